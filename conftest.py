@@ -1,0 +1,194 @@
+"""Shared fixtures: a real embedded Valkey for the session, the app on it, a real gunicorn server,
+and a real headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from portal.settings import PROJECT_ROOT, Settings
+
+TEST_SECRET = "test-secret-key-" + "x" * 16
+TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
+
+
+@pytest.fixture(scope="session")
+def valkey_server(tmp_path_factory):
+    from portal.storage import start_embedded_valkey
+
+    server = start_embedded_valkey(tmp_path_factory.mktemp("valkey"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(valkey_server) -> str:
+    return valkey_server.connection_url + "/0"
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url, tmp_path_factory) -> Settings:
+    return Settings(
+        redis_url=redis_url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
+        data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_map():
+    """The demo mall, built once per session (the survey simulation takes a few seconds)."""
+    from fingerprints.demo_mall import build_demo_mall
+
+    return build_demo_mall("demo")
+
+
+@pytest.fixture
+def db(redis_url) -> redis.Redis:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def app(settings, db):
+    from portal import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def svc(app):
+    from portal.services import services
+
+    with app.app_context():
+        yield services()
+
+
+@pytest.fixture
+def demo(app, svc, demo_map):
+    """The demo mall loaded into the (flushed) store; returns its API token."""
+    from portal.seed import ensure_demo_mall
+
+    ensure_demo_mall(svc, "demo", demo_map)
+    return (svc.settings.data_dir / "secrets" / "demo_api_token").read_text()
+
+
+# ---- a real server -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+class LiveServer:
+    def __init__(self, url: str, redis_url: str, settings: Settings) -> None:
+        self.url = url
+        self.redis_url = redis_url
+        self.settings = settings
+
+    def db(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+
+@pytest.fixture(scope="session")
+def live_server(valkey_server, demo_map, tmp_path_factory):
+    """gunicorn serving the app on its own Redis database (1), the demo mall loaded once."""
+    from portal import create_app
+    from portal.seed import ensure_demo_mall
+    from portal.services import services
+
+    url = valkey_server.connection_url + "/1"
+    redis.Redis.from_url(url).flushdb()
+    data_dir = tmp_path_factory.mktemp("live-var")
+    settings = Settings(redis_url=url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
+                        data_dir=data_dir, load_demo=False, testing=False)
+    with create_app(settings).app_context():
+        ensure_demo_mall(services(), "demo", demo_map)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
+           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],
+        cwd=PROJECT_ROOT, env=env,
+    )
+    try:
+        wait_for_port(port)
+        yield LiveServer(f"http://127.0.0.1:{port}", url, settings)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# ---- a real browser ------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Mobile/15E148")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from portal.tools.ensure_chromium import find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.fail("Chromium not found: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def iphone_page(browser):
+    """Like the iOS captive mini-browser: iPhone UA and viewport, cookies not kept between pages."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent=IPHONE_UA,
+                                  is_mobile=True, has_touch=True, device_scale_factor=3)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if {"browser", "page", "iphone_page"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)

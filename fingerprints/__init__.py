@@ -1,0 +1,1 @@
+"""Fingerprint maps: venues, floors, APs, zones, samples, the radio simulator and the demo mall."""

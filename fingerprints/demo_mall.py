@@ -1,0 +1,155 @@
+"""The demo mall: a generated two-floor venue with APs, zones, shops, a walkway graph and a
+fingerprint map surveyed by the radio simulator. Seeded, so every build is identical."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from fingerprints.model import AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone
+
+WIDTH_M, HEIGHT_M = 120.0, 60.0
+DOOR_M = 4.0
+
+# (id, name, name_zh, floor, x0, y0, x1, y1, kind)
+ZONES = [
+    ("garage", "Car park", "停车场", 0, 0, 0, 40, 60, "garage"),
+    ("atrium", "Atrium", "中庭", 0, 40, 0, 80, 60, "atrium"),
+    ("kopi", "Kopi Coffee", "考比咖啡", 0, 80, 0, 100, 30, "shop"),
+    ("books", "Mango Tree Books", "芒果树书店", 0, 100, 0, 120, 30, "shop"),
+    ("lumen", "Lumen Fashion", "流明时装", 0, 80, 30, 120, 60, "shop"),
+    ("cinema", "Starlight Cinema", "星光影城", 1, 0, 0, 45, 60, "cinema"),
+    ("foodcourt", "Food court", "美食广场", 1, 45, 0, 85, 60, "food"),
+    ("jade", "Jade Tea House", "翡翠茶楼", 1, 85, 0, 120, 30, "restaurant"),
+    ("pixel", "Pixel Electronics", "像素电子", 1, 85, 30, 120, 60, "shop"),
+]
+
+SHOPS = [
+    ("kopi", "Kopi Coffee", "考比咖啡", "cafe", 0, 90, 15, "kopi", "Single-origin coffee and kaya toast."),
+    ("books", "Mango Tree Books", "芒果树书店", "books", 0, 110, 15, "books", "Books, stationery, readings."),
+    ("lumen", "Lumen Fashion", "流明时装", "fashion", 0, 100, 45, "lumen", "Clothing for all seasons."),
+    ("starlight", "Starlight Cinema", "星光影城", "cinema", 1, 22, 30, "cinema", "Six screens, IMAX."),
+    ("noodle", "Lanzhou Noodle Bar", "兰州拉面", "restaurant", 1, 55, 20, "foodcourt", "Hand-pulled noodles."),
+    ("dumpling", "Golden Dumpling", "金饺子", "restaurant", 1, 75, 20, "foodcourt", "Dumplings and soups."),
+    ("jade", "Jade Tea House", "翡翠茶楼", "restaurant", 1, 102, 15, "jade", "Dim sum and tea."),
+    ("pixel", "Pixel Electronics", "像素电子", "electronics", 1, 102, 45, "pixel", "Phones and gadgets."),
+    ("carpark", "Car park", "停车场", "parking", 0, 20, 30, "garage", "400 bays, pay at exit."),
+]
+
+# Vertical connectors between floors 0 and 1: (id, x, y, kind, oneway direction or None)
+CONNECTORS = [
+    ("esc-up", 58.0, 6.0, "escalator", (0, 1)),
+    ("esc-down", 62.0, 6.0, "escalator", (1, 0)),
+    ("lift", 44.0, 54.0, "elevator", None),
+    ("stairs", 76.0, 54.0, "stairs", None),
+]
+
+
+def _rect_walls(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float, float, float]]:
+    """The four sides of a room, each with a door gap in its middle (outer walls have none)."""
+    walls = []
+    for ax, ay, bx, by in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
+        on_outer = (ax == bx and ax in (0, WIDTH_M)) or (ay == by and ay in (0, HEIGHT_M))
+        if on_outer:
+            walls.append((ax, ay, bx, by))
+            continue
+        mx, my = (ax + bx) / 2, (ay + by) / 2
+        length = max(abs(bx - ax), abs(by - ay))
+        f = DOOR_M / 2 / length
+        walls.append((ax, ay, mx - (mx - ax) * f * 2, my - (my - ay) * f * 2))
+        walls.append((mx + (bx - mx) * f * 2, my + (by - my) * f * 2, bx, by))
+    return walls
+
+
+def _dedupe(walls):
+    seen, out = set(), []
+    for w in walls:
+        key = tuple(round(v, 3) for v in w)
+        rev = (key[2], key[3], key[0], key[1])
+        if key not in seen and rev not in seen:
+            seen.add(key)
+            out.append(w)
+    return out
+
+
+def _floors() -> list[Floor]:
+    floors = []
+    for level, name in ((0, "G"), (1, "L1")):
+        walls = []
+        for _, _, _, fl, x0, y0, x1, y1, _ in ZONES:
+            if fl == level:
+                walls += _rect_walls(x0, y0, x1, y1)
+        floors.append(Floor(level=level, name=name, width_m=WIDTH_M, height_m=HEIGHT_M, walls=_dedupe(walls)))
+    return floors
+
+
+def _aps() -> list[AccessPoint]:
+    aps = []
+    for level in (0, 1):
+        for i, (x, y) in enumerate(itertools.product((12, 36, 60, 84, 108), (15, 45))):
+            # Staggered upstairs so the two floors' APs are not stacked exactly.
+            dx = 6 if level == 1 else 0
+            aps.append(
+                AccessPoint(
+                    bssid=f"f0:9f:c2:1a:{level:02x}:{i + 1:02x}",
+                    floor=level,
+                    x=float(min(x + dx, WIDTH_M - 2)),
+                    y=float(y),
+                    name=f"AP-{'GL'[level]}{i + 1:02d}",
+                )
+            )
+    return aps
+
+
+def _walk_graph(floors: list[Floor]) -> tuple[list[WalkNode], list[WalkEdge]]:
+    """A 6 m grid of walkway nodes per floor, linked to neighbours where no wall is in the way,
+    plus escalators (one-way), a lift and stairs between the floors."""
+    from fingerprints.geometry import segment_crosses_walls
+
+    step = 6.0
+    nodes, edges = [], []
+    for floor in floors:
+        xs = np.arange(step / 2, floor.width_m, step)
+        ys = np.arange(step / 2, floor.height_m, step)
+        for x, y in itertools.product(xs, ys):
+            nodes.append(WalkNode(id=f"f{floor.level}-{x:g}-{y:g}", floor=floor.level, x=float(x), y=float(y)))
+            for nx, ny in ((x + step, y), (x, y + step)):
+                inside = nx < floor.width_m and ny < floor.height_m
+                if inside and not segment_crosses_walls(floor.walls, (x, y), (nx, ny)):
+                    edges.append(WalkEdge(a=f"f{floor.level}-{x:g}-{y:g}", b=f"f{floor.level}-{nx:g}-{ny:g}"))
+    for cid, x, y, kind, direction in CONNECTORS:
+        for level in (0, 1):
+            nodes.append(WalkNode(id=f"{cid}-{level}", floor=level, x=x, y=y))
+            gx = step / 2 + step * round((x - step / 2) / step)
+            gy = step / 2 + step * round((y - step / 2) / step)
+            edges.append(WalkEdge(a=f"{cid}-{level}", b=f"f{level}-{gx:g}-{gy:g}"))
+        if direction is None:
+            edges.append(WalkEdge(a=f"{cid}-0", b=f"{cid}-1", kind=kind))
+        else:
+            src, dst = direction
+            edges.append(WalkEdge(a=f"{cid}-{src}", b=f"{cid}-{dst}", kind=kind, oneway=True))
+    return nodes, edges
+
+
+def build_demo_mall(venue_id: str = "demo", survey_step_m: float = 3.0, scans: int = 8) -> VenueMap:
+    """The whole demo venue, fingerprint map included (about 1,600 reference points)."""
+    from fingerprints.simulator import RadioSimulator
+
+    floors = _floors()
+    zones = [
+        Zone(id=zid, name=name, name_zh=zh, floor=fl, kind=kind,
+             polygon=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        for zid, name, zh, fl, x0, y0, x1, y1, kind in ZONES
+    ]
+    shops = [
+        Shop(id=sid, name=name, name_zh=zh, category=cat, floor=fl, x=x, y=y, zone=zone, description=desc)
+        for sid, name, zh, cat, fl, x, y, zone, desc in SHOPS
+    ]
+    nodes, edges = _walk_graph(floors)
+    venue = VenueMap(
+        id=venue_id, name="Harbour Light Mall", name_zh="港湾之光购物中心", floors=floors, aps=_aps(),
+        zones=zones, shops=shops, nodes=nodes, edges=edges,
+    )
+    venue.samples = RadioSimulator(venue).survey_grid(step_m=survey_step_m, scans=scans)
+    return venue

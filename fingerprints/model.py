@@ -1,0 +1,149 @@
+"""The venue map: floors, access points, zones, shops, walkway graph and fingerprint samples.
+
+Plain dataclasses with a JSON round trip; the map is stored whole per version (see store.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+BSSID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+
+
+def normalise_bssid(raw: str) -> str:
+    """Lower-case colon form; accepts '-' or no separators. Raises ValueError if malformed."""
+    if not isinstance(raw, str):
+        raise ValueError("BSSID must be a string")
+    hexdigits = re.sub(r"[^0-9a-fA-F]", "", raw)
+    if len(hexdigits) != 12 or len(raw) > 17 or re.search(r"[^0-9a-fA-F:.-]", raw):
+        raise ValueError(f"malformed BSSID {raw!r}")
+    hexdigits = hexdigits.lower()
+    return ":".join(hexdigits[i : i + 2] for i in range(0, 12, 2))
+
+
+@dataclass
+class Floor:
+    level: int
+    name: str
+    width_m: float
+    height_m: float
+    # Wall segments (x1, y1, x2, y2) in metres: drawn on the plan and used by the radio simulator.
+    walls: list[tuple[float, float, float, float]] = field(default_factory=list)
+    plan_image: str | None = None  # id of an uploaded plan image; None = drawn from walls and zones
+    metres_per_pixel: float | None = None
+
+
+@dataclass
+class AccessPoint:
+    bssid: str
+    floor: int
+    x: float
+    y: float
+    name: str = ""
+
+
+@dataclass
+class Zone:
+    id: str
+    name: str
+    name_zh: str
+    floor: int
+    polygon: list[tuple[float, float]]
+    kind: str = "shop"  # cinema, garage, food, atrium, shop, restaurant...
+
+
+@dataclass
+class Shop:
+    id: str
+    name: str
+    name_zh: str
+    category: str
+    floor: int
+    x: float
+    y: float
+    zone: str | None = None
+    description: str = ""
+
+
+@dataclass
+class WalkNode:
+    id: str
+    floor: int
+    x: float
+    y: float
+
+
+@dataclass
+class WalkEdge:
+    a: str
+    b: str
+    kind: str = "walk"  # walk, escalator (one-way a->b), elevator, stairs
+    oneway: bool = False
+
+
+@dataclass
+class Sample:
+    """One surveyed reference point: mean RSSI per AP (dBm) and its spread."""
+
+    floor: int
+    x: float
+    y: float
+    rssi: dict[str, float]
+    spread: dict[str, float] = field(default_factory=dict)
+    n: int = 1
+    zone: str | None = None
+
+
+@dataclass
+class VenueMap:
+    id: str
+    name: str
+    name_zh: str
+    floors: list[Floor]
+    aps: list[AccessPoint] = field(default_factory=list)
+    zones: list[Zone] = field(default_factory=list)
+    shops: list[Shop] = field(default_factory=list)
+    nodes: list[WalkNode] = field(default_factory=list)
+    edges: list[WalkEdge] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    building: int = 0
+    version: int = 0
+
+    def floor(self, level: int) -> Floor:
+        for floor in self.floors:
+            if floor.level == level:
+                return floor
+        raise KeyError(f"venue {self.id} has no floor {level}")
+
+    def zone(self, zone_id: str) -> Zone | None:
+        return next((z for z in self.zones if z.id == zone_id), None)
+
+    def ap_ids(self) -> list[str]:
+        return [ap.bssid for ap in self.aps]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VenueMap:
+        def tuples(items):
+            return [tuple(item) for item in items]
+
+        floors = [Floor(**{**f, "walls": tuples(f.get("walls", []))}) for f in data["floors"]]
+        zones = [Zone(**{**z, "polygon": tuples(z["polygon"])}) for z in data.get("zones", [])]
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            name_zh=data.get("name_zh", data["name"]),
+            floors=floors,
+            aps=[AccessPoint(**a) for a in data.get("aps", [])],
+            zones=zones,
+            shops=[Shop(**s) for s in data.get("shops", [])],
+            nodes=[WalkNode(**n) for n in data.get("nodes", [])],
+            edges=[WalkEdge(**e) for e in data.get("edges", [])],
+            samples=[Sample(**s) for s in data.get("samples", [])],
+            building=data.get("building", 0),
+            version=data.get("version", 0),
+        )

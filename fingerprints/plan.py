@@ -1,0 +1,70 @@
+"""Floor plans drawn from the venue map as SVG (walls, zones, shops, APs, optional markers)."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from fingerprints.model import VenueMap
+
+PX_PER_M = 5.0
+ZONE_COLOURS = {
+    "garage": "#d9d9d9", "atrium": "#fff4c2", "cinema": "#e3d4f5", "food": "#ffe0c7",
+    "restaurant": "#ffd1d1", "shop": "#d4ecff",
+}
+
+
+def plan_size_px(venue: VenueMap, level: int) -> tuple[int, int]:
+    floor = venue.floor(level)
+    return round(floor.width_m * PX_PER_M), round(floor.height_m * PX_PER_M)
+
+
+def render_plan_svg(
+    venue: VenueMap,
+    level: int,
+    *,
+    show_aps: bool = True,
+    markers: list[tuple[float, float, str, str]] = (),
+    route: list[tuple[float, float]] = (),
+    lang: str = "en",
+) -> str:
+    """markers: (x_m, y_m, colour, title). route: polyline in metres on this floor."""
+    floor = venue.floor(level)
+    w, h = plan_size_px(venue, level)
+    s = PX_PER_M
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<rect width="{w}" height="{h}" fill="#fafafa"/>',
+    ]
+    for zone in venue.zones:
+        if zone.floor != level:
+            continue
+        points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in zone.polygon)
+        colour = ZONE_COLOURS.get(zone.kind, "#eeeeee")
+        label = escape(zone.name_zh if lang == "zh" else zone.name)
+        cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * s
+        cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * s
+        parts.append(f'<polygon points="{points}" fill="{colour}" stroke="none"><title>{label}</title></polygon>')
+        parts.append(f'<text x="{cx:.0f}" y="{cy:.0f}" text-anchor="middle" fill="#333">{label}</text>')
+    for x1, y1, x2, y2 in floor.walls:
+        parts.append(
+            f'<line x1="{x1 * s:.1f}" y1="{y1 * s:.1f}" x2="{x2 * s:.1f}" y2="{y2 * s:.1f}" '
+            f'stroke="#555" stroke-width="2"/>'
+        )
+    if show_aps:
+        for ap in venue.aps:
+            if ap.floor == level:
+                parts.append(
+                    f'<circle cx="{ap.x * s:.1f}" cy="{ap.y * s:.1f}" r="3" fill="#2a7">'
+                    f"<title>{escape(ap.name)} {ap.bssid}</title></circle>"
+                )
+    if len(route) >= 2:
+        points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in route)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#d33" stroke-width="3"/>')
+    for x, y, colour, title in markers:
+        parts.append(
+            f'<circle cx="{x * s:.1f}" cy="{y * s:.1f}" r="7" fill="{escape(colour)}" stroke="#fff" '
+            f'stroke-width="2"><title>{escape(title)}</title></circle>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

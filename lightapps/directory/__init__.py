@@ -1,0 +1,17 @@
+"""Directory: the mall home page, shop search, and the fallback landing for any zone."""
+
+from lightapps.directory.views import bp
+from lightapps.registry import ConfigField, LightApp
+
+APP = LightApp(
+    name="directory",
+    title_en="Mall directory",
+    title_zh="商场导览",
+    blueprint=bp,
+    landing_endpoint="directory.landing",
+    config_schema=(
+        ConfigField("welcome_en", "Welcome text (English)", default="Welcome!", max_length=200),
+        ConfigField("welcome_zh", "Welcome text (Chinese)", default="欢迎光临！", max_length=200),
+    ),
+    zone_kinds=("atrium", "shop", "food", "garage", "cinema", "restaurant"),
+)

@@ -1,0 +1,50 @@
+"""MallPortal: the Flask application."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from portal.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
+    (portal.serve, or the tests) must have started a server and passed its URL."""
+    from lightapps import registry
+    from portal import api, auth, captive, demo, errors, i18n, shopper
+    from portal.services import Services
+    from portal.storage import connect
+
+    settings = settings or Settings.from_env()
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set: start through `make run` (embedded Valkey) or set it")
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_report_bytes,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["mallportal"] = Services.build(settings, connect(settings.redis_url))
+    i18n.init_i18n(app)
+    errors.register_error_handlers(app)
+    auth.init_auth(app)
+    app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper)
+    for blueprint in (api.bp, captive.bp, demo.bp):
+        app.register_blueprint(blueprint)
+    for light_app in registry.discover().values():
+        app.register_blueprint(light_app.blueprint)
+        if light_app.init_app:
+            light_app.init_app(app)
+    from portal import cli
+
+    cli.register(app)
+    return app

@@ -1,0 +1,138 @@
+"""/demo: see the whole system work without hardware.
+
+Click a spot on the floor plan: the radio simulator produces the RSSI reports the APs would send for
+a phone standing there, they go through the same parser and store as real reports, and "open the
+portal as this phone" shows where the portal sends it."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
+from fingerprints.simulator import RadioSimulator
+from portal.ingest.native import parse_native
+from portal.ingest.observation import ReportError
+from portal.ingest.store import RssiKeys
+from portal.locate import TrackKeys
+from portal.security import normalise_mac
+from portal.services import services
+
+bp = Blueprint("demo", __name__)
+
+DEFAULT_PHONE = "02:00:5e:00:53:01"  # locally administered, like a phone's private WiFi MAC
+SCANS_PER_SPOT = 5
+
+
+def _venue_map(venue: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, f"unknown venue {venue!r}")
+    return venue_map
+
+
+def _float_arg(name: str, low: float, high: float) -> float | None:
+    raw = request.values.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        abort(400, f"{name} must be a number")
+    if not np.isfinite(value) or not low <= value <= high:
+        abort(400, f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+def _phone() -> str:
+    try:
+        return normalise_mac(request.values.get("phone") or DEFAULT_PHONE)
+    except ValueError:
+        abort(400, "phone must be a MAC address")
+
+
+def _floor(venue_map) -> int:
+    raw = request.values.get("floor", "0")
+    if not raw.lstrip("-").isdigit() or int(raw) not in {f.level for f in venue_map.floors}:
+        abort(400, "unknown floor")
+    return int(raw)
+
+
+@bp.get("/demo")
+def page():
+    venue = services().settings.default_venue
+    venue_map = _venue_map(venue)
+    level = _floor(venue_map)
+    floor = venue_map.floor(level)
+    x = _float_arg("x", 0, floor.width_m)
+    y = _float_arg("y", 0, floor.height_m)
+    phone = _phone()
+    position = services().locator.locate(venue, services().hasher.client_id(phone)) if x is not None else None
+    width, height = plan_size_px(venue_map, level)
+    return render_template(
+        "demo.html", venue=venue_map, level=level, x=x, y=y, phone=phone, position=position,
+        width=width, height=height, px_per_m=PX_PER_M,
+    )
+
+
+@bp.get("/demo/plan/<int:level>.svg")
+def plan(level: int):
+    venue_map = _venue_map(services().settings.default_venue)
+    if level not in {f.level for f in venue_map.floors}:
+        abort(404, "unknown floor")
+    floor = venue_map.floor(level)
+    markers = []
+    x, y = _float_arg("x", 0, floor.width_m), _float_arg("y", 0, floor.height_m)
+    if x is not None and y is not None:
+        markers.append((x, y, "#1565c0", "phone"))
+    ex, ey = _float_arg("ex", 0, floor.width_m), _float_arg("ey", 0, floor.height_m)
+    if ex is not None and ey is not None:
+        markers.append((ex, ey, "#e65100", "estimate"))
+    svg = render_plan_svg(venue_map, level, markers=markers)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/demo/spot")
+def spot():
+    """Place the demo phone: simulate its RSSI reports and feed them through the ingest path."""
+    svc = services()
+    venue = svc.settings.default_venue
+    venue_map = _venue_map(venue)
+    level = _floor(venue_map)
+    floor = venue_map.floor(level)
+    phone = _phone()
+    # Pixel coordinates from <input type=image> (works without JavaScript), or metres from the script.
+    px, py = _float_arg("spot.x", 0, floor.width_m * PX_PER_M), _float_arg("spot.y", 0, floor.height_m * PX_PER_M)
+    x = _float_arg("x", 0, floor.width_m) if px is None else px / PX_PER_M
+    y = _float_arg("y", 0, floor.height_m) if py is None else py / PX_PER_M
+    if x is None or y is None:
+        abort(400, "click a spot on the plan")
+    now = time.time()
+    payload = simulated_reports(venue_map, level, x, y, phone, now)
+    try:
+        observations = parse_native(
+            payload, hasher=svc.hasher, now=now, max_skew_s=svc.settings.max_clock_skew_s,
+            window_s=svc.settings.rssi_window_s, max_observations=svc.settings.max_observations,
+        )
+    except ReportError as exc:  # cannot happen with simulator output, but never store half of it
+        abort(400, exc.message)
+    client = svc.hasher.client_id(phone)
+    # The demo phone teleports: forget its earlier readings and track, as if it had walked here
+    # long enough ago for the window and the smoothing to have caught up.
+    svc.db.delete(RssiKeys(venue).readings(client), TrackKeys(venue).track(client))
+    svc.rssi.write(venue, observations, now)
+    return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone), code=303)
+
+
+def simulated_reports(venue_map, level: int, x: float, y: float, phone: str, now: float) -> dict:
+    """What the venue's APs would POST for a phone at (x, y): a few scans over the last seconds."""
+    sim = RadioSimulator(venue_map)
+    rng = np.random.default_rng()
+    per_ap: dict[str, list[dict]] = {}
+    for scan in range(SCANS_PER_SPOT):
+        ts = now - (SCANS_PER_SPOT - scan)
+        for bssid, rssi in sim.measure(level, x, y, rng).items():
+            per_ap.setdefault(bssid, []).append({"client": phone, "rssi": rssi, "ts": ts})
+    return {"reports": [{"ap": ap, "observations": obs} for ap, obs in per_ap.items()]}

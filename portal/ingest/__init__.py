@@ -1,0 +1,1 @@
+"""RSSI report ingestion: formats, validation, and the per-client reading store."""

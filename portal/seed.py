@@ -1,0 +1,80 @@
+"""Load the demo mall into the store (idempotent), with its zone apps and an API token."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from fingerprints.demo_mall import build_demo_mall
+from fingerprints.model import VenueMap
+from lightapps import registry
+from portal.services import Services
+
+log = logging.getLogger(__name__)
+
+# Which light app each demo zone lands on; apps not installed fall back to the directory.
+DEMO_ZONE_APPS = {
+    "cinema": "cinema",
+    "garage": "parking",
+    "foodcourt": "queue",
+    "jade": "queue",
+    "atrium": "activities",
+    "kopi": "coupons",
+    "books": "coupons",
+    "lumen": "coupons",
+    "pixel": "membership",
+}
+DEMO_TOKEN_LABEL = "demo-simulator"
+
+# Demo console accounts (development only; README lists them): one operator, and one owner per
+# business with the zones it runs.
+DEMO_PASSWORD = "mallportal-demo"
+DEMO_OWNERS = {
+    "cinema": ("cinema",),
+    "parking": ("garage",),
+    "foodcourt": ("foodcourt",),
+    "jade": ("jade",),
+    "kopi": ("kopi",),
+    "books": ("books",),
+    "lumen": ("lumen",),
+    "pixel": ("pixel",),
+    "events": ("atrium",),
+}
+
+
+def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | None = None) -> bool:
+    """Load the demo mall unless the venue already has a map. Returns True if it loaded it.
+    `venue` lets tests pass a map built once instead of re-running the simulated survey."""
+    if svc.venues.current_version(venue_id):
+        return False
+    if venue is None:
+        log.info("building the demo mall (radio-simulated fingerprint survey)...")
+        venue = build_demo_mall(venue_id)
+    venue = copy.deepcopy(venue)
+    svc.venues.put_map(venue)
+    apps = registry.discover()
+    for zone in venue.zones:
+        app_name = DEMO_ZONE_APPS.get(zone.id, "directory")
+        app = apps.get(app_name) or apps["directory"]
+        svc.zone_apps.set(venue_id, zone.id, app.name, app.default_config())
+    for app in apps.values():
+        if app.seed_demo is not None:
+            app.seed_demo(svc, venue)
+    _demo_accounts(svc, venue_id)
+    token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL)
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    log.info("demo mall loaded: %d reference points; API token in %s", len(venue.samples), token_file)
+    return True
+
+
+def _demo_accounts(svc: Services, venue_id: str) -> None:
+    from portal.auth import AccountStore
+
+    store = AccountStore(svc.db)
+    wanted = [("ops", "operator", ())] + [(name, "owner", zones) for name, zones in DEMO_OWNERS.items()]
+    for username, role, zones in wanted:
+        if store.get(username) is None:
+            store.create(username, DEMO_PASSWORD, role, venue_id, zones)

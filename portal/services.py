@@ -1,0 +1,51 @@
+"""The application's long-lived parts, built once per process by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from fingerprints.store import VenueStore
+from lightapps.zone_apps import ZoneAppStore
+from portal.ingest.store import RssiStore
+from portal.ingest.tokens import ApiTokenStore
+from portal.locate import Locator, ModelCache
+from portal.security import MacHasher
+from portal.settings import Settings
+from positioning import TemporalSmoother
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: redis.Redis
+    hasher: MacHasher
+    venues: VenueStore
+    rssi: RssiStore
+    tokens: ApiTokenStore
+    models: ModelCache
+    locator: Locator
+    zone_apps: ZoneAppStore
+
+    @classmethod
+    def build(cls, settings: Settings, db: redis.Redis) -> Services:
+        venues = VenueStore(db)
+        rssi = RssiStore(db, window_s=settings.rssi_window_s)
+        models = ModelCache(venues)
+        return cls(
+            settings=settings,
+            db=db,
+            hasher=MacHasher(settings.mac_hash_key),
+            venues=venues,
+            rssi=rssi,
+            tokens=ApiTokenStore(db),
+            models=models,
+            locator=Locator(db, models, rssi, TemporalSmoother()),
+            zone_apps=ZoneAppStore(db),
+        )
+
+
+def services() -> Services:
+    return current_app.extensions["mallportal"]

@@ -1,0 +1,81 @@
+"""Settings, read once from the environment into one immutable object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _persistent_secret(data_dir: Path, name: str) -> str:
+    """A development secret generated once and kept under ./var, so sessions and MAC hashes
+    stay valid across restarts without anyone having to set them."""
+    path = data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    mac_hash_key: str = field(default="", repr=False)
+    port: int = 8000
+    default_venue: str = "demo"
+    data_dir: Path = PROJECT_ROOT / "var"
+    rssi_window_s: float = 60.0
+    max_report_bytes: int = 1_048_576
+    max_observations: int = 20_000
+    max_clock_skew_s: float = 300.0
+    load_demo: bool = True
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / "var")
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("SECRET_KEY") or _persistent_secret(data_dir, "secret_key"),
+            mac_hash_key=env.get("MAC_HASH_KEY") or _persistent_secret(data_dir, "mac_hash_key"),
+            port=_env_int(env, "PORT", 8000),
+            default_venue=env.get("VENUE") or "demo",
+            data_dir=data_dir,
+            rssi_window_s=_env_float(env, "RSSI_WINDOW_S", 60.0),
+            max_report_bytes=_env_int(env, "MAX_REPORT_BYTES", 1_048_576),
+            max_observations=_env_int(env, "MAX_OBSERVATIONS", 20_000),
+            max_clock_skew_s=_env_float(env, "MAX_CLOCK_SKEW_S", 300.0),
+            load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+        )
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)

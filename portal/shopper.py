@@ -1,0 +1,53 @@
+"""Who the shopper is, carried in the URL.
+
+The iOS captive mini-browser keeps no cookies, so the portal signs the shopper's client id into a
+`c` query parameter on every link it builds; a cookie is set too, for browsers that keep one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+COOKIE = "mp_c"
+
+
+@dataclass(frozen=True)
+class Shopper:
+    venue: str
+    client: str  # keyed hash of the MAC, or a random id for a browser with no MAC known
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="shopper")
+
+
+def shopper_token(shopper: Shopper) -> str:
+    return _serializer().dumps([shopper.venue, shopper.client])
+
+
+def read_shopper_token(token: str | None) -> Shopper | None:
+    if not token or len(token) > 300:
+        return None
+    try:
+        venue, client = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return Shopper(venue=venue, client=client)
+
+
+def current_shopper() -> Shopper | None:
+    """From the `c` parameter (query or form), else the cookie. Cached per request."""
+    if "shopper" not in g:
+        token = request.values.get("c") or request.cookies.get(COOKIE)
+        g.shopper = read_shopper_token(token)
+    return g.shopper
+
+
+def shopper_url(endpoint: str, **values) -> str:
+    """url_for that keeps the shopper's `c` token, so navigation works without cookies."""
+    shopper = current_shopper()
+    if shopper is not None and "c" not in values:
+        values["c"] = shopper_token(shopper)
+    return url_for(endpoint, **values)

@@ -1,0 +1,40 @@
+"""The newcomer's path in a real headless Chromium: /demo, click a spot in the cinema, open the
+portal as that phone, land on the cinema zone's page."""
+
+from __future__ import annotations
+
+from fingerprints.plan import PX_PER_M
+
+
+def test_click_in_cinema_and_land_on_cinema_page(page, live_server):
+    page.goto(f"{live_server.url}/demo?floor=1")
+    plan = page.locator("#plan")
+    plan.wait_for()
+    # The cinema is x 0-45 m, y 0-60 m on floor 1: click its middle.
+    plan.click(position={"x": 20 * PX_PER_M, "y": 30 * PX_PER_M})
+    page.wait_for_selector("#result")
+    assert "cinema" in page.locator("#estimate").inner_text().lower()
+    page.click("#open-portal")
+    page.wait_for_load_state()
+    assert "/cinema" in page.url or "zone/cinema" in page.url
+    assert "Starlight Cinema" in page.content() or "星光影城" in page.content()
+
+
+def test_demo_works_without_javascript(browser, live_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/demo?floor=0")
+    page.locator("#plan").click(position={"x": 20 * PX_PER_M, "y": 30 * PX_PER_M})  # car park
+    page.wait_for_selector("#result")
+    page.click("#open-portal")
+    page.wait_for_load_state()
+    assert "garage" in page.url or "parking" in page.url
+    context.close()
+
+
+def test_demo_rejects_bad_spots(client, demo):
+    assert client.post("/demo/spot", data={"floor": "7", "x": "1", "y": "1"}).status_code == 400
+    assert client.post("/demo/spot", data={"floor": "0", "x": "abc", "y": "1"}).status_code == 400
+    assert client.post("/demo/spot", data={"floor": "0", "x": "500", "y": "1"}).status_code == 400
+    assert client.post("/demo/spot", data={"floor": "0", "phone": "x", "x": "1", "y": "1"}).status_code == 400
+    assert client.post("/demo/spot", data={"floor": "0"}).status_code == 400

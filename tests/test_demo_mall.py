@@ -1,0 +1,66 @@
+"""The demo mall and the radio simulator: structure, physics, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapely.geometry import Polygon
+
+from fingerprints.demo_mall import build_demo_mall
+from fingerprints.model import VenueMap
+from fingerprints.simulator import RadioSimulator
+
+
+def test_demo_mall_has_what_the_issue_asks(demo_map):
+    assert len(demo_map.floors) == 2
+    assert 18 <= len(demo_map.aps) <= 24
+    kinds = {z.kind for z in demo_map.zones}
+    assert {"cinema", "garage", "food", "atrium"} <= kinds
+    assert sum(z.kind == "shop" for z in demo_map.zones) >= 2
+    for zone in demo_map.zones:
+        assert Polygon(zone.polygon).is_valid
+    assert all(f.walls for f in demo_map.floors)
+    assert len(demo_map.samples) > 1000 and all(s.zone for s in demo_map.samples)
+
+
+def test_zones_do_not_overlap(demo_map):
+    for floor in (0, 1):
+        polys = [Polygon(z.polygon) for z in demo_map.zones if z.floor == floor]
+        for i, a in enumerate(polys):
+            for b in polys[i + 1 :]:
+                assert a.intersection(b).area < 1e-6
+
+
+def test_map_round_trips_through_json(demo_map):
+    again = VenueMap.from_dict(demo_map.to_dict())
+    assert again == demo_map
+
+
+def test_survey_is_reproducible():
+    a = build_demo_mall(survey_step_m=12.0, scans=3)
+    b = build_demo_mall(survey_step_m=12.0, scans=3)
+    assert a.samples == b.samples
+
+
+def test_signal_falls_with_distance_walls_and_floors(demo_map):
+    sim = RadioSimulator(demo_map, shadowing_db=0.0)
+    ap = demo_map.aps[0]  # ground floor, in the car park
+    near = sim.mean_rssi(ap.floor, ap.x + 2, ap.y)[ap.bssid]
+    far = sim.mean_rssi(ap.floor, ap.x + 20, ap.y)[ap.bssid]
+    upstairs = sim.mean_rssi(1, ap.x + 2, ap.y)[ap.bssid]
+    assert near > far and near - upstairs >= sim.floor_db
+    # 30 m away through the car-park wall (x = 40 m) vs. 30 m away inside the car park
+    assert (ap.x, ap.y) == (12.0, 15.0)
+    inside = sim.mean_rssi(0, ap.x, ap.y + 30)[ap.bssid]
+    through_wall = sim.mean_rssi(0, ap.x + 30, ap.y)[ap.bssid]
+    assert inside - through_wall == pytest.approx(sim.wall_db)
+
+
+def test_measurements_vary_but_stay_near_the_mean(demo_map):
+    sim = RadioSimulator(demo_map)
+    rng = np.random.default_rng(1)
+    bssid = demo_map.aps[2].bssid
+    mean = sim.mean_rssi(0, 40, 20)[bssid]
+    values = [sim.measure(0, 40, 20, rng)[bssid] for _ in range(200)]
+    assert abs(np.mean(values) - mean) < 1.0 and 1.5 < np.std(values) < 4.0
+    assert all(v == int(v) for v in values)  # APs report whole dBm

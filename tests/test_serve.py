@@ -1,0 +1,65 @@
+"""`python -m portal serve` (what `make run` runs): embedded Valkey with AOF, demo mall, gunicorn;
+Ctrl-C stops everything; data survives a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import free_port, wait_for_port
+from portal.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def start(data_dir, port):
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "4"}
+    env.pop("REDIS_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "portal", "serve"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_with_ctrl_c(proc) -> str:
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the whole group on Ctrl-C
+    out, _ = proc.communicate(timeout=30)
+    return out.decode()
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, resp.read().decode()
+
+
+def test_serve_embedded_valkey_demo_and_restart(tmp_path):
+    port = free_port()
+    proc = start(tmp_path, port)
+    try:
+        wait_for_port(port, timeout=120)
+        status, body = get(f"http://127.0.0.1:{port}/demo")
+        assert status == 200 and 'id="plan"' in body
+        token = (tmp_path / "secrets" / "demo_api_token").read_text()
+        assert token
+    finally:
+        output = stop_with_ctrl_c(proc)
+    assert proc.returncode == 0, output
+    assert "embedded Valkey stopped" in output
+    assert (tmp_path / "valkey" / "appendonlydir").is_dir()  # AOF on
+
+    # Restart: the map is still there (no second demo build), and so is the token.
+    port = free_port()
+    started = time.time()
+    proc = start(tmp_path, port)
+    try:
+        wait_for_port(port, timeout=120)
+        status, _ = get(f"http://127.0.0.1:{port}/v/demo/")
+        assert status == 200
+    finally:
+        output = stop_with_ctrl_c(proc)
+    assert "building the demo mall" not in output, output
+    assert time.time() - started < 120
