@@ -15,7 +15,17 @@ import sys
 from portal.settings import Settings
 
 
+def _stop_on_sigterm() -> None:
+    """systemd, docker and `kill` send SIGTERM: stop as cleanly as on Ctrl-C."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def serve(workers: int, threads: int, host: str) -> int:
+    _stop_on_sigterm()
     settings = Settings.from_env()
     embedded = None
     if not settings.redis_url:

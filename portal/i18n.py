@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 LANGUAGES = ("zh", "en")
 
@@ -19,6 +19,7 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "../translations")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["urlencode_without"] = urlencode_without
+    app.jinja_env.globals["get_locale"] = get_locale
 
     @app.after_request
     def _remember_language(response):

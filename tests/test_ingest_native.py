@@ -102,11 +102,13 @@ def test_oversized_body_is_413(client, demo, db, app):
     assert stored_keys(db) == []
 
 
-def test_too_many_observations(client, demo, db, svc):
-    n = svc.settings.max_observations + 1
+def test_too_many_observations(demo, db, settings):
+    from portal import create_app
+
+    small = create_app(settings.with_(max_observations=10)).test_client()
     body = {"ap": AP, "observations": [{"client": PHONE, "rssi": -60, "ts": time.time() - i * 1e-3}
-                                         for i in range(n)]}
-    resp = post(client, body, demo)
+                                         for i in range(11)]}
+    resp = post(small, body, demo)
     assert resp.status_code == 422 and resp.get_json()["field"] == "observations"
     assert stored_keys(db) == []
 

@@ -72,7 +72,7 @@ def test_positioner_is_accurate_on_the_demo_mall(svc, demo, demo_map):
     from positioning import build_vector
 
     model = svc.models.get("demo")
-    sim = RadioSimulator(demo_map, seed=99)
+    sim = RadioSimulator(demo_map)  # same building, same shadowing; fresh fast fading below
     rng = np.random.default_rng(5)
     errors, floors_ok = [], 0
     for _ in range(150):
