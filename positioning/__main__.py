@@ -1,0 +1,5 @@
+import sys
+
+from positioning.cli import main
+
+sys.exit(main())

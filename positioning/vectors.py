@@ -1,0 +1,57 @@
+"""From recent per-AP readings to one RSSI vector over the venue's AP list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+MISSING_DBM = -105.0
+AGGREGATES = {"median": np.median, "mean": np.mean, "max": np.max, "last": lambda v: v[-1]}
+
+
+def _values(readings: Sequence, now: float | None, window_s: float | None) -> list[float]:
+    """Readings are (ts, rssi) pairs or bare RSSI floats; pairs outside the window are dropped."""
+    values = []
+    for item in readings:
+        if isinstance(item, tuple | list):
+            ts, rssi = item
+            if now is not None and window_s is not None and not now - window_s <= ts <= now + 1.0:
+                continue
+        else:
+            rssi = item
+        values.append(float(rssi))
+    return values
+
+
+def build_vector(
+    readings: Mapping[str, Sequence],
+    ap_ids: Sequence[str],
+    *,
+    missing: float = MISSING_DBM,
+    agg: str = "median",
+    now: float | None = None,
+    window_s: float | None = None,
+) -> np.ndarray:
+    """RSSI vector (dBm) in `ap_ids` order; APs not heard get `missing`.
+
+    The median is the default aggregate: one reflected burst should not move the shopper."""
+    if agg not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {agg!r}; choose one of {sorted(AGGREGATES)}")
+    index = {ap: i for i, ap in enumerate(ap_ids)}
+    vector = np.full(len(ap_ids), missing, dtype=float)
+    heard = 0
+    for ap, items in readings.items():
+        i = index.get(ap)
+        if i is None:
+            continue
+        values = _values(items, now, window_s)
+        if not values:
+            continue
+        if any(v != v for v in values):
+            raise ValueError(f"RSSI for AP {ap} is NaN")
+        vector[i] = max(float(AGGREGATES[agg](np.asarray(values))), missing)
+        heard += 1
+    if heard == 0:
+        raise ValueError("no known AP hears this client")
+    return vector

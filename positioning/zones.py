@@ -1,0 +1,56 @@
+"""Zones: polygons per floor; the zone of an estimate from its position and its neighbours' zones."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from shapely import prepared
+from shapely.geometry import Point, Polygon
+from shapely.validation import explain_validity
+
+# How far inside a polygon (metres) a position must be for the polygon alone to be trusted fully.
+CONFIDENT_DEPTH_M = 4.0
+
+
+class ZoneMap:
+    def __init__(self, zones: Sequence[tuple[str, int, Sequence[tuple[float, float]]]]) -> None:
+        self.zones: list[tuple[str, int, Polygon]] = []
+        for zone_id, floor, coords in zones:
+            if len(coords) < 3:
+                raise ValueError(f"zone {zone_id!r}: a polygon needs at least 3 points")
+            polygon = Polygon(coords)
+            if not polygon.is_valid:
+                raise ValueError(f"zone {zone_id!r}: invalid polygon ({explain_validity(polygon)})")
+            if polygon.area <= 0:
+                raise ValueError(f"zone {zone_id!r}: polygon has no area")
+            self.zones.append((zone_id, int(floor), polygon))
+        self._prepared = [(z, f, p, prepared.prep(p)) for z, f, p in self.zones]
+
+    def zone_at(self, floor: int, x: float, y: float) -> str | None:
+        point = Point(x, y)
+        for zone_id, zone_floor, _, fast in self._prepared:
+            if zone_floor == floor and fast.covers(point):
+                return zone_id
+        return None
+
+    def _depth(self, zone_id: str, x: float, y: float) -> float:
+        polygon = next(p for z, _, p in self.zones if z == zone_id)
+        return polygon.exterior.distance(Point(x, y))
+
+    def zone_for(self, estimate, neighbour_zones: Sequence[str | None] | None = None) -> tuple[str | None, float]:
+        """(zone, confidence 0..1). Half the evidence is the polygon the position falls in (weighted by
+        how deep inside it is), half the share of neighbouring fingerprints surveyed in each zone."""
+        polygon_zone = self.zone_at(estimate.floor, estimate.x, estimate.y)
+        depth = min(1.0, self._depth(polygon_zone, estimate.x, estimate.y) / CONFIDENT_DEPTH_M) if polygon_zone else 0
+        polygon_score = 0.5 + 0.5 * depth
+        if not neighbour_zones:
+            return (polygon_zone, polygon_score) if polygon_zone else (None, 0.0)
+        shares = {z: n / len(neighbour_zones) for z, n in Counter(neighbour_zones).items() if z is not None}
+        candidates = set(shares) | ({polygon_zone} if polygon_zone else set())
+        if not candidates:
+            return None, 0.0
+        scores = {z: 0.5 * shares.get(z, 0.0) + 0.5 * (polygon_score if z == polygon_zone else 0.0)
+                  for z in candidates}
+        best = max(sorted(scores), key=scores.get)
+        return best, round(scores[best], 4)
