@@ -69,10 +69,9 @@ def client(app):
 
 @pytest.fixture
 def svc(app):
-    from portal.services import services
-
-    with app.app_context():
-        yield services()
+    # No app context is held open here: a test request would then share `g` with every other
+    # request of the test (Flask reuses an active app context), which hides per-request bugs.
+    return app.extensions["mallportal"]
 
 
 @pytest.fixture
@@ -80,8 +79,32 @@ def demo(app, svc, demo_map):
     """The demo mall loaded into the (flushed) store; returns its API token."""
     from portal.seed import ensure_demo_mall
 
-    ensure_demo_mall(svc, "demo", demo_map)
+    with app.app_context():
+        ensure_demo_mall(svc, "demo", demo_map)
     return (svc.settings.data_dir / "secrets" / "demo_api_token").read_text()
+
+
+@pytest.fixture
+def console(client, demo):
+    """Log `client` into the console as a demo account: `console.login("cinema")`; then
+    `console.csrf()` gives a valid CSRF token for form posts (as a browser would have from the page)."""
+    import re
+
+    class Console:
+        def login(self, username: str, password: str = "mallportal-demo"):
+            resp = client.post("/console/login", data={"username": username, "password": password,
+                                                       "csrf_token": self.csrf()})
+            assert resp.status_code == 303, resp.status_code
+            return resp
+
+        def csrf(self) -> str:
+            page = client.get("/console/login").get_data(as_text=True)
+            return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        def logout(self):
+            return client.post("/console/logout", data={"csrf_token": self.csrf()})
+
+    return Console()
 
 
 # ---- a real server -------------------------------------------------------------------------

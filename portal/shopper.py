@@ -51,3 +51,15 @@ def shopper_url(endpoint: str, **values) -> str:
     if shopper is not None and "c" not in values:
         values["c"] = shopper_token(shopper)
     return url_for(endpoint, **values)
+
+
+def shopper_for_venue(venue: str) -> Shopper:
+    """The current shopper of this venue, or a new anonymous one (a browser that arrived without the
+    portal's redirect, e.g. from a bookmark). Links built with shopper_url carry it from then on."""
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != venue:
+        import secrets
+
+        shopper = Shopper(venue=venue, client="anon-" + secrets.token_hex(8))
+        g.shopper = shopper
+    return shopper

@@ -56,7 +56,7 @@ class WKNNPositioner(BaseEstimator):
 
     def __init__(
         self,
-        k: int = 7,
+        k: int = 11,
         k_floor: int | None = None,
         k_building: int | None = None,
         metric: str = "sorensen",
@@ -124,12 +124,11 @@ class WKNNPositioner(BaseEstimator):
     def _cross_terms(self, q: np.ndarray, audible: np.ndarray) -> np.ndarray:
         """Per fingerprint: sum over the query's audible APs of min(x, q) (L1 metrics) or x*q (Euclidean)."""
         starts, ends = self.col_ptr_[audible], self.col_ptr_[audible + 1]
-        lengths = ends - starts
-        # Positions of all stored entries of the audible columns, without a Python loop.
-        positions = np.arange(lengths.sum()) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        rows = self.col_rows_[positions]
-        values = self.col_values_[positions]
-        q_values = np.repeat(q[audible], lengths)
+        # Concatenating ~20 column slices beats building one fancy index over them (~55 vs ~80 us).
+        spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        rows = np.concatenate([self.col_rows_[a:b] for a, b in spans])
+        values = np.concatenate([self.col_values_[a:b] for a, b in spans])
+        q_values = np.repeat(q[audible].astype(np.float32), ends - starts)
         terms = values * q_values if self.metric == "euclidean" else np.minimum(values, q_values)
         return np.bincount(rows, weights=terms, minlength=self.row_sums_.size)
 
@@ -153,26 +152,12 @@ class WKNNPositioner(BaseEstimator):
 
     def _vote(self, labels: np.ndarray, d: np.ndarray) -> tuple[int, float]:
         weights = self._weights(d)
-        values, inverse = np.unique(labels, return_inverse=True)
-        scores = np.bincount(inverse, weights=weights)
+        low = int(labels.min())
+        scores = np.bincount(labels - low, weights=weights)  # labels are small integers (ids, levels)
         best = int(np.argmax(scores))
-        return int(values[best]), float(scores[best] / scores.sum())
+        return best + low, float(scores[best] / scores.sum())
 
-    def _cross_terms_batch(self, Q: np.ndarray) -> np.ndarray:
-        """_cross_terms for a block of queries at once: one gather and one bincount instead of one per
-        query, which is most of the per-query cost in batch positioning."""
-        owner, audible = np.nonzero(Q)
-        starts, ends = self.col_ptr_[audible], self.col_ptr_[audible + 1]
-        lengths = ends - starts
-        positions = np.arange(lengths.sum()) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        values = self.col_values_[positions]
-        q_values = np.repeat(Q[owner, audible], lengths)
-        terms = values * q_values if self.metric == "euclidean" else np.minimum(values, q_values)
-        n = self.row_sums_.size
-        flat = np.repeat(owner.astype(np.int64) * n, lengths) + self.col_rows_[positions]
-        return np.bincount(flat, weights=terms, minlength=Q.shape[0] * n).reshape(Q.shape[0], n)
-
-    def _candidate_distances(self, q: np.ndarray, cross: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_distances(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, distances) of the fingerprints that can be neighbours. With Sorensen a fingerprint
         sharing no audible AP with the query is at the maximum distance 1, so only rows that share one
         compete (about 4,500 of 20,000 on UJIIndoorLoc), unless there are too few of them."""
@@ -180,8 +165,8 @@ class WKNNPositioner(BaseEstimator):
             audible = np.flatnonzero(q)
             if audible.size == 0:
                 raise ValueError("the query hears no known access point")
-            cross = self._cross_terms(q, audible) if cross is None else cross
-            rows = np.flatnonzero(cross)
+            cross = self._cross_terms(q, audible)
+            rows = np.flatnonzero(cross > 0)  # a bool scan is ~5x faster than one over floats
             if rows.size >= self._needed():
                 total = self.row_sums_[rows] + float(q.sum(dtype=np.float64))
                 return rows, np.maximum(total - 2 * cross[rows], 0) / total
@@ -191,11 +176,11 @@ class WKNNPositioner(BaseEstimator):
     def _needed(self) -> int:
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
-    def _locate_represented(self, q: np.ndarray, cross: np.ndarray | None = None) -> Estimate:
-        rows, d = self._candidate_distances(q, cross)
+    def _locate_represented(self, q: np.ndarray) -> Estimate:
+        rows, d = self._candidate_distances(q)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
-        top = _smallest(d, max(64, 8 * self._needed()))
+        top = _smallest(d, max(32, 4 * self._needed()))
         estimate = self._decide(rows[top], d[top], complete=top.size == d.size)
         if estimate is None:
             order = np.argsort(d, kind="stable")
@@ -221,7 +206,7 @@ class WKNNPositioner(BaseEstimator):
         chosen = rows[nearest]
         x, y = (self.xy_[chosen] * weights[:, None]).sum(axis=0) / weights.sum()
         return Estimate(building=building, floor=floor, x=float(x), y=float(y),
-                        confidence=building_share * floor_share, neighbours=tuple(int(i) for i in chosen))
+                        confidence=building_share * floor_share, neighbours=tuple(chosen.tolist()))
 
     def _check_query(self, X) -> np.ndarray:
         self._check_fitted()
@@ -235,19 +220,14 @@ class WKNNPositioner(BaseEstimator):
         X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
         return self._locate_represented(self._represent(X)[0])
 
-    def locate_many(self, X, block: int = 32) -> list[Estimate]:
+    def locate_many(self, X) -> list[Estimate]:
+        """Many RSSI vectors -> Estimates. One query at a time: a query reads only ~20 index columns, so
+        batching them (tried: one gather + bincount per block of 8-32) only added cache misses."""
         R = self._represent(self._check_query(X))
-        if self.metric != "sorensen":
-            return [self._locate_represented(q) for q in R]
-        estimates = []
-        for start in range(0, len(R), block):
-            chunk = R[start : start + block]
-            silent = ~chunk.any(axis=1)
-            if silent.any():
-                raise ValueError(f"query row {start + int(np.argmax(silent))} hears no known access point")
-            cross = self._cross_terms_batch(chunk)
-            estimates += [self._locate_represented(q, c) for q, c in zip(chunk, cross, strict=True)]
-        return estimates
+        silent = ~R.any(axis=1)
+        if silent.any():
+            raise ValueError(f"query row {int(np.argmax(silent))} hears no known access point")
+        return [self._locate_represented(q) for q in R]
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""

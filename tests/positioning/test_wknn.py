@@ -1,0 +1,131 @@
+"""WKNNPositioner: the estimator contract, hierarchical decisions, exactness of the fast path, bad input."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.neighbors import NearestNeighbors
+
+from positioning.representation import to_representation
+from positioning.vectors import MISSING_DBM
+from positioning.wknn import WKNNPositioner
+
+
+def campus(n=600, n_aps=40, seed=3):
+    """Two buildings x two floors; each AP heard near it only (like a real venue)."""
+    rng = np.random.default_rng(seed)
+    ap_b, ap_f = rng.integers(0, 2, n_aps), rng.integers(0, 2, n_aps)
+    ap_xy = rng.uniform(0, 50, (n_aps, 2)) + ap_b[:, None] * [100, 0]
+    b, f = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    xy = rng.uniform(0, 50, (n, 2)) + b[:, None] * [100, 0]
+    d = np.linalg.norm(xy[:, None] - ap_xy[None], axis=2)
+    rssi = -40 - 30 * np.log10(np.maximum(d, 1)) - 18 * np.abs(f[:, None] - ap_f[None]) + rng.normal(0, 2, d.shape)
+    X = np.where(rssi > -92, np.round(rssi), MISSING_DBM)
+    return X, np.column_stack([b, f, xy])
+
+
+def test_estimator_api_params_and_clone():
+    model = WKNNPositioner(k=5, metric="manhattan")
+    assert model.get_params()["k"] == 5
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "col_ptr_")
+    model.set_params(k=3)
+    assert model.k == 3
+
+
+def test_fit_returns_self_and_learned_state_ends_in_underscore():
+    X, y = campus()
+    model = WKNNPositioner()
+    assert model.fit(X, y) is model
+    assert model.n_features_in_ == X.shape[1]
+    assert model.model_bytes() > 0
+
+
+def test_recovers_training_points_and_predicts_shape():
+    X, y = campus()
+    model = WKNNPositioner(k=1).fit(X, y)
+    pred = model.predict(X[:50])
+    assert pred.shape == (50, 4)
+    assert (pred[:, 0] == y[:50, 0]).all() and (pred[:, 1] == y[:50, 1]).all()
+    assert np.allclose(pred[:, 2:], y[:50, 2:])
+
+
+def test_held_out_accuracy_is_sane():
+    X, y = campus(n=900)
+    model = WKNNPositioner().fit(X[:700], y[:700])
+    pred = model.predict(X[700:])
+    assert (pred[:, 0] == y[700:, 0]).mean() == 1.0
+    assert (pred[:, 1] == y[700:, 1]).mean() > 0.9
+    assert np.linalg.norm(pred[:, 2:] - y[700:, 2:], axis=1).mean() < 8.0
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+@pytest.mark.parametrize("representation", ["positive", "exponential", "powed"])
+def test_neighbours_match_brute_force(metric, representation):
+    """The inverted-index fast path returns exactly the brute-force nearest neighbours."""
+    X, y = campus()
+    y = y.copy()
+    y[:, 0] = 0
+    y[:, 1] = 0  # one building and floor: the neighbours are then the plain k nearest
+    model = WKNNPositioner(k=5, metric=metric, representation=representation).fit(X[:500], y[:500])
+    R = to_representation(X, representation, MISSING_DBM, model.alpha, model.beta)
+    sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
+    brute = NearestNeighbors(n_neighbors=5, algorithm="brute", metric=sk_metric).fit(R[:500])
+    dist, idx = brute.kneighbors(R[500:540])
+    for q, row_d in zip(X[500:540], dist, strict=True):
+        ours = model.locate(q)
+        ours_d = np.sort(model.distances(to_representation(q[None], representation, MISSING_DBM,
+                                                           model.alpha, model.beta)[0])[list(ours.neighbours)])
+        assert np.allclose(ours_d, np.sort(row_d), atol=1e-5)
+
+
+def test_floor_is_decided_before_position():
+    """x/y averages only fingerprints of the chosen floor, never across floors."""
+    X, y = campus()
+    model = WKNNPositioner(k=7).fit(X, y)
+    for q in X[:30]:
+        e = model.locate(q)
+        assert set(y[list(e.neighbours), 1]) == {e.floor}
+        assert set(y[list(e.neighbours), 0]) == {e.building}
+        assert 0 < e.confidence <= 1
+
+
+def test_uniform_weighting_is_the_plain_mean():
+    X, y = campus()
+    model = WKNNPositioner(k=4, weighting="uniform").fit(X, y)
+    e = model.locate(X[0])
+    assert np.allclose([e.x, e.y], y[list(e.neighbours), 2:].mean(axis=0))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"metric": "cosine"}, "unknown metric"),
+    ({"weighting": "gauss"}, "unknown weighting"),
+    ({"k": 0}, "positive integer"),
+    ({"k": 2.5}, "positive integer"),
+])
+def test_bad_parameters_fail_at_fit(params, message):
+    X, y = campus()
+    with pytest.raises(ValueError, match=message):
+        WKNNPositioner(**params).fit(X, y)
+
+
+def test_bad_training_data():
+    X, y = campus()
+    with pytest.raises(ValueError, match="2-D"):
+        WKNNPositioner().fit(X[0], y)
+    with pytest.raises(ValueError, match="shape"):
+        WKNNPositioner().fit(X, y[:, :2])
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        WKNNPositioner().fit(bad, y)
+
+
+def test_bad_queries():
+    X, y = campus()
+    model = WKNNPositioner().fit(X, y)
+    with pytest.raises(ValueError, match="hears no known access point"):
+        model.locate(np.full(X.shape[1], MISSING_DBM))
+    with pytest.raises(ValueError, match="access points"):
+        model.locate(X[0, :10])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        WKNNPositioner().predict(X[:1])
