@@ -38,8 +38,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     auth.init_auth(app)
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper)
-    for blueprint in (api.bp, captive.bp, demo.bp):
+    captive.init_captive(app)
+    for blueprint in (api.bp, demo.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(__import__("portal.operator", fromlist=["bp"]).bp)  # the operator console
     for light_app in registry.discover().values():
         app.register_blueprint(light_app.blueprint)
         if light_app.init_app:

@@ -46,3 +46,30 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
+    app.wsgi_app = QueryStringGuard(app.wsgi_app)
+
+
+class QueryStringGuard:
+    """WSGI middleware: a query string that is huge or not UTF-8 gets a 4xx before Flask parses it
+    (werkzeug would raise while reading request.args, anywhere, even in the error page)."""
+
+    MAX_BYTES = 8192
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace")
+        problem = None
+        if len(raw) > self.MAX_BYTES:
+            problem = ("414 URI Too Long", "query string too long")
+        else:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problem = ("400 Bad Request", "query string is not UTF-8")
+        if problem is None:
+            return self.wsgi_app(environ, start_response)
+        body = f'{{"error": "{problem[1]}"}}'.encode()
+        start_response(problem[0], [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]

@@ -10,13 +10,13 @@ import redis
 log = logging.getLogger(__name__)
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
     """One client per process: redis-py pools connections and is thread-safe.
     Short timeouts so a store outage fails fast instead of hanging a request (fail open)."""
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=0.05,
-        socket_timeout=0.5,
+        socket_timeout=socket_timeout,
         health_check_interval=30,
         max_connections=256,
     )

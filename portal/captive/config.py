@@ -1,0 +1,61 @@
+"""Per-venue portal policy and gateway settings, kept in the store and set with
+`flask --app wsgi portal-config <venue> key=value ...` (README: "Gateways")."""
+
+from __future__ import annotations
+
+import redis
+
+from portal.storage import VenueKeys
+
+# name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
+FIELDS: dict[str, tuple[str, str]] = {
+    "session_minutes": ("60", "internet access granted per 'continue' (minutes)"),
+    "max_extensions": ("3", "how many times a shopper may extend a session"),
+    "meraki_grant_hosts": ("network-auth.com", "hosts base_grant_url may point at (comma-separated suffixes)"),
+    "opennds_level": ("1", "openNDS fas_secure_enabled level (0-4)"),
+    "opennds_faskey": ("", "openNDS faskey (secret)"),
+    "opennds_gatewayname": ("", "openNDS gatewayname (authmon checks sha256(gatewayname + faskey))"),
+    "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
+    "coova_username": ("guest", "CoovaChilli UAM user name"),
+    "coova_password": ("", "CoovaChilli UAM password (secret)"),
+    "guest_username": ("guest", "guest user for Aruba / Cisco WLC form logins"),
+    "guest_password": ("", "guest password for Aruba / Cisco WLC (secret)"),
+    "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
+    "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),
+    "unifi_url": ("", "UniFi controller base URL, e.g. https://unifi.local:8443"),
+    "unifi_site": ("default", "UniFi site"),
+    "unifi_username": ("", "UniFi controller user"),
+    "unifi_password": ("", "UniFi controller password (secret)"),
+}
+INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
+SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
+
+
+class PortalConfigKeys(VenueKeys):
+    def config(self) -> str:
+        return self.key("portal", "config")
+
+
+class PortalConfigStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+
+    @staticmethod
+    def defaults() -> dict[str, str]:
+        return {name: default for name, (default, _) in FIELDS.items()}
+
+    def get(self, venue: str) -> dict[str, str]:
+        stored = {k.decode(): v.decode() for k, v in self.db.hgetall(PortalConfigKeys(venue).config()).items()}
+        return {name: stored.get(name, default) for name, (default, _) in FIELDS.items()}
+
+    def set(self, venue: str, values: dict[str, str]) -> None:
+        """All values checked first; nothing written if one is wrong."""
+        for name, value in values.items():
+            if name not in FIELDS:
+                raise ValueError(f"unknown setting {name!r}; known: {', '.join(FIELDS)}")
+            if name in INTEGER_FIELDS:
+                low, high = INTEGER_FIELDS[name]
+                if not value.isdigit() or not low <= int(value) <= high:
+                    raise ValueError(f"{name} must be an integer from {low} to {high}")
+        if values:
+            self.db.hset(PortalConfigKeys(venue).config(), mapping=values)

@@ -1,0 +1,474 @@
+"""Gateway adapters: each WLAN gateway redirects the shopper's browser to the portal with its own
+parameters and expects access to be granted its own way (../shared/reference/captive-portals.md
+sections 3-4). The adapter is chosen by which parameters arrive; it parses them, verifies what its
+protocol lets us verify, and builds the grant.
+
+Every URL a gateway hands us that we would later send a browser (or credentials) to is checked
+against what that gateway can legitimately be (a Meraki splash host, a private gateway address, the
+configured controller): a forged parameter must not turn the portal into an open redirect."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from http.cookiejar import CookieJar
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from portal.security import normalise_mac
+
+
+class GatewayError(ValueError):
+    """A gateway redirect we refuse; `field` names the parameter."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class GatewayContext:
+    gateway: str
+    client_mac: str | None = None  # as the gateway sent it; only ever stored sealed (encrypted)
+    client_ip: str | None = None
+    ap_mac: str | None = None
+    destination: str | None = None  # where the shopper was going: validated, used after the grant only
+    grant: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How to hand the browser back: a redirect, or a form the browser must POST to the gateway."""
+
+    redirect_to: str | None = None
+    form_action: str | None = None
+    form_fields: dict[str, str] = field(default_factory=dict)
+
+
+class ContextSealer:
+    """Encrypts gateway contexts (they can hold the client's raw MAC) before they touch storage or URLs."""
+
+    def __init__(self, secret_key: str) -> None:
+        key = hashlib.sha256(b"mallportal gateway context\0" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, ctx: GatewayContext) -> bytes:
+        return self._fernet.encrypt(json.dumps(asdict(ctx)).encode())
+
+    def open(self, sealed: bytes | str, max_age_s: int = 6 * 3600) -> GatewayContext:
+        try:
+            raw = self._fernet.decrypt(sealed if isinstance(sealed, bytes) else sealed.encode(), ttl=max_age_s)
+        except (InvalidToken, ValueError, TypeError):
+            raise GatewayError("g", "invalid or expired gateway context") from None
+        return GatewayContext(**json.loads(raw))
+
+
+# ---- checks shared by the adapters -----------------------------------------------------------
+
+PROBE_HOSTS = ("captive.apple.com", "connectivitycheck.gstatic.com", "www.msftconnecttest.com", "www.msftncsi.com",
+               "detectportal.firefox.com", "clients3.google.com", "www.gstatic.com", "nmcheck.gnome.org",
+               "connectivity-check.ubuntu.com")
+MAX_URL = 2048
+
+
+def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
+    """The shopper's original URL if it is a plain http(s) URL worth returning to, else None.
+    Refused: other schemes, credentials in the URL, control characters, OS probe URLs (continuing to
+    one just closes the sign-in browser), and hosts dressed up as ours (portal.example.evil.net)."""
+    if not raw or len(raw) > MAX_URL or any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
+        return None
+    if "://" not in raw:  # Cisco WLC sends `redirect` as host/path; "javascript:..." has no "//"
+        head = raw.split("/", 1)[0]
+        if ":" in head and not head.rsplit(":", 1)[1].isdigit():
+            return None
+        raw = "http://" + raw
+    parts = urllib.parse.urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc or "\\" in raw:
+        return None
+    if host in PROBE_HOSTS:
+        return None
+    for own in own_hosts:
+        own = own.lower().split(":")[0]
+        if own and host != own and own in host:
+            return None
+    return raw
+
+
+def require_mac(args, name: str, required: bool = True) -> str | None:
+    raw = args.get(name)
+    if not raw:
+        if required:
+            raise GatewayError(name, "is required")
+        return None
+    try:
+        normalise_mac(raw)
+    except ValueError:
+        raise GatewayError(name, "is not a MAC address") from None
+    return raw
+
+
+def optional_ip(args, name: str) -> str | None:
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise GatewayError(name, "is not an IP address") from None
+
+
+def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True) -> urllib.parse.SplitResult:
+    """A URL on the venue's own network (the gateway): private or loopback IP, http(s)."""
+    if not raw:
+        raise GatewayError(name, "is required")
+    parts = urllib.parse.urlsplit(raw if "://" in raw or scheme_required else "http://" + raw)
+    try:
+        ip = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        raise GatewayError(name, "must point at the gateway's private address") from None
+    if parts.scheme not in ("http", "https") or not (ip.is_private or ip.is_loopback) or "@" in parts.netloc:
+        raise GatewayError(name, "must point at the gateway's private address")
+    return parts
+
+
+def _with_query(base: str, **params: Any) -> str:
+    parts = urllib.parse.urlsplit(base)
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+# ---- the adapters -----------------------------------------------------------------------------
+
+
+class Adapter:
+    name = ""
+
+    def detect(self, args) -> bool:
+        raise NotImplementedError
+
+    def parse(self, args, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
+        raise NotImplementedError
+
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
+        raise NotImplementedError
+
+
+class MerakiClickThrough(Adapter):
+    """Meraki click-through splash: the browser is sent to `base_grant_url?continue_url=..&duration=..`."""
+
+    name = "meraki"
+
+    def detect(self, args) -> bool:
+        return "base_grant_url" in args
+
+    def parse(self, args, request_url, config, now):
+        grant_url = args.get("base_grant_url", "")
+        parts = urllib.parse.urlsplit(grant_url)
+        allowed = tuple(h.strip().lower() for h in config.get("meraki_grant_hosts", "network-auth.com").split(","))
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" or "@" in parts.netloc or not any(host == a or host.endswith("." + a)
+                                                                     for a in allowed):
+            raise GatewayError("base_grant_url", "is not a Meraki splash grant URL")
+        return GatewayContext(
+            gateway=self.name, client_mac=require_mac(args, "client_mac"), client_ip=optional_ip(args, "client_ip"),
+            ap_mac=require_mac(args, "node_mac", required=False), destination=args.get("user_continue_url"),
+            grant={"base_grant_url": grant_url})
+
+    def grant(self, ctx, seconds, destination, config):
+        return Grant(redirect_to=_with_query(ctx.grant["base_grant_url"], continue_url=destination, duration=seconds))
+
+
+class OpenNDS(Adapter):
+    """openNDS forwarding authentication (FAS), `fas_secure_enabled` levels 0-4:
+    0: clear query with `tok` and `authaction`; 1 and 4: `fas` = base64 of "name=value, ..." pairs;
+    2 and 3: `fas` AES-256-CBC encrypted with `faskey` and `iv`. Grant: levels 0-2 send the browser
+    to the gateway's auth dir with `tok` (= rhid = sha256(hid + faskey) from level 1 on); levels 3-4
+    queue the rhid for the gateway's authmon daemon, which polls the portal for it."""
+
+    name = "opennds"
+
+    def detect(self, args) -> bool:
+        return "fas" in args or ("tok" in args and "authaction" in args)
+
+    def parse(self, args, request_url, config, now):
+        if "fas" not in args:
+            return self._level0(args)
+        level = int(config.get("opennds_level", "1"))
+        faskey = config.get("opennds_faskey", "")
+        if level >= 1 and not faskey:
+            raise GatewayError("fas", "openNDS faskey is not configured for this venue", status=503)
+        fields = self._decrypt(args["fas"], args["iv"], faskey) if "iv" in args else self._decode(args["fas"])
+        hid = fields.get("hid") or fields.get("client_hid")
+        if not hid:
+            raise GatewayError("fas", "carries no hid")
+        auth_base = private_gateway_url(f"http://{fields.get('gatewayaddress', '')}/{fields.get('authdir', '')}/",
+                                        "fas.gatewayaddress")
+        rhid = hashlib.sha256(hid.strip().encode() + faskey.strip().encode()).hexdigest()
+        return GatewayContext(
+            gateway=self.name, client_mac=fields.get("clientmac"), client_ip=fields.get("clientip"),
+            destination=fields.get("originurl"),
+            grant={"level": level, "rhid": rhid, "auth_url": urllib.parse.urlunsplit(auth_base),
+                   "gatewayname": fields.get("gatewayname", "")})
+
+    def _level0(self, args) -> GatewayContext:
+        action = private_gateway_url(args.get("authaction"), "authaction")
+        return GatewayContext(gateway=self.name, client_ip=optional_ip(args, "clientip"),
+                              destination=args.get("redir"),
+                              grant={"level": 0, "tok": args.get("tok", "")[:64],
+                                     "auth_url": urllib.parse.urlunsplit(action._replace(query=""))})
+
+    @staticmethod
+    def _pairs(text: str) -> dict[str, str]:
+        fields = {}
+        for item in text.split(", "):
+            name, sep, value = item.partition("=")
+            if sep:
+                fields[name.strip()] = value.strip()
+        if not fields:
+            raise GatewayError("fas", "holds no name=value pairs")
+        return fields
+
+    def _decode(self, fas: str) -> dict[str, str]:
+        try:
+            text = base64.b64decode(fas + "=" * (-len(fas) % 4), validate=False).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise GatewayError("fas", "is not base64 text") from None
+        return self._pairs(text)
+
+    def _decrypt(self, fas: str, iv: str, faskey: str) -> dict[str, str]:
+        """PHP openssl_encrypt(..., 'aes-256-cbc', faskey, 0, iv): base64 ciphertext, the key NUL-padded
+        to 32 bytes, a 16-character IV. A wrong key or a forged blob fails the padding or the parse."""
+        try:
+            key = faskey.encode()[:32].ljust(32, b"\0")
+            decryptor = Cipher(algorithms.AES(key), modes.CBC(iv.encode()[:16])).decryptor()
+            padded = decryptor.update(base64.b64decode(fas)) + decryptor.finalize()
+            unpadder = padding.PKCS7(128).unpadder()
+            text = (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise GatewayError("fas", "could not be decrypted with this venue's faskey", status=403) from None
+        return self._pairs(text)
+
+    def grant(self, ctx, seconds, destination, config):
+        level = ctx.grant["level"]
+        if level == 0:
+            return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["tok"], redir=destination))
+        if level <= 2:
+            return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["rhid"], redir=destination))
+        return Grant(redirect_to=destination)  # levels 3-4: authmon collects the rhid (see authmon_entry)
+
+    @staticmethod
+    def gateway_hash(gatewayname: str, faskey: str) -> str:
+        return hashlib.sha256((gatewayname + faskey).encode()).hexdigest()
+
+    @staticmethod
+    def authmon_entry(rhid: str, seconds: int) -> str:
+        """One authmon list entry: rhid sessionlength(min) uprate downrate upquota downquota custom,
+        url-encoded as openNDS's authmon expects (0 = no limit)."""
+        entry = f"{rhid} {max(1, seconds // 60)} 0 0 0 0 none"
+        return urllib.parse.quote(entry)
+
+
+class UniFi(Adapter):
+    """UniFi external portal: `id` (client MAC), `ap`, `t`, `url`, `ssid` on /guest/s/<site>/; access is
+    granted server side with the controller's `authorize-guest` command."""
+
+    name = "unifi"
+    MAX_AGE_S = 3600
+
+    def detect(self, args) -> bool:
+        return "id" in args and "ap" in args and "t" in args
+
+    def parse(self, args, request_url, config, now):
+        try:
+            stamp = int(args.get("t", ""))
+        except ValueError:
+            raise GatewayError("t", "must be a Unix timestamp") from None
+        if abs(now - stamp) > self.MAX_AGE_S:
+            raise GatewayError("t", "is too old or in the future: redirect replayed?")
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "id"), ap_mac=require_mac(args, "ap"),
+                              destination=args.get("url"), grant={"ssid": args.get("ssid", "")[:64]})
+
+    def grant(self, ctx, seconds, destination, config):
+        base = config.get("unifi_url", "").rstrip("/")
+        if not base:
+            raise GatewayError("unifi_url", "the UniFi controller is not configured for this venue", status=503)
+        site = config.get("unifi_site", "default")
+        jar = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        self._post(opener, f"{base}/api/login",
+                   {"username": config.get("unifi_username", ""), "password": config.get("unifi_password", "")})
+        self._post(opener, f"{base}/api/s/{urllib.parse.quote(site)}/cmd/stamgr",
+                   {"cmd": "authorize-guest", "mac": normalise_mac(ctx.client_mac), "minutes": max(1, seconds // 60),
+                    "ap_mac": normalise_mac(ctx.ap_mac) if ctx.ap_mac else None})
+        return Grant(redirect_to=destination)
+
+    @staticmethod
+    def _post(opener, url: str, body: dict) -> dict:
+        data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with opener.open(request, timeout=5) as resp:
+                answer = json.loads(resp.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            raise GatewayError("unifi", f"controller call failed: {exc}", status=502) from None
+        if answer.get("meta", {}).get("rc") != "ok":
+            raise GatewayError("unifi", f"controller refused: {answer.get('meta', {}).get('msg', 'error')}", status=502)
+        return answer
+
+
+class _FormLogin(Adapter):
+    """Gateways that grant when the browser POSTs guest credentials to them."""
+
+    def grant_form(self, action: str, fields: dict[str, str]) -> Grant:
+        return Grant(form_action=action, form_fields={k: v for k, v in fields.items() if v is not None})
+
+
+class ArubaInstant(_FormLogin):
+    """Aruba Instant external captive portal: `cmd=login`, `mac`, `ip`, `essid`, `apname`, `apmac`,
+    `vcname`, `switchip`, `url`; grant = POST user/password/cmd=authenticate to
+    https://<switchip>/cgi-bin/login. `switchip` must be the configured one: we post credentials there."""
+
+    name = "aruba"
+
+    def detect(self, args) -> bool:
+        return args.get("cmd") == "login" and ("switchip" in args or "apname" in args or "vcname" in args)
+
+    def parse(self, args, request_url, config, now):
+        expected = config.get("aruba_switchip", "securelogin.arubanetworks.com").lower()
+        switchip = args.get("switchip", expected).lower()
+        if switchip != expected:
+            raise GatewayError("switchip", "is not this venue's Aruba login host", status=403)
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
+                              ap_mac=require_mac(args, "apmac", required=False), destination=args.get("url"),
+                              grant={"switchip": switchip, "essid": args.get("essid", "")[:64]})
+
+    def grant(self, ctx, seconds, destination, config):
+        return self.grant_form(f"https://{ctx.grant['switchip']}/cgi-bin/login", {
+            "user": config.get("guest_username", "guest"), "password": config.get("guest_password", ""),
+            "cmd": "authenticate", "mac": ctx.client_mac, "ip": ctx.client_ip, "essid": ctx.grant["essid"],
+            "url": destination})
+
+
+class CiscoWLC(_FormLogin):
+    """Cisco WLC external web auth: `switch_url`, `ap_mac`, `client_mac`, `wlan`, `redirect`
+    (+ `statusCode` on errors); grant = POST username/password/buttonClicked=4 to switch_url."""
+
+    name = "cisco"
+    STATUS = {"1": "You are already logged in.", "2": "The network is not configured for web authentication.",
+              "3": "This user name cannot be used now.", "4": "This user is blocked.",
+              "5": "The guest credentials were refused."}
+
+    def detect(self, args) -> bool:
+        return "switch_url" in args
+
+    def parse(self, args, request_url, config, now):
+        if args.get("statusCode") in self.STATUS:
+            raise GatewayError("statusCode", self.STATUS[args["statusCode"]], status=409)
+        allowed = [h.strip().lower() for h in config.get("wlc_hosts", "").split(",") if h.strip()]
+        if allowed:
+            parts = urllib.parse.urlsplit(args["switch_url"])
+            if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in allowed:
+                raise GatewayError("switch_url", "is not this venue's controller", status=403)
+        else:
+            parts = private_gateway_url(args["switch_url"], "switch_url")
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac"),
+                              ap_mac=require_mac(args, "ap_mac", required=False), destination=args.get("redirect"),
+                              grant={"switch_url": urllib.parse.urlunsplit(parts), "wlan": args.get("wlan", "")[:64]})
+
+    def grant(self, ctx, seconds, destination, config):
+        return self.grant_form(ctx.grant["switch_url"], {
+            "buttonClicked": "4", "err_flag": "0", "username": config.get("guest_username", "guest"),
+            "password": config.get("guest_password", ""), "redirect_url": destination})
+
+
+class CoovaChilli(Adapter):
+    """CoovaChilli UAM: `res`, `uamip`, `uamport`, `challenge`, `mac`, `ip`, `userurl`, ... and `md` =
+    MD5(redirect URL up to `&md=` + uamsecret). Grant = send the browser to the chilli's /logon with a
+    CHAP response computed from the challenge, as hotspotlogin.cgi does."""
+
+    name = "coova"
+
+    def detect(self, args) -> bool:
+        return "res" in args and "uamip" in args
+
+    def parse(self, args, request_url, config, now):
+        secret = config.get("coova_uamsecret", "")
+        if secret:
+            signed, sep, _ = request_url.partition("&md=")
+            given = args.get("md", "")
+            expected = hashlib.md5((signed + secret).encode()).hexdigest()
+            if not sep or not hmac.compare_digest(given.lower(), expected):
+                raise GatewayError("md", "checksum does not match: not from this venue's gateway", status=403)
+        if args.get("res") == "failed":
+            raise GatewayError("res", "the gateway refused the login", status=409)
+        uamip = optional_ip(args, "uamip")
+        try:
+            port = int(args.get("uamport", "3990"))
+        except ValueError:
+            raise GatewayError("uamport", "must be a port number") from None
+        base = private_gateway_url(f"http://{uamip}:{port}/logon", "uamip")
+        challenge = args.get("challenge", "")
+        if challenge and (len(challenge) % 2 or any(c not in "0123456789abcdefABCDEF" for c in challenge)):
+            raise GatewayError("challenge", "must be hex")
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
+                              destination=args.get("userurl"),
+                              grant={"logon": urllib.parse.urlunsplit(base), "challenge": challenge})
+
+    @staticmethod
+    def chap_response(challenge_hex: str, password: str, uamsecret: str) -> str:
+        challenge = bytes.fromhex(challenge_hex)
+        if uamsecret:
+            challenge = hashlib.md5(challenge + uamsecret.encode()).digest()
+        return hashlib.md5(b"\0" + password.encode() + challenge).hexdigest()
+
+    def grant(self, ctx, seconds, destination, config):
+        response = self.chap_response(ctx.grant["challenge"], config.get("coova_password", ""),
+                                      config.get("coova_uamsecret", ""))
+        return Grant(redirect_to=_with_query(ctx.grant["logon"], username=config.get("coova_username", "guest"),
+                                             response=response, userurl=destination))
+
+
+class Direct(Adapter):
+    """No gateway parameters: the portal is its own gateway (or the demo); the grant is the session."""
+
+    name = "direct"
+
+    def detect(self, args) -> bool:
+        return True
+
+    def parse(self, args, request_url, config, now):
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=False),
+                              destination=args.get("url"))
+
+    def grant(self, ctx, seconds, destination, config):
+        return Grant(redirect_to=destination)
+
+
+ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), OpenNDS(), CoovaChilli(), CiscoWLC(), ArubaInstant(), UniFi(),
+                                 Direct())
+BY_NAME = {a.name: a for a in ADAPTERS}
+
+
+def detect(args) -> Adapter:
+    return next(a for a in ADAPTERS if a.detect(args))
+
+
+def parse_redirect(args, request_url: str, config: dict[str, str], now: float | None = None) -> GatewayContext:
+    return detect(args).parse(args, request_url, config, time.time() if now is None else now)

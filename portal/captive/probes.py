@@ -1,0 +1,66 @@
+"""The connectivity probes operating systems send on joining a network, and each one's exact
+"you are online" answer (../shared/reference/captive-portals.md section 1).
+
+Before access is granted every probe gets a 302 to the portal: that is what pops each OS's sign-in
+browser (Android treats 2xx/3xx other than 204 as a portal; an empty 200 or a 511 reads as "no
+internet" there). After the grant each OS must see exactly what its own check server would answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+APPLE_SUCCESS = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
+FIREFOX_CANONICAL = '<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'
+
+
+@dataclass(frozen=True)
+class Probe:
+    os: str
+    status: int  # the "online" answer
+    body: str = ""
+    content_type: str = "text/plain"
+    headers: dict[str, str] = field(default_factory=dict)
+    always_redirect: bool = False  # a page a browser opens, not a check: always send it to the portal
+
+
+ANDROID = Probe("android", 204)
+APPLE = Probe("apple", 200, APPLE_SUCCESS, "text/html")
+WINDOWS = Probe("windows", 200, "Microsoft Connect Test")
+WINDOWS_LEGACY = Probe("windows", 200, "Microsoft NCSI")
+WINDOWS_REDIRECT = Probe("windows", 302, always_redirect=True)  # NCSI opens the browser here
+FIREFOX = Probe("firefox", 200, FIREFOX_CANONICAL, "text/html")
+FIREFOX_TXT = Probe("firefox", 200, "success\n")
+NETWORKMANAGER = Probe("networkmanager", 200, "NetworkManager is online\n")
+UBUNTU = Probe("networkmanager", 204, headers={"X-NetworkManager-Status": "online"})
+
+BY_PATH = {
+    "/gen_204": ANDROID,
+    "/hotspot-detect.html": APPLE,
+    "/library/test/success.html": APPLE,
+    "/success.html": APPLE,
+    "/connecttest.txt": WINDOWS,
+    "/ncsi.txt": WINDOWS_LEGACY,
+    "/redirect": WINDOWS_REDIRECT,
+    "/canonical.html": FIREFOX,
+    "/success.txt": FIREFOX_TXT,
+    "/check_network_status.txt": NETWORKMANAGER,
+}
+# Hosts whose root path is a probe (Ubuntu's NetworkManager checks http://connectivity-check.ubuntu.com/).
+BY_HOST_ROOT = {"connectivity-check.ubuntu.com": UBUNTU, "connectivity-check.ubuntu.com.": UBUNTU}
+
+
+def match_probe(host: str, path: str) -> Probe | None:
+    """Match by path (Chinese OEM Android builds use their own hosts, e.g. generate_204_<uuid> on
+    hicloud, so the host is not trusted for Android), and by host only where the path is '/'."""
+    if path.startswith("/generate_204"):
+        return ANDROID
+    if path == "/":
+        return BY_HOST_ROOT.get(host.split(":")[0].lower())
+    return BY_PATH.get(path)
+
+
+def is_captive_browser(user_agent: str) -> bool:
+    """Apple's CNA mini-browser (no persistent cookies, no new windows) or Android's sign-in WebView."""
+    ua = user_agent or ""
+    apple_cna = ("iPhone" in ua or "iPad" in ua or "Macintosh" in ua) and "Safari" not in ua and "AppleWebKit" in ua
+    return "CaptiveNetworkSupport" in ua or apple_cna or "; wv)" in ua

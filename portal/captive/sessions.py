@@ -1,0 +1,100 @@
+"""Internet-access sessions, kept server side (the iOS mini-browser keeps no cookies) in Redis with AOF,
+so they survive a server restart; and the IP -> client table learnt from gateways."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import redis
+
+from portal.storage import VenueKeys
+
+
+class SessionKeys(VenueKeys):
+    def session(self, client: str) -> str:
+        return self.key("session", client)
+
+    def client_ip(self, ip: str) -> str:
+        return self.key("ip", ip)
+
+    def gateway_context(self, client: str) -> str:
+        return self.key("gwctx", client)
+
+
+@dataclass(frozen=True)
+class Session:
+    client: str
+    granted_at: float
+    expires_at: float
+    gateway: str
+    extensions: int
+
+    def seconds_remaining(self, now: float | None = None) -> int:
+        return max(0, int(self.expires_at - (time.time() if now is None else now)))
+
+
+# Extend only a live session, and at most `max_extensions` times: check and write in one step so two
+# taps on "extend" cannot both pass the limit.
+_EXTEND = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local s = cjson.decode(raw)
+local now = tonumber(ARGV[1])
+if s.expires_at <= now then return nil end
+if s.extensions >= tonumber(ARGV[3]) then return -1 end
+s.extensions = s.extensions + 1
+s.expires_at = s.expires_at + tonumber(ARGV[2])
+local encoded = cjson.encode(s)
+redis.call('SET', KEYS[1], encoded, 'EXAT', math.ceil(s.expires_at))
+return encoded
+"""
+
+
+class SessionStore:
+    def __init__(self, db: redis.Redis, ip_ttl_s: int = 24 * 3600) -> None:
+        self.db = db
+        self.ip_ttl_s = ip_ttl_s
+        self._extend = db.register_script(_EXTEND)
+
+    def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None) -> Session:
+        now = time.time() if now is None else now
+        session = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0)
+        self.db.set(SessionKeys(venue).session(client), json.dumps(session.__dict__), exat=int(session.expires_at) + 1)
+        return session
+
+    def get(self, venue: str, client: str, now: float | None = None) -> Session | None:
+        raw = self.db.get(SessionKeys(venue).session(client))
+        if raw is None:
+            return None
+        session = Session(**json.loads(raw))
+        return session if session.expires_at > (time.time() if now is None else now) else None
+
+    def extend(self, venue: str, client: str, seconds: int, max_extensions: int,
+               now: float | None = None) -> Session | None:
+        """The extended session; None if there is none to extend; raises LookupError at the limit."""
+        result = self._extend(keys=[SessionKeys(venue).session(client)],
+                              args=[time.time() if now is None else now, seconds, max_extensions])
+        if result == -1:
+            raise LookupError("this session cannot be extended again")
+        return Session(**json.loads(result)) if result else None
+
+    def revoke(self, venue: str, client: str) -> None:
+        self.db.delete(SessionKeys(venue).session(client))
+
+    # -- the gateway's view of who is who ---------------------------------------------------------
+
+    def remember_ip(self, venue: str, ip: str, client: str) -> None:
+        self.db.set(SessionKeys(venue).client_ip(ip), client, ex=self.ip_ttl_s)
+
+    def client_for_ip(self, venue: str, ip: str) -> str | None:
+        raw = self.db.get(SessionKeys(venue).client_ip(ip))
+        return raw.decode() if raw else None
+
+    def save_gateway_context(self, venue: str, client: str, sealed: bytes, ttl_s: int = 3600) -> None:
+        """`sealed` is the encrypted gateway context (it can hold the raw MAC a grant call needs)."""
+        self.db.set(SessionKeys(venue).gateway_context(client), sealed, ex=ttl_s)
+
+    def gateway_context(self, venue: str, client: str) -> bytes | None:
+        return self.db.get(SessionKeys(venue).gateway_context(client))

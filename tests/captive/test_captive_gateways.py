@@ -1,0 +1,269 @@
+"""Each gateway's real redirect (the reference's captured URLs), its verification, and its grant."""
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, quote, urlencode, urlparse
+
+import pytest
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+MERAKI = ("/portal?user_continue_url=https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fconnected%3Fhide_terms%3Dtrue"
+          "&node_id=247165649030275&node_mac=e0:cb:bc:b6:0c:83&gateway_id=247165649030275&client_ip=10.218.44.108"
+          "&client_mac=42:ae:4c:c0:73:a2&base_grant_url=https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fgrant")
+WLC = ("/portal?switch_url=http://wifi-guest.equinox.com/login.html&ap_mac=00:ea:bd:95:96:20"
+       "&client_mac=f8:ff:c2:39:ca:71&wlan=Captive&redirect=captive.apple.com/hotspot-detect.html")
+COOVA_QUERY = ("res=notyet&uamip=192.168.182.1&uamport=3660&challenge=5b1d0e5f3c2a4b6d8e9f0a1b2c3d4e5f"
+               "&called=94-83-C4-01-42-27&mac=5C-1D-D9-20-A0-C1&ip=192.168.182.64&nasid=fonlo"
+               "&sessionid=5e6792ce00000006&userurl=http%3a%2f%2fexample.org%2fnews")
+ARUBA = ("/portal?cmd=login&mac=5c:1d:d9:20:a0:c2&essid=MallGuest&ip=10.1.2.3&apname=ap-atrium-1"
+         "&apmac=24:de:c6:00:11:22&vcname=mall-vc&switchip=securelogin.arubanetworks.com&url=http%3A%2F%2Fexample.org%2F")
+
+
+def configure(client, **values):
+    from portal.captive import captive_services
+
+    with client.application.app_context():
+        captive_services().config.set("demo", {k: str(v) for k, v in values.items()})
+
+
+def land_and_continue(client, url, **headers):
+    resp = client.get(url, headers=headers)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    token = parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]
+    return token, client.post("/portal/continue", data={"c": token})
+
+
+def test_meraki_click_through(client, demo, svc):
+    token, resp = land_and_continue(client, MERAKI)
+    assert resp.status_code == 303
+    grant = urlparse(resp.headers["Location"])
+    assert (grant.scheme, grant.netloc, grant.path) == ("https", "n93.network-auth.com", "/splash/grant")
+    query = parse_qs(grant.query)
+    assert query["duration"] == ["3600"]
+    assert query["continue_url"] == ["https://n93.network-auth.com/splash/connected?hide_terms=true"]
+    # Granted: the phone's probe now gets the online answer, by MAC or by the IP the gateway reported.
+    assert client.get("/generate_204?client_mac=42:ae:4c:c0:73:a2").status_code == 204
+    assert client.get("/generate_204", environ_base={"REMOTE_ADDR": "10.218.44.108"}).status_code == 204
+
+
+@pytest.mark.parametrize("grant_url", ["https://evil.example/splash/grant", "http://n93.network-auth.com/grant",
+                                       "https://user@n93.network-auth.com.evil.net/grant"])
+def test_meraki_forged_grant_url_is_refused(client, demo, grant_url):
+    resp = client.get(MERAKI.replace("https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fgrant", quote(grant_url, safe="")))
+    assert resp.status_code == 400 and b"base_grant_url" in resp.data
+
+
+def test_meraki_bad_mac_is_refused(client, demo):
+    assert client.get(MERAKI.replace("42:ae:4c:c0:73:a2", "not-a-mac")).status_code == 400
+
+
+def fas_level1(faskey_hid="a1b2c3", **extra):
+    fields = {"clientip": "192.168.8.107", "clientmac": "5c:1d:d9:20:a0:c3", "gatewayname": "mall-gw",
+              "hid": faskey_hid, "gatewayaddress": "192.168.8.1:2050", "authdir": "opennds_auth",
+              "originurl": "http://example.org/", "clientif": "br-lan", **extra}
+    return ", ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def test_opennds_level1_grant_sends_rhid_to_the_gateway(client, demo):
+    configure(client, opennds_faskey="s3cret", opennds_level=1)
+    fas = base64.b64encode(fas_level1().encode()).decode()
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas}))
+    grant = urlparse(resp.headers["Location"])
+    assert (grant.netloc, grant.path) == ("192.168.8.1:2050", "/opennds_auth/")
+    assert parse_qs(grant.query)["tok"] == [hashlib.sha256(b"a1b2c3s3cret").hexdigest()]
+    assert parse_qs(grant.query)["redir"] == ["http://example.org/"]
+
+
+def test_opennds_level0(client, demo):
+    action = "http://192.168.8.1:2050/opennds_auth/?clientip=192.168.8.9&gatewayname=gw&tok=abc123&redir=x"
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"authaction": action, "tok": "abc123",
+                                                                 "clientip": "192.168.8.9", "redir": "http://a.org/"}))
+    assert resp.headers["Location"] == "http://192.168.8.1:2050/opennds_auth/?tok=abc123&redir=http%3A%2F%2Fa.org%2F"
+
+
+def test_opennds_level0_authaction_must_be_the_gateway(client, demo):
+    resp = client.get("/portal?" + urlencode({"authaction": "http://evil.example/auth", "tok": "a"}))
+    assert resp.status_code == 400
+
+
+def encrypt_fas(text: str, key: str, iv: str) -> str:
+    padder = padding.PKCS7(128).padder()
+    data = padder.update(text.encode()) + padder.finalize()
+    enc = Cipher(algorithms.AES(key.encode().ljust(32, b"\0")), modes.CBC(iv.encode())).encryptor()
+    return base64.b64encode(enc.update(data) + enc.finalize()).decode()
+
+
+def test_opennds_level2_encrypted_fas(client, demo):
+    configure(client, opennds_faskey="k" * 20, opennds_level=2)
+    iv = "0123456789abcdef"
+    fas = encrypt_fas(fas_level1(), "k" * 20, iv)
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas, "iv": iv}))
+    assert urlparse(resp.headers["Location"]).netloc == "192.168.8.1:2050"
+
+
+def test_opennds_forged_encrypted_fas_is_refused(client, demo):
+    configure(client, opennds_faskey="k" * 20, opennds_level=2)
+    iv = "0123456789abcdef"
+    fas = encrypt_fas(fas_level1(), "wrong-key", iv)
+    assert client.get("/portal?" + urlencode({"fas": fas, "iv": iv})).status_code in (400, 403)
+
+
+def test_opennds_level4_authmon_handshake(client, demo):
+    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30)
+    fas = base64.b64encode(fas_level1().encode()).decode()
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas}))
+    assert resp.headers["Location"] == "http://example.org/"
+    rhid = hashlib.sha256(b"a1b2c3s3cret").hexdigest()
+    gatewayhash = hashlib.sha256(b"mall-gws3cret").hexdigest()
+    listing = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
+                                                         "payload": "none"}).get_data(as_text=True)
+    assert listing == "* " + quote(f"{rhid} 30 0 0 0 0 none")
+    ack = base64.b64encode(f"* {rhid}".encode()).decode()
+    assert client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
+                                                      "payload": ack}).get_data(as_text=True) == "ack"
+    again = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
+                                                       "payload": "none"})
+    assert again.get_data(as_text=True) == "* "
+
+
+def test_opennds_authmon_refuses_another_gateway(client, demo):
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    resp = client.post("/opennds/authmon/demo", data={"auth_get": "list", "gatewayhash": "0" * 64})
+    assert resp.status_code == 403
+
+
+def test_opennds_without_faskey_is_a_clear_error(client, demo):
+    fas = base64.b64encode(fas_level1().encode()).decode()
+    resp = client.get("/portal?" + urlencode({"fas": fas}))
+    assert resp.status_code == 503 and b"faskey" in resp.data
+
+
+def coova_url(secret: str) -> str:
+    base = "http://localhost/portal?" + COOVA_QUERY
+    md = hashlib.md5((base + secret).encode()).hexdigest().upper()
+    return "/portal?" + COOVA_QUERY + "&md=" + md
+
+
+def test_coova_checksum_and_chap_logon(client, demo):
+    configure(client, coova_uamsecret="uamsecret", coova_username="guest", coova_password="pw")
+    _, resp = land_and_continue(client, coova_url("uamsecret"))
+    logon = urlparse(resp.headers["Location"])
+    assert (logon.netloc, logon.path) == ("192.168.182.1:3660", "/logon")
+    query = parse_qs(logon.query)
+    challenge = hashlib.md5(bytes.fromhex("5b1d0e5f3c2a4b6d8e9f0a1b2c3d4e5f") + b"uamsecret").digest()
+    assert query["response"] == [hashlib.md5(b"\0pw" + challenge).hexdigest()]
+    assert query["username"] == ["guest"] and query["userurl"] == ["http://example.org/news"]
+
+
+def test_coova_wrong_checksum_is_refused(client, demo):
+    configure(client, coova_uamsecret="uamsecret")
+    assert client.get(coova_url("another-secret")).status_code == 403
+    assert client.get("/portal?" + COOVA_QUERY).status_code == 403  # md missing
+
+
+def test_cisco_wlc_real_redirect(client, demo):
+    configure(client, wlc_hosts="wifi-guest.equinox.com", guest_username="mall", guest_password="guestpw")
+    _, resp = land_and_continue(client, WLC)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'action="http://wifi-guest.equinox.com/login.html"' in page
+    assert 'name="buttonClicked" value="4"' in page and 'name="username" value="mall"' in page
+    assert "hotspot-detect" not in page  # continuing to a probe URL is pointless: not kept as destination
+
+
+def test_cisco_wlc_unknown_controller_is_refused(client, demo):
+    assert client.get(WLC).status_code == 400  # public host, none configured: only private IPs allowed
+    configure(client, wlc_hosts="wlc.mall.internal")
+    assert client.get(WLC).status_code == 403
+
+
+def test_cisco_wlc_status_code_is_explained(client, demo):
+    resp = client.get(WLC + "&statusCode=5")
+    assert resp.status_code == 409 and b"credentials" in resp.data
+
+
+def test_aruba_instant(client, demo):
+    configure(client, guest_password="arubapw")
+    _, resp = land_and_continue(client, ARUBA)
+    page = resp.get_data(as_text=True)
+    assert 'action="https://securelogin.arubanetworks.com/cgi-bin/login"' in page
+    assert 'name="cmd" value="authenticate"' in page and 'name="password" value="arubapw"' in page
+
+
+def test_aruba_forged_switchip_is_refused(client, demo):
+    resp = client.get(ARUBA.replace("securelogin.arubanetworks.com", "evil.example"))
+    assert resp.status_code == 403
+
+
+class FakeUniFi(BaseHTTPRequestHandler):
+    calls: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeUniFi.calls.append((self.path, body, self.headers.get("Cookie")))
+        ok = self.path == "/api/login" and body.get("password") == "ctrlpw" or self.headers.get("Cookie")
+        payload = json.dumps({"meta": {"rc": "ok" if ok else "error", "msg": "api.err.Invalid"}, "data": []}).encode()
+        self.send_response(200)
+        if self.path == "/api/login" and ok:
+            self.send_header("Set-Cookie", "unifises=abc; Path=/")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def unifi_controller():
+    server = HTTPServer(("127.0.0.1", 0), FakeUniFi)
+    FakeUniFi.calls = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def unifi_url(t=None):
+    return ("/guest/s/default/?" + urlencode({"ap": "44:d9:e7:0a:80:43", "id": "70:8a:09:65:4d:ec",
+                                               "t": int(time.time()) if t is None else t,
+                                               "url": "http://example.org/", "ssid": "Mall Guest"}))
+
+
+def test_unifi_authorizes_the_guest_on_the_controller(client, demo, unifi_controller):
+    configure(client, unifi_url=unifi_controller, unifi_username="portal", unifi_password="ctrlpw", session_minutes=90)
+    _, resp = land_and_continue(client, unifi_url())
+    assert resp.status_code == 303 and resp.headers["Location"] == "http://example.org/"
+    (login_path, login, _), (cmd_path, cmd, cookie) = FakeUniFi.calls
+    assert login_path == "/api/login" and login["username"] == "portal"
+    assert cmd_path == "/api/s/default/cmd/stamgr" and cookie == "unifises=abc"
+    assert cmd == {"cmd": "authorize-guest", "mac": "70:8a:09:65:4d:ec", "minutes": 90, "ap_mac": "44:d9:e7:0a:80:43"}
+
+
+def test_unifi_controller_refusal_is_a_502_not_a_grant(client, demo, unifi_controller):
+    configure(client, unifi_url=unifi_controller, unifi_password="wrong")
+    _, resp = land_and_continue(client, unifi_url())
+    assert resp.status_code == 502
+
+
+def test_unifi_replayed_redirect_is_refused(client, demo):
+    assert client.get(unifi_url(t=int(time.time()) - 7200)).status_code == 400
+
+
+@pytest.mark.parametrize("redir", ["javascript:alert(1)", "http://user:pw@example.org/", "//evil.example/",
+                                   "http://localhost.evil.example/", "data:text/html,hi"])
+def test_no_open_redirect_through_the_destination(client, demo, redir):
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"client_mac": "02:00:5e:00:53:31", "url": redir}))
+    location = urlparse(resp.headers["Location"])
+    assert location.path == "/portal/status"  # the destination was dropped, not followed
+
+
+def test_continue_without_shopper_token_is_refused(client, demo):
+    assert client.post("/portal/continue").status_code == 400
+    assert client.post("/portal/continue", data={"c": "forged"}).status_code == 400
+    assert client.post("/portal/continue", data={"g": "forged"}).status_code == 400

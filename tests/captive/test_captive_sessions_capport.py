@@ -1,0 +1,151 @@
+"""Sessions (grant, extend, expire, survive a restart), the RFC 8908 API, and failing open."""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from portal import create_app
+
+PHONE_A, PHONE_B = "02:00:5e:00:53:41", "02:00:5e:00:53:42"
+MERAKI = ("/portal?client_mac={mac}&client_ip={ip}&base_grant_url=https%3A%2F%2Fn1.network-auth.com%2Fsplash%2Fgrant"
+          "&user_continue_url=http%3A%2F%2Fexample.org%2F")
+
+
+def land(client, mac=PHONE_A, ip="10.0.0.41"):
+    resp = client.get(MERAKI.format(mac=mac, ip=ip))
+    assert resp.status_code == 302
+    return parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]
+
+
+def capport(client, ip):
+    return client.get("/capport/api", headers={"Accept": "application/captive+json"}, environ_base={"REMOTE_ADDR": ip})
+
+
+def test_grant_status_extend_and_limit(client, demo):
+    token = land(client)
+    client.post("/portal/continue", data={"c": token})
+    page = client.get(f"/portal/status?c={token}").get_data(as_text=True)
+    assert 'id="online"' in page and "60 min" in page
+    for _ in range(3):
+        assert client.post("/portal/extend", data={"c": token}).status_code == 303
+    assert "240 min" in client.get(f"/portal/status?c={token}").get_data(as_text=True)
+    assert client.post("/portal/extend", data={"c": token}).status_code == 409  # max_extensions = 3
+
+
+def test_extend_needs_a_live_session_and_a_token(client, demo):
+    token = land(client)
+    assert client.post("/portal/extend", data={"c": token}).status_code == 409
+    assert client.post("/portal/extend").status_code == 400
+    assert client.get("/portal/status").status_code == 400
+
+
+def test_session_expires(client, demo, svc):
+    from portal.captive import captive_services
+
+    with client.application.app_context():
+        sessions = captive_services().sessions
+        client_id = svc.hasher.client_id(PHONE_A)
+        sessions.grant("demo", client_id, 60, "direct", now=time.time() - 120)
+        assert sessions.get("demo", client_id) is None
+    assert client.get(f"/generate_204?client_mac={PHONE_A}").status_code == 302
+
+
+def test_session_survives_a_server_restart(client, demo, settings):
+    token = land(client)
+    client.post("/portal/continue", data={"c": token})
+    restarted = create_app(settings).test_client()  # a new process' app on the same store
+    assert restarted.get(f"/generate_204?client_mac={PHONE_A}").status_code == 204
+
+
+def test_capport_flips_after_grant(client, demo):
+    token = land(client, ip="10.0.0.41")
+    before = capport(client, "10.0.0.41")
+    assert before.status_code == 200
+    assert before.headers["Content-Type"].startswith("application/captive+json")
+    assert "private" in before.headers["Cache-Control"]
+    body = json.loads(before.data)
+    assert body["captive"] is True and body["user-portal-url"].startswith("http")
+    assert "seconds-remaining" not in body and "/v/demo/" in body["venue-info-url"]
+    client.post("/portal/continue", data={"c": token})
+    after = json.loads(capport(client, "10.0.0.41").data)
+    assert after["captive"] is False
+    assert 3590 <= after["seconds-remaining"] <= 3600 and after["can-extend-session"] is True
+
+
+def test_capport_per_client_uri_is_private(client, demo):
+    token_a = land(client, PHONE_A, "10.0.0.41")
+    land(client, PHONE_B, "10.0.0.42")
+    client.post("/portal/continue", data={"c": token_a})
+    from portal.captive import capport_url
+    from portal.shopper import read_shopper_token
+
+    with client.application.test_request_context():
+        url_a = capport_url(read_shopper_token(token_a))
+    assert json.loads(client.get(urlparse(url_a).path).data)["captive"] is False
+    tampered = urlparse(url_a).path[:-3] + "abc"
+    assert client.get(tampered).status_code == 404
+    # B's IP sees B's state, not A's.
+    assert json.loads(capport(client, "10.0.0.42").data)["captive"] is True
+
+
+# ---- fail open -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def blackhole():
+    """A TCP server that accepts connections and never answers: a hung store."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conns.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    server.close()
+    for c in conns:
+        c.close()
+
+
+def closed_port_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.mark.parametrize("store", ["hung", "down"])
+def test_probes_fail_open_fast(settings, blackhole, store):
+    url = blackhole if store == "hung" else closed_port_url()
+    broken = create_app(settings.with_(redis_url=url)).test_client()
+    for path in ("/generate_204?client_mac=02:00:5e:00:53:51", "/hotspot-detect.html"):
+        started = time.perf_counter()
+        resp = broken.get(path)
+        assert time.perf_counter() - started < 0.1
+        assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == "/offline"
+    assert broken.get("/offline").status_code == 200
+
+
+def test_gateway_redirect_fails_open_to_the_internet(settings, blackhole):
+    broken = create_app(settings.with_(redis_url=blackhole)).test_client()
+    started = time.perf_counter()
+    page = broken.get(MERAKI.format(mac=PHONE_A, ip="10.0.0.41"))
+    assert time.perf_counter() - started < 0.2
+    assert page.status_code == 200 and b"continue-internet" in page.data
+    sealed = page.get_data(as_text=True).split('name="g" value="')[1].split('"')[0]
+    assert PHONE_A not in sealed and PHONE_A.replace(":", "%3A") not in sealed  # the MAC travels encrypted
+    resp = broken.post("/portal/continue", data={"g": sealed})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("https://n1.network-auth.com/splash/grant")
