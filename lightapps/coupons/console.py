@@ -1,0 +1,135 @@
+"""Owner side: publish coupons for a zone, see claimed/redeemed counts, stop claims, redeem a code.
+
+A second blueprint under /console/apps/coupons/<venue>/<zone>, CSRF-checked on every POST, for owners
+of that zone only (operators of the venue too). A code is redeemed only by the zone that issued it."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
+from lightapps.coupons.store import CouponInputError, CouponStore, parse_new_coupon
+from lightapps.coupons.views import fmt_time, is_zh
+from portal.auth import audit, login_required, protect_console, require_zone
+from portal.services import services
+
+console_bp = protect_console(
+    Blueprint("coupons_console", __name__, url_prefix="/console/apps/coupons/<venue>/<zone>",
+              template_folder="templates")
+)
+
+
+def _context(venue: str, zone: str):
+    """(account, venue map, zone) after the permission check; 404 for an unknown venue or zone."""
+    account = require_zone(venue, zone)
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return account, venue_map, zone_obj
+
+
+def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,
+          redeem_input: str = ""):
+    account, venue_map, zone_obj = _context(venue, zone)
+    today = date.today()
+    coupons = CouponStore(services().db).for_zone(venue, zone)
+    app_on = services().zone_apps.config_for(venue, zone, "coupons") is not None
+    form = form or {"valid_from": today.isoformat(), "valid_until": (today + timedelta(days=30)).isoformat()}
+    return render_template(
+        "coupons/console.html", venue=venue_map, zone=zone_obj, account=account, coupons=coupons, now=time.time(),
+        form=form, form_error=form_error, redeem=redeem, redeem_input=redeem_input, app_on=app_on, zh=is_zh(),
+    ), status
+
+
+@console_bp.get("/")
+@login_required()
+def home(venue: str, zone: str):
+    return _page(venue, zone)
+
+
+@console_bp.post("/new")
+@login_required()
+def create(venue: str, zone: str):
+    account, _venue_map, _zone = _context(venue, zone)
+    form = {k: request.form.get(k, "")[:1000] for k in
+            ("title_en", "title_zh", "description", "stock", "valid_from", "valid_until")}
+    try:
+        fields = parse_new_coupon(form)
+    except CouponInputError as exc:
+        return _page(venue, zone, 400, form=form, form_error=exc)
+    coupon = CouponStore(services().db).create(venue, zone, fields, created_by=account.username)
+    audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
+    return redirect(url_for("coupons_console.home", venue=venue, zone=zone, created=coupon.id), code=303)
+
+
+@console_bp.post("/<coupon_id>/stop")
+@login_required()
+def stop(venue: str, zone: str, coupon_id: str):
+    _context(venue, zone)
+    if not CouponStore(services().db).stop(venue, zone, coupon_id[:20]):
+        abort(404, _("No such coupon in this zone."))
+    audit("coupons.stop", venue, zone=zone, coupon=coupon_id)
+    return redirect(url_for("coupons_console.home", venue=venue, zone=zone), code=303)
+
+
+class Outcome:
+    """What the redeem form shows: ok or not, the message, and the coupon when known."""
+
+    def __init__(self, ok: bool, message: str, coupon=None, code: str = "") -> None:
+        self.ok = ok
+        self.message = message
+        self.coupon = coupon
+        self.code = code
+
+
+@console_bp.post("/redeem")
+@login_required()
+def redeem(venue: str, zone: str):
+    account, venue_map, _zone = _context(venue, zone)
+    coupons = CouponStore(services().db)
+    raw = request.form.get("code", "").strip()[:400]
+
+    def refuse(status: int, message: str, coupon=None, code: str = ""):
+        return _page(venue, zone, status, redeem=Outcome(False, message, coupon, code), redeem_input=raw)
+
+    if coupons.too_many_failures(venue, account.username):
+        return refuse(429, _("Too many unknown codes; wait 10 minutes and try again."))
+    if not raw:
+        return refuse(400, _("Type the coupon code (or scan its QR code)."))
+    if looks_like_qr(raw):
+        try:
+            qr_venue, code = read_qr_payload(current_app.config["SECRET_KEY"], raw)
+        except ForgedCode:
+            coupons.note_failure(venue, account.username)
+            return refuse(400, _("This QR code is not genuine (its signature does not match); nothing was redeemed."))
+        if qr_venue != venue:
+            return refuse(400, _("This QR code belongs to another mall; nothing was redeemed."))
+    else:
+        code = normalize_code(raw)
+        if code is None:
+            return refuse(400, _("A coupon code has 10 letters and digits, like ABCDE-12345."))
+    result = coupons.redeem(venue, zone, code, by=account.username)
+    shown = format_code(code)
+    if result.status == "NO_CODE":
+        coupons.note_failure(venue, account.username)
+        return refuse(404, _("No coupon has the code %(code)s.", code=shown))
+    if result.status == "WRONG_ZONE":
+        other = venue_map.zone(result.issued.zone) if result.issued else None
+        name = (other.name_zh if is_zh() else other.name) if other else _("another shop")
+        return refuse(403, _("This coupon was issued by %(shop)s: only that shop can redeem it. "
+                             "It was not redeemed.", shop=name), code=shown)
+    if result.status == "ALREADY":
+        return refuse(409, _("Already redeemed at %(time)s.", time=fmt_time(result.at)), result.coupon, shown)
+    if result.status == "EXPIRED":
+        return refuse(410, _("This coupon expired on %(time)s; not redeemed.", time=fmt_time(result.at)),
+                      result.coupon, shown)
+    audit("coupons.redeem", venue, zone=zone, coupon=result.issued.coupon_id, code_end=code[-4:])
+    return _page(venue, zone, 200, redeem=Outcome(True, _("Redeemed at %(time)s.", time=fmt_time(result.at)),
+                                                  result.coupon, shown))

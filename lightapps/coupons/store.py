@@ -1,0 +1,399 @@
+"""E-coupons in Redis: zone owners publish coupons with a stock and a validity window; shoppers claim
+one each; the issuing shop redeems a claimed code exactly once.
+
+Claim and redeem are each ONE Lua script (check and write in one step; every key passed in KEYS and
+carrying the venue's hash tag, so the scripts stay legal on Redis Cluster).
+
+Keys (venue `v`):
+  mp:{v}:coupons:seq                      INCR source of coupon ids
+  mp:{v}:coupons:zone:<zone>              ZSET coupon id -> created_at
+  mp:{v}:coupons:c:<id>                   HASH the coupon (stock, left, claimed, redeemed, window, titles)
+  mp:{v}:coupons:c:<id>:holders           HASH shopper client -> code (one per shopper)
+  mp:{v}:coupons:code:<CODE>              HASH an issued code (coupon, zone, client, state, times)
+  mp:{v}:coupons:wallet:<client>          ZSET code -> issued_at (the shopper's "my coupons")
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+import redis
+
+from lightapps.coupons.codes import new_code
+from portal.storage import VenueKeys
+
+COUPON_ID = re.compile(r"^[0-9]{1,12}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_STOCK = 1_000_000
+MAX_SPAN_DAYS = 366
+TITLE_MAX = 80
+DESCRIPTION_MAX = 500
+
+
+class CouponKeys(VenueKeys):
+    def seq(self) -> str:
+        return self.key("coupons", "seq")
+
+    def zone_coupons(self, zone: str) -> str:
+        return self.key("coupons", "zone", zone)
+
+    def coupon(self, coupon_id: str) -> str:
+        return self.key("coupons", "c", coupon_id)
+
+    def holders(self, coupon_id: str) -> str:
+        return self.key("coupons", "c", coupon_id, "holders")
+
+    def code(self, code: str) -> str:
+        return self.key("coupons", "code", code)
+
+    def wallet(self, client: str) -> str:
+        return self.key("coupons", "wallet", client)
+
+    def seeded(self, zone: str) -> str:
+        return self.key("coupons", "seeded", zone)
+
+    def redeem_failures(self, user: str) -> str:
+        return self.key("coupons", "redeemfail", user)
+
+
+# KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id.
+CLAIM_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'NO_COUPON'} end
+local f = redis.call('HMGET', KEYS[1], 'zone', 'left', 'valid_from', 'valid_until', 'status')
+if f[1] ~= ARGV[4] then return {'NO_COUPON'} end
+local have = redis.call('HGET', KEYS[2], ARGV[1])
+if have then return {'ALREADY', have} end
+local now = tonumber(ARGV[3])
+if f[5] ~= 'live' then return {'ENDED'} end
+if now < tonumber(f[3]) then return {'NOT_STARTED'} end
+if now >= tonumber(f[4]) then return {'ENDED'} end
+if tonumber(f[2]) <= 0 then return {'SOLD_OUT'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'COLLISION'} end
+redis.call('HINCRBY', KEYS[1], 'left', -1)
+redis.call('HINCRBY', KEYS[1], 'claimed', 1)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], 'coupon', ARGV[5], 'zone', ARGV[4], 'client', ARGV[1], 'state', 'issued',
+           'issued_at', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return {'OK', ARGV[2]}
+"""
+
+# KEYS: code, coupon.  ARGV: zone of the redeeming shop, now, who.
+REDEEM_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
+if not f[1] then return {'NO_CODE'} end
+if f[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
+if f[2] == 'redeemed' then return {'ALREADY', f[3]} end
+local ends = tonumber(redis.call('HGET', KEYS[2], 'valid_until'))
+if ends and tonumber(ARGV[2]) >= ends then return {'EXPIRED', tostring(ends)} end
+redis.call('HSET', KEYS[1], 'state', 'redeemed', 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
+return {'OK', ARGV[2]}
+"""
+
+
+class CouponInputError(ValueError):
+    """A bad field in a new coupon: `field` names it, the message says what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def day_start(day: date) -> float:
+    """Epoch seconds of local midnight starting `day` (the server's time zone is the mall's)."""
+    return datetime.combine(day, dtime.min).astimezone().timestamp()
+
+
+def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
+    """Owner form -> the fields of a new coupon; CouponInputError naming the first bad field."""
+    today = today or date.today()
+
+    def text(name: str, max_length: int) -> str:
+        value = str(form.get(name) or "").strip()
+        if len(value) > max_length:
+            raise CouponInputError(name, f"{name} must be at most {max_length} characters")
+        return value
+
+    title_en = text("title_en", TITLE_MAX)
+    if not title_en:
+        raise CouponInputError("title_en", "title_en (English title) is required")
+    title_zh = text("title_zh", TITLE_MAX)
+    description = text("description", DESCRIPTION_MAX)
+    raw_stock = str(form.get("stock") or "").strip()
+    if not raw_stock:
+        raise CouponInputError("stock", "stock is required")
+    if not re.fullmatch(r"\d{1,9}", raw_stock):
+        raise CouponInputError("stock", "stock must be a whole number")
+    stock = int(raw_stock)
+    if not 1 <= stock <= MAX_STOCK:
+        raise CouponInputError("stock", f"stock must be between 1 and {MAX_STOCK}")
+
+    def day(name: str) -> date:
+        raw = str(form.get(name) or "").strip()
+        if not raw:
+            raise CouponInputError(name, f"{name} is required (YYYY-MM-DD)")
+        try:
+            if not DATE.match(raw):
+                raise ValueError
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise CouponInputError(name, f"{name} must be a date YYYY-MM-DD") from None
+
+    valid_from = day("valid_from")
+    valid_until = day("valid_until")
+    if valid_until < valid_from:
+        raise CouponInputError("valid_until", "valid_until must not be before valid_from")
+    if valid_until < today:
+        raise CouponInputError("valid_until", "valid_until is in the past")
+    if (valid_until - valid_from).days > MAX_SPAN_DAYS:
+        raise CouponInputError("valid_until", f"a coupon may be valid for at most {MAX_SPAN_DAYS} days")
+    return {
+        "title_en": title_en, "title_zh": title_zh, "description": description, "stock": stock,
+        "valid_from": valid_from, "valid_until": valid_until,
+    }
+
+
+@dataclass(frozen=True)
+class Coupon:
+    id: str
+    zone: str
+    title_en: str
+    title_zh: str
+    description: str
+    stock: int
+    left: int
+    claimed: int
+    redeemed: int
+    valid_from: float  # epoch seconds, inclusive
+    valid_until: float  # epoch seconds, exclusive (midnight after the last valid day)
+    status: str  # live | stopped
+    created_at: float
+    created_by: str
+
+    def title(self, zh: bool) -> str:
+        return (self.title_zh or self.title_en) if zh else self.title_en
+
+    @property
+    def first_day(self) -> date:
+        return datetime.fromtimestamp(self.valid_from).date()
+
+    @property
+    def last_day(self) -> date:
+        return datetime.fromtimestamp(self.valid_until - 1).date()
+
+    def is_live(self, now: float) -> bool:
+        """Claimable now (stock aside)."""
+        return self.status == "live" and self.valid_from <= now < self.valid_until
+
+    def is_over(self, now: float) -> bool:
+        return self.status != "live" or now >= self.valid_until
+
+    @classmethod
+    def from_hash(cls, coupon_id: str, data: dict[bytes, bytes]) -> Coupon:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(
+            id=coupon_id, zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
+            description=s.get("description", ""), stock=int(s["stock"]), left=int(s["left"]),
+            claimed=int(s.get("claimed", 0)), redeemed=int(s.get("redeemed", 0)),
+            valid_from=float(s["valid_from"]), valid_until=float(s["valid_until"]), status=s.get("status", "live"),
+            created_at=float(s.get("created_at", 0)), created_by=s.get("created_by", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One claimed code."""
+
+    code: str
+    coupon_id: str
+    zone: str
+    client: str
+    state: str  # issued | redeemed
+    issued_at: float
+    redeemed_at: float | None = None
+    redeemed_by: str = ""
+
+    @classmethod
+    def from_hash(cls, code: str, data: dict[bytes, bytes]) -> Issued:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(
+            code=code, coupon_id=s["coupon"], zone=s["zone"], client=s["client"], state=s["state"],
+            issued_at=float(s["issued_at"]),
+            redeemed_at=float(s["redeemed_at"]) if s.get("redeemed_at") else None,
+            redeemed_by=s.get("redeemed_by", ""),
+        )
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    status: str  # OK | ALREADY | NO_COUPON | NOT_STARTED | ENDED | SOLD_OUT
+    code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    status: str  # OK | ALREADY | NO_CODE | WRONG_ZONE | EXPIRED
+    issued: Issued | None = None
+    coupon: Coupon | None = None
+    at: float | None = None  # redeemed at (OK, ALREADY) or expired at (EXPIRED)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+class CouponStore:
+    MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
+    FAILURE_WINDOW_S = 600
+
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._claim = db.register_script(CLAIM_LUA)
+        self._redeem = db.register_script(REDEEM_LUA)
+
+    # ---- owners -------------------------------------------------------------------------------
+
+    def create(self, venue: str, zone: str, fields: dict[str, Any], created_by: str = "",
+               now: float | None = None) -> Coupon:
+        """A new live coupon from parse_new_coupon's fields."""
+        keys = CouponKeys(venue)
+        now = time.time() if now is None else now
+        coupon_id = str(self.db.incr(keys.seq()))
+        valid_from = fields["valid_from"]
+        valid_until = fields["valid_until"]
+        if isinstance(valid_from, date):
+            valid_from = day_start(valid_from)
+        if isinstance(valid_until, date):
+            valid_until = day_start(valid_until + timedelta(days=1))
+        mapping = {
+            "zone": zone, "title_en": fields["title_en"], "title_zh": fields.get("title_zh", ""),
+            "description": fields.get("description", ""), "stock": int(fields["stock"]),
+            "left": int(fields["stock"]), "claimed": 0, "redeemed": 0, "valid_from": repr(float(valid_from)),
+            "valid_until": repr(float(valid_until)), "status": "live", "created_at": repr(now),
+            "created_by": created_by,
+        }
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.coupon(coupon_id), mapping=mapping)
+        pipe.zadd(keys.zone_coupons(zone), {coupon_id: now})
+        pipe.execute()
+        return self.get(venue, coupon_id)
+
+    def stop(self, venue: str, zone: str, coupon_id: str) -> bool:
+        """Stop new claims (codes already claimed stay redeemable). False if no such coupon in the zone."""
+        coupon = self.get(venue, coupon_id)
+        if coupon is None or coupon.zone != zone:
+            return False
+        self.db.hset(CouponKeys(venue).coupon(coupon_id), "status", "stopped")
+        return True
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, venue: str, coupon_id: str) -> Coupon | None:
+        if not COUPON_ID.match(coupon_id or ""):
+            return None
+        data = self.db.hgetall(CouponKeys(venue).coupon(coupon_id))
+        return Coupon.from_hash(coupon_id, data) if data else None
+
+    def for_zone(self, venue: str, zone: str) -> list[Coupon]:
+        """The zone's coupons, newest first."""
+        keys = CouponKeys(venue)
+        ids = [i.decode() for i in self.db.zrevrange(keys.zone_coupons(zone), 0, 499)]
+        pipe = self.db.pipeline(transaction=False)
+        for coupon_id in ids:
+            pipe.hgetall(keys.coupon(coupon_id))
+        return [Coupon.from_hash(i, d) for i, d in zip(ids, pipe.execute(), strict=True) if d]
+
+    def live_for_zone(self, venue: str, zone: str, now: float | None = None) -> list[Coupon]:
+        now = time.time() if now is None else now
+        return [c for c in self.for_zone(venue, zone) if c.is_live(now)]
+
+    def held_codes(self, venue: str, client: str, coupon_ids: list[str]) -> dict[str, str]:
+        """coupon id -> this shopper's code, for the coupons they hold."""
+        keys = CouponKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for coupon_id in coupon_ids:
+            pipe.hget(keys.holders(coupon_id), client)
+        return {i: c.decode() for i, c in zip(coupon_ids, pipe.execute(), strict=True) if c}
+
+    def issued(self, venue: str, code: str) -> Issued | None:
+        data = self.db.hgetall(CouponKeys(venue).code(code))
+        return Issued.from_hash(code, data) if data else None
+
+    def wallet(self, venue: str, client: str) -> list[tuple[Issued, Coupon]]:
+        """The shopper's codes with their coupons, newest first."""
+        keys = CouponKeys(venue)
+        codes = [c.decode() for c in self.db.zrevrange(keys.wallet(client), 0, 199)]
+        pipe = self.db.pipeline(transaction=False)
+        for code in codes:
+            pipe.hgetall(keys.code(code))
+        issued = [Issued.from_hash(code, d) for code, d in zip(codes, pipe.execute(), strict=True) if d]
+        coupon_ids = sorted({i.coupon_id for i in issued})
+        for coupon_id in coupon_ids:
+            pipe.hgetall(keys.coupon(coupon_id))
+        coupons = {i: Coupon.from_hash(i, d) for i, d in zip(coupon_ids, pipe.execute(), strict=True) if d}
+        return [(i, coupons[i.coupon_id]) for i in issued if i.coupon_id in coupons]
+
+    # ---- the two atomic steps -----------------------------------------------------------------
+
+    def claim(self, venue: str, zone: str, coupon_id: str, client: str, now: float | None = None) -> ClaimResult:
+        """One code for this shopper, if the coupon is live and in stock: one Lua script, so never
+        oversold, never two per shopper, never outside the validity window."""
+        if not COUPON_ID.match(coupon_id or "") or not client:
+            return ClaimResult("NO_COUPON")
+        keys = CouponKeys(venue)
+        now = time.time() if now is None else now
+        for _ in range(5):  # a new random code on the (50-bit) astronomically rare collision
+            code = new_code()
+            status, *rest = self._claim(
+                keys=[keys.coupon(coupon_id), keys.holders(coupon_id), keys.code(code), keys.wallet(client)],
+                args=[client, code, repr(now), zone, coupon_id],
+            )
+            status = status.decode()
+            if status != "COLLISION":
+                return ClaimResult(status, rest[0].decode() if rest else None)
+        raise RuntimeError("could not find a free coupon code")
+
+    def redeem(self, venue: str, zone: str, code: str, by: str, now: float | None = None) -> RedeemResult:
+        """Flip a code issued -> redeemed, exactly once, only for the zone (shop) that issued it."""
+        keys = CouponKeys(venue)
+        now = time.time() if now is None else now
+        coupon_id = self.db.hget(keys.code(code), "coupon")  # immutable once issued
+        if coupon_id is None:
+            return RedeemResult("NO_CODE")
+        coupon_id = coupon_id.decode()
+        status, *rest = self._redeem(keys=[keys.code(code), keys.coupon(coupon_id)], args=[zone, repr(now), by])
+        status = status.decode()
+        at = float(rest[0]) if rest and rest[0] else None
+        return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at)
+
+    # ---- guessing brake -----------------------------------------------------------------------
+
+    def note_failure(self, venue: str, user: str) -> None:
+        key = CouponKeys(venue).redeem_failures(user)
+        pipe = self.db.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.FAILURE_WINDOW_S)
+        pipe.execute()
+
+    def too_many_failures(self, venue: str, user: str) -> bool:
+        return int(self.db.get(CouponKeys(venue).redeem_failures(user)) or 0) >= self.MAX_REDEEM_FAILURES
+
+    # ---- demo ---------------------------------------------------------------------------------
+
+    def claim_seed_slot(self, venue: str, zone: str) -> bool:
+        """True once per zone: lets seed_demo stay idempotent even when two processes seed at once."""
+        keys = CouponKeys(venue)
+        if self.db.exists(keys.zone_coupons(zone)):
+            return False
+        return bool(self.db.set(keys.seeded(zone), "1", nx=True))

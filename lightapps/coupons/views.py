@@ -1,0 +1,140 @@
+"""Shopper side: the zone's live coupons, claiming one, "my coupon" (QR + short code), "my coupons".
+
+Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
+a claim is a POST answered with a 303 to the coupon's GET page."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import segno
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from lightapps.coupons.codes import format_code, normalize_code, qr_payload
+from lightapps.coupons.store import CouponStore
+from portal.services import services
+from portal.shopper import shopper_for_venue, shopper_token, shopper_url
+
+APP_NAME = "coupons"
+bp = Blueprint("coupons", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+
+def store() -> CouponStore:
+    return CouponStore(services().db)
+
+
+def venue_or_404(venue: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    return venue_map
+
+
+def zone_or_404(venue_map, zone: str):
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return zone_obj
+
+
+def is_zh() -> bool:
+    return str(get_locale()) == "zh"
+
+
+def fmt_time(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+@bp.app_template_filter("coupon_time")
+def _coupon_time(ts: float | None) -> str:
+    return fmt_time(ts)
+
+
+def qr_svg(payload: str) -> Markup:
+    """The QR code as inline SVG (no image request, works in the captive mini-browser)."""
+    svg = segno.make(payload, error="m").svg_inline(scale=5, border=2, title=_("Coupon QR code"))
+    return Markup(svg)  # noqa: S704 - segno's own markup, the payload is escaped by segno
+
+
+def _landing(venue: str, zone: str, error: str | None = None, status: int = 200):
+    venue_map = venue_or_404(venue)
+    zone_obj = zone_or_404(venue_map, zone)
+    config = services().zone_apps.config_for(venue, zone, APP_NAME)
+    if config is None:
+        abort(404, _("There are no coupons in this zone."))
+    shopper = shopper_for_venue(venue)
+    now = time.time()
+    coupons = store().live_for_zone(venue, zone, now)
+    held = store().held_codes(venue, shopper.client, [c.id for c in coupons])
+    zh = is_zh()
+    headline = (config.get("headline_zh") if zh else config.get("headline_en")) or _("Coupons")
+    return render_template(
+        "coupons/landing.html", venue=venue_map, zone=zone_obj, coupons=coupons, held=held, headline=headline,
+        shopper_token=shopper_token(shopper), error=error, zh=zh,
+    ), status
+
+
+@bp.get("/zone/<zone>/coupons")
+def landing(venue: str, zone: str):
+    return _landing(venue, zone)
+
+
+CLAIM_REFUSALS = {
+    "NO_COUPON": (404, lambda: _("This coupon does not exist here.")),
+    "NOT_STARTED": (403, lambda: _("This coupon is not valid yet.")),
+    "ENDED": (410, lambda: _("This coupon has ended.")),
+    "SOLD_OUT": (410, lambda: _("Sorry, this coupon is sold out.")),
+}
+
+
+@bp.post("/zone/<zone>/coupons/<coupon_id>/claim")
+def claim(venue: str, zone: str, coupon_id: str):
+    venue_map = venue_or_404(venue)
+    zone_or_404(venue_map, zone)
+    if services().zone_apps.config_for(venue, zone, APP_NAME) is None:
+        abort(404, _("There are no coupons in this zone."))
+    shopper = shopper_for_venue(venue)
+    result = store().claim(venue, zone, coupon_id[:20], shopper.client)
+    if result.status in ("OK", "ALREADY"):
+        extra = {"already": "1"} if result.status == "ALREADY" else {}
+        lang = request.args.get("lang")
+        if lang in ("en", "zh"):
+            extra["lang"] = lang
+        return redirect(shopper_url("coupons.mine_one", venue=venue, code=result.code, **extra), code=303)
+    status, message = CLAIM_REFUSALS[result.status]
+    return _landing(venue, zone, error=message(), status=status)
+
+
+@bp.get("/coupons/mine")
+def mine(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    items = store().wallet(venue, shopper.client)
+    return render_template("coupons/mine.html", venue=venue_map, items=items, now=time.time(), zh=is_zh(),
+                           format_code=format_code)
+
+
+@bp.get("/coupons/mine/<code>")
+def mine_one(venue: str, code: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    canonical = normalize_code(code)
+    issued = store().issued(venue, canonical) if canonical else None
+    if issued is None or issued.client != shopper.client:
+        abort(404, _("No such coupon in your coupons."))
+    coupon = store().get(venue, issued.coupon_id)
+    if coupon is None:
+        abort(404, _("No such coupon in your coupons."))
+    zone_obj = venue_map.zone(coupon.zone)
+    now = time.time()
+    payload = qr_payload(current_app.config["SECRET_KEY"], venue, issued.code)
+    return render_template(
+        "coupons/coupon.html", venue=venue_map, zone=zone_obj, issued=issued, coupon=coupon, zh=is_zh(),
+        qr=qr_svg(payload) if issued.state == "issued" and now < coupon.valid_until else None,
+        short_code=format_code(issued.code), expired=now >= coupon.valid_until,
+        already=request.args.get("already") == "1",
+    )
