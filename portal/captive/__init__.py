@@ -65,6 +65,9 @@ def init_captive(app: Flask) -> None:
     app.extensions["captive"] = CaptiveServices(sessions=SessionStore(fast_db), config=PortalConfigStore(fast_db),
                                                 sealer=ContextSealer(settings.secret_key), db=fast_db)
     app.register_blueprint(bp)
+    from portal.captive.cli import portal_config
+
+    app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
 
 

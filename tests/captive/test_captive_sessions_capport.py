@@ -149,3 +149,16 @@ def test_gateway_redirect_fails_open_to_the_internet(settings, blackhole):
     assert PHONE_A not in sealed and PHONE_A.replace(":", "%3A") not in sealed  # the MAC travels encrypted
     resp = broken.post("/portal/continue", data={"g": sealed})
     assert resp.status_code == 303 and resp.headers["Location"].startswith("https://n1.network-auth.com/splash/grant")
+
+
+def test_portal_config_cli(app, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["portal-config", "demo", "session_minutes=90", "coova_uamsecret=abc"])
+    assert result.exit_code == 0, result.output
+    assert "90" in result.output and "abc" not in result.output  # secrets are masked
+    bad = runner.invoke(args=["portal-config", "demo", "session_minutes=0", "coova_username=x"])
+    assert bad.exit_code != 0 and "session_minutes" in bad.output
+    unknown = runner.invoke(args=["portal-config", "demo", "nope=1"])
+    assert unknown.exit_code != 0 and "unknown setting" in unknown.output
+    listing = runner.invoke(args=["portal-config", "demo"]).output
+    assert "coova_username" in listing and " x " not in listing  # the refused batch wrote nothing
