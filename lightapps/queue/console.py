@@ -1,0 +1,232 @@
+"""Owner console for the queue: call next, seat, no-show, pause/resume per table class; the menu;
+the day's reservations. Every view: logged in, and the account manages this zone (else 403); every
+POST carries the console CSRF token (protect_console)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.queue import rules
+from lightapps.queue.views import APP_NAME, class_summaries, decode_preorder, full_config, store, venue_zone
+from portal.auth import audit, login_required, protect_console, require_zone
+from portal.services import services
+
+bp = protect_console(Blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
+                               template_folder="templates"))
+
+
+def _guard(venue: str, zone: str):
+    require_zone(venue, zone)
+    venue_map, zone_obj = venue_zone(venue, zone)
+    config = services().zone_apps.config_for(venue, zone, APP_NAME)
+    return venue_map, zone_obj, full_config(config), config is not None
+
+
+def _classes(config) -> list[rules.TableClass]:
+    return rules.classes_or_default(config.get("table_classes"))
+
+
+def _class_arg(config, allow_all: bool = False) -> str:
+    cls = request.form.get("cls", "")[:4]
+    if allow_all and cls == "*":
+        return cls
+    if cls not in {c.label for c in _classes(config)}:
+        abort(400, _("Unknown table class."))
+    return cls
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _done(venue: str, zone: str, message: str | None = None, category: str = "info", **payload):
+    if _wants_json():
+        return jsonify(payload)
+    if message:
+        flash(message, category)
+    return redirect(url_for("queue_console.dashboard", venue=venue, zone=zone), code=303)
+
+
+@bp.get("/")
+@login_required()
+def dashboard(venue: str, zone: str):
+    venue_map, zone_obj, config, running = _guard(venue, zone)
+    rows = []
+    for summary in class_summaries(venue, zone, config):
+        label = summary["cls"].label
+        rows.append({**summary, "called": store().called(venue, zone, label),
+                     "next": store().waiting(venue, zone, label, limit=10),
+                     "last_number": store().last_number(venue, zone, label)})
+    today = date.today().isoformat()
+    return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
+                           rows=rows, paused_all="*" in store().paused(venue, zone),
+                           reservations=store().reservations(venue, zone, today), today=today,
+                           format_price=rules.format_price, preorder=decode_preorder)
+
+
+@bp.post("/call-next")
+@login_required()
+def call_next(venue: str, zone: str):
+    _venue_map, _zone_obj, config, _running = _guard(venue, zone)
+    cls = _class_arg(config)
+    result = store().call_next(venue, zone, cls)
+    if not result.ok:
+        return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
+    audit("queue.call_next", venue, zone=zone, ticket=result.value)
+    return _done(venue, zone, _("Called %(ticket)s.", ticket=result.value), called=result.value)
+
+
+def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
+    _guard(venue, zone)
+    cls = rules.ticket_class(ticket_id)
+    if cls is None:
+        abort(404, _("No such ticket."))
+    result = getattr(store(), action)(venue, zone, ticket_id, cls)
+    if not result.ok and result.reason == "NOT_FOUND":
+        abort(404, _("No such ticket."))
+    if not result.ok:
+        abort(409, _("Ticket %(ticket)s is %(state)s: it cannot change like that.", ticket=ticket_id,
+                     state=result.value))
+    audit(f"queue.{action}", venue, zone=zone, ticket=ticket_id)
+    return _done(venue, zone, _("%(ticket)s: %(state)s.", ticket=ticket_id, state=result.value),
+                 ticket=ticket_id, state=result.value)
+
+
+@bp.post("/tickets/<ticket_id>/seat")
+@login_required()
+def seat(venue: str, zone: str, ticket_id: str):
+    return _ticket_action(venue, zone, ticket_id, "seat")
+
+
+@bp.post("/tickets/<ticket_id>/no-show")
+@login_required()
+def no_show(venue: str, zone: str, ticket_id: str):
+    return _ticket_action(venue, zone, ticket_id, "no_show")
+
+
+@bp.post("/pause")
+@login_required()
+def pause(venue: str, zone: str):
+    _venue_map, _zone_obj, config, _running = _guard(venue, zone)
+    cls = _class_arg(config, allow_all=True)
+    store().pause(venue, zone, cls)
+    audit("queue.pause", venue, zone=zone, cls=cls)
+    return _done(venue, zone, _("Paused: new numbers are refused."), paused=cls)
+
+
+@bp.post("/resume")
+@login_required()
+def resume(venue: str, zone: str):
+    _venue_map, _zone_obj, config, _running = _guard(venue, zone)
+    cls = _class_arg(config, allow_all=True)
+    store().resume(venue, zone, cls)
+    audit("queue.resume", venue, zone=zone, cls=cls)
+    return _done(venue, zone, _("Resumed."), resumed=cls)
+
+
+# ---- menu -------------------------------------------------------------------------------------
+
+
+def _item_form() -> tuple[str, str, int, bool]:
+    name_en = request.form.get("name_en", "").strip()
+    name_zh = request.form.get("name_zh", "").strip()
+    if not name_en or len(name_en) > 80 or len(name_zh) > 80:
+        abort(400, _("An item needs an English name of at most 80 characters (Chinese name: at most 80)."))
+    try:
+        price = rules.parse_price(request.form.get("price"))
+    except ValueError as exc:
+        abort(400, _(str(exc)))
+    return name_en, name_zh or name_en, price, request.form.get("available") in ("on", "1", "true", "yes")
+
+
+@bp.get("/menu")
+@login_required()
+def menu(venue: str, zone: str):
+    venue_map, zone_obj, config, _running = _guard(venue, zone)
+    return render_template("queue/console_menu.html", venue=venue_map, zone=zone_obj, config=config,
+                           items=store().menu(venue, zone), format_price=rules.format_price)
+
+
+@bp.post("/menu")
+@login_required()
+def menu_add(venue: str, zone: str):
+    _guard(venue, zone)
+    name_en, name_zh, price, available = _item_form()
+    result = store().put_menu_item(venue, zone, name_en, name_zh, price, available)
+    if not result.ok:
+        abort(409, _("The menu is full."))
+    audit("queue.menu_add", venue, zone=zone, item=result.value, name=name_en, price=price)
+    flash(_("Added %(item)s.", item=name_en), "info")
+    return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
+
+
+@bp.post("/menu/<item_id>")
+@login_required()
+def menu_update(venue: str, zone: str, item_id: str):
+    _guard(venue, zone)
+    name_en, name_zh, price, available = _item_form()
+    result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id[:12])
+    if not result.ok:
+        abort(404, _("No such menu item."))
+    audit("queue.menu_update", venue, zone=zone, item=item_id, name=name_en, price=price, available=available)
+    flash(_("Saved %(item)s.", item=name_en), "info")
+    return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
+
+
+@bp.post("/menu/<item_id>/delete")
+@login_required()
+def menu_delete(venue: str, zone: str, item_id: str):
+    _guard(venue, zone)
+    if not store().delete_menu_item(venue, zone, item_id[:12]):
+        abort(404, _("No such menu item."))
+    audit("queue.menu_delete", venue, zone=zone, item=item_id)
+    return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
+
+
+# ---- reservations -----------------------------------------------------------------------------
+
+
+def _date_arg(raw: str | None) -> str:
+    day = (raw or date.today().isoformat())[:10]
+    if not rules.valid_date(day):
+        abort(400, _("Dates look like 2024-06-12."))
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        abort(400, _("Dates look like 2024-06-12."))
+    return day
+
+
+@bp.get("/reservations")
+@login_required()
+def reservations(venue: str, zone: str):
+    venue_map, zone_obj, config, _running = _guard(venue, zone)
+    day = _date_arg(request.args.get("date"))
+    counts = store().slot_counts(venue, zone, day)
+    times = rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30))
+    slots = [{"slot": s, "booked": counts.get(s, 0)} for s in times]
+    start = date.today()
+    days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
+    return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
+                           day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),
+                           format_price=rules.format_price, preorder=decode_preorder)
+
+
+@bp.post("/reservations/<rid>/<action>")
+@login_required()
+def reservation_action(venue: str, zone: str, rid: str, action: str):
+    _guard(venue, zone)
+    states = {"cancel": "CANCELED", "arrived": "ARRIVED", "no-show": "NO_SHOW"}
+    if action not in states:
+        abort(404, _("Unknown action."))
+    result = store().end_reservation(venue, zone, rid[:30], states[action])
+    if not result.ok and result.reason == "NOT_FOUND":
+        abort(404, _("No such booking."))
+    if not result.ok:
+        abort(409, _("That booking is already %(state)s.", state=result.value))
+    audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)
+    day = rid[:4] + "-" + rid[4:6] + "-" + rid[6:8]
+    return redirect(url_for("queue_console.reservations", venue=venue, zone=zone, date=day), code=303)

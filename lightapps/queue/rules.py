@@ -1,0 +1,152 @@
+"""Pure rules of the queue app (no Flask, no Redis): table classes, reservation slots, prices.
+
+Table classes are written by the owner as text, e.g. ``A:1-2,B:3-4,C:5-12`` (``C:5+`` means 5 up to
+MAX_PARTY). A party takes a number in the class whose range holds its size; the human number is the
+class label and a counter: ``A007``."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+MAX_PARTY = 30
+MAX_CLASSES = 8
+DEFAULT_CLASSES = "A:1-2,B:3-4,C:5-12"
+DEFAULT_HOURS = "11:00-21:00"
+
+_CLASS_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*:\s*(\d{1,2})\s*(?:-\s*(\d{1,2})|(\+))?\s*$")
+_TICKET_RE = re.compile(r"^([A-Z]{1,2})(\d{3,6})$")
+_HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class TableClass:
+    label: str
+    low: int
+    high: int
+
+    @property
+    def sizes(self) -> str:
+        return f"{self.low}" if self.low == self.high else f"{self.low}-{self.high}"
+
+
+def parse_table_classes(text: str) -> list[TableClass]:
+    """``"A:1-2,B:3-4,C:5+"`` -> classes sorted by size; ValueError with a user-facing message."""
+    if not text or not text.strip():
+        raise ValueError("Table classes are required, e.g. A:1-2,B:3-4,C:5-12")
+    classes: list[TableClass] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        match = _CLASS_RE.match(part)
+        if not match:
+            raise ValueError(f"Table class {part.strip()!r} must look like A:1-2 or C:5+")
+        label, low, high, plus = match.groups()
+        low_n = int(low)
+        high_n = MAX_PARTY if plus else int(high) if high else low_n
+        if low_n < 1 or high_n > MAX_PARTY or low_n > high_n:
+            raise ValueError(f"Table class {label.upper()}: sizes must be within 1-{MAX_PARTY}, low to high")
+        classes.append(TableClass(label.upper(), low_n, high_n))
+    if not classes:
+        raise ValueError("Table classes are required, e.g. A:1-2,B:3-4,C:5-12")
+    if len(classes) > MAX_CLASSES:
+        raise ValueError(f"At most {MAX_CLASSES} table classes")
+    labels = [c.label for c in classes]
+    if len(set(labels)) != len(labels):
+        raise ValueError("Table class labels must be different")
+    classes.sort(key=lambda c: c.low)
+    for before, after in zip(classes, classes[1:], strict=False):
+        if after.low <= before.high:
+            raise ValueError(f"Table classes {before.label} and {after.label} overlap")
+    return classes
+
+
+def format_table_classes(classes: list[TableClass]) -> str:
+    return ",".join(f"{c.label}:{c.low}-{c.high}" for c in classes)
+
+
+def classes_or_default(text: str | None) -> list[TableClass]:
+    """The zone's classes; a stored config that no longer parses falls back to the default."""
+    try:
+        return parse_table_classes(text or DEFAULT_CLASSES)
+    except ValueError:
+        return parse_table_classes(DEFAULT_CLASSES)
+
+
+def class_for_party(classes: list[TableClass], party: int) -> TableClass | None:
+    for table_class in classes:
+        if table_class.low <= party <= table_class.high:
+            return table_class
+    return None
+
+
+def whole_number(raw: object, max_digits: int = 3) -> int | None:
+    """A form's whole number (full-width digits from a Chinese keyboard are fine), else None."""
+    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > max_digits:
+        return None
+    return int(text)
+
+
+def parse_party(raw: object, classes: list[TableClass]) -> int:
+    """Form value -> party size that some class seats; ValueError (user-facing) otherwise."""
+    largest = max(c.high for c in classes)
+    party = whole_number(raw)
+    if party is None or party < 1 or party > largest:
+        raise ValueError(f"Party size must be a whole number from 1 to {largest}.")
+    if class_for_party(classes, party) is None:
+        raise ValueError(f"No table seats a party of {party}.")
+    return party
+
+
+def ticket_class(ticket_id: str) -> str | None:
+    """``"B017"`` -> ``"B"``; None if the id is not a ticket id."""
+    match = _TICKET_RE.match(ticket_id or "")
+    return match.group(1) if match else None
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """``"11:00-21:00"`` -> (660, 1260) minutes after midnight; ValueError otherwise."""
+    match = _HOURS_RE.match(text or "")
+    if not match:
+        raise ValueError("Opening hours must look like 11:00-21:00")
+    h1, m1, h2, m2 = (int(x) for x in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError("Opening hours must look like 11:00-21:00")
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if end <= start:
+        raise ValueError("Opening hours must end after they start")
+    return start, end
+
+
+def slots(hours: str, slot_minutes: int) -> list[str]:
+    """Reservation slot start times ``"HH:MM"`` within the opening hours (a slot ends by closing)."""
+    try:
+        start, end = parse_hours(hours)
+    except ValueError:
+        start, end = parse_hours(DEFAULT_HOURS)
+    step = max(5, int(slot_minutes or 30))
+    return [f"{t // 60:02d}:{t % 60:02d}" for t in range(start, end - step + 1, step)]
+
+
+def valid_date(text: str) -> bool:
+    return bool(_DATE_RE.match(text or ""))
+
+
+def parse_price(raw: object) -> int:
+    """``"12.5"`` -> 1250 (cents); ValueError (user-facing) unless 0 <= price <= 100000."""
+    text = str(raw if raw is not None else "").strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("Price must be a number like 12.50") from None
+    if not value.is_finite() or value < 0 or value > 100000 or value.as_tuple().exponent < -2:
+        raise ValueError("Price must be a number from 0 to 100000 with at most 2 decimals")
+    return int(value * 100)
+
+
+def format_price(cents: int, currency: str = "") -> str:
+    return f"{currency}{cents // 100}.{cents % 100:02d}"

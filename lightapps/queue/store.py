@@ -1,0 +1,454 @@
+"""Queue state in Redis: numbers, calls, seatings, pauses, reservations, menu and pre-orders.
+
+Every change that checks state before writing runs as one Lua script (Redis runs a script atomically),
+every key a script touches is passed in KEYS, and all keys of a zone carry the venue's `{venue}` hash
+tag, so the scripts stay legal on a Redis Cluster.
+
+Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``YYYYMMDD``, kept 2 days:
+- ``:<day>:seq:<cls>``    STRING  last number given in the class (INCR inside the take script: no gaps)
+- ``:<day>:wait:<cls>``   ZSET    ticket id -> number (waiting parties; position = ZRANK + 1)
+- ``:<day>:called:<cls>`` ZSET    ticket id -> called-at (called, not yet seated / no-show)
+- ``:<day>:seats:<cls>``  LIST    seated-at timestamps (last 50; the wait estimator's samples)
+- ``:<day>:tickets``      HASH    ticket id -> JSON {id, cls, number, party, client, state, times...}
+- ``:<day>:mine``         HASH    shopper client -> their latest ticket id (one active ticket each)
+- ``:<day>:calls``        LIST    ticket ids in the order they were called (an audit trail)
+- ``:paused``             SET     paused class labels; ``*`` pauses every class
+- ``:menu`` / ``:menuseq`` HASH item id -> JSON {id, name_en, name_zh, price (cents), available}
+- ``:resv:<date>`` HASH rid -> JSON; ``:resvcount:<date>`` HASH slot -> booked parties;
+  ``:resvmine:<date>`` HASH client -> rid; ``:resvseq`` STRING. Date keys expire 2 days after the date.
+
+Ticket states follow Google's waitlist API names: WAITING, SERVICE_READY (called), SEATED, NO_SHOW,
+CANCELED. Reservation states: BOOKED, ARRIVED, NO_SHOW, CANCELED."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import redis
+
+from portal.storage import VenueKeys
+
+DAY_TTL_S = 2 * 86400
+ACTIVE_STATES = ("WAITING", "SERVICE_READY")
+MAX_MENU_ITEMS = 100
+_RID_RE = re.compile(r"^(\d{8})-R(\d{1,9})$")
+
+
+class QueueKeys(VenueKeys):
+    def zone(self, zone: str, *parts: str) -> str:
+        return self.key("queue", zone, *parts)
+
+    def seq(self, zone: str, day: str, cls: str) -> str:
+        return self.zone(zone, day, "seq", cls)
+
+    def wait(self, zone: str, day: str, cls: str) -> str:
+        return self.zone(zone, day, "wait", cls)
+
+    def called(self, zone: str, day: str, cls: str) -> str:
+        return self.zone(zone, day, "called", cls)
+
+    def seats(self, zone: str, day: str, cls: str) -> str:
+        return self.zone(zone, day, "seats", cls)
+
+    def tickets(self, zone: str, day: str) -> str:
+        return self.zone(zone, day, "tickets")
+
+    def mine(self, zone: str, day: str) -> str:
+        return self.zone(zone, day, "mine")
+
+    def calls(self, zone: str, day: str) -> str:
+        return self.zone(zone, day, "calls")
+
+    def paused(self, zone: str) -> str:
+        return self.zone(zone, "paused")
+
+    def menu(self, zone: str) -> str:
+        return self.zone(zone, "menu")
+
+    def menu_seq(self, zone: str) -> str:
+        return self.zone(zone, "menuseq")
+
+    def reservations(self, zone: str, day: str) -> str:
+        return self.zone(zone, "resv", day)
+
+    def reservation_counts(self, zone: str, day: str) -> str:
+        return self.zone(zone, "resvcount", day)
+
+    def reservation_mine(self, zone: str, day: str) -> str:
+        return self.zone(zone, "resvmine", day)
+
+    def reservation_seq(self, zone: str) -> str:
+        return self.zone(zone, "resvseq")
+
+
+_TAKE = """
+-- KEYS: 1 mine, 2 tickets, 3 paused, 4 seq, 5 wait     ARGV: 1 client, 2 cls, 3 party, 4 now, 5 ttl
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local raw = redis.call('HGET', KEYS[2], cur)
+  if raw then
+    local t = cjson.decode(raw)
+    if t.state == 'WAITING' or t.state == 'SERVICE_READY' then return {0, 'ACTIVE', cur} end
+  end
+end
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 or redis.call('SISMEMBER', KEYS[3], '*') == 1 then
+  return {0, 'PAUSED', ARGV[2]}
+end
+local n = redis.call('INCR', KEYS[4])
+local id = ARGV[2] .. string.format('%03d', n)
+local t = {id = id, cls = ARGV[2], number = n, party = tonumber(ARGV[3]), client = ARGV[1],
+           state = 'WAITING', created = tonumber(ARGV[4])}
+redis.call('HSET', KEYS[2], id, cjson.encode(t))
+redis.call('ZADD', KEYS[5], n, id)
+redis.call('HSET', KEYS[1], ARGV[1], id)
+for _, k in ipairs({KEYS[1], KEYS[2], KEYS[4], KEYS[5]}) do redis.call('EXPIRE', k, tonumber(ARGV[5])) end
+return {1, 'OK', id}
+"""
+
+_CALL_NEXT = """
+-- KEYS: 1 wait, 2 called, 3 tickets, 4 calls     ARGV: 1 now, 2 ttl
+while true do
+  local popped = redis.call('ZPOPMIN', KEYS[1])
+  if #popped == 0 then return {0, 'EMPTY'} end
+  local id = popped[1]
+  local raw = redis.call('HGET', KEYS[3], id)
+  if raw then
+    local t = cjson.decode(raw)
+    if t.state == 'WAITING' then
+      t.state = 'SERVICE_READY'
+      t.called = tonumber(ARGV[1])
+      redis.call('HSET', KEYS[3], id, cjson.encode(t))
+      redis.call('ZADD', KEYS[2], ARGV[1], id)
+      redis.call('RPUSH', KEYS[4], id)
+      for i = 2, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2])) end
+      return {1, 'OK', id}
+    end
+  end
+end
+"""
+
+_TRANSITION = """
+-- KEYS: 1 tickets, 2 wait, 3 called, 4 seats
+-- ARGV: 1 id, 2 new state, 3 now, 4 allowed states ",A,B,", 5 client ('' = anyone), 6 ttl
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {0, 'NOT_FOUND'} end
+local t = cjson.decode(raw)
+if ARGV[5] ~= '' and t.client ~= ARGV[5] then return {0, 'NOT_YOURS'} end
+if not string.find(ARGV[4], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+t.state = ARGV[2]
+t.ended = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[2] == 'SEATED' then
+  redis.call('RPUSH', KEYS[4], ARGV[3])
+  redis.call('LTRIM', KEYS[4], -50, -1)
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
+end
+return {1, 'OK', ARGV[2]}
+"""
+
+_PREORDER = """
+-- KEYS: 1 hash of records     ARGV: 1 id, 2 client, 3 preorder JSON ('' clears), 4 allowed states ",A,"
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {0, 'NOT_FOUND'} end
+local t = cjson.decode(raw)
+if t.client ~= ARGV[2] then return {0, 'NOT_YOURS'} end
+if not string.find(ARGV[4], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+if ARGV[3] == '' then t.preorder = nil else t.preorder = ARGV[3] end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+return {1, 'OK'}
+"""
+
+_RESERVE = """
+-- KEYS: 1 resv, 2 counts, 3 mine, 4 seq
+-- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if cur then
+  local raw = redis.call('HGET', KEYS[1], cur)
+  if raw and cjson.decode(raw).state == 'BOOKED' then return {0, 'ACTIVE', cur} end
+end
+local used = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
+if used >= tonumber(ARGV[5]) then return {0, 'FULL'} end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+local rid = ARGV[2] .. '-R' .. redis.call('INCR', KEYS[4])
+local r = {id = rid, slot = ARGV[3], party = tonumber(ARGV[4]), cls = ARGV[8], client = ARGV[1],
+           state = 'BOOKED', created = tonumber(ARGV[6])}
+redis.call('HSET', KEYS[1], rid, cjson.encode(r))
+redis.call('HSET', KEYS[3], ARGV[1], rid)
+for i = 1, 3 do redis.call('EXPIREAT', KEYS[i], tonumber(ARGV[7])) end
+return {1, 'OK', rid}
+"""
+
+_RESV_END = """
+-- KEYS: 1 resv, 2 counts     ARGV: 1 rid, 2 client ('' = anyone), 3 now, 4 new state
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {0, 'NOT_FOUND'} end
+local r = cjson.decode(raw)
+if ARGV[2] ~= '' and r.client ~= ARGV[2] then return {0, 'NOT_YOURS'} end
+if r.state ~= 'BOOKED' then return {0, 'STATE', r.state} end
+r.state = ARGV[4]
+r.ended = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
+if ARGV[4] == 'CANCELED' then redis.call('HINCRBY', KEYS[2], r.slot, -1) end
+return {1, 'OK', ARGV[4]}
+"""
+
+_MENU_PUT = """
+-- KEYS: 1 menu, 2 menuseq     ARGV: 1 item id ('' = new), 2 item JSON, 3 max items
+local id = ARGV[1]
+if id == '' then
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {0, 'FULL'} end
+  id = 'm' .. redis.call('INCR', KEYS[2])
+elseif redis.call('HEXISTS', KEYS[1], id) == 0 then
+  return {0, 'NOT_FOUND'}
+end
+local item = cjson.decode(ARGV[2])
+item.id = id
+redis.call('HSET', KEYS[1], id, cjson.encode(item))
+return {1, 'OK', id}
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL
+    value: str | None = None  # ticket / reservation / item id, or the current state for STATE
+
+
+def _result(raw: list) -> Result:
+    values = [v.decode() if isinstance(v, bytes) else v for v in raw]
+    return Result(bool(values[0]), str(values[1]), str(values[2]) if len(values) > 2 else None)
+
+
+def service_day(now: float | None = None) -> str:
+    """The local calendar day a timestamp falls on, ``YYYYMMDD`` (numbers restart each day)."""
+    return time.strftime("%Y%m%d", time.localtime(time.time() if now is None else now))
+
+
+def compact_date(iso: str) -> str:
+    return iso.replace("-", "")
+
+
+def iso_date(compact: str) -> str:
+    return f"{compact[:4]}-{compact[4:6]}-{compact[6:8]}"
+
+
+def reservation_date(rid: str) -> str | None:
+    """``"20240612-R7"`` -> ``"20240612"``; None if not a reservation id."""
+    match = _RID_RE.match(rid or "")
+    return match.group(1) if match else None
+
+
+def _decode_map(raw: dict) -> dict[str, dict[str, Any]]:
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+class QueueStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._take = db.register_script(_TAKE)
+        self._call_next = db.register_script(_CALL_NEXT)
+        self._transition = db.register_script(_TRANSITION)
+        self._preorder = db.register_script(_PREORDER)
+        self._reserve = db.register_script(_RESERVE)
+        self._resv_end = db.register_script(_RESV_END)
+        self._menu_put = db.register_script(_MENU_PUT)
+
+    # ---- numbers ------------------------------------------------------------------------------
+
+    def take(self, venue: str, zone: str, cls: str, party: int, client: str, now: float | None = None) -> Result:
+        """A new number in class `cls`, unless the shopper holds an active ticket (ACTIVE, with its
+        id) or the class is paused (PAUSED). Numbers are consecutive per class and day."""
+        now = time.time() if now is None else now
+        day, k = service_day(now), QueueKeys(venue)
+        keys = [k.mine(zone, day), k.tickets(zone, day), k.paused(zone), k.seq(zone, day, cls), k.wait(zone, day, cls)]
+        return _result(self._take(keys=keys, args=[client, cls, party, repr(now), DAY_TTL_S]))
+
+    def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
+        """Call the lowest waiting number of the class (each party is called once: ZPOPMIN in Lua)."""
+        now = time.time() if now is None else now
+        day, k = service_day(now), QueueKeys(venue)
+        keys = [k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
+        return _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S]))
+
+    def _change(self, venue: str, zone: str, ticket_id: str, cls: str, new_state: str, allowed: tuple[str, ...],
+                client: str = "", now: float | None = None) -> Result:
+        now = time.time() if now is None else now
+        day, k = service_day(now), QueueKeys(venue)
+        keys = [k.tickets(zone, day), k.wait(zone, day, cls), k.called(zone, day, cls), k.seats(zone, day, cls)]
+        args = [ticket_id, new_state, repr(now), "," + ",".join(allowed) + ",", client, DAY_TTL_S]
+        return _result(self._transition(keys=keys, args=args))
+
+    def seat(self, venue: str, zone: str, ticket_id: str, cls: str, now: float | None = None) -> Result:
+        """Seat a called party (or a waiting one the host seats straight away)."""
+        return self._change(venue, zone, ticket_id, cls, "SEATED", ACTIVE_STATES, now=now)
+
+    def no_show(self, venue: str, zone: str, ticket_id: str, cls: str, now: float | None = None) -> Result:
+        return self._change(venue, zone, ticket_id, cls, "NO_SHOW", ("SERVICE_READY",), now=now)
+
+    def cancel(self, venue: str, zone: str, ticket_id: str, cls: str, client: str, now: float | None = None) -> Result:
+        """The shopper gives up their own ticket."""
+        return self._change(venue, zone, ticket_id, cls, "CANCELED", ACTIVE_STATES, client=client, now=now)
+
+    def ticket(self, venue: str, zone: str, ticket_id: str, day: str | None = None) -> dict[str, Any] | None:
+        raw = self.db.hget(QueueKeys(venue).tickets(zone, day or service_day()), ticket_id)
+        return json.loads(raw) if raw else None
+
+    def my_ticket(self, venue: str, zone: str, client: str, day: str | None = None) -> dict[str, Any] | None:
+        """The shopper's latest ticket today (any state), or None."""
+        day = day or service_day()
+        ticket_id = self.db.hget(QueueKeys(venue).mine(zone, day), client)
+        return self.ticket(venue, zone, ticket_id.decode(), day) if ticket_id else None
+
+    def parties_ahead(self, venue: str, zone: str, ticket: dict[str, Any], day: str | None = None) -> int | None:
+        rank = self.db.zrank(QueueKeys(venue).wait(zone, day or service_day(), ticket["cls"]), ticket["id"])
+        return None if rank is None else int(rank)
+
+    def waiting_count(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
+        return int(self.db.zcard(QueueKeys(venue).wait(zone, day or service_day(), cls)))
+
+    def _ids_to_tickets(self, venue: str, zone: str, day: str, ids: list[bytes]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        raws = self.db.hmget(QueueKeys(venue).tickets(zone, day), [i.decode() for i in ids])
+        return [json.loads(r) for r in raws if r]
+
+    def waiting(self, venue: str, zone: str, cls: str, limit: int = 20, day: str | None = None) -> list[dict]:
+        day = day or service_day()
+        ids = self.db.zrange(QueueKeys(venue).wait(zone, day, cls), 0, limit - 1)
+        return self._ids_to_tickets(venue, zone, day, ids)
+
+    def called(self, venue: str, zone: str, cls: str, limit: int = 50, day: str | None = None) -> list[dict]:
+        day = day or service_day()
+        ids = self.db.zrange(QueueKeys(venue).called(zone, day, cls), 0, limit - 1)
+        return self._ids_to_tickets(venue, zone, day, ids)
+
+    def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
+        return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or service_day()), 0, -1)]
+
+    def seat_times(self, venue: str, zone: str, cls: str, day: str | None = None) -> list[float]:
+        return [float(t) for t in self.db.lrange(QueueKeys(venue).seats(zone, day or service_day(), cls), 0, -1)]
+
+    def last_number(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
+        return int(self.db.get(QueueKeys(venue).seq(zone, day or service_day(), cls)) or 0)
+
+    # ---- pause ----------------------------------------------------------------------------------
+
+    def pause(self, venue: str, zone: str, cls: str = "*") -> None:
+        self.db.sadd(QueueKeys(venue).paused(zone), cls)
+
+    def resume(self, venue: str, zone: str, cls: str = "*") -> None:
+        """Resume one class; ``*`` resumes everything (the all-classes flag and every class)."""
+        key = QueueKeys(venue).paused(zone)
+        if cls == "*":
+            self.db.delete(key)
+        else:
+            self.db.srem(key, cls)
+
+    def paused(self, venue: str, zone: str) -> set[str]:
+        return {m.decode() for m in self.db.smembers(QueueKeys(venue).paused(zone))}
+
+    # ---- menu -----------------------------------------------------------------------------------
+
+    def menu(self, venue: str, zone: str) -> list[dict[str, Any]]:
+        items = _decode_map(self.db.hgetall(QueueKeys(venue).menu(zone))).values()
+        return sorted(items, key=lambda i: int(i["id"][1:]) if i["id"][1:].isdigit() else 0)
+
+    def menu_item(self, venue: str, zone: str, item_id: str) -> dict[str, Any] | None:
+        raw = self.db.hget(QueueKeys(venue).menu(zone), item_id)
+        return json.loads(raw) if raw else None
+
+    def put_menu_item(self, venue: str, zone: str, name_en: str, name_zh: str, price: int, available: bool = True,
+                      item_id: str = "") -> Result:
+        """Add (item_id '') or replace an item; FULL past MAX_MENU_ITEMS, NOT_FOUND for an unknown id."""
+        k = QueueKeys(venue)
+        item = {"name_en": name_en, "name_zh": name_zh, "price": int(price), "available": bool(available)}
+        return _result(self._menu_put(keys=[k.menu(zone), k.menu_seq(zone)],
+                                      args=[item_id, json.dumps(item), MAX_MENU_ITEMS]))
+
+    def delete_menu_item(self, venue: str, zone: str, item_id: str) -> bool:
+        return bool(self.db.hdel(QueueKeys(venue).menu(zone), item_id))
+
+    # ---- pre-orders -----------------------------------------------------------------------------
+
+    def attach_preorder_to_ticket(self, venue: str, zone: str, ticket_id: str, client: str,
+                                  preorder: dict | None, day: str | None = None) -> Result:
+        key = QueueKeys(venue).tickets(zone, day or service_day())
+        return _result(self._preorder(keys=[key], args=[ticket_id, client, json.dumps(preorder) if preorder else "",
+                                                        "," + ",".join(ACTIVE_STATES) + ","]))
+
+    def attach_preorder_to_reservation(self, venue: str, zone: str, rid: str, client: str,
+                                       preorder: dict | None) -> Result:
+        day = reservation_date(rid)
+        if day is None:
+            return Result(False, "NOT_FOUND")
+        key = QueueKeys(venue).reservations(zone, day)
+        return _result(self._preorder(keys=[key], args=[rid, client, json.dumps(preorder) if preorder else "",
+                                                        ",BOOKED,"]))
+
+    # ---- reservations ---------------------------------------------------------------------------
+
+    def reserve(self, venue: str, zone: str, day_iso: str, slot: str, party: int, cls: str, client: str,
+                capacity: int, now: float | None = None) -> Result:
+        """Book a party into a slot if the slot has room (capacity = parties per slot) and the shopper
+        has no other booking that day (ACTIVE). One script: never more than `capacity` per slot."""
+        now = time.time() if now is None else now
+        day = compact_date(day_iso)
+        k = QueueKeys(venue)
+        keys = [k.reservations(zone, day), k.reservation_counts(zone, day), k.reservation_mine(zone, day),
+                k.reservation_seq(zone)]
+        expire_at = int(datetime.combine(date.fromisoformat(day_iso) + timedelta(days=3), datetime.min.time())
+                        .timestamp())
+        args = [client, day, slot, party, capacity, repr(now), expire_at, cls]
+        return _result(self._reserve(keys=keys, args=args))
+
+    def end_reservation(self, venue: str, zone: str, rid: str, new_state: str, client: str = "",
+                        now: float | None = None) -> Result:
+        """BOOKED -> CANCELED (frees the place in the slot), ARRIVED or NO_SHOW. `client` limits it
+        to the shopper's own booking."""
+        day = reservation_date(rid)
+        if day is None:
+            return Result(False, "NOT_FOUND")
+        k = QueueKeys(venue)
+        now = time.time() if now is None else now
+        keys = [k.reservations(zone, day), k.reservation_counts(zone, day)]
+        return _result(self._resv_end(keys=keys, args=[rid, client, repr(now), new_state]))
+
+    def reservation(self, venue: str, zone: str, rid: str) -> dict[str, Any] | None:
+        day = reservation_date(rid)
+        if day is None:
+            return None
+        raw = self.db.hget(QueueKeys(venue).reservations(zone, day), rid)
+        if not raw:
+            return None
+        return {**json.loads(raw), "date": iso_date(day)}
+
+    def reservations(self, venue: str, zone: str, day_iso: str) -> list[dict[str, Any]]:
+        day = compact_date(day_iso)
+        items = _decode_map(self.db.hgetall(QueueKeys(venue).reservations(zone, day))).values()
+        return sorted(({**r, "date": day_iso} for r in items), key=lambda r: (r["slot"], r["id"]))
+
+    def slot_counts(self, venue: str, zone: str, day_iso: str) -> dict[str, int]:
+        raw = self.db.hgetall(QueueKeys(venue).reservation_counts(zone, compact_date(day_iso)))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    def my_reservations(self, venue: str, zone: str, client: str, days_iso: list[str]) -> list[dict[str, Any]]:
+        """The shopper's bookings (any state) on these days."""
+        k = QueueKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for day_iso in days_iso:
+            pipe.hget(k.reservation_mine(zone, compact_date(day_iso)), client)
+        out = []
+        for rid in pipe.execute():
+            if rid:
+                found = self.reservation(venue, zone, rid.decode())
+                if found:
+                    out.append(found)
+        return out

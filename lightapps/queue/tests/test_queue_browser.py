@@ -1,0 +1,72 @@
+"""In a real headless Chromium: a shopper takes a number at Jade, sees the position; the owner calls
+next in the console; the shopper's page shows "called"."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lightapps.queue.store import QueueKeys, service_day
+
+ZONE = "jade"
+
+
+def reset_queue(db) -> None:
+    keys = QueueKeys("demo")
+    db.delete(*(list(db.scan_iter(keys.zone(ZONE, service_day(), "*"))) + [keys.paused(ZONE)]))
+
+
+@pytest.mark.browser
+def test_shopper_takes_number_owner_calls_it(page, live_server):
+    reset_queue(live_server.db())
+    page.goto(f"{live_server.url}/v/demo/queue/{ZONE}")
+    assert page.locator("#zone-title").inner_text() == "Jade Tea House"
+    page.fill("#party", "2")
+    page.click("#take button[type=submit]")
+    page.wait_for_selector("#ticket-number")
+    assert page.locator("#ticket-number").inner_text() == "A001"
+    assert "Position 1 in line" in page.locator("#position").inner_text()
+    assert re.search(r"Estimated wait: \d+-\d+ min", page.locator("#wait").inner_text())
+    assert "c=" in page.url  # the token travels in the URL, not only in a cookie
+    refresh = page.locator('meta[http-equiv="refresh"]').get_attribute("content")
+    assert refresh.startswith("20;") and "c=" in refresh
+
+    owner = page.context.browser.new_context()
+    console = owner.new_page()
+    try:
+        console.goto(f"{live_server.url}/console/login")
+        console.fill("#username", "jade")
+        console.fill("#password", "mallportal-demo")
+        console.click("button[type=submit]")
+        console.goto(f"{live_server.url}/console/apps/queue/demo/{ZONE}/")
+        assert console.locator("#ticket-A001").count() == 1
+        console.click("#call-A")
+        console.wait_for_selector("#ticket-A001.called-row")
+    finally:
+        owner.close()
+
+    page.click("#refresh")
+    page.wait_for_selector("#called")
+    assert page.locator("#ticket").get_attribute("data-state") == "SERVICE_READY"
+    assert "called" in page.locator("#called").inner_text()
+
+
+@pytest.mark.browser
+def test_captive_browser_without_cookies_keeps_its_ticket(iphone_page, live_server):
+    """The iOS captive browser keeps no cookies: every step must work from the URL's `c` alone."""
+    reset_queue(live_server.db())
+    page = iphone_page
+    page.goto(f"{live_server.url}/v/demo/queue/{ZONE}?lang=zh")
+    page.context.clear_cookies()
+    page.fill("#party", "4")
+    page.click("#take button[type=submit]")
+    page.wait_for_selector("#ticket-number")
+    assert page.locator("#ticket-number").inner_text() == "B001"
+    assert "lang=zh" in page.url
+    page.context.clear_cookies()
+    page.click("#refresh")
+    assert page.locator("#ticket-number").inner_text() == "B001"
+    page.context.clear_cookies()
+    page.click("form[action$='/cancel'] button")
+    page.wait_for_selector("#canceled")

@@ -1,0 +1,182 @@
+"""Owner console of the queue app: who may call it, and each action with good and bad input."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from lightapps.queue.store import QueueStore
+
+CONSOLE = "/console/apps/queue/demo/jade"
+
+POSTS = [
+    ("/call-next", {"cls": "A"}),
+    ("/tickets/A001/seat", {}),
+    ("/tickets/A001/no-show", {}),
+    ("/pause", {"cls": "*"}),
+    ("/resume", {"cls": "*"}),
+    ("/menu", {"name_en": "Tea", "price": "5"}),
+    ("/menu/m1", {"name_en": "Tea", "price": "5"}),
+    ("/menu/m1/delete", {}),
+    ("/reservations/20990101-R1/cancel", {}),
+]
+GETS = ["/", "/menu", "/reservations"]
+
+
+@pytest.fixture
+def waiting(db, demo):
+    """Three parties waiting at Jade: A001, A002 (class A) and B001."""
+    store = QueueStore(db)
+    store.take("demo", "jade", "A", 2, "c1")
+    store.take("demo", "jade", "A", 1, "c2")
+    store.take("demo", "jade", "B", 4, "c3")
+    return store
+
+
+def test_logged_out_is_sent_to_login(client, console, waiting):
+    for path in GETS:
+        resp = client.get(CONSOLE + path)
+        assert resp.status_code == 302 and "/console/login" in resp.headers["Location"], path
+    for path, form in POSTS:
+        resp = client.post(CONSOLE + path, data={**form, "csrf_token": console.csrf()})
+        assert resp.status_code == 302 and "/console/login" in resp.headers["Location"], path
+    assert waiting.ticket("demo", "jade", "A001")["state"] == "WAITING"
+    assert waiting.call_log("demo", "jade") == []
+
+
+def test_owner_of_another_zone_gets_403_and_changes_nothing(client, console, waiting):
+    console.login("kopi")
+    menu_before = waiting.menu("demo", "jade")
+    for path in GETS:
+        assert client.get(CONSOLE + path).status_code == 403, path
+    for path, form in POSTS:
+        assert client.post(CONSOLE + path, data={**form, "csrf_token": console.csrf()}).status_code == 403, path
+    assert waiting.ticket("demo", "jade", "A001")["state"] == "WAITING"
+    assert waiting.call_log("demo", "jade") == []
+    assert waiting.paused("demo", "jade") == set()
+    assert waiting.menu("demo", "jade") == menu_before
+
+
+def test_post_without_csrf_is_refused(client, console, waiting):
+    console.login("jade")
+    assert client.post(CONSOLE + "/call-next", data={"cls": "A"}).status_code == 400
+    assert waiting.call_log("demo", "jade") == []
+
+
+def test_operator_may_run_the_queue(client, console, waiting):
+    console.login("ops")
+    assert client.get(CONSOLE + "/").status_code == 200
+
+
+def test_dashboard_call_seat_no_show(client, console, waiting):
+    console.login("jade")
+    page = client.get(CONSOLE + "/").get_data(as_text=True)
+    assert 'id="ticket-A001"' in page and 'id="ticket-B001"' in page
+    csrf = console.csrf()
+    resp = client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": csrf})
+    assert resp.status_code == 303
+    assert waiting.ticket("demo", "jade", "A001")["state"] == "SERVICE_READY"
+    called = client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": csrf},
+                         headers={"Accept": "application/json"})
+    assert called.get_json() == {"called": "A002"}
+    empty = client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": csrf},
+                        headers={"Accept": "application/json"})
+    assert empty.get_json() == {"called": None}
+    assert client.post(CONSOLE + "/tickets/A001/seat", data={"csrf_token": csrf}).status_code == 303
+    assert client.post(CONSOLE + "/tickets/A002/no-show", data={"csrf_token": csrf}).status_code == 303
+    assert waiting.ticket("demo", "jade", "A001")["state"] == "SEATED"
+    assert waiting.ticket("demo", "jade", "A002")["state"] == "NO_SHOW"
+    # wrong state / unknown ticket / bad class
+    assert client.post(CONSOLE + "/tickets/A001/seat", data={"csrf_token": csrf}).status_code == 409
+    assert client.post(CONSOLE + "/tickets/B001/no-show", data={"csrf_token": csrf}).status_code == 409
+    assert client.post(CONSOLE + "/tickets/A777/seat", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(CONSOLE + "/tickets/not-a-ticket/seat", data={"csrf_token": csrf}).status_code == 404
+    for cls in ("Z", "", "*", "AAAAAAAA"):
+        assert client.post(CONSOLE + "/call-next", data={"cls": cls, "csrf_token": csrf}).status_code == 400
+    assert waiting.call_log("demo", "jade") == ["A001", "A002"]
+    # a waiting party may be seated straight away
+    assert client.post(CONSOLE + "/tickets/B001/seat", data={"csrf_token": csrf}).status_code == 303
+    assert waiting.waiting_count("demo", "jade", "B") == 0
+
+
+def test_pause_and_resume_from_console(client, console, waiting):
+    console.login("jade")
+    csrf = console.csrf()
+    assert client.post(CONSOLE + "/pause", data={"cls": "B", "csrf_token": csrf}).status_code == 303
+    assert waiting.paused("demo", "jade") == {"B"}
+    assert waiting.take("demo", "jade", "B", 3, "new").reason == "PAUSED"
+    page = client.get(CONSOLE + "/").get_data(as_text=True)
+    assert "paused" in page
+    assert client.post(CONSOLE + "/pause", data={"cls": "*", "csrf_token": csrf}).status_code == 303
+    assert waiting.take("demo", "jade", "A", 2, "new").reason == "PAUSED"
+    assert 'id="paused-all"' in client.get(CONSOLE + "/").get_data(as_text=True)
+    assert client.post(CONSOLE + "/pause", data={"cls": "Q", "csrf_token": csrf}).status_code == 400
+    assert client.post(CONSOLE + "/resume", data={"cls": "*", "csrf_token": csrf}).status_code == 303
+    assert waiting.paused("demo", "jade") == set()
+    assert waiting.take("demo", "jade", "A", 2, "new").ok
+
+
+def test_menu_edit_and_bad_input(client, console, db, demo):
+    store = QueueStore(db)
+    console.login("jade")
+    csrf = console.csrf()
+    assert "Har gow" in client.get(CONSOLE + "/menu").get_data(as_text=True)
+    before = store.menu("demo", "jade")
+    bad_forms = [
+        {"name_en": "", "price": "5"},
+        {"name_en": "x" * 81, "price": "5"},
+        {"name_en": "Tea", "price": "abc"},
+        {"name_en": "Tea", "price": "-3"},
+        {"name_en": "Tea", "price": "1.234"},
+        {"name_en": "Tea", "price": ""},
+    ]
+    for form in bad_forms:
+        assert client.post(CONSOLE + "/menu", data={**form, "csrf_token": csrf}).status_code == 400, form
+        assert client.post(CONSOLE + "/menu/m1", data={**form, "csrf_token": csrf}).status_code == 400, form
+    assert store.menu("demo", "jade") == before
+    resp = client.post(CONSOLE + "/menu", data={"name_en": "Lotus bun", "name_zh": "莲蓉包", "price": "19.9",
+                                                "available": "on", "csrf_token": csrf})
+    assert resp.status_code == 303
+    added = store.menu("demo", "jade")[-1]
+    assert added["name_en"] == "Lotus bun" and added["price"] == 1990 and added["available"]
+    resp = client.post(CONSOLE + f"/menu/{added['id']}", data={"name_en": "Lotus bun", "price": "21",
+                                                               "csrf_token": csrf})
+    assert resp.status_code == 303
+    assert store.menu_item("demo", "jade", added["id"]) == {**added, "price": 2100, "available": False,
+                                                            "name_zh": "Lotus bun"}
+    unknown = client.post(CONSOLE + "/menu/m999", data={"name_en": "x", "price": "1", "csrf_token": csrf})
+    assert unknown.status_code == 404
+    assert client.post(CONSOLE + f"/menu/{added['id']}/delete", data={"csrf_token": csrf}).status_code == 303
+    assert client.post(CONSOLE + f"/menu/{added['id']}/delete", data={"csrf_token": csrf}).status_code == 404
+    assert store.menu("demo", "jade") == before
+
+
+def test_reservations_console(client, console, db, demo):
+    store = QueueStore(db)
+    day = (date.today() + timedelta(days=1)).isoformat()
+    rid = store.reserve("demo", "jade", day, "12:00", 4, "B", "c1", capacity=4).value
+    rid2 = store.reserve("demo", "jade", day, "12:00", 2, "A", "c2", capacity=4).value
+    console.login("jade")
+    csrf = console.csrf()
+    page = client.get(CONSOLE + f"/reservations?date={day}").get_data(as_text=True)
+    assert f'id="res-{rid}"' in page and "12:00: 2/4" in page
+    for bad in ("yesterday", "2024-13-45", "1"):
+        assert client.get(CONSOLE + f"/reservations?date={bad}").status_code == 400
+    assert client.post(CONSOLE + f"/reservations/{rid}/explode", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(CONSOLE + "/reservations/garbage/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(CONSOLE + f"/reservations/{rid}/arrived", data={"csrf_token": csrf}).status_code == 303
+    assert client.post(CONSOLE + f"/reservations/{rid}/cancel", data={"csrf_token": csrf}).status_code == 409
+    assert client.post(CONSOLE + f"/reservations/{rid2}/cancel", data={"csrf_token": csrf}).status_code == 303
+    assert store.reservation("demo", "jade", rid)["state"] == "ARRIVED"
+    assert store.slot_counts("demo", "jade", day) == {"12:00": 1}
+
+
+def test_actions_are_audited(client, console, waiting, svc):
+    from portal.auth import AuditLog
+
+    console.login("jade")
+    client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": console.csrf()})
+    entry = AuditLog(svc.db).recent("demo", 1)[0]
+    assert entry["user"] == "jade" and entry["action"] == "queue.call_next"
+    assert entry["detail"] == {"zone": "jade", "ticket": "A001"}

@@ -1,0 +1,330 @@
+"""Shopper pages: take a number, watch the position, cancel, book a table, pre-order from the menu.
+
+Plain full-page forms (no JavaScript), every link and form carrying the shopper's `c` token (the iOS
+captive browser keeps no cookies), POST -> 303 -> GET. The ticket page refreshes itself every 20 s."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.queue import estimate, rules
+from lightapps.queue.rules import whole_number
+from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.i18n import LANGUAGES
+from portal.services import services
+from portal.shopper import COOKIE, shopper_for_venue, shopper_token
+
+bp = Blueprint("queue", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+APP_NAME = "queue"
+REFRESH_S = 20
+BOOKING_DAYS = 7
+MAX_QTY = 20
+
+
+# ---- shared with the console -----------------------------------------------------------------
+
+
+def store() -> QueueStore:
+    """One store per request (its Lua scripts are registered once per request, not per call)."""
+    if "queue_store" not in g:
+        g.queue_store = QueueStore(services().db)
+    return g.queue_store
+
+
+def full_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The zone's config on top of the schema defaults (a config saved before a field existed)."""
+    from lightapps.queue import CONFIG_SCHEMA
+
+    merged = {f.name: f.default for f in CONFIG_SCHEMA}
+    merged.update({k: v for k, v in (config or {}).items() if v is not None})
+    return merged
+
+
+def venue_zone(venue: str, zone: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return venue_map, zone_obj
+
+
+def wait_for(cls: str, parties_ahead: int, venue: str, zone: str, config: dict[str, Any]) -> estimate.WaitRange:
+    turn = float(config.get("turn_minutes") or 15)
+    samples = estimate.intervals(store().seat_times(venue, zone, cls), turn)
+    return estimate.estimate(parties_ahead, samples, turn)
+
+
+def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+    paused = store().paused(venue, zone)
+    out = []
+    for table_class in rules.classes_or_default(config.get("table_classes")):
+        waiting = store().waiting_count(venue, zone, table_class.label)
+        out.append({"cls": table_class, "waiting": waiting,
+                    "paused": table_class.label in paused or "*" in paused,
+                    "wait": wait_for(table_class.label, waiting, venue, zone, config)})
+    return out
+
+
+def local_now() -> datetime:
+    return datetime.fromtimestamp(time.time())
+
+
+# ---- shopper helpers -------------------------------------------------------------------------
+
+
+def _zone_config(venue: str, zone: str):
+    venue_map, zone_obj = venue_zone(venue, zone)
+    config = services().zone_apps.config_for(venue, zone, APP_NAME)
+    if config is None:
+        abort(404, _("This zone has no restaurant queue."))
+    return venue_map, zone_obj, full_config(config)
+
+
+def _lang() -> str | None:
+    lang = request.args.get("lang") or request.form.get("lang")
+    return lang if lang in LANGUAGES else None
+
+
+def _url(endpoint: str, **values) -> str:
+    """Our own route with the shopper's token (and language, the captive browser keeps no cookie)."""
+    shopper = shopper_for_venue(values["venue"])
+    values.setdefault("c", shopper_token(shopper))
+    if _lang():
+        values.setdefault("lang", _lang())
+    return url_for(endpoint, **values)
+
+
+def _back(venue: str, zone: str):
+    return redirect(_url("queue.landing", venue=venue, zone=zone), code=303)
+
+
+def _message(venue: str, zone: str, status: int, message: str):
+    venue_map, zone_obj = venue_zone(venue, zone)
+    return render_template("queue/message.html", venue=venue_map, zone=zone_obj, message=message,
+                           status=status), status
+
+
+@bp.context_processor
+def _shopper_globals():
+    venue = (request.view_args or {}).get("venue")
+    if not venue:
+        return {}
+    shopper = shopper_for_venue(venue)
+    return {"qurl": _url, "shopper_token": shopper_token(shopper), "lang": _lang(),
+            "format_price": rules.format_price}
+
+
+def _dates() -> list[str]:
+    today = date.fromtimestamp(time.time())
+    return [(today + timedelta(days=i)).isoformat() for i in range(BOOKING_DAYS)]
+
+
+# ---- pages ------------------------------------------------------------------------------------
+
+
+@bp.get("/queue/<zone>")
+def landing(venue: str, zone: str):
+    venue_map, zone_obj, config = _zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    ticket = store().my_ticket(venue, zone, shopper.client)
+    ahead = wait = None
+    if ticket and ticket["state"] == "WAITING":
+        ahead = store().parties_ahead(venue, zone, ticket)
+        if ahead is not None:
+            wait = wait_for(ticket["cls"], ahead, venue, zone, config)
+    active = bool(ticket and ticket["state"] in ACTIVE_STATES)
+    reservations = [{**r, "po": decode_preorder(r)}
+                    for r in store().my_reservations(venue, zone, shopper.client, _dates())]
+    response = render_template(
+        "queue/landing.html", venue=venue_map, zone=zone_obj, config=config, ticket=ticket, active=active,
+        ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
+        largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
+        reservations=reservations, refresh_s=REFRESH_S, preorder=decode_preorder(ticket),
+        menu=bool(store().menu(venue, zone)),
+    )
+    resp = make_response(response)
+    token = shopper_token(shopper)
+    if request.cookies.get(COOKIE) != token:
+        resp.set_cookie(COOKIE, token, max_age=86400, httponly=True, samesite="Lax")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/queue/<zone>/take")
+def take(venue: str, zone: str):
+    _venue_map, _zone_obj, config = _zone_config(venue, zone)
+    classes = rules.classes_or_default(config.get("table_classes"))
+    try:
+        party = rules.parse_party(request.form.get("party"), classes)
+    except ValueError as exc:
+        abort(400, _(str(exc)))
+    table_class = rules.class_for_party(classes, party)
+    shopper = shopper_for_venue(venue)
+    result = store().take(venue, zone, table_class.label, party, shopper.client)
+    if not result.ok and result.reason == "PAUSED":
+        return _message(venue, zone, 409, _("The queue for tables of %(sizes)s is paused right now: please ask "
+                                            "at the door.", sizes=table_class.sizes))
+    # OK, or ACTIVE (a double tap, or a second number while one is active): the landing shows the ticket.
+    return _back(venue, zone)
+
+
+@bp.post("/queue/<zone>/cancel")
+def cancel(venue: str, zone: str):
+    _zone_config(venue, zone)
+    ticket_id = request.form.get("ticket", "")[:20]
+    cls = rules.ticket_class(ticket_id)
+    if cls is None:
+        abort(400, _("No such ticket."))
+    shopper = shopper_for_venue(venue)
+    result = store().cancel(venue, zone, ticket_id, cls, shopper.client)
+    if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
+        abort(404, _("No such ticket."))
+    return _back(venue, zone)  # already seated / canceled: the landing shows the state
+
+
+# ---- reservations ----------------------------------------------------------------------------
+
+
+def _slot_rows(venue: str, zone: str, day_iso: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+    counts = store().slot_counts(venue, zone, day_iso)
+    capacity = int(config.get("slot_capacity") or 0)
+    now = local_now()
+    rows = []
+    for slot in rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)):
+        starts = datetime.fromisoformat(f"{day_iso}T{slot}")
+        rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now})
+    return rows
+
+
+def _reservations_on(config: dict[str, Any]) -> bool:
+    return bool(config.get("reservations")) and int(config.get("slot_capacity") or 0) > 0
+
+
+@bp.get("/queue/<zone>/reserve")
+def reserve_form(venue: str, zone: str):
+    venue_map, zone_obj, config = _zone_config(venue, zone)
+    if not _reservations_on(config):
+        abort(404, _("This restaurant does not take reservations."))
+    dates = _dates()
+    day_iso = request.args.get("date") or dates[0]
+    if day_iso not in dates:
+        abort(400, _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
+    classes = rules.classes_or_default(config.get("table_classes"))
+    return render_template("queue/reserve.html", venue=venue_map, zone=zone_obj, config=config, dates=dates,
+                           day=day_iso, rows=_slot_rows(venue, zone, day_iso, config),
+                           largest=max(c.high for c in classes))
+
+
+@bp.post("/queue/<zone>/reserve")
+def reserve(venue: str, zone: str):
+    _venue_map, _zone_obj, config = _zone_config(venue, zone)
+    if not _reservations_on(config):
+        abort(409, _("This restaurant does not take reservations."))
+    classes = rules.classes_or_default(config.get("table_classes"))
+    try:
+        party = rules.parse_party(request.form.get("party"), classes)
+    except ValueError as exc:
+        abort(400, _(str(exc)))
+    day_iso = request.form.get("date", "")[:10]
+    if day_iso not in _dates():
+        abort(400, _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
+    slot = request.form.get("slot", "")[:5]
+    row = next((r for r in _slot_rows(venue, zone, day_iso, config) if r["slot"] == slot), None)
+    if row is None:
+        abort(400, _("Pick one of the listed times."))
+    if row["past"]:
+        abort(400, _("That time has passed: pick a later one."))
+    shopper = shopper_for_venue(venue)
+    result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
+                             shopper.client, int(config["slot_capacity"]))
+    if not result.ok and result.reason == "FULL":
+        return _message(venue, zone, 409, _("%(slot)s is fully booked: please pick another time.", slot=slot))
+    if not result.ok and result.reason == "ACTIVE":
+        booked = store().reservation(venue, zone, result.value or "")
+        if booked and booked["slot"] == slot and booked["party"] == party:
+            return _back(venue, zone)  # a double tap: the same booking, not an error
+        return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
+    return _back(venue, zone)
+
+
+@bp.post("/queue/<zone>/reserve/cancel")
+def reserve_cancel(venue: str, zone: str):
+    _zone_config(venue, zone)
+    rid = request.form.get("reservation", "")[:30]
+    shopper = shopper_for_venue(venue)
+    result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
+    if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
+        abort(404, _("No such booking."))
+    return _back(venue, zone)
+
+
+# ---- pre-orders ------------------------------------------------------------------------------
+
+
+def decode_preorder(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not record or not record.get("preorder"):
+        return None
+    try:
+        return json.loads(record["preorder"])
+    except (TypeError, ValueError):
+        return None
+
+
+def _preorder_target(venue: str, zone: str, target: str, client: str):
+    """('ticket', ticket) or ('reservation', reservation) the shopper may pre-order for; 404 otherwise."""
+    if target == "ticket":
+        ticket = store().my_ticket(venue, zone, client)
+        if ticket is None or ticket["state"] not in ACTIVE_STATES:
+            abort(404, _("You have no number to pre-order for."))
+        return "ticket", ticket
+    reservation = store().reservation(venue, zone, target)
+    if reservation is None or reservation["client"] != client or reservation["state"] != "BOOKED":
+        abort(404, _("No such booking."))
+    return "reservation", reservation
+
+
+@bp.get("/queue/<zone>/preorder")
+def preorder_form(venue: str, zone: str):
+    venue_map, zone_obj, config = _zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    target = request.args.get("for", "ticket")[:30]
+    kind, record = _preorder_target(venue, zone, target, shopper.client)
+    current = {line["id"]: line["qty"] for line in (decode_preorder(record) or {}).get("items", [])}
+    return render_template("queue/preorder.html", venue=venue_map, zone=zone_obj, config=config, kind=kind,
+                           record=record, target=target, menu=store().menu(venue, zone), current=current,
+                           max_qty=MAX_QTY)
+
+
+@bp.post("/queue/<zone>/preorder")
+def preorder(venue: str, zone: str):
+    _venue_map, _zone_obj, config = _zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    target = request.form.get("for", "ticket")[:30]
+    kind, record = _preorder_target(venue, zone, target, shopper.client)
+    lines = []
+    for item in store().menu(venue, zone):
+        qty = whole_number(request.form.get(f"qty_{item['id']}", "").strip() or "0")
+        if qty is None or qty > MAX_QTY:
+            abort(400, _("Quantities must be whole numbers from 0 to %(n)d.", n=MAX_QTY))
+        if qty and not item.get("available", True):
+            abort(400, _("%(item)s is not available today.", item=item["name_en"]))
+        if qty:
+            lines.append({"id": item["id"], "name_en": item["name_en"], "name_zh": item["name_zh"],
+                          "price": int(item["price"]), "qty": qty})
+    preorder_doc = {"items": lines, "total": sum(x["price"] * x["qty"] for x in lines)} if lines else None
+    if kind == "ticket":
+        result = store().attach_preorder_to_ticket(venue, zone, record["id"], shopper.client, preorder_doc)
+    else:
+        result = store().attach_preorder_to_reservation(venue, zone, record["id"], shopper.client, preorder_doc)
+    if not result.ok:
+        abort(409, _("This number or booking can no longer take a pre-order."))
+    return _back(venue, zone)
