@@ -46,42 +46,57 @@ CONNECTORS = [
 ]
 
 
-def _rect_walls(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float, float, float]]:
-    """The four sides of a room, each with a door gap in its middle (outer walls have none)."""
-    walls = []
-    for ax, ay, bx, by in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
-        on_outer = (ax == bx and ax in (0, WIDTH_M)) or (ay == by and ay in (0, HEIGHT_M))
-        if on_outer:
-            walls.append((ax, ay, bx, by))
-            continue
-        mx, my = (ax + bx) / 2, (ay + by) / 2
-        length = max(abs(bx - ax), abs(by - ay))
-        f = DOOR_M / 2 / length
-        walls.append((ax, ay, mx - (mx - ax) * f * 2, my - (my - ay) * f * 2))
-        walls.append((mx + (bx - mx) * f * 2, my + (by - my) * f * 2, bx, by))
-    return walls
-
-
-def _dedupe(walls):
-    seen, out = set(), []
-    for w in walls:
-        key = tuple(round(v, 3) for v in w)
-        rev = (key[2], key[3], key[0], key[1])
-        if key not in seen and rev not in seen:
-            seen.add(key)
-            out.append(w)
+def _wall_segments(level: int) -> list[tuple[tuple[float, float, float, float], bool]]:
+    """Every room side of a floor, split where other rooms' corners meet it, so that two rooms sharing
+    a side share its pieces: ((ax, ay, bx, by), is_outer)."""
+    sides = []
+    for _, _, _, fl, x0, y0, x1, y1, _ in ZONES:
+        if fl == level:
+            sides += [(x0, y0, x1, y0), (x1, y0, x1, y1), (x0, y1, x1, y1), (x0, y0, x0, y1)]
+    pieces = set()
+    for ax, ay, bx, by in sides:
+        vertical = ax == bx
+        lo, hi = sorted((ay, by) if vertical else (ax, bx))
+        cuts = {lo, hi}
+        for cx, cy, dx, dy in sides:  # corners of other sides lying on this side split it
+            for px, py in ((cx, cy), (dx, dy)):
+                along, across = (py, px) if vertical else (px, py)
+                if across == (ax if vertical else ay) and lo < along < hi:
+                    cuts.add(along)
+        cuts = sorted(cuts)
+        for u, v in zip(cuts, cuts[1:], strict=False):
+            pieces.add((ax, u, ax, v) if vertical else (u, ay, v, ay))
+    out = []
+    for ax, ay, bx, by in sorted(pieces):
+        outer = (ax == bx and ax in (0, WIDTH_M)) or (ay == by and ay in (0, HEIGHT_M))
+        out.append(((ax, ay, bx, by), outer))
     return out
 
 
+def _doors() -> list[tuple[int, tuple[float, float]]]:
+    """A door in the middle of every inner wall piece: where _floor_walls leaves its gap."""
+    return [(level, ((ax + bx) / 2, (ay + by) / 2)) for level in (0, 1)
+            for (ax, ay, bx, by), outer in _wall_segments(level) if not outer]
+
+
+def _floor_walls(level: int) -> list[tuple[float, float, float, float]]:
+    walls = []
+    for (ax, ay, bx, by), outer in _wall_segments(level):
+        if outer:
+            walls.append((ax, ay, bx, by))
+            continue
+        mx, my = (ax + bx) / 2, (ay + by) / 2
+        half = DOOR_M / 2
+        if ax == bx:
+            walls += [(ax, ay, ax, my - half), (ax, my + half, ax, by)]
+        else:
+            walls += [(ax, ay, mx - half, ay), (mx + half, ay, bx, ay)]
+    return walls
+
+
 def _floors() -> list[Floor]:
-    floors = []
-    for level, name in ((0, "G"), (1, "L1")):
-        walls = []
-        for _, _, _, fl, x0, y0, x1, y1, _ in ZONES:
-            if fl == level:
-                walls += _rect_walls(x0, y0, x1, y1)
-        floors.append(Floor(level=level, name=name, width_m=WIDTH_M, height_m=HEIGHT_M, walls=_dedupe(walls)))
-    return floors
+    return [Floor(level=level, name=name, width_m=WIDTH_M, height_m=HEIGHT_M, walls=_floor_walls(level))
+            for level, name in ((0, "G"), (1, "L1"))]
 
 
 def _aps() -> list[AccessPoint]:
@@ -118,12 +133,24 @@ def _walk_graph(floors: list[Floor]) -> tuple[list[WalkNode], list[WalkEdge]]:
                 inside = nx < floor.width_m and ny < floor.height_m
                 if inside and not segment_crosses_walls(floor.walls, (x, y), (nx, ny)):
                     edges.append(WalkEdge(a=f"f{floor.level}-{x:g}-{y:g}", b=f"f{floor.level}-{nx:g}-{ny:g}"))
+
+    def link(node_id: str, level: int, x: float, y: float) -> None:
+        """Join an extra node (door, lift, stairs) to the grid nodes around it it can walk to."""
+        walls = next(f.walls for f in floors if f.level == level)
+        for node in grid:
+            near = node.floor == level and abs(node.x - x) <= step and abs(node.y - y) <= step
+            if near and not segment_crosses_walls(walls, (x, y), (node.x, node.y)):
+                edges.append(WalkEdge(a=node_id, b=node.id))
+
+    grid = list(nodes)
+    for level, (x, y) in _doors():
+        door = f"door{level}-{x:g}-{y:g}"
+        nodes.append(WalkNode(id=door, floor=level, x=x, y=y))
+        link(door, level, x, y)
     for cid, x, y, kind, direction in CONNECTORS:
         for level in (0, 1):
             nodes.append(WalkNode(id=f"{cid}-{level}", floor=level, x=x, y=y))
-            gx = step / 2 + step * round((x - step / 2) / step)
-            gy = step / 2 + step * round((y - step / 2) / step)
-            edges.append(WalkEdge(a=f"{cid}-{level}", b=f"f{level}-{gx:g}-{gy:g}"))
+            link(f"{cid}-{level}", level, x, y)
         if direction is None:
             edges.append(WalkEdge(a=f"{cid}-0", b=f"{cid}-1", kind=kind))
         else:

@@ -1,0 +1,79 @@
+"""The cinema system's API: push showtimes (upserts by its own ids), read them back with occupancy.
+
+    POST /api/v1/venues/<venue>/cinema/showtimes      Authorization: Bearer <venue API token>
+    {"zone": "cinema",                                # optional when one zone runs the cinema app
+     "showtimes": [{"id": "pos-1234",                 # the cinema system's id (optional; repeat = update)
+                    "film_en": "Orbit Nine", "film_zh": "九号轨道",
+                    "auditorium": "1", "starts_at": "2025-05-01T19:30",   # ISO 8601; no offset = local
+                    "price": 45.5}]}
+    -> 201 {"created": n, "updated": n, "showtimes": [{"id": ..., "external_id": ...}]}
+    -> 4xx {"error": "...", "field": "showtimes[0].starts_at"}; nothing is stored unless all items are valid.
+
+    GET /api/v1/venues/<venue>/cinema/showtimes?zone=cinema   (same token)"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, request
+
+from lightapps.cinema.common import APP_NAME, cinema_store
+from lightapps.cinema.store import ShowtimeConflict
+from lightapps.cinema.validation import FieldError, parse_showtime_batch
+from portal.api import json_body, require_venue_source
+from portal.errors import ApiError
+from portal.services import services
+
+api_bp = Blueprint("cinema_api", __name__, url_prefix="/api/v1/venues/<venue>/cinema")
+
+
+def _cinema_zone(venue: str, raw) -> str:
+    """The zone named (it must run the cinema app), or the venue's only cinema zone."""
+    zones = sorted(z for z, (app, _config) in services().zone_apps.all(venue).items() if app == APP_NAME)
+    if raw is None or raw == "":
+        if len(zones) == 1:
+            return zones[0]
+        raise ApiError(422, f"zone is required (the venue has {len(zones)} cinema zones)", "zone")
+    if not isinstance(raw, str) or raw not in zones:
+        raise ApiError(422, f"zone must be a zone running the cinema app: {', '.join(zones) or 'none'}", "zone")
+    return raw
+
+
+@api_bp.post("/showtimes")
+def push_showtimes(venue: str):
+    source = require_venue_source(venue)
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise ApiError(422, "body must be an object with a showtimes list", "$")
+    zone = _cinema_zone(venue, payload.get("zone"))
+    try:
+        items = parse_showtime_batch(payload.get("showtimes"))
+    except FieldError as exc:
+        raise ApiError(422, f"{exc.field} {exc.message}", exc.field) from None
+    try:
+        result = cinema_store().upsert_showtimes(venue, zone, items, source=f"api:{source}")
+    except ShowtimeConflict as exc:
+        raise ApiError(409, "this showtime already has holds or bookings; its auditorium cannot change",
+                       f"showtimes[{exc.index}].auditorium") from None
+    return jsonify({
+        "created": result["created"],
+        "updated": result["updated"],
+        "showtimes": [{"id": show_id, "external_id": item.external_id or None}
+                      for show_id, item in zip(result["ids"], items, strict=True)],
+    }), 201
+
+
+@api_bp.get("/showtimes")
+def list_showtimes(venue: str):
+    require_venue_source(venue)
+    zone = _cinema_zone(venue, request.args.get("zone"))
+    store = cinema_store()
+    now = time.time()
+    out = []
+    for show in store.showtimes(venue, zone, now - 24 * 3600):
+        out.append({
+            "id": show.id, "external_id": show.external_id or None, "film_en": show.film_en,
+            "film_zh": show.film_zh, "auditorium": show.auditorium, "starts_at": show.starts_at,
+            "price": show.price, "occupancy": store.occupancy(venue, show, now),
+        })
+    return jsonify({"zone": zone, "showtimes": out})

@@ -1,0 +1,145 @@
+"""What the shopper pages, the owner console and the API share: the store, zone config, times, seat grid."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, datetime, timedelta
+
+from flask import abort, current_app
+
+from lightapps.cinema.layouts import Layout
+from lightapps.cinema.store import CinemaStore, Showtime
+from portal.services import services
+
+APP_NAME = "cinema"
+DEFAULT_HOLD_MINUTES = 8
+LATE_BOOKING_S = 15 * 60  # seats can still be booked until 15 minutes after the start
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def cinema_store() -> CinemaStore:
+    """One store (its scripts registered once) per app."""
+    store = current_app.extensions.get("cinema_store")
+    if store is None:
+        store = current_app.extensions["cinema_store"] = CinemaStore(services().db)
+    return store
+
+
+def venue_and_zone(venue: str, zone: str):
+    """The venue map and zone (404 if unknown). Maps are cached per process by version: the stored map
+    is large (fingerprint samples included) and these pages only need names."""
+    svc = services()
+    version = svc.venues.current_version(venue)
+    cache = current_app.extensions.setdefault("cinema_venue_maps", {})
+    venue_map = cache.get((venue, version)) if version else None
+    if venue_map is None and version:
+        venue_map = svc.venues.get_map(venue, version)
+        if venue_map is not None:
+            if len(cache) > 16:
+                cache.clear()
+            cache[(venue, version)] = venue_map
+    if venue_map is None:
+        abort(404, f"unknown venue {venue!r}")
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, "unknown zone")
+    return venue_map, zone_obj
+
+
+def zone_config(venue: str, zone: str) -> dict:
+    """The zone's cinema config (defaults filled in); 404 unless the zone runs the cinema app."""
+    from lightapps.cinema import APP
+
+    config = services().zone_apps.config_for(venue, zone, APP_NAME)
+    if config is None:
+        abort(404, "The cinema app is not on in this zone.")
+    return {**APP.default_config(), **{k: v for k, v in config.items() if v is not None}}
+
+
+def hold_seconds(config: dict) -> int:
+    try:
+        minutes = int(config.get("hold_minutes") or DEFAULT_HOLD_MINUTES)
+    except (TypeError, ValueError):
+        minutes = DEFAULT_HOLD_MINUTES
+    return max(2, min(30, minutes)) * 60
+
+
+def valid_id(value: str) -> str:
+    """Path ids (show ids, hold tokens, booking codes): 404 for anything malformed."""
+    if not _ID.match(value or ""):
+        abort(404)
+    return value
+
+
+def show_in_zone(venue: str, zone: str, show_id: str) -> Showtime:
+    show = cinema_store().showtime(venue, valid_id(show_id))
+    if show is None or show.zone != zone:
+        abort(404, "No such showtime.")
+    return show
+
+
+def bookable(show: Showtime, now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    return now < show.starts_at + LATE_BOOKING_S
+
+
+def day_bounds(day: date) -> tuple[float, float]:
+    start = datetime.combine(day, datetime.min.time())
+    return start.timestamp(), (start + timedelta(days=1)).timestamp() - 1
+
+
+def hhmm(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M")
+
+
+def when(ts: float) -> str:
+    """A showtime for shoppers: "Today 19:30", "Tomorrow 10:30", else "2025-05-03 19:30"."""
+    from flask_babel import gettext as _
+
+    moment = datetime.fromtimestamp(ts)
+    days = (moment.date() - date.today()).days
+    day = _("Today") if days == 0 else _("Tomorrow") if days == 1 else moment.date().isoformat()
+    return f"{day} {moment:%H:%M}"
+
+
+def day_and_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def seat_grid(layout: Layout, states: dict[str, tuple[str, str]], mine: str | None = None,
+              checked: set[str] | frozenset = frozenset()) -> list[dict]:
+    """Rows of cells for the seat-map templates: each cell a gap, or a seat (or couple pair, spanning
+    two columns) with its form value, state (free | mine | taken | booked | held) and label."""
+    rows = []
+    for row in layout.rows:
+        cells = []
+        for seat in row.cells:
+            if seat is None:
+                cells.append({"gap": True})
+                continue
+            if seat.kind == "couple" and seat.partner and layout.order[seat.partner] < layout.order[seat.id]:
+                continue  # the pair's second seat: drawn by the first
+            ids = [seat.id] + ([seat.partner] if seat.kind == "couple" else [])
+            kinds = [states.get(i) for i in ids]
+            if any(k and k[0] == "held" and k[1] == mine for k in kinds) and mine:
+                state = "mine"
+            elif any(k and k[0] == "booked" for k in kinds):
+                state = "booked"
+            elif any(kinds):
+                state = "held"
+            else:
+                state = "free"
+            cells.append({
+                "gap": False,
+                "value": "+".join(ids),
+                "label": "–".join(str(layout.seats[i].number) for i in ids),
+                "title": " + ".join(ids),
+                "kind": seat.kind,
+                "span": len(ids),
+                "state": state,
+                "taken": state in ("booked", "held"),
+                "checked": state == "mine" or any(i in checked for i in ids),
+            })
+        rows.append({"label": row.label, "cells": cells})
+    return rows

@@ -1,0 +1,591 @@
+"""Cinema storage: showtimes, seat holds and bookings, each change one atomic Lua script.
+
+Keys (all under the venue's `{venue}` hash tag, so every script stays legal on Redis Cluster):
+
+    cinema:show:<show>            HASH   the showtime (zone, film_en/zh, auditorium, starts_at, price_cents...)
+    cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
+    cinema:ext:<zone>             HASH   the cinema system's showtime id -> our show id (pushes are upserts)
+    cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
+                                         a seat with no field, or with a hold past its expiry, is free
+    cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code
+    cinema:myhold:<show>:<client> STRING the shopper's live hold token on this show (one hold each)
+    cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, status
+    cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
+    cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
+
+Expiry is decided from the stored expiry time compared with "now" inside the script, never from key
+expiry events: a lapsed hold simply stops counting as taken. "Now" is the Redis server's clock (TIME), so
+all app servers agree; tests may pass `now_ms` to replay time deterministically."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from lightapps.cinema.layouts import AUDITORIUMS, Layout
+from portal.storage import VenueKeys
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
+CODE_LENGTH = 8
+HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a day (for "your hold expired")
+
+
+class CinemaKeys(VenueKeys):
+    def show(self, show_id: str) -> str:
+        return self.key("cinema", "show", show_id)
+
+    def shows(self, zone: str) -> str:
+        return self.key("cinema", "shows", zone)
+
+    def external_ids(self, zone: str) -> str:
+        return self.key("cinema", "ext", zone)
+
+    def seats(self, show_id: str) -> str:
+        return self.key("cinema", "seats", show_id)
+
+    def hold(self, token: str) -> str:
+        return self.key("cinema", "hold", token)
+
+    def client_hold(self, show_id: str, client: str) -> str:
+        return self.key("cinema", "myhold", show_id, client)
+
+    def booking(self, code: str) -> str:
+        return self.key("cinema", "booking", code)
+
+    def show_bookings(self, show_id: str) -> str:
+        return self.key("cinema", "bookings", show_id)
+
+    def client_tickets(self, client: str) -> str:
+        return self.key("cinema", "tickets", client)
+
+
+# ---- Lua -------------------------------------------------------------------------------------------
+
+_NOW = """
+local function now_ms(arg)
+  local n = tonumber(arg)
+  if n then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function split(s)
+  local out = {}
+  for part in string.gmatch(s or '', '[^,]+') do out[#out + 1] = part end
+  return out
+end
+"""
+
+# Upsert a batch of showtimes, all or nothing.
+# KEYS[1] zone shows zset, KEYS[2] external-id hash, then per item: show hash, seats hash.
+# ARGV[i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or '').
+# Returns {'OK', created, updated} | {'RETRY', i} (the ext mapping moved since Python read it)
+#       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings).
+_UPSERT = _NOW + """
+local items = {}
+for i = 1, #ARGV do
+  local item = cjson.decode(ARGV[i])
+  local show_key, seats_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  if item.ext ~= '' then
+    local mapped = redis.call('HGET', KEYS[2], item.ext)
+    if (mapped or '') ~= item.mapped then return {'RETRY', i} end
+  end
+  local old_aud = redis.call('HGET', show_key, 'auditorium')
+  if old_aud and old_aud ~= item.auditorium and redis.call('HLEN', seats_key) > 0 then
+    return {'CONFLICT', i}
+  end
+  items[i] = {item, show_key, old_aud}
+end
+local created, updated = 0, 0
+for i = 1, #items do
+  local item, show_key, old_aud = items[i][1], items[i][2], items[i][3]
+  if old_aud then updated = updated + 1 else created = created + 1 end
+  redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
+             'film_zh', item.film_zh, 'auditorium', item.auditorium, 'starts_at', item.starts_at,
+             'price_cents', item.price_cents, 'ext', item.ext, 'source', item.source, 'updated', item.updated)
+  redis.call('ZADD', KEYS[1], item.starts_at, item.id)
+  if item.ext ~= '' then redis.call('HSET', KEYS[2], item.ext, item.id) end
+end
+return {'OK', created, updated}
+"""
+
+# Hold seats. KEYS[1] seats hash, KEYS[2] new hold record, KEYS[3] the shopper's hold pointer,
+# KEYS[4] the shopper's previous hold record (= KEYS[2] when none), KEYS[5] show hash.
+# ARGV[1] token, ARGV[2] now ms ('' = server clock), ARGV[3] ttl ms, ARGV[4] client, ARGV[5] show id,
+# ARGV[6] previous token expected in the pointer ('' = none), ARGV[7] auditorium the layout is for,
+# ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats).
+# Returns {'OK', expires_ms} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or show changed).
+_HOLD = _NOW + """
+local now = now_ms(ARGV[2])
+local token, old = ARGV[1], ARGV[6]
+if (redis.call('GET', KEYS[3]) or '') ~= old then return {'RETRY'} end
+if redis.call('HGET', KEYS[5], 'auditorium') ~= ARGV[7] then return {'RETRY'} end
+local data = cjson.decode(ARGV[8])
+local chosen = {}
+for _, s in ipairs(data.seats) do chosen[s] = true end
+local function taken(v)
+  if not v then return false end
+  if string.sub(v, 1, 2) == 'B|' then return true end
+  local t, exp = string.match(v, '^H|([^|]+)|(%d+)$')
+  if not t then return true end
+  if old ~= '' and t == old then return false end  -- the shopper's own previous hold gives way
+  return tonumber(exp) > now
+end
+for _, s in ipairs(data.seats) do
+  if taken(redis.call('HGET', KEYS[1], s)) then return {'TAKEN', s} end
+end
+-- No orphan single seat: see CinemaStore.hold for the rule in words.
+for _, run in ipairs(data.runs) do
+  local vals = redis.call('HMGET', KEYS[1], unpack(run))
+  local st = {}
+  for i, s in ipairs(run) do
+    if chosen[s] then st[i] = 2 elseif taken(vals[i]) then st[i] = 1 else st[i] = 0 end
+  end
+  local n, i = #run, 1
+  while i <= n do
+    if st[i] == 1 then
+      i = i + 1
+    else
+      local j = i
+      while j < n and st[j + 1] ~= 1 do j = j + 1 end
+      local k = 0
+      for x = i, j do if st[x] == 2 then k = k + 1 end end
+      if k > 0 and (j - i + 1) - k ~= 1 then
+        local piece = 0
+        for x = i, j + 1 do
+          if x <= j and st[x] == 0 then
+            piece = piece + 1
+          else
+            if piece == 1 then return {'ORPHAN', run[x - 1]} end
+            piece = 0
+          end
+        end
+      end
+      i = j + 1
+    end
+  end
+end
+local exp = string.format('%.0f', now + tonumber(ARGV[3]))
+local value = 'H|' .. token .. '|' .. exp
+for _, s in ipairs(data.seats) do redis.call('HSET', KEYS[1], s, value) end
+if old ~= '' then
+  local prefix = 'H|' .. old .. '|'
+  for _, s in ipairs(split(redis.call('HGET', KEYS[4], 'seats'))) do
+    if not chosen[s] then
+      local v = redis.call('HGET', KEYS[1], s)
+      if v and string.sub(v, 1, #prefix) == prefix then redis.call('HDEL', KEYS[1], s) end
+    end
+  end
+  if redis.call('HGET', KEYS[4], 'status') == 'held' then redis.call('HSET', KEYS[4], 'status', 'replaced') end
+end
+redis.call('HSET', KEYS[2], 'token', token, 'show', ARGV[5], 'client', ARGV[4],
+           'seats', table.concat(data.seats, ','), 'expires_ms', exp, 'created_ms', now, 'status', 'held')
+redis.call('PEXPIREAT', KEYS[2], exp + KEEP_MS)
+redis.call('SET', KEYS[3], token, 'PXAT', exp)
+return {'OK', exp}
+""".replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
+
+# Release the seats of a hold this token still holds (shared by confirm-after-expiry and cancel).
+_RELEASE_FN = """
+local function release(seats_key, token, seats)
+  local prefix = 'H|' .. token .. '|'
+  for _, s in ipairs(seats) do
+    local v = redis.call('HGET', seats_key, s)
+    if v and string.sub(v, 1, #prefix) == prefix then redis.call('HDEL', seats_key, s) end
+  end
+end
+"""
+
+# Confirm a hold into a booking. KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] booking (new code),
+# KEYS[4] show bookings zset, KEYS[5] client tickets zset, KEYS[6] the shopper's hold pointer.
+# ARGV[1] token, ARGV[2] now ms, ARGV[3] code, ARGV[4] client, ARGV[5] zone.
+# Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status}
+#       | {'EXPIRED'} (the seats are released in the same step) | {'CODE_TAKEN'} (pick another code).
+_CONFIRM = _NOW + _RELEASE_FN + """
+local now = now_ms(ARGV[2])
+local token = ARGV[1]
+local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show')
+if not h[1] or h[4] ~= ARGV[4] then return {'NOHOLD'} end
+if h[1] == 'confirmed' then return {'OK', h[5]} end
+if h[1] ~= 'held' then return {'GONE', h[1]} end
+local seats = split(h[2])
+local function drop_pointer()
+  if redis.call('GET', KEYS[6]) == token then redis.call('DEL', KEYS[6]) end
+end
+if tonumber(h[3]) <= now then
+  release(KEYS[1], token, seats)
+  redis.call('HSET', KEYS[2], 'status', 'expired')
+  drop_pointer()
+  return {'EXPIRED'}
+end
+local mine = 'H|' .. token .. '|' .. h[3]
+for _, s in ipairs(seats) do
+  if redis.call('HGET', KEYS[1], s) ~= mine then  -- cannot happen while holds are only written here
+    release(KEYS[1], token, seats)
+    redis.call('HSET', KEYS[2], 'status', 'lost')
+    drop_pointer()
+    return {'GONE', 'lost'}
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'CODE_TAKEN'} end
+local code = ARGV[3]
+for _, s in ipairs(seats) do redis.call('HSET', KEYS[1], s, 'B|' .. code) end
+redis.call('HSET', KEYS[3], 'code', code, 'show', h[6], 'zone', ARGV[5], 'client', ARGV[4], 'seats', h[2],
+           'created_ms', now, 'token', token, 'status', 'booked')
+redis.call('ZADD', KEYS[4], now, code)
+redis.call('ZADD', KEYS[5], now, code)
+redis.call('HSET', KEYS[2], 'status', 'confirmed', 'code', code)
+redis.call('PERSIST', KEYS[2])
+redis.call('PEXPIREAT', KEYS[2], now + KEEP_MS)
+drop_pointer()
+return {'OK', code}
+""".replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
+
+# Cancel a live hold. KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] pointer. ARGV[1] token, ARGV[2] client.
+# Returns {'OK'} | {'NOHOLD'} | {'GONE', status}.
+_CANCEL_HOLD = _NOW + _RELEASE_FN + """
+local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client')
+if not h[1] or h[3] ~= ARGV[2] then return {'NOHOLD'} end
+if h[1] ~= 'held' then return {'GONE', h[1]} end
+release(KEYS[1], ARGV[1], split(h[2]))
+redis.call('HSET', KEYS[2], 'status', 'cancelled')
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return {'OK'}
+"""
+
+# Cancel a booking. KEYS[1] seats hash, KEYS[2] booking. ARGV[1] code, ARGV[2] client, ARGV[3] now ms.
+# Returns {'OK'} | {'NOBOOKING'} | {'GONE', status}.
+_CANCEL_BOOKING = _NOW + """
+local b = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client')
+if not b[1] or b[3] ~= ARGV[2] then return {'NOBOOKING'} end
+if b[1] ~= 'booked' then return {'GONE', b[1]} end
+local mine = 'B|' .. ARGV[1]
+for _, s in ipairs(split(b[2])) do
+  if redis.call('HGET', KEYS[1], s) == mine then redis.call('HDEL', KEYS[1], s) end
+end
+redis.call('HSET', KEYS[2], 'status', 'cancelled', 'cancelled_ms', now_ms(ARGV[3]))
+return {'OK'}
+"""
+
+
+# ---- records ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Showtime:
+    id: str
+    zone: str
+    film_en: str
+    film_zh: str
+    auditorium: str
+    starts_at: int  # epoch seconds
+    price_cents: int
+    external_id: str = ""
+    source: str = ""
+
+    @property
+    def layout(self) -> Layout:
+        return AUDITORIUMS[self.auditorium].layout
+
+    @property
+    def hall(self):
+        return AUDITORIUMS[self.auditorium]
+
+    @property
+    def price(self) -> str:
+        return f"{self.price_cents // 100}.{self.price_cents % 100:02d}"
+
+
+@dataclass(frozen=True)
+class ShowtimeInput:
+    """A validated showtime to store (from the console form or the cinema system's push)."""
+
+    film_en: str
+    film_zh: str
+    auditorium: str
+    starts_at: int
+    price_cents: int
+    external_id: str = ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    token: str
+    show_id: str
+    client: str
+    seats: tuple[str, ...]
+    expires_ms: int
+    status: str  # held | confirmed | expired | cancelled | replaced | lost
+    code: str = ""
+
+    def remaining_s(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        return max(0, int((self.expires_ms - now * 1000) // 1000))
+
+    def is_live(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self.status == "held" and self.expires_ms > now * 1000
+
+
+@dataclass(frozen=True)
+class Booking:
+    code: str
+    show_id: str
+    zone: str
+    client: str
+    seats: tuple[str, ...]
+    created_ms: int
+    status: str  # booked | cancelled
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a hold/confirm/cancel did: `status` "ok", or the reason it did nothing."""
+
+    status: str  # ok | taken | orphan | expired | gone | nohold | closed
+    seat: str | None = None
+    token: str | None = None
+    expires_ms: int | None = None
+    code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class ShowtimeConflict(Exception):
+    """An upsert would move a show with holds or bookings to another auditorium."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"showtime {index} changes the auditorium of a show that already has bookings")
+        self.index = index
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class CinemaStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._upsert = db.register_script(_UPSERT)
+        self._hold = db.register_script(_HOLD)
+        self._confirm = db.register_script(_CONFIRM)
+        self._cancel_hold = db.register_script(_CANCEL_HOLD)
+        self._cancel_booking = db.register_script(_CANCEL_BOOKING)
+
+    # ---- showtimes ----
+
+    def upsert_showtimes(self, venue: str, zone: str, items: list[ShowtimeInput], source: str) -> dict:
+        """Store showtimes, all or none. An item with an external id updates the show that id was stored
+        as before (the cinema system may push the same schedule again); one without is always new.
+        External ids must be unique within one call (the validator checks).
+        Raises ShowtimeConflict when an item would move a show that has holds or bookings to another
+        auditorium. Returns {"created": n, "updated": n, "ids": [show id per item]}."""
+        keys = CinemaKeys(venue)
+        for _attempt in range(5):
+            ext_ids = [i.external_id for i in items if i.external_id]
+            known_ids = self.db.hmget(keys.external_ids(zone), ext_ids) if ext_ids else []
+            mapped = {ext: _s(v) for ext, v in zip(ext_ids, known_ids, strict=True) if v}
+            ids, script_keys, args = [], [keys.shows(zone), keys.external_ids(zone)], []
+            for item in items:
+                show_id = mapped.get(item.external_id) or "s" + secrets.token_hex(5)
+                ids.append(show_id)
+                script_keys += [keys.show(show_id), keys.seats(show_id)]
+                args.append(json.dumps({
+                    "id": show_id, "zone": zone, "ext": item.external_id,
+                    "mapped": mapped.get(item.external_id, ""), "film_en": item.film_en,
+                    "film_zh": item.film_zh, "auditorium": item.auditorium, "starts_at": str(item.starts_at),
+                    "price_cents": str(item.price_cents), "source": source, "updated": str(int(time.time())),
+                }))
+            result = self._upsert(keys=script_keys, args=args)
+            status = _s(result[0])
+            if status == "OK":
+                return {"created": int(result[1]), "updated": int(result[2]), "ids": ids}
+            if status == "CONFLICT":
+                raise ShowtimeConflict(int(result[1]) - 1)
+            # RETRY: a concurrent push mapped an external id since we read it; read again
+        raise RuntimeError("showtime upsert kept racing; try again")
+
+    def showtime(self, venue: str, show_id: str) -> Showtime | None:
+        data = self.db.hgetall(CinemaKeys(venue).show(show_id))
+        return self._showtime(data) if data else None
+
+    @staticmethod
+    def _showtime(data: dict) -> Showtime:
+        d = {_s(k): _s(v) for k, v in data.items()}
+        return Showtime(id=d["id"], zone=d["zone"], film_en=d["film_en"], film_zh=d.get("film_zh", ""),
+                        auditorium=d["auditorium"], starts_at=int(d["starts_at"]),
+                        price_cents=int(d["price_cents"]), external_id=d.get("ext", ""),
+                        source=d.get("source", ""))
+
+    def showtimes(self, venue: str, zone: str, start: float | None = None, end: float | None = None) -> list[Showtime]:
+        """The zone's showtimes starting in [start, end] (epoch s; None: unbounded), earliest first."""
+        keys = CinemaKeys(venue)
+        ids = self.db.zrangebyscore(keys.shows(zone), "-inf" if start is None else start,
+                                    "+inf" if end is None else end)
+        if not ids:
+            return []
+        pipe = self.db.pipeline(transaction=False)
+        for show_id in ids:
+            pipe.hgetall(keys.show(_s(show_id)))
+        return [self._showtime(d) for d in pipe.execute() if d]
+
+    def has_showtimes(self, venue: str, zone: str) -> bool:
+        return self.db.zcard(CinemaKeys(venue).shows(zone)) > 0
+
+    # ---- seat states ----
+
+    def seat_states(self, venue: str, show_id: str, now: float | None = None) -> dict[str, tuple[str, str]]:
+        """seat id -> ("held", token) or ("booked", code), for the seats not free now."""
+        now_ms = (time.time() if now is None else now) * 1000
+        out = {}
+        for seat, value in self.db.hgetall(CinemaKeys(venue).seats(show_id)).items():
+            value = _s(value)
+            if value.startswith("B|"):
+                out[_s(seat)] = ("booked", value[2:])
+            elif value.startswith("H|"):
+                _h, token, exp = value.split("|")
+                if int(exp) > now_ms:
+                    out[_s(seat)] = ("held", token)
+        return out
+
+    def occupancy(self, venue: str, show: Showtime, now: float | None = None) -> dict[str, int]:
+        states = self.seat_states(venue, show.id, now)
+        booked = sum(1 for kind, _ in states.values() if kind == "booked")
+        held = len(states) - booked
+        return {"booked": booked, "held": held, "free": show.layout.capacity - booked - held,
+                "capacity": show.layout.capacity}
+
+    # ---- holds ----
+
+    def hold(self, venue: str, show: Showtime, client: str, seats: list[str], ttl_s: float,
+             now_ms: int | None = None) -> Outcome:
+        """Hold `seats` (already checked by layouts.parse_selection) for `ttl_s` seconds, all or none.
+
+        The shopper's previous live hold on this show, if any, is replaced: its seats count as free for
+        this selection, and those not re-selected are released in the same step.
+
+        The no-orphan-single-seat rule, checked in the same atomic script against the seat states of that
+        moment: take each run of adjacent standard seats (a run ends at an aisle, the row end, or a seat
+        of another kind), and within it each stretch of seats that are free (not booked, not held by
+        anyone else) before this selection. If the selection takes k seats of a stretch of n, the seats
+        of the stretch it leaves free may not include a single free seat on its own (with a selected
+        seat on one side and a selected or taken seat, aisle or row end on the other), unless
+        n - k == 1, when one seat is left over whatever the choice and the selection is allowed.
+        Couple, wheelchair and companion seats are outside the rule (couple seats go in pairs).
+        A seat left alone before the selection by other shoppers does not block it."""
+        keys = CinemaKeys(venue)
+        token = secrets.token_urlsafe(12)
+        runs = show.layout.runs_touching(seats)
+        payload = json.dumps({"seats": seats, "runs": runs})
+        for _attempt in range(5):
+            old = self.db.get(keys.client_hold(show.id, client))
+            old = _s(old) if old else ""
+            result = self._hold(
+                keys=[keys.seats(show.id), keys.hold(token), keys.client_hold(show.id, client),
+                      keys.hold(old) if old else keys.hold(token), keys.show(show.id)],
+                args=[token, "" if now_ms is None else now_ms, int(ttl_s * 1000), client, show.id, old,
+                      show.auditorium, payload],
+            )
+            status = _s(result[0])
+            if status == "OK":
+                return Outcome("ok", token=token, expires_ms=int(result[1]))
+            if status == "TAKEN":
+                return Outcome("taken", seat=_s(result[1]))
+            if status == "ORPHAN":
+                return Outcome("orphan", seat=_s(result[1]))
+            current = self.showtime(venue, show.id)
+            if current is None or current.auditorium != show.auditorium:
+                return Outcome("closed")
+        return Outcome("taken")
+
+    def get_hold(self, venue: str, token: str) -> Hold | None:
+        data = self.db.hgetall(CinemaKeys(venue).hold(token))
+        if not data or b"status" not in data:
+            return None
+        d = {_s(k): _s(v) for k, v in data.items()}
+        return Hold(token=token, show_id=d["show"], client=d["client"], seats=tuple(d["seats"].split(",")),
+                    expires_ms=int(d["expires_ms"]), status=d["status"], code=d.get("code", ""))
+
+    def live_hold_token(self, venue: str, show_id: str, client: str) -> str | None:
+        token = self.db.get(CinemaKeys(venue).client_hold(show_id, client))
+        return _s(token) if token else None
+
+    def confirm(self, venue: str, token: str, client: str, zone: str, now_ms: int | None = None) -> Outcome:
+        """Turn a live hold into a booking. A hold past its expiry is released in the same step and
+        "expired" returned; confirming a confirmed hold again returns its booking code."""
+        keys = CinemaKeys(venue)
+        hold = self.get_hold(venue, token)
+        if hold is None or hold.client != client:
+            return Outcome("nohold")
+        for _attempt in range(10):
+            code = new_code()
+            result = self._confirm(
+                keys=[keys.seats(hold.show_id), keys.hold(token), keys.booking(code),
+                      keys.show_bookings(hold.show_id), keys.client_tickets(client),
+                      keys.client_hold(hold.show_id, client)],
+                args=[token, "" if now_ms is None else now_ms, code, client, zone],
+            )
+            status = _s(result[0])
+            if status == "CODE_TAKEN":
+                continue
+            if status == "OK":
+                return Outcome("ok", code=_s(result[1]), token=token)
+            return Outcome(status.lower(), code=_s(result[1]) if len(result) > 1 else None, token=token)
+        raise RuntimeError("could not find a free booking code")
+
+    def cancel_hold(self, venue: str, token: str, client: str) -> Outcome:
+        keys = CinemaKeys(venue)
+        hold = self.get_hold(venue, token)
+        if hold is None or hold.client != client:
+            return Outcome("nohold")
+        result = self._cancel_hold(keys=[keys.seats(hold.show_id), keys.hold(token),
+                                         keys.client_hold(hold.show_id, client)], args=[token, client])
+        status = _s(result[0]).lower()
+        return Outcome(status, code=_s(result[1]) if len(result) > 1 else None, token=token)
+
+    # ---- bookings ----
+
+    def booking(self, venue: str, code: str) -> Booking | None:
+        data = self.db.hgetall(CinemaKeys(venue).booking(code))
+        if not data or b"status" not in data:
+            return None
+        return self._booking(data)
+
+    @staticmethod
+    def _booking(data: dict) -> Booking:
+        d = {_s(k): _s(v) for k, v in data.items()}
+        return Booking(code=d["code"], show_id=d["show"], zone=d.get("zone", ""), client=d["client"],
+                       seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"])
+
+    def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
+        keys = CinemaKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for code in codes:
+            pipe.hgetall(keys.booking(_s(code)))
+        return [self._booking(d) for d in pipe.execute() if d]
+
+    def show_bookings(self, venue: str, show_id: str) -> list[Booking]:
+        return self._bookings_by_codes(venue, self.db.zrange(CinemaKeys(venue).show_bookings(show_id), 0, -1))
+
+    def client_bookings(self, venue: str, client: str, limit: int = 20) -> list[Booking]:
+        codes = self.db.zrevrange(CinemaKeys(venue).client_tickets(client), 0, limit - 1)
+        return self._bookings_by_codes(venue, codes)
+
+    def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None) -> Outcome:
+        keys = CinemaKeys(venue)
+        booking = self.booking(venue, code)
+        if booking is None or booking.client != client:
+            return Outcome("nobooking")
+        result = self._cancel_booking(keys=[keys.seats(booking.show_id), keys.booking(code)],
+                                      args=[code, client, "" if now_ms is None else now_ms])
+        status = _s(result[0]).lower()
+        return Outcome(status, code=code)

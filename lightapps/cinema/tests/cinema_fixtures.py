@@ -1,0 +1,25 @@
+"""A light stand-in for the `demo` fixture, for tests that need the demo mall's zones but no console
+accounts: `demo` hashes a dozen argon2 passwords per test, which makes a parametrized test slow."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from lightapps.registry import get as get_app
+
+ZONE_APPS = {"cinema": "cinema", "kopi": "coupons", "garage": "parking"}
+
+
+@pytest.fixture(name="mall")
+def mall_fixture(app, svc, demo_map) -> str:
+    """The demo mall's map (without fingerprint samples) as venue "demo", the cinema app on zone
+    "cinema", other apps on a few other zones; returns an API token for the venue."""
+    venue_map = copy.deepcopy(demo_map)
+    venue_map.samples = []
+    svc.venues.put_map(venue_map)
+    for zone, name in ZONE_APPS.items():
+        light_app = get_app(name)
+        svc.zone_apps.set("demo", zone, name, light_app.default_config() if light_app else {})
+    return svc.tokens.issue("demo", "cinema-tests")

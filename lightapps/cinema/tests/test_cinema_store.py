@@ -1,0 +1,310 @@
+"""The cinema store's Lua scripts against a real Valkey: holds, expiry, confirm, cancel, the no-orphan rule,
+couple pairs, and showtime upserts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from lightapps.cinema.layouts import AUDITORIUMS, SelectionError, parse_selection
+from lightapps.cinema.store import CinemaKeys, CinemaStore, ShowtimeConflict, ShowtimeInput
+
+VENUE = "v1"
+ZONE = "screens"
+
+
+@pytest.fixture
+def store(db) -> CinemaStore:
+    return CinemaStore(db)
+
+
+def make_show(store: CinemaStore, auditorium: str = "1", ext: str = "", starts_in_s: int = 3600):
+    item = ShowtimeInput(film_en="Orbit Nine", film_zh="九号轨道", auditorium=auditorium,
+                         starts_at=int(time.time()) + starts_in_s, price_cents=4500, external_id=ext)
+    show_id = store.upsert_showtimes(VENUE, ZONE, [item], source="test")["ids"][0]
+    return store.showtime(VENUE, show_id)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def booked_or_held(store, show, at_ms):
+    return store.seat_states(VENUE, show.id, now=at_ms / 1000)
+
+
+# ---- holds ----------------------------------------------------------------------------------------
+
+
+def test_hold_then_another_shopper_cannot_take_the_seats(store):
+    show = make_show(store)
+    first = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=480)
+    assert first.ok and first.token
+    assert first.expires_ms == pytest.approx(now_ms() + 480_000, abs=5_000)
+    second = store.hold(VENUE, show, "bob", ["A5", "A6"], ttl_s=480)
+    assert second.status == "taken" and second.seat == "A5"
+    states = store.seat_states(VENUE, show.id)
+    assert states == {"A4": ("held", first.token), "A5": ("held", first.token)}
+    hold = store.get_hold(VENUE, first.token)
+    assert hold.status == "held" and hold.seats == ("A4", "A5") and hold.client == "alice"
+
+
+def test_hold_expires_and_the_seats_are_free_again(store):
+    show = make_show(store)
+    t0 = now_ms()
+    first = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=60, now_ms=t0)
+    assert first.ok
+    assert store.hold(VENUE, show, "bob", ["A4", "A5"], ttl_s=60, now_ms=t0 + 59_000).status == "taken"
+    assert booked_or_held(store, show, t0 + 60_001) == {}
+    again = store.hold(VENUE, show, "bob", ["A4", "A5"], ttl_s=60, now_ms=t0 + 61_000)
+    assert again.ok
+
+
+def test_a_real_short_hold_lapses_on_the_server_clock(store):
+    show = make_show(store)
+    assert store.hold(VENUE, show, "alice", ["B1"], ttl_s=0.3).ok
+    assert store.hold(VENUE, show, "bob", ["B1"], ttl_s=60).status == "taken"
+    time.sleep(0.4)
+    assert store.hold(VENUE, show, "bob", ["B1"], ttl_s=60).ok
+
+
+def test_confirm_after_expiry_fails_cleanly_and_releases_the_seats(store, db):
+    show = make_show(store)
+    t0 = now_ms()
+    hold = store.hold(VENUE, show, "alice", ["C4", "C5"], ttl_s=60, now_ms=t0)
+    late = store.confirm(VENUE, hold.token, "alice", ZONE, now_ms=t0 + 60_000)
+    assert late.status == "expired"
+    assert db.hlen(CinemaKeys(VENUE).seats(show.id)) == 0  # released in the same step
+    assert store.get_hold(VENUE, hold.token).status == "expired"
+    assert store.show_bookings(VENUE, show.id) == []
+    assert store.live_hold_token(VENUE, show.id, "alice") is None
+    # and confirming again still fails (no booking appears later)
+    assert store.confirm(VENUE, hold.token, "alice", ZONE, now_ms=t0 + 1_000).status == "gone"
+
+
+def test_late_confirm_after_someone_else_took_the_seats_leaves_their_hold_alone(store):
+    show = make_show(store)
+    t0 = now_ms()
+    first = store.hold(VENUE, show, "alice", ["C4", "C5"], ttl_s=60, now_ms=t0)
+    second = store.hold(VENUE, show, "bob", ["C4", "C5"], ttl_s=60, now_ms=t0 + 61_000)
+    assert second.ok
+    assert store.confirm(VENUE, first.token, "alice", ZONE, now_ms=t0 + 62_000).status == "expired"
+    assert booked_or_held(store, show, t0 + 62_000) == {"C4": ("held", second.token), "C5": ("held", second.token)}
+    done = store.confirm(VENUE, second.token, "bob", ZONE, now_ms=t0 + 62_000)
+    assert done.ok
+
+
+def test_confirm_books_the_seats_once(store):
+    show = make_show(store)
+    hold = store.hold(VENUE, show, "alice", ["D1", "D2", "D3"], ttl_s=480)
+    booked = store.confirm(VENUE, hold.token, "alice", ZONE)
+    assert booked.ok and len(booked.code) == 8
+    again = store.confirm(VENUE, hold.token, "alice", ZONE)
+    assert again.ok and again.code == booked.code  # a double tap gives the same ticket
+    bookings = store.show_bookings(VENUE, show.id)
+    assert [(b.code, b.seats, b.status) for b in bookings] == [(booked.code, ("D1", "D2", "D3"), "booked")]
+    assert store.seat_states(VENUE, show.id) == {s: ("booked", booked.code) for s in ("D1", "D2", "D3")}
+    assert store.hold(VENUE, show, "bob", ["D1", "D2", "D3"], ttl_s=60).status == "taken"
+    assert [b.code for b in store.client_bookings(VENUE, "alice")] == [booked.code]
+    assert store.occupancy(VENUE, show) == {"booked": 3, "held": 0, "free": 107, "capacity": 110}
+
+
+def test_only_the_holder_can_confirm_or_cancel(store):
+    show = make_show(store)
+    hold = store.hold(VENUE, show, "alice", ["E4", "E5"], ttl_s=480)
+    assert store.confirm(VENUE, hold.token, "mallory", ZONE).status == "nohold"
+    assert store.cancel_hold(VENUE, hold.token, "mallory").status == "nohold"
+    assert store.confirm(VENUE, "no-such-token", "alice", ZONE).status == "nohold"
+    assert store.get_hold(VENUE, hold.token).status == "held"
+
+
+def test_cancel_hold_releases_the_seats(store):
+    show = make_show(store)
+    hold = store.hold(VENUE, show, "alice", ["E4", "E5"], ttl_s=480)
+    assert store.cancel_hold(VENUE, hold.token, "alice").ok
+    assert store.seat_states(VENUE, show.id) == {}
+    assert store.confirm(VENUE, hold.token, "alice", ZONE).status == "gone"
+    assert store.hold(VENUE, show, "bob", ["E4", "E5"], ttl_s=60).ok
+
+
+def test_cancel_booking_releases_the_seats(store):
+    show = make_show(store)
+    hold = store.hold(VENUE, show, "alice", ["F4", "F5"], ttl_s=480)
+    code = store.confirm(VENUE, hold.token, "alice", ZONE).code
+    assert store.cancel_booking(VENUE, code, "mallory").status == "nobooking"
+    assert store.cancel_booking(VENUE, code, "alice").ok
+    assert store.booking(VENUE, code).status == "cancelled"
+    assert store.seat_states(VENUE, show.id) == {}
+    assert store.cancel_booking(VENUE, code, "alice").status == "gone"
+    assert store.hold(VENUE, show, "bob", ["F4", "F5"], ttl_s=60).ok
+
+
+def test_a_new_hold_replaces_the_shoppers_previous_one(store):
+    show = make_show(store)
+    first = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=480)
+    # picking again including the seats already held by herself works
+    second = store.hold(VENUE, show, "alice", ["A4", "A5", "A6"], ttl_s=480)
+    assert second.ok
+    assert store.get_hold(VENUE, first.token).status == "replaced"
+    assert store.confirm(VENUE, first.token, "alice", ZONE).status == "gone"
+    # moving elsewhere releases the old seats
+    third = store.hold(VENUE, show, "alice", ["B4", "B5"], ttl_s=480)
+    assert third.ok
+    assert store.seat_states(VENUE, show.id) == {"B4": ("held", third.token), "B5": ("held", third.token)}
+    assert store.live_hold_token(VENUE, show.id, "alice") == third.token
+
+
+def test_hold_on_a_show_that_moved_auditorium_is_refused(store):
+    show = make_show(store, auditorium="2", ext="x1")
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", show.starts_at, 4500, "x1")],
+                           source="test")
+    assert store.hold(VENUE, show, "alice", ["A1"], ttl_s=60).status == "closed"  # stale layout
+    assert store.seat_states(VENUE, show.id) == {}
+
+
+# ---- the no-orphan-single-seat rule (large hall: A1-A3 | A4-A11 | A12-A14) ------------------------
+
+
+def book(store, show, client, seats):
+    hold = store.hold(VENUE, show, client, seats, ttl_s=480)
+    assert hold.ok, hold
+    assert store.confirm(VENUE, hold.token, client, ZONE).ok
+
+
+@pytest.mark.parametrize(("taken", "pick", "expect"), [
+    ([], ["A4", "A5"], "ok"),  # from the aisle
+    ([], ["A5", "A6"], "A4"),  # leaves A4 alone against the aisle
+    ([], ["A10", "A11"], "ok"),
+    ([], ["A9", "A10"], "A11"),  # leaves A11 alone against the aisle
+    ([], ["A4", "A6"], "A5"),  # a hole inside the selection
+    ([], ["A6", "A7"], "ok"),  # two free on the left, four on the right
+    (["A4", "A5"], ["A7", "A8"], "A6"),  # one seat between the selection and a booked seat
+    (["A4", "A5"], ["A6", "A7"], "ok"),
+    ([], ["A2"], "A1"),  # the middle of a 3-seat block leaves two singles
+    ([], ["A1"], "ok"),
+    ([], ["A1", "A2"], "ok"),  # 3-seat block, party of 2: a single is unavoidable (n - k == 1)
+    ([], ["A12", "A13"], "ok"),
+    (["A4", "A5", "A6", "A7", "A8", "A9"], ["A10"], "ok"),  # last two of a block, one taken: unavoidable
+    (["A4", "A5", "A6", "A7", "A8"], ["A9", "A10"], "ok"),  # fills all but one: unavoidable
+    (["A4", "A5", "A6", "A7", "A8"], ["A10"], "A9"),
+    (["A6"], ["A4"], "ok"),  # A5 is left between A4 and A6: n - k == 1 in the stretch A4-A5
+    (["A5", "A8"], ["A10", "A11"], "ok"),  # the stretch A9-A11, party of 2: unavoidable
+    (["A8"], ["A5", "A6"], "A4"),  # singles on both sides
+])
+def test_orphan_rule(store, taken, pick, expect):
+    show = make_show(store)
+    if taken:
+        # mark the "taken" seats booked directly: how they got booked is not what this test is about
+        for seat in taken:
+            store.db.hset(CinemaKeys(VENUE).seats(show.id), seat, "B|SEEDCODE")
+    result = store.hold(VENUE, show, "alice", pick, ttl_s=480)
+    if expect == "ok":
+        assert result.ok, result
+    else:
+        assert (result.status, result.seat) == ("orphan", expect)
+        assert store.live_hold_token(VENUE, show.id, "alice") is None
+
+
+def test_orphan_rule_ignores_a_single_left_by_others(store):
+    show = make_show(store)
+    for seat in ("A5",):  # A4 already alone (a cancelled booking, say)
+        store.db.hset(CinemaKeys(VENUE).seats(show.id), seat, "B|SEEDCODE")
+    assert store.hold(VENUE, show, "alice", ["A6", "A7"], ttl_s=480).ok
+
+
+def test_orphan_rule_counts_live_holds_but_not_lapsed_ones(store):
+    show = make_show(store)
+    t0 = now_ms()
+    assert store.hold(VENUE, show, "bob", ["A4", "A5"], ttl_s=60, now_ms=t0).ok
+    assert store.hold(VENUE, show, "alice", ["A7", "A8"], ttl_s=60, now_ms=t0 + 1_000).seat == "A6"
+    # once bob's hold lapses, A4-A6 are free: picking A7-A8 leaves three seats, fine
+    assert store.hold(VENUE, show, "alice", ["A7", "A8"], ttl_s=60, now_ms=t0 + 61_000).ok
+
+
+def test_accessible_and_couple_seats_are_outside_the_orphan_rule(store):
+    show = make_show(store)
+    assert store.hold(VENUE, show, "alice", ["G1"], ttl_s=480).ok  # wheelchair space beside a companion seat
+    assert store.hold(VENUE, show, "bob", ["H5", "H6"], ttl_s=480).ok  # a pair in the middle of pairs
+
+
+# ---- selections that can never be held ----------------------------------------------------------
+
+
+def test_couple_seats_only_in_pairs():
+    layout = AUDITORIUMS["1"].layout
+    with pytest.raises(SelectionError, match="pairs"):
+        parse_selection(layout, ["H1"])
+    with pytest.raises(SelectionError, match="pairs"):
+        parse_selection(layout, ["H2", "H3"])  # two seats, but of two different pairs
+    assert parse_selection(layout, ["H1+H2"]) == ["H1", "H2"]
+    assert parse_selection(layout, ["H2", "H1"]) == ["H1", "H2"]
+
+
+def test_selection_limits():
+    layout = AUDITORIUMS["1"].layout
+    with pytest.raises(SelectionError, match="at least one"):
+        parse_selection(layout, [])
+    with pytest.raises(SelectionError, match="no seat"):
+        parse_selection(layout, ["Z9"])
+    with pytest.raises(SelectionError, match="no seat"):
+        parse_selection(layout, ["A15"])
+    with pytest.raises(SelectionError, match="no seat"):
+        parse_selection(layout, ["<script>"])
+    with pytest.raises(SelectionError, match="At most 8"):
+        parse_selection(layout, [f"B{i}" for i in range(1, 10)])
+    assert parse_selection(layout, ["a5", "A4", "A5"]) == ["A4", "A5"]
+
+
+# ---- showtimes ------------------------------------------------------------------------------------
+
+
+def test_showtime_upsert_by_external_id(store):
+    start = int(time.time()) + 7200
+    items = [ShowtimeInput("Orbit Nine", "九号轨道", "1", start, 4500, "pos-1"),
+             ShowtimeInput("Paper Kites", "纸风筝", "2", start + 600, 3800, "pos-2")]
+    first = store.upsert_showtimes(VENUE, ZONE, items, source="api:pos")
+    assert (first["created"], first["updated"]) == (2, 0)
+    items[0] = ShowtimeInput("Orbit Nine (IMAX)", "九号轨道", "1", start + 300, 5000, "pos-1")
+    second = store.upsert_showtimes(VENUE, ZONE, items, source="api:pos")
+    assert (second["created"], second["updated"]) == (0, 2)
+    assert second["ids"] == first["ids"]
+    shows = store.showtimes(VENUE, ZONE)
+    assert [(s.film_en, s.starts_at, s.price) for s in shows] == [
+        ("Orbit Nine (IMAX)", start + 300, "50.00"), ("Paper Kites", start + 600, "38.00")]
+
+
+def test_showtime_auditorium_cannot_change_once_seats_are_taken_and_nothing_is_stored(store):
+    show = make_show(store, auditorium="1", ext="pos-9")
+    assert store.hold(VENUE, show, "alice", ["A1"], ttl_s=480).ok
+    other = ShowtimeInput("New film", "新片", "3", show.starts_at, 100, "pos-10")
+    moved = ShowtimeInput("Orbit Nine", "九号轨道", "2", show.starts_at, 4500, "pos-9")
+    with pytest.raises(ShowtimeConflict) as exc:
+        store.upsert_showtimes(VENUE, ZONE, [other, moved], source="api:pos")
+    assert exc.value.index == 1
+    assert [s.id for s in store.showtimes(VENUE, ZONE)] == [show.id]  # all or nothing
+    assert store.showtime(VENUE, show.id).auditorium == "1"
+
+
+# ---- concurrency: many shoppers, separate connections ---------------------------------------------
+
+
+def test_200_threads_holding_the_same_seats_one_wins(store, redis_url):
+    show = make_show(store)
+    barrier = threading.Barrier(50)
+
+    def attempt(i: int):
+        own = CinemaStore(redis.Redis.from_url(redis_url))
+        if i < 50:
+            barrier.wait(timeout=10)
+        return own.hold(VENUE, show, f"shopper-{i}", ["D6", "D7"], ttl_s=480)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(attempt, range(200)))
+    winners = [o for o in outcomes if o.ok]
+    assert len(winners) == 1
+    assert {o.status for o in outcomes if not o.ok} == {"taken"}
+    assert store.seat_states(VENUE, show.id) == {"D6": ("held", winners[0].token), "D7": ("held", winners[0].token)}

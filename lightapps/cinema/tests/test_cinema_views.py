@@ -1,0 +1,209 @@
+"""Shopper pages through the Flask test client: the happy path, and every bad input answered with a clear
+4xx and nothing stored."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
+
+from lightapps.cinema.store import CinemaKeys, CinemaStore, ShowtimeInput
+from portal.shopper import Shopper, shopper_token
+
+VENUE, ZONE = "demo", "cinema"
+BASE = f"/v/{VENUE}/cinema/{ZONE}"
+
+
+@pytest.fixture
+def store(svc) -> CinemaStore:
+    return CinemaStore(svc.db)
+
+
+@pytest.fixture
+def token(app):
+    def make(client_id: str = "shopper-1") -> str:
+        with app.test_request_context():
+            return shopper_token(Shopper(VENUE, client_id))
+    return make
+
+
+def new_show(store, auditorium="1", starts_in_s=3600, zone=ZONE, film="Test Film"):
+    item = ShowtimeInput(film, "测试电影", auditorium, int(time.time()) + starts_in_s, 4200)
+    return store.upsert_showtimes(VENUE, zone, [item], source="test")["ids"][0]
+
+
+def hold(client, show_id, seats, c):
+    return client.post(f"{BASE}/show/{show_id}/hold", data={"seat": seats, "c": c})
+
+
+def test_landing_lists_todays_showtimes_with_the_shopper_token(client, mall, store, token):
+    show_id = new_show(store, starts_in_s=60)
+    c = token()
+    page = client.get(f"{BASE}?c={c}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Starlight Cinema" in html
+    assert f"{BASE}/show/{show_id}?c={c}" in html
+    assert "Pick your seats" in html  # the headline from the zone config
+    zh = client.get(f"{BASE}?c={c}&lang=zh").get_data(as_text=True)
+    assert "星光影城" in zh and "测试电影" in zh
+
+
+def test_landing_needs_a_zone_running_the_cinema_app(client, mall):
+    assert client.get("/v/demo/cinema/kopi").status_code == 404  # a coupons zone
+    assert client.get("/v/demo/cinema/nowhere").status_code == 404
+    assert client.get("/v/nomall/cinema/cinema").status_code == 404
+
+
+def test_full_path_hold_confirm_ticket(client, mall, store, token):
+    show_id = new_show(store)
+    c = token()
+    seats_page = client.get(f"{BASE}/show/{show_id}?c={c}")
+    assert seats_page.status_code == 200
+    html = seats_page.get_data(as_text=True)
+    assert 'name="seat" value="A4"' in html and 'value="H1+H2"' in html
+    assert f'name="c" value="{c}"' in html
+    assert len(seats_page.data) < 100_000
+
+    resp = hold(client, show_id, ["A4", "A5"], c)
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert "/hold/" in location and parse_qs(urlsplit(location).query)["c"] == [c]
+    hold_token = urlsplit(location).path.rsplit("/", 1)[1]
+
+    page = client.get(location)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'id="remaining">[78]:\d\d<', html)  # 8 minutes by default, server-rendered
+    assert 'http-equiv="refresh"' in html
+    assert "A4, A5" in html and "84.00" in html
+
+    done = client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c})
+    assert done.status_code == 303 and "/ticket/" in done.headers["Location"]
+    code = urlsplit(done.headers["Location"]).path.rsplit("/", 1)[1]
+    ticket = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "<svg" in ticket and code in ticket and "A4, A5" in ticket
+    assert store.seat_states(VENUE, show_id) == {"A4": ("booked", code), "A5": ("booked", code)}
+    # the hold page now leads to the ticket, and the landing page lists it
+    assert "/ticket/" in client.get(location).headers["Location"]
+    assert code in client.get(f"{BASE}?c={c}").get_data(as_text=True)
+
+
+def test_hold_minutes_come_from_the_zone_config(client, mall, store, token, svc):
+    svc.zone_apps.set(VENUE, ZONE, "cinema", {"hold_minutes": 3, "headline_en": "", "headline_zh": ""})
+    show_id = new_show(store)
+    resp = hold(client, show_id, ["B4", "B5"], token())
+    held = store.get_hold(VENUE, urlsplit(resp.headers["Location"]).path.rsplit("/", 1)[1])
+    assert held.expires_ms / 1000 - time.time() == pytest.approx(180, abs=5)
+
+
+@pytest.mark.parametrize(("seats", "status", "message"), [
+    ([], 422, "Pick at least one seat"),
+    (["Z1"], 422, "no seat"),
+    (["A1' OR 1=1"], 422, "no seat"),
+    ([f"B{i}" for i in range(1, 10)], 422, "At most 8"),
+    (["H1"], 422, "pairs"),
+    (["A5", "A6"], 422, "A4"),  # orphan rule
+])
+def test_bad_selections_are_refused_and_nothing_is_held(client, mall, store, token, seats, status, message):
+    show_id = new_show(store)
+    resp = hold(client, show_id, seats, token())
+    assert resp.status_code == status
+    assert message in resp.get_data(as_text=True)
+    assert store.db.hlen(CinemaKeys(VENUE).seats(show_id)) == 0
+
+
+def test_seats_taken_meanwhile_give_409_and_keep_the_rest_checked(client, mall, store, token):
+    show_id = new_show(store)
+    assert hold(client, show_id, ["C4", "C5"], token("first")).status_code == 303
+    resp = hold(client, show_id, ["C5", "C6"], token("second"))
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert "C5 was just taken" in html
+    assert 'value="C6" aria-label="C6 (standard)" checked' in html
+    assert 'value="C5" aria-label="C5 (standard)" disabled' in html
+
+
+def test_hold_on_unknown_closed_or_other_zone_shows(client, mall, store, token):
+    c = token()
+    assert hold(client, "s0000000000", ["A4"], c).status_code == 404
+    assert hold(client, "bad id!", ["A4"], c).status_code == 404
+    started = new_show(store, starts_in_s=-20 * 60)  # started 20 minutes ago: booking closed
+    resp = hold(client, started, ["A4", "A5"], c)
+    assert resp.status_code == 409 and "closed" in resp.get_data(as_text=True)
+    elsewhere = new_show(store, zone="garage")
+    assert client.get(f"{BASE}/show/{elsewhere}?c={c}").status_code == 404
+    assert hold(client, elsewhere, ["A4", "A5"], c).status_code == 404
+    assert store.db.hlen(CinemaKeys(VENUE).seats(started)) == 0
+
+
+def test_hold_and_ticket_pages_belong_to_their_shopper(client, mall, store, token):
+    show_id = new_show(store)
+    c = token("owner-of-hold")
+    location = hold(client, show_id, ["D4", "D5"], c).headers["Location"]
+    hold_token = urlsplit(location).path.rsplit("/", 1)[1]
+    other = token("someone-else")
+    assert client.get(f"{BASE}/hold/{hold_token}?c={other}").status_code == 404
+    assert client.get(f"{BASE}/hold/{hold_token}").status_code == 404  # no token: a new anonymous shopper
+    assert client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": other}).status_code == 404
+    assert client.post(f"{BASE}/hold/{hold_token}/cancel", data={"c": other}).status_code == 404
+    assert store.get_hold(VENUE, hold_token).status == "held"
+    code = urlsplit(client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c}).headers["Location"]).path
+    code = code.rsplit("/", 1)[1]
+    assert client.get(f"{BASE}/ticket/{code}?c={other}").status_code == 404
+    assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": other}).status_code == 404
+    assert client.get(f"{BASE}/ticket/NOSUCHCODE?c={c}").status_code == 404
+    assert store.booking(VENUE, code).status == "booked"
+
+
+def test_confirm_after_expiry_fails_cleanly(client, mall, store, token):
+    show_id = new_show(store)
+    c = token()
+    location = hold(client, show_id, ["E4", "E5"], c).headers["Location"]
+    hold_token = urlsplit(location).path.rsplit("/", 1)[1]
+    # let the hold lapse: move its expiry into the past (what 8 minutes of waiting would do)
+    past = int(time.time() * 1000) - 1000
+    keys = CinemaKeys(VENUE)
+    store.db.hset(keys.hold(hold_token), "expires_ms", past)
+    for seat in ("E4", "E5"):
+        store.db.hset(keys.seats(show_id), seat, f"H|{hold_token}|{past}")
+    page = client.get(location).get_data(as_text=True)
+    assert "expired" in page and 'id="confirm"' not in page
+    resp = client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c})
+    assert resp.status_code == 409
+    assert "expired before you confirmed" in resp.get_data(as_text=True)
+    assert store.db.hlen(keys.seats(show_id)) == 0
+    assert store.show_bookings(VENUE, show_id) == []
+
+
+def test_cancel_hold_and_cancel_ticket_release_seats(client, mall, store, token):
+    show_id = new_show(store)
+    c = token()
+    hold_token = urlsplit(hold(client, show_id, ["F4", "F5"], c).headers["Location"]).path.rsplit("/", 1)[1]
+    resp = client.post(f"{BASE}/hold/{hold_token}/cancel", data={"c": c})
+    assert resp.status_code == 303 and f"/show/{show_id}" in resp.headers["Location"]
+    assert store.seat_states(VENUE, show_id) == {}
+    assert client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c}).status_code == 409
+
+    hold_token = urlsplit(hold(client, show_id, ["F4", "F5"], c).headers["Location"]).path.rsplit("/", 1)[1]
+    ticket_url = client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c}).headers["Location"]
+    code = urlsplit(ticket_url).path.rsplit("/", 1)[1]
+    assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 303
+    assert "Cancelled" in client.get(ticket_url).get_data(as_text=True)
+    assert store.seat_states(VENUE, show_id) == {}
+
+
+def test_seat_map_shows_my_hold_and_lets_me_change_it(client, mall, store, token):
+    show_id = new_show(store)
+    c = token()
+    hold(client, show_id, ["A4", "A5"], c)
+    html = client.get(f"{BASE}/show/{show_id}?c={c}").get_data(as_text=True)
+    assert 'id="my-hold"' in html
+    assert 'value="A4" aria-label="A4 (standard)" checked' in html
+    assert hold(client, show_id, ["A4", "A5", "A6"], c).status_code == 303
+    assert sorted(store.seat_states(VENUE, show_id)) == ["A4", "A5", "A6"]
+    other = client.get(f"{BASE}/show/{show_id}?c={token('other')}").get_data(as_text=True)
+    assert 'value="A4" aria-label="A4 (standard)" disabled' in other

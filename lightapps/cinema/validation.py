@@ -1,0 +1,136 @@
+"""Validating a showtime from outside: the owner's console form, or the cinema system's JSON push.
+
+Each error names the field it is about, so the API can answer {"error": ..., "field": ...} and the form
+can say which box to fix."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from lightapps.cinema.layouts import AUDITORIUMS
+from lightapps.cinema.store import ShowtimeInput
+
+MAX_TITLE = 120
+MAX_PRICE = Decimal("10000")
+MAX_PAST_S = 24 * 3600  # a showtime may be entered up to a day late (corrections), not earlier
+MAX_AHEAD_S = 120 * 24 * 3600
+MAX_BATCH = 500
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _title(raw, field: str, required: bool) -> str:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise FieldError(field, "is required")
+        return ""
+    if not isinstance(raw, str):
+        raise FieldError(field, "must be a string")
+    value = raw.strip()
+    if len(value) > MAX_TITLE:
+        raise FieldError(field, f"must be at most {MAX_TITLE} characters")
+    if _CONTROL.search(value):
+        raise FieldError(field, "must not contain control characters")
+    return value
+
+
+def _auditorium(raw, field: str) -> str:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or raw.strip() not in AUDITORIUMS:
+        raise FieldError(field, f"must be one of: {', '.join(AUDITORIUMS)}")
+    return raw.strip()
+
+
+def _starts_at(raw, field: str, now: float) -> int:
+    """ISO 8601 date and time; with no UTC offset it is the mall's local time (the server's zone)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise FieldError(field, "is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)")
+    text = raw.strip()
+    if len(text) > 40:
+        raise FieldError(field, "is not a date and time")
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise FieldError(field, "is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)") from None
+    try:
+        ts = moment.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise FieldError(field, "is out of range") from None
+    if ts < now - MAX_PAST_S:
+        raise FieldError(field, "is in the past")
+    if ts > now + MAX_AHEAD_S:
+        raise FieldError(field, f"is more than {MAX_AHEAD_S // 86400} days ahead")
+    return int(ts)
+
+
+def _price_cents(raw, field: str) -> int:
+    if raw is None or raw == "":
+        raise FieldError(field, "is required")
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise FieldError(field, "must be a number")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise FieldError(field, "must be a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise FieldError(field, "must be a number") from None
+    if not value.is_finite():
+        raise FieldError(field, "must be a number")
+    if value < 0 or value > MAX_PRICE:
+        raise FieldError(field, f"must be between 0 and {MAX_PRICE}")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise FieldError(field, "must have at most 2 decimal places")
+    return int(cents)
+
+
+def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_external_id: bool = False
+                   ) -> ShowtimeInput:
+    """A dict of raw values -> ShowtimeInput; FieldError naming `prefix + field` when a value is bad."""
+    now = time.time() if now is None else now
+    if not isinstance(raw, dict):
+        raise FieldError(prefix.rstrip(".") or "$", "must be an object")
+    external_id = ""
+    if allow_external_id and raw.get("id") not in (None, ""):
+        external_id = raw["id"]
+        if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+            raise FieldError(prefix + "id", "must be 1-64 letters, digits or . _ : -")
+    film_en = _title(raw.get("film_en"), prefix + "film_en", required=True)
+    film_zh = _title(raw.get("film_zh"), prefix + "film_zh", required=False) or film_en
+    return ShowtimeInput(
+        film_en=film_en,
+        film_zh=film_zh,
+        auditorium=_auditorium(raw.get("auditorium"), prefix + "auditorium"),
+        starts_at=_starts_at(raw.get("starts_at"), prefix + "starts_at", now),
+        price_cents=_price_cents(raw.get("price"), prefix + "price"),
+        external_id=external_id,
+    )
+
+
+def parse_showtime_batch(items, now: float | None = None) -> list[ShowtimeInput]:
+    """The `showtimes` list of an API push: 1..MAX_BATCH items, external ids unique."""
+    if not isinstance(items, list) or not items:
+        raise FieldError("showtimes", "must be a non-empty list")
+    if len(items) > MAX_BATCH:
+        raise FieldError("showtimes", f"at most {MAX_BATCH} showtimes per request")
+    parsed = [parse_showtime(item, now, prefix=f"showtimes[{i}].", allow_external_id=True)
+              for i, item in enumerate(items)]
+    seen: set[str] = set()
+    for i, item in enumerate(parsed):
+        if item.external_id:
+            if item.external_id in seen:
+                raise FieldError(f"showtimes[{i}].id", "appears twice in this request")
+            seen.add(item.external_id)
+    return parsed

@@ -1,0 +1,205 @@
+"""Shopper pages: today's showtimes -> seat map -> hold (with countdown) -> confirm -> ticket.
+
+Plain HTML forms and full-page navigations (the iOS captive mini-browser keeps no cookies and may run
+no script): every link and form carries the shopper's signed `c` token."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import segno
+from flask import Blueprint, abort, redirect, render_template, request
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from lightapps.cinema.common import (
+    bookable,
+    cinema_store,
+    day_bounds,
+    hhmm,
+    hold_seconds,
+    seat_grid,
+    show_in_zone,
+    valid_id,
+    venue_and_zone,
+    when,
+    zone_config,
+)
+from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
+from portal.shopper import shopper_for_venue, shopper_token, shopper_url
+
+bp = Blueprint("cinema", __name__, url_prefix="/v/<venue>/cinema", template_folder="templates")
+
+
+def _page(template: str, venue: str, zone: str, status: int = 200, **context):
+    venue_map, zone_obj = venue_and_zone(venue, zone)
+    shopper = shopper_for_venue(venue)
+    return render_template(template, venue=venue_map, zone=zone_obj, shopper_token=shopper_token(shopper),
+                           when=when, **context), status
+
+
+@bp.get("/<zone>")
+def landing(venue: str, zone: str):
+    config = zone_config(venue, zone)
+    store = cinema_store()
+    shopper = shopper_for_venue(venue)
+    now = time.time()
+    today_start, today_end = day_bounds(date.today())
+    _tomorrow_start, tomorrow_end = day_bounds(date.today() + timedelta(days=1))
+    shows = [s for s in store.showtimes(venue, zone, today_start, tomorrow_end) if bookable(s, now)]
+    days = [
+        (_("Today"), [s for s in shows if s.starts_at <= today_end]),
+        (_("Tomorrow"), [s for s in shows if s.starts_at > today_end]),
+    ]
+    tickets = [(b, store.showtime(venue, b.show_id)) for b in store.client_bookings(venue, shopper.client)
+               if b.status == "booked" and b.zone == zone]
+    tickets = [(b, s) for b, s in tickets if s is not None and bookable(s, now)]
+    return _page("cinema/landing.html", venue, zone, config=config, days=days, tickets=tickets, hhmm=hhmm,
+                 films=_by_film)
+
+
+def _by_film(shows):
+    """[(first show of a film, [its shows])] in order of each film's first show."""
+    films: dict[str, list] = {}
+    for show in shows:
+        films.setdefault(show.film_en, []).append(show)
+    return [(group[0], group) for group in films.values()]
+
+
+def _seat_page(venue: str, zone: str, show, status: int = 200, error: str | None = None,
+               checked: frozenset = frozenset()):
+    store = cinema_store()
+    shopper = shopper_for_venue(venue)
+    mine = store.live_hold_token(venue, show.id, shopper.client)
+    states = store.seat_states(venue, show.id)
+    return _page("cinema/seats.html", venue, zone, status, show=show, grid=seat_grid(show.layout, states, mine,
+                 checked), layout=show.layout, mine=mine, error=error, open=bookable(show),
+                 max_seats=MAX_SEATS_PER_HOLD)
+
+
+@bp.get("/<zone>/show/<show_id>")
+def seats(venue: str, zone: str, show_id: str):
+    zone_config(venue, zone)
+    return _seat_page(venue, zone, show_in_zone(venue, zone, show_id))
+
+
+@bp.post("/<zone>/show/<show_id>/hold")
+def hold(venue: str, zone: str, show_id: str):
+    config = zone_config(venue, zone)
+    show = show_in_zone(venue, zone, show_id)
+    if not bookable(show):
+        return _seat_page(venue, zone, show, 409, _("Booking for this showtime has closed."))
+    raw = request.form.getlist("seat")[:2 * MAX_SEATS_PER_HOLD + 2]
+    try:
+        picked = parse_selection(show.layout, raw)
+    except SelectionError as exc:
+        return _seat_page(venue, zone, show, 422, exc.message)
+    shopper = shopper_for_venue(venue)
+    outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
+    if outcome.ok:
+        return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=outcome.token), code=303)
+    if outcome.status == "taken":
+        message = _("Seat %(seat)s was just taken by someone else. Please pick again.", seat=outcome.seat)
+        return _seat_page(venue, zone, show, 409, message, frozenset(picked) - {outcome.seat})
+    if outcome.status == "orphan":
+        message = _("Your choice would leave seat %(seat)s empty on its own. Please pick seats next to it, "
+                    "or include it.", seat=outcome.seat)
+        return _seat_page(venue, zone, show, 422, message, frozenset(picked))
+    return _seat_page(venue, zone, show, 409, _("This showtime has changed. Please pick again."))
+
+
+def _my_hold(venue: str, zone: str, token: str):
+    hold = cinema_store().get_hold(venue, valid_id(token))
+    shopper = shopper_for_venue(venue)
+    if hold is None or hold.client != shopper.client:
+        abort(404, "No such hold (it may have expired long ago).")
+    show = show_in_zone(venue, zone, hold.show_id)
+    return hold, show
+
+
+def _hold_page(venue: str, zone: str, hold, show, status: int = 200, error: str | None = None):
+    now = time.time()
+    remaining = hold.remaining_s(now) if hold.status == "held" else 0
+    total = show.price_cents * len(hold.seats)
+    return _page("cinema/hold.html", venue, zone, status, hold=hold, show=show, remaining=remaining,
+                 live=hold.is_live(now), expires=hhmm(hold.expires_ms / 1000), error=error,
+                 total=f"{total // 100}.{total % 100:02d}")
+
+
+@bp.get("/<zone>/hold/<token>")
+def hold_page(venue: str, zone: str, token: str):
+    zone_config(venue, zone)
+    hold, show = _my_hold(venue, zone, token)
+    if hold.status == "confirmed":
+        return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
+    return _hold_page(venue, zone, hold, show)
+
+
+@bp.post("/<zone>/hold/<token>/confirm")
+def confirm(venue: str, zone: str, token: str):
+    zone_config(venue, zone)
+    hold, show = _my_hold(venue, zone, token)
+    outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
+    if outcome.ok:
+        return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=outcome.code), code=303)
+    hold = cinema_store().get_hold(venue, hold.token) or hold
+    if outcome.status == "expired":
+        message = _("Your hold expired before you confirmed, and the seats were released. Please pick "
+                    "seats again.")
+    elif outcome.status == "gone" and outcome.code == "cancelled":
+        message = _("You cancelled this hold.")
+    elif outcome.status == "gone" and outcome.code == "replaced":
+        message = _("You picked other seats for this showtime since; this hold no longer counts.")
+    else:
+        message = _("This hold can no longer be confirmed. Please pick seats again.")
+    return _hold_page(venue, zone, hold, show, 409, message)
+
+
+@bp.post("/<zone>/hold/<token>/cancel")
+def cancel_hold(venue: str, zone: str, token: str):
+    zone_config(venue, zone)
+    hold, show = _my_hold(venue, zone, token)
+    outcome = cinema_store().cancel_hold(venue, hold.token, hold.client)
+    if not outcome.ok and hold.status == "confirmed":
+        return _hold_page(venue, zone, hold, show, 409, _("This hold is already booked; cancel the ticket "
+                                                          "instead."))
+    return redirect(shopper_url("cinema.seats", venue=venue, zone=zone, show_id=show.id), code=303)
+
+
+def _my_booking(venue: str, zone: str, code: str):
+    booking = cinema_store().booking(venue, valid_id(code))
+    shopper = shopper_for_venue(venue)
+    if booking is None or booking.client != shopper.client or booking.zone != zone:
+        abort(404, "No such ticket.")
+    return booking, show_in_zone(venue, zone, booking.show_id)
+
+
+def ticket_qr_svg(venue: str, code: str) -> Markup:
+    """The ticket's QR code (scanned at the door) as inline SVG: no image request, works offline."""
+    svg = segno.make(f"MPCINEMA:{venue}:{code}", error="m").svg_inline(scale=5, title=code)
+    return Markup(svg)  # noqa: S704 - segno's own SVG, the payload is our code
+
+
+def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None):
+    return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
+                 qr=ticket_qr_svg(venue, booking.code), error=error,
+                 cancellable=booking.status == "booked" and time.time() < show.starts_at)
+
+
+@bp.get("/<zone>/ticket/<code>")
+def ticket(venue: str, zone: str, code: str):
+    zone_config(venue, zone)
+    booking, show = _my_booking(venue, zone, code)
+    return _ticket_page(venue, zone, booking, show)
+
+
+@bp.post("/<zone>/ticket/<code>/cancel")
+def cancel_ticket(venue: str, zone: str, code: str):
+    zone_config(venue, zone)
+    booking, show = _my_booking(venue, zone, code)
+    if time.time() >= show.starts_at:
+        return _ticket_page(venue, zone, booking, show, 409, _("The show has started; the ticket can no "
+                                                               "longer be cancelled."))
+    cinema_store().cancel_booking(venue, booking.code, booking.client)
+    return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
