@@ -14,6 +14,9 @@ import redis
 
 from portal.settings import PROJECT_ROOT, Settings
 
+# Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
+os.environ.setdefault("ARGON2_PROFILE", "test")
+
 TEST_SECRET = "test-secret-key-" + "x" * 16
 TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ from portal.storage import VenueKeys
 
 ROLES = ("operator", "owner")
 csrf = CSRFProtect()
-_hasher = PasswordHasher()
+# argon2id with the library's defaults (RFC 9106 low-memory profile). ARGON2_PROFILE=test (set by the test
+# suite only) makes hashing cheap so hundreds of tests can create accounts; never set it in production.
+_hasher = (PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if os.environ.get("ARGON2_PROFILE") == "test"
+           else PasswordHasher())
 # A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash("no-such-user")
 
