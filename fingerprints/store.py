@@ -3,7 +3,10 @@ operators can roll back."""
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
+from collections import OrderedDict
 
 import redis
 
@@ -27,9 +30,15 @@ class VenueKeysMap(VenueKeys):
 class VenueStore:
     """Which venues exist, and each venue's map versions."""
 
+    CACHED_MAPS = 8
+
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self._venues_key = VenueKeys(GLOBAL_TAG).key("venues")
+        # A stored version never changes, so its parsed map can be shared: parsing the demo mall's
+        # ~2 MB of JSON on every page view cost more than the rest of the request.
+        self._parsed: OrderedDict[tuple[str, int], VenueMap] = OrderedDict()
+        self._lock = threading.Lock()
 
     def venue_ids(self) -> list[str]:
         return sorted(v.decode() for v in self.db.smembers(self._venues_key))
@@ -41,14 +50,28 @@ class VenueStore:
         raw = self.db.get(VenueKeysMap(venue).current_version())
         return int(raw) if raw else 0
 
-    def get_map(self, venue: str, version: int | None = None) -> VenueMap | None:
-        keys = VenueKeysMap(venue)
+    def get_map(self, venue: str, version: int | None = None, for_update: bool = False) -> VenueMap | None:
+        """The map (current version unless given). The result is shared between callers: treat it as
+        read-only, or pass for_update=True for a private copy to change and put_map back."""
         if version is None:
             version = self.current_version(venue)
             if not version:
                 return None
-        raw = self.db.get(keys.map_version(version))
-        return VenueMap.from_dict(json.loads(raw)) if raw else None
+        key = (venue, version)
+        with self._lock:
+            cached = self._parsed.get(key)
+            if cached is not None:
+                self._parsed.move_to_end(key)
+        if cached is None:
+            raw = self.db.get(VenueKeysMap(venue).map_version(version))
+            if raw is None:
+                return None
+            cached = VenueMap.from_dict(json.loads(raw))
+            with self._lock:
+                self._parsed[key] = cached
+                while len(self._parsed) > self.CACHED_MAPS:
+                    self._parsed.popitem(last=False)
+        return copy.deepcopy(cached) if for_update else cached
 
     def put_map(self, venue_map: VenueMap) -> int:
         """Store the map as a new version and make it current, in one transaction."""
