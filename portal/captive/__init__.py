@@ -69,6 +69,13 @@ def init_captive(app: Flask) -> None:
 
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
+    app.jinja_env.globals["current_shopper_token"] = _current_shopper_token
+
+
+def _current_shopper_token() -> str:
+    """For forms: the token of the shopper this page is for, however the page learnt who that is."""
+    shopper = current_shopper()
+    return shopper_token(shopper) if shopper else ""
 
 
 # ---- who is this, and where do they go ---------------------------------------------------------
