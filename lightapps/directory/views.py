@@ -1,32 +1,72 @@
+"""Directory shopper pages: the mall home (search, category filter), a zone's fallback landing, shop pages.
+
+Every link and form carries the shopper's `c` token (shopper_url / hidden input): the iOS captive
+mini-browser keeps no cookies. Pages are plain GET pages, usable without JavaScript."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
 
+from fingerprints.plan import render_plan_svg
+from lightapps.directory.search import MAX_QUERY, search_shops
 from portal.services import services
+from portal.shopper import shopper_for_venue, shopper_token
 
 bp = Blueprint("directory", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+MAX_CATEGORY = 40
+
+
+def category_labels() -> dict[str, str]:
+    """User-facing names of the usual shop categories (others are shown as stored)."""
+    return {
+        "cafe": _("Cafés"), "books": _("Books"), "fashion": _("Fashion"), "cinema": _("Cinema"),
+        "restaurant": _("Restaurants"), "electronics": _("Electronics"), "parking": _("Parking"),
+        "beauty": _("Beauty"), "sports": _("Sports"), "kids": _("Kids"), "services": _("Services"),
+        "grocery": _("Grocery"), "home": _("Home"), "jewellery": _("Jewellery"),
+    }
 
 
 def venue_or_404(venue: str):
     venue_map = services().venues.get_map(venue)
     if venue_map is None:
-        abort(404, f"unknown venue {venue!r}")
+        abort(404, _("Unknown venue."))
     return venue_map
 
 
-def search_shops(venue_map, query: str):
-    query = query.strip().lower()
-    if not query:
-        return list(venue_map.shops)
-    return [s for s in venue_map.shops if query in s.name.lower() or query in s.name_zh or query in s.category]
+def _search_args(venue_map) -> tuple[str, str]:
+    """The validated `q` and `category` query parameters; 400 naming the bad one."""
+    query = request.args.get("q", "")
+    if len(query) > MAX_QUERY:
+        abort(400, _("The search text is too long (at most %(n)s characters).", n=MAX_QUERY))
+    category = request.args.get("category", "").strip()
+    if category and category not in {s.category for s in venue_map.shops}:
+        abort(400, _("Unknown category: %(c)s", c=category[:MAX_CATEGORY]))
+    return query.strip(), category
+
+
+def _render_home(venue_map, zone=None, config=None):
+    shopper = shopper_for_venue(venue_map.id)
+    query, category = _search_args(venue_map)
+    labels = category_labels()
+    shops = search_shops(venue_map.shops, query, category, labels)
+    if zone is not None and not query and not category:
+        # the zone's own shops first: that is where the shopper stands
+        shops = [s for s in shops if s.zone == zone.id] + [s for s in shops if s.zone != zone.id]
+    categories = sorted({s.category for s in venue_map.shops})
+    return render_template(
+        "directory/home.html", venue=venue_map, shops=shops, query=query, category=category, zone=zone,
+        config=config or {}, categories=categories, labels=labels, shopper_token=shopper_token(shopper),
+        searched=bool(query or category),
+    )
 
 
 @bp.get("/")
 def home(venue: str):
-    venue_map = venue_or_404(venue)
-    query = request.args.get("q", "")[:100]
-    return render_template("directory/home.html", venue=venue_map, shops=search_shops(venue_map, query),
-                           query=query, zone=None)
+    return _render_home(venue_or_404(venue))
 
 
 @bp.get("/zone/<zone>")
@@ -34,8 +74,31 @@ def landing(venue: str, zone: str):
     venue_map = venue_or_404(venue)
     zone_obj = venue_map.zone(zone)
     if zone_obj is None:
-        abort(404, "unknown zone")
+        abort(404, _("Unknown zone."))
     config = services().zone_apps.config_for(venue, zone, "directory") or {}
-    shops = [s for s in venue_map.shops if s.zone == zone] + [s for s in venue_map.shops if s.zone != zone]
-    return render_template("directory/home.html", venue=venue_map, shops=shops, query="", zone=zone_obj,
-                           config=config)
+    return _render_home(venue_map, zone=zone_obj, config=config)
+
+
+@bp.get("/shop/<shop_id>")
+def shop(venue: str, shop_id: str):
+    venue_map = venue_or_404(venue)
+    shop_obj = next((s for s in venue_map.shops if s.id == shop_id), None)
+    if shop_obj is None:
+        abort(404, _("Unknown shop."))
+    shopper = shopper_for_venue(venue)
+    zh = str(get_locale()) == "zh"
+    name = shop_obj.name_zh if zh else shop_obj.name
+    plan_svg = None
+    try:
+        floor = venue_map.floor(shop_obj.floor)
+        plan_svg = render_plan_svg(venue_map, floor.level, show_aps=False, lang="zh" if zh else "en",
+                                   markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)])
+        plan_svg = Markup(plan_svg.replace("<svg ", '<svg role="img" class="plan-svg" ', 1))
+    except KeyError:
+        floor = None
+    zone_obj = venue_map.zone(shop_obj.zone) if shop_obj.zone else None
+    return render_template(
+        "directory/shop.html", venue=venue_map, shop=shop_obj, floor=floor, zone_obj=zone_obj,
+        labels=category_labels(), plan_svg=plan_svg,
+        shopper_token=shopper_token(shopper),
+    )

@@ -1,0 +1,74 @@
+"""Shop search: English and Chinese names, category, pinyin initials / full pinyin / a mix."""
+
+from __future__ import annotations
+
+import pytest
+
+from fingerprints.model import Shop
+from lightapps.directory.search import pinyin_matches, search_shops, syllables
+
+SHOPS = [
+    Shop("starlight", "Starlight Cinema", "星光影城", "cinema", 1, 22, 30),
+    Shop("noodle", "Lanzhou Noodle Bar", "兰州拉面", "restaurant", 1, 55, 20),
+    Shop("dumpling", "Golden Dumpling", "金饺子", "restaurant", 1, 75, 20),
+    Shop("kopi", "Kopi Coffee", "考比咖啡", "cafe", 0, 90, 15),
+    Shop("tea", "Green Tea", "绿茶", "restaurant", 0, 10, 10),
+    Shop("bank", "City Bank", "城市银行", "services", 0, 12, 10),
+    Shop("ktv", "Party KTV", "KTV量贩", "entertainment", 1, 5, 5),
+]
+
+
+def ids(shops):
+    return [s.id for s in shops]
+
+
+@pytest.mark.parametrize("query", ["xg", "XG", "xgyc", "xingguang", "xingguangyingcheng", "xinggy",
+                                   "guangying", "xing guang", "xing'guang", "ｘｇ", "yc"])
+def test_pinyin_finds_starlight(query):
+    assert ids(search_shops(SHOPS, query)) == ["starlight"]
+
+
+@pytest.mark.parametrize("query", ["gx", "xgz", "xingguangx", "yingxing"])
+def test_pinyin_needs_syllable_order(query):
+    assert not pinyin_matches(query, "星光影城")
+
+
+def test_pinyin_initials_of_other_shops():
+    assert ids(search_shops(SHOPS, "lzlm")) == ["noodle"]
+    assert ids(search_shops(SHOPS, "jjz")) == ["dumpling"]
+    assert ids(search_shops(SHOPS, "kbkf")) == ["kopi"]
+
+
+def test_pinyin_v_for_u_umlaut_and_other_readings():
+    assert "tea" in ids(search_shops(SHOPS, "lvcha"))  # 绿 typed as lv on a pinyin keyboard
+    assert "tea" in ids(search_shops(SHOPS, "lc"))
+    assert "bank" in ids(search_shops(SHOPS, "yinhang"))  # 行 read hang in 银行, not xing
+    assert "bank" in ids(search_shops(SHOPS, "csyh"))
+
+
+def test_latin_part_of_a_chinese_name():
+    assert syllables("KTV量贩") == (("ktv",), ("liang",), ("fan",))
+    assert ids(search_shops(SHOPS, "ktvlf")) == ["ktv"]
+
+
+def test_english_and_chinese_names():
+    assert ids(search_shops(SHOPS, "star")) == ["starlight"]
+    assert ids(search_shops(SHOPS, "  STARLIGHT cinema ")) == ["starlight"]
+    assert ids(search_shops(SHOPS, "starlightcinema")) == ["starlight"]
+    assert ids(search_shops(SHOPS, "星光")) == ["starlight"]
+    assert ids(search_shops(SHOPS, "拉面")) == ["noodle"]
+    assert search_shops(SHOPS, "nothing like it") == []
+
+
+def test_category_filter_and_category_text():
+    assert ids(search_shops(SHOPS, "", "restaurant")) == ["tea", "dumpling", "noodle"]
+    assert ids(search_shops(SHOPS, "jin", "restaurant")) == ["dumpling"]
+    assert search_shops(SHOPS, "xg", "restaurant") == []
+    assert ids(search_shops(SHOPS, "cafe")) == ["kopi"]  # the category name itself
+    assert ids(search_shops(SHOPS, "咖啡店", category_labels={"cafe": "咖啡店"})) == ["kopi"]
+
+
+def test_empty_query_lists_all_in_floor_order():
+    found = search_shops(SHOPS, "")
+    assert len(found) == len(SHOPS)
+    assert [s.floor for s in found] == sorted(s.floor for s in found)

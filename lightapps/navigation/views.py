@@ -1,0 +1,280 @@
+"""Navigation views: the route page (server-drawn SVG, Leaflet on request), the JSON route API, plan SVGs.
+
+Query parameters of the page and the API: `from`, `to` (me | shop:<id> | zone:<id> | <floor>,<x>,<y>),
+`accessible` (1: lifts only, no stairs or escalators), `to_label` (a name for a point destination, e.g.
+"Your car"), and the shopper's `c` token (needed for `me`)."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from fingerprints.plan import PX_PER_M, render_plan_svg
+from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
+from portal.services import services
+from portal.shopper import shopper_for_venue, shopper_token
+
+bp = Blueprint("navigation", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+MAX_LABEL = 60
+START_COLOUR, GOAL_COLOUR, CONNECTOR_COLOUR, ROUTE_COLOUR = "#2e7d32", "#d32f2f", "#ef6c00", "#d32f2f"
+
+
+def _venue_map(venue: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    return venue_map
+
+
+def _zh() -> bool:
+    return str(get_locale()) == "zh"
+
+
+def _locate(venue: str):
+    shopper = shopper_for_venue(venue)
+    return lambda: services().locator.locate(venue, shopper.client)
+
+
+def _floor_name(venue_map, level: int) -> str:
+    try:
+        return venue_map.floor(level).name
+    except KeyError:
+        return str(level)
+
+
+def _place_name(place, label: str = "") -> str:
+    if place.kind == "me":
+        return _("your position")
+    if place.kind == "point" and label:
+        return label
+    if place.kind == "point":
+        return _("the chosen point")
+    return place.name_zh if _zh() and place.name_zh else place.name_en
+
+
+def _label_arg() -> str:
+    label = request.args.get("to_label", "").strip()
+    if len(label) > MAX_LABEL:
+        raise PlaceError("to_label", f"is too long (at most {MAX_LABEL} characters)")
+    return label
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, round(seconds / 60))
+
+
+def step_text(step: dict, venue_map, result: RouteResult, label: str = "") -> str:
+    action = step["action"]
+    if action == "start":
+        return _("Start at %(place)s (floor %(floor)s)", place=_place_name(result.start),
+                 floor=_floor_name(venue_map, step["floor"]))
+    if action == "arrive":
+        return _("Arrive at %(place)s (floor %(floor)s)", place=_place_name(result.goal, label),
+                 floor=_floor_name(venue_map, step["floor"]))
+    if action == "walk":
+        return _("Walk %(m)s m on floor %(floor)s (about %(min)s min)", m=step["metres"],
+                 floor=_floor_name(venue_map, step["floor"]), min=_minutes(step["seconds"]))
+    floor = _floor_name(venue_map, step["to_floor"])
+    up = step.get("direction") == "up"
+    texts = {
+        "escalator": (_("Take the escalator up to floor %(floor)s", floor=floor) if up
+                      else _("Take the escalator down to floor %(floor)s", floor=floor)),
+        "elevator": (_("Take the lift up to floor %(floor)s", floor=floor) if up
+                     else _("Take the lift down to floor %(floor)s", floor=floor)),
+        "stairs": (_("Take the stairs up to floor %(floor)s", floor=floor) if up
+                   else _("Take the stairs down to floor %(floor)s", floor=floor)),
+    }
+    return texts.get(action, _("Change to floor %(floor)s", floor=floor))
+
+
+def _markers(result: RouteResult, level: int, label: str) -> list[tuple[float, float, str, str]]:
+    markers = []
+    for i, leg in enumerate(result.legs):
+        if leg.floor != level:
+            continue
+        if i > 0:
+            markers.append((*leg.points[0], CONNECTOR_COLOUR, _("Arrive from floor %(floor)s",
+                                                                floor=result.legs[i - 1].floor)))
+        if i < len(result.legs) - 1:
+            markers.append((*leg.points[-1], CONNECTOR_COLOUR, _("Change floor here")))
+    if result.start.floor == level:
+        markers.append((result.start.x, result.start.y, START_COLOUR, _place_name(result.start)))
+    if result.goal.floor == level:
+        markers.append((result.goal.x, result.goal.y, GOAL_COLOUR, _place_name(result.goal, label)))
+    return markers
+
+
+def route_svg(venue_map, level: int, result: RouteResult, label: str = "") -> Markup:
+    """The floor plan with this floor's legs and the start/goal/connector markers, as inline SVG."""
+    svg = render_plan_svg(venue_map, level, show_aps=False, lang="zh" if _zh() else "en")
+    aria = escape(_("Route on floor %(floor)s", floor=_floor_name(venue_map, level)), {'"': "&quot;"})
+    svg = svg.replace("<svg ", f'<svg role="img" class="plan-svg" id="plan-svg-{level}" aria-label="{aria}" ', 1)
+    body, closing = svg[: -len("</svg>")], "</svg>"
+    s = PX_PER_M
+    extra = []
+    for leg in result.legs_on(level):
+        if len(leg.points) >= 2:
+            points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in leg.points)
+            extra.append(f'<polyline class="route" points="{points}" fill="none" stroke="{ROUTE_COLOUR}" '
+                         f'stroke-width="5" stroke-linecap="round" stroke-linejoin="round" opacity="0.85"/>')
+    for x, y, colour, title in _markers(result, level, label):
+        extra.append(f'<circle cx="{x * s:.1f}" cy="{y * s:.1f}" r="7" fill="{colour}" stroke="#fff" '
+                     f'stroke-width="2"><title>{escape(title)}</title></circle>')
+    return Markup(body + "".join(extra) + closing)
+
+
+def route_json(venue_map, result: RouteResult, label: str = "") -> dict:
+    def place(p, name):
+        return {"kind": p.kind, "ref": p.ref, "floor": p.floor, "x": round(p.x, 2), "y": round(p.y, 2),
+                "name": name}
+
+    floors = []
+    for level in result.floors:
+        legs = [[[round(x, 2), round(y, 2)] for x, y in leg.points] for leg in result.legs_on(level)]
+        floors.append({"floor": level, "name": _floor_name(venue_map, level), "legs": legs,
+                       "points": [p for leg in legs for p in leg],
+                       "length_m": round(sum(leg.metres for leg in result.legs_on(level)), 1)})
+    return {
+        "venue": venue_map.id,
+        "from": place(result.start, _place_name(result.start)),
+        "to": place(result.goal, _place_name(result.goal, label)),
+        "accessible": result.accessible,
+        "seconds": round(result.seconds, 1),
+        "minutes": _minutes(result.seconds),
+        "length_m": round(result.length_m, 1),
+        "floors": floors,
+        "points": [[f, round(x, 2), round(y, 2)] for f, x, y in result.points],
+        "steps": [{**step, "text": step_text(step, venue_map, result, label)} for step in result.steps],
+    }
+
+
+def _api_error(param: str | None, message: str, status: int):
+    body = {"error": f"{param}: {message}" if param else message}
+    if param:
+        body["field"] = param
+        body["parameter"] = param
+    return jsonify(body), status
+
+
+@bp.get("/route")
+def route_api(venue: str):
+    """JSON route: 400 naming the bad parameter, 409 when `me` cannot be placed, 404 when no route."""
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        return _api_error(None, "unknown venue", 404)
+    try:
+        accessible = parse_bool(request.args.get("accessible"))
+        label = _label_arg()
+        start = parse_place(venue_map, request.args.get("from"), "from", _locate(venue))
+        goal = parse_place(venue_map, request.args.get("to"), "to", _locate(venue))
+    except PlaceError as exc:
+        return _api_error(exc.param, exc.message, exc.status)
+    result = plan_route(venue_map, start, goal, accessible)
+    if result is None:
+        return _api_error(None, "no step-free route between these places" if accessible
+                          else "no route between these places", 404)
+    response = jsonify(route_json(venue_map, result, label))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
+    venue_map = _venue_map(venue)
+    shopper = shopper_for_venue(venue)
+    args = request.args
+    raw_from = args.get("from") or default_from
+    raw_to = args.get("to", "")
+    error = notice = None
+    status = 200
+    result = start = goal = None
+    label = ""
+    accessible = False
+    position = None
+    try:
+        accessible = parse_bool(args.get("accessible"))
+        label = _label_arg()
+    except PlaceError as exc:
+        error, status = f"{exc.param}: {exc.message}", 400
+    if error is None:
+        located = _locate(venue)
+        position = located() if raw_from == "me" or "me" in raw_to else None
+        try:
+            start = parse_place(venue_map, raw_from, "from", lambda: position)
+        except PlaceError as exc:
+            if exc.status == 409:
+                notice = _("The portal cannot tell where you are right now. Choose where you are:")
+            else:
+                error, status = f"{exc.param}: {exc.message}", 400
+        if raw_to and error is None:
+            try:
+                goal = parse_place(venue_map, raw_to, "to", lambda: position)
+            except PlaceError as exc:
+                error, status = f"{exc.param}: {exc.message}", exc.status if exc.status != 409 else 200
+        if start is not None and goal is not None:
+            result = plan_route(venue_map, start, goal, accessible)
+            if result is None:
+                notice = (_("There is no step-free route between these places.") if accessible
+                          else _("There is no route between these places."))
+    shops = sorted(venue_map.shops, key=lambda s: (s.floor, s.name))
+    plans, leaflet_data = [], None
+    if result is not None:
+        for level in result.floors:
+            plans.append({"floor": level, "name": _floor_name(venue_map, level),
+                          "svg": route_svg(venue_map, level, result, label)})
+        leaflet_data = {"floors": [{
+            "floor": level, "name": _floor_name(venue_map, level),
+            "w": venue_map.floor(level).width_m, "h": venue_map.floor(level).height_m,
+            "plan": url_for("navigation.plan", venue=venue, level=level, lang="zh" if _zh() else "en"),
+            "legs": [[[x, y] for x, y in leg.points] for leg in result.legs_on(level)],
+            "markers": [list(m) for m in _markers(result, level, label)],
+        } for level in result.floors]}
+    zh = _zh()
+    extra_from = extra_to = None
+    if start is not None and start.kind in ("point", "zone"):
+        extra_from = (start.ref, _place_name(start))
+    if goal is not None and goal.kind in ("point", "zone", "me"):
+        extra_to = (goal.ref, _place_name(goal, label))
+    return render_template(
+        "navigation/route.html", venue=venue_map, zone=zone_obj, shops=shops, zh=zh,
+        selected_from=start.ref if start is not None else "", selected_to=goal.ref if goal is not None else "",
+        extra_from=extra_from, extra_to=extra_to, accessible=accessible, label=label,
+        result=result, steps=[step_text(s, venue_map, result, label) for s in result.steps] if result else [],
+        plans=plans, leaflet_data=leaflet_data, error=error, notice=notice, position=position,
+        position_zone=venue_map.zone(position.zone) if position is not None and position.zone else None,
+        shopper_token=shopper_token(shopper), minutes=_minutes(result.seconds) if result else 0,
+        floor_name=lambda level: _floor_name(venue_map, level),
+    ), status
+
+
+@bp.get("/navigate")
+def route_page(venue: str):
+    return _render_page(venue)
+
+
+@bp.get("/navigate/zone/<zone>")
+def landing(venue: str, zone: str):
+    """Landing view (venue, zone): the route form, starting where the portal places the shopper, else
+    from the middle of the zone."""
+    venue_map = _venue_map(venue)
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    shopper = shopper_for_venue(venue)
+    position = services().locator.locate(venue, shopper.client)
+    return _render_page(venue, zone_obj, default_from="me" if position is not None else f"zone:{zone}")
+
+
+@bp.get("/plan/<int(signed=True):level>.svg")
+def plan(venue: str, level: int):
+    """A floor plan with no route (the Leaflet image overlay)."""
+    venue_map = _venue_map(venue)
+    if level not in {f.level for f in venue_map.floors}:
+        abort(404, _("Unknown floor."))
+    lang = "zh" if request.args.get("lang") == "zh" else "en"
+    svg = render_plan_svg(venue_map, level, show_aps=False, lang=lang)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})
