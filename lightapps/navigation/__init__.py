@@ -19,7 +19,15 @@ Endpoints (blueprint `navigation`, url_prefix `/v/<venue>`):
 from lightapps.navigation.views import bp
 from lightapps.registry import LightApp
 
+
+def _init_app(flask_app) -> None:
+    from lightapps.navigation.leaflet import leaflet_bp
+
+    flask_app.register_blueprint(leaflet_bp)
+
+
 APP = LightApp(
+    init_app=_init_app,
     name="navigation",
     title_en="Indoor navigation",
     title_zh="室内导航",

@@ -39,7 +39,7 @@ def test_search_shop_take_me_there_route_drawn(page, live_server):
     assert page.locator("#leaflet-0 path.route-line").count() >= 1
     assert page.locator("#leaflet-1 img.leaflet-image-layer").count() == 1
     assert page.locator("#plan-1 .plan-box").is_hidden()
-    assert page.evaluate("typeof L !== 'undefined' && L.version") == "1.7.1"
+    assert page.evaluate("typeof L !== 'undefined' && L.version") == "1.9.3"
 
 
 @pytest.mark.browser

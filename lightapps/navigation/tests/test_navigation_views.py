@@ -60,7 +60,8 @@ def test_route_page_draws_the_route_on_each_floor(client, demo, token):
     assert [f["floor"] for f in data["floors"]] == [0, 1]
     assert data["floors"][0]["plan"].startswith("/v/demo/plan/0.svg")
     assert data["floors"][0]["legs"][0][0] == [90, 15]
-    assert "vendor/leaflet/leaflet.js" in html
+    assert "/vendor/leaflet/leaflet.js" in html
+    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
 
 
 def test_same_floor_route_draws_one_plan(client, demo):
