@@ -70,6 +70,7 @@ class LightApp:
     zone_kinds: tuple[str, ...] = ()  # kinds of zone this app suits (a hint for owners)
     init_app: Callable | None = None  # optional hook: (flask_app) -> None
     seed_demo: Callable | None = None  # optional hook: (services, venue_map) -> None, fills demo data
+    console_endpoint: str | None = None  # optional endpoint taking (venue, zone): the app's own owner console
 
     def validate_config(self, raw: dict[str, Any]) -> dict[str, Any]:
         """All fields parsed; raises ValueError naming the first bad field."""

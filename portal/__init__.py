@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (api.bp, demo.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(__import__("portal.operator", fromlist=["bp"]).bp)  # the operator console
+    app.register_blueprint(__import__("portal.owner", fromlist=["bp"]).bp)  # the zone-owner console, /sw.js
     for light_app in registry.discover().values():
         app.register_blueprint(light_app.blueprint)
         if light_app.init_app:

@@ -1,0 +1,90 @@
+"""Chinese and English: the language from ?lang= or the browser, the zh catalog complete and compiled,
+and shopper pages small."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.owner import catalog
+from portal.owner.babel_extract import config_field_strings
+
+MAX_PAGE_BYTES = 100_000
+
+
+def test_lang_zh_shows_chinese(client, demo):
+    html = client.get("/v/demo/?lang=zh").get_data(as_text=True)
+    assert "查找商店" in html and 'lang="zh-CN"' in html
+    assert "Find a shop" not in html
+
+
+def test_browser_language_zh_cn_shows_chinese(client, demo):
+    html = client.get("/v/demo/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert "查找商店" in html
+
+
+def test_browser_language_en_shows_english(client, demo):
+    html = client.get("/v/demo/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert "Find a shop" in html and 'lang="en"' in html
+
+
+def test_lang_en_switches_back(client, demo):
+    client.get("/v/demo/?lang=zh")  # remembered in a cookie where cookies survive
+    assert "查找商店" in client.get("/v/demo/").get_data(as_text=True)
+    html = client.get("/v/demo/?lang=en", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "Find a shop" in html
+    assert "Find a shop" in client.get("/v/demo/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+
+
+def test_the_language_link_offers_the_other_language(client, demo):
+    assert "lang=en" in client.get("/v/demo/?lang=zh").get_data(as_text=True)
+    assert "lang=zh" in client.get("/v/demo/?lang=en").get_data(as_text=True)
+
+
+def test_console_login_in_chinese(client, demo):
+    html = client.get("/console/login?lang=zh").get_data(as_text=True)
+    assert "管理后台登录" in html and "用户名" in html and "密码" in html
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("path", ["/v/demo/", "/v/demo/zone/atrium", "/v/demo/zone/kopi", "/v/demo/zone/cinema",
+                                  "/v/demo/zone/foodcourt", "/v/demo/zone/garage"])
+def test_shopper_pages_stay_under_100_kb(client, demo, svc, path, lang):
+    resp = client.get(f"{path}?lang={lang}")
+    assert resp.status_code == 200, path
+    assert len(resp.get_data()) < MAX_PAGE_BYTES, (path, len(resp.get_data()))
+
+
+# ---- the catalog ---------------------------------------------------------------------------------
+
+
+def test_zh_catalog_has_no_empty_or_fuzzy_translation():
+    assert catalog.untranslated("zh") == []
+
+
+def test_zh_translations_keep_their_placeholders():
+    problems = [(str(m.id), errors) for m, errors in catalog.load_po("zh").check()]
+    assert problems == []
+
+
+def test_compiled_catalog_matches_the_po():
+    """The committed .mo is what the .po says (`python -m portal.owner.catalog compile` or make refreshes it)."""
+    assert catalog.translations(catalog.load_mo("zh")) == catalog.translations(catalog.load_po("zh"))
+
+
+def test_every_message_in_the_code_is_in_the_zh_catalog(tmp_path):
+    """New strings need a Chinese translation: `python -m portal.owner.catalog update`, translate the
+    empty entries in translations/zh/LC_MESSAGES/messages.po, then `... catalog compile`."""
+    template = catalog.extract(tmp_path / "messages.pot")
+    assert len(template) > 100
+    assert catalog.missing(template, "zh") == []
+
+
+def test_extractor_collects_config_field_labels():
+    source = '''
+ConfigField("a", "Label one", help="Some help")
+registry.ConfigField("b", label="Label two")
+ConfigField("c", "")
+Other("d", "not me")
+'''
+    assert [text for _line, text in config_field_strings(source)] == ["Label one", "Some help", "Label two"]
+    assert list(config_field_strings("def broken(:")) == []
