@@ -29,6 +29,7 @@ APP = LightApp(
     title_zh="影院选座",
     blueprint=bp,
     landing_endpoint="cinema.landing",
+    console_endpoint="cinema_console.home",
     config_schema=(
         ConfigField("hold_minutes", "Seat hold (minutes)", type="int", default=8, min=2, max=30,
                     help="How long picked seats stay held before the booking is confirmed."),

@@ -53,6 +53,7 @@ APP = LightApp(
     title_zh="电子优惠券",
     blueprint=bp,
     landing_endpoint="coupons.landing",
+    console_endpoint="coupons_console.home",
     config_schema=(
         ConfigField("headline_en", "Headline (English)", default="Today's coupons", max_length=120),
         ConfigField("headline_zh", "Headline (Chinese)", default="今日优惠券", max_length=120),

@@ -96,6 +96,7 @@ APP = LightApp(
     title_zh="餐厅排队取号",
     blueprint=bp,
     landing_endpoint="queue.landing",
+    console_endpoint="queue_console.dashboard",
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("restaurant", "food"),
     init_app=init_app,
