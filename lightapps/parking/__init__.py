@@ -1,0 +1,65 @@
+"""Parking and reverse car finding: free bays per level, and "find my car" by plate.
+
+Shopper pages are in `views` (blueprint "parking": landing, find, result with the bay on the plan and
+the walking route), the owner console in `console` (occupancy per level and area, the lookup log), the
+parking system's event API in `api`; the state and its Lua scripts in `store`; the plate rules
+(normalising, partial lookups, hashing) in `plates`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightapps.parking.views import bp
+from lightapps.parking.wayfinding import parse_entrance
+from lightapps.registry import ConfigField, LightApp
+
+
+class EntranceField(ConfigField):
+    """Where the walk back to the car starts when the portal cannot place the shopper: floor,x,y."""
+
+    def parse(self, raw: Any) -> Any:
+        value = super().parse(raw) or ""
+        point = parse_entrance(value)
+        return "" if point is None else f"{point[0]},{point[1]:g},{point[2]:g}"
+
+
+CONFIG_SCHEMA = (
+    ConfigField("headline_en", "Headline (English)", default="Find your car: type your number plate.",
+                max_length=120),
+    ConfigField("headline_zh", "Headline (Chinese)", default="反向寻车：输入车牌号，带您找到爱车。", max_length=120),
+    EntranceField("entrance", "Car park entrance (floor,x,y in metres)", default="", max_length=40,
+                  help="Where the walking route starts when the shopper's position is unknown; empty = the "
+                       "garage's door to the mall."),
+)
+
+
+def init_app(flask_app) -> None:
+    from lightapps.parking.api import api_bp
+    from lightapps.parking.console import console_bp
+
+    flask_app.register_blueprint(console_bp)
+    flask_app.register_blueprint(api_bp)
+
+
+def seed_demo(svc, venue_map) -> None:
+    from lightapps.parking.demo import seed
+
+    seed(svc, venue_map)
+
+
+# The owner console links to the app's own console where the registry knows that field.
+_CONSOLE = ({"console_endpoint": "parking_console.home"}
+            if "console_endpoint" in getattr(LightApp, "__dataclass_fields__", {}) else {})
+
+APP = LightApp(
+    name="parking",
+    title_en="Parking and car finder",
+    title_zh="停车与反向寻车",
+    blueprint=bp,
+    landing_endpoint="parking.landing",
+    config_schema=CONFIG_SCHEMA,
+    zone_kinds=("garage",),
+    init_app=init_app,
+    seed_demo=seed_demo,
+    **_CONSOLE,
+)

@@ -1,0 +1,62 @@
+"""The parking system's API: bay status and plate events in, free bays out.
+
+    POST /api/v1/venues/<venue>/parking/events      Authorization: Bearer <venue API token>
+    {"events": [{"type": "bay", "bay": "G-A01", "status": "occupied", "ts": 1714550400},
+                {"type": "plate", "bay": "G-A01", "plate": "SG 1234-A", "ts": 1714550405},
+                {"type": "exit", "plate": "SG1234A", "ts": "2025-05-01T12:00:00+08:00"}]}
+    -> 200 {"accepted": 3, "applied": 3, "results": ["applied", "applied", "applied"]}
+    -> 4xx {"error": "...", "field": "events[1].plate"}: nothing of the batch is stored.
+
+Events are applied in order, in one atomic step. Idempotent: a repeated event is "duplicate"; an event
+older than what is already known for its bay (status) or plate (plate/exit) is "stale" and changes
+nothing; an exit for a plate not parked is "unknown". Plate data lasts until the exit event or 24 h.
+
+    GET /api/v1/venues/<venue>/parking/availability   (same token)
+    -> {"zones": {"garage": [{"level": 0, "name": "G", "total": 95, "free": 37, "occupied": 58}]}}"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Blueprint, jsonify
+
+from lightapps.parking.common import level_name, parking_store, plate_hasher, venue_map
+from lightapps.parking.events import EventError, parse_batch
+from portal.api import json_body, require_venue_source
+from portal.errors import ApiError
+from portal.services import services
+
+api_bp = Blueprint("parking_api", __name__, url_prefix="/api/v1/venues/<venue>/parking")
+
+
+@api_bp.post("/events")
+def post_events(venue: str):
+    require_venue_source(venue)
+    payload = json_body()
+    store = parking_store()
+    now = time.time()
+    try:
+        events = parse_batch(payload, venue=venue, bays=store.bays(venue), hasher=plate_hasher(), now=now,
+                             max_skew_s=services().settings.max_clock_skew_s)
+    except EventError as exc:
+        raise ApiError(422, exc.message if exc.field == "$" else f"{exc.field} {exc.message}", exc.field) from None
+    try:
+        results = store.apply_events(venue, events, now)
+    except redis.RedisError:
+        raise ApiError(503, "the parking store is unavailable; retry later") from None
+    return jsonify({"accepted": len(events), "applied": results.count("applied"), "results": results})
+
+
+@api_bp.get("/availability")
+def availability(venue: str):
+    require_venue_source(venue)
+    store = parking_store()
+    found = venue_map(venue)
+    bays = store.bays(venue)
+    out = {}
+    for zone in sorted({b.zone for b in bays.values()}):
+        out[zone] = [{"level": c.level, "name": level_name(found, c.level), "total": c.total, "free": c.free,
+                      "occupied": c.occupied, "unknown": c.unknown}
+                     for c in store.level_counts(venue, zone, bays)]
+    return jsonify({"zones": out})

@@ -1,0 +1,70 @@
+"""What the shopper pages, the owner console and the API share: store, hasher, venue map, zone config."""
+
+from __future__ import annotations
+
+from flask import abort, current_app
+
+from lightapps.parking.plates import PlateHasher
+from lightapps.parking.store import ParkingStore
+from portal.services import services
+
+APP_NAME = "parking"
+
+
+def parking_store() -> ParkingStore:
+    """One store (its scripts registered once) per app."""
+    store = current_app.extensions.get("parking_store")
+    if store is None:
+        store = current_app.extensions["parking_store"] = ParkingStore(services().db)
+    return store
+
+
+def plate_hasher() -> PlateHasher:
+    hasher = current_app.extensions.get("parking_hasher")
+    if hasher is None:
+        hasher = current_app.extensions["parking_hasher"] = PlateHasher(services().settings.mac_hash_key)
+    return hasher
+
+
+def venue_map(venue: str):
+    """The venue map, cached per process by version (the stored map carries the fingerprint samples)."""
+    svc = services()
+    version = svc.venues.current_version(venue)
+    cache = current_app.extensions.setdefault("parking_venue_maps", {})
+    found = cache.get((venue, version)) if version else None
+    if found is None and version:
+        found = svc.venues.get_map(venue, version)
+        if found is not None:
+            if len(cache) > 16:
+                cache.clear()
+            cache[(venue, version)] = found
+    if found is None:
+        abort(404, f"unknown venue {venue!r}")
+    return found
+
+
+def venue_and_zone(venue: str, zone: str):
+    found = venue_map(venue)
+    zone_obj = found.zone(zone)
+    if zone_obj is None:
+        abort(404, "unknown zone")
+    return found, zone_obj
+
+
+def zone_config(venue: str, zone: str, *, required: bool = True) -> dict | None:
+    """The zone's parking config with defaults filled in; 404 (or None) unless the zone runs the app."""
+    from lightapps.parking import APP
+
+    config = services().zone_apps.config_for(venue, zone, APP_NAME)
+    if config is None:
+        if required:
+            abort(404, "The parking app is not on in this zone.")
+        return None
+    return {**APP.default_config(), **{k: v for k, v in config.items() if v is not None}}
+
+
+def level_name(venue_map_obj, level: int) -> str:
+    try:
+        return venue_map_obj.floor(level).name
+    except KeyError:
+        return str(level)

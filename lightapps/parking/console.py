@@ -1,0 +1,65 @@
+"""Owner console: occupancy per level and area, the bays on the plan, a manual bay override, and the
+lookup log (keyed hashes of plates, never plates)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.parking import wayfinding
+from lightapps.parking.common import level_name, parking_store, venue_and_zone, zone_config
+from lightapps.parking.events import STATUSES
+from lightapps.parking.store import Event
+from portal.auth import audit, login_required, protect_console, require_zone
+
+console_bp = protect_console(Blueprint("parking_console", __name__, url_prefix="/console/apps/parking/<venue>/<zone>",
+                                       template_folder="templates"))
+
+LOG_SHOWN = 50
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@console_bp.get("/")
+@login_required()
+def home(venue: str, zone: str, status: int = 200, error: str | None = None):
+    require_zone(venue, zone)
+    venue_map, zone_obj = venue_and_zone(venue, zone)
+    store = parking_store()
+    bays = store.bays(venue, zone)
+    states = store.states(venue)
+    counts = store.level_counts(venue, zone, bays)
+    plans = [(c.level, wayfinding.plan_svg(venue_map, c.level, zone=zone_obj if zone_obj.floor == c.level else None,
+                                           bays=list(bays.values()), states=states, svg_id=f"occupancy-{c.level}"))
+             for c in counts]
+    lookups = [e for e in store.lookups(venue, 500) if e.get("zone") == zone][:LOG_SHOWN]
+    return render_template("parking/console.html", venue=venue_map, zone=zone_obj, counts=counts,
+                           areas=store.area_counts(venue, zone), plans=plans, lookups=lookups, when=_when,
+                           level_name=lambda level: level_name(venue_map, level), bays=bays, error=error,
+                           parking_on=zone_config(venue, zone, required=False) is not None), status
+
+
+@console_bp.post("/bays")
+@login_required()
+def set_bay(venue: str, zone: str):
+    """A manual override (a broken sensor, a coned-off bay): applied like a parking-system event now."""
+    require_zone(venue, zone)
+    venue_and_zone(venue, zone)
+    store = parking_store()
+    bay_id = request.form.get("bay", "").strip()[:40]
+    status = request.form.get("status", "")
+    bay = store.bays(venue, zone).get(bay_id)
+    if bay is None:
+        return home(venue, zone, 422, _("Unknown bay %(bay)s.", bay=bay_id or "-"))
+    if status not in STATUSES:
+        return home(venue, zone, 422, _("Status must be free or occupied."))
+    result = store.apply_events(venue, [Event("bay", int(time.time() * 1000), bay=bay, status=status)])[0]
+    if result == "stale":  # the parking system reported a time ahead of ours (within the skew allowed)
+        return home(venue, zone, 409, _("The parking system reported this bay more recently; try again later."))
+    audit("parking.bay.set", venue, zone=zone, bay=bay.id, status=status)
+    return redirect(url_for("parking_console.home", venue=venue, zone=zone, set=bay.id), code=303)

@@ -1,0 +1,101 @@
+"""Licence plates: normalising, checking, keyed hashing, and the rule for partial lookups.
+
+Normalising (the parking system's events and the shopper's query alike):
+  * Unicode NFKC (full-width ``ＡＢ１２`` -> ``AB12``), upper case, spaces, dashes, dots and middle dots
+    dropped: ``"sg 1234-a"`` -> ``"SG1234A"``;
+  * for matching only, the letters plate readers and people confuse with digits are folded:
+    ``O`` -> ``0`` and ``I`` -> ``1`` (``"SO1234"`` and ``"S01234"`` are the same car). The folded form is
+    what is hashed and what partial queries are compared against;
+  * allowed characters: A-Z, 0-9 and CJK ideographs (the province character of a Chinese plate,
+    ``粤B12345``); a plate from the parking system is 2-10 such characters.
+
+The lookup rule (see ``ParkingStore.find``):
+  * a query needs at least ``MIN_QUERY`` (4) characters after normalising;
+  * **exact**: the query is a whole plate (or a Chinese plate without its province character): the
+    shopper gets the level, area and bay, the bay on the plan, and a walking route;
+  * **partial**: otherwise the query is matched as a substring of the plates parked now; 1 to
+    ``MAX_MATCHES`` (3) matches give the level and area only (never the bay, never the other plates'
+    text); more matches give nothing but "type more characters".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+
+MIN_QUERY = 4
+MAX_QUERY = 10
+MIN_PLATE = 2
+MAX_PLATE = 10
+MAX_MATCHES = 3
+
+_DROP = re.compile(r"[\s\-_.·・]+")
+_VALID = re.compile(r"^[A-Z0-9\u4e00-\u9fff]+$")
+_FOLD = str.maketrans({"O": "0", "I": "1"})
+
+
+class PlateError(ValueError):
+    """A plate or query that cannot be used; the message is user-facing (English)."""
+
+
+def normalise(raw: object) -> str:
+    """Display form: NFKC, upper case, separators dropped. PlateError if not a string of plate characters."""
+    if not isinstance(raw, str):
+        raise PlateError("must be a string")
+    text = _DROP.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    if not text:
+        raise PlateError("is empty")
+    if not _VALID.match(text):
+        raise PlateError("may contain only letters, digits and a province character")
+    return text
+
+
+def fold(text: str) -> str:
+    """Matching form of a normalised plate: O -> 0, I -> 1."""
+    return text.translate(_FOLD)
+
+
+def plate_from_system(raw: object) -> str:
+    """A plate in a parking-system event -> its folded form. PlateError naming the problem."""
+    text = normalise(raw)
+    if not MIN_PLATE <= len(text) <= MAX_PLATE:
+        raise PlateError(f"must have {MIN_PLATE} to {MAX_PLATE} letters or digits")
+    return fold(text)
+
+
+def query_from_shopper(raw: object) -> str:
+    """The shopper's query -> its folded form; at least MIN_QUERY characters."""
+    text = normalise(raw)
+    if len(text) < MIN_QUERY:
+        raise PlateError(f"needs at least {MIN_QUERY} letters or digits")
+    if len(text) > MAX_QUERY:
+        raise PlateError(f"has at most {MAX_QUERY} letters or digits")
+    return fold(text)
+
+
+def has_province(text: str) -> bool:
+    return bool(text) and "\u4e00" <= text[0] <= "\u9fff"
+
+
+def is_exact(query: str, plate: str) -> bool:
+    """The query names this whole plate (a Chinese plate may be typed without its province character)."""
+    return query == plate or (has_province(plate) and plate[1:] == query)
+
+
+def matches(query: str, plate: str) -> bool:
+    return query in plate
+
+
+class PlateHasher:
+    """Keyed hash of folded plates (HMAC-SHA256 with the install's MAC hash key, domain-separated and
+    per venue): the store is keyed by it, the lookup log records it; neither reveals the plate."""
+
+    def __init__(self, key: str) -> None:
+        if not key:
+            raise ValueError("plate hash key must not be empty")
+        self._key = hashlib.sha256(b"mallportal-parking-plates\0" + key.encode()).digest()
+
+    def digest(self, venue: str, folded: str) -> str:
+        return hmac.new(self._key, f"{venue}\0{folded}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,452 @@
+"""Parking state in Redis: bays, their status, where each plate is parked, lookups and their limits.
+
+Keys (all under the venue's ``{venue}`` hash tag, so every script stays legal on Redis Cluster):
+
+  parking:bays                  HASH bay id -> JSON {zone, level, x, y, area}   (the garage's bays)
+  parking:state                 HASH bay id -> "free" | "occupied"   (absent = unknown, nothing reported)
+  parking:state_ts              HASH bay id -> ms timestamp of the status event applied last
+  parking:free:<zone>:<level>   SET  free bays      } changed in the same script as `state`,
+  parking:occ:<zone>:<level>    SET  occupied bays  } so the counts never drift
+  parking:plate:<h>             HASH {bay, ts, text}; PEXPIREAT ts + 24 h; deleted on the exit event
+  parking:at                    HASH bay id -> h (the plate seen last at that bay)
+  parking:at_exp                ZSET bay id -> when that link expires (ts + 24 h)
+  parking:live                  ZSET h -> expiry: the plates parked now (the partial-match index)
+  parking:gone:<h>              STRING exit ts; PX 15 min (a late plate-at-bay event cannot revive a car)
+  parking:lookups               LIST of lookup log entries (newest first, last 5,000)
+  parking:rl:s:<client> / rl:ip:<ip>   lookup counters (fixed 10-minute window)
+  parking:result:<id>           STRING JSON: one lookup's answer for its result page; EX 10 min
+
+``h`` is the keyed hash of the folded plate (``plates.PlateHasher``). **Personal data**: the plate text
+is kept only in ``parking:plate:<h>`` (it is needed for partial matching), which expires 24 h after the
+plate was seen and is deleted when the plate exits. ``at``, ``at_exp`` and ``live`` hold keyed hashes,
+never plates; every event batch drops their entries older than 24 h, and each of them expires as a whole
+24 h after the last plate was seen. Nothing lists plates; the lookup log holds hashes, not plates.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import redis
+
+from lightapps.parking import plates
+from portal.storage import VenueKeys
+
+DAY_MS = 24 * 3600 * 1000
+TOMBSTONE_MS = 15 * 60 * 1000
+LOG_KEEP = 5000
+RESULT_TTL_S = 600
+RATE_WINDOW_S = 600
+SHOPPER_LIMIT = 5  # lookups per shopper per window
+IP_LIMIT = 20  # per client IP per window (several phones may share one address behind NAT)
+
+
+class ParkingKeys(VenueKeys):
+    def bays(self) -> str:
+        return self.key("parking", "bays")
+
+    def state(self) -> str:
+        return self.key("parking", "state")
+
+    def state_ts(self) -> str:
+        return self.key("parking", "state_ts")
+
+    def free(self, zone: str, level: int) -> str:
+        return self.key("parking", "free", zone, str(level))
+
+    def occupied(self, zone: str, level: int) -> str:
+        return self.key("parking", "occ", zone, str(level))
+
+    def plate(self, h: str) -> str:
+        return self.key("parking", "plate", h)
+
+    def at(self) -> str:
+        return self.key("parking", "at")
+
+    def at_exp(self) -> str:
+        return self.key("parking", "at_exp")
+
+    def live(self) -> str:
+        return self.key("parking", "live")
+
+    def gone(self, h: str) -> str:
+        return self.key("parking", "gone", h)
+
+    def lookups(self) -> str:
+        return self.key("parking", "lookups")
+
+    def rate_shopper(self, client: str) -> str:
+        return self.key("parking", "rl", "s", client)
+
+    def rate_ip(self, ip: str) -> str:
+        return self.key("parking", "rl", "ip", ip)
+
+    def result(self, result_id: str) -> str:
+        return self.key("parking", "result", result_id)
+
+
+@dataclass(frozen=True)
+class Bay:
+    id: str
+    zone: str
+    level: int
+    x: float
+    y: float
+    area: str
+
+    def to_json(self) -> str:
+        return json.dumps({"zone": self.zone, "level": self.level, "x": self.x, "y": self.y, "area": self.area})
+
+    @classmethod
+    def from_json(cls, bay_id: str, raw: bytes | str) -> Bay:
+        data = json.loads(raw)
+        return cls(bay_id, data["zone"], int(data["level"]), float(data["x"]), float(data["y"]), data["area"])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One validated event. kind: "bay" (status), "plate" (plate seen at bay) or "exit"."""
+
+    kind: str
+    ts_ms: int
+    bay: Bay | None = None
+    status: str = ""
+    plate_hash: str = ""
+    plate_text: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    bay: str
+    zone: str
+    level: int
+    area: str
+    seen_ms: int
+
+
+@dataclass
+class FindResult:
+    kind: str  # exact | partial | too_many | none
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.matches)
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    level: int
+    total: int
+    free: int
+    occupied: int
+
+    @property
+    def unknown(self) -> int:
+        return self.total - self.free - self.occupied
+
+
+# One batch of events, atomically. KEYS[1] state, [2] state_ts, [3] at, [4] at_exp, [5] live, then four
+# keys per event: free set and occupied set of its bay's level, the plate hash, the plate's tombstone
+# (KEYS[1] stands in where an event has no such key; it is not touched then).
+# ARGV: now_ms, day_ms, tombstone_ms, events JSON [{k, b, s, h, x, t}]. Returns one result per event:
+# applied | duplicate | stale | unknown. Nothing here can fail half-way: the input is validated first.
+EVENTS_LUA = """
+local now, day, tomb_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local events = cjson.decode(ARGV[4])
+local state, state_ts, at, at_exp, live = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+
+for _, b in ipairs(redis.call('ZRANGEBYSCORE', at_exp, '-inf', now)) do redis.call('HDEL', at, b) end
+redis.call('ZREMRANGEBYSCORE', at_exp, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+
+local function unlink(bay, h)
+  if h == nil or redis.call('HGET', at, bay) == h then
+    redis.call('HDEL', at, bay)
+    redis.call('ZREM', at_exp, bay)
+  end
+end
+
+local function set_status(base, bay, status, t)
+  local last = tonumber(redis.call('HGET', state_ts, bay) or '-1')
+  if t < last then return 'stale' end
+  local current = redis.call('HGET', state, bay)
+  if t == last and current == status then return 'duplicate' end
+  redis.call('HSET', state, bay, status)
+  redis.call('HSET', state_ts, bay, t)
+  local free, occ = KEYS[base + 1], KEYS[base + 2]
+  if status == 'free' then
+    redis.call('SREM', occ, bay)
+    redis.call('SADD', free, bay)
+    -- the car seen at this bay before it was freed has left it
+    local linked = tonumber(redis.call('ZSCORE', at_exp, bay) or '-1')
+    if linked >= 0 and linked - day <= t then unlink(bay, nil) end
+  else
+    redis.call('SREM', free, bay)
+    redis.call('SADD', occ, bay)
+  end
+  return 'applied'
+end
+
+local max_exp = 0
+local results = {}
+for i, e in ipairs(events) do
+  local base = 5 + (i - 1) * 4
+  local plate, gone = KEYS[base + 3], KEYS[base + 4]
+  local t = e.t
+  local result
+  if e.k == 'bay' then
+    result = set_status(base, e.b, e.s, t)
+  elseif e.k == 'plate' then
+    local tomb = tonumber(redis.call('GET', gone) or '-1')
+    local cur = redis.call('HMGET', plate, 'bay', 'ts')
+    local cur_ts = tonumber(cur[2] or '-1')
+    local linked = tonumber(redis.call('ZSCORE', at_exp, e.b) or '-1')
+    local freed_after = redis.call('HGET', state, e.b) == 'free'
+                        and tonumber(redis.call('HGET', state_ts, e.b) or '-1') > t
+    if t <= tomb or t < cur_ts or (linked >= 0 and linked - day > t) or freed_after then
+      result = 'stale'
+    elseif t == cur_ts and cur[1] == e.b then
+      result = 'duplicate'
+    else
+      if cur[1] and cur[1] ~= e.b then unlink(cur[1], e.h) end
+      local exp = t + day
+      redis.call('HSET', plate, 'bay', e.b, 'ts', t, 'text', e.x)
+      redis.call('PEXPIREAT', plate, exp)
+      redis.call('HSET', at, e.b, e.h)
+      redis.call('ZADD', at_exp, exp, e.b)
+      redis.call('ZADD', live, exp, e.h)
+      if exp > max_exp then max_exp = exp end
+      set_status(base, e.b, 'occupied', t)
+      result = 'applied'
+    end
+  else -- exit
+    local tomb = tonumber(redis.call('GET', gone) or '-1')
+    local cur = redis.call('HMGET', plate, 'bay', 'ts')
+    if cur[2] and t < tonumber(cur[2]) then
+      result = 'stale'
+    elseif t <= tomb then
+      result = 'duplicate'
+    else
+      if cur[1] then unlink(cur[1], e.h) end
+      redis.call('DEL', plate)
+      redis.call('ZREM', live, e.h)
+      redis.call('SET', gone, t, 'PX', tomb_ms)
+      if cur[1] then result = 'applied' else result = 'unknown' end
+    end
+  end
+  results[i] = result
+end
+
+if max_exp > 0 then
+  for _, key in ipairs({at, at_exp, live}) do
+    local expires = redis.call('PEXPIRETIME', key)
+    if expires == -1 or (expires >= 0 and expires < max_exp) then redis.call('PEXPIREAT', key, max_exp) end
+  end
+end
+return results
+"""
+
+# Fixed-window lookup limits. KEYS[1] the shopper's counter, KEYS[2] the client IP's.
+# ARGV: shopper limit, IP limit, window ms. Returns {allowed 1/0, ms until the window ends}.
+RATE_LUA = """
+local window = tonumber(ARGV[3])
+local counts = {}
+for i = 1, 2 do
+  counts[i] = redis.call('INCR', KEYS[i])
+  if counts[i] == 1 or redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], window) end
+end
+if counts[1] > tonumber(ARGV[1]) or counts[2] > tonumber(ARGV[2]) then
+  local wait = 0
+  for i = 1, 2 do
+    if counts[i] > tonumber(ARGV[i]) then wait = math.max(wait, redis.call('PTTL', KEYS[i])) end
+  end
+  return {0, wait}
+end
+return {1, 0}
+"""
+
+
+class ParkingStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._events = db.register_script(EVENTS_LUA)
+        self._rate = db.register_script(RATE_LUA)
+
+    # ---- bays ---------------------------------------------------------------------------------
+
+    def put_bays(self, venue: str, bays: list[Bay]) -> None:
+        """Define the venue's bays (all of them: bays not listed are removed with their status)."""
+        keys = ParkingKeys(venue)
+        new = {bay.id: bay for bay in bays}
+        with self.db.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(keys.bays())
+                    old = self._read_bays(pipe, venue)
+                    pipe.multi()
+                    pipe.delete(keys.bays())
+                    if new:
+                        pipe.hset(keys.bays(), mapping={b.id: b.to_json() for b in new.values()})
+                    for bay in old.values():
+                        if bay.id not in new or new[bay.id].zone != bay.zone or new[bay.id].level != bay.level:
+                            pipe.hdel(keys.state(), bay.id)
+                            pipe.hdel(keys.state_ts(), bay.id)
+                            pipe.srem(keys.free(bay.zone, bay.level), bay.id)
+                            pipe.srem(keys.occupied(bay.zone, bay.level), bay.id)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def _read_bays(self, conn, venue: str) -> dict[str, Bay]:
+        raw = conn.hgetall(ParkingKeys(venue).bays())
+        bays = {k.decode(): Bay.from_json(k.decode(), v) for k, v in raw.items()}
+        return dict(sorted(bays.items()))
+
+    def bays(self, venue: str, zone: str | None = None) -> dict[str, Bay]:
+        bays = self._read_bays(self.db, venue)
+        return bays if zone is None else {k: b for k, b in bays.items() if b.zone == zone}
+
+    def states(self, venue: str) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.db.hgetall(ParkingKeys(venue).state()).items()}
+
+    def level_counts(self, venue: str, zone: str, bays: dict[str, Bay] | None = None) -> list[LevelCount]:
+        """Free and occupied bays per level of the zone (bays nothing reported on are unknown)."""
+        keys = ParkingKeys(venue)
+        bays = self.bays(venue, zone) if bays is None else bays
+        totals = Counter(b.level for b in bays.values() if b.zone == zone)
+        levels = sorted(totals)
+        pipe = self.db.pipeline(transaction=False)
+        for level in levels:
+            pipe.scard(keys.free(zone, level))
+            pipe.scard(keys.occupied(zone, level))
+        counts = pipe.execute()
+        return [LevelCount(level, totals[level], counts[2 * i], counts[2 * i + 1]) for i, level in enumerate(levels)]
+
+    def area_counts(self, venue: str, zone: str) -> list[dict]:
+        """Per level and area: total, free, occupied, unknown (the owner console's table)."""
+        states = self.states(venue)
+        rows: dict[tuple[int, str], Counter] = {}
+        for bay in self.bays(venue, zone).values():
+            row = rows.setdefault((bay.level, bay.area), Counter())
+            row["total"] += 1
+            row[states.get(bay.id, "unknown")] += 1
+        return [{"level": level, "area": area, "total": c["total"], "free": c["free"],
+                 "occupied": c["occupied"], "unknown": c["unknown"]} for (level, area), c in sorted(rows.items())]
+
+    # ---- events ---------------------------------------------------------------------------------
+
+    def apply_events(self, venue: str, events: list[Event], now: float | None = None) -> list[str]:
+        """Apply a validated batch in one atomic script; per event: applied | duplicate | stale | unknown."""
+        if not events:
+            return []
+        keys = ParkingKeys(venue)
+        now_ms = int((time.time() if now is None else now) * 1000)
+        key_list = [keys.state(), keys.state_ts(), keys.at(), keys.at_exp(), keys.live()]
+        payload = []
+        for event in events:
+            spare = keys.state()
+            if event.bay is not None:
+                key_list += [keys.free(event.bay.zone, event.bay.level), keys.occupied(event.bay.zone, event.bay.level)]
+            else:
+                key_list += [spare, spare]
+            if event.plate_hash:
+                key_list += [keys.plate(event.plate_hash), keys.gone(event.plate_hash)]
+            else:
+                key_list += [spare, spare]
+            payload.append({"k": event.kind, "t": event.ts_ms, "b": event.bay.id if event.bay else "",
+                            "s": event.status, "h": event.plate_hash, "x": event.plate_text})
+        results = self._events(keys=key_list, args=[now_ms, DAY_MS, TOMBSTONE_MS, json.dumps(payload)])
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in results]
+
+    # ---- lookups --------------------------------------------------------------------------------
+
+    def find(self, venue: str, query_hash: str, query: str, now: float | None = None) -> FindResult:
+        """Where the plate is parked (see the rule in `plates`). Reads only; the caller logs the lookup."""
+        keys = ParkingKeys(venue)
+        now_ms = int((time.time() if now is None else now) * 1000)
+        bays = self.bays(venue)
+        exact = self._current(venue, query_hash, bays, now_ms)
+        if exact is not None:
+            return FindResult("exact", [exact])
+        live = [m.decode() for m in self.db.zrangebyscore(keys.live(), now_ms, "+inf")]
+        pipe = self.db.pipeline(transaction=False)
+        for h in live:
+            pipe.hmget(keys.plate(h), "bay", "ts", "text")
+        records = pipe.execute() if live else []
+        candidates = [(h, rec) for h, rec in zip(live, records, strict=True)
+                      if rec[2] is not None and plates.matches(query, rec[2].decode())]
+        if candidates:
+            links = self.db.hmget(keys.at(), [rec[0].decode() for _h, rec in candidates])
+            candidates = [(h, rec) for (h, rec), link in zip(candidates, links, strict=True)
+                          if link is not None and link.decode() == h]
+        found = []
+        for h, (bay_id, ts, text) in candidates:
+            bay = bays.get(bay_id.decode())
+            if bay is not None and int(ts) + DAY_MS > now_ms:
+                found.append((plates.is_exact(query, text.decode()),
+                              Match(bay.id, bay.zone, bay.level, bay.area, int(ts)), h))
+        whole = [m for is_whole, m, _h in found if is_whole]
+        if len(whole) == 1:  # a Chinese plate typed without its province character
+            return FindResult("exact", whole)
+        if not found:
+            return FindResult("none")
+        if len(found) > plates.MAX_MATCHES:
+            return FindResult("too_many")
+        found.sort(key=lambda item: -item[1].seen_ms)
+        return FindResult("partial", [m for _w, m, _h in found])
+
+    def _current(self, venue: str, h: str, bays: dict[str, Bay], now_ms: int) -> Match | None:
+        keys = ParkingKeys(venue)
+        bay_id, ts = self.db.hmget(keys.plate(h), "bay", "ts")
+        if bay_id is None or ts is None or int(ts) + DAY_MS <= now_ms:
+            return None
+        bay_id = bay_id.decode()
+        if (self.db.hget(keys.at(), bay_id) or b"").decode() != h or bay_id not in bays:
+            return None  # another car was seen at that bay since, or the bay was freed
+        bay = bays[bay_id]
+        return Match(bay.id, bay.zone, bay.level, bay.area, int(ts))
+
+    def allow_lookup(self, venue: str, client: str, ip: str) -> tuple[bool, int]:
+        """Count one lookup for the shopper and the client IP; (allowed, seconds to wait when not)."""
+        keys = ParkingKeys(venue)
+        allowed, wait_ms = self._rate(keys=[keys.rate_shopper(client), keys.rate_ip(ip or "-")],
+                                      args=[SHOPPER_LIMIT, IP_LIMIT, RATE_WINDOW_S * 1000])
+        return bool(allowed), max(1, -(-int(wait_ms) // 1000)) if not allowed else 0
+
+    def log_lookup(self, venue: str, zone: str, client: str, plate_hash: str, kind: str, results: int,
+                   now: float | None = None) -> None:
+        """The operator's record of every lookup: keyed hash of the plate, never the plate."""
+        entry = json.dumps({"ts": round(time.time() if now is None else now, 3), "zone": zone,
+                            "plate": plate_hash[:16], "shopper": client, "kind": kind, "results": results})
+        pipe = self.db.pipeline()
+        pipe.lpush(ParkingKeys(venue).lookups(), entry)
+        pipe.ltrim(ParkingKeys(venue).lookups(), 0, LOG_KEEP - 1)
+        pipe.execute()
+
+    def lookups(self, venue: str, limit: int = 50) -> list[dict]:
+        return [json.loads(e) for e in self.db.lrange(ParkingKeys(venue).lookups(), 0, limit - 1)]
+
+    # ---- result pages -------------------------------------------------------------------------
+
+    def save_result(self, venue: str, client: str, zone: str, result: FindResult) -> str:
+        """Keep one lookup's answer (bays and areas, no plate) for the page the POST redirects to."""
+        result_id = secrets.token_urlsafe(12)
+        data = {"client": client, "zone": zone, "kind": result.kind,
+                "matches": [m.__dict__ for m in result.matches]}
+        self.db.set(ParkingKeys(venue).result(result_id), json.dumps(data), ex=RESULT_TTL_S)
+        return result_id
+
+    def load_result(self, venue: str, client: str, result_id: str) -> tuple[str, FindResult] | None:
+        raw = self.db.get(ParkingKeys(venue).result(result_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if data["client"] != client:
+            return None
+        return data["zone"], FindResult(data["kind"], [Match(**m) for m in data["matches"]])

@@ -1,0 +1,120 @@
+"""The parking system's event API: who may call it, validation (all or nothing), idempotency."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from parking_fixtures import API, VENUE, auth, bay, exit_, garage_fixture, plate, post_events  # noqa: F401
+
+from lightapps.parking.store import ParkingKeys
+
+
+def nothing_stored(db) -> bool:
+    keys = ParkingKeys(VENUE)
+    return not any(db.exists(k) for k in (keys.state(), keys.state_ts(), keys.at(), keys.live())) \
+        and not list(db.scan_iter(match=b"mp:{demo}:parking:plate:*"))
+
+
+def test_no_token_is_401(client, garage, db):
+    resp = client.post(f"{API}/events", json={"events": [bay("G-A01", "free")]})
+    assert resp.status_code == 401 and "token" in resp.get_json()["error"]
+    assert nothing_stored(db)
+
+
+def test_wrong_token_is_401(client, garage, db):
+    resp = client.post(f"{API}/events", json={"events": [bay("G-A01", "free")]}, headers=auth("not-the-token"))
+    assert resp.status_code == 401
+    assert client.get(f"{API}/availability", headers=auth("nope")).status_code == 401
+    assert nothing_stored(db)
+
+
+def test_token_of_another_venue_is_401(client, garage, svc, db):
+    other = svc.tokens.issue("elsewhere", "other-venue")
+    resp = client.post(f"{API}/events", json={"events": [bay("G-A01", "free")]}, headers=auth(other))
+    assert resp.status_code == 401
+    assert nothing_stored(db)
+
+
+def test_unknown_venue_is_404(client, garage):
+    resp = client.post("/api/v1/venues/nowhere/parking/events", json={"events": []}, headers=auth(garage))
+    assert resp.status_code == 404
+
+
+def test_events_are_applied(client, garage):
+    now = time.time()
+    body = post_events(client, garage, bay("G-A01", "occupied", now), bay("G-A02", "free", now),
+                       plate("sg 1234-a", "G-A01", now + 1))
+    assert body == {"accepted": 3, "applied": 3, "results": ["applied", "applied", "applied"]}
+    levels = client.get(f"{API}/availability", headers=auth(garage)).get_json()["zones"]["garage"]
+    assert levels == [{"level": 0, "name": "G", "total": 95, "free": 1, "occupied": 1, "unknown": 93}]
+
+
+def test_repeated_batch_is_idempotent(client, garage):
+    now = time.time()
+    events = [bay("G-A01", "occupied", now), plate("SG1234A", "G-A01", now), exit_("SG1234A", now + 5)]
+    assert post_events(client, garage, *events)["results"] == ["applied", "applied", "applied"]
+    assert post_events(client, garage, *events)["results"] == ["duplicate", "stale", "duplicate"]
+    levels = client.get(f"{API}/availability", headers=auth(garage)).get_json()["zones"]["garage"]
+    assert levels[0]["occupied"] == 1
+
+
+def test_iso_times_with_offset_are_accepted(client, garage):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    when = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0).isoformat()
+    assert post_events(client, garage, bay("G-A01", "free", when))["applied"] == 1
+    zulu = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    assert post_events(client, garage, bay("G-A02", "free", zulu))["applied"] == 1
+
+
+NOW = time.time()
+
+
+@pytest.mark.parametrize("event, field, words", [
+    (bay("G-Z99", "free", NOW), "events[1].bay", "not a bay"),
+    (bay("", "free", NOW), "events[1].bay", "bay id"),
+    ({"type": "bay", "status": "free", "ts": NOW}, "events[1].bay", "bay id"),
+    (bay("G-A02", "parked", NOW), "events[1].status", "one of"),
+    (plate("AB$123", "G-A02", NOW), "events[1].plate", "letters"),
+    (plate("A", "G-A02", NOW), "events[1].plate", "2 to 10"),
+    (plate("ABCDEFGHIJK", "G-A02", NOW), "events[1].plate", "2 to 10"),
+    ({"type": "plate", "bay": "G-A02", "plate": 1234, "ts": NOW}, "events[1].plate", "string"),
+    (plate("SG1234A", "G-NOPE", NOW), "events[1].bay", "not a bay"),
+    (exit_("", NOW), "events[1].plate", "empty"),
+    (bay("G-A02", "free", "yesterday"), "events[1].ts", "ISO 8601"),
+    (bay("G-A02", "free", "2025-05-01T10:00:00"), "events[1].ts", "UTC offset"),
+    (bay("G-A02", "free", True), "events[1].ts", "Unix seconds"),
+    ({"type": "bay", "bay": "G-A02", "status": "free"}, "events[1].ts", "Unix seconds"),
+    (bay("G-A02", "free", NOW + 3600), "events[1].ts", "clock skew"),
+    (bay("G-A02", "free", NOW - 25 * 3600), "events[1].ts", "24 h"),
+    ({"type": "teleport", "ts": NOW}, "events[1].type", "one of"),
+    ("not an object", "events[1]", "object"),
+])
+def test_bad_event_rejects_the_whole_batch(client, garage, db, event, field, words):
+    good = plate("GOOD123", "G-A01", NOW)  # valid, but must not be stored: the batch is all or nothing
+    resp = client.post(f"{API}/events", json={"events": [good, event]}, headers=auth(garage))
+    assert 400 <= resp.status_code < 500
+    body = resp.get_json()
+    assert body["field"] == field and words in body["error"], body
+    assert nothing_stored(db)
+
+
+@pytest.mark.parametrize("payload, status, field", [
+    ([], 422, "$"),
+    ({}, 422, "events"),
+    ({"events": []}, 422, "events"),
+    ({"events": "G-A01"}, 422, "events"),
+    ({"events": [bay("G-A01", "free")] * 501}, 422, "events"),
+])
+def test_bad_batch_shape(client, garage, db, payload, status, field):
+    resp = client.post(f"{API}/events", json=payload, headers=auth(garage))
+    assert resp.status_code == status and resp.get_json()["field"] == field
+    assert nothing_stored(db)
+
+
+def test_not_json(client, garage, db):
+    headers = {**auth(garage), "Content-Type": "application/json"}
+    assert client.post(f"{API}/events", data="{not json", headers=headers).status_code == 400
+    assert client.post(f"{API}/events", data="events=1", headers=auth(garage)).status_code == 415
+    assert nothing_stored(db)

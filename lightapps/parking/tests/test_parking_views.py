@@ -1,0 +1,171 @@
+"""Shopper pages: free bays, find my car (exact, partial, none), bad input, limits, the lookup log."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
+    LANDING,
+    VENUE,
+    bay,
+    find,
+    find_page,
+    garage_fixture,
+    plate,
+    post_events,
+    shopper_c,
+)
+
+from lightapps.parking.store import IP_LIMIT, SHOPPER_LIMIT, ParkingKeys, ParkingStore
+from portal.locate import Position
+
+
+def log(db) -> list[dict]:
+    return ParkingStore(db).lookups(VENUE, 100)
+
+
+def test_landing_shows_free_bays_per_level(client, garage):
+    now = time.time()
+    post_events(client, garage, bay("G-A01", "free", now), bay("G-A02", "free", now), bay("G-A03", "occupied", now))
+    page = client.get(LANDING).get_data(as_text=True)
+    assert re.search(r'id="free-0">2<', page)
+    assert "free of 95" in page and "92 not reporting" in page
+    assert 'name="c"' in page and 'action="/v/demo/parking/garage/find"' in page
+
+
+def test_landing_in_chinese(client, garage):
+    page = client.get(f"{LANDING}?lang=zh").get_data(as_text=True)
+    assert "停车场" in page and "反向寻车" in page
+
+
+def test_landing_is_small_and_needs_no_script(client, garage):
+    page = client.get(LANDING).get_data(as_text=True)
+    assert len(page.encode()) < 100_000 and "<script" not in page
+
+
+def test_landing_404_where_the_app_is_off(client, garage):
+    assert client.get("/v/demo/parking/kopi").status_code == 404
+    assert client.get("/v/demo/parking/nozone").status_code == 404
+    assert client.get("/v/nowhere/parking/garage").status_code == 404
+
+
+def test_exact_lookup_shows_bay_plan_and_route(client, garage, db):
+    post_events(client, garage, plate("SG 1234-A", "G-C07"))
+    c = shopper_c(client.application)
+    resp = find(client, "sg1234a", c)
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert "c=" in location and "1234" not in location  # the plate never goes into a URL
+    page = client.get(location).get_data(as_text=True)
+    assert '<strong id="bay">G-C07</strong>' in page and "Area C" in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg" id="plan-0"' in page
+    assert 'data-bay="G-C07" ' in page and 'fill="#ff9800"' in page  # the car's bay is highlighted
+    assert '<polyline class="route"' in page
+    assert "From the car park entrance" in page  # an unplaced shopper walks from the garage door
+    assert len(page.encode()) < 100_000 and "<script" not in page
+    (entry,) = log(db)
+    assert entry["kind"] == "exact" and entry["results"] == 1 and entry["shopper"] == "shopper-1"
+    assert "SG1234A" not in str(entry) and len(entry["plate"]) == 16
+
+
+def test_route_starts_where_the_portal_places_the_shopper(client, garage, monkeypatch):
+    post_events(client, garage, plate("UP2DOWN", "G-B10"))
+    locator = client.application.extensions["mallportal"].locator
+    upstairs = Position(1, 60.0, 30.0, "foodcourt", .9, .9)
+    monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: upstairs)
+    page = find_page(client, "UP2DOWN", shopper_c(client.application))
+    assert "From where you are" in page and "You are here" in page
+    assert 'id="plan-1"' in page and 'id="plan-0"' in page  # upstairs, then the garage level
+    assert re.search(r"Take the (escalator|lift|stairs) to level G", page)
+    assert page.index('id="plan-1"') < page.index('id="plan-0"')
+
+
+def test_position_off_the_plan_falls_back_to_the_entrance(client, garage, monkeypatch):
+    post_events(client, garage, plate("OFFPLAN1", "G-B10"))
+    locator = client.application.extensions["mallportal"].locator
+    monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: Position(7, 500.0, 30.0, None, .1, .1))
+    page = find_page(client, "OFFPLAN1", shopper_c(client.application))
+    assert "From the car park entrance" in page
+
+
+def test_configured_entrance_is_used(client, garage, svc):
+    svc.zone_apps.set(VENUE, "garage", "parking", {"entrance": "0,2,58"})
+    post_events(client, garage, plate("ENTR4NCE", "G-A01"))
+    page = find_page(client, "ENTR4NCE", shopper_c(client.application))
+    assert re.search(r'<circle cx="10\.0" cy="290\.0"', page)  # 2 m, 58 m at 5 px per metre
+
+
+def test_partial_lookup_shows_level_and_area_only(client, garage, db):
+    now = time.time()
+    post_events(client, garage, plate("AB4711", "G-A03", now), plate("CD4711", "G-D05", now))
+    page = find_page(client, "4711", shopper_c(client.application))
+    assert "2 cars match part of the plate" in page
+    assert "Area A" in page and "Area D" in page
+    assert "G-A03" not in page and "G-D05" not in page and "AB4711" not in page and "<svg" not in page
+    assert log(db)[0]["kind"] == "partial" and log(db)[0]["results"] == 2
+
+
+def test_more_than_three_matches_shows_none(client, garage, db):
+    now = time.time()
+    post_events(client, garage, *[plate(f"{p}9090", f"G-A0{i + 1}", now) for i, p in enumerate("WXYZ")])
+    page = find_page(client, "9090", shopper_c(client.application))
+    assert "More than 3 cars match" in page and "Area A" not in page
+    assert log(db)[0]["kind"] == "too_many" and log(db)[0]["results"] == 0
+
+
+def test_unknown_plate(client, garage, db):
+    page = find_page(client, "NOCAR99", shopper_c(client.application))
+    assert "No car with that plate" in page
+    assert log(db)[0]["kind"] == "none"
+
+
+@pytest.mark.parametrize("raw", ["", "AB1", "A-B 1", "<b>1234", "X" * 41, "ABCDEFGHIJK"])
+def test_bad_query_is_422_and_not_counted(client, garage, db, raw):
+    resp = find(client, raw, shopper_c(client.application))
+    assert resp.status_code == 422
+    assert 'id="error"' in resp.get_data(as_text=True)
+    assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:parking:rl:*"))
+
+
+def test_rate_limit_per_shopper(client, garage, db):
+    c = shopper_c(client.application, "curious")
+    for _ in range(SHOPPER_LIMIT):
+        assert find(client, "SG1234A", c).status_code == 303
+    resp = find(client, "SG1234B", c)
+    assert resp.status_code == 429 and 0 < int(resp.headers["Retry-After"]) <= 600
+    assert "Too many lookups" in resp.get_data(as_text=True)
+    assert log(db)[0]["kind"] == "limited"
+    assert find(client, "SG1234A", shopper_c(client.application, "someone-else")).status_code == 303
+
+
+def test_rate_limit_per_ip_catches_fresh_shoppers(client, garage):
+    codes = [find(client, f"ENUM{i:04d}", None, ip="10.9.8.7").status_code for i in range(IP_LIMIT + 2)]
+    assert codes.count(303) == IP_LIMIT and codes[-2:] == [429, 429]
+    assert find(client, "ENUM0000", None, ip="10.9.8.6").status_code == 303
+
+
+def test_result_page_belongs_to_its_shopper(client, garage):
+    post_events(client, garage, plate("MINE4040", "G-A01"))
+    location = find(client, "MINE4040", shopper_c(client.application, "owner-of-car")).headers["Location"]
+    path = location.split("?")[0]
+    other = client.get(f"{path}?c={shopper_c(client.application, 'stranger')}")
+    assert other.status_code == 404 and "G-A01" not in other.get_data(as_text=True)
+    assert client.get(f"{LANDING}/car/not-a-real-result-id?c={shopper_c(client.application)}").status_code == 404
+    assert client.get(f"{LANDING}/car/..%2f..?c={shopper_c(client.application)}").status_code == 404
+
+
+def test_result_expires(client, garage, db):
+    location = find(client, "EXPIRE12", shopper_c(client.application)).headers["Location"]
+    (key,) = list(db.scan_iter(match=ParkingKeys(VENUE).result("*").encode()))
+    assert 0 < db.ttl(key) <= 600
+    db.delete(key)
+    assert client.get(location).status_code == 404
+
+
+def test_language_travels_through_the_lookup(client, garage):
+    post_events(client, garage, plate("ZH8080", "G-A01"))
+    resp = find(client, "ZH8080", shopper_c(client.application), lang="zh")
+    assert "lang=zh" in resp.headers["Location"]
+    assert "lang=zh" in client.get(resp.headers["Location"]).get_data(as_text=True)

@@ -1,0 +1,186 @@
+"""Shopper pages: free bays per level, and "find my car".
+
+Plain full-page forms (no JavaScript needed; the iOS captive mini-browser keeps no cookies): every link
+and form carries the shopper's signed `c` token. The plate is POSTed, never put in a URL: the answer is
+kept for 10 minutes under a random id bound to the shopper, and the POST redirects (303) to its page.
+Lookups are rate-limited per shopper and per client IP (store.SHOPPER_LIMIT / IP_LIMIT per 10 minutes,
+429 beyond), and every lookup is logged (keyed hash of the plate, shopper id, answer, result count) for
+the operator; a query refused as malformed (fewer than 4 characters...) is not a lookup: nothing is
+searched, counted or logged. What a whole or partial plate shows: see `plates`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, redirect, render_template, request
+from flask_babel import gettext as _
+
+from lightapps.parking import plates, wayfinding
+from lightapps.parking.common import (
+    level_name,
+    parking_store,
+    plate_hasher,
+    venue_and_zone,
+    zone_config,
+)
+from lightapps.parking.store import FindResult
+from portal.i18n import LANGUAGES
+from portal.services import services
+from portal.shopper import shopper_for_venue, shopper_token, shopper_url
+
+bp = Blueprint("parking", __name__, url_prefix="/v/<venue>/parking", template_folder="templates")
+
+YOU_COLOUR = "#1565c0"
+CAR_COLOUR = "#d84315"
+CONNECTOR_COLOUR = "#6a1b9a"
+CONNECTOR_TEXT = {"escalator": "Take the escalator to level %(name)s", "elevator": "Take the lift to level %(name)s",
+                  "stairs": "Take the stairs to level %(name)s"}
+
+
+def _lang() -> str | None:
+    lang = request.values.get("lang")
+    return lang if lang in LANGUAGES else None
+
+
+def hhmm(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M")
+
+
+def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
+             headers: dict | None = None):
+    venue_map, zone_obj = venue_and_zone(venue, zone)
+    config = zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    store = parking_store()
+    counts = store.level_counts(venue, zone)
+    areas: dict[int, list[dict]] = {}
+    for row in store.area_counts(venue, zone):
+        areas.setdefault(row["level"], []).append(row)
+    return render_template("parking/landing.html", venue=venue_map, zone=zone_obj, config=config, counts=counts,
+                           areas=areas,
+                           level_name=lambda level: level_name(venue_map, level), error=error, plate=plate,
+                           shopper_token=shopper_token(shopper), lang=_lang(),
+                           min_query=plates.MIN_QUERY), status, headers or {}
+
+
+@bp.get("/<zone>")
+def landing(venue: str, zone: str):
+    return _landing(venue, zone)
+
+
+@bp.post("/<zone>/find")
+def find(venue: str, zone: str):
+    venue_and_zone(venue, zone)
+    zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    raw = request.form.get("plate", "")
+    if len(raw) > 40:
+        return _landing(venue, zone, 422, _("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
+    try:
+        query = plates.query_from_shopper(raw)
+    except plates.PlateError:
+        return _landing(venue, zone, 422, _("Type at least %(n)s letters or digits of your number plate.",
+                                            n=plates.MIN_QUERY), plate=raw)
+    store = parking_store()
+    digest = plate_hasher().digest(venue, query)
+    allowed, wait_s = store.allow_lookup(venue, shopper.client, request.remote_addr or "")
+    if not allowed:
+        store.log_lookup(venue, zone, shopper.client, digest, "limited", 0)
+        minutes = max(1, round(wait_s / 60))
+        return _landing(venue, zone, 429, _("Too many lookups. Please try again in %(n)s minutes, or ask at the "
+                                            "car park office.", n=minutes), headers={"Retry-After": str(wait_s)})
+    result = store.find(venue, digest, query)
+    store.log_lookup(venue, zone, shopper.client, digest, result.kind, result.count)
+    result_id = store.save_result(venue, shopper.client, zone, result)
+    values = {"lang": _lang()} if _lang() else {}
+    return redirect(shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values), code=303)
+
+
+def _start(venue: str, client: str, venue_map, zone_obj, config: dict) -> tuple[tuple[int, float, float], bool]:
+    """(start point, whether it is the shopper's own position)."""
+    try:
+        position = services().locator.locate(venue, client)
+    except Exception:  # noqa: BLE001 - positioning trouble must not hide the car; start at the entrance
+        position = None
+    if position is not None:
+        point = (int(position.floor), float(position.x), float(position.y))
+        if wayfinding.on_plan(venue_map, point):
+            return point, True
+    return wayfinding.entrance(venue_map, zone_obj, config), False
+
+
+@bp.get("/<zone>/car/<result_id>")
+def car(venue: str, zone: str, result_id: str):
+    venue_map, zone_obj = venue_and_zone(venue, zone)
+    config = zone_config(venue, zone)
+    shopper = shopper_for_venue(venue)
+    loaded = None
+    if 8 <= len(result_id) <= 40 and result_id.replace("-", "").replace("_", "").isalnum():
+        loaded = parking_store().load_result(venue, shopper.client, result_id)
+    if loaded is None:
+        return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
+    _zone, result = loaded
+    lang = "zh" if str(request.args.get("lang") or "") == "zh" else None
+    name_of = lambda level: level_name(venue_map, level)  # noqa: E731
+    context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False}
+    if result.kind == "exact":
+        context.update(_exact(venue, shopper.client, venue_map, zone_obj, config, result, name_of, lang))
+    zones = {z.id: z for z in venue_map.zones}
+    return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,
+                           level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=_lang(),
+                           max_matches=plates.MAX_MATCHES, **context)
+
+
+def _exact(venue: str, client: str, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):
+    match = result.matches[0]
+    bays = parking_store().bays(venue, match.zone)
+    bay = bays.get(match.bay)
+    if bay is None:
+        return {}
+    car_zone = venue_map.zone(bay.zone) or zone_obj
+    start, from_you = _start(venue, client, venue_map, car_zone, config)
+    goal = (bay.level, bay.x, bay.y)
+    found = wayfinding.route(venue_map, start, goal)
+    floors = []
+    for floor, _x, _y in (found.points if found else [start, goal]):
+        if floor not in floors:
+            floors.append(floor)
+    if bay.level not in floors:
+        floors.append(bay.level)
+    start_title = _("You are here") if from_you else _("Car park entrance")
+    steps = wayfinding.route_steps(found, name_of) if found else []
+    steps_by_floor = _steps_by_floor(found, steps)
+    plans = []
+    for floor in floors:
+        markers = []
+        if floor == start[0]:
+            markers.append(wayfinding.Marker(start[1], start[2], YOU_COLOUR, start_title))
+        on_floor = found.on_floor(floor) if found else []
+        if floor != bay.level and on_floor:  # where this level's part of the walk ends: the lift, stairs...
+            change = steps_by_floor.get(floor, "")
+            markers.append(wayfinding.Marker(*on_floor[-1], CONNECTOR_COLOUR, change))
+        if floor == bay.level:
+            markers.append(wayfinding.Marker(bay.x, bay.y, CAR_COLOUR, _("Your car: %(bay)s", bay=bay.id), bay.id))
+        svg = wayfinding.plan_svg(
+            venue_map, floor, zone=car_zone if floor == bay.level else None,
+            bays=list(bays.values()) if floor == bay.level else [], highlight=bay.id,
+            route_points=on_floor, markers=markers, lang=lang or "en",
+            svg_id=f"plan-{floor}")
+        plans.append((floor, svg))
+    return {"plans": plans, "route": found, "from_you": from_you, "bay": bay,
+            "steps": steps}
+
+
+def _steps_by_floor(found, steps: list[tuple[str, str]]) -> dict[int, str]:
+    """{floor: what to do where the walk on that floor ends} for the floors left by a connector."""
+    if not found:
+        return {}
+    left = []
+    for (floor, _x, _y), (next_floor, _nx, _ny) in zip(found.points, found.points[1:], strict=False):
+        if next_floor != floor:
+            left.append(floor)
+    out = {}
+    for floor, (kind, level) in zip(left, steps, strict=False):
+        out[floor] = _(CONNECTOR_TEXT[kind], name=level) if kind in CONNECTOR_TEXT else _("Go to level %(name)s",
+                                                                                            name=level)
+    return out
