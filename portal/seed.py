@@ -46,6 +46,7 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     """Load the demo mall unless the venue already has a map. Returns True if it loaded it.
     `venue` lets tests pass a map built once instead of re-running the simulated survey."""
     if svc.venues.current_version(venue_id):
+        _seed_apps(svc, svc.venues.get_map(venue_id))  # apps added since the first load get their demo data
         return False
     if venue is None:
         log.info("building the demo mall (radio-simulated fingerprint survey)...")
@@ -57,9 +58,7 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
         app_name = DEMO_ZONE_APPS.get(zone.id, "directory")
         app = apps.get(app_name) or apps["directory"]
         svc.zone_apps.set(venue_id, zone.id, app.name, app.default_config())
-    for app in apps.values():
-        if app.seed_demo is not None:
-            app.seed_demo(svc, venue)
+    _seed_apps(svc, venue)
     _demo_accounts(svc, venue_id)
     token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +67,13 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     token_file.chmod(0o600)
     log.info("demo mall loaded: %d reference points; API token in %s", len(venue.samples), token_file)
     return True
+
+
+def _seed_apps(svc: Services, venue: VenueMap) -> None:
+    """Each app's demo data; the hooks are idempotent, so this runs on every start."""
+    for app in registry.discover().values():
+        if app.seed_demo is not None:
+            app.seed_demo(svc, venue)
 
 
 def _demo_accounts(svc: Services, venue_id: str) -> None:
