@@ -50,4 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from portal import cli
 
     cli.register(app)
+    from portal import map_cli
+
+    map_cli.register(app)
     return app

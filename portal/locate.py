@@ -99,11 +99,13 @@ class TrackKeys(VenueKeys):
 
 
 class Locator:
-    def __init__(self, db: redis.Redis, models: ModelCache, rssi: RssiStore, smoother: TemporalSmoother) -> None:
+    def __init__(self, db: redis.Redis, models: ModelCache, rssi: RssiStore, smoother: TemporalSmoother,
+                 footfall=None) -> None:
         self.db = db
         self.models = models
         self.rssi = rssi
         self.smoother = smoother
+        self.footfall = footfall  # FootfallStore: every live position feeds the aggregated footfall counts
 
     def locate(self, venue: str, client: str, now: float | None = None) -> Position | None:
         """None when the client is not heard, or the venue has no model yet."""
@@ -124,7 +126,10 @@ class Locator:
         state = json.loads(raw) if raw else None
         state, smoothed, zone = self.smoother.update(state, estimate, zone, zone_conf, now)
         self.db.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
-        return Position(
+        position = Position(
             floor=smoothed.floor, x=smoothed.x, y=smoothed.y, zone=zone,
             confidence=smoothed.confidence, zone_confidence=zone_conf,
         )
+        if self.footfall is not None:
+            self.footfall.record(venue, client, zone, smoothed.floor, smoothed.x, smoothed.y, now)
+        return position

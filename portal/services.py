@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from fingerprints.footfall import FootfallStore
 from fingerprints.store import VenueStore
 from lightapps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
@@ -42,7 +43,7 @@ class Services:
             rssi=rssi,
             tokens=ApiTokenStore(db),
             models=models,
-            locator=Locator(db, models, rssi, TemporalSmoother()),
+            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db)),
             zone_apps=ZoneAppStore(db),
         )
 

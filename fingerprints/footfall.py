@@ -1,0 +1,288 @@
+"""Footfall from live positions, kept aggregated: visitors per zone per hour, dwell time, and a heatmap
+of presence over the plan, per day. No per-device history is kept:
+
+- visitors: a HyperLogLog per zone per hour (plus one for the whole venue), so a client id is counted
+  but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the 24 hours);
+- dwell: per client only its current zone, entry time and last-seen time, in one hash of open visits
+  with an idle timeout (`gap_s`, default 10 min). When the client shows up in another zone, or has not been
+  seen for gap_s, the visit is closed: its length (last seen - entry) is added to a per zone-hour sum and
+  count, and the client's entry is deleted. Visits are counted in the hour they are closed. Stale visits
+  are closed by the next `record` call of the venue (a few per call), so no background job is needed;
+- presence: a coarse grid per floor per day (cells of `cell_m`, 2 m by default), HINCRBY per position fix
+  (a cell's count is the number of fixes there: a density of presence, weighted by how often positions
+  are computed).
+Every key carries a TTL (35 days by default; the open-visit hash lives only while there is traffic).
+One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal.
+Hours and days are in the store's time zone (UTC unless given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import redis
+
+from portal.storage import VenueKeys
+
+TTL_DAYS = 35
+ALL = "_all"
+
+_RECORD = """
+local cur, open, dwell, hz, hall, heat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local client, zone = ARGV[1], ARGV[2]
+local now, gap, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local cell, hh, max_close, only_close = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+
+local function close(value)
+  local z, since, last = string.match(value, "^(.*)|([^|]+)|([^|]+)$")
+  if z == nil then return end
+  local d = tonumber(last) - tonumber(since)
+  if d < 0 then d = 0 end
+  redis.call('HINCRBYFLOAT', dwell, z .. '|' .. hh .. '|s', d)
+  redis.call('HINCRBY', dwell, z .. '|' .. hh .. '|n', 1)
+end
+
+-- close visits that went quiet (other clients), a few per call
+local stale = redis.call('ZRANGEBYSCORE', open, '-inf', now - gap, 'LIMIT', 0, max_close)
+for _, c in ipairs(stale) do
+  if c ~= client then
+    local v = redis.call('HGET', cur, c)
+    if v then close(v) end
+    redis.call('HDEL', cur, c)
+    redis.call('ZREM', open, c)
+  end
+end
+redis.call('EXPIRE', dwell, ttl)
+if only_close == '1' then return #stale end
+
+local v = redis.call('HGET', cur, client)
+local since = now
+if v then
+  local z, s, last = string.match(v, "^(.*)|([^|]+)|([^|]+)$")
+  if now < tonumber(last) then now = tonumber(last) end
+  if z == zone and now - tonumber(last) <= gap then
+    since = tonumber(s)
+  else
+    close(v)
+  end
+end
+if zone ~= '' then
+  redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now))
+  redis.call('ZADD', open, now, client)
+  redis.call('PFADD', hz, client)
+  redis.call('EXPIRE', hz, ttl)
+else
+  redis.call('HDEL', cur, client)
+  redis.call('ZREM', open, client)
+end
+redis.call('PFADD', hall, client)
+redis.call('EXPIRE', hall, ttl)
+if cell ~= '' then
+  redis.call('HINCRBY', heat, cell, 1)
+  redis.call('EXPIRE', heat, ttl)
+end
+redis.call('EXPIRE', cur, gap * 3)
+redis.call('EXPIRE', open, gap * 3)
+return 1
+"""
+
+
+class FootfallKeys(VenueKeys):
+    def open_visits(self) -> str:
+        return self.key("ff", "cur")
+
+    def open_by_time(self) -> str:
+        return self.key("ff", "open")
+
+    def dwell(self, day: str) -> str:
+        return self.key("ff", "dwell", day)
+
+    def visitors(self, day: str, hour: str, zone: str) -> str:
+        return self.key("ff", "v", day, hour, zone)
+
+    def heat(self, day: str, floor: int) -> str:
+        return self.key("ff", "heat", day, str(floor))
+
+
+@dataclass
+class ZoneFootfall:
+    zone: str
+    visitors: int  # unique over the day
+    visitors_by_hour: list[int]  # 24
+    visits: int  # closed visits
+    mean_dwell_s: float | None
+    dwell_by_hour: list[float | None]  # mean dwell of visits closed in each hour
+
+
+@dataclass
+class FootfallReport:
+    venue: str
+    day: str
+    visitors: int
+    visitors_by_hour: list[int]
+    zones: dict[str, ZoneFootfall] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"venue {self.venue} on {self.day}: {self.visitors} unique visitors"]
+        for z in sorted(self.zones.values(), key=lambda z: -z.visitors):
+            dwell = f"{z.mean_dwell_s / 60:.1f} min" if z.mean_dwell_s is not None else "-"
+            lines.append(f"  {z.zone}: {z.visitors} visitors, {z.visits} visits, mean dwell {dwell}")
+        return lines
+
+
+def _day_str(day: date | str) -> str:
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day)
+        except ValueError:
+            raise ValueError(f"day {day!r} is not a date (YYYY-MM-DD)") from None
+    return day.strftime("%Y%m%d")
+
+
+class FootfallStore:
+    def __init__(self, db: redis.Redis, *, tz: str = "UTC", cell_m: float = 2.0, gap_s: float = 600.0,
+                 ttl_days: int = TTL_DAYS, close_per_call: int = 20) -> None:
+        if cell_m <= 0 or gap_s <= 0 or ttl_days < 1:
+            raise ValueError("cell_m and gap_s must be positive, ttl_days at least 1")
+        self.db = db
+        self.tz = ZoneInfo(tz)
+        self.cell_m = cell_m
+        self.gap_s = gap_s
+        self.ttl_s = int(ttl_days * 86400)
+        self.close_per_call = close_per_call
+        self._record = db.register_script(_RECORD)
+
+    def _local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, self.tz)
+
+    def record(self, venue: str, client: str, zone: str | None, floor: int | None, x: float | None,
+               y: float | None, now: float) -> None:
+        """One live position of a client (zone None: in no zone; floor/x/y None: no heatmap cell)."""
+        if not client or "|" in client:
+            raise ValueError("client id must be a non-empty string without '|'")
+        if zone is not None and (not zone or "|" in zone):
+            raise ValueError("zone id must be a non-empty string without '|'")
+        keys = FootfallKeys(venue)
+        local = self._local(now)
+        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
+        cell = ""
+        if floor is not None and x is not None and y is not None:
+            if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:
+                raise ValueError("position must be finite and on the plan")
+            cell = f"{int(x // self.cell_m)}|{int(y // self.cell_m)}"
+        self._record(
+            keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day),
+                  keys.visitors(day, hour, zone or ALL), keys.visitors(day, hour, ALL),
+                  keys.heat(day, int(floor) if floor is not None else 0)],
+            args=[client, zone or "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, cell, hour,
+                  self.close_per_call, "0"],
+        )
+
+    def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
+        """Close visits idle for gap_s (record does this a few at a time); returns how many closed."""
+        keys = FootfallKeys(venue)
+        local = self._local(now)
+        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
+        return int(self._record(
+            keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
+                  keys.visitors(day, hour, ALL), keys.heat(day, 0)],
+            args=["", "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, "", hour, limit, "1"],
+        ))
+
+    def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
+        """Visitors per zone per hour, unique over the day, visits and mean dwell."""
+        d = _day_str(day)
+        keys = FootfallKeys(venue)
+        hours = [f"{h:02d}" for h in range(24)]
+        if zones is None:
+            zones = self._zones_seen(venue, d)
+        names = [ALL, *zones]
+        pipe = self.db.pipeline(transaction=False)
+        for z in names:
+            for h in hours:
+                pipe.pfcount(keys.visitors(d, h, z))
+            pipe.pfcount(*[keys.visitors(d, h, z) for h in hours])
+        pipe.hgetall(keys.dwell(d))
+        res = pipe.execute()
+        dwell_raw = {k.decode(): float(v) for k, v in res[-1].items()}
+        per = {}
+        for k, z in enumerate(names):
+            chunk = res[k * 25:(k + 1) * 25]
+            per[z] = (chunk[:24], chunk[24])
+        report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0])
+        for z in zones:
+            sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
+            counts = [int(dwell_raw.get(f"{z}|{h}|n", 0)) for h in hours]
+            visits = sum(counts)
+            report.zones[z] = ZoneFootfall(
+                zone=z, visitors=per[z][1], visitors_by_hour=per[z][0], visits=visits,
+                mean_dwell_s=(sum(sums) / visits) if visits else None,
+                dwell_by_hour=[(s / c) if c else None for s, c in zip(sums, counts, strict=True)],
+            )
+        return report
+
+    def _zones_seen(self, venue: str, d: str) -> list[str]:
+        prefix = FootfallKeys(venue).visitors(d, "", "")[:-2]  # mp:{venue}:ff:v:<day>
+        zones = set()
+        for key in self.db.scan_iter(match=_glob_escape(prefix) + ":*", count=500):
+            zone = key.decode().rsplit(":", 1)[-1]
+            if zone != ALL:
+                zones.add(zone)
+        fields = self.db.hkeys(FootfallKeys(venue).dwell(d))
+        zones |= {f.decode().split("|", 1)[0] for f in fields}
+        return sorted(zones)
+
+    def presence(self, venue: str, day: date | str, floor: int) -> dict[tuple[int, int], int]:
+        """{(cell column, cell row): fixes} of one floor and day."""
+        raw = self.db.hgetall(FootfallKeys(venue).heat(_day_str(day), int(floor)))
+        out = {}
+        for k, v in raw.items():
+            cx, cy = k.decode().split("|")
+            out[(int(cx), int(cy))] = int(v)
+        return out
+
+    def presence_grid(self, venue: str, day: date | str, floor: int, width_m: float, height_m: float) -> np.ndarray:
+        nx = max(1, int(np.ceil(width_m / self.cell_m)))
+        ny = max(1, int(np.ceil(height_m / self.cell_m)))
+        grid = np.zeros((ny, nx))
+        for (cx, cy), n in self.presence(venue, day, floor).items():
+            if 0 <= cx < nx and 0 <= cy < ny:
+                grid[cy, cx] += n
+        return grid
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def footfall_report(store: FootfallStore, venue: str, day: date | str, zones: list[str] | None = None,
+                    now: float | None = None) -> FootfallReport:
+    """The day's footfall; closes idle visits first when `now` is given."""
+    if now is not None:
+        store.close_idle(venue, now)
+    return store.report(venue, day, zones)
+
+
+def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level: int) -> bytes:
+    """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes."""
+    from fingerprints.quality import draw_plan, figure_png, plan_figure
+
+    floor = venue_map.floor(level)
+    grid = store.presence_grid(venue_map.id, day, level, floor.width_m, floor.height_m)
+    fig, ax = plan_figure(venue_map, level)
+    shown = np.where(grid > 0, grid, np.nan)
+    ny, nx = grid.shape
+    image = ax.imshow(shown, extent=(0, nx * store.cell_m, ny * store.cell_m, 0), origin="upper", cmap="magma_r",
+                      vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0),
+                      interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=f"position fixes per {store.cell_m:g} m cell", shrink=0.8)
+    ax.set_title(f"{venue_map.name}: presence on floor {floor.name}, {_day_str(day)}")
+    draw_plan(ax, venue_map, level)
+    return figure_png(fig)
+
+
+def today(tz: str = "UTC") -> date:
+    return datetime.now(ZoneInfo(tz)).date()

@@ -1,0 +1,435 @@
+"""How good is a venue's fingerprint map? Cross-validated accuracy, zone confusion, expected-error
+heatmaps, weak spots, and per-AP RSSI heatmaps (PNG, matplotlib's Agg canvas, no pyplot state).
+
+Leave-one-reference-point-out cross-validation with the production estimator: the positioner is built
+exactly as portal.locate.build_venue_model builds it (WKNNPositioner with its defaults, fitted on every
+sample; the zone decided by ZoneMap.zone_for from the estimate and its neighbours' surveyed zones, as the
+Locator does), but refitting it once per left-out point would cost ~1,600 fits on the demo mall. It is
+fitted ONCE, and each query excludes the left-out point's own rows from the candidate neighbours (a thin
+subclass drops them before the building/floor/x-y decision). Since a kNN model *is* its training rows,
+this gives the same estimate a refit without those rows would; the query is the left-out point's averaged
+fingerprint. Temporal smoothing (live tracks) is not part of a single-shot estimate and is left out.
+A reference point is all samples at the same floor and x/y, so repeated surveys of a spot leave together.
+
+Errors are 2-D distances on the plan (metres), whatever floor was chosen; floor misses are counted apart.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.interpolate import griddata
+from tqdm import tqdm
+
+from fingerprints.geometry import zone_map
+from fingerprints.model import VenueMap
+from positioning import MISSING_DBM, WKNNPositioner
+
+FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
+AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
+FEW_APS = 3  # a spot hearing fewer APs than this clearly cannot be told from its neighbours
+ALIKE_RATE = 0.05  # zone pairs confused at least this often (either way, of their points) look alike
+NO_ZONE = "(none)"
+
+Progress = bool | Callable[[int, int], None]
+
+
+# -- the production model, fitted once -------------------------------------------------------------
+
+
+def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(AP ids, X (n, n_aps) dBm with unheard = MISSING_DBM, y (n, 4) building/floor/x/y): the same
+    matrices portal.locate.build_venue_model fits."""
+    if not venue.samples:
+        raise ValueError(f"venue {venue.id} has no fingerprint samples")
+    ap_ids = venue.ap_ids()
+    index = {ap: i for i, ap in enumerate(ap_ids)}
+    X = np.full((len(venue.samples), len(ap_ids)), MISSING_DBM, dtype=float)
+    y = np.zeros((len(venue.samples), 4), dtype=float)
+    for row, sample in enumerate(venue.samples):
+        for ap, rssi in sample.rssi.items():
+            if ap in index:
+                X[row, index[ap]] = rssi
+        y[row] = (venue.building, sample.floor, sample.x, sample.y)
+    return ap_ids, X, y
+
+
+class _LeaveOut(WKNNPositioner):
+    """The production positioner, with some training rows hidden from the neighbour search."""
+
+    excluded: np.ndarray | None = None
+
+    def _candidate_distances(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, d = super()._candidate_distances(q)
+        if self.excluded is not None and self.excluded.size:
+            keep = ~np.isin(rows, self.excluded)
+            rows, d = rows[keep], d[keep]
+        return rows, d
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PointResult:
+    index: int  # sample index in venue.samples
+    floor: int
+    x: float
+    y: float
+    zone: str | None
+    est_floor: int | None  # None: the point hears no known AP
+    est_x: float
+    est_y: float
+    est_zone: str | None
+    error_m: float  # 2-D error on the plan; nan when not located
+
+
+@dataclass
+class FloorQuality:
+    level: int
+    n_points: int
+    zone_hit_rate: float
+    floor_hit_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+
+
+@dataclass
+class WeakSpots:
+    few_samples: list[dict] = field(default_factory=list)  # {floor, x, y, n}
+    few_aps: list[dict] = field(default_factory=list)  # {floor, x, y, heard}
+    alike_zones: list[dict] = field(default_factory=list)  # {a, b, rate, count}
+    silent_aps: list[str] = field(default_factory=list)
+    worst_points: list[dict] = field(default_factory=list)  # {floor, x, y, zone, est_zone, error_m}
+
+
+@dataclass
+class QualityReport:
+    venue: str
+    version: int
+    floor: int | None
+    n_points: int
+    zone_hit_rate: float
+    floor_hit_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+    floors: list[FloorQuality]
+    zone_labels: list[str]
+    confusion: list[list[int]]  # [true][predicted] counts over zone_labels
+    weak: WeakSpots
+    points: list[PointResult]
+    seconds: float = 0.0
+
+    def to_dict(self, with_points: bool = False) -> dict:
+        out = asdict(self)
+        if not with_points:
+            out.pop("points")
+        return out
+
+    def summary_lines(self) -> list[str]:
+        scope = f"floor {self.floor}" if self.floor is not None else "all floors"
+        lines = [
+            f"venue {self.venue} map v{self.version}, {scope}: {self.n_points} reference points "
+            f"(leave-one-point-out, {self.seconds:.1f} s)",
+            f"  zone hit rate {self.zone_hit_rate:.1%}, floor hit rate {self.floor_hit_rate:.1%}",
+            f"  error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
+            f"p95 {self.p95_error_m:.2f} m",
+        ]
+        for f in self.floors:
+            lines.append(f"  floor {f.level}: {f.n_points} points, zone hits {f.zone_hit_rate:.1%}, floor hits "
+                         f"{f.floor_hit_rate:.1%}, error mean {f.mean_error_m:.2f} / median "
+                         f"{f.median_error_m:.2f} / p95 {f.p95_error_m:.2f} m")
+        w = self.weak
+        lines.append(f"  weak spots: {len(w.few_samples)} points with < {FEW_SAMPLES_N} scans, {len(w.few_aps)} "
+                     f"hearing < {FEW_APS} APs above {AUDIBLE_DBM:g} dBm, {len(w.silent_aps)} silent APs")
+        for pair in w.alike_zones[:10]:
+            lines.append(f"  zones that look alike: {pair['a']} / {pair['b']} ({pair['rate']:.1%} of their points, "
+                         f"{pair['count']} confusions)")
+        if w.silent_aps:
+            lines.append(f"  APs heard at no reference point: {', '.join(w.silent_aps)}")
+        return lines
+
+
+def _stats(errors: np.ndarray) -> tuple[float, float, float]:
+    e = errors[np.isfinite(errors)]
+    if e.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    return float(e.mean()), float(np.median(e)), float(np.percentile(e, 95))
+
+
+def _progress_iter(items: Sequence[int], progress: Progress, desc: str):
+    if callable(progress):
+        total = len(items)
+        for done, item in enumerate(items):
+            yield item
+            if done % 50 == 0 or done == total - 1:
+                progress(done + 1, total)
+        return
+    yield from tqdm(items, desc=desc, unit="pt", disable=not progress, leave=False)
+
+
+def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress = False) -> QualityReport:
+    """Leave-one-reference-point-out cross-validation of the venue's map (see the module docstring).
+    `floor` limits the evaluated points (the model still uses every floor). `progress`: True for a
+    tqdm bar on stderr, or a callback(done, total)."""
+    import time
+
+    started = time.perf_counter()
+    if floor is not None and floor not in {f.level for f in venue.floors}:
+        raise ValueError(f"venue {venue.id} has no floor {floor}")
+    ap_ids, X, y = training_set(venue)
+    model = _LeaveOut(**WKNNPositioner().get_params()).fit(X, y)
+    zones = zone_map(venue)
+    sample_zones = [s.zone for s in venue.samples]
+    groups: dict[tuple[int, float, float], list[int]] = {}
+    for i, s in enumerate(venue.samples):
+        groups.setdefault((s.floor, round(s.x, 2), round(s.y, 2)), []).append(i)
+    group_of = {i: np.asarray(rows) for rows in groups.values() for i in rows}
+    evaluate = [i for i, s in enumerate(venue.samples) if floor is None or s.floor == floor]
+    if not evaluate:
+        raise ValueError(f"venue {venue.id} has no reference points on floor {floor}")
+    points: list[PointResult] = []
+    for i in _progress_iter(evaluate, progress, "cross-validating"):
+        s = venue.samples[i]
+        model.excluded = group_of[i]
+        try:
+            est = model.locate(X[i])
+        except ValueError:  # hears no known AP
+            points.append(PointResult(i, s.floor, s.x, s.y, s.zone, None, float("nan"), float("nan"), None,
+                                      float("nan")))
+            continue
+        zone, _conf = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
+        points.append(PointResult(i, s.floor, s.x, s.y, s.zone, est.floor, est.x, est.y, zone,
+                                  float(np.hypot(est.x - s.x, est.y - s.y))))
+    model.excluded = None
+
+    def rates(pts: list[PointResult]) -> tuple[float, float]:
+        return (float(np.mean([p.est_zone == p.zone for p in pts])),
+                float(np.mean([p.est_floor == p.floor for p in pts])))
+
+    errors = np.array([p.error_m for p in points])
+    zone_hit, floor_hit = rates(points)
+    mean, median, p95 = _stats(errors)
+    floors = []
+    for level in sorted({p.floor for p in points}):
+        pts = [p for p in points if p.floor == level]
+        zh, fh = rates(pts)
+        floors.append(FloorQuality(level, len(pts), zh, fh, *_stats(np.array([p.error_m for p in pts]))))
+    # confusion matrix over the zones that occur (true or predicted), in the venue's order
+    present = {p.zone for p in points} | {p.est_zone for p in points}
+    labels = [z.id for z in venue.zones if z.id in present] + ([NO_ZONE] if None in present else [])
+    pos = {label: k for k, label in enumerate(labels)}
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    for p in points:
+        confusion[pos[p.zone or NO_ZONE], pos[p.est_zone or NO_ZONE]] += 1
+    report = QualityReport(
+        venue=venue.id, version=venue.version, floor=floor, n_points=len(points), zone_hit_rate=zone_hit,
+        floor_hit_rate=floor_hit, mean_error_m=mean, median_error_m=median, p95_error_m=p95, floors=floors,
+        zone_labels=labels, confusion=confusion.tolist(), weak=WeakSpots(), points=points,
+    )
+    report.weak = weak_spots(venue, report, floor)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def weak_spots(venue: VenueMap, report: QualityReport, floor: int | None = None) -> WeakSpots:
+    samples = [s for s in venue.samples if floor is None or s.floor == floor]
+    weak = WeakSpots()
+    for s in samples:
+        if s.n < FEW_SAMPLES_N:
+            weak.few_samples.append({"floor": s.floor, "x": s.x, "y": s.y, "n": s.n})
+        heard = sum(1 for v in s.rssi.values() if v >= AUDIBLE_DBM)
+        if heard < FEW_APS:
+            weak.few_aps.append({"floor": s.floor, "x": s.x, "y": s.y, "heard": heard})
+    c = np.asarray(report.confusion)
+    totals = c.sum(axis=1)
+    labels = report.zone_labels
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            count = int(c[a, b] + c[b, a])
+            points = int(totals[a] + totals[b])
+            if count and points and count / points >= ALIKE_RATE:
+                weak.alike_zones.append({"a": labels[a], "b": labels[b], "rate": count / points, "count": count})
+    weak.alike_zones.sort(key=lambda p: -p["rate"])
+    heard_aps = {ap for s in venue.samples for ap in s.rssi}
+    weak.silent_aps = [ap.bssid for ap in venue.aps
+                       if ap.bssid not in heard_aps and (floor is None or ap.floor == floor)]
+    located = [p for p in report.points if np.isfinite(p.error_m)]
+    for p in sorted(located, key=lambda p: -p.error_m)[:10]:
+        weak.worst_points.append({"floor": p.floor, "x": p.x, "y": p.y, "zone": p.zone, "est_zone": p.est_zone,
+                                  "est_floor": p.est_floor, "error_m": round(p.error_m, 2)})
+    return weak
+
+
+# -- grids and plots -----------------------------------------------------------------------------------
+
+
+def _grid(venue: VenueMap, level: int, values: list[tuple[float, float, float]], cell_m: float,
+          fill: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interpolate (x, y, value) over the floor on a cell_m grid: linear inside the points' hull,
+    nearest outside it (or `fill`)."""
+    floor = venue.floor(level)
+    xs = np.arange(cell_m / 2, floor.width_m, cell_m)
+    ys = np.arange(cell_m / 2, floor.height_m, cell_m)
+    gx, gy = np.meshgrid(xs, ys)
+    if not values:
+        return xs, ys, np.full(gx.shape, np.nan)
+    pts = np.array([(x, y) for x, y, _ in values])
+    vals = np.array([v for *_, v in values])
+    if len(values) >= 4:
+        try:
+            z = griddata(pts, vals, (gx, gy), method="linear")
+        except Exception:  # noqa: BLE001 - degenerate (collinear) points: fall back to nearest
+            z = np.full(gx.shape, np.nan)
+    else:
+        z = np.full(gx.shape, np.nan)
+    holes = np.isnan(z)
+    if holes.any():
+        near = griddata(pts, vals, (gx, gy), method="nearest")
+        z[holes] = near[holes] if fill is None else fill
+    return xs, ys, z
+
+
+def error_grid(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0):
+    """(xs, ys, expected error in metres per cell) from the points' cross-validated errors. A point
+    whose floor was missed counts with its 2-D error too (it is as lost as that)."""
+    values = [(p.x, p.y, p.error_m) for p in report.points if p.floor == level and np.isfinite(p.error_m)]
+    return _grid(venue, level, values, cell_m)
+
+
+def figure_png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return buf.getvalue()
+
+
+def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
+    from matplotlib.collections import LineCollection
+
+    floor = venue.floor(level)
+    outlines = []
+    for zone in venue.zones:
+        if zone.floor != level:
+            continue
+        outlines.append([*zone.polygon, zone.polygon[0]])
+        if labels:
+            cx = sum(x for x, _ in zone.polygon) / len(zone.polygon)
+            cy = sum(y for _, y in zone.polygon) / len(zone.polygon)
+            ax.text(cx, cy, zone.name, ha="center", va="center", fontsize=7, color="#111111", alpha=0.8)
+    ax.add_collection(LineCollection(outlines, colors="#555555", linewidths=0.6, linestyles=":"))
+    walls = [[(x1, y1), (x2, y2)] for x1, y1, x2, y2 in floor.walls]
+    ax.add_collection(LineCollection(walls, colors="#222222", linewidths=1.4))
+    ax.set_xlim(0, floor.width_m)
+    ax.set_ylim(floor.height_m, 0)  # plan y points down
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+
+
+def plan_figure(venue: VenueMap, level: int) -> tuple[Figure, object]:
+    floor = venue.floor(level)
+    width = 9.0
+    height = max(3.0, width * floor.height_m / max(floor.width_m, 1e-6) + 1.0)
+    fig = Figure(figsize=(width, min(height, 12.0)), dpi=100, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0) -> bytes:
+    """Expected positioning error over the plan of one floor, walls and zones drawn on top."""
+    xs, ys, z = error_grid(venue, report, level, cell_m)
+    fig, ax = plan_figure(venue, level)
+    floor = venue.floor(level)
+    top = float(np.nanpercentile(z, 98)) if np.isfinite(z).any() else 1.0
+    image = ax.imshow(z, extent=(0, floor.width_m, floor.height_m, 0), origin="upper", cmap="RdYlGn_r",
+                      vmin=0, vmax=max(top, 1.0), interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="expected error (m)", shrink=0.8)
+    pts = [p for p in report.points if p.floor == level]
+    ax.scatter([p.x for p in pts], [p.y for p in pts], s=2, c="#000000", alpha=0.25, linewidths=0)
+    ax.set_title(f"{venue.name}: floor {floor.name} expected error (leave-one-point-out)")
+    draw_plan(ax, venue, level)
+    return figure_png(fig)
+
+
+def confusion_png(report: QualityReport) -> bytes:
+    """The zone confusion matrix, rows = true zone, columns = estimated, normalised per row."""
+    c = np.asarray(report.confusion, dtype=float)
+    n = len(report.zone_labels)
+    rows = c.sum(axis=1, keepdims=True)
+    share = np.divide(c, rows, out=np.zeros_like(c), where=rows > 0)
+    size = max(4.0, 0.55 * n + 2.5)
+    fig = Figure(figsize=(size + 1.2, size), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="share of the true zone's points", shrink=0.8)
+    ax.set_xticks(range(n), report.zone_labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), report.zone_labels, fontsize=8)
+    ax.set_xlabel("estimated zone")
+    ax.set_ylabel("true zone")
+    for i in range(n):
+        for j in range(n):
+            if c[i, j]:
+                ax.text(j, i, int(c[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    scope = f"floor {report.floor}" if report.floor is not None else "all floors"
+    ax.set_title(f"{report.venue}: zone confusion, {scope} (hit rate {report.zone_hit_rate:.1%})")
+    return figure_png(fig)
+
+
+def ap_rssi_grid(venue: VenueMap, bssid: str, level: int, cell_m: float = 1.0):
+    """(xs, ys, RSSI dBm per cell) of one AP from the surveyed samples; not heard counts as -100 dBm."""
+    values = [(s.x, s.y, s.rssi.get(bssid, -100.0)) for s in venue.samples if s.floor == level]
+    return _grid(venue, level, values, cell_m)
+
+
+def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m: float = 1.0) -> bytes:
+    """Where one AP is heard, and how strongly, from the fingerprint map (its own floor by default)."""
+    from fingerprints.model import normalise_bssid
+
+    bssid = normalise_bssid(bssid)
+    ap = next((a for a in venue.aps if a.bssid == bssid), None)
+    if ap is None:
+        raise ValueError(f"venue {venue.id} has no AP {bssid}")
+    level = ap.floor if level is None else level
+    venue.floor(level)  # KeyError if the floor does not exist
+    xs, ys, z = ap_rssi_grid(venue, bssid, level, cell_m)
+    fig, ax = plan_figure(venue, level)
+    floor = venue.floor(level)
+    image = ax.imshow(z, extent=(0, floor.width_m, floor.height_m, 0), origin="upper", cmap="viridis",
+                      vmin=-100, vmax=-30, interpolation="bilinear")
+    fig.colorbar(image, ax=ax, label="RSSI (dBm)", shrink=0.8)
+    if ap.floor == level:
+        ax.scatter([ap.x], [ap.y], marker="^", s=90, c="#ff3333", edgecolors="white", zorder=5)
+    ax.set_title(f"{ap.name or ap.bssid} ({ap.bssid}) heard on floor {floor.name}")
+    draw_plan(ax, venue, level, labels=False)
+    return figure_png(fig)
+
+
+def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress: Progress = False,
+                      ap_heatmaps: bool = True) -> list:
+    """confusion.png, error-floor<N>.png and (ap_heatmaps) ap-<bssid>.png into out_dir; returns the paths."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    (out / "confusion.png").write_bytes(confusion_png(report))
+    written.append(out / "confusion.png")
+    for f in report.floors:
+        path = out / f"error-floor{f.level}.png"
+        path.write_bytes(error_heatmap_png(venue, report, f.level))
+        written.append(path)
+    aps = [ap for ap in venue.aps if ap_heatmaps and (report.floor is None or ap.floor == report.floor)]
+    for k in _progress_iter(list(range(len(aps))), progress, "AP heatmaps"):
+        ap = aps[k]
+        path = out / f"ap-{ap.bssid.replace(':', '')}.png"
+        path.write_bytes(ap_heatmap_png(venue, ap.bssid))
+        written.append(path)
+    return written

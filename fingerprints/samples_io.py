@@ -1,0 +1,357 @@
+"""Fingerprint samples to and from CSV: MallPortal's own layout and the UJIIndoorLoc layout.
+
+MallPortal layout (what positioning.datasets.read_mallportal reads): header
+`building,floor,x,y,zone,<bssid 1>,<bssid 2>,...`, one row per reference point, RSSI in dBm, an empty
+cell = not heard, x/y in metres on the plan. The per-AP spread and the number of scans are not in this
+layout (the positioning tools would read extra columns as APs).
+
+UJIIndoorLoc layout (what positioning.datasets.read_ujiindoorloc reads): `WAP001..WAPnnn` columns
+(100 = not detected), then LONGITUDE, LATITUDE, FLOOR, BUILDINGID, SPACEID, RELATIVEPOSITION, USERID,
+PHONEID, TIMESTAMP. LONGITUDE/LATITUDE hold our plan x/y in metres (not UTM); SPACEID is the 1-based index
+of the sample's zone in the venue's zone list (0 = none); the rest are 0. The WAP <-> BSSID mapping:
+WAP column i is the venue's i-th AP (the map's AP list order), and the export writes it to a sidecar
+file `<name>.waps.csv` (`WAP,BSSID`). An import uses that sidecar when it exists, otherwise the WAP
+columns must be exactly the venue's AP list, in order.
+
+Import (both layouts): every row is checked; the first problem raises ValueError naming the line and
+the column; nothing is returned otherwise (all or nothing). RSSI must be dBm between -120 and 0: positive
+values usually mean a vendor's 0..100 "RSSI above noise" scale (e.g. Meraki), and are refused. Rows with
+the same floor and x/y (several scans at one reference point, as UJIIndoorLoc has) are averaged into one
+sample: mean dBm per AP, its standard deviation as the spread, n = the number of rows; APs heard in fewer
+than half of a point's rows are dropped. A point with a single row gets n = `scans` (default 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from fingerprints.geometry import zone_map
+from fingerprints.model import Sample, VenueMap, normalise_bssid
+
+FORMATS = ("mallportal", "ujiindoorloc")
+MALLPORTAL_COLUMNS = ("building", "floor", "x", "y", "zone")
+UJI_NOT_HEARD = 100
+UJI_TAIL = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID", "SPACEID", "RELATIVEPOSITION", "USERID",
+            "PHONEID", "TIMESTAMP")
+UJI_REQUIRED = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID")
+RSSI_MIN, RSSI_MAX = -120.0, 0.0
+MAX_ROWS = 500_000
+
+
+def sidecar_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.stem + ".waps.csv")
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def export_samples(venue: VenueMap, fmt: str = "mallportal") -> tuple[str, str | None]:
+    """(CSV text, sidecar text or None) for the venue's samples."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    ap_ids = venue.ap_ids()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if fmt == "mallportal":
+        writer.writerow([*MALLPORTAL_COLUMNS, *ap_ids])
+        for s in venue.samples:
+            cells = ["" if s.rssi.get(ap) is None else _fmt(s.rssi[ap]) for ap in ap_ids]
+            writer.writerow([venue.building, s.floor, _fmt(s.x), _fmt(s.y), s.zone or "", *cells])
+        return out.getvalue(), None
+    zone_index = {z.id: i + 1 for i, z in enumerate(venue.zones)}
+    waps = [f"WAP{i + 1:03d}" for i in range(len(ap_ids))]
+    writer.writerow([*waps, *UJI_TAIL])
+    for s in venue.samples:
+        cells = [_fmt(s.rssi[ap]) if ap in s.rssi else str(UJI_NOT_HEARD) for ap in ap_ids]
+        writer.writerow([*cells, _fmt(s.x), _fmt(s.y), s.floor, venue.building, zone_index.get(s.zone or "", 0),
+                         0, 0, 0, 0])
+    side = io.StringIO()
+    sw = csv.writer(side, lineterminator="\n")
+    sw.writerow(["WAP", "BSSID"])
+    sw.writerows(zip(waps, ap_ids, strict=True))
+    return out.getvalue(), side.getvalue()
+
+
+def write_samples_csv(venue: VenueMap, path: str | Path, fmt: str = "mallportal") -> list[Path]:
+    """Write the CSV (and for UJIIndoorLoc its WAP sidecar); returns the files written."""
+    path = Path(path)
+    text, side = export_samples(venue, fmt)
+    path.write_text(text, encoding="utf-8")
+    written = [path]
+    if side is not None:
+        sidecar_path(path).write_text(side, encoding="utf-8")
+        written.append(sidecar_path(path))
+    return written
+
+
+# -- import -------------------------------------------------------------------------------------------
+
+
+class _Rows:
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        reader = csv.reader(io.StringIO(text))
+        try:
+            self.header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ValueError(f"{source}: empty file") from None
+        except csv.Error as exc:
+            raise ValueError(f"{source}: line 1: {exc}") from None
+        self.rows: list[tuple[int, list[str]]] = []
+        try:
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(self.rows) >= MAX_ROWS:
+                    raise ValueError(f"{source}: more than {MAX_ROWS} rows")
+                self.rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            raise ValueError(f"{source}: line {reader.line_num}: {exc}") from None
+        if not self.rows:
+            raise ValueError(f"{source}: no data rows")
+
+    def error(self, line: int, column: str, message: str) -> ValueError:
+        return ValueError(f"{self.source}: line {line}, column {column}: {message}")
+
+    def number(self, line: int, row: list[str], col: int, empty_ok: bool = False) -> float | None:
+        if col >= len(row):
+            raise ValueError(f"{self.source}: line {line} has {len(row)} fields, the header has {len(self.header)}")
+        cell = row[col].strip()
+        if cell == "":
+            if empty_ok:
+                return None
+            raise self.error(line, self.header[col], "is empty")
+        try:
+            value = float(cell)
+        except ValueError:
+            raise self.error(line, self.header[col], f"{cell!r} is not a number") from None
+        if not math.isfinite(value):
+            raise self.error(line, self.header[col], f"{cell!r} is not a finite number")
+        return value
+
+    def rssi(self, line: int, row: list[str], col: int, not_heard: float | None) -> float | None:
+        value = self.number(line, row, col, empty_ok=not_heard is None)
+        if value is None or (not_heard is not None and value == not_heard):
+            return None
+        if value > RSSI_MAX:
+            raise self.error(line, self.header[col], f"RSSI {value:g} is positive: values must be dBm (-120..0); "
+                                                     "a 0..100 scale (e.g. Meraki's RSSI above noise) must be "
+                                                     "converted to dBm first")
+        if value < RSSI_MIN:
+            raise self.error(line, self.header[col], f"RSSI {value:g} dBm is below {RSSI_MIN:g}: not plausible")
+        return value
+
+
+def _read_text(source: str | Path | bytes, name: str | None) -> tuple[str, str]:
+    if isinstance(source, bytes):
+        raw, label = source, name or "upload"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        raw, label = path.read_bytes(), name or str(path)
+    try:
+        return raw.decode("utf-8-sig"), label
+    except UnicodeDecodeError:
+        raise ValueError(f"{label}: not UTF-8 text (is it a CSV file?)") from None
+
+
+def _guess_format(header_line: str) -> str:
+    return "ujiindoorloc" if header_line.lstrip().upper().startswith("WAP") else "mallportal"
+
+
+def read_sidecar(text: str, source: str) -> list[tuple[str, str]]:
+    """[(WAP column name, BSSID), ...] from a WAP,BSSID sidecar."""
+    rows = _Rows(text, source)
+    if [h.upper() for h in rows.header[:2]] != ["WAP", "BSSID"]:
+        raise ValueError(f"{source}: header must be WAP,BSSID")
+    out: dict[str, str] = {}
+    for line, row in rows.rows:
+        if len(row) < 2:
+            raise ValueError(f"{source}: line {line}: expected WAP,BSSID")
+        try:
+            out[row[0].strip()] = normalise_bssid(row[1].strip())
+        except ValueError as exc:
+            raise ValueError(f"{source}: line {line}, column BSSID: {exc}") from None
+    return list(out.items())
+
+
+def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None = None, *, scans: int = 1,
+                   name: str | None = None, sidecar: str | Path | bytes | None = None) -> list[Sample]:
+    """Samples from a CSV (path or bytes), checked against the venue (floors, plan size, APs, zones).
+    Raises ValueError naming the line and column of the first problem."""
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if scans < 1:
+        raise ValueError("scans must be at least 1")
+    text, label = _read_text(source, name)
+    fmt = fmt or _guess_format(text.split("\n", 1)[0])
+    rows = _Rows(text, label)
+    if fmt == "mallportal":
+        points = _read_mallportal(venue, rows)
+    else:
+        if sidecar is None and not isinstance(source, bytes) and sidecar_path(source).is_file():
+            sidecar = sidecar_path(source)
+        mapping = None
+        if sidecar is not None:
+            side_text, side_label = _read_text(sidecar, None if not isinstance(sidecar, bytes) else "WAP sidecar")
+            mapping = dict(read_sidecar(side_text, side_label))
+        points = _read_uji(venue, rows, mapping)
+    return _average(venue, points, scans)
+
+
+def _check_place(venue: VenueMap, rows: _Rows, line: int, floor: float, x: float, y: float,
+                 cols: tuple[str, str, str]) -> int:
+    if floor != int(floor):
+        raise rows.error(line, cols[0], f"{floor:g} is not a whole floor number")
+    try:
+        fl = venue.floor(int(floor))
+    except KeyError:
+        levels = ", ".join(str(f.level) for f in venue.floors)
+        raise rows.error(line, cols[0], f"venue {venue.id} has no floor {int(floor)} (floors: {levels})") from None
+    if not 0 <= x <= fl.width_m:
+        raise rows.error(line, cols[1], f"x {x:g} m is off the plan of floor {fl.level} (0..{fl.width_m:g} m)")
+    if not 0 <= y <= fl.height_m:
+        raise rows.error(line, cols[2], f"y {y:g} m is off the plan of floor {fl.level} (0..{fl.height_m:g} m)")
+    return fl.level
+
+
+def _ap_columns(venue: VenueMap, rows: _Rows, bssids: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    known = set(venue.ap_ids())
+    out, seen = [], set()
+    for col, raw in bssids:
+        try:
+            bssid = normalise_bssid(raw)
+        except ValueError:
+            raise ValueError(f"{rows.source}: line 1, column {raw!r}: not a BSSID (an AP's MAC address)") from None
+        if bssid not in known:
+            raise ValueError(f"{rows.source}: line 1, column {raw!r}: AP {bssid} is not in venue {venue.id}'s AP "
+                             "list; add the AP to the map first")
+        if bssid in seen:
+            raise ValueError(f"{rows.source}: line 1, column {raw!r}: AP {bssid} appears twice")
+        seen.add(bssid)
+        out.append((col, bssid))
+    return out
+
+
+Point = tuple[int, float, float, str | None, dict[str, float], int]  # floor, x, y, zone, rssi, line
+
+
+def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
+    header = [h.lower() for h in rows.header]
+    missing = [c for c in MALLPORTAL_COLUMNS if c not in header[:5]]
+    if missing or tuple(header[:5]) != MALLPORTAL_COLUMNS:
+        what = f"missing column(s) {', '.join(missing)}" if missing else "columns out of order"
+        raise ValueError(f"{rows.source}: line 1: {what}; the header must start with "
+                         f"{','.join(MALLPORTAL_COLUMNS)} then one column per AP (BSSID)")
+    if len(header) < 6:
+        raise ValueError(f"{rows.source}: line 1: no AP columns after {','.join(MALLPORTAL_COLUMNS)}")
+    aps = _ap_columns(venue, rows, list(enumerate(rows.header))[5:])
+    zone_ids = {z.id for z in venue.zones}
+    points = []
+    for line, row in rows.rows:
+        if len(row) != len(rows.header):
+            raise ValueError(f"{rows.source}: line {line} has {len(row)} fields, the header has {len(rows.header)}")
+        building = rows.number(line, row, 0)
+        if building != venue.building:
+            raise rows.error(line, "building", f"{building:g} is not this venue's building ({venue.building})")
+        floor, x, y = (rows.number(line, row, c) for c in (1, 2, 3))
+        level = _check_place(venue, rows, line, floor, x, y, ("floor", "x", "y"))
+        zone = row[4].strip() or None
+        if zone is not None and zone not in zone_ids:
+            raise rows.error(line, "zone", f"venue {venue.id} has no zone {zone!r}")
+        rssi = {}
+        for col, bssid in aps:
+            value = rows.rssi(line, row, col, not_heard=None)
+            if value is not None:
+                rssi[bssid] = value
+        if not rssi:
+            raise ValueError(f"{rows.source}: line {line}: no AP heard in this row")
+        points.append((level, x, y, zone, rssi, line))
+    return points
+
+
+def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None) -> list[Point]:
+    upper = [h.upper() for h in rows.header]
+    missing = [c for c in UJI_REQUIRED if c not in upper]
+    wap_cols = [(i, h) for i, h in enumerate(upper) if h.startswith("WAP")]
+    if missing or not wap_cols:
+        what = ", ".join(missing) if missing else "WAP001..."
+        raise ValueError(f"{rows.source}: line 1: missing column(s) {what} (UJIIndoorLoc layout: WAP001..WAPnnn, "
+                         f"{', '.join(UJI_TAIL)})")
+    if mapping is None:
+        ap_ids = venue.ap_ids()
+        if len(wap_cols) != len(ap_ids):
+            raise ValueError(f"{rows.source}: line 1: {len(wap_cols)} WAP columns but venue {venue.id} has "
+                             f"{len(ap_ids)} APs; without a WAP,BSSID sidecar the columns must be the venue's AP "
+                             "list in order")
+        aps = [(col, ap_ids[k]) for k, (col, _) in enumerate(wap_cols)]
+    else:
+        pairs = []
+        for col, name in wap_cols:
+            if name not in {k.upper() for k in mapping}:
+                raise ValueError(f"{rows.source}: line 1, column {name}: not in the WAP,BSSID sidecar")
+            pairs.append((col, next(v for k, v in mapping.items() if k.upper() == name)))
+        aps = _ap_columns(venue, rows, pairs)
+    idx = {name: upper.index(name) for name in UJI_TAIL if name in upper}
+    zones = venue.zones
+    points = []
+    for line, row in rows.rows:
+        if len(row) != len(rows.header):
+            raise ValueError(f"{rows.source}: line {line} has {len(row)} fields, the header has {len(rows.header)}")
+        building = rows.number(line, row, idx["BUILDINGID"])
+        if building != venue.building:
+            raise rows.error(line, "BUILDINGID", f"{building:g} is not this venue's building ({venue.building})")
+        x, y, floor = (rows.number(line, row, idx[c]) for c in ("LONGITUDE", "LATITUDE", "FLOOR"))
+        level = _check_place(venue, rows, line, floor, x, y, ("FLOOR", "LONGITUDE", "LATITUDE"))
+        zone = None
+        if "SPACEID" in idx:
+            space = rows.number(line, row, idx["SPACEID"])
+            if space != int(space) or not 0 <= space <= len(zones):
+                raise rows.error(line, "SPACEID", f"{space:g} is not a zone number (0..{len(zones)})")
+            zone = zones[int(space) - 1].id if space else None
+        rssi = {}
+        for col, bssid in aps:
+            value = rows.rssi(line, row, col, not_heard=UJI_NOT_HEARD)
+            if value is not None:
+                rssi[bssid] = value
+        if not rssi:
+            raise ValueError(f"{rows.source}: line {line}: no AP heard in this row (every WAP is 100)")
+        points.append((level, x, y, zone, rssi, line))
+    return points
+
+
+def _average(venue: VenueMap, points: Iterable[Point], scans: int) -> list[Sample]:
+    zones = zone_map(venue)
+    groups: dict[tuple[int, float, float], list[Point]] = {}
+    for p in points:
+        groups.setdefault((p[0], round(p[1], 2), round(p[2], 2)), []).append(p)
+    samples = []
+    for (floor, x, y), rows in groups.items():
+        zone = rows[0][3] or zones.zone_at(floor, x, y)
+        if len(rows) == 1:
+            rssi = rows[0][4]
+            samples.append(Sample(floor=floor, x=x, y=y, rssi=dict(rssi), spread={}, n=scans, zone=zone))
+            continue
+        per_ap: dict[str, list[float]] = {}
+        for row in rows:
+            for bssid, value in row[4].items():
+                per_ap.setdefault(bssid, []).append(value)
+        kept = {b: v for b, v in per_ap.items() if len(v) * 2 >= len(rows)}
+        samples.append(Sample(
+            floor=floor, x=x, y=y, zone=zone, n=len(rows),
+            rssi={b: round(float(np.mean(v)), 1) for b, v in kept.items()},
+            spread={b: round(float(np.std(v)), 2) for b, v in kept.items()},
+        ))
+    return samples

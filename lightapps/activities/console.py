@@ -1,0 +1,116 @@
+"""Owner side: create events, flash sales and group buys for a zone, see their counts, close them;
+add outbound links to partner pages and see the clicks the mall sends.
+
+A second blueprint under /console/apps/activities/<venue>/<zone>, CSRF-checked on every POST, for the
+owners of that zone (and the venue's operators)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.activities.store import (
+    KINDS,
+    ActivityInputError,
+    ActivityStore,
+    attributed_url,
+    parse_activity,
+    parse_link,
+)
+from lightapps.activities.views import STATE_TEXT, is_zh
+from portal.auth import audit, login_required, protect_console, require_zone
+from portal.services import services
+
+console_bp = protect_console(
+    Blueprint("activities_console", __name__, url_prefix="/console/apps/activities/<venue>/<zone>",
+              template_folder="templates")
+)
+FORM_FIELDS = ("title_en", "title_zh", "description", "place", "price", "was_price", "starts_at", "ends_at",
+               "capacity", "stock", "needed", "limit")
+
+
+def _context(venue: str, zone: str):
+    account = require_zone(venue, zone)
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return account, venue_map, zone_obj
+
+
+def _default_form() -> dict[str, str]:
+    start = (datetime.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    return {"starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")}
+
+
+def _page(venue: str, zone: str, status: int = 200, *, kind: str | None = None, form=None, form_error=None,
+          link_form=None, link_error=None):
+    account, venue_map, zone_obj = _context(venue, zone)
+    acts = ActivityStore(services().db)
+    now = time.time()
+    items = acts.for_zone(venue, zone, now)
+    links = acts.links_for_zone(venue, zone)
+    return render_template(
+        "activities/console.html", venue=venue_map, zone=zone_obj, account=account, items=items, links=links,
+        now=now, kind=kind, form=form or _default_form(), form_error=form_error, link_form=link_form or {},
+        link_error=link_error, zh=is_zh(), state_text=STATE_TEXT, kinds=KINDS, attributed_url=attributed_url,
+        app_on=services().zone_apps.config_for(venue, zone, "activities") is not None,
+        created=request.args.get("created"),
+    ), status
+
+
+@console_bp.get("/")
+@login_required()
+def home(venue: str, zone: str):
+    return _page(venue, zone)
+
+
+@console_bp.post("/new/<kind>")
+@login_required()
+def create(venue: str, zone: str, kind: str):
+    account, _venue_map, _zone = _context(venue, zone)
+    if kind not in KINDS:
+        abort(404, _("No such kind of activity."))
+    form = {k: request.form.get(k, "")[:1000] for k in FORM_FIELDS}
+    try:
+        fields = parse_activity(kind, form)
+    except ActivityInputError as exc:
+        return _page(venue, zone, 400, kind=kind, form=form, form_error=exc)
+    item = ActivityStore(services().db).create(venue, zone, fields, created_by=account.username)
+    audit("activities.create", venue, zone=zone, activity=item.id, kind=kind, limit=item.limit)
+    return redirect(url_for("activities_console.home", venue=venue, zone=zone, created=item.id), code=303)
+
+
+@console_bp.post("/<item_id>/stop")
+@login_required()
+def stop(venue: str, zone: str, item_id: str):
+    _context(venue, zone)
+    if not ActivityStore(services().db).stop(venue, zone, item_id[:20]):
+        abort(404, _("No such activity in this zone."))
+    audit("activities.stop", venue, zone=zone, activity=item_id[:20])
+    return redirect(url_for("activities_console.home", venue=venue, zone=zone), code=303)
+
+
+@console_bp.post("/links/new")
+@login_required()
+def new_link(venue: str, zone: str):
+    _context(venue, zone)
+    form = {k: request.form.get(k, "")[:1000] for k in ("label", "url", "campaign", "activity")}
+    acts = ActivityStore(services().db)
+    try:
+        fields = parse_link(form)
+        if fields["activity"]:
+            item = acts.get(venue, fields["activity"])
+            if item is None or item.zone != zone:
+                raise ActivityInputError("activity", "activity must be one of this zone's activities")
+    except ActivityInputError as exc:
+        return _page(venue, zone, 400, link_form=form, link_error=exc)
+    link = acts.create_link(venue, zone, fields)
+    audit("activities.link", venue, zone=zone, link=link.id, campaign=link.campaign)
+    return redirect(url_for("activities_console.home", venue=venue, zone=zone), code=303)

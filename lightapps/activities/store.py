@@ -1,0 +1,513 @@
+"""Activities in Redis: mall events with sign-up and capacity, flash sales with a start time and
+limited stock, group buys that succeed when enough shoppers join by a deadline, and outbound links to
+partner shops that carry the mall's attribution and count the clicks.
+
+Joining (sign up / buy / join) is ONE Lua script for all three kinds: never over capacity or stock,
+one per shopper, never before a sale starts or after sign-up closes. A group buy's outcome is settled
+lazily (on the first read after its deadline) by another script that writes it once; joins check it.
+Every key a script touches is in KEYS and carries the venue's hash tag (Redis Cluster safe).
+
+Keys (venue `v`):
+  mp:{v}:act:seq                           INCR source of activity ids
+  mp:{v}:act:zone:<zone>                   ZSET activity id -> created_at
+  mp:{v}:act:i:<id>                        HASH the activity (kind, times, limit, taken, needed, outcome...)
+  mp:{v}:act:i:<id>:who                    HASH shopper client -> confirmation code (one per shopper)
+  mp:{v}:act:mine:<client>                 ZSET activity id -> joined_at ("my activities")
+  mp:{v}:act:link:<link>                   HASH outbound link: url, label, zone, activity, campaign, clicks
+  mp:{v}:act:link:<link>:shoppers          HyperLogLog of shoppers who clicked
+  mp:{v}:act:link:<link>:days              HASH YYYY-MM-DD -> clicks
+  mp:{v}:act:zone:<zone>:links             ZSET link id -> created_at
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import urllib.parse
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from portal.storage import VenueKeys
+
+KINDS = ("event", "sale", "group")
+ITEM_ID = re.compile(r"^[0-9]{1,12}$")
+LINK_ID = re.compile(r"^[a-z0-9]{10}$")
+CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+TITLE_MAX = 80
+TEXT_MAX = 500
+SHORT_MAX = 40
+URL_MAX = 500
+MAX_LIMIT = 100_000
+MAX_SPAN_S = 366 * 86400
+UTM = {"utm_source": "mallportal", "utm_medium": "wifi"}
+
+
+class ActivityKeys(VenueKeys):
+    def seq(self) -> str:
+        return self.key("act", "seq")
+
+    def zone_items(self, zone: str) -> str:
+        return self.key("act", "zone", zone)
+
+    def item(self, item_id: str) -> str:
+        return self.key("act", "i", item_id)
+
+    def who(self, item_id: str) -> str:
+        return self.key("act", "i", item_id, "who")
+
+    def mine(self, client: str) -> str:
+        return self.key("act", "mine", client)
+
+    def link(self, link_id: str) -> str:
+        return self.key("act", "link", link_id)
+
+    def link_shoppers(self, link_id: str) -> str:
+        return self.key("act", "link", link_id, "shoppers")
+
+    def link_days(self, link_id: str) -> str:
+        return self.key("act", "link", link_id, "days")
+
+    def zone_links(self, zone: str) -> str:
+        return self.key("act", "zone", zone, "links")
+
+    def seeded(self, zone: str) -> str:
+        return self.key("act", "seeded", zone)
+
+
+# KEYS: item, who, mine.  ARGV: client, now, item id, confirmation code.
+JOIN_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'kind', 'status', 'starts_at', 'ends_at', 'limit', 'taken', 'needed',
+                     'outcome')
+if not f[1] then return {'NO_ITEM'} end
+local have = redis.call('HGET', KEYS[2], ARGV[1])
+if have then return {'ALREADY', have} end
+if f[2] ~= 'live' then return {'CLOSED'} end
+local now = tonumber(ARGV[2])
+local kind = f[1]
+if kind == 'event' then
+  if now >= tonumber(f[3]) then return {'ENDED'} end
+elseif kind == 'sale' then
+  if now < tonumber(f[3]) then return {'NOT_STARTED'} end
+  if now >= tonumber(f[4]) then return {'ENDED'} end
+else
+  if f[8] or now >= tonumber(f[4]) then return {'ENDED'} end
+end
+local limit = tonumber(f[5])
+if limit > 0 and tonumber(f[6]) >= limit then return {'FULL'} end
+local taken = redis.call('HINCRBY', KEYS[1], 'taken', 1)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+if kind == 'group' and taken == tonumber(f[7]) then redis.call('HSET', KEYS[1], 'reached_at', ARGV[2]) end
+return {'OK', ARGV[4]}
+"""
+
+# KEYS: item.  ARGV: now.  Writes a group buy's outcome once, when its deadline has passed.
+SETTLE_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'kind', 'ends_at', 'taken', 'needed', 'outcome')
+if f[1] ~= 'group' then return false end
+if f[5] then return f[5] end
+if tonumber(ARGV[1]) < tonumber(f[2]) then return false end
+local outcome = 'failed'
+if tonumber(f[3]) >= tonumber(f[4]) then outcome = 'succeeded' end
+redis.call('HSET', KEYS[1], 'outcome', outcome, 'settled_at', ARGV[1])
+return outcome
+"""
+
+# KEYS: item.  ARGV: zone, now.  Stops joins; an unsettled group buy is cancelled.
+STOP_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'zone', 'kind', 'outcome')
+if f[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'stopped')
+if f[2] == 'group' and not f[3] then redis.call('HSET', KEYS[1], 'outcome', 'cancelled', 'settled_at', ARGV[2]) end
+return 1
+"""
+
+
+class ActivityInputError(ValueError):
+    """Bad owner input: `field` names it, the message says what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:
+    value = str(form.get(name) or "").strip()
+    if required and not value:
+        raise ActivityInputError(name, f"{name} is required")
+    if len(value) > max_length:
+        raise ActivityInputError(name, f"{name} must be at most {max_length} characters")
+    return value
+
+
+def _when(form: Any, name: str, required: bool = True) -> float | None:
+    """A local date and time 'YYYY-MM-DDTHH:MM' (what <input type=datetime-local> sends) -> epoch s."""
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        if required:
+            raise ActivityInputError(name, f"{name} is required (YYYY-MM-DDTHH:MM)")
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", raw):
+        raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM")
+    try:
+        return datetime.fromisoformat(raw.replace(" ", "T")).astimezone().timestamp()
+    except ValueError:
+        raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM") from None
+
+
+def _count(form: Any, name: str, low: int, high: int, required: bool = True) -> int:
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        if required:
+            raise ActivityInputError(name, f"{name} is required")
+        return 0
+    if not re.fullmatch(r"\d{1,9}", raw):
+        raise ActivityInputError(name, f"{name} must be a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ActivityInputError(name, f"{name} must be between {low} and {high}")
+    return value
+
+
+def parse_activity(kind: str, form: Any, now: float | None = None) -> dict[str, Any]:
+    """Owner form -> the fields of a new activity of `kind`; ActivityInputError naming the first bad field."""
+    now = time.time() if now is None else now
+    if kind not in KINDS:
+        raise ActivityInputError("kind", f"kind must be one of: {', '.join(KINDS)}")
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "title_en": _text(form, "title_en", TITLE_MAX, required=True),
+        "title_zh": _text(form, "title_zh", TITLE_MAX),
+        "description": _text(form, "description", TEXT_MAX),
+        "place": _text(form, "place", TITLE_MAX),
+        "price": _text(form, "price", SHORT_MAX),
+        "was_price": _text(form, "was_price", SHORT_MAX),
+        "needed": 0,
+    }
+    if kind == "group":
+        fields["starts_at"] = now
+        fields["ends_at"] = _when(form, "ends_at")
+        if fields["ends_at"] <= now:
+            raise ActivityInputError("ends_at", "ends_at (the deadline) must be in the future")
+        fields["needed"] = _count(form, "needed", 2, 10_000)
+        fields["limit"] = _count(form, "limit", 0, MAX_LIMIT, required=False)
+        if fields["limit"] and fields["limit"] < fields["needed"]:
+            raise ActivityInputError("limit", "limit (the most who may join) must be at least needed")
+    else:
+        fields["starts_at"] = _when(form, "starts_at")
+        fields["ends_at"] = _when(form, "ends_at")
+        if fields["ends_at"] <= fields["starts_at"]:
+            raise ActivityInputError("ends_at", "ends_at must be after starts_at")
+        if kind == "event" and fields["starts_at"] <= now:
+            raise ActivityInputError("starts_at", "starts_at must be in the future (sign-up closes when it starts)")
+        if fields["ends_at"] <= now:
+            raise ActivityInputError("ends_at", "ends_at is in the past")
+        name = "capacity" if kind == "event" else "stock"
+        fields["limit"] = _count(form, name, 1, MAX_LIMIT)
+    if fields["ends_at"] - now > MAX_SPAN_S:
+        raise ActivityInputError("ends_at", "ends_at must be within a year")
+    return fields
+
+
+def parse_link(form: Any) -> dict[str, str]:
+    """Owner form -> a new outbound link (label, url, campaign, activity); ActivityInputError if bad."""
+    label = _text(form, "label", TITLE_MAX, required=True)
+    url = check_target_url(str(form.get("url") or ""))
+    campaign = str(form.get("campaign") or "").strip().lower()
+    if campaign and not CAMPAIGN.match(campaign):
+        raise ActivityInputError("campaign", "campaign: lower-case letters, digits, - and _ only (at most 60)")
+    activity = str(form.get("activity") or "").strip()
+    if activity and not ITEM_ID.match(activity):
+        raise ActivityInputError("activity", "activity must be one of this zone's activities")
+    return {"label": label, "url": url, "campaign": campaign, "activity": activity}
+
+
+def check_target_url(raw: str) -> str:
+    """An absolute http(s) URL with a host, no credentials, no spaces or control characters."""
+    url = raw.strip()
+    if not url:
+        raise ActivityInputError("url", "url is required")
+    if len(url) > URL_MAX:
+        raise ActivityInputError("url", f"url must be at most {URL_MAX} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
+        raise ActivityInputError("url", "url must not contain spaces, backslashes or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ActivityInputError("url", "url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ActivityInputError("url", "url must start with https:// (or http://) and name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ActivityInputError("url", "url must not contain a user name or password")
+    return url
+
+
+def slug(text: str) -> str:
+    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return out[:40].strip("-")
+
+
+def attributed_url(url: str, campaign: str) -> str:
+    """The partner URL with the mall's attribution (utm_source/medium/campaign) set server side; the
+    partner's own query parameters are kept, any utm_source/medium/campaign replaced."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("utm_source", "utm_medium", "utm_campaign")]
+    query += [*UTM.items(), ("utm_campaign", campaign)]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, urllib.parse.urlencode(query),
+                                    parts.fragment))
+
+
+def new_confirmation() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    kind: str  # event | sale | group
+    zone: str
+    title_en: str
+    title_zh: str
+    description: str
+    place: str
+    price: str
+    was_price: str
+    starts_at: float
+    ends_at: float
+    limit: int  # capacity / stock / most members (0: no cap, group buys only)
+    taken: int
+    needed: int  # group buys: members needed to succeed
+    status: str  # live | stopped
+    outcome: str  # group buys once settled: succeeded | failed | cancelled
+    reached_at: float | None
+    created_at: float
+
+    def title(self, zh: bool) -> str:
+        return (self.title_zh or self.title_en) if zh else self.title_en
+
+    @property
+    def left(self) -> int | None:
+        return max(self.limit - self.taken, 0) if self.limit else None
+
+    def state(self, now: float) -> str:
+        """What a shopper sees: upcoming | open | full | closed | ended | succeeded | failed | cancelled."""
+        if self.kind == "group":
+            if self.outcome:
+                return self.outcome
+            if now >= self.ends_at:
+                return "succeeded" if self.taken >= self.needed else "failed"
+        if self.status != "live":
+            return "closed"
+        if self.kind == "event" and now >= self.starts_at:
+            return "ended"
+        if self.kind == "sale":
+            if now < self.starts_at:
+                return "upcoming"
+            if now >= self.ends_at:
+                return "ended"
+        if self.limit and self.taken >= self.limit:
+            return "full"
+        return "open"
+
+    @classmethod
+    def from_hash(cls, item_id: str, data: dict[bytes, bytes]) -> Activity:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(
+            id=item_id, kind=s["kind"], zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
+            description=s.get("description", ""), place=s.get("place", ""), price=s.get("price", ""),
+            was_price=s.get("was_price", ""), starts_at=float(s["starts_at"]), ends_at=float(s["ends_at"]),
+            limit=int(s.get("limit", 0)), taken=int(s.get("taken", 0)), needed=int(s.get("needed", 0)),
+            status=s.get("status", "live"), outcome=s.get("outcome", ""),
+            reached_at=float(s["reached_at"]) if s.get("reached_at") else None,
+            created_at=float(s.get("created_at", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    zone: str
+    label: str
+    url: str
+    campaign: str
+    activity: str
+    clicks: int
+    shoppers: int = 0
+
+    @classmethod
+    def from_hash(cls, link_id: str, data: dict[bytes, bytes], shoppers: int = 0) -> Link:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(id=link_id, zone=s["zone"], label=s["label"], url=s["url"], campaign=s["campaign"],
+                   activity=s.get("activity", ""), clicks=int(s.get("clicks", 0)), shoppers=shoppers)
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    status: str  # OK | ALREADY | NO_ITEM | CLOSED | NOT_STARTED | ENDED | FULL
+    code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+class ActivityStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._join = db.register_script(JOIN_LUA)
+        self._settle = db.register_script(SETTLE_LUA)
+        self._stop = db.register_script(STOP_LUA)
+
+    # ---- owners -------------------------------------------------------------------------------
+
+    def create(self, venue: str, zone: str, fields: dict[str, Any], created_by: str = "",
+               now: float | None = None) -> Activity:
+        keys = ActivityKeys(venue)
+        now = time.time() if now is None else now
+        item_id = str(self.db.incr(keys.seq()))
+        mapping = {
+            "kind": fields["kind"], "zone": zone, "title_en": fields["title_en"],
+            "title_zh": fields.get("title_zh", ""), "description": fields.get("description", ""),
+            "place": fields.get("place", ""), "price": fields.get("price", ""),
+            "was_price": fields.get("was_price", ""),
+            "starts_at": repr(float(fields.get("starts_at") or now)), "ends_at": repr(float(fields["ends_at"])),
+            "limit": int(fields.get("limit") or 0), "taken": 0, "needed": int(fields.get("needed") or 0),
+            "status": "live", "created_at": repr(now), "created_by": created_by,
+        }
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.item(item_id), mapping=mapping)
+        pipe.zadd(keys.zone_items(zone), {item_id: now})
+        pipe.execute()
+        return self.get(venue, item_id)
+
+    def stop(self, venue: str, zone: str, item_id: str, now: float | None = None) -> bool:
+        if not ITEM_ID.match(item_id or ""):
+            return False
+        now = time.time() if now is None else now
+        return bool(self._stop(keys=[ActivityKeys(venue).item(item_id)], args=[zone, repr(now)]))
+
+    def create_link(self, venue: str, zone: str, fields: dict[str, str], now: float | None = None) -> Link:
+        keys = ActivityKeys(venue)
+        now = time.time() if now is None else now
+        campaign = fields.get("campaign") or ""
+        if not campaign:
+            item = self.get(venue, fields["activity"]) if fields.get("activity") else None
+            campaign = f"{slug(item.title_en) or item.kind}-{item.id}" if item else f"{zone}-{slug(fields['label'])}"
+            campaign = campaign.strip("-")[:60] or zone
+        for _ in range(5):
+            link_id = "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(10))
+            created = self.db.hsetnx(keys.link(link_id), "url", fields["url"])
+            if created:
+                break
+        else:  # pragma: no cover - 50 random bits colliding five times
+            raise RuntimeError("could not find a free link id")
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.link(link_id), mapping={
+            "zone": zone, "label": fields["label"], "campaign": campaign, "activity": fields.get("activity", ""),
+            "clicks": 0, "created_at": repr(now),
+        })
+        pipe.zadd(keys.zone_links(zone), {link_id: now})
+        pipe.execute()
+        return self.link(venue, link_id)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, venue: str, item_id: str, now: float | None = None) -> Activity | None:
+        if not ITEM_ID.match(item_id or ""):
+            return None
+        data = self.db.hgetall(ActivityKeys(venue).item(item_id))
+        if not data:
+            return None
+        item = Activity.from_hash(item_id, data)
+        return self._settled(venue, item, now)
+
+    def _settled(self, venue: str, item: Activity, now: float | None) -> Activity:
+        """A group buy past its deadline gets its outcome written (once) on the first read."""
+        now = time.time() if now is None else now
+        if item.kind != "group" or item.outcome or now < item.ends_at:
+            return item
+        self._settle(keys=[ActivityKeys(venue).item(item.id)], args=[repr(now)])
+        return Activity.from_hash(item.id, self.db.hgetall(ActivityKeys(venue).item(item.id)))
+
+    def for_zone(self, venue: str, zone: str, now: float | None = None) -> list[Activity]:
+        """The zone's activities, newest first."""
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrevrange(keys.zone_items(zone), 0, 499)]
+        pipe = self.db.pipeline(transaction=False)
+        for item_id in ids:
+            pipe.hgetall(keys.item(item_id))
+        return [self._settled(venue, Activity.from_hash(i, d), now)
+                for i, d in zip(ids, pipe.execute(), strict=True) if d]
+
+    def joined(self, venue: str, client: str, item_ids: list[str]) -> dict[str, str]:
+        """activity id -> this shopper's confirmation code, for the activities they joined."""
+        keys = ActivityKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for item_id in item_ids:
+            pipe.hget(keys.who(item_id), client)
+        return {i: c.decode() for i, c in zip(item_ids, pipe.execute(), strict=True) if c}
+
+    def mine(self, venue: str, client: str, now: float | None = None) -> list[tuple[Activity, str]]:
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrevrange(keys.mine(client), 0, 199)]
+        codes = self.joined(venue, client, ids)
+        items = [self.get(venue, i, now) for i in ids]
+        return [(item, codes.get(item.id, "")) for item in items if item is not None]
+
+    def link(self, venue: str, link_id: str) -> Link | None:
+        if not LINK_ID.match(link_id or ""):
+            return None
+        keys = ActivityKeys(venue)
+        data = self.db.hgetall(keys.link(link_id))
+        if not data or b"zone" not in data:
+            return None
+        return Link.from_hash(link_id, data, int(self.db.pfcount(keys.link_shoppers(link_id))))
+
+    def links_for_zone(self, venue: str, zone: str) -> list[Link]:
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrevrange(keys.zone_links(zone), 0, 199)]
+        return [link for link in (self.link(venue, i) for i in ids) if link is not None]
+
+    # ---- shoppers -----------------------------------------------------------------------------
+
+    def join(self, venue: str, item_id: str, client: str, now: float | None = None) -> JoinResult:
+        """Sign up / buy / join for this shopper: one Lua script, so never over the limit, never twice."""
+        if not ITEM_ID.match(item_id or "") or not client:
+            return JoinResult("NO_ITEM")
+        keys = ActivityKeys(venue)
+        now = time.time() if now is None else now
+        status, *rest = self._join(keys=[keys.item(item_id), keys.who(item_id), keys.mine(client)],
+                                   args=[client, repr(now), item_id, new_confirmation()])
+        return JoinResult(status.decode(), rest[0].decode() if rest else None)
+
+    def click(self, venue: str, link_id: str, client: str | None, now: float | None = None) -> Link | None:
+        """Count one click on an outbound link (and the shopper, once, in its unique count)."""
+        link = self.link(venue, link_id)
+        if link is None:
+            return None
+        keys = ActivityKeys(venue)
+        now = time.time() if now is None else now
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hincrby(keys.link(link_id), "clicks", 1)
+        pipe.hincrby(keys.link_days(link_id), datetime.fromtimestamp(now).date().isoformat(), 1)
+        if client:
+            pipe.pfadd(keys.link_shoppers(link_id), client)
+        pipe.execute()
+        return link
+
+    # ---- demo ---------------------------------------------------------------------------------
+
+    def claim_seed_slot(self, venue: str, zone: str) -> bool:
+        keys = ActivityKeys(venue)
+        if self.db.exists(keys.zone_items(zone)):
+            return False
+        return bool(self.db.set(keys.seeded(zone), "1", nx=True))

@@ -1,0 +1,187 @@
+"""Shopper side: the mall's events, flash sales and group buys; sign up / buy / join; "my activities";
+and the outbound-link redirect that adds the mall's attribution and counts the click.
+
+Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
+a join is a POST answered with a 303 to the activity's GET page."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from flask import Blueprint, abort, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from lightapps.activities.store import Activity, ActivityStore, attributed_url
+from portal.services import services
+from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
+
+APP_NAME = "activities"
+bp = Blueprint("activities", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+
+def store() -> ActivityStore:
+    return ActivityStore(services().db)
+
+
+def venue_or_404(venue: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    return venue_map
+
+
+def is_zh() -> bool:
+    return str(get_locale()) == "zh"
+
+
+def lang_arg() -> dict[str, str]:
+    lang = request.args.get("lang")
+    return {"lang": lang} if lang in ("en", "zh") else {}
+
+
+@bp.app_template_filter("act_time")
+def _act_time(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def app_zones(venue: str) -> list[str]:
+    """Zones whose landing app is this one (their activities are shown to shoppers)."""
+    return sorted(z for z, (app, _config) in services().zone_apps.all(venue).items() if app == APP_NAME)
+
+
+def mall_activities(venue: str, first_zone: str | None, now: float) -> list[Activity]:
+    """Every shown activity of the mall, the given zone's first; ended ones left out."""
+    zones = app_zones(venue)
+    if first_zone in zones:
+        zones.remove(first_zone)
+        zones.insert(0, first_zone)
+    items = []
+    for zone in zones:
+        items += [a for a in store().for_zone(venue, zone, now) if shown(a, now)]
+    # The zone's own first, then soonest first (events and sales by start, group buys by deadline).
+    items.sort(key=lambda a: (a.zone != first_zone, a.ends_at if a.kind == "group" else a.starts_at))
+    return items
+
+
+def shown(item: Activity, now: float) -> bool:
+    """Still worth listing: events until they end, sales until they end, group buys a day past the deadline."""
+    if item.kind == "group":
+        return now < item.ends_at + 86400
+    return now < item.ends_at and item.status == "live"
+
+
+STATE_TEXT = {
+    "upcoming": lambda: _("Starts soon"),
+    "open": lambda: _("Open"),
+    "full": lambda: _("Full"),
+    "closed": lambda: _("Closed"),
+    "ended": lambda: _("Ended"),
+    "succeeded": lambda: _("Succeeded"),
+    "failed": lambda: _("Did not reach its goal"),
+    "cancelled": lambda: _("Cancelled"),
+}
+
+
+def _render_landing(venue_map, zone_obj, *, status: int = 200):
+    config = services().zone_apps.config_for(venue_map.id, zone_obj.id, APP_NAME)
+    if config is None:
+        abort(404, _("There are no activities in this zone."))
+    shopper = shopper_for_venue(venue_map.id)
+    now = time.time()
+    items = mall_activities(venue_map.id, zone_obj.id, now)
+    joined = store().joined(venue_map.id, shopper.client, [a.id for a in items])
+    links = store().links_for_zone(venue_map.id, zone_obj.id)
+    zh = is_zh()
+    headline = (config.get("headline_zh") if zh else config.get("headline_en")) or _("What's on")
+    return render_template(
+        "activities/landing.html", venue=venue_map, zone=zone_obj, headline=headline, zh=zh, now=now,
+        events=[a for a in items if a.kind == "event"], sales=[a for a in items if a.kind == "sale"],
+        groups=[a for a in items if a.kind == "group"], joined=joined, links=links,
+        shopper_token=shopper_token(shopper), state_text=STATE_TEXT,
+    ), status
+
+
+@bp.get("/zone/<zone>/activities")
+def landing(venue: str, zone: str):
+    venue_map = venue_or_404(venue)
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return _render_landing(venue_map, zone_obj)
+
+
+def _item_or_404(venue: str, item_id: str, now: float) -> Activity:
+    item = store().get(venue, item_id[:20], now)
+    if item is None or services().zone_apps.config_for(venue, item.zone, APP_NAME) is None:
+        abort(404, _("No such activity."))
+    return item
+
+
+def _render_item(venue_map, item: Activity, *, error: str | None = None, status: int = 200):
+    shopper = shopper_for_venue(venue_map.id)
+    now = time.time()
+    code = store().joined(venue_map.id, shopper.client, [item.id]).get(item.id)
+    zone_obj = venue_map.zone(item.zone)
+    links = [link for link in store().links_for_zone(venue_map.id, item.zone) if link.activity == item.id]
+    return render_template(
+        "activities/item.html", venue=venue_map, zone=zone_obj, item=item, code=code, zh=is_zh(), now=now,
+        error=error, state=item.state(now), state_text=STATE_TEXT, shopper_token=shopper_token(shopper),
+        links=links, just_joined=request.args.get("joined") == "1",
+    ), status
+
+
+@bp.get("/activities/<item_id>")
+def item(venue: str, item_id: str):
+    venue_map = venue_or_404(venue)
+    return _render_item(venue_map, _item_or_404(venue, item_id, time.time()))
+
+
+JOIN_REFUSALS = {
+    "NO_ITEM": (404, lambda: _("No such activity.")),
+    "CLOSED": (410, lambda: _("This has been closed by the organiser.")),
+    "NOT_STARTED": (403, lambda: _("The sale has not started yet.")),
+    "ENDED": (410, lambda: _("Too late: this has ended.")),
+    "FULL": (409, lambda: _("Sorry, no places or stock left.")),
+}
+
+
+@bp.post("/activities/<item_id>/join")
+def join(venue: str, item_id: str):
+    venue_map = venue_or_404(venue)
+    item = _item_or_404(venue, item_id, time.time())
+    shopper = shopper_for_venue(venue)
+    result = store().join(venue, item.id, shopper.client)
+    if result.status in ("OK", "ALREADY"):
+        extra = {"joined": "1"} if result.ok else {}
+        return redirect(shopper_url("activities.item", venue=venue, item_id=item.id, **extra, **lang_arg()),
+                        code=303)
+    status, message = JOIN_REFUSALS[result.status]
+    return _render_item(venue_map, store().get(venue, item.id), error=message(), status=status)
+
+
+@bp.get("/activities/mine")
+def mine(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    now = time.time()
+    return render_template("activities/mine.html", venue=venue_map, items=store().mine(venue, shopper.client, now),
+                           zh=is_zh(), now=now, state_text=STATE_TEXT)
+
+
+@bp.get("/out/<link_id>")
+def out(venue: str, link_id: str):
+    """To a partner shop's page, with the mall's attribution: only URLs an owner configured (looked up by
+    id, never taken from the request), and only while the link's zone runs this app."""
+    venue_or_404(venue)
+    link = store().link(venue, link_id[:20])
+    if link is None or services().zone_apps.config_for(venue, link.zone, APP_NAME) is None:
+        abort(404, _("No such link."))
+    shopper = current_shopper()
+    client = shopper.client if shopper is not None and shopper.venue == venue else None
+    store().click(venue, link.id, client)
+    response = redirect(attributed_url(link.url, link.campaign), code=302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the c token in our URL stays with us
+    return response

@@ -1,0 +1,162 @@
+"""The POS API of the membership card (bearer token of the venue, as for every partner API).
+
+    POST /api/v1/venues/<venue>/membership/purchases     Idempotency-Key: <key> (optional)
+    {"receipt_id": "R-2025-0001",          # each (store, receipt_id) counts once; or send only Idempotency-Key
+     "store": "pixel",                     # optional, default "mall": receipt ids are unique per store
+     "member_code": "100001-123456",       # the rotating code (short code or QR payload) scanned at the till
+     "member": "100001",                   #   ...or the member number instead (offline POS batches)
+     "amount": "128.50"}                   # > 0, at most 2 decimals; 1 point per whole unit
+    -> 201 {"receipt_id", "store", "member", "points_earned", "points", "lifetime_points", "tier", "duplicate": false}
+    -> 200 the same body with "duplicate": true when that receipt was already counted (nothing changes)
+    -> 409 {"error", "field": "receipt_id"} the receipt was posted before with another member or amount
+    -> 4xx {"error", "field"} for bad input; nothing is stored
+
+    POST /api/v1/venues/<venue>/membership/refunds       Idempotency-Key: <key> (optional)
+    {"receipt_id": "R-2025-0001", "store": "pixel"}
+    -> 200 {"receipt_id", "store", "member", "points_reversed", "points", "tier", "duplicate": bool}
+       (a receipt is reversed once: repeats answer the same with "duplicate": true); 404 unknown receipt
+
+    POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
+    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 too many wrong codes"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from lightapps.membership.codes import BadMemberCode, parse_member_code
+from lightapps.membership.store import (
+    MEMBER_ID,
+    FieldError,
+    MemberStore,
+    PostResult,
+    parse_amount,
+    parse_receipt_id,
+    parse_store_id,
+    tier_for,
+)
+from portal.api import json_body, require_venue_source
+from portal.errors import ApiError
+from portal.services import services
+
+api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
+IDEM_MAX = 128
+
+
+def _store() -> MemberStore:
+    return MemberStore(services().db, current_app.config["SECRET_KEY"])
+
+
+def _object() -> dict:
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise ApiError(422, "body must be a JSON object", "$")
+    return payload
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
+    if len(key) > IDEM_MAX or not key.isascii() or not key.isprintable():
+        raise ApiError(400, f"Idempotency-Key must be at most {IDEM_MAX} printable ASCII characters",
+                       "Idempotency-Key")
+    return key
+
+
+def _receipt(payload: dict, idem: str | None) -> tuple[str, str]:
+    try:
+        raw = payload.get("receipt_id")
+        if (raw is None or raw == "") and idem:
+            receipt_id = parse_receipt_id(idem, "Idempotency-Key")
+        else:
+            receipt_id = parse_receipt_id(raw)
+        return receipt_id, parse_store_id(payload.get("store"))
+    except FieldError as exc:
+        raise ApiError(422, exc.message, exc.field) from None
+
+
+def _identify(venue: str, raw_code, *, receipt_known: bool = False) -> str:
+    """The member id a rotating code stands for (verified), else an ApiError naming member_code."""
+    if raw_code is not None and not isinstance(raw_code, str):
+        raise ApiError(422, "member_code must be a string", "member_code")
+    try:
+        member_id, code = parse_member_code(raw_code, venue)
+    except BadMemberCode as exc:
+        raise ApiError(422, str(exc), "member_code") from None
+    if receipt_known:
+        return member_id  # a retry of a counted receipt: the script answers DUPLICATE or CONFLICT
+    status, _member = _store().identify(venue, member_id, code)
+    if status == "NO_MEMBER":
+        raise ApiError(404, "no member has this member number", "member_code")
+    if status == "LOCKED":
+        raise ApiError(429, "too many wrong codes for this member; try again in 10 minutes", "member_code")
+    if status == "WRONG":
+        raise ApiError(422, "member_code is wrong or has expired (codes change every 30 seconds)", "member_code")
+    return member_id
+
+
+def _body(result: PostResult, receipt_id: str, store: str, points_field: str) -> dict:
+    return {
+        "receipt_id": receipt_id, "store": store, "member": result.member_id, points_field: result.points,
+        "points": result.balance, "lifetime_points": result.lifetime, "tier": tier_for(result.lifetime)[0],
+        "state": result.state, "duplicate": result.status == "DUPLICATE",
+    }
+
+
+@api_bp.post("/purchases")
+def purchases(venue: str):
+    require_venue_source(venue)
+    idem = _idempotency_key()
+    payload = _object()
+    receipt_id, store_id = _receipt(payload, idem)
+    try:
+        cents = parse_amount(payload.get("amount"))
+    except FieldError as exc:
+        raise ApiError(422, exc.message, exc.field) from None
+    members = _store()
+    has_code = payload.get("member_code") not in (None, "")
+    has_number = payload.get("member") not in (None, "")
+    if has_code == has_number:
+        raise ApiError(422, "send exactly one of member_code (scanned at the till) or member (member number)",
+                       "member_code")
+    if has_code:
+        known = members.receipt(venue, store_id, receipt_id) is not None
+        member_id = _identify(venue, payload["member_code"], receipt_known=known)
+    else:
+        raw = payload["member"]
+        member_id = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+        if not MEMBER_ID.match(member_id):
+            raise ApiError(422, "member must be a member number like 100001", "member")
+    result = members.post_purchase(venue, member_id, receipt_id, store_id, cents, idempotency_key=idem)
+    if result.status == "NO_MEMBER":
+        raise ApiError(404, "no member has this member number", "member" if has_number else "member_code")
+    if result.status == "CONFLICT":
+        raise ApiError(409, "this receipt was already posted with another member or amount; it counts once",
+                       "receipt_id")
+    if result.status == "IDEM_CONFLICT":
+        raise ApiError(409, "this Idempotency-Key was already used for another receipt", "Idempotency-Key")
+    return jsonify(_body(result, receipt_id, store_id, "points_earned")), 201 if result.status == "OK" else 200
+
+
+@api_bp.post("/refunds")
+def refunds(venue: str):
+    require_venue_source(venue)
+    idem = _idempotency_key()
+    payload = _object()
+    receipt_id, store_id = _receipt(payload, None)
+    result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem)
+    if result.status == "NO_RECEIPT":
+        raise ApiError(404, f"no purchase with receipt_id {receipt_id!r} at store {store_id!r}", "receipt_id")
+    if result.status == "IDEM_CONFLICT":
+        raise ApiError(409, "this Idempotency-Key was already used for another refund", "Idempotency-Key")
+    return jsonify(_body(result, receipt_id, store_id, "points_reversed")), 200
+
+
+@api_bp.post("/identify")
+def identify(venue: str):
+    require_venue_source(venue)
+    payload = _object()
+    member_id = _identify(venue, payload.get("member_code"))
+    member = _store().get(venue, member_id)
+    return jsonify({"member": member.id, "tier": member.tier[0], "points": member.points,
+                    "lifetime_points": member.lifetime})

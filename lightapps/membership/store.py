@@ -1,0 +1,528 @@
+"""Membership in Redis: members bound to a phone number and to the shoppers (devices) that verified
+it; points and tier; a ledger per member; POS purchases and refunds that count exactly once.
+
+Every state change is ONE Lua script (check and write in one step); every key a script touches is
+passed in KEYS and carries the venue's hash tag, so the scripts stay legal on Redis Cluster.
+
+Keys (venue `v`; membership is mall-wide):
+  mp:{v}:member:seq                        INCR source of member numbers (100001, 100002, ...)
+  mp:{v}:member:count                      members signed up
+  mp:{v}:member:m:<id>                     HASH phone, secret, points, lifetime, created_at, last_client
+  mp:{v}:member:m:<id>:ledger              LIST of JSON events, newest first (join, earn, reverse)
+  mp:{v}:member:phone:<+E164>              STRING member id
+  mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
+  mp:{v}:member:otp:<+E164>                HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
+  mp:{v}:member:pending:<client>           STRING the phone this shopper is verifying (TTL 5 min)
+  mp:{v}:member:sends:phone:<+E164>        INCR codes sent to a phone this hour
+  mp:{v}:member:sends:client:<client>      INCR codes asked for by a shopper this hour
+  mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
+  mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
+  mp:{v}:member:codefail:<id>              INCR wrong member codes typed/scanned for a member
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
+
+import redis
+
+from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
+from portal.storage import VenueKeys
+
+MEMBER_BASE = 100_000
+CODE_TTL_S = 300  # a verification code is valid 5 minutes
+MAX_ATTEMPTS = 5  # wrong codes before that code is dead
+RESEND_COOLDOWN_S = 30
+SEND_WINDOW_S = 3600
+MAX_SENDS_PER_PHONE = 5  # per hour
+MAX_SENDS_PER_CLIENT = 8  # per hour
+BINDING_TTL_S = 365 * 86400
+IDEM_TTL_S = 30 * 86400
+MAX_CODE_FAILURES = 10  # wrong rotating codes for one member per 10 minutes, then refused
+CODE_FAILURE_WINDOW_S = 600
+POINTS_PER_UNIT = 1  # one point per whole currency unit spent
+MAX_AMOUNT = Decimal("1000000")
+RECEIPT_ID = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
+STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+# (name, English, Chinese, lifetime points from which it applies), lowest first.
+TIERS = (
+    ("silver", "Silver", "银卡", 0),
+    ("gold", "Gold", "金卡", 1000),
+    ("platinum", "Platinum", "白金卡", 5000),
+)
+
+
+def tier_for(lifetime: int) -> tuple[str, str, str, int]:
+    chosen = TIERS[0]
+    for tier in TIERS:
+        if lifetime >= tier[3]:
+            chosen = tier
+    return chosen
+
+
+def next_tier(lifetime: int) -> tuple[tuple[str, str, str, int], int] | None:
+    """(the next tier, points still needed), or None at the top."""
+    for tier in TIERS:
+        if lifetime < tier[3]:
+            return tier, tier[3] - lifetime
+    return None
+
+
+class MemberKeys(VenueKeys):
+    def seq(self) -> str:
+        return self.key("member", "seq")
+
+    def count(self) -> str:
+        return self.key("member", "count")
+
+    def member(self, member_id: str) -> str:
+        return self.key("member", "m", member_id)
+
+    def ledger(self, member_id: str) -> str:
+        return self.key("member", "m", member_id, "ledger")
+
+    def phone(self, phone: str) -> str:
+        return self.key("member", "phone", phone)
+
+    def client(self, client: str) -> str:
+        return self.key("member", "client", client)
+
+    def otp(self, phone: str) -> str:
+        return self.key("member", "otp", phone)
+
+    def pending(self, client: str) -> str:
+        return self.key("member", "pending", client)
+
+    def sends_phone(self, phone: str) -> str:
+        return self.key("member", "sends", "phone", phone)
+
+    def sends_client(self, client: str) -> str:
+        return self.key("member", "sends", "client", client)
+
+    def receipt(self, store: str, receipt_id: str) -> str:
+        return self.key("member", "rcpt", store, receipt_id)
+
+    def idem(self, op: str, key: str) -> str:
+        return self.key("member", "idem", op, key)
+
+    def code_failures(self, member_id: str) -> str:
+        return self.key("member", "codefail", member_id)
+
+    def seeded(self) -> str:
+        return self.key("member", "seeded")
+
+
+# KEYS: otp, sends_phone, sends_client, pending.
+# ARGV: code hash, client, now, ttl, cooldown, max per phone, max per client, window, phone.
+START_LUA = """
+local now = tonumber(ARGV[3])
+local last = redis.call('HGET', KEYS[1], 'sent_at')
+if last and now - tonumber(last) < tonumber(ARGV[5]) then
+  return {'COOLDOWN', tostring(math.ceil(tonumber(ARGV[5]) - (now - tonumber(last))))}
+end
+local np = tonumber(redis.call('GET', KEYS[2]) or '0')
+if np >= tonumber(ARGV[6]) then return {'PHONE_LIMIT', tostring(redis.call('TTL', KEYS[2]))} end
+local nc = tonumber(redis.call('GET', KEYS[3]) or '0')
+if nc >= tonumber(ARGV[7]) then return {'CLIENT_LIMIT', tostring(redis.call('TTL', KEYS[3]))} end
+for i = 2, 3 do
+  redis.call('INCR', KEYS[i])
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[8])) end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'client', ARGV[2], 'sent_at', ARGV[3], 'attempts', 0)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('SET', KEYS[4], ARGV[9], 'EX', tonumber(ARGV[4]))
+return {'OK'}
+"""
+
+# KEYS: otp, pending.  ARGV: code hash, client, max attempts.
+VERIFY_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'hash', 'client', 'attempts', 'locked')
+if not f[1] or f[2] ~= ARGV[2] then return {'EXPIRED'} end
+if f[4] then return {'TOO_MANY'} end
+if f[1] ~= ARGV[1] then
+  local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  if attempts >= tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[1], 'locked', '1')
+    return {'TOO_MANY'}
+  end
+  return {'WRONG', tostring(tonumber(ARGV[3]) - attempts)}
+end
+redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+return {'OK'}
+"""
+
+# KEYS: phone, member, client, ledger, count.  ARGV: member id, client, phone, secret, now, binding ttl.
+BIND_LUA = """
+local id = redis.call('GET', KEYS[1])
+local created = 0
+if not id then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {'RETRY'} end
+  id = ARGV[1]
+  redis.call('SET', KEYS[1], id)
+  redis.call('HSET', KEYS[2], 'phone', ARGV[3], 'secret', ARGV[4], 'points', 0, 'lifetime', 0,
+             'created_at', ARGV[5])
+  redis.call('LPUSH', KEYS[4], cjson.encode({type='join', at=tonumber(ARGV[5]), points=0, balance=0}))
+  redis.call('INCR', KEYS[5])
+  created = 1
+elseif id ~= ARGV[1] then
+  return {'RETRY'}
+end
+redis.call('HSET', KEYS[2], 'last_client', ARGV[2], 'last_seen', ARGV[5])
+redis.call('SET', KEYS[3], id, 'EX', tonumber(ARGV[6]))
+return {'OK', id, tostring(created)}
+"""
+
+# KEYS: receipt, member, ledger, idem (a key never written when no Idempotency-Key was sent).
+# ARGV: member id, amount cents, points, now, store, receipt id, have idem ('1'|'0'), idem ttl.
+PURCHASE_LUA = """
+if ARGV[7] == '1' then
+  local used = redis.call('GET', KEYS[4])
+  if used and used ~= KEYS[1] then return {'IDEM_CONFLICT'} end
+end
+local r = redis.call('HMGET', KEYS[1], 'member', 'amount', 'points', 'state')
+if r[1] then
+  if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] then return {'CONFLICT', r[1], r[2]} end
+  local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
+  return {'DUPLICATE', r[1], r[3], r[4], m[1] or '0', m[2] or '0'}
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'NO_MEMBER'} end
+local pts = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'member', ARGV[1], 'amount', ARGV[2], 'points', ARGV[3], 'state', 'earned',
+           'at', ARGV[4], 'store', ARGV[5], 'receipt', ARGV[6])
+local bal = redis.call('HINCRBY', KEYS[2], 'points', pts)
+local life = redis.call('HINCRBY', KEYS[2], 'lifetime', pts)
+redis.call('LPUSH', KEYS[3], cjson.encode({type='earn', receipt=ARGV[6], store=ARGV[5], amount=tonumber(ARGV[2]),
+           points=pts, balance=bal, at=tonumber(ARGV[4])}))
+if ARGV[7] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[8])) end
+return {'OK', ARGV[1], ARGV[3], 'earned', tostring(bal), tostring(life)}
+"""
+
+# KEYS: receipt, member, ledger, idem.  ARGV: member id, now, have idem, idem ttl.
+REFUND_LUA = """
+if ARGV[3] == '1' then
+  local used = redis.call('GET', KEYS[4])
+  if used and used ~= KEYS[1] then return {'IDEM_CONFLICT'} end
+end
+local r = redis.call('HMGET', KEYS[1], 'member', 'points', 'state', 'amount', 'store', 'receipt')
+if not r[1] then return {'NO_RECEIPT'} end
+if r[1] ~= ARGV[1] then return {'RETRY'} end
+if r[3] == 'refunded' then
+  local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
+  return {'DUPLICATE', r[1], r[2], r[3], m[1] or '0', m[2] or '0'}
+end
+local pts = tonumber(r[2])
+redis.call('HSET', KEYS[1], 'state', 'refunded', 'refunded_at', ARGV[2])
+local bal = redis.call('HINCRBY', KEYS[2], 'points', -pts)
+local life = redis.call('HINCRBY', KEYS[2], 'lifetime', -pts)
+redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r[5], amount=tonumber(r[4]),
+           points=-pts, balance=bal, at=tonumber(ARGV[2])}))
+if ARGV[3] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[4])) end
+return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
+"""
+
+
+class FieldError(ValueError):
+    """Bad input: `field` names it, the message says what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_amount(raw: Any, field: str = "amount") -> int:
+    """A positive amount in currency units (number or numeric string, at most 2 decimals) -> cents."""
+    if raw is None or raw == "":
+        raise FieldError(field, f"{field} is required")
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise FieldError(field, f"{field} must be a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise FieldError(field, f"{field} must be a number") from None
+    if not value.is_finite():
+        raise FieldError(field, f"{field} must be a number")
+    if value <= 0:
+        raise FieldError(field, f"{field} must be more than 0")
+    if value > MAX_AMOUNT:
+        raise FieldError(field, f"{field} must be at most {MAX_AMOUNT}")
+    if value != value.quantize(Decimal("0.01")):
+        raise FieldError(field, f"{field} may have at most 2 decimals")
+    return int(value * 100)
+
+
+def points_for(cents: int) -> int:
+    return int((Decimal(cents) / 100).to_integral_value(rounding=ROUND_FLOOR)) * POINTS_PER_UNIT
+
+
+def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
+    if raw is None or raw == "":
+        raise FieldError(field, f"{field} is required (or send an Idempotency-Key header)")
+    if not isinstance(raw, str) or not RECEIPT_ID.match(raw):
+        raise FieldError(field, f"{field} must be 1 to 64 letters, digits or . _ / -")
+    return raw
+
+
+def parse_store_id(raw: Any, field: str = "store") -> str:
+    if raw is None or raw == "":
+        return "mall"
+    if not isinstance(raw, str) or not STORE_ID.match(raw):
+        raise FieldError(field, f"{field} must be 1 to 40 letters, digits, _ or -")
+    return raw
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    phone: str
+    points: int
+    lifetime: int
+    created_at: float
+    secret: str
+
+    @property
+    def tier(self) -> tuple[str, str, str, int]:
+        return tier_for(self.lifetime)
+
+    def tier_name(self, zh: bool) -> str:
+        return self.tier[2] if zh else self.tier[1]
+
+    @property
+    def next_tier(self):
+        return next_tier(self.lifetime)
+
+    @classmethod
+    def from_hash(cls, member_id: str, data: dict[bytes, bytes]) -> Member:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(id=member_id, phone=s["phone"], points=int(s.get("points", 0)), lifetime=int(s.get("lifetime", 0)),
+                   created_at=float(s.get("created_at", 0)), secret=s["secret"])
+
+
+@dataclass(frozen=True)
+class StartResult:
+    status: str  # OK | COOLDOWN | PHONE_LIMIT | CLIENT_LIMIT
+    code: str | None = None  # the code to send (OK only)
+    wait_s: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    status: str  # OK | WRONG | EXPIRED | TOO_MANY | NO_PENDING
+    member: Member | None = None
+    created: bool = False
+    attempts_left: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """A purchase or refund: OK (applied now), DUPLICATE (applied before: the same answer, nothing
+    changed), CONFLICT (the receipt was posted with other data), NO_MEMBER, NO_RECEIPT, IDEM_CONFLICT."""
+
+    status: str
+    member_id: str | None = None
+    points: int = 0  # points of the receipt (earned, or reversed)
+    state: str = ""  # earned | refunded
+    balance: int = 0
+    lifetime: int = 0
+
+    @property
+    def applied(self) -> bool:
+        return self.status in ("OK", "DUPLICATE")
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class MemberStore:
+    def __init__(self, db: redis.Redis, secret: str) -> None:
+        """`secret`: the app's SECRET_KEY (verification codes are kept only as an HMAC under it)."""
+        self.db = db
+        self.secret = secret
+        self._start = db.register_script(START_LUA)
+        self._verify = db.register_script(VERIFY_LUA)
+        self._bind = db.register_script(BIND_LUA)
+        self._purchase = db.register_script(PURCHASE_LUA)
+        self._refund = db.register_script(REFUND_LUA)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, venue: str, member_id: str) -> Member | None:
+        if not MEMBER_ID.match(member_id or ""):
+            return None
+        data = self.db.hgetall(MemberKeys(venue).member(member_id))
+        return Member.from_hash(member_id, data) if data else None
+
+    def for_client(self, venue: str, client: str) -> Member | None:
+        member_id = self.db.get(MemberKeys(venue).client(client))
+        return self.get(venue, member_id.decode()) if member_id else None
+
+    def for_phone(self, venue: str, phone: str) -> Member | None:
+        member_id = self.db.get(MemberKeys(venue).phone(phone))
+        return self.get(venue, member_id.decode()) if member_id else None
+
+    def ledger(self, venue: str, member_id: str, limit: int = 100) -> list[dict]:
+        return [json.loads(e) for e in self.db.lrange(MemberKeys(venue).ledger(member_id), 0, limit - 1)]
+
+    def count(self, venue: str) -> int:
+        return int(self.db.get(MemberKeys(venue).count()) or 0)
+
+    def receipt(self, venue: str, store: str, receipt_id: str) -> dict[str, str] | None:
+        data = self.db.hgetall(MemberKeys(venue).receipt(store, receipt_id))
+        return {k.decode(): v.decode() for k, v in data.items()} if data else None
+
+    def pending_phone(self, venue: str, client: str) -> str | None:
+        phone = self.db.get(MemberKeys(venue).pending(client))
+        return phone.decode() if phone else None
+
+    # ---- sign-up: send a code, verify it, bind -----------------------------------------------
+
+    def start_verification(self, venue: str, phone: str, client: str, now: float | None = None) -> StartResult:
+        """A new code for `phone`, asked for by shopper `client`, unless a rate limit says no. The
+        caller sends the returned code; the store keeps only its HMAC."""
+        keys = MemberKeys(venue)
+        now = time.time() if now is None else now
+        code = new_verification_code()
+        status, *rest = self._start(
+            keys=[keys.otp(phone), keys.sends_phone(phone), keys.sends_client(client), keys.pending(client)],
+            args=[hash_code(self.secret, phone, code), client, repr(now), CODE_TTL_S, RESEND_COOLDOWN_S,
+                  MAX_SENDS_PER_PHONE, MAX_SENDS_PER_CLIENT, SEND_WINDOW_S, phone],
+        )
+        status = _s(status)
+        if status != "OK":
+            return StartResult(status, wait_s=max(int(_s(rest[0])), 1) if rest else 0)
+        return StartResult("OK", code=code)
+
+    def cancel_verification(self, venue: str, phone: str, client: str) -> None:
+        """The code could not be sent: forget it (the rate-limit counters keep the attempt)."""
+        keys = MemberKeys(venue)
+        self.db.delete(keys.otp(phone), keys.pending(client))
+
+    def verify(self, venue: str, phone: str, client: str, code: str, now: float | None = None) -> VerifyResult:
+        """Check the code this shopper got for this phone; on success the shopper becomes the member
+        of that phone (a new member, or the existing one coming back on a new device)."""
+        keys = MemberKeys(venue)
+        code = (code or "").strip().replace(" ", "")
+        if not re.fullmatch(r"[0-9]{6}", code):
+            code = "x"  # can never match; still counts as an attempt
+        status, *rest = self._verify(keys=[keys.otp(phone), keys.pending(client)],
+                                     args=[hash_code(self.secret, phone, code), client, MAX_ATTEMPTS])
+        status = _s(status)
+        if status == "WRONG":
+            return VerifyResult("WRONG", attempts_left=int(_s(rest[0])))
+        if status != "OK":
+            return VerifyResult(status)
+        member, created = self.bind(venue, phone, client, now)
+        return VerifyResult("OK", member=member, created=created)
+
+    def bind(self, venue: str, phone: str, client: str, now: float | None = None) -> tuple[Member, bool]:
+        """Make `client` the member of `phone` (creating the member if new). Call only after the phone
+        has been verified."""
+        keys = MemberKeys(venue)
+        now = time.time() if now is None else now
+        for _ in range(10):
+            existing = self.db.get(keys.phone(phone))
+            member_id = existing.decode() if existing else str(MEMBER_BASE + int(self.db.incr(keys.seq())))
+            result = self._bind(
+                keys=[keys.phone(phone), keys.member(member_id), keys.client(client), keys.ledger(member_id),
+                      keys.count()],
+                args=[member_id, client, phone, new_member_secret(), repr(now), BINDING_TTL_S],
+            )
+            if _s(result[0]) == "OK":
+                return self.get(venue, _s(result[1])), _s(result[2]) == "1"
+        raise RuntimeError("could not bind the member")
+
+    def forget_client(self, venue: str, client: str) -> None:
+        """This device stops being the member (the member and points stay; re-verify to come back)."""
+        self.db.delete(MemberKeys(venue).client(client))
+
+    # ---- the rotating member code at the till -------------------------------------------------
+
+    def identify(self, venue: str, member_id: str, code: str, now: float | None = None) -> tuple[str, Member | None]:
+        """('OK', member) if `code` is the member's current code (±1 step); else ('WRONG'|'NO_MEMBER'|
+        'LOCKED', None). Too many wrong codes for one member lock it out for a while (guessing brake)."""
+        keys = MemberKeys(venue)
+        now = time.time() if now is None else now
+        member = self.get(venue, member_id)
+        if member is None:
+            return "NO_MEMBER", None
+        if int(self.db.get(keys.code_failures(member_id)) or 0) >= MAX_CODE_FAILURES:
+            return "LOCKED", None
+        if code_matches(member.secret, code, now):
+            return "OK", member
+        pipe = self.db.pipeline()
+        pipe.incr(keys.code_failures(member_id))
+        pipe.expire(keys.code_failures(member_id), CODE_FAILURE_WINDOW_S)
+        pipe.execute()
+        return "WRONG", None
+
+    # ---- POS: purchases and refunds, each exactly once ----------------------------------------
+
+    def post_purchase(self, venue: str, member_id: str, receipt_id: str, store: str, cents: int,
+                      idempotency_key: str | None = None, now: float | None = None) -> PostResult:
+        keys = MemberKeys(venue)
+        now = time.time() if now is None else now
+        points = points_for(cents)
+        idem = keys.idem("purchase", idempotency_key or "-")
+        raw = self._purchase(
+            keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
+            args=[member_id, cents, points, repr(now), store, receipt_id, "1" if idempotency_key else "0",
+                  IDEM_TTL_S],
+        )
+        return self._post_result(raw)
+
+    def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
+               now: float | None = None) -> PostResult:
+        """Reverse a receipt's points, exactly once (a repeat answers DUPLICATE and changes nothing)."""
+        keys = MemberKeys(venue)
+        now = time.time() if now is None else now
+        idem = keys.idem("refund", idempotency_key or "-")
+        for _ in range(3):
+            member_id = self.db.hget(keys.receipt(store, receipt_id), "member")  # immutable once written
+            if member_id is None:
+                if idempotency_key and self.db.get(idem) not in (None, keys.receipt(store, receipt_id).encode()):
+                    return PostResult("IDEM_CONFLICT")
+                return PostResult("NO_RECEIPT")
+            member_id = member_id.decode()
+            raw = self._refund(
+                keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
+                args=[member_id, repr(now), "1" if idempotency_key else "0", IDEM_TTL_S],
+            )
+            if _s(raw[0]) != "RETRY":
+                return self._post_result(raw)
+        raise RuntimeError("receipt changed member while refunding")
+
+    @staticmethod
+    def _post_result(raw) -> PostResult:
+        status, *rest = (_s(x) for x in raw)
+        if status in ("OK", "DUPLICATE"):
+            member_id, points, state, balance, lifetime = rest
+            return PostResult(status, member_id, int(points), state, int(balance), int(lifetime))
+        if status == "CONFLICT":
+            return PostResult(status, rest[0])
+        return PostResult(status)
+
+    # ---- demo ---------------------------------------------------------------------------------
+
+    def claim_seed_slot(self, venue: str) -> bool:
+        """True once per venue, so seed_demo stays idempotent even when two processes seed at once."""
+        keys = MemberKeys(venue)
+        if self.db.exists(keys.count()):
+            return False
+        return bool(self.db.set(keys.seeded(), "1", nx=True))

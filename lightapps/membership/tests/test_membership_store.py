@@ -1,0 +1,265 @@
+"""Membership store and codes against the real (embedded) Valkey: phone numbers, sign-up codes
+(wrong, expired, too many attempts, rate limits), binding, rotating member codes, purchases and refunds
+counted exactly once (also with many threads on separate connections)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from lightapps.membership import codes
+from lightapps.membership.store import (
+    CODE_TTL_S,
+    MAX_ATTEMPTS,
+    MAX_CODE_FAILURES,
+    MAX_SENDS_PER_CLIENT,
+    MAX_SENDS_PER_PHONE,
+    RESEND_COOLDOWN_S,
+    FieldError,
+    MemberKeys,
+    MemberStore,
+    parse_amount,
+    parse_receipt_id,
+    points_for,
+    tier_for,
+)
+
+SECRET = "store-test-secret"
+PHONE = "+8613800138001"
+
+
+@pytest.fixture
+def store(db):
+    return MemberStore(db, SECRET)
+
+
+def member(store, phone=PHONE, client="alice"):
+    return store.bind("demo", phone, client)[0]
+
+
+# ---- codes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("+86 138-0013 8000", "+8613800138000"), ("0044 (20) 7946.0958", "+442079460958"), ("+6591234567", "+6591234567"),
+])
+def test_phone_numbers_are_normalised(raw, want):
+    assert codes.normalize_phone(raw) == want
+
+
+@pytest.mark.parametrize("raw", ["", None, "13800138000", "+0123456789", "+12345", "+1234567890123456",
+                                 "+86abc12345678", "+８６１３８００１３８０００", "+" + "1" * 40])
+def test_bad_phone_numbers_are_refused(raw):
+    with pytest.raises(codes.PhoneError):
+        codes.normalize_phone(raw)
+
+
+def test_totp_matches_rfc6238_vector():
+    # RFC 6238 appendix B, SHA-1 secret "12345678901234567890", T=59 -> 94287082 (8 digits) -> ...287082
+    secret = b"12345678901234567890".hex()
+    assert codes.totp(secret, codes.step_of(59)) == "287082"
+    assert codes.totp(secret, codes.step_of(1111111109)) == "081804"
+
+
+def test_rotating_code_accepted_within_one_step_only():
+    secret = codes.new_member_secret()
+    now = 1_700_000_015.0
+    code = codes.totp(secret, codes.step_of(now))
+    assert codes.code_matches(secret, code, now)
+    assert codes.code_matches(secret, code, now + 30)  # next step: still fine (skew)
+    assert codes.code_matches(secret, code, now - 30)
+    assert not codes.code_matches(secret, code, now + 60)
+    assert not codes.code_matches(secret, code, now - 60)
+
+
+def test_member_code_parsing():
+    assert codes.parse_member_code("100001-123456", "demo") == ("100001", "123456")
+    assert codes.parse_member_code(" 100001 123456 ", "demo") == ("100001", "123456")
+    assert codes.parse_member_code("MPM1:demo:100001:123456", "demo") == ("100001", "123456")
+    for bad in ("", "12345-123456", "100001-12345", "MPM1:demo:100001", "MPM1:demo:x:123456", "hello"):
+        with pytest.raises(codes.BadMemberCode):
+            codes.parse_member_code(bad, "demo")
+    with pytest.raises(codes.BadMemberCode, match="another mall"):
+        codes.parse_member_code("MPM1:elsewhere:100001:123456", "demo")
+
+
+def test_amounts_and_points():
+    assert parse_amount("128.50") == 12850
+    assert parse_amount(3) == 300
+    assert points_for(12850) == 128 and points_for(99) == 0
+    for bad in (None, "", "0", -5, "1.234", "abc", True, "NaN", "Infinity", "1e9", [1], {}):
+        with pytest.raises(FieldError):
+            parse_amount(bad)
+    for bad in ("", None, "x" * 65, "a b", "a:b", 5):
+        with pytest.raises(FieldError):
+            parse_receipt_id(bad)
+
+
+def test_tiers():
+    assert tier_for(0)[0] == "silver" and tier_for(999)[0] == "silver"
+    assert tier_for(1000)[0] == "gold" and tier_for(5000)[0] == "platinum"
+
+
+# ---- sign-up ------------------------------------------------------------------------------------
+
+
+def test_verify_with_the_right_code_creates_a_member_bound_to_the_shopper(store):
+    start = store.start_verification("demo", PHONE, "alice")
+    assert start.ok and len(start.code) == 6
+    assert store.pending_phone("demo", "alice") == PHONE
+    assert start.code.encode() not in b"".join(store.db.hvals(MemberKeys("demo").otp(PHONE)))  # only its HMAC
+    result = store.verify("demo", PHONE, "alice", start.code)
+    assert result.ok and result.created
+    assert store.for_client("demo", "alice") == result.member
+    assert result.member.phone == PHONE and result.member.points == 0
+    assert store.count("demo") == 1
+    # The code is used up.
+    assert store.verify("demo", PHONE, "alice", start.code).status == "EXPIRED"
+
+
+def test_wrong_code_counts_attempts_then_locks(store):
+    start = store.start_verification("demo", PHONE, "alice")
+    wrong = "000000" if start.code != "000000" else "111111"
+    results = [store.verify("demo", PHONE, "alice", wrong) for _ in range(MAX_ATTEMPTS)]
+    assert [r.status for r in results[:-1]] == ["WRONG"] * (MAX_ATTEMPTS - 1)
+    assert results[0].attempts_left == MAX_ATTEMPTS - 1
+    assert results[-1].status == "TOO_MANY"
+    # Even the right code is refused now; no member was made.
+    assert store.verify("demo", PHONE, "alice", start.code).status == "TOO_MANY"
+    assert store.for_client("demo", "alice") is None and store.count("demo") == 0
+
+
+def test_expired_code_is_refused(store):
+    start = store.start_verification("demo", PHONE, "alice")
+    store.db.pexpire(MemberKeys("demo").otp(PHONE), 50)
+    time.sleep(0.15)
+    assert store.verify("demo", PHONE, "alice", start.code).status == "EXPIRED"
+    assert store.for_client("demo", "alice") is None
+    assert 0 < store.db.ttl(MemberKeys("demo").pending("alice")) <= CODE_TTL_S
+
+
+def test_code_is_only_good_for_the_shopper_who_asked(store):
+    start = store.start_verification("demo", PHONE, "alice")
+    assert store.verify("demo", PHONE, "mallory", start.code).status == "EXPIRED"
+    assert store.verify("demo", PHONE, "alice", start.code).ok
+
+
+def test_garbage_codes_count_as_attempts(store):
+    store.start_verification("demo", PHONE, "alice")
+    assert store.verify("demo", PHONE, "alice", "abc").status == "WRONG"
+    assert store.verify("demo", PHONE, "alice", "").attempts_left == MAX_ATTEMPTS - 2
+
+
+def test_rate_limits_per_phone_and_per_shopper(store):
+    now = 1_000_000.0
+    assert store.start_verification("demo", PHONE, "alice", now).ok
+    again = store.start_verification("demo", PHONE, "alice", now + 5)
+    assert again.status == "COOLDOWN" and 0 < again.wait_s <= RESEND_COOLDOWN_S
+    for i in range(1, MAX_SENDS_PER_PHONE):
+        assert store.start_verification("demo", PHONE, f"c{i}", now + i * RESEND_COOLDOWN_S).ok
+    over = store.start_verification("demo", PHONE, "zed", now + 100 * RESEND_COOLDOWN_S)
+    assert over.status == "PHONE_LIMIT" and over.wait_s > 0
+    # One shopper asking for many numbers.
+    for i in range(MAX_SENDS_PER_CLIENT):
+        assert store.start_verification("demo", f"+4479460{i:05d}", "bob", now).ok
+    assert store.start_verification("demo", "+447946099999", "bob", now).status == "CLIENT_LIMIT"
+
+
+def test_coming_back_on_a_new_phone_reaches_the_same_member(store):
+    first = member(store, client="old-phone")
+    store.post_purchase("demo", first.id, "R1", "pixel", 50000)
+    start = store.start_verification("demo", PHONE, "new-phone")
+    result = store.verify("demo", PHONE, "new-phone", start.code)
+    assert result.ok and not result.created
+    assert result.member.id == first.id and result.member.points == 500
+    assert store.count("demo") == 1
+
+
+def test_concurrent_binds_of_one_phone_make_one_member(store, redis_url):
+    def bind(i):
+        own = MemberStore(redis.Redis.from_url(redis_url), SECRET)
+        return own.bind("demo", PHONE, f"dev-{i}")[0].id
+
+    with ThreadPoolExecutor(50) as pool:
+        ids = set(pool.map(bind, range(100)))
+    assert len(ids) == 1 and store.count("demo") == 1
+
+
+# ---- rotating code at the till -------------------------------------------------------------------
+
+
+def test_identify_accepts_current_code_and_brakes_guessing(store):
+    m = member(store)
+    now = time.time()
+    assert store.identify("demo", m.id, codes.totp(m.secret, codes.step_of(now)), now) == ("OK", m)
+    stale = codes.totp(m.secret, codes.step_of(now) - 3)
+    assert store.identify("demo", m.id, stale, now)[0] == "WRONG"
+    assert store.identify("demo", "999999", "123456", now)[0] == "NO_MEMBER"
+    for _ in range(MAX_CODE_FAILURES):
+        store.identify("demo", m.id, "000000" if stale != "000000" else "111111", now)
+    assert store.identify("demo", m.id, codes.totp(m.secret, codes.step_of(now)), now)[0] == "LOCKED"
+
+
+# ---- purchases and refunds ----------------------------------------------------------------------
+
+
+def test_same_receipt_counts_once_and_refund_reverses_once(store):
+    m = member(store)
+    first = store.post_purchase("demo", m.id, "R-1", "pixel", 12850)
+    assert (first.status, first.points, first.balance) == ("OK", 128, 128)
+    again = store.post_purchase("demo", m.id, "R-1", "pixel", 12850)
+    assert (again.status, again.points, again.balance) == ("DUPLICATE", 128, 128)
+    # Same receipt number at another shop is another receipt.
+    assert store.post_purchase("demo", m.id, "R-1", "kopi", 1000).balance == 138
+    conflict = store.post_purchase("demo", m.id, "R-1", "pixel", 99900)
+    assert conflict.status == "CONFLICT"
+    refund = store.refund("demo", "pixel", "R-1")
+    assert (refund.status, refund.points, refund.balance, refund.state) == ("OK", 128, 10, "refunded")
+    twice = store.refund("demo", "pixel", "R-1")
+    assert (twice.status, twice.balance) == ("DUPLICATE", 10)
+    # A refunded receipt posted again is still the same receipt: nothing is earned again.
+    assert store.post_purchase("demo", m.id, "R-1", "pixel", 12850).status == "DUPLICATE"
+    assert store.get("demo", m.id).points == 10
+    assert store.refund("demo", "pixel", "nope").status == "NO_RECEIPT"
+    kinds = [e["type"] for e in store.ledger("demo", m.id)]
+    assert kinds == ["reverse", "earn", "earn", "join"]
+
+
+def test_purchase_for_unknown_member_stores_nothing(store):
+    assert store.post_purchase("demo", "100999", "R-9", "pixel", 1000).status == "NO_MEMBER"
+    assert store.receipt("demo", "pixel", "R-9") is None
+
+
+def test_idempotency_key_is_tied_to_one_receipt(store):
+    m = member(store)
+    assert store.post_purchase("demo", m.id, "R-1", "pixel", 1000, idempotency_key="k1").status == "OK"
+    assert store.post_purchase("demo", m.id, "R-2", "pixel", 1000, idempotency_key="k1").status == "IDEM_CONFLICT"
+    assert store.receipt("demo", "pixel", "R-2") is None
+
+
+def test_200_threads_posting_one_receipt_count_it_once(store, redis_url):
+    m = member(store)
+    barrier = threading.Barrier(50)
+
+    def post(_i):
+        own = MemberStore(redis.Redis.from_url(redis_url), SECRET)
+        barrier.wait()
+        return own.post_purchase("demo", m.id, "RACE", "pixel", 50000).status
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(post, range(200)))
+    assert statuses.count("OK") == 1 and statuses.count("DUPLICATE") == 199
+    assert store.get("demo", m.id).points == 500
+
+    def refund(_i):
+        own = MemberStore(redis.Redis.from_url(redis_url), SECRET)
+        return own.refund("demo", "pixel", "RACE").status
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(refund, range(200)))
+    assert statuses.count("OK") == 1 and statuses.count("DUPLICATE") == 199
+    assert store.get("demo", m.id).points == 0

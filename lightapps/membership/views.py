@@ -1,0 +1,217 @@
+"""Shopper side of the membership card: sign up with a phone number (a code by SMS), the card with a
+rotating QR and short code, points and tier, the points history.
+
+Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
+each POST answers with a 303 to a GET page. The card page refreshes itself (meta refresh, no
+JavaScript) when its code rotates."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import segno
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from lightapps.membership.codes import (
+    PhoneError,
+    mask_phone,
+    normalize_phone,
+    qr_payload,
+    seconds_left,
+    short_code,
+    step_of,
+    totp,
+)
+from lightapps.membership.sender import SendError, get_sender
+from lightapps.membership.store import MemberStore
+from portal.services import services
+from portal.shopper import shopper_for_venue, shopper_token, shopper_url
+
+log = logging.getLogger(__name__)
+APP_NAME = "membership"
+bp = Blueprint("membership", __name__, url_prefix="/v/<venue>", template_folder="templates")
+
+
+def store() -> MemberStore:
+    return MemberStore(services().db, current_app.config["SECRET_KEY"])
+
+
+def venue_or_404(venue: str):
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    return venue_map
+
+
+def is_zh() -> bool:
+    return str(get_locale()) == "zh"
+
+
+def lang_arg() -> dict[str, str]:
+    lang = request.args.get("lang")
+    return {"lang": lang} if lang in ("en", "zh") else {}
+
+
+@bp.app_template_filter("member_time")
+def _member_time(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def qr_svg(payload: str) -> Markup:
+    svg = segno.make(payload, error="m").svg_inline(scale=5, border=2, title=_("Member QR code"))
+    return Markup(svg)  # noqa: S704 - segno's own markup; the payload is digits and our ids
+
+
+def _signup_page(venue_map, shopper, *, error: str | None = None, phone: str = "", status: int = 200,
+                 headline: str | None = None):
+    return render_template("membership/signup.html", venue=venue_map, shopper_token=shopper_token(shopper),
+                           error=error, phone=phone, zh=is_zh(), headline=headline), status
+
+
+def _headline(venue: str, zone: str | None) -> str | None:
+    config = services().zone_apps.config_for(venue, zone, APP_NAME) if zone else None
+    if not config:
+        return None
+    return config.get("headline_zh") if is_zh() else config.get("headline_en")
+
+
+def _member_page(venue: str, zone: str | None = None):
+    venue_map = venue_or_404(venue)
+    if zone is not None and venue_map.zone(zone) is None:
+        abort(404, _("Unknown zone."))
+    shopper = shopper_for_venue(venue)
+    member = store().for_client(venue, shopper.client)
+    headline = _headline(venue, zone)
+    if member is None:
+        return _signup_page(venue_map, shopper, headline=headline)
+    now = time.time()
+    code = totp(member.secret, step_of(now))
+    refresh_in = seconds_left(now)
+    response = current_app.make_response(render_template(
+        "membership/card.html", venue=venue_map, member=member, zh=is_zh(), headline=headline,
+        qr=qr_svg(qr_payload(venue, member.id, code)),
+        short_code=short_code(member.id, code), refresh_in=refresh_in, masked_phone=mask_phone(member.phone),
+        welcome=request.args.get("welcome"), shopper_token=shopper_token(shopper),
+        refresh_url=shopper_url("membership.card", venue=venue, **lang_arg()),
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/zone/<zone>/member")
+def landing(venue: str, zone: str):
+    return _member_page(venue, zone)
+
+
+@bp.get("/member")
+def card(venue: str):
+    return _member_page(venue)
+
+
+SEND_REFUSALS = {
+    "COOLDOWN": lambda s: _("A code was just sent. Wait %(s)d seconds before asking for another.", s=s),
+    "PHONE_LIMIT": lambda s: _("Too many codes for this number. Try again in %(m)d minutes.", m=max(1, s // 60)),
+    "CLIENT_LIMIT": lambda s: _("Too many codes asked for from this phone. Try again in %(m)d minutes.",
+                                m=max(1, s // 60)),
+}
+
+
+def _send_code(venue: str, venue_map, shopper, phone: str):
+    """Start a verification and send the code; the sign-up page with a 4xx/5xx if that fails."""
+    result = store().start_verification(venue, phone, shopper.client)
+    if not result.ok:
+        return _signup_page(venue_map, shopper, error=SEND_REFUSALS[result.status](result.wait_s), phone=phone,
+                            status=429)
+    try:
+        get_sender(current_app).send(venue, phone, result.code, 300)
+    except SendError as exc:
+        log.warning("membership: sending the code to %s failed: %s", mask_phone(phone), exc)
+        store().cancel_verification(venue, phone, shopper.client)
+        return _signup_page(venue_map, shopper, error=_("The code could not be sent; try again later."),
+                            phone=phone, status=503)
+    return redirect(shopper_url("membership.verify_form", venue=venue, **lang_arg()), code=303)
+
+
+@bp.post("/member/signup")
+def signup(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    raw = request.form.get("phone", "")[:64]
+    try:
+        phone = normalize_phone(raw)
+    except PhoneError:
+        return _signup_page(venue_map, shopper, status=400, phone=raw, error=_(
+            "Enter your mobile number with its country code, e.g. +86 138 0013 8000."))
+    return _send_code(venue, venue_map, shopper, phone)
+
+
+@bp.post("/member/resend")
+def resend(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    phone = store().pending_phone(venue, shopper.client)
+    if phone is None:
+        return _signup_page(venue_map, shopper, status=410, error=_("That code has expired; enter your number again."))
+    return _send_code(venue, venue_map, shopper, phone)
+
+
+def _verify_page(venue_map, shopper, phone: str | None, *, error: str | None = None, status: int = 200):
+    return render_template("membership/verify.html", venue=venue_map, shopper_token=shopper_token(shopper),
+                           masked_phone=mask_phone(phone) if phone else "", error=error, zh=is_zh()), status
+
+
+@bp.get("/member/verify")
+def verify_form(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    phone = store().pending_phone(venue, shopper.client)
+    if phone is None:
+        return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)
+    return _verify_page(venue_map, shopper, phone)
+
+
+@bp.post("/member/verify")
+def verify(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    members = store()
+    phone = members.pending_phone(venue, shopper.client)
+    if phone is None:
+        return _signup_page(venue_map, shopper, status=410,
+                            error=_("That code has expired (codes last 5 minutes); enter your number again."))
+    result = members.verify(venue, phone, shopper.client, request.form.get("code", "")[:20])
+    if result.ok:
+        welcome = {"welcome": "new" if result.created else "back"}
+        return redirect(shopper_url("membership.card", venue=venue, **welcome, **lang_arg()), code=303)
+    if result.status == "WRONG":
+        return _verify_page(venue_map, shopper, phone, status=400, error=_(
+            "That code is not right. %(n)d tries left.", n=result.attempts_left))
+    if result.status == "TOO_MANY":
+        return _verify_page(venue_map, shopper, phone, status=429, error=_(
+            "Too many wrong codes. Ask for a new code."))
+    return _signup_page(venue_map, shopper, status=410,
+                        error=_("That code has expired (codes last 5 minutes); enter your number again."))
+
+
+@bp.get("/member/history")
+def history(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    member = store().for_client(venue, shopper.client)
+    if member is None:
+        return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)
+    entries = store().ledger(venue, member.id, 100)
+    return render_template("membership/history.html", venue=venue_map, member=member, entries=entries, zh=is_zh())
+
+
+@bp.post("/member/forget")
+def forget(venue: str):
+    venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    store().forget_client(venue, shopper.client)
+    return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)

@@ -1,0 +1,203 @@
+"""Operator commands for fingerprint maps: `flask --app wsgi <command>`.
+
+map-export / map-import (IMDF zip), samples-export / samples-import (CSV, MallPortal or UJIIndoorLoc
+layout), quality-report (figures and PNGs), rebuild-model, map-versions, map-rollback. Every change of
+the map is a new map version (an import is all or nothing: nothing is stored unless the file is valid)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from portal.services import services
+
+
+def _venue_map(venue: str, for_update: bool = False):
+    svc = services()
+    if not svc.venues.exists(venue):
+        raise click.UsageError(f"unknown venue {venue!r}")
+    venue_map = svc.venues.get_map(venue, for_update=for_update)
+    if venue_map is None:
+        raise click.UsageError(f"venue {venue!r} has no map")
+    return venue_map
+
+
+def _store(venue_map) -> int:
+    """Put a changed map as the next version, under the same lock the survey tool takes."""
+    from fingerprints.survey import map_edit_lock
+
+    svc = services()
+    with map_edit_lock(svc.db, venue_map.id):
+        return svc.venues.put_map(venue_map)
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("map-export")
+    @click.argument("venue")
+    @click.argument("out", type=click.Path(dir_okay=False, writable=True))
+    @click.option("--origin-lon", type=float, help="longitude of the plan's top-left corner (0, 0)")
+    @click.option("--origin-lat", type=float, help="latitude of the plan's top-left corner (0, 0)")
+    @click.option("--rotation", type=float, default=0.0, show_default=True,
+                  help="plan rotation, degrees clockwise from north-up")
+    def map_export(venue: str, out: str, origin_lon: float | None, origin_lat: float | None,
+                   rotation: float) -> None:
+        """Export VENUE's current map as an IMDF archive (zip)."""
+        from fingerprints.imdf import DEFAULT_ORIGIN, Origin, write_imdf_zip
+
+        venue_map = _venue_map(venue)
+        try:
+            origin = Origin(DEFAULT_ORIGIN.lon if origin_lon is None else origin_lon,
+                            DEFAULT_ORIGIN.lat if origin_lat is None else origin_lat, rotation)
+            path = write_imdf_zip(venue_map, out, origin)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"wrote {path} (IMDF 1.0.0, map v{venue_map.version}: {len(venue_map.floors)} levels, "
+                   f"{len(venue_map.zones)} units, {len(venue_map.shops)} occupants, {len(venue_map.aps)} APs)")
+
+    @app.cli.command("map-import")
+    @click.argument("venue")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    def map_import(venue: str, source: str) -> None:
+        """Import an IMDF archive as VENUE's next map version. Fingerprint samples are kept (re-zoned);
+        APs too when the archive has none. Nothing is stored if the archive is invalid."""
+        from fingerprints.imdf import import_imdf, merge_imported
+        from fingerprints.model import ID_RE
+
+        if not ID_RE.match(venue):
+            raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
+        svc = services()
+        try:
+            imported = import_imdf(source, venue_id=venue)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        current = svc.venues.get_map(venue, for_update=True) if svc.venues.exists(venue) else None
+        merged = merge_imported(current, imported)
+        version = _store(merged)
+        click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
+                   f"{len(merged.zones)} zones, {len(merged.shops)} shops, {len(merged.aps)} APs, "
+                   f"{len(merged.samples)} samples kept")
+
+    @app.cli.command("samples-export")
+    @click.argument("venue")
+    @click.argument("out", type=click.Path(dir_okay=False, writable=True))
+    @click.option("--format", "fmt", type=click.Choice(["mallportal", "ujiindoorloc"]), default="mallportal",
+                  show_default=True)
+    def samples_export(venue: str, out: str, fmt: str) -> None:
+        """Export VENUE's fingerprint samples as CSV (UJIIndoorLoc also writes OUT.waps.csv)."""
+        from fingerprints.samples_io import write_samples_csv
+
+        venue_map = _venue_map(venue)
+        written = write_samples_csv(venue_map, out, fmt)
+        click.echo(f"wrote {len(venue_map.samples)} samples of map v{venue_map.version} to "
+                   f"{', '.join(map(str, written))}")
+
+    @app.cli.command("samples-import")
+    @click.argument("venue")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--format", "fmt", type=click.Choice(["mallportal", "ujiindoorloc"]), default=None,
+                  help="guessed from the header when left out")
+    @click.option("--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True)
+    @click.option("--scans", type=click.IntRange(1, 10_000), default=1, show_default=True,
+                  help="scans behind each single-row reference point (the CSV does not say)")
+    @click.option("--waps", type=click.Path(exists=True, dir_okay=False),
+                  help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
+    def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None) -> None:
+        """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
+        from fingerprints.samples_io import import_samples
+
+        venue_map = _venue_map(venue, for_update=True)
+        try:
+            samples = import_samples(venue_map, source, fmt, scans=scans, sidecar=waps)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        venue_map.samples = samples if mode == "replace" else [*venue_map.samples, *samples]
+        version = _store(venue_map)
+        click.echo(f"imported {len(samples)} reference points ({mode}); {venue} map v{version} has "
+                   f"{len(venue_map.samples)} samples")
+
+    @app.cli.command("quality-report")
+    @click.argument("venue")
+    @click.option("--floor", type=int, default=None, help="only this floor's reference points")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                  help="write confusion.png, error-floor<N>.png and ap-<bssid>.png here")
+    @click.option("--json", "as_json", type=click.Path(dir_okay=False), default=None,
+                  help="also write the figures as JSON")
+    @click.option("--no-ap-heatmaps", is_flag=True, help="skip the per-AP RSSI heatmaps")
+    def quality_report_cmd(venue: str, floor: int | None, out_dir: str | None, as_json: str | None,
+                           no_ap_heatmaps: bool) -> None:
+        """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
+        import json
+
+        from fingerprints.quality import quality_report, write_report_pngs
+
+        venue_map = _venue_map(venue)
+        try:
+            report = quality_report(venue_map, floor=floor, progress=True)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in report.summary_lines():
+            click.echo(line)
+        if as_json:
+            Path(as_json).write_text(json.dumps(report.to_dict(), indent=1, default=float))
+            click.echo(f"wrote {as_json}")
+        if out_dir:
+            written = write_report_pngs(venue_map, report, out_dir, progress=True, ap_heatmaps=not no_ap_heatmaps)
+            click.echo(f"wrote {len(written)} PNG files to {out_dir}")
+
+    @app.cli.command("rebuild-model")
+    @click.argument("venue")
+    def rebuild_model(venue: str) -> None:
+        """Build the positioning model of VENUE's current map version; print fit time and size."""
+        from portal.locate import build_venue_model
+
+        venue_map = _venue_map(venue)
+        started = time.perf_counter()
+        try:
+            model = build_venue_model(venue_map)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        took = time.perf_counter() - started
+        size = model.positioner.model_bytes()
+        click.echo(f"{venue} map v{model.version}: {len(venue_map.samples)} samples x {len(model.ap_ids)} APs, "
+                   f"fitted in {took * 1000:.0f} ms, model {size / 1024:.0f} KiB")
+        click.echo("the portal picks the new version up on its next lookup (models are swapped whole)")
+
+    @app.cli.command("map-versions")
+    @click.argument("venue")
+    def map_versions(venue: str) -> None:
+        """List VENUE's map versions (* = current)."""
+        svc = services()
+        if not svc.venues.exists(venue):
+            raise click.UsageError(f"unknown venue {venue!r}")
+        current = svc.venues.current_version(venue)
+        import sys
+
+        with click.progressbar(svc.venues.versions(venue), label="reading versions", file=sys.stderr) as versions:
+            rows = []
+            for v in versions:
+                m = svc.venues.get_map(venue, v)
+                rows.append((v, m))
+        for v, m in rows:
+            mark = "*" if v == current else " "
+            if m is None:
+                click.echo(f"{mark} v{v}: (missing)")
+                continue
+            click.echo(f"{mark} v{v}: {len(m.floors)} floors, {len(m.zones)} zones, {len(m.aps)} APs, "
+                       f"{len(m.samples)} samples")
+
+    @app.cli.command("map-rollback")
+    @click.argument("venue")
+    @click.argument("version", type=int)
+    def map_rollback(venue: str, version: int) -> None:
+        """Make an earlier (or later) stored map VERSION current again."""
+        svc = services()
+        if not svc.venues.exists(venue):
+            raise click.UsageError(f"unknown venue {venue!r}")
+        try:
+            svc.venues.set_current(venue, version)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from None
+        click.echo(f"{venue}: map v{version} is current")

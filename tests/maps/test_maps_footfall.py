@@ -1,0 +1,136 @@
+"""Footfall: visitors per zone-hour (HyperLogLog), dwell time, presence heatmap; aggregated, with TTLs,
+no per-device history once a visit is closed; correct under many concurrent writers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from fingerprints.footfall import TTL_DAYS, FootfallKeys, FootfallStore, footfall_report, presence_heatmap_png
+
+T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC).timestamp()  # a Saturday, 10:00 UTC
+DAY = "2026-03-14"
+
+
+@pytest.fixture
+def ff(db):
+    return FootfallStore(db)
+
+
+def test_visitors_per_zone_per_hour(ff):
+    for k in range(5):
+        ff.record("demo", f"c{k}", "atrium", 0, 50.0, 30.0, T0 + k)
+    for k in range(3):
+        ff.record("demo", f"c{k}", "cinema", 1, 10.0, 10.0, T0 + 3600 + k)  # 11:00
+    ff.record("demo", "c0", "cinema", 1, 11.0, 10.0, T0 + 3700)  # same visitor again: still 3
+    report = ff.report("demo", DAY)
+    assert report.visitors == 5
+    assert report.visitors_by_hour[10] == 5 and report.visitors_by_hour[11] == 3
+    assert report.zones["atrium"].visitors == 5 and report.zones["atrium"].visitors_by_hour[10] == 5
+    assert report.zones["cinema"].visitors == 3 and report.zones["cinema"].visitors_by_hour[11] == 3
+    assert report.zones["cinema"].visitors_by_hour[10] == 0
+    assert set(report.zones) == {"atrium", "cinema"}
+    # another day is empty
+    assert ff.report("demo", "2026-03-15").visitors == 0
+
+
+def test_dwell_time(ff):
+    for t in (0, 60, 120, 300):
+        ff.record("demo", "alice", "kopi", 0, 90.0, 10.0, T0 + t)
+    ff.record("demo", "alice", "books", 0, 110.0, 10.0, T0 + 310)  # leaves kopi after 300 s
+    ff.record("demo", "alice", "books", 0, 110.0, 12.0, T0 + 400)
+    ff.record("demo", "bob", "kopi", 0, 90.0, 12.0, T0 + 400)
+    report = ff.report("demo", DAY)
+    assert report.zones["kopi"].visits == 1 and report.zones["kopi"].mean_dwell_s == pytest.approx(300)
+    assert report.zones["kopi"].dwell_by_hour[10] == pytest.approx(300)
+    assert report.zones["books"].visits == 0  # alice is still there
+    # alice falls silent; 10 minutes later the next position of anyone closes her visit
+    ff.record("demo", "carol", "atrium", 0, 50.0, 30.0, T0 + 400 + 601)
+    report = ff.report("demo", DAY)
+    assert report.zones["books"].visits == 1 and report.zones["books"].mean_dwell_s == pytest.approx(90)
+    assert report.zones["kopi"].visits == 2 and report.zones["kopi"].mean_dwell_s == pytest.approx(150)
+
+
+def test_a_silent_gap_starts_a_new_visit(ff):
+    ff.record("demo", "dan", "lumen", 0, 100.0, 45.0, T0)
+    ff.record("demo", "dan", "lumen", 0, 100.0, 45.0, T0 + 100)
+    ff.record("demo", "dan", "lumen", 0, 100.0, 45.0, T0 + 100 + 700)  # back after 11+ minutes
+    ff.record("demo", "dan", "lumen", 0, 100.0, 45.0, T0 + 100 + 760)
+    ff.record("demo", "dan", None, None, None, None, T0 + 900)  # left every zone
+    z = ff.report("demo", DAY).zones["lumen"]
+    # dwell runs from entry to the last fix in the zone: 100 s, then 60 s
+    assert z.visits == 2 and z.mean_dwell_s == pytest.approx((100 + 60) / 2)
+
+
+def test_close_idle_and_report_helper(ff):
+    ff.record("demo", "erin", "jade", 1, 100.0, 10.0, T0)
+    ff.record("demo", "erin", "jade", 1, 100.0, 10.0, T0 + 240)
+    assert ff.report("demo", DAY).zones["jade"].visits == 0
+    report = footfall_report(ff, "demo", DAY, now=T0 + 240 + 601)
+    assert report.zones["jade"].visits == 1 and report.zones["jade"].mean_dwell_s == pytest.approx(240)
+    assert report.visitors == 1  # closing adds no visitor
+    assert "jade: 1 visitors, 1 visits, mean dwell 4.0 min" in "\n".join(report.summary_lines())
+
+
+def test_presence_heatmap(ff, demo_map):
+    for k in range(10):
+        ff.record("demo", f"p{k}", "atrium", 0, 50.5, 31.9, T0 + k)
+    ff.record("demo", "q", "cinema", 1, 3.0, 3.0, T0)
+    assert ff.presence("demo", DAY, 0) == {(25, 15): 10}
+    grid = ff.presence_grid("demo", DAY, 0, 120, 60)
+    assert grid.shape == (30, 60) and grid[15, 25] == 10 and grid.sum() == 10
+    png = presence_heatmap_png(ff, demo_map, DAY, 0)
+    assert png.startswith(b"\x89PNG")
+    assert presence_heatmap_png(ff, demo_map, "2026-01-01", 1).startswith(b"\x89PNG")  # empty day
+
+
+def test_aggregated_with_ttls_and_no_device_history(ff, db):
+    ff.record("demo", "frank", "pixel", 1, 100.0, 45.0, T0)
+    ff.record("demo", "frank", "foodcourt", 1, 60.0, 30.0, T0 + 60)
+    ff.record("demo", "frank", None, 1, 40.0, 30.0, T0 + 120)
+    keys = [k.decode() for k in db.keys("mp:{demo}:ff:*")]
+    assert keys
+    for key in keys:
+        ttl = db.ttl(key)
+        assert 0 < ttl <= TTL_DAYS * 86400, key
+    # the client id is nowhere to be read back: not in key names, hash fields or values
+    for key in keys:
+        assert "frank" not in key
+        kind = db.type(key).decode()
+        if kind == "hash":
+            flat = " ".join(f"{k.decode()}={v.decode()}" for k, v in db.hgetall(key).items())
+            assert "frank" not in flat, key
+        if kind == "zset":
+            assert db.zcard(key) == 0 or b"frank" not in db.zrange(key, 0, -1)
+
+
+def test_bad_input(ff):
+    with pytest.raises(ValueError):
+        ff.record("demo", "a|b", "atrium", 0, 1.0, 1.0, T0)
+    with pytest.raises(ValueError):
+        ff.record("demo", "c", "bad|zone", 0, 1.0, 1.0, T0)
+    with pytest.raises(ValueError):
+        ff.record("demo", "c", "atrium", 0, float("nan"), 1.0, T0)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        ff.report("demo", "yesterday")
+    with pytest.raises(ValueError):
+        FootfallStore(ff.db, cell_m=0)
+
+
+def test_many_concurrent_writers(redis_url, db):
+    """200 threads, each with its own connection, record different clients at once."""
+
+    def one(k: int) -> None:
+        store = FootfallStore(redis.Redis.from_url(redis_url))
+        store.record("demo", f"client-{k}", "atrium" if k % 2 else "garage", 0, float(k % 120), 10.0, T0 + k % 30)
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        list(pool.map(one, range(200)))
+    report = FootfallStore(db).report("demo", DAY)
+    assert abs(report.visitors - 200) <= 6  # HyperLogLog: ~0.8 % standard error
+    assert abs(report.zones["atrium"].visitors - 100) <= 4 and abs(report.zones["garage"].visitors - 100) <= 4
+    assert sum(FootfallStore(db).presence("demo", DAY, 0).values()) == 200
+    assert db.hlen(FootfallKeys("demo").open_visits()) == 200

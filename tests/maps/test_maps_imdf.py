@@ -1,0 +1,296 @@
+"""IMDF export/import: round trip, the spec rules we check, all-or-nothing import."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import uuid
+import zipfile
+
+import pytest
+
+from fingerprints.demo_mall import build_demo_mall
+from fingerprints.imdf import (
+    EXTENSION_FILES,
+    ImdfError,
+    Origin,
+    export_imdf,
+    imdf_zip_bytes,
+    import_imdf,
+    merge_imported,
+    validate_imdf,
+    write_imdf_zip,
+)
+
+CM = 0.01
+
+
+@pytest.fixture(scope="module")
+def small_map():
+    return build_demo_mall("mini", survey_step_m=12.0, scans=3)
+
+
+@pytest.fixture
+def files(small_map):
+    return copy.deepcopy(export_imdf(small_map))
+
+
+def close(a, b, tol=CM):
+    return all(abs(p - q) <= tol for p, q in zip(a, b, strict=True))
+
+
+def assert_same_map(a, b):
+    assert (a.id, a.name, a.name_zh) == (b.id, b.name, b.name_zh)
+    assert [(f.level, f.name, f.width_m, f.height_m) for f in a.floors] == \
+        [(f.level, f.name, f.width_m, f.height_m) for f in b.floors]
+    for fa, fb in zip(a.floors, b.floors, strict=True):
+        assert len(fa.walls) == len(fb.walls)
+        for wa, wb in zip(fa.walls, fb.walls, strict=True):
+            assert close(wa, wb)
+    assert len(a.zones) == len(b.zones)
+    for za, zb in zip(a.zones, b.zones, strict=True):
+        assert (za.id, za.name, za.name_zh, za.floor, za.kind) == (zb.id, zb.name, zb.name_zh, zb.floor, zb.kind)
+        assert len(za.polygon) == len(zb.polygon)
+        for pa, pb in zip(za.polygon, zb.polygon, strict=True):
+            assert close(pa, pb)
+    assert len(a.shops) == len(b.shops)
+    for sa, sb in zip(a.shops, b.shops, strict=True):
+        assert (sa.id, sa.name, sa.name_zh, sa.category, sa.floor, sa.zone, sa.description) == \
+            (sb.id, sb.name, sb.name_zh, sb.category, sb.floor, sb.zone, sb.description)
+        assert close((sa.x, sa.y), (sb.x, sb.y))
+    assert [(p.bssid, p.floor, p.name) for p in a.aps] == [(p.bssid, p.floor, p.name) for p in b.aps]
+    for pa, pb in zip(a.aps, b.aps, strict=True):
+        assert close((pa.x, pa.y), (pb.x, pb.y))
+    assert [(n.id, n.floor) for n in a.nodes] == [(n.id, n.floor) for n in b.nodes]
+    for na, nb in zip(a.nodes, b.nodes, strict=True):
+        assert close((na.x, na.y), (nb.x, nb.y))
+    assert a.edges == b.edges
+
+
+def test_round_trip_through_a_zip(small_map, tmp_path):
+    path = write_imdf_zip(small_map, tmp_path / "mall.zip")
+    again = import_imdf(path)
+    assert_same_map(small_map, again)
+    assert again.samples == []  # IMDF carries no fingerprints
+
+
+def test_round_trip_with_a_rotated_plan_elsewhere_on_earth(small_map):
+    origin = Origin(lon=-0.1276, lat=51.5072, rotation_deg=30.0)
+    files = export_imdf(small_map, origin)
+    assert_same_map(small_map, import_imdf(imdf_zip_bytes(files)))
+    # the plan's far corner really lies ~134 m from the origin, rotated
+    level = files["level.geojson"]["features"][0]["geometry"]["coordinates"][0]
+    assert level[0] == pytest.approx([origin.lon, origin.lat])
+
+
+def test_export_follows_the_imdf_layout(files, small_map):
+    for name in ("manifest.json", "venue.geojson", "level.geojson", "unit.geojson", "opening.geojson",
+                 "amenity.geojson", "occupant.geojson", "anchor.geojson", "address.geojson", *EXTENSION_FILES):
+        assert name in files
+    assert files["manifest.json"]["version"] == "1.0.0"
+    assert "mallportal" in files["manifest.json"]["extensions"]
+    validate_imdf(files)  # no exception
+    ids = [f["id"] for name, doc in files.items() if name.endswith(".geojson") for f in doc["features"]]
+    assert len(ids) == len(set(ids))
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    units = files["unit.geojson"]["features"]
+    assert len(units) == len(small_map.zones)
+    cats = {u["properties"]["name"]["en"]: u["properties"]["category"] for u in units}
+    assert cats["Car park"] == "parking" and cats["Starlight Cinema"] == "movietheater"
+    assert cats["Food court"] == "foodservice"
+    assert all(u["geometry"]["type"] == "Polygon" for u in units)
+    assert all(f["geometry"]["type"] == "LineString" for f in files["opening.geojson"]["features"])
+    assert len(files["opening.geojson"]["features"]) >= 8  # a door in every shared inner wall
+    amenity_cats = {f["properties"]["category"] for f in files["amenity.geojson"]["features"]}
+    assert {"elevator", "escalator", "stairs"} <= amenity_cats
+    occupants = files["occupant.geojson"]["features"]
+    assert len(occupants) == len(small_map.shops) and all(o["geometry"] is None for o in occupants)
+    # standard features carry only standard properties: our ids live in the extension file
+    assert not any("zone_id" in u["properties"] for u in units)
+    # the export is stable: the same map gives the same ids
+    assert [u["id"] for u in export_imdf(small_map)["unit.geojson"]["features"]] == [u["id"] for u in units]
+
+
+def _problems(files) -> list[str]:
+    with pytest.raises(ImdfError) as err:
+        import_imdf(files)
+    assert isinstance(err.value, ValueError)
+    return err.value.problems
+
+
+def test_bad_uuid_is_named(files):
+    unit = files["unit.geojson"]["features"][0]
+    unit["id"] = "unit-1"
+    problems = _problems(files)
+    assert any("unit.geojson" in p and "unit-1" in p and "not a UUID" in p for p in problems)
+
+
+def test_missing_level_reference(files):
+    unit = files["unit.geojson"]["features"][2]
+    ghost = str(uuid.uuid4())
+    unit["properties"]["level_id"] = ghost
+    problems = _problems(files)
+    assert any(f"unit.geojson: feature {unit['id']}" in p and "level_id" in p and ghost in p
+               and "does not resolve" in p for p in problems)
+
+
+def test_level_reference_to_the_wrong_feature_type(files):
+    unit = files["unit.geojson"]["features"][0]
+    unit["properties"]["level_id"] = files["venue.geojson"]["features"][0]["id"]
+    assert any("is a venue, not a level" in p for p in _problems(files))
+
+
+def test_wrong_geometry_type(files):
+    unit = files["unit.geojson"]["features"][1]
+    unit["geometry"] = {"type": "Point", "coordinates": [114.158, 22.28]}
+    anchor = files["anchor.geojson"]["features"][0]
+    anchor["geometry"] = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    opening = files["opening.geojson"]["features"][0]
+    opening["geometry"] = None
+    problems = _problems(files)
+    assert any(unit["id"] in p and "'Point' is not allowed for unit features" in p for p in problems)
+    assert any(anchor["id"] in p and "'Polygon' is not allowed for anchor features" in p for p in problems)
+    assert any(opening["id"] in p and "geometry is null" in p for p in problems)
+
+
+def test_unknown_categories(files):
+    files["unit.geojson"]["features"][0]["properties"]["category"] = "spaceship"
+    files["amenity.geojson"]["features"][0]["properties"]["category"] = "teleporter"
+    files["occupant.geojson"]["features"][0]["properties"]["category"] = "electronics"  # ours, not IMDF's
+    problems = _problems(files)
+    assert any("'spaceship' is not an IMDF unit category" in p for p in problems)
+    assert any("'teleporter' is not an IMDF amenity category" in p for p in problems)
+    assert any("'electronics' is not an IMDF occupant category" in p for p in problems)
+
+
+def test_occupant_anchor_unit_chain_must_resolve(files):
+    occupant = files["occupant.geojson"]["features"][0]
+    occupant["properties"]["anchor_id"] = str(uuid.uuid4())
+    anchor = files["anchor.geojson"]["features"][1]
+    anchor["properties"]["unit_id"] = str(uuid.uuid4())
+    problems = _problems(files)
+    assert any(occupant["id"] in p and "anchor_id" in p for p in problems)
+    assert any(anchor["id"] in p and "unit_id" in p for p in problems)
+
+
+def test_required_properties_and_files(files):
+    del files["level.geojson"]["features"][0]["properties"]["ordinal"]
+    files["unit.geojson"]["features"][0]["properties"]["name"] = "Car park"  # not a labels object
+    del files["address.geojson"]
+    problems = _problems(files)
+    assert any("required property 'ordinal' is missing" in p for p in problems)
+    assert any("'name' must be a labels object" in p for p in problems)
+    assert any(p.startswith("address.geojson: required file is missing") for p in problems)
+
+
+def test_structural_problems(files):
+    files["unit.geojson"]["features"][0]["geometry"]["coordinates"][0].pop()  # ring no longer closed
+    files["unit.geojson"]["features"][1]["feature_type"] = "level"
+    files["unit.geojson"]["features"][2]["geometry"]["coordinates"][0][1] = [500.0, 22.0]
+    files["manifest.json"]["version"] = "2.0.0"
+    files["opening.geojson"] = {"type": "Feature"}
+    problems = _problems(files)
+    assert any("not closed" in p for p in problems)
+    assert any("does not belong in unit.geojson" in p for p in problems)
+    assert any("outside WGS84" in p for p in problems)
+    assert any("manifest.json" in p and "2.0.0" in p for p in problems)
+    assert any(p.startswith("opening.geojson: must be a GeoJSON FeatureCollection") for p in problems)
+
+
+def test_duplicate_ids_and_overlapping_units(files):
+    files["anchor.geojson"]["features"][0]["id"] = files["unit.geojson"]["features"][0]["id"]
+    assert any("used twice" in p for p in _problems(files))
+
+
+def test_self_intersecting_unit_is_refused(files):
+    unit = files["unit.geojson"]["features"][0]
+    ring = unit["geometry"]["coordinates"][0]
+    ring[1], ring[2] = ring[2], ring[1]  # a bow tie
+    problems = _problems(files)
+    assert any(unit["id"] in p and "self-intersecting" in p for p in problems)
+
+
+def test_unreadable_archives(tmp_path):
+    with pytest.raises(ImdfError, match="not a zip"):
+        import_imdf(b"this is not a zip")
+    (tmp_path / "x.zip").write_text("nope")
+    with pytest.raises(ImdfError, match="not a zip"):
+        import_imdf(tmp_path / "x.zip")
+    with pytest.raises(ImdfError, match="no such file"):
+        import_imdf(tmp_path / "missing.zip")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("manifest.json", "{not json")
+    with pytest.raises(ImdfError, match="manifest.json: not valid JSON"):
+        import_imdf(buf.getvalue())
+
+
+def test_zip_with_a_top_folder_is_read(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, doc in files.items():
+            zf.writestr(f"mall/{name}", json.dumps(doc))
+    assert import_imdf(buf.getvalue()).id == "mini"
+
+
+def test_every_problem_is_reported_at_once(files):
+    files["unit.geojson"]["features"][0]["properties"]["category"] = "spaceship"
+    files["unit.geojson"]["features"][1]["id"] = "nope"
+    with pytest.raises(ImdfError) as err:
+        import_imdf(files)
+    assert len(err.value.problems) >= 2
+    assert "spaceship" in str(err.value) and "nope" in str(err.value)
+
+
+def test_archive_from_another_tool(files):
+    """No MallPortal extension: zones from units, kinds from categories, walls from unit outlines."""
+    for name in EXTENSION_FILES:
+        del files[name]
+    files["manifest.json"].pop("extensions")
+    venue = import_imdf(files, venue_id="other")
+    assert venue.id == "other" and venue.aps == [] and venue.samples == []
+    kinds = {z.name: z.kind for z in venue.zones}
+    assert kinds["Car park"] == "garage" and kinds["Starlight Cinema"] == "cinema" and kinds["Atrium"] == "atrium"
+    assert kinds["Food court"] == "food" and kinds["Kopi Coffee"] == "shop"
+    assert all(z.id and z.id == z.id.lower() for z in venue.zones)
+    garage = next(z for z in venue.zones if z.name == "Car park")
+    xs = [p[0] for p in garage.polygon]
+    assert min(xs) == pytest.approx(0, abs=CM) and max(xs) == pytest.approx(40, abs=CM)
+    assert venue.floors[0].walls  # derived from the units' outlines
+    shop = next(s for s in venue.shops if s.name == "Pixel Electronics")
+    assert shop.category == "computersandaccessories" and shop.zone == next(
+        z.id for z in venue.zones if z.name == "Pixel Electronics")
+
+
+def test_merge_keeps_samples_and_aps(small_map):
+    imported = import_imdf(export_imdf(small_map))
+    imported.aps = []
+    imported.zones = [z for z in imported.zones if z.id != "garage"]  # the car park was dropped
+    merged = merge_imported(copy.deepcopy(small_map), imported)
+    assert merged.aps == small_map.aps
+    assert len(merged.samples) == len(small_map.samples)
+    assert all(s.zone is None for s in merged.samples if s.floor == 0 and s.x < 40)
+    assert small_map.samples[0].zone == "garage"  # the current map is not changed
+
+
+def test_malformed_extension_data_is_a_clear_error(files):
+    ext = files["mallportal_venue.geojson"]["features"][0]["properties"]
+    ext["floors"] = [{"level_id": files["level.geojson"]["features"][0]["id"], "width_m": "wide"}]
+    with pytest.raises(ImdfError, match="extension data is malformed"):
+        import_imdf(files)
+    ext["floors"] = 5
+    with pytest.raises(ImdfError, match="extension data is malformed"):
+        import_imdf(files)
+
+
+def test_bad_extension_features(files):
+    ap = files["mallportal_aps.geojson"]["features"][0]
+    ap["properties"]["bssid"] = "zz:zz"
+    files["mallportal_aps.geojson"]["features"][1]["properties"]["bssid"] = ap["properties"]["bssid"]
+    edge = next(f for f in files["mallportal_walkways.geojson"]["features"]
+                if f["feature_type"] == "mallportal:walkedge")
+    edge["properties"]["a"] = "nowhere"
+    problems = _problems(files)
+    assert any(ap["id"] in p and "malformed BSSID" in p for p in problems)
+    assert any("edge nowhere ->" in p for p in problems)

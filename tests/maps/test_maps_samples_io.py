@@ -1,0 +1,153 @@
+"""Fingerprint samples CSV: both layouts round trip, the positioning readers accept our files, bad files
+are refused with the line and column named, and nothing is returned from a bad file."""
+
+from __future__ import annotations
+
+import pytest
+
+from fingerprints.demo_mall import build_demo_mall
+from fingerprints.samples_io import (
+    FORMATS,
+    export_samples,
+    import_samples,
+    sidecar_path,
+    write_samples_csv,
+)
+from positioning.datasets import read_mallportal, read_ujiindoorloc
+
+
+@pytest.fixture(scope="module")
+def small_map():
+    return build_demo_mall("mini", survey_step_m=12.0, scans=3)
+
+
+def key(s):
+    return (s.floor, s.x, s.y, s.zone, s.rssi)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip(small_map, tmp_path, fmt):
+    path = tmp_path / f"samples-{fmt}.csv"
+    written = write_samples_csv(small_map, path, fmt)
+    assert written[0] == path
+    again = import_samples(small_map, path, fmt, scans=3)
+    assert [key(s) for s in again] == [key(s) for s in small_map.samples]
+    assert all(s.n == 3 for s in again)
+    # the format is guessed from the header too
+    assert [key(s) for s in import_samples(small_map, path)] == [key(s) for s in small_map.samples]
+
+
+def test_the_positioning_readers_accept_our_files(small_map, tmp_path):
+    write_samples_csv(small_map, tmp_path / "a.csv", "mallportal")
+    data = read_mallportal(tmp_path / "a.csv")
+    assert data.X.shape == (len(small_map.samples), len(small_map.aps))
+    assert data.ap_ids == small_map.ap_ids()
+    assert data.zones == [s.zone for s in small_map.samples]
+    write_samples_csv(small_map, tmp_path / "b.csv", "ujiindoorloc")
+    data = read_ujiindoorloc(tmp_path / "b.csv")
+    assert data.X.shape == (len(small_map.samples), len(small_map.aps))
+    assert list(data.y[0]) == [0, small_map.samples[0].floor, small_map.samples[0].x, small_map.samples[0].y]
+
+
+def test_uji_sidecar_maps_waps_to_bssids(small_map, tmp_path):
+    path = tmp_path / "u.csv"
+    written = write_samples_csv(small_map, path, "ujiindoorloc")
+    assert written[1] == sidecar_path(path) == tmp_path / "u.waps.csv"
+    lines = sidecar_path(path).read_text().splitlines()
+    assert lines[0] == "WAP,BSSID" and lines[1] == f"WAP001,{small_map.aps[0].bssid}"
+    # Swap two WAP columns and say so in the sidecar: the right APs get the right values.
+    text = path.read_text().splitlines()
+    header = text[0].split(",")
+    header[0], header[1] = header[1], header[0]
+    sidecar_path(path).write_text(f"WAP,BSSID\nWAP001,{small_map.aps[1].bssid}\nWAP002,{small_map.aps[0].bssid}\n"
+                                  + "\n".join(lines[3:]) + "\n")
+    rows = [r.split(",") for r in text[1:]]
+    for r in rows:
+        r[0], r[1] = r[1], r[0]
+    path.write_text("\n".join([",".join(header), *[",".join(r) for r in rows]]) + "\n")
+    path.write_text(path.read_text().replace("WAP002,WAP001", "WAP001,WAP002", 1))
+    again = import_samples(small_map, path)
+    assert [s.rssi for s in again] == [s.rssi for s in small_map.samples]
+    # Without the sidecar the columns must be exactly the venue's AP list
+    sidecar_path(path).unlink()
+    text = path.read_text().splitlines()
+    cut = [",".join(line.split(",")[1:]) for line in text]
+    path.write_text("\n".join(cut) + "\n")
+    with pytest.raises(ValueError, match="WAP columns but venue mini has 20 APs"):
+        import_samples(small_map, path)
+
+
+def test_repeated_scans_at_one_point_are_averaged(small_map, tmp_path):
+    a, b = small_map.aps[0].bssid, small_map.aps[1].bssid
+    path = tmp_path / "scans.csv"
+    path.write_text(f"building,floor,x,y,zone,{a},{b}\n"
+                    "0,0,10,10,,-50,-70\n0,0,10,10,,-54,\n0,0,10,10,,-52,\n0,0,30,20,garage,-60,-61\n")
+    samples = import_samples(small_map, path, scans=5)
+    assert len(samples) == 2
+    first, second = samples
+    assert first.n == 3 and first.rssi == {a: -52.0} and first.spread[a] == pytest.approx(1.63, abs=0.01)
+    assert first.zone == "garage"  # from the zone polygons when the CSV leaves it empty
+    assert second.n == 5 and second.rssi == {a: -60.0, b: -61.0}
+
+
+def bad(small_map, tmp_path, text: str, fmt=None, name="bad.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError) as err:
+        import_samples(small_map, path, fmt)
+    return str(err.value)
+
+
+def test_bad_mallportal_files(small_map, tmp_path):
+    a = small_map.aps[0].bssid
+    head = f"building,floor,x,y,zone,{a}\n"
+    assert "missing column(s) zone" in bad(small_map, tmp_path, f"building,floor,x,y,{a}\n0,0,1,1,-50\n")
+    msg = bad(small_map, tmp_path, head + "0,0,1,1,,-50\n0,0,2,2,,45\n")
+    assert "line 3, column " + a in msg and "positive" in msg and "Meraki" in msg
+    assert "line 2, column " + a in bad(small_map, tmp_path, head + "0,0,1,1,,-150\n")
+    assert "line 2, column x: 'abc' is not a number" in bad(small_map, tmp_path, head + "0,0,abc,1,,-50\n")
+    assert "line 2, column floor: venue mini has no floor 7" in bad(small_map, tmp_path, head + "0,7,1,1,,-50\n")
+    assert "line 2, column x: x 500 m is off the plan" in bad(small_map, tmp_path, head + "0,0,500,1,,-50\n")
+    assert "line 2, column zone: venue mini has no zone 'moon'" in bad(small_map, tmp_path,
+                                                                        head + "0,0,1,1,moon,-50\n")
+    assert "line 2 has 5 fields" in bad(small_map, tmp_path, head + "0,0,1,1,\n")
+    assert "no AP heard" in bad(small_map, tmp_path, head + "0,0,1,1,,\n")
+    assert "AP 00:11:22:33:44:55 is not in venue mini" in bad(
+        small_map, tmp_path, "building,floor,x,y,zone,00:11:22:33:44:55\n0,0,1,1,,-50\n")
+    assert "not a BSSID" in bad(small_map, tmp_path, "building,floor,x,y,zone,ap-one\n0,0,1,1,,-50\n")
+    assert "empty file" in bad(small_map, tmp_path, "")
+    assert "no data rows" in bad(small_map, tmp_path, head)
+    assert "building" in bad(small_map, tmp_path, head + "3,0,1,1,,-50\n")
+
+
+def test_bad_uji_files(small_map, tmp_path):
+    waps = ",".join(f"WAP{i + 1:03d}" for i in range(len(small_map.aps)))
+    heard = ",".join(["-60"] + ["100"] * (len(small_map.aps) - 1))
+    tail = "LONGITUDE,LATITUDE,FLOOR,BUILDINGID,SPACEID,RELATIVEPOSITION,USERID,PHONEID,TIMESTAMP"
+    good = f"{waps},{tail}\n{heard},10,10,0,0,0,0,0,0,0\n"
+    assert len(import_samples(small_map, _write(tmp_path, good))) == 1
+    no_floor = f"{waps},LONGITUDE,LATITUDE,BUILDINGID\n{heard},10,10,0\n"
+    assert "missing column(s) FLOOR" in bad(small_map, tmp_path, no_floor, "ujiindoorloc")
+    positive = good.replace("-60,", "60,", 1)
+    msg = bad(small_map, tmp_path, positive)
+    assert "line 2, column WAP001" in msg and "positive" in msg
+    assert "column SPACEID: 99" in bad(small_map, tmp_path, f"{waps},{tail}\n{heard},10,10,0,0,99,0,0,0,0\n")
+    assert "every WAP is 100" in bad(small_map, tmp_path, good.replace("-60,", "100,", 1))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "ok.csv"
+    path.write_text(text)
+    return path
+
+
+def test_bytes_uploads_and_unknown_format(small_map):
+    text, _ = export_samples(small_map, "mallportal")
+    samples = import_samples(small_map, text.encode(), name="upload.csv")
+    assert len(samples) == len(small_map.samples)
+    with pytest.raises(ValueError, match="unknown format"):
+        import_samples(small_map, text.encode(), "excel")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        import_samples(small_map, b"\xff\xfe\x00garbage", name="x.csv")
+    with pytest.raises(ValueError, match="unknown format"):
+        export_samples(small_map, "excel")
