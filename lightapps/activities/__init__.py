@@ -57,8 +57,6 @@ def _seed_demo(svc, venue_map) -> None:
 
 
 # The owner console's link to this app's own console (a registry field that may not exist yet).
-_CONSOLE = ({"console_endpoint": "activities_console.home"}
-            if "console_endpoint" in getattr(LightApp, "__dataclass_fields__", {}) else {})
 
 APP = LightApp(
     name="activities",
@@ -73,5 +71,5 @@ APP = LightApp(
     zone_kinds=("atrium", "shop", "food"),
     init_app=_init_app,
     seed_demo=_seed_demo,
-    **_CONSOLE,
+    console_endpoint="activities_console.home",
 )

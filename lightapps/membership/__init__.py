@@ -40,8 +40,6 @@ def _seed_demo(svc, venue_map) -> None:
 
 
 # The owner console's link to this app's own console (a registry field that may not exist yet).
-_CONSOLE = ({"console_endpoint": "membership_console.home"}
-            if "console_endpoint" in getattr(LightApp, "__dataclass_fields__", {}) else {})
 
 APP = LightApp(
     name="membership",
@@ -56,5 +54,5 @@ APP = LightApp(
     zone_kinds=("shop", "atrium", "food", "restaurant", "cinema", "garage"),
     init_app=_init_app,
     seed_demo=_seed_demo,
-    **_CONSOLE,
+    console_endpoint="membership_console.home",
 )

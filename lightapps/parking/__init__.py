@@ -48,8 +48,6 @@ def seed_demo(svc, venue_map) -> None:
 
 
 # The owner console links to the app's own console where the registry knows that field.
-_CONSOLE = ({"console_endpoint": "parking_console.home"}
-            if "console_endpoint" in getattr(LightApp, "__dataclass_fields__", {}) else {})
 
 APP = LightApp(
     name="parking",
@@ -61,5 +59,5 @@ APP = LightApp(
     zone_kinds=("garage",),
     init_app=init_app,
     seed_demo=seed_demo,
-    **_CONSOLE,
+    console_endpoint="parking_console.home",
 )
