@@ -33,6 +33,7 @@ def serve(workers: int, threads: int, host: str) -> int:
 
         embedded = start_embedded_valkey(settings.data_dir / "valkey")
         settings = settings.with_(redis_url=embedded.connection_url)
+        _url_file(settings).write_text(settings.redis_url)  # so `python -m portal flask ...` finds it
     env = {**os.environ, "REDIS_URL": settings.redis_url}
     try:
         if settings.load_demo:
@@ -58,8 +59,52 @@ def serve(workers: int, threads: int, host: str) -> int:
             return server.wait(timeout=15)
     finally:
         if embedded is not None:
+            _url_file(settings).unlink(missing_ok=True)
             embedded.stop()
             print("embedded Valkey stopped; data kept in", settings.data_dir / "valkey", flush=True)
+
+
+def _url_file(settings: Settings):
+    return settings.data_dir / "valkey" / "running.url"
+
+
+def _reachable(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def flask_command(args: list[str]) -> int:
+    """Run a `flask --app wsgi` command against the store `make run` uses: REDIS_URL if set, else the
+    running embedded Valkey, else an embedded Valkey started just for this command (same data)."""
+    settings = Settings.from_env()
+    embedded = None
+    url = settings.redis_url
+    if not url:
+        url_file = _url_file(settings)
+        if url_file.exists() and _reachable(url_file.read_text().strip()):
+            url = url_file.read_text().strip()
+        else:
+            from portal.storage import start_embedded_valkey
+
+            embedded = start_embedded_valkey(settings.data_dir / "valkey")
+            url = embedded.connection_url
+            if settings.load_demo:
+                from portal import create_app
+                from portal.seed import ensure_demo_mall
+                from portal.services import services
+
+                with create_app(settings.with_(redis_url=url)).app_context():
+                    ensure_demo_mall(services(), settings.default_venue)
+    try:
+        env = {**os.environ, "REDIS_URL": url}
+        return subprocess.call([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=env)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
     run.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    flask = sub.add_parser("flask", help="run a flask CLI command (map tools...) on the portal's store",
+                           add_help=False)
+    flask.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "flask":
+        return flask_command(args.rest)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)
