@@ -159,8 +159,9 @@ class FootfallStore:
         return datetime.fromtimestamp(ts, self.tz)
 
     def record(self, venue: str, client: str, zone: str | None, floor: int | None, x: float | None,
-               y: float | None, now: float) -> None:
-        """One live position of a client (zone None: in no zone; floor/x/y None: no heatmap cell)."""
+               y: float | None, now: float, pipe: redis.client.Pipeline | None = None) -> None:
+        """One live position of a client (zone None: in no zone; floor/x/y None: no heatmap cell).
+        With `pipe`, the script is queued on that pipeline (the caller's round trip) instead of sent."""
         if not client or "|" in client:
             raise ValueError("client id must be a non-empty string without '|'")
         if zone is not None and (not zone or "|" in zone):
@@ -179,6 +180,7 @@ class FootfallStore:
                   keys.heat(day, int(floor) if floor is not None else 0)],
             args=[client, zone or "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, cell, hour,
                   self.close_per_call, "0"],
+            client=pipe,
         )
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:

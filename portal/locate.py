@@ -125,11 +125,13 @@ class Locator:
         raw = self.db.get(key)
         state = json.loads(raw) if raw else None
         state, smoothed, zone = self.smoother.update(state, estimate, zone, zone_conf, now)
-        self.db.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
-        position = Position(
+        # The new track state and the footfall count go in one round trip.
+        pipe = self.db.pipeline(transaction=False)
+        pipe.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
+        if self.footfall is not None:
+            self.footfall.record(venue, client, zone, smoothed.floor, smoothed.x, smoothed.y, now, pipe=pipe)
+        pipe.execute()
+        return Position(
             floor=smoothed.floor, x=smoothed.x, y=smoothed.y, zone=zone,
             confidence=smoothed.confidence, zone_confidence=zone_conf,
         )
-        if self.footfall is not None:
-            self.footfall.record(venue, client, zone, smoothed.floor, smoothed.x, smoothed.y, now)
-        return position

@@ -84,3 +84,13 @@ def test_positioner_is_accurate_on_the_demo_mall(svc, demo, demo_map):
         errors.append(np.hypot(est.x - x, est.y - y))
     assert floors_ok / 150 >= 0.95
     assert np.median(errors) < 5.0
+
+
+def test_live_positions_feed_the_footfall_counts(client, demo, svc, demo_map):
+    """Footfall is kept aggregated from the positions the portal computes (no per-device history)."""
+    from datetime import date
+
+    post_phone_at(client, demo, demo_map, 1, 20, 30)
+    assert client.get(f"/generate_204?client_mac={PHONE}").status_code == 302
+    report = svc.locator.footfall.report("demo", date.today())
+    assert report.visitors == 1 and report.zones["cinema"].visitors == 1
