@@ -1,16 +1,40 @@
-"""Partner API: RSSI reports in."""
+"""Partner API: RSSI reports in, one URL per feed format.
+
+    POST /api/v1/venues/<venue>/reports                native JSON             bearer token
+    POST /api/v1/venues/<venue>/openwrt                hostapd events (relay)  bearer token
+    POST /api/v1/venues/<venue>/find3/passive          FIND3 passive scanner   bearer, or basic-auth password
+    GET  /api/v1/venues/<venue>/meraki/<network>       Meraki validator handshake
+    POST /api/v1/venues/<venue>/meraki/<network>       Meraki Scanning API v2/v3  `secret` in the body
+
+Tokens and Meraki secrets belong to one venue, so a source can report only into its own venue.
+Every request is validated whole before anything is stored; a bad one gets a 4xx JSON
+{"error": ..., "field": ...} naming the field, and stores nothing."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import threading
 import time
+import weakref
+from collections.abc import Callable
 
-from flask import Blueprint, jsonify, request
+import redis
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from fingerprints.model import normalise_bssid
 from portal.errors import ApiError
-from portal.ingest.native import parse_native
-from portal.ingest.observation import ReportError
+from portal.ingest.find3 import parse_find3
+from portal.ingest.health import IngestHealth
+from portal.ingest.meraki import MerakiNetwork, MerakiStore, parse_meraki
+from portal.ingest.native import native_batch
+from portal.ingest.observation import Batch, ClientIds, Limits, ReportError, client_ids
+from portal.ingest.openwrt import parse_openwrt
 from portal.services import services
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
@@ -20,40 +44,166 @@ def bearer_token() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def require_venue_source(venue: str) -> str:
+def source_token(allow_basic: bool = False) -> str:
+    """The bearer token; where allowed, the password of HTTP basic auth instead (for clients that
+    can only be given a URL such as https://scanner:TOKEN@host/..., which keeps it out of access logs)."""
+    token = bearer_token()
+    if not token and allow_basic:
+        auth = request.authorization
+        if auth is not None and auth.type == "basic":
+            token = auth.password or ""
+    return token
+
+
+def require_venue(venue: str) -> None:
+    if not services().venues.exists(venue):
+        raise ApiError(404, f"unknown venue {venue!r}")
+
+
+def require_venue_source(venue: str, allow_basic: bool = False) -> str:
     """The report source owning the bearer token in this venue; 401 otherwise. A token of another
     venue is simply unknown here, so a source can report only into its own venue."""
-    svc = services()
-    if not svc.venues.exists(venue):
-        raise ApiError(404, f"unknown venue {venue!r}")
-    source = svc.tokens.source_for(venue, bearer_token())
+    require_venue(venue)
+    source = services().tokens.source_for(venue, source_token(allow_basic))
     if source is None:
         raise ApiError(401, "missing or invalid bearer token for this venue")
     return source
 
 
-def json_body() -> object:
-    if not request.is_json:
+def json_body(*, strict_type: bool = True) -> object:
+    """The parsed JSON body. 415 for another content type (where strict), 413 over the body limit,
+    400 for anything that is not JSON (malformed, truncated, not UTF-8, nested too deep)."""
+    if strict_type and not request.is_json:
         raise ApiError(415, "body must be application/json", "$")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError(400, "body is not valid JSON", "$")
+    try:
+        data = request.get_data()
+    except RequestEntityTooLarge:
+        raise ApiError(413, f"body is larger than {request.max_content_length} bytes", "$") from None
+    try:
+        payload = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "body is not valid JSON", "$") from None
+    if payload is None:  # `null`: callers may count on a value (as with request.get_json)
+        raise ApiError(400, "body must not be null", "$")
     return payload
+
+
+def limits(max_observations: int | None = None) -> Limits:
+    settings = services().settings
+    return Limits(now=time.time(), max_skew_s=settings.max_clock_skew_s, window_s=settings.rssi_window_s,
+                  max_observations=max_observations or settings.max_observations)
+
+
+def ingest(venue: str, source: str, read: Callable[[], object],
+           parse: Callable[[object, ClientIds, Limits], Batch], lim: Limits | None = None):
+    """Read, validate whole, store; count the request for the health view either way."""
+    svc = services()
+    lim = lim or limits()
+    try:
+        try:
+            batch = parse(read(), client_ids(svc.hasher), lim)
+        except ReportError as exc:
+            raise ApiError(422, exc.message, exc.field) from None
+    except ApiError:
+        _count_rejected(venue, source, lim.now)
+        raise
+    extra = IngestHealth.accepted_commands(venue, source, len(batch), lim.now)
+    try:
+        stored = svc.rssi.write_batch(venue, batch, lim.now, extra)
+    except redis.RedisError as exc:
+        log.warning("storing %d readings for %s failed: %s", len(batch), venue, type(exc).__name__)
+        raise ApiError(503, "the reading store is unavailable; retry later") from None
+    return jsonify({"accepted": stored}), 202
+
+
+def _count_rejected(venue: str, source: str, now: float) -> None:
+    with contextlib.suppress(redis.RedisError):  # the health counters never turn a 4xx into a 500
+        IngestHealth(services().db).record_rejected(venue, source, now)
+
+
+# ---- native ------------------------------------------------------------------------------------
 
 
 @bp.post("/venues/<venue>/reports")
 def post_reports(venue: str):
-    require_venue_source(venue)
-    payload = json_body()
-    svc = services()
-    settings = svc.settings
-    now = time.time()
-    try:
-        observations = parse_native(
-            payload, hasher=svc.hasher, now=now, max_skew_s=settings.max_clock_skew_s,
-            window_s=settings.rssi_window_s, max_observations=settings.max_observations,
-        )
-    except ReportError as exc:
-        raise ApiError(422, exc.message, exc.field) from None
-    stored = svc.rssi.write(venue, observations, now)
-    return jsonify({"accepted": stored}), 202
+    source = require_venue_source(venue)
+    return ingest(venue, f"native:{source}", json_body, native_batch)
+
+
+# ---- OpenWrt hostapd relay ---------------------------------------------------------------------
+
+
+@bp.post("/venues/<venue>/openwrt")
+def post_openwrt(venue: str):
+    source = require_venue_source(venue)
+    return ingest(venue, f"openwrt:{source}", json_body, parse_openwrt)
+
+
+# ---- FIND3 passive scanners --------------------------------------------------------------------
+
+# Per venue store (i.e. per app), per venue: (map version, AP name -> BSSID).
+_scanner_names: weakref.WeakKeyDictionary[object, dict[str, tuple[int, dict[str, str]]]] = weakref.WeakKeyDictionary()
+_scanner_lock = threading.Lock()
+
+
+def scanner_resolver(venue: str) -> Callable[[str], str | None]:
+    """FIND3 names a scanner by its device name: a BSSID, or the name of an AP in the venue map
+    (case-insensitive). The name table is cached per map version."""
+    venues = services().venues
+    version = venues.current_version(venue)
+    with _scanner_lock:
+        per_venue = _scanner_names.setdefault(venues, {})
+    cached = per_venue.get(venue)
+    if cached is None or cached[0] != version:
+        venue_map = venues.get_map(venue, version) if version else None
+        names = {ap.name.strip().lower(): ap.bssid for ap in (venue_map.aps if venue_map else []) if ap.name}
+        per_venue[venue] = cached = (version, names)
+    names = cached[1]
+
+    def resolve(device: str) -> str | None:
+        try:
+            return normalise_bssid(device)
+        except ValueError:
+            return names.get(device.strip().lower())
+
+    return resolve
+
+
+@bp.post("/venues/<venue>/find3/passive")
+def post_find3(venue: str):
+    source = require_venue_source(venue, allow_basic=True)
+    resolve = scanner_resolver(venue)
+    return ingest(venue, f"find3:{source}", lambda: json_body(strict_type=False),
+                  lambda payload, ids, lim: parse_find3(payload, ids, lim, resolve))
+
+
+# ---- Cisco Meraki Scanning API -----------------------------------------------------------------
+
+
+def meraki_network(venue: str, network: str) -> MerakiNetwork:
+    require_venue(venue)
+    config = MerakiStore(services().db).get(venue, network)
+    if config is None:
+        raise ApiError(404, f"no Meraki network {network!r} is configured for venue {venue!r}")
+    return config
+
+
+@bp.get("/venues/<venue>/meraki/<network>")
+def meraki_validator(venue: str, network: str):
+    """The handshake: Meraki GETs the receiver URL and expects the validator string as the body."""
+    config = meraki_network(venue, network)
+    return Response(config.validator, mimetype="text/plain")
+
+
+@bp.post("/venues/<venue>/meraki/<network>")
+def post_meraki(venue: str, network: str):
+    config = meraki_network(venue, network)
+    settings = services().settings
+    request.max_content_length = settings.max_meraki_bytes
+    payload = json_body(strict_type=False)
+    if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):
+        raise ApiError(403, "wrong or missing Meraki secret for this network", "secret")
+    # BLE payloads are valid but hold no Wi-Fi readings: accepted, nothing stored.
+    return ingest(venue, f"meraki:{network}", lambda: payload,
+                  lambda body, ids, lim: parse_meraki(body, ids, lim, config)[0],
+                  limits(settings.max_meraki_observations))

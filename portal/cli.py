@@ -26,3 +26,44 @@ def register(app: Flask) -> None:
         if not services().venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         click.echo(services().tokens.issue(venue, label))
+
+    @app.cli.command("meraki-config")
+    @click.argument("venue")
+    @click.argument("network", required=False)
+    @click.option("--validator", help="the validator shown in the Meraki dashboard (Network-wide > General)")
+    @click.option("--secret", help="the secret you enter in the dashboard; generated and printed if omitted")
+    @click.option("--network-id", help="Meraki's networkId (e.g. L_...): v3 posts naming another are refused")
+    @click.option("--demo", is_flag=True, help="development: the demo network \"demo\" (validator and secret "
+                                              "kept in DATA_DIR/secrets)")
+    @click.option("--remove", is_flag=True, help="forget this network")
+    def meraki_config(venue: str, network: str | None, validator: str | None, secret: str | None,
+                      network_id: str | None, demo: bool, remove: bool) -> None:
+        """Configure a Meraki Scanning API network of a venue: its receiver URL is
+        /api/v1/venues/VENUE/meraki/NETWORK."""
+        import secrets as pysecrets
+
+        from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
+
+        svc = services()
+        if not svc.venues.exists(venue):
+            raise click.UsageError(f"unknown venue {venue!r}")
+        store = MerakiStore(svc.db)
+        if network is None and not demo:
+            raise click.UsageError("NETWORK is required (a short name: it becomes part of the receiver URL)")
+        if remove:
+            click.echo("removed" if store.remove(venue, network) else f"no Meraki network {network!r} here")
+            return
+        if demo:
+            network = DEMO_NETWORK
+            validator, secret = ensure_demo_meraki(svc.db, venue, svc.settings.data_dir)
+        else:
+            if not validator:
+                raise click.UsageError("--validator is required (copy it from the Meraki dashboard)")
+            secret = secret or pysecrets.token_urlsafe(24)
+            try:
+                store.configure(venue, network, validator, secret, network_id)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+        click.echo(f"receiver URL: /api/v1/venues/{venue}/meraki/{network}")
+        click.echo(f"validator:    {validator}")
+        click.echo(f"secret:       {secret}")

@@ -55,6 +55,10 @@ class Settings:
     max_report_bytes: int = 1_048_576
     max_observations: int = 20_000
     max_clock_skew_s: float = 300.0
+    # Meraki v3 sends one POST per network per minute with every client in it: larger limits.
+    max_meraki_bytes: int = 32 * 1_048_576
+    max_meraki_observations: int = 500_000
+    ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -74,6 +78,9 @@ class Settings:
             max_report_bytes=_env_int(env, "MAX_REPORT_BYTES", 1_048_576),
             max_observations=_env_int(env, "MAX_OBSERVATIONS", 20_000),
             max_clock_skew_s=_env_float(env, "MAX_CLOCK_SKEW_S", 300.0),
+            max_meraki_bytes=_env_int(env, "MAX_MERAKI_BYTES", 32 * 1_048_576),
+            max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
+            ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
         )
 

@@ -1,8 +1,15 @@
-"""The one observation type every report format is normalised to."""
+"""The one observation type every report format is normalised to, and the pieces the parsers share:
+field checks with JSON-path-like error fields, timestamps, the cached client hasher, and `Batch`
+(one request's validated observations, de-duplicated, ready for the store)."""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from datetime import datetime
+
+from fingerprints.model import normalise_bssid
+from portal.security import MacHasher
 
 
 class ReportError(ValueError):
@@ -20,6 +27,7 @@ class Observation:
     ap: str  # normalised BSSID of the hearing AP
     rssi: float  # dBm
     ts: float  # Unix seconds
+    associated: bool | None = None  # True: associated; False: heard by probe requests only; None: not said
 
 
 RSSI_MIN_DBM, RSSI_MAX_DBM = -120.0, 0.0
@@ -37,8 +45,172 @@ def check_rssi(value: object, field: str) -> float:
 def check_ts(value: object, field: str, now: float, max_skew_s: float, window_s: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise ReportError(field, "must be a Unix timestamp in seconds")
+    if value > 1e12 or value < -1e12:  # also keeps ints too large for a float out of the arithmetic
+        raise ReportError(field, "must be a Unix timestamp in seconds (too far from now)")
     if value > now + max_skew_s:
         raise ReportError(field, f"is {value - now:.0f} s in the future (clock skew limit {max_skew_s:g} s)")
     if value < now - max_skew_s - window_s:
         raise ReportError(field, "is too old to be useful for positioning")
     return float(value)
+
+
+_bssids: dict[str, str] = {}  # raw spelling -> normalised: a venue has a few hundred APs
+
+
+def check_bssid(value: object, field: str) -> str:
+    bssid = _bssids.get(value) if isinstance(value, str) else None  # type: ignore[arg-type]
+    if bssid is not None:
+        return bssid
+    try:
+        bssid = normalise_bssid(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise ReportError(field, "must be a BSSID (MAC address of the AP radio)") from None
+    if len(_bssids) >= 50_000:
+        _bssids.clear()
+    _bssids[value] = bssid  # type: ignore[index]
+    return bssid
+
+
+def require(obj: dict, name: str, where: str) -> object:
+    if name not in obj:
+        raise ReportError(f"{where}.{name}" if where != "$" else f"$.{name}", "is required")
+    return obj[name]
+
+
+def check_object(value: object, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise ReportError(field, "must be a JSON object")
+    return value
+
+
+def check_list(value: object, field: str, *, non_empty: bool = False) -> list:
+    if not isinstance(value, list):
+        raise ReportError(field, "must be a list")
+    if non_empty and not value:
+        raise ReportError(field, "must be a non-empty list")
+    return value
+
+
+def parse_time(value: object, field: str) -> float:
+    """Unix seconds from a number (seconds) or an ISO-8601 string ('2019-11-28T14:27:46Z'). Numbers
+    above 1e11 are taken as milliseconds (year 5138 in seconds; feeds that send ms are common)."""
+    if isinstance(value, bool):
+        raise ReportError(field, "must be a timestamp (Unix seconds or ISO-8601)")
+    if isinstance(value, int | float):
+        if value != value or not -1e15 < value < 1e15:  # NaN, infinities, ints too large for a float
+            raise ReportError(field, "must be a timestamp (Unix seconds or ISO-8601)")
+        return float(value) / 1000.0 if value > 1e11 else float(value)
+    if isinstance(value, str) and 0 < len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                raise ReportError(field, "ISO-8601 time must name its zone (e.g. a trailing Z for UTC)")
+            return parsed.timestamp()
+    raise ReportError(field, "must be a timestamp (Unix seconds or ISO-8601)")
+
+
+class ClientIds:
+    """The keyed hash of client MACs, memoised per process: a mall's report stream names the same
+    ~20,000 phones again and again, and the HMAC is most of the per-observation cost. The memo lives
+    in process memory only (bounded, cleared when full); raw MACs still never reach storage or logs."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, hasher: MacHasher) -> None:
+        self.hasher = hasher
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, raw: object, field: str) -> str:
+        client = self.memo.get(raw) if isinstance(raw, str) else None  # type: ignore[arg-type]
+        if client is None:
+            client = self.hash(raw, field)
+        return client
+
+    def hash(self, raw: object, field: str) -> str:
+        try:
+            client = self.hasher.client_id(raw)  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError):
+            raise ReportError(field, "must be a MAC address") from None
+        if len(self.memo) >= self.MAX_ENTRIES:
+            self.memo.clear()
+        self.memo[raw] = client  # type: ignore[index]
+        return client
+
+
+_client_ids: weakref.WeakKeyDictionary[MacHasher, ClientIds] = weakref.WeakKeyDictionary()
+
+
+def client_ids(hasher: MacHasher) -> ClientIds:
+    ids = _client_ids.get(hasher)
+    if ids is None:
+        ids = _client_ids[hasher] = ClientIds(hasher)
+    return ids
+
+
+class Batch:
+    """One request's validated observations as parallel lists (cheaper than one object each on the
+    hot path). The same reading (client, AP, time) sent twice counts once."""
+
+    __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen")
+
+    def __init__(self) -> None:
+        self.clients: list[str] = []
+        self.aps: list[str] = []
+        self.rssis: list[float] = []
+        self.tss: list[float] = []
+        self.flags: list[bool | None] = []
+        self._seen: set[tuple[str, str, float]] = set()
+
+    def add(self, client: str, ap: str, rssi: float, ts: float, associated: bool | None = None) -> bool:
+        key = (client, ap, ts)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self.clients.append(client)
+        self.aps.append(ap)
+        self.rssis.append(rssi)
+        self.tss.append(ts)
+        self.flags.append(associated)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.clients)
+
+    def observations(self) -> list[Observation]:
+        return [Observation(c, a, float(r), float(t), f)
+                for c, a, r, t, f in zip(self.clients, self.aps, self.rssis, self.tss, self.flags, strict=True)]
+
+    @classmethod
+    def of(cls, observations) -> Batch:
+        batch = cls()
+        for obs in observations:
+            batch.add(obs.client, obs.ap, obs.rssi, obs.ts, obs.associated)
+        return batch
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What every parser checks against (from the settings)."""
+
+    now: float
+    max_skew_s: float
+    window_s: float
+    max_observations: int
+
+    @property
+    def oldest(self) -> float:
+        return self.now - self.max_skew_s - self.window_s
+
+    @property
+    def newest(self) -> float:
+        return self.now + self.max_skew_s
+
+    def ts(self, value: object, field: str) -> float:
+        return check_ts(value, field, self.now, self.max_skew_s, self.window_s)
+
+    def count(self, total: int, field: str = "observations") -> None:
+        if total > self.max_observations:
+            raise ReportError(field, f"too many observations in one request ({total} > {self.max_observations})")

@@ -1,17 +1,33 @@
 """Recent RSSI readings per client, per venue, in a sliding window.
 
-One sorted set per client, scored by time, members "ap|rssi|ts": a batch for a client is one ZADD,
-old readings are trimmed by score, and the positioner reads the window in one round trip."""
+One sorted set per client, scored by time, members "ap|rssi|ts" (plus "|a" for a reading of an
+associated client, "|p" for one heard by probe requests only): old readings are trimmed by score, the
+key expires when the client falls silent, and the positioner reads the window in one round trip.
+
+Writing is the hot path of ingestion (~100,000 readings/s for a mall), and redis-py spends far more
+time building and parsing each command than the server spends running it. So a validated batch is
+sent as one pipelined stream of commands in the Redis protocol, with the server's per-command replies
+switched off (CLIENT REPLY OFF, as in the Redis "mass insertion" guide), then ON again, then one
+ordinary command whose reply proves the stream was applied (an out-of-memory server answers it with
+an error). Every command in the stream is idempotent and the batch was validated whole beforehand,
+so a retried request never double-counts, and a rejected request stores nothing. Clients other than a
+plain redis.Redis (or key names that are not ASCII) take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import redis
 
-from portal.ingest.observation import Observation
+from portal.ingest.observation import Batch, Observation
 from portal.storage import VenueKeys
+
+Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
+
+_REPLY_OFF = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n"
+_REPLY_ON = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n"
+_FLAG = {True: "|a", False: "|p", None: ""}
 
 
 class RssiKeys(VenueKeys):
@@ -22,37 +38,142 @@ class RssiKeys(VenueKeys):
         return self.key("ap", "last")
 
 
+def pack_command(*args: object) -> bytes:
+    """One command in the Redis protocol (RESP)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, float):
+            data = repr(arg).encode()
+        else:
+            data = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class RssiStore:
+    CHUNK = 10_000  # observations per stream: bounds how long one request holds the server
+    WRITE_TIMEOUT_S = 5.0
+    use_stream = True  # False: always the plain pipeline (the tests compare the two)
+
     def __init__(self, db: redis.Redis, window_s: float = 60.0) -> None:
         self.db = db
         self.window_s = window_s
 
-    def write(self, venue: str, observations: Iterable[Observation], now: float) -> int:
+    @property
+    def ttl_s(self) -> int:
+        return max(1, int(self.window_s * 2))
+
+    def write(self, venue: str, observations: Iterable[Observation], now: float,
+              extra: Sequence[Command] = ()) -> int:
+        return self.write_batch(venue, Batch.of(observations), now, extra)
+
+    def write_batch(self, venue: str, batch: Batch, now: float, extra: Sequence[Command] = ()) -> int:
+        """Store a validated batch; returns how many readings it held. `extra` commands (same venue's
+        keys) ride along in the last round trip."""
         keys = RssiKeys(venue)
+        prefix = keys.readings("")
+        fast = self.use_stream and prefix.isascii() and type(self.db) is redis.Redis
+        n = len(batch)
+        if n == 0 and not extra:
+            return 0
+        # When each AP last reported: the receipt time (what "silent for too long" is about).
+        ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in dict.fromkeys(batch.aps) for x in (ap, repr(now))))
+        for start in range(0, max(n, 1), self.CHUNK):
+            stop = min(n, start + self.CHUNK)
+            tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
+            if fast:
+                self._send_packed(prefix, batch, start, stop, now, tail)
+            else:
+                self._send_pipeline(keys, batch, start, stop, now, tail)
+        return n
+
+    # -- the stream -------------------------------------------------------------------------------
+
+    def _send_packed(self, prefix: str, batch: Batch, start: int, stop: int, now: float,
+                     extra: list[Command]) -> None:
+        parts: list[str] = []
+        add = parts.append
+        lp = len(prefix)
+        touched: dict[str, None] = {}
+        last_zadd = ""
+        for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
+                                              batch.rssis[start:stop], batch.tss[start:stop],
+                                              batch.flags[start:stop], strict=True):
+            score = f"{ts:.3f}"
+            member = f"{ap}|{rssi:g}|{score}{_FLAG[flag]}"
+            last_zadd = (f"*4\r\n$4\r\nZADD\r\n${lp + len(client)}\r\n{prefix}{client}\r\n"
+                         f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
+            add(last_zadd)
+            touched[client] = None
+        cutoff = repr(now - self.window_s)
+        tail = f"$4\r\n-inf\r\n${len(cutoff)}\r\n{cutoff}\r\n"
+        ttl = str(self.ttl_s)
+        ttl_arg = f"${len(ttl)}\r\n{ttl}\r\n"
+        for client in touched:
+            key = f"${lp + len(client)}\r\n{prefix}{client}\r\n"
+            add(f"*4\r\n$16\r\nZREMRANGEBYSCORE\r\n{key}{tail}*3\r\n$6\r\nEXPIRE\r\n{key}{ttl_arg}")
+        stream = [_REPLY_OFF, "".join(parts).encode()]
+        stream.extend(pack_command(*command) for command in extra)
+        stream.append(_REPLY_ON)
+        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent).
+        stream.append(last_zadd.encode() if last_zadd else pack_command("PING"))
+        pool = self.db.connection_pool
+        conn = pool.get_connection()
+        try:
+            # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
+            # fail-fast one, for this connection and this write only.
+            conn.update_current_socket_timeout(self.WRITE_TIMEOUT_S)
+            conn.send_packed_command(stream)
+            if conn.read_response() not in (b"OK", "OK"):
+                raise redis.ResponseError("CLIENT REPLY ON was not acknowledged")
+            conn.read_response()  # raises ResponseError if the server refused writes (e.g. OOM)
+            conn.update_current_socket_timeout(-1)  # back to the pool's own timeout
+        except BaseException:
+            conn.disconnect()  # never hand a connection in an unknown state back to the pool
+            raise
+        finally:
+            pool.release(conn)
+
+    def _send_pipeline(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
+                       extra: list[Command]) -> None:
         by_client: dict[str, dict[str, float]] = defaultdict(dict)
-        ap_last: dict[str, float] = {}
-        for obs in observations:
-            by_client[obs.client][f"{obs.ap}|{obs.rssi:g}|{obs.ts:.3f}"] = obs.ts
-            ap_last[obs.ap] = max(obs.ts, ap_last.get(obs.ap, 0.0))
-        ttl = max(1, int(self.window_s * 2))
-        cutoff = now - self.window_s
-        # Not a transaction: every command is idempotent and the batch was validated whole before.
+        for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
+                                              batch.rssis[start:stop], batch.tss[start:stop],
+                                              batch.flags[start:stop], strict=True):
+            by_client[client][f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}"] = round(ts, 3)
         pipe = self.db.pipeline(transaction=False)
         for client, members in by_client.items():
             key = keys.readings(client)
             pipe.zadd(key, members)
-            pipe.zremrangebyscore(key, "-inf", cutoff)
-            pipe.expire(key, ttl)
-        if ap_last:
-            pipe.hset(keys.ap_last_seen(), mapping=ap_last)
+            pipe.zremrangebyscore(key, "-inf", now - self.window_s)
+            pipe.expire(key, self.ttl_s)
+        for command in extra:
+            pipe.execute_command(*command)
         pipe.execute()
-        return sum(len(m) for m in by_client.values())
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _window(self, venue: str, client: str, now: float) -> list[tuple[str, float, float, str]]:
+        raw = self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
+        out = []
+        for member in raw:
+            ap, rssi, ts, *flag = member.decode().split("|")
+            out.append((ap, float(rssi), float(ts), flag[0] if flag else ""))
+        return out
 
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""
-        raw = self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
         out: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for member in raw:
-            ap, rssi, ts = member.decode().split("|")
-            out[ap].append((float(ts), float(rssi)))
+        for ap, rssi, ts, _flag in self._window(venue, client, now):
+            out[ap].append((ts, rssi))
         return dict(out)
+
+    def associated(self, venue: str, client: str, now: float) -> bool | None:
+        """True if a reading in the window says the client is associated, False if the readings say
+        it was heard by probe requests only, None if the feeds did not say (or it is not heard)."""
+        flags = {flag for *_rest, flag in self._window(venue, client, now)}
+        if "a" in flags:
+            return True
+        return False if "p" in flags else None

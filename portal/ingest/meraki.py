@@ -1,0 +1,272 @@
+"""Cisco Meraki Scanning API receiver: v2 (`DevicesSeen`, one AP per POST) and v3 (`WiFi`, one POST
+per network, organised by client with `locations[].rssiRecords[]`).
+
+Handshake (developer.cisco.com/meraki/scanning-api): the dashboard holds a *validator* and a *secret*
+per network. Meraki first GETs the receiver URL and expects the validator as the body; then it POSTs
+JSON carrying the secret, which the receiver checks. Here each venue configures its networks by name
+(`flask --app wsgi meraki-config VENUE NETWORK`); the validator is kept as is (it is returned on every
+GET), the secret only as its SHA-256, compared in constant time.
+
+RSSI: v2 samples are positive (e.g. 47); Meraki's v1 documentation says "subtract 95 to get units in
+dBm", and v3 samples are already negative dBm. So a value >= 0 is read as Meraki's positive scale
+(dBm = value - 95) and a negative value as dBm."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from fingerprints.model import ID_RE
+from portal.ingest.observation import (
+    Batch,
+    ClientIds,
+    Limits,
+    ReportError,
+    check_bssid,
+    check_list,
+    check_object,
+    check_rssi,
+    parse_time,
+    require,
+)
+from portal.security import hash_token
+from portal.storage import VenueKeys
+
+MERAKI_RSSI_OFFSET = 95
+V2_TYPES = {"DevicesSeen": "wifi", "BluetoothDevicesSeen": "ble"}
+V3_TYPES = {"WiFi": "wifi", "BLE": "ble"}
+
+
+class MerakiKeys(VenueKeys):
+    def network(self, name: str) -> str:
+        return self.key("meraki", "net", name)
+
+    def index(self) -> str:
+        return self.key("meraki", "index")
+
+
+@dataclass(frozen=True)
+class MerakiNetwork:
+    venue: str
+    name: str  # our name for the network (in the receiver URL)
+    validator: str
+    secret_sha256: str
+    network_id: str | None = None  # Meraki's networkId (v3 `data.networkId`); checked when set
+
+    def secret_matches(self, given: object) -> bool:
+        if not isinstance(given, str) or not given:
+            hmac.compare_digest(self.secret_sha256, self.secret_sha256)  # same work either way
+            return False
+        return hmac.compare_digest(hash_token(given), self.secret_sha256)
+
+
+def _check_text(value: str, what: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len or not value.isprintable():
+        raise ValueError(f"{what}: 1 to {max_len} printable characters")
+    return value
+
+
+class MerakiStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+
+    def configure(self, venue: str, name: str, validator: str, secret: str,
+                  network_id: str | None = None) -> MerakiNetwork:
+        if not ID_RE.match(name or ""):
+            raise ValueError("network name: lower-case letters, digits, - and _, at most 48")
+        _check_text(validator, "validator", 128)
+        _check_text(secret, "secret", 256)
+        if network_id is not None:
+            _check_text(network_id, "network id", 64)
+        keys = MerakiKeys(venue)
+        mapping = {"validator": validator, "secret_sha256": hash_token(secret), "network_id": network_id or ""}
+        pipe = self.db.pipeline(transaction=True)
+        pipe.delete(keys.network(name))
+        pipe.hset(keys.network(name), mapping=mapping)
+        pipe.sadd(keys.index(), name)
+        pipe.execute()
+        return MerakiNetwork(venue, name, validator, mapping["secret_sha256"], network_id or None)
+
+    def get(self, venue: str, name: str) -> MerakiNetwork | None:
+        if not isinstance(name, str) or not ID_RE.match(name):
+            return None
+        data = self.db.hgetall(MerakiKeys(venue).network(name))
+        if not data or b"validator" not in data:
+            return None
+        return MerakiNetwork(venue, name, data[b"validator"].decode(), data[b"secret_sha256"].decode(),
+                             data.get(b"network_id", b"").decode() or None)
+
+    def networks(self, venue: str) -> list[MerakiNetwork]:
+        names = sorted(n.decode() for n in self.db.smembers(MerakiKeys(venue).index()))
+        return [n for n in (self.get(venue, name) for name in names) if n is not None]
+
+    def remove(self, venue: str, name: str) -> bool:
+        keys = MerakiKeys(venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.delete(keys.network(name))
+        pipe.srem(keys.index(), name)
+        return bool(pipe.execute()[0])
+
+
+DEMO_NETWORK = "demo"
+
+
+def ensure_demo_meraki(db: redis.Redis, venue: str, data_dir: Path) -> tuple[str, str]:
+    """A demo Meraki network for a development venue (idempotent): validator and secret are made
+    once and kept in `<data_dir>/secrets/` like the demo API token. Returns (validator, secret)."""
+    folder = data_dir / "secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    values = []
+    for part in ("validator", "secret"):
+        path = folder / f"{venue}_meraki_{part}"
+        if not path.exists():
+            path.write_text(secrets.token_hex(20))
+            path.chmod(0o600)
+        values.append(path.read_text().strip())
+    validator, secret = values
+    store = MerakiStore(db)
+    current = store.get(venue, DEMO_NETWORK)
+    if current is None or current.validator != validator or not current.secret_matches(secret):
+        store.configure(venue, DEMO_NETWORK, validator, secret)
+    return validator, secret
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+
+
+def meraki_rssi_dbm(value: object, field: str) -> float:
+    """Meraki RSSI to dBm (see the module docstring for the rule)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ReportError(field, "must be a number (Meraki RSSI: dBm + 95, or negative dBm)")
+    if value >= 0:
+        if value > MERAKI_RSSI_OFFSET:
+            raise ReportError(field, f"must be between 0 and {MERAKI_RSSI_OFFSET} (Meraki scale) "
+                                     "or a negative dBm value")
+        value = value - MERAKI_RSSI_OFFSET
+    return check_rssi(value, field)
+
+
+def _associated(obs: dict) -> bool | None:
+    """Meraki: `ssid` is null when the client is not associated (probe requests only)."""
+    if "ssid" not in obs:
+        return None
+    return obs["ssid"] is not None
+
+
+def meraki_kind(payload: Any) -> tuple[int, str]:
+    """(major version, 'wifi' | 'ble') of a Meraki payload; ReportError if it is not one."""
+    check_object(payload, "$")
+    kind_name = require(payload, "type", "$")
+    if not isinstance(kind_name, str):
+        kind_name = None
+    if kind_name in V2_TYPES:
+        major, kind = 2, V2_TYPES[kind_name]
+    elif kind_name in V3_TYPES:
+        major, kind = 3, V3_TYPES[kind_name]
+    else:
+        raise ReportError("$.type", "must be one of DevicesSeen, BluetoothDevicesSeen (v2), WiFi, BLE (v3)")
+    if "version" in payload:
+        version = payload["version"]
+        if isinstance(version, bool) or not isinstance(version, str | int | float):
+            raise ReportError("$.version", "must be a version string such as \"2.0\" or \"3.0\"")
+        if not str(version).startswith(str(major)):
+            raise ReportError("$.version", f"does not match type {kind_name!r} (a v{major} type)")
+    return major, kind
+
+
+def parse_meraki(payload: Any, ids: ClientIds, limits: Limits, network: MerakiNetwork) -> tuple[Batch, str]:
+    """(validated readings, 'wifi' | 'ble'). BLE payloads are valid but carry no Wi-Fi readings: an
+    empty batch. Call only after the secret was checked."""
+    major, kind = meraki_kind(payload)
+    data = check_object(require(payload, "data", "$"), "$.data")
+    if kind != "wifi":
+        return Batch(), kind
+    if major == 2:
+        return _parse_v2(data, ids, limits), kind
+    return _parse_v3(data, ids, limits, network), kind
+
+
+def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
+    ap = check_bssid(require(data, "apMac", "$.data"), "$.data.apMac")
+    observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
+    limits.count(len(observations), "$.data.observations")
+    batch = Batch()
+    for i, obs in enumerate(observations):
+        where = f"$.data.observations[{i}]"
+        check_object(obs, where)
+        client = ids(require(obs, "clientMac", where), f"{where}.clientMac")
+        rssi = meraki_rssi_dbm(require(obs, "rssi", where), f"{where}.rssi")
+        if "seenEpoch" in obs:
+            ts = limits.ts(obs["seenEpoch"], f"{where}.seenEpoch")
+        elif "seenTime" in obs:
+            ts = limits.ts(parse_time(obs["seenTime"], f"{where}.seenTime"), f"{where}.seenTime")
+        else:
+            raise ReportError(f"{where}.seenEpoch", "is required (or seenTime)")
+        batch.add(client, ap, rssi, ts, _associated(obs))
+    return batch
+
+
+def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork) -> Batch:
+    if network.network_id is not None and data.get("networkId") != network.network_id:
+        raise ReportError("$.data.networkId", "is not the Meraki network configured for this receiver")
+    observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
+    total = 0
+    for obs in observations:
+        if isinstance(obs, dict) and isinstance(obs.get("locations"), list):
+            total += sum(len(loc["rssiRecords"]) for loc in obs["locations"]
+                         if isinstance(loc, dict) and isinstance(loc.get("rssiRecords"), list))
+    limits.count(total + len(observations), "$.data.observations")
+    batch = Batch()
+    for i, obs in enumerate(observations):
+        where = f"$.data.observations[{i}]"
+        check_object(obs, where)
+        client = ids(require(obs, "clientMac", where), f"{where}.clientMac")
+        associated = _associated(obs)
+        locations = obs.get("locations")
+        if locations is None:
+            locations = []
+        check_list(locations, f"{where}.locations")
+        heard = 0
+        for j, loc in enumerate(locations):
+            lwhere = f"{where}.locations[{j}]"
+            check_object(loc, lwhere)
+            ts = limits.ts(parse_time(require(loc, "time", lwhere), f"{lwhere}.time"), f"{lwhere}.time")
+            records = check_list(require(loc, "rssiRecords", lwhere), f"{lwhere}.rssiRecords")
+            for k, record in enumerate(records):
+                rwhere = f"{lwhere}.rssiRecords[{k}]"
+                check_object(record, rwhere)
+                ap = check_bssid(require(record, "apMac", rwhere), f"{rwhere}.apMac")
+                rssi = meraki_rssi_dbm(require(record, "rssi", rwhere), f"{rwhere}.rssi")
+                batch.add(client, ap, rssi, ts, associated)
+                heard += 1
+        latest = obs.get("latestRecord")
+        if latest is not None:
+            _latest_record(latest, f"{where}.latestRecord", client, associated, limits, batch, use=heard == 0)
+    return batch
+
+
+def _latest_record(latest: Any, where: str, client: str, associated: bool | None, limits: Limits,
+                   batch: Batch, use: bool) -> None:
+    """v3 sends `latestRecord` (the last AP to hear the client) when there are no recent locations.
+    Always validated; used only when the client has no location readings and the record is still
+    inside the window (an older one is skipped, not an error: it is what "no recent locations" means)."""
+    check_object(latest, where)
+    ts = parse_time(require(latest, "time", where), f"{where}.time")
+    ap = check_bssid(require(latest, "nearestApMac", where), f"{where}.nearestApMac")
+    raw = require(latest, "nearestApRssi", where)
+    if isinstance(raw, str):  # a string in the documented schema
+        try:
+            raw = float(raw.strip())
+        except ValueError:
+            raise ReportError(f"{where}.nearestApRssi", "must be a number or a numeric string") from None
+    rssi = meraki_rssi_dbm(raw, f"{where}.nearestApRssi")
+    if ts < limits.oldest:
+        return
+    ts = limits.ts(ts, f"{where}.time")  # a time in the future is an error (clock skew)
+    if use:
+        batch.add(client, ap, rssi, ts, associated)

@@ -1,0 +1,49 @@
+"""`flask --app wsgi meraki-config`: configure a venue's Meraki networks (and the demo one)."""
+
+from __future__ import annotations
+
+from portal.ingest.meraki import MerakiStore
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=["meraki-config", *args])
+
+
+def test_configure_a_network(app, demo, db, client):
+    result = run(app, "demo", "north", "--validator", "abc123", "--secret", "s3cret", "--network-id", "L_1")
+    assert result.exit_code == 0, result.output
+    assert "/api/v1/venues/demo/meraki/north" in result.output
+    config = MerakiStore(db).get("demo", "north")
+    assert config.validator == "abc123" and config.network_id == "L_1" and config.secret_matches("s3cret")
+    assert client.get("/api/v1/venues/demo/meraki/north").get_data(as_text=True) == "abc123"
+
+
+def test_secret_is_generated_when_omitted(app, demo, db):
+    result = run(app, "demo", "north", "--validator", "abc123")
+    assert result.exit_code == 0
+    secret = result.output.split("secret:")[1].strip()
+    assert len(secret) >= 24 and MerakiStore(db).get("demo", "north").secret_matches(secret)
+
+
+def test_demo_network_is_stable(app, demo, db, svc):
+    first = run(app, "demo", "--demo")
+    second = run(app, "demo", "--demo")
+    assert first.exit_code == 0 and first.output == second.output
+    assert "/api/v1/venues/demo/meraki/demo" in first.output
+    secret = (svc.settings.data_dir / "secrets" / "demo_meraki_secret").read_text()
+    assert MerakiStore(db).get("demo", "demo").secret_matches(secret)
+
+
+def test_bad_arguments(app, demo, db):
+    assert run(app, "nowhere", "north", "--validator", "x").exit_code != 0
+    assert run(app, "demo", "north").exit_code != 0  # no validator
+    assert run(app, "demo", "--validator", "x").exit_code != 0  # no network
+    assert run(app, "demo", "North Side", "--validator", "x").exit_code != 0
+    assert run(app, "demo", "north", "--validator", "x\ny").exit_code != 0
+    assert MerakiStore(db).networks("demo") == []
+
+
+def test_remove(app, demo, db):
+    run(app, "demo", "north", "--validator", "abc")
+    assert run(app, "demo", "north", "--remove").exit_code == 0
+    assert MerakiStore(db).get("demo", "north") is None

@@ -1,0 +1,132 @@
+"""The operator's ingest health view: rates per source, last report per AP, silent APs; and who may
+see it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from portal.ingest.health import IngestHealth
+from portal.ingest.store import RssiKeys
+
+URL = "/console/ops/demo/health"
+JSON = {"Accept": "application/json"}
+
+
+def test_rates_per_source_and_silent_aps(feeds, svc, db):
+    now = time.time()
+    for _ in range(3):
+        assert feeds.openwrt(feeds.event()).status_code == 202
+    body = {"ap": feeds.AP2, "observations": [{"client": feeds.PHONE, "rssi": -50, "ts": now},
+                                              {"client": feeds.PHONE2, "rssi": -55, "ts": now}]}
+    assert feeds.native(body).status_code == 202
+    assert feeds.native({"ap": "bad"}).status_code == 422  # counted as rejected
+    assert feeds.meraki(feeds.v2()).status_code == 202
+    # an AP of the map that reported long ago
+    db.hset(RssiKeys("demo").ap_last_seen(), feeds.AP3, now - 3600)
+
+    snap = IngestHealth(db).snapshot("demo", time.time(), svc.venues.get_map("demo"), 300)
+    by_source = {s["source"]: s for s in snap["sources"]}
+    assert set(by_source) == {"openwrt:demo-simulator", "native:demo-simulator", "meraki:main"}
+    assert by_source["openwrt:demo-simulator"]["reports_per_s"] == pytest.approx(3 / 60, abs=1e-3)
+    assert by_source["openwrt:demo-simulator"]["observations_per_s"] == pytest.approx(3 / 60, abs=1e-3)
+    assert by_source["native:demo-simulator"]["observations_per_s"] == pytest.approx(2 / 60, abs=1e-3)
+    assert by_source["native:demo-simulator"]["rejected_per_s"] == pytest.approx(1 / 60, abs=1e-3)
+    assert by_source["meraki:main"]["last_report_age_s"] < 5
+
+    aps = {a["bssid"]: a for a in snap["aps"]}
+    assert not aps[feeds.AP1]["silent"] and not aps[feeds.AP2]["silent"]
+    assert aps[feeds.AP3]["silent"] and aps[feeds.AP3]["age_s"] >= 3599
+    assert aps["00:18:0a:13:dd:b0"]["in_map"] is False  # the Meraki example's AP is not in the map
+    never = [a for a in snap["aps"] if a["in_map"] and a["last_seen"] is None]
+    assert never and all(a["silent"] for a in never)
+    assert set(snap["silent_aps"]) == {a["bssid"] for a in snap["aps"] if a["silent"]}
+    assert snap["aps"][0]["silent"]  # silent ones first
+
+
+def test_rates_cover_only_the_last_minute(feeds, db):
+    health = IngestHealth(db)
+    old = time.time() - 90
+    for command in IngestHealth.accepted_commands("demo", "native:x", 600, old):
+        db.execute_command(*command)
+    assert health.sources("demo", time.time())[0].observations_per_s == 0
+    assert health.sources("demo", old)[0].observations_per_s == 10
+    assert 0 < db.ttl(f"mp:{{demo}}:ingest:rate:{int(old)}") <= 120
+
+
+def test_silence_threshold_is_configurable(feeds, svc, db):
+    db.hset(RssiKeys("demo").ap_last_seen(), feeds.AP1, time.time() - 100)
+    vm = svc.venues.get_map("demo")
+    aps = {a.bssid: a for a in IngestHealth(db).aps("demo", time.time(), vm, silent_after_s=300)}
+    assert not aps[feeds.AP1].silent
+    aps = {a.bssid: a for a in IngestHealth(db).aps("demo", time.time(), vm, silent_after_s=60)}
+    assert aps[feeds.AP1].silent
+
+
+# ---- the page ----------------------------------------------------------------------------------
+
+
+def test_operator_sees_the_health_page(client, console, feeds):
+    feeds.openwrt(feeds.event())
+    console.login("ops")
+    page = client.get(URL)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "openwrt:demo-simulator" in html and feeds.AP1 in html and "AP-G01" in html
+    assert len(page.get_data()) < 100_000
+    assert "/api/v1/venues/demo/meraki/main" in html
+
+
+def test_health_as_json(client, console, feeds):
+    feeds.openwrt(feeds.event())
+    console.login("ops")
+    resp = client.get(URL, headers=JSON)
+    assert resp.status_code == 200 and resp.is_json
+    data = resp.get_json()
+    assert data["venue"] == "demo" and data["silent_after_s"] == 300
+    assert data["sources"][0]["source"] == "openwrt:demo-simulator"
+    assert {"bssid", "last_seen", "age_s", "silent"} <= set(data["aps"][0])
+
+
+def test_health_in_chinese(client, console, feeds):
+    console.login("ops")
+    assert client.get(URL + "?lang=zh").status_code == 200
+
+
+def test_operator_home_links_to_health(client, console):
+    console.login("ops")
+    home = client.get("/console/ops/demo/")
+    assert home.status_code == 200 and URL in home.get_data(as_text=True)
+    # the console's home sends operators to their venue's operator home
+    resp = client.get("/console/")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/console/ops/demo/")
+
+
+@pytest.mark.parametrize("url", [URL, "/console/ops/demo/"])
+def test_logged_out_is_sent_to_login(client, demo, url):
+    resp = client.get(url)
+    assert resp.status_code == 302 and "/console/login" in resp.headers["Location"]
+    assert client.get(url, headers=JSON).status_code == 302
+
+
+@pytest.mark.parametrize("url", [URL, "/console/ops/demo/"])
+def test_owner_account_is_403(client, console, url):
+    console.login("cinema")
+    assert client.get(url).status_code == 403
+    assert client.get(url, headers=JSON).status_code == 403
+
+
+def test_operator_of_another_venue_is_403(client, console, feeds, other_venue):
+    from portal.auth import AccountStore
+
+    AccountStore(feeds.db).create("ops-other", "mallportal-demo", "operator", "other")
+    console.login("ops-other")
+    assert client.get(URL).status_code == 403
+    assert client.get("/console/ops/demo/").status_code == 403
+    assert client.get("/console/ops/other/health").status_code == 200
+
+
+def test_unknown_venue(client, console):
+    console.login("ops")
+    assert client.get("/console/ops/nowhere/health").status_code == 403  # not the operator's venue

@@ -1,0 +1,142 @@
+"""The reading store's write path: the protocol stream and the plain pipeline store the same thing;
+big batches are chunked; a refused write is an error, not silent loss; connections stay usable."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from portal.ingest.observation import Batch, Observation
+from portal.ingest.store import RssiKeys, RssiStore
+
+
+def random_batch(n_clients=50, n_aps=8, now=None, seed=3):
+    rnd = random.Random(seed)
+    now = now or time.time()
+    batch = Batch()
+    for c in range(n_clients):
+        client = f"{rnd.getrandbits(96):024x}"
+        for a in rnd.sample(range(40), n_aps):
+            batch.add(client, f"f0:9f:c2:00:00:{a:02x}", rnd.choice([-40, -67.5, -90]),
+                      round(now - rnd.random() * 10, 3), rnd.choice([None, True, False]))
+        if c == 0:
+            batch.add(client, "f0:9f:c2:00:00:ff", -50, now - 120)  # outside the window: trimmed
+    return batch
+
+
+def dump(db, venue="demo"):
+    keys = RssiKeys(venue)
+    out = {k: db.zrange(k, 0, -1, withscores=True) for k in db.scan_iter(match=keys.readings("*"))}
+    out["ap"] = db.hgetall(keys.ap_last_seen())
+    return out
+
+
+def test_stream_and_pipeline_store_the_same(db):
+    now = time.time()
+    batch = random_batch(now=now)
+    store = RssiStore(db)
+    assert store.write_batch("demo", batch, now) == len(batch)
+    fast = dump(db)
+    ttls = {db.ttl(k) for k in fast if k != "ap"}
+    db.flushdb()
+    store.use_stream = False
+    store.write_batch("demo", batch, now)
+    assert dump(db) == fast
+    assert {db.ttl(k) for k in fast if k != "ap"} == ttls == {120}
+    assert len(fast) == 51  # 50 clients + the AP hash
+
+
+def test_window_trim_and_flags(db):
+    now = time.time()
+    store = RssiStore(db)
+    client = "c" * 24
+    store.write("demo", [Observation(client, "f0:9f:c2:00:00:01", -70, now - 100),
+                         Observation(client, "f0:9f:c2:00:00:01", -60, now, True),
+                         Observation(client, "f0:9f:c2:00:00:02", -65.5, now - 1, False)], now)
+    assert db.zcard(RssiKeys("demo").readings(client)) == 2  # the old one is trimmed at write
+    assert store.readings("demo", client, now) == {"f0:9f:c2:00:00:01": [(round(now, 3), -60.0)],
+                                                   "f0:9f:c2:00:00:02": [(round(now - 1, 3), -65.5)]}
+    assert store.associated("demo", client, now) is True
+    assert store.associated("demo", "d" * 24, now) is None
+
+
+def test_big_batches_are_sent_in_chunks(db, monkeypatch):
+    monkeypatch.setattr(RssiStore, "CHUNK", 7)
+    now = time.time()
+    batch = random_batch(n_clients=20, now=now)
+    store = RssiStore(db)
+    extra = [("HSET", "mp:{demo}:test", "k", "v")]
+    assert store.write_batch("demo", batch, now, extra) == len(batch)
+    chunked = dump(db)
+    assert db.hget("mp:{demo}:test", "k") == b"v"
+    db.flushdb()
+    monkeypatch.setattr(RssiStore, "CHUNK", 10_000)
+    store.write_batch("demo", batch, now)
+    assert dump(db) == chunked
+
+
+def test_connections_are_left_replying(db):
+    store = RssiStore(db)
+    for _ in range(5):
+        store.write_batch("demo", random_batch(n_clients=3), time.time())
+    # every pooled connection answers ordinary commands normally afterwards
+    assert db.ping() is True and db.set("x", 1) is True and db.get("x") == b"1"
+
+
+def test_refused_writes_raise(db, redis_url):
+    admin = redis.Redis.from_url(redis_url)
+    store = RssiStore(redis.Redis.from_url(redis_url))
+    admin.set("filler", "x" * 100_000)
+    old = admin.config_get("maxmemory")["maxmemory"]
+    admin.config_set("maxmemory", 1)
+    try:
+        with pytest.raises(redis.ResponseError, match="maxmemory"):
+            store.write_batch("demo", random_batch(n_clients=3), time.time())
+    finally:
+        admin.config_set("maxmemory", old)
+    # and the connection pool still works afterwards
+    assert store.write_batch("demo", random_batch(n_clients=3), time.time()) > 0
+
+
+def test_refused_write_is_a_503(feeds, redis_url):
+    admin = redis.Redis.from_url(redis_url)
+    admin.set("filler", "x" * 100_000)
+    old = admin.config_get("maxmemory")["maxmemory"]
+    admin.config_set("maxmemory", 1)
+    try:
+        resp = feeds.openwrt(feeds.event())
+    finally:
+        admin.config_set("maxmemory", old)
+    assert resp.status_code == 503 and "retry" in resp.get_json()["error"]
+
+
+def test_non_ascii_venue_takes_the_pipeline(db):
+    now = time.time()
+    store = RssiStore(db)
+    store.write("商场", [Observation("c" * 24, "f0:9f:c2:00:00:01", -70, now)], now)
+    assert store.readings("商场", "c" * 24, now) == {"f0:9f:c2:00:00:01": [(round(now, 3), -70.0)]}
+
+
+def test_many_threads_write_concurrently(db, redis_url):
+    """200 writers on separate connections: every reading lands, none twice, none lost."""
+    now = time.time()
+    store = RssiStore(redis.Redis.from_url(redis_url, max_connections=256))
+    barrier = threading.Barrier(200)
+
+    def writer(i):
+        batch = Batch()
+        for c in range(5):
+            batch.add(f"{c:024x}", f"f0:9f:c2:00:{i // 256:02x}:{i % 256:02x}", -60, now)
+        barrier.wait()
+        return store.write_batch("demo", batch, now)
+
+    with ThreadPoolExecutor(200) as pool:
+        assert sum(pool.map(writer, range(200))) == 1000
+    for c in range(5):
+        assert db.zcard(RssiKeys("demo").readings(f"{c:024x}")) == 200
+    assert db.hlen(RssiKeys("demo").ap_last_seen()) == 200
