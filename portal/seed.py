@@ -60,6 +60,9 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
         svc.zone_apps.set(venue_id, zone.id, app.name, app.default_config())
     _seed_apps(svc, venue)
     _demo_accounts(svc, venue_id)
+    from portal.ingest.meraki import ensure_demo_meraki
+
+    ensure_demo_meraki(svc.db, venue_id, svc.settings.data_dir)  # README: pointing a Meraki network at the demo
     token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL)
