@@ -113,7 +113,13 @@ class Locator:
         model = self.models.get(venue)
         if model is None:
             return None
-        readings = self.rssi.readings(venue, client, now)
+        # The client's readings and its smoothing state in one round trip, the writes in a second.
+        key = TrackKeys(venue).track(client)
+        pipe = self.db.pipeline(transaction=False)
+        self.rssi.queue_window(pipe, venue, client, now)
+        pipe.get(key)
+        raw_readings, raw_state = pipe.execute()
+        readings = self.rssi.parse_readings(raw_readings)
         try:
             vector = build_vector(readings, model.ap_ids, now=now, window_s=self.rssi.window_s)
         except ValueError:
@@ -121,11 +127,8 @@ class Locator:
         estimate = model.positioner.locate(vector)
         neighbour_zones = [model.sample_zones[i] for i in estimate.neighbours]
         zone, zone_conf = model.zones.zone_for(estimate, neighbour_zones)
-        key = TrackKeys(venue).track(client)
-        raw = self.db.get(key)
-        state = json.loads(raw) if raw else None
+        state = json.loads(raw_state) if raw_state else None
         state, smoothed, zone = self.smoother.update(state, estimate, zone, zone_conf, now)
-        # The new track state and the footfall count go in one round trip.
         pipe = self.db.pipeline(transaction=False)
         pipe.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
         if self.footfall is not None:

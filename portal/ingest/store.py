@@ -155,20 +155,33 @@ class RssiStore:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def _window(self, venue: str, client: str, now: float) -> list[tuple[str, float, float, str]]:
-        raw = self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
+    def queue_window(self, pipe, venue: str, client: str, now: float) -> None:
+        """Queue the window query on the caller's pipeline (one round trip with its other reads);
+        pass that result to `parse_readings`."""
+        pipe.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
+
+    @staticmethod
+    def _parse(raw: list[bytes]) -> list[tuple[str, float, float, str]]:
         out = []
         for member in raw:
             ap, rssi, ts, *flag = member.decode().split("|")
             out.append((ap, float(rssi), float(ts), flag[0] if flag else ""))
         return out
 
-    def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
-        """AP -> [(ts, rssi), ...] within the window."""
+    def _window(self, venue: str, client: str, now: float) -> list[tuple[str, float, float, str]]:
+        return self._parse(self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf"))
+
+    @classmethod
+    def parse_readings(cls, raw: list[bytes]) -> dict[str, list[tuple[float, float]]]:
+        """AP -> [(ts, rssi), ...] from a window query's raw result."""
         out: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for ap, rssi, ts, _flag in self._window(venue, client, now):
+        for ap, rssi, ts, _flag in cls._parse(raw):
             out[ap].append((ts, rssi))
         return dict(out)
+
+    def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
+        """AP -> [(ts, rssi), ...] within the window."""
+        return self.parse_readings(self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf"))
 
     def associated(self, venue: str, client: str, now: float) -> bool | None:
         """True if a reading in the window says the client is associated, False if the readings say
