@@ -10,10 +10,10 @@ import time
 from datetime import datetime
 
 from flask import Blueprint, abort, redirect, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from lightapps.activities.store import Activity, ActivityStore, attributed_url
+from lightapps.common import is_zh, lang_arg, venue_or_404
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
 
@@ -23,22 +23,6 @@ bp = Blueprint("activities", __name__, url_prefix="/v/<venue>", template_folder=
 
 def store() -> ActivityStore:
     return ActivityStore(services().db)
-
-
-def venue_or_404(venue: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    return venue_map
-
-
-def is_zh() -> bool:
-    return str(get_locale()) == "zh"
-
-
-def lang_arg() -> dict[str, str]:
-    lang = request.args.get("lang")
-    return {"lang": lang} if lang in ("en", "zh") else {}
 
 
 @bp.app_template_filter("act_time")

@@ -10,6 +10,7 @@ from flask import abort, current_app
 
 from lightapps.cinema.layouts import Layout
 from lightapps.cinema.store import CinemaStore, Showtime
+from lightapps.common import venue_and_zone as venue_and_zone  # re-exported for the views
 from portal.services import services
 
 APP_NAME = "cinema"
@@ -24,27 +25,6 @@ def cinema_store() -> CinemaStore:
     if store is None:
         store = current_app.extensions["cinema_store"] = CinemaStore(services().db)
     return store
-
-
-def venue_and_zone(venue: str, zone: str):
-    """The venue map and zone (404 if unknown). Maps are cached per process by version: the stored map
-    is large (fingerprint samples included) and these pages only need names."""
-    svc = services()
-    version = svc.venues.current_version(venue)
-    cache = current_app.extensions.setdefault("cinema_venue_maps", {})
-    venue_map = cache.get((venue, version)) if version else None
-    if venue_map is None and version:
-        venue_map = svc.venues.get_map(venue, version)
-        if venue_map is not None:
-            if len(cache) > 16:
-                cache.clear()
-            cache[(venue, version)] = venue_map
-    if venue_map is None:
-        abort(404, f"unknown venue {venue!r}")
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, "unknown zone")
-    return venue_map, zone_obj
 
 
 def zone_config(venue: str, zone: str) -> dict:

@@ -6,14 +6,14 @@ a claim is a POST answered with a 303 to the coupon's GET page."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from lightapps.common import format_time as fmt_time
+from lightapps.common import is_zh, venue_or_404, zone_or_404
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
 from portal.services import services
@@ -25,28 +25,6 @@ bp = Blueprint("coupons", __name__, url_prefix="/v/<venue>", template_folder="te
 
 def store() -> CouponStore:
     return CouponStore(services().db)
-
-
-def venue_or_404(venue: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    return venue_map
-
-
-def zone_or_404(venue_map, zone: str):
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return zone_obj
-
-
-def is_zh() -> bool:
-    return str(get_locale()) == "zh"
-
-
-def fmt_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
 
 
 @bp.app_template_filter("coupon_time")

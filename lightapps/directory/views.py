@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from fingerprints.plan import render_plan_svg
+from lightapps.common import venue_or_404
 from lightapps.directory.search import MAX_QUERY, search_shops
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
@@ -28,13 +29,6 @@ def category_labels() -> dict[str, str]:
         "beauty": _("Beauty"), "sports": _("Sports"), "kids": _("Kids"), "services": _("Services"),
         "grocery": _("Grocery"), "home": _("Home"), "jewellery": _("Jewellery"),
     }
-
-
-def venue_or_404(venue: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    return venue_map
 
 
 def _search_args(venue_map) -> tuple[str, str]:

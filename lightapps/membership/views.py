@@ -13,10 +13,10 @@ from datetime import datetime
 
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from lightapps.common import is_zh, lang_arg, venue_or_404
 from lightapps.membership.codes import (
     PhoneError,
     mask_phone,
@@ -39,22 +39,6 @@ bp = Blueprint("membership", __name__, url_prefix="/v/<venue>", template_folder=
 
 def store() -> MemberStore:
     return MemberStore(services().db, current_app.config["SECRET_KEY"])
-
-
-def venue_or_404(venue: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    return venue_map
-
-
-def is_zh() -> bool:
-    return str(get_locale()) == "zh"
-
-
-def lang_arg() -> dict[str, str]:
-    lang = request.args.get("lang")
-    return {"lang": lang} if lang in ("en", "zh") else {}
 
 
 @bp.app_template_filter("member_time")

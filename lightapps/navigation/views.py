@@ -9,11 +9,12 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from fingerprints.plan import PX_PER_M, render_plan_svg
+from lightapps.common import is_zh as _zh
+from lightapps.common import venue_or_404 as _venue_map
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
@@ -22,17 +23,6 @@ bp = Blueprint("navigation", __name__, url_prefix="/v/<venue>", template_folder=
 
 MAX_LABEL = 60
 START_COLOUR, GOAL_COLOUR, CONNECTOR_COLOUR, ROUTE_COLOUR = "#2e7d32", "#d32f2f", "#ef6c00", "#d32f2f"
-
-
-def _venue_map(venue: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    return venue_map
-
-
-def _zh() -> bool:
-    return str(get_locale()) == "zh"
 
 
 def _locate(venue: str):

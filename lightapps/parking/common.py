@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import abort, current_app
 
+from lightapps.common import venue_and_zone as venue_and_zone  # re-exported for the views
+from lightapps.common import venue_or_404 as venue_map  # noqa: F401 - re-exported for the views
 from lightapps.parking.plates import PlateHasher
 from lightapps.parking.store import ParkingStore
 from portal.services import services
@@ -24,31 +26,6 @@ def plate_hasher() -> PlateHasher:
     if hasher is None:
         hasher = current_app.extensions["parking_hasher"] = PlateHasher(services().settings.mac_hash_key)
     return hasher
-
-
-def venue_map(venue: str):
-    """The venue map, cached per process by version (the stored map carries the fingerprint samples)."""
-    svc = services()
-    version = svc.venues.current_version(venue)
-    cache = current_app.extensions.setdefault("parking_venue_maps", {})
-    found = cache.get((venue, version)) if version else None
-    if found is None and version:
-        found = svc.venues.get_map(venue, version)
-        if found is not None:
-            if len(cache) > 16:
-                cache.clear()
-            cache[(venue, version)] = found
-    if found is None:
-        abort(404, f"unknown venue {venue!r}")
-    return found
-
-
-def venue_and_zone(venue: str, zone: str):
-    found = venue_map(venue)
-    zone_obj = found.zone(zone)
-    if zone_obj is None:
-        abort(404, "unknown zone")
-    return found, zone_obj
 
 
 def zone_config(venue: str, zone: str, *, required: bool = True) -> dict | None:
