@@ -4,15 +4,14 @@ and a real headless Chromium (Debian's, driven by Playwright)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import redis
 
 from portal.settings import PROJECT_ROOT, Settings
+from portal.tools.net import free_port, wait_for_port
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
 os.environ.setdefault("ARGON2_PROFILE", "test")
@@ -113,21 +112,6 @@ def console(client, demo):
 # ---- a real server -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
 
 
 class LiveServer:

@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
 import redis  # noqa: E402
 
 from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
@@ -45,6 +43,7 @@ from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiKeys, RssiStore  # noqa: E402
 from portal.security import MacHasher  # noqa: E402
 from portal.storage import start_embedded_valkey  # noqa: E402
+from portal.tools.net import free_port, wait_for_port  # noqa: E402
 
 VENUE = "bench"
 TARGET_PER_S = 100_000
@@ -52,21 +51,6 @@ TARGET_RATIO = 0.5
 MAC_KEY = "bench-mac-hash-key-" + "k" * 16
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, wait_for_port
 from portal.settings import PROJECT_ROOT
+from portal.tools.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
