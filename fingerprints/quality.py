@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
-from positioning import MISSING_DBM, WKNNPositioner
+from fingerprints.training import training_set
+from positioning import WKNNPositioner
 
 FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
 AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
@@ -40,23 +41,6 @@ Progress = bool | Callable[[int, int], None]
 
 
 # -- the production model, fitted once -------------------------------------------------------------
-
-
-def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(AP ids, X (n, n_aps) dBm with unheard = MISSING_DBM, y (n, 4) building/floor/x/y): the same
-    matrices portal.locate.build_venue_model fits."""
-    if not venue.samples:
-        raise ValueError(f"venue {venue.id} has no fingerprint samples")
-    ap_ids = venue.ap_ids()
-    index = {ap: i for i, ap in enumerate(ap_ids)}
-    X = np.full((len(venue.samples), len(ap_ids)), MISSING_DBM, dtype=float)
-    y = np.zeros((len(venue.samples), 4), dtype=float)
-    for row, sample in enumerate(venue.samples):
-        for ap, rssi in sample.rssi.items():
-            if ap in index:
-                X[row, index[ap]] = rssi
-        y[row] = (venue.building, sample.floor, sample.x, sample.y)
-    return ap_ids, X, y
 
 
 class _LeaveOut(WKNNPositioner):

@@ -8,15 +8,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import redis
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
+from fingerprints.training import training_set
 from portal.ingest.store import RssiStore
 from portal.storage import VenueKeys
-from positioning import MISSING_DBM, TemporalSmoother, WKNNPositioner, ZoneMap, build_vector
+from positioning import TemporalSmoother, WKNNPositioner, ZoneMap, build_vector
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,7 @@ class VenueModel:
 
 def build_venue_model(venue: VenueMap) -> VenueModel:
     """Fit the positioner on the venue's fingerprint samples."""
-    if not venue.samples:
-        raise ValueError(f"venue {venue.id} has no fingerprint samples")
-    ap_ids = venue.ap_ids()
-    index = {ap: i for i, ap in enumerate(ap_ids)}
-    X = np.full((len(venue.samples), len(ap_ids)), MISSING_DBM, dtype=float)
-    y = np.zeros((len(venue.samples), 4), dtype=float)
-    for row, sample in enumerate(venue.samples):
-        for ap, rssi in sample.rssi.items():
-            if ap in index:
-                X[row, index[ap]] = rssi
-        y[row] = (venue.building, sample.floor, sample.x, sample.y)
+    ap_ids, X, y = training_set(venue)  # the same matrices the map quality report cross-validates
     positioner = WKNNPositioner().fit(X, y)
     return VenueModel(
         version=venue.version,
