@@ -1,0 +1,90 @@
+"""Footfall pages: visitors per zone per hour, dwell time, and a heatmap of presence over the plan,
+per day, from live positions (fingerprints.footfall keeps them aggregated: no per-device history).
+
+    /console/ops/<venue>/footfall?day=YYYY-MM-DD&floor=<level>
+    /console/ops/<venue>/footfall/<YYYY-MM-DD>/<level>.png
+
+`record_position(venue, client, position)` feeds it: call it wherever the portal computes a live
+position (the probe / portal-entry path, after Locator.locate returns a Position)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import date
+
+import redis
+from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
+
+from fingerprints.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
+from portal.auth import login_required
+from portal.operator import bp, require_operator_venue
+from portal.operator.mapedit import load_map
+from portal.services import services
+
+log = logging.getLogger(__name__)
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def footfall_store() -> FootfallStore:
+    return FootfallStore(services().db)
+
+
+def record_position(venue: str, client: str, position, now: float | None = None) -> None:
+    """One live position (portal.locate.Position, or None when the client is not located) of a client
+    id (already the keyed hash, never a raw MAC) into the venue's footfall aggregates. Never raises
+    for bad positions: footfall must not break the portal."""
+    if position is None or not client:
+        return
+    try:
+        footfall_store().record(venue, client, position.zone, position.floor, position.x, position.y,
+                                time.time() if now is None else now)
+    except (ValueError, redis.RedisError):
+        log.warning("footfall: a position in venue %s was not recorded", venue, exc_info=True)
+
+
+def _day(raw: str | None) -> date:
+    if not raw:
+        return today()
+    if not DAY_RE.match(raw):
+        abort(400, _("The day must be written YYYY-MM-DD."))
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, _("%(d)s is not a date.", d=raw))
+
+
+@bp.get("/<venue>/footfall")
+@login_required("operator")
+def footfall(venue: str):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    day = _day(request.args.get("day"))
+    raw_floor = request.args.get("floor", "")
+    levels = [f.level for f in venue_map.floors]
+    level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
+    report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time())
+    names = {z.id: (z.name_zh if str(request.args.get("lang")) == "zh" else z.name) for z in venue_map.zones}
+    zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
+    peak = max([1, *report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)])
+    return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
+                           report=report, zones=zones, names=names, peak=peak)
+
+
+@bp.get("/<venue>/footfall/<day>/<int(signed=True):level>.png")
+@login_required("operator")
+def footfall_heatmap(venue: str, day: str, level: int):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    when = _day(day)
+    try:
+        venue_map.floor(level)
+    except KeyError:
+        abort(404, _("This venue has no floor %(level)s.", level=level))
+    from portal.operator.quality import _plot_lock
+
+    with _plot_lock:
+        data = presence_heatmap_png(footfall_store(), venue_map, when, level)
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})

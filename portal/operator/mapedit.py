@@ -1,0 +1,244 @@
+"""Shared pieces of the operator's map pages: reading form values, changing the map as a new version
+(under the per-venue map lock, audited, model rebuilt in the background), floor-plan images in Redis,
+and the SVG overlay drawn over a floor plan.
+
+Plan coordinates: every floor has a "plan pixel" grid. A floor with an uploaded plan image uses the
+image's pixels (metres_per_pixel set from the image width, then by the operator's two-point scale);
+a floor without one is drawn from its walls at fingerprints.plan.PX_PER_M pixels per metre. The map
+itself holds metres only."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from collections.abc import Callable
+from xml.sax.saxutils import escape
+
+import redis
+from flask import abort, request
+from flask_babel import gettext as _
+
+from fingerprints.model import Floor, VenueMap
+from fingerprints.plan import PX_PER_M, ZONE_COLOURS
+from fingerprints.survey import map_edit_lock
+from portal.auth import audit
+from portal.services import services
+from portal.storage import VenueKeys
+
+PLAN_MAX_BYTES = 5 * 1024 * 1024
+PLAN_MAX_PX = 8000
+PLAN_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # IMDF archives and sample CSVs of a large venue
+
+
+class OpsKeys(VenueKeys):
+    def plan(self, image_id: str) -> str:
+        return self.key("ops", "plan", image_id)
+
+    def model_state(self) -> str:
+        return self.key("ops", "model")
+
+    def survey_result(self, client: str) -> str:
+        return self.key("ops", "survey", "result", client)
+
+
+# -- form values ---------------------------------------------------------------------------------------
+
+
+def form_float(name: str, label: str | None = None, low: float = -math.inf, high: float = math.inf,
+               values=None) -> float:
+    values = request.form if values is None else values
+    raw = (values.get(name) or "").strip()
+    label = label or name
+    if not raw:
+        raise ValueError(_("%(field)s is required.", field=label))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(_("%(field)s must be a number.", field=label)) from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(_("%(field)s must be between %(low)s and %(high)s.", field=label, low=f"{low:g}",
+                           high=f"{high:g}"))
+    return value
+
+
+def form_level(venue_map: VenueMap, name: str = "floor", values=None) -> Floor:
+    values = request.form if values is None else values
+    raw = (values.get(name) or "").strip()
+    try:
+        return venue_map.floor(int(raw))
+    except (KeyError, ValueError):
+        raise ValueError(_("Unknown floor %(floor)s.", floor=repr(raw[:20]))) from None
+
+
+def px_per_m(floor: Floor) -> float:
+    if floor.plan_image and floor.metres_per_pixel:
+        return 1.0 / floor.metres_per_pixel
+    return PX_PER_M
+
+
+def plan_size(floor: Floor) -> tuple[int, int]:
+    s = px_per_m(floor)
+    return max(1, round(floor.width_m * s)), max(1, round(floor.height_m * s))
+
+
+def form_point(floor: Floor, spot: str = "spot", x: str = "x", y: str = "y") -> tuple[float, float]:
+    """A place on the floor in metres: from an <input type=image name=spot> click (plan pixels), or
+    typed x/y metres."""
+    if request.form.get(f"{spot}.x") not in (None, ""):
+        w, h = plan_size(floor)
+        px = form_float(f"{spot}.x", _("Click x"), 0, w)
+        py = form_float(f"{spot}.y", _("Click y"), 0, h)
+        s = px_per_m(floor)
+        return round(min(px / s, floor.width_m), 2), round(min(py / s, floor.height_m), 2)
+    return (round(form_float(x, "x (m)", 0, floor.width_m), 2), round(form_float(y, "y (m)", 0, floor.height_m), 2))
+
+
+# -- changing the map ----------------------------------------------------------------------------------
+
+
+def load_map(venue: str) -> VenueMap:
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("This venue has no map yet."))
+    return venue_map
+
+
+def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **detail) -> int:
+    """Apply `change` to a private copy of the current map and store it as the next version, all under
+    the venue's map lock (the survey tool and the CLI take it too). `change` raises ValueError to refuse
+    (nothing is stored). Audited; the model is rebuilt in the background. Returns the new version."""
+    from portal.operator.versions import start_rebuild
+
+    svc = services()
+    try:
+        with map_edit_lock(svc.db, venue):
+            venue_map = svc.venues.get_map(venue, for_update=True)
+            if venue_map is None:
+                raise ValueError(_("This venue has no map yet."))
+            before = venue_map.version
+            change(venue_map)
+            version = svc.venues.put_map(venue_map)
+    except redis.exceptions.LockError:
+        raise ValueError(_("The map is busy with another change; nothing was stored. Try again in a moment.")) from None
+    audit(action, venue, version=version, previous=before, **detail)
+    start_rebuild(venue, version)
+    return version
+
+
+def rezone_samples(venue_map: VenueMap) -> None:
+    """After zones change, each sample's zone is the polygon it stands in."""
+    from fingerprints.geometry import zone_map
+
+    zones = zone_map(venue_map)
+    for sample in venue_map.samples:
+        sample.zone = zones.zone_at(sample.floor, sample.x, sample.y)
+
+
+# -- plan images ---------------------------------------------------------------------------------------
+
+
+def check_plan_image(data: bytes) -> tuple[str, int, int]:
+    """(mime type, width, height) of an uploaded floor plan, or ValueError saying what is wrong."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ValueError(_("Choose a floor-plan image to upload."))
+    if len(data) > PLAN_MAX_BYTES:
+        raise ValueError(_("The plan image is too large (%(mb)s MB); at most %(max)s MB.",
+                           mb=f"{len(data) / 2**20:.1f}", max=PLAN_MAX_BYTES // 2**20))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, (width, height) = image.format, image.size
+            if fmt not in PLAN_FORMATS:
+                raise ValueError(_("The plan must be a PNG or JPEG image (this is %(fmt)s).", fmt=fmt or "?"))
+            if width > PLAN_MAX_PX or height > PLAN_MAX_PX:
+                raise ValueError(_("The plan image is %(w)s x %(h)s pixels; at most %(max)s x %(max)s.",
+                                   w=width, h=height, max=PLAN_MAX_PX))
+            if width < 10 or height < 10:
+                raise ValueError(_("The plan image is too small (%(w)s x %(h)s pixels).", w=width, h=height))
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # a truncated or corrupt file fails here
+    except ValueError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+        raise ValueError(_("The file is not a readable PNG or JPEG image.")) from None
+    return PLAN_FORMATS[fmt], width, height
+
+
+def store_plan_image(venue: str, data: bytes, mime: str, width: int, height: int) -> str:
+    """Content-addressed: the same file gets the same id; stored before any map version names it."""
+    image_id = hashlib.sha256(data).hexdigest()[:24]
+    key = OpsKeys(venue).plan(image_id)
+    services().db.hset(key, mapping={"data": data, "type": mime, "w": width, "h": height})
+    return image_id
+
+
+def plan_image(venue: str, image_id: str) -> dict | None:
+    raw = services().db.hgetall(OpsKeys(venue).plan(image_id))
+    if not raw or b"data" not in raw:
+        return None
+    return {"data": raw[b"data"], "type": raw[b"type"].decode(), "w": int(raw[b"w"]), "h": int(raw[b"h"])}
+
+
+# -- the overlay ---------------------------------------------------------------------------------------
+
+
+def overlay_svg(venue_map: VenueMap, level: int, *, aps: bool = True, zones: bool = True, samples: bool = True,
+                walkway: bool = False, markers: list[tuple[float, float, str, str]] = (),
+                lang: str = "en") -> str:
+    """An SVG the size of the plan (plan pixels), transparent where a plan image lies beneath it;
+    zones, walls, APs (triangles), samples (dots), walkway graph and markers drawn in plan pixels."""
+    floor = venue_map.floor(level)
+    w, h = plan_size(floor)
+    s = px_per_m(floor)
+    r = max(2.0, min(w, h) / 150)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+           f'font-family="sans-serif" font-size="{max(9, round(r * 3))}">']
+    if not floor.plan_image:
+        out.append(f'<rect width="{w}" height="{h}" fill="#fafafa"/>')
+    if zones:
+        for zone in venue_map.zones:
+            if zone.floor != level:
+                continue
+            pts = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in zone.polygon)
+            colour = ZONE_COLOURS.get(zone.kind, "#eeeeee")
+            label = escape(zone.name_zh if lang == "zh" else zone.name)
+            cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * s
+            cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * s
+            out.append(f'<polygon class="zone" points="{pts}" fill="{colour}" fill-opacity="0.55" stroke="#345" '
+                       f'stroke-width="1"><title>{escape(zone.id)}: {label}</title></polygon>')
+            out.append(f'<text x="{cx:.0f}" y="{cy:.0f}" text-anchor="middle" fill="#223">{label}</text>')
+    for x1, y1, x2, y2 in floor.walls:
+        out.append(f'<line x1="{x1 * s:.1f}" y1="{y1 * s:.1f}" x2="{x2 * s:.1f}" y2="{y2 * s:.1f}" '
+                   f'stroke="#555" stroke-width="2"/>')
+    if walkway:
+        where = {n.id: n for n in venue_map.nodes if n.floor == level}
+        for e in venue_map.edges:
+            a, b = where.get(e.a), where.get(e.b)
+            if a and b:
+                out.append(f'<line x1="{a.x * s:.1f}" y1="{a.y * s:.1f}" x2="{b.x * s:.1f}" y2="{b.y * s:.1f}" '
+                           f'stroke="#c60" stroke-width="1.5" stroke-dasharray="4 2"/>')
+        for n in where.values():
+            out.append(f'<circle cx="{n.x * s:.1f}" cy="{n.y * s:.1f}" r="{r:.1f}" fill="#c60">'
+                       f'<title>{escape(n.id)}</title></circle>')
+    if samples:
+        for sample in venue_map.samples:
+            if sample.floor == level:
+                colour = "#1565c0" if sample.n >= 3 else "#e53935"
+                out.append(f'<circle class="sample" cx="{sample.x * s:.1f}" cy="{sample.y * s:.1f}" '
+                           f'r="{r * 0.7:.1f}" fill="{colour}" fill-opacity="0.7"/>')
+    if aps:
+        for ap in venue_map.aps:
+            if ap.floor == level:
+                x, y, k = ap.x * s, ap.y * s, r * 1.6
+                out.append(f'<polygon class="ap" points="{x:.1f},{y - k:.1f} {x - k:.1f},{y + k:.1f} '
+                           f'{x + k:.1f},{y + k:.1f}" fill="#2a7" stroke="#fff" stroke-width="1">'
+                           f'<title>{escape(ap.name)} {ap.bssid}</title></polygon>')
+    for x, y, colour, title in markers:
+        out.append(f'<circle class="marker" cx="{x * s:.1f}" cy="{y * s:.1f}" r="{r * 2:.1f}" fill="{escape(colour)}" '
+                   f'stroke="#fff" stroke-width="2"><title>{escape(title)}</title></circle>')
+    out.append("</svg>")
+    return "".join(out)

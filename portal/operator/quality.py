@@ -1,0 +1,178 @@
+"""Map quality report pages: cross-validated accuracy (fingerprints.quality), the zone confusion matrix
+and the expected-error heatmap per floor, per-AP RSSI heatmaps, and the weak spots.
+
+    /console/ops/<venue>/quality?floor=<level>
+    /console/ops/<venue>/quality/<level>/confusion.png | heatmap.png     (?v=<map version>)
+    /console/ops/<venue>/aps/<bssid>/heatmap.png
+
+Reports and figures are cached in this process per (venue, map version, ...): a version never
+changes, so a cached result never goes stale; a new version simply gets its own entry."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
+
+from fingerprints.model import VenueMap, normalise_bssid
+from portal.auth import login_required
+from portal.operator import bp, require_operator_venue
+from portal.operator.mapedit import load_map
+from portal.services import services
+
+
+class VersionCache:
+    """A small LRU of computed values; one computation per key at a time (others wait for it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, compute: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+reports = VersionCache(16)
+figures = VersionCache(96)
+_plot_lock = threading.Lock()  # matplotlib's Agg canvas is not meant to draw from many threads at once
+
+
+def _map_version(venue: str) -> VenueMap:
+    raw = request.args.get("v", "")
+    if raw.isdigit():
+        venue_map = services().venues.get_map(venue, int(raw))
+        if venue_map is None:
+            abort(404, _("No such map version."))
+        return venue_map
+    return load_map(venue)
+
+
+def quality_for(venue_map: VenueMap, level: int | None):
+    from fingerprints.quality import quality_report
+
+    return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
+
+
+def _png(data: bytes, versioned: bool) -> Response:
+    cache = "private, max-age=86400" if versioned else "private, no-cache"
+    return Response(data, mimetype="image/png", headers={"Cache-Control": cache})
+
+
+def _level(venue_map: VenueMap, raw: str | None) -> int | None:
+    if raw in (None, "", "all"):
+        return None
+    try:
+        level = int(raw)
+        venue_map.floor(level)
+    except (KeyError, ValueError):
+        abort(404, _("This venue has no floor %(level)s.", level=str(raw)[:12]))
+    return level
+
+
+@bp.get("/<venue>/quality")
+@login_required("operator")
+def quality(venue: str):
+    require_operator_venue(venue)
+    venue_map = _map_version(venue)
+    level = _level(venue_map, request.args.get("floor"))
+    if level is None and venue_map.floors:
+        level = venue_map.floors[0].level if "floor" not in request.args else None
+    try:
+        report = quality_for(venue_map, level)
+        error = None
+    except ValueError as exc:
+        report, error = None, str(exc)
+    aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
+    return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
+                           error=error, aps=aps)
+
+
+@bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
+@login_required("operator")
+def confusion_png(venue: str, level: int):
+    from fingerprints.quality import confusion_png as draw
+
+    require_operator_venue(venue)
+    venue_map = _map_version(venue)
+    _level(venue_map, str(level))
+
+    def compute():
+        report = quality_for(venue_map, level)
+        with _plot_lock:
+            return draw(report)
+
+    try:
+        data = figures.get((venue, venue_map.version, "confusion", level), compute)
+    except ValueError as exc:
+        abort(404, str(exc))
+    return _png(data, "v" in request.args)
+
+
+@bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
+@login_required("operator")
+def error_heatmap_png(venue: str, level: int):
+    from fingerprints.quality import error_heatmap_png as draw
+
+    require_operator_venue(venue)
+    venue_map = _map_version(venue)
+    _level(venue_map, str(level))
+
+    def compute():
+        report = quality_for(venue_map, level)
+        with _plot_lock:
+            return draw(venue_map, report, level)
+
+    try:
+        data = figures.get((venue, venue_map.version, "error", level), compute)
+    except ValueError as exc:
+        abort(404, str(exc))
+    return _png(data, "v" in request.args)
+
+
+@bp.get("/<venue>/aps/<bssid>/heatmap.png")
+@login_required("operator")
+def ap_heatmap(venue: str, bssid: str):
+    from fingerprints.quality import ap_heatmap_png as draw
+
+    require_operator_venue(venue)
+    try:
+        bssid = normalise_bssid(bssid)
+    except ValueError:
+        abort(400, _("%(b)s is not a BSSID.", b=repr(bssid[:40])))
+    venue_map = _map_version(venue)
+    if bssid not in venue_map.ap_ids():
+        abort(404, _("This venue has no AP %(b)s.", b=bssid))
+
+    def compute():
+        with _plot_lock:
+            return draw(venue_map, bssid)
+
+    data = figures.get((venue, venue_map.version, "ap", bssid), compute)
+    return _png(data, "v" in request.args)

@@ -1,0 +1,243 @@
+"""Fingerprint survey pages: register survey devices (their MAC kept only as the keyed hash), then on
+the survey page tap a reference point on the plan: the server collects that device's RSSI readings for
+the set time (15 s by default) and stores the averaged sample as a new map version
+(fingerprints.survey.SurveyStore does the collecting and averaging).
+
+The page polls with a meta refresh (no JavaScript needed). When the time is up the point is finished by
+a timer thread in the process that started it, or, if that process is gone, by the next poll of the
+page; both go through SurveyStore.finish, which finishes a point once (under the map lock). The outcome
+per device is kept in `mp:{venue}:ops:survey:result:<client>` for the page."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
+from portal.auth import AuditLog, audit, current_account, login_required
+from portal.operator import bp, require_operator_venue
+from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
+from portal.services import services
+
+RESULT_TTL_S = 86400
+CLIENT_RE = re.compile(r"^[0-9a-f]{24}$")
+
+
+def survey_store() -> SurveyStore:
+    svc = services()
+    return SurveyStore(svc.db, svc.venues, svc.rssi, svc.hasher)
+
+
+def _device(venue: str, raw: str | None) -> str:
+    client = (raw or "").strip()
+    if not CLIENT_RE.match(client) or client not in survey_store().devices(venue):
+        raise ValueError(_("Choose a registered survey device."))
+    return client
+
+
+def last_result(venue: str, client: str) -> dict | None:
+    raw = services().db.get(OpsKeys(venue).survey_result(client))
+    return json.loads(raw) if raw else None
+
+
+def finish_point(venue: str, client: str, username: str, *, force: bool = False) -> dict:
+    """Finish the device's pending point now (or raise ValueError while still collecting). Records and
+    returns the outcome; a point heard too little stays pending and the outcome says why."""
+    from portal.operator.versions import start_rebuild
+
+    svc = services()
+    store = survey_store()
+    point = store.pending(venue, client)
+    if point is None:
+        raise ValueError(_("No survey point in progress for this device."))
+    if not force and time.time() < point.ends:
+        raise ValueError(_("Still collecting: %(s)s s left.", s=f"{point.ends - time.time():.0f}"))
+    base = {"floor": point.floor, "x": point.x, "y": point.y, "started": point.started, "at": time.time()}
+    try:
+        sample, version = store.finish(venue, client, force=force)
+    except ValueError as exc:
+        if "finished elsewhere" in str(exc) or "no survey point" in str(exc):
+            raise
+        result = {**base, "ok": False, "message": str(exc)}
+    else:
+        result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
+                  "zone": sample.zone}
+        AuditLog(svc.db).record(venue, username, "survey.point", version=version, floor=point.floor, x=point.x,
+                                y=point.y, scans=sample.n, aps=len(sample.rssi))
+        start_rebuild(venue, version)
+    svc.db.set(OpsKeys(venue).survey_result(client), json.dumps(result), ex=RESULT_TTL_S)
+    return result
+
+
+def _finish_later(app, venue: str, client: str, started: float, delay: float, username: str) -> None:
+    def run():
+        with app.app_context():
+            point = survey_store().pending(venue, client)
+            if point is None or point.started != started:
+                return  # finished by a poll, cancelled, or replaced by a new point
+            with contextlib.suppress(ValueError):  # finished elsewhere meanwhile
+                finish_point(venue, client, username)
+
+    timer = threading.Timer(delay, run)
+    timer.daemon = True
+    timer.start()
+
+
+def _maybe_finish(venue: str, client: str) -> None:
+    """The poll's fallback: a point whose time is up and has no outcome yet is finished now."""
+    store = survey_store()
+    point = store.pending(venue, client)
+    if point is None or time.time() < point.ends + 1.0:
+        return
+    result = last_result(venue, client)
+    if result and result.get("started") == point.started:
+        return  # already tried: it failed, the page says why
+    with contextlib.suppress(ValueError):
+        finish_point(venue, client, current_account().username)
+
+
+@bp.get("/<venue>/survey")
+@login_required("operator")
+def survey(venue: str):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    store = survey_store()
+    devices = store.devices(venue)
+    client = request.args.get("device") or (next(iter(devices)) if len(devices) == 1 else "")
+    if client not in devices:
+        client = ""
+    status, result, collecting = {"pending": None}, None, False
+    if client:
+        _maybe_finish(venue, client)
+        status = store.status(venue, client)
+        result = last_result(venue, client)
+        pending = status["pending"]
+        collecting = bool(pending) and status["seconds_left"] > 0
+        waiting = bool(pending) and not collecting and not (result and result.get("started") == pending["started"])
+        collecting = collecting or waiting
+    raw_floor = request.args.get("floor", "")
+    levels = [f.level for f in venue_map.floors]
+    level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
+    if status.get("pending") and "floor" not in request.args:
+        level = status["pending"]["floor"]
+    fl = venue_map.floor(level)
+    w, h = plan_size(fl)
+    marker = status["pending"] if status.get("pending") and status["pending"]["floor"] == level else None
+    return render_template(
+        "operator/survey.html", venue=venue, map=venue_map, devices=devices, client=client, status=status,
+        result=result, collecting=collecting, floor=fl, width=w, height=h, px_per_m=px_per_m(fl), marker=marker,
+        progress=store.progress(venue), recent=store.recent(venue, 10), default_duration=DEFAULT_DURATION_S,
+        min_duration=MIN_DURATION_S, max_duration=min(MAX_DURATION_S, services().rssi.window_s),
+        image=fl.plan_image,
+    )
+
+
+def _survey_failed(venue: str, message: str):
+    flash(message, "error")
+    return survey(venue), 400
+
+
+def _back(venue: str, client: str = "", level: int | None = None):
+    return redirect(url_for("operator.survey", venue=venue, device=client or None, floor=level), code=303)
+
+
+@bp.get("/<venue>/survey/status.json")
+@login_required("operator")
+def survey_status(venue: str):
+    require_operator_venue(venue)
+    try:
+        client = _device(venue, request.args.get("device"))
+    except ValueError as exc:
+        abort(400, str(exc))
+    _maybe_finish(venue, client)
+    return jsonify({**survey_store().status(venue, client), "result": last_result(venue, client)})
+
+
+@bp.post("/<venue>/survey/devices")
+@login_required("operator")
+def add_device(venue: str):
+    require_operator_venue(venue)
+    try:
+        label = (request.form.get("label") or "").strip()
+        if len(label) > 60:
+            raise ValueError(_("The label is too long (at most 60 characters)."))
+        try:
+            client = survey_store().register_device(venue, (request.form.get("mac") or "").strip(), label)
+        except ValueError:
+            raise ValueError(_("%(m)s is not a MAC address (six hex pairs, e.g. 02:00:5e:00:53:01).",
+                               m=repr((request.form.get("mac") or "")[:40]))) from None
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    audit("survey.device_add", venue, device=client, label=label)
+    flash(_("Survey device registered (only a keyed hash of its MAC is stored)."))
+    return _back(venue, client)
+
+
+@bp.post("/<venue>/survey/devices/delete")
+@login_required("operator")
+def delete_device(venue: str):
+    require_operator_venue(venue)
+    try:
+        client = _device(venue, request.form.get("device"))
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    survey_store().remove_device(venue, client)
+    audit("survey.device_remove", venue, device=client)
+    return _back(venue)
+
+
+@bp.post("/<venue>/survey/start")
+@login_required("operator")
+def start_point(venue: str):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    try:
+        client = _device(venue, request.form.get("device"))
+        fl = form_level(venue_map)
+        x, y = form_point(fl)
+        max_duration = min(MAX_DURATION_S, services().rssi.window_s)
+        duration = (form_float("duration", _("Duration (s)"), MIN_DURATION_S, max_duration)
+                    if request.form.get("duration") else DEFAULT_DURATION_S)
+        point = survey_store().start(venue, client, fl.level, x, y, duration)
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    services().db.delete(OpsKeys(venue).survey_result(client))
+    audit("survey.start", venue, device=client, floor=fl.level, x=x, y=y, duration_s=duration)
+    _finish_later(current_app._get_current_object(), venue, client, point.started, duration + 0.5,
+                  current_account().username)
+    return _back(venue, client, fl.level)
+
+
+@bp.post("/<venue>/survey/finish")
+@login_required("operator")
+def finish_now(venue: str):
+    """Finish the pending point now with what was heard so far."""
+    require_operator_venue(venue)
+    try:
+        client = _device(venue, request.form.get("device"))
+        result = finish_point(venue, client, current_account().username, force=True)
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    if not result["ok"]:
+        flash(result["message"], "error")
+    return _back(venue, client, result["floor"])
+
+
+@bp.post("/<venue>/survey/cancel")
+@login_required("operator")
+def cancel_point(venue: str):
+    require_operator_venue(venue)
+    try:
+        client = _device(venue, request.form.get("device"))
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    survey_store().cancel(venue, client)
+    services().db.delete(OpsKeys(venue).survey_result(client))
+    audit("survey.cancel", venue, device=client)
+    return _back(venue, client)

@@ -1,0 +1,618 @@
+"""Venue set-up pages: floors and their plan images and scale, access points, zones, the walkway graph,
+and import/export of the map (IMDF zip) and of the fingerprint samples (CSV).
+
+    /console/ops/<venue>/setup                         floors, imports and exports
+    /console/ops/<venue>/setup/floor/<level>?tool=...  one floor's plan: ap | zone | scale | walkway
+Every change is a new map version (portal.operator.mapedit.change_map); bad input gets a 400 page naming
+the problem and stores nothing."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from shapely.geometry import Polygon
+from shapely.validation import explain_validity
+
+from fingerprints.model import ID_RE, AccessPoint, Floor, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
+from portal.auth import login_required
+from portal.i18n import get_locale
+from portal.operator import bp, require_operator_venue
+from portal.operator.mapedit import (
+    PLAN_MAX_BYTES,
+    UPLOAD_MAX_BYTES,
+    change_map,
+    check_plan_image,
+    form_float,
+    form_point,
+    load_map,
+    overlay_svg,
+    plan_image,
+    plan_size,
+    px_per_m,
+    rezone_samples,
+    store_plan_image,
+)
+from portal.services import services
+
+TOOLS = ("ap", "zone", "scale", "walkway")
+ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "corridor")
+EDGE_KINDS = ("walk", "escalator", "elevator", "stairs")
+POINT_RE = re.compile(r"^\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*$")
+UPLOAD_LIMITS = {
+    "operator.upload_plan": 2 * PLAN_MAX_BYTES,  # up to this we say "too large" ourselves; beyond, 413
+    "operator.import_imdf": UPLOAD_MAX_BYTES,
+    "operator.import_samples": UPLOAD_MAX_BYTES,
+}
+
+
+@bp.before_app_request
+def _upload_limits():
+    """Uploads here are larger than the app-wide body limit (sized for RSSI reports). Set before the
+    console's CSRF check reads the form."""
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit:
+        if (request.content_length or 0) > limit:
+            # Answered here, before anything reads the body: the shared error page reads the form
+            # (the shopper `c` parameter) and would fail on an over-limit body.
+            return render_template("operator/too_large.html", venue=(request.view_args or {}).get("venue", ""),
+                                   mb=limit // 2**20), 413
+        request.max_content_length = limit
+
+
+def _lang() -> str:
+    return "zh" if str(get_locale()) == "zh" else "en"
+
+
+def _upload(name: str, limit: int, what: str) -> tuple[bytes, str]:
+    f = request.files.get(name)
+    if f is None or not f.filename:
+        raise ValueError(_("Choose a %(what)s file to upload.", what=what))
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(_("The %(what)s file is too large; at most %(mb)s MB.", what=what, mb=limit // 2**20))
+    if not data:
+        raise ValueError(_("The %(what)s file is empty.", what=what))
+    return data, f.filename[:100]
+
+
+def _floor_or_404(venue_map: VenueMap, level: int) -> Floor:
+    try:
+        return venue_map.floor(level)
+    except KeyError:
+        abort(404, _("This venue has no floor %(level)s.", level=level))
+
+
+# -- the set-up home: floors, import, export ------------------------------------------------------------
+
+
+@bp.get("/<venue>/setup")
+@login_required("operator")
+def setup(venue: str):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    return render_template("operator/setup.html", venue=venue, map=venue_map)
+
+
+def _setup_failed(venue: str, message: str):
+    flash(message, "error")
+    return setup(venue), 400
+
+
+@bp.post("/<venue>/setup/floors")
+@login_required("operator")
+def add_floor(venue: str):
+    require_operator_venue(venue)
+    try:
+        raw_level = (request.form.get("level") or "").strip()
+        if not re.fullmatch(r"-?\d{1,3}", raw_level):
+            raise ValueError(_("Level must be a whole number (0 = ground floor, -1 = first basement)."))
+        level = int(raw_level)
+        name = (request.form.get("name") or "").strip()
+        if not 1 <= len(name) <= 20:
+            raise ValueError(_("Give the floor a name of 1 to 20 characters (e.g. G, L1, B1)."))
+        width = form_float("width_m", _("Width (m)"), 1, 5000)
+        height = form_float("height_m", _("Height (m)"), 1, 5000)
+
+        def change(m: VenueMap) -> None:
+            if any(f.level == level for f in m.floors):
+                raise ValueError(_("Floor %(level)s already exists.", level=level))
+            m.floors.append(Floor(level=level, name=name, width_m=width, height_m=height))
+            m.floors.sort(key=lambda f: f.level)
+
+        version = change_map(venue, change, "floor.add", level=level, name=name)
+    except ValueError as exc:
+        return _setup_failed(venue, str(exc))
+    flash(_("Floor %(name)s added (map version %(v)s).", name=name, v=version))
+    return redirect(url_for("operator.floor", venue=venue, level=level), code=303)
+
+
+@bp.get("/<venue>/setup/export.imdf.zip")
+@login_required("operator")
+def export_imdf(venue: str):
+    from fingerprints.imdf import export_imdf as build
+    from fingerprints.imdf import imdf_zip_bytes
+
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    try:
+        data = imdf_zip_bytes(build(venue_map))
+    except ValueError as exc:
+        return _setup_failed(venue, _("The map cannot be exported as IMDF: %(e)s", e=str(exc)))
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{venue}-v{venue_map.version}.imdf.zip"'})
+
+
+@bp.post("/<venue>/setup/import-imdf")
+@login_required("operator")
+def import_imdf(venue: str):
+    from fingerprints.imdf import import_imdf as parse
+    from fingerprints.imdf import merge_imported
+
+    require_operator_venue(venue)
+    try:
+        data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
+        imported = parse(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
+
+        def change(m: VenueMap) -> None:
+            merged = merge_imported(m, imported)
+            merged.id = m.id
+            m.__dict__.update(merged.__dict__)
+
+        version = change_map(venue, change, "map.import_imdf", file=filename)
+    except ValueError as exc:
+        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
+    flash(_("IMDF archive imported as map version %(v)s.", v=version))
+    return redirect(url_for("operator.setup", venue=venue), code=303)
+
+
+@bp.get("/<venue>/setup/samples.csv")
+@login_required("operator")
+def export_samples(venue: str):
+    from fingerprints.samples_io import FORMATS
+    from fingerprints.samples_io import export_samples as build
+
+    require_operator_venue(venue)
+    fmt = request.args.get("format", "mallportal")
+    if fmt not in FORMATS:
+        abort(400, _("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+    venue_map = load_map(venue)
+    text, sidecar = build(venue_map, fmt)
+    name = f"{venue}-v{venue_map.version}-{fmt}"
+    if request.args.get("part") == "waps":
+        if sidecar is None:
+            abort(400, _("Only the UJIIndoorLoc layout has a WAP sidecar file."))
+        text, name = sidecar, name + ".waps"
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@bp.post("/<venue>/setup/import-samples")
+@login_required("operator")
+def import_samples(venue: str):
+    from fingerprints.samples_io import FORMATS
+    from fingerprints.samples_io import import_samples as parse
+
+    require_operator_venue(venue)
+    try:
+        fmt = request.form.get("format") or None
+        if fmt == "auto":
+            fmt = None
+        if fmt is not None and fmt not in FORMATS:
+            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+        mode = request.form.get("mode", "replace")
+        if mode not in ("replace", "append"):
+            raise ValueError(_("Mode must be replace or append."))
+        scans = int(form_float("scans", _("Scans per point"), 1, 10_000)) if request.form.get("scans") else 1
+        data, filename = _upload("samples", UPLOAD_MAX_BYTES, _("samples CSV"))
+        sidecar = None
+        if request.files.get("waps") is not None and request.files["waps"].filename:
+            sidecar, _name = _upload("waps", UPLOAD_MAX_BYTES, _("WAP sidecar"))
+        count = {}
+
+        def change(m: VenueMap) -> None:
+            samples = parse(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
+            count["n"] = len(samples)
+            m.samples = samples if mode == "replace" else [*m.samples, *samples]
+
+        version = change_map(venue, change, "samples.import", file=filename, mode=mode)
+    except ValueError as exc:
+        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
+    flash(_("%(n)s reference points imported (%(mode)s) as map version %(v)s.", n=count["n"], mode=mode, v=version))
+    return redirect(url_for("operator.setup", venue=venue), code=303)
+
+
+# -- one floor -------------------------------------------------------------------------------------------
+
+
+def _pick_from_args(floor: Floor) -> tuple[float, float] | None:
+    """A click on the plan in a GET form (no JavaScript): plan pixels."""
+    w, h = plan_size(floor)
+    try:
+        px, py = float(request.args.get("pick.x", "")), float(request.args.get("pick.y", ""))
+    except ValueError:
+        return None
+    if 0 <= px <= w and 0 <= py <= h:
+        return px, py
+    return None
+
+
+@bp.get("/<venue>/setup/floor/<int(signed=True):level>")
+@login_required("operator")
+def floor(venue: str, level: int):
+    require_operator_venue(venue)
+    venue_map = load_map(venue)
+    fl = _floor_or_404(venue_map, level)
+    tool = request.args.get("tool", "ap")
+    if tool not in TOOLS:
+        tool = "ap"
+    w, h = plan_size(fl)
+    s = px_per_m(fl)
+    points = (request.args.get("points") or "")[:4000]
+    scale = {k: (request.args.get(k) or "")[:12] for k in ("x1", "y1", "x2", "y2", "metres")}
+    pick = _pick_from_args(fl)
+    if pick is not None and tool == "zone":
+        points = (points + f" {pick[0] / s:.2f},{pick[1] / s:.2f}").strip()
+    elif pick is not None and tool == "scale":
+        first = "1" if not scale["x1"] or (scale["x2"] and scale["y2"]) else "2"
+        if first == "1":
+            scale["x2"] = scale["y2"] = ""
+        scale[f"x{first}"], scale[f"y{first}"] = f"{pick[0]:.0f}", f"{pick[1]:.0f}"
+    image = plan_image(venue, fl.plan_image) if fl.plan_image else None
+    return render_template(
+        "operator/floor.html", venue=venue, map=venue_map, floor=fl, tool=tool, width=w, height=h,
+        px_per_m=s, points=points, scale=scale, image=image, zone_kinds=ZONE_KINDS, edge_kinds=EDGE_KINDS,
+        form=request.form if request.method == "POST" else {},
+    )
+
+
+def _floor_failed(venue: str, level: int, message: str, tool: str):
+    flash(message, "error")
+    request.args = request.args.copy()
+    request.args["tool"] = tool
+    return floor(venue, level), 400
+
+
+def _floor_done(venue: str, level: int, tool: str, message: str):
+    flash(message)
+    return redirect(url_for("operator.floor", venue=venue, level=level, tool=tool), code=303)
+
+
+@bp.get("/<venue>/setup/floor/<int(signed=True):level>/overlay.svg")
+@login_required("operator")
+def overlay(venue: str, level: int):
+    require_operator_venue(venue)
+    svc = services()
+    raw_version = request.args.get("v", "")
+    version = int(raw_version) if raw_version.isdigit() else None
+    venue_map = svc.venues.get_map(venue, version) if version else load_map(venue)
+    if venue_map is None:
+        abort(404, _("No such map version."))
+    _floor_or_404(venue_map, level)
+    walkway = request.args.get("walkway") == "1"
+    markers = []
+    try:
+        mx, my = float(request.args.get("mx", "")), float(request.args.get("my", ""))
+        markers.append((mx, my, "#ef6c00", _("survey point")))
+    except ValueError:
+        pass
+    svg = overlay_svg(venue_map, level, walkway=walkway, samples=request.args.get("samples") != "0",
+                      markers=markers, lang=_lang())
+    cache = "private, max-age=86400" if version else "no-store"
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": cache})
+
+
+@bp.get("/<venue>/plans/<image_id>")
+@login_required("operator")
+def plan_file(venue: str, image_id: str):
+    require_operator_venue(venue)
+    if not re.fullmatch(r"[0-9a-f]{24}", image_id):
+        abort(404, _("No such plan image."))
+    image = plan_image(venue, image_id)
+    if image is None:
+        abort(404, _("No such plan image."))
+    return Response(image["data"], mimetype=image["type"],
+                    headers={"Cache-Control": "private, max-age=31536000, immutable"})
+
+
+@bp.post("/<venue>/setup/floor/<int(signed=True):level>/plan")
+@login_required("operator")
+def upload_plan(venue: str, level: int):
+    require_operator_venue(venue)
+    _floor_or_404(load_map(venue), level)
+    try:
+        f = request.files.get("plan")
+        if f is None or not f.filename:
+            raise ValueError(_("Choose a floor-plan image to upload."))
+        data = f.read(PLAN_MAX_BYTES + 1)
+        mime, width, height = check_plan_image(data)
+        image_id = store_plan_image(venue, data, mime, width, height)
+
+        def change(m: VenueMap) -> None:
+            fl = m.floor(level)
+            mpp = fl.width_m / width  # the plan spans the floor's width until the scale is set
+            fl.plan_image, fl.metres_per_pixel = image_id, mpp
+            fl.height_m = round(height * mpp, 3)
+
+        version = change_map(venue, change, "floor.plan", level=level, image=image_id, width_px=width,
+                             height_px=height)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "scale")
+    return _floor_done(venue, level, "scale", _("Plan uploaded (%(w)s x %(h)s px, map version %(v)s). Now set its "
+                                                "scale: click two points a known distance apart.",
+                                                w=width, h=height, v=version))
+
+
+@bp.post("/<venue>/setup/floor/<int(signed=True):level>/scale")
+@login_required("operator")
+def set_scale(venue: str, level: int):
+    require_operator_venue(venue)
+    fl = _floor_or_404(load_map(venue), level)
+    try:
+        if not fl.plan_image:
+            raise ValueError(_("Upload a floor-plan image first; the scale is set on it."))
+        w, h = plan_size(fl)
+        x1, y1 = form_float("x1", "x1 (px)", 0, w), form_float("y1", "y1 (px)", 0, h)
+        x2, y2 = form_float("x2", "x2 (px)", 0, w), form_float("y2", "y2 (px)", 0, h)
+        metres = form_float("metres", _("Distance (m)"), 0.1, 10_000)
+        dist = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+        if dist < 5:
+            raise ValueError(_("The two points are too close together (%(d)s px); pick points further apart.",
+                               d=f"{dist:.1f}"))
+        new_mpp = metres / dist
+
+        def change(m: VenueMap) -> None:
+            _rescale_floor(m, level, new_mpp)
+
+        version = change_map(venue, change, "floor.scale", level=level, metres_per_pixel=round(new_mpp, 6))
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "scale")
+    return _floor_done(venue, level, "ap", _("Scale set: %(cm)s cm per pixel (map version %(v)s).",
+                                             cm=f"{new_mpp * 100:.2f}", v=version))
+
+
+def _rescale_floor(m: VenueMap, level: int, new_mpp: float) -> None:
+    """New metres per pixel of a floor's plan; what is already placed keeps its place on the plan."""
+    fl = m.floor(level)
+    k = new_mpp / (fl.metres_per_pixel or 1.0 / px_per_m(fl))
+    fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
+    fl.metres_per_pixel = new_mpp
+    fl.walls = [tuple(round(v * k, 3) for v in wall) for wall in fl.walls]
+    for item in [*m.aps, *m.nodes, *m.samples, *m.shops]:
+        if item.floor == level:
+            item.x, item.y = round(item.x * k, 3), round(item.y * k, 3)
+    for zone in m.zones:
+        if zone.floor == level:
+            zone.polygon = [(round(x * k, 3), round(y * k, 3)) for x, y in zone.polygon]
+
+
+@bp.post("/<venue>/setup/floor/<int(signed=True):level>/aps")
+@login_required("operator")
+def place_ap(venue: str, level: int):
+    require_operator_venue(venue)
+    fl = _floor_or_404(load_map(venue), level)
+    try:
+        try:
+            bssid = normalise_bssid((request.form.get("bssid") or "").strip())
+        except ValueError:
+            raise ValueError(_("%(b)s is not a BSSID; write six hex pairs, e.g. f0:9f:c2:1a:00:01.",
+                               b=repr((request.form.get("bssid") or "")[:40]))) from None
+        name = (request.form.get("name") or "").strip()
+        if len(name) > 40:
+            raise ValueError(_("The AP name is too long (at most 40 characters)."))
+        x, y = form_point(fl)
+        moved = {}
+
+        def change(m: VenueMap) -> None:
+            ap = next((a for a in m.aps if a.bssid == bssid), None)
+            moved["moved"] = ap is not None
+            if ap is None:
+                m.aps.append(AccessPoint(bssid=bssid, floor=level, x=x, y=y, name=name))
+            else:
+                ap.floor, ap.x, ap.y = level, x, y
+                ap.name = name or ap.name
+
+        version = change_map(venue, change, "ap.place", bssid=bssid, level=level, x=x, y=y)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "ap")
+    what = _("moved") if moved["moved"] else _("placed")
+    return _floor_done(venue, level, "ap", _("AP %(b)s %(what)s at (%(x)s m, %(y)s m); map version %(v)s.",
+                                             b=bssid, what=what, x=f"{x:g}", y=f"{y:g}", v=version))
+
+
+@bp.post("/<venue>/setup/aps/delete")
+@login_required("operator")
+def delete_ap(venue: str):
+    require_operator_venue(venue)
+    level = _level_field()
+    try:
+        bssid = normalise_bssid((request.form.get("bssid") or "").strip())
+
+        def change(m: VenueMap) -> None:
+            before = len(m.aps)
+            m.aps = [a for a in m.aps if a.bssid != bssid]
+            if len(m.aps) == before:
+                raise ValueError(_("There is no AP %(b)s.", b=bssid))
+
+        version = change_map(venue, change, "ap.delete", bssid=bssid)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "ap")
+    return _floor_done(venue, level, "ap", _("AP %(b)s removed; map version %(v)s.", b=bssid, v=version))
+
+
+def _level_field() -> int:
+    raw = request.form.get("floor", "")
+    if not re.fullmatch(r"-?\d{1,3}", raw):
+        abort(400, _("Which floor? (floor field missing)"))
+    return int(raw)
+
+
+def parse_points(text: str) -> list[tuple[float, float]]:
+    """"x1,y1 x2,y2 ..." (metres) -> points; ValueError naming the bad one."""
+    items = [t for t in re.split(r"[\s;]+", text.strip()) if t]
+    points = []
+    for k, item in enumerate(items, 1):
+        match = POINT_RE.match(item)
+        try:
+            point = (float(match.group(1)), float(match.group(2))) if match else None
+        except ValueError:
+            point = None
+        if point is None:
+            raise ValueError(_("Point %(k)s (%(p)s) is not \"x,y\" in metres.", k=k, p=repr(item[:30])))
+        points.append(point)
+    if len(points) > 1 and points[0] == points[-1]:
+        points.pop()
+    return points
+
+
+def check_zone_polygon(m: VenueMap, level: int, zone_id: str, points: list[tuple[float, float]]) -> None:
+    fl = m.floor(level)
+    if len(points) < 3:
+        raise ValueError(_("A zone needs at least 3 points (got %(n)s): click its corners on the plan.",
+                           n=len(points)))
+    if len(points) > 200:
+        raise ValueError(_("A zone has at most 200 points."))
+    for x, y in points:
+        if not (0 <= x <= fl.width_m and 0 <= y <= fl.height_m):
+            raise ValueError(_("Point (%(x)s, %(y)s) is off the plan of floor %(f)s (%(w)s x %(h)s m).",
+                               x=f"{x:g}", y=f"{y:g}", f=fl.name, w=f"{fl.width_m:g}", h=f"{fl.height_m:g}"))
+    polygon = Polygon(points)
+    if polygon.convex_hull.area < 0.01:
+        raise ValueError(_("The zone has no area (its points lie on one line)."))
+    if not polygon.is_valid:
+        raise ValueError(_("The outline crosses itself (%(why)s); click the corners in order around the zone.",
+                           why=explain_validity(polygon)))
+    if polygon.area < 0.01:
+        raise ValueError(_("The zone has no area."))
+    for other in m.zones:
+        if other.floor == level and other.id != zone_id and Polygon(other.polygon).intersection(polygon).area > 0.01:
+            raise ValueError(_("The zone overlaps zone %(z)s (%(name)s).", z=other.id, name=other.name))
+
+
+@bp.post("/<venue>/setup/floor/<int(signed=True):level>/zones")
+@login_required("operator")
+def add_zone(venue: str, level: int):
+    require_operator_venue(venue)
+    _floor_or_404(load_map(venue), level)
+    try:
+        zone_id = (request.form.get("id") or "").strip().lower()
+        if not ID_RE.match(zone_id):
+            raise ValueError(_("Zone id: lower-case letters, digits, - and _, at most 48 (e.g. cafe-2)."))
+        name = (request.form.get("name") or "").strip()
+        name_zh = (request.form.get("name_zh") or "").strip() or name
+        if not 1 <= len(name) <= 60 or len(name_zh) > 60:
+            raise ValueError(_("Give the zone a name of 1 to 60 characters."))
+        kind = request.form.get("kind", "shop")
+        if kind not in ZONE_KINDS:
+            raise ValueError(_("Unknown zone kind."))
+        points = parse_points(request.form.get("points") or "")
+
+        def change(m: VenueMap) -> None:
+            if m.zone(zone_id) is not None:
+                raise ValueError(_("Zone %(z)s already exists; delete it first to redraw it.", z=zone_id))
+            check_zone_polygon(m, level, zone_id, points)
+            m.zones.append(Zone(id=zone_id, name=name, name_zh=name_zh, floor=level, polygon=points, kind=kind))
+            rezone_samples(m)
+
+        version = change_map(venue, change, "zone.add", zone=zone_id, level=level, points=len(points))
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "zone")
+    return _floor_done(venue, level, "zone", _("Zone %(z)s saved; map version %(v)s.", z=zone_id, v=version))
+
+
+@bp.post("/<venue>/setup/zones/delete")
+@login_required("operator")
+def delete_zone(venue: str):
+    require_operator_venue(venue)
+    level = _level_field()
+    zone_id = (request.form.get("zone") or "")[:48]
+    try:
+        def change(m: VenueMap) -> None:
+            if m.zone(zone_id) is None:
+                raise ValueError(_("There is no zone %(z)s.", z=repr(zone_id)))
+            m.zones = [z for z in m.zones if z.id != zone_id]
+            rezone_samples(m)
+
+        version = change_map(venue, change, "zone.delete", zone=zone_id)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "zone")
+    return _floor_done(venue, level, "zone", _("Zone %(z)s deleted; map version %(v)s.", z=zone_id, v=version))
+
+
+@bp.post("/<venue>/setup/floor/<int(signed=True):level>/nodes")
+@login_required("operator")
+def add_node(venue: str, level: int):
+    require_operator_venue(venue)
+    fl = _floor_or_404(load_map(venue), level)
+    try:
+        node_id = (request.form.get("id") or "").strip().lower()
+        if not ID_RE.match(node_id):
+            raise ValueError(_("Node id: lower-case letters, digits, - and _, at most 48."))
+        x, y = form_point(fl)
+
+        def change(m: VenueMap) -> None:
+            if any(n.id == node_id for n in m.nodes):
+                raise ValueError(_("Node %(n)s already exists.", n=node_id))
+            m.nodes.append(WalkNode(id=node_id, floor=level, x=x, y=y))
+
+        version = change_map(venue, change, "walk.node_add", node=node_id, level=level)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "walkway")
+    return _floor_done(venue, level, "walkway", _("Node %(n)s added; map version %(v)s.", n=node_id, v=version))
+
+
+@bp.post("/<venue>/setup/edges")
+@login_required("operator")
+def add_edge(venue: str):
+    require_operator_venue(venue)
+    level = _level_field()
+    try:
+        a, b = (request.form.get("a") or "").strip(), (request.form.get("b") or "").strip()
+        kind = request.form.get("kind", "walk")
+        if kind not in EDGE_KINDS:
+            raise ValueError(_("Unknown link kind."))
+        oneway = request.form.get("oneway") == "1"
+        if a == b:
+            raise ValueError(_("A link joins two different nodes."))
+
+        def change(m: VenueMap) -> None:
+            ids = {n.id for n in m.nodes}
+            for node in (a, b):
+                if node not in ids:
+                    raise ValueError(_("There is no node %(n)s.", n=repr(node[:48])))
+            if any({e.a, e.b} == {a, b} for e in m.edges):
+                raise ValueError(_("Nodes %(a)s and %(b)s are already linked.", a=a, b=b))
+            m.edges.append(WalkEdge(a=a, b=b, kind=kind, oneway=oneway))
+
+        version = change_map(venue, change, "walk.edge_add", a=a, b=b, kind=kind)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "walkway")
+    return _floor_done(venue, level, "walkway", _("Link %(a)s - %(b)s added; map version %(v)s.", a=a, b=b,
+                                                  v=version))
+
+
+@bp.post("/<venue>/setup/walkway/delete")
+@login_required("operator")
+def delete_walkway(venue: str):
+    """Delete a node (and its links) or one link (a, b)."""
+    require_operator_venue(venue)
+    level = _level_field()
+    node = (request.form.get("node") or "").strip()
+    a, b = (request.form.get("a") or "").strip(), (request.form.get("b") or "").strip()
+    try:
+        def change(m: VenueMap) -> None:
+            if node:
+                if not any(n.id == node for n in m.nodes):
+                    raise ValueError(_("There is no node %(n)s.", n=repr(node[:48])))
+                m.nodes = [n for n in m.nodes if n.id != node]
+                m.edges = [e for e in m.edges if node not in (e.a, e.b)]
+            else:
+                before = len(m.edges)
+                m.edges = [e for e in m.edges if {e.a, e.b} != {a, b}]
+                if len(m.edges) == before:
+                    raise ValueError(_("Nodes %(a)s and %(b)s are not linked.", a=a[:48], b=b[:48]))
+
+        version = change_map(venue, change, "walk.delete", node=node, a=a, b=b)
+    except ValueError as exc:
+        return _floor_failed(venue, level, str(exc), "walkway")
+    return _floor_done(venue, level, "walkway", _("Deleted; map version %(v)s.", v=version))

@@ -1,0 +1,118 @@
+"""Map versions page: list, roll back (a new current version, audited), the background model rebuild,
+and the quality and footfall pages."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pytest
+
+from portal.auth import AuditLog
+from portal.locate import Position
+from portal.operator.footfall import record_position
+from portal.operator.quality import reports
+from portal.operator.versions import model_state, wait_for_model
+
+V = "/console/ops/demo"
+
+
+@pytest.fixture
+def ops(client, console):
+    console.login("ops")
+    return console
+
+
+def text(resp) -> str:
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def post(client, ops, url, **data):
+    return client.post(url, data={"csrf_token": ops.csrf(), **data})
+
+
+def test_change_then_roll_back(client, ops, svc):
+    first = svc.venues.current_version("demo")
+    resp = post(client, ops, V + "/setup/floor/0/aps", bssid="aa:bb:cc:dd:ee:01", x="5", y="5")
+    assert resp.status_code == 303
+    second = svc.venues.current_version("demo")
+    assert second == first + 1
+    state = wait_for_model("demo", second, db=svc.db)
+    assert state["state"] == "ready" and state["fit_s"] >= 0
+    page = text(client.get(V + "/versions"))
+    assert f"v{second}" in page and f"v{first}" in page and 'id="model-ready"' in page
+    resp = post(client, ops, V + "/versions/rollback", version=str(first))
+    assert resp.status_code == 303
+    assert svc.venues.current_version("demo") == first
+    assert "aa:bb:cc:dd:ee:01" not in svc.venues.get_map("demo").ap_ids()
+    assert AuditLog(svc.db).recent("demo")[0]["action"] == "map.rollback"
+    assert wait_for_model("demo", first, db=svc.db)["state"] == "ready"
+    # the portal's own cache serves the rolled-back version
+    assert svc.models.get("demo").version == first
+
+
+@pytest.mark.parametrize("version", ["99", "abc", "", "-1"])
+def test_roll_back_to_a_missing_version(client, ops, svc, version):
+    before = svc.venues.current_version("demo")
+    resp = post(client, ops, V + "/versions/rollback", version=version)
+    assert resp.status_code == 400 and "There is no map version" in text(resp)
+    assert svc.venues.current_version("demo") == before
+
+
+def test_rebuild_now_and_building_state_refreshes(client, ops, svc):
+    resp = post(client, ops, V + "/versions/rebuild")
+    assert resp.status_code == 303
+    state = wait_for_model("demo", svc.venues.current_version("demo"), db=svc.db)
+    assert state["state"] == "ready"
+    svc.db.hset("mp:{demo}:ops:model", mapping={"state": "building", "step": "fitting", "progress": 0.4})
+    page = text(client.get(V + "/versions"))
+    assert 'id="model-building"' in page and 'http-equiv="refresh"' in page
+    assert model_state("demo", svc.db)["progress"] == pytest.approx(0.4)
+
+
+def test_quality_page_and_figures(client, ops, svc):
+    page = text(client.get(V + "/quality?floor=0"))
+    assert 'id="zone-hit-rate"' in page and 'id="weak-spots"' in page
+    version = svc.venues.current_version("demo")
+    assert ("demo", version, 0) in reports._items
+    for url in [f"/quality/0/confusion.png?v={version}", "/quality/1/heatmap.png",
+                "/aps/f0:9f:c2:1a:00:01/heatmap.png", "/aps/F0-9F-C2-1A-00-01/heatmap.png"]:
+        resp = client.get(V + url)
+        assert resp.status_code == 200 and resp.mimetype == "image/png" and resp.data[:4] == b"\x89PNG", url
+    started = time.perf_counter()
+    client.get(V + f"/quality/0/confusion.png?v={version}")
+    assert time.perf_counter() - started < 0.5  # cached per version
+    assert client.get(V + "/quality?floor=all").status_code == 200
+    assert client.get(V + "/quality?floor=9").status_code == 404
+    assert client.get(V + "/quality/9/heatmap.png").status_code == 404
+    assert client.get(V + "/quality/0/heatmap.png?v=999").status_code == 404
+    assert client.get(V + "/aps/not-a-bssid/heatmap.png").status_code == 400
+    assert client.get(V + "/aps/aa:bb:cc:dd:ee:ff/heatmap.png").status_code == 404
+
+
+def test_quality_of_a_map_without_samples(client, ops, svc):
+    m = svc.venues.get_map("demo", for_update=True)
+    m.samples = []
+    svc.venues.put_map(m)
+    resp = client.get(V + "/quality")
+    assert resp.status_code == 200 and "has no fingerprint samples" in text(resp)
+
+
+def test_footfall_page_from_live_positions(client, ops, svc, app):
+    now = time.time()
+    with app.app_context():
+        for k in range(5):
+            record_position("demo", f"client{k}", Position(0, 10.0 + k, 10.0, "cinema", 0.9, 0.9), now=now - 60)
+            record_position("demo", f"client{k}", Position(0, 10.0 + k, 10.0, "cinema", 0.9, 0.9), now=now)
+        record_position("demo", "client9", None)  # not located: ignored
+    from datetime import UTC, datetime
+
+    day = datetime.fromtimestamp(now, UTC).date().isoformat()
+    page = text(client.get(V + f"/footfall?day={day}&floor=0"))
+    assert 'id="visitors-total"' in page and "<strong>5</strong>" in page
+    png = client.get(V + f"/footfall/{day}/0.png")
+    assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
+    assert client.get(V + "/footfall?day=2024-13-45").status_code == 400
+    assert client.get(V + "/footfall?day=yesterday").status_code == 400
+    assert client.get(V + "/footfall/notaday/0.png").status_code == 400
+    assert client.get(V + f"/footfall/{day}/9.png").status_code == 404
