@@ -79,8 +79,11 @@ class VenueStore:
         with self.db.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(keys.current_version())
-                    version = int(pipe.get(keys.current_version()) or 0) + 1
+                    pipe.watch(keys.current_version(), keys.versions())
+                    # Past every version ever stored, not just the current one: after a rollback from
+                    # v10 to v3 the next change is v11, and v4..v10 (and caches keyed by them) stay valid.
+                    stored = [int(v) for v in pipe.lrange(keys.versions(), 0, -1)]
+                    version = max([int(pipe.get(keys.current_version()) or 0), *stored]) + 1
                     venue_map.version = version
                     pipe.multi()
                     pipe.set(keys.map_version(version), json.dumps(venue_map.to_dict(), separators=(",", ":")))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
 
 COOKIE = "mp_c"
 
@@ -40,7 +41,11 @@ def read_shopper_token(token: str | None) -> Shopper | None:
 def current_shopper() -> Shopper | None:
     """From the `c` parameter (query or form), else the cookie. Cached per request."""
     if "shopper" not in g:
-        token = request.values.get("c") or request.cookies.get(COOKIE)
+        try:
+            token = request.values.get("c")
+        except HTTPException:  # a body too large or malformed to read (e.g. on the 413 error page)
+            token = request.args.get("c")
+        token = token or request.cookies.get(COOKIE)
         g.shopper = read_shopper_token(token)
     return g.shopper
 

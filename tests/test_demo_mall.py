@@ -64,3 +64,19 @@ def test_measurements_vary_but_stay_near_the_mean(demo_map):
     values = [sim.measure(0, 40, 20, rng)[bssid] for _ in range(200)]
     assert abs(np.mean(values) - mean) < 1.0 and 1.5 < np.std(values) < 4.0
     assert all(v == int(v) for v in values)  # APs report whole dBm
+
+
+def test_versions_are_never_reused_after_a_rollback(svc, demo, demo_map):
+    import copy
+
+    first = svc.venues.current_version("demo")
+    second = svc.venues.put_map(copy.deepcopy(demo_map))
+    svc.venues.set_current("demo", first)
+    third = svc.venues.put_map(copy.deepcopy(demo_map))
+    assert third == second + 1
+    assert svc.venues.versions("demo") == [first, second, third]
+
+
+def test_oversized_form_post_is_a_413_not_a_500(client, demo):
+    resp = client.post("/console/login", data={"username": "x" * (2 * 1024 * 1024), "password": "y"})
+    assert resp.status_code == 413
