@@ -44,3 +44,13 @@ def lang_arg() -> dict[str, str]:
 
 def format_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def owner_zone_context(venue: str, zone: str):
+    """For an app's owner console: (account, venue map, zone) once the logged-in account may manage the
+    zone (403 otherwise), 404 for an unknown venue or zone."""
+    from portal.auth import require_zone
+
+    account = require_zone(venue, zone)
+    venue_map, zone_obj = venue_and_zone(venue, zone)
+    return account, venue_map, zone_obj

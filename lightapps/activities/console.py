@@ -21,7 +21,8 @@ from lightapps.activities.store import (
     parse_link,
 )
 from lightapps.activities.views import STATE_TEXT, is_zh
-from portal.auth import audit, login_required, protect_console, require_zone
+from lightapps.common import owner_zone_context as _context
+from portal.auth import audit, login_required, protect_console
 from portal.services import services
 
 console_bp = protect_console(
@@ -32,15 +33,6 @@ FORM_FIELDS = ("title_en", "title_zh", "description", "place", "price", "was_pri
                "capacity", "stock", "needed", "limit")
 
 
-def _context(venue: str, zone: str):
-    account = require_zone(venue, zone)
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return account, venue_map, zone_obj
 
 
 def _default_form() -> dict[str, str]:

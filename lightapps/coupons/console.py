@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from lightapps.common import owner_zone_context as _context
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
 from lightapps.coupons.store import CouponInputError, CouponStore, parse_new_coupon
 from lightapps.coupons.views import fmt_time, is_zh
-from portal.auth import audit, login_required, protect_console, require_zone
+from portal.auth import audit, login_required, protect_console
 from portal.services import services
 
 console_bp = protect_console(
@@ -23,16 +24,6 @@ console_bp = protect_console(
 )
 
 
-def _context(venue: str, zone: str):
-    """(account, venue map, zone) after the permission check; 404 for an unknown venue or zone."""
-    account = require_zone(venue, zone)
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return account, venue_map, zone_obj
 
 
 def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,

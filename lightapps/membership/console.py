@@ -4,13 +4,14 @@ no POS integration (the receipt counts once, exactly like the POS API; the store
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
+from lightapps.common import owner_zone_context as _context
 from lightapps.membership.codes import BadMemberCode, parse_member_code
 from lightapps.membership.store import FieldError, MemberStore, parse_amount, parse_receipt_id
 from lightapps.membership.views import is_zh
-from portal.auth import audit, login_required, protect_console, require_zone
+from portal.auth import audit, login_required, protect_console
 from portal.services import services
 
 console_bp = protect_console(
@@ -30,15 +31,6 @@ def _store() -> MemberStore:
     return MemberStore(services().db, current_app.config["SECRET_KEY"])
 
 
-def _context(venue: str, zone: str):
-    account = require_zone(venue, zone)
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return account, venue_map, zone_obj
 
 
 def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, form=None):
