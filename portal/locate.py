@@ -83,6 +83,12 @@ class ModelCache:
             return model
 
 
+    def install(self, venue: str, model: VenueModel) -> None:
+        """Hand over a model built elsewhere (the operator console's background rebuild), swapped in whole."""
+        with self._lock:
+            self._models[venue] = (time.monotonic(), model)
+
+
 class TrackKeys(VenueKeys):
     def track(self, client: str) -> str:
         return self.key("track", client)

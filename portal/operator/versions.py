@@ -103,7 +103,7 @@ def _rebuild_loop(app, venue: str) -> None:
                 continue
             if svc.venues.current_version(venue) == version:
                 # hand it to this process's cache: swapped whole, as ModelCache does itself
-                svc.models._models[venue] = (time.monotonic(), model)
+                svc.models.install(venue, model)
             svc.db.hset(key, mapping={"version": version, "state": "ready", "step": "", "progress": 1,
                                       "fit_s": round(fit_s, 3), "samples": len(venue_map.samples),
                                       "aps": len(model.ap_ids), "finished": time.time(), "error": ""})
