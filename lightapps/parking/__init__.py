@@ -47,7 +47,6 @@ def seed_demo(svc, venue_map) -> None:
     seed(svc, venue_map)
 
 
-# The owner console links to the app's own console where the registry knows that field.
 
 APP = LightApp(
     name="parking",
