@@ -114,11 +114,8 @@ def quality(venue: str):
                            error=error, aps=aps)
 
 
-@bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
-@login_required("operator")
-def confusion_png(venue: str, level: int):
-    from fingerprints.quality import confusion_png as draw
-
+def _floor_figure(venue: str, level: int, kind: str, draw):
+    """A quality-report PNG for one floor, drawn once per map version. `draw(venue_map, report)`."""
     require_operator_venue(venue)
     venue_map = _map_version(venue)
     _level(venue_map, str(level))
@@ -126,13 +123,21 @@ def confusion_png(venue: str, level: int):
     def compute():
         report = quality_for(venue_map, level)
         with _plot_lock:
-            return draw(report)
+            return draw(venue_map, report)
 
     try:
-        data = figures.get((venue, venue_map.version, "confusion", level), compute)
+        data = figures.get((venue, venue_map.version, kind, level), compute)
     except ValueError as exc:
         abort(404, str(exc))
     return _png(data, "v" in request.args)
+
+
+@bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
+@login_required("operator")
+def confusion_png(venue: str, level: int):
+    from fingerprints.quality import confusion_png as draw
+
+    return _floor_figure(venue, level, "confusion", lambda venue_map, report: draw(report))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
@@ -140,20 +145,7 @@ def confusion_png(venue: str, level: int):
 def error_heatmap_png(venue: str, level: int):
     from fingerprints.quality import error_heatmap_png as draw
 
-    require_operator_venue(venue)
-    venue_map = _map_version(venue)
-    _level(venue_map, str(level))
-
-    def compute():
-        report = quality_for(venue_map, level)
-        with _plot_lock:
-            return draw(venue_map, report, level)
-
-    try:
-        data = figures.get((venue, venue_map.version, "error", level), compute)
-    except ValueError as exc:
-        abort(404, str(exc))
-    return _png(data, "v" in request.args)
+    return _floor_figure(venue, level, "error", lambda venue_map, report: draw(venue_map, report, level))
 
 
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")
