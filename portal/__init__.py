@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)
-    app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper)
+    app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
+                                 current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
     for blueprint in (api.bp, demo.bp):
         app.register_blueprint(blueprint)

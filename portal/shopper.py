@@ -5,6 +5,7 @@ The iOS captive mini-browser keeps no cookies, so the portal signs the shopper's
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app, g, request, url_for
@@ -58,13 +59,21 @@ def shopper_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
+def new_shopper(venue: str, client: str | None = None) -> Shopper:
+    """The shopper with this client id, or an anonymous one when the portal does not know the phone."""
+    return Shopper(venue=venue, client=client or "anon-" + secrets.token_hex(8))
+
+
+def current_shopper_token() -> str:
+    """For forms: the token of the shopper this page is for, however the page learnt who that is."""
+    shopper = current_shopper()
+    return shopper_token(shopper) if shopper else ""
+
+
 def shopper_for_venue(venue: str) -> Shopper:
     """The current shopper of this venue, or a new anonymous one (a browser that arrived without the
     portal's redirect, e.g. from a bookmark). Links built with shopper_url carry it from then on."""
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
-        import secrets
-
-        shopper = Shopper(venue=venue, client="anon-" + secrets.token_hex(8))
-        g.shopper = shopper
+        shopper = g.shopper = new_shopper(venue)
     return shopper

@@ -8,6 +8,8 @@ down, probes still answer at once (fail open) and the shopper reaches a static p
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -31,7 +33,7 @@ from portal.captive.gateways import (
 from portal.captive.probes import BY_PATH, Probe, is_captive_browser, match_probe
 from portal.captive.sessions import SessionStore
 from portal.services import services
-from portal.shopper import Shopper, current_shopper, shopper_token
+from portal.shopper import Shopper, current_shopper, new_shopper, shopper_token
 from portal.storage import VenueKeys, connect
 
 log = logging.getLogger(__name__)
@@ -69,13 +71,7 @@ def init_captive(app: Flask) -> None:
 
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
-    app.jinja_env.globals["current_shopper_token"] = _current_shopper_token
 
-
-def _current_shopper_token() -> str:
-    """For forms: the token of the shopper this page is for, however the page learnt who that is."""
-    shopper = current_shopper()
-    return shopper_token(shopper) if shopper else ""
 
 
 # ---- who is this, and where do they go ---------------------------------------------------------
@@ -89,12 +85,10 @@ def venue_param() -> str:
 
 
 def check_query_size() -> None:
+    """Portal URLs come from gateways: a tighter limit than the app-wide one (portal/errors.py
+    QueryStringGuard, which also refuses query strings that are not UTF-8)."""
     if len(request.query_string) > MAX_QUERY_BYTES:
         abort(414, "query string too long")
-    try:
-        request.query_string.decode("utf-8")
-    except UnicodeDecodeError:
-        abort(400, "query string is not UTF-8")
 
 
 def client_from_params(args) -> str | None:
@@ -128,10 +122,6 @@ def zone_landing(venue: str, client: str | None, token: str, external: bool = Fa
             if app is not None:
                 return url_for(app.landing_endpoint, venue=venue, zone=position.zone, c=token, _external=external)
     return url_for("directory.home", venue=venue, c=token, _external=external)
-
-
-def new_shopper(venue: str, client: str | None) -> Shopper:
-    return Shopper(venue=venue, client=client or "anon-" + secrets.token_hex(8))
 
 
 def redirect_no_store(target: str) -> Response:
@@ -210,7 +200,7 @@ def portal_entry(site: str | None = None):
         config = PortalConfigStore.defaults()
         return fail_open(venue, exc, _parse_or_none(config))
     ctx = _parse(config)
-    client = client_from_params({"mac": ctx.client_mac}) if ctx.client_mac else None
+    client = client_from_params({"mac": ctx.client_mac})  # None for a missing or malformed MAC
     try:
         if client is None:
             client = cs.sessions.client_for_ip(venue, ctx.client_ip or request.remote_addr)
@@ -426,9 +416,6 @@ def opennds_authmon(venue: str):
 
 
 def _decode_payload(payload: str) -> str:
-    import base64
-    import binascii
-
     if payload.startswith("*"):
         return payload
     try:
