@@ -152,6 +152,17 @@ class _Rows:
             raise self.error(line, self.header[col], f"RSSI {value:g} dBm is below {RSSI_MIN:g}: not plausible")
         return value
 
+    def heard(self, line: int, row: list[str], aps, not_heard: float | None, why_empty: str) -> dict[str, float]:
+        """BSSID -> dBm for the row's heard APs; a row hearing none is an error."""
+        rssi = {}
+        for col, bssid in aps:
+            value = self.rssi(line, row, col, not_heard)
+            if value is not None:
+                rssi[bssid] = value
+        if not rssi:
+            raise ValueError(f"{self.source}: line {line}: no AP heard in this row{why_empty}")
+        return rssi
+
 
 def _read_text(source: str | Path | bytes, name: str | None) -> tuple[str, str]:
     if isinstance(source, bytes):
@@ -271,13 +282,7 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
             raise rows.error(line, "zone", f"venue {venue.id} has no zone {zone!r}")
-        rssi = {}
-        for col, bssid in aps:
-            value = rows.rssi(line, row, col, not_heard=None)
-            if value is not None:
-                rssi[bssid] = value
-        if not rssi:
-            raise ValueError(f"{rows.source}: line {line}: no AP heard in this row")
+        rssi = rows.heard(line, row, aps, None, "")
         points.append((level, x, y, zone, rssi, line))
     return points
 
@@ -321,13 +326,7 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None) -> l
             if space != int(space) or not 0 <= space <= len(zones):
                 raise rows.error(line, "SPACEID", f"{space:g} is not a zone number (0..{len(zones)})")
             zone = zones[int(space) - 1].id if space else None
-        rssi = {}
-        for col, bssid in aps:
-            value = rows.rssi(line, row, col, not_heard=UJI_NOT_HEARD)
-            if value is not None:
-                rssi[bssid] = value
-        if not rssi:
-            raise ValueError(f"{rows.source}: line {line}: no AP heard in this row (every WAP is 100)")
+        rssi = rows.heard(line, row, aps, UJI_NOT_HEARD, " (every WAP is 100)")
         points.append((level, x, y, zone, rssi, line))
     return points
 
