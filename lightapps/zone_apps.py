@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -22,7 +23,18 @@ class ZoneAppStore:
         self.db = db
 
     def get(self, venue: str, zone: str) -> tuple[str, dict[str, Any]]:
-        raw = self.db.hget(ZoneAppKeys(venue).assignments(), zone)
+        return self.decode(self.db.hget(ZoneAppKeys(venue).assignments(), zone))
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1024)
+    def app_of(raw: bytes | None) -> str:
+        """Just the app name of a stored assignment (the probe path's question), memoised: a mall has
+        a few hundred distinct assignments, asked about on every probe."""
+        return ZoneAppStore.decode(raw)[0]
+
+    @staticmethod
+    def decode(raw: bytes | None) -> tuple[str, dict[str, Any]]:
+        """(app, config) from a stored assignment; a zone with none runs the default app."""
         if not raw:
             return DEFAULT_APP, {}
         data = json.loads(raw)
@@ -33,11 +45,7 @@ class ZoneAppStore:
 
     def all(self, venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
         raw = self.db.hgetall(ZoneAppKeys(venue).assignments())
-        out = {}
-        for zone, value in raw.items():
-            data = json.loads(value)
-            out[zone.decode()] = (data["app"], data.get("config", {}))
-        return out
+        return {zone.decode(): self.decode(value) for zone, value in raw.items()}
 
     def config_for(self, venue: str, zone: str, app: str) -> dict[str, Any] | None:
         """The zone's config if the zone runs this app, else None (the app is not on in that zone)."""

@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(light_app.blueprint)
         if light_app.init_app:
             light_app.init_app(app)
+    # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
+    app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
     from portal import cli
 
     cli.register(app)

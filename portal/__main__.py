@@ -1,11 +1,13 @@
 """`python -m portal serve`: what `make run` runs.
 
 Starts an embedded Valkey (AOF on, data under ./var/valkey) unless REDIS_URL is set, loads the demo
-mall if the store has none, then serves the app with gunicorn. Ctrl-C stops both cleanly."""
+mall if the store has none, then serves the app with gunicorn beside the tracker (`python -m portal
+track`, portal/tracking.py). Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -52,11 +54,18 @@ def serve(workers: int, threads: int, host: str) -> int:
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
         server = subprocess.Popen(cmd, env=env)
+        tracker = subprocess.Popen([sys.executable, "-m", "portal", "track"], env=env)
         try:
             return server.wait()
         except KeyboardInterrupt:
-            server.send_signal(signal.SIGTERM)
+            for proc in (server, tracker):
+                proc.send_signal(signal.SIGTERM)
+            tracker.wait(timeout=15)
             return server.wait(timeout=15)
+        finally:
+            if tracker.poll() is None:
+                tracker.terminate()
+                tracker.wait(timeout=15)
     finally:
         if embedded is not None:
             _url_file(settings).unlink(missing_ok=True)
@@ -107,6 +116,32 @@ def flask_command(args: list[str]) -> int:
             embedded.stop()
 
 
+def track(once: bool) -> int:
+    """The tracker (portal/tracking.py) on the store `make run` uses (REDIS_URL)."""
+    _stop_on_sigterm()
+    import threading
+
+    from portal.services import Services
+    from portal.storage import connect
+    from portal.tracking import Tracker
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
+        return 2
+    core = Services.build(settings, connect(settings.redis_url, socket_timeout=5.0))
+    tracker = Tracker(core.db, core.venues, core.locator)
+    if once:
+        for venue in core.venues.venue_ids():
+            pending = tracker.pending(venue)
+            print(f"{venue}: positioning {pending} phones with new readings ...", flush=True)
+            print(f"{venue}: {tracker.drain(venue)} positioned", flush=True)
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        tracker.run(threading.Event())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
     run.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
+    tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
     flask = sub.add_parser("flask", help="run a flask CLI command (map tools...) on the portal's store",
                            add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
@@ -121,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "flask":
         return flask_command(args.rest)
+    if args.command == "track":
+        return track(args.once)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)

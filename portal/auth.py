@@ -17,8 +17,10 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from portal.services import services
 from portal.storage import VenueKeys
@@ -249,7 +251,22 @@ def home():
     return render_template("auth/home.html", account=account)
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key instead of on
+    every request (Flask opens the session for each request, probes included: ~30 us each)."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] != key:
+            cached = self._cached = (key, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def init_auth(app: Flask) -> None:
+    app.session_interface = SessionCookies()
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify, render_template, request
@@ -46,7 +47,6 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
-    app.wsgi_app = QueryStringGuard(app.wsgi_app)
 
 
 class QueryStringGuard:
@@ -70,6 +70,13 @@ class QueryStringGuard:
                 problem = ("400 Bad Request", "query string is not UTF-8")
         if problem is None:
             return self.wsgi_app(environ, start_response)
-        body = f'{{"error": "{problem[1]}"}}'.encode()
-        start_response(problem[0], [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        status, headers, body = raw_json_error(problem[0], problem[1])
+        start_response(status, headers)
         return [body]
+
+
+def raw_json_error(status: str, message: str,
+                   extra_headers: tuple[tuple[str, str], ...] = ()) -> tuple[str, list[tuple[str, str]], bytes]:
+    """An error answered in plain WSGI, before Flask: (status line, headers, body)."""
+    body = json.dumps({"error": message}).encode()
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers], body

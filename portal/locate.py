@@ -1,9 +1,16 @@
 """From a client id to a place: the venue's positioning model (cached per process, rebuilt when
-the map version changes), the client's recent RSSI, temporal smoothing and the zone."""
+the map version changes), the client's recent RSSI, temporal smoothing and the zone.
+
+A position is computed once per new set of readings: it is kept (`cache_s`, in the store, so every
+worker shares it) with the newest reading it was computed from, and a lookup whose newest reading is
+still that one gets it back without positioning again. The tracker (portal/tracking.py) computes it
+as readings arrive, so a probe usually finds it; the smoother steps once per new evidence, not once
+per question asked."""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -93,15 +100,38 @@ class TrackKeys(VenueKeys):
     def track(self, client: str) -> str:
         return self.key("track", client)
 
+    def last_position(self, client: str) -> str:
+        """Hash: the last computed position and the newest reading it used (field `newest`)."""
+        return self.key("pos", client)
+
+
+def position_fields(position: Position, newest: bytes, now: float) -> dict[str, str | bytes]:
+    return {"newest": newest, "at": repr(now), "floor": str(position.floor), "x": repr(position.x),
+            "y": repr(position.y), "zone": position.zone or "", "conf": repr(position.confidence),
+            "zconf": repr(position.zone_confidence)}
+
+
+def position_from_fields(fields: dict[bytes, bytes]) -> Position:
+    return Position(floor=int(fields[b"floor"]), x=float(fields[b"x"]), y=float(fields[b"y"]),
+                    zone=fields[b"zone"].decode() or None, confidence=float(fields[b"conf"]),
+                    zone_confidence=float(fields[b"zconf"]))
+
 
 class Locator:
     def __init__(self, db: redis.Redis, models: ModelCache, rssi: RssiStore, smoother: TemporalSmoother,
-                 footfall=None) -> None:
+                 footfall=None, cache_s: float = 30.0) -> None:
         self.db = db
         self.models = models
         self.rssi = rssi
         self.smoother = smoother
-        self.footfall = footfall  # FootfallStore: every live position feeds the aggregated footfall counts
+        self.footfall = footfall  # FootfallStore: every computed position feeds the aggregated footfall counts
+        self.cache_s = cache_s  # how long a position stays reusable while no new reading arrives; 0: never
+
+    def is_fresh(self, fields: dict[bytes, bytes], newest: bytes | None, now: float) -> bool:
+        """A kept position still answers for the client: no newer reading, and not older than cache_s."""
+        if not fields or newest is None or fields.get(b"newest") != newest:
+            return False
+        return 0 <= now - float(fields[b"at"]) < self.cache_s
 
     def locate(self, venue: str, client: str, now: float | None = None) -> Position | None:
         """None when the client is not heard, or the venue has no model yet."""
@@ -109,12 +139,18 @@ class Locator:
         model = self.models.get(venue)
         if model is None:
             return None
-        # The client's readings and its smoothing state in one round trip, the writes in a second.
-        key = TrackKeys(venue).track(client)
+        # The client's readings, its smoothing state and its kept position in one round trip; the
+        # writes (when a new position was computed) in a second.
+        keys = TrackKeys(venue)
+        key, last_key = keys.track(client), keys.last_position(client)
         pipe = self.db.pipeline(transaction=False)
         self.rssi.queue_window(pipe, venue, client, now)
         pipe.get(key)
-        raw_readings, raw_state = pipe.execute()
+        pipe.hgetall(last_key)
+        raw_readings, raw_state, kept = pipe.execute()
+        newest = raw_readings[-1] if raw_readings else None
+        if self.is_fresh(kept, newest, now):
+            return position_from_fields(kept)
         readings = self.rssi.parse_readings(raw_readings)
         try:
             vector = build_vector(readings, model.ap_ids, now=now, window_s=self.rssi.window_s)
@@ -125,12 +161,16 @@ class Locator:
         zone, zone_conf = model.zones.zone_for(estimate, neighbour_zones)
         state = json.loads(raw_state) if raw_state else None
         state, smoothed, zone = self.smoother.update(state, estimate, zone, zone_conf, now)
-        pipe = self.db.pipeline(transaction=False)
-        pipe.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
-        if self.footfall is not None:
-            self.footfall.record(venue, client, zone, smoothed.floor, smoothed.x, smoothed.y, now, pipe=pipe)
-        pipe.execute()
-        return Position(
+        position = Position(
             floor=smoothed.floor, x=smoothed.x, y=smoothed.y, zone=zone,
             confidence=smoothed.confidence, zone_confidence=zone_conf,
         )
+        pipe = self.db.pipeline(transaction=False)
+        pipe.set(key, json.dumps(state), ex=int(self.rssi.window_s * 5))
+        if self.cache_s > 0:
+            pipe.hset(last_key, mapping=position_fields(position, newest, now))
+            pipe.expire(last_key, max(1, math.ceil(self.cache_s)))
+        if self.footfall is not None:
+            self.footfall.record(venue, client, zone, smoothed.floor, smoothed.x, smoothed.y, now, pipe=pipe)
+        pipe.execute()
+        return position

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -27,8 +28,12 @@ class MacHasher:
         if not key:
             raise ValueError("MAC hash key must not be empty")
         self._key = key.encode()
+        # The same phones come back on every probe: memoised per instance (in process memory only,
+        # bounded; raw MACs still never reach storage or logs).
+        self.client_id = functools.lru_cache(maxsize=65_536)(self._client_id)
 
-    def client_id(self, mac: str) -> str:
+    def _client_id(self, mac: str) -> str:
+        """ValueError if `mac` is not a MAC address."""
         digest = hmac.new(self._key, normalise_mac(mac).encode(), hashlib.sha256).hexdigest()
         return digest[:24]  # 96 bits: collision-free at mall scale, short in keys
 

@@ -43,7 +43,8 @@ class Services:
             rssi=rssi,
             tokens=ApiTokenStore(db),
             models=models,
-            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db)),
+            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
+                            cache_s=settings.position_cache_s),
             zone_apps=ZoneAppStore(db),
         )
 

@@ -52,6 +52,7 @@ class Settings:
     default_venue: str = "demo"
     data_dir: Path = PROJECT_ROOT / "var"
     rssi_window_s: float = 60.0
+    position_cache_s: float = 30.0  # a computed position is reused this long while no new reading arrives
     max_report_bytes: int = 1_048_576
     max_observations: int = 20_000
     max_clock_skew_s: float = 300.0
@@ -75,6 +76,7 @@ class Settings:
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
             rssi_window_s=_env_float(env, "RSSI_WINDOW_S", 60.0),
+            position_cache_s=_env_float(env, "POSITION_CACHE_S", 30.0),
             max_report_bytes=_env_int(env, "MAX_REPORT_BYTES", 1_048_576),
             max_observations=_env_int(env, "MAX_OBSERVATIONS", 20_000),
             max_clock_skew_s=_env_float(env, "MAX_CLOCK_SKEW_S", 300.0),

@@ -5,6 +5,7 @@ The iOS captive mini-browser keeps no cookies, so the portal signs the shopper's
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -22,11 +23,28 @@ class Shopper:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="shopper")
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.lru_cache(maxsize=4)
+def _serializer_for(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="shopper")
 
 
 def shopper_token(shopper: Shopper) -> str:
-    return _serializer().dumps([shopper.venue, shopper.client])
+    return sign_shopper(current_app.config["SECRET_KEY"], shopper)
+
+
+def sign_shopper(secret_key: str, shopper: Shopper) -> str:
+    """The shopper's token outside a Flask request (the probe lane answers before Flask)."""
+    return _signed(secret_key, shopper.venue, shopper.client)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _signed(secret_key: str, venue: str, client: str) -> str:
+    """Signing is deterministic, and a phone's token is built on every probe and every link of every
+    page it opens: kept for the most recent phones (a few MB at most)."""
+    return _serializer_for(secret_key).dumps([venue, client])
 
 
 def read_shopper_token(token: str | None) -> Shopper | None:

@@ -13,13 +13,18 @@ import binascii
 import json
 import logging
 import secrets
-from dataclasses import dataclass
 
-import redis
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from lightapps import registry
+from portal.captive.common import (
+    MAX_QUERY_BYTES,
+    STORE_ERRORS,
+    CaptiveServices,
+    captive_services_of,
+    client_from_params,
+    is_venue_id,
+)
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import (
     BY_NAME,
@@ -30,7 +35,10 @@ from portal.captive.gateways import (
     parse_redirect,
     safe_destination,
 )
-from portal.captive.probes import BY_PATH, Probe, is_captive_browser, match_probe
+from portal.captive.landing import landing_page, locate_with_app
+from portal.captive.lane import ProbeLane
+from portal.captive.probe_state import ProbeStateStore
+from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, new_shopper, shopper_token
@@ -39,33 +47,23 @@ from portal.storage import VenueKeys, connect
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)
 
-MIN_ZONE_CONFIDENCE = 0.5  # a zone decision below this sends the shopper to the mall home instead
-MAX_QUERY_BYTES = 4096
-MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")
-STORE_ERRORS = (redis.RedisError, OSError)
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
-
-
-@dataclass
-class CaptiveServices:
-    """The portal's own store clients, on a connection with a short timeout: a probe must be answered
-    within 100 ms even when the store hangs."""
-
-    sessions: SessionStore
-    config: PortalConfigStore
-    sealer: ContextSealer
-    db: redis.Redis
+__all__ = ["ProbeLane", "bp", "captive_services", "init_captive"]
 
 
 def captive_services() -> CaptiveServices:
-    return current_app.extensions["captive"]
+    return captive_services_of(current_app)
 
 
 def init_captive(app: Flask) -> None:
-    settings = app.extensions["mallportal"].settings
-    fast_db = connect(settings.redis_url, socket_timeout=0.08)
-    app.extensions["captive"] = CaptiveServices(sessions=SessionStore(fast_db), config=PortalConfigStore(fast_db),
-                                                sealer=ContextSealer(settings.secret_key), db=fast_db)
+    """The portal's stores and views. The OS probes are answered by ProbeLane (portal/captive/lane.py),
+    which the app factory puts in front of Flask."""
+    core = app.extensions["mallportal"]
+    fast_db = connect(core.settings.redis_url, socket_timeout=0.08)
+    app.extensions["captive"] = CaptiveServices(
+        sessions=SessionStore(fast_db), config=PortalConfigStore(fast_db),
+        sealer=ContextSealer(core.settings.secret_key), probe_state=ProbeStateStore(fast_db, core.locator),
+        db=fast_db)
     app.register_blueprint(bp)
     from portal.captive.cli import portal_config
 
@@ -73,13 +71,12 @@ def init_captive(app: Flask) -> None:
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
 
 
-
 # ---- who is this, and where do they go ---------------------------------------------------------
 
 
 def venue_param() -> str:
     venue = request.args.get("venue") or services().settings.default_venue
-    if len(venue) > 64 or not venue.replace("-", "").replace("_", "").isalnum():
+    if not is_venue_id(venue):
         abort(400, "venue: not a venue id")
     return venue
 
@@ -91,52 +88,17 @@ def check_query_size() -> None:
         abort(414, "query string too long")
 
 
-def client_from_params(args) -> str | None:
-    hasher = services().hasher
-    for name in MAC_PARAMS:
-        raw = args.get(name)
-        if raw:
-            try:
-                return hasher.client_id(raw)
-            except ValueError:
-                continue
-    return None
-
-
-def identify_client(venue: str) -> str | None:
-    """From the gateway's MAC parameter, else the requester's IP through the gateway's session table."""
-    return client_from_params(request.args) or captive_services().sessions.client_for_ip(venue, request.remote_addr)
-
-
 def zone_landing(venue: str, client: str | None, token: str, external: bool = False) -> str:
-    """The light app of the client's zone, else the mall home."""
-    if client is not None:
-        try:
-            position = services().locator.locate(venue, client)
-        except Exception:  # the store or the model failed: the home page still works
-            log.exception("positioning failed for venue %s", venue)
-            position = None
-        if position and position.zone and position.zone_confidence >= MIN_ZONE_CONFIDENCE:
-            app_name, _ = services().zone_apps.get(venue, position.zone)
-            app = registry.get(app_name)
-            if app is not None:
-                return url_for(app.landing_endpoint, venue=venue, zone=position.zone, c=token, _external=external)
-    return url_for("directory.home", venue=venue, c=token, _external=external)
+    """The light app of the client's zone, else the mall home (portal/captive/landing.py)."""
+    position, app_name = locate_with_app(services(), venue, client) if client else (None, None)
+    endpoint, values = landing_page(venue, position, app_name)
+    return url_for(endpoint, **values, c=token, _external=external)
 
 
 def redirect_no_store(target: str) -> Response:
-    """A 302 no cache keeps: the same probe must get a fresh answer once access is granted."""
+    """A 302 no cache keeps: the next visit must get a fresh answer."""
     resp = redirect(target, code=302)
     resp.headers.update(NO_STORE)
-    return resp
-
-
-def online_answer(probe: Probe) -> Response:
-    resp = Response(probe.body, status=probe.status, content_type=probe.content_type, headers=NO_STORE)
-    for name, value in probe.headers.items():
-        resp.headers[name] = value
-    if probe.status == 204:
-        resp.headers.pop("Content-Type", None)
     return resp
 
 
@@ -146,41 +108,9 @@ def fail_open(venue: str, exc: Exception, ctx: GatewayContext | None = None) -> 
     return Response(render_template("captive/offline.html", venue=venue, sealed=sealed), status=200, headers=NO_STORE)
 
 
-# ---- OS probes -------------------------------------------------------------------------------------
-
-
-def probe():
-    found = match_probe(request.host, request.path)
-    if found is None:
-        abort(404)
-    check_query_size()
-    venue = venue_param()
-    try:
-        client = identify_client(venue)
-        if client and not found.always_redirect and captive_services().sessions.get(venue, client):
-            return online_answer(found)
-        shopper = new_shopper(venue, client)
-        target = zone_landing(venue, client, shopper_token(shopper))
-    except STORE_ERRORS as exc:
-        log.error("store unavailable for venue %s, probe sent to the offline page: %s", venue, exc)
-        target = url_for("captive.offline", venue=venue)
-    return redirect_no_store(target)
-
-
-for _path in BY_PATH:
-    bp.add_url_rule(_path, endpoint="probe" + _path.replace("/", "_").replace(".", "_"), view_func=probe)
-bp.add_url_rule("/generate_204", endpoint="probe_generate_204", view_func=probe)
-
-
-@bp.get("/generate_204_<path:variant>")
-def probe_generate_204_variant(variant: str):
-    return probe()
-
-
 @bp.get("/")
 def root():
-    if match_probe(request.host, "/") is not None:  # Ubuntu's NetworkManager checks a host root
-        return probe()
+    """The portal's own root (a probe host's root is the probe lane's): the mall home."""
     return redirect(url_for("directory.home", venue=services().settings.default_venue))
 
 
@@ -200,7 +130,7 @@ def portal_entry(site: str | None = None):
         config = PortalConfigStore.defaults()
         return fail_open(venue, exc, _parse_or_none(config))
     ctx = _parse(config)
-    client = client_from_params({"mac": ctx.client_mac})  # None for a missing or malformed MAC
+    client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     try:
         if client is None:
             client = cs.sessions.client_for_ip(venue, ctx.client_ip or request.remote_addr)

@@ -65,7 +65,11 @@ class SessionStore:
         return session
 
     def get(self, venue: str, client: str, now: float | None = None) -> Session | None:
-        raw = self.db.get(SessionKeys(venue).session(client))
+        return self.decode(self.db.get(SessionKeys(venue).session(client)), now)
+
+    @staticmethod
+    def decode(raw: bytes | None, now: float | None = None) -> Session | None:
+        """The live session in a stored value; None for none or an expired one."""
         if raw is None:
             return None
         session = Session(**json.loads(raw))

@@ -37,6 +37,10 @@ class RssiKeys(VenueKeys):
     def ap_last_seen(self) -> str:
         return self.key("ap", "last")
 
+    def new_readings(self) -> str:
+        """Set: clients heard since the tracker (portal/tracking.py) last positioned them."""
+        return self.key("heard", "new")
+
 
 def pack_command(*args: object) -> bytes:
     """One command in the Redis protocol (RESP)."""
@@ -84,14 +88,14 @@ class RssiStore:
             stop = min(n, start + self.CHUNK)
             tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
             if fast:
-                self._send_packed(prefix, batch, start, stop, now, tail)
+                self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
             else:
                 self._send_pipeline(keys, batch, start, stop, now, tail)
         return n
 
     # -- the stream -------------------------------------------------------------------------------
 
-    def _send_packed(self, prefix: str, batch: Batch, start: int, stop: int, now: float,
+    def _send_packed(self, prefix: str, new: str, batch: Batch, start: int, stop: int, now: float,
                      extra: list[Command]) -> None:
         parts: list[str] = []
         add = parts.append
@@ -111,9 +115,11 @@ class RssiStore:
         tail = f"$4\r\n-inf\r\n${len(cutoff)}\r\n{cutoff}\r\n"
         ttl = str(self.ttl_s)
         ttl_arg = f"${len(ttl)}\r\n{ttl}\r\n"
+        sadd = f"*3\r\n$4\r\nSADD\r\n${len(new)}\r\n{new}\r\n"
         for client in touched:
             key = f"${lp + len(client)}\r\n{prefix}{client}\r\n"
-            add(f"*4\r\n$16\r\nZREMRANGEBYSCORE\r\n{key}{tail}*3\r\n$6\r\nEXPIRE\r\n{key}{ttl_arg}")
+            add(f"*4\r\n$16\r\nZREMRANGEBYSCORE\r\n{key}{tail}*3\r\n$6\r\nEXPIRE\r\n{key}{ttl_arg}"
+                f"{sadd}${len(client)}\r\n{client}\r\n")
         stream = [_REPLY_OFF, "".join(parts).encode()]
         stream.extend(pack_command(*command) for command in extra)
         stream.append(_REPLY_ON)
@@ -149,6 +155,7 @@ class RssiStore:
             pipe.zadd(key, members)
             pipe.zremrangebyscore(key, "-inf", now - self.window_s)
             pipe.expire(key, self.ttl_s)
+            pipe.sadd(keys.new_readings(), client)
         for command in extra:
             pipe.execute_command(*command)
         pipe.execute()

@@ -1,0 +1,143 @@
+"""The probe lane (portal/captive/lane.py) and what it reads in one round trip: a tracked phone is
+answered from its kept position, a phone with newer readings is positioned again, the zone's app and
+the grant are always read fresh, and the lane's own failure modes (lost script, dropped connection)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import redis
+
+from portal.captive import captive_services
+from portal.captive.common import captive_services_of
+from portal.shopper import read_shopper_token
+from portal.tracking import Tracker
+from tests.test_slice import expected_landing_path, post_phone_at
+
+PHONE = "02:00:5e:00:53:40"
+CINEMA = (1, 20, 30)
+
+
+@pytest.fixture
+def tracked(app, client, demo, svc, demo_map):
+    """PHONE heard in the cinema and positioned by the tracker, as `make run` does on arrival."""
+    post_phone_at(client, demo, demo_map, *CINEMA, phone=PHONE)
+    assert Tracker(svc.db, svc.venues, svc.locator).drain("demo") == 1
+    return expected_landing_path(app, svc, "cinema")
+
+
+class CountingLocate:
+    """Wraps the real Locator.locate to count calls (the store and the model stay real)."""
+
+    def __init__(self, locator) -> None:
+        self.real, self.calls = locator.locate, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+def probe(client, mac=PHONE, **kw):
+    return client.get(f"/generate_204?client_mac={mac}", **kw)
+
+
+def test_tracked_phone_is_answered_without_positioning(client, svc, tracked, monkeypatch):
+    counting = CountingLocate(svc.locator)
+    monkeypatch.setattr(svc.locator, "locate", counting)
+    for _ in range(3):  # an OS sends several probes on joining
+        resp = probe(client)
+        assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == tracked
+    assert counting.calls == 0
+
+
+def test_newer_readings_make_the_probe_position_again(client, svc, demo, demo_map, tracked, monkeypatch):
+    counting = CountingLocate(svc.locator)
+    monkeypatch.setattr(svc.locator, "locate", counting)
+    post_phone_at(client, demo, demo_map, 0, 20, 30, phone=PHONE)  # heard again (the tracker is not running)
+    assert probe(client).status_code == 302
+    assert counting.calls == 1
+    probe(client)  # and that position is kept in turn
+    assert counting.calls == 1
+
+
+def test_kept_position_expires_after_position_cache_s(app, svc, tracked):
+    state = captive_services_of(app).probe_state
+    client_id = svc.hasher.client_id(PHONE)
+    assert state.read("demo", client_id).position is not None
+    later = time.time() + svc.settings.position_cache_s + 1
+    assert state.read("demo", client_id, now=later).position is None
+
+
+def test_zone_app_change_applies_to_the_next_probe(app, client, svc, tracked):
+    svc.zone_apps.set("demo", "cinema", "coupons", {})
+    assert urlparse(probe(client).headers["Location"]).path == expected_landing_path(app, svc, "cinema")
+    assert expected_landing_path(app, svc, "cinema") != tracked
+
+
+def test_grant_applies_to_the_next_probe(app, client, svc, tracked):
+    with app.app_context():
+        captive_services().sessions.grant("demo", svc.hasher.client_id(PHONE), 600, "direct")
+    resp = probe(client)
+    assert resp.status_code == 204 and resp.data == b""
+
+
+def test_token_in_the_landing_url_is_the_phones(app, client, svc, tracked):
+    token = parse_qs(urlparse(probe(client).headers["Location"]).query)["c"][0]
+    with app.app_context():
+        shopper = read_shopper_token(token)
+    assert shopper.venue == "demo" and shopper.client == svc.hasher.client_id(PHONE)
+
+
+def test_phone_known_by_ip_only(app, client, svc, tracked):
+    """A probe without gateway parameters (our DNS answered it): the client comes from the IP table."""
+    with app.app_context():
+        captive_services().sessions.remember_ip("demo", "10.0.0.7", svc.hasher.client_id(PHONE))
+    resp = client.get("/generate_204", environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert urlparse(resp.headers["Location"]).path == tracked
+
+
+def test_head_probe_gets_headers_only(client, tracked):
+    resp = client.head(f"/hotspot-detect.html?client_mac={PHONE}", headers={"Host": "captive.apple.com"})
+    assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == tracked
+    assert resp.data == b""
+
+
+def test_probe_paths_take_only_get(client, demo):
+    resp = client.post("/generate_204", data={"x": "1"})
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, HEAD"
+    assert resp.get_json() == {"error": "probes are GET requests"}
+
+
+def test_lost_script_is_loaded_again(client, svc, tracked):
+    probe(client)
+    svc.db.script_flush()  # a store restarted without its script cache
+    resp = probe(client)
+    assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == tracked
+
+
+def test_dropped_connection_fails_open_then_recovers(client, svc, tracked):
+    probe(client)
+    for info in svc.db.client_list():  # drop every connection the store has open but ours
+        if int(info["id"]) != svc.db.client_id():
+            svc.db.client_kill_filter(_id=info["id"])
+    first = probe(client)
+    assert first.status_code == 302  # the offline page (fail open) or, after a reconnect, the landing
+    assert urlparse(first.headers["Location"]).path in ("/offline", tracked)
+    assert urlparse(probe(client).headers["Location"]).path == tracked
+
+
+def test_unknown_mac_param_is_ignored_not_an_error(client, demo):
+    resp = client.get("/generate_204?client_mac=not-a-mac")
+    assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == "/v/demo/"
+
+
+def test_store_error_mid_probe_is_logged(app, client, tracked, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise redis.ConnectionError("store went away")
+
+    monkeypatch.setattr(captive_services_of(app).probe_state, "read", broken)
+    resp = probe(client)
+    assert urlparse(resp.headers["Location"]).path == "/offline"
+    assert "probe sent to the offline page" in caplog.text

@@ -1,0 +1,138 @@
+"""The tracker (portal/tracking.py) and the kept position (portal/locate.py): phones are positioned
+as their readings arrive, once per new set of readings, and counted in footfall without opening
+the portal; a store error puts the work back; `python -m portal track --once` does a round by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from portal.ingest.store import RssiKeys
+from portal.locate import TrackKeys
+from portal.settings import PROJECT_ROOT
+from portal.tracking import Tracker
+from tests.test_slice import post_phone_at
+
+PHONES = ["02:00:5e:00:54:01", "02:00:5e:00:54:02", "02:00:5e:00:54:03"]
+
+
+@pytest.fixture
+def heard(client, demo, svc, demo_map):
+    """Three phones heard in the cinema, the food court and the garage; nobody probed yet."""
+    for phone, spot in zip(PHONES, [(1, 20, 30), (1, 65, 30), (0, 20, 30)], strict=True):
+        post_phone_at(client, demo, demo_map, *spot, phone=phone)
+    return [svc.hasher.client_id(p) for p in PHONES]
+
+
+def tracker(svc, batch=200) -> Tracker:
+    return Tracker(svc.db, svc.venues, svc.locator, batch=batch)
+
+
+def test_ingest_marks_the_phones_it_hears(svc, heard):
+    assert {m.decode() for m in svc.db.smembers(RssiKeys("demo").new_readings())} == set(heard)
+
+
+def test_tracker_positions_each_heard_phone_once(svc, heard):
+    t = tracker(svc, batch=2)
+    assert t.step("demo") == 2 and t.pending("demo") == 1
+    assert t.step("demo") == 1 and t.pending("demo") == 0
+    assert t.step("demo") == 0
+    for client in heard:
+        assert svc.db.hget(TrackKeys("demo").last_position(client), "zone")
+
+
+def test_tracked_phones_count_in_footfall_without_opening_the_portal(svc, heard):
+    tracker(svc).drain("demo")
+    today = datetime.now(UTC).date()
+    assert svc.locator.footfall.report("demo", today).visitors == len(heard)
+
+
+def test_kept_position_is_reused_until_a_newer_reading(client, demo, svc, demo_map, heard):
+    client_id = heard[0]
+    first = svc.locator.locate("demo", client_id)
+    state = svc.db.get(TrackKeys("demo").track(client_id))
+    assert svc.locator.locate("demo", client_id) == first
+    assert svc.db.get(TrackKeys("demo").track(client_id)) == state  # the smoother did not step again
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=PHONES[0])
+    svc.locator.locate("demo", client_id)
+    assert svc.db.get(TrackKeys("demo").track(client_id)) != state
+
+
+def test_position_cache_zero_positions_every_time(svc, heard, monkeypatch):
+    monkeypatch.setattr(svc.locator, "cache_s", 0)
+    svc.locator.locate("demo", heard[0])
+    state = svc.db.get(TrackKeys("demo").track(heard[0]))
+    svc.locator.locate("demo", heard[0])
+    assert svc.db.get(TrackKeys("demo").track(heard[0])) != state
+    assert not svc.db.exists(TrackKeys("demo").last_position(heard[0]))
+
+
+def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
+    def store_down(*args, **kwargs):
+        raise redis.ConnectionError("store went away")
+
+    monkeypatch.setattr(svc.locator, "locate", store_down)
+    with pytest.raises(redis.ConnectionError):
+        tracker(svc).step("demo")
+    assert tracker(svc).pending("demo") == len(heard)
+
+
+def test_one_phones_failure_does_not_stop_the_others(svc, heard, monkeypatch, caplog):
+    real = svc.locator.locate
+
+    def flaky(venue, client, now=None):
+        if client == heard[1]:
+            raise ValueError("a bad reading")
+        return real(venue, client, now)
+
+    monkeypatch.setattr(svc.locator, "locate", flaky)
+    assert tracker(svc).drain("demo") == len(heard)
+    assert "positioning a client of venue demo failed" in caplog.text
+    assert svc.db.exists(TrackKeys("demo").last_position(heard[0]))
+    assert svc.db.exists(TrackKeys("demo").last_position(heard[2]))
+
+
+def test_tracker_runs_until_stopped(svc, heard):
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=tracker(svc).run, args=(stop,), kwargs={"idle_s": 0.05}, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while tracker(svc).pending("demo") and time.time() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and tracker(svc).pending("demo") == 0
+
+
+def test_track_once_cli(settings, svc, heard):
+    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATA_DIR": str(settings.data_dir),
+           "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key}
+    done = subprocess.run([sys.executable, "-m", "portal", "track", "--once"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "demo: positioning 3 phones with new readings" in done.stdout and "demo: 3 positioned" in done.stdout
+    assert tracker(svc).pending("demo") == 0
+
+
+def test_track_cli_needs_a_store(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "portal", "track"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "REDIS_URL is not set" in done.stderr
+
+
+def test_positions_written_by_tracker_are_what_locate_returns(svc, heard):
+    tracker(svc).drain("demo")
+    kept = svc.db.hgetall(TrackKeys("demo").last_position(heard[0]))
+    position = svc.locator.locate("demo", heard[0])
+    assert kept[b"zone"].decode() == (position.zone or "")
+    assert json.loads(kept[b"x"]) == pytest.approx(position.x)
