@@ -49,5 +49,12 @@ class Services:
         )
 
 
+    def warm_up(self) -> None:
+        """Fit every venue's positioning model now, so no request waits for it (gunicorn.conf.py calls this
+        in each worker before it takes requests)."""
+        for venue in self.venues.venue_ids():
+            self.models.get(venue)
+
+
 def services() -> Services:
     return current_app.extensions["mallportal"]

@@ -136,3 +136,18 @@ def test_positions_written_by_tracker_are_what_locate_returns(svc, heard):
     position = svc.locator.locate("demo", heard[0])
     assert kept[b"zone"].decode() == (position.zone or "")
     assert json.loads(kept[b"x"]) == pytest.approx(position.x)
+
+
+def test_gunicorn_workers_fit_the_models_before_taking_requests(app, svc, demo):
+    """gunicorn.conf.py's post_worker_init hook, called as gunicorn calls it (with the worker, whose
+    `wsgi` is the loaded app)."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", PROJECT_ROOT / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    assert "demo" not in svc.models._models
+    conf.post_worker_init(SimpleNamespace(wsgi=app))
+    assert svc.models._models["demo"][1].version == svc.venues.current_version("demo")
+    conf.post_worker_init(SimpleNamespace(wsgi=object()))  # another app (the bench's bare one): nothing to do
