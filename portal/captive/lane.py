@@ -40,6 +40,8 @@ class ProbeLane:
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        # Landing paths, memoised per lane (a venue has a few hundred; the bound keeps junk venues out).
+        self._path = functools.lru_cache(maxsize=4096)(self._build_path)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
@@ -85,11 +87,10 @@ class ProbeLane:
         return redirect_no_store(path + ("&c=" if "?" in path else "?c=") + token)
 
     def path_to(self, environ: dict, endpoint: str, **values: str) -> str:
-        """The path of a page (what url_for builds, relative), memoised: a venue has a few hundred."""
+        """The path of a page, relative, as url_for builds it."""
         return self._path(environ.get("SCRIPT_NAME", ""), endpoint, tuple(sorted(values.items())))
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one lane per app, living as long as the app
-    def _path(self, script_name: str, endpoint: str, values: tuple[tuple[str, str], ...]) -> str:
+    def _build_path(self, script_name: str, endpoint: str, values: tuple[tuple[str, str], ...]) -> str:
         return self.app.url_map.bind("localhost", script_name=script_name or "/").build(endpoint, dict(values))
 
 
