@@ -105,6 +105,10 @@ class TrackKeys(VenueKeys):
         return self.key("pos", client)
 
 
+# The kept position's hash fields; probe_state.py reads them by name in this order (zone third).
+KEPT_FIELDS = ("newest", "at", "zone", "zconf", "floor", "x", "y", "conf")
+
+
 def position_fields(position: Position, newest: bytes, now: float) -> dict[str, str | bytes]:
     return {"newest": newest, "at": repr(now), "floor": str(position.floor), "x": repr(position.x),
             "y": repr(position.y), "zone": position.zone or "", "conf": repr(position.confidence),

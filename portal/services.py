@@ -48,7 +48,6 @@ class Services:
             zone_apps=ZoneAppStore(db),
         )
 
-
     def warm_up(self) -> None:
         """Fit every venue's positioning model now, so no request waits for it (gunicorn.conf.py calls this
         in each worker before it takes requests)."""

@@ -57,14 +57,15 @@ class HotScript:
         conn = self._connection()
         command = conn.pack_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
         try:
-            conn.send_packed_command(command)
-            return conn.read_response()
-        except redis.exceptions.NoScriptError:
-            self.script.registered_client.script_load(self.script.script)
-            conn.send_packed_command(command)
-            return conn.read_response()
+            try:
+                conn.send_packed_command(command)
+                return conn.read_response()
+            except redis.exceptions.NoScriptError:
+                self.script.registered_client.script_load(self.script.script)
+                conn.send_packed_command(command)
+                return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError, OSError):
-            conn.disconnect()
+            conn.disconnect()  # the retry after a reload too: never keep a socket with a reply half read
             raise
 
     def _connection(self) -> redis.connection.AbstractConnection:

@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.captive.common import (
     MAX_QUERY_BYTES,
+    NO_STORE,
     STORE_ERRORS,
     CaptiveServices,
     captive_services_of,
@@ -47,7 +48,6 @@ from portal.storage import VenueKeys, connect
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)
 
-NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
 __all__ = ["ProbeLane", "bp", "captive_services", "init_captive"]
 
 

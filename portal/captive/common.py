@@ -17,6 +17,8 @@ from portal.security import MacHasher
 MAX_QUERY_BYTES = 4096  # portal URLs come from gateways: tighter than the app-wide limit
 MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")  # as the gateways name the client's MAC
 STORE_ERRORS = (redis.RedisError, OSError)
+# On every portal answer that changes with the phone's state (a probe must be asked again once access is granted).
+NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
 
 
 @dataclass

@@ -22,7 +22,14 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 
-from portal.captive.common import MAX_QUERY_BYTES, STORE_ERRORS, captive_services_of, client_from_params, is_venue_id
+from portal.captive.common import (
+    MAX_QUERY_BYTES,
+    NO_STORE,
+    STORE_ERRORS,
+    captive_services_of,
+    client_from_params,
+    is_venue_id,
+)
 from portal.captive.landing import landing_page, locate_with_app
 from portal.captive.probes import Probe, match_probe
 from portal.errors import raw_json_error
@@ -31,7 +38,6 @@ from portal.shopper import new_shopper, sign_shopper
 log = logging.getLogger(__name__)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
-NO_STORE = (("Cache-Control", "no-store, must-revalidate"), ("Pragma", "no-cache"))
 
 
 class ProbeLane:
@@ -99,14 +105,14 @@ def redirect_no_store(location: str) -> Answer:
     link = html.escape(location)
     body = f'<!doctype html>\n<title>Redirecting...</title>\n<p><a href="{link}">Continue</a></p>\n'.encode()
     headers = [("Location", location), ("Content-Type", "text/html; charset=utf-8"),
-               ("Content-Length", str(len(body))), *NO_STORE]
+               ("Content-Length", str(len(body))), *NO_STORE.items()]
     return "302 Found", headers, body
 
 
 def online_answer(probe: Probe) -> Answer:
     """Exactly what the OS's own check server answers."""
     body = probe.body.encode()
-    headers = [*NO_STORE, *probe.headers.items()]
+    headers = [*NO_STORE.items(), *probe.headers.items()]
     if probe.status != 204:  # a 204 has neither body nor type
         headers += [("Content-Type", probe.content_type), ("Content-Length", str(len(body)))]
     return f"{probe.status} {HTTPStatus(probe.status).phrase}", headers, body

@@ -16,11 +16,11 @@ import redis
 from lightapps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
-from portal.locate import Locator, Position, TrackKeys, position_from_fields
+from portal.locate import KEPT_FIELDS, Locator, Position, TrackKeys, position_from_fields
 from portal.storage import HotScript
 
 # KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag); ARGV: the
-# kept position's fields, zone third.
+# kept position's fields (locate.KEPT_FIELDS, zone third).
 _GATHER = """
 local session = redis.call('GET', KEYS[1])
 local kept = redis.call('HMGET', KEYS[2], unpack(ARGV))
@@ -29,7 +29,7 @@ local app = false
 if kept[3] and kept[3] ~= '' then app = redis.call('HGET', KEYS[4], kept[3]) end
 return {session, newest, kept, app}
 """
-_FIELDS = ("newest", "at", "zone", "zconf", "floor", "x", "y", "conf")
+_FIELD_NAMES = tuple(name.encode() for name in KEPT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class ProbeStateStore:
         now = time.time() if now is None else now
         keys = [SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
                 RssiKeys(venue).readings(client), ZoneAppKeys(venue).assignments()]
-        raw_session, newest, values, raw_app = self._gather(keys=keys, args=_FIELDS)
-        kept = {name.encode(): value for name, value in zip(_FIELDS, values, strict=True) if value is not None}
+        raw_session, newest, values, raw_app = self._gather(keys=keys, args=KEPT_FIELDS)
+        kept = {name: value for name, value in zip(_FIELD_NAMES, values, strict=True) if value is not None}
         fresh = self.locator.is_fresh(kept, newest, now)
         position = position_from_fields(kept) if fresh else None
         app = ZoneAppStore.app_of(raw_app) if position is not None and position.zone else None
