@@ -27,6 +27,12 @@ def set_path(body, path, value):
 
 
 DELETE = object()
+
+
+def case_ids(cases) -> list[str]:
+    """Stable test ids (the JSON path and the case's index): some cases hold times taken at import, and
+    pytest-xdist needs every worker to collect the same ids."""
+    return [f"{i}-{case[-1]}" for i, case in enumerate(cases)]
 OBS2 = ("data", "observations", 0)
 LOC = ("data", "observations", 0, "locations", 0)
 REC = (*LOC, "rssiRecords", 0)
@@ -79,7 +85,7 @@ MERAKI_V3_BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "status", "field"), MERAKI_V2_BAD)
+@pytest.mark.parametrize(("path", "value", "status", "field"), MERAKI_V2_BAD, ids=case_ids(MERAKI_V2_BAD))
 def test_meraki_v2_bad_input(feeds, path, value, status, field):
     body = feeds.v2() if path else value
     if path:
@@ -90,7 +96,7 @@ def test_meraki_v2_bad_input(feeds, path, value, status, field):
     assert feeds.nothing_stored()
 
 
-@pytest.mark.parametrize(("path", "value", "status", "field"), MERAKI_V3_BAD)
+@pytest.mark.parametrize(("path", "value", "status", "field"), MERAKI_V3_BAD, ids=case_ids(MERAKI_V3_BAD))
 def test_meraki_v3_bad_input(feeds, path, value, status, field):
     resp = feeds.meraki(set_path(feeds.v3(), path, value))
     assert resp.status_code == status, resp.get_json()
@@ -188,7 +194,7 @@ OPENWRT_BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "field"), OPENWRT_BAD)
+@pytest.mark.parametrize(("path", "value", "field"), OPENWRT_BAD, ids=case_ids(OPENWRT_BAD))
 def test_openwrt_bad_input(feeds, path, value, field):
     resp = feeds.openwrt(set_path(openwrt_batch(), path, value))
     assert resp.status_code == 422, resp.get_json()
@@ -228,7 +234,7 @@ FIND3_BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "field"), FIND3_BAD)
+@pytest.mark.parametrize(("path", "value", "field"), FIND3_BAD, ids=case_ids(FIND3_BAD))
 def test_find3_bad_input(feeds, path, value, field):
     resp = feeds.find3(set_path(feeds.passive(), path, value))
     assert resp.status_code == 422, resp.get_json()
