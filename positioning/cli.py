@@ -89,7 +89,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     report = position_report(test.y[kept], y_pred, test_zones if zones_pred else None, zones_pred)
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
-                                                         ("k", "metric", "representation", "offset_rounds")},
+                                                         ("k", "k_floor", "metric", "representation", "offset_rounds")},
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off)
     report["_test"] = (X_test, test.y[kept], train)
     return report
@@ -114,7 +114,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
     m = report["model"]
-    _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}, "
+    k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
+    _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
                   f"offset x{m['offset_rounds']})", report)
     if not args.no_baselines:
         for name, (data, k) in BASELINES.items():
@@ -128,6 +129,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     grid = dict(FULL_GRID if args.full_grid else DEFAULT_GRID)
     if args.ks:
         grid["k"] = tuple(args.ks)
+    if args.k_floors:
+        grid["k_floor"] = tuple(None if v == 0 else v for v in args.k_floors)
     bar = tqdm(total=0, desc="folds x fits", file=sys.stderr, disable=args.quiet)
 
     def progress(done: int, total: int) -> None:
@@ -184,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--folds", type=int, default=4)
     tu.add_argument("--per-fold", type=int, default=600, help="test vectors sampled per fold")
     tu.add_argument("--ks", type=int, nargs="+", default=None, help=f"default {DEFAULT_GRID['k']}")
+    tu.add_argument("--k-floors", type=int, nargs="+", default=None,
+                    help="also try these k_floor values (0: the same as k)")
     tu.add_argument("--full-grid", action="store_true", help="all representations and metrics (slow)")
     tu.add_argument("--groups", choices=GROUP_KINDS, default="auto",
                     help="auto: phones if the survey has several, else reference points")

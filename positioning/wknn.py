@@ -119,7 +119,12 @@ class WKNNPositioner(BaseEstimator):
     `k_building` nearest fingerprints, the floor by a vote of the `k_floor` nearest in that building,
     and x/y as the weighted mean of the `k` nearest on that floor.
 
-    Defaults were chosen by cross-validation on UJIIndoorLoc's training set (see docs/positioning.md).
+    `offset_rounds` rounds of per-query offset removal: the median dB difference between the query and
+    its neighbours over the APs both hear is taken off the query, which is then located again (another
+    phone model reads every AP louder or softer by about the same amount). 2 won the cross-validation
+    on the training sets of UJIIndoorLoc and Tampere; k, metric and representation are per venue
+    (positioning.tuning), the defaults being UJIIndoorLoc's (see docs/positioning.md).
+
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
     vanish outside the query's audible APs. A query thus touches ~20 of 520 columns, read from an
@@ -136,7 +141,7 @@ class WKNNPositioner(BaseEstimator):
         missing: float = MISSING_DBM,
         alpha: float = 24.0,
         beta: float = float(np.e),
-        offset_rounds: int = 1,
+        offset_rounds: int = 2,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
