@@ -13,6 +13,9 @@ from positioning.representation import to_representation
 from positioning.vectors import MISSING_DBM
 
 METRICS = ("sorensen", "manhattan", "euclidean")
+# Offsets under this (dB) are left alone: readings are whole dB and vary more than this between scans, so a
+# re-search would cost a second search and move almost nothing.
+MIN_OFFSET_DB = 1.0
 WEIGHTINGS = ("inverse", "uniform")
 
 
@@ -349,7 +352,8 @@ class WKNNPositioner(BaseEstimator):
         if diff.size == 0:
             return np.zeros(X.shape[0])
         median = (diff[np.minimum(low, diff.size - 1)] + diff[np.minimum(high, diff.size - 1)]) / 2
-        return np.where(counts > 0, np.round(median.astype(np.float64), 3), 0.0)
+        median = np.round(median.astype(np.float64), 3)
+        return np.where((counts > 0) & (np.abs(median) >= MIN_OFFSET_DB), median, 0.0)
 
     def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
