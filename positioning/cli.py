@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 from tqdm import tqdm
@@ -32,8 +33,6 @@ def _locate_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> t
 
 
 def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:
-    from collections import Counter
-
     out = []
     for e in estimates:
         votes = Counter(train_zones[i] for i in e.neighbours)

@@ -91,7 +91,8 @@ def grid_configs(grid: dict[str, Iterable]) -> list[dict]:
 
 
 def _folds(groups: np.ndarray, folds: int, per_fold: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import GroupKFold  # only tuning needs it
+    # lazy: scikit-learn's model selection (slow import) only for tuning
+    from sklearn.model_selection import GroupKFold
 
     n_splits = min(folds, np.unique(groups).size)
     if n_splits < 2:
