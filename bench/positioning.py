@@ -2,10 +2,12 @@
 
     python bench/positioning.py [--fingerprints 20000] [--aps 520] [--queries 2000] [--uji DIR]
 
-Prints MallPortal's WKNNPositioner beside scikit-learn's plain KNeighborsRegressor (brute force,
-Euclidean, k=5, raw dBm) fitted on the same map and queried with the same vectors in the same run,
-and the ratio between them. Everything runs on one core (BLAS and OpenMP pools limited to 1 thread).
-Targets (issue 8): p99 single query <= 2 ms, batch >= 5,000 positions/s, never slower than the baseline.
+Prints MallPortal's WKNNPositioner (its defaults, offset removal included) beside scikit-learn's plain
+KNeighborsRegressor (brute force, Euclidean, k=5, raw dBm) fitted on the same map and queried with the
+same vectors in the same run, and the ratio between them; also our one-query-at-a-time loop, to show
+what the batch path (one sparse product per block of queries) gains. Everything runs on one core (BLAS
+and OpenMP pools limited to 1 thread). Targets (issue 20): batch >= 4x the baseline's batch throughput
+in the same run, single-query p99 <= 2 ms.
 
 The map is synthetic but shaped like UJIIndoorLoc (3 buildings x 4 floors, each fingerprint hearing
 ~15-25 APs, unheard = -105 dBm); `--uji DIR` benchmarks on the real UJIIndoorLoc files instead.
@@ -31,7 +33,7 @@ from positioning.vectors import MISSING_DBM  # noqa: E402
 from positioning.wknn import WKNNPositioner  # noqa: E402
 
 TARGET_P99_MS = 2.0
-TARGET_BATCH_PER_S = 5000.0
+TARGET_BATCH_RATIO = 4.0
 
 
 def synthetic_map(n_fingerprints: int, n_aps: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
@@ -131,24 +133,28 @@ def main() -> int:
         ours_single = single_latencies_ms(ours.locate, Q[:1000])
         base_single = single_latencies_ms(lambda q: base.predict(q.reshape(1, -1)), Q[:1000])
         ours_rate = batch_rate(ours.predict, Q)
+        loop_rate = batch_rate(lambda B: [ours.locate(q) for q in B], Q)
         base_rate = batch_rate(base.predict, Q)
 
+    name = f"MallPortal WKNN ({ours.representation}, {ours.metric}, k={ours.k}, offset x{ours.offset_rounds})"
     rows = [
-        ("MallPortal WKNN (powed, sorensen, k=11)", fit_s, ours_single, ours_rate, ours.model_bytes()),
+        (name, fit_s, ours_single, ours_rate, ours.model_bytes()),
         ("sklearn KNeighborsRegressor brute k=5", base_fit_s, base_single, base_rate, X.astype(np.float64).nbytes),
     ]
-    print(f"{'':42} {'fit s':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch/s':>9} {'model MB':>9}")
-    for name, fit, single, rate, nbytes in rows:
-        print(f"{name:42} {fit:7.2f} {percentile(single, 50):8.3f} {percentile(single, 99):8.3f} "
+    print(f"{'':56} {'fit s':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch/s':>9} {'model MB':>9}")
+    for label, fit, single, rate, nbytes in rows:
+        print(f"{label:56} {fit:7.2f} {percentile(single, 50):8.3f} {percentile(single, 99):8.3f} "
               f"{rate:9.0f} {nbytes / 1e6:9.1f}")
+    print(f"{'  same model, one query at a time (locate loop)':56} {'':>7} {'':>8} {'':>8} {loop_rate:9.0f}")
     p99 = percentile(ours_single, 99)
     print(f"ratio ours/baseline: single p50 latency x{percentile(ours_single, 50) / percentile(base_single, 50):.2f} "
           f"(lower is better), batch throughput x{ours_rate / base_rate:.2f} (higher is better), "
           f"model memory x{rows[0][4] / rows[1][4]:.2f}")
+    ratio = ours_rate / base_rate
     verdicts = [
         f"p99 single {p99:.3f} ms {'<=' if p99 <= TARGET_P99_MS else '>'} {TARGET_P99_MS} ms",
-        f"batch {ours_rate:.0f}/s {'>=' if ours_rate >= TARGET_BATCH_PER_S else '<'} {TARGET_BATCH_PER_S:.0f}/s",
-        f"{'not slower' if ours_rate >= base_rate else 'SLOWER'} than the baseline in batch",
+        f"batch x{ratio:.2f} the baseline {'>=' if ratio >= TARGET_BATCH_RATIO else '<'} x{TARGET_BATCH_RATIO:g}",
+        f"batch path x{ours_rate / loop_rate:.2f} the one-query loop",
     ]
     print("targets: " + "; ".join(verdicts))
     return 0

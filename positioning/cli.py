@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -15,7 +14,9 @@ from tqdm import tqdm
 from positioning.baselines import BASELINES, baseline_predict
 from positioning.datasets import FORMATS, align, read_dataset
 from positioning.metrics import position_report
+from positioning.perturb import shift_rssi, switch_off_aps
 from positioning.representation import REPRESENTATIONS
+from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
 from positioning.vectors import MISSING_DBM
 from positioning.wknn import METRICS, WKNNPositioner
 
@@ -23,11 +24,12 @@ REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_er
                "p95_error_m", "zone_hit_rate", "n_test")
 
 
-def _predict_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> tuple[np.ndarray, list]:
+def _locate_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> tuple[np.ndarray, list]:
     estimates = []
-    for row in tqdm(X, desc="positioning", unit="q", disable=not show, file=sys.stderr):
-        estimates.append(model.locate(row))
-    return np.array([[e.building, e.floor, e.x, e.y] for e in estimates]), estimates
+    blocks = range(0, len(X), model.BATCH)
+    for start in tqdm(blocks, desc="positioning", unit="block", disable=not show, file=sys.stderr):
+        estimates.extend(model.locate_many(X[start:start + model.BATCH]))
+    return np.array([[e.building, e.floor, e.x, e.y] for e in estimates]).reshape(-1, 4), estimates
 
 
 def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:
@@ -38,23 +40,57 @@ def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:
     return out
 
 
+def model_params(args: argparse.Namespace) -> dict:
+    """The positioner's parameters: its defaults, then a tuned --config file, then explicit flags."""
+    params: dict = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as fh:
+            params = json.load(fh)
+        if not isinstance(params, dict):
+            raise ValueError(f"{args.config}: expected a JSON object of WKNNPositioner parameters")
+        unknown = set(params) - set(WKNNPositioner().get_params())
+        if unknown:
+            raise ValueError(f"{args.config}: unknown parameters {sorted(unknown)}")
+    for name in ("k", "metric", "representation", "offset_rounds"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    return params
+
+
+def test_vectors(args: argparse.Namespace, test, train_ap_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Test vectors aligned to the training APs, perturbed as asked; rows left hearing nothing are dropped
+    when a perturbation silenced them (and are an error otherwise)."""
+    X = align(test, train_ap_ids)
+    if args.rssi_offset:
+        X = shift_rssi(X, args.rssi_offset)
+    if args.ap_off:
+        X = switch_off_aps(X, args.ap_off, seed=args.seed)
+    heard = (X > MISSING_DBM).any(axis=1)
+    if not heard.all() and not (args.rssi_offset or args.ap_off):
+        raise ValueError(f"{int((~heard).sum())} test vectors hear no access point known to the training set")
+    return X[heard], heard
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     train = read_dataset(args.train, args.format)
     test = read_dataset(args.test, args.format)
-    X_test = align(test, train.ap_ids)
-    model = WKNNPositioner(k=args.k, metric=args.metric, representation=args.representation)
+    X_test, kept = test_vectors(args, test, train.ap_ids)
+    params = model_params(args)
+    model = WKNNPositioner(**params)
     started = time.perf_counter()
     model.fit(train.X, train.y)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    heard = (X_test > model.missing).any(axis=1)
-    if not heard.all():
-        raise ValueError(f"{int((~heard).sum())} test vectors hear no access point known to the training set")
-    y_pred, estimates = _predict_with_progress(model, X_test, show=not args.quiet)
+    y_pred, estimates = _locate_with_progress(model, X_test, show=not args.quiet)
     predict_s = time.perf_counter() - started
-    zones_pred = _zones_from_neighbours(estimates, train.zones) if train.zones and test.zones else None
-    report = position_report(test.y, y_pred, test.zones if zones_pred else None, zones_pred)
-    report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4))
+    test_zones = [z for z, k in zip(test.zones, kept, strict=True) if k] if test.zones else None
+    zones_pred = _zones_from_neighbours(estimates, train.zones) if train.zones and test_zones else None
+    report = position_report(test.y[kept], y_pred, test_zones if zones_pred else None, zones_pred)
+    report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
+                  n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
+                                                         ("k", "k_floor", "metric", "representation", "offset_rounds")},
+                  rssi_offset_db=args.rssi_offset, aps_off=args.ap_off)
+    report["_test"] = (X_test, test.y[kept], train)
     return report
 
 
@@ -67,48 +103,59 @@ def _print_report(name: str, report: dict) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args)
+    X_test, y_test, train = report.pop("_test")
     if args.json:
-        print(json.dumps({k: report[k] for k in (*REPORT_KEYS, "fit_seconds", "predict_seconds")}))
+        print(json.dumps({k: report[k] for k in (*REPORT_KEYS, "fit_seconds", "predict_seconds", "n_dropped",
+                                                 "model", "rssi_offset_db", "aps_off")}))
         return 0
-    print(f"test vectors: {report['n_test']}   fit {report['fit_seconds']:.2f} s   "
-          f"predict {report['predict_seconds']:.2f} s")
-    _print_report(f"MallPortal WKNN ({args.representation}, {args.metric}, k={args.k})", report)
+    perturbed = f"; RSSI {args.rssi_offset:+g} dB" if args.rssi_offset else ""
+    perturbed += f"; {args.ap_off:.0%} of APs off (seed {args.seed})" if args.ap_off else ""
+    print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
+          f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
+    m = report["model"]
+    k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
+    _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
+                  f"offset x{m['offset_rounds']})", report)
     if not args.no_baselines:
-        train, test = read_dataset(args.train, args.format), read_dataset(args.test, args.format)
-        X_test = align(test, train.ap_ids)
         for name, (data, k) in BASELINES.items():
-            _print_report(name, position_report(test.y, baseline_predict(train.X, train.y, X_test, data, k)))
+            _print_report(name, position_report(y_test, baseline_predict(train.X, train.y, X_test, data, k)))
     return 0
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    """Grouped k-fold on the TRAINING set only: folds split by phone (or reference point), so a
-    configuration is judged on devices it has not seen, as the validation set will be."""
-    # lazy: scikit-learn's model selection (slow import) only for `tune`
-    from sklearn.model_selection import GroupKFold
-
+    """Grouped k-fold on the TRAINING set only (positioning.tuning); --out writes the chosen configuration."""
     data = read_dataset(args.train, args.format)
-    heard = (data.X > MISSING_DBM).any(axis=1)  # UJIIndoorLoc has a few scans that heard nothing
-    data.X, data.y = data.X[heard], data.y[heard]
-    data.groups = data.groups[heard] if data.groups is not None else None
-    groups = data.groups if data.groups is not None else np.arange(len(data.X)) % args.folds
-    folds = list(GroupKFold(n_splits=args.folds).split(data.X, data.y, groups))
-    rng = np.random.default_rng(0)
-    grid = list(itertools.product(REPRESENTATIONS, METRICS, args.ks))
-    results = []
-    for rep, metric, k in tqdm(grid, desc="configurations", file=sys.stderr):
-        reports = []
-        for train_idx, test_idx in folds:
-            test_idx = rng.choice(test_idx, size=min(args.per_fold, len(test_idx)), replace=False)
-            model = WKNNPositioner(k=k, metric=metric, representation=rep).fit(data.X[train_idx], data.y[train_idx])
-            reports.append(position_report(data.y[test_idx], model.predict(data.X[test_idx])))
-        mean = {key: float(np.mean([r[key] for r in reports])) for key in ("floor_hit_rate", "mean_error_m")}
-        results.append((rep, metric, k, mean["floor_hit_rate"], mean["mean_error_m"]))
-    # Rank: floor first (a wrong floor sends a shopper to the wrong light app), then error.
-    results.sort(key=lambda r: (-round(r[3], 3), r[4]))
-    print(f"{'representation':<12} {'metric':<10} {'k':>3} {'floor hit':>9} {'mean err':>9}")
-    for rep, metric, k, floor, err in results:
-        print(f"{rep:<12} {metric:<10} {k:>3} {floor:9.2%} {err:8.2f}m")
+    grid = dict(FULL_GRID if args.full_grid else DEFAULT_GRID)
+    if args.ks:
+        grid["k"] = tuple(args.ks)
+    if args.k_floors:
+        grid["k_floor"] = tuple(None if v == 0 else v for v in args.k_floors)
+    bar = tqdm(total=0, desc="folds x fits", file=sys.stderr, disable=args.quiet)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    result = tune(data.X, data.y, data.groups, grid=grid, folds=args.folds, per_fold=args.per_fold,
+                  groups=args.groups, block_m=args.block_m, phone_db=args.phone_db, seed=args.seed,
+                  progress=progress)
+    bar.close()
+    print(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s; ranked: floor hit rate within one "
+          "standard error of the best, then mean error")
+    names = list(grid)
+    print(" ".join(f"{n:>14}" for n in names) + f" {'floor hit':>14} {'mean err':>14}")
+    for row in result.rows[: args.show]:
+        print(" ".join(f"{row.params[n]!s:>14}" for n in names)
+              + f" {row.floor_hit_rate:8.2%} ±{row.floor_sd:4.1%} {row.mean_error_m:7.2f}m ±{row.error_sd:4.2f}")
+    print(f"chosen: {json.dumps(result.config)}")
+    print("trusted" if result.trusted else "NOT TRUSTED: " + "; ".join(result.warnings))
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(result.config, fh, indent=1)
+            fh.write("\n")
+        print(f"wrote {args.out} (WKNNPositioner(**config); evaluate --config {args.out})")
     return 0
 
 
@@ -122,17 +169,36 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn baselines")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
-    defaults = WKNNPositioner()
-    ev.add_argument("--k", type=int, default=defaults.k)
-    ev.add_argument("--metric", choices=METRICS, default=defaults.metric)
-    ev.add_argument("--representation", choices=REPRESENTATIONS, default=defaults.representation)
+    ev.add_argument("--config", help="JSON of WKNNPositioner parameters (what tune --out writes)")
+    ev.add_argument("--k", type=int, default=None, help="overrides the default / --config")
+    ev.add_argument("--metric", choices=METRICS, default=None)
+    ev.add_argument("--representation", choices=REPRESENTATIONS, default=None)
+    ev.add_argument("--offset-rounds", type=int, default=None, help="per-query offset removal rounds (0: off)")
+    ev.add_argument("--rssi-offset", type=float, default=0.0, metavar="DB",
+                    help="add DB to every heard test reading (another phone model)")
+    ev.add_argument("--ap-off", type=float, default=0.0, metavar="FRACTION",
+                    help="silence this fraction of the APs heard in the test set (seeded)")
+    ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=cmd_evaluate)
-    tu = sub.add_parser("tune", help="grouped cross-validation over representations, metrics and k")
+    tu = sub.add_parser("tune", help="grouped cross-validation on a training set; picks a configuration")
     tu.add_argument("--train", required=True)
     tu.add_argument("--format", choices=FORMATS, default=None)
     tu.add_argument("--folds", type=int, default=4)
     tu.add_argument("--per-fold", type=int, default=600, help="test vectors sampled per fold")
-    tu.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5, 7, 9, 11])
+    tu.add_argument("--ks", type=int, nargs="+", default=None, help=f"default {DEFAULT_GRID['k']}")
+    tu.add_argument("--k-floors", type=int, nargs="+", default=None,
+                    help="also try these k_floor values (0: the same as k)")
+    tu.add_argument("--full-grid", action="store_true", help="all representations and metrics (slow)")
+    tu.add_argument("--groups", choices=GROUP_KINDS, default="auto",
+                    help="auto: phones if the survey has several, else reference points")
+    tu.add_argument("--block-m", type=float, default=10.0, help="spatial block size for --groups block")
+    tu.add_argument("--phone-db", type=float, default=None,
+                    help="random per-vector offset (+-dB) on held-out vectors; default 0 with phone folds, "
+                         f"{SIMULATED_PHONE_DB:g} otherwise")
+    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--show", type=int, default=15, help="rows of the ranking to print")
+    tu.add_argument("--out", help="write the chosen configuration (JSON) here")
+    tu.add_argument("--quiet", action="store_true")
     tu.set_defaults(func=cmd_tune)
     return parser
 

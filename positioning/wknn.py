@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 
+from positioning.crossterms import LevelIndex, concat_ranges
 from positioning.representation import to_representation
 from positioning.vectors import MISSING_DBM
 
 METRICS = ("sorensen", "manhattan", "euclidean")
+# Offsets under this (dB) are left alone: readings are whole dB and vary more than this between scans, so a
+# re-search would cost a second search and move almost nothing.
+MIN_OFFSET_DB = 1.0
 WEIGHTINGS = ("inverse", "uniform")
 
 
@@ -23,6 +27,7 @@ class Estimate:
     y: float
     confidence: float  # 0..1: how clearly the neighbours agree on building and floor
     neighbours: tuple[int, ...]  # training rows used for x/y, nearest first
+    offset_db: float = 0.0  # how much louder than the map the query read (removed before matching)
 
 
 def check_matrix(X, name: str = "X") -> np.ndarray:
@@ -36,11 +41,80 @@ def check_matrix(X, name: str = "X") -> np.ndarray:
     return X
 
 
-def _smallest(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k smallest values, sorted ascending."""
+def _smallest(values: np.ndarray, k: int, ids: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the k smallest values, sorted ascending; equal values by `ids` (default: position),
+    also across the cut, so that the batch and one-query paths pick the same rows among ties."""
     k = min(k, values.size)
-    idx = np.argpartition(values, k - 1)[:k] if k < values.size else np.arange(values.size)
-    return idx[np.argsort(values[idx], kind="stable")]
+    idx = np.arange(values.size)
+    if k < values.size:
+        idx = np.argpartition(values, k - 1)[:k]
+        kth = values[idx].max()
+        if np.count_nonzero(values == kth) > np.count_nonzero(values[idx] == kth):  # a tie across the cut
+            idx = np.flatnonzero(values <= kth)
+    order = idx[np.lexsort((idx if ids is None else ids[idx], values[idx]))]
+    return order[:k]
+
+
+def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the label code with the largest summed weight (ties: the lowest, as in `_vote`), share."""
+    m = codes.shape[0]
+    flat = (np.arange(m)[:, None] * n_labels + codes).ravel()
+    scores = np.bincount(flat, weights=weights.ravel(), minlength=m * n_labels).reshape(m, n_labels)
+    best = np.argmax(scores, axis=1)
+    total = scores.sum(axis=1)
+    return best, scores[np.arange(m), best] / np.where(total > 0, total, 1.0)
+
+
+@dataclass
+class _Batch:
+    """Decisions for one block of queries; `exact` False rows are answered by `fallback` instead."""
+
+    building: np.ndarray
+    floor: np.ndarray
+    xy: np.ndarray
+    confidence: np.ndarray
+    rows: np.ndarray  # (m, M) candidate rows, nearest first
+    chosen: np.ndarray  # (m, M) the rows used for x/y
+    exact: np.ndarray
+    fallback: dict[int, Estimate] = field(default_factory=dict)
+    offset: np.ndarray | None = None  # dB removed from each query before its final round
+
+    def neighbour_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, training row) for every neighbour used for x/y."""
+        queries, columns = np.nonzero(self.chosen)
+        rows = self.rows[queries, columns]
+        if self.fallback:
+            keep = ~np.isin(queries, list(self.fallback))
+            extra = [(i, r) for i, e in self.fallback.items() for r in e.neighbours]
+            queries = np.concatenate([queries[keep], np.array([i for i, _ in extra], dtype=np.int64)])
+            rows = np.concatenate([rows[keep], np.array([r for _, r in extra], dtype=np.int64)])
+        return queries, rows
+
+    def replace(self, index: np.ndarray, other: _Batch) -> None:
+        """Take `other`'s decisions (a batch of the queries `index`) for those queries."""
+        for name in ("building", "floor", "xy", "confidence", "rows", "chosen", "exact"):
+            getattr(self, name)[index] = getattr(other, name)
+        for i in index.tolist():
+            self.fallback.pop(i, None)
+        self.fallback.update({int(index[j]): e for j, e in other.fallback.items()})
+
+    def estimates(self) -> list[Estimate]:
+        out = []
+        for i in range(self.building.size):
+            offset = 0.0 if self.offset is None else float(self.offset[i])
+            if i in self.fallback:
+                out.append(replace(self.fallback[i], offset_db=offset))
+                continue
+            out.append(Estimate(building=int(self.building[i]), floor=int(self.floor[i]), x=float(self.xy[i, 0]),
+                                y=float(self.xy[i, 1]), confidence=float(self.confidence[i]),
+                                neighbours=tuple(self.rows[i][self.chosen[i]].tolist()), offset_db=offset))
+        return out
+
+    def table(self) -> np.ndarray:
+        out = np.column_stack([self.building, self.floor, self.xy]).astype(np.float64)
+        for i, e in self.fallback.items():
+            out[i] = (e.building, e.floor, e.x, e.y)
+        return out
 
 
 class WKNNPositioner(BaseEstimator):
@@ -48,7 +122,12 @@ class WKNNPositioner(BaseEstimator):
     `k_building` nearest fingerprints, the floor by a vote of the `k_floor` nearest in that building,
     and x/y as the weighted mean of the `k` nearest on that floor.
 
-    Defaults were chosen by cross-validation on UJIIndoorLoc's training set (see docs/positioning.md).
+    `offset_rounds` rounds of per-query offset removal: the median dB difference between the query and
+    its neighbours over the APs both hear is taken off the query, which is then located again (another
+    phone model reads every AP louder or softer by about the same amount). 2 won the cross-validation
+    on the training sets of UJIIndoorLoc and Tampere; k, metric and representation are per venue
+    (positioning.tuning), the defaults being UJIIndoorLoc's (see docs/positioning.md).
+
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
     vanish outside the query's audible APs. A query thus touches ~20 of 520 columns, read from an
@@ -65,6 +144,7 @@ class WKNNPositioner(BaseEstimator):
         missing: float = MISSING_DBM,
         alpha: float = 24.0,
         beta: float = float(np.e),
+        offset_rounds: int = 2,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -75,6 +155,7 @@ class WKNNPositioner(BaseEstimator):
         self.missing = missing
         self.alpha = alpha
         self.beta = beta
+        self.offset_rounds = offset_rounds
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -87,6 +168,8 @@ class WKNNPositioner(BaseEstimator):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | np.integer) or value < 1):
                 raise ValueError(f"{name} must be a positive integer")
+        if not isinstance(self.offset_rounds, int | np.integer) or not 0 <= self.offset_rounds <= 5:
+            raise ValueError("offset_rounds must be an integer from 0 to 5")
 
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
@@ -107,10 +190,18 @@ class WKNNPositioner(BaseEstimator):
         self.col_ptr_ = csc.indptr.astype(np.int64)
         self.col_rows_ = csc.indices.astype(np.int32)
         self.col_values_ = csc.data.astype(np.float32)
+        self.levels_ = LevelIndex(csc)
+        # The heard dBm per fingerprint (CSR), to estimate a query's offset against its neighbours.
+        heard = sparse.csr_matrix(np.where(self.missing < X, X - self.missing, 0.0))
+        self.row_ptr_ = heard.indptr.astype(np.int64)
+        self.row_aps_ = heard.indices.astype(np.int32)
+        self.row_dbm_ = (heard.data + self.missing).astype(np.float32)
         self.row_sums_ = R.sum(axis=1, dtype=np.float64)
         self.row_squares_ = (R.astype(np.float64) ** 2).sum(axis=1)
         self.buildings_ = y[:, 0].astype(np.int64)
         self.floors_ = y[:, 1].astype(np.int64)
+        self.building_labels_, self.building_codes_ = np.unique(self.buildings_, return_inverse=True)
+        self.floor_labels_, self.floor_codes_ = np.unique(self.floors_, return_inverse=True)
         self.xy_ = y[:, 2:4].astype(np.float64)
         self.n_features_in_ = X.shape[1]
         return self
@@ -218,23 +309,157 @@ class WKNNPositioner(BaseEstimator):
     def locate(self, x) -> Estimate:
         """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP."""
         X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
-        return self._locate_represented(self._represent(X)[0])
+        estimate = self._locate_represented(self._represent(X)[0])
+        total = 0.0
+        for _ in range(self.offset_rounds):
+            delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
+                                        np.asarray(estimate.neighbours, dtype=np.int64))[0])
+            if delta == 0:
+                break
+            X, total = self._shifted(X, np.array([delta])), total + delta
+            estimate = self._locate_represented(self._represent(X)[0])
+        return replace(estimate, offset_db=total) if total else estimate
 
     def locate_many(self, X) -> list[Estimate]:
-        """Many RSSI vectors -> Estimates. One query at a time: a query reads only ~20 index columns, so
-        batching them (tried: one gather + bincount per block of 8-32) only added cache misses."""
-        R = self._represent(self._check_query(X))
-        silent = ~R.any(axis=1)
-        if silent.any():
-            raise ValueError(f"query row {int(np.argmax(silent))} hears no known access point")
-        return [self._locate_represented(q) for q in R]
+        """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`)."""
+        X = self._check_queries(X)
+        return [e for start in range(0, X.shape[0], self.BATCH)
+                for e in self._locate_block(X[start:start + self.BATCH]).estimates()]
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
-        return np.array([[e.building, e.floor, e.x, e.y] for e in self.locate_many(X)], dtype=np.float64)
+        X = self._check_queries(X)
+        return np.vstack([self._locate_block(X[start:start + self.BATCH]).table()
+                          for start in range(0, X.shape[0], self.BATCH)])
+
+    # -- phone-to-phone differences ----------------------------------------------------------------
+
+    def _offsets(self, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per query (dBm rows of X): the median of query minus fingerprint over the APs both hear, taken
+        over the given (query, neighbour row) pairs. A phone model reading louder or softer than the survey
+        phone shifts every AP alike, so this is the phone's offset as far as the neighbours are right."""
+        lengths = self.row_ptr_[rows + 1] - self.row_ptr_[rows]
+        entries = concat_ranges(self.row_ptr_[rows], lengths)
+        owner = np.repeat(queries, lengths)
+        query_dbm = X[owner, self.row_aps_[entries]]
+        heard = query_dbm > self.missing
+        diff, owner = query_dbm[heard] - self.row_dbm_[entries][heard], owner[heard]
+        order = np.lexsort((diff, owner))
+        diff = diff[order]
+        counts = np.bincount(owner, minlength=X.shape[0])
+        first = np.cumsum(counts) - counts
+        low, high = first + (counts - 1) // 2, first + counts // 2
+        if diff.size == 0:
+            return np.zeros(X.shape[0])
+        median = (diff[np.minimum(low, diff.size - 1)] + diff[np.minimum(high, diff.size - 1)]) / 2
+        median = np.round(median.astype(np.float64), 3)
+        return np.where((counts > 0) & (np.abs(median) >= MIN_OFFSET_DB), median, 0.0)
+
+    def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
+        heard = self.missing < X
+        floor = self.missing + 1.0
+        return np.where(heard, np.clip(X - delta[:, None], floor, 0.0), X)
+
+    def _locate_block(self, X: np.ndarray) -> _Batch:
+        """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`)."""
+        batch = self._locate_batch(self._represent(X))
+        batch.offset = np.zeros(X.shape[0])
+        for _ in range(self.offset_rounds):
+            delta = self._offsets(X, *batch.neighbour_pairs())
+            moved = np.flatnonzero(delta != 0)
+            if moved.size == 0:
+                break
+            X = X.copy()
+            X[moved] = self._shifted(X[moved], delta[moved])
+            batch.offset[moved] += delta[moved]
+            batch.replace(moved, self._locate_batch(self._represent(X[moved])))
+        return batch
+
+    # -- the batch path ----------------------------------------------------------------------------
+
+    BATCH = 128  # queries per sparse product: bounds the (batch x candidates) cross-term matrix
+
+    def _check_queries(self, X) -> np.ndarray:
+        X = self._check_query(X)
+        silent = ~(self.missing < X).any(axis=1)
+        if silent.any():
+            raise ValueError(f"query row {int(np.argmax(silent))} hears no known access point")
+        return X
+
+    def _locate_batch(self, R: np.ndarray) -> _Batch:
+        """One block of represented queries: cross terms of the whole block as one sparse product
+        (positioning.crossterms), the nearest candidates per query, then building -> floor -> x/y
+        decided for all queries at once. The rare query whose candidate prefix is too short to decide
+        exactly goes through the one-query path."""
+        rows, d, complete = self._batch_candidates(R)
+        batch = self._decide_batch(rows, d, complete)
+        for i in np.flatnonzero(~batch.exact):
+            batch.fallback[int(i)] = self._locate_represented(R[i])
+        return batch
+
+    def _batch_candidates(self, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per query: the M nearest rows sorted by distance (padded with -1 / inf), and whether they are
+        all of its candidates. Rows with fewer Sorensen candidates than needed get no rows at all, so
+        that the decision sends them to the one-query path."""
+        m, width = R.shape[0], max(32, 4 * self._needed())
+        rows_out = np.full((m, width), -1, dtype=np.int64)
+        d_out = np.full((m, width), np.inf)
+        complete = np.zeros(m, dtype=bool)
+        cross = self.levels_.cross_terms(R, product=self.metric == "euclidean")
+        q_sums = R.sum(axis=1, dtype=np.float64)
+        if self.metric == "sorensen":
+            needed = self._needed()
+            for i in range(m):
+                start, stop = cross.indptr[i], cross.indptr[i + 1]
+                if stop - start < needed:
+                    continue
+                rows = cross.indices[start:stop]
+                total = self.row_sums_[rows] + q_sums[i]
+                d = np.maximum(total - 2 * cross.data[start:stop], 0) / total
+                top = _smallest(d, width, ids=rows)
+                rows_out[i, :top.size], d_out[i, :top.size] = rows[top], d[top]
+                complete[i] = top.size == d.size
+            return rows_out, d_out, complete
+        dense = cross.toarray()
+        if self.metric == "euclidean":
+            q_squares = (R.astype(np.float64) ** 2).sum(axis=1)
+            D = np.sqrt(np.maximum(self.row_squares_ + q_squares[:, None] - 2 * dense, 0))
+        else:
+            D = np.maximum(self.row_sums_ + q_sums[:, None] - 2 * dense, 0)
+        for i in range(m):
+            top = _smallest(D[i], width)
+            rows_out[i, :top.size], d_out[i, :top.size] = top, D[i, top]
+            complete[i] = top.size == D.shape[1]
+        return rows_out, d_out, complete
+
+    def _decide_batch(self, rows: np.ndarray, d: np.ndarray, complete: np.ndarray) -> _Batch:
+        """`_decide` for many queries at once over (m, M) arrays of rows sorted by distance."""
+        valid = rows >= 0
+        safe = np.where(valid, rows, 0)
+        weights = np.where(valid, self._weights(np.where(valid, d, 1.0)), 0.0)
+        k_building, k_floor = self.k_building or self.k, self.k_floor or self.k
+        building_codes = self.building_codes_[safe]
+        first = np.zeros_like(valid)
+        first[:, :k_building] = True
+        building, building_share = _batch_vote(building_codes, weights * first, self.building_labels_.size)
+        in_building = valid & (building_codes == building[:, None])
+        rank = np.cumsum(in_building, axis=1)
+        exact = valid[:, 0] & (complete | (rank[:, -1] >= k_floor))
+        floor_codes = self.floor_codes_[safe]
+        floor, floor_share = _batch_vote(floor_codes, weights * (in_building & (rank <= k_floor)),
+                                         self.floor_labels_.size)
+        on_floor = in_building & (floor_codes == floor[:, None])
+        rank = np.cumsum(on_floor, axis=1)
+        exact &= complete | (rank[:, -1] >= self.k)
+        chosen = on_floor & (rank <= self.k)
+        w = weights * chosen
+        xy = np.einsum("ij,ijk->ik", w, self.xy_[safe]) / np.maximum(w.sum(axis=1), 1e-300)[:, None]
+        return _Batch(building=self.building_labels_[building], floor=self.floor_labels_[floor], xy=xy,
+                      confidence=building_share * floor_share, rows=rows, chosen=chosen, exact=exact)
 
     def model_bytes(self) -> int:
         """Memory held by the learned arrays."""
         arrays = [self.col_ptr_, self.col_rows_, self.col_values_, self.row_sums_, self.row_squares_,
-                  self.buildings_, self.floors_, self.xy_]
-        return int(sum(a.nbytes for a in arrays))
+                  self.buildings_, self.floors_, self.xy_, self.row_ptr_, self.row_aps_, self.row_dbm_]
+        return int(sum(a.nbytes for a in arrays)) + self.levels_.nbytes()

@@ -61,18 +61,21 @@ def test_held_out_accuracy_is_sane():
 @pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
 @pytest.mark.parametrize("representation", ["positive", "exponential", "powed"])
 def test_neighbours_match_brute_force(metric, representation):
-    """The inverted-index fast path returns exactly the brute-force nearest neighbours."""
+    """The inverted-index fast path and the batch path return exactly the brute-force nearest neighbours
+    (offset removal off: it moves the query itself)."""
     X, y = campus()
     y = y.copy()
     y[:, 0] = 0
     y[:, 1] = 0  # one building and floor: the neighbours are then the plain k nearest
-    model = WKNNPositioner(k=5, metric=metric, representation=representation).fit(X[:500], y[:500])
+    model = WKNNPositioner(k=5, metric=metric, representation=representation, offset_rounds=0).fit(X[:500], y[:500])
     R = to_representation(X, representation, MISSING_DBM, model.alpha, model.beta)
     sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
     brute = NearestNeighbors(n_neighbors=5, algorithm="brute", metric=sk_metric).fit(R[:500])
     dist, idx = brute.kneighbors(R[500:540])
-    for q, row_d in zip(X[500:540], dist, strict=True):
+    batch = model.locate_many(X[500:540])
+    for q, row_d, in_batch in zip(X[500:540], dist, batch, strict=True):
         ours = model.locate(q)
+        assert in_batch.neighbours == ours.neighbours
         ours_d = np.sort(model.distances(to_representation(q[None], representation, MISSING_DBM,
                                                            model.alpha, model.beta)[0])[list(ours.neighbours)])
         assert np.allclose(ours_d, np.sort(row_d), atol=1e-5)

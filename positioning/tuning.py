@@ -1,0 +1,189 @@
+"""A venue's hyperparameters chosen by grouped cross-validation on its own survey (training data only).
+
+Folds never share a group between their training and test parts. Groups are, in order of preference:
+- phones, when the survey names two or more (a fold is judged on phones its map never saw, as live);
+- spatial blocks (cells of `block_m` metres per floor), when asked for: the harshest, no nearby map point;
+- reference points otherwise (the usual one-phone site survey: every scan of a held-out point goes).
+
+The choice rule: among configurations whose floor hit rate is within one standard error of the best
+(floor first: a wrong floor lands the shopper in the wrong app), the lowest mean 2-D error. The result
+says when it cannot be trusted: few groups, tiny folds, or folds that disagree."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from positioning.metrics import position_report
+from positioning.perturb import shift_rssi
+from positioning.representation import REPRESENTATIONS
+from positioning.vectors import MISSING_DBM
+from positioning.wknn import METRICS, WKNNPositioner
+
+GROUP_KINDS = ("auto", "phone", "point", "block")
+# Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
+QUERY_TIME_PARAMS = ("k", "k_floor", "offset_rounds")
+DEFAULT_GRID: dict[str, tuple] = {
+    "representation": ("powed", "exponential"),
+    "metric": ("sorensen",),
+    "k": (1, 2, 3, 5, 7, 9, 11),
+    "offset_rounds": (0, 1, 2),
+}
+FULL_GRID: dict[str, tuple] = {**DEFAULT_GRID, "representation": REPRESENTATIONS, "metric": METRICS}
+MIN_GROUPS = 5  # fewer held-out groups than this and a fold's figure is one phone's or one spot's luck
+MIN_FOLD_TEST = 30
+MAX_ERROR_CV = 0.25  # fold-to-fold spread of the mean error, relative
+MAX_FLOOR_SD = 0.05
+# A one-phone survey holds no phone-to-phone differences, yet live phones read a few dB louder or softer
+# than the survey phone: its held-out vectors get a random offset, uniform in +-this (dB), per vector.
+SIMULATED_PHONE_DB = 5.0
+
+
+@dataclass
+class CVRow:
+    params: dict
+    floor_hit_rate: float
+    floor_sd: float
+    mean_error_m: float
+    error_sd: float
+
+
+@dataclass
+class TuneResult:
+    config: dict  # WKNNPositioner(**config)
+    group_kind: str  # "phone", "reference point" or "spatial block"
+    n_groups: int
+    n_splits: int
+    rows: list[CVRow]  # ranked, the chosen one first
+    warnings: list[str] = field(default_factory=list)  # why the estimate cannot be trusted
+    notes: list[str] = field(default_factory=list)  # what it cannot know
+
+    @property
+    def trusted(self) -> bool:
+        return not self.warnings
+
+
+def cv_groups(y: np.ndarray, phones: np.ndarray | None = None, kind: str = "auto",
+              block_m: float = 10.0) -> tuple[np.ndarray, str]:
+    """(group id per row, what the groups are)."""
+    if kind not in GROUP_KINDS:
+        raise ValueError(f"unknown grouping {kind!r}; choose one of {GROUP_KINDS}")
+    several_phones = phones is not None and np.unique(phones).size >= 2
+    if kind == "phone" or (kind == "auto" and several_phones):
+        if not several_phones:
+            raise ValueError("grouping by phone needs a survey taken with two or more phones")
+        return np.unique(phones, return_inverse=True)[1], "phone"
+    if kind == "block":
+        if block_m <= 0:
+            raise ValueError("the block size must be positive")
+        cells = np.column_stack([y[:, 0], y[:, 1], np.floor(y[:, 2] / block_m), np.floor(y[:, 3] / block_m)])
+        return np.unique(cells, axis=0, return_inverse=True)[1].ravel(), "spatial block"
+    points = np.column_stack([y[:, :2], np.round(y[:, 2:4], 2)])
+    return np.unique(points, axis=0, return_inverse=True)[1].ravel(), "reference point"
+
+
+def grid_configs(grid: dict[str, Iterable]) -> list[dict]:
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def _folds(groups: np.ndarray, folds: int, per_fold: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    # lazy: scikit-learn's model selection (slow import) only for tuning
+    from sklearn.model_selection import GroupKFold
+
+    n_splits = min(folds, np.unique(groups).size)
+    if n_splits < 2:
+        raise ValueError("cross-validation needs at least two groups (phones, reference points or blocks)")
+    rng = np.random.default_rng(seed)
+    out = []
+    for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(groups, groups=groups):
+        # The same test sample for every configuration: the comparison between them is paired.
+        test_idx = np.sort(rng.choice(test_idx, size=min(per_fold, test_idx.size), replace=False))
+        out.append((train_idx, test_idx))
+    return out
+
+
+def _score(X, y, folds, configs, test_X: np.ndarray,
+           progress: Callable[[int, int], None] | None) -> list[CVRow]:
+    fit_keys = sorted({k for c in configs for k in c} - set(QUERY_TIME_PARAMS))
+    by_fit: dict[tuple, list[dict]] = {}
+    for config in configs:
+        by_fit.setdefault(tuple(config.get(k) for k in fit_keys), []).append(config)
+    reports: dict[int, list[dict]] = {id(c): [] for c in configs}
+    done, total = 0, len(folds) * len(by_fit)
+    for train_idx, test_idx in folds:
+        for fit_values, members in by_fit.items():
+            fit_params = {k: v for k, v in zip(fit_keys, fit_values, strict=True) if v is not None}
+            model = WKNNPositioner(**fit_params).fit(X[train_idx], y[train_idx])
+            for config in members:
+                model.set_params(**{k: config[k] for k in QUERY_TIME_PARAMS if k in config})
+                reports[id(config)].append(position_report(y[test_idx], model.predict(test_X[test_idx])))
+            done += 1
+            if progress:
+                progress(done, total)
+    rows = []
+    for config in configs:
+        floors = [r["floor_hit_rate"] for r in reports[id(config)]]
+        errors = [r["mean_error_m"] for r in reports[id(config)]]
+        rows.append(CVRow(dict(config), float(np.mean(floors)), float(np.std(floors)),
+                          float(np.mean(errors)), float(np.std(errors))))
+    return rows
+
+
+def _rank(rows: list[CVRow], n_splits: int) -> list[CVRow]:
+    """Within one standard error of the best floor rate, by mean error; then the rest."""
+    best = max(rows, key=lambda r: (r.floor_hit_rate, -r.mean_error_m))
+    bar = best.floor_hit_rate - best.floor_sd / np.sqrt(n_splits)
+    return sorted(rows, key=lambda r: (r.floor_hit_rate < bar, r.mean_error_m, -r.floor_hit_rate))
+
+
+def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: int = 4, per_fold: int = 600,
+         groups: str = "auto", block_m: float = 10.0, phone_db: float | None = None, seed: int = 0,
+         progress: Callable[[int, int], None] | None = None) -> TuneResult:
+    """Cross-validate the grid on (X, y) (RSSI dBm, building/floor/x/y) and pick a configuration.
+    `phone_db`: held-out vectors read louder/softer by a random offset in +-phone_db; default 0 when
+    the folds hold out real phones, SIMULATED_PHONE_DB otherwise."""
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    heard = (X > MISSING_DBM).any(axis=1)  # scans that heard nothing cannot be test queries
+    X, y = X[heard], y[heard]
+    phones = None if phones is None else np.asarray(phones)[heard]
+    group_ids, kind = cv_groups(y, phones, groups, block_m)
+    fold_list = _folds(group_ids, folds, per_fold, seed)
+    if phone_db is None:
+        phone_db = 0.0 if kind == "phone" else SIMULATED_PHONE_DB
+    test_X = X
+    if phone_db:
+        test_X = shift_rssi(X, np.random.default_rng(seed + 1).uniform(-phone_db, phone_db, len(X)))
+        keep = (test_X > MISSING_DBM).any(axis=1)  # a vector shifted below hearing cannot be a query
+        fold_list = [(train, test[keep[test]]) for train, test in fold_list]
+    configs = grid_configs(grid or DEFAULT_GRID)
+    rows = _rank(_score(X, y, fold_list, configs, test_X, progress), len(fold_list))
+    n_groups = int(np.unique(group_ids).size)
+    result = TuneResult(config=rows[0].params, group_kind=kind, n_groups=n_groups, n_splits=len(fold_list),
+                        rows=rows)
+    _judge(result, min(t.size for _, t in fold_list), phone_db)
+    return result
+
+
+def _judge(result: TuneResult, smallest_fold: int, phone_db: float) -> None:
+    chosen = result.rows[0]
+    if result.n_groups < MIN_GROUPS:
+        result.warnings.append(f"only {result.n_groups} {result.group_kind}s to hold out (< {MIN_GROUPS})")
+    if smallest_fold < MIN_FOLD_TEST:
+        result.warnings.append(f"a fold tests only {smallest_fold} vectors (< {MIN_FOLD_TEST})")
+    if chosen.mean_error_m > 0 and chosen.error_sd / chosen.mean_error_m > MAX_ERROR_CV:
+        result.warnings.append(f"folds disagree: mean error {chosen.mean_error_m:.2f} m +- {chosen.error_sd:.2f} m")
+    if chosen.floor_sd > MAX_FLOOR_SD:
+        result.warnings.append(f"folds disagree: floor hit rate {chosen.floor_hit_rate:.1%} "
+                               f"+- {chosen.floor_sd:.1%}")
+    if result.group_kind != "phone":
+        result.notes.append(f"one survey phone: other phone models are simulated (+-{phone_db:g} dB per held-out "
+                            "vector), walking shoppers are not; live errors will be higher")
+
+
+def venue_config(X, y, phones=None, **kwargs) -> dict:
+    """The configuration for a venue's live model, from its survey samples (see `tune`)."""
+    return tune(X, y, phones, **kwargs).config

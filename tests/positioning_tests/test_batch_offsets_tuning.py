@@ -1,0 +1,168 @@
+"""The batch path (one sparse product per block), per-query offset removal, test perturbations and tuning."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from positioning.cli import main
+from positioning.crossterms import LevelIndex
+from positioning.perturb import shift_rssi, switch_off_aps
+from positioning.tuning import cv_groups, tune, venue_config
+from positioning.vectors import MISSING_DBM
+from positioning.wknn import WKNNPositioner
+
+from .test_vectors_datasets_cli import write_uji
+from .test_wknn import campus
+
+
+def same(a, b) -> bool:
+    """Equal decisions and neighbours; x/y/confidence equal up to the order of float sums."""
+    return (a.building, a.floor, a.neighbours) == (b.building, b.floor, b.neighbours) and np.allclose(
+        [a.x, a.y, a.confidence, a.offset_db], [b.x, b.y, b.confidence, b.offset_db], rtol=1e-9, atol=1e-9)
+
+
+@st.composite
+def sparse_maps(draw):
+    """A represented map and queries: non-negative, ~60% zeros, values drawn from few levels or any float."""
+    n, m, aps = draw(st.integers(1, 30)), draw(st.integers(1, 8)), draw(st.integers(1, 12))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    few_levels = draw(st.booleans())
+    def matrix(rows):
+        values = rng.integers(1, 6, (rows, aps)).astype(np.float32) if few_levels else \
+            rng.uniform(0.01, 3, (rows, aps)).astype(np.float32)
+        return np.where(rng.random((rows, aps)) < 0.6, 0, values).astype(np.float32)
+    return matrix(n), matrix(m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparse_maps(), st.booleans())
+def test_batch_cross_terms_equal_brute_force(maps, product):
+    M, Q = maps
+    index = LevelIndex(sparse.csc_matrix(M))
+    got = index.cross_terms(Q, product=product).toarray()
+    pairs = Q[:, None, :].astype(np.float64) * M[None] if product else np.minimum(Q[:, None, :], M[None])
+    assert np.allclose(got, pairs.sum(axis=2), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+@pytest.mark.parametrize("offset_rounds", [0, 1])
+def test_batch_path_decides_exactly_like_single_queries(metric, offset_rounds):
+    """Same building, floor, x/y, confidence and neighbours (ties included: rounded dBm has many)."""
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, metric=metric, offset_rounds=offset_rounds).fit(X[:600], y[:600])
+    model.BATCH = 32  # several blocks
+    queries = np.vstack([X[600:], shift_rssi(X[600:640], 7.0)])
+    batch = model.locate_many(queries)
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
+    assert np.array_equal(model.predict(queries), np.array([[e.building, e.floor, e.x, e.y] for e in batch]))
+
+
+def test_batch_path_handles_too_few_candidates():
+    """A query sharing APs with fewer fingerprints than k goes through the one-query path."""
+    X, y = campus(n=300)
+    model = WKNNPositioner(k=7).fit(X, y)
+    lone = np.full(X.shape[1], MISSING_DBM)
+    lone[np.argmin((X > MISSING_DBM).sum(axis=0) + 1000 * ((X > MISSING_DBM).sum(axis=0) == 0))] = -60
+    batch = model.locate_many(np.vstack([lone, X[0]]))
+    assert same(batch[0], model.locate(lone)) and same(batch[1], model.locate(X[0]))
+
+
+def test_offset_removal_finds_a_louder_phone():
+    X, y = campus(n=900)
+    plain = WKNNPositioner(k=5, offset_rounds=0).fit(X[:700], y[:700])
+    model = WKNNPositioner(k=5, offset_rounds=3).fit(X[:700], y[:700])
+    loud = shift_rssi(X[700:], 8.0)
+    assert np.median([e.offset_db for e in model.locate_many(loud)]) > 6
+    assert np.median([e.offset_db for e in model.locate_many(X[700:])]) == 0
+
+    def error(pred):
+        return np.linalg.norm(pred[:, 2:] - y[700:, 2:], axis=1).mean()
+    assert error(model.predict(loud)) < 0.6 * error(plain.predict(loud))
+
+
+def test_offset_rounds_is_validated():
+    X, y = campus()
+    with pytest.raises(ValueError, match="offset_rounds"):
+        WKNNPositioner(offset_rounds=-1).fit(X, y)
+
+
+def test_shift_rssi_loses_readings_pushed_below_hearing():
+    X = np.array([[-50.0, -100.0, MISSING_DBM], [-5.0, -60.0, -70.0]])
+    out = shift_rssi(X, -10)
+    assert out.tolist() == [[-60.0, MISSING_DBM, MISSING_DBM], [-15.0, -70.0, -80.0]]
+    assert shift_rssi(X, 10)[1, 0] == 0.0  # capped at 0 dBm
+    assert shift_rssi(X, np.array([0.0, 1.0]))[1].tolist() == [-4.0, -59.0, -69.0]
+
+
+def test_switch_off_aps_is_seeded_and_counts_heard_aps():
+    X, _ = campus()
+    heard = (X > MISSING_DBM).any(axis=0).sum()
+    a, b = switch_off_aps(X, 0.3, seed=4), switch_off_aps(X, 0.3, seed=4)
+    assert np.array_equal(a, b)
+    assert heard - (a > MISSING_DBM).any(axis=0).sum() == round(0.3 * heard)
+    with pytest.raises(ValueError, match="fraction"):
+        switch_off_aps(X, 1.0)
+
+
+def test_cv_groups_prefer_phones_then_points():
+    y = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 30, 1], [0, 1, 1, 1]], dtype=float)
+    groups, kind = cv_groups(y, np.array([1, 1, 2, 2]))
+    assert kind == "phone" and groups.tolist() == [0, 0, 1, 1]
+    groups, kind = cv_groups(y, np.array([5, 5, 5, 5]))
+    assert kind == "reference point" and groups[0] == groups[1] and len(set(groups.tolist())) == 3
+    groups, kind = cv_groups(y, None, "block", block_m=50)
+    assert kind == "spatial block" and len(set(groups.tolist())) == 2
+    with pytest.raises(ValueError, match="two or more phones"):
+        cv_groups(y, np.zeros(4), "phone")
+
+
+def test_tune_one_phone_survey_groups_by_point_and_gives_a_usable_config():
+    X, y = campus(n=300)
+    X, y = np.repeat(X, 2, axis=0), np.repeat(y, 2, axis=0)  # two scans per reference point
+    result = tune(X, y, np.zeros(len(X)), grid={"k": (1, 3), "offset_rounds": (0, 1)}, per_fold=60)
+    assert result.group_kind == "reference point" and result.n_groups == 300 and result.n_splits == 4
+    assert set(result.config) == {"k", "offset_rounds"} and result.rows[0].params == result.config
+    assert result.notes  # it says what one phone cannot tell
+    WKNNPositioner(**result.config).fit(X, y)
+    assert venue_config(X, y, grid={"k": (1, 3)}, per_fold=60) in ({"k": 1}, {"k": 3})
+
+
+def test_tune_says_when_it_cannot_be_trusted():
+    X, y = campus(n=200)
+    result = tune(X, y, np.arange(200) % 3, grid={"k": (1, 3)}, per_fold=50)
+    assert result.group_kind == "phone" and result.n_splits == 3
+    assert not result.trusted and "only 3 phones" in result.warnings[0]
+    with pytest.raises(ValueError, match="at least two groups"):
+        tune(X[:5], np.tile(y[:1], (5, 1)), None, grid={"k": (1,)})
+
+
+def test_cli_tune_writes_a_config_that_evaluate_reads(tmp_path, capsys):
+    X, y = campus(n=400)
+    write_uji(tmp_path / "train.csv", X[:300], y[:300], phone=7)  # one phone: used to crash
+    write_uji(tmp_path / "test.csv", X[300:], y[300:])
+    config = tmp_path / "venue.json"
+    assert main(["tune", "--train", str(tmp_path / "train.csv"), "--per-fold", "40", "--ks", "1", "3",
+                 "--out", str(config), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "reference points" in out and "chosen:" in out and "note:" in out
+    chosen = json.loads(config.read_text())
+    assert chosen["k"] in (1, 3)
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+                 "--config", str(config), "--json", "--quiet", "--rssi-offset", "-10", "--ap-off", "0.3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["k"] == chosen["k"] and report["rssi_offset_db"] == -10 and report["aps_off"] == 0.3
+    assert report["n_test"] + report["n_dropped"] == 100 and report["building_hit_rate"] > 0.9
+
+
+def test_cli_evaluate_rejects_a_bad_config(tmp_path, capsys):
+    X, y = campus(n=200)
+    write_uji(tmp_path / "train.csv", X, y)
+    (tmp_path / "bad.json").write_text('{"k": 3, "colour": "red"}')
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "train.csv"),
+                 "--config", str(tmp_path / "bad.json"), "--quiet"]) == 2
+    assert "unknown parameters" in capsys.readouterr().err
