@@ -175,6 +175,17 @@ class RadioSimulator:
         bearing = np.arctan2(self._ap_xyz[:, 1] - y, self._ap_xyz[:, 0] - x)
         return self.body_db * (1 - np.cos(bearing - heading)) / 2
 
+    def scan_vector(
+        self, floor: int, x: float, y: float, rng: np.random.Generator, *, phone_offset_db: float = 0.0,
+        heading: float | None = None, mean: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One scan as a vector in venue.aps order: integer dBm, NaN where the AP does not hear it."""
+        mean = self.mean_vector(floor, x, y) if mean is None else mean
+        if phone_offset_db or self.body_db:
+            mean = mean + phone_offset_db - self.body_loss(x, y, heading, rng)
+        values = np.round(mean + rng.normal(0.0, self.fading_db, size=len(mean)))
+        return np.where(values >= self.sensitivity_dbm, np.minimum(values, -10.0), np.nan)
+
     def measure(
         self, floor: int, x: float, y: float, rng: np.random.Generator | None = None, *,
         phone_offset_db: float = 0.0, heading: float | None = None, off: Iterable[str] = (),
@@ -183,16 +194,10 @@ class RadioSimulator:
         """One scan: integer dBm per AP that hears the phone (as real APs report). `off`: APs that are
         down; `mean`: mean_vector(floor, x, y) when the caller already has it."""
         rng = rng or np.random.default_rng()
-        mean = self.mean_vector(floor, x, y) if mean is None else mean
-        if phone_offset_db or self.body_db:
-            mean = mean + phone_offset_db - self.body_loss(x, y, heading, rng)
+        values = self.scan_vector(floor, x, y, rng, phone_offset_db=phone_offset_db, heading=heading, mean=mean)
         down = set(off)
-        reading: dict[str, float] = {}
-        for bssid, m in zip(self._bssids, mean.tolist(), strict=True):
-            value = round(m + rng.normal(0.0, self.fading_db))
-            if value >= self.sensitivity_dbm and bssid not in down:
-                reading[bssid] = float(min(value, -10))
-        return reading
+        return {b: float(v) for b, v in zip(self._bssids, values.tolist(), strict=True)
+                if v == v and b not in down}
 
     def survey_point(
         self, floor: int, x: float, y: float, scans: int, rng: np.random.Generator, zone: str | None = None,
@@ -200,18 +205,21 @@ class RadioSimulator:
     ) -> Sample:
         """Average several scans at one reference point, as a survey device standing there would."""
         mean = self.mean_vector(floor, x, y)
-        per_ap: dict[str, list[float]] = {}
-        for _ in range(scans):
-            for bssid, value in self.measure(floor, x, y, rng, phone_offset_db=phone_offset_db, mean=mean).items():
-                per_ap.setdefault(bssid, []).append(value)
+        values = np.stack([self.scan_vector(floor, x, y, rng, phone_offset_db=phone_offset_db, mean=mean)
+                           for _ in range(scans)])
+        heard = ~np.isnan(values)
+        count = heard.sum(axis=0)
+        filled = np.where(heard, values, 0.0)
+        avg = filled.sum(axis=0) / np.maximum(count, 1)
+        spread = np.sqrt((np.where(heard, values - avg, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
         # An AP heard in fewer than half the scans is too marginal to keep in the fingerprint.
-        kept = {b: v for b, v in per_ap.items() if len(v) * 2 >= scans}
+        kept = [i for i in range(len(self._bssids)) if count[i] and count[i] * 2 >= scans]
         return Sample(
             floor=floor,
             x=round(x, 2),
             y=round(y, 2),
-            rssi={b: round(float(np.mean(v)), 1) for b, v in kept.items()},
-            spread={b: round(float(np.std(v)), 2) for b, v in kept.items()},
+            rssi={self._bssids[i]: round(float(avg[i]), 1) for i in kept},
+            spread={self._bssids[i]: round(float(spread[i]), 2) for i in kept},
             n=scans,
             zone=zone,
         )
