@@ -231,18 +231,15 @@ def _food_hall(b: _Builder, level: int, x0: float, x1: float, y0: float, y1: flo
     seat = (x0, back_y1, x1, y1) if front == "s" else (x0, y0, x1, back_y0)
     seating = _Unit(f"{prefix}hall", "Food Hall", "food", level, seat, None, "none")
     b.units.append(seating)  # open to the corridor: no walls of its own besides the outer ones
-    x, k = x0, 0
-    while x1 - x > 0.5:
-        width = float(b.rng.uniform(4.0, 6.0))
-        if x1 - (x + width) < 4.0:
-            width = x1 - x
+    count = max(1, int(round((x1 - x0) / 5.0)))  # equal stalls of about 5 m (4-6 m for any hall of 8 m or more)
+    width = (x1 - x0) / count
+    for k in range(count):
+        x = x0 + k * width
         door_y = back_y1 if front == "s" else back_y0
         stall = _Unit(f"{prefix}s{k + 1:02d}", b.name("stall"), "stall", level, (x, back_y0, x + width, back_y1),
                       (x + width / 2, door_y), "s" if front == "s" else "n")
         b.unit(stall, front_material="glass")
         stall.opens_to = f"in-{seating.id}"  # type: ignore[attr-defined]
-        x += width
-        k += 1
 
 
 def _corridor(b: _Builder, level: int, rect: tuple[float, float, float, float], zid: str, name: str,

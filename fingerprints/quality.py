@@ -417,3 +417,148 @@ def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress:
         path.write_bytes(ap_heatmap_png(venue, ap.bssid))
         written.append(path)
     return written
+
+
+# -- live landing estimate -------------------------------------------------------------------------------
+#
+# The leave-one-point-out figures above score the survey against itself: the same phone, the same body,
+# every AP on, a fingerprint averaged over several scans, the query at a surveyed spot. A shopper's phone
+# differs on each count. live_estimate() queries the production model with held-out survey points turned
+# into what a live phone there would look like, under stated assumptions, and says what it cannot know.
+
+
+@dataclass
+class LiveAssumptions:
+    """What a live phone adds to a surveyed fingerprint (defaults: typical published figures, not tuned
+    on any venue): the operator can change them to match what a validation walk showed."""
+
+    phone_spread_db: float = 4.0  # sd of (shopper's phone - survey phone) RSSI offsets: device models differ
+    body_db: float = 4.0  # the shopper's body: 0 dB toward the APs she faces, this much behind her
+    reading_noise_db: float = 2.0  # per-AP noise left after the window's median (fast fading, motion)
+    ap_off: float = 0.05  # share of APs off or not reporting at a time
+    block_m: float = 6.0  # held out together: the point and every reference point in its block
+    early_walk_m: float = 8.0  # "early" (30 s into a visit): half the window was heard this far away, walking in
+    sensitivity_dbm: float = -95.0  # weaker than this is not heard
+
+
+@dataclass
+class LiveEstimate:
+    venue: str
+    version: int
+    n_points: int
+    settled_zone_rate: float  # a phone that has dwelt in the zone for a couple of minutes
+    early_zone_rate: float  # 30 s into a visit: part of the window still from the walk in
+    floor_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+    by_kind: dict[str, tuple[int, float]]  # zone kind -> (points, settled zone rate)
+    assumptions: LiveAssumptions
+    cannot_know: list[str]
+    seconds: float = 0.0
+
+    def headline(self) -> dict[str, float]:
+        return {"zone_settled": self.settled_zone_rate, "zone_early": self.early_zone_rate,
+                "floor": self.floor_rate, "error_mean_m": self.mean_error_m}
+
+    def summary_lines(self) -> list[str]:
+        a = self.assumptions
+        lines = [
+            f"venue {self.venue} map v{self.version}: estimated LIVE landing accuracy over {self.n_points} "
+            f"reference points ({self.seconds:.1f} s)",
+            f"  right zone for a phone settled in it (2 min): {self.settled_zone_rate:.1%}; 30 s into a visit: "
+            f"{self.early_zone_rate:.1%}; floor {self.floor_rate:.1%}",
+            f"  error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, p95 {self.p95_error_m:.2f} m",
+            "  by zone kind (settled): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
+            f"  assumed: phones differ from the survey phone by N(0, {a.phone_spread_db:g} dB), body loss up to "
+            f"{a.body_db:g} dB, {a.ap_off:.0%} of APs off, blocks of {a.block_m:g} m held out",
+        ]
+        lines += [f"  cannot know: {line}" for line in self.cannot_know]
+        return lines
+
+
+CANNOT_KNOW = [
+    "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)",
+    "crowds, moved fittings and radio changes since the survey",
+    "the first probe's landing: it comes before any report, so it rests on the associated AP, not the map",
+    "how the tracker's smoothing and a walk's history move the estimate (measured by bench/landing.py)",
+]
+
+
+def _block_groups(venue: VenueMap, block_m: float) -> list[np.ndarray]:
+    blocks: dict[tuple[int, int, int], list[int]] = {}
+    for i, s in enumerate(venue.samples):
+        blocks.setdefault((s.floor, int(s.x // block_m), int(s.y // block_m)), []).append(i)
+    return [np.asarray(rows) for rows in blocks.values()]
+
+
+def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, missing: float) -> np.ndarray:
+    """A surveyed fingerprint as a shopper's phone at that spot would be heard (see LiveAssumptions)."""
+    heard = x > missing
+    q = x + rng.normal(0.0, a.phone_spread_db)
+    q = q - a.body_db * (1 - np.cos(rng.uniform(0, 2 * np.pi, size=x.shape))) / 2
+    q = q + rng.normal(0.0, a.reading_noise_db, size=x.shape)
+    keep = heard & (q >= a.sensitivity_dbm) & (rng.random(x.shape) >= a.ap_off)
+    if not keep.any():  # a phone is always heard by its strongest AP
+        keep[np.argmax(x)] = True
+    return np.where(keep, np.round(q), missing)
+
+
+def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int = 1500,
+                  min_zone_confidence: float = 0.0, seed: int = 0) -> LiveEstimate:
+    """Estimated live landing accuracy: for up to `max_points` reference points (seeded sample), hide the
+    point's whole block from the production model, turn its fingerprint into a live phone's (offset,
+    body, noise, APs off; for "early", half the APs heard as from `early_walk_m` away), locate it, decide
+    the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
+    rule). Errors are 2-D distances of the settled query."""
+    import time
+
+    from positioning import MISSING_DBM
+
+    started = time.perf_counter()
+    a = assumptions or LiveAssumptions()
+    rng = np.random.default_rng(seed)
+    ap_ids, X, y = training_set(venue)
+    model = _LeaveOut(**WKNNPositioner().get_params()).fit(X, y)
+    zones = zone_map(venue)
+    sample_zones = [s.zone for s in venue.samples]
+    kinds = {z.id: z.kind for z in venue.zones}
+    group_of = {int(i): rows for rows in _block_groups(venue, a.block_m) for i in rows}
+    located = [i for i, s in enumerate(venue.samples) if s.zone is not None]
+    if not located:
+        raise ValueError(f"venue {venue.id} has no reference points inside zones")
+    chosen = sorted(rng.choice(located, size=min(max_points, len(located)), replace=False).tolist())
+    coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
+
+    def land(q: np.ndarray) -> tuple[str | None, object]:
+        est = model.locate(q)
+        zone, confidence = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
+        return (zone if confidence >= min_zone_confidence else None), est
+
+    settled, early, floors, errors, kind_hits = [], [], [], [], {}
+    for i in chosen:
+        s = venue.samples[i]
+        model.excluded = group_of[i]
+        zone, est = land(_live_query(X[i], rng, a, MISSING_DBM))
+        settled.append(zone == s.zone)
+        floors.append(est.floor == s.floor)
+        errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
+        kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
+        # early: half the APs as heard from a spot early_walk_m away on the same floor (the walk in)
+        d = np.hypot(coords[:, 1] - s.x, coords[:, 2] - s.y)
+        ring = np.flatnonzero((coords[:, 0] == s.floor) & (np.abs(d - a.early_walk_m) < 2.0))
+        mixed = X[i].copy()
+        if ring.size:
+            other = X[int(rng.choice(ring))]
+            half = rng.random(len(mixed)) < 0.5
+            mixed[half] = (mixed[half] + other[half]) / 2  # the window median mixes both spots
+        early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM))
+        early.append(early_zone == s.zone)
+    model.excluded = None
+    mean, median, p95 = _stats(np.array(errors))
+    return LiveEstimate(
+        venue=venue.id, version=venue.version, n_points=len(chosen), settled_zone_rate=float(np.mean(settled)),
+        early_zone_rate=float(np.mean(early)), floor_rate=float(np.mean(floors)), mean_error_m=mean,
+        median_error_m=median, p95_error_m=p95,
+        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())},
+        assumptions=a, cannot_know=list(CANNOT_KNOW), seconds=time.perf_counter() - started)
