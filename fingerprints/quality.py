@@ -562,3 +562,110 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         median_error_m=median, p95_error_m=p95,
         by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())},
         assumptions=a, cannot_know=list(CANNOT_KNOW), seconds=time.perf_counter() - started)
+
+
+# -- validation walk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class WalkResult:
+    ts: float
+    floor: int
+    x: float
+    y: float
+    zone: str | None
+    est_floor: int | None
+    est_x: float
+    est_y: float
+    est_zone: str | None  # None: not located, or not sure enough to land on a zone
+    error_m: float
+
+
+@dataclass
+class ValidationWalk:
+    venue: str
+    version: int
+    points: list[WalkResult]
+    zone_rate: float
+    floor_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+
+    def summary_lines(self) -> list[str]:
+        return [f"validation walk on {self.venue} map v{self.version}: {len(self.points)} route points",
+                f"  landed on the right zone {self.zone_rate:.1%}, right floor {self.floor_rate:.1%}",
+                f"  live error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
+                f"p95 {self.p95_error_m:.2f} m"]
+
+
+def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, float]],
+                    readings: Sequence[tuple[float, str, float]], *, window_s: float = 60.0,
+                    min_zone_confidence: float = 0.0) -> ValidationWalk:
+    """An operator walked `route` ((ts, floor, x, y) where she was, in time order) with a phone whose
+    live readings at the APs were `readings` ((ts, AP BSSID, dBm)). At each route point the phone is
+    positioned as the tracker would (readings of the last window_s, the production model, the zone
+    decision and the temporal smoother) and compared with where she was."""
+    from positioning import TemporalSmoother, build_vector
+
+    ap_ids, X, y = training_set(venue)
+    model = WKNNPositioner().fit(X, y)
+    zones = zone_map(venue)
+    sample_zones = [s.zone for s in venue.samples]
+    smoother, state = TemporalSmoother(), None
+    ordered = sorted(readings)
+    out: list[WalkResult] = []
+    for ts, floor, x, y_ in sorted(route):
+        window: dict[str, list[tuple[float, float]]] = {}
+        for rts, ap, rssi in ordered:
+            if ts - window_s <= rts <= ts:
+                window.setdefault(ap, []).append((rts, rssi))
+        truth = zones.zone_at(floor, x, y_)
+        try:
+            vector = build_vector(window, ap_ids, now=ts, window_s=window_s)
+        except ValueError:  # nothing heard yet
+            out.append(WalkResult(ts, floor, x, y_, truth, None, float("nan"), float("nan"), None, float("nan")))
+            continue
+        estimate = model.locate(vector)
+        zone, confidence = zones.zone_for(estimate, [sample_zones[j] for j in estimate.neighbours])
+        state, smoothed, zone = smoother.update(state, estimate, zone, confidence, ts)
+        landed = zone if confidence >= min_zone_confidence else None
+        out.append(WalkResult(ts, floor, x, y_, truth, smoothed.floor, smoothed.x, smoothed.y, landed,
+                              float(np.hypot(smoothed.x - x, smoothed.y - y_))))
+    if not out:
+        raise ValueError("the route has no points")
+    mean, median, p95 = _stats(np.array([p.error_m for p in out]))
+    return ValidationWalk(venue=venue.id, version=venue.version, points=out,
+                          zone_rate=float(np.mean([p.est_zone == p.zone for p in out])),
+                          floor_rate=float(np.mean([p.est_floor == p.floor for p in out])),
+                          mean_error_m=mean, median_error_m=median, p95_error_m=p95)
+
+
+def read_walk_csv(route_csv: str, readings_csv: str) -> tuple[list[tuple[float, int, float, float]],
+                                                                 list[tuple[float, str, float]]]:
+    """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
+    readings as the APs reported them). Headers required; raises ValueError naming the bad row."""
+    import csv
+
+    from fingerprints.model import normalise_bssid
+
+    def rows(path: str, fields: tuple[str, ...]) -> list[dict]:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = set(fields) - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: missing columns {sorted(missing)}")
+            return list(reader)
+
+    route, readings = [], []
+    for n, row in enumerate(rows(route_csv, ("ts", "floor", "x", "y")), start=2):
+        try:
+            route.append((float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"])))
+        except (TypeError, ValueError):
+            raise ValueError(f"{route_csv} line {n}: ts, floor, x, y must be numbers") from None
+    for n, row in enumerate(rows(readings_csv, ("ts", "ap", "rssi")), start=2):
+        try:
+            readings.append((float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"])))
+        except (TypeError, ValueError):
+            raise ValueError(f"{readings_csv} line {n}: ts and rssi must be numbers, ap a BSSID") from None
+    return route, readings

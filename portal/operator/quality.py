@@ -80,6 +80,15 @@ def quality_for(venue_map: VenueMap, level: int | None):
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
 
+def live_for(venue_map: VenueMap):
+    """The estimated live landing accuracy (whole venue), with the probe's own landing rule."""
+    from fingerprints.quality import live_estimate
+    from portal.captive.landing import MIN_ZONE_CONFIDENCE
+
+    return reports.get((venue_map.id, venue_map.version, "live"),
+                       lambda: live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE))
+
+
 def _png(data: bytes, versioned: bool) -> Response:
     cache = "private, max-age=86400" if versioned else "private, no-cache"
     return Response(data, mimetype="image/png", headers={"Cache-Control": cache})
@@ -106,12 +115,13 @@ def quality(venue: str):
         level = venue_map.floors[0].level if "floor" not in request.args else None
     try:
         report = quality_for(venue_map, level)
+        live = live_for(venue_map)
         error = None
     except ValueError as exc:
-        report, error = None, str(exc)
+        report, live, error = None, None, str(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           error=error, aps=aps)
+                           live=live, error=error, aps=aps)
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw):
