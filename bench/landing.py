@@ -412,7 +412,7 @@ def summarise(results: list[ProbeResult]) -> dict:
     return out
 
 
-def quality_claims(venue) -> dict:
+def quality_claims(venue, live_points: int) -> dict:
     """What the product's quality report tells the operator for this map (fingerprints/quality.py)."""
     from fingerprints import quality
 
@@ -421,10 +421,11 @@ def quality_claims(venue) -> dict:
     survey = quality.quality_report(venue)
     out["survey"] = {"zone": survey.zone_hit_rate, "floor": survey.floor_hit_rate, "error_mean": survey.mean_error_m,
                      "seconds": time.perf_counter() - t}
-    if hasattr(quality, "live_estimate"):
-        t = time.perf_counter()
-        live = quality.live_estimate(venue)
-        out["live"] = {**live.headline(), "seconds": time.perf_counter() - t}
+    from portal.captive.landing import MIN_ZONE_CONFIDENCE
+
+    t = time.perf_counter()
+    live = quality.live_estimate(venue, max_points=live_points, min_zone_confidence=MIN_ZONE_CONFIDENCE)
+    out["live"] = {**live.headline(), "seconds": time.perf_counter() - t}
     return out
 
 
@@ -441,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulated seconds per step: reports due in it are posted, then the tracker runs")
     parser.add_argument("--survey-step", type=float, default=3.0)
     parser.add_argument("--scans", type=int, default=5)
+    parser.add_argument("--live-points", type=int, default=1500, help="reference points the live estimate uses")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
@@ -483,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             token = load_mall(core, mall, meraki_secret)
         stored = core.venues.get_map(v.id)
-        claims = {} if args.no_quality else quality_claims(stored)
+        claims = {} if args.no_quality else quality_claims(stored, args.live_points)
         port = free_port()
         env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": settings.secret_key,
                "MAC_HASH_KEY": settings.mac_hash_key, "DATA_DIR": str(work / "var"), "LOAD_DEMO": "0",
