@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=4242, help="the mall, shoppers and radio (never used to tune)")
     parser.add_argument("--shape", choices=("linear", "ring"), default=None, help="default: by seed")
     parser.add_argument("--shoppers", type=int, default=30)
-    parser.add_argument("--zones", default="2-3", help="zones each shopper visits, e.g. 2-4")
+    parser.add_argument("--zones", default="2-2", help="zones each shopper visits, e.g. 2-4")
     parser.add_argument("--ap-off", type=float, default=0.05, help="share of APs off in the live phase")
     parser.add_argument("--meraki-share", type=float, default=0.2, help="share of APs reporting as Meraki")
     parser.add_argument("--frame-rate", type=float, default=0.6, help="chance a phone sends a frame in a second")

@@ -437,7 +437,7 @@ class LiveAssumptions:
     reading_noise_db: float = 2.0  # per-AP noise left after the window's median (fast fading, motion)
     ap_off: float = 0.05  # share of APs off or not reporting at a time
     block_m: float = 6.0  # held out together: the point and every reference point in its block
-    early_walk_m: float = 8.0  # "early" (30 s into a visit): half the window was heard this far away, walking in
+    early_walk_m: float = 30.0  # "early" (30 s into a visit): half the window was heard on the walk in, this far
     sensitivity_dbm: float = -95.0  # weaker than this is not heard
 
 
@@ -492,11 +492,14 @@ def _block_groups(venue: VenueMap, block_m: float) -> list[np.ndarray]:
     return [np.asarray(rows) for rows in blocks.values()]
 
 
-def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, missing: float) -> np.ndarray:
-    """A surveyed fingerprint as a shopper's phone at that spot would be heard (see LiveAssumptions)."""
+def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, missing: float,
+                bearings: np.ndarray) -> np.ndarray:
+    """A surveyed fingerprint as a shopper's phone at that spot would be heard (see LiveAssumptions):
+    one offset for the phone, one way she faces (her body shadows the APs behind her, by their bearing
+    from the spot), per-AP noise, some APs off, the weakest lost below the sensitivity."""
     heard = x > missing
-    q = x + rng.normal(0.0, a.phone_spread_db)
-    q = q - a.body_db * (1 - np.cos(rng.uniform(0, 2 * np.pi, size=x.shape))) / 2
+    heading = rng.uniform(0, 2 * np.pi)
+    q = x + rng.normal(0.0, a.phone_spread_db) - a.body_db * (1 - np.cos(bearings - heading)) / 2
     q = q + rng.normal(0.0, a.reading_noise_db, size=x.shape)
     keep = heard & (q >= a.sensitivity_dbm) & (rng.random(x.shape) >= a.ap_off)
     if not keep.any():  # a phone is always heard by its strongest AP
@@ -504,11 +507,24 @@ def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, mis
     return np.where(keep, np.round(q), missing)
 
 
+def _walk_in_window(i: int, X: np.ndarray, coords: np.ndarray, rng: np.random.Generator, walk_m: float) -> np.ndarray:
+    """The window's median 30 s into a visit: half its readings from the spot, half from the walk in (reference
+    points on the same floor up to `walk_m` away, as a shopper passes them), per AP."""
+    floor, x, y = coords[i]
+    d = np.hypot(coords[:, 1] - x, coords[:, 2] - y)
+    near = np.flatnonzero((coords[:, 0] == floor) & (d > 1.0) & (d <= walk_m))
+    if near.size == 0:
+        return X[i].copy()
+    path = X[rng.choice(near, size=min(8, near.size), replace=False)]
+    mixed = np.vstack([np.repeat(X[i][None, :], len(path), axis=0), path])
+    return np.median(mixed, axis=0)
+
+
 def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int = 1500,
                   min_zone_confidence: float = 0.0, seed: int = 0) -> LiveEstimate:
     """Estimated live landing accuracy: for up to `max_points` reference points (seeded sample), hide the
     point's whole block from the production model, turn its fingerprint into a live phone's (offset,
-    body, noise, APs off; for "early", half the APs heard as from `early_walk_m` away), locate it, decide
+    body, noise, APs off; for "early", the window's median half over the walk in), locate it, decide
     the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
     rule). Errors are 2-D distances of the settled query."""
     import time
@@ -529,6 +545,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         raise ValueError(f"venue {venue.id} has no reference points inside zones")
     chosen = sorted(rng.choice(located, size=min(max_points, len(located)), replace=False).tolist())
     coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
+    ap_xy = np.array([(ap.x, ap.y) for ap in venue.aps], dtype=float).reshape(-1, 2)
 
     def land(q: np.ndarray) -> tuple[str | None, object]:
         est = model.locate(q)
@@ -539,20 +556,15 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     for i in chosen:
         s = venue.samples[i]
         model.excluded = group_of[i]
-        zone, est = land(_live_query(X[i], rng, a, MISSING_DBM))
+        bearings = np.arctan2(ap_xy[:, 1] - s.y, ap_xy[:, 0] - s.x)
+        zone, est = land(_live_query(X[i], rng, a, MISSING_DBM, bearings))
         settled.append(zone == s.zone)
         floors.append(est.floor == s.floor)
         errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
         kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
-        # early: half the APs as heard from a spot early_walk_m away on the same floor (the walk in)
-        d = np.hypot(coords[:, 1] - s.x, coords[:, 2] - s.y)
-        ring = np.flatnonzero((coords[:, 0] == s.floor) & (np.abs(d - a.early_walk_m) < 2.0))
-        mixed = X[i].copy()
-        if ring.size:
-            other = X[int(rng.choice(ring))]
-            half = rng.random(len(mixed)) < 0.5
-            mixed[half] = (mixed[half] + other[half]) / 2  # the window median mixes both spots
-        early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM))
+        # early: half the window's readings were heard on the walk in
+        mixed = _walk_in_window(i, X, coords, rng, a.early_walk_m)
+        early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM, bearings))
         early.append(early_zone == s.zone)
     model.excluded = None
     mean, median, p95 = _stats(np.array(errors))
