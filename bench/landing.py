@@ -43,6 +43,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -222,17 +223,21 @@ class Http:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        for attempt in (1, 2):
+        """(status, Location, body); a 503 (the store stalled on a loaded machine) is retried a few times."""
+        for attempt in range(5):
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
                 resp = self.conn.getresponse()
                 data = resp.read()
-                return resp.status, resp.getheader("Location"), data
             except (http.client.HTTPException, OSError):
                 self.conn.close()
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                if attempt == 2:
+                if attempt == 4:
                     raise
+                continue
+            if resp.status != 503 or attempt == 4:
+                return resp.status, resp.getheader("Location"), data
+            time.sleep(1.0)
         raise AssertionError("unreachable")
 
 
@@ -356,7 +361,14 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                                              json.dumps({"reports": native}).encode(), auth)
             if status >= 300:
                 raise RuntimeError(f"report refused ({status}): {data[:300]!r}")
-        tracker.drain(venue.id)
+        for attempt in range(5):  # a store stall on a loaded machine: wait it out, as `portal track` does
+            try:
+                tracker.drain(venue.id)
+                break
+            except redis.RedisError:
+                if attempt == 4:
+                    raise
+                time.sleep(1.0)
         for old in [key for key in scans if key[1] < t - 70]:
             del scans[old]
         while p < len(probes) and probes[p][0] <= t:
