@@ -543,8 +543,12 @@ def print_report(r: dict) -> None:
         print(f"quality report, survey self-consistency (leave-one-point-out): zone {q['survey']['zone']:.1%}, "
               f"floor {q['survey']['floor']:.1%}, mean {q['survey']['error_mean']:.1f} m")
     if "live" in q:
-        print("quality report, live estimate: " + ", ".join(
-            f"{k} {v:.1%}" if isinstance(v, float) and v <= 1 else f"{k} {v:.1f}" for k, v in q["live"].items()))
+        live = q["live"]
+        print(f"quality report, live estimate (each dwell zone once, as the shoppers here pick them): right zone "
+              f"30 s into a visit {live['zone_early_per_shop']:.1%} (measured {r['landing']['30s']['zone']:.1%}), "
+              f"settled {live['zone_settled_per_shop']:.1%} (measured at 120 s {r['landing']['120s']['zone']:.1%})")
+        print(f"  over all reference points: settled {live['zone_settled']:.1%}, 30 s {live['zone_early']:.1%}, "
+              f"floor {live['floor']:.1%}, mean error {live['error_mean_m']:.1f} m")
 
 
 if __name__ == "__main__":

@@ -427,6 +427,8 @@ def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress:
 # into what a live phone there would look like, under stated assumptions, and says what it cannot know.
 
 
+TRANSIT_KINDS = frozenset({"corridor", "walkway", "lobby", "garage"})  # passed through more than dwelt in
+
 @dataclass
 class LiveAssumptions:
     """What a live phone adds to a surveyed fingerprint (defaults: typical published figures, not tuned
@@ -437,7 +439,8 @@ class LiveAssumptions:
     reading_noise_db: float = 2.0  # per-AP noise left after the window's median (fast fading, motion)
     ap_off: float = 0.05  # share of APs off or not reporting at a time
     block_m: float = 6.0  # held out together: the point and every reference point in its block
-    early_walk_m: float = 30.0  # "early" (30 s into a visit): half the window was heard on the walk in, this far
+    early_walk_m: float = 36.0  # "early" (30 s into a visit): half the window was heard on the walk in, 30 s at 1.2 m/s
+    early_spot_share: float = 0.45  # of a 60 s window 30 s into a visit, less the steps from the door to the spot
     sensitivity_dbm: float = -95.0  # weaker than this is not heard
 
 
@@ -453,12 +456,24 @@ class LiveEstimate:
     median_error_m: float
     p95_error_m: float
     by_kind: dict[str, tuple[int, float]]  # zone kind -> (points, settled zone rate)
+    by_zone: dict[str, tuple[int, float, float]]  # zone -> (points, settled rate, early rate)
     assumptions: LiveAssumptions
     cannot_know: list[str]
+    shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
     seconds: float = 0.0
+
+    def per_zone(self, kinds: dict[str, str], exclude: frozenset[str] = TRANSIT_KINDS) -> tuple[float, float]:
+        """(settled, early) zone rates averaged over zones, each zone once (a shop counts as much as the
+        car park), zones of the `exclude` kinds left out: how often a shopper dwelling in a given shop
+        lands on its page. `kinds`: zone id -> kind."""
+        rows = [(r, e) for z, (_, r, e) in self.by_zone.items() if kinds.get(z) not in exclude]
+        if not rows:
+            return float("nan"), float("nan")
+        return float(np.mean([r for r, _ in rows])), float(np.mean([e for _, e in rows]))
 
     def headline(self) -> dict[str, float]:
         return {"zone_settled": self.settled_zone_rate, "zone_early": self.early_zone_rate,
+                "zone_settled_per_shop": self.shop_rates[0], "zone_early_per_shop": self.shop_rates[1],
                 "floor": self.floor_rate, "error_mean_m": self.mean_error_m}
 
     def summary_lines(self) -> list[str]:
@@ -468,6 +483,8 @@ class LiveEstimate:
             f"reference points ({self.seconds:.1f} s)",
             f"  right zone for a phone settled in it (2 min): {self.settled_zone_rate:.1%}; 30 s into a visit: "
             f"{self.early_zone_rate:.1%}; floor {self.floor_rate:.1%}",
+            f"  each shop or other dwell zone counted once: right zone settled {self.shop_rates[0]:.1%}, 30 s into "
+            f"a visit {self.shop_rates[1]:.1%}",
             f"  error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, p95 {self.p95_error_m:.2f} m",
             "  by zone kind (settled): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
             f"  assumed: phones differ from the survey phone by N(0, {a.phone_spread_db:g} dB), body loss up to "
@@ -507,16 +524,51 @@ def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, mis
     return np.where(keep, np.round(q), missing)
 
 
-def _walk_in_window(i: int, X: np.ndarray, coords: np.ndarray, rng: np.random.Generator, walk_m: float) -> np.ndarray:
-    """The window's median 30 s into a visit: half its readings from the spot, half from the walk in (reference
-    points on the same floor up to `walk_m` away, as a shopper passes them), per AP."""
-    floor, x, y = coords[i]
-    d = np.hypot(coords[:, 1] - x, coords[:, 2] - y)
-    near = np.flatnonzero((coords[:, 0] == floor) & (d > 1.0) & (d <= walk_m))
-    if near.size == 0:
+class _WalkIn:
+    """Where a shopper was over the last `walk_m` before reaching a spot: along the walkway graph (same
+    floor) from a node that far away to the node nearest the spot, as the reference points nearest to it."""
+
+    def __init__(self, venue: VenueMap, coords: np.ndarray, walk_m: float) -> None:
+        import networkx as nx
+        from scipy.spatial import cKDTree
+
+        self.walk_m = walk_m
+        self.nodes = {n.id: n for n in venue.nodes}
+        self.graph = nx.Graph()
+        for e in venue.edges:
+            a, b = self.nodes.get(e.a), self.nodes.get(e.b)
+            if a is not None and b is not None and a.floor == b.floor:
+                self.graph.add_edge(e.a, e.b, weight=float(np.hypot(a.x - b.x, a.y - b.y)))
+        self.node_trees, self.point_trees = {}, {}
+        for level in {int(c) for c in coords[:, 0]}:
+            ids = [n.id for n in venue.nodes if n.floor == level and n.id in self.graph]
+            if ids:
+                self.node_trees[level] = (ids, cKDTree([(self.nodes[i].x, self.nodes[i].y) for i in ids]))
+            rows = np.flatnonzero(coords[:, 0] == level)
+            self.point_trees[level] = (rows, cKDTree(coords[rows, 1:]))
+
+    def points(self, floor: int, x: float, y: float, rng: np.random.Generator) -> np.ndarray:
+        import networkx as nx
+
+        if floor not in self.node_trees:
+            return np.array([], dtype=int)
+        ids, tree = self.node_trees[floor]
+        start = ids[int(tree.query((x, y))[1])]
+        lengths, paths = nx.single_source_dijkstra(self.graph, start, cutoff=self.walk_m)
+        far = [n for n, d in lengths.items() if d >= 0.6 * self.walk_m] or [max(lengths, key=lengths.get)]
+        path = paths[far[int(rng.integers(len(far)))]]
+        spots = [(self.nodes[n].x, self.nodes[n].y) for n in path]
+        rows, points = self.point_trees[floor]
+        return rows[points.query(spots)[1]]
+
+
+def _walk_in_window(i: int, X: np.ndarray, walk: np.ndarray, spot_share: float) -> np.ndarray:
+    """The window's median 30 s into a visit: `spot_share` of its readings from the spot, the rest from the
+    walk in (a median is a majority vote: below half, the walk wins)."""
+    if walk.size == 0:
         return X[i].copy()
-    path = X[rng.choice(near, size=min(8, near.size), replace=False)]
-    mixed = np.vstack([np.repeat(X[i][None, :], len(path), axis=0), path])
+    copies = max(1, int(round(len(walk) * spot_share / (1 - spot_share))))
+    mixed = np.vstack([np.repeat(X[i][None, :], copies, axis=0), X[walk]])
     return np.median(mixed, axis=0)
 
 
@@ -546,13 +598,14 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     chosen = sorted(rng.choice(located, size=min(max_points, len(located)), replace=False).tolist())
     coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
     ap_xy = np.array([(ap.x, ap.y) for ap in venue.aps], dtype=float).reshape(-1, 2)
+    walk_in = _WalkIn(venue, coords, a.early_walk_m)
 
     def land(q: np.ndarray) -> tuple[str | None, object]:
         est = model.locate(q)
         zone, confidence = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
         return (zone if confidence >= min_zone_confidence else None), est
 
-    settled, early, floors, errors, kind_hits = [], [], [], [], {}
+    settled, early, floors, errors, kind_hits, zone_hits = [], [], [], [], {}, {}
     for i in chosen:
         s = venue.samples[i]
         model.excluded = group_of[i]
@@ -563,17 +616,23 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
         kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
         # early: half the window's readings were heard on the walk in
-        mixed = _walk_in_window(i, X, coords, rng, a.early_walk_m)
+        mixed = _walk_in_window(i, X, walk_in.points(s.floor, s.x, s.y, rng), a.early_spot_share)
         early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM, bearings))
         early.append(early_zone == s.zone)
+        zone_hits.setdefault(s.zone, []).append((zone == s.zone, early_zone == s.zone))
     model.excluded = None
     mean, median, p95 = _stats(np.array(errors))
-    return LiveEstimate(
+    by_zone = {z: (len(v), float(np.mean([h for h, _ in v])), float(np.mean([e for _, e in v])))
+               for z, v in zone_hits.items()}
+    estimate = LiveEstimate(
         venue=venue.id, version=venue.version, n_points=len(chosen), settled_zone_rate=float(np.mean(settled)),
         early_zone_rate=float(np.mean(early)), floor_rate=float(np.mean(floors)), mean_error_m=mean,
         median_error_m=median, p95_error_m=p95,
-        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())},
-        assumptions=a, cannot_know=list(CANNOT_KNOW), seconds=time.perf_counter() - started)
+        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())}, by_zone=by_zone,
+        assumptions=a, cannot_know=list(CANNOT_KNOW))
+    estimate.shop_rates = estimate.per_zone(kinds)
+    estimate.seconds = time.perf_counter() - started
+    return estimate
 
 
 # -- validation walk -------------------------------------------------------------------------------------
