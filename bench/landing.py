@@ -47,6 +47,21 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import networkx as nx  # noqa: E402
+
+from core.settings import Settings  # noqa: E402
+from core.storage import start_embedded_valkey  # noqa: E402
+from fingerprints import quality  # noqa: E402
+from fingerprints.geometry import zone_map  # noqa: E402
+from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.simulator import PHONE_MODELS, ap_outage, report_schedule  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.apps import registry  # noqa: E402
+from portal.captive.landing import MIN_ZONE_CONFIDENCE  # noqa: E402
+from portal.ingest.meraki import MerakiStore  # noqa: E402
+from portal.locate import TrackKeys  # noqa: E402
+from portal.tools.net import free_port, wait_for_port  # noqa: E402
+from portal.tracking import Tracker  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)
@@ -123,8 +138,6 @@ class Shopper:
 
 
 def _route_graph(venue):
-    import networkx as nx
-
     nodes = {n.id: n for n in venue.nodes}
     g = nx.DiGraph()
     for e in venue.edges:
@@ -148,11 +161,6 @@ def _spot_in_zone(zone, zones_map, rng) -> tuple[float, float]:
 def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Generator,
                   arrive_within_s: float = 60.0) -> list[Shopper]:
     """Each shopper: arrives from the street or the car park, visits 2-4 zones, dwells 125-170 s in each."""
-    import networkx as nx
-
-    from fingerprints.geometry import zone_map
-    from fingerprints.simulator import PHONE_MODELS
-
     venue = mall.venue
     g, nodes = _route_graph(venue)
     zones_map = zone_map(venue)
@@ -202,12 +210,9 @@ def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Gen
 
 def load_mall(core, mall, meraki_secret: str) -> str:
     """The generated mall into the product's store, as an operator's set-up leaves it; returns an API token."""
-    from lightapps import registry
-    from portal.ingest.meraki import MerakiStore
-
     venue = mall.venue
     core.venues.put_map(venue)
-    apps = registry.discover()
+    apps = registry.load(core.settings.light_apps)
     for zone in venue.zones:
         app = apps.get(mall.zone_apps.get(zone.id, "directory")) or apps["directory"]
         core.zone_apps.set(venue.id, zone.id, app.name, app.default_config())
@@ -266,11 +271,6 @@ def landed_zone(location: str, zone_ids: set[str]) -> str | None:
 
 def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_secret: str, core,
              log=print) -> list[ProbeResult]:
-    from fingerprints.geometry import zone_map
-    from fingerprints.simulator import ap_outage, report_schedule
-    from portal.locate import TrackKeys
-    from portal.tracking import Tracker
-
     venue = mall.venue
     sim = mall.simulator()
     rng = np.random.default_rng(args.seed + 2)
@@ -426,15 +426,11 @@ def summarise(results: list[ProbeResult]) -> dict:
 
 def quality_claims(venue, live_points: int) -> dict:
     """What the product's quality report tells the operator for this map (fingerprints/quality.py)."""
-    from fingerprints import quality
-
     out = {}
     t = time.perf_counter()
     survey = quality.quality_report(venue)
     out["survey"] = {"zone": survey.zone_hit_rate, "floor": survey.floor_hit_rate, "error_mean": survey.mean_error_m,
                      "seconds": time.perf_counter() - t}
-    from portal.captive.landing import MIN_ZONE_CONFIDENCE
-
     t = time.perf_counter()
     live = quality.live_estimate(venue, max_points=live_points, min_zone_confidence=MIN_ZONE_CONFIDENCE)
     out["live"] = {**live.headline(), "seconds": time.perf_counter() - t}
@@ -463,8 +459,6 @@ def main(argv: list[str] | None = None) -> int:
     lo, _, hi = args.zones.partition("-")
     zones_range = (int(lo), int(hi or lo))
 
-    from fingerprints.mallgen import generate_mall
-
     t0 = time.perf_counter()
     mall = generate_mall(args.seed, args.shape, survey_step_m=args.survey_step, scans=args.scans)
     v = mall.venue
@@ -474,10 +468,6 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed + 1)
     shoppers = make_shoppers(mall, args.shoppers, zones_range, rng)
 
-    from portal import create_app
-    from portal.storage import start_embedded_valkey
-    from portal.tools.net import free_port, wait_for_port
-
     work = Path(tempfile.mkdtemp(prefix="landing-bench-"))
     preload = os.environ.pop("LD_PRELOAD", None)  # Valkey keeps the real clock
     valkey = start_embedded_valkey(work / "valkey")
@@ -486,8 +476,6 @@ def main(argv: list[str] | None = None) -> int:
     gunicorn = None
     try:
         url = valkey.connection_url + "/0"
-        from portal.settings import Settings
-
         settings = Settings(redis_url=url, secret_key="landing-bench-secret-" + "x" * 16,
                             mac_hash_key="landing-bench-mac-" + "y" * 16, data_dir=work / "var",
                             default_venue=v.id, load_demo=False)

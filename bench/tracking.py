@@ -24,12 +24,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from core.settings import Settings  # noqa: E402
+from core.storage import start_embedded_valkey  # noqa: E402
+from fingerprints.demo_mall import build_demo_mall  # noqa: E402
+from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.simulator import RadioSimulator  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.ingest.observation import Observation  # noqa: E402
+from portal.tracking import Tracker  # noqa: E402
+from positioning import build_vector  # noqa: E402
 
 
 def heard_phones(venue, n: int, rng: np.random.Generator) -> list[tuple[str, list[tuple[str, float, float]]]]:
     """(MAC, [(AP, dBm, seconds ago)]) for n phones at random reference points, 10 readings per AP heard."""
-    from fingerprints.simulator import RadioSimulator
-
     sim = RadioSimulator(venue, seed=11)
     out = []
     for i in range(n):
@@ -50,21 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from portal import create_app
-    from portal.ingest.observation import Observation
-    from portal.settings import Settings
-    from portal.storage import start_embedded_valkey
-    from portal.tracking import Tracker
-    from positioning import build_vector
-
-    if args.demo:
-        from fingerprints.demo_mall import build_demo_mall
-
-        venue = build_demo_mall("bench")
-    else:
-        from fingerprints.mallgen import generate_mall
-
-        venue = generate_mall(args.seed, venue_id="bench").venue
+    venue = build_demo_mall("bench") if args.demo else generate_mall(args.seed, venue_id="bench").venue
     rng = np.random.default_rng(args.seed)
     phones = heard_phones(venue, args.phones, rng)
     work = Path(tempfile.mkdtemp(prefix="tracking-bench-"))

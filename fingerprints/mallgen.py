@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fingerprints.geometry import zone_map
 from fingerprints.model import AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.simulator import RadioSimulator
 
@@ -454,8 +455,6 @@ def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float =
 
 def survey_points(venue: VenueMap, step_m: float) -> list[tuple[int, float, float]]:
     """Reference points on a grid over every zone (a survey walks the zones, not voids or walls)."""
-    from fingerprints.geometry import zone_map
-
     zones = zone_map(venue)
     points = []
     for f in venue.floors:

@@ -16,23 +16,26 @@ Errors are 2-D distances on the plan (metres), whatever floor was chosen; floor 
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from scipy.interpolate import griddata
+from scipy.spatial import cKDTree
 from tqdm import tqdm
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.training import training_set
-from positioning import WKNNPositioner
+from positioning import MISSING_DBM, TemporalSmoother, WKNNPositioner, build_vector
 
 FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
 AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
@@ -524,9 +527,6 @@ class _WalkIn:
     floor) from a node that far away to the node nearest the spot, as the reference points nearest to it."""
 
     def __init__(self, venue: VenueMap, coords: np.ndarray, walk_m: float) -> None:
-        import networkx as nx
-        from scipy.spatial import cKDTree
-
         self.walk_m = walk_m
         self.nodes = {n.id: n for n in venue.nodes}
         self.graph = nx.Graph()
@@ -543,8 +543,6 @@ class _WalkIn:
             self.point_trees[level] = (rows, cKDTree(coords[rows, 1:]))
 
     def points(self, floor: int, x: float, y: float, rng: np.random.Generator) -> np.ndarray:
-        import networkx as nx
-
         if floor not in self.node_trees:
             return np.array([], dtype=int)
         ids, tree = self.node_trees[floor]
@@ -574,10 +572,6 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     body, noise, APs off; for "early", the window's median half over the walk in), locate it, decide
     the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
     rule). Errors are 2-D distances of the settled query."""
-    import time
-
-    from positioning import MISSING_DBM
-
     started = time.perf_counter()
     a = assumptions or LiveAssumptions()
     rng = np.random.default_rng(seed)
@@ -672,8 +666,6 @@ def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, fl
     live readings at the APs were `readings` ((ts, AP BSSID, dBm)). At each route point the phone is
     positioned as the tracker would (readings of the last window_s, the production model, the zone
     decision and the temporal smoother) and compared with where she was."""
-    from positioning import TemporalSmoother, build_vector
-
     ap_ids, X, y = training_set(venue)
     model = WKNNPositioner().fit(X, y)
     zones = zone_map(venue)
@@ -711,10 +703,6 @@ def read_walk_csv(route_csv: str, readings_csv: str) -> tuple[list[tuple[float, 
                                                                  list[tuple[float, str, float]]]:
     """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
     readings as the APs reported them). Headers required; raises ValueError naming the bad row."""
-    import csv
-
-    from fingerprints.model import normalise_bssid
-
     def rows(path: str, fields: tuple[str, ...]) -> list[dict]:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)

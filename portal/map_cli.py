@@ -18,6 +18,7 @@ from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, merge_importe
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from fingerprints.survey import map_edit_lock
+from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.locate import build_venue_model
 from portal.services import services
 
@@ -126,7 +127,7 @@ def register(app: Flask) -> None:
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
         # lazy: matplotlib only for the quality report
-        from fingerprints.quality import quality_report, write_report_pngs
+        from fingerprints.quality import live_estimate, quality_report, write_report_pngs
 
         venue_map = _venue_map(venue)
         try:
@@ -136,9 +137,6 @@ def register(app: Flask) -> None:
         for line in report.summary_lines():
             click.echo(line)
         if floor is None:
-            from fingerprints.quality import live_estimate
-            from portal.captive.landing import MIN_ZONE_CONFIDENCE
-
             for line in live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE).summary_lines():
                 click.echo(line)
         if as_json:
@@ -155,8 +153,7 @@ def register(app: Flask) -> None:
     def validation_walk_cmd(venue: str, route_csv: str, readings_csv: str) -> None:
         """Live error and landing along a walked route: ROUTE_CSV (ts,floor,x,y where the operator was) and
         READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them)."""
-        from fingerprints.quality import read_walk_csv, validation_walk
-        from portal.captive.landing import MIN_ZONE_CONFIDENCE
+        from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
         try:

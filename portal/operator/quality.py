@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, normalise_bssid
 from portal.auth import login_required
+from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import load_map
 from portal.services import services
@@ -82,8 +83,7 @@ def quality_for(venue_map: VenueMap, level: int | None):
 
 def live_for(venue_map: VenueMap):
     """The estimated live landing accuracy (whole venue), with the probe's own landing rule."""
-    from fingerprints.quality import live_estimate
-    from portal.captive.landing import MIN_ZONE_CONFIDENCE
+    from fingerprints.quality import live_estimate  # lazy: matplotlib only when a report is asked for
 
     return reports.get((venue_map.id, venue_map.version, "live"),
                        lambda: live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE))

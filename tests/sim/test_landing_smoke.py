@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 def test_landing_bench_smoke():
