@@ -567,7 +567,8 @@ def _walk_in_window(i: int, X: np.ndarray, walk: np.ndarray, spot_share: float) 
 
 def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int = 1500,
                   min_zone_confidence: float = 0.0, seed: int = 0) -> LiveEstimate:
-    """Estimated live landing accuracy: for up to `max_points` reference points (seeded sample), hide the
+    """Estimated live landing accuracy: for about `max_points` reference points (a seeded sample, the same
+    number from every zone, so the headline rates count each zone once), hide the
     point's whole block from the production model, turn its fingerprint into a live phone's (offset,
     body, noise, APs off; for "early", the window's median half over the walk in), locate it, decide
     the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
@@ -581,10 +582,16 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     sample_zones = [s.zone for s in venue.samples]
     kinds = {z.id: z.kind for z in venue.zones}
     group_of = {int(i): rows for rows in _block_groups(venue, a.block_m) for i in rows}
-    located = [i for i, s in enumerate(venue.samples) if s.zone is not None]
-    if not located:
+    by_zone_rows: dict[str, list[int]] = {}
+    for i, s in enumerate(venue.samples):
+        if s.zone is not None:
+            by_zone_rows.setdefault(s.zone, []).append(i)
+    if not by_zone_rows:
         raise ValueError(f"venue {venue.id} has no reference points inside zones")
-    chosen = sorted(rng.choice(located, size=min(max_points, len(located)), replace=False).tolist())
+    # the same number of points from every zone (stratified): each zone's rate is measured alike
+    per_zone = max(4, max_points // len(by_zone_rows))
+    chosen = sorted(i for rows in by_zone_rows.values()
+                    for i in rng.choice(rows, size=min(per_zone, len(rows)), replace=False).tolist())
     coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
     ap_xy = np.array([(ap.x, ap.y) for ap in venue.aps], dtype=float).reshape(-1, 2)
     walk_in = _WalkIn(venue, coords, a.early_walk_m)
