@@ -16,23 +16,26 @@ Errors are 2-D distances on the plan (metres), whatever floor was chosen; floor 
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from scipy.interpolate import griddata
+from scipy.spatial import cKDTree
 from tqdm import tqdm
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.training import training_set
-from positioning import WKNNPositioner
+from positioning import MISSING_DBM, TemporalSmoother, WKNNPositioner, build_vector
 
 FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
 AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
@@ -412,3 +415,318 @@ def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress:
         path.write_bytes(ap_heatmap_png(venue, ap.bssid))
         written.append(path)
     return written
+
+
+# -- live landing estimate -------------------------------------------------------------------------------
+#
+# The leave-one-point-out figures above score the survey against itself: the same phone, the same body,
+# every AP on, a fingerprint averaged over several scans, the query at a surveyed spot. A shopper's phone
+# differs on each count. live_estimate() queries the production model with held-out survey points turned
+# into what a live phone there would look like, under stated assumptions, and says what it cannot know.
+
+
+TRANSIT_KINDS = frozenset({"corridor", "walkway", "lobby", "garage"})  # passed through more than dwelt in
+
+@dataclass
+class LiveAssumptions:
+    """What a live phone adds to a surveyed fingerprint (defaults: typical published figures, not tuned
+    on any venue): the operator can change them to match what a validation walk showed."""
+
+    phone_spread_db: float = 4.0  # sd of (shopper's phone - survey phone) RSSI offsets: device models differ
+    body_db: float = 4.0  # the shopper's body: 0 dB toward the APs she faces, this much behind her
+    reading_noise_db: float = 2.0  # per-AP noise left after the window's median (fast fading, motion)
+    ap_off: float = 0.05  # share of APs off or not reporting at a time
+    block_m: float = 6.0  # held out together: the point and every reference point in its block
+    early_walk_m: float = 36.0  # "early" (30 s into a visit): half the window was heard on the walk in, 30 s at 1.2 m/s
+    early_spot_share: float = 0.45  # of a 60 s window 30 s into a visit, less the steps from the door to the spot
+    sensitivity_dbm: float = -95.0  # weaker than this is not heard
+
+
+@dataclass
+class LiveEstimate:
+    venue: str
+    version: int
+    n_points: int
+    settled_zone_rate: float  # a phone that has dwelt in the zone for a couple of minutes
+    early_zone_rate: float  # 30 s into a visit: part of the window still from the walk in
+    floor_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+    by_kind: dict[str, tuple[int, float]]  # zone kind -> (points, settled zone rate)
+    by_zone: dict[str, tuple[int, float, float]]  # zone -> (points, settled rate, early rate)
+    assumptions: LiveAssumptions
+    cannot_know: list[str]
+    shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
+    seconds: float = 0.0
+
+    def per_zone(self, kinds: dict[str, str], exclude: frozenset[str] = TRANSIT_KINDS) -> tuple[float, float]:
+        """(settled, early) zone rates averaged over zones, each zone once (a shop counts as much as the
+        car park), zones of the `exclude` kinds left out: how often a shopper dwelling in a given shop
+        lands on its page. `kinds`: zone id -> kind."""
+        rows = [(r, e) for z, (_, r, e) in self.by_zone.items() if kinds.get(z) not in exclude]
+        if not rows:
+            return float("nan"), float("nan")
+        return float(np.mean([r for r, _ in rows])), float(np.mean([e for _, e in rows]))
+
+    def headline(self) -> dict[str, float]:
+        return {"zone_settled": self.settled_zone_rate, "zone_early": self.early_zone_rate,
+                "zone_settled_per_shop": self.shop_rates[0], "zone_early_per_shop": self.shop_rates[1],
+                "floor": self.floor_rate, "error_mean_m": self.mean_error_m}
+
+    def summary_lines(self) -> list[str]:
+        a = self.assumptions
+        lines = [
+            f"venue {self.venue} map v{self.version}: estimated LIVE landing accuracy over {self.n_points} "
+            f"reference points ({self.seconds:.1f} s)",
+            f"  right zone for a phone settled in it (2 min): {self.settled_zone_rate:.1%}; 30 s into a visit: "
+            f"{self.early_zone_rate:.1%}; floor {self.floor_rate:.1%}",
+            f"  each shop or other dwell zone counted once: right zone settled {self.shop_rates[0]:.1%}, 30 s into "
+            f"a visit {self.shop_rates[1]:.1%}",
+            f"  error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, p95 {self.p95_error_m:.2f} m",
+            "  by zone kind (settled): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
+            f"  assumed: phones differ from the survey phone by N(0, {a.phone_spread_db:g} dB), body loss up to "
+            f"{a.body_db:g} dB, {a.ap_off:.0%} of APs off, blocks of {a.block_m:g} m held out",
+        ]
+        lines += [f"  cannot know: {line}" for line in self.cannot_know]
+        return lines
+
+
+CANNOT_KNOW = [
+    "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)",
+    "crowds, moved fittings and radio changes since the survey",
+    "the first probe's landing: it comes before any report, so it rests on the associated AP, not the map",
+    "how the tracker's smoothing and a walk's history move the estimate (measured by bench/landing.py)",
+]
+
+
+def _block_groups(venue: VenueMap, block_m: float) -> list[np.ndarray]:
+    blocks: dict[tuple[int, int, int], list[int]] = {}
+    for i, s in enumerate(venue.samples):
+        blocks.setdefault((s.floor, int(s.x // block_m), int(s.y // block_m)), []).append(i)
+    return [np.asarray(rows) for rows in blocks.values()]
+
+
+def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, missing: float,
+                bearings: np.ndarray) -> np.ndarray:
+    """A surveyed fingerprint as a shopper's phone at that spot would be heard (see LiveAssumptions):
+    one offset for the phone, one way she faces (her body shadows the APs behind her, by their bearing
+    from the spot), per-AP noise, some APs off, the weakest lost below the sensitivity."""
+    heard = x > missing
+    heading = rng.uniform(0, 2 * np.pi)
+    q = x + rng.normal(0.0, a.phone_spread_db) - a.body_db * (1 - np.cos(bearings - heading)) / 2
+    q = q + rng.normal(0.0, a.reading_noise_db, size=x.shape)
+    keep = heard & (q >= a.sensitivity_dbm) & (rng.random(x.shape) >= a.ap_off)
+    if not keep.any():  # a phone is always heard by its strongest AP
+        keep[np.argmax(x)] = True
+    return np.where(keep, np.round(q), missing)
+
+
+class _WalkIn:
+    """Where a shopper was over the last `walk_m` before reaching a spot: along the walkway graph (same
+    floor) from a node that far away to the node nearest the spot, as the reference points nearest to it."""
+
+    def __init__(self, venue: VenueMap, coords: np.ndarray, walk_m: float) -> None:
+        self.walk_m = walk_m
+        self.nodes = {n.id: n for n in venue.nodes}
+        self.graph = nx.Graph()
+        for e in venue.edges:
+            a, b = self.nodes.get(e.a), self.nodes.get(e.b)
+            if a is not None and b is not None and a.floor == b.floor:
+                self.graph.add_edge(e.a, e.b, weight=float(np.hypot(a.x - b.x, a.y - b.y)))
+        self.node_trees, self.point_trees = {}, {}
+        for level in {int(c) for c in coords[:, 0]}:
+            ids = [n.id for n in venue.nodes if n.floor == level and n.id in self.graph]
+            if ids:
+                self.node_trees[level] = (ids, cKDTree([(self.nodes[i].x, self.nodes[i].y) for i in ids]))
+            rows = np.flatnonzero(coords[:, 0] == level)
+            self.point_trees[level] = (rows, cKDTree(coords[rows, 1:]))
+
+    def points(self, floor: int, x: float, y: float, rng: np.random.Generator) -> np.ndarray:
+        if floor not in self.node_trees:
+            return np.array([], dtype=int)
+        ids, tree = self.node_trees[floor]
+        start = ids[int(tree.query((x, y))[1])]
+        lengths, paths = nx.single_source_dijkstra(self.graph, start, cutoff=self.walk_m)
+        far = [n for n, d in lengths.items() if d >= 0.6 * self.walk_m] or [max(lengths, key=lengths.get)]
+        path = paths[far[int(rng.integers(len(far)))]]
+        spots = [(self.nodes[n].x, self.nodes[n].y) for n in path]
+        rows, points = self.point_trees[floor]
+        return rows[points.query(spots)[1]]
+
+
+def _walk_in_window(i: int, X: np.ndarray, walk: np.ndarray, spot_share: float) -> np.ndarray:
+    """The window's median 30 s into a visit: `spot_share` of its readings from the spot, the rest from the
+    walk in (a median is a majority vote: below half, the walk wins)."""
+    if walk.size == 0:
+        return X[i].copy()
+    copies = max(1, int(round(len(walk) * spot_share / (1 - spot_share))))
+    mixed = np.vstack([np.repeat(X[i][None, :], copies, axis=0), X[walk]])
+    return np.median(mixed, axis=0)
+
+
+def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int = 1500,
+                  min_zone_confidence: float = 0.0, seed: int = 0) -> LiveEstimate:
+    """Estimated live landing accuracy: for about `max_points` reference points (a seeded sample, the same
+    number from every zone, so the headline rates count each zone once), hide the
+    point's whole block from the production model, turn its fingerprint into a live phone's (offset,
+    body, noise, APs off; for "early", the window's median half over the walk in), locate it, decide
+    the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
+    rule). Errors are 2-D distances of the settled query."""
+    started = time.perf_counter()
+    a = assumptions or LiveAssumptions()
+    rng = np.random.default_rng(seed)
+    ap_ids, X, y = training_set(venue)
+    model = _LeaveOut(**WKNNPositioner().get_params()).fit(X, y)
+    zones = zone_map(venue)
+    sample_zones = [s.zone for s in venue.samples]
+    kinds = {z.id: z.kind for z in venue.zones}
+    group_of = {int(i): rows for rows in _block_groups(venue, a.block_m) for i in rows}
+    by_zone_rows: dict[str, list[int]] = {}
+    for i, s in enumerate(venue.samples):
+        if s.zone is not None:
+            by_zone_rows.setdefault(s.zone, []).append(i)
+    if not by_zone_rows:
+        raise ValueError(f"venue {venue.id} has no reference points inside zones")
+    # the same number of points from every zone (stratified): each zone's rate is measured alike
+    per_zone = max(4, max_points // len(by_zone_rows))
+    chosen = sorted(i for rows in by_zone_rows.values()
+                    for i in rng.choice(rows, size=min(per_zone, len(rows)), replace=False).tolist())
+    coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
+    ap_xy = np.array([(ap.x, ap.y) for ap in venue.aps], dtype=float).reshape(-1, 2)
+    walk_in = _WalkIn(venue, coords, a.early_walk_m)
+
+    def land(q: np.ndarray) -> tuple[str | None, object]:
+        est = model.locate(q)
+        zone, confidence = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
+        return (zone if confidence >= min_zone_confidence else None), est
+
+    settled, early, floors, errors, kind_hits, zone_hits = [], [], [], [], {}, {}
+    for i in chosen:
+        s = venue.samples[i]
+        model.excluded = group_of[i]
+        bearings = np.arctan2(ap_xy[:, 1] - s.y, ap_xy[:, 0] - s.x)
+        zone, est = land(_live_query(X[i], rng, a, MISSING_DBM, bearings))
+        settled.append(zone == s.zone)
+        floors.append(est.floor == s.floor)
+        errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
+        kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
+        # early: half the window's readings were heard on the walk in
+        mixed = _walk_in_window(i, X, walk_in.points(s.floor, s.x, s.y, rng), a.early_spot_share)
+        early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM, bearings))
+        early.append(early_zone == s.zone)
+        zone_hits.setdefault(s.zone, []).append((zone == s.zone, early_zone == s.zone))
+    model.excluded = None
+    mean, median, p95 = _stats(np.array(errors))
+    by_zone = {z: (len(v), float(np.mean([h for h, _ in v])), float(np.mean([e for _, e in v])))
+               for z, v in zone_hits.items()}
+    estimate = LiveEstimate(
+        venue=venue.id, version=venue.version, n_points=len(chosen), settled_zone_rate=float(np.mean(settled)),
+        early_zone_rate=float(np.mean(early)), floor_rate=float(np.mean(floors)), mean_error_m=mean,
+        median_error_m=median, p95_error_m=p95,
+        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())}, by_zone=by_zone,
+        assumptions=a, cannot_know=list(CANNOT_KNOW))
+    estimate.shop_rates = estimate.per_zone(kinds)
+    estimate.seconds = time.perf_counter() - started
+    return estimate
+
+
+# -- validation walk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class WalkResult:
+    ts: float
+    floor: int
+    x: float
+    y: float
+    zone: str | None
+    est_floor: int | None
+    est_x: float
+    est_y: float
+    est_zone: str | None  # None: not located, or not sure enough to land on a zone
+    error_m: float
+
+
+@dataclass
+class ValidationWalk:
+    venue: str
+    version: int
+    points: list[WalkResult]
+    zone_rate: float
+    floor_rate: float
+    mean_error_m: float
+    median_error_m: float
+    p95_error_m: float
+
+    def summary_lines(self) -> list[str]:
+        return [f"validation walk on {self.venue} map v{self.version}: {len(self.points)} route points",
+                f"  landed on the right zone {self.zone_rate:.1%}, right floor {self.floor_rate:.1%}",
+                f"  live error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
+                f"p95 {self.p95_error_m:.2f} m"]
+
+
+def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, float]],
+                    readings: Sequence[tuple[float, str, float]], *, window_s: float = 60.0,
+                    min_zone_confidence: float = 0.0) -> ValidationWalk:
+    """An operator walked `route` ((ts, floor, x, y) where she was, in time order) with a phone whose
+    live readings at the APs were `readings` ((ts, AP BSSID, dBm)). At each route point the phone is
+    positioned as the tracker would (readings of the last window_s, the production model, the zone
+    decision and the temporal smoother) and compared with where she was."""
+    ap_ids, X, y = training_set(venue)
+    model = WKNNPositioner().fit(X, y)
+    zones = zone_map(venue)
+    sample_zones = [s.zone for s in venue.samples]
+    smoother, state = TemporalSmoother(), None
+    ordered = sorted(readings)
+    out: list[WalkResult] = []
+    for ts, floor, x, y_ in sorted(route):
+        window: dict[str, list[tuple[float, float]]] = {}
+        for rts, ap, rssi in ordered:
+            if ts - window_s <= rts <= ts:
+                window.setdefault(ap, []).append((rts, rssi))
+        truth = zones.zone_at(floor, x, y_)
+        try:
+            vector = build_vector(window, ap_ids, now=ts, window_s=window_s)
+        except ValueError:  # nothing heard yet
+            out.append(WalkResult(ts, floor, x, y_, truth, None, float("nan"), float("nan"), None, float("nan")))
+            continue
+        estimate = model.locate(vector)
+        zone, confidence = zones.zone_for(estimate, [sample_zones[j] for j in estimate.neighbours])
+        state, smoothed, zone = smoother.update(state, estimate, zone, confidence, ts)
+        landed = zone if confidence >= min_zone_confidence else None
+        out.append(WalkResult(ts, floor, x, y_, truth, smoothed.floor, smoothed.x, smoothed.y, landed,
+                              float(np.hypot(smoothed.x - x, smoothed.y - y_))))
+    if not out:
+        raise ValueError("the route has no points")
+    mean, median, p95 = _stats(np.array([p.error_m for p in out]))
+    return ValidationWalk(venue=venue.id, version=venue.version, points=out,
+                          zone_rate=float(np.mean([p.est_zone == p.zone for p in out])),
+                          floor_rate=float(np.mean([p.est_floor == p.floor for p in out])),
+                          mean_error_m=mean, median_error_m=median, p95_error_m=p95)
+
+
+def read_walk_csv(route_csv: str, readings_csv: str) -> tuple[list[tuple[float, int, float, float]],
+                                                                 list[tuple[float, str, float]]]:
+    """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
+    readings as the APs reported them). Headers required; raises ValueError naming the bad row."""
+    def rows(path: str, fields: tuple[str, ...]) -> list[dict]:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = set(fields) - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: missing columns {sorted(missing)}")
+            return list(reader)
+
+    route, readings = [], []
+    for n, row in enumerate(rows(route_csv, ("ts", "floor", "x", "y")), start=2):
+        try:
+            route.append((float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"])))
+        except (TypeError, ValueError):
+            raise ValueError(f"{route_csv} line {n}: ts, floor, x, y must be numbers") from None
+    for n, row in enumerate(rows(readings_csv, ("ts", "ap", "rssi")), start=2):
+        try:
+            readings.append((float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"])))
+        except (TypeError, ValueError):
+            raise ValueError(f"{readings_csv} line {n}: ts and rssi must be numbers, ap a BSSID") from None
+    return route, readings

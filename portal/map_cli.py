@@ -18,6 +18,7 @@ from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, merge_importe
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from fingerprints.survey import map_edit_lock
+from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.locate import build_venue_model
 from portal.services import services
 
@@ -126,7 +127,7 @@ def register(app: Flask) -> None:
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
         # lazy: matplotlib only for the quality report
-        from fingerprints.quality import quality_report, write_report_pngs
+        from fingerprints.quality import live_estimate, quality_report, write_report_pngs
 
         venue_map = _venue_map(venue)
         try:
@@ -135,12 +136,37 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for line in report.summary_lines():
             click.echo(line)
+        if floor is None:
+            for line in live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE).summary_lines():
+                click.echo(line)
         if as_json:
             Path(as_json).write_text(json.dumps(report.to_dict(), indent=1, default=float))
             click.echo(f"wrote {as_json}")
         if out_dir:
             written = write_report_pngs(venue_map, report, out_dir, progress=True, ap_heatmaps=not no_ap_heatmaps)
             click.echo(f"wrote {len(written)} PNG files to {out_dir}")
+
+    @app.cli.command("validation-walk")
+    @click.argument("venue")
+    @click.argument("route_csv", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("readings_csv", type=click.Path(exists=True, dir_okay=False))
+    def validation_walk_cmd(venue: str, route_csv: str, readings_csv: str) -> None:
+        """Live error and landing along a walked route: ROUTE_CSV (ts,floor,x,y where the operator was) and
+        READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them)."""
+        from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
+
+        venue_map = _venue_map(venue)
+        try:
+            route, readings = read_walk_csv(route_csv, readings_csv)
+            walk = validation_walk(venue_map, route, readings, window_s=services().settings.rssi_window_s,
+                                   min_zone_confidence=MIN_ZONE_CONFIDENCE)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in walk.summary_lines():
+            click.echo(line)
+        for p in walk.points:
+            click.echo(f"  {p.ts:.0f} floor {p.floor} ({p.x:.1f}, {p.y:.1f}) {p.zone or '-'} -> "
+                       f"{p.est_zone or 'home'} floor {p.est_floor} error {p.error_m:.1f} m")
 
     @app.cli.command("rebuild-model")
     @click.argument("venue")

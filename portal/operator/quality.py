@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
+from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
@@ -40,6 +41,14 @@ def quality_for(venue_map: VenueMap, level: int | None):
     from fingerprints.quality import quality_report  # lazy: matplotlib only when a report or figure is asked for
 
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
+
+
+def live_for(venue_map: VenueMap):
+    """The estimated live landing accuracy (whole venue), with the probe's own landing rule."""
+    from fingerprints.quality import live_estimate  # lazy: matplotlib only when a report is asked for
+
+    return reports.get((venue_map.id, venue_map.version, "live"),
+                       lambda: live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE))
 
 
 def _png(data: bytes, versioned: bool) -> Response:
@@ -66,12 +75,13 @@ def quality(venue: str):
         level = venue_map.floors[0].level if "floor" not in request.args else None
     try:
         report = quality_for(venue_map, level)
+        live = live_for(venue_map)
         error = None
     except ValueError as exc:
-        report, error = None, str(exc)
+        report, live, error = None, None, str(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           error=error, aps=aps)
+                           live=live, error=error, aps=aps)
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw):

@@ -1,0 +1,28 @@
+"""bench/landing.py end to end on a tiny mall: real gunicorn, real reports and probes, settable clock.
+It checks that the run completes and reports sane figures, never how fast or how accurate."""
+
+import json
+import os
+import subprocess
+import sys
+
+from core.settings import PROJECT_ROOT
+
+
+def test_landing_bench_smoke():
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "bench/landing.py", "--seed", "3", "--shoppers", "3", "--zones", "1-1",
+         "--survey-step", "9", "--scans", "2", "--json", "--live-points", "50"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["seed"] == 3 and report["shape"] == "ring" and report["shoppers"] == 3
+    landing = report["landing"]
+    assert set(landing) == {"first", "30s", "120s"}
+    assert landing["first"]["n"] == 3 and landing["120s"]["n"] == 3
+    for figures in landing.values():
+        assert 0.0 <= figures["zone"] <= 1.0 and 0.0 <= figures["floor"] <= 1.0
+    assert landing["120s"]["positioned"] == 1.0  # every phone heard by then
+    q = report["quality_report"]
+    assert 0.0 <= q["live"]["zone_settled"] <= 1.0 and 0.0 <= q["survey"]["zone"] <= 1.0

@@ -1,0 +1,55 @@
+"""The seeded mall generator: a real mall's shape, every zone reachable, the same mall for the same seed."""
+
+from collections import Counter
+
+import networkx as nx
+import pytest
+
+from fingerprints.geometry import zone_map
+from fingerprints.mallgen import generate_mall
+
+
+@pytest.mark.parametrize("shape", ["linear", "ring"])
+def test_a_real_malls_shape(small_malls, shape):
+    mall = small_malls[shape]
+    venue = mall.venue
+    kinds = Counter(z.kind for z in venue.zones)
+    assert len(venue.floors) >= 4 and len(venue.zones) >= 60 and len(venue.aps) >= 40
+    assert kinds["garage"] >= 2 and all(z.floor == 0 for z in venue.zones if z.kind == "garage")
+    assert kinds["stall"] >= 10 and kinds["kiosk"] >= 2 and kinds["food"] >= 1 and kinds["corridor"] >= 6
+    for zone in venue.zones:
+        if zone.kind == "stall":
+            xs = [p[0] for p in zone.polygon]
+            assert 4.0 <= max(xs) - min(xs) <= 6.0  # 4-6 m frontage
+    assert len({ap.bssid for ap in venue.aps}) == len(venue.aps)
+    assert all(0 <= ap.x <= venue.floor(ap.floor).width_m for ap in venue.aps)
+    assert {e.kind for e in venue.edges} >= {"walk", "elevator", "stairs", "escalator"}
+    assert len(mall.wall_losses[1]) == len(venue.floor(1).walls) and set(mall.wall_losses[1]) <= {3.0, 5.0, 12.0}
+    assert set(mall.zone_apps) == {z.id for z in venue.zones}
+    assert venue.samples and all(s.zone for s in venue.samples)
+
+
+@pytest.mark.parametrize("shape", ["linear", "ring"])
+def test_every_zone_reachable_from_the_street_and_the_car_park(small_malls, shape):
+    mall = small_malls[shape]
+    venue = mall.venue
+    graph = nx.DiGraph()
+    for e in venue.edges:
+        graph.add_edge(e.a, e.b)
+        if not e.oneway:
+            graph.add_edge(e.b, e.a)
+    zones = zone_map(venue)
+    nodes_in = {zones.zone_at(n.floor, n.x, n.y): n.id for n in venue.nodes}
+    for start in (mall.entrances[0], mall.parking_nodes[0]):
+        reachable = nx.descendants(graph, start) | {start}
+        missing = [z.id for z in venue.zones if nodes_in.get(z.id) not in reachable]
+        assert not missing, missing
+
+
+def test_same_seed_same_mall_and_shapes_by_seed():
+    a = generate_mall(8, survey_step_m=12.0, scans=2)
+    b = generate_mall(8, survey_step_m=12.0, scans=2)
+    assert a.venue.to_dict() == b.venue.to_dict() and a.shape == "linear"
+    assert generate_mall(9, survey_step_m=12.0, scans=2).shape == "ring"
+    with pytest.raises(ValueError):
+        generate_mall(1, "star")

@@ -1,0 +1,105 @@
+"""The quality report's live landing estimate (held-out blocks, live phones) and the validation walk."""
+
+import numpy as np
+import pytest
+
+from fingerprints.quality import (
+    LiveAssumptions,
+    _block_groups,
+    live_estimate,
+    quality_report,
+    read_walk_csv,
+    validation_walk,
+)
+
+
+@pytest.fixture(scope="module")
+def linear(small_malls):
+    return small_malls["linear"]
+
+
+def test_blocks_hold_out_every_point_of_their_square(linear):
+    venue = linear.venue
+    groups = _block_groups(venue, 12.0)
+    assert sorted(i for g in groups for i in g) == list(range(len(venue.samples)))
+    for rows in groups:
+        keys = {(venue.samples[i].floor, venue.samples[i].x // 12, venue.samples[i].y // 12) for i in rows}
+        assert len(keys) == 1
+
+
+def test_a_whole_floor_held_out_cannot_be_found(linear):
+    """Blocks larger than the building: each point's whole floor is hidden, so no floor is ever right."""
+    est = live_estimate(linear.venue, LiveAssumptions(block_m=10_000.0), max_points=60)
+    assert est.floor_rate == 0.0 and est.settled_zone_rate == 0.0
+
+
+def test_without_live_effects_it_is_the_survey_self_consistency(linear):
+    quiet = LiveAssumptions(phone_spread_db=0, body_db=0, reading_noise_db=0, ap_off=0, block_m=0.01)
+    est = live_estimate(linear.venue, quiet, max_points=10_000)
+    survey = quality_report(linear.venue)
+    assert est.settled_zone_rate == pytest.approx(survey.zone_hit_rate, abs=0.04)
+
+
+def test_live_phones_score_lower_and_the_report_says_what_it_cannot_know(linear):
+    est = live_estimate(linear.venue, max_points=300, seed=1)
+    again = live_estimate(linear.venue, max_points=300, seed=1)
+    assert est.headline() == again.headline()  # seeded
+    survey = quality_report(linear.venue)
+    assert est.settled_zone_rate < survey.zone_hit_rate
+    assert est.early_zone_rate <= est.settled_zone_rate + 0.05
+    strict = live_estimate(linear.venue, max_points=300, seed=1, min_zone_confidence=0.99)
+    assert strict.settled_zone_rate <= est.settled_zone_rate
+    lines = "\n".join(est.summary_lines())
+    assert "cannot know" in lines and "first probe" in lines and "N(0, 4 dB)" in lines
+    assert set(est.by_kind) >= {"shop", "corridor", "stall"}
+
+
+def test_validation_walk_measures_the_live_error(linear):
+    venue = linear.venue
+    sim = linear.simulator()
+    rng = np.random.default_rng(0)
+    zone = next(z for z in venue.zones if z.kind == "anchor")
+    xs, ys = [p[0] for p in zone.polygon], [p[1] for p in zone.polygon]
+    x, y = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    readings = [(float(t), ap, rssi) for t in range(120) for ap, rssi in sim.measure(zone.floor, x, y, rng).items()]
+    route = [(float(t), zone.floor, x, y) for t in range(60, 120, 10)]
+    walk = validation_walk(venue, route, readings)
+    assert walk.floor_rate == 1.0 and walk.mean_error_m < 10 and walk.zone_rate >= 0.5
+    assert "live error" in "\n".join(walk.summary_lines())
+    silent = validation_walk(venue, route, [])
+    assert silent.zone_rate == 0 and all(p.est_floor is None for p in silent.points)
+    with pytest.raises(ValueError):
+        validation_walk(venue, [], readings)
+
+
+def test_walk_csv_bad_input_is_named(tmp_path):
+    route, readings = tmp_path / "route.csv", tmp_path / "readings.csv"
+    route.write_text("ts,floor,x,y\n1,0,2.5,3\n")
+    readings.write_text("ts,ap,rssi\n1,AA-BB-CC-DD-EE-FF,-60\n")
+    assert read_walk_csv(str(route), str(readings)) == ([(1.0, 0, 2.5, 3.0)], [(1.0, "aa:bb:cc:dd:ee:ff", -60.0)])
+    readings.write_text("ts,ap,rssi\n1,nope,-60\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_walk_csv(str(route), str(readings))
+    route.write_text("ts,floor\n1,0\n")
+    with pytest.raises(ValueError, match="missing columns"):
+        read_walk_csv(str(route), str(readings))
+
+
+def test_validation_walk_command(app, demo, demo_map, tmp_path):
+    from portal import map_cli
+
+    if "validation-walk" not in app.cli.commands:
+        map_cli.register(app)
+    from fingerprints.simulator import RadioSimulator
+
+    rng = np.random.default_rng(1)
+    sim = RadioSimulator(demo_map)
+    route, readings = tmp_path / "route.csv", tmp_path / "readings.csv"
+    route.write_text("ts,floor,x,y\n" + "".join(f"{t},1,22,30\n" for t in range(30, 90, 15)))
+    readings.write_text("ts,ap,rssi\n" + "".join(f"{t},{ap},{v}\n" for t in range(90)
+                                                  for ap, v in sim.measure(1, 22, 30, rng).items()))
+    result = app.test_cli_runner().invoke(args=["validation-walk", "demo", str(route), str(readings)])
+    assert result.exit_code == 0, result.output
+    assert "validation walk on demo" in result.output and "cinema" in result.output
+    bad = app.test_cli_runner().invoke(args=["validation-walk", "demo", str(route), str(route)])
+    assert bad.exit_code != 0 and "missing columns" in bad.output
