@@ -151,7 +151,7 @@ def register(app: Flask) -> None:
     @click.argument("venue")
     def rebuild_model(venue: str) -> None:
         """Build the positioning model of VENUE's current map version; print fit time and size."""
-        from portal.locate import build_venue_model
+        from portal.tracking.models import build_venue_model
 
         venue_map = _venue_map(venue)
         started = time.perf_counter()

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from fingerprints.footfall import FootfallStore
 from fingerprints.store import VenueStore
 from lightapps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
-from portal.locate import Locator, ModelCache
 from portal.security import MacHasher
 from portal.settings import Settings
+from portal.tracking import Locator, ModelCache
+from portal.tracking.footfall import FootfallStore
 from positioning import TemporalSmoother
 
 
@@ -28,6 +28,7 @@ class Services:
     tokens: ApiTokenStore
     models: ModelCache
     locator: Locator
+    footfall: FootfallStore
     zone_apps: ZoneAppStore
 
     @classmethod
@@ -35,6 +36,9 @@ class Services:
         venues = VenueStore(db)
         rssi = RssiStore(db, window_s=settings.rssi_window_s)
         models = ModelCache(venues)
+        locator = Locator(db, models, rssi, TemporalSmoother(), cache_s=settings.position_cache_s)
+        footfall = FootfallStore(db)
+        locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
         return cls(
             settings=settings,
             db=db,
@@ -43,8 +47,8 @@ class Services:
             rssi=rssi,
             tokens=ApiTokenStore(db),
             models=models,
-            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
-                            cache_s=settings.position_cache_s),
+            locator=locator,
+            footfall=footfall,
             zone_apps=ZoneAppStore(db),
         )
 

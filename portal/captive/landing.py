@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 from lightapps import registry
-from portal.locate import Position
 from portal.services import Services
+from portal.tracking import Position
 
 log = logging.getLogger(__name__)
 

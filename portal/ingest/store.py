@@ -38,7 +38,7 @@ class RssiKeys(VenueKeys):
         return self.key("ap", "last")
 
     def new_readings(self) -> str:
-        """Set: clients heard since the tracker (portal/tracking.py) last positioned them."""
+        """Set: clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
         return self.key("heard", "new")
 
 

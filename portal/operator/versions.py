@@ -1,7 +1,7 @@
 """Map versions: list them, roll back, and the positioning model's background rebuild.
 
 Every change of the map is a new version. After one (and after a roll back), a thread builds the
-positioning model of that version (portal.locate.build_venue_model) and records its state in Redis
+positioning model of that version (portal.tracking.models.build_venue_model) and records its state in Redis
 (`mp:{venue}:ops:model`, a hash: version, state building|ready|failed, step, fit_s, error), so every
 console process shows the same status. The portal itself swaps models whole (ModelCache picks up the
 new current version on its next lookup); the finished model is handed to this process's cache so the
@@ -74,7 +74,7 @@ def _rebuild_thread(app, venue: str) -> None:
 
 def _rebuild_loop(app, venue: str) -> None:
     """Build until the built version is the current one (changes may land while fitting)."""
-    from portal.locate import build_venue_model
+    from portal.tracking.models import build_venue_model
 
     with app.app_context():
         svc = services()
