@@ -15,7 +15,6 @@ from portal.security import MacHasher
 from portal.settings import Settings
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
-from positioning import TemporalSmoother
 
 
 @dataclass
@@ -35,8 +34,9 @@ class Services:
     def build(cls, settings: Settings, db: redis.Redis) -> Services:
         venues = VenueStore(db)
         rssi = RssiStore(db, window_s=settings.rssi_window_s)
-        models = ModelCache(venues)
-        locator = Locator(db, models, rssi, TemporalSmoother(), cache_s=settings.position_cache_s)
+        # APs silent in the live reports are masked out of the model (as the health page calls them silent).
+        models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
+        locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
         footfall = FootfallStore(db)
         locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
         return cls(

@@ -186,6 +186,15 @@ class RssiStore:
             out[ap].append((ts, rssi))
         return dict(out)
 
+    @classmethod
+    def parse_flagged(cls, raw: list[bytes]) -> dict[str, list[tuple[float, float, bool]]]:
+        """AP -> [(ts, rssi, associated), ...] from a window query's raw result (associated: the reading
+        says the client is associated, e.g. a hostapd `assoc` event)."""
+        out: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
+        for ap, rssi, ts, flag in cls._parse(raw):
+            out[ap].append((ts, rssi, flag == "a"))
+        return dict(out)
+
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""
         return self.parse_readings(self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf"))

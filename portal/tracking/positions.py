@@ -24,6 +24,15 @@ class Position:
     group_confidence: float = 0.0
     source: str = "readings"  # "readings": fingerprinting; "ap": the associated AP only (cold start)
 
+    def landing_zone(self, min_zone: float = 0.5, min_group: float = 0.5) -> str | None:
+        """The zone whose page the phone lands on: its zone when sure enough of it, else the zone that
+        stands for its group (the food hall for its stalls) when sure enough of that, else None (home)."""
+        if self.zone and self.zone_confidence >= min_zone:
+            return self.zone
+        if self.group and self.group_confidence >= min_group:
+            return self.group
+        return None
+
 
 class TrackKeys(VenueKeys):
     def track(self, client: str) -> str:
