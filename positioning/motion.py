@@ -92,8 +92,8 @@ class MotionFilter:
     after the last one counts as partial evidence (likelihood ** (dt / obs_tau_s)); xy_tau_s: the x/y
     smoothing time; reset_after_s: a phone silent this long starts afresh."""
 
-    def __init__(self, graph: ZoneGraph, *, move_tau_s: float = 10.0, jump_tau_s: float = 600.0,
-                 min_jump: float = 0.002, obs_tau_s: float = 4.0, xy_tau_s: float = 4.0,
+    def __init__(self, graph: ZoneGraph, *, move_tau_s: float = 6.0, jump_tau_s: float = 600.0,
+                 min_jump: float = 0.002, obs_tau_s: float = 2.0, xy_tau_s: float = 2.0,
                  reset_after_s: float = 300.0, floor_confidence: tuple[float, float] = (0.6, 0.95),
                  zone_floor: float = 0.05, prune: float = 1e-4) -> None:
         self.graph = graph

@@ -27,7 +27,7 @@ def recency_vector(
     ap_ids: Sequence[str],
     *,
     now: float,
-    half_life_s: float = 10.0,
+    half_life_s: float = 6.0,
     min_weight: float = 0.125,
     missing: float = MISSING_DBM,
 ) -> tuple[np.ndarray, int]:

@@ -31,7 +31,7 @@ from positioning.recency import recency_vector
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
-HALF_LIFE_S = 10.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
+HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
 
 
