@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
-from portal.settings import PROJECT_ROOT
 from portal.tracking import Tracker
 from portal.tracking.positions import TrackKeys
 from tests.test_slice import post_phone_at

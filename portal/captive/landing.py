@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from lightapps import registry
+from portal.apps import registry
 from portal.services import Services
 from portal.tracking import Position
 

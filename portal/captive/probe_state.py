@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import redis
 
-from lightapps.zone_apps import ZoneAppKeys, ZoneAppStore
+from core.storage import HotScript
+from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive.landing import landing_zone
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
-from portal.storage import HotScript
 from portal.tracking import KeptPosition, Locator, Position, TrackKeys
 from portal.tracking.positions import pairs_to_fields
 

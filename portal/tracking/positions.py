@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 
 @dataclass(frozen=True)
