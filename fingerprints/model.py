@@ -52,6 +52,7 @@ class Zone:
     floor: int
     polygon: list[tuple[float, float]]
     kind: str = "shop"  # cinema, garage, food, atrium, shop, restaurant...
+    group: str | None = None  # the zone standing for a group of small zones (a food hall for its stalls)
 
 
 @dataclass

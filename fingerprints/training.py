@@ -10,7 +10,7 @@ from positioning import MISSING_DBM
 
 def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(AP ids, X (n, n_aps) dBm with unheard = MISSING_DBM, y (n, 4) building/floor/x/y): the same
-    matrices portal.locate.build_venue_model fits."""
+    matrices portal.tracking.models.build_venue_model fits."""
     if not venue.samples:
         raise ValueError(f"venue {venue.id} has no fingerprint samples")
     ap_ids = venue.ap_ids()

@@ -2,7 +2,7 @@
 
 Starts an embedded Valkey (AOF on, data under ./var/valkey) unless REDIS_URL is set, loads the demo
 mall if the store has none, then serves the app with gunicorn beside the tracker (`python -m portal
-track`, portal/tracking.py). Ctrl-C stops them all cleanly."""
+track`, portal/tracking/tracker.py). Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def flask_command(args: list[str]) -> int:
 
 
 def track(once: bool) -> int:
-    """The tracker (portal/tracking.py) on the store `make run` uses (REDIS_URL)."""
+    """The tracker (portal/tracking/tracker.py) on the store `make run` uses (REDIS_URL)."""
     _stop_on_sigterm()
     settings = Settings.from_env()
     if not settings.redis_url:

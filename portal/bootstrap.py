@@ -14,16 +14,15 @@ from flask import Flask
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
-from fingerprints.footfall import FootfallStore
 from fingerprints.store import VenueStore
 from portal import api, auth, captive, cli, demo, errors, i18n, map_cli, operator, owner, shopper
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
-from portal.locate import Locator, ModelCache
 from portal.services import Services
-from positioning import TemporalSmoother
+from portal.tracking import Locator, ModelCache
+from portal.tracking.footfall import FootfallStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
     venues = VenueStore(db)
     rssi = RssiStore(db, window_s=settings.rssi_window_s)
-    models = ModelCache(venues)
+    # APs silent in the live reports are masked out of the model (as the health page calls them silent).
+    models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
+    locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
+    footfall = FootfallStore(db)
+    locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
     return Services(
         settings=settings,
         db=db,
@@ -41,8 +44,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         rssi=rssi,
         tokens=ApiTokenStore(db),
         models=models,
-        locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
-                        cache_s=settings.position_cache_s),
+        locator=locator,
+        footfall=footfall,
         zone_apps=ZoneAppStore(db),
     )
 

@@ -17,8 +17,8 @@ from fingerprints.simulator import RadioSimulator
 from portal.ingest.native import parse_native
 from portal.ingest.observation import ReportError
 from portal.ingest.store import RssiKeys
-from portal.locate import TrackKeys
 from portal.services import services
+from portal.tracking.positions import TrackKeys
 
 bp = Blueprint("demo", __name__)
 

@@ -19,8 +19,8 @@ from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from fingerprints.survey import map_edit_lock
 from portal.captive.landing import MIN_ZONE_CONFIDENCE
-from portal.locate import build_venue_model
 from portal.services import services
+from portal.tracking.models import build_venue_model
 
 
 def _venue_map(venue: str, for_update: bool = False):

@@ -14,7 +14,8 @@ from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
-from portal.locate import Locator, ModelCache
+from portal.tracking import Locator, ModelCache
+from portal.tracking.footfall import FootfallStore
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     tokens: ApiTokenStore
     models: ModelCache
     locator: Locator
+    footfall: FootfallStore
     zone_apps: ZoneAppStore
 
     def warm_up(self) -> None:

@@ -54,3 +54,17 @@ class ZoneMap:
                   for z in candidates}
         best = max(sorted(scores), key=scores.get)
         return best, round(scores[best], 4)
+
+    def zone_scores(self, estimate, neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
+        """Evidence per zone on the estimate's floor (None: outside every zone), the same halves as
+        zone_for (the polygon the position falls in, the neighbouring fingerprints' zones) but kept for
+        every candidate, for a filter that weighs them (positioning/motion.py)."""
+        polygon_zone = self.zone_at(estimate.floor, estimate.x, estimate.y)
+        depth = min(1.0, self._depth(polygon_zone, estimate.x, estimate.y) / CONFIDENT_DEPTH_M) if polygon_zone else 0
+        scores: dict[str | None, float] = {polygon_zone: 0.5 * (0.5 + 0.5 * depth)}
+        if neighbour_zones:
+            for zone, n in Counter(neighbour_zones).items():
+                scores[zone] = scores.get(zone, 0.0) + 0.5 * n / len(neighbour_zones)
+        else:
+            scores[polygon_zone] *= 2
+        return scores

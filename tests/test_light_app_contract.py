@@ -9,8 +9,8 @@ from portal import create_app
 from portal.apps import registry
 from portal.apps.views import STORES
 from portal.captive.landing import landing_page
-from portal.locate import Position
 from portal.seed import ensure_demo_mall
+from portal.tracking import Position
 
 HELLO = "tests.fixtures_apps.hello"
 

@@ -92,5 +92,5 @@ def test_live_positions_feed_the_footfall_counts(client, demo, svc, demo_map):
 
     post_phone_at(client, demo, demo_map, 1, 20, 30)
     assert client.get(f"/generate_204?client_mac={PHONE}").status_code == 302
-    report = svc.locator.footfall.report("demo", date.today())
+    report = svc.footfall.report("demo", date.today())
     assert report.visitors == 1 and report.zones["cinema"].visitors == 1

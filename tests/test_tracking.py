@@ -1,4 +1,4 @@
-"""The tracker (portal/tracking.py) and the kept position (portal/locate.py): phones are positioned
+"""The tracker (portal/tracking/tracker.py) and the kept position (portal/tracking/positions.py): phones are positioned
 as their readings arrive, once per new set of readings, and counted in footfall without opening
 the portal; a store error puts the work back; `python -m portal track --once` does a round by hand."""
 
@@ -16,8 +16,8 @@ import redis
 
 from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
-from portal.locate import TrackKeys
 from portal.tracking import Tracker
+from portal.tracking.positions import TrackKeys
 from tests.test_slice import post_phone_at
 
 PHONES = ["02:00:5e:00:54:01", "02:00:5e:00:54:02", "02:00:5e:00:54:03"]
@@ -51,7 +51,7 @@ def test_tracker_positions_each_heard_phone_once(svc, heard):
 def test_tracked_phones_count_in_footfall_without_opening_the_portal(svc, heard):
     tracker(svc).drain("demo")
     today = datetime.now(UTC).date()
-    assert svc.locator.footfall.report("demo", today).visitors == len(heard)
+    assert svc.footfall.report("demo", today).visitors == len(heard)
 
 
 def test_kept_position_is_reused_until_a_newer_reading(client, demo, svc, demo_map, heard):

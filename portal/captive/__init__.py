@@ -24,6 +24,7 @@ from portal.captive.common import (
     NO_STORE,
     STORE_ERRORS,
     CaptiveServices,
+    ap_from_params,
     captive_services_of,
     client_from_params,
     is_venue_id,
@@ -87,9 +88,10 @@ def check_query_size() -> None:
         abort(414, "query string too long")
 
 
-def zone_landing(venue: str, client: str | None, token: str, external: bool = False) -> str:
+def zone_landing(venue: str, client: str | None, token: str, external: bool = False,
+                 associated_ap: str | None = None) -> str:
     """The light app of the client's zone, else the mall home (portal/captive/landing.py)."""
-    position, app_name = locate_with_app(services(), venue, client) if client else (None, None)
+    position, app_name = locate_with_app(services(), venue, client, associated_ap) if client else (None, None)
     endpoint, values = landing_page(venue, position, app_name)
     return url_for(endpoint, **values, c=token, _external=external)
 
@@ -137,7 +139,7 @@ def portal_entry(site: str | None = None):
         if ctx.client_ip and client:
             cs.sessions.remember_ip(venue, ctx.client_ip, client)
         cs.sessions.save_gateway_context(venue, shopper.client, cs.sealer.seal(ctx))
-        target = zone_landing(venue, client, shopper_token(shopper))
+        target = zone_landing(venue, client, shopper_token(shopper), associated_ap=ap_from_params(request.args))
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     return redirect_no_store(target)

@@ -9,6 +9,7 @@ import redis
 from flask import Flask
 
 from core.security import MacHasher
+from fingerprints.model import normalise_bssid
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer
 from portal.captive.probe_state import ProbeStateStore
@@ -16,6 +17,8 @@ from portal.captive.sessions import SessionStore
 
 MAX_QUERY_BYTES = 4096  # portal URLs come from gateways: tighter than the app-wide limit
 MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")  # as the gateways name the client's MAC
+# As the gateways name the AP the client is associated with (Meraki, Cisco, UniFi, CoovaChilli, Aruba).
+AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac")
 STORE_ERRORS = (redis.RedisError, OSError)
 # On every portal answer that changes with the phone's state (a probe must be asked again once access is granted).
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
@@ -48,6 +51,18 @@ def client_from_params(hasher: MacHasher, args: Mapping[str, str]) -> str | None
         if raw:
             try:
                 return hasher.client_id(raw)
+            except ValueError:
+                continue
+    return None
+
+
+def ap_from_params(args: Mapping[str, str]) -> str | None:
+    """The associated AP's BSSID (normalised) from the first well-formed AP parameter; None if none."""
+    for name in AP_PARAMS:
+        raw = args.get(name)
+        if raw:
+            try:
+                return normalise_bssid(raw)
             except ValueError:
                 continue
     return None

@@ -26,6 +26,7 @@ from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
     STORE_ERRORS,
+    ap_from_params,
     captive_services_of,
     client_from_params,
     is_venue_id,
@@ -82,7 +83,8 @@ class ProbeLane:
             if state is not None and state.position is not None:
                 position, app_name = state.position, state.app
             else:
-                position, app_name = locate_with_app(core, venue, client) if client else (None, None)
+                position, app_name = (locate_with_app(core, venue, client, ap_from_params(args)) if client
+                                      else (None, None))
             endpoint, values = landing_page(venue, position, app_name)
             token = sign_shopper(core.settings.secret_key, new_shopper(venue, client))
         except STORE_ERRORS as exc:

@@ -2,9 +2,9 @@
 
 A probe is the hottest request the portal serves (every phone sends several on joining, and again
 whenever its OS rechecks), so its reads are gathered server side by one script: the phone's access
-session, its kept position (see portal/locate.py) with the newest reading now stored for it, and the
-light app of that position's zone. Deciding what they mean stays here in Python: whether the session is
-live, whether the kept position still answers (Locator.is_fresh), which app the zone runs."""
+session, its kept position (portal/tracking/positions.py, fields by name) with the newest reading now
+stored for it, and the light apps of that position's zone and of its group. Deciding what they mean stays here in
+Python: whether the session is live, whether the kept position still answers, which app the zone runs."""
 
 from __future__ import annotations
 
@@ -15,28 +15,31 @@ import redis
 
 from core.storage import HotScript
 from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
+from portal.captive.landing import landing_zone
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
-from portal.locate import KEPT_FIELDS, Locator, Position, TrackKeys, position_from_fields
+from portal.tracking import KeptPosition, Locator, Position, TrackKeys
+from portal.tracking.positions import pairs_to_fields
 
-# KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag); ARGV: the
-# kept position's fields (locate.KEPT_FIELDS, zone third).
+# KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag).
 _GATHER = """
 local session = redis.call('GET', KEYS[1])
-local kept = redis.call('HMGET', KEYS[2], unpack(ARGV))
+local kept = redis.call('HGETALL', KEYS[2])
 local newest = redis.call('ZRANGE', KEYS[3], -1, -1)[1] or false
-local app = false
-if kept[3] and kept[3] ~= '' then app = redis.call('HGET', KEYS[4], kept[3]) end
-return {session, newest, kept, app}
+local place = redis.call('HMGET', KEYS[2], 'zone', 'group')
+local apps = {false, false}
+for i = 1, 2 do
+  if place[i] and place[i] ~= '' then apps[i] = redis.call('HGET', KEYS[4], place[i]) end
+end
+return {session, newest, kept, apps[1], apps[2]}
 """
-_FIELD_NAMES = tuple(name.encode() for name in KEPT_FIELDS)
 
 
 @dataclass(frozen=True)
 class ProbeState:
     session: Session | None  # a live access session
     position: Position | None  # the kept position, when it still answers; None: position anew
-    app: str | None  # the light app of that position's zone
+    app: str | None  # the light app of the zone that position lands in (captive/landing.py landing_zone)
 
 
 class ProbeStateStore:
@@ -48,9 +51,10 @@ class ProbeStateStore:
         now = time.time() if now is None else now
         keys = [SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
                 RssiKeys(venue).readings(client), ZoneAppKeys(venue).assignments()]
-        raw_session, newest, values, raw_app = self._gather(keys=keys, args=KEPT_FIELDS)
-        kept = {name: value for name, value in zip(_FIELD_NAMES, values, strict=True) if value is not None}
-        fresh = self.locator.is_fresh(kept, newest, now)
-        position = position_from_fields(kept) if fresh else None
-        app = ZoneAppStore.app_of(raw_app) if position is not None and position.zone else None
+        raw_session, newest, kept, zone_app, group_app = self._gather(keys=keys, args=())
+        position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest, now)
+        landing = landing_zone(position)
+        app = None
+        if landing is not None:  # the app of the zone the phone lands in: its zone's, or its group's
+            app = ZoneAppStore.app_of(zone_app if landing == position.zone else group_app)
         return ProbeState(session=SessionStore.decode(raw_session, now), position=position, app=app)

@@ -146,4 +146,6 @@ class IngestHealth:
             "sources": [asdict(s) for s in sources],
             "aps": [asdict(a) for a in aps],
             "silent_aps": [a.bssid for a in aps if a.silent],
+            # Heard live but not in the venue map: a misconfigured BSSID, or a new AP to add and survey.
+            "unknown_aps": [a.bssid for a in aps if not a.in_map],
         }

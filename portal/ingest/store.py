@@ -38,7 +38,7 @@ class RssiKeys(VenueKeys):
         return self.key("ap", "last")
 
     def new_readings(self) -> str:
-        """Set: clients heard since the tracker (portal/tracking.py) last positioned them."""
+        """Set: clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
         return self.key("heard", "new")
 
 
@@ -184,6 +184,15 @@ class RssiStore:
         out: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for ap, rssi, ts, _flag in cls._parse(raw):
             out[ap].append((ts, rssi))
+        return dict(out)
+
+    @classmethod
+    def parse_flagged(cls, raw: list[bytes]) -> dict[str, list[tuple[float, float, bool]]]:
+        """AP -> [(ts, rssi, associated), ...] from a window query's raw result (associated: the reading
+        says the client is associated, e.g. a hostapd `assoc` event)."""
+        out: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
+        for ap, rssi, ts, flag in cls._parse(raw):
+            out[ap].append((ts, rssi, flag == "a"))
         return dict(out)
 
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:

@@ -1,5 +1,5 @@
 """Footfall pages: visitors per zone per hour, dwell time, and a heatmap of presence over the plan,
-per day, from live positions (fingerprints.footfall keeps them aggregated: no per-device history).
+per day, from live positions (portal.tracking.footfall keeps them aggregated: no per-device history).
 
     /console/ops/<venue>/footfall?day=YYYY-MM-DD&floor=<level>
     /console/ops/<venue>/footfall/<YYYY-MM-DD>/<level>.png
@@ -18,11 +18,11 @@ import redis
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from fingerprints.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.operator.quality import _plot_lock
 from portal.services import services
+from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
 
 log = logging.getLogger(__name__)
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,7 +33,7 @@ def footfall_store() -> FootfallStore:
 
 
 def record_position(venue: str, client: str, position, now: float | None = None) -> None:
-    """One live position (portal.locate.Position, or None when the client is not located) of a client
+    """One live position (portal.tracking.Position, or None when the client is not located) of a client
     id (already the keyed hash, never a raw MAC) into the venue's footfall aggregates. Never raises
     for bad positions: footfall must not break the portal."""
     if position is None or not client:

@@ -23,6 +23,9 @@ def health(venue: str):
     svc = services()
     snapshot = IngestHealth(svc.db).snapshot(venue, time.time(), svc.venues.get_map(venue),
                                              svc.settings.ap_silent_after_s)
+    model = svc.models.get(venue)
+    # The APs the live positioning model leaves out (silent after reporting before: no re-survey needed).
+    snapshot["masked_aps"] = sorted(model.masked) if model is not None else []
     if wants_json():
         return jsonify(snapshot)
     networks = MerakiStore(svc.db).networks(venue)

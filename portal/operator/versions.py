@@ -1,7 +1,7 @@
 """Map versions: list them, roll back, and the positioning model's background rebuild.
 
 Every change of the map is a new version. After one (and after a roll back), a thread builds the
-positioning model of that version (portal.locate.build_venue_model) and records its state in Redis
+positioning model of that version (portal.tracking.models.build_venue_model) and records its state in Redis
 (`mp:{venue}:ops:model`, a hash: version, state building|ready|failed, step, fit_s, error), so every
 console process shows the same status. The portal itself swaps models whole (ModelCache picks up the
 new current version on its next lookup); the finished model is handed to this process's cache so the
@@ -18,10 +18,10 @@ from flask_babel import gettext as _
 
 from fingerprints.store import VenueKeysMap
 from portal.auth import audit
-from portal.locate import build_venue_model
 from portal.operator.blueprint import bp
 from portal.operator.keys import OpsKeys
 from portal.services import services
+from portal.tracking.models import build_venue_model
 
 _threads: dict[str, threading.Thread] = {}
 _threads_lock = threading.Lock()

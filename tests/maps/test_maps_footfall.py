@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from fingerprints.footfall import TTL_DAYS, FootfallKeys, FootfallStore, footfall_report, presence_heatmap_png
+from portal.tracking.footfall import TTL_DAYS, FootfallKeys, FootfallStore, footfall_report, presence_heatmap_png
 
 T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC).timestamp()  # a Saturday, 10:00 UTC
 DAY = "2026-03-14"

@@ -54,7 +54,7 @@ def test_leaving_a_point_out_equals_refitting_without_it(demo_map, report):
 
 
 def test_the_leave_out_model_is_the_production_model(demo_map):
-    from portal.locate import build_venue_model
+    from portal.tracking.models import build_venue_model
 
     production = build_venue_model(demo_map).positioner
     _, X, y = training_set(demo_map)

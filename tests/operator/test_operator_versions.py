@@ -9,10 +9,10 @@ import time
 import pytest
 
 from portal.auth import AuditLog
-from portal.locate import Position
 from portal.operator.footfall import record_position
 from portal.operator.quality import reports
 from portal.operator.versions import model_state, wait_for_model
+from portal.tracking import Position
 
 V = "/console/ops/demo"
 

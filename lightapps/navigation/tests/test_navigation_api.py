@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from portal.locate import Position
 from portal.shopper import Shopper, shopper_token
+from portal.tracking import Position
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from lightapps.navigation.routing import PlaceError, parse_bool, parse_place, plan_route
-from portal.locate import Position
+from portal.tracking import Position
 
 ESC_UP, ESC_DOWN, LIFT, STAIRS = (58.0, 6.0), (62.0, 6.0), (44.0, 54.0), (76.0, 54.0)
 

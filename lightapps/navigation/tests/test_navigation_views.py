@@ -9,8 +9,8 @@ from html import unescape
 import pytest
 
 from portal.apps import registry
-from portal.locate import Position
 from portal.shopper import Shopper, shopper_token
+from portal.tracking import Position
 
 
 @pytest.fixture

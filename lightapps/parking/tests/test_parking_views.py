@@ -19,7 +19,7 @@ from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
 )
 
 from lightapps.parking.store import IP_LIMIT, SHOPPER_LIMIT, ParkingKeys, ParkingStore
-from portal.locate import Position
+from portal.tracking import Position
 
 
 def log(db) -> list[dict]:

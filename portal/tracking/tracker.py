@@ -17,7 +17,7 @@ import redis
 
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
-from portal.locate import Locator
+from portal.tracking.locator import Locator
 
 log = logging.getLogger(__name__)
 

@@ -183,6 +183,10 @@ class FootfallStore:
             client=pipe,
         )
 
+    def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
+        """A Locator listener (Locator.on_position): every new position of a phone counts, on its round trip."""
+        self.record(venue, client, position.zone, position.floor, position.x, position.y, now, pipe=pipe)
+
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
         """Close visits idle for gap_s (record does this a few at a time); returns how many closed."""
         keys = FootfallKeys(venue)

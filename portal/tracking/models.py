@@ -1,0 +1,147 @@
+"""The venue's positioning model per process: fitted on the map's survey, rebuilt when the map version
+changes or when APs fall silent in the live reports (they are masked out without a re-survey), swapped
+in whole."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from fingerprints.geometry import zone_map
+from fingerprints.model import VenueMap
+from fingerprints.store import VenueStore
+from fingerprints.training import training_set
+from portal.ingest.store import RssiKeys
+from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
+from positioning.coldstart import ApCoverage
+from positioning.groups import derive_groups
+from positioning.motion import MotionFilter, ZoneGraph, off_zone
+
+CONNECTOR_KINDS = ("escalator", "elevator", "stairs")
+
+
+@dataclass
+class VenueModel:
+    version: int
+    venue: VenueMap
+    ap_ids: list[str]
+    positioner: WKNNPositioner
+    zones: ZoneMap
+    sample_zones: list[str | None]
+    motion: MotionFilter
+    coverage: ApCoverage  # cold start: the places a phone associated with each AP is in
+    groups: dict[str, str]  # zone -> the zone standing for its group (positioning/groups.py)
+    zone_ids: set[str] = field(default_factory=set)
+    masked: frozenset[str] = frozenset()  # APs left out: silent in the live reports
+
+
+def place_of(zones: ZoneMap, floor: int, x: float, y: float) -> str:
+    """The motion model's state at a spot: its zone, or its floor's outside-any-zone state."""
+    return zones.zone_at(floor, x, y) or off_zone(floor)
+
+
+def floor_connectors(venue: VenueMap, zones: ZoneMap) -> list[tuple[str, str]]:
+    """Pairs of places the walkway graph joins across floors (stairs, lifts, escalators)."""
+    nodes = {n.id: n for n in venue.nodes}
+    out = []
+    for edge in venue.edges:
+        a, b = nodes.get(edge.a), nodes.get(edge.b)
+        if a is None or b is None or (a.floor == b.floor and edge.kind not in CONNECTOR_KINDS):
+            continue
+        out.append((place_of(zones, a.floor, a.x, a.y), place_of(zones, b.floor, b.x, b.y)))
+    return out
+
+
+def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> VenueModel:
+    """Fit the positioner on the venue's fingerprint samples, without the `masked` APs."""
+    ap_ids, X, y = training_set(venue)  # the same matrices the map quality report cross-validates
+    if masked:
+        keep = [i for i, ap in enumerate(ap_ids) if ap not in masked]
+        ap_ids, X = [ap_ids[i] for i in keep], X[:, keep]
+        heard = (X > MISSING_DBM).any(axis=1)
+        X, y = X[heard], y[heard]
+        samples = [s for s, h in zip(venue.samples, heard, strict=True) if h]
+    else:
+        samples = venue.samples
+    zones = zone_map(venue)
+    floors = [f.level for f in venue.floors]
+    graph = ZoneGraph([(z.id, z.floor, z.polygon) for z in venue.zones], floors, floor_connectors(venue, zones))
+    coverage = ApCoverage().fit(
+        [{ap: v for ap, v in s.rssi.items() if ap not in masked} for s in samples],
+        [s.zone or off_zone(s.floor) for s in samples], [s.floor for s in samples], [(s.x, s.y) for s in samples])
+    return VenueModel(
+        version=venue.version,
+        venue=venue,
+        ap_ids=ap_ids,
+        positioner=WKNNPositioner().fit(X, y),
+        zones=zones,
+        sample_zones=[s.zone for s in samples],
+        motion=MotionFilter(graph),
+        coverage=coverage,
+        groups=derive_groups([(z.id, z.floor, z.polygon, z.kind, z.group) for z in venue.zones]),
+        zone_ids={z.id for z in venue.zones},
+        masked=masked,
+    )
+
+
+def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
+               max_share: float = 0.5) -> frozenset[str]:
+    """The map's APs that reported before and have been silent longer than `silent_after_s`, while the
+    venue's feed is alive (another AP reported within it). APs never heard are not masked (a venue
+    without a live feed, or one AP never wired up, keeps its full model), nor more than `max_share` of
+    the map (a feed outage is not every AP failing)."""
+    if not last_seen or now - max(last_seen.values()) > silent_after_s:
+        return frozenset()
+    silent = {ap for ap in map_aps if ap in last_seen and now - last_seen[ap] > silent_after_s}
+    return frozenset(silent) if len(silent) <= max_share * len(map_aps) else frozenset()
+
+
+class ModelCache:
+    """One fitted model per venue per process; a new map version (or a new set of silent APs, with
+    `db` and `silent_after_s`) is picked up on the next lookup and swapped in whole, so a request never
+    sees half of a rebuild."""
+
+    def __init__(self, venues: VenueStore, recheck_s: float = 2.0, db: redis.Redis | None = None,
+                 silent_after_s: float | None = None) -> None:
+        self.venues = venues
+        self.recheck_s = recheck_s
+        self.db = db
+        self.silent_after_s = silent_after_s
+        self._models: dict[str, tuple[float, VenueModel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, venue: str) -> VenueModel | None:
+        now = time.monotonic()
+        cached = self._models.get(venue)
+        if cached and now - cached[0] < self.recheck_s:
+            return cached[1]
+        version = self.venues.current_version(venue)
+        if not version:
+            return None
+        current = cached[1] if cached and cached[1].version == version else None
+        venue_map = current.venue if current else self.venues.get_map(venue, version)
+        if venue_map is None or not venue_map.samples:
+            return None
+        masked = self._masked(venue, venue_map)
+        if current is not None and current.masked == masked:
+            self._models[venue] = (now, current)
+            return current
+        with self._lock:
+            model = build_venue_model(venue_map, masked)
+            self._models[venue] = (time.monotonic(), model)
+            return model
+
+    def _masked(self, venue: str, venue_map: VenueMap) -> frozenset[str]:
+        if self.db is None or self.silent_after_s is None:
+            return frozenset()
+        raw = self.db.hgetall(RssiKeys(venue).ap_last_seen())
+        last_seen = {k.decode(): float(v) for k, v in raw.items()}
+        return silent_aps(last_seen, venue_map.ap_ids(), time.time(), self.silent_after_s)
+
+    def install(self, venue: str, model: VenueModel) -> None:
+        """Hand over a model built elsewhere (the operator console's background rebuild), swapped in whole."""
+        with self._lock:
+            self._models[venue] = (time.monotonic(), model)

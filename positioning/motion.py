@@ -1,0 +1,186 @@
+"""A motion model over places: a hidden Markov model whose states are the venue's zones plus one
+"outside any zone" state per floor (corridors), filtered forward one estimate at a time.
+
+Why zones and not x/y: landing is a question about zones, and the posterior over zones says how sure
+the estimate is (two small stalls side by side share the mass; see positioning/groups.py). The
+transition model encodes how people move: a phone stays where it is or walks to a neighbouring place
+(zones that touch, a zone and its floor's corridors), and changes floor only through the places where a
+walkway edge joins two floors (stairs, lifts, escalators), plus a small "anything" term that lets the
+filter recover from a wrong start. So one noisy estimate on another floor does not move the phone, two
+agreeing ones near the escalator do, and a phone that walked from the corridor into a shop is placed in
+the shop after one or two reports.
+
+Pure: the state is a small JSON-serialisable dict the caller keeps (the tracker keeps it in the store)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from shapely.geometry import Polygon
+
+from positioning.wknn import Estimate
+
+
+def off_zone(floor: int) -> str:
+    """The state of a phone on `floor` outside every zone (a corridor, a void)."""
+    return f"~{floor}"
+
+
+ZoneSpec = tuple[str, int, Sequence[tuple[float, float]]]  # (zone id, floor, polygon)
+Connector = tuple[str, str]  # two states a walkway edge between floors joins
+
+
+class ZoneGraph:
+    """The states and who neighbours whom. `connectors` are pairs of states on different floors
+    (from the walkway graph's stairs, lifts and escalators); zones closer than `touch_m` neighbour."""
+
+    def __init__(self, zones: Sequence[ZoneSpec], floors: Sequence[int], connectors: Sequence[Connector] = (),
+                 touch_m: float = 2.0) -> None:
+        floors = sorted(set(floors) | {int(f) for _, f, _ in zones})
+        self.states: list[str] = [z for z, _, _ in zones] + [off_zone(f) for f in floors]
+        self.floors = floors
+        self.floor_of = np.array([int(f) for _, f, _ in zones] + floors, dtype=int)
+        self.index = {s: i for i, s in enumerate(self.states)}
+        n = len(self.states)
+        adjacency = np.zeros((n, n), dtype=bool)
+        polygons = [Polygon(coords) for _, _, coords in zones]
+        for i, (_, floor_i, _) in enumerate(zones):
+            adjacency[i, self.index[off_zone(int(floor_i))]] = True
+            for j in range(i + 1, len(zones)):
+                if zones[j][1] == floor_i and polygons[i].distance(polygons[j]) <= touch_m:
+                    adjacency[i, j] = True
+        for a, b in connectors:
+            if a in self.index and b in self.index and a != b:
+                adjacency[self.index[a], self.index[b]] = True
+        adjacency |= adjacency.T
+        np.fill_diagonal(adjacency, False)
+        degree = adjacency.sum(axis=1, keepdims=True)
+        # Row-stochastic "walk to a neighbour" matrix; a state without neighbours keeps its mass.
+        self.walk = np.where(degree > 0, adjacency / np.maximum(degree, 1), np.eye(n))
+        self.same_floor = {f: self.floor_of == f for f in floors}
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def distribution(self, probs: Mapping[str, float]) -> np.ndarray:
+        """A dense, normalised vector from {state: probability} (unknown states are dropped)."""
+        p = np.zeros(len(self.states))
+        for state, value in probs.items():
+            i = self.index.get(state)
+            if i is not None and value > 0:
+                p[i] += value
+        total = p.sum()
+        return p / total if total > 0 else np.full(len(self.states), 1 / len(self.states))
+
+
+@dataclass(frozen=True)
+class Motion:
+    floor: int
+    x: float
+    y: float
+    posterior: dict[str, float]  # state -> probability (pruned, sums to ~1)
+
+
+class MotionFilter:
+    """Forward filter over a ZoneGraph, with x/y smoothed on the chosen floor.
+
+    move_tau_s: mean time before a phone walks on to a neighbouring place; jump_tau_s: of the "anything"
+    term; obs_tau_s: successive estimates share readings, so an estimate that comes sooner than this
+    after the last one counts as partial evidence (likelihood ** (dt / obs_tau_s)); xy_tau_s: the x/y
+    smoothing time; reset_after_s: a phone silent this long starts afresh."""
+
+    def __init__(self, graph: ZoneGraph, *, move_tau_s: float = 6.0, jump_tau_s: float = 600.0,
+                 min_jump: float = 0.002, obs_tau_s: float = 2.0, xy_tau_s: float = 2.0,
+                 reset_after_s: float = 300.0, floor_confidence: tuple[float, float] = (0.6, 0.95),
+                 zone_floor: float = 0.05, prune: float = 1e-4) -> None:
+        self.graph = graph
+        self.move_tau_s = move_tau_s
+        self.jump_tau_s = jump_tau_s
+        self.min_jump = min_jump
+        self.obs_tau_s = obs_tau_s
+        self.xy_tau_s = xy_tau_s
+        self.reset_after_s = reset_after_s
+        self.floor_confidence = floor_confidence
+        self.zone_floor = zone_floor
+        self.prune = prune
+
+    # -- the model -------------------------------------------------------------------------------
+
+    def predict(self, prior: np.ndarray, dt: float) -> np.ndarray:
+        """Where the phone may be `dt` seconds after the distribution `prior`."""
+        dt = max(0.0, dt)
+        move = 1 - math.exp(-dt / self.move_tau_s)
+        jump = max(self.min_jump, 1 - math.exp(-dt / self.jump_tau_s))
+        stay = max(0.0, 1 - move - jump)
+        return stay * prior + move * (prior @ self.graph.walk) + jump / len(self.graph)
+
+    def likelihood(self, estimate: Estimate, scores: Mapping[str | None, float]) -> np.ndarray:
+        """How well each state explains one fingerprint estimate. `scores`: zone -> evidence (None: outside
+        every zone) on the estimate's floor (ZoneMap.zone_scores). The floor is trusted as far as the
+        neighbours agreed on it; within it, every state keeps a small floor of evidence."""
+        g = self.graph
+        lo, hi = self.floor_confidence
+        c = min(hi, max(lo, estimate.confidence))
+        on_floor = g.same_floor.get(estimate.floor)
+        q = np.zeros(len(g))
+        other_floors = [f for f in g.floors if f != estimate.floor]
+        for f in other_floors:
+            mask = g.same_floor[f]
+            q[mask] = (1 - c) / len(other_floors) / mask.sum()
+        if on_floor is None:  # a floor the graph does not know: no zone evidence at all
+            return np.where(q > 0, q, 1e-6) if other_floors else np.ones(len(g))
+        s = np.zeros(len(g))
+        for zone, score in scores.items():
+            i = g.index.get(zone if zone is not None else off_zone(estimate.floor))
+            if i is not None and on_floor[i]:
+                s[i] += max(0.0, score)
+        total = s.sum()
+        n_floor = on_floor.sum()
+        share = s / total if total > 0 else np.where(on_floor, 1 / n_floor, 0)
+        weight = c if other_floors else 1.0
+        q[on_floor] = weight * ((1 - self.zone_floor) * share[on_floor] + self.zone_floor / n_floor)
+        return q
+
+    # -- one step --------------------------------------------------------------------------------
+
+    def start(self, seed: Mapping[str, float] | None = None) -> np.ndarray:
+        """The distribution before any estimate: a cold-start guess (half its weight) or uniform."""
+        uniform = np.full(len(self.graph), 1 / len(self.graph))
+        return uniform if not seed else 0.5 * self.graph.distribution(seed) + 0.5 * uniform
+
+    def update(self, state: dict | None, estimate: Estimate, scores: Mapping[str | None, float], now: float,
+               seed: Mapping[str, float] | None = None) -> tuple[dict, Motion]:
+        """One estimate in; the new state and where the phone is. `seed`: a cold-start guess used when
+        the phone has no state yet (e.g. its associated AP's coverage)."""
+        fresh = state is None or not 0 <= now - state["ts"] <= self.reset_after_s
+        if fresh:
+            prior, dt = self.start(seed), self.obs_tau_s
+        else:
+            dt = now - state["ts"]
+            prior = self.predict(self.graph.distribution(state["p"]), dt)
+        evidence = self.likelihood(estimate, scores) ** min(1.0, max(dt, 0.5) / self.obs_tau_s)
+        posterior = prior * evidence
+        posterior = posterior / posterior.sum() if posterior.sum() > 0 else prior
+        floor = self._floor(posterior)
+        if fresh or floor != state["floor"]:
+            x, y = estimate.x, estimate.y
+        elif estimate.floor == floor:
+            a = 1 - math.exp(-max(dt, 0.0) / self.xy_tau_s)
+            x, y = a * estimate.x + (1 - a) * state["x"], a * estimate.y + (1 - a) * state["y"]
+        else:  # the estimate is on another floor than the phone: it does not move the phone's x/y
+            x, y = state["x"], state["y"]
+        probs = self._sparse(posterior)
+        new_state = {"ts": now, "p": probs, "floor": floor, "x": x, "y": y}
+        return new_state, Motion(floor=floor, x=float(x), y=float(y), posterior=probs)
+
+    def _floor(self, posterior: np.ndarray) -> int:
+        masses = [(posterior[self.graph.same_floor[f]].sum(), f) for f in self.graph.floors]
+        return max(masses)[1]
+
+    def _sparse(self, posterior: np.ndarray) -> dict[str, float]:
+        keep = posterior >= self.prune
+        total = posterior[keep].sum()
+        return {self.graph.states[i]: round(float(posterior[i] / total), 6) for i in np.flatnonzero(keep)}

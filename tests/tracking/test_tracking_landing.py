@@ -1,0 +1,120 @@
+"""Where a phone lands, through the real store and the real probe lane: the kept position by field
+name, cold start from the associated AP (the gateway's parameter or the AP's association event),
+replaced once readings arrive, the group page when small zones cannot be told apart, and APs silent in
+the live reports masked out of the model (listed for the operator with the APs the map lacks)."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from portal.ingest.store import RssiKeys
+from portal.tracking import KeptPosition, ModelCache, Position, TrackKeys
+from portal.tracking.models import silent_aps
+from tests.test_slice import expected_landing_path, post_phone_at
+
+PHONE = "02:00:5e:00:55:01"
+
+
+def landed(client, query: str) -> str:
+    resp = client.get(f"/generate_204?client_mac={PHONE}&{query}")
+    assert resp.status_code == 302
+    return urlparse(resp.headers["Location"]).path
+
+
+def unambiguous_ap(svc) -> tuple[str, str]:
+    """An AP of the demo mall whose coverage lands on one zone, and that zone."""
+    model = svc.models.get("demo")
+    for ap in model.ap_ids:
+        coarse = model.coverage.estimate(ap)
+        zone, share = max(coarse.places.items(), key=lambda kv: kv[1])
+        if share >= 0.8 and not zone.startswith("~"):
+            return ap, zone
+    raise AssertionError("no AP of the demo mall covers one zone")
+
+
+def test_kept_position_round_trips_by_field_name(svc, demo):
+    position = Position(1, 50.0, 20.0, "foodcourt", 0.9, 0.8, group="foodcourt", group_confidence=0.95)
+    key = TrackKeys("demo").last_position("someone")
+    svc.db.hset(key, mapping=KeptPosition(position, b"newest", 100.0).to_fields())
+    kept = KeptPosition.from_fields(svc.db.hgetall(key))
+    assert kept.position == position and kept.newest == b"newest" and kept.at == 100.0
+    assert kept.is_fresh(b"newest", 110.0, 30.0) and not kept.is_fresh(b"other", 110.0, 30.0)
+    assert not kept.is_fresh(b"newest", 140.0, 30.0)
+    assert KeptPosition.from_fields({b"zone": b"x"}) is None  # a partial hash: position anew
+
+
+@pytest.mark.parametrize("param", ["node_mac", "ap_mac", "ap", "called", "apmac"])
+def test_first_probe_lands_on_the_zone_of_the_ap_the_gateway_names(app, client, demo, svc, param):
+    ap, zone = unambiguous_ap(svc)
+    raw = ap.replace(":", "-").upper() if param == "called" else ap  # CoovaChilli's form
+    assert landed(client, f"{param}={raw}") == expected_landing_path(app, svc, zone)
+
+
+def test_without_the_ap_or_with_a_bad_one_the_phone_goes_home(client, demo, svc):
+    assert landed(client, "") == "/v/demo/"
+    assert landed(client, "node_mac=not-a-mac") == "/v/demo/"
+    assert landed(client, "node_mac=00:11:22:33:44:55") == "/v/demo/"  # not an AP of the map
+
+
+def test_an_association_event_places_the_phone_before_its_reports(app, client, demo, svc):
+    ap, zone = unambiguous_ap(svc)
+    body = {"ap": ap, "observations": [{"client": PHONE, "rssi": -48, "ts": time.time(), "associated": True}]}
+    resp = client.post("/api/v1/venues/demo/reports", data=json.dumps(body), content_type="application/json",
+                       headers={"Authorization": f"Bearer {demo}"})
+    assert resp.status_code == 202
+    assert landed(client, "") == expected_landing_path(app, svc, zone)
+    position = svc.locator.locate("demo", svc.hasher.client_id(PHONE))
+    assert position.source == "ap" and position.zone == zone
+
+
+def test_readings_replace_the_coarse_position(app, client, demo, svc, demo_map):
+    ap, _ = unambiguous_ap(svc)
+    client_id = svc.hasher.client_id(PHONE)
+    assert svc.locator.locate("demo", client_id, associated_ap=ap).source == "ap"
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=PHONE)
+    position = svc.locator.locate("demo", client_id, associated_ap=ap)
+    assert position.source == "readings" and position.zone == "cinema"
+    assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
+
+
+def test_a_phone_between_small_zones_lands_on_their_group(app, client, demo, svc, demo_map):
+    post_phone_at(client, demo, demo_map, 1, 100, 30, phone=PHONE)
+    client_id = svc.hasher.client_id(PHONE)
+    newest = svc.db.zrange(RssiKeys("demo").readings(client_id), -1, -1)[0]
+    unsure = Position(1, 100.0, 30.0, "jade", 0.9, 0.4, group="foodcourt", group_confidence=0.85)
+    svc.db.hset(TrackKeys("demo").last_position(client_id),
+                mapping=KeptPosition(unsure, newest, time.time()).to_fields())
+    assert landed(client, "") == expected_landing_path(app, svc, "foodcourt")
+    lost = Position(1, 100.0, 30.0, "jade", 0.9, 0.4, group="foodcourt", group_confidence=0.45)
+    svc.db.hset(TrackKeys("demo").last_position(client_id),
+                mapping=KeptPosition(lost, newest, time.time()).to_fields())
+    assert landed(client, "") == "/v/demo/"
+
+
+def test_silent_aps_are_masked_only_while_the_feed_is_alive():
+    aps = ["a", "b", "c", "d"]
+    now = 10_000.0
+    assert silent_aps({"a": now, "b": now - 1000}, aps, now, 300) == {"b"}
+    assert silent_aps({"a": now - 1000, "b": now - 1000}, aps, now, 300) == frozenset()  # the feed is down
+    assert silent_aps({}, aps, now, 300) == frozenset()
+    assert silent_aps({"a": now, "b": now - 999, "c": now - 999, "d": now - 999}, aps, now, 300) == frozenset()
+
+
+def test_the_live_model_leaves_silent_aps_out_without_a_resurvey(client, console, demo, svc, db):
+    model = svc.models.get("demo")
+    now = time.time()
+    gone, unknown = model.ap_ids[0], "00:18:0a:13:dd:b0"
+    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now for ap in model.ap_ids[1:6]}, gone: now - 3600,
+                                                      unknown: now})
+    cache = ModelCache(svc.venues, db=db, silent_after_s=300)
+    masked = cache.get("demo")
+    assert masked.masked == {gone} and gone not in masked.ap_ids and len(masked.ap_ids) == len(model.ap_ids) - 1
+    assert ModelCache(svc.venues).get("demo").masked == frozenset()  # without live data: the whole map
+    svc.models.recheck_s = 0
+    console.login("ops")
+    health = client.get("/console/ops/demo/health", headers={"Accept": "application/json"}).get_json()
+    assert health["masked_aps"] == [gone] and health["unknown_aps"] == [unknown]
