@@ -2,7 +2,7 @@
 heatmaps, weak spots, and per-AP RSSI heatmaps (PNG, matplotlib's Agg canvas, no pyplot state).
 
 Leave-one-reference-point-out cross-validation with the production estimator: the positioner is built
-exactly as portal.locate.build_venue_model builds it (WKNNPositioner with its defaults, fitted on every
+exactly as portal.tracking.models.build_venue_model builds it (WKNNPositioner with its defaults, fitted on every
 sample; the zone decided by ZoneMap.zone_for from the estimate and its neighbours' surveyed zones, as the
 Locator does), but refitting it once per left-out point would cost ~1,600 fits on the demo mall. It is
 fitted ONCE, and each query excludes the left-out point's own rows from the candidate neighbours (a thin
