@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from portal.storage import VenueKeys
+from portal.storage import VenueKeys, is_cluster
 
 TTL_DAYS = 35
 ALL = "_all"
@@ -180,7 +180,8 @@ class FootfallStore:
                   keys.heat(day, int(floor) if floor is not None else 0)],
             args=[client, zone or "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, cell, hour,
                   self.close_per_call, "0"],
-            client=pipe,
+            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+            client=None if is_cluster(pipe) else pipe,
         )
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
@@ -203,10 +204,10 @@ class FootfallStore:
             zones = self._zones_seen(venue, d)
         names = [ALL, *zones]
         pipe = self.db.pipeline(transaction=False)
-        for z in names:
+        for z in names:  # execute_command: a cluster pipeline refuses pipe.pfcount by name (one slot here)
             for h in hours:
-                pipe.pfcount(keys.visitors(d, h, z))
-            pipe.pfcount(*[keys.visitors(d, h, z) for h in hours])
+                pipe.execute_command("PFCOUNT", keys.visitors(d, h, z))
+            pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, z) for h in hours])
         pipe.hgetall(keys.dwell(d))
         res = pipe.execute()
         dwell_raw = {k.decode(): float(v) for k, v in res[-1].items()}

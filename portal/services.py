@@ -32,7 +32,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: redis.Redis) -> Services:
-        venues = VenueStore(db)
+        venues = VenueStore(db, versions_kept=settings.map_versions_kept)
         rssi = RssiStore(db, window_s=settings.rssi_window_s)
         models = ModelCache(venues)
         return cls(

@@ -10,8 +10,10 @@ sent as one pipelined stream of commands in the Redis protocol, with the server'
 switched off (CLIENT REPLY OFF, as in the Redis "mass insertion" guide), then ON again, then one
 ordinary command whose reply proves the stream was applied (an out-of-memory server answers it with
 an error). Every command in the stream is idempotent and the batch was validated whole beforehand,
-so a retried request never double-counts, and a rejected request stores nothing. Clients other than a
-plain redis.Redis (or key names that are not ASCII) take an ordinary redis-py pipeline instead."""
+so a retried request never double-counts, and a rejected request stores nothing. On a cluster the
+stream goes to the primary of the venue's slot; a slot that moved answers the check with MOVED (the
+writes before it were refused, not applied elsewhere), and the stream is sent again to the new owner.
+Key names that are not ASCII take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import redis
+from redis.cluster import RedisCluster
 
 from portal.ingest.observation import Batch, Observation
-from portal.storage import VenueKeys
+from portal.storage import REDIRECTS, Store, VenueKeys, refresh_slots, slot_pool
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
 
@@ -61,7 +64,7 @@ class RssiStore:
     WRITE_TIMEOUT_S = 5.0
     use_stream = True  # False: always the plain pipeline (the tests compare the two)
 
-    def __init__(self, db: redis.Redis, window_s: float = 60.0) -> None:
+    def __init__(self, db: Store, window_s: float = 60.0) -> None:
         self.db = db
         self.window_s = window_s
 
@@ -78,7 +81,7 @@ class RssiStore:
         keys) ride along in the last round trip."""
         keys = RssiKeys(venue)
         prefix = keys.readings("")
-        fast = self.use_stream and prefix.isascii() and type(self.db) is redis.Redis
+        fast = self.use_stream and prefix.isascii() and type(self.db) in (redis.Redis, RedisCluster)
         n = len(batch)
         if n == 0 and not extra:
             return 0
@@ -88,7 +91,11 @@ class RssiStore:
             stop = min(n, start + self.CHUNK)
             tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
             if fast:
-                self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                try:
+                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                except REDIRECTS:  # the slot moved (resharding, failover): its new owner gets the stream
+                    refresh_slots(self.db, min_interval_s=0.0)
+                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
             else:
                 self._send_pipeline(keys, batch, start, stop, now, tail)
         return n
@@ -123,9 +130,10 @@ class RssiStore:
         stream = [_REPLY_OFF, "".join(parts).encode()]
         stream.extend(pack_command(*command) for command in extra)
         stream.append(_REPLY_ON)
-        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent).
-        stream.append(last_zadd.encode() if last_zadd else pack_command("PING"))
-        pool = self.db.connection_pool
+        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent),
+        # on a key of the venue's slot, so a node that does not own it answers MOVED.
+        stream.append(last_zadd.encode() if last_zadd else pack_command("EXISTS", prefix))
+        pool = slot_pool(self.db, prefix)
         conn = pool.get_connection()
         try:
             # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
