@@ -121,6 +121,7 @@ def track(once: bool) -> int:
     _stop_on_sigterm()
     import threading
 
+    from portal.leases import VenueLeases
     from portal.services import Services
     from portal.storage import connect
     from portal.tracking import Tracker
@@ -130,7 +131,8 @@ def track(once: bool) -> int:
         print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
         return 2
     core = Services.build(settings, connect(settings, socket_timeout=5.0))
-    tracker = Tracker(core.db, core.venues, core.locator)
+    # Several trackers on one store divide the venues between them (portal/leases.py).
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db))
     if once:
         for venue in core.venues.venue_ids():
             pending = tracker.pending(venue)
