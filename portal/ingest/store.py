@@ -81,7 +81,7 @@ class RssiStore:
         keys) ride along in the last round trip."""
         keys = RssiKeys(venue)
         prefix = keys.readings("")
-        fast = self.use_stream and prefix.isascii() and type(self.db) in (redis.Redis, RedisCluster)
+        fast = self.use_stream and prefix.isascii() and isinstance(self.db, redis.Redis | RedisCluster)
         n = len(batch)
         if n == 0 and not extra:
             return 0

@@ -91,6 +91,8 @@ def test_registry_copy_survives_its_shard_being_unreachable(db, monkeypatch):
 @pytest.mark.parametrize("stream", [True, False])
 def test_ingest_on_three_primaries(db, stream, monkeypatch):
     monkeypatch.setattr(RssiStore, "use_stream", stream)
+    unused = "_send_pipeline" if stream else "_send_packed"
+    monkeypatch.setattr(RssiStore, unused, lambda *a: pytest.fail(f"{unused} used"))  # the path under test only
     store = RssiStore(db, window_s=60)
     now = time.time()
     for venue in venues_on_each_primary(db):
