@@ -36,7 +36,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, db: redis.Redis) -> Services:
         venues = VenueStore(db, versions_kept=settings.map_versions_kept)
-        rssi = RssiStore(db, window_s=settings.rssi_window_s)
+        rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas)
         models = ModelCache(venues)
         return cls(
             settings=settings,

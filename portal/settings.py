@@ -92,6 +92,7 @@ class Settings:
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
     map_versions_kept: int = 20  # stored map versions per venue (the live one always kept)
+    ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -123,6 +124,7 @@ class Settings:
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
             map_versions_kept=max(1, _env_int(env, "MAP_VERSIONS_KEPT", 20)),
+            ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             warm_venues=tuple(v.strip() for v in (env.get("WARM_VENUES") or "*").split(",") if v.strip()),
         )
 

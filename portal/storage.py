@@ -98,6 +98,11 @@ def slot_pool(db: Store, key: str) -> redis.ConnectionPool:
     return db.get_redis_connection(node).connection_pool
 
 
+def replica_count(db: RedisCluster, key: str) -> int:
+    """How many replicas the slot map lists for `key`'s primary (failed ones are not listed)."""
+    return max(0, len(db.nodes_manager.slots_cache.get(db.keyslot(key)) or ()) - 1)
+
+
 _refreshed_at: dict[int, float] = {}
 
 
