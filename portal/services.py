@@ -46,7 +46,8 @@ class Services:
             rssi=rssi,
             tokens=ApiTokenStore(db),
             models=models,
-            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
+            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(
+                db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days),
                             cache_s=settings.position_cache_s),
             zone_apps=ZoneAppStore(db),
         )

@@ -93,6 +93,8 @@ class Settings:
     load_demo: bool = True
     map_versions_kept: int = 20  # stored map versions per venue (the live one always kept)
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
+    footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
+    footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     testing: bool = False
     extra: dict = field(default_factory=dict)
@@ -125,6 +127,8 @@ class Settings:
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
             map_versions_kept=max(1, _env_int(env, "MAP_VERSIONS_KEPT", 20)),
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
+            footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
+            footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
             warm_venues=tuple(v.strip() for v in (env.get("WARM_VENUES") or "*").split(",") if v.strip()),
         )
 
