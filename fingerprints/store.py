@@ -13,9 +13,8 @@ from collections import OrderedDict
 import redis
 
 from fingerprints.model import VenueMap
-from portal.storage import Store, VenueKeys
+from portal.storage import GLOBAL_TAG, Store, VenueKeys
 
-GLOBAL_TAG = "_global"
 log = logging.getLogger(__name__)
 
 

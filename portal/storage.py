@@ -121,6 +121,9 @@ def refresh_slots(db: Store, min_interval_s: float = 0.5) -> None:
         log.warning("cluster slot map refresh failed: %s", exc.__class__.__name__)
 
 
+GLOBAL_TAG = "_global"  # the hash tag of the few keys that name no venue (registries), off the request path
+
+
 class VenueKeys:
     """Key builder base: every key carries the `{venue}` hash tag so one venue's keys live on one
     Redis Cluster shard, and multi-key Lua scripts stay legal there."""
