@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 if TYPE_CHECKING:
     from portal.settings import Settings
@@ -78,7 +80,10 @@ def connect(settings: Settings, socket_timeout: float = 0.5) -> Store:
     if settings.redis_cluster:
         # The slot map is read from the first reachable node; a shard that is down (or failing over)
         # must not stop the others: slots it held answer an error, the rest keep working.
-        options.update(socket_connect_timeout=0.25, require_full_coverage=False)
+        # Two quick retries (a redirect, a slot map re-read), not redis-py's ten with backoff: a request
+        # must not hang through a whole failover (ingest answers 503 and the feed retries; probes fail open).
+        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
+        options.update(socket_connect_timeout=0.25, require_full_coverage=False, retry=retry)
         return ClusterStore.from_url(settings.redis_url, **options)
     return redis.Redis.from_url(settings.redis_url, **options)
 
