@@ -182,3 +182,14 @@ def test_demo_map_versions_copy_between_venues(db, demo_map):
         venue_map.id = venue
         assert venues.put_map(venue_map) == 1
         assert len(venues.get_map(venue).samples) == len(demo_map.samples)
+
+
+def test_requests_never_read_the_venue_registry(app, client, demo, svc, demo_map):
+    """The `{_global}` registry is off the request path: with it gone, a venue's ingest and probes work."""
+    db = svc.db
+    db.delete("mp:{_global}:venues", "mp:{_global}:venues:version")
+    phone = "02:00:5e:00:53:c3"
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=phone)
+    resp = client.get(f"/generate_204?client_mac={phone}")
+    assert urlparse(resp.headers["Location"]).path == expected_landing_path(app, svc, "cinema")
+    assert client.get("/v/demo/").status_code == 200
