@@ -10,7 +10,7 @@ import sys
 import pytest
 import redis
 
-from portal.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, wait_for_port
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
@@ -28,7 +28,7 @@ LOCAL_CLUSTER = os.environ.get("TEST_STORE") == "cluster"
 
 
 def start_valkey(tmp_path_factory, name: str):
-    from portal.storage import start_embedded_valkey
+    from core.storage import start_embedded_valkey
 
     return start_embedded_valkey(tmp_path_factory.mktemp(name))
 
@@ -79,7 +79,7 @@ def demo_map():
 
 @pytest.fixture
 def db(settings) -> redis.Redis:
-    from portal.storage import connect
+    from core.storage import connect
 
     client = connect(settings, socket_timeout=10)
     client.flushdb()  # on a cluster: every primary

@@ -41,13 +41,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
+from core.security import MacHasher  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.storage import connect, start_embedded_valkey  # noqa: E402
 from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
+from fingerprints.store import VenueStore  # noqa: E402
 from portal.ingest.health import IngestHealth  # noqa: E402
 from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiKeys, RssiStore  # noqa: E402
-from portal.security import MacHasher  # noqa: E402
-from portal.storage import start_embedded_valkey  # noqa: E402
+from portal.ingest.tokens import ApiTokenStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
+from portal.tools.valkey_cluster import start_local_cluster  # noqa: E402
 
 VENUE = "bench"
 TARGET_PER_S = 100_000
@@ -113,9 +117,6 @@ def make_requests(per_ap, aps_per_request: int, now: float, rnd: random.Random):
 
 def fresh_venue(db: redis.Redis, aps) -> str:
     """An empty store holding only the bench venue (its map: the APs) and a token; returns the token."""
-    from fingerprints.store import VenueStore
-    from portal.ingest.tokens import ApiTokenStore
-
     db.flushdb()
     VenueStore(db).put_map(VenueMap(id=VENUE, name="Bench mall", name_zh="基准商场",
                                     floors=[Floor(0, "G", 300.0, 300.0)],
@@ -241,10 +242,6 @@ def raw_pipeline(db: redis.Redis, batches: list[Batch], now: float, window_s: fl
 def cluster_stream(tmp: Path, batches: list[Batch], now: float, window: float, threads: int) -> float:
     """The store's write path on a local 3-primary cluster (no replicas: the same durability as the
     single node above); seconds for all batches."""
-    from portal.settings import Settings
-    from portal.storage import connect
-    from portal.tools.valkey_cluster import start_local_cluster
-
     cluster = start_local_cluster(tmp / "cluster", primaries=3, replicas=0)
     try:
         db = connect(Settings(redis_url=cluster.url, redis_cluster=True), socket_timeout=10)

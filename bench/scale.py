@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.settings import Settings  # noqa: E402
+from core.storage import connect  # noqa: E402
 from fingerprints.footfall import FootfallStore  # noqa: E402
 from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiStore  # noqa: E402
 from portal.locate import Position, TrackKeys, position_fields  # noqa: E402
-from portal.settings import Settings  # noqa: E402
-from portal.storage import connect  # noqa: E402
 from portal.tools.valkey_cluster import start_local_cluster  # noqa: E402
 
 REPORT_EVERY_S = 5.0  # the arithmetic's assumptions: a phone heard every 5 s through 8 APs

@@ -12,8 +12,8 @@ from collections import OrderedDict
 
 import redis
 
+from core.storage import GLOBAL_TAG, Store, VenueKeys
 from fingerprints.model import VenueMap
-from portal.storage import GLOBAL_TAG, Store, VenueKeys
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import time
 
 import redis
 
-from portal.storage import GLOBAL_TAG, Store, VenueKeys
+from core.storage import GLOBAL_TAG, Store, VenueKeys
 
 # KEYS[1] lease; ARGV: owner, ttl in ms. 1 when the caller holds it afterwards.
 _HOLD = """

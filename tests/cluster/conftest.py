@@ -8,7 +8,7 @@ import sys
 import pytest
 import redis
 
-from portal.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 
 # test_cluster_<app>_store.py import the light apps' store tests, which import their sibling fixture
 # modules (parking_fixtures, ...) by bare name, as pytest's rootdir-relative import lets them at home.
@@ -30,7 +30,7 @@ def redis_url(settings) -> str:
 
 @pytest.fixture
 def db(settings):
-    from portal.storage import connect
+    from core.storage import connect
 
     client = connect(settings, socket_timeout=10)
     client.flushdb()  # every primary
@@ -54,7 +54,7 @@ def clients_are_cluster_clients(settings, monkeypatch):
     """The light apps' race tests open a client per thread with redis.Redis.from_url(redis_url), as
     another process would: on a cluster, that process has a cluster client. One, shared: its pools
     still give each thread its own connection, without 200 reads of the slot map."""
-    from portal.storage import connect
+    from core.storage import connect
 
     shared = connect(settings, socket_timeout=10)
     monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: shared))

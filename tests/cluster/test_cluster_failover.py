@@ -12,11 +12,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from core.settings import Settings
 from portal import create_app
 from portal.demo import simulated_reports
 from portal.ingest.store import RssiKeys
 from portal.seed import ensure_demo_mall
-from portal.settings import Settings
 from portal.tools.valkey_cluster import start_local_cluster
 from portal.tracking import Tracker
 from tests.test_slice import expected_landing_path

@@ -11,12 +11,12 @@ from urllib.parse import urlparse
 import pytest
 import redis
 
+from core.storage import HotScript, is_cluster
 from fingerprints.footfall import FootfallStore
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
-from portal.storage import HotScript, is_cluster
 from portal.tracking import Tracker
 from tests.cluster.conftest import venues_on_each_primary
 from tests.test_slice import expected_landing_path, post_phone_at

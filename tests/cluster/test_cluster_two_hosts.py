@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from core.security import MacHasher
+from core.settings import PROJECT_ROOT
+from core.storage import connect
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from portal.demo import simulated_reports
 from portal.ingest.store import RssiKeys
-from portal.security import MacHasher
-from portal.settings import PROJECT_ROOT
-from portal.storage import connect
 from portal.tools.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow

@@ -10,6 +10,11 @@ from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
+# imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
+DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
+    "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -29,6 +34,13 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _persistent_secret(data_dir: Path, name: str) -> str:
@@ -97,6 +109,7 @@ class Settings:
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     testing: bool = False
+    light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -130,6 +143,7 @@ class Settings:
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
             warm_venues=tuple(v.strip() for v in (env.get("WARM_VENUES") or "*").split(",") if v.strip()),
+            light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 
     def with_(self, **changes) -> Settings:
