@@ -142,7 +142,7 @@ class Settings:
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
-            warm_venues=tuple(v.strip() for v in (env.get("WARM_VENUES") or "*").split(",") if v.strip()),
+            warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 
