@@ -20,25 +20,52 @@ TEST_SECRET = "test-secret-key-" + "x" * 16
 TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
 
 
-@pytest.fixture(scope="session")
-def valkey_server(tmp_path_factory):
+# The store the suite runs on: REDIS_URL (with REDIS_CLUSTER=1 for a cluster) when set, else a local
+# Valkey started here; TEST_STORE=cluster starts a local 3-primary cluster instead of one node.
+EXTERNAL_URL = os.environ.get("REDIS_URL") or None
+EXTERNAL_CLUSTER = os.environ.get("REDIS_CLUSTER", "0") not in ("", "0", "false", "no")
+LOCAL_CLUSTER = os.environ.get("TEST_STORE") == "cluster"
+
+
+def start_valkey(tmp_path_factory, name: str):
     from core.storage import start_embedded_valkey
 
-    server = start_embedded_valkey(tmp_path_factory.mktemp("valkey"))
-    yield server
-    server.stop()
+    return start_embedded_valkey(tmp_path_factory.mktemp(name))
 
 
 @pytest.fixture(scope="session")
-def redis_url(valkey_server) -> str:
-    return valkey_server.connection_url + "/0"
+def valkey_cluster(tmp_path_factory):
+    """A local Valkey Cluster: 3 primaries, each with a replica (started on first use: ~8 s)."""
+    from portal.tools.valkey_cluster import start_local_cluster
+
+    cluster = start_local_cluster(tmp_path_factory.mktemp("valkey-cluster"))
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")
-def settings(redis_url, tmp_path_factory) -> Settings:
+def store_target(request, tmp_path_factory):
+    """(url, cluster?) of the store the suite's `db`, `settings` and `app` use."""
+    if EXTERNAL_URL:
+        yield EXTERNAL_URL, EXTERNAL_CLUSTER
+    elif LOCAL_CLUSTER:
+        yield request.getfixturevalue("valkey_cluster").url, True
+    else:
+        server = start_valkey(tmp_path_factory, "valkey")
+        yield server.connection_url + "/0", False
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(store_target) -> str:
+    return store_target[0]
+
+
+@pytest.fixture(scope="session")
+def settings(store_target, tmp_path_factory) -> Settings:
     return Settings(
-        redis_url=redis_url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
-        data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
+        redis_url=store_target[0], redis_cluster=store_target[1], secret_key=TEST_SECRET,
+        mac_hash_key=TEST_MAC_KEY, data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
     )
 
 
@@ -51,9 +78,11 @@ def demo_map():
 
 
 @pytest.fixture
-def db(redis_url) -> redis.Redis:
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+def db(settings) -> redis.Redis:
+    from core.storage import connect
+
+    client = connect(settings, socket_timeout=10)
+    client.flushdb()  # on a cluster: every primary
     return client
 
 
@@ -125,14 +154,21 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(valkey_server, demo_map, tmp_path_factory):
-    """gunicorn serving the app on its own Redis database (1), the demo mall loaded once."""
+def live_valkey(tmp_path_factory):
+    """The live server's own Valkey (not a second database, which a cluster would refuse)."""
+    server = start_valkey(tmp_path_factory, "live-valkey")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_valkey, demo_map, tmp_path_factory):
+    """gunicorn serving the app on its own Valkey, the demo mall loaded once."""
     from portal import create_app
     from portal.seed import ensure_demo_mall
     from portal.services import services
 
-    url = valkey_server.connection_url + "/1"
-    redis.Redis.from_url(url).flushdb()
+    url = live_valkey.connection_url + "/0"
     data_dir = tmp_path_factory.mktemp("live-var")
     settings = Settings(redis_url=url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
                         data_dir=data_dir, load_demo=False, testing=False)

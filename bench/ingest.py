@@ -16,7 +16,11 @@ parsing or hashing (client ids hashed beforehand):
     (ZADD per client, ZREMRANGEBYSCORE + EXPIRE per client, HSET of AP last-seen, health counters);
   * raw stream:  the store's own write path (RssiStore.write_batch) fed the pre-built batches.
 Both run from as many threads as there are HTTP senders. The ratios are HTTP / raw.
-Targets (issue 3): >= 100,000 readings/s on one worker and >= 50% of the raw pipeline rate.
+Then (unless --no-cluster) a local 3-primary Valkey Cluster is started and the same batches go through
+the same write path on a cluster client (the venue's primary, its slot checked in the stream): the
+cluster ratio is cluster stream / single-node stream.
+Targets (issue 3): >= 100,000 readings/s on one worker and >= 50% of the raw pipeline rate;
+(issue 15): cluster ingest >= 50% of the single-node stream.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from core.security import MacHasher  # noqa: E402
-from core.storage import start_embedded_valkey  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.storage import connect, start_embedded_valkey  # noqa: E402
 from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
 from fingerprints.store import VenueStore  # noqa: E402
 from portal.ingest.health import IngestHealth  # noqa: E402
@@ -46,6 +51,7 @@ from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiKeys, RssiStore  # noqa: E402
 from portal.ingest.tokens import ApiTokenStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
+from portal.tools.valkey_cluster import start_local_cluster  # noqa: E402
 
 VENUE = "bench"
 TARGET_PER_S = 100_000
@@ -233,6 +239,19 @@ def raw_pipeline(db: redis.Redis, batches: list[Batch], now: float, window_s: fl
     return in_threads(write, batches, threads)
 
 
+def cluster_stream(tmp: Path, batches: list[Batch], now: float, window: float, threads: int) -> float:
+    """The store's write path on a local 3-primary cluster (no replicas: the same durability as the
+    single node above); seconds for all batches."""
+    cluster = start_local_cluster(tmp / "cluster", primaries=3, replicas=0)
+    try:
+        db = connect(Settings(redis_url=cluster.url, redis_cluster=True), socket_timeout=10)
+        raw_stream(RssiStore(db, window), batches[:2], now, 1)  # warm: slot map, connections
+        db.flushdb()
+        return raw_stream(RssiStore(db, window), batches, now, threads)
+    finally:
+        cluster.stop()
+
+
 def raw_stream(store: RssiStore, batches: list[Batch], now: float, threads: int) -> float:
     def write(batch: Batch) -> None:
         store.write_batch(VENUE, batch, now, IngestHealth.accepted_commands(VENUE, "native:bench", len(batch), now))
@@ -249,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aps-per-request", type=int, default=15)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads in the one worker")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the run on a local Valkey Cluster")
     args = parser.parse_args(argv)
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
@@ -327,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         ok_rate, ok_ratio = http_rate >= TARGET_PER_S, http_rate / pipe_rate >= TARGET_RATIO
         print(f"target >= {TARGET_PER_S:,}/s: {'met' if ok_rate else 'NOT met'}; "
               f"target >= {TARGET_RATIO:.0%} of raw pipeline: {'met' if ok_ratio else 'NOT met'}")
+        if not args.no_cluster:
+            cluster_rate = n_obs / cluster_stream(tmp, batches, now, window, args.senders)
+            ratio = cluster_rate / stream_rate
+            print(f"raw stream on a 3-primary cluster, {args.senders} threads: {cluster_rate:,.0f} readings/s; "
+                  f"cluster / single-node stream: {ratio:.0%} "
+                  f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
         return 0
     finally:
         if gunicorn is not None:

@@ -48,7 +48,6 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import networkx as nx  # noqa: E402
-from portal.locate import TrackKeys  # noqa: E402
 
 from core.settings import Settings  # noqa: E402
 from core.storage import start_embedded_valkey  # noqa: E402
@@ -61,7 +60,7 @@ from portal.apps import registry  # noqa: E402
 from portal.captive.landing import MIN_ZONE_CONFIDENCE  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
-from portal.tracking import Tracker  # noqa: E402
+from portal.tracking import Tracker, TrackKeys  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)

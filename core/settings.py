@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,9 +56,38 @@ def _persistent_secret(data_dir: Path, name: str) -> str:
     return value
 
 
+def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.lower() not in ("0", "false", "no", "off")
+
+
+def shares_store(redis_url: str | None, cluster: bool) -> bool:
+    """A store other hosts may use too (a cluster, or any host but this one): every host must then
+    sign sessions and hash MACs with the same keys, which only the environment can give them all."""
+    if not redis_url:
+        return False
+    host = urlsplit(redis_url).hostname or ""
+    return cluster or host not in ("127.0.0.1", "localhost", "::1", "")
+
+
+def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool) -> str:
+    value = env.get(name)
+    if value:
+        return value
+    if shared:
+        raise ValueError(
+            f"{name} is not set: with a shared store (REDIS_URL on another host, or REDIS_CLUSTER=1) every "
+            f"host must use the same {name}, or a session granted on one host is unknown on the next and one "
+            f"phone counts as two. Set SECRET_KEY and MAC_HASH_KEY (32+ random bytes, the same on every host).")
+    return _persistent_secret(data_dir, name.lower())
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
+    redis_cluster: bool = False  # REDIS_CLUSTER=1: REDIS_URL names a node of a Valkey/Redis Cluster
     secret_key: str = field(default="", repr=False)
     mac_hash_key: str = field(default="", repr=False)
     port: int = 8000
@@ -73,6 +103,11 @@ class Settings:
     max_meraki_observations: int = 500_000
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
+    map_versions_kept: int = 20  # stored map versions per venue (the live one always kept)
+    ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
+    footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
+    footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
+    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
@@ -81,10 +116,16 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / "var")
+        redis_url = env.get("REDIS_URL") or None
+        cluster = _env_flag(env, "REDIS_CLUSTER", False)
+        if cluster and not redis_url:
+            raise ValueError("REDIS_CLUSTER=1 needs REDIS_URL (any node of the cluster)")
+        shared = shares_store(redis_url, cluster)
         return cls(
-            redis_url=env.get("REDIS_URL") or None,
-            secret_key=env.get("SECRET_KEY") or _persistent_secret(data_dir, "secret_key"),
-            mac_hash_key=env.get("MAC_HASH_KEY") or _persistent_secret(data_dir, "mac_hash_key"),
+            redis_url=redis_url,
+            redis_cluster=cluster,
+            secret_key=_shared_secret(env, "SECRET_KEY", data_dir, shared),
+            mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
             port=_env_int(env, "PORT", 8000),
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
@@ -97,6 +138,11 @@ class Settings:
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            map_versions_kept=max(1, _env_int(env, "MAP_VERSIONS_KEPT", 20)),
+            ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
+            footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
+            footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
+            warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 

@@ -1,28 +1,132 @@
-"""The Redis connection, and the embedded Valkey used when no REDIS_URL is given."""
+"""The store connection (one Valkey/Redis node, or a Valkey/Redis Cluster), the per-slot helpers
+every store class uses, and the embedded Valkey used when no REDIS_URL is given.
+
+Cluster mode is a setting (`REDIS_CLUSTER=1`), not guessed: the URL stays exactly what a provider
+hands out (`redis://` or `rediss://` to the cluster's configuration endpoint), and nothing is sent to
+the server to decide how to talk to it. The rules that keep one code path valid on both:
+- every key carries a hash tag (`VenueKeys`); a multi-key command, MULTI/EXEC or Lua call only ever
+  names keys of one slot;
+- an atomic group of commands is `db.pipeline(transaction=True)` (MULTI/EXEC; on a cluster, on the
+  slot's primary), never the default `pipeline()`, which a cluster client runs non-atomically;
+- commands a cluster pipeline refuses by name (PFCOUNT, EVALSHA) go through `execute_command`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+Store = redis.Redis | RedisCluster  # what connect() returns; store classes accept either
+REDIRECTS = (redis.exceptions.MovedError, redis.exceptions.AskError, redis.exceptions.TryAgainError,
+             redis.exceptions.ClusterDownError)
 
-def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
-    """One client per process: redis-py pools connections and is thread-safe.
-    Short timeouts so a store outage fails fast instead of hanging a request (fail open)."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=0.05,
-        socket_timeout=socket_timeout,
-        health_check_interval=30,
-        max_connections=256,
-    )
+
+class StoreUnavailable(redis.ConnectionError):
+    """A cluster fault redis-py reports outside redis.RedisError (a slot no node serves, a topology
+    that cannot be read): raised as a connection error, so every `except redis.RedisError` that
+    fails open or answers 503 covers a cluster too."""
+
+
+class ClusterStore(RedisCluster):
+    def execute_command(self, *args, **kwargs):
+        try:
+            return super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def pipeline(self, transaction=None, shard_hint=None):
+        pipe = super().pipeline(transaction, shard_hint)
+        pipe.__class__ = ClusterStorePipeline
+        return pipe
+
+
+class ClusterStorePipeline(ClusterPipeline):
+    def execute(self, raise_on_error: bool = True):
+        try:
+            return super().execute(raise_on_error)
+        except RedisClusterException as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def execute_command(self, *args, **kwargs):
+        try:
+            return super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+
+def connect(settings: Settings, socket_timeout: float = 0.5) -> Store:
+    """The one place a store client is made (wrap this to add health checks): one client per process,
+    redis-py pools connections and is thread-safe. Short timeouts so a store outage fails fast
+    instead of hanging a request (fail open)."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set")
+    options = dict(socket_connect_timeout=0.05, socket_timeout=socket_timeout, health_check_interval=30,
+                   max_connections=256)
+    if settings.redis_cluster:
+        # The slot map is read from the first reachable node; a shard that is down (or failing over)
+        # must not stop the others: slots it held answer an error, the rest keep working.
+        # Two quick retries (a redirect, a slot map re-read), not redis-py's ten with backoff: a request
+        # must not hang through a whole failover (ingest answers 503 and the feed retries; probes fail open).
+        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
+        options.update(socket_connect_timeout=0.25, require_full_coverage=False, retry=retry)
+        return ClusterStore.from_url(settings.redis_url, **options)
+    return redis.Redis.from_url(settings.redis_url, **options)
+
+
+def is_cluster(db: object) -> bool:
+    return isinstance(db, RedisCluster)
+
+
+def slot_pool(db: Store, key: str) -> redis.ConnectionPool:
+    """The connection pool of the primary that holds `key` (a single node: its only pool)."""
+    if not isinstance(db, RedisCluster):
+        return db.connection_pool
+    try:
+        node = db.nodes_manager.get_node_from_slot(db.keyslot(key))
+    except RedisClusterException as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return db.get_redis_connection(node).connection_pool
+
+
+def replica_count(db: RedisCluster, key: str) -> int:
+    """How many replicas the slot map lists for `key`'s primary (failed ones are not listed)."""
+    return max(0, len(db.nodes_manager.slots_cache.get(db.keyslot(key)) or ()) - 1)
+
+
+_refreshed_at: dict[int, float] = {}
+
+
+def refresh_slots(db: Store, min_interval_s: float = 0.5) -> None:
+    """Re-read the cluster's slot map after a redirect or a dead node (at most every min_interval_s
+    per client: a shard that is down must not turn every request into a topology scan)."""
+    if not isinstance(db, RedisCluster):
+        return
+    now = time.monotonic()
+    if now - _refreshed_at.get(id(db), 0.0) < min_interval_s:
+        return
+    _refreshed_at[id(db)] = now
+    try:
+        db.nodes_manager.initialize()
+    except (redis.RedisError, OSError) as exc:
+        log.warning("cluster slot map refresh failed: %s", exc.__class__.__name__)
+
+
+GLOBAL_TAG = "_global"  # the hash tag of the few keys that name no venue (registries), off the request path
 
 
 class VenueKeys:
@@ -40,40 +144,57 @@ class VenueKeys:
 
 
 class HotScript:
-    """A Lua script for the hottest request path, called over a connection each thread keeps.
+    """A Lua script for the hottest request path, called over a connection each thread keeps (one
+    per node on a cluster: the primary of the slot of the call's keys, which must share one slot).
 
     redis-py's general command path (pool checkout, retry wrapper, observability hooks, response
     callbacks) costs about 100 us of CPU per call here, more than a bare Flask request; sending the
     packed EVALSHA on a thread's own connection costs about 40 us (the rest is the socket itself).
     Errors behave as with redis-py: a connection or timeout error is raised after the connection is
-    dropped (the next call opens a new one); a server that lost the script gets it loaded again."""
+    dropped (the next call opens a new one, after the slot map is read again on a cluster); a server
+    that lost the script (a restart, a promoted replica) gets it loaded again; a slot that moved is
+    followed once."""
 
-    def __init__(self, db: redis.Redis, source: str) -> None:
-        self.pool = db.connection_pool
-        self.script = db.register_script(source)
+    def __init__(self, db: Store, source: str) -> None:
+        self.db = db
+        self.source = source
+        self.sha = db.register_script(source).sha
         self._local = threading.local()
 
     def __call__(self, keys: Sequence[str], args: Sequence[object] = ()):
-        conn = self._connection()
-        command = conn.pack_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+        try:
+            return self._call(keys, args)
+        except REDIRECTS:
+            refresh_slots(self.db, min_interval_s=0.0)
+            return self._call(keys, args)
+
+    def _call(self, keys: Sequence[str], args: Sequence[object]):
+        conn = self._connection(slot_pool(self.db, keys[0]))
+        command = conn.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
             try:
                 conn.send_packed_command(command)
                 return conn.read_response()
             except redis.exceptions.NoScriptError:
-                self.script.registered_client.script_load(self.script.script)
+                conn.send_command("SCRIPT", "LOAD", self.source)
+                conn.read_response()
                 conn.send_packed_command(command)
                 return conn.read_response()
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             conn.disconnect()  # the retry after a reload too: never keep a socket with a reply half read
+            refresh_slots(self.db)  # a dead primary: learn its replica's promotion
             raise
 
-    def _connection(self) -> redis.connection.AbstractConnection:
-        pid, conn = getattr(self._local, "pinned", (None, None))
-        if conn is None or pid != os.getpid():  # never share a socket with a forked parent
+    def _connection(self, pool: redis.ConnectionPool) -> redis.connection.AbstractConnection:
+        pinned = getattr(self._local, "pinned", None)
+        if pinned is None or pinned[0] != os.getpid():  # never share a socket with a forked parent
+            pinned = self._local.pinned = (os.getpid(), {})
+        kw = pool.connection_kwargs
+        node = (kw.get("host"), kw.get("port"), kw.get("path"))
+        conn = pinned[1].get(node)
+        if conn is None:
             # The pool's settings and timeouts, outside its count: this thread's own connection.
-            conn = self.pool.connection_class(**self.pool.connection_kwargs)
-            self._local.pinned = (os.getpid(), conn)
+            conn = pinned[1][node] = pool.connection_class(**kw)
         return conn
 
 

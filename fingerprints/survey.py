@@ -132,7 +132,7 @@ class SurveyStore:
 
     def remove_device(self, venue: str, client: str) -> bool:
         keys = SurveyKeys(venue)
-        with self.db.pipeline() as pipe:
+        with self.db.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.devices(), client)
             pipe.delete(keys.point(client))
             removed, _ = pipe.execute()
@@ -235,7 +235,7 @@ class SurveyStore:
             version = self.venues.put_map(venue_map)
             entry = json.dumps({"floor": point.floor, "x": point.x, "y": point.y, "n": n, "aps": len(rssi),
                                 "zone": zone, "version": version, "at": round(now, 3)})
-            with self.db.pipeline() as pipe:
+            with self.db.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.point(client))
                 pipe.lpush(keys.log(), entry)
                 pipe.ltrim(keys.log(), 0, LOG_LENGTH - 1)

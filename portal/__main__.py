@@ -20,6 +20,7 @@ import redis
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
+from portal.leases import VenueLeases
 from portal.seed import ensure_demo_mall
 from portal.services import services
 from portal.tracking import Tracker
@@ -117,8 +118,9 @@ def track(once: bool) -> int:
     if not settings.redis_url:
         print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
         return 2
-    core = build_services(settings, connect(settings.redis_url, socket_timeout=5.0))
-    tracker = Tracker(core.db, core.venues, core.locator)
+    core = build_services(settings, connect(settings, socket_timeout=5.0))
+    # Several trackers on one store divide the venues between them (portal/leases.py).
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db))
     if once:
         for venue in core.venues.venue_ids():
             pending = tracker.pending(venue)

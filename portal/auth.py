@@ -121,7 +121,7 @@ class AccountStore:
         except (VerificationError, InvalidHashError):
             ok = False
         if self.is_locked(username) or not ok:
-            pipe = self.db.pipeline()
+            pipe = self.db.pipeline(transaction=True)
             pipe.incr(self.keys.login_failures(username))
             pipe.expire(self.keys.login_failures(username), self.LOCKOUT_S)
             pipe.execute()
@@ -142,7 +142,7 @@ class AuditLog:
 
     def record(self, venue: str, user: str, action: str, **detail) -> None:
         entry = json.dumps({"ts": time.time(), "user": user, "action": action, "detail": detail})
-        pipe = self.db.pipeline()
+        pipe = self.db.pipeline(transaction=True)
         pipe.lpush(AccountKeys(venue).audit(), entry)
         pipe.ltrim(AccountKeys(venue).audit(), 0, self.KEEP - 1)
         pipe.execute()

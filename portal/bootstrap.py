@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
-    venues = VenueStore(db)
-    rssi = RssiStore(db, window_s=settings.rssi_window_s)
+    venues = VenueStore(db, versions_kept=settings.map_versions_kept)
+    rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas)
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
-    footfall = FootfallStore(db)
+    footfall = FootfallStore(db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days)
     locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
     return Services(
         settings=settings,
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["mallportal"] = svc = build_services(settings, connect(settings.redis_url))
+    app.extensions["mallportal"] = svc = build_services(settings, connect(settings))
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import redis
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -42,6 +43,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(redis.RedisError)
+    def _store_unavailable(exc: redis.RedisError):
+        # Retryable: a shard restarting or failing over; the client (a feed, a browser) tries again.
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        response, status = error_response(503, "the store is unavailable; retry shortly")
+        response = app.make_response((response, status))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

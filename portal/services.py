@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis
@@ -16,6 +17,8 @@ from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,10 +35,20 @@ class Services:
     zone_apps: ZoneAppStore
 
     def warm_up(self) -> None:
-        """Fit every venue's positioning model now, so no request waits for it (gunicorn.conf.py calls this
-        in each worker before it takes requests)."""
-        for venue in self.venues.venue_ids():
-            self.models.get(venue)
+        """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request
+        waits for them (gunicorn.conf.py calls this in each worker before it takes requests). Other
+        venues' models are fitted on their first lookup; a venue whose shard is down is left for then."""
+        wanted = self.settings.warm_venues
+        try:
+            venues = self.venues.venue_ids() if "*" in wanted else list(wanted)
+        except redis.RedisError as exc:
+            log.warning("warm-up skipped, venue list unavailable: %s", exc.__class__.__name__)
+            return
+        for venue in venues:
+            try:
+                self.models.get(venue)
+            except redis.RedisError as exc:
+                log.warning("warm-up: venue %s unavailable: %s", venue, exc.__class__.__name__)
 
 
 def services() -> Services:

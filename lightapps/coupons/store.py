@@ -377,7 +377,7 @@ class CouponStore:
 
     def note_failure(self, venue: str, user: str) -> None:
         key = CouponKeys(venue).redeem_failures(user)
-        pipe = self.db.pipeline()
+        pipe = self.db.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, self.FAILURE_WINDOW_S)
         pipe.execute()

@@ -65,7 +65,7 @@ class LoggingCodeSender:
             self.sent.append(item)
         if self.db is not None:
             key = _outbox_key(venue)
-            pipe = self.db.pipeline()
+            pipe = self.db.pipeline(transaction=True)
             pipe.lpush(key, json.dumps({"phone": phone, "code": code, "at": item.at}))
             pipe.ltrim(key, 0, self.OUTBOX_KEEP - 1)
             pipe.expire(key, self.OUTBOX_TTL_S)

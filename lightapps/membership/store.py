@@ -467,7 +467,7 @@ class MemberStore:
             return "LOCKED", None
         if code_matches(member.secret, code, now):
             return "OK", member
-        pipe = self.db.pipeline()
+        pipe = self.db.pipeline(transaction=True)
         pipe.incr(keys.code_failures(member_id))
         pipe.expire(keys.code_failures(member_id), CODE_FAILURE_WINDOW_S)
         pipe.execute()

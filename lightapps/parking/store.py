@@ -283,7 +283,7 @@ class ParkingStore:
         """Define the venue's bays (all of them: bays not listed are removed with their status)."""
         keys = ParkingKeys(venue)
         new = {bay.id: bay for bay in bays}
-        with self.db.pipeline() as pipe:
+        with self.db.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(keys.bays())
@@ -424,7 +424,7 @@ class ParkingStore:
         """The operator's record of every lookup: keyed hash of the plate, never the plate."""
         entry = json.dumps({"ts": round(time.time() if now is None else now, 3), "zone": zone,
                             "plate": plate_hash[:16], "shopper": client, "kind": kind, "results": results})
-        pipe = self.db.pipeline()
+        pipe = self.db.pipeline(transaction=True)
         pipe.lpush(ParkingKeys(venue).lookups(), entry)
         pipe.ltrim(ParkingKeys(venue).lookups(), 0, LOG_KEEP - 1)
         pipe.execute()

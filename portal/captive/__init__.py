@@ -61,7 +61,7 @@ def init_captive(app: Flask) -> None:
     """The portal's stores and views. The OS probes are answered by ProbeLane (portal/captive/lane.py),
     which the app factory puts in front of Flask."""
     core = app.extensions["mallportal"]
-    fast_db = connect(core.settings.redis_url, socket_timeout=0.08)
+    fast_db = connect(core.settings, socket_timeout=0.08)
     app.extensions["captive"] = CaptiveServices(
         sessions=SessionStore(fast_db), config=PortalConfigStore(fast_db),
         sealer=ContextSealer(core.settings.secret_key), probe_state=ProbeStateStore(fast_db, core.locator),

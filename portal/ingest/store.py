@@ -10,8 +10,10 @@ sent as one pipelined stream of commands in the Redis protocol, with the server'
 switched off (CLIENT REPLY OFF, as in the Redis "mass insertion" guide), then ON again, then one
 ordinary command whose reply proves the stream was applied (an out-of-memory server answers it with
 an error). Every command in the stream is idempotent and the batch was validated whole beforehand,
-so a retried request never double-counts, and a rejected request stores nothing. Clients other than a
-plain redis.Redis (or key names that are not ASCII) take an ordinary redis-py pipeline instead."""
+so a retried request never double-counts, and a rejected request stores nothing. On a cluster the
+stream goes to the primary of the venue's slot; a slot that moved answers the check with MOVED (the
+writes before it were refused, not applied elsewhere), and the stream is sent again to the new owner.
+Key names that are not ASCII take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import redis
+from redis.cluster import RedisCluster
 
-from core.storage import VenueKeys
+from core.storage import REDIRECTS, Store, VenueKeys, is_cluster, refresh_slots, replica_count, slot_pool
 from portal.ingest.observation import Batch, Observation
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
@@ -56,14 +59,23 @@ def pack_command(*args: object) -> bytes:
     return b"".join(parts)
 
 
+class NotReplicated(redis.ConnectionError):
+    """The readings reached the venue's primary but not its replica in time: not acknowledged (the feed
+    retries; every write in the stream is idempotent)."""
+
+
 class RssiStore:
     CHUNK = 10_000  # observations per stream: bounds how long one request holds the server
     WRITE_TIMEOUT_S = 5.0
+    REPLICA_WAIT_MS = 1000
     use_stream = True  # False: always the plain pipeline (the tests compare the two)
 
-    def __init__(self, db: redis.Redis, window_s: float = 60.0) -> None:
+    def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1) -> None:
         self.db = db
         self.window_s = window_s
+        # On a cluster, a batch is acknowledged once this many of its primary's replicas have it (as many
+        # as the slot map lists, when fewer), so a primary that dies right after does not lose it.
+        self.wait_replicas = wait_replicas
 
     @property
     def ttl_s(self) -> int:
@@ -78,7 +90,7 @@ class RssiStore:
         keys) ride along in the last round trip."""
         keys = RssiKeys(venue)
         prefix = keys.readings("")
-        fast = self.use_stream and prefix.isascii() and type(self.db) is redis.Redis
+        fast = self.use_stream and prefix.isascii() and isinstance(self.db, redis.Redis | RedisCluster)
         n = len(batch)
         if n == 0 and not extra:
             return 0
@@ -88,7 +100,14 @@ class RssiStore:
             stop = min(n, start + self.CHUNK)
             tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
             if fast:
-                self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                try:
+                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                except REDIRECTS:  # the slot moved (resharding, failover): its new owner gets the stream
+                    refresh_slots(self.db, min_interval_s=0.0)
+                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                except redis.ConnectionError:
+                    refresh_slots(self.db)  # a dead primary: the next request finds its promoted replica
+                    raise
             else:
                 self._send_pipeline(keys, batch, start, stop, now, tail)
         return n
@@ -123,9 +142,13 @@ class RssiStore:
         stream = [_REPLY_OFF, "".join(parts).encode()]
         stream.extend(pack_command(*command) for command in extra)
         stream.append(_REPLY_ON)
-        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent).
-        stream.append(last_zadd.encode() if last_zadd else pack_command("PING"))
-        pool = self.db.connection_pool
+        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent),
+        # on a key of the venue's slot, so a node that does not own it answers MOVED.
+        stream.append(last_zadd.encode() if last_zadd else pack_command("EXISTS", prefix))
+        replicas = min(self.wait_replicas, replica_count(self.db, prefix)) if is_cluster(self.db) else 0
+        if replicas:
+            stream.append(pack_command("WAIT", replicas, self.REPLICA_WAIT_MS))
+        pool = slot_pool(self.db, prefix)
         conn = pool.get_connection()
         try:
             # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
@@ -135,6 +158,8 @@ class RssiStore:
             if conn.read_response() not in (b"OK", "OK"):
                 raise redis.ResponseError("CLIENT REPLY ON was not acknowledged")
             conn.read_response()  # raises ResponseError if the server refused writes (e.g. OOM)
+            if replicas and conn.read_response() < replicas:
+                raise NotReplicated("the venue's replica did not confirm the readings in time")
             conn.update_current_socket_timeout(-1)  # back to the pool's own timeout
         except BaseException:
             conn.disconnect()  # never hand a connection in an unknown state back to the pool

@@ -11,7 +11,10 @@ of presence over the plan, per day. No per-device history is kept:
 - presence: a coarse grid per floor per day (cells of `cell_m`, 2 m by default), HINCRBY per position fix
   (a cell's count is the number of fixes there: a density of presence, weighted by how often positions
   are computed).
-Every key carries a TTL (35 days by default; the open-visit hash lives only while there is traffic).
+Roll-up: every visitor also goes into a per-day HyperLogLog (per zone and venue-wide), kept longer than
+the hourly ones (`days_kept`, 400 days by default, against `ttl_days`, 35, for the hours, the dwell and the
+heatmap), so a day's unique visitors stay known after its hours expire. Every key carries a TTL (the
+open-visit hash lives only while there is traffic).
 One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal.
 Hours and days are in the store's time zone (UTC unless given).
 """
@@ -25,16 +28,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from core.storage import VenueKeys
+from core.storage import VenueKeys, is_cluster
 
 TTL_DAYS = 35
+DAYS_KEPT = 400
 ALL = "_all"
 
 _RECORD = """
 local cur, open, dwell, hz, hall, heat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local dz, dall = KEYS[7], KEYS[8]
 local client, zone = ARGV[1], ARGV[2]
 local now, gap, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local cell, hh, max_close, only_close = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local day_ttl = tonumber(ARGV[10])
 
 local function close(value)
   local z, since, last = string.match(value, "^(.*)|([^|]+)|([^|]+)$")
@@ -74,12 +80,16 @@ if zone ~= '' then
   redis.call('ZADD', open, now, client)
   redis.call('PFADD', hz, client)
   redis.call('EXPIRE', hz, ttl)
+  redis.call('PFADD', dz, client)
+  redis.call('EXPIRE', dz, day_ttl)
 else
   redis.call('HDEL', cur, client)
   redis.call('ZREM', open, client)
 end
 redis.call('PFADD', hall, client)
 redis.call('EXPIRE', hall, ttl)
+redis.call('PFADD', dall, client)
+redis.call('EXPIRE', dall, day_ttl)
 if cell ~= '' then
   redis.call('HINCRBY', heat, cell, 1)
   redis.call('EXPIRE', heat, ttl)
@@ -102,6 +112,10 @@ class FootfallKeys(VenueKeys):
 
     def visitors(self, day: str, hour: str, zone: str) -> str:
         return self.key("ff", "v", day, hour, zone)
+
+    def day_visitors(self, day: str, zone: str) -> str:
+        """The day's roll-up of the hourly visitor counts (kept days_kept days)."""
+        return self.key("ff", "vd", day, zone)
 
     def heat(self, day: str, floor: int) -> str:
         return self.key("ff", "heat", day, str(floor))
@@ -144,14 +158,15 @@ def _day_str(day: date | str) -> str:
 
 class FootfallStore:
     def __init__(self, db: redis.Redis, *, tz: str = "UTC", cell_m: float = 2.0, gap_s: float = 600.0,
-                 ttl_days: int = TTL_DAYS, close_per_call: int = 20) -> None:
-        if cell_m <= 0 or gap_s <= 0 or ttl_days < 1:
-            raise ValueError("cell_m and gap_s must be positive, ttl_days at least 1")
+                 ttl_days: int = TTL_DAYS, days_kept: int = DAYS_KEPT, close_per_call: int = 20) -> None:
+        if cell_m <= 0 or gap_s <= 0 or ttl_days < 1 or days_kept < 1:
+            raise ValueError("cell_m and gap_s must be positive, ttl_days and days_kept at least 1")
         self.db = db
         self.tz = ZoneInfo(tz)
         self.cell_m = cell_m
         self.gap_s = gap_s
         self.ttl_s = int(ttl_days * 86400)
+        self.day_ttl_s = int(max(days_kept, ttl_days) * 86400)
         self.close_per_call = close_per_call
         self._record = db.register_script(_RECORD)
 
@@ -177,10 +192,12 @@ class FootfallStore:
         self._record(
             keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day),
                   keys.visitors(day, hour, zone or ALL), keys.visitors(day, hour, ALL),
-                  keys.heat(day, int(floor) if floor is not None else 0)],
+                  keys.heat(day, int(floor) if floor is not None else 0),
+                  keys.day_visitors(day, zone or ALL), keys.day_visitors(day, ALL)],
             args=[client, zone or "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, cell, hour,
-                  self.close_per_call, "0"],
-            client=pipe,
+                  self.close_per_call, "0", self.day_ttl_s],
+            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+            client=None if is_cluster(pipe) else pipe,
         )
 
     def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
@@ -194,8 +211,10 @@ class FootfallStore:
         day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
         return int(self._record(
             keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
-                  keys.visitors(day, hour, ALL), keys.heat(day, 0)],
-            args=["", "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, "", hour, limit, "1"],
+                  keys.visitors(day, hour, ALL), keys.heat(day, 0), keys.day_visitors(day, ALL),
+                  keys.day_visitors(day, ALL)],
+            args=["", "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, "", hour, limit, "1",
+                  self.day_ttl_s],
         ))
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
@@ -207,17 +226,19 @@ class FootfallStore:
             zones = self._zones_seen(venue, d)
         names = [ALL, *zones]
         pipe = self.db.pipeline(transaction=False)
-        for z in names:
+        for z in names:  # execute_command: a cluster pipeline refuses pipe.pfcount by name (one slot here)
             for h in hours:
-                pipe.pfcount(keys.visitors(d, h, z))
-            pipe.pfcount(*[keys.visitors(d, h, z) for h in hours])
+                pipe.execute_command("PFCOUNT", keys.visitors(d, h, z))
+            pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, z) for h in hours])
+            pipe.execute_command("PFCOUNT", keys.day_visitors(d, z))
         pipe.hgetall(keys.dwell(d))
         res = pipe.execute()
         dwell_raw = {k.decode(): float(v) for k, v in res[-1].items()}
         per = {}
         for k, z in enumerate(names):
-            chunk = res[k * 25:(k + 1) * 25]
-            per[z] = (chunk[:24], chunk[24])
+            chunk = res[k * 26:(k + 1) * 26]
+            # The day's roll-up once it exists (it outlives the hours); the union of the hours before it did.
+            per[z] = (chunk[:24], chunk[25] or chunk[24])
         report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0])
         for z in zones:
             sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
@@ -231,12 +252,13 @@ class FootfallStore:
         return report
 
     def _zones_seen(self, venue: str, d: str) -> list[str]:
-        prefix = FootfallKeys(venue).visitors(d, "", "")[:-2]  # mp:{venue}:ff:v:<day>
         zones = set()
-        for key in self.db.scan_iter(match=_glob_escape(prefix) + ":*", count=500):
-            zone = key.decode().rsplit(":", 1)[-1]
-            if zone != ALL:
-                zones.add(zone)
+        keys = FootfallKeys(venue)
+        for prefix in (keys.visitors(d, "", "")[:-2], keys.day_visitors(d, "")[:-1]):  # mp:{venue}:ff:v[d]:<day>
+            for key in self.db.scan_iter(match=_glob_escape(prefix) + ":*", count=500):
+                zone = key.decode().rsplit(":", 1)[-1]
+                if zone != ALL:
+                    zones.add(zone)
         fields = self.db.hkeys(FootfallKeys(venue).dwell(d))
         zones |= {f.decode().split("|", 1)[0] for f in fields}
         return sorted(zones)

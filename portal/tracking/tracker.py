@@ -17,17 +17,20 @@ import redis
 
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
+from portal.leases import VenueLeases
 from portal.tracking.locator import Locator
 
 log = logging.getLogger(__name__)
 
 
 class Tracker:
-    def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200) -> None:
+    def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200,
+                 leases: VenueLeases | None = None) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
         self.batch = batch
+        self.leases = leases  # None: this tracker serves every venue (one tracker per store)
 
     def step(self, venue: str, now: float | None = None) -> int:
         """Position up to `batch` clients of the venue with new readings; returns how many were taken."""
@@ -58,20 +61,39 @@ class Tracker:
             total += taken
         return total
 
+    def round(self) -> tuple[int, int]:
+        """One pass over the venues this tracker serves (its leases); (positioned, venues that failed).
+        One venue's store fault (its shard down, failing over) does not stop the others."""
+        venues = self.venues.venue_ids()
+        if self.leases is not None:
+            venues = self.leases.assign(venues)
+        taken = failed = 0
+        for venue in venues:
+            try:
+                taken += self.step(venue)
+            except redis.RedisError as exc:
+                failed += 1
+                log.warning("tracker: venue %s unavailable: %s", venue, exc.__class__.__name__)
+        return taken, failed
+
     def run(self, stop: threading.Event, idle_s: float = 0.2, report_every_s: float = 60.0) -> None:
-        """Until `stop` is set: every venue, round after round; a store outage is waited out."""
+        """Until `stop` is set: every venue it serves, round after round; a store outage is waited out."""
         log.info("tracker: positioning phones as their readings arrive")
         done, reported = 0, time.monotonic()
-        while not stop.is_set():
-            try:
-                taken = sum(self.step(venue) for venue in self.venues.venue_ids())
-            except redis.RedisError as exc:
-                log.error("tracker: store unavailable, retrying in 1 s: %s", exc)
-                stop.wait(1.0)
-                continue
-            done += taken
-            if time.monotonic() - reported >= report_every_s:
-                log.info("tracker: %d positions in the last %.0f s", done, time.monotonic() - reported)
-                done, reported = 0, time.monotonic()
-            if not taken:
-                stop.wait(idle_s)
+        try:
+            while not stop.is_set():
+                try:
+                    taken, failed = self.round()
+                except redis.RedisError as exc:  # no venue list at all (none read yet)
+                    log.error("tracker: store unavailable, retrying in 1 s: %s", exc)
+                    stop.wait(1.0)
+                    continue
+                done += taken
+                if time.monotonic() - reported >= report_every_s:
+                    log.info("tracker: %d positions in the last %.0f s", done, time.monotonic() - reported)
+                    done, reported = 0, time.monotonic()
+                if not taken:
+                    stop.wait(1.0 if failed else idle_s)
+        finally:
+            if self.leases is not None:
+                self.leases.release_all()  # a clean stop hands its venues over at once

@@ -1,0 +1,99 @@
+"""Venue leases: how several trackers (or any per-venue background worker) divide the venues between
+them through the store. Each worker says it is alive (a heartbeat), takes at most its fair share of
+the venues (venues / live workers, rounded up) and renews what it holds; a venue whose holder stops
+renewing is free again after `ttl_s`, so adding a worker adds capacity and losing one loses nothing.
+
+A lease is one key in the venue's own slot (`{venue}`), taken and renewed in one Lua call; the list of
+live workers is in the `{_global}` slot, read once per round, and when it cannot be read the worker
+keeps the leases it holds (and takes free ones) instead of stopping."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import time
+
+import redis
+
+from core.storage import GLOBAL_TAG, Store, VenueKeys
+
+# KEYS[1] lease; ARGV: owner, ttl in ms. 1 when the caller holds it afterwards.
+_HOLD = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
+# KEYS[1] lease; ARGV: owner.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class VenueLeases:
+    def __init__(self, db: Store, kind: str = "tracker", owner: str | None = None, ttl_s: float = 10.0) -> None:
+        self.db = db
+        self.kind = kind
+        self.owner = owner or default_owner()
+        self.ttl_ms = int(ttl_s * 1000)
+        self._members_key = VenueKeys(GLOBAL_TAG).key(kind, "alive")
+        self._hold = db.register_script(_HOLD)
+        self._release = db.register_script(_RELEASE)
+        self._live = 1
+        self.held: set[str] = set()
+
+    def lease_key(self, venue: str) -> str:
+        return VenueKeys(venue).key(self.kind, "lease")
+
+    def live_workers(self, now: float | None = None) -> int:
+        """Say this worker is alive; how many are (the last count when the registry cannot be read)."""
+        now = time.time() if now is None else now
+        try:
+            with self.db.pipeline(transaction=True) as pipe:
+                pipe.zadd(self._members_key, {self.owner: now})
+                pipe.zremrangebyscore(self._members_key, "-inf", now - self.ttl_ms / 1000)
+                pipe.zcard(self._members_key)
+                self._live = max(1, int(pipe.execute()[-1]))
+        except redis.RedisError:
+            pass
+        return self._live
+
+    def assign(self, venues: list[str]) -> list[str]:
+        """Renew what this worker holds, give back what is over its share, take free venues up to it;
+        returns the venues to serve this round. A venue whose shard fails is skipped, not fatal."""
+        share = math.ceil(len(venues) / self.live_workers()) if venues else 0
+        # Start where this worker's name points, so workers starting together try different venues.
+        start = hash(self.owner) % len(venues) if venues else 0
+        order = sorted(self.held & set(venues)) + [v for v in venues[start:] + venues[:start] if v not in self.held]
+        serving: list[str] = []
+        for venue in order:
+            try:
+                if len(serving) >= share:
+                    if venue in self.held:
+                        self._release(keys=[self.lease_key(venue)], args=[self.owner])
+                        self.held.discard(venue)
+                    continue
+                if self._hold(keys=[self.lease_key(venue)], args=[self.owner, self.ttl_ms]):
+                    self.held.add(venue)
+                    serving.append(venue)
+                else:
+                    self.held.discard(venue)
+            except redis.RedisError:
+                self.held.discard(venue)  # its shard is down: its lease lapses, whoever reaches it next takes it
+        self.held &= set(serving)
+        return serving
+
+    def release_all(self) -> None:
+        for venue in list(self.held):
+            with contextlib.suppress(redis.RedisError):
+                self._release(keys=[self.lease_key(venue)], args=[self.owner])
+        self.held.clear()
+        with contextlib.suppress(redis.RedisError):
+            self.db.zrem(self._members_key, self.owner)

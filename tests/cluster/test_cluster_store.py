@@ -1,0 +1,195 @@
+"""The store layer on a real 3-primary Valkey Cluster: maps, the venue registry, the ingest stream,
+the probe's one-round-trip script, a slot that moves, and the shopper walk end to end."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from urllib.parse import urlparse
+
+import pytest
+import redis
+
+from core.storage import HotScript, is_cluster
+from fingerprints.model import VenueMap
+from fingerprints.store import VenueStore
+from portal.ingest.observation import Batch
+from portal.ingest.store import RssiKeys, RssiStore
+from portal.tracking import Tracker
+from portal.tracking.footfall import FootfallStore
+from tests.cluster.conftest import venues_on_each_primary
+from tests.test_slice import expected_landing_path, post_phone_at
+
+AP1, AP2 = "f0:9f:c2:1a:00:01", "f0:9f:c2:1a:00:02"
+
+
+def small_map(venue: str) -> VenueMap:
+    return VenueMap(id=venue, name=venue.title(), name_zh=venue, floors=[])
+
+
+def batch_of(clients: int, now: float) -> Batch:
+    batch = Batch()
+    for c in range(clients):
+        batch.add(f"phone{c}", AP1, -50.0 - c % 30, now - 1, associated=True)
+        batch.add(f"phone{c}", AP2, -70.0, now - 2)
+    return batch
+
+
+def move_slot(db, key: str) -> str:
+    """Hand `key`'s (empty) slot to another primary, as a resharding would; returns the new owner's name."""
+    slot = db.keyslot(key)
+    owner = db.nodes_manager.get_node_from_slot(slot)
+    target = next(n for n in db.get_primaries() if n.name != owner.name)
+    target_id = db.get_redis_connection(target).execute_command("CLUSTER", "MYID").decode()
+    for node in [target, owner, *db.get_nodes()]:
+        with contextlib.suppress(redis.ResponseError):  # a replica refuses: it learns through the bus
+            db.get_redis_connection(node).execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+    return target.name
+
+
+def test_connect_builds_a_cluster_client_and_venues_spread(db):
+    assert is_cluster(db)
+    venues = venues_on_each_primary(db)
+    owners = {db.nodes_manager.get_node_from_slot(db.keyslot("{" + v + "}")).name for v in venues}
+    assert len(owners) == 3
+
+
+def test_maps_on_three_primaries_with_versions_pruned(db):
+    venues = VenueStore(db, versions_kept=2)
+    ids = venues_on_each_primary(db)
+    for venue in ids:
+        for _ in range(3):
+            venues.put_map(small_map(venue))
+    other = VenueStore(db)  # another process: its registry copy comes from the store
+    assert other.venue_ids() == ids
+    for venue in ids:
+        assert venues.exists(venue) and venues.current_version(venue) == 3
+        assert venues.versions(venue) == [2, 3]  # v1 pruned, the live one kept
+        assert venues.get_map(venue, 1) is None and venues.get_map(venue).version == 3
+    venues.set_current(ids[0], 2)  # a rollback, then a change: the old live version may go now
+    venues.put_map(small_map(ids[0]))
+    assert venues.versions(ids[0]) == [3, 4] and venues.current_version(ids[0]) == 4
+    assert not venues.exists("nowhere")
+
+
+def test_registry_copy_survives_its_shard_being_unreachable(db, monkeypatch):
+    venues = VenueStore(db)
+    ids = venues_on_each_primary(db)
+    for venue in ids:
+        venues.put_map(small_map(venue))
+    assert venues.venue_ids() == ids
+    monkeypatch.setattr(VenueStore, "REGISTRY_RECHECK_S", 0.0)
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("shard down")
+
+    monkeypatch.setattr(db, "get", down)
+    assert venues.venue_ids() == ids  # the copy read before, not an error for every venue
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_ingest_on_three_primaries(db, stream, monkeypatch):
+    monkeypatch.setattr(RssiStore, "use_stream", stream)
+    unused = "_send_pipeline" if stream else "_send_packed"
+    monkeypatch.setattr(RssiStore, unused, lambda *a: pytest.fail(f"{unused} used"))  # the path under test only
+    store = RssiStore(db, window_s=60)
+    now = time.time()
+    for venue in venues_on_each_primary(db):
+        extra = [("HINCRBY", RssiKeys(venue).key("health", "test"), "req", 1)]
+        assert store.write_batch(venue, batch_of(50, now), now, extra) == 100
+        readings = store.readings(venue, "phone7", now)
+        assert set(readings) == {AP1, AP2} and readings[AP1][0][1] == -57.0
+        assert db.scard(RssiKeys(venue).new_readings()) == 50
+        assert db.hget(RssiKeys(venue).key("health", "test"), "req") == b"1"
+        assert store.associated(venue, "phone3", now) is True
+
+
+def test_ingest_stream_and_probe_script_follow_a_moved_slot(db):
+    store = RssiStore(db, window_s=60)
+    venue = venues_on_each_primary(db)[0]
+    now = time.time()
+    script = HotScript(db, "return redis.call('ZCARD', KEYS[1])")
+    store.write_batch(venue, batch_of(5, now), now)
+    key = RssiKeys(venue).readings("phone1")
+    assert script([key]) == 2
+    db.flushdb()  # an empty slot moves by decree; the client still has the old slot map
+    new_owner = move_slot(db, key)
+    store.write_batch(venue, batch_of(5, now), now)
+    assert db.nodes_manager.get_node_from_slot(db.keyslot(key)).name == new_owner
+    assert store.readings(venue, "phone1", now)[AP2] == [(round(now - 2, 3), -70.0)]
+    assert script([key]) == 2
+
+
+def test_footfall_report_and_record_through_a_cluster_pipeline(db):
+    footfall = FootfallStore(db)
+    venue = venues_on_each_primary(db)[1]
+    now = time.time()
+    pipe = db.pipeline(transaction=False)
+    footfall.record(venue, "phone1", "cinema", 1, 10.0, 10.0, now, pipe=pipe)
+    pipe.execute()
+    footfall.record(venue, "phone2", "cinema", 1, 12.0, 10.0, now)
+    report = footfall.report(venue, time.strftime("%Y-%m-%d", time.gmtime(now)))
+    assert report.visitors == 2 and report.zones["cinema"].visitors == 2
+
+
+def test_watch_transaction_on_one_slot(db):
+    """put_map's WATCH/MULTI/EXEC is retried when another writer changed the venue meanwhile."""
+    venues = VenueStore(db)
+    venue = venues_on_each_primary(db)[2]
+    venues.put_map(small_map(venue))
+    real = db.pipeline
+
+    def racing_pipeline(*args, **kwargs):
+        pipe = real(*args, **kwargs)
+        if not getattr(racing_pipeline, "done", False):
+            racing_pipeline.done = True
+            db.set(f"mp:{{{venue}}}:map:current", 1)  # not the version put_map read: its EXEC fails
+        return pipe
+
+    db.pipeline = racing_pipeline
+    try:
+        assert venues.put_map(small_map(venue)) == 2
+    finally:
+        db.pipeline = real
+    assert venues.versions(venue) == [1, 2]
+
+
+def test_shopper_walk_on_the_cluster(app, client, demo, svc, demo_map):
+    """Reports in -> the tracker positions the phone -> the probe sends it to its zone's app -> the
+    app's page answers; a second phone elsewhere is positioned by its probe itself."""
+    phone = "02:00:5e:00:53:c1"
+    assert is_cluster(svc.db)
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=phone)
+    assert Tracker(svc.db, svc.venues, svc.locator).drain("demo") == 1
+    resp = client.get(f"/generate_204?client_mac={phone}")
+    assert resp.status_code == 302
+    landing = urlparse(resp.headers["Location"])
+    assert landing.path == expected_landing_path(app, svc, "cinema")
+    page = client.get(f"{landing.path}?{landing.query}")
+    assert page.status_code == 200
+    other = "02:00:5e:00:53:c2"
+    post_phone_at(client, demo, demo_map, 0, 20, 30, phone=other)  # the garage; not tracked yet
+    resp = client.get(f"/generate_204?client_mac={other}")
+    assert urlparse(resp.headers["Location"]).path == expected_landing_path(app, svc, "garage")
+
+
+def test_demo_map_versions_copy_between_venues(db, demo_map):
+    """A full-size map on each primary (the demo mall, renamed): written and read back whole."""
+    venues = VenueStore(db)
+    for venue in venues_on_each_primary(db):
+        venue_map = copy.deepcopy(demo_map)
+        venue_map.id = venue
+        assert venues.put_map(venue_map) == 1
+        assert len(venues.get_map(venue).samples) == len(demo_map.samples)
+
+
+def test_requests_never_read_the_venue_registry(app, client, demo, svc, demo_map):
+    """The `{_global}` registry is off the request path: with it gone, a venue's ingest and probes work."""
+    db = svc.db
+    db.delete("mp:{_global}:venues", "mp:{_global}:venues:version")
+    phone = "02:00:5e:00:53:c3"
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=phone)
+    resp = client.get(f"/generate_204?client_mac={phone}")
+    assert urlparse(resp.headers["Location"]).path == expected_landing_path(app, svc, "cinema")
+    assert client.get("/v/demo/").status_code == 200

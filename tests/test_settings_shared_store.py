@@ -1,0 +1,37 @@
+"""A shared store (a cluster, or a store on another host) needs the same SECRET_KEY and MAC_HASH_KEY on
+every host: a host refuses to start without them instead of generating its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import Settings
+
+SECRETS = {"SECRET_KEY": "s" * 32, "MAC_HASH_KEY": "m" * 32}
+
+
+@pytest.mark.parametrize("env", [
+    {"REDIS_URL": "redis://10.0.0.5:6379/0"},
+    {"REDIS_URL": "redis://127.0.0.1:7000", "REDIS_CLUSTER": "1"},
+    {"REDIS_URL": "rediss://cache.example.net:6379", "SECRET_KEY": "s" * 32},
+])
+def test_shared_store_without_secrets_refuses_to_start(tmp_path, env):
+    with pytest.raises(ValueError, match="same on every host"):
+        Settings.from_env({"DATA_DIR": str(tmp_path), **env})
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_shared_store_with_secrets(tmp_path):
+    s = Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:7000", "REDIS_CLUSTER": "1",
+                           **SECRETS})
+    assert s.redis_cluster and s.secret_key == "s" * 32 and s.mac_hash_key == "m" * 32
+
+
+def test_local_store_keeps_generated_development_secrets(tmp_path):
+    s = Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert not s.redis_cluster and len(s.secret_key) == 64
+
+
+def test_cluster_needs_a_url(tmp_path):
+    with pytest.raises(ValueError, match="REDIS_CLUSTER=1 needs REDIS_URL"):
+        Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_CLUSTER": "1", **SECRETS})
