@@ -25,6 +25,6 @@ def test_day_outlives_its_hours(db):
 
 
 def test_retention_comes_from_the_settings(svc):
-    footfall = svc.locator.footfall
+    footfall = svc.footfall
     assert footfall.ttl_s == svc.settings.footfall_hourly_days * 86400
     assert footfall.day_ttl_s == svc.settings.footfall_daily_days * 86400
