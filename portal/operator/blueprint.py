@@ -5,11 +5,23 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 from flask_babel import gettext as _
 
-from portal.auth import current_account, protect_console
+from portal.auth import current_account, login_gate, protect_console
 from portal.services import services
 
 bp = protect_console(Blueprint("operator", __name__, url_prefix="/console/ops"))
 
+
+@bp.before_request
+def _operator_of_this_venue():
+    """Before every operator page, once (after the CSRF check): the login page when logged out, 403 for
+    another role or another venue's operator, 404 for an unknown venue. Views need no prologue."""
+    refused = login_gate("operator")
+    if refused is not None:
+        return refused
+    venue = (request.view_args or {}).get("venue")
+    if venue is not None:
+        require_operator_venue(venue)
+    return None
 
 
 def require_operator_venue(venue: str) -> None:

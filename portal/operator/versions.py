@@ -17,9 +17,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from fingerprints.store import VenueKeysMap
-from portal.auth import audit, login_required
+from portal.auth import audit
 from portal.locate import build_venue_model
-from portal.operator.blueprint import bp, require_operator_venue
+from portal.operator.blueprint import bp
 from portal.operator.keys import OpsKeys
 from portal.services import services
 
@@ -140,9 +140,7 @@ def _summary(venue: str, version: int) -> dict | None:
 
 
 @bp.get("/<venue>/versions")
-@login_required("operator")
 def versions(venue: str):
-    require_operator_venue(venue)
     svc = services()
     current = svc.venues.current_version(venue)
     state = model_state(venue)
@@ -160,9 +158,7 @@ def versions(venue: str):
 
 
 @bp.post("/<venue>/versions/rollback")
-@login_required("operator")
 def rollback(venue: str):
-    require_operator_venue(venue)
     svc = services()
     raw = request.form.get("version", "")
     try:
@@ -178,9 +174,7 @@ def rollback(venue: str):
 
 
 @bp.post("/<venue>/versions/rebuild")
-@login_required("operator")
 def rebuild(venue: str):
-    require_operator_venue(venue)
     start_rebuild(venue)
     audit("model.rebuild", venue, version=services().venues.current_version(venue))
     return redirect(url_for("operator.versions", venue=venue), code=303)
