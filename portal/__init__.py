@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["mallportal"] = Services.build(settings, connect(settings.redis_url))
+    app.extensions["mallportal"] = Services.build(settings, connect(settings.redis_url, settings.store_timeout_s))
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)

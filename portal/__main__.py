@@ -129,7 +129,7 @@ def track(once: bool) -> int:
     if not settings.redis_url:
         print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
         return 2
-    core = Services.build(settings, connect(settings.redis_url, socket_timeout=5.0))
+    core = Services.build(settings, connect(settings.redis_url, timeout_s=max(5.0, settings.store_timeout_s)))
     tracker = Tracker(core.db, core.venues, core.locator)
     if once:
         for venue in core.venues.venue_ids():

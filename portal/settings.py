@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,24 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _portal_url(raw: str) -> str:
+    """PORTAL_URL as scheme://host[:port], no path or trailing slash."""
+    raw = raw.strip().rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or "@" in raw:
+        raise ValueError(f"PORTAL_URL must be scheme://host[:port] (e.g. https://portal.mall.example), got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _persistent_secret(data_dir: Path, name: str) -> str:
@@ -61,6 +80,17 @@ class Settings:
     max_meraki_observations: int = 500_000
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
+    # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
+    # store breaker's question (portal/store_health.py), not a per-call deadline a busy host can miss.
+    store_timeout_s: float = 2.0
+    # Scheme + host every absolute URL the portal hands out is built on (CAPPORT, grants, probe
+    # redirects); unset: the request's own host (development only).
+    portal_url: str = ""
+    portal_hosts: tuple[str, ...] = ()  # more host names served as the portal itself (an internal name)
+    # No supported gateway: "honest" (Continue grants nothing the network would honour, the page says
+    # so) or "gateway" (the portal host is the network's gateway: a grant binds the client's IP).
+    direct_mode: str = "honest"
+    proxy_hops: int = 0  # reverse proxies in front (deploy/nginx.conf: 1): X-Forwarded-For/-Proto trusted
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -84,6 +114,11 @@ class Settings:
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
+            portal_url=_portal_url(env.get("PORTAL_URL", "")),
+            portal_hosts=tuple(h.strip().lower() for h in env.get("PORTAL_HOSTS", "").split(",") if h.strip()),
+            direct_mode=_choice(env, "DIRECT_MODE", ("honest", "gateway")),
+            proxy_hops=_env_int(env, "PROXY_HOPS", 0),
         )
 
     def with_(self, **changes) -> Settings:

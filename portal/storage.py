@@ -13,13 +13,14 @@ import redis
 log = logging.getLogger(__name__)
 
 
-def connect(url: str, socket_timeout: float = 0.5) -> redis.Redis:
-    """One client per process: redis-py pools connections and is thread-safe.
-    Short timeouts so a store outage fails fast instead of hanging a request (fail open)."""
+def connect(url: str, timeout_s: float = 2.0) -> redis.Redis:
+    """One client per process: redis-py pools connections and is thread-safe. One generous timeout for
+    connecting and for each call: a busy host must not read as a store outage. Failing fast while the
+    store is down is the store breaker's job (portal/store_health.py), not a short timeout's."""
     return redis.Redis.from_url(
         url,
-        socket_connect_timeout=0.05,
-        socket_timeout=socket_timeout,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
         health_check_interval=30,
         max_connections=256,
     )
