@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.settings import PROJECT_ROOT, Settings
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             light_app.init_app(app)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
+    if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     from portal import cli
 
     cli.register(app)

@@ -7,16 +7,27 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import ipaddress
 import json
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from portal import create_app
+from portal.captive import capport_url
 from portal.captive.probes import APPLE_SUCCESS
+from portal.captive.unifi import cert_sha256
+from portal.seed import ensure_demo_mall
+from portal.settings import Settings
+from portal.shopper import Shopper
 
 PORTAL_URL = "https://portal.mall.example"
 
@@ -118,8 +129,6 @@ def gateway_mode_client(settings, db):
 
 
 def test_direct_gateway_mode_binds_the_session_to_the_client_ip(gateway_mode_client, demo_map):
-    from portal.seed import ensure_demo_mall
-
     client = gateway_mode_client
     with client.application.app_context():
         ensure_demo_mall(client.application.extensions["mallportal"], "demo", demo_map)
@@ -139,8 +148,6 @@ def test_direct_gateway_mode_binds_the_session_to_the_client_ip(gateway_mode_cli
 @pytest.fixture
 def public(settings, db, demo_map):
     """The app as deployed: PORTAL_URL set."""
-    from portal.seed import ensure_demo_mall
-
     app = create_app(settings.with_(portal_url=PORTAL_URL))
     with app.app_context():
         ensure_demo_mall(app.extensions["mallportal"], "demo", demo_map)
@@ -189,15 +196,10 @@ def test_absolute_urls_use_portal_url_not_the_host_header(public):
     grant = public.post("/portal/continue", data={"c": token_of(entry)}, headers={"Host": "10.0.0.5:8000"})
     assert grant.headers["Location"].startswith(PORTAL_URL + "/portal/status?c=")
     with public.application.test_request_context(headers={"Host": "10.0.0.5:8000"}):
-        from portal.captive import capport_url
-        from portal.shopper import Shopper
-
         assert capport_url(Shopper("demo", "client-1")).startswith(PORTAL_URL + "/capport/api/")
 
 
 def test_portal_url_setting_is_checked():
-    from portal.settings import Settings
-
     assert Settings.from_env({"PORTAL_URL": "https://Portal.Mall.example/"}).portal_url == PORTAL_URL
     for bad in ("portal.mall.example", "https://portal.mall.example/portal", "ftp://x.example"):
         with pytest.raises(ValueError, match="PORTAL_URL"):
@@ -209,13 +211,6 @@ def test_portal_url_setting_is_checked():
 
 def self_signed(tmp_path, name="unifi.local"):
     """A self-signed certificate for `name` and 127.0.0.1, as a console ships with."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
@@ -284,9 +279,6 @@ def unifi_os(tmp_path):
 
 
 def unifi_redirect(client):
-    import time
-    from urllib.parse import urlencode
-
     query = urlencode({"ap": "44:d9:e7:0a:80:43", "id": "70:8a:09:65:4d:ec", "t": int(time.time()),
                        "url": "http://example.org/", "ssid": "Mall Guest"})
     resp = client.get("/guest/s/mall/?" + query)
@@ -295,8 +287,6 @@ def unifi_redirect(client):
 
 
 def test_unifi_os_console_with_a_pinned_certificate(client, demo, unifi_os):
-    from portal.captive.unifi import cert_sha256
-
     url, _, der = unifi_os
     configure(client, unifi_url=url, unifi_site="mall", unifi_username="portal", unifi_password="ctrlpw",
               unifi_cert_sha256=cert_sha256(der), session_minutes=45)
@@ -316,8 +306,6 @@ def test_unifi_os_console_with_a_ca_bundle(client, demo, unifi_os):
 
 @pytest.mark.parametrize("case", ["system CAs only", "wrong pin", "wrong password"])
 def test_unifi_failures_show_a_clear_page_without_internal_text(client, demo, unifi_os, case, caplog):
-    from portal.captive.unifi import cert_sha256
-
     url, _, der = unifi_os
     settings = {"unifi_url": url, "unifi_password": "ctrlpw"}
     if case == "wrong pin":
