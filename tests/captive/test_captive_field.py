@@ -5,9 +5,7 @@ consoles with their self-signed certificates."""
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
-import ipaddress
 import json
 import ssl
 import threading
@@ -16,10 +14,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from portal import create_app
 from portal.captive import capport_url
@@ -28,6 +22,7 @@ from portal.captive.unifi import cert_sha256
 from portal.seed import ensure_demo_mall
 from portal.settings import Settings
 from portal.shopper import Shopper
+from tests.captive.tls import self_signed
 
 PORTAL_URL = "https://portal.mall.example"
 
@@ -209,26 +204,6 @@ def test_portal_url_setting_is_checked():
 # ---- UniFi OS consoles and legacy controllers over TLS --------------------------------------------
 
 
-def self_signed(tmp_path, name="unifi.local"):
-    """A self-signed certificate for `name` and 127.0.0.1, as a console ships with."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    (tmp_path / "cert.pem").write_bytes(cert_pem)
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    return cert_pem.decode(), cert.public_bytes(serialization.Encoding.DER)
-
-
 class FakeUniFiOS(BaseHTTPRequestHandler):
     """A UniFi OS console: GET / is 200; /api/auth/login sets TOKEN and answers X-CSRF-Token; the Network
     API under /proxy/network needs both."""
@@ -267,10 +242,11 @@ class FakeUniFiOS(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def unifi_os(tmp_path):
-    cert_pem, der = self_signed(tmp_path)
+    cert_path, key_path, der = self_signed(tmp_path, "unifi.local")
+    cert_pem = cert_path.read_text()
     server = HTTPServer(("127.0.0.1", 0), FakeUniFiOS)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     FakeUniFiOS.calls = []
     threading.Thread(target=server.serve_forever, daemon=True).start()

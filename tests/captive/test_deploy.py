@@ -8,9 +8,7 @@ Nothing here is timed: servers get a minute to start, requests 60 s to answer.""
 from __future__ import annotations
 
 import base64
-import datetime
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -24,15 +22,12 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from conftest import TEST_MAC_KEY, TEST_SECRET
 from portal.settings import PROJECT_ROOT
 from portal.tools.ensure_nginx import find_nginx
 from portal.tools.net import free_port, wait_for_port
+from tests.captive.tls import self_signed
 
 DEPLOY = PROJECT_ROOT / "deploy"
 PORTAL_HOST = "portal.mall.example"
@@ -55,21 +50,8 @@ def request(port: int, method: str, target: str, host: str, *, tls: ssl.SSLConte
 
 
 def certificate(tmp_path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PORTAL_HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(PORTAL_HOST),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
+    cert, key, _ = self_signed(tmp_path, PORTAL_HOST)
+    return str(cert), str(key)
 
 
 def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, key: str) -> str:
