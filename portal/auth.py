@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
+from core.storage import VenueKeys
 from portal.services import services
-from portal.storage import VenueKeys
 
 ROLES = ("operator", "owner")
 csrf = CSRFProtect()
@@ -242,8 +242,6 @@ def logout():
 @login_required()
 def home():
     """Each role's console home; the consoles register themselves by endpoint name."""
-    from flask import current_app
-
     account = current_account()
     endpoint = {"operator": "operator.home", "owner": "owner.home"}[account.role]
     if endpoint in current_app.view_functions:

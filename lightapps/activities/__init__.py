@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 
+from lightapps.activities.console import console_bp
+from lightapps.activities.store import ActivityStore
 from lightapps.activities.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 HOUR = 3600
 DAY = 86400
 
 
 def _init_app(flask_app) -> None:
-    from lightapps.activities.console import console_bp
-
     flask_app.register_blueprint(console_bp)
 
 
@@ -43,8 +43,6 @@ def _demo_items(now: float) -> list[dict]:
 
 def _seed_demo(svc, venue_map) -> None:
     """Events, flash sales, a group buy and a partner link in the atrium, unless it has activities."""
-    from lightapps.activities.store import ActivityStore
-
     store = ActivityStore(svc.db)
     if venue_map.zone("atrium") is None or not store.claim_seed_slot(venue_map.id, "atrium"):
         return

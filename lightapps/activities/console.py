@@ -21,7 +21,7 @@ from lightapps.activities.store import (
     parse_link,
 )
 from lightapps.activities.views import STATE_TEXT, is_zh
-from lightapps.common import owner_zone_context as _context
+from portal.apps.views import owner_zone_context as _context
 from portal.auth import audit, login_required, protect_console
 from portal.services import services
 

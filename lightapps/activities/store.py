@@ -31,7 +31,7 @@ from typing import Any
 
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 KINDS = ("event", "sale", "group")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.activities.store import Activity, ActivityStore, attributed_url
-from lightapps.common import is_zh, lang_arg, venue_or_404
+from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
 

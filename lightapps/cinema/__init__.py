@@ -5,21 +5,19 @@ showtime API in `api`; all seat changes are single Lua scripts in `store`."""
 
 from __future__ import annotations
 
+from lightapps.cinema.api import api_bp
+from lightapps.cinema.console import console_bp
+from lightapps.cinema.demo import seed
 from lightapps.cinema.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 
 def init_app(flask_app) -> None:
-    from lightapps.cinema.api import api_bp
-    from lightapps.cinema.console import console_bp
-
     flask_app.register_blueprint(console_bp)
     flask_app.register_blueprint(api_bp)
 
 
 def seed_demo(svc, venue_map) -> None:
-    from lightapps.cinema.demo import seed
-
     seed(svc, venue_map)
 
 

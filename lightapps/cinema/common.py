@@ -7,10 +7,12 @@ import time
 from datetime import date, datetime, timedelta
 
 from flask import abort, current_app
+from flask_babel import gettext as _
 
 from lightapps.cinema.layouts import Layout
 from lightapps.cinema.store import CinemaStore, Showtime
-from lightapps.common import venue_and_zone as venue_and_zone  # re-exported for the views
+from portal.apps import registry
+from portal.apps.views import venue_and_zone as venue_and_zone  # re-exported for the views
 from portal.services import services
 
 APP_NAME = "cinema"
@@ -29,12 +31,10 @@ def cinema_store() -> CinemaStore:
 
 def zone_config(venue: str, zone: str) -> dict:
     """The zone's cinema config (defaults filled in); 404 unless the zone runs the cinema app."""
-    from lightapps.cinema import APP
-
     config = services().zone_apps.config_for(venue, zone, APP_NAME)
     if config is None:
         abort(404, "The cinema app is not on in this zone.")
-    return {**APP.default_config(), **{k: v for k, v in config.items() if v is not None}}
+    return {**registry.get(APP_NAME).default_config(), **{k: v for k, v in config.items() if v is not None}}
 
 
 def hold_seconds(config: dict) -> int:
@@ -75,8 +75,6 @@ def hhmm(ts: float) -> str:
 
 def when(ts: float) -> str:
     """A showtime for shoppers: "Today 19:30", "Tomorrow 10:30", else "2025-05-03 19:30"."""
-    from flask_babel import gettext as _
-
     moment = datetime.fromtimestamp(ts)
     days = (moment.date() - date.today()).days
     day = _("Today") if days == 0 else _("Tomorrow") if days == 1 else moment.date().isoformat()

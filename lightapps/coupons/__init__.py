@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from lightapps.coupons.console import console_bp
+from lightapps.coupons.store import CouponStore
 from lightapps.coupons.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 DEMO_COUPONS = {
     "kopi": (
@@ -25,15 +27,11 @@ DEMO_COUPONS = {
 
 
 def _init_app(flask_app) -> None:
-    from lightapps.coupons.console import console_bp
-
     flask_app.register_blueprint(console_bp)
 
 
 def _seed_demo(svc, venue_map) -> None:
     """Two coupons each for the demo zones kopi, books and lumen, unless the zone has coupons already."""
-    from lightapps.coupons.store import CouponStore
-
     store = CouponStore(svc.db)
     zones = {z.id for z in venue_map.zones}
     today = date.today()

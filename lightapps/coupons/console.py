@@ -11,10 +11,10 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.common import owner_zone_context as _context
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
 from lightapps.coupons.store import CouponInputError, CouponStore, parse_new_coupon
 from lightapps.coupons.views import fmt_time, is_zh
+from portal.apps.views import owner_zone_context as _context
 from portal.auth import audit, login_required, protect_console
 from portal.services import services
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import redis
 
+from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
-from portal.storage import VenueKeys
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

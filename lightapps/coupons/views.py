@@ -12,10 +12,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.common import format_time as fmt_time
-from lightapps.common import is_zh, venue_or_404, zone_or_404
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
+from portal.apps.views import format_time as fmt_time
+from portal.apps.views import is_zh, venue_or_404, zone_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 

@@ -1,7 +1,7 @@
 """Directory: the mall home page, shop search, and the fallback landing for any zone."""
 
 from lightapps.directory.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 APP = LightApp(
     name="directory",

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from fingerprints.plan import render_plan_svg
-from lightapps.common import venue_or_404
 from lightapps.directory.search import MAX_QUERY, search_shops
+from portal.apps.views import venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
 

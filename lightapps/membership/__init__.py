@@ -7,18 +7,18 @@ Shopper pages in `views` (blueprint "membership"), the owner console in `console
 
 from __future__ import annotations
 
+from lightapps.membership.api import api_bp
+from lightapps.membership.console import console_bp
+from lightapps.membership.sender import EXTENSION, LoggingCodeSender
+from lightapps.membership.store import MemberStore
 from lightapps.membership.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 DEMO_PHONE = "+8613800138000"
 DEMO_RECEIPTS = (("pixel", "DEMO-0001", 89900), ("kopi", "DEMO-0002", 4550), ("lumen", "DEMO-0003", 32900))
 
 
 def _init_app(flask_app) -> None:
-    from lightapps.membership.api import api_bp
-    from lightapps.membership.console import console_bp
-    from lightapps.membership.sender import EXTENSION, LoggingCodeSender
-
     flask_app.register_blueprint(console_bp)
     flask_app.register_blueprint(api_bp)
     if EXTENSION not in flask_app.extensions:  # production sets a real SMS sender before or after this
@@ -28,8 +28,6 @@ def _init_app(flask_app) -> None:
 def _seed_demo(svc, venue_map) -> None:
     """A demo member (phone +86 138 0013 8000, Gold after three purchases), unless the venue has members.
     Open the card by signing up with that number; the development sender logs the code."""
-    from lightapps.membership.store import MemberStore
-
     store = MemberStore(svc.db, svc.settings.secret_key)
     if not store.claim_seed_slot(venue_map.id):
         return

@@ -7,10 +7,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
-from lightapps.common import owner_zone_context as _context
 from lightapps.membership.codes import BadMemberCode, parse_member_code
 from lightapps.membership.store import FieldError, MemberStore, parse_amount, parse_receipt_id
 from lightapps.membership.views import is_zh
+from portal.apps.views import owner_zone_context as _context
 from portal.auth import audit, login_required, protect_console
 from portal.services import services
 

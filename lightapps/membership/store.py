@@ -31,8 +31,8 @@ from typing import Any
 
 import redis
 
+from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
-from portal.storage import VenueKeys
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes

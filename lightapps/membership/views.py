@@ -16,7 +16,6 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.common import is_zh, lang_arg, venue_or_404
 from lightapps.membership.codes import (
     PhoneError,
     mask_phone,
@@ -29,6 +28,7 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
+from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 

@@ -16,13 +16,12 @@ Endpoints (blueprint `navigation`, url_prefix `/v/<venue>`):
 - `navigation.plan` — GET /v/<venue>/plan/<level>.svg: a floor plan without route (the Leaflet overlay).
 """
 
+from lightapps.navigation.leaflet import leaflet_bp
 from lightapps.navigation.views import bp
-from lightapps.registry import LightApp
+from portal.apps.registry import LightApp
 
 
 def _init_app(flask_app) -> None:
-    from lightapps.navigation.leaflet import leaflet_bp
-
     flask_app.register_blueprint(leaflet_bp)
 
 

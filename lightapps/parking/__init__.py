@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from lightapps.parking.api import api_bp
+from lightapps.parking.console import console_bp
+from lightapps.parking.demo import seed
 from lightapps.parking.views import bp
 from lightapps.parking.wayfinding import parse_entrance
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 
 class EntranceField(ConfigField):
@@ -34,16 +37,11 @@ CONFIG_SCHEMA = (
 
 
 def init_app(flask_app) -> None:
-    from lightapps.parking.api import api_bp
-    from lightapps.parking.console import console_bp
-
     flask_app.register_blueprint(console_bp)
     flask_app.register_blueprint(api_bp)
 
 
 def seed_demo(svc, venue_map) -> None:
-    from lightapps.parking.demo import seed
-
     seed(svc, venue_map)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import abort, current_app
 
-from lightapps.common import venue_and_zone as venue_and_zone  # re-exported for the views
-from lightapps.common import venue_or_404 as venue_map  # noqa: F401 - re-exported for the views
 from lightapps.parking.plates import PlateHasher
 from lightapps.parking.store import ParkingStore
+from portal.apps import registry
+from portal.apps.views import venue_and_zone as venue_and_zone  # re-exported for the views
+from portal.apps.views import venue_or_404 as venue_map  # noqa: F401 - re-exported for the views
 from portal.services import services
 
 APP_NAME = "parking"
@@ -30,14 +31,12 @@ def plate_hasher() -> PlateHasher:
 
 def zone_config(venue: str, zone: str, *, required: bool = True) -> dict | None:
     """The zone's parking config with defaults filled in; 404 (or None) unless the zone runs the app."""
-    from lightapps.parking import APP
-
     config = services().zone_apps.config_for(venue, zone, APP_NAME)
     if config is None:
         if required:
             abort(404, "The parking app is not on in this zone.")
         return None
-    return {**APP.default_config(), **{k: v for k, v in config.items() if v is not None}}
+    return {**registry.get(APP_NAME).default_config(), **{k: v for k, v in config.items() if v is not None}}
 
 
 def level_name(venue_map_obj, level: int) -> str:

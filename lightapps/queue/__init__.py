@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from lightapps.queue import rules
+from lightapps.queue.console import bp as console_bp
+from lightapps.queue.store import QueueStore
 from lightapps.queue.views import bp
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 
 class TableClassesField(ConfigField):
@@ -68,8 +70,6 @@ DEMO = {
 def seed_demo(svc, venue_map) -> None:
     """Demo config and menu for the food court and Jade Tea House, where the demo runs the queue.
     Leaves a config an owner has changed, and a menu that has items, as they are."""
-    from lightapps.queue.store import QueueStore
-
     store = QueueStore(svc.db)
     defaults = {f.name: f.default for f in CONFIG_SCHEMA}
     zone_ids = {z.id for z in venue_map.zones}
@@ -85,8 +85,6 @@ def seed_demo(svc, venue_map) -> None:
 
 
 def init_app(flask_app) -> None:
-    from lightapps.queue.console import bp as console_bp
-
     flask_app.register_blueprint(console_bp)
 
 

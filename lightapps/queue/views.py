@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from lightapps.queue import estimate, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps import registry
 from portal.i18n import LANGUAGES
 from portal.services import services
 from portal.shopper import COOKIE, shopper_for_venue, shopper_token
@@ -40,9 +41,7 @@ def store() -> QueueStore:
 
 def full_config(config: dict[str, Any] | None) -> dict[str, Any]:
     """The zone's config on top of the schema defaults (a config saved before a field existed)."""
-    from lightapps.queue import CONFIG_SCHEMA
-
-    merged = {f.name: f.default for f in CONFIG_SCHEMA}
+    merged = registry.get("queue").default_config()
     merged.update({k: v for k, v in (config or {}).items() if v is not None})
     return merged
 

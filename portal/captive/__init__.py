@@ -4,7 +4,7 @@ Flow: the phone's OS probes a known URL -> the gateway (or our DNS) sends it her
 granted the probe gets a 302 to the light app of the zone the positioner places the phone in (the
 mall home when unsure) -> "Continue to the internet" on any page grants a session the gateway's way
 -> from then on each probe gets its OS's exact "online" answer. If the store is down (the store
-breaker, portal/store_health.py, is open), probes and pages still answer at once (fail open) and the
+breaker, core/store_health.py, is open), probes and pages still answer at once (fail open) and the
 shopper reaches a static page or the internet.
 
 Parts: landing.py (the one landing decision), lane.py (probes, plain WSGI), views.py (Flask views),
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from lightapps import registry
+from core.store_health import StoreBreaker
+from portal.apps import registry
+from portal.captive.cli import portal_config
 from portal.captive.common import CaptiveServices
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer
@@ -24,7 +26,6 @@ from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.captive.views import bp, capport_url, captive_services
-from portal.store_health import StoreBreaker
 
 __all__ = ["ProbeLane", "bp", "capport_url", "captive_services", "init_captive"]
 
@@ -49,7 +50,5 @@ def init_captive(app: Flask) -> None:
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
         direct_mode=core.settings.direct_mode)
     app.register_blueprint(bp)
-    from portal.captive.cli import portal_config
-
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import redis
 from flask import Flask
 
+from core.security import MacHasher
+from core.store_health import STORE_ERRORS, StoreBreaker
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer
 from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
-from portal.security import MacHasher
-from portal.store_health import STORE_ERRORS, StoreBreaker
 
 # Portal URLs come from gateways: openNDS builds redirects of up to 8 kB (a long original URL, base64
 # in `fas`), so 12 kB; the app-wide limit (portal/errors.py QueryStringGuard) is above it.

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from core.security import normalise_mac
 from portal.captive.unifi import UniFiController, UniFiError
-from portal.security import normalise_mac
 
 
 class GatewayError(ValueError):

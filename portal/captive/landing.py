@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
 from portal.locate import Locator, Position
 from portal.shopper import new_shopper, sign_shopper
-from portal.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Where the shopper lands is the Landing service's decision (portal/captive/landing.py), the same one the
 probe lane asks; these views turn it into Flask answers. Every store call goes through the store breaker
-(portal/store_health.py): while the store is down each view fails open at once."""
+(core/store_health.py): while the store is down each view fails open at once."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
+from core.storage import VenueKeys
+from core.store_health import StoreUnavailable
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -33,8 +35,6 @@ from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenN
 from portal.captive.landing import Offline, Redirect
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
-from portal.storage import VenueKeys
-from portal.store_health import StoreUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)

@@ -8,8 +8,8 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.security import MacHasher
 from fingerprints.model import normalise_bssid
-from portal.security import MacHasher
 
 
 class ReportError(ValueError):

@@ -21,8 +21,9 @@ from flask_babel import gettext as _
 
 from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
 from portal.auth import AuditLog, audit, current_account, login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
+from portal.operator.versions import start_rebuild
 from portal.services import services
 
 RESULT_TTL_S = 86400
@@ -49,8 +50,6 @@ def last_result(venue: str, client: str) -> dict | None:
 def finish_point(venue: str, client: str, username: str, *, force: bool = False) -> dict:
     """Finish the device's pending point now (or raise ValueError while still collecting). Records and
     returns the outcome; a point heard too little stays pending and the outcome says why."""
-    from portal.operator.versions import start_rebuild
-
     svc = services()
     store = survey_store()
     point = store.pending(venue, client)

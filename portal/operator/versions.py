@@ -9,15 +9,18 @@ first shopper after a change does not pay for the fit."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from fingerprints.store import VenueKeysMap
 from portal.auth import audit, login_required
-from portal.operator import bp, require_operator_venue
-from portal.operator.mapedit import OpsKeys
+from portal.locate import build_venue_model
+from portal.operator.blueprint import bp, require_operator_venue
+from portal.operator.keys import OpsKeys
 from portal.services import services
 
 _threads: dict[str, threading.Thread] = {}
@@ -74,8 +77,6 @@ def _rebuild_thread(app, venue: str) -> None:
 
 def _rebuild_loop(app, venue: str) -> None:
     """Build until the built version is the current one (changes may land while fitting)."""
-    from portal.locate import build_venue_model
-
     with app.app_context():
         svc = services()
         key = OpsKeys(venue).model_state()
@@ -127,10 +128,6 @@ _summaries: dict[tuple[str, int], dict] = {}
 def _summary(venue: str, version: int) -> dict | None:
     """Counts of one stored version (immutable, so cached here; read raw so that the VenueStore's
     small cache of parsed maps keeps the current one)."""
-    import json
-
-    from fingerprints.store import VenueKeysMap
-
     raw = services().db.get(VenueKeysMap(venue).map_version(version))
     if raw is None:
         return None

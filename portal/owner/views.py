@@ -19,9 +19,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
-from lightapps import registry
-from lightapps.registry import LightApp
-from lightapps.zone_apps import DEFAULT_APP
+from portal.apps import registry
+from portal.apps.registry import LightApp
+from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.owner import forms
 from portal.services import services

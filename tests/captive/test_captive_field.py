@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
 
+from core.settings import Settings
 from portal import create_app
 from portal.captive import capport_url
 from portal.captive.probes import APPLE_SUCCESS
 from portal.captive.unifi import cert_sha256
 from portal.seed import ensure_demo_mall
-from portal.settings import Settings
 from portal.shopper import Shopper
 from tests.captive.tls import self_signed
 

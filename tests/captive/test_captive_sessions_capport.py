@@ -130,7 +130,7 @@ def test_probes_fail_open_while_the_store_is_down(settings):
 @pytest.fixture
 def stoppable_valkey(tmp_path):
     """A Valkey of this test's own, to SIGSTOP (a hung store: connections open, nothing answers)."""
-    from portal.storage import start_embedded_valkey
+    from core.storage import start_embedded_valkey
 
     server = start_embedded_valkey(tmp_path / "valkey")
     yield server

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from conftest import TEST_MAC_KEY, TEST_SECRET
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from portal.tools.ensure_nginx import find_nginx
 from portal.tools.net import free_port, wait_for_port
 from tests.captive.tls import self_signed
@@ -87,11 +87,11 @@ def stack(valkey_server, demo_map, tmp_path_factory):
     nginx = find_nginx()
     if nginx is None:
         pytest.skip("nginx is not installed (apt-get install nginx-light; `make test` does it as root)")
+    from core.settings import Settings
     from portal import create_app
     from portal.captive.config import PortalConfigStore
     from portal.seed import ensure_demo_mall
     from portal.services import services
-    from portal.settings import Settings
 
     tmp = tmp_path_factory.mktemp("deploy")
     store_url = valkey_server.connection_url + "/3"

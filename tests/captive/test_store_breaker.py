@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
+from core.store_health import StoreBreaker, StoreUnavailable
 from portal.captive.landing import Landing, Offline, Redirect
-from portal.store_health import StoreBreaker, StoreUnavailable
 
 
 class Ping:

@@ -51,7 +51,7 @@ def n_items(db) -> int:
 
 
 def test_registered_and_demo_seeded_once(app, svc, demo, demo_map, acts):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("activities") is APP
     assert "activities_console.home" in app.view_functions

@@ -55,7 +55,7 @@ def n_codes(db) -> int:
 
 
 def test_app_is_registered_with_config_schema(app):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("coupons") is APP
     assert APP.validate_config({"headline_en": "Hi", "headline_zh": "嗨"}) == {"headline_en": "Hi", "headline_zh": "嗨"}

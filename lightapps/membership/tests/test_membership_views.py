@@ -58,7 +58,7 @@ def auth(demo):
 
 
 def test_app_registered_and_demo_member_seeded_once(app, svc, demo, demo_map, members):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("membership") is APP
     assert {"membership_console.home", "membership_api.purchases", "membership.card"} <= set(app.view_functions)

@@ -1,19 +1,16 @@
 """The light-app registry: each app's name, titles, config schema and landing view.
 
-Every package under lightapps/ that defines `APP = LightApp(...)` in its __init__ is registered by
-`discover()`; nothing else needs to list it."""
+The apps are named, by module, in the LIGHT_APPS setting (core/settings.py); `load()` imports each and
+registers the `APP = LightApp(...)` its __init__ defines. The host never imports an app by name."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint
-
-import lightapps
 
 
 @dataclass(frozen=True)
@@ -83,16 +80,15 @@ class LightApp:
 _REGISTRY: dict[str, LightApp] = {}
 
 
-def discover() -> dict[str, LightApp]:
-    """Import every lightapps.<name> package and collect its APP."""
-    for info in pkgutil.iter_modules(lightapps.__path__):
-        if not info.ispkg:
-            continue
-        module = importlib.import_module(f"lightapps.{info.name}")
-        app = getattr(module, "APP", None)
-        if isinstance(app, LightApp):
-            _REGISTRY[app.name] = app
-    return dict(_REGISTRY)
+def load(modules: Iterable[str]) -> dict[str, LightApp]:
+    """Import each named app package (the LIGHT_APPS setting) and register its APP; the apps, by name."""
+    loaded = {}
+    for module_name in modules:
+        app = getattr(importlib.import_module(module_name), "APP", None)
+        if not isinstance(app, LightApp):
+            raise RuntimeError(f"LIGHT_APPS names {module_name}, which defines no APP = LightApp(...)")
+        _REGISTRY[app.name] = loaded[app.name] = app
+    return loaded
 
 
 def get(name: str) -> LightApp | None:

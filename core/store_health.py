@@ -2,7 +2,7 @@
 
 A fixed short socket timeout on every call (the portal used 80 ms) answers the wrong question: on a
 busy host a healthy store misses it and a shopper gets the "services busy" page. Instead every call
-gets the one generous timeout of the store connection (portal.storage.connect), and this breaker
+gets the one generous timeout of the store connection (core.storage.connect), and this breaker
 decides when the store is down: after `failures_to_open` consecutive failures (errors or timeouts) it
 opens, and while it is open callers fail open at once, without touching the store. A background
 thread pings the store every `probe_interval_s` and closes the breaker when a ping succeeds.

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, Zone
+from portal.auth import require_zone
 from portal.services import services
 
 
@@ -49,8 +50,6 @@ def format_time(ts: float | None) -> str:
 def owner_zone_context(venue: str, zone: str):
     """For an app's owner console: (account, venue map, zone) once the logged-in account may manage the
     zone (403 otherwise), 404 for an unknown venue or zone."""
-    from portal.auth import require_zone
-
     account = require_zone(venue, zone)
     venue_map, zone_obj = venue_and_zone(venue, zone)
     return account, venue_map, zone_obj

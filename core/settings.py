@@ -10,6 +10,11 @@ from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
+# imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
+DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
+    "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -49,6 +54,13 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _persistent_secret(data_dir: Path, name: str) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them."""
@@ -81,7 +93,7 @@ class Settings:
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
-    # store breaker's question (portal/store_health.py), not a per-call deadline a busy host can miss.
+    # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
     # Scheme + host every absolute URL the portal hands out is built on (CAPPORT, grants, probe
     # redirects); unset: the request's own host (development only).
@@ -92,6 +104,7 @@ class Settings:
     direct_mode: str = "honest"
     proxy_hops: int = 0  # reverse proxies in front (deploy/nginx.conf: 1): X-Forwarded-For/-Proto trusted
     testing: bool = False
+    light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -116,9 +129,10 @@ class Settings:
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
-            portal_hosts=tuple(h.strip().lower() for h in env.get("PORTAL_HOSTS", "").split(",") if h.strip()),
+            portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
             direct_mode=_choice(env, "DIRECT_MODE", ("honest", "gateway")),
             proxy_hops=_env_int(env, "PROXY_HOPS", 0),
+            light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 
     def with_(self, **changes) -> Settings:
