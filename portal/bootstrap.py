@@ -18,7 +18,7 @@ from core.storage import connect
 from fingerprints.footfall import FootfallStore
 from fingerprints.store import VenueStore
 from portal import api, auth, captive, cli, demo, errors, i18n, map_cli, operator, owner, shopper
-from portal.apps import registry
+from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["mallportal"] = build_services(settings, connect(settings.redis_url, settings.store_timeout_s))
+    app.extensions["mallportal"] = svc = build_services(settings, connect(settings.redis_url, settings.store_timeout_s))
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)
@@ -74,10 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     captive.init_captive(app)
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
         app.register_blueprint(blueprint)
-    for light_app in registry.load(settings.light_apps).values():
-        app.register_blueprint(light_app.blueprint)
-        if light_app.init_app:
-            light_app.init_app(app)
+    init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw

@@ -75,8 +75,9 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
 def _seed_apps(svc: Services, venue: VenueMap) -> None:
     """Each app's demo data; the hooks are idempotent, so this runs on every start."""
     for app in registry.load(svc.settings.light_apps).values():
-        if app.seed_demo is not None:
-            app.seed_demo(svc, venue)
+        seed = registry.parts(app.name).seed_demo
+        if seed is not None:
+            seed(svc, venue)
 
 
 def _demo_accounts(svc: Services, venue_id: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from core.errors import InputError
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
 
@@ -97,13 +98,8 @@ return {'OK', ARGV[2]}
 """
 
 
-class CouponInputError(ValueError):
+class CouponInputError(InputError):
     """A bad field in a new coupon: `field` names it, the message says what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def day_start(day: date) -> float:
