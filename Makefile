@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench chromium nginx clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ run: $(STAMP)
 chromium:
 	@$(PY) -m portal.tools.ensure_chromium
 
-test: $(STAMP) chromium
+nginx:
+	@$(PY) -m portal.tools.ensure_nginx
+
+test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

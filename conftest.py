@@ -81,7 +81,7 @@ def demo_map():
 def db(settings) -> redis.Redis:
     from core.storage import connect
 
-    client = connect(settings, socket_timeout=10)
+    client = connect(settings, timeout_s=10)
     client.flushdb()  # on a cluster: every primary
     return client
 

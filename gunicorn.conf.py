@@ -1,5 +1,16 @@
-"""Settings every `gunicorn wsgi:app` started from the project root reads (`make run`, bench/portal.py);
-the command line gives workers, threads and the address."""
+"""Settings every `gunicorn wsgi:app` started from the project root reads (`make run`, bench/portal.py,
+deploy/mallportal.service); the command line (or GUNICORN_CMD_ARGS) gives workers, threads and the address.
+
+Request limits: gateways build long redirects. openNDS builds Locations of up to 8 kB (its QUERYMAXLEN is
+8192, and the base64 `fas` grows the shopper's original URL by a third), so the request line alone can
+pass gunicorn's default and maximum of 8190 bytes: 0 lifts it (gunicorn then caps it at 1 MB itself);
+the app refuses a query above 16 kB (portal/errors.py) and the reverse proxy in front (deploy/nginx.conf,
+`large_client_header_buffers 4 32k`) bounds what reaches here. A header field (a Referer carrying that
+URL) may be 32 kB."""
+
+limit_request_line = 0
+limit_request_field_size = 32 * 1024
+limit_request_fields = 100
 
 
 def post_worker_init(worker) -> None:

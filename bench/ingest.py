@@ -244,7 +244,7 @@ def cluster_stream(tmp: Path, batches: list[Batch], now: float, window: float, t
     single node above); seconds for all batches."""
     cluster = start_local_cluster(tmp / "cluster", primaries=3, replicas=0)
     try:
-        db = connect(Settings(redis_url=cluster.url, redis_cluster=True), socket_timeout=10)
+        db = connect(Settings(redis_url=cluster.url, redis_cluster=True), timeout_s=10)
         raw_stream(RssiStore(db, window), batches[:2], now, 1)  # warm: slot map, connections
         db.flushdb()
         return raw_stream(RssiStore(db, window), batches, now, threads)

@@ -98,7 +98,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mallportal-scale-"))
     cluster = start_local_cluster(tmp / "cluster", primaries=args.primaries, replicas=0)
     try:
-        db = connect(Settings(redis_url=cluster.url, redis_cluster=True), socket_timeout=30)
+        db = connect(Settings(redis_url=cluster.url, redis_cluster=True), timeout_s=30)
         venues = [f"mall{i:03d}" for i in range(args.venues)]
         nodes = primaries(db)
         mem0 = sum(node_stat(db, n, "memory", "used_memory") for n in nodes)

@@ -36,6 +36,24 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
 
+def _portal_url(raw: str) -> str:
+    """PORTAL_URL as scheme://host[:port], no path or trailing slash."""
+    raw = raw.strip().rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or "@" in raw:
+        raise ValueError(f"PORTAL_URL must be scheme://host[:port] (e.g. https://portal.mall.example), got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -108,6 +126,17 @@ class Settings:
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
+    # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
+    # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
+    store_timeout_s: float = 2.0
+    # Scheme + host every absolute URL the portal hands out is built on (CAPPORT, grants, probe
+    # redirects); unset: the request's own host (development only).
+    portal_url: str = ""
+    portal_hosts: tuple[str, ...] = ()  # more host names served as the portal itself (an internal name)
+    # No supported gateway: "honest" (Continue grants nothing the network would honour, the page says
+    # so) or "gateway" (the portal host is the network's gateway: a grant binds the client's IP).
+    direct_mode: str = "honest"
+    proxy_hops: int = 0  # reverse proxies in front (deploy/nginx.conf: 1): X-Forwarded-For/-Proto trusted
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
@@ -143,6 +172,11 @@ class Settings:
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
+            portal_url=_portal_url(env.get("PORTAL_URL", "")),
+            portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
+            direct_mode=_choice(env, "DIRECT_MODE", ("honest", "gateway")),
+            proxy_hops=_env_int(env, "PROXY_HOPS", 0),
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 

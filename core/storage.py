@@ -69,13 +69,15 @@ class ClusterStorePipeline(ClusterPipeline):
             raise StoreUnavailable(str(exc)) from exc
 
 
-def connect(settings: Settings, socket_timeout: float = 0.5) -> Store:
-    """The one place a store client is made (wrap this to add health checks): one client per process,
-    redis-py pools connections and is thread-safe. Short timeouts so a store outage fails fast
-    instead of hanging a request (fail open)."""
+def connect(settings: Settings, timeout_s: float | None = None) -> Store:
+    """The one place a store client is made: one client per process (redis-py pools connections and is
+    thread-safe). One generous timeout (STORE_TIMEOUT_S) for connecting and for each call: a busy host
+    must not read as a store outage. Failing fast while the store is down is the store breaker's job
+    (core/store_health.py), not a short timeout's."""
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set")
-    options = dict(socket_connect_timeout=0.05, socket_timeout=socket_timeout, health_check_interval=30,
+    timeout_s = settings.store_timeout_s if timeout_s is None else timeout_s
+    options = dict(socket_connect_timeout=timeout_s, socket_timeout=timeout_s, health_check_interval=30,
                    max_connections=256)
     if settings.redis_cluster:
         # The slot map is read from the first reachable node; a shard that is down (or failing over)
@@ -83,7 +85,7 @@ def connect(settings: Settings, socket_timeout: float = 0.5) -> Store:
         # Two quick retries (a redirect, a slot map re-read), not redis-py's ten with backoff: a request
         # must not hang through a whole failover (ingest answers 503 and the feed retries; probes fail open).
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
-        options.update(socket_connect_timeout=0.25, require_full_coverage=False, retry=retry)
+        options.update(socket_connect_timeout=min(timeout_s, 0.25), require_full_coverage=False, retry=retry)
         return ClusterStore.from_url(settings.redis_url, **options)
     return redis.Redis.from_url(settings.redis_url, **options)
 

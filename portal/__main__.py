@@ -118,7 +118,7 @@ def track(once: bool) -> int:
     if not settings.redis_url:
         print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
         return 2
-    core = build_services(settings, connect(settings, socket_timeout=5.0))
+    core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
     tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db))
     if once:

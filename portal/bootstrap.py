@@ -10,6 +10,7 @@ import logging
 
 import redis
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
+    if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     cli.register(app)
     map_cli.register(app)
     return app

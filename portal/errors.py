@@ -63,7 +63,7 @@ class QueryStringGuard:
     """WSGI middleware: a query string that is huge or not UTF-8 gets a 4xx before Flask parses it
     (werkzeug would raise while reading request.args, anywhere, even in the error page)."""
 
-    MAX_BYTES = 8192
+    MAX_BYTES = 16 * 1024  # above the captive portal's 12 kB for gateway redirects (portal/captive/common.py)
 
     def __init__(self, wsgi_app) -> None:
         self.wsgi_app = wsgi_app

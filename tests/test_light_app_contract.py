@@ -8,7 +8,7 @@ import pytest
 from portal import create_app
 from portal.apps import registry
 from portal.apps.views import STORES
-from portal.captive.landing import landing_page
+from portal.captive.common import captive_services_of
 from portal.seed import ensure_demo_mall
 from portal.tracking import Position
 
@@ -54,7 +54,8 @@ def test_its_pages_are_404_where_it_is_off_or_the_zone_is_unknown(hello_app):
 
 def test_a_phone_in_its_zone_lands_on_it(hello_app):
     position = Position(floor=0, x=1.0, y=1.0, zone="books", confidence=0.9, zone_confidence=0.9)
-    assert landing_page("demo", position, "hello") == ("hello.landing", {"venue": "demo", "zone": "books"})
+    landing = captive_services_of(hello_app).landing
+    assert landing.page_for("demo", position, "hello") == ("hello.landing", {"venue": "demo", "zone": "books"})
 
 
 def test_an_app_that_is_not_named_is_not_loaded(app):

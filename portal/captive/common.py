@@ -9,31 +9,39 @@ import redis
 from flask import Flask
 
 from core.security import MacHasher
+from core.store_health import STORE_ERRORS, StoreBreaker
 from fingerprints.model import normalise_bssid
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer
-from portal.captive.probe_state import ProbeStateStore
+from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
 
-MAX_QUERY_BYTES = 4096  # portal URLs come from gateways: tighter than the app-wide limit
+# Portal URLs come from gateways: openNDS builds redirects of up to 8 kB (a long original URL, base64
+# in `fas`), so 12 kB; the app-wide limit (portal/errors.py QueryStringGuard) is above it.
+MAX_QUERY_BYTES = 12 * 1024
 MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")  # as the gateways name the client's MAC
 # As the gateways name the AP the client is associated with (Meraki, Cisco, UniFi, CoovaChilli, Aruba).
 AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac")
-STORE_ERRORS = (redis.RedisError, OSError)
 # On every portal answer that changes with the phone's state (a probe must be asked again once access is granted).
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
+
+__all__ = ["AP_PARAMS", "MAC_PARAMS", "MAX_QUERY_BYTES", "NO_STORE", "STORE_ERRORS", "CaptiveServices",
+           "ap_from_params", "captive_services_of", "client_from_params", "is_venue_id"]
 
 
 @dataclass
 class CaptiveServices:
-    """The portal's own store clients, on a connection with a short timeout: a probe must be answered
-    within 100 ms even when the store hangs."""
+    """The portal's stores, on the app's one store connection, behind one store breaker: while the
+    breaker is open every portal path fails open at once."""
 
     sessions: SessionStore
     config: PortalConfigStore
     sealer: ContextSealer
-    probe_state: ProbeStateStore
+    landing: Landing
+    breaker: StoreBreaker
     db: redis.Redis
+    portal_url: str  # scheme://host for absolute URLs; "" = the request's host (development)
+    direct_mode: str  # "honest" or "gateway" (settings.direct_mode)
 
 
 def captive_services_of(app: Flask) -> CaptiveServices:

@@ -15,6 +15,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "opennds_level": ("1", "openNDS fas_secure_enabled level (0-4)"),
     "opennds_faskey": ("", "openNDS faskey (secret)"),
     "opennds_gatewayname": ("", "openNDS gatewayname (authmon checks sha256(gatewayname + faskey))"),
+    "opennds_authdir": ("opennds_auth", "openNDS authdir (levels 1-2 grant at http://<gatewayaddress>/<authdir>/)"),
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
     "coova_password": ("", "CoovaChilli UAM password (secret)"),
@@ -22,13 +23,22 @@ FIELDS: dict[str, tuple[str, str]] = {
     "guest_password": ("", "guest password for Aruba / Cisco WLC (secret)"),
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
     "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),
-    "unifi_url": ("", "UniFi controller base URL, e.g. https://unifi.local:8443"),
+    "unifi_url": ("", "UniFi controller base URL: https://unifi.local:8443, or a UniFi OS console https://192.168.1.1"),
+    "unifi_kind": ("auto", "auto, controller (/api/login) or unifi-os (/api/auth/login, /proxy/network/...)"),
+    "unifi_ca_bundle": ("", "PEM certificate(s) the controller's TLS certificate must chain to (name checked)"),
+    "unifi_cert_sha256": ("", "or: SHA-256 fingerprint of the controller's own certificate (self-signed)"),
     "unifi_site": ("default", "UniFi site"),
     "unifi_username": ("", "UniFi controller user"),
     "unifi_password": ("", "UniFi controller password (secret)"),
 }
 INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
+CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
+
+
+def is_sha256_fingerprint(value: str) -> bool:
+    digits = value.replace(":", "").lower()
+    return len(digits) == 64 and all(c in "0123456789abcdef" for c in digits)
 
 
 class PortalConfigKeys(VenueKeys):
@@ -57,5 +67,9 @@ class PortalConfigStore:
                 low, high = INTEGER_FIELDS[name]
                 if not value.isdigit() or not low <= int(value) <= high:
                     raise ValueError(f"{name} must be an integer from {low} to {high}")
+            if name in CHOICE_FIELDS and value not in CHOICE_FIELDS[name]:
+                raise ValueError(f"{name} must be one of {', '.join(CHOICE_FIELDS[name])}")
+            if name == "unifi_cert_sha256" and value and not is_sha256_fingerprint(value):
+                raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)

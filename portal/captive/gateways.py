@@ -16,9 +16,7 @@ import ipaddress
 import json
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
-from http.cookiejar import CookieJar
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -26,6 +24,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.security import normalise_mac
+from portal.captive.unifi import UniFiController, UniFiError
 
 
 class GatewayError(ValueError):
@@ -80,7 +79,7 @@ class ContextSealer:
 PROBE_HOSTS = ("captive.apple.com", "connectivitycheck.gstatic.com", "www.msftconnecttest.com", "www.msftncsi.com",
                "detectportal.firefox.com", "clients3.google.com", "www.gstatic.com", "nmcheck.gnome.org",
                "connectivity-check.ubuntu.com")
-MAX_URL = 2048
+MAX_URL = 4096  # openNDS passes original URLs of 2 kB and more
 
 
 def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
@@ -196,11 +195,14 @@ class MerakiClickThrough(Adapter):
 
 
 class OpenNDS(Adapter):
-    """openNDS forwarding authentication (FAS), `fas_secure_enabled` levels 0-4:
-    0: clear query with `tok` and `authaction`; 1 and 4: `fas` = base64 of "name=value, ..." pairs;
-    2 and 3: `fas` AES-256-CBC encrypted with `faskey` and `iv`. Grant: levels 0-2 send the browser
-    to the gateway's auth dir with `tok` (= rhid = sha256(hid + faskey) from level 1 on); levels 3-4
-    queue the rhid for the gateway's authmon daemon, which polls the portal for it."""
+    """openNDS forwarding authentication (FAS), `fas_secure_enabled` levels 0-4, as openNDS 10-11 builds
+    them (src/http_microhttpd.c): 0: clear query `authaction=http://<gw>/<authdir>/?clientip=..&tok=..
+    &redir=..`; 1 and 4: `fas` = base64 (not url-encoded) of "name=value, ..." pairs (hid, clientip,
+    clientmac, gatewayname, gatewayaddress, originurl url-encoded, clientif, ...; no authdir); 2 and 3:
+    `fas` AES-256-CBC encrypted with `faskey` and `iv`. openNDS appends `?fas=` to the FAS URL as it is,
+    query or not (portal/captive/views.py gateway_args). Grant: levels 0-2 send the browser to
+    http://<gatewayaddress>/opennds_auth/ with `tok` (= rhid = sha256(hid + faskey) from level 1 on) and
+    `redir`; levels 3-4 queue the rhid for the gateway's authmon daemon, which polls the portal."""
 
     name = "opennds"
 
@@ -218,14 +220,18 @@ class OpenNDS(Adapter):
         hid = fields.get("hid") or fields.get("client_hid")
         if not hid:
             raise GatewayError("fas", "carries no hid")
-        auth_base = private_gateway_url(f"http://{fields.get('gatewayaddress', '')}/{fields.get('authdir', '')}/",
+        # openNDS sends no authdir (its own example FAS hard-codes /opennds_auth/, the default `authdir`).
+        authdir = (config.get("opennds_authdir") or "opennds_auth").strip("/")
+        if not authdir.replace("_", "").replace("-", "").isalnum():
+            raise GatewayError("opennds_authdir", "must be a plain directory name", status=503)
+        auth_base = private_gateway_url(f"http://{fields.get('gatewayaddress', '')}/{authdir}/",
                                         "fas.gatewayaddress")
         rhid = hashlib.sha256(hid.strip().encode() + faskey.strip().encode()).hexdigest()
         return GatewayContext(
             gateway=self.name, client_mac=fields.get("clientmac"), client_ip=fields.get("clientip"),
-            destination=fields.get("originurl"),
+            destination=urllib.parse.unquote(fields.get("originurl", "")),  # openNDS url-encodes it
             grant={"level": level, "rhid": rhid, "auth_url": urllib.parse.urlunsplit(auth_base),
-                   "gatewayname": fields.get("gatewayname", "")})
+                   "gatewayname": urllib.parse.unquote(fields.get("gatewayname", ""))})
 
     def _level0(self, args) -> GatewayContext:
         action = private_gateway_url(args.get("authaction"), "authaction")
@@ -246,6 +252,7 @@ class OpenNDS(Adapter):
         return fields
 
     def _decode(self, fas: str) -> dict[str, str]:
+        fas = fas.replace(" ", "+")  # openNDS does not url-encode its base64: a query parser reads + as space
         try:
             text = base64.b64decode(fas + "=" * (-len(fas) % 4), validate=False).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
@@ -258,7 +265,7 @@ class OpenNDS(Adapter):
         try:
             key = faskey.encode()[:32].ljust(32, b"\0")
             decryptor = Cipher(algorithms.AES(key), modes.CBC(iv.encode()[:16])).decryptor()
-            padded = decryptor.update(base64.b64decode(fas)) + decryptor.finalize()
+            padded = decryptor.update(base64.b64decode(fas.replace(" ", "+"))) + decryptor.finalize()
             unpadder = padding.PKCS7(128).unpadder()
             text = (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
@@ -309,28 +316,16 @@ class UniFi(Adapter):
         base = config.get("unifi_url", "").rstrip("/")
         if not base:
             raise GatewayError("unifi_url", "the UniFi controller is not configured for this venue", status=503)
-        site = config.get("unifi_site", "default")
-        jar = CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        self._post(opener, f"{base}/api/login",
-                   {"username": config.get("unifi_username", ""), "password": config.get("unifi_password", "")})
-        self._post(opener, f"{base}/api/s/{urllib.parse.quote(site)}/cmd/stamgr",
-                   {"cmd": "authorize-guest", "mac": normalise_mac(ctx.client_mac), "minutes": max(1, seconds // 60),
-                    "ap_mac": normalise_mac(ctx.ap_mac) if ctx.ap_mac else None})
-        return Grant(redirect_to=destination)
-
-    @staticmethod
-    def _post(opener, url: str, body: dict) -> dict:
-        data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
-        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
         try:
-            with opener.open(request, timeout=5) as resp:
-                answer = json.loads(resp.read() or b"{}")
-        except (OSError, ValueError) as exc:
-            raise GatewayError("unifi", f"controller call failed: {exc}", status=502) from None
-        if answer.get("meta", {}).get("rc") != "ok":
-            raise GatewayError("unifi", f"controller refused: {answer.get('meta', {}).get('msg', 'error')}", status=502)
-        return answer
+            controller = UniFiController(base, kind=config.get("unifi_kind", "auto"),
+                                         ca_bundle=config.get("unifi_ca_bundle", ""),
+                                         cert_sha256=config.get("unifi_cert_sha256", ""))
+            controller.authorize_guest(config.get("unifi_site", "default"), config.get("unifi_username", ""),
+                                       config.get("unifi_password", ""), normalise_mac(ctx.client_mac),
+                                       max(1, seconds // 60), normalise_mac(ctx.ap_mac) if ctx.ap_mac else None)
+        except UniFiError as exc:
+            raise GatewayError(exc.setting, str(exc), status=502) from None
+        return Grant(redirect_to=destination)
 
 
 class _FormLogin(Adapter):

@@ -1,19 +1,56 @@
-"""Where a phone lands: the light app of its zone when the positioner is confident, else the mall home.
-Shared by the probe lane (plain WSGI, portal/captive/lane.py) and the Flask views (gateway entry, CAPPORT),
-so both build the same page; each builds the URL its own way."""
+"""Where a phone lands: one decision for the probe lane, the gateway entry views and the CAPPORT API.
+
+`Landing.decide(venue, client, probe=...)` answers, with no Flask or WSGI types:
+- Online: the phone's access was granted and this is an OS probe (not a page a browser opens);
+- Redirect(endpoint, values, token): the page to send it to (the light app of its zone when the
+  positioner is confident, else the mall home) and the shopper token the page gets;
+- Offline: the store is unavailable (the breaker is open or a call failed): fail open at once.
+Each caller turns the decision into its own answer (a WSGI 302, a Flask redirect, captive+json).
+
+The steps are small methods (who, state, where, token) so a new rule (zone groups, a cold start)
+slots in as one more step."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from portal.apps import registry
-from portal.services import Services
-from portal.tracking import Position
+from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
+from portal.captive.probe_state import ProbeState, ProbeStateStore
+from portal.captive.probes import Probe
+from portal.captive.sessions import Session, SessionStore
+from portal.shopper import new_shopper, sign_shopper
+from portal.tracking import Locator, Position
 
 log = logging.getLogger(__name__)
 
 MIN_ZONE_CONFIDENCE = 0.5  # a zone decision below this sends the shopper to the mall home instead
 HOME = "directory.home"
+
+
+@dataclass(frozen=True)
+class Online:
+    session: Session
+
+
+@dataclass(frozen=True)
+class Redirect:
+    endpoint: str
+    values: dict[str, str]
+    token: str  # the shopper token the landing page carries (`c`)
+    session: Session | None = None  # a live session (CAPPORT reports its time left)
+    client: str = ""  # the shopper's client id (a random anonymous one when the phone is unknown)
+
+
+@dataclass(frozen=True)
+class Offline:
+    venue: str
+    reason: str = field(default="store unavailable")
+
+
+Decision = Online | Redirect | Offline
 
 
 def landing_zone(position: Position | None) -> str | None:
@@ -22,28 +59,74 @@ def landing_zone(position: Position | None) -> str | None:
     return position.landing_zone(MIN_ZONE_CONFIDENCE, MIN_ZONE_CONFIDENCE) if position is not None else None
 
 
-def landing_page(venue: str, position: Position | None, app_name: str | None) -> tuple[str, dict[str, str]]:
-    """(endpoint, URL values) of the landing page for a phone at `position`; `app_name`: the app its
-    landing zone (landing_zone) runs."""
-    zone = landing_zone(position)
-    if zone is not None:
-        app = registry.get(app_name or "")
-        if app is not None:
-            return app.landing_endpoint, {"venue": venue, "zone": zone}
-    return HOME, {"venue": venue}
+class Landing:
+    """Built once per app (portal/captive/__init__.py) with the stores it reads, on the one store
+    connection, behind the store breaker."""
 
+    def __init__(self, *, probe_state: ProbeStateStore, sessions: SessionStore, locator: Locator,
+                 zone_app: Callable[[str, str], str | None], landing_endpoint: Callable[[str], str | None],
+                 breaker: StoreBreaker, secret_key: str) -> None:
+        self.probe_state = probe_state
+        self.sessions = sessions
+        self.locator = locator
+        self.zone_app = zone_app  # (venue, zone) -> the app the zone runs
+        self.landing_endpoint = landing_endpoint  # app name -> its landing endpoint (None: no such app)
+        self.breaker = breaker
+        self.secret_key = secret_key
 
-def locate_with_app(core: Services, venue: str, client: str,
-                    associated_ap: str | None = None) -> tuple[Position | None, str | None]:
-    """Position the client now, and the app its landing zone runs. A positioning failure means "unknown"
-    (the mall home still works); a store failure reading the zone's app is the caller's to handle.
-    `associated_ap`: the AP the gateway named (cold start: the phone's first probe precedes its reports)."""
-    try:
-        position = core.locator.locate(venue, client, associated_ap=associated_ap)
-    except Exception:  # noqa: BLE001 - the store or the model failed: the home page still works
-        log.exception("positioning failed for venue %s", venue)
-        return None, None
-    zone = landing_zone(position)
-    if zone is None:
-        return position, None
-    return position, core.zone_apps.get(venue, zone)[0]
+    def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
+               associated_ap: str | None = None, now: float | None = None) -> Decision:
+        """`client` is the phone's client id when known (from the gateway's MAC parameter), else the
+        IP table is asked for `ip`; `probe` is the OS probe being answered, None for a page visit
+        (gateway entry, CAPPORT); `associated_ap`: the AP the gateway named (cold start: a phone's first
+        probe precedes its reports)."""
+        now = time.time() if now is None else now
+        try:
+            self.breaker.check()
+            if client is None and ip:
+                client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
+            state = self._state(venue, client, now)
+            if state.session is not None and probe is not None and not probe.always_redirect:
+                return Online(state.session)
+            position, app_name = self._where(venue, client, state, associated_ap)
+        except STORE_ERRORS as exc:
+            if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
+                log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+            return Offline(venue)
+        endpoint, values = self.page_for(venue, position, app_name)
+        shopper = new_shopper(venue, client)
+        return Redirect(endpoint, values, sign_shopper(self.secret_key, shopper), state.session, shopper.client)
+
+    def _state(self, venue: str, client: str | None, now: float) -> ProbeState:
+        if client is None:
+            return ProbeState(session=None, position=None, app=None)
+        return self.breaker.call(self.probe_state.read, venue, client, now)
+
+    def _where(self, venue: str, client: str | None, state: ProbeState,
+               associated_ap: str | None = None) -> tuple[Position | None, str | None]:
+        """The kept position when it still answers, else position the phone now."""
+        if state.position is not None:
+            return state.position, state.app
+        if client is None:
+            return None, None
+        try:
+            position = self.locator.locate(venue, client, associated_ap=associated_ap)
+        except STORE_ERRORS as exc:
+            self.breaker.record_failure(exc)
+            raise
+        except Exception:  # noqa: BLE001 - the model failed: the mall home still works
+            log.exception("positioning failed for venue %s", venue)
+            return None, None
+        zone = landing_zone(position)
+        if zone is None:
+            return position, None
+        return position, self.breaker.call(self.zone_app, venue, zone)
+
+    def page_for(self, venue: str, position: Position | None, app_name: str | None) -> tuple[str, dict[str, str]]:
+        """(endpoint, URL values) of the landing page for a phone at `position` in a zone running `app_name`."""
+        zone = landing_zone(position)
+        if zone is not None:
+            endpoint = self.landing_endpoint(app_name or "")
+            if endpoint is not None:
+                return endpoint, {"venue": venue, "zone": zone}
+        return HOME, {"venue": venue}

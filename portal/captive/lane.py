@@ -1,105 +1,125 @@
-"""The probe lane: OS connectivity probes answered in plain WSGI, before Flask.
+"""The probe lane: OS connectivity probes, and hijacked requests, answered in plain WSGI before Flask.
 
-Every phone's OS sends several probes on joining the WiFi and more while its sign-in sheet is open,
-so probes are most of the portal's requests. Flask's request and response machinery (context,
-session, routing, response object) costs more CPU than all the work a probe needs, so probes are
-answered here, with the same store objects the Flask views use: one round trip (ProbeStateStore)
-answers a phone whose access was granted or whose position is still good; others are positioned now.
-Anything else goes on to Flask. bench/portal.py measures this path against a bare Flask route.
+Every phone's OS sends several probes on joining the WiFi and more while its sign-in sheet is open, so
+probes are most of the portal's requests; Flask's per-request machinery costs more than a probe needs.
+This lane only parses the request, asks the one landing decision (portal/captive/landing.py) and turns
+it into a WSGI answer; bench/portal.py measures it against a bare Flask route.
 
-Answers (captive-portals.md section 1): before the grant, a 302 to the phone's landing page (the mall
-home when the phone is unknown or the position unsure); after it, the OS's exact "online" answer.
-The store down or slow: a 302 to the static offline page at once (fail open), never a hang or a 5xx."""
+Answers (captive-portals.md section 1): before the grant, a 302 to the phone's landing page (absolute on
+PORTAL_URL when it is set, so the sign-in sheet leaves the probe's host); after it, the OS's exact
+"online" answer. The store down (the breaker open): a 302 to the static offline page at once.
+
+Hijacked requests: under DNS hijacking every host the phone asks for reaches the portal. A request whose
+Host is a name that is not the portal's (PORTAL_URL, PORTAL_HOSTS) is answered like a probe: before the
+grant a 302 to the portal; after it a short "you are online, reload" page (the phone's DNS cache still
+points here for a moment; nothing else about that host is our business)."""
 
 from __future__ import annotations
 
 import functools
 import html
-import logging
+import ipaddress
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask
 
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
-    STORE_ERRORS,
     ap_from_params,
     captive_services_of,
     client_from_params,
     is_venue_id,
 )
-from portal.captive.landing import landing_page, locate_with_app
-from portal.captive.probes import Probe, match_probe
+from portal.captive.landing import Offline, Online
+from portal.captive.probes import HIJACKED, Probe, match_probe
 from portal.errors import raw_json_error
-from portal.shopper import new_shopper, sign_shopper
-
-log = logging.getLogger(__name__)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
 
 
 class ProbeLane:
-    """WSGI middleware in front of Flask: takes the requests `match_probe` recognises."""
+    """WSGI middleware in front of Flask: takes the requests `match_probe` recognises, and requests
+    for hosts that are not the portal's."""
 
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        settings = app.extensions["mallportal"].settings
+        self.portal_url = settings.portal_url
+        self.own_hosts = own_hosts(settings.portal_url, settings.portal_hosts)
         # Landing paths, memoised per lane (a venue has a few hundred; the bound keeps junk venues out).
         self._path = functools.lru_cache(maxsize=4096)(self._build_path)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         probe = match_probe(host, environ.get("PATH_INFO", ""))
+        if probe is None and self.is_hijacked(host):
+            probe = HIJACKED
         if probe is None:
             return self.wsgi_app(environ, start_response)
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        if probe is not HIJACKED and environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             status, headers, body = raw_json_error("405 Method Not Allowed", "probes are GET requests",
                                                    (("Allow", "GET, HEAD"),))
         else:
-            status, headers, body = self.answer(environ, host, probe)
+            status, headers, body = self.answer(environ, probe)
         start_response(status, headers)
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
-    def answer(self, environ: dict, host: str, probe: Probe) -> Answer:
+    def is_hijacked(self, host: str) -> bool:
+        """A host name that is not the portal's (only when PORTAL_URL says which host is ours; IP
+        literals and localhost are always ours: gateways, report sources and health checks use them)."""
+        if not self.own_hosts:
+            return False
+        try:
+            name = (urlsplit("//" + host).hostname or "").rstrip(".")
+        except ValueError:
+            return True
+        if not name or name == "localhost" or name in self.own_hosts:
+            return False
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return True
+        return False
+
+    def answer(self, environ: dict, probe: Probe) -> Answer:
         query = environ.get("QUERY_STRING", "")
         if len(query) > MAX_QUERY_BYTES:
             return raw_json_error("414 URI Too Long", "query string too long")
-        args: dict[str, str] = {}
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            args.setdefault(name, value)  # the first value wins, as in Flask's request.args.get
         core, cs = self.app.extensions["mallportal"], captive_services_of(self.app)
+        args: dict[str, str] = {}
+        if probe is not HIJACKED:  # another site's query string means nothing to us
+            for name, value in parse_qsl(query, keep_blank_values=True):
+                args.setdefault(name, value)  # the first value wins, as in Flask's request.args.get
         venue = args.get("venue") or core.settings.default_venue
         if not is_venue_id(venue):
             return raw_json_error("400 Bad Request", "venue: not a venue id")
-        try:
-            client = client_from_params(core.hasher, args) or cs.sessions.client_for_ip(
-                venue, environ.get("REMOTE_ADDR", ""))
-            state = cs.probe_state.read(venue, client) if client else None
-            if state is not None and state.session is not None and not probe.always_redirect:
-                return online_answer(probe)
-            if state is not None and state.position is not None:
-                position, app_name = state.position, state.app
-            else:
-                position, app_name = (locate_with_app(core, venue, client, ap_from_params(args)) if client
-                                      else (None, None))
-            endpoint, values = landing_page(venue, position, app_name)
-            token = sign_shopper(core.settings.secret_key, new_shopper(venue, client))
-        except STORE_ERRORS as exc:
-            log.error("store unavailable for venue %s, probe sent to the offline page: %s", venue, exc)
-            return redirect_no_store(self.path_to(environ, "captive.offline", venue=venue))
-        # The token is URL-safe base64 (itsdangerous), so it is appended as it is.
-        path = self.path_to(environ, endpoint, **values)
-        return redirect_no_store(path + ("&c=" if "?" in path else "?c=") + token)
+        decision = cs.landing.decide(venue, client_from_params(core.hasher, args), probe=probe,
+                                     ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap_from_params(args))
+        if isinstance(decision, Online):
+            return online_answer(probe)
+        if isinstance(decision, Offline):
+            return redirect_no_store(self.url_to(environ, "captive.offline", venue=venue))
+        # The token is URL-safe (itsdangerous or random), so it is appended as it is.
+        url = self.url_to(environ, decision.endpoint, **decision.values)
+        return redirect_no_store(url + ("&c=" if "?" in url else "?c=") + decision.token)
 
-    def path_to(self, environ: dict, endpoint: str, **values: str) -> str:
-        """The path of a page, relative, as url_for builds it."""
-        return self._path(environ.get("SCRIPT_NAME", ""), endpoint, tuple(sorted(values.items())))
+    def url_to(self, environ: dict, endpoint: str, **values: str) -> str:
+        """The page's URL: absolute on PORTAL_URL when set, else relative, as url_for builds it."""
+        return self.portal_url + self._path(environ.get("SCRIPT_NAME", ""), endpoint, tuple(sorted(values.items())))
 
     def _build_path(self, script_name: str, endpoint: str, values: tuple[tuple[str, str], ...]) -> str:
         return self.app.url_map.bind("localhost", script_name=script_name or "/").build(endpoint, dict(values))
+
+
+def own_hosts(portal_url: str, extra: tuple[str, ...] = ()) -> frozenset[str]:
+    """The host names the portal answers as itself; empty when PORTAL_URL is unset (no hijack handling)."""
+    if not portal_url:
+        return frozenset()
+    return frozenset({urlsplit(portal_url).hostname or "", *(h.strip().lower() for h in extra if h.strip())})
 
 
 def redirect_no_store(location: str) -> Answer:

@@ -32,6 +32,11 @@ FIREFOX = Probe("firefox", 200, FIREFOX_CANONICAL, "text/html")
 FIREFOX_TXT = Probe("firefox", 200, "success\n")
 NETWORKMANAGER = Probe("networkmanager", 200, "NetworkManager is online\n")
 UBUNTU = Probe("networkmanager", 204, headers={"X-NetworkManager-Status": "online"})
+FEDORA = Probe("networkmanager", 200, "OK\n")  # Fedora's NetworkManager-config-connectivity-fedora: response=OK
+# Not a probe: a request for any other host that DNS hijacking sent here (portal/captive/lane.py). After the
+# grant it gets this page: the phone's DNS cache still points here for a moment, a reload reaches the site.
+HIJACKED = Probe("hijacked", 200, "<!doctype html>\n<title>Online</title>\n<p>You are online. Reload this page in a "
+                 "moment to reach the site you asked for.</p>\n", "text/html; charset=utf-8")
 
 BY_PATH = {
     "/gen_204": ANDROID,
@@ -44,6 +49,8 @@ BY_PATH = {
     "/canonical.html": FIREFOX,
     "/success.txt": FIREFOX_TXT,
     "/check_network_status.txt": NETWORKMANAGER,
+    "/static/hotspot.txt": FEDORA,
+    "/captiveportal/generate_204": ANDROID,  # Microsoft Edge's own check (edge.microsoft.com): 204 as Android
 }
 # Hosts whose root path is a probe (Ubuntu's NetworkManager checks http://connectivity-check.ubuntu.com/).
 BY_HOST_ROOT = {"connectivity-check.ubuntu.com": UBUNTU, "connectivity-check.ubuntu.com.": UBUNTU}

@@ -32,7 +32,7 @@ def redis_url(settings) -> str:
 def db(settings):
     from core.storage import connect
 
-    client = connect(settings, socket_timeout=10)
+    client = connect(settings, timeout_s=10)
     client.flushdb()  # every primary
     return client
 
@@ -56,5 +56,5 @@ def clients_are_cluster_clients(settings, monkeypatch):
     still give each thread its own connection, without 200 reads of the slot map."""
     from core.storage import connect
 
-    shared = connect(settings, socket_timeout=10)
+    shared = connect(settings, timeout_s=10)
     monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: shared))

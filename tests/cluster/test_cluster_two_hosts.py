@@ -46,7 +46,7 @@ def hosts(settings, demo_map, tmp_path_factory):
     from portal import create_app
     from portal.seed import ensure_demo_mall
 
-    db = connect(settings, socket_timeout=10)
+    db = connect(settings, timeout_s=10)
     db.flushdb()
     loader_dir = tmp_path_factory.mktemp("loader")
     app = create_app(settings.with_(data_dir=loader_dir))

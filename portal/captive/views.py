@@ -1,0 +1,404 @@
+"""The captive portal's Flask views: the gateway's redirect, the grant, the session page, RFC 8908.
+
+Where the shopper lands is the Landing service's decision (portal/captive/landing.py), the same one the
+probe lane asks; these views turn it into Flask answers. Every store call goes through the store breaker
+(core/store_health.py): while the store is down each view fails open at once."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import MultiDict
+
+from core.storage import VenueKeys
+from core.store_health import StoreUnavailable
+from portal.captive.common import (
+    MAX_QUERY_BYTES,
+    NO_STORE,
+    STORE_ERRORS,
+    CaptiveServices,
+    ap_from_params,
+    captive_services_of,
+    client_from_params,
+    is_venue_id,
+)
+from portal.captive.config import PortalConfigStore
+from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenNDS, parse_redirect, safe_destination
+from portal.captive.landing import Offline, Redirect
+from portal.services import services
+from portal.shopper import Shopper, current_shopper, shopper_token
+
+log = logging.getLogger(__name__)
+bp = Blueprint("captive", __name__)
+T = TypeVar("T")
+
+
+def captive_services() -> CaptiveServices:
+    return captive_services_of(current_app)
+
+
+def store(fn: Callable[..., T], *args, **kwargs) -> T:
+    """A store call through the breaker: refused at once while the store is down."""
+    return captive_services().breaker.call(fn, *args, **kwargs)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL handed out (CAPPORT, grants): on PORTAL_URL, never the request's Host header;
+    the request's host only when PORTAL_URL is unset (development)."""
+    portal_url = captive_services().portal_url
+    if portal_url:
+        return portal_url + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)
+
+
+def landing_url(decision: Redirect) -> str:
+    """Absolute on PORTAL_URL when set (the sign-in sheet leaves whatever host it came on), else relative."""
+    return captive_services().portal_url + url_for(decision.endpoint, **decision.values, c=decision.token)
+
+
+# ---- who is this ------------------------------------------------------------------------------------
+
+
+def gateway_args() -> MultiDict:
+    """The query as the gateway meant it. openNDS appends `?fas=...` (level 0: `?authaction=...`) to its
+    FAS URL even when that URL has a query already (`/portal?venue=demo?fas=...`): that second `?` starts
+    the gateway's own parameters."""
+    query = request.query_string.decode("utf-8", "replace")
+    for marker in ("?fas=", "?authaction="):
+        query = query.replace(marker, "&" + marker[1:], 1)
+    return MultiDict(parse_qsl(query, keep_blank_values=True))
+
+
+def venue_param(args: MultiDict | None = None) -> str:
+    venue = (request.args if args is None else args).get("venue") or services().settings.default_venue
+    if not is_venue_id(venue):
+        abort(400, "venue: not a venue id")
+    return venue
+
+
+def check_query_size() -> None:
+    """Portal URLs come from gateways: a tighter limit than the app-wide one (portal/errors.py
+    QueryStringGuard, which also refuses query strings that are not UTF-8)."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        abort(414, "query string too long")
+
+
+def redirect_no_store(target: str) -> Response:
+    """A 302 no cache keeps: the next visit must get a fresh answer."""
+    resp = redirect(target, code=302)
+    resp.headers.update(NO_STORE)
+    return resp
+
+
+def fail_open(venue: str, exc: Exception | None, ctx: GatewayContext | None = None) -> Response:
+    if exc is not None and not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once
+        log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+    sealed = captive_services().sealer.seal(ctx).decode() if ctx else ""
+    return Response(render_template("captive/offline.html", venue=venue, sealed=sealed), status=200, headers=NO_STORE)
+
+
+@bp.get("/")
+def root():
+    """The portal's own root (a probe host's root is the probe lane's): the mall home."""
+    return redirect(url_for("directory.home", venue=services().settings.default_venue))
+
+
+# ---- the gateway's redirect and the grant ---------------------------------------------------------
+
+
+@bp.get("/portal")
+@bp.get("/guest/s/<site>/")
+def portal_entry(site: str | None = None):
+    """The URL a gateway sends the shopper's browser to, with its parameters."""
+    check_query_size()
+    args = gateway_args()
+    venue = venue_param(args)
+    cs = captive_services()
+    try:
+        config = store(cs.config.get, venue)
+    except STORE_ERRORS as exc:
+        return fail_open(venue, exc, _parse_or_none(args, PortalConfigStore.defaults()))
+    ctx = _parse(args, config)
+    client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
+    decision = cs.landing.decide(venue, client, ip=ctx.client_ip or request.remote_addr,
+                                 associated_ap=ap_from_params(args))
+    if isinstance(decision, Offline):
+        return fail_open(venue, None, ctx)
+    try:
+        if ctx.client_ip and client:
+            store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
+        store(cs.sessions.save_gateway_context, venue, decision.client, cs.sealer.seal(ctx))
+    except STORE_ERRORS as exc:
+        return fail_open(venue, exc, ctx)
+    return redirect_no_store(landing_url(decision))
+
+
+def _request_url() -> str:
+    """The URL as the gateway built it (CoovaChilli signs it byte for byte)."""
+    return request.base_url + "?" + request.query_string.decode("utf-8", "replace")
+
+
+def _parse(args: MultiDict, config: dict[str, str]) -> GatewayContext:
+    try:
+        ctx = parse_redirect(args, _request_url(), config)
+    except GatewayError as exc:
+        abort(exc.status, f"{exc.field}: {exc.message}")
+    own = urlsplit(captive_services().portal_url).hostname or request.host
+    ctx.destination = safe_destination(ctx.destination, (own,))
+    return ctx
+
+
+def _parse_or_none(args: MultiDict, config: dict[str, str]) -> GatewayContext | None:
+    try:
+        return _parse(args, config)
+    except Exception:  # noqa: BLE001 - a fail-open page without a gateway context still works
+        return None
+
+
+@bp.post("/portal/continue")
+def continue_to_internet():
+    """"Continue to the internet": grant a session and hand the browser back to the gateway."""
+    cs = captive_services()
+    sealed = request.form.get("g", "")
+    if sealed:  # the fail-open page carries the gateway context itself
+        return _grant_offline(sealed)
+    shopper = current_shopper()
+    if shopper is None:
+        abort(400, "c: missing or invalid shopper token")
+    venue = shopper.venue
+    try:
+        config = store(cs.config.get, venue)
+        raw = store(cs.sessions.gateway_context, venue, shopper.client)
+        ctx = cs.sealer.open(raw) if raw else GatewayContext(gateway="direct")
+        seconds = int(config["session_minutes"]) * 60
+        if ctx.gateway == "direct" and not _direct_grant(venue, shopper, seconds):
+            return _not_granted(shopper, ctx)
+        if ctx.gateway != "direct":
+            store(cs.sessions.grant, venue, shopper.client, seconds, ctx.gateway)
+        if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
+            rhid = ctx.grant["rhid"]
+            store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
+    except GatewayError as exc:
+        abort(exc.status, exc.message)
+    except STORE_ERRORS as exc:
+        return fail_open(venue, exc)
+    destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper))
+    return _hand_back(ctx, seconds, destination, config)
+
+
+def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> bool:
+    """No gateway: a session only where the next probe will find it. "gateway" mode (the portal host is
+    the network's gateway, so the address it sees is the phone's own): bind the session to that IP.
+    "honest" mode: only a phone the portal knows by MAC (a gateway or the demo passed it); an anonymous
+    one gets no session, and no page that says it is online."""
+    cs = captive_services()
+    if cs.direct_mode == "gateway" and request.remote_addr:
+        store(cs.sessions.remember_ip, venue, request.remote_addr, shopper.client)
+    elif shopper.client.startswith("anon-"):
+        return False
+    store(cs.sessions.grant, venue, shopper.client, seconds, "direct")
+    return True
+
+
+def _not_granted(shopper: Shopper, ctx: GatewayContext) -> Response:
+    return Response(render_template("captive/not_granted.html", venue=shopper.venue, token=shopper_token(shopper),
+                                    destination=ctx.destination), headers=NO_STORE)
+
+
+def _hand_back(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]):
+    try:
+        grant = BY_NAME[ctx.gateway].grant(ctx, seconds, destination, config)
+    except GatewayError as exc:
+        # The detail is for the operator's log; the shopper gets a clear page, never internal text.
+        log.error("grant through %s failed: %s", ctx.gateway, exc)
+        retry = {name: request.form[name] for name in ("c", "g") if request.form.get(name)}
+        page = render_template("captive/grant_failed.html", retry=retry)
+        return Response(page, status=502 if exc.status >= 500 else exc.status, headers=NO_STORE)
+    if grant.redirect_to:
+        return redirect(grant.redirect_to, code=303)
+    return render_template("captive/grant_form.html", action=grant.form_action, fields=grant.form_fields)
+
+
+def _grant_offline(sealed: str):
+    cs = captive_services()
+    try:
+        ctx = cs.sealer.open(sealed)
+    except GatewayError as exc:
+        abort(400, exc.message)
+    config = PortalConfigStore.defaults()
+    seconds = int(config["session_minutes"]) * 60
+    return _hand_back(ctx, seconds, ctx.destination or external_url("captive.offline"), config)
+
+
+@bp.get("/portal/status")
+def status():
+    shopper = current_shopper()
+    if shopper is None:
+        abort(400, "c: missing or invalid shopper token")
+    cs = captive_services()
+    try:
+        session = store(cs.sessions.get, shopper.venue, shopper.client)
+        config = store(cs.config.get, shopper.venue)
+    except STORE_ERRORS as exc:
+        return fail_open(shopper.venue, exc)
+    can_extend = session is not None and session.extensions < int(config["max_extensions"])
+    return render_template("captive/status.html", session=session, can_extend=can_extend, venue=shopper.venue,
+                           token=shopper_token(shopper))
+
+
+@bp.post("/portal/extend")
+def extend():
+    shopper = current_shopper()
+    if shopper is None:
+        abort(400, "c: missing or invalid shopper token")
+    cs = captive_services()
+    try:
+        config = store(cs.config.get, shopper.venue)
+        session = store(cs.sessions.extend, shopper.venue, shopper.client, int(config["session_minutes"]) * 60,
+                        int(config["max_extensions"]))
+    except LookupError as exc:
+        abort(409, str(exc))
+    except STORE_ERRORS as exc:
+        return fail_open(shopper.venue, exc)
+    if session is None:
+        abort(409, "there is no active session to extend")
+    return redirect(url_for("captive.status", c=shopper_token(shopper)), code=303)
+
+
+@bp.get("/offline")
+def offline():
+    """The fail-open page: rendered without touching the store. Its Continue (no gateway context here,
+    e.g. a bare probe) goes through the gateway entry again: the normal flow once the store is back."""
+    venue = request.args.get("venue", "")[:64]
+    return Response(render_template("captive/offline.html", venue=venue if is_venue_id(venue) else "", sealed=""),
+                    headers=NO_STORE)
+
+
+# ---- RFC 8908 Captive Portal API ------------------------------------------------------------------
+
+
+def capport_url(shopper: Shopper) -> str:
+    """The per-client API URI (RFC 8908 section 4: distinct per client where the server cannot see the
+    enforcement device's identifier), on PORTAL_URL."""
+    return external_url("captive.capport_client", token=_capport_token(shopper))
+
+
+def _capport_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="capport")
+
+
+def _capport_token(shopper: Shopper) -> str:
+    return _capport_serializer().dumps([shopper.venue, shopper.client])
+
+
+def _capport_read(token: str) -> tuple[str, str] | None:
+    try:
+        venue, client = _capport_serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return venue, client
+
+
+@bp.get("/capport/api")
+def capport_by_ip():
+    """For DHCP option 114 / RA option 37 with one URI for everyone: the client is the requester's IP."""
+    return _capport_answer(venue_param(), None)
+
+
+@bp.get("/capport/api/<token>")
+def capport_client(token: str):
+    found = _capport_read(token)
+    if found is None:
+        return _capport_json({"error": "unknown client"}, 404)
+    return _capport_answer(*found)
+
+
+def _capport_answer(venue: str, client: str | None) -> Response:
+    cs = captive_services()
+    decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr)
+    if isinstance(decision, Offline):
+        return _capport_json({"captive": True, "user-portal-url": external_url("captive.offline", venue=venue)}, 200)
+    session = decision.session
+    body: dict = {"captive": session is None,
+                  "user-portal-url": external_url("captive.portal_entry", venue=venue),
+                  "venue-info-url": external_url(decision.endpoint, **decision.values, c=decision.token)}
+    if session is not None:
+        try:
+            config = store(cs.config.get, venue)
+        except STORE_ERRORS:
+            config = PortalConfigStore.defaults()
+        body["seconds-remaining"] = session.seconds_remaining()
+        body["can-extend-session"] = session.extensions < int(config["max_extensions"])
+    return _capport_json(body, 200)
+
+
+def _capport_json(body: dict, status: int) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/captive+json; charset=utf-8",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+# ---- openNDS authmon (fas_secure_enabled 3 and 4) ---------------------------------------------------
+
+
+class AuthmonKeys(VenueKeys):
+    def pending(self) -> str:
+        return self.key("opennds", "authlist")
+
+
+@bp.post("/opennds/authmon/<venue>")
+def opennds_authmon(venue: str):
+    """openNDS's authmon polls here (POST auth_get, gatewayhash, payload) for clients to authenticate;
+    answers '*' then the url-encoded entries, and drops the entries it acknowledges."""
+    if not is_venue_id(venue):
+        abort(400, "venue: not a venue id")
+    cs = captive_services()
+    try:
+        return _authmon(cs, venue)
+    except STORE_ERRORS as exc:
+        log.error("authmon: store unavailable for venue %s: %s", venue, exc)
+        return Response("ERROR: store unavailable, try again\n", status=503, content_type="text/plain",
+                        headers={"Retry-After": "5"})
+
+
+def _authmon(cs: CaptiveServices, venue: str) -> Response:
+    config = store(cs.config.get, venue)
+    expected = OpenNDS.gateway_hash(config["opennds_gatewayname"], config["opennds_faskey"])
+    given = request.form.get("gatewayhash", "")
+    if not config["opennds_faskey"] or not secrets.compare_digest(given.encode(), expected.encode()):
+        return Response("ERROR: gatewayhash does not match this venue\n", status=403, content_type="text/plain")
+    action = request.form.get("auth_get", "view")
+    key = AuthmonKeys(venue).pending()
+    payload = request.form.get("payload", "none")
+    if action == "clear":
+        store(cs.db.delete, key)
+        return Response("*", content_type="text/plain")
+    if action not in ("view", "list"):
+        return Response(f"ERROR: unknown auth_get {action[:20]!r}\n", status=400, content_type="text/plain")
+    if action == "view" and payload not in ("none", "*", ""):
+        acked = [rhid for rhid in _decode_payload(payload).split() if rhid != "*"]
+        if acked:
+            store(cs.db.hdel, key, *acked)
+        return Response("ack", content_type="text/plain")
+    entries = [v.decode() for v in store(cs.db.hvals, key)]
+    if action == "list":
+        store(cs.db.delete, key)
+    return Response("* " + " ".join(entries), content_type="text/plain")
+
+
+def _decode_payload(payload: str) -> str:
+    if payload.startswith("*"):
+        return payload
+    try:
+        return base64.b64decode(payload, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return payload
+

@@ -1,0 +1,186 @@
+"""The production stack as documented: deploy/nginx.conf in front (probe hosts on plain HTTP, the portal
+on HTTPS), gunicorn started with deploy/mallportal.service's own ExecStart and gunicorn.conf.py, the
+settings of deploy/mallportal.env. Skips, saying why, when nginx is not installed (`make test` installs
+Debian's nginx-light when it can: portal/tools/ensure_nginx.py).
+
+Nothing here is timed: servers get a minute to start, requests 60 s to answer."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from urllib.parse import parse_qs, quote, urlparse
+
+import pytest
+import redis
+
+from conftest import TEST_MAC_KEY, TEST_SECRET
+from core.settings import PROJECT_ROOT
+from portal.tools.ensure_nginx import find_nginx
+from portal.tools.net import free_port, wait_for_port
+from tests.captive.tls import self_signed
+
+DEPLOY = PROJECT_ROOT / "deploy"
+PORTAL_HOST = "portal.mall.example"
+TIMEOUT_S = 60
+
+
+def request(port: int, method: str, target: str, host: str, *, tls: ssl.SSLContext | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = (http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT_S, context=tls) if tls
+            else http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S))
+    if tls:  # SNI and certificate name: the portal's host name, resolved to loopback here
+        conn._create_connection = lambda *a, **k: socket.create_connection(("127.0.0.1", port), TIMEOUT_S)
+        conn.host = PORTAL_HOST
+    try:
+        conn.request(method, target, headers={"Host": host, **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def certificate(tmp_path) -> tuple[str, str]:
+    cert, key, _ = self_signed(tmp_path, PORTAL_HOST)
+    return str(cert), str(key)
+
+
+def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, key: str) -> str:
+    """deploy/nginx.conf with only what a test host needs changed: ports, certificate paths, no IPv6."""
+    text = (DEPLOY / "nginx.conf").read_text()
+    text = "\n".join(line for line in text.splitlines() if "[::]" not in line)
+    text = text.replace("listen 80 ", f"listen 127.0.0.1:{http_port} ").replace(
+        "listen 443 ", f"listen 127.0.0.1:{https_port} ")
+    text = text.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
+    text = re.sub(r"ssl_certificate /\S+;", f"ssl_certificate {cert};", text)
+    text = re.sub(r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};", text)
+    return text.replace("ssl_stapling on;", "ssl_stapling off;")  # no OCSP responder for a test certificate
+
+
+def unit_gunicorn_args(port: int) -> list[str]:
+    """The ExecStart of deploy/mallportal.service, bound to a test port, 2 workers on a test host."""
+    exec_start = next(line.split("=", 1)[1] for line in (DEPLOY / "mallportal.service").read_text().splitlines()
+                      if line.startswith("ExecStart="))
+    args = shlex.split(exec_start)[1:]  # after the venv's gunicorn
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    args[args.index("--workers") + 1] = "2"
+    args[args.index("--access-logfile") + 1] = "/dev/null"
+    return args
+
+
+def env_file() -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (DEPLOY / "mallportal.env").read_text().splitlines()
+                if line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def stack(valkey_server, demo_map, tmp_path_factory):
+    nginx = find_nginx()
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light; `make test` does it as root)")
+    from core.settings import Settings
+    from portal import create_app
+    from portal.captive.config import PortalConfigStore
+    from portal.seed import ensure_demo_mall
+    from portal.services import services
+
+    tmp = tmp_path_factory.mktemp("deploy")
+    store_url = valkey_server.connection_url + "/3"
+    redis.Redis.from_url(store_url).flushdb()
+    http_port, https_port, app_port = free_port(), free_port(), free_port()
+    portal_url = f"https://{PORTAL_HOST}:{https_port}"
+    env = {**os.environ, **env_file(), "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
+           "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url}
+    settings = Settings.from_env(env)
+    with create_app(settings).app_context():
+        ensure_demo_mall(services(), "demo", demo_map)
+    PortalConfigStore(redis.Redis.from_url(store_url)).set("demo", {"opennds_faskey": "s3cret"})
+    app = subprocess.Popen([sys.executable, "-m", "gunicorn", *unit_gunicorn_args(app_port)], cwd=PROJECT_ROOT,
+                           env=env, start_new_session=True)
+    cert, key = certificate(tmp)
+    (tmp / "site.conf").write_text(site_config(http_port, https_port, app_port, cert, key))
+    (tmp / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + "events { worker_connections 256; }\nhttp {\n  access_log off;\n"
+        + "".join(f"  {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                       "scgi"))
+        + f"  include {tmp}/site.conf;\n}}\n")
+    proxy = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+                             start_new_session=True)
+    try:
+        for port in (app_port, http_port, https_port):
+            wait_for_port(port, timeout=TIMEOUT_S)
+        tls = ssl.create_default_context(cafile=cert)
+        yield {"http": http_port, "https": https_port, "app": app_port, "tls": tls, "portal_url": portal_url}
+    finally:
+        for proc in (proxy, app):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=TIMEOUT_S)
+
+
+def test_probe_on_plain_http_redirects_to_the_https_portal(stack):
+    status, headers, _ = request(stack["http"], "GET", "/hotspot-detect.html", "captive.apple.com")
+    assert status == 302 and headers["location"].startswith(stack["portal_url"] + "/v/demo/?c=")
+    status, headers, _ = request(stack["http"], "GET", "/online", "neverssl.com")  # hijacked by the venue's DNS
+    assert status == 302 and headers["location"].startswith(stack["portal_url"] + "/v/demo/?c=")
+
+
+def test_portal_on_https_grants_and_capport_answers(stack):
+    phone = "02:00:5e:00:53:81"
+    entry = ("/portal?client_ip=10.0.0.81&client_mac=" + phone + "&base_grant_url="
+             + quote("https://n1.network-auth.com/splash/grant", safe="") + "&user_continue_url=http%3A%2F%2Fa.org%2F")
+    status, headers, _ = request(stack["https"], "GET", entry, PORTAL_HOST, tls=stack["tls"])
+    assert status == 302, headers
+    landing = urlparse(headers["location"])
+    assert f"{landing.scheme}://{landing.netloc}" == stack["portal_url"]
+    token = parse_qs(landing.query)["c"][0]
+    body = f"c={quote(token)}"
+    conn = http.client.HTTPSConnection("127.0.0.1", stack["https"], timeout=TIMEOUT_S, context=stack["tls"])
+    conn._create_connection = lambda *a, **k: socket.create_connection(("127.0.0.1", stack["https"]), TIMEOUT_S)
+    conn.host = PORTAL_HOST
+    conn.request("POST", "/portal/continue", body=body, headers={
+        "Host": PORTAL_HOST, "Content-Type": "application/x-www-form-urlencoded"})
+    grant = conn.getresponse()
+    grant.read()
+    conn.close()
+    assert grant.status == 303 and grant.getheader("Location").startswith("https://n1.network-auth.com/splash/grant")
+    status, headers, raw = request(stack["https"], "GET", "/capport/api?venue=demo", PORTAL_HOST, tls=stack["tls"],
+                                   headers={"Accept": "application/captive+json"})
+    answer = json.loads(raw)
+    assert status == 200 and headers["content-type"].startswith("application/captive+json")
+    assert answer["user-portal-url"] == stack["portal_url"] + "/portal?venue=demo"
+
+
+def opennds_request_target(length: int) -> str:
+    """An openNDS level-1 redirect of about `length` bytes (openNDS builds Locations of up to 8 kB)."""
+    origin = "http://example.org/search?q=" + "x" * (int((length - 23) * 0.75) - 150)
+    text = f"hid=abc, clientip=10.0.0.9, clientmac=02:00:5e:00:53:82, gatewayaddress=192.168.8.1:2050, " \
+           f"originurl={quote(origin, safe='')}, clientif=br-lan, "
+    return "/portal?venue=demo?fas=" + base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("length", [4800, 8600])
+def test_long_gateway_redirects_pass_the_proxy_and_gunicorn(stack, length):
+    target = opennds_request_target(length)
+    assert length - 300 < len(target) < length + 100
+    for port in (stack["http"], stack["app"]):  # through nginx, and gunicorn (gunicorn.conf.py) directly
+        referer = "http://x.example/" + "r" * 9000  # a header field as long as the URL, too
+        status, _, body = request(port, "GET", target, "10.0.0.1", headers={"Referer": referer})
+        assert status == 302, (port, status, body[:300])  # not gunicorn's or nginx's 414 / 400
+
+
+def test_a_phone_cannot_spoof_its_address_through_the_proxy(stack):
+    """nginx overwrites X-Forwarded-For; PROXY_HOPS=1 trusts that one value only."""
+    status, headers, _ = request(stack["http"], "GET", "/generate_204", "connectivitycheck.gstatic.com",
+                                 headers={"X-Forwarded-For": "10.0.0.81"})  # the granted phone's address
+    assert status == 302  # the grant above is bound to its MAC and IP, not to a forged header
