@@ -57,10 +57,10 @@ from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import PHONE_MODELS, ap_outage, report_schedule  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.apps import registry  # noqa: E402
-from portal.captive.landing import MIN_ZONE_CONFIDENCE  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tracking import Tracker, TrackKeys  # noqa: E402
+from portal.tracking.positions import MIN_ZONE_CONFIDENCE  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)

@@ -18,9 +18,9 @@ from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, merge_importe
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from fingerprints.survey import map_edit_lock
-from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.services import services
 from portal.tracking.models import build_venue_model
+from portal.tracking.positions import MIN_ZONE_CONFIDENCE
 
 
 def _venue_map(venue: str, for_update: bool = False):

@@ -23,10 +23,10 @@ from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
 from portal.shopper import new_shopper, sign_shopper
 from portal.tracking import Locator, Position
+from portal.tracking.positions import landing_zone
 
 log = logging.getLogger(__name__)
 
-MIN_ZONE_CONFIDENCE = 0.5  # a zone decision below this sends the shopper to the mall home instead
 HOME = "directory.home"
 
 
@@ -51,12 +51,6 @@ class Offline:
 
 
 Decision = Online | Redirect | Offline
-
-
-def landing_zone(position: Position | None) -> str | None:
-    """The zone a phone lands in: its zone, or its group's zone when the position cannot tell small
-    neighbouring zones apart (portal/tracking/positions.py), or None (the mall home)."""
-    return position.landing_zone(MIN_ZONE_CONFIDENCE, MIN_ZONE_CONFIDENCE) if position is not None else None
 
 
 class Landing:

@@ -15,11 +15,10 @@ import redis
 
 from core.storage import HotScript
 from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
-from portal.captive.landing import landing_zone
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, Locator, Position, TrackKeys
-from portal.tracking.positions import pairs_to_fields
+from portal.tracking.positions import landing_zone, pairs_to_fields
 
 # KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag).
 _GATHER = """

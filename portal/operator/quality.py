@@ -17,10 +17,10 @@ from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
-from portal.captive.landing import MIN_ZONE_CONFIDENCE
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
+from portal.tracking.positions import MIN_ZONE_CONFIDENCE
 
 reports = BoundedMemo(16)  # quality reports per (venue, map version, floor)
 figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)

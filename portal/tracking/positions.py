@@ -34,6 +34,16 @@ class Position:
         return None
 
 
+MIN_ZONE_CONFIDENCE = 0.5  # a zone (or group) decision below this sends the shopper to the mall home instead
+
+
+def landing_zone(position: Position | None) -> str | None:
+    """The zone a phone lands in: its zone, or its group's zone when the position cannot tell small
+    neighbouring zones apart, or None (the mall home). The one rule the probe lane, the gateway entry,
+    CAPPORT, the quality report and the landing bench share."""
+    return position.landing_zone(MIN_ZONE_CONFIDENCE, MIN_ZONE_CONFIDENCE) if position is not None else None
+
+
 class TrackKeys(VenueKeys):
     def track(self, client: str) -> str:
         """String: the motion filter's state for the client (JSON)."""
