@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
     (portal.serve, or the tests) must have started a server and passed its URL."""
     from lightapps import registry
-    from portal import api, auth, captive, demo, errors, i18n, shopper
+    from portal import api, auth, captive, demo, errors, i18n, maps, shopper
     from portal.services import Services
     from portal.storage import connect
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["mallportal"] = Services.build(settings, connect(settings.redis_url))
+    maps.init_app(app)  # every new map version: audited, model rebuilt (portal/maps)
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 
 from fingerprints.demo_mall import build_demo_mall
@@ -51,8 +50,8 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     if venue is None:
         log.info("building the demo mall (radio-simulated fingerprint survey)...")
         venue = build_demo_mall(venue_id)
-    venue = copy.deepcopy(venue)
-    svc.venues.put_map(venue)
+    with svc.venues.edit(venue_id, "demo.load", create=venue) as venue:
+        pass  # the whole demo map is the change; announced like any other (audit, model build)
     apps = registry.discover()
     for zone in venue.zones:
         app_name = DEMO_ZONE_APPS.get(zone.id, "directory")

@@ -20,7 +20,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
-from portal.auth import AuditLog, audit, current_account, login_required
+from portal.auth import audit, current_account, login_required
 from portal.operator import bp, require_operator_venue
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
 from portal.services import services
@@ -49,8 +49,6 @@ def last_result(venue: str, client: str) -> dict | None:
 def finish_point(venue: str, client: str, username: str, *, force: bool = False) -> dict:
     """Finish the device's pending point now (or raise ValueError while still collecting). Records and
     returns the outcome; a point heard too little stays pending and the outcome says why."""
-    from portal.operator.versions import start_rebuild
-
     svc = services()
     store = survey_store()
     point = store.pending(venue, client)
@@ -60,7 +58,7 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
         raise ValueError(_("Still collecting: %(s)s s left.", s=f"{point.ends - time.time():.0f}"))
     base = {"floor": point.floor, "x": point.x, "y": point.y, "started": point.started, "at": time.time()}
     try:
-        sample, version = store.finish(venue, client, force=force)
+        sample, version = store.finish(venue, client, force=force, by=username)
     except ValueError as exc:
         if "finished elsewhere" in str(exc) or "no survey point" in str(exc):
             raise
@@ -68,9 +66,6 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     else:
         result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
                   "zone": sample.zone}
-        AuditLog(svc.db).record(venue, username, "survey.point", version=version, floor=point.floor, x=point.x,
-                                y=point.y, scans=sample.n, aps=len(sample.rssi))
-        start_rebuild(venue, version)
     svc.db.set(OpsKeys(venue).survey_result(client), json.dumps(result), ex=RESULT_TTL_S)
     return result
 
