@@ -7,6 +7,7 @@ import logging
 from fingerprints.demo_mall import build_demo_mall
 from fingerprints.model import VenueMap
 from lightapps import registry
+from portal.maps.builds import SEED_ACTION
 from portal.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     if venue is None:
         log.info("building the demo mall (radio-simulated fingerprint survey)...")
         venue = build_demo_mall(venue_id)
-    with svc.venues.edit(venue_id, "demo.load", create=venue) as venue:
+    with svc.venues.edit(venue_id, SEED_ACTION, create=venue) as venue:
         pass  # the whole demo map is the change; announced like any other (audit, model build)
     apps = registry.discover()
     for zone in venue.zones:

@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     """Wire the map listeners of this process: every new version is audited and its model rebuilt."""
     venues = app.extensions["mallportal"].venues
     venues.listen(lambda event: _audit(app, event))
-    venues.listen(lambda event: builds.start_rebuild(app, event.venue, event.version))
+    venues.listen(lambda event: builds.on_map_changed(app, event))
 
 
 def _audit(app: Flask, event: MapChanged) -> None:

@@ -16,12 +16,15 @@ import time
 import redis
 from flask import Flask
 
+from fingerprints.store import MapChanged
 from portal.locate import build_venue_model
 from portal.storage import VenueKeys
 
 # A build recorded as running for longer than this was lost with its process (e.g. a CLI command that
 # exited while fitting): the versions page starts another.
 STALE_BUILD_S = 600.0
+
+SEED_ACTION = "demo.load"
 
 _threads: dict[str, threading.Thread] = {}
 _threads_lock = threading.Lock()
@@ -51,6 +54,13 @@ def needs_rebuild(state: dict, current: int, now: float | None = None) -> bool:
     if state.get("version") != current:
         return state.get("state") != "building" or now - state.get("started", 0.0) > STALE_BUILD_S
     return state.get("state") == "building" and now - state.get("started", 0.0) > STALE_BUILD_S
+
+
+def on_map_changed(app: Flask, event: MapChanged) -> None:
+    """The listener: rebuild after every change, except the demo seed's first load (every serving process
+    fits the demo model at start, gunicorn.conf.py's warm_up; the versions page builds it on demand)."""
+    if event.action != SEED_ACTION:
+        start_rebuild(app, event.venue, event.version)
 
 
 def start_rebuild(app: Flask, venue: str, version: int | None = None) -> bool:

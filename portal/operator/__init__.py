@@ -24,8 +24,8 @@ def require_operator_venue(venue: str) -> None:
     account = current_account()
     if account is None or account.venue != venue:
         abort(403, _("You do not operate this venue."))
-    if not services().venues.exists(venue):
-        abort(404, _("Unknown venue."))
+    if not services().venues.exists(venue) and request.endpoint != "operator.home":
+        abort(404, _("Unknown venue."))  # the home page of a new venue (no map yet) links to its first draft
 
 
 def wants_json() -> bool:
@@ -53,4 +53,4 @@ def health(venue: str):
     return render_template("operator/health.html", venue=venue, health=snapshot, networks=networks)
 
 
-from portal.operator import footfall, quality, surveys, venue_setup, versions  # noqa: E402,F401 - register routes
+from portal.operator import footfall, opening, quality, surveys, venue_setup, versions  # noqa: E402,F401 - register routes
