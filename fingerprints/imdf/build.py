@@ -218,7 +218,10 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
             continue
         seen_bssids.add(bssid)
         x, y = origin.to_plan(*geom["coordinates"][:2])
-        aps.append(AccessPoint(bssid=bssid, floor=level, x=x, y=y, name=str(props.get("name") or "")))
+        height = props.get("height_m")
+        aps.append(AccessPoint(bssid=bssid, floor=level, x=x, y=y, name=str(props.get("name") or ""),
+                               height_m=float(height) if _is_number(height) else None,
+                               model=str(props.get("model") or "")[:40]))
     nodes, edges = [], []
     for f in feats.get("mallportal_walkways.geojson", []):
         props, where = f["properties"], f"mallportal_walkways.geojson: feature {f['id']}"

@@ -197,7 +197,8 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         for f in venue.floors for i, w in enumerate(f.walls)
     ]
     aps = [_feature(fid("ap", ap.bssid), f"{EXTENSION}:ap", _point(origin, ap.x, ap.y),
-                    {"bssid": ap.bssid, "name": ap.name, "level_id": level_ids.get(ap.floor)})
+                    {"bssid": ap.bssid, "name": ap.name, "level_id": level_ids.get(ap.floor),
+                     "height_m": ap.height_m, "model": ap.model})
            for ap in venue.aps]
     walk = [_feature(fid("node", n.id), f"{EXTENSION}:walknode", _point(origin, n.x, n.y),
                      {"node_id": n.id, "level_id": level_ids.get(n.floor)}) for n in venue.nodes]

@@ -103,3 +103,13 @@ def test_meraki_and_unifi_device_lists(venue):
                           companion=json.dumps(maps).encode())
     assert [p["bssid"] for p in result.placements] == ["76:83:c2:00:00:01", "76:83:c2:00:00:02"]
     assert result.placements[0]["x"] == 20.0 and result.placements[0]["y"] == 10.0
+
+
+def test_ap_extension_round_trips_height_and_model(venue):
+    from fingerprints.imdf import export_imdf, import_imdf
+
+    edits.place_aps(venue, read_ap_csv(venue, TEMPLATE_CSV, origin=ORIGIN).placements)
+    back = import_imdf(export_imdf(venue))
+    assert [(a.bssid, a.floor, a.height_m, a.model) for a in back.aps] == [
+        (a.bssid, a.floor, a.height_m, a.model) for a in venue.aps]
+    assert all(abs(a.x - b.x) < 0.01 and abs(a.y - b.y) < 0.01 for a, b in zip(back.aps, venue.aps, strict=True))
