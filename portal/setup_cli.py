@@ -6,25 +6,30 @@
     map-draft open|list|show|apply|abandon ...
     map-draft add-imdf|add-aps|add-samples|add-walkways VENUE DRAFT FILE
                                     a set of changes kept aside, shown as a diff, applied as ONE version
+    map-edit add-floor|place-ap|delete-ap|add-zone|delete-zone|add-node|add-edge|delete-walkway|rescale-floor
+                                    VENUE --option value ...: each console edit of the map, one version each
     create-operator USERNAME VENUE  the first operator account of a venue (password from a prompt)
+    create-owner USERNAME VENUE ZONE...  a zone owner's account (initial password printed once)
 
 Every change goes through fingerprints.edits inside VenueStore.edit (lock, checked write, audited,
 model rebuilt); nothing is stored when a file is invalid."""
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from fingerprints import edits
 from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
-from fingerprints.model import ID_RE
+from fingerprints.model import ID_RE, normalise_bssid
 from portal.services import services
 
 
@@ -93,7 +98,79 @@ def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
     return [asdict(n) for n in plan.nodes], [asdict(e) for e in plan.edges]
 
 
+# The console's single edits, as commands generated from fingerprints.edits (one map version each).
+CONSOLE_EDITS = ("add_floor", "place_ap", "delete_ap", "add_zone", "delete_zone", "add_node", "add_edge",
+                 "delete_walkway", "rescale_floor")
+OPTION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "float | None": float}
+
+
+def _points(text: str) -> list[tuple[float, float]]:
+    try:
+        return [(float(a), float(b)) for a, b in (p.split(",") for p in text.split())]
+    except ValueError:
+        raise click.BadParameter("write the corners as 'x1,y1 x2,y2 x3,y3' in metres") from None
+
+
+def _edit_command(name: str) -> click.Command:
+    edit = edits.EDITS[name]
+    params = list(inspect.signature(edit).parameters.values())[1:]
+
+    def run(venue: str, **kwargs) -> None:
+        if "bssid" in kwargs:
+            try:
+                kwargs["bssid"] = normalise_bssid(kwargs["bssid"])
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--bssid") from None
+        if "points" in kwargs:
+            kwargs["points"] = _points(kwargs["points"])
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        version = _edit(venue, name.replace("_", "."), lambda m: edit(m, **kwargs), **{
+            k: v for k, v in kwargs.items() if isinstance(v, str | int | float)})
+        click.echo(f"{venue}: {name.replace('_', ' ')} done: map v{version}")
+
+    options = [click.Argument(["venue"])]
+    for param in params:
+        kind = OPTION_TYPES.get(str(param.annotation), str)
+        required = param.default is inspect.Parameter.empty
+        flag = f"--{param.name.replace('_', '-')}"
+        if kind is bool:
+            options.append(click.Option([flag, param.name], is_flag=True))
+        else:
+            options.append(click.Option([flag, param.name], type=kind, required=required,
+                                        default=None if required else param.default, show_default=not required))
+    doc = (edit.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
+    return click.Command(name.replace("_", "-"), callback=with_appcontext(run), params=options, help=doc)
+
+
 def register(app: Flask) -> None:
+    @app.cli.group("map-edit")
+    def map_edit() -> None:
+        """The console's map edits, one map version each (use map-draft to group several)."""
+
+    for name in CONSOLE_EDITS:
+        map_edit.add_command(_edit_command(name))
+
+    @app.cli.command("create-owner")
+    @click.argument("username")
+    @click.argument("venue")
+    @click.argument("zones", nargs=-1, required=True)
+    def create_owner(username: str, venue: str, zones: tuple[str, ...]) -> None:
+        """Create a zone owner's account for ZONES of VENUE; prints its initial password once."""
+        import secrets
+
+        from portal.auth import AccountStore
+
+        venue_map = services().venues.get_map(venue)
+        unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
+        if unknown:
+            raise click.UsageError(f"{venue} has no zone(s) {', '.join(unknown)}")
+        password = secrets.token_urlsafe(12)
+        try:
+            AccountStore(services().db).create(username, password, "owner", venue, zones)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"owner {username} of {venue} ({', '.join(zones)}); initial password: {password}")
+
     @app.cli.command("ap-template")
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))
     def ap_template(out: str) -> None:

@@ -130,3 +130,29 @@ def test_python_m_portal_flask_help_works_at_every_level(redis_url):
         assert "Usage" in done.stdout
     assert "ap-import" in subprocess.run([sys.executable, "-m", "portal", "flask", "--help"], cwd=ROOT, env=env,
                                          capture_output=True, text=True, timeout=300).stdout
+
+
+def test_console_edits_as_commands(cli, svc, tmp_path):
+    plan, _, _ = _files(tmp_path)
+    cli("map-import", VENUE, plan)
+    first = svc.venues.current_version(VENUE)
+    cli("map-edit", "add-floor", VENUE, "--level", "5", "--name", "L5", "--width-m", "60", "--height-m", "24")
+    cli("map-edit", "place-ap", VENUE, "--bssid", "F0-9F-C2-1A-00-55", "--level", "5", "--x", "10", "--y", "10",
+        "--height-m", "3")
+    cli("map-edit", "add-zone", VENUE, "--zone-id", "popup", "--name", "Pop-up", "--level", "5", "--points",
+        "1,1 10,1 10,8 1,8")
+    cli("map-edit", "add-node", VENUE, "--node-id", "n5a", "--level", "5", "--x", "2", "--y", "2")
+    cli("map-edit", "add-node", VENUE, "--node-id", "n5b", "--level", "5", "--x", "9", "--y", "2")
+    cli("map-edit", "add-edge", VENUE, "--a", "n5a", "--b", "n5b")
+    assert svc.venues.current_version(VENUE) == first + 6
+    m = svc.venues.get_map(VENUE)
+    assert m.zone("popup").floor == 5 and any(a.bssid == "f0:9f:c2:1a:00:55" and a.height_m == 3 for a in m.aps)
+    bad = cli("map-edit", "add-zone", VENUE, "--zone-id", "popup", "--name", "x", "--level", "5", "--points",
+              "1,1 10,1 10,8", ok=False)
+    assert bad.exit_code != 0 and "already exists" in bad.output
+    assert cli("map-edit", "place-ap", VENUE, "--bssid", "zz", "--level", "5", "--x", "1", "--y", "1",
+               ok=False).exit_code != 0
+    assert svc.venues.current_version(VENUE) == first + 6
+    out = cli("create-owner", "popup-owner", VENUE, "popup").output
+    assert "initial password" in out
+    assert cli("create-owner", "x", VENUE, "nozone", ok=False).exit_code != 0
