@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 import threading
 import time
 
-import numpy as np
-import redis
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -27,11 +24,8 @@ from portal.auth import audit, current_account, login_required
 from portal.operator import bp, require_operator_venue
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
 from portal.services import services
-from positioning import MISSING_DBM
 
 RESULT_TTL_S = 86400
-OFFSET_WARN_M = 10.0  # the survey page warns beyond this (the positioner's typical error is a few metres)
-OFF_FLOOR_M = 999.0
 CLIENT_RE = re.compile(r"^[0-9a-f]{24}$")
 
 
@@ -71,29 +65,9 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
         result = {**base, "ok": False, "message": str(exc)}
     else:
         result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
-                  "zone": sample.zone, "offset_m": map_offset(venue, sample)}
+                  "zone": sample.zone}
     svc.db.set(OpsKeys(venue).survey_result(client), json.dumps(result), ex=RESULT_TTL_S)
     return result
-
-
-def map_offset(venue: str, sample) -> float | None:
-    """How far the map (the model before this point) places the surveyed readings from where the operator
-    stood: a large offset means the phone's readings disagree with the map (wrong floor or spot marked,
-    a moved AP, or a phone that reads differently). None when there is no model yet."""
-    try:
-        model = services().models.get(venue)
-        if model is None:
-            return None
-        vector = np.full((1, len(model.ap_ids)), MISSING_DBM)
-        for i, ap in enumerate(model.ap_ids):
-            if ap in sample.rssi:
-                vector[0, i] = sample.rssi[ap]
-        estimate = model.positioner.locate(vector[0])
-    except (ValueError, redis.RedisError):
-        return None  # fail open: the point is stored either way
-    if estimate.floor != sample.floor:
-        return OFF_FLOOR_M
-    return round(math.hypot(estimate.x - sample.x, estimate.y - sample.y), 1)
 
 
 def _finish_later(app, venue: str, client: str, started: float, delay: float, username: str) -> None:
@@ -127,7 +101,7 @@ def _maybe_finish(venue: str, client: str) -> None:
 @login_required("operator")
 def survey(venue: str):
     require_operator_venue(venue)
-    venue_map = load_map(venue)
+    load_map(venue)  # 404 before anything else when there is no map
     store = survey_store()
     devices = store.devices(venue)
     client = request.args.get("device") or (next(iter(devices)) if len(devices) == 1 else "")
@@ -142,6 +116,7 @@ def survey(venue: str):
         collecting = bool(pending) and status["seconds_left"] > 0
         waiting = bool(pending) and not collecting and not (result and result.get("started") == pending["started"])
         collecting = collecting or waiting
+    venue_map = load_map(venue)  # after finishing: the plan shows the point just stored
     raw_floor = request.args.get("floor", "")
     levels = [f.level for f in venue_map.floors]
     level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
