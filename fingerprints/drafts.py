@@ -21,10 +21,10 @@ from typing import Any
 
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.edits import N_, EditError, apply_edit
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from portal.storage import VenueKeys
 
 MAX_DRAFTS = 20
 DRAFT_TTL_S = 30 * 86400

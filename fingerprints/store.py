@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.model import VenueMap
-from portal.storage import VenueKeys
 
 GLOBAL_TAG = "_global"
 EDIT_LOCK_S = 30.0

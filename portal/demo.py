@@ -11,13 +11,13 @@ import time
 import numpy as np
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from core.security import normalise_mac
 from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.native import parse_native
 from portal.ingest.observation import ReportError
 from portal.ingest.store import RssiKeys
 from portal.locate import TrackKeys
-from portal.security import normalise_mac
 from portal.services import services
 
 bp = Blueprint("demo", __name__)

@@ -6,6 +6,8 @@ the map is a new map version (an import is all or nothing: nothing is stored unl
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -14,7 +16,11 @@ import click
 from flask import Flask
 
 from fingerprints import edits
+from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, write_imdf_zip
+from fingerprints.model import ID_RE
+from fingerprints.samples_io import import_samples, write_samples_csv
 from portal import setup_cli
+from portal.locate import build_venue_model
 from portal.services import services
 
 
@@ -51,8 +57,6 @@ def register(app: Flask) -> None:
     def map_export(venue: str, out: str, origin_lon: float | None, origin_lat: float | None,
                    rotation: float) -> None:
         """Export VENUE's current map as an IMDF archive (zip)."""
-        from fingerprints.imdf import DEFAULT_ORIGIN, Origin, write_imdf_zip
-
         venue_map = _venue_map(venue)
         try:
             origin = Origin(DEFAULT_ORIGIN.lon if origin_lon is None else origin_lon,
@@ -69,9 +73,6 @@ def register(app: Flask) -> None:
     def map_import(venue: str, source: str) -> None:
         """Import an IMDF archive as VENUE's next map version. Fingerprint samples are kept (re-zoned);
         APs too when the archive has none. Nothing is stored if the archive is invalid."""
-        from fingerprints.imdf import import_imdf
-        from fingerprints.model import ID_RE
-
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
         try:
@@ -92,8 +93,6 @@ def register(app: Flask) -> None:
                   show_default=True)
     def samples_export(venue: str, out: str, fmt: str) -> None:
         """Export VENUE's fingerprint samples as CSV (UJIIndoorLoc also writes OUT.waps.csv)."""
-        from fingerprints.samples_io import write_samples_csv
-
         venue_map = _venue_map(venue)
         written = write_samples_csv(venue_map, out, fmt)
         click.echo(f"wrote {len(venue_map.samples)} samples of map v{venue_map.version} to "
@@ -111,8 +110,6 @@ def register(app: Flask) -> None:
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
     def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None) -> None:
         """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
-        from fingerprints.samples_io import import_samples
-
         _venue_map(venue)
         count = {}
 
@@ -137,8 +134,7 @@ def register(app: Flask) -> None:
     def quality_report_cmd(venue: str, floor: int | None, out_dir: str | None, as_json: str | None,
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
-        import json
-
+        # lazy: matplotlib only for the quality report
         from fingerprints.quality import quality_report, write_report_pngs
 
         venue_map = _venue_map(venue)
@@ -159,8 +155,6 @@ def register(app: Flask) -> None:
     @click.argument("venue")
     def rebuild_model(venue: str) -> None:
         """Build the positioning model of VENUE's current map version; print fit time and size."""
-        from portal.locate import build_venue_model
-
         venue_map = _venue_map(venue)
         started = time.perf_counter()
         try:
@@ -181,8 +175,6 @@ def register(app: Flask) -> None:
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         current = svc.venues.current_version(venue)
-        import sys
-
         with click.progressbar(svc.venues.versions(venue), label="reading versions", file=sys.stderr) as versions:
             rows = []
             for v in versions:

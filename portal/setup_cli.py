@@ -17,6 +17,7 @@ model rebuilt); nothing is stored when a file is invalid."""
 from __future__ import annotations
 
 import inspect
+import secrets
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -29,7 +30,10 @@ from tqdm import tqdm
 from fingerprints import edits
 from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
+from fingerprints.imdf import import_imdf
 from fingerprints.model import ID_RE, normalise_bssid
+from fingerprints.samples_io import import_samples
+from portal.auth import AccountStore
 from portal.services import services
 
 
@@ -89,8 +93,6 @@ def _edit(venue: str, action: str, change, **detail) -> int:
 
 
 def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
-    from fingerprints.imdf import import_imdf
-
     try:
         plan = import_imdf(source)
     except ValueError as exc:
@@ -156,10 +158,6 @@ def register(app: Flask) -> None:
     @click.argument("zones", nargs=-1, required=True)
     def create_owner(username: str, venue: str, zones: tuple[str, ...]) -> None:
         """Create a zone owner's account for ZONES of VENUE; prints its initial password once."""
-        import secrets
-
-        from portal.auth import AccountStore
-
         venue_map = services().venues.get_map(venue)
         unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
         if unknown:
@@ -244,8 +242,6 @@ def register(app: Flask) -> None:
     @click.argument("source", type=click.Path(exists=True, dir_okay=False))
     def draft_add_imdf(venue: str, draft_id: str, source: str) -> None:
         """Add an IMDF plan import (floors, zones, shops; walkways derived when it has none of ours)."""
-        from fingerprints.imdf import import_imdf
-
         try:
             imported = import_imdf(source, venue_id=venue)
         except ValueError as exc:
@@ -272,8 +268,6 @@ def register(app: Flask) -> None:
     @click.option("--scans", type=click.IntRange(1, 10_000), default=1, show_default=True)
     def draft_add_samples(venue, draft_id, source, fmt, mode, scans) -> None:
         """Add fingerprint samples from a survey CSV."""
-        from fingerprints.samples_io import import_samples
-
         _, after = _preview(venue, draft_id)
         try:
             samples = import_samples(after, source, fmt, scans=scans)
@@ -335,8 +329,6 @@ def register(app: Flask) -> None:
     @click.password_option(help="asked for when left out (typed twice)")
     def create_operator(username: str, venue: str, password: str) -> None:
         """Create the first operator account of VENUE (a minimal stand-in until the users CLI lands)."""
-        from portal.auth import AccountStore
-
         try:
             AccountStore(services().db).create(username, password, "operator", venue)
         except ValueError as exc:

@@ -13,13 +13,15 @@ from flask import current_app, g, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
+from core.security import AnonId, ClientId
+
 COOKIE = "mp_c"
 
 
 @dataclass(frozen=True)
 class Shopper:
     venue: str
-    client: str  # keyed hash of the MAC, or a random id for a browser with no MAC known
+    client: ClientId | AnonId  # keyed hash of the MAC, or a random id for a browser with no MAC known
 
 
 def _serializer() -> URLSafeSerializer:
@@ -77,9 +79,9 @@ def shopper_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values)
 
 
-def new_shopper(venue: str, client: str | None = None) -> Shopper:
+def new_shopper(venue: str, client: ClientId | None = None) -> Shopper:
     """The shopper with this client id, or an anonymous one when the portal does not know the phone."""
-    return Shopper(venue=venue, client=client or "anon-" + secrets.token_hex(8))
+    return Shopper(venue=venue, client=client or AnonId("anon-" + secrets.token_hex(8)))
 
 
 def current_shopper_token() -> str:

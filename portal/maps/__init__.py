@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Flask, has_request_context
 
 from fingerprints.store import MapChanged
+from portal.auth import AuditLog, audit
 from portal.maps import builds
 
 
@@ -19,8 +20,6 @@ def init_app(app: Flask) -> None:
 
 def _audit(app: Flask, event: MapChanged) -> None:
     """Who changed the map: the console's account in a request, else the process (CLI, seed, survey timer)."""
-    from portal.auth import AuditLog, audit
-
     detail = {**event.detail, "version": event.version, "previous": event.previous}
     by = detail.pop("by", None)  # a change made for someone outside their request (the survey timer)
     if by is None and has_request_context():

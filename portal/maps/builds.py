@@ -16,9 +16,9 @@ import time
 import redis
 from flask import Flask
 
+from core.storage import VenueKeys
 from fingerprints.store import MapChanged
 from portal.locate import build_venue_model
-from portal.storage import VenueKeys
 
 # A build recorded as running for longer than this was lost with its process (e.g. a CLI command that
 # exited while fitting): the versions page starts another.

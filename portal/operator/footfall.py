@@ -20,8 +20,9 @@ from flask_babel import gettext as _
 
 from fingerprints.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
 from portal.auth import login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import load_map
+from portal.operator.quality import _plot_lock
 from portal.services import services
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ def footfall_heatmap(venue: str, day: str, level: int):
         venue_map.floor(level)
     except KeyError:
         abort(404, _("This venue has no floor %(level)s.", level=level))
-    from portal.operator.quality import _plot_lock
 
     with _plot_lock:
         data = presence_heatmap_png(footfall_store(), venue_map, when, level)

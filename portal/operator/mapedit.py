@@ -22,21 +22,13 @@ from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
 from fingerprints.store import MapBusyError
+from portal.operator.keys import OpsKeys
 from portal.services import services
-from portal.storage import VenueKeys
 
 PLAN_MAX_BYTES = 5 * 1024 * 1024
 PLAN_MAX_PX = 8000
 PLAN_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # IMDF archives and sample CSVs of a large venue
-
-
-class OpsKeys(VenueKeys):
-    def plan(self, image_id: str) -> str:
-        return self.key("ops", "plan", image_id)
-
-    def survey_result(self, client: str) -> str:
-        return self.key("ops", "survey", "result", client)
 
 
 # -- form values ---------------------------------------------------------------------------------------
@@ -125,7 +117,7 @@ def translate_edit_error(exc: EditError) -> str:
 
 def check_plan_image(data: bytes) -> tuple[str, int, int]:
     """(mime type, width, height) of an uploaded floor plan, or ValueError saying what is wrong."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow only when a floor plan is uploaded
 
     if not data:
         raise ValueError(_("Choose a floor-plan image to upload."))

@@ -23,11 +23,13 @@ from flask_babel import gettext as _
 from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
+from fingerprints.imdf import import_imdf
 from fingerprints.model import ID_RE
+from fingerprints.samples_io import import_samples
 from portal.auth import AccountStore, audit, current_account, login_required
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
-from portal.operator import bp
+from portal.operator.blueprint import bp
 from portal.operator.mapedit import UPLOAD_MAX_BYTES, overlay_svg, translate_edit_error
 from portal.services import services
 
@@ -113,9 +115,6 @@ def _step_failed(venue: str, draft_id: str, message: str):
 @login_required("operator")
 def add_step(venue: str, draft_id: str):
     """One step from an upload: kind = imdf | aps | samples | walkways."""
-    from fingerprints.imdf import import_imdf
-    from fingerprints.samples_io import import_samples
-
     _own(venue)
     d = _draft_or_404(venue, draft_id)
     kind = request.form.get("kind", "")

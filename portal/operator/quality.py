@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, normalise_bssid
 from portal.auth import login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import load_map
 from portal.services import services
 
@@ -75,7 +75,7 @@ def _map_version(venue: str) -> VenueMap:
 
 
 def quality_for(venue_map: VenueMap, level: int | None):
-    from fingerprints.quality import quality_report
+    from fingerprints.quality import quality_report  # lazy: matplotlib only when a report or figure is asked for
 
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
@@ -135,6 +135,7 @@ def _floor_figure(venue: str, level: int, kind: str, draw):
 @bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
 @login_required("operator")
 def confusion_png(venue: str, level: int):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import confusion_png as draw
 
     return _floor_figure(venue, level, "confusion", lambda venue_map, report: draw(report))
@@ -143,6 +144,7 @@ def confusion_png(venue: str, level: int):
 @bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
 @login_required("operator")
 def error_heatmap_png(venue: str, level: int):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import error_heatmap_png as draw
 
     return _floor_figure(venue, level, "error", lambda venue_map, report: draw(venue_map, report, level))
@@ -151,6 +153,7 @@ def error_heatmap_png(venue: str, level: int):
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")
 @login_required("operator")
 def ap_heatmap(venue: str, bssid: str):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import ap_heatmap_png as draw
 
     require_operator_venue(venue)

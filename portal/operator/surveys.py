@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
 from portal.auth import audit, current_account, login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
 from portal.services import services
 

@@ -14,12 +14,12 @@ from dataclasses import asdict
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fingerprints import edits
+from fingerprints import edits, imdf, samples_io
 from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
 from fingerprints.model import ID_RE, Floor, VenueMap, normalise_bssid
 from portal.auth import login_required
 from portal.i18n import get_locale
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.operator.mapedit import (
     PLAN_MAX_BYTES,
     UPLOAD_MAX_BYTES,
@@ -123,13 +123,10 @@ def add_floor(venue: str):
 @bp.get("/<venue>/setup/export.imdf.zip")
 @login_required("operator")
 def export_imdf(venue: str):
-    from fingerprints.imdf import export_imdf as build
-    from fingerprints.imdf import imdf_zip_bytes
-
     require_operator_venue(venue)
     venue_map = load_map(venue)
     try:
-        data = imdf_zip_bytes(build(venue_map))
+        data = imdf.imdf_zip_bytes(imdf.export_imdf(venue_map))
     except ValueError as exc:
         return _setup_failed(venue, _("The map cannot be exported as IMDF: %(e)s", e=str(exc)))
     return Response(data, mimetype="application/zip", headers={
@@ -139,12 +136,10 @@ def export_imdf(venue: str):
 @bp.post("/<venue>/setup/import-imdf")
 @login_required("operator")
 def import_imdf(venue: str):
-    from fingerprints.imdf import import_imdf as parse
-
     require_operator_venue(venue)
     try:
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
-        imported = parse(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
+        imported = imdf.import_imdf(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
         version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
                              file=filename)
     except ValueError as exc:
@@ -156,15 +151,12 @@ def import_imdf(venue: str):
 @bp.get("/<venue>/setup/samples.csv")
 @login_required("operator")
 def export_samples(venue: str):
-    from fingerprints.samples_io import FORMATS
-    from fingerprints.samples_io import export_samples as build
-
     require_operator_venue(venue)
     fmt = request.args.get("format", "mallportal")
-    if fmt not in FORMATS:
-        abort(400, _("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+    if fmt not in samples_io.FORMATS:
+        abort(400, _("Unknown sample format; choose one of %(f)s.", f=", ".join(samples_io.FORMATS)))
     venue_map = load_map(venue)
-    text, sidecar = build(venue_map, fmt)
+    text, sidecar = samples_io.export_samples(venue_map, fmt)
     name = f"{venue}-v{venue_map.version}-{fmt}"
     if request.args.get("part") == "waps":
         if sidecar is None:
@@ -176,16 +168,13 @@ def export_samples(venue: str):
 @bp.post("/<venue>/setup/import-samples")
 @login_required("operator")
 def import_samples(venue: str):
-    from fingerprints.samples_io import FORMATS
-    from fingerprints.samples_io import import_samples as parse
-
     require_operator_venue(venue)
     try:
         fmt = request.form.get("format") or None
         if fmt == "auto":
             fmt = None
-        if fmt is not None and fmt not in FORMATS:
-            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+        if fmt is not None and fmt not in samples_io.FORMATS:
+            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(samples_io.FORMATS)))
         mode = request.form.get("mode", "replace")
         if mode not in ("replace", "append"):
             raise ValueError(_("Mode must be replace or append."))
@@ -197,7 +186,7 @@ def import_samples(venue: str):
         count = {}
 
         def change(m: VenueMap) -> None:
-            samples = parse(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
+            samples = samples_io.import_samples(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
             count["n"] = len(samples)
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from fingerprints.store import VenueKeysMap
 from portal.auth import audit, login_required
 from portal.maps import builds
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp, require_operator_venue
 from portal.services import services
 
 

@@ -9,6 +9,11 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
+# imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
+DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
+    "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -28,6 +33,13 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _persistent_secret(data_dir: Path, name: str) -> str:
@@ -62,6 +74,7 @@ class Settings:
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
     testing: bool = False
+    light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +97,7 @@ class Settings:
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 
     def with_(self, **changes) -> Settings:
