@@ -42,6 +42,8 @@ class AccessPoint:
     x: float
     y: float
     name: str = ""
+    height_m: float | None = None  # mounting height above the floor, when the AP list says
+    model: str = ""
 
 
 @dataclass

@@ -1,21 +1,56 @@
 """Venue maps in Redis, stored whole per version so the portal can switch models atomically and
-operators can roll back."""
+operators can roll back.
+
+Every change of a map is one unit of work, `VenueStore.edit`:
+
+    with venues.edit(venue, "ap.place", bssid=...) as m:   # the venue's map lock is held from here
+        edits.place_ap(m, ...)                              # a private copy; raise to store nothing
+    m.version                                               # the new version, announced to listeners
+
+It takes the per-venue lock, hands a private copy, writes it with an expected-version check
+(`put_map(expected=...)`, so a writer that forgot the lock still cannot lose a change), and then tells
+every listener (`VenueStore.listen`: the audit log and the model rebuild, wired once by the host)
+about the new version (a `MapChanged`)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import redis
 
 from core.storage import GLOBAL_TAG, Store, VenueKeys
 from fingerprints.model import VenueMap
 
+EDIT_LOCK_S = 30.0
+
 log = logging.getLogger(__name__)
+
+
+class StaleMapError(ValueError):
+    """put_map(expected=N) found another version current: somebody else changed the map meanwhile."""
+
+
+class MapBusyError(ValueError):
+    """Another change of the venue's map held the lock for longer than we wait."""
+
+
+@dataclass(frozen=True)
+class MapChanged:
+    """A new map version became current (announced after it is stored)."""
+
+    venue: str
+    version: int
+    previous: int
+    action: str
+    detail: dict = field(default_factory=dict)
 
 
 class VenueKeysMap(VenueKeys):
@@ -27,6 +62,9 @@ class VenueKeysMap(VenueKeys):
 
     def versions(self) -> str:
         return self.key("map", "versions")
+
+    def edit_lock(self) -> str:
+        return self.key("map", "lock")
 
 
 class VenueStore:
@@ -51,6 +89,44 @@ class VenueStore:
         # ~2 MB of JSON on every page view cost more than the rest of the request.
         self._parsed: OrderedDict[tuple[str, int], VenueMap] = OrderedDict()
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[MapChanged], None]] = []
+
+    def listen(self, listener: Callable[[MapChanged], None]) -> None:
+        """Call `listener(MapChanged)` after every change made through `edit` or `set_current`."""
+        self._listeners.append(listener)
+
+    def announce(self, event: MapChanged) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - the version is stored; a listener's failure must not undo that
+                log.exception("map listener %r failed for %s v%s", listener, event.venue, event.version)
+
+    def edit_lock(self, venue: str, timeout_s: float = EDIT_LOCK_S):
+        """The per-venue lock every map change takes (a redis-py Lock in the venue's hash tag)."""
+        return self.db.lock(VenueKeysMap(venue).edit_lock(), timeout=timeout_s, blocking_timeout=timeout_s)
+
+    @contextlib.contextmanager
+    def edit(self, venue: str, action: str, *, create: VenueMap | None = None, **detail) -> Iterator[VenueMap]:
+        """One change of the venue's map: lock, private copy, checked write, announcement.
+
+        Yields a private copy of the current map (or `create` when the venue has none yet; without it a
+        venue with no map is a ValueError). An exception inside the block stores nothing. On exit the copy
+        is stored as the next version (its `.version` is then the new number) and listeners are told."""
+        try:
+            with self.edit_lock(venue):
+                venue_map = self.get_map(venue, for_update=True)
+                if venue_map is None:
+                    if create is None:
+                        raise ValueError(f"venue {venue} has no map yet")
+                    venue_map = copy.deepcopy(create)
+                    venue_map.id, venue_map.version = venue, 0
+                previous = venue_map.version
+                yield venue_map
+                version = self.put_map(venue_map, expected=previous)
+        except redis.exceptions.LockError:
+            raise MapBusyError("the map is busy with another change; nothing was stored") from None
+        self.announce(MapChanged(venue, version, previous, action, dict(detail)))
 
     def venue_ids(self) -> list[str]:
         """Every venue with a map (this process's copy, at most REGISTRY_RECHECK_S old while the
@@ -101,9 +177,11 @@ class VenueStore:
                     self._parsed.popitem(last=False)
         return copy.deepcopy(cached) if for_update else cached
 
-    def put_map(self, venue_map: VenueMap) -> int:
-        """Store the map as a new version and make it current, in one transaction on the venue's slot;
-        versions beyond the newest `versions_kept` are dropped in it (the live one is the new one)."""
+    def put_map(self, venue_map: VenueMap, expected: int | None = None) -> int:
+        """Store the map as a new version and make it current, in one transaction on the venue's slot
+        (versions beyond the newest `versions_kept` are dropped in it; the live one is the new one). With
+        `expected`, only if that version is still the current one (0: no map yet), else StaleMapError.
+        Changes go through `edit`; a bare put_map is for tests and fixtures."""
         keys = VenueKeysMap(venue_map.id)
         with self.db.pipeline(transaction=True) as pipe:
             while True:
@@ -112,7 +190,11 @@ class VenueStore:
                     # Past every version ever stored, not just the current one: after a rollback from
                     # v10 to v3 the next change is v11, and v4..v10 (and caches keyed by them) stay valid.
                     stored = [int(v) for v in pipe.lrange(keys.versions(), 0, -1)]
-                    version = max([int(pipe.get(keys.current_version()) or 0), *stored]) + 1
+                    current = int(pipe.get(keys.current_version()) or 0)
+                    if expected is not None and current != expected:
+                        raise StaleMapError(f"map of {venue_map.id} is at version {current}, not {expected}: "
+                                            "changed meanwhile; nothing was stored")
+                    version = max([current, *stored]) + 1
                     venue_map.version = version
                     pipe.multi()
                     pipe.set(keys.map_version(version), json.dumps(venue_map.to_dict(), separators=(",", ":")))
@@ -143,11 +225,14 @@ class VenueStore:
         self._registry = (float("-inf"), None, [])
 
     def set_current(self, venue: str, version: int) -> None:
-        """Roll back (or forward) to a stored version."""
+        """Roll back (or forward) to a stored version (announced as action "map.rollback")."""
         keys = VenueKeysMap(venue)
         if not self.db.exists(keys.map_version(version)):
             raise KeyError(f"venue {venue} has no map version {version}")
-        self.db.set(keys.current_version(), version)
+        with self.edit_lock(venue):
+            previous = self.current_version(venue)
+            self.db.set(keys.current_version(), version)
+        self.announce(MapChanged(venue, version, previous, "map.rollback"))
 
     def versions(self, venue: str) -> list[int]:
         return [int(v) for v in self.db.lrange(VenueKeysMap(venue).versions(), 0, -1)]

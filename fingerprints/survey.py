@@ -10,10 +10,9 @@ core.storage.VenueKeys, all in the venue's hash tag):
 - `survey:log`  list (capped): the latest finished points, for the survey page.
 The survey progress per floor (points done, where) comes from the current map's samples plus that log.
 
-Finishing a point appends to the map: get_map(for_update=True) -> append -> put_map, under a per-venue
-Redis lock (`survey:lock`) so that two operators finishing at the same moment do not each write a version
-missing the other's sample. (VenueStore.put_map has no expected-version check; other map writers should
-take the same lock, see `map_edit_lock`.)
+Finishing a point adds the sample in one map change (`VenueStore.edit`: the venue's map lock, a
+checked write, the new version announced), so two operators finishing at the same moment do not each
+write a version missing the other's sample.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import numpy as np
 import redis
 
 from core.storage import VenueKeys
-from fingerprints.geometry import zone_map
+from fingerprints import edits
 from fingerprints.model import Sample, normalise_bssid
 from fingerprints.store import VenueStore
 
@@ -88,9 +87,6 @@ class SurveyKeys(VenueKeys):
     def log(self) -> str:
         return self.key("survey", "log")
 
-    def lock(self) -> str:
-        return self.key("survey", "lock")
-
 
 @dataclass
 class SurveyPoint:
@@ -104,11 +100,6 @@ class SurveyPoint:
     @property
     def ends(self) -> float:
         return self.started + self.duration_s
-
-
-def map_edit_lock(db: redis.Redis, venue: str, timeout_s: float = 30.0):
-    """The per-venue lock map edits take (a redis-py Lock on a key in the venue's hash tag)."""
-    return db.lock(SurveyKeys(venue).lock(), timeout=timeout_s, blocking_timeout=timeout_s)
 
 
 class SurveyStore:
@@ -207,7 +198,7 @@ class SurveyStore:
         return out
 
     def finish(self, venue: str, client: str, now: float | None = None, force: bool = False,
-               min_scans: int = MIN_SCANS) -> tuple[Sample, int]:
+               min_scans: int = MIN_SCANS, by: str = "-") -> tuple[Sample, int]:
         """Average the device's readings over the point's time and add the Sample to a new map version.
         Returns (sample, new version). Raises ValueError while still collecting (unless force), if there
         is no pending point, or if too few scans were heard (the point then stays pending)."""
@@ -225,22 +216,20 @@ class SurveyStore:
         readings = {ap: v for ap, v in readings.items() if ap in known}
         rssi, spread, n = average_fingerprint(readings, min_readings=min_scans)
         keys = SurveyKeys(venue)
-        with map_edit_lock(self.db, venue):
-            if self.db.get(keys.point(client)) is None:
+        with self.venues.edit(venue, "survey.point", by=by, floor=point.floor, x=point.x, y=point.y, scans=n,
+                              aps=len(rssi)) as venue_map:
+            if not self.db.delete(keys.point(client)):  # claimed under the lock: finished once
                 raise ValueError("no survey point in progress for this device (finished elsewhere)")
-            venue_map = self.venues.get_map(venue, for_update=True)
-            zone = zone_map(venue_map).zone_at(point.floor, point.x, point.y)
-            sample = Sample(floor=point.floor, x=point.x, y=point.y, rssi=rssi, spread=spread, n=n, zone=zone)
-            venue_map.samples.append(sample)
-            version = self.venues.put_map(venue_map)
-            entry = json.dumps({"floor": point.floor, "x": point.x, "y": point.y, "n": n, "aps": len(rssi),
-                                "zone": zone, "version": version, "at": round(now, 3)})
-            with self.db.pipeline(transaction=True) as pipe:
-                pipe.delete(keys.point(client))
-                pipe.lpush(keys.log(), entry)
-                pipe.ltrim(keys.log(), 0, LOG_LENGTH - 1)
-                pipe.execute()
-        return sample, version
+            edits.add_sample(venue_map, {"floor": point.floor, "x": point.x, "y": point.y, "rssi": rssi,
+                                         "spread": spread, "n": n})
+            sample = venue_map.samples[-1]
+        entry = json.dumps({"floor": point.floor, "x": point.x, "y": point.y, "n": n, "aps": len(rssi),
+                            "zone": sample.zone, "version": venue_map.version, "at": round(now, 3)})
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.lpush(keys.log(), entry)
+            pipe.ltrim(keys.log(), 0, LOG_LENGTH - 1)
+            pipe.execute()
+        return sample, venue_map.version
 
     # -- progress ----------------------------------------------------------------------------------
 

@@ -141,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
     tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
-    flask = sub.add_parser("flask", help="run a flask CLI command (map tools...) on the portal's store",
-                           add_help=False)
+    flask = sub.add_parser("flask", help="run a `flask --app wsgi` command (map, AP and draft tools, accounts) "
+                           "on the portal's store; `python -m portal flask --help` lists them", add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["flask"]:  # everything after `flask` is Flask's, --help included (argparse would take it)
+        return flask_command(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "flask":

@@ -16,7 +16,7 @@ from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
 from fingerprints.store import VenueStore
-from portal import api, auth, captive, cli, demo, errors, i18n, map_cli, operator, owner, shopper
+from portal import api, auth, captive, cli, demo, errors, i18n, map_cli, maps, operator, owner, shopper
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["mallportal"] = svc = build_services(settings, connect(settings))
+    maps.init_app(app)  # every new map version: audited, model rebuilt (portal/maps)
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     auth.init_auth(app)

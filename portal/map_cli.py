@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from flask import Flask
 
-from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, merge_imported, write_imdf_zip
+from fingerprints import edits
+from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, write_imdf_zip
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
-from fingerprints.survey import map_edit_lock
+from portal import setup_cli
 from portal.services import services
 from portal.tracking.models import build_venue_model
 from portal.tracking.positions import MIN_ZONE_CONFIDENCE
@@ -33,14 +35,19 @@ def _venue_map(venue: str, for_update: bool = False):
     return venue_map
 
 
-def _store(venue_map) -> int:
-    """Put a changed map as the next version, under the same lock the survey tool takes."""
-    svc = services()
-    with map_edit_lock(svc.db, venue_map.id):
-        return svc.venues.put_map(venue_map)
+def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
+    """One map change (VenueStore.edit: lock, checked write, audited, model rebuilt); a refused edit
+    is a ClickException and stores nothing. Returns the new version."""
+    try:
+        with services().venues.edit(venue, action, create=create, **detail) as venue_map:
+            change(venue_map)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return venue_map.version
 
 
 def register(app: Flask) -> None:
+    setup_cli.register(app)  # venue set-up: AP lists, derived walkways, drafts, the first operator
     @app.cli.command("map-export")
     @click.argument("venue")
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))
@@ -69,14 +76,13 @@ def register(app: Flask) -> None:
         APs too when the archive has none. Nothing is stored if the archive is invalid."""
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
-        svc = services()
         try:
             imported = import_imdf(source, venue_id=venue)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        current = svc.venues.get_map(venue, for_update=True) if svc.venues.exists(venue) else None
-        merged = merge_imported(current, imported)
-        version = _store(merged)
+        version = _edit(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
+                        create=imported, file=Path(source).name)
+        merged = services().venues.get_map(venue, version)
         click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
                    f"{len(merged.zones)} zones, {len(merged.shops)} shops, {len(merged.aps)} APs, "
                    f"{len(merged.samples)} samples kept")
@@ -105,15 +111,18 @@ def register(app: Flask) -> None:
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
     def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None) -> None:
         """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
-        venue_map = _venue_map(venue, for_update=True)
-        try:
-            samples = import_samples(venue_map, source, fmt, scans=scans, sidecar=waps)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        venue_map.samples = samples if mode == "replace" else [*venue_map.samples, *samples]
-        version = _store(venue_map)
-        click.echo(f"imported {len(samples)} reference points ({mode}); {venue} map v{version} has "
-                   f"{len(venue_map.samples)} samples")
+        _venue_map(venue)
+        count = {}
+
+        def change(m) -> None:
+            samples = import_samples(m, source, fmt, scans=scans, sidecar=waps)
+            count["n"] = len(samples)
+            edits.replace_samples(m, [asdict(s) for s in samples], mode)
+            count["total"] = len(m.samples)
+
+        version = _edit(venue, "samples.import", change, file=Path(source).name, mode=mode)
+        click.echo(f"imported {count['n']} reference points ({mode}); {venue} map v{version} has "
+                   f"{count['total']} samples")
 
     @app.cli.command("quality-report")
     @click.argument("venue")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 
 from fingerprints.demo_mall import build_demo_mall
@@ -10,6 +9,7 @@ from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.auth import AccountStore
 from portal.ingest.meraki import ensure_demo_meraki
+from portal.maps.builds import SEED_ACTION
 from portal.services import Services
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     if venue is None:
         log.info("building the demo mall (radio-simulated fingerprint survey)...")
         venue = build_demo_mall(venue_id)
-    venue = copy.deepcopy(venue)
-    svc.venues.put_map(venue)
+    with svc.venues.edit(venue_id, SEED_ACTION, create=venue) as venue:
+        pass  # the whole demo map is the change; announced like any other (audit; no rebuild, see builds)
     apps = registry.load(svc.settings.light_apps)
     for zone in venue.zones:
         app_name = DEMO_ZONE_APPS.get(zone.id, "directory")

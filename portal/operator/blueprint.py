@@ -24,13 +24,23 @@ def _operator_of_this_venue():
     return None
 
 
+# Pages that serve a venue with no map yet (its home, and the drafts that bring its first map in).
+_MAPLESS_ENDPOINTS = {"operator.home"}
+
+
+def works_without_map(view):
+    """Mark an operator page as usable before the venue has a map (no 404 for an unknown venue)."""
+    _MAPLESS_ENDPOINTS.add(f"operator.{view.__name__}")
+    return view
+
+
 def require_operator_venue(venue: str) -> None:
     """The logged-in operator runs this venue (login_required("operator") has run), else 403."""
     account = current_account()
     if account is None or account.venue != venue:
         abort(403, _("You do not operate this venue."))
-    if not services().venues.exists(venue):
-        abort(404, _("Unknown venue."))
+    if not services().venues.exists(venue) and request.endpoint not in _MAPLESS_ENDPOINTS:
+        abort(404, _("Unknown venue."))  # the home page of a new venue (no map yet) links to its first draft
 
 
 def wants_json() -> bool:

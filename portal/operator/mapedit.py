@@ -1,5 +1,5 @@
 """Shared pieces of the operator's map pages: reading form values, changing the map as a new version
-(under the per-venue map lock, audited, model rebuilt in the background), floor-plan images in Redis,
+(VenueStore.edit: under the map lock; audit and model rebuild by the map listeners), floor-plan images in Redis,
 and the SVG overlay drawn over a floor plan.
 
 Plan coordinates: every floor has a "plan pixel" grid. A floor with an uploaded plan image uses the
@@ -15,17 +15,14 @@ import math
 from collections.abc import Callable
 from xml.sax.saxutils import escape
 
-import redis
 from flask import abort, request
 from flask_babel import gettext as _
 
-from fingerprints.geometry import zone_map
+from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
-from fingerprints.survey import map_edit_lock
-from portal.auth import audit
+from fingerprints.store import MapBusyError
 from portal.operator.keys import OpsKeys
-from portal.operator.versions import start_rebuild
 from portal.services import services
 
 PLAN_MAX_BYTES = 5 * 1024 * 1024
@@ -97,30 +94,22 @@ def load_map(venue: str) -> VenueMap:
 
 
 def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **detail) -> int:
-    """Apply `change` to a private copy of the current map and store it as the next version, all under
-    the venue's map lock (the survey tool and the CLI take it too). `change` raises ValueError to refuse
-    (nothing is stored). Audited; the model is rebuilt in the background. Returns the new version."""
-    svc = services()
+    """Apply `change` (usually a fingerprints.edits function) to the venue's map as one unit of work
+    (VenueStore.edit: lock, private copy, checked write; audited and the model rebuilt by the map
+    listeners). A refused edit raises ValueError with a translated message and stores nothing.
+    Returns the new version."""
     try:
-        with map_edit_lock(svc.db, venue):
-            venue_map = svc.venues.get_map(venue, for_update=True)
-            if venue_map is None:
-                raise ValueError(_("This venue has no map yet."))
-            before = venue_map.version
+        with services().venues.edit(venue, action, **detail) as venue_map:
             change(venue_map)
-            version = svc.venues.put_map(venue_map)
-    except redis.exceptions.LockError:
+    except EditError as exc:
+        raise ValueError(translate_edit_error(exc)) from None
+    except MapBusyError:
         raise ValueError(_("The map is busy with another change; nothing was stored. Try again in a moment.")) from None
-    audit(action, venue, version=version, previous=before, **detail)
-    start_rebuild(venue, version)
-    return version
+    return venue_map.version
 
 
-def rezone_samples(venue_map: VenueMap) -> None:
-    """After zones change, each sample's zone is the polygon it stands in."""
-    zones = zone_map(venue_map)
-    for sample in venue_map.samples:
-        sample.zone = zones.zone_at(sample.floor, sample.x, sample.y)
+def translate_edit_error(exc: EditError) -> str:
+    return _(exc.template, **exc.params)
 
 
 # -- plan images ---------------------------------------------------------------------------------------

@@ -20,10 +20,9 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
-from portal.auth import AuditLog, audit, current_account
+from portal.auth import audit, current_account
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
-from portal.operator.versions import start_rebuild
 from portal.services import services
 
 RESULT_TTL_S = 86400
@@ -59,7 +58,7 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
         raise ValueError(_("Still collecting: %(s)s s left.", s=f"{point.ends - time.time():.0f}"))
     base = {"floor": point.floor, "x": point.x, "y": point.y, "started": point.started, "at": time.time()}
     try:
-        sample, version = store.finish(venue, client, force=force)
+        sample, version = store.finish(venue, client, force=force, by=username)
     except ValueError as exc:
         if "finished elsewhere" in str(exc) or "no survey point" in str(exc):
             raise
@@ -67,9 +66,6 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     else:
         result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
                   "zone": sample.zone}
-        AuditLog(svc.db).record(venue, username, "survey.point", version=version, floor=point.floor, x=point.x,
-                                y=point.y, scans=sample.n, aps=len(sample.rssi))
-        start_rebuild(venue, version)
     svc.db.set(OpsKeys(venue).survey_result(client), json.dumps(result), ex=RESULT_TTL_S)
     return result
 
@@ -103,7 +99,7 @@ def _maybe_finish(venue: str, client: str) -> None:
 
 @bp.get("/<venue>/survey")
 def survey(venue: str):
-    venue_map = load_map(venue)
+    load_map(venue)  # 404 before anything else when there is no map
     store = survey_store()
     devices = store.devices(venue)
     client = request.args.get("device") or (next(iter(devices)) if len(devices) == 1 else "")
@@ -118,6 +114,7 @@ def survey(venue: str):
         collecting = bool(pending) and status["seconds_left"] > 0
         waiting = bool(pending) and not collecting and not (result and result.get("started") == pending["started"])
         collecting = collecting or waiting
+    venue_map = load_map(venue)  # after finishing: the plan shows the point just stored
     raw_floor = request.args.get("floor", "")
     levels = [f.level for f in venue_map.floors]
     level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]

@@ -9,14 +9,14 @@ the problem and stores nothing."""
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from shapely.geometry import Polygon
-from shapely.validation import explain_validity
 
-from fingerprints import imdf, samples_io
-from fingerprints.model import ID_RE, AccessPoint, Floor, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
+from fingerprints import edits, imdf, samples_io
+from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
+from fingerprints.model import ID_RE, Floor, VenueMap, normalise_bssid
 from portal.i18n import get_locale
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import (
@@ -31,14 +31,11 @@ from portal.operator.mapedit import (
     plan_image,
     plan_size,
     px_per_m,
-    rezone_samples,
     store_plan_image,
 )
 from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
-ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "corridor")
-EDGE_KINDS = ("walk", "escalator", "elevator", "stairs")
 POINT_RE = re.compile(r"^\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*$")
 UPLOAD_LIMITS = {
     "operator.upload_plan": 2 * PLAN_MAX_BYTES,  # up to this we say "too large" ourselves; beyond, 413
@@ -110,14 +107,8 @@ def add_floor(venue: str):
             raise ValueError(_("Give the floor a name of 1 to 20 characters (e.g. G, L1, B1)."))
         width = form_float("width_m", _("Width (m)"), 1, 5000)
         height = form_float("height_m", _("Height (m)"), 1, 5000)
-
-        def change(m: VenueMap) -> None:
-            if any(f.level == level for f in m.floors):
-                raise ValueError(_("Floor %(level)s already exists.", level=level))
-            m.floors.append(Floor(level=level, name=name, width_m=width, height_m=height))
-            m.floors.sort(key=lambda f: f.level)
-
-        version = change_map(venue, change, "floor.add", level=level, name=name)
+        version = change_map(venue, lambda m: edits.add_floor(m, level, name, width, height), "floor.add",
+                             level=level, name=name)
     except ValueError as exc:
         return _setup_failed(venue, str(exc))
     flash(_("Floor %(name)s added (map version %(v)s).", name=name, v=version))
@@ -140,13 +131,8 @@ def import_imdf(venue: str):
     try:
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
         imported = imdf.import_imdf(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
-
-        def change(m: VenueMap) -> None:
-            merged = imdf.merge_imported(m, imported)
-            merged.id = m.id
-            m.__dict__.update(merged.__dict__)
-
-        version = change_map(venue, change, "map.import_imdf", file=filename)
+        version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
+                             file=filename)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
@@ -189,7 +175,7 @@ def import_samples(venue: str):
         def change(m: VenueMap) -> None:
             samples = samples_io.import_samples(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
             count["n"] = len(samples)
-            m.samples = samples if mode == "replace" else [*m.samples, *samples]
+            edits.replace_samples(m, [asdict(s) for s in samples], mode)
 
         version = change_map(venue, change, "samples.import", file=filename, mode=mode)
     except ValueError as exc:
@@ -295,15 +281,8 @@ def upload_plan(venue: str, level: int):
         data = f.read(PLAN_MAX_BYTES + 1)
         mime, width, height = check_plan_image(data)
         image_id = store_plan_image(venue, data, mime, width, height)
-
-        def change(m: VenueMap) -> None:
-            fl = m.floor(level)
-            mpp = fl.width_m / width  # the plan spans the floor's width until the scale is set
-            fl.plan_image, fl.metres_per_pixel = image_id, mpp
-            fl.height_m = round(height * mpp, 3)
-
-        version = change_map(venue, change, "floor.plan", level=level, image=image_id, width_px=width,
-                             height_px=height)
+        version = change_map(venue, lambda m: edits.set_plan_image(m, level, image_id, width, height),
+                             "floor.plan", level=level, image=image_id, width_px=width, height_px=height)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "scale")
     return _floor_done(venue, level, "scale", _("Plan uploaded (%(w)s x %(h)s px, map version %(v)s). Now set its "
@@ -326,30 +305,12 @@ def set_scale(venue: str, level: int):
             raise ValueError(_("The two points are too close together (%(d)s px); pick points further apart.",
                                d=f"{dist:.1f}"))
         new_mpp = metres / dist
-
-        def change(m: VenueMap) -> None:
-            _rescale_floor(m, level, new_mpp)
-
-        version = change_map(venue, change, "floor.scale", level=level, metres_per_pixel=round(new_mpp, 6))
+        version = change_map(venue, lambda m: edits.rescale_floor(m, level, new_mpp), "floor.scale",
+                             level=level, metres_per_pixel=round(new_mpp, 6))
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "scale")
     return _floor_done(venue, level, "ap", _("Scale set: %(cm)s cm per pixel (map version %(v)s).",
                                              cm=f"{new_mpp * 100:.2f}", v=version))
-
-
-def _rescale_floor(m: VenueMap, level: int, new_mpp: float) -> None:
-    """New metres per pixel of a floor's plan; what is already placed keeps its place on the plan."""
-    fl = m.floor(level)
-    k = new_mpp / (fl.metres_per_pixel or 1.0 / px_per_m(fl))
-    fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
-    fl.metres_per_pixel = new_mpp
-    fl.walls = [tuple(round(v * k, 3) for v in wall) for wall in fl.walls]
-    for item in [*m.aps, *m.nodes, *m.samples, *m.shops]:
-        if item.floor == level:
-            item.x, item.y = round(item.x * k, 3), round(item.y * k, 3)
-    for zone in m.zones:
-        if zone.floor == level:
-            zone.polygon = [(round(x * k, 3), round(y * k, 3)) for x, y in zone.polygon]
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/aps")
@@ -368,13 +329,7 @@ def place_ap(venue: str, level: int):
         moved = {}
 
         def change(m: VenueMap) -> None:
-            ap = next((a for a in m.aps if a.bssid == bssid), None)
-            moved["moved"] = ap is not None
-            if ap is None:
-                m.aps.append(AccessPoint(bssid=bssid, floor=level, x=x, y=y, name=name))
-            else:
-                ap.floor, ap.x, ap.y = level, x, y
-                ap.name = name or ap.name
+            moved["moved"] = edits.place_ap(m, bssid, level, x, y, name)
 
         version = change_map(venue, change, "ap.place", bssid=bssid, level=level, x=x, y=y)
     except ValueError as exc:
@@ -389,14 +344,7 @@ def delete_ap(venue: str):
     level = _level_field()
     try:
         bssid = normalise_bssid((request.form.get("bssid") or "").strip())
-
-        def change(m: VenueMap) -> None:
-            before = len(m.aps)
-            m.aps = [a for a in m.aps if a.bssid != bssid]
-            if len(m.aps) == before:
-                raise ValueError(_("There is no AP %(b)s.", b=bssid))
-
-        version = change_map(venue, change, "ap.delete", bssid=bssid)
+        version = change_map(venue, lambda m: edits.delete_ap(m, bssid), "ap.delete", bssid=bssid)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "ap")
     return _floor_done(venue, level, "ap", _("AP %(b)s removed; map version %(v)s.", b=bssid, v=version))
@@ -427,30 +375,6 @@ def parse_points(text: str) -> list[tuple[float, float]]:
     return points
 
 
-def check_zone_polygon(m: VenueMap, level: int, zone_id: str, points: list[tuple[float, float]]) -> None:
-    fl = m.floor(level)
-    if len(points) < 3:
-        raise ValueError(_("A zone needs at least 3 points (got %(n)s): click its corners on the plan.",
-                           n=len(points)))
-    if len(points) > 200:
-        raise ValueError(_("A zone has at most 200 points."))
-    for x, y in points:
-        if not (0 <= x <= fl.width_m and 0 <= y <= fl.height_m):
-            raise ValueError(_("Point (%(x)s, %(y)s) is off the plan of floor %(f)s (%(w)s x %(h)s m).",
-                               x=f"{x:g}", y=f"{y:g}", f=fl.name, w=f"{fl.width_m:g}", h=f"{fl.height_m:g}"))
-    polygon = Polygon(points)
-    if polygon.convex_hull.area < 0.01:
-        raise ValueError(_("The zone has no area (its points lie on one line)."))
-    if not polygon.is_valid:
-        raise ValueError(_("The outline crosses itself (%(why)s); click the corners in order around the zone.",
-                           why=explain_validity(polygon)))
-    if polygon.area < 0.01:
-        raise ValueError(_("The zone has no area."))
-    for other in m.zones:
-        if other.floor == level and other.id != zone_id and Polygon(other.polygon).intersection(polygon).area > 0.01:
-            raise ValueError(_("The zone overlaps zone %(z)s (%(name)s).", z=other.id, name=other.name))
-
-
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/zones")
 def add_zone(venue: str, level: int):
     _floor_or_404(load_map(venue), level)
@@ -466,15 +390,8 @@ def add_zone(venue: str, level: int):
         if kind not in ZONE_KINDS:
             raise ValueError(_("Unknown zone kind."))
         points = parse_points(request.form.get("points") or "")
-
-        def change(m: VenueMap) -> None:
-            if m.zone(zone_id) is not None:
-                raise ValueError(_("Zone %(z)s already exists; delete it first to redraw it.", z=zone_id))
-            check_zone_polygon(m, level, zone_id, points)
-            m.zones.append(Zone(id=zone_id, name=name, name_zh=name_zh, floor=level, polygon=points, kind=kind))
-            rezone_samples(m)
-
-        version = change_map(venue, change, "zone.add", zone=zone_id, level=level, points=len(points))
+        version = change_map(venue, lambda m: edits.add_zone(m, zone_id, name, level, points, kind, name_zh),
+                             "zone.add", zone=zone_id, level=level, points=len(points))
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "zone")
     return _floor_done(venue, level, "zone", _("Zone %(z)s saved; map version %(v)s.", z=zone_id, v=version))
@@ -485,13 +402,7 @@ def delete_zone(venue: str):
     level = _level_field()
     zone_id = (request.form.get("zone") or "")[:48]
     try:
-        def change(m: VenueMap) -> None:
-            if m.zone(zone_id) is None:
-                raise ValueError(_("There is no zone %(z)s.", z=repr(zone_id)))
-            m.zones = [z for z in m.zones if z.id != zone_id]
-            rezone_samples(m)
-
-        version = change_map(venue, change, "zone.delete", zone=zone_id)
+        version = change_map(venue, lambda m: edits.delete_zone(m, zone_id), "zone.delete", zone=zone_id)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "zone")
     return _floor_done(venue, level, "zone", _("Zone %(z)s deleted; map version %(v)s.", z=zone_id, v=version))
@@ -505,13 +416,8 @@ def add_node(venue: str, level: int):
         if not ID_RE.match(node_id):
             raise ValueError(_("Node id: lower-case letters, digits, - and _, at most 48."))
         x, y = form_point(fl)
-
-        def change(m: VenueMap) -> None:
-            if any(n.id == node_id for n in m.nodes):
-                raise ValueError(_("Node %(n)s already exists.", n=node_id))
-            m.nodes.append(WalkNode(id=node_id, floor=level, x=x, y=y))
-
-        version = change_map(venue, change, "walk.node_add", node=node_id, level=level)
+        version = change_map(venue, lambda m: edits.add_node(m, node_id, level, x, y), "walk.node_add",
+                             node=node_id, level=level)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Node %(n)s added; map version %(v)s.", n=node_id, v=version))
@@ -526,19 +432,8 @@ def add_edge(venue: str):
         if kind not in EDGE_KINDS:
             raise ValueError(_("Unknown link kind."))
         oneway = request.form.get("oneway") == "1"
-        if a == b:
-            raise ValueError(_("A link joins two different nodes."))
-
-        def change(m: VenueMap) -> None:
-            ids = {n.id for n in m.nodes}
-            for node in (a, b):
-                if node not in ids:
-                    raise ValueError(_("There is no node %(n)s.", n=repr(node[:48])))
-            if any({e.a, e.b} == {a, b} for e in m.edges):
-                raise ValueError(_("Nodes %(a)s and %(b)s are already linked.", a=a, b=b))
-            m.edges.append(WalkEdge(a=a, b=b, kind=kind, oneway=oneway))
-
-        version = change_map(venue, change, "walk.edge_add", a=a, b=b, kind=kind)
+        version = change_map(venue, lambda m: edits.add_edge(m, a, b, kind, oneway), "walk.edge_add",
+                             a=a, b=b, kind=kind)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Link %(a)s - %(b)s added; map version %(v)s.", a=a, b=b,
@@ -552,19 +447,7 @@ def delete_walkway(venue: str):
     node = (request.form.get("node") or "").strip()
     a, b = (request.form.get("a") or "").strip(), (request.form.get("b") or "").strip()
     try:
-        def change(m: VenueMap) -> None:
-            if node:
-                if not any(n.id == node for n in m.nodes):
-                    raise ValueError(_("There is no node %(n)s.", n=repr(node[:48])))
-                m.nodes = [n for n in m.nodes if n.id != node]
-                m.edges = [e for e in m.edges if node not in (e.a, e.b)]
-            else:
-                before = len(m.edges)
-                m.edges = [e for e in m.edges if {e.a, e.b} != {a, b}]
-                if len(m.edges) == before:
-                    raise ValueError(_("Nodes %(a)s and %(b)s are not linked.", a=a[:48], b=b[:48]))
-
-        version = change_map(venue, change, "walk.delete", node=node, a=a, b=b)
+        version = change_map(venue, lambda m: edits.delete_walkway(m, node, a, b), "walk.delete", node=node, a=a, b=b)
     except ValueError as exc:
         return _floor_failed(venue, level, str(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Deleted; map version %(v)s.", v=version))

@@ -1,0 +1,356 @@
+"""AP placement in bulk, from the files operators already have. Each reader returns placements (the
+keyword arguments of fingerprints.edits.place_ap: bssid, level, x, y, name, height_m, model) for one
+`edits.place_aps` change, or raises ApListError listing every problem (all or nothing).
+
+- `read_ap_csv`: our CSV (TEMPLATE_CSV): name, bssids (one or more MACs/BSSIDs separated by spaces or
+  `;`: every BSSID the AP reports or is reported under becomes an AP entry at the same place), level (the
+  floor's level number or name), x_m/y_m in metres from the plan's top-left corner, or lat/lon (projected
+  with the venue origin, the same one the IMDF export uses), height_m, model.
+- `read_meraki_devices`: the Dashboard API's network device list (GET /networks/{id}/devices: `name`,
+  `mac`, `model`, `lat`, `lng`, `floorPlanId`) with its floor plans (GET /networks/{id}/floorPlans:
+  `floorPlanId`, `name`, `topLeftCorner`, `topRightCorner`, `bottomLeftCorner` as lat/lng). A device
+  on a floor plan is placed by projecting its lat/lng onto that plan's corners; the plan's `name` is
+  matched to a floor's name. Devices that are not APs (model not starting "MR"/"CW") or on no floor plan
+  are skipped and counted.
+- `read_unifi_devices`: the UniFi Network controller's device list (GET /api/s/<site>/stat/device:
+  `data[].type == "uap"`, `mac`, `name`, `model`, `x`, `y`, `map_id`, `vap_table[].bssid`) with its maps
+  (GET /api/s/<site>/list/map: `_id`, `name`, `upp` = metres per pixel). x/y are map pixels; the map
+  `name` is matched to a floor's name.
+- `read_esx`: an Ekahau project (`.esx`, a zip of JSON): `floorPlans.json` (`floorPlans[]`: `id`, `name`,
+  `width`, `height`, `metersPerUnit`), `accessPoints.json` (`accessPoints[]`: `id`, `name`, `vendor`,
+  `model`, `location.floorPlanId`, `location.coord.x/y` in plan units), `simulatedRadios.json`
+  (`simulatedRadios[]`: `accessPointId`, `antennaHeight` m), and for surveyed projects
+  `measuredRadios.json` (`measuredRadios[]`: `accessPointId`, `accessPointMeasurementIds`) with
+  `accessPointMeasurements.json` (`accessPointMeasurements[]`: `id`, `mac`, `ssid`) for the BSSIDs.
+  Metres = plan units x metersPerUnit, from the plan's top-left corner; the plan `name` is matched to a
+  floor's name. Planned APs without measured radios have no BSSID yet and are skipped and counted.
+
+Floor names match case-insensitively; `floors={"Ground floor": 0}` maps other names.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fingerprints.model import VenueMap, normalise_bssid
+
+TEMPLATE_CSV = (
+    "name,bssids,level,x_m,y_m,lat,lon,height_m,model\n"
+    "AP-G-01,f0:9f:c2:1a:00:01;f0:9f:c2:1a:00:02,0,12.5,8.0,,,3.0,U6-Pro\n"
+    "AP-L1-01,f0:9f:c2:1a:01:01,L1,,,22.28540,114.15811,3.5,MR46\n"
+)
+MAX_ROWS = 5000
+MAX_ESX_BYTES = 512 * 1024 * 1024
+EARTH_RADIUS_M = 6378137.0
+SPLIT_RE = re.compile(r"[\s;|]+")
+
+
+class ApListError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"AP list not imported ({len(problems)} problem(s)):\n" + "\n".join(problems[:20]) + more)
+
+
+@dataclass
+class ApList:
+    placements: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # why rows/devices were left out (not errors)
+
+
+class _Collector:
+    def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None) -> None:
+        self.venue = venue
+        self.names = {f.name.strip().lower(): f.level for f in venue.floors}
+        self.names.update({str(k).strip().lower(): int(v) for k, v in (floors or {}).items()})
+        self.out = ApList()
+        self.problems: list[str] = []
+        self.seen: dict[str, str] = {}
+
+    def level(self, raw: object, where: str) -> int | None:
+        text = str(raw if raw is not None else "").strip()
+        if text.lower() in self.names:
+            return self.names[text.lower()]
+        if re.fullmatch(r"-?\d{1,3}", text) and any(f.level == int(text) for f in self.venue.floors):
+            return int(text)
+        known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
+        self.problems.append(f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known}")
+        return None
+
+    def add(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
+            height_m: float | None = None, model: str = "") -> None:
+        fl = self.venue.floor(level)
+        if not (math.isfinite(x) and math.isfinite(y) and -0.5 <= x <= fl.width_m + 0.5 and
+                -0.5 <= y <= fl.height_m + 0.5):
+            self.problems.append(f"{where}: ({x:.1f}, {y:.1f}) m is off the plan of floor {fl.name} "
+                                 f"({fl.width_m:g} x {fl.height_m:g} m)")
+            return
+        x, y = round(min(max(x, 0.0), fl.width_m), 2), round(min(max(y, 0.0), fl.height_m), 2)
+        if not bssids:
+            self.problems.append(f"{where}: no BSSID/MAC")
+            return
+        for raw in bssids:
+            try:
+                bssid = normalise_bssid(raw)
+            except ValueError:
+                self.problems.append(f"{where}: {raw[:40]!r} is not a MAC/BSSID")
+                continue
+            if bssid in self.seen:
+                self.problems.append(f"{where}: BSSID {bssid} is also on {self.seen[bssid]}")
+                continue
+            self.seen[bssid] = where
+            self.out.placements.append({"bssid": bssid, "level": level, "x": x, "y": y, "name": name[:40],
+                                        "height_m": height_m, "model": model[:40]})
+
+    def result(self) -> ApList:
+        if self.problems:
+            raise ApListError(self.problems)
+        if not self.out.placements:
+            raise ApListError(["the file places no AP" + (f" ({'; '.join(self.out.skipped[:5])})"
+                                                           if self.out.skipped else "")])
+        return self.out
+
+
+def _number(raw: object) -> float | None:
+    try:
+        value = float(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def lonlat_to_plan(lon: float, lat: float, origin_lon: float, origin_lat: float) -> tuple[float, float]:
+    """Metres east (x) and south (y) of the plan's top-left corner (north-up plan, local projection)."""
+    x = math.radians(lon - origin_lon) * EARTH_RADIUS_M * math.cos(math.radians(origin_lat))
+    y = -math.radians(lat - origin_lat) * EARTH_RADIUS_M
+    return x, y
+
+
+# -- our CSV --------------------------------------------------------------------------------------------
+
+
+def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] | None = None,
+                floors: Mapping[str, int] | None = None) -> ApList:
+    """origin: (lon, lat) of the plan's top-left corner, needed only by rows given as lat/lon."""
+    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    rows = list(csv.DictReader(io.StringIO(text)))
+    c = _Collector(venue, floors)
+    if not rows:
+        raise ApListError(["the CSV has no rows (see the template: " + TEMPLATE_CSV.splitlines()[0] + ")"])
+    header = {k.strip().lower() for k in rows[0] if k}
+    missing = {"bssids", "level"} - header
+    if missing:
+        raise ApListError([f"the CSV lacks column(s) {', '.join(sorted(missing))} (template header: "
+                           f"{TEMPLATE_CSV.splitlines()[0]})"])
+    if len(rows) > MAX_ROWS:
+        raise ApListError([f"the CSV has {len(rows)} rows; at most {MAX_ROWS}"])
+    for i, row in enumerate(rows, 2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        where = f"row {i}"
+        level = c.level(row.get("level"), where)
+        if level is None:
+            continue
+        x, y = _number(row.get("x_m", row.get("x"))), _number(row.get("y_m", row.get("y")))
+        lat, lon = _number(row.get("lat")), _number(row.get("lon"))
+        if x is None or y is None:
+            if lat is None or lon is None:
+                c.problems.append(f"{where}: give x_m and y_m (metres), or lat and lon")
+                continue
+            if origin is None:
+                c.problems.append(f"{where}: lat/lon needs the plan origin (lon, lat of its top-left corner)")
+                continue
+            x, y = lonlat_to_plan(lon, lat, *origin)
+        height = _number(row.get("height_m")) if row.get("height_m") else None
+        bssids = [b for b in SPLIT_RE.split(row.get("bssids", "")) if b]
+        c.add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
+    return c.result()
+
+
+# -- Meraki ---------------------------------------------------------------------------------------------
+
+
+def _corner(plan: Mapping, key: str) -> tuple[float, float]:
+    corner = plan[key]
+    return float(corner["lng"]), float(corner["lat"])
+
+
+def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[dict],
+                        floors: Mapping[str, int] | None = None) -> ApList:
+    c = _Collector(venue, floors)
+    plans = {p.get("floorPlanId"): p for p in floor_plans if isinstance(p, dict)}
+    for i, dev in enumerate(devices):
+        if not isinstance(dev, dict):
+            c.problems.append(f"device #{i}: not an object")
+            continue
+        name = str(dev.get("name") or dev.get("serial") or f"device #{i}")
+        model = str(dev.get("model") or "")
+        if model and not model.upper().startswith(("MR", "CW")):
+            c.out.skipped.append(f"{name}: {model} is not an AP")
+            continue
+        plan = plans.get(dev.get("floorPlanId"))
+        if plan is None:
+            c.out.skipped.append(f"{name}: on no floor plan")
+            continue
+        level = c.level(plan.get("name"), f"floor plan {plan.get('name')!r}")
+        lat, lng = _number(dev.get("lat")), _number(dev.get("lng"))
+        if level is None:
+            continue
+        if lat is None or lng is None:
+            c.problems.append(f"{name}: no lat/lng")
+            continue
+        try:
+            x, y = _on_plan(plan, lng, lat)
+        except (KeyError, TypeError, ValueError) as exc:
+            c.problems.append(f"floor plan {plan.get('name')!r}: corners unreadable ({exc})")
+            continue
+        c.add(name, name, [str(dev.get("mac") or "")], level, x, y, None, model)
+    return c.result()
+
+
+def _on_plan(plan: Mapping, lng: float, lat: float) -> tuple[float, float]:
+    """Metres along the plan's top edge (x) and down its left edge (y), from its top-left corner."""
+    origin = _corner(plan, "topLeftCorner")
+    right = lonlat_to_plan(*_corner(plan, "topRightCorner"), *origin)
+    down = lonlat_to_plan(*_corner(plan, "bottomLeftCorner"), *origin)
+    p = lonlat_to_plan(lng, lat, *origin)
+    ux, uy = _unit(right)
+    vx, vy = _unit(down)
+    return p[0] * ux + p[1] * uy, p[0] * vx + p[1] * vy
+
+
+def _unit(v: tuple[float, float]) -> tuple[float, float]:
+    length = math.hypot(*v)
+    if length < 0.01:
+        raise ValueError("two corners coincide")
+    return v[0] / length, v[1] / length
+
+
+# -- UniFi ----------------------------------------------------------------------------------------------
+
+
+def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list | None = None,
+                       floors: Mapping[str, int] | None = None) -> ApList:
+    c = _Collector(venue, floors)
+    items = devices.get("data", []) if isinstance(devices, dict) else devices
+    map_items = (maps.get("data", []) if isinstance(maps, dict) else maps) or []
+    by_id = {m.get("_id"): m for m in map_items if isinstance(m, dict)}
+    for i, dev in enumerate(items):
+        if not isinstance(dev, dict):
+            c.problems.append(f"device #{i}: not an object")
+            continue
+        name = str(dev.get("name") or dev.get("mac") or f"device #{i}")
+        if dev.get("type", "uap") != "uap":
+            c.out.skipped.append(f"{name}: not an AP ({dev.get('type')})")
+            continue
+        x, y, plan = _number(dev.get("x")), _number(dev.get("y")), by_id.get(dev.get("map_id"))
+        if x is None or y is None or plan is None:
+            c.out.skipped.append(f"{name}: not placed on a map")
+            continue
+        level = c.level(plan.get("name"), f"map {plan.get('name')!r}")
+        if level is None:
+            continue
+        mpp = _number(plan.get("upp")) or venue.floor(level).metres_per_pixel
+        if not mpp:
+            c.problems.append(f"map {plan.get('name')!r}: no scale (upp) and floor {level} has no plan scale")
+            continue
+        bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
+        c.add(name, name, bssids or [str(dev.get("mac") or "")], level, x * mpp, y * mpp, None,
+              str(dev.get("model") or ""))
+    return c.result()
+
+
+# -- Ekahau ---------------------------------------------------------------------------------------------
+
+
+def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = None) -> ApList:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(m.file_size for m in zf.infolist()) > MAX_ESX_BYTES:
+                raise ApListError([f"the project expands to more than {MAX_ESX_BYTES // 2**20} MiB"])
+            names = {m.filename.rsplit("/", 1)[-1]: m.filename for m in zf.infolist()}
+
+            def load(name: str, key: str, required: bool = False) -> list[dict]:
+                if name not in names:
+                    if required:
+                        raise ApListError([f"{name} is missing: not an Ekahau project"])
+                    return []
+                try:
+                    doc = json.loads(zf.read(names[name]))
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise ApListError([f"{name}: not valid JSON ({exc})"]) from None
+                items = doc.get(key) if isinstance(doc, dict) else None
+                if not isinstance(items, list):
+                    raise ApListError([f"{name}: has no {key!r} list"])
+                return [item for item in items if isinstance(item, dict)]
+
+            plans = load("floorPlans.json", "floorPlans", required=True)
+            aps = load("accessPoints.json", "accessPoints", required=True)
+            simulated = load("simulatedRadios.json", "simulatedRadios")
+            measured = load("measuredRadios.json", "measuredRadios")
+            measurements = load("accessPointMeasurements.json", "accessPointMeasurements")
+    except zipfile.BadZipFile:
+        raise ApListError(["not an Ekahau project (.esx is a zip archive)"]) from None
+    c = _Collector(venue, floors)
+    plan_by_id = {p.get("id"): p for p in plans}
+    heights = {r.get("accessPointId"): _number(r.get("antennaHeight")) for r in simulated}
+    mac_of = {m.get("id"): m.get("mac") for m in measurements}
+    macs: dict[str, list[str]] = {}
+    for radio in measured:
+        found = [mac_of.get(mid) for mid in radio.get("accessPointMeasurementIds") or []]
+        macs.setdefault(radio.get("accessPointId"), []).extend(m for m in found if m)
+    for ap in aps:
+        name = str(ap.get("name") or ap.get("id"))
+        loc = ap.get("location") or {}
+        plan = plan_by_id.get(loc.get("floorPlanId"))
+        coord = loc.get("coord") or {}
+        x, y = _number(coord.get("x")), _number(coord.get("y"))
+        if plan is None or x is None or y is None:
+            c.out.skipped.append(f"{name}: not placed on a floor plan")
+            continue
+        scale = _number(plan.get("metersPerUnit"))
+        if not scale or scale <= 0:
+            c.problems.append(f"floor plan {plan.get('name')!r}: no metersPerUnit (the plan's scale is not set)")
+            continue
+        level = c.level(plan.get("name"), f"floor plan {plan.get('name')!r}")
+        if level is None:
+            continue
+        bssids = list(dict.fromkeys(macs.get(ap.get("id"), [])))
+        if not bssids:
+            c.out.skipped.append(f"{name}: planned only (no measured radio, so no BSSID)")
+            continue
+        model = " ".join(str(v) for v in (ap.get("vendor"), ap.get("model")) if v)
+        c.add(name, name, bssids, level, x * scale, y * scale, heights.get(ap.get("id")), model)
+    return c.result()
+
+
+def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = None,
+                 origin: tuple[float, float] | None = None, floors: Mapping[str, int] | None = None,
+                 companion: bytes | None = None) -> ApList:
+    """Any of the above, by `fmt` (csv, esx, meraki, unifi) or by the file name. Meraki and UniFi take
+    the floor-plan / map list as `companion` (JSON)."""
+    fmt = fmt or ("esx" if filename.lower().endswith(".esx") else "csv" if filename.lower().endswith(".csv")
+                  else None)
+    if fmt == "csv":
+        return read_ap_csv(venue, data, origin, floors)
+    if fmt == "esx":
+        return read_esx(venue, data, floors)
+    if fmt in ("meraki", "unifi"):
+        try:
+            devices = json.loads(data)
+            extra = json.loads(companion) if companion else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApListError([f"not valid JSON ({exc})"]) from None
+        if fmt == "meraki":
+            if not isinstance(devices, list) or not isinstance(extra, list):
+                raise ApListError(["Meraki: give the device list (a JSON array) and the floor plans (a JSON array)"])
+            return read_meraki_devices(venue, devices, extra, floors)
+        return read_unifi_devices(venue, devices, extra, floors)
+    raise ApListError([f"unknown AP list format for {filename!r}: choose csv, esx, meraki or unifi"])

@@ -1,0 +1,265 @@
+"""Map edits: plain functions that change a VenueMap in place, or raise EditError and change nothing
+that is kept (callers run them on the private copy `VenueStore.edit` hands out, or on a draft's copy).
+
+The console, the CLI (portal/map_cli.py), IMDF and AP imports, surveys, drafts and the demo seed all
+call these, so a rule ("a zone may not overlap another", "samples follow their zone") has one owner.
+Every edit takes JSON-friendly arguments (numbers, strings, lists, dicts), so a draft can store a list
+of `(name, kwargs)` and replay it with `apply_edit` on top of whatever version is current when it is
+applied. Messages are English templates marked with `N_` for the translation catalog; the console shows
+`gettext(err.template) % err.params`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from shapely.geometry import Polygon
+from shapely.validation import explain_validity
+
+from fingerprints.geometry import zone_map
+from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
+from fingerprints.plan import PX_PER_M
+
+EDGE_KINDS = ("walk", "escalator", "elevator", "stairs", "ramp")
+ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "corridor")
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
+    return message
+
+
+class EditError(ValueError):
+    """An edit refused: `template % params` is the English text; the console translates `template`."""
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template, self.params = template, params
+        super().__init__(template % params if params else template)
+
+
+# -- floors ---------------------------------------------------------------------------------------------
+
+
+def add_floor(m: VenueMap, level: int, name: str, width_m: float, height_m: float) -> None:
+    if any(f.level == level for f in m.floors):
+        raise EditError(N_("Floor %(level)s already exists."), level=level)
+    m.floors.append(Floor(level=int(level), name=name, width_m=float(width_m), height_m=float(height_m)))
+    m.floors.sort(key=lambda f: f.level)
+
+
+def set_plan_image(m: VenueMap, level: int, image_id: str, width_px: int, height_px: int) -> None:
+    """The plan spans the floor's width until its scale is set."""
+    fl = _floor(m, level)
+    mpp = fl.width_m / width_px
+    fl.plan_image, fl.metres_per_pixel = image_id, mpp
+    fl.height_m = round(height_px * mpp, 3)
+
+
+def rescale_floor(m: VenueMap, level: int, metres_per_pixel: float) -> None:
+    """New metres per pixel of a floor's plan; what is already placed keeps its place on the plan."""
+    fl = _floor(m, level)
+    k = metres_per_pixel / (fl.metres_per_pixel or 1.0 / PX_PER_M)
+    fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
+    fl.metres_per_pixel = metres_per_pixel
+    fl.walls = [tuple(round(v * k, 3) for v in wall) for wall in fl.walls]
+    for item in [*m.aps, *m.nodes, *m.samples, *m.shops]:
+        if item.floor == level:
+            item.x, item.y = round(item.x * k, 3), round(item.y * k, 3)
+    for zone in m.zones:
+        if zone.floor == level:
+            zone.polygon = [(round(x * k, 3), round(y * k, 3)) for x, y in zone.polygon]
+
+
+def _floor(m: VenueMap, level: int) -> Floor:
+    try:
+        return m.floor(int(level))
+    except (KeyError, TypeError, ValueError):
+        raise EditError(N_("Unknown floor %(floor)s."), floor=repr(level)) from None
+
+
+# -- access points --------------------------------------------------------------------------------------
+
+
+def place_ap(m: VenueMap, bssid: str, level: int, x: float, y: float, name: str = "",
+             height_m: float | None = None, model: str = "") -> bool:
+    """Place (or move) an AP; True if it was already on the map. `bssid` is normalised already."""
+    fl = _floor(m, level)
+    if not (0 <= x <= fl.width_m and 0 <= y <= fl.height_m):
+        raise EditError(N_("AP %(b)s at (%(x)s, %(y)s) is off the plan of floor %(f)s."), b=bssid,
+                        x=f"{x:g}", y=f"{y:g}", f=fl.name)
+    ap = next((a for a in m.aps if a.bssid == bssid), None)
+    if ap is None:
+        m.aps.append(AccessPoint(bssid=bssid, floor=fl.level, x=x, y=y, name=name, height_m=height_m, model=model))
+        return False
+    ap.floor, ap.x, ap.y = fl.level, x, y
+    ap.name = name or ap.name
+    ap.height_m = ap.height_m if height_m is None else height_m
+    ap.model = model or ap.model
+    return True
+
+
+def place_aps(m: VenueMap, aps: Iterable[Mapping[str, Any]]) -> int:
+    """Bulk placement (AP lists from CSV, controllers, survey tools): each item has place_ap's
+    arguments. Returns how many were already on the map (moved)."""
+    return sum(place_ap(m, **dict(item)) for item in aps)
+
+
+def delete_ap(m: VenueMap, bssid: str) -> None:
+    before = len(m.aps)
+    m.aps = [a for a in m.aps if a.bssid != bssid]
+    if len(m.aps) == before:
+        raise EditError(N_("There is no AP %(b)s."), b=bssid)
+
+
+# -- zones ----------------------------------------------------------------------------------------------
+
+
+def check_zone_polygon(m: VenueMap, level: int, zone_id: str, points: list[tuple[float, float]]) -> None:
+    fl = _floor(m, level)
+    if len(points) < 3:
+        raise EditError(N_("A zone needs at least 3 points (got %(n)s): click its corners on the plan."),
+                        n=len(points))
+    if len(points) > 200:
+        raise EditError(N_("A zone has at most 200 points."))
+    for x, y in points:
+        if not (0 <= x <= fl.width_m and 0 <= y <= fl.height_m):
+            raise EditError(N_("Point (%(x)s, %(y)s) is off the plan of floor %(f)s (%(w)s x %(h)s m)."),
+                            x=f"{x:g}", y=f"{y:g}", f=fl.name, w=f"{fl.width_m:g}", h=f"{fl.height_m:g}")
+    polygon = Polygon(points)
+    if polygon.convex_hull.area < 0.01:
+        raise EditError(N_("The zone has no area (its points lie on one line)."))
+    if not polygon.is_valid:
+        raise EditError(N_("The outline crosses itself (%(why)s); click the corners in order around the zone."),
+                        why=explain_validity(polygon))
+    if polygon.area < 0.01:
+        raise EditError(N_("The zone has no area."))
+    for other in m.zones:
+        if other.floor == level and other.id != zone_id and Polygon(other.polygon).intersection(polygon).area > 0.01:
+            raise EditError(N_("The zone overlaps zone %(z)s (%(name)s)."), z=other.id, name=other.name)
+
+
+def rezone_samples(m: VenueMap) -> None:
+    """After zones change, each sample's zone is the polygon it stands in."""
+    zones = zone_map(m)
+    for sample in m.samples:
+        sample.zone = zones.zone_at(sample.floor, sample.x, sample.y)
+
+
+def add_zone(m: VenueMap, zone_id: str, name: str, level: int, points: list, kind: str = "shop",
+             name_zh: str = "") -> None:
+    if not ID_RE.match(zone_id):
+        raise EditError(N_("Zone id: lower-case letters, digits, - and _, at most 48 (e.g. cafe-2)."))
+    if m.zone(zone_id) is not None:
+        raise EditError(N_("Zone %(z)s already exists; delete it first to redraw it."), z=zone_id)
+    polygon = [(float(x), float(y)) for x, y in points]
+    check_zone_polygon(m, level, zone_id, polygon)
+    m.zones.append(Zone(id=zone_id, name=name, name_zh=name_zh or name, floor=int(level), polygon=polygon,
+                        kind=kind))
+    rezone_samples(m)
+
+
+def delete_zone(m: VenueMap, zone_id: str) -> None:
+    if m.zone(zone_id) is None:
+        raise EditError(N_("There is no zone %(z)s."), z=repr(zone_id))
+    m.zones = [z for z in m.zones if z.id != zone_id]
+    rezone_samples(m)
+
+
+# -- walkway graph --------------------------------------------------------------------------------------
+
+
+def add_node(m: VenueMap, node_id: str, level: int, x: float, y: float) -> None:
+    if not ID_RE.match(node_id):
+        raise EditError(N_("Node id: lower-case letters, digits, - and _, at most 48."))
+    if any(n.id == node_id for n in m.nodes):
+        raise EditError(N_("Node %(n)s already exists."), n=node_id)
+    m.nodes.append(WalkNode(id=node_id, floor=_floor(m, level).level, x=x, y=y))
+
+
+def add_edge(m: VenueMap, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
+    if kind not in EDGE_KINDS:
+        raise EditError(N_("Unknown link kind."))
+    if a == b:
+        raise EditError(N_("A link joins two different nodes."))
+    ids = {n.id for n in m.nodes}
+    for node in (a, b):
+        if node not in ids:
+            raise EditError(N_("There is no node %(n)s."), n=repr(node[:48]))
+    if any({e.a, e.b} == {a, b} for e in m.edges):
+        raise EditError(N_("Nodes %(a)s and %(b)s are already linked."), a=a, b=b)
+    m.edges.append(WalkEdge(a=a, b=b, kind=kind, oneway=oneway))
+
+
+def delete_walkway(m: VenueMap, node: str = "", a: str = "", b: str = "") -> None:
+    """Delete a node (and its links) or one link (a, b)."""
+    if node:
+        if not any(n.id == node for n in m.nodes):
+            raise EditError(N_("There is no node %(n)s."), n=repr(node[:48]))
+        m.nodes = [n for n in m.nodes if n.id != node]
+        m.edges = [e for e in m.edges if node not in (e.a, e.b)]
+        return
+    before = len(m.edges)
+    m.edges = [e for e in m.edges if {e.a, e.b} != {a, b}]
+    if len(m.edges) == before:
+        raise EditError(N_("Nodes %(a)s and %(b)s are not linked."), a=a[:48], b=b[:48])
+
+
+def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
+    """A whole walkway graph (derived from the plan, see fingerprints.imdf.navgraph)."""
+    m.nodes = [WalkNode(**n) for n in nodes]
+    m.edges = [WalkEdge(**e) for e in edges]
+    ids = {n.id for n in m.nodes}
+    for e in m.edges:
+        if e.a not in ids or e.b not in ids:
+            raise EditError(N_("Link %(a)s - %(b)s names a node that does not exist."), a=e.a, b=e.b)
+
+
+# -- whole-map imports ----------------------------------------------------------------------------------
+
+
+def merge_imported(m: VenueMap, imported: dict) -> None:
+    """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
+    IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
+    import has none. Samples on floors the import lacks are dropped."""
+    new = VenueMap.from_dict(imported)
+    levels = {f.level for f in new.floors}
+    zones = zone_map(new)
+    kept = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread), zone=zones.zone_at(s.floor, s.x, s.y))
+            for s in m.samples if s.floor in levels]
+    aps = new.aps or [a for a in m.aps if a.floor in levels]
+    nodes, edges = (new.nodes, new.edges) if new.nodes else (m.nodes, m.edges)
+    m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
+    m.aps, m.nodes, m.edges, m.samples = aps, nodes, edges, kept
+
+
+def replace_samples(m: VenueMap, samples: list[dict], mode: str = "replace") -> None:
+    """Fingerprint samples from a CSV import (Sample fields as dicts): replace or append."""
+    if mode not in ("replace", "append"):
+        raise EditError(N_("Mode must be replace or append."))
+    new = [Sample(**s) for s in samples]
+    m.samples = new if mode == "replace" else [*m.samples, *new]
+
+
+def add_sample(m: VenueMap, sample: dict) -> None:
+    """One surveyed reference point, zoned where it stands."""
+    s = Sample(**sample)
+    s.zone = zone_map(m).zone_at(s.floor, s.x, s.y)
+    m.samples.append(s)
+
+
+EDITS: dict[str, Callable[..., Any]] = {f.__name__: f for f in (
+    add_floor, set_plan_image, rescale_floor, place_ap, place_aps, delete_ap, add_zone, delete_zone, add_node,
+    add_edge, delete_walkway, replace_walkways, merge_imported, replace_samples, add_sample,
+)}
+
+
+def apply_edit(m: VenueMap, name: str, kwargs: Mapping[str, Any]) -> Any:
+    """Replay one recorded edit (a draft's step) by name."""
+    edit = EDITS.get(name)
+    if edit is None:
+        raise EditError(N_("Unknown map edit %(name)s."), name=repr(name))
+    try:
+        return edit(m, **dict(kwargs))
+    except TypeError as exc:
+        raise EditError(N_("Map edit %(name)s has bad arguments (%(why)s)."), name=name, why=str(exc)) from None

@@ -1,0 +1,39 @@
+"""Venue maps to and from IMDF (Indoor Mapping Data Format 1.0.0, OGC Community Standard 20-094).
+
+An IMDF archive is one GeoJSON FeatureCollection per feature type (`venue.geojson`, `level.geojson`, ...)
+plus `manifest.json`, zipped. `export_imdf` returns {filename: JSON document}; `write_imdf_zip` zips it;
+`import_imdf` takes such a dict or a zip and returns a VenueMap, or raises `ImdfError` (a ValueError)
+listing every problem found with the file, the feature id and what is wrong. Nothing is returned unless
+the whole archive is valid: an import is all or nothing.
+
+Mapping (our model -> IMDF):
+- the venue -> one `venue` feature (category "shoppingcenter") and its `address` (required by IMDF);
+- each floor -> a `level` (ordinal = floor level), its geometry the floor's rectangle;
+- each zone -> a `unit`, category from the zone kind (garage -> parking, cinema -> movietheater, food and
+  restaurant -> foodservice, atrium -> unenclosedarea, anything else -> room);
+- each shop -> an `occupant` (category from ours where IMDF has it, see OCCUPANT_CATEGORY_FOR) with an
+  `anchor` point in its unit;
+- gaps in the walls between two zones -> `opening` lines (pedestrian);
+- the ends of lifts, escalators and stairs of the walkway graph -> `amenity` points.
+IMDF has no feature type for WiFi access points, walls or a routing graph, so these travel in extension
+files next to the standard ones (declared in the manifest's `extensions`, ignored by other tools):
+`mallportal_venue.geojson` (plan origin and projection, floor sizes and plans, our ids and zone kinds),
+`mallportal_walls.geojson`, `mallportal_aps.geojson` and `mallportal_walkways.geojson`. Standard
+features carry only the properties the standard defines.
+
+Coordinates: IMDF is WGS84 lon/lat; our plans are metres, x to the right and y *down* the plan from its
+top-left corner (0, 0). The export places that corner at an `Origin` (lon/lat, plan rotation clockwise
+from north-up, 0 by default) with a local equirectangular projection (exact to well under a millimetre
+over a building), and stores the origin in `mallportal_venue.geojson`. An archive from another tool
+(no extension) is projected around the north-west corner of its venue geometry.
+"""
+
+from fingerprints.imdf.build import import_imdf, merge_imported
+from fingerprints.imdf.export import export_imdf, imdf_zip_bytes, write_imdf_zip
+from fingerprints.imdf.schema import DEFAULT_ORIGIN, EXTENSION, EXTENSION_FILES, IMDF_VERSION, ImdfError, Origin
+from fingerprints.imdf.validate import read_imdf_files, validate_imdf
+
+__all__ = [
+    "DEFAULT_ORIGIN", "EXTENSION", "EXTENSION_FILES", "IMDF_VERSION", "ImdfError", "Origin", "export_imdf",
+    "imdf_zip_bytes", "import_imdf", "merge_imported", "read_imdf_files", "validate_imdf", "write_imdf_zip",
+]

@@ -1,0 +1,279 @@
+"""A validated IMDF archive -> VenueMap (import_imdf), and the imported map as a venue's next version
+(merge_imported; the rule itself is fingerprints.edits.merge_imported)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import LineString, Polygon
+from shapely.ops import unary_union
+
+from fingerprints import edits
+from fingerprints.geometry import zone_map
+from fingerprints.imdf.navgraph import derive_from_imdf
+from fingerprints.imdf.schema import EXTENSION, KIND_FOR_UNIT_CATEGORY, STRUCTURAL_UNITS, ImdfError, Origin
+from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
+from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
+
+
+def _label(labels: dict | None, *langs: str) -> str | None:
+    if not labels:
+        return None
+    for lang in langs:
+        for key, value in labels.items():
+            if key == lang or key.lower().startswith(lang.lower() + "-"):
+                return value
+    return None
+
+
+def _slug(text: str | None, fallback: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", (text or "").lower()).strip("-")[:40] or fallback
+    if not ID_RE.match(base):
+        base = fallback
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate = f"{base}-{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _outer_ring(geom: dict) -> list[list[float]]:
+    """The exterior ring of a Polygon, or of a MultiPolygon's largest part (holes dropped)."""
+    if geom["type"] == "Polygon":
+        return geom["coordinates"][0]
+    parts = [Polygon([p[:2] for p in poly[0]]) for poly in geom["coordinates"]]
+    best = max(range(len(parts)), key=lambda i: parts[i].area)
+    return geom["coordinates"][best][0]
+
+
+def _all_positions(geom: dict | None) -> Iterable[list[float]]:
+    if not geom:
+        return
+    stack = [geom.get("coordinates")]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, list) and c and _is_number(c[0]):
+            yield c
+        elif isinstance(c, list):
+            stack.extend(c)
+
+
+def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | None = None) -> VenueMap:
+    """Parse and validate an IMDF archive (dict of files, zip path or zip bytes) into a VenueMap.
+    Raises ImdfError (ValueError) naming the file, feature id and problem; returns only if valid."""
+    files = read_imdf_files(source)
+    checker = _Checker(files)
+    checker.run()
+    if checker.problems:
+        raise ImdfError(checker.problems)
+    try:
+        venue = _build_map(checker.features, venue_id)
+    except ImdfError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        raise ImdfError([f"{EXTENSION}_*.geojson: extension data is malformed ({type(exc).__name__}: {exc})"]) from None
+    _check_positionable(venue)
+    return venue
+
+
+def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
+    problems: list[str] = []
+    venue_f = feats["venue.geojson"][0]
+    ext = (feats.get("mallportal_venue.geojson") or [None])[0]
+    ext_props = ext["properties"] if ext else {}
+    if ext:
+        try:
+            origin = Origin(float(ext_props["origin_lon"]), float(ext_props["origin_lat"]),
+                            float(ext_props.get("rotation_deg") or 0.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ImdfError([f"mallportal_venue.geojson: feature {ext['id']}: bad origin ({exc})"]) from None
+    else:  # another tool's archive: put the plan's (0, 0) at the north-west corner of everything
+        positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
+                     for f in feats.get(name, []) for p in _all_positions(f["geometry"])]
+        origin = Origin(min(p[0] for p in positions), max(p[1] for p in positions))
+    vid = venue_id or ext_props.get("venue_id") or _slug(_label(venue_f["properties"]["name"], "en"), "venue", set())
+    if not ID_RE.match(str(vid)):
+        raise ImdfError([f"venue id {vid!r} is not a valid id (lower-case letters, digits, - and _)"])
+
+    # floors
+    ext_floors = {f.get("level_id"): f for f in ext_props.get("floors", []) if isinstance(f, dict)}
+    level_of: dict[str, int] = {}
+    floors = []
+    for f in sorted(feats["level.geojson"], key=lambda f: f["properties"]["ordinal"]):
+        props = f["properties"]
+        level = props["ordinal"]
+        level_of[f["id"]] = level
+        xs, ys = zip(*(origin.to_plan(p[0], p[1]) for p in _all_positions(f["geometry"])), strict=True)
+        extra = ext_floors.get(f["id"], {})
+        width = float(extra.get("width_m") or round(max(xs), 2))
+        height = float(extra.get("height_m") or round(max(ys), 2))
+        if width <= 0 or height <= 0:
+            problems.append(f"level.geojson: feature {f['id']}: level lies west or north of the venue origin")
+        floors.append(Floor(level=level, name=_label(props["name"], "en") or str(level), width_m=width,
+                            height_m=height, plan_image=extra.get("plan_image"),
+                            metres_per_pixel=extra.get("metres_per_pixel")))
+    # walls: ours from the extension; otherwise unit outlines (minus openings) stand in for walls
+    walls: dict[int, list[tuple[float, float, float, float]]] = {fl.level: [] for fl in floors}
+    for f in feats.get("mallportal_walls.geojson", []):
+        level = level_of.get(f["properties"].get("level_id"))
+        geom = f.get("geometry")
+        if level is None or not geom or geom.get("type") != "LineString":
+            problems.append(f"mallportal_walls.geojson: feature {f['id']}: a wall needs a LineString and a level_id")
+            continue
+        pts = [origin.to_plan(p[0], p[1]) for p in geom["coordinates"]]
+        walls[level] += [(a[0], a[1], b[0], b[1]) for a, b in zip(pts, pts[1:], strict=False)]
+
+    # zones
+    ext_zones = {z.get("unit_id"): z for z in ext_props.get("zones", []) if isinstance(z, dict)}
+    taken: set[str] = set()
+    zones: list[Zone] = []
+    zone_of_unit: dict[str, str] = {}
+    for f in feats["unit.geojson"]:
+        props = f["properties"]
+        extra = ext_zones.get(f["id"])
+        if extra is None and props["category"] in STRUCTURAL_UNITS:
+            continue
+        ring = [origin.to_plan(p[0], p[1]) for p in _outer_ring(f["geometry"])]
+        if len(ring) > 1 and ring[0] == ring[-1]:
+            ring = ring[:-1]
+        name = _label(props.get("name"), "en") or props["category"]
+        zh = _label(props.get("name"), "zh") or name
+        zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
+        if zone_id in taken:
+            problems.append(f"unit.geojson: feature {f['id']}: zone id {zone_id!r} is used twice")
+            continue
+        if zone_id is None:
+            zone_id = _slug(name, "unit-" + f["id"][:8].lower(), taken)
+        taken.add(zone_id)
+        kind = extra.get("kind") if extra else KIND_FOR_UNIT_CATEGORY.get(props["category"], "shop")
+        poly = Polygon(ring)
+        if len(ring) < 3 or not poly.is_valid or poly.area <= 0:
+            problems.append(f"unit.geojson: feature {f['id']}: polygon is not a simple shape with an area "
+                            "(self-intersecting or degenerate)")
+            continue
+        zones.append(Zone(id=zone_id, name=name, name_zh=zh, floor=level_of[props["level_id"]],
+                          polygon=[(x, y) for x, y in ring], kind=str(kind or "shop")))
+        zone_of_unit[f["id"]] = zone_id
+    if not any(walls.values()) and not feats.get("mallportal_walls.geojson"):
+        openings = unary_union([LineString([origin.to_plan(*p[:2]) for p in f["geometry"]["coordinates"]])
+                                for f in feats.get("opening.geojson", [])]) if feats.get("opening.geojson") else None
+        gaps = openings.buffer(0.01) if openings is not None else None
+        for zone in zones:
+            outline = LineString([*zone.polygon, zone.polygon[0]])
+            rest = outline.difference(gaps) if gaps is not None else outline
+            for part in getattr(rest, "geoms", [rest]):
+                coords = list(getattr(part, "coords", []))
+                for a, b in zip(coords, coords[1:], strict=False):
+                    seg = (round(a[0], 3), round(a[1], 3), round(b[0], 3), round(b[1], 3))
+                    if seg not in walls[zone.floor] and (seg[2], seg[3], seg[0], seg[1]) not in walls[zone.floor]:
+                        walls[zone.floor].append(seg)
+    for fl in floors:
+        fl.walls = walls[fl.level]
+
+    # shops: occupant -> anchor -> unit
+    anchors = {f["id"]: f for f in feats.get("anchor.geojson", [])}
+    unit_level = {f["id"]: level_of[f["properties"]["level_id"]] for f in feats["unit.geojson"]}
+    ext_shops = {s.get("occupant_id"): s for s in ext_props.get("shops", []) if isinstance(s, dict)}
+    shop_ids: set[str] = set()
+    shops = []
+    for f in feats.get("occupant.geojson", []):
+        props = f["properties"]
+        anchor = anchors[props["anchor_id"]]
+        unit_id = anchor["properties"]["unit_id"]
+        x, y = origin.to_plan(*anchor["geometry"]["coordinates"][:2])
+        extra = ext_shops.get(f["id"], {})
+        name = _label(props["name"], "en") or next(iter(props["name"].values()))
+        sid = extra.get("shop_id") if ID_RE.match(str(extra.get("shop_id", ""))) else None
+        if sid is None or sid in shop_ids:
+            sid = _slug(name, "shop-" + f["id"][:8].lower(), shop_ids)
+        shop_ids.add(sid)
+        zone = extra["zone"] if "zone" in extra else zone_of_unit.get(unit_id)
+        shops.append(Shop(id=sid, name=name, name_zh=_label(props["name"], "zh") or name,
+                          category=str(extra.get("category") or props["category"]), floor=unit_level[unit_id],
+                          x=x, y=y, zone=zone if zone in zone_of_unit.values() else None,
+                          description=str(extra.get("description") or "")))
+
+    # access points and the walkway graph (extensions)
+    aps, seen_bssids = [], set()
+    for f in feats.get("mallportal_aps.geojson", []):
+        props, where = f["properties"], f"mallportal_aps.geojson: feature {f['id']}"
+        try:
+            bssid = normalise_bssid(props.get("bssid"))
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        level = level_of.get(props.get("level_id"))
+        geom = f.get("geometry")
+        if level is None or not geom or geom.get("type") != "Point":
+            problems.append(f"{where}: an AP needs a Point and a level_id")
+            continue
+        if bssid in seen_bssids:
+            problems.append(f"{where}: BSSID {bssid} appears twice")
+            continue
+        seen_bssids.add(bssid)
+        x, y = origin.to_plan(*geom["coordinates"][:2])
+        height = props.get("height_m")
+        aps.append(AccessPoint(bssid=bssid, floor=level, x=x, y=y, name=str(props.get("name") or ""),
+                               height_m=float(height) if _is_number(height) else None,
+                               model=str(props.get("model") or "")[:40]))
+    nodes, edges = [], []
+    for f in feats.get("mallportal_walkways.geojson", []):
+        props, where = f["properties"], f"mallportal_walkways.geojson: feature {f['id']}"
+        if f.get("feature_type") == f"{EXTENSION}:walknode":
+            level = level_of.get(props.get("level_id"))
+            geom = f.get("geometry")
+            if level is None or not geom or geom.get("type") != "Point" or not isinstance(props.get("node_id"), str):
+                problems.append(f"{where}: a walkway node needs a node_id, a Point and a level_id")
+                continue
+            x, y = origin.to_plan(*geom["coordinates"][:2])
+            nodes.append(WalkNode(id=props["node_id"], floor=level, x=x, y=y))
+        elif f.get("feature_type") == f"{EXTENSION}:walkedge":
+            edges.append(WalkEdge(a=str(props.get("a")), b=str(props.get("b")), kind=str(props.get("kind") or "walk"),
+                                  oneway=bool(props.get("oneway"))))
+    if "mallportal_walkways.geojson" not in feats:  # no graph of ours: derive it from the plan
+        nodes, edges = derive_from_imdf(feats, level_of, origin.to_plan)
+    node_ids = {n.id for n in nodes}
+    for e in edges:
+        if e.a not in node_ids or e.b not in node_ids:
+            problems.append(f"mallportal_walkways.geojson: edge {e.a} -> {e.b} names a node that does not exist")
+    if problems:
+        raise ImdfError(problems)
+    name = _label(venue_f["properties"]["name"], "en") or str(vid)
+    venue = VenueMap(id=str(vid), name=name, name_zh=_label(venue_f["properties"]["name"], "zh") or name,
+                     floors=floors, aps=aps, zones=zones, shops=shops, nodes=nodes, edges=edges,
+                     building=int(ext_props.get("building") or 0))
+    return venue
+
+
+def _check_positionable(venue: VenueMap) -> None:
+    """The zones must make a ZoneMap the positioner can use (valid, non-overlapping polygons)."""
+    try:
+        zone_map(venue)
+    except ValueError as exc:
+        raise ImdfError([f"unit.geojson: {exc}"]) from None
+    problems = []
+    by_floor: dict[int, list[tuple[str, Polygon]]] = {}
+    for z in venue.zones:
+        by_floor.setdefault(z.floor, []).append((z.id, Polygon(z.polygon)))
+    for level, polys in by_floor.items():
+        for (a, pa), (b, pb) in combinations(polys, 2):
+            if pa.intersection(pb).area > 0.01:
+                problems.append(f"unit.geojson: units {a!r} and {b!r} overlap on level {level}")
+    if problems:
+        raise ImdfError(problems)
+
+
+def merge_imported(current: VenueMap | None, imported: VenueMap) -> VenueMap:
+    """The imported map as the venue's next version (a new object; `current` is not changed): see
+    fingerprints.edits.merge_imported for what is kept."""
+    if current is None:
+        return imported
+    merged = copy.deepcopy(current)
+    edits.merge_imported(merged, imported.to_dict())
+    return merged

@@ -1,0 +1,240 @@
+"""A VenueMap as an IMDF archive: the standard feature files plus our extension files."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.ops import linemerge, unary_union
+
+from fingerprints.imdf.schema import (
+    CONNECTOR_KINDS,
+    DEFAULT_ORIGIN,
+    EXTENSION,
+    IMDF_VERSION,
+    OCCUPANT_CATEGORIES,
+    OCCUPANT_CATEGORY_FOR,
+    UNIT_CATEGORY_FOR_KIND,
+    Origin,
+)
+from fingerprints.model import Floor, VenueMap
+
+_NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # for stable feature ids per venue
+
+
+def _labels(en: str, zh: str | None = None) -> dict[str, str]:
+    out = {"en": en}
+    if zh and zh != en:
+        out["zh-Hans"] = zh
+    return out
+
+
+def _ring(origin: Origin, coords: Iterable[tuple[float, float]]) -> list[list[float]]:
+    ring = [origin.to_lonlat(x, y) for x, y in coords]
+    if ring[0] != ring[-1]:
+        ring.append(list(ring[0]))
+    return ring
+
+
+def _rect(w: float, h: float) -> list[tuple[float, float]]:
+    return [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+
+
+def _point(origin: Origin, x: float, y: float) -> dict:
+    return {"type": "Point", "coordinates": origin.to_lonlat(x, y)}
+
+
+def _feature(fid: str, feature_type: str, geometry: dict | None, properties: dict) -> dict:
+    return {"id": fid, "type": "Feature", "feature_type": feature_type, "geometry": geometry,
+            "properties": properties}
+
+
+def _collection(features: list[dict]) -> dict:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _openings(venue: VenueMap, floor: Floor) -> list[tuple[str, str, LineString]]:
+    """Gaps in the walls along the boundary two zones share: (zone a, zone b, line)."""
+    if not floor.walls:
+        return []
+    walls = unary_union([LineString([(w[0], w[1]), (w[2], w[3])]) for w in floor.walls]).buffer(0.01)
+    zones = [(z.id, Polygon(z.polygon)) for z in venue.zones if z.floor == floor.level]
+    out = []
+    for (ida, pa), (idb, pb) in combinations(zones, 2):
+        shared = pa.boundary.intersection(pb.boundary)
+        lines = [g for g in getattr(shared, "geoms", [shared]) if isinstance(g, LineString | MultiLineString)]
+        if not lines:
+            continue
+        merged = unary_union(lines)
+        if isinstance(merged, MultiLineString):
+            merged = linemerge(merged)
+        gaps = merged.difference(walls)
+        for part in getattr(gaps, "geoms", [gaps]):
+            if isinstance(part, LineString) and part.length >= 0.5:
+                out.append((ida, idb, part))
+    return out
+
+
+def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str | None = None,
+                locality: str = "Unknown", country: str = "CN") -> dict[str, dict]:
+    """The venue map as an IMDF archive: {filename: GeoJSON FeatureCollection (or the manifest)}."""
+    origin = origin or DEFAULT_ORIGIN
+
+    def fid(*parts: object) -> str:
+        return str(uuid.uuid5(_NAMESPACE, "/".join([venue.id, *map(str, parts)])))
+
+    address_id = fid("address")
+    address_f = _feature(address_id, "address", None, {
+        "address": address or venue.name, "unit": None, "locality": locality, "province": None,
+        "country": country, "postal_code": None, "postal_code_ext": None, "postal_code_vanity": None,
+    })
+    width = max(f.width_m for f in venue.floors)
+    height = max(f.height_m for f in venue.floors)
+    outline = {"type": "Polygon", "coordinates": [_ring(origin, _rect(width, height))]}
+    venue_f = _feature(fid("venue"), "venue", outline, {
+        "category": "shoppingcenter", "restriction": None, "name": _labels(venue.name, venue.name_zh),
+        "alt_name": None, "hours": None, "phone": None, "website": None,
+        "display_point": _point(origin, width / 2, height / 2), "address_id": address_id,
+    })
+    level_ids = {f.level: fid("level", f.level) for f in venue.floors}
+    levels = []
+    for floor in venue.floors:
+        kinds = {z.kind for z in venue.zones if z.floor == floor.level}
+        levels.append(_feature(level_ids[floor.level], "level", {
+            "type": "Polygon", "coordinates": [_ring(origin, _rect(floor.width_m, floor.height_m))]}, {
+            "category": "parking" if kinds == {"garage"} else "unspecified", "restriction": None,
+            "outdoor": False, "ordinal": floor.level, "name": _labels(floor.name),
+            "short_name": _labels(floor.name), "display_point": _point(origin, floor.width_m / 2, floor.height_m / 2),
+            "address_id": None, "building_ids": None,
+        }))
+    unit_ids = {z.id: fid("unit", z.id) for z in venue.zones}
+    polygons = {z.id: Polygon(z.polygon) for z in venue.zones}
+    units = []
+    for zone in venue.zones:
+        if zone.floor not in level_ids:
+            raise ValueError(f"zone {zone.id} is on floor {zone.floor}, which the venue does not have")
+        rep = polygons[zone.id].representative_point()
+        units.append(_feature(unit_ids[zone.id], "unit", {
+            "type": "Polygon", "coordinates": [_ring(origin, zone.polygon)]}, {
+            "category": UNIT_CATEGORY_FOR_KIND.get(zone.kind, "room"), "restriction": None,
+            "accessibility": None, "name": _labels(zone.name, zone.name_zh), "alt_name": None,
+            "level_id": level_ids[zone.floor], "display_point": _point(origin, rep.x, rep.y),
+        }))
+
+    def unit_at(level: int, x: float, y: float) -> str | None:
+        p = Point(x, y)
+        for zone in venue.zones:
+            if zone.floor == level and polygons[zone.id].covers(p):
+                return zone.id
+        return None
+
+    openings = []
+    for floor in venue.floors:
+        for a, b, line in _openings(venue, floor):
+            mid = line.interpolate(0.5, normalized=True)
+            openings.append(_feature(fid("opening", floor.level, a, b, round(mid.x, 3), round(mid.y, 3)), "opening", {
+                "type": "LineString", "coordinates": [origin.to_lonlat(x, y) for x, y in line.coords]}, {
+                "category": "pedestrian", "accessibility": None, "access_control": None, "door": None,
+                "name": None, "alt_name": None, "display_point": _point(origin, mid.x, mid.y),
+                "level_id": level_ids[floor.level],
+            }))
+    nodes = {n.id: n for n in venue.nodes}
+    amenities, seen = [], set()
+    for edge in venue.edges:
+        if edge.kind not in CONNECTOR_KINDS:
+            continue
+        for node_id in (edge.a, edge.b):
+            node = nodes.get(node_id)
+            if node is None or node_id in seen:
+                continue
+            seen.add(node_id)
+            zone_id = unit_at(node.floor, node.x, node.y)
+            if zone_id is None:
+                continue  # IMDF amenities must lie in a unit
+            amenities.append(_feature(fid("amenity", node_id), "amenity", _point(origin, node.x, node.y), {
+                "category": edge.kind, "accessibility": None, "name": None, "alt_name": None, "hours": None,
+                "phone": None, "website": None, "unit_ids": [unit_ids[zone_id]], "address_id": None,
+                "correlation_id": None,
+            }))
+    anchors, occupants = [], []
+    for shop in venue.shops:
+        zone_id = shop.zone if shop.zone in unit_ids else unit_at(shop.floor, shop.x, shop.y)
+        if zone_id is None:
+            raise ValueError(f"shop {shop.id} lies in no zone: an IMDF anchor needs a unit")
+        anchor_id = fid("anchor", shop.id)
+        anchors.append(_feature(anchor_id, "anchor", _point(origin, shop.x, shop.y),
+                                {"address_id": None, "unit_id": unit_ids[zone_id]}))
+        category = shop.category if shop.category in OCCUPANT_CATEGORIES else OCCUPANT_CATEGORY_FOR.get(
+            shop.category, "shopping")
+        occupants.append(_feature(fid("occupant", shop.id), "occupant", None, {
+            "name": _labels(shop.name, shop.name_zh), "category": category, "anchor_id": anchor_id,
+            "hours": None, "phone": None, "website": None, "validity": None, "correlation_id": None,
+        }))
+
+    # -- extension files: what IMDF cannot say -----------------------------------------------------------
+    ext_venue = _feature(fid("mallportal", "venue"), f"{EXTENSION}:venue", _point(origin, 0.0, 0.0), {
+        "venue_id": venue.id, "building": venue.building, "projection": "equirectangular",
+        "origin_lon": origin.lon, "origin_lat": origin.lat, "rotation_deg": origin.rotation_deg,
+        "floors": [{"level": f.level, "level_id": level_ids[f.level], "width_m": f.width_m,
+                    "height_m": f.height_m, "plan_image": f.plan_image, "metres_per_pixel": f.metres_per_pixel}
+                   for f in venue.floors],
+        "zones": [{"unit_id": unit_ids[z.id], "zone_id": z.id, "kind": z.kind} for z in venue.zones],
+        "shops": [{"occupant_id": fid("occupant", s.id), "shop_id": s.id, "category": s.category,
+                   "zone": s.zone, "description": s.description} for s in venue.shops],
+    })
+    walls = [
+        _feature(fid("wall", f.level, i), f"{EXTENSION}:wall",
+                 {"type": "LineString", "coordinates": [origin.to_lonlat(w[0], w[1]), origin.to_lonlat(w[2], w[3])]},
+                 {"level_id": level_ids[f.level]})
+        for f in venue.floors for i, w in enumerate(f.walls)
+    ]
+    aps = [_feature(fid("ap", ap.bssid), f"{EXTENSION}:ap", _point(origin, ap.x, ap.y),
+                    {"bssid": ap.bssid, "name": ap.name, "level_id": level_ids.get(ap.floor),
+                     "height_m": ap.height_m, "model": ap.model})
+           for ap in venue.aps]
+    walk = [_feature(fid("node", n.id), f"{EXTENSION}:walknode", _point(origin, n.x, n.y),
+                     {"node_id": n.id, "level_id": level_ids.get(n.floor)}) for n in venue.nodes]
+    walk += [_feature(fid("edge", i, e.a, e.b), f"{EXTENSION}:walkedge", None,
+                      {"a": e.a, "b": e.b, "kind": e.kind, "oneway": e.oneway}) for i, e in enumerate(venue.edges)]
+    manifest = {
+        "version": IMDF_VERSION, "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_by": "MallPortal", "language": "en", "extensions": [EXTENSION],
+    }
+    return {
+        "manifest.json": manifest,
+        "address.geojson": _collection([address_f]),
+        "venue.geojson": _collection([venue_f]),
+        "level.geojson": _collection(levels),
+        "unit.geojson": _collection(units),
+        "opening.geojson": _collection(openings),
+        "amenity.geojson": _collection(amenities),
+        "anchor.geojson": _collection(anchors),
+        "occupant.geojson": _collection(occupants),
+        "mallportal_venue.geojson": _collection([ext_venue]),
+        "mallportal_walls.geojson": _collection(walls),
+        "mallportal_aps.geojson": _collection(aps),
+        "mallportal_walkways.geojson": _collection(walk),
+    }
+
+
+def imdf_zip_bytes(files: Mapping[str, dict]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, doc in files.items():
+            zf.writestr(name, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    return buf.getvalue()
+
+
+def write_imdf_zip(venue: VenueMap, path: str | Path, origin: Origin | None = None, **kwargs: Any) -> Path:
+    path = Path(path)
+    data = imdf_zip_bytes(export_imdf(venue, origin, **kwargs))
+    path.write_bytes(data)
+    return path

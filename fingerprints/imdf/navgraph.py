@@ -1,0 +1,169 @@
+"""The walkway graph derived from a venue plan, so an operator only edits what the plan gets wrong.
+
+From IMDF (`derive_from_imdf`):
+- every unit gets a node: a walkway-like unit (walkway, unenclosedarea, lobby, ramp, ...) its centre
+  line (`centre_lines`), any other unit (shop, lift, stairs) one node at a point inside it;
+- every opening gets a node at its middle, linked to the units it lies on (a door joins two rooms);
+- a unit with no opening that touches a walkway is linked to it (plans often leave doors out);
+- relationships join floors: elevator, stairs, escalator (one-way when "directed"), ramp, moving
+  walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind. Step-free
+  routes (fingerprints.routes, accessible_only) use elevators, ramps and walks, never stairs or
+  escalators.
+Plans without IMDF: `centre_lines(polygon)` turns a corridor drawn as a polygon into its centre line
+(the inner edges of the Voronoi diagram of its densified outline, which approximate the medial axis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import shapely
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
+from shapely.ops import linemerge, unary_union
+
+from fingerprints.model import WalkEdge, WalkNode
+
+WALKWAY_UNITS = frozenset({"walkway", "walkway.island", "unenclosedarea", "lobby", "ramp", "footbridge",
+                           "movingwalkway", "platform"})
+EDGE_KIND_FOR_RELATIONSHIP = {"elevator": "elevator", "stairs": "stairs", "escalator": "escalator",
+                              "ramp": "ramp", "movingwalkway": "walk", "traversal": "walk",
+                              "traversal.path": "walk"}
+TOUCH_M = 0.5  # an opening or a unit this close to a unit's outline lies on it
+DENSIFY_M = 1.0
+SIMPLIFY_M = 0.5
+
+
+def centre_lines(polygon: Polygon, spacing_m: float = DENSIFY_M) -> list[LineString]:
+    """The centre line(s) of a corridor polygon: Voronoi edges of its densified outline that lie inside
+    it and away from the walls (the spurs running into corners are trimmed)."""
+    outline = shapely.segmentize(polygon.boundary, spacing_m)
+    points = MultiPoint(shapely.get_coordinates(outline))
+    edges = shapely.voronoi_polygons(points, only_edges=True)
+    inside = [e for e in getattr(edges, "geoms", [edges]) if polygon.contains(e)]
+    if not inside:
+        return []
+    depth = max(polygon.boundary.distance(Point(c)) for e in inside for c in e.coords)
+    keep = depth * 0.8
+    kept = [e for e in inside if all(polygon.boundary.distance(Point(c)) >= keep - 1e-6 for c in e.coords)]
+    merged = linemerge(unary_union(kept)) if kept else None
+    if merged is None or merged.is_empty:
+        return []
+    lines = [g.simplify(SIMPLIFY_M) for g in getattr(merged, "geoms", [merged])]
+    return [line for line in lines if line.length > 0]
+
+
+@dataclass
+class _Unit:
+    fid: str
+    level: int
+    category: str
+    polygon: Polygon
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GraphBuilder:
+    """Nodes and links, with node ids made from the feature ids (stable across re-imports)."""
+
+    nodes: dict[str, WalkNode] = field(default_factory=dict)
+    edges: dict[tuple[str, str], WalkEdge] = field(default_factory=dict)
+
+    def node(self, node_id: str, level: int, x: float, y: float) -> str:
+        if node_id not in self.nodes:
+            self.nodes[node_id] = WalkNode(id=node_id, floor=level, x=round(x, 2), y=round(y, 2))
+        return node_id
+
+    def link(self, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
+        if a != b and (a, b) not in self.edges and (b, a) not in self.edges:
+            self.edges[(a, b)] = WalkEdge(a=a, b=b, kind=kind, oneway=oneway)
+
+    def nearest(self, candidates: Iterable[str], x: float, y: float) -> str | None:
+        best = min(candidates, key=lambda n: (self.nodes[n].x - x) ** 2 + (self.nodes[n].y - y) ** 2, default=None)
+        return best
+
+
+def _gap(g: GraphBuilder, a: str, b: str) -> float:
+    return (g.nodes[a].x - g.nodes[b].x) ** 2 + (g.nodes[a].y - g.nodes[b].y) ** 2
+
+
+def _short(fid: str) -> str:
+    return fid.replace("-", "")[:12].lower()
+
+
+def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
+                     to_plan: Callable[[float, float], tuple[float, float]]) -> tuple[list[WalkNode], list[WalkEdge]]:
+    """The walkway graph of a validated archive's features (`feats` as the validator keeps them)."""
+    g = GraphBuilder()
+    units: dict[str, _Unit] = {}
+    for f in feats.get("unit.geojson", []):
+        props, geom = f["properties"], f["geometry"]
+        rings = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+        parts = [Polygon([to_plan(*p[:2]) for p in poly[0]]) for poly in rings]
+        polygon = max(parts, key=lambda p: p.area).buffer(0)
+        if polygon.is_empty:
+            continue
+        unit = _Unit(f["id"], level_of[props["level_id"]], props["category"], polygon)
+        units[f["id"]] = unit
+        lines = centre_lines(polygon) if unit.category in WALKWAY_UNITS else []
+        at: dict[tuple[float, float], str] = {}  # centre lines meet at shared points: one node there
+        for line in lines:
+            ids = []
+            for x, y in line.coords:
+                key = (round(x, 1), round(y, 1))
+                if key not in at:
+                    at[key] = g.node(f"w-{_short(f['id'])}-{len(at)}", unit.level, x, y)
+                ids.append(at[key])
+            for a, b in zip(ids, ids[1:], strict=False):
+                g.link(a, b)
+            if unit.nodes and not set(ids) & set(unit.nodes):  # a line that does not meet the others
+                g.link(ids[0], g.nearest(unit.nodes, *line.coords[0]))
+            unit.nodes += [n for n in ids if n not in unit.nodes]
+        if not unit.nodes:
+            rep = polygon.representative_point()
+            unit.nodes.append(g.node(f"u-{_short(f['id'])}", unit.level, rep.x, rep.y))
+    opened: set[str] = set()
+    opening_nodes: dict[str, str] = {}
+    for f in feats.get("opening.geojson", []):
+        level = level_of[f["properties"]["level_id"]]
+        line = LineString([to_plan(*p[:2]) for p in f["geometry"]["coordinates"]])
+        mid = line.interpolate(0.5, normalized=True)
+        node = g.node(f"o-{_short(f['id'])}", level, mid.x, mid.y)
+        opening_nodes[f["id"]] = node
+        for unit in units.values():
+            if unit.level == level and unit.polygon.boundary.distance(line) <= TOUCH_M:
+                g.link(node, g.nearest(unit.nodes, mid.x, mid.y))
+                opened.add(unit.fid)
+    walkways = [u for u in units.values() if u.category in WALKWAY_UNITS]
+    for unit in units.values():
+        if unit.fid in opened:
+            continue
+        for walkway in walkways:
+            touches = walkway.level == unit.level and walkway.polygon.distance(unit.polygon) <= TOUCH_M
+            if walkway is not unit and touches:
+                a, b = min(((a, b) for a in unit.nodes for b in walkway.nodes), key=lambda ab: _gap(g, *ab))
+                g.link(a, b)
+    _relationships(g, feats, units, opening_nodes)
+    return list(g.nodes.values()), list(g.edges.values())
+
+
+def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit],
+                   opening_nodes: dict[str, str]) -> None:
+    def node_of(ref: dict) -> str | None:
+        if ref.get("id") in units:
+            unit = units[ref["id"]]
+            centre = unit.polygon.representative_point()
+            return g.nearest(unit.nodes, centre.x, centre.y)
+        return opening_nodes.get(ref.get("id"))
+
+    for f in feats.get("relationship.geojson", []):
+        props = f["properties"]
+        kind = EDGE_KIND_FOR_RELATIONSHIP.get(props["category"])
+        if kind is None:
+            continue
+        chain = [props["origin"], *(props.get("intermediary") or []), props["destination"]]
+        ids = [node_of(ref) for ref in chain if isinstance(ref, dict)]
+        ids = [n for n in ids if n is not None]
+        oneway = props["direction"] == "directed"
+        for a, b in zip(ids, ids[1:], strict=False):
+            g.link(a, b, kind, oneway)

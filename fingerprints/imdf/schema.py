@@ -1,0 +1,223 @@
+"""IMDF 1.0.0 as we check it: category lists, geometry types, required properties, the file names of
+the archive and of our extension, ImdfError, and the plan <-> lon/lat projection (Origin)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+IMDF_VERSION = "1.0.0"
+EXTENSION = "mallportal"
+EARTH_RADIUS_M = 6378137.0  # WGS84 semi-major axis
+COORD_DECIMALS = 9  # 1e-9 degree ~ 0.1 mm
+METRE_DECIMALS = 4
+MAX_ZIP_BYTES = 256 * 1024 * 1024  # uncompressed; refuse zip bombs
+MAX_ZIP_MEMBERS = 200
+
+# -- the IMDF 1.0.0 category lists we check against ---------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+VENUE_CATEGORIES = _words("""
+airport airport.intl aquarium businesscampus casino communitycenter conventioncenter governmentfacility
+healthcarefacility hotel museum parkingfacility resort retailstore shoppingcenter stadium stripmall theater
+themepark trainstation transitstation university
+""")
+
+LEVEL_CATEGORIES = _words("""
+arrivals arrivals.domestic arrivals.intl departures departures.domestic departures.intl parking transit
+unspecified
+""")
+
+UNIT_CATEGORIES = _words("""
+auditorium brick classroom column concrete conferenceroom drywall elevator escalator fieldofplay firstaid
+fitnessroom foodservice footbridge glass huddleroom kitchen laboratory library lobby lounge mailroom
+mothersroom movietheater movingwalkway nonpublic office opentobelow parking phoneroom platform privatelounge
+ramp recreation restroom restroom.family restroom.female restroom.female.wheelchair restroom.male
+restroom.male.wheelchair restroom.transgender restroom.transgender.wheelchair restroom.unisex
+restroom.unisex.wheelchair restroom.wheelchair road room serverroom shower smokingarea stairs steps storage
+structure terrace theater unenclosedarea unspecified vegetation waitingroom walkway walkway.island wood
+""")
+
+OPENING_CATEGORIES = _words("""
+automobile bicycle emergencyexit pedestrian pedestrian.principal pedestrian.transit service
+""")
+
+AMENITY_CATEGORIES = _words("""
+amphitheater animalreliefarea arrivalgate atm babychanging baggagecarousel baggagecarousel.intl baggagecarts
+baggageclaim baggageclaim.oversize baggagerecheck baggagestorage boardinggate boardinggate.aircraft
+boardinggate.bus boardinggate.ferry boardinggate.train bus bus.muni bus.national businesscenter cabin
+caregiver carrental cashier changemachine checkin checkin.desk checkin.desk.oversizebaggage
+checkin.desk.transfer checkin.selfservice childplayarea coinlocker copymachine defibrillator drinkingfountain
+eatingdrinking elevator emergencyshelter entry escalator exhibit faregate faregate.oversized fieldofplay
+fieldofplay.americanfootball fieldofplay.baseball fieldofplay.basketball fieldofplay.fieldhockey
+fieldofplay.icehockey fieldofplay.rugby fieldofplay.soccer fieldofplay.softball fieldofplay.tennis
+fieldofplay.trackfield fieldofplay.volleyball firealarmpullstation fireextinguisher firstaid fittingroom
+foodservice gatearea groundtransportation guestservices handsanitizerstation healthscreening hoteling
+immigration information information.bid information.carrental information.hotel information.mufid
+information.mufid.arrivals information.mufid.departures information.transit landmark library limo lostandfound
+mailbox meditation meetingpoint mobilityrescue mothersroom movingwalkway paidarea parkandride parking
+parking.bicycle parking.compact parking.ev parking.longterm parking.motorcycle parking.shortterm
+parking.waitingarea payphone pedestriancrossing peoplemover phone phone.emergency photobooth platform police
+powerchargingstation prayerroom prayerroom.buddhism prayerroom.christianity prayerroom.hinduism
+prayerroom.islam prayerroom.islam.female prayerroom.islam.male prayerroom.judaism prayerroom.shintoism
+prayerroom.sikh prayerroom.taoic privatelounge productreturn rail.muni rail.national ramp reception.desk
+recreation restroom restroom.family restroom.female restroom.female.wheelchair restroom.male
+restroom.male.wheelchair restroom.transgender restroom.transgender.wheelchair restroom.unisex
+restroom.unisex.wheelchair restroom.wheelchair rideshare seat seating security security.checkpoint
+security.inspection service shower shuttle sleepbox smokingarea stairs storage strollerrental
+studentadmissions studentservices swimmingpool swimmingpool.children swimmingpool.family taxi ticketing
+ticketing.airline ticketing.bus ticketing.bus.muni ticketing.bus.national ticketing.rail ticketing.rail.muni
+ticketing.rail.national ticketing.shuttle traintrack transit unspecified valet vendingmachine
+vendingmachine.trainticket wheelchairassist wifi yoga
+""")
+
+RELATIONSHIP_CATEGORIES = _words("elevator escalator movingwalkway ramp stairs traversal traversal.path")
+RELATIONSHIP_DIRECTIONS = ("directed", "undirected")
+
+# IMDF's occupant list has over a thousand entries (cuisines, trades, services). We carry the part a
+# shopping mall uses; an occupant category outside it is refused with a message saying so (LIMITATION:
+# a valid but exotic category, e.g. "lawyer.tax", needs adding here).
+OCCUPANT_CATEGORIES = _words("""
+accessories adultstore antiques appliances arcade artgallery artsandcrafts artsupplies atm audiovideoequipment
+babyclothesandsupplies bagels bakedgoods bank bar barber beautysalon beautyspas beerwineandspirits bistro
+books bookstore bowlingalley bubbletea buffet burgers butcher cafe cafeteria cakes candy canteen
+cards.stationery carrental cellphoneaccessories cheese chinese chinese.cantonese chinese.dimsum chinese.hunan
+chinese.shanghainese chinese.szechuan chocolate cinema climbing clinic clothing clothing.childrens
+clothing.mens clothing.plussize clothing.womens cocktailbar coffee coffee.tea comicbooks
+computersandaccessories conveniencestore cosmetics costumes currencyexchange danceschool dentistry
+departmentstore desserts dimsum discountstore donuts drycleaning dumplings dutyfree education
+electronicappliances electronicsrepair escapegame eventspace eyelashes eyewear.opticians familyfuncenter
+fashion fashionaccessories fastfood fitnessinstruction florist flowers foodcourt foodstand formalwear
+frozenfoods fruitandvegetables furniture furniturestore gelato giftshops gourmetfood grocery grocerystore gym
+haircutsstyling hardware hats healthyfoods hobbyshop homedecor hotpot icecream indian internetcafe italian
+japanese japanese.ramen jewelry juicebar karaoke kidsactivities kiosk kiosk.food korean languageschool
+laundryservices leathergoods lingerie luggage malaysian manicurists massagetherapy maternitywear medicalcenter
+mobilephonerepair mobilephones musicalinstruments noodles opticians optometry outdoorgear outletstore parking
+perfume pets petstore pharmacy photography photographystore pizza playcenter playground postoffice restaurant
+salad sandwiches seafood shoerepair shoes shoestore shopping singaporean skincare souvenirs sportinggoods
+sportsbar sportswear stationery steak supermarket sushi swimwear taiwanese tea thai theater.movie tickets
+tobaccoshop toys toystore travelagent tutoring vegan vegetarian videogamesandconsoles vietnamese
+vintageclothing watches watchrepair
+""")
+
+UNIT_CATEGORY_FOR_KIND = {
+    "garage": "parking", "parking": "parking", "cinema": "movietheater", "theater": "theater",
+    "food": "foodservice", "restaurant": "foodservice", "atrium": "unenclosedarea", "walkway": "walkway",
+    "office": "office", "restroom": "restroom", "shop": "room",
+}
+KIND_FOR_UNIT_CATEGORY = {
+    "parking": "garage", "movietheater": "cinema", "theater": "cinema", "foodservice": "food",
+    "unenclosedarea": "atrium", "lobby": "atrium", "walkway": "atrium", "recreation": "atrium",
+}
+OCCUPANT_CATEGORY_FOR = {
+    "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",
+    "cinema": "cinema", "restaurant": "restaurant", "parking": "parking", "food": "restaurant",
+    "coffee": "coffee", "toys": "toys", "jewelry": "jewelry", "shoes": "shoestore",
+}
+# Unit categories that are building fabric, not places: not turned into zones on import.
+STRUCTURAL_UNITS = frozenset({"brick", "column", "concrete", "drywall", "glass", "structure", "wood",
+                              "opentobelow", "elevator", "escalator", "stairs", "steps", "movingwalkway",
+                              "ramp"})
+CONNECTOR_KINDS = ("elevator", "escalator", "stairs")
+
+GEOMETRY_TYPES = {
+    "venue": ("Polygon", "MultiPolygon"), "level": ("Polygon", "MultiPolygon"),
+    "unit": ("Polygon", "MultiPolygon"), "fixture": ("Polygon", "MultiPolygon"),
+    "section": ("Polygon", "MultiPolygon"), "footprint": ("Polygon", "MultiPolygon"),
+    "geofence": ("Polygon", "MultiPolygon"), "kiosk": ("Polygon", "MultiPolygon"),
+    "opening": ("LineString",), "amenity": ("Point",), "anchor": ("Point",),
+    "occupant": (None,), "address": (None,), "building": (None,),
+    "relationship": (None, "Point", "LineString", "Polygon", "MultiPolygon"),
+}
+# Properties every feature of a type must have (a key; null allowed unless in NON_NULL).
+REQUIRED = {
+    "address": ("address", "unit", "locality", "province", "country", "postal_code", "postal_code_ext"),
+    "venue": ("category", "restriction", "name", "alt_name", "hours", "phone", "website", "display_point",
+              "address_id"),
+    "level": ("category", "restriction", "outdoor", "ordinal", "name", "short_name", "display_point",
+              "address_id", "building_ids"),
+    "unit": ("category", "restriction", "accessibility", "name", "alt_name", "level_id", "display_point"),
+    "opening": ("category", "accessibility", "access_control", "door", "name", "alt_name", "display_point",
+                "level_id"),
+    "amenity": ("category", "accessibility", "name", "alt_name", "hours", "phone", "website", "unit_ids",
+                "address_id", "correlation_id"),
+    "anchor": ("address_id", "unit_id"),
+    "occupant": ("name", "category", "anchor_id", "hours", "phone", "website", "validity", "correlation_id"),
+    "fixture": ("category", "name", "alt_name", "anchor_id", "level_id", "display_point"),
+    "relationship": ("category", "direction", "origin", "intermediary", "destination", "hours"),
+}
+NON_NULL = {
+    "address": ("address", "locality", "country"),
+    "venue": ("category", "name", "display_point", "address_id"),
+    "level": ("category", "outdoor", "ordinal", "name"),
+    "unit": ("category", "level_id"),
+    "opening": ("category", "level_id"),
+    "amenity": ("category", "unit_ids"),
+    "anchor": ("unit_id",),
+    "occupant": ("name", "category", "anchor_id"),
+    "fixture": ("category", "level_id"),
+    "relationship": ("category", "direction", "origin", "destination"),
+}
+CATEGORY_LISTS = {
+    "venue": VENUE_CATEGORIES, "level": LEVEL_CATEGORIES, "unit": UNIT_CATEGORIES,
+    "opening": OPENING_CATEGORIES, "amenity": AMENITY_CATEGORIES, "occupant": OCCUPANT_CATEGORIES,
+    "relationship": RELATIONSHIP_CATEGORIES,
+}
+STANDARD_FILES = ("address", "venue", "level", "unit", "opening", "amenity", "anchor", "occupant", "fixture",
+                  "relationship")
+REQUIRED_FILES = ("manifest.json", "address.geojson", "venue.geojson", "level.geojson", "unit.geojson")
+EXTENSION_FILES = ("mallportal_venue.geojson", "mallportal_walls.geojson", "mallportal_aps.geojson",
+                   "mallportal_walkways.geojson")
+
+
+class ImdfError(ValueError):
+    """An archive that breaks the IMDF rules we check; `problems` lists them all."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = problems[:20]
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"invalid IMDF archive ({len(problems)} problem(s)):\n" + "\n".join(shown) + more)
+
+
+# -- projection ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the plan's (0, 0) corner lies on Earth, and how the plan is turned (degrees clockwise from
+    north-up: 0 means x points east and y points south)."""
+
+    lon: float
+    lat: float
+    rotation_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (-180 <= self.lon <= 180 and -85 <= self.lat <= 85):
+            raise ValueError(f"origin {self.lon}, {self.lat} is not a lon/lat on Earth (|lat| <= 85)")
+
+    def _trig(self) -> tuple[float, float, float]:
+        th = math.radians(self.rotation_deg)
+        return math.cos(th), math.sin(th), EARTH_RADIUS_M * math.cos(math.radians(self.lat))
+
+    def to_lonlat(self, x: float, y: float) -> list[float]:
+        c, s, r_lon = self._trig()
+        e0, n0 = x, -y
+        east, north = e0 * c + n0 * s, -e0 * s + n0 * c
+        lon = self.lon + math.degrees(east / r_lon)
+        lat = self.lat + math.degrees(north / EARTH_RADIUS_M)
+        return [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]
+
+    def to_plan(self, lon: float, lat: float) -> tuple[float, float]:
+        c, s, r_lon = self._trig()
+        east = math.radians(lon - self.lon) * r_lon
+        north = math.radians(lat - self.lat) * EARTH_RADIUS_M
+        e0, n0 = east * c - north * s, east * s + north * c
+        return round(e0, METRE_DECIMALS) + 0.0, round(-n0, METRE_DECIMALS) + 0.0
+
+
+DEFAULT_ORIGIN = Origin(lon=114.158, lat=22.2855)  # an arbitrary harbour-front spot; pass the real one

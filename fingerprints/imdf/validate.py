@@ -1,0 +1,340 @@
+"""Reading an IMDF archive (zip or dict of files) and checking it against the rules in schema.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fingerprints.imdf.schema import (
+    CATEGORY_LISTS,
+    EXTENSION,
+    EXTENSION_FILES,
+    GEOMETRY_TYPES,
+    IMDF_VERSION,
+    MAX_ZIP_BYTES,
+    MAX_ZIP_MEMBERS,
+    NON_NULL,
+    RELATIONSHIP_DIRECTIONS,
+    REQUIRED,
+    REQUIRED_FILES,
+    STANDARD_FILES,
+    ImdfError,
+)
+
+
+def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str, Any]:
+    """{filename: parsed JSON} from a dict (values parsed or JSON text/bytes), a zip path or zip bytes.
+    Files inside one top folder of the zip are accepted too. Raises ImdfError for unreadable input."""
+    if isinstance(source, Mapping):
+        raw = dict(source)
+    else:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
+        except FileNotFoundError:
+            raise ImdfError([f"{source}: no such file"]) from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            label = "archive" if isinstance(source, bytes) else str(source)
+            raise ImdfError([f"{label}: not a zip archive ({exc})"]) from None
+        with zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise ImdfError([f"archive has {len(members)} files; at most {MAX_ZIP_MEMBERS} allowed"])
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise ImdfError([f"archive expands to more than {MAX_ZIP_BYTES // 2**20} MiB"])
+            raw = {}
+            for m in members:
+                name = m.filename.rsplit("/", 1)[-1]
+                if name.startswith(".") or "__MACOSX" in m.filename:
+                    continue
+                if name in raw:
+                    raise ImdfError([f"{name}: appears twice in the archive"])
+                raw[name] = zf.read(m)
+    out = {}
+    problems = []
+    for name, value in raw.items():
+        if isinstance(value, bytes | str):
+            try:
+                value = json.loads(value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                problems.append(f"{name}: not valid JSON ({exc})")
+                continue
+        out[name] = value
+    if problems:
+        raise ImdfError(problems)
+    return out
+
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _position_problem(pos: object) -> str | None:
+    if not isinstance(pos, list) or len(pos) < 2 or not all(_is_number(v) for v in pos[:2]):
+        return f"position {pos!r} is not [lon, lat]"
+    lon, lat = pos[0], pos[1]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return f"position {pos!r} is outside WGS84 lon/lat ranges"
+    return None
+
+
+def _geometry_problem(geom: dict) -> str | None:
+    """Structural GeoJSON check of one geometry (type already known to be allowed)."""
+    kind, coords = geom.get("type"), geom.get("coordinates")
+    if kind == "Point":
+        return _position_problem(coords)
+
+    def line(c, min_len):
+        if not isinstance(c, list) or len(c) < min_len:
+            return f"{kind} needs at least {min_len} positions"
+        for p in c:
+            problem = _position_problem(p)
+            if problem:
+                return problem
+        return None
+
+    def polygon(c):
+        if not isinstance(c, list) or not c:
+            return "polygon has no rings"
+        for ring in c:
+            problem = line(ring, 4)
+            if problem:
+                return problem
+            if ring[0][:2] != ring[-1][:2]:
+                return "polygon ring is not closed (first and last positions differ)"
+        return None
+
+    if kind == "LineString":
+        return line(coords, 2)
+    if kind == "Polygon":
+        return polygon(coords)
+    if kind == "MultiPolygon":
+        if not isinstance(coords, list) or not coords:
+            return "MultiPolygon has no polygons"
+        for c in coords:
+            problem = polygon(c)
+            if problem:
+                return problem
+        return None
+    return f"unsupported geometry type {kind!r}"
+
+
+def _labels_problem(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return "must be a labels object such as {\"en\": \"...\"}"
+    return None
+
+
+class _Checker:
+    def __init__(self, files: dict[str, Any]) -> None:
+        self.files = files
+        self.problems: list[str] = []
+        self.features: dict[str, list[dict]] = {}
+        self.by_id: dict[str, tuple[str, dict]] = {}
+
+    def add(self, where: str, problem: str) -> None:
+        self.problems.append(f"{where}: {problem}")
+
+    def run(self) -> None:
+        for name in REQUIRED_FILES:
+            if name not in self.files:
+                self.add(name, "required file is missing")
+        manifest = self.files.get("manifest.json")
+        if manifest is not None:
+            self._manifest(manifest)
+        for ftype in STANDARD_FILES:
+            self._collection(f"{ftype}.geojson", ftype)
+        for name in EXTENSION_FILES:
+            self._collection(name, None)
+        if not self.problems:
+            self._references()
+
+    def _manifest(self, m: object) -> None:
+        if not isinstance(m, dict):
+            self.add("manifest.json", "must be a JSON object")
+            return
+        for key in ("version", "created", "language"):
+            if key not in m:
+                self.add("manifest.json", f"required property {key!r} is missing")
+        if "version" in m and m["version"] != IMDF_VERSION:
+            self.add("manifest.json", f"version {m['version']!r} is not supported (expected {IMDF_VERSION!r})")
+
+    def _collection(self, name: str, ftype: str | None) -> None:
+        doc = self.files.get(name)
+        if doc is None:
+            return
+        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(
+                doc.get("features"), list):
+            self.add(name, "must be a GeoJSON FeatureCollection with a 'features' list")
+            return
+        feats = []
+        for i, f in enumerate(doc["features"]):
+            if not isinstance(f, dict):
+                self.add(f"{name}: feature #{i}", "must be a JSON object")
+                continue
+            fid = f.get("id")
+            where = f"{name}: feature {fid}" if isinstance(fid, str) else f"{name}: feature #{i}"
+            if not isinstance(fid, str) or not _UUID_RE.match(fid):
+                self.add(where, f"id {fid!r} is not a UUID")
+                continue
+            if fid in self.by_id:
+                self.add(where, f"id is used twice (also in {self.by_id[fid][0]})")
+                continue
+            self.by_id[fid] = (name, f)
+            if f.get("type") != "Feature":
+                self.add(where, "'type' must be \"Feature\"")
+            props = f.get("properties")
+            if not isinstance(props, dict):
+                self.add(where, "'properties' must be an object")
+                continue
+            if ftype is None:
+                feature_type = f.get("feature_type")
+                if not isinstance(feature_type, str) or not feature_type.startswith(EXTENSION + ":"):
+                    self.add(where, f"extension feature_type must start with {EXTENSION}:")
+                geom = f.get("geometry")
+                if geom is not None:
+                    problem = _geometry_problem(geom) if isinstance(geom, dict) else "geometry must be an object"
+                    if problem:
+                        self.add(where, problem)
+                feats.append(f)
+                continue
+            if f.get("feature_type") != ftype:
+                self.add(where, f"feature_type {f.get('feature_type')!r} does not belong in {name} "
+                                f"(expected {ftype!r})")
+                continue
+            if self._feature(where, ftype, f, props):
+                feats.append(f)
+        self.features[name] = feats
+
+    def _feature(self, where: str, ftype: str, f: dict, props: dict) -> bool:
+        ok = True
+        allowed = GEOMETRY_TYPES.get(ftype, (None,))
+        geom = f.get("geometry", "missing")
+        if geom == "missing":
+            self.add(where, "'geometry' member is missing (use null where the type has none)")
+            ok = False
+        elif geom is None:
+            if None not in allowed:
+                self.add(where, f"geometry is null; a {ftype} needs {' or '.join(a for a in allowed if a)}")
+                ok = False
+        elif not isinstance(geom, dict) or geom.get("type") not in allowed:
+            got = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
+            want = " or ".join(a if a else "null" for a in allowed)
+            self.add(where, f"geometry type {got!r} is not allowed for {ftype} features (must be {want})")
+            ok = False
+        else:
+            problem = _geometry_problem(geom)
+            if problem:
+                self.add(where, f"geometry: {problem}")
+                ok = False
+        for key in REQUIRED.get(ftype, ()):
+            if key not in props:
+                self.add(where, f"required property {key!r} is missing")
+                ok = False
+            elif props[key] is None and key in NON_NULL.get(ftype, ()):
+                self.add(where, f"property {key!r} must not be null")
+                ok = False
+        cats = CATEGORY_LISTS.get(ftype)
+        cat = props.get("category")
+        if cats is not None and cat is not None and cat not in cats:
+            extra = " (MallPortal knows the mall-related part of the occupant list)" if ftype == "occupant" else ""
+            self.add(where, f"category {cat!r} is not an IMDF {ftype} category{extra}")
+            ok = False
+        for key in ("name", "alt_name", "short_name"):
+            if key in props:
+                problem = _labels_problem(props[key])
+                if problem:
+                    self.add(where, f"property {key!r} {problem}")
+                    ok = False
+        dp = props.get("display_point")
+        if dp is not None and (not isinstance(dp, dict) or dp.get("type") != "Point" or _geometry_problem(dp)):
+            self.add(where, "display_point must be a GeoJSON Point")
+            ok = False
+        if ftype == "level":
+            if "ordinal" in props and (not isinstance(props["ordinal"], int) or isinstance(props["ordinal"], bool)):
+                self.add(where, "ordinal must be an integer")
+                ok = False
+            if "outdoor" in props and not isinstance(props["outdoor"], bool):
+                self.add(where, "outdoor must be true or false")
+                ok = False
+        if ftype == "amenity" and props.get("unit_ids") is not None and (
+                not isinstance(props["unit_ids"], list) or not props["unit_ids"]):
+            self.add(where, "unit_ids must be a non-empty list of unit ids")
+            ok = False
+        return ok
+
+    def _ref(self, where: str, key: str, value: object, ftype: str, nullable: bool) -> None:
+        if value is None:
+            if not nullable:
+                self.add(where, f"{key} must not be null")
+            return
+        target = self.by_id.get(value) if isinstance(value, str) else None
+        if target is None:
+            self.add(where, f"{key} {value!r} does not resolve to any feature")
+        elif target[1].get("feature_type") != ftype:
+            self.add(where, f"{key} {value!r} is a {target[1].get('feature_type')}, not a {ftype}")
+
+    def _relationship(self, where: str, props: dict) -> None:
+        if props.get("direction") not in RELATIONSHIP_DIRECTIONS:
+            self.add(where, f"direction {props.get('direction')!r} must be one of {RELATIONSHIP_DIRECTIONS}")
+        refs = [("origin", props.get("origin")), ("destination", props.get("destination"))]
+        refs += [("intermediary", r) for r in props.get("intermediary") or []]
+        for key, ref in refs:
+            if not isinstance(ref, dict) or ref.get("id") not in self.by_id:
+                self.add(where, f"{key} {ref!r} does not name a feature of the archive")
+
+    def _references(self) -> None:
+        for name, feats in self.features.items():
+            for f in feats:
+                props, where = f["properties"], f"{name}: feature {f['id']}"
+                ftype = f.get("feature_type")
+                if ftype in ("unit", "opening", "fixture"):
+                    self._ref(where, "level_id", props.get("level_id"), "level", nullable=False)
+                if ftype == "venue":
+                    self._ref(where, "address_id", props.get("address_id"), "address", nullable=False)
+                if ftype in ("level", "amenity", "anchor") and props.get("address_id") is not None:
+                    self._ref(where, "address_id", props["address_id"], "address", nullable=True)
+                if ftype == "relationship":
+                    self._relationship(where, props)
+                if ftype == "amenity":
+                    for uid in props.get("unit_ids") or []:
+                        self._ref(where, "unit_ids", uid, "unit", nullable=False)
+                if ftype == "anchor":
+                    self._ref(where, "unit_id", props.get("unit_id"), "unit", nullable=False)
+                if ftype == "occupant":
+                    self._ref(where, "anchor_id", props.get("anchor_id"), "anchor", nullable=False)
+                if ftype == "fixture" and props.get("anchor_id") is not None:
+                    self._ref(where, "anchor_id", props["anchor_id"], "anchor", nullable=True)
+                if isinstance(ftype, str) and ftype.startswith(EXTENSION + ":") and props.get("level_id") is not None:
+                    self._ref(where, "level_id", props["level_id"], "level", nullable=True)
+        venues = self.features.get("venue.geojson", [])
+        if len(venues) != 1:
+            self.add("venue.geojson", f"must hold exactly one venue feature, found {len(venues)}")
+        if not self.features.get("level.geojson"):
+            self.add("level.geojson", "holds no level")
+        ordinals: dict[int, str] = {}
+        for f in self.features.get("level.geojson", []):
+            o = f["properties"]["ordinal"]
+            if o in ordinals:
+                self.add(f"level.geojson: feature {f['id']}", f"ordinal {o} is also used by level {ordinals[o]} "
+                                                              "(MallPortal needs one level per floor)")
+            ordinals[o] = f["id"]
+
+
+def validate_imdf(files: Mapping[str, Any]) -> None:
+    """Raise ImdfError listing every problem; return None if the archive passes."""
+    checker = _Checker(dict(files))
+    checker.run()
+    if checker.problems:
+        raise ImdfError(checker.problems)

@@ -1,0 +1,28 @@
+"""The host's side of venue maps: what happens after a map changes (audit, model rebuild), drafts of
+changes, and the set-up checklist. The changes themselves are `fingerprints.edits` run inside
+`VenueStore.edit` (fingerprints/store.py)."""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context
+
+from fingerprints.store import MapChanged
+from portal.auth import AuditLog, audit
+from portal.maps import builds
+
+
+def init_app(app: Flask) -> None:
+    """Wire the map listeners of this process: every new version is audited and its model rebuilt."""
+    venues = app.extensions["mallportal"].venues
+    venues.listen(lambda event: _audit(app, event))
+    venues.listen(lambda event: builds.on_map_changed(app, event))
+
+
+def _audit(app: Flask, event: MapChanged) -> None:
+    """Who changed the map: the console's account in a request, else the process (CLI, seed, survey timer)."""
+    detail = {**event.detail, "version": event.version, "previous": event.previous}
+    by = detail.pop("by", None)  # a change made for someone outside their request (the survey timer)
+    if by is None and has_request_context():
+        audit(event.action, event.venue, **detail)
+    else:
+        AuditLog(app.extensions["mallportal"].db).record(event.venue, by or "-", event.action, **detail)

@@ -1,0 +1,140 @@
+"""The set-up checklist of a venue: each step says whether it is done, what is missing, and which tool
+fixes it. Figures come from the stored map and the live stores, nothing is estimated.
+
+Survey coverage is measured on a grid of COVER_CELL_M cells over the zones: a cell is covered when a
+reference point lies within COVER_RADIUS_M of its centre (the WKNN positioner interpolates between
+neighbouring points; further than that it extrapolates). `coverage_grid` is also what the coverage
+heatmap and the survey route draw."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from flask import url_for
+from shapely.geometry import Point, Polygon
+from shapely.prepared import prep
+
+from fingerprints.model import VenueMap
+from fingerprints.routes import build_graph
+from portal.ingest.health import IngestHealth
+
+COVER_CELL_M = 4.0
+COVER_RADIUS_M = 6.0
+COVERAGE_GOAL = 0.8
+LIVE_WITHIN_S = 300.0
+
+
+@dataclass
+class Step:
+    key: str
+    title: str
+    done: bool
+    detail: str
+    missing: list[str] = field(default_factory=list)
+    link: str = ""
+    link_text: str = ""
+
+
+def coverage_grid(venue_map: VenueMap, level: int) -> list[tuple[float, float, int]]:
+    """(cell centre x, y, reference points within COVER_RADIUS_M) for every cell whose centre is in a zone."""
+    fl = venue_map.floor(level)
+    zones = [prep(Polygon(z.polygon)) for z in venue_map.zones if z.floor == level and len(z.polygon) >= 3]
+    points = [(s.x, s.y) for s in venue_map.samples if s.floor == level]
+    cells = []
+    for i in range(max(1, math.ceil(fl.width_m / COVER_CELL_M))):
+        for j in range(max(1, math.ceil(fl.height_m / COVER_CELL_M))):
+            x, y = (i + 0.5) * COVER_CELL_M, (j + 0.5) * COVER_CELL_M
+            if x > fl.width_m or y > fl.height_m or not any(z.contains(Point(x, y)) for z in zones):
+                continue
+            near = sum(1 for px, py in points if (px - x) ** 2 + (py - y) ** 2 <= COVER_RADIUS_M ** 2)
+            cells.append((x, y, near))
+    return cells
+
+
+def survey_route(venue_map: VenueMap, level: int, start: tuple[float, float] = (0.0, 0.0)) -> list[tuple[float, float]]:
+    """The uncovered cells of a floor in walking order (nearest next, from `start`): where to survey."""
+    todo = [(x, y) for x, y, n in coverage_grid(venue_map, level) if n == 0]
+    route, here = [], start
+    while todo:
+        nxt = min(todo, key=lambda c: (c[0] - here[0]) ** 2 + (c[1] - here[1]) ** 2)
+        todo.remove(nxt)
+        route.append(nxt)
+        here = nxt
+    return route
+
+
+def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[Step]:
+    drafts = url_for("operator.drafts", venue=venue)
+    if venue_map is None or not venue_map.floors:
+        return [Step("plan", "Floor plan", False, "The venue has no map yet.", ["an IMDF archive or floors"],
+                     drafts, "Start a draft and add the IMDF plan")]
+    floors = venue_map.floors
+    steps = [Step("plan", "Floor plan", True, f"{len(floors)} floors, {len(venue_map.zones)} zones.",
+                  link=url_for("operator.setup", venue=venue), link_text="Venue set-up")]
+    unscaled = [f.name for f in floors if f.plan_image and not f.metres_per_pixel]
+    steps.append(Step("scale", "Scale", not unscaled, "Every floor is in metres." if not unscaled else
+                      "Plan images without a scale.", unscaled,
+                      url_for("operator.floor", venue=venue, level=floors[0].level, tool="scale"), "Set the scale"))
+    no_aps = [f.name for f in floors if not any(a.floor == f.level for a in venue_map.aps)]
+    steps.append(Step("aps", "Access points", not no_aps, f"{len(venue_map.aps)} AP entries placed.",
+                      [f"floor {n}: no AP" for n in no_aps], drafts, "Add an AP list (CSV, Ekahau, Meraki, UniFi)"))
+    apps = svc.zone_apps.all(venue)
+    no_app = [z.id for z in venue_map.zones if z.id not in apps]
+    steps.append(Step("zones", "Zones and their apps", bool(venue_map.zones) and not no_app,
+                      f"{len(venue_map.zones)} zones, {len(venue_map.zones) - len(no_app)} with a light app.",
+                      [f"zone {z}: no app" for z in no_app[:20]], url_for("operator.owners", venue=venue),
+                      "Zone owners"))
+    steps.append(_walkways(venue, venue_map))
+    steps.append(_coverage(venue, venue_map))
+    health = IngestHealth(svc.db).snapshot(venue, time.time(), venue_map, svc.settings.ap_silent_after_s)
+    live = [s for s in health["sources"] if s.get("last_report_age_s") is not None
+            and s["last_report_age_s"] <= LIVE_WITHIN_S]
+    steps.append(Step("sources", "Report sources seen live", bool(live),
+                      f"{len(live)} sources reported in the last {LIVE_WITHIN_S / 60:.0f} minutes; "
+                      f"{health['totals']['aps_silent']} of {health['totals']['aps']} APs silent.",
+                      [f"AP {b}: silent" for b in health["silent_aps"][:20]] or ([] if live else ["no report yet"]),
+                      url_for("operator.health", venue=venue), "Ingest health"))
+    ready = model.get("state") == "ready" and model.get("version") == venue_map.version
+    steps.append(Step("model", "Positioning model", ready, f"Model of map v{model.get('version', '-')}: "
+                      f"{model.get('state', 'not built')}.", [] if ready else [model.get("error") or "not built"],
+                      url_for("operator.versions", venue=venue), "Map versions"))
+    steps.append(Step("validation", "Validation walk", False, "No validation walk is recorded by this version "
+                      "of the product; the quality report cross-validates the survey instead.",
+                      ["walk the mall with a phone and compare the landing zones"],
+                      url_for("operator.quality", venue=venue), "Map quality"))
+    return steps
+
+
+def _walkways(venue: str, venue_map: VenueMap) -> Step:
+    link = url_for("operator.drafts", venue=venue)
+    if not venue_map.nodes:
+        return Step("walkways", "Walkways", False, "No walkway graph.", ["derive it from the IMDF plan"], link,
+                    "Add derived walkways to a draft")
+    graph = build_graph(venue_map)
+    linked = [n for n in graph if graph.degree(n) > 0]
+    unreached = []
+    for zone in venue_map.zones:
+        polygon = Polygon(zone.polygon)
+        near = [n for n in linked if graph.nodes[n]["floor"] == zone.floor
+                and polygon.distance(Point(graph.nodes[n]["x"], graph.nodes[n]["y"])) <= 3.0]
+        if not near:
+            unreached.append(f"zone {zone.id}: no walkway node in or next to it")
+    return Step("walkways", "Walkways", not unreached, f"{len(venue_map.nodes)} nodes, {len(venue_map.edges)} links.",
+                unreached[:20], link, "Add derived walkways to a draft")
+
+
+def _coverage(venue: str, venue_map: VenueMap) -> Step:
+    missing, covered_all, cells_all = [], 0, 0
+    for fl in venue_map.floors:
+        cells = coverage_grid(venue_map, fl.level)
+        covered = sum(1 for _, _, n in cells if n > 0)
+        covered_all, cells_all = covered_all + covered, cells_all + len(cells)
+        if cells and covered / len(cells) < COVERAGE_GOAL:
+            missing.append(f"floor {fl.name}: {covered / len(cells):.0%} of its zones within "
+                           f"{COVER_RADIUS_M:g} m of a reference point")
+    share = covered_all / cells_all if cells_all else 0.0
+    return Step("coverage", "Survey coverage", cells_all > 0 and not missing,
+                f"{len(venue_map.samples)} reference points; {share:.0%} of the zones covered.", missing,
+                url_for("operator.survey", venue=venue), "Survey (plans a route over what is uncovered)")

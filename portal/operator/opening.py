@@ -1,0 +1,264 @@
+"""Opening a venue: drafts of map changes, the set-up checklist, and the venue's zone-owner accounts.
+
+    /console/ops/<venue>/drafts                      open drafts; start one
+    /console/ops/<venue>/drafts/<id>                 its steps, the diff, a preview of each floor; add an
+                                                     IMDF plan, an AP list, survey samples, derived walkways;
+                                                     apply (ONE map version) or abandon
+    /console/ops/<venue>/drafts/<id>/preview/<level>.svg
+    /console/ops/<venue>/checklist                   what is done and what is missing, each with its tool
+    /console/ops/<venue>/owners                      create the zone owners' accounts (initial password)
+
+These pages work for a venue that has no map yet (its operator was created with `flask create-operator`):
+the first draft usually starts with its IMDF plan."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
+from fingerprints.drafts import DraftStore, diff_maps
+from fingerprints.edits import EditError
+from fingerprints.imdf import import_imdf
+from fingerprints.model import ID_RE
+from fingerprints.samples_io import import_samples
+from portal.auth import AccountStore, audit, current_account
+from portal.maps.builds import model_state
+from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
+from portal.operator.blueprint import bp, works_without_map
+from portal.operator.mapedit import UPLOAD_MAX_BYTES, overlay_svg, translate_edit_error
+from portal.services import services
+
+DRAFT_ID_CHARS = frozenset("0123456789abcdef")
+
+
+def _drafts() -> DraftStore:
+    svc = services()
+    return DraftStore(svc.db, svc.venues)
+
+
+def _draft_or_404(venue: str, draft_id: str):
+    draft = _drafts().get(venue, draft_id) if set(draft_id) <= DRAFT_ID_CHARS and len(draft_id) <= 32 else None
+    if draft is None:
+        abort(404, _("There is no such draft (applied or abandoned already?)."))
+    return draft
+
+
+def _file(name: str) -> tuple[bytes, str] | None:
+    f = request.files.get(name)
+    if f is None or not f.filename:
+        return None
+    data = f.read(UPLOAD_MAX_BYTES + 1)
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise ValueError(_("The file is too large; at most %(mb)s MB.", mb=UPLOAD_MAX_BYTES // 2**20))
+    return data, f.filename[:100]
+
+
+# -- drafts ---------------------------------------------------------------------------------------------
+
+
+@bp.get("/<venue>/drafts")
+@works_without_map
+def drafts(venue: str):
+    return render_template("operator/drafts.html", venue=venue, drafts=_drafts().list(venue))
+
+
+@bp.post("/<venue>/drafts")
+@works_without_map
+def open_draft(venue: str):
+    title = (request.form.get("title") or "").strip()
+    if not 1 <= len(title) <= 80:
+        flash(_("Give the draft a title of 1 to 80 characters."), "error")
+        return drafts(venue), 400
+    try:
+        draft = _drafts().open(venue, title, by=current_account().username)
+    except EditError as exc:
+        flash(translate_edit_error(exc), "error")
+        return drafts(venue), 400
+    audit("draft.open", venue, draft=draft.id, title=title)
+    return redirect(url_for("operator.draft", venue=venue, draft_id=draft.id), code=303)
+
+
+@bp.get("/<venue>/drafts/<draft_id>")
+@works_without_map
+def draft(venue: str, draft_id: str):
+    d = _draft_or_404(venue, draft_id)
+    problem, diff, preview = None, {}, None
+    try:
+        before, preview = _drafts().preview(venue, d.id)
+        diff = diff_maps(before, preview)
+    except EditError as exc:
+        problem = translate_edit_error(exc)
+    return render_template("operator/draft.html", venue=venue, draft=d, diff=diff, preview=preview, problem=problem)
+
+
+def _step_failed(venue: str, draft_id: str, message: str):
+    flash(message, "error")
+    return draft(venue, draft_id), 400
+
+
+@bp.post("/<venue>/drafts/<draft_id>/steps")
+@works_without_map
+def add_step(venue: str, draft_id: str):
+    """One step from an upload: kind = imdf | aps | samples | walkways."""
+    d = _draft_or_404(venue, draft_id)
+    kind = request.form.get("kind", "")
+    try:
+        upload = _file("file")
+        if upload is None:
+            raise ValueError(_("Choose a file to upload."))
+        data, filename = upload
+        if kind == "imdf":
+            imported = import_imdf(data, venue_id=venue)
+            edit, args, note = "merge_imported", {"imported": imported.to_dict()}, f"IMDF {filename}"
+        elif kind == "walkways":
+            plan = import_imdf(data, venue_id=venue)
+            edit, args = "replace_walkways", {"nodes": [asdict(n) for n in plan.nodes],
+                                              "edges": [asdict(e) for e in plan.edges]}
+            note = f"walkways from {filename}: {len(plan.nodes)} nodes, {len(plan.edges)} links"
+        elif kind == "aps":
+            after = _drafts().preview(venue, d.id)[1]
+            fmt = request.form.get("format") or None
+            if fmt not in (None, "csv", "esx", "meraki", "unifi"):
+                raise ValueError(_("Unknown AP list format."))
+            companion = _file("companion")
+            result = read_ap_list(after, data, filename, fmt, companion=companion[0] if companion else None)
+            edit, args = "place_aps", {"aps": result.placements}
+            note = f"{len(result.placements)} APs from {filename}"
+        elif kind == "samples":
+            after = _drafts().preview(venue, d.id)[1]
+            samples = import_samples(after, data, None, name=filename)
+            edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": "replace"}
+            note = f"{len(samples)} samples from {filename}"
+        else:
+            raise ValueError(_("Unknown kind of step."))
+        _drafts().add(venue, d.id, edit, args, note)
+    except EditError as exc:
+        return _step_failed(venue, d.id, translate_edit_error(exc))
+    except ValueError as exc:
+        return _step_failed(venue, d.id, _("Nothing was added. %(e)s", e=str(exc)))
+    flash(_("Added to the draft: %(note)s.", note=note))
+    return redirect(url_for("operator.draft", venue=venue, draft_id=d.id), code=303)
+
+
+@bp.post("/<venue>/drafts/<draft_id>/apply")
+@works_without_map
+def apply_draft(venue: str, draft_id: str):
+    d = _draft_or_404(venue, draft_id)
+    try:
+        version = _drafts().apply(venue, d.id)
+    except EditError as exc:
+        return _step_failed(venue, d.id, translate_edit_error(exc))
+    except ValueError as exc:
+        return _step_failed(venue, d.id, str(exc))
+    flash(_("Draft applied as map version %(v)s; the model is being rebuilt.", v=version))
+    return redirect(url_for("operator.checklist_page", venue=venue), code=303)
+
+
+@bp.post("/<venue>/drafts/<draft_id>/abandon")
+@works_without_map
+def abandon_draft(venue: str, draft_id: str):
+    d = _draft_or_404(venue, draft_id)
+    _drafts().abandon(venue, d.id)
+    audit("draft.abandon", venue, draft=d.id)
+    flash(_("Draft abandoned; the map is unchanged."))
+    return redirect(url_for("operator.drafts", venue=venue), code=303)
+
+
+@bp.get("/<venue>/drafts/<draft_id>/preview/<int(signed=True):level>.svg")
+@works_without_map
+def draft_preview(venue: str, draft_id: str, level: int):
+    d = _draft_or_404(venue, draft_id)
+    try:
+        after = _drafts().preview(venue, d.id)[1]
+        svg = overlay_svg(after, level, walkway=True)
+    except (EditError, KeyError):
+        abort(404, _("The draft has no such floor."))
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/<venue>/aps-template.csv")
+@works_without_map
+def ap_template(venue: str):
+    return Response(TEMPLATE_CSV, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="aps-template.csv"'})
+
+
+# -- the checklist --------------------------------------------------------------------------------------
+
+
+@bp.get("/<venue>/checklist")
+@works_without_map
+def checklist_page(venue: str):
+    svc = services()
+    venue_map = svc.venues.get_map(venue)
+    steps = checklist(svc, venue, venue_map, model_state(venue, svc.db))
+    return render_template("operator/checklist.html", venue=venue, map=venue_map, steps=steps)
+
+
+# -- zone owners ----------------------------------------------------------------------------------------
+
+
+@bp.get("/<venue>/owners")
+@works_without_map
+def owners(venue: str):
+    venue_map = services().venues.get_map(venue)
+    return render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
+                           created=None)
+
+
+@bp.post("/<venue>/owners")
+@works_without_map
+def create_owner(venue: str):
+    venue_map = services().venues.get_map(venue)
+    zone_ids = {z.id for z in venue_map.zones} if venue_map else set()
+    username = (request.form.get("username") or "").strip().lower()
+    zones = tuple(z for z in request.form.getlist("zones") if z in zone_ids)
+    problem = None
+    if not ID_RE.match(username):
+        problem = _("Username: lower-case letters, digits, - and _, at most 48.")
+    elif not zones:
+        problem = _("Choose at least one zone the owner runs.")
+    if problem is None:
+        password = secrets.token_urlsafe(12)
+        try:
+            AccountStore(services().db).create(username, password, "owner", venue, zones)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        flash(problem, "error")
+        return render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
+                               created=None), 400
+    audit("owner.create", venue, username=username, zones=json.dumps(zones))
+    # shown once, never stored in clear: the operator hands it over; the owner changes it
+    page = render_template("operator/owners.html", venue=venue, zones=venue_map.zones, created={
+        "username": username, "password": password, "zones": zones, "login": url_for("auth.login", _external=True)})
+    return page, 201, {"Cache-Control": "no-store"}
+
+
+@bp.get("/<venue>/checklist/coverage/<int(signed=True):level>.svg")
+@works_without_map
+def coverage_svg(venue: str, level: int):
+    """Reference points per cell (darker = more; red = none) and the survey route over the uncovered cells."""
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None or not any(f.level == level for f in venue_map.floors):
+        abort(404, _("The venue has no such floor."))
+    fl, s = venue_map.floor(level), 8.0
+    half = COVER_CELL_M * s / 2
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{fl.width_m * s:.0f}" height="{fl.height_m * s:.0f}">',
+           '<rect width="100%" height="100%" fill="#fafafa"/>']
+    for x, y, n in coverage_grid(venue_map, level):
+        colour = "#e53935" if n == 0 else f"rgba(21,101,192,{min(1.0, 0.2 + 0.2 * n):.2f})"
+        out.append(f'<rect class="cell" x="{x * s - half:.0f}" y="{y * s - half:.0f}" width="{2 * half:.0f}" '
+                   f'height="{2 * half:.0f}" fill="{colour}"><title>{n}</title></rect>')
+    route = survey_route(venue_map, level)
+    if route:
+        pts = " ".join(f"{x * s:.0f},{y * s:.0f}" for x, y in route)
+        out.append(f'<polyline id="survey-route" points="{pts}" fill="none" stroke="#222" stroke-width="2" '
+                   'stroke-dasharray="6 3"/>')
+    out.append("</svg>")
+    return Response("".join(out), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})

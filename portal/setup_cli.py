@@ -1,0 +1,337 @@
+"""Venue set-up commands: `flask --app wsgi <command>` (or `python -m portal flask <command>`).
+
+    ap-import VENUE FILE            AP list (CSV, Ekahau .esx, Meraki/UniFi JSON) as one map version
+    ap-template OUT                 the AP CSV template
+    walkways-derive VENUE IMDF      the walkway graph derived from an IMDF plan, as one map version
+    map-draft open|list|show|apply|abandon ...
+    map-draft add-imdf|add-aps|add-samples|add-walkways VENUE DRAFT FILE
+                                    a set of changes kept aside, shown as a diff, applied as ONE version
+    map-edit add-floor|place-ap|delete-ap|add-zone|delete-zone|add-node|add-edge|delete-walkway|rescale-floor
+                                    VENUE --option value ...: each console edit of the map, one version each
+    create-operator USERNAME VENUE  the first operator account of a venue (password from a prompt)
+    create-owner USERNAME VENUE ZONE...  a zone owner's account (initial password printed once)
+
+Every change goes through fingerprints.edits inside VenueStore.edit (lock, checked write, audited,
+model rebuilt); nothing is stored when a file is invalid."""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from fingerprints import edits
+from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
+from fingerprints.drafts import DraftStore, diff_maps
+from fingerprints.imdf import import_imdf
+from fingerprints.model import ID_RE, normalise_bssid
+from fingerprints.samples_io import import_samples
+from portal.auth import AccountStore
+from portal.services import services
+
+
+def _drafts() -> DraftStore:
+    svc = services()
+    return DraftStore(svc.db, svc.venues)
+
+
+def _floor_map(pairs: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    for pair in pairs:
+        name, _, level = pair.rpartition("=")
+        try:
+            out[name] = int(level)
+        except ValueError:
+            raise click.UsageError(f"--floor {pair!r}: write NAME=LEVEL, e.g. 'Ground floor=0'") from None
+    return out
+
+
+def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | None, origin_lon: float | None,
+                   origin_lat: float | None, floor: tuple[str, ...], base=None) -> list[dict]:
+    venue_map = base or services().venues.get_map(venue)
+    if venue_map is None or not venue_map.floors:
+        raise click.UsageError(f"venue {venue!r} has no floors yet: import its plan first")
+    origin = (origin_lon, origin_lat) if origin_lon is not None and origin_lat is not None else None
+    try:
+        result = read_ap_list(venue_map, Path(source).read_bytes(), Path(source).name, fmt, origin,
+                              _floor_map(floor), Path(companion).read_bytes() if companion else None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for reason in result.skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    return result.placements
+
+
+def _ap_options(f):
+    for option in reversed([
+        click.option("--format", "fmt", type=click.Choice(["csv", "esx", "meraki", "unifi"]), default=None,
+                     help="guessed from the file name (.csv, .esx) when left out"),
+        click.option("--companion", type=click.Path(exists=True, dir_okay=False),
+                     help="Meraki: the floorPlans JSON; UniFi: the list/map JSON"),
+        click.option("--origin-lon", type=float, help="CSV rows in lat/lon: longitude of the plan's top-left corner"),
+        click.option("--origin-lat", type=float, help="CSV rows in lat/lon: latitude of the plan's top-left corner"),
+        click.option("--floor", multiple=True, metavar="NAME=LEVEL", help="map a floor name of the file to a level"),
+    ]):
+        f = option(f)
+    return f
+
+
+def _edit(venue: str, action: str, change, **detail) -> int:
+    try:
+        with services().venues.edit(venue, action, **detail) as venue_map:
+            change(venue_map)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return venue_map.version
+
+
+def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
+    try:
+        plan = import_imdf(source)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return [asdict(n) for n in plan.nodes], [asdict(e) for e in plan.edges]
+
+
+# The console's single edits, as commands generated from fingerprints.edits (one map version each).
+CONSOLE_EDITS = ("add_floor", "place_ap", "delete_ap", "add_zone", "delete_zone", "add_node", "add_edge",
+                 "delete_walkway", "rescale_floor")
+OPTION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "float | None": float}
+
+
+def _points(text: str) -> list[tuple[float, float]]:
+    try:
+        return [(float(a), float(b)) for a, b in (p.split(",") for p in text.split())]
+    except ValueError:
+        raise click.BadParameter("write the corners as 'x1,y1 x2,y2 x3,y3' in metres") from None
+
+
+def _edit_command(name: str) -> click.Command:
+    edit = edits.EDITS[name]
+    params = list(inspect.signature(edit).parameters.values())[1:]
+
+    def run(venue: str, **kwargs) -> None:
+        if "bssid" in kwargs:
+            try:
+                kwargs["bssid"] = normalise_bssid(kwargs["bssid"])
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--bssid") from None
+        if "points" in kwargs:
+            kwargs["points"] = _points(kwargs["points"])
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        version = _edit(venue, name.replace("_", "."), lambda m: edit(m, **kwargs), **{
+            k: v for k, v in kwargs.items() if isinstance(v, str | int | float)})
+        click.echo(f"{venue}: {name.replace('_', ' ')} done: map v{version}")
+
+    options = [click.Argument(["venue"])]
+    for param in params:
+        kind = OPTION_TYPES.get(str(param.annotation), str)
+        required = param.default is inspect.Parameter.empty
+        flag = f"--{param.name.replace('_', '-')}"
+        if kind is bool:
+            options.append(click.Option([flag, param.name], is_flag=True))
+        else:
+            options.append(click.Option([flag, param.name], type=kind, required=required,
+                                        default=None if required else param.default, show_default=not required))
+    doc = (edit.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
+    return click.Command(name.replace("_", "-"), callback=with_appcontext(run), params=options, help=doc)
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("map-edit")
+    def map_edit() -> None:
+        """The console's map edits, one map version each (use map-draft to group several)."""
+
+    for name in CONSOLE_EDITS:
+        map_edit.add_command(_edit_command(name))
+
+    @app.cli.command("create-owner")
+    @click.argument("username")
+    @click.argument("venue")
+    @click.argument("zones", nargs=-1, required=True)
+    def create_owner(username: str, venue: str, zones: tuple[str, ...]) -> None:
+        """Create a zone owner's account for ZONES of VENUE; prints its initial password once."""
+        venue_map = services().venues.get_map(venue)
+        unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
+        if unknown:
+            raise click.UsageError(f"{venue} has no zone(s) {', '.join(unknown)}")
+        password = secrets.token_urlsafe(12)
+        try:
+            AccountStore(services().db).create(username, password, "owner", venue, zones)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"owner {username} of {venue} ({', '.join(zones)}); initial password: {password}")
+
+    @app.cli.command("ap-template")
+    @click.argument("out", type=click.Path(dir_okay=False, writable=True))
+    def ap_template(out: str) -> None:
+        """Write the AP list CSV template (name, bssids, level, x_m, y_m, lat, lon, height_m, model)."""
+        Path(out).write_text(TEMPLATE_CSV)
+        click.echo(f"wrote {out}")
+
+    @app.cli.command("ap-import")
+    @click.argument("venue")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @_ap_options
+    def ap_import(venue, source, fmt, companion, origin_lon, origin_lat, floor) -> None:
+        """Place (or move) every AP of an AP list on VENUE's map, as one map version."""
+        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor)
+        version = _edit(venue, "ap.import", lambda m: edits.place_aps(m, tqdm(placements, desc="placing APs",
+                                                                                file=sys.stderr)),
+                        file=Path(source).name, aps=len(placements))
+        click.echo(f"placed {len(placements)} AP entries on {venue}: map v{version}")
+
+    @app.cli.command("walkways-derive")
+    @click.argument("venue")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    def walkways_derive(venue: str, source: str) -> None:
+        """Replace VENUE's walkway graph with the one derived from an IMDF plan (openings, unit categories,
+        relationships), as one map version."""
+        nodes, edges = _derive_walkways(source)
+        version = _edit(venue, "walk.derive", lambda m: edits.replace_walkways(m, nodes, edges),
+                        file=Path(source).name)
+        click.echo(f"{venue}: {len(nodes)} walkway nodes, {len(edges)} links derived: map v{version}")
+
+    @app.cli.group("map-draft")
+    def map_draft() -> None:
+        """Drafts: a set of map changes kept aside, shown as a diff, applied as one map version."""
+
+    @map_draft.command("open")
+    @click.argument("venue")
+    @click.argument("title")
+    def draft_open(venue: str, title: str) -> None:
+        """Start a draft; prints its id."""
+        if not ID_RE.match(venue):
+            raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
+        try:
+            draft = _drafts().open(venue, title, by="cli")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(draft.id)
+
+    @map_draft.command("list")
+    @click.argument("venue")
+    def draft_list(venue: str) -> None:
+        """VENUE's open drafts."""
+        for d in _drafts().list(venue):
+            click.echo(f"{d.id}  {d.title}  ({len(d.steps)} steps, started on v{d.base} by {d.by})")
+
+    def _add(venue: str, draft_id: str, edit: str, args: dict, note: str) -> None:
+        try:
+            n = _drafts().add(venue, draft_id, edit, args, note)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"draft {draft_id}: step {n} added ({note})")
+
+    def _preview(venue: str, draft_id: str):
+        try:
+            return _drafts().preview(venue, draft_id)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @map_draft.command("add-imdf")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    def draft_add_imdf(venue: str, draft_id: str, source: str) -> None:
+        """Add an IMDF plan import (floors, zones, shops; walkways derived when it has none of ours)."""
+        try:
+            imported = import_imdf(source, venue_id=venue)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, f"IMDF {Path(source).name}")
+
+    @map_draft.command("add-aps")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @_ap_options
+    def draft_add_aps(venue, draft_id, source, fmt, companion, origin_lon, origin_lat, floor) -> None:
+        """Add an AP list (CSV, .esx, Meraki, UniFi)."""
+        _, after = _preview(venue, draft_id)
+        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, base=after)
+        _add(venue, draft_id, "place_aps", {"aps": placements}, f"{len(placements)} APs from {Path(source).name}")
+
+    @map_draft.command("add-samples")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--format", "fmt", type=click.Choice(["mallportal", "ujiindoorloc"]), default=None)
+    @click.option("--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True)
+    @click.option("--scans", type=click.IntRange(1, 10_000), default=1, show_default=True)
+    def draft_add_samples(venue, draft_id, source, fmt, mode, scans) -> None:
+        """Add fingerprint samples from a survey CSV."""
+        _, after = _preview(venue, draft_id)
+        try:
+            samples = import_samples(after, source, fmt, scans=scans)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        rows = [asdict(s) for s in tqdm(samples, desc="reading samples", file=sys.stderr)]
+        _add(venue, draft_id, "replace_samples", {"samples": rows, "mode": mode},
+             f"{len(rows)} samples ({mode}) from {Path(source).name}")
+
+    @map_draft.command("add-walkways")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    def draft_add_walkways(venue: str, draft_id: str, source: str) -> None:
+        """Add the walkway graph derived from an IMDF plan."""
+        nodes, edges = _derive_walkways(source)
+        _add(venue, draft_id, "replace_walkways", {"nodes": nodes, "edges": edges},
+             f"walkways from {Path(source).name}: {len(nodes)} nodes, {len(edges)} links")
+
+    @map_draft.command("show")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    def draft_show(venue: str, draft_id: str) -> None:
+        """The draft's steps and what it changes (added / removed / changed, per part of the map)."""
+        draft = _drafts().get(venue, draft_id)
+        if draft is None:
+            raise click.ClickException(f"there is no draft {draft_id!r}")
+        before, after = _preview(venue, draft_id)
+        click.echo(f"draft {draft.id} {draft.title!r}: {len(draft.steps)} steps, on top of v{before.version}")
+        for i, step in enumerate(draft.steps, 1):
+            click.echo(f"  {i}. {step['edit']}: {step.get('note', '')}")
+        for part, d in diff_maps(before, after).items():
+            if any(d.values()):
+                click.echo(f"  {part}: +{len(d['added'])} -{len(d['removed'])} ~{len(d['changed'])}")
+
+    @map_draft.command("apply")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    def draft_apply(venue: str, draft_id: str) -> None:
+        """Apply every step as ONE map version (one model rebuild)."""
+        try:
+            version = _drafts().apply(venue, draft_id)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"draft {draft_id} applied: {venue} map v{version}")
+
+    @map_draft.command("abandon")
+    @click.argument("venue")
+    @click.argument("draft_id", metavar="DRAFT")
+    def draft_abandon(venue: str, draft_id: str) -> None:
+        """Drop the draft; the map is not changed."""
+        if not _drafts().abandon(venue, draft_id):
+            raise click.ClickException(f"there is no draft {draft_id!r}")
+        click.echo(f"draft {draft_id} abandoned")
+
+    @app.cli.command("create-operator")
+    @click.argument("username")
+    @click.argument("venue")
+    @click.password_option(help="asked for when left out (typed twice)")
+    def create_operator(username: str, venue: str, password: str) -> None:
+        """Create the first operator account of VENUE (a minimal stand-in until the users CLI lands)."""
+        try:
+            AccountStore(services().db).create(username, password, "operator", venue)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"operator {username} of {venue} created")
+

@@ -1,0 +1,115 @@
+"""AP placement in bulk: our CSV, an Ekahau .esx built here from the documented layout, Meraki and UniFi
+device lists. All or nothing, with every problem named."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from fingerprints import edits
+from fingerprints.ap_lists import TEMPLATE_CSV, ApListError, read_ap_csv, read_ap_list, read_esx
+from fingerprints.model import Floor, VenueMap
+
+ORIGIN = (114.158, 22.2855)
+
+
+@pytest.fixture
+def venue():
+    return VenueMap(id="harbour", name="Harbour", name_zh="海港", floors=[
+        Floor(0, "G", 60, 24, metres_per_pixel=0.05), Floor(1, "L1", 60, 24)])
+
+
+def test_template_csv_places_every_bssid(venue):
+    result = read_ap_csv(venue, TEMPLATE_CSV.encode(), origin=ORIGIN)
+    got = {p["bssid"]: p for p in result.placements}
+    assert set(got) == {"f0:9f:c2:1a:00:01", "f0:9f:c2:1a:00:02", "f0:9f:c2:1a:01:01"}
+    assert got["f0:9f:c2:1a:00:01"]["x"] == 12.5 and got["f0:9f:c2:1a:00:01"]["height_m"] == 3.0
+    assert got["f0:9f:c2:1a:01:01"]["level"] == 1  # by floor name
+    assert 0 < got["f0:9f:c2:1a:01:01"]["x"] < 60
+    edits.place_aps(venue, result.placements)
+    assert len(venue.aps) == 3 and venue.aps[0].model == "U6-Pro"
+
+
+def test_bad_csv_names_every_problem(venue):
+    bad = ("name,bssids,level,x_m,y_m\nA,zz:zz,0,1,1\nB,f0:9f:c2:1a:00:09,7,1,1\nC,f0:9f:c2:1a:00:0a,0,99,1\n"
+           "D,f0:9f:c2:1a:00:0b,0,,\n")
+    with pytest.raises(ApListError) as err:
+        read_ap_csv(venue, bad)
+    text = str(err.value)
+    assert "row 2" in text and "row 3" in text and "row 4" in text and "row 5" in text
+    with pytest.raises(ApListError, match="lacks column"):
+        read_ap_csv(venue, "name,x\nA,1\n")
+
+
+def _esx(plans, aps, measured=(), measurements=(), simulated=()):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("project.json", json.dumps({"project": {"name": "Harbour"}}))
+        zf.writestr("floorPlans.json", json.dumps({"floorPlans": plans}))
+        zf.writestr("accessPoints.json", json.dumps({"accessPoints": aps}))
+        zf.writestr("measuredRadios.json", json.dumps({"measuredRadios": list(measured)}))
+        zf.writestr("accessPointMeasurements.json", json.dumps({"accessPointMeasurements": list(measurements)}))
+        zf.writestr("simulatedRadios.json", json.dumps({"simulatedRadios": list(simulated)}))
+    return buf.getvalue()
+
+
+def test_ekahau_project_places_measured_aps_with_floor_scale(venue):
+    plans = [{"id": "fp-g", "name": "G", "width": 1200, "height": 480, "metersPerUnit": 0.05, "imageId": "i1"},
+             {"id": "fp-1", "name": "Level 1", "width": 600, "height": 240, "metersPerUnit": 0.1, "imageId": "i2"}]
+    aps = [{"id": "ap1", "name": "AP-G-1", "vendor": "Cisco", "model": "C9120",
+            "location": {"floorPlanId": "fp-g", "coord": {"x": 200, "y": 100}}},
+           {"id": "ap2", "name": "AP-1-1", "location": {"floorPlanId": "fp-1", "coord": {"x": 300, "y": 120}}},
+           {"id": "ap3", "name": "planned", "location": {"floorPlanId": "fp-g", "coord": {"x": 10, "y": 10}}}]
+    measured = [{"accessPointId": "ap1", "accessPointMeasurementIds": ["m1", "m2"]},
+                {"accessPointId": "ap2", "accessPointMeasurementIds": ["m3"]}]
+    measurements = [{"id": "m1", "mac": "00:11:22:33:44:01", "ssid": "Mall"},
+                    {"id": "m2", "mac": "00:11:22:33:44:02", "ssid": "Staff"},
+                    {"id": "m3", "mac": "00-11-22-33-44-03", "ssid": "Mall"}]
+    simulated = [{"accessPointId": "ap1", "antennaHeight": 3.2}]
+    data = _esx(plans, aps, measured, measurements, simulated)
+    result = read_esx(venue, data, floors={"Level 1": 1})
+    got = {p["bssid"]: p for p in result.placements}
+    assert got["00:11:22:33:44:01"] == {"bssid": "00:11:22:33:44:01", "level": 0, "x": 10.0, "y": 5.0,
+                                        "name": "AP-G-1", "height_m": 3.2, "model": "Cisco C9120"}
+    assert got["00:11:22:33:44:03"]["level"] == 1 and got["00:11:22:33:44:03"]["x"] == 30.0
+    assert any("planned" in s for s in result.skipped)
+    assert read_ap_list(venue, data, "harbour.esx", floors={"Level 1": 1}).placements == result.placements
+    with pytest.raises(ApListError, match="not one of the venue's floors"):
+        read_esx(venue, data)  # "Level 1" is not a floor name here
+    with pytest.raises(ApListError, match="not an Ekahau project"):
+        read_esx(venue, b"not a zip")
+
+
+def test_meraki_and_unifi_device_lists(venue):
+    tl = {"lat": 22.2855, "lng": 114.158}
+    tr = {"lat": 22.2855, "lng": 114.158 + 60 / 103000}
+    bl = {"lat": 22.2855 - 24 / 111320, "lng": 114.158}
+    plans = [{"floorPlanId": "g_1", "name": "G", "topLeftCorner": tl, "topRightCorner": tr, "bottomLeftCorner": bl}]
+    devices = [{"name": "MR-1", "mac": "e0:55:3d:00:00:01", "model": "MR46", "lat": 22.2855 - 12 / 111320,
+                "lng": 114.158 + 30 / 103000, "floorPlanId": "g_1"},
+               {"name": "switch", "mac": "e0:55:3d:00:00:99", "model": "MS120", "floorPlanId": "g_1"}]
+    result = read_ap_list(venue, json.dumps(devices).encode(), "devices.json", "meraki",
+                          companion=json.dumps(plans).encode())
+    (ap,) = result.placements
+    assert ap["bssid"] == "e0:55:3d:00:00:01" and abs(ap["y"] - 12) < 0.2 and 25 < ap["x"] < 35
+    unifi = {"data": [{"type": "uap", "mac": "74:83:c2:00:00:01", "name": "U6", "model": "U6PRO", "x": 400,
+                       "y": 200, "map_id": "m1", "vap_table": [{"bssid": "76:83:c2:00:00:01"},
+                                                               {"bssid": "76:83:c2:00:00:02"}]}]}
+    maps = {"data": [{"_id": "m1", "name": "g", "upp": 0.05}]}
+    result = read_ap_list(venue, json.dumps(unifi).encode(), "device.json", "unifi",
+                          companion=json.dumps(maps).encode())
+    assert [p["bssid"] for p in result.placements] == ["76:83:c2:00:00:01", "76:83:c2:00:00:02"]
+    assert result.placements[0]["x"] == 20.0 and result.placements[0]["y"] == 10.0
+
+
+def test_ap_extension_round_trips_height_and_model(venue):
+    from fingerprints.imdf import export_imdf, import_imdf
+
+    edits.place_aps(venue, read_ap_csv(venue, TEMPLATE_CSV, origin=ORIGIN).placements)
+    back = import_imdf(export_imdf(venue))
+    assert [(a.bssid, a.floor, a.height_m, a.model) for a in back.aps] == [
+        (a.bssid, a.floor, a.height_m, a.model) for a in venue.aps]
+    assert all(abs(a.x - b.x) < 0.01 and abs(a.y - b.y) < 0.01 for a, b in zip(back.aps, venue.aps, strict=True))

@@ -1,0 +1,64 @@
+"""The walkway graph derived from the plan: IMDF openings, unit categories and relationships give a
+routable graph with no manual step; corridor polygons give their centre lines."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+from shapely.geometry import Polygon
+
+from fingerprints.imdf import ImdfError, import_imdf
+from fingerprints.imdf.navgraph import centre_lines
+from fingerprints.routes import build_graph, shortest_route
+from tests.maps.imdf_builder import mall_archive
+
+
+def _centre(zone):
+    p = Polygon(zone.polygon).representative_point()
+    return (zone.floor, p.x, p.y)
+
+
+def test_imdf_archive_imports_to_a_routable_graph():
+    venue = import_imdf(mall_archive(levels=3), venue_id="harbour")
+    assert venue.nodes and venue.edges
+    graph = build_graph(venue)
+    assert nx.is_strongly_connected(graph.subgraph([n for n in graph if graph.degree(n) > 0]))
+    shops = [z for z in venue.zones if z.kind == "shop"]
+    assert len(shops) == 3 * 5
+    first = shops[0]
+    for zone in venue.zones:  # every unit reachable from the first, on every level
+        route = shortest_route(venue, _centre(first), _centre(zone))
+        assert route is not None, zone.id
+    top = next(z for z in shops if z.floor == 2)
+    step_free = shortest_route(venue, _centre(first), _centre(top), accessible_only=True)
+    assert step_free is not None
+    assert step_free.steps and all(s.startswith("elevator") for s in step_free.steps)
+    kinds = {e.kind for e in venue.edges}
+    assert {"walk", "elevator", "stairs"} <= kinds
+
+
+def test_without_relationships_floors_stay_apart():
+    venue = import_imdf(mall_archive(levels=2, with_relationships=False), venue_id="harbour")
+    a = next(z for z in venue.zones if z.floor == 0)
+    b = next(z for z in venue.zones if z.floor == 1)
+    assert shortest_route(venue, _centre(a), _centre(b)) is None
+
+
+def test_relationship_naming_a_missing_feature_is_refused():
+    files = mall_archive()
+    files["relationship.geojson"]["features"][0]["properties"]["destination"]["id"] = (
+        "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(ImdfError, match="destination"):
+        import_imdf(files)
+
+
+def test_corridor_polygon_gives_its_centre_line():
+    corridor = Polygon([(0, 10), (60, 10), (60, 14), (0, 14)])
+    lines = centre_lines(corridor)
+    assert len(lines) == 1
+    (_, y0), (_, y1) = lines[0].coords[0], lines[0].coords[-1]
+    assert abs(y0 - 12) < 0.3 and abs(y1 - 12) < 0.3
+    assert lines[0].length > 50
+    ell = Polygon([(0, 0), (4, 0), (4, 26), (30, 26), (30, 30), (0, 30)])
+    (line,) = centre_lines(ell)
+    assert line.length > 40 and ell.buffer(1e-6).contains(line)

@@ -1,0 +1,158 @@
+"""A whole venue set-up through the CLI's drafts: IMDF plan + AP CSV + survey CSV (+ zone apps, which are
+not map changes) ends in exactly one map version per applied draft, with one model build each."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fingerprints.drafts import DraftStore
+from fingerprints.imdf import imdf_zip_bytes
+from portal import map_cli
+from portal.auth import AuditLog
+from portal.maps.builds import wait_for_model
+from tests.maps.imdf_builder import mall_archive
+
+ROOT = Path(__file__).resolve().parents[2]
+VENUE = "harbour"
+APS = [(f"f0:9f:c2:2b:00:{i:02x}", x, y) for i, (x, y) in enumerate([(5, 5), (30, 5), (55, 5), (5, 20), (30, 20),
+                                                                      (55, 20)], 1)]
+
+
+@pytest.fixture
+def cli(app):
+    if "map-draft" not in app.cli.commands:
+        map_cli.register(app)
+    runner = app.test_cli_runner()
+
+    def run(*args, ok=True):
+        result = runner.invoke(args=list(map(str, args)))
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
+def _files(tmp_path):
+    plan = tmp_path / "harbour.imdf.zip"
+    plan.write_bytes(imdf_zip_bytes(mall_archive(levels=2)))
+    aps = tmp_path / "aps.csv"
+    rows = [f"AP-{level}-{i},{b[:-2]}{level}{b[-1]},{level},{x},{y},3,U6" for level in (0, 1)
+            for i, (b, x, y) in enumerate(APS)]
+    aps.write_text("name,bssids,level,x_m,y_m,height_m,model\n" + "\n".join(rows) + "\n")
+    header = ["building", "floor", "x", "y", "zone"] + [f"{b[:-2]}{lv}{b[-1]}" for lv in (0, 1) for b, _, _ in APS]
+    lines = [",".join(header)]
+    for level in (0, 1):
+        for x in range(3, 60, 6):
+            for y in (5, 12, 19):
+                cells = []
+                for lv in (0, 1):
+                    for _, ax, ay in APS:
+                        d = math.hypot(ax - x, ay - y) + (0 if lv == level else 15)
+                        cells.append(f"{-35 - 20 * math.log10(max(d, 1)):.1f}")
+                lines.append(",".join(["0", str(level), str(x), str(y), ""] + cells))
+    samples = tmp_path / "survey.csv"
+    samples.write_text("\n".join(lines) + "\n")
+    return plan, aps, samples
+
+
+def test_whole_setup_is_one_version_per_applied_draft(cli, svc, tmp_path):
+    plan, aps, samples = _files(tmp_path)
+    assert not svc.venues.exists(VENUE)
+    draft = cli("map-draft", "open", VENUE, "opening set-up").output.strip()
+    cli("map-draft", "add-imdf", VENUE, draft, plan)
+    cli("map-draft", "add-aps", VENUE, draft, aps)
+    cli("map-draft", "add-samples", VENUE, draft, samples, "--scans", "5")
+    shown = cli("map-draft", "show", VENUE, draft).output
+    assert "3 steps" in shown and "aps: +12" in shown and "zones: +" in shown
+    assert svc.venues.current_version(VENUE) == 0  # nothing stored while drafting
+    applied = cli("map-draft", "apply", VENUE, draft).output
+    assert svc.venues.versions(VENUE) == [1] and "map v1" in applied
+    venue_map = svc.venues.get_map(VENUE)
+    assert len(venue_map.aps) == 12 and len(venue_map.samples) == 60 and venue_map.nodes
+    state = wait_for_model(VENUE, 1, svc.db, timeout_s=120)
+    assert state["state"] == "ready", state
+    for zone in venue_map.zones:  # zone apps are not map changes
+        svc.zone_apps.set(VENUE, zone.id, "directory", {})
+    # a second draft: abandoned drafts store nothing, applied ones one version each
+    second = cli("map-draft", "open", VENUE, "move APs").output.strip()
+    cli("map-draft", "add-aps", VENUE, second, aps)
+    cli("map-draft", "abandon", VENUE, second)
+    third = cli("map-draft", "open", VENUE, "walkways again").output.strip()
+    cli("map-draft", "add-walkways", VENUE, third, plan)
+    cli("map-draft", "apply", VENUE, third)
+    assert svc.venues.versions(VENUE) == [1, 2]
+    actions = [e["action"] for e in AuditLog(svc.db).recent(VENUE)]
+    assert actions.count("draft.apply") == 2
+    assert DraftStore(svc.db, svc.venues).list(VENUE) == []
+
+
+def test_bad_steps_are_refused_and_the_draft_kept(cli, svc, tmp_path):
+    plan, aps, _ = _files(tmp_path)
+    draft = cli("map-draft", "open", VENUE, "bad").output.strip()
+    result = cli("map-draft", "add-aps", VENUE, draft, aps, ok=False)
+    assert result.exit_code != 0 and "no floors yet" in result.output
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"nope")
+    assert cli("map-draft", "add-imdf", VENUE, draft, bad, ok=False).exit_code != 0
+    assert "empty" in cli("map-draft", "apply", VENUE, draft, ok=False).output
+    assert cli("map-draft", "apply", VENUE, "nosuchdraft", ok=False).exit_code != 0
+    assert not svc.venues.exists(VENUE)
+    assert json.loads(json.dumps(DraftStore(svc.db, svc.venues).get(VENUE, draft).steps)) == []
+
+
+def test_ap_import_and_help_at_every_level(cli, svc, tmp_path):
+    plan, aps, _ = _files(tmp_path)
+    cli("map-import", VENUE, plan)
+    version = svc.venues.current_version(VENUE)
+    out = cli("ap-import", VENUE, aps).output
+    assert "placed 12 AP entries" in out and svc.venues.current_version(VENUE) == version + 1
+    template = tmp_path / "template.csv"
+    cli("ap-template", template)
+    assert template.read_text().startswith("name,bssids,level")
+    for args in (["--help"], ["map-draft", "--help"], ["map-draft", "add-aps", "--help"], ["ap-import", "--help"]):
+        assert "Usage" in cli(*args).output
+
+
+def test_python_m_portal_flask_help_works_at_every_level(redis_url):
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
+    for args in (["flask", "--help"], ["flask", "map-draft", "--help"], ["flask", "ap-import", "--help"]):
+        done = subprocess.run([sys.executable, "-m", "portal", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "Usage" in done.stdout
+    assert "ap-import" in subprocess.run([sys.executable, "-m", "portal", "flask", "--help"], cwd=ROOT, env=env,
+                                         capture_output=True, text=True, timeout=300).stdout
+
+
+def test_console_edits_as_commands(cli, svc, tmp_path):
+    plan, _, _ = _files(tmp_path)
+    cli("map-import", VENUE, plan)
+    first = svc.venues.current_version(VENUE)
+    cli("map-edit", "add-floor", VENUE, "--level", "5", "--name", "L5", "--width-m", "60", "--height-m", "24")
+    cli("map-edit", "place-ap", VENUE, "--bssid", "F0-9F-C2-1A-00-55", "--level", "5", "--x", "10", "--y", "10",
+        "--height-m", "3")
+    cli("map-edit", "add-zone", VENUE, "--zone-id", "popup", "--name", "Pop-up", "--level", "5", "--points",
+        "1,1 10,1 10,8 1,8")
+    cli("map-edit", "add-node", VENUE, "--node-id", "n5a", "--level", "5", "--x", "2", "--y", "2")
+    cli("map-edit", "add-node", VENUE, "--node-id", "n5b", "--level", "5", "--x", "9", "--y", "2")
+    cli("map-edit", "add-edge", VENUE, "--a", "n5a", "--b", "n5b")
+    assert svc.venues.current_version(VENUE) == first + 6
+    m = svc.venues.get_map(VENUE)
+    assert m.zone("popup").floor == 5 and any(a.bssid == "f0:9f:c2:1a:00:55" and a.height_m == 3 for a in m.aps)
+    bad = cli("map-edit", "add-zone", VENUE, "--zone-id", "popup", "--name", "x", "--level", "5", "--points",
+              "1,1 10,1 10,8", ok=False)
+    assert bad.exit_code != 0 and "already exists" in bad.output
+    assert cli("map-edit", "place-ap", VENUE, "--bssid", "zz", "--level", "5", "--x", "1", "--y", "1",
+               ok=False).exit_code != 0
+    assert svc.venues.current_version(VENUE) == first + 6
+    out = cli("create-owner", "popup-owner", VENUE, "popup").output
+    assert "initial password" in out
+    assert cli("create-owner", "x", VENUE, "nozone", ok=False).exit_code != 0

@@ -1,0 +1,109 @@
+"""Opening a new venue from the console: drafts (IMDF + AP CSV + survey CSV applied as ONE version), the
+set-up checklist and coverage heatmap, zone-owner accounts; who may call them and bad input."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+import pytest
+
+from fingerprints.imdf import imdf_zip_bytes
+from portal.auth import AccountStore
+from tests.maps.imdf_builder import mall_archive
+from tests.maps.test_maps_setup_drafts import _files
+
+V = "/console/ops/harbour"
+
+
+@pytest.fixture
+def harbour_ops(client, console, svc):
+    AccountStore(svc.db).create("harbour-ops", "harbour-pass-1", "operator", "harbour")
+    console.login("harbour-ops", "harbour-pass-1")
+    return console
+
+
+def text(resp) -> str:
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def upload(client, ops, url, payload: bytes, filename: str, **data):
+    return client.post(url, data={"csrf_token": ops.csrf(), "file": (io.BytesIO(payload), filename), **data},
+                       content_type="multipart/form-data")
+
+
+def test_new_venue_from_drafts_to_checklist(client, harbour_ops, svc, tmp_path):
+    plan, aps, samples = _files(tmp_path)
+    assert client.get(V + "/").status_code == 200  # the home page of a venue with no map yet
+    resp = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "Opening"})
+    assert resp.status_code == 303
+    draft_url = resp.headers["Location"]
+    steps = draft_url + "/steps"
+    assert upload(client, harbour_ops, steps, plan.read_bytes(), "plan.zip", kind="imdf").status_code == 303
+    assert upload(client, harbour_ops, steps, aps.read_bytes(), "aps.csv", kind="aps").status_code == 303
+    assert upload(client, harbour_ops, steps, samples.read_bytes(), "survey.csv", kind="samples").status_code == 303
+    page = text(client.get(draft_url))
+    assert 'id="draft-diff"' in page and "aps" in page and "+12" in page
+    assert client.get(draft_url + "/preview/0.svg").status_code == 200
+    assert svc.venues.current_version("harbour") == 0
+    resp = client.post(draft_url + "/apply", data={"csrf_token": harbour_ops.csrf()})
+    assert resp.status_code == 303 and svc.venues.versions("harbour") == [1]
+    page = text(client.get(V + "/checklist"))
+    assert 'id="step-plan"' in page and 'id="step-coverage"' in page
+    assert re.search(r'id="step-aps" class="done"', page) and re.search(r'id="step-walkways" class="done"', page)
+    assert re.search(r'id="step-zones" class="todo"', page)  # no zone app yet: says so, links the tool
+    svg = client.get(V + "/checklist/coverage/0.svg")
+    assert svg.status_code == 200 and b'class="cell"' in svg.data
+
+
+def test_bad_draft_input_is_refused(client, harbour_ops, svc):
+    resp = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": ""})
+    assert resp.status_code == 400
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    bad = upload(client, harbour_ops, draft_url + "/steps", b"not a zip", "plan.zip", kind="imdf")
+    assert bad.status_code == 400 and "Nothing was added" in text(bad)
+    assert upload(client, harbour_ops, draft_url + "/steps", b"x", "x.csv", kind="nope").status_code == 400
+    aps = upload(client, harbour_ops, draft_url + "/steps", b"name,bssids,level\n", "a.csv", kind="aps")
+    assert aps.status_code == 400
+    assert client.post(draft_url + "/apply", data={"csrf_token": harbour_ops.csrf()}).status_code == 400
+    assert client.get(V + "/drafts/zzzz").status_code == 404
+    assert client.post(draft_url + "/abandon", data={"csrf_token": harbour_ops.csrf()}).status_code == 303
+    assert client.get(draft_url).status_code == 404
+    assert not svc.venues.exists("harbour")
+
+
+def test_only_the_venues_operator(client, console, svc):
+    console.login("ops")  # the demo venue's operator
+    assert client.get(V + "/drafts").status_code == 403
+    assert client.get(V + "/checklist").status_code == 403
+    console.logout()
+    console.login("cinema")  # an owner
+    assert client.get("/console/ops/demo/drafts").status_code == 403
+    console.logout()
+    assert client.get("/console/ops/demo/drafts").status_code == 302
+
+
+def test_operator_creates_zone_owners(client, console, svc):
+    console.login("ops")
+    page = client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "newcafe",
+                                                          "zones": ["kopi", "not-a-zone"]})
+    assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
+    password = re.search(r'id="owner-password">([^<]+)<', page.get_data(as_text=True)).group(1)
+    account = AccountStore(svc.db).get("newcafe")
+    assert account.role == "owner" and account.zones == ("kopi",) and account.venue == "demo"
+    assert password not in str(svc.db.hgetall("mp:{_accounts}:account:newcafe"))
+    again = client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "newcafe",
+                                                           "zones": ["kopi"]})
+    assert again.status_code == 400
+    assert client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "x y",
+                                                          "zones": ["kopi"]}).status_code == 400
+    assert client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(),
+                                                          "username": "nozone"}).status_code == 400
+
+
+def test_draft_preview_of_a_plan_import(client, harbour_ops):
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "p"}).headers["Location"]
+    upload(client, harbour_ops, draft_url + "/steps", imdf_zip_bytes(mall_archive()), "p.zip", kind="walkways")
+    page = text(client.get(draft_url))
+    assert "replace_walkways" in page
