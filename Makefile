@@ -24,7 +24,7 @@ nginx:
 
 test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
