@@ -38,7 +38,7 @@ def redis_url(valkey_server) -> str:
 def settings(redis_url, tmp_path_factory) -> Settings:
     return Settings(
         redis_url=redis_url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
-        data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
+        data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True, demo=True,
     )
 
 
@@ -135,12 +135,12 @@ def live_server(valkey_server, demo_map, tmp_path_factory):
     redis.Redis.from_url(url).flushdb()
     data_dir = tmp_path_factory.mktemp("live-var")
     settings = Settings(redis_url=url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
-                        data_dir=data_dir, load_demo=False, testing=False)
+                        data_dir=data_dir, load_demo=False, testing=False, demo=True)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)
     port = free_port()
     env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo"}
+           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],

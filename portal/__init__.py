@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
     (portal.serve, or the tests) must have started a server and passed its URL."""
     from lightapps import registry
-    from portal import api, auth, captive, demo, errors, i18n, shopper
+    from portal import api, auth, captive, demo, errors, headers, i18n, shopper
     from portal.services import Services
     from portal.storage import connect
 
@@ -32,10 +32,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_report_bytes,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
+        PREFERRED_URL_SCHEME=settings.preferred_url_scheme,
+        # Set, not setdefault: Flask's own defaults (SameSite None, not Secure) are already in the config.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["mallportal"] = Services.build(settings, connect(settings.redis_url))
+    shopper.init_shopper(app, app.extensions["mallportal"].db, settings.shopper_token_ttl_s, settings.secure_cookies)
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
+    headers.init_security_headers(app)
     auth.init_auth(app)
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)

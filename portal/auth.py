@@ -268,8 +268,6 @@ class SessionCookies(SecureCookieSessionInterface):
 def init_auth(app: Flask) -> None:
     app.session_interface = SessionCookies()
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["current_account"] = current_account

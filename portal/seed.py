@@ -45,6 +45,9 @@ DEMO_OWNERS = {
 def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | None = None) -> bool:
     """Load the demo mall unless the venue already has a map. Returns True if it loaded it.
     `venue` lets tests pass a map built once instead of re-running the simulated survey."""
+    from portal.demo import mark_demo_venue
+
+    mark_demo_venue(svc.db, venue_id)  # /demo and its simulator serve this venue (with DEMO=1 only)
     if svc.venues.current_version(venue_id):
         _seed_apps(svc, svc.venues.get_map(venue_id))  # apps added since the first load get their demo data
         return False

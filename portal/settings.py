@@ -30,6 +30,15 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
 
+def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
 def _persistent_secret(data_dir: Path, name: str) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them."""
@@ -61,6 +70,12 @@ class Settings:
     max_meraki_observations: int = 500_000
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
+    # DEMO=1 (`make run`): /demo and the radio simulator, on venues marked as demo venues only.
+    demo: bool = False
+    shopper_token_ttl_s: int = 30 * 86400  # a shopper token lives this long after its last use
+    # Cookies only over HTTPS (Secure): on by default when PREFERRED_URL_SCHEME=https.
+    secure_cookies: bool = False
+    preferred_url_scheme: str = "http"
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -68,6 +83,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / "var")
+        scheme = (env.get("PREFERRED_URL_SCHEME") or "http").lower()
         return cls(
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY") or _persistent_secret(data_dir, "secret_key"),
@@ -84,6 +100,10 @@ class Settings:
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            demo=_env_flag(env, "DEMO", False),
+            shopper_token_ttl_s=_env_int(env, "SHOPPER_TOKEN_TTL_S", 30 * 86400),
+            secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
+            preferred_url_scheme=scheme,
         )
 
     def with_(self, **changes) -> Settings:

@@ -41,8 +41,9 @@ from portal.captive.lane import ProbeLane
 from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
+from portal.demo import demo_mode_for
 from portal.services import services
-from portal.shopper import Shopper, current_shopper, new_shopper, shopper_token
+from portal.shopper import Shopper, current_shopper, new_shopper, shopper_token, token_store
 from portal.storage import VenueKeys, connect
 
 log = logging.getLogger(__name__)
@@ -130,15 +131,19 @@ def portal_entry(site: str | None = None):
         config = PortalConfigStore.defaults()
         return fail_open(venue, exc, _parse_or_none(config))
     ctx = _parse(config)
+    # A MAC or IP in a redirect anyone can forge only locates the phone; it is trusted (and the IP table
+    # learns from it) only when the gateway vouched for it. The token is always a new shopper's.
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     try:
+        verified = (ctx.verified or demo_mode_for(venue)) and client is not None
         if client is None:
-            client = cs.sessions.client_for_ip(venue, ctx.client_ip or request.remote_addr)
-        shopper = new_shopper(venue, client)
-        if ctx.client_ip and client:
+            client = cs.sessions.client_for_ip(venue, request.remote_addr)
+            verified = client is not None
+        shopper = new_shopper(venue, client, phone_verified=verified)
+        if ctx.verified and ctx.client_ip and client:
             cs.sessions.remember_ip(venue, ctx.client_ip, client)
         cs.sessions.save_gateway_context(venue, shopper.client, cs.sealer.seal(ctx))
-        target = zone_landing(venue, client, shopper_token(shopper))
+        target = zone_landing(venue, client, token_store().mint(shopper, handout=True))
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     return redirect_no_store(target)
@@ -181,7 +186,7 @@ def continue_to_internet():
         raw = cs.sessions.gateway_context(venue, shopper.client)
         ctx = cs.sealer.open(raw) if raw else GatewayContext(gateway="direct")
         seconds = int(config["session_minutes"]) * 60
-        cs.sessions.grant(venue, shopper.client, seconds, ctx.gateway)
+        cs.sessions.grant(venue, _session_client(shopper), seconds, ctx.gateway)
         if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
             rhid = ctx.grant["rhid"]
             cs.db.hset(AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
@@ -191,6 +196,11 @@ def continue_to_internet():
         return fail_open(venue, exc)
     destination = ctx.destination or url_for("captive.status", c=shopper_token(shopper), _external=True)
     return _hand_back(ctx, seconds, destination, config)
+
+
+def _session_client(shopper: Shopper) -> str:
+    """Access sessions belong to the phone (the probes ask by its MAC or IP), else to the shopper."""
+    return shopper.phone or shopper.client
 
 
 def _hand_back(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]):
@@ -221,7 +231,7 @@ def status():
     if shopper is None:
         abort(400, "c: missing or invalid shopper token")
     cs = captive_services()
-    session = cs.sessions.get(shopper.venue, shopper.client)
+    session = cs.sessions.get(shopper.venue, _session_client(shopper))
     config = cs.config.get(shopper.venue)
     can_extend = session is not None and session.extensions < int(config["max_extensions"])
     return render_template("captive/status.html", session=session, can_extend=can_extend, venue=shopper.venue,
@@ -236,7 +246,7 @@ def extend():
     cs = captive_services()
     config = cs.config.get(shopper.venue)
     try:
-        session = cs.sessions.extend(shopper.venue, shopper.client, int(config["session_minutes"]) * 60,
+        session = cs.sessions.extend(shopper.venue, _session_client(shopper), int(config["session_minutes"]) * 60,
                                      int(config["max_extensions"]))
     except LookupError as exc:
         abort(409, str(exc))
@@ -262,8 +272,8 @@ def _capport_serializer() -> URLSafeSerializer:
 def capport_url(shopper: Shopper) -> str:
     """The per-client API URI (RFC 8908 section 4: distinct per client where the server cannot see the
     enforcement device's identifier)."""
-    return url_for("captive.capport_client", token=_capport_serializer().dumps([shopper.venue, shopper.client]),
-                   _external=True)
+    token = _capport_serializer().dumps([shopper.venue, _session_client(shopper)])
+    return url_for("captive.capport_client", token=token, _external=True)
 
 
 @bp.get("/capport/api")
@@ -284,9 +294,8 @@ def capport_client(token: str):
 
 
 def _capport_answer(venue: str, client: str | None) -> Response:
-    shopper = new_shopper(venue, client)
-    token = shopper_token(shopper)
     try:
+        token = shopper_token(new_shopper(venue, client, phone_verified=True))  # the IP table or our own URI
         session = captive_services().sessions.get(venue, client) if client else None
         config = captive_services().config.get(venue)
         venue_info = zone_landing(venue, client, token, external=True)

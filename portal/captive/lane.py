@@ -33,7 +33,7 @@ from portal.captive.common import (
 from portal.captive.landing import landing_page, locate_with_app
 from portal.captive.probes import Probe, match_probe
 from portal.errors import raw_json_error
-from portal.shopper import new_shopper, sign_shopper
+from portal.shopper import ShopperTokenStore, new_shopper
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class ProbeLane:
         self.wsgi_app = wsgi_app
         # Landing paths, memoised per lane (a venue has a few hundred; the bound keeps junk venues out).
         self._path = functools.lru_cache(maxsize=4096)(self._build_path)
+        self._tokens: ShopperTokenStore | None = None  # on the captive store client (short timeout)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
@@ -74,8 +75,11 @@ class ProbeLane:
         if not is_venue_id(venue):
             return raw_json_error("400 Bad Request", "venue: not a venue id")
         try:
-            client = client_from_params(core.hasher, args) or cs.sessions.client_for_ip(
-                venue, environ.get("REMOTE_ADDR", ""))
+            # The IP table is filled only by requests the gateway vouched for; a MAC parameter anyone can
+            # write, so it locates the phone but the token handed out is a new shopper's either way.
+            client = client_from_params(core.hasher, args)
+            by_ip = client is None
+            client = client or cs.sessions.client_for_ip(venue, environ.get("REMOTE_ADDR", ""))
             state = cs.probe_state.read(venue, client) if client else None
             if state is not None and state.session is not None and not probe.always_redirect:
                 return online_answer(probe)
@@ -84,13 +88,19 @@ class ProbeLane:
             else:
                 position, app_name = locate_with_app(core, venue, client) if client else (None, None)
             endpoint, values = landing_page(venue, position, app_name)
-            token = sign_shopper(core.settings.secret_key, new_shopper(venue, client))
+            token = self.tokens().mint(new_shopper(venue, client, phone_verified=by_ip), handout=True)
         except STORE_ERRORS as exc:
             log.error("store unavailable for venue %s, probe sent to the offline page: %s", venue, exc)
             return redirect_no_store(self.path_to(environ, "captive.offline", venue=venue))
-        # The token is URL-safe base64 (itsdangerous), so it is appended as it is.
+        # The token is URL-safe (venue id, '.', URL-safe base64), so it is appended as it is.
         path = self.path_to(environ, endpoint, **values)
         return redirect_no_store(path + ("&c=" if "?" in path else "?c=") + token)
+
+    def tokens(self) -> ShopperTokenStore:
+        if self._tokens is None:
+            core = self.app.extensions["mallportal"]
+            self._tokens = ShopperTokenStore(captive_services_of(self.app).db, core.settings.shopper_token_ttl_s)
+        return self._tokens
 
     def path_to(self, environ: dict, endpoint: str, **values: str) -> str:
         """The path of a page, relative, as url_for builds it."""
