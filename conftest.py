@@ -123,6 +123,14 @@ class LiveServer:
     def db(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
+    def shopper_tokens(self, venue: str, clients) -> list[str]:
+        """Tokens for these shopper ids, minted in the server's store (shopper tokens mean something only
+        through their record there)."""
+        from portal.shopper import Shopper, ShopperTokenStore
+
+        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s)
+        return [store.mint(Shopper(venue, client)) for client in clients]
+
 
 @pytest.fixture(scope="session")
 def live_server(valkey_server, demo_map, tmp_path_factory):

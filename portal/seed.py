@@ -89,4 +89,4 @@ def _demo_accounts(svc: Services, venue_id: str) -> None:
     wanted = [("ops", "operator", ())] + [(name, "owner", zones) for name, zones in DEMO_OWNERS.items()]
     for username, role, zones in wanted:
         if store.get(username) is None:
-            store.create(username, DEMO_PASSWORD, role, venue_id, zones)
+            store.create(username, DEMO_PASSWORD, role, venue_id, zones, demo=True)  # demo mode only

@@ -135,10 +135,16 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
         """A real browser keeps the shopper in a cookie too, so a new probe token (a new phone MAC, a
         new IP) finds its way back to the same shopper; the iOS mini-browser simply ignores it."""
         token = g.get("shopper_token")
-        if token and request.cookies.get(COOKIE) != token and response.status_code < 400:
+        if g.get("keep_in_cookie") and token and request.cookies.get(COOKIE) != token and response.status_code < 400:
             response.set_cookie(COOKIE, token, max_age=ttl_s, httponly=True, samesite="Lax",
                                 secure=app.config["SHOPPER_COOKIE_SECURE"])
         return response
+
+
+def keep_shopper_in_cookie() -> None:
+    """This page (the mall home, the PWA's start page; a queue ticket) also stores the shopper's token in
+    a cookie, so the browser finds its way back after a new probe token (a new MAC, a new IP)."""
+    g.keep_in_cookie = True
 
 
 def shopper_token(shopper: Shopper) -> str:
@@ -168,6 +174,7 @@ def current_shopper() -> Shopper | None:
     shopper of the same venue: the cookie's shopper comes back, now on this phone (re-linking through
     what the shopper holds, never through the MAC)."""
     if "shopper" not in g:
+        g.shopper, g.shopper_token = None, None  # also when the store fails below (the 503 page asks again)
         store = token_store()
         given, cookie = _request_token(), request.cookies.get(COOKIE)
         shopper, token = store.resolve(given), given

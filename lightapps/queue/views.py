@@ -18,7 +18,7 @@ from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
 from portal.i18n import LANGUAGES
 from portal.services import services
-from portal.shopper import shopper_for_venue, shopper_token
+from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 bp = Blueprint("queue", __name__, url_prefix="/v/<venue>", template_folder="templates")
 
@@ -151,7 +151,8 @@ def landing(venue: str, zone: str):
         reservations=reservations, refresh_s=REFRESH_S, preorder=decode_preorder(ticket),
         menu=bool(store().menu(venue, zone)),
     )
-    resp = make_response(response)  # the shopper's cookie is kept by portal/shopper.py
+    resp = make_response(response)
+    keep_shopper_in_cookie()  # a ticket must survive a closed tab
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
