@@ -10,7 +10,7 @@ import sys
 import pytest
 import redis
 
-from portal.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, wait_for_port
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
@@ -22,7 +22,7 @@ TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
 
 @pytest.fixture(scope="session")
 def valkey_server(tmp_path_factory):
-    from portal.storage import start_embedded_valkey
+    from core.storage import start_embedded_valkey
 
     server = start_embedded_valkey(tmp_path_factory.mktemp("valkey"))
     yield server

@@ -37,12 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
+from core.security import MacHasher  # noqa: E402
+from core.storage import start_embedded_valkey  # noqa: E402
 from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
+from fingerprints.store import VenueStore  # noqa: E402
 from portal.ingest.health import IngestHealth  # noqa: E402
 from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiKeys, RssiStore  # noqa: E402
-from portal.security import MacHasher  # noqa: E402
-from portal.storage import start_embedded_valkey  # noqa: E402
+from portal.ingest.tokens import ApiTokenStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 
 VENUE = "bench"
@@ -109,9 +111,6 @@ def make_requests(per_ap, aps_per_request: int, now: float, rnd: random.Random):
 
 def fresh_venue(db: redis.Redis, aps) -> str:
     """An empty store holding only the bench venue (its map: the APs) and a token; returns the token."""
-    from fingerprints.store import VenueStore
-    from portal.ingest.tokens import ApiTokenStore
-
     db.flushdb()
     VenueStore(db).put_map(VenueMap(id=VENUE, name="Bench mall", name_zh="基准商场",
                                     floors=[Floor(0, "G", 300.0, 300.0)],

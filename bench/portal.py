@@ -41,21 +41,24 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from core.security import MacHasher  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.storage import start_embedded_valkey  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.demo import simulated_reports  # noqa: E402
+from portal.ingest.observation import Observation  # noqa: E402
+from portal.ingest.store import RssiStore  # noqa: E402
+from portal.seed import ensure_demo_mall  # noqa: E402
+from portal.services import services  # noqa: E402
 from portal.tools.net import free_port  # noqa: E402
 from portal.tools.net import wait_for_port as wait_for  # noqa: E402
+from portal.tracking import Tracker  # noqa: E402
 
 Heard = list[tuple[str, list[tuple[str, float, float]]]]  # per phone: MAC, [(AP, RSSI, age in s)]
 
 
 def prepare_store(redis_url: str, data_dir: Path, phones: int) -> Heard:
     """Demo mall loaded, `phones` phones heard at random spots and positioned; returns what each was heard as."""
-    from portal import create_app
-    from portal.demo import simulated_reports
-    from portal.seed import ensure_demo_mall
-    from portal.services import services
-    from portal.settings import Settings
-    from portal.tracking import Tracker
-
     settings = Settings(redis_url=redis_url, secret_key="bench-secret", mac_hash_key="bench-mac", data_dir=data_dir,
                         load_demo=False)
     app = create_app(settings)
@@ -84,10 +87,6 @@ def prepare_store(redis_url: str, data_dir: Path, phones: int) -> Heard:
 def feed(redis_url: str, heard: Heard, period_s: float, stop) -> None:
     """The APs (run in a child process): every `period_s` each phone is heard again where it stands, as
     the ingest endpoints would store it, a tenth of the phones at a time; the tracker then positions it anew."""
-    from portal.ingest.observation import Observation
-    from portal.ingest.store import RssiStore
-    from portal.security import MacHasher
-
     hasher, store = MacHasher("bench-mac"), RssiStore(redis.Redis.from_url(redis_url))
     slices = [heard[i::10] for i in range(10)]
     while True:
@@ -226,7 +225,6 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
     args = parser.parse_args()
 
-    from portal.storage import start_embedded_valkey
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)

@@ -24,6 +24,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sklearn.neighbors import KNeighborsRegressor  # noqa: E402
+
+from positioning.datasets import read_ujiindoorloc  # noqa: E402
 from positioning.vectors import MISSING_DBM  # noqa: E402
 from positioning.wknn import WKNNPositioner  # noqa: E402
 
@@ -67,8 +70,6 @@ def queries_from(X: np.ndarray, n: int, seed: int = 12) -> np.ndarray:
 
 
 def uji_map(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from positioning.datasets import read_ujiindoorloc
-
     train = read_ujiindoorloc(folder / "trainingData.csv")
     test = read_ujiindoorloc(folder / "validationData.csv")
     keep = (train.X > MISSING_DBM).any(axis=1)
@@ -105,7 +106,6 @@ def main() -> int:
     parser.add_argument("--uji", type=Path, help="folder with UJIIndoorLoc trainingData.csv / validationData.csv")
     args = parser.parse_args()
 
-    from sklearn.neighbors import KNeighborsRegressor
 
     if args.uji:
         X, y, Q = uji_map(args.uji)

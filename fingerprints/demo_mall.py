@@ -7,7 +7,9 @@ import itertools
 
 import numpy as np
 
+from fingerprints.geometry import segment_crosses_walls
 from fingerprints.model import AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone
+from fingerprints.simulator import RadioSimulator
 
 WIDTH_M, HEIGHT_M = 120.0, 60.0
 DOOR_M = 4.0
@@ -120,8 +122,6 @@ def _aps() -> list[AccessPoint]:
 def _walk_graph(floors: list[Floor]) -> tuple[list[WalkNode], list[WalkEdge]]:
     """A 6 m grid of walkway nodes per floor, linked to neighbours where no wall is in the way,
     plus escalators (one-way), a lift and stairs between the floors."""
-    from fingerprints.geometry import segment_crosses_walls
-
     step = 6.0
     nodes, edges = [], []
     for floor in floors:
@@ -161,8 +161,6 @@ def _walk_graph(floors: list[Floor]) -> tuple[list[WalkNode], list[WalkEdge]]:
 
 def build_demo_mall(venue_id: str = "demo", survey_step_m: float = 3.0, scans: int = 8) -> VenueMap:
     """The whole demo venue, fingerprint map included (about 1,600 reference points)."""
-    from fingerprints.simulator import RadioSimulator
-
     floors = _floors()
     zones = [
         Zone(id=zid, name=name, name_zh=zh, floor=fl, kind=kind,

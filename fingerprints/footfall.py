@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 TTL_DAYS = 35
 ALL = "_all"
@@ -270,6 +270,7 @@ def footfall_report(store: FootfallStore, venue: str, day: date | str, zones: li
 
 def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level: int) -> bytes:
     """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes."""
+    # lazy: matplotlib only when a heatmap is drawn
     from fingerprints.quality import draw_plan, figure_png, plan_figure
 
     floor = venue_map.floor(level)

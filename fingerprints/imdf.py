@@ -46,6 +46,7 @@ from typing import Any
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import linemerge, unary_union
 
+from fingerprints.geometry import zone_map
 from fingerprints.model import (
     ID_RE,
     AccessPoint,
@@ -1016,8 +1017,6 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
 
 def _check_positionable(venue: VenueMap) -> None:
     """The zones must make a ZoneMap the positioner can use (valid, non-overlapping polygons)."""
-    from fingerprints.geometry import zone_map
-
     try:
         zone_map(venue)
     except ValueError as exc:
@@ -1038,8 +1037,6 @@ def merge_imported(current: VenueMap | None, imported: VenueMap) -> VenueMap:
     """The imported map as the venue's next version: fingerprint samples (which IMDF does not carry)
     are kept from the current map, re-zoned with the imported zones; APs are kept when the archive
     has none. Samples on floors the import lacks are dropped."""
-    from fingerprints.geometry import zone_map
-
     if current is None:
         return imported
     if current.id != imported.id:

@@ -17,17 +17,20 @@ Errors are 2-D distances on the plan (metres), whatever floor was chosen; floor 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from scipy.interpolate import griddata
 from tqdm import tqdm
 
 from fingerprints.geometry import zone_map
-from fingerprints.model import VenueMap
+from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.training import training_set
 from positioning import WKNNPositioner
 
@@ -163,8 +166,6 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
     """Leave-one-reference-point-out cross-validation of the venue's map (see the module docstring).
     `floor` limits the evaluated points (the model still uses every floor). `progress`: True for a
     tqdm bar on stderr, or a callback(done, total)."""
-    import time
-
     started = time.perf_counter()
     if floor is not None and floor not in {f.level for f in venue.floors}:
         raise ValueError(f"venue {venue.id} has no floor {floor}")
@@ -296,8 +297,6 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
-    from matplotlib.collections import LineCollection
-
     floor = venue.floor(level)
     outlines = []
     for zone in venue.zones:
@@ -375,8 +374,6 @@ def ap_rssi_grid(venue: VenueMap, bssid: str, level: int, cell_m: float = 1.0):
 
 def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m: float = 1.0) -> bytes:
     """Where one AP is heard, and how strongly, from the fingerprint map (its own floor by default)."""
-    from fingerprints.model import normalise_bssid
-
     bssid = normalise_bssid(bssid)
     ap = next((a for a in venue.aps if a.bssid == bssid), None)
     if ap is None:
@@ -399,8 +396,6 @@ def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m
 def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress: Progress = False,
                       ap_heatmaps: bool = True) -> list:
     """confusion.png, error-floor<N>.png and (ap_heatmaps) ap-<bssid>.png into out_dir; returns the paths."""
-    from pathlib import Path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

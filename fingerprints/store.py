@@ -10,8 +10,8 @@ from collections import OrderedDict
 
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.model import VenueMap
-from portal.storage import VenueKeys
 
 GLOBAL_TAG = "_global"
 

@@ -3,7 +3,7 @@ the RSSI at which they hear it (the ordinary RSSI feed), and after a set time (1
 server averages that device's readings into one Sample and adds it to a new map version.
 
 `average_fingerprint` is the pure part. `SurveyStore` keeps the survey state in Redis (keys built with
-portal.storage.VenueKeys, all in the venue's hash tag):
+core.storage.VenueKeys, all in the venue's hash tag):
 - `survey:devices`  hash  client id -> label: the registered survey devices. The device's MAC is kept only
   as its keyed hash (the same client id the RSSI feed uses), never raw;
 - `survey:point:<client>`  string (JSON): the point a device is standing at, with a TTL;
@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.geometry import zone_map
 from fingerprints.model import Sample, normalise_bssid
 from fingerprints.store import VenueStore
-from portal.storage import VenueKeys
 
 DEFAULT_DURATION_S = 15.0
 MIN_DURATION_S, MAX_DURATION_S = 3.0, 120.0
@@ -113,7 +113,7 @@ def map_edit_lock(db: redis.Redis, venue: str, timeout_s: float = 30.0):
 
 class SurveyStore:
     def __init__(self, db: redis.Redis, venues: VenueStore, rssi, hasher) -> None:
-        """rssi: portal.ingest.store.RssiStore (readings per client); hasher: portal.security.MacHasher."""
+        """rssi: portal.ingest.store.RssiStore (readings per client); hasher: core.security.MacHasher."""
         self.db = db
         self.venues = venues
         self.rssi = rssi

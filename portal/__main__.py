@@ -13,8 +13,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
-from portal.settings import Settings
+import redis
+
+from core.settings import Settings
+from core.storage import connect, start_embedded_valkey
+from portal.bootstrap import build_services, create_app
+from portal.seed import ensure_demo_mall
+from portal.services import services
+from portal.tracking import Tracker
 
 
 def _stop_on_sigterm() -> None:
@@ -31,18 +39,12 @@ def serve(workers: int, threads: int, host: str) -> int:
     settings = Settings.from_env()
     embedded = None
     if not settings.redis_url:
-        from portal.storage import start_embedded_valkey
-
         embedded = start_embedded_valkey(settings.data_dir / "valkey")
         settings = settings.with_(redis_url=embedded.connection_url)
         _url_file(settings).write_text(settings.redis_url)  # so `python -m portal flask ...` finds it
     env = {**os.environ, "REDIS_URL": settings.redis_url}
     try:
         if settings.load_demo:
-            from portal import create_app
-            from portal.seed import ensure_demo_mall
-            from portal.services import services
-
             with create_app(settings).app_context():
                 ensure_demo_mall(services(), settings.default_venue)
         print(f"MallPortal on http://{host}:{settings.port}/  (demo: http://{host}:{settings.port}/demo)",
@@ -78,8 +80,6 @@ def _url_file(settings: Settings):
 
 
 def _reachable(url: str) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
@@ -97,15 +97,9 @@ def flask_command(args: list[str]) -> int:
         if url_file.exists() and _reachable(url_file.read_text().strip()):
             url = url_file.read_text().strip()
         else:
-            from portal.storage import start_embedded_valkey
-
             embedded = start_embedded_valkey(settings.data_dir / "valkey")
             url = embedded.connection_url
             if settings.load_demo:
-                from portal import create_app
-                from portal.seed import ensure_demo_mall
-                from portal.services import services
-
                 with create_app(settings.with_(redis_url=url)).app_context():
                     ensure_demo_mall(services(), settings.default_venue)
     try:
@@ -119,17 +113,11 @@ def flask_command(args: list[str]) -> int:
 def track(once: bool) -> int:
     """The tracker (portal/tracking.py) on the store `make run` uses (REDIS_URL)."""
     _stop_on_sigterm()
-    import threading
-
-    from portal.services import Services
-    from portal.storage import connect
-    from portal.tracking import Tracker
-
     settings = Settings.from_env()
     if not settings.redis_url:
         print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
         return 2
-    core = Services.build(settings, connect(settings.redis_url, socket_timeout=5.0))
+    core = build_services(settings, connect(settings.redis_url, socket_timeout=5.0))
     tracker = Tracker(core.db, core.venues, core.locator)
     if once:
         for venue in core.venues.venue_ids():

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
+from core.storage import VenueKeys
 from portal.passwords import check_password
 from portal.services import services
-from portal.storage import VenueKeys
 
 ROLES = ("operator", "owner")
 csrf = CSRFProtect()
@@ -274,18 +274,25 @@ def current_account() -> Account | None:
     return g.account
 
 
+def login_gate(role: str | None = None):
+    """None when a logged-in account (of `role`, if given) may go on; else the redirect to the login page
+    (logged out). 403 for the wrong role. For `login_required` and the console blueprints' checks."""
+    account = current_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.path))
+    if role is not None and account.role != role:
+        abort(403, _("This page is for %(role)s accounts.", role=role))
+    return None
+
+
 def login_required(role: str | None = None) -> Callable:
     """Console views: 302 to the login page when logged out, 403 for the wrong role."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            account = current_account()
-            if account is None:
-                return redirect(url_for("auth.login", next=request.path))
-            if role is not None and account.role != role:
-                abort(403, _("This page is for %(role)s accounts.", role=role))
-            return view(*args, **kwargs)
+            refused = login_gate(role)
+            return refused if refused is not None else view(*args, **kwargs)
 
         return wrapped
 
@@ -356,8 +363,6 @@ def logout():
 @login_required()
 def home():
     """Each role's console home; the consoles register themselves by endpoint name."""
-    from flask import current_app
-
     account = current_account()
     endpoint = {"operator": "operator.home", "owner": "owner.home"}[account.role]
     if endpoint in current_app.view_functions:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import secrets as pysecrets
+
 import click
 from flask import Flask
 
+from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
+from portal.seed import ensure_demo_mall
 from portal.services import services
 
 
@@ -13,8 +17,6 @@ def register(app: Flask) -> None:
     @click.option("--venue", default="demo", show_default=True)
     def load_demo(venue: str) -> None:
         """Load the demo mall into the store if the venue has no map yet."""
-        from portal.seed import ensure_demo_mall
-
         loaded = ensure_demo_mall(services(), venue)
         click.echo("demo mall loaded" if loaded else f"venue {venue} already has a map; nothing done")
 
@@ -40,10 +42,6 @@ def register(app: Flask) -> None:
                       network_id: str | None, demo: bool, remove: bool) -> None:
         """Configure a Meraki Scanning API network of a venue: its receiver URL is
         /api/v1/venues/VENUE/meraki/NETWORK."""
-        import secrets as pysecrets
-
-        from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
-
         svc = services()
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")

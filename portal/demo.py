@@ -16,15 +16,15 @@ import numpy as np
 import redis
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from core.security import normalise_mac
+from core.storage import VenueKeys
 from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.native import parse_native
 from portal.ingest.observation import ReportError
 from portal.ingest.store import RssiKeys
 from portal.locate import TrackKeys
-from portal.security import normalise_mac
 from portal.services import services
-from portal.storage import VenueKeys
 
 bp = Blueprint("demo", __name__)
 

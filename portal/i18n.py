@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
@@ -31,7 +33,5 @@ def init_i18n(app: Flask) -> None:
 
 def urlencode_without(args, drop: str) -> str:
     """Query string of `args` minus one key, ending in '&' when not empty (for language links)."""
-    from urllib.parse import urlencode
-
     pairs = [(k, v) for k, v in args.items(multi=True) if k != drop]
     return urlencode(pairs) + "&" if pairs else ""

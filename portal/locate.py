@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from fingerprints.training import training_set
 from portal.ingest.store import RssiStore
-from portal.storage import VenueKeys
 from positioning import TemporalSmoother, WKNNPositioner, ZoneMap, build_vector
 
 

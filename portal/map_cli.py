@@ -6,12 +6,19 @@ the map is a new map version (an import is all or nothing: nothing is stored unl
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 
 import click
 from flask import Flask
 
+from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, merge_imported, write_imdf_zip
+from fingerprints.model import ID_RE
+from fingerprints.samples_io import import_samples, write_samples_csv
+from fingerprints.survey import map_edit_lock
+from portal.locate import build_venue_model
 from portal.services import services
 
 
@@ -27,8 +34,6 @@ def _venue_map(venue: str, for_update: bool = False):
 
 def _store(venue_map) -> int:
     """Put a changed map as the next version, under the same lock the survey tool takes."""
-    from fingerprints.survey import map_edit_lock
-
     svc = services()
     with map_edit_lock(svc.db, venue_map.id):
         return svc.venues.put_map(venue_map)
@@ -45,8 +50,6 @@ def register(app: Flask) -> None:
     def map_export(venue: str, out: str, origin_lon: float | None, origin_lat: float | None,
                    rotation: float) -> None:
         """Export VENUE's current map as an IMDF archive (zip)."""
-        from fingerprints.imdf import DEFAULT_ORIGIN, Origin, write_imdf_zip
-
         venue_map = _venue_map(venue)
         try:
             origin = Origin(DEFAULT_ORIGIN.lon if origin_lon is None else origin_lon,
@@ -63,9 +66,6 @@ def register(app: Flask) -> None:
     def map_import(venue: str, source: str) -> None:
         """Import an IMDF archive as VENUE's next map version. Fingerprint samples are kept (re-zoned);
         APs too when the archive has none. Nothing is stored if the archive is invalid."""
-        from fingerprints.imdf import import_imdf, merge_imported
-        from fingerprints.model import ID_RE
-
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
         svc = services()
@@ -87,8 +87,6 @@ def register(app: Flask) -> None:
                   show_default=True)
     def samples_export(venue: str, out: str, fmt: str) -> None:
         """Export VENUE's fingerprint samples as CSV (UJIIndoorLoc also writes OUT.waps.csv)."""
-        from fingerprints.samples_io import write_samples_csv
-
         venue_map = _venue_map(venue)
         written = write_samples_csv(venue_map, out, fmt)
         click.echo(f"wrote {len(venue_map.samples)} samples of map v{venue_map.version} to "
@@ -106,8 +104,6 @@ def register(app: Flask) -> None:
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
     def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None) -> None:
         """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
-        from fingerprints.samples_io import import_samples
-
         venue_map = _venue_map(venue, for_update=True)
         try:
             samples = import_samples(venue_map, source, fmt, scans=scans, sidecar=waps)
@@ -129,8 +125,7 @@ def register(app: Flask) -> None:
     def quality_report_cmd(venue: str, floor: int | None, out_dir: str | None, as_json: str | None,
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
-        import json
-
+        # lazy: matplotlib only for the quality report
         from fingerprints.quality import quality_report, write_report_pngs
 
         venue_map = _venue_map(venue)
@@ -151,8 +146,6 @@ def register(app: Flask) -> None:
     @click.argument("venue")
     def rebuild_model(venue: str) -> None:
         """Build the positioning model of VENUE's current map version; print fit time and size."""
-        from portal.locate import build_venue_model
-
         venue_map = _venue_map(venue)
         started = time.perf_counter()
         try:
@@ -173,8 +166,6 @@ def register(app: Flask) -> None:
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         current = svc.venues.current_version(venue)
-        import sys
-
         with click.progressbar(svc.venues.versions(venue), label="reading versions", file=sys.stderr) as versions:
             rows = []
             for v in versions:

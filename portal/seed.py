@@ -7,7 +7,9 @@ import logging
 
 from fingerprints.demo_mall import build_demo_mall
 from fingerprints.model import VenueMap
-from lightapps import registry
+from portal.apps import registry
+from portal.auth import AccountStore
+from portal.ingest.meraki import ensure_demo_meraki
 from portal.services import Services
 
 log = logging.getLogger(__name__)
@@ -56,15 +58,13 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
         venue = build_demo_mall(venue_id)
     venue = copy.deepcopy(venue)
     svc.venues.put_map(venue)
-    apps = registry.discover()
+    apps = registry.load(svc.settings.light_apps)
     for zone in venue.zones:
         app_name = DEMO_ZONE_APPS.get(zone.id, "directory")
         app = apps.get(app_name) or apps["directory"]
         svc.zone_apps.set(venue_id, zone.id, app.name, app.default_config())
     _seed_apps(svc, venue)
     _demo_accounts(svc, venue_id)
-    from portal.ingest.meraki import ensure_demo_meraki
-
     ensure_demo_meraki(svc.db, venue_id, svc.settings.data_dir)  # README: pointing a Meraki network at the demo
     token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
@@ -77,14 +77,13 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
 
 def _seed_apps(svc: Services, venue: VenueMap) -> None:
     """Each app's demo data; the hooks are idempotent, so this runs on every start."""
-    for app in registry.discover().values():
-        if app.seed_demo is not None:
-            app.seed_demo(svc, venue)
+    for app in registry.load(svc.settings.light_apps).values():
+        seed = registry.parts(app.name).seed_demo
+        if seed is not None:
+            seed(svc, venue)
 
 
 def _demo_accounts(svc: Services, venue_id: str) -> None:
-    from portal.auth import AccountStore
-
     store = AccountStore(svc.db)
     wanted = [("ops", "operator", ())] + [(name, "owner", zones) for name, zones in DEMO_OWNERS.items()]
     for username, role, zones in wanted:

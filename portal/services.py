@@ -1,4 +1,5 @@
-"""The application's long-lived parts, built once per process by the app factory."""
+"""What the host's views and the light apps may use: the process's long-lived parts, reached through
+`services()` inside a request. They are built once per process in `portal/bootstrap.py`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from fingerprints.footfall import FootfallStore
+from core.security import MacHasher
+from core.settings import Settings
 from fingerprints.store import VenueStore
-from lightapps.zone_apps import ZoneAppStore
+from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.locate import Locator, ModelCache
-from portal.security import MacHasher
-from portal.settings import Settings
-from positioning import TemporalSmoother
 
 
 @dataclass
@@ -29,24 +28,6 @@ class Services:
     models: ModelCache
     locator: Locator
     zone_apps: ZoneAppStore
-
-    @classmethod
-    def build(cls, settings: Settings, db: redis.Redis) -> Services:
-        venues = VenueStore(db)
-        rssi = RssiStore(db, window_s=settings.rssi_window_s)
-        models = ModelCache(venues)
-        return cls(
-            settings=settings,
-            db=db,
-            hasher=MacHasher(settings.mac_hash_key),
-            venues=venues,
-            rssi=rssi,
-            tokens=ApiTokenStore(db),
-            models=models,
-            locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
-                            cache_s=settings.position_cache_s),
-            zone_apps=ZoneAppStore(db),
-        )
 
     def warm_up(self) -> None:
         """Fit every venue's positioning model now, so no request waits for it (gunicorn.conf.py calls this

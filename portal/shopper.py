@@ -24,7 +24,7 @@ import redis
 from flask import Flask, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 COOKIE = "mp_c"
 MAX_TOKEN_LENGTH = 120

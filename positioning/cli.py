@@ -7,6 +7,7 @@ import itertools
 import json
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 from tqdm import tqdm
@@ -30,8 +31,6 @@ def _predict_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> 
 
 
 def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:
-    from collections import Counter
-
     out = []
     for e in estimates:
         votes = Counter(train_zones[i] for i in e.neighbours)
@@ -85,6 +84,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Grouped k-fold on the TRAINING set only: folds split by phone (or reference point), so a
     configuration is judged on devices it has not seen, as the validation set will be."""
+    # lazy: scikit-learn's model selection (slow import) only for `tune`
     from sklearn.model_selection import GroupKFold
 
     data = read_dataset(args.train, args.format)

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from portal.tools.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow

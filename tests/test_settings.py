@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.settings import Settings
+from core.settings import Settings
 
 
 def test_dev_secrets_are_generated_once_and_kept(tmp_path):
@@ -34,7 +34,7 @@ def test_app_refuses_to_start_without_a_store(tmp_path):
 
 
 def test_mac_hash_is_keyed_and_normalised():
-    from portal.security import MacHasher
+    from core.security import MacHasher
 
     a, b = MacHasher("k1"), MacHasher("k2")
     assert a.client_id("AA-BB-CC-DD-EE-FF") == a.client_id("aa:bb:cc:dd:ee:ff") == a.client_id("aabbccddeeff")

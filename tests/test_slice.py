@@ -11,7 +11,7 @@ import pytest
 from flask import url_for
 
 from fingerprints.simulator import RadioSimulator
-from lightapps import registry
+from portal.apps import registry
 from portal.demo import simulated_reports
 
 PHONE = "02:00:5e:00:53:10"

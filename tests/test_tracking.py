@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
 from portal.locate import TrackKeys
-from portal.settings import PROJECT_ROOT
 from portal.tracking import Tracker
 from tests.test_slice import post_phone_at
 

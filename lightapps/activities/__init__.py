@@ -7,69 +7,19 @@ script in `store`."""
 
 from __future__ import annotations
 
-import time
-
-from lightapps.activities.views import bp
-from lightapps.registry import ConfigField, LightApp
-
-HOUR = 3600
-DAY = 86400
-
-
-def _init_app(flask_app) -> None:
-    from lightapps.activities.console import console_bp
-
-    flask_app.register_blueprint(console_bp)
-
-
-def _demo_items(now: float) -> list[dict]:
-    return [
-        {"kind": "event", "title_en": "Lion dance and drums", "title_zh": "舞狮迎春", "place": "Atrium stage",
-         "description": "A 30-minute lion dance with drums. Free; sign up for a seat in front.",
-         "starts_at": now + 3 * DAY, "ends_at": now + 3 * DAY + HOUR, "limit": 80},
-        {"kind": "event", "title_en": "Kids' robot workshop", "title_zh": "少儿机器人工作坊",
-         "place": "Atrium, east side", "description": "Build and race a small robot (ages 7-12).",
-         "starts_at": now + 5 * DAY, "ends_at": now + 5 * DAY + 2 * HOUR, "limit": 20},
-        {"kind": "sale", "title_en": "Wireless earbuds", "title_zh": "无线耳机", "price": "¥99", "was_price": "¥299",
-         "description": "Collect and pay at Pixel Electronics, level 1.", "starts_at": now - HOUR,
-         "ends_at": now + 7 * DAY, "limit": 30},
-        {"kind": "sale", "title_en": "Hand-made soap set", "title_zh": "手工皂礼盒", "price": "¥39", "was_price": "¥88",
-         "description": "Atrium pop-up stall.", "starts_at": now + DAY, "ends_at": now + 2 * DAY, "limit": 50},
-        {"kind": "group", "title_en": "Family cinema pack (4 tickets)", "title_zh": "家庭观影套票（4张）",
-         "price": "¥120", "was_price": "¥200", "description": "Goes ahead if 10 families join by the deadline.",
-         "ends_at": now + 4 * DAY, "needed": 10, "limit": 40},
-    ]
-
-
-def _seed_demo(svc, venue_map) -> None:
-    """Events, flash sales, a group buy and a partner link in the atrium, unless it has activities."""
-    from lightapps.activities.store import ActivityStore
-
-    store = ActivityStore(svc.db)
-    if venue_map.zone("atrium") is None or not store.claim_seed_slot(venue_map.id, "atrium"):
-        return
-    now = time.time()
-    created = [store.create(venue_map.id, "atrium", fields, created_by="demo", now=now) for fields in _demo_items(now)]
-    earbuds = next(a for a in created if a.kind == "sale")
-    store.create_link(venue_map.id, "atrium", {
-        "label": "Pixel Electronics online shop", "url": "https://shop.example.com/pixel/earbuds?ref=mall",
-        "campaign": "", "activity": earbuds.id})
-
-
-# The owner console's link to this app's own console (a registry field that may not exist yet).
+from lightapps.activities.store import ActivityStore
+from portal.apps.registry import ConfigField, LightApp
 
 APP = LightApp(
     name="activities",
     title_en="Events, flash sales and group buys",
     title_zh="活动、限时抢购与团购",
-    blueprint=bp,
     landing_endpoint="activities.landing",
     config_schema=(
         ConfigField("headline_en", "Headline (English)", default="What's on in the mall", max_length=120),
         ConfigField("headline_zh", "Headline (Chinese)", default="商场活动", max_length=120),
     ),
     zone_kinds=("atrium", "shop", "food"),
-    init_app=_init_app,
-    seed_demo=_seed_demo,
+    store=ActivityStore,
     console_endpoint="activities_console.home",
 )

@@ -9,30 +9,27 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from lightapps.activities.store import (
     KINDS,
     ActivityInputError,
-    ActivityStore,
     attributed_url,
     parse_activity,
     parse_link,
 )
-from lightapps.activities.views import STATE_TEXT, is_zh
-from lightapps.common import owner_zone_context as _context
-from portal.auth import audit, login_required, protect_console
+from lightapps.activities.views import STATE_TEXT, is_zh, store
+from portal.apps.views import zone_console_blueprint
+from portal.auth import audit
 from portal.services import services
 
-console_bp = protect_console(
-    Blueprint("activities_console", __name__, url_prefix="/console/apps/activities/<venue>/<zone>",
-              template_folder="templates")
-)
+# Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
+console_bp = zone_console_blueprint("activities_console", __name__,
+                                    url_prefix="/console/apps/activities/<venue>/<zone>",
+                                    template_folder="templates")
 FORM_FIELDS = ("title_en", "title_zh", "description", "place", "price", "was_price", "starts_at", "ends_at",
                "capacity", "stock", "needed", "limit")
-
-
 
 
 def _default_form() -> dict[str, str]:
@@ -43,8 +40,8 @@ def _default_form() -> dict[str, str]:
 
 def _page(venue: str, zone: str, status: int = 200, *, kind: str | None = None, form=None, form_error=None,
           link_form=None, link_error=None):
-    account, venue_map, zone_obj = _context(venue, zone)
-    acts = ActivityStore(services().db)
+    account, venue_map, zone_obj = g.account, g.venue_map, g.zone
+    acts = store()
     now = time.time()
     items = acts.for_zone(venue, zone, now)
     links = acts.links_for_zone(venue, zone)
@@ -58,15 +55,13 @@ def _page(venue: str, zone: str, status: int = 200, *, kind: str | None = None, 
 
 
 @console_bp.get("/")
-@login_required()
 def home(venue: str, zone: str):
     return _page(venue, zone)
 
 
 @console_bp.post("/new/<kind>")
-@login_required()
 def create(venue: str, zone: str, kind: str):
-    account, _venue_map, _zone = _context(venue, zone)
+    account = g.account
     if kind not in KINDS:
         abort(404, _("No such kind of activity."))
     form = {k: request.form.get(k, "")[:1000] for k in FORM_FIELDS}
@@ -74,27 +69,23 @@ def create(venue: str, zone: str, kind: str):
         fields = parse_activity(kind, form)
     except ActivityInputError as exc:
         return _page(venue, zone, 400, kind=kind, form=form, form_error=exc)
-    item = ActivityStore(services().db).create(venue, zone, fields, created_by=account.username)
+    item = store().create(venue, zone, fields, created_by=account.username)
     audit("activities.create", venue, zone=zone, activity=item.id, kind=kind, limit=item.limit)
     return redirect(url_for("activities_console.home", venue=venue, zone=zone, created=item.id), code=303)
 
 
 @console_bp.post("/<item_id>/stop")
-@login_required()
 def stop(venue: str, zone: str, item_id: str):
-    _context(venue, zone)
-    if not ActivityStore(services().db).stop(venue, zone, item_id[:20]):
+    if not store().stop(venue, zone, item_id[:20]):
         abort(404, _("No such activity in this zone."))
     audit("activities.stop", venue, zone=zone, activity=item_id[:20])
     return redirect(url_for("activities_console.home", venue=venue, zone=zone), code=303)
 
 
 @console_bp.post("/links/new")
-@login_required()
 def new_link(venue: str, zone: str):
-    _context(venue, zone)
     form = {k: request.form.get(k, "")[:1000] for k in ("label", "url", "campaign", "activity")}
-    acts = ActivityStore(services().db)
+    acts = store()
     try:
         fields = parse_link(form)
         if fields["activity"]:

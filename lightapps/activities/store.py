@@ -31,7 +31,8 @@ from typing import Any
 
 import redis
 
-from portal.storage import VenueKeys
+from core.errors import InputError
+from core.storage import VenueKeys
 
 KINDS = ("event", "sale", "group")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
@@ -128,13 +129,8 @@ return 1
 """
 
 
-class ActivityInputError(ValueError):
+class ActivityInputError(InputError):
     """Bad owner input: `field` names it, the message says what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:

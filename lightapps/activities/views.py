@@ -7,27 +7,25 @@ a join is a POST answered with a 303 to the activity's GET page."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
+from lightapps.activities import APP
 from lightapps.activities.store import Activity, ActivityStore, attributed_url
-from lightapps.common import is_zh, lang_arg, venue_or_404
+from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404, zone_app_blueprint
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
 
-APP_NAME = "activities"
-bp = Blueprint("activities", __name__, url_prefix="/v/<venue>", template_folder="templates")
+APP_NAME = APP.name
+# Views of a zone have its venue map, zone and config on g (404 unless the zone runs the activities app).
+bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
+                        off_message=lambda: _("There are no activities in this zone."))
 
 
 def store() -> ActivityStore:
-    return ActivityStore(services().db)
-
-
-@bp.app_template_filter("act_time")
-def _act_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+    """The app's store (its scripts registered once per process)."""
+    return app_store(APP)
 
 
 def app_zones(venue: str) -> list[str]:
@@ -69,9 +67,7 @@ STATE_TEXT = {
 
 
 def _render_landing(venue_map, zone_obj, *, status: int = 200):
-    config = services().zone_apps.config_for(venue_map.id, zone_obj.id, APP_NAME)
-    if config is None:
-        abort(404, _("There are no activities in this zone."))
+    config = g.app_config
     shopper = shopper_for_venue(venue_map.id)
     now = time.time()
     items = mall_activities(venue_map.id, zone_obj.id, now)
@@ -89,11 +85,7 @@ def _render_landing(venue_map, zone_obj, *, status: int = 200):
 
 @bp.get("/zone/<zone>/activities")
 def landing(venue: str, zone: str):
-    venue_map = venue_or_404(venue)
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return _render_landing(venue_map, zone_obj)
+    return _render_landing(g.venue_map, g.zone)
 
 
 def _item_or_404(venue: str, item_id: str, now: float) -> Activity:

@@ -5,29 +5,13 @@ showtime API in `api`; all seat changes are single Lua scripts in `store`."""
 
 from __future__ import annotations
 
-from lightapps.cinema.views import bp
-from lightapps.registry import ConfigField, LightApp
-
-
-def init_app(flask_app) -> None:
-    from lightapps.cinema.api import api_bp
-    from lightapps.cinema.console import console_bp
-
-    flask_app.register_blueprint(console_bp)
-    flask_app.register_blueprint(api_bp)
-
-
-def seed_demo(svc, venue_map) -> None:
-    from lightapps.cinema.demo import seed
-
-    seed(svc, venue_map)
-
+from lightapps.cinema.store import CinemaStore
+from portal.apps.registry import ConfigField, LightApp
 
 APP = LightApp(
     name="cinema",
     title_en="Cinema seats",
     title_zh="影院选座",
-    blueprint=bp,
     landing_endpoint="cinema.landing",
     console_endpoint="cinema_console.home",
     config_schema=(
@@ -38,6 +22,5 @@ APP = LightApp(
         ConfigField("headline_zh", "Headline (Chinese)", default="在线选座，免排队。", max_length=200),
     ),
     zone_kinds=("cinema",),
-    init_app=init_app,
-    seed_demo=seed_demo,
+    store=CinemaStore,
 )

@@ -1,4 +1,4 @@
-"""What the shopper pages, the owner console and the API share: the store, zone config, times, seat grid."""
+"""What the shopper pages, the owner console and the API share: the store, times, seat grid."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import re
 import time
 from datetime import date, datetime, timedelta
 
-from flask import abort, current_app
+from flask import abort
+from flask_babel import gettext as _
 
+from lightapps.cinema import APP
 from lightapps.cinema.layouts import Layout
 from lightapps.cinema.store import CinemaStore, Showtime
-from lightapps.common import venue_and_zone as venue_and_zone  # re-exported for the views
-from portal.services import services
+from portal.apps.views import app_store
 
 APP_NAME = "cinema"
 DEFAULT_HOLD_MINUTES = 8
@@ -20,21 +21,8 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def cinema_store() -> CinemaStore:
-    """One store (its scripts registered once) per app."""
-    store = current_app.extensions.get("cinema_store")
-    if store is None:
-        store = current_app.extensions["cinema_store"] = CinemaStore(services().db)
-    return store
-
-
-def zone_config(venue: str, zone: str) -> dict:
-    """The zone's cinema config (defaults filled in); 404 unless the zone runs the cinema app."""
-    from lightapps.cinema import APP
-
-    config = services().zone_apps.config_for(venue, zone, APP_NAME)
-    if config is None:
-        abort(404, "The cinema app is not on in this zone.")
-    return {**APP.default_config(), **{k: v for k, v in config.items() if v is not None}}
+    """The app's store (its scripts registered once per process)."""
+    return app_store(APP)
 
 
 def hold_seconds(config: dict) -> int:
@@ -69,14 +57,8 @@ def day_bounds(day: date) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp() - 1
 
 
-def hhmm(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M")
-
-
 def when(ts: float) -> str:
     """A showtime for shoppers: "Today 19:30", "Tomorrow 10:30", else "2025-05-03 19:30"."""
-    from flask_babel import gettext as _
-
     moment = datetime.fromtimestamp(ts)
     days = (moment.date() - date.today()).days
     day = _("Today") if days == 0 else _("Tomorrow") if days == 1 else moment.date().isoformat()

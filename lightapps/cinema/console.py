@@ -4,50 +4,42 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone, venue_and_zone
+from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeConflict
 from lightapps.cinema.validation import FieldError, parse_showtime
-from portal.auth import audit, login_required, protect_console, require_zone
+from portal.apps.views import zone_console_blueprint
+from portal.auth import audit
 from portal.services import services
 
-console_bp = protect_console(Blueprint("cinema_console", __name__, url_prefix="/console/apps/cinema/<venue>/<zone>",
-                                       template_folder="templates"))
+# Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
+console_bp = zone_console_blueprint("cinema_console", __name__, url_prefix="/console/apps/cinema/<venue>/<zone>",
+                                    template_folder="templates")
 
 FORM_FIELDS = ("film_en", "film_zh", "auditorium", "starts_at", "price")
 LIST_PAST_S = 24 * 3600  # the list starts with yesterday's shows
 
 
-def _zone(venue: str, zone: str):
-    account = require_zone(venue, zone)
-    venue_map, zone_obj = venue_and_zone(venue, zone)
-    return account, venue_map, zone_obj
-
-
 def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = None, form=None):
-    _account, venue_map, zone_obj = _zone(venue, zone)
     store = cinema_store()
     now = time.time()
     shows = [(s, store.occupancy(venue, s, now)) for s in store.showtimes(venue, zone, now - LIST_PAST_S)]
-    return render_template("cinema/console.html", venue=venue_map, zone=zone_obj, shows=shows,
+    return render_template("cinema/console.html", venue=g.venue_map, zone=g.zone, shows=shows,
                            auditoriums=AUDITORIUMS.values(), error=error, form=form or {},
                            when=day_and_time, cinema_on=services().zone_apps.config_for(venue, zone, "cinema")
                            is not None), status
 
 
 @console_bp.get("/")
-@login_required()
 def home(venue: str, zone: str):
     return _home(venue, zone)
 
 
 @console_bp.post("/showtimes")
-@login_required()
 def add_showtime(venue: str, zone: str):
-    _zone(venue, zone)
     form = {name: request.form.get(name, "")[:500] for name in FORM_FIELDS}
     try:
         item = parse_showtime(form)
@@ -62,15 +54,13 @@ def add_showtime(venue: str, zone: str):
 
 
 @console_bp.get("/showtimes/<show_id>")
-@login_required()
 def showtime(venue: str, zone: str, show_id: str):
-    _account, venue_map, zone_obj = _zone(venue, zone)
     show = show_in_zone(venue, zone, show_id)
     store = cinema_store()
     now = time.time()
     states = store.seat_states(venue, show.id, now)
     bookings = store.show_bookings(venue, show.id)
-    return render_template("cinema/console_show.html", venue=venue_map, zone=zone_obj, show=show,
+    return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,
                            title=_("Bookings"))

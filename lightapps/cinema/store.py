@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import redis
 
+from core.storage import VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
-from portal.storage import VenueKeys
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from core.errors import InputError
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeInput
 
@@ -23,11 +24,8 @@ _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class FieldError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class FieldError(InputError):
+    template = "{field}: {message}"
 
 
 def _title(raw, field: str, required: bool) -> str:

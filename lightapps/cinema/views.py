@@ -9,39 +9,39 @@ import time
 from datetime import date, timedelta
 
 import segno
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from lightapps.cinema import APP
 from lightapps.cinema.common import (
     bookable,
     cinema_store,
     day_bounds,
-    hhmm,
     hold_seconds,
     seat_grid,
     show_in_zone,
     valid_id,
-    venue_and_zone,
     when,
-    zone_config,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
+from portal.apps.views import hhmm, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
-bp = Blueprint("cinema", __name__, url_prefix="/v/<venue>/cinema", template_folder="templates")
+# Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
+bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>/cinema", template_folder="templates",
+                        off_message=lambda: "The cinema app is not on in this zone.")
 
 
 def _page(template: str, venue: str, zone: str, status: int = 200, **context):
-    venue_map, zone_obj = venue_and_zone(venue, zone)
     shopper = shopper_for_venue(venue)
-    return render_template(template, venue=venue_map, zone=zone_obj, shopper_token=shopper_token(shopper),
+    return render_template(template, venue=g.venue_map, zone=g.zone, shopper_token=shopper_token(shopper),
                            when=when, **context), status
 
 
 @bp.get("/<zone>")
 def landing(venue: str, zone: str):
-    config = zone_config(venue, zone)
+    config = g.app_config
     store = cinema_store()
     shopper = shopper_for_venue(venue)
     now = time.time()
@@ -80,13 +80,12 @@ def _seat_page(venue: str, zone: str, show, status: int = 200, error: str | None
 
 @bp.get("/<zone>/show/<show_id>")
 def seats(venue: str, zone: str, show_id: str):
-    zone_config(venue, zone)
     return _seat_page(venue, zone, show_in_zone(venue, zone, show_id))
 
 
 @bp.post("/<zone>/show/<show_id>/hold")
 def hold(venue: str, zone: str, show_id: str):
-    config = zone_config(venue, zone)
+    config = g.app_config
     show = show_in_zone(venue, zone, show_id)
     if not bookable(show):
         return _seat_page(venue, zone, show, 409, _("Booking for this showtime has closed."))
@@ -129,7 +128,6 @@ def _hold_page(venue: str, zone: str, hold, show, status: int = 200, error: str 
 
 @bp.get("/<zone>/hold/<token>")
 def hold_page(venue: str, zone: str, token: str):
-    zone_config(venue, zone)
     hold, show = _my_hold(venue, zone, token)
     if hold.status == "confirmed":
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
@@ -138,7 +136,6 @@ def hold_page(venue: str, zone: str, token: str):
 
 @bp.post("/<zone>/hold/<token>/confirm")
 def confirm(venue: str, zone: str, token: str):
-    zone_config(venue, zone)
     hold, show = _my_hold(venue, zone, token)
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
@@ -158,7 +155,6 @@ def confirm(venue: str, zone: str, token: str):
 
 @bp.post("/<zone>/hold/<token>/cancel")
 def cancel_hold(venue: str, zone: str, token: str):
-    zone_config(venue, zone)
     hold, show = _my_hold(venue, zone, token)
     outcome = cinema_store().cancel_hold(venue, hold.token, hold.client)
     if not outcome.ok and hold.status == "confirmed":
@@ -189,14 +185,12 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
 
 @bp.get("/<zone>/ticket/<code>")
 def ticket(venue: str, zone: str, code: str):
-    zone_config(venue, zone)
     booking, show = _my_booking(venue, zone, code)
     return _ticket_page(venue, zone, booking, show)
 
 
 @bp.post("/<zone>/ticket/<code>/cancel")
 def cancel_ticket(venue: str, zone: str, code: str):
-    zone_config(venue, zone)
     booking, show = _my_booking(venue, zone, code)
     if time.time() >= show.starts_at:
         return _ticket_page(venue, zone, booking, show, 409, _("The show has started; the ticket can no "

@@ -3,55 +3,13 @@ claim one each (QR + short code); the issuing shop redeems a code exactly once."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-from lightapps.coupons.views import bp
-from lightapps.registry import ConfigField, LightApp
-
-DEMO_COUPONS = {
-    "kopi": (
-        ("Free kaya toast with any coffee", "任意咖啡加送咖椰吐司", "Show the code at the counter.", 50),
-        ("20% off single-origin beans", "单品咖啡豆八折", "One bag per coupon.", 30),
-    ),
-    "books": (
-        ("10% off any purchase of 3 books or more", "购书三本及以上九折", "Not valid on magazines.", 40),
-        ("Free bookmark set", "免费书签一套", "While stocks last.", 100),
-    ),
-    "lumen": (
-        ("15% off new-season jackets", "新季外套八五折", "One jacket per coupon.", 25),
-        ("Buy 2 tees, get 1 free", "T恤买二送一", "Lowest-priced tee free.", 60),
-    ),
-}
-
-
-def _init_app(flask_app) -> None:
-    from lightapps.coupons.console import console_bp
-
-    flask_app.register_blueprint(console_bp)
-
-
-def _seed_demo(svc, venue_map) -> None:
-    """Two coupons each for the demo zones kopi, books and lumen, unless the zone has coupons already."""
-    from lightapps.coupons.store import CouponStore
-
-    store = CouponStore(svc.db)
-    zones = {z.id for z in venue_map.zones}
-    today = date.today()
-    for zone, coupons in DEMO_COUPONS.items():
-        if zone not in zones or not store.claim_seed_slot(venue_map.id, zone):
-            continue
-        for title_en, title_zh, description, stock in coupons:
-            store.create(venue_map.id, zone, {
-                "title_en": title_en, "title_zh": title_zh, "description": description, "stock": stock,
-                "valid_from": today - timedelta(days=1), "valid_until": today + timedelta(days=60),
-            }, created_by="demo")
-
+from lightapps.coupons.store import CouponStore
+from portal.apps.registry import ConfigField, LightApp
 
 APP = LightApp(
     name="coupons",
     title_en="E-coupons",
     title_zh="电子优惠券",
-    blueprint=bp,
     landing_endpoint="coupons.landing",
     console_endpoint="coupons_console.home",
     config_schema=(
@@ -59,6 +17,5 @@ APP = LightApp(
         ConfigField("headline_zh", "Headline (Chinese)", default="今日优惠券", max_length=120),
     ),
     zone_kinds=("shop", "food", "restaurant"),
-    init_app=_init_app,
-    seed_demo=_seed_demo,
+    store=CouponStore,
 )

@@ -8,29 +8,27 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.common import owner_zone_context as _context
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
-from lightapps.coupons.store import CouponInputError, CouponStore, parse_new_coupon
-from lightapps.coupons.views import fmt_time, is_zh
-from portal.auth import audit, login_required, protect_console
+from lightapps.coupons.store import CouponInputError, parse_new_coupon
+from lightapps.coupons.views import is_zh, store
+from portal.apps.views import format_time as fmt_time
+from portal.apps.views import zone_console_blueprint
+from portal.auth import audit
 from portal.services import services
 
-console_bp = protect_console(
-    Blueprint("coupons_console", __name__, url_prefix="/console/apps/coupons/<venue>/<zone>",
-              template_folder="templates")
-)
-
-
+# Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
+console_bp = zone_console_blueprint("coupons_console", __name__, url_prefix="/console/apps/coupons/<venue>/<zone>",
+                                    template_folder="templates")
 
 
 def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,
           redeem_input: str = ""):
-    account, venue_map, zone_obj = _context(venue, zone)
+    account, venue_map, zone_obj = g.account, g.venue_map, g.zone
     today = date.today()
-    coupons = CouponStore(services().db).for_zone(venue, zone)
+    coupons = store().for_zone(venue, zone)
     app_on = services().zone_apps.config_for(venue, zone, "coupons") is not None
     form = form or {"valid_from": today.isoformat(), "valid_until": (today + timedelta(days=30)).isoformat()}
     return render_template(
@@ -40,31 +38,27 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
 
 
 @console_bp.get("/")
-@login_required()
 def home(venue: str, zone: str):
     return _page(venue, zone)
 
 
 @console_bp.post("/new")
-@login_required()
 def create(venue: str, zone: str):
-    account, _venue_map, _zone = _context(venue, zone)
+    account = g.account
     form = {k: request.form.get(k, "")[:1000] for k in
             ("title_en", "title_zh", "description", "stock", "valid_from", "valid_until")}
     try:
         fields = parse_new_coupon(form)
     except CouponInputError as exc:
         return _page(venue, zone, 400, form=form, form_error=exc)
-    coupon = CouponStore(services().db).create(venue, zone, fields, created_by=account.username)
+    coupon = store().create(venue, zone, fields, created_by=account.username)
     audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone, created=coupon.id), code=303)
 
 
 @console_bp.post("/<coupon_id>/stop")
-@login_required()
 def stop(venue: str, zone: str, coupon_id: str):
-    _context(venue, zone)
-    if not CouponStore(services().db).stop(venue, zone, coupon_id[:20]):
+    if not store().stop(venue, zone, coupon_id[:20]):
         abort(404, _("No such coupon in this zone."))
     audit("coupons.stop", venue, zone=zone, coupon=coupon_id)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone), code=303)
@@ -81,10 +75,9 @@ class Outcome:
 
 
 @console_bp.post("/redeem")
-@login_required()
 def redeem(venue: str, zone: str):
-    account, venue_map, _zone = _context(venue, zone)
-    coupons = CouponStore(services().db)
+    account, venue_map = g.account, g.venue_map
+    coupons = store()
     raw = request.form.get("code", "").strip()[:400]
 
     def refuse(status: int, message: str, coupon=None, code: str = ""):

@@ -24,8 +24,9 @@ from typing import Any
 
 import redis
 
+from core.errors import InputError
+from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
-from portal.storage import VenueKeys
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -97,13 +98,8 @@ return {'OK', ARGV[2]}
 """
 
 
-class CouponInputError(ValueError):
+class CouponInputError(InputError):
     """A bad field in a new coupon: `field` names it, the message says what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def day_start(day: date) -> float:

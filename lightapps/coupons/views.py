@@ -8,28 +8,25 @@ from __future__ import annotations
 import time
 
 import segno
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import abort, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.common import format_time as fmt_time
-from lightapps.common import is_zh, venue_or_404, zone_or_404
+from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
-from portal.services import services
+from portal.apps.views import app_store, is_zh, venue_or_404, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
-APP_NAME = "coupons"
-bp = Blueprint("coupons", __name__, url_prefix="/v/<venue>", template_folder="templates")
+APP_NAME = APP.name
+# Views of a zone have its venue map, zone and config on g (404 unless the zone runs the coupons app).
+bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
+                        off_message=lambda: _("There are no coupons in this zone."))
 
 
 def store() -> CouponStore:
-    return CouponStore(services().db)
-
-
-@bp.app_template_filter("coupon_time")
-def _coupon_time(ts: float | None) -> str:
-    return fmt_time(ts)
+    """The app's store (its scripts registered once per process)."""
+    return app_store(APP)
 
 
 def qr_svg(payload: str) -> Markup:
@@ -39,11 +36,7 @@ def qr_svg(payload: str) -> Markup:
 
 
 def _landing(venue: str, zone: str, error: str | None = None, status: int = 200):
-    venue_map = venue_or_404(venue)
-    zone_obj = zone_or_404(venue_map, zone)
-    config = services().zone_apps.config_for(venue, zone, APP_NAME)
-    if config is None:
-        abort(404, _("There are no coupons in this zone."))
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     now = time.time()
     coupons = store().live_for_zone(venue, zone, now)
@@ -71,10 +64,6 @@ CLAIM_REFUSALS = {
 
 @bp.post("/zone/<zone>/coupons/<coupon_id>/claim")
 def claim(venue: str, zone: str, coupon_id: str):
-    venue_map = venue_or_404(venue)
-    zone_or_404(venue_map, zone)
-    if services().zone_apps.config_for(venue, zone, APP_NAME) is None:
-        abort(404, _("There are no coupons in this zone."))
     shopper = shopper_for_venue(venue)
     result = store().claim(venue, zone, coupon_id[:20], shopper.client)
     if result.status in ("OK", "ALREADY"):

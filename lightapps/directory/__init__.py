@@ -1,13 +1,13 @@
-"""Directory: the mall home page, shop search, and the fallback landing for any zone."""
+"""Directory: the mall home page, shop search, and the fallback landing for any zone.
 
-from lightapps.directory.views import bp
-from lightapps.registry import ConfigField, LightApp
+Shopper pages in `views` (blueprint "directory", found by convention: portal/apps/registry.py)."""
+
+from portal.apps.registry import ConfigField, LightApp
 
 APP = LightApp(
     name="directory",
     title_en="Mall directory",
     title_zh="商场导览",
-    blueprint=bp,
     landing_endpoint="directory.landing",
     config_schema=(
         ConfigField("welcome_en", "Welcome text (English)", default="Welcome!", max_length=200),

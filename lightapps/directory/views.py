@@ -6,13 +6,12 @@ mini-browser keeps no cookies. Pages are plain GET pages, usable without JavaScr
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from fingerprints.plan import render_plan_svg
-from lightapps.common import venue_or_404
 from lightapps.directory.search import MAX_QUERY, search_shops
+from portal.apps.views import is_zh, venue_or_404
 from portal.services import services
 from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
@@ -81,7 +80,7 @@ def shop(venue: str, shop_id: str):
     if shop_obj is None:
         abort(404, _("Unknown shop."))
     shopper = shopper_for_venue(venue)
-    zh = str(get_locale()) == "zh"
+    zh = is_zh()
     name = shop_obj.name_zh if zh else shop_obj.name
     plan_svg = None
     try:

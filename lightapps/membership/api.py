@@ -21,29 +21,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from lightapps.membership.codes import BadMemberCode, parse_member_code
 from lightapps.membership.store import (
     MEMBER_ID,
     FieldError,
-    MemberStore,
     PostResult,
     parse_amount,
     parse_receipt_id,
     parse_store_id,
     tier_for,
 )
+from lightapps.membership.views import store as _store  # the app's store, one per process
 from portal.api import json_body, require_venue_source
 from portal.errors import ApiError
-from portal.services import services
 
 api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
 IDEM_MAX = 128
-
-
-def _store() -> MemberStore:
-    return MemberStore(services().db, current_app.config["SECRET_KEY"])
 
 
 def _object() -> dict:

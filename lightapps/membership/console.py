@@ -4,20 +4,20 @@ no POS integration (the receipt counts once, exactly like the POS API; the store
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import g, render_template, request
 from flask_babel import gettext as _
 
-from lightapps.common import owner_zone_context as _context
 from lightapps.membership.codes import BadMemberCode, parse_member_code
-from lightapps.membership.store import FieldError, MemberStore, parse_amount, parse_receipt_id
+from lightapps.membership.store import FieldError, parse_amount, parse_receipt_id
 from lightapps.membership.views import is_zh
-from portal.auth import audit, login_required, protect_console
-from portal.services import services
+from lightapps.membership.views import store as _store
+from portal.apps.views import zone_console_blueprint
+from portal.auth import audit
 
-console_bp = protect_console(
-    Blueprint("membership_console", __name__, url_prefix="/console/apps/membership/<venue>/<zone>",
-              template_folder="templates")
-)
+# Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
+console_bp = zone_console_blueprint("membership_console", __name__,
+                                    url_prefix="/console/apps/membership/<venue>/<zone>",
+                                    template_folder="templates")
 
 
 class Outcome:
@@ -27,14 +27,8 @@ class Outcome:
         self.member = member
 
 
-def _store() -> MemberStore:
-    return MemberStore(services().db, current_app.config["SECRET_KEY"])
-
-
-
-
 def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, form=None):
-    account, venue_map, zone_obj = _context(venue, zone)
+    account, venue_map, zone_obj = g.account, g.venue_map, g.zone
     return render_template(
         "membership/console.html", venue=venue_map, zone=zone_obj, account=account, members=_store().count(venue),
         check=check, sale=sale, form=form or {}, zh=is_zh(),
@@ -42,7 +36,6 @@ def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, fo
 
 
 @console_bp.get("/")
-@login_required()
 def home(venue: str, zone: str):
     return _page(venue, zone)
 
@@ -64,9 +57,7 @@ def _member_from_code(venue: str, raw: str):
 
 
 @console_bp.post("/check")
-@login_required()
 def check(venue: str, zone: str):
-    _context(venue, zone)
     member, problem = _member_from_code(venue, request.form.get("code", "")[:200])
     if problem:
         return _page(venue, zone, problem[0], check=Outcome(False, problem[1]))
@@ -74,9 +65,8 @@ def check(venue: str, zone: str):
 
 
 @console_bp.post("/purchase")
-@login_required()
 def purchase(venue: str, zone: str):
-    account, _venue_map, _zone = _context(venue, zone)
+    account = g.account
     form = {k: request.form.get(k, "")[:200] for k in ("code", "receipt_id", "amount")}
 
     def refuse(status: int, message: str):

@@ -18,8 +18,8 @@ from typing import Protocol
 
 import redis
 
+from core.storage import VenueKeys
 from lightapps.membership.codes import mask_phone
-from portal.storage import VenueKeys
 
 log = logging.getLogger(__name__)
 EXTENSION = "membership_sender"

@@ -31,8 +31,9 @@ from typing import Any
 
 import redis
 
+from core.errors import InputError
+from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
-from portal.storage import VenueKeys
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -229,13 +230,8 @@ return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
 """
 
 
-class FieldError(ValueError):
+class FieldError(InputError):
     """Bad input: `field` names it, the message says what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def parse_amount(raw: Any, field: str = "amount") -> int:
@@ -351,6 +347,11 @@ def _s(value) -> str:
 
 
 class MemberStore:
+    @classmethod
+    def from_services(cls, svc) -> MemberStore:
+        """The platform builds the app's store with this (portal/apps/platform.py)."""
+        return cls(svc.db, svc.settings.secret_key)
+
     def __init__(self, db: redis.Redis, secret: str) -> None:
         """`secret`: the app's SECRET_KEY (verification codes are kept only as an HMAC under it)."""
         self.db = db

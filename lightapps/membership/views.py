@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.common import is_zh, lang_arg, venue_or_404
+from lightapps.membership import APP
 from lightapps.membership.codes import (
     PhoneError,
     mask_phone,
@@ -29,21 +28,18 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
+from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 log = logging.getLogger(__name__)
-APP_NAME = "membership"
+APP_NAME = APP.name
 bp = Blueprint("membership", __name__, url_prefix="/v/<venue>", template_folder="templates")
 
 
 def store() -> MemberStore:
-    return MemberStore(services().db, current_app.config["SECRET_KEY"])
-
-
-@bp.app_template_filter("member_time")
-def _member_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+    """The app's store (its scripts registered once per process)."""
+    return app_store(APP)
 
 
 def qr_svg(payload: str) -> Markup:

@@ -16,23 +16,14 @@ Endpoints (blueprint `navigation`, url_prefix `/v/<venue>`):
 - `navigation.plan` — GET /v/<venue>/plan/<level>.svg: a floor plan without route (the Leaflet overlay).
 """
 
-from lightapps.navigation.views import bp
-from lightapps.registry import LightApp
-
-
-def _init_app(flask_app) -> None:
-    from lightapps.navigation.leaflet import leaflet_bp
-
-    flask_app.register_blueprint(leaflet_bp)
-
+from portal.apps.registry import LightApp
 
 APP = LightApp(
-    init_app=_init_app,
     name="navigation",
     title_en="Indoor navigation",
     title_zh="室内导航",
-    blueprint=bp,
     landing_endpoint="navigation.landing",
+    resources={"leaflet": "leaflet.leaflet_bp"},  # Leaflet's files, for the zoomable map
     config_schema=(),
     zone_kinds=("atrium", "garage", "shop", "food", "cinema", "restaurant"),
 )

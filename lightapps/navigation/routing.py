@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.errors import InputError
 from fingerprints.model import VenueMap
 from fingerprints.routes import WALK_SPEED_M_S, shortest_route
 
@@ -20,13 +21,14 @@ _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"", "0", "false", "off", "no"}
 
 
-class PlaceError(ValueError):
+class PlaceError(InputError):
     """A bad `from`/`to`/`accessible` value: `param` names it; `status` is the HTTP status to answer."""
 
+    template = "{field}: {message}"
+
     def __init__(self, param: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{param}: {message}")
+        super().__init__(param, message)
         self.param = param
-        self.message = message
         self.status = status
 
 

@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from fingerprints.plan import PX_PER_M, render_plan_svg
-from lightapps.common import is_zh as _zh
-from lightapps.common import venue_or_404 as _venue_map
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
+from portal.apps.views import is_zh as _zh
+from portal.apps.views import venue_or_404 as _venue_map
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
 

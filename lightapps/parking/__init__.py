@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightapps.parking.views import bp
+from lightapps.parking.store import ParkingStore
 from lightapps.parking.wayfinding import parse_entrance
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 
 class EntranceField(ConfigField):
@@ -33,30 +33,15 @@ CONFIG_SCHEMA = (
 )
 
 
-def init_app(flask_app) -> None:
-    from lightapps.parking.api import api_bp
-    from lightapps.parking.console import console_bp
-
-    flask_app.register_blueprint(console_bp)
-    flask_app.register_blueprint(api_bp)
-
-
-def seed_demo(svc, venue_map) -> None:
-    from lightapps.parking.demo import seed
-
-    seed(svc, venue_map)
-
 
 
 APP = LightApp(
     name="parking",
     title_en="Parking and car finder",
     title_zh="停车与反向寻车",
-    blueprint=bp,
     landing_endpoint="parking.landing",
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("garage",),
-    init_app=init_app,
-    seed_demo=seed_demo,
+    store=ParkingStore,
     console_endpoint="parking_console.home",
 )

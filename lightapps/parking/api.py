@@ -21,9 +21,10 @@ import time
 import redis
 from flask import Blueprint, jsonify
 
-from lightapps.parking.common import level_name, parking_store, plate_hasher, venue_map
+from lightapps.parking.common import level_name, parking_store, plate_hasher
 from lightapps.parking.events import EventError, parse_batch
 from portal.api import json_body, require_venue_source
+from portal.apps.views import venue_or_404
 from portal.errors import ApiError
 from portal.services import services
 
@@ -52,7 +53,7 @@ def post_events(venue: str):
 def availability(venue: str):
     require_venue_source(venue)
     store = parking_store()
-    found = venue_map(venue)
+    found = venue_or_404(venue)
     bays = store.bays(venue)
     out = {}
     for zone in sorted({b.zone for b in bays.values()}):

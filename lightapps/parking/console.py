@@ -6,17 +6,19 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.parking import wayfinding
-from lightapps.parking.common import level_name, parking_store, venue_and_zone, zone_config
+from lightapps.parking import APP, wayfinding
+from lightapps.parking.common import level_name, parking_store
 from lightapps.parking.events import STATUSES
 from lightapps.parking.store import Event
-from portal.auth import audit, login_required, protect_console, require_zone
+from portal.apps.views import zone_app_config, zone_console_blueprint
+from portal.auth import audit
 
-console_bp = protect_console(Blueprint("parking_console", __name__, url_prefix="/console/apps/parking/<venue>/<zone>",
-                                       template_folder="templates"))
+# Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
+console_bp = zone_console_blueprint("parking_console", __name__, url_prefix="/console/apps/parking/<venue>/<zone>",
+                                    template_folder="templates")
 
 LOG_SHOWN = 50
 
@@ -26,10 +28,8 @@ def _when(ts: float) -> str:
 
 
 @console_bp.get("/")
-@login_required()
 def home(venue: str, zone: str, status: int = 200, error: str | None = None):
-    require_zone(venue, zone)
-    venue_map, zone_obj = venue_and_zone(venue, zone)
+    venue_map, zone_obj = g.venue_map, g.zone
     store = parking_store()
     bays = store.bays(venue, zone)
     states = store.states(venue)
@@ -41,15 +41,12 @@ def home(venue: str, zone: str, status: int = 200, error: str | None = None):
     return render_template("parking/console.html", venue=venue_map, zone=zone_obj, counts=counts,
                            areas=store.area_counts(venue, zone), plans=plans, lookups=lookups, when=_when,
                            level_name=lambda level: level_name(venue_map, level), bays=bays, error=error,
-                           parking_on=zone_config(venue, zone, required=False) is not None), status
+                           parking_on=zone_app_config(APP, venue, zone) is not None), status
 
 
 @console_bp.post("/bays")
-@login_required()
 def set_bay(venue: str, zone: str):
     """A manual override (a broken sensor, a coned-off bay): applied like a parking-system event now."""
-    require_zone(venue, zone)
-    venue_and_zone(venue, zone)
     store = parking_store()
     bay_id = request.form.get("bay", "").strip()[:40]
     status = request.form.get("status", "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from core.errors import InputError
 from lightapps.parking import plates
 from lightapps.parking.store import DAY_MS, Bay, Event
 
@@ -23,11 +24,8 @@ STATUSES = ("occupied", "free")
 KINDS = ("bay", "plate", "exit")
 
 
-class EventError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field} {message}")
-        self.field = field
-        self.message = message
+class EventError(InputError):
+    template = "{field} {message}"
 
 
 def parse_ts(raw: object, field: str, now: float, max_skew_s: float) -> int:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from core.storage import VenueKeys
 from lightapps.parking import plates
-from portal.storage import VenueKeys
 
 DAY_MS = 24 * 3600 * 1000
 TOMBSTONE_MS = 15 * 60 * 1000

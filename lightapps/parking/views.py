@@ -12,23 +12,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, redirect, render_template, request
+from flask import g, redirect, render_template, request
 from flask_babel import gettext as _
 
-from lightapps.parking import plates, wayfinding
+from lightapps.parking import APP, plates, wayfinding
 from lightapps.parking.common import (
     level_name,
     parking_store,
     plate_hasher,
-    venue_and_zone,
-    zone_config,
 )
 from lightapps.parking.store import FindResult
+from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
-bp = Blueprint("parking", __name__, url_prefix="/v/<venue>/parking", template_folder="templates")
+# Every view has the zone's venue map, zone and config on g (404 unless the zone runs the parking app).
+bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>/parking", template_folder="templates",
+                        off_message=lambda: "The parking app is not on in this zone.")
 
 YOU_COLOUR = "#1565c0"
 CAR_COLOUR = "#d84315"
@@ -48,8 +49,7 @@ def hhmm(ms: int) -> str:
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
              headers: dict | None = None):
-    venue_map, zone_obj = venue_and_zone(venue, zone)
-    config = zone_config(venue, zone)
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     store = parking_store()
     counts = store.level_counts(venue, zone)
@@ -70,8 +70,6 @@ def landing(venue: str, zone: str):
 
 @bp.post("/<zone>/find")
 def find(venue: str, zone: str):
-    venue_and_zone(venue, zone)
-    zone_config(venue, zone)
     shopper = shopper_for_venue(venue)
     raw = request.form.get("plate", "")
     if len(raw) > 40:
@@ -111,8 +109,7 @@ def _start(venue: str, phone: str | None, venue_map, zone_obj, config: dict) -> 
 
 @bp.get("/<zone>/car/<result_id>")
 def car(venue: str, zone: str, result_id: str):
-    venue_map, zone_obj = venue_and_zone(venue, zone)
-    config = zone_config(venue, zone)
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     loaded = None
     if 8 <= len(result_id) <= 40 and result_id.replace("-", "").replace("_", "").isalnum():

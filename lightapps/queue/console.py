@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import rules
-from lightapps.queue.views import APP_NAME, class_summaries, decode_preorder, full_config, store, venue_zone
-from portal.auth import audit, login_required, protect_console, require_zone
-from portal.services import services
+from lightapps.queue import APP, rules
+from lightapps.queue.views import class_summaries, decode_preorder, store
+from portal.apps.views import zone_app_config, zone_console_blueprint
+from portal.auth import audit
 
-bp = protect_console(Blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
-                               template_folder="templates"))
+# Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
+bp = zone_console_blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
+                            template_folder="templates")
 
 
 def _guard(venue: str, zone: str):
-    require_zone(venue, zone)
-    venue_map, zone_obj = venue_zone(venue, zone)
-    config = services().zone_apps.config_for(venue, zone, APP_NAME)
-    return venue_map, zone_obj, full_config(config), config is not None
+    """(venue map, zone, the zone's queue config with defaults, whether the zone runs the queue now)."""
+    config = zone_app_config(APP, venue, zone)
+    return g.venue_map, g.zone, config or APP.default_config(), config is not None
 
 
 def _classes(config) -> list[rules.TableClass]:
@@ -51,7 +51,6 @@ def _done(venue: str, zone: str, message: str | None = None, category: str = "in
 
 
 @bp.get("/")
-@login_required()
 def dashboard(venue: str, zone: str):
     venue_map, zone_obj, config, running = _guard(venue, zone)
     rows = []
@@ -68,7 +67,6 @@ def dashboard(venue: str, zone: str):
 
 
 @bp.post("/call-next")
-@login_required()
 def call_next(venue: str, zone: str):
     _venue_map, _zone_obj, config, _running = _guard(venue, zone)
     cls = _class_arg(config)
@@ -80,7 +78,6 @@ def call_next(venue: str, zone: str):
 
 
 def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
-    _guard(venue, zone)
     cls = rules.ticket_class(ticket_id)
     if cls is None:
         abort(404, _("No such ticket."))
@@ -96,19 +93,16 @@ def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
 
 
 @bp.post("/tickets/<ticket_id>/seat")
-@login_required()
 def seat(venue: str, zone: str, ticket_id: str):
     return _ticket_action(venue, zone, ticket_id, "seat")
 
 
 @bp.post("/tickets/<ticket_id>/no-show")
-@login_required()
 def no_show(venue: str, zone: str, ticket_id: str):
     return _ticket_action(venue, zone, ticket_id, "no_show")
 
 
 @bp.post("/pause")
-@login_required()
 def pause(venue: str, zone: str):
     _venue_map, _zone_obj, config, _running = _guard(venue, zone)
     cls = _class_arg(config, allow_all=True)
@@ -118,7 +112,6 @@ def pause(venue: str, zone: str):
 
 
 @bp.post("/resume")
-@login_required()
 def resume(venue: str, zone: str):
     _venue_map, _zone_obj, config, _running = _guard(venue, zone)
     cls = _class_arg(config, allow_all=True)
@@ -143,7 +136,6 @@ def _item_form() -> tuple[str, str, int, bool]:
 
 
 @bp.get("/menu")
-@login_required()
 def menu(venue: str, zone: str):
     venue_map, zone_obj, config, _running = _guard(venue, zone)
     return render_template("queue/console_menu.html", venue=venue_map, zone=zone_obj, config=config,
@@ -151,9 +143,7 @@ def menu(venue: str, zone: str):
 
 
 @bp.post("/menu")
-@login_required()
 def menu_add(venue: str, zone: str):
-    _guard(venue, zone)
     name_en, name_zh, price, available = _item_form()
     result = store().put_menu_item(venue, zone, name_en, name_zh, price, available)
     if not result.ok:
@@ -164,9 +154,7 @@ def menu_add(venue: str, zone: str):
 
 
 @bp.post("/menu/<item_id>")
-@login_required()
 def menu_update(venue: str, zone: str, item_id: str):
-    _guard(venue, zone)
     name_en, name_zh, price, available = _item_form()
     result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id[:12])
     if not result.ok:
@@ -177,9 +165,7 @@ def menu_update(venue: str, zone: str, item_id: str):
 
 
 @bp.post("/menu/<item_id>/delete")
-@login_required()
 def menu_delete(venue: str, zone: str, item_id: str):
-    _guard(venue, zone)
     if not store().delete_menu_item(venue, zone, item_id[:12]):
         abort(404, _("No such menu item."))
     audit("queue.menu_delete", venue, zone=zone, item=item_id)
@@ -201,7 +187,6 @@ def _date_arg(raw: str | None) -> str:
 
 
 @bp.get("/reservations")
-@login_required()
 def reservations(venue: str, zone: str):
     venue_map, zone_obj, config, _running = _guard(venue, zone)
     day = _date_arg(request.args.get("date"))
@@ -216,9 +201,7 @@ def reservations(venue: str, zone: str):
 
 
 @bp.post("/reservations/<rid>/<action>")
-@login_required()
 def reservation_action(venue: str, zone: str, rid: str, action: str):
-    _guard(venue, zone)
     states = {"cancel": "CANCELED", "arrived": "ARRIVED", "no-show": "NO_SHOW"}
     if action not in states:
         abort(404, _("Unknown action."))

@@ -31,7 +31,7 @@ from typing import Any
 
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 DAY_TTL_S = 2 * 86400
 ACTIVE_STATES = ("WAITING", "SERVICE_READY")

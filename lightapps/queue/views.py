@@ -10,19 +10,21 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import estimate, rules
+from lightapps.queue import APP, estimate, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.views import app_store, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.services import services
 from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
-bp = Blueprint("queue", __name__, url_prefix="/v/<venue>", template_folder="templates")
+# Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
+bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
+                        off_message=lambda: _("This zone has no restaurant queue."))
 
-APP_NAME = "queue"
+APP_NAME = APP.name
 REFRESH_S = 20
 BOOKING_DAYS = 7
 MAX_QTY = 20
@@ -32,29 +34,8 @@ MAX_QTY = 20
 
 
 def store() -> QueueStore:
-    """One store per request (its Lua scripts are registered once per request, not per call)."""
-    if "queue_store" not in g:
-        g.queue_store = QueueStore(services().db)
-    return g.queue_store
-
-
-def full_config(config: dict[str, Any] | None) -> dict[str, Any]:
-    """The zone's config on top of the schema defaults (a config saved before a field existed)."""
-    from lightapps.queue import CONFIG_SCHEMA
-
-    merged = {f.name: f.default for f in CONFIG_SCHEMA}
-    merged.update({k: v for k, v in (config or {}).items() if v is not None})
-    return merged
-
-
-def venue_zone(venue: str, zone: str):
-    venue_map = services().venues.get_map(venue)
-    if venue_map is None:
-        abort(404, _("Unknown venue."))
-    zone_obj = venue_map.zone(zone)
-    if zone_obj is None:
-        abort(404, _("Unknown zone."))
-    return venue_map, zone_obj
+    """The app's store (its Lua scripts registered once per process)."""
+    return app_store(APP)
 
 
 def wait_for(cls: str, parties_ahead: int, venue: str, zone: str, config: dict[str, Any]) -> estimate.WaitRange:
@@ -81,14 +62,6 @@ def local_now() -> datetime:
 # ---- shopper helpers -------------------------------------------------------------------------
 
 
-def _zone_config(venue: str, zone: str):
-    venue_map, zone_obj = venue_zone(venue, zone)
-    config = services().zone_apps.config_for(venue, zone, APP_NAME)
-    if config is None:
-        abort(404, _("This zone has no restaurant queue."))
-    return venue_map, zone_obj, full_config(config)
-
-
 def _lang() -> str | None:
     lang = request.args.get("lang") or request.form.get("lang")
     return lang if lang in LANGUAGES else None
@@ -108,8 +81,7 @@ def _back(venue: str, zone: str):
 
 
 def _message(venue: str, zone: str, status: int, message: str):
-    venue_map, zone_obj = venue_zone(venue, zone)
-    return render_template("queue/message.html", venue=venue_map, zone=zone_obj, message=message,
+    return render_template("queue/message.html", venue=g.venue_map, zone=g.zone, message=message,
                            status=status), status
 
 
@@ -133,7 +105,7 @@ def _dates() -> list[str]:
 
 @bp.get("/queue/<zone>")
 def landing(venue: str, zone: str):
-    venue_map, zone_obj, config = _zone_config(venue, zone)
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     ticket = store().my_ticket(venue, zone, shopper.client)
     ahead = wait = None
@@ -159,7 +131,7 @@ def landing(venue: str, zone: str):
 
 @bp.post("/queue/<zone>/take")
 def take(venue: str, zone: str):
-    _venue_map, _zone_obj, config = _zone_config(venue, zone)
+    config = g.app_config
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
         party = rules.parse_party(request.form.get("party"), classes)
@@ -177,7 +149,6 @@ def take(venue: str, zone: str):
 
 @bp.post("/queue/<zone>/cancel")
 def cancel(venue: str, zone: str):
-    _zone_config(venue, zone)
     ticket_id = request.form.get("ticket", "")[:20]
     cls = rules.ticket_class(ticket_id)
     if cls is None:
@@ -209,7 +180,7 @@ def _reservations_on(config: dict[str, Any]) -> bool:
 
 @bp.get("/queue/<zone>/reserve")
 def reserve_form(venue: str, zone: str):
-    venue_map, zone_obj, config = _zone_config(venue, zone)
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     if not _reservations_on(config):
         abort(404, _("This restaurant does not take reservations."))
     dates = _dates()
@@ -224,7 +195,7 @@ def reserve_form(venue: str, zone: str):
 
 @bp.post("/queue/<zone>/reserve")
 def reserve(venue: str, zone: str):
-    _venue_map, _zone_obj, config = _zone_config(venue, zone)
+    config = g.app_config
     if not _reservations_on(config):
         abort(409, _("This restaurant does not take reservations."))
     classes = rules.classes_or_default(config.get("table_classes"))
@@ -256,7 +227,6 @@ def reserve(venue: str, zone: str):
 
 @bp.post("/queue/<zone>/reserve/cancel")
 def reserve_cancel(venue: str, zone: str):
-    _zone_config(venue, zone)
     rid = request.form.get("reservation", "")[:30]
     shopper = shopper_for_venue(venue)
     result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
@@ -292,7 +262,7 @@ def _preorder_target(venue: str, zone: str, target: str, client: str):
 
 @bp.get("/queue/<zone>/preorder")
 def preorder_form(venue: str, zone: str):
-    venue_map, zone_obj, config = _zone_config(venue, zone)
+    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     target = request.args.get("for", "ticket")[:30]
     kind, record = _preorder_target(venue, zone, target, shopper.client)
@@ -304,7 +274,6 @@ def preorder_form(venue: str, zone: str):
 
 @bp.post("/queue/<zone>/preorder")
 def preorder(venue: str, zone: str):
-    _venue_map, _zone_obj, config = _zone_config(venue, zone)
     shopper = shopper_for_venue(venue)
     target = request.form.get("for", "ticket")[:30]
     kind, record = _preorder_target(venue, zone, target, shopper.client)

@@ -17,6 +17,8 @@ import secrets
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from core.storage import VenueKeys, connect
+from portal.captive.cli import portal_config
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -44,7 +46,6 @@ from portal.captive.sessions import SessionStore
 from portal.demo import demo_mode_for
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, new_shopper, shopper_token, token_store
-from portal.storage import VenueKeys, connect
 
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)
@@ -66,8 +67,6 @@ def init_captive(app: Flask) -> None:
         sealer=ContextSealer(core.settings.secret_key), probe_state=ProbeStateStore(fast_db, core.locator),
         db=fast_db)
     app.register_blueprint(bp)
-    from portal.captive.cli import portal_config
-
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from portal.captive.common import captive_services_of
 from portal.captive.config import FIELDS, SECRET_FIELDS
 
 
@@ -15,9 +17,7 @@ from portal.captive.config import FIELDS, SECRET_FIELDS
 def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
     """Without assignments, list the settings (secrets masked); with key=value pairs, set them
     (all checked before any is written)."""
-    from portal.captive import captive_services
-
-    store = captive_services().config
+    store = captive_services_of(current_app).config
     if assignments:
         values = {}
         for item in assignments:

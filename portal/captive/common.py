@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import redis
 from flask import Flask
 
+from core.security import MacHasher
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer
 from portal.captive.probe_state import ProbeStateStore
 from portal.captive.sessions import SessionStore
-from portal.security import MacHasher
 
 MAX_QUERY_BYTES = 4096  # portal URLs come from gateways: tighter than the app-wide limit
 MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")  # as the gateways name the client's MAC

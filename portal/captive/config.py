@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 # name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
 FIELDS: dict[str, tuple[str, str]] = {

@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from portal.security import normalise_mac
+from core.security import normalise_mac
 
 
 class GatewayError(ValueError):

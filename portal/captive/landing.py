@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from lightapps import registry
+from portal.apps import registry
 from portal.locate import Position
 from portal.services import Services
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import redis
 
-from lightapps.zone_apps import ZoneAppKeys, ZoneAppStore
+from core.storage import HotScript
+from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
 from portal.locate import KEPT_FIELDS, Locator, Position, TrackKeys, position_from_fields
-from portal.storage import HotScript
 
 # KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag); ARGV: the
 # kept position's fields (locate.KEPT_FIELDS, zone third).

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 
 class SessionKeys(VenueKeys):

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 
 import redis
 
+from core.storage import VenueKeys
 from fingerprints.model import VenueMap
 from portal.ingest.store import Command, RssiKeys
-from portal.storage import VenueKeys
 
 RATE_WINDOW_S = 60
 RATE_KEEP_S = 120

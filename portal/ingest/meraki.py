@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from core.security import hash_token
+from core.storage import VenueKeys
 from fingerprints.model import ID_RE
 from portal.ingest.observation import (
     Batch,
@@ -34,8 +36,6 @@ from portal.ingest.observation import (
     parse_time,
     require,
 )
-from portal.security import hash_token
-from portal.storage import VenueKeys
 
 MERAKI_RSSI_OFFSET = 95
 V2_TYPES = {"DevicesSeen": "wifi", "BluetoothDevicesSeen": "ble"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.security import MacHasher
 from portal.ingest.observation import (
     Batch,
     ClientIds,
@@ -23,7 +24,6 @@ from portal.ingest.observation import (
     check_rssi,
     client_ids,
 )
-from portal.security import MacHasher
 
 
 def parse_native(

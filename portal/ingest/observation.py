@@ -8,17 +8,15 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.errors import InputError
+from core.security import MacHasher
 from fingerprints.model import normalise_bssid
-from portal.security import MacHasher
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """A report that must be rejected as a whole; `field` names what is wrong (JSON-path-like)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    template = "{field}: {message}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 
 import redis
 
+from core.storage import VenueKeys
 from portal.ingest.observation import Batch, Observation
-from portal.storage import VenueKeys
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from portal.security import hash_token, new_token
-from portal.storage import VenueKeys
+from core.security import hash_token, new_token
+from core.storage import VenueKeys
 
 
 class TokenKeys(VenueKeys):

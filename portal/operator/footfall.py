@@ -19,9 +19,9 @@ from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from fingerprints.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
-from portal.auth import login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
+from portal.operator.quality import _plot_lock
 from portal.services import services
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,7 @@ def _day(raw: str | None) -> date:
 
 
 @bp.get("/<venue>/footfall")
-@login_required("operator")
 def footfall(venue: str):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     day = _day(request.args.get("day"))
     raw_floor = request.args.get("floor", "")
@@ -74,16 +72,13 @@ def footfall(venue: str):
 
 
 @bp.get("/<venue>/footfall/<day>/<int(signed=True):level>.png")
-@login_required("operator")
 def footfall_heatmap(venue: str, day: str, level: int):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     when = _day(day)
     try:
         venue_map.floor(level)
     except KeyError:
         abort(404, _("This venue has no floor %(level)s.", level=level))
-    from portal.operator.quality import _plot_lock
 
     with _plot_lock:
         data = presence_heatmap_png(footfall_store(), venue_map, when, level)

@@ -19,28 +19,19 @@ import redis
 from flask import abort, request
 from flask_babel import gettext as _
 
+from fingerprints.geometry import zone_map
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
 from fingerprints.survey import map_edit_lock
 from portal.auth import audit
+from portal.operator.keys import OpsKeys
+from portal.operator.versions import start_rebuild
 from portal.services import services
-from portal.storage import VenueKeys
 
 PLAN_MAX_BYTES = 5 * 1024 * 1024
 PLAN_MAX_PX = 8000
 PLAN_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # IMDF archives and sample CSVs of a large venue
-
-
-class OpsKeys(VenueKeys):
-    def plan(self, image_id: str) -> str:
-        return self.key("ops", "plan", image_id)
-
-    def model_state(self) -> str:
-        return self.key("ops", "model")
-
-    def survey_result(self, client: str) -> str:
-        return self.key("ops", "survey", "result", client)
 
 
 # -- form values ---------------------------------------------------------------------------------------
@@ -109,8 +100,6 @@ def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **
     """Apply `change` to a private copy of the current map and store it as the next version, all under
     the venue's map lock (the survey tool and the CLI take it too). `change` raises ValueError to refuse
     (nothing is stored). Audited; the model is rebuilt in the background. Returns the new version."""
-    from portal.operator.versions import start_rebuild
-
     svc = services()
     try:
         with map_edit_lock(svc.db, venue):
@@ -129,8 +118,6 @@ def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **
 
 def rezone_samples(venue_map: VenueMap) -> None:
     """After zones change, each sample's zone is the polygon it stands in."""
-    from fingerprints.geometry import zone_map
-
     zones = zone_map(venue_map)
     for sample in venue_map.samples:
         sample.zone = zones.zone_at(sample.floor, sample.x, sample.y)
@@ -141,7 +128,7 @@ def rezone_samples(venue_map: VenueMap) -> None:
 
 def check_plan_image(data: bytes) -> tuple[str, int, int]:
     """(mime type, width, height) of an uploaded floor plan, or ValueError saying what is wrong."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow only when a floor plan is uploaded
 
     if not data:
         raise ValueError(_("Choose a floor-plan image to upload."))

@@ -11,56 +11,18 @@ changes, so a cached result never goes stale; a new version simply gets its own 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
+from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
-from portal.auth import login_required
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
 
-
-class VersionCache:
-    """A small LRU of computed values; one computation per key at a time (others wait for it)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple, object] = OrderedDict()
-        self._lock = threading.Lock()
-        self._computing: dict[tuple, threading.Lock] = {}
-
-    def get(self, key: tuple, compute: Callable[[], object]):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            lock = self._computing.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            try:
-                value = compute()
-            finally:
-                with self._lock:
-                    self._computing.pop(key, None)
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-reports = VersionCache(16)
-figures = VersionCache(96)
+reports = BoundedMemo(16)  # quality reports per (venue, map version, floor)
+figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)
 _plot_lock = threading.Lock()  # matplotlib's Agg canvas is not meant to draw from many threads at once
 
 
@@ -75,7 +37,7 @@ def _map_version(venue: str) -> VenueMap:
 
 
 def quality_for(venue_map: VenueMap, level: int | None):
-    from fingerprints.quality import quality_report
+    from fingerprints.quality import quality_report  # lazy: matplotlib only when a report or figure is asked for
 
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
@@ -97,9 +59,7 @@ def _level(venue_map: VenueMap, raw: str | None) -> int | None:
 
 
 @bp.get("/<venue>/quality")
-@login_required("operator")
 def quality(venue: str):
-    require_operator_venue(venue)
     venue_map = _map_version(venue)
     level = _level(venue_map, request.args.get("floor"))
     if level is None and venue_map.floors:
@@ -116,7 +76,6 @@ def quality(venue: str):
 
 def _floor_figure(venue: str, level: int, kind: str, draw):
     """A quality-report PNG for one floor, drawn once per map version. `draw(venue_map, report)`."""
-    require_operator_venue(venue)
     venue_map = _map_version(venue)
     _level(venue_map, str(level))
 
@@ -133,27 +92,26 @@ def _floor_figure(venue: str, level: int, kind: str, draw):
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
-@login_required("operator")
 def confusion_png(venue: str, level: int):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import confusion_png as draw
 
     return _floor_figure(venue, level, "confusion", lambda venue_map, report: draw(report))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
-@login_required("operator")
 def error_heatmap_png(venue: str, level: int):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import error_heatmap_png as draw
 
     return _floor_figure(venue, level, "error", lambda venue_map, report: draw(venue_map, report, level))
 
 
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")
-@login_required("operator")
 def ap_heatmap(venue: str, bssid: str):
+    # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import ap_heatmap_png as draw
 
-    require_operator_venue(venue)
     try:
         bssid = normalise_bssid(bssid)
     except ValueError:

@@ -20,9 +20,10 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
-from portal.auth import AuditLog, audit, current_account, login_required
-from portal.operator import bp, require_operator_venue
+from portal.auth import AuditLog, audit, current_account
+from portal.operator.blueprint import bp
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
+from portal.operator.versions import start_rebuild
 from portal.services import services
 
 RESULT_TTL_S = 86400
@@ -49,8 +50,6 @@ def last_result(venue: str, client: str) -> dict | None:
 def finish_point(venue: str, client: str, username: str, *, force: bool = False) -> dict:
     """Finish the device's pending point now (or raise ValueError while still collecting). Records and
     returns the outcome; a point heard too little stays pending and the outcome says why."""
-    from portal.operator.versions import start_rebuild
-
     svc = services()
     store = survey_store()
     point = store.pending(venue, client)
@@ -103,9 +102,7 @@ def _maybe_finish(venue: str, client: str) -> None:
 
 
 @bp.get("/<venue>/survey")
-@login_required("operator")
 def survey(venue: str):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     store = survey_store()
     devices = store.devices(venue)
@@ -148,9 +145,7 @@ def _back(venue: str, client: str = "", level: int | None = None):
 
 
 @bp.get("/<venue>/survey/status.json")
-@login_required("operator")
 def survey_status(venue: str):
-    require_operator_venue(venue)
     try:
         client = _device(venue, request.args.get("device"))
     except ValueError as exc:
@@ -160,9 +155,7 @@ def survey_status(venue: str):
 
 
 @bp.post("/<venue>/survey/devices")
-@login_required("operator")
 def add_device(venue: str):
-    require_operator_venue(venue)
     try:
         label = (request.form.get("label") or "").strip()
         if len(label) > 60:
@@ -180,9 +173,7 @@ def add_device(venue: str):
 
 
 @bp.post("/<venue>/survey/devices/delete")
-@login_required("operator")
 def delete_device(venue: str):
-    require_operator_venue(venue)
     try:
         client = _device(venue, request.form.get("device"))
     except ValueError as exc:
@@ -193,9 +184,7 @@ def delete_device(venue: str):
 
 
 @bp.post("/<venue>/survey/start")
-@login_required("operator")
 def start_point(venue: str):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     try:
         client = _device(venue, request.form.get("device"))
@@ -215,10 +204,8 @@ def start_point(venue: str):
 
 
 @bp.post("/<venue>/survey/finish")
-@login_required("operator")
 def finish_now(venue: str):
     """Finish the pending point now with what was heard so far."""
-    require_operator_venue(venue)
     try:
         client = _device(venue, request.form.get("device"))
         result = finish_point(venue, client, current_account().username, force=True)
@@ -230,9 +217,7 @@ def finish_now(venue: str):
 
 
 @bp.post("/<venue>/survey/cancel")
-@login_required("operator")
 def cancel_point(venue: str):
-    require_operator_venue(venue)
     try:
         client = _device(venue, request.form.get("device"))
     except ValueError as exc:

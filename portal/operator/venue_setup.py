@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
+from fingerprints import imdf, samples_io
 from fingerprints.model import ID_RE, AccessPoint, Floor, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
-from portal.auth import login_required
 from portal.i18n import get_locale
-from portal.operator import bp, require_operator_venue
+from portal.operator.blueprint import bp
 from portal.operator.mapedit import (
     PLAN_MAX_BYTES,
     UPLOAD_MAX_BYTES,
@@ -88,9 +88,7 @@ def _floor_or_404(venue_map: VenueMap, level: int) -> Floor:
 
 
 @bp.get("/<venue>/setup")
-@login_required("operator")
 def setup(venue: str):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     return render_template("operator/setup.html", venue=venue, map=venue_map)
 
@@ -101,9 +99,7 @@ def _setup_failed(venue: str, message: str):
 
 
 @bp.post("/<venue>/setup/floors")
-@login_required("operator")
 def add_floor(venue: str):
-    require_operator_venue(venue)
     try:
         raw_level = (request.form.get("level") or "").strip()
         if not re.fullmatch(r"-?\d{1,3}", raw_level):
@@ -129,15 +125,10 @@ def add_floor(venue: str):
 
 
 @bp.get("/<venue>/setup/export.imdf.zip")
-@login_required("operator")
 def export_imdf(venue: str):
-    from fingerprints.imdf import export_imdf as build
-    from fingerprints.imdf import imdf_zip_bytes
-
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     try:
-        data = imdf_zip_bytes(build(venue_map))
+        data = imdf.imdf_zip_bytes(imdf.export_imdf(venue_map))
     except ValueError as exc:
         return _setup_failed(venue, _("The map cannot be exported as IMDF: %(e)s", e=str(exc)))
     return Response(data, mimetype="application/zip", headers={
@@ -145,18 +136,13 @@ def export_imdf(venue: str):
 
 
 @bp.post("/<venue>/setup/import-imdf")
-@login_required("operator")
 def import_imdf(venue: str):
-    from fingerprints.imdf import import_imdf as parse
-    from fingerprints.imdf import merge_imported
-
-    require_operator_venue(venue)
     try:
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
-        imported = parse(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
+        imported = imdf.import_imdf(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
 
         def change(m: VenueMap) -> None:
-            merged = merge_imported(m, imported)
+            merged = imdf.merge_imported(m, imported)
             merged.id = m.id
             m.__dict__.update(merged.__dict__)
 
@@ -168,17 +154,12 @@ def import_imdf(venue: str):
 
 
 @bp.get("/<venue>/setup/samples.csv")
-@login_required("operator")
 def export_samples(venue: str):
-    from fingerprints.samples_io import FORMATS
-    from fingerprints.samples_io import export_samples as build
-
-    require_operator_venue(venue)
     fmt = request.args.get("format", "mallportal")
-    if fmt not in FORMATS:
-        abort(400, _("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+    if fmt not in samples_io.FORMATS:
+        abort(400, _("Unknown sample format; choose one of %(f)s.", f=", ".join(samples_io.FORMATS)))
     venue_map = load_map(venue)
-    text, sidecar = build(venue_map, fmt)
+    text, sidecar = samples_io.export_samples(venue_map, fmt)
     name = f"{venue}-v{venue_map.version}-{fmt}"
     if request.args.get("part") == "waps":
         if sidecar is None:
@@ -188,18 +169,13 @@ def export_samples(venue: str):
 
 
 @bp.post("/<venue>/setup/import-samples")
-@login_required("operator")
 def import_samples(venue: str):
-    from fingerprints.samples_io import FORMATS
-    from fingerprints.samples_io import import_samples as parse
-
-    require_operator_venue(venue)
     try:
         fmt = request.form.get("format") or None
         if fmt == "auto":
             fmt = None
-        if fmt is not None and fmt not in FORMATS:
-            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(FORMATS)))
+        if fmt is not None and fmt not in samples_io.FORMATS:
+            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(samples_io.FORMATS)))
         mode = request.form.get("mode", "replace")
         if mode not in ("replace", "append"):
             raise ValueError(_("Mode must be replace or append."))
@@ -211,7 +187,7 @@ def import_samples(venue: str):
         count = {}
 
         def change(m: VenueMap) -> None:
-            samples = parse(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
+            samples = samples_io.import_samples(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
             count["n"] = len(samples)
             m.samples = samples if mode == "replace" else [*m.samples, *samples]
 
@@ -238,9 +214,7 @@ def _pick_from_args(floor: Floor) -> tuple[float, float] | None:
 
 
 @bp.get("/<venue>/setup/floor/<int(signed=True):level>")
-@login_required("operator")
 def floor(venue: str, level: int):
-    require_operator_venue(venue)
     venue_map = load_map(venue)
     fl = _floor_or_404(venue_map, level)
     tool = request.args.get("tool", "ap")
@@ -279,9 +253,7 @@ def _floor_done(venue: str, level: int, tool: str, message: str):
 
 
 @bp.get("/<venue>/setup/floor/<int(signed=True):level>/overlay.svg")
-@login_required("operator")
 def overlay(venue: str, level: int):
-    require_operator_venue(venue)
     svc = services()
     raw_version = request.args.get("v", "")
     version = int(raw_version) if raw_version.isdigit() else None
@@ -303,9 +275,7 @@ def overlay(venue: str, level: int):
 
 
 @bp.get("/<venue>/plans/<image_id>")
-@login_required("operator")
 def plan_file(venue: str, image_id: str):
-    require_operator_venue(venue)
     if not re.fullmatch(r"[0-9a-f]{24}", image_id):
         abort(404, _("No such plan image."))
     image = plan_image(venue, image_id)
@@ -316,9 +286,7 @@ def plan_file(venue: str, image_id: str):
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/plan")
-@login_required("operator")
 def upload_plan(venue: str, level: int):
-    require_operator_venue(venue)
     _floor_or_404(load_map(venue), level)
     try:
         f = request.files.get("plan")
@@ -344,9 +312,7 @@ def upload_plan(venue: str, level: int):
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/scale")
-@login_required("operator")
 def set_scale(venue: str, level: int):
-    require_operator_venue(venue)
     fl = _floor_or_404(load_map(venue), level)
     try:
         if not fl.plan_image:
@@ -387,9 +353,7 @@ def _rescale_floor(m: VenueMap, level: int, new_mpp: float) -> None:
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/aps")
-@login_required("operator")
 def place_ap(venue: str, level: int):
-    require_operator_venue(venue)
     fl = _floor_or_404(load_map(venue), level)
     try:
         try:
@@ -421,9 +385,7 @@ def place_ap(venue: str, level: int):
 
 
 @bp.post("/<venue>/setup/aps/delete")
-@login_required("operator")
 def delete_ap(venue: str):
-    require_operator_venue(venue)
     level = _level_field()
     try:
         bssid = normalise_bssid((request.form.get("bssid") or "").strip())
@@ -490,9 +452,7 @@ def check_zone_polygon(m: VenueMap, level: int, zone_id: str, points: list[tuple
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/zones")
-@login_required("operator")
 def add_zone(venue: str, level: int):
-    require_operator_venue(venue)
     _floor_or_404(load_map(venue), level)
     try:
         zone_id = (request.form.get("id") or "").strip().lower()
@@ -521,9 +481,7 @@ def add_zone(venue: str, level: int):
 
 
 @bp.post("/<venue>/setup/zones/delete")
-@login_required("operator")
 def delete_zone(venue: str):
-    require_operator_venue(venue)
     level = _level_field()
     zone_id = (request.form.get("zone") or "")[:48]
     try:
@@ -540,9 +498,7 @@ def delete_zone(venue: str):
 
 
 @bp.post("/<venue>/setup/floor/<int(signed=True):level>/nodes")
-@login_required("operator")
 def add_node(venue: str, level: int):
-    require_operator_venue(venue)
     fl = _floor_or_404(load_map(venue), level)
     try:
         node_id = (request.form.get("id") or "").strip().lower()
@@ -562,9 +518,7 @@ def add_node(venue: str, level: int):
 
 
 @bp.post("/<venue>/setup/edges")
-@login_required("operator")
 def add_edge(venue: str):
-    require_operator_venue(venue)
     level = _level_field()
     try:
         a, b = (request.form.get("a") or "").strip(), (request.form.get("b") or "").strip()
@@ -592,10 +546,8 @@ def add_edge(venue: str):
 
 
 @bp.post("/<venue>/setup/walkway/delete")
-@login_required("operator")
 def delete_walkway(venue: str):
     """Delete a node (and its links) or one link (a, b)."""
-    require_operator_venue(venue)
     level = _level_field()
     node = (request.form.get("node") or "").strip()
     a, b = (request.form.get("a") or "").strip(), (request.form.get("b") or "").strip()

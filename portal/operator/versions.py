@@ -9,15 +9,18 @@ first shopper after a change does not pay for the fit."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from portal.auth import audit, login_required
-from portal.operator import bp, require_operator_venue
-from portal.operator.mapedit import OpsKeys
+from fingerprints.store import VenueKeysMap
+from portal.auth import audit
+from portal.locate import build_venue_model
+from portal.operator.blueprint import bp
+from portal.operator.keys import OpsKeys
 from portal.services import services
 
 _threads: dict[str, threading.Thread] = {}
@@ -74,8 +77,6 @@ def _rebuild_thread(app, venue: str) -> None:
 
 def _rebuild_loop(app, venue: str) -> None:
     """Build until the built version is the current one (changes may land while fitting)."""
-    from portal.locate import build_venue_model
-
     with app.app_context():
         svc = services()
         key = OpsKeys(venue).model_state()
@@ -127,10 +128,6 @@ _summaries: dict[tuple[str, int], dict] = {}
 def _summary(venue: str, version: int) -> dict | None:
     """Counts of one stored version (immutable, so cached here; read raw so that the VenueStore's
     small cache of parsed maps keeps the current one)."""
-    import json
-
-    from fingerprints.store import VenueKeysMap
-
     raw = services().db.get(VenueKeysMap(venue).map_version(version))
     if raw is None:
         return None
@@ -143,9 +140,7 @@ def _summary(venue: str, version: int) -> dict | None:
 
 
 @bp.get("/<venue>/versions")
-@login_required("operator")
 def versions(venue: str):
-    require_operator_venue(venue)
     svc = services()
     current = svc.venues.current_version(venue)
     state = model_state(venue)
@@ -163,9 +158,7 @@ def versions(venue: str):
 
 
 @bp.post("/<venue>/versions/rollback")
-@login_required("operator")
 def rollback(venue: str):
-    require_operator_venue(venue)
     svc = services()
     raw = request.form.get("version", "")
     try:
@@ -181,9 +174,7 @@ def rollback(venue: str):
 
 
 @bp.post("/<venue>/versions/rebuild")
-@login_required("operator")
 def rebuild(venue: str):
-    require_operator_venue(venue)
     start_rebuild(venue)
     audit("model.rebuild", venue, version=services().venues.current_version(venue))
     return redirect(url_for("operator.versions", venue=venue), code=303)

@@ -2,8 +2,8 @@
 
 import sys
 
+from core.settings import PROJECT_ROOT
 from portal.owner.pwa import write_icons
-from portal.settings import PROJECT_ROOT
 
 for path in write_icons(PROJECT_ROOT / "static" / "icons"):
     sys.stdout.write(f"{path}\n")

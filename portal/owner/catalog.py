@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -19,7 +20,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 TRANSLATIONS = PROJECT_ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
@@ -127,8 +128,6 @@ def main(argv: list[str]) -> int:
 
 
 def _tmp_pot() -> Path:
-    import tempfile
-
     return Path(tempfile.mkdtemp()) / "messages.pot"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from lightapps.registry import ConfigField, LightApp
+from portal.apps.registry import ConfigField, LightApp
 
 MAX_RAW_CHARS = 10_000  # a form value longer than this is cut before parsing (no field allows more)
 

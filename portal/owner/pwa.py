@@ -42,7 +42,7 @@ def offline():
 def draw_icon(size: int, maskable: bool = False):
     """A location pin holding WiFi arcs, white on the theme colour. Maskable icons keep the drawing in
     the central safe zone (a circle of 80% of the size) and fill the whole square."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw  # lazy: Pillow only when the icons are regenerated
 
     scale = 4  # draw large, then downsample: smooth edges without antialiasing support in ImageDraw
     big = size * scale

@@ -19,9 +19,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
-from lightapps import registry
-from lightapps.registry import LightApp
-from lightapps.zone_apps import DEFAULT_APP
+from portal.apps import registry
+from portal.apps.registry import LightApp
+from portal.apps.views import is_zh
+from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.owner import forms
 from portal.services import services
@@ -62,10 +63,6 @@ def _zone_for(venue: str, zone: str):
 # ---- helpers for the pages -----------------------------------------------------------------------
 
 
-def _is_zh() -> bool:
-    return str(get_locale()) == "zh"
-
-
 
 def kind_label(kind: str) -> str:
     """A zone kind (the venue map's words) for the page; unknown kinds are shown as they are."""
@@ -77,7 +74,7 @@ def kind_label(kind: str) -> str:
 def app_title(app: LightApp | None, name: str) -> str:
     if app is None:
         return _("%(name)s (not installed)", name=name)
-    return app.title_zh if _is_zh() else app.title_en
+    return app.title_zh if is_zh() else app.title_en
 
 
 def console_url(app: LightApp | None, venue: str, zone: str) -> str | None:
@@ -181,7 +178,7 @@ def save_zone(venue: str, zone: str):
         audit("zone.app.set", venue, zone=zone, app=app.name, previous=previous, config=config)
     else:
         audit("zone.config.set", venue, zone=zone, app=app.name, changed=changed)
-    flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if _is_zh() else zone_obj.name,
+    flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
             app=app_title(app, app.name)), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 

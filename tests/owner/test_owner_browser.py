@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lightapps.zone_apps import ZoneAppKeys
+from portal.apps.zone_apps import ZoneAppKeys
 
 pytestmark = pytest.mark.browser
 

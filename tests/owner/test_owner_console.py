@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from lightapps import registry
-from lightapps.registry import ConfigField, LightApp
+from portal.apps import registry
+from portal.apps.registry import ConfigField, LightApp
 from portal.auth import AuditLog
 
 HOME = "/console/owner/demo/"

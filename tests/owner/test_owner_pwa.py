@@ -9,7 +9,7 @@ import json
 import pytest
 from PIL import Image
 
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 CAPTIVE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
               "(KHTML, like Gecko) Mobile/15E148")

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
+from core.settings import Settings
 from portal import create_app
 from portal.auth import AccountStore
-from portal.settings import Settings
 
 GOOD = "correct horse battery"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import PROJECT_ROOT, Settings
 from portal import create_app
 from portal.demo import DemoKeys
-from portal.settings import PROJECT_ROOT, Settings
 
 DEMO_URLS = ("/demo", "/demo?phone=02:00:5e:00:53:01&x=10&y=10&floor=0", "/demo/plan/0.svg")
 

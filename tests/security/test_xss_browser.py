@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from portal.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 PAYLOAD = '<img src=x onerror="window.__xss=1">'
 

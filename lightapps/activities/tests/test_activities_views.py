@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lightapps.activities import APP
+from lightapps.activities.demo import seed as seed_demo
 from lightapps.activities.store import ActivityKeys, ActivityStore
 from portal.shopper import Shopper, shopper_token
 
@@ -53,7 +54,7 @@ def n_items(db) -> int:
 
 
 def test_registered_and_demo_seeded_once(app, svc, demo, demo_map, acts):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("activities") is APP
     assert "activities_console.home" in app.view_functions
@@ -62,7 +63,7 @@ def test_registered_and_demo_seeded_once(app, svc, demo, demo_map, acts):
     assert sorted(a.kind for a in items) == ["event", "event", "group", "sale", "sale"]
     assert len(acts.links_for_zone("demo", "atrium")) == 1
     with app.app_context():
-        APP.seed_demo(svc, demo_map)
+        seed_demo(svc, demo_map)
     assert len(acts.for_zone("demo", "atrium")) == 5
 
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from lightapps.registry import get as get_app
+from portal.apps.registry import get as get_app
 
 ZONE_APPS = {"cinema": "cinema", "kopi": "coupons", "garage": "parking"}
 

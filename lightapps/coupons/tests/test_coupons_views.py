@@ -11,6 +11,7 @@ import pytest
 
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, qr_payload
+from lightapps.coupons.demo import seed as seed_demo
 from lightapps.coupons.store import CouponKeys, CouponStore
 from portal.shopper import Shopper, shopper_token
 
@@ -57,7 +58,7 @@ def n_codes(db) -> int:
 
 
 def test_app_is_registered_with_config_schema(app):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("coupons") is APP
     assert APP.validate_config({"headline_en": "Hi", "headline_zh": "嗨"}) == {"headline_en": "Hi", "headline_zh": "嗨"}
@@ -70,7 +71,7 @@ def test_demo_seed_makes_two_coupons_per_shop_once(app, svc, demo, demo_map, cou
     for zone in ("kopi", "books", "lumen"):
         assert len(coupons.live_for_zone("demo", zone)) == 2
     with app.app_context():
-        APP.seed_demo(svc, demo_map)
+        seed_demo(svc, demo_map)
     assert [len(coupons.for_zone("demo", z)) for z in ("kopi", "books", "lumen")] == [2, 2, 2]
 
 

@@ -11,8 +11,10 @@ import time
 
 import pytest
 
-from lightapps.membership import APP, DEMO_PHONE
+from lightapps.membership import APP
 from lightapps.membership.codes import qr_payload, short_code, step_of, totp
+from lightapps.membership.demo import DEMO_PHONE
+from lightapps.membership.demo import seed as seed_demo
 from lightapps.membership.sender import EXTENSION, SendError, dev_outbox_code
 from lightapps.membership.store import MAX_ATTEMPTS, MemberKeys, MemberStore
 from portal.shopper import Shopper, shopper_token
@@ -60,7 +62,7 @@ def auth(demo):
 
 
 def test_app_registered_and_demo_member_seeded_once(app, svc, demo, demo_map, members):
-    from lightapps import registry
+    from portal.apps import registry
 
     assert registry.get("membership") is APP
     assert {"membership_console.home", "membership_api.purchases", "membership.card"} <= set(app.view_functions)
@@ -69,7 +71,7 @@ def test_app_registered_and_demo_member_seeded_once(app, svc, demo, demo_map, me
     assert demo_member is not None and demo_member.tier[0] == "gold"
     assert members.count("demo") == 1
     with app.app_context():
-        APP.seed_demo(svc, demo_map)
+        seed_demo(svc, demo_map)
     assert members.count("demo") == 1 and members.get("demo", demo_member.id).points == demo_member.points
 
 

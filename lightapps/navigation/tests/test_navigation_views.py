@@ -8,7 +8,7 @@ from html import unescape
 
 import pytest
 
-from lightapps import registry
+from portal.apps import registry
 from portal.locate import Position
 from portal.shopper import Shopper, shopper_token
 
@@ -33,7 +33,7 @@ def assert_links_carry(html: str, token: str):
 
 
 def test_registered():
-    app = registry.discover().get("navigation")
+    app = registry.load(["lightapps.navigation"]).get("navigation")
     assert app is not None and app.landing_endpoint == "navigation.landing"
     assert app.title_zh == "室内导航"
 

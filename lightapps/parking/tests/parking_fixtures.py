@@ -9,7 +9,7 @@ import pytest
 
 from lightapps.parking.demo import demo_bays
 from lightapps.parking.store import ParkingStore
-from lightapps.registry import get as get_app
+from portal.apps.registry import get as get_app
 
 VENUE = "demo"
 API = "/api/v1/venues/demo/parking"

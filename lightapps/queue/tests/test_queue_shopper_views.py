@@ -202,7 +202,7 @@ def test_preorder_on_reservation(client, demo, db, shopper):
 
 
 def test_demo_seed_is_idempotent_and_keeps_owner_changes(app, svc, demo, db, demo_map):
-    from lightapps.queue import seed_demo
+    from lightapps.queue.demo import seed as seed_demo
 
     store = QueueStore(db)
     assert len(store.menu("demo", "jade")) == 5 and len(store.menu("demo", "foodcourt")) == 4

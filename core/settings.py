@@ -9,6 +9,11 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
+# imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
+DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
+    "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -37,6 +42,11 @@ def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
     if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
         raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
     return raw in ("1", "true", "yes", "on")
+def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _persistent_secret(data_dir: Path, name: str) -> str:
@@ -77,6 +87,7 @@ class Settings:
     secure_cookies: bool = False
     preferred_url_scheme: str = "http"
     testing: bool = False
+    light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -104,6 +115,7 @@ class Settings:
             shopper_token_ttl_s=_env_int(env, "SHOPPER_TOKEN_TTL_S", 30 * 86400),
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
+            light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 
     def with_(self, **changes) -> Settings:

@@ -1,0 +1,42 @@
+"""Demo data for the activities app (idempotent: it runs on every start)."""
+
+from __future__ import annotations
+
+import time
+
+from lightapps.activities.store import ActivityStore
+
+HOUR = 3600
+DAY = 86400
+
+
+def _demo_items(now: float) -> list[dict]:
+    return [
+        {"kind": "event", "title_en": "Lion dance and drums", "title_zh": "舞狮迎春", "place": "Atrium stage",
+         "description": "A 30-minute lion dance with drums. Free; sign up for a seat in front.",
+         "starts_at": now + 3 * DAY, "ends_at": now + 3 * DAY + HOUR, "limit": 80},
+        {"kind": "event", "title_en": "Kids' robot workshop", "title_zh": "少儿机器人工作坊",
+         "place": "Atrium, east side", "description": "Build and race a small robot (ages 7-12).",
+         "starts_at": now + 5 * DAY, "ends_at": now + 5 * DAY + 2 * HOUR, "limit": 20},
+        {"kind": "sale", "title_en": "Wireless earbuds", "title_zh": "无线耳机", "price": "¥99", "was_price": "¥299",
+         "description": "Collect and pay at Pixel Electronics, level 1.", "starts_at": now - HOUR,
+         "ends_at": now + 7 * DAY, "limit": 30},
+        {"kind": "sale", "title_en": "Hand-made soap set", "title_zh": "手工皂礼盒", "price": "¥39", "was_price": "¥88",
+         "description": "Atrium pop-up stall.", "starts_at": now + DAY, "ends_at": now + 2 * DAY, "limit": 50},
+        {"kind": "group", "title_en": "Family cinema pack (4 tickets)", "title_zh": "家庭观影套票（4张）",
+         "price": "¥120", "was_price": "¥200", "description": "Goes ahead if 10 families join by the deadline.",
+         "ends_at": now + 4 * DAY, "needed": 10, "limit": 40},
+    ]
+
+
+def seed(svc, venue_map) -> None:
+    """Events, flash sales, a group buy and a partner link in the atrium, unless it has activities."""
+    store = ActivityStore(svc.db)
+    if venue_map.zone("atrium") is None or not store.claim_seed_slot(venue_map.id, "atrium"):
+        return
+    now = time.time()
+    created = [store.create(venue_map.id, "atrium", fields, created_by="demo", now=now) for fields in _demo_items(now)]
+    earbuds = next(a for a in created if a.kind == "sale")
+    store.create_link(venue_map.id, "atrium", {
+        "label": "Pixel Electronics online shop", "url": "https://shop.example.com/pixel/earbuds?ref=mall",
+        "campaign": "", "activity": earbuds.id})

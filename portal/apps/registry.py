@@ -1,0 +1,160 @@
+"""The light-app contract and registry.
+
+An app is a package named, by module, in the LIGHT_APPS setting (core/settings.py). Its `__init__.py`
+declares `APP = LightApp(...)`: name, titles, landing endpoint, config schema, store class. Its other parts
+are found by convention at the paths of RESOURCE_PATHS (NetBox's DEFAULT_RESOURCE_PATHS), relative to the
+package; `LightApp.resources` renames or adds one. `load()` imports the apps and resolves their parts;
+`portal/apps/platform.py` wires them into the Flask app. The host never imports an app by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint
+
+# Part -> "module.attribute" inside the app's package. A part whose module does not exist is skipped; the
+# shopper blueprint is required. Any further part named in LightApp.resources must be a Blueprint.
+RESOURCE_PATHS: dict[str, str] = {
+    "views": "views.bp",  # the shopper pages: a Blueprint
+    "console": "console.console_bp",  # the zone owner's console: a Blueprint
+    "api": "api.api_bp",  # a machine API: a Blueprint
+    "demo": "demo.seed",  # seed(services, venue_map): idempotent demo data (runs on every start)
+}
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of an app's per-zone config; the owner console builds its form from these."""
+
+    name: str
+    label: str
+    type: str = "str"  # str, int, float, bool, choice, text
+    default: Any = None
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    max_length: int = 200
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def parse(self, raw: Any) -> Any:
+        """Form or JSON value -> typed value; ValueError with a user-facing message if invalid."""
+        if raw is None or raw == "":
+            if self.type == "bool":
+                return False
+            if self.required:
+                raise ValueError(f"{self.label} is required")
+            return self.default
+        if self.type == "bool":
+            return raw in (True, "on", "true", "1", 1, "yes")
+        if self.type in ("int", "float"):
+            try:
+                value = int(raw) if self.type == "int" else float(raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"{self.label} must be a number") from None
+            if self.min is not None and value < self.min:
+                raise ValueError(f"{self.label} must be at least {self.min:g}")
+            if self.max is not None and value > self.max:
+                raise ValueError(f"{self.label} must be at most {self.max:g}")
+            return value
+        value = str(raw).strip()
+        if len(value) > self.max_length:
+            raise ValueError(f"{self.label} must be at most {self.max_length} characters")
+        if self.type == "choice" and value not in self.choices:
+            raise ValueError(f"{self.label} must be one of: {', '.join(self.choices)}")
+        return value
+
+
+@dataclass(frozen=True)
+class LightApp:
+    """What an app declares in its __init__.py; the platform finds and wires the rest."""
+
+    name: str
+    title_en: str
+    title_zh: str
+    landing_endpoint: str  # endpoint taking (venue, zone) that a shopper in the zone lands on
+    config_schema: tuple[ConfigField, ...] = ()
+    zone_kinds: tuple[str, ...] = ()  # kinds of zone this app suits (a hint for owners)
+    console_endpoint: str | None = None  # optional endpoint taking (venue, zone): the app's own owner console
+    # The app's store: a class built once per process by the platform from the store connection (or by its
+    # classmethod `from_services(services)`), handed out by portal.apps.views.app_store(APP).
+    store: type | None = None
+    resources: Mapping[str, str] = field(default_factory=dict)  # parts at other paths than RESOURCE_PATHS
+    init_app: Callable | None = None  # optional hook for what no convention covers: (flask_app) -> None
+    blueprint: Blueprint | None = None  # given only by an app that is not a package (tests); else views.bp
+    seed_demo: Callable | None = None  # likewise; else demo.seed
+
+    def validate_config(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """All fields parsed; raises ValueError naming the first bad field."""
+        return {f.name: f.parse(raw.get(f.name)) for f in self.config_schema}
+
+    def default_config(self) -> dict[str, Any]:
+        return {f.name: f.default for f in self.config_schema}
+
+
+@dataclass(frozen=True)
+class AppParts:
+    """An app's parts as the platform found them."""
+
+    blueprints: tuple[Blueprint, ...] = ()
+    seed_demo: Callable | None = None
+
+
+_REGISTRY: dict[str, LightApp] = {}
+_PARTS: dict[str, AppParts] = {}
+
+
+def load(modules: Iterable[str]) -> dict[str, LightApp]:
+    """Import each named app package (the LIGHT_APPS setting), register its APP and find its parts; the
+    apps, by name."""
+    loaded = {}
+    for module_name in modules:
+        app = getattr(importlib.import_module(module_name), "APP", None)
+        if not isinstance(app, LightApp):
+            raise RuntimeError(f"LIGHT_APPS names {module_name}, which defines no APP = LightApp(...)")
+        if app.name not in _PARTS or _REGISTRY.get(app.name) is not app:
+            _PARTS[app.name] = _find_parts(app, module_name)
+        _REGISTRY[app.name] = loaded[app.name] = app
+    return loaded
+
+
+def _find_parts(app: LightApp, package: str) -> AppParts:
+    found = {name: _resource(package, path) for name, path in {**RESOURCE_PATHS, **app.resources}.items()}
+    views = app.blueprint or found.pop("views", None)
+    found.pop("views", None)
+    seed = app.seed_demo or found.pop("demo", None)
+    found.pop("demo", None)
+    if not isinstance(views, Blueprint):
+        raise RuntimeError(f"light app {app.name}: no shopper blueprint at {package}.{RESOURCE_PATHS['views']}")
+    extra = [part for part in found.values() if part is not None]
+    if not all(isinstance(part, Blueprint) for part in extra):
+        raise RuntimeError(f"light app {app.name}: {sorted(found)} must be blueprints")
+    return AppParts(blueprints=(views, *extra), seed_demo=seed)
+
+
+def _resource(package: str, path: str) -> Any:
+    """The object at package.path ("module.attribute"); None when that module does not exist."""
+    module_name, _, attribute = path.rpartition(".")
+    full_name = f"{package}.{module_name}"
+    try:
+        module = importlib.import_module(full_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == full_name:
+            return None
+        raise
+    return getattr(module, attribute)
+
+
+def get(name: str) -> LightApp | None:
+    return _REGISTRY.get(name)
+
+
+def parts(name: str) -> AppParts:
+    return _PARTS.get(name, AppParts())
+
+
+def all_apps() -> list[LightApp]:
+    return sorted(_REGISTRY.values(), key=lambda a: a.name)

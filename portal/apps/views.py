@@ -1,0 +1,114 @@
+"""What every light app's views share: its store, blueprints that load the venue, zone and config of a URL
+once per request (shopper pages and owner consoles), the shopper's language, time formats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, g, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from fingerprints.model import VenueMap, Zone
+from portal.apps.registry import LightApp
+from portal.auth import login_gate, protect_console, require_zone
+from portal.services import services
+
+STORES = "light_app_stores"  # app.extensions key: {app name: its store}, built by portal/apps/platform.py
+
+
+def app_store(app: LightApp) -> Any:
+    """The app's store (LightApp.store), built once per process by the platform."""
+    return current_app.extensions[STORES][app.name]
+
+
+def zone_app_blueprint(app: LightApp, import_name: str, *, off_message: Callable[[], str], **options) -> Blueprint:
+    """The blueprint of an app's shopper pages (named after the app). Before a view whose URL has `venue` and
+    `zone`, the venue's map, the zone and the zone's config (defaults filled in) are loaded once into
+    `g.venue_map`, `g.zone` and `g.app_config`: 404 for an unknown venue or zone, and `off_message` when
+    the zone does not run this app."""
+    blueprint = Blueprint(app.name, import_name, **options)
+
+    @blueprint.url_value_preprocessor
+    def _load_zone(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values and "venue" in values and "zone" in values:
+            g.venue_map, g.zone = venue_and_zone(values["venue"], values["zone"])
+            config = zone_app_config(app, values["venue"], values["zone"])
+            if config is None:
+                abort(404, off_message())
+            g.app_config = config
+
+    return blueprint
+
+
+def zone_console_blueprint(name: str, import_name: str, **options) -> Blueprint:
+    """The blueprint of an app's owner console (`/console/apps/<app>/<venue>/<zone>`), CSRF-checked. Before
+    every view: the login page when logged out, 403 unless the account may manage the zone, 404 for an
+    unknown venue or zone; then `g.account`, `g.venue_map` and `g.zone` are set."""
+    blueprint = protect_console(Blueprint(name, import_name, **options))
+
+    @blueprint.before_request
+    def _owner_of_this_zone():
+        refused = login_gate()
+        if refused is not None:
+            return refused
+        values = request.view_args or {}
+        g.account = require_zone(values["venue"], values["zone"])
+        g.venue_map, g.zone = venue_and_zone(values["venue"], values["zone"])
+        return None
+
+    return blueprint
+
+
+def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | None:
+    """The zone's config for this app with the defaults filled in; None when the zone does not run it."""
+    config = services().zone_apps.config_for(venue, zone, app.name)
+    if config is None:
+        return None
+    return {**app.default_config(), **{k: v for k, v in config.items() if v is not None}}
+
+
+def venue_or_404(venue: str) -> VenueMap:
+    """The venue's current map (shared, read-only: the store caches it per version)."""
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        abort(404, _("Unknown venue."))
+    return venue_map
+
+
+def zone_or_404(venue_map: VenueMap, zone: str) -> Zone:
+    zone_obj = venue_map.zone(zone)
+    if zone_obj is None:
+        abort(404, _("Unknown zone."))
+    return zone_obj
+
+
+def venue_and_zone(venue: str, zone: str) -> tuple[VenueMap, Zone]:
+    venue_map = venue_or_404(venue)
+    return venue_map, zone_or_404(venue_map, zone)
+
+
+def is_zh() -> bool:
+    return str(get_locale()) == "zh"
+
+
+def lang_arg() -> dict[str, str]:
+    """The explicit ?lang= choice, to carry on links (the captive mini-browser keeps no cookie)."""
+    lang = request.args.get("lang")
+    return {"lang": lang} if lang in ("en", "zh") else {}
+
+
+def format_time(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def hhmm(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M") if ts else ""
+
+
+def init_shared(flask_app: Flask) -> None:
+    """Registered once for every app's templates: `|datetime`, `|hhmm` and `is_zh()`."""
+    flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm)
+    flask_app.jinja_env.globals.update(is_zh=is_zh)

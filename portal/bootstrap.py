@@ -1,0 +1,88 @@
+"""The composition root: the one place that builds the long-lived services and assembles the Flask app.
+
+The web app (`create_app`), the tracker (`python -m portal track`), the CLI and the benches all build
+their services here; nothing lower down constructs its own container. Light apps are loaded by module
+name from the LIGHT_APPS setting, so the host never imports lightapps/ statically."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask
+
+from core.security import MacHasher
+from core.settings import PROJECT_ROOT, Settings
+from core.storage import connect
+from fingerprints.footfall import FootfallStore
+from fingerprints.store import VenueStore
+from portal import api, auth, captive, cli, demo, errors, headers, i18n, map_cli, operator, owner, shopper
+from portal.apps.platform import init_light_apps
+from portal.apps.zone_apps import ZoneAppStore
+from portal.ingest.store import RssiStore
+from portal.ingest.tokens import ApiTokenStore
+from portal.locate import Locator, ModelCache
+from portal.services import Services
+from positioning import TemporalSmoother
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, db: redis.Redis) -> Services:
+    """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
+    venues = VenueStore(db)
+    rssi = RssiStore(db, window_s=settings.rssi_window_s)
+    models = ModelCache(venues)
+    return Services(
+        settings=settings,
+        db=db,
+        hasher=MacHasher(settings.mac_hash_key),
+        venues=venues,
+        rssi=rssi,
+        tokens=ApiTokenStore(db),
+        models=models,
+        locator=Locator(db, models, rssi, TemporalSmoother(), footfall=FootfallStore(db),
+                        cache_s=settings.position_cache_s),
+        zone_apps=ZoneAppStore(db),
+    )
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
+    (portal.serve, or the tests) must have started a server and passed its URL."""
+    settings = settings or Settings.from_env()
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set: start through `make run` (embedded Valkey) or set it")
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_report_bytes,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+        PREFERRED_URL_SCHEME=settings.preferred_url_scheme,
+        # Set, not setdefault: Flask's own defaults (SameSite None, not Secure) are already in the config.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+    )
+    app.extensions["mallportal"] = svc = build_services(settings, connect(settings.redis_url))
+    shopper.init_shopper(app, svc.db, settings.shopper_token_ttl_s, settings.secure_cookies)
+    i18n.init_i18n(app)
+    errors.register_error_handlers(app)
+    headers.init_security_headers(app)
+    auth.init_auth(app)
+    app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
+                                 current_shopper_token=shopper.current_shopper_token)
+    captive.init_captive(app)
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+        app.register_blueprint(blueprint)
+    init_light_apps(app, svc)
+    # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
+    app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
+    cli.register(app)
+    map_cli.register(app)
+    return app

@@ -1,0 +1,38 @@
+"""The operator console's blueprint and the checks its views share (imported by every view module)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, request
+from flask_babel import gettext as _
+
+from portal.auth import current_account, login_gate, protect_console
+from portal.services import services
+
+bp = protect_console(Blueprint("operator", __name__, url_prefix="/console/ops"))
+
+
+@bp.before_request
+def _operator_of_this_venue():
+    """Before every operator page, once (after the CSRF check): the login page when logged out, 403 for
+    another role or another venue's operator, 404 for an unknown venue. Views need no prologue."""
+    refused = login_gate("operator")
+    if refused is not None:
+        return refused
+    venue = (request.view_args or {}).get("venue")
+    if venue is not None:
+        require_operator_venue(venue)
+    return None
+
+
+def require_operator_venue(venue: str) -> None:
+    """The logged-in operator runs this venue (login_required("operator") has run), else 403."""
+    account = current_account()
+    if account is None or account.venue != venue:
+        abort(403, _("You do not operate this venue."))
+    if not services().venues.exists(venue):
+        abort(404, _("Unknown venue."))
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

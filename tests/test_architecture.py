@@ -1,0 +1,253 @@
+"""The import rules of docs/ARCHITECTURE.md, checked on the source with the standard library's ast.
+
+- Floors only point down: a module may import its own floor and the floors below, never one above. The
+  floors are the table between the `layers:begin` / `layers:end` marks in docs/ARCHITECTURE.md (the one
+  place they are written down), top floor first; names on one line share a floor, and `|` separates
+  groups on a floor that may not import each other.
+- No import cycles between modules (imports inside functions count: they are dependencies too).
+- An import inside a function is for a heavy optional library only, and says why with `# lazy: <reason>`
+  on its line or the line above.
+Tests (tests/, lightapps/*/tests/, conftest.py) sit outside the floors: they may import anything."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURE_DOC = ROOT / "docs" / "ARCHITECTURE.md"
+SOURCE_ROOTS = ("core", "positioning", "fingerprints", "portal", "lightapps", "bench", "wsgi.py")
+LAZY_MARK = re.compile(r"#\s*lazy:\s*\S")
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # the first-party module imported
+    line: int
+    in_function: bool
+
+
+@dataclass(frozen=True)
+class Floors:
+    """Module-name prefixes -> (floor, group); floor 0 is the bottom."""
+
+    entries: dict[str, tuple[int, int]]
+
+    @classmethod
+    def parse(cls, text: str) -> Floors:
+        block = text.split("<!-- layers:begin -->", 1)[1].split("<!-- layers:end -->", 1)[0]
+        rows = [line.split("--", 1)[0].strip() for line in block.splitlines()]
+        rows = [row for row in rows if row and not row.startswith("```")]
+        entries = {}
+        for floor, row in enumerate(reversed(rows)):
+            for group, names in enumerate(row.split("|")):
+                for name in names.split():
+                    entries[name] = (floor, group)
+        return cls(entries)
+
+    def of(self, module: str, is_package: bool = False) -> tuple[int, int, str] | None:
+        """(floor, group, entry) of a module: its longest matching entry. A package's own __init__ is
+        matched as `<package>.__init__`, so it can sit on another floor than its modules."""
+        name = f"{module}.__init__" if is_package else module
+        best = None
+        for entry, (floor, group) in self.entries.items():
+            if (name == entry or name.startswith(entry + ".")) and (best is None or len(entry) > len(best[2])):
+                best = (floor, group, entry)
+        return best
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def source_files(root: Path) -> dict[str, Path]:
+    files = {}
+    for name in SOURCE_ROOTS:
+        top = root / name
+        paths = [top] if top.is_file() else sorted(top.rglob("*.py"))
+        for path in paths:
+            if "tests" in path.relative_to(root).parts:
+                continue
+            files[module_name(path, root)] = path
+    return files
+
+
+def imports_of(module: str, path: Path, modules: set[str]) -> list[Import]:
+    """The first-party modules a file imports (`from pkg import mod` counts as pkg.mod)."""
+    is_package = path.name == "__init__.py"
+    package = module.split(".") if is_package else module.split(".")[:-1]
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found: list[Import] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            targets: list[str | None] = []
+            if isinstance(child, ast.Import):
+                targets = [resolve(alias.name) for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    parts = package[: len(package) - child.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [resolve(f"{base}.{alias.name}") if f"{base}.{alias.name}" in modules else resolve(base)
+                           for alias in child.names]
+            for target in dict.fromkeys(targets):
+                found.append(Import(target or "", child.lineno, in_function))
+            visit(child, inside)
+
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return found
+
+
+def import_graph(files: dict[str, Path]) -> dict[str, list[Import]]:
+    modules = set(files)
+    return {module: imports_of(module, path, modules) for module, path in files.items()}
+
+
+def upward_imports(graph: dict[str, list[Import]], floors: Floors, packages: set[str]) -> list[str]:
+    problems = []
+    for module, imports in graph.items():
+        here = floors.of(module, module in packages)
+        for imp in imports:
+            if not imp.target or imp.target == module:
+                continue
+            there = floors.of(imp.target, imp.target in packages)
+            if here is None or there is None:
+                continue  # reported by test_every_module_has_a_floor
+            if there[0] > here[0] or (there[0] == here[0] and there[1] != here[1]):
+                problems.append(f"{module} (floor {here[2]}) imports {imp.target} (floor {there[2]}), line {imp.line}")
+    return problems
+
+
+def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    edges = {m: sorted({i.target for i in imps if i.target and i.target != m and i.target in graph})
+             for m, imps in graph.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in sorted(edges):
+        if start in index:
+            continue
+        work = [(start, iter(edges[start]))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(edges[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def unexplained_function_imports(files: dict[str, Path], graph: dict[str, list[Import]],
+                                 root: Path = ROOT) -> list[str]:
+    problems = []
+    for module, imports in graph.items():
+        lines = files[module].read_text().splitlines()
+        for imp in imports:
+            if imp.in_function and not any(LAZY_MARK.search(lines[n - 1]) for n in (imp.line, imp.line - 1) if n > 0):
+                problems.append(f"{files[module].relative_to(root)}:{imp.line}: import inside a function without "
+                                "`# lazy: <reason>` (only heavy optional libraries may be imported late)")
+    return problems
+
+
+# ---- the checks on the project ----------------------------------------------------------------------------
+
+
+def _project():
+    files = source_files(ROOT)
+    packages = {m for m, p in files.items() if p.name == "__init__.py"}
+    return files, packages, import_graph(files), Floors.parse(ARCHITECTURE_DOC.read_text())
+
+
+def test_every_module_has_a_floor():
+    files, packages, _, floors = _project()
+    assert [m for m in files if floors.of(m, m in packages) is None] == []
+
+
+def test_imports_only_point_down():
+    _, packages, graph, floors = _project()
+    assert upward_imports(graph, floors, packages) == []
+
+
+def test_no_import_cycles():
+    _, _, graph, _ = _project()
+    assert cycles(graph) == []
+
+
+def test_function_level_imports_say_why():
+    files, _, graph, _ = _project()
+    assert unexplained_function_imports(files, graph) == []
+
+
+def test_the_host_loads_light_apps_only_by_name():
+    """portal/ reaches lightapps/ only through the LIGHT_APPS setting (importlib), never an import."""
+    _, _, graph, _ = _project()
+    assert [(m, i.target) for m, imps in graph.items() if m.split(".")[0] == "portal"
+            for i in imps if i.target.split(".")[0] == "lightapps"] == []
+
+
+# ---- the checker itself finds what it should ---------------------------------------------------------------
+
+
+def _tree(tmp_path: Path, sources: dict[str, str]) -> dict[str, Path]:
+    files = {}
+    for name, text in sources.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        files[module_name(path, tmp_path)] = path
+    return files
+
+
+def test_checker_finds_upward_imports_cycles_and_late_imports(tmp_path):
+    files = _tree(tmp_path, {
+        "low/__init__.py": "",
+        "low/a.py": "from high import b\n",  # up a floor
+        "low/c.py": "import low.d\n",
+        "low/d.py": "def f():\n    from low import c\n",  # a cycle c <-> d, and a late import without a reason
+        "low/e.py": "def f():\n    import numpy  # lazy: heavy\n",
+        "side/__init__.py": "import low\n",  # a sibling group on the same floor
+        "high/__init__.py": "",
+        "high/b.py": "from low import a\n",
+    })
+    floors = Floors.parse("<!-- layers:begin -->\n```\nhigh -- top\nlow | side -- bottom\n```\n<!-- layers:end -->")
+    graph = import_graph(files)
+    packages = {m for m, p in files.items() if p.name == "__init__.py"}
+    assert sorted(p.split(" ")[0] for p in upward_imports(graph, floors, packages)) == ["low.a", "side"]
+    assert sorted(cycles(graph)) == [["high.b", "low.a"], ["low.c", "low.d"]]
+    late = unexplained_function_imports(files, graph, tmp_path)
+    assert [p.split(":")[0:2] for p in late] == [["low/d.py", "2"]]

@@ -1,0 +1,49 @@
+"""core.memo.BoundedMemo: bounded, least recently used out first, one computation per key at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.memo import BoundedMemo
+
+
+def test_keeps_at_most_its_size_dropping_the_least_recently_used():
+    memo = BoundedMemo(2)
+    memo.get("a", lambda: 1)
+    memo.get("b", lambda: 2)
+    assert memo.get("a", lambda: 0) == 1  # "a" is now the most recent
+    memo.get("c", lambda: 3)
+    assert memo.get("b", lambda: "again") == "again"  # "b" was dropped
+    assert memo.get("c", lambda: 0) == 3
+
+
+def test_concurrent_callers_share_one_computation():
+    memo, calls = BoundedMemo(4), []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.01)  # others may arrive meanwhile; the count holds whatever the timing
+        return "value"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(memo.get("k", compute))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["value"] * 8
+    assert len(calls) == 1
+
+
+def test_a_failed_computation_is_not_kept():
+    memo = BoundedMemo(2)
+
+    def boom():
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        memo.get("k", boom)
+    assert memo.get("k", lambda: 7) == 7
