@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m portal serve
+	DEMO=$${DEMO-1} $(PY) -m portal serve  # DEMO=1: /demo and the radio simulator (README: Security)
 
 chromium:
 	@$(PY) -m portal.tools.ensure_chromium

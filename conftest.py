@@ -66,6 +66,7 @@ def settings(store_target, tmp_path_factory) -> Settings:
     return Settings(
         redis_url=store_target[0], redis_cluster=store_target[1], secret_key=TEST_SECRET,
         mac_hash_key=TEST_MAC_KEY, data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
+        demo=True,
     )
 
 
@@ -152,6 +153,14 @@ class LiveServer:
     def db(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
+    def shopper_tokens(self, venue: str, clients) -> list[str]:
+        """Tokens for these shopper ids, minted in the server's store (shopper tokens mean something only
+        through their record there)."""
+        from portal.shopper import Shopper, ShopperTokenStore
+
+        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s)
+        return [store.mint(Shopper(venue, client)) for client in clients]
+
 
 @pytest.fixture(scope="session")
 def live_valkey(tmp_path_factory):
@@ -171,12 +180,12 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
     url = live_valkey.connection_url + "/0"
     data_dir = tmp_path_factory.mktemp("live-var")
     settings = Settings(redis_url=url, secret_key=TEST_SECRET, mac_hash_key=TEST_MAC_KEY,
-                        data_dir=data_dir, load_demo=False, testing=False)
+                        data_dir=data_dir, load_demo=False, testing=False, demo=True)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)
     port = free_port()
     env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo"}
+           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],

@@ -54,6 +54,15 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
 def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -72,13 +81,6 @@ def _persistent_secret(data_dir: Path, name: str) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
-
-
-def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.lower() not in ("0", "false", "no", "off")
 
 
 def shares_store(redis_url: str | None, cluster: bool) -> bool:
@@ -137,6 +139,12 @@ class Settings:
     # so) or "gateway" (the portal host is the network's gateway: a grant binds the client's IP).
     direct_mode: str = "honest"
     proxy_hops: int = 0  # reverse proxies in front (deploy/nginx.conf: 1): X-Forwarded-For/-Proto trusted
+    # DEMO=1 (`make run`): /demo and the radio simulator, on venues marked as demo venues only.
+    demo: bool = False
+    shopper_token_ttl_s: int = 30 * 86400  # a shopper token lives this long after its last use
+    # Cookies only over HTTPS (Secure): on by default when PREFERRED_URL_SCHEME=https.
+    secure_cookies: bool = False
+    preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     extra: dict = field(default_factory=dict)
@@ -150,6 +158,7 @@ class Settings:
         if cluster and not redis_url:
             raise ValueError("REDIS_CLUSTER=1 needs REDIS_URL (any node of the cluster)")
         shared = shares_store(redis_url, cluster)
+        scheme = (env.get("PREFERRED_URL_SCHEME") or "http").lower()
         return cls(
             redis_url=redis_url,
             redis_cluster=cluster,
@@ -177,6 +186,10 @@ class Settings:
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
             direct_mode=_choice(env, "DIRECT_MODE", ("honest", "gateway")),
             proxy_hops=_env_int(env, "PROXY_HOPS", 0),
+            demo=_env_flag(env, "DEMO", False),
+            shopper_token_ttl_s=_env_int(env, "SHOPPER_TOKEN_TTL_S", 30 * 86400),
+            secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
+            preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
         )
 

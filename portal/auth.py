@@ -1,14 +1,18 @@
 """Console accounts: operators and zone owners.
 
-argon2-hashed passwords, session login (the session cookie is signed and HttpOnly), CSRF on every
-console form (Flask-WTF's token, checked only on console blueprints: shopper forms carry no ambient
-credential, so they need none), a login throttle, and an audit log of changes."""
+argon2-hashed passwords under a policy (length, not a common password), server-side sessions in the
+store (the signed, HttpOnly, SameSite=Lax cookie carries only a random session id: logout, a password
+change and disabling the account end them), CSRF on every console form (Flask-WTF's token, checked only
+on console blueprints: shopper forms carry no ambient credential, so they need none), a login throttle
+per account and per client IP that delays (exponentially) instead of locking, so nobody can lock a user
+out, and an audit log of changes. Demo accounts (known password) sign in only in demo mode."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
 from core.storage import VenueKeys
+from portal.passwords import check_password
 from portal.services import services
 
 ROLES = ("operator", "owner")
@@ -55,8 +60,15 @@ class AccountKeys(VenueKeys):
     def usernames(self) -> str:
         return self.key("accounts")
 
-    def login_failures(self, username: str) -> str:
-        return self.key("loginfail", username)
+    def login_failures(self, subject: str) -> str:
+        """Failures of one account, or of one client IP ("ip:<address>")."""
+        return self.key("loginfail", subject)
+
+    def session(self, sid: str) -> str:
+        return self.key("session", sid)
+
+    def sessions_of(self, username: str) -> str:
+        return self.key("sessions", username)
 
     def audit(self) -> str:
         return self.key("audit")
@@ -66,25 +78,30 @@ class AccountStore:
     """Accounts live under the `{_accounts}` tag: a login names no venue."""
 
     TAG = "_accounts"
-    MAX_FAILURES = 5
-    LOCKOUT_S = 15 * 60
+    FREE_FAILURES = 4  # failures before any delay (per account, and per account from one IP)
+    FREE_FAILURES_PER_IP = 20  # an office behind one NAT may mistype a lot
+    MAX_DELAY_S = 15 * 60
+    FORGET_FAILURES_S = 24 * 3600
+    SESSION_TTL_S = 12 * 3600
 
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self.keys = AccountKeys(self.TAG)
 
-    def create(self, username: str, password: str, role: str, venue: str, zones: tuple[str, ...] = ()) -> Account:
+    def create(self, username: str, password: str, role: str, venue: str, zones: tuple[str, ...] = (),
+               demo: bool = False) -> Account:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").isalnum():
             raise ValueError("username: letters, digits, - and _ only, at most 64")
-        if len(password) < 8:
-            raise ValueError("password must be at least 8 characters")
+        check_password(password, username)
         account = Account(username=username, role=role, venue=venue, zones=tuple(zones))
         created = self.db.hsetnx(self.keys.account(username), "hash", _hasher.hash(password))
         if not created:
             raise ValueError(f"account {username!r} already exists")
         self._save(account)
+        if demo:
+            self.db.hset(self.keys.account(username), "demo", "1")
         return account
 
     def _save(self, account: Account) -> None:
@@ -100,36 +117,121 @@ class AccountStore:
         return Account(username=username, role=data[b"role"].decode(), venue=data[b"venue"].decode(),
                        zones=tuple(json.loads(data[b"zones"])))
 
+    def status(self, username: str) -> dict[str, bool]:
+        """{"disabled": ..., "demo": ...}: a disabled account cannot sign in; a demo one (its password is
+        in the README) only in demo mode."""
+        disabled, demo = self.db.hmget(self.keys.account(username), "disabled", "demo")
+        return {"disabled": disabled == b"1", "demo": demo == b"1"}
+
     def set_zones(self, username: str, zones: tuple[str, ...]) -> None:
         account = self.get(username)
         if account is None:
             raise KeyError(username)
         self._save(Account(account.username, account.role, account.venue, tuple(zones)))
 
+    def set_password(self, username: str, password: str) -> None:
+        """A new password (under the policy); ends every session of the account; no longer a demo one."""
+        if self.get(username) is None:
+            raise KeyError(username)
+        check_password(password, username)
+        self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
+        self.db.hdel(self.keys.account(username), "demo")
+        self.end_sessions(username)
+
+    def set_disabled(self, username: str, disabled: bool = True) -> None:
+        if self.get(username) is None:
+            raise KeyError(username)
+        self.db.hset(self.keys.account(username), "disabled", "1" if disabled else "0")
+        if disabled:
+            self.end_sessions(username)
+
     def all(self) -> list[Account]:
         names = sorted(n.decode() for n in self.db.smembers(self.keys.usernames()))
         return [a for a in (self.get(n) for n in names) if a is not None]
 
-    def is_locked(self, username: str) -> bool:
-        return int(self.db.get(self.keys.login_failures(username)) or 0) >= self.MAX_FAILURES
+    # -- the login throttle ------------------------------------------------------------------------
 
-    def verify(self, username: str, password: str) -> Account | None:
-        """The account if the password is right and the account is not locked out."""
+    def wait_s(self, username: str, ip: str) -> int:
+        """Seconds before this account may try again from this IP (0: now). Each failure past the free
+        ones doubles the delay (up to MAX_DELAY_S); counted per account+IP and per IP, so an attacker's
+        failures from their address never delay the owner signing in from theirs."""
+        pair, by_ip = self._failures(self.keys.login_failures(f"{username}@{ip}")), \
+            self._failures(self.keys.login_failures(f"ip:{ip}"))
+        delay = max(self._delay(pair, self.FREE_FAILURES), self._delay(by_ip, self.FREE_FAILURES_PER_IP))
+        return max(0, int(delay[1] + delay[0] - time.time() + 0.999)) if delay[0] else 0
+
+    def _failures(self, key: str) -> tuple[int, float]:
+        count, last = self.db.hmget(key, "n", "last")
+        return int(count or 0), float(last or 0)
+
+    def _delay(self, failures: tuple[int, float], free: int) -> tuple[float, float]:
+        """(delay seconds, time of the last failure)."""
+        count, last = failures
+        if count < free:
+            return 0.0, last
+        return float(min(self.MAX_DELAY_S, 2 ** (count - free))), last
+
+    def _record_failure(self, username: str, ip: str) -> None:
+        pipe = self.db.pipeline()
+        for key in (self.keys.login_failures(f"{username}@{ip}"), self.keys.login_failures(f"ip:{ip}")):
+            pipe.hincrby(key, "n", 1)
+            pipe.hset(key, "last", time.time())
+            pipe.expire(key, self.FORGET_FAILURES_S)
+        pipe.execute()
+
+    def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True) -> Account | None:
+        """The account if the password is right, the account enabled (and not a demo account outside demo
+        mode). Raises Throttled when this account (from this IP) or this IP must wait first."""
+        wait = self.wait_s(username, ip)
+        if wait:
+            raise Throttled(wait)
         stored = self.db.hget(self.keys.account(username), "hash")
         try:
             ok = _hasher.verify(stored.decode() if stored else _DUMMY_HASH, password) and stored is not None
         except (VerificationError, InvalidHashError):
             ok = False
-        if self.is_locked(username) or not ok:
-            pipe = self.db.pipeline(transaction=True)
-            pipe.incr(self.keys.login_failures(username))
-            pipe.expire(self.keys.login_failures(username), self.LOCKOUT_S)
-            pipe.execute()
+        status = self.status(username) if ok else {}
+        if not ok or status["disabled"] or (status["demo"] and not demo_mode):
+            self._record_failure(username, ip)
             return None
-        self.db.delete(self.keys.login_failures(username))
+        self.db.delete(self.keys.login_failures(f"{username}@{ip}"))
         if _hasher.check_needs_rehash(stored.decode()):
             self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
         return self.get(username)
+
+    # -- server-side sessions ------------------------------------------------------------------------
+
+    def start_session(self, username: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        pipe = self.db.pipeline()
+        pipe.set(self.keys.session(sid), username, ex=self.SESSION_TTL_S)
+        pipe.sadd(self.keys.sessions_of(username), sid)
+        pipe.expire(self.keys.sessions_of(username), self.SESSION_TTL_S)
+        pipe.execute()
+        return sid
+
+    def session_user(self, sid: str) -> str | None:
+        raw = self.db.get(self.keys.session(sid))
+        return raw.decode() if raw else None
+
+    def end_session(self, sid: str) -> None:
+        username = self.session_user(sid)
+        self.db.delete(self.keys.session(sid))
+        if username:
+            self.db.srem(self.keys.sessions_of(username), sid)
+
+    def end_sessions(self, username: str) -> int:
+        sids = [s.decode() for s in self.db.smembers(self.keys.sessions_of(username))]
+        if sids:
+            self.db.delete(*(self.keys.session(s) for s in sids))
+        self.db.delete(self.keys.sessions_of(username))
+        return len(sids)
+
+
+class Throttled(Exception):
+    def __init__(self, wait_s: int) -> None:
+        super().__init__(f"wait {wait_s} s")
+        self.wait_s = wait_s
 
 
 class AuditLog:
@@ -162,9 +264,13 @@ def audit(action: str, venue: str | None = None, **detail) -> None:
 
 
 def current_account() -> Account | None:
+    """The signed-in account: the cookie's session id must still be live in the store, and the account
+    enabled (logout, a password change and disabling end sessions there)."""
     if "account" not in g:
-        username = session.get("user")
-        g.account = accounts().get(username) if username else None
+        sid = session.get("sid")
+        store = accounts()
+        username = store.session_user(sid) if isinstance(sid, str) else None
+        g.account = store.get(username) if username and not store.status(username)["disabled"] else None
     return g.account
 
 
@@ -227,12 +333,17 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
         password = request.form.get("password", "")[:1024]
-        account = accounts().verify(username, password)
+        store = accounts()
+        try:
+            account = store.verify(username, password, request.remote_addr or "-", services().settings.demo)
+        except Throttled as exc:
+            flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
+            return render_template("auth/login.html"), 429, {"Retry-After": str(exc.wait_s)}
         if account is None:
-            flash(_("Wrong username or password (or too many attempts: wait 15 minutes)."), "error")
+            flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html"), 401
         session.clear()  # no session fixation: a fresh session at login
-        session["user"] = account.username
+        session["sid"] = store.start_session(account.username)
         session.permanent = True
         AuditLog(services().db).record(account.venue, account.username, "login")
         return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
@@ -241,6 +352,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        accounts().end_session(sid)
     session.clear()
     return redirect(url_for("auth.login"), code=303)
 
@@ -272,9 +386,11 @@ class SessionCookies(SecureCookieSessionInterface):
 
 def init_auth(app: Flask) -> None:
     app.session_interface = SessionCookies()
+    app.config["PERMANENT_SESSION_LIFETIME"] = AccountStore.SESSION_TTL_S
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["current_account"] = current_account
+    from portal.users_cli import users
+
+    app.cli.add_command(users)

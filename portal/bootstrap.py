@@ -16,7 +16,7 @@ from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
 from fingerprints.store import VenueStore
-from portal import api, auth, captive, cli, demo, errors, i18n, map_cli, maps, operator, owner, shopper
+from portal import api, auth, captive, cli, demo, errors, headers, i18n, map_cli, maps, operator, owner, shopper
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
@@ -67,11 +67,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_report_bytes,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
+        PREFERRED_URL_SCHEME=settings.preferred_url_scheme,
+        # Set, not setdefault: Flask's own defaults (SameSite None, not Secure) are already in the config.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["mallportal"] = svc = build_services(settings, connect(settings))
     maps.init_app(app)  # every new map version: audited, model rebuilt (portal/maps)
+    shopper.init_shopper(app, svc.db, settings.shopper_token_ttl_s, settings.secure_cookies)
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
+    headers.init_security_headers(app)
     auth.init_auth(app)
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)

@@ -2,16 +2,22 @@
 
 Click a spot on the floor plan: the radio simulator produces the RSSI reports the APs would send for
 a phone standing there, they go through the same parser and store as real reports, and "open the
-portal as this phone" shows where the portal sends it."""
+portal as this phone" shows where the portal sends it.
+
+It reads and writes any phone's readings and position, so it is a tracker: served only with `DEMO=1`
+(`make run` sets it) and only for a venue marked as a demo venue (`ensure_demo_mall` marks the one it
+loads); everywhere else /demo is a 404."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+import redis
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from core.security import normalise_mac
+from core.storage import VenueKeys
 from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.native import parse_native
@@ -21,6 +27,32 @@ from portal.services import services
 from portal.tracking.positions import TrackKeys
 
 bp = Blueprint("demo", __name__)
+
+
+class DemoKeys(VenueKeys):
+    def marker(self) -> str:
+        return self.key("demo-venue")
+
+
+def mark_demo_venue(db: redis.Redis, venue: str) -> None:
+    db.set(DemoKeys(venue).marker(), "1")
+
+
+def is_demo_venue(db: redis.Redis, venue: str) -> bool:
+    return bool(db.exists(DemoKeys(venue).marker()))
+
+
+def demo_mode_for(venue: str) -> bool:
+    """The demo is on for this venue: DEMO=1 and the venue is a demo venue (then its MACs are all
+    simulated, and a MAC in a redirect is trusted as if a gateway had vouched for it)."""
+    svc = services()
+    return svc.settings.demo and is_demo_venue(svc.db, venue)
+
+
+@bp.before_request
+def _only_in_demo_mode():
+    if not demo_mode_for(services().settings.default_venue):
+        abort(404)
 
 DEFAULT_PHONE = "02:00:5e:00:53:01"  # locally administered, like a phone's private WiFi MAC
 SCANS_PER_SPOT = 5

@@ -7,7 +7,9 @@ import logging
 
 import redis
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask_babel import gettext as _
+from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,16 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str, field: str | None = None):
+STORE_RETRY_AFTER_S = 5
+
+
+def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
     if wants_json():
         body = {"error": message}
         if field:
             body["field"] = field
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message), status
+        return jsonify(body), status, headers or {}
+    return render_template("error.html", status=status, message=message), status, headers or {}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -40,18 +45,25 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.message, exc.field)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        """The 413 page never reads the body: whatever the page or a context processor asks of the form
+        (the shopper's `c`, a language) finds it empty instead of raising again."""
+        empty = ImmutableMultiDict()
+        request.__dict__.update(form=empty, files=empty, values=CombinedMultiDict([request.args, empty]))
+        return error_response(413, exc.description or exc.name)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
 
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: redis.RedisError):
-        # Retryable: a shard restarting or failing over; the client (a feed, a browser) tries again.
-        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
-        response, status = error_response(503, "the store is unavailable; retry shortly")
-        response = app.make_response((response, status))
-        response.headers["Retry-After"] = "1"
-        return response
+        """The store is down or too slow: 503 with Retry-After (JSON for APIs, a localized page for people),
+        never a 500. The probe lane and the gateway entry fail open on their own (portal/captive/)."""
+        log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
+                              headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -47,6 +47,9 @@ DEMO_OWNERS = {
 def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | None = None) -> bool:
     """Load the demo mall unless the venue already has a map. Returns True if it loaded it.
     `venue` lets tests pass a map built once instead of re-running the simulated survey."""
+    from portal.demo import mark_demo_venue
+
+    mark_demo_venue(svc.db, venue_id)  # /demo and its simulator serve this venue (with DEMO=1 only)
     if svc.venues.current_version(venue_id):
         _seed_apps(svc, svc.venues.get_map(venue_id))  # apps added since the first load get their demo data
         return False
@@ -85,4 +88,4 @@ def _demo_accounts(svc: Services, venue_id: str) -> None:
     wanted = [("ops", "operator", ())] + [(name, "owner", zones) for name, zones in DEMO_OWNERS.items()]
     for username, role, zones in wanted:
         if store.get(username) is None:
-            store.create(username, DEMO_PASSWORD, role, venue_id, zones)
+            store.create(username, DEMO_PASSWORD, role, venue_id, zones, demo=True)  # demo mode only

@@ -13,7 +13,7 @@ from fingerprints.plan import render_plan_svg
 from lightapps.directory.search import MAX_QUERY, search_shops
 from portal.apps.views import is_zh, venue_or_404
 from portal.services import services
-from portal.shopper import shopper_for_venue, shopper_token
+from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 bp = Blueprint("directory", __name__, url_prefix="/v/<venue>", template_folder="templates")
 
@@ -59,6 +59,7 @@ def _render_home(venue_map, zone=None, config=None):
 
 @bp.get("/")
 def home(venue: str):
+    keep_shopper_in_cookie()  # the mall home is the PWA's start page: the browser keeps its shopper
     return _render_home(venue_or_404(venue))
 
 

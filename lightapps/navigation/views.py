@@ -26,8 +26,8 @@ START_COLOUR, GOAL_COLOUR, CONNECTOR_COLOUR, ROUTE_COLOUR = "#2e7d32", "#d32f2f"
 
 
 def _locate(venue: str):
-    shopper = shopper_for_venue(venue)
-    return lambda: services().locator.locate(venue, shopper.client)
+    phone = shopper_for_venue(venue).own_phone  # only the phone this shopper's own token is verified on
+    return lambda: services().locator.locate(venue, phone) if phone else None
 
 
 def _floor_name(venue_map, level: int) -> str:
@@ -254,8 +254,8 @@ def landing(venue: str, zone: str):
     zone_obj = venue_map.zone(zone)
     if zone_obj is None:
         abort(404, _("Unknown zone."))
-    shopper = shopper_for_venue(venue)
-    position = services().locator.locate(venue, shopper.client)
+    phone = shopper_for_venue(venue).own_phone
+    position = services().locator.locate(venue, phone) if phone else None
     return _render_page(venue, zone_obj, default_from="me" if position is not None else f"zone:{zone}")
 
 

@@ -94,10 +94,10 @@ def find(venue: str, zone: str):
     return redirect(shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values), code=303)
 
 
-def _start(venue: str, client: str, venue_map, zone_obj, config: dict) -> tuple[tuple[int, float, float], bool]:
-    """(start point, whether it is the shopper's own position)."""
+def _start(venue: str, phone: str | None, venue_map, zone_obj, config: dict) -> tuple[tuple[int, float, float], bool]:
+    """(start point, whether it is the shopper's own position: of the phone the token was verified on)."""
     try:
-        position = services().locator.locate(venue, client)
+        position = services().locator.locate(venue, phone) if phone else None
     except Exception:  # noqa: BLE001 - positioning trouble must not hide the car; start at the entrance
         position = None
     if position is not None:
@@ -121,21 +121,21 @@ def car(venue: str, zone: str, result_id: str):
     name_of = lambda level: level_name(venue_map, level)  # noqa: E731
     context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False}
     if result.kind == "exact":
-        context.update(_exact(venue, shopper.client, venue_map, zone_obj, config, result, name_of, lang))
+        context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang))
     zones = {z.id: z for z in venue_map.zones}
     return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,
                            level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=_lang(),
                            max_matches=plates.MAX_MATCHES, **context)
 
 
-def _exact(venue: str, client: str, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):
+def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):
     match = result.matches[0]
     bays = parking_store().bays(venue, match.zone)
     bay = bays.get(match.bay)
     if bay is None:
         return {}
     car_zone = venue_map.zone(bay.zone) or zone_obj
-    start, from_you = _start(venue, client, venue_map, car_zone, config)
+    start, from_you = _start(venue, phone, venue_map, car_zone, config)
     goal = (bay.level, bay.x, bay.y)
     found = wayfinding.route(venue_map, start, goal)
     floors = []

@@ -18,7 +18,7 @@ from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
 from portal.apps.views import app_store, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.shopper import COOKIE, shopper_for_venue, shopper_token
+from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
@@ -124,9 +124,7 @@ def landing(venue: str, zone: str):
         menu=bool(store().menu(venue, zone)),
     )
     resp = make_response(response)
-    token = shopper_token(shopper)
-    if request.cookies.get(COOKIE) != token:
-        resp.set_cookie(COOKIE, token, max_age=86400, httponly=True, samesite="Lax")
+    keep_shopper_in_cookie()  # a ticket must survive a closed tab
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

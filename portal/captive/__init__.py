@@ -26,6 +26,7 @@ from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.captive.views import bp, capport_url, captive_services
+from portal.shopper import token_store
 
 __all__ = ["ProbeLane", "bp", "capport_url", "captive_services", "init_captive"]
 
@@ -44,7 +45,7 @@ def init_captive(app: Flask) -> None:
     sessions = SessionStore(db)
     landing = Landing(probe_state=ProbeStateStore(db, core.locator), sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
-                      landing_endpoint=_landing_endpoint, breaker=breaker, secret_key=core.settings.secret_key)
+                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app))
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=PortalConfigStore(db), sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,

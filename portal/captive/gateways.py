@@ -45,6 +45,9 @@ class GatewayContext:
     ap_mac: str | None = None
     destination: str | None = None  # where the shopper was going: validated, used after the grant only
     grant: dict[str, Any] = field(default_factory=dict)
+    # The gateway vouched for client_mac/client_ip (a checksum or an encryption only it can make): only
+    # then may the portal learn the IP -> client binding or trust the phone for "where am I".
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ class OpenNDS(Adapter):
         return GatewayContext(
             gateway=self.name, client_mac=fields.get("clientmac"), client_ip=fields.get("clientip"),
             destination=urllib.parse.unquote(fields.get("originurl", "")),  # openNDS url-encodes it
+            verified="iv" in args,
             grant={"level": level, "rhid": rhid, "auth_url": urllib.parse.urlunsplit(auth_base),
                    "gatewayname": urllib.parse.unquote(fields.get("gatewayname", ""))})
 
@@ -423,7 +427,7 @@ class CoovaChilli(Adapter):
         if challenge and (len(challenge) % 2 or any(c not in "0123456789abcdefABCDEF" for c in challenge)):
             raise GatewayError("challenge", "must be hex")
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
-                              destination=args.get("userurl"),
+                              destination=args.get("userurl"), verified=bool(secret),
                               grant={"logon": urllib.parse.urlunsplit(base), "challenge": challenge})
 
     @staticmethod

@@ -21,7 +21,7 @@ from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
-from portal.shopper import new_shopper, sign_shopper
+from portal.shopper import ShopperTokenStore, new_shopper
 from portal.tracking import Locator, Position
 from portal.tracking.positions import landing_zone
 
@@ -59,37 +59,40 @@ class Landing:
 
     def __init__(self, *, probe_state: ProbeStateStore, sessions: SessionStore, locator: Locator,
                  zone_app: Callable[[str, str], str | None], landing_endpoint: Callable[[str], str | None],
-                 breaker: StoreBreaker, secret_key: str) -> None:
+                 breaker: StoreBreaker, tokens: ShopperTokenStore) -> None:
         self.probe_state = probe_state
         self.sessions = sessions
         self.locator = locator
         self.zone_app = zone_app  # (venue, zone) -> the app the zone runs
         self.landing_endpoint = landing_endpoint  # app name -> its landing endpoint (None: no such app)
         self.breaker = breaker
-        self.secret_key = secret_key
+        self.tokens = tokens
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
-               associated_ap: str | None = None, now: float | None = None) -> Decision:
+               verified: bool = False, associated_ap: str | None = None, now: float | None = None) -> Decision:
         """`client` is the phone's client id when known (from the gateway's MAC parameter), else the
         IP table is asked for `ip`; `probe` is the OS probe being answered, None for a page visit
         (gateway entry, CAPPORT); `associated_ap`: the AP the gateway named (cold start: a phone's first
-        probe precedes its reports)."""
+        probe precedes its reports); `verified`: the gateway vouched that `client` is this browser's phone.
+        The token handed out is always a new shopper's: a MAC or an IP only locates a phone."""
         now = time.time() if now is None else now
         try:
             self.breaker.check()
             if client is None and ip:
                 client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
+                verified = client is not None  # the IP table learns only from verified gateways
             state = self._state(venue, client, now)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
             position, app_name = self._where(venue, client, state, associated_ap)
+            endpoint, values = self.page_for(venue, position, app_name)
+            shopper = new_shopper(venue, client, phone_verified=verified)
+            token = self.breaker.call(self.tokens.mint, shopper, handout=True)
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
             return Offline(venue)
-        endpoint, values = self.page_for(venue, position, app_name)
-        shopper = new_shopper(venue, client)
-        return Redirect(endpoint, values, sign_shopper(self.secret_key, shopper), state.session, shopper.client)
+        return Redirect(endpoint, values, token, state.session, shopper.client)
 
     def _state(self, venue: str, client: str | None, now: float) -> ProbeState:
         if client is None:

@@ -34,6 +34,7 @@ from portal.captive.common import (
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenNDS, parse_redirect, safe_destination
 from portal.captive.landing import Offline, Redirect
+from portal.demo import demo_mode_for
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
 
@@ -129,12 +130,15 @@ def portal_entry(site: str | None = None):
         return fail_open(venue, exc, _parse_or_none(args, PortalConfigStore.defaults()))
     ctx = _parse(args, config)
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
-    decision = cs.landing.decide(venue, client, ip=ctx.client_ip or request.remote_addr,
+    # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
+    # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
+    verified = (ctx.verified or demo_mode_for(venue)) and client is not None
+    decision = cs.landing.decide(venue, client, ip=request.remote_addr, verified=verified,
                                  associated_ap=ap_from_params(args))
     if isinstance(decision, Offline):
         return fail_open(venue, None, ctx)
     try:
-        if ctx.client_ip and client:
+        if ctx.verified and ctx.client_ip and client:
             store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
         store(cs.sessions.save_gateway_context, venue, decision.client, cs.sealer.seal(ctx))
     except STORE_ERRORS as exc:
@@ -183,7 +187,7 @@ def continue_to_internet():
         if ctx.gateway == "direct" and not _direct_grant(venue, shopper, seconds):
             return _not_granted(shopper, ctx)
         if ctx.gateway != "direct":
-            store(cs.sessions.grant, venue, shopper.client, seconds, ctx.gateway)
+            store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway)
         if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
             rhid = ctx.grant["rhid"]
             store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
@@ -202,11 +206,16 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> bool:
     one gets no session, and no page that says it is online."""
     cs = captive_services()
     if cs.direct_mode == "gateway" and request.remote_addr:
-        store(cs.sessions.remember_ip, venue, request.remote_addr, shopper.client)
-    elif shopper.client.startswith("anon-"):
+        store(cs.sessions.remember_ip, venue, request.remote_addr, session_client(shopper))
+    elif shopper.phone is None:
         return False
-    store(cs.sessions.grant, venue, shopper.client, seconds, "direct")
+    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct")
     return True
+
+
+def session_client(shopper: Shopper) -> str:
+    """Access sessions belong to the phone (the probes ask by its MAC or IP), else to the shopper."""
+    return shopper.phone or shopper.client
 
 
 def _not_granted(shopper: Shopper, ctx: GatewayContext) -> Response:
@@ -246,7 +255,7 @@ def status():
         abort(400, "c: missing or invalid shopper token")
     cs = captive_services()
     try:
-        session = store(cs.sessions.get, shopper.venue, shopper.client)
+        session = store(cs.sessions.get, shopper.venue, session_client(shopper))
         config = store(cs.config.get, shopper.venue)
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
@@ -263,7 +272,7 @@ def extend():
     cs = captive_services()
     try:
         config = store(cs.config.get, shopper.venue)
-        session = store(cs.sessions.extend, shopper.venue, shopper.client, int(config["session_minutes"]) * 60,
+        session = store(cs.sessions.extend, shopper.venue, session_client(shopper), int(config["session_minutes"]) * 60,
                         int(config["max_extensions"]))
     except LookupError as exc:
         abort(409, str(exc))
@@ -297,7 +306,7 @@ def _capport_serializer() -> URLSafeSerializer:
 
 
 def _capport_token(shopper: Shopper) -> str:
-    return _capport_serializer().dumps([shopper.venue, shopper.client])
+    return _capport_serializer().dumps([shopper.venue, session_client(shopper)])
 
 
 def _capport_read(token: str) -> tuple[str, str] | None:
@@ -324,7 +333,8 @@ def capport_client(token: str):
 
 def _capport_answer(venue: str, client: str | None) -> Response:
     cs = captive_services()
-    decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr)
+    # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
+    decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr, verified=True)
     if isinstance(decision, Offline):
         return _capport_json({"captive": True, "user-portal-url": external_url("captive.offline", venue=venue)}, 200)
     session = decision.session

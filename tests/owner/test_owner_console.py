@@ -300,11 +300,11 @@ def test_preview_is_the_landing_page_with_a_preview_shopper(client, console):
     assert src.startswith("/v/demo/") and "c=" in src
     page = client.get(src)
     assert page.status_code == 200
-    from portal.shopper import read_shopper_token
+    from portal.shopper import token_store
 
     with client.application.test_request_context():
         token = re.search(r"[?&]c=([^&]+)", src).group(1)
-        shopper = read_shopper_token(token)
+        shopper = token_store().resolve(token)
     assert shopper.venue == "demo" and shopper.client == "preview-cinema"
 
 

@@ -10,10 +10,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flask import Flask
 
 from lightapps.activities.store import ActivityKeys, ActivityStore
-from portal.shopper import Shopper, shopper_token
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +29,7 @@ def post(base: str, path: str, data: dict):
 
 
 def tokens(live_server, names):
-    app = Flask(__name__)
-    app.config["SECRET_KEY"] = live_server.settings.secret_key
-    with app.app_context():
-        return [shopper_token(Shopper("demo", name)) for name in names]
+    return live_server.shopper_tokens("demo", names)
 
 
 def rush(live_server, item, names):

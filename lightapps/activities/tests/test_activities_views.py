@@ -3,6 +3,7 @@ happy paths, bad input (clear 4xx, nothing stored) and who may call what."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import datetime
@@ -25,6 +26,7 @@ def acts(svc):
 
 @pytest.fixture
 def token(app):
+    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
     def make(client_id: str = "alice") -> str:
         with app.app_context():
             return shopper_token(Shopper("demo", client_id))

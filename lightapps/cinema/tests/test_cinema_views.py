@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,7 @@ def store(svc) -> CinemaStore:
 
 @pytest.fixture
 def token(app):
+    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
     def make(client_id: str = "shopper-1") -> str:
         with app.test_request_context():
             return shopper_token(Shopper(VENUE, client_id))

@@ -9,10 +9,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flask import Flask
 
 from lightapps.coupons.store import CouponKeys, CouponStore
-from portal.shopper import Shopper, shopper_token
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +32,7 @@ def request(base: str, method: str, path: str, data: dict | None = None, headers
 
 
 def tokens(live_server, names):
-    app = Flask(__name__)
-    app.config["SECRET_KEY"] = live_server.settings.secret_key
-    with app.app_context():
-        return [shopper_token(Shopper("demo", name)) for name in names]
+    return live_server.shopper_tokens("demo", names)
 
 
 def live_coupon(live_server, stock: int, zone: str = "kopi"):

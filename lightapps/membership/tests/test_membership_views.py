@@ -5,6 +5,7 @@ the console."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 
@@ -30,6 +31,7 @@ def members(app, svc):
 
 @pytest.fixture
 def token(app):
+    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
     def make(client_id: str = "alice") -> str:
         with app.app_context():
             return shopper_token(Shopper("demo", client_id))

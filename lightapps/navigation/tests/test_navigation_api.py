@@ -13,7 +13,7 @@ from portal.tracking import Position
 @pytest.fixture
 def token(app):
     with app.test_request_context():
-        return shopper_token(Shopper("demo", "client-nav-1"))
+        return shopper_token(Shopper("demo", "client-nav-1", phone="client-nav-1", phone_verified=True))
 
 
 def get_route(client, **params):

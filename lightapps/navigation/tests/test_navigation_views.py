@@ -16,7 +16,7 @@ from portal.tracking import Position
 @pytest.fixture
 def token(app):
     with app.test_request_context():
-        return shopper_token(Shopper("demo", "client-nav-2"))
+        return shopper_token(Shopper("demo", "client-nav-2", phone="client-nav-2", phone_verified=True))
 
 
 def page(client, **params):

@@ -1,0 +1,127 @@
+"""Real console accounts (issue 14): a CLI, a password policy, server-side sessions that logout, a password
+change and disabling end, a throttle nobody can use to lock a user out, demo passwords only in demo mode,
+cookie flags and security headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.settings import Settings
+from portal import create_app
+from portal.auth import AccountStore
+
+GOOD = "correct horse battery"
+
+
+def login(client, username, password, ip="10.1.1.1"):
+    page = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": csrf},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+@pytest.fixture
+def owner(db, demo):
+    AccountStore(db).create("tea-house", GOOD, "owner", "demo", ("kopi",))
+    return "tea-house"
+
+
+def test_logout_ends_the_session_server_side(app, client, owner):
+    assert login(client, owner, GOOD).status_code == 303
+    stolen = client.get_cookie("session").value
+    assert client.get("/console/").status_code in (200, 302)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True))
+    client.post("/console/logout", data={"csrf_token": csrf.group(1)})
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    resp = replay.get("/console/owner/demo/")
+    assert resp.status_code == 302 and "/console/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("action", ["set_password", "set_disabled"])
+def test_password_change_and_disable_end_sessions(app, client, db, owner, action):
+    assert login(client, owner, GOOD).status_code == 303
+    assert client.get("/console/owner/demo/").status_code == 200
+    store = AccountStore(db)
+    store.set_password(owner, "another long passphrase") if action == "set_password" else store.set_disabled(owner)
+    assert client.get("/console/owner/demo/").status_code == 302
+    if action == "set_disabled":
+        assert login(app.test_client(), owner, GOOD).status_code == 401
+
+
+@pytest.mark.parametrize("password", ["short1", "password123", "qwertyuiop", "tea-house-2026!", "aaaaaaaaaaaa"])
+def test_password_policy(db, password):
+    with pytest.raises(ValueError):
+        AccountStore(db).create("tea-house", password, "owner", "demo")
+    assert AccountStore(db).get("tea-house") is None
+
+
+def test_an_attacker_cannot_lock_the_owner_out(app, owner):
+    attacker = app.test_client()
+    codes = [login(attacker, owner, f"wrong guess {i}", ip="203.0.113.9").status_code for i in range(8)]
+    assert codes[:4] == [401] * 4 and 429 in codes[4:]
+    throttled = login(attacker, owner, GOOD, ip="203.0.113.9")
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
+    # the owner, from their own address, signs in at once
+    assert login(app.test_client(), owner, GOOD, ip="198.51.100.7").status_code == 303
+
+
+def test_delay_grows_exponentially_and_per_ip(db, owner):
+    store = AccountStore(db)
+    for _ in range(store.FREE_FAILURES + 3):
+        store._record_failure(owner, "203.0.113.10")
+    assert 4 <= store.wait_s(owner, "203.0.113.10") <= 8
+    assert store.wait_s(owner, "198.51.100.8") == 0
+    for i in range(store.FREE_FAILURES_PER_IP + 1):
+        store._record_failure(f"sprayed-{i}", "203.0.113.11")  # one IP spraying many accounts
+    assert store.wait_s("anyone", "203.0.113.11") > 0
+
+
+def test_demo_passwords_sign_in_only_in_demo_mode(settings, demo):
+    assert login(create_app(settings).test_client(), "ops", "mallportal-demo").status_code == 303
+    production = create_app(settings.with_(demo=False)).test_client()
+    assert login(production, "ops", "mallportal-demo").status_code == 401
+
+
+def test_session_cookie_flags(settings, client, owner):
+    resp = login(client, owner, GOOD)
+    cookie = resp.headers["Set-Cookie"]
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie and "Secure" not in cookie
+    https = create_app(settings.with_(secure_cookies=True)).test_client()
+    assert "Secure" in login(https, owner, GOOD, ip="10.1.1.2").headers["Set-Cookie"]
+
+
+def test_secure_cookies_follow_preferred_url_scheme():
+    base = {"REDIS_URL": "redis://x", "SECRET_KEY": "k", "MAC_HASH_KEY": "m"}
+    assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https"}).secure_cookies is True
+    assert Settings.from_env(base).secure_cookies is False
+    assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https", "SECURE_COOKIES": "0"}).secure_cookies is False
+
+
+@pytest.mark.parametrize(("path", "frames"), [("/console/login", "'none'"), ("/v/demo/", "'self'"),
+                                              ("/nowhere", "'self'")])
+def test_security_headers_on_every_response(client, demo, path, frames):
+    resp = client.get(path)
+    csp = resp.headers["Content-Security-Policy"]
+    assert f"frame-ancestors {frames}" in csp and "script-src 'self' 'nonce-" in csp and "object-src 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert resp.headers["X-Frame-Options"] in ("DENY", "SAMEORIGIN")
+
+
+def test_users_cli(app, db, demo):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "first-ops", "--role", "operator", "--venue", "demo",
+                                 "--password", "a long operator phrase"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["users", "create", "weak", "--role", "owner", "--venue", "demo",
+                               "--password", "password1"]).exit_code != 0
+    listing = runner.invoke(args=["users", "list"]).output
+    assert "first-ops\toperator\tdemo" in listing and "ops\toperator\tdemo\t-\tdemo password" in listing
+    assert runner.invoke(args=["users", "set-password", "ops", "--password", "a fresh passphrase here"]).exit_code == 0
+    assert "ops\toperator\tdemo\t-\tactive" in runner.invoke(args=["users", "list"]).output
+    assert runner.invoke(args=["users", "disable", "first-ops"]).exit_code == 0
+    assert AccountStore(db).status("first-ops")["disabled"]
+    assert runner.invoke(args=["users", "disable", "nobody"]).exit_code != 0
