@@ -391,6 +391,3 @@ def init_auth(app: Flask) -> None:
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["current_account"] = current_account
-    from portal.users_cli import users
-
-    app.cli.add_command(users)

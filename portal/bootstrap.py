@@ -16,7 +16,22 @@ from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
 from fingerprints.store import VenueStore
-from portal import api, auth, captive, cli, demo, errors, headers, i18n, map_cli, maps, operator, owner, shopper
+from portal import (
+    api,
+    auth,
+    captive,
+    cli,
+    demo,
+    errors,
+    headers,
+    i18n,
+    map_cli,
+    maps,
+    operator,
+    owner,
+    shopper,
+    users_cli,
+)
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
@@ -80,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)

@@ -8,6 +8,7 @@ from fingerprints.demo_mall import build_demo_mall
 from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.auth import AccountStore
+from portal.demo import mark_demo_venue
 from portal.ingest.meraki import ensure_demo_meraki
 from portal.maps.builds import SEED_ACTION
 from portal.services import Services
@@ -47,8 +48,6 @@ DEMO_OWNERS = {
 def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | None = None) -> bool:
     """Load the demo mall unless the venue already has a map. Returns True if it loaded it.
     `venue` lets tests pass a map built once instead of re-running the simulated survey."""
-    from portal.demo import mark_demo_venue
-
     mark_demo_venue(svc.db, venue_id)  # /demo and its simulator serve this venue (with DEMO=1 only)
     if svc.venues.current_version(venue_id):
         _seed_apps(svc, svc.venues.get_map(venue_id))  # apps added since the first load get their demo data

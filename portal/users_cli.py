@@ -7,13 +7,12 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.auth import AccountStore
 from portal.passwords import password_problem
+from portal.services import services
 
 
-def _store():
-    from portal.auth import AccountStore
-    from portal.services import services
-
+def _store() -> AccountStore:
     return AccountStore(services().db)
 
 
