@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 def start(data_dir, port):
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "4"}
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "4",
+           "DEMO": "1"}  # as `make run` sets it: /demo is served
     env.pop("REDIS_URL", None)
     return subprocess.Popen([sys.executable, "-m", "portal", "serve"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

@@ -83,7 +83,7 @@ def env_file() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(valkey_server, demo_map, tmp_path_factory):
+def stack(live_valkey, demo_map, tmp_path_factory):
     nginx = find_nginx()
     if nginx is None:
         pytest.skip("nginx is not installed (apt-get install nginx-light; `make test` does it as root)")
@@ -94,7 +94,7 @@ def stack(valkey_server, demo_map, tmp_path_factory):
     from portal.services import services
 
     tmp = tmp_path_factory.mktemp("deploy")
-    store_url = valkey_server.connection_url + "/3"
+    store_url = live_valkey.connection_url + "/3"
     redis.Redis.from_url(store_url).flushdb()
     http_port, https_port, app_port = free_port(), free_port(), free_port()
     portal_url = f"https://{PORTAL_HOST}:{https_port}"

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 
@@ -29,7 +30,8 @@ def test_pick_showtime_two_seats_hold_confirm_see_ticket(page, live_server):
     assert page.inner_text("#hold-seats") == "C4, C5"
     first = page.inner_text("#remaining")
     assert re.fullmatch(r"[78]:\d\d", first)
-    page.wait_for_function(f"document.getElementById('remaining').textContent !== '{first}'", timeout=5000)
+    # The countdown ticks (expect polls without eval, which the page's CSP forbids).
+    expect(page.locator("#remaining")).not_to_have_text(first, timeout=15000)
     page.click("#confirm")
     page.wait_for_selector("#qr svg")
     code = page.inner_text("#booking-code")
