@@ -12,6 +12,10 @@ limit_request_line = 0
 limit_request_field_size = 32 * 1024
 limit_request_fields = 100
 
+# The access log names the path only: query strings carry client MACs (gateway and probe parameters) and
+# shopper tokens (`c`), and the Referer carries the same URLs, so neither is logged.
+access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+
 
 def post_worker_init(worker) -> None:
     """Before a worker takes requests: fit the positioning models, which the first probe of an untracked
