@@ -16,24 +16,22 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
     "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
 
 
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
+def _env_number(env: dict[str, str], name: str, default, cast, kind: str):
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as exc:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"environment variable {name} must be {kind}, got {raw!r}") from exc
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    return _env_number(env, name, default, int, "an integer")
 
 
 def _env_float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+    return _env_number(env, name, default, float, "a number")
 
 
 def _portal_url(raw: str) -> str:
