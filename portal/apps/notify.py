@@ -1,6 +1,6 @@
 """What a light app uses to reach a shopper after the page is closed (portal/notify does the delivery).
 
-    notify(venue, shopper, "queue.called", {**in_both(title=lambda: _("Your table is ready"), ...),
+    notify(venue, shopper, "queue.called", {**in_both(title=lambda lang: _("Your table is ready"), ...),
                                            "path": url_for("queue.landing", venue=venue, zone=zone)},
            key=f"queue.called:{zone}:{ticket}")
 
@@ -24,6 +24,7 @@ from typing import Any
 import redis
 from flask_babel import force_locale
 
+from portal.apps.views import is_zh
 from portal.notify import views as notify_views
 from portal.notify.contacts import LANGS
 from portal.notify.phones import parse_phone
@@ -52,21 +53,22 @@ def cancel(venue: str, key: str) -> bool:
         return False
 
 
-def in_both(**texts: Callable[[], str]) -> dict[str, str]:
-    """{name_en, name_zh} for each text: each callable runs once per language (gettext with that locale)."""
+def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
+    """{name_en, name_zh} for each text: each callable runs once per language, given the language, with
+    gettext in that locale (`title=lambda lang: _("Your table is ready")`)."""
     out = {}
     for lang in LANGS:
         with force_locale(lang):
             for name, make in texts.items():
-                out[f"{name}_{lang}"] = str(make())
+                out[f"{name}_{lang}"] = str(make(lang))
     return out
 
 
-def save_phone(venue: str, shopper: str, raw: str | None, lang: str) -> str:
-    """The shopper's number for SMS, in any common format (the venue's region); returns it masked for the
-    page. PhoneInputError (field "phone", a message in the shopper's language) when it is not a number."""
+def save_phone(venue: str, shopper: str, raw: str | None) -> str:
+    """The shopper's number for SMS, in any common format (the venue's region), texts in the page's language;
+    returns it masked. PhoneInputError (field "phone", a message in the shopper's language) if not a number."""
     phone = parse_phone(raw)
-    notify_views.contacts().set_phone(venue, shopper, phone, lang)
+    notify_views.contacts().set_phone(venue, shopper, phone, "zh" if is_zh() else "en")
     return mask_phone(phone)
 
 

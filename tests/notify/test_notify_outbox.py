@@ -44,7 +44,7 @@ class Flaky:
 def send(app, shopper="s-1", key="queue.called:jade:A001", **data):
     with app.test_request_context():
         return notify("demo", shopper, "queue.called", {
-            **in_both(title=lambda: "Your table is ready", body=lambda: "Number A001"),
+            **in_both(title=lambda lang: "Your table is ready", body=lambda lang: "Number A001"),
             "path": "/v/demo/queue/jade", "number": "A001", **data}, key=key)
 
 
@@ -193,14 +193,14 @@ def test_store_fault_drops_the_notification_not_the_action(app, monkeypatch):
                                    "(138) 0013-8000"])
 def test_phone_numbers_in_any_common_format(app, db, typed):
     with app.test_request_context():
-        assert save_phone("demo", "s-1", typed, "zh") == "+86•••••••8000"
+        assert save_phone("demo", "s-1", typed) == "+86•••••••8000"
     assert ContactStore(db).get("demo", "s-1").phone == "+8613800138000"
 
 
 @pytest.mark.parametrize("typed", ["", "12345", "not a number", "+86 138", "1" * 40])
 def test_bad_phone_numbers_are_refused_and_nothing_is_kept(app, db, typed):
     with app.test_request_context(), pytest.raises(PhoneInputError):
-        save_phone("demo", "s-1", typed, "zh")
+        save_phone("demo", "s-1", typed)
     assert ContactStore(db).get("demo", "s-1").phone is None
 
 
