@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.security import new_vapid_private_key, vapid_public_key
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
@@ -68,14 +70,14 @@ def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
-def _persistent_secret(data_dir: Path, name: str) -> str:
+def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them."""
     path = data_dir / "secrets" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32)
+    value = make()
     path.write_text(value)
     path.chmod(0o600)
     return value
@@ -100,6 +102,91 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
             f"host must use the same {name}, or a session granted on one host is unknown on the next and one "
             f"phone counts as two. Set SECRET_KEY and MAC_HASH_KEY (32+ random bytes, the same on every host).")
     return _persistent_secret(data_dir, name.lower())
+
+
+def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
+    """The Web Push (VAPID) signing key: generated once into ./var like the other development secrets;
+    with a shared store every host must sign with the same key (browsers bound their subscriptions to
+    its public half), so it must come from the environment."""
+    value = (env.get("VAPID_PRIVATE_KEY") or "").strip()
+    if not value and shared:
+        raise ValueError(
+            "VAPID_PRIVATE_KEY is not set: with a shared store every host must sign Web Push messages with the "
+            "same key (the browsers' subscriptions are bound to it). Generate one with "
+            "`python -m portal notify --vapid-key` and set it, the same on every host.")
+    value = value or _persistent_secret(data_dir, "vapid_private_key", new_vapid_private_key)
+    try:
+        vapid_public_key(value)
+    except ValueError as exc:
+        raise ValueError("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url "
+                         "(`python -m portal notify --vapid-key` makes one)") from exc
+    return value
+
+
+# Web Push services a subscription may point at (host suffixes): the worker POSTs to the endpoint a
+# browser handed in, so only the browsers' own push services are accepted (no request to any other host).
+DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com")
+
+
+def _pairs(env: dict[str, str], name: str) -> dict[str, str]:
+    """`a=1,b=2` -> {"a": "1", "b": "2"}."""
+    out = {}
+    for item in _env_list(env, name, ()):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ValueError(f"environment variable {name} must be a comma list of name=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Notifications (portal/notify): the Web Push key, the SMS provider and the outbox's retry policy."""
+
+    vapid_private_key: str = field(default="", repr=False)  # P-256, 32 bytes base64url
+    vapid_subject: str = "mailto:notify@mallportal.invalid"  # who push services contact about our messages
+    push_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    sms_provider: str = "log"  # log (development: the log and a short dev outbox) | tencent
+    tencent_secret_id: str = field(default="", repr=False)
+    tencent_secret_key: str = field(default="", repr=False)
+    tencent_app_id: str = ""  # SmsSdkAppId
+    tencent_sign_name: str = ""  # the approved signature (签名)
+    tencent_region: str = "ap-guangzhou"
+    tencent_endpoint: str = ""  # another API host (an internal proxy; the tests' loopback service)
+    sms_templates: dict = field(default_factory=dict)  # event -> the provider's approved template id
+    max_attempts: int = 5  # tries per message and channel before it goes to the dead letters
+    retry_base_s: float = 5.0  # first retry after this, doubling each time (capped at 15 min)
+    sms_per_shopper_day: int = 10  # SMS budget per shopper and day (each one costs the mall money)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], data_dir: Path, shared: bool, portal_url: str) -> NotifySettings:
+        provider = _choice(env, "SMS_PROVIDER", ("log", "tencent"))
+        settings = cls(
+            vapid_private_key=_vapid_key(env, data_dir, shared),
+            vapid_subject=env.get("VAPID_SUBJECT") or (portal_url or cls.vapid_subject),
+            push_hosts=tuple(h.lower() for h in _env_list(env, "PUSH_SERVICE_HOSTS", DEFAULT_PUSH_HOSTS)),
+            sms_provider=provider,
+            tencent_secret_id=env.get("TENCENTCLOUD_SECRET_ID", ""),
+            tencent_secret_key=env.get("TENCENTCLOUD_SECRET_KEY", ""),
+            tencent_app_id=env.get("TENCENT_SMS_APP_ID", ""),
+            tencent_sign_name=env.get("TENCENT_SMS_SIGN_NAME", ""),
+            tencent_region=env.get("TENCENT_SMS_REGION") or "ap-guangzhou",
+            tencent_endpoint=env.get("TENCENT_SMS_ENDPOINT", ""),
+            sms_templates=_pairs(env, "SMS_TEMPLATES"),
+            max_attempts=max(1, _env_int(env, "NOTIFY_MAX_ATTEMPTS", 5)),
+            retry_base_s=max(0.0, _env_float(env, "NOTIFY_RETRY_BASE_S", 5.0)),
+            sms_per_shopper_day=max(0, _env_int(env, "SMS_PER_SHOPPER_DAY", 10)),
+        )
+        if provider == "tencent":
+            missing = [name for name, value in (
+                ("TENCENTCLOUD_SECRET_ID", settings.tencent_secret_id),
+                ("TENCENTCLOUD_SECRET_KEY", settings.tencent_secret_key),
+                ("TENCENT_SMS_APP_ID", settings.tencent_app_id),
+                ("TENCENT_SMS_SIGN_NAME", settings.tencent_sign_name),
+                ("SMS_TEMPLATES", settings.sms_templates)) if not value]
+            if missing:
+                raise ValueError(f"SMS_PROVIDER=tencent needs {', '.join(missing)}")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -145,6 +232,7 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -189,6 +277,7 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
         )
 
     def with_(self, **changes) -> Settings:

@@ -36,6 +36,7 @@ from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.notify.views import init_notify
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
+    init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
         app.register_blueprint(blueprint)
     init_light_apps(app, svc)
