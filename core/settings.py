@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.security import new_vapid_private_key, vapid_public_key
 
@@ -61,6 +62,24 @@ def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
     if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
         raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
     return raw in ("1", "true", "yes", "on")
+
+
+def time_zone_name(raw: str) -> str:
+    """An IANA time zone name the system knows (`Asia/Shanghai`); ValueError otherwise."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
+    return name
+
+
+def phone_region_code(raw: str) -> str:
+    """A two-letter region code (ISO 3166-1, `CN`): how a number typed without its country code is read."""
+    code = raw.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"phone region must be a two-letter country code such as CN, got {raw!r}")
+    return code
 
 
 def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -233,6 +252,10 @@ class Settings:
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
+    # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
+    # are the defaults for a venue that sets none.
+    time_zone: str = "Asia/Shanghai"
+    phone_region: str = "CN"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -278,6 +301,8 @@ class Settings:
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
+            time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
+            phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
         )
 
     def with_(self, **changes) -> Settings:

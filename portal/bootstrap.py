@@ -24,6 +24,7 @@ from portal import (
     demo,
     errors,
     headers,
+    hub,
     i18n,
     map_cli,
     maps,
@@ -34,6 +35,7 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.consent import ConsentStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.notify.views import init_notify
@@ -64,6 +66,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        consent=ConsentStore(db),
     )
 
 
@@ -101,8 +104,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
         app.register_blueprint(blueprint)
+    hub.init_hub(app)
     init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))

@@ -28,6 +28,7 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
+from portal.apps.locale import venue_locale
 from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
@@ -123,10 +124,10 @@ def signup(venue: str):
     shopper = shopper_for_venue(venue)
     raw = request.form.get("phone", "")[:64]
     try:
-        phone = normalize_phone(raw)
+        phone = normalize_phone(raw, venue_locale(venue).phone_region)
     except PhoneError:
         return _signup_page(venue_map, shopper, status=400, phone=raw, error=_(
-            "Enter your mobile number with its country code, e.g. +86 138 0013 8000."))
+            "Enter your mobile number, e.g. 138 0013 8000 (or +86 138 0013 8000)."))
     return _send_code(venue, venue_map, shopper, phone)
 
 

@@ -6,8 +6,7 @@ captive browser keeps no cookies), POST -> 303 -> GET. The ticket page refreshes
 from __future__ import annotations
 
 import json
-import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
@@ -16,6 +15,7 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import masked_phone, save_phone
 from portal.apps.views import app_store, zone_app_blueprint
 from portal.i18n import LANGUAGES
@@ -58,7 +58,8 @@ def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[
 
 
 def local_now() -> datetime:
-    return datetime.fromtimestamp(time.time())
+    """Now on the mall's clock (the venue's time zone)."""
+    return venue_now()
 
 
 # ---- shopper helpers -------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def _shopper_globals():
 
 
 def _dates() -> list[str]:
-    today = date.fromtimestamp(time.time())
+    today = venue_today()
     return [(today + timedelta(days=i)).isoformat() for i in range(BOOKING_DAYS)]
 
 
@@ -171,7 +172,7 @@ def _slot_rows(venue: str, zone: str, day_iso: str, config: dict[str, Any]) -> l
     now = local_now()
     rows = []
     for slot in rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)):
-        starts = datetime.fromisoformat(f"{day_iso}T{slot}")
+        starts = datetime.fromisoformat(f"{day_iso}T{slot}").replace(tzinfo=now.tzinfo)
         rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now})
     return rows
 
