@@ -34,6 +34,7 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.events import EventLog, PresenceTracker
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.services import Services
@@ -52,6 +53,9 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
     footfall = FootfallStore(db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days)
     locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
+    events = EventLog(db, maxlen=settings.events_maxlen)
+    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
+    locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     return Services(
         settings=settings,
         db=db,
@@ -63,6 +67,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        events=events,
+        presence=presence,
     )
 
 

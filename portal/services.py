@@ -13,6 +13,7 @@ from core.security import MacHasher
 from core.settings import Settings
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
+from portal.events import EventLog, PresenceTracker
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.tracking import Locator, ModelCache
@@ -33,6 +34,8 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    events: EventLog
+    presence: PresenceTracker
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request
