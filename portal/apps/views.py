@@ -72,15 +72,15 @@ def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | No
 
 
 def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str | None = None, *,
-                 zone: str | None = None, **data: Any) -> None:
+                 zone: str | None = None, at: float | None = None, **data: Any) -> None:
     """The one call an app makes after a transaction (a seat booked, a coupon claimed, a queue ticket, points
     earned, a partner link followed): a `txn` event in the venue's event log, which the insights' funnels
     and the moments engine read. `shopper`: the Shopper of the request, or a shopper id (a staff action on a
     shopper's behalf). Fails open (a lost event never breaks the shopper's page)."""
     device = shopper.phone if isinstance(shopper, Shopper) else None
     shopper_id = shopper.client if isinstance(shopper, Shopper) else shopper
-    services().events.emit(venue, "txn", shopper=shopper_id, device=device, zone=zone, app=app.name, action=action,
-                           **data)
+    services().events.emit(venue, "txn", at=at, shopper=shopper_id, device=device, zone=zone, app=app.name,
+                           action=action, **data)
 
 
 def venue_or_404(venue: str) -> VenueMap:
