@@ -35,6 +35,7 @@ from portal import (
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.events import EventLog, PresenceTracker
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.services import Services
@@ -56,10 +57,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     events = EventLog(db, maxlen=settings.events_maxlen)
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
+    hasher = MacHasher(settings.mac_hash_key)
     return Services(
         settings=settings,
         db=db,
-        hasher=MacHasher(settings.mac_hash_key),
+        hasher=hasher,
         venues=venues,
         rssi=rssi,
         tokens=ApiTokenStore(db),
@@ -69,6 +71,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         zone_apps=ZoneAppStore(db),
         events=events,
         presence=presence,
+        privacy=PrivacyStore(db, hasher),
     )
 
 

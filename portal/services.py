@@ -14,6 +14,7 @@ from core.settings import Settings
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.events import EventLog, PresenceTracker
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.tracking import Locator, ModelCache
@@ -36,6 +37,7 @@ class Services:
     zone_apps: ZoneAppStore
     events: EventLog
     presence: PresenceTracker
+    privacy: PrivacyStore
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request

@@ -46,6 +46,10 @@ class EventKeys(VenueKeys):
         """Sorted set: device by last seen, to find the ones that left."""
         return self.key("ev", "seen")
 
+    def occupancy_limits(self) -> str:
+        """Hash: zone -> the occupancy at which the consoles raise an alert."""
+        return self.key("ev", "limits")
+
 
 @dataclass(frozen=True)
 class Event:

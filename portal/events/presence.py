@@ -125,6 +125,17 @@ class PresenceTracker:
                 counts[zone] += 1
         return counts
 
+    def set_limit(self, venue: str, zone: str, limit: int | None) -> None:
+        """The occupancy alert threshold of a zone (None or 0: none)."""
+        key = EventKeys(venue).occupancy_limits()
+        if limit:
+            self.db.hset(key, zone, int(limit))
+        else:
+            self.db.hdel(key, zone)
+
+    def limits(self, venue: str) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.db.hgetall(EventKeys(venue).occupancy_limits()).items()}
+
     def forget(self, venue: str, device: str) -> None:
         """Drop a phone's presence state (an erasure), emitting nothing."""
         keys = EventKeys(venue)
