@@ -35,6 +35,7 @@ from portal import (
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.events import EventLog, PresenceTracker
+from portal.events import cli as events_cli
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
@@ -117,4 +118,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     cli.register(app)
     map_cli.register(app)
+    events_cli.register(app)  # flask insights simulate|show
     return app

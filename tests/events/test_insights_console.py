@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 DAY = "2026-11-02"  # a Monday
-T = datetime(2026, 11, 2, 12, tzinfo=timezone.utc).timestamp()
+T = datetime(2026, 11, 2, 12, tzinfo=UTC).timestamp()
 
 
 @pytest.fixture

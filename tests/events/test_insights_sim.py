@@ -57,3 +57,14 @@ def test_staff_are_left_out_and_counted_when_not():
 
 def test_k_anonymity():
     assert [k_safe(n) for n in (0, 1, 4, 5, 12)] == [0, None, None, 5, 12]
+
+
+def test_cli_simulates_and_shows(app, demo):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "12", "--staff", "0"])
+    assert result.exit_code == 0, result.output
+    day = result.output.split(":")[0]
+    shown = runner.invoke(args=["insights", "show", "--day", day])
+    assert shown.exit_code == 0 and "visitors" in shown.output
+    assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
+    assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
