@@ -91,6 +91,8 @@ def to_csv(data: list[Row]) -> str:
 def to_parquet(data: list[Row]) -> bytes:
     # lazy: pyarrow only when a Parquet export is asked for
     import pyarrow as pa
+
+    # lazy: pyarrow only when a Parquet export is asked for
     import pyarrow.parquet as pq
 
     table = pa.table({"metric": [r.metric for r in data], "zone": [r.zone for r in data],

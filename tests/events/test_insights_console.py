@@ -102,3 +102,14 @@ def test_occupancy_alert_and_staff_list(client, console, svc, demo):
     console.login("jade")
     page = client.get("/console/owner/demo/insights").get_data(as_text=True)
     assert '<li data-zone="jade" class="alert">' in page
+
+
+def test_cli_simulates_and_shows(app, demo):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "12", "--staff", "0"])
+    assert result.exit_code == 0, result.output
+    day = result.output.split(":")[0]
+    shown = runner.invoke(args=["insights", "show", "--day", day])
+    assert shown.exit_code == 0 and "visitors" in shown.output
+    assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
+    assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2

@@ -5,16 +5,36 @@ times are logged to 0.1 s, everything else is an exact count."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from portal.events.insights import compute, k_safe, staff_devices
+from portal.events.moments import MomentsEngine, parse_rule, preview
 from portal.events.sim import past_days, simulate
 
 
-@pytest.fixture
-def simulated(app, svc, demo):
+@pytest.fixture(scope="module")
+def world(settings, demo_map):
+    """One simulated stretch for the whole module (the tests here only read it): the store flushed, the demo
+    mall loaded, two past days simulated. The function-scoped `db` fixture is not used here (it flushes)."""
+    from core.storage import connect
+    from portal import create_app
+    from portal.seed import ensure_demo_mall
+
+    connect(settings, timeout_s=10).flushdb()
+    app = create_app(settings)
+    svc = app.extensions["mallportal"]
     with app.app_context():
+        ensure_demo_mall(svc, "demo", demo_map)
         truths = simulate(svc, app.extensions["captive"].landing, "demo", past_days(2), seed=11, shoppers=120)
+    return app, svc, truths
+
+
+@pytest.fixture
+def simulated(world):
+    _app, svc, truths = world
     return truths, list(svc.events.read("demo"))
 
 
@@ -59,12 +79,59 @@ def test_k_anonymity():
     assert [k_safe(n) for n in (0, 1, 4, 5, 12)] == [0, None, None, 5, 12]
 
 
-def test_cli_simulates_and_shows(app, demo):
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "12", "--staff", "0"])
-    assert result.exit_code == 0, result.output
-    day = result.output.split(":")[0]
-    shown = runner.invoke(args=["insights", "show", "--day", day])
-    assert shown.exit_code == 0 and "visitors" in shown.output
-    assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
-    assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
+# ---- moments over the same days ----
+
+ZONES = ["atrium", "books", "cinema", "foodcourt", "garage", "jade", "kopi", "lumen", "pixel"]
+
+
+def rule(**form):
+    form.setdefault("name", "r")
+    form.setdefault("message_en", "Hello")
+    return parse_rule(MultiDict(form), zones=ZONES, owner="ops", may_webhook=True)
+
+
+def expected_fires(stays, zone, cap, cooldown_s, min_stay=0.0, hours=None, at_end=False):
+    """Replay the simulation's stays through a rule's limits: the ground truth of how often it fires."""
+    fires, last, per_day = 0, {}, {}
+    moments = sorted((t + s if at_end else t, dev) for dev, z, t, s in stays
+                     if z == zone and round(s, 1) >= min_stay)
+    for t, dev in moments:
+        hour = datetime.fromtimestamp(t, UTC).hour
+        if hours and not hours[0] <= hour < hours[1]:
+            continue
+        day = datetime.fromtimestamp(t, UTC).date()
+        if per_day.get((dev, day), 0) >= cap or (dev in last and t - last[dev] < cooldown_s):
+            continue
+        fires += 1
+        per_day[(dev, day)] = per_day.get((dev, day), 0) + 1
+        last[dev] = t
+    return fires
+
+
+def test_rules_fire_as_the_simulation_says(world):
+    _app, svc, truths = world
+    stays = [s for t in truths for s in t.stays]
+    engine = MomentsEngine(svc.db, svc.events)
+    rules = {
+        "enter": rule(trigger="zone_enter", zone="kopi", action="offer", cap_per_day="1", cooldown_h="12"),
+        "dwell": rule(trigger="dwell", zone="foodcourt", dwell_min="10", action="offer", cap_per_day="2",
+                      cooldown_h="0", hour_from="12", hour_to="20"),
+        "budget": rule(trigger="arrive", action="offer", budget="7", cooldown_h="0", cap_per_day="0"),
+        "lumen": rule(trigger="zone_enter", zone="lumen", action="offer", cap_per_day="5", cooldown_h="1"),
+    }
+    for r in rules.values():
+        engine.save("demo", r)
+    engine.ensure("demo", start="0")
+    engine.drain("demo")
+    fired = engine.fired("demo")
+    assert fired.get(rules["enter"].id, 0) == expected_fires(stays, "kopi", 1, 12 * 3600) > 0
+    assert fired.get(rules["dwell"].id, 0) == expected_fires(stays, "foodcourt", 2, 0, min_stay=600, hours=(12, 20),
+                                                             at_end=True) > 0
+    assert fired[rules["budget"].id] == 7
+    assert fired.get(rules["lumen"].id, 0) == expected_fires(stays, "lumen", 5, 3600) > 0
+    # The preview of a day says the same as the engine did for that day (the budget aside).
+    day = truths[-1]
+    events = list(svc.events.read("demo"))
+    expected = expected_fires(day.stays, "kopi", 1, 12 * 3600)
+    assert preview(rules["enter"], events, day.since, day.until).fires == expected
+    assert engine.run_once("demo") == 0  # every event was taken once
