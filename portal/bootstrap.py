@@ -36,6 +36,7 @@ from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.events import EventLog, PresenceTracker
 from portal.events import cli as events_cli
+from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
@@ -73,6 +74,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         events=events,
         presence=presence,
         privacy=PrivacyStore(db, hasher),
+        moments=MomentsEngine(db, events),
     )
 
 

@@ -14,6 +14,7 @@ from core.settings import Settings
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.events import EventLog, PresenceTracker
+from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
@@ -38,6 +39,7 @@ class Services:
     events: EventLog
     presence: PresenceTracker
     privacy: PrivacyStore
+    moments: MomentsEngine
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request

@@ -399,6 +399,16 @@ class MomentsEngine:
         self.deliver_due(venue, time.time() if now is None else now)
         return len(events)
 
+    def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
+        """The tracker's sweep: what arrived since the last tick (up to rounds x batch events), then deliveries."""
+        total = 0
+        for _ in range(rounds):
+            n = self.run_once(venue, now, batch=batch)
+            total += n
+            if n < batch:
+                break
+        return total
+
     def drain(self, venue: str, tz: str = "UTC") -> int:
         total = 0
         while n := self.run_once(venue, tz=tz):
