@@ -231,6 +231,8 @@ class Settings:
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
+    events_maxlen: int = 1_000_000  # entries kept per venue's event stream (portal/events)
+    leave_after_s: float = 1200.0  # a phone unseen this long has left the venue (a leave event)
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
@@ -289,6 +291,8 @@ class Settings:
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
+            events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
+            leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),

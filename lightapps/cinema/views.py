@@ -26,7 +26,7 @@ from lightapps.cinema.common import (
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from portal.apps.locale import venue_today
-from portal.apps.views import hhmm, zone_app_blueprint
+from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
@@ -99,6 +99,7 @@ def hold(venue: str, zone: str, show_id: str):
     shopper = shopper_for_venue(venue)
     outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
+        record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
         return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=outcome.token), code=303)
     if outcome.status == "taken":
         message = _("Seat %(seat)s was just taken by someone else. Please pick again.", seat=outcome.seat)
@@ -141,6 +142,7 @@ def confirm(venue: str, zone: str, token: str):
     hold, show = _my_hold(venue, zone, token)
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
+        record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id, seats=len(hold.seats))
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=outcome.code), code=303)
     hold = cinema_store().get_hold(venue, hold.token) or hold
     if outcome.status == "expired":

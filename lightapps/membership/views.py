@@ -29,7 +29,7 @@ from lightapps.membership.codes import (
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
 from portal.apps.locale import venue_locale
-from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404
+from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -167,6 +167,9 @@ def verify(venue: str):
                             error=_("That code has expired (codes last 5 minutes); enter your number again."))
     result = members.verify(venue, phone, shopper.client, request.form.get("code", "")[:20])
     if result.ok:
+        member = result.member
+        record_event(APP, "member_join" if result.created else "member_login", venue, shopper,
+                     member=member.id if member else None, tier=member.tier[0] if member else None)
         welcome = {"welcome": "new" if result.created else "back"}
         return redirect(shopper_url("membership.card", venue=venue, **welcome, **lang_arg()), code=303)
     if result.status == "WRONG":

@@ -17,7 +17,7 @@ from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import masked_phone, save_phone
-from portal.apps.views import app_store, zone_app_blueprint
+from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.notify.phones import PhoneInputError
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
@@ -143,6 +143,8 @@ def take(venue: str, zone: str):
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
+    if result.ok:
+        record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
     if not result.ok and result.reason == "PAUSED":
         return _message(venue, zone, 409, _("The queue for tables of %(sizes)s is paused right now: please ask "
                                             "at the door.", sizes=table_class.sizes))
