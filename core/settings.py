@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,46 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
 DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
     "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
+
+# Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds),
+# a sliding window per client IP, shopper, phone number, plate or venue. BUDGETS in the environment
+# ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d") replaces some; an operator sets them per venue
+# (`flask budgets set`). Cinema seats count seats, not requests.
+HOUR, DAY = 3600, 86400
+DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
+    "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR),
+    "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
+    "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
+    "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
+    "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
+    "membership.sms.venue": (1000, DAY),
+    "parking.lookup.ip": (30, HOUR), "parking.lookup.shopper": (20, HOUR),
+    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (5, HOUR),
+}
+_UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
+_BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")
+
+
+def parse_budget(raw: str) -> tuple[int, int]:
+    """'10/1h', '500/1d', '3/600' -> (count, window seconds). ValueError if malformed."""
+    match = _BUDGET_RE.match(raw.strip().replace(" ", ""))
+    if not match or not (match.group(2) or match.group(3)):
+        raise ValueError(f"a budget is COUNT/WINDOW (e.g. 10/1h, 500/1d, 3/600), got {raw!r}")
+    window = int(match.group(2) or 1) * _UNITS[match.group(3) or "s"]
+    if window < 1 or window > 30 * DAY:
+        raise ValueError(f"a budget's window is 1 s to 30 days, got {raw!r}")
+    return int(match.group(1)), window
+
+
+def _env_budgets(env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    budgets = dict(DEFAULT_BUDGETS)
+    for item in _env_list(env, "BUDGETS", ()):
+        name, _eq, value = item.partition("=")
+        if name.strip() not in DEFAULT_BUDGETS:
+            raise ValueError(f"BUDGETS: unknown budget {name.strip()!r} (known: {', '.join(DEFAULT_BUDGETS)})")
+        budgets[name.strip()] = parse_budget(value)
+    return budgets
 
 
 def _env_number(env: dict[str, str], name: str, default, cast, kind: str):
@@ -145,6 +186,7 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -189,6 +231,7 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            budgets=_env_budgets(env),
         )
 
     def with_(self, **changes) -> Settings:
