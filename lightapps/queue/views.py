@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, estimate, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.budgets import spend_budget
 from portal.apps.views import app_store, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
@@ -139,6 +140,9 @@ def take(venue: str, zone: str):
         abort(400, _(str(exc)))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
+    mine = store().my_ticket(venue, zone, shopper.client)
+    if not mine or mine.get("state") not in ("WAITING", "SERVICE_READY"):  # a double tap is free
+        spend_budget("queue.take", venue, shopper=shopper.client)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
     if not result.ok and result.reason == "PAUSED":
         return _message(venue, zone, 409, _("The queue for tables of %(sizes)s is paused right now: please ask "
@@ -213,6 +217,7 @@ def reserve(venue: str, zone: str):
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
     shopper = shopper_for_venue(venue)
+    spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                              shopper.client, int(config["slot_capacity"]))
     if not result.ok and result.reason == "FULL":

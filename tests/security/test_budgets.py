@@ -9,7 +9,9 @@ import pytest
 import redis
 
 from core.settings import DEFAULT_BUDGETS, Settings, parse_budget
+from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponKeys, CouponStore
+from lightapps.queue.store import QueueStore
 from portal.apps.budgets import BudgetKeys, BudgetStore
 
 HOUR = 3600
@@ -151,3 +153,26 @@ def test_a_store_fault_in_the_budget_check_is_503_and_claims_nothing(client, svc
     resp = client.post(f"/v/demo/zone/kopi/coupons/{coupon.id}/claim")
     assert resp.status_code == 503 and "Retry-After" in resp.headers
     assert CouponStore(svc.db).get("demo", coupon.id).claimed == 0
+
+
+# ---- cinema seats and queue numbers ---------------------------------------------------------------
+
+
+def test_11_requests_from_one_client_cannot_hold_a_whole_showing(client, svc, demo):
+    cinema = CinemaStore(svc.db)
+    item = ShowtimeInput("Rush", "抢", "1", int(time.time()) + 3 * 3600, 4000)
+    show_id = cinema.upsert_showtimes("demo", "cinema", [item], source="test")["ids"][0]
+    show = cinema.showtime("demo", show_id)
+    picks = [run[i:i + 5] for run in show.layout.orphan_runs for i in range(0, len(run), 5)][:11]
+    statuses = [client.post(f"/v/demo/cinema/cinema/show/{show_id}/hold", data={"seat": list(seats)}).status_code
+                for seats in picks]
+    held = cinema.occupancy("demo", cinema.showtime("demo", show_id))["held"]
+    assert 0 < held <= DEFAULT_BUDGETS["cinema.seats.ip"][0] < show.layout.capacity
+    assert 429 in statuses
+
+
+def test_queue_flooding_from_one_client_is_refused(client, svc, demo):
+    statuses = [client.post("/v/demo/queue/jade/take", data={"party": "2"}).status_code for _ in range(12)]
+    waiting = QueueStore(svc.db).waiting_count("demo", "jade", "A")
+    assert waiting == statuses.count(303) == DEFAULT_BUDGETS["queue.take.ip"][0]
+    assert statuses.count(429) == 12 - waiting
