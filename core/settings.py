@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -139,7 +141,8 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
         raise ValueError(
             f"{name} is not set: with a shared store (REDIS_URL on another host, or REDIS_CLUSTER=1) every "
             f"host must use the same {name}, or a session granted on one host is unknown on the next and one "
-            f"phone counts as two. Set SECRET_KEY and MAC_HASH_KEY (32+ random bytes, the same on every host).")
+            f"phone counts as two. Set SECRET_KEY, MAC_HASH_KEY and PHONE_KEY (32+ random bytes, the same on "
+            f"every host).")
     return _persistent_secret(data_dir, name.lower())
 
 
@@ -149,6 +152,8 @@ class Settings:
     redis_cluster: bool = False  # REDIS_CLUSTER=1: REDIS_URL names a node of a Valkey/Redis Cluster
     secret_key: str = field(default="", repr=False)
     mac_hash_key: str = field(default="", repr=False)
+    # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
+    phone_key: str = field(default="", repr=False)
     port: int = 8000
     default_venue: str = "demo"
     data_dir: Path = PROJECT_ROOT / "var"
@@ -204,6 +209,7 @@ class Settings:
             redis_cluster=cluster,
             secret_key=_shared_secret(env, "SECRET_KEY", data_dir, shared),
             mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
+            phone_key=_shared_secret(env, "PHONE_KEY", data_dir, shared),
             port=_env_int(env, "PORT", 8000),
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
@@ -233,6 +239,13 @@ class Settings:
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
             budgets=_env_budgets(env),
         )
+
+    def __post_init__(self) -> None:
+        if not self.phone_key and self.mac_hash_key:
+            # Settings built in code (tests, benches) without one: a key of its own, derived from the MAC
+            # key. from_env always sets PHONE_KEY itself (generated, or required with a shared store).
+            derived = hmac.new(self.mac_hash_key.encode(), b"mallportal phone key", hashlib.sha256).hexdigest()
+            object.__setattr__(self, "phone_key", derived)
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

@@ -176,3 +176,38 @@ def test_queue_flooding_from_one_client_is_refused(client, svc, demo):
     waiting = QueueStore(svc.db).waiting_count("demo", "jade", "A")
     assert waiting == statuses.count(303) == DEFAULT_BUDGETS["queue.take.ip"][0]
     assert statuses.count(429) == 12 - waiting
+
+
+# ---- sign-up codes (SMS pumping) ------------------------------------------------------------------
+
+
+def _sender(client):
+    from lightapps.membership.sender import EXTENSION
+
+    return client.application.extensions[EXTENSION]
+
+
+def test_12_signups_to_12_numbers_from_one_client_do_not_all_send_a_code(client, svc, demo):
+    statuses = [client.post("/v/demo/member/signup", data={"phone": f"+86138001{i:05d}"}).status_code
+                for i in range(12)]
+    sent = len(_sender(client).sent)
+    assert sent == statuses.count(303) == DEFAULT_BUDGETS["membership.sms.ip"][0]
+    assert statuses.count(429) == 12 - sent
+
+
+def test_one_number_gets_few_codes_whoever_asks(client, svc, demo):
+    limit = DEFAULT_BUDGETS["membership.sms.phone"][0]
+    answers = [client.post("/v/demo/member/signup", data={"phone": "+8613900000001"},
+                           environ_base={"REMOTE_ADDR": f"10.1.0.{i}"}) for i in range(limit + 2)]
+    # The first is sent, the next few meet the 30 s cooldown (and count), then the number's budget is out.
+    assert answers[0].status_code == 303 and len(_sender(client).sent) == 1
+    assert [("Retry-After" in a.headers) for a in answers] == [False] * limit + [True] * 2
+    assert all(a.status_code == 429 for a in answers[1:])
+
+
+def test_the_venue_has_a_daily_sms_budget(client, svc, demo):
+    client.application.extensions["budgets"].set_limit("demo", "membership.sms.venue", (3, 86400))
+    statuses = [client.post("/v/demo/member/signup", data={"phone": f"+86137000{i:05d}"},
+                            environ_base={"REMOTE_ADDR": f"10.2.0.{i}"}).status_code for i in range(5)]
+    assert statuses == [303, 303, 303, 429, 429]
+    assert len(_sender(client).sent) == 3
