@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
     api,
@@ -63,6 +64,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        breaker=StoreBreaker.for_client(db),
     )
 
 

@@ -12,6 +12,7 @@ from flask import current_app
 
 from core.security import MacHasher
 from core.settings import Settings
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
@@ -34,6 +35,7 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    breaker: StoreBreaker  # is the store down? one per process: the portal fails open, views answer 503
 
     def warm_up_in_background(self) -> threading.Thread:
         """Start `warm_up` in a daemon thread and return at once: a worker's start never waits for the
