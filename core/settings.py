@@ -125,7 +125,10 @@ class Settings:
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
-    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
+    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits as it starts ("*": all)
+    # A tracker's venue leases (portal/leases.py) lapse this long after it stops renewing them: how long
+    # a killed tracker's venues wait before another tracker (or its restarted self) takes them over.
+    tracker_lease_s: float = 10.0
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
@@ -179,6 +182,7 @@ class Settings:
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),

@@ -51,6 +51,7 @@ def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, d
     assert resp.status_code == 503 and "error" in resp.get_json()
     page = client.get("/v/demo/", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 503 and page.mimetype == "text/html" and "Retry-After" in page.headers
+    assert "服务暂时繁忙" in page.get_data(as_text=True)  # the shopper's language
     probe = client.get("/hotspot-detect.html")  # the captive portal fails open, also without the store
     assert probe.status_code == 302 and urlparse(probe.headers["Location"]).path == "/offline"
     capport = client.get("/capport/api?venue=demo")
