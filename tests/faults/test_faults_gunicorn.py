@@ -56,16 +56,6 @@ def wait_until(condition, what: str, deadline_s: float = DEADLINE_S):
         time.sleep(0.1)
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie is dead
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    return True
-
-
 class Stack:
     def __init__(self, root: Path, demo_map) -> None:
         self.root = root
@@ -78,6 +68,9 @@ class Stack:
         self.env = {**os.environ, "REDIS_URL": self.url, "SECRET_KEY": SECRET, "MAC_HASH_KEY": MAC_KEY,
                     "DATA_DIR": str(self.data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1",
                     "TRACKER_LEASE_S": "3",  # a killed tracker's venue is taken over 3 s after its last renewal
+                    # each stalled call waits this long (3 per worker open its breaker); a healthy call that
+                    # takes longer on a loaded host only opens the breaker for a ping: every check polls
+                    "STORE_TIMEOUT_S": "1",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         self.server: subprocess.Popen | None = None
         self.tracker: subprocess.Popen | None = None
@@ -113,10 +106,14 @@ class Stack:
         return self.tracker
 
     def workers(self) -> set[int]:
-        """The master's live workers (its children)."""
-        pid = self.server.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return {int(c) for c in children if alive(int(c))}
+        """The master's live workers: the processes whose parent it is."""
+        found = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                state, ppid = stat.read_text().rsplit(") ", 1)[1].split()[:2]
+                if int(ppid) == self.server.pid and state != "Z":
+                    found.add(int(stat.parent.name))
+        return found
 
     def master_up(self) -> bool:
         return self.server.poll() is None
