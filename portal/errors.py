@@ -45,7 +45,8 @@ def error_response(status: int, message: str, field: str | None = None, headers:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.field)
+        retry = {"Retry-After": str(STORE_RETRY_AFTER_S)} if exc.status == 503 else None  # "retry later"
+        return error_response(exc.status, exc.message, exc.field, retry)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
@@ -76,8 +77,7 @@ def register_error_handlers(app: Flask) -> None:
             log.debug("store breaker open: 503 on %s %s", request.method, request.path)
         else:
             log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
-        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):  # not a script or type error
-            current_app.extensions["mallportal"].breaker.record_failure(exc)
+        record_store_failure(exc)
         return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
                               headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
@@ -85,6 +85,14 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
+
+
+def record_store_failure(exc: redis.RedisError) -> None:
+    """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
+    e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
+    script or type error is a bug, not an outage."""
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        current_app.extensions["mallportal"].breaker.record_failure(exc)
 
 
 class QueryStringGuard:

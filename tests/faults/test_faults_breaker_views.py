@@ -82,3 +82,18 @@ def test_a_script_error_is_no_outage(client, svc, demo, monkeypatch):
     for _ in range(svc.breaker.failures_to_open + 1):
         assert post_report(client, demo).status_code == 503
     assert not svc.breaker.is_open
+
+
+def test_a_failed_ingest_write_is_503_with_retry_after_and_counts(client, svc, demo, monkeypatch):
+    """Ingest answers a failed write itself (503, "retry later"): with Retry-After, and counted as a
+    store failure like any other."""
+    import redis
+
+    def refused(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(svc.rssi, "write_batch", refused)
+    for _ in range(svc.breaker.failures_to_open):
+        resp = post_report(client, demo)
+        assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert svc.breaker.is_open
