@@ -279,7 +279,10 @@ class Settings:
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
     events_maxlen: int = 1_000_000  # entries kept per venue's event stream (portal/events)
     leave_after_s: float = 1200.0  # a phone unseen this long has left the venue (a leave event)
-    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
+    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits as it starts ("*": all)
+    # A tracker's venue leases (portal/leases.py) lapse this long after it stops renewing them: how long
+    # a killed tracker's venues wait before another tracker (or its restarted self) takes them over.
+    tracker_lease_s: float = 10.0
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
@@ -342,6 +345,7 @@ class Settings:
             events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
             leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),

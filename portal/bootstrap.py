@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
     api,
@@ -79,6 +80,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=PrivacyStore(db, hasher),
         moments=MomentsEngine(db, events),
+        breaker=StoreBreaker.for_client(db),
     )
 
 
