@@ -47,7 +47,7 @@ def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
 
 
 def register(app: Flask) -> None:
-    setup_cli.register(app)  # venue set-up: AP lists, derived walkways, drafts, the first operator
+    setup_cli.register(app)  # venue set-up: AP lists, derived walkways, drafts
     @app.cli.command("map-export")
     @click.argument("venue")
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))

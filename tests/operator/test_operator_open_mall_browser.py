@@ -57,7 +57,8 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     archive = mall_archive(levels=2)
 
     # 1. the first operator, from the CLI
-    assert "created" in flask_cli(live_server, "create-operator", "harbour2-ops", VENUE, "--password", "harbour-pass-1")
+    assert "created" in flask_cli(live_server, "users", "create", "harbour2-ops", "--role", "operator",
+                                  "--venue", VENUE, "--password", "harbour-pass-1")
     page.goto(base + "/console/login")
     page.fill("#username", "harbour2-ops")
     page.fill("#password", "harbour-pass-1")
