@@ -33,7 +33,7 @@ def stop_with_ctrl_c(proc) -> str:
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+    with urllib.request.urlopen(url, timeout=120) as resp:
         return resp.status, resp.read().decode()
 
 
