@@ -11,6 +11,7 @@ from portal.operator import (  # noqa: F401 - register routes
     owners,
     quality,
     surveys,
+    validation,
     venue_setup,
     versions,
 )

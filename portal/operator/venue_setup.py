@@ -42,6 +42,7 @@ UPLOAD_LIMITS = {
     "operator.upload_plan": 2 * PLAN_MAX_BYTES,  # up to this we say "too large" ourselves; beyond, 413
     "operator.import_imdf": UPLOAD_MAX_BYTES,
     "operator.import_samples": UPLOAD_MAX_BYTES,
+    "operator.validation_upload": 2 * UPLOAD_MAX_BYTES,  # a route CSV and the walk's readings
 }
 
 
