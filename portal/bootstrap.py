@@ -18,6 +18,7 @@ from core.storage import connect
 from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
+    account_pages,
     api,
     auth,
     captive,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
