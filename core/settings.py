@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.payment_settings import PaymentSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
@@ -145,6 +147,7 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    payments: PaymentSettings = field(default_factory=PaymentSettings)  # core/payment_settings.py
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -189,6 +192,7 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            payments=PaymentSettings.from_env(env, data_dir),
         )
 
     def with_(self, **changes) -> Settings:

@@ -36,6 +36,9 @@ from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.payments import views as payment_views
+from portal.payments.service import PaymentService
+from portal.payments.store import PaymentStore
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -63,6 +66,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
     )
 
 
@@ -99,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, payment_views.bp):
         app.register_blueprint(blueprint)
     init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).

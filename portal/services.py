@@ -15,6 +15,7 @@ from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.payments.service import PaymentService
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
 
@@ -33,6 +34,7 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    payments: PaymentService
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request
