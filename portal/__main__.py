@@ -16,11 +16,13 @@ import sys
 import threading
 
 import redis
+from werkzeug.serving import run_simple
 
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
+from portal.paysandbox.app import create_sandbox_app
 from portal.seed import ensure_demo_mall
 from portal.services import services
 from portal.tracking import Tracker
@@ -44,6 +46,14 @@ def serve(workers: int, threads: int, host: str) -> int:
         settings = settings.with_(redis_url=embedded.connection_url)
         _url_file(settings).write_text(settings.redis_url)  # so `python -m portal flask ...` finds it
     env = {**os.environ, "REDIS_URL": settings.redis_url}
+    sandbox = None
+    if not settings.payments.enabled:
+        # No payment provider configured: the local payment sandbox stands in for WeChat Pay and Alipay.
+        sandbox_port = int(os.environ.get("PAY_SANDBOX_PORT", "8010"))
+        env["PAY_SANDBOX_URL"] = f"http://{host}:{sandbox_port}"
+        sandbox = subprocess.Popen([sys.executable, "-m", "portal", "paysandbox", "--host", host,
+                                    "--port", str(sandbox_port)], env=env)
+        print(f"payment sandbox on {env['PAY_SANDBOX_URL']}/ (test keys, no real money)", flush=True)
     try:
         if settings.load_demo:
             with create_app(settings).app_context():
@@ -66,9 +76,10 @@ def serve(workers: int, threads: int, host: str) -> int:
             tracker.wait(timeout=15)
             return server.wait(timeout=15)
         finally:
-            if tracker.poll() is None:
-                tracker.terminate()
-                tracker.wait(timeout=15)
+            for proc in (tracker, sandbox):
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=15)
     finally:
         if embedded is not None:
             _url_file(settings).unlink(missing_ok=True)
@@ -132,6 +143,15 @@ def track(once: bool) -> int:
     return 0
 
 
+def paysandbox(host: str, port: int) -> int:
+    """The local payment sandbox (portal/paysandbox/): WeChat Pay's and Alipay's APIs with fresh test keys."""
+    _stop_on_sigterm()
+    app = create_sandbox_app()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
     tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
+    sandbox = sub.add_parser("paysandbox", help="the local payment sandbox (`serve` starts it when no payment "
+                             "provider is configured)")
+    sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PAY_SANDBOX_PORT", "8010")))
     flask = sub.add_parser("flask", help="run a `flask --app wsgi` command (map, AP and draft tools, accounts) "
                            "on the portal's store; `python -m portal flask --help` lists them", add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
@@ -153,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return flask_command(args.rest)
     if args.command == "track":
         return track(args.once)
+    if args.command == "paysandbox":
+        return paysandbox(args.host, args.port)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)
