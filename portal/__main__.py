@@ -2,7 +2,8 @@
 
 Starts an embedded Valkey (AOF on, data under ./var/valkey) unless REDIS_URL is set, loads the demo
 mall if the store has none, then serves the app with gunicorn beside the tracker (`python -m portal
-track`, portal/tracking/tracker.py). Ctrl-C stops them all cleanly."""
+track`, portal/tracking/tracker.py) and the notification worker (`python -m portal notify`,
+portal/notify/worker.py). Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ import threading
 import redis
 from werkzeug.serving import run_simple
 
+from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
+from portal.notify.worker import NotifyWorker, default_channels
 from portal.paysandbox.app import create_sandbox_app
 from portal.seed import ensure_demo_mall
 from portal.services import services
@@ -67,17 +70,19 @@ def serve(workers: int, threads: int, host: str) -> int:
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
         server = subprocess.Popen(cmd, env=env)
-        tracker = subprocess.Popen([sys.executable, "-m", "portal", "track"], env=env)
+        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env) for name in ("track", "notify")]
+        workers += [sandbox] if sandbox is not None else []  # stopped with the others
         try:
             return server.wait()
         except KeyboardInterrupt:
-            for proc in (server, tracker):
+            for proc in (server, *workers):
                 proc.send_signal(signal.SIGTERM)
-            tracker.wait(timeout=15)
+            for proc in workers:
+                proc.wait(timeout=15)
             return server.wait(timeout=15)
         finally:
-            for proc in (tracker, sandbox):
-                if proc is not None and proc.poll() is None:
+            for proc in workers:
+                if proc.poll() is None:
                     proc.terminate()
                     proc.wait(timeout=15)
     finally:
@@ -131,7 +136,8 @@ def track(once: bool) -> int:
         return 2
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
-    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db))
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db),
+                      sweeps=[core.presence.sweep, core.moments.tick])
     if once:
         for venue in core.venues.venue_ids():
             pending = tracker.pending(venue)
@@ -149,6 +155,31 @@ def paysandbox(host: str, port: int) -> int:
     app = create_sandbox_app()
     with contextlib.suppress(KeyboardInterrupt):
         run_simple(host, port, app, threaded=True, use_reloader=False)
+def notify(once: bool) -> int:
+    """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
+    process, so a slow push service or SMS provider never delays the tracker's positioning."""
+    _stop_on_sigterm()
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("notify: REDIS_URL is not set (`make run` starts the worker with its store)", file=sys.stderr)
+        return 2
+    db = connect(settings, timeout_s=max(5.0, settings.store_timeout_s))
+    core = build_services(settings, db)
+    worker = NotifyWorker(db, settings, default_channels(settings, db), venues=core.venues,
+                          leases=None if once else VenueLeases(db, kind="notify"))
+    if once:
+        for venue in core.venues.venue_ids():
+            print(f"{venue}: {worker.drain(venue)} notifications handled", flush=True)
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run(threading.Event())
+    return 0
+
+
+def vapid_key() -> int:
+    """Print a new VAPID key pair for production (VAPID_PRIVATE_KEY, the same on every host)."""
+    private = new_vapid_private_key()
+    print(f"VAPID_PRIVATE_KEY={private}\n# public key (applicationServerKey): {vapid_public_key(private)}")
     return 0
 
 
@@ -165,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                              "provider is configured)")
     sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     sandbox.add_argument("--port", type=int, default=int(os.environ.get("PAY_SANDBOX_PORT", "8010")))
+    notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
+    notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
     flask = sub.add_parser("flask", help="run a `flask --app wsgi` command (map, AP and draft tools, accounts) "
                            "on the portal's store; `python -m portal flask --help` lists them", add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
@@ -179,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         return track(args.once)
     if args.command == "paysandbox":
         return paysandbox(args.host, args.port)
+    if args.command == "notify":
+        return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)

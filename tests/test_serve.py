@@ -35,7 +35,7 @@ def stop_with_ctrl_c(proc) -> str:
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+    with urllib.request.urlopen(url, timeout=120) as resp:
         return resp.status, resp.read().decode()
 
 
@@ -54,6 +54,7 @@ def test_serve_embedded_valkey_demo_and_restart(tmp_path):
     assert "embedded Valkey stopped" in output
     assert "tracker: positioning phones as their readings arrive" in output  # started beside gunicorn
     assert "payment sandbox on http://" in output  # no payment provider configured
+    assert "notify: delivering notifications" in output  # the notification worker too
     assert (tmp_path / "valkey" / "appendonlydir").is_dir()  # AOF on
 
     # Restart: the map is still there (no second demo build), and so is the token.

@@ -103,7 +103,7 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     body = simulated_reports(venue_map, 0, (x0 + x1) / 2, (y0 + y1) / 2, PHONE, time.time())
     req = urllib.request.Request(f"{base}/api/v1/venues/{VENUE}/reports", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=120) as resp:
         assert resp.status == 202
     deadline = time.time() + 60
     while True:  # the serving workers pick the new version's model up within seconds
