@@ -33,8 +33,20 @@ class Tracker:
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Position up to `batch` clients of the venue with new readings; returns how many were taken."""
-        key = RssiKeys(venue).new_readings()
+        """Position up to `batch` clients with new readings from each of the venue's phone buckets
+        (core/storage.py; one unless the venue spreads its phones); returns how many were taken."""
+        keys = RssiKeys(venue)
+        taken, fault = 0, None
+        for bucket in keys.buckets():
+            try:
+                taken += self._step_bucket(venue, keys.new_readings(bucket), now)
+            except redis.RedisError as exc:  # one bucket's shard down: the venue's other buckets go on
+                fault = exc
+        if fault is not None:
+            raise fault
+        return taken
+
+    def _step_bucket(self, venue: str, key: str, now: float | None) -> int:
         clients = self.db.spop(key, self.batch) or []
         for i, raw in enumerate(clients):
             try:
@@ -52,7 +64,8 @@ class Tracker:
             self.db.sadd(key, *clients)
 
     def pending(self, venue: str) -> int:
-        return int(self.db.scard(RssiKeys(venue).new_readings()))
+        keys = RssiKeys(venue)
+        return sum(int(self.db.scard(keys.new_readings(bucket))) for bucket in keys.buckets())
 
     def drain(self, venue: str) -> int:
         """Position every client with new readings now (the CLI's --once); returns how many."""
