@@ -186,7 +186,7 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
         ensure_demo_mall(services(), "demo", demo_map)
     port = free_port()
     env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1"}
+           "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],
@@ -207,6 +207,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 
+# Playwright's own default is 30 s per action; a busy 2-core CI machine (or the CPU hog of
+# bench/stress_captive.sh) can stall a gunicorn worker longer than that, and a test must not depend on
+# machine speed. Every context the session browser opens gets this instead.
+BROWSER_TIMEOUT_MS = 120_000
+
 IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148")
 
@@ -222,6 +227,14 @@ def browser():
         pytest.fail("Chromium not found: `make test` installs it (apt-get install chromium)")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        open_context = chromium.new_context
+
+        def new_context(**options):
+            context = open_context(**options)
+            context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            return context
+
+        chromium.new_context = new_context  # tests that open their own contexts get the same patience
         yield chromium
         chromium.close()
 

@@ -42,6 +42,14 @@ class BoundedMemo:
                     self._items.popitem(last=False)
             return value
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The value if it is already computed (refreshing its place), else None; computes nothing."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

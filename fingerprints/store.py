@@ -18,14 +18,13 @@ import contextlib
 import copy
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
 
+from core.memo import BoundedMemo
 from core.storage import GLOBAL_TAG, Store, VenueKeys
 from fingerprints.model import VenueMap
 
@@ -36,6 +35,10 @@ log = logging.getLogger(__name__)
 
 class StaleMapError(ValueError):
     """put_map(expected=N) found another version current: somebody else changed the map meanwhile."""
+
+
+class _NoSuchVersion(LookupError):
+    """A map version that is not stored (internal to get_map)."""
 
 
 class MapBusyError(ValueError):
@@ -87,8 +90,7 @@ class VenueStore:
         self._registry: tuple[float, bytes | None, list[str]] = (float("-inf"), None, [])
         # A stored version never changes, so its parsed map can be shared: parsing the demo mall's
         # ~2 MB of JSON on every page view cost more than the rest of the request.
-        self._parsed: OrderedDict[tuple[str, int], VenueMap] = OrderedDict()
-        self._lock = threading.Lock()
+        self._parsed = BoundedMemo(self.CACHED_MAPS)
         self._listeners: list[Callable[[MapChanged], None]] = []
 
     def listen(self, listener: Callable[[MapChanged], None]) -> None:
@@ -161,21 +163,17 @@ class VenueStore:
             version = self.current_version(venue)
             if not version:
                 return None
-        key = (venue, version)
-        with self._lock:
-            cached = self._parsed.get(key)
-            if cached is not None:
-                self._parsed.move_to_end(key)
-        if cached is None:
-            raw = self.db.get(VenueKeysMap(venue).map_version(version))
-            if raw is None:
-                return None
-            cached = VenueMap.from_dict(json.loads(raw))
-            with self._lock:
-                self._parsed[key] = cached
-                while len(self._parsed) > self.CACHED_MAPS:
-                    self._parsed.popitem(last=False)
+        try:
+            cached = self._parsed.get((venue, version), lambda: self._parse(venue, version))
+        except _NoSuchVersion:
+            return None
         return copy.deepcopy(cached) if for_update else cached
+
+    def _parse(self, venue: str, version: int) -> VenueMap:
+        raw = self.db.get(VenueKeysMap(venue).map_version(version))
+        if raw is None:
+            raise _NoSuchVersion  # not memoised: only what was read is
+        return VenueMap.from_dict(json.loads(raw))
 
     def put_map(self, venue_map: VenueMap, expected: int | None = None) -> int:
         """Store the map as a new version and make it current, in one transaction on the venue's slot

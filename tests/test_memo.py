@@ -47,3 +47,14 @@ def test_a_failed_computation_is_not_kept():
     with pytest.raises(RuntimeError):
         memo.get("k", boom)
     assert memo.get("k", lambda: 7) == 7
+
+
+def test_peek_computes_nothing_and_keeps_recent_values():
+    memo = BoundedMemo(2)
+    assert memo.peek("a") is None
+    memo.get("a", lambda: 1)
+    memo.get("b", lambda: 2)
+    assert memo.peek("a") == 1  # refreshed: "b" is now the oldest
+    memo.get("c", lambda: 3)
+    assert memo.peek("b") is None
+    assert memo.peek("a") == 1

@@ -56,6 +56,11 @@ class RssiKeys(VenueKeys):
         """Set: the bucket's clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
         return self.bucket_key(bucket, "heard", "new")
 
+    def being_positioned(self, bucket: int = 0) -> str:
+        """Set: the batch a tracker took from the bucket's new_readings and has not finished (put back if
+        it died)."""
+        return self.bucket_key(bucket, "heard", "taken")
+
 
 def pack_command(*args: object) -> bytes:
     """One command in the Redis protocol (RESP)."""

@@ -8,6 +8,7 @@ import json
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.memo import BoundedMemo
 from fingerprints.store import VenueKeysMap
 from portal.auth import audit
 from portal.maps import builds
@@ -27,21 +28,17 @@ def wait_for_model(venue: str, version: int, timeout_s: float = 30.0, db=None) -
     return builds.wait_for_model(venue, version, db or services().db, timeout_s)
 
 
-_summaries: dict[tuple[str, int], dict] = {}
+# Counts per stored version: versions never change, so they are memoised (read raw, not through the
+# VenueStore, so that its small cache of parsed maps keeps the current one).
+_summaries = BoundedMemo(5000)
 
 
 def _summary(venue: str, version: int) -> dict | None:
-    """Counts of one stored version (immutable, so cached here; read raw so that the VenueStore's
-    small cache of parsed maps keeps the current one)."""
     raw = services().db.get(VenueKeysMap(venue).map_version(version))
     if raw is None:
         return None
     data = json.loads(raw)
-    summary = {name: len(data.get(name, [])) for name in ("floors", "aps", "zones", "samples")}
-    if len(_summaries) > 5000:
-        _summaries.clear()
-    _summaries[(venue, version)] = summary
-    return summary
+    return {name: len(data.get(name, [])) for name in ("floors", "aps", "zones", "samples")}
 
 
 @bp.get("/<venue>/versions")
@@ -54,9 +51,9 @@ def versions(venue: str):
         state = model_state(venue)
     rows, parsed = [], 0
     for v in sorted(set(svc.venues.versions(venue)), reverse=True)[:200]:
-        summary = _summaries.get((venue, v))
+        summary = _summaries.peek((venue, v))
         if summary is None and parsed < 12:  # a few new ones per view: each is a whole map to parse
-            summary = _summary(venue, v)
+            summary = _summaries.get((venue, v), lambda v=v: _summary(venue, v))
             parsed += 1
         rows.append({"version": v, "map": summary})
     return render_template("operator/versions.html", venue=venue, current=current, rows=rows, state=state)

@@ -24,7 +24,7 @@ def post_reports(live_server, venue, floor, x, y):
     body = json.dumps(simulated_reports(venue, floor, x, y, PHONE, time.time())).encode()
     request = urllib.request.Request(f"{live_server.url}/api/v1/venues/demo/reports", data=body, method="POST",
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as resp:
+    with urllib.request.urlopen(request, timeout=120) as resp:
         assert resp.status == 202
 
 

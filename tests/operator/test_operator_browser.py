@@ -56,7 +56,7 @@ def sign_in(page, base: str) -> None:
 def post_reports(base: str, token: str, payload: dict) -> int:
     req = urllib.request.Request(base + "/api/v1/venues/demo/reports", data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=120) as resp:
         return resp.status
 
 
