@@ -15,8 +15,13 @@ from core.settings import Settings
 from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
+from portal.consent import ConsentStore
+from portal.events import EventLog, PresenceTracker
+from portal.events.moments import MomentsEngine
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.payments.service import PaymentService
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
 
@@ -35,6 +40,12 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    payments: PaymentService
+    consent: ConsentStore  # the shoppers' privacy choices (portal/consent.py)
+    events: EventLog
+    presence: PresenceTracker
+    privacy: PrivacyStore
+    moments: MomentsEngine
     breaker: StoreBreaker  # is the store down? one per process: the portal fails open, views answer 503
 
     def warm_up_in_background(self) -> threading.Thread:
