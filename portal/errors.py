@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core.store_health import StoreUnavailable
+from core.store_health import StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def record_store_failure(exc: redis.RedisError) -> None:
         breaker.record_failure(exc)
 
 
-def _views_breaker():
+def _views_breaker() -> StoreBreaker | None:
     """The store breaker the views answer 503 by: the app's one, on a single store. Not on a cluster: one
     shard down must not stop the venues on the others (their calls fail, and answer 503, on their own)."""
     svc = current_app.extensions["mallportal"]
