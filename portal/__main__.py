@@ -17,6 +17,7 @@ import threading
 
 import redis
 
+from core import logredact
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return flask_command(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logredact.install()  # the tracker's and the CLI's log lines: no raw MAC, phone number or token
     if args.command == "flask":
         return flask_command(args.rest)
     if args.command == "track":
