@@ -11,6 +11,8 @@ import secrets
 from typing import NewType
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -63,6 +65,37 @@ def tokens_equal(given: str, expected: str) -> bool:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+# ---- Web Push (VAPID, RFC 8292) keys -------------------------------------------------------------
+# The private key is kept as its 32-byte scalar, base64url without padding (what web-push tools print and
+# py_vapid's Vapid.from_raw reads); browsers get the public point (65 bytes, uncompressed) the same way.
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_vapid_private_key() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+
+
+def vapid_public_key(private_key: str) -> str:
+    """The applicationServerKey a browser subscribes with; ValueError if `private_key` is not one of ours."""
+    try:
+        raw = _unb64url(private_key.strip())
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not base64url") from exc
+    if len(raw) != 32:
+        raise ValueError("a VAPID private key is 32 bytes")
+    key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    return _b64url(key.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint))
 
 
 class PhoneVault:

@@ -10,6 +10,10 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.payment_settings import PaymentSettings
+from core.security import new_vapid_private_key, vapid_public_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,6 +110,24 @@ def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
     return raw in ("1", "true", "yes", "on")
 
 
+def time_zone_name(raw: str) -> str:
+    """An IANA time zone name the system knows (`Asia/Shanghai`); ValueError otherwise."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
+    return name
+
+
+def phone_region_code(raw: str) -> str:
+    """A two-letter region code (ISO 3166-1, `CN`): how a number typed without its country code is read."""
+    code = raw.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"phone region must be a two-letter country code such as CN, got {raw!r}")
+    return code
+
+
 def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -113,14 +135,14 @@ def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
-def _persistent_secret(data_dir: Path, name: str) -> str:
+def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them."""
     path = data_dir / "secrets" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32)
+    value = make()
     path.write_text(value)
     path.chmod(0o600)
     return value
@@ -148,6 +170,91 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
     return _persistent_secret(data_dir, name.lower())
 
 
+def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
+    """The Web Push (VAPID) signing key: generated once into ./var like the other development secrets;
+    with a shared store every host must sign with the same key (browsers bound their subscriptions to
+    its public half), so it must come from the environment."""
+    value = (env.get("VAPID_PRIVATE_KEY") or "").strip()
+    if not value and shared:
+        raise ValueError(
+            "VAPID_PRIVATE_KEY is not set: with a shared store every host must sign Web Push messages with the "
+            "same key (the browsers' subscriptions are bound to it). Generate one with "
+            "`python -m portal notify --vapid-key` and set it, the same on every host.")
+    value = value or _persistent_secret(data_dir, "vapid_private_key", new_vapid_private_key)
+    try:
+        vapid_public_key(value)
+    except ValueError as exc:
+        raise ValueError("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url "
+                         "(`python -m portal notify --vapid-key` makes one)") from exc
+    return value
+
+
+# Web Push services a subscription may point at (host suffixes): the worker POSTs to the endpoint a
+# browser handed in, so only the browsers' own push services are accepted (no request to any other host).
+DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com")
+
+
+def _pairs(env: dict[str, str], name: str) -> dict[str, str]:
+    """`a=1,b=2` -> {"a": "1", "b": "2"}."""
+    out = {}
+    for item in _env_list(env, name, ()):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ValueError(f"environment variable {name} must be a comma list of name=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Notifications (portal/notify): the Web Push key, the SMS provider and the outbox's retry policy."""
+
+    vapid_private_key: str = field(default="", repr=False)  # P-256, 32 bytes base64url
+    vapid_subject: str = "mailto:notify@mallportal.invalid"  # who push services contact about our messages
+    push_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    sms_provider: str = "log"  # log (development: the log and a short dev outbox) | tencent
+    tencent_secret_id: str = field(default="", repr=False)
+    tencent_secret_key: str = field(default="", repr=False)
+    tencent_app_id: str = ""  # SmsSdkAppId
+    tencent_sign_name: str = ""  # the approved signature (签名)
+    tencent_region: str = "ap-guangzhou"
+    tencent_endpoint: str = ""  # another API host (an internal proxy; the tests' loopback service)
+    sms_templates: dict = field(default_factory=dict)  # event -> the provider's approved template id
+    max_attempts: int = 5  # tries per message and channel before it goes to the dead letters
+    retry_base_s: float = 5.0  # first retry after this, doubling each time (capped at 15 min)
+    sms_per_shopper_day: int = 10  # SMS budget per shopper and day (each one costs the mall money)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], data_dir: Path, shared: bool, portal_url: str) -> NotifySettings:
+        provider = _choice(env, "SMS_PROVIDER", ("log", "tencent"))
+        settings = cls(
+            vapid_private_key=_vapid_key(env, data_dir, shared),
+            vapid_subject=env.get("VAPID_SUBJECT") or (portal_url or cls.vapid_subject),
+            push_hosts=tuple(h.lower() for h in _env_list(env, "PUSH_SERVICE_HOSTS", DEFAULT_PUSH_HOSTS)),
+            sms_provider=provider,
+            tencent_secret_id=env.get("TENCENTCLOUD_SECRET_ID", ""),
+            tencent_secret_key=env.get("TENCENTCLOUD_SECRET_KEY", ""),
+            tencent_app_id=env.get("TENCENT_SMS_APP_ID", ""),
+            tencent_sign_name=env.get("TENCENT_SMS_SIGN_NAME", ""),
+            tencent_region=env.get("TENCENT_SMS_REGION") or "ap-guangzhou",
+            tencent_endpoint=env.get("TENCENT_SMS_ENDPOINT", ""),
+            sms_templates=_pairs(env, "SMS_TEMPLATES"),
+            max_attempts=max(1, _env_int(env, "NOTIFY_MAX_ATTEMPTS", 5)),
+            retry_base_s=max(0.0, _env_float(env, "NOTIFY_RETRY_BASE_S", 5.0)),
+            sms_per_shopper_day=max(0, _env_int(env, "SMS_PER_SHOPPER_DAY", 10)),
+        )
+        if provider == "tencent":
+            missing = [name for name, value in (
+                ("TENCENTCLOUD_SECRET_ID", settings.tencent_secret_id),
+                ("TENCENTCLOUD_SECRET_KEY", settings.tencent_secret_key),
+                ("TENCENT_SMS_APP_ID", settings.tencent_app_id),
+                ("TENCENT_SMS_SIGN_NAME", settings.tencent_sign_name),
+                ("SMS_TEMPLATES", settings.sms_templates)) if not value]
+            if missing:
+                raise ValueError(f"SMS_PROVIDER=tencent needs {', '.join(missing)}")
+        return settings
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -173,7 +280,12 @@ class Settings:
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
-    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
+    events_maxlen: int = 1_000_000  # entries kept per venue's event stream (portal/events)
+    leave_after_s: float = 1200.0  # a phone unseen this long has left the venue (a leave event)
+    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits as it starts ("*": all)
+    # A tracker's venue leases (portal/leases.py) lapse this long after it stops renewing them: how long
+    # a killed tracker's venues wait before another tracker (or its restarted self) takes them over.
+    tracker_lease_s: float = 10.0
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
@@ -193,6 +305,12 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    payments: PaymentSettings = field(default_factory=PaymentSettings)  # core/payment_settings.py
+    notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
+    # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
+    # are the defaults for a venue that sets none.
+    time_zone: str = "Asia/Shanghai"
+    phone_region: str = "CN"
     budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     extra: dict = field(default_factory=dict)
 
@@ -228,7 +346,10 @@ class Settings:
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
+            events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
+            leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
@@ -239,6 +360,10 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            payments=PaymentSettings.from_env(env, data_dir),
+            notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
+            time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
+            phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
             budgets=_env_budgets(env),
         )
 

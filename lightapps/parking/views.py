@@ -28,6 +28,8 @@ from lightapps.parking.common import (
 )
 from lightapps.parking.store import FindResult
 from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.locale import hhmm as venue_hhmm
+from portal.apps.locale import venue_now
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.services import services
@@ -50,7 +52,7 @@ def _lang() -> str | None:
 
 
 def hhmm(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M")
+    return venue_hhmm(ms / 1000)
 
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
@@ -124,7 +126,7 @@ def _my_result(venue: str, result_id: str) -> FindResult | None:
 
 def parked_hours(now: datetime | None = None) -> list[tuple[int, str]]:
     """The hours a car can have been parked in (plates are kept 24 h), newest first: (start, label)."""
-    top = (now or datetime.now()).replace(minute=0, second=0, microsecond=0)
+    top = (now or venue_now()).replace(minute=0, second=0, microsecond=0)
     hours = []
     for back in range(25):
         start = top - timedelta(hours=back)
