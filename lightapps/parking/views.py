@@ -131,7 +131,9 @@ def parked_hours(now: datetime | None = None) -> list[tuple[int, str]]:
     for back in range(25):
         start = top - timedelta(hours=back)
         label = f"{start:%H}:00 - {start:%H}:59"
-        hours.append((int(start.timestamp()), label if start.date() == top.date() else f"{label} ({_('yesterday')})"))
+        if start.date() != top.date():
+            label = _("%(hours)s (yesterday)", hours=label)
+        hours.append((int(start.timestamp()), label))
     return hours
 
 
