@@ -8,6 +8,8 @@ the app refuses a query above 16 kB (portal/errors.py) and the reverse proxy in 
 `large_client_header_buffers 4 32k`) bounds what reaches here. A header field (a Referer carrying that
 URL) may be 32 kB."""
 
+from core import logredact
+
 limit_request_line = 0
 limit_request_field_size = 32 * 1024
 limit_request_fields = 100
@@ -15,6 +17,7 @@ limit_request_fields = 100
 # The access log names the path only: query strings carry client MACs (gateway and probe parameters) and
 # shopper tokens (`c`), and the Referer carries the same URLs, so neither is logged.
 access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+logredact.install()  # and the master's own lines (workers install it again in create_app, with its handlers)
 
 
 def post_worker_init(worker) -> None:

@@ -35,8 +35,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
     "membership.sms.venue": (1000, DAY),
-    "parking.lookup.ip": (30, HOUR), "parking.lookup.shopper": (20, HOUR),
-    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (5, HOUR),
+    # Several phones may share one address behind NAT: more per IP than per shopper.
+    "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
+    # Guesses at the second factor of a whole-plate lookup (the hour the car was parked: 1 in 24).
+    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
 }
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
 _BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")

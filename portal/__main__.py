@@ -19,6 +19,7 @@ import threading
 import redis
 from werkzeug.serving import run_simple
 
+from core import logredact
 from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return flask_command(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logredact.install()  # the tracker's and the CLI's log lines: no raw MAC, phone number or token
     if args.command == "flask":
         return flask_command(args.rest)
     if args.command == "track":

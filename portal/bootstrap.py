@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core import logredact
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect, set_phone_buckets
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
     (portal.serve, or the tests) must have started a server and passed its URL."""
     settings = settings or Settings.from_env()
+    logredact.install()  # no raw MAC, phone number or shopper token in the application's log lines
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: start through `make run` (embedded Valkey) or set it")
     app = Flask(

@@ -1,4 +1,5 @@
-"""Parking state in Redis: bays, their status, where each plate is parked, lookups and their limits.
+"""Parking state in Redis: bays, their status, where each plate is parked, lookups (their limits are the
+platform's "parking.lookup" and "parking.verify" budgets, portal/apps/budgets.py).
 
 Keys (all under the venue's ``{venue}`` hash tag, so every script stays legal on Redis Cluster):
 
@@ -13,7 +14,6 @@ Keys (all under the venue's ``{venue}`` hash tag, so every script stays legal on
   parking:live                  ZSET h -> expiry: the plates parked now (the partial-match index)
   parking:gone:<h>              STRING exit ts; PX 15 min (a late plate-at-bay event cannot revive a car)
   parking:lookups               LIST of lookup log entries (newest first, last 5,000)
-  parking:rl:s:<client> / rl:ip:<ip>   lookup counters (fixed 10-minute window)
   parking:result:<id>           STRING JSON: one lookup's answer for its result page; EX 10 min
 
 ``h`` is the keyed hash of the folded plate (``plates.PlateHasher``). **Personal data**: the plate text
@@ -40,9 +40,6 @@ DAY_MS = 24 * 3600 * 1000
 TOMBSTONE_MS = 15 * 60 * 1000
 LOG_KEEP = 5000
 RESULT_TTL_S = 600
-RATE_WINDOW_S = 600
-SHOPPER_LIMIT = 5  # lookups per shopper per window
-IP_LIMIT = 20  # per client IP per window (several phones may share one address behind NAT)
 
 
 class ParkingKeys(VenueKeys):
@@ -78,12 +75,6 @@ class ParkingKeys(VenueKeys):
 
     def lookups(self) -> str:
         return self.key("parking", "lookups")
-
-    def rate_shopper(self, client: str) -> str:
-        return self.key("parking", "rl", "s", client)
-
-    def rate_ip(self, ip: str) -> str:
-        return self.key("parking", "rl", "ip", ip)
 
     def result(self, result_id: str) -> str:
         return self.key("parking", "result", result_id)
@@ -135,6 +126,8 @@ class Match:
 class FindResult:
     kind: str  # exact | partial | too_many | none
     matches: list[Match] = field(default_factory=list)
+    verified: bool = False  # a whole-plate answer: the shopper named the hour the car was parked
+    plate_hash: str = ""  # (a prefix of) the plate's keyed hash: what guesses at the hour are counted per
 
     @property
     def count(self) -> int:
@@ -256,29 +249,10 @@ return results
 
 # Fixed-window lookup limits. KEYS[1] the shopper's counter, KEYS[2] the client IP's.
 # ARGV: shopper limit, IP limit, window ms. Returns {allowed 1/0, ms until the window ends}.
-RATE_LUA = """
-local window = tonumber(ARGV[3])
-local counts = {}
-for i = 1, 2 do
-  counts[i] = redis.call('INCR', KEYS[i])
-  if counts[i] == 1 or redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], window) end
-end
-if counts[1] > tonumber(ARGV[1]) or counts[2] > tonumber(ARGV[2]) then
-  local wait = 0
-  for i = 1, 2 do
-    if counts[i] > tonumber(ARGV[i]) then wait = math.max(wait, redis.call('PTTL', KEYS[i])) end
-  end
-  return {0, wait}
-end
-return {1, 0}
-"""
-
-
 class ParkingStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self._events = db.register_script(EVENTS_LUA)
-        self._rate = db.register_script(RATE_LUA)
 
     # ---- bays ---------------------------------------------------------------------------------
 
@@ -415,13 +389,6 @@ class ParkingStore:
         bay = bays[bay_id]
         return Match(bay.id, bay.zone, bay.level, bay.area, int(ts))
 
-    def allow_lookup(self, venue: str, client: str, ip: str) -> tuple[bool, int]:
-        """Count one lookup for the shopper and the client IP; (allowed, seconds to wait when not)."""
-        keys = ParkingKeys(venue)
-        allowed, wait_ms = self._rate(keys=[keys.rate_shopper(client), keys.rate_ip(ip or "-")],
-                                      args=[SHOPPER_LIMIT, IP_LIMIT, RATE_WINDOW_S * 1000])
-        return bool(allowed), max(1, -(-int(wait_ms) // 1000)) if not allowed else 0
-
     def log_lookup(self, venue: str, zone: str, client: str, plate_hash: str, kind: str, results: int,
                    now: float | None = None) -> None:
         """The operator's record of every lookup: keyed hash of the plate, never the plate."""
@@ -437,10 +404,11 @@ class ParkingStore:
 
     # ---- result pages -------------------------------------------------------------------------
 
-    def save_result(self, venue: str, client: str, zone: str, result: FindResult) -> str:
-        """Keep one lookup's answer (bays and areas, no plate) for the page the POST redirects to."""
+    def save_result(self, venue: str, client: str, zone: str, result: FindResult, plate_hash: str = "") -> str:
+        """Keep one lookup's answer (bays and areas, and the plate's keyed hash, never the plate) for the
+        page the POST redirects to; a whole-plate answer starts unverified (see `verify_result`)."""
         result_id = secrets.token_urlsafe(12)
-        data = {"client": client, "zone": zone, "kind": result.kind,
+        data = {"client": client, "zone": zone, "kind": result.kind, "plate": plate_hash[:16],
                 "matches": [m.__dict__ for m in result.matches]}
         keys = ParkingKeys(venue)
         pipe = self.db.pipeline(transaction=True)
@@ -461,4 +429,12 @@ class ParkingStore:
         data = json.loads(raw)
         if data["client"] != client:
             return None
-        return data["zone"], FindResult(data["kind"], [Match(**m) for m in data["matches"]])
+        return data["zone"], FindResult(data["kind"], [Match(**m) for m in data["matches"]],
+                                        verified=bool(data.get("verified")), plate_hash=data.get("plate", ""))
+
+    def verify_result(self, venue: str, result_id: str) -> None:
+        """The shopper showed something only the car's owner knows: the page may show the bay and route."""
+        key = ParkingKeys(venue).result(result_id)
+        raw = self.db.get(key)
+        if raw is not None:
+            self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True)

@@ -3,12 +3,19 @@
 Plain full-page forms (no JavaScript needed; the iOS captive mini-browser keeps no cookies): every link
 and form carries the shopper's signed `c` token. The plate is POSTed, never put in a URL: the answer is
 kept for 10 minutes under a random id bound to the shopper, and the POST redirects (303) to its page.
-Lookups are rate-limited per shopper and per client IP (store.SHOPPER_LIMIT / IP_LIMIT per 10 minutes,
+Lookups spend the platform's "parking.lookup" budget per shopper and per client IP (portal/apps/budgets.py;
 429 beyond), and every lookup is logged (keyed hash of the plate, shopper id, answer, result count) for
 the operator; a query refused as malformed (fewer than 4 characters...) is not a lookup: nothing is
-searched, counted or logged. What a whole or partial plate shows: see `plates`."""
+searched, counted or logged. What a whole or partial plate shows: see `plates`.
+
+A plate alone is not a secret (it is on the car): a whole-plate answer shows the level and area only, and
+the bay, the plan and the walking route once the shopper names the hour the car was parked (something
+the car's owner knows; 1 in 24 for a guess, and guesses spend the "parking.verify" budget per plate and
+per client IP). No page shows when a car was seen before that."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from flask import g, redirect, render_template, request
 from flask_babel import gettext as _
@@ -20,7 +27,9 @@ from lightapps.parking.common import (
     plate_hasher,
 )
 from lightapps.parking.store import FindResult
+from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.locale import hhmm as venue_hhmm
+from portal.apps.locale import venue_now
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.services import services
@@ -80,15 +89,17 @@ def find(venue: str, zone: str):
                                             n=plates.MIN_QUERY), plate=raw)
     store = parking_store()
     digest = plate_hasher().digest(venue, query)
-    allowed, wait_s = store.allow_lookup(venue, shopper.client, request.remote_addr or "")
-    if not allowed:
+    try:
+        spend_budget("parking.lookup", venue, shopper=shopper.client)
+    except OverBudget as refused:
         store.log_lookup(venue, zone, shopper.client, digest, "limited", 0)
-        minutes = max(1, round(wait_s / 60))
+        wait_s = refused.refusal.retry_after_s
         return _landing(venue, zone, 429, _("Too many lookups. Please try again in %(n)s minutes, or ask at the "
-                                            "car park office.", n=minutes), headers={"Retry-After": str(wait_s)})
+                                            "car park office.", n=max(1, round(wait_s / 60))),
+                        headers={"Retry-After": str(wait_s)})
     result = store.find(venue, digest, query)
     store.log_lookup(venue, zone, shopper.client, digest, result.kind, result.count)
-    result_id = store.save_result(venue, shopper.client, zone, result)
+    result_id = store.save_result(venue, shopper.client, zone, result, plate_hash=digest)
     values = {"lang": _lang()} if _lang() else {}
     return redirect(shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values), code=303)
 
@@ -106,25 +117,66 @@ def _start(venue: str, phone: str | None, venue_map, zone_obj, config: dict) -> 
     return wayfinding.entrance(venue_map, zone_obj, config), False
 
 
+def _my_result(venue: str, result_id: str) -> FindResult | None:
+    if not (8 <= len(result_id) <= 40 and result_id.replace("-", "").replace("_", "").isalnum()):
+        return None
+    loaded = parking_store().load_result(venue, shopper_for_venue(venue).client, result_id)
+    return loaded[1] if loaded else None
+
+
+def parked_hours(now: datetime | None = None) -> list[tuple[int, str]]:
+    """The hours a car can have been parked in (plates are kept 24 h), newest first: (start, label)."""
+    top = (now or venue_now()).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    for back in range(25):
+        start = top - timedelta(hours=back)
+        label = f"{start:%H}:00 - {start:%H}:59"
+        if start.date() != top.date():
+            label = _("%(hours)s (yesterday)", hours=label)
+        hours.append((int(start.timestamp()), label))
+    return hours
+
+
 @bp.get("/<zone>/car/<result_id>")
-def car(venue: str, zone: str, result_id: str):
+def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | None = None):
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
-    loaded = None
-    if 8 <= len(result_id) <= 40 and result_id.replace("-", "").replace("_", "").isalnum():
-        loaded = parking_store().load_result(venue, shopper.client, result_id)
-    if loaded is None:
+    result = _my_result(venue, result_id)
+    if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
-    _zone, result = loaded
     lang = "zh" if str(request.args.get("lang") or "") == "zh" else None
     name_of = lambda level: level_name(venue_map, level)  # noqa: E731
-    context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False}
-    if result.kind == "exact":
+    context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False, "error": error,
+               "hours": parked_hours(), "result_id": result_id}
+    if result.kind == "exact" and result.verified:
         context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang))
     zones = {z.id: z for z in venue_map.zones}
     return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,
                            level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=_lang(),
-                           max_matches=plates.MAX_MATCHES, **context)
+                           max_matches=plates.MAX_MATCHES, **context), status
+
+
+@bp.post("/<zone>/car/<result_id>/verify")
+def verify(venue: str, zone: str, result_id: str):
+    """The second factor of a whole-plate lookup: the hour the car was parked."""
+    result = _my_result(venue, result_id)
+    if result is None:
+        return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
+    values = {"lang": _lang()} if _lang() else {}
+    back = shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values)
+    if result.kind != "exact" or result.verified:
+        return redirect(back, code=303)
+    hours = dict(parked_hours())
+    raw = request.form.get("hour", "")[:12]
+    if not raw.isdigit() or int(raw) not in hours:
+        return car(venue, zone, result_id, 400, _("Pick the hour you parked from the list."))
+    spend_budget("parking.verify", venue, plate=result.plate_hash or result_id)
+    start_ms = int(raw) * 1000
+    if not start_ms <= result.matches[0].seen_ms < start_ms + 3600 * 1000:
+        return car(venue, zone, result_id, 403, _("That is not when this car was parked. Try again, or ask at "
+                                                  "the car park office."))
+    parking_store().verify_result(venue, result_id)
+    return redirect(back, code=303)
 
 
 def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):

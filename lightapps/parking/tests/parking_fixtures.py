@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from datetime import datetime
 
 import pytest
 
@@ -65,6 +66,30 @@ def find_page(client, plate_text: str, token: str | None = None, ip: str = "127.
     page = client.get(resp.headers["Location"])
     assert page.status_code == 200
     return page.get_data(as_text=True)
+
+
+def verify(client, location: str, hour_start: int, ip: str = "127.0.0.1"):
+    """The second factor of a whole-plate lookup: POST the hour the car was parked (its start, epoch s)."""
+    path, _q, query = location.partition("?")
+    return client.post(f"{path}/verify?{query}", data={"hour": str(hour_start)}, environ_base={"REMOTE_ADDR": ip})
+
+
+def find_verified_page(client, plate_text: str, token: str | None = None) -> str:
+    """A whole-plate lookup of a car parked just now, verified with the hour it was parked."""
+    resp = find(client, plate_text, token)
+    assert resp.status_code == 303, resp.status_code
+    location = resp.headers["Location"]
+    now = time.time()
+    for start in (int(now // 3600 * 3600), int(now // 3600 * 3600) - 3600):  # (an hour just turned)
+        if verify(client, location, _local_hour(start)).status_code == 303:
+            break
+    page = client.get(location)
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _local_hour(epoch_s: float) -> int:
+    return int(datetime.fromtimestamp(epoch_s).replace(minute=0, second=0, microsecond=0).timestamp())
 
 
 def shopper_c(app, client_id: str = "shopper-1") -> str:

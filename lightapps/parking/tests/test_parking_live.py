@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from lightapps.parking.store import SHOPPER_LIMIT, ParkingKeys, ParkingStore
+from core.settings import DEFAULT_BUDGETS
+from lightapps.parking.store import ParkingKeys, ParkingStore
+from portal.apps.budgets import BudgetKeys
 from portal.shopper import Shopper, shopper_token
 
 pytestmark = pytest.mark.slow
@@ -28,10 +30,11 @@ def request(live_server, method: str, path: str, body: bytes | None = None, head
         conn.close()
 
 
+SHOPPER_LIMIT = DEFAULT_BUDGETS["parking.lookup.shopper"][0]
+
+
 def clear_limits(db) -> None:
-    for key in db.scan_iter(match=ParkingKeys("demo").rate_ip("*").encode()):
-        db.delete(key)
-    for key in db.scan_iter(match=ParkingKeys("demo").rate_shopper("*").encode()):
+    for key in db.scan_iter(match=BudgetKeys("demo").counter("parking.lookup.*", "*").encode()):
         db.delete(key)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 import pytest
 from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
@@ -12,15 +13,20 @@ from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
     bay,
     find,
     find_page,
+    find_verified_page,
     garage_fixture,
     plate,
     post_events,
     shopper_c,
+    verify,
 )
 
-from lightapps.parking.store import IP_LIMIT, SHOPPER_LIMIT, ParkingKeys, ParkingStore
+from core.settings import DEFAULT_BUDGETS
+from lightapps.parking.store import ParkingKeys, ParkingStore
 from portal.tracking import Position
 
+SHOPPER_LIMIT = DEFAULT_BUDGETS["parking.lookup.shopper"][0]
+IP_LIMIT = DEFAULT_BUDGETS["parking.lookup.ip"][0]
 
 def log(db) -> list[dict]:
     return ParkingStore(db).lookups(VENUE, 100)
@@ -58,14 +64,16 @@ def test_exact_lookup_shows_bay_plan_and_route(client, garage, db):
     assert resp.status_code == 303
     location = resp.headers["Location"]
     assert "c=" in location and "1234" not in location  # the plate never goes into a URL
-    page = client.get(location).get_data(as_text=True)
+    first = client.get(location).get_data(as_text=True)
+    assert "G-C07" not in first and "<svg" not in first and 'id="verify"' in first  # the plate alone: level, area
+    page = find_verified_page(client, "sg1234a", c)
     assert '<strong id="bay">G-C07</strong>' in page and "Area C" in page
     assert '<svg xmlns="http://www.w3.org/2000/svg" id="plan-0"' in page
     assert 'data-bay="G-C07" ' in page and 'fill="#ff9800"' in page  # the car's bay is highlighted
     assert '<polyline class="route"' in page
     assert "From the car park entrance" in page  # an unplaced shopper walks from the garage door
     assert len(page.encode()) < 100_000 and "<script" not in page
-    (entry,) = log(db)
+    entry = log(db)[-1]
     assert entry["kind"] == "exact" and entry["results"] == 1 and entry["shopper"] == "shopper-1"
     assert "SG1234A" not in str(entry) and len(entry["plate"]) == 16
 
@@ -75,7 +83,7 @@ def test_route_starts_where_the_portal_places_the_shopper(client, garage, monkey
     locator = client.application.extensions["mallportal"].locator
     upstairs = Position(1, 60.0, 30.0, "foodcourt", .9, .9)
     monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: upstairs)
-    page = find_page(client, "UP2DOWN", shopper_c(client.application))
+    page = find_verified_page(client, "UP2DOWN", shopper_c(client.application))
     assert "From where you are" in page and "You are here" in page
     assert 'id="plan-1"' in page and 'id="plan-0"' in page  # upstairs, then the garage level
     assert re.search(r"Take the (escalator|lift|stairs) to level G", page)
@@ -86,14 +94,14 @@ def test_position_off_the_plan_falls_back_to_the_entrance(client, garage, monkey
     post_events(client, garage, plate("OFFPLAN1", "G-B10"))
     locator = client.application.extensions["mallportal"].locator
     monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: Position(7, 500.0, 30.0, None, .1, .1))
-    page = find_page(client, "OFFPLAN1", shopper_c(client.application))
+    page = find_verified_page(client, "OFFPLAN1", shopper_c(client.application))
     assert "From the car park entrance" in page
 
 
 def test_configured_entrance_is_used(client, garage, svc):
     svc.zone_apps.set(VENUE, "garage", "parking", {"entrance": "0,2,58"})
     post_events(client, garage, plate("ENTR4NCE", "G-A01"))
-    page = find_page(client, "ENTR4NCE", shopper_c(client.application))
+    page = find_verified_page(client, "ENTR4NCE", shopper_c(client.application))
     assert re.search(r'<circle cx="10\.0" cy="290\.0"', page)  # 2 m, 58 m at 5 px per metre
 
 
@@ -126,7 +134,7 @@ def test_bad_query_is_422_and_not_counted(client, garage, db, raw):
     resp = find(client, raw, shopper_c(client.application))
     assert resp.status_code == 422
     assert 'id="error"' in resp.get_data(as_text=True)
-    assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:parking:rl:*"))
+    assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:budget:*"))
 
 
 def test_rate_limit_per_shopper(client, garage, db):
@@ -172,3 +180,48 @@ def test_language_travels_through_the_lookup(client, garage):
     resp = find(client, "ZH8080", shopper_c(client.application), lang="zh")
     assert "lang=zh" in resp.headers["Location"]
     assert "lang=zh" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+# ---- the second factor of a whole-plate lookup -----------------------------------------------------
+
+
+def _hour_of(ts: float) -> int:
+    return int(datetime.fromtimestamp(ts).replace(minute=0, second=0, microsecond=0).timestamp())
+
+
+def test_a_plate_alone_shows_level_and_area_until_the_hour_is_named(client, garage, db):
+    parked = time.time() - 3 * 3600
+    post_events(client, garage, plate("HOUR1234", "G-C07", parked))
+    location = find(client, "HOUR1234", shopper_c(client.application)).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    assert "level G, area C" in page and 'id="verify"' in page
+    assert "G-C07" not in page and "<svg" not in page and 'id="route-summary"' not in page
+    wrong = verify(client, location, _hour_of(parked + 3600))
+    assert wrong.status_code == 403 and "G-C07" not in wrong.get_data(as_text=True)
+    assert verify(client, location, 12345).status_code == 400  # not an offered hour: not counted
+    right = verify(client, location, _hour_of(parked))
+    assert right.status_code == 303
+    assert '<strong id="bay">G-C07</strong>' in client.get(location).get_data(as_text=True)
+
+
+def test_guesses_at_the_hour_spend_a_budget_per_plate(client, garage):
+    parked = time.time() - 5 * 3600
+    post_events(client, garage, plate("GUESS777", "G-A01", parked))
+    limit = DEFAULT_BUDGETS["parking.verify.plate"][0]
+    wrong = [_hour_of(time.time() - h * 3600) for h in range(0, 24) if h != 5]
+    statuses = []
+    for i, hour in enumerate(wrong[:limit + 1]):  # each guess from another shopper and address
+        ip = f"10.7.0.{i}"
+        location = find(client, "GUESS777", shopper_c(client.application, f"guesser-{i}"), ip=ip).headers["Location"]
+        statuses.append(verify(client, location, hour, ip=ip).status_code)
+    assert statuses == [403] * limit + [429]
+    # The owner, too, must now ask at the office (or wait): the budget is the plate's.
+    location = find(client, "GUESS777", shopper_c(client.application, "owner")).headers["Location"]
+    assert verify(client, location, _hour_of(parked)).status_code == 429
+
+
+def test_no_page_shows_when_a_car_was_seen_before_verification(client, garage):
+    now = time.time()
+    post_events(client, garage, plate("AB4712", "G-A03", now), plate("CD4712", "G-D05", now))
+    page = find_page(client, "4712", shopper_c(client.application))
+    assert "seen at" not in page.lower() and not re.search(r"\b\d\d:\d\d\b", page)

@@ -1,0 +1,69 @@
+"""No raw MAC address, phone number or shopper token in the application's own log lines.
+
+`RedactingFilter` rewrites a record's message (after %-formatting) with each of them replaced by a
+placeholder; `install()` puts it on the handlers of the root and gunicorn loggers and in the log-record
+factory, so records from any logger, and handlers added later (a test's caplog), are covered too. The
+access log never gets a query string in the first place (gunicorn.conf.py); this is the second line."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# A shopper token (portal/shopper.py): <venue>.<32 random bytes, URL-safe base64>; `c=` and `client_mac=`
+# values of a URL in whatever form; MACs with separators, or as 12 bare hex digits; numbers with + and a
+# country code, and Chinese mobile numbers.
+_PATTERNS = (
+    (re.compile(r"\b(c|client_mac|mac|phone|token)=[^&\s\"'<>]+", re.IGNORECASE), r"\1=[redacted]"),
+    (re.compile(r"\b[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{40,}"), "[token]"),
+    (re.compile(r"\b[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}\b"), "[mac]"),
+    (re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{12}(?![0-9A-Za-z])"), "[mac]"),
+    (re.compile(r"(?<![\w+])\+\d[\d \-]{6,18}\d(?!\w)"), "[phone]"),  # + and the country code
+    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),  # a Chinese mobile number without it
+)
+
+
+def redact(text: str) -> str:
+    for pattern, placeholder in _PATTERNS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites the record's message in place; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed %-format: leave it to the handler to report
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        record._redacted = True
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install() -> None:
+    """Idempotent: the app factory, the tracker and gunicorn's config each call it."""
+    for name in (None, "gunicorn.error", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacting", False):
+        return
+
+    def redacting_factory(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    redacting_factory.redacting = True
+    logging.setLogRecordFactory(redacting_factory)
