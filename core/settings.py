@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIME_ZONE = "Asia/Shanghai"  # a venue's clock when neither its portal config nor TIME_ZONE names one
 
 # The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
 # imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
@@ -166,7 +167,7 @@ class Settings:
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
     # are the defaults for a venue that sets none.
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str = DEFAULT_TIME_ZONE
     phone_region: str = "CN"
     extra: dict = field(default_factory=dict)
 
@@ -212,7 +213,7 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
-            time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
+            time_zone=time_zone_name(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
         )
 
