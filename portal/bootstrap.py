@@ -14,9 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
-from core.storage import connect
+from core.storage import connect, set_phone_buckets
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
+    account_pages,
     api,
     auth,
     captive,
@@ -36,8 +38,16 @@ from portal import (
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.consent import ConsentStore
+from portal.events import EventLog, PresenceTracker
+from portal.events import cli as events_cli
+from portal.events.moments import MomentsEngine
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.notify.views import init_notify
+from portal.payments import views as payment_views
+from portal.payments.service import PaymentService
+from portal.payments.store import PaymentStore
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -47,6 +57,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
+    set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
     venues = VenueStore(db, versions_kept=settings.map_versions_kept)
     rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas)
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
@@ -54,10 +65,14 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
     footfall = FootfallStore(db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days)
     locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
+    events = EventLog(db, maxlen=settings.events_maxlen)
+    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
+    locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
+    hasher = MacHasher(settings.mac_hash_key)
     return Services(
         settings=settings,
         db=db,
-        hasher=MacHasher(settings.mac_hash_key),
+        hasher=hasher,
         venues=venues,
         rssi=rssi,
         tokens=ApiTokenStore(db),
@@ -65,7 +80,13 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
         consent=ConsentStore(db),
+        events=events,
+        presence=presence,
+        privacy=PrivacyStore(db, hasher),
+        moments=MomentsEngine(db, events),
+        breaker=StoreBreaker.for_client(db),
     )
 
 
@@ -98,11 +119,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
+    init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
     init_light_apps(app, svc)
@@ -112,4 +135,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     cli.register(app)
     map_cli.register(app)
+    events_cli.register(app)  # flask insights simulate|show
     return app

@@ -11,12 +11,13 @@ from datetime import timedelta
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from lightapps.coupons import APP
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
 from lightapps.coupons.store import CouponInputError, parse_new_coupon
 from lightapps.coupons.views import is_zh, store
 from portal.apps.locale import venue_locale, venue_today
 from portal.apps.views import format_time as fmt_time
-from portal.apps.views import zone_console_blueprint
+from portal.apps.views import record_event, zone_console_blueprint
 from portal.auth import audit
 from portal.services import services
 
@@ -116,5 +117,6 @@ def redeem(venue: str, zone: str):
         return refuse(410, _("This coupon expired on %(time)s; not redeemed.", time=fmt_time(result.at)),
                       result.coupon, shown)
     audit("coupons.redeem", venue, zone=zone, coupon=result.issued.coupon_id, code_end=code[-4:])
+    record_event(APP, "coupon_redeem", venue, result.issued.client, zone=zone, coupon=result.issued.coupon_id)
     return _page(venue, zone, 200, redeem=Outcome(True, _("Redeemed at %(time)s.", time=fmt_time(result.at)),
                                                   result.coupon, shown))

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import APP, rules
+from lightapps.queue import APP, notices, rules
+from lightapps.queue.store import service_day
 from lightapps.queue.views import class_summaries, decode_preorder, store
 from portal.apps.locale import venue_today
 from portal.apps.views import zone_app_config, zone_console_blueprint
@@ -75,6 +76,10 @@ def call_next(venue: str, zone: str):
     if not result.ok:
         return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
     audit("queue.call_next", venue, zone=zone, ticket=result.value)
+    day = service_day()
+    ticket = store().ticket(venue, zone, result.value, day)
+    if ticket is not None:
+        notices.table_ready(venue, g.zone, ticket, day)
     return _done(venue, zone, _("Called %(ticket)s.", ticket=result.value), called=result.value)
 
 
@@ -212,5 +217,6 @@ def reservation_action(venue: str, zone: str, rid: str, action: str):
     if not result.ok:
         abort(409, _("That booking is already %(state)s.", state=result.value))
     audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)
+    notices.booking_ended(venue, zone, rid[:30])
     day = rid[:4] + "-" + rid[4:6] + "-" + rid[6:8]
     return redirect(url_for("queue_console.reservations", venue=venue, zone=zone, date=day), code=303)

@@ -12,13 +12,16 @@ from typing import Any
 from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import APP, estimate, rules
+from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
-from portal.apps.views import app_store, zone_app_blueprint
+from portal.apps.notify import masked_phone, save_phone
+from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
+from portal.notify.phones import PhoneInputError
+from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
@@ -122,7 +125,7 @@ def landing(venue: str, zone: str):
         ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
         largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
         reservations=reservations, refresh_s=REFRESH_S, preorder=decode_preorder(ticket),
-        menu=bool(store().menu(venue, zone)),
+        menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
     )
     resp = make_response(response)
     keep_shopper_in_cookie()  # a ticket must survive a closed tab
@@ -140,7 +143,12 @@ def take(venue: str, zone: str):
         abort(400, _(str(exc)))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
+    mine = store().my_ticket(venue, zone, shopper.client)
+    if not mine or mine.get("state") not in ("WAITING", "SERVICE_READY"):  # a double tap is free
+        spend_budget("queue.take", venue, shopper=shopper.client)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
+    if result.ok:
+        record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
     if not result.ok and result.reason == "PAUSED":
         return _message(venue, zone, 409, _("The queue for tables of %(sizes)s is paused right now: please ask "
                                             "at the door.", sizes=table_class.sizes))
@@ -214,6 +222,7 @@ def reserve(venue: str, zone: str):
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
     shopper = shopper_for_venue(venue)
+    spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                              shopper.client, int(config["slot_capacity"]))
     if not result.ok and result.reason == "FULL":
@@ -223,6 +232,7 @@ def reserve(venue: str, zone: str):
         if booked and booked["slot"] == slot and booked["party"] == party:
             return _back(venue, zone)  # a double tap: the same booking, not an error
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
+    notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
     return _back(venue, zone)
 
 
@@ -233,6 +243,21 @@ def reserve_cancel(venue: str, zone: str):
     result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such booking."))
+    notices.booking_ended(venue, zone, rid)
+    return _back(venue, zone)
+
+
+@bp.post("/queue/<zone>/notify")
+def notify_me(venue: str, zone: str):
+    """The shopper's number for an SMS when their table is ready or their booking is near (any common
+    format). Only for a shopper the page was opened for (a live token of this venue)."""
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != venue:
+        abort(403, _("Open this page from the link you were given to get texts."))
+    try:
+        save_phone(venue, shopper.client, request.form.get("phone"))
+    except PhoneInputError as exc:
+        return _message(venue, zone, 400, exc.message)
     return _back(venue, zone)
 
 

@@ -15,6 +15,7 @@ from portal.apps.locale import format_day, format_time, hhmm
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.services import services
+from portal.shopper import Shopper
 
 STORES = "light_app_stores"  # app.extensions key: {app name: its store}, built by portal/apps/platform.py
 
@@ -73,6 +74,18 @@ def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | No
 def zones_running(app: LightApp, venue: str) -> list[str]:
     """The zones of the venue that run this app (sorted), e.g. for the app's part of Me."""
     return sorted(zone for zone, (name, _config) in services().zone_apps.all(venue).items() if name == app.name)
+
+
+def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str | None = None, *,
+                 zone: str | None = None, at: float | None = None, **data: Any) -> None:
+    """The one call an app makes after a transaction (a seat booked, a coupon claimed, a queue ticket, points
+    earned, a partner link followed): a `txn` event in the venue's event log, which the insights' funnels
+    and the moments engine read. `shopper`: the Shopper of the request, or a shopper id (a staff action on a
+    shopper's behalf). Fails open (a lost event never breaks the shopper's page)."""
+    device = shopper.phone if isinstance(shopper, Shopper) else None
+    shopper_id = shopper.client if isinstance(shopper, Shopper) else shopper
+    services().events.emit(venue, "txn", at=at, shopper=shopper_id, device=device, zone=zone, app=app.name,
+                           action=action, **data)
 
 
 def venue_or_404(venue: str) -> VenueMap:

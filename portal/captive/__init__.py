@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from core.store_health import StoreBreaker
 from portal.apps import registry
 from portal.captive.cli import portal_config
 from portal.captive.common import CaptiveServices
@@ -41,11 +40,13 @@ def init_captive(app: Flask) -> None:
     OS probes are answered by ProbeLane (portal/captive/lane.py), which the app factory puts in front."""
     core = app.extensions["mallportal"]
     db = core.db
-    breaker = StoreBreaker.for_client(db)
+    breaker = core.breaker  # the app's one store breaker (portal/errors.py answers 503 while it is open)
     sessions = SessionStore(db)
-    landing = Landing(probe_state=ProbeStateStore(db, core.locator), sessions=sessions, locator=core.locator,
+    probe_state = ProbeStateStore(db, core.locator, core.zone_apps)
+    landing = Landing(probe_state=probe_state, sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
-                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app))
+                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
+                      events=core.events)
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=PortalConfigStore(db), sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,

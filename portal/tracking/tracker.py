@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -22,37 +23,78 @@ from portal.tracking.locator import Locator
 
 log = logging.getLogger(__name__)
 
+# KEYS: new_readings, being_positioned; ARGV: batch size. A batch left taken (its tracker was killed
+# mid-batch) goes back first, so no phone's mark is lost with a tracker; then the next batch is taken.
+_TAKE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[2])
+end
+local taken = redis.call('SPOP', KEYS[1], ARGV[1])
+if #taken > 0 then redis.call('SADD', KEYS[2], unpack(taken)) end
+return taken
+"""
+
 
 class Tracker:
     def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200,
-                 leases: VenueLeases | None = None) -> None:
+                 leases: VenueLeases | None = None, sweeps: Sequence[Callable[[str, float], object]] = (),
+                 sweep_every_s: float = 30.0) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
         self.batch = batch
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
+        # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
+        # (the presence listener's "unseen for 20 min: left").
+        self.sweeps = tuple(sweeps)
+        self.sweep_every_s = sweep_every_s
+        self._swept: dict[str, float] = {}
+        self._take = db.register_script(_TAKE)
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Position up to `batch` clients of the venue with new readings; returns how many were taken."""
-        key = RssiKeys(venue).new_readings()
-        clients = self.db.spop(key, self.batch) or []
+        """Position up to `batch` clients with new readings from each of the venue's phone buckets
+        (core/storage.py; one unless the venue spreads its phones); returns how many were taken. A
+        bucket's batch stays marked as taken in the store until it is done, so a tracker killed mid-batch
+        loses no phone: the next step on the venue (this tracker's or the next lease holder's) puts the
+        batch back first (tests/faults/test_faults_gunicorn.py kills one with SIGKILL)."""
+        keys = RssiKeys(venue)
+        taken, fault = 0, None
+        for bucket in keys.buckets():
+            try:
+                taken += self._step_bucket(venue, keys, bucket, now)
+            except redis.RedisError as exc:  # one bucket's shard down: the venue's other buckets go on
+                fault = exc
+        if fault is not None:
+            raise fault
+        return taken
+
+    def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None) -> int:
+        new, taken = keys.new_readings(bucket), keys.being_positioned(bucket)
+        clients = self._take(keys=[new, taken], args=[self.batch]) or []
         for i, raw in enumerate(clients):
             try:
                 self.locator.locate(venue, raw.decode(), now)
             except redis.RedisError:
-                self._put_back(key, clients[i:])
+                self._put_back(new, taken, clients[i:])
                 raise
             except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
                 log.exception("tracker: positioning a client of venue %s failed", venue)
+        if clients:
+            self.db.delete(taken)
         return len(clients)
 
-    def _put_back(self, key: str, clients: list[bytes]) -> None:
-        """Best effort after a store error: the next round retries them (their next reading would too)."""
-        with contextlib.suppress(redis.RedisError):
-            self.db.sadd(key, *clients)
+    def _put_back(self, new: str, taken: str, clients: list[bytes]) -> None:
+        """Best effort after a store error: the next round retries them (their next reading would too);
+        if this fails too, the taken batch is still in the store and the next step puts all of it back."""
+        with contextlib.suppress(redis.RedisError), self.db.pipeline(transaction=True) as pipe:
+            pipe.sadd(new, *clients)
+            pipe.delete(taken)
+            pipe.execute()
 
     def pending(self, venue: str) -> int:
-        return int(self.db.scard(RssiKeys(venue).new_readings()))
+        keys = RssiKeys(venue)
+        return sum(int(self.db.scard(keys.new_readings(bucket))) for bucket in keys.buckets())
 
     def drain(self, venue: str) -> int:
         """Position every client with new readings now (the CLI's --once); returns how many."""
@@ -71,10 +113,18 @@ class Tracker:
         for venue in venues:
             try:
                 taken += self.step(venue)
+                self._sweep(venue)
             except redis.RedisError as exc:
                 failed += 1
                 log.warning("tracker: venue %s unavailable: %s", venue, exc.__class__.__name__)
         return taken, failed
+
+    def _sweep(self, venue: str) -> None:
+        now = time.time()
+        if self.sweeps and now - self._swept.get(venue, 0.0) >= self.sweep_every_s:
+            self._swept[venue] = now
+            for sweep in self.sweeps:
+                sweep(venue, now)
 
     def run(self, stop: threading.Event, idle_s: float = 0.2, report_every_s: float = 60.0) -> None:
         """Until `stop` is set: every venue it serves, round after round; a store outage is waited out."""
