@@ -16,6 +16,7 @@ from core.payment_settings import PaymentSettings
 from core.security import new_vapid_private_key, vapid_public_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIME_ZONE = "Asia/Shanghai"  # a venue's clock when neither its portal config nor TIME_ZONE names one
 
 # The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
 # imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
@@ -327,7 +328,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
     # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
     # are the defaults for a venue that sets none.
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str = DEFAULT_TIME_ZONE
     phone_region: str = "CN"
     budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     extra: dict = field(default_factory=dict)
@@ -381,7 +382,7 @@ class Settings:
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
             payments=PaymentSettings.from_env(env, data_dir),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
-            time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
+            time_zone=time_zone_name(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
             budgets=_env_budgets(env),
         )

@@ -29,9 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 
+from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
 from portal.apps.locale import venue_time_zone
 
@@ -229,10 +231,13 @@ def _result(raw: list) -> Result:
     return Result(bool(values[0]), str(values[1]), str(values[2]) if len(values) > 2 else None)
 
 
+_DEFAULT_TZ = ZoneInfo(DEFAULT_TIME_ZONE)
+
+
 def service_day(now: float | None = None, tz: tzinfo | None = None) -> str:
-    """The mall's calendar day (time zone `tz`; None: the server's) a timestamp falls on, ``YYYYMMDD``
-    (numbers restart each day at the mall's midnight)."""
-    return datetime.fromtimestamp(time.time() if now is None else now, tz).strftime("%Y%m%d")
+    """The mall's calendar day (time zone `tz`; None: the default venue time zone) a timestamp falls on,
+    ``YYYYMMDD`` (numbers restart each day at the mall's midnight, never at the host's)."""
+    return datetime.fromtimestamp(time.time() if now is None else now, tz or _DEFAULT_TZ).strftime("%Y%m%d")
 
 
 def compact_date(iso: str) -> str:
@@ -256,7 +261,7 @@ def _decode_map(raw: dict) -> dict[str, dict[str, Any]]:
 class QueueStore:
     def __init__(self, db: redis.Redis, time_zone_of: Callable[[str], tzinfo] | None = None) -> None:
         self.db = db
-        self.time_zone_of = time_zone_of  # venue -> its time zone (None: the server's, in store-only tests)
+        self.time_zone_of = time_zone_of  # venue -> its time zone (None: the default, in store-only tests)
         self._take = db.register_script(_TAKE)
         self._call_next = db.register_script(_CALL_NEXT)
         self._transition = db.register_script(_TRANSITION)
