@@ -15,8 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
+    account_pages,
     api,
     auth,
     captive,
@@ -84,6 +86,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=PrivacyStore(db, hasher),
         moments=MomentsEngine(db, events),
+        breaker=StoreBreaker.for_client(db),
     )
 
 
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.cli.add_command(payments_cli.payments)  # flask payments sweep|reconcile
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,

@@ -26,6 +26,7 @@ from lightapps.cinema.common import (
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
@@ -101,6 +102,7 @@ def hold(venue: str, zone: str, show_id: str):
     except SelectionError as exc:
         return _seat_page(venue, zone, show, 422, exc.message)
     shopper = shopper_for_venue(venue)
+    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(picked))
     outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
         record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
