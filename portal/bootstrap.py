@@ -46,6 +46,7 @@ from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.notify.views import init_notify
+from portal.payments import cli as payments_cli
 from portal.payments import views as payment_views
 from portal.payments.service import PaymentService
 from portal.payments.store import PaymentStore
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_auth(app)
     app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
+    app.cli.add_command(payments_cli.payments)  # flask payments sweep|reconcile
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)

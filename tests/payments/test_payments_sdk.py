@@ -218,3 +218,16 @@ def test_reconciliation_balances_to_the_fen_with_both_bills(pay, pay_portal, san
     assert not report.balanced
     assert [line.status for line in report.lines if line.refund_no == "STRAY1"] == ["missing_in_ledger"]
     assert CHINA.utcoffset(None).total_seconds() == 8 * 3600
+
+
+def test_cli_reconcile_writes_one_csv_per_merchant(pay_portal, pay, sandbox, tmp_path):
+    app, _url = pay_portal
+    order = new_order(pay, amount=4200, merchant="books")
+    start(pay, pay_portal[1], order, "alipay", "qr")
+    shopper(sandbox[1], "alipay", order.id)
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile", VENUE, day, "books", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / f"{VENUE}-books-{day}.csv").read_text()
+    assert order.id in text and text.splitlines()[-1].endswith("balanced")
+    assert "0 expired orders" in app.test_cli_runner().invoke(args=["payments", "sweep", VENUE]).output

@@ -1,0 +1,48 @@
+"""`flask payments ...`: close timed-out orders, and the daily reconciliation report per merchant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from portal.payments.providers.base import ProviderError
+from portal.payments.reconcile import reconcile
+from portal.services import services
+
+
+@click.group("payments")
+def payments() -> None:
+    """Payment orders: sweep, reconcile."""
+
+
+@payments.command("sweep")
+@click.argument("venue")
+@with_appcontext
+def sweep(venue: str) -> None:
+    """Close the venue's unpaid orders past their expiry (booking any the provider says were paid)."""
+    click.echo(f"{services().payments.sweep(venue)} expired orders handled")
+
+
+@payments.command("reconcile")
+@click.argument("venue")
+@click.argument("day")
+@click.argument("merchants", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/reconciliation"),
+              show_default=True)
+@with_appcontext
+def reconcile_command(venue: str, day: str, merchants: tuple[str, ...], out: Path) -> None:
+    """Match each provider's trade bill of DAY (YYYY-MM-DD, China time) to the ledger: one CSV per merchant
+    (zone id), balanced to the fen or saying which lines are not."""
+    service = services().payments
+    try:
+        bill = [row for provider in service.providers().values() for row in provider.bill(day)]
+    except ProviderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    for merchant in merchants:
+        report = reconcile(service.store, venue, merchant, day, bill)
+        path = out / f"{venue}-{merchant}-{day}.csv"
+        path.write_text(report.to_csv(), encoding="utf-8")
+        click.echo(f"{path}: {'balanced' if report.balanced else 'NOT balanced'}, net {report.net('ledger')} fen")
