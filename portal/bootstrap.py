@@ -34,7 +34,7 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
-from portal.events import EventLog, PresenceTracker
+from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
 from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, mydata.bp):
         app.register_blueprint(blueprint)
     init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).

@@ -562,6 +562,16 @@ class MomentsEngine:
                                          next_at=now + BACKOFF_S * 2 ** (attempts - 1)))
         return tried
 
+    def forget(self, venue: str, subjects: list[str]) -> int:
+        """Erasure: what the engine keeps about these phones / shoppers (state and waiting offers)."""
+        keys = MomentKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for subject in subjects:
+            for key in (keys.visits(), keys.shoppers(), keys.tiers()):
+                pipe.hdel(key, subject)
+            pipe.delete(keys.offers(subject))
+        return sum(int(n) for n in pipe.execute())
+
     # ---- offers for the shopper's pages ----
     def offers(self, venue: str, subjects: Iterable[str]) -> list[dict]:
         out, seen = [], set()
