@@ -111,9 +111,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, mydata.bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
         app.register_blueprint(blueprint)
     init_light_apps(app, svc)
+    mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw

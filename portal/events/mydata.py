@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, jsonify, render_template
+import redis
+from flask import Blueprint, Flask, abort, jsonify, render_template
 from flask_babel import gettext as _
 
 from portal.apps.views import erase_shopper, shopper_data, venue_or_404
@@ -58,6 +59,23 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     removed.update(erase_shopper(venue, shopper.client))
     removed["tokens"] = token_store().revoke(venue, shopper.client)
     return removed
+
+
+def moment_offers() -> list[dict]:
+    """For every page's template (a Jinja global): the offers waiting for the current shopper or their phone
+    (the phone only when the gateway vouched for it). Fails open: no offers."""
+    shopper = current_shopper()
+    if shopper is None:
+        return []
+    try:
+        return services().moments.offers(shopper.venue, [s for s in (shopper.client, shopper.own_phone) if s])
+    except redis.RedisError:
+        return []
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["moment_offers"] = moment_offers
 
 
 @bp.get("")

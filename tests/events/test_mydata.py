@@ -75,3 +75,26 @@ def test_retention_settings_in_the_console(client, console, svc):
     assert svc.privacy.retention("demo") == {"events_anonymise": 90, "events_delete": 395, "deliveries_delete": 30}
     assert client.post("/console/ops/demo/insights/retention", data=form).status_code == 303
     assert svc.privacy.retention("demo") == {"events_anonymise": 30, "events_delete": 365, "deliveries_delete": 14}
+
+
+def test_an_offer_shows_on_the_shoppers_next_page(app, client, svc, demo):
+    from werkzeug.datastructures import MultiDict
+
+    from portal.events.moments import parse_rule
+
+    rule = parse_rule(MultiDict({"name": "hi", "trigger": "zone_enter", "zone": "kopi", "action": "offer",
+                                 "message_en": "Free cookie at Kopi", "message_zh": "考比送饼干"}),
+                      zones=["kopi"], owner="ops", may_webhook=True)
+    svc.moments.save("demo", rule)
+    svc.moments.ensure("demo", start="0")
+    svc.events.emit("demo", "landing", at=time.time(), device="dev-o", shopper="s-o", zone="atrium")
+    svc.events.emit("demo", "zone_enter", at=time.time(), device="dev-o", zone="kopi")
+    svc.moments.tick("demo")
+    with app.app_context():
+        token = shopper_token(Shopper("demo", "s-o"))
+    page = client.get(f"/v/demo/?c={token}").get_data(as_text=True)
+    assert 'id="moment-offers"' in page and "Free cookie at Kopi" in page
+    assert "考比送饼干" in client.get(f"/v/demo/?c={token}&lang=zh").get_data(as_text=True)
+    with app.app_context():
+        other = shopper_token(Shopper("demo", "s-someone-else"))
+    assert 'id="moment-offers"' not in client.get(f"/v/demo/?c={other}").get_data(as_text=True)
