@@ -60,6 +60,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
+    privacy = PrivacyStore(db, hasher)
     return Services(
         settings=settings,
         db=db,
@@ -73,8 +74,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         zone_apps=ZoneAppStore(db),
         events=events,
         presence=presence,
-        privacy=PrivacyStore(db, hasher),
-        moments=MomentsEngine(db, events),
+        privacy=privacy,
+        moments=MomentsEngine(db, events, consent=privacy.may_contact),
     )
 
 

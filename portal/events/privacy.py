@@ -50,7 +50,9 @@ class PrivacyStore:
     def __init__(self, db: redis.Redis, hasher: MacHasher | None = None) -> None:
         self.db = db
         self.hasher = hasher
-        self.consent: Callable[[str, Event], bool] | None = None  # (venue, event) -> may it count
+        # (venue, shopper, purpose) -> consented: the consent store's `allows`, plugged in by the composition
+        # root; None (no consent store): every event counts, every shopper may be contacted.
+        self.consents: Callable[[str, str, str], bool] | None = None
 
     # ---- staff phones ----
     def staff(self, venue: str) -> set[str]:
@@ -69,11 +71,27 @@ class PrivacyStore:
 
     # ---- consent ----
     def allowed(self, venue: str) -> Callable[[Event], bool] | None:
-        """The filter the insights apply: None (every event) until a consent store is plugged in."""
-        if self.consent is None:
+        """The filter the insights apply: an event that names a shopper counts only when that shopper gave
+        location consent (presence events name none: they count as aggregates, shown k-anonymously).
+        None: no consent store, every event counts. Answers are cached for the one computation."""
+        if self.consents is None:
             return None
-        check = self.consent
-        return lambda event: check(venue, event)
+        check, cache = self.consents, {}
+
+        def allowed(event: Event) -> bool:
+            if event.shopper is None or event.shopper.startswith(ANON):
+                return True
+            if event.shopper not in cache:
+                cache[event.shopper] = check(venue, event.shopper, "location")
+            return cache[event.shopper]
+
+        return allowed
+
+    def may_contact(self, venue: str, device: str | None, shopper: str | None) -> bool:
+        """The moments engine's consent condition: marketing consent of the shopper (no consent store: yes)."""
+        if self.consents is None:
+            return True
+        return shopper is not None and self.consents(venue, shopper, "marketing")
 
     # ---- export audit ----
     def audit_export(self, venue: str, who: str, what: str, scope: str, at: float | None = None) -> None:

@@ -113,3 +113,20 @@ def test_cli_simulates_and_shows(app, demo):
     assert shown.exit_code == 0 and "visitors" in shown.output
     assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
     assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
+
+
+def test_consent_filters_identified_events_and_moments(svc):
+    from portal.events.insights import compute
+
+    t = 1_800_000_000.0
+    for i in range(6):
+        svc.events.emit("v1", "zone_enter", at=t, device=f"d{i}", zone="kopi")
+        svc.events.emit("v1", "landing", at=t + 1, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
+    granted = {"s-0", "s-1"}
+    svc.privacy.consents = lambda venue, shopper, purpose: shopper in granted
+    got = compute(svc.events.read("v1"), "v1", t - 1, t + 10, allowed=svc.privacy.allowed("v1"))
+    assert (got.funnels[0].in_zone, got.funnels[0].landed) == (6, 2)  # presence counts; landings need consent
+    assert svc.privacy.may_contact("v1", "d0", "s-0") and not svc.privacy.may_contact("v1", "d5", "s-5")
+    assert not svc.privacy.may_contact("v1", "d9", None)
+    svc.privacy.consents = None
+    assert svc.privacy.allowed("v1") is None and svc.privacy.may_contact("v1", "d9", None)
