@@ -32,10 +32,10 @@ def day_bounds(day: date, tz: str) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
-def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None) -> Insights:
-    """The figures of one day (venue's zone) for the whole venue or for `zones`."""
+def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1) -> Insights:
+    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`."""
     tz = venue_tz(venue_map)
-    since, until = day_bounds(day, tz)
+    since, until = day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = staff_devices((e for e in events if e.at >= since - 7 * 86400), tz) | svc.privacy.staff(venue_map.id)
     return compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,

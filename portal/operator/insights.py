@@ -26,6 +26,14 @@ EXPORTS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.
 MAX_LIMIT = 100_000
 
 
+def period_days() -> int:
+    """?days=N: the period ends with the day and is N days long (1 to 31; 7 fills the hour-of-week map)."""
+    raw = request.args.get("days", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 31:
+        abort(400, _("The period must be 1 to 31 days."))
+    return int(raw)
+
+
 def zone_names(venue_map) -> dict[str, str]:
     zh = str(request.args.get("lang")) == "zh"
     return {z.id: (z.name_zh if zh else z.name) for z in venue_map.zones}
@@ -36,9 +44,10 @@ def insights(venue: str):
     venue_map = load_map(venue)
     day = _day(request.args.get("day"))
     names = zone_names(venue_map)
-    figures = day_insights(services(), venue_map, day)
+    figures = day_insights(services(), venue_map, day, days=period_days())
     return render_template(
-        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), f=page_context(figures, names),
+        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), days=period_days(),
+        f=page_context(figures, names),
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
         staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
         retention=services().privacy.retention(venue), retention_kinds=RETENTION,
@@ -51,7 +60,7 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     venue_map = load_map(venue)
     day = _day(request.args.get("day"))
-    data = rows(day_insights(services(), venue_map, day), zone_names(venue_map))
+    data = rows(day_insights(services(), venue_map, day, days=period_days()), zone_names(venue_map))
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{day} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
     return Response(body, mimetype=EXPORTS[fmt], headers={

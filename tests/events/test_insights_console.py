@@ -130,3 +130,12 @@ def test_consent_filters_identified_events_and_moments(svc):
     assert not svc.privacy.may_contact("v1", "d9", None)
     svc.privacy.consents = None
     assert svc.privacy.allowed("v1") is None and svc.privacy.may_contact("v1", "d9", None)
+
+
+def test_a_week_fills_the_hour_of_week_map(client, console, crowd):
+    console.login("ops")
+    assert client.get(f"/console/ops/demo/insights?day={DAY}&days=40").status_code == 400
+    week = client.get("/console/ops/demo/insights?day=2026-11-08&days=7").get_data(as_text=True)
+    assert '<strong id="visitors">12</strong>' in week  # Monday the 2nd lies in the week ending Sunday the 8th
+    day_after = client.get("/console/ops/demo/insights?day=2026-11-08").get_data(as_text=True)
+    assert '<strong id="visitors">0</strong>' in day_after
