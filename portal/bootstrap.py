@@ -75,7 +75,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         events=events,
         presence=presence,
         privacy=privacy,
-        moments=MomentsEngine(db, events, consent=privacy.may_contact),
+        moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff),
     )
 
 

@@ -346,11 +346,13 @@ Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopp
 
 class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
-                 consent: Consent | None = None, send: Callable = http_post) -> None:
+                 consent: Consent | None = None, send: Callable = http_post,
+                 staff: Callable[[str], set[str]] | None = None) -> None:
         self.db = db
         self.events = events
         self.notifier = notifier
         self.consent = consent
+        self.staff = staff  # venue -> the phones on the operator's staff list: no moments for them
         self.send = send
         self._fire = db.register_script(_FIRE)
 
@@ -393,8 +395,10 @@ class MomentsEngine:
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, "engine", count=batch)
         zone = ZoneInfo(tz)
+        staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
-            self._process(venue, event, rules, zone)
+            if event.device not in staff:
+                self._process(venue, event, rules, zone)
         self.events.ack(venue, GROUP, [e.id for e in events])
         self.deliver_due(venue, time.time() if now is None else now)
         return len(events)
