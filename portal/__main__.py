@@ -2,7 +2,8 @@
 
 Starts an embedded Valkey (AOF on, data under ./var/valkey) unless REDIS_URL is set, loads the demo
 mall if the store has none, then serves the app with gunicorn beside the tracker (`python -m portal
-track`, portal/tracking/tracker.py). Ctrl-C stops them all cleanly."""
+track`, portal/tracking/tracker.py) and the notification worker (`python -m portal notify`,
+portal/notify/worker.py). Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import threading
 
 import redis
 
+from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
+from portal.notify.worker import NotifyWorker, default_channels
 from portal.seed import ensure_demo_mall
 from portal.services import services
 from portal.tracking import Tracker
@@ -57,18 +60,20 @@ def serve(workers: int, threads: int, host: str) -> int:
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
         server = subprocess.Popen(cmd, env=env)
-        tracker = subprocess.Popen([sys.executable, "-m", "portal", "track"], env=env)
+        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env) for name in ("track", "notify")]
         try:
             return server.wait()
         except KeyboardInterrupt:
-            for proc in (server, tracker):
+            for proc in (server, *workers):
                 proc.send_signal(signal.SIGTERM)
-            tracker.wait(timeout=15)
+            for proc in workers:
+                proc.wait(timeout=15)
             return server.wait(timeout=15)
         finally:
-            if tracker.poll() is None:
-                tracker.terminate()
-                tracker.wait(timeout=15)
+            for proc in workers:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=15)
     finally:
         if embedded is not None:
             _url_file(settings).unlink(missing_ok=True)
@@ -120,7 +125,7 @@ def track(once: bool) -> int:
         return 2
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
-    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db),
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
                       sweeps=[core.presence.sweep, core.moments.tick, core.privacy.daily])
     if once:
         for venue in core.venues.venue_ids():
@@ -133,6 +138,34 @@ def track(once: bool) -> int:
     return 0
 
 
+def notify(once: bool) -> int:
+    """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
+    process, so a slow push service or SMS provider never delays the tracker's positioning."""
+    _stop_on_sigterm()
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("notify: REDIS_URL is not set (`make run` starts the worker with its store)", file=sys.stderr)
+        return 2
+    db = connect(settings, timeout_s=max(5.0, settings.store_timeout_s))
+    core = build_services(settings, db)
+    worker = NotifyWorker(db, settings, default_channels(settings, db), venues=core.venues,
+                          leases=None if once else VenueLeases(db, kind="notify"))
+    if once:
+        for venue in core.venues.venue_ids():
+            print(f"{venue}: {worker.drain(venue)} notifications handled", flush=True)
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run(threading.Event())
+    return 0
+
+
+def vapid_key() -> int:
+    """Print a new VAPID key pair for production (VAPID_PRIVATE_KEY, the same on every host)."""
+    private = new_vapid_private_key()
+    print(f"VAPID_PRIVATE_KEY={private}\n# public key (applicationServerKey): {vapid_public_key(private)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
     tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
+    notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
+    notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
     flask = sub.add_parser("flask", help="run a `flask --app wsgi` command (map, AP and draft tools, accounts) "
                            "on the portal's store; `python -m portal flask --help` lists them", add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
@@ -154,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return flask_command(args.rest)
     if args.command == "track":
         return track(args.once)
+    if args.command == "notify":
+        return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)

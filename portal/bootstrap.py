@@ -15,8 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
+    account_pages,
     api,
     auth,
     captive,
@@ -24,6 +26,7 @@ from portal import (
     demo,
     errors,
     headers,
+    hub,
     i18n,
     map_cli,
     maps,
@@ -34,12 +37,15 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
 from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.notify.outbox import Outbox
+from portal.notify.views import init_notify
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -60,7 +66,9 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
+    consent = ConsentStore(db)
     privacy = PrivacyStore(db, hasher)
+    privacy.consents = consent.allows  # insights: location consent; moments: marketing consent
     return Services(
         settings=settings,
         db=db,
@@ -72,10 +80,13 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        consent=consent,
         events=events,
         presence=presence,
         privacy=privacy,
-        moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff),
+        moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
+                               notifier=Outbox(db).enqueue),
+        breaker=StoreBreaker.for_client(db),
     )
 
 
@@ -108,12 +119,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+    init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
         app.register_blueprint(blueprint)
+    hub.init_hub(app)
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).

@@ -6,10 +6,12 @@ import json
 import logging
 
 import redis
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core.store_health import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +33,47 @@ def wants_json() -> bool:
 STORE_RETRY_AFTER_S = 5
 
 
+def error_title(status: int) -> str:
+    """The heading of the error page people see, in their language."""
+    titles = {
+        400: _("Something in this request is not right"), 403: _("Not allowed"), 404: _("Page not found"),
+        405: _("This page cannot be opened this way"), 409: _("That did not work"), 410: _("This has expired"),
+        413: _("That is too large"), 414: _("That address is too long"), 422: _("Please check what you entered"),
+        429: _("Too many tries"), 503: _("Busy for a moment"),
+    }
+    return titles.get(status, _("Something went wrong"))
+
+
+def _people_message(exc: HTTPException) -> str:
+    """The app's own message (already in the shopper's language), else a plain one for the status: never
+    the framework's English text."""
+    own = exc.description and exc.description != type(exc).description
+    if own:
+        return exc.description
+    plain = {
+        404: _("The page you asked for does not exist. It may have moved, or the link may be incomplete."),
+        405: _("This page is opened from a button on another page. Go back, or start again from the mall home."),
+        400: _("The page could not understand this request. Go back and try again."),
+        413: _("What was sent is too large."),
+    }
+    return plain.get(exc.code or 500, _("Please go back and try again."))
+
+
 def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
     if wants_json():
         body = {"error": message}
         if field:
             body["field"] = field
         return jsonify(body), status, headers or {}
-    return render_template("error.html", status=status, message=message), status, headers or {}
+    return (render_template("error.html", status=status, title=error_title(status), message=message), status,
+            headers or {})
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.field)
+        retry = {"Retry-After": str(STORE_RETRY_AFTER_S)} if exc.status == 503 else None  # "retry later"
+        return error_response(exc.status, exc.message, exc.field, retry)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
@@ -55,13 +85,30 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        message = (exc.description or exc.name) if wants_json() else _people_message(exc)
+        response = error_response(exc.code or 500, message)
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response[2]["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.before_request
+    def _store_breaker_open():
+        """While the store breaker (core/store_health.py) says the store is down, a view that needs it
+        answers 503 at once instead of waiting out the store's timeout: a stalled store must not tie
+        up every worker thread while probes wait behind them. The captive portal's views fail open on
+        their own; static files need no store."""
+        if request.blueprint != "captive" and request.endpoint not in (None, "static"):
+            current_app.extensions["mallportal"].breaker.check()
 
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: redis.RedisError):
         """The store is down or too slow: 503 with Retry-After (JSON for APIs, a localized page for people),
         never a 500. The probe lane and the gateway entry fail open on their own (portal/captive/)."""
-        log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        if isinstance(exc, StoreUnavailable):  # the breaker is open: it logged that once
+            log.debug("store breaker open: 503 on %s %s", request.method, request.path)
+        else:
+            log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        record_store_failure(exc)
         return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
                               headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
@@ -69,6 +116,14 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
+
+
+def record_store_failure(exc: redis.RedisError) -> None:
+    """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
+    e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
+    script or type error is a bug, not an outage."""
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        current_app.extensions["mallportal"].breaker.record_failure(exc)
 
 
 class QueryStringGuard:

@@ -1,6 +1,7 @@
 /* MallPortal service worker (scope /): caches the app shell, shows an offline page when a page
    cannot load. Pages themselves are never cached: they carry the shopper's token and live data
-   (queue numbers, seat holds). Registered from the mall home only. */
+   (queue numbers, seat holds). Registered from the mall home, and by notify.js when a shopper turns on
+   notifications; shows their Web Push messages. */
 const CACHE = "mallportal-shell-v1";
 const SHELL = [
   "/pwa/offline",
@@ -45,4 +46,27 @@ self.addEventListener("fetch", (event) => {
       }))
     );
   }
+});
+
+// Web Push (portal/notify/webpush.py): show the notification; a tap opens its page (same origin only).
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (e) {
+    data = {title: event.data ? event.data.text() : ""};
+  }
+  event.waitUntil(self.registration.showNotification(data.title || "MallPortal", {
+    body: data.body || "", tag: data.tag, lang: data.lang, icon: "/static/icons/icon-192.png",
+    data: {url: data.url || ""},
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = event.notification.data && event.notification.data.url;
+  if (!url) return;
+  const target = new URL(url, self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil(self.clients.openWindow(target.href));
 });

@@ -51,6 +51,7 @@ def test_serve_embedded_valkey_demo_and_restart(tmp_path):
     assert proc.returncode == 0, output
     assert "embedded Valkey stopped" in output
     assert "tracker: positioning phones as their readings arrive" in output  # started beside gunicorn
+    assert "notify: delivering notifications" in output  # the notification worker too
     assert (tmp_path / "valkey" / "appendonlydir").is_dir()  # AOF on
 
     # Restart: the map is still there (no second demo build), and so is the token.

@@ -56,7 +56,7 @@ def shown(item: Activity, now: float) -> bool:
 
 STATE_TEXT = {
     "upcoming": lambda: _("Starts soon"),
-    "open": lambda: _("Open"),
+    "open": lambda: _("Open to join"),  # not "under way": an event days away is open for sign-up
     "full": lambda: _("Full"),
     "closed": lambda: _("Closed"),
     "ended": lambda: _("Ended"),

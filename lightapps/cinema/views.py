@@ -6,7 +6,7 @@ no script): every link and form carries the shopper's signed `c` token."""
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import segno
 from flask import abort, g, redirect, render_template, request
@@ -25,6 +25,8 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
+from portal.apps.budgets import spend_budget
+from portal.apps.locale import venue_today
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -45,8 +47,9 @@ def landing(venue: str, zone: str):
     store = cinema_store()
     shopper = shopper_for_venue(venue)
     now = time.time()
-    today_start, today_end = day_bounds(date.today())
-    _tomorrow_start, tomorrow_end = day_bounds(date.today() + timedelta(days=1))
+    today = venue_today()
+    today_start, today_end = day_bounds(today)
+    _tomorrow_start, tomorrow_end = day_bounds(today + timedelta(days=1))
     shows = [s for s in store.showtimes(venue, zone, today_start, tomorrow_end) if bookable(s, now)]
     days = [
         (_("Today"), [s for s in shows if s.starts_at <= today_end]),
@@ -95,6 +98,7 @@ def hold(venue: str, zone: str, show_id: str):
     except SelectionError as exc:
         return _seat_page(venue, zone, show, 422, exc.message)
     shopper = shopper_for_venue(venue)
+    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(picked))
     outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
         record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
@@ -113,7 +117,7 @@ def _my_hold(venue: str, zone: str, token: str):
     hold = cinema_store().get_hold(venue, valid_id(token))
     shopper = shopper_for_venue(venue)
     if hold is None or hold.client != shopper.client:
-        abort(404, "No such hold (it may have expired long ago).")
+        abort(404, _("No such hold (it may have expired long ago)."))
     show = show_in_zone(venue, zone, hold.show_id)
     return hold, show
 
@@ -169,7 +173,7 @@ def _my_booking(venue: str, zone: str, code: str):
     booking = cinema_store().booking(venue, valid_id(code))
     shopper = shopper_for_venue(venue)
     if booking is None or booking.client != shopper.client or booking.zone != zone:
-        abort(404, "No such ticket.")
+        abort(404, _("No such ticket."))
     return booking, show_in_zone(venue, zone, booking.show_id)
 
 

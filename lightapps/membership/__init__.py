@@ -14,7 +14,8 @@ from portal.apps.registry import ConfigField, LightApp
 
 def _init_app(flask_app) -> None:
     if EXTENSION not in flask_app.extensions:  # production sets a real SMS sender before or after this
-        flask_app.extensions[EXTENSION] = LoggingCodeSender(db=flask_app.extensions["mallportal"].db)
+        svc = flask_app.extensions["mallportal"]
+        flask_app.extensions[EXTENSION] = LoggingCodeSender(db=svc.db, demo=svc.settings.demo)
 
 
 APP = LightApp(

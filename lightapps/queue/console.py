@@ -9,8 +9,10 @@ from datetime import date, timedelta
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import APP, rules
+from lightapps.queue import APP, notices, rules
+from lightapps.queue.store import service_day
 from lightapps.queue.views import class_summaries, decode_preorder, store
+from portal.apps.locale import venue_today
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
 
@@ -59,7 +61,7 @@ def dashboard(venue: str, zone: str):
         rows.append({**summary, "called": store().called(venue, zone, label),
                      "next": store().waiting(venue, zone, label, limit=10),
                      "last_number": store().last_number(venue, zone, label)})
-    today = date.today().isoformat()
+    today = venue_today().isoformat()
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
@@ -74,6 +76,10 @@ def call_next(venue: str, zone: str):
     if not result.ok:
         return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
     audit("queue.call_next", venue, zone=zone, ticket=result.value)
+    day = service_day()
+    ticket = store().ticket(venue, zone, result.value, day)
+    if ticket is not None:
+        notices.table_ready(venue, g.zone, ticket, day)
     return _done(venue, zone, _("Called %(ticket)s.", ticket=result.value), called=result.value)
 
 
@@ -176,7 +182,7 @@ def menu_delete(venue: str, zone: str, item_id: str):
 
 
 def _date_arg(raw: str | None) -> str:
-    day = (raw or date.today().isoformat())[:10]
+    day = (raw or venue_today().isoformat())[:10]
     if not rules.valid_date(day):
         abort(400, _("Dates look like 2024-06-12."))
     try:
@@ -193,7 +199,7 @@ def reservations(venue: str, zone: str):
     counts = store().slot_counts(venue, zone, day)
     times = rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30))
     slots = [{"slot": s, "booked": counts.get(s, 0)} for s in times]
-    start = date.today()
+    start = venue_today()
     days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
     return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
                            day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),
@@ -211,5 +217,6 @@ def reservation_action(venue: str, zone: str, rid: str, action: str):
     if not result.ok:
         abort(409, _("That booking is already %(state)s.", state=result.value))
     audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)
+    notices.booking_ended(venue, zone, rid[:30])
     day = rid[:4] + "-" + rid[4:6] + "-" + rid[6:8]
     return redirect(url_for("queue_console.reservations", venue=venue, zone=zone, date=day), code=303)

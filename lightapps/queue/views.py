@@ -6,19 +6,22 @@ captive browser keeps no cookies), POST -> 303 -> GET. The ticket page refreshes
 from __future__ import annotations
 
 import json
-import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from lightapps.queue import APP, estimate, rules
+from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.budgets import spend_budget
+from portal.apps.locale import venue_now, venue_today
+from portal.apps.notify import masked_phone, save_phone
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
+from portal.notify.phones import PhoneInputError
+from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
@@ -56,7 +59,8 @@ def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[
 
 
 def local_now() -> datetime:
-    return datetime.fromtimestamp(time.time())
+    """Now on the mall's clock (the venue's time zone)."""
+    return venue_now()
 
 
 # ---- shopper helpers -------------------------------------------------------------------------
@@ -96,7 +100,7 @@ def _shopper_globals():
 
 
 def _dates() -> list[str]:
-    today = date.fromtimestamp(time.time())
+    today = venue_today()
     return [(today + timedelta(days=i)).isoformat() for i in range(BOOKING_DAYS)]
 
 
@@ -121,7 +125,7 @@ def landing(venue: str, zone: str):
         ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
         largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
         reservations=reservations, refresh_s=REFRESH_S, preorder=decode_preorder(ticket),
-        menu=bool(store().menu(venue, zone)),
+        menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
     )
     resp = make_response(response)
     keep_shopper_in_cookie()  # a ticket must survive a closed tab
@@ -139,6 +143,9 @@ def take(venue: str, zone: str):
         abort(400, _(str(exc)))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
+    mine = store().my_ticket(venue, zone, shopper.client)
+    if not mine or mine.get("state") not in ("WAITING", "SERVICE_READY"):  # a double tap is free
+        spend_budget("queue.take", venue, shopper=shopper.client)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
     if result.ok:
         record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
@@ -171,7 +178,7 @@ def _slot_rows(venue: str, zone: str, day_iso: str, config: dict[str, Any]) -> l
     now = local_now()
     rows = []
     for slot in rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)):
-        starts = datetime.fromisoformat(f"{day_iso}T{slot}")
+        starts = datetime.fromisoformat(f"{day_iso}T{slot}").replace(tzinfo=now.tzinfo)
         rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now})
     return rows
 
@@ -215,6 +222,7 @@ def reserve(venue: str, zone: str):
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
     shopper = shopper_for_venue(venue)
+    spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                              shopper.client, int(config["slot_capacity"]))
     if not result.ok and result.reason == "FULL":
@@ -224,6 +232,7 @@ def reserve(venue: str, zone: str):
         if booked and booked["slot"] == slot and booked["party"] == party:
             return _back(venue, zone)  # a double tap: the same booking, not an error
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
+    notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
     return _back(venue, zone)
 
 
@@ -234,6 +243,21 @@ def reserve_cancel(venue: str, zone: str):
     result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such booking."))
+    notices.booking_ended(venue, zone, rid)
+    return _back(venue, zone)
+
+
+@bp.post("/queue/<zone>/notify")
+def notify_me(venue: str, zone: str):
+    """The shopper's number for an SMS when their table is ready or their booking is near (any common
+    format). Only for a shopper the page was opened for (a live token of this venue)."""
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != venue:
+        abort(403, _("Open this page from the link you were given to get texts."))
+    try:
+        save_phone(venue, shopper.client, request.form.get("phone"))
+    except PhoneInputError as exc:
+        return _message(venue, zone, 400, exc.message)
     return _back(venue, zone)
 
 

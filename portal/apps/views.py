@@ -4,7 +4,6 @@ once per request (shopper pages and owner consoles), the shopper's language, tim
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, request
@@ -12,6 +11,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, Zone
+from portal.apps.locale import format_day, format_time, hhmm
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.services import services
@@ -87,6 +87,11 @@ def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | No
     return {**app.default_config(), **{k: v for k, v in config.items() if v is not None}}
 
 
+def zones_running(app: LightApp, venue: str) -> list[str]:
+    """The zones of the venue that run this app (sorted), e.g. for the app's part of Me."""
+    return sorted(zone for zone, (name, _config) in services().zone_apps.all(venue).items() if name == app.name)
+
+
 def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str | None = None, *,
                  zone: str | None = None, at: float | None = None, **data: Any) -> None:
     """The one call an app makes after a transaction (a seat booked, a coupon claimed, a queue ticket, points
@@ -129,15 +134,8 @@ def lang_arg() -> dict[str, str]:
     return {"lang": lang} if lang in ("en", "zh") else {}
 
 
-def format_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
-
-
-def hhmm(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M") if ts else ""
-
-
 def init_shared(flask_app: Flask) -> None:
-    """Registered once for every app's templates: `|datetime`, `|hhmm` and `is_zh()`."""
-    flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm)
+    """Registered once for every app's templates: `|datetime`, `|hhmm`, `|day` (the venue's time zone,
+    portal/apps/locale.py) and `is_zh()`."""
+    flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm, day=format_day)
     flask_app.jinja_env.globals.update(is_zh=is_zh)

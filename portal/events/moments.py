@@ -340,7 +340,8 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float =
         return False, exc.__class__.__name__
 
 
-Notifier = Callable[[str, str, str, dict], object]  # (venue, shopper, event, data): the notification outbox
+# (venue, shopper, event, data, message id): the notification outbox's enqueue (portal/notify/outbox.py)
+Notifier = Callable[[str, str, str, dict, str], object]
 Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopper) -> marketing consent
 
 
@@ -479,8 +480,7 @@ class MomentsEngine:
             status = "offered"
         elif rule.action == "notify":
             if self.notifier is not None and shopper:
-                self.notifier(venue, shopper, f"moment.{rule.trigger}", {"rule": rule.id, "message": rule.message_en,
-                                                                         "message_zh": rule.message_zh})
+                self._notify(venue, shopper, rule, delivery_id)
                 status = "notified"
             else:
                 status = "skipped"  # no shopper to reach (never landed) or no outbox
@@ -536,9 +536,15 @@ class MomentsEngine:
             body = json.loads(d.body)
             rule = self.rule(venue, d.rule)
             if body.get("shopper") and rule is not None:
-                self.notifier(venue, body["shopper"], f"moment.{rule.trigger}", {"rule": rule.id,
-                                                                                 "message": rule.message_en})
+                self._notify(venue, body["shopper"], rule, f"{d.id}.{secrets.token_hex(4)}")
         return True
+
+    def _notify(self, venue: str, shopper: str, rule: Rule, message_id: str) -> None:
+        """Through the outbox (the notify worker delivers: push or SMS, in the shopper's language)."""
+        self.notifier(venue, shopper, f"moments.{rule.trigger}", {
+            "title_en": rule.name, "title_zh": rule.name, "body_en": rule.message_en,
+            "body_zh": rule.message_zh or rule.message_en, "path": f"/v/{venue}/", "rule": rule.id},
+            f"moments:{message_id}")
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
         """POST the webhooks whose time has come; returns how many were tried."""

@@ -60,6 +60,7 @@ def hosts(settings, demo_map, tmp_path_factory):
             # Only what every host shares: the store and the two keys (each its own data folder).
             env = {**os.environ, "REDIS_URL": settings.redis_url, "REDIS_CLUSTER": "1",
                    "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key,
+                   "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": settings.phone_key,
                    "DATA_DIR": str(tmp_path_factory.mktemp(f"host-{name}")), "LOAD_DEMO": "0", "VENUE": "demo"}
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "1",

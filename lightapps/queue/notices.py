@@ -1,0 +1,56 @@
+"""What the queue tells a shopper after the page is closed (through portal.apps.notify): their number
+is called (the table is ready), and a reminder before a booked table (scheduled when booked, withdrawn
+when the booking ends)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from fingerprints.model import Zone
+from portal.apps.notify import cancel, in_both, notify
+
+REMINDER_BEFORE_S = 30 * 60
+
+
+def _place(zone: Zone) -> dict[str, str]:
+    return {"place": zone.name_zh or zone.name}
+
+
+def _name(zone: Zone, lang: str) -> str:
+    return (zone.name_zh or zone.name) if lang == "zh" else zone.name
+
+
+def table_ready(venue: str, zone: Zone, ticket: dict, day: str) -> bool:
+    """The number was called: tell its shopper (once per number and day)."""
+    number = ticket["id"]
+    texts = in_both(title=lambda lang: _("Your table is ready"),
+                    body=lambda lang: _("Number %(number)s: please come to %(place)s now.", number=number,
+                                   place=_name(zone, lang)))
+    return notify(venue, ticket["client"], "queue.called",
+                  {**texts, **_place(zone), "number": number,
+                   "path": url_for("queue.landing", venue=venue, zone=zone.id)},
+                  key=f"queue.called:{zone.id}:{day}:{number}")
+
+
+def reminder_key(zone: str, rid: str) -> str:
+    return f"queue.reminder:{zone}:{rid}"
+
+
+def remind_booking(venue: str, zone: Zone, rid: str, client: str, day_iso: str, slot: str, party: int) -> bool:
+    """Schedule the reminder REMINDER_BEFORE_S before the booked time (now when that is already past)."""
+    starts_at = datetime.fromisoformat(f"{day_iso}T{slot}").timestamp()
+    texts = in_both(title=lambda lang: _("Your table at %(slot)s", slot=slot),
+                    body=lambda lang: _("%(place)s, %(day)s %(slot)s, party of %(n)s.", day=day_iso, slot=slot, n=party,
+                                   place=_name(zone, lang)))
+    return notify(venue, client, "queue.reminder",
+                  {**texts, **_place(zone), "slot": slot, "day": day_iso,
+                   "path": url_for("queue.landing", venue=venue, zone=zone.id)},
+                  key=reminder_key(zone.id, rid), at=starts_at - REMINDER_BEFORE_S)
+
+
+def booking_ended(venue: str, zone: str, rid: str) -> None:
+    """Cancelled, arrived or missed: no reminder any more."""
+    cancel(venue, reminder_key(zone, rid))

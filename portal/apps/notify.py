@@ -1,0 +1,82 @@
+"""What a light app uses to reach a shopper after the page is closed (portal/notify does the delivery).
+
+    notify(venue, shopper, "queue.called", {**in_both(title=lambda lang: _("Your table is ready"), ...),
+                                           "path": url_for("queue.landing", venue=venue, zone=zone)},
+           key=f"queue.called:{zone}:{ticket}")
+
+`data` holds the texts in both languages (`title_en`/`title_zh`, `body_en`/`body_zh`: `in_both` renders
+them with the app's own gettext strings, so an owner's action reaches a shopper in the shopper's language),
+the page it links to (`path`, a site path: the worker adds the portal's address and a fresh shopper token)
+and the app's values (SMS template parameters). `key` makes it idempotent: the same key is sent once. `at`
+sends it later (a reminder); `cancel(venue, key)` withdraws one not sent yet. A store fault never breaks the
+app's action: the notification is dropped and logged (fail open).
+
+The shopper opts in per channel: push from the page (static/notify.js, the `notify/optin.html` partial)
+and a phone number for SMS through `save_phone`, called by the app's own form handler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import redis
+from flask_babel import force_locale
+
+from portal.apps.views import is_zh
+from portal.notify import views as notify_views
+from portal.notify.contacts import LANGS
+from portal.notify.phones import parse_phone
+from portal.notify.sms import mask_phone
+
+log = logging.getLogger(__name__)
+
+
+def notify(venue: str, shopper: str, event: str, data: Mapping[str, Any], *, key: str | None = None,
+           at: float | None = None) -> bool:
+    """Queue a notification for the shopper (by shopper id); False when `key` was queued before or the store
+    failed. NotifyInputError (a bug in the app) for a malformed event, key or payload."""
+    message_id = key or f"{event}:{secrets.token_hex(8)}"
+    try:
+        return notify_views.outbox().enqueue(venue, shopper, event, data, message_id, at=at)
+    except redis.RedisError as exc:
+        log.warning("notify: %s for venue %s dropped, store unavailable: %s", event, venue, exc.__class__.__name__)
+        return False
+
+
+def cancel(venue: str, key: str) -> bool:
+    """Withdraw a scheduled notification (a reminder of a booking the shopper cancelled)."""
+    try:
+        return notify_views.outbox().cancel(venue, key)
+    except redis.RedisError:
+        return False
+
+
+def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
+    """{name_en, name_zh} for each text: each callable runs once per language, given the language, with
+    gettext in that locale (`title=lambda lang: _("Your table is ready")`)."""
+    out = {}
+    for lang in LANGS:
+        with force_locale(lang):
+            for name, make in texts.items():
+                out[f"{name}_{lang}"] = str(make(lang))
+    return out
+
+
+def save_phone(venue: str, shopper: str, raw: str | None) -> str:
+    """The shopper's number for SMS, in any common format (the venue's region), texts in the page's language;
+    returns it masked. PhoneInputError (field "phone", a message in the shopper's language) if not a number."""
+    phone = parse_phone(raw)
+    notify_views.contacts().set_phone(venue, shopper, phone, "zh" if is_zh() else "en")
+    return mask_phone(phone)
+
+
+def forget_phone(venue: str, shopper: str) -> None:
+    notify_views.contacts().set_phone(venue, shopper, None, "zh")
+
+
+def masked_phone(venue: str, shopper: str) -> str | None:
+    """The number the shopper gave, masked (for "we'll text +86•••••••8000"); None when none."""
+    phone = notify_views.contacts().get(venue, shopper).phone
+    return mask_phone(phone) if phone else None

@@ -1,0 +1,298 @@
+"""The notification outbox: a per-venue Valkey stream read through a consumer group, a due-time sorted set
+for what is sent later (reminders, retries) and a bounded dead-letter list the operator reads.
+
+A message is a `Job`: who (the shopper id), what (`event`, e.g. ``queue.called``), the texts in both
+languages and the page it links to (`data`), and, once fanned out, the one channel and target it is for.
+Its `id` is the caller's: the same id is accepted once (a double tap, a retried request, two hosts), and
+each (id, channel, target) is delivered at most once after it succeeded (a redelivered stream entry after
+a crash is skipped).
+
+Keys (venue `v`, all in its slot):
+  mp:{v}:notify:stream            STREAM  jobs to deliver now (MAXLEN ~ STREAM_MAXLEN), group "notify"
+  mp:{v}:notify:due               ZSET    job key -> due time (reminders, retries with backoff)
+  mp:{v}:notify:jobs              HASH    job key -> job JSON (the jobs the due set names)
+  mp:{v}:notify:seen:<id>         STRING  the id was accepted (SET NX; SEEN_TTL_S)
+  mp:{v}:notify:sent:<id>         SET     channel:target pairs delivered (SENT_TTL_S)
+  mp:{v}:notify:dead              LIST    dead letters, newest first (DEAD_KEPT)
+  mp:{v}:notify:count             HASH    delivered / retried / dead / skipped counters"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import redis
+
+from core.errors import InputError
+from core.storage import VenueKeys
+
+GROUP = "notify"
+STREAM_MAXLEN = 10_000  # per venue: a backlog past this drops the oldest (the operator sees it in the count)
+SEEN_TTL_S = 3 * 86400
+SENT_TTL_S = 3 * 86400
+DEAD_KEPT = 1_000
+MAX_DATA_BYTES = 4_000  # a Web Push payload is at most ~4 kB; SMS texts are shorter still
+EVENT = re.compile(r"^[a-z][a-z0-9_]{0,30}\.[a-z][a-z0-9_]{0,30}$")
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,120}$")
+
+
+class NotifyKeys(VenueKeys):
+    def stream(self) -> str:
+        return self.key("notify", "stream")
+
+    def due(self) -> str:
+        return self.key("notify", "due")
+
+    def jobs(self) -> str:
+        return self.key("notify", "jobs")
+
+    def seen(self, message_id: str) -> str:
+        return self.key("notify", "seen", message_id)
+
+    def sent(self, message_id: str) -> str:
+        return self.key("notify", "sent", message_id)
+
+    def dead(self) -> str:
+        return self.key("notify", "dead")
+
+    def counts(self) -> str:
+        return self.key("notify", "count")
+
+
+class NotifyInputError(InputError):
+    """A notification an app built wrongly (unknown shape, too large): a bug in the app, said clearly."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    venue: str
+    shopper: str
+    event: str
+    data: dict[str, str]
+    created: float
+    attempt: int = 0
+    channel: str = ""  # "" until fanned out: every channel the shopper opted into
+    target: str = ""  # the channel's target (a push subscription id); "" for SMS (the shopper's phone)
+
+    @property
+    def key(self) -> str:
+        """This job's key in the due set: one per message, channel and target."""
+        return f"{self.id}|{self.channel}|{self.target}"
+
+    @property
+    def delivery(self) -> str:
+        return f"{self.channel}:{self.target}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Job:
+        return cls(**json.loads(raw))
+
+    def next_try(self) -> Job:
+        return replace(self, attempt=self.attempt + 1)
+
+    def for_target(self, channel: str, target: str) -> Job:
+        return replace(self, channel=channel, target=target)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stream entry read by a worker: its stream id (to acknowledge) and the job (None: trimmed away)."""
+
+    stream_id: bytes
+    job: Job | None
+
+
+@dataclass
+class DeadLetter:
+    job: Job
+    error: str
+    at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# KEYS: seen, stream | jobs, due.  ARGV: ttl, job JSON, maxlen, due time ('' = now), job key.
+_ENQUEUE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if ARGV[4] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[2])
+else
+  redis.call('HSET', KEYS[3], ARGV[5], ARGV[2])
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+end
+return 1
+"""
+
+# KEYS: due, jobs, stream.  ARGV: now, limit, maxlen.  Moves the due jobs onto the stream, atomically.
+_PROMOTE = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(keys) do
+  local job = redis.call('HGET', KEYS[2], k)
+  if job then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'job', job) end
+  redis.call('HDEL', KEYS[2], k)
+  redis.call('ZREM', KEYS[1], k)
+end
+return #keys
+"""
+
+
+def check_message(event: str, data: Mapping[str, Any], message_id: str | None) -> dict[str, str]:
+    """The data as strings; NotifyInputError for an event name, id or payload an app got wrong."""
+    if not isinstance(event, str) or not EVENT.match(event):
+        raise NotifyInputError("event", "event must be '<app>.<what>' in lower case, e.g. queue.called")
+    if message_id is not None and not MESSAGE_ID.match(message_id):
+        raise NotifyInputError("id", "id must be 1-120 letters, digits or _.:-")
+    clean = {str(k): "" if v is None else str(v) for k, v in data.items()}
+    if len(json.dumps(clean, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+        raise NotifyInputError("data", f"notification data must be under {MAX_DATA_BYTES} bytes")
+    return clean
+
+
+class Outbox:
+    def __init__(self, db: redis.Redis, maxlen: int = STREAM_MAXLEN) -> None:
+        self.db = db
+        self.maxlen = maxlen
+        self._enqueue = db.register_script(_ENQUEUE)
+        self._promote = db.register_script(_PROMOTE)
+
+    # ---- apps ---------------------------------------------------------------------------------------
+
+    def enqueue(self, venue: str, shopper: str, event: str, data: Mapping[str, Any], message_id: str,
+                at: float | None = None, now: float | None = None) -> bool:
+        """Queue a message for the shopper (now, or at `at`); False when this id was queued before."""
+        clean = check_message(event, data, message_id)
+        now = time.time() if now is None else now
+        job = Job(id=message_id, venue=venue, shopper=shopper, event=event, data=clean, created=now)
+        keys = NotifyKeys(venue)
+        later = "" if at is None or at <= now else repr(float(at))
+        return bool(self._enqueue(keys=[keys.seen(message_id), keys.stream(), keys.jobs(), keys.due()],
+                                  args=[SEEN_TTL_S, job.to_json(), self.maxlen, later, job.key]))
+
+    def cancel(self, venue: str, message_id: str) -> bool:
+        """Withdraw a message not sent yet (a reminder for a cancelled booking); True if one was waiting."""
+        keys = NotifyKeys(venue)
+        key = f"{message_id}||"
+        pipe = self.db.pipeline(transaction=True)
+        pipe.zrem(keys.due(), key)
+        pipe.hdel(keys.jobs(), key)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    # ---- the worker ---------------------------------------------------------------------------------
+
+    def promote_due(self, venue: str, now: float | None = None, limit: int = 100) -> int:
+        keys = NotifyKeys(venue)
+        now = time.time() if now is None else now
+        return int(self._promote(keys=[keys.due(), keys.jobs(), keys.stream()], args=[repr(now), limit, self.maxlen]))
+
+    def ensure_group(self, venue: str) -> None:
+        try:
+            self.db.xgroup_create(NotifyKeys(venue).stream(), GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, venue: str, consumer: str, count: int = 50, reclaim_idle_s: float = 60.0) -> list[Entry]:
+        """Entries another worker took but never acknowledged for `reclaim_idle_s` (it died), then new ones."""
+        stream = NotifyKeys(venue).stream()
+        try:
+            _next, claimed, *_ = self.db.xautoclaim(stream, GROUP, consumer, int(reclaim_idle_s * 1000),
+                                                    start_id="0-0", count=count)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_group(venue)  # the venue's first message: its group, from the stream's start
+            claimed = []
+        fresh = self.db.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+        entries = list(claimed)
+        for _name, items in fresh or []:
+            entries.extend(items)
+        return [Entry(stream_id, _job(fields)) for stream_id, fields in entries]
+
+    def ack(self, venue: str, stream_id: bytes) -> None:
+        stream = NotifyKeys(venue).stream()
+        pipe = self.db.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, stream_id)
+        pipe.xdel(stream, stream_id)
+        pipe.execute()
+
+    def schedule(self, job: Job, at: float) -> None:
+        """Put a fanned-out job (a retry) in the due set."""
+        keys = NotifyKeys(job.venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.jobs(), job.key, job.to_json())
+        pipe.zadd(keys.due(), {job.key: at})
+        pipe.hincrby(keys.counts(), "retried", 1)
+        pipe.execute()
+
+    def was_sent(self, job: Job) -> bool:
+        return bool(self.db.sismember(NotifyKeys(job.venue).sent(job.id), job.delivery))
+
+    def mark_sent(self, job: Job) -> None:
+        keys = NotifyKeys(job.venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.sadd(keys.sent(job.id), job.delivery)
+        pipe.expire(keys.sent(job.id), SENT_TTL_S)
+        pipe.hincrby(keys.counts(), f"sent.{job.channel}", 1)
+        pipe.execute()
+
+    def count(self, venue: str, what: str) -> None:
+        self.db.hincrby(NotifyKeys(venue).counts(), what, 1)
+
+    def bury(self, job: Job, error: str, now: float | None = None) -> None:
+        """Give up on a job: into the dead letters (bounded), counted."""
+        keys = NotifyKeys(job.venue)
+        letter = {"job": json.loads(job.to_json()), "error": error[:300], "at": time.time() if now is None else now}
+        pipe = self.db.pipeline(transaction=True)
+        pipe.lpush(keys.dead(), json.dumps(letter, ensure_ascii=False))
+        pipe.ltrim(keys.dead(), 0, DEAD_KEPT - 1)
+        pipe.hincrby(keys.counts(), "dead", 1)
+        pipe.execute()
+
+    # ---- the operator -------------------------------------------------------------------------------
+
+    def dead_letters(self, venue: str, limit: int = 100) -> list[DeadLetter]:
+        out = []
+        for raw in self.db.lrange(NotifyKeys(venue).dead(), 0, limit - 1):
+            letter = json.loads(raw)
+            out.append(DeadLetter(Job(**letter["job"]), letter["error"], float(letter["at"])))
+        return out
+
+    def retry_dead(self, venue: str, now: float | None = None) -> int:
+        """Send every dead letter again (after the operator fixed the cause): each becomes a fresh try."""
+        keys = NotifyKeys(venue)
+        now = time.time() if now is None else now
+        moved = 0
+        while raw := self.db.rpop(keys.dead()):
+            job = replace(Job(**json.loads(raw)["job"]), attempt=0)
+            self.schedule(job, now)
+            moved += 1
+        return moved
+
+    def stats(self, venue: str) -> dict[str, int]:
+        keys = NotifyKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.hgetall(keys.counts())
+        pipe.xlen(keys.stream())
+        pipe.zcard(keys.due())
+        pipe.llen(keys.dead())
+        counts, queued, due, dead = pipe.execute()
+        out = {k.decode(): int(v) for k, v in counts.items()}
+        out.update(queued=int(queued), scheduled=int(due), dead_letters=int(dead))
+        return out
+
+
+def _job(fields: dict | None) -> Job | None:
+    if not fields or b"job" not in fields:
+        return None
+    try:
+        return Job.from_json(fields[b"job"])
+    except (TypeError, ValueError, KeyError):
+        return None

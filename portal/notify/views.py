@@ -1,0 +1,102 @@
+"""The shopper's Web Push opt-in: the browser's push subscription, bound to the shopper by their bearer
+token (`Authorization: Bearer <c token>`, the token the page was opened with; never a cookie, so no other
+site can subscribe someone), kept per shopper (portal/notify/contacts.py).
+
+    GET    /api/v1/venues/<venue>/notify/push/key          the VAPID public key (applicationServerKey)
+    POST   /api/v1/venues/<venue>/notify/push              {"subscription": PushSubscription JSON, "lang": "zh"}
+    DELETE /api/v1/venues/<venue>/notify/push/<id>        forget one subscription
+
+401 without a valid token of this venue; 400 for a body that is no subscription or names a host that is
+no push service; 409 past MAX_PUSH subscriptions; 404 when push is off (no VAPID key); 503 on store faults."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Flask, current_app, jsonify
+
+from core.security import vapid_public_key
+from portal.api import bearer_token, json_body, require_venue
+from portal.errors import ApiError
+from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription
+from portal.notify.outbox import Outbox
+from portal.services import services
+from portal.shopper import Shopper, token_store
+
+bp = Blueprint("notify", __name__, url_prefix="/api/v1/venues/<venue>/notify")
+OUTBOX = "notify_outbox"
+CONTACTS = "notify_contacts"
+VAPID_PUBLIC = "notify_vapid_public"
+SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{20}$")
+
+
+def init_notify(app: Flask) -> None:
+    """The outbox and the contact store for this process, the VAPID public key, the opt-in endpoints."""
+    svc = app.extensions["mallportal"]
+    app.extensions[OUTBOX] = Outbox(svc.db)
+    app.extensions[CONTACTS] = ContactStore(svc.db)
+    key = svc.settings.notify.vapid_private_key
+    app.extensions[VAPID_PUBLIC] = vapid_public_key(key) if key else ""
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(push_key=push_key)
+
+
+def outbox() -> Outbox:
+    return current_app.extensions[OUTBOX]
+
+
+def contacts() -> ContactStore:
+    return current_app.extensions[CONTACTS]
+
+
+def push_key() -> str:
+    """The VAPID public key ("" when Web Push is off)."""
+    return current_app.extensions.get(VAPID_PUBLIC, "")
+
+
+def _shopper(venue: str) -> Shopper:
+    """The shopper the bearer token stands for; 401 unless it is a live token of this venue."""
+    shopper = token_store().resolve(bearer_token() or None)
+    if shopper is None or shopper.venue != venue:
+        raise ApiError(401, "missing or invalid shopper token (Authorization: Bearer <c>)")
+    return shopper
+
+
+def _push_on() -> None:
+    if not push_key():
+        raise ApiError(404, "Web Push is not configured here")
+
+
+@bp.get("/push/key")
+def public_key(venue: str):
+    _push_on()
+    require_venue(venue)
+    return jsonify({"key": push_key()})
+
+
+@bp.post("/push")
+def subscribe(venue: str):
+    _push_on()
+    require_venue(venue)
+    shopper = _shopper(venue)
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object", "$")
+    try:
+        subscription = parse_subscription(body.get("subscription"), services().settings.notify.push_hosts)
+    except SubscriptionError as exc:
+        raise ApiError(400, exc.message, f"subscription.{exc.field}") from None
+    lang = body.get("lang") if body.get("lang") in ("en", "zh") else "zh"
+    sid = contacts().add_push(venue, shopper.client, subscription, lang)
+    if sid is None:
+        raise ApiError(409, f"this shopper already has {MAX_PUSH} push subscriptions; remove one first")
+    return jsonify({"id": sid}), 201
+
+
+@bp.delete("/push/<sid>")
+def unsubscribe(venue: str, sid: str):
+    require_venue(venue)
+    shopper = _shopper(venue)
+    if not SUBSCRIPTION_ID.match(sid) or not contacts().remove_push(venue, shopper.client, sid):
+        raise ApiError(404, "no such subscription")
+    return "", 204

@@ -1,0 +1,180 @@
+"""The notification worker: `python -m portal notify`, which `make run` starts beside the web server
+and the tracker (its own process, not the tracker's loop: delivery waits on push services and SMS
+providers for seconds, and positioning must never wait behind them; it restarts and scales on its own).
+
+Per venue it serves (venue leases, kind "notify", as trackers divide venues): due reminders and retries
+move onto the stream; entries a dead worker left unacknowledged are reclaimed; each new message is fanned
+out to the shopper's channels and targets and delivered. A failed try is retried with exponential backoff
+(NOTIFY_RETRY_BASE_S doubling, at most MAX_BACKOFF_S apart) up to NOTIFY_MAX_ATTEMPTS, then goes to the
+venue's dead letters; a refused one goes there at once. A delivery that succeeded is never repeated."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+import redis
+
+from core.settings import Settings
+from fingerprints.store import VenueStore
+from portal.leases import VenueLeases, default_owner
+from portal.notify.channels import Channel, Message, Refused, Retry, TargetGone
+from portal.notify.contacts import Contact, ContactStore
+from portal.notify.outbox import Job, Outbox
+from portal.notify.sms import SmsChannel, sms_provider
+from portal.notify.webpush import WebPushChannel
+from portal.shopper import Shopper, ShopperTokenStore
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 900.0
+
+
+def backoff_s(base_s: float, attempt: int, jitter: float = 0.1) -> float:
+    """Seconds before try `attempt + 1`: base, 2 base, 4 base ... capped, +-10% so retries spread out."""
+    delay = min(MAX_BACKOFF_S, base_s * (2 ** attempt))
+    return delay * (1 + random.uniform(-jitter, jitter))
+
+
+def render(job: Job, contact: Contact, link: str) -> Message:
+    """The job's texts in the shopper's language (the other when the app gave only one)."""
+    data = job.data
+    other = "en" if contact.lang == "zh" else "zh"
+
+    def text(name: str) -> str:
+        return data.get(f"{name}_{contact.lang}") or data.get(f"{name}_{other}") or data.get(name) or ""
+
+    params = {k: v for k, v in data.items() if not k.startswith(("title", "body")) and k != "path"}
+    return Message(venue=job.venue, event=job.event, lang=contact.lang, title=text("title"), body=text("body"),
+                   url=link, params=params)
+
+
+class NotifyWorker:
+    def __init__(self, db: redis.Redis, settings: Settings, channels: Iterable[Channel],
+                 venues: VenueStore | None = None, leases: VenueLeases | None = None,
+                 consumer: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.policy = settings.notify
+        self.outbox = Outbox(db)
+        self.contacts = ContactStore(db)
+        self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s)
+        self.channels = {channel.name: channel for channel in channels}
+        self.venues = venues
+        self.leases = leases
+        self.consumer = consumer or default_owner()
+        self.base_url = settings.portal_url or f"http://127.0.0.1:{settings.port}"
+
+    # ---- one venue ------------------------------------------------------------------------------------
+
+    def step(self, venue: str, now: float | None = None) -> int:
+        """Deliver what is due in the venue now; returns how many stream entries were handled."""
+        now = time.time() if now is None else now
+        self.outbox.promote_due(venue, now)
+        entries = self.outbox.read(venue, self.consumer)
+        for entry in entries:
+            if entry.job is None:
+                self.outbox.count(venue, "lost")  # trimmed from a full stream before anyone read it
+            else:
+                self._handle(entry.job, now)
+            self.outbox.ack(venue, entry.stream_id)
+        return len(entries)
+
+    def drain(self, venue: str, now: float | None = None) -> int:
+        total = 0
+        while handled := self.step(venue, now):
+            total += handled
+        return total
+
+    def _handle(self, job: Job, now: float) -> None:
+        contact = self.contacts.get(job.venue, job.shopper)
+        if job.channel:
+            self._deliver(job, contact, now)
+            return
+        targets = [(name, target) for name, channel in self.channels.items() for target in channel.targets(contact)]
+        if not targets:
+            self.outbox.count(job.venue, "no_channel")  # the shopper opted into nothing: nothing to do
+        for name, target in targets:
+            self._deliver(job.for_target(name, target), contact, now)
+
+    def _deliver(self, job: Job, contact: Contact, now: float) -> None:
+        channel = self.channels.get(job.channel)
+        if channel is None:
+            self.outbox.bury(job, f"no channel {job.channel!r} on this worker", now)
+            return
+        if self.outbox.was_sent(job):
+            self.outbox.count(job.venue, "duplicate")
+            return
+        try:
+            channel.send(job.shopper, job.target, contact, render(job, contact, self._link(job)))
+        except TargetGone:
+            self.contacts.remove_push(job.venue, job.shopper, job.target)
+            self.outbox.count(job.venue, "target_gone")
+        except Refused as exc:
+            self.outbox.bury(job, f"refused: {exc.reason}", now)
+        except Retry as exc:
+            self._retry(job, exc.reason, now)
+        except Exception as exc:  # noqa: BLE001 - a channel's bug must not stop the venue's other messages
+            log.exception("notify: %s delivery of %s failed", job.channel, job.event)
+            self._retry(job, f"error: {exc.__class__.__name__}", now)
+        else:
+            self.outbox.mark_sent(job)
+
+    def _retry(self, job: Job, reason: str, now: float) -> None:
+        if job.attempt + 1 >= self.policy.max_attempts:
+            self.outbox.bury(job, f"gave up after {job.attempt + 1} tries: {reason}", now)
+            return
+        self.outbox.schedule(job.next_try(), now + backoff_s(self.policy.retry_base_s, job.attempt))
+
+    def _link(self, job: Job) -> str:
+        """The page the message is about, absolute, with a new token for the shopper (the texts in the
+        store carry no token; a link works outside the captive sign-in sheet, in any browser)."""
+        path = job.data.get("path", "")
+        if not path.startswith("/"):
+            return ""
+        token = self.tokens.mint(Shopper(venue=job.venue, client=job.shopper))
+        return f"{self.base_url}{path}{'&' if '?' in path else '?'}{urlencode({'c': token})}"
+
+    # ---- the loop -------------------------------------------------------------------------------------
+
+    def round(self, now: float | None = None) -> tuple[int, int]:
+        venues = self.venues.venue_ids() if self.venues is not None else []
+        if self.leases is not None:
+            venues = self.leases.assign(venues)
+        handled = failed = 0
+        for venue in venues:
+            try:
+                handled += self.step(venue, now)
+            except redis.RedisError as exc:
+                failed += 1
+                log.warning("notify: venue %s unavailable: %s", venue, exc.__class__.__name__)
+        return handled, failed
+
+    def run(self, stop: threading.Event, idle_s: float = 0.5) -> None:
+        log.info("notify: delivering notifications (channels: %s)", ", ".join(self.channels))
+        try:
+            while not stop.is_set():
+                try:
+                    handled, failed = self.round()
+                except redis.RedisError as exc:
+                    log.error("notify: store unavailable, retrying in 1 s: %s", exc.__class__.__name__)
+                    stop.wait(1.0)
+                    continue
+                if not handled:
+                    stop.wait(1.0 if failed else idle_s)
+        finally:
+            if self.leases is not None:
+                self.leases.release_all()
+
+
+def default_channels(settings: Settings, db: redis.Redis) -> list[Channel]:
+    """Web Push (when a VAPID key is set) and SMS through the configured provider (SMS_PROVIDER)."""
+    channels: list[Channel] = []
+    if settings.notify.vapid_private_key:
+        channels.append(WebPushChannel(settings.notify))
+    channels.append(SmsChannel(sms_provider(settings.notify, db, demo=settings.demo), db,
+                               settings.notify.sms_per_shopper_day))
+    return channels

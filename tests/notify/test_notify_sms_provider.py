@@ -1,0 +1,132 @@
+"""The Tencent Cloud SMS provider through the real SDK, against a loopback stand-in for the API: the signed
+SendSms request it makes (template, parameters, E.164 number) and how each answer maps onto delivered /
+retried / refused; the settings that configure it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from core.settings import NotifySettings, Settings
+from portal.notify.channels import Contact, Message, Refused, Retry
+from portal.notify.sms import SmsChannel, TencentSmsProvider, template_for
+
+
+class TencentStandIn:
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict, dict]] = []
+        self.answer: dict = {"SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": "+86"}]}
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                service.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                raw = json.dumps({"Response": {**service.answer, "RequestId": "r-1"}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def tencent():
+    service = TencentStandIn()
+    yield service
+    service.server.shutdown()
+    service.server.server_close()
+
+
+def channel(db, endpoint: str) -> SmsChannel:
+    settings = NotifySettings(sms_provider="tencent", tencent_secret_id="AKIDtest", tencent_secret_key="secret",
+                              tencent_app_id="1400000001", tencent_sign_name="海港商场",
+                              tencent_endpoint=endpoint,
+                              sms_templates={"queue.called": "2000001:number|place", "cinema.ticket": "2000002"})
+    return SmsChannel(TencentSmsProvider(settings, timeout_s=30), db, per_shopper_day=10)
+
+
+MESSAGE = Message(venue="demo", event="queue.called", lang="zh", title="请就座", body="A012", url="https://p/x?c=t",
+                  params={"number": "A012", "place": "翡翠轩"})
+CONTACT = Contact(lang="zh", phone="+8613800138000", push={})
+
+
+def test_send_sms_request(db, tencent):
+    channel(db, tencent.endpoint).send("s-1", "phone", CONTACT, MESSAGE)
+    [(headers, body)] = tencent.requests
+    assert headers["x-tc-action"] == "SendSms" and headers["x-tc-version"] == "2021-01-11"
+    assert headers["authorization"].startswith("TC3-HMAC-SHA256 Credential=AKIDtest/")
+    assert "secret" not in json.dumps(body)
+    assert body["PhoneNumberSet"] == ["+8613800138000"] and body["TemplateId"] == "2000001"
+    assert body["TemplateParamSet"] == ["A012", "翡翠轩"] and body["SmsSdkAppId"] == "1400000001"
+    assert body["SignName"] == "海港商场"
+
+
+def test_the_ticket_template_gets_the_link(db, tencent):
+    ticket = Message(venue="demo", event="cinema.ticket", lang="en", title="Ticket", body="", url="https://p/t?c=x")
+    channel(db, tencent.endpoint).send("s-1", "phone", CONTACT, ticket)
+    assert tencent.requests[0][1]["TemplateParamSet"] == ["https://p/t?c=x"]
+
+
+@pytest.mark.parametrize("answer, outcome", [
+    ({"SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberThirtySecondLimit", "Message": "too often"}]}, Retry),
+    ({"Error": {"Code": "InternalError.Timeout", "Message": "x"}}, Retry),
+    ({"SendStatusSet": [{"Code": "InvalidParameterValue.IncorrectPhoneNumber", "Message": "bad"}]}, Refused),
+    ({"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"}}, Refused),
+    ({"Error": {"Code": "FailedOperation.TemplateIncorrectOrUnapproved", "Message": "x"}}, Refused),
+])
+def test_answers_map_to_retry_or_refused(db, tencent, answer, outcome):
+    tencent.answer = answer
+    with pytest.raises(outcome):
+        channel(db, tencent.endpoint).send("s-1", "phone", CONTACT, MESSAGE)
+
+
+def test_an_event_without_a_template_is_refused_without_a_request(db, tencent):
+    other = Message(venue="demo", event="activities.group_done", lang="zh", title="x", body="", url="")
+    with pytest.raises(Refused, match="no SMS template"):
+        channel(db, tencent.endpoint).send("s-1", "phone", CONTACT, other)
+    assert tencent.requests == []
+
+
+def test_templates_setting():
+    assert template_for({"a.b": "123:number|link"}, "a.b") == ("123", ["number", "link"])
+    assert template_for({"a.b": "123"}, "a.b") == ("123", ["link"])
+    assert template_for({}, "a.b") is None
+
+
+def test_provider_is_configured_by_environment(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "SMS_PROVIDER": "tencent", "TENCENTCLOUD_SECRET_ID": "AKID",
+           "TENCENTCLOUD_SECRET_KEY": "k", "TENCENT_SMS_APP_ID": "1400", "TENCENT_SMS_SIGN_NAME": "商场",
+           "SMS_TEMPLATES": "queue.called=1:number,cinema.ticket=2"}
+    notify = Settings.from_env(env).notify
+    assert notify.sms_provider == "tencent" and notify.sms_templates == {"queue.called": "1:number",
+                                                                        "cinema.ticket": "2"}
+    assert "AKID" not in repr(notify) and "vapid_private_key" not in repr(notify)  # secrets stay out of reprs
+    with pytest.raises(ValueError, match="TENCENTCLOUD_SECRET_KEY"):
+        Settings.from_env({**env, "TENCENTCLOUD_SECRET_KEY": ""})
+    with pytest.raises(ValueError, match="SMS_PROVIDER"):
+        Settings.from_env({**env, "SMS_PROVIDER": "carrier-pigeon"})
+    with pytest.raises(ValueError, match="SMS_TEMPLATES"):
+        Settings.from_env({**env, "SMS_TEMPLATES": "queue.called"})
+
+
+def test_vapid_key_is_generated_once_and_required_with_a_shared_store(tmp_path):
+    first = Settings.from_env({"DATA_DIR": str(tmp_path)}).notify.vapid_private_key
+    assert first == Settings.from_env({"DATA_DIR": str(tmp_path)}).notify.vapid_private_key
+    shared = {"DATA_DIR": str(tmp_path / "other"), "REDIS_URL": "redis://10.0.0.5:6379/0", "SECRET_KEY": "s",
+              "MAC_HASH_KEY": "m", "PHONE_KEY": "p"}
+    with pytest.raises(ValueError, match="VAPID_PRIVATE_KEY is not set"):
+        Settings.from_env(shared)
+    with pytest.raises(ValueError, match="P-256"):
+        Settings.from_env({**shared, "VAPID_PRIVATE_KEY": "change-me"})
+    assert Settings.from_env({**shared, "VAPID_PRIVATE_KEY": first}).notify.vapid_private_key == first
