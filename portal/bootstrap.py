@@ -37,6 +37,7 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.captive.config import PortalConfigStore
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
@@ -85,9 +86,14 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=privacy,
         moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
-                               notifier=Outbox(db).enqueue),
+                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue)),
         breaker=StoreBreaker.for_client(db),
     )
+
+
+def venue_zone(db: redis.Redis, settings: Settings, venue: str) -> str:
+    """A venue's time zone outside a request (the tracker's moments): its portal config's, else the setting."""
+    return PortalConfigStore(db).get(venue).get("time_zone") or settings.time_zone
 
 
 def create_app(settings: Settings | None = None) -> Flask:

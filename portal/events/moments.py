@@ -348,12 +348,13 @@ Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopp
 class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
                  consent: Consent | None = None, send: Callable = http_post,
-                 staff: Callable[[str], set[str]] | None = None) -> None:
+                 staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None) -> None:
         self.db = db
         self.events = events
         self.notifier = notifier
         self.consent = consent
         self.staff = staff  # venue -> the phones on the operator's staff list: no moments for them
+        self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
         self.send = send
         self._fire = db.register_script(_FIRE)
 
@@ -389,13 +390,13 @@ class MomentsEngine:
     def ensure(self, venue: str, start: str = "$") -> None:
         self.events.ensure_group(venue, GROUP, start)
 
-    def run_once(self, venue: str, now: float | None = None, tz: str = "UTC", batch: int = 500) -> int:
+    def run_once(self, venue: str, now: float | None = None, tz: str | None = None, batch: int = 500) -> int:
         """Process the events the group has not seen (up to `batch`), then deliver due webhooks; returns
         how many events were processed."""
         self.ensure(venue)
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, "engine", count=batch)
-        zone = ZoneInfo(tz)
+        zone = ZoneInfo(tz or (self.tz_of(venue) if self.tz_of is not None else "UTC"))
         staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
             if event.device not in staff:
@@ -414,7 +415,7 @@ class MomentsEngine:
                 break
         return total
 
-    def drain(self, venue: str, tz: str = "UTC") -> int:
+    def drain(self, venue: str, tz: str | None = None) -> int:
         total = 0
         while n := self.run_once(venue, tz=tz):
             total += n

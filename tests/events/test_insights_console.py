@@ -20,6 +20,7 @@ def crowd(svc, demo):
     for i in range(12):
         svc.presence.record("demo", f"d{i}", "kopi", T + i)
         svc.presence.record("demo", f"d{i}", "kopi", T + i + 600)
+        svc.consent.record("demo", f"s-{i}", location=True, marketing=False)  # identified events need it
         svc.events.emit("demo", "landing", at=T + i + 30, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
         if i < 6:
             svc.events.emit("demo", "txn", at=T + i + 60, device=f"d{i}", shopper=f"s-{i}", zone="kopi",

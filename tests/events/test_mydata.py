@@ -87,6 +87,7 @@ def test_an_offer_shows_on_the_shoppers_next_page(app, client, svc, demo):
                       zones=["kopi"], owner="ops", may_webhook=True)
     svc.moments.save("demo", rule)
     svc.moments.ensure("demo", start="0")
+    svc.consent.record("demo", "s-o", location=True, marketing=True)
     svc.events.emit("demo", "landing", at=time.time(), device="dev-o", shopper="s-o", zone="atrium")
     svc.events.emit("demo", "zone_enter", at=time.time(), device="dev-o", zone="kopi")
     svc.moments.tick("demo")
