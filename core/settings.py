@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.payment_settings import PaymentSettings
 from core.security import new_vapid_private_key, vapid_public_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -302,6 +303,7 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    payments: PaymentSettings = field(default_factory=PaymentSettings)  # core/payment_settings.py
     notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
     # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
     # are the defaults for a venue that sets none.
@@ -356,6 +358,7 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            payments=PaymentSettings.from_env(env, data_dir),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
             time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),

@@ -47,6 +47,9 @@ from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
+from portal.payments import views as payment_views
+from portal.payments.service import PaymentService
+from portal.payments.store import PaymentStore
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -81,6 +84,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
         consent=consent,
         events=events,
         presence=presence,
@@ -131,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
     init_light_apps(app, svc)

@@ -21,6 +21,7 @@ from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.payments.service import PaymentService
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
 
@@ -39,6 +40,7 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    payments: PaymentService
     consent: ConsentStore  # the shoppers' privacy choices (portal/consent.py)
     events: EventLog
     presence: PresenceTracker
