@@ -41,6 +41,7 @@ from portal.captive.config import PortalConfigStore
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
+from portal.events.log import payment_listener
 from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
@@ -70,6 +71,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
+    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir)
+    payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log
     consent = ConsentStore(db)
     privacy = PrivacyStore(db, hasher)
     privacy.consents = consent.allows  # insights: location consent; moments: marketing consent
@@ -84,7 +87,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
-        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
+        payments=payments,
         consent=consent,
         events=events,
         presence=presence,
