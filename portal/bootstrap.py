@@ -38,13 +38,16 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.captive.config import PortalConfigStore
 from portal.consent import ConsentStore
-from portal.events import EventLog, PresenceTracker
+from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
+from portal.events.log import payment_listener
 from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
 from portal.payments import cli as payments_cli
 from portal.payments import views as payment_views
@@ -71,6 +74,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
+    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir)
+    payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log
+    consent = ConsentStore(db)
+    privacy = PrivacyStore(db, hasher)
+    privacy.consents = consent.allows  # insights: location consent; moments: marketing consent
     return Services(
         settings=settings,
         db=db,
@@ -82,14 +90,20 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
-        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
-        consent=ConsentStore(db),
+        payments=payments,
+        consent=consent,
         events=events,
         presence=presence,
-        privacy=PrivacyStore(db, hasher),
-        moments=MomentsEngine(db, events),
+        privacy=privacy,
+        moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
+                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue)),
         breaker=StoreBreaker.for_client(db),
     )
+
+
+def venue_zone(db: redis.Redis, settings: Settings, venue: str) -> str:
+    """A venue's time zone outside a request (the tracker's moments): its portal config's, else the setting."""
+    return PortalConfigStore(db).get(venue).get("time_zone") or settings.time_zone
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -133,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     hub.init_hub(app)
     init_light_apps(app, svc)
+    mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw

@@ -442,6 +442,25 @@ class MemberStore:
         """This device stops being the member (the member and points stay; re-verify to come back)."""
         self.db.delete(MemberKeys(venue).client(client))
 
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """What membership holds about this shopper: the member record and its ledger."""
+        member = self.for_client(venue, client)
+        if member is None:
+            return {}
+        return {"member": member.id, "phone": member.phone, "points": member.points, "lifetime": member.lifetime,
+                "created_at": member.created_at, "ledger": self.ledger(venue, member.id, 1000)}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the member this shopper is (record, ledger, phone binding) and the shopper's link to it."""
+        keys = MemberKeys(venue)
+        member = self.for_client(venue, client)
+        doomed = [keys.client(client)]
+        if member is not None:
+            doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(member.phone)]
+        return int(self.db.delete(*doomed))
+
     # ---- the rotating member code at the till -------------------------------------------------
 
     def identify(self, venue: str, member_id: str, code: str, now: float | None = None) -> tuple[str, Member | None]:

@@ -25,6 +25,22 @@ def app_store(app: LightApp) -> Any:
     return current_app.extensions[STORES][app.name]
 
 
+def shopper_data(venue: str, client: str) -> dict[str, Any]:
+    """Every app's data about a shopper (a store's optional `export_shopper(venue, client) -> dict`)."""
+    out = {}
+    for name, store in current_app.extensions[STORES].items():
+        export = getattr(store, "export_shopper", None)
+        if export is not None and (data := export(venue, client)):
+            out[name] = data
+    return out
+
+
+def erase_shopper(venue: str, client: str) -> dict[str, int]:
+    """Every app forgets a shopper (a store's optional `forget_shopper(venue, client) -> int`)."""
+    return {name: store.forget_shopper(venue, client) for name, store in current_app.extensions[STORES].items()
+            if getattr(store, "forget_shopper", None) is not None}
+
+
 def zone_app_blueprint(app: LightApp, import_name: str, *, off_message: Callable[[], str], **options) -> Blueprint:
     """The blueprint of an app's shopper pages (named after the app). Before a view whose URL has `venue` and
     `zone`, the venue's map, the zone and the zone's config (defaults filled in) are loaded once into

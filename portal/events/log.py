@@ -160,3 +160,14 @@ class EventLog:
         for i in range(0, len(doomed), 500):
             self.db.xdel(key, *doomed[i:i + 500])
         return len(doomed)
+
+
+def payment_listener(log: EventLog):
+    """A PaymentService money listener (portal/payments): every payment and refund is a `txn` event
+    (action `payment` / `refund`, `amount_fen`, the order's purpose as `app`)."""
+
+    def listener(kind: str, order, amount: int) -> None:
+        log.emit(order.venue, "txn", shopper=order.shopper or None, app=order.purpose,
+                 action="payment" if kind == "paid" else "refund", amount_fen=int(amount), order=order.id)
+
+    return listener

@@ -340,17 +340,21 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float =
         return False, exc.__class__.__name__
 
 
-Notifier = Callable[[str, str, str, dict], object]  # (venue, shopper, event, data): the notification outbox
+# (venue, shopper, event, data, message id): the notification outbox's enqueue (portal/notify/outbox.py)
+Notifier = Callable[[str, str, str, dict, str], object]
 Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopper) -> marketing consent
 
 
 class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
-                 consent: Consent | None = None, send: Callable = http_post) -> None:
+                 consent: Consent | None = None, send: Callable = http_post,
+                 staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None) -> None:
         self.db = db
         self.events = events
         self.notifier = notifier
         self.consent = consent
+        self.staff = staff  # venue -> the phones on the operator's staff list: no moments for them
+        self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
         self.send = send
         self._fire = db.register_script(_FIRE)
 
@@ -386,15 +390,17 @@ class MomentsEngine:
     def ensure(self, venue: str, start: str = "$") -> None:
         self.events.ensure_group(venue, GROUP, start)
 
-    def run_once(self, venue: str, now: float | None = None, tz: str = "UTC", batch: int = 500) -> int:
+    def run_once(self, venue: str, now: float | None = None, tz: str | None = None, batch: int = 500) -> int:
         """Process the events the group has not seen (up to `batch`), then deliver due webhooks; returns
         how many events were processed."""
         self.ensure(venue)
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, "engine", count=batch)
-        zone = ZoneInfo(tz)
+        zone = ZoneInfo(tz or (self.tz_of(venue) if self.tz_of is not None else "UTC"))
+        staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
-            self._process(venue, event, rules, zone)
+            if event.device not in staff:
+                self._process(venue, event, rules, zone)
         self.events.ack(venue, GROUP, [e.id for e in events])
         self.deliver_due(venue, time.time() if now is None else now)
         return len(events)
@@ -409,7 +415,7 @@ class MomentsEngine:
                 break
         return total
 
-    def drain(self, venue: str, tz: str = "UTC") -> int:
+    def drain(self, venue: str, tz: str | None = None) -> int:
         total = 0
         while n := self.run_once(venue, tz=tz):
             total += n
@@ -475,8 +481,7 @@ class MomentsEngine:
             status = "offered"
         elif rule.action == "notify":
             if self.notifier is not None and shopper:
-                self.notifier(venue, shopper, f"moment.{rule.trigger}", {"rule": rule.id, "message": rule.message_en,
-                                                                         "message_zh": rule.message_zh})
+                self._notify(venue, shopper, rule, delivery_id)
                 status = "notified"
             else:
                 status = "skipped"  # no shopper to reach (never landed) or no outbox
@@ -532,9 +537,15 @@ class MomentsEngine:
             body = json.loads(d.body)
             rule = self.rule(venue, d.rule)
             if body.get("shopper") and rule is not None:
-                self.notifier(venue, body["shopper"], f"moment.{rule.trigger}", {"rule": rule.id,
-                                                                                 "message": rule.message_en})
+                self._notify(venue, body["shopper"], rule, f"{d.id}.{secrets.token_hex(4)}")
         return True
+
+    def _notify(self, venue: str, shopper: str, rule: Rule, message_id: str) -> None:
+        """Through the outbox (the notify worker delivers: push or SMS, in the shopper's language)."""
+        self.notifier(venue, shopper, f"moments.{rule.trigger}", {
+            "title_en": rule.name, "title_zh": rule.name, "body_en": rule.message_en,
+            "body_zh": rule.message_zh or rule.message_en, "path": f"/v/{venue}/", "rule": rule.id},
+            f"moments:{message_id}")
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
         """POST the webhooks whose time has come; returns how many were tried."""
@@ -561,6 +572,16 @@ class MomentsEngine:
                 self._log(venue, replace(d, status="retrying", attempts=attempts, last_error=error,
                                          next_at=now + BACKOFF_S * 2 ** (attempts - 1)))
         return tried
+
+    def forget(self, venue: str, subjects: list[str]) -> int:
+        """Erasure: what the engine keeps about these phones / shoppers (state and waiting offers)."""
+        keys = MomentKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for subject in subjects:
+            for key in (keys.visits(), keys.shoppers(), keys.tiers()):
+                pipe.hdel(key, subject)
+            pipe.delete(keys.offers(subject))
+        return sum(int(n) for n in pipe.execute())
 
     # ---- offers for the shopper's pages ----
     def offers(self, venue: str, subjects: Iterable[str]) -> list[dict]:

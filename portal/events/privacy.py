@@ -4,7 +4,10 @@ the daily job that applies it, a member's export and erasure, and the audit of w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 
@@ -12,9 +15,17 @@ import redis
 
 from core.security import MacHasher
 from core.storage import VenueKeys
-from portal.events.log import Event
+from portal.events.log import Event, EventKeys
+from portal.events.moments import MomentKeys
 
 AUDIT_KEPT = 1000
+# Retention per data kind, in days: (what happens, default, lowest allowed).
+RETENTION = {
+    "events_anonymise": ("event log: phone and shopper ids replaced by unlinkable ones", 90, 1),
+    "events_delete": ("event log: deleted", 395, 7),
+    "deliveries_delete": ("moments delivery log: deleted", 30, 1),
+}
+ANON = "anon-"
 
 
 class PrivacyKeys(VenueKeys):
@@ -26,12 +37,22 @@ class PrivacyKeys(VenueKeys):
         """List: who exported what, newest first (JSON)."""
         return self.key("priv", "exports")
 
+    def retention(self) -> str:
+        """Hash: data kind -> days kept (RETENTION)."""
+        return self.key("priv", "retention")
+
+    def daily(self) -> str:
+        """String with a day's TTL: the retention job ran."""
+        return self.key("priv", "daily")
+
 
 class PrivacyStore:
     def __init__(self, db: redis.Redis, hasher: MacHasher | None = None) -> None:
         self.db = db
         self.hasher = hasher
-        self.consent: Callable[[str, Event], bool] | None = None  # (venue, event) -> may it count
+        # (venue, shopper, purpose) -> consented: the consent store's `allows`, plugged in by the composition
+        # root; None (no consent store): every event counts, every shopper may be contacted.
+        self.consents: Callable[[str, str, str], bool] | None = None
 
     # ---- staff phones ----
     def staff(self, venue: str) -> set[str]:
@@ -50,11 +71,27 @@ class PrivacyStore:
 
     # ---- consent ----
     def allowed(self, venue: str) -> Callable[[Event], bool] | None:
-        """The filter the insights apply: None (every event) until a consent store is plugged in."""
-        if self.consent is None:
+        """The filter the insights apply: an event that names a shopper counts only when that shopper gave
+        location consent (presence events name none: they count as aggregates, shown k-anonymously).
+        None: no consent store, every event counts. Answers are cached for the one computation."""
+        if self.consents is None:
             return None
-        check = self.consent
-        return lambda event: check(venue, event)
+        check, cache = self.consents, {}
+
+        def allowed(event: Event) -> bool:
+            if event.shopper is None or event.shopper.startswith(ANON):
+                return True
+            if event.shopper not in cache:
+                cache[event.shopper] = check(venue, event.shopper, "location")
+            return cache[event.shopper]
+
+        return allowed
+
+    def may_contact(self, venue: str, device: str | None, shopper: str | None) -> bool:
+        """The moments engine's consent condition: marketing consent of the shopper (no consent store: yes)."""
+        if self.consents is None:
+            return True
+        return shopper is not None and self.consents(venue, shopper, "marketing")
 
     # ---- export audit ----
     def audit_export(self, venue: str, who: str, what: str, scope: str, at: float | None = None) -> None:
@@ -66,3 +103,69 @@ class PrivacyStore:
 
     def exports(self, venue: str, limit: int = 100) -> list[dict]:
         return [json.loads(raw) for raw in self.db.lrange(PrivacyKeys(venue).exports(), 0, limit - 1)]
+
+    # ---- retention ----
+    def retention(self, venue: str) -> dict[str, int]:
+        stored = {k.decode(): int(v) for k, v in self.db.hgetall(PrivacyKeys(venue).retention()).items()}
+        return {kind: stored.get(kind, default) for kind, (_what, default, _low) in RETENTION.items()}
+
+    def set_retention(self, venue: str, kind: str, days: int) -> None:
+        """ValueError for an unknown kind or too few days."""
+        if kind not in RETENTION:
+            raise ValueError(f"unknown data kind {kind!r}")
+        low = RETENTION[kind][2]
+        if not low <= int(days) <= 3650:
+            raise ValueError(f"{kind} must be kept {low} to 3650 days")
+        self.db.hset(PrivacyKeys(venue).retention(), kind, int(days))
+
+    def daily(self, venue: str, now: float | None = None) -> dict[str, int] | None:
+        """The daily job (the tracker's sweep calls it; it runs once a day per venue): apply retention."""
+        if not self.db.set(PrivacyKeys(venue).daily(), "1", nx=True, ex=86400):
+            return None
+        return self.apply_retention(venue, time.time() if now is None else now)
+
+    def apply_retention(self, venue: str, now: float) -> dict[str, int]:
+        days = self.retention(venue)
+        deleted, anonymised = self._sweep_events(venue, delete_before=now - days["events_delete"] * 86400,
+                                                 anonymise_before=now - days["events_anonymise"] * 86400)
+        keys = MomentKeys(venue)
+        old = self.db.zrangebyscore(keys.deliveries(), "-inf", now - days["deliveries_delete"] * 86400)
+        if old:
+            self.db.delete(*(keys.delivery(d.decode()) for d in old))
+            self.db.zrem(keys.deliveries(), *old)
+        return {"events_deleted": deleted, "events_anonymised": anonymised, "deliveries_deleted": len(old)}
+
+    def _sweep_events(self, venue: str, delete_before: float, anonymise_before: float,
+                      batch: int = 1000) -> tuple[int, int]:
+        """One pass over the venue's stream (a daily job): events that happened before `delete_before` are
+        deleted; before `anonymise_before`, each phone and shopper id becomes a pseudonym keyed by a secret
+        thrown away after this run (a day's figures still add up; nobody can link them back) and a member
+        number is dropped. A rewritten event goes to the stream's end (readers order by `at`)."""
+        key = secrets.token_bytes(32)
+
+        def pseudonym(value: str | None) -> str | None:
+            return ANON + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16] if value else None
+
+        stream, deleted, anonymised, start = EventKeys(venue).stream(), 0, 0, "-"
+        while True:
+            entries = self.db.xrange(stream, min=start, max="+", count=batch)
+            pipe = self.db.pipeline(transaction=False)
+            for entry_id, raw in entries:
+                event = Event.from_entry(venue, entry_id, raw)
+                if event is not None and event.at < delete_before:
+                    pipe.xdel(stream, entry_id)
+                    deleted += 1
+                elif event is not None and event.at < anonymise_before and _identifies(event):
+                    data = {k: v for k, v in event.data.items() if k != "member"}
+                    pipe.xadd(stream, Event(event.kind, event.at, venue, pseudonym(event.device),
+                                            pseudonym(event.shopper), event.zone, data).fields())
+                    pipe.xdel(stream, entry_id)
+                    anonymised += 1
+            pipe.execute()
+            if len(entries) < batch:
+                return deleted, anonymised
+            start = "(" + entries[-1][0].decode()
+
+
+def _identifies(event: Event) -> bool:
+    return any(v and not v.startswith(ANON) for v in (event.device, event.shopper)) or "member" in event.data

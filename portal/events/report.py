@@ -2,7 +2,7 @@
 from the event log (portal/events/insights.py), with every count passed through k_safe; server-rendered
 SVG charts (no JavaScript); CSV and Parquet exports of the same k-safe figures.
 
-Times are in the venue's time zone (the map's `timezone` when it has one, else UTC)."""
+Times are in the venue's time zone (portal/apps/locale.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from portal.apps.locale import read_venue_locale
 from portal.events.insights import K_MIN, Insights, compute, k_safe, staff_devices
 from portal.services import Services
 
@@ -23,8 +24,9 @@ LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def venue_tz(venue_map) -> str:
-    return getattr(venue_map, "timezone", None) or "UTC"
+def venue_tz(svc: Services, venue_map) -> str:
+    """The venue's time zone (its portal config's `time_zone`, else the TIME_ZONE setting)."""
+    return read_venue_locale(svc, venue_map.id).time_zone.key
 
 
 def day_bounds(day: date, tz: str) -> tuple[float, float]:
@@ -32,10 +34,10 @@ def day_bounds(day: date, tz: str) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
-def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None) -> Insights:
-    """The figures of one day (venue's zone) for the whole venue or for `zones`."""
-    tz = venue_tz(venue_map)
-    since, until = day_bounds(day, tz)
+def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1) -> Insights:
+    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`."""
+    tz = venue_tz(svc, venue_map)
+    since, until = day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = staff_devices((e for e in events if e.at >= since - 7 * 86400), tz) | svc.privacy.staff(venue_map.id)
     return compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,

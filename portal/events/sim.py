@@ -221,7 +221,12 @@ class Simulator:
         decision = self.landing.decide(self.venue, person.device, now=t)
         if not isinstance(decision, Redirect):
             raise RuntimeError(f"simulated landing got {decision!r}")
-        self._shoppers[person.device] = person.shopper or decision.client  # a returning browser keeps its own
+        shopper = person.shopper or decision.client  # a returning browser keeps its own
+        self._shoppers[person.device] = shopper
+        # Every simulated shopper who lands accepts the privacy notice (location and marketing): the
+        # insights count identified events only with location consent (tests/events covers refusals).
+        for consenting in {shopper, decision.client}:
+            self.svc.consent.record(self.venue, consenting, location=True, marketing=True, now=t)
 
     def _do_buy(self, t: float, person: Person, zone: str, app_name: str, action: str) -> None:
         shopper = Shopper(self.venue, self._shoppers.get(person.device) or person.shopper or "", phone=person.device)

@@ -4,7 +4,8 @@
     GET  /console/ops/<venue>/insights?day=YYYY-MM-DD        figures and charts (HTML)
     GET  /console/ops/<venue>/insights/export.csv?day=...    the same figures as rows (CSV | .parquet)
     POST /console/ops/<venue>/insights/limit                 zone, limit: the zone's occupancy alert
-    POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones"""
+    POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones
+    POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
+from portal.events.privacy import RETENTION
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.blueprint import bp
 from portal.operator.footfall import _day
@@ -22,6 +24,14 @@ from portal.services import services
 
 EXPORTS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 MAX_LIMIT = 100_000
+
+
+def period_days() -> int:
+    """?days=N: the period ends with the day and is N days long (1 to 31; 7 fills the hour-of-week map)."""
+    raw = request.args.get("days", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 31:
+        abort(400, _("The period must be 1 to 31 days."))
+    return int(raw)
 
 
 def zone_names(venue_map) -> dict[str, str]:
@@ -34,11 +44,14 @@ def insights(venue: str):
     venue_map = load_map(venue)
     day = _day(request.args.get("day"))
     names = zone_names(venue_map)
-    figures = day_insights(services(), venue_map, day)
+    figures = day_insights(services(), venue_map, day, days=period_days())
     return render_template(
-        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), f=page_context(figures, names),
+        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), days=period_days(),
+        f=page_context(figures, names),
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
-        staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff)
+        staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
+        retention=services().privacy.retention(venue), retention_kinds=RETENTION,
+        exports=services().privacy.exports(venue, 20))
 
 
 @bp.get("/<venue>/insights/export.<fmt>")
@@ -47,7 +60,7 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     venue_map = load_map(venue)
     day = _day(request.args.get("day"))
-    data = rows(day_insights(services(), venue_map, day), zone_names(venue_map))
+    data = rows(day_insights(services(), venue_map, day, days=period_days()), zone_names(venue_map))
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{day} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
     return Response(body, mimetype=EXPORTS[fmt], headers={
@@ -83,4 +96,26 @@ def insights_staff(venue: str):
             abort(400, _("That is not a MAC address (like aa:bb:cc:dd:ee:ff)."))
         audit("insights.staff_add", venue)
         flash(_("Staff phone added: it is left out of every figure."))
+    return redirect(url_for("operator.insights", venue=venue), code=303)
+
+
+@bp.post("/<venue>/insights/retention")
+def insights_retention(venue: str):
+    load_map(venue)
+    privacy = services().privacy
+    changes = {}
+    for kind in RETENTION:
+        raw = request.form.get(kind, "").strip()
+        if not raw.isdigit():
+            abort(400, _("Days must be whole numbers."))
+        changes[kind] = int(raw)
+    if changes["events_anonymise"] > changes["events_delete"]:
+        abort(400, _("Events must be anonymised before they are deleted."))
+    try:
+        for kind, days in changes.items():
+            privacy.set_retention(venue, kind, days)
+    except ValueError as exc:
+        abort(400, str(exc))
+    audit("insights.retention", venue, **{k: str(v) for k, v in changes.items()})
+    flash(_("Retention saved: the daily job applies it."))
     return redirect(url_for("operator.insights", venue=venue), code=303)

@@ -27,7 +27,7 @@ STATUSES = ("queued", "retrying", "delivered", "failed", "offered", "notified", 
 
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
     """rule id -> Preview over yesterday (the venue's zone), from one read of the log."""
-    tz = venue_tz(venue_map)
+    tz = venue_tz(services(), venue_map)
     since, until = day_bounds(today(tz) - timedelta(days=1), tz)
     events = list(services().events.read(venue_map.id, since=since - 30 * 86400, until=until))
     return {r.id: preview(r, events, since, until, tz) for r in rules}

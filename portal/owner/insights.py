@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from portal.auth import current_account, login_required, require_zone
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.footfall import _day
-from portal.operator.insights import EXPORTS, zone_names
+from portal.operator.insights import EXPORTS, period_days, zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
 
@@ -42,8 +42,9 @@ def insights(venue: str):
     account, venue_map, zones, wanted = _scope(venue)
     day = _day(request.args.get("day"))
     names = zone_names(venue_map)
-    figures = day_insights(services(), venue_map, day, zones=zones)
+    figures = day_insights(services(), venue_map, day, zones=zones, days=period_days())
     return render_template("owner/insights.html", venue=venue_map, account=account, day=day.isoformat(),
+                           days=period_days(),
                            zone=wanted, zones=[(z, names.get(z, z)) for z in zones], f=page_context(figures, names),
                            occupancy=occupancy(services(), venue_map, zones, names, time.time()))
 
@@ -55,7 +56,7 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     account, venue_map, zones, _wanted = _scope(venue)
     day = _day(request.args.get("day"))
-    data = rows(day_insights(services(), venue_map, day, zones=zones), zone_names(venue_map))
+    data = rows(day_insights(services(), venue_map, day, zones=zones, days=period_days()), zone_names(venue_map))
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{day} {','.join(zones)}")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
     return Response(body, mimetype=EXPORTS[fmt], headers={

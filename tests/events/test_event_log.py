@@ -80,3 +80,14 @@ def test_coupon_claim_emits_a_transaction(app, client, svc, demo):
     assert len(txns) == 1
     assert (txns[0].shopper, txns[0].device, txns[0].zone) == ("s-alice", "dev-alice", "kopi")
     assert txns[0].data == {"app": "coupons", "action": "coupon_claim", "coupon": coupon.id}
+
+
+def test_payments_and_refunds_are_transactions(svc):
+    from types import SimpleNamespace
+
+    order = SimpleNamespace(venue="v1", shopper="s-9", purpose="cinema", id="o1")
+    for listener in svc.payments.listeners:
+        listener("paid", order, 4500)
+        listener("refund", order, 1500)
+    txns = [(e.shopper, e.data["action"], e.data["amount_fen"]) for e in svc.events.read("v1") if e.kind == "txn"]
+    assert txns == [("s-9", "payment", 4500), ("s-9", "refund", 1500)]

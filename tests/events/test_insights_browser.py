@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker
 
 DAY = "2026-10-05"
@@ -16,6 +17,7 @@ def seed_day(db) -> None:
     for i in range(8):
         presence.record("demo", f"bt{i}", "kopi", t + i)
         presence.record("demo", f"bt{i}", "books", t + i + 900)
+        ConsentStore(db).record("demo", f"s-bt{i}", location=True, marketing=False)
         log.emit("demo", "landing", at=t + i + 60, device=f"bt{i}", shopper=f"s-bt{i}", zone="kopi")
     presence.sweep("demo", t + 6 * 3600)
 

@@ -20,6 +20,7 @@ def crowd(svc, demo):
     for i in range(12):
         svc.presence.record("demo", f"d{i}", "kopi", T + i)
         svc.presence.record("demo", f"d{i}", "kopi", T + i + 600)
+        svc.consent.record("demo", f"s-{i}", location=True, marketing=False)  # identified events need it
         svc.events.emit("demo", "landing", at=T + i + 30, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
         if i < 6:
             svc.events.emit("demo", "txn", at=T + i + 60, device=f"d{i}", shopper=f"s-{i}", zone="kopi",
@@ -113,3 +114,29 @@ def test_cli_simulates_and_shows(app, demo):
     assert shown.exit_code == 0 and "visitors" in shown.output
     assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
     assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
+
+
+def test_consent_filters_identified_events_and_moments(svc):
+    from portal.events.insights import compute
+
+    t = 1_800_000_000.0
+    for i in range(6):
+        svc.events.emit("v1", "zone_enter", at=t, device=f"d{i}", zone="kopi")
+        svc.events.emit("v1", "landing", at=t + 1, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
+    granted = {"s-0", "s-1"}
+    svc.privacy.consents = lambda venue, shopper, purpose: shopper in granted
+    got = compute(svc.events.read("v1"), "v1", t - 1, t + 10, allowed=svc.privacy.allowed("v1"))
+    assert (got.funnels[0].in_zone, got.funnels[0].landed) == (6, 2)  # presence counts; landings need consent
+    assert svc.privacy.may_contact("v1", "d0", "s-0") and not svc.privacy.may_contact("v1", "d5", "s-5")
+    assert not svc.privacy.may_contact("v1", "d9", None)
+    svc.privacy.consents = None
+    assert svc.privacy.allowed("v1") is None and svc.privacy.may_contact("v1", "d9", None)
+
+
+def test_a_week_fills_the_hour_of_week_map(client, console, crowd):
+    console.login("ops")
+    assert client.get(f"/console/ops/demo/insights?day={DAY}&days=40").status_code == 400
+    week = client.get("/console/ops/demo/insights?day=2026-11-08&days=7").get_data(as_text=True)
+    assert '<strong id="visitors">12</strong>' in week  # Monday the 2nd lies in the week ending Sunday the 8th
+    day_after = client.get("/console/ops/demo/insights?day=2026-11-08").get_data(as_text=True)
+    assert '<strong id="visitors">0</strong>' in day_after

@@ -144,3 +144,17 @@ def test_rule_form_validation():
                               "webhook_url": "http://x/"}), zones=ZONES, owner="kopi", may_webhook=False,
                    owner_zones=["kopi"])
     assert rule(trigger="dwell", zone="kopi", dwell_min="15", action="offer").dwell_min == 15
+
+
+def test_staff_phones_trigger_nothing(db):
+    from portal.events.log import EventLog
+
+    log = EventLog(db)
+    engine = MomentsEngine(db, log, staff=lambda venue: {"staff-1"})
+    hello = rule(trigger="arrive", action="offer", cap_per_day="0", cooldown_h="0")
+    engine.save("v1", hello)
+    engine.ensure("v1", start="0")
+    for device in ("staff-1", "d2"):
+        log.emit("v1", "arrive", at=time.time(), device=device)
+    engine.drain("v1")
+    assert engine.fired("v1") == {hello.id: 1}

@@ -23,6 +23,7 @@ def test_operator_creates_pauses_and_sees_deliveries(client, console, svc):
     assert client.post("/console/ops/demo/moments", data=form(csrf)).status_code == 303
     [rule] = svc.moments.rules("demo")
     svc.moments.ensure("demo", start="0")
+    svc.consent.record("demo", "s-1", location=True, marketing=True)  # the rule asks for marketing consent
     svc.events.emit("demo", "landing", at=time.time(), device="d1", shopper="s-1", zone="atrium")
     svc.events.emit("demo", "zone_enter", at=time.time(), device="d1", zone="kopi")
     svc.moments.tick("demo")
@@ -52,3 +53,15 @@ def test_owner_makes_rules_for_its_zones_only(client, console, svc):
     assert [r.owner for r in svc.moments.rules("demo")] == ["kopi"]
     assert 'data-rule="' in client.get("/console/owner/demo/moments").get_data(as_text=True)
     assert client.get("/console/ops/demo/moments").status_code == 403
+
+
+def test_without_marketing_consent_no_offer(client, console, svc):
+    console.login("ops")
+    assert client.post("/console/ops/demo/moments", data=form(console.csrf())).status_code == 303
+    svc.moments.ensure("demo", start="0")
+    svc.consent.record("demo", "s-2", location=True, marketing=False)
+    svc.events.emit("demo", "landing", at=time.time(), device="d2", shopper="s-2", zone="atrium")
+    svc.events.emit("demo", "zone_enter", at=time.time(), device="d2", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=time.time(), device="d3", zone="kopi")  # never landed: nobody to ask
+    svc.moments.tick("demo")
+    assert svc.moments.fired("demo") == {}

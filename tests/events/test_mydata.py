@@ -1,0 +1,101 @@
+"""The shopper's own data: export (JSON, audited) and erasure from every store (the event log, presence,
+moments, membership through its hook, the tokens); only with the shopper's token; another shopper's
+events and an unverified phone's location stay out."""
+
+from __future__ import annotations
+
+import time
+
+from lightapps.membership.store import MemberStore
+from portal.events.insights import compute
+from portal.shopper import Shopper, shopper_token
+
+
+def test_export_and_erase(app, client, svc, demo):
+    members = app.extensions["light_app_stores"]["membership"]
+    assert isinstance(members, MemberStore)
+    member = members.bind("demo", "+8613800138001", "s-me")[0]
+    me = Shopper("demo", "s-me", phone="dev-me", phone_verified=True)
+    with app.app_context():
+        token = shopper_token(me)
+    t = time.time() - 3600
+    svc.presence.record("demo", "dev-me", "kopi", t)
+    svc.presence.record("demo", "dev-other", "kopi", t)
+    svc.events.emit("demo", "landing", at=t + 1, device="dev-me", shopper="s-me", zone="kopi")
+    svc.events.emit("demo", "txn", at=t + 2, shopper="s-me", zone="kopi", app="coupons", action="coupon_claim")
+    svc.events.emit("demo", "txn", at=t + 3, device="dev-x", shopper="s-unverified", zone="kopi", app="q")
+
+    assert client.get("/v/demo/my-data").status_code == 403  # no token: nothing
+    page = client.get(f"/v/demo/my-data?c={token}")
+    assert page.status_code == 200 and "membership" in page.get_data(as_text=True)
+    data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
+    assert [e["kind"] for e in data["events"]] == ["arrive", "zone_enter", "landing", "txn"]
+    assert data["apps"]["membership"]["member"] == member.id
+    assert svc.privacy.exports("demo")[0]["what"] == "my-data.json"
+
+    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    left = list(svc.events.read("demo"))
+    assert all(e.shopper != "s-me" and e.device != "dev-me" for e in left)
+    assert {e.device for e in left} == {"dev-other", "dev-x"}
+    assert members.get("demo", member.id) is None and members.for_client("demo", "s-me") is None
+    assert svc.presence.occupancy("demo", t + 10) == {"kopi": 1}
+    assert client.get(f"/v/demo/my-data?c={token}").status_code == 403  # the token is gone too
+    assert compute(svc.events.read("demo"), "demo", t - 10, t + 10).funnels[0].in_zone == 1  # future exports
+
+
+def test_an_unverified_phone_does_not_open_its_location_history(app, client, svc, demo):
+    with app.app_context():
+        token = shopper_token(Shopper("demo", "s-claim", phone="dev-victim", phone_verified=False))
+    svc.presence.record("demo", "dev-victim", "kopi", time.time())
+    data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
+    assert data["events"] == []
+
+
+def test_retention_deletes_and_anonymises(svc, demo):
+    now = time.time()
+    day = 86400
+    for age, dev in ((400, "old"), (100, "mid"), (10, "new")):
+        svc.events.emit("demo", "txn", at=now - age * day, device=dev, shopper="s-" + dev, member="100001")
+    done = svc.privacy.daily("demo", now)
+    assert done == {"events_deleted": 1, "events_anonymised": 1, "deliveries_deleted": 0}
+    assert svc.privacy.daily("demo", now) is None  # once a day
+    left = {e.at: e for e in svc.events.read("demo")}
+    mid, new = left[round(now - 100 * day, 3)], left[round(now - 10 * day, 3)]
+    assert mid.device.startswith("anon-") and mid.shopper.startswith("anon-") and "member" not in mid.data
+    assert (new.device, new.shopper, new.data["member"]) == ("new", "s-new", "100001")
+
+
+def test_retention_settings_in_the_console(client, console, svc):
+    console.login("ops")
+    csrf = console.csrf()
+    form = {"csrf_token": csrf, "events_anonymise": "30", "events_delete": "365", "deliveries_delete": "14"}
+    url = "/console/ops/demo/insights/retention"
+    for bad in ({"events_delete": "2"}, {"events_anonymise": "x"}, {"events_anonymise": "400"}):
+        assert client.post(url, data={**form, **bad}).status_code == 400
+    assert svc.privacy.retention("demo") == {"events_anonymise": 90, "events_delete": 395, "deliveries_delete": 30}
+    assert client.post("/console/ops/demo/insights/retention", data=form).status_code == 303
+    assert svc.privacy.retention("demo") == {"events_anonymise": 30, "events_delete": 365, "deliveries_delete": 14}
+
+
+def test_an_offer_shows_on_the_shoppers_next_page(app, client, svc, demo):
+    from werkzeug.datastructures import MultiDict
+
+    from portal.events.moments import parse_rule
+
+    rule = parse_rule(MultiDict({"name": "hi", "trigger": "zone_enter", "zone": "kopi", "action": "offer",
+                                 "message_en": "Free cookie at Kopi", "message_zh": "考比送饼干"}),
+                      zones=["kopi"], owner="ops", may_webhook=True)
+    svc.moments.save("demo", rule)
+    svc.moments.ensure("demo", start="0")
+    svc.consent.record("demo", "s-o", location=True, marketing=True)
+    svc.events.emit("demo", "landing", at=time.time(), device="dev-o", shopper="s-o", zone="atrium")
+    svc.events.emit("demo", "zone_enter", at=time.time(), device="dev-o", zone="kopi")
+    svc.moments.tick("demo")
+    with app.app_context():
+        token = shopper_token(Shopper("demo", "s-o"))
+    page = client.get(f"/v/demo/?c={token}").get_data(as_text=True)
+    assert 'id="moment-offers"' in page and "Free cookie at Kopi" in page
+    assert "考比送饼干" in client.get(f"/v/demo/?c={token}&lang=zh").get_data(as_text=True)
+    with app.app_context():
+        other = shopper_token(Shopper("demo", "s-someone-else"))
+    assert 'id="moment-offers"' not in client.get(f"/v/demo/?c={other}").get_data(as_text=True)
