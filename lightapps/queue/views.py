@@ -247,7 +247,7 @@ def notify_me(venue: str, zone: str):
     if shopper is None or shopper.venue != venue:
         abort(403, _("Open this page from the link you were given to get texts."))
     try:
-        save_phone(venue, shopper.client, request.form.get("phone"))
+        save_phone(venue, shopper.client, request.form.get("phone"), _lang())
     except PhoneInputError as exc:
         return _message(venue, zone, 400, exc.message)
     return _back(venue, zone)

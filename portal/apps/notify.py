@@ -64,11 +64,13 @@ def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
     return out
 
 
-def save_phone(venue: str, shopper: str, raw: str | None) -> str:
-    """The shopper's number for SMS, in any common format (the venue's region), texts in the page's language;
-    returns it masked. PhoneInputError (field "phone", a message in the shopper's language) if not a number."""
+def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
+    """The shopper's number for SMS, in any common format (the venue's region), texts in `lang` (else the
+    page's language); returns it masked. PhoneInputError (field "phone", a message in the shopper's
+    language) when it is not a number."""
     phone = parse_phone(raw)
-    notify_views.contacts().set_phone(venue, shopper, phone, "zh" if is_zh() else "en")
+    lang = lang if lang in LANGS else ("zh" if is_zh() else "en")
+    notify_views.contacts().set_phone(venue, shopper, phone, lang)
     return mask_phone(phone)
 
 
