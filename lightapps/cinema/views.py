@@ -13,7 +13,7 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.cinema import APP
+from lightapps.cinema import APP, notices
 from lightapps.cinema.common import (
     bookable,
     cinema_store,
@@ -25,7 +25,9 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
+from portal.apps.notify import masked_phone, save_phone
 from portal.apps.views import hhmm, zone_app_blueprint
+from portal.notify.phones import PhoneInputError
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
@@ -139,6 +141,9 @@ def confirm(venue: str, zone: str, token: str):
     hold, show = _my_hold(venue, zone, token)
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
+        booking = cinema_store().booking(venue, outcome.code)
+        if booking is not None:
+            notices.ticket_issued(venue, zone, booking, show)
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=outcome.code), code=303)
     hold = cinema_store().get_hold(venue, hold.token) or hold
     if outcome.status == "expired":
@@ -180,7 +185,8 @@ def ticket_qr_svg(venue: str, code: str) -> Markup:
 def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None):
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error,
-                 cancellable=booking.status == "booked" and time.time() < show.starts_at)
+                 cancellable=booking.status == "booked" and time.time() < show.starts_at,
+                 notify_phone=masked_phone(venue, booking.client))
 
 
 @bp.get("/<zone>/ticket/<code>")
@@ -196,4 +202,17 @@ def cancel_ticket(venue: str, zone: str, code: str):
         return _ticket_page(venue, zone, booking, show, 409, _("The show has started; the ticket can no "
                                                                "longer be cancelled."))
     cinema_store().cancel_booking(venue, booking.code, booking.client)
+    return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
+
+
+@bp.post("/<zone>/ticket/<code>/text")
+def text_ticket(venue: str, zone: str, code: str):
+    """"Text me this ticket": the shopper's number (any common format), then an SMS with a link to this
+    page that opens it in any browser. Only the ticket's own shopper (404 otherwise)."""
+    booking, show = _my_booking(venue, zone, code)
+    try:
+        masked = save_phone(venue, booking.client, request.form.get("phone"))
+    except PhoneInputError as exc:
+        return _ticket_page(venue, zone, booking, show, 400, exc.message)
+    notices.ticket_issued(venue, zone, booking, show, channel="sms", phone_masked=masked)
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)

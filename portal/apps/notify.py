@@ -34,12 +34,13 @@ log = logging.getLogger(__name__)
 
 
 def notify(venue: str, shopper: str, event: str, data: Mapping[str, Any], *, key: str | None = None,
-           at: float | None = None) -> bool:
-    """Queue a notification for the shopper (by shopper id); False when `key` was queued before or the store
-    failed. NotifyInputError (a bug in the app) for a malformed event, key or payload."""
+           at: float | None = None, channel: str = "") -> bool:
+    """Queue a notification for the shopper (by shopper id), on every channel they opted into or only on
+    `channel` ("sms": "text me this ticket"); False when `key` was queued before or the store failed.
+    NotifyInputError (a bug in the app) for a malformed event, key or payload."""
     message_id = key or f"{event}:{secrets.token_hex(8)}"
     try:
-        return notify_views.outbox().enqueue(venue, shopper, event, data, message_id, at=at)
+        return notify_views.outbox().enqueue(venue, shopper, event, data, message_id, at=at, channel=channel)
     except redis.RedisError as exc:
         log.warning("notify: %s for venue %s dropped, store unavailable: %s", event, venue, exc.__class__.__name__)
         return False
