@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.security import new_vapid_private_key, vapid_public_key
 
@@ -61,6 +62,24 @@ def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
     if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
         raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
     return raw in ("1", "true", "yes", "on")
+
+
+def time_zone_name(raw: str) -> str:
+    """An IANA time zone name the system knows (`Asia/Shanghai`); ValueError otherwise."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
+    return name
+
+
+def phone_region_code(raw: str) -> str:
+    """A two-letter region code (ISO 3166-1, `CN`): how a number typed without its country code is read."""
+    code = raw.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"phone region must be a two-letter country code such as CN, got {raw!r}")
+    return code
 
 
 def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -212,6 +231,8 @@ class Settings:
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
+    events_maxlen: int = 1_000_000  # entries kept per venue's event stream (portal/events)
+    leave_after_s: float = 1200.0  # a phone unseen this long has left the venue (a leave event)
     warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
@@ -233,6 +254,10 @@ class Settings:
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
     notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
+    # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
+    # are the defaults for a venue that sets none.
+    time_zone: str = "Asia/Shanghai"
+    phone_region: str = "CN"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -266,6 +291,8 @@ class Settings:
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),
             footfall_daily_days=max(1, _env_int(env, "FOOTFALL_DAILY_DAYS", 400)),
+            events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
+            leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
@@ -278,6 +305,8 @@ class Settings:
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
+            time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
+            phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
         )
 
     def with_(self, **changes) -> Settings:

@@ -125,7 +125,8 @@ def track(once: bool) -> int:
         return 2
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
-    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db))
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db),
+                      sweeps=[core.presence.sweep, core.moments.tick])
     if once:
         for venue in core.venues.venue_ids():
             pending = tracker.pending(venue)

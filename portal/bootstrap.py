@@ -24,6 +24,7 @@ from portal import (
     demo,
     errors,
     headers,
+    hub,
     i18n,
     map_cli,
     maps,
@@ -34,6 +35,11 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
+from portal.consent import ConsentStore
+from portal.events import EventLog, PresenceTracker
+from portal.events import cli as events_cli
+from portal.events.moments import MomentsEngine
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.notify.views import init_notify
@@ -53,10 +59,14 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
     footfall = FootfallStore(db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days)
     locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
+    events = EventLog(db, maxlen=settings.events_maxlen)
+    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
+    locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
+    hasher = MacHasher(settings.mac_hash_key)
     return Services(
         settings=settings,
         db=db,
-        hasher=MacHasher(settings.mac_hash_key),
+        hasher=hasher,
         venues=venues,
         rssi=rssi,
         tokens=ApiTokenStore(db),
@@ -64,6 +74,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        consent=ConsentStore(db),
+        events=events,
+        presence=presence,
+        privacy=PrivacyStore(db, hasher),
+        moments=MomentsEngine(db, events),
     )
 
 
@@ -101,8 +116,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
         app.register_blueprint(blueprint)
+    hub.init_hub(app)
     init_light_apps(app, svc)
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
@@ -110,4 +126,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     cli.register(app)
     map_cli.register(app)
+    events_cli.register(app)  # flask insights simulate|show
     return app

@@ -20,6 +20,10 @@ from core.security import normalise_mac
 from core.storage import VenueKeys
 from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
 from fingerprints.simulator import RadioSimulator
+from portal.apps import registry
+from portal.apps.views import is_zh
+from portal.apps.zone_apps import DEFAULT_APP
+from portal.auth import AccountStore
 from portal.ingest.native import parse_native
 from portal.ingest.observation import ReportError
 from portal.ingest.store import RssiKeys
@@ -54,6 +58,7 @@ def _only_in_demo_mode():
     if not demo_mode_for(services().settings.default_venue):
         abort(404)
 
+DEMO_PASSWORD = "mallportal-demo"  # the demo console accounts' password (they sign in only with DEMO=1)
 DEFAULT_PHONE = "02:00:5e:00:53:01"  # locally administered, like a phone's private WiFi MAC
 SCANS_PER_SPOT = 5
 
@@ -105,8 +110,38 @@ def page():
     width, height = plan_size_px(venue_map, level)
     return render_template(
         "demo.html", venue=venue_map, level=level, x=x, y=y, phone=phone, position=position,
-        width=width, height=height, px_per_m=PX_PER_M,
+        width=width, height=height, px_per_m=PX_PER_M, zone_apps=_zone_apps(venue_map),
+        accounts=_demo_accounts(venue), demo_password=DEMO_PASSWORD,
     )
+
+
+def _zone_apps(venue_map) -> list[dict]:
+    """Which zone runs which app, on which floor: what the visitor will see where they click."""
+    assigned = services().zone_apps.all(venue_map.id)
+    zh = is_zh()
+    rows = []
+    for zone in venue_map.zones:
+        app = registry.get(assigned.get(zone.id, (DEFAULT_APP, {}))[0]) or registry.get(DEFAULT_APP)
+        try:
+            floor = venue_map.floor(zone.floor).name
+        except KeyError:
+            floor = str(zone.floor)
+        rows.append({"zone": zone.name_zh if zh else zone.name, "floor": floor, "id": zone.id,
+                     "app": (app.title_zh if zh else app.title_en) if app else ""})
+    return sorted(rows, key=lambda r: (r["floor"], r["zone"]))
+
+
+def _demo_accounts(venue: str) -> list[dict]:
+    """The console accounts of the demo venue and where each signs in to."""
+    out = []
+    for account in AccountStore(services().db).all():
+        if account.venue != venue:
+            continue
+        home = (url_for("operator.home", venue=venue) if account.role == "operator"
+                else url_for("owner.home", venue=venue))
+        out.append({"username": account.username, "role": account.role, "zones": ", ".join(account.zones),
+                    "url": home})
+    return sorted(out, key=lambda a: (a["role"] != "operator", a["username"]))
 
 
 @bp.get("/demo/plan/<int:level>.svg")

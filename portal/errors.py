@@ -31,13 +31,40 @@ def wants_json() -> bool:
 STORE_RETRY_AFTER_S = 5
 
 
+def error_title(status: int) -> str:
+    """The heading of the error page people see, in their language."""
+    titles = {
+        400: _("Something in this request is not right"), 403: _("Not allowed"), 404: _("Page not found"),
+        405: _("This page cannot be opened this way"), 409: _("That did not work"), 410: _("This has expired"),
+        413: _("That is too large"), 414: _("That address is too long"), 422: _("Please check what you entered"),
+        429: _("Too many tries"), 503: _("Busy for a moment"),
+    }
+    return titles.get(status, _("Something went wrong"))
+
+
+def _people_message(exc: HTTPException) -> str:
+    """The app's own message (already in the shopper's language), else a plain one for the status: never
+    the framework's English text."""
+    own = exc.description and exc.description != type(exc).description
+    if own:
+        return exc.description
+    plain = {
+        404: _("The page you asked for does not exist. It may have moved, or the link may be incomplete."),
+        405: _("This page is opened from a button on another page. Go back, or start again from the mall home."),
+        400: _("The page could not understand this request. Go back and try again."),
+        413: _("What was sent is too large."),
+    }
+    return plain.get(exc.code or 500, _("Please go back and try again."))
+
+
 def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
     if wants_json():
         body = {"error": message}
         if field:
             body["field"] = field
         return jsonify(body), status, headers or {}
-    return render_template("error.html", status=status, message=message), status, headers or {}
+    return (render_template("error.html", status=status, title=error_title(status), message=message), status,
+            headers or {})
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -55,7 +82,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        message = (exc.description or exc.name) if wants_json() else _people_message(exc)
+        response = error_response(exc.code or 500, message)
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response[2]["Allow"] = ", ".join(exc.valid_methods)
+        return response
 
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: redis.RedisError):

@@ -8,7 +8,8 @@ from fingerprints.demo_mall import build_demo_mall
 from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.auth import AccountStore
-from portal.demo import mark_demo_venue
+from portal.captive.config import PortalConfigStore
+from portal.demo import DEMO_PASSWORD, mark_demo_venue
 from portal.ingest.meraki import ensure_demo_meraki
 from portal.maps.builds import SEED_ACTION
 from portal.services import Services
@@ -28,10 +29,10 @@ DEMO_ZONE_APPS = {
     "pixel": "membership",
 }
 DEMO_TOKEN_LABEL = "demo-simulator"
+DEMO_TIME_ZONE = "Asia/Shanghai"
 
 # Demo console accounts (development only; README lists them): one operator, and one owner per
 # business with the zones it runs.
-DEMO_PASSWORD = "mallportal-demo"
 DEMO_OWNERS = {
     "cinema": ("cinema",),
     "parking": ("garage",),
@@ -57,6 +58,7 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
         venue = build_demo_mall(venue_id)
     with svc.venues.edit(venue_id, SEED_ACTION, create=venue) as venue:
         pass  # the whole demo map is the change; announced like any other (audit; no rebuild, see builds)
+    PortalConfigStore(svc.db).set(venue_id, {"time_zone": DEMO_TIME_ZONE})  # a Chinese mall, whatever the host's zone
     apps = registry.load(svc.settings.light_apps)
     for zone in venue.zones:
         app_name = DEMO_ZONE_APPS.get(zone.id, "directory")

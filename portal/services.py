@@ -13,6 +13,10 @@ from core.security import MacHasher
 from core.settings import Settings
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
+from portal.consent import ConsentStore
+from portal.events import EventLog, PresenceTracker
+from portal.events.moments import MomentsEngine
+from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.tracking import Locator, ModelCache
@@ -33,6 +37,11 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    consent: ConsentStore  # the shoppers' privacy choices (portal/consent.py)
+    events: EventLog
+    presence: PresenceTracker
+    privacy: PrivacyStore
+    moments: MomentsEngine
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request

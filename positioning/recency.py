@@ -33,28 +33,29 @@ def recency_vector(
 ) -> tuple[np.ndarray, int]:
     """(RSSI vector in `ap_ids` order, number of APs in it) from (ts, rssi) readings per AP.
 
-    Each reading weighs 0.5 ** (age / half_life_s); an AP's value is the weighted median of its
-    readings, and an AP whose readings weigh less than `min_weight` in all (one reading three half
-    lives old) is left out: the phone has moved away from it. Readings from the future (clock skew
-    over 1 s) are ignored. Raises ValueError when no known AP is left."""
+    Each reading weighs 0.5 ** (age / half_life_s), its age counted from the client's newest reading (not
+    from `now`): an AP heard only well before the others is left out when its readings weigh less than
+    `min_weight` in all (one reading three half lives older than the newest) - the phone has moved away from
+    it - but a phone whose newest report is itself old (a once-a-minute batch feed, a loaded server that
+    answers a probe late) is still placed from what it last sent; how old is too old for that is the
+    caller's window (RSSI_WINDOW_S). Readings from the future (clock skew over 1 s) are ignored. Raises
+    ValueError when no known AP is left."""
     if half_life_s <= 0:
         raise ValueError("half_life_s must be positive")
     index = {ap: i for i, ap in enumerate(ap_ids)}
     vector = np.full(len(ap_ids), missing, dtype=float)
+    usable = {ap: [(ts, rssi) for ts, rssi in items if ts <= now + 1.0 and rssi == rssi]
+              for ap, items in readings.items() if ap in index}
+    newest = max((ts for items in usable.values() for ts, _ in items), default=None)
     heard = 0
-    for ap, items in readings.items():
-        i = index.get(ap)
-        if i is None:
+    for ap, items in usable.items():
+        if not items:
             continue
-        values, weights = [], []
-        for ts, rssi in items:
-            if ts > now + 1.0 or rssi != rssi:
-                continue
-            values.append(float(rssi))
-            weights.append(0.5 ** (max(0.0, now - ts) / half_life_s))
-        if not values or sum(weights) < min_weight:
+        values = [float(rssi) for _, rssi in items]
+        weights = [0.5 ** (max(0.0, newest - ts) / half_life_s) for ts, _ in items]
+        if sum(weights) < min_weight:
             continue
-        vector[i] = max(weighted_median(values, weights), missing)
+        vector[index[ap]] = max(weighted_median(values, weights), missing)
         heard += 1
     if heard == 0:
         raise ValueError("no known AP hears this client recently")

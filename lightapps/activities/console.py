@@ -7,7 +7,7 @@ owners of that zone (and the venue's operators)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,6 +20,7 @@ from lightapps.activities.store import (
     parse_link,
 )
 from lightapps.activities.views import STATE_TEXT, is_zh, store
+from portal.apps.locale import venue_locale, venue_now
 from portal.apps.views import zone_console_blueprint
 from portal.auth import audit
 from portal.services import services
@@ -33,7 +34,7 @@ FORM_FIELDS = ("title_en", "title_zh", "description", "place", "price", "was_pri
 
 
 def _default_form() -> dict[str, str]:
-    start = (datetime.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    start = (venue_now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     return {"starts_at": start.strftime("%Y-%m-%dT%H:%M"),
             "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")}
 
@@ -66,7 +67,7 @@ def create(venue: str, zone: str, kind: str):
         abort(404, _("No such kind of activity."))
     form = {k: request.form.get(k, "")[:1000] for k in FORM_FIELDS}
     try:
-        fields = parse_activity(kind, form)
+        fields = parse_activity(kind, form, tz=venue_locale().time_zone)
     except ActivityInputError as exc:
         return _page(venue, zone, 400, kind=kind, form=form, form_error=exc)
     item = store().create(venue, zone, fields, created_by=account.username)

@@ -26,7 +26,7 @@ import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import redis
@@ -142,8 +142,9 @@ def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:
     return value
 
 
-def _when(form: Any, name: str, required: bool = True) -> float | None:
-    """A local date and time 'YYYY-MM-DDTHH:MM' (what <input type=datetime-local> sends) -> epoch s."""
+def _when(form: Any, name: str, required: bool = True, tz: tzinfo | None = None) -> float | None:
+    """A date and time 'YYYY-MM-DDTHH:MM' (what <input type=datetime-local> sends) on the mall's clock (`tz`;
+    None: the server's) -> epoch s."""
     raw = str(form.get(name) or "").strip()
     if not raw:
         if required:
@@ -152,7 +153,8 @@ def _when(form: Any, name: str, required: bool = True) -> float | None:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", raw):
         raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM")
     try:
-        return datetime.fromisoformat(raw.replace(" ", "T")).astimezone().timestamp()
+        moment = datetime.fromisoformat(raw.replace(" ", "T"))
+        return (moment.replace(tzinfo=tz) if tz else moment.astimezone()).timestamp()
     except ValueError:
         raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM") from None
 
@@ -171,8 +173,9 @@ def _count(form: Any, name: str, low: int, high: int, required: bool = True) -> 
     return value
 
 
-def parse_activity(kind: str, form: Any, now: float | None = None) -> dict[str, Any]:
-    """Owner form -> the fields of a new activity of `kind`; ActivityInputError naming the first bad field."""
+def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | None = None) -> dict[str, Any]:
+    """Owner form -> the fields of a new activity of `kind`; ActivityInputError naming the first bad field.
+    Times typed are the mall's wall-clock times (`tz`, the venue's time zone)."""
     now = time.time() if now is None else now
     if kind not in KINDS:
         raise ActivityInputError("kind", f"kind must be one of: {', '.join(KINDS)}")
@@ -188,7 +191,7 @@ def parse_activity(kind: str, form: Any, now: float | None = None) -> dict[str, 
     }
     if kind == "group":
         fields["starts_at"] = now
-        fields["ends_at"] = _when(form, "ends_at")
+        fields["ends_at"] = _when(form, "ends_at", tz=tz)
         if fields["ends_at"] <= now:
             raise ActivityInputError("ends_at", "ends_at (the deadline) must be in the future")
         fields["needed"] = _count(form, "needed", 2, 10_000)
@@ -196,8 +199,8 @@ def parse_activity(kind: str, form: Any, now: float | None = None) -> dict[str, 
         if fields["limit"] and fields["limit"] < fields["needed"]:
             raise ActivityInputError("limit", "limit (the most who may join) must be at least needed")
     else:
-        fields["starts_at"] = _when(form, "starts_at")
-        fields["ends_at"] = _when(form, "ends_at")
+        fields["starts_at"] = _when(form, "starts_at", tz=tz)
+        fields["ends_at"] = _when(form, "ends_at", tz=tz)
         if fields["ends_at"] <= fields["starts_at"]:
             raise ActivityInputError("ends_at", "ends_at must be after starts_at")
         if kind == "event" and fields["starts_at"] <= now:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from lightapps.activities import APP
 from lightapps.activities.store import Activity, ActivityStore, attributed_url
-from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404, zone_app_blueprint
+from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
 
@@ -56,7 +56,7 @@ def shown(item: Activity, now: float) -> bool:
 
 STATE_TEXT = {
     "upcoming": lambda: _("Starts soon"),
-    "open": lambda: _("Open"),
+    "open": lambda: _("Open to join"),  # not "under way": an event days away is open for sign-up
     "full": lambda: _("Full"),
     "closed": lambda: _("Closed"),
     "ended": lambda: _("Ended"),
@@ -129,6 +129,8 @@ def join(venue: str, item_id: str):
     item = _item_or_404(venue, item_id, time.time())
     shopper = shopper_for_venue(venue)
     result = store().join(venue, item.id, shopper.client)
+    if result.status == "OK":
+        record_event(APP, "activity_join", venue, shopper, zone=item.zone, item=item.id)
     if result.status in ("OK", "ALREADY"):
         extra = {"joined": "1"} if result.ok else {}
         return redirect(shopper_url("activities.item", venue=venue, item_id=item.id, **extra, **lang_arg()),
@@ -157,6 +159,8 @@ def out(venue: str, link_id: str):
     shopper = current_shopper()
     client = shopper.client if shopper is not None and shopper.venue == venue else None
     store().click(venue, link.id, client)
+    record_event(APP, "referral", venue, shopper if client else None, zone=link.zone, link=link.id,
+                 campaign=link.campaign or None)
     response = redirect(attributed_url(link.url, link.campaign), code=302)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the c token in our URL stays with us

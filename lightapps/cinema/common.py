@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from lightapps.cinema import APP
 from lightapps.cinema.layouts import Layout
 from lightapps.cinema.store import CinemaStore, Showtime
+from portal.apps.locale import format_time, local_time, venue_locale, venue_today
 from portal.apps.views import app_store
 
 APP_NAME = "cinema"
@@ -43,7 +44,7 @@ def valid_id(value: str) -> str:
 def show_in_zone(venue: str, zone: str, show_id: str) -> Showtime:
     show = cinema_store().showtime(venue, valid_id(show_id))
     if show is None or show.zone != zone:
-        abort(404, "No such showtime.")
+        abort(404, _("No such showtime."))
     return show
 
 
@@ -53,20 +54,21 @@ def bookable(show: Showtime, now: float | None = None) -> bool:
 
 
 def day_bounds(day: date) -> tuple[float, float]:
-    start = datetime.combine(day, datetime.min.time())
+    """A calendar day at the venue (its time zone), as epoch seconds from its first to its last second."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=venue_locale().time_zone)
     return start.timestamp(), (start + timedelta(days=1)).timestamp() - 1
 
 
 def when(ts: float) -> str:
     """A showtime for shoppers: "Today 19:30", "Tomorrow 10:30", else "2025-05-03 19:30"."""
-    moment = datetime.fromtimestamp(ts)
-    days = (moment.date() - date.today()).days
+    moment = local_time(ts)
+    days = (moment.date() - venue_today()).days
     day = _("Today") if days == 0 else _("Tomorrow") if days == 1 else moment.date().isoformat()
     return f"{day} {moment:%H:%M}"
 
 
 def day_and_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    return format_time(ts)
 
 
 def seat_grid(layout: Layout, states: dict[str, tuple[str, str]], mine: str | None = None,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
+from portal.apps.locale import read_venue_locale
 
 DEMO_ZONE = "cinema"
 DEMO_FILMS = (
@@ -22,10 +23,11 @@ def seed(svc, venue_map) -> None:
     if store.has_showtimes(venue_map.id, DEMO_ZONE):
         return
     items = []
+    tz = read_venue_locale(svc, venue_map.id).time_zone  # the films run on the mall's clock
     for day_offset in (0, 1):
-        day = date.today() + timedelta(days=day_offset)
+        day = datetime.now(tz).date() + timedelta(days=day_offset)
         for n, (film_en, film_zh, hall, (hour, minute), price) in enumerate(DEMO_FILMS):
-            first = datetime.combine(day, time(hour, minute))
+            first = datetime.combine(day, time(hour, minute), tzinfo=tz)
             for k, (dh, dm) in enumerate(DEMO_STARTS):
                 start = first + timedelta(hours=dh, minutes=dm)
                 items.append(ShowtimeInput(film_en=film_en, film_zh=film_zh, auditorium=hall,

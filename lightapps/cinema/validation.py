@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from core.errors import InputError
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeInput
+from portal.apps.locale import venue_locale
 
 MAX_TITLE = 120
 MAX_PRICE = Decimal("10000")
@@ -52,7 +53,7 @@ def _auditorium(raw, field: str) -> str:
 
 
 def _starts_at(raw, field: str, now: float) -> int:
-    """ISO 8601 date and time; with no UTC offset it is the mall's local time (the server's zone)."""
+    """ISO 8601 date and time; with no UTC offset it is the mall's local time (the venue's time zone)."""
     if not isinstance(raw, str) or not raw.strip():
         raise FieldError(field, "is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)")
     text = raw.strip()
@@ -62,6 +63,8 @@ def _starts_at(raw, field: str, now: float) -> int:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
         raise FieldError(field, "is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)") from None
+    if moment.tzinfo is None:  # the mall's wall-clock time
+        moment = moment.replace(tzinfo=venue_locale().time_zone)
     try:
         ts = moment.timestamp()
     except (OverflowError, OSError, ValueError):

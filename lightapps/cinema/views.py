@@ -6,7 +6,7 @@ no script): every link and form carries the shopper's signed `c` token."""
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import segno
 from flask import abort, g, redirect, render_template, request
@@ -25,9 +25,9 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
-from portal.apps.notify import masked_phone, save_phone
-from portal.apps.views import hhmm, zone_app_blueprint
-from portal.notify.phones import PhoneInputError
+from portal.apps.locale import venue_today
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone
+from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
@@ -47,8 +47,9 @@ def landing(venue: str, zone: str):
     store = cinema_store()
     shopper = shopper_for_venue(venue)
     now = time.time()
-    today_start, today_end = day_bounds(date.today())
-    _tomorrow_start, tomorrow_end = day_bounds(date.today() + timedelta(days=1))
+    today = venue_today()
+    today_start, today_end = day_bounds(today)
+    _tomorrow_start, tomorrow_end = day_bounds(today + timedelta(days=1))
     shows = [s for s in store.showtimes(venue, zone, today_start, tomorrow_end) if bookable(s, now)]
     days = [
         (_("Today"), [s for s in shows if s.starts_at <= today_end]),
@@ -99,6 +100,7 @@ def hold(venue: str, zone: str, show_id: str):
     shopper = shopper_for_venue(venue)
     outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
+        record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
         return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=outcome.token), code=303)
     if outcome.status == "taken":
         message = _("Seat %(seat)s was just taken by someone else. Please pick again.", seat=outcome.seat)
@@ -114,7 +116,7 @@ def _my_hold(venue: str, zone: str, token: str):
     hold = cinema_store().get_hold(venue, valid_id(token))
     shopper = shopper_for_venue(venue)
     if hold is None or hold.client != shopper.client:
-        abort(404, "No such hold (it may have expired long ago).")
+        abort(404, _("No such hold (it may have expired long ago)."))
     show = show_in_zone(venue, zone, hold.show_id)
     return hold, show
 
@@ -141,6 +143,7 @@ def confirm(venue: str, zone: str, token: str):
     hold, show = _my_hold(venue, zone, token)
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
+        record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id, seats=len(hold.seats))
         booking = cinema_store().booking(venue, outcome.code)
         if booking is not None:
             notices.ticket_issued(venue, zone, booking, show)
@@ -172,7 +175,7 @@ def _my_booking(venue: str, zone: str, code: str):
     booking = cinema_store().booking(venue, valid_id(code))
     shopper = shopper_for_venue(venue)
     if booking is None or booking.client != shopper.client or booking.zone != zone:
-        abort(404, "No such ticket.")
+        abort(404, _("No such ticket."))
     return booking, show_in_zone(venue, zone, booking.show_id)
 
 

@@ -6,16 +6,18 @@ of that zone only (operators of the venue too). A code is redeemed only by the z
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from lightapps.coupons import APP
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
 from lightapps.coupons.store import CouponInputError, parse_new_coupon
 from lightapps.coupons.views import is_zh, store
+from portal.apps.locale import venue_locale, venue_today
 from portal.apps.views import format_time as fmt_time
-from portal.apps.views import zone_console_blueprint
+from portal.apps.views import record_event, zone_console_blueprint
 from portal.auth import audit
 from portal.services import services
 
@@ -27,7 +29,7 @@ console_bp = zone_console_blueprint("coupons_console", __name__, url_prefix="/co
 def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,
           redeem_input: str = ""):
     account, venue_map, zone_obj = g.account, g.venue_map, g.zone
-    today = date.today()
+    today = venue_today()
     coupons = store().for_zone(venue, zone)
     app_on = services().zone_apps.config_for(venue, zone, "coupons") is not None
     form = form or {"valid_from": today.isoformat(), "valid_until": (today + timedelta(days=30)).isoformat()}
@@ -48,10 +50,10 @@ def create(venue: str, zone: str):
     form = {k: request.form.get(k, "")[:1000] for k in
             ("title_en", "title_zh", "description", "stock", "valid_from", "valid_until")}
     try:
-        fields = parse_new_coupon(form)
+        fields = parse_new_coupon(form, today=venue_today())
     except CouponInputError as exc:
         return _page(venue, zone, 400, form=form, form_error=exc)
-    coupon = store().create(venue, zone, fields, created_by=account.username)
+    coupon = store().create(venue, zone, fields, created_by=account.username, tz=venue_locale().time_zone)
     audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone, created=coupon.id), code=303)
 
@@ -115,5 +117,6 @@ def redeem(venue: str, zone: str):
         return refuse(410, _("This coupon expired on %(time)s; not redeemed.", time=fmt_time(result.at)),
                       result.coupon, shown)
     audit("coupons.redeem", venue, zone=zone, coupon=result.issued.coupon_id, code_end=code[-4:])
+    record_event(APP, "coupon_redeem", venue, result.issued.client, zone=zone, coupon=result.issued.coupon_id)
     return _page(venue, zone, 200, redeem=Outcome(True, _("Redeemed at %(time)s.", time=fmt_time(result.at)),
                                                   result.coupon, shown))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any
 
@@ -102,9 +102,11 @@ class CouponInputError(InputError):
     """A bad field in a new coupon: `field` names it, the message says what is wrong."""
 
 
-def day_start(day: date) -> float:
-    """Epoch seconds of local midnight starting `day` (the server's time zone is the mall's)."""
-    return datetime.combine(day, dtime.min).astimezone().timestamp()
+def day_start(day: date, tz: tzinfo | None = None) -> float:
+    """Epoch seconds of the midnight starting `day` in the mall's time zone `tz` (None: the server's)."""
+    if tz is None:
+        return datetime.combine(day, dtime.min).astimezone().timestamp()
+    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
 
 
 def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
@@ -261,17 +263,17 @@ class CouponStore:
     # ---- owners -------------------------------------------------------------------------------
 
     def create(self, venue: str, zone: str, fields: dict[str, Any], created_by: str = "",
-               now: float | None = None) -> Coupon:
-        """A new live coupon from parse_new_coupon's fields."""
+               now: float | None = None, tz: tzinfo | None = None) -> Coupon:
+        """A new live coupon from parse_new_coupon's fields (days are the mall's, in `tz`)."""
         keys = CouponKeys(venue)
         now = time.time() if now is None else now
         coupon_id = str(self.db.incr(keys.seq()))
         valid_from = fields["valid_from"]
         valid_until = fields["valid_until"]
         if isinstance(valid_from, date):
-            valid_from = day_start(valid_from)
+            valid_from = day_start(valid_from, tz)
         if isinstance(valid_until, date):
-            valid_until = day_start(valid_until + timedelta(days=1))
+            valid_until = day_start(valid_until + timedelta(days=1), tz)
         mapping = {
             "zone": zone, "title_en": fields["title_en"], "title_zh": fields.get("title_zh", ""),
             "description": fields.get("description", ""), "stock": int(fields["stock"]),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
-from portal.apps.views import app_store, is_zh, venue_or_404, zone_app_blueprint
+from portal.apps.views import app_store, is_zh, record_event, venue_or_404, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 APP_NAME = APP.name
@@ -66,6 +66,8 @@ CLAIM_REFUSALS = {
 def claim(venue: str, zone: str, coupon_id: str):
     shopper = shopper_for_venue(venue)
     result = store().claim(venue, zone, coupon_id[:20], shopper.client)
+    if result.status == "OK":
+        record_event(APP, "coupon_claim", venue, shopper, zone=zone, coupon=coupon_id[:20])
     if result.status in ("OK", "ALREADY"):
         extra = {"already": "1"} if result.status == "ALREADY" else {}
         lang = request.args.get("lang")

@@ -1,9 +1,14 @@
-"""Shop search: English name, Chinese name, category, and pinyin (initials, full, or a mix).
+"""Shop search: English name, Chinese name, category, pinyin (initials, full, or a mix), synonyms, typos.
 
 Pinyin matching works on the syllables of the Chinese name: a query matches when, starting at some
 syllable, each next syllable is consumed by a prefix of one of its readings (at least its first letter).
 So for 星光影城 (xing guang ying cheng) "xg", "xgyc", "xingguang", "xinggy" and "guangying" all match.
-Polyphonic characters match by any of their readings (pypinyin's heteronyms)."""
+Polyphonic characters match by any of their readings (pypinyin's heteronyms).
+
+Synonyms: a query naming what a kind of shop offers (电影, 影院, movie -> the cinema; 停车, parking -> the
+car park; 吃饭, food -> restaurants...) also finds the shops of that category. Typos: only when nothing
+matches exactly, a Latin query of 4+ letters is compared (rapidfuzz partial ratio) with the English names
+and the full pinyin of the Chinese names, so "starlite", "noodel" or "xinguang" still find their shop."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import unicodedata
 from functools import cache, lru_cache
 
 from pypinyin import Style, pinyin
+from rapidfuzz import fuzz
 
 MAX_QUERY = 100
 _PINYIN_QUERY = re.compile(r"^[a-z0-9]+$")
@@ -66,6 +72,47 @@ def pinyin_matches(query: str, name_zh: str) -> bool:
     return any(match(start, 0) for start in range(len(sylls)))
 
 
+# category -> words shoppers use for it (lower case; Chinese and English). A query that is, or contains, one
+# of these finds the category's shops.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "cinema": ("电影", "影院", "影城", "电影院", "看电影", "cinema", "movie", "movies", "film", "films", "theater",
+               "theatre", "dianying", "yingyuan"),
+    "parking": ("停车", "停车场", "车库", "泊车", "找车", "parking", "car park", "carpark", "garage", "park my car",
+                "tingche"),
+    "restaurant": ("餐厅", "餐馆", "吃饭", "美食", "饭店", "food", "eat", "dining", "restaurant", "restaurants",
+                   "lunch", "dinner", "canting", "meishi"),
+    "cafe": ("咖啡", "咖啡厅", "coffee", "cafe", "café", "kafei"),
+    "books": ("书", "书店", "图书", "book", "books", "bookshop", "bookstore", "shudian"),
+    "fashion": ("服装", "衣服", "时装", "女装", "男装", "clothes", "clothing", "fashion", "fuzhuang"),
+    "electronics": ("数码", "电子", "手机", "电脑", "electronics", "phone", "phones", "computer", "shuma"),
+}
+FUZZY_MIN_QUERY = 4
+FUZZY_CUTOFF = 80  # rapidfuzz partial_ratio, 0-100: "starlite" 86, "noodel" 83; unrelated words stay below 70
+
+
+def synonym_categories(query: str) -> set[str]:
+    """The categories a query names by one of their synonyms."""
+    query = normalise(query)
+    if not query:
+        return set()
+    padded = f" {query} "
+    return {category for category, words in SYNONYMS.items()
+            if any(w in query if _HAN.search(w) else f" {w} " in padded for w in words)}
+
+
+@lru_cache(maxsize=4096)
+def full_pinyin(name_zh: str) -> str:
+    """The Chinese name's pinyin, first reading of each syllable, run together (for typo matching)."""
+    return "".join(readings[0] for readings in syllables(name_zh))
+
+
+def fuzzy_score(shop, query: str) -> float:
+    """How closely a Latin query matches the shop's English name or the pinyin of its Chinese name."""
+    query = _SEPARATORS.sub("", normalise(query))
+    names = (_SEPARATORS.sub("", normalise(shop.name)), full_pinyin(shop.name_zh))
+    return max(fuzz.partial_ratio(query, name) for name in names if name)
+
+
 def shop_matches(shop, query: str, category_labels: dict[str, str] | None = None) -> bool:
     query = normalise(query)
     if not query:
@@ -83,6 +130,12 @@ def shop_matches(shop, query: str, category_labels: dict[str, str] | None = None
 
 
 def search_shops(shops, query: str = "", category: str = "", category_labels: dict[str, str] | None = None):
-    """Shops matching the query and (if given) exactly the category, in floor then name order."""
-    found = [s for s in shops if (not category or s.category == category) and shop_matches(s, query, category_labels)]
+    """Shops matching the query (names, category, pinyin, synonyms; typos when nothing matches exactly) and
+    (if given) exactly the category, in floor then name order."""
+    candidates = [s for s in shops if not category or s.category == category]
+    named = synonym_categories(query)
+    found = [s for s in candidates if shop_matches(s, query, category_labels) or s.category in named]
+    squashed = _SEPARATORS.sub("", normalise(query))
+    if not found and len(squashed) >= FUZZY_MIN_QUERY and _PINYIN_QUERY.match(squashed):
+        found = [s for s in candidates if fuzzy_score(s, query) >= FUZZY_CUTOFF]
     return sorted(found, key=lambda s: (s.floor, normalise(s.name)))

@@ -1,7 +1,7 @@
 """Phone numbers, verification codes and the rotating member code.
 
-Phone numbers: E.164-ish. People type spaces, hyphens, dots and brackets; `00` is read as `+`; the
-result is `+` and 8 to 15 digits, the first not 0.
+Phone numbers: typed in any common format (with or without the country code, spaces, hyphens, brackets,
+full-width digits), read in the venue's region; the result is E.164 (`+8613800138000`).
 
 Rotating member code (shown as a QR and as a short code at the till): TOTP-like (RFC 6238 shape),
 HMAC-SHA1 over the 30-second time step keyed with the member's own secret, truncated to 6 digits.
@@ -16,12 +16,13 @@ import re
 import secrets
 import struct
 
+from portal.apps.locale import PhoneNumberError, parse_phone
+
 STEP_S = 30
 DIGITS = 6
 SKEW_STEPS = 1
 QR_PREFIX = "MPM1"
 MEMBER_ID = re.compile(r"^[1-9][0-9]{5,11}$")
-_PHONE_JUNK = re.compile(r"[\s\-.()\u00a0]")
 _SHORT = re.compile(r"^([1-9][0-9]{5,11})[\s-]?([0-9]{6})$")
 
 
@@ -29,24 +30,14 @@ class PhoneError(ValueError):
     """A phone number that is not E.164-ish; the message says why."""
 
 
-def normalize_phone(raw: str | None) -> str:
-    """'+86 138-0013 8000' -> '+8613800138000'; PhoneError if it cannot be a phone number."""
-    if raw is None or not str(raw).strip():
-        raise PhoneError("phone is required")
-    text = str(raw).strip()
-    if len(text) > 32:
-        raise PhoneError("phone is too long")
-    text = _PHONE_JUNK.sub("", text)
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if not text.startswith("+"):
-        raise PhoneError("phone must start with + and the country code, e.g. +86 138 0013 8000")
-    digits = text[1:]
-    if not digits.isascii() or not digits.isdigit():
-        raise PhoneError("phone may contain only digits after the +")
-    if not 8 <= len(digits) <= 15 or digits[0] == "0":
-        raise PhoneError("phone must be + and 8 to 15 digits (country code first, not 0)")
-    return "+" + digits
+def normalize_phone(raw: str | None, region: str = "CN") -> str:
+    """'138 0013 8000', '13800138000', '+86 138-0013 8000' -> '+8613800138000' (a number without its
+    country code is read in `region`, the venue's); PhoneError if it cannot be a valid phone number.
+    The parsing is the platform's (portal.apps.locale.parse_phone, Google's libphonenumber)."""
+    try:
+        return parse_phone(None if raw is None else str(raw), region)
+    except PhoneNumberError as exc:
+        raise PhoneError(exc.message) from None
 
 
 def mask_phone(phone: str) -> str:

@@ -28,7 +28,8 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
-from portal.apps.views import app_store, is_zh, lang_arg, venue_or_404
+from portal.apps.locale import venue_locale
+from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -123,10 +124,10 @@ def signup(venue: str):
     shopper = shopper_for_venue(venue)
     raw = request.form.get("phone", "")[:64]
     try:
-        phone = normalize_phone(raw)
+        phone = normalize_phone(raw, venue_locale(venue).phone_region)
     except PhoneError:
         return _signup_page(venue_map, shopper, status=400, phone=raw, error=_(
-            "Enter your mobile number with its country code, e.g. +86 138 0013 8000."))
+            "Enter your mobile number, e.g. 138 0013 8000 (or +86 138 0013 8000)."))
     return _send_code(venue, venue_map, shopper, phone)
 
 
@@ -166,6 +167,9 @@ def verify(venue: str):
                             error=_("That code has expired (codes last 5 minutes); enter your number again."))
     result = members.verify(venue, phone, shopper.client, request.form.get("code", "")[:20])
     if result.ok:
+        member = result.member
+        record_event(APP, "member_join" if result.created else "member_login", venue, shopper,
+                     member=member.id if member else None, tier=member.tier[0] if member else None)
         welcome = {"welcome": "new" if result.created else "back"}
         return redirect(shopper_url("membership.card", venue=venue, **welcome, **lang_arg()), code=303)
     if result.status == "WRONG":

@@ -4,7 +4,6 @@ lookup log (keyed hashes of plates, never plates)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,6 +12,7 @@ from lightapps.parking import APP, wayfinding
 from lightapps.parking.common import level_name, parking_store
 from lightapps.parking.events import STATUSES
 from lightapps.parking.store import Event
+from portal.apps.locale import local_time
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
 
@@ -24,7 +24,7 @@ LOG_SHOWN = 50
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return local_time(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @console_bp.get("/")

@@ -88,6 +88,9 @@ class ParkingKeys(VenueKeys):
     def result(self, result_id: str) -> str:
         return self.key("parking", "result", result_id)
 
+    def last_result(self, client: str) -> str:
+        return self.key("parking", "last", client)
+
 
 @dataclass(frozen=True)
 class Bay:
@@ -439,8 +442,17 @@ class ParkingStore:
         result_id = secrets.token_urlsafe(12)
         data = {"client": client, "zone": zone, "kind": result.kind,
                 "matches": [m.__dict__ for m in result.matches]}
-        self.db.set(ParkingKeys(venue).result(result_id), json.dumps(data), ex=RESULT_TTL_S)
+        keys = ParkingKeys(venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.set(keys.result(result_id), json.dumps(data), ex=RESULT_TTL_S)
+        pipe.set(keys.last_result(client), result_id, ex=RESULT_TTL_S)  # "my car" in Me
+        pipe.execute()
         return result_id
+
+    def last_result_id(self, venue: str, client: str) -> str | None:
+        """The shopper's latest lookup still kept (for Me's "my car")."""
+        raw = self.db.get(ParkingKeys(venue).last_result(client))
+        return raw.decode() if raw else None
 
     def load_result(self, venue: str, client: str, result_id: str) -> tuple[str, FindResult] | None:
         raw = self.db.get(ParkingKeys(venue).result(result_id))

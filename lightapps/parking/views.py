@@ -10,8 +10,6 @@ searched, counted or logged. What a whole or partial plate shows: see `plates`."
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import g, redirect, render_template, request
 from flask_babel import gettext as _
 
@@ -22,6 +20,7 @@ from lightapps.parking.common import (
     plate_hasher,
 )
 from lightapps.parking.store import FindResult
+from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.services import services
@@ -44,7 +43,7 @@ def _lang() -> str | None:
 
 
 def hhmm(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M")
+    return venue_hhmm(ms / 1000)
 
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, notices, rules
 from lightapps.queue.store import service_day
 from lightapps.queue.views import class_summaries, decode_preorder, store
+from portal.apps.locale import venue_today
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
 
@@ -60,7 +61,7 @@ def dashboard(venue: str, zone: str):
         rows.append({**summary, "called": store().called(venue, zone, label),
                      "next": store().waiting(venue, zone, label, limit=10),
                      "last_number": store().last_number(venue, zone, label)})
-    today = date.today().isoformat()
+    today = venue_today().isoformat()
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
@@ -181,7 +182,7 @@ def menu_delete(venue: str, zone: str, item_id: str):
 
 
 def _date_arg(raw: str | None) -> str:
-    day = (raw or date.today().isoformat())[:10]
+    day = (raw or venue_today().isoformat())[:10]
     if not rules.valid_date(day):
         abort(400, _("Dates look like 2024-06-12."))
     try:
@@ -198,7 +199,7 @@ def reservations(venue: str, zone: str):
     counts = store().slot_counts(venue, zone, day)
     times = rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30))
     slots = [{"slot": s, "booked": counts.get(s, 0)} for s in times]
-    start = date.today()
+    start = venue_today()
     days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
     return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
                            day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),

@@ -25,13 +25,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import redis
 
 from core.storage import VenueKeys
+from portal.apps.locale import venue_time_zone
 
 DAY_TTL_S = 2 * 86400
 ACTIVE_STATES = ("WAITING", "SERVICE_READY")
@@ -227,9 +229,10 @@ def _result(raw: list) -> Result:
     return Result(bool(values[0]), str(values[1]), str(values[2]) if len(values) > 2 else None)
 
 
-def service_day(now: float | None = None) -> str:
-    """The local calendar day a timestamp falls on, ``YYYYMMDD`` (numbers restart each day)."""
-    return time.strftime("%Y%m%d", time.localtime(time.time() if now is None else now))
+def service_day(now: float | None = None, tz: tzinfo | None = None) -> str:
+    """The mall's calendar day (time zone `tz`; None: the server's) a timestamp falls on, ``YYYYMMDD``
+    (numbers restart each day at the mall's midnight)."""
+    return datetime.fromtimestamp(time.time() if now is None else now, tz).strftime("%Y%m%d")
 
 
 def compact_date(iso: str) -> str:
@@ -251,8 +254,9 @@ def _decode_map(raw: dict) -> dict[str, dict[str, Any]]:
 
 
 class QueueStore:
-    def __init__(self, db: redis.Redis) -> None:
+    def __init__(self, db: redis.Redis, time_zone_of: Callable[[str], tzinfo] | None = None) -> None:
         self.db = db
+        self.time_zone_of = time_zone_of  # venue -> its time zone (None: the server's, in store-only tests)
         self._take = db.register_script(_TAKE)
         self._call_next = db.register_script(_CALL_NEXT)
         self._transition = db.register_script(_TRANSITION)
@@ -261,27 +265,34 @@ class QueueStore:
         self._resv_end = db.register_script(_RESV_END)
         self._menu_put = db.register_script(_MENU_PUT)
 
+    @classmethod
+    def from_services(cls, svc) -> QueueStore:
+        return cls(svc.db, time_zone_of=venue_time_zone)
+
+    def _day(self, venue: str, now: float | None = None) -> str:
+        return service_day(now, self.time_zone_of(venue) if self.time_zone_of else None)
+
     # ---- numbers ------------------------------------------------------------------------------
 
     def take(self, venue: str, zone: str, cls: str, party: int, client: str, now: float | None = None) -> Result:
         """A new number in class `cls`, unless the shopper holds an active ticket (ACTIVE, with its
         id) or the class is paused (PAUSED). Numbers are consecutive per class and day."""
         now = time.time() if now is None else now
-        day, k = service_day(now), QueueKeys(venue)
+        day, k = self._day(venue, now), QueueKeys(venue)
         keys = [k.mine(zone, day), k.tickets(zone, day), k.paused(zone), k.seq(zone, day, cls), k.wait(zone, day, cls)]
         return _result(self._take(keys=keys, args=[client, cls, party, repr(now), DAY_TTL_S]))
 
     def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
         """Call the lowest waiting number of the class (each party is called once: ZPOPMIN in Lua)."""
         now = time.time() if now is None else now
-        day, k = service_day(now), QueueKeys(venue)
+        day, k = self._day(venue, now), QueueKeys(venue)
         keys = [k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
         return _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S]))
 
     def _change(self, venue: str, zone: str, ticket_id: str, cls: str, new_state: str, allowed: tuple[str, ...],
                 client: str = "", now: float | None = None) -> Result:
         now = time.time() if now is None else now
-        day, k = service_day(now), QueueKeys(venue)
+        day, k = self._day(venue, now), QueueKeys(venue)
         keys = [k.tickets(zone, day), k.wait(zone, day, cls), k.called(zone, day, cls), k.seats(zone, day, cls)]
         args = [ticket_id, new_state, repr(now), "," + ",".join(allowed) + ",", client, DAY_TTL_S]
         return _result(self._transition(keys=keys, args=args))
@@ -298,21 +309,21 @@ class QueueStore:
         return self._change(venue, zone, ticket_id, cls, "CANCELED", ACTIVE_STATES, client=client, now=now)
 
     def ticket(self, venue: str, zone: str, ticket_id: str, day: str | None = None) -> dict[str, Any] | None:
-        raw = self.db.hget(QueueKeys(venue).tickets(zone, day or service_day()), ticket_id)
+        raw = self.db.hget(QueueKeys(venue).tickets(zone, day or self._day(venue)), ticket_id)
         return json.loads(raw) if raw else None
 
     def my_ticket(self, venue: str, zone: str, client: str, day: str | None = None) -> dict[str, Any] | None:
         """The shopper's latest ticket today (any state), or None."""
-        day = day or service_day()
+        day = day or self._day(venue)
         ticket_id = self.db.hget(QueueKeys(venue).mine(zone, day), client)
         return self.ticket(venue, zone, ticket_id.decode(), day) if ticket_id else None
 
     def parties_ahead(self, venue: str, zone: str, ticket: dict[str, Any], day: str | None = None) -> int | None:
-        rank = self.db.zrank(QueueKeys(venue).wait(zone, day or service_day(), ticket["cls"]), ticket["id"])
+        rank = self.db.zrank(QueueKeys(venue).wait(zone, day or self._day(venue), ticket["cls"]), ticket["id"])
         return None if rank is None else int(rank)
 
     def waiting_count(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
-        return int(self.db.zcard(QueueKeys(venue).wait(zone, day or service_day(), cls)))
+        return int(self.db.zcard(QueueKeys(venue).wait(zone, day or self._day(venue), cls)))
 
     def _ids_to_tickets(self, venue: str, zone: str, day: str, ids: list[bytes]) -> list[dict[str, Any]]:
         if not ids:
@@ -321,23 +332,23 @@ class QueueStore:
         return [json.loads(r) for r in raws if r]
 
     def waiting(self, venue: str, zone: str, cls: str, limit: int = 20, day: str | None = None) -> list[dict]:
-        day = day or service_day()
+        day = day or self._day(venue)
         ids = self.db.zrange(QueueKeys(venue).wait(zone, day, cls), 0, limit - 1)
         return self._ids_to_tickets(venue, zone, day, ids)
 
     def called(self, venue: str, zone: str, cls: str, limit: int = 50, day: str | None = None) -> list[dict]:
-        day = day or service_day()
+        day = day or self._day(venue)
         ids = self.db.zrange(QueueKeys(venue).called(zone, day, cls), 0, limit - 1)
         return self._ids_to_tickets(venue, zone, day, ids)
 
     def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
-        return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or service_day()), 0, -1)]
+        return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]
 
     def seat_times(self, venue: str, zone: str, cls: str, day: str | None = None) -> list[float]:
-        return [float(t) for t in self.db.lrange(QueueKeys(venue).seats(zone, day or service_day(), cls), 0, -1)]
+        return [float(t) for t in self.db.lrange(QueueKeys(venue).seats(zone, day or self._day(venue), cls), 0, -1)]
 
     def last_number(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
-        return int(self.db.get(QueueKeys(venue).seq(zone, day or service_day(), cls)) or 0)
+        return int(self.db.get(QueueKeys(venue).seq(zone, day or self._day(venue), cls)) or 0)
 
     # ---- pause ----------------------------------------------------------------------------------
 
@@ -380,7 +391,7 @@ class QueueStore:
 
     def attach_preorder_to_ticket(self, venue: str, zone: str, ticket_id: str, client: str,
                                   preorder: dict | None, day: str | None = None) -> Result:
-        key = QueueKeys(venue).tickets(zone, day or service_day())
+        key = QueueKeys(venue).tickets(zone, day or self._day(venue))
         return _result(self._preorder(keys=[key], args=[ticket_id, client, json.dumps(preorder) if preorder else "",
                                                         "," + ",".join(ACTIVE_STATES) + ","]))
 

@@ -6,8 +6,7 @@ captive browser keeps no cookies), POST -> 303 -> GET. The ticket page refreshes
 from __future__ import annotations
 
 import json
-import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
@@ -16,10 +15,10 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
-from portal.apps.notify import masked_phone, save_phone
-from portal.apps.views import app_store, zone_app_blueprint
+from portal.apps.locale import venue_now, venue_today
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone
+from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.notify.phones import PhoneInputError
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
@@ -58,7 +57,8 @@ def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[
 
 
 def local_now() -> datetime:
-    return datetime.fromtimestamp(time.time())
+    """Now on the mall's clock (the venue's time zone)."""
+    return venue_now()
 
 
 # ---- shopper helpers -------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def _shopper_globals():
 
 
 def _dates() -> list[str]:
-    today = date.fromtimestamp(time.time())
+    today = venue_today()
     return [(today + timedelta(days=i)).isoformat() for i in range(BOOKING_DAYS)]
 
 
@@ -142,6 +142,8 @@ def take(venue: str, zone: str):
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
+    if result.ok:
+        record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
     if not result.ok and result.reason == "PAUSED":
         return _message(venue, zone, 409, _("The queue for tables of %(sizes)s is paused right now: please ask "
                                             "at the door.", sizes=table_class.sizes))
@@ -171,7 +173,7 @@ def _slot_rows(venue: str, zone: str, day_iso: str, config: dict[str, Any]) -> l
     now = local_now()
     rows = []
     for slot in rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)):
-        starts = datetime.fromisoformat(f"{day_iso}T{slot}")
+        starts = datetime.fromisoformat(f"{day_iso}T{slot}").replace(tzinfo=now.tzinfo)
         rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now})
     return rows
 

@@ -23,11 +23,13 @@ from typing import Any
 
 import redis
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
+from core.errors import InputError
+from portal.apps.locale import PhoneNumberError, parse_phone
 from portal.apps.views import is_zh
 from portal.notify import views as notify_views
 from portal.notify.contacts import LANGS
-from portal.notify.phones import parse_phone
 from portal.notify.sms import mask_phone
 
 log = logging.getLogger(__name__)
@@ -65,11 +67,19 @@ def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
     return out
 
 
+class PhoneInputError(InputError):
+    """A number for texts that is not a phone number; the message is in the shopper's language."""
+
+
 def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
-    """The shopper's number for SMS, in any common format (the venue's region), texts in `lang` (else the
-    page's language); returns it masked. PhoneInputError (field "phone", a message in the shopper's
-    language) when it is not a number."""
-    phone = parse_phone(raw)
+    """The shopper's number for SMS, in any common format (read in the venue's phone region: the platform's
+    parse_phone), texts in `lang` (else the page's language); returns it masked. PhoneInputError (field
+    "phone", a message in the shopper's language) when it is not a number."""
+    try:
+        phone = parse_phone(raw, field="phone")
+    except PhoneNumberError:
+        message = _("That is not a valid phone number.") if (raw or "").strip() else _("Enter your mobile number.")
+        raise PhoneInputError("phone", message) from None
     lang = lang if lang in LANGS else ("zh" if is_zh() else "en")
     notify_views.contacts().set_phone(venue, shopper, phone, lang)
     return mask_phone(phone)

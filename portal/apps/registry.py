@@ -22,6 +22,7 @@ RESOURCE_PATHS: dict[str, str] = {
     "console": "console.console_bp",  # the zone owner's console: a Blueprint
     "api": "api.api_bp",  # a machine API: a Blueprint
     "demo": "demo.seed",  # seed(services, venue_map): idempotent demo data (runs on every start)
+    "mine": "me.mine",  # mine(venue, shopper) -> list[MyItem]: the shopper's own things, for Me (portal/apps/mine.py)
 }
 
 
@@ -101,6 +102,7 @@ class AppParts:
 
     blueprints: tuple[Blueprint, ...] = ()
     seed_demo: Callable | None = None
+    mine: Callable | None = None  # the app's part of Me: mine(venue, shopper) -> list[MyItem]
 
 
 _REGISTRY: dict[str, LightApp] = {}
@@ -127,12 +129,15 @@ def _find_parts(app: LightApp, package: str) -> AppParts:
     found.pop("views", None)
     seed = app.seed_demo or found.pop("demo", None)
     found.pop("demo", None)
+    mine = found.pop("mine", None)
+    if mine is not None and not callable(mine):
+        raise RuntimeError(f"light app {app.name}: {package}.{RESOURCE_PATHS['mine']} must be a function")
     if not isinstance(views, Blueprint):
         raise RuntimeError(f"light app {app.name}: no shopper blueprint at {package}.{RESOURCE_PATHS['views']}")
     extra = [part for part in found.values() if part is not None]
     if not all(isinstance(part, Blueprint) for part in extra):
         raise RuntimeError(f"light app {app.name}: {sorted(found)} must be blueprints")
-    return AppParts(blueprints=(views, *extra), seed_demo=seed)
+    return AppParts(blueprints=(views, *extra), seed_demo=seed, mine=mine)
 
 
 def _resource(package: str, path: str) -> Any:

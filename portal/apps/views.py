@@ -4,7 +4,6 @@ once per request (shopper pages and owner consoles), the shopper's language, tim
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, request
@@ -12,9 +11,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, Zone
+from portal.apps.locale import format_day, format_time, hhmm
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.services import services
+from portal.shopper import Shopper
 
 STORES = "light_app_stores"  # app.extensions key: {app name: its store}, built by portal/apps/platform.py
 
@@ -70,6 +71,23 @@ def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | No
     return {**app.default_config(), **{k: v for k, v in config.items() if v is not None}}
 
 
+def zones_running(app: LightApp, venue: str) -> list[str]:
+    """The zones of the venue that run this app (sorted), e.g. for the app's part of Me."""
+    return sorted(zone for zone, (name, _config) in services().zone_apps.all(venue).items() if name == app.name)
+
+
+def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str | None = None, *,
+                 zone: str | None = None, at: float | None = None, **data: Any) -> None:
+    """The one call an app makes after a transaction (a seat booked, a coupon claimed, a queue ticket, points
+    earned, a partner link followed): a `txn` event in the venue's event log, which the insights' funnels
+    and the moments engine read. `shopper`: the Shopper of the request, or a shopper id (a staff action on a
+    shopper's behalf). Fails open (a lost event never breaks the shopper's page)."""
+    device = shopper.phone if isinstance(shopper, Shopper) else None
+    shopper_id = shopper.client if isinstance(shopper, Shopper) else shopper
+    services().events.emit(venue, "txn", at=at, shopper=shopper_id, device=device, zone=zone, app=app.name,
+                           action=action, **data)
+
+
 def venue_or_404(venue: str) -> VenueMap:
     """The venue's current map (shared, read-only: the store caches it per version)."""
     venue_map = services().venues.get_map(venue)
@@ -100,15 +118,8 @@ def lang_arg() -> dict[str, str]:
     return {"lang": lang} if lang in ("en", "zh") else {}
 
 
-def format_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
-
-
-def hhmm(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%H:%M") if ts else ""
-
-
 def init_shared(flask_app: Flask) -> None:
-    """Registered once for every app's templates: `|datetime`, `|hhmm` and `is_zh()`."""
-    flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm)
+    """Registered once for every app's templates: `|datetime`, `|hhmm`, `|day` (the venue's time zone,
+    portal/apps/locale.py) and `is_zh()`."""
+    flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm, day=format_day)
     flask_app.jinja_env.globals.update(is_zh=is_zh)

@@ -45,7 +45,8 @@ def init_captive(app: Flask) -> None:
     sessions = SessionStore(db)
     landing = Landing(probe_state=ProbeStateStore(db, core.locator), sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
-                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app))
+                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
+                      events=core.events)
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=PortalConfigStore(db), sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import redis
 
+from core.settings import phone_region_code, time_zone_name
 from core.storage import VenueKeys
 
 # name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
 FIELDS: dict[str, tuple[str, str]] = {
+    "time_zone": ("", "the venue's IANA time zone for every time shown and entered (empty: the TIME_ZONE setting)"),
+    "phone_region": ("", "region of numbers typed without a country code, e.g. CN (empty: PHONE_REGION)"),
     "session_minutes": ("60", "internet access granted per 'continue' (minutes)"),
     "max_extensions": ("3", "how many times a shopper may extend a session"),
     "meraki_grant_hosts": ("network-auth.com", "hosts base_grant_url may point at (comma-separated suffixes)"),
@@ -69,6 +72,10 @@ class PortalConfigStore:
                     raise ValueError(f"{name} must be an integer from {low} to {high}")
             if name in CHOICE_FIELDS and value not in CHOICE_FIELDS[name]:
                 raise ValueError(f"{name} must be one of {', '.join(CHOICE_FIELDS[name])}")
+            if name == "time_zone" and value:
+                time_zone_name(value)
+            if name == "phone_region" and value:
+                phone_region_code(value)
             if name == "unifi_cert_sha256" and value and not is_sha256_fingerprint(value):
                 raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
         if values:

@@ -21,6 +21,7 @@ from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
+from portal.events import EventLog
 from portal.shopper import ShopperTokenStore, new_shopper
 from portal.tracking import Locator, Position
 from portal.tracking.positions import landing_zone
@@ -59,7 +60,7 @@ class Landing:
 
     def __init__(self, *, probe_state: ProbeStateStore, sessions: SessionStore, locator: Locator,
                  zone_app: Callable[[str, str], str | None], landing_endpoint: Callable[[str], str | None],
-                 breaker: StoreBreaker, tokens: ShopperTokenStore) -> None:
+                 breaker: StoreBreaker, tokens: ShopperTokenStore, events: EventLog | None = None) -> None:
         self.probe_state = probe_state
         self.sessions = sessions
         self.locator = locator
@@ -67,6 +68,7 @@ class Landing:
         self.landing_endpoint = landing_endpoint  # app name -> its landing endpoint (None: no such app)
         self.breaker = breaker
         self.tokens = tokens
+        self.events = events  # every landing is a `landing` event (the funnels' middle step)
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
                verified: bool = False, associated_ap: str | None = None, now: float | None = None) -> Decision:
@@ -92,6 +94,9 @@ class Landing:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
             return Offline(venue)
+        if self.events is not None:  # fails open: a lost event never costs the shopper the page
+            self.events.emit(venue, "landing", at=now, device=client, shopper=shopper.client,
+                             zone=values.get("zone"), app=app_name if "zone" in values else None)
         return Redirect(endpoint, values, token, state.session, shopper.client)
 
     def _state(self, venue: str, client: str | None, now: float) -> ProbeState:

@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
@@ -82,7 +83,7 @@ def gateway_args() -> MultiDict:
 def venue_param(args: MultiDict | None = None) -> str:
     venue = (request.args if args is None else args).get("venue") or services().settings.default_venue
     if not is_venue_id(venue):
-        abort(400, "venue: not a venue id")
+        abort(400, _("Unknown venue."))
     return venue
 
 
@@ -177,7 +178,7 @@ def continue_to_internet():
         return _grant_offline(sealed)
     shopper = current_shopper()
     if shopper is None:
-        abort(400, "c: missing or invalid shopper token")
+        abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     venue = shopper.venue
     try:
         config = store(cs.config.get, venue)
@@ -252,7 +253,7 @@ def _grant_offline(sealed: str):
 def status():
     shopper = current_shopper()
     if shopper is None:
-        abort(400, "c: missing or invalid shopper token")
+        abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     cs = captive_services()
     try:
         session = store(cs.sessions.get, shopper.venue, session_client(shopper))
@@ -268,7 +269,7 @@ def status():
 def extend():
     shopper = current_shopper()
     if shopper is None:
-        abort(400, "c: missing or invalid shopper token")
+        abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     cs = captive_services()
     try:
         config = store(cs.config.get, shopper.venue)
@@ -279,7 +280,7 @@ def extend():
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
     if session is None:
-        abort(409, "there is no active session to extend")
+        abort(409, _("There is no WiFi session to extend. Please connect again."))
     return redirect(url_for("captive.status", c=shopper_token(shopper)), code=303)
 
 
@@ -369,7 +370,7 @@ def opennds_authmon(venue: str):
     """openNDS's authmon polls here (POST auth_get, gatewayhash, payload) for clients to authenticate;
     answers '*' then the url-encoded entries, and drops the entries it acknowledges."""
     if not is_venue_id(venue):
-        abort(400, "venue: not a venue id")
+        abort(400, _("Unknown venue."))
     cs = captive_services()
     try:
         return _authmon(cs, venue)

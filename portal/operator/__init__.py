@@ -4,7 +4,17 @@
     /console/ops/<venue>/health   ingest health: reports/s per source, last report per AP, silent APs
                                   (HTML; JSON with Accept: application/json)"""
 
-from portal.operator import footfall, home, opening, quality, surveys, venue_setup, versions  # noqa: F401 - register routes
+from portal.operator import (  # noqa: F401 - register routes
+    footfall,
+    home,
+    insights,
+    moments,
+    opening,
+    quality,
+    surveys,
+    venue_setup,
+    versions,
+)
 from portal.operator.blueprint import bp, require_operator_venue, wants_json
 
 __all__ = ["bp", "require_operator_venue", "wants_json"]

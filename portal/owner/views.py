@@ -12,8 +12,6 @@ owner's zone: 403), then that the venue and zone exist (404)."""
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -21,7 +19,7 @@ from werkzeug.routing import BuildError
 
 from portal.apps import registry
 from portal.apps.registry import LightApp
-from portal.apps.views import is_zh
+from portal.apps.views import format_time, is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.owner import forms
@@ -103,7 +101,7 @@ def zone_history(venue: str, zone: str) -> list[dict]:
     entries = AuditLog(services().db).recent(venue, HISTORY_SCAN)
     mine = [e for e in entries if e.get("detail", {}).get("zone") == zone and e.get("action", "").startswith("zone.")]
     for entry in mine:
-        entry["when"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.get("ts", 0)))
+        entry["when"] = format_time(entry.get("ts", 0))
     return mine[:HISTORY_SHOWN]
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -25,12 +26,18 @@ log = logging.getLogger(__name__)
 
 class Tracker:
     def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200,
-                 leases: VenueLeases | None = None) -> None:
+                 leases: VenueLeases | None = None, sweeps: Sequence[Callable[[str, float], object]] = (),
+                 sweep_every_s: float = 30.0) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
         self.batch = batch
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
+        # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
+        # (the presence listener's "unseen for 20 min: left").
+        self.sweeps = tuple(sweeps)
+        self.sweep_every_s = sweep_every_s
+        self._swept: dict[str, float] = {}
 
     def step(self, venue: str, now: float | None = None) -> int:
         """Position up to `batch` clients of the venue with new readings; returns how many were taken."""
@@ -71,10 +78,18 @@ class Tracker:
         for venue in venues:
             try:
                 taken += self.step(venue)
+                self._sweep(venue)
             except redis.RedisError as exc:
                 failed += 1
                 log.warning("tracker: venue %s unavailable: %s", venue, exc.__class__.__name__)
         return taken, failed
+
+    def _sweep(self, venue: str) -> None:
+        now = time.time()
+        if self.sweeps and now - self._swept.get(venue, 0.0) >= self.sweep_every_s:
+            self._swept[venue] = now
+            for sweep in self.sweeps:
+                sweep(venue, now)
 
     def run(self, stop: threading.Event, idle_s: float = 0.2, report_every_s: float = 60.0) -> None:
         """Until `stop` is set: every venue it serves, round after round; a store outage is waited out."""

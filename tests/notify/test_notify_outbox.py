@@ -7,11 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.apps.notify import cancel, in_both, notify, save_phone
+from portal.apps.notify import PhoneInputError, cancel, in_both, notify, save_phone
 from portal.notify.channels import Refused, Retry
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyInputError, NotifyKeys, Outbox
-from portal.notify.phones import PhoneInputError
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
 from portal.notify.worker import NotifyWorker, backoff_s
 from portal.shopper import token_store

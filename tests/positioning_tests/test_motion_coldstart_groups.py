@@ -52,12 +52,22 @@ def test_newer_readings_outweigh_older_ones():
     assert heard == 1 and vector[0] == -50.0 and vector[1] == MISSING_DBM
 
 
-def test_an_ap_heard_only_long_ago_is_left_out():
+def test_an_ap_heard_only_long_before_the_others_is_left_out():
     readings = {"a": [(0.0, -60.0)], "b": [(55.0, -70.0)]}
     vector, heard = recency_vector(readings, ["a", "b"], now=60.0, half_life_s=10.0)
     assert heard == 1 and vector[0] == MISSING_DBM and vector[1] == -70.0
+
+
+def test_a_phone_whose_newest_report_is_old_is_still_placed_from_it():
+    """Ages count from the phone's newest reading: a late probe (a loaded server) or a once-a-minute batch
+    feed still finds what the phone last sent; the store's window decides what is too old."""
+    readings = {"a": [(0.0, -60.0)], "b": [(1.0, -70.0)]}
+    vector, heard = recency_vector(readings, ["a", "b"], now=50.0)
+    assert heard == 2 and list(vector) == [-60.0, -70.0]
     with pytest.raises(ValueError):
-        recency_vector({"a": [(0.0, -60.0)]}, ["a"], now=60.0)
+        recency_vector({"a": [(70.0, -60.0)]}, ["a"], now=50.0)  # only from the future
+    with pytest.raises(ValueError):
+        recency_vector({"z": [(49.0, -60.0)]}, ["a"], now=50.0)  # no known AP
 
 
 # No machine-speed checks: the VM is shared (tests never depend on how fast it is).

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -35,7 +36,7 @@ def token(app):
 
 
 def local(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%dT%H:%M")
+    return datetime.fromtimestamp(ts, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")  # the venue's clock
 
 
 def new_event(acts, capacity=2, zone="atrium", **over):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
@@ -18,7 +19,7 @@ def store(svc) -> CinemaStore:
 
 
 def later(hours: float = 5) -> str:
-    return (datetime.now() + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+    return (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
 
 
 def item(**changes):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,7 +20,7 @@ def store(svc) -> CinemaStore:
 
 
 def future(hours: float = 3) -> str:
-    return (datetime.now() + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+    return (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
 
 
 def form(console, **changes):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -229,7 +231,7 @@ def test_console_posts_need_csrf(client, console, coupons):
 
 
 def good_form(csrf, **over):
-    today = time.strftime("%Y-%m-%d")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")  # the venue's day
     data = {"csrf_token": csrf, "title_en": "Half-price latte", "title_zh": "拿铁半价", "description": "Weekdays",
             "stock": "20", "valid_from": today, "valid_until": today}
     data.update(over)
@@ -298,7 +300,8 @@ def test_redeem_by_short_code_exactly_once_and_shopper_sees_it(client, console, 
     assert "Redeemed at" in resp.get_data(as_text=True)
     again = client.post(f"{CONSOLE}/kopi/redeem", data={"csrf_token": console.csrf(), "code": code})
     assert again.status_code == 409
-    when = time.strftime("%Y-%m-%d", time.localtime(coupons.issued("demo", code).redeemed_at))
+    redeemed_at = coupons.issued("demo", code).redeemed_at
+    when = datetime.fromtimestamp(redeemed_at, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
     assert "Already redeemed at " + when in again.get_data(as_text=True)
     assert coupons.get("demo", coupon.id).redeemed == 1
     page = client.get(f"/v/demo/coupons/mine/{code}?c={token()}").get_data(as_text=True)

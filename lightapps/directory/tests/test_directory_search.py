@@ -72,3 +72,31 @@ def test_empty_query_lists_all_in_floor_order():
     found = search_shops(SHOPS, "")
     assert len(found) == len(SHOPS)
     assert [s.floor for s in found] == sorted(s.floor for s in found)
+
+
+@pytest.mark.parametrize("query, want", [
+    ("电影", ["starlight"]), ("影院", ["starlight"]), ("movie", ["starlight"]), ("看电影", ["starlight"]),
+    ("咖啡", ["kopi"]), ("coffee", ["kopi"]), ("food", ["tea", "dumpling", "noodle"]),
+    ("吃饭", ["tea", "dumpling", "noodle"]),
+])
+def test_synonyms_find_the_category(query, want):
+    assert ids(search_shops(SHOPS, query)) == want
+
+
+@pytest.mark.parametrize("query, want", [
+    ("starlite", ["starlight"]), ("noodel", ["noodle"]), ("xinguang", ["starlight"]), ("dumplin", ["dumpling"]),
+    ("kopee coffe", ["kopi"]),
+])
+def test_typos_are_forgiven_when_nothing_matches_exactly(query, want):
+    assert ids(search_shops(SHOPS, query)) == want
+
+
+def test_fuzzy_only_as_a_fallback_and_never_for_short_or_unrelated_queries():
+    assert ids(search_shops(SHOPS, "star")) == ["starlight"]  # exact wins; no fuzzy extras
+    assert search_shops(SHOPS, "zzzz") == [] and search_shops(SHOPS, "gx") == []
+    assert search_shops(SHOPS, "nothing like it") == []
+
+
+def test_latin_synonyms_are_whole_words():
+    assert "dumpling" not in ids(search_shops(SHOPS, "great"))  # "eat" inside another word names nothing
+    assert ids(search_shops(SHOPS, "eat dumplings")) == ["tea", "dumpling", "noodle"]

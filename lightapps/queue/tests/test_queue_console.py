@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -154,7 +155,7 @@ def test_menu_edit_and_bad_input(client, console, db, demo):
 
 def test_reservations_console(client, console, db, demo):
     store = QueueStore(db)
-    day = (date.today() + timedelta(days=1)).isoformat()
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
     rid = store.reserve("demo", "jade", day, "12:00", 4, "B", "c1", capacity=4).value
     rid2 = store.reserve("demo", "jade", day, "12:00", 2, "A", "c2", capacity=4).value
     console.login("jade")

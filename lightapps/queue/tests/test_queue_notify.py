@@ -4,7 +4,8 @@ Delivered by the notification worker through the development SMS sender."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
@@ -66,12 +67,12 @@ def test_phone_form_bad_input_and_who_may_post(app, client, db, demo):
 def test_booking_reminder_is_scheduled_and_withdrawn(app, client, svc, db, demo):
     token, shopper = new_shopper(app, client)
     client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": token})
-    day = (date.today() + timedelta(days=1)).isoformat()
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
     assert client.post(f"{BASE}/reserve", data={"party": "3", "date": day, "slot": "12:00",
                                                 "c": token}).status_code == 303
     [(key, due)] = db.zrange(NotifyKeys("demo").due(), 0, -1, withscores=True)
     assert key.decode().startswith("queue.reminder:jade:")
-    assert due == datetime.fromisoformat(f"{day}T12:00").timestamp() - 30 * 60
+    assert due == datetime.fromisoformat(f"{day}T12:00").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() - 1800
     deliver(svc, db)
     assert dev_sms(db, "demo") == []  # not yet
     deliver(svc, db, now=due + 1)
@@ -79,7 +80,7 @@ def test_booking_reminder_is_scheduled_and_withdrawn(app, client, svc, db, demo)
     assert sms["event"] == "queue.reminder" and "12:00" in sms["text"]
 
     # A second booking, cancelled: its reminder goes with it.
-    other_day = (date.today() + timedelta(days=2)).isoformat()
+    other_day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)).isoformat()
     client.post(f"{BASE}/reserve", data={"party": "2", "date": other_day, "slot": "12:00", "c": token})
     assert db.zcard(NotifyKeys("demo").due()) == 1
     rid = key.decode().rsplit(":", 1)[1]

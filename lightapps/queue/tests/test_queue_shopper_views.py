@@ -4,7 +4,8 @@ input gets a clear 4xx and stores nothing."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -122,7 +123,7 @@ def test_cancel_own_ticket_only(client, demo, db, shopper):
 
 
 def _tomorrow() -> str:
-    return (date.today() + timedelta(days=1)).isoformat()
+    return (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()  # the venue's day
 
 
 def test_reserve_flow_and_bad_input(client, demo, db, shopper):

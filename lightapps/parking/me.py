@@ -1,0 +1,35 @@
+"""The car park's part of Me: my car (the latest lookup while it is kept), else "find my car" in each car
+park (portal/apps/mine.py)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from lightapps.parking import APP
+from lightapps.parking.common import level_name, parking_store
+from portal.apps.mine import MyItem
+from portal.apps.views import is_zh, zones_running
+from portal.services import services
+from portal.shopper import Shopper
+
+
+def mine(venue: str, shopper: Shopper) -> list[MyItem]:
+    store = parking_store()
+    venue_map = services().venues.get_map(venue)
+    result_id = store.last_result_id(venue, shopper.client)
+    loaded = store.load_result(venue, shopper.client, result_id) if result_id else None
+    if loaded is not None and loaded[1].kind == "exact" and venue_map is not None:
+        zone, result = loaded
+        match = result.matches[0]
+        return [MyItem(kind="car", title=_("My car"),
+                       detail=_("Bay %(bay)s, level %(level)s", bay=match.bay,
+                                level=level_name(venue_map, match.level)),
+                       endpoint="parking.car", values={"venue": venue, "zone": zone, "result_id": result_id})]
+    zh = is_zh()
+    items = []
+    for zone_id in zones_running(APP, venue):
+        zone = venue_map.zone(zone_id) if venue_map else None
+        items.append(MyItem(kind="car", title=_("Find my car"),
+                            detail=(zone.name_zh if zh else zone.name) if zone else zone_id,
+                            endpoint="parking.landing", values={"venue": venue, "zone": zone_id}))
+    return items

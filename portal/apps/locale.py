@@ -1,0 +1,121 @@
+"""The venue's time zone and phone region: every time a shopper or an owner sees or types is the venue's
+wall-clock time, never the server's (a UTC host serves a Beijing mall).
+
+A venue sets `time_zone` and `phone_region` in its portal config (`portal-config <venue> time_zone=...`,
+portal/captive/config.py); a venue that sets none gets the TIME_ZONE / PHONE_REGION settings. Which venue a
+request is for: the URL's `venue`, else the shopper's. Read once per request (`g`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from flask import g, has_request_context, request
+
+from core.errors import InputError
+from portal.captive.config import PortalConfigStore
+from portal.services import Services, services
+from portal.shopper import current_shopper
+
+MAX_PHONE_TEXT = 40
+
+
+@dataclass(frozen=True)
+class VenueLocale:
+    time_zone: ZoneInfo
+    phone_region: str
+
+
+def request_venue() -> str | None:
+    """The venue this request is about: the URL's, else the shopper's (None outside a request)."""
+    if not has_request_context():
+        return None
+    venue = (request.view_args or {}).get("venue")
+    if venue:
+        return venue
+    shopper = current_shopper()
+    return shopper.venue if shopper else None
+
+
+def read_venue_locale(svc: Services, venue: str | None) -> VenueLocale:
+    """From the store (outside a request too: demo seeds, the tracker's roll-ups)."""
+    config = PortalConfigStore(svc.db).get(venue) if venue else {}
+    return VenueLocale(ZoneInfo(config.get("time_zone") or svc.settings.time_zone),
+                       config.get("phone_region") or svc.settings.phone_region)
+
+
+def venue_locale(venue: str | None = None) -> VenueLocale:
+    """The venue's time zone and phone region (this request's venue when none is named), once per request."""
+    venue = venue or request_venue()
+    cache = g.setdefault("venue_locales", {}) if has_request_context() else {}
+    if venue not in cache:
+        cache[venue] = read_venue_locale(services(), venue)
+    return cache[venue]
+
+
+def venue_time_zone(venue: str) -> ZoneInfo:
+    """The venue's time zone, for stores (once per request inside one; read from the store outside)."""
+    if has_request_context():
+        return venue_locale(venue).time_zone
+    return read_venue_locale(services(), venue).time_zone
+
+
+def local_time(ts: float, venue: str | None = None) -> datetime:
+    """An instant (epoch seconds) as the venue's wall-clock time (aware)."""
+    return datetime.fromtimestamp(ts, venue_locale(venue).time_zone)
+
+
+def format_time(ts: float | None) -> str:
+    """`2026-12-01 19:30`, venue time (the `|datetime` filter)."""
+    return local_time(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def hhmm(ts: float | None) -> str:
+    """`19:30`, venue time (the `|hhmm` filter)."""
+    return local_time(ts).strftime("%H:%M") if ts else ""
+
+
+def format_day(ts: float | None) -> str:
+    """`2026-12-01`, venue time (the `|day` filter)."""
+    return local_time(ts).strftime("%Y-%m-%d") if ts else ""
+
+
+def venue_now(venue: str | None = None) -> datetime:
+    return datetime.now(venue_locale(venue).time_zone)
+
+
+def venue_today(venue: str | None = None) -> date:
+    return venue_now(venue).date()
+
+
+def from_local(moment: datetime, venue: str | None = None) -> float:
+    """A wall-clock time typed at the venue (naive: the venue's zone; aware: as given) -> epoch seconds."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=venue_locale(venue).time_zone)
+    return moment.timestamp()
+
+
+class PhoneNumberError(InputError):
+    pass
+
+
+def parse_phone(raw: str | None, region: str | None = None, field: str = "phone") -> str:
+    """A mobile or fixed number as E.164 (`+8613800138000`), typed in any common format: with or without
+    the country code (`+86`, `0086`), spaces, hyphens, brackets; a number without a country code is read in
+    the venue's region (`region`, else this request's venue's phone region). PhoneNumberError if it cannot
+    be a valid number."""
+    text = (raw or "").strip()
+    if not text:
+        raise PhoneNumberError(field, "phone is required")
+    if len(text) > MAX_PHONE_TEXT:
+        raise PhoneNumberError(field, "phone is too long")
+    region = region or venue_locale().phone_region
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise PhoneNumberError(field, "this is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneNumberError(field, "this is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,58 @@
+"""`python -m portal flask insights ...`: the simulated day, and a day's insights in the terminal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import Flask, current_app
+
+from portal.events.report import day_insights
+from portal.events.sim import past_days, simulate
+from portal.services import services
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("insights")
+    def insights() -> None:
+        """The event log's insights and the simulated day."""
+
+    @insights.command("simulate")
+    @click.option("--venue", default="demo", show_default=True)
+    @click.option("--days", default=2, show_default=True, type=click.IntRange(1, 60),
+                  help="simulate this many days, ending yesterday")
+    @click.option("--shoppers", default=150, show_default=True, type=click.IntRange(1, 100_000))
+    @click.option("--staff", default=3, show_default=True, type=click.IntRange(0, 1000))
+    @click.option("--seed", default=7, show_default=True, type=int)
+    def simulate_cmd(venue: str, days: int, shoppers: int, staff: int, seed: int) -> None:
+        """Drive seeded shoppers through the venue's zones and apps; print the ground truth per day."""
+        svc = services()
+        if not svc.venues.exists(venue):
+            raise click.UsageError(f"unknown venue {venue!r}")
+        landing = current_app.extensions["captive"].landing
+        for truth in simulate(svc, landing, venue, past_days(days), seed=seed, shoppers=shoppers, staff=staff):
+            seen = len(truth.visitors) + len(truth.passers_by)
+            click.echo(f"{truth.day}: {truth.arrivals} visits, {len(truth.visitors)} visitors, "
+                       f"{len(truth.passers_by)} passers-by (capture {len(truth.visitors) / max(1, seen):.0%}), "
+                       f"{sum(len(s) for s in truth.transacted.values())} buyers, "
+                       f"{len(truth.new) + len(truth.one_off_buyers)} new and {len(truth.repeat)} repeat shoppers, "
+                       f"{len(truth.staff)} staff phones")
+
+    @insights.command("show")
+    @click.option("--venue", default="demo", show_default=True)
+    @click.option("--day", required=True, help="YYYY-MM-DD")
+    def show(venue: str, day: str) -> None:
+        """A day's figures (raw counts: for the operator's terminal, not for sharing)."""
+        venue_map = services().venues.get_map(venue)
+        if venue_map is None:
+            raise click.UsageError(f"unknown venue {venue!r}")
+        try:
+            when = date.fromisoformat(day)
+        except ValueError:
+            raise click.UsageError("--day must be YYYY-MM-DD") from None
+        f = day_insights(services(), venue_map, when)
+        click.echo(f"visitors {f.visitors}, passers-by {f.passers_by}, capture "
+                   f"{'-' if f.capture_rate is None else f'{f.capture_rate:.0%}'}, new {f.new}, repeat {f.repeat}")
+        for funnel in f.funnels:
+            click.echo(f"  {funnel.zone}: in zone {funnel.in_zone}, landed {funnel.landed}, "
+                       f"transacted {funnel.transacted}, referred {funnel.referred}")

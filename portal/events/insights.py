@@ -1,0 +1,232 @@
+"""Insights from the event log, for an operator (the whole venue) or a zone owner (their zones only).
+
+Pure: `compute(events, ...)` takes the venue's events (portal/events/log.py) and returns the figures as
+counts; what a console or an export shows goes through `k_safe` (no count between 1 and k-1 is shown,
+k = 5), so a figure never singles out a shopper. The definitions (README "Insights and moments"):
+
+- a visit is arrive .. leave of one phone; a visitor stayed at least `visitor_min_s` (5 min) on some
+  visit of the period, a passer-by never did; for zones, the same over the stays in those zones
+  (zone_enter .. zone_leave). Capture rate = visitors / (visitors + passers-by). Figures count
+  completed visits and stays (a phone still inside has no dwell yet).
+- dwell histogram: completed visits (venue) or stays (zones) by length;
+- new vs repeat: shoppers with a durable identity only (a member, or a shopper id that transacted on an
+  earlier day: a returning token), never a phone's MAC; a shopper is identified by a transaction;
+- hour-of-week heatmap: arrivals (venue) or zone entries (zones), Monday 00h first, in the venue's zone;
+- flows: zone-to-zone moves (consecutive zone entries in one visit) and the most common paths;
+- funnels per zone: phones in the zone -> of them, landed on its page -> of them, transacted there
+  (any light-app transaction but a partner-link referral, which has its own column);
+- staff phones (present more than `staff_hours` a day on most days, or on the operator's list) and
+  phones whose shopper withdrew location consent are left out of everything."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from portal.events.log import Event
+
+K_MIN = 5
+VISITOR_MIN_S = 300.0
+STAFF_HOURS = 6.0
+# Dwell histogram bins, in minutes: [lo, hi); None: open-ended.
+DWELL_BINS: tuple[tuple[int, int | None], ...] = ((0, 5), (5, 15), (15, 30), (30, 60), (60, 120), (120, None))
+TOP = 10
+
+
+def k_safe(n: int | None, k: int = K_MIN) -> int | None:
+    """The count when it may be shown: 0 or at least k; None ("fewer than k") otherwise."""
+    if n is None or n == 0 or n >= k:
+        return n
+    return None
+
+
+def bin_label(lo: int, hi: int | None) -> str:
+    return f"{lo}-{hi} min" if hi is not None else f"{lo}+ min"
+
+
+@dataclass(frozen=True)
+class Funnel:
+    zone: str
+    in_zone: int
+    landed: int
+    transacted: int
+    referred: int
+
+    def rate(self, part: int) -> float | None:
+        return part / self.in_zone if self.in_zone else None
+
+
+@dataclass
+class Insights:
+    venue: str
+    since: float
+    until: float
+    zones: tuple[str, ...] | None  # None: the whole venue
+    visitors: int = 0
+    passers_by: int = 0
+    dwell_s: list[float] = field(default_factory=list)  # one per completed visit (or stay)
+    new: int = 0
+    repeat: int = 0
+    heatmap: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
+    transitions: list[tuple[str, str, int]] = field(default_factory=list)
+    paths: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    funnels: list[Funnel] = field(default_factory=list)
+    excluded_staff: int = 0
+
+    @property
+    def capture_rate(self) -> float | None:
+        seen = self.visitors + self.passers_by
+        return self.visitors / seen if seen else None
+
+    @property
+    def mean_dwell_s(self) -> float | None:
+        return sum(self.dwell_s) / len(self.dwell_s) if self.dwell_s else None
+
+    def dwell_histogram(self) -> list[tuple[str, int]]:
+        counts = [0] * len(DWELL_BINS)
+        for d in self.dwell_s:
+            minutes = d / 60
+            for i, (lo, hi) in enumerate(DWELL_BINS):
+                if minutes >= lo and (hi is None or minutes < hi):
+                    counts[i] += 1
+                    break
+        return [(bin_label(lo, hi), n) for (lo, hi), n in zip(DWELL_BINS, counts, strict=True)]
+
+
+def staff_devices(events: Iterable[Event], tz: str = "UTC", hours: float = STAFF_HOURS) -> set[str]:
+    """Phones present more than `hours` a day (completed visits, by the day they left) on most of the days
+    the venue has events for."""
+    zone = ZoneInfo(tz)
+    days: set[str] = set()
+    presence: dict[str, Counter] = defaultdict(Counter)
+    for e in events:
+        day = datetime.fromtimestamp(e.at, zone).strftime("%Y-%m-%d")
+        days.add(day)
+        if e.kind == "leave" and e.device:
+            presence[e.device][day] += float(e.data.get("dwell_s", 0.0))
+    limit = hours * 3600
+    return {dev for dev, per_day in presence.items()
+            if sum(1 for s in per_day.values() if s > limit) > len(days) / 2}
+
+
+def _identities(events: list[Event]) -> tuple[dict[str, str], dict[str, str]]:
+    """shopper -> member (from membership events) and shopper -> phone (from events that carry both)."""
+    member_of, device_of = {}, {}
+    for e in events:
+        if e.shopper and e.data.get("member"):
+            member_of[e.shopper] = str(e.data["member"])
+        if e.shopper and e.device:
+            device_of[e.shopper] = e.device
+    return member_of, device_of
+
+
+def compute(events: Iterable[Event], venue: str, since: float, until: float, *, tz: str = "UTC",
+            zones: Iterable[str] | None = None, staff: Iterable[str] = (), visitor_min_s: float = VISITOR_MIN_S,
+            allowed: Callable[[Event], bool] | None = None, top: int = TOP) -> Insights:
+    """The figures of [since, until). `events`: the venue's events up to `until`, with the history before
+    `since` that new-vs-repeat looks back over. `zones`: a zone owner's zones (None: the whole venue).
+    `staff`: phones to leave out; `allowed(event)`: False drops the event (no location consent)."""
+    scope = tuple(sorted(set(zones))) if zones is not None else None
+    staff = set(staff)
+    everything = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
+    member_of, device_of = _identities(everything)
+    window = sorted((e for e in everything if since <= e.at < until), key=lambda e: e.at)
+    out = Insights(venue=venue, since=since, until=until, zones=scope, excluded_staff=len(staff))
+
+    def in_scope(zone: str | None) -> bool:
+        return scope is None or zone in scope
+
+    _presence(out, window, scope, visitor_min_s)
+    _heatmap(out, window, scope, ZoneInfo(tz))
+    _flows(out, window, in_scope, top)
+    _funnels(out, window, scope, device_of)
+    _repeat(out, everything, window, since, in_scope, member_of)
+    return out
+
+
+def _presence(out: Insights, window: list[Event], scope, visitor_min_s: float) -> None:
+    best: dict[str, float] = {}
+    for e in window:
+        if e.device is None:
+            continue
+        if (scope is None and e.kind == "leave") or (scope is not None and e.kind == "zone_leave" and e.zone in scope):
+            dwell = float(e.data.get("dwell_s", 0.0))
+            out.dwell_s.append(dwell)
+            best[e.device] = max(best.get(e.device, 0.0), dwell)
+    out.visitors = sum(1 for d in best.values() if d >= visitor_min_s)
+    out.passers_by = len(best) - out.visitors
+
+
+def _heatmap(out: Insights, window: list[Event], scope, zone: ZoneInfo) -> None:
+    for e in window:
+        if (scope is None and e.kind == "arrive") or (scope is not None and e.kind == "zone_enter" and e.zone in scope):
+            local = datetime.fromtimestamp(e.at, zone)
+            out.heatmap[local.weekday()][local.hour] += 1
+
+
+def _flows(out: Insights, window: list[Event], in_scope, top: int) -> None:
+    visits: dict[str, list[list[str]]] = defaultdict(list)
+    for e in window:
+        if e.device is None:
+            continue
+        if e.kind == "arrive" or not visits[e.device]:
+            visits[e.device].append([])
+        if e.kind == "zone_enter" and e.zone:
+            path = visits[e.device][-1]
+            if not path or path[-1] != e.zone:
+                path.append(e.zone)
+    moves: Counter = Counter()
+    paths: Counter = Counter()
+    for per_device in visits.values():
+        for path in per_device:
+            for a, b in zip(path, path[1:], strict=False):
+                if in_scope(a) or in_scope(b):
+                    moves[(a, b)] += 1
+            if len(path) >= 2 and any(in_scope(z) for z in path):
+                paths[tuple(path[:4])] += 1
+    out.transitions = [(a, b, n) for (a, b), n in moves.most_common(top)]
+    out.paths = paths.most_common(top)
+
+
+def _funnels(out: Insights, window: list[Event], scope, device_of: dict[str, str]) -> None:
+    in_zone: dict[str, set] = defaultdict(set)
+    landed: dict[str, set] = defaultdict(set)
+    bought: dict[str, set] = defaultdict(set)
+    referred: dict[str, set] = defaultdict(set)
+    for e in window:
+        if not e.zone or (scope is not None and e.zone not in scope):
+            continue
+        device = e.device or device_of.get(e.shopper or "")
+        if device is None:
+            continue
+        if e.kind == "zone_enter":
+            in_zone[e.zone].add(device)
+        elif e.kind == "landing":
+            landed[e.zone].add(device)
+        elif e.kind == "txn":
+            (referred if e.data.get("action") == "referral" else bought)[e.zone].add(device)
+    for zone in sorted(scope if scope is not None else in_zone):
+        seen = in_zone[zone]
+        came = landed[zone] & seen
+        out.funnels.append(Funnel(zone, len(seen), len(came), len(bought[zone] & came), len(referred[zone] & came)))
+
+
+def _repeat(out: Insights, everything: list[Event], window: list[Event], since: float, in_scope,
+            member_of: dict[str, str]) -> None:
+    def identity(e: Event) -> str | None:
+        if e.data.get("member"):
+            return "m:" + str(e.data["member"])
+        if e.shopper:
+            return ("m:" + member_of[e.shopper]) if e.shopper in member_of else "s:" + e.shopper
+        return None
+
+    def bought(e: Event) -> bool:  # a partner-link click identifies nobody
+        return e.kind == "txn" and e.data.get("action") != "referral"
+
+    earlier = {identity(e) for e in everything if bought(e) and e.at < since}
+    now = {identity(e) for e in window if bought(e) and in_scope(e.zone)} - {None}
+    out.repeat = len(now & earlier)
+    out.new = len(now) - out.repeat

@@ -1,0 +1,574 @@
+"""Moments: rules that act on the event log. A rule is a trigger (arrive, enter a zone, dwell >= N min,
+leave, return after >= N days, first visit) with conditions (zone, hours of the day in the venue's zone,
+member tiers, marketing consent) and one action (an offer shown on the shopper's next page, a
+notification through the outbox, a signed webhook to the mall's CRM), limited per phone per day (cap), by
+a cooldown (default 12 h, Meridian's) and by a global budget per rule.
+
+- `rule_hits` (pure) says whether an event triggers a rule; `preview` replays a day's events through it
+  with the caps and cooldowns kept in memory (how many phones it would have hit yesterday);
+- `MomentsEngine.run_once` reads the venue's stream through the consumer group "moments" (each event once;
+  a crash re-reads what it did not ack), checks the limits atomically (one Lua script: budget, cap,
+  cooldown, then count) and acts; every firing is a delivery in the log the operator searches and replays;
+- webhooks: POST of a JSON body signed `X-MallPortal-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+  "<t>.<body>" with the venue's webhook secret>`, retried with exponential backoff (30 s, 1, 2, 4, 8 min)
+  up to MAX_ATTEMPTS, then failed (replay re-sends it).
+
+The trigger "dwell >= N" fires when the stay ends (zone_leave carries the stay's length). "Return" and
+"first visit" are about the phone (its client id), as the presence events are."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import redis
+
+from core.errors import InputError
+from core.storage import VenueKeys
+from portal.events.log import Event, EventLog
+
+TRIGGERS = ("arrive", "zone_enter", "dwell", "leave", "return", "first_visit")
+ZONE_TRIGGERS = ("zone_enter", "dwell")
+ACTIONS = ("offer", "notify", "webhook")
+TIERS = ("silver", "gold", "platinum")
+GROUP = "moments"
+COOLDOWN_S = 12 * 3600
+MAX_ATTEMPTS = 6
+BACKOFF_S = 30.0
+LOG_KEPT = 10_000
+OFFER_TTL_S = 86400
+VISIT_KEPT_S = 400 * 86400
+SIGNATURE_HEADER = "X-MallPortal-Signature"
+
+
+class RuleError(InputError):
+    template = "{field}: {message}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    trigger: str
+    action: str
+    zone: str | None = None  # zone_enter / dwell: the zone (None: any zone)
+    dwell_min: int = 0
+    return_days: int = 0
+    hours: tuple[int, int] | None = None  # [from, to) local hours; from > to wraps past midnight
+    tiers: tuple[str, ...] = ()  # member tiers (empty: anyone)
+    consent: bool = True  # only shoppers with marketing consent (once the consent store answers)
+    message_en: str = ""
+    message_zh: str = ""
+    webhook_url: str = ""
+    cap_per_day: int = 1
+    cooldown_s: int = COOLDOWN_S
+    budget: int = 0  # fires in all (0: no limit)
+    owner: str = ""  # the account that made it (owners: their zones only)
+    active: bool = True
+    created_at: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Rule:
+        data = json.loads(raw)
+        data["hours"] = tuple(data["hours"]) if data.get("hours") else None
+        data["tiers"] = tuple(data.get("tiers") or ())
+        return cls(**data)
+
+
+def _int(form, name: str, low: int, high: int, default: int) -> int:
+    raw = str(form.get(name, "") or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise RuleError(name, f"must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def parse_rule(form, *, zones: Iterable[str], owner: str, may_webhook: bool, owner_zones: Iterable[str] | None = None,
+               rule_id: str | None = None, now: float | None = None) -> Rule:
+    """A rule from a console form; RuleError(field, message) for the first bad field. `owner_zones`: a zone
+    owner's zones (the rule must be about one of them); `may_webhook`: operators only."""
+    name = str(form.get("name", "")).strip()[:80]
+    if not name:
+        raise RuleError("name", "give the rule a name")
+    trigger, action = form.get("trigger", ""), form.get("action", "")
+    if trigger not in TRIGGERS:
+        raise RuleError("trigger", f"must be one of {', '.join(TRIGGERS)}")
+    if action not in ACTIONS or (action == "webhook" and not may_webhook):
+        raise RuleError("action", "not an action you may use")
+    zone = str(form.get("zone", "") or "").strip() or None
+    if zone is not None and zone not in set(zones):
+        raise RuleError("zone", "no such zone")
+    if owner_zones is not None and (trigger not in ZONE_TRIGGERS or zone not in set(owner_zones)):
+        raise RuleError("zone", "a zone owner's rule must be about entering or staying in one of their zones")
+    if zone is not None and trigger not in ZONE_TRIGGERS:
+        raise RuleError("zone", "only zone entry and dwell rules name a zone")
+    hours = None
+    if str(form.get("hour_from", "")).strip() or str(form.get("hour_to", "")).strip():
+        hours = (_int(form, "hour_from", 0, 23, 0), _int(form, "hour_to", 0, 24, 24))
+        if hours[0] == hours[1]:
+            raise RuleError("hour_to", "the window must not be empty")
+    chosen = form.getlist("tiers") if hasattr(form, "getlist") else form.get("tiers", ())
+    tiers = tuple(t for t in TIERS if t in chosen)
+    url = str(form.get("webhook_url", "") or "").strip()
+    if action == "webhook":
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+            raise RuleError("webhook_url", "must be an http(s) URL")
+    message_en = str(form.get("message_en", "")).strip()[:300]
+    if action != "webhook" and not message_en:
+        raise RuleError("message_en", "write the message the shopper sees")
+    return Rule(
+        id=rule_id or secrets.token_hex(4), name=name, trigger=trigger, action=action, zone=zone,
+        dwell_min=_int(form, "dwell_min", 1, 600, 10) if trigger == "dwell" else 0,
+        return_days=_int(form, "return_days", 1, 365, 7) if trigger == "return" else 0,
+        hours=hours, tiers=tiers, consent=form.get("consent", "on") not in ("", "off", "0", None),
+        message_en=message_en, message_zh=str(form.get("message_zh", "")).strip()[:300],
+        webhook_url=url if action == "webhook" else "", cap_per_day=_int(form, "cap_per_day", 0, 100, 1),
+        cooldown_s=_int(form, "cooldown_h", 0, 24 * 30, COOLDOWN_S // 3600) * 3600,
+        budget=_int(form, "budget", 0, 10_000_000, 0), owner=owner, active=True,
+        created_at=time.time() if now is None else now)
+
+
+def _in_hours(hours: tuple[int, int] | None, hour: int) -> bool:
+    if hours is None:
+        return True
+    start, end = hours
+    return start <= hour < end if start < end else (hour >= start or hour < end)
+
+
+def rule_hits(rule: Rule, event: Event, *, last_visit: float | None, tier: str | None, tz: ZoneInfo) -> bool:
+    """Whether `event` triggers `rule` (its trigger and conditions; not the limits, not consent).
+    `last_visit`: the phone's previous arrival (None: never seen); `tier`: its member tier, if known."""
+    kind, t = event.kind, rule.trigger
+    if t == "arrive":
+        hit = kind == "arrive"
+    elif t == "first_visit":
+        hit = kind == "arrive" and last_visit is None
+    elif t == "return":
+        hit = kind == "arrive" and last_visit is not None and event.at - last_visit >= rule.return_days * 86400
+    elif t == "zone_enter":
+        hit = kind == "zone_enter" and (rule.zone is None or rule.zone == event.zone)
+    elif t == "dwell":
+        hit = (kind == "zone_leave" and (rule.zone is None or rule.zone == event.zone)
+               and float(event.data.get("dwell_s", 0)) >= rule.dwell_min * 60)
+    else:
+        hit = kind == "leave"
+    if not hit or not _in_hours(rule.hours, datetime.fromtimestamp(event.at, tz).hour):
+        return False
+    return not rule.tiers or tier in rule.tiers
+
+
+def within_limits(rule: Rule, *, used: int, today: int, last: float | None, now: float) -> str:
+    """OK, or why not: BUDGET | CAP | COOLDOWN (the Lua script below decides the same, atomically)."""
+    if rule.budget and used >= rule.budget:
+        return "BUDGET"
+    if rule.cap_per_day and today >= rule.cap_per_day:
+        return "CAP"
+    if last is not None and now - last < rule.cooldown_s:
+        return "COOLDOWN"
+    return "OK"
+
+
+@dataclass
+class Preview:
+    phones: int = 0
+    fires: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz: str = "UTC") -> Preview:
+    """How the rule would have fired over [since, until) (yesterday): phones hit and fires, with its caps
+    and cooldowns (the budget as if untouched). `events` may start earlier (for first visit / return)."""
+    zone, out = ZoneInfo(tz), Preview()
+    visits: dict[str, float] = {}
+    tiers: dict[str, str] = {}
+    counts: dict[tuple[str, str], int] = {}
+    last: dict[str, float] = {}
+    hit: set[str] = set()
+    for e in sorted(events, key=lambda e: e.at):
+        if e.device and e.data.get("tier"):
+            tiers[e.device] = str(e.data["tier"])
+        if e.device is None or e.at >= until:
+            continue
+        previous = visits.get(e.device)
+        if e.kind == "arrive":
+            visits[e.device] = e.at
+        if e.at < since or not rule_hits(rule, e, last_visit=previous, tier=tiers.get(e.device), tz=zone):
+            continue
+        day = datetime.fromtimestamp(e.at, zone).strftime("%Y%m%d")
+        verdict = within_limits(rule, used=out.fires, today=counts.get((e.device, day), 0),
+                                last=last.get(e.device), now=e.at)
+        if verdict != "OK":
+            out.refused[verdict] = out.refused.get(verdict, 0) + 1
+            continue
+        out.fires += 1
+        counts[(e.device, day)] = counts.get((e.device, day), 0) + 1
+        last[e.device] = e.at
+        hit.add(e.device)
+    out.phones = len(hit)
+    return out
+
+
+# ---- the store -------------------------------------------------------------------------------------
+
+
+class MomentKeys(VenueKeys):
+    def rules(self) -> str:
+        return self.key("mom", "rules")
+
+    def used(self) -> str:
+        """Hash: rule -> fires so far (the budget's count)."""
+        return self.key("mom", "used")
+
+    def today(self, rule: str, day: str) -> str:
+        """Hash: phone -> fires of the rule that day."""
+        return self.key("mom", "cap", rule, day)
+
+    def last(self, rule: str) -> str:
+        """Hash: phone -> when the rule last fired for it (fields expire with the cooldown)."""
+        return self.key("mom", "last", rule)
+
+    def visits(self) -> str:
+        """Hash: phone -> its latest arrival (first visit / return)."""
+        return self.key("mom", "visit")
+
+    def shoppers(self) -> str:
+        """Hash: phone -> the shopper id of its latest landing (offers and notifications reach them)."""
+        return self.key("mom", "who")
+
+    def tiers(self) -> str:
+        return self.key("mom", "tier")
+
+    def delivery(self, delivery_id: str) -> str:
+        return self.key("mom", "dlv", delivery_id)
+
+    def deliveries(self) -> str:
+        """Sorted set: delivery id by creation time (the log; trimmed to LOG_KEPT)."""
+        return self.key("mom", "log")
+
+    def due(self) -> str:
+        """Sorted set: webhook delivery id by when it is next tried."""
+        return self.key("mom", "due")
+
+    def offers(self, subject: str) -> str:
+        """List: offers waiting for a phone or a shopper (JSON)."""
+        return self.key("mom", "offers", subject)
+
+    def secret(self) -> str:
+        return self.key("mom", "secret")
+
+
+# KEYS: used, today, last. ARGV: rule, subject, now, cap, cooldown, budget, ttl
+_FIRE = """
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local budget, cap, cooldown = tonumber(ARGV[6]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if budget > 0 and used >= budget then return 'BUDGET' end
+local today = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+if cap > 0 and today >= cap then return 'CAP' end
+local last = redis.call('HGET', KEYS[3], ARGV[2])
+local now = tonumber(ARGV[3])
+if last and now - tonumber(last) < cooldown then return 'COOLDOWN' end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[7]))
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+if cooldown > 0 then redis.call('HEXPIRE', KEYS[3], cooldown, 'FIELDS', 1, ARGV[2]) end
+return 'OK'
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    rule: str
+    action: str
+    status: str  # queued | delivered | retrying | failed | offered | notified | skipped
+    body: str
+    created: float
+    attempts: int = 0
+    next_at: float = 0.0
+    last_error: str = ""
+    url: str = ""
+
+    @classmethod
+    def from_hash(cls, raw: dict[bytes, bytes]) -> Delivery:
+        s = {k.decode(): v.decode() for k, v in raw.items()}
+        return cls(id=s["id"], rule=s["rule"], action=s["action"], status=s["status"], body=s["body"],
+                   created=float(s["created"]), attempts=int(s.get("attempts", 0)), next_at=float(s.get("next_at", 0)),
+                   last_error=s.get("last_error", ""), url=s.get("url", ""))
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for a body sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: bytes, now: float, tolerance_s: float = 300) -> bool:
+    """What a receiver does: the signature matches and the timestamp is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    return abs(now - timestamp) <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = 5.0) -> tuple[bool, str]:
+    """(delivered, error). A 2xx is delivered; anything else (an error status, no answer) is retried."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return 200 <= response.status < 300, f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, exc.__class__.__name__
+
+
+Notifier = Callable[[str, str, str, dict], object]  # (venue, shopper, event, data): the notification outbox
+Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopper) -> marketing consent
+
+
+class MomentsEngine:
+    def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
+                 consent: Consent | None = None, send: Callable = http_post) -> None:
+        self.db = db
+        self.events = events
+        self.notifier = notifier
+        self.consent = consent
+        self.send = send
+        self._fire = db.register_script(_FIRE)
+
+    # ---- rules ----
+    def save(self, venue: str, rule: Rule) -> None:
+        self.db.hset(MomentKeys(venue).rules(), rule.id, rule.to_json())
+
+    def rules(self, venue: str) -> list[Rule]:
+        return sorted((Rule.from_json(v) for v in self.db.hvals(MomentKeys(venue).rules())),
+                      key=lambda r: r.created_at)
+
+    def rule(self, venue: str, rule_id: str) -> Rule | None:
+        raw = self.db.hget(MomentKeys(venue).rules(), rule_id)
+        return Rule.from_json(raw) if raw else None
+
+    def set_active(self, venue: str, rule_id: str, active: bool) -> bool:
+        rule = self.rule(venue, rule_id)
+        if rule is None:
+            return False
+        self.save(venue, replace(rule, active=active))
+        return True
+
+    def fired(self, venue: str) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.db.hgetall(MomentKeys(venue).used()).items()}
+
+    def webhook_secret(self, venue: str) -> str:
+        """The venue's webhook signing secret (made once)."""
+        key = MomentKeys(venue).secret()
+        self.db.set(key, secrets.token_urlsafe(32), nx=True)
+        return self.db.get(key).decode()
+
+    # ---- the consumer ----
+    def ensure(self, venue: str, start: str = "$") -> None:
+        self.events.ensure_group(venue, GROUP, start)
+
+    def run_once(self, venue: str, now: float | None = None, tz: str = "UTC", batch: int = 500) -> int:
+        """Process the events the group has not seen (up to `batch`), then deliver due webhooks; returns
+        how many events were processed."""
+        self.ensure(venue)
+        rules = [r for r in self.rules(venue) if r.active]
+        events = self.events.read_group(venue, GROUP, "engine", count=batch)
+        zone = ZoneInfo(tz)
+        for event in events:
+            self._process(venue, event, rules, zone)
+        self.events.ack(venue, GROUP, [e.id for e in events])
+        self.deliver_due(venue, time.time() if now is None else now)
+        return len(events)
+
+    def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
+        """The tracker's sweep: what arrived since the last tick (up to rounds x batch events), then deliveries."""
+        total = 0
+        for _ in range(rounds):
+            n = self.run_once(venue, now, batch=batch)
+            total += n
+            if n < batch:
+                break
+        return total
+
+    def drain(self, venue: str, tz: str = "UTC") -> int:
+        total = 0
+        while n := self.run_once(venue, tz=tz):
+            total += n
+        return total
+
+    def _process(self, venue: str, event: Event, rules: list[Rule], tz: ZoneInfo) -> None:
+        keys = MomentKeys(venue)
+        device = event.device
+        if device is None:
+            return
+        if event.kind == "landing" and event.shopper:
+            self.db.hset(keys.shoppers(), device, event.shopper)
+            self.db.hexpire(keys.shoppers(), OFFER_TTL_S, device)
+        if event.data.get("tier"):
+            self.db.hset(keys.tiers(), device, str(event.data["tier"]))
+        last_visit = None
+        if event.kind == "arrive":
+            raw = self.db.hget(keys.visits(), device)
+            last_visit = float(raw) if raw else None
+            self.db.hset(keys.visits(), device, repr(event.at))
+            self.db.hexpire(keys.visits(), VISIT_KEPT_S, device)
+        if not rules:
+            return
+        raw_tier = self.db.hget(keys.tiers(), device)
+        tier = raw_tier.decode() if raw_tier else None
+        for rule in rules:
+            if not rule_hits(rule, event, last_visit=last_visit, tier=tier, tz=tz):
+                continue
+            shopper = self._shopper(venue, device, event)
+            if rule.consent and self.consent is not None and not self.consent(venue, device, shopper):
+                continue
+            day = datetime.fromtimestamp(event.at, tz).strftime("%Y%m%d")
+            verdict = self._fire(keys=[keys.used(), keys.today(rule.id, day), keys.last(rule.id)],
+                                 args=[rule.id, device, repr(event.at), rule.cap_per_day, rule.cooldown_s,
+                                       rule.budget, 2 * 86400])
+            if verdict == b"OK":
+                self._act(venue, rule, event, device, shopper)
+
+    def _shopper(self, venue: str, device: str, event: Event) -> str | None:
+        if event.shopper:
+            return event.shopper
+        raw = self.db.hget(MomentKeys(venue).shoppers(), device)
+        return raw.decode() if raw else None
+
+    # ---- actions and the delivery log ----
+    def _act(self, venue: str, rule: Rule, event: Event, device: str, shopper: str | None) -> None:
+        payload = {"venue": venue, "rule": rule.id, "rule_name": rule.name, "trigger": rule.trigger,
+                   "at": event.at, "zone": event.zone, "shopper": shopper, "member": event.data.get("member")}
+        delivery_id = secrets.token_hex(8)
+        payload["id"] = delivery_id
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+        status, url = "queued", ""
+        if rule.action == "offer":
+            offer = json.dumps({"rule": rule.id, "en": rule.message_en, "zh": rule.message_zh or rule.message_en,
+                                "at": event.at})
+            for subject in filter(None, (device, shopper)):
+                key = MomentKeys(venue).offers(subject)
+                pipe = self.db.pipeline(transaction=True)
+                pipe.lpush(key, offer)
+                pipe.ltrim(key, 0, 4)
+                pipe.expire(key, OFFER_TTL_S)
+                pipe.execute()
+            status = "offered"
+        elif rule.action == "notify":
+            if self.notifier is not None and shopper:
+                self.notifier(venue, shopper, f"moment.{rule.trigger}", {"rule": rule.id, "message": rule.message_en,
+                                                                         "message_zh": rule.message_zh})
+                status = "notified"
+            else:
+                status = "skipped"  # no shopper to reach (never landed) or no outbox
+        else:
+            url = rule.webhook_url
+        self._log(venue, Delivery(delivery_id, rule.id, rule.action, status, body, time.time(), url=url))  # due now
+
+    def _log(self, venue: str, d: Delivery) -> None:
+        keys = MomentKeys(venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.delivery(d.id), mapping={k: str(v) for k, v in asdict(d).items()})
+        pipe.expire(keys.delivery(d.id), 30 * 86400)
+        pipe.zadd(keys.deliveries(), {d.id: d.created})
+        pipe.zremrangebyrank(keys.deliveries(), 0, -LOG_KEPT - 1)
+        if d.action == "webhook" and d.status in ("queued", "retrying"):
+            pipe.zadd(keys.due(), {d.id: d.next_at})
+        pipe.execute()
+
+    def delivery(self, venue: str, delivery_id: str) -> Delivery | None:
+        raw = self.db.hgetall(MomentKeys(venue).delivery(delivery_id))
+        return Delivery.from_hash(raw) if raw else None
+
+    def deliveries(self, venue: str, *, rule: str = "", status: str = "", text: str = "",
+                   limit: int = 100) -> list[Delivery]:
+        """The log, newest first, filtered by rule, status and a text the body contains."""
+        out = []
+        for raw_id in self.db.zrevrange(MomentKeys(venue).deliveries(), 0, LOG_KEPT - 1):
+            d = self.delivery(venue, raw_id.decode())
+            if d is None or (rule and d.rule != rule) or (status and d.status != status):
+                continue
+            if text and text not in d.body:
+                continue
+            out.append(d)
+            if len(out) >= limit:
+                break
+        return out
+
+    def replay(self, venue: str, delivery_id: str) -> bool:
+        """Send a delivery again: a webhook is queued now (attempts start over); an offer is offered again."""
+        d = self.delivery(venue, delivery_id)
+        if d is None:
+            return False
+        if d.action == "webhook":
+            self._log(venue, replace(d, status="queued", attempts=0, next_at=0.0, last_error=""))
+        elif d.action == "offer":
+            rule = self.rule(venue, d.rule)
+            body = json.loads(d.body)
+            if rule is not None and body.get("shopper"):
+                self.db.lpush(MomentKeys(venue).offers(body["shopper"]), json.dumps(
+                    {"rule": rule.id, "en": rule.message_en, "zh": rule.message_zh or rule.message_en,
+                     "at": time.time()}))
+        elif d.action == "notify" and self.notifier is not None:
+            body = json.loads(d.body)
+            rule = self.rule(venue, d.rule)
+            if body.get("shopper") and rule is not None:
+                self.notifier(venue, body["shopper"], f"moment.{rule.trigger}", {"rule": rule.id,
+                                                                                 "message": rule.message_en})
+        return True
+
+    def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
+        """POST the webhooks whose time has come; returns how many were tried."""
+        keys = MomentKeys(venue)
+        tried = 0
+        for raw_id in self.db.zrangebyscore(keys.due(), "-inf", now, start=0, num=limit):
+            if not self.db.zrem(keys.due(), raw_id):
+                continue  # another worker took it
+            d = self.delivery(venue, raw_id.decode())
+            if d is None:
+                continue
+            tried += 1
+            stamp = int(now)
+            body = d.body.encode()
+            ok, error = self.send(d.url, body, {"Content-Type": "application/json",
+                                                SIGNATURE_HEADER: sign(self.webhook_secret(venue), stamp, body),
+                                                "X-MallPortal-Delivery": d.id})
+            attempts = d.attempts + 1
+            if ok:
+                self._log(venue, replace(d, status="delivered", attempts=attempts, last_error=""))
+            elif attempts >= MAX_ATTEMPTS:
+                self._log(venue, replace(d, status="failed", attempts=attempts, last_error=error))
+            else:
+                self._log(venue, replace(d, status="retrying", attempts=attempts, last_error=error,
+                                         next_at=now + BACKOFF_S * 2 ** (attempts - 1)))
+        return tried
+
+    # ---- offers for the shopper's pages ----
+    def offers(self, venue: str, subjects: Iterable[str]) -> list[dict]:
+        out, seen = [], set()
+        for subject in subjects:
+            for raw in self.db.lrange(MomentKeys(venue).offers(subject), 0, 4):
+                offer = json.loads(raw)
+                if offer["rule"] not in seen:
+                    seen.add(offer["rule"])
+                    out.append(offer)
+        return out

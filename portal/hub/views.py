@@ -1,0 +1,271 @@
+"""The hub's pages: Me (`/v/<venue>/me`), the privacy notice and choices (`/v/<venue>/privacy`), the keep
+link (`/v/<venue>/keep`); and the template globals every shopper page's header uses.
+
+Me shows only the bearer's own things: the shopper comes from the request's token (`c`, or the `mp_c`
+cookie of a real browser); a request without one gets an empty Me for a new shopper, never anyone's data."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import redis
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from portal.apps import registry
+from portal.apps.locale import request_venue
+from portal.apps.mine import MyItem, collect_mine
+from portal.apps.views import is_zh, lang_arg, venue_or_404
+from portal.consent import NOTICE_VERSION, Consent
+from portal.demo import demo_mode_for
+from portal.hub.keep import KeepStore
+from portal.services import services
+from portal.shopper import (
+    COOKIE,
+    Shopper,
+    current_shopper,
+    current_shopper_token,
+    keep_shopper_in_cookie,
+    shopper_for_venue,
+    shopper_token,
+    shopper_url,
+    token_store,
+)
+
+bp = Blueprint("hub", __name__, url_prefix="/v/<venue>")
+
+HOME_ENDPOINT = "directory.home"  # the mall home (the default app's page, as the probe lane's fallback)
+NOT_SHOPPER_PAGES = ("/console", "/api/", "/demo", "/static")
+MAX_NEXT = 500
+
+
+def _keep_store() -> KeepStore:
+    return current_app.extensions["hub_keep"]
+
+
+# ---- Me ------------------------------------------------------------------------------------------
+
+
+@bp.get("/me")
+def me(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    keep_shopper_in_cookie()  # a real browser that opened Me keeps its shopper
+    sections = collect_mine(registry.all_apps(), venue, shopper)
+    kept = bool(g.get("shopper_token")) and request.cookies.get(COOKIE) == g.shopper_token
+    return render_template("hub/me.html", venue=venue_map, sections=sections, consent=_consent_of(shopper),
+                           kept=kept, keep_url=None if kept else keep_url(shopper))
+
+
+def item_url(item: MyItem) -> str:
+    """The app page showing one of the shopper's things, with the shopper's token and language."""
+    return shopper_url(item.endpoint, **{**item.values, **lang_arg()})
+
+
+def keep_url(shopper: Shopper) -> str | None:
+    """The one-time link that opens this shopper in the phone's real browser (absolute on PORTAL_URL)."""
+    try:
+        code = _keep_store().issue(shopper.venue, shopper.client)
+    except redis.RedisError:
+        return None
+    path = url_for("hub.keep", venue=shopper.venue, k=code)
+    base = services().settings.portal_url
+    return base + path if base else url_for("hub.keep", venue=shopper.venue, k=code, _external=True)
+
+
+def current_keep_url() -> str | None:
+    """The keep link for this page's shopper (the "you are online" page offers it)."""
+    shopper = current_shopper()
+    return keep_url(shopper) if shopper is not None else None
+
+
+@bp.get("/keep")
+def keep(venue: str):
+    """Redeem a keep code: a new token for its shopper, kept in this browser's cookie; on to Me, with no
+    secret left in the address bar."""
+    venue_or_404(venue)
+    client = _keep_store().redeem(venue, request.args.get("k", ""))
+    if client is None:
+        abort(404, _("This link has already been used or has expired. "
+                     "Open Me on the mall's WiFi page to get a new one."))
+    shopper = Shopper(venue=venue, client=client)
+    g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
+    keep_shopper_in_cookie()
+    return redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)
+
+
+# ---- privacy notice and consent ---------------------------------------------------------------------
+
+
+def _consent_of(shopper: Shopper | None) -> Consent | None:
+    if shopper is None:
+        return None
+    return services().consent.get(shopper.venue, shopper.client)
+
+
+@bp.get("/privacy")
+def privacy(venue: str):
+    venue_map = venue_or_404(venue)
+    shopper = shopper_for_venue(venue)
+    return render_template("hub/privacy.html", venue=venue_map, consent=_consent_of(shopper),
+                           next=_safe_next(request.args.get("next", "")), notice_version=NOTICE_VERSION)
+
+
+@bp.post("/privacy")
+def save_privacy(venue: str):
+    """Record the shopper's two separate choices (unticked boxes mean no), then back where they were."""
+    venue_or_404(venue)
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != venue:
+        abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
+    services().consent.record(venue, shopper.client, location=_ticked("location"), marketing=_ticked("marketing"))
+    return redirect(_back_to(request.form.get("next", ""), venue, shopper), code=303)
+
+
+def _ticked(name: str) -> bool:
+    return request.form.get(name) in ("1", "on", "yes")
+
+
+def _safe_next(raw: str) -> str:
+    """A path of this site only (the form sends it back; _back_to rebuilds it with url_for)."""
+    path = urlsplit(raw[:MAX_NEXT]).path
+    return path if path.startswith("/") and not path.startswith("//") else ""
+
+
+def _back_to(raw_next: str, venue: str, shopper: Shopper) -> str:
+    """The shopper page the notice was answered on, rebuilt with url_for from the URL map (never a URL
+    taken from the request): a GET page of the same venue, else Me."""
+    token = shopper_token(shopper)
+    path = _safe_next(raw_next)
+    if path:
+        try:
+            endpoint, values = current_app.url_map.bind("portal").match(path, method="GET")
+        except HTTPException:
+            endpoint, values = None, {}
+        if endpoint and values.get("venue") == venue and endpoint not in ("hub.keep", "hub.privacy"):
+            return url_for(endpoint, **values, c=token, **lang_arg_of_form())
+    return url_for("hub.me", venue=venue, c=token, **lang_arg_of_form())
+
+
+def lang_arg_of_form() -> dict[str, str]:
+    lang = request.form.get("lang")
+    return {"lang": lang} if lang in ("en", "zh") else {}
+
+
+# ---- what every shopper page's header and footer use -------------------------------------------------
+
+
+def hub_venue() -> str | None:
+    """The venue whose hub this page shows (None on consoles, APIs, the demo and the captive pages that
+    name no venue)."""
+    if request.path.startswith(NOT_SHOPPER_PAGES):
+        return None
+    if "hub_venue" not in g:
+        try:
+            g.hub_venue = request_venue()
+        except redis.RedisError:
+            g.hub_venue = None
+    return g.hub_venue
+
+
+def consent_needed() -> bool:
+    """Show the privacy notice: a shopper of this venue who has not answered the current notice. A store
+    error shows no notice (fail open: the page itself still works)."""
+    venue = hub_venue()
+    shopper = current_shopper() if venue else None
+    if shopper is None or shopper.venue != venue or request.endpoint in ("hub.privacy", "hub.save_privacy"):
+        return False
+    try:
+        consent = _consent_of(shopper)
+    except redis.RedisError:
+        return False
+    return consent is None or not consent.current
+
+
+def hub_links() -> dict[str, str] | None:
+    """The header's Home / Search / Me links for this page's venue (None where no venue's hub applies)."""
+    venue = hub_venue()
+    if not venue:
+        return None
+    try:
+        links = {"me": shopper_url("hub.me", venue=venue, **lang_arg())}
+        if HOME_ENDPOINT in current_app.view_functions:
+            links["home"] = shopper_url(HOME_ENDPOINT, venue=venue, **lang_arg())
+            links["search"] = links["home"] + "#q"
+    except redis.RedisError:  # the 503 page itself: no hub rather than a second error
+        return None
+    return links
+
+
+def demo_back_url() -> str | None:
+    """On a demo venue's shopper pages in demo mode: the way back to /demo (a first-time visitor came
+    from there and has no other way back once the portal page opened)."""
+    venue = hub_venue()
+    try:
+        return url_for("demo.page") if venue and demo_mode_for(venue) else None
+    except redis.RedisError:
+        return None
+
+
+def here() -> str:
+    """This page's path, for the notice form to come back to (GET pages only; else Me)."""
+    return request.path if request.method == "GET" else ""
+
+
+def venue_apps(venue: str) -> list[dict[str, Any]]:
+    """The mall home's list: every app the venue runs somewhere, each with its zones (the directory and
+    navigation are the home and its search themselves, so they are not listed)."""
+    venue_map = services().venues.get_map(venue)
+    if venue_map is None:
+        return []
+    zh = is_zh()
+    by_app: dict[str, list[dict[str, str]]] = {}
+    for zone_id, (app_name, _config) in sorted(services().zone_apps.all(venue).items()):
+        app, zone = registry.get(app_name), venue_map.zone(zone_id)
+        if app is None or zone is None or app_name in ("directory", "navigation"):
+            continue
+        try:
+            floor = venue_map.floor(zone.floor).name
+        except KeyError:
+            floor = ""
+        by_app.setdefault(app_name, []).append({
+            "name": zone.name_zh if zh else zone.name, "floor": floor,
+            "url": shopper_url(app.landing_endpoint, venue=venue, zone=zone_id, **lang_arg())})
+    return [{"name": name, "title": registry.get(name).title_zh if zh else registry.get(name).title_en,
+             "zones": zones} for name, zones in sorted(by_app.items())]
+
+
+def init_hub(app: Flask) -> None:
+    app.extensions["hub_keep"] = KeepStore(app.extensions["mallportal"].db)
+    app.jinja_env.globals.update(hub_links=hub_links, consent_needed=consent_needed, hub_venue=hub_venue,
+                                 hub_here=here, venue_apps=venue_apps,
+                                 lang_url=lang_url, lang_arg=lang_arg,
+                                 item_url=item_url, demo_back_url=demo_back_url,
+                                 hub_keep_url=current_keep_url)
+
+
+def lang_url(lang: str) -> str:
+    """The language switch: always a GET URL that keeps the shopper's `c`. On a GET page, this page in the
+    other language; after a POST (a form shown again with an error) the same path when it answers GET,
+    else the venue's home."""
+    if request.method == "GET":
+        pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        return request.path + "?" + urlencode([*pairs, ("lang", lang)])
+    values: dict[str, str] = {"lang": lang}
+    try:
+        token = current_shopper_token()
+    except redis.RedisError:
+        token = ""
+    if token:
+        values["c"] = token
+    try:
+        current_app.url_map.bind("portal").match(request.path, method="GET")
+        return request.path + "?" + urlencode(values)
+    except HTTPException:
+        pass
+    venue = hub_venue()
+    if venue and HOME_ENDPOINT in current_app.view_functions:
+        return url_for(HOME_ENDPOINT, venue=venue, **values)
+    return url_for("captive.root", lang=lang)

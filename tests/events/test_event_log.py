@@ -1,0 +1,82 @@
+"""The event log: the presence listener's arrive / zone_enter / zone_leave / leave, the landing event and a
+light app's transaction event, on the real store; consumer groups deliver each event once."""
+
+from __future__ import annotations
+
+import time
+
+from lightapps.coupons.store import CouponStore
+from portal.events import EventLog, PresenceTracker
+from portal.shopper import Shopper, shopper_token
+from portal.tracking.positions import Position
+
+T0 = 1_800_000_000.0
+
+
+def kinds(log: EventLog, venue: str = "v1") -> list[tuple]:
+    return [(e.kind, e.zone, e.at - T0, e.data.get("dwell_s")) for e in log.read(venue)]
+
+
+def test_presence_events_with_dwell_and_leave(db):
+    log, presence = EventLog(db), PresenceTracker(db, leave_after_s=1200)
+    presence.record("v1", "dev-a", "atrium", T0)
+    presence.record("v1", "dev-a", "atrium", T0 + 60)
+    presence.record("v1", "dev-a", "kopi", T0 + 300)
+    presence.record("v1", "dev-a", None, T0 + 900)
+    assert presence.occupancy("v1", T0 + 900) == {"": 1}
+    assert presence.sweep("v1", T0 + 900 + 1199) == 0
+    assert presence.sweep("v1", T0 + 900 + 1201) == 1
+    assert kinds(log) == [("arrive", None, 0, None), ("zone_enter", "atrium", 0, None),
+                          ("zone_leave", "atrium", 300, 300.0), ("zone_enter", "kopi", 300, None),
+                          ("zone_leave", "kopi", 900, 600.0), ("leave", None, 900, 900.0)]
+    assert presence.occupancy("v1", T0 + 3000) == {}
+
+
+def test_a_return_after_the_leave_gap_is_a_new_arrival(db):
+    log, presence = EventLog(db), PresenceTracker(db, leave_after_s=1200)
+    presence.record("v1", "dev-b", "kopi", T0)
+    presence.record("v1", "dev-b", "kopi", T0 + 3600)  # unseen for an hour: left at T0, back now
+    assert [k[0] for k in kinds(log)] == ["arrive", "zone_enter", "zone_leave", "leave", "arrive", "zone_enter"]
+
+
+def test_locator_listener_rides_on_the_pipeline(db):
+    presence = PresenceTracker(db)
+    pipe = db.pipeline(transaction=False)
+    presence.on_position(pipe, "v1", "dev-c", Position(0, 1.0, 1.0, "kopi", 0.9, 0.9), T0)
+    assert EventLog(db).length("v1") == 0
+    pipe.execute()
+    assert [e.kind for e in EventLog(db).read("v1")] == ["arrive", "zone_enter"]
+
+
+def test_consumer_group_delivers_once_and_redelivers_unacked(db):
+    log = EventLog(db)
+    log.ensure_group("v1", "g", start="0")
+    log.ensure_group("v1", "g", start="0")  # idempotent
+    log.emit("v1", "arrive", at=T0, device="d1")
+    first = log.read_group("v1", "g", "c1")
+    assert [e.device for e in first] == ["d1"]
+    assert [e.id for e in log.read_group("v1", "g", "c1")] == [first[0].id]  # not acked: again
+    log.ack("v1", "g", [first[0].id])
+    assert log.read_group("v1", "g", "c1") == []
+
+
+def test_landing_emits_an_event(app, svc, demo):
+    landing = app.extensions["captive"].landing
+    decision = landing.decide("demo", None)
+    events = [e for e in svc.events.read("demo") if e.kind == "landing"]
+    assert len(events) == 1 and events[0].shopper == decision.client and events[0].zone is None
+
+
+def test_coupon_claim_emits_a_transaction(app, client, svc, demo):
+    coupon = CouponStore(svc.db).create("demo", "kopi", {
+        "title_en": "T", "title_zh": "T", "description": "d", "stock": 5, "valid_from": time.time() - 60,
+        "valid_until": time.time() + 86400})
+    with app.app_context():
+        token = shopper_token(Shopper("demo", "s-alice", phone="dev-alice"))
+    resp = client.post(f"/v/demo/zone/kopi/coupons/{coupon.id}/claim", data={"c": token})
+    assert resp.status_code == 303
+    client.post(f"/v/demo/zone/kopi/coupons/{coupon.id}/claim", data={"c": token})  # ALREADY: no second event
+    txns = [e for e in svc.events.read("demo") if e.kind == "txn"]
+    assert len(txns) == 1
+    assert (txns[0].shopper, txns[0].device, txns[0].zone) == ("s-alice", "dev-alice", "kopi")
+    assert txns[0].data == {"app": "coupons", "action": "coupon_claim", "coupon": coupon.id}

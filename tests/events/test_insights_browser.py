@@ -1,0 +1,49 @@
+"""In a real headless Chromium against the live gunicorn server: the operator's insights page draws its SVG
+charts and offers the exports; a zone owner's insights page shows its zone and not the others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from portal.events import EventLog, PresenceTracker
+
+DAY = "2026-10-05"
+
+
+def seed_day(db) -> None:
+    t = datetime(2026, 10, 5, 15, tzinfo=UTC).timestamp()
+    log, presence = EventLog(db), PresenceTracker(db)
+    for i in range(8):
+        presence.record("demo", f"bt{i}", "kopi", t + i)
+        presence.record("demo", f"bt{i}", "books", t + i + 900)
+        log.emit("demo", "landing", at=t + i + 60, device=f"bt{i}", shopper=f"s-bt{i}", zone="kopi")
+    presence.sweep("demo", t + 6 * 3600)
+
+
+def sign_in(page, base: str, user: str, lands: str) -> None:
+    page.goto(base + "/console/login")
+    page.fill("#username", user)
+    page.fill("#password", "mallportal-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(base + lands)
+
+
+def test_charts_in_operator_and_owner_consoles(page, live_server):
+    seed_day(live_server.db())
+    base = live_server.url
+    sign_in(page, base, "ops", "/console/ops/demo/")
+    page.goto(f"{base}/console/ops/demo/insights?day={DAY}")
+    assert page.locator("svg#chart-dwell rect.bar").count() == 6
+    assert page.locator("svg#chart-heatmap").is_visible() and page.locator("svg#chart-funnel").is_visible()
+    assert page.locator("#visitors").inner_text() == "8"
+    assert page.locator("#funnels tr[data-zone=kopi] td").nth(2).inner_text().startswith("8")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.suggested_filename == f"insights-demo-{DAY}.csv"
+    page.context.clear_cookies()
+    sign_in(page, base, "kopi", "/console/owner/demo/")
+    page.click("#insights-link")
+    page.goto(f"{base}/console/owner/demo/insights?day={DAY}")
+    assert page.locator("svg#chart-dwell").is_visible()
+    assert page.locator("#funnels tr[data-zone=kopi]").count() == 1
+    assert page.locator("#funnels tr[data-zone=books]").count() == 0

@@ -1,0 +1,115 @@
+"""The insights pages and exports in the operator and zone-owner consoles (Flask test client): figures
+and SVG charts, k-anonymity (<5), CSV and Parquet, who may see what, bad input, occupancy alerts,
+staff phones. The events are written by hand here (cheap); the simulated day is tested elsewhere."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+DAY = "2026-11-02"  # a Monday
+T = datetime(2026, 11, 2, 12, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture
+def crowd(svc, demo):
+    """12 phones in Kopi for 10 min (all landed, 6 bought), 3 in Books for 2 min; one staff phone."""
+    for i in range(12):
+        svc.presence.record("demo", f"d{i}", "kopi", T + i)
+        svc.presence.record("demo", f"d{i}", "kopi", T + i + 600)
+        svc.events.emit("demo", "landing", at=T + i + 30, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
+        if i < 6:
+            svc.events.emit("demo", "txn", at=T + i + 60, device=f"d{i}", shopper=f"s-{i}", zone="kopi",
+                            app="coupons", action="coupon_claim")
+    for i in range(3):
+        svc.presence.record("demo", f"b{i}", "books", T + i)
+        svc.presence.record("demo", f"b{i}", "books", T + i + 120)
+    svc.presence.sweep("demo", T + 4 * 3600)
+    return svc
+
+
+def test_operator_sees_the_venue_with_charts_and_k_anonymity(client, console, crowd):
+    console.login("ops")
+    page = client.get(f"/console/ops/demo/insights?day={DAY}").get_data(as_text=True)
+    assert 'id="chart-dwell"' in page and 'id="chart-heatmap"' in page and 'id="chart-funnel"' in page
+    assert '<strong id="visitors">12</strong>' in page
+    assert '<strong id="passers-by">&lt;5</strong>' in page  # 3 passers-by: fewer than k
+    assert '<tr data-zone="kopi"><td>Kopi Coffee</td><td>12</td><td>12' in page
+    assert '<strong id="new">6</strong>' in page
+
+
+def test_exports_hold_the_same_k_safe_figures_and_are_audited(client, console, crowd):
+    import pyarrow.parquet as pq
+
+    console.login("ops")
+    text = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
+    lines = text.splitlines()
+    assert lines[0] == "metric,zone,key,value"
+    assert "visitors,*,,12" in lines and "passers_by,*,," in lines  # suppressed: empty value
+    resp = client.get(f"/console/ops/demo/insights/export.parquet?day={DAY}")
+    table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
+    assert {"metric": "funnel_transacted", "zone": "kopi", "key": "", "value": 6} in table
+    assert [e["what"] for e in crowd.privacy.exports("demo")] == ["insights.parquet", "insights.csv"]
+    assert client.get(f"/console/ops/demo/insights/export.xlsx?day={DAY}").status_code == 404
+
+
+def test_owner_sees_only_its_zones(client, console, crowd):
+    console.login("kopi")
+    page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
+    assert 'data-zone="kopi"' in page and 'data-zone="books"' not in page
+    assert client.get(f"/console/owner/demo/insights?day={DAY}&zone=books").status_code == 403
+    assert client.get(f"/console/owner/demo/insights/export.csv?day={DAY}&zone=books").status_code == 403
+    text = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
+    assert "funnel_in_zone,kopi,,12" in text and "books" not in text
+    assert client.get("/console/ops/demo/insights").status_code == 403  # an owner is no operator
+
+
+def test_bad_input_and_logged_out(client, console, crowd):
+    assert client.get("/console/ops/demo/insights").status_code == 302
+    assert client.get("/console/owner/demo/insights").status_code == 302
+    console.login("ops")
+    assert client.get("/console/ops/demo/insights?day=yesterday").status_code == 400
+    assert client.get("/console/ops/nowhere/insights").status_code == 403
+    csrf = console.csrf()
+    assert client.post("/console/ops/demo/insights/limit", data={"zone": "kopi", "limit": "-3",
+                                                                 "csrf_token": csrf}).status_code == 400
+    assert client.post("/console/ops/demo/insights/limit", data={"zone": "mars", "limit": "3",
+                                                                 "csrf_token": csrf}).status_code == 400
+    assert client.post("/console/ops/demo/insights/limit", data={"zone": "kopi", "limit": "3"}).status_code == 400
+    assert crowd.presence.limits("demo") == {}
+    assert client.post("/console/ops/demo/insights/staff", data={"mac": "nope", "csrf_token": csrf}).status_code == 400
+    assert crowd.privacy.staff("demo") == set()
+
+
+def test_occupancy_alert_and_staff_list(client, console, svc, demo):
+    now = time.time()
+    for i in range(6):
+        svc.presence.record("demo", f"o{i}", "jade", now)
+    console.login("ops")
+    csrf = console.csrf()
+    assert client.post("/console/ops/demo/insights/limit", data={"zone": "jade", "limit": "5",
+                                                                 "csrf_token": csrf}).status_code == 303
+    page = client.get("/console/ops/demo/insights").get_data(as_text=True)
+    assert '<tr data-zone="jade" class="alert"' in page
+    assert client.post("/console/ops/demo/insights/staff", data={"mac": "AA:BB:CC:DD:EE:01",
+                                                                 "csrf_token": csrf}).status_code == 303
+    staff = svc.privacy.staff("demo")
+    assert staff == {svc.hasher.client_id("aa:bb:cc:dd:ee:01")}
+    console.logout()
+    console.login("jade")
+    page = client.get("/console/owner/demo/insights").get_data(as_text=True)
+    assert '<li data-zone="jade" class="alert">' in page
+
+
+def test_cli_simulates_and_shows(app, demo):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "12", "--staff", "0"])
+    assert result.exit_code == 0, result.output
+    day = result.output.split(":")[0]
+    shown = runner.invoke(args=["insights", "show", "--day", day])
+    assert shown.exit_code == 0 and "visitors" in shown.output
+    assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
+    assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
