@@ -18,8 +18,14 @@ access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a
 
 
 def post_worker_init(worker) -> None:
-    """Before a worker takes requests: fit the positioning models, which the first probe of an untracked
-    phone would otherwise wait for (a second or more for a large venue)."""
+    """As a worker starts: fit the positioning models, which the first probe of an untracked phone would
+    otherwise wait for (a second or more for a large venue), in a background thread. Never in the boot
+    path: an exception here is a "worker failed to boot" and gunicorn's master then shuts down, and a
+    stalled store would hold the worker back (tests/faults/ restarts workers with the store stopped)."""
     services = getattr(worker.wsgi, "extensions", {}).get("mallportal")
-    if services is not None:
-        services.warm_up()
+    if services is None:
+        return
+    try:
+        services.warm_up_in_background()
+    except Exception:  # noqa: BLE001 - no thread (resources): the models are fitted on first lookup
+        worker.log.exception("model warm-up not started")

@@ -1,4 +1,4 @@
-"""Client-identity privacy and secret comparison."""
+"""Client-identity privacy (MACs, phone numbers) and secret comparison."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import re
 import secrets
 from typing import NewType
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # Three kinds of "who is this phone", kept apart by type: a raw MAC as a gateway or AP sent it (never
 # stored, logged or put in a key), the keyed hash of it that everything stores and logs, and the id of a
@@ -92,3 +96,34 @@ def vapid_public_key(private_key: str) -> str:
     key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
     return _b64url(key.public_key().public_bytes(serialization.Encoding.X962,
                                                  serialization.PublicFormat.UncompressedPoint))
+
+
+class PhoneVault:
+    """Phone numbers at rest: a keyed hash where a number names a key (a member, a pending code, a
+    budget), and AES-GCM where the number itself must come back (to send a code, to show it masked).
+    One setting (PHONE_KEY) with a sub-key derived for each use, so neither use weakens the other."""
+
+    def __init__(self, key: str) -> None:
+        if not key:
+            raise ValueError("phone key must not be empty")
+        self._hash_key = _derive(key, b"mallportal phone hash")
+        self._aead = AESGCM(_derive(key, b"mallportal phone encryption"))
+
+    def hashed(self, phone: str) -> str:
+        return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def seal(self, phone: str) -> str:
+        nonce = secrets.token_bytes(12)
+        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, phone.encode(), None)).decode()
+
+    def open(self, sealed: str) -> str:
+        """ValueError if `sealed` was not made by seal() under this key."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+        except (InvalidTag, ValueError, TypeError) as exc:
+            raise ValueError("not a sealed phone number (another PHONE_KEY?)") from exc
+
+
+def _derive(key: str, info: bytes) -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(key.encode())

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.payment_settings import PaymentSettings
 from core.security import new_vapid_private_key, vapid_public_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +21,46 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
 DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
     "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+
+
+# Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds),
+# a sliding window per client IP, shopper, phone number, plate or venue. BUDGETS in the environment
+# ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d") replaces some; an operator sets them per venue
+# (`flask budgets set`). Cinema seats count seats, not requests.
+HOUR, DAY = 3600, 86400
+DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
+    "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR),
+    "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
+    "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
+    "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
+    "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
+    "membership.sms.venue": (1000, DAY),
+    "parking.lookup.ip": (30, HOUR), "parking.lookup.shopper": (20, HOUR),
+    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (5, HOUR),
+}
+_UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
+_BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")
+
+
+def parse_budget(raw: str) -> tuple[int, int]:
+    """'10/1h', '500/1d', '3/600' -> (count, window seconds). ValueError if malformed."""
+    match = _BUDGET_RE.match(raw.strip().replace(" ", ""))
+    if not match or not (match.group(2) or match.group(3)):
+        raise ValueError(f"a budget is COUNT/WINDOW (e.g. 10/1h, 500/1d, 3/600), got {raw!r}")
+    window = int(match.group(2) or 1) * _UNITS[match.group(3) or "s"]
+    if window < 1 or window > 30 * DAY:
+        raise ValueError(f"a budget's window is 1 s to 30 days, got {raw!r}")
+    return int(match.group(1)), window
+
+
+def _env_budgets(env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    budgets = dict(DEFAULT_BUDGETS)
+    for item in _env_list(env, "BUDGETS", ()):
+        name, _eq, value = item.partition("=")
+        if name.strip() not in DEFAULT_BUDGETS:
+            raise ValueError(f"BUDGETS: unknown budget {name.strip()!r} (known: {', '.join(DEFAULT_BUDGETS)})")
+        budgets[name.strip()] = parse_budget(value)
+    return budgets
 
 
 def _env_number(env: dict[str, str], name: str, default, cast, kind: str):
@@ -119,7 +163,8 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
         raise ValueError(
             f"{name} is not set: with a shared store (REDIS_URL on another host, or REDIS_CLUSTER=1) every "
             f"host must use the same {name}, or a session granted on one host is unknown on the next and one "
-            f"phone counts as two. Set SECRET_KEY and MAC_HASH_KEY (32+ random bytes, the same on every host).")
+            f"phone counts as two. Set SECRET_KEY, MAC_HASH_KEY and PHONE_KEY (32+ random bytes, the same on "
+            f"every host).")
     return _persistent_secret(data_dir, name.lower())
 
 
@@ -214,6 +259,8 @@ class Settings:
     redis_cluster: bool = False  # REDIS_CLUSTER=1: REDIS_URL names a node of a Valkey/Redis Cluster
     secret_key: str = field(default="", repr=False)
     mac_hash_key: str = field(default="", repr=False)
+    # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
+    phone_key: str = field(default="", repr=False)
     port: int = 8000
     default_venue: str = "demo"
     data_dir: Path = PROJECT_ROOT / "var"
@@ -233,7 +280,10 @@ class Settings:
     footfall_daily_days: int = 400  # the per-day roll-up of unique visitors
     events_maxlen: int = 1_000_000  # entries kept per venue's event stream (portal/events)
     leave_after_s: float = 1200.0  # a phone unseen this long has left the venue (a leave event)
-    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits before serving ("*": all)
+    warm_venues: tuple[str, ...] = ("*",)  # venues whose model a worker fits as it starts ("*": all)
+    # A tracker's venue leases (portal/leases.py) lapse this long after it stops renewing them: how long
+    # a killed tracker's venues wait before another tracker (or its restarted self) takes them over.
+    tracker_lease_s: float = 10.0
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
@@ -253,11 +303,13 @@ class Settings:
     preferred_url_scheme: str = "http"
     testing: bool = False
     light_apps: tuple[str, ...] = DEFAULT_LIGHT_APPS
+    payments: PaymentSettings = field(default_factory=PaymentSettings)  # core/payment_settings.py
     notify: NotifySettings = field(default_factory=NotifySettings)  # Web Push, SMS, the outbox (portal/notify)
     # A venue's own time zone and phone region are its portal config (`time_zone`, `phone_region`); these
     # are the defaults for a venue that sets none.
     time_zone: str = "Asia/Shanghai"
     phone_region: str = "CN"
+    budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -275,6 +327,7 @@ class Settings:
             redis_cluster=cluster,
             secret_key=_shared_secret(env, "SECRET_KEY", data_dir, shared),
             mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
+            phone_key=_shared_secret(env, "PHONE_KEY", data_dir, shared),
             port=_env_int(env, "PORT", 8000),
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
@@ -294,6 +347,7 @@ class Settings:
             events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
             leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
@@ -304,10 +358,19 @@ class Settings:
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
+            payments=PaymentSettings.from_env(env, data_dir),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
             time_zone=time_zone_name(env.get("TIME_ZONE") or "Asia/Shanghai"),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
+            budgets=_env_budgets(env),
         )
+
+    def __post_init__(self) -> None:
+        if not self.phone_key and self.mac_hash_key:
+            # Settings built in code (tests, benches) without one: a key of its own, derived from the MAC
+            # key. from_env always sets PHONE_KEY itself (generated, or required with a shared store).
+            derived = hmac.new(self.mac_hash_key.encode(), b"mallportal phone key", hashlib.sha256).hexdigest()
+            object.__setattr__(self, "phone_key", derived)
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

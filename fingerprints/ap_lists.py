@@ -35,11 +35,11 @@ import io
 import json
 import math
 import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fingerprints import archives
 from fingerprints.model import VenueMap, normalise_bssid
 
 TEMPLATE_CSV = (
@@ -49,6 +49,7 @@ TEMPLATE_CSV = (
 )
 MAX_ROWS = 5000
 MAX_ESX_BYTES = 512 * 1024 * 1024
+MAX_ESX_MEMBERS = 10_000  # a project holds one image per floor plan and a few JSON files
 EARTH_RADIUS_M = 6378137.0
 SPLIT_RE = re.compile(r"[\s;|]+")
 
@@ -272,9 +273,8 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
 
 def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = None) -> ApList:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if sum(m.file_size for m in zf.infolist()) > MAX_ESX_BYTES:
-                raise ApListError([f"the project expands to more than {MAX_ESX_BYTES // 2**20} MiB"])
+        with archives.open_zip(data, "the .esx project") as zf:
+            archives.check_sizes(zf.infolist(), MAX_ESX_MEMBERS, MAX_ESX_BYTES)
             names = {m.filename.rsplit("/", 1)[-1]: m.filename for m in zf.infolist()}
 
             def load(name: str, key: str, required: bool = False) -> list[dict]:
@@ -282,8 +282,9 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
                     if required:
                         raise ApListError([f"{name} is missing: not an Ekahau project"])
                     return []
+                text = archives.read_member(zf, zf.getinfo(names[name]))
                 try:
-                    doc = json.loads(zf.read(names[name]))
+                    doc = json.loads(text)
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise ApListError([f"{name}: not valid JSON ({exc})"]) from None
                 items = doc.get(key) if isinstance(doc, dict) else None
@@ -296,8 +297,8 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             simulated = load("simulatedRadios.json", "simulatedRadios")
             measured = load("measuredRadios.json", "measuredRadios")
             measurements = load("accessPointMeasurements.json", "accessPointMeasurements")
-    except zipfile.BadZipFile:
-        raise ApListError(["not an Ekahau project (.esx is a zip archive)"]) from None
+    except archives.ArchiveProblem as exc:
+        raise ApListError([f"not an Ekahau project (.esx is a zip archive): {exc}"]) from None
     c = _Collector(venue, floors)
     plan_by_id = {p.get("id"): p for p in plans}
     heights = {r.get("accessPointId"): _number(r.get("antennaHeight")) for r in simulated}

@@ -328,20 +328,34 @@ def plan_figure(venue: VenueMap, level: int) -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
-def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0) -> bytes:
-    """Expected positioning error over the plan of one floor, walls and zones drawn on top."""
-    xs, ys, z = error_grid(venue, report, level, cell_m)
+def _error_heatmap(venue: VenueMap, level: int, values: list[tuple[float, float, float]], title: str,
+                   cell_m: float) -> bytes:
+    """Errors measured at points (x, y, metres), interpolated over the plan of one floor; the points, walls
+    and zones drawn on top."""
+    xs, ys, z = _grid(venue, level, values, cell_m)
     fig, ax = plan_figure(venue, level)
     floor = venue.floor(level)
     top = float(np.nanpercentile(z, 98)) if np.isfinite(z).any() else 1.0
     image = ax.imshow(z, extent=(0, floor.width_m, floor.height_m, 0), origin="upper", cmap="RdYlGn_r",
                       vmin=0, vmax=max(top, 1.0), interpolation="nearest")
     fig.colorbar(image, ax=ax, label="expected error (m)", shrink=0.8)
-    pts = [p for p in report.points if p.floor == level]
-    ax.scatter([p.x for p in pts], [p.y for p in pts], s=2, c="#000000", alpha=0.25, linewidths=0)
-    ax.set_title(f"{venue.name}: floor {floor.name} expected error (leave-one-point-out)")
+    ax.scatter([x for x, _, _ in values], [y for _, y, _ in values], s=2, c="#000000", alpha=0.25, linewidths=0)
+    ax.set_title(f"{venue.name}: floor {floor.name} {title}")
     draw_plan(ax, venue, level)
     return figure_png(fig)
+
+
+def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0) -> bytes:
+    """Expected positioning error over the plan of one floor, walls and zones drawn on top."""
+    values = [(p.x, p.y, p.error_m) for p in report.points if p.floor == level and np.isfinite(p.error_m)]
+    return _error_heatmap(venue, level, values, "expected error (leave-one-point-out)", cell_m)
+
+
+def live_error_heatmap_png(venue: VenueMap, estimate: LiveEstimate, level: int, cell_m: float = 2.0) -> bytes:
+    """The live estimate's error (a shopper's phone settled at each sampled reference point, its whole block
+    held out: see live_estimate) interpolated over one floor: where positioning will be poor."""
+    values = [(x, y, e) for f, x, y, e in estimate.errors_at if f == level and np.isfinite(e)]
+    return _error_heatmap(venue, level, values, "expected live error (held-out blocks, a shopper's phone)", cell_m)
 
 
 def confusion_png(report: QualityReport) -> bytes:
@@ -459,6 +473,7 @@ class LiveEstimate:
     cannot_know: list[str]
     shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
     seconds: float = 0.0
+    errors_at: list[tuple[int, float, float, float]] = field(default_factory=list)  # (floor, x, y, settled error)
 
     def per_zone(self, kinds: dict[str, str], exclude: frozenset[str] = TRANSIT_KINDS) -> tuple[float, float]:
         """(settled, early) zone rates averaged over zones, each zone once (a shop counts as much as the
@@ -601,7 +616,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         zone, confidence = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
         return (zone if confidence >= min_zone_confidence else None), est
 
-    settled, early, floors, errors, kind_hits, zone_hits = [], [], [], [], {}, {}
+    settled, early, floors, errors, kind_hits, zone_hits, errors_at = [], [], [], [], {}, {}, []
     for i in chosen:
         s = venue.samples[i]
         model.excluded = group_of[i]
@@ -610,6 +625,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         settled.append(zone == s.zone)
         floors.append(est.floor == s.floor)
         errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
+        errors_at.append((s.floor, s.x, s.y, errors[-1]))
         kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
         # early: half the window's readings were heard on the walk in
         mixed = _walk_in_window(i, X, walk_in.points(s.floor, s.x, s.y, rng), a.early_spot_share)
@@ -625,7 +641,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         early_zone_rate=float(np.mean(early)), floor_rate=float(np.mean(floors)), mean_error_m=mean,
         median_error_m=median, p95_error_m=p95,
         by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())}, by_zone=by_zone,
-        assumptions=a, cannot_know=list(CANNOT_KNOW))
+        assumptions=a, cannot_know=list(CANNOT_KNOW), errors_at=errors_at)
     estimate.shop_rates = estimate.per_zone(kinds)
     estimate.seconds = time.perf_counter() - started
     return estimate
@@ -706,27 +722,36 @@ def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, fl
                           mean_error_m=mean, median_error_m=median, p95_error_m=p95)
 
 
-def read_walk_csv(route_csv: str, readings_csv: str) -> tuple[list[tuple[float, int, float, float]],
-                                                                 list[tuple[float, str, float]]]:
+def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[list[tuple[float, int, float, float]],
+                                                                                 list[tuple[float, str, float]]]:
     """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
-    readings as the APs reported them). Headers required; raises ValueError naming the bad row."""
-    def rows(path: str, fields: tuple[str, ...]) -> list[dict]:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = set(fields) - set(reader.fieldnames or ())
-            if missing:
-                raise ValueError(f"{path}: missing columns {sorted(missing)}")
-            return list(reader)
+    readings as the APs reported them). Paths, or the files' bytes (an upload). Headers required; raises
+    ValueError naming the bad row."""
+    def rows(source: str | bytes, name: str, fields: tuple[str, ...]) -> list[dict]:
+        if isinstance(source, bytes):
+            try:
+                text = source.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValueError(f"{name}: not UTF-8 text (a CSV)") from None
+        else:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = set(fields) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{name}: missing columns {sorted(missing)}")
+        return list(reader)
 
+    route_name = route_csv if isinstance(route_csv, str) else "route CSV"
+    readings_name = readings_csv if isinstance(readings_csv, str) else "readings CSV"
     route, readings = [], []
-    for n, row in enumerate(rows(route_csv, ("ts", "floor", "x", "y")), start=2):
+    for n, row in enumerate(rows(route_csv, route_name, ("ts", "floor", "x", "y")), start=2):
         try:
             route.append((float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"])))
         except (TypeError, ValueError):
-            raise ValueError(f"{route_csv} line {n}: ts, floor, x, y must be numbers") from None
-    for n, row in enumerate(rows(readings_csv, ("ts", "ap", "rssi")), start=2):
+            raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be numbers") from None
+    for n, row in enumerate(rows(readings_csv, readings_name, ("ts", "ap", "rssi")), start=2):
         try:
             readings.append((float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"])))
         except (TypeError, ValueError):
-            raise ValueError(f"{readings_csv} line {n}: ts and rssi must be numbers, ap a BSSID") from None
+            raise ValueError(f"{readings_name} line {n}: ts and rssi must be numbers, ap a BSSID") from None
     return route, readings

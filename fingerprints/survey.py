@@ -7,7 +7,9 @@ core.storage.VenueKeys, all in the venue's hash tag):
 - `survey:devices`  hash  client id -> label: the registered survey devices. The device's MAC is kept only
   as its keyed hash (the same client id the RSSI feed uses), never raw;
 - `survey:point:<client>`  string (JSON): the point a device is standing at, with a TTL;
-- `survey:log`  list (capped): the latest finished points, for the survey page.
+- `survey:log`  list (capped): the latest finished points, for the survey page;
+- `survey:walk:<client>`  list (capped, expiring): the fingerprints this device measured at its marked
+  points lately (its "walk"), for the phone-offset check (`phone_offset`).
 The survey progress per floor (points done, where) comes from the current map's samples plus that log.
 
 Finishing a point adds the sample in one map change (`VenueStore.edit`: the venue's map lock, a
@@ -25,10 +27,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import redis
+from scipy.spatial import cKDTree
 
 from core.storage import VenueKeys
 from fingerprints import edits
-from fingerprints.model import Sample, normalise_bssid
+from fingerprints.model import Sample, VenueMap, normalise_bssid
 from fingerprints.store import VenueStore
 
 DEFAULT_DURATION_S = 15.0
@@ -37,6 +40,16 @@ MIN_SCANS = 3
 SCAN_BUCKET_S = 1.0  # readings within one second (from any AP) belong to one scan of the device
 LOG_LENGTH = 500
 POINT_TTL_S = 3600
+# The phone-offset check: a survey phone that hears (or is heard) uniformly weaker or stronger than the
+# phone(s) the map was surveyed with shifts every fingerprint it adds; the median of (its reading - the
+# map's) over the walk's points and APs estimates that shift (a median: robust to a mis-marked point).
+OFFSET_WARN_DB = 4.0  # phone models differ by 8-12 dB; within 4 dB the k-NN distances barely move
+OFFSET_NEAR_M = 6.0  # the map's fingerprint at a point: its reference points this close (none: not compared)
+OFFSET_AUDIBLE_DBM = -85.0  # only APs the map hears clearly there (weaker ones are cut by sensitivity)
+OFFSET_MIN_POINTS = 2
+OFFSET_MIN_PAIRS = 8
+WALK_LENGTH = 200
+WALK_TTL_S = 6 * 3600
 
 
 def average_fingerprint(
@@ -77,6 +90,71 @@ def average_fingerprint(
     return mean, spread, scans
 
 
+Fingerprint = tuple[int, float, float, Mapping[str, float]]  # (floor, x, y, dBm per AP) at a marked point
+
+
+@dataclass(frozen=True)
+class PhoneOffset:
+    """How the surveying phone's readings differ from the map's at the points it marked."""
+
+    median_db: float  # phone minus map: negative = the phone is heard weaker than the map expects
+    points: int  # marked points that had reference points of the map near them
+    pairs: int  # (point, AP) readings compared
+
+    @property
+    def warn(self) -> bool:
+        return (abs(self.median_db) >= OFFSET_WARN_DB and self.points >= OFFSET_MIN_POINTS
+                and self.pairs >= OFFSET_MIN_PAIRS)
+
+    def to_dict(self) -> dict:
+        return {"median_db": round(self.median_db, 1), "points": self.points, "pairs": self.pairs,
+                "warn": self.warn, "threshold_db": OFFSET_WARN_DB}
+
+
+def _expected_rssi(near: Sequence[tuple[Sample, float]]) -> dict[str, float]:
+    """The map's expected dBm per AP at a spot from its reference points near it ((sample, distance)):
+    inverse-distance weighted, APs heard by at least half of them and at or above OFFSET_AUDIBLE_DBM."""
+    sums: dict[str, list[float]] = {}
+    for sample, d in near:
+        weight = 1.0 / max(0.5, d)
+        for ap, dbm in sample.rssi.items():
+            acc = sums.setdefault(ap, [0.0, 0.0, 0])
+            acc[0] += dbm * weight
+            acc[1] += weight
+            acc[2] += 1
+    expected = {ap: total / weight for ap, (total, weight, count) in sums.items() if count * 2 >= len(near)}
+    return {ap: dbm for ap, dbm in expected.items() if dbm >= OFFSET_AUDIBLE_DBM}
+
+
+def phone_offset(venue_map: VenueMap, walk: Sequence[Fingerprint]) -> PhoneOffset | None:
+    """The median (phone - map) dBm over a walk's marked points and the APs both hear, each point compared
+    with the map's reference points within OFFSET_NEAR_M of it, leaving out the walk's own points (already
+    in the map when surveyed with this tool: they would compare the phone with itself). None: nothing to
+    compare (a venue's first survey)."""
+    own = frozenset((int(f), round(float(x), 2), round(float(y), 2)) for f, x, y, _ in walk)
+    by_floor: dict[int, list[Sample]] = {}
+    for sample in venue_map.samples:
+        if (sample.floor, round(sample.x, 2), round(sample.y, 2)) not in own:
+            by_floor.setdefault(sample.floor, []).append(sample)
+    trees = {floor: cKDTree([(s.x, s.y) for s in refs]) for floor, refs in by_floor.items()}
+    diffs, points = [], 0
+    for floor, x, y, rssi in walk:
+        refs = by_floor.get(int(floor))
+        if not refs:
+            continue
+        near = [(refs[i], math.hypot(refs[i].x - x, refs[i].y - y))
+                for i in trees[int(floor)].query_ball_point((float(x), float(y)), OFFSET_NEAR_M)]
+        expected = _expected_rssi(near) if near else {}
+        here = [float(dbm) - expected[normalise_bssid(ap)] for ap, dbm in rssi.items()
+                if normalise_bssid(ap) in expected]
+        if here:
+            points += 1
+            diffs.extend(here)
+    if not diffs:
+        return None
+    return PhoneOffset(median_db=float(np.median(diffs)), points=points, pairs=len(diffs))
+
+
 class SurveyKeys(VenueKeys):
     def devices(self) -> str:
         return self.key("survey", "devices")
@@ -86,6 +164,9 @@ class SurveyKeys(VenueKeys):
 
     def log(self) -> str:
         return self.key("survey", "log")
+
+    def walk(self, client: str) -> str:
+        return self.key("survey", "walk", client)
 
 
 @dataclass
@@ -125,7 +206,7 @@ class SurveyStore:
         keys = SurveyKeys(venue)
         with self.db.pipeline(transaction=True) as pipe:
             pipe.hdel(keys.devices(), client)
-            pipe.delete(keys.point(client))
+            pipe.delete(keys.point(client), keys.walk(client))
             removed, _ = pipe.execute()
         return bool(removed)
 
@@ -225,11 +306,25 @@ class SurveyStore:
             sample = venue_map.samples[-1]
         entry = json.dumps({"floor": point.floor, "x": point.x, "y": point.y, "n": n, "aps": len(rssi),
                             "zone": sample.zone, "version": venue_map.version, "at": round(now, 3)})
+        walked = json.dumps([point.floor, point.x, point.y, rssi])
         with self.db.pipeline(transaction=True) as pipe:
             pipe.lpush(keys.log(), entry)
             pipe.ltrim(keys.log(), 0, LOG_LENGTH - 1)
+            pipe.lpush(keys.walk(client), walked)
+            pipe.ltrim(keys.walk(client), 0, WALK_LENGTH - 1)
+            pipe.expire(keys.walk(client), WALK_TTL_S)
             pipe.execute()
         return sample, venue_map.version
+
+    def walk_offset(self, venue: str, client: str) -> PhoneOffset | None:
+        """The device's offset against the current map over the points it surveyed lately."""
+        venue_map = self.venues.get_map(venue)
+        walk = [tuple(json.loads(raw)) for raw in self.db.lrange(SurveyKeys(venue).walk(client), 0, -1)]
+        return phone_offset(venue_map, walk) if venue_map is not None and walk else None
+
+    def new_walk(self, venue: str, client: str) -> None:
+        """Forget the device's walk (another phone, or the offset was fixed)."""
+        self.db.delete(SurveyKeys(venue).walk(client))
 
     # -- progress ----------------------------------------------------------------------------------
 

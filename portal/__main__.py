@@ -17,6 +17,7 @@ import sys
 import threading
 
 import redis
+from werkzeug.serving import run_simple
 
 from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings
@@ -24,6 +25,7 @@ from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
 from portal.notify.worker import NotifyWorker, default_channels
+from portal.paysandbox.app import create_sandbox_app
 from portal.seed import ensure_demo_mall
 from portal.services import services
 from portal.tracking import Tracker
@@ -47,6 +49,14 @@ def serve(workers: int, threads: int, host: str) -> int:
         settings = settings.with_(redis_url=embedded.connection_url)
         _url_file(settings).write_text(settings.redis_url)  # so `python -m portal flask ...` finds it
     env = {**os.environ, "REDIS_URL": settings.redis_url}
+    sandbox = None
+    if not settings.payments.enabled:
+        # No payment provider configured: the local payment sandbox stands in for WeChat Pay and Alipay.
+        sandbox_port = int(os.environ.get("PAY_SANDBOX_PORT", "8010"))
+        env["PAY_SANDBOX_URL"] = f"http://{host}:{sandbox_port}"
+        sandbox = subprocess.Popen([sys.executable, "-m", "portal", "paysandbox", "--host", host,
+                                    "--port", str(sandbox_port)], env=env)
+        print(f"payment sandbox on {env['PAY_SANDBOX_URL']}/ (test keys, no real money)", flush=True)
     try:
         if settings.load_demo:
             with create_app(settings).app_context():
@@ -61,6 +71,7 @@ def serve(workers: int, threads: int, host: str) -> int:
         ]
         server = subprocess.Popen(cmd, env=env)
         workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env) for name in ("track", "notify")]
+        workers += [sandbox] if sandbox is not None else []  # stopped with the others
         try:
             return server.wait()
         except KeyboardInterrupt:
@@ -125,7 +136,7 @@ def track(once: bool) -> int:
         return 2
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
-    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db),
+    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
                       sweeps=[core.presence.sweep, core.moments.tick])
     if once:
         for venue in core.venues.venue_ids():
@@ -138,6 +149,12 @@ def track(once: bool) -> int:
     return 0
 
 
+def paysandbox(host: str, port: int) -> int:
+    """The local payment sandbox (portal/paysandbox/): WeChat Pay's and Alipay's APIs with fresh test keys."""
+    _stop_on_sigterm()
+    app = create_sandbox_app()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_simple(host, port, app, threaded=True, use_reloader=False)
 def notify(once: bool) -> int:
     """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
     process, so a slow push service or SMS provider never delays the tracker's positioning."""
@@ -175,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
     tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
+    sandbox = sub.add_parser("paysandbox", help="the local payment sandbox (`serve` starts it when no payment "
+                             "provider is configured)")
+    sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PAY_SANDBOX_PORT", "8010")))
     notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
     notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
@@ -190,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         return flask_command(args.rest)
     if args.command == "track":
         return track(args.once)
+    if args.command == "paysandbox":
+        return paysandbox(args.host, args.port)
     if args.command == "notify":
         return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":

@@ -25,7 +25,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
-from portal.errors import ApiError
+from portal.errors import ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
 from portal.ingest.meraki import MerakiNetwork, MerakiStore, parse_meraki
@@ -112,6 +112,7 @@ def ingest(venue: str, source: str, read: Callable[[], object],
         stored = svc.rssi.write_batch(venue, batch, lim.now, extra)
     except redis.RedisError as exc:
         log.warning("storing %d readings for %s failed: %s", len(batch), venue, type(exc).__name__)
+        record_store_failure(exc)
         raise ApiError(503, "the reading store is unavailable; retry later") from None
     return jsonify({"accepted": stored}), 202
 

@@ -10,6 +10,8 @@ out, and an audit log of changes. Demo accounts (known password) sign in only in
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -73,6 +75,10 @@ class AccountKeys(VenueKeys):
     def audit(self) -> str:
         return self.key("audit")
 
+    def password_link(self, username: str) -> str:
+        """The one live invite / reset link of an account (a new one replaces it)."""
+        return self.key("pwlink", username)
+
 
 class AccountStore:
     """Accounts live under the `{_accounts}` tag: a login names no venue."""
@@ -88,20 +94,26 @@ class AccountStore:
         self.db = db
         self.keys = AccountKeys(self.TAG)
 
-    def create(self, username: str, password: str, role: str, venue: str, zones: tuple[str, ...] = (),
-               demo: bool = False) -> Account:
+    def create(self, username: str, password: str | None, role: str, venue: str, zones: tuple[str, ...] = (),
+               demo: bool = False, must_change: bool = False) -> Account:
+        """The one place an account is made (CLI, console, demo seed). password None: none anyone knows
+        yet (the owner sets it through an invite link); must_change: an initial password, to be changed
+        at the first sign-in before anything else works."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").isalnum():
             raise ValueError("username: letters, digits, - and _ only, at most 64")
-        check_password(password, username)
+        if password is not None:
+            check_password(password, username)
         account = Account(username=username, role=role, venue=venue, zones=tuple(zones))
-        created = self.db.hsetnx(self.keys.account(username), "hash", _hasher.hash(password))
+        secret = password if password is not None else secrets.token_urlsafe(32)  # unusable: never shown
+        created = self.db.hsetnx(self.keys.account(username), "hash", _hasher.hash(secret))
         if not created:
             raise ValueError(f"account {username!r} already exists")
         self._save(account)
-        if demo:
-            self.db.hset(self.keys.account(username), "demo", "1")
+        flags = {"demo": demo, "must_change": must_change, "pending": password is None}
+        if any(flags.values()):
+            self.db.hset(self.keys.account(username), mapping={k: "1" for k, on in flags.items() if on})
         return account
 
     def _save(self, account: Account) -> None:
@@ -117,11 +129,15 @@ class AccountStore:
         return Account(username=username, role=data[b"role"].decode(), venue=data[b"venue"].decode(),
                        zones=tuple(json.loads(data[b"zones"])))
 
+    STATUS_FLAGS = ("disabled", "demo", "must_change", "pending")
+
     def status(self, username: str) -> dict[str, bool]:
-        """{"disabled": ..., "demo": ...}: a disabled account cannot sign in; a demo one (its password is
-        in the README) only in demo mode."""
-        disabled, demo = self.db.hmget(self.keys.account(username), "disabled", "demo")
-        return {"disabled": disabled == b"1", "demo": demo == b"1"}
+        """{"disabled", "demo", "must_change", "pending"}: a disabled account cannot sign in; a demo one
+        (its password is in the README) only in demo mode; must_change: signed in with an initial or
+        temporary password, only the password page works until it is changed; pending: invited, no
+        password set yet."""
+        values = self.db.hmget(self.keys.account(username), *self.STATUS_FLAGS)
+        return {flag: value == b"1" for flag, value in zip(self.STATUS_FLAGS, values, strict=True)}
 
     def set_zones(self, username: str, zones: tuple[str, ...]) -> None:
         account = self.get(username)
@@ -135,7 +151,28 @@ class AccountStore:
             raise KeyError(username)
         check_password(password, username)
         self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
-        self.db.hdel(self.keys.account(username), "demo")
+        self.db.hdel(self.keys.account(username), "demo", "must_change", "pending")
+        self.end_sessions(username)
+
+    def set_temporary_password(self, username: str) -> str:
+        """A new random password, shown once by the caller, that must be changed at the next sign-in; the
+        old password stops working and every session ends."""
+        if self.get(username) is None:
+            raise KeyError(username)
+        password = secrets.token_urlsafe(12)
+        self.db.hset(self.keys.account(username), mapping={"hash": _hasher.hash(password), "must_change": "1"})
+        self.db.hdel(self.keys.account(username), "demo", "pending")
+        self.end_sessions(username)
+        return password
+
+    def forget_password(self, username: str) -> None:
+        """Before a reset link: the old password stops working (nobody knows the new hash's secret) and
+        every session ends; the owner sets a new one through the link."""
+        if self.get(username) is None:
+            raise KeyError(username)
+        self.db.hset(self.keys.account(username), mapping={"hash": _hasher.hash(secrets.token_urlsafe(32)),
+                                                           "pending": "1"})
+        self.db.hdel(self.keys.account(username), "demo", "must_change")
         self.end_sessions(username)
 
     def set_disabled(self, username: str, disabled: bool = True) -> None:
@@ -234,6 +271,78 @@ class Throttled(Exception):
         self.wait_s = wait_s
 
 
+# KEYS[1] the account's link; ARGV[1] the digest of the secret presented. Its purpose if it matched (the
+# link is then gone: used once), else nil.
+_CONSUME_LINK = """
+local record = redis.call('HMGET', KEYS[1], 'digest', 'purpose')
+if not record[1] or record[1] ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return record[2]
+"""
+
+
+class PasswordLinks:
+    """One-time, expiring links with which an owner sets their own password: an invite (new account) or a
+    reset. The link carries `<username>.<random secret>`; only the secret's SHA-256 is stored, one live
+    link per account (issuing another replaces it), consumed once by a compare-and-delete Lua script."""
+
+    PURPOSES = ("invite", "reset")
+    TTL_S = {"invite": 7 * 86400, "reset": 24 * 3600}
+
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self.keys = AccountKeys(AccountStore.TAG)
+        self._consume = db.register_script(_CONSUME_LINK)
+
+    @staticmethod
+    def _digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def issue(self, username: str, purpose: str, by: str) -> str:
+        """A new link token for the account (the previous one stops working)."""
+        if purpose not in self.PURPOSES:
+            raise ValueError(f"purpose must be one of {self.PURPOSES}")
+        secret = secrets.token_urlsafe(32)
+        key = self.keys.password_link(username)
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={"digest": self._digest(secret), "purpose": purpose, "by": by,
+                                    "created": time.time()})
+            pipe.expire(key, self.TTL_S[purpose])
+            pipe.execute()
+        return f"{username}.{secret}"
+
+    @staticmethod
+    def split(token: str) -> tuple[str, str] | None:
+        username, dot, secret = (token or "")[:200].partition(".")
+        if not dot or not username or not 20 <= len(secret) <= 100:
+            return None
+        return username, secret
+
+    def peek(self, token: str) -> tuple[str, str] | None:
+        """(username, purpose) if the token is a live link, without using it up (a GET of the page)."""
+        parts = self.split(token)
+        if parts is None:
+            return None
+        digest, purpose = self.db.hmget(self.keys.password_link(parts[0]), "digest", "purpose")
+        if digest is None or not hmac.compare_digest(digest.decode(), self._digest(parts[1])):
+            return None
+        return parts[0], purpose.decode()
+
+    def consume(self, token: str) -> tuple[str, str] | None:
+        """(username, purpose) and the link is used up; None if it is not (or no longer) a live link."""
+        parts = self.split(token)
+        if parts is None:
+            return None
+        purpose = self._consume(keys=[self.keys.password_link(parts[0])], args=[self._digest(parts[1])])
+        return (parts[0], purpose.decode()) if purpose else None
+
+    def live(self, username: str) -> dict | None:
+        """The live link's purpose, issuer and time (never its secret), for the owners page."""
+        raw = self.db.hgetall(self.keys.password_link(username))
+        return {k.decode(): v.decode() for k, v in raw.items() if k != b"digest"} if raw else None
+
+
 class AuditLog:
     """Who changed what, per venue, newest first (kept to the last 10,000 entries)."""
 
@@ -270,8 +379,14 @@ def current_account() -> Account | None:
         sid = session.get("sid")
         store = accounts()
         username = store.session_user(sid) if isinstance(sid, str) else None
-        g.account = store.get(username) if username and not store.status(username)["disabled"] else None
+        g.account_status = store.status(username) if username else {}
+        g.account = store.get(username) if username and not g.account_status["disabled"] else None
     return g.account
+
+
+def must_change_password() -> bool:
+    """The signed-in account still has an initial or temporary password (see portal/account_pages.py)."""
+    return current_account() is not None and g.account_status.get("must_change", False)
 
 
 def login_gate(role: str | None = None):

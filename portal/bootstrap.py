@@ -15,8 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import connect
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
+    account_pages,
     api,
     auth,
     captive,
@@ -43,6 +45,9 @@ from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.notify.views import init_notify
+from portal.payments import views as payment_views
+from portal.payments.service import PaymentService
+from portal.payments.store import PaymentStore
 from portal.services import Services
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
@@ -74,11 +79,13 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         locator=locator,
         footfall=footfall,
         zone_apps=ZoneAppStore(db),
+        payments=PaymentService(PaymentStore(db), settings.payments, settings.data_dir),
         consent=ConsentStore(db),
         events=events,
         presence=presence,
         privacy=PrivacyStore(db, hasher),
         moments=MomentsEngine(db, events),
+        breaker=StoreBreaker.for_client(db),
     )
 
 
@@ -111,12 +118,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
     auth.init_auth(app)
+    app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp):
+    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
     init_light_apps(app, svc)

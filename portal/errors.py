@@ -6,10 +6,12 @@ import json
 import logging
 
 import redis
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core.store_health import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,8 @@ def error_response(status: int, message: str, field: str | None = None, headers:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.field)
+        retry = {"Retry-After": str(STORE_RETRY_AFTER_S)} if exc.status == 503 else None  # "retry later"
+        return error_response(exc.status, exc.message, exc.field, retry)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
@@ -88,11 +91,24 @@ def register_error_handlers(app: Flask) -> None:
             response[2]["Allow"] = ", ".join(exc.valid_methods)
         return response
 
+    @app.before_request
+    def _store_breaker_open():
+        """While the store breaker (core/store_health.py) says the store is down, a view that needs it
+        answers 503 at once instead of waiting out the store's timeout: a stalled store must not tie
+        up every worker thread while probes wait behind them. The captive portal's views fail open on
+        their own; static files need no store."""
+        if request.blueprint != "captive" and request.endpoint not in (None, "static"):
+            current_app.extensions["mallportal"].breaker.check()
+
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: redis.RedisError):
         """The store is down or too slow: 503 with Retry-After (JSON for APIs, a localized page for people),
         never a 500. The probe lane and the gateway entry fail open on their own (portal/captive/)."""
-        log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        if isinstance(exc, StoreUnavailable):  # the breaker is open: it logged that once
+            log.debug("store breaker open: 503 on %s %s", request.method, request.path)
+        else:
+            log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        record_store_failure(exc)
         return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
                               headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
@@ -100,6 +116,14 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
+
+
+def record_store_failure(exc: redis.RedisError) -> None:
+    """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
+    e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
+    script or type error is a bug, not an outage."""
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        current_app.extensions["mallportal"].breaker.record_failure(exc)
 
 
 class QueryStringGuard:

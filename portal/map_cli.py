@@ -20,6 +20,7 @@ from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, write_imdf_zi
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from portal import setup_cli
+from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
 from portal.tracking.positions import MIN_ZONE_CONFIDENCE
@@ -47,7 +48,7 @@ def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
 
 
 def register(app: Flask) -> None:
-    setup_cli.register(app)  # venue set-up: AP lists, derived walkways, drafts, the first operator
+    setup_cli.register(app)  # venue set-up: AP lists, derived walkways, drafts
     @app.cli.command("map-export")
     @click.argument("venue")
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))
@@ -161,7 +162,8 @@ def register(app: Flask) -> None:
     @click.argument("readings_csv", type=click.Path(exists=True, dir_okay=False))
     def validation_walk_cmd(venue: str, route_csv: str, readings_csv: str) -> None:
         """Live error and landing along a walked route: ROUTE_CSV (ts,floor,x,y where the operator was) and
-        READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them)."""
+        READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them). The result is
+        stored for the venue's set-up checklist."""
         from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
@@ -171,8 +173,10 @@ def register(app: Flask) -> None:
                                    min_zone_confidence=MIN_ZONE_CONFIDENCE)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        ValidationWalks(services().db).record(venue, walk, "cli", f"{Path(route_csv).name} + {Path(readings_csv).name}")
         for line in walk.summary_lines():
             click.echo(line)
+        click.echo(f"recorded for the set-up checklist of {venue}")
         for p in walk.points:
             click.echo(f"  {p.ts:.0f} floor {p.floor} ({p.x:.1f}, {p.y:.1f}) {p.zone or '-'} -> "
                        f"{p.est_zone or 'home'} floor {p.est_floor} error {p.error_m:.1f} m")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 import redis
@@ -11,6 +12,7 @@ from flask import current_app
 
 from core.security import MacHasher
 from core.settings import Settings
+from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
 from portal.consent import ConsentStore
@@ -19,6 +21,7 @@ from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.payments.service import PaymentService
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
 
@@ -37,16 +40,32 @@ class Services:
     locator: Locator
     footfall: FootfallStore
     zone_apps: ZoneAppStore
+    payments: PaymentService
     consent: ConsentStore  # the shoppers' privacy choices (portal/consent.py)
     events: EventLog
     presence: PresenceTracker
     privacy: PrivacyStore
     moments: MomentsEngine
+    breaker: StoreBreaker  # is the store down? one per process: the portal fails open, views answer 503
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Start `warm_up` in a daemon thread and return at once: a worker's start never waits for the
+        store (a stalled or stopped store must not keep a gunicorn worker from booting, or gunicorn's
+        master shuts down with it). Requests that come before a model is ready fit it themselves."""
+        thread = threading.Thread(target=self._warm_up_logged, name="model-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_up_logged(self) -> None:
+        try:
+            self.warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first lookup fits the model
+            log.exception("model warm-up failed; models are fitted on their first lookup")
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request
-        waits for them (gunicorn.conf.py calls this in each worker before it takes requests). Other
-        venues' models are fitted on their first lookup; a venue whose shard is down is left for then."""
+        waits for them (gunicorn.conf.py starts this in each worker's background, `warm_up_in_background`).
+        Other venues' models are fitted on their first lookup; a venue whose shard is down is left for then."""
         wanted = self.settings.warm_venues
         try:
             venues = self.venues.venue_ids() if "*" in wanted else list(wanted)

@@ -8,8 +8,8 @@
                                     a set of changes kept aside, shown as a diff, applied as ONE version
     map-edit add-floor|place-ap|delete-ap|add-zone|delete-zone|add-node|add-edge|delete-walkway|rescale-floor
                                     VENUE --option value ...: each console edit of the map, one version each
-    create-operator USERNAME VENUE  the first operator account of a venue (password from a prompt)
-    create-owner USERNAME VENUE ZONE...  a zone owner's account (initial password printed once)
+
+Accounts (the first operator of a venue, zone owners) are `flask users create` (portal/users_cli.py).
 
 Every change goes through fingerprints.edits inside VenueStore.edit (lock, checked write, audited,
 model rebuilt); nothing is stored when a file is invalid."""
@@ -17,7 +17,6 @@ model rebuilt); nothing is stored when a file is invalid."""
 from __future__ import annotations
 
 import inspect
-import secrets
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +32,6 @@ from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.imdf import import_imdf
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import import_samples
-from portal.auth import AccountStore
 from portal.services import services
 
 
@@ -151,23 +149,6 @@ def register(app: Flask) -> None:
 
     for name in CONSOLE_EDITS:
         map_edit.add_command(_edit_command(name))
-
-    @app.cli.command("create-owner")
-    @click.argument("username")
-    @click.argument("venue")
-    @click.argument("zones", nargs=-1, required=True)
-    def create_owner(username: str, venue: str, zones: tuple[str, ...]) -> None:
-        """Create a zone owner's account for ZONES of VENUE; prints its initial password once."""
-        venue_map = services().venues.get_map(venue)
-        unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
-        if unknown:
-            raise click.UsageError(f"{venue} has no zone(s) {', '.join(unknown)}")
-        password = secrets.token_urlsafe(12)
-        try:
-            AccountStore(services().db).create(username, password, "owner", venue, zones)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"owner {username} of {venue} ({', '.join(zones)}); initial password: {password}")
 
     @app.cli.command("ap-template")
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))
@@ -322,16 +303,3 @@ def register(app: Flask) -> None:
         if not _drafts().abandon(venue, draft_id):
             raise click.ClickException(f"there is no draft {draft_id!r}")
         click.echo(f"draft {draft_id} abandoned")
-
-    @app.cli.command("create-operator")
-    @click.argument("username")
-    @click.argument("venue")
-    @click.password_option(help="asked for when left out (typed twice)")
-    def create_operator(username: str, venue: str, password: str) -> None:
-        """Create the first operator account of VENUE (a minimal stand-in until the users CLI lands)."""
-        try:
-            AccountStore(services().db).create(username, password, "operator", venue)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"operator {username} of {venue} created")
-

@@ -1,13 +1,17 @@
-"""`flask users create|disable|enable|set-password|list` (also `python -m portal flask users ...`): console
-accounts from the command line, e.g. the first operator of a production install. Passwords are asked
-for (twice, hidden) unless given with --password (scripts), and checked against the policy."""
+"""`flask users create|reset|disable|enable|set-password|list` (also `python -m portal flask users ...`):
+console accounts from the command line, e.g. the first operator of a venue. The one command that creates
+an account (the console's owners page goes through the same AccountStore.create). Passwords are asked
+for (twice, hidden) unless given with --password (scripts), and checked against the policy; or an
+initial password is generated and printed once (--initial-password: changed at the first sign-in), or
+an invite link is printed (--invite: the person sets their own password)."""
 
 from __future__ import annotations
 
 import click
+from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from portal.auth import AccountStore
+from portal.auth import AccountStore, PasswordLinks
 from portal.passwords import password_problem
 from portal.services import services
 
@@ -27,19 +31,73 @@ def _password(given: str | None, username: str) -> str:
 users = AppGroup("users", help="Console accounts: operators and zone owners.")
 
 
+def _link(username: str, purpose: str) -> str:
+    """An invite / reset link; absolute when PORTAL_URL is set, else the path to put after the portal's
+    address."""
+    token = PasswordLinks(services().db).issue(username, purpose, by="cli")
+    with current_app.test_request_context("/"):  # url_for outside a request
+        path = url_for("account.welcome", t=token)
+    return services().settings.portal_url + path
+
+
+def _check_zones(role: str, venue: str, zones: tuple[str, ...]) -> None:
+    if role == "operator":
+        if zones:
+            raise click.UsageError("--zone is for owners (an operator runs the whole venue)")
+        return
+    if not zones:
+        raise click.UsageError("an owner needs at least one --zone")
+    venue_map = services().venues.get_map(venue)
+    unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
+    if unknown:
+        raise click.UsageError(f"{venue} has no zone(s) {', '.join(unknown)}")
+
+
 @users.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["operator", "owner"]), required=True)
-@click.option("--venue", required=True, help="the venue the account belongs to")
+@click.option("--venue", required=True, help="the venue the account belongs to (it may have no map yet)")
 @click.option("--zone", "zones", multiple=True, help="owners: a zone they manage (repeat for more)")
 @click.option("--password", help="for scripts; asked for (hidden) when omitted")
-def create(username: str, role: str, venue: str, zones: tuple[str, ...], password: str | None) -> None:
-    """Create an account."""
+@click.option("--initial-password", is_flag=True, help="generate one, print it once; it must be changed at "
+                                                        "the first sign-in")
+@click.option("--invite", is_flag=True, help="print a one-time invite link instead (the person sets the password)")
+def create(username: str, role: str, venue: str, zones: tuple[str, ...], password: str | None,
+           initial_password: bool, invite: bool) -> None:
+    """Create an account: the first operator of a venue, or a zone owner."""
+    if sum(map(bool, (password, initial_password, invite))) > 1:
+        raise click.UsageError("choose one of --password, --initial-password, --invite")
+    _check_zones(role, venue, zones)
+    store = _store()
     try:
-        _store().create(username, _password(password, username), role, venue, zones)
+        given = None if invite or initial_password else _password(password, username)
+        store.create(username, given, role, venue, zones)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(f"created {role} {username} of venue {venue}")
+    click.echo(f"created {role} {username} of venue {venue}" + (f" (zones {', '.join(zones)})" if zones else ""))
+    if initial_password:
+        click.echo(f"initial password (shown once, to be changed at the first sign-in): "
+                   f"{store.set_temporary_password(username)}")
+    if invite:
+        click.echo(f"invite link (works once, for {PasswordLinks.TTL_S['invite'] // 3600} h): "
+                   f"{_link(username, 'invite')}")
+
+
+@users.command("reset")
+@click.argument("username")
+@click.option("--initial-password", is_flag=True, help="a temporary password printed once instead of a link")
+def reset(username: str, initial_password: bool) -> None:
+    """Reset a password: the old one stops working, the sessions end; prints a one-time reset link (or a
+    temporary password that must be changed at the next sign-in)."""
+    store = _store()
+    try:
+        if initial_password:
+            click.echo(f"temporary password (shown once): {store.set_temporary_password(username)}")
+            return
+        store.forget_password(username)
+    except KeyError:
+        raise click.UsageError(f"no account {username!r}") from None
+    click.echo(f"reset link (works once, for {PasswordLinks.TTL_S['reset'] // 3600} h): {_link(username, 'reset')}")
 
 
 @users.command("set-password")
@@ -82,5 +140,7 @@ def list_users() -> None:
     store = _store()
     for account in store.all():
         status = store.status(account.username)
-        state = "disabled" if status["disabled"] else ("demo password" if status["demo"] else "active")
+        state = next((label for flag, label in (("disabled", "disabled"), ("demo", "demo password"),
+                                                 ("pending", "invited"), ("must_change", "must change password"))
+                      if status[flag]), "active")
         click.echo(f"{account.username}\t{account.role}\t{account.venue}\t{','.join(account.zones) or '-'}\t{state}")

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.slow
 
 def start(data_dir, port):
     env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "4",
-           "DEMO": "1"}  # as `make run` sets it: /demo is served
+           "DEMO": "1", "PAY_SANDBOX_PORT": str(free_port())}  # as `make run` sets it: /demo is served
     env.pop("REDIS_URL", None)
+    for name in ("PAY_SANDBOX_URL", "WECHATPAY_MCHID", "ALIPAY_APPID"):  # no provider: the sandbox starts
+        env.pop(name, None)
     return subprocess.Popen([sys.executable, "-m", "portal", "serve"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -51,6 +53,7 @@ def test_serve_embedded_valkey_demo_and_restart(tmp_path):
     assert proc.returncode == 0, output
     assert "embedded Valkey stopped" in output
     assert "tracker: positioning phones as their readings arrive" in output  # started beside gunicorn
+    assert "payment sandbox on http://" in output  # no payment provider configured
     assert "notify: delivering notifications" in output  # the notification worker too
     assert (tmp_path / "valkey" / "appendonlydir").is_dir()  # AOF on
 

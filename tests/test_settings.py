@@ -15,7 +15,7 @@ def test_dev_secrets_are_generated_once_and_kept(tmp_path):
 
 def test_environment_overrides(tmp_path):
     s = Settings.from_env({"DATA_DIR": str(tmp_path), "SECRET_KEY": "s" * 32, "MAC_HASH_KEY": "m" * 32,
-                           "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I",
+                           "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": "p" * 32,
                            "PORT": "9001", "REDIS_URL": "redis://127.0.0.1:1/0", "VENUE": "north",
                            "RSSI_WINDOW_S": "30"})
     assert (s.port, s.redis_url, s.default_venue, s.rssi_window_s) == (9001, "redis://127.0.0.1:1/0", "north", 30.0)

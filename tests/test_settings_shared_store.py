@@ -8,7 +8,7 @@ import pytest
 from core.settings import Settings
 
 SECRETS = {"SECRET_KEY": "s" * 32, "MAC_HASH_KEY": "m" * 32,
-           "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I"}  # a test key
+           "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": "p" * 32}  # test keys
 
 
 @pytest.mark.parametrize("env", [

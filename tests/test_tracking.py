@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -148,6 +149,9 @@ def test_gunicorn_workers_fit_the_models_before_taking_requests(app, svc, demo):
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
     assert "demo" not in svc.models._models
-    conf.post_worker_init(SimpleNamespace(wsgi=app))
+    conf.post_worker_init(SimpleNamespace(wsgi=app))  # in the background (tests/faults/test_worker_start.py)
+    for thread in threading.enumerate():
+        if thread.name == "model-warm-up":
+            thread.join(timeout=120)
     assert svc.models._models["demo"][1].version == svc.venues.current_version("demo")
     conf.post_worker_init(SimpleNamespace(wsgi=object()))  # another app (the bench's bare one): nothing to do

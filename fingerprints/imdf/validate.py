@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fingerprints import archives
 from fingerprints.imdf.schema import (
     CATEGORY_LISTS,
     EXTENSION,
@@ -34,27 +33,21 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
     if isinstance(source, Mapping):
         raw = dict(source)
     else:
+        label = "archive" if isinstance(source, bytes) else str(source)
         try:
-            zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
-        except FileNotFoundError:
-            raise ImdfError([f"{source}: no such file"]) from None
-        except (zipfile.BadZipFile, OSError) as exc:
-            label = "archive" if isinstance(source, bytes) else str(source)
-            raise ImdfError([f"{label}: not a zip archive ({exc})"]) from None
-        with zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if len(members) > MAX_ZIP_MEMBERS:
-                raise ImdfError([f"archive has {len(members)} files; at most {MAX_ZIP_MEMBERS} allowed"])
-            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise ImdfError([f"archive expands to more than {MAX_ZIP_BYTES // 2**20} MiB"])
-            raw = {}
-            for m in members:
-                name = m.filename.rsplit("/", 1)[-1]
-                if name.startswith(".") or "__MACOSX" in m.filename:
-                    continue
-                if name in raw:
-                    raise ImdfError([f"{name}: appears twice in the archive"])
-                raw[name] = zf.read(m)
+            with archives.open_zip(source, label) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                archives.check_sizes(members, MAX_ZIP_MEMBERS, MAX_ZIP_BYTES)
+                raw = {}
+                for m in members:
+                    name = m.filename.rsplit("/", 1)[-1]
+                    if name.startswith(".") or "__MACOSX" in m.filename:
+                        continue
+                    if name in raw:
+                        raise ImdfError([f"{name}: appears twice in the archive"])
+                    raw[name] = archives.read_member(zf, m)
+        except archives.ArchiveProblem as exc:
+            raise ImdfError([str(exc)]) from None
     out = {}
     problems = []
     for name, value in raw.items():

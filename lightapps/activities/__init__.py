@@ -7,6 +7,7 @@ script in `store`."""
 
 from __future__ import annotations
 
+from lightapps.activities.payment import register as register_payments
 from lightapps.activities.store import ActivityStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -22,4 +23,5 @@ APP = LightApp(
     zone_kinds=("atrium", "shop", "food"),
     store=ActivityStore,
     console_endpoint="activities_console.home",
+    init_app=register_payments,  # flash sales paid online (lightapps/activities/payment.py)
 )

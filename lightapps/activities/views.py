@@ -12,7 +12,8 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.activities import APP, notices
-from lightapps.activities.store import Activity, ActivityStore, attributed_url
+from lightapps.activities.payment import buy, price_fen
+from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
@@ -128,7 +129,15 @@ def join(venue: str, item_id: str):
     venue_map = venue_or_404(venue)
     item = _item_or_404(venue, item_id, time.time())
     shopper = shopper_for_venue(venue)
-    result = store().join(venue, item.id, shopper.client)
+    if item.kind == "sale" and price_fen(item) > 0 and services().payments.enabled:
+        # Paid stock only: a unit is reserved while its order waits for the payment.
+        back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)
+        bought = buy(venue, item, shopper.client, back)
+        if not isinstance(bought, str):
+            return redirect(shopper_url("payments.order_page", venue=venue, order_id=bought.id), code=303)
+        result = JoinResult(bought)
+    else:
+        result = store().join(venue, item.id, shopper.client)
     if result.status == "OK":
         record_event(APP, "activity_join", venue, shopper, zone=item.zone, item=item.id)
         notices.after_join(store(), venue, store().get(venue, item.id) or item, shopper.client)

@@ -5,6 +5,7 @@ showtime API in `api`; all seat changes are single Lua scripts in `store`."""
 
 from __future__ import annotations
 
+from lightapps.cinema.payment import register as register_payments
 from lightapps.cinema.store import CinemaStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -17,10 +18,14 @@ APP = LightApp(
     config_schema=(
         ConfigField("hold_minutes", "Seat hold (minutes)", type="int", default=8, min=2, max=30,
                     help="How long picked seats stay held before the booking is confirmed."),
+        ConfigField("refund_cutoff_minutes", "Refunds until (minutes before the show)", type="int", default=60,
+                    min=0, max=2880, help="A paid ticket cancelled at least this long before the show is refunded "
+                    "in full; later, it can no longer be cancelled."),
         ConfigField("headline_en", "Headline (English)", default="Pick your seats, skip the queue.",
                     max_length=200),
         ConfigField("headline_zh", "Headline (Chinese)", default="在线选座，免排队。", max_length=200),
     ),
     zone_kinds=("cinema",),
     store=CinemaStore,
+    init_app=register_payments,  # paid orders confirm holds (lightapps/cinema/payment.py)
 )

@@ -9,13 +9,13 @@ import hashlib
 from flask import url_for
 from flask_babel import gettext as _
 
-from lightapps.cinema.common import day_and_time
+from portal.apps.locale import format_time
 from portal.apps.notify import in_both, notify
 
 
 def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone_masked: str = "") -> bool:
     """Once per ticket (and, for an SMS the shopper asked for, once per ticket and number)."""
-    starts = day_and_time(show.starts_at)
+    starts = format_time(show.starts_at)  # the venue's wall clock
     seats = ", ".join(booking.seats)
     texts = in_both(
         title=lambda lang: _("Your ticket: %(film)s", film=show.film_zh if lang == "zh" else show.film_en),

@@ -339,6 +339,7 @@ class Booking:
     seats: tuple[str, ...]
     created_ms: int
     status: str  # booked | cancelled
+    token: str = ""  # the hold it was confirmed from (its payment order's key)
 
 
 @dataclass(frozen=True)
@@ -564,7 +565,8 @@ class CinemaStore:
     def _booking(data: dict) -> Booking:
         d = {_s(k): _s(v) for k, v in data.items()}
         return Booking(code=d["code"], show_id=d["show"], zone=d.get("zone", ""), client=d["client"],
-                       seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"])
+                       seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"],
+                       token=d.get("token", ""))
 
     def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
         keys = CinemaKeys(venue)

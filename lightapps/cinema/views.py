@@ -25,9 +25,14 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
+from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
+from portal.payments.money import cny
+from portal.payments.service import PaymentError
+from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
@@ -98,6 +103,7 @@ def hold(venue: str, zone: str, show_id: str):
     except SelectionError as exc:
         return _seat_page(venue, zone, show, 422, exc.message)
     shopper = shopper_for_venue(venue)
+    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(picked))
     outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
         record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
@@ -127,7 +133,12 @@ def _hold_page(venue: str, zone: str, hold, show, status: int = 200, error: str 
     total = show.price_cents * len(hold.seats)
     return _page("cinema/hold.html", venue, zone, status, hold=hold, show=show, remaining=remaining,
                  live=hold.is_live(now), expires=hhmm(hold.expires_ms / 1000), error=error,
-                 total=f"{total // 100}.{total % 100:02d}")
+                 total=cny(total), pay=_must_pay(total))
+
+
+def _must_pay(total: int) -> bool:
+    """Tickets with a price are paid online whenever a payment provider (or the sandbox) is configured."""
+    return total > 0 and payments_on()
 
 
 @bp.get("/<zone>/hold/<token>")
@@ -138,9 +149,28 @@ def hold_page(venue: str, zone: str, token: str):
     return _hold_page(venue, zone, hold, show)
 
 
+@bp.post("/<zone>/hold/<token>/pay")
+def pay(venue: str, zone: str, token: str):
+    """The hold's payment order (one per hold, expiring with it), then the payment page."""
+    hold, show = _my_hold(venue, zone, token)
+    if hold.status == "confirmed":
+        return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
+    if not hold.is_live():
+        return _hold_page(venue, zone, hold, show, 409, _("This hold has expired; the seats are free again."))
+    back = shopper_url("cinema.hold_page", venue=venue, zone=zone, token=hold.token, _external=True)
+    try:
+        order = order_for_hold_record(venue, hold, show, zone, back)
+    except PaymentError:
+        return _hold_page(venue, zone, hold, show, 503, _("Payment is not available right now. Please try again "
+                                                          "in a minute."))
+    return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
+
+
 @bp.post("/<zone>/hold/<token>/confirm")
 def confirm(venue: str, zone: str, token: str):
     hold, show = _my_hold(venue, zone, token)
+    if hold.status == "held" and _must_pay(show.price_cents * len(hold.seats)):
+        return _hold_page(venue, zone, hold, show, 402, _("Please pay to confirm the booking."))
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
         record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id, seats=len(hold.seats))
@@ -186,10 +216,21 @@ def ticket_qr_svg(venue: str, code: str) -> Markup:
 
 
 def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None):
+    order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
+    paid = order is not None and order.is_paid
+    cutoff = show.starts_at - _refund_cutoff_s() if paid else show.starts_at
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
-                 qr=ticket_qr_svg(venue, booking.code), error=error,
-                 cancellable=booking.status == "booked" and time.time() < show.starts_at,
+                 qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
+                 paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
+                 cancellable=booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
                  notify_phone=masked_phone(venue, booking.client))
+
+
+def _refund_cutoff_s() -> int:
+    try:
+        return max(0, int(g.app_config.get("refund_cutoff_minutes") or 0)) * 60
+    except (TypeError, ValueError):
+        return 3600
 
 
 @bp.get("/<zone>/ticket/<code>")
@@ -201,10 +242,18 @@ def ticket(venue: str, zone: str, code: str):
 @bp.post("/<zone>/ticket/<code>/cancel")
 def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
-    if time.time() >= show.starts_at:
-        return _ticket_page(venue, zone, booking, show, 409, _("The show has started; the ticket can no "
-                                                               "longer be cancelled."))
-    cinema_store().cancel_booking(venue, booking.code, booking.client)
+    order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
+    paid = order is not None and order.is_paid
+    if time.time() >= show.starts_at - (_refund_cutoff_s() if paid else 0):
+        message = (_("Paid tickets can be cancelled and refunded until %(t)s only.",
+                     t=hhmm(show.starts_at - _refund_cutoff_s())) if paid
+                   else _("The show has started; the ticket can no longer be cancelled."))
+        return _ticket_page(venue, zone, booking, show, 409, message)
+    outcome = cinema_store().cancel_booking(venue, booking.code, booking.client)
+    if paid and outcome.status in ("ok", "gone"):
+        # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking,
+        # so a repeated cancel never refunds twice).
+        services().payments.refund(venue, order.id, order.refundable, "ticket cancelled", refund_no=order.id + "C")
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
 
 

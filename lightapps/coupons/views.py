@@ -15,6 +15,7 @@ from markupsafe import Markup
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
+from portal.apps.budgets import spend_budget
 from portal.apps.views import app_store, is_zh, record_event, venue_or_404, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -65,6 +66,7 @@ CLAIM_REFUSALS = {
 @bp.post("/zone/<zone>/coupons/<coupon_id>/claim")
 def claim(venue: str, zone: str, coupon_id: str):
     shopper = shopper_for_venue(venue)
+    spend_budget("coupons.claim", venue, shopper=shopper.client)
     result = store().claim(venue, zone, coupon_id[:20], shopper.client)
     if result.status == "OK":
         record_event(APP, "coupon_claim", venue, shopper, zone=zone, coupon=coupon_id[:20])

@@ -7,6 +7,7 @@ Shopper pages in `views` (blueprint "membership"), the owner console in `console
 
 from __future__ import annotations
 
+from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, LoggingCodeSender
 from lightapps.membership.store import MemberStore
 from portal.apps.registry import ConfigField, LightApp
@@ -14,7 +15,9 @@ from portal.apps.registry import ConfigField, LightApp
 
 def _init_app(flask_app) -> None:
     if EXTENSION not in flask_app.extensions:  # production sets a real SMS sender before or after this
-        flask_app.extensions[EXTENSION] = LoggingCodeSender(db=flask_app.extensions["mallportal"].db)
+        svc = flask_app.extensions["mallportal"]
+        flask_app.extensions[EXTENSION] = LoggingCodeSender(db=svc.db, demo=svc.settings.demo)
+    register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
 
 
 APP = LightApp(
@@ -28,6 +31,6 @@ APP = LightApp(
     ),
     zone_kinds=("shop", "atrium", "food", "restaurant", "cinema", "garage"),
     store=MemberStore,
-    init_app=_init_app,  # the development SMS sender
+    init_app=_init_app,  # the development SMS sender; points from payments
     console_endpoint="membership_console.home",
 )

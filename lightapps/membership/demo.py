@@ -11,7 +11,7 @@ DEMO_RECEIPTS = (("pixel", "DEMO-0001", 89900), ("kopi", "DEMO-0002", 4550), ("l
 def seed(svc, venue_map) -> None:
     """A demo member (phone +86 138 0013 8000, Gold after three purchases), unless the venue has members.
     Open the card by signing up with that number; the development sender logs the code."""
-    store = MemberStore(svc.db, svc.settings.secret_key)
+    store = MemberStore.from_services(svc)
     if not store.claim_seed_slot(venue_map.id):
         return
     member, _created = store.bind(venue_map.id, DEMO_PHONE, "demo-seed")

@@ -4,17 +4,20 @@ it; points and tier; a ledger per member; POS purchases and refunds that count e
 Every state change is ONE Lua script (check and write in one step); every key a script touches is
 passed in KEYS and carries the venue's hash tag, so the scripts stay legal on Redis Cluster.
 
+A phone number never names a key and is never stored in the clear: `<phone#>` below is its keyed hash
+(PHONE_KEY, core.security.PhoneVault), and where the number must come back (to send a code again, to show
+it masked on the card) it is sealed with AES-GCM. How many codes a number, a shopper, a client IP and the
+whole venue may ask for is the platform's budget "membership.sms" (portal/apps/budgets.py).
+
 Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:seq                        INCR source of member numbers (100001, 100002, ...)
   mp:{v}:member:count                      members signed up
-  mp:{v}:member:m:<id>                     HASH phone, secret, points, lifetime, created_at, last_client
+  mp:{v}:member:m:<id>                     HASH phone (sealed), secret, points, lifetime, created_at, last_client
   mp:{v}:member:m:<id>:ledger              LIST of JSON events, newest first (join, earn, reverse)
-  mp:{v}:member:phone:<+E164>              STRING member id
+  mp:{v}:member:phone:<phone#>             STRING member id
   mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
-  mp:{v}:member:otp:<+E164>                HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
-  mp:{v}:member:pending:<client>           STRING the phone this shopper is verifying (TTL 5 min)
-  mp:{v}:member:sends:phone:<+E164>        INCR codes sent to a phone this hour
-  mp:{v}:member:sends:client:<client>      INCR codes asked for by a shopper this hour
+  mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
+  mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
   mp:{v}:member:codefail:<id>              INCR wrong member codes typed/scanned for a member
@@ -32,6 +35,7 @@ from typing import Any
 import redis
 
 from core.errors import InputError
+from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
 
@@ -39,9 +43,6 @@ MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
 MAX_ATTEMPTS = 5  # wrong codes before that code is dead
 RESEND_COOLDOWN_S = 30
-SEND_WINDOW_S = 3600
-MAX_SENDS_PER_PHONE = 5  # per hour
-MAX_SENDS_PER_CLIENT = 8  # per hour
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
 MAX_CODE_FAILURES = 10  # wrong rotating codes for one member per 10 minutes, then refused
@@ -88,23 +89,17 @@ class MemberKeys(VenueKeys):
     def ledger(self, member_id: str) -> str:
         return self.key("member", "m", member_id, "ledger")
 
-    def phone(self, phone: str) -> str:
-        return self.key("member", "phone", phone)
+    def phone(self, phone_hash: str) -> str:
+        return self.key("member", "phone", phone_hash)
 
     def client(self, client: str) -> str:
         return self.key("member", "client", client)
 
-    def otp(self, phone: str) -> str:
-        return self.key("member", "otp", phone)
+    def otp(self, phone_hash: str) -> str:
+        return self.key("member", "otp", phone_hash)
 
     def pending(self, client: str) -> str:
         return self.key("member", "pending", client)
-
-    def sends_phone(self, phone: str) -> str:
-        return self.key("member", "sends", "phone", phone)
-
-    def sends_client(self, client: str) -> str:
-        return self.key("member", "sends", "client", client)
 
     def receipt(self, store: str, receipt_id: str) -> str:
         return self.key("member", "rcpt", store, receipt_id)
@@ -119,26 +114,17 @@ class MemberKeys(VenueKeys):
         return self.key("member", "seeded")
 
 
-# KEYS: otp, sends_phone, sends_client, pending.
-# ARGV: code hash, client, now, ttl, cooldown, max per phone, max per client, window, phone.
+# KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
 START_LUA = """
 local now = tonumber(ARGV[3])
 local last = redis.call('HGET', KEYS[1], 'sent_at')
 if last and now - tonumber(last) < tonumber(ARGV[5]) then
   return {'COOLDOWN', tostring(math.ceil(tonumber(ARGV[5]) - (now - tonumber(last))))}
 end
-local np = tonumber(redis.call('GET', KEYS[2]) or '0')
-if np >= tonumber(ARGV[6]) then return {'PHONE_LIMIT', tostring(redis.call('TTL', KEYS[2]))} end
-local nc = tonumber(redis.call('GET', KEYS[3]) or '0')
-if nc >= tonumber(ARGV[7]) then return {'CLIENT_LIMIT', tostring(redis.call('TTL', KEYS[3]))} end
-for i = 2, 3 do
-  redis.call('INCR', KEYS[i])
-  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[8])) end
-end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'client', ARGV[2], 'sent_at', ARGV[3], 'attempts', 0)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-redis.call('SET', KEYS[4], ARGV[9], 'EX', tonumber(ARGV[4]))
+redis.call('SET', KEYS[2], ARGV[6], 'EX', tonumber(ARGV[4]))
 return {'OK'}
 """
 
@@ -296,15 +282,15 @@ class Member:
         return next_tier(self.lifetime)
 
     @classmethod
-    def from_hash(cls, member_id: str, data: dict[bytes, bytes]) -> Member:
+    def from_hash(cls, member_id: str, data: dict[bytes, bytes], vault: PhoneVault) -> Member:
         s = {k.decode(): v.decode() for k, v in data.items()}
-        return cls(id=member_id, phone=s["phone"], points=int(s.get("points", 0)), lifetime=int(s.get("lifetime", 0)),
-                   created_at=float(s.get("created_at", 0)), secret=s["secret"])
+        return cls(id=member_id, phone=vault.open(s["phone"]), points=int(s.get("points", 0)),
+                   lifetime=int(s.get("lifetime", 0)), created_at=float(s.get("created_at", 0)), secret=s["secret"])
 
 
 @dataclass(frozen=True)
 class StartResult:
-    status: str  # OK | COOLDOWN | PHONE_LIMIT | CLIENT_LIMIT
+    status: str  # OK | COOLDOWN
     code: str | None = None  # the code to send (OK only)
     wait_s: int = 0
 
@@ -350,12 +336,14 @@ class MemberStore:
     @classmethod
     def from_services(cls, svc) -> MemberStore:
         """The platform builds the app's store with this (portal/apps/platform.py)."""
-        return cls(svc.db, svc.settings.secret_key)
+        return cls(svc.db, svc.settings.secret_key, svc.settings.phone_key)
 
-    def __init__(self, db: redis.Redis, secret: str) -> None:
-        """`secret`: the app's SECRET_KEY (verification codes are kept only as an HMAC under it)."""
+    def __init__(self, db: redis.Redis, secret: str, phone_key: str) -> None:
+        """`secret`: the app's SECRET_KEY (verification codes are kept only as an HMAC under it);
+        `phone_key`: PHONE_KEY (numbers as keyed hashes in key names, sealed where stored)."""
         self.db = db
         self.secret = secret
+        self.vault = PhoneVault(phone_key)
         self._start = db.register_script(START_LUA)
         self._verify = db.register_script(VERIFY_LUA)
         self._bind = db.register_script(BIND_LUA)
@@ -368,14 +356,14 @@ class MemberStore:
         if not MEMBER_ID.match(member_id or ""):
             return None
         data = self.db.hgetall(MemberKeys(venue).member(member_id))
-        return Member.from_hash(member_id, data) if data else None
+        return Member.from_hash(member_id, data, self.vault) if data else None
 
     def for_client(self, venue: str, client: str) -> Member | None:
         member_id = self.db.get(MemberKeys(venue).client(client))
         return self.get(venue, member_id.decode()) if member_id else None
 
     def for_phone(self, venue: str, phone: str) -> Member | None:
-        member_id = self.db.get(MemberKeys(venue).phone(phone))
+        member_id = self.db.get(MemberKeys(venue).phone(self.vault.hashed(phone)))
         return self.get(venue, member_id.decode()) if member_id else None
 
     def ledger(self, venue: str, member_id: str, limit: int = 100) -> list[dict]:
@@ -389,21 +377,22 @@ class MemberStore:
         return {k.decode(): v.decode() for k, v in data.items()} if data else None
 
     def pending_phone(self, venue: str, client: str) -> str | None:
-        phone = self.db.get(MemberKeys(venue).pending(client))
-        return phone.decode() if phone else None
+        sealed = self.db.get(MemberKeys(venue).pending(client))
+        return self.vault.open(sealed.decode()) if sealed else None
 
     # ---- sign-up: send a code, verify it, bind -----------------------------------------------
 
     def start_verification(self, venue: str, phone: str, client: str, now: float | None = None) -> StartResult:
-        """A new code for `phone`, asked for by shopper `client`, unless a rate limit says no. The
-        caller sends the returned code; the store keeps only its HMAC."""
+        """A new code for `phone`, asked for by shopper `client`, unless one was sent moments ago. The
+        caller spends the "membership.sms" budget first and sends the returned code; the store keeps
+        only its HMAC."""
         keys = MemberKeys(venue)
         now = time.time() if now is None else now
         code = new_verification_code()
         status, *rest = self._start(
-            keys=[keys.otp(phone), keys.sends_phone(phone), keys.sends_client(client), keys.pending(client)],
+            keys=[keys.otp(self.vault.hashed(phone)), keys.pending(client)],
             args=[hash_code(self.secret, phone, code), client, repr(now), CODE_TTL_S, RESEND_COOLDOWN_S,
-                  MAX_SENDS_PER_PHONE, MAX_SENDS_PER_CLIENT, SEND_WINDOW_S, phone],
+                  self.vault.seal(phone)],
         )
         status = _s(status)
         if status != "OK":
@@ -411,9 +400,9 @@ class MemberStore:
         return StartResult("OK", code=code)
 
     def cancel_verification(self, venue: str, phone: str, client: str) -> None:
-        """The code could not be sent: forget it (the rate-limit counters keep the attempt)."""
+        """The code could not be sent: forget it (the budget keeps the attempt)."""
         keys = MemberKeys(venue)
-        self.db.delete(keys.otp(phone), keys.pending(client))
+        self.db.delete(keys.otp(self.vault.hashed(phone)), keys.pending(client))
 
     def verify(self, venue: str, phone: str, client: str, code: str, now: float | None = None) -> VerifyResult:
         """Check the code this shopper got for this phone; on success the shopper becomes the member
@@ -422,7 +411,7 @@ class MemberStore:
         code = (code or "").strip().replace(" ", "")
         if not re.fullmatch(r"[0-9]{6}", code):
             code = "x"  # can never match; still counts as an attempt
-        status, *rest = self._verify(keys=[keys.otp(phone), keys.pending(client)],
+        status, *rest = self._verify(keys=[keys.otp(self.vault.hashed(phone)), keys.pending(client)],
                                      args=[hash_code(self.secret, phone, code), client, MAX_ATTEMPTS])
         status = _s(status)
         if status == "WRONG":
@@ -437,13 +426,13 @@ class MemberStore:
         has been verified."""
         keys = MemberKeys(venue)
         now = time.time() if now is None else now
+        phone_key = keys.phone(self.vault.hashed(phone))
         for _ in range(10):
-            existing = self.db.get(keys.phone(phone))
+            existing = self.db.get(phone_key)
             member_id = existing.decode() if existing else str(MEMBER_BASE + int(self.db.incr(keys.seq())))
             result = self._bind(
-                keys=[keys.phone(phone), keys.member(member_id), keys.client(client), keys.ledger(member_id),
-                      keys.count()],
-                args=[member_id, client, phone, new_member_secret(), repr(now), BINDING_TTL_S],
+                keys=[phone_key, keys.member(member_id), keys.client(client), keys.ledger(member_id), keys.count()],
+                args=[member_id, client, self.vault.seal(phone), new_member_secret(), repr(now), BINDING_TTL_S],
             )
             if _s(result[0]) == "OK":
                 return self.get(venue, _s(result[1])), _s(result[2]) == "1"

@@ -28,6 +28,7 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
 from portal.services import services
@@ -94,20 +95,15 @@ def card(venue: str):
     return _member_page(venue)
 
 
-SEND_REFUSALS = {
-    "COOLDOWN": lambda s: _("A code was just sent. Wait %(s)d seconds before asking for another.", s=s),
-    "PHONE_LIMIT": lambda s: _("Too many codes for this number. Try again in %(m)d minutes.", m=max(1, s // 60)),
-    "CLIENT_LIMIT": lambda s: _("Too many codes asked for from this phone. Try again in %(m)d minutes.",
-                                m=max(1, s // 60)),
-}
-
-
 def _send_code(venue: str, venue_map, shopper, phone: str):
-    """Start a verification and send the code; the sign-up page with a 4xx/5xx if that fails."""
+    """Start a verification and send the code; the sign-up page with a 4xx/5xx if that fails. Codes per
+    number, shopper, client IP and per venue and day: the "membership.sms" budget (SMS pumping costs
+    the mall money)."""
+    spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)  # a double tap costs one
     result = store().start_verification(venue, phone, shopper.client)
     if not result.ok:
-        return _signup_page(venue_map, shopper, error=SEND_REFUSALS[result.status](result.wait_s), phone=phone,
-                            status=429)
+        return _signup_page(venue_map, shopper, phone=phone, status=429, error=_(
+            "A code was just sent. Wait %(s)d seconds before asking for another.", s=result.wait_s))
     try:
         get_sender(current_app).send(venue, phone, result.code, 300)
     except SendError as exc:

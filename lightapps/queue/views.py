@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone
 from portal.apps.views import app_store, record_event, zone_app_blueprint
@@ -141,6 +142,9 @@ def take(venue: str, zone: str):
         abort(400, _(str(exc)))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
+    mine = store().my_ticket(venue, zone, shopper.client)
+    if not mine or mine.get("state") not in ("WAITING", "SERVICE_READY"):  # a double tap is free
+        spend_budget("queue.take", venue, shopper=shopper.client)
     result = store().take(venue, zone, table_class.label, party, shopper.client)
     if result.ok:
         record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
@@ -217,6 +221,7 @@ def reserve(venue: str, zone: str):
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
     shopper = shopper_for_venue(venue)
+    spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                              shopper.client, int(config["slot_capacity"]))
     if not result.ok and result.reason == "FULL":

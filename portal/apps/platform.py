@@ -9,12 +9,13 @@ from typing import Any
 
 from flask import Flask
 
-from portal.apps import registry, views
+from portal.apps import budgets, registry, views
 from portal.services import Services
 
 
 def init_light_apps(flask_app: Flask, svc: Services) -> dict[str, registry.LightApp]:
     apps = registry.load(svc.settings.light_apps)
+    budgets.init_budgets(flask_app, svc.db, svc.settings.budgets, svc.settings.mac_hash_key)
     stores = flask_app.extensions.setdefault(views.STORES, {})
     for app in apps.values():
         for blueprint in registry.parts(app.name).blueprints:

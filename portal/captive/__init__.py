@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from core.store_health import StoreBreaker
 from portal.apps import registry
 from portal.captive.cli import portal_config
 from portal.captive.common import CaptiveServices
@@ -41,7 +40,7 @@ def init_captive(app: Flask) -> None:
     OS probes are answered by ProbeLane (portal/captive/lane.py), which the app factory puts in front."""
     core = app.extensions["mallportal"]
     db = core.db
-    breaker = StoreBreaker.for_client(db)
+    breaker = core.breaker  # the app's one store breaker (portal/errors.py answers 503 while it is open)
     sessions = SessionStore(db)
     landing = Landing(probe_state=ProbeStateStore(db, core.locator), sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],

@@ -44,6 +44,10 @@ class RssiKeys(VenueKeys):
         """Set: clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
         return self.key("heard", "new")
 
+    def being_positioned(self) -> str:
+        """Set: the batch a tracker took from new_readings and has not finished (put back if it died)."""
+        return self.key("heard", "taken")
+
 
 def pack_command(*args: object) -> bytes:
     """One command in the Redis protocol (RESP)."""

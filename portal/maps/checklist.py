@@ -1,5 +1,6 @@
 """The set-up checklist of a venue: each step says whether it is done, what is missing, and which tool
-fixes it. Figures come from the stored map and the live stores, nothing is estimated.
+fixes it. Figures come from the stored map and the live stores (the validation walk: its stored result),
+nothing is estimated here; the checklist page adds the expected-error heatmaps of the live estimate.
 
 Survey coverage is measured on a grid of COVER_CELL_M cells over the zones: a cell is covered when a
 reference point lies within COVER_RADIUS_M of its centre (the WKNN positioner interpolates between
@@ -19,6 +20,7 @@ from shapely.prepared import prep
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.ingest.health import IngestHealth
+from portal.maps.validation import ValidationWalks
 
 COVER_CELL_M = 4.0
 COVER_RADIUS_M = 6.0
@@ -100,11 +102,33 @@ def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[
     steps.append(Step("model", "Positioning model", ready, f"Model of map v{model.get('version', '-')}: "
                       f"{model.get('state', 'not built')}.", [] if ready else [model.get("error") or "not built"],
                       url_for("operator.versions", venue=venue), "Map versions"))
-    steps.append(Step("validation", "Validation walk", False, "No validation walk is recorded by this version "
-                      "of the product; the quality report cross-validates the survey instead.",
-                      ["walk the mall with a phone and compare the landing zones"],
-                      url_for("operator.quality", venue=venue), "Map quality"))
+    steps.append(_validation(svc, venue, venue_map))
     return steps
+
+
+def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
+    """The last validation walk (portal.maps.validation): what shoppers' phones really get along a route."""
+    link = url_for("operator.validation", venue=venue)
+    last = ValidationWalks(svc.db).last(venue)
+    if last is None:
+        return Step("validation", "Validation walk", False, "No validation walk recorded yet.",
+                    ["walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
+                     "at the APs (ts,ap,rssi), or run `flask validation-walk`"], link, "Run a validation walk")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["at"]))
+    detail = (f"Last walk {when} on map v{last['version']}: {last['points']} route points, right zone "
+              f"{_share(last['zone_rate'])}, right floor {_share(last['floor_rate'])}, live error mean "
+              f"{_metres(last['mean_error_m'])}, p95 {_metres(last['p95_error_m'])}.")
+    stale = [] if last["version"] == venue_map.version else [
+        f"the map changed since (now v{venue_map.version}): walk again to measure this version"]
+    return Step("validation", "Validation walk", True, detail, stale, link, "Validation walks")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _metres(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} m"
 
 
 def _walkways(venue: str, venue_map: VenueMap) -> Step:

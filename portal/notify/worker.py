@@ -60,7 +60,7 @@ class NotifyWorker:
         self.settings = settings
         self.policy = settings.notify
         self.outbox = Outbox(db)
-        self.contacts = ContactStore(db)
+        self.contacts = ContactStore(db, settings.phone_key)
         self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s)
         self.channels = {channel.name: channel for channel in channels}
         self.venues = venues

@@ -10,8 +10,10 @@ from portal.operator import (  # noqa: F401 - register routes
     insights,
     moments,
     opening,
+    owners,
     quality,
     surveys,
+    validation,
     venue_setup,
     versions,
 )

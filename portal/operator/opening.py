@@ -6,15 +6,12 @@
                                                      apply (ONE map version) or abandon
     /console/ops/<venue>/drafts/<id>/preview/<level>.svg
     /console/ops/<venue>/checklist                   what is done and what is missing, each with its tool
-    /console/ops/<venue>/owners                      create the zone owners' accounts (initial password)
 
-These pages work for a venue that has no map yet (its operator was created with `flask create-operator`):
+These pages work for a venue that has no map yet (its operator was created with `flask users create`):
 the first draft usually starts with its IMDF plan."""
 
 from __future__ import annotations
 
-import json
-import secrets
 from dataclasses import asdict
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -24,13 +21,13 @@ from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf
-from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples
-from portal.auth import AccountStore, audit, current_account
+from portal.auth import audit, current_account
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
 from portal.operator.blueprint import bp, works_without_map
 from portal.operator.mapedit import UPLOAD_MAX_BYTES, overlay_svg, translate_edit_error
+from portal.operator.surveys import imported_offset_warning
 from portal.services import services
 
 DRAFT_ID_CHARS = frozenset("0123456789abcdef")
@@ -107,6 +104,7 @@ def add_step(venue: str, draft_id: str):
     """One step from an upload: kind = imdf | aps | samples | walkways."""
     d = _draft_or_404(venue, draft_id)
     kind = request.form.get("kind", "")
+    warning = None
     try:
         upload = _file("file")
         if upload is None:
@@ -134,6 +132,7 @@ def add_step(venue: str, draft_id: str):
             samples = import_samples(after, data, None, name=filename)
             edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": "replace"}
             note = f"{len(samples)} samples from {filename}"
+            warning = imported_offset_warning(after, samples)
         else:
             raise ValueError(_("Unknown kind of step."))
         _drafts().add(venue, d.id, edit, args, note)
@@ -142,6 +141,8 @@ def add_step(venue: str, draft_id: str):
     except ValueError as exc:
         return _step_failed(venue, d.id, _("Nothing was added. %(e)s", e=str(exc)))
     flash(_("Added to the draft: %(note)s.", note=note))
+    if warning:
+        flash(warning, "error")
     return redirect(url_for("operator.draft", venue=venue, draft_id=d.id), code=303)
 
 
@@ -198,46 +199,6 @@ def checklist_page(venue: str):
     venue_map = svc.venues.get_map(venue)
     steps = checklist(svc, venue, venue_map, model_state(venue, svc.db))
     return render_template("operator/checklist.html", venue=venue, map=venue_map, steps=steps)
-
-
-# -- zone owners ----------------------------------------------------------------------------------------
-
-
-@bp.get("/<venue>/owners")
-@works_without_map
-def owners(venue: str):
-    venue_map = services().venues.get_map(venue)
-    return render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
-                           created=None)
-
-
-@bp.post("/<venue>/owners")
-@works_without_map
-def create_owner(venue: str):
-    venue_map = services().venues.get_map(venue)
-    zone_ids = {z.id for z in venue_map.zones} if venue_map else set()
-    username = (request.form.get("username") or "").strip().lower()
-    zones = tuple(z for z in request.form.getlist("zones") if z in zone_ids)
-    problem = None
-    if not ID_RE.match(username):
-        problem = _("Username: lower-case letters, digits, - and _, at most 48.")
-    elif not zones:
-        problem = _("Choose at least one zone the owner runs.")
-    if problem is None:
-        password = secrets.token_urlsafe(12)
-        try:
-            AccountStore(services().db).create(username, password, "owner", venue, zones)
-        except ValueError as exc:
-            problem = str(exc)
-    if problem is not None:
-        flash(problem, "error")
-        return render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
-                               created=None), 400
-    audit("owner.create", venue, username=username, zones=json.dumps(zones))
-    # shown once, never stored in clear: the operator hands it over; the owner changes it
-    page = render_template("operator/owners.html", venue=venue, zones=venue_map.zones, created={
-        "username": username, "password": password, "zones": zones, "login": url_for("auth.login", _external=True)})
-    return page, 201, {"Cache-Control": "no-store"}
 
 
 @bp.get("/<venue>/checklist/coverage/<int(signed=True):level>.svg")

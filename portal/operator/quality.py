@@ -3,6 +3,7 @@ and the expected-error heatmap per floor, per-AP RSSI heatmaps, and the weak spo
 
     /console/ops/<venue>/quality?floor=<level>
     /console/ops/<venue>/quality/<level>/confusion.png | heatmap.png     (?v=<map version>)
+    /console/ops/<venue>/quality/<level>/live-heatmap.png                (the set-up checklist's error heatmap)
     /console/ops/<venue>/aps/<bssid>/heatmap.png
 
 Reports and figures are cached in this process per (venue, map version, ...): a version never
@@ -84,13 +85,14 @@ def quality(venue: str):
                            live=live, error=error, aps=aps)
 
 
-def _floor_figure(venue: str, level: int, kind: str, draw):
-    """A quality-report PNG for one floor, drawn once per map version. `draw(venue_map, report)`."""
+def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
+    """A quality-report PNG for one floor, drawn once per map version. `draw(venue_map, report)`; the
+    report is `source(venue_map, level)` (default: the leave-one-point-out report of the floor)."""
     venue_map = _map_version(venue)
     _level(venue_map, str(level))
 
     def compute():
-        report = quality_for(venue_map, level)
+        report = (source or quality_for)(venue_map, level)
         with _plot_lock:
             return draw(venue_map, report)
 
@@ -115,6 +117,16 @@ def error_heatmap_png(venue: str, level: int):
     from fingerprints.quality import error_heatmap_png as draw
 
     return _floor_figure(venue, level, "error", lambda venue_map, report: draw(venue_map, report, level))
+
+
+@bp.get("/<venue>/quality/<int(signed=True):level>/live-heatmap.png")
+def live_error_heatmap_png(venue: str, level: int):
+    """Expected live error over the floor: the honest live estimate's per-point errors, interpolated."""
+    # lazy: matplotlib only when a report or figure is asked for
+    from fingerprints.quality import live_error_heatmap_png as draw
+
+    return _floor_figure(venue, level, "live-error", lambda venue_map, estimate: draw(venue_map, estimate, level),
+                         source=lambda venue_map, _level: live_for(venue_map))
 
 
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")

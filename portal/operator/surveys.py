@@ -3,6 +3,11 @@ the survey page tap a reference point on the plan: the server collects that devi
 the set time (15 s by default) and stores the averaged sample as a new map version
 (fingerprints.survey.SurveyStore does the collecting and averaging).
 
+After each point the page says how this phone's readings compare with the map's reference points near
+the points it marked (fingerprints.survey.phone_offset: the median dB difference over the walk) and warns
+when the phone is off by a constant offset of OFFSET_WARN_DB or more: its fingerprints would be shifted
+against the rest of the map.
+
 The page polls with a meta refresh (no JavaScript needed). When the time is up the point is finished by
 a timer thread in the process that started it, or, if that process is gone, by the next poll of the
 page; both go through SurveyStore.finish, which finishes a point once (under the map lock). The outcome
@@ -19,7 +24,15 @@ import time
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fingerprints.survey import DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S, SurveyStore
+from fingerprints.model import VenueMap
+from fingerprints.survey import (
+    DEFAULT_DURATION_S,
+    MAX_DURATION_S,
+    MIN_DURATION_S,
+    OFFSET_WARN_DB,
+    SurveyStore,
+    phone_offset,
+)
 from portal.auth import audit, current_account
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
@@ -27,6 +40,19 @@ from portal.services import services
 
 RESULT_TTL_S = 86400
 CLIENT_RE = re.compile(r"^[0-9a-f]{24}$")
+
+
+def imported_offset_warning(venue_map: VenueMap, samples) -> str | None:
+    """For a survey CSV (a phone-side survey): the warning when its readings are off the map's by a
+    constant offset at the points it shares with it (nothing to say when they agree or nothing is near)."""
+    offset = phone_offset(venue_map, [(s.floor, s.x, s.y, s.rssi) for s in samples])
+    if offset is None or not offset.warn:
+        return None
+    return _("These samples read %(db)s dB %(way)s than the map's reference points near them (median over "
+             "%(p)s readings at %(n)s points; warning from %(t)s dB): the phone that surveyed them differs from "
+             "the map's. Check before applying.", db=f"{abs(offset.median_db):.1f}",
+             way=_("weaker") if offset.median_db < 0 else _("stronger"), p=offset.pairs, n=offset.points,
+             t=f"{OFFSET_WARN_DB:g}")
 
 
 def survey_store() -> SurveyStore:
@@ -64,8 +90,9 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
             raise
         result = {**base, "ok": False, "message": str(exc)}
     else:
+        offset = store.walk_offset(venue, client)
         result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
-                  "zone": sample.zone}
+                  "zone": sample.zone, "offset": offset.to_dict() if offset else None}
     svc.db.set(OpsKeys(venue).survey_result(client), json.dumps(result), ex=RESULT_TTL_S)
     return result
 
@@ -178,6 +205,20 @@ def delete_device(venue: str):
     survey_store().remove_device(venue, client)
     audit("survey.device_remove", venue, device=client)
     return _back(venue)
+
+
+@bp.post("/<venue>/survey/new-walk")
+def new_walk(venue: str):
+    """Forget the device's earlier points for the offset check (another phone behind the same MAC, or a
+    new walk after the offset was dealt with)."""
+    try:
+        client = _device(venue, request.form.get("device"))
+    except ValueError as exc:
+        return _survey_failed(venue, str(exc))
+    survey_store().new_walk(venue, client)
+    services().db.delete(OpsKeys(venue).survey_result(client))
+    audit("survey.new_walk", venue, device=client)
+    return _back(venue, client)
 
 
 @bp.post("/<venue>/survey/start")

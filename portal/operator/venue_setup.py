@@ -33,6 +33,7 @@ from portal.operator.mapedit import (
     px_per_m,
     store_plan_image,
 )
+from portal.operator.surveys import imported_offset_warning
 from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
@@ -41,6 +42,7 @@ UPLOAD_LIMITS = {
     "operator.upload_plan": 2 * PLAN_MAX_BYTES,  # up to this we say "too large" ourselves; beyond, 413
     "operator.import_imdf": UPLOAD_MAX_BYTES,
     "operator.import_samples": UPLOAD_MAX_BYTES,
+    "operator.validation_upload": 2 * UPLOAD_MAX_BYTES,  # a route CSV and the walk's readings
 }
 
 
@@ -175,12 +177,15 @@ def import_samples(venue: str):
         def change(m: VenueMap) -> None:
             samples = samples_io.import_samples(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
             count["n"] = len(samples)
+            count["warning"] = imported_offset_warning(m, samples)  # against the map before this import
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
 
         version = change_map(venue, change, "samples.import", file=filename, mode=mode)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
     flash(_("%(n)s reference points imported (%(mode)s) as map version %(v)s.", n=count["n"], mode=mode, v=version))
+    if count["warning"]:
+        flash(count["warning"], "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
 
 

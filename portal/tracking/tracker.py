@@ -23,6 +23,18 @@ from portal.tracking.locator import Locator
 
 log = logging.getLogger(__name__)
 
+# KEYS: new_readings, being_positioned; ARGV: batch size. A batch left taken (its tracker was killed
+# mid-batch) goes back first, so no phone's mark is lost with a tracker; then the next batch is taken.
+_TAKE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[2])
+end
+local taken = redis.call('SPOP', KEYS[1], ARGV[1])
+if #taken > 0 then redis.call('SADD', KEYS[2], unpack(taken)) end
+return taken
+"""
+
 
 class Tracker:
     def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200,
@@ -38,25 +50,34 @@ class Tracker:
         self.sweeps = tuple(sweeps)
         self.sweep_every_s = sweep_every_s
         self._swept: dict[str, float] = {}
+        self._take = db.register_script(_TAKE)
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Position up to `batch` clients of the venue with new readings; returns how many were taken."""
-        key = RssiKeys(venue).new_readings()
-        clients = self.db.spop(key, self.batch) or []
+        """Position up to `batch` clients of the venue with new readings; returns how many were taken.
+        The batch stays marked as taken in the store until it is done, so a tracker killed mid-batch
+        loses no phone: the next step on the venue (this tracker's or the next lease holder's) puts the
+        batch back first (tests/faults/test_faults_gunicorn.py kills one with SIGKILL)."""
+        keys = RssiKeys(venue)
+        clients = self._take(keys=[keys.new_readings(), keys.being_positioned()], args=[self.batch]) or []
         for i, raw in enumerate(clients):
             try:
                 self.locator.locate(venue, raw.decode(), now)
             except redis.RedisError:
-                self._put_back(key, clients[i:])
+                self._put_back(keys, clients[i:])
                 raise
             except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
                 log.exception("tracker: positioning a client of venue %s failed", venue)
+        if clients:
+            self.db.delete(keys.being_positioned())
         return len(clients)
 
-    def _put_back(self, key: str, clients: list[bytes]) -> None:
-        """Best effort after a store error: the next round retries them (their next reading would too)."""
-        with contextlib.suppress(redis.RedisError):
-            self.db.sadd(key, *clients)
+    def _put_back(self, keys: RssiKeys, clients: list[bytes]) -> None:
+        """Best effort after a store error: the next round retries them (their next reading would too);
+        if this fails too, the taken batch is still in the store and the next step puts all of it back."""
+        with contextlib.suppress(redis.RedisError), self.db.pipeline(transaction=True) as pipe:
+            pipe.sadd(keys.new_readings(), *clients)
+            pipe.delete(keys.being_positioned())
+            pipe.execute()
 
     def pending(self, venue: str) -> int:
         return int(self.db.scard(RssiKeys(venue).new_readings()))

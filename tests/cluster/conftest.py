@@ -1,5 +1,6 @@
 """The cluster tests: the same fixtures as the suite (`settings`, `db`, `app`, `svc`, `demo`, ...) on
-a local 3-primary Valkey Cluster (each primary with a replica), whatever store the rest runs on."""
+a local 3-primary Valkey Cluster (no replicas: the failover test starts its own), whatever store the
+rest runs on."""
 
 from __future__ import annotations
 
@@ -58,3 +59,10 @@ def clients_are_cluster_clients(settings, monkeypatch):
 
     shared = connect(settings, timeout_s=10)
     monkeypatch.setattr(redis.Redis, "from_url", classmethod(lambda cls, url, **kw: shared))
+
+
+def pytest_collection_modifyitems(items):
+    """The check that a rerun module reached every store method (tests.cluster.store_paths) runs after
+    the module's own tests, wherever they are defined."""
+    last = [item for item in items if item.name == "test_every_store_method_ran_on_the_cluster"]
+    items[:] = [item for item in items if item not in last] + last

@@ -1,3 +1,16 @@
-"""The activities store's tests (its Lua scripts, transactions and races) run again on the local cluster."""
+"""The activities store on the local cluster: each of its store methods (Lua scripts, transactions)
+once, and the race that proves sign-ups atomic (tests.cluster.store_paths says why not every test)."""
 
-from lightapps.activities.tests.test_activities_store import *  # noqa: F403
+from lightapps.activities.store import ActivityStore
+from tests.cluster.store_paths import rerun
+
+rerun(globals(), "lightapps.activities.tests.test_activities_store",
+      "test_many_threads_never_oversell_and_never_twice", "test_links_count_clicks_and_shoppers",
+      "test_event_sign_up_capacity_and_one_per_shopper", "test_stopped_activity_refuses_joins",
+      "test_group_buy_fails_at_the_deadline_and_stays_failed")
+
+
+def test_seed_slot_is_claimed_once(db):
+    acts = ActivityStore(db)
+    assert acts.claim_seed_slot("demo", "atrium") is True
+    assert acts.claim_seed_slot("demo", "atrium") is False

@@ -1,3 +1,15 @@
-"""The cinema store's tests (its Lua scripts, transactions and races) run again on the local cluster."""
+"""The cinema store on the local cluster: each of its store methods (Lua scripts, pipelines) once, and
+the race that proves holds atomic (tests.cluster.store_paths says why not every test)."""
 
-from lightapps.cinema.tests.test_cinema_store import *  # noqa: F403
+from lightapps.cinema.store import CinemaStore
+from tests.cluster.store_paths import rerun
+
+rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
+      "test_200_threads_holding_the_same_seats_one_wins",
+      "test_confirm_after_expiry_fails_cleanly_and_releases_the_seats",
+      "test_cancel_booking_releases_the_seats", "test_confirm_books_the_seats_once",
+      "test_only_the_holder_can_confirm_or_cancel", "test_showtime_upsert_by_external_id")
+
+
+def test_has_showtimes_of_an_empty_zone(db):
+    assert CinemaStore(db).has_showtimes("demo", "cinema") is False

@@ -1,3 +1,24 @@
-"""The membership store's tests (its Lua scripts, transactions and races) run again on the local cluster."""
+"""The membership store on the local cluster: each of its store methods (Lua scripts, transactions,
+the development sender's outbox) once, and the races that prove binds and receipts atomic
+(tests.cluster.store_paths says why not every test)."""
 
-from lightapps.membership.tests.test_membership_store import *  # noqa: F403
+from lightapps.membership.sender import LoggingCodeSender
+from tests.cluster.store_paths import rerun
+
+rerun(globals(), "lightapps.membership.tests.test_membership_store",
+      "test_concurrent_binds_of_one_phone_make_one_member", "test_200_threads_posting_one_receipt_count_it_once",
+      "test_verify_with_the_right_code_creates_a_member_bound_to_the_shopper",
+      "test_identify_accepts_current_code_and_brakes_guessing",
+      "test_same_receipt_counts_once_and_refund_reverses_once",
+      "test_purchase_for_unknown_member_stores_nothing")
+
+
+def test_the_rest_of_the_member_store(store, db):  # noqa: F811 (the `store` fixture brought in by rerun)
+    phone, client = "+6591234567", "shopper-x"
+    store.start_verification("demo", phone, client)
+    store.cancel_verification("demo", phone, client)
+    assert store.pending_phone("demo", client) is None
+    assert store.for_phone("demo", phone) is None
+    store.forget_client("demo", client)
+    assert store.claim_seed_slot("demo") is True and store.claim_seed_slot("demo") is False
+    LoggingCodeSender(db).send("demo", phone, "123456", 300)

@@ -1,3 +1,19 @@
-"""The parking store's tests (its Lua scripts, transactions and races) run again on the local cluster."""
+"""The parking store on the local cluster: each of its store methods (Lua scripts, transactions) once,
+and the races that prove counts and the rate limit atomic (tests.cluster.store_paths says why not every
+test)."""
 
-from lightapps.parking.tests.test_parking_store import *  # noqa: F403
+from lightapps.parking.store import FindResult
+from tests.cluster.store_paths import rerun
+
+rerun(globals(), "lightapps.parking.tests.test_parking_store",
+      "test_rate_limit_holds_under_200_threads", "test_counts_never_drift_under_200_threads",
+      "test_exact_lookup_gives_the_bay", "test_occupancy_counts_follow_events",
+      "test_no_plate_text_outside_the_plate_hash")
+
+
+def test_result_pages_and_the_lookup_log(store):  # noqa: F811 (the `store` fixture brought in by rerun)
+    result_id = store.save_result("demo", "shopper-1", "garage", FindResult("none", []))
+    assert store.load_result("demo", "shopper-1", result_id)[0] == "garage"
+    assert store.load_result("demo", "shopper-2", result_id) is None
+    store.log_lookup("demo", "garage", "shopper-1", "ab" * 16, "exact", 0)
+    assert [entry["kind"] for entry in store.lookups("demo")] == ["exact"]

@@ -1,3 +1,14 @@
-"""The queue store's tests (its Lua scripts, transactions and races) run again on the local cluster."""
+"""The queue store on the local cluster: each of its store methods (Lua scripts, pipelines) once, and
+the races that prove numbers and reservations atomic (tests.cluster.store_paths says why not every test)."""
 
-from lightapps.queue.tests.test_queue_store import *  # noqa: F403
+from tests.cluster.store_paths import rerun
+
+rerun(globals(), "lightapps.queue.tests.test_queue_store",
+      "test_concurrent_takes_and_calls_on_separate_connections", "test_call_seat_noshow_cancel",
+      "test_reservations_respect_capacity_atomically", "test_menu_and_preorders", "test_pause_refuses_new_numbers",
+      "test_numbers_are_consecutive_per_class_and_one_active_ticket")
+
+
+def test_menu_item_and_waiting_count_of_an_empty_zone(store):  # noqa: F811 (`store` brought in by rerun)
+    assert store.menu_item("demo", "foodcourt", "nope") is None
+    assert store.waiting_count("demo", "foodcourt", "A") == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,7 +61,7 @@ def hosts(settings, demo_map, tmp_path_factory):
             # Only what every host shares: the store and the two keys (each its own data folder).
             env = {**os.environ, "REDIS_URL": settings.redis_url, "REDIS_CLUSTER": "1",
                    "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key,
-                   "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I",
+                   "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": settings.phone_key,
                    "DATA_DIR": str(tmp_path_factory.mktemp(f"host-{name}")), "LOAD_DEMO": "0", "VENUE": "demo"}
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "1",
@@ -71,7 +72,7 @@ def hosts(settings, demo_map, tmp_path_factory):
         yield ports[0], ports[1], token, db
     finally:
         for proc in procs:
-            proc.terminate()
+            proc.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown: nothing left to finish here
         for proc in procs:
             proc.wait(timeout=15)
 

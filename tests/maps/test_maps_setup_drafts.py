@@ -153,6 +153,8 @@ def test_console_edits_as_commands(cli, svc, tmp_path):
     assert cli("map-edit", "place-ap", VENUE, "--bssid", "zz", "--level", "5", "--x", "1", "--y", "1",
                ok=False).exit_code != 0
     assert svc.venues.current_version(VENUE) == first + 6
-    out = cli("create-owner", "popup-owner", VENUE, "popup").output
+    out = cli("users", "create", "popup-owner", "--role", "owner", "--venue", VENUE, "--zone", "popup",
+              "--initial-password").output
     assert "initial password" in out
-    assert cli("create-owner", "x", VENUE, "nozone", ok=False).exit_code != 0
+    assert cli("users", "create", "x", "--role", "owner", "--venue", VENUE, "--zone", "nozone", "--invite",
+               ok=False).exit_code != 0

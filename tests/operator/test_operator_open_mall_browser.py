@@ -1,6 +1,7 @@
 """README "Open a new mall", step by step, on a second venue: the first operator from the CLI, a draft in a
-real headless Chromium (IMDF plan, AP CSV, survey CSV; diff shown; applied as ONE map version), zone owners,
-the checklist, then a phone's RSSI reports and a probe that lands on that venue's zone app."""
+real headless Chromium (IMDF plan, AP CSV, survey CSV; diff shown; applied as ONE map version), a zone owner
+invited by link who sets a password and picks the shop's app, the checklist, then a phone's RSSI reports and
+a probe that lands on that zone's app."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     archive = mall_archive(levels=2)
 
     # 1. the first operator, from the CLI
-    assert "created" in flask_cli(live_server, "create-operator", "harbour2-ops", VENUE, "--password", "harbour-pass-1")
+    assert "created" in flask_cli(live_server, "users", "create", "harbour2-ops", "--role", "operator",
+                                  "--venue", VENUE, "--password", "harbour-pass-1")
     page.goto(base + "/console/login")
     page.fill("#username", "harbour2-ops")
     page.fill("#password", "harbour-pass-1")
@@ -84,18 +86,39 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     venue_map = store.get_map(VENUE)
     assert venue_map.nodes and len(venue_map.aps) == 12 and venue_map.samples
 
-    # 6. a zone owner for the first shop
+    # 6. a zone owner for the first shop, invited by a one-time link
     page.goto(ops + "/owners")
     page.fill("#username", "kopi-harbour")
     shop = next(z for z in venue_map.zones if z.name == "Kopi 0")
     page.check(f"input[name=zones][value='{shop.id}']")
+    page.check("input[name=method][value=link]")
     page.click("#create-owner button")
-    page.wait_for_selector("#owner-created")
+    link = page.inner_text("#owner-link")
 
-    # 7. the checklist says what is done
+    # 7. the checklist says what is done, with its heatmaps, and what is missing (the validation walk)
     page.goto(ops + "/checklist")
     assert page.get_attribute("#step-aps", "class") == "done"
     assert page.get_attribute("#step-walkways", "class") == "done"
+    assert page.get_attribute("#step-validation", "class") == "todo"
+    assert page.locator("img.error-heatmap").count() == 2
+    page.click(".console-foot button")  # the operator signs out
+
+    # the owner opens the link, sets a password, signs in and picks the shop's landing app
+    page.goto(link)
+    page.fill("#new_password", "kopi harbour passphrase")
+    page.fill("#confirm_password", "kopi harbour passphrase")
+    page.click("#set-password button")
+    page.wait_for_url("**/console/login")
+    page.fill("#username", "kopi-harbour")
+    page.fill("#password", "kopi harbour passphrase")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/console/owner/{VENUE}/")
+    page.click(f"#zones li[data-zone='{shop.id}'] a")
+    page.check("input[name=app][value=coupons]")
+    page.click("#pick-app button")
+    page.click("#save")
+    page.wait_for_url(f"**/zone/{shop.id}")
+    assert "oupon" in page.inner_text("#current-app")
 
     # a phone in that shop: its APs report it; the probe of its OS lands on the shop's zone app
     token = flask_cli(live_server, "issue-token", VENUE, "walkthrough").strip().splitlines()[-1]
@@ -109,7 +132,7 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     while True:  # the serving workers pick the new version's model up within seconds
         page.goto(f"{base}/generate_204?client_mac={PHONE}&venue={VENUE}")
         path = urlparse(page.url).path
-        if f"/{VENUE}/" in path and shop.id in path or time.time() > deadline:
+        if f"/{VENUE}/zone/{shop.id}/coupons" in path or time.time() > deadline:
             break
         time.sleep(1)
-    assert f"/{VENUE}/" in path and shop.id in path, path
+    assert f"/{VENUE}/zone/{shop.id}/coupons" in path, path  # the zone app its owner picked

@@ -1,5 +1,5 @@
 """Opening a new venue from the console: drafts (IMDF + AP CSV + survey CSV applied as ONE version), the
-set-up checklist and coverage heatmap, zone-owner accounts; who may call them and bad input."""
+set-up checklist and coverage heatmap; who may call them and bad input (zone owners: test_operator_owners.py)."""
 
 from __future__ import annotations
 
@@ -82,24 +82,6 @@ def test_only_the_venues_operator(client, console, svc):
     assert client.get("/console/ops/demo/drafts").status_code == 403
     console.logout()
     assert client.get("/console/ops/demo/drafts").status_code == 302
-
-
-def test_operator_creates_zone_owners(client, console, svc):
-    console.login("ops")
-    page = client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "newcafe",
-                                                          "zones": ["kopi", "not-a-zone"]})
-    assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
-    password = re.search(r'id="owner-password">([^<]+)<', page.get_data(as_text=True)).group(1)
-    account = AccountStore(svc.db).get("newcafe")
-    assert account.role == "owner" and account.zones == ("kopi",) and account.venue == "demo"
-    assert password not in str(svc.db.hgetall("mp:{_accounts}:account:newcafe"))
-    again = client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "newcafe",
-                                                           "zones": ["kopi"]})
-    assert again.status_code == 400
-    assert client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(), "username": "x y",
-                                                          "zones": ["kopi"]}).status_code == 400
-    assert client.post("/console/ops/demo/owners", data={"csrf_token": console.csrf(),
-                                                          "username": "nozone"}).status_code == 400
 
 
 def test_draft_preview_of_a_plan_import(client, harbour_ops):

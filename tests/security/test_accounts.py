@@ -95,7 +95,7 @@ def test_session_cookie_flags(settings, client, owner):
 
 def test_secure_cookies_follow_preferred_url_scheme():
     base = {"REDIS_URL": "redis://x", "SECRET_KEY": "k", "MAC_HASH_KEY": "m",
-            "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I"}
+            "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": "p" * 32}
     assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https"}).secure_cookies is True
     assert Settings.from_env(base).secure_cookies is False
     assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https", "SECURE_COOKIES": "0"}).secure_cookies is False

@@ -19,6 +19,11 @@ MEMBERS = ("alice", "bob", "carol")
 
 
 @pytest.fixture
+def contacts(svc):
+    return ContactStore(svc.db, svc.settings.phone_key)
+
+
+@pytest.fixture
 def token(app):
     @functools.cache
     def make(client_id: str) -> str:
@@ -28,9 +33,9 @@ def token(app):
 
 
 @pytest.fixture
-def members(db, demo):
+def members(db, demo, contacts):
     for i, member in enumerate(MEMBERS):
-        ContactStore(db).set_phone("demo", member, f"+861380013800{i}", "en")
+        contacts.set_phone("demo", member, f"+861380013800{i}", "en")
     return MEMBERS
 
 

@@ -23,6 +23,11 @@ BASE = f"/v/{VENUE}/cinema/{ZONE}"
 
 
 @pytest.fixture
+def contacts(svc):
+    return ContactStore(svc.db, svc.settings.phone_key)
+
+
+@pytest.fixture
 def token(app):
     @functools.cache
     def make(client_id: str = "shopper-1") -> str:
@@ -82,7 +87,7 @@ def test_a_later_ticket_is_sent_to_the_number_given_before(app, client, mall, sv
     assert len(texts) == 2 and second in texts[0] and first in texts[1]
 
 
-def test_text_ticket_bad_input_and_who_may_ask(app, client, mall, svc, db, token):
+def test_text_ticket_bad_input_and_who_may_ask(app, client, mall, svc, db, token, contacts):
     c = token()
     code = book(client, svc, c)
     for bad in ("", "123", "not a phone", "+1 555"):
@@ -92,7 +97,7 @@ def test_text_ticket_bad_input_and_who_may_ask(app, client, mall, svc, db, token
     assert client.post(f"{BASE}/ticket/{code}/text", data={"phone": "13800138000", "c": other}).status_code == 404
     assert client.post(f"{BASE}/ticket/{code}/text", data={"phone": "13800138000"}).status_code == 404
     assert client.post(f"{BASE}/ticket/NOSUCH/text", data={"phone": "13800138000", "c": c}).status_code == 404
-    assert ContactStore(db).get(VENUE, "shopper-1").phone is None
-    assert ContactStore(db).get(VENUE, "someone-else").phone is None
+    assert contacts.get(VENUE, "shopper-1").phone is None
+    assert contacts.get(VENUE, "someone-else").phone is None
     deliver(svc, db)
     assert dev_sms(db, VENUE) == []

@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons.store import CouponKeys, CouponStore
+from portal.apps.budgets import BudgetStore
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +38,8 @@ def tokens(live_server, names):
 
 
 def live_coupon(live_server, stock: int, zone: str = "kopi"):
+    # 200 phones from one test address: lift the venue's claim budgets (tests/security/test_budgets.py).
+    BudgetStore(live_server.db(), DEFAULT_BUDGETS, "-").set_action_limit("demo", "coupons.claim", (10**6, 3600))
     return CouponStore(live_server.db()).create("demo", zone, {
         "title_en": f"Rush {time.time_ns()}", "stock": stock, "valid_from": time.time() - 60,
         "valid_until": time.time() + 3600})

@@ -18,6 +18,10 @@ from lightapps.membership.store import MemberStore
 pytestmark = pytest.mark.slow
 
 
+def live_members(live_server) -> MemberStore:
+    return MemberStore(live_server.db(), live_server.settings.secret_key, live_server.settings.phone_key)
+
+
 def post_json(base: str, path: str, body: dict, headers: dict):
     url = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
@@ -35,7 +39,7 @@ def api_token(live_server) -> str:
 
 def new_member(live_server):
     phone = f"+4479{random.randrange(10**8):08d}"
-    return MemberStore(live_server.db(), live_server.settings.secret_key).bind("demo", phone, f"live-{phone}")[0]
+    return live_members(live_server).bind("demo", phone, f"live-{phone}")[0]
 
 
 def test_200_concurrent_posts_of_one_receipt_count_once(live_server):
@@ -51,7 +55,7 @@ def test_200_concurrent_posts_of_one_receipt_count_once(live_server):
     assert statuses.count(200) == 199
     assert all(b["points"] == 399 and b["member"] == member.id for _s, b in results)
     assert sum(not b["duplicate"] for _s, b in results) == 1
-    store = MemberStore(live_server.db(), live_server.settings.secret_key)
+    store = live_members(live_server)
     assert store.get("demo", member.id).points == 399
     assert [e["type"] for e in store.ledger("demo", member.id)] == ["earn", "join"]
 
@@ -75,4 +79,4 @@ def test_200_concurrent_posts_with_the_scanned_code_count_once(live_server):
         results = list(pool.map(lambda _i: post_json(live_server.url, path, body, headers), range(200)))
     statuses = [s for s, _b in results]
     assert statuses.count(201) == 1 and statuses.count(200) == 199, sorted(set(statuses))
-    assert MemberStore(live_server.db(), live_server.settings.secret_key).get("demo", member.id).points == 12
+    assert live_members(live_server).get("demo", member.id).points == 12

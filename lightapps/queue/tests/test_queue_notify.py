@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
@@ -15,6 +17,11 @@ from portal.shopper import token_store
 
 BASE = "/v/demo/queue/jade"
 CONSOLE = "/console/apps/queue/demo/jade"
+
+
+@pytest.fixture
+def contacts(svc):
+    return ContactStore(svc.db, svc.settings.phone_key)
 
 
 def deliver(svc, db, now=None):
@@ -52,7 +59,7 @@ def test_called_number_is_texted_in_the_shoppers_language(app, client, console, 
     assert len(dev_sms(db, "demo", shopper)) == 1
 
 
-def test_phone_form_bad_input_and_who_may_post(app, client, db, demo):
+def test_phone_form_bad_input_and_who_may_post(app, client, db, demo, contacts):
     token, shopper = new_shopper(app, client)
     for bad in ("", "12", "call me", "+86 138", "9" * 40):
         response = client.post(f"{BASE}/notify", data={"phone": bad, "c": token})
@@ -60,7 +67,7 @@ def test_phone_form_bad_input_and_who_may_post(app, client, db, demo):
     client.delete_cookie("mp_c")
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000"}).status_code == 403  # no shopper token
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": "demo." + "x" * 43}).status_code == 403
-    assert ContactStore(db).get("demo", shopper).phone is None
+    assert contacts.get("demo", shopper).phone is None
     assert client.post("/v/demo/queue/atrium/notify", data={"phone": "13800138000", "c": token}).status_code == 404
 
 

@@ -1,0 +1,61 @@
+"""The payment settings (part of Settings, read once from the environment with it).
+
+WeChat Pay API v3: WECHATPAY_MCHID, WECHATPAY_APPID, WECHATPAY_CERT_SERIAL_NO (the merchant API
+certificate's serial), WECHATPAY_PRIVATE_KEY_FILE (apiclient_key.pem), WECHATPAY_APIV3_KEY, and
+WECHATPAY_CERT_DIR (platform certificates; downloaded into it when empty). Alipay: ALIPAY_APPID,
+ALIPAY_PRIVATE_KEY_FILE (the app's private key), ALIPAY_PUBLIC_KEY_FILE (Alipay's public key),
+ALIPAY_GATEWAY (optional: Alipay's own sandbox gateway). With neither configured, PAY_SANDBOX_URL names the
+local payment sandbox (`python -m portal paysandbox`, started by `make run`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    sandbox_url: str = ""
+    wechat_mchid: str = ""
+    wechat_appid: str = ""
+    wechat_cert_serial_no: str = ""
+    wechat_private_key_file: str = ""
+    wechat_apiv3_key: str = field(default="", repr=False)
+    wechat_cert_dir: str = ""
+    alipay_appid: str = ""
+    alipay_private_key_file: str = ""
+    alipay_public_key_file: str = ""
+    alipay_gateway: str = ""
+    order_ttl_s: int = 15 * 60  # an unpaid order without a purpose's own deadline closes after this
+
+    @property
+    def wechat_configured(self) -> bool:
+        return bool(self.wechat_mchid and self.wechat_private_key_file and self.wechat_apiv3_key)
+
+    @property
+    def alipay_configured(self) -> bool:
+        return bool(self.alipay_appid and self.alipay_private_key_file and self.alipay_public_key_file)
+
+    @property
+    def enabled(self) -> bool:
+        return self.wechat_configured or self.alipay_configured or bool(self.sandbox_url)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], data_dir: Path) -> PaymentSettings:
+        ttl = env.get("PAY_ORDER_TTL_S") or ""
+        if ttl and not ttl.isdigit():
+            raise ValueError(f"environment variable PAY_ORDER_TTL_S must be an integer, got {ttl!r}")
+        return cls(
+            sandbox_url=(env.get("PAY_SANDBOX_URL") or "").rstrip("/"),
+            wechat_mchid=env.get("WECHATPAY_MCHID", ""),
+            wechat_appid=env.get("WECHATPAY_APPID", ""),
+            wechat_cert_serial_no=env.get("WECHATPAY_CERT_SERIAL_NO", ""),
+            wechat_private_key_file=env.get("WECHATPAY_PRIVATE_KEY_FILE", ""),
+            wechat_apiv3_key=env.get("WECHATPAY_APIV3_KEY", ""),
+            wechat_cert_dir=env.get("WECHATPAY_CERT_DIR") or str(data_dir / "wechatpay-certs"),
+            alipay_appid=env.get("ALIPAY_APPID", ""),
+            alipay_private_key_file=env.get("ALIPAY_PRIVATE_KEY_FILE", ""),
+            alipay_public_key_file=env.get("ALIPAY_PUBLIC_KEY_FILE", ""),
+            alipay_gateway=env.get("ALIPAY_GATEWAY", ""),
+            order_ttl_s=int(ttl) if ttl else 15 * 60,
+        )

@@ -1,0 +1,65 @@
+"""Uploaded zip archives (IMDF plans, Ekahau projects), read defensively: every way an archive can be
+broken or hostile becomes an ArchiveProblem (a ValueError) whose message says what is wrong, so callers
+answer a 400 / a CLI error, never a 500. Python's zipfile raises half a dozen exception types for these
+(BadZipFile for a bad CRC or a truncated file, RuntimeError for encryption, NotImplementedError for an
+unknown compression method, zlib.error, EOFError); they are all turned into one here.
+
+Zip bombs: the sizes the archive declares are checked before anything is read (the caller's total
+limit, and a ratio limit per member); a member that expands past its declared size is cut there by
+zipfile and then fails its CRC, which is reported like any other damage."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+                     zipfile.ZIP_LZMA: "lzma"}
+MAX_RATIO = 200  # JSON deflates 5-20x; a member over 1 MiB expanding more than this is treated as a bomb
+RATIO_FLOOR_BYTES = 1024 * 1024
+_ENCRYPTED = 0x1
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError,
+                struct.error)
+
+
+class ArchiveProblem(ValueError):
+    """What is wrong with an archive, in words for the person who uploaded it."""
+
+
+def open_zip(source: bytes | str | Path, label: str = "archive") -> zipfile.ZipFile:
+    """The archive opened, or ArchiveProblem (not a zip, truncated: no central directory)."""
+    try:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
+    except FileNotFoundError:
+        raise ArchiveProblem(f"{label}: no such file") from None
+    except _READ_ERRORS as exc:
+        raise ArchiveProblem(f"{label}: not a zip archive, or a truncated one ({exc})") from None
+
+
+def check_sizes(members: list[zipfile.ZipInfo], max_members: int, max_bytes: int) -> None:
+    """Refuse what the archive declares before reading anything: too many files, too large expanded, or
+    one member compressed so well it can only be a zip bomb."""
+    if len(members) > max_members:
+        raise ArchiveProblem(f"archive has {len(members)} files; at most {max_members} allowed")
+    if sum(m.file_size for m in members) > max_bytes:
+        raise ArchiveProblem(f"archive expands to more than {max_bytes // 2**20} MiB")
+    for m in members:
+        if m.file_size > RATIO_FLOOR_BYTES and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise ArchiveProblem(f"{m.filename}: expands {m.file_size // max(m.compress_size, 1)} times "
+                                 f"(at most {MAX_RATIO}): refused as a zip bomb")
+
+
+def read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """One member's bytes, or ArchiveProblem naming the member and what is wrong with it."""
+    if member.flag_bits & _ENCRYPTED:
+        raise ArchiveProblem(f"{member.filename}: encrypted (password-protected); upload it without a password")
+    if member.compress_type not in SUPPORTED_METHODS:
+        raise ArchiveProblem(f"{member.filename}: compression method {member.compress_type} is not supported "
+                             f"(use {', '.join(SUPPORTED_METHODS.values())})")
+    try:
+        return zf.read(member)
+    except _READ_ERRORS as exc:
+        raise ArchiveProblem(f"{member.filename}: damaged archive ({exc})") from None

@@ -1,0 +1,65 @@
+"""Tickets are paid for: a hold becomes an order (idempotency key "cinema:<hold token>", expiring with the
+hold), the paid order confirms the hold into a booking, an order closed unpaid (declined, cancelled, timed
+out) releases the seats, and money that arrives after the hold expired is refunded by the payment service.
+A booking cancelled before the owner's cut-off is refunded in full.
+
+Without a payment provider configured (and no sandbox) the cinema books as before: confirm, pay at the
+counter."""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context
+
+from lightapps.cinema import notices
+from lightapps.cinema.store import CinemaStore, Hold, Showtime
+from portal.apps.views import STORES
+from portal.payments.service import PaymentService
+from portal.payments.store import Order
+from portal.services import services
+
+PURPOSE = "cinema"  # also the app's name (its store is found under it)
+
+
+def register(flask_app: Flask) -> None:
+    """Tell the payment service what a paid or closed cinema order means (called once per process)."""
+    store: CinemaStore = flask_app.extensions[STORES][PURPOSE]
+    payments: PaymentService = flask_app.extensions["mallportal"].payments
+
+    def on_paid(order: Order) -> bool:
+        # Idempotent: a confirmed hold confirms again to the same booking; an expired or cancelled one
+        # cannot, and the service refunds.
+        outcome = store.confirm(order.venue, order.ref, order.shopper, order.merchant)
+        if outcome.ok and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
+            booking = store.booking(order.venue, outcome.code)
+            show = store.showtime(order.venue, booking.show_id) if booking else None
+            if show is not None:
+                notices.ticket_issued(order.venue, order.merchant, booking, show)
+        return outcome.ok
+
+    def on_closed(order: Order) -> None:
+        store.cancel_hold(order.venue, order.ref, order.shopper)
+
+    payments.register(PURPOSE, on_paid, on_closed)
+
+
+def payments_on() -> bool:
+    return services().payments.enabled
+
+
+def order_key(hold_token: str) -> str:
+    return f"{PURPOSE}:{hold_token}"
+
+
+def order_for_hold(venue: str, hold_token: str) -> Order | None:
+    return services().payments.store.order_for_key(venue, order_key(hold_token))
+
+
+def order_for_hold_record(venue: str, hold: Hold, show: Showtime, zone: str, return_url: str) -> Order:
+    """The hold's order (made once; asking again gives the same one)."""
+    total = show.price_cents * len(hold.seats)
+    seats = ", ".join(hold.seats)
+    return services().payments.create(
+        venue, merchant=zone, shopper=hold.client, amount=total, purpose=PURPOSE, ref=hold.token,
+        description=f"{show.film_zh or show.film_en} {seats}", idem=order_key(hold.token),
+        items=[{"sku": f"{show.id}:{seat}", "qty": 1, "price": show.price_cents} for seat in hold.seats],
+        ttl_s=max(1, hold.remaining_s()), return_url=return_url)

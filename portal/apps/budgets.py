@@ -1,0 +1,252 @@
+"""Abuse budgets: how much of a scarce thing (coupons, seats, queue numbers, SMS codes, plate lookups) one
+client IP, one shopper, one phone number, one plate or one whole venue may take per time window.
+
+Anonymous shoppers cost one GET, so a per-shopper limit alone stops nobody: every action is also counted
+per client IP (the address Flask sees; behind a proxy PROXY_HOPS makes it the client's). The one owner of
+the rule is here; an app spends with one line before it changes anything:
+
+    spend_budget("coupons.claim", venue, shopper=shopper.client)
+    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(seats))
+    spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)
+
+Over budget raises `OverBudget`: a 429 with Retry-After (a localized page, JSON for /api/), and nothing is
+counted or stored. A store fault is a redis error like any other: 503 (portal/errors.py).
+
+Limits: `Settings.budgets` ("coupons.claim.ip" -> (count, window s); BUDGETS in the environment), replaced
+per venue by the operator (`flask budgets set VENUE NAME 5/1h`, kept in the store). Counting is a sliding
+window (the current and the previous fixed window, the previous weighted by how much of it still
+overlaps): no double burst at a window edge, two integers per counter. One Lua call checks every counter of
+an action and spends on all of them only if all have room. The ids in key names (IP, shopper, phone, plate)
+are keyed hashes (MAC_HASH_KEY): a store dump shows no address or number."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import click
+import redis
+from flask import Flask, current_app, request
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from core.settings import parse_budget
+from core.storage import VenueKeys
+from portal.errors import error_response
+
+EXTENSION = "budgets"
+
+
+class BudgetKeys(VenueKeys):
+    def config(self) -> str:
+        """HASH budget name -> 'count/window' set for this venue (the operator's overrides)."""
+        return self.key("budget", "config")
+
+    def counter(self, name: str, who: str) -> str:
+        """HASH w (window index), c (spent in it), p (spent in the previous one)."""
+        return self.key("budget", name, who)
+
+
+# KEYS: the venue's config hash, then one counter per budget. ARGV: now, cost, then per counter: budget name,
+# default count, default window. Returns {} when spent, else {index of the refusing budget (1-based),
+# seconds until it has room}.
+SPEND_LUA = """
+local now = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local plan = {}
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 3
+  local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local set = redis.call('HGET', KEYS[1], ARGV[a])
+  if set then
+    local l, w = string.match(set, '^(%d+)/(%d+)$')
+    if l then limit, window = tonumber(l), tonumber(w) end
+  end
+  local idx = math.floor(now / window)
+  local h = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
+  local w, c, p = tonumber(h[1] or '-2'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
+  if w == idx - 1 then p, c = c, 0 elseif w ~= idx then p, c = 0, 0 end
+  local into = (now - idx * window) / window
+  if p * (1 - into) + c + cost > limit then
+    local wait
+    if cost > limit then
+      wait = window
+    elseif c + cost <= limit then
+      wait = ((1 - (limit - c - cost) / p) - into) * window
+    else
+      local next_into = c > 0 and (1 - (limit - cost) / c) or 0
+      wait = (1 - into) * window + next_into * window
+    end
+    return {i - 1, math.max(1, math.ceil(wait))}
+  end
+  plan[#plan + 1] = {KEYS[i], idx, c + cost, p, window}
+end
+for _, s in ipairs(plan) do
+  redis.call('HSET', s[1], 'w', s[2], 'c', s[3], 'p', s[4])
+  redis.call('EXPIRE', s[1], 2 * s[5])
+end
+return {}
+"""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    budget: str  # e.g. "coupons.claim.ip"
+    retry_after_s: int
+
+
+class BudgetStore:
+    """Spend against the budgets of an action; read and set a venue's limits."""
+
+    def __init__(self, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
+        self.db = db
+        self.defaults = dict(defaults)
+        self._id_key = id_key.encode()
+        self._spend = db.register_script(SPEND_LUA)
+
+    def scopes(self, action: str) -> list[str]:
+        """The scopes an action is counted per (ip, shopper, phone, plate, venue), from its defaults."""
+        prefix = action + "."
+        return [name[len(prefix):] for name in self.defaults if name.startswith(prefix)]
+
+    def hashed(self, scope: str, value: str) -> str:
+        return hmac.new(self._id_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()[:24]
+
+    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
+              now: float | None = None) -> Refusal | None:
+        """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
+        id): None when all had room (all spent), else the first refusal (nothing spent)."""
+        keys = BudgetKeys(venue)
+        names, counters, args = [], [], []
+        for scope in self.scopes(action):
+            value = venue if scope == "venue" else who.get(scope)
+            if not value:
+                continue
+            name = f"{action}.{scope}"
+            count, window = self.defaults[name]
+            names.append(name)
+            counters.append(keys.counter(name, self.hashed(scope, value)))
+            args += [name, count, window]
+        if not counters:
+            return None
+        now = time.time() if now is None else now
+        refused = self._spend(keys=[keys.config(), *counters], args=[repr(now), int(cost), *args])
+        if not refused:
+            return None
+        return Refusal(names[int(refused[0]) - 1], int(refused[1]))
+
+    def limits(self, venue: str) -> dict[str, tuple[tuple[int, int], bool]]:
+        """Every budget's (count, window) for this venue, and whether the venue overrides the default."""
+        overrides = {k.decode(): v.decode() for k, v in self.db.hgetall(BudgetKeys(venue).config()).items()}
+        out = {}
+        for name, default in sorted(self.defaults.items()):
+            raw = overrides.get(name)
+            out[name] = (parse_budget(raw), True) if raw else (default, False)
+        return out
+
+    def set_limit(self, venue: str, name: str, limit: tuple[int, int] | None) -> None:
+        """Override a budget for this venue (None: back to the default). KeyError for an unknown name."""
+        if name not in self.defaults:
+            raise KeyError(name)
+        key = BudgetKeys(venue).config()
+        if limit is None:
+            self.db.hdel(key, name)
+        else:
+            self.db.hset(key, name, f"{int(limit[0])}/{int(limit[1])}")
+
+
+    def set_action_limit(self, venue: str, action: str, limit: tuple[int, int] | None) -> None:
+        """Every scope of `action` at once (e.g. a load test, or an event where a whole crowd shares one
+        address behind a NAT)."""
+        for scope in self.scopes(action):
+            self.set_limit(venue, f"{action}.{scope}", limit)
+
+
+class OverBudget(HTTPException):
+    """An action over one of its budgets: 429 with Retry-After; the handler below words it."""
+
+    code = 429
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.budget)
+        self.refusal = refusal
+
+
+def budget_store(app: Flask | None = None) -> BudgetStore:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def client_ip() -> str:
+    return request.remote_addr or "-"
+
+
+def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
+    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper and any other
+    scope given (phone=, plate=); raise OverBudget if any budget has no room (then nothing is counted)."""
+    refusal = budget_store().spend(venue, action, {"ip": client_ip(), "shopper": shopper, **scopes}, cost)
+    if refusal is not None:
+        raise OverBudget(refusal)
+
+
+def wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return _("Please try again in %(n)d seconds.", n=seconds)
+    if seconds < 7200:
+        return _("Please try again in %(n)d minutes.", n=-(-seconds // 60))
+    return _("Please try again in %(n)d hours.", n=-(-seconds // 3600))
+
+
+def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
+    """The process's budget store, the 429 answer and the `flask budgets` commands."""
+    flask_app.extensions[EXTENSION] = BudgetStore(db, defaults, id_key)
+
+    @flask_app.errorhandler(OverBudget)
+    def _over_budget(exc: OverBudget):
+        wait = exc.refusal.retry_after_s
+        message = _("Too many requests from this device, number or place for now.") + " " + wait_text(wait)
+        return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
+
+    flask_app.cli.add_command(budgets_cli)
+
+
+budgets_cli = AppGroup("budgets", help="Abuse budgets per venue: list, set, reset.")
+
+
+@budgets_cli.command("list")
+@click.argument("venue")
+def list_budgets(venue: str) -> None:
+    """Every budget of VENUE: count/window, and whether the venue set it."""
+    for name, ((count, window), own) in budget_store().limits(venue).items():
+        click.echo(f"{name:28} {count}/{window}s{'  (set for this venue)' if own else ''}")
+
+
+@budgets_cli.command("set")
+@click.argument("venue")
+@click.argument("name")
+@click.argument("limit")
+def set_budget(venue: str, name: str, limit: str) -> None:
+    """Set budget NAME (e.g. coupons.claim.ip) of VENUE to LIMIT (COUNT/WINDOW: 5/1h, 2000/1d, 3/600)."""
+    try:
+        parsed = parse_budget(limit)
+        budget_store().set_limit(venue, name, parsed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="LIMIT") from None
+    except KeyError:
+        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
+    click.echo(f"{venue}: {name} = {parsed[0]}/{parsed[1]}s")
+
+
+@budgets_cli.command("reset")
+@click.argument("venue")
+@click.argument("name")
+def reset_budget(venue: str, name: str) -> None:
+    """Put budget NAME of VENUE back to the default."""
+    try:
+        budget_store().set_limit(venue, name, None)
+    except KeyError:
+        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
+    click.echo(f"{venue}: {name} back to the default")

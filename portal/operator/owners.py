@@ -1,0 +1,113 @@
+"""The venue's zone-owner accounts, run by its operator.
+
+    /console/ops/<venue>/owners                     the owners, their zones and state; create one
+    /console/ops/<venue>/owners/<username>/reset    a new password for one of them
+
+Two ways to hand an account over: an invite / reset LINK (one-time, expiring, only the hash of its secret
+stored: portal.auth.PasswordLinks; the owner sets their own password under the policy) or an initial /
+temporary PASSWORD shown once, which must be changed at the first sign-in (portal/account_pages.py). A
+reset ends the owner's sessions and the old password stops working. An operator reaches only the owners
+of its own venue (another venue's account, or an operator, is a 404 here)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
+
+from fingerprints.model import ID_RE
+from portal.auth import Account, AccountStore, PasswordLinks, audit, current_account
+from portal.operator.blueprint import bp, works_without_map
+from portal.services import services
+
+METHODS = ("link", "password")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _venue_owners(venue: str) -> list[dict]:
+    store, links = AccountStore(services().db), PasswordLinks(services().db)
+    out = []
+    for account in store.all():
+        if account.role == "owner" and account.venue == venue:
+            out.append({"account": account, "status": store.status(account.username),
+                        "link": links.live(account.username)})
+    return out
+
+
+def _page(venue: str, issued: dict | None = None, status: int = 200):
+    venue_map = services().venues.get_map(venue)
+    page = render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
+                           owners=_venue_owners(venue), issued=issued, methods=METHODS)
+    return page, status, _NO_STORE
+
+
+def _method() -> str:
+    method = request.form.get("method") or "link"
+    if method not in METHODS:
+        raise ValueError(_("Choose how to hand the account over: a link or an initial password."))
+    return method
+
+
+def _hand_over(account: Account, method: str, purpose: str) -> dict:
+    """The link or the password to give the owner, shown once on the page (never stored in clear)."""
+    svc = services()
+    if method == "password":
+        return {"username": account.username, "zones": account.zones, "purpose": purpose,
+                "password": AccountStore(svc.db).set_temporary_password(account.username),
+                "login": url_for("auth.login", _external=True)}
+    token = PasswordLinks(svc.db).issue(account.username, purpose, by=current_account().username)
+    path = url_for("account.welcome", t=token)
+    link = svc.settings.portal_url + path if svc.settings.portal_url else url_for("account.welcome", t=token,
+                                                                                  _external=True)
+    return {"username": account.username, "zones": account.zones, "purpose": purpose, "link": link,
+            "hours": PasswordLinks.TTL_S[purpose] // 3600}
+
+
+@bp.get("/<venue>/owners")
+@works_without_map
+def owners(venue: str):
+    return _page(venue)
+
+
+@bp.post("/<venue>/owners")
+@works_without_map
+def create_owner(venue: str):
+    venue_map = services().venues.get_map(venue)
+    zone_ids = {z.id for z in venue_map.zones} if venue_map else set()
+    username = (request.form.get("username") or "").strip().lower()
+    zones = tuple(z for z in request.form.getlist("zones") if z in zone_ids)
+    try:
+        method = _method()
+        if not ID_RE.match(username):
+            raise ValueError(_("Username: lower-case letters, digits, - and _, at most 48."))
+        if not zones:
+            raise ValueError(_("Choose at least one zone the owner runs."))
+        # no password yet: the link sets it; the password method sets a temporary one next
+        account = AccountStore(services().db).create(username, None, "owner", venue, zones)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return _page(venue, status=400)
+    issued = _hand_over(account, method, "invite")
+    audit("owner.create", venue, username=username, zones=json.dumps(zones), method=method)
+    return _page(venue, issued, 201)
+
+
+@bp.post("/<venue>/owners/<username>/reset")
+@works_without_map
+def reset_owner(venue: str, username: str):
+    """A new password for one of this venue's owners: its sessions end, the old password stops working."""
+    store = AccountStore(services().db)
+    account = store.get(username[:64])
+    if account is None or account.role != "owner" or account.venue != venue:
+        abort(404, _("This venue has no zone owner %(u)s.", u=username[:64]))
+    try:
+        method = _method()
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return _page(venue, status=400)
+    if method == "link":
+        store.forget_password(account.username)  # until the link is used, nobody can sign in as the owner
+    issued = _hand_over(account, method, "reset")
+    audit("owner.reset", venue, username=account.username, method=method)
+    return _page(venue, issued)

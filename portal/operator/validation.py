@@ -1,0 +1,56 @@
+"""Validation walks from the console: upload the route an operator walked (ts,floor,x,y) and the phone's
+readings as the APs reported them (ts,ap,rssi); the walk is positioned as the tracker would
+(fingerprints.quality.validation_walk) and its result stored per venue (portal.maps.validation) for the
+set-up checklist. `flask validation-walk` does the same from the command line.
+
+    /console/ops/<venue>/validation     the last walks; run one"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.auth import audit, current_account
+from portal.maps.validation import ValidationWalks
+from portal.operator.blueprint import bp
+from portal.operator.mapedit import UPLOAD_MAX_BYTES, load_map
+from portal.services import services
+from portal.tracking.positions import MIN_ZONE_CONFIDENCE
+
+
+def _csv(name: str, what: str) -> tuple[bytes, str]:
+    f = request.files.get(name)
+    if f is None or not f.filename:
+        raise ValueError(_("Choose the %(what)s file.", what=what))
+    data = f.read(UPLOAD_MAX_BYTES + 1)
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise ValueError(_("The file is too large; at most %(mb)s MB.", mb=UPLOAD_MAX_BYTES // 2**20))
+    return data, f.filename[:100]
+
+
+@bp.get("/<venue>/validation")
+def validation(venue: str):
+    load_map(venue)
+    return render_template("operator/validation.html", venue=venue, walks=ValidationWalks(services().db).recent(venue))
+
+
+@bp.post("/<venue>/validation")
+def validation_upload(venue: str):
+    from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
+
+    svc = services()
+    venue_map = load_map(venue)
+    try:
+        route, route_name = _csv("route", _("route CSV"))
+        readings, readings_name = _csv("readings", _("readings CSV"))
+        walk = validation_walk(venue_map, *read_walk_csv(route, readings), window_s=svc.settings.rssi_window_s,
+                               min_zone_confidence=MIN_ZONE_CONFIDENCE)
+    except ValueError as exc:
+        flash(_("The walk was not recorded. %(e)s", e=str(exc)), "error")
+        return render_template("operator/validation.html", venue=venue,
+                               walks=ValidationWalks(svc.db).recent(venue)), 400
+    entry = ValidationWalks(svc.db).record(venue, walk, current_account().username, f"{route_name} + {readings_name}")
+    audit("validation.walk", venue, points=entry["points"], version=entry["version"])
+    flash(_("Validation walk recorded: %(n)s route points, right zone %(z)s.", n=entry["points"],
+            z=f"{(entry['zone_rate'] or 0):.0%}"))
+    return redirect(url_for("operator.validation", venue=venue), code=303)

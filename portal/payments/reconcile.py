@@ -1,0 +1,108 @@
+"""The daily reconciliation report: a provider's trade bill matched line by line to the ledger, per merchant,
+balancing to the fen. Every payment and refund of the day (China Standard Time, the providers' bill day) is
+one line: matched, amount differs, only in the bill (money moved that we did not book) or only in the
+ledger (we booked money the provider does not show)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from portal.payments.money import yuan
+from portal.payments.providers.base import BillRow
+from portal.payments.store import LedgerEntry, PaymentStore
+
+CHINA = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class ReconLine:
+    provider: str
+    order_id: str
+    kind: str  # paid | refund
+    refund_no: str
+    txn: str
+    ledger_fen: int | None
+    bill_fen: int | None
+
+    @property
+    def status(self) -> str:
+        if self.ledger_fen is None:
+            return "missing_in_ledger"
+        if self.bill_fen is None:
+            return "missing_in_bill"
+        return "matched" if self.ledger_fen == self.bill_fen else "amount_differs"
+
+
+@dataclass(frozen=True)
+class ReconReport:
+    venue: str
+    merchant: str
+    day: str
+    lines: tuple[ReconLine, ...]
+
+    def total(self, side: str, kind: str) -> int:
+        return sum(getattr(line, f"{side}_fen") or 0 for line in self.lines if line.kind == kind)
+
+    def net(self, side: str) -> int:
+        return self.total(side, "paid") - self.total(side, "refund")
+
+    @property
+    def balanced(self) -> bool:
+        return all(line.status == "matched" for line in self.lines) and self.net("ledger") == self.net("bill")
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["day", "merchant", "provider", "order", "kind", "refund_no", "txn", "ledger_fen",
+                         "bill_fen", "ledger_cny", "bill_cny", "status"])
+        for line in self.lines:
+            writer.writerow([self.day, self.merchant, line.provider, line.order_id, line.kind, line.refund_no,
+                             line.txn, _cell(line.ledger_fen), _cell(line.bill_fen),
+                             _money(line.ledger_fen), _money(line.bill_fen), line.status])
+        for label, kind in (("payments", "paid"), ("refunds", "refund")):
+            writer.writerow([self.day, self.merchant, "", f"total {label}", kind, "", "",
+                             self.total("ledger", kind), self.total("bill", kind),
+                             yuan(self.total("ledger", kind)), yuan(self.total("bill", kind)), ""])
+        writer.writerow([self.day, self.merchant, "", "net", "", "", "", self.net("ledger"), self.net("bill"),
+                         yuan(self.net("ledger")), yuan(self.net("bill")),
+                         "balanced" if self.balanced else "NOT balanced"])
+        return out.getvalue()
+
+
+def day_bounds_ms(day: str) -> tuple[int, int]:
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=CHINA)
+    return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000)
+
+
+def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: Iterable[BillRow]) -> ReconReport:
+    since, until = day_bounds_ms(day)
+    ledger: dict[tuple, LedgerEntry] = {}
+    for entry in store.ledger(venue, merchant, since, until):
+        ledger[(entry.provider, entry.kind, entry.order, entry.refund_no)] = entry
+    billed: dict[tuple, BillRow] = {}
+    merchant_of: dict[str, str] = {}
+    for row in bill:
+        if row.order_id not in merchant_of:
+            order = store.order(venue, row.order_id)
+            merchant_of[row.order_id] = order.merchant if order else ""
+        if merchant_of[row.order_id] == merchant:
+            billed[(row.provider, row.kind, row.order_id, row.refund_no)] = row
+    lines = []
+    for key in sorted(set(ledger) | set(billed)):
+        entry, row = ledger.get(key), billed.get(key)
+        lines.append(ReconLine(provider=key[0], kind=key[1], order_id=key[2], refund_no=key[3],
+                               txn=(entry.txn if entry else row.txn), ledger_fen=entry.amount if entry else None,
+                               bill_fen=row.amount if row else None))
+    return ReconReport(venue, merchant, day, tuple(lines))
+
+
+def _cell(fen: int | None) -> str:
+    return "" if fen is None else str(fen)
+
+
+def _money(fen: int | None) -> str:
+    return "" if fen is None else yuan(fen)

@@ -1,0 +1,284 @@
+"""The payment service: orders for whatever a light app sells, paid through any provider.
+
+A light app registers a purpose ("cinema", "flash") with what to do once an order is paid (fulfil it:
+confirm the hold, take the stock) and once it closes unpaid (release it). The service owns the rest:
+creating orders idempotently, sending the shopper to the provider, accepting verified callbacks once,
+asking the provider itself when a callback is late, closing orders on timeout, and refunding, with
+an automatic full refund when money arrives for something that can no longer be delivered (a hold that
+expired, a sold-out item). Listeners hear every booked payment and refund (points that earn themselves)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from core.payment_settings import PaymentSettings
+from portal.payments.providers.base import Ack, ForgedNotification, PaymentStart, Provider, ProviderError
+from portal.payments.store import Order, PaymentStore
+
+log = logging.getLogger(__name__)
+
+
+class PaymentError(Exception):
+    """A request the service refuses: `code` says why (unknown_provider, expired, state, other_provider,
+    unavailable)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """What a light app does when its order is paid (True: delivered; False: cannot deliver, refund it)
+    and when it closes unpaid (release what was reserved)."""
+
+    on_paid: Callable[[Order], bool]
+    on_closed: Callable[[Order], None] | None = None
+
+
+MoneyListener = Callable[[str, Order, int], None]  # (kind "paid"|"refund", order, amount fen)
+
+
+class PaymentService:
+    def __init__(self, store: PaymentStore, settings: PaymentSettings, data_dir: Path,
+                 providers: dict[str, Provider] | None = None,
+                 clock: Callable[[], int | None] = lambda: None) -> None:
+        """providers: given by tests; else built from the settings on first use (the sandbox may start
+        after the portal). clock: "now" in ms for the store scripts (None = the store's own clock)."""
+        self.store = store
+        self.settings = settings
+        self.data_dir = data_dir
+        self._providers = providers
+        self._providers_lock = threading.Lock()
+        self.clock = clock
+        self.purposes: dict[str, Purpose] = {}
+        self.listeners: list[MoneyListener] = []
+
+    # ---- wiring ----
+
+    @property
+    def enabled(self) -> bool:
+        return self._providers is not None or self.settings.enabled
+
+    def register(self, purpose: str, on_paid: Callable[[Order], bool],
+                 on_closed: Callable[[Order], None] | None = None) -> None:
+        self.purposes[purpose] = Purpose(on_paid, on_closed)
+
+    def listen(self, listener: MoneyListener) -> None:
+        self.listeners.append(listener)
+
+    def providers(self) -> dict[str, Provider]:
+        if self._providers is None:
+            with self._providers_lock:
+                if self._providers is None:
+                    # lazy: the providers' SDKs (and the sandbox's keys) are needed only once someone pays
+                    from portal.payments.config import build_providers
+
+                    self._providers = build_providers(self.settings, self.data_dir)
+        return self._providers
+
+    def provider(self, name: str) -> Provider:
+        try:
+            providers = self.providers()
+        except ProviderError as exc:
+            raise PaymentError("unavailable", str(exc)) from exc
+        if name not in providers:
+            raise PaymentError("unknown_provider", name)
+        return providers[name]
+
+    def methods(self) -> list[tuple[str, str]]:
+        """(provider, method) pairs the shopper may choose from."""
+        try:
+            return [(name, m) for name, p in self.providers().items() for m in p.methods]
+        except ProviderError:
+            return []
+
+    # ---- orders ----
+
+    def create(self, venue: str, *, merchant: str, shopper: str, amount: int, purpose: str, ref: str,
+               description: str, idem: str, items: list[dict] | None = None, ttl_s: float | None = None,
+               return_url: str = "") -> Order:
+        """An order (or the one this idempotency key made before). Amount in fen, currency CNY."""
+        if not 0 < int(amount) <= 100_000_000:
+            raise PaymentError("amount", str(amount))
+        ttl_ms = int((ttl_s if ttl_s is not None else self.settings.order_ttl_s) * 1000)
+        order_id, _new = self.store.create(venue, idem, ttl_ms, {
+            "merchant": merchant, "shopper": shopper, "amount": int(amount), "currency": "CNY",
+            "items": _json(items or []), "purpose": purpose, "ref": ref, "description": description[:120],
+            "return_url": return_url}, now_ms=self.clock())
+        order = self.store.order(venue, order_id)
+        assert order is not None
+        return order
+
+    def order(self, venue: str, order_id: str) -> Order | None:
+        return self.store.order(venue, order_id)
+
+    def start(self, venue: str, order_id: str, provider_name: str, method: str, client_ip: str,
+              notify_base: str, return_url: str) -> PaymentStart:
+        provider = self.provider(provider_name)
+        if method not in provider.methods:
+            raise PaymentError("unknown_provider", f"{provider_name}/{method}")
+        bound = self.store.bind(venue, order_id, provider_name, method, now_ms=self.clock())
+        if bound != "ok":
+            raise PaymentError(bound.split(":")[0] if bound != "other" else "other_provider", bound)
+        order = self.store.order(venue, order_id)
+        try:
+            return provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
+                                  notify_url(notify_base, provider_name, venue), return_url)
+        except ProviderError as exc:
+            raise PaymentError("unavailable", str(exc)) from exc
+
+    # ---- money arrives ----
+
+    def notification(self, provider_name: str, venue: str, headers, body: bytes, form: dict[str, str]) -> Ack:
+        """A provider's callback: verified, booked once, acknowledged in the provider's own format."""
+        provider = self.provider(provider_name)
+        try:
+            notice = provider.verify(headers, body, form)
+        except ForgedNotification as exc:
+            log.warning("payment callback refused (%s, venue %s): %s", provider_name, venue, exc)
+            return provider.ack(False)
+        if not notice.paid:
+            return provider.ack(True)  # refund results and other events: nothing to book
+        outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name)
+        return provider.ack(outcome in ("paid", "dup", "late"))
+
+    def book(self, venue: str, order_id: str, amount: int, txn: str, provider_name: str) -> str:
+        """Book a payment the provider confirmed (callback or query) and deliver what it pays for.
+        Returns the store's outcome: paid, dup, late, unknown or mismatch."""
+        outcome = self.store.settle(venue, order_id, amount, txn, provider_name, now_ms=self.clock())
+        if outcome in ("unknown", "mismatch"):
+            log.error("payment %s for order %s (venue %s) not booked: %s", txn[-6:], order_id, venue, outcome)
+            return outcome
+        order = self.store.order(venue, order_id)
+        if outcome == "paid":
+            self._tell("paid", order, order.amount)
+        if outcome == "late":
+            self._tell("paid", order, order.amount)
+            self.refund(venue, order_id, order.amount, "paid after the order expired", refund_no=order_id + "L")
+        elif order.status == "paid":
+            self._deliver(order)
+        return outcome
+
+    def _deliver(self, order: Order) -> None:
+        """Fulfil a paid order (again, on a replayed callback: purposes are idempotent). Raises on a store
+        error, so the callback is not acknowledged and the provider sends it again."""
+        purpose = self.purposes.get(order.purpose)
+        delivered = purpose.on_paid(order) if purpose else True
+        if not delivered:
+            self.refund(order.venue, order.id, order.refundable, "could not be delivered", refund_no=order.id + "X")
+
+    def refresh(self, venue: str, order_id: str) -> Order | None:
+        """The active query: an unpaid order whose callback may be late is asked about at the provider
+        (paid: booked as if the callback had come; failed: closed); one past its expiry is closed there and
+        here, and its purpose told."""
+        order = self.store.order(venue, order_id)
+        if order is None or order.status != "created":
+            return order
+        now = self.clock()
+        expired = order.expires_ms <= (now if now is not None else _store_now_ms(self.store.db))
+        if order.provider:
+            try:
+                state = self.provider(order.provider).query(order_id)
+            except (ProviderError, PaymentError) as exc:
+                log.warning("payment query failed for %s: %s", order_id, exc)
+                return order  # ask again later; never close what may have been paid
+            if state.state in ("paid", "refunded"):
+                self.book(venue, order_id, state.amount, state.txn, order.provider)
+                return self.store.order(venue, order_id)
+            if state.state == "failed":
+                return self.cancel(venue, order_id, "declined")
+            if not expired or (state.state == "unpaid" and not self._close_at_provider(order)):
+                return order
+        if expired and self.store.close(venue, order_id, "timeout", now_ms=now) == "closed":
+            self._closed(self.store.order(venue, order_id))
+        return self.store.order(venue, order_id)
+
+    def cancel(self, venue: str, order_id: str, reason: str = "cancelled") -> Order | None:
+        """The shopper gives up (or the provider reports the payment failed): closed at the provider first,
+        so it can no longer be paid, then here."""
+        order = self.store.order(venue, order_id)
+        if order is None or order.status != "created":
+            return order
+        if order.provider and not self._close_at_provider(order):
+            return order  # the provider would not close it (perhaps paid just now): the callback decides
+        if self.store.close(venue, order_id, reason, force=True, now_ms=self.clock()) == "closed":
+            self._closed(self.store.order(venue, order_id))
+        return self.store.order(venue, order_id)
+
+    def _close_at_provider(self, order: Order) -> bool:
+        try:
+            self.provider(order.provider).close(order.id)
+        except (ProviderError, PaymentError) as exc:
+            log.warning("provider close failed for %s: %s", order.id, exc)
+            return False
+        return True
+
+    def _closed(self, order: Order | None) -> None:
+        if order is not None and order.status == "closed":
+            purpose = self.purposes.get(order.purpose)
+            if purpose and purpose.on_closed:
+                purpose.on_closed(order)
+
+    def sweep(self, venue: str, limit: int = 200) -> int:
+        """Close (or book, when the provider says paid) the unpaid orders past their expiry."""
+        now = self.clock()
+        now_ms = now if now is not None else _store_now_ms(self.store.db)
+        ids = self.store.expired_open(venue, now_ms, limit)
+        for order_id in ids:
+            self.refresh(venue, order_id)
+        return len(ids)
+
+    # ---- refunds ----
+
+    def refund(self, venue: str, order_id: str, amount: int, reason: str, refund_no: str | None = None) -> str:
+        """Refund `amount` fen of a paid order: "done", "dup" (this refund number was handled before),
+        "refused" (the provider said no), "pending" (no answer: the same refund number is retried later),
+        or "state"/"exceeds" (nothing to refund)."""
+        refund_no = refund_no or f"{order_id[:24]}R{secrets.token_hex(3).upper()}"
+        begun = self.store.begin_refund(venue, order_id, refund_no, amount, reason, now_ms=self.clock())
+        if begun.startswith("dup"):
+            return "dup"
+        if begun != "ok":
+            return begun.split(":")[0]
+        order = self.store.order(venue, order_id)
+        try:
+            result = self.provider(order.provider).refund(order_id, order.txn, refund_no, amount, order.amount,
+                                                          reason, "")
+        except (ProviderError, PaymentError) as exc:
+            log.warning("refund %s pending, provider unreachable: %s", refund_no, exc)
+            return "pending"
+        self.store.end_refund(venue, order_id, refund_no, result.refund_id, result.accepted, now_ms=self.clock())
+        if not result.accepted:
+            log.warning("refund %s refused by %s: %s", refund_no, order.provider, result.message)
+            return "refused"
+        self._tell("refund", self.store.order(venue, order_id), amount)
+        return "done"
+
+    def _tell(self, kind: str, order: Order, amount: int) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, order, amount)
+            except (redis.RedisError, ValueError) as exc:  # a listener's failure never undoes a payment
+                log.warning("payment listener failed on %s %s: %s", kind, order.id, exc)
+
+
+def notify_url(base: str, provider: str, venue: str) -> str:
+    return f"{base.rstrip('/')}/pay/notify/{provider}/{venue}"
+
+
+def _store_now_ms(db: redis.Redis) -> int:
+    seconds, micros = db.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,329 @@
+"""Payment orders, refunds and the ledger: every state change is one Lua script on the venue's slot.
+
+Keys (all under the venue's `{venue}` hash tag):
+
+    pay:order:<id>         HASH    the order: amount (fen), currency, items (JSON), shopper, merchant (zone),
+                                   purpose + ref (what it pays for), provider, method, status, txn, refunded...
+    pay:idem:<key>         STRING  idempotency key -> order id (the same key never makes a second order)
+    pay:open               ZSET    order id -> expiry ms, the unpaid orders the sweeper closes on timeout
+    pay:refund:<no>        HASH    one refund: order, amount, status pending|done|failed, provider refund id
+    pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue
+    pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
+
+States: created -> paid -> partially_refunded -> refunded; created -> closed (timeout, decline, cancel).
+A payment the provider reports for an order that is closed or past its expiry is still booked as paid
+(the money moved) with `late=1`; the service then refunds it. Only money the provider confirmed is in
+the ledger: a refund enters it when the provider accepted it, not when it was asked for."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+import redis
+
+from core.storage import VenueKeys
+
+ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
+IDEM_KEEP_MS = 2 * 86400 * 1000
+STATES = ("created", "paid", "partially_refunded", "refunded", "closed")
+
+
+class PaymentKeys(VenueKeys):
+    def order(self, order_id: str) -> str:
+        return self.key("pay", "order", order_id)
+
+    def idem(self, key: str) -> str:
+        return self.key("pay", "idem", key)
+
+    def open_orders(self) -> str:
+        return self.key("pay", "open")
+
+    def refund(self, refund_no: str) -> str:
+        return self.key("pay", "refund", refund_no)
+
+    def ledger(self) -> str:
+        return self.key("pay", "ledger")
+
+    def merchant_ledger(self, merchant: str) -> str:
+        return self.key("pay", "ledger", "m", merchant)
+
+
+_NOW = """
+local function now_ms(arg)
+  local n = tonumber(arg)
+  if n then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ledger(kind, order, amount, txn, ref_no, now)
+  local m = redis.call('HMGET', order, 'id', 'merchant', 'provider', 'purpose')
+  local entry = {'kind', kind, 'order', m[1], 'merchant', m[2], 'provider', m[3] or '', 'purpose', m[4] or '',
+                 'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', string.format('%.0f', now)}
+  redis.call('XADD', KEYS[3], '*', unpack(entry))
+  redis.call('XADD', KEYS[4], '*', unpack(entry))
+end
+"""
+
+# KEYS[1] order, KEYS[2] idem, KEYS[3] open zset. ARGV[1] id, ARGV[2] now, ARGV[3] ttl ms, ARGV[4] JSON fields.
+# Returns {'OK', id} | {'EXISTS', id} (the idempotency key already made an order).
+_CREATE = _NOW + """
+local existing = redis.call('GET', KEYS[2])
+if existing then return {'EXISTS', existing} end
+local now = now_ms(ARGV[2])
+local exp = string.format('%.0f', now + tonumber(ARGV[3]))
+local f = cjson.decode(ARGV[4])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'created', 'created_ms', string.format('%.0f', now),
+           'expires_ms', exp, 'refunded', 0, 'refund_pending', 0, 'provider', '', 'method', '', 'txn', '')
+for k, v in pairs(f) do redis.call('HSET', KEYS[1], k, v) end
+redis.call('PEXPIRE', KEYS[1], KEEP_MS)
+redis.call('SET', KEYS[2], ARGV[1], 'PX', IDEM_MS)
+redis.call('ZADD', KEYS[3], exp, ARGV[1])
+return {'OK', ARGV[1]}
+""".replace("KEEP_MS", str(ORDER_KEEP_MS)).replace("IDEM_MS", str(IDEM_KEEP_MS))
+
+# Bind the provider the shopper chose (one provider per order: never two ways to pay one order).
+# KEYS[1] order. ARGV[1] provider, ARGV[2] method, ARGV[3] now.
+# Returns {'OK'} | {'STATE', status} | {'EXPIRED'} | {'OTHER', provider}.
+_BIND = _NOW + """
+local o = redis.call('HMGET', KEYS[1], 'status', 'provider', 'expires_ms')
+if not o[1] then return {'STATE', 'unknown'} end
+if o[1] ~= 'created' then return {'STATE', o[1]} end
+if tonumber(o[3]) <= now_ms(ARGV[3]) then return {'EXPIRED'} end
+if o[2] ~= '' and o[2] ~= ARGV[1] then return {'OTHER', o[2]} end
+redis.call('HSET', KEYS[1], 'provider', ARGV[1], 'method', ARGV[2])
+return {'OK'}
+"""
+
+# The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
+# ledger. ARGV[1] amount fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now.
+# Returns {'PAID'} | {'LATE'} (paid, but closed or expired: refund it) | {'DUP'} (already booked)
+#       | {'UNKNOWN'} | {'MISMATCH'} (amount or provider differ: nothing changed).
+_SETTLE = _NOW + """
+local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'txn', 'expires_ms', 'provider')
+if not o[1] then return {'UNKNOWN'} end
+if o[2] ~= ARGV[1] or (o[5] ~= '' and o[5] ~= ARGV[3]) then return {'MISMATCH'} end
+if o[1] ~= 'created' and o[1] ~= 'closed' then
+  if o[3] == ARGV[2] then return {'DUP'} end
+  return {'MISMATCH'}
+end
+local now = now_ms(ARGV[4])
+local late = o[1] == 'closed' or tonumber(o[4]) <= now
+redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3],
+           'paid_ms', string.format('%.0f', now), 'late', late and '1' or '0')
+redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
+if late then return {'LATE'} end
+return {'PAID'}
+"""
+
+# Close an unpaid order. KEYS[1] order, KEYS[2] open zset. ARGV[1] now, ARGV[2] '1' = now even before its
+# expiry (the shopper declined or cancelled), ARGV[3] reason. Returns {'CLOSED'} | {'STATE', status} | {'OPEN'}.
+_CLOSE = _NOW + """
+local o = redis.call('HMGET', KEYS[1], 'status', 'expires_ms', 'id')
+if not o[1] then return {'STATE', 'unknown'} end
+if o[1] ~= 'created' then return {'STATE', o[1]} end
+if ARGV[2] ~= '1' and tonumber(o[2]) > now_ms(ARGV[1]) then return {'OPEN'} end
+redis.call('HSET', KEYS[1], 'status', 'closed', 'close_reason', ARGV[3])
+redis.call('ZREM', KEYS[2], o[3])
+return {'CLOSED'}
+"""
+
+# Reserve a refund. KEYS[1] order, KEYS[2] refund. ARGV[1] refund no, ARGV[2] amount, ARGV[3] now, ARGV[4] reason.
+# Returns {'OK'} | {'DUP', status} | {'STATE', status} | {'EXCEEDS', refundable}.
+_REFUND_BEGIN = _NOW + """
+local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'refunded', 'refund_pending', 'id')
+if not o[1] then return {'STATE', 'unknown'} end
+local r = redis.call('HGET', KEYS[2], 'status')
+if r then return {'DUP', r} end
+if o[1] ~= 'paid' and o[1] ~= 'partially_refunded' then return {'STATE', o[1]} end
+local left = tonumber(o[2]) - tonumber(o[3]) - tonumber(o[4])
+local amount = tonumber(ARGV[2])
+if amount <= 0 or amount > left then return {'EXCEEDS', left} end
+redis.call('HINCRBY', KEYS[1], 'refund_pending', amount)
+redis.call('HSET', KEYS[2], 'no', ARGV[1], 'order', o[5], 'amount', amount, 'status', 'pending',
+           'reason', ARGV[4], 'created_ms', string.format('%.0f', now_ms(ARGV[3])))
+redis.call('PEXPIRE', KEYS[2], KEEP_MS)
+return {'OK'}
+""".replace("KEEP_MS", str(ORDER_KEEP_MS))
+
+# The provider accepted (ARGV[3]='done') or refused ('failed') a reserved refund.
+# KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger.
+# ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now.
+# Returns {'OK', order status} | {'DUP', refund status}.
+_REFUND_END = _NOW + """
+local r = redis.call('HMGET', KEYS[2], 'status', 'amount')
+if r[1] ~= 'pending' then return {'DUP', r[1] or 'unknown'} end
+local amount = tonumber(r[2])
+local now = now_ms(ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'refund_pending', -amount)
+redis.call('HSET', KEYS[2], 'status', ARGV[3], 'provider_refund_id', ARGV[2], 'ended_ms', string.format('%.0f', now))
+if ARGV[3] ~= 'done' then return {'OK', redis.call('HGET', KEYS[1], 'status')} end
+local refunded = redis.call('HINCRBY', KEYS[1], 'refunded', amount)
+local total = tonumber(redis.call('HGET', KEYS[1], 'amount'))
+local status = refunded >= total and 'refunded' or 'partially_refunded'
+redis.call('HSET', KEYS[1], 'status', status)
+ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now)
+return {'OK', status}
+"""
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    venue: str
+    merchant: str
+    shopper: str
+    amount: int  # fen
+    currency: str
+    items: tuple[dict, ...]
+    purpose: str  # what it pays for: "cinema", "flash", ... (the handler that is told)
+    ref: str  # the purpose's own id (a hold token, a reservation)
+    description: str
+    status: str
+    created_ms: int
+    expires_ms: int
+    provider: str = ""
+    method: str = ""
+    txn: str = ""
+    refunded: int = 0
+    refund_pending: int = 0
+    late: bool = False
+    return_url: str = ""
+    close_reason: str = ""
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded - self.refund_pending
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status in ("paid", "partially_refunded", "refunded")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: str  # the stream entry id (append order)
+    kind: str  # paid | refund
+    order: str
+    merchant: str
+    provider: str
+    purpose: str
+    amount: int  # fen, always positive; a refund takes money back
+    txn: str
+    refund_no: str
+    ms: int
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def new_order_id() -> str:
+    """32 characters at most and only [0-9A-Za-z] (what WeChat Pay and Alipay both accept as out_trade_no)."""
+    return "MP" + secrets.token_hex(12).upper()
+
+
+class PaymentStore:
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self._create = db.register_script(_CREATE)
+        self._bind = db.register_script(_BIND)
+        self._settle = db.register_script(_SETTLE)
+        self._close = db.register_script(_CLOSE)
+        self._refund_begin = db.register_script(_REFUND_BEGIN)
+        self._refund_end = db.register_script(_REFUND_END)
+
+    def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
+        """(order id, created now?): an idempotency key seen before gives its order back."""
+        keys = PaymentKeys(venue)
+        order_id = new_order_id()
+        values = {k: str(v) for k, v in fields.items()}
+        result = self._create(keys=[keys.order(order_id), keys.idem(idem), keys.open_orders()],
+                              args=[order_id, _arg(now_ms), int(ttl_ms), json.dumps(values)])
+        return _s(result[1]), _s(result[0]) == "OK"
+
+    def order(self, venue: str, order_id: str) -> Order | None:
+        data = self.db.hgetall(PaymentKeys(venue).order(order_id))
+        if not data or b"status" not in data:
+            return None
+        d = {_s(k): _s(v) for k, v in data.items()}
+        return Order(id=d["id"], venue=venue, merchant=d.get("merchant", ""), shopper=d.get("shopper", ""),
+                     amount=int(d["amount"]), currency=d.get("currency", "CNY"),
+                     items=tuple(json.loads(d.get("items") or "[]")), purpose=d.get("purpose", ""),
+                     ref=d.get("ref", ""), description=d.get("description", ""), status=d["status"],
+                     created_ms=int(d["created_ms"]), expires_ms=int(d["expires_ms"]),
+                     provider=d.get("provider", ""), method=d.get("method", ""), txn=d.get("txn", ""),
+                     refunded=int(d.get("refunded") or 0), refund_pending=int(d.get("refund_pending") or 0),
+                     late=d.get("late") == "1", return_url=d.get("return_url", ""),
+                     close_reason=d.get("close_reason", ""))
+
+    def order_for_key(self, venue: str, idem: str) -> Order | None:
+        order_id = self.db.get(PaymentKeys(venue).idem(idem))
+        return self.order(venue, _s(order_id)) if order_id else None
+
+    def bind(self, venue: str, order_id: str, provider: str, method: str, now_ms: int | None = None) -> str:
+        """"ok", "expired", "other:<provider>" or "state:<status>"."""
+        result = self._bind(keys=[PaymentKeys(venue).order(order_id)], args=[provider, method, _arg(now_ms)])
+        return ":".join(_s(r) for r in result).lower()
+
+    def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
+               now_ms: int | None = None) -> str:
+        """"paid", "late", "dup", "unknown" or "mismatch" (see _SETTLE)."""
+        keys = PaymentKeys(venue)
+        merchant = self.db.hget(keys.order(order_id), "merchant")
+        result = self._settle(
+            keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or ""))],
+            args=[int(amount), txn, provider, _arg(now_ms)])
+        return _s(result[0]).lower()
+
+    def close(self, venue: str, order_id: str, reason: str, force: bool = False, now_ms: int | None = None) -> str:
+        """"closed", "open" (not expired yet) or "state:<status>"."""
+        keys = PaymentKeys(venue)
+        result = self._close(keys=[keys.order(order_id), keys.open_orders()],
+                             args=[_arg(now_ms), "1" if force else "0", reason])
+        return ":".join(_s(r) for r in result).lower()
+
+    def expired_open(self, venue: str, now_ms: int, limit: int = 200) -> list[str]:
+        return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).open_orders(), 0, now_ms, 0, limit)]
+
+    def begin_refund(self, venue: str, order_id: str, refund_no: str, amount: int, reason: str,
+                     now_ms: int | None = None) -> str:
+        """"ok", "dup:<status>", "state:<status>" or "exceeds:<refundable fen>"."""
+        keys = PaymentKeys(venue)
+        result = self._refund_begin(keys=[keys.order(order_id), keys.refund(refund_no)],
+                                    args=[refund_no, int(amount), _arg(now_ms), reason])
+        return ":".join(_s(r) for r in result).lower()
+
+    def end_refund(self, venue: str, order_id: str, refund_no: str, provider_refund_id: str, done: bool,
+                   now_ms: int | None = None) -> str:
+        keys = PaymentKeys(venue)
+        merchant = _s(self.db.hget(keys.order(order_id), "merchant") or "")
+        result = self._refund_end(
+            keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant)],
+            args=[refund_no, provider_refund_id, "done" if done else "failed", _arg(now_ms)])
+        return ":".join(_s(r) for r in result).lower()
+
+    def refund_record(self, venue: str, refund_no: str) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self.db.hgetall(PaymentKeys(venue).refund(refund_no)).items()}
+
+    def ledger(self, venue: str, merchant: str | None = None, since_ms: int = 0,
+               until_ms: int | None = None) -> list[LedgerEntry]:
+        """The ledger entries (in append order) with `ms` in [since_ms, until_ms)."""
+        keys = PaymentKeys(venue)
+        key = keys.ledger() if merchant is None else keys.merchant_ledger(merchant)
+        entries = []
+        for entry_id, fields in self.db.xrange(key):
+            d = {_s(k): _s(v) for k, v in fields.items()}
+            ms = int(d["ms"])
+            if ms < since_ms or (until_ms is not None and ms >= until_ms):
+                continue
+            entries.append(LedgerEntry(id=_s(entry_id), kind=d["kind"], order=d["order"], merchant=d["merchant"],
+                                       provider=d["provider"], purpose=d["purpose"], amount=int(d["amount"]),
+                                       txn=d["txn"], refund_no=d["refund_no"], ms=ms))
+        return entries
+
+
+def _arg(now_ms: int | None) -> str | int:
+    return "" if now_ms is None else int(now_ms)

@@ -1,0 +1,107 @@
+"""The shopper's payment pages (choose WeChat Pay or Alipay, scan or open, come back) and the providers'
+callback endpoint. Plain forms and full-page navigations, every link carrying the shopper's `c` token."""
+
+from __future__ import annotations
+
+import re
+
+import segno
+from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from portal.payments.money import cny
+from portal.payments.service import PaymentError
+from portal.services import services
+from portal.shopper import current_shopper, shopper_token, shopper_url
+
+bp = Blueprint("payments", __name__)
+ORDER_ID = re.compile(r"^MP[0-9A-F]{24}$")
+VENUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PROVIDER_NAMES = {"wechat": ("WeChat Pay", "微信支付"), "alipay": ("Alipay", "支付宝")}
+
+
+def _payments():
+    return services().payments
+
+
+def _my_order(venue: str, order_id: str):
+    """The order, only for the shopper who holds its token (404 for anyone else: no order ids leak)."""
+    if not VENUE_ID.match(venue) or not ORDER_ID.match(order_id):
+        abort(404)
+    shopper = current_shopper()
+    order = _payments().order(venue, order_id)
+    if order is None or shopper is None or shopper.venue != venue or shopper.client != order.shopper:
+        abort(404)
+    return order, shopper
+
+
+def _page(order, shopper, status: int = 200, error: str | None = None, qr: Markup | None = None,
+          qr_url: str = ""):
+    return render_template("payments/order.html", order=order, amount=cny(order.amount),
+                           refunded=cny(order.refunded), methods=_payments().methods(), names=PROVIDER_NAMES,
+                           shopper_token=shopper_token(shopper), error=error, qr=qr, qr_url=qr_url), status
+
+
+@bp.get("/v/<venue>/pay/<order_id>")
+def order_page(venue: str, order_id: str):
+    order, shopper = _my_order(venue, order_id)
+    if order.status == "created" and order.provider:
+        order = _payments().refresh(venue, order_id)  # the callback may be late: ask the provider
+    if order.status == "paid" and order.return_url and request.args.get("stay") != "1":
+        return redirect(order.return_url, code=303)
+    return _page(order, shopper)
+
+
+@bp.post("/v/<venue>/pay/<order_id>/start")
+def start(venue: str, order_id: str):
+    order, shopper = _my_order(venue, order_id)
+    provider, _sep, method = (request.form.get("method") or "").partition(":")
+    back = shopper_url("payments.back", venue=venue, order_id=order_id, _external=True)
+    try:
+        begun = _payments().start(venue, order_id, provider, method, request.remote_addr or "",
+                                  services().settings.portal_url or request.host_url, back)
+    except PaymentError as exc:
+        messages = {
+            "unknown_provider": (_("Please choose a way to pay."), 422),
+            "expired": (_("This order has expired. Please start again."), 409),
+            "state": (_("This order can no longer be paid."), 409),
+            "other_provider": (_("This order is already being paid another way; finish or cancel it there."), 409),
+            "unavailable": (_("Payment is not available right now. Please try again in a minute."), 503),
+        }
+        message, status = messages.get(exc.code, messages["state"])
+        return _page(_payments().order(venue, order_id) or order, shopper, status, message)
+    if begun.kind == "redirect":
+        return redirect(begun.url, code=303)
+    qr = Markup(segno.make(begun.url, error="m").svg_inline(scale=5, title=_("Scan to pay")))  # noqa: S704 - segno's SVG
+    return _page(_payments().order(venue, order_id), shopper, qr=qr, qr_url=begun.url)
+
+
+@bp.get("/v/<venue>/pay/<order_id>/back")
+def back(venue: str, order_id: str):
+    """Where the provider's page sends the shopper back: ask the provider now (the callback may lag)."""
+    _my_order(venue, order_id)
+    _payments().refresh(venue, order_id)
+    return redirect(shopper_url("payments.order_page", venue=venue, order_id=order_id), code=303)
+
+
+@bp.post("/v/<venue>/pay/<order_id>/cancel")
+def cancel(venue: str, order_id: str):
+    order, shopper = _my_order(venue, order_id)
+    order = _payments().cancel(venue, order_id) or order
+    if order.status == "closed" and order.return_url:
+        return redirect(order.return_url, code=303)
+    return _page(order, shopper, 409 if order.status != "closed" else 200)
+
+
+@bp.post("/pay/notify/<provider>/<venue>")
+def notify(provider: str, venue: str):
+    """The providers' callbacks (no shopper token, no CSRF: the provider's signature is the credential)."""
+    if provider not in PROVIDER_NAMES or not VENUE_ID.match(venue) or not _payments().enabled:
+        abort(404)
+    try:
+        ack = _payments().notification(provider, venue, request.headers, request.get_data(cache=True),
+                                       request.form.to_dict())
+    except PaymentError:
+        abort(404)
+    return Response(ack.body, status=ack.status, content_type=ack.content_type)

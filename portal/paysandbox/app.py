@@ -1,0 +1,652 @@
+"""The payment sandbox: a stand-in for WeChat Pay's and Alipay's servers on a machine without internet.
+
+It speaks the HTTP APIs the SDKs call, as the providers document them: WeChat Pay API v3 (requests
+signed WECHATPAY2-SHA256-RSA2048 and checked against the merchant's key, responses signed with the
+platform key, /v3/certificates encrypted with the APIv3 key, callbacks with an AES-256-GCM resource) and
+the Alipay gateway (RSA2 over the sorted parameters, responses signed over the response object,
+form-encoded notifications answered "success"). A page lets the "shopper" approve or decline.
+
+It shares no code with the portal's payment service (it is the other side of the wire), keeps its trades
+in memory, and knows nothing but what the documented requests tell it. Deviations from the real services,
+kept so a developer can click through: the Native `code_url` and Alipay's `qr_code` are http links to the
+sandbox's own pay page (really weixin:// and https://qr.alipay.com/... for the phone's app to scan)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Flask, Response, abort, redirect, render_template_string, request
+from markupsafe import escape
+
+from portal.paysandbox.keys import SandboxKeys
+
+log = logging.getLogger(__name__)
+CHINA = timezone(timedelta(hours=8))
+_AUTH = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _sign(key, message: str) -> str:
+    return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def _verify(public_key, message: str, signature: str) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature), message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _china(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=CHINA)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _fen(text: str) -> int:
+    whole, _, frac = str(text).partition(".")
+    if not whole.isdigit() or len(frac) > 2 or (frac and not frac.isdigit()):
+        raise ValueError(text)
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+@dataclass
+class Refund:
+    no: str
+    amount: int
+    ms: float
+    refund_id: str
+
+
+@dataclass
+class Trade:
+    provider: str  # wechat | alipay
+    out_trade_no: str
+    amount: int  # fen
+    description: str
+    notify_url: str
+    expires_ms: float
+    method: str  # h5 | native | wap | qr
+    return_url: str = ""
+    status: str = "NOTPAY"  # NOTPAY | SUCCESS | CLOSED | PAYERROR | REFUND (WeChat's names, for both)
+    txn: str = ""
+    paid_ms: float = 0
+    refunds: list[Refund] = field(default_factory=list)
+    notifications: list[dict] = field(default_factory=list)  # every callback sent: url, headers, body, answer
+
+    @property
+    def refunded(self) -> int:
+        return sum(r.amount for r in self.refunds)
+
+
+class Sandbox:
+    """Trades in memory and the callbacks sent; `hold_notifications` keeps callbacks unsent (a late one)."""
+
+    def __init__(self, keys: SandboxKeys | None = None) -> None:
+        self.keys = keys or SandboxKeys.generate()
+        self.trades: dict[tuple[str, str], Trade] = {}
+        self.lock = threading.Lock()
+        self.hold_notifications = False
+        self.bill_tokens: dict[str, tuple[str, str]] = {}
+
+    def trade(self, provider: str, out_trade_no: str) -> Trade | None:
+        with self.lock:
+            return self.trades.get((provider, out_trade_no))
+
+    # ---- the shopper's side ----
+
+    def approve(self, trade: Trade, now_ms: float | None = None) -> bool:
+        now_ms = time.time() * 1000 if now_ms is None else now_ms
+        with self.lock:
+            if trade.status != "NOTPAY" or now_ms > trade.expires_ms:
+                if trade.status == "NOTPAY":
+                    trade.status = "CLOSED"  # time_expire passed: the provider closes the trade itself
+                return False
+            trade.status = "SUCCESS"
+            trade.paid_ms = now_ms
+            trade.txn = (("42" if trade.provider == "wechat" else "2026") + _china(now_ms).strftime("%Y%m%d")
+                         + "".join(secrets.choice("0123456789") for _ in range(16)))
+        if not self.hold_notifications:
+            self.notify(trade)
+        return True
+
+    def decline(self, trade: Trade) -> None:
+        with self.lock:
+            if trade.status == "NOTPAY" and trade.provider == "wechat":
+                trade.status = "PAYERROR"  # Alipay: the trade simply stays WAIT_BUYER_PAY
+
+    # ---- callbacks ----
+
+    def notification(self, trade: Trade) -> tuple[dict[str, str], bytes]:
+        """The callback for a paid trade, headers and body exactly as the provider documents them."""
+        if trade.provider == "wechat":
+            return self._wechat_notification(trade)
+        return self._alipay_notification(trade)
+
+    def notify(self, trade: Trade) -> int | None:
+        headers, body = self.notification(trade)
+        try:
+            answer = requests.post(trade.notify_url, data=body, headers=headers, timeout=30)
+            result = (answer.status_code, answer.text)
+        except requests.RequestException as exc:
+            result = (None, str(exc))
+        trade.notifications.append({"headers": headers, "body": body, "status": result[0], "answer": result[1]})
+        return result[0]
+
+    def _wechat_notification(self, trade: Trade) -> tuple[dict[str, str], bytes]:
+        k = self.keys
+        resource = {
+            "mchid": k.wechat_mchid, "appid": k.wechat_appid, "out_trade_no": trade.out_trade_no,
+            "transaction_id": trade.txn, "trade_type": "MWEB" if trade.method == "h5" else "NATIVE",
+            "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "",
+            "success_time": _china(trade.paid_ms).isoformat(timespec="seconds"),
+            "payer": {"openid": "o" + hashlib.sha256(trade.out_trade_no.encode()).hexdigest()[:27]},
+            "amount": {"total": trade.amount, "payer_total": trade.amount, "currency": "CNY",
+                       "payer_currency": "CNY"},
+        }
+        nonce = secrets.token_hex(6)
+        ciphertext = AESGCM(k.wechat_apiv3_key.encode()).encrypt(
+            nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), b"transaction")
+        body = json.dumps({
+            "id": str(uuid.uuid4()), "create_time": _china(time.time() * 1000).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                         "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": "transaction",
+                         "nonce": nonce},
+        }, ensure_ascii=False)
+        headers = {"Content-Type": "application/json", **self.wechat_signature_headers(body)}
+        return headers, body.encode()
+
+    def wechat_signature_headers(self, body: str) -> dict[str, str]:
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        return {
+            "Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": _sign(self.keys.wechat_platform_key, f"{timestamp}\n{nonce}\n{body}\n"),
+            "Wechatpay-Serial": self.keys.wechat_platform_serial,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        }
+
+    def _alipay_notification(self, trade: Trade) -> tuple[dict[str, str], bytes]:
+        k = self.keys
+        now = _china(time.time() * 1000).strftime("%Y-%m-%d %H:%M:%S")
+        params = {
+            "notify_time": now, "notify_type": "trade_status_sync", "notify_id": secrets.token_hex(16),
+            "charset": "utf-8", "version": "1.0", "sign_type": "RSA2", "app_id": k.alipay_appid,
+            "auth_app_id": k.alipay_appid, "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
+            "trade_status": "TRADE_SUCCESS", "total_amount": _yuan(trade.amount),
+            "receipt_amount": _yuan(trade.amount), "buyer_pay_amount": _yuan(trade.amount),
+            "invoice_amount": _yuan(trade.amount), "point_amount": "0.00", "subject": trade.description,
+            "gmt_create": _china(trade.paid_ms).strftime("%Y-%m-%d %H:%M:%S"),
+            "gmt_payment": _china(trade.paid_ms).strftime("%Y-%m-%d %H:%M:%S"),
+            "buyer_id": "2088" + "1" * 12, "seller_id": "2088" + "2" * 12,
+            "fund_bill_list": json.dumps([{"amount": _yuan(trade.amount), "fundChannel": "ALIPAYACCOUNT"}]),
+        }
+        params["sign"] = self.alipay_sign(params, exclude=("sign", "sign_type"))
+        return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode()
+
+    def alipay_sign(self, params: dict[str, str], exclude: tuple[str, ...]) -> str:
+        message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in exclude and v != "")
+        return _sign(self.keys.alipay_key, message)
+
+    # ---- bills ----
+
+    def bill_rows(self, provider: str, day: str) -> list[tuple[str, Trade, int, Refund | None]]:
+        """(kind, trade, amount, refund) of one provider's trades on one China-time day."""
+        rows = []
+        with self.lock:
+            trades = [t for t in self.trades.values() if t.provider == provider]
+        for t in trades:
+            if t.paid_ms and _china(t.paid_ms).strftime("%Y-%m-%d") == day:
+                rows.append(("paid", t, t.amount, None))
+            rows += [("refund", t, r.amount, r) for r in t.refunds if _china(r.ms).strftime("%Y-%m-%d") == day]
+        return rows
+
+    def wechat_bill(self, day: str) -> bytes:
+        k = self.keys
+        header = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+                  "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,"
+                  "商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
+        lines, paid, refunded = [header], 0, 0
+        for _kind, t, amount, refund in self.bill_rows("wechat", day):
+            when = _china(refund.ms if refund else t.paid_ms).strftime("%Y-%m-%d %H:%M:%S")
+            fields = [when, k.wechat_appid, k.wechat_mchid, "0", "", t.txn, t.out_trade_no, "openid",
+                      "MWEB" if t.method == "h5" else "NATIVE", "REFUND" if refund else "SUCCESS", "OTHERS", "CNY",
+                      _yuan(t.amount), "0.00", refund.refund_id if refund else "0", refund.no if refund else "0",
+                      _yuan(amount) if refund else "0.00", "0.00", "ORIGINAL" if refund else "",
+                      "SUCCESS" if refund else "", t.description.replace(",", " "), "", "0.00", "0.60%",
+                      _yuan(t.amount), _yuan(amount) if refund else "0.00", ""]
+            lines.append(",".join("`" + f for f in fields))
+            paid += 0 if refund else amount
+            refunded += amount if refund else 0
+        lines.append("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额")
+        lines.append(",".join("`" + f for f in (str(len(lines) - 2), _yuan(paid), _yuan(refunded), "0.00", "0.00",
+                                                _yuan(paid), _yuan(refunded))))
+        return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
+
+    def alipay_bill(self, day: str) -> bytes:
+        k = self.keys
+        header = ("支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,"
+                  "终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,"
+                  "商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注")
+        rule = "#" + "-" * 40
+        lines = ["#支付宝业务明细查询", f"#账号：[{k.alipay_appid}]",
+                 f"#起始日期：[{day} 00:00:00]   终止日期：[{day} 23:59:59]", rule + "业务明细列表" + rule[1:], header]
+        for _kind, t, amount, refund in self.bill_rows("alipay", day):
+            sign = "-" if refund else ""
+            when = _china(refund.ms if refund else t.paid_ms).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(",".join([t.txn, t.out_trade_no, "退款" if refund else "交易", t.description.replace(",", " "),
+                                   when, when, "", "", "", "", "buyer***@example.com", sign + _yuan(amount),
+                                   sign + _yuan(amount), "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00",
+                                   refund.no if refund else "", "0.00", "0.00", ""]))
+        lines.append(rule + "业务明细列表结束" + rule[1:])
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr(f"{k.alipay_appid}_{day.replace('-', '')}_业务明细.csv", "\n".join(lines).encode("gbk"))
+            archive.writestr(f"{k.alipay_appid}_{day.replace('-', '')}_业务明细(汇总).csv", "#汇总\n".encode("gbk"))
+        return out.getvalue()
+
+
+_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}
+.amount{font-size:2rem;font-weight:600}.box{border:1px solid #ccc;border-radius:8px;padding:1rem}
+button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0}</style></head><body>
+<p><strong>{{ title }}</strong> · payment sandbox (no real money)</p>
+<div class="box">
+<p>{{ trade.description }}</p><p class="amount" id="amount">¥{{ yuan }}</p>
+<p>Order {{ trade.out_trade_no }} · status <span id="status">{{ trade.status }}</span></p>
+{% if message %}<p id="message">{{ message }}</p>{% endif %}
+{% if trade.status == "NOTPAY" %}
+<form method="post" action="{{ base }}/approve?{{ query }}"><button id="approve">Pay / 确认支付</button></form>
+<form method="post" action="{{ base }}/decline?{{ query }}"><button id="decline">Decline / 取消</button></form>
+{% endif %}
+</div></body></html>"""
+
+
+def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
+    sandbox = sandbox or Sandbox()
+    app = Flask(__name__)
+    app.extensions["paysandbox"] = sandbox
+    keys = sandbox.keys
+    merchant_public = keys.wechat_merchant_key.public_key()
+    app_public = keys.alipay_app_key.public_key()
+
+    # ---- WeChat Pay API v3 ----
+
+    def wechat_answer(status: int, payload: dict | None = None) -> Response:
+        body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
+        resp = Response(body, status=status, content_type="application/json; charset=utf-8")
+        resp.headers.update(sandbox.wechat_signature_headers(body))
+        resp.headers["Request-ID"] = str(uuid.uuid4())
+        return resp
+
+    def wechat_error(status: int, code: str, message: str) -> Response:
+        return wechat_answer(status, {"code": code, "message": message})
+
+    @app.before_request
+    def wechat_authorization():
+        if not request.path.startswith("/v3/") or request.path.startswith("/v3/billdownload/"):
+            return None
+        fields = dict(_AUTH.findall(request.headers.get("Authorization", "")))
+        path = request.path + ("?" + request.query_string.decode() if request.query_string else "")
+        message = (f"{request.method}\n{path}\n{fields.get('timestamp', '')}\n{fields.get('nonce_str', '')}\n"
+                   f"{request.get_data(as_text=True)}\n")
+        if (not request.headers.get("Authorization", "").startswith("WECHATPAY2-SHA256-RSA2048 ")
+                or fields.get("mchid") != keys.wechat_mchid or fields.get("serial_no") != keys.wechat_merchant_serial
+                or abs(time.time() - int(fields.get("timestamp") or 0)) > 300
+                or not _verify(merchant_public, message, fields.get("signature", ""))):
+            return wechat_error(401, "SIGN_ERROR", "签名错误")
+        return None
+
+    @app.post("/v3/pay/transactions/<kind>")
+    def wechat_order(kind: str):
+        data = request.get_json(silent=True) or {}
+        if kind not in ("h5", "native"):
+            return wechat_error(404, "NOT_FOUND", "unsupported in the sandbox")
+        amount = (data.get("amount") or {}).get("total")
+        required = (data.get("appid") == keys.wechat_appid and data.get("mchid") == keys.wechat_mchid
+                    and data.get("description") and data.get("out_trade_no") and data.get("notify_url")
+                    and isinstance(amount, int) and amount > 0)
+        if kind == "h5" and not (data.get("scene_info") or {}).get("payer_client_ip"):
+            required = False
+        if not required:
+            return wechat_error(400, "PARAM_ERROR", "参数错误")
+        expires_ms = (datetime.fromisoformat(data["time_expire"]).timestamp() * 1000 if data.get("time_expire")
+                      else time.time() * 1000 + 2 * 3600 * 1000)
+        with sandbox.lock:
+            trade = sandbox.trades.get(("wechat", data["out_trade_no"]))
+            if trade is not None and (trade.amount != amount or trade.status != "NOTPAY"):
+                return wechat_error(400, "ORDERPAID" if trade.status == "SUCCESS" else "OUT_TRADE_NO_USED",
+                                    "商户订单号重复")
+            if trade is None:
+                trade = sandbox.trades[("wechat", data["out_trade_no"])] = Trade(
+                    "wechat", data["out_trade_no"], amount, data["description"], data["notify_url"], expires_ms, kind)
+        prepay = "wx" + secrets.token_hex(14)
+        url = f"{request.host_url}sandbox/pay/wechat/{trade.out_trade_no}?prepay_id={prepay}"
+        return wechat_answer(200, {"h5_url": url} if kind == "h5" else {"code_url": url})
+
+    def wechat_trade(out_trade_no: str) -> Trade | None:
+        if request.args.get("mchid", keys.wechat_mchid) != keys.wechat_mchid:
+            return None
+        return sandbox.trade("wechat", out_trade_no)
+
+    @app.get("/v3/pay/transactions/out-trade-no/<out_trade_no>")
+    def wechat_query(out_trade_no: str):
+        trade = wechat_trade(out_trade_no)
+        if trade is None:
+            return wechat_error(404, "ORDER_NOT_EXIST", "订单不存在")
+        if trade.status == "NOTPAY" and time.time() * 1000 > trade.expires_ms:
+            trade.status = "CLOSED"
+        payload = {"appid": keys.wechat_appid, "mchid": keys.wechat_mchid, "out_trade_no": trade.out_trade_no,
+                   "trade_state": trade.status, "trade_state_desc": trade.status,
+                   "amount": {"total": trade.amount, "currency": "CNY"}}
+        if trade.txn:
+            payload.update(transaction_id=trade.txn, success_time=_china(trade.paid_ms).isoformat(timespec="seconds"),
+                           trade_type="MWEB" if trade.method == "h5" else "NATIVE",
+                           amount={"total": trade.amount, "payer_total": trade.amount, "currency": "CNY",
+                                   "payer_currency": "CNY"})
+        return wechat_answer(200, payload)
+
+    @app.post("/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
+    def wechat_close(out_trade_no: str):
+        trade = sandbox.trade("wechat", out_trade_no)
+        if trade is None:
+            return wechat_error(404, "ORDER_NOT_EXIST", "订单不存在")
+        with sandbox.lock:
+            if trade.status in ("SUCCESS", "REFUND"):
+                return wechat_error(400, "ORDERPAID", "订单已支付")
+            trade.status = "CLOSED"
+        return wechat_answer(204)
+
+    @app.post("/v3/refund/domestic/refunds")
+    def wechat_refund():
+        data = request.get_json(silent=True) or {}
+        amount = data.get("amount") or {}
+        trade = sandbox.trade("wechat", data.get("out_trade_no", ""))
+        if trade is None:
+            return wechat_error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        if (not data.get("out_refund_no") or not isinstance(amount.get("refund"), int)
+                or amount.get("total") != trade.amount):
+            return wechat_error(400, "PARAM_ERROR", "参数错误")
+        refund, error = _refund(sandbox, trade, data["out_refund_no"], amount["refund"])
+        if error:
+            return wechat_error(403, "NOT_ENOUGH" if error == "exceeds" else "INVALID_REQUEST", error)
+        return wechat_answer(200, {
+            "refund_id": refund.refund_id, "out_refund_no": refund.no, "transaction_id": trade.txn,
+            "out_trade_no": trade.out_trade_no, "channel": "ORIGINAL", "status": "SUCCESS",
+            "success_time": _china(refund.ms).isoformat(timespec="seconds"),
+            "create_time": _china(refund.ms).isoformat(timespec="seconds"),
+            "amount": {"total": trade.amount, "refund": refund.amount, "payer_total": trade.amount,
+                       "payer_refund": refund.amount, "currency": "CNY"}})
+
+    @app.get("/v3/certificates")
+    def wechat_certificates():
+        nonce = secrets.token_hex(6)
+        pem = keys.wechat_platform_cert.public_bytes(serialization.Encoding.PEM)
+        cipher = AESGCM(keys.wechat_apiv3_key.encode()).encrypt(nonce.encode(), pem, b"certificate")
+        cert = keys.wechat_platform_cert
+        return wechat_answer(200, {"data": [{
+            "serial_no": keys.wechat_platform_serial,
+            "effective_time": cert.not_valid_before_utc.astimezone(CHINA).isoformat(timespec="seconds"),
+            "expire_time": cert.not_valid_after_utc.astimezone(CHINA).isoformat(timespec="seconds"),
+            "encrypt_certificate": {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": "certificate",
+                                    "ciphertext": base64.b64encode(cipher).decode()}}]})
+
+    @app.get("/v3/bill/tradebill")
+    def wechat_trade_bill():
+        day = request.args.get("bill_date", "")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return wechat_error(400, "PARAM_ERROR", "bill_date")
+        raw = sandbox.wechat_bill(day)
+        token = secrets.token_urlsafe(16)
+        sandbox.bill_tokens[token] = ("wechat", day)
+        return wechat_answer(200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(raw).hexdigest(),  # noqa: S324
+                                   "download_url": f"{request.host_url}v3/billdownload/file?token={token}"})
+
+    @app.get("/v3/billdownload/file")
+    def wechat_bill_download():
+        provider, day = sandbox.bill_tokens.get(request.args.get("token", ""), ("", ""))
+        if provider != "wechat":
+            abort(404)
+        return Response(sandbox.wechat_bill(day), content_type="application/octet-stream")
+
+    # ---- Alipay gateway ----
+
+    def alipay_answer(method: str, payload: dict) -> Response:
+        name = method.replace(".", "_") + "_response"
+        inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        sign = _sign(keys.alipay_key, inner)
+        return Response(f'{{"{name}":{inner},"sign":"{sign}"}}', content_type="application/json; charset=utf-8")
+
+    def alipay_fail(method: str, sub_code: str, sub_msg: str, code: str = "40004") -> Response:
+        return alipay_answer(method, {"code": code, "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg})
+
+    @app.route("/gateway.do", methods=["GET", "POST"])
+    def alipay_gateway():
+        params = {k: v for k, v in request.values.items()}
+        method = params.get("method", "")
+        signature = params.pop("sign", "")
+        message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        if params.get("app_id") != keys.alipay_appid or not _verify(app_public, message, signature):
+            body = json.dumps({"error_response": {"code": "40002", "msg": "Invalid Arguments",
+                                                  "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"}})
+            return Response(body, content_type="application/json; charset=utf-8")
+        try:
+            biz = json.loads(params.get("biz_content") or "{}")
+        except ValueError:
+            return alipay_fail(method, "isv.invalid-parameter", "biz_content", "40002")
+        handler = _ALIPAY_METHODS.get(method)
+        if handler is None:
+            return alipay_fail(method, "isv.invalid-method", "不存在的方法名", "40002")
+        return handler(params, biz)
+
+    def alipay_new_trade(params: dict, biz: dict, method: str) -> Trade | str:
+        try:
+            amount = _fen(biz.get("total_amount", ""))
+        except ValueError:
+            return "total_amount"
+        if not biz.get("out_trade_no") or not biz.get("subject") or amount <= 0:
+            return "out_trade_no"
+        expires_ms = (datetime.strptime(biz["time_expire"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).timestamp()
+                      * 1000 if biz.get("time_expire") else time.time() * 1000 + 2 * 3600 * 1000)
+        with sandbox.lock:
+            key = ("alipay", biz["out_trade_no"])
+            trade = sandbox.trades.get(key)
+            if trade is None:
+                trade = sandbox.trades[key] = Trade("alipay", biz["out_trade_no"], amount, biz["subject"],
+                                                    params.get("notify_url", ""), expires_ms, method,
+                                                    params.get("return_url", ""))
+            elif trade.amount != amount:
+                return "ACQ.CONTEXT_INCONSISTENT"
+        return trade
+
+    def alipay_wap_pay(params: dict, biz: dict):
+        trade = alipay_new_trade(params, biz, "wap")
+        if isinstance(trade, str):
+            return Response(f"Alipay sandbox: bad {escape(trade)}", status=400)
+        return redirect(f"/sandbox/pay/alipay/{trade.out_trade_no}", code=302)
+
+    def alipay_precreate(params: dict, biz: dict):
+        trade = alipay_new_trade(params, biz, "qr")
+        if isinstance(trade, str):
+            return alipay_fail("alipay.trade.precreate", "ACQ.INVALID_PARAMETER", trade)
+        return alipay_answer("alipay.trade.precreate", {
+            "code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no,
+            "qr_code": f"{request.host_url}sandbox/pay/alipay/{trade.out_trade_no}"})
+
+    def alipay_query(params: dict, biz: dict):
+        trade = sandbox.trade("alipay", biz.get("out_trade_no", ""))
+        if trade is None:
+            return alipay_fail("alipay.trade.query", "ACQ.TRADE_NOT_EXIST", "交易不存在")
+        if trade.status == "NOTPAY" and time.time() * 1000 > trade.expires_ms:
+            trade.status = "CLOSED"
+        status = {"NOTPAY": "WAIT_BUYER_PAY", "PAYERROR": "WAIT_BUYER_PAY", "SUCCESS": "TRADE_SUCCESS",
+                  "REFUND": "TRADE_CLOSED", "CLOSED": "TRADE_CLOSED"}[trade.status]
+        if trade.refunded == trade.amount:
+            status = "TRADE_CLOSED"  # a fully refunded trade closes
+        payload = {"code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no, "trade_status": status,
+                   "total_amount": _yuan(trade.amount)}
+        if trade.txn:
+            payload.update(trade_no=trade.txn, buyer_pay_amount=_yuan(trade.amount),
+                           send_pay_date=_china(trade.paid_ms).strftime("%Y-%m-%d %H:%M:%S"))
+        return alipay_answer("alipay.trade.query", payload)
+
+    def alipay_close(params: dict, biz: dict):
+        trade = sandbox.trade("alipay", biz.get("out_trade_no", ""))
+        if trade is None:
+            return alipay_fail("alipay.trade.close", "ACQ.TRADE_NOT_EXIST", "交易不存在")
+        with sandbox.lock:
+            if trade.status not in ("NOTPAY", "PAYERROR", "CLOSED"):
+                return alipay_fail("alipay.trade.close", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+            trade.status = "CLOSED"
+        return alipay_answer("alipay.trade.close", {"code": "10000", "msg": "Success",
+                                                    "out_trade_no": trade.out_trade_no, "trade_no": trade.txn})
+
+    def alipay_refund(params: dict, biz: dict):
+        trade = sandbox.trade("alipay", biz.get("out_trade_no", ""))
+        if trade is None:
+            return alipay_fail("alipay.trade.refund", "ACQ.TRADE_NOT_EXIST", "交易不存在")
+        try:
+            amount = _fen(biz.get("refund_amount", ""))
+        except ValueError:
+            return alipay_fail("alipay.trade.refund", "ACQ.INVALID_PARAMETER", "refund_amount", "40002")
+        refund, error = _refund(sandbox, trade, biz.get("out_request_no") or trade.out_trade_no, amount)
+        if error:
+            code = "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" if error == "exceeds" else "ACQ.TRADE_STATUS_ERROR"
+            return alipay_fail("alipay.trade.refund", code, error)
+        return alipay_answer("alipay.trade.refund", {
+            "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
+            "buyer_logon_id": "buy***@example.com", "fund_change": "Y", "refund_fee": _yuan(trade.refunded),
+            "gmt_refund_pay": _china(refund.ms).strftime("%Y-%m-%d %H:%M:%S")})
+
+    def alipay_bill_url(params: dict, biz: dict):
+        day = biz.get("bill_date", "")
+        if biz.get("bill_type") != "trade" or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return alipay_fail("alipay.data.dataservice.bill.downloadurl.query", "isv.invalid-parameter", "bill")
+        token = secrets.token_urlsafe(16)
+        sandbox.bill_tokens[token] = ("alipay", day)
+        return alipay_answer("alipay.data.dataservice.bill.downloadurl.query", {
+            "code": "10000", "msg": "Success", "bill_download_url": f"{request.host_url}sandbox/bills/{token}.zip"})
+
+    _ALIPAY_METHODS = {
+        "alipay.trade.wap.pay": alipay_wap_pay, "alipay.trade.precreate": alipay_precreate,
+        "alipay.trade.query": alipay_query, "alipay.trade.close": alipay_close,
+        "alipay.trade.refund": alipay_refund,
+        "alipay.data.dataservice.bill.downloadurl.query": alipay_bill_url,
+    }
+
+    @app.get("/sandbox/bills/<token>.zip")
+    def alipay_bill_download(token: str):
+        provider, day = sandbox.bill_tokens.get(token, ("", ""))
+        if provider != "alipay":
+            abort(404)
+        return Response(sandbox.alipay_bill(day), content_type="application/zip")
+
+    # ---- the shopper's page ----
+
+    def page_trade(provider: str, out_trade_no: str) -> Trade:
+        trade = sandbox.trade(provider, out_trade_no)
+        if trade is None:
+            abort(404)
+        return trade
+
+    def pay_page(trade: Trade, message: str = "", status: int = 200):
+        title = "微信支付 WeChat Pay" if trade.provider == "wechat" else "支付宝 Alipay"
+        return render_template_string(_PAGE, title=title, trade=trade, yuan=_yuan(trade.amount), message=message,
+                                      base=f"/sandbox/pay/{trade.provider}/{trade.out_trade_no}",
+                                      query=request.query_string.decode()), status
+
+    @app.get("/sandbox/pay/<provider>/<out_trade_no>")
+    def shopper_page(provider: str, out_trade_no: str):
+        return pay_page(page_trade(provider, out_trade_no))
+
+    def back_to_merchant(trade: Trade):
+        if trade.provider == "wechat" and request.args.get("redirect_url"):
+            return redirect(request.args["redirect_url"], code=303)
+        if trade.provider == "alipay" and trade.return_url:
+            # Alipay's synchronous return: a few signed parameters (the notification is what counts).
+            ret = {"out_trade_no": trade.out_trade_no, "total_amount": _yuan(trade.amount),
+                   "app_id": keys.alipay_appid, "method": "alipay.trade.wap.pay.return", "charset": "utf-8",
+                   "timestamp": _china(time.time() * 1000).strftime("%Y-%m-%d %H:%M:%S"), "version": "1.0",
+                   "sign_type": "RSA2"}
+            if trade.txn:
+                ret["trade_no"] = trade.txn
+            ret["sign"] = sandbox.alipay_sign(ret, exclude=("sign", "sign_type"))
+            sep = "&" if "?" in trade.return_url else "?"
+            return redirect(trade.return_url + sep + urlencode(ret), code=303)
+        return None
+
+    @app.post("/sandbox/pay/<provider>/<out_trade_no>/approve")
+    def shopper_approves(provider: str, out_trade_no: str):
+        trade = page_trade(provider, out_trade_no)
+        if not sandbox.approve(trade):
+            return pay_page(trade, "This order can no longer be paid (expired or closed).", 409)
+        return back_to_merchant(trade) or pay_page(trade, "Paid. 支付成功")
+
+    @app.post("/sandbox/pay/<provider>/<out_trade_no>/decline")
+    def shopper_declines(provider: str, out_trade_no: str):
+        trade = page_trade(provider, out_trade_no)
+        sandbox.decline(trade)
+        return back_to_merchant(trade) or pay_page(trade, "Declined. 已取消")
+
+    @app.post("/sandbox/pay/<provider>/<out_trade_no>/notify")
+    def resend_notification(provider: str, out_trade_no: str):
+        trade = page_trade(provider, out_trade_no)
+        if trade.status not in ("SUCCESS", "REFUND"):
+            abort(409)
+        return {"status": sandbox.notify(trade)}
+
+    @app.get("/sandbox/credentials.json")
+    def credentials():
+        """The merchant's side of the test keys (what a real merchant downloads from the provider's console)."""
+        if request.remote_addr not in ("127.0.0.1", "::1"):
+            abort(403)
+        return keys.merchant_credentials()
+
+    @app.get("/")
+    def index():
+        with sandbox.lock:
+            trades = list(sandbox.trades.values())[-50:]
+        rows = "".join(f"<li><a href='/sandbox/pay/{t.provider}/{t.out_trade_no}'>{t.provider} {t.out_trade_no}</a> "
+                       f"¥{_yuan(t.amount)} {t.status}</li>" for t in reversed(trades))
+        return ("<!doctype html><meta charset=utf-8><title>Payment sandbox</title>"
+                f"<h1>Payment sandbox</h1><ul>{rows}</ul>")
+
+    return app
+
+
+def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int) -> tuple[Refund | None, str]:
+    with sandbox.lock:
+        for r in trade.refunds:
+            if r.no == refund_no:  # the same refund number again: the same refund, not a second one
+                return r, ""
+        if trade.status != "SUCCESS":
+            return None, "trade not paid"
+        if amount <= 0 or trade.refunded + amount > trade.amount:
+            return None, "exceeds"
+        refund = Refund(refund_no, amount, time.time() * 1000, "50" + secrets.token_hex(14))
+        trade.refunds.append(refund)
+        if trade.refunded == trade.amount and trade.provider == "wechat":
+            trade.status = "REFUND"
+        return refund, ""

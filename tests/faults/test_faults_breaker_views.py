@@ -1,0 +1,99 @@
+"""The app's one store breaker covers every view (issue 14): store failures in any view count toward
+opening it; while it is open, views that need the store answer 503 + Retry-After at once, without
+waiting for the store (a stalled store would otherwise hold a worker thread per request for the whole
+store timeout, and probes queue behind them); the captive portal still fails open; once the store
+answers the background probe, the views work again. Driven step by step: no timers raced."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from portal.tools.net import free_port
+
+REPORT = {"ap": "f0:9f:c2:1a:00:01", "observations": [{"client": "02:00:5e:00:56:01", "rssi": -61, "ts": 0}]}
+
+
+@pytest.fixture
+def store_gone(app, svc, demo):
+    """The app built on the live store, which then goes away (a closed port); put back at the end."""
+    pool = svc.db.connection_pool
+    real_port = pool.connection_kwargs["port"]
+    pool.reset()
+    pool.connection_kwargs.update(port=free_port())
+    pool.real_port = real_port
+    yield pool
+    pool.reset()
+    pool.connection_kwargs.update(port=real_port)
+
+
+def post_report(client, token: str):
+    body = {**REPORT, "observations": [{**REPORT["observations"][0], "ts": time.time()}]}
+    return client.post("/api/v1/venues/demo/reports", data=json.dumps(body), content_type="application/json",
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, demo, store_gone, monkeypatch):
+    breaker = svc.breaker
+    for _ in range(breaker.failures_to_open):
+        resp = post_report(client, demo)
+        assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert breaker.is_open
+
+    def no_store(*args, **kwargs):
+        raise AssertionError("a view touched the store while the breaker was open")
+
+    monkeypatch.setattr(store_gone, "get_connection", no_store)
+    resp = post_report(client, demo)
+    assert resp.status_code == 503 and "error" in resp.get_json()
+    page = client.get("/v/demo/", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 503 and page.mimetype == "text/html" and "Retry-After" in page.headers
+    assert "服务暂时繁忙" in page.get_data(as_text=True)  # the shopper's language
+    probe = client.get("/hotspot-detect.html")  # the captive portal fails open, also without the store
+    assert probe.status_code == 302 and urlparse(probe.headers["Location"]).path == "/offline"
+    capport = client.get("/capport/api?venue=demo")
+    assert capport.status_code == 200 and json.loads(capport.data)["captive"] is True
+    assert client.get("/static/portal.css").status_code == 200  # static files never ask the breaker
+
+
+def test_views_work_again_once_the_store_answers(client, svc, demo, store_gone):
+    for _ in range(svc.breaker.failures_to_open):
+        post_report(client, demo)
+    assert svc.breaker.is_open
+    store_gone.reset()
+    store_gone.connection_kwargs.update(port=store_gone.real_port)
+    assert svc.breaker.probe_once()  # the background prober's step, run here
+    assert post_report(client, demo).status_code == 202
+    assert client.get("/v/demo/").status_code == 200
+
+
+def test_a_script_error_is_no_outage(client, svc, demo, monkeypatch):
+    """Only connection errors and timeouts count toward "the store is down": a wrong type or a script
+    error (still a 503 for that request) leaves the breaker closed."""
+    import redis
+
+    def wrong_type(*args, **kwargs):
+        raise redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    monkeypatch.setattr(svc.tokens, "source_for", wrong_type)
+    for _ in range(svc.breaker.failures_to_open + 1):
+        assert post_report(client, demo).status_code == 503
+    assert not svc.breaker.is_open
+
+
+def test_a_failed_ingest_write_is_503_with_retry_after_and_counts(client, svc, demo, monkeypatch):
+    """Ingest answers a failed write itself (503, "retry later"): with Retry-After, and counted as a
+    store failure like any other."""
+    import redis
+
+    def refused(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(svc.rssi, "write_batch", refused)
+    for _ in range(svc.breaker.failures_to_open):
+        resp = post_report(client, demo)
+        assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert svc.breaker.is_open

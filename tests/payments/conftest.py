@@ -1,0 +1,63 @@
+"""The payment sandbox (a real HTTP server the real SDKs talk to) and a real HTTP server of the portal (so
+the sandbox's callbacks arrive over HTTP as in production), both once per test session."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from core.payment_settings import PaymentSettings
+from portal.paysandbox.app import Sandbox, create_sandbox_app
+
+
+class Served:
+    def __init__(self, wsgi_app) -> None:
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """(Sandbox, its URL): new test keys for the session (four RSA keys: about a second)."""
+    box = Sandbox()
+    served = Served(create_sandbox_app(box))
+    yield box, served.url
+    served.stop()
+
+
+class _Late:
+    """The portal app is created after its server's port is known (PORTAL_URL = where callbacks go)."""
+
+    def __init__(self) -> None:
+        self.app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def pay_portal(settings, sandbox):
+    """The portal on the session's store, paying through the sandbox, served over HTTP."""
+    from portal import create_app
+
+    late = _Late()
+    served = Served(late)
+    pay_settings = settings.with_(portal_url=served.url, payments=PaymentSettings(sandbox_url=sandbox[1]))
+    late.app = create_app(pay_settings)
+    late.app.config["SERVER_NAME"] = None
+    yield late.app, served.url
+    served.stop()
+
+
+@pytest.fixture
+def pay(pay_portal, db):
+    """The portal's payment service (on a flushed store) and the sandbox."""
+    app, _url = pay_portal
+    return app.extensions["mallportal"].payments

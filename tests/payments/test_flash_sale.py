@@ -1,0 +1,80 @@
+"""Flash sales sell paid stock only: 200 buyers at once for 50 units end with exactly 50 paid orders (the rest
+never get an order to pay), and a payment for a unit whose reservation lapsed and went to someone else is
+refunded. Real threads against the real store; payments through the real SDK and the sandbox."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from lightapps.activities.payment import RESERVE_S, buy
+from lightapps.activities.store import ActivityKeys, ActivityStore
+from portal.apps.views import STORES
+
+VENUE, ZONE = "demo", "atrium"
+
+
+def new_sale(db, stock: int, price="¥9.90"):
+    now = time.time()
+    return ActivityStore(db).create(VENUE, ZONE, {"kind": "sale", "title_en": "Earbuds", "title_zh": "耳机",
+                                                  "price": price, "starts_at": now - 60, "ends_at": now + 3600,
+                                                  "limit": stock})
+
+
+def pay_order(pay, portal_url, sandbox_url, order):
+    pay.start(VENUE, order.id, "wechat", "native", "203.0.113.7", portal_url, "http://back.example/")
+    return requests.post(f"{sandbox_url}/sandbox/pay/wechat/{order.id}/approve", timeout=60).status_code
+
+
+def test_200_buyers_for_50_units_end_with_exactly_50_paid_orders(pay_portal, pay, sandbox):
+    app, portal_url = pay_portal
+    db = app.extensions["mallportal"].db
+    item = new_sale(db, 50)
+    stock = app.extensions[STORES]["activities.sale"]
+    start = threading.Barrier(200)
+
+    def buyer(i):
+        with app.app_context():
+            start.wait()
+            return buy(VENUE, item, f"anon-buyer-{i:03d}", "http://back.example/", stock)
+
+    with ThreadPoolExecutor(200) as pool:
+        results = list(pool.map(buyer, range(200)))
+    orders = [r for r in results if not isinstance(r, str)]
+    assert len(orders) == 50 and len({o.id for o in orders}) == 50
+    assert {r for r in results if isinstance(r, str)} == {"FULL"}  # never captured: no order at all
+    assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 50
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda o: pay_order(pay, portal_url, sandbox[1], o), orders))
+    assert answers == [200] * 50
+    statuses = [pay.order(VENUE, o.id).status for o in orders]
+    assert statuses == ["paid"] * 50
+    assert db.hlen(ActivityKeys(VENUE).who(item.id)) == 50  # 50 confirmation codes
+    assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 50
+    assert sum(e.amount for e in pay.store.ledger(VENUE, ZONE) if e.kind == "paid") == 50 * 990
+    with app.app_context():  # and nobody gets in afterwards
+        assert buy(VENUE, item, "anon-late", "http://back.example/", stock) == "FULL"
+
+
+def test_a_payment_for_a_lapsed_reservation_is_refunded_when_the_stock_is_gone(pay_portal, pay, sandbox):
+    app, portal_url = pay_portal
+    db = app.extensions["mallportal"].db
+    item = new_sale(db, 1, price="25")
+    stock = app.extensions[STORES]["activities.sale"]
+    with app.app_context():
+        slow = buy(VENUE, item, "anon-slow", "http://back.example/", stock)
+        assert buy(VENUE, item, "anon-quick", "http://back.example/", stock) == "FULL"
+    # The slow buyer's reservation lapses; the quick one reserves the unit and pays for it.
+    later = int(time.time() * 1000) + (RESERVE_S + 1) * 1000
+    quick = stock.reserve(VENUE, item.id, "anon-quick", now_ms=later)
+    assert quick.status == "OK"
+    assert stock.capture(VENUE, item.id, "anon-quick", quick.token) is not None
+    assert pay_order(pay, portal_url, sandbox[1], slow) == 200  # paid in time for its order, but no unit left
+    order = pay.order(VENUE, slow.id)
+    assert order.status == "refunded" and order.refunded == 2500
+    assert sandbox[0].trade("wechat", slow.id).refunded == 2500
+    assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 1
