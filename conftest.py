@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from core.settings import PROJECT_ROOT, Settings
-from portal.tools.net import free_port, wait_for_port
+from portal.tools.net import free_port, stop_process, wait_for_port
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
 os.environ.setdefault("ARGON2_PROFILE", "test")
@@ -196,8 +196,7 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
         wait_for_port(port)
         yield LiveServer(f"http://127.0.0.1:{port}", url, settings)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 # ---- a real browser ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """RSSI ingestion speed: readings/s through the real HTTP endpoint, beside the raw Redis write rate.
 
     python bench/ingest.py [--aps 300] [--clients 20000] [--heard-by 8] [--rounds 3]
-                           [--aps-per-request 15] [--senders 4] [--threads 4]
+                           [--aps-per-request 15] [--senders 4] [--threads 4] [--no-cluster] [--buckets 16]
 
 Starts its own embedded Valkey (AOF on, as `make run` does) and a gunicorn with ONE worker (gthread)
 serving the app, creates a venue with `--aps` APs, and generates a mall-sized load: `--clients`
@@ -17,8 +17,9 @@ parsing or hashing (client ids hashed beforehand):
   * raw stream:  the store's own write path (RssiStore.write_batch) fed the pre-built batches.
 Both run from as many threads as there are HTTP senders. The ratios are HTTP / raw.
 Then (unless --no-cluster) a local 3-primary Valkey Cluster is started and the same batches go through
-the same write path on a cluster client (the venue's primary, its slot checked in the stream): the
-cluster ratio is cluster stream / single-node stream.
+the same write path on a cluster client, twice: the venue's phones in one slot (the venue's primary, its
+slot checked in the stream), then spread over `--buckets` buckets (PHONE_BUCKETS: one stream per
+primary, each slot checked): the cluster ratios are cluster stream / single-node stream.
 Targets (issue 3): >= 100,000 readings/s on one worker and >= 50% of the raw pipeline rate;
 (issue 15): cluster ingest >= 50% of the single-node stream.
 """
@@ -43,7 +44,7 @@ import redis  # noqa: E402
 
 from core.security import MacHasher  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from core.storage import connect, start_embedded_valkey  # noqa: E402
+from core.storage import connect, set_phone_buckets, start_embedded_valkey  # noqa: E402
 from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
 from fingerprints.store import VenueStore  # noqa: E402
 from portal.ingest.health import IngestHealth  # noqa: E402
@@ -239,16 +240,24 @@ def raw_pipeline(db: redis.Redis, batches: list[Batch], now: float, window_s: fl
     return in_threads(write, batches, threads)
 
 
-def cluster_stream(tmp: Path, batches: list[Batch], now: float, window: float, threads: int) -> float:
+def cluster_stream(tmp: Path, batches: list[Batch], now: float, window: float, threads: int,
+                   bucket_counts: tuple[int, ...]) -> list[float]:
     """The store's write path on a local 3-primary cluster (no replicas: the same durability as the
-    single node above); seconds for all batches."""
+    single node above), the venue's phones in each of `bucket_counts` buckets (PHONE_BUCKETS) in turn;
+    seconds for all batches, per count."""
     cluster = start_local_cluster(tmp / "cluster", primaries=3, replicas=0)
     try:
         db = connect(Settings(redis_url=cluster.url, redis_cluster=True), timeout_s=10)
-        raw_stream(RssiStore(db, window), batches[:2], now, 1)  # warm: slot map, connections
-        db.flushdb()
-        return raw_stream(RssiStore(db, window), batches, now, threads)
+        seconds = []
+        for buckets in bucket_counts:
+            set_phone_buckets({VENUE: buckets})
+            raw_stream(RssiStore(db, window), batches[:2], now, 1)  # warm: slot map, connections
+            db.flushdb()
+            seconds.append(raw_stream(RssiStore(db, window), batches, now, threads))
+            db.flushdb()
+        return seconds
     finally:
+        set_phone_buckets({})
         cluster.stop()
 
 
@@ -268,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aps-per-request", type=int, default=15)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads in the one worker")
-    parser.add_argument("--no-cluster", action="store_true", help="skip the run on a local Valkey Cluster")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the runs on a local Valkey Cluster")
+    parser.add_argument("--buckets", type=int, default=16,
+                        help="the cluster's second run spreads the venue's phones over this many buckets")
     args = parser.parse_args(argv)
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
@@ -348,11 +359,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target >= {TARGET_PER_S:,}/s: {'met' if ok_rate else 'NOT met'}; "
               f"target >= {TARGET_RATIO:.0%} of raw pipeline: {'met' if ok_ratio else 'NOT met'}")
         if not args.no_cluster:
-            cluster_rate = n_obs / cluster_stream(tmp, batches, now, window, args.senders)
-            ratio = cluster_rate / stream_rate
-            print(f"raw stream on a 3-primary cluster, {args.senders} threads: {cluster_rate:,.0f} readings/s; "
-                  f"cluster / single-node stream: {ratio:.0%} "
-                  f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+            counts = (1, args.buckets)
+            for buckets, seconds in zip(counts, cluster_stream(tmp, batches, now, window, args.senders, counts),
+                                        strict=True):
+                cluster_rate = n_obs / seconds
+                ratio = cluster_rate / stream_rate
+                print(f"raw stream on a 3-primary cluster, {args.senders} threads, phones in {buckets} bucket(s): "
+                      f"{cluster_rate:,.0f} readings/s; cluster / single-node stream: {ratio:.0%} "
+                      f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
         return 0
     finally:
         if gunicorn is not None:

@@ -1,6 +1,7 @@
 """Scale on a Valkey Cluster: memory per heard phone and per venue, and operations/s per primary.
 
     python bench/scale.py [--venues 10] [--phones 200] [--heard-by 8] [--rounds 12] [--primaries 3]
+                          [--buckets 1]
 
 Starts a local cluster (`--primaries` primaries, no replicas: a replica doubles memory, not ops) and
 loads `--venues` simulated venues with `--phones` heard phones each, through the product's own write
@@ -13,6 +14,8 @@ portal/tracking/) and one footfall record (FootfallStore.record, its Lua script)
     this one Python client), and the primary's own CPU per command (INFO cpu), which gives what one
     primary can take: 1 / CPU per command, per core the primary runs on;
   * the arithmetic for 100 malls x 20,000 phones (README "Scale-out").
+`--buckets N` spreads each venue's phones over N hash-tag buckets (PHONE_BUCKETS, core/storage.py): with
+`--venues 1` the per-primary lines show one mall's load over the primaries.
 The default is small (the shared 2-CPU machine); the issue's figure is --venues 100 --phones 2000.
 """
 
@@ -29,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.settings import Settings  # noqa: E402
-from core.storage import connect  # noqa: E402
+from core.storage import connect, set_phone_buckets  # noqa: E402
 from portal.ingest.observation import Batch  # noqa: E402
 from portal.ingest.store import RssiStore  # noqa: E402
 from portal.tools.valkey_cluster import start_local_cluster  # noqa: E402
@@ -94,7 +97,9 @@ def main() -> int:
     parser.add_argument("--heard-by", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--primaries", type=int, default=3)
+    parser.add_argument("--buckets", type=int, default=1)
     args = parser.parse_args()
+    set_phone_buckets({"*": args.buckets})
     tmp = Path(tempfile.mkdtemp(prefix="mallportal-scale-"))
     cluster = start_local_cluster(tmp / "cluster", primaries=args.primaries, replicas=0)
     try:
@@ -119,7 +124,8 @@ def main() -> int:
         commands = sum(ops1.values()) - sum(ops0.values())
         cpu_per_command = (sum(cpu1.values()) - sum(cpu0.values())) / commands
         print(f"load: {args.venues} venues x {args.phones} phones, {args.heard_by} readings per round, "
-              f"{args.rounds} rounds ({readings:,} readings), {args.primaries} primaries")
+              f"{args.rounds} rounds ({readings:,} readings), {args.primaries} primaries, "
+              f"{args.buckets} phone bucket(s) per venue")
         print(f"memory: {per_phone:,.0f} B per heard phone ({mem_readings / phones:,.0f} B of it readings), "
               f"{mem / args.venues / 1e6:,.2f} MB per venue of {args.phones} phones (maps not included)")
         capacity = 1 / cpu_per_command

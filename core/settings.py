@@ -133,6 +133,21 @@ def _env_list(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _phone_buckets(env: dict[str, str]) -> tuple[tuple[str, int], ...]:
+    """PHONE_BUCKETS: "16" (every venue), "bigmall=16" or "8,bigmall=32" -> (("*", 8), ("bigmall", 32))."""
+    out = []
+    for item in _env_list(env, "PHONE_BUCKETS", ()):
+        venue, _, count = item.rpartition("=")
+        try:
+            buckets = int(count)
+        except ValueError:
+            buckets = 0
+        if buckets < 1 or buckets > 1024:
+            raise ValueError(f"PHONE_BUCKETS entries are N or venue=N (1 <= N <= 1024), got {item!r}")
+        out.append((venue.strip() or "*", buckets))
+    return tuple(out)
+
+
 def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them."""
@@ -284,6 +299,9 @@ class Settings:
     # A tracker's venue leases (portal/leases.py) lapse this long after it stops renewing them: how long
     # a killed tracker's venues wait before another tracker (or its restarted self) takes them over.
     tracker_lease_s: float = 10.0
+    # Hash-tag buckets each venue's per-phone state is spread over (core/storage.py; "*": the rest; 1 when
+    # unset): more than one lets a mall use several cluster primaries. The same on every host.
+    phone_buckets: tuple[tuple[str, int], ...] = ()
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
@@ -347,6 +365,7 @@ class Settings:
             events_maxlen=max(1000, _env_int(env, "EVENTS_MAXLEN", 1_000_000)),
             leave_after_s=max(60.0, _env_float(env, "LEAVE_AFTER_S", 1200.0)),
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
+            phone_buckets=_phone_buckets(env),
             tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),

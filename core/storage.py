@@ -17,7 +17,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,9 +133,39 @@ def refresh_slots(db: Store, min_interval_s: float = 0.5) -> None:
 GLOBAL_TAG = "_global"  # the hash tag of the few keys that name no venue (registries), off the request path
 
 
+# ---- one phone's hot state, spread beyond the venue's slot --------------------------------------
+# A venue's per-phone hot state (readings, the motion filter's state, the kept position, the access
+# session: what every reading and every probe touches) lives under `{venue}` with everything else while
+# the venue has one bucket (the default), or over N hash tags `{venue:b}`, b = crc32(client id) mod N
+# (PHONE_BUCKETS), so one mall's phones spread over several primaries. One phone's keys always share
+# its bucket's slot (a script or pipeline about one phone is one slot); venue-level state (maps, zone
+# apps, footfall, health, tokens) stays in `{venue}`.
+
+_bucket_counts: dict[str, int] = {}  # venue -> N; "*": every venue not named
+
+
+def set_phone_buckets(counts: Mapping[str, int]) -> None:
+    """Each venue's bucket count ("*": the rest; 1 when unset), set once per process by the composition
+    root from PHONE_BUCKETS. Every host must use the same counts: they decide where a phone's keys are."""
+    if any(n < 1 for n in counts.values()):
+        raise ValueError("a venue's phone bucket count must be at least 1")
+    _bucket_counts.clear()
+    _bucket_counts.update(counts)
+
+
+def phone_buckets(venue: str) -> int:
+    return _bucket_counts.get(venue) or _bucket_counts.get("*", 1)
+
+
+def phone_bucket(venue: str, client: str) -> int:
+    buckets = phone_buckets(venue)
+    return zlib.crc32(client.encode()) % buckets if buckets > 1 else 0
+
+
 class VenueKeys:
     """Key builder base: every key carries the `{venue}` hash tag so one venue's keys live on one
-    Redis Cluster shard, and multi-key Lua scripts stay legal there."""
+    Redis Cluster shard, and multi-key Lua scripts stay legal there; one phone's hot state carries its
+    bucket's tag (`phone_key`), `{venue}` itself while the venue has one bucket."""
 
     prefix = "mp"
 
@@ -144,6 +175,19 @@ class VenueKeys:
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, self.tag, *parts))
+
+    def buckets(self) -> range:
+        return range(phone_buckets(self.venue))
+
+    def bucket_key(self, bucket: int, *parts: str) -> str:
+        """A key in one bucket of the venue's per-phone state (`{venue}` itself when it has one bucket)."""
+        if phone_buckets(self.venue) == 1:
+            return self.key(*parts)
+        return ":".join((self.prefix, "{" + f"{self.venue}:{bucket}" + "}", *parts))
+
+    def phone_key(self, client: str, *parts: str) -> str:
+        """A key of one phone's hot state: in that phone's bucket."""
+        return self.bucket_key(phone_bucket(self.venue, client), *parts)
 
 
 class HotScript:

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
-from core.storage import connect
+from core.storage import connect, set_phone_buckets
 from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
+    set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
     venues = VenueStore(db, versions_kept=settings.map_versions_kept)
     rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas)
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).

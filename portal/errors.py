@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core.store_health import StoreUnavailable
+from core.store_health import StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,9 @@ def register_error_handlers(app: Flask) -> None:
         answers 503 at once instead of waiting out the store's timeout: a stalled store must not tie
         up every worker thread while probes wait behind them. The captive portal's views fail open on
         their own; static files need no store."""
-        if request.blueprint != "captive" and request.endpoint not in (None, "static"):
-            current_app.extensions["mallportal"].breaker.check()
+        breaker = _views_breaker()
+        if breaker is not None and request.blueprint != "captive" and request.endpoint not in (None, "static"):
+            breaker.check()
 
     @app.errorhandler(redis.RedisError)
     def _store_unavailable(exc: redis.RedisError):
@@ -122,8 +123,16 @@ def record_store_failure(exc: redis.RedisError) -> None:
     """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
     e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
     script or type error is a bug, not an outage."""
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        current_app.extensions["mallportal"].breaker.record_failure(exc)
+    breaker = _views_breaker()
+    if breaker is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        breaker.record_failure(exc)
+
+
+def _views_breaker() -> StoreBreaker | None:
+    """The store breaker the views answer 503 by: the app's one, on a single store. Not on a cluster: one
+    shard down must not stop the venues on the others (their calls fail, and answer 503, on their own)."""
+    svc = current_app.extensions["mallportal"]
+    return None if svc.settings.redis_cluster else svc.breaker
 
 
 class QueryStringGuard:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from typing import Any
 
 import redis
@@ -19,8 +20,11 @@ class ZoneAppKeys(VenueKeys):
 
 
 class ZoneAppStore:
+    COPY_MAX_AGE_S = 2.0  # how stale this process's copy of a venue's table may be (`from_copy`)
+
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
+        self._copies: dict[str, tuple[float, dict[bytes, bytes]]] = {}  # venue -> (read at, table)
 
     def get(self, venue: str, zone: str) -> tuple[str, dict[str, Any]]:
         return self.decode(self.db.hget(ZoneAppKeys(venue).assignments(), zone))
@@ -42,6 +46,24 @@ class ZoneAppStore:
 
     def set(self, venue: str, zone: str, app: str, config: dict[str, Any]) -> None:
         self.db.hset(ZoneAppKeys(venue).assignments(), zone, json.dumps({"app": app, "config": config}))
+        self._copies.pop(venue, None)
+
+    def from_copy(self, venue: str, zone: str) -> bytes | None:
+        """The zone's stored assignment from this process's copy of the venue's table, read again once
+        older than COPY_MAX_AGE_S (kept while the store cannot be read): for the probe of a venue whose
+        phones lie in other slots than its own (core/storage.py, phone buckets), which must not add a
+        round trip to the venue's slot. Another process's change is seen within that age."""
+        now = time.monotonic()
+        copy = self._copies.get(venue)
+        if copy is None or now - copy[0] >= self.COPY_MAX_AGE_S:
+            try:
+                copy = (now, self.db.hgetall(ZoneAppKeys(venue).assignments()))
+            except redis.RedisError:
+                if copy is None:
+                    raise
+                copy = (now, copy[1])  # the venue's shard is failing over: the last copy, tried again later
+            self._copies[venue] = copy
+        return copy[1].get(zone.encode())
 
     def all(self, venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
         raw = self.db.hgetall(ZoneAppKeys(venue).assignments())

@@ -42,7 +42,8 @@ def init_captive(app: Flask) -> None:
     db = core.db
     breaker = core.breaker  # the app's one store breaker (portal/errors.py answers 503 while it is open)
     sessions = SessionStore(db)
-    landing = Landing(probe_state=ProbeStateStore(db, core.locator), sessions=sessions, locator=core.locator,
+    probe_state = ProbeStateStore(db, core.locator, core.zone_apps)
+    landing = Landing(probe_state=probe_state, sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
                       landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
                       events=core.events)

@@ -4,7 +4,11 @@ A probe is the hottest request the portal serves (every phone sends several on j
 whenever its OS rechecks), so its reads are gathered server side by one script: the phone's access
 session, its kept position (portal/tracking/positions.py, fields by name) with the newest reading now
 stored for it, and the light apps of that position's zone and of its group. Deciding what they mean stays here in
-Python: whether the session is live, whether the kept position still answers, which app the zone runs."""
+Python: whether the session is live, whether the kept position still answers, which app the zone runs.
+
+When the venue spreads its phones over buckets (core/storage.py), the phone's keys lie in its bucket's
+slot and the zone-app table in the venue's: the script reads the phone's part, and the apps come from
+this process's copy of the table (ZoneAppStore.from_copy), still one round trip."""
 
 from __future__ import annotations
 
@@ -13,22 +17,25 @@ from dataclasses import dataclass
 
 import redis
 
-from core.storage import HotScript
+from core.storage import HotScript, phone_buckets
 from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, Locator, Position, TrackKeys
 from portal.tracking.positions import landing_zone, pairs_to_fields
 
-# KEYS: session, kept position, readings, zone apps (all four share the venue's hash tag).
+# KEYS: session, kept position, readings (one slot: the phone's bucket), and the zone apps when they
+# share it (the venue has one bucket); without KEYS[4] the apps come back false.
 _GATHER = """
 local session = redis.call('GET', KEYS[1])
 local kept = redis.call('HGETALL', KEYS[2])
 local newest = redis.call('ZRANGE', KEYS[3], -1, -1)[1] or false
-local place = redis.call('HMGET', KEYS[2], 'zone', 'group')
 local apps = {false, false}
-for i = 1, 2 do
-  if place[i] and place[i] ~= '' then apps[i] = redis.call('HGET', KEYS[4], place[i]) end
+if KEYS[4] then
+  local place = redis.call('HMGET', KEYS[2], 'zone', 'group')
+  for i = 1, 2 do
+    if place[i] and place[i] ~= '' then apps[i] = redis.call('HGET', KEYS[4], place[i]) end
+  end
 end
 return {session, newest, kept, apps[1], apps[2]}
 """
@@ -42,18 +49,26 @@ class ProbeState:
 
 
 class ProbeStateStore:
-    def __init__(self, db: redis.Redis, locator: Locator) -> None:
+    def __init__(self, db: redis.Redis, locator: Locator, zone_apps: ZoneAppStore) -> None:
         self.locator = locator
+        self.zone_apps = zone_apps
         self._gather = HotScript(db, _GATHER)
 
     def read(self, venue: str, client: str, now: float | None = None) -> ProbeState:
         now = time.time() if now is None else now
         keys = [SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
-                RssiKeys(venue).readings(client), ZoneAppKeys(venue).assignments()]
+                RssiKeys(venue).readings(client)]
+        spread = phone_buckets(venue) > 1
+        if not spread:
+            keys.append(ZoneAppKeys(venue).assignments())
         raw_session, newest, kept, zone_app, group_app = self._gather(keys=keys, args=())
         position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest, now)
         landing = landing_zone(position)
         app = None
         if landing is not None:  # the app of the zone the phone lands in: its zone's, or its group's
-            app = ZoneAppStore.app_of(zone_app if landing == position.zone else group_app)
+            if spread:
+                raw = self.zone_apps.from_copy(venue, landing)
+            else:
+                raw = zone_app if landing == position.zone else group_app
+            app = ZoneAppStore.app_of(raw)
         return ProbeState(session=SessionStore.decode(raw_session, now), position=position, app=app)

@@ -14,7 +14,8 @@ from core.storage import VenueKeys
 
 class SessionKeys(VenueKeys):
     def session(self, client: str) -> str:
-        return self.key("session", client)
+        """In the phone's bucket, beside its kept position: the probe reads both in one script."""
+        return self.phone_key(client, "session", client)
 
     def client_ip(self, ip: str) -> str:
         return self.key("ip", ip)

@@ -203,6 +203,8 @@ def demo_back_url() -> str | None:
     """On a demo venue's shopper pages in demo mode: the way back to /demo (a first-time visitor came
     from there and has no other way back once the portal page opened)."""
     venue = hub_venue()
+    if services().breaker.is_open:  # the store is down: the 503 page must not wait for it
+        return None
     try:
         return url_for("demo.page") if venue and demo_mode_for(venue) else None
     except redis.RedisError:

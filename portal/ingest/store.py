@@ -11,8 +11,10 @@ switched off (CLIENT REPLY OFF, as in the Redis "mass insertion" guide), then ON
 ordinary command whose reply proves the stream was applied (an out-of-memory server answers it with
 an error). Every command in the stream is idempotent and the batch was validated whole beforehand,
 so a retried request never double-counts, and a rejected request stores nothing. On a cluster the
-stream goes to the primary of the venue's slot; a slot that moved answers the check with MOVED (the
-writes before it were refused, not applied elsewhere), and the stream is sent again to the new owner.
+stream goes to the primary of the venue's slot (of each bucket's slot, when the venue spreads its
+phones over buckets: one stream per primary, all sent before any reply is read), with one check per
+slot; a slot that moved answers its check with MOVED (the writes before it were refused, not applied
+elsewhere), and the chunk is sent again to the new owners.
 Key names that are not ASCII take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ from collections.abc import Iterable, Sequence
 import redis
 from redis.cluster import RedisCluster
 
-from core.storage import REDIRECTS, Store, VenueKeys, is_cluster, refresh_slots, replica_count, slot_pool
+from core.storage import (
+    REDIRECTS,
+    Store,
+    VenueKeys,
+    is_cluster,
+    phone_bucket,
+    phone_buckets,
+    refresh_slots,
+    replica_count,
+    slot_pool,
+)
 from portal.ingest.observation import Batch, Observation
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
@@ -35,18 +47,19 @@ _FLAG = {True: "|a", False: "|p", None: ""}
 
 class RssiKeys(VenueKeys):
     def readings(self, client: str) -> str:
-        return self.key("rssi", client)
+        return self.phone_key(client, "rssi", client)
 
     def ap_last_seen(self) -> str:
         return self.key("ap", "last")
 
-    def new_readings(self) -> str:
-        """Set: clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
-        return self.key("heard", "new")
+    def new_readings(self, bucket: int = 0) -> str:
+        """Set: the bucket's clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
+        return self.bucket_key(bucket, "heard", "new")
 
-    def being_positioned(self) -> str:
-        """Set: the batch a tracker took from new_readings and has not finished (put back if it died)."""
-        return self.key("heard", "taken")
+    def being_positioned(self, bucket: int = 0) -> str:
+        """Set: the batch a tracker took from the bucket's new_readings and has not finished (put back if
+        it died)."""
+        return self.bucket_key(bucket, "heard", "taken")
 
 
 def pack_command(*args: object) -> bytes:
@@ -61,6 +74,27 @@ def pack_command(*args: object) -> bytes:
             data = str(arg).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
+
+
+class _NodeStream:
+    """What one primary is sent: the writes with replies off, then the checks (one per slot written) and
+    WAIT with replies on."""
+
+    def __init__(self, pool: redis.ConnectionPool, key: str) -> None:
+        self.pool = pool
+        self.key = key  # a key of one of its slots (which replicas to wait for)
+        self.body: list[bytes] = []
+        self.checks: list[bytes] = []
+        self.replicas = 0
+
+    def add(self, writes: bytes, check: bytes | None) -> None:
+        self.body.append(writes)
+        if check is not None:
+            self.checks.append(check)
+
+    def packed(self, replicas: int) -> list[bytes]:
+        wait = [pack_command("WAIT", replicas, RssiStore.REPLICA_WAIT_MS)] if replicas else []
+        return [_REPLY_OFF, *self.body, _REPLY_ON, *self.checks, *wait]
 
 
 class NotReplicated(redis.ConnectionError):
@@ -93,8 +127,7 @@ class RssiStore:
         """Store a validated batch; returns how many readings it held. `extra` commands (same venue's
         keys) ride along in the last round trip."""
         keys = RssiKeys(venue)
-        prefix = keys.readings("")
-        fast = self.use_stream and prefix.isascii() and isinstance(self.db, redis.Redis | RedisCluster)
+        fast = self.use_stream and keys.key("").isascii() and isinstance(self.db, redis.Redis | RedisCluster)
         n = len(batch)
         if n == 0 and not extra:
             return 0
@@ -105,10 +138,10 @@ class RssiStore:
             tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
             if fast:
                 try:
-                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
-                except REDIRECTS:  # the slot moved (resharding, failover): its new owner gets the stream
+                    self._send_packed(keys, batch, start, stop, now, tail)
+                except REDIRECTS:  # a slot moved (resharding, failover): its new owner gets the stream
                     refresh_slots(self.db, min_interval_s=0.0)
-                    self._send_packed(prefix, keys.new_readings(), batch, start, stop, now, tail)
+                    self._send_packed(keys, batch, start, stop, now, tail)
                 except redis.ConnectionError:
                     refresh_slots(self.db)  # a dead primary: the next request finds its promoted replica
                     raise
@@ -118,58 +151,79 @@ class RssiStore:
 
     # -- the stream -------------------------------------------------------------------------------
 
-    def _send_packed(self, prefix: str, new: str, batch: Batch, start: int, stop: int, now: float,
+    def _send_packed(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
                      extra: list[Command]) -> None:
-        parts: list[str] = []
-        add = parts.append
-        lp = len(prefix)
-        touched: dict[str, None] = {}
-        last_zadd = ""
+        """The chunk's commands, grouped by the phones' buckets (core/storage.py: one, `{venue}`, unless
+        the venue spreads its phones), one stream per primary holding any of those buckets."""
+        buckets = phone_buckets(keys.venue)
+        prefixes = [keys.bucket_key(b, "rssi", "") for b in range(buckets)]
+        parts: list[list[str]] = [[] for _ in range(buckets)]
+        last_zadd = [""] * buckets
+        touched: dict[str, int] = {}
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
                                               batch.flags[start:stop], strict=True):
+            bucket = touched.get(client)
+            if bucket is None:
+                bucket = touched[client] = phone_bucket(keys.venue, client)
+            prefix = prefixes[bucket]
             score = f"{ts:.3f}"
             member = f"{ap}|{rssi:g}|{score}{_FLAG[flag]}"
-            last_zadd = (f"*4\r\n$4\r\nZADD\r\n${lp + len(client)}\r\n{prefix}{client}\r\n"
-                         f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
-            add(last_zadd)
-            touched[client] = None
+            last_zadd[bucket] = zadd = (f"*4\r\n$4\r\nZADD\r\n${len(prefix) + len(client)}\r\n{prefix}{client}\r\n"
+                                        f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
+            parts[bucket].append(zadd)
         cutoff = repr(now - self.window_s)
         tail = f"$4\r\n-inf\r\n${len(cutoff)}\r\n{cutoff}\r\n"
         ttl = str(self.ttl_s)
         ttl_arg = f"${len(ttl)}\r\n{ttl}\r\n"
-        sadd = f"*3\r\n$4\r\nSADD\r\n${len(new)}\r\n{new}\r\n"
-        for client in touched:
-            key = f"${lp + len(client)}\r\n{prefix}{client}\r\n"
-            add(f"*4\r\n$16\r\nZREMRANGEBYSCORE\r\n{key}{tail}*3\r\n$6\r\nEXPIRE\r\n{key}{ttl_arg}"
-                f"{sadd}${len(client)}\r\n{client}\r\n")
-        stream = [_REPLY_OFF, "".join(parts).encode()]
-        stream.extend(pack_command(*command) for command in extra)
-        stream.append(_REPLY_ON)
-        # The check: an ordinary command whose reply is read (a repeat of the last write; idempotent),
-        # on a key of the venue's slot, so a node that does not own it answers MOVED.
-        stream.append(last_zadd.encode() if last_zadd else pack_command("EXISTS", prefix))
-        replicas = min(self.wait_replicas, replica_count(self.db, prefix)) if is_cluster(self.db) else 0
-        if replicas:
-            stream.append(pack_command("WAIT", replicas, self.REPLICA_WAIT_MS))
-        pool = slot_pool(self.db, prefix)
-        conn = pool.get_connection()
+        sadds = [f"*3\r\n$4\r\nSADD\r\n${len(new)}\r\n{new}\r\n"
+                 for new in (keys.new_readings(b) for b in range(buckets))]
+        for client, bucket in touched.items():
+            key = f"${len(prefixes[bucket]) + len(client)}\r\n{prefixes[bucket]}{client}\r\n"
+            parts[bucket].append(f"*4\r\n$16\r\nZREMRANGEBYSCORE\r\n{key}{tail}*3\r\n$6\r\nEXPIRE\r\n"
+                                 f"{key}{ttl_arg}{sadds[bucket]}${len(client)}\r\n{client}\r\n")
+        streams: dict[int, _NodeStream] = {}
+
+        def stream_for(key: str) -> _NodeStream:
+            pool = slot_pool(self.db, key)
+            return streams.setdefault(id(pool), _NodeStream(pool, key))
+
+        for bucket in range(buckets):
+            if parts[bucket]:
+                # The check: an ordinary command whose reply is read (a repeat of the bucket's last write;
+                # idempotent) on a key of the bucket's slot, so a node that does not own it answers MOVED.
+                stream_for(prefixes[bucket]).add("".join(parts[bucket]).encode(), last_zadd[bucket].encode())
+        if extra:
+            venue_slot = keys.ap_last_seen()
+            covered = buckets == 1 and touched  # the venue's slot is bucket 0's, already checked
+            stream_for(venue_slot).add(b"".join(pack_command(*command) for command in extra),
+                                       None if covered else pack_command("EXISTS", venue_slot))
+        sent: list[tuple[_NodeStream, redis.connection.AbstractConnection]] = []
         try:
-            # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
-            # fail-fast one, for this connection and this write only.
-            conn.update_current_socket_timeout(self.WRITE_TIMEOUT_S)
-            conn.send_packed_command(stream)
-            if conn.read_response() not in (b"OK", "OK"):
-                raise redis.ResponseError("CLIENT REPLY ON was not acknowledged")
-            conn.read_response()  # raises ResponseError if the server refused writes (e.g. OOM)
-            if replicas and conn.read_response() < replicas:
-                raise NotReplicated("the venue's replica did not confirm the readings in time")
-            conn.update_current_socket_timeout(-1)  # back to the pool's own timeout
+            for node in streams.values():
+                replicas = min(self.wait_replicas, replica_count(self.db, node.key)) if is_cluster(self.db) else 0
+                conn = node.pool.get_connection()
+                sent.append((node, conn))
+                # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
+                # fail-fast one, for this connection and this write only.
+                conn.update_current_socket_timeout(self.WRITE_TIMEOUT_S)
+                conn.send_packed_command(node.packed(replicas))
+                node.replicas = replicas
+            for node, conn in sent:  # every primary is writing meanwhile
+                if conn.read_response() not in (b"OK", "OK"):
+                    raise redis.ResponseError("CLIENT REPLY ON was not acknowledged")
+                for _ in node.checks:
+                    conn.read_response()  # raises if the server refused writes (OOM) or the slot moved
+                if node.replicas and conn.read_response() < node.replicas:
+                    raise NotReplicated("the venue's replica did not confirm the readings in time")
+                conn.update_current_socket_timeout(-1)  # back to the pool's own timeout
         except BaseException:
-            conn.disconnect()  # never hand a connection in an unknown state back to the pool
+            for _node, conn in sent:
+                conn.disconnect()  # never hand a connection in an unknown state back to the pool
             raise
         finally:
-            pool.release(conn)
+            for node, conn in sent:
+                node.pool.release(conn)
 
     def _send_pipeline(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
                        extra: list[Command]) -> None:
@@ -184,7 +238,7 @@ class RssiStore:
             pipe.zadd(key, members)
             pipe.zremrangebyscore(key, "-inf", now - self.window_s)
             pipe.expire(key, self.ttl_s)
-            pipe.sadd(keys.new_readings(), client)
+            pipe.sadd(keys.new_readings(phone_bucket(keys.venue, client)), client)
         for command in extra:
             pipe.execute_command(*command)
         pipe.execute()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 
 
@@ -22,3 +24,16 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"server on port {port} did not start")
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 60.0, sig: int = signal.SIGTERM) -> None:
+    """Ask a server we started to stop (`sig`), wait up to `grace_s` (a loaded machine is slow to shut a
+    gunicorn down, and a test's teardown must not fail for it), then kill it."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -47,11 +47,11 @@ def landing_zone(position: Position | None) -> str | None:
 class TrackKeys(VenueKeys):
     def track(self, client: str) -> str:
         """String: the motion filter's state for the client (JSON)."""
-        return self.key("track", client)
+        return self.phone_key(client, "track", client)
 
     def last_position(self, client: str) -> str:
         """Hash: the kept position, field by field (KeptPosition)."""
-        return self.key("pos", client)
+        return self.phone_key(client, "pos", client)
 
 
 @dataclass(frozen=True)

@@ -53,34 +53,48 @@ class Tracker:
         self._take = db.register_script(_TAKE)
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Position up to `batch` clients of the venue with new readings; returns how many were taken.
-        The batch stays marked as taken in the store until it is done, so a tracker killed mid-batch
+        """Position up to `batch` clients with new readings from each of the venue's phone buckets
+        (core/storage.py; one unless the venue spreads its phones); returns how many were taken. A
+        bucket's batch stays marked as taken in the store until it is done, so a tracker killed mid-batch
         loses no phone: the next step on the venue (this tracker's or the next lease holder's) puts the
         batch back first (tests/faults/test_faults_gunicorn.py kills one with SIGKILL)."""
         keys = RssiKeys(venue)
-        clients = self._take(keys=[keys.new_readings(), keys.being_positioned()], args=[self.batch]) or []
+        taken, fault = 0, None
+        for bucket in keys.buckets():
+            try:
+                taken += self._step_bucket(venue, keys, bucket, now)
+            except redis.RedisError as exc:  # one bucket's shard down: the venue's other buckets go on
+                fault = exc
+        if fault is not None:
+            raise fault
+        return taken
+
+    def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None) -> int:
+        new, taken = keys.new_readings(bucket), keys.being_positioned(bucket)
+        clients = self._take(keys=[new, taken], args=[self.batch]) or []
         for i, raw in enumerate(clients):
             try:
                 self.locator.locate(venue, raw.decode(), now)
             except redis.RedisError:
-                self._put_back(keys, clients[i:])
+                self._put_back(new, taken, clients[i:])
                 raise
             except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
                 log.exception("tracker: positioning a client of venue %s failed", venue)
         if clients:
-            self.db.delete(keys.being_positioned())
+            self.db.delete(taken)
         return len(clients)
 
-    def _put_back(self, keys: RssiKeys, clients: list[bytes]) -> None:
+    def _put_back(self, new: str, taken: str, clients: list[bytes]) -> None:
         """Best effort after a store error: the next round retries them (their next reading would too);
         if this fails too, the taken batch is still in the store and the next step puts all of it back."""
         with contextlib.suppress(redis.RedisError), self.db.pipeline(transaction=True) as pipe:
-            pipe.sadd(keys.new_readings(), *clients)
-            pipe.delete(keys.being_positioned())
+            pipe.sadd(new, *clients)
+            pipe.delete(taken)
             pipe.execute()
 
     def pending(self, venue: str) -> int:
-        return int(self.db.scard(RssiKeys(venue).new_readings()))
+        keys = RssiKeys(venue)
+        return sum(int(self.db.scard(keys.new_readings(bucket))) for bucket in keys.buckets())
 
     def drain(self, venue: str) -> int:
         """Position every client with new readings now (the CLI's --once); returns how many."""

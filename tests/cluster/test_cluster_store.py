@@ -11,12 +11,14 @@ from urllib.parse import urlparse
 import pytest
 import redis
 
-from core.storage import HotScript, is_cluster
+from core.storage import HotScript, is_cluster, phone_buckets, set_phone_buckets
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
+from portal.captive import captive_services
+from portal.captive.sessions import SessionKeys
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
-from portal.tracking import Tracker
+from portal.tracking import Tracker, TrackKeys
 from portal.tracking.footfall import FootfallStore
 from tests.cluster.conftest import venues_on_each_primary
 from tests.test_slice import expected_landing_path, post_phone_at
@@ -155,15 +157,27 @@ def test_watch_transaction_on_one_slot(db):
     assert venues.versions(venue) == [1, 2]
 
 
+@pytest.fixture
+def app(settings, db):
+    """Here the app spreads the demo mall's phones over 8 buckets (PHONE_BUCKETS=demo=8): the walk below
+    runs on the spread layout; the failover and two-host tests walk the one-bucket layout."""
+    from portal import create_app
+
+    yield create_app(settings.with_(phone_buckets=(("demo", 8),)))
+    set_phone_buckets({})  # stores made without an app (the next tests') use one bucket
+
+
 def test_shopper_walk_on_the_cluster(app, client, demo, svc, demo_map):
     """Reports in -> the tracker positions the phone -> the probe sends it to its zone's app -> the
-    app's page answers; a second phone elsewhere is positioned by its probe itself; and the `{_global}`
-    registry is off the request path: with it gone, a venue's ingest and probes work (one test: the
-    demo mall is loaded once)."""
+    app's page answers; a second phone elsewhere is positioned by its probe itself; one mall's phones
+    lie on several primaries; a granted session is found by the probe; and the `{_global}` registry is
+    off the request path: with it gone, a venue's ingest and probes work (one test: the demo mall is
+    loaded once)."""
     phone = "02:00:5e:00:53:c1"
-    assert is_cluster(svc.db)
+    assert is_cluster(svc.db) and phone_buckets("demo") == 8
     post_phone_at(client, demo, demo_map, 1, 20, 30, phone=phone)
-    assert Tracker(svc.db, svc.venues, svc.locator).drain("demo") == 1
+    tracker = Tracker(svc.db, svc.venues, svc.locator)
+    assert tracker.drain("demo") == 1
     resp = client.get(f"/generate_204?client_mac={phone}")
     assert resp.status_code == 302
     landing = urlparse(resp.headers["Location"])
@@ -175,7 +189,24 @@ def test_shopper_walk_on_the_cluster(app, client, demo, svc, demo_map):
     resp = client.get(f"/generate_204?client_mac={other}")
     assert urlparse(resp.headers["Location"]).path == expected_landing_path(app, svc, "garage")
 
-    svc.db.delete("mp:{_global}:venues", "mp:{_global}:venues:version")
+    # One mall, several primaries: its phones' readings, kept positions and sessions lie in 8 slots.
+    db, now = svc.db, time.time()
+    tracker.drain("demo")  # the garage phone
+    svc.rssi.write_batch("demo", batch_of(64, now), now)
+    primaries = {db.nodes_manager.get_node_from_slot(db.keyslot(RssiKeys("demo").readings(f"phone{c}"))).name
+                 for c in range(64)}
+    assert len(primaries) == 3
+    assert all(svc.rssi.readings("demo", f"phone{c}", now) for c in range(64))
+    assert tracker.pending("demo") == 64 and tracker.drain("demo") == 64
+    client_id = svc.hasher.client_id(phone)
+    assert TrackKeys("demo").last_position(client_id).startswith("mp:{demo:")
+    assert db.exists(TrackKeys("demo").last_position(client_id))
+    with app.app_context():
+        captive_services().sessions.grant("demo", client_id, 600, "direct")
+    assert db.exists(SessionKeys("demo").session(client_id))
+    assert client.get(f"/generate_204?client_mac={phone}").status_code == 204  # online: the session found
+
+    db.delete("mp:{_global}:venues", "mp:{_global}:venues:version")
     third = "02:00:5e:00:53:c3"
     post_phone_at(client, demo, demo_map, 1, 20, 30, phone=third)
     resp = client.get(f"/generate_204?client_mac={third}")

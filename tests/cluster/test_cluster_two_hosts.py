@@ -20,7 +20,7 @@ from core.storage import connect
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from portal.demo import simulated_reports
 from portal.ingest.store import RssiKeys
-from portal.tools.net import free_port, wait_for_port
+from portal.tools.net import free_port, stop_process, wait_for_port
 
 pytestmark = pytest.mark.slow
 PHONE = "02:00:5e:00:53:e1"
@@ -72,9 +72,7 @@ def hosts(settings, demo_map, tmp_path_factory):
         yield ports[0], ports[1], token, db
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown: nothing left to finish here
-        for proc in procs:
-            proc.wait(timeout=15)
+            stop_process(proc, sig=signal.SIGQUIT)  # gunicorn's quick shutdown: nothing left to finish here
 
 
 def test_session_granted_on_a_is_honoured_on_b(hosts):

@@ -17,6 +17,12 @@ from portal.tools.net import free_port
 REPORT = {"ap": "f0:9f:c2:1a:00:01", "observations": [{"client": "02:00:5e:00:56:01", "rssi": -61, "ts": 0}]}
 
 
+@pytest.fixture(autouse=True)
+def breaker_stepped_by_hand(svc, monkeypatch):
+    """No background prober: the tests run its step (probe_once) themselves, so no timer is raced."""
+    monkeypatch.setattr(svc.breaker, "_background", False)
+
+
 @pytest.fixture
 def store_gone(app, svc, demo):
     """The app built on the live store, which then goes away (a closed port); put back at the end."""
@@ -97,3 +103,15 @@ def test_a_failed_ingest_write_is_503_with_retry_after_and_counts(client, svc, d
         resp = post_report(client, demo)
         assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
     assert svc.breaker.is_open
+
+
+def test_on_a_cluster_the_views_never_ask_the_breaker(client, svc, demo, monkeypatch):
+    """One shard down must not stop the venues on the others: on a cluster the views answer by their own
+    calls, whatever the (process-wide) breaker says."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(svc, "settings", replace(svc.settings, redis_cluster=True))
+    for _ in range(svc.breaker.failures_to_open):
+        svc.breaker.record_failure(None)
+    assert svc.breaker.is_open
+    assert post_report(client, demo).status_code == 202
