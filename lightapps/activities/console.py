@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from lightapps.activities import notices
 from lightapps.activities.store import (
     KINDS,
     ActivityInputError,
@@ -77,8 +78,11 @@ def create(venue: str, zone: str, kind: str):
 
 @console_bp.post("/<item_id>/stop")
 def stop(venue: str, zone: str, item_id: str):
+    before = store().get(venue, item_id[:20])
     if not store().stop(venue, zone, item_id[:20]):
         abort(404, _("No such activity in this zone."))
+    if before is not None and before.kind == "group" and not before.outcome:
+        notices.group_cancelled(store(), venue, before)
     audit("activities.stop", venue, zone=zone, activity=item_id[:20])
     return redirect(url_for("activities_console.home", venue=venue, zone=zone), code=303)
 

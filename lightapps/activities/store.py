@@ -455,6 +455,10 @@ class ActivityStore:
             pipe.hget(keys.who(item_id), client)
         return {i: c.decode() for i, c in zip(item_ids, pipe.execute(), strict=True) if c}
 
+    def members(self, venue: str, item_id: str) -> list[str]:
+        """The shoppers who joined (a group buy's members, to tell them how it went)."""
+        return sorted(m.decode() for m in self.db.hkeys(ActivityKeys(venue).who(item_id)))
+
     def mine(self, venue: str, client: str, now: float | None = None) -> list[tuple[Activity, str]]:
         keys = ActivityKeys(venue)
         ids = [i.decode() for i in self.db.zrevrange(keys.mine(client), 0, 199)]

@@ -11,7 +11,7 @@ import time
 from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
-from lightapps.activities import APP
+from lightapps.activities import APP, notices
 from lightapps.activities.payment import buy, price_fen
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
@@ -140,6 +140,7 @@ def join(venue: str, item_id: str):
         result = store().join(venue, item.id, shopper.client)
     if result.status == "OK":
         record_event(APP, "activity_join", venue, shopper, zone=item.zone, item=item.id)
+        notices.after_join(store(), venue, store().get(venue, item.id) or item, shopper.client)
     if result.status in ("OK", "ALREADY"):
         extra = {"joined": "1"} if result.ok else {}
         return redirect(shopper_url("activities.item", venue=venue, item_id=item.id, **extra, **lang_arg()),

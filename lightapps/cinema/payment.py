@@ -8,8 +8,9 @@ counter."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context
 
+from lightapps.cinema import notices
 from lightapps.cinema.store import CinemaStore, Hold, Showtime
 from portal.apps.views import STORES
 from portal.payments.service import PaymentService
@@ -27,7 +28,13 @@ def register(flask_app: Flask) -> None:
     def on_paid(order: Order) -> bool:
         # Idempotent: a confirmed hold confirms again to the same booking; an expired or cancelled one
         # cannot, and the service refunds.
-        return store.confirm(order.venue, order.ref, order.shopper, order.merchant).ok
+        outcome = store.confirm(order.venue, order.ref, order.shopper, order.merchant)
+        if outcome.ok and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
+            booking = store.booking(order.venue, outcome.code)
+            show = store.showtime(order.venue, booking.show_id) if booking else None
+            if show is not None:
+                notices.ticket_issued(order.venue, order.merchant, booking, show)
+        return outcome.ok
 
     def on_closed(order: Order) -> None:
         store.cancel_hold(order.venue, order.ref, order.shopper)

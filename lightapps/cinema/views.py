@@ -13,7 +13,7 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lightapps.cinema import APP
+from lightapps.cinema import APP, notices
 from lightapps.cinema.common import (
     bookable,
     cinema_store,
@@ -28,6 +28,7 @@ from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_s
 from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_today
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
@@ -173,6 +174,9 @@ def confirm(venue: str, zone: str, token: str):
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
         record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id, seats=len(hold.seats))
+        booking = cinema_store().booking(venue, outcome.code)
+        if booking is not None:
+            notices.ticket_issued(venue, zone, booking, show)
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=outcome.code), code=303)
     hold = cinema_store().get_hold(venue, hold.token) or hold
     if outcome.status == "expired":
@@ -218,7 +222,8 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
-                 cancellable=booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff))
+                 cancellable=booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
+                 notify_phone=masked_phone(venue, booking.client))
 
 
 def _refund_cutoff_s() -> int:
@@ -249,4 +254,17 @@ def cancel_ticket(venue: str, zone: str, code: str):
         # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking,
         # so a repeated cancel never refunds twice).
         services().payments.refund(venue, order.id, order.refundable, "ticket cancelled", refund_no=order.id + "C")
+    return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
+
+
+@bp.post("/<zone>/ticket/<code>/text")
+def text_ticket(venue: str, zone: str, code: str):
+    """"Text me this ticket": the shopper's number (any common format), then an SMS with a link to this
+    page that opens it in any browser. Only the ticket's own shopper (404 otherwise)."""
+    booking, show = _my_booking(venue, zone, code)
+    try:
+        masked = save_phone(venue, booking.client, request.form.get("phone"))
+    except PhoneInputError as exc:
+        return _ticket_page(venue, zone, booking, show, 400, exc.message)
+    notices.ticket_issued(venue, zone, booking, show, channel="sms", phone_masked=masked)
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)

@@ -10,6 +10,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from fingerprints.model import Zone
+from portal.apps.locale import from_local
 from portal.apps.notify import cancel, in_both, notify
 
 REMINDER_BEFORE_S = 30 * 60
@@ -41,7 +42,7 @@ def reminder_key(zone: str, rid: str) -> str:
 
 def remind_booking(venue: str, zone: Zone, rid: str, client: str, day_iso: str, slot: str, party: int) -> bool:
     """Schedule the reminder REMINDER_BEFORE_S before the booked time (now when that is already past)."""
-    starts_at = datetime.fromisoformat(f"{day_iso}T{slot}").timestamp()
+    starts_at = from_local(datetime.fromisoformat(f"{day_iso}T{slot}"), venue)  # the venue's wall clock
     texts = in_both(title=lambda lang: _("Your table at %(slot)s", slot=slot),
                     body=lambda lang: _("%(place)s, %(day)s %(slot)s, party of %(n)s.", day=day_iso, slot=slot, n=party,
                                    place=_name(zone, lang)))

@@ -17,10 +17,9 @@ from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
-from portal.apps.notify import masked_phone, save_phone
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.notify.phones import PhoneInputError
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
@@ -255,7 +254,7 @@ def notify_me(venue: str, zone: str):
     if shopper is None or shopper.venue != venue:
         abort(403, _("Open this page from the link you were given to get texts."))
     try:
-        save_phone(venue, shopper.client, request.form.get("phone"))
+        save_phone(venue, shopper.client, request.form.get("phone"), _lang())
     except PhoneInputError as exc:
         return _message(venue, zone, 400, exc.message)
     return _back(venue, zone)

@@ -23,23 +23,26 @@ from typing import Any
 
 import redis
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
+from core.errors import InputError
+from portal.apps.locale import PhoneNumberError, parse_phone
 from portal.apps.views import is_zh
 from portal.notify import views as notify_views
 from portal.notify.contacts import LANGS
-from portal.notify.phones import parse_phone
 from portal.notify.sms import mask_phone
 
 log = logging.getLogger(__name__)
 
 
 def notify(venue: str, shopper: str, event: str, data: Mapping[str, Any], *, key: str | None = None,
-           at: float | None = None) -> bool:
-    """Queue a notification for the shopper (by shopper id); False when `key` was queued before or the store
-    failed. NotifyInputError (a bug in the app) for a malformed event, key or payload."""
+           at: float | None = None, channel: str = "") -> bool:
+    """Queue a notification for the shopper (by shopper id), on every channel they opted into or only on
+    `channel` ("sms": "text me this ticket"); False when `key` was queued before or the store failed.
+    NotifyInputError (a bug in the app) for a malformed event, key or payload."""
     message_id = key or f"{event}:{secrets.token_hex(8)}"
     try:
-        return notify_views.outbox().enqueue(venue, shopper, event, data, message_id, at=at)
+        return notify_views.outbox().enqueue(venue, shopper, event, data, message_id, at=at, channel=channel)
     except redis.RedisError as exc:
         log.warning("notify: %s for venue %s dropped, store unavailable: %s", event, venue, exc.__class__.__name__)
         return False
@@ -64,11 +67,21 @@ def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
     return out
 
 
-def save_phone(venue: str, shopper: str, raw: str | None) -> str:
-    """The shopper's number for SMS, in any common format (the venue's region), texts in the page's language;
-    returns it masked. PhoneInputError (field "phone", a message in the shopper's language) if not a number."""
-    phone = parse_phone(raw)
-    notify_views.contacts().set_phone(venue, shopper, phone, "zh" if is_zh() else "en")
+class PhoneInputError(InputError):
+    """A number for texts that is not a phone number; the message is in the shopper's language."""
+
+
+def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
+    """The shopper's number for SMS, in any common format (read in the venue's phone region: the platform's
+    parse_phone), texts in `lang` (else the page's language); returns it masked. PhoneInputError (field
+    "phone", a message in the shopper's language) when it is not a number."""
+    try:
+        phone = parse_phone(raw, field="phone")
+    except PhoneNumberError:
+        message = _("That is not a valid phone number.") if (raw or "").strip() else _("Enter your mobile number.")
+        raise PhoneInputError("phone", message) from None
+    lang = lang if lang in LANGS else ("zh" if is_zh() else "en")
+    notify_views.contacts().set_phone(venue, shopper, phone, lang)
     return mask_phone(phone)
 
 

@@ -1,7 +1,8 @@
 """How a shopper may be reached: the channels they opted into, per shopper (the random shopper id).
 
 One hash per shopper, `mp:{v}:notify:contact:<shopper>`: `lang` (en|zh, the language of the page where
-they opted in), `phone` (E.164; kept only for delivery, never logged, gone with the hash) and
+they opted in), `phone` (E.164, sealed with the phone vault, core/security.py: AES-GCM under PHONE_KEY;
+opened only to send an SMS, never logged, gone with the hash) and
 `push:<subscription id>` -> the browser's push subscription (endpoint and keys; the id is a hash of the
 endpoint). It expires CONTACT_TTL_S after the last change: an opt-in lasts as long as a visit's tickets and
 bookings matter, not forever. A shopper has at most MAX_PUSH subscriptions (one per browser they use)."""
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import redis
 
 from core.errors import InputError
+from core.security import PhoneVault
 from core.storage import VenueKeys
 
 CONTACT_TTL_S = 30 * 86400
@@ -89,8 +91,9 @@ def _b64url(value: object, low: int, high: int) -> bool:
 
 
 class ContactStore:
-    def __init__(self, db: redis.Redis, ttl_s: int = CONTACT_TTL_S) -> None:
+    def __init__(self, db: redis.Redis, phone_key: str, ttl_s: int = CONTACT_TTL_S) -> None:
         self.db = db
+        self.vault = PhoneVault(phone_key)
         self.ttl_s = ttl_s
         self._add_push = db.register_script(_ADD_PUSH)
 
@@ -109,7 +112,7 @@ class ContactStore:
         key = ContactKeys(venue).contact(shopper)
         pipe = self.db.pipeline(transaction=True)
         if phone:
-            pipe.hset(key, mapping={"phone": phone, "lang": _lang(lang)})
+            pipe.hset(key, mapping={"phone": self.vault.seal(phone), "lang": _lang(lang)})
             pipe.expire(key, self.ttl_s)
         else:
             pipe.hdel(key, "phone")
@@ -118,7 +121,15 @@ class ContactStore:
     def get(self, venue: str, shopper: str) -> Contact:
         raw = {k.decode(): v.decode() for k, v in self.db.hgetall(ContactKeys(venue).contact(shopper)).items()}
         push = {k[5:]: json.loads(v) for k, v in raw.items() if k.startswith("push:")}
-        return Contact(lang=_lang(raw.get("lang")), phone=raw.get("phone") or None, push=push)
+        return Contact(lang=_lang(raw.get("lang")), phone=self._open(raw.get("phone")), push=push)
+
+    def _open(self, sealed: str | None) -> str | None:
+        if not sealed:
+            return None
+        try:
+            return self.vault.open(sealed)
+        except ValueError:  # sealed under another PHONE_KEY: as good as no number
+            return None
 
 
 def _lang(lang: str | None) -> str:

@@ -76,8 +76,8 @@ class Job:
     data: dict[str, str]
     created: float
     attempt: int = 0
-    channel: str = ""  # "" until fanned out: every channel the shopper opted into
-    target: str = ""  # the channel's target (a push subscription id); "" for SMS (the shopper's phone)
+    channel: str = ""  # "" until fanned out: every channel the shopper opted into (or the one named)
+    target: str = ""  # the channel's target (a push subscription id, "phone"); "" until fanned out
 
     @property
     def key(self) -> str:
@@ -165,11 +165,12 @@ class Outbox:
     # ---- apps ---------------------------------------------------------------------------------------
 
     def enqueue(self, venue: str, shopper: str, event: str, data: Mapping[str, Any], message_id: str,
-                at: float | None = None, now: float | None = None) -> bool:
-        """Queue a message for the shopper (now, or at `at`); False when this id was queued before."""
+                at: float | None = None, now: float | None = None, channel: str = "") -> bool:
+        """Queue a message for the shopper (now, or at `at`; on every channel they opted into, or only on
+        `channel`); False when this id was queued before."""
         clean = check_message(event, data, message_id)
         now = time.time() if now is None else now
-        job = Job(id=message_id, venue=venue, shopper=shopper, event=event, data=clean, created=now)
+        job = Job(id=message_id, venue=venue, shopper=shopper, event=event, data=clean, created=now, channel=channel)
         keys = NotifyKeys(venue)
         later = "" if at is None or at <= now else repr(float(at))
         return bool(self._enqueue(keys=[keys.seen(message_id), keys.stream(), keys.jobs(), keys.due()],
@@ -178,7 +179,7 @@ class Outbox:
     def cancel(self, venue: str, message_id: str) -> bool:
         """Withdraw a message not sent yet (a reminder for a cancelled booking); True if one was waiting."""
         keys = NotifyKeys(venue)
-        key = f"{message_id}||"
+        key = f"{message_id}||"  # a scheduled message's key (not fanned out; see Job.key)
         pipe = self.db.pipeline(transaction=True)
         pipe.zrem(keys.due(), key)
         pipe.hdel(keys.jobs(), key)

@@ -34,7 +34,7 @@ def init_notify(app: Flask) -> None:
     """The outbox and the contact store for this process, the VAPID public key, the opt-in endpoints."""
     svc = app.extensions["mallportal"]
     app.extensions[OUTBOX] = Outbox(svc.db)
-    app.extensions[CONTACTS] = ContactStore(svc.db)
+    app.extensions[CONTACTS] = ContactStore(svc.db, svc.settings.phone_key)
     key = svc.settings.notify.vapid_private_key
     app.extensions[VAPID_PUBLIC] = vapid_public_key(key) if key else ""
     app.register_blueprint(bp)

@@ -60,7 +60,7 @@ class NotifyWorker:
         self.settings = settings
         self.policy = settings.notify
         self.outbox = Outbox(db)
-        self.contacts = ContactStore(db)
+        self.contacts = ContactStore(db, settings.phone_key)
         self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s)
         self.channels = {channel.name: channel for channel in channels}
         self.venues = venues
@@ -91,10 +91,12 @@ class NotifyWorker:
 
     def _handle(self, job: Job, now: float) -> None:
         contact = self.contacts.get(job.venue, job.shopper)
-        if job.channel:
+        if job.target:  # a retry: one channel, one target
             self._deliver(job, contact, now)
             return
-        targets = [(name, target) for name, channel in self.channels.items() for target in channel.targets(contact)]
+        channels = {job.channel: self.channels.get(job.channel)} if job.channel else self.channels
+        targets = [(name, target) for name, channel in channels.items() if channel is not None
+                   for target in channel.targets(contact)]
         if not targets:
             self.outbox.count(job.venue, "no_channel")  # the shopper opted into nothing: nothing to do
         for name, target in targets:

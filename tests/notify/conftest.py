@@ -92,3 +92,11 @@ def push_service():
 def new_browser():
     """Makes browsers (push subscription keys)."""
     return Browser
+
+
+@pytest.fixture
+def contacts(svc):
+    """The shoppers' opt-ins, as the app keeps them (phone numbers sealed with the suite's PHONE_KEY)."""
+    from portal.notify.contacts import ContactStore
+
+    return ContactStore(svc.db, svc.settings.phone_key)

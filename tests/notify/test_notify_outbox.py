@@ -7,11 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.apps.notify import cancel, in_both, notify, save_phone
+from portal.apps.notify import PhoneInputError, cancel, in_both, notify, save_phone
 from portal.notify.channels import Refused, Retry
-from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyInputError, NotifyKeys, Outbox
-from portal.notify.phones import PhoneInputError
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
 from portal.notify.worker import NotifyWorker, backoff_s
 from portal.shopper import token_store
@@ -48,8 +46,8 @@ def send(app, shopper="s-1", key="queue.called:jade:A001", **data):
             "path": "/v/demo/queue/jade", "number": "A001", **data}, key=key)
 
 
-def test_notification_reaches_the_dev_sms_sender_with_a_link_that_opens_the_shoppers_page(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "en")
+def test_notification_reaches_the_dev_sms_sender_with_a_link_that_opens_the_shoppers_page(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "en")
     assert send(app) is True
     worker = NotifyWorker(db, svc.settings, [dev_channel(db)])
     assert worker.drain("demo", now=NOW) == 1
@@ -63,17 +61,17 @@ def test_notification_reaches_the_dev_sms_sender_with_a_link_that_opens_the_shop
     assert db.xlen(NotifyKeys("demo").stream()) == 0  # acknowledged and deleted
 
 
-def test_same_key_is_sent_once(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+def test_same_key_is_sent_once(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     assert send(app) is True
     assert send(app) is False  # a double tap, a retried request
     NotifyWorker(db, svc.settings, [dev_channel(db)]).drain("demo", now=NOW)
     assert len(dev_sms(db, "demo", "s-1")) == 1
 
 
-def test_a_redelivered_entry_is_not_sent_again(app, svc, db):
+def test_a_redelivered_entry_is_not_sent_again(app, svc, db, contacts):
     """The worker died after sending, before acknowledging: the entry comes back, the SMS does not."""
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     send(app)
     outbox = Outbox(db)
     outbox.ensure_group("demo")
@@ -87,8 +85,8 @@ def test_a_redelivered_entry_is_not_sent_again(app, svc, db):
     assert outbox.stats("demo")["duplicate"] == 1
 
 
-def test_retries_with_backoff_then_the_dead_letters(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+def test_retries_with_backoff_then_the_dead_letters(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     send(app)
     flaky = Flaky()
     worker = NotifyWorker(db, svc.settings, [flaky])  # NOTIFY_MAX_ATTEMPTS 3, first retry after ~10 s
@@ -121,8 +119,8 @@ def test_a_refused_message_goes_to_the_dead_letters_at_once(app, svc, db):
     assert "refused: number refused" in Outbox(db).dead_letters("demo")[0].error
 
 
-def test_one_failing_channel_does_not_resend_the_other(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+def test_one_failing_channel_does_not_resend_the_other(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     send(app)
     flaky = Flaky()
     worker = NotifyWorker(db, svc.settings, [dev_channel(db), flaky])
@@ -136,8 +134,8 @@ def test_backoff_doubles_and_is_capped():
     assert 9 <= backoff_s(10, 0) <= 11 and 18 <= backoff_s(10, 1) <= 22 and backoff_s(10, 30) <= 900 * 1.1
 
 
-def test_reminder_waits_for_its_time_and_can_be_cancelled(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "en")
+def test_reminder_waits_for_its_time_and_can_be_cancelled(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "en")
     worker = NotifyWorker(db, svc.settings, [dev_channel(db)])
     with app.test_request_context():
         data = {"title_en": "Your table at 19:00", "path": "/v/demo/queue/jade"}
@@ -157,8 +155,8 @@ def test_shopper_without_any_channel_is_counted_not_retried(app, svc, db):
     assert stats["no_channel"] == 1 and stats["dead_letters"] == 0 and stats["scheduled"] == 0
 
 
-def test_texts_in_the_shoppers_language(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+def test_texts_in_the_shoppers_language(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     with app.test_request_context():
         notify("demo", "s-1", "queue.called", {"title_en": "Table ready", "title_zh": "请就座"})
         notify("demo", "s-1", "queue.called", {"title_en": "Only English"})  # the other language rather than nothing
@@ -191,21 +189,21 @@ def test_store_fault_drops_the_notification_not_the_action(app, monkeypatch):
 
 @pytest.mark.parametrize("typed", ["13800138000", "138 0013 8000", "+86 138-0013-8000", "0086 13800138000",
                                    "(138) 0013-8000"])
-def test_phone_numbers_in_any_common_format(app, db, typed):
+def test_phone_numbers_in_any_common_format(app, db, typed, contacts):
     with app.test_request_context():
         assert save_phone("demo", "s-1", typed) == "+86•••••••8000"
-    assert ContactStore(db).get("demo", "s-1").phone == "+8613800138000"
+    assert contacts.get("demo", "s-1").phone == "+8613800138000"
 
 
 @pytest.mark.parametrize("typed", ["", "12345", "not a number", "+86 138", "1" * 40])
-def test_bad_phone_numbers_are_refused_and_nothing_is_kept(app, db, typed):
+def test_bad_phone_numbers_are_refused_and_nothing_is_kept(app, db, typed, contacts):
     with app.test_request_context(), pytest.raises(PhoneInputError):
         save_phone("demo", "s-1", typed)
-    assert ContactStore(db).get("demo", "s-1").phone is None
+    assert contacts.get("demo", "s-1").phone is None
 
 
-def test_sms_budget_per_shopper_and_day(app, svc, db):
-    ContactStore(db).set_phone("demo", "s-1", "+8613800138000", "zh")
+def test_sms_budget_per_shopper_and_day(app, svc, db, contacts):
+    contacts.set_phone("demo", "s-1", "+8613800138000", "zh")
     channel = SmsChannel(LoggingSmsProvider(db, show_text=True), db, per_shopper_day=2)
     with app.test_request_context():
         for i in range(3):

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from core.security import vapid_public_key
 from portal.apps.notify import notify
-from portal.notify.contacts import ContactStore
 from portal.notify.outbox import Outbox
 from portal.notify.webpush import WebPushChannel
 from portal.notify.worker import NotifyWorker
@@ -82,7 +81,8 @@ def test_push_end_to_end(app, client, svc, db, push_service, new_browser, demo):
         check_vapid(received.headers, push_service.url, vapid_public_key("P8VYdzUcEZb1hX-WomDvTfS7p4aH1OGrEbk_BYqwZKc"))
 
 
-def test_push_service_failure_is_retried_then_dead_lettered(app, client, svc, db, push_service, new_browser, demo):
+def test_push_service_failure_is_retried_then_dead_lettered(app, client, svc, db, push_service, new_browser, demo,
+                                                            contacts):
     push_service.status["/push/down"] = 503
     subscribe(client, token_for(app), {"subscription": new_browser().subscription(f"{push_service.url}/push/down")})
     with app.test_request_context():
@@ -93,16 +93,16 @@ def test_push_service_failure_is_retried_then_dead_lettered(app, client, svc, db
     assert len(push_service.received) == 3  # NOTIFY_MAX_ATTEMPTS in these tests
     [letter] = Outbox(db).dead_letters("demo")
     assert letter.job.channel == "push" and "503" in letter.error
-    assert ContactStore(db).get("demo", "s-1").push  # a server error does not drop the subscription
+    assert contacts.get("demo", "s-1").push  # a server error does not drop the subscription
 
 
-def test_gone_subscription_is_forgotten(app, client, svc, db, push_service, new_browser, demo):
+def test_gone_subscription_is_forgotten(app, client, svc, db, push_service, new_browser, demo, contacts):
     push_service.status["/push/gone"] = 410
     subscribe(client, token_for(app), {"subscription": new_browser().subscription(f"{push_service.url}/push/gone")})
     with app.test_request_context():
         notify("demo", "s-1", "queue.called", {"title_en": "Table ready"})
     NotifyWorker(db, svc.settings, [WebPushChannel(svc.settings.notify)]).drain("demo", now=NOW)
-    assert ContactStore(db).get("demo", "s-1").push == {}
+    assert contacts.get("demo", "s-1").push == {}
     stats = Outbox(db).stats("demo")
     assert stats["target_gone"] == 1 and stats["dead_letters"] == 0 and stats["scheduled"] == 0
 
@@ -110,7 +110,7 @@ def test_gone_subscription_is_forgotten(app, client, svc, db, push_service, new_
 # ---- the subscribe endpoint: who may call it, bad input -------------------------------------------------
 
 
-def test_subscribe_needs_the_shoppers_token_of_this_venue(app, client, db, new_browser, demo):
+def test_subscribe_needs_the_shoppers_token_of_this_venue(app, client, db, new_browser, demo, contacts):
     body = {"subscription": new_browser().subscription("https://fcm.googleapis.com/fcm/send/abc")}
     assert subscribe(client, None, body).status_code == 401
     assert subscribe(client, "demo." + "x" * 43, body).status_code == 401  # not a live token
@@ -119,9 +119,9 @@ def test_subscribe_needs_the_shoppers_token_of_this_venue(app, client, db, new_b
                               headers={"Cookie": f"mp_c={token_for(app)}"})
     assert cookie_only.status_code == 401  # a cookie is not enough: no other site can subscribe a shopper
     assert subscribe(client, token_for(app), body, venue="nowhere").status_code == 404
-    assert ContactStore(db).get("demo", "s-1").push == {}
+    assert contacts.get("demo", "s-1").push == {}
     assert subscribe(client, token_for(app), body).status_code == 201
-    assert list(ContactStore(db).get("demo", "s-1").push.values())[0]["endpoint"].endswith("/abc")
+    assert list(contacts.get("demo", "s-1").push.values())[0]["endpoint"].endswith("/abc")
 
 
 @pytest.mark.parametrize("body, field", [
@@ -138,13 +138,13 @@ def test_subscribe_needs_the_shoppers_token_of_this_venue(app, client, db, new_b
                        "keys": {"p256dh": "short", "auth": "x"}}}, "subscription.keys"),
     ([1, 2], "$"),
 ])
-def test_subscribe_bad_input_is_400_and_nothing_is_stored(app, client, db, demo, body, field):
+def test_subscribe_bad_input_is_400_and_nothing_is_stored(app, client, db, demo, body, field, contacts):
     response = subscribe(client, token_for(app), body)
     assert response.status_code == 400 and response.json["field"] == field
-    assert ContactStore(db).get("demo", "s-1").push == {}
+    assert contacts.get("demo", "s-1").push == {}
 
 
-def test_subscribe_other_bad_requests(app, client, db, new_browser, demo):
+def test_subscribe_other_bad_requests(app, client, db, new_browser, demo, contacts):
     token = token_for(app)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
     assert client.post("/api/v1/venues/demo/notify/push", data="{}", headers=headers).status_code == 415
@@ -156,10 +156,10 @@ def test_subscribe_other_bad_requests(app, client, db, new_browser, demo):
     assert subscribe(client, token, body).status_code == 201  # the same one again: kept, not a sixth
     extra = {"subscription": new_browser().subscription("https://fcm.googleapis.com/fcm/send/6")}
     assert subscribe(client, token, extra).status_code == 409
-    assert len(ContactStore(db).get("demo", "s-1").push) == 5
+    assert len(contacts.get("demo", "s-1").push) == 5
 
 
-def test_unsubscribe_only_ones_own(app, client, db, new_browser, demo):
+def test_unsubscribe_only_ones_own(app, client, db, new_browser, demo, contacts):
     body = {"subscription": new_browser().subscription("https://fcm.googleapis.com/fcm/send/abc")}
     sid = subscribe(client, token_for(app), body).json["id"]
     intruder = {"Authorization": f"Bearer {token_for(app, client='s-2')}"}
@@ -168,4 +168,4 @@ def test_unsubscribe_only_ones_own(app, client, db, new_browser, demo):
     assert client.delete("/api/v1/venues/demo/notify/push/..%2F", headers=intruder).status_code in (404, 405)
     owner = {"Authorization": f"Bearer {token_for(app)}"}
     assert client.delete(f"/api/v1/venues/demo/notify/push/{sid}", headers=owner).status_code == 204
-    assert ContactStore(db).get("demo", "s-1").push == {}
+    assert contacts.get("demo", "s-1").push == {}

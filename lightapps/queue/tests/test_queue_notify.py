@@ -1,0 +1,99 @@
+"""The queue reaches the shopper after the page is closed: a number for texts on the ticket page, a text
+when the host calls the number, a reminder before a booked table (withdrawn when the booking is cancelled).
+Delivered by the notification worker through the development SMS sender."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portal.notify.contacts import ContactStore
+from portal.notify.outbox import NotifyKeys
+from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
+from portal.notify.worker import NotifyWorker
+from portal.shopper import token_store
+
+BASE = "/v/demo/queue/jade"
+CONSOLE = "/console/apps/queue/demo/jade"
+
+
+@pytest.fixture
+def contacts(svc):
+    return ContactStore(svc.db, svc.settings.phone_key)
+
+
+def deliver(svc, db, now=None):
+    channel = SmsChannel(LoggingSmsProvider(db, show_text=True), db, per_shopper_day=10)
+    NotifyWorker(db, svc.settings, [channel]).drain("demo", now=now)
+
+
+def new_shopper(app, client) -> tuple[str, str]:
+    import re
+
+    client.delete_cookie("mp_c")
+    page = client.get(BASE).get_data(as_text=True)
+    client.delete_cookie("mp_c")
+    token = re.search(r'name="c" value="([^"]+)"', page).group(1)
+    return token, token_store(app).resolve(token).client
+
+
+def test_called_number_is_texted_in_the_shoppers_language(app, client, console, svc, db):
+    token, shopper = new_shopper(app, client)
+    client.post(f"{BASE}/take", data={"party": "2", "c": token})
+    page = client.get(f"{BASE}?c={token}").get_data(as_text=True)
+    assert 'id="notify"' in page and 'id="notify-phone"' in page
+    assert client.post(f"{BASE}/notify", data={"phone": "138 0013 8000", "c": token, "lang": "zh"}).status_code == 303
+    page = client.get(f"{BASE}?c={token}&lang=zh").get_data(as_text=True)
+    assert "+86•••••••8000" in page and "13800138000" not in page
+
+    console.login("jade")
+    assert client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": console.csrf()}).status_code == 303
+    deliver(svc, db)
+    [sms] = dev_sms(db, "demo", shopper)
+    assert sms["event"] == "queue.called" and "A001" in sms["text"] and "翡翠" in sms["text"]
+    assert f"{BASE}?c=" in sms["text"]
+    # Called again (a second call of the same number cannot happen; a repeated request is one text).
+    deliver(svc, db)
+    assert len(dev_sms(db, "demo", shopper)) == 1
+
+
+def test_phone_form_bad_input_and_who_may_post(app, client, db, demo, contacts):
+    token, shopper = new_shopper(app, client)
+    for bad in ("", "12", "call me", "+86 138", "9" * 40):
+        response = client.post(f"{BASE}/notify", data={"phone": bad, "c": token})
+        assert response.status_code == 400, bad
+    client.delete_cookie("mp_c")
+    assert client.post(f"{BASE}/notify", data={"phone": "13800138000"}).status_code == 403  # no shopper token
+    assert client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": "demo." + "x" * 43}).status_code == 403
+    assert contacts.get("demo", shopper).phone is None
+    assert client.post("/v/demo/queue/atrium/notify", data={"phone": "13800138000", "c": token}).status_code == 404
+
+
+def test_booking_reminder_is_scheduled_and_withdrawn(app, client, svc, db, demo):
+    token, shopper = new_shopper(app, client)
+    client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": token})
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    assert client.post(f"{BASE}/reserve", data={"party": "3", "date": day, "slot": "12:00",
+                                                "c": token}).status_code == 303
+    [(key, due)] = db.zrange(NotifyKeys("demo").due(), 0, -1, withscores=True)
+    assert key.decode().startswith("queue.reminder:jade:")
+    assert due == datetime.fromisoformat(f"{day}T12:00").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() - 1800
+    deliver(svc, db)
+    assert dev_sms(db, "demo") == []  # not yet
+    deliver(svc, db, now=due + 1)
+    [sms] = dev_sms(db, "demo", shopper)
+    assert sms["event"] == "queue.reminder" and "12:00" in sms["text"]
+
+    # A second booking, cancelled: its reminder goes with it.
+    other_day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)).isoformat()
+    client.post(f"{BASE}/reserve", data={"party": "2", "date": other_day, "slot": "12:00", "c": token})
+    assert db.zcard(NotifyKeys("demo").due()) == 1
+    rid = key.decode().rsplit(":", 1)[1]
+    from lightapps.queue.store import QueueStore
+
+    other = [r for r in QueueStore(db).my_reservations("demo", "jade", shopper, [other_day])][0]
+    assert other["id"] != rid
+    client.post(f"{BASE}/reserve/cancel", data={"reservation": other["id"], "c": token})
+    assert db.zcard(NotifyKeys("demo").due()) == 0
