@@ -1,7 +1,7 @@
 """No raw MAC address, phone number or shopper token in the application's own log lines.
 
-`RedactingFilter` rewrites a record's message (after %-formatting) with each of them replaced by a
-placeholder; `install()` puts it on the handlers of the root and gunicorn loggers and in the log-record
+`RedactingFilter` rewrites a record's message (after %-formatting) and its traceback with each of them
+replaced by a placeholder; `install()` puts it on the handlers of the root and gunicorn loggers and in the log-record
 factory, so records from any logger, and handlers added later (a test's caplog), are covered too. The
 access log never gets a query string in the first place (gunicorn.conf.py); this is the second line."""
 
@@ -42,11 +42,18 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        # A traceback repeats the values the failing code held (a URL, a phone number in an exception's
+        # message): formatted here, redacted, and left in exc_text, which every Formatter prints as is.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(_TRACEBACKS.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         record._redacted = True
         return True
 
 
 _FILTER = RedactingFilter()
+_TRACEBACKS = logging.Formatter()
 
 
 def install() -> None:

@@ -40,6 +40,21 @@ def test_redact_covers_macs_phones_tokens_and_c_values():
     assert redact(kept) == kept
 
 
+def test_tracebacks_are_redacted_too(caplog):
+    from core.logredact import install
+
+    install()  # what the app factory, the tracker and gunicorn.conf.py do
+    logger = logging.getLogger("mallportal.test.traceback")
+    with caplog.at_level(logging.ERROR, logger=logger.name):
+        try:
+            raise ValueError(f"cannot send to {PHONE} for {MAC}")
+        except ValueError:
+            logger.exception("send failed")
+    text = caplog.text
+    assert "ValueError" in text and "send failed" in text
+    assert PHONE not in text and MAC not in text and "[phone]" in text
+
+
 def test_a_real_flow_leaves_no_raw_mac_phone_or_token_in_the_captured_logs(client, demo, svc, caplog):
     from portal.shopper import Shopper, shopper_token
 
