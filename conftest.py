@@ -12,6 +12,7 @@ import redis
 
 from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, stop_process, wait_for_port
+from tests.browsers import IPHONE_UA
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
 os.environ.setdefault("ARGON2_PROFILE", "test")
@@ -211,8 +212,6 @@ CHROMIUM_ARGS = [
 # machine speed. Every context the session browser opens gets this instead.
 BROWSER_TIMEOUT_MS = 120_000
 
-IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-             "(KHTML, like Gecko) Mobile/15E148")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import hmac
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -153,15 +154,23 @@ def _phone_buckets(env: dict[str, str]) -> tuple[tuple[str, int], ...]:
 
 def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
-    stay valid across restarts without anyone having to set them."""
+    stay valid across restarts without anyone having to set them. Processes that start together (gunicorn's
+    workers, the tracker) agree on one value: it is written to a private file and linked into place, so the
+    first writer wins and nobody reads a half-written file."""
     path = data_dir / "secrets" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = make()
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(make())  # mkstemp made it 0600
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process won: use its value
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def shares_store(redis_url: str | None, cluster: bool) -> bool:

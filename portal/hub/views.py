@@ -252,14 +252,16 @@ def lang_url(lang: str) -> str:
     """The language switch: always a GET URL that keeps the shopper's `c`. On a GET page, this page in the
     other language; after a POST (a form shown again with an error) the same path when it answers GET,
     else the venue's home."""
-    if request.method == "GET":
-        pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
-        return request.path + "?" + urlencode([*pairs, ("lang", lang)])
-    values: dict[str, str] = {"lang": lang}
     try:
         token = current_shopper_token()
     except redis.RedisError:
         token = ""
+    if request.method == "GET":
+        pairs = [(k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "c")]
+        if token:  # also a token minted for this page (an anonymous shopper's first view), not in the query
+            pairs.append(("c", token))
+        return request.path + "?" + urlencode([*pairs, ("lang", lang)])
+    values: dict[str, str] = {"lang": lang}
     if token:
         values["c"] = token
     try:

@@ -14,3 +14,4 @@ def test_seed_slot_is_claimed_once(db):
     acts = ActivityStore(db)
     assert acts.claim_seed_slot("demo", "atrium") is True
     assert acts.claim_seed_slot("demo", "atrium") is False
+    assert acts.members("demo", "no-such-item") == []

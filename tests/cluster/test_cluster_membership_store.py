@@ -20,5 +20,6 @@ def test_the_rest_of_the_member_store(store, db):  # noqa: F811 (the `store` fix
     assert store.pending_phone("demo", client) is None
     assert store.for_phone("demo", phone) is None
     store.forget_client("demo", client)
+    store.forget_shopper("demo", client)
     assert store.claim_seed_slot("demo") is True and store.claim_seed_slot("demo") is False
     LoggingCodeSender(db).send("demo", phone, "123456", 300)

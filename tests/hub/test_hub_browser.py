@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import IPHONE_UA
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
+from tests.browsers import IPHONE_UA
 
 pytestmark = pytest.mark.browser
 

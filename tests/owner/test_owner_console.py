@@ -151,7 +151,8 @@ def test_save_config_stores_it_and_writes_the_audit_log(client, console, svc):
                                                   "headline_zh": "你好"})
     assert resp.status_code == 303
     assert resp.headers["Location"].endswith(zone_url("cinema"))
-    assert assignment(svc, "cinema") == ("cinema", {"hold_minutes": 10, "headline_en": "Hi", "headline_zh": "你好"})
+    assert assignment(svc, "cinema") == ("cinema", {"hold_minutes": 10, "refund_cutoff_minutes": 60,
+                                                    "headline_en": "Hi", "headline_zh": "你好"})
     [entry] = audit_entries(svc)
     assert entry["user"] == "cinema" and entry["action"] == "zone.config.set"
     assert entry["detail"]["zone"] == "cinema" and entry["detail"]["changed"]["hold_minutes"] == 10
