@@ -142,7 +142,9 @@ def test_rate_limit_per_shopper(client, garage, db):
     for _ in range(SHOPPER_LIMIT):
         assert find(client, "SG1234A", c).status_code == 303
     resp = find(client, "SG1234B", c)
-    assert resp.status_code == 429 and 0 < int(resp.headers["Retry-After"]) <= 600
+    # A sliding window: a full current window also has to age past part of the next one, so the wait
+    # runs up to two windows depending on when in the window the test runs.
+    assert resp.status_code == 429 and 0 < int(resp.headers["Retry-After"]) <= 2 * 600
     assert "Too many lookups" in resp.get_data(as_text=True)
     assert log(db)[0]["kind"] == "limited"
     assert find(client, "SG1234A", shopper_c(client.application, "someone-else")).status_code == 303
