@@ -19,7 +19,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import redis
 
 from portal.ingest.store import RssiStore
@@ -28,6 +30,7 @@ from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning.coldstart import CoarseEstimate, strongest_associated
 from positioning.groups import place
 from positioning.recency import recency_vector
+from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
@@ -44,10 +47,18 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
                     group=placement.group, group_confidence=placement.group_confidence, source="ap")
 
 
-def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
-                state: dict | None, now: float, associated_ap: str | None = None,
-                half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
-    """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
+@dataclass(frozen=True)
+class _Pending:
+    """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
+    vector: np.ndarray
+    state: dict | None
+    coarse: CoarseEstimate | None
+
+
+def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
+             now: float, associated_ap: str | None, half_life_s: float
+             ) -> tuple[dict | None, Position] | _Pending | None:
+    """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
     try:
         vector, heard = recency_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s)
     except ValueError:
@@ -58,7 +69,12 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    estimate = model.positioner.locate(vector)
+    return _Pending(vector, state, coarse)
+
+
+def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
+    """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
+    state, coarse = pending.state, pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
     placement = place(motion.posterior, model.groups, model.zone_ids)
@@ -70,6 +86,16 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
                         zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
     return new_state, position
+
+
+def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
+                state: dict | None, now: float, associated_ap: str | None = None,
+                half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
+    """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
+    prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
+    if not isinstance(prepared, _Pending):
+        return prepared
+    return _finish(model, prepared, model.positioner.locate(prepared.vector), now)
 
 
 class Locator:
@@ -126,20 +152,43 @@ class Locator:
         for client in clients:
             self._queue_reads(reads, venue, client, now)
         raw = reads.execute()
-        writes = self.db.pipeline(transaction=False)
-        positioned = 0
+        # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
+        # as one batch (its batch path is faster per phone than one query at a time).
+        done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
+        pending: list[tuple[str, _Pending, bytes | None]] = []
         for i, client in enumerate(clients):
             try:
-                kept, found = self._decide(model, raw[3 * i:3 * i + 3], now, None)
+                step = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
             except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
                 log.exception("tracker: positioning a client of venue %s failed", venue)
                 continue
-            if kept is None and found is not None:
-                new_state, position, newest = found
-                self._queue_keep(writes, venue, client, position, new_state, newest, now)
-                positioned += 1
+            if step is not None:
+                prepared, newest = step
+                if isinstance(prepared, _Pending):
+                    pending.append((client, prepared, newest))
+                else:
+                    done.append((client, prepared, newest))
+        if pending:
+            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
+            for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
+                done.append((client, _finish(model, prepared, estimate, now), newest))
+        writes = self.db.pipeline(transaction=False)
+        for client, (new_state, position), newest in done:
+            self._queue_keep(writes, venue, client, position, new_state, newest, now)
         writes.execute()
-        return positioned
+        return len(done)
+
+    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float
+                        ) -> tuple[tuple[dict | None, Position] | _Pending, bytes | None] | None:
+        """A tracked phone's reads -> (coarse position or vector to position, newest reading), or None
+        when its kept position still answers or nothing places it."""
+        raw_readings, raw_state, raw_kept = raw
+        newest = raw_readings[-1] if raw_readings else None
+        if self.fresh(KeptPosition.from_fields(raw_kept), newest, now) is not None:
+            return None
+        state = json.loads(raw_state) if raw_state else None
+        prepared = _prepare(model, self.rssi.parse_flagged(raw_readings), state, now, None, self.half_life_s)
+        return None if prepared is None else (prepared, newest)
 
     def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
         """Three reads: the readings window, the motion state, the kept position (what `_decide` takes)."""
