@@ -156,10 +156,10 @@ class DemoSnapshot:
     """What ensure_demo_mall leaves in an empty store, kept per worker (the keys, DUMPed, and the secret
     files it writes) and RESTOREd into the next test's flushed store instead of seeding again (~0.5 s a
     test, paid by some 800 tests). Only for an empty store and the same settings; retaken when older
-    than MAX_AGE_S or when the mall's date has changed, since the seed's showtimes, sales and parking
+    than MAX_AGE_S (2 min) or when the mall's date has changed, since the seed's showtimes, sales and parking
     events are placed relative to its time."""
 
-    MAX_AGE_S = 30.0
+    MAX_AGE_S = 120.0
     SECRET_FILES = ("demo_api_token", "demo_meraki_validator", "demo_meraki_secret")
     taken: list[tuple[Settings, float, str, dict[bytes, tuple[int, bytes]], dict[str, bytes]]] = []
 
