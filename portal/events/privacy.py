@@ -133,6 +133,8 @@ class PrivacyStore:
         if old:
             self.db.delete(*(keys.delivery(d.decode()) for d in old))
             self.db.zrem(keys.deliveries(), *old)
+        if deleted or anonymised:
+            self.db.incr(EventKeys(venue).insights_generation())  # no cached figure outlives its data
         return {"events_deleted": deleted, "events_anonymised": anonymised, "deliveries_deleted": len(old)}
 
     def _sweep_events(self, venue: str, delete_before: float, anonymise_before: float,
