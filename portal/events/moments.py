@@ -557,16 +557,16 @@ class MomentsEngine:
         return len(events)
 
     def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
-        """The tracker's sweep: what arrived since the last tick (up to rounds x batch events), then deliveries
-        and the occupancy alerts."""
+        """The tracker's sweep: the occupancy alerts, what arrived since the last tick (up to rounds x batch
+        events), then the deliveries due."""
+        if self.occupancy is not None:
+            self.check_occupancy(venue, time.time() if now is None else now)
         total = 0
         for _ in range(rounds):
             n = self.run_once(venue, now, batch=batch)
             total += n
             if n < batch:
                 break
-        if self.occupancy is not None:
-            self.check_occupancy(venue, time.time() if now is None else now)
         return total
 
     def drain(self, venue: str, tz: str | None = None) -> int:
