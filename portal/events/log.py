@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
@@ -102,13 +102,16 @@ class EventLog:
     def __init__(self, db: redis.Redis, maxlen: int = MAXLEN) -> None:
         self.db = db
         self.maxlen = max(1000, int(maxlen))
+        # When an event without an explicit time happened: the wall clock, except inside a simulated day
+        # (portal/events/sim.py drives the apps' real forms at simulated times, one request at a time).
+        self.clock: Callable[[], float] = time.time
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
         """Append one event (on `pipe` when given: the caller's round trip). `data`: JSON-able extras."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        event = Event(kind, time.time() if at is None else float(at), venue, device, shopper, zone,
+        event = Event(kind, self.clock() if at is None else float(at), venue, device, shopper, zone,
                       {k: v for k, v in data.items() if v is not None})
         target = pipe if pipe is not None else self.db
         try:

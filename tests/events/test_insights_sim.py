@@ -52,7 +52,8 @@ def world(settings, demo_map):
         engine.save("demo", r)
     with app.app_context():
         ensure_demo_mall(svc, "demo", demo_map)
-        truths = simulate(svc, app.extensions["captive"].landing, "demo", past_days(2), seed=11, shoppers=120)
+        truths = simulate(svc, app.extensions["captive"].landing, "demo", past_days(2), app=app, seed=11,
+                          shoppers=120)
     return app, svc, truths
 
 
@@ -80,6 +81,10 @@ def test_insights_match_the_simulated_day(simulated):
         assert (f.in_zone, f.landed, f.transacted, f.referred) == (
             len(seen), len(day.landed[zone]), len(day.transacted[zone]), len(day.referred[zone])), zone
     assert {(a, b): n for a, b, n in got.transitions} == dict(day.moves)
+    # Every conversion came from an app's real form (the simulation writes no transaction itself).
+    actions = {(e.data["app"], e.data["action"]) for e in events if e.kind == "txn"}
+    assert actions == {("coupons", "coupon_claim"), ("queue", "queue_ticket"), ("cinema", "seat_hold"),
+                       ("activities", "activity_join"), ("activities", "referral"), ("membership", "member_join")}
 
     # A tenant (Kopi Coffee) sees its zone only.
     got = compute(events, "demo", day.since, day.until, zones=["kopi"], staff=staff_devices(events))
