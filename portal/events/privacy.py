@@ -64,10 +64,14 @@ class PrivacyStore:
             raise RuntimeError("no MAC hasher")
         client = self.hasher.client_id(mac)
         self.db.sadd(PrivacyKeys(venue).staff(), client)
+        self.db.incr(EventKeys(venue).insights_generation())  # the figures leave it out from now on
         return client
 
     def remove_staff(self, venue: str, client: str) -> bool:
-        return bool(self.db.srem(PrivacyKeys(venue).staff(), client))
+        removed = bool(self.db.srem(PrivacyKeys(venue).staff(), client))
+        if removed:
+            self.db.incr(EventKeys(venue).insights_generation())
+        return removed
 
     # ---- consent ----
     def allowed(self, venue: str) -> Callable[[Event], bool] | None:
