@@ -54,6 +54,7 @@ class Person:
     kept: str | None = None  # a regular's browser cookie: the token of its first landing
     phone_number: str = ""  # a member's mobile number (signs up with it on the first landing)
     member: str | None = None  # once signed up
+    arrival: float = 0.0  # when the current visit began
     done: set[str] = field(default_factory=set)  # coupons claimed, activities joined (never twice)
 
     @property
@@ -77,6 +78,8 @@ class DayTruth:
     transacted: dict[str, set] = field(default_factory=lambda: defaultdict(set))
     referred: dict[str, set] = field(default_factory=lambda: defaultdict(set))
     identities: set[str] = field(default_factory=set)  # durable identities that transacted
+    # identity -> (its visit's arrival, its first transaction in it): what first visit / return act on
+    identified: dict[str, tuple[float, float]] = field(default_factory=dict)
     one_off_buyers: set[str] = field(default_factory=set)  # phones of anonymous shoppers who transacted: new
     repeat: set[str] = field(default_factory=set)
     new: set[str] = field(default_factory=set)
@@ -183,6 +186,7 @@ class Simulator:
             plan = _itinerary(rng, person, zones, start)
             t = start + (9 * 3600 if person.kind == "staff" else rng.uniform(10 * 3600, 20 * 3600))
             arrive, total = t, sum(s for _, s in plan)
+            person.arrival = arrive
             loyal = person.kind in ("member", "returning")  # regulars open the portal and buy more often
             lands = person.kind != "staff" and plan[0][1] >= 300 and rng.random() < (0.9 if loyal else 0.5)
             for i, (zone, stay) in enumerate(plan):
@@ -230,7 +234,7 @@ class Simulator:
                 person, t, "POST", f"{base}/signup", {"phone": person.phone_number}).status_code != 303:
             return False
         code = sender.last_code(person.phone_number)
-        answer = self._request(person, t + 30, "POST", f"{base}/verify", {"code": code or ""})
+        answer = self._request(person, t + 30, "POST", f"{base}/verify", {"code": code or ""})  # member_join
         if answer.status_code != 303:
             return False
         person.member = self._store("membership").for_client(self.venue, self._client(person)).id
@@ -331,16 +335,22 @@ class Simulator:
         for consenting in {decision.client, self._client(person)}:
             self.svc.consent.record(self.venue, consenting, location=True, marketing=True, now=t)
         if person.kind == "member" and person.member is None and self._sign_up(person, t + 60):
-            truth.identities.add("p:" + person.device)  # joining is a transaction
+            self._identified(truth, person, t + 90)  # joining is a transaction (the verification, at t + 90)
 
     def _do_buy(self, t: float, person: Person, zone: str, app_name: str, truth: DayTruth) -> None:
         if not self._buy(person, t, zone, app_name):
             return
         truth.transacted[zone].add(person.device)
         if person.regular:
-            truth.identities.add("p:" + person.device)
+            self._identified(truth, person, t)
         else:
             truth.one_off_buyers.add(person.device)
+
+    @staticmethod
+    def _identified(truth: DayTruth, person: Person, t: float) -> None:
+        identity = "p:" + person.device
+        truth.identities.add(identity)
+        truth.identified.setdefault(identity, (person.arrival, t))
 
     def _do_refer(self, t: float, person: Person, zone: str, truth: DayTruth) -> None:
         if self._follow_partner_link(person, t, zone):

@@ -31,6 +31,7 @@ RULES = {
     "budget": rule(trigger="arrive", action="offer", budget="7", cooldown_h="0", cap_per_day="0"),
     "lumen": rule(trigger="zone_enter", zone="lumen", action="offer", cap_per_day="5", cooldown_h="1"),
     "first": rule(trigger="first_visit", action="offer", cap_per_day="0", cooldown_h="0"),
+    "return": rule(trigger="return", return_days="1", action="offer", cap_per_day="0", cooldown_h="0"),
 }
 
 
@@ -157,6 +158,10 @@ def test_rules_fire_as_the_simulation_says(world):
     # First visits: each durable identity's first visit with a transaction (a member, a kept token; an
     # anonymous buyer's token is new every visit), never a phone.
     assert fired[rules["first"].id] == sum(len(t.new) + len(t.one_off_buyers) for t in truths)
+    # Returns: a regular's identifying transaction at least a day after the start of its previous such visit.
+    returns = sum(1 for identity, (_arrival, at) in truths[1].identified.items()
+                  if identity in truths[0].identified and at - truths[0].identified[identity][0] >= 86400)
+    assert fired.get(rules["return"].id, 0) == returns > 0
     assert fired[rules["budget"].id] == 7
     assert fired.get(rules["lumen"].id, 0) == expected_fires(stays, "lumen", 5, 3600) > 0
     # The preview of a day says the same as the engine did for that day (the budget aside).
