@@ -96,7 +96,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=privacy,
         moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
-                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue)),
+                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue),
+                               occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue))),
         breaker=StoreBreaker.for_client(db),
     )
 

@@ -514,3 +514,24 @@ class ActivityStore:
         if self.db.exists(keys.zone_items(zone)):
             return False
         return bool(self.db.set(keys.seeded(zone), "1", nx=True))
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The activities the shopper joined, with their confirmation codes."""
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrange(keys.mine(client), 0, -1)]
+        codes = self.joined(venue, client, ids)
+        joined = [{"activity": i, "code": codes.get(i, "")} for i in ids]
+        return {"joined": joined} if joined else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the shopper's places (the activity's head count stays) and "my activities". A partner
+        link's count of distinct shoppers is a HyperLogLog: it holds no id to forget."""
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrange(keys.mine(client), 0, -1)]
+        pipe = self.db.pipeline(transaction=False)
+        for item_id in ids:
+            pipe.hdel(keys.who(item_id), client)
+        pipe.delete(keys.mine(client))
+        return sum(int(n) for n in pipe.execute())

@@ -27,6 +27,7 @@ import redis
 from core.errors import InputError
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
+from portal.apps.erasure import blank_field
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -395,3 +396,24 @@ class CouponStore:
         if self.db.exists(keys.zone_coupons(zone)):
             return False
         return bool(self.db.set(keys.seeded(zone), "1", nx=True))
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's codes: coupon, zone, state and times."""
+        codes = [{"code": i.code, "coupon": i.coupon_id, "zone": i.zone, "state": i.state, "issued_at": i.issued_at,
+                  "redeemed_at": i.redeemed_at} for i, _coupon in self.wallet(venue, client)]
+        return {"codes": codes} if codes else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the wallet goes; each code stays for the shop (a redemption is the shop's record) but no
+        longer names the shopper, and the coupon's holder list forgets them."""
+        keys = CouponKeys(venue)
+        codes = [c.decode() for c in self.db.zrange(keys.wallet(client), 0, -1)]
+        changed = 0
+        for code in codes:
+            coupon_id = self.db.hget(keys.code(code), "coupon")
+            if coupon_id is not None:
+                changed += int(self.db.hdel(keys.holders(coupon_id.decode()), client))
+            changed += blank_field(self.db, keys.code(code), "client", client)
+        return changed + int(self.db.delete(keys.wallet(client)))

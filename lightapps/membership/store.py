@@ -456,7 +456,7 @@ class MemberStore:
         """Erasure: the member this shopper is (record, ledger, phone binding) and the shopper's link to it."""
         keys = MemberKeys(venue)
         member = self.for_client(venue, client)
-        doomed = [keys.client(client)]
+        doomed = [keys.client(client), keys.pending(client)]
         if member is not None:
             doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(member.phone)]
         return int(self.db.delete(*doomed))

@@ -35,6 +35,7 @@ import redis
 
 from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
+from portal.apps.erasure import blank_json, keys_matching
 from portal.apps.locale import venue_time_zone
 
 DAY_TTL_S = 2 * 86400
@@ -468,3 +469,35 @@ class QueueStore:
                 if found:
                     out.append(found)
         return out
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def _shopper_records(self, venue: str, client: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(pointer hash, records hash, record id, record) of each ticket and booking the shopper holds."""
+        keys, out = QueueKeys(venue), []
+        for pointer in keys_matching(self.db, keys.zone("*", "*", "mine")) + keys_matching(
+                self.db, keys.reservation_mine("*", "*")):
+            record_id = self.db.hget(pointer, client)
+            if record_id is None:
+                continue
+            records = pointer.rsplit(":", 1)[0] + ":tickets" if pointer.endswith(":mine") else pointer.replace(
+                ":resvmine:", ":resv:")
+            raw = self.db.hget(records, record_id)
+            if raw:
+                out.append((pointer, records, record_id.decode(), json.loads(raw)))
+        return out
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's queue tickets and table bookings (kept two days past their day)."""
+        records = [{k: v for k, v in record.items() if k != "client"}
+                   for _pointer, _records, _id, record in self._shopper_records(venue, client)]
+        return {"tickets": records} if records else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the tickets and bookings keep their place in the line (the others' waits depend on it) but
+        no longer name the shopper; the pointers to them go."""
+        changed = 0
+        for pointer, records, record_id, _record in self._shopper_records(venue, client):
+            changed += blank_json(self.db, records, record_id, "client", client)
+            changed += int(self.db.hdel(pointer, client))
+        return changed

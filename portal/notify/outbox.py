@@ -257,6 +257,26 @@ class Outbox:
         pipe.hincrby(keys.counts(), "dead", 1)
         pipe.execute()
 
+    # ---- the privacy centre ------------------------------------------------------------------------
+
+    def forget_shopper(self, venue: str, shopper: str) -> int:
+        """Erasure: the shopper's messages not delivered yet (queued, scheduled, dead letters) are dropped."""
+        keys, removed = NotifyKeys(venue), 0
+        doomed = [entry_id for entry_id, fields in self.db.xrange(keys.stream())
+                  if (job := _job(fields)) is not None and job.shopper == shopper]
+        if doomed:
+            removed += int(self.db.xdel(keys.stream(), *doomed))
+        for job_key, raw in self.db.hgetall(keys.jobs()).items():
+            if Job.from_json(raw).shopper == shopper:
+                pipe = self.db.pipeline(transaction=True)
+                pipe.zrem(keys.due(), job_key)
+                pipe.hdel(keys.jobs(), job_key)
+                removed += int(pipe.execute()[1])
+        for raw in self.db.lrange(keys.dead(), 0, -1):
+            if json.loads(raw)["job"]["shopper"] == shopper:
+                removed += int(self.db.lrem(keys.dead(), 0, raw))
+        return removed
+
     # ---- the operator -------------------------------------------------------------------------------
 
     def dead_letters(self, venue: str, limit: int = 100) -> list[DeadLetter]:

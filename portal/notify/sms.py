@@ -87,6 +87,12 @@ def dev_sms(db: redis.Redis, venue: str, shopper: str | None = None) -> list[dic
     return [i for i in items if shopper is None or i.get("shopper") == shopper]
 
 
+def forget_dev_sms(db: redis.Redis, venue: str, shopper: str) -> int:
+    """Erasure: what the development sender kept for this shopper."""
+    key = SmsKeys(venue).dev_outbox()
+    return sum(int(db.lrem(key, 0, raw)) for raw in db.lrange(key, 0, -1) if json.loads(raw).get("shopper") == shopper)
+
+
 def template_for(templates: dict[str, str], event: str) -> tuple[str, list[str]] | None:
     """SMS_TEMPLATES entry of an event: (template id, parameter names); None when it has none."""
     spec = templates.get(event)

@@ -259,6 +259,33 @@ class PaymentStore:
                      late=d.get("late") == "1", return_url=d.get("return_url", ""),
                      close_reason=d.get("close_reason", ""))
 
+    # ---- the privacy centre (portal/events/mydata.py) ----------------------------------------------
+
+    def _orders_of(self, venue: str, client: str) -> list[Order]:
+        """The shopper's orders (a scan of the venue's orders: an erasure or an export is rare)."""
+        out = []
+        for key in self.db.scan_iter(match=PaymentKeys(venue).order("*"), count=1000):
+            if _s(self.db.hget(key, "shopper") or b"") == client:
+                order = self.order(venue, _s(key).rsplit(":", 1)[1])
+                if order is not None:
+                    out.append(order)
+        return out
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's orders: what, how much, when, what became of them."""
+        orders = [{"order": o.id, "purpose": o.purpose, "merchant": o.merchant, "amount_fen": o.amount,
+                   "currency": o.currency, "status": o.status, "created_ms": o.created_ms, "refunded": o.refunded}
+                  for o in self._orders_of(venue, client)]
+        return {"orders": orders} if orders else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: orders and the ledger stay (the books must add up, bills are kept 400 days) but no order
+        names the shopper or carries their page's address any more."""
+        keys = PaymentKeys(venue)
+        for order in (orders := self._orders_of(venue, client)):
+            self.db.hset(keys.order(order.id), mapping={"shopper": "", "return_url": ""})
+        return len(orders)
+
     def order_for_key(self, venue: str, idem: str) -> Order | None:
         order_id = self.db.get(PaymentKeys(venue).idem(idem))
         return self.order(venue, _s(order_id)) if order_id else None
