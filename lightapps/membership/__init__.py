@@ -10,7 +10,9 @@ from __future__ import annotations
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, LoggingCodeSender
 from lightapps.membership.store import MemberStore
+from portal.apps.grants import provide_grant
 from portal.apps.registry import ConfigField, LightApp
+from portal.apps.views import STORES
 
 
 def _init_app(flask_app) -> None:
@@ -18,6 +20,7 @@ def _init_app(flask_app) -> None:
         svc = flask_app.extensions["mallportal"]
         flask_app.extensions[EXTENSION] = LoggingCodeSender(db=svc.db, demo=svc.settings.demo)
     register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
+    provide_grant(flask_app, "points", flask_app.extensions[STORES][APP.name].grant_points)  # e.g. a game's prize
 
 
 APP = LightApp(

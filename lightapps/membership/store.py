@@ -38,6 +38,7 @@ from core.errors import InputError
 from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
+from portal.apps.grants import Granted
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -112,6 +113,9 @@ class MemberKeys(VenueKeys):
 
     def seeded(self) -> str:
         return self.key("member", "seeded")
+
+    def grant(self, reference: str) -> str:
+        return self.key("member", "grant", reference)
 
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
@@ -213,6 +217,21 @@ redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r
            points=-pts, balance=bal, at=tonumber(ARGV[2])}))
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[4])) end
 return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
+"""
+
+
+# Points another app gives (a game's prize: portal/apps/grants.py), once per reference; they count for the
+# balance, not for the tier (no money was spent). KEYS: grant record, member, ledger.
+# ARGV: member id, points, now, reference, note.
+GRANT_LUA = """
+local done = redis.call('HGET', KEYS[1], 'member')
+if done then return {'ALREADY', redis.call('HGET', KEYS[2], 'points') or '0'} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'NO_ACCOUNT'} end
+redis.call('HSET', KEYS[1], 'member', ARGV[1], 'points', ARGV[2], 'at', ARGV[3])
+local bal = redis.call('HINCRBY', KEYS[2], 'points', tonumber(ARGV[2]))
+redis.call('LPUSH', KEYS[3], cjson.encode({type='grant', receipt=ARGV[4], note=ARGV[5], points=tonumber(ARGV[2]),
+           balance=bal, at=tonumber(ARGV[3])}))
+return {'OK', tostring(bal)}
 """
 
 
@@ -349,6 +368,7 @@ class MemberStore:
         self._bind = db.register_script(BIND_LUA)
         self._purchase = db.register_script(PURCHASE_LUA)
         self._refund = db.register_script(REFUND_LUA)
+        self._grant = db.register_script(GRANT_LUA)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -495,6 +515,20 @@ class MemberStore:
                   IDEM_TTL_S],
         )
         return self._post_result(raw)
+
+    def grant_points(self, venue: str, client: str, points: int, reference: str, note: str,
+                     now: float | None = None) -> Granted:
+        """The "points" granter (portal/apps/grants.py): onto the card of the member this shopper is, once
+        per reference; NO_ACCOUNT when the shopper is not a member (yet)."""
+        keys = MemberKeys(venue)
+        member_id = self.db.get(keys.client(client)) if client else None
+        if member_id is None:
+            return Granted("NO_ACCOUNT")
+        member_id = member_id.decode()
+        now = time.time() if now is None else now
+        status, *rest = self._grant(keys=[keys.grant(reference), keys.member(member_id), keys.ledger(member_id)],
+                                    args=[member_id, int(points), repr(now), reference, note])
+        return Granted(_s(status), int(rest[0]) if rest else None)
 
     def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
                now: float | None = None) -> PostResult:
