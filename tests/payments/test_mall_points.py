@@ -1,12 +1,16 @@
 """WeChat Pay 智慧商圈: the sandbox sends a mall-wide payment notification (signed, AES-GCM resource) to the
 portal's consumption callback; the linked member earns points once however often it is sent, the points are
 synced back to WeChat Pay through the SDK, a refund claws them back (partly, then fully, once per refund);
-a forged notification is refused; an unlinked shopper earns nothing."""
+a forged notification is refused; an unlinked shopper earns nothing; the mall's app links a member's openid only
+with the member's own rotating code."""
 
 from __future__ import annotations
 
+import time
+
 import requests
 
+from lightapps.membership.codes import short_code, step_of, totp
 from portal.apps.views import STORES
 
 VENUE = "demo"
@@ -59,3 +63,21 @@ def test_bad_mall_callbacks(pay_portal, pay):
     client = pay_portal[0].test_client()
     assert client.post(f"/pay/notify/wechat-mall/{VENUE}", data=b"{}").status_code == 500  # unsigned: FAIL
     assert client.post("/pay/notify/wechat-mall/bad%20venue", data=b"{}").status_code == 404
+
+
+def test_the_mall_app_links_a_member_by_their_code(client, demo, app):
+    members = app.extensions[STORES]["membership"]
+    member, _new = members.bind(VENUE, "+8613800138001", "anon-link")
+    api = f"/api/v1/venues/{VENUE}/membership/wechat-links"
+    auth = {"Authorization": f"Bearer {demo}"}
+    code = short_code(member.id, totp(member.secret, step_of(time.time())))
+    assert client.post(api, json={"member_code": code, "openid": "oLINK000001"}).status_code in (401, 403)
+    for body, field in (({"member_code": code, "openid": "x"}, "openid"), ({"member_code": code}, "openid"),
+                        ({"member_code": code, "openid": ["o1234567"]}, "openid"),
+                        ({"member_code": "100001-000000x", "openid": "oLINK000001"}, "member_code")):
+        answer = client.post(api, json=body, headers=auth)
+        assert answer.status_code == 422 and answer.get_json()["field"] == field, body
+    assert members.for_wechat(VENUE, "oLINK000001") is None  # nothing stored
+    answer = client.post(api, json={"member_code": code, "openid": "oLINK000001"}, headers=auth)
+    assert answer.status_code == 200 and answer.get_json() == {"member": member.id, "linked": True}
+    assert members.for_wechat(VENUE, "oLINK000001").id == member.id
