@@ -74,7 +74,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
-    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir)
+    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)
     payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log
     consent = ConsentStore(db)
     privacy = PrivacyStore(db, hasher)

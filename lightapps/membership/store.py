@@ -21,6 +21,10 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
   mp:{v}:member:codefail:<id>              INCR wrong member codes typed/scanned for a member
+  mp:{v}:member:wx:<openid>                STRING member id (the member's WeChat identity in the mall's app:
+                                           WeChat Pay 智慧商圈 notifications name members by it)
+  mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase
+  mp:{v}:member:wxrefund:<refund id>       STRING what that purchase had refunded before this refund (once)
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ MAX_ATTEMPTS = 5  # wrong codes before that code is dead
 RESEND_COOLDOWN_S = 30
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
+MALL_KEEP_S = 400 * 86400  # WeChat Pay reports a 智慧商圈 purchase's refunds for 30 days; kept as long as orders
 MAX_CODE_FAILURES = 10  # wrong rotating codes for one member per 10 minutes, then refused
 CODE_FAILURE_WINDOW_S = 600
 POINTS_PER_UNIT = 1  # one point per whole currency unit spent
@@ -116,6 +121,28 @@ class MemberKeys(VenueKeys):
 
     def grant(self, reference: str) -> str:
         return self.key("member", "grant", reference)
+
+    def wechat(self, openid: str) -> str:
+        return self.key("member", "wx", openid)
+
+    def wechat_txn(self, txn: str) -> str:
+        return self.key("member", "wxtxn", txn)
+
+    def wechat_refund(self, refund_id: str) -> str:
+        return self.key("member", "wxrefund", refund_id)
+
+
+# A 智慧商圈 refund, once per refund id. KEYS: refund, txn.  ARGV: amount (fen), keep s.
+# Returns what the purchase had refunded before this refund (the same answer when told again).
+MALL_REFUND_LUA = """
+local before = redis.call('GET', KEYS[1])
+if before then return tonumber(before) end
+before = tonumber(redis.call('HGET', KEYS[2], 'refunded') or '0')
+redis.call('HINCRBY', KEYS[2], 'refunded', tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], before, 'EX', tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return before
+"""
 
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
@@ -369,6 +396,7 @@ class MemberStore:
         self._purchase = db.register_script(PURCHASE_LUA)
         self._refund = db.register_script(REFUND_LUA)
         self._grant = db.register_script(GRANT_LUA)
+        self._mall_refund = db.register_script(MALL_REFUND_LUA)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -480,6 +508,22 @@ class MemberStore:
         if member is not None:
             doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(member.phone)]
         return int(self.db.delete(*doomed))
+
+    # ---- WeChat Pay 智慧商圈 (points for payments anywhere in the mall) ------------------------------
+
+    def link_wechat(self, venue: str, member_id: str, openid: str) -> None:
+        """The member authorised the mall's points service in WeChat (the mall's mini-program knows both)."""
+        self.db.set(MemberKeys(venue).wechat(openid), member_id)
+
+    def for_wechat(self, venue: str, openid: str) -> Member | None:
+        member_id = self.db.get(MemberKeys(venue).wechat(openid))
+        return self.get(venue, member_id.decode()) if member_id else None
+
+    def mall_refund_before(self, venue: str, txn: str, refund_id: str, amount: int) -> int:
+        """Fen of the purchase refunded before this refund; counted once per refund id."""
+        keys = MemberKeys(venue)
+        return int(self._mall_refund(keys=[keys.wechat_refund(refund_id), keys.wechat_txn(txn)],
+                                     args=[int(amount), MALL_KEEP_S]))
 
     # ---- the rotating member code at the till -------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from lightapps.queue import rules
+from lightapps.queue.payment import register as register_payments
 from lightapps.queue.store import QueueStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -56,4 +57,5 @@ APP = LightApp(
     zone_kinds=("restaurant", "food"),
     store=QueueStore,
     resources={"console": "console.bp"},
+    init_app=register_payments,  # pre-orders paid online (lightapps/queue/payment.py)
 )

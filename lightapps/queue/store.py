@@ -165,7 +165,26 @@ if not raw then return {0, 'NOT_FOUND'} end
 local t = cjson.decode(raw)
 if t.client ~= ARGV[2] then return {0, 'NOT_YOURS'} end
 if not string.find(ARGV[4], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+if t.preorder and string.find(t.preorder, '"paid":%s*true') then return {0, 'PAID'} end
 if ARGV[3] == '' then t.preorder = nil else t.preorder = ARGV[3] end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+return {1, 'OK'}
+"""
+
+_PREORDER_PAID = """
+-- The pre-order's payment arrived. KEYS: 1 hash of records   ARGV: 1 id, 2 order id, 3 allowed states ",A,"
+-- Paid only if the record still holds the pre-order this order was made for (a changed or removed
+-- pre-order, or a number no longer active, refuses: the payment is refunded).
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {0, 'NOT_FOUND'} end
+local t = cjson.decode(raw)
+if not t.preorder then return {0, 'CHANGED'} end
+local po = cjson.decode(t.preorder)
+if po.order ~= ARGV[2] then return {0, 'CHANGED'} end
+if po.paid then return {1, 'OK'} end
+if not string.find(ARGV[3], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+po.paid = true
+t.preorder = cjson.encode(po)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
 return {1, 'OK'}
 """
@@ -267,6 +286,7 @@ class QueueStore:
         self._call_next = db.register_script(_CALL_NEXT)
         self._transition = db.register_script(_TRANSITION)
         self._preorder = db.register_script(_PREORDER)
+        self._preorder_paid = db.register_script(_PREORDER_PAID)
         self._reserve = db.register_script(_RESERVE)
         self._resv_end = db.register_script(_RESV_END)
         self._menu_put = db.register_script(_MENU_PUT)
@@ -277,6 +297,10 @@ class QueueStore:
 
     def _day(self, venue: str, now: float | None = None) -> str:
         return service_day(now, self.time_zone_of(venue) if self.time_zone_of else None)
+
+    def today(self, venue: str) -> str:
+        """The venue's service day (YYYYMMDD) that today's tickets belong to."""
+        return self._day(venue)
 
     # ---- numbers ------------------------------------------------------------------------------
 
@@ -409,6 +433,15 @@ class QueueStore:
         key = QueueKeys(venue).reservations(zone, day)
         return _result(self._preorder(keys=[key], args=[rid, client, json.dumps(preorder) if preorder else "",
                                                         ",BOOKED,"]))
+
+    def mark_preorder_paid(self, venue: str, zone: str, target: str, day: str, order_id: str) -> Result:
+        """The pre-order on ticket `target` (of service day `day`) or reservation `target` is paid by
+        `order_id`: OK (also when told again), or CHANGED / NOT_FOUND / STATE (refund the payment)."""
+        if target.startswith(day + "-R"):
+            key, allowed = QueueKeys(venue).reservations(zone, day), ",BOOKED,ARRIVED,"
+        else:
+            key, allowed = QueueKeys(venue).tickets(zone, day), "," + ",".join((*ACTIVE_STATES, "SEATED")) + ","
+        return _result(self._preorder_paid(keys=[key], args=[target, order_id, allowed]))
 
     # ---- reservations ---------------------------------------------------------------------------
 
