@@ -7,6 +7,8 @@ Shopper pages in `views` (blueprint "membership"), the owner console in `console
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, LoggingCodeSender
 from lightapps.membership.store import MemberStore
@@ -31,6 +33,7 @@ APP = LightApp(
     ),
     zone_kinds=("shop", "atrium", "food", "restaurant", "cinema", "garage"),
     store=MemberStore,
+    history={"membership.purchase": _l("Purchase recorded for a member (%(points)s points)")},
     init_app=_init_app,  # the development SMS sender; points from payments
     console_endpoint="membership_console.home",
 )
