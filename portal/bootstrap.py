@@ -48,6 +48,7 @@ from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.media.views import init_media
+from portal.notify import cli as notify_cli
 from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
 from portal.payments import cli as payments_cli
@@ -157,4 +158,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     cli.register(app)
     map_cli.register(app)
     events_cli.register(app)  # flask insights simulate|show
+    notify_cli.register(app)  # flask outbox stats|dead|replay|drop
     return app

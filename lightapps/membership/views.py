@@ -18,7 +18,6 @@ from markupsafe import Markup
 from lightapps.membership import APP
 from lightapps.membership.codes import (
     PhoneError,
-    mask_phone,
     normalize_phone,
     qr_payload,
     seconds_left,
@@ -31,6 +30,7 @@ from lightapps.membership.store import MemberStore
 from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
+from portal.apps.notify import mask_phone
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url

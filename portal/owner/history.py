@@ -22,9 +22,12 @@ def _app_title(name: str) -> str:
 
 
 def _field_labels(app_name: str, names: list[str]) -> str:
+    """The changed fields' labels, in the order of the app's form."""
     app = registry.get(app_name)
+    schema = [f.name for f in app.config_schema] if app else []
     labels = {f.name: _(f.label) for f in app.config_schema} if app else {}
-    return ", ".join(labels.get(n, n) for n in names) or _("nothing")
+    ordered = sorted(names, key=lambda n: (schema.index(n) if n in schema else len(schema), n))
+    return ", ".join(labels.get(n, n) for n in ordered) or _("nothing")
 
 
 def media_kind_label(kind: str) -> str:
@@ -40,7 +43,7 @@ def describe(entry: dict[str, Any]) -> str:
                  previous=_app_title(detail.get("previous", "")))
     if action == "zone.config.set":
         return _("Settings of %(app)s changed: %(fields)s", app=_app_title(detail.get("app", "")),
-                 fields=_field_labels(detail.get("app", ""), sorted(detail.get("changed", {}))))
+                 fields=_field_labels(detail.get("app", ""), list(detail.get("changed", {}))))
     if action == "zone.shop.text":
         return _("Shop description edited (%(shop)s)", shop=detail.get("shop", ""))
     if action == "zone.media.set":
