@@ -343,6 +343,9 @@ class Settings:
     time_zone: str = DEFAULT_TIME_ZONE
     phone_region: str = "CN"
     budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
+    # Owners' images (portal/media): the largest upload, and the bytes of stored renditions per venue.
+    media_max_upload_bytes: int = 8 * 1_048_576
+    media_budget_bytes: int = 200 * 1_048_576
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -397,6 +400,8 @@ class Settings:
             time_zone=time_zone_name(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
             budgets=_env_budgets(env),
+            media_max_upload_bytes=max(1, _env_int(env, "MEDIA_MAX_UPLOAD_MB", 8)) * 1_048_576,
+            media_budget_bytes=max(1, _env_int(env, "MEDIA_BUDGET_MB", 200)) * 1_048_576,
         )
 
     def __post_init__(self) -> None:

@@ -47,6 +47,8 @@ from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.media.views import init_media
+from portal.notify import cli as notify_cli
 from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
 from portal.payments import cli as payments_cli
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
+    init_media(app)  # owners' images: served cached, drawn with srcset (portal/media)
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
@@ -156,4 +159,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     cli.register(app)
     map_cli.register(app)
     events_cli.register(app)  # flask insights simulate|show
+    notify_cli.register(app)  # flask outbox stats|dead|replay|drop
     return app

@@ -15,6 +15,7 @@ from lightapps.activities import APP, notices
 from lightapps.activities.deposits import deposit_store, pay_deposit
 from lightapps.activities.payment import buy, price_fen
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
+from portal.apps.bilingual import pick_from
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.payments.money import cny
 from portal.services import services
@@ -77,7 +78,7 @@ def _render_landing(venue_map, zone_obj, *, status: int = 200):
     joined = store().joined(venue_map.id, shopper.client, [a.id for a in items])
     links = store().links_for_zone(venue_map.id, zone_obj.id)
     zh = is_zh()
-    headline = (config.get("headline_zh") if zh else config.get("headline_en")) or _("What's on")
+    headline = pick_from(config, "headline", zh) or _("What's on")
     return render_template(
         "activities/landing.html", venue=venue_map, zone=zone_obj, headline=headline, zh=zh, now=now,
         events=[a for a in items if a.kind == "event"], sales=[a for a in items if a.kind == "sale"],

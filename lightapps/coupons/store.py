@@ -27,6 +27,7 @@ import redis
 from core.errors import InputError
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
+from portal.apps.bilingual import Localized, pick, read_pair
 from portal.apps.erasure import blank_field
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
@@ -114,17 +115,8 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
     """Owner form -> the fields of a new coupon; CouponInputError naming the first bad field."""
     today = today or date.today()
 
-    def text(name: str, max_length: int) -> str:
-        value = str(form.get(name) or "").strip()
-        if len(value) > max_length:
-            raise CouponInputError(name, f"{name} must be at most {max_length} characters")
-        return value
-
-    title_en = text("title_en", TITLE_MAX)
-    if not title_en:
-        raise CouponInputError("title_en", "title_en (English title) is required")
-    title_zh = text("title_zh", TITLE_MAX)
-    description = text("description", DESCRIPTION_MAX)
+    titles = read_pair(form, "title", TITLE_MAX, required=True, error=CouponInputError)
+    descriptions = read_pair(form, "description", DESCRIPTION_MAX, error=CouponInputError)
     raw_stock = str(form.get("stock") or "").strip()
     if not raw_stock:
         raise CouponInputError("stock", "stock is required")
@@ -154,8 +146,7 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
     if (valid_until - valid_from).days > MAX_SPAN_DAYS:
         raise CouponInputError("valid_until", f"a coupon may be valid for at most {MAX_SPAN_DAYS} days")
     return {
-        "title_en": title_en, "title_zh": title_zh, "description": description, "stock": stock,
-        "valid_from": valid_from, "valid_until": valid_until,
+        **titles, **descriptions, "stock": stock, "valid_from": valid_from, "valid_until": valid_until,
     }
 
 
@@ -165,7 +156,8 @@ class Coupon:
     zone: str
     title_en: str
     title_zh: str
-    description: str
+    description_en: str
+    description_zh: str
     stock: int
     left: int
     claimed: int
@@ -176,8 +168,11 @@ class Coupon:
     created_at: float
     created_by: str
 
-    def title(self, zh: bool) -> str:
-        return (self.title_zh or self.title_en) if zh else self.title_en
+    def title(self, zh: bool) -> Localized:
+        return pick(self.title_zh, self.title_en, zh)
+
+    def description(self, zh: bool) -> Localized:
+        return pick(self.description_zh, self.description_en, zh)
 
     @property
     def first_day(self) -> date:
@@ -199,7 +194,8 @@ class Coupon:
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(
             id=coupon_id, zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
-            description=s.get("description", ""), stock=int(s["stock"]), left=int(s["left"]),
+            description_en=s.get("description_en", s.get("description", "")),  # before both languages: English
+            description_zh=s.get("description_zh", ""), stock=int(s["stock"]), left=int(s["left"]),
             claimed=int(s.get("claimed", 0)), redeemed=int(s.get("redeemed", 0)),
             valid_from=float(s["valid_from"]), valid_until=float(s["valid_until"]), status=s.get("status", "live"),
             created_at=float(s.get("created_at", 0)), created_by=s.get("created_by", ""),
@@ -276,8 +272,9 @@ class CouponStore:
         if isinstance(valid_until, date):
             valid_until = day_start(valid_until + timedelta(days=1), tz)
         mapping = {
-            "zone": zone, "title_en": fields["title_en"], "title_zh": fields.get("title_zh", ""),
-            "description": fields.get("description", ""), "stock": int(fields["stock"]),
+            "zone": zone, "title_en": fields.get("title_en", ""), "title_zh": fields.get("title_zh", ""),
+            "description_en": fields.get("description_en", ""), "description_zh": fields.get("description_zh", ""),
+            "stock": int(fields["stock"]),
             "left": int(fields["stock"]), "claimed": 0, "redeemed": 0, "valid_from": repr(float(valid_from)),
             "valid_until": repr(float(valid_until)), "status": "live", "created_at": repr(now),
             "created_by": created_by,

@@ -191,7 +191,8 @@ return {1, 'OK'}
 
 _RESERVE = """
 -- KEYS: 1 resv, 2 counts, 3 mine, 4 seq
--- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls
+-- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls, 9 guest name,
+--       10 note for the restaurant
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 if cur then
   local raw = redis.call('HGET', KEYS[1], cur)
@@ -203,6 +204,8 @@ redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 local rid = ARGV[2] .. '-R' .. redis.call('INCR', KEYS[4])
 local r = {id = rid, slot = ARGV[3], party = tonumber(ARGV[4]), cls = ARGV[8], client = ARGV[1],
            state = 'BOOKED', created = tonumber(ARGV[6])}
+if ARGV[9] and ARGV[9] ~= '' then r.name = ARGV[9] end
+if ARGV[10] and ARGV[10] ~= '' then r.note = ARGV[10] end
 redis.call('HSET', KEYS[1], rid, cjson.encode(r))
 redis.call('HSET', KEYS[3], ARGV[1], rid)
 for i = 1, 3 do redis.call('EXPIREAT', KEYS[i], tonumber(ARGV[7])) end
@@ -446,7 +449,7 @@ class QueueStore:
     # ---- reservations ---------------------------------------------------------------------------
 
     def reserve(self, venue: str, zone: str, day_iso: str, slot: str, party: int, cls: str, client: str,
-                capacity: int, now: float | None = None) -> Result:
+                capacity: int, now: float | None = None, name: str = "", note: str = "") -> Result:
         """Book a party into a slot if the slot has room (capacity = parties per slot) and the shopper
         has no other booking that day (ACTIVE). One script: never more than `capacity` per slot."""
         now = time.time() if now is None else now
@@ -456,7 +459,7 @@ class QueueStore:
                 k.reservation_seq(zone)]
         expire_at = int(datetime.combine(date.fromisoformat(day_iso) + timedelta(days=3), datetime.min.time())
                         .timestamp())
-        args = [client, day, slot, party, capacity, repr(now), expire_at, cls]
+        args = [client, day, slot, party, capacity, repr(now), expire_at, cls, name, note]
         return _result(self._reserve(keys=keys, args=args))
 
     def end_reservation(self, venue: str, zone: str, rid: str, new_state: str, client: str = "",

@@ -19,7 +19,7 @@ from lightapps.queue.store import ACTIVE_STATES, QueueStore, reservation_date
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone
-from portal.apps.views import app_store, record_event, zone_app_blueprint
+from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
 
@@ -224,10 +224,20 @@ def reserve(venue: str, zone: str):
         abort(400, _("Pick one of the listed times."))
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
+    try:
+        guest = rules.parse_guest(request.form)
+    except ValueError as exc:
+        abort(400, _("The name may have at most %(n)s characters.", n=rules.GUEST_NAME_MAX) if str(exc) == "name"
+              else _("The note may have at most %(n)s characters.", n=rules.GUEST_NOTE_MAX))
     shopper = shopper_for_venue(venue)
+    if request.form.get("phone", "").strip():  # optional: the reminder and the restaurant's word come by SMS
+        try:
+            save_phone(venue, shopper.client, request.form["phone"][:40])
+        except PhoneInputError as exc:
+            abort(400, exc.message)
     spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
-                             shopper.client, int(config["slot_capacity"]))
+                             shopper.client, int(config["slot_capacity"]), **guest)
     if not result.ok and result.reason == "FULL":
         return _message(venue, zone, 409, _("%(slot)s is fully booked: please pick another time.", slot=slot))
     if not result.ok and result.reason == "ACTIVE":
@@ -315,7 +325,7 @@ def preorder(venue: str, zone: str):
         if qty is None or qty > MAX_QTY:
             abort(400, _("Quantities must be whole numbers from 0 to %(n)d.", n=MAX_QTY))
         if qty and not item.get("available", True):
-            abort(400, _("%(item)s is not available today.", item=item["name_en"]))
+            abort(400, _("%(item)s is not available today.", item=str(bilingual(item["name_zh"], item["name_en"]))))
         if qty:
             lines.append({"id": item["id"], "name_en": item["name_en"], "name_zh": item["name_zh"],
                           "price": int(item["price"]), "qty": qty})
