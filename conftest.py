@@ -13,6 +13,7 @@ import redis
 
 from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, stop_process, wait_for_port
+from tests import axecheck
 from tests.browsers import IPHONE_UA
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
@@ -316,9 +317,11 @@ def browser():
         def new_context(**options):
             context = open_context(**options)
             context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            context.javascript_off = options.get("java_script_enabled") is False  # tests/axecheck.py replays those
             return context
 
         chromium.new_context = new_context  # tests that open their own contexts get the same patience
+        axecheck.watch(chromium)  # axe-core on every page the tests leave: zero serious/critical findings
         yield chromium
         chromium.close()
 

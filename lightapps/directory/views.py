@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from fingerprints.plan import render_plan_svg
 from lightapps.directory import APP
@@ -89,7 +89,8 @@ def shop(venue: str, shop_id: str):
         floor = venue_map.floor(shop_obj.floor)
         plan_svg = render_plan_svg(venue_map, floor.level, show_aps=False, lang="zh" if zh else "en",
                                    markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)])
-        plan_svg = Markup(plan_svg.replace("<svg ", '<svg role="img" class="plan-svg" ', 1))
+        aria = escape(_("Where %(shop)s is on floor %(floor)s", shop=name, floor=floor.name))
+        plan_svg = Markup(plan_svg.replace("<svg ", f'<svg role="img" class="plan-svg" aria-label="{aria}" ', 1))
     except KeyError:
         floor = None
     zone_obj = venue_map.zone(shop_obj.zone) if shop_obj.zone else None
