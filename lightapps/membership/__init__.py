@@ -7,10 +7,14 @@ Shopper pages in `views` (blueprint "membership"), the owner console in `console
 
 from __future__ import annotations
 
+from lightapps.membership.benefits import register as register_benefits
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, LoggingCodeSender
 from lightapps.membership.store import MemberStore
 from portal.apps.registry import ConfigField, LightApp
+from portal.apps.views import STORES
+
+APP_NAME = "membership"
 
 
 def _init_app(flask_app) -> None:
@@ -18,6 +22,8 @@ def _init_app(flask_app) -> None:
         svc = flask_app.extensions["mallportal"]
         flask_app.extensions[EXTENSION] = LoggingCodeSender(db=svc.db, demo=svc.settings.demo)
     register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
+    # points to redeem and payment agreements, for other apps (portal/apps/members.py)
+    register_benefits(flask_app, flask_app.extensions[STORES][APP_NAME])
 
 
 APP = LightApp(
