@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.parking.fees import register as register_fees
 from lightapps.parking.store import ParkingStore
 from lightapps.parking.wayfinding import parse_entrance
@@ -55,6 +57,7 @@ APP = LightApp(
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("garage",),
     store=ParkingStore,
+    history={"parking.bay.set": _l("Bay %(bay)s set to %(status)s")},
     console_endpoint="parking_console.home",
     init_app=register_fees,  # paid parking orders credit stays (fees.py)
 )
