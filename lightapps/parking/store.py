@@ -624,17 +624,28 @@ class ParkingStore:
         out: dict = {"lookups": lookups} if lookups else {}
         if kept is not None:
             out["last_result"] = {"zone": kept[0], "kind": kept[1].kind, "bays": [m.bay for m in kept[1].matches]}
+        autopay = self._autopay_of(venue, client)
+        if autopay:
+            out["leave_first_pay_after_plates"] = [_text(key).rsplit(":", 1)[1] for key in autopay]  # keyed hashes
         return out
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the shopper's lookups leave the log; the answers kept for their pages go."""
         keys = ParkingKeys(venue)
         removed = sum(int(self.db.lrem(keys.lookups(), 0, raw)) for raw in self._lookups_of(venue, client))
-        for key in keys_matching(self.db, keys.result("*")):
-            raw = self.db.get(key)
-            if raw is not None and json.loads(raw).get("client") == client:
-                removed += int(self.db.delete(key))
+        for pattern in (keys.result("*"), keys.fee_session("*")):
+            for key in keys_matching(self.db, pattern):
+                raw = self.db.get(key)
+                if raw is not None and json.loads(raw).get("client") == client:
+                    removed += int(self.db.delete(key))
+        removed += sum(int(self.db.delete(key)) for key in self._autopay_of(venue, client))
         return removed + int(self.db.delete(keys.last_result(client)))
+
+    def _autopay_of(self, venue: str, client: str) -> list[str]:
+        """The plates (keys of their keyed hashes) whose fees this shopper's agreement pays."""
+        return [key for key in keys_matching(self.db, ParkingKeys(venue).autopay("*"))
+                if _text(self.db.get(key)) == client]
+
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else ("" if value is None else str(value))

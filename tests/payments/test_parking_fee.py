@@ -192,6 +192,10 @@ def test_leave_first_pay_after_is_charged_once_after_the_exit(garage, sandbox, p
     paid = [e for e in pay.store.ledger(VENUE) if e.purpose == "parking"]
     assert [(e.kind, e.amount) for e in paid] == [("paid", 1500)]
     assert store.stay(VENUE, stay_hash).paid_fen == 1500
+    # the privacy centre: the binding is in the export, and erasure removes it
+    assert store.export_shopper(VENUE, "anon-member-a")["leave_first_pay_after_plates"] == [stay_hash]
+    assert store.forget_shopper(VENUE, "anon-member-a") >= 1
+    assert store.autopay_client(VENUE, stay_hash) is None
 
 
 def test_unpaid_exit_without_an_agreement_is_owed(garage):
