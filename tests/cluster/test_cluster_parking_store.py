@@ -2,7 +2,9 @@
 and the races that prove counts and the rate limit atomic (tests.cluster.store_paths says why not every
 test)."""
 
-from lightapps.parking.store import FindResult
+import time
+
+from lightapps.parking.store import Event, FindResult
 from tests.cluster.store_paths import rerun
 
 rerun(globals(), "lightapps.parking.tests.test_parking_store",
@@ -28,3 +30,26 @@ def test_shopper_export_and_erasure(store):  # noqa: F811 (the `store` fixture b
     assert store.export_shopper("demo", "shopper-9")["lookups"][0]["kind"] == "none"
     assert store.forget_shopper("demo", "shopper-9") >= 2
     assert store.export_shopper("demo", "shopper-9") == {}
+
+
+def test_a_stay_paid_then_an_exit_settled_once(store):  # noqa: F811 (the `store` fixture brought in by rerun)
+    """The fee's store methods (stay, credit, exit, settlement: one Lua script each on the venue's slot)."""
+    digest, entered = "ef" * 16, time.time() - 3600
+    store.apply_events("demo", [Event("entry", int(entered * 1000), plate_hash=digest)])
+    stay = store.stay("demo", digest)
+    assert stay is not None and stay.status == "in"
+    paid_until = int((time.time() + 900) * 1000)
+    assert store.credit("demo", digest, stay.entry_ms, "MP0001", 1000, paid_until) == "ok"
+    assert store.credit("demo", digest, stay.entry_ms, "MP0001", 1000, paid_until) == "dup"
+    store.apply_events("demo", [Event("exit", int(time.time() * 1000), plate_hash=digest)])
+    exited = store.stay("demo", digest)
+    assert exited.status == "exited"
+    assert store.settle_exit("demo", exited, "owed", 2000) is True
+    assert store.settle_exit("demo", exited, "owed", 2000) is False  # decided once
+    assert [stay_id for stay_id, _ in store.owed("demo")] == [exited.id]
+    session = store.save_fee_session("demo", "shopper-1", "garage", digest, stay.entry_ms)
+    store.verify_fee_session("demo", session)
+    assert store.load_fee_session("demo", "shopper-1", session)["verified"] is True
+    assert store.load_fee_session("demo", "shopper-2", session) is None
+    store.set_autopay("demo", digest, "shopper-1")
+    assert store.autopay_client("demo", digest) == "shopper-1"
