@@ -10,8 +10,10 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from fingerprints.plan import render_plan_svg
+from lightapps.directory import APP
 from lightapps.directory.search import MAX_QUERY, search_shops
-from portal.apps.views import is_zh, venue_or_404
+from portal.apps.shop_profiles import ShopProfileStore
+from portal.apps.views import is_zh, venue_or_404, zone_app_config
 from portal.services import services
 from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
@@ -69,7 +71,7 @@ def landing(venue: str, zone: str):
     zone_obj = venue_map.zone(zone)
     if zone_obj is None:
         abort(404, _("Unknown zone."))
-    config = services().zone_apps.config_for(venue, zone, "directory") or {}
+    config = zone_app_config(APP, venue, zone) or {}
     return _render_home(venue_map, zone=zone_obj, config=config)
 
 
@@ -95,5 +97,6 @@ def shop(venue: str, shop_id: str):
     return render_template(
         "directory/shop.html", venue=venue_map, shop=shop_obj, floor=floor, zone_obj=zone_obj,
         labels=category_labels(), plan_svg=plan_svg,
+        profile=ShopProfileStore(services().db).get(venue, shop_id, shop_obj.description),
         shopper_token=shopper_token(shopper),
     )
