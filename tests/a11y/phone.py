@@ -19,8 +19,8 @@ _SKIP = ("/keep", "/out/", "/api/", "/console", ".svg", ".png", ".json", ".csv",
 
 
 def phone_context(browser, **options):
-    return browser.new_context(viewport=PHONE, user_agent=IPHONE_UA, is_mobile=True, has_touch=True,
-                               device_scale_factor=2, **options)
+    return browser.new_context(**{"viewport": PHONE, "user_agent": IPHONE_UA, "is_mobile": True, "has_touch": True,
+                                  "device_scale_factor": 2, **options})
 
 
 # Every visible tap target, with its size. A checkbox or radio counts by its label (the seats are labels

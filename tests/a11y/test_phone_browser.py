@@ -4,8 +4,15 @@ in a map that scrolls and zooms), "Continue to the internet" off the screen's ed
 
 from __future__ import annotations
 
-import pytest
+import io
+import os
+import time
 
+import pytest
+from PIL import Image
+
+from core.settings import PROJECT_ROOT
+from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from tests.a11y.phone import (
     EDGE_GAP_PX,
     MEASURE_TARGETS,
@@ -85,3 +92,46 @@ def _first_view_bytes(browser, url: str) -> int:
     finally:
         context.close()
 
+
+
+# README screenshots: the mall home, Me and two apps on a phone. Taken on every run (so the pages they show
+# keep rendering and the pictures stay small); written into docs/screens/ when WRITE_SCREENSHOTS=1.
+SCREENS = PROJECT_ROOT / "docs" / "screens"
+SCREENSHOT_BUDGET_BYTES = 60_000
+
+
+def test_readme_screenshots_on_a_phone(browser, live_server):
+    shopper = "screenshot-walker"
+    (token,) = live_server.shopper_tokens("demo", [shopper])
+    cinema = CinemaStore(live_server.db())
+    item = ShowtimeInput("The Long Walk Home", "回家的路", "1", int(time.time()) + 7200, 4500)
+    show = cinema.showtime("demo", cinema.upsert_showtimes("demo", "cinema", [item], source="screens")["ids"][0])
+    cinema.confirm("demo", cinema.hold("demo", show, shopper, ["E7", "E8"], 300).token, shopper, "cinema")
+    base = f"{live_server.url}/v/demo"
+    shots = {"hub": f"{base}/?c={token}&lang=en", "me": f"{base}/me?c={token}&lang=en",
+             "cinema-seats": f"{base}/cinema/cinema/show/{show.id}?c={token}&lang=en",
+             "queue": f"{base}/queue/foodcourt?c={token}&lang=en"}
+    context = phone_context(browser, device_scale_factor=1, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(shots["hub"])
+        if page.locator("#consent-save").count():  # the first-time privacy notice, answered once
+            page.check("#consent-location")
+            page.click("#consent-save")
+        for name, url in shots.items():
+            page.goto(url)
+            picture = small_png(page.screenshot(full_page=False))
+            assert len(picture) <= SCREENSHOT_BUDGET_BYTES, (name, len(picture))
+            if os.environ.get("WRITE_SCREENSHOTS") == "1":
+                SCREENS.mkdir(parents=True, exist_ok=True)
+                (SCREENS / f"{name}.png").write_bytes(picture)
+    finally:
+        context.close()
+
+
+def small_png(png: bytes) -> bytes:
+    """A screenshot as a 64-colour PNG: text and flat colours survive, the file is a fraction of the size."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

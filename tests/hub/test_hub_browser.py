@@ -1,5 +1,6 @@
 """Journeys across apps in real Chromium, cookies cleared before every page as in the iOS sign-in sheet:
-from the food court to my car (zh, JavaScript off), from the car park to my ticket (en, JavaScript on)."""
+from the food court to my car, and from the car park to my ticket, each in zh with JavaScript off and in en
+with JavaScript on (axe-core checks every page on the way: tests/axecheck.py)."""
 
 from __future__ import annotations
 
@@ -25,39 +26,50 @@ def _tap(page, selector: str) -> None:
     page.wait_for_load_state()
 
 
-def test_food_court_to_my_car_in_zh_without_javascript(browser, live_server):
-    (token,) = live_server.shopper_tokens("demo", ["hub-walker-zh"])
-    context, page = _sheet(browser, locale="zh-CN", javascript=False)
+# (language, browser locale, JavaScript on?, what Me calls the car before and after a lookup)
+WAYS = [
+    pytest.param("zh", "zh-CN", False, ("找车", "寻车"), "我的车", id="zh-no-js"),
+    pytest.param("en", "en-US", True, ("Find my car",), "My car", id="en-js"),
+]
+
+
+@pytest.mark.parametrize(("lang", "locale", "javascript", "find_car", "my_car"), WAYS)
+def test_food_court_to_my_car(browser, live_server, lang, locale, javascript, find_car, my_car):
+    (token,) = live_server.shopper_tokens("demo", [f"hub-car-{lang}"])
+    context, page = _sheet(browser, locale=locale, javascript=javascript)
     try:
-        page.goto(f"{live_server.url}/v/demo/queue/foodcourt?c={token}&lang=zh")
+        page.goto(f"{live_server.url}/v/demo/queue/foodcourt?c={token}&lang={lang}")
         assert page.locator("#hub-nav").is_visible()
         _tap(page, "#hub-me")
         assert "/v/demo/me" in page.url
-        assert "找车" in page.locator("#mine-parking").inner_text() or "寻车" in page.content()
+        assert any(words in page.locator("#mine-parking").inner_text() for words in find_car)
         _tap(page, "#mine-parking a")
         assert "/parking/garage" in page.url
         page.fill("#plate", "粤B D8888")
         _tap(page, "#find-car")
         assert "/car/" in page.url
         _tap(page, "#hub-me")
-        assert "我的车" in page.locator("#mine-parking").inner_text()
+        assert my_car in page.locator("#mine-parking").inner_text()
     finally:
         context.close()
 
 
-def test_car_park_to_my_ticket_in_en(browser, live_server):
-    (token,) = live_server.shopper_tokens("demo", ["hub-walker-en"])
+@pytest.mark.parametrize(("lang", "locale", "javascript"), [way.values[:3] for way in WAYS],
+                         ids=[way.id for way in WAYS])
+def test_car_park_to_my_ticket(browser, live_server, lang, locale, javascript):
+    shopper = f"hub-ticket-{lang}"
+    (token,) = live_server.shopper_tokens("demo", [shopper])
     cinema = CinemaStore(live_server.db())
-    item = ShowtimeInput("Hub Journey", "旅程", "2", int(time.time()) + 5400, 4500)
+    item = ShowtimeInput(f"Hub Journey {lang}", f"旅程 {lang}", "2", int(time.time()) + 5400, 4500)
     show = cinema.showtime("demo", cinema.upsert_showtimes("demo", "cinema", [item], source="t")["ids"][0])
-    held = cinema.hold("demo", show, "hub-walker-en", ["A1", "A2"], 300)
-    code = cinema.confirm("demo", held.token, "hub-walker-en", "cinema").code
-    context, page = _sheet(browser, locale="en-US", javascript=True)
+    held = cinema.hold("demo", show, shopper, ["A1", "A2"], 300)
+    code = cinema.confirm("demo", held.token, shopper, "cinema").code
+    context, page = _sheet(browser, locale=locale, javascript=javascript)
     try:
-        page.goto(f"{live_server.url}/v/demo/parking/garage?c={token}&lang=en")
+        page.goto(f"{live_server.url}/v/demo/parking/garage?c={token}&lang={lang}")
         _tap(page, "#hub-me")
         tickets = page.locator("#mine-cinema")
-        assert "Hub Journey" in tickets.inner_text()
+        assert ("旅程" if lang == "zh" else "Hub Journey") in tickets.inner_text()
         _tap(page, "#mine-cinema a")
         assert page.locator("#booking-code").inner_text() == code
         _tap(page, "#hub-home")
