@@ -26,12 +26,18 @@ from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning.coldstart import CoarseEstimate, strongest_associated
 from positioning.groups import place
-from positioning.recency import recency_vector
+from positioning.recency import settled_vector
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
+# A phone whose strongest APs read within this (dB, RMS) of their last seconds over an older span has
+# stood still over it: the median of the whole span places it (positioning/recency.py settled_vector).
+SETTLE_MAX_CHANGE_DB = 4.0
+# A phone heard for less than this has not been reported by every AP yet (native reports come every
+# 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
+PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
 
 
@@ -44,11 +50,13 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
 
 def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
                 state: dict | None, now: float, associated_ap: str | None = None,
-                half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
+                half_life_s: float = HALF_LIFE_S,
+                partial_until_s: float = PARTIAL_UNTIL_S) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
     try:
-        vector, heard = recency_vector({ap: [(ts, rssi) for ts, rssi, _ in items] for ap, items in readings.items()},
-                                       model.ap_ids, now=now, half_life_s=half_life_s)
+        vector, heard, _span = settled_vector(
+            {ap: [(ts, rssi) for ts, rssi, _ in items] for ap, items in readings.items()}, model.ap_ids, now=now,
+            half_life_s=half_life_s, max_change_db=SETTLE_MAX_CHANGE_DB)
     except ValueError:
         vector, heard = None, 0
     ap = associated_ap or strongest_associated(readings)
@@ -57,7 +65,8 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    estimate = model.positioner.locate(vector)
+    oldest = min((ts for items in readings.values() for ts, _, _ in items), default=now)
+    estimate = model.positioner.locate(vector, partial=now - oldest < partial_until_s)
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
     placement = place(motion.posterior, model.groups, model.zone_ids)

@@ -21,6 +21,10 @@ from positioning.groups import derive_groups
 from positioning.motion import MotionFilter, ZoneGraph, off_zone
 
 CONNECTOR_KINDS = ("escalator", "elevator", "stairs")
+# Neighbours averaged for a live phone's x/y. A site survey on a ~3 m grid puts 11 neighbours (the library
+# default, chosen on UJIIndoorLoc's sparser map) across 10 m, more than a shop's frontage; 3 placed the
+# dwelling phones of the training malls (bench/landing_replay.py, seeds 101-102) best of 3/5/11.
+LIVE_K = 3
 
 
 @dataclass
@@ -76,7 +80,7 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         version=venue.version,
         venue=venue,
         ap_ids=ap_ids,
-        positioner=WKNNPositioner().fit(X, y),
+        positioner=WKNNPositioner(k=LIVE_K).fit(X, y),
         zones=zones,
         sample_zones=[s.zone for s in samples],
         motion=MotionFilter(graph),
