@@ -13,7 +13,7 @@ import redis
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from fingerprints.training import training_set
+from fingerprints.training import LIVE_K, training_set
 from portal.ingest.store import RssiKeys
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
@@ -21,10 +21,6 @@ from positioning.groups import derive_groups
 from positioning.motion import MotionFilter, ZoneGraph, off_zone
 
 CONNECTOR_KINDS = ("escalator", "elevator", "stairs")
-# Neighbours averaged for a live phone's x/y. A site survey on a ~3 m grid puts 11 neighbours (the library
-# default, chosen on UJIIndoorLoc's sparser map) across 10 m, more than a shop's frontage; 3 placed the
-# dwelling phones of the training malls (bench/landing_replay.py, seeds 101-102) best of 3/5/11.
-LIVE_K = 3
 
 
 @dataclass
