@@ -6,16 +6,46 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
 
 from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, stop_process, wait_for_port
+from tests import axecheck
 from tests.browsers import IPHONE_UA
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
 os.environ.setdefault("ARGON2_PROFILE", "test")
+
+
+
+def memoise_url_builders() -> None:
+    """Share Flask's compiled URL builders between the suite's apps. Each app compiles one builder per
+    route and mode (werkzeug's Rule._compile_builder: ~0.2 s of a ~0.25 s create_app), and some 1,000
+    tests build their own app. A builder is a pure function of the rule's parsed parts (it reaches the
+    rule's converters through the rule it is bound to), so equal parts can share one; rules with
+    defaults (folded in through their converters) are compiled as before."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:  # another werkzeug: nothing to share
+        return
+    builders: dict[tuple, object] = {}
+
+    def shared_builder(self, append_unknown: bool = True):
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = shared_builder
+
+
+memoise_url_builders()
 
 TEST_SECRET = "test-secret-key-" + "x" * 16
 TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
@@ -113,9 +143,66 @@ def demo(app, svc, demo_map):
     """The demo mall loaded into the (flushed) store; returns its API token."""
     from portal.seed import ensure_demo_mall
 
+    if svc.db.dbsize() == 0 and DemoSnapshot.restore(svc):
+        return DemoSnapshot.token(svc)
+    empty = svc.db.dbsize() == 0
     with app.app_context():
         ensure_demo_mall(svc, "demo", demo_map)
-    return (svc.settings.data_dir / "secrets" / "demo_api_token").read_text()
+    if empty:
+        DemoSnapshot.take(svc)
+    return DemoSnapshot.token(svc)
+
+
+class DemoSnapshot:
+    """What ensure_demo_mall leaves in an empty store, kept per worker (the keys, DUMPed, and the secret
+    files it writes) and RESTOREd into the next test's flushed store instead of seeding again (~0.5 s a
+    test, paid by some 800 tests). Only for an empty store and the same settings; retaken when older
+    than MAX_AGE_S (2 min) or when the mall's date has changed, since the seed's showtimes, sales and parking
+    events are placed relative to its time."""
+
+    MAX_AGE_S = 120.0
+    SECRET_FILES = ("demo_api_token", "demo_meraki_validator", "demo_meraki_secret")
+    taken: list[tuple[Settings, float, str, dict[bytes, tuple[int, bytes]], dict[str, bytes]]] = []
+
+    @staticmethod
+    def _mall_date() -> str:
+        import datetime
+        import zoneinfo
+
+        from portal.seed import DEMO_TIME_ZONE
+
+        zone = zoneinfo.ZoneInfo(DEMO_TIME_ZONE)
+        return f"{datetime.datetime.now(zone).date()} {datetime.date.today()}"
+
+    @classmethod
+    def take(cls, svc) -> None:
+        keys = {}
+        for key in svc.db.scan_iter(count=1000):
+            keys[key] = (max(svc.db.pttl(key), 0), svc.db.dump(key))
+        secrets = svc.settings.data_dir / "secrets"
+        files = {name: (secrets / name).read_bytes() for name in cls.SECRET_FILES}
+        cls.taken[:] = [t for t in cls.taken if t[0] != svc.settings]
+        cls.taken.append((svc.settings, time.monotonic(), cls._mall_date(), keys, files))
+
+    @classmethod
+    def restore(cls, svc) -> bool:
+        found = next((t for t in cls.taken if t[0] == svc.settings), None)
+        if found is None or time.monotonic() - found[1] > cls.MAX_AGE_S or found[2] != cls._mall_date():
+            return False
+        _, _, _, keys, files = found
+        with svc.db.pipeline(transaction=False) as pipe:
+            for key, (ttl_ms, value) in keys.items():
+                pipe.restore(key, ttl_ms, value, replace=True)
+            pipe.execute()
+        secrets = svc.settings.data_dir / "secrets"
+        secrets.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (secrets / name).write_bytes(content)
+        return True
+
+    @staticmethod
+    def token(svc) -> str:
+        return (svc.settings.data_dir / "secrets" / "demo_api_token").read_text()
 
 
 @pytest.fixture
@@ -230,9 +317,11 @@ def browser():
         def new_context(**options):
             context = open_context(**options)
             context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            context.javascript_off = options.get("java_script_enabled") is False  # tests/axecheck.py replays those
             return context
 
         chromium.new_context = new_context  # tests that open their own contexts get the same patience
+        axecheck.watch(chromium)  # axe-core on every page the tests leave: zero serious/critical findings
         yield chromium
         chromium.close()
 

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -53,9 +55,11 @@ def node_stat(db, node, section: str, field: str) -> int:
 
 def load_readings(store: RssiStore, venues: list[str], phones: int, heard_by: int, rounds: int, now: float) -> int:
     readings = 0
+    progress = tqdm(total=rounds * len(venues), desc="ingest (rounds x venues)", unit="venue", file=sys.stderr)
     for r in range(rounds):
         ts = now - (rounds - 1 - r) * REPORT_EVERY_S
         for v, venue in enumerate(venues):
+            progress.update()
             batch = Batch()
             for p in range(phones):
                 client = f"{v:04x}{p:020x}"
@@ -63,6 +67,7 @@ def load_readings(store: RssiStore, venues: list[str], phones: int, heard_by: in
                     batch.add(client, f"f0:9f:c2:{v % 256:02x}:{(p + a) % 64:02x}:{a:02x}", -45.0 - (p + a + r) % 40,
                               ts - (a % 5) / 10, associated=bool(a == 0))
             readings += store.write_batch(venue, batch, now)
+    progress.close()
     return readings
 
 
@@ -73,7 +78,7 @@ def server_cpu(db, node) -> float:
 
 def load_tracking(db, footfall: FootfallStore, venues: list[str], phones: int, now: float) -> None:
     """What the tracker writes per phone (portal/tracking/), with representative values."""
-    for v, venue in enumerate(venues):
+    for v, venue in enumerate(tqdm(venues, desc="tracker state", unit="venue", file=sys.stderr)):
         keys = TrackKeys(venue)
         pipe = db.pipeline(transaction=False)
         for p in range(phones):
@@ -101,6 +106,7 @@ def main() -> int:
     args = parser.parse_args()
     set_phone_buckets({"*": args.buckets})
     tmp = Path(tempfile.mkdtemp(prefix="mallportal-scale-"))
+    print(f"starting a local cluster of {args.primaries} primaries ...", file=sys.stderr, flush=True)
     cluster = start_local_cluster(tmp / "cluster", primaries=args.primaries, replicas=0)
     try:
         db = connect(Settings(redis_url=cluster.url, redis_cluster=True), timeout_s=30)

@@ -22,7 +22,7 @@ DEFAULT_TIME_ZONE = "Asia/Shanghai"  # a venue's clock when neither its portal c
 # The light apps the portal loads, by module name (each defines `APP = LightApp(...)`): the host never
 # imports lightapps/ itself. LIGHT_APPS in the environment (comma separated) replaces the list.
 DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
-    "activities", "cinema", "coupons", "directory", "membership", "navigation", "parking", "queue"))
+    "activities", "cinema", "coupons", "directory", "games", "membership", "navigation", "parking", "queue"))
 
 
 # Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds),
@@ -41,6 +41,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
     # Guesses at the second factor of a whole-plate lookup (the hour the car was parked: 1 in 24).
     "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
+    # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
+    # mostly against new anonymous shoppers minted to dodge those limits).
+    "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR),
 }
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
 _BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")
@@ -340,6 +343,9 @@ class Settings:
     time_zone: str = DEFAULT_TIME_ZONE
     phone_region: str = "CN"
     budgets: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
+    # Owners' images (portal/media): the largest upload, and the bytes of stored renditions per venue.
+    media_max_upload_bytes: int = 8 * 1_048_576
+    media_budget_bytes: int = 200 * 1_048_576
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -394,6 +400,8 @@ class Settings:
             time_zone=time_zone_name(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
             budgets=_env_budgets(env),
+            media_max_upload_bytes=max(1, _env_int(env, "MEDIA_MAX_UPLOAD_MB", 8)) * 1_048_576,
+            media_budget_bytes=max(1, _env_int(env, "MEDIA_BUDGET_MB", 200)) * 1_048_576,
         )
 
     def __post_init__(self) -> None:

@@ -12,7 +12,6 @@ Keys (the venue's hash tag):
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 import time
@@ -116,7 +115,7 @@ class DraftStore:
         longer applies (e.g. somebody deleted the zone it changes)."""
         draft = self._require(venue, draft_id)
         current = self.venues.get_map(venue) or empty_map(venue)
-        after = copy.deepcopy(current)
+        after = current.copy()
         for step in draft.steps:
             apply_edit(after, step["edit"], step["args"])
         return current, after

@@ -15,7 +15,6 @@ about the new version (a `MapChanged`)."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import time
@@ -121,7 +120,7 @@ class VenueStore:
                 if venue_map is None:
                     if create is None:
                         raise ValueError(f"venue {venue} has no map yet")
-                    venue_map = copy.deepcopy(create)
+                    venue_map = create.copy()
                     venue_map.id, venue_map.version = venue, 0
                 previous = venue_map.version
                 yield venue_map
@@ -167,7 +166,7 @@ class VenueStore:
             cached = self._parsed.get((venue, version), lambda: self._parse(venue, version))
         except _NoSuchVersion:
             return None
-        return copy.deepcopy(cached) if for_update else cached
+        return cached.copy() if for_update else cached
 
     def _parse(self, venue: str, version: int) -> VenueMap:
         raw = self.db.get(VenueKeysMap(venue).map_version(version))

@@ -47,6 +47,8 @@ from portal.events.moments import MomentsEngine
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
+from portal.media.views import init_media
+from portal.notify import cli as notify_cli
 from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
 from portal.payments import cli as payments_cli
@@ -74,7 +76,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
     locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
-    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir)
+    payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)
     payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log
     consent = ConsentStore(db)
     privacy = PrivacyStore(db, hasher)
@@ -96,7 +98,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=privacy,
         moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
-                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue)),
+                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue),
+                               occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue))),
         breaker=StoreBreaker.for_client(db),
     )
 
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
+    init_media(app)  # owners' images: served cached, drawn with srcset (portal/media)
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
@@ -155,4 +159,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     cli.register(app)
     map_cli.register(app)
     events_cli.register(app)  # flask insights simulate|show
+    notify_cli.register(app)  # flask outbox stats|dead|replay|drop
     return app

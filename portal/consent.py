@@ -59,6 +59,10 @@ class ConsentStore:
         return Consent(location=fields.get("location") == "1", marketing=fields.get("marketing") == "1",
                        version=fields.get("version", ""), at=float(fields.get("at", 0)))
 
+    def forget(self, venue: str, shopper: str) -> int:
+        """Erasure: the shopper's answer (with nothing left about them, there is nothing it permits)."""
+        return int(self.db.delete(ConsentKeys(venue).consent(shopper)))
+
     def allows(self, venue: str, shopper: str, purpose: str) -> bool:
         """Has this shopper consented to `purpose` ("location" or "marketing") under the current notice?"""
         consent = self.get(venue, shopper)

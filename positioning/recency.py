@@ -3,6 +3,7 @@ was half a minute ago (a flat window gives a reading from 50 s ago as much say a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -12,24 +13,30 @@ from positioning.vectors import MISSING_DBM
 
 def weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
     """The value at which half the total weight lies on each side (robust to one reflected burst)."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    half = sum(weights) / 2
-    acc = 0.0
-    for i in order:
-        acc += weights[i]
+    return _median_of_sorted(sorted(zip(map(float, values), weights, strict=True)), sum(weights))
+
+
+def _median_of_sorted(pairs: Sequence[tuple[float, float]], total: float) -> float:
+    """Weighted median of (value, weight) pairs already sorted by value: where the running weight passes
+    half of `total`."""
+    half, acc = total / 2, 0.0
+    for value, weight in pairs:
+        acc += weight
         if acc >= half:
-            return float(values[i])
-    return float(values[order[-1]])
+            return value
+    return pairs[-1][0]
 
 
-def _usable(readings: Mapping[str, Sequence[tuple[float, float]]], known, now: float) -> dict:
-    """The readings of known APs, without those from the future (clock skew over 1 s) or NaN."""
-    return {ap: [(ts, rssi) for ts, rssi in items if ts <= now + 1.0 and rssi == rssi]
+def _usable(readings: Mapping[str, Sequence[Sequence[float]]], known, now: float) -> dict:
+    """(ts, rssi) of the known APs' readings, without those from the future (clock skew over 1 s) or NaN.
+    item[0], item[1]: (ts, rssi, ...) - extra fields (e.g. an association flag) are ignored."""
+    latest = now + 1.0
+    return {ap: [(item[0], item[1]) for item in items if item[0] <= latest and item[1] == item[1]]
             for ap, items in readings.items() if ap in known}
 
 
 def recency_vector(
-    readings: Mapping[str, Sequence[tuple[float, float]]],
+    readings: Mapping[str, Sequence[Sequence[float]]],
     ap_ids: Sequence[str],
     *,
     now: float,
@@ -52,15 +59,17 @@ def recency_vector(
     vector = np.full(len(ap_ids), missing, dtype=float)
     usable = _usable(readings, index, now)
     newest = max((ts for items in usable.values() for ts, _ in items), default=None)
+    decay = math.log(2) / half_life_s
     heard = 0
     for ap, items in usable.items():
         if not items:
             continue
-        values = [float(rssi) for _, rssi in items]
-        weights = [0.5 ** (max(0.0, newest - ts) / half_life_s) for ts, _ in items]
-        if sum(weights) < min_weight:
+        # (value, weight) sorted by value: the weighted median is where the running weight passes half
+        pairs = sorted((float(rssi), math.exp((ts - newest) * decay) if ts < newest else 1.0) for ts, rssi in items)
+        total = sum(w for _, w in pairs)
+        if total < min_weight:
             continue
-        vector[index[ap]] = max(weighted_median(values, weights), missing)
+        vector[index[ap]] = max(_median_of_sorted(pairs, total), missing)
         heard += 1
     if heard == 0:
         raise ValueError("no known AP hears this client recently")
@@ -68,7 +77,7 @@ def recency_vector(
 
 
 def settled_vector(
-    readings: Mapping[str, Sequence[tuple[float, float]]],
+    readings: Mapping[str, Sequence[Sequence[float]]],
     ap_ids: Sequence[str],
     *,
     now: float,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 from shapely.geometry import Polygon
@@ -34,6 +36,19 @@ def test_zones_do_not_overlap(demo_map):
 def test_map_round_trips_through_json(demo_map):
     again = VenueMap.from_dict(demo_map.to_dict())
     assert again == demo_map
+
+
+def test_to_dict_is_asdict_and_copy_is_deep(demo_map):
+    """to_dict skips asdict's per-value deep copies (every map write pays it); same result, and
+    copy() shares no list or dict with the original."""
+    assert demo_map.to_dict() == asdict(demo_map)
+    copied = demo_map.copy()
+    assert copied == demo_map
+    copied.samples[0].rssi.clear()
+    copied.zones[0].polygon.append((0.0, 0.0))
+    copied.floors[0].walls.clear()
+    assert demo_map.samples[0].rssi and copied.zones[0].polygon != demo_map.zones[0].polygon
+    assert demo_map.floors[0].walls and demo_map.to_dict() == asdict(demo_map)
 
 
 def test_survey_is_reproducible():

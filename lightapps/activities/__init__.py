@@ -7,6 +7,8 @@ script in `store`."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.activities.payment import register as register_payments
 from lightapps.activities.store import ActivityStore
 from portal.apps.registry import ConfigField, LightApp
@@ -22,6 +24,9 @@ APP = LightApp(
     ),
     zone_kinds=("atrium", "shop", "food"),
     store=ActivityStore,
+    history={"activities.create": _l("Activity %(activity)s created"),
+             "activities.stop": _l("Activity %(activity)s closed"),
+             "activities.link": _l("Partner link added (campaign %(campaign)s)")},
     console_endpoint="activities_console.home",
     init_app=register_payments,  # flash sales paid online (lightapps/activities/payment.py)
 )

@@ -30,7 +30,8 @@ from portal.services import services
 console_bp = zone_console_blueprint("activities_console", __name__,
                                     url_prefix="/console/apps/activities/<venue>/<zone>",
                                     template_folder="templates")
-FORM_FIELDS = ("title_en", "title_zh", "description", "place", "price", "was_price", "starts_at", "ends_at",
+FORM_FIELDS = ("title_en", "title_zh", "description_en", "description_zh", "place_en", "place_zh",
+               "price", "was_price", "starts_at", "ends_at",
                "capacity", "stock", "needed", "limit")
 
 
@@ -89,7 +90,7 @@ def stop(venue: str, zone: str, item_id: str):
 
 @console_bp.post("/links/new")
 def new_link(venue: str, zone: str):
-    form = {k: request.form.get(k, "")[:1000] for k in ("label", "url", "campaign", "activity")}
+    form = {k: request.form.get(k, "")[:1000] for k in ("label_en", "label_zh", "url", "campaign", "activity")}
     acts = store()
     try:
         fields = parse_link(form)

@@ -12,19 +12,23 @@ DAY = 86400
 
 def _demo_items(now: float) -> list[dict]:
     return [
-        {"kind": "event", "title_en": "Lion dance and drums", "title_zh": "舞狮迎春", "place": "Atrium stage",
-         "description": "A 30-minute lion dance with drums. Free; sign up for a seat in front.",
+        {"kind": "event", "title_en": "Lion dance and drums", "title_zh": "舞狮迎春", "place_en": "Atrium stage",
+         "place_zh": "中庭舞台",
+         "description_en": "A 30-minute lion dance with drums. Free; sign up for a seat in front.",
+         "description_zh": "30 分钟舞狮与鼓乐表演，免费；报名可坐前排。",
          "starts_at": now + 3 * DAY, "ends_at": now + 3 * DAY + HOUR, "limit": 80},
         {"kind": "event", "title_en": "Kids' robot workshop", "title_zh": "少儿机器人工作坊",
-         "place": "Atrium, east side", "description": "Build and race a small robot (ages 7-12).",
+         "place_en": "Atrium, east side", "place_zh": "中庭东侧",
+         "description_en": "Build and race a small robot (ages 7-12).",
          "starts_at": now + 5 * DAY, "ends_at": now + 5 * DAY + 2 * HOUR, "limit": 20},
         {"kind": "sale", "title_en": "Wireless earbuds", "title_zh": "无线耳机", "price": "¥99", "was_price": "¥299",
-         "description": "Collect and pay at Pixel Electronics, level 1.", "starts_at": now - HOUR,
+         "description_en": "Collect and pay at Pixel Electronics, level 1.", "starts_at": now - HOUR,
          "ends_at": now + 7 * DAY, "limit": 30},
         {"kind": "sale", "title_en": "Hand-made soap set", "title_zh": "手工皂礼盒", "price": "¥39", "was_price": "¥88",
-         "description": "Atrium pop-up stall.", "starts_at": now + DAY, "ends_at": now + 2 * DAY, "limit": 50},
+         "description_en": "Atrium pop-up stall.", "description_zh": "中庭快闪摊位。", "starts_at": now + DAY,
+         "ends_at": now + 2 * DAY, "limit": 50},
         {"kind": "group", "title_en": "Family cinema pack (4 tickets)", "title_zh": "家庭观影套票（4张）",
-         "price": "¥120", "was_price": "¥200", "description": "Goes ahead if 10 families join by the deadline.",
+         "price": "¥120", "was_price": "¥200", "description_en": "Goes ahead if 10 families join by the deadline.",
          "ends_at": now + 4 * DAY, "needed": 10, "limit": 40},
     ]
 
@@ -38,5 +42,5 @@ def seed(svc, venue_map) -> None:
     created = [store.create(venue_map.id, "atrium", fields, created_by="demo", now=now) for fields in _demo_items(now)]
     earbuds = next(a for a in created if a.kind == "sale")
     store.create_link(venue_map.id, "atrium", {
-        "label": "Pixel Electronics online shop", "url": "https://shop.example.com/pixel/earbuds?ref=mall",
+        "label_en": "Pixel Electronics online shop", "label_zh": "像素电子网店", "url": "https://shop.example.com/pixel/earbuds?ref=mall",
         "campaign": "", "activity": earbuds.id})

@@ -25,7 +25,7 @@ def _send(venue: str, item: Activity, member: str, event: str, texts: dict, at: 
 
 
 def _title(item: Activity, lang: str) -> str:
-    return item.title(lang == "zh")
+    return str(item.title(lang == "zh"))
 
 
 def after_join(store: ActivityStore, venue: str, item: Activity, member: str) -> None:

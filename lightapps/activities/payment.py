@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from lightapps.activities import deposits
 from lightapps.activities.store import ITEM_ID, Activity, ActivityKeys, new_confirmation
 from portal.apps.views import STORES
 from portal.payments.money import fen_from_yuan
@@ -148,7 +149,8 @@ def price_fen(item: Activity) -> int:
 
 
 def register(flask_app: Flask) -> None:
-    """Tell the payment service what a paid or closed sale order means (once per process)."""
+    """Tell the payment service what a paid or closed sale order (and a group buy's deposit) means (once per
+    process)."""
     stock = SaleStock(flask_app.extensions["mallportal"].db)
     flask_app.extensions[STORES]["activities.sale"] = stock
     payments: PaymentService = flask_app.extensions["mallportal"].payments
@@ -162,6 +164,7 @@ def register(flask_app: Flask) -> None:
         stock.release(order.venue, item_id, order.shopper, token)
 
     payments.register(PURPOSE, on_paid, on_closed)
+    deposits.register(flask_app, flask_app.extensions[STORES]["activities"], payments)  # group-buy deposits
 
 
 def sale_stock() -> SaleStock:

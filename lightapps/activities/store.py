@@ -13,7 +13,7 @@ Keys (venue `v`):
   mp:{v}:act:i:<id>                        HASH the activity (kind, times, limit, taken, needed, outcome...)
   mp:{v}:act:i:<id>:who                    HASH shopper client -> confirmation code (one per shopper)
   mp:{v}:act:mine:<client>                 ZSET activity id -> joined_at ("my activities")
-  mp:{v}:act:link:<link>                   HASH outbound link: url, label, zone, activity, campaign, clicks
+  mp:{v}:act:link:<link>                   HASH outbound link: url, label_zh/_en, zone, activity, campaign, clicks
   mp:{v}:act:link:<link>:shoppers          HyperLogLog of shoppers who clicked
   mp:{v}:act:link:<link>:days              HASH YYYY-MM-DD -> clicks
   mp:{v}:act:zone:<zone>:links             ZSET link id -> created_at
@@ -33,6 +33,7 @@ import redis
 
 from core.errors import InputError
 from core.storage import VenueKeys
+from portal.apps.bilingual import Localized, pick, read_pair
 
 KINDS = ("event", "sale", "group")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
@@ -181,10 +182,9 @@ def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | 
         raise ActivityInputError("kind", f"kind must be one of: {', '.join(KINDS)}")
     fields: dict[str, Any] = {
         "kind": kind,
-        "title_en": _text(form, "title_en", TITLE_MAX, required=True),
-        "title_zh": _text(form, "title_zh", TITLE_MAX),
-        "description": _text(form, "description", TEXT_MAX),
-        "place": _text(form, "place", TITLE_MAX),
+        **read_pair(form, "title", TITLE_MAX, required=True, error=ActivityInputError),
+        **read_pair(form, "description", TEXT_MAX, error=ActivityInputError),
+        **read_pair(form, "place", TITLE_MAX, error=ActivityInputError),
         "price": _text(form, "price", SHORT_MAX),
         "was_price": _text(form, "was_price", SHORT_MAX),
         "needed": 0,
@@ -216,7 +216,7 @@ def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | 
 
 def parse_link(form: Any) -> dict[str, str]:
     """Owner form -> a new outbound link (label, url, campaign, activity); ActivityInputError if bad."""
-    label = _text(form, "label", TITLE_MAX, required=True)
+    labels = read_pair(form, "label", TITLE_MAX, required=True, error=ActivityInputError)
     url = check_target_url(str(form.get("url") or ""))
     campaign = str(form.get("campaign") or "").strip().lower()
     if campaign and not CAMPAIGN.match(campaign):
@@ -224,7 +224,7 @@ def parse_link(form: Any) -> dict[str, str]:
     activity = str(form.get("activity") or "").strip()
     if activity and not ITEM_ID.match(activity):
         raise ActivityInputError("activity", "activity must be one of this zone's activities")
-    return {"label": label, "url": url, "campaign": campaign, "activity": activity}
+    return {**labels, "url": url, "campaign": campaign, "activity": activity}
 
 
 def check_target_url(raw: str) -> str:
@@ -276,8 +276,10 @@ class Activity:
     zone: str
     title_en: str
     title_zh: str
-    description: str
-    place: str
+    description_en: str
+    description_zh: str
+    place_en: str
+    place_zh: str
     price: str
     was_price: str
     starts_at: float
@@ -290,8 +292,14 @@ class Activity:
     reached_at: float | None
     created_at: float
 
-    def title(self, zh: bool) -> str:
-        return (self.title_zh or self.title_en) if zh else self.title_en
+    def title(self, zh: bool) -> Localized:
+        return pick(self.title_zh, self.title_en, zh)
+
+    def description(self, zh: bool) -> Localized:
+        return pick(self.description_zh, self.description_en, zh)
+
+    def place(self, zh: bool) -> Localized:
+        return pick(self.place_zh, self.place_en, zh)
 
     @property
     def left(self) -> int | None:
@@ -322,7 +330,10 @@ class Activity:
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(
             id=item_id, kind=s["kind"], zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
-            description=s.get("description", ""), place=s.get("place", ""), price=s.get("price", ""),
+            # before both languages were kept, description and place were one (English) field
+            description_en=s.get("description_en", s.get("description", "")),
+            description_zh=s.get("description_zh", ""), place_en=s.get("place_en", s.get("place", "")),
+            place_zh=s.get("place_zh", ""), price=s.get("price", ""),
             was_price=s.get("was_price", ""), starts_at=float(s["starts_at"]), ends_at=float(s["ends_at"]),
             limit=int(s.get("limit", 0)), taken=int(s.get("taken", 0)), needed=int(s.get("needed", 0)),
             status=s.get("status", "live"), outcome=s.get("outcome", ""),
@@ -335,17 +346,22 @@ class Activity:
 class Link:
     id: str
     zone: str
-    label: str
+    label_en: str
+    label_zh: str
     url: str
     campaign: str
     activity: str
     clicks: int
     shoppers: int = 0
 
+    def label(self, zh: bool) -> Localized:
+        return pick(self.label_zh, self.label_en, zh)
+
     @classmethod
     def from_hash(cls, link_id: str, data: dict[bytes, bytes], shoppers: int = 0) -> Link:
         s = {k.decode(): v.decode() for k, v in data.items()}
-        return cls(id=link_id, zone=s["zone"], label=s["label"], url=s["url"], campaign=s["campaign"],
+        return cls(id=link_id, zone=s["zone"], label_en=s.get("label_en", s.get("label", "")),
+                   label_zh=s.get("label_zh", ""), url=s["url"], campaign=s["campaign"],
                    activity=s.get("activity", ""), clicks=int(s.get("clicks", 0)), shoppers=shoppers)
 
 
@@ -374,9 +390,10 @@ class ActivityStore:
         now = time.time() if now is None else now
         item_id = str(self.db.incr(keys.seq()))
         mapping = {
-            "kind": fields["kind"], "zone": zone, "title_en": fields["title_en"],
-            "title_zh": fields.get("title_zh", ""), "description": fields.get("description", ""),
-            "place": fields.get("place", ""), "price": fields.get("price", ""),
+            "kind": fields["kind"], "zone": zone,
+            **{f"{name}_{lang}": fields.get(f"{name}_{lang}", "") for name in ("title", "description", "place")
+               for lang in ("zh", "en")},
+            "price": fields.get("price", ""),
             "was_price": fields.get("was_price", ""),
             "starts_at": repr(float(fields.get("starts_at") or now)), "ends_at": repr(float(fields["ends_at"])),
             "limit": int(fields.get("limit") or 0), "taken": 0, "needed": int(fields.get("needed") or 0),
@@ -400,7 +417,8 @@ class ActivityStore:
         campaign = fields.get("campaign") or ""
         if not campaign:
             item = self.get(venue, fields["activity"]) if fields.get("activity") else None
-            campaign = f"{slug(item.title_en) or item.kind}-{item.id}" if item else f"{zone}-{slug(fields['label'])}"
+            label = fields.get("label_en") or fields.get("label_zh", "")
+            campaign = f"{slug(item.title_en) or item.kind}-{item.id}" if item else f"{zone}-{slug(label)}"
             campaign = campaign.strip("-")[:60] or zone
         for _ in range(5):
             link_id = "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(10))
@@ -411,7 +429,8 @@ class ActivityStore:
             raise RuntimeError("could not find a free link id")
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.link(link_id), mapping={
-            "zone": zone, "label": fields["label"], "campaign": campaign, "activity": fields.get("activity", ""),
+            "zone": zone, "label_en": fields.get("label_en", ""), "label_zh": fields.get("label_zh", ""),
+            "campaign": campaign, "activity": fields.get("activity", ""),
             "clicks": 0, "created_at": repr(now),
         })
         pipe.zadd(keys.zone_links(zone), {link_id: now})
@@ -514,3 +533,24 @@ class ActivityStore:
         if self.db.exists(keys.zone_items(zone)):
             return False
         return bool(self.db.set(keys.seeded(zone), "1", nx=True))
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The activities the shopper joined, with their confirmation codes."""
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrange(keys.mine(client), 0, -1)]
+        codes = self.joined(venue, client, ids)
+        joined = [{"activity": i, "code": codes.get(i, "")} for i in ids]
+        return {"joined": joined} if joined else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the shopper's places (the activity's head count stays) and "my activities". A partner
+        link's count of distinct shoppers is a HyperLogLog: it holds no id to forget."""
+        keys = ActivityKeys(venue)
+        ids = [i.decode() for i in self.db.zrange(keys.mine(client), 0, -1)]
+        pipe = self.db.pipeline(transaction=False)
+        for item_id in ids:
+            pipe.hdel(keys.who(item_id), client)
+        pipe.delete(keys.mine(client))
+        return sum(int(n) for n in pipe.execute())

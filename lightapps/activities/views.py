@@ -12,9 +12,12 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.activities import APP, notices
+from lightapps.activities.deposits import deposit_store, pay_deposit
 from lightapps.activities.payment import buy, price_fen
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
+from portal.apps.bilingual import pick_from
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
+from portal.payments.money import cny
 from portal.services import services
 from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
 
@@ -75,7 +78,7 @@ def _render_landing(venue_map, zone_obj, *, status: int = 200):
     joined = store().joined(venue_map.id, shopper.client, [a.id for a in items])
     links = store().links_for_zone(venue_map.id, zone_obj.id)
     zh = is_zh()
-    headline = (config.get("headline_zh") if zh else config.get("headline_en")) or _("What's on")
+    headline = pick_from(config, "headline", zh) or _("What's on")
     return render_template(
         "activities/landing.html", venue=venue_map, zone=zone_obj, headline=headline, zh=zh, now=now,
         events=[a for a in items if a.kind == "event"], sales=[a for a in items if a.kind == "sale"],
@@ -105,8 +108,22 @@ def _render_item(venue_map, item: Activity, *, error: str | None = None, status:
     return render_template(
         "activities/item.html", venue=venue_map, zone=zone_obj, item=item, code=code, zh=is_zh(), now=now,
         error=error, state=item.state(now), state_text=STATE_TEXT, shopper_token=shopper_token(shopper),
-        links=links, just_joined=request.args.get("joined") == "1",
+        links=links, just_joined=request.args.get("joined") == "1", deposit=_deposit_text(venue_map.id, item),
     ), status
+
+
+def _deposit_text(venue: str, item: Activity) -> str:
+    """What a priced group buy's deposit means to the shopper ("" when joining is free)."""
+    price = price_fen(item)
+    if item.kind != "group" or not price or not services().payments.enabled:
+        return ""
+    state = deposit_store().state(venue, item.id)
+    if state in ("refunding", "refunded"):
+        return _("The group did not go ahead: every deposit is refunded.")
+    if state == "captured":
+        return _("Deposit %(amount)s: the group is on, the deposits are kept.", amount=cny(price))
+    return _("Joining takes a deposit of %(amount)s, refunded in full if the group does not fill by the deadline.",
+             amount=cny(price))
 
 
 @bp.get("/activities/<item_id>")
@@ -136,6 +153,13 @@ def join(venue: str, item_id: str):
         if not isinstance(bought, str):
             return redirect(shopper_url("payments.order_page", venue=venue, order_id=bought.id), code=303)
         result = JoinResult(bought)
+    elif item.kind == "group" and price_fen(item) > 0 and services().payments.enabled:
+        # A deposit: only a paid one makes a member; refunded if the group fails (lightapps/activities/deposits.py).
+        back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)
+        order = pay_deposit(venue, item, shopper.client, price_fen(item), back)
+        if not isinstance(order, str):
+            return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
+        result = JoinResult(order)
     else:
         result = store().join(venue, item.id, shopper.client)
     if result.status == "OK":

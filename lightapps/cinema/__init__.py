@@ -5,6 +5,8 @@ showtime API in `api`; all seat changes are single Lua scripts in `store`."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.cinema.payment import register as register_payments
 from lightapps.cinema.store import CinemaStore
 from portal.apps.registry import ConfigField, LightApp
@@ -27,5 +29,6 @@ APP = LightApp(
     ),
     zone_kinds=("cinema",),
     store=CinemaStore,
+    history={"cinema.showtime.add": _l("Showtime added: %(film)s")},
     init_app=register_payments,  # paid orders confirm holds (lightapps/cinema/payment.py)
 )

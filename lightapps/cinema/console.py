@@ -48,7 +48,7 @@ def add_showtime(venue: str, zone: str):
         return _home(venue, zone, 422, exc, form)
     except ShowtimeConflict:  # pragma: no cover - a console showtime is always new
         abort(409)
-    audit("cinema.showtime.add", venue, zone=zone, show=result["ids"][0], film=item.film_en,
+    audit("cinema.showtime.add", venue, zone=zone, show=result["ids"][0], film=item.film_en or item.film_zh,
           starts_at=item.starts_at, auditorium=item.auditorium)
     return redirect(url_for("cinema_console.home", venue=venue, zone=zone, added=result["ids"][0]), code=303)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from lightapps.cinema.common import cinema_store
+from portal.apps.bilingual import pick
 from portal.apps.mine import MyItem
 from portal.apps.views import is_zh
 from portal.shopper import Shopper
@@ -19,7 +20,7 @@ def mine(venue: str, shopper: Shopper) -> list[MyItem]:
         if show is None:
             continue
         items.append(MyItem(
-            kind="ticket", title=show.film_zh if zh else show.film_en, when=show.starts_at,
+            kind="ticket", title=pick(show.film_zh, show.film_en, zh), when=show.starts_at,
             detail=_("Seats %(seats)s · code %(code)s", seats=", ".join(booking.seats), code=booking.code),
             endpoint="cinema.ticket", values={"venue": venue, "zone": booking.zone, "code": booking.code}))
     return items

@@ -9,6 +9,7 @@ import hashlib
 from flask import url_for
 from flask_babel import gettext as _
 
+from portal.apps.bilingual import pick
 from portal.apps.locale import format_time
 from portal.apps.notify import in_both, notify
 
@@ -18,7 +19,7 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
     starts = format_time(show.starts_at)  # the venue's wall clock
     seats = ", ".join(booking.seats)
     texts = in_both(
-        title=lambda lang: _("Your ticket: %(film)s", film=show.film_zh if lang == "zh" else show.film_en),
+        title=lambda lang: _("Your ticket: %(film)s", film=str(pick(show.film_zh, show.film_en, lang == "zh"))),
         body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", time=starts, seats=seats,
                             hall=show.hall.name_zh if lang == "zh" else show.hall.name_en, code=booking.code))
     key = f"cinema.ticket:{booking.code}"

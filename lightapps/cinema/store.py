@@ -28,6 +28,7 @@ import redis
 
 from core.storage import VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
+from portal.apps.erasure import blank_field, keys_matching
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8
@@ -591,3 +592,28 @@ class CinemaStore:
                                       args=[code, client, "" if now_ms is None else now_ms])
         status = _s(result[0]).lower()
         return Outcome(status, code=code)
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's bookings: show, zone, seats, status, when."""
+        bookings = [{"code": b.code, "show": b.show_id, "zone": b.zone, "seats": list(b.seats), "status": b.status,
+                     "created_ms": b.created_ms} for b in self.client_bookings(venue, client, 1000)]
+        return {"bookings": bookings} if bookings else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the seats stay sold (the show's record) but the bookings and holds no longer name the
+        shopper; "your tickets" and the live-hold pointers go."""
+        keys = CinemaKeys(venue)
+        changed = 0
+        for booking in self.client_bookings(venue, client, 100_000):
+            changed += blank_field(self.db, keys.booking(booking.code), "client", client)
+            if booking.token:
+                changed += blank_field(self.db, keys.hold(booking.token), "client", client)
+        for pointer in keys_matching(self.db, keys.client_hold("*", "*")):
+            if pointer.endswith(":" + client):
+                token = self.db.get(pointer)
+                if token is not None:
+                    changed += blank_field(self.db, keys.hold(_s(token)), "client", client)
+                changed += int(self.db.delete(pointer))
+        return changed + int(self.db.delete(keys.client_tickets(client)))

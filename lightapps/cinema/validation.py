@@ -108,8 +108,9 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
         external_id = raw["id"]
         if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
             raise FieldError(prefix + "id", "must be 1-64 letters, digits or . _ : -")
-    film_en = _title(raw.get("film_en"), prefix + "film_en", required=True)
-    film_zh = _title(raw.get("film_zh"), prefix + "film_zh", required=False) or film_en
+    # One language is enough: a shopper in the other sees it marked (portal/apps/bilingual.py)
+    film_zh = _title(raw.get("film_zh"), prefix + "film_zh", required=False)
+    film_en = _title(raw.get("film_en"), prefix + "film_en", required=not film_zh)
     return ShowtimeInput(
         film_en=film_en,
         film_zh=film_zh,

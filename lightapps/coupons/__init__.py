@@ -3,6 +3,8 @@ claim one each (QR + short code); the issuing shop redeems a code exactly once."
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.coupons.store import CouponStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -18,4 +20,7 @@ APP = LightApp(
     ),
     zone_kinds=("shop", "food", "restaurant"),
     store=CouponStore,
+    history={"coupons.create": _l("Coupon %(coupon)s published (%(stock)s)"),
+             "coupons.stop": _l("Coupon %(coupon)s stopped"),
+             "coupons.redeem": _l("Coupon %(coupon)s redeemed (code …%(code_end)s)")},
 )

@@ -48,7 +48,7 @@ def home(venue: str, zone: str):
 def create(venue: str, zone: str):
     account = g.account
     form = {k: request.form.get(k, "")[:1000] for k in
-            ("title_en", "title_zh", "description", "stock", "valid_from", "valid_until")}
+            ("title_en", "title_zh", "description_en", "description_zh", "stock", "valid_from", "valid_until")}
     try:
         fields = parse_new_coupon(form, today=venue_today())
     except CouponInputError as exc:

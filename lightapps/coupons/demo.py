@@ -32,6 +32,6 @@ def seed(svc, venue_map) -> None:
             continue
         for title_en, title_zh, description, stock in coupons:
             store.create(venue_map.id, zone, {
-                "title_en": title_en, "title_zh": title_zh, "description": description, "stock": stock,
+                "title_en": title_en, "title_zh": title_zh, "description_en": description, "stock": stock,
                 "valid_from": today - timedelta(days=1), "valid_until": today + timedelta(days=60),
             }, created_by="demo")

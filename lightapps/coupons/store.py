@@ -27,6 +27,8 @@ import redis
 from core.errors import InputError
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
+from portal.apps.bilingual import Localized, pick, read_pair
+from portal.apps.erasure import blank_field
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -113,17 +115,8 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
     """Owner form -> the fields of a new coupon; CouponInputError naming the first bad field."""
     today = today or date.today()
 
-    def text(name: str, max_length: int) -> str:
-        value = str(form.get(name) or "").strip()
-        if len(value) > max_length:
-            raise CouponInputError(name, f"{name} must be at most {max_length} characters")
-        return value
-
-    title_en = text("title_en", TITLE_MAX)
-    if not title_en:
-        raise CouponInputError("title_en", "title_en (English title) is required")
-    title_zh = text("title_zh", TITLE_MAX)
-    description = text("description", DESCRIPTION_MAX)
+    titles = read_pair(form, "title", TITLE_MAX, required=True, error=CouponInputError)
+    descriptions = read_pair(form, "description", DESCRIPTION_MAX, error=CouponInputError)
     raw_stock = str(form.get("stock") or "").strip()
     if not raw_stock:
         raise CouponInputError("stock", "stock is required")
@@ -153,8 +146,7 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
     if (valid_until - valid_from).days > MAX_SPAN_DAYS:
         raise CouponInputError("valid_until", f"a coupon may be valid for at most {MAX_SPAN_DAYS} days")
     return {
-        "title_en": title_en, "title_zh": title_zh, "description": description, "stock": stock,
-        "valid_from": valid_from, "valid_until": valid_until,
+        **titles, **descriptions, "stock": stock, "valid_from": valid_from, "valid_until": valid_until,
     }
 
 
@@ -164,7 +156,8 @@ class Coupon:
     zone: str
     title_en: str
     title_zh: str
-    description: str
+    description_en: str
+    description_zh: str
     stock: int
     left: int
     claimed: int
@@ -175,8 +168,11 @@ class Coupon:
     created_at: float
     created_by: str
 
-    def title(self, zh: bool) -> str:
-        return (self.title_zh or self.title_en) if zh else self.title_en
+    def title(self, zh: bool) -> Localized:
+        return pick(self.title_zh, self.title_en, zh)
+
+    def description(self, zh: bool) -> Localized:
+        return pick(self.description_zh, self.description_en, zh)
 
     @property
     def first_day(self) -> date:
@@ -198,7 +194,8 @@ class Coupon:
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(
             id=coupon_id, zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
-            description=s.get("description", ""), stock=int(s["stock"]), left=int(s["left"]),
+            description_en=s.get("description_en", s.get("description", "")),  # before both languages: English
+            description_zh=s.get("description_zh", ""), stock=int(s["stock"]), left=int(s["left"]),
             claimed=int(s.get("claimed", 0)), redeemed=int(s.get("redeemed", 0)),
             valid_from=float(s["valid_from"]), valid_until=float(s["valid_until"]), status=s.get("status", "live"),
             created_at=float(s.get("created_at", 0)), created_by=s.get("created_by", ""),
@@ -275,8 +272,9 @@ class CouponStore:
         if isinstance(valid_until, date):
             valid_until = day_start(valid_until + timedelta(days=1), tz)
         mapping = {
-            "zone": zone, "title_en": fields["title_en"], "title_zh": fields.get("title_zh", ""),
-            "description": fields.get("description", ""), "stock": int(fields["stock"]),
+            "zone": zone, "title_en": fields.get("title_en", ""), "title_zh": fields.get("title_zh", ""),
+            "description_en": fields.get("description_en", ""), "description_zh": fields.get("description_zh", ""),
+            "stock": int(fields["stock"]),
             "left": int(fields["stock"]), "claimed": 0, "redeemed": 0, "valid_from": repr(float(valid_from)),
             "valid_until": repr(float(valid_until)), "status": "live", "created_at": repr(now),
             "created_by": created_by,
@@ -395,3 +393,24 @@ class CouponStore:
         if self.db.exists(keys.zone_coupons(zone)):
             return False
         return bool(self.db.set(keys.seeded(zone), "1", nx=True))
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's codes: coupon, zone, state and times."""
+        codes = [{"code": i.code, "coupon": i.coupon_id, "zone": i.zone, "state": i.state, "issued_at": i.issued_at,
+                  "redeemed_at": i.redeemed_at} for i, _coupon in self.wallet(venue, client)]
+        return {"codes": codes} if codes else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the wallet goes; each code stays for the shop (a redemption is the shop's record) but no
+        longer names the shopper, and the coupon's holder list forgets them."""
+        keys = CouponKeys(venue)
+        codes = [c.decode() for c in self.db.zrange(keys.wallet(client), 0, -1)]
+        changed = 0
+        for code in codes:
+            coupon_id = self.db.hget(keys.code(code), "coupon")
+            if coupon_id is not None:
+                changed += int(self.db.hdel(keys.holders(coupon_id.decode()), client))
+            changed += blank_field(self.db, keys.code(code), "client", client)
+        return changed + int(self.db.delete(keys.wallet(client)))

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
 from lightapps.coupons.store import CouponStore
+from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
 from portal.apps.views import app_store, is_zh, record_event, venue_or_404, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
@@ -43,7 +44,7 @@ def _landing(venue: str, zone: str, error: str | None = None, status: int = 200)
     coupons = store().live_for_zone(venue, zone, now)
     held = store().held_codes(venue, shopper.client, [c.id for c in coupons])
     zh = is_zh()
-    headline = (config.get("headline_zh") if zh else config.get("headline_en")) or _("Coupons")
+    headline = pick_from(config, "headline", zh) or _("Coupons")
     return render_template(
         "coupons/landing.html", venue=venue_map, zone=zone_obj, coupons=coupons, held=held, headline=headline,
         shopper_token=shopper_token(shopper), error=error, zh=zh,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from fingerprints.plan import render_plan_svg
+from lightapps.directory import APP
 from lightapps.directory.search import MAX_QUERY, search_shops
-from portal.apps.views import is_zh, venue_or_404
+from portal.apps.shop_profiles import ShopProfileStore
+from portal.apps.views import is_zh, venue_or_404, zone_app_config
 from portal.services import services
 from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token
 
@@ -69,7 +71,7 @@ def landing(venue: str, zone: str):
     zone_obj = venue_map.zone(zone)
     if zone_obj is None:
         abort(404, _("Unknown zone."))
-    config = services().zone_apps.config_for(venue, zone, "directory") or {}
+    config = zone_app_config(APP, venue, zone) or {}
     return _render_home(venue_map, zone=zone_obj, config=config)
 
 
@@ -87,12 +89,14 @@ def shop(venue: str, shop_id: str):
         floor = venue_map.floor(shop_obj.floor)
         plan_svg = render_plan_svg(venue_map, floor.level, show_aps=False, lang="zh" if zh else "en",
                                    markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)])
-        plan_svg = Markup(plan_svg.replace("<svg ", '<svg role="img" class="plan-svg" ', 1))
+        aria = escape(_("Where %(shop)s is on floor %(floor)s", shop=name, floor=floor.name))
+        plan_svg = Markup(plan_svg.replace("<svg ", f'<svg role="img" class="plan-svg" aria-label="{aria}" ', 1))
     except KeyError:
         floor = None
     zone_obj = venue_map.zone(shop_obj.zone) if shop_obj.zone else None
     return render_template(
         "directory/shop.html", venue=venue_map, shop=shop_obj, floor=floor, zone_obj=zone_obj,
         labels=category_labels(), plan_svg=plan_svg,
+        profile=ShopProfileStore(services().db).get(venue, shop_id, shop_obj.description),
         shopper_token=shopper_token(shopper),
     )

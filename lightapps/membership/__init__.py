@@ -7,17 +7,21 @@ Shopper pages in `views` (blueprint "membership"), the owner console in `console
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.membership.payment import register as register_points
-from lightapps.membership.sender import EXTENSION, LoggingCodeSender
+from lightapps.membership.sender import EXTENSION, SmsCodeSender
 from lightapps.membership.store import MemberStore
+from portal.apps.grants import provide_grant
 from portal.apps.registry import ConfigField, LightApp
+from portal.apps.views import STORES
 
 
 def _init_app(flask_app) -> None:
-    if EXTENSION not in flask_app.extensions:  # production sets a real SMS sender before or after this
-        svc = flask_app.extensions["mallportal"]
-        flask_app.extensions[EXTENSION] = LoggingCodeSender(db=svc.db, demo=svc.settings.demo)
+    if EXTENSION not in flask_app.extensions:  # codes go through the portal's one SMS provider (SMS_PROVIDER)
+        flask_app.extensions[EXTENSION] = SmsCodeSender(keep_codes=flask_app.extensions["mallportal"].settings.demo)
     register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
+    provide_grant(flask_app, "points", flask_app.extensions[STORES][APP.name].grant_points)  # e.g. a game's prize
 
 
 APP = LightApp(
@@ -31,6 +35,7 @@ APP = LightApp(
     ),
     zone_kinds=("shop", "atrium", "food", "restaurant", "cinema", "garage"),
     store=MemberStore,
-    init_app=_init_app,  # the development SMS sender; points from payments
+    history={"membership.purchase": _l("Purchase recorded for a member (%(points)s points)")},
+    init_app=_init_app,  # sign-up codes through the portal's SMS provider; points from payments
     console_endpoint="membership_console.home",
 )

@@ -17,9 +17,17 @@
        (a receipt is reversed once: repeats answer the same with "duplicate": true); 404 unknown receipt
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
-    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 too many wrong codes"""
+    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 too many wrong codes
+
+    POST /api/v1/venues/<venue>/membership/wechat-links  {"member_code": "...", "openid": "o..."}
+    The mall's mini-program, once the member authorised WeChat Pay's 智慧商圈 points service there: the member's
+    WeChat openid (in the mall's app) is linked to the member whose rotating code they show (the code proves it is
+    theirs), so their payments anywhere in the mall earn points (lightapps/membership/payment.py).
+    -> 200 {"member", "linked": true}; 404 no such member; 422 bad openid, wrong or stale code; 429 as above"""
 
 from __future__ import annotations
+
+import re
 
 from flask import Blueprint, jsonify, request
 
@@ -39,6 +47,7 @@ from portal.errors import ApiError
 
 api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
 IDEM_MAX = 128
+OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
 def _object() -> dict:
@@ -155,3 +164,16 @@ def identify(venue: str):
     member = _store().get(venue, member_id)
     return jsonify({"member": member.id, "tier": member.tier[0], "points": member.points,
                     "lifetime_points": member.lifetime})
+
+
+@api_bp.post("/wechat-links")
+def wechat_links(venue: str):
+    require_venue_source(venue)
+    payload = _object()
+    openid = payload.get("openid")
+    if not isinstance(openid, str) or not OPENID.match(openid):
+        raise ApiError(422, "openid must be the member's WeChat openid (6 to 64 letters, digits, _ -)",
+                       "openid")
+    member_id = _identify(venue, payload.get("member_code"))
+    _store().link_wechat(venue, member_id, openid)
+    return jsonify({"member": member_id, "linked": True})

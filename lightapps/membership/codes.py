@@ -40,11 +40,6 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str:
         raise PhoneError(exc.message) from None
 
 
-def mask_phone(phone: str) -> str:
-    """'+8613800138000' -> '+86•••••••8000' (for pages and logs)."""
-    return phone[:3] + "•" * max(len(phone) - 7, 0) + phone[-4:]
-
-
 def new_verification_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 

@@ -12,6 +12,7 @@ from flask import Flask
 
 from lightapps.membership.store import MemberStore
 from portal.apps.views import STORES
+from portal.payments.providers.base import MallNotice
 from portal.payments.store import Order
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,41 @@ def points_listener(members: MemberStore):
     return on_money
 
 
+MALL_STORE = "wechat-mall"  # the POS "store" of 智慧商圈 purchases (the shop is named in the ledger's receipt)
+
+
+def mall_receipt(txn: str, refunded_before: int) -> str:
+    return f"wx{txn}" if refunded_before == 0 else f"wx{txn}.{refunded_before}"
+
+
+def mall_points_listener(members: MemberStore):
+    """WeChat Pay 智慧商圈: a member who authorised the mall's points service paid in any shop of the mall
+    (no portal order, no receipt at the desk): the purchase is posted through the same POS path (one receipt
+    per transaction, so a replayed notification counts once); a refund reverses it and posts what remains
+    paid, once per refund id. Returns (points earned, points total) for WeChat Pay's points sync."""
+
+    def on_mall(venue: str, notice: MallNotice) -> tuple[int, int] | None:
+        member = members.for_wechat(venue, notice.openid)
+        if member is None:
+            return None  # authorised at WeChat but not (yet) linked to a member here: nothing to credit
+        if notice.kind == "paid":
+            posted = members.post_purchase(venue, member.id, mall_receipt(notice.txn, 0), MALL_STORE, notice.amount)
+            return (posted.points, posted.balance) if posted.status in ("OK", "DUPLICATE") else None
+        if members.receipt(venue, MALL_STORE, mall_receipt(notice.txn, 0)) is None:
+            return None  # the purchase earned nothing here (paid before the member was linked)
+        before = members.mall_refund_before(venue, notice.txn, notice.refund_id, notice.amount)
+        members.refund(venue, MALL_STORE, mall_receipt(notice.txn, before))
+        remaining = notice.pay_amount - before - notice.amount
+        if remaining > 0:
+            members.post_purchase(venue, member.id, mall_receipt(notice.txn, before + notice.amount), MALL_STORE,
+                                  remaining)
+        return None
+
+    return on_mall
+
+
 def register(flask_app: Flask) -> None:
     members: MemberStore = flask_app.extensions[STORES][APP_NAME]
-    flask_app.extensions["mallportal"].payments.listen(points_listener(members))
+    payments = flask_app.extensions["mallportal"].payments
+    payments.listen(points_listener(members))
+    payments.listen_mall(mall_points_listener(members))

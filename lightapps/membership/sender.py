@@ -1,31 +1,27 @@
-"""Sending verification codes: a pluggable `CodeSender`.
+"""Sending sign-up codes: through the portal's one SMS provider (portal/notify/sms.py), not a path of our own.
 
-Production installs a real SMS gateway with `set_sender(app, sender)` (any object with
-`send(venue, phone, code, expires_in_s)`). Development and tests use `LoggingCodeSender`: nothing leaves
-the machine. Only in demo mode (DEMO=1, `make run`) does it log the code and keep the last messages where
-a test can read them: in memory (`sender.sent`, same process) and in a short-lived development outbox in
-the store (a test driving a real server in another process reads `dev_outbox_code(db, venue, phone)`; the
-outbox names the number only by its hash). Otherwise it logs that a code was sent, without the code or
-the number."""
+`SmsCodeSender` sends a code at once with `portal.apps.notify.send_sms_now` (a code cannot wait for the
+outbox's worker): production configures the provider once for the whole portal (SMS_PROVIDER=tencent and
+an SMS_TEMPLATES entry `membership.code=<template id>:code|minutes`); development uses its logging sender,
+which sends nothing, and only in demo mode keeps the text where a test reads it (`dev_outbox_code`, from
+any process: the development outbox names the number by a hash). Tests may install another object with
+`send(venue, phone, code, expires_in_s)` with `set_sender(app, sender)`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
+import re
 import threading
-import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+from flask_babel import gettext as _
 
-from core.storage import VenueKeys
-from lightapps.membership.codes import mask_phone
+from portal.apps.notify import SmsError, send_sms_now
+from portal.notify.sms import dev_sms, phone_hash
 
-log = logging.getLogger(__name__)
 EXTENSION = "membership_sender"
+EVENT = "membership.code"  # the SMS template's name in SMS_TEMPLATES
 
 
 class CodeSender(Protocol):
@@ -34,68 +30,42 @@ class CodeSender(Protocol):
 
 
 class SendError(RuntimeError):
-    """The sender could not deliver the code (the gateway is down, the number is refused)."""
+    """The code could not be delivered (the provider is down, the number is refused)."""
 
 
-@dataclass(frozen=True)
-class SentCode:
-    venue: str
-    phone: str
-    code: str
-    at: float
+class SmsCodeSender:
+    """Sign-up codes by SMS through the portal's provider, in the shopper's language."""
 
-
-def _outbox_key(venue: str) -> str:
-    return VenueKeys(venue).key("member", "dev_outbox")
-
-
-def _outbox_phone(phone: str) -> str:
-    return hashlib.sha256(phone.encode()).hexdigest()[:24]
-
-
-class LoggingCodeSender:
-    """Development sender: logs the code instead of sending an SMS."""
-
-    OUTBOX_KEEP = 50
-    OUTBOX_TTL_S = 600
-
-    def __init__(self, db: redis.Redis | None = None, keep: int = 100, demo: bool = True) -> None:
-        self.db = db
-        self.demo = demo
-        self.sent: deque[SentCode] = deque(maxlen=keep)
+    def __init__(self, keep_codes: bool = False, keep: int = 100) -> None:
+        # a code is a key to a member's card: kept (for tests) only in demo mode
+        self.keep_codes = keep_codes
+        self.sent: deque[tuple[str, str]] = deque(maxlen=keep)  # (phone, code) this process sent (demo mode)
         self._lock = threading.Lock()
 
     def send(self, venue: str, phone: str, code: str, expires_in_s: int) -> None:
-        if not self.demo:  # a code is a key to a member's card: outside demo mode it is never kept
-            log.warning("membership (development sender, no SMS sent): a code for a number in %s", venue)
-            return
-        log.warning("membership (development sender, demo mode, no SMS sent): code %s for %s in %s, valid %d s",
-                    code, mask_phone(phone), venue, expires_in_s)
-        item = SentCode(venue, phone, code, time.time())
-        with self._lock:
-            self.sent.append(item)
-        if self.db is not None:
-            key = _outbox_key(venue)
-            pipe = self.db.pipeline(transaction=True)
-            pipe.lpush(key, json.dumps({"phone": _outbox_phone(phone), "code": code, "at": item.at}))
-            pipe.ltrim(key, 0, self.OUTBOX_KEEP - 1)
-            pipe.expire(key, self.OUTBOX_TTL_S)
-            pipe.execute()
+        minutes = max(1, expires_in_s // 60)
+        text = _("Your membership code is %(code)s (valid %(minutes)s minutes). Do not share it.", code=code,
+                 minutes=minutes)
+        try:
+            send_sms_now(venue, phone, EVENT, {"code": code, "minutes": str(minutes)}, text)
+        except SmsError as exc:
+            raise SendError(exc.reason) from None
+        if self.keep_codes:
+            with self._lock:
+                self.sent.append((phone, code))
 
     def last_code(self, phone: str) -> str | None:
+        """Test hook: the last code this process sent to `phone` (demo mode only)."""
         with self._lock:
-            for item in reversed(self.sent):
-                if item.phone == phone:
-                    return item.code
-        return None
+            return next((code for number, code in reversed(self.sent) if number == phone), None)
 
 
 def dev_outbox_code(db: redis.Redis, venue: str, phone: str) -> str | None:
-    """Test hook: the last code the development sender "sent" to `phone` (from any process)."""
-    for raw in db.lrange(_outbox_key(venue), 0, -1):
-        item = json.loads(raw)
-        if item["phone"] == _outbox_phone(phone):
-            return item["code"]
+    """Test hook: the last code the development SMS sender "sent" to `phone` (demo mode; from any process)."""
+    for item in dev_sms(db, venue):
+        if item.get("event") == EVENT and item.get("to_hash") == phone_hash(phone):
+            found = re.search(r"\b(\d{6})\b", item.get("text", ""))
+            return found.group(1) if found else None
     return None
 
 

@@ -21,6 +21,10 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
   mp:{v}:member:codefail:<id>              INCR wrong member codes typed/scanned for a member
+  mp:{v}:member:wx:<openid>                STRING member id (the member's WeChat identity in the mall's app:
+                                           WeChat Pay 智慧商圈 notifications name members by it)
+  mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase
+  mp:{v}:member:wxrefund:<refund id>       STRING what that purchase had refunded before this refund (once)
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from core.errors import InputError
 from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
+from portal.apps.grants import Granted
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -45,6 +50,7 @@ MAX_ATTEMPTS = 5  # wrong codes before that code is dead
 RESEND_COOLDOWN_S = 30
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
+MALL_KEEP_S = 400 * 86400  # WeChat Pay reports a 智慧商圈 purchase's refunds for 30 days; kept as long as orders
 MAX_CODE_FAILURES = 10  # wrong rotating codes for one member per 10 minutes, then refused
 CODE_FAILURE_WINDOW_S = 600
 POINTS_PER_UNIT = 1  # one point per whole currency unit spent
@@ -112,6 +118,31 @@ class MemberKeys(VenueKeys):
 
     def seeded(self) -> str:
         return self.key("member", "seeded")
+
+    def grant(self, reference: str) -> str:
+        return self.key("member", "grant", reference)
+
+    def wechat(self, openid: str) -> str:
+        return self.key("member", "wx", openid)
+
+    def wechat_txn(self, txn: str) -> str:
+        return self.key("member", "wxtxn", txn)
+
+    def wechat_refund(self, refund_id: str) -> str:
+        return self.key("member", "wxrefund", refund_id)
+
+
+# A 智慧商圈 refund, once per refund id. KEYS: refund, txn.  ARGV: amount (fen), keep s.
+# Returns what the purchase had refunded before this refund (the same answer when told again).
+MALL_REFUND_LUA = """
+local before = redis.call('GET', KEYS[1])
+if before then return tonumber(before) end
+before = tonumber(redis.call('HGET', KEYS[2], 'refunded') or '0')
+redis.call('HINCRBY', KEYS[2], 'refunded', tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], before, 'EX', tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return before
+"""
 
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
@@ -213,6 +244,21 @@ redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r
            points=-pts, balance=bal, at=tonumber(ARGV[2])}))
 if ARGV[3] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[4])) end
 return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
+"""
+
+
+# Points another app gives (a game's prize: portal/apps/grants.py), once per reference; they count for the
+# balance, not for the tier (no money was spent). KEYS: grant record, member, ledger.
+# ARGV: member id, points, now, reference, note.
+GRANT_LUA = """
+local done = redis.call('HGET', KEYS[1], 'member')
+if done then return {'ALREADY', redis.call('HGET', KEYS[2], 'points') or '0'} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'NO_ACCOUNT'} end
+redis.call('HSET', KEYS[1], 'member', ARGV[1], 'points', ARGV[2], 'at', ARGV[3])
+local bal = redis.call('HINCRBY', KEYS[2], 'points', tonumber(ARGV[2]))
+redis.call('LPUSH', KEYS[3], cjson.encode({type='grant', receipt=ARGV[4], note=ARGV[5], points=tonumber(ARGV[2]),
+           balance=bal, at=tonumber(ARGV[3])}))
+return {'OK', tostring(bal)}
 """
 
 
@@ -349,6 +395,8 @@ class MemberStore:
         self._bind = db.register_script(BIND_LUA)
         self._purchase = db.register_script(PURCHASE_LUA)
         self._refund = db.register_script(REFUND_LUA)
+        self._grant = db.register_script(GRANT_LUA)
+        self._mall_refund = db.register_script(MALL_REFUND_LUA)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -456,10 +504,26 @@ class MemberStore:
         """Erasure: the member this shopper is (record, ledger, phone binding) and the shopper's link to it."""
         keys = MemberKeys(venue)
         member = self.for_client(venue, client)
-        doomed = [keys.client(client)]
+        doomed = [keys.client(client), keys.pending(client)]
         if member is not None:
             doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(member.phone)]
         return int(self.db.delete(*doomed))
+
+    # ---- WeChat Pay 智慧商圈 (points for payments anywhere in the mall) ------------------------------
+
+    def link_wechat(self, venue: str, member_id: str, openid: str) -> None:
+        """The member authorised the mall's points service in WeChat (the mall's mini-program knows both)."""
+        self.db.set(MemberKeys(venue).wechat(openid), member_id)
+
+    def for_wechat(self, venue: str, openid: str) -> Member | None:
+        member_id = self.db.get(MemberKeys(venue).wechat(openid))
+        return self.get(venue, member_id.decode()) if member_id else None
+
+    def mall_refund_before(self, venue: str, txn: str, refund_id: str, amount: int) -> int:
+        """Fen of the purchase refunded before this refund; counted once per refund id."""
+        keys = MemberKeys(venue)
+        return int(self._mall_refund(keys=[keys.wechat_refund(refund_id), keys.wechat_txn(txn)],
+                                     args=[int(amount), MALL_KEEP_S]))
 
     # ---- the rotating member code at the till -------------------------------------------------
 
@@ -495,6 +559,20 @@ class MemberStore:
                   IDEM_TTL_S],
         )
         return self._post_result(raw)
+
+    def grant_points(self, venue: str, client: str, points: int, reference: str, note: str,
+                     now: float | None = None) -> Granted:
+        """The "points" granter (portal/apps/grants.py): onto the card of the member this shopper is, once
+        per reference; NO_ACCOUNT when the shopper is not a member (yet)."""
+        keys = MemberKeys(venue)
+        member_id = self.db.get(keys.client(client)) if client else None
+        if member_id is None:
+            return Granted("NO_ACCOUNT")
+        member_id = member_id.decode()
+        now = time.time() if now is None else now
+        status, *rest = self._grant(keys=[keys.grant(reference), keys.member(member_id), keys.ledger(member_id)],
+                                    args=[member_id, int(points), repr(now), reference, note])
+        return Granted(_s(status), int(rest[0]) if rest else None)
 
     def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
                now: float | None = None) -> PostResult:

@@ -18,7 +18,6 @@ from markupsafe import Markup
 from lightapps.membership import APP
 from lightapps.membership.codes import (
     PhoneError,
-    mask_phone,
     normalize_phone,
     qr_payload,
     seconds_left,
@@ -28,8 +27,10 @@ from lightapps.membership.codes import (
 )
 from lightapps.membership.sender import SendError, get_sender
 from lightapps.membership.store import MemberStore
+from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
+from portal.apps.notify import mask_phone
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
@@ -59,7 +60,7 @@ def _headline(venue: str, zone: str | None) -> str | None:
     config = services().zone_apps.config_for(venue, zone, APP_NAME) if zone else None
     if not config:
         return None
-    return config.get("headline_zh") if is_zh() else config.get("headline_en")
+    return pick_from(config, "headline", is_zh()) or None
 
 
 def _member_page(venue: str, zone: str | None = None):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.parking.store import ParkingStore
 from lightapps.parking.wayfinding import parse_entrance
 from portal.apps.registry import ConfigField, LightApp
@@ -43,5 +45,6 @@ APP = LightApp(
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("garage",),
     store=ParkingStore,
+    history={"parking.bay.set": _l("Bay %(bay)s set to %(status)s")},
     console_endpoint="parking_console.home",
 )

@@ -35,7 +35,8 @@ def home(venue: str, zone: str, status: int = 200, error: str | None = None):
     states = store.states(venue)
     counts = store.level_counts(venue, zone, bays)
     plans = [(c.level, wayfinding.plan_svg(venue_map, c.level, zone=zone_obj if zone_obj.floor == c.level else None,
-                                           bays=list(bays.values()), states=states, svg_id=f"occupancy-{c.level}"))
+                                           bays=list(bays.values()), states=states, svg_id=f"occupancy-{c.level}",
+                                           label=_("Plan of level %(level)s", level=level_name(venue_map, c.level))))
              for c in counts]
     lookups = [e for e in store.lookups(venue, 500) if e.get("zone") == zone][:LOG_SHOWN]
     return render_template("parking/console.html", venue=venue_map, zone=zone_obj, counts=counts,

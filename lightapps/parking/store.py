@@ -35,6 +35,7 @@ import redis
 
 from core.storage import VenueKeys
 from lightapps.parking import plates
+from portal.apps.erasure import keys_matching
 
 DAY_MS = 24 * 3600 * 1000
 TOMBSTONE_MS = 15 * 60 * 1000
@@ -438,3 +439,29 @@ class ParkingStore:
         raw = self.db.get(key)
         if raw is not None:
             self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True)
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def _lookups_of(self, venue: str, client: str) -> list[bytes]:
+        return [raw for raw in self.db.lrange(ParkingKeys(venue).lookups(), 0, -1)
+                if json.loads(raw).get("shopper") == client]
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's lookups in the operator's log (plate as its keyed hash) and the answer kept for Me."""
+        lookups = [json.loads(raw) for raw in self._lookups_of(venue, client)]
+        result_id = self.last_result_id(venue, client)
+        kept = self.load_result(venue, client, result_id) if result_id else None
+        out: dict = {"lookups": lookups} if lookups else {}
+        if kept is not None:
+            out["last_result"] = {"zone": kept[0], "kind": kept[1].kind, "bays": [m.bay for m in kept[1].matches]}
+        return out
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the shopper's lookups leave the log; the answers kept for their pages go."""
+        keys = ParkingKeys(venue)
+        removed = sum(int(self.db.lrem(keys.lookups(), 0, raw)) for raw in self._lookups_of(venue, client))
+        for key in keys_matching(self.db, keys.result("*")):
+            raw = self.db.get(key)
+            if raw is not None and json.loads(raw).get("client") == client:
+                removed += int(self.db.delete(key))
+        return removed + int(self.db.delete(keys.last_result(client)))

@@ -213,7 +213,7 @@ def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, res
             venue_map, floor, zone=car_zone if floor == bay.level else None,
             bays=list(bays.values()) if floor == bay.level else [], highlight=bay.id,
             route_points=on_floor, markers=markers, lang=lang or "en",
-            svg_id=f"plan-{floor}")
+            svg_id=f"plan-{floor}", label=_("Plan of level %(level)s", level=level_name(venue_map, floor)))
         plans.append((floor, svg))
     return {"plans": plans, "route": found, "from_you": from_you, "bay": bay,
             "steps": steps}

@@ -137,9 +137,10 @@ def _span(low: float, high: float, limit: float) -> tuple[float, float]:
 
 def plan_svg(venue_map, level: int, *, zone=None, bays=(), states: dict[str, str] | None = None,
              highlight: str | None = None, route_points: list[tuple[float, float]] = (),
-             markers: list[Marker] = (), lang: str = "en", svg_id: str = "") -> Markup:
+             markers: list[Marker] = (), lang: str = "en", svg_id: str = "", label: str = "") -> Markup:
     """The level's plan cropped to the garage (and the route on it), bays as small rectangles (coloured
-    by status when `states` is given, the car's bay highlighted), the route and markers on top."""
+    by status when `states` is given, the car's bay highlighted), the route and markers on top. `label`: the
+    text alternative a screen reader reads for the picture."""
     s = PX_PER_M
     svg = render_plan_svg(venue_map, level, show_aps=False, lang=lang)
     focus = [(x, y) for x, y in route_points] + [(m.x, m.y) for m in markers]
@@ -149,7 +150,7 @@ def plan_svg(venue_map, level: int, *, zone=None, bays=(), states: dict[str, str
     x0, y0, x1, y1 = _crop(venue_map, level, focus)
     w, h = (x1 - x0) * s, (y1 - y0) * s
     head_end = svg.index(">") + 1
-    attrs = f' id={quoteattr(svg_id)}' if svg_id else ""
+    attrs = (f' id={quoteattr(svg_id)}' if svg_id else "") + (f" aria-label={quoteattr(label)}" if label else "")
     head = (f'<svg xmlns="http://www.w3.org/2000/svg"{attrs} width="{w:.0f}" height="{h:.0f}" '
             f'viewBox="{x0 * s:.1f} {y0 * s:.1f} {w:.1f} {h:.1f}" font-family="sans-serif" font-size="9" '
             f'role="img" class="plan">')

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.queue import rules
+from lightapps.queue.payment import register as register_payments
 from lightapps.queue.store import QueueStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -55,5 +58,9 @@ APP = LightApp(
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("restaurant", "food"),
     store=QueueStore,
+    history={"queue.call_next": _l("Next number called"), "queue.pause": _l("Queue paused (%(cls)s)"),
+             "queue.resume": _l("Queue resumed (%(cls)s)"), "queue.menu_add": _l("Menu item added: %(name)s"),
+             "queue.menu_update": _l("Menu item changed: %(name)s"), "queue.menu_delete": _l("Menu item removed")},
     resources={"console": "console.bp"},
+    init_app=register_payments,  # pre-orders paid online (lightapps/queue/payment.py)
 )

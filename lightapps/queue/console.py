@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import redis
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.errors import InputError
 from lightapps.queue import APP, notices, rules
 from lightapps.queue.store import service_day
 from lightapps.queue.views import class_summaries, decode_preorder, store
+from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
+from portal.apps.notify import masked_phone
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
 
@@ -50,6 +54,18 @@ def _done(venue: str, zone: str, message: str | None = None, category: str = "in
     if message:
         flash(message, category)
     return redirect(url_for("queue_console.dashboard", venue=venue, zone=zone), code=303)
+
+
+@bp.context_processor
+def _guest_details():
+    """`guest_phone(client)`: the number a booking's guest gave for texts, masked (the portal texts them;
+    the restaurant needs no more); None when none or the store cannot say."""
+    def guest_phone(client: str | None) -> str | None:
+        try:
+            return masked_phone(g.venue_map.id, client) if client else None
+        except redis.RedisError:
+            return None
+    return {"guest_phone": guest_phone}
 
 
 @bp.get("/")
@@ -130,15 +146,15 @@ def resume(venue: str, zone: str):
 
 
 def _item_form() -> tuple[str, str, int, bool]:
-    name_en = request.form.get("name_en", "").strip()
-    name_zh = request.form.get("name_zh", "").strip()
-    if not name_en or len(name_en) > 80 or len(name_zh) > 80:
-        abort(400, _("An item needs an English name of at most 80 characters (Chinese name: at most 80)."))
+    try:  # one language is enough: a shopper in the other sees it marked (portal/apps/bilingual.py)
+        names = read_pair(request.form, "name", 80, required=True)
+    except InputError:
+        abort(400, _("An item needs a name in Chinese or English (or both), each at most 80 characters."))
     try:
         price = rules.parse_price(request.form.get("price"))
     except ValueError as exc:
         abort(400, _(str(exc)))
-    return name_en, name_zh or name_en, price, request.form.get("available") in ("on", "1", "true", "yes")
+    return names["name_en"], names["name_zh"], price, request.form.get("available") in ("on", "1", "true", "yes")
 
 
 @bp.get("/menu")
@@ -154,8 +170,8 @@ def menu_add(venue: str, zone: str):
     result = store().put_menu_item(venue, zone, name_en, name_zh, price, available)
     if not result.ok:
         abort(409, _("The menu is full."))
-    audit("queue.menu_add", venue, zone=zone, item=result.value, name=name_en, price=price)
-    flash(_("Added %(item)s.", item=name_en), "info")
+    audit("queue.menu_add", venue, zone=zone, item=result.value, name=name_en or name_zh, price=price)
+    flash(_("Added %(item)s.", item=name_en or name_zh), "info")
     return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
 
 
@@ -165,8 +181,9 @@ def menu_update(venue: str, zone: str, item_id: str):
     result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id[:12])
     if not result.ok:
         abort(404, _("No such menu item."))
-    audit("queue.menu_update", venue, zone=zone, item=item_id, name=name_en, price=price, available=available)
-    flash(_("Saved %(item)s.", item=name_en), "info")
+    audit("queue.menu_update", venue, zone=zone, item=item_id, name=name_en or name_zh, price=price,
+          available=available)
+    flash(_("Saved %(item)s.", item=name_en or name_zh), "info")
     return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
 
 

@@ -150,3 +150,19 @@ def parse_price(raw: object) -> int:
 
 def format_price(cents: int, currency: str = "") -> str:
     return f"{currency}{cents // 100}.{cents % 100:02d}"
+
+
+GUEST_NAME_MAX = 40
+GUEST_NOTE_MAX = 120
+
+
+def parse_guest(form) -> dict[str, str]:
+    """A booking's optional guest details: the name to ask for and a note for the restaurant (a high
+    chair, an allergy), whitespace folded; ValueError naming the field that is too long."""
+    out = {}
+    for field, limit in (("name", GUEST_NAME_MAX), ("note", GUEST_NOTE_MAX)):
+        value = " ".join(str(form.get(field) or "").split())
+        if len(value) > limit:
+            raise ValueError(field)
+        out[field] = value
+    return out

@@ -35,6 +35,7 @@ import redis
 
 from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
+from portal.apps.erasure import blank_json, keys_matching
 from portal.apps.locale import venue_time_zone
 
 DAY_TTL_S = 2 * 86400
@@ -164,14 +165,34 @@ if not raw then return {0, 'NOT_FOUND'} end
 local t = cjson.decode(raw)
 if t.client ~= ARGV[2] then return {0, 'NOT_YOURS'} end
 if not string.find(ARGV[4], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+if t.preorder and string.find(t.preorder, '"paid":%s*true') then return {0, 'PAID'} end
 if ARGV[3] == '' then t.preorder = nil else t.preorder = ARGV[3] end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+return {1, 'OK'}
+"""
+
+_PREORDER_PAID = """
+-- The pre-order's payment arrived. KEYS: 1 hash of records   ARGV: 1 id, 2 order id, 3 allowed states ",A,"
+-- Paid only if the record still holds the pre-order this order was made for (a changed or removed
+-- pre-order, or a number no longer active, refuses: the payment is refunded).
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {0, 'NOT_FOUND'} end
+local t = cjson.decode(raw)
+if not t.preorder then return {0, 'CHANGED'} end
+local po = cjson.decode(t.preorder)
+if po.order ~= ARGV[2] then return {0, 'CHANGED'} end
+if po.paid then return {1, 'OK'} end
+if not string.find(ARGV[3], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
+po.paid = true
+t.preorder = cjson.encode(po)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
 return {1, 'OK'}
 """
 
 _RESERVE = """
 -- KEYS: 1 resv, 2 counts, 3 mine, 4 seq
--- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls
+-- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls, 9 guest name,
+--       10 note for the restaurant
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 if cur then
   local raw = redis.call('HGET', KEYS[1], cur)
@@ -183,6 +204,8 @@ redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 local rid = ARGV[2] .. '-R' .. redis.call('INCR', KEYS[4])
 local r = {id = rid, slot = ARGV[3], party = tonumber(ARGV[4]), cls = ARGV[8], client = ARGV[1],
            state = 'BOOKED', created = tonumber(ARGV[6])}
+if ARGV[9] and ARGV[9] ~= '' then r.name = ARGV[9] end
+if ARGV[10] and ARGV[10] ~= '' then r.note = ARGV[10] end
 redis.call('HSET', KEYS[1], rid, cjson.encode(r))
 redis.call('HSET', KEYS[3], ARGV[1], rid)
 for i = 1, 3 do redis.call('EXPIREAT', KEYS[i], tonumber(ARGV[7])) end
@@ -266,6 +289,7 @@ class QueueStore:
         self._call_next = db.register_script(_CALL_NEXT)
         self._transition = db.register_script(_TRANSITION)
         self._preorder = db.register_script(_PREORDER)
+        self._preorder_paid = db.register_script(_PREORDER_PAID)
         self._reserve = db.register_script(_RESERVE)
         self._resv_end = db.register_script(_RESV_END)
         self._menu_put = db.register_script(_MENU_PUT)
@@ -276,6 +300,10 @@ class QueueStore:
 
     def _day(self, venue: str, now: float | None = None) -> str:
         return service_day(now, self.time_zone_of(venue) if self.time_zone_of else None)
+
+    def today(self, venue: str) -> str:
+        """The venue's service day (YYYYMMDD) that today's tickets belong to."""
+        return self._day(venue)
 
     # ---- numbers ------------------------------------------------------------------------------
 
@@ -409,10 +437,19 @@ class QueueStore:
         return _result(self._preorder(keys=[key], args=[rid, client, json.dumps(preorder) if preorder else "",
                                                         ",BOOKED,"]))
 
+    def mark_preorder_paid(self, venue: str, zone: str, target: str, day: str, order_id: str) -> Result:
+        """The pre-order on ticket `target` (of service day `day`) or reservation `target` is paid by
+        `order_id`: OK (also when told again), or CHANGED / NOT_FOUND / STATE (refund the payment)."""
+        if target.startswith(day + "-R"):
+            key, allowed = QueueKeys(venue).reservations(zone, day), ",BOOKED,ARRIVED,"
+        else:
+            key, allowed = QueueKeys(venue).tickets(zone, day), "," + ",".join((*ACTIVE_STATES, "SEATED")) + ","
+        return _result(self._preorder_paid(keys=[key], args=[target, order_id, allowed]))
+
     # ---- reservations ---------------------------------------------------------------------------
 
     def reserve(self, venue: str, zone: str, day_iso: str, slot: str, party: int, cls: str, client: str,
-                capacity: int, now: float | None = None) -> Result:
+                capacity: int, now: float | None = None, name: str = "", note: str = "") -> Result:
         """Book a party into a slot if the slot has room (capacity = parties per slot) and the shopper
         has no other booking that day (ACTIVE). One script: never more than `capacity` per slot."""
         now = time.time() if now is None else now
@@ -422,7 +459,7 @@ class QueueStore:
                 k.reservation_seq(zone)]
         expire_at = int(datetime.combine(date.fromisoformat(day_iso) + timedelta(days=3), datetime.min.time())
                         .timestamp())
-        args = [client, day, slot, party, capacity, repr(now), expire_at, cls]
+        args = [client, day, slot, party, capacity, repr(now), expire_at, cls, name, note]
         return _result(self._reserve(keys=keys, args=args))
 
     def end_reservation(self, venue: str, zone: str, rid: str, new_state: str, client: str = "",
@@ -468,3 +505,35 @@ class QueueStore:
                 if found:
                     out.append(found)
         return out
+
+    # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
+
+    def _shopper_records(self, venue: str, client: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(pointer hash, records hash, record id, record) of each ticket and booking the shopper holds."""
+        keys, out = QueueKeys(venue), []
+        for pointer in keys_matching(self.db, keys.zone("*", "*", "mine")) + keys_matching(
+                self.db, keys.reservation_mine("*", "*")):
+            record_id = self.db.hget(pointer, client)
+            if record_id is None:
+                continue
+            records = pointer.rsplit(":", 1)[0] + ":tickets" if pointer.endswith(":mine") else pointer.replace(
+                ":resvmine:", ":resv:")
+            raw = self.db.hget(records, record_id)
+            if raw:
+                out.append((pointer, records, record_id.decode(), json.loads(raw)))
+        return out
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's queue tickets and table bookings (kept two days past their day)."""
+        records = [{k: v for k, v in record.items() if k != "client"}
+                   for _pointer, _records, _id, record in self._shopper_records(venue, client)]
+        return {"tickets": records} if records else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: the tickets and bookings keep their place in the line (the others' waits depend on it) but
+        no longer name the shopper; the pointers to them go."""
+        changed = 0
+        for pointer, records, record_id, _record in self._shopper_records(venue, client):
+            changed += blank_json(self.db, records, record_id, "client", client)
+            changed += int(self.db.hdel(pointer, client))
+        return changed

@@ -13,14 +13,15 @@ from flask import abort, g, make_response, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from lightapps.queue import APP, estimate, notices, rules
+from lightapps.queue.payment import open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
-from lightapps.queue.store import ACTIVE_STATES, QueueStore
+from lightapps.queue.store import ACTIVE_STATES, QueueStore, reservation_date
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone
-from portal.apps.views import app_store, record_event, zone_app_blueprint
+from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
-from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token
+from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>", template_folder="templates",
@@ -162,9 +163,12 @@ def cancel(venue: str, zone: str):
     if cls is None:
         abort(400, _("No such ticket."))
     shopper = shopper_for_venue(venue)
+    before = store().ticket(venue, zone, ticket_id)
     result = store().cancel(venue, zone, ticket_id, cls, shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such ticket."))
+    if result.ok:
+        refund_paid_preorder(venue, decode_preorder(before))
     return _back(venue, zone)  # already seated / canceled: the landing shows the state
 
 
@@ -220,10 +224,20 @@ def reserve(venue: str, zone: str):
         abort(400, _("Pick one of the listed times."))
     if row["past"]:
         abort(400, _("That time has passed: pick a later one."))
+    try:
+        guest = rules.parse_guest(request.form)
+    except ValueError as exc:
+        abort(400, _("The name may have at most %(n)s characters.", n=rules.GUEST_NAME_MAX) if str(exc) == "name"
+              else _("The note may have at most %(n)s characters.", n=rules.GUEST_NOTE_MAX))
     shopper = shopper_for_venue(venue)
+    if request.form.get("phone", "").strip():  # optional: the reminder and the restaurant's word come by SMS
+        try:
+            save_phone(venue, shopper.client, request.form["phone"][:40])
+        except PhoneInputError as exc:
+            abort(400, exc.message)
     spend_budget("queue.reserve", venue, shopper=shopper.client)
     result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
-                             shopper.client, int(config["slot_capacity"]))
+                             shopper.client, int(config["slot_capacity"]), **guest)
     if not result.ok and result.reason == "FULL":
         return _message(venue, zone, 409, _("%(slot)s is fully booked: please pick another time.", slot=slot))
     if not result.ok and result.reason == "ACTIVE":
@@ -239,9 +253,12 @@ def reserve(venue: str, zone: str):
 def reserve_cancel(venue: str, zone: str):
     rid = request.form.get("reservation", "")[:30]
     shopper = shopper_for_venue(venue)
+    before = store().reservation(venue, zone, rid)
     result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such booking."))
+    if result.ok:
+        refund_paid_preorder(venue, decode_preorder(before))
     notices.booking_ended(venue, zone, rid)
     return _back(venue, zone)
 
@@ -294,7 +311,7 @@ def preorder_form(venue: str, zone: str):
     current = {line["id"]: line["qty"] for line in (decode_preorder(record) or {}).get("items", [])}
     return render_template("queue/preorder.html", venue=venue_map, zone=zone_obj, config=config, kind=kind,
                            record=record, target=target, menu=store().menu(venue, zone), current=current,
-                           max_qty=MAX_QTY)
+                           max_qty=MAX_QTY, pay_online=payments_on())
 
 
 @bp.post("/queue/<zone>/preorder")
@@ -308,15 +325,26 @@ def preorder(venue: str, zone: str):
         if qty is None or qty > MAX_QTY:
             abort(400, _("Quantities must be whole numbers from 0 to %(n)d.", n=MAX_QTY))
         if qty and not item.get("available", True):
-            abort(400, _("%(item)s is not available today.", item=item["name_en"]))
+            abort(400, _("%(item)s is not available today.", item=str(bilingual(item["name_zh"], item["name_en"]))))
         if qty:
             lines.append({"id": item["id"], "name_en": item["name_en"], "name_zh": item["name_zh"],
                           "price": int(item["price"]), "qty": qty})
     preorder_doc = {"items": lines, "total": sum(x["price"] * x["qty"] for x in lines)} if lines else None
+    order = None
+    if preorder_doc and preorder_doc["total"] > 0 and payments_on():  # paid online (lightapps/queue/payment.py)
+        day = reservation_date(record["id"]) if kind == "reservation" else store().today(venue)
+        back = _url("queue.landing", venue=venue, zone=zone, _external=True)
+        order = open_order(venue, zone, day, record["id"], shopper.client, preorder_doc, back)
+        preorder_doc = {**preorder_doc, "order": order.id, "paid": False}
     if kind == "ticket":
         result = store().attach_preorder_to_ticket(venue, zone, record["id"], shopper.client, preorder_doc)
     else:
         result = store().attach_preorder_to_reservation(venue, zone, record["id"], shopper.client, preorder_doc)
+    if not result.ok and result.reason == "PAID":
+        abort(409, _("This pre-order is paid and can no longer be changed; give up the number or booking for a "
+                     "refund."))
     if not result.ok:
         abort(409, _("This number or booking can no longer take a pre-order."))
+    if order is not None:
+        return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
     return _back(venue, zone)

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from portal.apps import registry
+from portal.apps.bilingual import Localized
 from portal.shopper import Shopper
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class MyItem:
     (an endpoint and its values; the platform adds the shopper's token)."""
 
     kind: str
-    title: str
+    title: str | Localized  # an owner's text may be in the other language, marked (portal/apps/bilingual.py)
     detail: str = ""
     endpoint: str | None = None
     values: dict[str, Any] = field(default_factory=dict)

@@ -30,7 +30,7 @@ from portal.apps.locale import PhoneNumberError, parse_phone
 from portal.apps.views import is_zh
 from portal.notify import views as notify_views
 from portal.notify.contacts import LANGS
-from portal.notify.sms import mask_phone
+from portal.notify.sms import SmsError, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,15 @@ def masked_phone(venue: str, shopper: str) -> str | None:
     """The number the shopper gave, masked (for "we'll text +86•••••••8000"); None when none."""
     phone = notify_views.contacts().get(venue, shopper).phone
     return mask_phone(phone) if phone else None
+
+
+def send_sms_now(venue: str, phone: str, event: str, params: Mapping[str, str], text: str) -> None:
+    """Send one SMS at once through the portal's SMS provider (SMS_PROVIDER, portal/notify/sms.py), for what
+    cannot wait for the outbox's worker (a sign-up code the shopper is waiting to type). `event` names the
+    provider's template (SMS_TEMPLATES), `params` its parameters, `text` the whole message (development
+    sender, providers that take free text). SmsError when it was not accepted."""
+    notify_views.sms().send(venue, phone, event, dict(params), text)
+
+
+__all__ = ["PhoneInputError", "SmsError", "cancel", "forget_phone", "in_both", "mask_phone", "masked_phone",
+           "notify", "save_phone", "send_sms_now"]

@@ -78,12 +78,15 @@ class LightApp:
     title_zh: str
     landing_endpoint: str  # endpoint taking (venue, zone) that a shopper in the zone lands on
     config_schema: tuple[ConfigField, ...] = ()
-    zone_kinds: tuple[str, ...] = ()  # kinds of zone this app suits (a hint for owners)
+    zone_kinds: tuple[str, ...] = ()  # kinds of zone this app fits; an owner is offered only those (empty: all)
     console_endpoint: str | None = None  # optional endpoint taking (venue, zone): the app's own owner console
     # The app's store: a class built once per process by the platform from the store connection (or by its
     # classmethod `from_services(services)`), handed out by portal.apps.views.app_store(APP).
     store: type | None = None
     resources: Mapping[str, str] = field(default_factory=dict)  # parts at other paths than RESOURCE_PATHS
+    # How the zone console's history reads the app's audit actions: action -> a lazy_gettext text that may
+    # use the entry's detail as %(name)s (portal/owner/history.py); an action not named here reads "Other change".
+    history: Mapping[str, Any] = field(default_factory=dict)
     init_app: Callable | None = None  # optional hook for what no convention covers: (flask_app) -> None
     blueprint: Blueprint | None = None  # given only by an app that is not a package (tests); else views.bp
     seed_demo: Callable | None = None  # likewise; else demo.seed
@@ -94,6 +97,10 @@ class LightApp:
 
     def default_config(self) -> dict[str, Any]:
         return {f.name: f.default for f in self.config_schema}
+
+    def fits(self, zone_kind: str) -> bool:
+        """Whether a zone of this kind may run the app (an app that names no kinds fits every zone)."""
+        return not self.zone_kinds or zone_kind in self.zone_kinds
 
 
 @dataclass(frozen=True)
@@ -163,3 +170,8 @@ def parts(name: str) -> AppParts:
 
 def all_apps() -> list[LightApp]:
     return sorted(_REGISTRY.values(), key=lambda a: a.name)
+
+
+def apps_for_kind(zone_kind: str) -> list[LightApp]:
+    """The apps a zone of this kind may run: what its owner is offered."""
+    return [app for app in all_apps() if app.fits(zone_kind)]

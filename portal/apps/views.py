@@ -3,7 +3,7 @@ once per request (shopper pages and owner consoles), the shopper's language, tim
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, request
@@ -11,7 +11,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, Zone
+from portal.apps.bilingual import Localized, pick, pick_from
 from portal.apps.locale import format_day, format_time, hhmm
+from portal.apps.preview import load_preview
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.services import services
@@ -80,8 +82,12 @@ def zone_console_blueprint(name: str, import_name: str, **options) -> Blueprint:
 
 
 def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | None:
-    """The zone's config for this app with the defaults filled in; None when the zone does not run it."""
-    config = services().zone_apps.config_for(venue, zone, app.name)
+    """The zone's config for this app with the defaults filled in; None when the zone does not run it. With
+    `?preview=<id>` from the zone console: the owner's unsaved settings instead (portal/apps/preview.py)."""
+    preview_id = request.args.get("preview") if request else None
+    config = load_preview(services().db, venue, zone, app.name, preview_id) if preview_id else None
+    if config is None:
+        config = services().zone_apps.config_for(venue, zone, app.name)
     if config is None:
         return None
     return {**app.default_config(), **{k: v for k, v in config.items() if v is not None}}
@@ -136,6 +142,16 @@ def lang_arg() -> dict[str, str]:
 
 def init_shared(flask_app: Flask) -> None:
     """Registered once for every app's templates: `|datetime`, `|hhmm`, `|day` (the venue's time zone,
-    portal/apps/locale.py) and `is_zh()`."""
+    portal/apps/locale.py), `is_zh()`, and `bi(zh, en)` / `bi_from(record, name)` for owners' texts."""
     flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm, day=format_day)
-    flask_app.jinja_env.globals.update(is_zh=is_zh)
+    flask_app.jinja_env.globals.update(is_zh=is_zh, bi=bilingual, bi_from=bilingual_from)
+
+
+def bilingual(text_zh: str | None, text_en: str | None) -> Localized:
+    """An owner's two-language text in the page's language, else the other one, marked (portal/apps/bilingual.py)."""
+    return pick(text_zh, text_en, is_zh())
+
+
+def bilingual_from(fields: Mapping[str, Any], name: str) -> Localized:
+    """`bilingual` over `fields[name + "_zh"]` / `fields[name + "_en"]` (a zone's config, a record)."""
+    return pick_from(fields, name, is_zh())

@@ -30,7 +30,8 @@ def register(app: Flask) -> None:
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         landing = current_app.extensions["captive"].landing
-        for truth in simulate(svc, landing, venue, past_days(days), seed=seed, shoppers=shoppers, staff=staff):
+        for truth in simulate(svc, landing, venue, past_days(days), app=current_app, seed=seed, shoppers=shoppers,
+                              staff=staff):
             seen = len(truth.visitors) + len(truth.passers_by)
             click.echo(f"{truth.day}: {truth.arrivals} visits, {len(truth.visitors)} visitors, "
                        f"{len(truth.passers_by)} passers-by (capture {len(truth.visitors) / max(1, seen):.0%}), "

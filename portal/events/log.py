@@ -5,7 +5,7 @@ the tracking locator's presence listener (arrive, zone_enter, zone_leave, leave)
 (landing) and the light apps' transactions (txn, through portal.apps.views.record_event). A stream
 entry's fields (the schema; README "Insights and moments"):
 
-    k    kind: arrive | zone_enter | zone_leave | leave | landing | txn
+    k    kind: arrive | zone_enter | dwell | zone_leave | leave | landing | txn
     at   when it happened, epoch seconds (the stream id is when it was written)
     dev  the phone's client id (keyed HMAC of its MAC; never the MAC), when known
     sh   the shopper id (portal/shopper.py: random, what the light apps key their data by), when known
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
@@ -29,7 +29,7 @@ from core.storage import VenueKeys
 
 log = logging.getLogger(__name__)
 
-KINDS = ("arrive", "zone_enter", "zone_leave", "leave", "landing", "txn")
+KINDS = ("arrive", "zone_enter", "dwell", "zone_leave", "leave", "landing", "txn")
 MAXLEN = 1_000_000
 
 
@@ -45,6 +45,18 @@ class EventKeys(VenueKeys):
     def present_by_time(self) -> str:
         """Sorted set: device by last seen, to find the ones that left."""
         return self.key("ev", "seen")
+
+    def dwell_marks(self) -> str:
+        """Set: minutes (the dwell rules' N) at which the presence script emits a `dwell` event in a stay."""
+        return self.key("ev", "marks")
+
+    def insights_cache(self, generation: int, scope: str, since: float, until: float) -> str:
+        """String (JSON, short TTL): the figures of one scope and range (portal/events/report.py)."""
+        return self.key("ev", "ins", str(generation), scope, f"{since:.0f}", f"{until:.0f}")
+
+    def insights_generation(self) -> str:
+        """Counter: bumped by an erasure or a retention run, so no cached figure outlives the data it counted."""
+        return self.key("ev", "ins", "gen")
 
     def occupancy_limits(self) -> str:
         """Hash: zone -> the occupancy at which the consoles raise an alert."""
@@ -90,13 +102,16 @@ class EventLog:
     def __init__(self, db: redis.Redis, maxlen: int = MAXLEN) -> None:
         self.db = db
         self.maxlen = max(1000, int(maxlen))
+        # When an event without an explicit time happened: the wall clock, except inside a simulated day
+        # (portal/events/sim.py drives the apps' real forms at simulated times, one request at a time).
+        self.clock: Callable[[], float] = time.time
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
         """Append one event (on `pipe` when given: the caller's round trip). `data`: JSON-able extras."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        event = Event(kind, time.time() if at is None else float(at), venue, device, shopper, zone,
+        event = Event(kind, self.clock() if at is None else float(at), venue, device, shopper, zone,
                       {k: v for k, v in data.items() if v is not None})
         target = pipe if pipe is not None else self.db
         try:
@@ -119,6 +134,16 @@ class EventLog:
             if len(entries) < batch:
                 return
             start = "(" + entries[-1][0].decode()
+
+    def set_dwell_marks(self, venue: str, minutes: set[int]) -> None:
+        """The stay lengths (minutes) the presence script marks with a `dwell` event (the moments engine's
+        dwell rules: each fires while the shopper is still in the zone, once per stay)."""
+        key = EventKeys(venue).dwell_marks()
+        pipe = self.db.pipeline(transaction=True)
+        pipe.delete(key)
+        if minutes:
+            pipe.sadd(key, *sorted(int(m) for m in minutes))
+        pipe.execute()
 
     def length(self, venue: str) -> int:
         return int(self.db.xlen(EventKeys(venue).stream()))
@@ -151,6 +176,10 @@ class EventLog:
         if ids:
             self.db.xack(EventKeys(venue).stream(), group, *ids)
 
+    def invalidate_insights(self, venue: str) -> None:
+        """Cached figures of the venue are stale (an erasure, a retention run): the next view recomputes."""
+        self.db.incr(EventKeys(venue).insights_generation())
+
     def delete_where(self, venue: str, predicate) -> int:
         """Delete the events `predicate(event)` selects (a member's erasure); returns how many."""
         key, doomed = EventKeys(venue).stream(), []
@@ -159,6 +188,8 @@ class EventLog:
                 doomed.append(event.id)
         for i in range(0, len(doomed), 500):
             self.db.xdel(key, *doomed[i:i + 500])
+        if doomed:
+            self.invalidate_insights(venue)
         return len(doomed)
 
 

@@ -13,8 +13,16 @@ a cooldown (default 12 h, Meridian's) and by a global budget per rule.
   "<t>.<body>" with the venue's webhook secret>`, retried with exponential backoff (30 s, 1, 2, 4, 8 min)
   up to MAX_ATTEMPTS, then failed (replay re-sends it).
 
-The trigger "dwell >= N" fires when the stay ends (zone_leave carries the stay's length). "Return" and
-"first visit" are about the phone (its client id), as the presence events are."""
+"Dwell >= N" fires during the stay, once per stay, when the shopper has been in the zone N minutes: the
+engine keeps the presence script's dwell marks (EventLog.set_dwell_marks) to its active dwell rules' N, and
+the script emits a `dwell` event as a sighting shows the stay passed a mark.
+
+"First visit" and "return after >= N days" are about a durable identity, never a phone (a client id is a
+MAC's hash, and phones randomise MACs): a member, else the shopper token the shopper keeps (cookie or
+link). An identity shows itself by a transaction (as for the insights' new vs repeat: a captive landing
+always hands out a fresh token, a partner-link click identifies nobody); a visit of that identity starts
+at its phone's arrival (or at the transaction, when no phone is known). `VisitBook` keeps who visited when:
+in memory for the preview, in the venue's hashes for the engine (the same `observe` for both)."""
 
 from __future__ import annotations
 
@@ -150,21 +158,21 @@ def _in_hours(hours: tuple[int, int] | None, hour: int) -> bool:
     return start <= hour < end if start < end else (hour >= start or hour < end)
 
 
-def rule_hits(rule: Rule, event: Event, *, last_visit: float | None, tier: str | None, tz: ZoneInfo) -> bool:
+def rule_hits(rule: Rule, event: Event, *, visit: Visit, tier: str | None, tz: ZoneInfo) -> bool:
     """Whether `event` triggers `rule` (its trigger and conditions; not the limits, not consent).
-    `last_visit`: the phone's previous arrival (None: never seen); `tier`: its member tier, if known."""
+    `visit`: what `observe` said of the event (first visit, return); `tier`: the member tier, if known."""
     kind, t = event.kind, rule.trigger
     if t == "arrive":
         hit = kind == "arrive"
     elif t == "first_visit":
-        hit = kind == "arrive" and last_visit is None
+        hit = visit.new and visit.previous is None
     elif t == "return":
-        hit = kind == "arrive" and last_visit is not None and event.at - last_visit >= rule.return_days * 86400
+        hit = visit.new and visit.previous is not None and event.at - visit.previous >= rule.return_days * 86400
     elif t == "zone_enter":
         hit = kind == "zone_enter" and (rule.zone is None or rule.zone == event.zone)
     elif t == "dwell":
-        hit = (kind == "zone_leave" and (rule.zone is None or rule.zone == event.zone)
-               and float(event.data.get("dwell_s", 0)) >= rule.dwell_min * 60)
+        hit = (kind == "dwell" and (rule.zone is None or rule.zone == event.zone)
+               and int(event.data.get("min", -1)) == rule.dwell_min)
     else:
         hit = kind == "leave"
     if not hit or not _in_hours(rule.hours, datetime.fromtimestamp(event.at, tz).hour):
@@ -190,35 +198,59 @@ class Preview:
     refused: dict[str, int] = field(default_factory=dict)
 
 
+def subject_of(rule: Rule, event: Event, visit: Visit) -> str | None:
+    """Whom a rule's caps and cooldowns count: the identity for first visit / return, else the phone."""
+    if rule.trigger in ("first_visit", "return"):
+        return visit.identity
+    return event.device or visit.identity
+
+
+def _with_dwell_marks(rule: Rule, events: Iterable[Event]) -> list[Event]:
+    """For a dwell rule's preview: the `dwell` event each stay that reached N minutes would have had (from
+    its zone_leave: the rule may be newer than the marks the presence script had then)."""
+    if rule.trigger != "dwell":
+        return list(events)
+    mark, out = rule.dwell_min * 60, []
+    for e in events:
+        if e.kind == "dwell":
+            continue
+        if e.kind == "zone_leave" and float(e.data.get("dwell_s", 0)) >= mark - 0.05:
+            out.append(Event("dwell", e.at - float(e.data["dwell_s"]) + mark, e.venue, e.device, e.shopper, e.zone,
+                             {"min": rule.dwell_min, "dwell_s": float(mark)}))
+        out.append(e)
+    return out
+
+
 def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz: str = "UTC") -> Preview:
-    """How the rule would have fired over [since, until) (yesterday): phones hit and fires, with its caps
-    and cooldowns (the budget as if untouched). `events` may start earlier (for first visit / return)."""
-    zone, out = ZoneInfo(tz), Preview()
-    visits: dict[str, float] = {}
+    """How the rule would have fired over [since, until) (yesterday): phones (or identities) hit and fires,
+    with its caps and cooldowns (the budget as if untouched). `events` may start earlier (first visit,
+    return)."""
+    zone, out, book = ZoneInfo(tz), Preview(), VisitBook()
     tiers: dict[str, str] = {}
     counts: dict[tuple[str, str], int] = {}
     last: dict[str, float] = {}
     hit: set[str] = set()
-    for e in sorted(events, key=lambda e: e.at):
+    for e in sorted(_with_dwell_marks(rule, events), key=lambda e: e.at):
         if e.device and e.data.get("tier"):
             tiers[e.device] = str(e.data["tier"])
-        if e.device is None or e.at >= until:
+        if e.at >= until:
             continue
-        previous = visits.get(e.device)
-        if e.kind == "arrive":
-            visits[e.device] = e.at
-        if e.at < since or not rule_hits(rule, e, last_visit=previous, tier=tiers.get(e.device), tz=zone):
+        visit = observe(book, e)
+        subject = subject_of(rule, e, visit)
+        if subject is None or e.at < since:
+            continue
+        if not rule_hits(rule, e, visit=visit, tier=tiers.get(e.device or ""), tz=zone):
             continue
         day = datetime.fromtimestamp(e.at, zone).strftime("%Y%m%d")
-        verdict = within_limits(rule, used=out.fires, today=counts.get((e.device, day), 0),
-                                last=last.get(e.device), now=e.at)
+        verdict = within_limits(rule, used=out.fires, today=counts.get((subject, day), 0),
+                                last=last.get(subject), now=e.at)
         if verdict != "OK":
             out.refused[verdict] = out.refused.get(verdict, 0) + 1
             continue
         out.fires += 1
-        counts[(e.device, day)] = counts.get((e.device, day), 0) + 1
-        last[e.device] = e.at
-        hit.add(e.device)
+        counts[(subject, day)] = counts.get((subject, day), 0) + 1
+        last[subject] = e.at
+        hit.add(subject)
     out.phones = len(hit)
     return out
 
@@ -243,8 +275,28 @@ class MomentKeys(VenueKeys):
         return self.key("mom", "last", rule)
 
     def visits(self) -> str:
-        """Hash: phone -> its latest arrival (first visit / return)."""
+        """Hash: durable identity ("m:<member>" | "s:<shopper id>") -> the start of its latest visit."""
         return self.key("mom", "visit")
+
+    def arrivals(self) -> str:
+        """Hash: phone -> "<arrival>|<the identity that showed itself on this visit>" (VisitBook)."""
+        return self.key("mom", "arr")
+
+    def members(self) -> str:
+        """Hash: shopper id -> member (from membership's transactions)."""
+        return self.key("mom", "member")
+
+    def occupancy_over(self) -> str:
+        """Hash: zone -> 1 while its occupancy is at or above the alert threshold (an alert on crossing)."""
+        return self.key("mom", "occ", "over")
+
+    def occupancy_quiet(self, zone: str) -> str:
+        """String with the alert cooldown as TTL: the zone's last alert."""
+        return self.key("mom", "occ", "quiet", zone)
+
+    def alert_url(self) -> str:
+        """String: the webhook occupancy alerts are POSTed to (signed like the rules' webhooks)."""
+        return self.key("mom", "alert_url")
 
     def shoppers(self) -> str:
         """Hash: phone -> the shopper id of its latest landing (offers and notifications reach them)."""
@@ -296,7 +348,7 @@ class Delivery:
     id: str
     rule: str
     action: str
-    status: str  # queued | delivered | retrying | failed | offered | notified | skipped
+    status: str  # queued | delivered | retrying | failed | offered | notified | skipped | alerted
     body: str
     created: float
     attempts: int = 0
@@ -340,19 +392,112 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float =
         return False, exc.__class__.__name__
 
 
+# ---- who is visiting: durable identities (first visit, return) --------------------------------------
+
+IDENTIFYING = ("txn",)
+ANON = "anon-"  # a pseudonym the retention job left: nobody
+
+
+def identity_of(event: Event, member_of: Callable[[str], str | None]) -> str | None:
+    """The durable identity an identifying event names: "m:<member>" or "s:<shopper id>"; None for none."""
+    if event.kind not in IDENTIFYING or event.data.get("action") == "referral":
+        return None
+    if event.data.get("member"):
+        return "m:" + str(event.data["member"])
+    if not event.shopper or event.shopper.startswith(ANON):
+        return None
+    member = member_of(event.shopper)
+    return "m:" + member if member else "s:" + event.shopper
+
+
+class VisitBook:
+    """Three tables: arrivals (phone -> "<arrival>|<identity that showed itself on this visit>"), visits
+    (identity -> start of its latest visit), members (shopper id -> member). In memory; the engine's
+    subclass keeps them in the venue's hashes."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, str]] = {"arrivals": {}, "visits": {}, "members": {}}
+
+    def get(self, table: str, name: str) -> str | None:
+        return self.tables[table].get(name)
+
+    def put(self, table: str, name: str, value: str) -> None:
+        self.tables[table][name] = value
+
+
+@dataclass(frozen=True)
+class Visit:
+    identity: str | None = None
+    new: bool = False  # the event is the first of a new visit of the identity
+    previous: float | None = None  # the start of the identity's visit before (None: never seen)
+
+
+def observe(book: VisitBook, event: Event) -> Visit:
+    """Book the event (an arrival, a member's shopper id, an identity's visit) and say whether it starts a new
+    visit of a durable identity (what first visit and return act on; once per phone visit)."""
+    if event.kind == "arrive" and event.device:
+        book.put("arrivals", event.device, f"{event.at!r}|")
+        return Visit()
+    if event.shopper and event.data.get("member"):
+        book.put("members", event.shopper, str(event.data["member"]))
+    identity = identity_of(event, lambda shopper: book.get("members", shopper))
+    if identity is None:
+        return Visit()
+    arrival, shown = None, ""
+    if event.device and (raw := book.get("arrivals", event.device)):
+        at, shown = raw.split("|", 1)
+        arrival = float(at)
+    start = arrival if arrival is not None else event.at
+    raw_previous = book.get("visits", identity)
+    previous = float(raw_previous) if raw_previous else None
+    if previous is not None and start <= previous + 0.001:
+        return Visit(identity)  # this visit was booked already
+    book.put("visits", identity, repr(start))
+    if arrival is not None:
+        book.put("arrivals", event.device, f"{arrival!r}|{identity}")
+    return Visit(identity, new=not shown, previous=previous)
+
+
 # (venue, shopper, event, data, message id): the notification outbox's enqueue (portal/notify/outbox.py)
 Notifier = Callable[[str, str, str, dict, str], object]
 Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopper) -> marketing consent
 
 
+class StoredVisitBook(VisitBook):
+    """The engine's VisitBook: the venue's hashes (fields expire: arrivals after a day, the rest after
+    VISIT_KEPT_S)."""
+
+    TTL = {"arrivals": 86400, "visits": VISIT_KEPT_S, "members": VISIT_KEPT_S}
+
+    def __init__(self, db: redis.Redis, venue: str) -> None:
+        keys = MomentKeys(venue)
+        self.db = db
+        self.keys = {"arrivals": keys.arrivals(), "visits": keys.visits(), "members": keys.members()}
+
+    def get(self, table: str, name: str) -> str | None:
+        raw = self.db.hget(self.keys[table], name)
+        return raw.decode() if raw else None
+
+    def put(self, table: str, name: str, value: str) -> None:
+        self.db.hset(self.keys[table], name, value)
+        self.db.hexpire(self.keys[table], self.TTL[table], name)
+
+
+OCCUPANCY_COOLDOWN_S = 1800  # at most one alert per zone per half hour (crossing back and forth)
+# venue -> (phones per zone now, the zones' alert thresholds): portal/events/presence.py
+Occupancy = Callable[[str, float], tuple[dict[str, int], dict[str, int]]]
+
+
 class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
                  consent: Consent | None = None, send: Callable = http_post,
-                 staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None) -> None:
+                 staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None,
+                 occupancy: Occupancy | None = None) -> None:
         self.db = db
         self.events = events
         self.notifier = notifier
         self.consent = consent
+        self.occupancy = occupancy
         self.staff = staff  # venue -> the phones on the operator's staff list: no moments for them
         self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
         self.send = send
@@ -361,6 +506,12 @@ class MomentsEngine:
     # ---- rules ----
     def save(self, venue: str, rule: Rule) -> None:
         self.db.hset(MomentKeys(venue).rules(), rule.id, rule.to_json())
+        self._sync_dwell_marks(venue)
+
+    def _sync_dwell_marks(self, venue: str) -> None:
+        """The presence script marks stays at the active dwell rules' N minutes (and only those)."""
+        marks = {r.dwell_min for r in self.rules(venue) if r.active and r.trigger == "dwell"}
+        self.events.set_dwell_marks(venue, marks)
 
     def rules(self, venue: str) -> list[Rule]:
         return sorted((Rule.from_json(v) for v in self.db.hvals(MomentKeys(venue).rules())),
@@ -406,7 +557,10 @@ class MomentsEngine:
         return len(events)
 
     def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
-        """The tracker's sweep: what arrived since the last tick (up to rounds x batch events), then deliveries."""
+        """The tracker's sweep: the occupancy alerts, what arrived since the last tick (up to rounds x batch
+        events), then the deliveries due."""
+        if self.occupancy is not None:
+            self.check_occupancy(venue, time.time() if now is None else now)
         total = 0
         for _ in range(rounds):
             n = self.run_once(venue, now, batch=batch)
@@ -424,44 +578,38 @@ class MomentsEngine:
     def _process(self, venue: str, event: Event, rules: list[Rule], tz: ZoneInfo) -> None:
         keys = MomentKeys(venue)
         device = event.device
-        if device is None:
-            return
-        if event.kind == "landing" and event.shopper:
+        if device is not None and event.kind == "landing" and event.shopper:
             self.db.hset(keys.shoppers(), device, event.shopper)
             self.db.hexpire(keys.shoppers(), OFFER_TTL_S, device)
-        if event.data.get("tier"):
+        if device is not None and event.data.get("tier"):
             self.db.hset(keys.tiers(), device, str(event.data["tier"]))
-        last_visit = None
-        if event.kind == "arrive":
-            raw = self.db.hget(keys.visits(), device)
-            last_visit = float(raw) if raw else None
-            self.db.hset(keys.visits(), device, repr(event.at))
-            self.db.hexpire(keys.visits(), VISIT_KEPT_S, device)
+        visit = observe(StoredVisitBook(self.db, venue), event)
         if not rules:
             return
-        raw_tier = self.db.hget(keys.tiers(), device)
+        raw_tier = self.db.hget(keys.tiers(), device) if device is not None else None
         tier = raw_tier.decode() if raw_tier else None
         for rule in rules:
-            if not rule_hits(rule, event, last_visit=last_visit, tier=tier, tz=tz):
+            subject = subject_of(rule, event, visit)
+            if subject is None or not rule_hits(rule, event, visit=visit, tier=tier, tz=tz):
                 continue
             shopper = self._shopper(venue, device, event)
             if rule.consent and self.consent is not None and not self.consent(venue, device, shopper):
                 continue
             day = datetime.fromtimestamp(event.at, tz).strftime("%Y%m%d")
             verdict = self._fire(keys=[keys.used(), keys.today(rule.id, day), keys.last(rule.id)],
-                                 args=[rule.id, device, repr(event.at), rule.cap_per_day, rule.cooldown_s,
+                                 args=[rule.id, subject, repr(event.at), rule.cap_per_day, rule.cooldown_s,
                                        rule.budget, 2 * 86400])
             if verdict == b"OK":
                 self._act(venue, rule, event, device, shopper)
 
-    def _shopper(self, venue: str, device: str, event: Event) -> str | None:
+    def _shopper(self, venue: str, device: str | None, event: Event) -> str | None:
         if event.shopper:
             return event.shopper
-        raw = self.db.hget(MomentKeys(venue).shoppers(), device)
+        raw = self.db.hget(MomentKeys(venue).shoppers(), device) if device else None
         return raw.decode() if raw else None
 
     # ---- actions and the delivery log ----
-    def _act(self, venue: str, rule: Rule, event: Event, device: str, shopper: str | None) -> None:
+    def _act(self, venue: str, rule: Rule, event: Event, device: str | None, shopper: str | None) -> None:
         payload = {"venue": venue, "rule": rule.id, "rule_name": rule.name, "trigger": rule.trigger,
                    "at": event.at, "zone": event.zone, "shopper": shopper, "member": event.data.get("member")}
         delivery_id = secrets.token_hex(8)
@@ -573,15 +721,73 @@ class MomentsEngine:
                                          next_at=now + BACKOFF_S * 2 ** (attempts - 1)))
         return tried
 
-    def forget(self, venue: str, subjects: list[str]) -> int:
-        """Erasure: what the engine keeps about these phones / shoppers (state and waiting offers)."""
+    def forget(self, venue: str, subjects: list[str], members: Iterable[str] = ()) -> int:
+        """Erasure: what the engine keeps about these phones / shoppers / members (state, identities, waiting
+        offers, caps and cooldowns)."""
         keys = MomentKeys(venue)
-        pipe = self.db.pipeline(transaction=False)
+        members = set(members)
         for subject in subjects:
-            for key in (keys.visits(), keys.shoppers(), keys.tiers()):
-                pipe.hdel(key, subject)
+            raw = self.db.hget(keys.members(), subject)
+            if raw:
+                members.add(raw.decode())
+        names = [*subjects, *("s:" + s for s in subjects), *("m:" + m for m in members)]
+        rule_ids = [r.id for r in self.rules(venue)]
+        pipe = self.db.pipeline(transaction=False)
+        for key in (keys.visits(), keys.arrivals(), keys.members(), keys.shoppers(), keys.tiers(),
+                    *(keys.last(r) for r in rule_ids)):
+            pipe.hdel(key, *names)
+        for subject in subjects:
             pipe.delete(keys.offers(subject))
         return sum(int(n) for n in pipe.execute())
+
+    # ---- live occupancy alerts ----
+    def set_alert_url(self, venue: str, url: str) -> None:
+        """The webhook occupancy alerts go to ("" : none). RuleError for a URL that is not http(s)."""
+        url = url.strip()
+        if not url:
+            self.db.delete(MomentKeys(venue).alert_url())
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+            raise RuleError("alert_url", "must be an http(s) URL")
+        self.db.set(MomentKeys(venue).alert_url(), url)
+
+    def alert_url(self, venue: str) -> str:
+        raw = self.db.get(MomentKeys(venue).alert_url())
+        return raw.decode() if raw else ""
+
+    def check_occupancy(self, venue: str, now: float, cooldown_s: int = OCCUPANCY_COOLDOWN_S) -> list[str]:
+        """Zones whose occupancy crossed their threshold since the last check (below -> at or above): each an
+        alert (a delivery in the log, action `alert`; a signed webhook to the venue's alert URL when one is
+        set), at most one per zone per `cooldown_s`. Returns the zones alerted."""
+        if self.occupancy is None:
+            return []
+        counts, limits = self.occupancy(venue, now)
+        keys, alerted = MomentKeys(venue), []
+        over = {k.decode() for k in self.db.hkeys(keys.occupancy_over())}
+        for zone, limit in limits.items():
+            count = counts.get(zone, 0)
+            if count < limit:
+                if zone in over:
+                    self.db.hdel(keys.occupancy_over(), zone)
+                continue
+            if zone in over:
+                continue  # still over: alerted on the crossing
+            self.db.hset(keys.occupancy_over(), zone, 1)
+            if not self.db.set(keys.occupancy_quiet(zone), repr(now), nx=True, ex=max(1, cooldown_s)):
+                continue
+            alerted.append(zone)
+            self._alert(venue, zone, count, limit, now)
+        return alerted
+
+    def _alert(self, venue: str, zone: str, count: int, limit: int, now: float) -> None:
+        delivery_id = secrets.token_hex(8)
+        url = self.alert_url(venue)
+        body = json.dumps({"id": delivery_id, "venue": venue, "rule": "occupancy", "trigger": "occupancy",
+                           "zone": zone, "occupancy": count, "limit": limit, "at": now},
+                          separators=(",", ":"), sort_keys=True)
+        self._log(venue, Delivery(delivery_id, "occupancy", "webhook" if url else "alert",
+                                  "queued" if url else "alerted", body, now, url=url))
 
     # ---- offers for the shopper's pages ----
     def offers(self, venue: str, subjects: Iterable[str]) -> list[dict]:

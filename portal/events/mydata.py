@@ -10,6 +10,7 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import redis
 from flask import Blueprint, Flask, abort, jsonify, render_template
@@ -17,8 +18,12 @@ from flask_babel import gettext as _
 
 from portal.apps.views import erase_shopper, shopper_data, venue_or_404
 from portal.events.log import Event
+from portal.ingest.store import RssiKeys
+from portal.notify.erasure import forget_shopper as forget_notifications
 from portal.services import Services, services
 from portal.shopper import Shopper, current_shopper, token_store
+from portal.tracking.footfall import FootfallKeys
+from portal.tracking.positions import TrackKeys
 
 bp = Blueprint("mydata", __name__, url_prefix="/v/<venue>/my-data")
 
@@ -45,20 +50,52 @@ def held(svc: Services, shopper: Shopper) -> dict:
     events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(shopper.venue)
               if theirs(e)]
     subjects = [s for s in (shopper.client, shopper.own_phone) if s]
+    apps = shopper_data(shopper.venue, shopper.client)
+    if orders := svc.payments.store.export_shopper(shopper.venue, shopper.client):
+        apps["payments"] = orders
     return {"venue": shopper.venue, "shopper": shopper.client, "exported_at": time.time(), "events": events,
-            "offers": svc.moments.offers(shopper.venue, subjects), "apps": shopper_data(shopper.venue, shopper.client)}
+            "offers": svc.moments.offers(shopper.venue, subjects), "consent": _consent(svc, shopper),
+            "apps": apps}
+
+
+def _consent(svc: Services, shopper: Shopper) -> dict | None:
+    record = svc.consent.get(shopper.venue, shopper.client)
+    return None if record is None else asdict(record)
 
 
 def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
-    """Remove the shopper from every store (and so from every future export)."""
-    venue = shopper.venue
-    removed = {"events": svc.events.delete_where(venue, is_theirs(shopper))}
+    """Remove the shopper from every store (and so from every future export): the event log (their events,
+    their verified phone's, their member's), presence, moments, every light app's store, payments (orders
+    unlinked), notifications (contact, queued messages), consent, tokens. (Abuse counters are keyed hashes
+    that expire with their window: they name nobody.)"""
+    venue, client = shopper.venue, shopper.client
+    member = (shopper_data(venue, client).get("membership") or {}).get("member")
+    theirs = is_theirs(shopper)
+    removed = {"events": svc.events.delete_where(
+        venue, lambda e: theirs(e) or (member is not None and str(e.data.get("member")) == str(member)))}
     if shopper.own_phone:
         svc.presence.forget(venue, shopper.own_phone)
-    removed["moments"] = svc.moments.forget(venue, [s for s in (shopper.client, shopper.own_phone) if s])
-    removed.update(erase_shopper(venue, shopper.client))
-    removed["tokens"] = token_store().revoke(venue, shopper.client)
+        removed["phone"] = forget_phone(svc.db, venue, shopper.own_phone)
+    removed["moments"] = svc.moments.forget(venue, [s for s in (client, shopper.own_phone) if s],
+                                            members=[member] if member else [])
+    removed.update(erase_shopper(venue, client))
+    removed["payments"] = svc.payments.store.forget_shopper(venue, client)
+    removed["notify"] = forget_notifications(svc.db, svc.settings.phone_key, venue, client)
+    removed["consent"] = svc.consent.forget(venue, client)
+    removed["tokens"] = token_store().revoke(venue, client)
     return removed
+
+
+def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
+    """The phone's hot state: its readings, motion state, kept position and open footfall visit (the
+    footfall's counts are HyperLogLogs and sums: they hold no client id)."""
+    track, footfall = TrackKeys(venue), FootfallKeys(venue)
+    removed = sum(int(db.delete(key)) for key in (RssiKeys(venue).readings(phone), track.track(phone),
+                                                  track.last_position(phone)))
+    pipe = db.pipeline(transaction=True)
+    pipe.hdel(footfall.open_visits(), phone)
+    pipe.zrem(footfall.open_by_time(), phone)
+    return removed + sum(int(n) for n in pipe.execute())
 
 
 def moment_offers() -> list[dict]:

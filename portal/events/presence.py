@@ -20,7 +20,7 @@ from portal.events.log import MAXLEN, EventKeys
 LEAVE_AFTER_S = 1200.0
 
 _PRESENCE = """
-local here, seen, stream = KEYS[1], KEYS[2], KEYS[3]
+local here, seen, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local dev, zone, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local leave_after, maxlen, max_close = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 
@@ -41,6 +41,23 @@ local function close(who, v)
   if z == nil then return end
   if z ~= '' then emit('zone_leave', last, who, z, string.format('{"dwell_s":%.1f}', last - since)) end
   emit('leave', last, who, '', string.format('{"dwell_s":%.1f}', last - arrived))
+end
+
+-- A `dwell` event for each mark (minutes) the stay passed between two sightings: once per stay, while
+-- the phone is still in the zone (or as it leaves, when the stay reached the mark only then).
+local marks = nil
+local function crossed(who, z, since, from_t, to_t)
+  if z == '' then return end
+  if marks == nil then
+    marks = redis.call('SMEMBERS', marks_key)
+    table.sort(marks, function(a, b) return tonumber(a) < tonumber(b) end)
+  end
+  for _, m in ipairs(marks) do
+    local mark = tonumber(m) * 60 - 0.001
+    if from_t - since < mark and to_t - since >= mark then
+      emit('dwell', to_t, who, z, string.format('{"dwell_s":%.1f,"min":%d}', to_t - since, tonumber(m)))
+    end
+  end
 end
 
 local closed = 0
@@ -71,6 +88,8 @@ if not v then
   cur, since, arrived = '', now, now
   emit('arrive', now, dev, '', nil)
 end
+now = tonumber(string.format('%.3f', now))
+if v then crossed(dev, cur, since, last, now) end
 if zone ~= cur then
   if cur ~= '' then emit('zone_leave', now, dev, cur, string.format('{"dwell_s":%.1f}', now - since)) end
   if zone ~= '' then emit('zone_enter', now, dev, zone, nil) end
@@ -97,7 +116,7 @@ class PresenceTracker:
     def _run(self, venue: str, device: str, zone: str, now: float, limit: int, pipe=None):
         keys = EventKeys(venue)
         return self._script(
-            keys=[keys.presence(), keys.present_by_time(), keys.stream()],
+            keys=[keys.presence(), keys.present_by_time(), keys.stream(), keys.dwell_marks()],
             args=[device, zone, repr(float(now)), repr(self.leave_after_s), self.maxlen, limit],
             # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
             client=None if pipe is None or is_cluster(pipe) else pipe)

@@ -64,10 +64,14 @@ class PrivacyStore:
             raise RuntimeError("no MAC hasher")
         client = self.hasher.client_id(mac)
         self.db.sadd(PrivacyKeys(venue).staff(), client)
+        self.db.incr(EventKeys(venue).insights_generation())  # the figures leave it out from now on
         return client
 
     def remove_staff(self, venue: str, client: str) -> bool:
-        return bool(self.db.srem(PrivacyKeys(venue).staff(), client))
+        removed = bool(self.db.srem(PrivacyKeys(venue).staff(), client))
+        if removed:
+            self.db.incr(EventKeys(venue).insights_generation())
+        return removed
 
     # ---- consent ----
     def allowed(self, venue: str) -> Callable[[Event], bool] | None:
@@ -133,6 +137,8 @@ class PrivacyStore:
         if old:
             self.db.delete(*(keys.delivery(d.decode()) for d in old))
             self.db.zrem(keys.deliveries(), *old)
+        if deleted or anonymised:
+            self.db.incr(EventKeys(venue).insights_generation())  # no cached figure outlives its data
         return {"events_deleted": deleted, "events_anonymised": anonymised, "deliveries_deleted": len(old)}
 
     def _sweep_events(self, venue: str, delete_before: float, anonymise_before: float,

@@ -6,21 +6,29 @@ Times are in the venue's time zone (portal/apps/locale.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
+from time import time as time_now
 from zoneinfo import ZoneInfo
 
+import redis
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.apps.locale import read_venue_locale
-from portal.events.insights import K_MIN, Insights, compute, k_safe, staff_devices
+from portal.events.insights import K_MIN, Funnel, Insights, compute, k_safe, staff_devices
+from portal.events.log import EventKeys
 from portal.services import Services
 
 LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
+CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
+PAST_TTL_S = 900  # a range over for good (late events and retention aside)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -34,14 +42,46 @@ def day_bounds(day: date, tz: str) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
-def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1) -> Insights:
-    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`."""
+def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1,
+                 now: float | None = None) -> Insights:
+    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`,
+    from a short cache (CACHE_TTL_S; a range that is over for good: PAST_TTL_S) shared by every worker:
+    a console view does not read and recompute a month of events each time. An erasure or a retention
+    run starts a new cache generation."""
     tz = venue_tz(svc, venue_map)
     since, until = day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
+    keys = EventKeys(venue_map.id)
+    scope = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
+    try:
+        generation = int(svc.db.get(keys.insights_generation()) or 0)
+        cache_key = keys.insights_cache(generation, scope, since, until)
+        cached = svc.db.get(cache_key)
+    except redis.RedisError:
+        cache_key, cached = None, None  # fail open: compute
+    if cached:
+        return insights_from_json(cached)
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = staff_devices((e for e in events if e.at >= since - 7 * 86400), tz) | svc.privacy.staff(venue_map.id)
-    return compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,
-                   allowed=svc.privacy.allowed(venue_map.id))
+    figures = compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,
+                      allowed=svc.privacy.allowed(venue_map.id))
+    if cache_key is not None:
+        over = until + svc.presence.leave_after_s < (time_now() if now is None else now)
+        with contextlib.suppress(redis.RedisError):
+            svc.db.set(cache_key, insights_to_json(figures), ex=PAST_TTL_S if over else CACHE_TTL_S)
+    return figures
+
+
+def insights_to_json(ins: Insights) -> str:
+    return json.dumps(asdict(ins), separators=(",", ":"))
+
+
+def insights_from_json(raw: bytes | str) -> Insights:
+    data = json.loads(raw)
+    data["zones"] = tuple(data["zones"]) if data["zones"] is not None else None
+    data["transitions"] = [tuple(t) for t in data["transitions"]]
+    data["paths"] = [(tuple(p), n) for p, n in data["paths"]]
+    data["funnels"] = [Funnel(**f) for f in data["funnels"]]
+    return Insights(**data)
 
 
 def shown(n: int | None) -> str:

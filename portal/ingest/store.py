@@ -273,10 +273,15 @@ class RssiStore:
     def parse_flagged(cls, raw: list[bytes]) -> dict[str, list[tuple[float, float, bool]]]:
         """AP -> [(ts, rssi, associated), ...] from a window query's raw result (associated: the reading
         says the client is associated, e.g. a hostapd `assoc` event)."""
-        out: dict[str, list[tuple[float, float, bool]]] = defaultdict(list)
-        for ap, rssi, ts, flag in cls._parse(raw):
-            out[ap].append((ts, rssi, flag == "a"))
-        return dict(out)
+        # The tracker's hot loop (a phone's window is ~200 readings): split bytes, decode only the APs.
+        by_ap: dict[bytes, list[tuple[float, float, bool]]] = {}
+        for member in raw:
+            parts = member.split(b"|")
+            items = by_ap.get(parts[0])
+            if items is None:
+                items = by_ap[parts[0]] = []
+            items.append((float(parts[2]), float(parts[1]), len(parts) > 3 and parts[3] == b"a"))
+        return {ap.decode(): items for ap, items in by_ap.items()}
 
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""

@@ -118,6 +118,10 @@ class ContactStore:
             pipe.hdel(key, "phone")
         pipe.execute()
 
+    def forget(self, venue: str, shopper: str) -> int:
+        """Erasure: the shopper's number and push subscriptions."""
+        return int(self.db.delete(ContactKeys(venue).contact(shopper)))
+
     def get(self, venue: str, shopper: str) -> Contact:
         raw = {k.decode(): v.decode() for k, v in self.db.hgetall(ContactKeys(venue).contact(shopper)).items()}
         push = {k[5:]: json.loads(v) for k, v in raw.items() if k.startswith("push:")}

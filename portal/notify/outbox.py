@@ -14,10 +14,14 @@ Keys (venue `v`, all in its slot):
   mp:{v}:notify:seen:<id>         STRING  the id was accepted (SET NX; SEEN_TTL_S)
   mp:{v}:notify:sent:<id>         SET     channel:target pairs delivered (SENT_TTL_S)
   mp:{v}:notify:dead              LIST    dead letters, newest first (DEAD_KEPT)
-  mp:{v}:notify:count             HASH    delivered / retried / dead / skipped counters"""
+  mp:{v}:notify:count             HASH    delivered / retried / dead / skipped / replayed / dropped counters
+
+The operator lists, replays and drops dead letters at /console/ops/<venue>/outbox (portal/operator/outbox.py)
+or with `flask outbox dead|replay|drop VENUE` (portal/notify/cli.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -116,6 +120,29 @@ class DeadLetter:
     error: str
     at: float
     extra: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # names this letter for a replay or a drop: a digest of the stored entry
+
+
+def letter_id(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+LETTER_ID = re.compile(r"^[0-9a-f]{16}$")
+
+# KEYS: dead, jobs, due, counts.  ARGV: the stored letter, job key ('' = drop it), job JSON, due time.
+# Takes the one letter out of the dead list and (a replay) into the due set, in one step: two operators
+# pressing "replay" at once send it once.
+_TAKE_DEAD = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '' then
+  redis.call('HINCRBY', KEYS[4], 'dropped', 1)
+else
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+  redis.call('HINCRBY', KEYS[4], 'replayed', 1)
+end
+return 1
+"""
 
 
 # KEYS: seen, stream | jobs, due.  ARGV: ttl, job JSON, maxlen, due time ('' = now), job key.
@@ -161,6 +188,7 @@ class Outbox:
         self.maxlen = maxlen
         self._enqueue = db.register_script(_ENQUEUE)
         self._promote = db.register_script(_PROMOTE)
+        self._take = db.register_script(_TAKE_DEAD)
 
     # ---- apps ---------------------------------------------------------------------------------------
 
@@ -257,14 +285,65 @@ class Outbox:
         pipe.hincrby(keys.counts(), "dead", 1)
         pipe.execute()
 
+    # ---- the privacy centre ------------------------------------------------------------------------
+
+    def forget_shopper(self, venue: str, shopper: str) -> int:
+        """Erasure: the shopper's messages not delivered yet (queued, scheduled, dead letters) are dropped."""
+        keys, removed = NotifyKeys(venue), 0
+        doomed = [entry_id for entry_id, fields in self.db.xrange(keys.stream())
+                  if (job := _job(fields)) is not None and job.shopper == shopper]
+        if doomed:
+            removed += int(self.db.xdel(keys.stream(), *doomed))
+        for job_key, raw in self.db.hgetall(keys.jobs()).items():
+            if Job.from_json(raw).shopper == shopper:
+                pipe = self.db.pipeline(transaction=True)
+                pipe.zrem(keys.due(), job_key)
+                pipe.hdel(keys.jobs(), job_key)
+                removed += int(pipe.execute()[1])
+        for raw in self.db.lrange(keys.dead(), 0, -1):
+            if json.loads(raw)["job"]["shopper"] == shopper:
+                removed += int(self.db.lrem(keys.dead(), 0, raw))
+        return removed
+
     # ---- the operator -------------------------------------------------------------------------------
 
-    def dead_letters(self, venue: str, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, venue: str, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        """The dead letters, newest first."""
         out = []
-        for raw in self.db.lrange(NotifyKeys(venue).dead(), 0, limit - 1):
+        for raw in self.db.lrange(NotifyKeys(venue).dead(), offset, offset + limit - 1):
             letter = json.loads(raw)
-            out.append(DeadLetter(Job(**letter["job"]), letter["error"], float(letter["at"])))
+            out.append(DeadLetter(Job(**letter["job"]), letter["error"], float(letter["at"]), id=letter_id(raw)))
         return out
+
+    def replay_dead(self, venue: str, letter: str, now: float | None = None) -> bool:
+        """Send one dead letter again (a fresh try, now); False when no letter has that id (any more)."""
+        return self._take_dead(venue, letter, replay=True, now=now)
+
+    def drop_dead(self, venue: str, letter: str) -> bool:
+        """Forget one dead letter; False when no letter has that id (any more)."""
+        return self._take_dead(venue, letter, replay=False)
+
+    def drop_all_dead(self, venue: str) -> int:
+        keys = NotifyKeys(venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.llen(keys.dead())
+        pipe.delete(keys.dead())
+        dropped, _deleted = pipe.execute()
+        if dropped:
+            self.db.hincrby(keys.counts(), "dropped", int(dropped))
+        return int(dropped)
+
+    def _take_dead(self, venue: str, letter: str, replay: bool, now: float | None = None) -> bool:
+        if not LETTER_ID.match(letter or ""):
+            return False
+        keys = NotifyKeys(venue)
+        raw = next((r for r in self.db.lrange(keys.dead(), 0, DEAD_KEPT - 1) if letter_id(r) == letter), None)
+        if raw is None:
+            return False
+        job = replace(Job(**json.loads(raw)["job"]), attempt=0)
+        now = time.time() if now is None else now
+        args = [raw, job.key, job.to_json(), repr(now)] if replay else [raw, "", "", ""]
+        return bool(self._take(keys=[keys.dead(), keys.jobs(), keys.due(), keys.counts()], args=args))
 
     def retry_dead(self, venue: str, now: float | None = None) -> int:
         """Send every dead letter again (after the operator fixed the cause): each becomes a fresh try."""

@@ -20,6 +20,7 @@ from portal.api import bearer_token, json_body, require_venue
 from portal.errors import ApiError
 from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription
 from portal.notify.outbox import Outbox
+from portal.notify.sms import SmsProvider, sms_provider
 from portal.services import services
 from portal.shopper import Shopper, token_store
 
@@ -27,6 +28,7 @@ bp = Blueprint("notify", __name__, url_prefix="/api/v1/venues/<venue>/notify")
 OUTBOX = "notify_outbox"
 CONTACTS = "notify_contacts"
 VAPID_PUBLIC = "notify_vapid_public"
+SMS = "notify_sms_provider"
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{20}$")
 
 
@@ -37,6 +39,9 @@ def init_notify(app: Flask) -> None:
     app.extensions[CONTACTS] = ContactStore(svc.db, svc.settings.phone_key)
     key = svc.settings.notify.vapid_private_key
     app.extensions[VAPID_PUBLIC] = vapid_public_key(key) if key else ""
+    # The one SMS provider (SMS_PROVIDER): the worker's channel builds its own from the same settings; this
+    # one sends what cannot wait for the outbox (membership sign-up codes, portal.apps.notify.send_sms_now).
+    app.extensions.setdefault(SMS, sms_provider(svc.settings.notify, svc.db, demo=svc.settings.demo))
     app.register_blueprint(bp)
     app.jinja_env.globals.update(push_key=push_key)
 
@@ -47,6 +52,10 @@ def outbox() -> Outbox:
 
 def contacts() -> ContactStore:
     return current_app.extensions[CONTACTS]
+
+
+def sms() -> SmsProvider:
+    return current_app.extensions[SMS]
 
 
 def push_key() -> str:

@@ -10,6 +10,7 @@ from portal.operator import (  # noqa: F401 - register routes
     insights,
     moments,
     opening,
+    outbox,
     owners,
     quality,
     surveys,

@@ -4,6 +4,7 @@
     GET  /console/ops/<venue>/insights?day=YYYY-MM-DD        figures and charts (HTML)
     GET  /console/ops/<venue>/insights/export.csv?day=...    the same figures as rows (CSV | .parquet)
     POST /console/ops/<venue>/insights/limit                 zone, limit: the zone's occupancy alert
+    POST /console/ops/<venue>/insights/alerts                alert_url: where occupancy alerts are POSTed
     POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones
     POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)"""
 
@@ -15,6 +16,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
+from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.blueprint import bp
@@ -51,6 +53,7 @@ def insights(venue: str):
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
         staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
         retention=services().privacy.retention(venue), retention_kinds=RETENTION,
+        alert_url=services().moments.alert_url(venue),
         exports=services().privacy.exports(venue, 20))
 
 
@@ -79,6 +82,17 @@ def insights_limit(venue: str):
     services().presence.set_limit(venue, zone, int(raw) if raw else None)
     audit("insights.limit", venue, zone=zone, limit=raw)
     return redirect(url_for("operator.insights", venue=venue, day=request.form.get("day") or None), code=303)
+
+
+@bp.post("/<venue>/insights/alerts")
+def insights_alerts(venue: str):
+    load_map(venue)
+    try:
+        services().moments.set_alert_url(venue, request.form.get("alert_url", "")[:600])
+    except RuleError:
+        abort(400, _("The alert address must be an http(s) URL."))
+    audit("insights.alert_url", venue)
+    return redirect(url_for("operator.insights", venue=venue), code=303)
 
 
 @bp.post("/<venue>/insights/staff")

@@ -3,7 +3,7 @@ root-level routes (blueprint "pwa": /sw.js, /pwa/offline); portal/bootstrap.py r
 
 from __future__ import annotations
 
-from portal.owner import insights, moments  # noqa: F401 - register their routes on bp
+from portal.owner import insights, ledger, moments  # noqa: F401 - register their routes on bp
 from portal.owner.pwa import pwa_bp
 from portal.owner.views import bp
 

@@ -15,14 +15,22 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
+from core.errors import InputError
 from portal.apps import registry
+from portal.apps.preview import save_preview
 from portal.apps.registry import LightApp
-from portal.apps.views import format_time, is_zh
+from portal.apps.shop_profiles import ShopProfileStore
+from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
+from portal.media.images import MAX_PIXELS, MediaError, renditions
+from portal.media.store import OverBudget, check_place
+from portal.media.views import media_store
 from portal.owner import forms
+from portal.owner.history import zone_history
 from portal.services import services
 from portal.shopper import Shopper, shopper_token
 
@@ -86,38 +94,67 @@ def console_url(app: LightApp | None, venue: str, zone: str) -> str | None:
         return None
 
 
-def preview_url(app: LightApp | None, account: Account, venue: str, zone: str) -> str | None:
-    """The zone's landing page as a shopper placed in the zone gets it, with a preview shopper's token."""
+def preview_url(app: LightApp | None, account: Account, venue: str, zone: str,
+                preview_id: str | None = None) -> str | None:
+    """The zone's landing page as a shopper placed in the zone gets it, with a preview shopper's token; with
+    `preview_id`, as it would be with the owner's unsaved settings (portal/apps/preview.py)."""
     if app is None:
         return None
     token = shopper_token(Shopper(venue=venue, client="preview-" + account.username))
+    extra = {"preview": preview_id} if preview_id else {}
     try:
-        return url_for(app.landing_endpoint, venue=venue, zone=zone, c=token, lang=str(get_locale()))
+        return url_for(app.landing_endpoint, venue=venue, zone=zone, c=token, lang=str(get_locale()), **extra)
     except BuildError:
         return None
 
 
-def zone_history(venue: str, zone: str) -> list[dict]:
-    entries = AuditLog(services().db).recent(venue, HISTORY_SCAN)
-    mine = [e for e in entries if e.get("detail", {}).get("zone") == zone and e.get("action", "").startswith("zone.")]
-    for entry in mine:
-        entry["when"] = format_time(entry.get("ts", 0))
-    return mine[:HISTORY_SHOWN]
+def recent_changes(venue: str, zone: str) -> list[dict]:
+    return zone_history(AuditLog(services().db).recent(venue, HISTORY_SCAN), zone, HISTORY_SHOWN)
+
+
+def offered_apps(zone_obj, current: LightApp | None) -> list[LightApp]:
+    """The apps that fit the zone's kind (and the one it runs, should that no longer fit)."""
+    apps = registry.apps_for_kind(zone_obj.kind)
+    if current is not None and current not in apps:
+        apps.append(current)
+    return apps
+
+
+def chosen_app(zone_obj, current_name: str, wanted: str) -> LightApp:
+    """The app whose settings the page shows: `wanted` when it fits the zone (400 if not), else the current."""
+    if not wanted:
+        return registry.get(current_name) or registry.get("directory") or registry.all_apps()[0]
+    app = registry.get(wanted)
+    if app is None:
+        abort(400, _("No light app is called %(name)s.", name=wanted))
+    if not app.fits(zone_obj.kind) and app.name != current_name:
+        abort(400, _("%(app)s does not fit a zone of this kind.", app=app_title(app, app.name)))
+    return app
 
 
 def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values: dict, errors: dict | None = None,
-                 status: int = 200):
+                 status: int = 200, shop_errors: dict | None = None, preview_id: str | None = None):
     current_name, _config = services().zone_apps.get(venue_map.id, zone_obj.id)
     current = registry.get(current_name)
-    apps = registry.all_apps()
+    apps = offered_apps(zone_obj, current)
+    shown = chosen if preview_id else current
     return render_template(
         "owner/zone.html", venue=venue_map, zone=zone_obj, account=account, apps=apps,
         current=current, current_name=current_name, current_title=app_title(current, current_name),
         chosen=chosen, form=forms.build_form(chosen, values, errors), errors=errors or {},
         console_url=console_url(current, venue_map.id, zone_obj.id),
-        preview_url=preview_url(current, account, venue_map.id, zone_obj.id),
-        history=zone_history(venue_map.id, zone_obj.id), kind_label=kind_label,
+        preview_url=preview_url(shown, account, venue_map.id, zone_obj.id, preview_id),
+        previewing=bool(preview_id),
+        history=recent_changes(venue_map.id, zone_obj.id), kind_label=kind_label,
+        shops=zone_shops(venue_map, zone_obj.id), shop_errors=shop_errors or {},
     ), status
+
+
+def zone_shops(venue_map, zone: str) -> list[dict]:
+    """The zone's shops with what their owner wrote about them (the directory shows it)."""
+    profiles = ShopProfileStore(services().db)
+    return [{"shop": shop, "profile": profiles.get(venue_map.id, shop.id, shop.description)}
+            for shop in venue_map.shops if shop.zone == zone]
 
 
 # ---- views ---------------------------------------------------------------------------------------
@@ -144,13 +181,7 @@ def home(venue: str):
 def zone_page(venue: str, zone: str):
     account, venue_map, zone_obj = _zone_for(venue, zone)
     current_name, config = services().zone_apps.get(venue, zone)
-    wanted = request.args.get("app", "")[:64]
-    if wanted:
-        chosen = registry.get(wanted)
-        if chosen is None:
-            abort(404, _("No light app is called %(name)s.", name=wanted))
-    else:
-        chosen = registry.get(current_name) or registry.get("directory") or registry.all_apps()[0]
+    chosen = chosen_app(zone_obj, current_name, request.args.get("app", "")[:64])
     values = config if chosen.name == current_name else chosen.default_config()
     return _render_zone(venue_map, zone_obj, account, chosen, values)
 
@@ -162,14 +193,15 @@ def save_zone(venue: str, zone: str):
     name = request.form.get("app", "")[:64]
     if not name:
         abort(400, _("Choose a light app."))
-    app = registry.get(name)
-    if app is None:
-        abort(400, _("No light app is called %(name)s.", name=name))
+    previous, previous_config = services().zone_apps.get(venue, zone)
+    app = chosen_app(zone_obj, previous, name)
     raw = forms.raw_values(app, request.form)
     config, errors = forms.validate(app, raw)
     if config is None:
         return _render_zone(venue_map, zone_obj, account, app, raw, errors, status=422)
-    previous, previous_config = services().zone_apps.get(venue, zone)
+    if request.form.get("action") == "preview":  # shown, not saved: nothing is published
+        preview_id = save_preview(services().db, venue, zone, app.name, config)
+        return _render_zone(venue_map, zone_obj, account, app, raw, preview_id=preview_id)
     services().zone_apps.set(venue, zone, app.name, config)
     changed = {k: v for k, v in config.items() if previous != app.name or previous_config.get(k) != v}
     if previous != app.name:
@@ -181,3 +213,91 @@ def save_zone(venue: str, zone: str):
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 
 
+@bp.post("/<venue>/zone/<zone>/shop/<shop>")
+@login_required()
+def save_shop(venue: str, zone: str, shop: str):
+    """What the shop says about itself in the directory, in Chinese and/or English."""
+    account, venue_map, zone_obj = _zone_for(venue, zone)
+    shop_obj = next((s for s in venue_map.shops if s.id == shop and s.zone == zone), None)
+    if shop_obj is None:
+        abort(404, _("Unknown shop."))
+    try:
+        ShopProfileStore(services().db).set(venue, shop, request.form)
+    except InputError as exc:
+        current_name, config = services().zone_apps.get(venue, zone)
+        chosen = registry.get(current_name) or registry.all_apps()[0]
+        return _render_zone(venue_map, zone_obj, account, chosen, config, status=422,
+                            shop_errors={shop: _("At most %(n)s characters in each language.", n=500)
+                                         if "at most" in exc.message else exc.message})
+    audit("zone.shop.text", venue, zone=zone, shop=shop)
+    flash(_("Saved the description of %(shop)s.", shop=shop_obj.name_zh if is_zh() else shop_obj.name), "ok")
+    return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
+
+
+# ---- images --------------------------------------------------------------------------------------
+
+UPLOAD_SLACK = 64 * 1024  # the form's other fields around the file
+
+
+@bp.before_app_request
+def _media_upload_limit():
+    """An image upload may be larger than the app-wide body limit (sized for RSSI reports). Checked before
+    the CSRF check reads the form; far too large is refused unread."""
+    if request.endpoint != "owner.upload_media":
+        return None
+    limit = services().settings.media_max_upload_bytes
+    if (request.content_length or 0) > 2 * limit + UPLOAD_SLACK:
+        raise RequestEntityTooLarge(_("The image is too large: at most %(mb)s MB. Nothing was stored.",
+                                      mb=limit // 2**20))
+    request.max_content_length = 2 * limit + UPLOAD_SLACK  # up to this we read it and say "too large" ourselves
+    return None
+
+
+@bp.post("/<venue>/zone/<zone>/media")
+@login_required()
+def upload_media(venue: str, zone: str):
+    """An image for a film, dish, shop or event of the zone (or `remove`); back to the page it came from."""
+    account, venue_map, zone_obj = _zone_for(venue, zone)
+    kind, ref = request.form.get("kind", "")[:16], request.form.get("ref", "")[:64]
+    try:
+        check_place(kind, ref)
+    except ValueError as exc:
+        abort(400, str(exc))
+    if kind == "shop" and not any(s.id == ref and s.zone == zone for s in venue_map.shops):
+        abort(404, _("Unknown shop."))
+    store = media_store()
+    if request.form.get("remove"):
+        store.remove(venue, zone, kind, ref)
+        audit("zone.media.remove", venue, zone=zone, kind=kind, ref=ref)
+        return _media_done(venue, zone, _("Image removed."))
+    upload = request.files.get("image")
+    data = upload.read(services().settings.media_max_upload_bytes + 1) if upload else b""
+    try:
+        images = renditions(data, services().settings.media_max_upload_bytes)
+        picture = store.put(venue, zone, kind, ref, data, images)
+    except MediaError as exc:
+        abort(exc.status, media_error_text(exc))
+    except OverBudget:
+        abort(507, _("The venue's image space is full; remove an image first."))
+    audit("zone.media.set", venue, zone=zone, kind=kind, ref=ref, image=picture.id, bytes=picture.size)
+    return _media_done(venue, zone, _("Image saved."))
+
+
+def media_error_text(exc: MediaError) -> str:
+    """MediaError's English message in the page's language."""
+    limit = services().settings.media_max_upload_bytes // 2**20
+    return {400: _("Choose an image file (JPEG, PNG or WebP) that is not tiny."),
+            413: _("The image is too large: at most %(mb)s MB and %(mp)s megapixels.", mb=limit,
+                   mp=MAX_PIXELS // 1_000_000),
+            415: _("The file is not a readable JPEG, PNG or WebP image.")}.get(exc.status, exc.message)
+
+
+def _media_done(venue: str, zone: str, message: str):
+    """Back to the app's console when the form came from there, else to the zone's page."""
+    flash(message, "ok")
+    if request.form.get("back") == "app":
+        current = registry.get(services().zone_apps.get(venue, zone)[0])
+        target = console_url(current, venue, zone)
+        if target:
+            return redirect(target, code=303)
+    return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)

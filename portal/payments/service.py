@@ -20,7 +20,14 @@ from pathlib import Path
 import redis
 
 from core.payment_settings import PaymentSettings
-from portal.payments.providers.base import Ack, ForgedNotification, PaymentStart, Provider, ProviderError
+from portal.payments.providers.base import (
+    Ack,
+    ForgedNotification,
+    MallNotice,
+    PaymentStart,
+    Provider,
+    ProviderError,
+)
 from portal.payments.store import Order, PaymentStore
 
 log = logging.getLogger(__name__)
@@ -45,15 +52,19 @@ class Purpose:
 
 
 MoneyListener = Callable[[str, Order, int], None]  # (kind "paid"|"refund", order, amount fen)
+# (venue, a 智慧商圈 notice) -> (points earned, member's points total) when a paid one earned points
+MallListener = Callable[[str, MallNotice], "tuple[int, int] | None"]
 
 
 class PaymentService:
     def __init__(self, store: PaymentStore, settings: PaymentSettings, data_dir: Path,
                  providers: dict[str, Provider] | None = None,
-                 clock: Callable[[], int | None] = lambda: None) -> None:
+                 clock: Callable[[], int | None] = lambda: None, notify_base: str = "") -> None:
         """providers: given by tests; else built from the settings on first use (the sandbox may start
-        after the portal). clock: "now" in ms for the store scripts (None = the store's own clock)."""
+        after the portal). clock: "now" in ms for the store scripts (None = the store's own clock).
+        notify_base: the portal's public URL, where the providers send refund results."""
         self.store = store
+        self.notify_base = notify_base
         self.settings = settings
         self.data_dir = data_dir
         self._providers = providers
@@ -61,6 +72,8 @@ class PaymentService:
         self.clock = clock
         self.purposes: dict[str, Purpose] = {}
         self.listeners: list[MoneyListener] = []
+        self.sweepers: list[Callable[[str], int]] = []
+        self.mall_listeners: list[MallListener] = []
 
     # ---- wiring ----
 
@@ -74,6 +87,15 @@ class PaymentService:
 
     def listen(self, listener: MoneyListener) -> None:
         self.listeners.append(listener)
+
+    def listen_mall(self, listener: MallListener) -> None:
+        """Hear WeChat Pay's 智慧商圈 notifications (payments in the mall's shops by members: points)."""
+        self.mall_listeners.append(listener)
+
+    def add_sweeper(self, sweeper: Callable[[str], int]) -> None:
+        """A light app's periodic duty on its orders (refund the deposits of a failed group buy), run by
+        `sweep` (the cron's `flask payments sweep VENUE`); it must be idempotent."""
+        self.sweepers.append(sweeper)
 
     def providers(self) -> dict[str, Provider]:
         if self._providers is None:
@@ -146,10 +168,53 @@ class PaymentService:
         except ForgedNotification as exc:
             log.warning("payment callback refused (%s, venue %s): %s", provider_name, venue, exc)
             return provider.ack(False)
+        if notice.is_refund:
+            return provider.ack(self.refund_notice(venue, notice))
         if not notice.paid:
-            return provider.ack(True)  # refund results and other events: nothing to book
+            return provider.ack(True)  # other events: nothing to book
         outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name)
         return provider.ack(outcome in ("paid", "dup", "late"))
+
+    def refund_notice(self, venue: str, notice) -> bool:
+        """A verified refund result: booked once (a replay finds it final and changes nothing). False (not
+        acknowledged, the provider tries again) for a refund this venue never asked for or another amount."""
+        record = self.store.refund_record(venue, notice.refund_no)
+        if not record or record.get("order") != notice.order_id:
+            log.error("refund callback for unknown refund %s (venue %s)", notice.refund_no[-6:], venue)
+            return False
+        if notice.amount and notice.amount != int(record["amount"]):
+            log.error("refund callback for %s with another amount: refused", notice.refund_no[-6:])
+            return False
+        outcome = self._end_refund(venue, notice.order_id, notice.refund_no, notice.refund_id, notice.refund_state)
+        return outcome != "unknown"
+
+    def mall_notification(self, venue: str, headers, body: bytes) -> Ack:
+        """A 智慧商圈 notification (verified like any WeChat Pay callback), passed to the mall listeners, which
+        must be idempotent (WeChat Pay sends the same one again until acknowledged). Points a payment earned
+        are synced back to WeChat Pay (which then sends that purchase's refunds)."""
+        provider = self.provider("wechat")
+        try:
+            notice = provider.mall_notice(provider.event(headers, body))
+        except ForgedNotification as exc:
+            log.warning("mall notification refused (venue %s): %s", venue, exc)
+            return provider.ack(False)
+        if notice is None:
+            return provider.ack(True)
+        try:
+            for listener in self.mall_listeners:
+                earned = listener(venue, notice)
+                if earned is not None and notice.kind == "paid":
+                    self._sync_points(provider, notice, *earned)
+        except redis.RedisError as exc:  # not booked: WeChat Pay sends it again
+            log.warning("mall notification for venue %s not booked: %s", venue, exc)
+            return provider.ack(False)
+        return provider.ack(True)
+
+    def _sync_points(self, provider, notice: MallNotice, points: int, total: int) -> None:
+        try:
+            provider.sync_mall_points(notice, points, total, self.clock() or _store_now_ms(self.store.db))
+        except ProviderError as exc:  # the points stand; WeChat Pay shows them once a later sync succeeds
+            log.warning("points sync for %s failed: %s", notice.txn[-6:], exc)
 
     def book(self, venue: str, order_id: str, amount: int, txn: str, provider_name: str) -> str:
         """Book a payment the provider confirmed (callback or query) and deliver what it pays for.
@@ -235,33 +300,87 @@ class PaymentService:
         ids = self.store.expired_open(venue, now_ms, limit)
         for order_id in ids:
             self.refresh(venue, order_id)
+        self.retry_refunds(venue, now_ms)
+        for sweeper in self.sweepers:
+            try:
+                sweeper(venue)
+            except (redis.RedisError, PaymentError) as exc:  # one duty failing never stops the others
+                log.warning("payment sweeper %s failed for venue %s: %s", sweeper, venue, exc)
         return len(ids)
 
     # ---- refunds ----
 
     def refund(self, venue: str, order_id: str, amount: int, reason: str, refund_no: str | None = None) -> str:
         """Refund `amount` fen of a paid order: "done", "dup" (this refund number was handled before),
-        "refused" (the provider said no), "pending" (no answer: the same refund number is retried later),
-        or "state"/"exceeds" (nothing to refund)."""
+        "refused" (the provider said no), "processing" (accepted, the result comes by callback or query),
+        "pending" (no answer: the sweep sends the same refund number again), or "state"/"exceeds"."""
         refund_no = refund_no or f"{order_id[:24]}R{secrets.token_hex(3).upper()}"
         begun = self.store.begin_refund(venue, order_id, refund_no, amount, reason, now_ms=self.clock())
         if begun.startswith("dup"):
             return "dup"
         if begun != "ok":
             return begun.split(":")[0]
-        order = self.store.order(venue, order_id)
+        return self._ask_refund(venue, self.store.order(venue, order_id), refund_no, amount, reason)
+
+    def _ask_refund(self, venue: str, order: Order, refund_no: str, amount: int, reason: str) -> str:
+        """Send a reserved refund to the provider (again, under the same number: the providers treat it as
+        the same refund): "done", "processing", "refused" or "pending" (no answer)."""
         try:
-            result = self.provider(order.provider).refund(order_id, order.txn, refund_no, amount, order.amount,
-                                                          reason, "")
+            result = self.provider(order.provider).refund(order.id, order.txn, refund_no, amount, order.amount,
+                                                          reason, self._notify_url(order.provider, venue))
         except (ProviderError, PaymentError) as exc:
-            log.warning("refund %s pending, provider unreachable: %s", refund_no, exc)
+            log.warning("refund %s pending, provider unreachable: %s", refund_no[-6:], exc)
             return "pending"
-        self.store.end_refund(venue, order_id, refund_no, result.refund_id, result.accepted, now_ms=self.clock())
         if not result.accepted:
-            log.warning("refund %s refused by %s: %s", refund_no, order.provider, result.message)
-            return "refused"
-        self._tell("refund", self.store.order(venue, order_id), amount)
-        return "done"
+            log.warning("refund %s refused by %s: %s", refund_no[-6:], order.provider, result.message)
+        outcome = self._end_refund(venue, order.id, refund_no, result.refund_id, result.state)
+        if outcome == "dup":  # its callback was faster than the answer: what it booked stands
+            outcome = self.store.refund_record(venue, refund_no).get("status", "pending")
+        return {"failed": "refused"}.get(outcome, outcome)
+
+    def _end_refund(self, venue: str, order_id: str, refund_no: str, refund_id: str, state: str) -> str:
+        """Book the provider's word on a refund once: "done", "processing", "failed", "dup" or "unknown";
+        listeners hear a refund when it is done (points clawed back)."""
+        ended = self.store.end_refund(venue, order_id, refund_no, refund_id, state, now_ms=self.clock())
+        if ended == "unknown" or ended.startswith("dup"):
+            return ended.split(":")[0]
+        if state == "done":
+            amount = int(self.store.refund_record(venue, refund_no).get("amount") or 0)
+            self._tell("refund", self.store.order(venue, order_id), amount)
+        return state
+
+    def retry_refunds(self, venue: str, now_ms: int | None = None, min_age_ms: int = 60_000, limit: int = 100) -> int:
+        """Refunds still not final a minute after they were asked for: a pending one (the provider did not
+        answer) is sent again under its number, a processing one is queried. Returns how many became final."""
+        if now_ms is None:
+            now_ms = self.clock() or _store_now_ms(self.store.db)
+        final = 0
+        for refund_no in self.store.open_refunds(venue, now_ms - min_age_ms, limit):
+            record = self.store.refund_record(venue, refund_no)
+            order = self.store.order(venue, record.get("order", ""))
+            if order is None:
+                continue
+            self.store.count_attempt(venue, refund_no)
+            if record["status"] == "pending":
+                outcome = self._ask_refund(venue, order, refund_no, int(record["amount"]), record.get("reason", ""))
+            else:
+                outcome = self._query_refund(venue, order, refund_no)
+            final += outcome in ("done", "refused", "failed")
+        return final
+
+    def _query_refund(self, venue: str, order: Order, refund_no: str) -> str:
+        try:
+            result = self.provider(order.provider).refund_query(order.id, refund_no)
+        except (ProviderError, PaymentError) as exc:
+            log.warning("refund query %s failed: %s", refund_no[-6:], exc)
+            return "processing"
+        if result is None:  # the provider never got it: ask again under the same number
+            record = self.store.refund_record(venue, refund_no)
+            return self._ask_refund(venue, order, refund_no, int(record["amount"]), record.get("reason", ""))
+        return self._end_refund(venue, order.id, refund_no, result.refund_id, result.state)
+
+    def _notify_url(self, provider: str, venue: str) -> str:
+        return notify_url(self.notify_base, provider, venue) if self.notify_base else ""
 
     def _tell(self, kind: str, order: Order, amount: int) -> None:
         for listener in self.listeners:

@@ -6,14 +6,18 @@ Keys (all under the venue's `{venue}` hash tag):
                                    purpose + ref (what it pays for), provider, method, status, txn, refunded...
     pay:idem:<key>         STRING  idempotency key -> order id (the same key never makes a second order)
     pay:open               ZSET    order id -> expiry ms, the unpaid orders the sweeper closes on timeout
-    pay:refund:<no>        HASH    one refund: order, amount, status pending|done|failed, provider refund id
+    pay:refund:<no>        HASH    one refund: order, amount, status pending|processing|done|failed, provider
+                                   refund id, attempts
+    pay:refunds:open       ZSET    refund no -> asked-at ms: refunds not yet final (pending: the provider did not
+                                   answer; processing: it accepted, the result comes by callback or query)
     pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
 
 States: created -> paid -> partially_refunded -> refunded; created -> closed (timeout, decline, cancel).
 A payment the provider reports for an order that is closed or past its expiry is still booked as paid
 (the money moved) with `late=1`; the service then refunds it. Only money the provider confirmed is in
-the ledger: a refund enters it when the provider accepted it, not when it was asked for."""
+the ledger: a refund enters it when the provider reports it done (its answer, its refund callback or
+a refund query), not when it was asked for. The order lists its refund numbers (`refund_nos`)."""
 
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ class PaymentKeys(VenueKeys):
 
     def refund(self, refund_no: str) -> str:
         return self.key("pay", "refund", refund_no)
+
+    def open_refunds(self) -> str:
+        return self.key("pay", "refunds", "open")
 
     def ledger(self) -> str:
         return self.key("pay", "ledger")
@@ -130,7 +137,8 @@ redis.call('ZREM', KEYS[2], o[3])
 return {'CLOSED'}
 """
 
-# Reserve a refund. KEYS[1] order, KEYS[2] refund. ARGV[1] refund no, ARGV[2] amount, ARGV[3] now, ARGV[4] reason.
+# Reserve a refund. KEYS[1] order, KEYS[2] refund, KEYS[3] open refunds. ARGV[1] refund no, ARGV[2] amount,
+# ARGV[3] now, ARGV[4] reason.
 # Returns {'OK'} | {'DUP', status} | {'STATE', status} | {'EXCEEDS', refundable}.
 _REFUND_BEGIN = _NOW + """
 local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'refunded', 'refund_pending', 'id')
@@ -142,23 +150,36 @@ local left = tonumber(o[2]) - tonumber(o[3]) - tonumber(o[4])
 local amount = tonumber(ARGV[2])
 if amount <= 0 or amount > left then return {'EXCEEDS', left} end
 redis.call('HINCRBY', KEYS[1], 'refund_pending', amount)
+local nos = redis.call('HGET', KEYS[1], 'refund_nos') or ''
+redis.call('HSET', KEYS[1], 'refund_nos', nos == '' and ARGV[1] or (nos .. ',' .. ARGV[1]))
+local now = string.format('%.0f', now_ms(ARGV[3]))
 redis.call('HSET', KEYS[2], 'no', ARGV[1], 'order', o[5], 'amount', amount, 'status', 'pending',
-           'reason', ARGV[4], 'created_ms', string.format('%.0f', now_ms(ARGV[3])))
+           'reason', ARGV[4], 'created_ms', now, 'attempts', 1)
 redis.call('PEXPIRE', KEYS[2], KEEP_MS)
+redis.call('ZADD', KEYS[3], now, ARGV[1])
 return {'OK'}
 """.replace("KEEP_MS", str(ORDER_KEEP_MS))
 
-# The provider accepted (ARGV[3]='done') or refused ('failed') a reserved refund.
-# KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger.
-# ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now.
-# Returns {'OK', order status} | {'DUP', refund status}.
+# What the provider says of a refund not yet final: done, failed (refused, closed, abnormal) or processing
+# (accepted, result to come). KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger,
+# KEYS[5] open refunds. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now,
+# ARGV[5] order id it must belong to ('' = any).
+# Returns {'OK', order status} | {'DUP', refund status} (already final, or processing again) | {'UNKNOWN'}.
 _REFUND_END = _NOW + """
-local r = redis.call('HMGET', KEYS[2], 'status', 'amount')
-if r[1] ~= 'pending' then return {'DUP', r[1] or 'unknown'} end
+local r = redis.call('HMGET', KEYS[2], 'status', 'amount', 'order')
+if not r[1] or (ARGV[5] ~= '' and r[3] ~= ARGV[5]) then return {'UNKNOWN'} end
+if r[1] ~= 'pending' and r[1] ~= 'processing' then return {'DUP', r[1]} end
 local amount = tonumber(r[2])
 local now = now_ms(ARGV[4])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], 'provider_refund_id', ARGV[2]) end
+if ARGV[3] == 'processing' then
+  if r[1] == 'processing' then return {'DUP', 'processing'} end
+  redis.call('HSET', KEYS[2], 'status', 'processing')
+  return {'OK', redis.call('HGET', KEYS[1], 'status')}
+end
 redis.call('HINCRBY', KEYS[1], 'refund_pending', -amount)
-redis.call('HSET', KEYS[2], 'status', ARGV[3], 'provider_refund_id', ARGV[2], 'ended_ms', string.format('%.0f', now))
+redis.call('HSET', KEYS[2], 'status', ARGV[3], 'ended_ms', string.format('%.0f', now))
+redis.call('ZREM', KEYS[5], ARGV[1])
 if ARGV[3] ~= 'done' then return {'OK', redis.call('HGET', KEYS[1], 'status')} end
 local refunded = redis.call('HINCRBY', KEYS[1], 'refunded', amount)
 local total = tonumber(redis.call('HGET', KEYS[1], 'amount'))
@@ -259,6 +280,33 @@ class PaymentStore:
                      late=d.get("late") == "1", return_url=d.get("return_url", ""),
                      close_reason=d.get("close_reason", ""))
 
+    # ---- the privacy centre (portal/events/mydata.py) ----------------------------------------------
+
+    def _orders_of(self, venue: str, client: str) -> list[Order]:
+        """The shopper's orders (a scan of the venue's orders: an erasure or an export is rare)."""
+        out = []
+        for key in self.db.scan_iter(match=PaymentKeys(venue).order("*"), count=1000):
+            if _s(self.db.hget(key, "shopper") or b"") == client:
+                order = self.order(venue, _s(key).rsplit(":", 1)[1])
+                if order is not None:
+                    out.append(order)
+        return out
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        """The shopper's orders: what, how much, when, what became of them."""
+        orders = [{"order": o.id, "purpose": o.purpose, "merchant": o.merchant, "amount_fen": o.amount,
+                   "currency": o.currency, "status": o.status, "created_ms": o.created_ms, "refunded": o.refunded}
+                  for o in self._orders_of(venue, client)]
+        return {"orders": orders} if orders else {}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """Erasure: orders and the ledger stay (the books must add up, bills are kept 400 days) but no order
+        names the shopper or carries their page's address any more."""
+        keys = PaymentKeys(venue)
+        for order in (orders := self._orders_of(venue, client)):
+            self.db.hset(keys.order(order.id), mapping={"shopper": "", "return_url": ""})
+        return len(orders)
+
     def order_for_key(self, venue: str, idem: str) -> Order | None:
         order_id = self.db.get(PaymentKeys(venue).idem(idem))
         return self.order(venue, _s(order_id)) if order_id else None
@@ -292,21 +340,38 @@ class PaymentStore:
                      now_ms: int | None = None) -> str:
         """"ok", "dup:<status>", "state:<status>" or "exceeds:<refundable fen>"."""
         keys = PaymentKeys(venue)
-        result = self._refund_begin(keys=[keys.order(order_id), keys.refund(refund_no)],
+        result = self._refund_begin(keys=[keys.order(order_id), keys.refund(refund_no), keys.open_refunds()],
                                     args=[refund_no, int(amount), _arg(now_ms), reason])
         return ":".join(_s(r) for r in result).lower()
 
-    def end_refund(self, venue: str, order_id: str, refund_no: str, provider_refund_id: str, done: bool,
+    def end_refund(self, venue: str, order_id: str, refund_no: str, provider_refund_id: str, outcome: str,
                    now_ms: int | None = None) -> str:
+        """outcome done | failed | processing -> "ok:<order status>", "dup:<refund status>" or "unknown"
+        (no such refund of this order)."""
         keys = PaymentKeys(venue)
         merchant = _s(self.db.hget(keys.order(order_id), "merchant") or "")
         result = self._refund_end(
-            keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant)],
-            args=[refund_no, provider_refund_id, "done" if done else "failed", _arg(now_ms)])
+            keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant),
+                  keys.open_refunds()],
+            args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id])
         return ":".join(_s(r) for r in result).lower()
 
     def refund_record(self, venue: str, refund_no: str) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in self.db.hgetall(PaymentKeys(venue).refund(refund_no)).items()}
+
+    def refunds_of(self, venue: str, order_id: str) -> list[dict[str, str]]:
+        """The order's refunds (no, amount, status, reason...), oldest first."""
+        nos = _s(self.db.hget(PaymentKeys(venue).order(order_id), "refund_nos") or "")
+        records = [self.refund_record(venue, no) for no in nos.split(",") if no]
+        return [r for r in records if r]
+
+    def open_refunds(self, venue: str, asked_before_ms: int, limit: int = 100) -> list[str]:
+        """Refund numbers not yet final, asked for before the given time."""
+        key = PaymentKeys(venue).open_refunds()
+        return [_s(v) for v in self.db.zrangebyscore(key, 0, asked_before_ms, 0, limit)]
+
+    def count_attempt(self, venue: str, refund_no: str) -> int:
+        return int(self.db.hincrby(PaymentKeys(venue).refund(refund_no), "attempts", 1))
 
     def ledger(self, venue: str, merchant: str | None = None, since_ms: int = 0,
                until_ms: int | None = None) -> list[LedgerEntry]:

@@ -38,7 +38,9 @@ def _my_order(venue: str, order_id: str):
 
 def _page(order, shopper, status: int = 200, error: str | None = None, qr: Markup | None = None,
           qr_url: str = ""):
-    return render_template("payments/order.html", order=order, amount=cny(order.amount),
+    refunds = [{"amount": cny(int(r["amount"])), "status": r["status"]}
+               for r in _payments().store.refunds_of(order.venue, order.id)]
+    return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
                            refunded=cny(order.refunded), methods=_payments().methods(), names=PROVIDER_NAMES,
                            shopper_token=shopper_token(shopper), error=error, qr=qr, qr_url=qr_url), status
 
@@ -104,4 +106,18 @@ def notify(provider: str, venue: str):
                                        request.form.to_dict())
     except PaymentError:
         abort(404)
+    return Response(ack.body, status=ack.status, content_type=ack.content_type)
+
+
+@bp.post("/pay/notify/wechat-mall/<venue>")
+def mall_notify(venue: str):
+    """WeChat Pay 智慧商圈 notifications (the "user consumption callback" configured for the mall): a
+    member's payment or refund in any shop of the mall. The platform certificate's signature is the
+    credential."""
+    if not VENUE_ID.match(venue) or not _payments().enabled:
+        abort(404)
+    try:
+        ack = _payments().mall_notification(venue, request.headers, request.get_data(cache=True))
+    except PaymentError:
+        abort(404)  # WeChat Pay is not configured
     return Response(ack.body, status=ack.status, content_type=ack.content_type)

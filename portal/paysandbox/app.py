@@ -77,6 +77,8 @@ class Refund:
     amount: int
     ms: float
     refund_id: str
+    status: str = "SUCCESS"  # SUCCESS | PROCESSING (WeChat's names, for both)
+    notify_url: str = ""  # WeChat: the refund's own notify_url; else the trade's
 
 
 @dataclass
@@ -109,10 +111,22 @@ class Sandbox:
         self.lock = threading.Lock()
         self.hold_notifications = False
         self.bill_tokens: dict[str, tuple[str, str]] = {}
+        self.mall_points: dict[str, dict] = {}  # 智慧商圈 points synced by the mall, per transaction id
+        # How refunds are answered: "success" (at once), "processing" (WeChat: accepted, finished later by
+        # finish_refund, which sends the refund's callback), "down" (a system error: nothing recorded).
+        self.refund_mode = "success"
 
     def trade(self, provider: str, out_trade_no: str) -> Trade | None:
         with self.lock:
             return self.trades.get((provider, out_trade_no))
+
+    def refund(self, provider: str, refund_no: str) -> tuple[Trade, Refund] | None:
+        with self.lock:
+            for trade in self.trades.values():
+                for refund in trade.refunds if trade.provider == provider else ():
+                    if refund.no == refund_no:
+                        return trade, refund
+        return None
 
     # ---- the shopper's side ----
 
@@ -146,13 +160,7 @@ class Sandbox:
 
     def notify(self, trade: Trade) -> int | None:
         headers, body = self.notification(trade)
-        try:
-            answer = requests.post(trade.notify_url, data=body, headers=headers, timeout=30)
-            result = (answer.status_code, answer.text)
-        except requests.RequestException as exc:
-            result = (None, str(exc))
-        trade.notifications.append({"headers": headers, "body": body, "status": result[0], "answer": result[1]})
-        return result[0]
+        return self._post(trade.notify_url, headers, body, trade)
 
     def _wechat_notification(self, trade: Trade) -> tuple[dict[str, str], bytes]:
         k = self.keys
@@ -165,18 +173,7 @@ class Sandbox:
             "amount": {"total": trade.amount, "payer_total": trade.amount, "currency": "CNY",
                        "payer_currency": "CNY"},
         }
-        nonce = secrets.token_hex(6)
-        ciphertext = AESGCM(k.wechat_apiv3_key.encode()).encrypt(
-            nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), b"transaction")
-        body = json.dumps({
-            "id": str(uuid.uuid4()), "create_time": _china(time.time() * 1000).isoformat(timespec="seconds"),
-            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                         "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": "transaction",
-                         "nonce": nonce},
-        }, ensure_ascii=False)
-        headers = {"Content-Type": "application/json", **self.wechat_signature_headers(body)}
-        return headers, body.encode()
+        return self.wechat_event("TRANSACTION.SUCCESS", "支付成功", "transaction", resource)
 
     def wechat_signature_headers(self, body: str) -> dict[str, str]:
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
@@ -204,6 +201,88 @@ class Sandbox:
         }
         params["sign"] = self.alipay_sign(params, exclude=("sign", "sign_type"))
         return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode()
+
+    # ---- refund results ----
+
+    def finish_refund(self, trade: Trade, refund: Refund) -> int | None:
+        """A processing refund completes (or a completed one is told again): its callback is sent."""
+        with self.lock:
+            if refund.status != "SUCCESS":
+                refund.status, refund.ms = "SUCCESS", time.time() * 1000
+        return self.notify_refund(trade, refund)
+
+    def refund_notification(self, trade: Trade, refund: Refund) -> tuple[dict[str, str], bytes]:
+        """A refund's result callback, as each provider documents it: WeChat Pay's REFUND.SUCCESS with an
+        AES-GCM resource (associated data "refund"); Alipay's trade_status_sync with the refund fields."""
+        if trade.provider == "wechat":
+            resource = {
+                "mchid": self.keys.wechat_mchid, "out_trade_no": trade.out_trade_no, "transaction_id": trade.txn,
+                "out_refund_no": refund.no, "refund_id": refund.refund_id, "refund_status": refund.status,
+                "success_time": _china(refund.ms).isoformat(timespec="seconds"),
+                "user_received_account": "支付用户零钱",
+                "amount": {"total": trade.amount, "refund": refund.amount, "payer_total": trade.amount,
+                           "payer_refund": refund.amount},
+            }
+            return self.wechat_event("REFUND.SUCCESS", "退款成功", "refund", resource)
+        now = _china(time.time() * 1000).strftime("%Y-%m-%d %H:%M:%S")
+        params = {
+            "notify_time": now, "notify_type": "trade_status_sync", "notify_id": secrets.token_hex(16),
+            "charset": "utf-8", "version": "1.0", "sign_type": "RSA2", "app_id": self.keys.alipay_appid,
+            "trade_no": trade.txn, "out_trade_no": trade.out_trade_no, "out_biz_no": refund.no,
+            "trade_status": "TRADE_CLOSED" if trade.refunded >= trade.amount else "TRADE_SUCCESS",
+            "total_amount": _yuan(trade.amount), "refund_fee": _yuan(trade.refunded),
+            "gmt_refund": _china(refund.ms).strftime("%Y-%m-%d %H:%M:%S.000"),
+        }
+        params["sign"] = self.alipay_sign(params, exclude=("sign", "sign_type"))
+        return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode()
+
+    def notify_refund(self, trade: Trade, refund: Refund) -> int | None:
+        headers, body = self.refund_notification(trade, refund)
+        return self._post(refund.notify_url or trade.notify_url, headers, body, trade)
+
+    def wechat_event(self, event_type: str, summary: str, original_type: str, resource: dict) -> tuple[dict, bytes]:
+        """Any WeChat Pay v3 notification: the resource encrypted with the APIv3 key, the body signed."""
+        nonce = secrets.token_hex(6)
+        ciphertext = AESGCM(self.keys.wechat_apiv3_key.encode()).encrypt(
+            nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), original_type.encode())
+        body = json.dumps({
+            "id": str(uuid.uuid4()), "create_time": _china(time.time() * 1000).isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource", "event_type": event_type, "summary": summary,
+            "resource": {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM",
+                         "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": original_type,
+                         "nonce": nonce},
+        }, ensure_ascii=False)
+        return {"Content-Type": "application/json", **self.wechat_signature_headers(body)}, body.encode()
+
+    # ---- 智慧商圈 (smart business district) ----
+
+    def mall_event(self, kind: str, openid: str, amount: int, shop_number: str = "S001", shop_name: str = "",
+                   txn: str = "", pay_amount: int = 0) -> tuple[dict[str, str], bytes, str]:
+        """A mall-wide payment (kind "paid": MALL_TRANSACTION.SUCCESS) or refund ("refund":
+        MALL_REFUND.SUCCESS) notification as WeChat Pay sends it to the mall's consumption callback:
+        (headers, body, transaction id)."""
+        now = _china(time.time() * 1000).isoformat(timespec="seconds")
+        common = {"mchid": self.keys.wechat_mchid, "merchant_name": "Sandbox Mall", "openid": openid,
+                  "shop_name": shop_name or shop_number, "shop_number": shop_number, "appid": self.keys.wechat_appid}
+        if kind == "paid":
+            txn = txn or "42" + "".join(secrets.choice("0123456789") for _ in range(26))
+            resource = {**common, "time_end": now, "amount": amount, "transaction_id": txn, "commit_tag": ""}
+            headers, body = self.wechat_event("MALL_TRANSACTION.SUCCESS", "支付成功", "mall_transaction", resource)
+        else:
+            resource = {**common, "refund_time": now, "pay_amount": pay_amount or amount, "refund_amount": amount,
+                        "transaction_id": txn, "refund_id": "50" + secrets.token_hex(14)}
+            headers, body = self.wechat_event("MALL_REFUND.SUCCESS", "退款成功", "mall_refund", resource)
+        return headers, body, txn
+
+    def _post(self, url: str, headers: dict[str, str], body: bytes, trade: Trade | None = None) -> int | None:
+        try:
+            answer = requests.post(url, data=body, headers=headers, timeout=30)
+            result = (answer.status_code, answer.text)
+        except requests.RequestException as exc:
+            result = (None, str(exc))
+        if trade is not None:
+            trade.notifications.append({"headers": headers, "body": body, "status": result[0], "answer": result[1]})
+        return result[0]
 
     def alipay_sign(self, params: dict[str, str], exclude: tuple[str, ...]) -> str:
         message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in exclude and v != "")
@@ -242,7 +321,7 @@ class Sandbox:
         lines.append("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额")
         lines.append(",".join("`" + f for f in (str(len(lines) - 2), _yuan(paid), _yuan(refunded), "0.00", "0.00",
                                                 _yuan(paid), _yuan(refunded))))
-        return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
+        return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)  # the same bytes each time (checksum)
 
     def alipay_bill(self, day: str) -> bytes:
         k = self.keys
@@ -389,16 +468,40 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         if (not data.get("out_refund_no") or not isinstance(amount.get("refund"), int)
                 or amount.get("total") != trade.amount):
             return wechat_error(400, "PARAM_ERROR", "参数错误")
-        refund, error = _refund(sandbox, trade, data["out_refund_no"], amount["refund"])
+        refund, error = _refund(sandbox, trade, data["out_refund_no"], amount["refund"], data.get("notify_url", ""))
+        if error == "down":
+            return wechat_error(500, "SYSTEM_ERROR", "系统错误")
         if error:
             return wechat_error(403, "NOT_ENOUGH" if error == "exceeds" else "INVALID_REQUEST", error)
-        return wechat_answer(200, {
+        return wechat_answer(200, wechat_refund_record(trade, refund))
+
+    def wechat_refund_record(trade: Trade, refund: Refund) -> dict:
+        record = {
             "refund_id": refund.refund_id, "out_refund_no": refund.no, "transaction_id": trade.txn,
-            "out_trade_no": trade.out_trade_no, "channel": "ORIGINAL", "status": "SUCCESS",
-            "success_time": _china(refund.ms).isoformat(timespec="seconds"),
+            "out_trade_no": trade.out_trade_no, "channel": "ORIGINAL", "status": refund.status,
             "create_time": _china(refund.ms).isoformat(timespec="seconds"),
             "amount": {"total": trade.amount, "refund": refund.amount, "payer_total": trade.amount,
-                       "payer_refund": refund.amount, "currency": "CNY"}})
+                       "payer_refund": refund.amount, "currency": "CNY"}}
+        if refund.status == "SUCCESS":
+            record["success_time"] = _china(refund.ms).isoformat(timespec="seconds")
+        return record
+
+    @app.get("/v3/refund/domestic/refunds/<out_refund_no>")
+    def wechat_refund_query(out_refund_no: str):
+        found = sandbox.refund("wechat", out_refund_no)
+        if found is None:
+            return wechat_error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return wechat_answer(200, wechat_refund_record(*found))
+
+    @app.post("/v3/businesscircle/points/notify")
+    def wechat_mall_points():
+        """商圈会员积分同步: the mall tells WeChat Pay what a member's purchase earned."""
+        data = request.get_json(silent=True) or {}
+        if (data.get("appid") != keys.wechat_appid or not data.get("transaction_id") or not data.get("openid")
+                or not isinstance(data.get("earn_points"), bool) or not data.get("points_update_time")):
+            return wechat_error(400, "PARAM_ERROR", "参数错误")
+        sandbox.mall_points[data["transaction_id"]] = data
+        return wechat_answer(204)
 
     @app.get("/v3/certificates")
     def wechat_certificates():
@@ -532,6 +635,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         except ValueError:
             return alipay_fail("alipay.trade.refund", "ACQ.INVALID_PARAMETER", "refund_amount", "40002")
         refund, error = _refund(sandbox, trade, biz.get("out_request_no") or trade.out_trade_no, amount)
+        if error == "down":
+            return alipay_fail("alipay.trade.refund", "ACQ.SYSTEM_ERROR", "系统错误", "20000")
         if error:
             code = "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" if error == "exceeds" else "ACQ.TRADE_STATUS_ERROR"
             return alipay_fail("alipay.trade.refund", code, error)
@@ -539,6 +644,17 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
             "buyer_logon_id": "buy***@example.com", "fund_change": "Y", "refund_fee": _yuan(trade.refunded),
             "gmt_refund_pay": _china(refund.ms).strftime("%Y-%m-%d %H:%M:%S")})
+
+    def alipay_refund_query(params: dict, biz: dict):
+        found = sandbox.refund("alipay", biz.get("out_request_no", ""))
+        method = "alipay.trade.fastpay.refund.query"
+        if found is None or found[0].out_trade_no != biz.get("out_trade_no", found[0].out_trade_no):
+            return alipay_answer(method, {"code": "10000", "msg": "Success"})  # Alipay's answer for "no such refund"
+        trade, refund = found
+        return alipay_answer(method, {
+            "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
+            "out_request_no": refund.no, "total_amount": _yuan(trade.amount), "refund_amount": _yuan(refund.amount),
+            "refund_status": "REFUND_SUCCESS" if refund.status == "SUCCESS" else "REFUND_PROCESSING"})
 
     def alipay_bill_url(params: dict, biz: dict):
         day = biz.get("bill_date", "")
@@ -552,7 +668,7 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
     _ALIPAY_METHODS = {
         "alipay.trade.wap.pay": alipay_wap_pay, "alipay.trade.precreate": alipay_precreate,
         "alipay.trade.query": alipay_query, "alipay.trade.close": alipay_close,
-        "alipay.trade.refund": alipay_refund,
+        "alipay.trade.refund": alipay_refund, "alipay.trade.fastpay.refund.query": alipay_refund_query,
         "alipay.data.dataservice.bill.downloadurl.query": alipay_bill_url,
     }
 
@@ -617,6 +733,32 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             abort(409)
         return {"status": sandbox.notify(trade)}
 
+    @app.post("/sandbox/refund/<provider>/<out_trade_no>/<refund_no>/notify")
+    def refund_result(provider: str, out_trade_no: str, refund_no: str):
+        """Finish a processing refund (or tell a finished one again): its result callback is sent."""
+        found = sandbox.refund(provider, refund_no)
+        if found is None or found[0].out_trade_no != out_trade_no:
+            abort(404)
+        return {"status": sandbox.finish_refund(*found)}
+
+    @app.post("/sandbox/mall/<kind>")
+    def mall_notify(kind: str):
+        """Send a 智慧商圈 notification to `notify_url` (the mall's consumption callback): kind "pay" with
+        openid, amount (fen), shop_number; kind "refund" with transaction_id, amount, pay_amount."""
+        form = request.form
+        try:
+            amount, pay_amount = int(form.get("amount", "")), int(form.get("pay_amount") or 0)
+        except ValueError:
+            abort(400)
+        if kind not in ("pay", "refund") or amount <= 0 or not form.get("notify_url") or not form.get("openid"):
+            abort(400)
+        if kind == "refund" and not form.get("transaction_id"):
+            abort(400)
+        headers, body, txn = sandbox.mall_event("paid" if kind == "pay" else "refund", form["openid"], amount,
+                                                form.get("shop_number") or "S001", form.get("shop_name", ""),
+                                                form.get("transaction_id", ""), pay_amount)
+        return {"transaction_id": txn, "status": sandbox._post(form["notify_url"], headers, body)}
+
     @app.get("/sandbox/credentials.json")
     def credentials():
         """The merchant's side of the test keys (what a real merchant downloads from the provider's console)."""
@@ -636,8 +778,11 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
     return app
 
 
-def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int) -> tuple[Refund | None, str]:
+def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int,
+            notify_url: str = "") -> tuple[Refund | None, str]:
     with sandbox.lock:
+        if sandbox.refund_mode == "down":
+            return None, "down"
         for r in trade.refunds:
             if r.no == refund_no:  # the same refund number again: the same refund, not a second one
                 return r, ""
@@ -645,7 +790,8 @@ def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int) -> tupl
             return None, "trade not paid"
         if amount <= 0 or trade.refunded + amount > trade.amount:
             return None, "exceeds"
-        refund = Refund(refund_no, amount, time.time() * 1000, "50" + secrets.token_hex(14))
+        status = "PROCESSING" if sandbox.refund_mode == "processing" and trade.provider == "wechat" else "SUCCESS"
+        refund = Refund(refund_no, amount, time.time() * 1000, "50" + secrets.token_hex(14), status, notify_url)
         trade.refunds.append(refund)
         if trade.refunded == trade.amount and trade.provider == "wechat":
             trade.status = "REFUND"

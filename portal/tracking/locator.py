@@ -15,10 +15,13 @@ position from the survey (positioning/coldstart.py); it also seeds the filter wh
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import redis
 
 from portal.ingest.store import RssiStore
@@ -27,9 +30,11 @@ from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning.coldstart import CoarseEstimate, strongest_associated
 from positioning.groups import place
 from positioning.recency import settled_vector
+from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
+log = logging.getLogger(__name__)
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
 # A phone whose strongest APs read within this (dB, RMS) of their last seconds over an older span has
@@ -48,15 +53,22 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
                     group=placement.group, group_confidence=placement.group_confidence, source="ap")
 
 
-def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
-                state: dict | None, now: float, associated_ap: str | None = None,
-                half_life_s: float = HALF_LIFE_S,
-                partial_until_s: float = PARTIAL_UNTIL_S) -> tuple[dict | None, Position] | None:
-    """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
+@dataclass(frozen=True)
+class _Pending:
+    """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
+    vector: np.ndarray
+    state: dict | None
+    coarse: CoarseEstimate | None
+    partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
+
+
+def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
+             now: float, associated_ap: str | None, half_life_s: float
+             ) -> tuple[dict | None, Position] | _Pending | None:
+    """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
     try:
-        vector, heard, _span = settled_vector(
-            {ap: [(ts, rssi) for ts, rssi, _ in items] for ap, items in readings.items()}, model.ap_ids, now=now,
-            half_life_s=half_life_s, max_change_db=SETTLE_MAX_CHANGE_DB)
+        vector, heard, _span = settled_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s,
+                                              max_change_db=SETTLE_MAX_CHANGE_DB)
     except ValueError:
         vector, heard = None, 0
     ap = associated_ap or strongest_associated(readings)
@@ -65,8 +77,13 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    oldest = min((ts for items in readings.values() for ts, _, _ in items), default=now)
-    estimate = model.positioner.locate(vector, partial=now - oldest < partial_until_s)
+    oldest = min((item[0] for items in readings.values() for item in items), default=now)
+    return _Pending(vector, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S)
+
+
+def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
+    """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
+    state, coarse = pending.state, pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
     placement = place(motion.posterior, model.groups, model.zone_ids)
@@ -78,6 +95,16 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
                         zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
     return new_state, position
+
+
+def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
+                state: dict | None, now: float, associated_ap: str | None = None,
+                half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
+    """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
+    prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
+    if not isinstance(prepared, _Pending):
+        return prepared
+    return _finish(model, prepared, model.positioner.locate(prepared.vector, partial=prepared.partial), now)
 
 
 class Locator:
@@ -110,30 +137,104 @@ class Locator:
             return None
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
-        keys = TrackKeys(venue)
         pipe = self.db.pipeline(transaction=False)
+        self._queue_reads(pipe, venue, client, now)
+        raw = pipe.execute()
+        kept, found = self._decide(model, raw, now, associated_ap)
+        if kept is not None:
+            return kept
+        if found is None:
+            return None
+        new_state, position, newest = found
+        self.keep(venue, client, position, new_state, newest, now)
+        return position
+
+    def locate_many(self, venue: str, clients: Sequence[str], now: float | None = None) -> int:
+        """The tracker's batch: every client's reads in one round trip, every new position's writes (and
+        its listeners') in a second; the same decision per client as `locate`. Returns how many were
+        positioned anew. One client's bad data is logged and skipped; a store error propagates."""
+        now = time.time() if now is None else now
+        model = self.models.get(venue)
+        if model is None or not clients:
+            return 0
+        reads = self.db.pipeline(transaction=False)
+        for client in clients:
+            self._queue_reads(reads, venue, client, now)
+        raw = reads.execute()
+        # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
+        # as one batch (its batch path is faster per phone than one query at a time).
+        done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
+        pending: list[tuple[str, _Pending, bytes | None]] = []
+        for i, client in enumerate(clients):
+            try:
+                step = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
+            except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
+                log.exception("tracker: positioning a client of venue %s failed", venue)
+                continue
+            if step is not None:
+                prepared, newest = step
+                if isinstance(prepared, _Pending) and prepared.partial:  # the batch path matches whole vectors
+                    estimate = model.positioner.locate(prepared.vector, partial=True)
+                    done.append((client, _finish(model, prepared, estimate, now), newest))
+                elif isinstance(prepared, _Pending):
+                    pending.append((client, prepared, newest))
+                else:
+                    done.append((client, prepared, newest))
+        if pending:
+            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
+            for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
+                done.append((client, _finish(model, prepared, estimate, now), newest))
+        writes = self.db.pipeline(transaction=False)
+        for client, (new_state, position), newest in done:
+            self._queue_keep(writes, venue, client, position, new_state, newest, now)
+        writes.execute()
+        return len(done)
+
+    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float
+                        ) -> tuple[tuple[dict | None, Position] | _Pending, bytes | None] | None:
+        """A tracked phone's reads -> (coarse position or vector to position, newest reading), or None
+        when its kept position still answers or nothing places it."""
+        raw_readings, raw_state, raw_kept = raw
+        newest = raw_readings[-1] if raw_readings else None
+        if self.fresh(KeptPosition.from_fields(raw_kept), newest, now) is not None:
+            return None
+        state = json.loads(raw_state) if raw_state else None
+        prepared = _prepare(model, self.rssi.parse_flagged(raw_readings), state, now, None, self.half_life_s)
+        return None if prepared is None else (prepared, newest)
+
+    def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
+        """Three reads: the readings window, the motion state, the kept position (what `_decide` takes)."""
+        keys = TrackKeys(venue)
         self.rssi.queue_window(pipe, venue, client, now)
         pipe.get(keys.track(client))
         pipe.hgetall(keys.last_position(client))
-        raw_readings, raw_state, raw_kept = pipe.execute()
+
+    def _decide(self, model: VenueModel, raw: Sequence, now: float, associated_ap: str | None
+                ) -> tuple[Position | None, tuple[dict | None, Position, bytes | None] | None]:
+        """(the kept position when it still answers, None) or (None, (new state, new position, the newest
+        reading it was computed from) or None when nothing places the phone)."""
+        raw_readings, raw_state, raw_kept = raw
         newest = raw_readings[-1] if raw_readings else None
         kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
         if kept is not None and not (associated_ap and kept.source == "ap"):
-            return kept
+            return kept, None
         state = json.loads(raw_state) if raw_state else None
         found = position_of(model, self.rssi.parse_flagged(raw_readings), state, now, associated_ap,
                             self.half_life_s)
         if found is None:
-            return None
-        new_state, position = found
-        self.keep(venue, client, position, new_state, newest, now)
-        return position
+            return None, None
+        return None, (found[0], found[1], newest)
 
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,
              now: float) -> None:
         """Write the new motion state and the kept position, and tell the listeners, in one round trip."""
-        keys = TrackKeys(venue)
         pipe = self.db.pipeline(transaction=False)
+        self._queue_keep(pipe, venue, client, position, state, newest, now)
+        pipe.execute()
+
+    def _queue_keep(self, pipe, venue: str, client: str, position: Position, state: dict | None,
+                    newest: bytes | None, now: float) -> None:
+        keys = TrackKeys(venue)
         if state is not None:
             pipe.set(keys.track(client), json.dumps(state), ex=int(self.rssi.window_s * 5))
         if self.cache_s > 0 and newest is not None:
@@ -143,4 +244,3 @@ class Locator:
         if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
             for listener in self.listeners:
                 listener(pipe, venue, client, position, now)
-        pipe.execute()

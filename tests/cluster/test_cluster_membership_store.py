@@ -2,7 +2,7 @@
 the development sender's outbox) once, and the races that prove binds and receipts atomic
 (tests.cluster.store_paths says why not every test)."""
 
-from lightapps.membership.sender import LoggingCodeSender
+from portal.notify.sms import LoggingSmsProvider
 from tests.cluster.store_paths import rerun
 
 rerun(globals(), "lightapps.membership.tests.test_membership_store",
@@ -22,4 +22,4 @@ def test_the_rest_of_the_member_store(store, db):  # noqa: F811 (the `store` fix
     store.forget_client("demo", client)
     store.forget_shopper("demo", client)
     assert store.claim_seed_slot("demo") is True and store.claim_seed_slot("demo") is False
-    LoggingCodeSender(db).send("demo", phone, "123456", 300)
+    LoggingSmsProvider(db, show_text=True).send("demo", phone, "membership.code", {}, "code 123456")

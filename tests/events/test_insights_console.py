@@ -5,6 +5,7 @@ staff phones. The events are written by hand here (cheap); the simulated day is 
 from __future__ import annotations
 
 import io
+import json
 import time
 from datetime import UTC, datetime
 
@@ -81,6 +82,11 @@ def test_bad_input_and_logged_out(client, console, crowd):
                                                                  "csrf_token": csrf}).status_code == 400
     assert client.post("/console/ops/demo/insights/limit", data={"zone": "kopi", "limit": "3"}).status_code == 400
     assert crowd.presence.limits("demo") == {}
+    for url in ("ftp://crm.example/x", "not a url"):
+        assert client.post("/console/ops/demo/insights/alerts", data={"alert_url": url,
+                                                                      "csrf_token": csrf}).status_code == 400
+    assert client.post("/console/ops/demo/insights/alerts", data={"alert_url": "https://x.example/"}).status_code == 400
+    assert crowd.moments.alert_url("demo") == ""
     assert client.post("/console/ops/demo/insights/staff", data={"mac": "nope", "csrf_token": csrf}).status_code == 400
     assert crowd.privacy.staff("demo") == set()
 
@@ -95,6 +101,13 @@ def test_occupancy_alert_and_staff_list(client, console, svc, demo):
                                                                  "csrf_token": csrf}).status_code == 303
     page = client.get("/console/ops/demo/insights").get_data(as_text=True)
     assert '<tr data-zone="jade" class="alert"' in page
+    hook = "http://127.0.0.1:9/alerts"  # nothing listens: the alert is tried and retried later
+    assert client.post("/console/ops/demo/insights/alerts", data={"alert_url": hook,
+                                                                  "csrf_token": csrf}).status_code == 303
+    assert svc.moments.alert_url("demo") == hook
+    svc.moments.tick("demo")
+    [alert] = svc.moments.deliveries("demo", rule="occupancy")
+    assert (alert.url, alert.status, json.loads(alert.body)["zone"]) == (hook, "retrying", "jade")
     assert client.post("/console/ops/demo/insights/staff", data={"mac": "AA:BB:CC:DD:EE:01",
                                                                  "csrf_token": csrf}).status_code == 303
     staff = svc.privacy.staff("demo")

@@ -12,13 +12,35 @@ from werkzeug.datastructures import MultiDict
 
 from portal.events.insights import compute, k_safe, staff_devices
 from portal.events.moments import MomentsEngine, parse_rule, preview
-from portal.events.sim import past_days, simulate
+from portal.events.sim import FIX_EVERY_S, past_days, simulate
+
+ZONES = ["atrium", "books", "cinema", "foodcourt", "garage", "jade", "kopi", "lumen", "pixel"]
+
+
+def rule(**form):
+    form.setdefault("name", "r")
+    form.setdefault("message_en", "Hello")
+    return parse_rule(MultiDict(form), zones=ZONES, owner="ops", may_webhook=True)
+
+
+RULES = {
+    "enter": rule(trigger="zone_enter", zone="kopi", action="offer", cap_per_day="1", cooldown_h="12"),
+    "dwell": rule(trigger="dwell", zone="foodcourt", dwell_min="10", action="offer", cap_per_day="2",
+                  cooldown_h="0", hour_from="12", hour_to="20"),
+    "dwell15": rule(trigger="dwell", zone="kopi", dwell_min="15", action="offer", cap_per_day="9", cooldown_h="0"),
+    "budget": rule(trigger="arrive", action="offer", budget="7", cooldown_h="0", cap_per_day="0"),
+    "lumen": rule(trigger="zone_enter", zone="lumen", action="offer", cap_per_day="5", cooldown_h="1"),
+    "first": rule(trigger="first_visit", action="offer", cap_per_day="0", cooldown_h="0"),
+    "return": rule(trigger="return", return_days="1", action="offer", cap_per_day="0", cooldown_h="0"),
+}
 
 
 @pytest.fixture(scope="module")
 def world(settings, demo_map):
     """One simulated stretch for the whole module (the tests here only read it): the store flushed, the demo
-    mall loaded, two past days simulated. The function-scoped `db` fixture is not used here (it flushes)."""
+    mall loaded, the moments rules saved (a dwell rule marks stays as they pass N minutes, so it exists
+    before the shoppers come), two past days simulated. The function-scoped `db` fixture is not used here
+    (it flushes)."""
     from core.storage import connect
     from portal import create_app
     from portal.seed import ensure_demo_mall
@@ -26,9 +48,13 @@ def world(settings, demo_map):
     connect(settings, timeout_s=10).flushdb()
     app = create_app(settings)
     svc = app.extensions["mallportal"]
+    engine = MomentsEngine(svc.db, svc.events)
+    for r in RULES.values():
+        engine.save("demo", r)
     with app.app_context():
         ensure_demo_mall(svc, "demo", demo_map)
-        truths = simulate(svc, app.extensions["captive"].landing, "demo", past_days(2), seed=11, shoppers=120)
+        truths = simulate(svc, app.extensions["captive"].landing, "demo", past_days(2), app=app, seed=11,
+                          shoppers=120)
     return app, svc, truths
 
 
@@ -56,6 +82,10 @@ def test_insights_match_the_simulated_day(simulated):
         assert (f.in_zone, f.landed, f.transacted, f.referred) == (
             len(seen), len(day.landed[zone]), len(day.transacted[zone]), len(day.referred[zone])), zone
     assert {(a, b): n for a, b, n in got.transitions} == dict(day.moves)
+    # Every conversion came from an app's real form (the simulation writes no transaction itself).
+    actions = {(e.data["app"], e.data["action"]) for e in events if e.kind == "txn"}
+    assert actions == {("coupons", "coupon_claim"), ("queue", "queue_ticket"), ("cinema", "seat_hold"),
+                       ("activities", "activity_join"), ("activities", "referral"), ("membership", "member_join")}
 
     # A tenant (Kopi Coffee) sees its zone only.
     got = compute(events, "demo", day.since, day.until, zones=["kopi"], staff=staff_devices(events))
@@ -81,20 +111,25 @@ def test_k_anonymity():
 
 # ---- moments over the same days ----
 
-ZONES = ["atrium", "books", "cinema", "foodcourt", "garage", "jade", "kopi", "lumen", "pixel"]
+
+def dwell_reached(t, stay, mark):
+    """When a stay that lasted `stay` s from t is seen to pass `mark` s: the first position in the zone at
+    or after the mark (one every FIX_EVERY_S), or the one that ends the stay; None if it never does."""
+    if stay < mark:
+        return None
+    seen = t + FIX_EVERY_S * -(-mark // FIX_EVERY_S)
+    return seen if seen - t < int(stay) else t + stay
 
 
-def rule(**form):
-    form.setdefault("name", "r")
-    form.setdefault("message_en", "Hello")
-    return parse_rule(MultiDict(form), zones=ZONES, owner="ops", may_webhook=True)
-
-
-def expected_fires(stays, zone, cap, cooldown_s, min_stay=0.0, hours=None, at_end=False):
-    """Replay the simulation's stays through a rule's limits: the ground truth of how often it fires."""
+def expected_fires(stays, zone, cap, cooldown_s, dwell_s=None, hours=None):
+    """Replay the simulation's stays through a rule's limits: the ground truth of how often it fires
+    (`dwell_s`: a dwell rule, firing while the shopper is still in the zone, once per stay)."""
     fires, last, per_day = 0, {}, {}
-    moments = sorted((t + s if at_end else t, dev) for dev, z, t, s in stays
-                     if z == zone and round(s, 1) >= min_stay)
+    if dwell_s is None:
+        moments = sorted((t, dev) for dev, z, t, s in stays if z == zone)
+    else:
+        moments = sorted((at, dev) for dev, z, t, s in stays
+                         if z == zone and (at := dwell_reached(t, s, dwell_s)) is not None)
     for t, dev in moments:
         hour = datetime.fromtimestamp(t, UTC).hour
         if hours and not hours[0] <= hour < hours[1]:
@@ -112,21 +147,21 @@ def test_rules_fire_as_the_simulation_says(world):
     _app, svc, truths = world
     stays = [s for t in truths for s in t.stays]
     engine = MomentsEngine(svc.db, svc.events)
-    rules = {
-        "enter": rule(trigger="zone_enter", zone="kopi", action="offer", cap_per_day="1", cooldown_h="12"),
-        "dwell": rule(trigger="dwell", zone="foodcourt", dwell_min="10", action="offer", cap_per_day="2",
-                      cooldown_h="0", hour_from="12", hour_to="20"),
-        "budget": rule(trigger="arrive", action="offer", budget="7", cooldown_h="0", cap_per_day="0"),
-        "lumen": rule(trigger="zone_enter", zone="lumen", action="offer", cap_per_day="5", cooldown_h="1"),
-    }
-    for r in rules.values():
-        engine.save("demo", r)
+    rules = RULES
     engine.ensure("demo", start="0")
     engine.drain("demo")
     fired = engine.fired("demo")
     assert fired.get(rules["enter"].id, 0) == expected_fires(stays, "kopi", 1, 12 * 3600) > 0
-    assert fired.get(rules["dwell"].id, 0) == expected_fires(stays, "foodcourt", 2, 0, min_stay=600, hours=(12, 20),
-                                                             at_end=True) > 0
+    assert fired.get(rules["dwell"].id, 0) == expected_fires(stays, "foodcourt", 2, 0, dwell_s=600,
+                                                             hours=(12, 20)) > 0
+    assert fired.get(rules["dwell15"].id, 0) == expected_fires(stays, "kopi", 9, 0, dwell_s=900) > 0
+    # First visits: each durable identity's first visit with a transaction (a member, a kept token; an
+    # anonymous buyer's token is new every visit), never a phone.
+    assert fired[rules["first"].id] == sum(len(t.new) + len(t.one_off_buyers) for t in truths)
+    # Returns: a regular's identifying transaction at least a day after the start of its previous such visit.
+    returns = sum(1 for identity, (_arrival, at) in truths[1].identified.items()
+                  if identity in truths[0].identified and at - truths[0].identified[identity][0] >= 86400)
+    assert fired.get(rules["return"].id, 0) == returns > 0
     assert fired[rules["budget"].id] == 7
     assert fired.get(rules["lumen"].id, 0) == expected_fires(stays, "lumen", 5, 3600) > 0
     # The preview of a day says the same as the engine did for that day (the budget aside).
@@ -134,4 +169,7 @@ def test_rules_fire_as_the_simulation_says(world):
     events = list(svc.events.read("demo"))
     expected = expected_fires(day.stays, "kopi", 1, 12 * 3600)
     assert preview(rules["enter"], events, day.since, day.until).fires == expected
+    # A dwell rule's preview (from the stays' lengths) counts the stays that reached N minutes.
+    reached = sum(1 for _dev, z, _t, s in day.stays if z == "kopi" and s >= 900)
+    assert preview(rules["dwell15"], events, day.since, day.until).fires == reached
     assert engine.run_once("demo") == 0  # every event was taken once

@@ -21,7 +21,7 @@ def _a_ticket_coupon_and_number(svc, client_id: str) -> None:
     held = cinema.hold("demo", show_obj, client_id, ["A1"], 300)
     assert cinema.confirm("demo", held.token, client_id, "cinema").status == "ok"
     coupons = CouponStore(svc.db)
-    coupon = coupons.create("demo", "kopi", {"title_en": "Hub coffee", "title_zh": "枢纽咖啡", "description": "",
+    coupon = coupons.create("demo", "kopi", {"title_en": "Hub coffee", "title_zh": "枢纽咖啡", "description_en": "",
                                              "stock": 5, "valid_from": time.time() - 60,
                                              "valid_until": time.time() + 86400})
     assert coupons.claim("demo", "kopi", coupon.id, client_id).ok

@@ -89,7 +89,7 @@ def test_survey_point_end_to_end(client, ops, svc, demo, device):
                 **{"spot.x": "150", "spot.y": "100"})  # 5 px per metre: (30 m, 20 m)
     assert resp.status_code == 303 and f"device={device}" in resp.headers["Location"]
     page = client.get(resp.headers["Location"])
-    assert '<meta http-equiv="refresh"' in text(page) and 'id="collecting"' in text(page)
+    assert 'id="auto-refresh"' in text(page) and 'id="collecting"' in text(page)
     started = time.time()
     for _ in range(4):
         play(client, token, venue_map, 1, 30.0, 20.0, time.time() + 1)

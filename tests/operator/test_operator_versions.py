@@ -66,7 +66,7 @@ def test_rebuild_now_and_building_state_refreshes(client, ops, svc):
     assert state["state"] == "ready"
     svc.db.hset("mp:{demo}:ops:model", mapping={"state": "building", "step": "fitting", "progress": 0.4})
     page = text(client.get(V + "/versions"))
-    assert 'id="model-building"' in page and 'http-equiv="refresh"' in page
+    assert 'id="model-building"' in page and 'id="auto-refresh"' in page
     assert model_state("demo", svc.db)["progress"] == pytest.approx(0.4)
 
 

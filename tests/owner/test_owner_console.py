@@ -120,10 +120,12 @@ def test_unknown_zone_is_404_for_an_operator(client, console):
 def test_zone_page_shows_the_apps_and_the_current_apps_form(client, console, svc):
     console.login("cinema")
     html = client.get(zone_url("cinema")).get_data(as_text=True)
-    for app in registry.all_apps():
-        assert f'value="{app.name}"' in html
-        assert app.title_en in html and app.title_zh in html
-    assert "suits this zone" in html
+    for app in registry.all_apps():  # only the apps that fit a cinema are offered
+        offered = f'name="app" value="{app.name}"' in html
+        assert offered == app.fits("cinema"), app.name
+        if offered:
+            assert app.title_en in html and app.title_zh in html
+    assert 'value="parking"' not in html and 'value="coupons"' not in html
     # the cinema's schema: an int field with its bounds, two text inputs
     assert re.search(r'<input type="number" id="cfg-hold_minutes" name="hold_minutes" value="8" step="1" '
                      r'min="2(\.0)?" max="30(\.0)?">', html)
@@ -139,9 +141,13 @@ def test_zone_page_for_another_app_shows_its_form_with_defaults(client, console)
     assert 'name="app" value="directory"' in html
 
 
-def test_zone_page_with_unknown_app_is_404(client, console):
+def test_zone_page_with_unknown_or_unfitting_app_is_400(client, console, svc):
     console.login("cinema")
-    assert client.get(zone_url("cinema") + "?app=nope").status_code == 404
+    assert client.get(zone_url("cinema") + "?app=nope").status_code == 400
+    assert client.get(zone_url("cinema") + "?app=parking").status_code == 400  # a car park app in a cinema
+    before = assignment(svc, "cinema")
+    resp = client.post(zone_url("cinema"), data={"csrf_token": console.csrf(), "app": "parking"})
+    assert resp.status_code == 400 and assignment(svc, "cinema") == before
 
 
 def test_save_config_stores_it_and_writes_the_audit_log(client, console, svc):
@@ -157,7 +163,8 @@ def test_save_config_stores_it_and_writes_the_audit_log(client, console, svc):
     assert entry["user"] == "cinema" and entry["action"] == "zone.config.set"
     assert entry["detail"]["zone"] == "cinema" and entry["detail"]["changed"]["hold_minutes"] == 10
     page = client.get(zone_url("cinema")).get_data(as_text=True)
-    assert "zone.config.set" in page  # recent changes
+    assert re.search(r"Settings of Cinema seats changed: Seat hold \(minutes\), [^<]*Headline \(English\)", page)
+    assert "zone.config.set" not in page  # recent changes in words, not event names
     assert 'value="10"' in page
 
 
@@ -246,7 +253,7 @@ def kitchen_sink(app, monkeypatch):
             ConfigField("mode", "Mode", type="choice", default="fast", choices=("fast", "slow")),
             ConfigField("notes", "Notes", type="text", default="", max_length=50),
         ),
-        zone_kinds=("shop",),
+        zone_kinds=("cinema",),
     )
     monkeypatch.setitem(registry._REGISTRY, sink.name, sink)
     return sink

@@ -3,6 +3,7 @@ the sandbox's callbacks arrive over HTTP as in production), both once per test s
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -61,3 +62,26 @@ def pay(pay_portal, db):
     """The portal's payment service (on a flushed store) and the sandbox."""
     app, _url = pay_portal
     return app.extensions["mallportal"].payments
+
+
+@pytest.fixture
+def pay_mall(pay_portal, pay, demo_map):
+    """The demo mall's map (without its survey samples: quick) on the paying portal's flushed store:
+    (app, venue map)."""
+    app, _url = pay_portal
+    venue_map = copy.deepcopy(demo_map)
+    venue_map.samples = []
+    app.extensions["mallportal"].venues.put_map(venue_map)
+    return app, venue_map
+
+
+@pytest.fixture
+def token_for():
+    """token_for(app, venue, client): a shopper's `c` token, as the portal hands it out."""
+    from portal.shopper import Shopper, shopper_token
+
+    def token(app, venue: str, client: str) -> str:
+        with app.test_request_context():
+            return shopper_token(Shopper(venue, client))
+
+    return token

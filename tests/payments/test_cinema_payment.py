@@ -4,7 +4,6 @@ expired refunded; a ticket cancelled before the owner's cut-off refunded, later 
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -21,17 +20,12 @@ BASE = f"/v/{VENUE}/cinema/{ZONE}"
 
 
 @pytest.fixture
-def cinema(pay_portal, pay, demo_map):
+def cinema(pay_mall, token_for):
     """The demo mall (no samples) with the cinema on zone "cinema"; returns (app, client, token, store)."""
-    app, _url = pay_portal
+    app, _map = pay_mall
     svc = app.extensions["mallportal"]
-    venue_map = copy.deepcopy(demo_map)
-    venue_map.samples = []
-    svc.venues.put_map(venue_map)
     svc.zone_apps.set(VENUE, ZONE, "cinema", get_app("cinema").default_config())
-    with app.test_request_context():
-        token = shopper_token(Shopper(VENUE, "anon-cinema-1"))
-    return app, app.test_client(), token, CinemaStore(svc.db)
+    return app, app.test_client(), token_for(app, VENUE, "anon-cinema-1"), CinemaStore(svc.db)
 
 
 def new_show(store, price=4500, starts_in_s=3 * 3600):

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import logging
 
-from lightapps.membership.sender import LoggingCodeSender, dev_outbox_code
+from lightapps.membership.sender import SmsCodeSender, dev_outbox_code
+from portal.notify.sms import LoggingSmsProvider, SmsKeys
+from portal.notify.views import SMS
 
 PHONE = "+8613800138000"
 
 
-def test_dev_sender_keeps_and_logs_codes_only_in_demo_mode(db, caplog):
-    quiet = LoggingCodeSender(db=db, demo=False)
-    with caplog.at_level(logging.INFO):
-        quiet.send("v", PHONE, "123456", 300)
-    assert "123456" not in caplog.text and "13800138000" not in caplog.text and "a code" in caplog.text
-    assert quiet.last_code(PHONE) is None and dev_outbox_code(db, "v", PHONE) is None
-    demo = LoggingCodeSender(db=db, demo=True)
-    demo.send("v", PHONE, "654321", 300)
-    assert demo.last_code(PHONE) == "654321" and dev_outbox_code(db, "v", PHONE) == "654321"
-    assert not any(b"13800138000" in v for v in db.lrange(db.keys("*dev_outbox*")[0], 0, -1))
+def test_sign_up_codes_go_through_the_dev_sms_sender_kept_and_logged_only_in_demo_mode(app, db, caplog,
+                                                                                        monkeypatch):
+    with app.test_request_context("/?lang=en"):
+        monkeypatch.setitem(app.extensions, SMS, LoggingSmsProvider(db, show_text=False))
+        quiet = SmsCodeSender(keep_codes=False)
+        with caplog.at_level(logging.INFO):
+            quiet.send("v", PHONE, "123456", 300)
+        assert "123456" not in caplog.text and "13800138000" not in caplog.text
+        assert "membership.code" in caplog.text
+        assert quiet.last_code(PHONE) is None and dev_outbox_code(db, "v", PHONE) is None
+        monkeypatch.setitem(app.extensions, SMS, LoggingSmsProvider(db, show_text=True))
+        demo = SmsCodeSender(keep_codes=True)
+        demo.send("v", PHONE, "654321", 300)
+        assert demo.last_code(PHONE) == "654321" and dev_outbox_code(db, "v", PHONE) == "654321"
+        assert not any(b"13800138000" in v for v in db.lrange(SmsKeys("v").dev_outbox(), 0, -1))
 
 
 # ---- the log filter (core/logredact.py) -----------------------------------------------------------

@@ -14,7 +14,7 @@ from lightapps.activities.store import ActivityStore
 def test_sign_up_for_an_event(iphone_page, live_server):
     now = time.time()
     event = ActivityStore(live_server.db()).create("demo", "atrium", {
-        "kind": "event", "title_en": "Browser book club", "title_zh": "浏览器读书会", "place": "Atrium",
+        "kind": "event", "title_en": "Browser book club", "title_zh": "浏览器读书会", "place_en": "Atrium",
         "starts_at": now + 86400, "ends_at": now + 90000, "limit": 12})
     page = iphone_page
     page.goto(f"{live_server.url}/v/demo/zone/atrium/activities")

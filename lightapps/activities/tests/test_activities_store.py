@@ -104,12 +104,12 @@ def test_bad_link_targets_are_refused(url):
 
 
 def test_link_form():
-    fields = parse_link({"label": "Shop", "url": "https://shop.example.com/x", "campaign": "Spring-2025"})
+    fields = parse_link({"label_en": "Shop", "url": "https://shop.example.com/x", "campaign": "Spring-2025"})
     assert fields["campaign"] == "spring-2025"
     with pytest.raises(ActivityInputError):
-        parse_link({"label": "Shop", "url": "https://shop.example.com/x", "campaign": "no spaces"})
+        parse_link({"label_en": "Shop", "url": "https://shop.example.com/x", "campaign": "no spaces"})
     with pytest.raises(ActivityInputError):
-        parse_link({"label": "", "url": "https://shop.example.com/x"})
+        parse_link({"label_en": "", "url": "https://shop.example.com/x"})
 
 
 def test_attribution_replaces_utm_and_keeps_the_rest():
@@ -212,7 +212,7 @@ def test_many_threads_never_oversell_and_never_twice(acts, redis_url):
 
 def test_links_count_clicks_and_shoppers(acts):
     s = sale(acts)
-    link = acts.create_link("demo", "atrium", {"label": "Shop", "url": "https://shop.example.com/",
+    link = acts.create_link("demo", "atrium", {"label_en": "Shop", "url": "https://shop.example.com/",
                                                "campaign": "", "activity": s.id})
     assert link.campaign == f"earbuds-{s.id}"
     for client in ("a", "a", "b", None):
@@ -221,7 +221,7 @@ def test_links_count_clicks_and_shoppers(acts):
     assert (got.clicks, got.shoppers) == (4, 2)
     assert acts.click("demo", "nosuchlink", "a") is None
     assert acts.link("demo", "../../etc") is None
-    plain = acts.create_link("demo", "atrium", {"label": "Our blog!", "url": "https://blog.example.com/",
+    plain = acts.create_link("demo", "atrium", {"label_en": "Our blog!", "url": "https://blog.example.com/",
                                                 "campaign": "", "activity": ""})
     assert plain.campaign == "atrium-our-blog"
     assert [x.id for x in acts.links_for_zone("demo", "atrium")] == [plain.id, link.id]

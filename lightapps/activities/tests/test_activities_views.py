@@ -211,7 +211,7 @@ def test_console_creates_all_three_kinds_and_shows_counts(client, console, acts,
 
 
 @pytest.mark.parametrize("kind, data, field_text", [
-    ("event", {"title_en": "", "capacity": "5"}, "title_en is required"),
+    ("event", {"title_en": "", "capacity": "5"}, "title is required"),
     ("event", {"title_en": "X", "capacity": "0"}, "capacity must be between"),
     ("sale", {"title_en": "X", "stock": "abc"}, "stock must be a whole number"),
     ("group", {"title_en": "X", "needed": "1"}, "needed must be between"),
@@ -233,15 +233,15 @@ def test_console_links(client, console, acts):
     console.login("events")
     csrf = console.csrf()
     before = len(acts.links_for_zone("demo", "atrium"))
-    bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label": "X",
+    bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label_en": "X",
                                                           "url": "javascript:alert(1)"})
     assert bad.status_code == 400 and "url must start with https://" in bad.get_data(as_text=True)
     other = new_event(acts, zone="kopi")
-    bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label": "X",
+    bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label_en": "X",
                                                           "url": "https://x.example/", "activity": other.id})
     assert bad.status_code == 400
     assert len(acts.links_for_zone("demo", "atrium")) == before
-    ok = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label": "Books online",
+    ok = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label_en": "Books online",
                                                          "url": "https://books.example.com/?a=1", "campaign": "Spring"})
     assert ok.status_code == 303
     page = client.get(f"{CONSOLE}/atrium/").get_data(as_text=True)

@@ -83,7 +83,7 @@ def test_token_of_the_venue_only_and_unknown_venue(client, mall):
     ({}, "showtimes"),
     ({"showtimes": [item()] * 501}, "showtimes"),
     ({"showtimes": ["x"]}, "showtimes[0]"),
-    ({"showtimes": [item(film_en="")]}, "showtimes[0].film_en"),
+    ({"showtimes": [item(film_en="", film_zh="")]}, "showtimes[0].film_en"),
     ({"showtimes": [item(film_en=5)]}, "showtimes[0].film_en"),
     ({"showtimes": [item(film_en="a\x00b")]}, "showtimes[0].film_en"),
     ({"showtimes": [item(film_zh="z" * 200)]}, "showtimes[0].film_zh"),

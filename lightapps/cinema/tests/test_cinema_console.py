@@ -75,7 +75,7 @@ def test_operator_may_manage_the_zone(client, console):
 
 
 BAD_FORMS = [
-    ({"film_en": ""}, "film_en"),
+    ({"film_en": "", "film_zh": ""}, "film_en"),
     ({"film_en": "x" * 121}, "film_en"),
     ({"film_zh": "y" * 121}, "film_zh"),
     ({"auditorium": "9"}, "auditorium"),

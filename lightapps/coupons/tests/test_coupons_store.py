@@ -24,7 +24,7 @@ TODAY = date(2030, 6, 15)
 
 
 def fields(**over):
-    base = {"title_en": "Free toast", "title_zh": "免费吐司", "description": "with coffee", "stock": 3,
+    base = {"title_en": "Free toast", "title_zh": "免费吐司", "description_en": "with coffee", "stock": 3,
             "valid_from": 1000.0, "valid_until": 2000.0}
     base.update(over)
     return base
@@ -68,7 +68,7 @@ def test_qr_payload_is_signed():
 
 
 def form(**over):
-    base = {"title_en": "Free toast", "title_zh": "", "description": "", "stock": "10",
+    base = {"title_en": "Free toast", "title_zh": "", "description_en": "", "stock": "10",
             "valid_from": "2030-06-15", "valid_until": "2030-07-15"}
     base.update(over)
     return base
@@ -81,11 +81,11 @@ def test_parse_new_coupon_accepts_a_good_form():
 
 
 @pytest.mark.parametrize("over, field", [
-    ({"title_en": ""}, "title_en"),
-    ({"title_en": "   "}, "title_en"),
+    ({"title_en": ""}, "title_zh"),  # neither language
+    ({"title_en": "   "}, "title_zh"),
     ({"title_en": "x" * 81}, "title_en"),
     ({"title_zh": "字" * 81}, "title_zh"),
-    ({"description": "x" * 501}, "description"),
+    ({"description_en": "x" * 501}, "description_en"),
     ({"stock": ""}, "stock"),
     ({"stock": "0"}, "stock"),
     ({"stock": "-3"}, "stock"),

@@ -36,7 +36,7 @@ def token(app):
 
 
 def new_coupon(coupons, zone="kopi", **over):
-    fields = {"title_en": "Test coupon", "title_zh": "测试券", "description": "desc", "stock": 5,
+    fields = {"title_en": "Test coupon", "title_zh": "测试券", "description_en": "desc", "stock": 5,
               "valid_from": time.time() - 60, "valid_until": time.time() + 86400}
     fields.update(over)
     return coupons.create("demo", zone, fields)
@@ -232,7 +232,7 @@ def test_console_posts_need_csrf(client, console, coupons):
 
 def good_form(csrf, **over):
     today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")  # the venue's day
-    data = {"csrf_token": csrf, "title_en": "Half-price latte", "title_zh": "拿铁半价", "description": "Weekdays",
+    data = {"csrf_token": csrf, "title_en": "Half-price latte", "title_zh": "拿铁半价", "description_en": "Weekdays",
             "stock": "20", "valid_from": today, "valid_until": today}
     data.update(over)
     return data
@@ -252,8 +252,8 @@ def test_publish_lists_the_coupon_and_shoppers_see_it(client, console, coupons, 
 
 
 @pytest.mark.parametrize("over, words", [
-    ({"title_en": ""}, "title_en"),
-    ({"title_en": None}, "title_en"),
+    ({"title_en": "", "title_zh": ""}, "title is required"),  # one language is enough, none is not
+    ({"title_en": None, "title_zh": None}, "title is required"),
     ({"stock": "0"}, "stock"),
     ({"stock": "lots"}, "stock"),
     ({"stock": None}, "stock"),
@@ -261,7 +261,7 @@ def test_publish_lists_the_coupon_and_shoppers_see_it(client, console, coupons, 
     ({"valid_until": None}, "valid_until"),
     ({"valid_from": "2031-01-02", "valid_until": "2031-01-01"}, "valid_until"),
     ({"valid_from": "2000-01-01", "valid_until": "2000-01-02"}, "past"),
-    ({"description": "x" * 600}, "description"),
+    ({"description_en": "x" * 600}, "description_en"),
 ])
 def test_publish_bad_input_is_400_and_stores_nothing(client, console, coupons, db, over, words):
     console.login("kopi")

@@ -102,7 +102,7 @@ def test_sign_up_verify_and_see_the_card(client, demo, token, sender, members):
     page = card.get_data(as_text=True)
     m = members.for_client("demo", "alice")
     assert "<svg" in page and current_code(m) in page and 'id="points">0<' in page
-    assert "Silver" in page and 'http-equiv="refresh"' in page
+    assert "Silver" in page and 'id="auto-refresh"' in page
     assert len(card.data) < 100_000
     zh = client.get(f"/v/demo/member?c={token()}&lang=zh").get_data(as_text=True)
     assert "银卡" in zh

@@ -29,8 +29,9 @@ def test_shopper_takes_number_owner_calls_it(page, live_server):
     assert "Position 1 in line" in page.locator("#position").inner_text()
     assert re.search(r"Estimated wait: \d+-\d+ min", page.locator("#wait").inner_text())
     assert "c=" in page.url  # the token travels in the URL, not only in a cookie
-    refresh = page.locator('meta[http-equiv="refresh"]').get_attribute("content")
-    assert refresh.startswith("20;") and "c=" in refresh
+    refresh = page.locator("#auto-refresh")  # updates itself, with a button to stop it (WCAG 2.2.1)
+    assert refresh.get_attribute("data-seconds") == "20" and "c=" in refresh.get_attribute("data-url")
+    assert page.locator("#auto-refresh-stop").is_visible()
 
     owner = page.context.browser.new_context()
     console = owner.new_page()

@@ -51,7 +51,7 @@ def test_landing_has_form_headline_and_carries_token(client, demo, shopper):
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "Dim sum and tea" in page and 'id="take"' in page
-    assert 'http-equiv="refresh"' not in page  # nothing to watch yet
+    assert 'id="auto-refresh"' not in page  # nothing to watch yet
     assert len(resp.data) < 100_000
     assert f"/v/demo/queue/jade/reserve?c={shopper}" in page
     zh = client.get(f"{BASE}?c={shopper}&lang=zh").get_data(as_text=True)
@@ -74,7 +74,8 @@ def test_take_number_position_and_refresh(client, demo, db, shopper):
     page = client.get(location).get_data(as_text=True)
     assert 'id="ticket-number">A002<' in page
     assert "Position 2 in line" in page and "Estimated wait:" in page
-    assert f'content="20; url={BASE}?c={shopper}"' in page
+    # the page updates itself (with a control to stop it, templates/_auto_refresh.html), back to itself
+    assert f'data-seconds="20" data-url="{BASE}?c={shopper}"' in page
     assert f'id="refresh" href="{BASE}?c={shopper}"' in page
     # a double tap (or a second party size) gives back the same ticket
     assert take(client, shopper, "4").status_code == 303

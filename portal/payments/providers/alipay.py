@@ -85,6 +85,11 @@ class AlipayProvider:
         if not ok or data.get("app_id") != self.appid:
             raise ForgedNotification("RSA2 signature did not verify")
         order_id = data.get("out_trade_no", "")
+        if data.get("out_biz_no") and data.get("refund_fee"):
+            # A refund's notification (trade_status_sync with the refund's fields: out_biz_no is our
+            # out_request_no; refund_fee is the trade's total refunded so far, not this refund's amount).
+            return Notice(order_id, False, 0, data.get("trade_no", ""), refund_no=data["out_biz_no"],
+                          refund_state="done")
         if data.get("trade_status") in ("TRADE_SUCCESS", "TRADE_FINISHED"):
             try:
                 amount = fen_from_yuan(data.get("total_amount", ""))
@@ -117,7 +122,18 @@ class AlipayProvider:
                           out_trade_no=order_id, out_request_no=refund_no, refund_reason=reason[:256])
         if data.get("code") == SUCCESS:
             return RefundResult(True, refund_no)
+        if data.get("code") == "20000" or data.get("sub_code") == "ACQ.SYSTEM_ERROR":
+            raise ProviderError(f"Alipay refund: {data.get('sub_code') or data.get('code')}")  # try again later
         return RefundResult(False, message=str(data.get("sub_code") or data.get("code")))
+
+    def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
+        data = self._call("refund query", self._ali.api_alipay_trade_fastpay_refund_query, refund_no,
+                          out_trade_no=order_id)
+        if data.get("code") != SUCCESS:
+            raise ProviderError(f"Alipay refund query: {data.get('sub_code') or data.get('code')}")
+        if data.get("refund_status") == "REFUND_SUCCESS":
+            return RefundResult(True, refund_no)
+        return None  # Alipay answers 10000 without a refund status for a refund it does not have
 
     def bill(self, day: str) -> list[BillRow]:
         data = self._call("bill", self._ali.server_api, "alipay.data.dataservice.bill.downloadurl.query",

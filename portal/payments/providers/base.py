@@ -28,9 +28,33 @@ class Notice:
     """A verified callback: which order, and what the provider says happened."""
 
     order_id: str
-    paid: bool  # a successful payment (others, e.g. refund results, are acknowledged only)
-    amount: int = 0  # fen
+    paid: bool  # a successful payment
+    amount: int = 0  # fen (a refund result: the refund's amount, 0 where the provider states none)
     txn: str = ""  # the provider's transaction id
+    refund_no: str = ""  # a refund result: our refund number (out_refund_no / out_request_no)
+    refund_state: str = ""  # a refund result: done | failed | processing
+    refund_id: str = ""  # a refund result: the provider's refund id
+
+    @property
+    def is_refund(self) -> bool:
+        return bool(self.refund_no)
+
+
+@dataclass(frozen=True)
+class MallNotice:
+    """A verified WeChat Pay 智慧商圈 (smart business district) notification: a member who authorised the
+    mall's points service paid (kind "paid") in a shop of the mall, or was refunded (kind "refund"); money
+    that never went through the portal's own orders."""
+
+    kind: str  # "paid" | "refund"
+    txn: str  # WeChat Pay's transaction id (one purchase)
+    openid: str  # the member, as WeChat knows them in the mall's app
+    amount: int  # fen: paid, or this refund's amount
+    pay_amount: int  # fen: what the purchase paid in all
+    shop_number: str = ""
+    shop_name: str = ""
+    refund_id: str = ""
+    when: str = ""  # RFC 3339, as WeChat Pay sent it
 
 
 @dataclass(frozen=True)
@@ -44,9 +68,19 @@ class TradeState:
 
 @dataclass(frozen=True)
 class RefundResult:
+    """The provider's answer to a refund (or a refund query): accepted and final = done; accepted, not
+    final = processing (the result comes later by callback or query); not accepted = refused / failed."""
+
     accepted: bool
     refund_id: str = ""
     message: str = ""
+    final: bool = True
+
+    @property
+    def state(self) -> str:
+        if not self.accepted:
+            return "failed"
+        return "done" if self.final else "processing"
 
 
 @dataclass(frozen=True)
@@ -87,5 +121,7 @@ class Provider(Protocol):
 
     def refund(self, order_id: str, txn: str, refund_no: str, amount: int, total: int, reason: str,
                notify_url: str) -> RefundResult: ...
+
+    def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None: ...  # None: no such refund
 
     def bill(self, day: str) -> list[BillRow]: ...

@@ -20,6 +20,7 @@ from portal.payments.providers.base import (
     Ack,
     BillRow,
     ForgedNotification,
+    MallNotice,
     Notice,
     PaymentStart,
     ProviderError,
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))  # WeChat Pay's times are RFC 3339 in China Standard Time
 _STATES = {"SUCCESS": "paid", "REFUND": "refunded", "NOTPAY": "unpaid", "USERPAYING": "unpaid",
            "CLOSED": "closed", "REVOKED": "closed", "PAYERROR": "failed"}
+_REFUND_STATES = {"SUCCESS": "done", "PROCESSING": "processing", "CLOSED": "failed", "ABNORMAL": "failed"}
 
 
 def rfc3339(ms: int) -> str:
@@ -88,10 +90,53 @@ class WeChatPayProvider:
             raise ForgedNotification("signature or AES-GCM tag did not verify")
         resource = result.get("resource") or {}
         order_id = str(resource.get("out_trade_no", ""))
-        if result.get("event_type") == "TRANSACTION.SUCCESS" and resource.get("trade_state") == "SUCCESS":
+        event = str(result.get("event_type", ""))
+        if event == "TRANSACTION.SUCCESS" and resource.get("trade_state") == "SUCCESS":
             return Notice(order_id, True, int((resource.get("amount") or {}).get("total", -1)),
                           str(resource.get("transaction_id", "")))
+        if event.startswith("REFUND.") and resource.get("out_refund_no"):  # SUCCESS, ABNORMAL, CLOSED
+            return Notice(order_id, False, int((resource.get("amount") or {}).get("refund", -1)),
+                          str(resource.get("transaction_id", "")), refund_no=str(resource["out_refund_no"]),
+                          refund_state=_REFUND_STATES.get(str(resource.get("refund_status", "")), "processing"),
+                          refund_id=str(resource.get("refund_id", "")))
         return Notice(order_id, False)
+
+    def event(self, headers, body: bytes) -> dict:
+        """Any verified WeChat Pay event (the 智慧商圈 mall notifications): its fields with `resource`
+        decrypted; ForgedNotification when the signature or the AES-GCM tag does not verify."""
+        try:
+            result = self._pay.callback(headers, body)
+        except Exception as exc:  # noqa: BLE001 - unknown algorithm, malformed JSON, certificate fetch failed
+            raise ForgedNotification(str(exc)) from exc
+        if not result or not isinstance(result.get("resource"), dict):
+            raise ForgedNotification("signature or AES-GCM tag did not verify")
+        return result
+
+    def mall_notice(self, event: dict) -> MallNotice | None:
+        """A verified event as a 智慧商圈 payment (MALL_TRANSACTION.SUCCESS) or refund (MALL_REFUND.SUCCESS);
+        None for any other event (the authorisation results are acknowledged only)."""
+        r = event["resource"]
+        kind = {"MALL_TRANSACTION.SUCCESS": "paid", "MALL_REFUND.SUCCESS": "refund"}.get(str(event.get("event_type")))
+        if kind is None or not r.get("transaction_id") or not r.get("openid"):
+            return None
+        if kind == "paid":
+            return MallNotice("paid", str(r["transaction_id"]), str(r["openid"]), int(r.get("amount") or 0),
+                              int(r.get("amount") or 0), str(r.get("shop_number", "")), str(r.get("shop_name", "")),
+                              when=str(r.get("time_end", "")))
+        return MallNotice("refund", str(r["transaction_id"]), str(r["openid"]), int(r.get("refund_amount") or 0),
+                          int(r.get("pay_amount") or 0), str(r.get("shop_number", "")), str(r.get("shop_name", "")),
+                          refund_id=str(r.get("refund_id", "")), when=str(r.get("refund_time", "")))
+
+    def sync_mall_points(self, notice: MallNotice, points: int, total: int, now_ms: int) -> None:
+        """商圈会员积分同步: tell WeChat Pay the points a mall payment earned (required before it sends
+        that purchase's refunds). The SDK refuses zero points, so a purchase that earned none is not sent."""
+        if points <= 0:
+            return
+        code, body = self._call("points sync", self._pay.points_notify, transaction_id=notice.txn,
+                                openid=notice.openid, earn_points=True, increased_points=points,
+                                points_update_time=rfc3339(now_ms), total_points=total)
+        if code not in (200, 204):
+            raise ProviderError(f"WeChat Pay points sync: {code} {_json(body).get('code', '')}")
 
     def ack(self, ok: bool) -> Ack:
         if ok:  # "HTTP 200 or 204, no body needed"
@@ -120,8 +165,21 @@ class WeChatPayProvider:
                                 reason=reason[:80] or None, notify_url=notify_url)
         data = _json(body)
         if code == 200 and data.get("status") in ("SUCCESS", "PROCESSING"):
-            return RefundResult(True, str(data.get("refund_id", "")))
+            return RefundResult(True, str(data.get("refund_id", "")), final=data["status"] == "SUCCESS")
+        if code >= 500 or data.get("code") in ("SYSTEM_ERROR", "FREQUENCY_LIMITED"):
+            raise ProviderError(f"WeChat Pay refund: {code} {data.get('code', '')}")  # try again later
         return RefundResult(False, message=f"{code} {data.get('code', '')} {data.get('message', '')}".strip())
+
+    def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
+        code, body = self._call("refund query", self._pay.query_refund, out_refund_no=refund_no)
+        data = _json(body)
+        if code == 404 or data.get("code") == "RESOURCE_NOT_EXISTS":
+            return None
+        if code != 200 or data.get("out_trade_no") not in (None, order_id):
+            raise ProviderError(f"WeChat Pay refund query: {code} {data.get('code', '')}")
+        state = _REFUND_STATES.get(str(data.get("status", "")), "processing")
+        return RefundResult(state != "failed", str(data.get("refund_id", "")), str(data.get("status", "")),
+                            final=state != "processing")
 
     def bill(self, day: str) -> list[BillRow]:
         code, body = self._call("trade bill", self._pay.trade_bill, bill_date=day, tar_type="GZIP")

@@ -1,0 +1,128 @@
+"""Owner side: publish the zone's game (prizes, odds, limits, total, last day), see plays and wins, stop it,
+and hand out prizes: a winner's code is redeemed here exactly once.
+
+Under /console/apps/games/<venue>/<zone>, CSRF-checked, for the zone's owners only (and the venue's
+operators): the activities team of the atrium runs the atrium's game, nobody else's."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from lightapps.games import APP
+from lightapps.games.rules import MAX_PRIZES, GameInputError, normalize_code, parse_game, percent, show_code
+from lightapps.games.views import credit_points, is_zh, prize_value, store
+from portal.apps.grants import can_grant
+from portal.apps.locale import venue_locale, venue_today
+from portal.apps.views import format_time, record_event, zone_app_config, zone_console_blueprint
+from portal.auth import audit
+
+console_bp = zone_console_blueprint("games_console", __name__, url_prefix="/console/apps/games/<venue>/<zone>",
+                                    template_folder="templates")
+FORM_FIELDS = ("title_en", "title_zh", "style", "per_shopper", "per_day", "total", "last_day") + tuple(
+    f"p{i}_{name}" for i in range(1, MAX_PRIZES + 1)
+    for name in ("kind", "title_en", "title_zh", "value", "odds", "stock"))
+
+
+class Outcome:
+    """What the redeem form shows: ok or not, the message, and the prize when known."""
+
+    def __init__(self, ok: bool, message: str, prize: str = "") -> None:
+        self.ok = ok
+        self.message = message
+        self.prize = prize
+
+
+def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None):
+    game = store().current(venue, zone)
+    today = venue_today()
+    form = form or {"style": "draw", "per_shopper": "3", "per_day": "1", "total": "100",
+                    "last_day": (today + timedelta(days=7)).isoformat()}
+    return render_template(
+        "games/console.html", venue=g.venue_map, zone=g.zone, account=g.account, game=game, now=time.time(),
+        wins=store().recent_wins(venue, game.id) if game else [], form=form, form_error=form_error,
+        redeem=redeem, app_on=zone_app_config(APP, venue, zone) is not None, zh=is_zh(), percent=percent,
+        prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES,
+    ), status
+
+
+@console_bp.get("/")
+def home(venue: str, zone: str):
+    return _page(venue, zone)
+
+
+@console_bp.post("/publish")
+def publish(venue: str, zone: str):
+    form = {k: request.form.get(k, "")[:200] for k in FORM_FIELDS}
+    try:
+        spec = parse_game(form, today=venue_today())
+    except GameInputError as exc:
+        return _page(venue, zone, 400, form=form, form_error=exc)
+    game = store().publish(venue, zone, spec, created_by=g.account.username, tz=venue_locale().time_zone)
+    audit("games.publish", venue, zone=zone, game=game.id, total=game.total,
+          odds=game.prizes and ",".join(f"{p.id}={p.odds}" for p in game.prizes))
+    return redirect(url_for("games_console.home", venue=venue, zone=zone, published=game.id), code=303)
+
+
+@console_bp.post("/stop")
+def stop(venue: str, zone: str):
+    if not store().stop(venue, zone):
+        abort(404, _("No running game in this zone."))
+    audit("games.stop", venue, zone=zone)
+    return redirect(url_for("games_console.home", venue=venue, zone=zone), code=303)
+
+
+@console_bp.post("/redeem")
+def redeem(venue: str, zone: str):
+    games, user = store(), g.account.username
+
+    def refuse(status: int, message: str, prize: str = ""):
+        return _page(venue, zone, status, redeem=Outcome(False, message, prize))
+
+    if games.too_many_failures(venue, user):
+        return refuse(429, _("Too many unknown codes; wait 10 minutes and try again."))
+    code = normalize_code(request.form.get("code", "")[:40])
+    if code is None:
+        return refuse(400, _("A prize code has 10 letters and digits, like ABCDE-23456."))
+    voucher = games.voucher(venue, code)
+    if voucher is None:
+        games.note_failure(venue, user)
+        return refuse(404, _("No prize has the code %(code)s.", code=show_code(code)))
+    if voucher.zone != zone:
+        return refuse(403, _("This prize was won in another zone's game: only that zone can hand it out."))
+    game = games.get(venue, voucher.game_id)
+    won = game.prize(voucher.prize_id) if game is not None else None
+    label = f"{won.title(is_zh())} · {prize_value(won, is_zh())} · {show_code(code)}" if won else show_code(code)
+    if won is not None and won.kind == "points" and can_grant("points") and voucher.state == "issued":
+        return _credit_for_shopper(venue, zone, voucher, game, won, label)
+    result = games.redeem(venue, zone, code, by=user)
+    if result.status == "ALREADY":
+        return refuse(409, _("Already collected at %(time)s.", time=format_time(result.at)), label)
+    if result.status == "EXPIRED":
+        return refuse(410, _("This prize could be collected until %(time)s; not handed out.",
+                             time=format_time(result.at)), label)
+    if result.status != "OK":  # the voucher went away between the two reads (forgotten): as unknown
+        return refuse(404, _("No prize has the code %(code)s.", code=show_code(code)))
+    audit("games.redeem", venue, zone=zone, game=game.id, prize=voucher.prize_id, code_end=code[-4:])
+    record_event(APP, "game_prize_collected", venue, voucher.client or None, zone=zone, game=game.id)
+    return _page(venue, zone, 200, redeem=Outcome(True, _("Hand out the prize now."), label))
+
+
+def _credit_for_shopper(venue: str, zone: str, voucher, game, won, label: str):
+    """A points prize at the desk: onto the winner's membership card (the same idempotent step as the
+    shopper's own button), never handed out as anything else."""
+    outcome = credit_points(venue, voucher, game, won)
+    if outcome == "NO_ACCOUNT":
+        message = _("The winner is not a member yet: ask them to join the membership card, then try again.")
+        return _page(venue, zone, 409, redeem=Outcome(False, message, label))
+    if outcome == "EXPIRED":
+        return _page(venue, zone, 410, redeem=Outcome(False, _("This prize could only be collected until its "
+                                                               "deadline."), label))
+    if outcome == "ALREADY":
+        return _page(venue, zone, 409, redeem=Outcome(False, _("These points are already on the card."), label))
+    audit("games.credit", venue, zone=zone, game=game.id, prize=won.id, code_end=voucher.code[-4:])
+    return _page(venue, zone, 200, redeem=Outcome(True, _("%(n)d points added to the winner's membership card.",
+                                                          n=won.value), label))

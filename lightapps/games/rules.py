@@ -1,0 +1,206 @@
+"""The rules of a game, pure (no store, no Flask): what an owner may publish, how odds are written, the
+voucher codes a prize is issued as.
+
+Odds are integers in basis points (1/10,000): an owner types a percentage with up to two decimals
+("2.5" = 250); the prizes' odds plus "no prize" make exactly 100%. Points are whole points, a coupon's face
+value whole fen (shown ¥20.00). A prize's odds are fixed for the life of its game: when its stock runs out,
+its share of the draws falls to "no prize" (the shoppers are told), nothing is moved to the other prizes."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from core.errors import InputError
+from portal.payments.money import MAX_FEN, fen_from_yuan
+
+ODDS_SCALE = 10_000  # basis points: 100% = 10,000
+STYLES = ("draw", "scratch", "shake")
+KINDS = ("coupon", "points")
+MAX_PRIZES = 5
+MAX_STOCK = 100_000
+MAX_POINTS = 1_000_000
+MAX_PER_SHOPPER = 1_000
+MAX_PER_DAY = 100
+MAX_SPAN_DAYS = 366
+REDEEM_DAYS = 30  # a prize won may be collected up to this many days after the game's last day
+TITLE_MAX = 80
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed at a desk
+CODE_LENGTH = 10
+
+
+class GameInputError(InputError):
+    """A bad field in a new game: `field` names it (e.g. p2_odds), the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Prize:
+    id: str  # p1..p5, fixed for the game
+    kind: str  # coupon | points
+    title_en: str
+    title_zh: str
+    value: int  # points, or a coupon's face value in fen (0: no face value)
+    odds: int  # basis points
+    stock: int
+
+    def title(self, zh: bool) -> str:
+        return (self.title_zh or self.title_en) if zh else self.title_en
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """What an owner publishes; immutable once published (a change is a new game)."""
+
+    title_en: str
+    title_zh: str
+    style: str
+    per_shopper: int  # draws per shopper over the whole game
+    per_day: int  # draws per shopper per venue day
+    total: int  # hard cap on prizes given out, whatever the stocks say
+    last_day: date
+    prizes: tuple[Prize, ...]
+
+    @property
+    def no_prize_odds(self) -> int:
+        return ODDS_SCALE - sum(p.odds for p in self.prizes)
+
+    def odds_field(self) -> str:
+        """The odds as the draw script reads them: "p1=500;p2=1000" (in the prizes' order)."""
+        return ";".join(f"{p.id}={p.odds}" for p in self.prizes)
+
+    def prizes_json(self) -> str:
+        return json.dumps([asdict(p) for p in self.prizes], ensure_ascii=False)
+
+
+def prizes_from_json(raw: str) -> tuple[Prize, ...]:
+    return tuple(Prize(**item) for item in json.loads(raw))
+
+
+def percent(odds: int) -> str:
+    """250 -> "2.5%", 10000 -> "100%": how odds are shown, in both languages."""
+    text = f"{Decimal(odds) / 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def parse_percent(raw: str, field: str) -> int:
+    """"2.5" or "2.5%" -> 250 basis points; two decimals at most."""
+    text = raw.strip().rstrip("%").strip()
+    try:
+        value = Decimal(text) * 100
+    except InvalidOperation:
+        raise GameInputError(field, f"{field} must be a percentage like 5 or 2.5") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise GameInputError(field, f"{field} must be a percentage with at most two decimals")
+    odds = int(value)
+    if not 1 <= odds <= ODDS_SCALE:
+        raise GameInputError(field, f"{field} must be between 0.01 and 100")
+    return odds
+
+
+def _text(form: Any, name: str, max_length: int = TITLE_MAX) -> str:
+    value = str(form.get(name) or "").strip()
+    if len(value) > max_length:
+        raise GameInputError(name, f"{name} must be at most {max_length} characters")
+    return value
+
+
+def _whole(form: Any, name: str, low: int, high: int, required: bool = True) -> int:
+    raw = str(form.get(name) or "").strip()
+    if not raw and not required:
+        return 0
+    if not re.fullmatch(r"\d{1,9}", raw):
+        raise GameInputError(name, f"{name} must be a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise GameInputError(name, f"{name} must be between {low} and {high}")
+    return value
+
+
+def _prize(form: Any, index: int) -> Prize | None:
+    """Row `index` of the prize table; None when the row is left empty."""
+    name = f"p{index}_"
+    title_en = _text(form, name + "title_en")
+    title_zh = _text(form, name + "title_zh")
+    rest = [str(form.get(name + f) or "").strip() for f in ("value", "odds", "stock")]
+    if not title_en:
+        if title_zh or any(rest):
+            raise GameInputError(name + "title_en", f"{name}title_en (English title) is required for a prize")
+        return None
+    kind = str(form.get(name + "kind") or "")
+    if kind not in KINDS:
+        raise GameInputError(name + "kind", f"{name}kind must be one of: {', '.join(KINDS)}")
+    if kind == "points":
+        value = _whole(form, name + "value", 1, MAX_POINTS)
+    else:
+        raw = rest[0] or "0"
+        try:
+            value = fen_from_yuan(raw)
+        except ValueError:
+            raise GameInputError(name + "value", f"{name}value must be an amount in yuan like 20 or 9.90") from None
+        if not 0 <= value <= MAX_FEN:
+            raise GameInputError(name + "value", f"{name}value must be between 0 and {MAX_FEN // 100} yuan")
+    odds = parse_percent(rest[1], name + "odds") if rest[1] else None
+    if odds is None:
+        raise GameInputError(name + "odds", f"{name}odds is required (a percentage)")
+    stock = _whole(form, name + "stock", 1, MAX_STOCK)
+    return Prize(f"p{index}", kind, title_en, title_zh, value, odds, stock)
+
+
+def _last_day(form: Any, today: date) -> date:
+    raw = str(form.get("last_day") or "").strip()
+    if not DATE.match(raw):
+        raise GameInputError("last_day", "last_day must be a date YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise GameInputError("last_day", "last_day must be a date YYYY-MM-DD") from None
+    if day < today:
+        raise GameInputError("last_day", "last_day is in the past")
+    if day > today + timedelta(days=MAX_SPAN_DAYS):
+        raise GameInputError("last_day", f"a game may run for at most {MAX_SPAN_DAYS} days")
+    return day
+
+
+def parse_game(form: Any, today: date) -> GameSpec:
+    """Owner form -> a game; GameInputError naming the first bad field. `today` is the venue's day."""
+    title_en = _text(form, "title_en")
+    if not title_en:
+        raise GameInputError("title_en", "title_en (English title) is required")
+    title_zh = _text(form, "title_zh")
+    style = str(form.get("style") or "draw")
+    if style not in STYLES:
+        raise GameInputError("style", f"style must be one of: {', '.join(STYLES)}")
+    per_shopper = _whole(form, "per_shopper", 1, MAX_PER_SHOPPER)
+    per_day = _whole(form, "per_day", 1, MAX_PER_DAY)
+    prizes = tuple(p for p in (_prize(form, i) for i in range(1, MAX_PRIZES + 1)) if p is not None)
+    if not prizes:
+        raise GameInputError("p1_title_en", "a game needs at least one prize")
+    if sum(p.odds for p in prizes) > ODDS_SCALE:
+        raise GameInputError("p1_odds", "the prizes' odds add up to more than 100%")
+    total = _whole(form, "total", 1, MAX_STOCK * MAX_PRIZES)
+    last_day = _last_day(form, today)
+    return GameSpec(title_en, title_zh, style, per_shopper, per_day, min(total, sum(p.stock for p in prizes)),
+                    last_day, prizes)
+
+
+def new_code() -> str:
+    """A voucher code: 10 symbols from `secrets` (49 bits), shown XXXXX-XXXXX."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(raw: str | None) -> str | None:
+    """The canonical code for what a person typed (any case, hyphens, spaces), or None."""
+    code = (raw or "")[:40].strip().upper().replace("-", "").replace(" ", "")
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def show_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"

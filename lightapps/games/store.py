@@ -1,0 +1,411 @@
+"""Games in Redis: a zone's current game (a lucky draw, a scratch card or a shake), its prize stock, each
+shopper's plays, and the vouchers prizes are issued as.
+
+A draw is ONE Lua script on the venue's slot: the game's state and dates, the shopper's per-game and
+per-day counters, the roll (drawn by the caller from `secrets`, never by the script), the prize's stock,
+the game's hard total, the voucher and the shopper's wallet, checked and written in one step: never
+oversold, never over a limit, never a voucher without its stock. Redeeming a voucher is a second script.
+
+Keys (venue `v`):
+  mp:{v}:games:seq                       INCR source of game ids
+  mp:{v}:games:zone:<zone>               STRING the zone's current game id
+  mp:{v}:games:zone:<zone>:all           ZSET game id -> published at (the console's history)
+  mp:{v}:games:g:<id>                    HASH the game (spec, status, dates, total_left, plays, wins)
+  mp:{v}:games:g:<id>:left               HASH prize id -> stock left
+  mp:{v}:games:g:<id>:wins               ZSET voucher code -> won at (bounded by the game's total)
+  mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays: all, day, today (expires after the game)
+  mp:{v}:games:v:<CODE>                  HASH a voucher: game, prize, zone, client, state, times
+  mp:{v}:games:wallet:<client>           ZSET voucher code -> won at (the shopper's prizes, for Me)
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from datetime import time as dtime
+
+import redis
+
+from core.storage import VenueKeys
+from lightapps.games.rules import (
+    ODDS_SCALE,
+    REDEEM_DAYS,
+    GameSpec,
+    Prize,
+    new_code,
+    prizes_from_json,
+)
+
+GAME_ID_DIGITS = 12
+WALLET_MAX = 200
+
+
+class GameKeys(VenueKeys):
+    def seq(self) -> str:
+        return self.key("games", "seq")
+
+    def current(self, zone: str) -> str:
+        return self.key("games", "zone", zone)
+
+    def history(self, zone: str) -> str:
+        return self.key("games", "zone", zone, "all")
+
+    def game(self, game_id: str) -> str:
+        return self.key("games", "g", game_id)
+
+    def left(self, game_id: str) -> str:
+        return self.key("games", "g", game_id, "left")
+
+    def wins(self, game_id: str) -> str:
+        return self.key("games", "g", game_id, "wins")
+
+    def player(self, game_id: str, client: str) -> str:
+        return self.key("games", "g", game_id, "p", client)
+
+    def voucher(self, code: str) -> str:
+        return self.key("games", "v", code)
+
+    def wallet(self, client: str) -> str:
+        return self.key("games", "wallet", client)
+
+    def seeded(self, zone: str) -> str:
+        return self.key("games", "seeded", zone)
+
+    def redeem_failures(self, user: str) -> str:
+        return self.key("games", "redeemfail", user)
+
+
+# KEYS: game, left, player, voucher, wallet, wins.  ARGV: client, roll (0..9999), now, venue day, code, zone.
+# A play is counted (and the limits spent) whatever it wins; a prize whose stock is gone, or any prize once
+# the game's total is given out, is "no prize" ({'GONE', prize}).
+DRAW_LUA = """
+local g = redis.call('HMGET', KEYS[1], 'zone', 'status', 'per_shopper', 'per_day', 'total_left', 'odds',
+                     'starts_at', 'ends_at')
+if g[1] ~= ARGV[6] then return {'NO_GAME'} end
+local now = tonumber(ARGV[3])
+if g[2] ~= 'live' or now >= tonumber(g[8]) then return {'ENDED'} end
+if now < tonumber(g[7]) then return {'NOT_STARTED'} end
+if tonumber(g[5]) <= 0 then return {'SOLD_OUT'} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'COLLISION'} end
+local p = redis.call('HMGET', KEYS[3], 'all', 'day', 'today')
+local all = tonumber(p[1] or '0')
+local today = 0
+if p[2] == ARGV[4] then today = tonumber(p[3] or '0') end
+if all >= tonumber(g[3]) then return {'LIMIT_GAME'} end
+if today >= tonumber(g[4]) then return {'LIMIT_DAY'} end
+redis.call('HSET', KEYS[3], 'all', all + 1, 'day', ARGV[4], 'today', today + 1)
+redis.call('EXPIREAT', KEYS[3], math.ceil(tonumber(g[8])) + 86400)
+redis.call('HINCRBY', KEYS[1], 'plays', 1)
+local roll = tonumber(ARGV[2])
+local acc = 0
+local won = nil
+for id, odds in string.gmatch(g[6], '(%w+)=(%d+)') do
+  acc = acc + tonumber(odds)
+  if roll < acc then won = id break end
+end
+if not won then return {'NO_PRIZE'} end
+if tonumber(redis.call('HGET', KEYS[2], won) or '0') <= 0 then return {'GONE', won} end
+redis.call('HINCRBY', KEYS[2], won, -1)
+redis.call('HINCRBY', KEYS[1], 'total_left', -1)
+redis.call('HINCRBY', KEYS[1], 'wins', 1)
+redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', won, 'zone', ARGV[6],
+           'client', ARGV[1], 'state', 'issued', 'won_at', ARGV[3])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
+return {'WON', won, ARGV[5]}
+"""
+
+# KEYS: voucher, game.  ARGV: zone of the desk, now, who, the new state (redeemed: handed out at the desk;
+# credited: points put on the membership card).
+REDEEM_LUA = """
+local v = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
+if not v[1] then return {'NO_CODE'} end
+if v[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
+if v[2] ~= 'issued' then return {'ALREADY', v[3]} end
+local until_ = tonumber(redis.call('HGET', KEYS[2], 'redeem_until') or '0')
+if tonumber(ARGV[2]) >= until_ then return {'EXPIRED', tostring(until_)} end
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
+return {'OK', ARGV[2]}
+"""
+
+
+def day_start(day: date, tz: tzinfo | None) -> float:
+    """Epoch seconds of the midnight starting `day` in the venue's zone (None: the server's)."""
+    if tz is None:
+        return datetime.combine(day, dtime.min).astimezone().timestamp()
+    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
+
+
+@dataclass(frozen=True)
+class Game:
+    id: str
+    zone: str
+    title_en: str
+    title_zh: str
+    style: str
+    per_shopper: int
+    per_day: int
+    total: int
+    total_left: int
+    prizes: tuple[Prize, ...]
+    left: dict[str, int]
+    status: str  # live | stopped
+    starts_at: float
+    ends_at: float  # exclusive: the midnight after the last day
+    redeem_until: float
+    plays: int
+    wins: int
+    redeemed: int
+    created_by: str
+
+    def title(self, zh: bool) -> str:
+        return (self.title_zh or self.title_en) if zh else self.title_en
+
+    @property
+    def no_prize_odds(self) -> int:
+        return ODDS_SCALE - sum(p.odds for p in self.prizes)
+
+    def prize(self, prize_id: str) -> Prize | None:
+        return next((p for p in self.prizes if p.id == prize_id), None)
+
+    def is_gone(self, prize: Prize) -> bool:
+        """This prize can no longer be won: its stock or the game's total is given out."""
+        return self.left.get(prize.id, 0) <= 0 or self.total_left <= 0
+
+    def gone_odds(self) -> int:
+        """The share of draws that now wins nothing because its prize is gone (added to "no prize")."""
+        return sum(p.odds for p in self.prizes if self.is_gone(p))
+
+    def is_open(self, now: float) -> bool:
+        return self.status == "live" and self.starts_at <= now < self.ends_at and self.total_left > 0
+
+    @classmethod
+    def from_hash(cls, data: dict[bytes, bytes], left: dict[bytes, bytes]) -> Game:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(
+            id=s["id"], zone=s["zone"], title_en=s["title_en"], title_zh=s.get("title_zh", ""), style=s["style"],
+            per_shopper=int(s["per_shopper"]), per_day=int(s["per_day"]), total=int(s["total"]),
+            total_left=int(s["total_left"]), prizes=prizes_from_json(s["prizes"]),
+            left={k.decode(): int(v) for k, v in left.items()}, status=s["status"],
+            starts_at=float(s["starts_at"]), ends_at=float(s["ends_at"]), redeem_until=float(s["redeem_until"]),
+            plays=int(s.get("plays", 0)), wins=int(s.get("wins", 0)), redeemed=int(s.get("redeemed", 0)),
+            created_by=s.get("created_by", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Voucher:
+    code: str
+    game_id: str
+    prize_id: str
+    zone: str
+    client: str
+    state: str  # issued | redeemed (handed out at the desk) | credited (points put on the membership card)
+    won_at: float
+    redeemed_at: float | None = None
+
+    @classmethod
+    def from_hash(cls, code: str, data: dict[bytes, bytes]) -> Voucher:
+        s = {k.decode(): v.decode() for k, v in data.items()}
+        return cls(code=code, game_id=s["game"], prize_id=s["prize"], zone=s["zone"], client=s["client"],
+                   state=s["state"], won_at=float(s["won_at"]),
+                   redeemed_at=float(s["redeemed_at"]) if s.get("redeemed_at") else None)
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    # WON | NO_PRIZE | GONE (the prize drawn is out of stock) | LIMIT_GAME | LIMIT_DAY | NO_GAME | ENDED |
+    # NOT_STARTED | SOLD_OUT (the whole game is given out)
+    status: str
+    prize_id: str | None = None
+    code: str | None = None
+
+    @property
+    def played(self) -> bool:
+        return self.status in ("WON", "NO_PRIZE", "GONE")
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    status: str  # OK | ALREADY | NO_CODE | WRONG_ZONE | EXPIRED
+    voucher: Voucher | None = None
+    game: Game | None = None
+    at: float | None = None
+
+
+class GameStore:
+    MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
+    FAILURE_WINDOW_S = 600
+
+    def __init__(self, db: redis.Redis, randbelow: Callable[[int], int] = secrets.randbelow) -> None:
+        self.db = db
+        self.randbelow = randbelow  # the draw's randomness (tests pass a seeded one)
+        self._draw = db.register_script(DRAW_LUA)
+        self._redeem = db.register_script(REDEEM_LUA)
+
+    # ---- owners -------------------------------------------------------------------------------
+
+    def publish(self, venue: str, zone: str, spec: GameSpec, created_by: str = "", now: float | None = None,
+                tz: tzinfo | None = None) -> Game:
+        """A new live game for the zone from `parse_game`'s spec, replacing (stopping) the current one;
+        vouchers already won stay valid. The game runs from now to the end of its last day (venue time)."""
+        keys = GameKeys(venue)
+        now = time.time() if now is None else now
+        game_id = str(self.db.incr(keys.seq()))
+        ends_at = day_start(spec.last_day + timedelta(days=1), tz)
+        previous = self.db.get(keys.current(zone))
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.game(game_id), mapping={
+            "id": game_id, "zone": zone, "title_en": spec.title_en, "title_zh": spec.title_zh, "style": spec.style,
+            "per_shopper": spec.per_shopper, "per_day": spec.per_day, "total": spec.total,
+            "total_left": spec.total, "odds": spec.odds_field(), "prizes": spec.prizes_json(), "status": "live",
+            "starts_at": repr(now), "ends_at": repr(ends_at),
+            "redeem_until": repr(ends_at + REDEEM_DAYS * 86400), "plays": 0, "wins": 0, "redeemed": 0,
+            "created_at": repr(now), "created_by": created_by,
+        })
+        pipe.hset(keys.left(game_id), mapping={p.id: p.stock for p in spec.prizes})
+        if previous:
+            pipe.hset(keys.game(previous.decode()), "status", "stopped")
+        pipe.set(keys.current(zone), game_id)
+        pipe.zadd(keys.history(zone), {game_id: now})
+        pipe.execute()
+        return self.get(venue, game_id)
+
+    def stop(self, venue: str, zone: str) -> bool:
+        """Stop the zone's current game (no more draws; vouchers stay valid). False when there is none."""
+        game = self.current(venue, zone)
+        if game is None or game.status != "live":
+            return False
+        self.db.hset(GameKeys(venue).game(game.id), "status", "stopped")
+        return True
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def get(self, venue: str, game_id: str) -> Game | None:
+        if not game_id.isdigit() or len(game_id) > GAME_ID_DIGITS:
+            return None
+        keys = GameKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.hgetall(keys.game(game_id))
+        pipe.hgetall(keys.left(game_id))
+        data, left = pipe.execute()
+        return Game.from_hash(data, left) if data else None
+
+    def current(self, venue: str, zone: str) -> Game | None:
+        game_id = self.db.get(GameKeys(venue).current(zone))
+        return self.get(venue, game_id.decode()) if game_id else None
+
+    def draws_left(self, venue: str, game: Game, client: str, day: str) -> tuple[int, int]:
+        """How many more draws this shopper has: (in the whole game, today)."""
+        played_all, played_day, today = self.db.hmget(GameKeys(venue).player(game.id, client), "all", "day",
+                                                      "today")
+        played_today = int(today or 0) if (played_day or b"").decode() == day else 0
+        return max(0, game.per_shopper - int(played_all or 0)), max(0, game.per_day - played_today)
+
+    def plays_left(self, venue: str, game: Game, client: str, day: str) -> int:
+        """How many more draws this shopper has today (the smaller of the day's and the game's)."""
+        return min(self.draws_left(venue, game, client, day))
+
+    def voucher(self, venue: str, code: str) -> Voucher | None:
+        data = self.db.hgetall(GameKeys(venue).voucher(code))
+        return Voucher.from_hash(code, data) if data else None
+
+    def wallet(self, venue: str, client: str) -> list[tuple[Voucher, Game]]:
+        """The shopper's prizes with their games, newest first."""
+        keys = GameKeys(venue)
+        codes = [c.decode() for c in self.db.zrevrange(keys.wallet(client), 0, WALLET_MAX - 1)]
+        pipe = self.db.pipeline(transaction=False)
+        for code in codes:
+            pipe.hgetall(keys.voucher(code))
+        vouchers = [Voucher.from_hash(c, d) for c, d in zip(codes, pipe.execute(), strict=True) if d]
+        games = {gid: self.get(venue, gid) for gid in {v.game_id for v in vouchers}}
+        return [(v, games[v.game_id]) for v in vouchers if games.get(v.game_id) is not None]
+
+    def recent_wins(self, venue: str, game_id: str, limit: int = 50) -> list[Voucher]:
+        keys = GameKeys(venue)
+        codes = [c.decode() for c in self.db.zrevrange(keys.wins(game_id), 0, limit - 1)]
+        pipe = self.db.pipeline(transaction=False)
+        for code in codes:
+            pipe.hgetall(keys.voucher(code))
+        return [Voucher.from_hash(c, d) for c, d in zip(codes, pipe.execute(), strict=True) if d]
+
+    # ---- the two atomic steps -----------------------------------------------------------------
+
+    def draw(self, venue: str, zone: str, game_id: str, client: str, day: str,
+             now: float | None = None) -> DrawResult:
+        """One play for this shopper: the roll from `secrets` (0..9,999 against the odds in basis points),
+        everything else in one Lua script. `day` is the venue's day (YYYY-MM-DD) for the per-day limit."""
+        keys = GameKeys(venue)
+        now = time.time() if now is None else now
+        roll = self.randbelow(ODDS_SCALE)
+        for _ in range(5):  # a new random code on the (49-bit) astronomically rare collision
+            code = new_code()
+            status, *rest = self._draw(
+                keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
+                      keys.wallet(client), keys.wins(game_id)],
+                args=[client, roll, repr(now), day, code, zone])
+            status = status.decode()
+            if status != "COLLISION":
+                values = [r.decode() for r in rest]
+                return DrawResult(status, values[0] if values else None, values[1] if len(values) > 1 else None)
+        raise RuntimeError("could not find a free voucher code")
+
+    def redeem(self, venue: str, zone: str, code: str, by: str, now: float | None = None,
+               state: str = "redeemed") -> RedeemResult:
+        """Flip a voucher issued -> redeemed (or credited), exactly once, only for the zone whose game issued
+        it, until the game's collection deadline."""
+        keys = GameKeys(venue)
+        now = time.time() if now is None else now
+        game_id = self.db.hget(keys.voucher(code), "game")  # immutable once issued
+        if game_id is None:
+            return RedeemResult("NO_CODE")
+        game_id = game_id.decode()
+        status, *rest = self._redeem(keys=[keys.voucher(code), keys.game(game_id)], args=[zone, repr(now), by, state])
+        at = float(rest[0]) if rest and rest[0] else None
+        return RedeemResult(status.decode(), self.voucher(venue, code), self.get(venue, game_id), at)
+
+    # ---- guessing brake (codes typed at the desk) ----------------------------------------------
+
+    def note_failure(self, venue: str, user: str) -> None:
+        key = GameKeys(venue).redeem_failures(user)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, self.FAILURE_WINDOW_S)
+        pipe.execute()
+
+    def too_many_failures(self, venue: str, user: str) -> bool:
+        key = GameKeys(venue).redeem_failures(user)
+        return int(self.db.get(key) or 0) >= self.MAX_REDEEM_FAILURES
+
+    # ---- privacy hooks (portal/events/mydata.py) -----------------------------------------------
+
+    def export_shopper(self, venue: str, client: str) -> dict:
+        wallet = self.wallet(venue, client)
+        if not wallet:
+            return {}
+        return {"prizes": [{"code": v.code, "game": g.title_en, "prize": (g.prize(v.prize_id) or g.prizes[0]).title_en,
+                            "state": v.state, "won_at": v.won_at} for v, g in wallet]}
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """The shopper's wallet goes; the vouchers stay for the owners' counts, with no shopper in them."""
+        keys = GameKeys(venue)
+        codes = [c.decode() for c in self.db.zrange(keys.wallet(client), 0, -1)]
+        pipe = self.db.pipeline(transaction=True)
+        for code in codes:
+            pipe.hset(keys.voucher(code), "client", "")
+        pipe.delete(keys.wallet(client))
+        pipe.execute()
+        return len(codes)
+
+    # ---- demo ---------------------------------------------------------------------------------
+
+    def claim_seed_slot(self, venue: str, zone: str) -> bool:
+        """True once per zone: lets the demo seed stay idempotent even when two processes seed at once."""
+        keys = GameKeys(venue)
+        if self.db.exists(keys.current(zone)):
+            return False
+        return bool(self.db.set(keys.seeded(zone), "1", nx=True))

@@ -1,0 +1,44 @@
+"""In a real headless Chromium (iPhone profile): a shake game shows its motion button, a shake (a
+devicemotion event) submits the draw, and the prize page shows the winner's code."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from lightapps.games import APP
+from lightapps.games.rules import parse_game
+from lightapps.games.store import GameStore
+from portal.apps.zone_apps import ZoneAppStore
+
+SHAKE = "window.dispatchEvent(new DeviceMotionEvent('devicemotion', {acceleration: {x: 30, y: 4, z: 2}}))"
+
+
+@pytest.mark.browser
+def test_shake_to_draw(iphone_page, live_server):
+    db = live_server.db()
+    zone_apps = ZoneAppStore(db)
+    before = zone_apps.get("demo", "atrium")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    form = {"title_en": "Browser shake", "style": "shake", "per_shopper": "5", "per_day": "5", "total": "50",
+            "last_day": (today + timedelta(days=1)).isoformat(), "p1_kind": "points", "p1_title_en": "Shake points",
+            "p1_value": "50", "p1_odds": "100", "p1_stock": "50"}
+    games = GameStore(db)
+    games.publish("demo", "atrium", parse_game(form, today), tz=ZoneInfo("Asia/Shanghai"))
+    zone_apps.set("demo", "atrium", "games", APP.default_config())
+    try:
+        page = iphone_page
+        page.goto(f"{live_server.url}/v/demo/zone/atrium/games")
+        assert page.locator("#odds .odds").first.inner_text() == "100%"
+        page.click("#shake-start")  # no requestPermission outside iOS: listening at once
+        page.wait_for_function("document.getElementById('shake-status').textContent.length > 0")
+        page.evaluate(SHAKE)
+        page.wait_for_selector("#prize-code")
+        assert "Shake points" in page.locator("#prize-title").inner_text()
+        assert len(page.locator("#prize-code").inner_text().strip()) == 11
+        assert "c=" in page.url
+    finally:
+        zone_apps.set("demo", "atrium", *before)
+        games.stop("demo", "atrium")

@@ -1,0 +1,44 @@
+"""What the apps' privacy hooks share (a store's `export_shopper(venue, client) -> dict` and
+`forget_shopper(venue, client) -> int`, called by portal/apps/views.py for the privacy centre): finding a
+venue's keys by pattern, and unlinking a shopper from a record another party still needs (a sold seat, a
+redeemed code, a place in a queue) atomically, without deleting the record."""
+
+from __future__ import annotations
+
+import redis
+
+# KEYS[1] a hash. ARGV: field, the shopper. The field is blanked when it names the shopper.
+_BLANK_FIELD = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], '')
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] a hash of JSON records. ARGV: record id, JSON field, the shopper. The record's field is blanked
+# when it names the shopper (the record, its state and its place stay).
+_BLANK_JSON = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local record = cjson.decode(raw)
+if record[ARGV[2]] ~= ARGV[3] then return 0 end
+record[ARGV[2]] = ''
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+return 1
+"""
+
+
+def keys_matching(db: redis.Redis, pattern: str) -> list[str]:
+    """The keys a glob pattern (built from the store's key builders, in one venue's slot) matches."""
+    return [k.decode() if isinstance(k, bytes) else k for k in db.scan_iter(match=pattern, count=1000)]
+
+
+def blank_field(db: redis.Redis, key: str, field: str, client: str) -> int:
+    """Blank `field` of the hash `key` if it is this shopper (1 if it was)."""
+    return int(db.eval(_BLANK_FIELD, 1, key, field, client))
+
+
+def blank_json(db: redis.Redis, key: str, record_id: str, field: str, client: str) -> int:
+    """Blank `field` of the JSON record `record_id` in the hash `key` if it is this shopper (1 if it was)."""
+    return int(db.eval(_BLANK_JSON, 1, key, record_id, field, client))

@@ -1,0 +1,107 @@
+"""An uploaded image -> the renditions shoppers get. Pure: bytes in, bytes out, no store, no Flask.
+
+Only a real JPEG, PNG or WebP is accepted; its header is read before any pixel is decoded, so a
+decompression bomb (a small file that claims 20,000 x 20,000 pixels) is refused without the memory it
+asks for. The pixels are re-encoded from scratch (turned upright per EXIF first): no EXIF (GPS, camera
+serial), no ICC profile, no text chunks and nothing hidden after the image survive. Widths: WIDTHS (never
+upscaled) in WebP, and one JPEG for browsers without WebP."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from core.errors import InputError
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+WIDTHS = (320, 640, 1024)  # a 375 px phone at 1x-3x; the page's srcset lets the browser choose
+FALLBACK_WIDTH = 640  # the JPEG for browsers without WebP
+MAX_PIXELS = 40_000_000  # claimed in the header: more is refused before decoding (a 7,000 x 5,700 photo fits)
+MIN_SIDE = 16
+WEBP_QUALITY = 78
+JPEG_QUALITY = 80
+
+
+class MediaError(InputError):
+    """An upload refused: `status` is the HTTP answer (400 not an image, 413 too big, 415 other format)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__("image", message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Rendition:
+    width: int
+    height: int
+    fmt: str  # "webp" | "jpg"
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return f"{self.width}.{self.fmt}"
+
+
+def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
+    """The renditions of an uploaded file; MediaError saying what is wrong with it."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # lazy: Pillow only when an owner uploads an image
+
+    if not data:
+        raise MediaError("Choose an image file to upload.")
+    if len(data) > max_bytes:
+        raise MediaError(f"The image is too large ({len(data) / 2**20:.1f} MB); at most {max_bytes // 2**20} MB.",
+                         status=413)
+    try:
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > MAX_PIXELS:
+                raise MediaError(f"The image is {width} x {height} pixels; at most {MAX_PIXELS // 1_000_000} "
+                                 "megapixels.", status=413)
+            if min(width, height) < MIN_SIDE:
+                raise MediaError(f"The image is too small ({width} x {height} pixels).")
+            image.draft("RGB", (max(WIDTHS), max(WIDTHS)))  # JPEG: decode at a reduced scale when it can
+            image.load()  # a truncated or corrupt file fails here
+            upright = ImageOps.exif_transpose(image)
+            pixels = _flatten(upright)
+    except MediaError:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own guard, beyond ours
+        raise MediaError("The image has too many pixels.", status=413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise MediaError("The file is not a readable JPEG, PNG or WebP image.", status=415) from None
+    return _encode(pixels)
+
+
+def _flatten(image):
+    """RGB pixels only: transparency on white (JPEG has none), palette and 16-bit modes converted."""
+    from PIL import Image  # lazy: Pillow only when an owner uploads an image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _encode(pixels) -> list[Rendition]:
+    from PIL import Image  # lazy: Pillow only when an owner uploads an image
+
+    widths = sorted({min(w, pixels.width) for w in WIDTHS})
+    out = []
+    for width in widths:
+        resized = pixels if width == pixels.width else pixels.resize(
+            (width, max(1, round(pixels.height * width / pixels.width))), Image.Resampling.LANCZOS)
+        out.append(_save(resized, "webp"))
+        if width == min(FALLBACK_WIDTH, pixels.width):
+            out.append(_save(resized, "jpg"))
+    return out
+
+
+def _save(image, fmt: str) -> Rendition:
+    buffer = io.BytesIO()
+    if fmt == "webp":
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+    else:
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return Rendition(image.width, image.height, fmt, buffer.getvalue())

@@ -1,0 +1,76 @@
+"""Serving owners' images, and drawing them on shopper pages.
+
+    GET /media/<venue>/<id>/<width>.<webp|jpg>   a rendition; the id names the content (a new upload is a
+                                                 new id), so it is cached for a year, immutable
+
+Templates draw an image with `media_picture(kind, zone, ref, alt, sizes)`: a <picture> with a WebP srcset
+and a JPEG fallback, lazy-loaded, its size reserved (width/height) so nothing jumps; nothing at all when the
+owner has uploaded none or the store cannot be read (an image never breaks a page)."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Blueprint, Flask, Response, abort, request, url_for
+from markupsafe import Markup
+
+from portal.media.store import MIME, RENDITION, MediaStore, Picture, text_ref
+from portal.services import services
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("media", __name__, url_prefix="/media")
+
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+THUMB_SIZES = "(max-width: 600px) 30vw, 160px"
+
+
+def media_store() -> MediaStore:
+    svc = services()
+    return MediaStore(svc.db, svc.settings.media_budget_bytes)
+
+
+@bp.get("/<venue>/<image_id>/<name>")
+def rendition(venue: str, image_id: str, name: str):
+    match = RENDITION.match(name)
+    data = media_store().rendition(venue, image_id, name) if match else None
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype=MIME[match.group(2)])
+    response.headers["Cache-Control"] = CACHE_FOREVER
+    response.set_etag(f"{image_id}-{name}")
+    return response.make_conditional(request)
+
+
+def rendition_url(picture: Picture, width: int, fmt: str) -> str:
+    return url_for("media.rendition", venue=picture.venue, image_id=picture.id, name=f"{width}.{fmt}")
+
+
+def picture_html(picture: Picture, alt: str, sizes: str = THUMB_SIZES, css_class: str = "media") -> Markup:
+    srcset = ", ".join(f"{rendition_url(picture, w, 'webp')} {w}w" for w in picture.widths)
+    height = round(picture.height * picture.fallback / picture.width)
+    return Markup(
+        '<picture class="{cls}"><source type="image/webp" srcset="{srcset}" sizes="{sizes}">'
+        '<img src="{src}" alt="{alt}" width="{w}" height="{h}" loading="lazy" decoding="async"></picture>'
+    ).format(cls=css_class, srcset=srcset, sizes=sizes, src=rendition_url(picture, picture.fallback, "jpg"),
+             alt=str(alt), w=picture.fallback, h=height)
+
+
+def media_picture(kind: str, zone: str | None, ref: str | None, alt: str = "", sizes: str = THUMB_SIZES,
+                  css_class: str = "media") -> Markup:
+    """The owner's image for (zone, kind, ref) on a shopper page; empty when there is none."""
+    venue = (request.view_args or {}).get("venue")
+    if not venue or not zone or not ref:
+        return Markup("")
+    try:
+        picture = media_store().get(venue, zone, kind, ref)
+    except redis.RedisError:
+        log.warning("media: store unavailable, page drawn without images")
+        return Markup("")
+    return picture_html(picture, alt, sizes, css_class) if picture else Markup("")
+
+
+def init_media(flask_app: Flask) -> None:
+    flask_app.register_blueprint(bp)
+    flask_app.jinja_env.globals.update(media_picture=media_picture, media_ref=text_ref)

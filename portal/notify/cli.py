@@ -1,0 +1,89 @@
+"""`python -m portal flask outbox ...`: the notification outbox's counts and dead letters, from a terminal.
+
+    flask outbox stats VENUE
+    flask outbox dead VENUE [--limit 50]          the dead letters, newest first: id, time, event, channel, error
+    flask outbox replay VENUE (LETTER | --all)    send one (or every) dead letter again
+    flask outbox drop VENUE (LETTER | --all)      forget one (or every) dead letter
+
+The same operations as the operator console's page (/console/ops/<venue>/outbox), audited alike."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask
+
+from portal.auth import AuditLog
+from portal.notify.outbox import LETTER_ID, Outbox
+from portal.services import services
+
+
+def _outbox() -> Outbox:
+    return Outbox(services().db)
+
+
+def _one_or_all(letter: str | None, every: bool) -> None:
+    if every == bool(letter):
+        raise click.UsageError("give one dead letter's id, or --all")
+    if letter and not LETTER_ID.match(letter):
+        raise click.UsageError("a dead letter's id is 16 hex digits (see `flask outbox dead VENUE`)")
+
+
+def _audit(venue: str, action: str, **detail) -> None:
+    AuditLog(services().db).record(venue, "cli", action, **detail)
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("outbox")
+    def outbox() -> None:
+        """The notification outbox: counts and dead letters."""
+
+    @outbox.command("stats")
+    @click.argument("venue")
+    def stats(venue: str) -> None:
+        for name, value in sorted(_outbox().stats(venue).items()):
+            click.echo(f"{name}: {value}")
+
+    @outbox.command("dead")
+    @click.argument("venue")
+    @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+    def dead(venue: str, limit: int) -> None:
+        letters = _outbox().dead_letters(venue, limit=limit)
+        for d in letters:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(d.at))
+            click.echo(f"{d.id}  {when}Z  {d.job.event}  {d.job.channel or '-'}  try {d.job.attempt + 1}  {d.error}")
+        if not letters:
+            click.echo("no dead letters")
+
+    @outbox.command("replay")
+    @click.argument("venue")
+    @click.argument("letter", required=False)
+    @click.option("--all", "every", is_flag=True, help="every dead letter")
+    def replay(venue: str, letter: str | None, every: bool) -> None:
+        _one_or_all(letter, every)
+        if every:
+            count = _outbox().retry_dead(venue)
+            _audit(venue, "outbox.replay_all", count=count)
+            click.echo(f"{count} dead letters will be sent again")
+        elif _outbox().replay_dead(venue, letter):
+            _audit(venue, "outbox.replay", letter=letter)
+            click.echo("will be sent again")
+        else:
+            raise click.ClickException(f"no dead letter {letter} in {venue}")
+
+    @outbox.command("drop")
+    @click.argument("venue")
+    @click.argument("letter", required=False)
+    @click.option("--all", "every", is_flag=True, help="every dead letter")
+    def drop(venue: str, letter: str | None, every: bool) -> None:
+        _one_or_all(letter, every)
+        if every:
+            count = _outbox().drop_all_dead(venue)
+            _audit(venue, "outbox.drop_all", count=count)
+            click.echo(f"{count} dead letters dropped")
+        elif _outbox().drop_dead(venue, letter):
+            _audit(venue, "outbox.drop", letter=letter)
+            click.echo("dropped")
+        else:
+            raise click.ClickException(f"no dead letter {letter} in {venue}")

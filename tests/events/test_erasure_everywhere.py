@@ -1,0 +1,114 @@
+"""Deleting a shopper removes them from every store: one shopper (a member, with a verified phone) leaves
+data in every light app (coupons, queue, cinema, parking, activities, membership), in payments, the
+notification outbox, consent, the event log, presence and moments; the export before the erasure holds
+each app's part; after it, no key of the store names the shopper id or the phone's client id, in its
+name or in its value, and the next export is empty."""
+
+from __future__ import annotations
+
+import time
+
+from lightapps.parking.store import FindResult
+from portal.events.sim import Simulator
+from portal.notify.contacts import ContactStore
+from portal.notify.outbox import Outbox
+from portal.shopper import Shopper, shopper_token
+
+CLIENT = "s-erase-me-7f3a"
+PHONE = "dev-erase-me-91c2"
+
+
+def mentions(db, needles: tuple[str, ...]) -> list[str]:
+    """Every key whose name or value contains one of the needles (strings, hashes, lists, sets, sorted sets,
+    streams: all of them read whole)."""
+    found = []
+    for raw_key in db.scan_iter(count=1000):
+        key = raw_key.decode(errors="replace")
+        kind = db.type(raw_key).decode()
+        if kind == "string":
+            values = [db.get(raw_key) or b""]
+        elif kind == "hash":
+            values = [b"%s=%s" % kv for kv in db.hgetall(raw_key).items()]
+        elif kind == "list":
+            values = db.lrange(raw_key, 0, -1)
+        elif kind == "set":
+            values = list(db.smembers(raw_key))
+        elif kind == "zset":
+            values = db.zrange(raw_key, 0, -1)
+        elif kind == "stream":
+            values = [b"%s=%s" % kv for _id, fields in db.xrange(raw_key) for kv in fields.items()]
+        else:
+            values = []
+        text = key + " " + " ".join(v.decode(errors="replace") for v in values)
+        if any(n in text for n in needles):
+            found.append(key)
+    return found
+
+
+def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
+    with app.app_context():
+        stores = app.extensions["light_app_stores"]
+        now = time.time()
+        # membership: the shopper is a member
+        member = stores["membership"].bind("demo", "+8613800138777", CLIENT)[0]
+        # coupons: a claimed code
+        coupon = next(c for c in stores["coupons"].live_for_zone("demo", "kopi", now))
+        assert stores["coupons"].claim("demo", "kopi", coupon.id, CLIENT, now).status == "OK"
+        # queue: a ticket
+        assert stores["queue"].take("demo", "foodcourt", "A", 2, CLIENT).ok
+        # cinema: a booking (hold, then confirm)
+        cinema = stores["cinema"]
+        show = next(s for s in cinema.showtimes("demo", "cinema") if s.starts_at > now + 3600)
+        seat = sorted(show.layout.seats)[len(show.layout.seats) // 2]
+        held = cinema.hold("demo", show, CLIENT, [seat], 600)
+        assert held.status == "ok"
+        assert cinema.confirm("demo", held.token, CLIENT, "cinema").status == "ok"
+        # parking: a lookup in the operator's log and the answer kept for Me
+        parking = stores["parking"]
+        parking.log_lookup("demo", "garage", CLIENT, "platehash0123456789", "exact", 1)
+        parking.save_result("demo", CLIENT, "garage", FindResult("none"), "platehash0123456789")
+        # activities: joined one, followed a partner link
+        activities = stores["activities"]
+        item = next(a for a in activities.for_zone("demo", "atrium") if activities.join("demo", a.id, CLIENT).ok)
+        for link in activities.links_for_zone("demo", "atrium")[:1]:
+            activities.click("demo", link.id, CLIENT)
+        # payments: an order
+        order_id, _ = svc.payments.store.create("demo", "idem-erase-1", 600_000, {
+            "shopper": CLIENT, "amount": 4200, "currency": "CNY", "merchant": "cinema", "purpose": "cinema",
+            "return_url": "/v/demo/cinema?c=secret-token"})
+        # notifications: a number for SMS and a message not delivered yet; consent; the event log; presence
+        ContactStore(svc.db, svc.settings.phone_key).set_phone("demo", CLIENT, "+8613800138777", "en")
+        Outbox(svc.db).enqueue("demo", CLIENT, "queue.called", {"title_en": "Your table"}, "m-erase-1")
+        svc.consent.record("demo", CLIENT, location=True, marketing=True)
+        Simulator(svc, app.extensions["captive"].landing, "demo")._fix(PHONE, "kopi", now - 60)  # a position
+        svc.events.emit("demo", "landing", at=now - 50, device=PHONE, shopper=CLIENT, zone="kopi")
+        svc.events.emit("demo", "txn", at=now - 40, shopper=CLIENT, zone="pixel", app="membership",
+                        action="member_join", member=member.id)
+        svc.moments.ensure("demo", start="0")
+        svc.moments.tick("demo")
+        before = mentions(svc.db, (CLIENT, PHONE))
+    assert len(before) >= 25, before  # the shopper is all over the store
+    with app.app_context():
+        token = shopper_token(Shopper("demo", CLIENT, phone=PHONE, phone_verified=True))
+    data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
+    parts = data["apps"]
+    assert set(parts) >= {"membership", "coupons", "queue", "cinema", "parking", "activities", "payments"}
+    assert parts["membership"]["member"] == member.id
+    assert parts["coupons"]["codes"][0]["coupon"] == coupon.id
+    assert parts["queue"]["tickets"][0]["party"] == 2
+    assert parts["cinema"]["bookings"][0]["seats"] == [seat]
+    assert parts["parking"]["lookups"][0]["plate"] == "platehash0123456"
+    assert parts["activities"]["joined"][0]["activity"] == item.id
+    assert parts["payments"]["orders"][0]["order"] == order_id
+    assert data["consent"]["marketing"] is True
+    assert {e["kind"] for e in data["events"]} >= {"arrive", "zone_enter", "landing", "txn"}
+
+    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert mentions(svc.db, (CLIENT, PHONE)) == []
+    # The records others need stay, unlinked: the seat is still sold, the order still paid for the books.
+    assert cinema.show_bookings("demo", show.id)[0].client == ""
+    assert svc.payments.store.order("demo", order_id).shopper == ""
+    with app.app_context():
+        again = shopper_token(Shopper("demo", CLIENT, phone=PHONE, phone_verified=True))
+    data = client.get(f"/v/demo/my-data/export.json?c={again}").get_json()
+    assert data["events"] == [] and data["apps"] == {} and data["consent"] is None

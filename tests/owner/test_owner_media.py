@@ -1,0 +1,115 @@
+"""Owners' images (portal/media): only real images, metadata stripped, a few widths, within the venue's
+budget; uploaded only by who manages the zone; served cached; drawn lazily with srcset."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from portal.media.images import MAX_PIXELS, WIDTHS, MediaError, renditions
+from portal.media.store import MediaKeys, MediaStore, OverBudget
+
+LIMIT = 8 * 2**20
+URL = "/console/owner/demo/zone/kopi/media"
+
+
+def photo(width: int = 1500, height: int = 1000, fmt: str = "JPEG", gps: bool = True) -> bytes:
+    image = Image.new("RGB", (width, height), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"  # camera maker
+    if gps:
+        exif[0x8825] = {1: "N", 2: (31.0, 14.0, 0.0)}  # GPS IFD
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A PNG whose header claims width x height pixels, with almost no data: never decoded."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + \
+        chunk(b"IEND", b"")
+
+
+def test_renditions_are_resized_and_carry_no_metadata():
+    out = renditions(photo(), LIMIT)
+    webp = [r for r in out if r.fmt == "webp"]
+    assert [r.width for r in webp] == list(WIDTHS) and all(r.height == round(r.width * 2 / 3) for r in webp)
+    assert [r.width for r in out if r.fmt == "jpg"] == [640]
+    for r in out:
+        with Image.open(io.BytesIO(r.data)) as image:
+            assert not image.getexif() and "icc_profile" not in image.info and "exif" not in image.info
+    small = renditions(photo(200, 100, fmt="PNG"), LIMIT)  # never upscaled
+    assert {(r.width, r.fmt) for r in small} == {(200, "webp"), (200, "jpg")}
+
+
+@pytest.mark.parametrize(("data", "status"), [
+    (b"", 400),
+    (b"hello, not an image", 415),
+    (b"GIF89a" + b"\0" * 100, 415),  # not a format we take
+    (photo()[:2000], 415),  # truncated
+    (bomb_png(), 413),  # a decompression bomb, refused from its header
+    (b"\xff" * (LIMIT + 1), 413),
+])
+def test_bad_files_are_refused(data, status):
+    with pytest.raises(MediaError) as refused:
+        renditions(data, LIMIT)
+    assert refused.value.status == status
+    assert MAX_PIXELS < 30_000 * 30_000
+
+
+def test_budget_and_replacement_keep_the_count_right(db):
+    images = renditions(photo(), LIMIT)
+    size = sum(len(r.data) for r in images)
+    store = MediaStore(db, budget_bytes=size + 10)
+    venue = "mediatest"
+    first = store.put(venue, "z1", "dish", "m1", b"one", images)
+    assert store.used(venue) == size and store.rendition(venue, first.id, "320.webp")
+    with pytest.raises(OverBudget):
+        store.put(venue, "z1", "dish", "m2", b"two", images)
+    assert store.get(venue, "z1", "dish", "m2") is None and store.used(venue) == size
+    second = store.put(venue, "z1", "dish", "m1", b"one-new", images)  # replaces: fits again
+    assert second.id != first.id and not db.exists(MediaKeys(venue).image(first.id))
+    assert store.used(venue) == size
+    assert store.remove(venue, "z1", "dish", "m1") and store.used(venue) == 0
+    assert not db.exists(MediaKeys(venue).image(second.id))
+
+
+def test_who_may_upload_and_bad_uploads_store_nothing(client, console, svc):
+    def upload(data: bytes, **form):
+        fields = {"csrf_token": console.csrf(), "kind": "shop", "ref": "kopi", **form}
+        fields["image"] = (io.BytesIO(data), "x.jpg")
+        return client.post(URL, data=fields, content_type="multipart/form-data")
+
+    used = MediaStore(svc.db, 1).used("demo")
+    resp = client.post(URL, data={"kind": "shop", "ref": "kopi"})
+    assert resp.status_code in (302, 400)  # logged out: to the login page (or refused for want of CSRF)
+    console.login("books")  # another owner
+    assert upload(photo()).status_code == 403
+    console.logout()
+    console.login("kopi")
+    for data, form, status in ((b"not an image", {}, 415), (bomb_png(), {}, 413), (photo(), {"kind": "x"}, 400),
+                               (photo(), {"ref": "../etc"}, 400), (photo(), {"ref": "books"}, 404)):
+        assert upload(data, **form).status_code == status, form
+    assert MediaStore(svc.db, 1).used("demo") == used
+    assert upload(photo()).status_code == 303
+    picture = MediaStore(svc.db, 1).get("demo", "kopi", "shop", "kopi")
+    assert picture is not None and MediaStore(svc.db, 1).used("demo") > used
+
+    served = client.get(f"/media/demo/{picture.id}/640.webp")
+    assert served.status_code == 200 and served.mimetype == "image/webp"
+    assert "immutable" in served.headers["Cache-Control"]
+    again = client.get(f"/media/demo/{picture.id}/640.webp", headers={"If-None-Match": served.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get(f"/media/demo/{picture.id}/641.webp").status_code == 404
+    assert client.get(f"/media/demo/{picture.id}/640.png").status_code == 404
+
+    page = client.get("/v/demo/shop/kopi?lang=en").get_data(as_text=True)
+    assert 'type="image/webp"' in page and " 320w" in page and 'loading="lazy"' in page
+    assert f"/media/demo/{picture.id}/640.jpg" in page

@@ -1,0 +1,83 @@
+"""Restaurant pre-orders paid online through the shopper's pages, the real SDK and the sandbox: saved ->
+the payment page -> paid (shown on the shopper's page and the owner's); a paid pre-order cannot be changed;
+giving up the number refunds it; a payment for a pre-order that was replaced meanwhile is refunded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from lightapps.queue.store import QueueStore
+from portal.apps.registry import get as get_app
+
+VENUE, ZONE = "demo", "jade"
+BASE = f"/v/{VENUE}/queue/{ZONE}"
+
+
+@pytest.fixture
+def restaurant(pay_mall):
+    """The demo mall (no samples) with the queue and its demo menu at Jade Tea House, paying through the
+    sandbox, and a shopper holding a number there: (app, client, token)."""
+    from lightapps.queue import demo
+
+    app, venue_map = pay_mall
+    svc = app.extensions["mallportal"]
+    svc.zone_apps.set(VENUE, ZONE, "queue", get_app("queue").default_config())
+    demo.seed(svc, venue_map)
+    client = app.test_client()
+    page = client.get(BASE).get_data(as_text=True)
+    client.delete_cookie("mp_c")
+    token = re.search(r'name="c" value="([^"]+)"', page).group(1)
+    assert client.post(f"{BASE}/take", data={"party": "2", "c": token}).status_code == 303
+    return app, client, token
+
+
+def preorder(client, token, **qty):
+    return client.post(f"{BASE}/preorder", data={"for": "ticket", "c": token, **qty})
+
+
+def approve(sandbox, portal_url, pay, order_id):
+    pay.start(VENUE, order_id, "alipay", "qr", "203.0.113.4", portal_url, "http://back.example/")
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=60).status_code == 200
+
+
+def order_of(answer) -> str:
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+    return re.search(r"/pay/(MP[0-9A-F]{24})", answer.headers["Location"]).group(1)
+
+
+def test_a_preorder_is_paid_online_then_fixed_and_refunded_when_given_up(restaurant, pay, pay_portal, sandbox):
+    app, client, token = restaurant
+    form = client.get(f"{BASE}/preorder?c={token}&lang=en").get_data(as_text=True)
+    assert 'id="save-preorder"' in form and "pay online" in form
+    order_id = order_of(preorder(client, token, qty_m1="2", qty_m4="1"))
+    order = pay.order(VENUE, order_id)
+    assert order.amount == 8200 and order.merchant == ZONE and order.purpose == "preorder"
+    page = client.get(f"{BASE}?c={token}&lang=en").get_data(as_text=True)
+    assert "¥82.00" in page and "not paid yet" in page
+    approve(sandbox, pay_portal[1], pay, order_id)
+    assert pay.order(VENUE, order_id).status == "paid"
+    page = client.get(f"{BASE}?c={token}&lang=zh").get_data(as_text=True)
+    assert "已在线支付" in page and "¥82.00" in page
+    assert sandbox[0].notify(sandbox[0].trade("alipay", order_id)) == 200  # replayed: still one payment
+    assert len(pay.store.ledger(VENUE, ZONE)) == 1
+    before = QueueStore(pay.store.db).my_ticket(VENUE, ZONE, pay.order(VENUE, order_id).shopper)["preorder"]
+    assert preorder(client, token, qty_m1="5").status_code == 409  # paid: fixed
+    ticket = QueueStore(pay.store.db).my_ticket(VENUE, ZONE, pay.order(VENUE, order_id).shopper)
+    assert ticket["preorder"] == before
+    assert client.post(f"{BASE}/cancel", data={"ticket": ticket["id"], "c": token}).status_code == 303
+    assert pay.order(VENUE, order_id).status == "refunded"
+    assert sandbox[0].trade("alipay", order_id).refunded == 8200
+
+
+def test_paying_for_a_replaced_preorder_is_refunded(restaurant, pay, pay_portal, sandbox):
+    app, client, token = restaurant
+    first = order_of(preorder(client, token, qty_m1="1"))
+    second = order_of(preorder(client, token, qty_m1="3"))  # changed before paying: a new order
+    approve(sandbox, pay_portal[1], pay, first)
+    assert pay.order(VENUE, first).status == "refunded"  # not what the ticket holds now
+    approve(sandbox, pay_portal[1], pay, second)
+    assert pay.order(VENUE, second).status == "paid"
+    assert preorder(client, token, qty_m1="x").status_code == 400

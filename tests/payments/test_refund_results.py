@@ -1,0 +1,128 @@
+"""Refund results through the real SDKs against the sandbox: a refund WeChat Pay accepts as PROCESSING is booked
+only when its REFUND.SUCCESS callback (AES-GCM resource) or a refund query says so, once however often the
+callback comes; Alipay's refund notification (out_biz_no, refund_fee) is verified and changes nothing twice;
+forged or unknown refund callbacks are refused; a refund the provider did not answer is sent again by the
+sweep under the same number; the order page shows each refund's state."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+
+from portal.paysandbox.app import Refund
+
+VENUE = "demo"
+
+
+@pytest.fixture
+def refunds_answer(sandbox):
+    """Set how the sandbox answers refunds for one test (back to "success" afterwards)."""
+    box = sandbox[0]
+
+    def mode(value: str) -> None:
+        box.refund_mode = value
+
+    yield mode
+    box.refund_mode = "success"
+
+
+def paid_order(pay, pay_portal, sandbox, provider="wechat", amount=6000):
+    order = pay.create(VENUE, merchant="kopi", shopper="anon-r", amount=amount, purpose="refund-test", ref="x",
+                       description="Refund test", idem=f"refund:{time.time_ns()}")
+    pay.start(VENUE, order.id, provider, "native" if provider == "wechat" else "qr", "203.0.113.6", pay_portal[1],
+              "http://back.example/")
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/{provider}/{order.id}/approve", timeout=60).status_code == 200
+    assert pay.order(VENUE, order.id).status == "paid"
+    return order
+
+
+def refunds_in_ledger(pay, order_id):
+    return [e.amount for e in pay.store.ledger(VENUE) if e.kind == "refund" and e.order == order_id]
+
+
+def test_a_processing_refund_is_booked_by_its_callback_once(pay, pay_portal, sandbox, refunds_answer, token_for):
+    box, sandbox_url = sandbox
+    refunds_answer("processing")
+    order = paid_order(pay, pay_portal, sandbox)
+    assert pay.refund(VENUE, order.id, 2000, "one item", refund_no=order.id + "P") == "processing"
+    waiting = pay.order(VENUE, order.id)
+    assert waiting.status == "paid" and waiting.refund_pending == 2000 and refunds_in_ledger(pay, order.id) == []
+    client, token = pay_portal[0].test_client(), token_for(pay_portal[0], VENUE, "anon-r")
+    page = client.get(f"/v/{VENUE}/pay/{order.id}?c={token}&lang=en&stay=1").get_data(as_text=True)
+    assert "Refund ¥20.00: in progress" in page
+    url = f"{sandbox_url}/sandbox/refund/wechat/{order.id}/{order.id}P/notify"
+    for _ in range(3):  # the refund completes, and its callback is sent three times
+        assert requests.post(url, timeout=60).json()["status"] == 200
+    done = pay.order(VENUE, order.id)
+    assert done.status == "partially_refunded" and done.refunded == 2000 and done.refund_pending == 0
+    assert refunds_in_ledger(pay, order.id) == [2000]
+    page = client.get(f"/v/{VENUE}/pay/{order.id}?c={token}&lang=zh&stay=1").get_data(as_text=True)
+    assert "退款 ¥20.00" in page and "已退回" in page
+
+
+def test_alipay_refund_notification_is_verified_and_idempotent(pay, pay_portal, sandbox):
+    box, _url = sandbox
+    order = paid_order(pay, pay_portal, sandbox, provider="alipay")
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "A") == "done"
+    trade = box.trade("alipay", order.id)
+    for _ in range(2):
+        assert box.notify_refund(trade, trade.refunds[0]) == 200
+        assert trade.notifications[-1]["answer"] == "success"
+    assert refunds_in_ledger(pay, order.id) == [6000] and pay.order(VENUE, order.id).status == "refunded"
+
+
+def test_forged_and_unknown_refund_callbacks_are_refused(pay, pay_portal, sandbox, refunds_answer):
+    box, _url = sandbox
+    portal_url = pay_portal[1]
+    refunds_answer("processing")
+    order = paid_order(pay, pay_portal, sandbox)
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "F") == "processing"
+    trade = box.trade("wechat", order.id)
+    headers, body = box.refund_notification(trade, trade.refunds[0])
+    forged = body.replace(b'"REFUND.SUCCESS"', b'"REFUND.SUCCESS" ')
+    answer = requests.post(f"{portal_url}/pay/notify/wechat/{VENUE}", data=forged, headers=headers, timeout=60)
+    assert answer.status_code == 500 and answer.json()["code"] == "FAIL"
+    # Genuinely signed, but for a refund this portal never asked for: not acknowledged.
+    stray = Refund("STRAYREFUND1", 100, time.time() * 1000, "50stray")
+    assert box.notify_refund(trade, stray) == 500
+    assert pay.order(VENUE, order.id).refund_pending == 6000 and refunds_in_ledger(pay, order.id) == []
+
+    alipay_order = paid_order(pay, pay_portal, sandbox, provider="alipay")
+    assert pay.refund(VENUE, alipay_order.id, 1000, "part", refund_no=alipay_order.id + "Q") == "done"
+    ali = box.trade("alipay", alipay_order.id)
+    headers, body = box.refund_notification(ali, ali.refunds[0])
+    form = dict(parse_qsl(body.decode()))
+    form["out_biz_no"] = order.id + "F"  # points at the WeChat refund still processing: same signature
+    answer = requests.post(f"{portal_url}/pay/notify/alipay/{VENUE}", data=form, timeout=60)
+    assert answer.text != "success"
+    assert pay.store.refund_record(VENUE, order.id + "F")["status"] == "processing"
+
+
+def test_a_refund_the_provider_did_not_answer_is_retried_by_the_sweep(pay, pay_portal, sandbox, refunds_answer,
+                                                                      monkeypatch):
+    box, _url = sandbox
+    order = paid_order(pay, pay_portal, sandbox, provider="alipay")
+    wechat_order = paid_order(pay, pay_portal, sandbox)
+    refunds_answer("down")
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "D") == "pending"
+    assert pay.refund(VENUE, wechat_order.id, 6000, "all", refund_no=wechat_order.id + "D") == "pending"
+    assert pay.store.refund_record(VENUE, order.id + "D")["status"] == "pending"
+    pay.sweep(VENUE)  # too soon (and still down): nothing changes
+    assert pay.order(VENUE, order.id).status == "paid"
+    refunds_answer("processing")
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + 120_000)
+    pay.sweep(VENUE)
+    assert pay.order(VENUE, order.id).status == "refunded"  # Alipay answers at once
+    assert pay.store.refund_record(VENUE, wechat_order.id + "D")["status"] == "processing"
+    # WeChat finishes it without a callback reaching us: the next sweep asks (refund query).
+    box.trade("wechat", wechat_order.id).refunds[0].status = "SUCCESS"
+    pay.sweep(VENUE)
+    pay.sweep(VENUE)
+    assert pay.order(VENUE, wechat_order.id).status == "refunded"
+    for provider, o in (("alipay", order), ("wechat", wechat_order)):
+        assert [r.no for r in box.trade(provider, o.id).refunds] == [o.id + "D"]
+        assert refunds_in_ledger(pay, o.id) == [6000]
+    assert pay.store.open_refunds(VENUE, int(time.time() * 1000) + 10**9) == []
