@@ -38,6 +38,7 @@ from lightapps.games.rules import (
     new_code,
     prizes_from_json,
 )
+from portal.apps.erasure import glob_escape, keys_matching
 
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
@@ -391,7 +392,8 @@ class GameStore:
                             "state": v.state, "won_at": v.won_at} for v, g in wallet]}
 
     def forget_shopper(self, venue: str, client: str) -> int:
-        """The shopper's wallet goes; the vouchers stay for the owners' counts, with no shopper in them."""
+        """The shopper's wallet and play counts go; the vouchers stay for the owners' counts, with no shopper
+        in them."""
         keys = GameKeys(venue)
         codes = [c.decode() for c in self.db.zrange(keys.wallet(client), 0, -1)]
         pipe = self.db.pipeline(transaction=True)
@@ -399,6 +401,8 @@ class GameStore:
             pipe.hset(keys.voucher(code), "client", "")
         pipe.delete(keys.wallet(client))
         pipe.execute()
+        for plays in keys_matching(self.db, keys.player("*", glob_escape(client))):  # the per-game play counts
+            self.db.delete(plays)
         return len(codes)
 
     # ---- demo ---------------------------------------------------------------------------------

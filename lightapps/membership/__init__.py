@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from lightapps.membership.benefits import register as register_benefits
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, SmsCodeSender
 from lightapps.membership.store import MemberStore
@@ -22,6 +23,8 @@ def _init_app(flask_app) -> None:
         flask_app.extensions[EXTENSION] = SmsCodeSender(keep_codes=flask_app.extensions["mallportal"].settings.demo)
     register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
     provide_grant(flask_app, "points", flask_app.extensions[STORES][APP.name].grant_points)  # e.g. a game's prize
+    # points to redeem and payment agreements, for other apps (portal/apps/members.py)
+    register_benefits(flask_app, flask_app.extensions[STORES][APP.name])
 
 
 APP = LightApp(

@@ -4,12 +4,18 @@
     {"events": [{"type": "bay", "bay": "G-A01", "status": "occupied", "ts": 1714550400},
                 {"type": "plate", "bay": "G-A01", "plate": "SG 1234-A", "ts": 1714550405},
                 {"type": "exit", "plate": "SG1234A", "ts": "2025-05-01T12:00:00+08:00"}]}
-    -> 200 {"accepted": 3, "applied": 3, "results": ["applied", "applied", "applied"]}
+    -> 200 {"accepted": 3, "applied": 3, "results": ["applied", "applied", "applied"],
+            "exits": [{"index": 2, "outcome": "cleared", "due_fen": 0}]}
     -> 4xx {"error": "...", "field": "events[1].plate"}: nothing of the batch is stored.
 
 Events are applied in order, in one atomic step. Idempotent: a repeated event is "duplicate"; an event
 older than what is already known for its bay (status) or plate (plate/exit) is "stale" and changes
 nothing; an exit for a plate not parked is "unknown". Plate data lasts until the exit event or 24 h.
+An entry event (the barrier on the way in) starts the stay the fee is counted from (without one, the
+first sighting at a bay does). Each exit that ends a stay is settled once (`exits`, lightapps/parking/
+fees.py): "cleared" (paid, within the grace time, or nothing due), "charged" / "charging" (a member's
+payment agreement: charged after the car left), or "owed" (recorded for the car park office); the bay the
+car was seen at is freed.
 
     GET /api/v1/venues/<venue>/parking/availability   (same token)
     -> {"zones": {"garage": [{"level": 0, "name": "G", "total": 95, "free": 37, "occupied": 58}]}}"""
@@ -23,6 +29,7 @@ from flask import Blueprint, jsonify
 
 from lightapps.parking.common import level_name, parking_store, plate_hasher
 from lightapps.parking.events import EventError, parse_batch
+from lightapps.parking.fees import settle_exit
 from portal.api import json_body, require_venue_source
 from portal.apps.views import venue_or_404
 from portal.errors import ApiError
@@ -44,9 +51,16 @@ def post_events(venue: str):
         raise ApiError(422, exc.message if exc.field == "$" else f"{exc.field} {exc.message}", exc.field) from None
     try:
         results = store.apply_events(venue, events, now)
+        exits = []
+        for index, (event, result) in enumerate(zip(events, results, strict=True)):
+            if event.kind == "exit" and result == "applied":
+                settled = settle_exit(venue, event.plate_hash, event.ts_ms)
+                if settled is not None:
+                    exits.append({"index": index, "outcome": settled.outcome, "due_fen": settled.due})
     except redis.RedisError:
         raise ApiError(503, "the parking store is unavailable; retry later") from None
-    return jsonify({"accepted": len(events), "applied": results.count("applied"), "results": results})
+    return jsonify({"accepted": len(events), "applied": results.count("applied"), "results": results,
+                    "exits": exits})
 
 
 @api_bp.get("/availability")

@@ -3,6 +3,7 @@
     {"events": [
       {"type": "bay",   "bay": "G-A01", "status": "occupied" | "free",  "ts": 1714550400},
       {"type": "plate", "bay": "G-A01", "plate": "粤B 12345",            "ts": "2025-05-01T10:00:00+08:00"},
+      {"type": "entry", "plate": "SG1234A",                              "ts": 1714550000},
       {"type": "exit",  "plate": "SG1234A",                              "ts": 1714557600.5}
     ]}
 
@@ -21,7 +22,7 @@ from lightapps.parking.store import DAY_MS, Bay, Event
 
 MAX_EVENTS = 500
 STATUSES = ("occupied", "free")
-KINDS = ("bay", "plate", "exit")
+KINDS = ("bay", "plate", "entry", "exit")
 
 
 class EventError(InputError):
@@ -98,7 +99,7 @@ def parse_batch(payload: object, *, venue: str, bays: dict[str, Bay], hasher: pl
             bay = _bay(item.get("bay"), f"{where}.bay", bays)
             text, digest = _plate(item.get("plate"), f"{where}.plate", hasher, venue)
             out.append(Event("plate", ts_ms, bay=bay, plate_hash=digest, plate_text=text))
-        else:
+        else:  # entry or exit: the barrier read the plate
             _text, digest = _plate(item.get("plate"), f"{where}.plate", hasher, venue)
-            out.append(Event("exit", ts_ms, plate_hash=digest))
+            out.append(Event(kind, ts_ms, plate_hash=digest))
     return out

@@ -41,6 +41,7 @@ DAY_MS = 24 * 3600 * 1000
 TOMBSTONE_MS = 15 * 60 * 1000
 LOG_KEEP = 5000
 RESULT_TTL_S = 600
+STAY_KEEP_MS = 30 * DAY_MS  # a stay (keyed hash, times, money) is kept 30 days after its last change
 
 
 class ParkingKeys(VenueKeys):
@@ -83,6 +84,21 @@ class ParkingKeys(VenueKeys):
     def last_result(self, client: str) -> str:
         return self.key("parking", "last", client)
 
+    def stay(self, h: str) -> str:
+        """HASH the plate's stay: entry_ms, zone, status, exit_ms, paid_fen, paid_until_ms, outcome..."""
+        return self.key("parking", "stay", h)
+
+    def fee_session(self, session_id: str) -> str:
+        return self.key("parking", "fee", session_id)
+
+    def autopay(self, h: str) -> str:
+        """STRING the shopper (client id) whose payment agreement pays this plate's fees after it leaves."""
+        return self.key("parking", "autopay", h)
+
+    def owed(self) -> str:
+        """ZSET stay id -> exit ms: exits without payment or agreement (the office collects them)."""
+        return self.key("parking", "owed")
+
 
 @dataclass(frozen=True)
 class Bay:
@@ -112,6 +128,30 @@ class Event:
     status: str = ""
     plate_hash: str = ""
     plate_text: str = ""
+
+
+@dataclass(frozen=True)
+class Stay:
+    """One visit of a plate: from its entry (or first sighting at a bay) to its exit, and what was paid."""
+
+    plate_hash: str
+    entry_ms: int
+    zone: str
+    status: str  # in | exited | cleared | owed | charging
+    exit_ms: int = 0
+    paid_fen: int = 0
+    paid_until_ms: int = 0
+    total_fen: int = 0  # what the stay cost, decided at the exit
+    outcome: str = ""
+    order: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.plate_hash[:20]}.{self.entry_ms}"
+
+    @property
+    def owed_fen(self) -> int:
+        return max(0, self.total_fen - self.paid_fen) if self.status in ("owed", "charging") else 0
 
 
 @dataclass(frozen=True)
@@ -147,13 +187,18 @@ class LevelCount:
         return self.total - self.free - self.occupied
 
 
-# One batch of events, atomically. KEYS[1] state, [2] state_ts, [3] at, [4] at_exp, [5] live, then four
-# keys per event: free set and occupied set of its bay's level, the plate hash, the plate's tombstone
-# (KEYS[1] stands in where an event has no such key; it is not touched then).
-# ARGV: now_ms, day_ms, tombstone_ms, events JSON [{k, b, s, h, x, t}]. Returns one result per event:
-# applied | duplicate | stale | unknown. Nothing here can fail half-way: the input is validated first.
+# One batch of events, atomically. KEYS[1] state, [2] state_ts, [3] at, [4] at_exp, [5] live, then five
+# keys per event: free set and occupied set of its bay's level (an exit: of the bay the plate was seen at),
+# the plate hash, the plate's tombstone, the plate's stay (KEYS[1] stands in where an event has no such
+# key; it is not touched then).
+# ARGV: now_ms, day_ms, tombstone_ms, events JSON [{k, b, s, h, x, t, z}], stay keep ms. Returns one
+# result per event: applied | duplicate | stale | unknown. Nothing here can fail half-way: the input is
+# validated first. Stays (what the fee is computed from): an entry event starts one; a plate seen at a
+# bay starts one when the car park reports no entries; the exit ends it ("exited": the fee is settled
+# next, by ParkingStore.settle_exit) and frees the bay the car was seen at.
 EVENTS_LUA = """
 local now, day, tomb_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local stay_keep = tonumber(ARGV[5])
 local events = cjson.decode(ARGV[4])
 local state, state_ts, at, at_exp, live = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
@@ -189,15 +234,31 @@ local function set_status(base, bay, status, t)
   return 'applied'
 end
 
+local function new_stay(stay, t, zone)
+  redis.call('DEL', stay)
+  redis.call('HSET', stay, 'entry_ms', t, 'status', 'in', 'paid_fen', 0, 'paid_until_ms', 0, 'zone', zone)
+  redis.call('PEXPIRE', stay, stay_keep)
+end
+
 local max_exp = 0
 local results = {}
 for i, e in ipairs(events) do
-  local base = 5 + (i - 1) * 4
-  local plate, gone = KEYS[base + 3], KEYS[base + 4]
+  local base = 5 + (i - 1) * 5
+  local plate, gone, stay = KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]
   local t = e.t
   local result
   if e.k == 'bay' then
     result = set_status(base, e.b, e.s, t)
+  elseif e.k == 'entry' then
+    local s = redis.call('HMGET', stay, 'entry_ms', 'status', 'exit_ms')
+    if s[1] and tonumber(s[1]) == t then
+      result = 'duplicate'
+    elseif (s[2] == 'in' and t < tonumber(s[1])) or (s[3] and t <= tonumber(s[3])) then
+      result = 'stale'
+    else
+      new_stay(stay, t, '')
+      result = 'applied'
+    end
   elseif e.k == 'plate' then
     local tomb = tonumber(redis.call('GET', gone) or '-1')
     local cur = redis.call('HMGET', plate, 'bay', 'ts')
@@ -219,6 +280,12 @@ for i, e in ipairs(events) do
       redis.call('ZADD', live, exp, e.h)
       if exp > max_exp then max_exp = exp end
       set_status(base, e.b, 'occupied', t)
+      local s = redis.call('HMGET', stay, 'status', 'exit_ms')
+      if not s[1] or (s[1] ~= 'in' and tonumber(s[2] or '0') < t) then
+        new_stay(stay, t, e.z)
+      elseif s[1] == 'in' then
+        redis.call('HSET', stay, 'zone', e.z)
+      end
       result = 'applied'
     end
   else -- exit
@@ -230,10 +297,17 @@ for i, e in ipairs(events) do
       result = 'duplicate'
     else
       if cur[1] then unlink(cur[1], e.h) end
+      if cur[1] and cur[1] == e.b then set_status(base, e.b, 'free', t) end  -- the car has left its bay
       redis.call('DEL', plate)
       redis.call('ZREM', live, e.h)
       redis.call('SET', gone, t, 'PX', tomb_ms)
       if cur[1] then result = 'applied' else result = 'unknown' end
+      local s = redis.call('HMGET', stay, 'status', 'entry_ms')
+      if s[1] == 'in' and tonumber(s[2]) <= t then
+        redis.call('HSET', stay, 'status', 'exited', 'exit_ms', t)
+        redis.call('PEXPIRE', stay, stay_keep)
+        result = 'applied'
+      end
     end
   end
   results[i] = result
@@ -248,12 +322,44 @@ end
 return results
 """
 
+# Money paid towards a stay (on foot, or charged after it left): once per order.
+# KEYS[1] stay, KEYS[2] owed zset. ARGV: entry ms the order was for, order id, fen, paid-until ms, keep ms.
+# Returns 'OK' | 'DUP' (this order was credited before) | 'GONE' (another stay now: refund it).
+CREDIT_LUA = """
+local s = redis.call('HMGET', KEYS[1], 'entry_ms', 'status', 'total_fen', 'paid_fen')
+if not s[1] or s[1] ~= ARGV[1] then return 'GONE' end
+if redis.call('HSETNX', KEYS[1], 'o:' .. ARGV[2], ARGV[3]) == 0 then return 'DUP' end
+local paid = redis.call('HINCRBY', KEYS[1], 'paid_fen', tonumber(ARGV[3]))
+local until_ms = tonumber(redis.call('HGET', KEYS[1], 'paid_until_ms') or '0')
+if tonumber(ARGV[4]) > until_ms then redis.call('HSET', KEYS[1], 'paid_until_ms', ARGV[4]) end
+if (s[2] == 'owed' or s[2] == 'charging') and paid >= tonumber(s[3] or '0') then
+  redis.call('HSET', KEYS[1], 'status', 'cleared', 'outcome', s[2] == 'owed' and 'paid_later' or 'charged')
+  redis.call('ZREM', KEYS[2], s[1])
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+return 'OK'
+"""
+
+# The fee of a stay that has exited, decided once. KEYS[1] stay, KEYS[2] owed zset. ARGV: exit ms,
+# outcome (cleared | owed | charging), total fen the stay cost, order id ('' = none), the stay's id.
+# Returns 1 when this call decided it, 0 when it was decided before (or the stay is another one now).
+SETTLE_EXIT_LUA = """
+local s = redis.call('HMGET', KEYS[1], 'status', 'exit_ms')
+if s[1] ~= 'exited' or s[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'total_fen', ARGV[3], 'order', ARGV[4], 'outcome', ARGV[2])
+if ARGV[2] ~= 'cleared' then redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[5]) end
+return 1
+"""
+
+
 # Fixed-window lookup limits. KEYS[1] the shopper's counter, KEYS[2] the client IP's.
 # ARGV: shopper limit, IP limit, window ms. Returns {allowed 1/0, ms until the window ends}.
 class ParkingStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self._events = db.register_script(EVENTS_LUA)
+        self._credit = db.register_script(CREDIT_LUA)
+        self._settle_exit = db.register_script(SETTLE_EXIT_LUA)
 
     # ---- bays ---------------------------------------------------------------------------------
 
@@ -326,21 +432,85 @@ class ParkingStore:
         keys = ParkingKeys(venue)
         now_ms = int((time.time() if now is None else now) * 1000)
         key_list = [keys.state(), keys.state_ts(), keys.at(), keys.at_exp(), keys.live()]
+        exits = [e.plate_hash for e in events if e.kind == "exit"]
+        bays = self.bays(venue) if exits else {}
+        pipe = self.db.pipeline(transaction=False)
+        for h in exits:
+            pipe.hget(keys.plate(h), "bay")
+        # The bay each exiting car was seen at (the script frees it only if the plate is still linked there).
+        seen_at = dict(zip(exits, [bays.get(_text(b)) for b in pipe.execute()], strict=True)) if exits else {}
         payload = []
         for event in events:
             spare = keys.state()
-            if event.bay is not None:
-                key_list += [keys.free(event.bay.zone, event.bay.level), keys.occupied(event.bay.zone, event.bay.level)]
+            if event.kind == "plate" and event.bay is not None:
+                seen_at[event.plate_hash] = event.bay  # seen in this batch, before its exit
+            bay = event.bay if event.kind != "exit" else seen_at.get(event.plate_hash)
+            if bay is not None:
+                key_list += [keys.free(bay.zone, bay.level), keys.occupied(bay.zone, bay.level)]
             else:
                 key_list += [spare, spare]
             if event.plate_hash:
-                key_list += [keys.plate(event.plate_hash), keys.gone(event.plate_hash)]
+                key_list += [keys.plate(event.plate_hash), keys.gone(event.plate_hash), keys.stay(event.plate_hash)]
             else:
-                key_list += [spare, spare]
-            payload.append({"k": event.kind, "t": event.ts_ms, "b": event.bay.id if event.bay else "",
+                key_list += [spare, spare, spare]
+            payload.append({"k": event.kind, "t": event.ts_ms, "b": bay.id if bay else "", "z": bay.zone if bay else "",
                             "s": event.status, "h": event.plate_hash, "x": event.plate_text})
-        results = self._events(keys=key_list, args=[now_ms, DAY_MS, TOMBSTONE_MS, json.dumps(payload)])
-        return [r.decode() if isinstance(r, bytes) else str(r) for r in results]
+        results = self._events(keys=key_list, args=[now_ms, DAY_MS, TOMBSTONE_MS, json.dumps(payload), STAY_KEEP_MS])
+        return [_text(r) for r in results]
+
+    # ---- stays and fees -------------------------------------------------------------------------
+
+    def stay(self, venue: str, h: str) -> Stay | None:
+        raw = {_text(k): _text(v) for k, v in self.db.hgetall(ParkingKeys(venue).stay(h)).items()}
+        if "entry_ms" not in raw:
+            return None
+        return Stay(h, int(raw["entry_ms"]), raw.get("zone", ""), raw.get("status", "in"),
+                    int(raw.get("exit_ms") or 0), int(raw.get("paid_fen") or 0), int(raw.get("paid_until_ms") or 0),
+                    int(raw.get("total_fen") or 0), raw.get("outcome", ""), raw.get("order", ""))
+
+    def credit(self, venue: str, h: str, entry_ms: int, order_id: str, fen: int, paid_until_ms: int) -> str:
+        """Book `fen` paid for the stay that began at `entry_ms`: "ok", "dup" or "gone" (see CREDIT_LUA)."""
+        keys = ParkingKeys(venue)
+        return _text(self._credit(keys=[keys.stay(h), keys.owed()],
+                                  args=[entry_ms, order_id, int(fen), int(paid_until_ms), STAY_KEEP_MS])).lower()
+
+    def settle_exit(self, venue: str, stay: Stay, outcome: str, total_fen: int, order_id: str = "") -> bool:
+        """Record once what an exited stay came to; False if it was settled before."""
+        keys = ParkingKeys(venue)
+        return bool(self._settle_exit(keys=[keys.stay(stay.plate_hash), keys.owed()],
+                                      args=[stay.exit_ms, outcome, int(total_fen), order_id, stay.id]))
+
+    def owed(self, venue: str, limit: int = 100) -> list[tuple[str, int]]:
+        """(stay id, exit ms) of exits still owed, newest first."""
+        rows = self.db.zrevrange(ParkingKeys(venue).owed(), 0, limit - 1, withscores=True)
+        return [(_text(member), int(score)) for member, score in rows]
+
+    def save_fee_session(self, venue: str, client: str, zone: str, h: str, entry_ms: int) -> str:
+        """A plate typed on the fee page, kept 10 minutes for the page the POST redirects to (the plate's
+        keyed hash and the stay's entry, never the plate)."""
+        session_id = secrets.token_urlsafe(12)
+        data = {"client": client, "zone": zone, "h": h, "entry_ms": entry_ms, "verified": False}
+        self.db.set(ParkingKeys(venue).fee_session(session_id), json.dumps(data), ex=RESULT_TTL_S)
+        return session_id
+
+    def load_fee_session(self, venue: str, client: str, session_id: str) -> dict | None:
+        raw = self.db.get(ParkingKeys(venue).fee_session(session_id))
+        data = json.loads(raw) if raw else None
+        return data if data and data["client"] == client else None
+
+    def verify_fee_session(self, venue: str, session_id: str) -> None:
+        key = ParkingKeys(venue).fee_session(session_id)
+        raw = self.db.get(key)
+        if raw is not None:
+            self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True)
+
+    def set_autopay(self, venue: str, h: str, client: str, ttl_s: int = 365 * 86400) -> None:
+        """This plate's fees are charged after it leaves to the agreement of this shopper (a member)."""
+        self.db.set(ParkingKeys(venue).autopay(h), client, ex=ttl_s)
+
+    def autopay_client(self, venue: str, h: str) -> str | None:
+        raw = self.db.get(ParkingKeys(venue).autopay(h))
+        return _text(raw) if raw else None
 
     # ---- lookups --------------------------------------------------------------------------------
 
@@ -454,14 +624,28 @@ class ParkingStore:
         out: dict = {"lookups": lookups} if lookups else {}
         if kept is not None:
             out["last_result"] = {"zone": kept[0], "kind": kept[1].kind, "bays": [m.bay for m in kept[1].matches]}
+        autopay = self._autopay_of(venue, client)
+        if autopay:
+            out["leave_first_pay_after_plates"] = [_text(key).rsplit(":", 1)[1] for key in autopay]  # keyed hashes
         return out
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the shopper's lookups leave the log; the answers kept for their pages go."""
         keys = ParkingKeys(venue)
         removed = sum(int(self.db.lrem(keys.lookups(), 0, raw)) for raw in self._lookups_of(venue, client))
-        for key in keys_matching(self.db, keys.result("*")):
-            raw = self.db.get(key)
-            if raw is not None and json.loads(raw).get("client") == client:
-                removed += int(self.db.delete(key))
+        for pattern in (keys.result("*"), keys.fee_session("*")):
+            for key in keys_matching(self.db, pattern):
+                raw = self.db.get(key)
+                if raw is not None and json.loads(raw).get("client") == client:
+                    removed += int(self.db.delete(key))
+        removed += sum(int(self.db.delete(key)) for key in self._autopay_of(venue, client))
         return removed + int(self.db.delete(keys.last_result(client)))
+
+    def _autopay_of(self, venue: str, client: str) -> list[str]:
+        """The plates (keys of their keyed hashes) whose fees this shopper's agreement pays."""
+        return [key for key in keys_matching(self.db, ParkingKeys(venue).autopay("*"))
+                if _text(self.db.get(key)) == client]
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else ("" if value is None else str(value))

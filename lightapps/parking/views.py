@@ -15,12 +15,14 @@ per client IP). No page shows when a car was seen before that."""
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import datetime, timedelta
 
-from flask import g, redirect, render_template, request
+from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
-from lightapps.parking import APP, plates, wayfinding
+from lightapps.parking import APP, fees, plates, wayfinding
 from lightapps.parking.common import (
     level_name,
     parking_store,
@@ -30,8 +32,11 @@ from lightapps.parking.store import FindResult
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.locale import venue_now
+from portal.apps.members import PaymentAgreement, members
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
+from portal.payments.money import cny
+from portal.payments.service import PaymentError
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -76,17 +81,25 @@ def landing(venue: str, zone: str):
     return _landing(venue, zone)
 
 
+def _typed_plate(venue: str, zone: str, too_short: str):
+    """(the plate the shopper typed, folded, None) or (None, the landing page answering 422): nothing is
+    searched, counted or logged for a malformed plate."""
+    raw = request.form.get("plate", "")
+    if len(raw) > 40:
+        return None, _landing(venue, zone, 422, _("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
+    try:
+        return plates.query_from_shopper(raw), None
+    except plates.PlateError:
+        return None, _landing(venue, zone, 422, too_short, plate=raw)
+
+
 @bp.post("/<zone>/find")
 def find(venue: str, zone: str):
     shopper = shopper_for_venue(venue)
-    raw = request.form.get("plate", "")
-    if len(raw) > 40:
-        return _landing(venue, zone, 422, _("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
-    try:
-        query = plates.query_from_shopper(raw)
-    except plates.PlateError:
-        return _landing(venue, zone, 422, _("Type at least %(n)s letters or digits of your number plate.",
-                                            n=plates.MIN_QUERY), plate=raw)
+    query, refused = _typed_plate(venue, zone, _("Type at least %(n)s letters or digits of your number plate.",
+                                                 n=plates.MIN_QUERY))
+    if refused is not None:
+        return refused
     store = parking_store()
     digest = plate_hasher().digest(venue, query)
     try:
@@ -232,3 +245,169 @@ def _steps_by_floor(found, steps: list[tuple[str, str]]) -> dict[int, str]:
         out[floor] = _(CONNECTOR_TEXT[kind], name=level) if kind in CONNECTOR_TEXT else _("Go to level %(name)s",
                                                                                             name=level)
     return out
+
+
+# ---- parking fee: pay on foot, "leave first, pay after" (the rules: fees.py, tariff.py) -------------------
+
+def _fee_session(venue: str, session_id: str) -> dict | None:
+    if not (8 <= len(session_id) <= 40 and session_id.replace("-", "").replace("_", "").isalnum()):
+        return None
+    return parking_store().load_fee_session(venue, shopper_for_venue(venue).client, session_id)
+
+
+def _fee_url(venue: str, zone: str, session_id: str, **values) -> str:
+    lang = {"lang": _lang()} if _lang() else {}
+    return shopper_url("parking.fee_page", venue=venue, zone=zone, session_id=session_id, **lang, **values)
+
+
+@bp.post("/<zone>/fee")
+def fee_find(venue: str, zone: str):
+    """The whole plate typed to pay its fee: the finder's plate rules and lookup budget."""
+    shopper = shopper_for_venue(venue)
+    query, refused = _typed_plate(venue, zone, _("Type your whole number plate to pay the parking fee."))
+    if refused is not None:
+        return refused
+    raw = request.form.get("plate", "")
+    digest = plate_hasher().digest(venue, query)
+    spend_budget("parking.lookup", venue, shopper=shopper.client)
+    store = parking_store()
+    stay = store.stay(venue, digest)
+    store.log_lookup(venue, zone, shopper.client, digest, "fee" if stay else "fee-none", 1 if stay else 0)
+    if stay is None or stay.status != "in":
+        return _landing(venue, zone, 404, _("No car with that plate is in the car park now. Type the whole plate "
+                                            "as on the car, or ask at the car park office."), plate=raw)
+    session_id = store.save_fee_session(venue, shopper.client, zone, digest, stay.entry_ms)
+    return redirect(_fee_url(venue, zone, session_id), code=303)
+
+
+@bp.get("/<zone>/fee/<session_id>")
+def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: str | None = None):
+    shopper = shopper_for_venue(venue)
+    session = _fee_session(venue, session_id)
+    if session is None:
+        return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
+    store = parking_store()
+    stay = store.stay(venue, session["h"])
+    if stay is None or stay.entry_ms != session["entry_ms"]:
+        return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
+    now_ms = int(time.time() * 1000)
+    context = {"session_id": session_id, "verified": session["verified"], "stay": stay, "error": error,
+               "hours": parked_hours(), "now_ms": now_ms}
+    if session["verified"]:
+        quote = fees.quote_stay(venue, stay, shopper.client, now_ms)
+        tariff = fees.tariff_for(venue, fees.stay_zone(venue, stay))
+        benefits = members()
+        context.update(
+            quote=quote, tariff=tariff, cny=cny, minutes=(now_ms - stay.entry_ms) // 60000,
+            paid_until=stay.paid_until_ms if stay.paid_until_ms > now_ms else 0,
+            points=fees.member_points(venue, shopper.client) if tariff.points_per_yuan else None,
+            attempt=secrets.token_urlsafe(9),
+            autopay=store.autopay_client(venue, stay.plate_hash) == shopper.client,
+            can_autopay=bool(benefits and benefits.points(venue, shopper.client) is not None
+                             and services().payments.agreement_providers()))
+    return render_template("parking/fee.html", venue=g.venue_map, zone=g.zone, config=g.app_config,
+                           shopper_token=shopper_token(shopper), lang=_lang(), hhmm=hhmm, **context), status
+
+
+@bp.post("/<zone>/fee/<session_id>/verify")
+def fee_verify(venue: str, zone: str, session_id: str):
+    """The second factor, as the car finder asks it: the hour the car came in."""
+    session = _fee_session(venue, session_id)
+    if session is None:
+        return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
+    hours = dict(parked_hours())
+    raw = request.form.get("hour", "")[:12]
+    if not raw.isdigit() or int(raw) not in hours:
+        return fee_page(venue, zone, session_id, 400, _("Pick the hour you parked from the list."))
+    spend_budget("parking.verify", venue, plate=session["h"])
+    start_ms = int(raw) * 1000
+    if not start_ms <= session["entry_ms"] < start_ms + 3600 * 1000:
+        return fee_page(venue, zone, session_id, 403, _("That is not when this car came in. Try again, or ask at "
+                                                        "the car park office."))
+    parking_store().verify_fee_session(venue, session_id)
+    return redirect(_fee_url(venue, zone, session_id), code=303)
+
+
+def _verified_stay(venue: str, zone: str, session_id: str):
+    session = _fee_session(venue, session_id)
+    stay = parking_store().stay(venue, session["h"]) if session else None
+    if session is None or stay is None or stay.entry_ms != session["entry_ms"]:
+        abort(404)
+    if not session["verified"]:
+        abort(403)
+    return stay
+
+
+@bp.post("/<zone>/fee/<session_id>/pay")
+def fee_pay(venue: str, zone: str, session_id: str):
+    shopper = shopper_for_venue(venue)
+    stay = _verified_stay(venue, zone, session_id)
+    attempt = request.form.get("attempt", "")
+    points_raw = (request.form.get("points") or "0").strip()
+    if not (8 <= len(attempt) <= 16 and attempt.replace("-", "").replace("_", "").isalnum()):
+        return fee_page(venue, zone, session_id, 400, _("Please open the page again and pay from there."))
+    if not points_raw.isdigit() or len(points_raw) > 9:
+        return fee_page(venue, zone, session_id, 422, _("Points must be a whole number."))
+    if stay.status != "in":
+        return fee_page(venue, zone, session_id, 409, _("This car has already left."))
+    if not services().payments.enabled:
+        return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please pay at the "
+                                                        "exit or the car park office."))
+    back = _fee_url(venue, zone, session_id, _external=True)
+    try:
+        order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back)
+    except PaymentError as exc:
+        if exc.code == "points":
+            return fee_page(venue, zone, session_id, 409, _("Those points could not be used. Please try again."))
+        return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
+                                                        "in a minute."))
+    if order is None:  # points and discounts covered it all
+        return redirect(_fee_url(venue, zone, session_id), code=303)
+    if order.is_paid:
+        return redirect(_fee_url(venue, zone, session_id), code=303)
+    return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
+
+
+@bp.post("/<zone>/fee/<session_id>/autopay")
+def autopay_start(venue: str, zone: str, session_id: str):
+    """A member signs a payment agreement with the provider; this plate is then charged after it leaves."""
+    shopper = shopper_for_venue(venue)
+    _verified_stay(venue, zone, session_id)
+    benefits = members()
+    if benefits is None or benefits.points(venue, shopper.client) is None:
+        return fee_page(venue, zone, session_id, 403, _("Leave first, pay after is for members. Join in Me first."))
+    providers = services().payments.agreement_providers()
+    if not providers:
+        return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
+                                                        "in a minute."))
+    lang = {"lang": _lang()} if _lang() else {}
+    back = shopper_url("parking.autopay_back", venue=venue, zone=zone, session_id=session_id, _external=True, **lang)
+    try:
+        url = services().payments.agreement_sign_url(providers[0], session_id, back,
+                                                     services().settings.portal_url or request.host_url, venue)
+    except PaymentError:
+        return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
+                                                        "in a minute."))
+    return redirect(url, code=303)
+
+
+@bp.get("/<zone>/autopay-back/<session_id>")
+def autopay_back(venue: str, zone: str, session_id: str):
+    """The provider sends the shopper back with the agreement number; the provider itself confirms it."""
+    shopper = shopper_for_venue(venue)
+    stay = _verified_stay(venue, zone, session_id)
+    agreement_no = (request.args.get("agreement_no") or "")[:64]
+    providers = services().payments.agreement_providers()
+    if not agreement_no.isalnum() or not providers:
+        return fee_page(venue, zone, session_id, 400, _("The agreement was not signed."))
+    try:
+        active = services().payments.agreement_active(providers[0], agreement_no, session_id)
+    except PaymentError:
+        return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
+                                                        "in a minute."))
+    benefits = members()
+    if not active or benefits is None or not benefits.save_agreement(
+            venue, shopper.client, PaymentAgreement(providers[0], agreement_no, time.time())):
+        return fee_page(venue, zone, session_id, 400, _("The agreement was not signed."))
+    parking_store().set_autopay(venue, stay.plate_hash, shopper.client)
+    return redirect(_fee_url(venue, zone, session_id), code=303)

@@ -29,6 +29,11 @@ return 1
 """
 
 
+def glob_escape(text: str) -> str:
+    """A literal part of a SCAN pattern (an id inside a key builder's name)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def keys_matching(db: redis.Redis, pattern: str) -> list[str]:
     """The keys a glob pattern (built from the store's key builders, in one venue's slot) matches."""
     return [k.decode() if isinstance(k, bytes) else k for k in db.scan_iter(match=pattern, count=1000)]

@@ -389,6 +389,29 @@ class PaymentStore:
                                        txn=d["txn"], refund_no=d["refund_no"], ms=ms))
         return entries
 
+    def spent_by(self, venue: str, shopper: str, since_ms: int, until_ms: int,
+                 exclude_purposes: tuple[str, ...] = ()) -> int:
+        """Fen the shopper paid in the venue with `ms` in [since_ms, until_ms), less what was refunded of it
+        (any purpose but the excluded ones): e.g. today's spend in the mall, for a parking discount."""
+        key = PaymentKeys(venue).ledger()
+        margin = 86400 * 1000  # stream ids are the store's clock; `ms` is the booking's (the same in production)
+        entries = self.db.xrange(key, min=str(max(0, since_ms - margin)), max=str(until_ms + margin))
+        moves = []
+        for _entry_id, fields in entries:
+            d = {_s(k): _s(v) for k, v in fields.items()}
+            if since_ms <= int(d["ms"]) < until_ms and d["purpose"] not in exclude_purposes:
+                moves.append((d["kind"], d["order"], int(d["amount"])))
+        if not moves:
+            return 0
+        pipe = self.db.pipeline(transaction=False)
+        for _kind, order_id, _amount in moves:
+            pipe.hget(PaymentKeys(venue).order(order_id), "shopper")
+        owners = pipe.execute()
+        total = sum(amount if kind == "paid" else -amount
+                    for (kind, _order, amount), owner in zip(moves, owners, strict=True)
+                    if owner is not None and _s(owner) == shopper)
+        return max(0, total)
+
 
 def _arg(now_ms: int | None) -> str | int:
     return "" if now_ms is None else int(now_ms)

@@ -102,6 +102,16 @@ class Trade:
         return sum(r.amount for r in self.refunds)
 
 
+@dataclass
+class Agreement:
+    """An Alipay withholding agreement (商户代扣): asked for by the merchant, signed (or not) by the shopper."""
+
+    agreement_no: str
+    external_no: str
+    return_url: str
+    status: str = "TEMP"  # TEMP (not signed yet) | NORMAL | STOP
+
+
 class Sandbox:
     """Trades in memory and the callbacks sent; `hold_notifications` keeps callbacks unsent (a late one)."""
 
@@ -111,6 +121,7 @@ class Sandbox:
         self.lock = threading.Lock()
         self.hold_notifications = False
         self.bill_tokens: dict[str, tuple[str, str]] = {}
+        self.agreements: dict[str, Agreement] = {}  # Alipay withholding agreements by agreement_no
         self.mall_points: dict[str, dict] = {}  # 智慧商圈 points synced by the mall, per transaction id
         # How refunds are answered: "success" (at once), "processing" (WeChat: accepted, finished later by
         # finish_refund, which sends the refund's callback), "down" (a system error: nothing recorded).
@@ -361,6 +372,19 @@ button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0}</style></he
 <form method="post" action="{{ base }}/decline?{{ query }}"><button id="decline">Decline / 取消</button></form>
 {% endif %}
 </div></body></html>"""
+
+
+_AGREEMENT_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>支付宝 Alipay</title></head><body>
+<p><strong>支付宝 Alipay</strong> · payment sandbox (no real money)</p>
+<p>Sign a withholding agreement (商户代扣): the merchant may charge you later without asking again.</p>
+<p>Agreement {{ agreement.agreement_no }} · status <span id="status">{{ agreement.status }}</span></p>
+{% if agreement.status == "TEMP" %}
+<form method="post" action="/sandbox/agreement/alipay/{{ agreement.agreement_no }}/approve">
+<button id="approve">Sign / 同意并开通</button></form>
+<form method="post" action="/sandbox/agreement/alipay/{{ agreement.agreement_no }}/decline">
+<button id="decline">Decline / 取消</button></form>
+{% endif %}</body></html>"""
 
 
 def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
@@ -665,7 +689,68 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         return alipay_answer("alipay.data.dataservice.bill.downloadurl.query", {
             "code": "10000", "msg": "Success", "bill_download_url": f"{request.host_url}sandbox/bills/{token}.zip"})
 
+    # ---- Alipay withholding agreements (商户代扣) ----
+
+    def alipay_agreement_sign(params: dict, biz: dict):
+        """alipay.user.agreement.page.sign: the shopper's signing page."""
+        if biz.get("personal_product_code") != "GENERAL_WITHHOLDING_P" or not biz.get("external_agreement_no"):
+            return Response("Alipay sandbox: bad agreement request", status=400)
+        agreement = Agreement("2026" + "".join(secrets.choice("0123456789") for _ in range(16)),
+                              biz["external_agreement_no"], params.get("return_url", ""))
+        with sandbox.lock:
+            sandbox.agreements[agreement.agreement_no] = agreement
+        return redirect(f"/sandbox/agreement/alipay/{agreement.agreement_no}", code=302)
+
+    def alipay_agreement_query(params: dict, biz: dict):
+        agreement = sandbox.agreements.get(biz.get("agreement_no", ""))
+        if agreement is None or agreement.status == "TEMP":
+            return alipay_fail("alipay.user.agreement.query", "USER_AGREEMENT_NOT_EXIST", "协议不存在")
+        return alipay_answer("alipay.user.agreement.query", {
+            "code": "10000", "msg": "Success", "agreement_no": agreement.agreement_no, "status": agreement.status,
+            "external_agreement_no": agreement.external_no, "personal_product_code": "GENERAL_WITHHOLDING_P"})
+
+    def alipay_trade_pay(params: dict, biz: dict):
+        """alipay.trade.pay with agreement_params: charged at once, no shopper present; the notification
+        follows as for any trade. The same out_trade_no again answers about the same trade."""
+        agreement = sandbox.agreements.get((biz.get("agreement_params") or {}).get("agreement_no", ""))
+        if biz.get("product_code") != "GENERAL_WITHHOLDING" or agreement is None:
+            return alipay_fail("alipay.trade.pay", "ACQ.INVALID_PARAMETER", "agreement_params")
+        if agreement.status != "NORMAL":
+            return alipay_fail("alipay.trade.pay", "ACQ.AGREEMENT_STATUS_NOT_NORMAL", "代扣协议状态非正常")
+        trade = alipay_new_trade(params, biz, "agreement")
+        if isinstance(trade, str):
+            return alipay_fail("alipay.trade.pay", "ACQ.INVALID_PARAMETER", trade)
+        if trade.status == "NOTPAY":
+            sandbox.approve(trade)
+        if trade.status not in ("SUCCESS", "REFUND"):
+            return alipay_fail("alipay.trade.pay", "ACQ.TRADE_HAS_CLOSE", "交易已关闭")
+        return alipay_answer("alipay.trade.pay", {
+            "code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no, "trade_no": trade.txn,
+            "total_amount": _yuan(trade.amount), "gmt_payment": _china(trade.paid_ms).strftime("%Y-%m-%d %H:%M:%S")})
+
+    @app.get("/sandbox/agreement/alipay/<agreement_no>")
+    def agreement_page(agreement_no: str):
+        agreement = sandbox.agreements.get(agreement_no) or abort(404)
+        return render_template_string(_AGREEMENT_PAGE, agreement=agreement)
+
+    @app.post("/sandbox/agreement/alipay/<agreement_no>/<answer>")
+    def agreement_answer(agreement_no: str, answer: str):
+        agreement = sandbox.agreements.get(agreement_no) or abort(404)
+        if answer not in ("approve", "decline") or agreement.status != "TEMP":
+            abort(409)
+        with sandbox.lock:
+            agreement.status = "NORMAL" if answer == "approve" else "STOP"
+        if not agreement.return_url:
+            return render_template_string(_AGREEMENT_PAGE, agreement=agreement)
+        ret = {"agreement_no": agreement.agreement_no, "external_agreement_no": agreement.external_no,
+               "status": agreement.status, "app_id": keys.alipay_appid, "sign_type": "RSA2", "charset": "utf-8"}
+        ret["sign"] = sandbox.alipay_sign(ret, exclude=("sign", "sign_type"))
+        sep = "&" if "?" in agreement.return_url else "?"
+        return redirect(agreement.return_url + sep + urlencode(ret), code=303)
+
     _ALIPAY_METHODS = {
+        "alipay.user.agreement.page.sign": alipay_agreement_sign, "alipay.user.agreement.query": alipay_agreement_query,
+        "alipay.trade.pay": alipay_trade_pay,
         "alipay.trade.wap.pay": alipay_wap_pay, "alipay.trade.precreate": alipay_precreate,
         "alipay.trade.query": alipay_query, "alipay.trade.close": alipay_close,
         "alipay.trade.refund": alipay_refund, "alipay.trade.fastpay.refund.query": alipay_refund_query,

@@ -15,3 +15,9 @@ def test_seed_slot_is_claimed_once(db):
     assert acts.claim_seed_slot("demo", "atrium") is True
     assert acts.claim_seed_slot("demo", "atrium") is False
     assert acts.members("demo", "no-such-item") == []
+
+
+def test_shopper_export_and_erasure_of_nobody(db):
+    acts = ActivityStore(db)  # the scans behind them run on every primary (portal/apps/erasure.keys_matching)
+    assert acts.export_shopper("demo", "nobody") == {}
+    assert acts.forget_shopper("demo", "nobody") == 0

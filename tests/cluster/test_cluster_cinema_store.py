@@ -13,3 +13,9 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
 
 def test_has_showtimes_of_an_empty_zone(db):
     assert CinemaStore(db).has_showtimes("demo", "cinema") is False
+
+
+def test_shopper_export_and_erasure_of_nobody(db):
+    cinema = CinemaStore(db)
+    assert cinema.export_shopper("demo", "nobody") == {}
+    assert cinema.forget_shopper("demo", "nobody") == 0

@@ -23,3 +23,12 @@ def test_the_rest_of_the_member_store(store, db):  # noqa: F811 (the `store` fix
     store.forget_shopper("demo", client)
     assert store.claim_seed_slot("demo") is True and store.claim_seed_slot("demo") is False
     LoggingSmsProvider(db, show_text=True).send("demo", phone, "membership.code", {}, "code 123456")
+
+
+def test_wechat_points_and_grants(store):  # noqa: F811 (the `store` fixture brought in by rerun)
+    store.link_wechat("demo", "m-404", "oCLUSTER0001")
+    assert store.for_wechat("demo", "oCLUSTER0001") is None  # no such member
+    assert store.mall_refund_before("demo", "txn-1", "refund-1", 500) == 0
+    assert store.mall_refund_before("demo", "txn-1", "refund-1", 500) == 0  # told again: the same answer
+    assert store.mall_refund_before("demo", "txn-1", "refund-2", 300) == 500
+    assert store.grant_points("demo", "not-a-member", 10, "prize-1", "lucky draw").status == "NO_ACCOUNT"

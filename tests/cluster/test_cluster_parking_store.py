@@ -20,3 +20,11 @@ def test_result_pages_and_the_lookup_log(store):  # noqa: F811 (the `store` fixt
     assert store.load_result("demo", "shopper-1", result_id)[1].verified
     store.log_lookup("demo", "garage", "shopper-1", "ab" * 16, "exact", 0)
     assert [entry["kind"] for entry in store.lookups("demo")] == ["exact"]
+
+
+def test_shopper_export_and_erasure(store):  # noqa: F811 (the `store` fixture brought in by rerun)
+    store.log_lookup("demo", "garage", "shopper-9", "cd" * 16, "none", 0)
+    store.save_result("demo", "shopper-9", "garage", FindResult("none", []))
+    assert store.export_shopper("demo", "shopper-9")["lookups"][0]["kind"] == "none"
+    assert store.forget_shopper("demo", "shopper-9") >= 2
+    assert store.export_shopper("demo", "shopper-9") == {}

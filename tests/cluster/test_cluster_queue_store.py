@@ -12,3 +12,9 @@ rerun(globals(), "lightapps.queue.tests.test_queue_store",
 def test_menu_item_and_waiting_count_of_an_empty_zone(store):  # noqa: F811 (`store` brought in by rerun)
     assert store.menu_item("demo", "foodcourt", "nope") is None
     assert store.waiting_count("demo", "foodcourt", "A") == 0
+
+
+def test_shopper_erasure_and_a_payment_for_no_preorder(store):  # noqa: F811 (`store` brought in by rerun)
+    assert store.export_shopper("demo", "nobody") == {}
+    assert store.forget_shopper("demo", "nobody") == 0
+    assert store.mark_preorder_paid("demo", "foodcourt", "A001", "2026-11-30", "MP0001") is not None

@@ -1,5 +1,5 @@
 """Deleting a shopper removes them from every store: one shopper (a member, with a verified phone) leaves
-data in every light app (coupons, queue, cinema, parking, activities, membership), in payments, the
+data in every light app (coupons, queue, cinema, parking, activities, games, membership), in payments, the
 notification outbox, consent, the event log, presence and moments; the export before the erasure holds
 each app's part; after it, no key of the store names the shopper id or the phone's client id, in its
 name or in its value, and the next export is empty."""
@@ -72,6 +72,14 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
         item = next(a for a in activities.for_zone("demo", "atrium") if activities.join("demo", a.id, CLIENT).ok)
         for link in activities.links_for_zone("demo", "atrium")[:1]:
             activities.click("demo", link.id, CLIENT)
+        # games: a draw in the atrium's lucky draw (a win or not: the plays are counted either way)
+        games = stores["games"]
+        game = games.current("demo", "atrium")
+        games.randbelow, lucky = (lambda n: 0), games.randbelow  # the roll that wins
+        try:
+            assert games.draw("demo", "atrium", game.id, CLIENT, time.strftime("%Y-%m-%d")).status == "WON"
+        finally:
+            games.randbelow = lucky
         # payments: an order
         order_id, _ = svc.payments.store.create("demo", "idem-erase-1", 600_000, {
             "shopper": CLIENT, "amount": 4200, "currency": "CNY", "merchant": "cinema", "purpose": "cinema",
@@ -93,6 +101,7 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
     data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
     parts = data["apps"]
     assert set(parts) >= {"membership", "coupons", "queue", "cinema", "parking", "activities", "payments"}
+    assert parts["games"]["prizes"][0]["state"]
     assert parts["membership"]["member"] == member.id
     assert parts["coupons"]["codes"][0]["coupon"] == coupon.id
     assert parts["queue"]["tickets"][0]["party"] == 2

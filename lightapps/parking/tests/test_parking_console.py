@@ -91,3 +91,41 @@ def test_lookup_log_shows_hashes_not_plates(client, console, demo):
     assert "log-shopper" in table and "exact" in table
     assert "D8888" not in page
     assert DEMO_PLATE_BAY in page  # the bay itself is fine: it is on the plan anyway
+
+
+TARIFF_FORM = "/console/owner/demo/zone/garage"
+
+
+def _tariff(svc) -> dict:
+    return svc.zone_apps.get("demo", "garage")[1]
+
+
+@pytest.mark.parametrize("owner", ["kopi", "cinema"])
+def test_only_the_garage_owner_sets_the_tariff(client, console, svc, owner):
+    console.login(owner)
+    before = _tariff(svc)
+    resp = client.post(TARIFF_FORM, data={"csrf_token": console.csrf(), "app": "parking", "hourly_fen": "1"})
+    assert resp.status_code == 403
+    assert _tariff(svc) == before
+
+
+def test_garage_owner_sets_the_tariff(client, console, svc):
+    console.login("parking")
+    resp = client.post(TARIFF_FORM, data={"csrf_token": console.csrf(), "app": "parking", "free_minutes": "30",
+                                          "hourly_fen": "800", "daily_cap_fen": "6000", "grace_minutes": "20",
+                                          "points_per_yuan": "100", "spend_fen_per_hour": "20000",
+                                          "max_free_hours": "2"})
+    assert resp.status_code == 303
+    saved = _tariff(svc)
+    assert (saved["free_minutes"], saved["hourly_fen"], saved["daily_cap_fen"], saved["points_per_yuan"]) == \
+        (30, 800, 6000, 100)
+
+
+@pytest.mark.parametrize("field, value", [("hourly_fen", "-1"), ("hourly_fen", "5.5"), ("free_minutes", "1441"),
+                                          ("daily_cap_fen", "abc"), ("grace_minutes", "0")])
+def test_bad_tariff_is_refused_and_nothing_saved(client, console, svc, field, value):
+    console.login("parking")
+    before = _tariff(svc)
+    resp = client.post(TARIFF_FORM, data={"csrf_token": console.csrf(), "app": "parking", field: value})
+    assert resp.status_code == 422
+    assert _tariff(svc) == before

@@ -1,0 +1,104 @@
+"""Membership's side of the platform's member interface (portal/apps/members.py): points redeemed for
+something another app sells (a parking fee) and given back when it did not happen, and the member's payment
+agreement. Every change is one Lua script on the member's keys (the venue's slot)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Flask
+
+from lightapps.membership.store import MemberKeys, MemberStore
+from portal.apps.members import PaymentAgreement, provide
+
+REDEMPTION_KEEP_S = 400 * 86400
+
+
+class BenefitKeys(MemberKeys):
+    def redemption(self, ref: str) -> str:
+        """HASH member, points, state redeemed | restored, what."""
+        return self.key("member", "redeem", ref)
+
+
+# KEYS member, ledger, redemption. ARGV points, ref, what, now, member id, keep s.
+REDEEM_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'DUP' end
+local balance = tonumber(redis.call('HGET', KEYS[1], 'points') or '-1')
+if balance < 0 then return 'NO_MEMBER' end
+local pts = tonumber(ARGV[1])
+if pts <= 0 or pts > balance then return 'SHORT' end
+balance = redis.call('HINCRBY', KEYS[1], 'points', -pts)
+redis.call('HSET', KEYS[3], 'member', ARGV[5], 'points', pts, 'state', 'redeemed', 'what', ARGV[3])
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+redis.call('LPUSH', KEYS[2], cjson.encode({type='redeem', note=ARGV[3], ref=ARGV[2], points=-pts, balance=balance,
+           at=tonumber(ARGV[4])}))
+return 'OK'
+"""
+
+# KEYS member, ledger, redemption. ARGV ref, now, member id.
+RESTORE_LUA = """
+local r = redis.call('HMGET', KEYS[3], 'member', 'points', 'state', 'what')
+if not r[1] or r[1] ~= ARGV[3] or r[3] ~= 'redeemed' then return 'NONE' end
+redis.call('HSET', KEYS[3], 'state', 'restored')
+local balance = redis.call('HINCRBY', KEYS[1], 'points', tonumber(r[2]))
+redis.call('LPUSH', KEYS[2], cjson.encode({type='restore', note=r[4], ref=ARGV[1], points=tonumber(r[2]),
+           balance=balance, at=tonumber(ARGV[2])}))
+return 'OK'
+"""
+
+
+class MemberBenefitStore:
+    """The platform's MemberBenefits over the membership store."""
+
+    def __init__(self, members: MemberStore) -> None:
+        self.members = members
+        self._redeem = members.db.register_script(REDEEM_LUA)
+        self._restore = members.db.register_script(RESTORE_LUA)
+
+    def _member_id(self, venue: str, client: str) -> str | None:
+        raw = self.members.db.get(MemberKeys(venue).client(client))
+        return raw.decode() if raw else None
+
+    def points(self, venue: str, client: str) -> int | None:
+        member = self.members.for_client(venue, client)
+        return None if member is None else member.points
+
+    def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
+        member_id = self._member_id(venue, client)
+        if member_id is None:
+            return False
+        keys = BenefitKeys(venue)
+        result = self._redeem(keys=[keys.member(member_id), keys.ledger(member_id), keys.redemption(ref)],
+                              args=[int(points), ref, what[:60], time.time(), member_id, REDEMPTION_KEEP_S])
+        return (result.decode() if isinstance(result, bytes) else result) in ("OK", "DUP")
+
+    def restore(self, venue: str, client: str, ref: str) -> bool:
+        member_id = self._member_id(venue, client)
+        if member_id is None:
+            return False
+        keys = BenefitKeys(venue)
+        result = self._restore(keys=[keys.member(member_id), keys.ledger(member_id), keys.redemption(ref)],
+                               args=[ref, time.time(), member_id])
+        return (result.decode() if isinstance(result, bytes) else result) == "OK"
+
+    def agreement(self, venue: str, client: str) -> PaymentAgreement | None:
+        member_id = self._member_id(venue, client)
+        raw = self.members.db.hget(MemberKeys(venue).member(member_id), "agreement") if member_id else None
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return PaymentAgreement(data["provider"], data["agreement_no"], float(data["signed_at"]))
+
+    def save_agreement(self, venue: str, client: str, agreement: PaymentAgreement) -> bool:
+        member_id = self._member_id(venue, client)
+        if member_id is None:
+            return False
+        value = json.dumps({"provider": agreement.provider, "agreement_no": agreement.agreement_no,
+                            "signed_at": agreement.signed_at})
+        self.members.db.hset(MemberKeys(venue).member(member_id), "agreement", value)
+        return True
+
+
+def register(flask_app: Flask, members: MemberStore) -> None:
+    provide(flask_app, MemberBenefitStore(members))

@@ -1,0 +1,184 @@
+"""Parking fees: what a stay costs (the owner's tariff, lightapps/parking/tariff.py), paid on foot through the
+host's payment service, or charged after the car left to a member's payment agreement ("leave first, pay
+after"); and what the exit event decides.
+
+  * Pay on foot: an order of purpose "parking" (ref "<plate hash>:<entry ms>") for what is due after the
+    discounts; points are redeemed through the platform's member interface (portal/apps/members.py) when
+    the order is made and given back if it closes unpaid. Once paid, the stay is credited (once per order)
+    and the car may leave until `grace_minutes` later.
+  * The exit event (the parking system's feed, api.py) ends the stay; `settle_exit` then decides once:
+    left within the paid time or owing nothing -> cleared; a plate bound to a member with an agreement ->
+    an order charged to the agreement now (the car has already left); otherwise -> owed (the office's list).
+
+Same-day spend in the mall: the shopper's paid orders today (venue time) in the payments ledger, less
+refunds, parking excluded."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as day_time
+
+from flask import Flask
+
+from lightapps.parking.store import ParkingStore, Stay
+from lightapps.parking.tariff import MINUTE_MS, Quote, Tariff, points_value, quote
+from portal.apps.locale import venue_time_zone
+from portal.apps.members import EXTENSION as MEMBERS
+from portal.apps.members import members
+from portal.apps.registry import LightApp
+from portal.apps.registry import get as get_app
+from portal.apps.views import STORES, app_store, zone_app_config, zones_running
+from portal.payments.service import PaymentError, PaymentService
+from portal.payments.store import Order
+from portal.services import services
+
+log = logging.getLogger(__name__)
+PURPOSE = "parking"  # also the app's name (its declaration is found under it: no import of the package)
+
+
+def _app() -> LightApp:
+    return get_app(PURPOSE)
+
+
+@dataclass(frozen=True)
+class ExitOutcome:
+    outcome: str  # cleared | charging | charged | owed
+    due: int  # fen still owed (or being charged)
+
+
+def tariff_for(venue: str, zone: str) -> Tariff:
+    config = (zone_app_config(_app(), venue, zone) if zone else None) or {}
+    return Tariff.from_config({**_app().default_config(), **config})
+
+
+def stay_zone(venue: str, stay: Stay) -> str:
+    """The garage the stay is billed by: where the car was seen, else the venue's first car park."""
+    if stay.zone:
+        return stay.zone
+    running = zones_running(_app(), venue)
+    return running[0] if running else ""
+
+
+def spent_today(venue: str, client: str | None, now_ms: int) -> int:
+    if not client:
+        return 0
+    tz = venue_time_zone(venue)
+    midnight = datetime.combine(datetime.fromtimestamp(now_ms / 1000, tz).date(), day_time(0), tz)
+    return services().payments.store.spent_by(venue, client, int(midnight.timestamp() * 1000), now_ms + 1,
+                                              exclude_purposes=(PURPOSE,))
+
+
+def member_points(venue: str, client: str) -> int | None:
+    benefits = members()
+    return benefits.points(venue, client) if benefits else None
+
+
+def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0) -> Quote:
+    tariff = tariff_for(venue, stay_zone(venue, stay))
+    held = (member_points(venue, client) or 0) if client and points_wanted else 0
+    return quote(stay.entry_ms, now_ms, venue_time_zone(venue), tariff, spent_fen=spent_today(venue, client, now_ms),
+                 paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held)
+
+
+def _store() -> ParkingStore:
+    return app_store(_app())
+
+
+def stay_ref(stay: Stay) -> str:
+    return f"{stay.plate_hash}:{stay.entry_ms}"
+
+
+def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, points_wanted: int,
+                return_url: str) -> tuple[Order | None, Quote]:
+    """(the order to pay, or None when points or discounts left nothing to pay and the stay is credited
+    now; the quote). Raises PaymentError."""
+    now_ms = int(time.time() * 1000)
+    tariff = tariff_for(venue, stay_zone(venue, stay))
+    q = quote_stay(venue, stay, client, now_ms, points_wanted)
+    idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
+    points_fen = points_value(q.points, tariff)
+    benefits = members()
+    if q.points and (benefits is None or not benefits.redeem(venue, client, q.points, idem, "Parking")):
+        raise PaymentError("points", "the points could not be redeemed")
+    paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
+    if q.due <= 0:
+        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen, paid_until)
+        return None, q
+    items = [{"sku": "parking", "qty": 1, "price": q.gross, "kind": "foot", "spend_discount": q.spend_discount,
+              "paid_before": q.paid_before, "points": q.points, "points_fen": points_fen, "points_ref": idem,
+              "grace_minutes": tariff.grace_minutes}]
+    try:
+        order = services().payments.create(
+            venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
+            ref=stay_ref(stay), description="Parking 停车费", idem=idem, items=items, return_url=return_url)
+    except Exception:
+        if q.points and benefits is not None:
+            benefits.restore(venue, client, idem)
+        raise
+    return order, q
+
+
+def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
+    """Decide once what an exited stay owes (see the module's docstring); None if there is no such exit."""
+    store = _store()
+    stay = store.stay(venue, h)
+    if stay is None or stay.status != "exited" or stay.exit_ms != exit_ms:
+        return None
+    client = store.autopay_client(venue, h)
+    if exit_ms <= stay.paid_until_ms:
+        store.settle_exit(venue, stay, "cleared", stay.paid_fen)
+        return ExitOutcome("cleared", 0)
+    q = quote_stay(venue, stay, client, exit_ms)
+    total = q.gross - q.spend_discount
+    agreement = members().agreement(venue, client) if client and members() else None
+    if q.due <= 0:
+        store.settle_exit(venue, stay, "cleared", total)
+        return ExitOutcome("cleared", 0)
+    if agreement is None:
+        store.settle_exit(venue, stay, "owed", total)
+        return ExitOutcome("owed", q.due)
+    payments = services().payments
+    order = payments.create(venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
+                            ref=stay_ref(stay), description="Parking 停车费", idem=f"{PURPOSE}:exit:{stay.id}",
+                            items=[{"sku": "parking", "qty": 1, "price": q.gross, "kind": "exit",
+                                    "spend_discount": q.spend_discount, "paid_before": q.paid_before}])
+    if not store.settle_exit(venue, stay, "charging", total, order.id):
+        return None  # another process settled this exit first
+    try:
+        order = payments.charge_agreement(venue, order.id, agreement.provider, agreement.agreement_no,
+                                          services().settings.portal_url or "http://localhost")
+    except PaymentError as exc:
+        log.warning("parking charge after exit failed (%s); the stay stays owed", exc.code)
+        return ExitOutcome("charging", q.due)
+    return ExitOutcome("charged" if order.is_paid else "charging", 0 if order.is_paid else q.due)
+
+
+def register(flask_app: Flask) -> None:
+    """What a paid or closed parking order means (called once per process, from the app's init_app)."""
+    store: ParkingStore = flask_app.extensions[STORES][PURPOSE]
+    payments: PaymentService = flask_app.extensions["mallportal"].payments
+
+    def on_paid(order: Order) -> bool:
+        h, _sep, entry = order.ref.partition(":")
+        item = order.items[0] if order.items else {}
+        stay = store.stay(order.venue, h)
+        if item.get("kind") == "exit":
+            paid_until = stay.exit_ms if stay else 0
+        else:
+            paid_until = int(time.time() * 1000) + int(item.get("grace_minutes", 15)) * MINUTE_MS
+        credited = store.credit(order.venue, h, int(entry or 0), order.id,
+                                order.amount + int(item.get("points_fen", 0)), paid_until)
+        if credited == "gone":  # another stay began: the service refunds the money, the points go back
+            on_closed(order)
+        return credited in ("ok", "dup")
+
+    def on_closed(order: Order) -> None:
+        item = order.items[0] if order.items else {}
+        benefits = flask_app.extensions.get(MEMBERS)
+        if item.get("points") and benefits is not None:
+            benefits.restore(order.venue, order.shopper, item.get("points_ref", ""))
+
+    payments.register(PURPOSE, on_paid, on_closed)
