@@ -7,6 +7,12 @@ import numpy as np
 from fingerprints.model import VenueMap
 from positioning import MISSING_DBM
 
+# Neighbours averaged for a live phone's x/y (the live model and the quality report's estimate of it). A
+# site survey on a ~3 m grid puts 11 neighbours (the library default, chosen on UJIIndoorLoc's sparser
+# map) across ~10 m, more than a shop's frontage: `positioning tune` on training mall 101's survey picks 3
+# (2.82 m against 3.73 m for 11), and so does bench/landing_replay.py on its shoppers (3 of 3/5/11).
+LIVE_K = 3
+
 
 def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(AP ids, X (n, n_aps) dBm with unheard = MISSING_DBM, y (n, 4) building/floor/x/y): the same

@@ -223,16 +223,26 @@ class WKNNPositioner(BaseEstimator):
         terms = values * q_values if self.metric == "euclidean" else np.minimum(values, q_values)
         return np.bincount(rows, weights=terms, minlength=self.row_sums_.size)
 
-    def distances(self, q: np.ndarray) -> np.ndarray:
-        """Distances from one represented query to every fingerprint."""
+    def _audible_sums(self, audible: np.ndarray, squares: bool = False) -> np.ndarray:
+        """Per fingerprint: the sum (or sum of squares) of its values over the `audible` APs only."""
+        starts, ends = self.col_ptr_[audible], self.col_ptr_[audible + 1]
+        spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
+        rows = np.concatenate([self.col_rows_[a:b] for a, b in spans])
+        values = np.concatenate([self.col_values_[a:b] for a, b in spans]).astype(np.float64)
+        return np.bincount(rows, weights=values**2 if squares else values, minlength=self.row_sums_.size)
+
+    def distances(self, q: np.ndarray, partial: bool = False) -> np.ndarray:
+        """Distances from one represented query to every fingerprint. `partial`: over the query's
+        audible APs only (an AP the query lacks is unknown, not unheard; see `locate`)."""
         audible = np.flatnonzero(q)
         if audible.size == 0:
             raise ValueError("the query hears no known access point")
         cross = self._cross_terms(q, audible)
         q64 = q.astype(np.float64)
         if self.metric == "euclidean":
-            return np.sqrt(np.maximum(self.row_squares_ + np.dot(q64, q64) - 2 * cross, 0))
-        total = self.row_sums_ + q64.sum()
+            squares = self._audible_sums(audible, squares=True) if partial else self.row_squares_
+            return np.sqrt(np.maximum(squares + np.dot(q64, q64) - 2 * cross, 0))
+        total = (self._audible_sums(audible) if partial else self.row_sums_) + q64.sum()
         l1 = np.maximum(total - 2 * cross, 0)
         return l1 if self.metric == "manhattan" else l1 / np.maximum(total, 1e-12)
 
@@ -248,7 +258,7 @@ class WKNNPositioner(BaseEstimator):
         best = int(np.argmax(scores))
         return best + low, float(scores[best] / scores.sum())
 
-    def _candidate_distances(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_distances(self, q: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(rows, distances) of the fingerprints that can be neighbours. With Sorensen a fingerprint
         sharing no audible AP with the query is at the maximum distance 1, so only rows that share one
         compete (about 4,500 of 20,000 on UJIIndoorLoc), unless there are too few of them."""
@@ -259,16 +269,17 @@ class WKNNPositioner(BaseEstimator):
             cross = self._cross_terms(q, audible)
             rows = np.flatnonzero(cross > 0)  # a bool scan is ~5x faster than one over floats
             if rows.size >= self._needed():
-                total = self.row_sums_[rows] + float(q.sum(dtype=np.float64))
+                sums = self._audible_sums(audible)[rows] if partial else self.row_sums_[rows]
+                total = sums + float(q.sum(dtype=np.float64))
                 return rows, np.maximum(total - 2 * cross[rows], 0) / total
-        d = self.distances(q)
+        d = self.distances(q, partial)
         return np.arange(d.size), d
 
     def _needed(self) -> int:
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
-    def _locate_represented(self, q: np.ndarray) -> Estimate:
-        rows, d = self._candidate_distances(q)
+    def _locate_represented(self, q: np.ndarray, partial: bool = False) -> Estimate:
+        rows, d = self._candidate_distances(q, partial)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
         top = _smallest(d, max(32, 4 * self._needed()))
@@ -306,10 +317,14 @@ class WKNNPositioner(BaseEstimator):
             raise ValueError(f"query has {X.shape[1]} access points, the model was fitted on {self.n_features_in_}")
         return X
 
-    def locate(self, x) -> Estimate:
-        """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP."""
+    def locate(self, x, partial: bool = False) -> Estimate:
+        """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP.
+
+        `partial`: match on the APs the query hears only, for a vector known to be incomplete (a phone
+        heard for a few seconds, before every AP's first report: an AP missing from it has not reported
+        yet, which says nothing about whether it hears the phone). One query at a time only."""
         X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
-        estimate = self._locate_represented(self._represent(X)[0])
+        estimate = self._locate_represented(self._represent(X)[0], partial)
         total = 0.0
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
@@ -317,7 +332,7 @@ class WKNNPositioner(BaseEstimator):
             if delta == 0:
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
-            estimate = self._locate_represented(self._represent(X)[0])
+            estimate = self._locate_represented(self._represent(X)[0], partial)
         return replace(estimate, offset_db=total) if total else estimate
 
     def locate_many(self, X) -> list[Estimate]:

@@ -29,7 +29,7 @@ from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning.coldstart import CoarseEstimate, strongest_associated
 from positioning.groups import place
-from positioning.recency import recency_vector
+from positioning.recency import settled_vector
 from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
@@ -37,6 +37,12 @@ PositionListener = Callable[[object, str, str, Position, float], None]
 log = logging.getLogger(__name__)
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
+# A phone whose strongest APs read within this (dB, RMS) of their last seconds over an older span has
+# stood still over it: the median of the whole span places it (positioning/recency.py settled_vector).
+SETTLE_MAX_CHANGE_DB = 4.0
+# A phone heard for less than this has not been reported by every AP yet (native reports come every
+# 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
+PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
 
 
@@ -53,6 +59,7 @@ class _Pending:
     vector: np.ndarray
     state: dict | None
     coarse: CoarseEstimate | None
+    partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
 
 
 def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
@@ -60,7 +67,8 @@ def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, flo
              ) -> tuple[dict | None, Position] | _Pending | None:
     """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
     try:
-        vector, heard = recency_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s)
+        vector, heard, _span = settled_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s,
+                                              max_change_db=SETTLE_MAX_CHANGE_DB)
     except ValueError:
         vector, heard = None, 0
     ap = associated_ap or strongest_associated(readings)
@@ -69,7 +77,8 @@ def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, flo
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    return _Pending(vector, state, coarse)
+    oldest = min((item[0] for items in readings.values() for item in items), default=now)
+    return _Pending(vector, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S)
 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
@@ -95,7 +104,7 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
     prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
     if not isinstance(prepared, _Pending):
         return prepared
-    return _finish(model, prepared, model.positioner.locate(prepared.vector), now)
+    return _finish(model, prepared, model.positioner.locate(prepared.vector, partial=prepared.partial), now)
 
 
 class Locator:
@@ -164,7 +173,10 @@ class Locator:
                 continue
             if step is not None:
                 prepared, newest = step
-                if isinstance(prepared, _Pending):
+                if isinstance(prepared, _Pending) and prepared.partial:  # the batch path matches whole vectors
+                    estimate = model.positioner.locate(prepared.vector, partial=True)
+                    done.append((client, _finish(model, prepared, estimate, now), newest))
+                elif isinstance(prepared, _Pending):
                     pending.append((client, prepared, newest))
                 else:
                     done.append((client, prepared, newest))

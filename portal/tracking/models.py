@@ -13,7 +13,7 @@ import redis
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from fingerprints.training import training_set
+from fingerprints.training import LIVE_K, training_set
 from portal.ingest.store import RssiKeys
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
@@ -76,7 +76,7 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         version=venue.version,
         venue=venue,
         ap_ids=ap_ids,
-        positioner=WKNNPositioner().fit(X, y),
+        positioner=WKNNPositioner(k=LIVE_K).fit(X, y),
         zones=zones,
         sample_zones=[s.zone for s in samples],
         motion=MotionFilter(graph),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from positioning.coldstart import ApCoverage, strongest_associated
 from positioning.groups import derive_groups, place
 from positioning.motion import MotionFilter, ZoneGraph, off_zone
-from positioning.recency import recency_vector, weighted_median
+from positioning.recency import recency_vector, settled_vector, weighted_median
 from positioning.vectors import MISSING_DBM
 from positioning.wknn import Estimate
 
@@ -179,3 +180,26 @@ def test_the_associated_ap_is_the_newest_association_event():
                 "ap3": [(40.0, -40.0, False)]}
     assert strongest_associated(readings) == "ap2"
     assert strongest_associated({"ap1": [(1.0, -50.0, False)]}) is None
+
+
+def test_a_phone_that_stood_still_is_placed_from_the_whole_span():
+    """Fading: single readings scatter by a few dB; once the strongest APs read the same over an older
+    span, its median places the phone (steadier than the last seconds alone)."""
+    fading = np.random.default_rng(1).normal(0.0, 3.0, (3, 60)).round()
+    still = {ap: [(float(t), mean + fading[i, t]) for t in range(0, 60)]
+             for i, (ap, mean) in enumerate({"a": -60.0, "b": -70.0, "c": -75.0}.items())}
+    vector, heard, span = settled_vector(still, ["a", "b", "c"], now=59.0)
+    assert heard == 3 and span == 60.0
+    assert abs(vector - [-60.0, -70.0, -75.0]).max() <= 1.0  # the minute's median, not the last seconds'
+
+
+def test_a_phone_that_walked_in_is_placed_from_where_it_stands_now():
+    """A phone whose readings changed by more than the fading allows (it walked) is placed from its
+    recent readings only: the span stops where the walk ended."""
+    walked = {ap: [(float(t), (-85.0 if t < 40 else -55.0) - i) for t in range(0, 60)]
+              for i, ap in enumerate("abc")}
+    vector, _, span = settled_vector(walked, ["a", "b", "c"], now=59.0)
+    assert span == 20.0 and vector[0] == -55.0
+    newcomer = {"a": [(58.0, -60.0)], "b": [(59.0, -70.0)]}  # too little to compare: the recent readings
+    vector, heard, span = settled_vector(newcomer, ["a", "b"], now=59.0)
+    assert span == 0.0 and heard == 2

@@ -132,3 +132,28 @@ def test_bad_queries():
         model.locate(X[0, :10])
     with pytest.raises(RuntimeError, match="not fitted"):
         WKNNPositioner().predict(X[:1])
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+def test_partial_match_uses_only_the_queries_aps(metric):
+    """partial=True: the distances are brute force over the query's heard APs alone, so a query missing
+    its strongest APs (not reported yet) is matched as if the map had only the APs it has."""
+    X, y = campus()
+    y = y.copy()
+    y[:, 0] = 0
+    y[:, 1] = 0
+    model = WKNNPositioner(k=5, metric=metric, offset_rounds=0).fit(X[:500], y[:500])
+    sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
+    R = to_representation(X, "powed", MISSING_DBM, model.alpha, model.beta)
+    for q in X[500:520]:
+        keep = np.flatnonzero(q > MISSING_DBM)[::2]  # half of what it hears has "not reported yet"
+        if keep.size == 0:
+            continue
+        partial = np.full_like(q, MISSING_DBM)
+        partial[keep] = q[keep]
+        rq = to_representation(partial[None], "powed", MISSING_DBM, model.alpha, model.beta)[0]
+        brute = NearestNeighbors(n_neighbors=5, algorithm="brute", metric=sk_metric).fit(R[:500][:, keep])
+        dist, _ = brute.kneighbors(rq[keep][None])
+        ours = model.locate(partial, partial=True)
+        ours_d = np.sort(model.distances(rq, partial=True)[list(ours.neighbours)])
+        assert np.allclose(ours_d, np.sort(dist[0]), atol=1e-5)

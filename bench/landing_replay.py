@@ -1,0 +1,286 @@
+"""The landing bench without HTTP: the same mall, shoppers and radio as bench/landing.py, replayed in process.
+
+    python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
+
+What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
+phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
+once a minute with the latest reading per phone, 5% of APs off), the associated AP (re-chosen every 30 s),
+the store's 60 s window and "newest reading", the tracker positioning every phone with new readings
+every `--tick` seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept
+position answering a probe while no newer reading arrived (30 s at most), else the probe positioning the
+phone itself with the AP the gateway named. The landing decision is `positions.landing_zone`.
+
+It exists to find where landing errors come from, fast (about a minute per seed against 12-20 minutes
+for the HTTP bench): per probe it records the true zone and kind, the landed zone, the estimate's best
+zone and its mass, the raw WKNN estimate's zone, the floor and the error; `--breakdown` prints them by
+zone kind and by cause. Figures agree with bench/landing.py within its sampling error, not exactly (the
+store's ordering of equal timestamps and the random streams differ); confirm a change with the HTTP bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.landing import make_shoppers  # noqa: E402
+from fingerprints.geometry import zone_map  # noqa: E402
+from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
+from portal.tracking.locator import position_of  # noqa: E402
+from portal.tracking.models import build_venue_model  # noqa: E402
+from portal.tracking.positions import landing_zone  # noqa: E402
+
+WINDOW_S = 60.0  # RSSI_WINDOW_S
+CACHE_S = 30.0  # POSITION_CACHE_S
+
+
+@dataclass
+class Outcome:
+    kind: str  # "first" | "30s" | "120s"
+    true_zone: str | None
+    zone_kind: str
+    true_floor: int
+    landed: str | None  # the zone whose page the phone lands on (None: the mall home)
+    best: str | None  # the position's best zone
+    best_mass: float
+    group: str | None
+    group_mass: float
+    floor: int | None
+    error_m: float
+    source: str  # "readings" | "ap" | "none"
+    aps_heard: int
+    seconds_in: float  # since joining the WiFi
+
+
+@dataclass
+class Phone:
+    readings: dict  # ap -> [(ts, rssi, associated)]
+    state: dict | None = None
+    kept: tuple | None = None  # (position, newest, at)
+    newest: tuple | None = None
+    marked: bool = False
+
+
+def _newest(readings: dict, now: float) -> tuple | None:
+    best = None
+    for ap, items in readings.items():
+        for ts, rssi, _assoc in items:
+            if ts >= now - WINDOW_S and (best is None or (ts, ap) > best[:2]):
+                best = (ts, ap, rssi)
+    return best
+
+
+def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
+           meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
+           step=position_of, hook=None) -> list[Outcome]:
+    """Every probe's outcome. `step`: the positioning step (position_of's signature) under test;
+    `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics)."""
+    mall = mall or generate_mall(seed, shape)
+    venue = mall.venue
+    model = model or build_venue_model(venue)
+    shoppers = make_shoppers(mall, n_shoppers, zones_range, np.random.default_rng(seed + 1))
+    sim = mall.simulator()
+    rng = np.random.default_rng(seed + 2)
+    off = ap_outage(venue, ap_off, seed + 3)
+    schedule = [s for s in report_schedule(venue, seed + 4, meraki_share) if s.bssid not in off]
+    index = {b: i for i, b in enumerate(venue.ap_ids())}
+    zones = zone_map(venue)
+    kinds = {z.id: z.kind for z in venue.zones}
+    phones = [Phone(readings={}) for _ in shoppers]
+    scans: dict[tuple[int, int], np.ndarray | None] = {}
+
+    def scan(k: int, t: int):
+        if (k, t) not in scans:
+            s = shoppers[k]
+            if not s.joins_at <= t <= s.leaves_at or rng.random() > frame_rate:
+                scans[(k, t)] = None
+            else:
+                floor, x, y, heading = s.at(t)
+                scans[(k, t)] = sim.scan_vector(floor, x, y, rng, phone_offset_db=s.offset_db, heading=heading)
+        return scans[(k, t)]
+
+    def associated_ap(s, t):
+        floor, x, y, _ = s.at(t)
+        mean = sim.mean_vector(floor, x, y) + s.offset_db
+        for i in np.argsort(-mean):
+            if venue.aps[int(i)].bssid not in off:
+                return venue.aps[int(i)].bssid
+        return venue.aps[0].bssid
+
+    def locate(k: int, now: float, ap: str | None):
+        ph = phones[k]
+        for a in list(ph.readings):
+            ph.readings[a] = [r for r in ph.readings[a] if r[0] >= now - WINDOW_S]
+            if not ph.readings[a]:
+                del ph.readings[a]
+        newest = _newest(ph.readings, now)
+        if ph.kept is not None:
+            pos, kept_newest, at = ph.kept
+            if newest is not None and kept_newest == newest and 0 <= now - at < CACHE_S \
+                    and not (ap and pos.source == "ap"):
+                return pos
+        found = step(model, ph.readings, ph.state, now, ap)
+        if found is None:
+            return None
+        new_state, pos = found
+        if new_state is not None:
+            ph.state = new_state
+        if newest is not None:
+            ph.kept = (pos, newest, now)
+        return pos
+
+    end = int(max(s.leaves_at for s in shoppers)) + 2
+    probes = sorted((int(np.ceil(t)), k, kind) for k, s in enumerate(shoppers) for t, kind in s.probes)
+    out: list[Outcome] = []
+    p = 0
+    for t in range(0, end + tick, tick):
+        for s in shoppers:
+            if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 < tick):
+                s.associated = associated_ap(s, t)
+        for due in range(t - tick + 1, t + 1):
+            for rep in schedule:
+                if not rep.due(due):
+                    continue
+                col = index[rep.bssid]
+                for k, s in enumerate(shoppers):
+                    if not (s.joins_at <= due and due - rep.period_s <= s.leaves_at):
+                        continue
+                    heard = []
+                    for tau in range(due - rep.period_s + 1, due + 1):
+                        v = scan(k, tau)
+                        if v is not None and v[col] == v[col]:
+                            heard.append((float(tau), float(v[col]), s.associated == rep.bssid))
+                    if rep.kind == "meraki" and heard:
+                        heard = [(heard[-1][0], heard[-1][1], False)]
+                    if heard:
+                        phones[k].readings.setdefault(rep.bssid, []).extend(heard)
+                        phones[k].marked = True
+        for k, ph in enumerate(phones):  # the tracker
+            if ph.marked:
+                ph.marked = False
+                locate(k, float(t), None)
+        for key in [key for key in scans if key[1] < t - 70]:
+            del scans[key]
+        while p < len(probes) and probes[p][0] <= t:
+            _, k, kind = probes[p]
+            p += 1
+            s = shoppers[k]
+            floor, x, y, _ = s.at(t)
+            ap = s.associated or associated_ap(s, t)
+            ph = phones[k]
+            pos = None
+            if ph.kept is not None:  # the probe's gather: the kept position when it still answers
+                kpos, kept_newest, at = ph.kept
+                if kept_newest == _newest(ph.readings, float(t)) and 0 <= t - at < CACHE_S:
+                    pos = kpos
+            if pos is None:
+                pos = locate(k, float(t), ap)
+            true_zone = zones.zone_at(floor, x, y)
+            heard = sum(1 for items in ph.readings.values() if any(r[0] >= t - WINDOW_S for r in items))
+            out.append(Outcome(
+                kind=kind, true_zone=true_zone, zone_kind=kinds.get(true_zone or "", "-"), true_floor=floor,
+                landed=landing_zone(pos), best=pos.zone if pos else None,
+                best_mass=pos.zone_confidence if pos else 0.0, group=pos.group if pos else None,
+                group_mass=pos.group_confidence if pos else 0.0, floor=pos.floor if pos else None,
+                error_m=float(np.hypot(pos.x - x, pos.y - y)) if pos else float("nan"),
+                source=pos.source if pos else "none", aps_heard=heard, seconds_in=t - s.joins_at))
+            if hook is not None:
+                hook(out[-1], s, ph, t)
+    return out
+
+
+def summary(outcomes: list[Outcome]) -> dict:
+    out = {}
+    for kind in ("first", "30s", "120s"):
+        rs = [o for o in outcomes if o.kind == kind]
+        if not rs:
+            continue
+        err = np.array([o.error_m for o in rs if o.error_m == o.error_m])
+        out[kind] = {"n": len(rs), "zone": float(np.mean([o.landed == o.true_zone for o in rs])),
+                     "home": float(np.mean([o.landed is None for o in rs])),
+                     "floor": float(np.mean([o.floor == o.true_floor for o in rs])),
+                     "error_mean": float(err.mean()) if err.size else float("nan"),
+                     "error_median": float(np.median(err)) if err.size else float("nan")}
+    return out
+
+
+def cause(o: Outcome, groups: dict) -> str:
+    """Why a probe missed: no position, wrong floor, the best zone right but too unsure, the group page
+    (counted as a miss), a neighbour zone, or elsewhere."""
+    if o.landed == o.true_zone:
+        return "right"
+    if o.floor is None:
+        return "no position"
+    if o.floor != o.true_floor:
+        return "wrong floor"
+    if o.best == o.true_zone:
+        return "group page" if o.landed is not None else "right zone, unsure (home)"
+    if o.landed is None:
+        return "other zone, unsure (home)"
+    if groups.get(o.true_zone) and groups.get(o.true_zone) == o.landed:
+        return "own group page"
+    return "wrong zone"
+
+
+def breakdown(outcomes: list[Outcome], groups: dict) -> str:
+    lines = []
+    for kind in ("first", "30s", "120s"):
+        rs = [o for o in outcomes if o.kind == kind]
+        by_kind = defaultdict(list)
+        for o in rs:
+            by_kind[o.zone_kind].append(o)
+        lines.append(f"{kind}: " + ", ".join(
+            f"{zk} {np.mean([o.landed == o.true_zone for o in sub]):.0%} ({len(sub)})"
+            for zk, sub in sorted(by_kind.items())))
+        causes = defaultdict(int)
+        for o in rs:
+            causes[cause(o, groups)] += 1
+        lines.append("    causes: " + ", ".join(f"{c} {n}" for c, n in sorted(causes.items(), key=lambda kv: -kv[1])))
+        src = defaultdict(int)
+        for o in rs:
+            src[o.source] += 1
+        err = [o.error_m for o in rs if o.error_m == o.error_m]
+        lines.append(f"    sources {dict(src)}; error median {np.median(err) if err else float('nan'):.1f} m")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=4242)
+    parser.add_argument("--shape", choices=("linear", "ring"), default=None)
+    parser.add_argument("--shoppers", type=int, default=30)
+    parser.add_argument("--zones", default="2-2")
+    parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    lo, _, hi = args.zones.partition("-")
+    t0 = time.perf_counter()
+    mall = generate_mall(args.seed, args.shape)
+    model = build_venue_model(mall.venue)
+    outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model)
+    s = summary(outcomes)
+    if args.json:
+        print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
+                          "outcomes": [asdict(o) for o in outcomes]}))
+        return 0
+    print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {time.perf_counter() - t0:.0f} s")
+    for kind, v in s.items():
+        print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} home {v['home']:6.1%} floor {v['floor']:6.1%} "
+              f"err {v['error_mean']:5.1f} m (median {v['error_median']:.1f})")
+    if args.breakdown:
+        print(breakdown(outcomes, model.groups))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
