@@ -22,7 +22,7 @@
   }
   function failed() {
     errorLine.hidden = false;
-    view.innerHTML = "";
+    view.replaceChildren();
   }
 
   function withDetector() {

@@ -31,7 +31,7 @@ def test_pick_showtime_two_seats_hold_confirm_see_ticket(page, live_server):
     first = page.inner_text("#remaining")
     assert re.fullmatch(r"[78]:\d\d", first)
     # The countdown ticks (expect polls without eval, which the page's CSP forbids).
-    expect(page.locator("#remaining")).not_to_have_text(first, timeout=15000)
+    expect(page.locator("#remaining")).not_to_have_text(first, timeout=60_000)
     page.click("#confirm")
     page.wait_for_selector("#qr svg")
     code = page.inner_text("#booking-code")
