@@ -139,7 +139,7 @@ def test_operator_sets_up_a_floor_and_surveys_it(live_server, page, restore_map)
     try:
         page.click("#plan", position={"x": 200, "y": 100})  # (10 m, 5 m)
         page.wait_for_selector("#collecting")
-        page.wait_for_selector("#survey-done", timeout=120_000)  # a loaded 2-core CI machine: generous, not a speed check
+        page.wait_for_selector("#survey-done", timeout=120_000)  # generous: a loaded 2-core CI box
     finally:
         stop.set()
         player.join(5)
@@ -157,7 +157,7 @@ def test_operator_sets_up_a_floor_and_surveys_it(live_server, page, restore_map)
 
     # the model of the new version is rebuilt in the background; then roll back
     page.goto(ops + "/versions")
-    page.wait_for_selector("#model-ready", timeout=120_000)  # a loaded 2-core CI machine: generous, not a speed check
+    page.wait_for_selector("#model-ready", timeout=120_000)  # generous: a loaded 2-core CI box
     page.click(f"#versions tr:has(td:text-is('v{restore_map}')) button")
     page.wait_for_selector(".flash")
     assert store.current_version("demo") == restore_map
