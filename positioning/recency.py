@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from statistics import median
 
 import numpy as np
 
@@ -103,16 +104,18 @@ def settled_vector(
     usable = _usable(readings, set(ap_ids), now)
     newest = max((ts for items in usable.values() for ts, _ in items), default=now)
     recent = {ap: [r for ts, r in items if newest - ts <= recent_s] for ap, items in usable.items()}
+    # statistics.median, not np.median: these are lists of a few readings, ~100 per phone per position,
+    # and numpy's per-call overhead made this the tracker's costliest step
+    recent_median = {ap: median(values) for ap, values in recent.items() if values}
     chosen, span_used = None, 0.0
     start = recent_s
     for span in sorted(spans_s):
         older = {ap: [r for ts, r in items if start < newest - ts <= span] for ap, items in usable.items()}
         start = span
-        shared = sorted((ap for ap in usable if recent[ap] and older[ap]),
-                        key=lambda ap: -float(np.median(recent[ap])))[:strongest]
+        shared = sorted((ap for ap in recent_median if older[ap]), key=lambda ap: -recent_median[ap])[:strongest]
         if len(shared) < min_shared:
             break
-        change = np.sqrt(np.mean([(np.median(recent[ap]) - np.median(older[ap])) ** 2 for ap in shared]))
+        change = math.sqrt(sum((recent_median[ap] - median(older[ap])) ** 2 for ap in shared) / len(shared))
         if change > max_change_db:
             break
         chosen, span_used = span, span
@@ -123,5 +126,5 @@ def settled_vector(
     for ap, items in usable.items():
         values = [r for ts, r in items if newest - ts <= chosen]
         if values:
-            settled[index[ap]] = max(float(np.median(values)), missing)
+            settled[index[ap]] = max(float(median(values)), missing)
     return settled, int((settled > missing).sum()), span_used
