@@ -34,6 +34,16 @@ def _audit(venue: str, action: str, **detail) -> None:
     AuditLog(services().db).record(venue, "cli", action, **detail)
 
 
+def _act(venue: str, action: str, letter: str | None, every: bool) -> None:
+    _one_or_all(letter, every)
+    audited, done = _outbox().act_on_dead(venue, action, None if every else letter)
+    if not every and not done:
+        raise click.ClickException(f"no dead letter {letter} in {venue}")
+    _audit(venue, audited, **({"count": done} if every else {"letter": letter}))
+    verb = "will be sent again" if action == "replay" else "dropped"
+    click.echo(f"{done} dead letters {verb}" if every else verb)
+
+
 def register(app: Flask) -> None:
     @app.cli.group("outbox")
     def outbox() -> None:
@@ -61,29 +71,11 @@ def register(app: Flask) -> None:
     @click.argument("letter", required=False)
     @click.option("--all", "every", is_flag=True, help="every dead letter")
     def replay(venue: str, letter: str | None, every: bool) -> None:
-        _one_or_all(letter, every)
-        if every:
-            count = _outbox().retry_dead(venue)
-            _audit(venue, "outbox.replay_all", count=count)
-            click.echo(f"{count} dead letters will be sent again")
-        elif _outbox().replay_dead(venue, letter):
-            _audit(venue, "outbox.replay", letter=letter)
-            click.echo("will be sent again")
-        else:
-            raise click.ClickException(f"no dead letter {letter} in {venue}")
+        _act(venue, "replay", letter, every)
 
     @outbox.command("drop")
     @click.argument("venue")
     @click.argument("letter", required=False)
     @click.option("--all", "every", is_flag=True, help="every dead letter")
     def drop(venue: str, letter: str | None, every: bool) -> None:
-        _one_or_all(letter, every)
-        if every:
-            count = _outbox().drop_all_dead(venue)
-            _audit(venue, "outbox.drop_all", count=count)
-            click.echo(f"{count} dead letters dropped")
-        elif _outbox().drop_dead(venue, letter):
-            _audit(venue, "outbox.drop", letter=letter)
-            click.echo("dropped")
-        else:
-            raise click.ClickException(f"no dead letter {letter} in {venue}")
+        _act(venue, "drop", letter, every)

@@ -356,6 +356,18 @@ class Outbox:
             moved += 1
         return moved
 
+    def act_on_dead(self, venue: str, action: str, letter: str | None) -> tuple[str, int]:
+        """The operator's two actions on dead letters (the console page and the CLI): `action` "replay" or
+        "drop", on one letter or (letter None) all. Returns (the audit action's name, how many were done:
+        0 when the one letter is gone)."""
+        if action not in ("replay", "drop"):
+            raise ValueError(action)
+        if letter is None:
+            done = self.retry_dead(venue) if action == "replay" else self.drop_all_dead(venue)
+            return f"outbox.{action}_all", done
+        done = self.replay_dead(venue, letter) if action == "replay" else self.drop_dead(venue, letter)
+        return f"outbox.{action}", int(done)
+
     def stats(self, venue: str) -> dict[str, int]:
         keys = NotifyKeys(venue)
         pipe = self.db.pipeline(transaction=False)

@@ -53,32 +53,24 @@ def _target() -> tuple[str | None, bool]:
 @bp.post("/<venue>/outbox/replay")
 @works_without_map
 def replay_dead(venue: str):
-    letter, every = _target()
-    box = _outbox()
-    if every:
-        count = box.retry_dead(venue)
-        audit("outbox.replay_all", venue, count=count)
-        flash(_("%(n)s dead letters will be sent again.", n=count), "ok")
-    elif box.replay_dead(venue, letter):
-        audit("outbox.replay", venue, letter=letter)
-        flash(_("The message will be sent again."), "ok")
-    else:
-        abort(404, _("No such dead letter (it may have been replayed or dropped already)."))
-    return redirect(url_for("operator.outbox", venue=venue), code=303)
+    return _act(venue, "replay")
 
 
 @bp.post("/<venue>/outbox/drop")
 @works_without_map
 def drop_dead(venue: str):
+    return _act(venue, "drop")
+
+
+def _act(venue: str, action: str):
     letter, every = _target()
-    box = _outbox()
-    if every:
-        count = box.drop_all_dead(venue)
-        audit("outbox.drop_all", venue, count=count)
-        flash(_("%(n)s dead letters dropped.", n=count), "ok")
-    elif box.drop_dead(venue, letter):
-        audit("outbox.drop", venue, letter=letter)
-        flash(_("The dead letter was dropped."), "ok")
-    else:
+    audited, done = _outbox().act_on_dead(venue, action, letter)
+    if not every and not done:
         abort(404, _("No such dead letter (it may have been replayed or dropped already)."))
+    audit(audited, venue, **({"count": done} if every else {"letter": letter}))
+    if action == "replay":
+        flash(_("%(n)s dead letters will be sent again.", n=done) if every else _("The message will be sent again."),
+              "ok")
+    else:
+        flash(_("%(n)s dead letters dropped.", n=done) if every else _("The dead letter was dropped."), "ok")
     return redirect(url_for("operator.outbox", venue=venue), code=303)
