@@ -97,14 +97,20 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     return new_state, position
 
 
+def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
+              ) -> tuple[dict | None, Position]:
+    """A prepared phone one at a time: a coarse position as it is, a vector through the positioner."""
+    if not isinstance(prepared, _Pending):
+        return prepared
+    return _finish(model, prepared, model.positioner.locate(prepared.vector, partial=prepared.partial), now)
+
+
 def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
                 state: dict | None, now: float, associated_ap: str | None = None,
                 half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
     prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
-    if not isinstance(prepared, _Pending):
-        return prepared
-    return _finish(model, prepared, model.positioner.locate(prepared.vector, partial=prepared.partial), now)
+    return None if prepared is None else _complete(model, prepared, now)
 
 
 class Locator:
@@ -139,13 +145,12 @@ class Locator:
         # writes (when a new position was computed) in a second.
         pipe = self.db.pipeline(transaction=False)
         self._queue_reads(pipe, venue, client, now)
-        raw = pipe.execute()
-        kept, found = self._decide(model, raw, now, associated_ap)
+        kept, prepared, newest = self._prepare_client(model, pipe.execute(), now, associated_ap)
         if kept is not None:
             return kept
-        if found is None:
+        if prepared is None:
             return None
-        new_state, position, newest = found
+        new_state, position = _complete(model, prepared, now)
         self.keep(venue, client, position, new_state, newest, now)
         return position
 
@@ -167,19 +172,16 @@ class Locator:
         pending: list[tuple[str, _Pending, bytes | None]] = []
         for i, client in enumerate(clients):
             try:
-                step = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
+                kept, prepared, newest = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
             except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
                 log.exception("tracker: positioning a client of venue %s failed", venue)
                 continue
-            if step is not None:
-                prepared, newest = step
-                if isinstance(prepared, _Pending) and prepared.partial:  # the batch path matches whole vectors
-                    estimate = model.positioner.locate(prepared.vector, partial=True)
-                    done.append((client, _finish(model, prepared, estimate, now), newest))
-                elif isinstance(prepared, _Pending):
-                    pending.append((client, prepared, newest))
-                else:
-                    done.append((client, prepared, newest))
+            if kept is not None or prepared is None:
+                continue
+            if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors
+                pending.append((client, prepared, newest))
+            else:
+                done.append((client, _complete(model, prepared, now), newest))
         if pending:
             estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
             for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
@@ -190,40 +192,26 @@ class Locator:
         writes.execute()
         return len(done)
 
-    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float
-                        ) -> tuple[tuple[dict | None, Position] | _Pending, bytes | None] | None:
-        """A tracked phone's reads -> (coarse position or vector to position, newest reading), or None
-        when its kept position still answers or nothing places it."""
-        raw_readings, raw_state, raw_kept = raw
-        newest = raw_readings[-1] if raw_readings else None
-        if self.fresh(KeptPosition.from_fields(raw_kept), newest, now) is not None:
-            return None
-        state = json.loads(raw_state) if raw_state else None
-        prepared = _prepare(model, self.rssi.parse_flagged(raw_readings), state, now, None, self.half_life_s)
-        return None if prepared is None else (prepared, newest)
-
-    def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
-        """Three reads: the readings window, the motion state, the kept position (what `_decide` takes)."""
-        keys = TrackKeys(venue)
-        self.rssi.queue_window(pipe, venue, client, now)
-        pipe.get(keys.track(client))
-        pipe.hgetall(keys.last_position(client))
-
-    def _decide(self, model: VenueModel, raw: Sequence, now: float, associated_ap: str | None
-                ) -> tuple[Position | None, tuple[dict | None, Position, bytes | None] | None]:
-        """(the kept position when it still answers, None) or (None, (new state, new position, the newest
-        reading it was computed from) or None when nothing places the phone)."""
+    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float, associated_ap: str | None = None
+                        ) -> tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]:
+        """A phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
+        otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
+        alone does not answer when the gateway names the AP again: the readings may place it better."""
         raw_readings, raw_state, raw_kept = raw
         newest = raw_readings[-1] if raw_readings else None
         kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
         if kept is not None and not (associated_ap and kept.source == "ap"):
-            return kept, None
+            return kept, None, newest
         state = json.loads(raw_state) if raw_state else None
-        found = position_of(model, self.rssi.parse_flagged(raw_readings), state, now, associated_ap,
-                            self.half_life_s)
-        if found is None:
-            return None, None
-        return None, (found[0], found[1], newest)
+        readings = self.rssi.parse_flagged(raw_readings)
+        return None, _prepare(model, readings, state, now, associated_ap, self.half_life_s), newest
+
+    def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
+        """Three reads: the readings window, the motion state, the kept position (what `_prepare_client` takes)."""
+        keys = TrackKeys(venue)
+        self.rssi.queue_window(pipe, venue, client, now)
+        pipe.get(keys.track(client))
+        pipe.hgetall(keys.last_position(client))
 
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,
              now: float) -> None:
