@@ -13,7 +13,7 @@ import redis
 
 from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, stop_process, wait_for_port
-from tests import axecheck
+from tests import axecheck, schedule
 from tests.browsers import IPHONE_UA
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
@@ -348,3 +348,4 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if {"browser", "page", "iphone_page"} & set(item.fixturenames):
             item.add_marker(pytest.mark.browser)
+    schedule.longest_files_first(items)  # for the two xdist workers of `make test` (tests/schedule.py)
