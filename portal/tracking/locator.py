@@ -27,9 +27,9 @@ import redis
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
-from positioning.coldstart import CoarseEstimate, strongest_associated
+from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
-from positioning.recency import settled_vector
+from positioning.readings import Readings, settled_vectors
 from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
@@ -62,23 +62,36 @@ class _Pending:
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
 
 
-def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
-             now: float, associated_ap: str | None, half_life_s: float
+@dataclass(frozen=True)
+class _Heard:
+    """What a phone's readings say, before any decision (positioning/readings.py, a batch at a time)."""
+    vector: np.ndarray | None  # None: no known AP hears it recently
+    heard: int  # APs in the vector
+    associated: str | None  # the AP its readings say it is associated with
+    oldest: float  # its oldest reading's time
+
+
+def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float) -> list[_Heard]:
+    """Per phone of the batch: its vector (readings weighted by age, or the still span's medians), the
+    associated AP its readings name, its oldest reading (positioning.recency's rules, batch at a time)."""
+    found = settled_vectors(readings, model.ap_ids, now=now, half_life_s=half_life_s,
+                            max_change_db=SETTLE_MAX_CHANGE_DB)
+    associated, oldest = readings.latest_associated(), readings.oldest(default=now).tolist()
+    return [_Heard(found.vectors[i] if found.heard[i] else None, int(found.heard[i]), associated[i], oldest[i])
+            for i in range(readings.n_phones)]
+
+
+def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, associated_ap: str | None
              ) -> tuple[dict | None, Position] | _Pending | None:
     """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
-    try:
-        vector, heard, _span = settled_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s,
-                                              max_change_db=SETTLE_MAX_CHANGE_DB)
-    except ValueError:
-        vector, heard = None, 0
-    ap = associated_ap or strongest_associated(readings)
+    vector = heard.vector
+    ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
-    if coarse is not None and (vector is None or (heard < MIN_APS and state is None)):
+    if coarse is not None and (vector is None or (heard.heard < MIN_APS and state is None)):
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    oldest = min((item[0] for items in readings.values() for item in items), default=now)
-    return _Pending(vector, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S)
+    return _Pending(vector, state, coarse, partial=now - heard.oldest < PARTIAL_UNTIL_S)
 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
@@ -97,6 +110,10 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     return new_state, position
 
 
+# Per phone: (its kept position when that still answers; else what _prepare made of its readings; its newest reading)
+_Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]
+
+
 def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
               ) -> tuple[dict | None, Position]:
     """A prepared phone one at a time: a coarse position as it is, a vector through the positioner."""
@@ -109,7 +126,8 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
                 state: dict | None, now: float, associated_ap: str | None = None,
                 half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
-    prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
+    heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s)[0]
+    prepared = _prepare(model, heard, state, now, associated_ap)
     return None if prepared is None else _complete(model, prepared, now)
 
 
@@ -145,7 +163,7 @@ class Locator:
         # writes (when a new position was computed) in a second.
         pipe = self.db.pipeline(transaction=False)
         self._queue_reads(pipe, venue, client, now)
-        kept, prepared, newest = self._prepare_client(model, pipe.execute(), now, associated_ap)
+        kept, prepared, newest = self._prepare_clients(model, [pipe.execute()], now, associated_ap)[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -170,12 +188,7 @@ class Locator:
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        for i, client in enumerate(clients):
-            try:
-                kept, prepared, newest = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
-            except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
-                log.exception("tracker: positioning a client of venue %s failed", venue)
-                continue
+        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, raw, now), strict=True):
             if kept is not None or prepared is None:
                 continue
             if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors
@@ -192,19 +205,43 @@ class Locator:
         writes.execute()
         return len(done)
 
-    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float, associated_ap: str | None = None
-                        ) -> tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]:
-        """A phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
+    def _prepared_batch(self, model: VenueModel, raw: Sequence, now: float) -> list[_Prepared]:
+        """`_prepare_clients` over the batch's reads (three per phone); should that fail on one phone's bad
+        data, phone by phone, so the others are still tracked (the failing one logged, given nothing)."""
+        reads = [raw[i:i + 3] for i in range(0, len(raw), 3)]
+        try:
+            return self._prepare_clients(model, reads, now)
+        except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
+            out: list[_Prepared] = []
+            for one in reads:
+                try:
+                    out.append(self._prepare_clients(model, [one], now)[0])
+                except Exception:  # noqa: BLE001
+                    log.exception("tracker: positioning a client of venue %s failed", model.venue.id)
+                    out.append((None, None, None))
+            return out
+
+    def _prepare_clients(self, model: VenueModel, reads: Sequence[Sequence], now: float,
+                         associated_ap: str | None = None) -> list[_Prepared]:
+        """Each phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
-        alone does not answer when the gateway names the AP again: the readings may place it better."""
-        raw_readings, raw_state, raw_kept = raw
-        newest = raw_readings[-1] if raw_readings else None
-        kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
-        if kept is not None and not (associated_ap and kept.source == "ap"):
-            return kept, None, newest
-        state = json.loads(raw_state) if raw_state else None
-        readings = self.rssi.parse_flagged(raw_readings)
-        return None, _prepare(model, readings, state, now, associated_ap, self.half_life_s), newest
+        alone does not answer when the gateway names the AP again: the readings may place it better. The
+        readings of every phone that needs them are parsed and weighed together (positioning/readings.py)."""
+        out: list[_Prepared] = []
+        todo: list[tuple[int, dict | None]] = []
+        for raw_readings, raw_state, raw_kept in reads:
+            newest = raw_readings[-1] if raw_readings else None
+            kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
+            if kept is not None and not (associated_ap and kept.source == "ap"):
+                out.append((kept, None, newest))
+                continue
+            todo.append((len(out), json.loads(raw_state) if raw_state else None))
+            out.append((None, None, newest))
+        if todo:
+            batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
+            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s), strict=True):
+                out[i] = (None, _prepare(model, heard, state, now, associated_ap), out[i][2])
+        return out
 
     def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
         """Three reads: the readings window, the motion state, the kept position (what `_prepare_client` takes)."""
