@@ -27,6 +27,7 @@ import redis
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
+from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate, strongest_associated
 from positioning.groups import place
 from positioning.recency import settled_vector
@@ -60,6 +61,7 @@ class _Pending:
     state: dict | None
     coarse: CoarseEstimate | None
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
+    offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
 
 
 def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
@@ -78,7 +80,10 @@ def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, flo
     if vector is None:
         return None
     oldest = min((item[0] for items in readings.values() for item in items), default=now)
-    return _Pending(vector, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S)
+    offset, _reports = phone_offset.remembered(state)
+    shifted = phone_offset.without_offset(vector, offset)
+    return _Pending(shifted, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S,
+                    offset_db=offset if shifted is not vector else 0.0)
 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
@@ -92,6 +97,9 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     if current and current != zone and motion.posterior.get(current, 0.0) >= zone_conf - ZONE_MARGIN:
         zone, zone_conf = current, round(motion.posterior[current], 4)  # no flip-flop on a border
     new_state["zone"] = zone
+    residual = estimate.offset_db if model.positioner.offset_rounds else \
+        model.positioner.offset_of(pending.vector, estimate.neighbours)
+    new_state.update(phone_offset.updated(state, pending.offset_db, residual))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
                         zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
     return new_state, position
