@@ -54,6 +54,12 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
                     group=placement.group, group_confidence=placement.group_confidence, source="ap")
 
 
+def kept_answers(kept: Position, associated_ap: str | None) -> bool:
+    """Whether a fresh kept position answers a question: not when the gateway names the phone's AP and
+    the position came from the AP alone or a partial match (the readings with the AP may do better)."""
+    return not (associated_ap and kept.source in ("ap", "partial"))
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
@@ -90,7 +96,11 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     state, coarse = pending.state, pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
-    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
+    # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
+    # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
+    hint = coarse.places if coarse and pending.partial else None
+    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
+                                            floor_hint=hint)
     placement = place(motion.posterior, model.groups, model.zone_ids)
     zone, zone_conf = placement.zone, placement.zone_confidence
     current = state.get("zone") if state else None
@@ -101,7 +111,8 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
         model.positioner.offset_of(pending.vector, estimate.neighbours)
     new_state.update(phone_offset.updated(state, pending.offset_db, residual))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
-                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
+                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence,
+                        source="partial" if pending.partial else "readings")
     return new_state, position
 
 
@@ -204,11 +215,12 @@ class Locator:
                         ) -> tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]:
         """A phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
-        alone does not answer when the gateway names the AP again: the readings may place it better."""
+        alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
+        may place it better."""
         raw_readings, raw_state, raw_kept = raw
         newest = raw_readings[-1] if raw_readings else None
         kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
-        if kept is not None and not (associated_ap and kept.source == "ap"):
+        if kept is not None and kept_answers(kept, associated_ap):
             return kept, None, newest
         state = json.loads(raw_state) if raw_state else None
         readings = self.rssi.parse_flagged(raw_readings)

@@ -11,9 +11,9 @@ import pytest
 
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.observation import Observation
-from portal.tracking.locator import position_of
+from portal.tracking.locator import kept_answers, position_of
 from portal.tracking.models import build_venue_model
-from portal.tracking.positions import TrackKeys
+from portal.tracking.positions import Position, TrackKeys
 from positioning import phone_offset
 from positioning.vectors import MISSING_DBM
 
@@ -98,3 +98,13 @@ def test_the_offset_rides_in_the_phones_state_key(svc, demo, demo_map):
     key = TrackKeys("demo").track(client)
     assert "{demo}" in key and svc.db.ttl(key) > 0
     assert phone_offset.remembered(json.loads(svc.db.get(key)))[0] > 5.0
+
+
+def test_a_partial_or_ap_position_is_positioned_again_when_the_gateway_names_the_ap():
+    def kept(source):
+        return Position(1, 5.0, 5.0, "cinema", 0.9, 0.8, source=source)
+
+    assert kept_answers(kept("readings"), "aa:bb:cc:dd:ee:ff")
+    assert not kept_answers(kept("partial"), "aa:bb:cc:dd:ee:ff")
+    assert not kept_answers(kept("ap"), "aa:bb:cc:dd:ee:ff")
+    assert kept_answers(kept("partial"), None) and kept_answers(kept("ap"), None)
