@@ -27,6 +27,7 @@ import redis
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
+from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
 from positioning.readings import Readings, settled_vectors
@@ -53,6 +54,12 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
                     group=placement.group, group_confidence=placement.group_confidence, source="ap")
 
 
+def kept_answers(kept: Position, associated_ap: str | None) -> bool:
+    """Whether a fresh kept position answers a question: not when the gateway names the phone's AP and
+    the position came from the AP alone or a partial match (the readings with the AP may do better)."""
+    return not (associated_ap and kept.source in ("ap", "partial"))
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
@@ -60,6 +67,7 @@ class _Pending:
     state: dict | None
     coarse: CoarseEstimate | None
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
+    offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
 
 
 @dataclass(frozen=True)
@@ -91,22 +99,33 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    return _Pending(vector, state, coarse, partial=now - heard.oldest < PARTIAL_UNTIL_S)
+    offset, _reports = phone_offset.remembered(state)
+    shifted = phone_offset.without_offset(vector, offset)
+    return _Pending(shifted, state, coarse, partial=now - heard.oldest < PARTIAL_UNTIL_S,
+                    offset_db=offset if shifted is not vector else 0.0)
 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     state, coarse = pending.state, pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
-    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
+    # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
+    # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
+    hint = coarse.places if coarse and pending.partial else None
+    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
+                                            floor_hint=hint)
     placement = place(motion.posterior, model.groups, model.zone_ids)
     zone, zone_conf = placement.zone, placement.zone_confidence
     current = state.get("zone") if state else None
     if current and current != zone and motion.posterior.get(current, 0.0) >= zone_conf - ZONE_MARGIN:
         zone, zone_conf = current, round(motion.posterior[current], 4)  # no flip-flop on a border
     new_state["zone"] = zone
+    residual = estimate.offset_db if model.positioner.offset_rounds else \
+        model.positioner.offset_of(pending.vector, estimate.neighbours)
+    new_state.update(phone_offset.updated(state, pending.offset_db, residual))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
-                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
+                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence,
+                        source="partial" if pending.partial else "readings")
     return new_state, position
 
 
@@ -225,14 +244,15 @@ class Locator:
                          associated_ap: str | None = None) -> list[_Prepared]:
         """Each phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
-        alone does not answer when the gateway names the AP again: the readings may place it better. The
+        alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
+        may place it better. The
         readings of every phone that needs them are parsed and weighed together (positioning/readings.py)."""
         out: list[_Prepared] = []
         todo: list[tuple[int, dict | None]] = []
         for raw_readings, raw_state, raw_kept in reads:
             newest = raw_readings[-1] if raw_readings else None
             kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
-            if kept is not None and not (associated_ap and kept.source == "ap"):
+            if kept is not None and kept_answers(kept, associated_ap):
                 out.append((kept, None, newest))
                 continue
             todo.append((len(out), json.loads(raw_state) if raw_state else None))
