@@ -352,10 +352,10 @@ def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m
 
 
 def live_error_heatmap_png(venue: VenueMap, estimate: LiveEstimate, level: int, cell_m: float = 2.0) -> bytes:
-    """The live estimate's error (a shopper's phone settled at each sampled reference point, its whole block
-    held out: see live_estimate) interpolated over one floor: where positioning will be poor."""
+    """The live estimate's error 120 s into each simulated visit (portal/tracking/estimate.py), interpolated
+    over one floor: where positioning will be poor."""
     values = [(x, y, e) for f, x, y, e in estimate.errors_at if f == level and np.isfinite(e)]
-    return _error_heatmap(venue, level, values, "expected live error (held-out blocks, a shopper's phone)", cell_m)
+    return _error_heatmap(venue, level, values, "expected live error (simulated visits, 2 min in)", cell_m)
 
 
 def confusion_png(report: QualityReport) -> bytes:
@@ -436,8 +436,9 @@ def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress:
 # The leave-one-point-out figures above score the survey against itself: the same phone, the same body,
 # every AP on, a fingerprint averaged over several scans, the query at a surveyed spot, no time. A shopper's
 # phone differs on each count, and the live path (tracker, motion filter, cold start, kept positions) adds
-# time. portal.tracking.estimate.live_estimate replays made-up phones built from held-out survey blocks
-# through that path, under the stated assumptions below, and says what it cannot know.
+# time. portal.tracking.estimate.live_estimate replays made-up phones built from the survey (the points
+# nearest each spot hidden from the model) through that path, under the assumptions below, and says what
+# it cannot know.
 
 
 TRANSIT_KINDS = frozenset({"corridor", "walkway", "lobby", "garage"})  # passed through more than dwelt in
@@ -453,7 +454,7 @@ class LiveAssumptions:
     body_db: float = 4.0  # the shopper's body: 0 dB toward the APs she faces, this much behind her
     reading_noise_db: float | None = None  # one reading's noise; None: the survey's own scan-to-scan spread
     ap_off: float = 0.05  # share of APs off or not reporting at a time
-    hidden_m: float = 0.0  # reference points this close to the spot are hidden from the model (0: none)
+    hidden_m: float = 1.5  # reference points this close to the spot are hidden from the model (chosen on mall 101)
     early_walk_m: float = 60.0  # how far a shopper walked along the walkways before reaching the zone
     sensitivity_dbm: float = -95.0  # weaker than this is not heard
     frame_rate: float = 0.6  # chance that a phone on the WiFi sends a frame the APs hear in a given second
@@ -522,7 +523,7 @@ CANNOT_KNOW = [
     "crowds, moved fittings and radio changes since the survey",
     "where shoppers really walk, join the WiFi and stand, and how often their phones transmit",
     "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute)",
-    "a spot between surveyed points, which the estimate replaces by a surveyed point its block hidden",
+    "the fingerprint between surveyed points (interpolated here, the nearest points hidden from the model)",
 ]
 
 

@@ -8,16 +8,17 @@ pages), the store's window and the kept position with its freshness rule (`KeptP
 probe's landing rule (`positions.landing_zone`). Nothing of that is re-implemented here: `PhoneReplay` only
 holds in memory what the store holds for a phone.
 
-The live estimate has no shoppers to measure, only the survey. For a sample of spots in the zones shoppers
-dwell in (the same number in each), a reference point's block of the survey (`block_m`) is hidden from the
-model (the live model refitted without it: positioner, cold-start coverage, zone evidence), and a phone is
-made from the survey around it: it walks in along the walkway graph (`early_walk_m`), each second heard (at
-`frame_rate`) at the fingerprint of the nearest reference point as a shopper's phone would be (its own
+The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers
+dwell in (each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's
+fingerprint is interpolated from the nearest reference points, and those within `hidden_m` of the spot are
+hidden from the live model's positioner (so it never holds a fingerprint taken where the shopper stands; the
+cold-start coverage keeps them). The phone walks in along the walkway graph (`early_walk_m`), each second
+heard (at `frame_rate`) at the nearest reference point's fingerprint as a shopper's phone would be (its own
 offset, her body's shadow by AP bearing, per-reading noise as wide as the survey's own scan-to-scan spread,
 some APs off, the weakest lost), reported by the APs on a native/Meraki schedule, positioned by the tracker
 every `tracker_tick_s`, and probed 2 s after joining the WiFi (on arrival or on entering the zone), 30 s and
-120 s after entering the zone. The rates are of those probes, each zone counted alike, as bench/landing.py's
-shoppers pick their zones. What it cannot know is listed with it (CANNOT_KNOW)."""
+120 s after entering the zone. The assumptions' defaults were chosen on training mall 101 only (hidden_m among
+0, 1.5 and 2.2 m); what it cannot know is listed with it (CANNOT_KNOW)."""
 
 from __future__ import annotations
 
