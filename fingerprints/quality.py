@@ -459,7 +459,8 @@ class LiveAssumptions:
     sensitivity_dbm: float = -95.0  # weaker than this is not heard
     frame_rate: float = 0.6  # chance that a phone on the WiFi sends a frame the APs hear in a given second
     meraki_share: float = 0.2  # share of APs reporting once a minute (the rest: native batches every 3-6 s)
-    join_on_arrival: float = 0.5  # share of phones that join the WiFi on arriving (the rest: in the first zone)
+    join_on_arrival: float = 0.5  # share joining the WiFi on arriving, in a car park, lobby or corridor (the rest:
+    #                               on entering the zone)
     tracker_tick_s: int = 2  # the tracker positions phones with new readings this often
 
 

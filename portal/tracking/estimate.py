@@ -16,9 +16,10 @@ cold-start coverage keeps them). The phone walks in along the walkway graph (`ea
 heard (at `frame_rate`) at the nearest reference point's fingerprint as a shopper's phone would be (its own
 offset, her body's shadow by AP bearing, per-reading noise as wide as the survey's own scan-to-scan spread,
 some APs off, the weakest lost), reported by the APs on a native/Meraki schedule, positioned by the tracker
-every `tracker_tick_s`, and probed 2 s after joining the WiFi (on arrival or on entering the zone), 30 s and
-120 s after entering the zone. The assumptions' defaults were chosen on training mall 101 only (hidden_m among
-0, 1.5 and 2.2 m); what it cannot know is listed with it (CANNOT_KNOW)."""
+every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering the zone, or on arriving: then
+at a random spot of a car park, lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was
+chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m); what the estimate cannot know is listed
+with it (CANNOT_KNOW)."""
 
 from __future__ import annotations
 
@@ -130,6 +131,7 @@ class _Visit:
     entered: int  # the second it reaches the zone (the walkway node nearest its spot)
     joins: int  # the second it joins the WiFi
     zone: str
+    first_probe: bool = True  # its first probe counts (a phone that joined on arrival is counted at arrival)
 
 
 class _Survey:
@@ -203,6 +205,15 @@ def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rn
     return _Visit(where=where, vectors=vectors, headings=headings, entered=entered, joins=joins, zone=zone.id)
 
 
+def _arrival(survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator) -> _Visit:
+    """A phone joining the WiFi where shoppers come in or pass (the car park, a lobby, a corridor): a few
+    seconds standing at `spot`, for the first probe only."""
+    here = (zone.floor, *spot)
+    seconds = int(PROBE_AFTER_JOIN_S) + 1
+    return _Visit(where=[here] * seconds, vectors=[survey.between(*here)] * seconds,
+                  headings=[float(rng.uniform(0, 2 * np.pi))] * seconds, entered=0, joins=0, zone=zone.id)
+
+
 @dataclass
 class _Outcome:
     kind: str
@@ -230,8 +241,9 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
     offset = rng.normal(0.0, a.phone_spread_db)
     t0 = int(rng.integers(0, 60))  # where in the APs' report cycles the visit falls
     phone = PhoneReplay(model)
-    probes = {visit.joins + int(PROBE_AFTER_JOIN_S): "first"}
-    probes.update({visit.entered + int(s): f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S})
+    probes = {visit.entered + int(s): f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S}
+    if visit.first_probe:
+        probes[visit.joins + int(PROBE_AFTER_JOIN_S)] = "first"
     scans: dict[int, np.ndarray | None] = {}
     associated: str | None = None
     out = []
@@ -315,6 +327,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     col = {b: i for i, b in enumerate(model.ap_ids)}
     schedule = [(col[r.bssid], r) for r in report_schedule(venue, seed, a.meraki_share) if r.bssid in col]
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else survey_noise_db(venue)
+    arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3 and z.floor in survey.trees]
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
@@ -323,6 +336,13 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
         hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
         visit = _visit(walk_in, survey, zone, spot, rng, a)
+        if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
+            visit.first_probe = False
+            there = arrivals[int(rng.integers(len(arrivals)))]
+            spot = spot_in_zone(there, model.zones, rng)
+            hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
+            outcomes += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
+            hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
         outcomes += _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
         if progress is not None:
             progress(done + 1, len(visits))
