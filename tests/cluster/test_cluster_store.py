@@ -222,3 +222,20 @@ def test_demo_map_versions_copy_between_venues(db, demo_map):
         venue_map.id = venue
         assert venues.put_map(venue_map) == 1
         assert len(venues.get_map(venue).samples) == len(demo_map.samples)
+
+
+def test_live_validation_walk_on_the_cluster(db):
+    """Every LiveWalks call (its transaction, its Lua scripts, its pipelines) on one venue's slot."""
+    from portal.maps.validation import LiveWalks
+
+    walks = LiveWalks(db)
+    venues = venues_on_each_primary(db)
+    for venue in venues:
+        wid = walks.start(venue, "c" * 24, [(1, 2.0, 3.0), (1, 5.0, 3.0)], "ops", 3, "north")
+        assert walks.mark(venue, wid, {"point": 0}) == 1
+        assert walks.finish(venue, wid) and not walks.finish(venue, wid)
+        with pytest.raises(ValueError):
+            walks.mark(venue, wid, {"point": 1})
+        got = walks.get(venue, wid)
+        assert got["marks"] == [{"point": 0}] and got["finished"] and got["route"][1] == (1, 5.0, 3.0)
+        assert [w["id"] for w in walks.recent(venue)] == [wid]
