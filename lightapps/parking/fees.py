@@ -3,7 +3,7 @@ host's payment service, or charged after the car left to a member's payment agre
 after"); and what the exit event decides.
 
   * Pay on foot: an order of purpose "parking" (ref "<plate hash>:<entry ms>") for what is due after the
-    discounts; points are redeemed through the platform's member interface (portal/apps/members.py) when
+    discounts; points are redeemed through the platform's points capability (portal/apps/capabilities.py) when
     the order is made and given back if it closes unpaid. Once paid, the stay is credited (once per order)
     and the car may leave until `grace_minutes` later.
   * The exit event (the parking system's feed, api.py) ends the stay; `settle_exit` then decides once:
@@ -25,9 +25,8 @@ from flask import Flask
 
 from lightapps.parking.store import ParkingStore, Stay
 from lightapps.parking.tariff import MINUTE_MS, Quote, Tariff, points_value, quote
+from portal.apps.capabilities import agreements, points
 from portal.apps.locale import venue_time_zone
-from portal.apps.members import EXTENSION as MEMBERS
-from portal.apps.members import members
 from portal.apps.registry import LightApp
 from portal.apps.registry import get as get_app
 from portal.apps.views import STORES, app_store, zone_app_config, zones_running
@@ -72,8 +71,8 @@ def spent_today(venue: str, client: str | None, now_ms: int) -> int:
 
 
 def member_points(venue: str, client: str) -> int | None:
-    benefits = members()
-    return benefits.points(venue, client) if benefits else None
+    keeper = points()
+    return keeper.balance(venue, client) if keeper else None
 
 
 def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0) -> Quote:
@@ -100,8 +99,8 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
     q = quote_stay(venue, stay, client, now_ms, points_wanted)
     idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
     points_fen = points_value(q.points, tariff)
-    benefits = members()
-    if q.points and (benefits is None or not benefits.redeem(venue, client, q.points, idem, "Parking")):
+    keeper = points()
+    if q.points and (keeper is None or not keeper.redeem(venue, client, q.points, idem, "Parking")):
         raise PaymentError("points", "the points could not be redeemed")
     paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
     if q.due <= 0:
@@ -115,8 +114,8 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
             venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
             ref=stay_ref(stay), description="Parking 停车费", idem=idem, items=items, return_url=return_url)
     except Exception:
-        if q.points and benefits is not None:
-            benefits.restore(venue, client, idem)
+        if q.points and keeper is not None:
+            keeper.restore(venue, client, idem)
         raise
     return order, q
 
@@ -133,7 +132,7 @@ def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
         return ExitOutcome("cleared", 0)
     q = quote_stay(venue, stay, client, exit_ms)
     total = q.gross - q.spend_discount
-    agreement = members().agreement(venue, client) if client and members() else None
+    agreement = agreements().agreement(venue, client) if client and agreements() else None
     if q.due <= 0:
         store.settle_exit(venue, stay, "cleared", total)
         return ExitOutcome("cleared", 0)
@@ -177,8 +176,8 @@ def register(flask_app: Flask) -> None:
 
     def on_closed(order: Order) -> None:
         item = order.items[0] if order.items else {}
-        benefits = flask_app.extensions.get(MEMBERS)
-        if item.get("points") and benefits is not None:
-            benefits.restore(order.venue, order.shopper, item.get("points_ref", ""))
+        keeper = points(flask_app)
+        if item.get("points") and keeper is not None:
+            keeper.restore(order.venue, order.shopper, item.get("points_ref", ""))
 
     payments.register(PURPOSE, on_paid, on_closed)

@@ -30,9 +30,9 @@ from lightapps.parking.common import (
 )
 from lightapps.parking.store import FindResult
 from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.locale import venue_now
-from portal.apps.members import PaymentAgreement, members
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.payments.money import cny
@@ -296,14 +296,14 @@ def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: s
     if session["verified"]:
         quote = fees.quote_stay(venue, stay, shopper.client, now_ms)
         tariff = fees.tariff_for(venue, fees.stay_zone(venue, stay))
-        benefits = members()
+        signer = agreements()
         context.update(
             quote=quote, tariff=tariff, cny=cny, minutes=(now_ms - stay.entry_ms) // 60000,
             paid_until=stay.paid_until_ms if stay.paid_until_ms > now_ms else 0,
             points=fees.member_points(venue, shopper.client) if tariff.points_per_yuan else None,
             attempt=secrets.token_urlsafe(9),
             autopay=store.autopay_client(venue, stay.plate_hash) == shopper.client,
-            can_autopay=bool(benefits and benefits.points(venue, shopper.client) is not None
+            can_autopay=bool(signer and signer.may_sign(venue, shopper.client)
                              and services().payments.agreement_providers()))
     return render_template("parking/fee.html", venue=g.venue_map, zone=g.zone, config=g.app_config,
                            shopper_token=shopper_token(shopper), lang=_lang(), hhmm=hhmm, **context), status
@@ -373,8 +373,8 @@ def autopay_start(venue: str, zone: str, session_id: str):
     """A member signs a payment agreement with the provider; this plate is then charged after it leaves."""
     shopper = shopper_for_venue(venue)
     _verified_stay(venue, zone, session_id)
-    benefits = members()
-    if benefits is None or benefits.points(venue, shopper.client) is None:
+    signer = agreements()
+    if signer is None or not signer.may_sign(venue, shopper.client):
         return fee_page(venue, zone, session_id, 403, _("Leave first, pay after is for members. Join in Me first."))
     providers = services().payments.agreement_providers()
     if not providers:
@@ -405,8 +405,8 @@ def autopay_back(venue: str, zone: str, session_id: str):
     except PaymentError:
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    benefits = members()
-    if not active or benefits is None or not benefits.save_agreement(
+    signer = agreements()
+    if not active or signer is None or not signer.save_agreement(
             venue, shopper.client, PaymentAgreement(providers[0], agreement_no, time.time())):
         return fee_page(venue, zone, session_id, 400, _("The agreement was not signed."))
     parking_store().set_autopay(venue, stay.plate_hash, shopper.client)

@@ -175,7 +175,8 @@ def test_leave_first_pay_after_is_charged_once_after_the_exit(garage, sandbox, p
     back = urlsplit(approved.headers["Location"])
     assert client.get(f"{back.path}?{back.query}").status_code == 303
     assert 'id="autopay-on"' in page(client, location)
-    assert app.extensions["member_benefits"].agreement(VENUE, "anon-member-a").agreement_no == agreement_no
+    signed = app.extensions["light_app_capabilities"]["agreements"].agreement(VENUE, "anon-member-a")
+    assert signed.agreement_no == agreement_no
     # The car leaves without paying: the fee is charged to the agreement, once.
     exit_event = {"type": "exit", "plate": PLATE, "ts": time.time()}
     answer = events(client, token, exit_event)
