@@ -4,7 +4,9 @@ after"); and what the exit event decides.
 
   * Pay on foot: an order of purpose "parking" (ref "<plate hash>:<entry ms>") for what is due after the
     discounts; points are redeemed through the platform's points capability (portal/apps/capabilities.py) when
-    the order is made and given back if it closes unpaid. Once paid, the stay is credited (once per order)
+    the order is made and given back if it closes unpaid; a parking coupon (the vouchers capability, which
+    the coupons app provides) is held when the order is made, redeemed when it is paid and released when it
+    closes unpaid (declined, cancelled, timed out), each once. Once paid, the stay is credited (once per order)
     and the car may leave until `grace_minutes` later.
   * The exit event (the parking system's feed, api.py) ends the stay; `settle_exit` then decides once:
     left within the paid time or owing nothing -> cleared; a plate bound to a member with an agreement ->
@@ -25,7 +27,7 @@ from flask import Flask
 
 from lightapps.parking.store import ParkingStore, Stay
 from lightapps.parking.tariff import MINUTE_MS, Quote, Tariff, points_value, quote
-from portal.apps.capabilities import agreements, points
+from portal.apps.capabilities import Voucher, agreements, points, vouchers
 from portal.apps.locale import venue_time_zone
 from portal.apps.registry import LightApp
 from portal.apps.registry import get as get_app
@@ -75,11 +77,23 @@ def member_points(venue: str, client: str) -> int | None:
     return keeper.balance(venue, client) if keeper else None
 
 
-def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0) -> Quote:
+def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0,
+               coupon_fen: int = 0) -> Quote:
     tariff = tariff_for(venue, stay_zone(venue, stay))
     held = (member_points(venue, client) or 0) if client and points_wanted else 0
     return quote(stay.entry_ms, now_ms, venue_time_zone(venue), tariff, spent_fen=spent_today(venue, client, now_ms),
-                 paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held)
+                 paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held, coupon_fen=coupon_fen)
+
+
+def parking_coupons(venue: str, client: str) -> list[Voucher]:
+    """The shopper's coupons the car park takes (none when no app provides vouchers)."""
+    provider = vouchers()
+    return provider.usable(venue, client, PURPOSE) if provider and client else []
+
+
+def coupon_of(venue: str, client: str, code: str) -> Voucher | None:
+    """One of the shopper's usable parking coupons by its code (the fee page's preview)."""
+    return next((v for v in parking_coupons(venue, client) if v.code == code), None)
 
 
 def _store() -> ParkingStore:
@@ -91,23 +105,28 @@ def stay_ref(stay: Stay) -> str:
 
 
 def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, points_wanted: int,
-                return_url: str) -> tuple[Order | None, Quote]:
-    """(the order to pay, or None when points or discounts left nothing to pay and the stay is credited
-    now; the quote). Raises PaymentError."""
+                return_url: str, coupon_code: str = "") -> tuple[Order | None, Quote]:
+    """(the order to pay, or None when coupon, points or discounts left nothing to pay and the stay is
+    credited now; the quote). Raises PaymentError ("coupon", "points", or the service's)."""
     now_ms = int(time.time() * 1000)
     tariff = tariff_for(venue, stay_zone(venue, stay))
-    q = quote_stay(venue, stay, client, now_ms, points_wanted)
     idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
+    coupon = _hold_coupon(venue, client, coupon_code, idem)
+    q = quote_stay(venue, stay, client, now_ms, points_wanted, coupon.value_fen if coupon else 0)
     points_fen = points_value(q.points, tariff)
     keeper = points()
     if q.points and (keeper is None or not keeper.redeem(venue, client, q.points, idem, "Parking")):
+        _release(venue, coupon, idem)
         raise PaymentError("points", "the points could not be redeemed")
     paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
     if q.due <= 0:
-        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen, paid_until)
+        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen + q.coupon_discount, paid_until)
+        if coupon is not None:
+            vouchers().redeem(venue, idem)
         return None, q
     items = [{"sku": "parking", "qty": 1, "price": q.gross, "kind": "foot", "spend_discount": q.spend_discount,
               "paid_before": q.paid_before, "points": q.points, "points_fen": points_fen, "points_ref": idem,
+              "coupon_fen": q.coupon_discount, "coupon": coupon.code if coupon else "",
               "grace_minutes": tariff.grace_minutes}]
     try:
         order = services().payments.create(
@@ -116,8 +135,24 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
     except Exception:
         if q.points and keeper is not None:
             keeper.restore(venue, client, idem)
+        _release(venue, coupon, idem)
         raise
     return order, q
+
+
+def _hold_coupon(venue: str, client: str, code: str, ref: str) -> Voucher | None:
+    if not code:
+        return None
+    provider = vouchers()
+    coupon = provider.hold(venue, client, code, PURPOSE, ref) if provider else None
+    if coupon is None:
+        raise PaymentError("coupon", "the coupon cannot be used")
+    return coupon
+
+
+def _release(venue: str, coupon: Voucher | None, ref: str) -> None:
+    if coupon is not None:
+        vouchers().release(venue, ref)
 
 
 def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
@@ -169,15 +204,22 @@ def register(flask_app: Flask) -> None:
         else:
             paid_until = int(time.time() * 1000) + int(item.get("grace_minutes", 15)) * MINUTE_MS
         credited = store.credit(order.venue, h, int(entry or 0), order.id,
-                                order.amount + int(item.get("points_fen", 0)), paid_until)
-        if credited == "gone":  # another stay began: the service refunds the money, the points go back
+                                order.amount + int(item.get("points_fen", 0)) + int(item.get("coupon_fen", 0)),
+                                paid_until)
+        if credited == "gone":  # another stay began: the service refunds the money, points and coupon go back
             on_closed(order)
-        return credited in ("ok", "dup")
+            return False
+        coupons = vouchers(flask_app)
+        if item.get("coupon") and coupons is not None:  # after the credit: a replayed callback redeems nothing more
+            coupons.redeem(order.venue, item.get("points_ref", ""))
+        return True
 
     def on_closed(order: Order) -> None:
         item = order.items[0] if order.items else {}
-        keeper = points(flask_app)
+        keeper, coupons = points(flask_app), vouchers(flask_app)
         if item.get("points") and keeper is not None:
             keeper.restore(order.venue, order.shopper, item.get("points_ref", ""))
+        if item.get("coupon") and coupons is not None:
+            coupons.release(order.venue, item.get("points_ref", ""))
 
     payments.register(PURPOSE, on_paid, on_closed)

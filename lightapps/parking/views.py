@@ -294,14 +294,19 @@ def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: s
     context = {"session_id": session_id, "verified": session["verified"], "stay": stay, "error": error,
                "hours": parked_hours(), "now_ms": now_ms}
     if session["verified"]:
-        quote = fees.quote_stay(venue, stay, shopper.client, now_ms)
+        coupons = fees.parking_coupons(venue, shopper.client)
+        wanted = _coupon_code(request.args.get("coupon"))
+        coupon = next((v for v in coupons if v.code == wanted), None) if wanted else None
+        if (wanted is None or (wanted and coupon is None)) and status == 200:
+            status, error = 422, _("That coupon cannot be used for parking (used, expired or not yours).")
+        quote = fees.quote_stay(venue, stay, shopper.client, now_ms, coupon_fen=coupon.value_fen if coupon else 0)
         tariff = fees.tariff_for(venue, fees.stay_zone(venue, stay))
         signer = agreements()
         context.update(
             quote=quote, tariff=tariff, cny=cny, minutes=(now_ms - stay.entry_ms) // 60000,
             paid_until=stay.paid_until_ms if stay.paid_until_ms > now_ms else 0,
             points=fees.member_points(venue, shopper.client) if tariff.points_per_yuan else None,
-            attempt=secrets.token_urlsafe(9),
+            attempt=secrets.token_urlsafe(9), coupons=coupons, coupon=coupon,
             autopay=store.autopay_client(venue, stay.plate_hash) == shopper.client,
             can_autopay=bool(signer and signer.may_sign(venue, shopper.client)
                              and services().payments.agreement_providers()))
@@ -328,6 +333,14 @@ def fee_verify(venue: str, zone: str, session_id: str):
     return redirect(_fee_url(venue, zone, session_id), code=303)
 
 
+def _coupon_code(raw: str | None) -> str | None:
+    """A coupon code as the fee page sends it ("" = none), or None when it is not one (too long, odd)."""
+    code = (raw or "").strip().upper()
+    if not code:
+        return ""
+    return code if len(code) <= 16 and code.isalnum() and code.isascii() else None
+
+
 def _verified_stay(venue: str, zone: str, session_id: str):
     session = _fee_session(venue, session_id)
     stay = parking_store().stay(venue, session["h"]) if session else None
@@ -348,6 +361,10 @@ def fee_pay(venue: str, zone: str, session_id: str):
         return fee_page(venue, zone, session_id, 400, _("Please open the page again and pay from there."))
     if not points_raw.isdigit() or len(points_raw) > 9:
         return fee_page(venue, zone, session_id, 422, _("Points must be a whole number."))
+    coupon = _coupon_code(request.form.get("coupon"))
+    if coupon is None:
+        return fee_page(venue, zone, session_id, 422, _("That coupon cannot be used for parking (used, expired or "
+                                                        "not yours)."))
     if stay.status != "in":
         return fee_page(venue, zone, session_id, 409, _("This car has already left."))
     if not services().payments.enabled:
@@ -355,8 +372,11 @@ def fee_pay(venue: str, zone: str, session_id: str):
                                                         "exit or the car park office."))
     back = _fee_url(venue, zone, session_id, _external=True)
     try:
-        order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back)
+        order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back, coupon)
     except PaymentError as exc:
+        if exc.code == "coupon":
+            return fee_page(venue, zone, session_id, 409, _("That coupon cannot be used for parking (used, expired "
+                                                            "or not yours)."))
         if exc.code == "points":
             return fee_page(venue, zone, session_id, 409, _("Those points could not be used. Please try again."))
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "

@@ -252,3 +252,79 @@ def test_store_fault_is_503_and_nothing_is_stored(garage, monkeypatch):
     resp = client.post(f"{BASE}/fee", data={"plate": PLATE, "c": c})
     assert resp.status_code == 503
     assert not store.db.keys("mp:{demo}:parking:fee:*")
+
+
+def parking_coupon(app, client_id, fen=500, zone="kopi"):
+    """A shop's coupon worth `fen` off the parking fee, claimed by the shopper: its code."""
+    coupons = app.extensions[STORES]["coupons"]
+    coupon = coupons.create(VENUE, zone, {"title_en": "Free parking hour", "title_zh": "停车一小时", "stock": 5,
+                                          "valid_from": time.time() - 60, "valid_until": time.time() + 86400,
+                                          "parking_fen": fen})
+    return coupons, coupons.claim(VENUE, zone, coupon.id, client_id).code
+
+
+def test_a_parking_coupon_is_held_while_paying_released_on_timeout_redeemed_once_when_paid(garage, sandbox, pay,
+                                                                                          monkeypatch):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-coupon")
+    c = shopper(app, "anon-coupon")
+    location = fee_session(app, client, c, entered)
+    html = page(client, location)
+    assert 'id="coupon-form"' in html and "停车一小时" not in html and "Free parking hour · ¥5.00" in html
+    preview = page(client, f"{location}&coupon={code}")
+    assert 'id="coupon">-¥5.00' in preview and "¥10.00" in preview and "Coupon: Free parking hour" in preview
+    zh = page(client, f"{location}&coupon={code}&lang=zh")
+    assert "停车一小时" in zh and 'id="coupon">-¥5.00' in zh and "优惠券" in zh
+    order_id = alipay_order(client, f"{location}&coupon={code}", c, coupon=code)
+    assert pay.order(VENUE, order_id).amount == 1000 and coupons.issued(VENUE, code).state == "held"
+    assert coupons.redeem(VENUE, "kopi", code, by="till").status == "HELD"  # the shop cannot take it meanwhile
+    client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"})
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + 3600_000)
+    assert pay.sweep(VENUE) == 1  # the order timed out: closed at Alipay and here, the coupon released
+    monkeypatch.undo()
+    assert pay.order(VENUE, order_id).status == "closed" and coupons.issued(VENUE, code).state == "issued"
+    order_id = alipay_order(client, f"{location}&coupon={code}", c, coupon=code)
+    client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"})
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=30).status_code == 200
+    box = sandbox[0]
+    assert box.notify(box.trade("alipay", order_id)) == 200  # replayed: the coupon is redeemed once
+    (stay_hash,) = _stay_hashes(store)
+    assert store.stay(VENUE, stay_hash).paid_fen == 1500  # ¥10.00 paid + the ¥5.00 coupon
+    issued = coupons.issued(VENUE, code)
+    assert issued.state == "redeemed" and issued.redeemed_by == "parking"
+    assert coupons.get(VENUE, issued.coupon_id).redeemed == 1
+    assert 'id="coupon-form"' not in page(client, location)  # paid: nothing to apply it to
+
+
+def test_a_coupon_covering_the_fee_is_redeemed_at_once(garage, pay):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-cover", fen=2000)
+    c = shopper(app, "anon-cover")
+    location = fee_session(app, client, c, entered)
+    path, _q, query = location.partition("?")
+    html = page(client, f"{location}&coupon={code}")
+    assert "Use the coupon" in html and 'id="coupon">-¥15.00' in html
+    resp = client.post(f"{path}/pay?{query}", data={**pay_form(html), "c": c, "coupon": code})
+    assert resp.status_code == 303 and "/pay/" not in resp.headers["Location"]
+    assert coupons.issued(VENUE, code).state == "redeemed"
+    assert 'id="paid"' in page(client, location)
+    assert not store.db.keys("mp:{demo}:pay:order:*")
+
+
+def test_a_coupon_not_for_parking_or_not_yours_is_refused_and_nothing_is_held(garage, pay):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-owner")
+    _coupons, plain = parking_coupon(app, "anon-thief", fen=0)
+    c = shopper(app, "anon-thief")
+    location = fee_session(app, client, c, entered)
+    path, _q, query = location.partition("?")
+    html = page(client, location)
+    assert 'id="coupon-form"' not in html  # the thief's own coupon is not a parking one
+    assert client.get(f"{location}&coupon={code}").status_code == 422
+    assert client.get(f"{location}&coupon=%3Cscript%3E").status_code == 422
+    form = {**pay_form(html), "c": c}
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": code}).status_code == 409
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": plain}).status_code == 409
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": "X" * 40}).status_code == 422
+    assert coupons.issued(VENUE, code).state == "issued" and not store.db.keys("mp:{demo}:coupons:hold:*")
+    assert not store.db.keys("mp:{demo}:pay:order:*")
