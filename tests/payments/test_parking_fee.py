@@ -445,3 +445,19 @@ def test_the_sweep_charges_an_agreement_again_after_a_failed_charge(garage, sand
     (h,) = _stay_hashes(store)
     assert store.stay(VENUE, h).status == "cleared" and store.stay(VENUE, h).paid_fen == 1500
     assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE) if e.purpose == "parking"] == [("paid", 1500)]
+
+
+def test_owed_pages_answer_503_when_the_store_is_down(garage, monkeypatch):
+    app, client, token, store, entered = garage
+    c = shopper(app, "anon-fault-owed")
+    fee_session(app, client, c, entered)
+    events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    debt = _open_debt(store)
+
+    def broken(self, venue, client, limit=20):
+        raise redis.ConnectionError("store down")
+
+    monkeypatch.setattr(ParkingStore, "debts_of", broken)
+    assert client.get(f"{BASE}/owed/{debt.id}?c={c}").status_code == 503
+    resp = client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": "abcdefghij"})
+    assert resp.status_code == 503 and not store.db.keys("mp:{demo}:pay:order:*")
