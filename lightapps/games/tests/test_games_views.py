@@ -237,7 +237,7 @@ def test_owner_hands_out_a_prize_exactly_once(client, console, games, token):
 
 
 def test_points_prizes_go_onto_the_membership_card_once(app, client, console, games, token):
-    """Through the platform's grant interface (portal/apps/grants.py), which the membership app provides."""
+    """Through the platform's points capability (portal/apps/capabilities.py), which the membership app provides."""
     members = app.extensions["light_app_stores"]["membership"]
     game = publish(games)
     bob, _ = members.bind("demo", "+8613900002222", "bob")
