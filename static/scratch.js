@@ -69,8 +69,8 @@
   }
 
   function point(event) {
-    var box = canvas.getBoundingClientRect();
-    return { x: event.clientX - box.left, y: event.clientY - box.top };
+    var box = canvas.getBoundingClientRect(); // the card may have been resized (rotated phone) since it was coated
+    return { x: (event.clientX - box.left) * width / box.width, y: (event.clientY - box.top) * height / box.height };
   }
 
   canvas.addEventListener("pointerdown", function (event) {
