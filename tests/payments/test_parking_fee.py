@@ -460,3 +460,87 @@ def test_owed_pages_answer_503_when_the_store_is_down(garage, monkeypatch):
     assert client.get(f"{BASE}/owed/{debt.id}?c={c}").status_code == 503
     resp = client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": "abcdefghij"})
     assert resp.status_code == 503 and not store.db.keys("mp:{demo}:pay:order:*")
+
+
+def owed_list(app, client):
+    """The car park office's "Exits left owed" table, as the garage's owner sees it."""
+    from portal.auth import AccountStore
+
+    accounts = AccountStore(app.extensions["mallportal"].db)
+    if accounts.get("garage-office") is None:
+        accounts.create("garage-office", "Tarmac-Barrier-9413", "owner", VENUE, (ZONE,))
+    login = page(client, "/console/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    resp = client.post("/console/login", data={"username": "garage-office", "password": "Tarmac-Barrier-9413",
+                                               "csrf_token": csrf})
+    assert resp.status_code == 303
+    html = page(client, f"/console/apps/parking/{VENUE}/{ZONE}/owed?lang=en")
+    return re.search(r'<table id="owed">(.*?)</table>', html, re.S).group(1), html
+
+
+def test_a_declined_agreement_charge_at_the_exit_is_owed_in_me_and_on_the_office_list(garage, sandbox, pay):
+    """The member stopped the agreement at Alipay after signing it here: the charge at the exit is declined
+    (a real alipay.trade.pay answered ACQ.AGREEMENT_STATUS_NOT_NORMAL), the order is closed and the exit is
+    owed: in the member's Me and on the owner's list; the sweep changes nothing after."""
+    app, client, token, store, entered = garage
+    agreement_no = sign_agreement(app, client, sandbox, entered, "anon-member-d", "+8613800138011")
+    sandbox[0].agreements[agreement_no].status = "STOP"  # ended by the shopper at Alipay
+    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    assert answer["exits"] == [{"index": 0, "outcome": "owed", "due_fen": 1500}]
+    debt = _open_debt(store)
+    assert (debt.status, debt.due_fen, debt.client, debt.order) == ("owed", 1500, "anon-member-d", "")
+    (order,) = [pay.order(VENUE, k.decode().rsplit(":", 1)[1]) for k in store.db.scan_iter("mp:{demo}:pay:order:*")]
+    assert order.status == "closed" and order.items[0]["kind"] == "exit"  # charged once, declined
+    assert store.stay(VENUE, debt.plate_hash).status == "owed"
+    assert not [e for e in pay.store.ledger(VENUE) if e.purpose == "parking"]
+    c = shopper(app, "anon-member-d")
+    assert "Parking fee owed: ¥15.00" in page(client, f"/v/{VENUE}/me?c={c}&lang=en")
+    assert 'id="pay-owed-button"' in page(client, f"{BASE}/owed/{debt.id}?c={c}")
+    table, html = owed_list(app, app.test_client())
+    assert "粤B12345" in table and "¥15.00" in table and "Charging the agreement" not in table
+    assert "1 exit owes ¥15.00 in all." in html
+    pay.sweep(VENUE)
+    pay.sweep(VENUE)
+    assert store.open_debts(VENUE) == [debt] and len(store.db.keys("mp:{demo}:pay:order:*")) == 1
+
+
+def test_the_sweep_gives_up_on_a_failing_agreement_charge_after_an_hour_once(garage, sandbox, pay, monkeypatch):
+    """Alipay stays unreachable: the sweep asks again within the hour; past the hour (the exit moved back in
+    the store, no waiting) it closes the order and the exit is owed, once: a second sweep asks nothing and
+    changes nothing."""
+    from lightapps.parking.fees import CHARGE_GIVE_UP_MS
+    from lightapps.parking.store import ParkingKeys
+    from portal.payments.providers.base import ProviderError
+
+    app, client, token, store, entered = garage
+    sign_agreement(app, client, sandbox, entered, "anon-member-h", "+8613800138012")
+    provider = pay.providers()["alipay"]
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append("down")
+        raise ProviderError("alipay is down")
+
+    monkeypatch.setattr(provider, "charge_agreement", down)
+    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    assert answer["exits"] == [{"index": 0, "outcome": "charging", "due_fen": 1500}]
+    pay.sweep(VENUE)  # within the hour: asked again
+    charging = _open_debt(store)
+    assert charging.status == "charging" and calls == ["down", "down"]
+    table, _html = owed_list(app, app.test_client())
+    assert "Charging the agreement" in table
+    store.db.hset(ParkingKeys(VENUE).debt(charging.id), "exit_ms", charging.exit_ms - CHARGE_GIVE_UP_MS - 60_000)
+    pay.sweep(VENUE)
+    debt = _open_debt(store)
+    assert (debt.status, debt.due_fen, debt.client, debt.order) == ("owed", 1500, "anon-member-h", "")
+    assert calls == ["down", "down"]  # past the hour: not asked again
+    assert pay.order(VENUE, charging.order).status == "closed"
+    assert store.stay(VENUE, debt.plate_hash).status == "owed"
+    pay.sweep(VENUE)
+    assert calls == ["down", "down"] and store.open_debts(VENUE) == [debt]
+    assert pay.order(VENUE, charging.order).status == "closed"
+    assert not [e for e in pay.store.ledger(VENUE) if e.purpose == "parking"]
+    c = shopper(app, "anon-member-h")
+    assert "Parking fee owed: ¥15.00" in page(client, f"/v/{VENUE}/me?c={c}&lang=en")
+    table, _html = owed_list(app, app.test_client())
+    assert "¥15.00" in table and "Charging the agreement" not in table
