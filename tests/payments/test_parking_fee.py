@@ -411,24 +411,30 @@ def test_the_sweep_settles_an_interrupted_exit_once(garage, pay):
     assert store.open_debts(VENUE) == [debt]
 
 
-def test_the_sweep_charges_an_agreement_again_after_a_failed_charge(garage, sandbox, pay, monkeypatch):
-    """The agreement's charge at the exit did not get through (Alipay unreachable): the stay is "charging";
-    the sweep asks again while it fails, charges it once when Alipay answers, and then leaves it alone."""
+def alipay_charges_down(client, token, pay, monkeypatch) -> list[str]:
+    """Alipay unreachable for agreement charges, then the car leaves: the exit is "charging". The calls made."""
     from portal.payments.providers.base import ProviderError
 
-    app, client, token, store, entered = garage
-    sign_agreement(app, client, sandbox, entered, "anon-member-s", "+8613800138009")
-    provider = pay.providers()["alipay"]
-    real = provider.charge_agreement
     calls = []
 
     def down(*args, **kwargs):
         calls.append("down")
         raise ProviderError("alipay is down")
 
-    monkeypatch.setattr(provider, "charge_agreement", down)
+    monkeypatch.setattr(pay.providers()["alipay"], "charge_agreement", down)
     answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
     assert answer["exits"] == [{"index": 0, "outcome": "charging", "due_fen": 1500}]
+    return calls
+
+
+def test_the_sweep_charges_an_agreement_again_after_a_failed_charge(garage, sandbox, pay, monkeypatch):
+    """The agreement's charge at the exit did not get through (Alipay unreachable): the stay is "charging";
+    the sweep asks again while it fails, charges it once when Alipay answers, and then leaves it alone."""
+    app, client, token, store, entered = garage
+    sign_agreement(app, client, sandbox, entered, "anon-member-s", "+8613800138009")
+    provider = pay.providers()["alipay"]
+    real = provider.charge_agreement
+    calls = alipay_charges_down(client, token, pay, monkeypatch)
     pay.sweep(VENUE)  # still down: still charging, nothing booked
     assert _open_debt(store).status == "charging" and calls == ["down", "down"]
     assert not [e for e in pay.store.ledger(VENUE) if e.purpose == "parking"]
@@ -510,20 +516,10 @@ def test_the_sweep_gives_up_on_a_failing_agreement_charge_after_an_hour_once(gar
     changes nothing."""
     from lightapps.parking.fees import CHARGE_GIVE_UP_MS
     from lightapps.parking.store import ParkingKeys
-    from portal.payments.providers.base import ProviderError
 
     app, client, token, store, entered = garage
     sign_agreement(app, client, sandbox, entered, "anon-member-h", "+8613800138012")
-    provider = pay.providers()["alipay"]
-    calls = []
-
-    def down(*args, **kwargs):
-        calls.append("down")
-        raise ProviderError("alipay is down")
-
-    monkeypatch.setattr(provider, "charge_agreement", down)
-    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
-    assert answer["exits"] == [{"index": 0, "outcome": "charging", "due_fen": 1500}]
+    calls = alipay_charges_down(client, token, pay, monkeypatch)
     pay.sweep(VENUE)  # within the hour: asked again
     charging = _open_debt(store)
     assert charging.status == "charging" and calls == ["down", "down"]
