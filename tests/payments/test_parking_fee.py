@@ -540,3 +540,17 @@ def test_the_sweep_gives_up_on_a_failing_agreement_charge_after_an_hour_once(gar
     assert "Parking fee owed: ¥15.00" in page(client, f"/v/{VENUE}/me?c={c}&lang=en")
     table, _html = owed_list(app, app.test_client())
     assert "¥15.00" in table and "Charging the agreement" not in table
+
+
+def test_a_coupon_previewed_before_leaving_is_not_used_by_the_agreement_charge(garage, sandbox, pay):
+    """Coupons apply on foot only (README): the fee page's Apply is a preview that holds nothing, so the
+    agreement is charged the full fee at the exit and the coupon stays unused for the shopper."""
+    app, client, token, store, entered = garage
+    sign_agreement(app, client, sandbox, entered, "anon-member-v", "+8613800138013")
+    coupons, code = parking_coupon(app, "anon-member-v")
+    location = fee_session(app, client, shopper(app, "anon-member-v"), entered)
+    assert 'id="coupon">-¥5.00' in page(client, f"{location}&coupon={code}")
+    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    assert answer["exits"] == [{"index": 0, "outcome": "charged", "due_fen": 0}]
+    assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE) if e.purpose == "parking"] == [("paid", 1500)]
+    assert coupons.issued(VENUE, code).state == "issued"
