@@ -60,7 +60,7 @@ from portal.apps import registry  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tracking import Tracker, TrackKeys  # noqa: E402
-from portal.tracking.positions import MIN_ZONE_CONFIDENCE  # noqa: E402
+from portal.tracking.estimate import live_estimate, spot_in_zone  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)
@@ -148,15 +148,6 @@ def _route_graph(venue):
     return g, nodes
 
 
-def _spot_in_zone(zone, zones_map, rng) -> tuple[float, float]:
-    xs, ys = [p[0] for p in zone.polygon], [p[1] for p in zone.polygon]
-    for _ in range(100):
-        x, y = rng.uniform(min(xs) + 0.8, max(xs) - 0.8), rng.uniform(min(ys) + 0.8, max(ys) - 0.8)
-        if zones_map.zone_at(zone.floor, float(x), float(y)) == zone.id:
-            return float(x), float(y)
-    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-
-
 def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Generator,
                   arrive_within_s: float = 60.0) -> list[Shopper]:
     """Each shopper: arrives from the street or the car park, visits 2-4 zones, dwells 125-170 s in each."""
@@ -188,7 +179,7 @@ def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Gen
                 nb = nodes[b]
                 waypoints.append((t, nb.floor, nb.x, nb.y))
             entered = t
-            sx, sy = _spot_in_zone(zone, zones_map, rng)
+            sx, sy = spot_in_zone(zone, zones_map, rng)
             t += float(np.hypot(sx - nodes[path[-1]].x, sy - nodes[path[-1]].y)) / WALK_MPS
             waypoints.append((t, zone.floor, sx, sy))
             headings[len(waypoints)] = float(rng.uniform(0, 2 * np.pi))
@@ -431,7 +422,7 @@ def quality_claims(venue, live_points: int) -> dict:
     out["survey"] = {"zone": survey.zone_hit_rate, "floor": survey.floor_hit_rate, "error_mean": survey.mean_error_m,
                      "seconds": time.perf_counter() - t}
     t = time.perf_counter()
-    live = quality.live_estimate(venue, max_points=live_points, min_zone_confidence=MIN_ZONE_CONFIDENCE)
+    live = live_estimate(venue, max_points=live_points)
     out["live"] = {**live.headline(), "seconds": time.perf_counter() - t}
     return out
 
@@ -449,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulated seconds per step: reports due in it are posted, then the tracker runs")
     parser.add_argument("--survey-step", type=float, default=3.0)
     parser.add_argument("--scans", type=int, default=5)
-    parser.add_argument("--live-points", type=int, default=1500, help="reference points the live estimate uses")
+    parser.add_argument("--live-points", type=int, default=150, help="visits the live estimate simulates")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
@@ -533,12 +524,22 @@ def print_report(r: dict) -> None:
         print(f"quality report, survey self-consistency (leave-one-point-out): zone {q['survey']['zone']:.1%}, "
               f"floor {q['survey']['floor']:.1%}, mean {q['survey']['error_mean']:.1f} m")
     if "live" in q:
-        live = q["live"]
-        print(f"quality report, live estimate (each dwell zone once, as the shoppers here pick them): right zone "
-              f"30 s into a visit {live['zone_early_per_shop']:.1%} (measured {r['landing']['30s']['zone']:.1%}), "
-              f"settled {live['zone_settled_per_shop']:.1%} (measured at 120 s {r['landing']['120s']['zone']:.1%})")
-        print(f"  over all reference points: settled {live['zone_settled']:.1%}, 30 s {live['zone_early']:.1%}, "
-              f"floor {live['floor']:.1%}, mean error {live['error_mean_m']:.1f} m")
+        for line in claim_lines(q["live"], r["landing"]):
+            print(line)
+
+
+def claim_lines(live: dict, landing: dict) -> list[str]:
+    """The quality report's live estimate beside the measured landing, probe by probe (also
+    bench/landing_replay.py's)."""
+    lines = ["quality report's live estimate (right zone, each dwell zone alike) beside the measured landing:"]
+    for kind, key in (("first", "zone_first"), ("30s", "zone_early"), ("120s", "zone_settled")):
+        if kind in landing:
+            claim, measured = live[key], landing[kind]["zone"]
+            lines.append(f"  {kind:<6} claims {claim:6.1%}  measured {measured:6.1%}  "
+                         f"({100 * (claim - measured):+.1f} points)")
+    lines.append(f"  floor at the first probe: claims {live['floor_first']:.1%}; error mean at 120 s "
+                 f"{live['error_mean_m']:.1f} m")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The landing bench without HTTP: the same mall, shoppers and radio as bench/landing.py, replayed in process.
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
+                                    [--live-points 150] [--no-claim]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
 phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
@@ -32,10 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.landing import make_shoppers  # noqa: E402
+from bench.landing import claim_lines, make_shoppers  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
+from portal.tracking.estimate import live_estimate  # noqa: E402
 from portal.tracking.locator import kept_answers, position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
 from portal.tracking.positions import landing_zone  # noqa: E402
@@ -263,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zones", default="2-2")
     parser.add_argument("--breakdown", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--live-points", type=int, default=150, help="visits the quality report's estimate simulates")
+    parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
     args = parser.parse_args(argv)
     lo, _, hi = args.zones.partition("-")
     t0 = time.perf_counter()
@@ -270,16 +274,21 @@ def main(argv: list[str] | None = None) -> int:
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model)
     s = summary(outcomes)
+    replayed_s = time.perf_counter() - t0
+    claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
     if args.json:
         print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
+                          "claim": claim.headline() if claim else None,
                           "outcomes": [asdict(o) for o in outcomes]}))
         return 0
-    print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {time.perf_counter() - t0:.0f} s")
+    print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")
     for kind, v in s.items():
         print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} home {v['home']:6.1%} floor {v['floor']:6.1%} "
               f"err {v['error_mean']:5.1f} m (median {v['error_median']:.1f})")
     if args.breakdown:
         print(breakdown(outcomes, model.groups))
+    if claim is not None:
+        print("\n".join(claim_lines(claim.headline(), s)) + f"  ({claim.n_points} visits, {claim.seconds:.0f} s)")
     return 0
 
 

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.training import LIVE_K, training_set
-from positioning import MISSING_DBM, TemporalSmoother, WKNNPositioner, build_vector
+from positioning import WKNNPositioner
 
 FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
 AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
@@ -49,7 +49,7 @@ Progress = bool | Callable[[int, int], None]
 # -- the production model, fitted once -------------------------------------------------------------
 
 
-class _LeaveOut(WKNNPositioner):
+class LeaveOutPositioner(WKNNPositioner):
     """The production positioner, with some training rows hidden from the neighbour search."""
 
     excluded: np.ndarray | None = None
@@ -147,7 +147,7 @@ class QualityReport:
         return lines
 
 
-def _stats(errors: np.ndarray) -> tuple[float, float, float]:
+def error_stats(errors: np.ndarray) -> tuple[float, float, float]:
     e = errors[np.isfinite(errors)]
     if e.size == 0:
         return float("nan"), float("nan"), float("nan")
@@ -173,7 +173,7 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
     if floor is not None and floor not in {f.level for f in venue.floors}:
         raise ValueError(f"venue {venue.id} has no floor {floor}")
     ap_ids, X, y = training_set(venue)
-    model = _LeaveOut(**WKNNPositioner(k=LIVE_K).get_params()).fit(X, y)
+    model = LeaveOutPositioner(**WKNNPositioner(k=LIVE_K).get_params()).fit(X, y)
     zones = zone_map(venue)
     sample_zones = [s.zone for s in venue.samples]
     groups: dict[tuple[int, float, float], list[int]] = {}
@@ -204,12 +204,12 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
 
     errors = np.array([p.error_m for p in points])
     zone_hit, floor_hit = rates(points)
-    mean, median, p95 = _stats(errors)
+    mean, median, p95 = error_stats(errors)
     floors = []
     for level in sorted({p.floor for p in points}):
         pts = [p for p in points if p.floor == level]
         zh, fh = rates(pts)
-        floors.append(FloorQuality(level, len(pts), zh, fh, *_stats(np.array([p.error_m for p in pts]))))
+        floors.append(FloorQuality(level, len(pts), zh, fh, *error_stats(np.array([p.error_m for p in pts]))))
     # confusion matrix over the zones that occur (true or predicted), in the venue's order
     present = {p.zone for p in points} | {p.est_zone for p in points}
     labels = [z.id for z in venue.zones if z.id in present] + ([NO_ZONE] if None in present else [])
@@ -352,10 +352,10 @@ def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m
 
 
 def live_error_heatmap_png(venue: VenueMap, estimate: LiveEstimate, level: int, cell_m: float = 2.0) -> bytes:
-    """The live estimate's error (a shopper's phone settled at each sampled reference point, its whole block
-    held out: see live_estimate) interpolated over one floor: where positioning will be poor."""
+    """The live estimate's error 120 s into each simulated visit (portal/tracking/estimate.py), interpolated
+    over one floor: where positioning will be poor."""
     values = [(x, y, e) for f, x, y, e in estimate.errors_at if f == level and np.isfinite(e)]
-    return _error_heatmap(venue, level, values, "expected live error (held-out blocks, a shopper's phone)", cell_m)
+    return _error_heatmap(venue, level, values, "expected live error (simulated visits, 2 min in)", cell_m)
 
 
 def confusion_png(report: QualityReport) -> bytes:
@@ -431,77 +431,89 @@ def write_report_pngs(venue: VenueMap, report: QualityReport, out_dir, progress:
     return written
 
 
-# -- live landing estimate -------------------------------------------------------------------------------
+# -- live landing estimate: the data (portal/tracking/estimate.py computes it through the live path) ---------
 #
 # The leave-one-point-out figures above score the survey against itself: the same phone, the same body,
-# every AP on, a fingerprint averaged over several scans, the query at a surveyed spot. A shopper's phone
-# differs on each count. live_estimate() queries the production model with held-out survey points turned
-# into what a live phone there would look like, under stated assumptions, and says what it cannot know.
+# every AP on, a fingerprint averaged over several scans, the query at a surveyed spot, no time. A shopper's
+# phone differs on each count, and the live path (tracker, motion filter, cold start, kept positions) adds
+# time. portal.tracking.estimate.live_estimate replays made-up phones built from the survey (the points
+# nearest each spot hidden from the model) through that path, under the assumptions below, and says what
+# it cannot know.
 
 
 TRANSIT_KINDS = frozenset({"corridor", "walkway", "lobby", "garage"})  # passed through more than dwelt in
 
+
 @dataclass
 class LiveAssumptions:
-    """What a live phone adds to a surveyed fingerprint (defaults: typical published figures, not tuned
-    on any venue): the operator can change them to match what a validation walk showed."""
+    """What a live phone adds to a surveyed fingerprint, and how shoppers come (defaults: typical published
+    figures, and bench/landing.py's visits; chosen on training mall 101 only): the operator can change them
+    to match what a validation walk showed."""
 
     phone_spread_db: float = 4.0  # sd of (shopper's phone - survey phone) RSSI offsets: device models differ
     body_db: float = 4.0  # the shopper's body: 0 dB toward the APs she faces, this much behind her
-    reading_noise_db: float = 2.0  # per-AP noise left after the window's median (fast fading, motion)
+    reading_noise_db: float | None = None  # one reading's noise; None: the survey's own scan-to-scan spread
     ap_off: float = 0.05  # share of APs off or not reporting at a time
-    block_m: float = 6.0  # held out together: the point and every reference point in its block
-    early_walk_m: float = 36.0  # "early" (30 s into a visit): half the window was heard on the walk in, 30 s at 1.2 m/s
-    early_spot_share: float = 0.45  # of a 60 s window 30 s into a visit, less the steps from the door to the spot
+    hidden_m: float = 1.5  # reference points this close to the spot are hidden from the model (chosen on mall 101)
+    early_walk_m: float = 60.0  # how far a shopper walked along the walkways before reaching the zone
     sensitivity_dbm: float = -95.0  # weaker than this is not heard
+    frame_rate: float = 0.6  # chance that a phone on the WiFi sends a frame the APs hear in a given second
+    meraki_share: float = 0.2  # share of APs reporting once a minute (the rest: native batches every 3-6 s)
+    join_on_arrival: float = 0.5  # share joining the WiFi on arriving, in a car park, lobby or corridor (the rest:
+    #                               on entering the zone)
+    tracker_tick_s: int = 2  # the tracker positions phones with new readings this often
 
 
 @dataclass
 class LiveEstimate:
     venue: str
     version: int
-    n_points: int
-    settled_zone_rate: float  # a phone that has dwelt in the zone for a couple of minutes
-    early_zone_rate: float  # 30 s into a visit: part of the window still from the walk in
-    floor_rate: float
-    mean_error_m: float
+    n_points: int  # simulated visits (one per sampled spot)
+    settled_zone_rate: float  # the probe 120 s into a visit (the phone has dwelt)
+    early_zone_rate: float  # the probe 30 s into a visit: part of the window still from the walk in
+    floor_rate: float  # at 120 s
+    mean_error_m: float  # at 120 s
     median_error_m: float
     p95_error_m: float
-    by_kind: dict[str, tuple[int, float]]  # zone kind -> (points, settled zone rate)
-    by_zone: dict[str, tuple[int, float, float]]  # zone -> (points, settled rate, early rate)
+    by_kind: dict[str, tuple[int, float]]  # zone kind -> (visits, settled zone rate)
+    by_zone: dict[str, tuple[int, float, float]]  # zone -> (visits, settled rate, early rate)
     assumptions: LiveAssumptions
     cannot_know: list[str]
+    first_zone_rate: float = float("nan")  # the probe 2 s after joining the WiFi (cold start)
+    first_floor_rate: float = float("nan")
+    reading_noise_db: float = float("nan")  # the per-reading noise used (from the survey unless assumed)
     shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
     seconds: float = 0.0
     errors_at: list[tuple[int, float, float, float]] = field(default_factory=list)  # (floor, x, y, settled error)
 
     def per_zone(self, kinds: dict[str, str], exclude: frozenset[str] = TRANSIT_KINDS) -> tuple[float, float]:
-        """(settled, early) zone rates averaged over zones, each zone once (a shop counts as much as the
-        car park), zones of the `exclude` kinds left out: how often a shopper dwelling in a given shop
-        lands on its page. `kinds`: zone id -> kind."""
+        """(settled, early) zone rates averaged over zones, each zone once, zones of the `exclude` kinds left
+        out: how often a shopper dwelling in a given shop lands on its page. `kinds`: zone id -> kind."""
         rows = [(r, e) for z, (_, r, e) in self.by_zone.items() if kinds.get(z) not in exclude]
         if not rows:
             return float("nan"), float("nan")
         return float(np.mean([r for r, _ in rows])), float(np.mean([e for _, e in rows]))
 
     def headline(self) -> dict[str, float]:
-        return {"zone_settled": self.settled_zone_rate, "zone_early": self.early_zone_rate,
-                "zone_settled_per_shop": self.shop_rates[0], "zone_early_per_shop": self.shop_rates[1],
+        return {"zone_first": self.first_zone_rate, "zone_early": self.early_zone_rate,
+                "zone_settled": self.settled_zone_rate, "zone_settled_per_shop": self.shop_rates[0],
+                "zone_early_per_shop": self.shop_rates[1], "floor_first": self.first_floor_rate,
                 "floor": self.floor_rate, "error_mean_m": self.mean_error_m}
 
     def summary_lines(self) -> list[str]:
         a = self.assumptions
         lines = [
-            f"venue {self.venue} map v{self.version}: estimated LIVE landing accuracy over {self.n_points} "
-            f"reference points ({self.seconds:.1f} s)",
-            f"  right zone for a phone settled in it (2 min): {self.settled_zone_rate:.1%}; 30 s into a visit: "
-            f"{self.early_zone_rate:.1%}; floor {self.floor_rate:.1%}",
-            f"  each shop or other dwell zone counted once: right zone settled {self.shop_rates[0]:.1%}, 30 s into "
-            f"a visit {self.shop_rates[1]:.1%}",
-            f"  error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, p95 {self.p95_error_m:.2f} m",
-            "  by zone kind (settled): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
+            f"venue {self.venue} map v{self.version}: estimated LIVE landing accuracy, {self.n_points} simulated "
+            f"visits through the live path ({self.seconds:.1f} s)",
+            f"  right zone at the first probe (2 s after joining) {self.first_zone_rate:.1%}, 30 s into a visit "
+            f"{self.early_zone_rate:.1%}, 120 s {self.settled_zone_rate:.1%}",
+            f"  floor at the first probe {self.first_floor_rate:.1%}, at 120 s {self.floor_rate:.1%}",
+            f"  error at 120 s: mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
+            f"p95 {self.p95_error_m:.2f} m",
+            "  by zone kind (120 s): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
             f"  assumed: phones differ from the survey phone by N(0, {a.phone_spread_db:g} dB), body loss up to "
-            f"{a.body_db:g} dB, {a.ap_off:.0%} of APs off, blocks of {a.block_m:g} m held out",
+            f"{a.body_db:g} dB, reading noise {self.reading_noise_db:.1f} dB, {a.ap_off:.0%} of APs off, "
+            f"reference points within {a.hidden_m:g} m of the spot hidden",
         ]
         lines += [f"  cannot know: {line}" for line in self.cannot_know]
         return lines
@@ -510,36 +522,15 @@ class LiveEstimate:
 CANNOT_KNOW = [
     "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)",
     "crowds, moved fittings and radio changes since the survey",
-    "the first probe's landing: it comes before any report, so it rests on the associated AP, not the map",
-    "how the tracker's smoothing and a walk's history move the estimate (measured by bench/landing.py)",
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit",
+    "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute)",
+    "the fingerprint between surveyed points (interpolated here, the nearest points hidden from the model)",
 ]
 
 
-def _block_groups(venue: VenueMap, block_m: float) -> list[np.ndarray]:
-    blocks: dict[tuple[int, int, int], list[int]] = {}
-    for i, s in enumerate(venue.samples):
-        blocks.setdefault((s.floor, int(s.x // block_m), int(s.y // block_m)), []).append(i)
-    return [np.asarray(rows) for rows in blocks.values()]
-
-
-def _live_query(x: np.ndarray, rng: np.random.Generator, a: LiveAssumptions, missing: float,
-                bearings: np.ndarray) -> np.ndarray:
-    """A surveyed fingerprint as a shopper's phone at that spot would be heard (see LiveAssumptions):
-    one offset for the phone, one way she faces (her body shadows the APs behind her, by their bearing
-    from the spot), per-AP noise, some APs off, the weakest lost below the sensitivity."""
-    heard = x > missing
-    heading = rng.uniform(0, 2 * np.pi)
-    q = x + rng.normal(0.0, a.phone_spread_db) - a.body_db * (1 - np.cos(bearings - heading)) / 2
-    q = q + rng.normal(0.0, a.reading_noise_db, size=x.shape)
-    keep = heard & (q >= a.sensitivity_dbm) & (rng.random(x.shape) >= a.ap_off)
-    if not keep.any():  # a phone is always heard by its strongest AP
-        keep[np.argmax(x)] = True
-    return np.where(keep, np.round(q), missing)
-
-
-class _WalkIn:
-    """Where a shopper was over the last `walk_m` before reaching a spot: along the walkway graph (same
-    floor) from a node that far away to the node nearest the spot, as the reference points nearest to it."""
+class WalkIn:
+    """How a shopper came to a spot: along the walkway graph (same floor) from a node about `walk_m` away
+    to the node nearest the spot."""
 
     def __init__(self, venue: VenueMap, coords: np.ndarray, walk_m: float) -> None:
         self.walk_m = walk_m
@@ -549,102 +540,23 @@ class _WalkIn:
             a, b = self.nodes.get(e.a), self.nodes.get(e.b)
             if a is not None and b is not None and a.floor == b.floor:
                 self.graph.add_edge(e.a, e.b, weight=float(np.hypot(a.x - b.x, a.y - b.y)))
-        self.node_trees, self.point_trees = {}, {}
+        self.node_trees = {}
         for level in {int(c) for c in coords[:, 0]}:
             ids = [n.id for n in venue.nodes if n.floor == level and n.id in self.graph]
             if ids:
                 self.node_trees[level] = (ids, cKDTree([(self.nodes[i].x, self.nodes[i].y) for i in ids]))
-            rows = np.flatnonzero(coords[:, 0] == level)
-            self.point_trees[level] = (rows, cKDTree(coords[rows, 1:]))
 
-    def points(self, floor: int, x: float, y: float, rng: np.random.Generator) -> np.ndarray:
+    def route(self, floor: int, x: float, y: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+        """The (x, y) of the walkway nodes walked, in walking order, ending at the node nearest (x, y); empty
+        on a floor without walkways."""
         if floor not in self.node_trees:
-            return np.array([], dtype=int)
+            return []
         ids, tree = self.node_trees[floor]
-        start = ids[int(tree.query((x, y))[1])]
-        lengths, paths = nx.single_source_dijkstra(self.graph, start, cutoff=self.walk_m)
+        end = ids[int(tree.query((x, y))[1])]
+        lengths, paths = nx.single_source_dijkstra(self.graph, end, cutoff=self.walk_m)
         far = [n for n, d in lengths.items() if d >= 0.6 * self.walk_m] or [max(lengths, key=lengths.get)]
         path = paths[far[int(rng.integers(len(far)))]]
-        spots = [(self.nodes[n].x, self.nodes[n].y) for n in path]
-        rows, points = self.point_trees[floor]
-        return rows[points.query(spots)[1]]
-
-
-def _walk_in_window(i: int, X: np.ndarray, walk: np.ndarray, spot_share: float) -> np.ndarray:
-    """The window's median 30 s into a visit: `spot_share` of its readings from the spot, the rest from the
-    walk in (a median is a majority vote: below half, the walk wins)."""
-    if walk.size == 0:
-        return X[i].copy()
-    copies = max(1, int(round(len(walk) * spot_share / (1 - spot_share))))
-    mixed = np.vstack([np.repeat(X[i][None, :], copies, axis=0), X[walk]])
-    return np.median(mixed, axis=0)
-
-
-def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int = 1500,
-                  min_zone_confidence: float = 0.0, seed: int = 0) -> LiveEstimate:
-    """Estimated live landing accuracy: for about `max_points` reference points (a seeded sample, the same
-    number from every zone, so the headline rates count each zone once), hide the
-    point's whole block from the production model, turn its fingerprint into a live phone's (offset,
-    body, noise, APs off; for "early", the window's median half over the walk in), locate it, decide
-    the zone as the Locator does, and count a landing only at `min_zone_confidence` or more (the probe's
-    rule). Errors are 2-D distances of the settled query."""
-    started = time.perf_counter()
-    a = assumptions or LiveAssumptions()
-    rng = np.random.default_rng(seed)
-    ap_ids, X, y = training_set(venue)
-    model = _LeaveOut(**WKNNPositioner(k=LIVE_K).get_params()).fit(X, y)
-    zones = zone_map(venue)
-    sample_zones = [s.zone for s in venue.samples]
-    kinds = {z.id: z.kind for z in venue.zones}
-    group_of = {int(i): rows for rows in _block_groups(venue, a.block_m) for i in rows}
-    by_zone_rows: dict[str, list[int]] = {}
-    for i, s in enumerate(venue.samples):
-        if s.zone is not None:
-            by_zone_rows.setdefault(s.zone, []).append(i)
-    if not by_zone_rows:
-        raise ValueError(f"venue {venue.id} has no reference points inside zones")
-    # the same number of points from every zone (stratified): each zone's rate is measured alike
-    per_zone = max(4, max_points // len(by_zone_rows))
-    chosen = sorted(i for rows in by_zone_rows.values()
-                    for i in rng.choice(rows, size=min(per_zone, len(rows)), replace=False).tolist())
-    coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
-    ap_xy = np.array([(ap.x, ap.y) for ap in venue.aps], dtype=float).reshape(-1, 2)
-    walk_in = _WalkIn(venue, coords, a.early_walk_m)
-
-    def land(q: np.ndarray) -> tuple[str | None, object]:
-        est = model.locate(q)
-        zone, confidence = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
-        return (zone if confidence >= min_zone_confidence else None), est
-
-    settled, early, floors, errors, kind_hits, zone_hits, errors_at = [], [], [], [], {}, {}, []
-    for i in chosen:
-        s = venue.samples[i]
-        model.excluded = group_of[i]
-        bearings = np.arctan2(ap_xy[:, 1] - s.y, ap_xy[:, 0] - s.x)
-        zone, est = land(_live_query(X[i], rng, a, MISSING_DBM, bearings))
-        settled.append(zone == s.zone)
-        floors.append(est.floor == s.floor)
-        errors.append(float(np.hypot(est.x - s.x, est.y - s.y)))
-        errors_at.append((s.floor, s.x, s.y, errors[-1]))
-        kind_hits.setdefault(kinds.get(s.zone, "-"), []).append(zone == s.zone)
-        # early: half the window's readings were heard on the walk in
-        mixed = _walk_in_window(i, X, walk_in.points(s.floor, s.x, s.y, rng), a.early_spot_share)
-        early_zone, _ = land(_live_query(mixed, rng, a, MISSING_DBM, bearings))
-        early.append(early_zone == s.zone)
-        zone_hits.setdefault(s.zone, []).append((zone == s.zone, early_zone == s.zone))
-    model.excluded = None
-    mean, median, p95 = _stats(np.array(errors))
-    by_zone = {z: (len(v), float(np.mean([h for h, _ in v])), float(np.mean([e for _, e in v])))
-               for z, v in zone_hits.items()}
-    estimate = LiveEstimate(
-        venue=venue.id, version=venue.version, n_points=len(chosen), settled_zone_rate=float(np.mean(settled)),
-        early_zone_rate=float(np.mean(early)), floor_rate=float(np.mean(floors)), mean_error_m=mean,
-        median_error_m=median, p95_error_m=p95,
-        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(kind_hits.items())}, by_zone=by_zone,
-        assumptions=a, cannot_know=list(CANNOT_KNOW), errors_at=errors_at)
-    estimate.shop_rates = estimate.per_zone(kinds)
-    estimate.seconds = time.perf_counter() - started
-    return estimate
+        return [(self.nodes[n].x, self.nodes[n].y) for n in reversed(path)]
 
 
 # -- validation walk -------------------------------------------------------------------------------------
@@ -680,46 +592,6 @@ class ValidationWalk:
                 f"  landed on the right zone {self.zone_rate:.1%}, right floor {self.floor_rate:.1%}",
                 f"  live error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
                 f"p95 {self.p95_error_m:.2f} m"]
-
-
-def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, float]],
-                    readings: Sequence[tuple[float, str, float]], *, window_s: float = 60.0,
-                    min_zone_confidence: float = 0.0) -> ValidationWalk:
-    """An operator walked `route` ((ts, floor, x, y) where she was, in time order) with a phone whose
-    live readings at the APs were `readings` ((ts, AP BSSID, dBm)). At each route point the phone is
-    positioned as the tracker would (readings of the last window_s, the production model, the zone
-    decision and the temporal smoother) and compared with where she was."""
-    ap_ids, X, y = training_set(venue)
-    model = WKNNPositioner().fit(X, y)
-    zones = zone_map(venue)
-    sample_zones = [s.zone for s in venue.samples]
-    smoother, state = TemporalSmoother(), None
-    ordered = sorted(readings)
-    out: list[WalkResult] = []
-    for ts, floor, x, y_ in sorted(route):
-        window: dict[str, list[tuple[float, float]]] = {}
-        for rts, ap, rssi in ordered:
-            if ts - window_s <= rts <= ts:
-                window.setdefault(ap, []).append((rts, rssi))
-        truth = zones.zone_at(floor, x, y_)
-        try:
-            vector = build_vector(window, ap_ids, now=ts, window_s=window_s)
-        except ValueError:  # nothing heard yet
-            out.append(WalkResult(ts, floor, x, y_, truth, None, float("nan"), float("nan"), None, float("nan")))
-            continue
-        estimate = model.locate(vector)
-        zone, confidence = zones.zone_for(estimate, [sample_zones[j] for j in estimate.neighbours])
-        state, smoothed, zone = smoother.update(state, estimate, zone, confidence, ts)
-        landed = zone if confidence >= min_zone_confidence else None
-        out.append(WalkResult(ts, floor, x, y_, truth, smoothed.floor, smoothed.x, smoothed.y, landed,
-                              float(np.hypot(smoothed.x - x, smoothed.y - y_))))
-    if not out:
-        raise ValueError("the route has no points")
-    mean, median, p95 = _stats(np.array([p.error_m for p in out]))
-    return ValidationWalk(venue=venue.id, version=venue.version, points=out,
-                          zone_rate=float(np.mean([p.est_zone == p.zone for p in out])),
-                          floor_rate=float(np.mean([p.est_floor == p.floor for p in out])),
-                          mean_error_m=mean, median_error_m=median, p95_error_m=p95)
 
 
 def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[list[tuple[float, int, float, float]],

@@ -25,7 +25,6 @@ from portal import setup_cli
 from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
-from portal.tracking.positions import MIN_ZONE_CONFIDENCE
 from positioning.tuning import check_config
 
 
@@ -163,7 +162,8 @@ def register(app: Flask) -> None:
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
         # lazy: matplotlib only for the quality report
-        from fingerprints.quality import live_estimate, quality_report, write_report_pngs
+        from fingerprints.quality import quality_report, write_report_pngs
+        from portal.tracking.estimate import live_estimate  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
         try:
@@ -173,7 +173,7 @@ def register(app: Flask) -> None:
         for line in report.summary_lines():
             click.echo(line)
         if floor is None:
-            for line in live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE).summary_lines():
+            for line in live_estimate(venue_map).summary_lines():
                 click.echo(line)
         if as_json:
             Path(as_json).write_text(json.dumps(report.to_dict(), indent=1, default=float))
@@ -190,13 +190,13 @@ def register(app: Flask) -> None:
         """Live error and landing along a walked route: ROUTE_CSV (ts,floor,x,y where the operator was) and
         READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them). The result is
         stored for the venue's set-up checklist."""
-        from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
+        from fingerprints.quality import read_walk_csv  # lazy: matplotlib (fingerprints.quality)
+        from portal.tracking.estimate import validation_walk  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
         try:
             route, readings = read_walk_csv(route_csv, readings_csv)
-            walk = validation_walk(venue_map, route, readings, window_s=services().settings.rssi_window_s,
-                                   min_zone_confidence=MIN_ZONE_CONFIDENCE)
+            walk = validation_walk(venue_map, route, readings, window_s=services().settings.rssi_window_s)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         ValidationWalks(services().db).record(venue, walk, "cli", f"{Path(route_csv).name} + {Path(readings_csv).name}")

@@ -17,6 +17,7 @@ from portal.operator import (  # noqa: F401 - register routes
     validation,
     venue_setup,
     versions,
+    walks,
 )
 from portal.operator.blueprint import bp, require_operator_venue, wants_json
 

@@ -21,7 +21,6 @@ from fingerprints.model import VenueMap, normalise_bssid
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
-from portal.tracking.positions import MIN_ZONE_CONFIDENCE
 
 reports = BoundedMemo(16)  # quality reports per (venue, map version, floor)
 figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)
@@ -46,10 +45,9 @@ def quality_for(venue_map: VenueMap, level: int | None):
 
 def live_for(venue_map: VenueMap):
     """The estimated live landing accuracy (whole venue), with the probe's own landing rule."""
-    from fingerprints.quality import live_estimate  # lazy: matplotlib only when a report is asked for
+    from portal.tracking.estimate import live_estimate  # lazy: matplotlib only when a report is asked for
 
-    return reports.get((venue_map.id, venue_map.version, "live"),
-                       lambda: live_estimate(venue_map, min_zone_confidence=MIN_ZONE_CONFIDENCE))
+    return reports.get((venue_map.id, venue_map.version, "live"), lambda: live_estimate(venue_map))
 
 
 def _png(data: bytes, versioned: bool) -> Response:

@@ -15,7 +15,6 @@ from portal.maps.validation import ValidationWalks
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import UPLOAD_MAX_BYTES, load_map
 from portal.services import services
-from portal.tracking.positions import MIN_ZONE_CONFIDENCE
 
 
 def _csv(name: str, what: str) -> tuple[bytes, str]:
@@ -36,15 +35,15 @@ def validation(venue: str):
 
 @bp.post("/<venue>/validation")
 def validation_upload(venue: str):
-    from fingerprints.quality import read_walk_csv, validation_walk  # lazy: matplotlib (fingerprints.quality)
+    from fingerprints.quality import read_walk_csv  # lazy: matplotlib (fingerprints.quality)
+    from portal.tracking.estimate import validation_walk  # lazy: matplotlib (fingerprints.quality)
 
     svc = services()
     venue_map = load_map(venue)
     try:
         route, route_name = _csv("route", _("route CSV"))
         readings, readings_name = _csv("readings", _("readings CSV"))
-        walk = validation_walk(venue_map, *read_walk_csv(route, readings), window_s=svc.settings.rssi_window_s,
-                               min_zone_confidence=MIN_ZONE_CONFIDENCE)
+        walk = validation_walk(venue_map, *read_walk_csv(route, readings), window_s=svc.settings.rssi_window_s)
     except ValueError as exc:
         flash(_("The walk was not recorded. %(e)s", e=str(exc)), "error")
         return render_template("operator/validation.html", venue=venue,

@@ -1,0 +1,433 @@
+"""The operator's quality figures through the live path itself: the quality report's estimate of live
+landing accuracy (`live_estimate`) and the scoring of a validation walk uploaded as files (`validation_walk`).
+
+Both replay a phone's readings through the code that places shoppers: the tracker's step
+(`portal.tracking.locator.position_of`: the still-span median or the age-weighted readings, the partial
+match of a phone heard under 8 s, the zone motion filter, the cold start from the associated AP, the group
+pages), the store's window and the kept position with its freshness rule (`KeptPosition.is_fresh`), and the
+probe's landing rule (`positions.landing_zone`). Nothing of that is re-implemented here: `PhoneReplay` only
+holds in memory what the store holds for a phone.
+
+The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers
+dwell in (each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's
+fingerprint is interpolated from the nearest reference points, and those within `hidden_m` of the spot are
+hidden from the live model's positioner (so it never holds a fingerprint taken where the shopper stands; the
+cold-start coverage keeps them). The phone walks in along the walkway graph (`early_walk_m`), each second
+heard (at `frame_rate`) at the nearest reference point's fingerprint as a shopper's phone would be (its own
+offset, her body's shadow by AP bearing, per-reading noise as wide as the survey's own scan-to-scan spread,
+some APs off, the weakest lost), reported by the APs on a native/Meraki schedule, positioned by the tracker
+every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering the zone, or on arriving: then
+at a random spot of a car park, lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was
+chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m); what the estimate cannot know is listed
+with it (CANNOT_KNOW)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from fingerprints.model import VenueMap
+from fingerprints.quality import (
+    CANNOT_KNOW,
+    TRANSIT_KINDS,
+    LeaveOutPositioner,
+    LiveAssumptions,
+    LiveEstimate,
+    ValidationWalk,
+    WalkIn,
+    WalkResult,
+    error_stats,
+)
+from fingerprints.simulator import report_schedule
+from fingerprints.training import training_set
+from portal.tracking.locator import kept_answers, position_of
+from portal.tracking.models import VenueModel, build_venue_model
+from portal.tracking.positions import KeptPosition, Position, landing_zone
+from positioning import MISSING_DBM
+
+WALK_MPS = 1.2  # walking speed (bench/landing.py's shoppers walk at it too)
+PROBE_AFTER_JOIN_S = 2.0  # the OS probe comes a second or two after joining the WiFi
+PROBES_AFTER_ENTRY_S = (30.0, 120.0)  # the probes the figures are for, seconds after entering the zone
+
+
+class PhoneReplay:
+    """One phone through the live steps, in memory: its readings in the store's window, its motion state,
+    its kept position and when that still answers (the Locator's rule), `position_of` for a new one."""
+
+    def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0) -> None:
+        self.model = model
+        self.window_s = window_s
+        self.cache_s = cache_s
+        self.readings: dict[str, list[tuple[float, float, bool]]] = {}
+        self.state: dict | None = None
+        self.kept: KeptPosition | None = None
+        self.marked = False  # new readings since the tracker last positioned it
+
+    def hear(self, ap: str, items: Sequence[tuple[float, float, bool]]) -> None:
+        """An AP's report of this phone: (ts, rssi, associated) readings."""
+        if items:
+            self.readings.setdefault(ap, []).extend(items)
+            self.marked = True
+
+    def _newest(self, now: float) -> bytes | None:
+        """Drop readings older than the window; the newest reading's identity (the store's newest member)."""
+        newest = None
+        for ap in list(self.readings):
+            items = [r for r in self.readings[ap] if r[0] >= now - self.window_s]
+            if not items:
+                del self.readings[ap]
+                continue
+            self.readings[ap] = items
+            top = max((r[0], ap) for r in items)
+            newest = top if newest is None or top > newest else newest
+        return None if newest is None else f"{newest[0]!r}|{newest[1]}".encode()
+
+    def locate(self, now: float, associated_ap: str | None = None) -> Position | None:
+        """As Locator.locate: the kept position while it still answers, else a new one (kept)."""
+        newest = self._newest(now)
+        kept = self.kept
+        if kept is not None and kept.is_fresh(newest, now, self.cache_s) and kept_answers(kept.position, associated_ap):
+            return kept.position
+        found = position_of(self.model, self.readings, self.state, now, associated_ap)
+        if found is None:
+            return None
+        state, position = found
+        if state is not None:
+            self.state = state
+        if newest is not None:
+            self.kept = KeptPosition(position, newest, now)
+        return position
+
+    def track(self, now: float) -> None:
+        """The tracker's pass: a phone with new readings is positioned."""
+        if self.marked:
+            self.marked = False
+            self.locate(now)
+
+    def probe(self, now: float, associated_ap: str | None) -> Position | None:
+        """The probe: the kept position when it still answers, else the phone positioned with its AP."""
+        newest = self._newest(now)
+        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s):
+            return self.kept.position
+        return self.locate(now, associated_ap)
+
+
+# -- the live estimate -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Visit:
+    """One simulated visit: per second, where the phone is, its fingerprint there (before the phone's own
+    effects) and the way it faces; when it reaches the zone and when it joins the WiFi."""
+    where: list[tuple[int, float, float]]
+    vectors: list[np.ndarray]
+    headings: list[float]
+    entered: int  # the second it reaches the zone (the walkway node nearest its spot)
+    joins: int  # the second it joins the WiFi
+    zone: str
+    first_probe: bool = True  # its first probe counts (a phone that joined on arrival is counted at arrival)
+
+
+class _Survey:
+    """The survey as fingerprints over the plan: the nearest reference point's (walking), an interpolation
+    of the nearest ones (a spot between them), and the rows near a spot (to hide from the model)."""
+
+    def __init__(self, venue: VenueMap, X: np.ndarray) -> None:
+        self.X = X
+        self.coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
+        self.trees = {}
+        for level in {int(c) for c in self.coords[:, 0]}:
+            rows = np.flatnonzero(self.coords[:, 0] == level)
+            self.trees[level] = (rows, cKDTree(self.coords[rows, 1:]))
+
+    def nearest(self, floor: int, x: float, y: float) -> np.ndarray:
+        rows, tree = self.trees[floor]
+        return self.X[rows[int(tree.query((x, y))[1])]]
+
+    def between(self, floor: int, x: float, y: float, k: int = 4) -> np.ndarray:
+        """The fingerprint at (x, y) from the `k` nearest reference points (inverse-square distance
+        weights; an AP counts as heard when most of the weight hears it)."""
+        rows, tree = self.trees[floor]
+        d, i = tree.query((x, y), k=min(len(rows), k))
+        d, i = np.atleast_1d(d), rows[np.atleast_1d(i)]
+        w = 1.0 / np.maximum(d, 0.5) ** 2
+        heard = self.X[i] > MISSING_DBM
+        weight = (w[:, None] * heard).sum(axis=0)
+        mean = (w[:, None] * np.where(heard, self.X[i], 0.0)).sum(axis=0) / np.maximum(weight, 1e-9)
+        return np.where(weight >= 0.5 * w.sum(), mean, MISSING_DBM)
+
+    def near(self, floor: int, x: float, y: float, radius_m: float) -> np.ndarray:
+        rows, tree = self.trees[floor]
+        return rows[tree.query_ball_point((x, y), radius_m)] if radius_m > 0 else np.array([], dtype=int)
+
+
+def spot_in_zone(zone, zones, rng: np.random.Generator) -> tuple[float, float]:
+    """A random spot inside the zone, away from its walls, as a shopper stands (bench/landing.py's shoppers too)."""
+    xs, ys = [p[0] for p in zone.polygon], [p[1] for p in zone.polygon]
+    for _ in range(100):
+        x, y = rng.uniform(min(xs) + 0.8, max(xs) - 0.8), rng.uniform(min(ys) + 0.8, max(ys) - 0.8)
+        if zones.zone_at(zone.floor, float(x), float(y)) == zone.id:
+            return float(x), float(y)
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
+def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator,
+           a: LiveAssumptions) -> _Visit:
+    floor, (x, y) = zone.floor, spot
+    path = walk_in.route(floor, x, y, rng) + [(x, y)]
+    where, vectors, headings = [], [], []
+    entered = 0
+    for n, ((x0, y0), (x1, y1)) in enumerate(zip(path, path[1:], strict=False)):
+        if n == len(path) - 2:  # the last steps, from the walkway node to the spot, are inside the zone
+            entered = len(where)
+        seconds = max(1, int(round(math.hypot(x1 - x0, y1 - y0) / WALK_MPS)))
+        heading = math.atan2(y1 - y0, x1 - x0)
+        for s in range(seconds):
+            u = s / seconds
+            px, py = x0 + u * (x1 - x0), y0 + u * (y1 - y0)
+            where.append((floor, px, py))
+            vectors.append(survey.nearest(floor, px, py))
+            headings.append(heading)
+    dwell = survey.between(floor, x, y)
+    dwell_heading = float(rng.uniform(0, 2 * np.pi))
+    end = entered + int(max(PROBES_AFTER_ENTRY_S)) + 2
+    while len(where) < end:
+        where.append((floor, x, y))
+        vectors.append(dwell)
+        headings.append(dwell_heading)
+    joins = 0 if rng.random() < a.join_on_arrival else entered
+    return _Visit(where=where, vectors=vectors, headings=headings, entered=entered, joins=joins, zone=zone.id)
+
+
+def _arrival(survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator) -> _Visit:
+    """A phone joining the WiFi where shoppers come in or pass (the car park, a lobby, a corridor): a few
+    seconds standing at `spot`, for the first probe only."""
+    here = (zone.floor, *spot)
+    seconds = int(PROBE_AFTER_JOIN_S) + 1
+    return _Visit(where=[here] * seconds, vectors=[survey.between(*here)] * seconds,
+                  headings=[float(rng.uniform(0, 2 * np.pi))] * seconds, entered=0, joins=0, zone=zone.id)
+
+
+@dataclass
+class _Outcome:
+    kind: str
+    right: bool
+    floor_right: bool
+    error_m: float
+    where: tuple[int, float, float]
+    zone: str | None  # where the phone truly was
+
+
+def _tick(s: int, visit: _Visit, tick_s: int) -> int:
+    """The tracker's period at second `s` of a visit: `tick_s`, but 4x that while the phone has stood still
+    for a while and no probe is near. A cost cut (a visit is ~80 positionings otherwise): fewer, older
+    estimates weigh as much in the motion filter (each counts fully after obs_tau_s) and the still-span
+    median does not depend on how often it is taken."""
+    quiet = visit.entered + 40 <= s <= visit.entered + max(PROBES_AFTER_ENTRY_S) - 12
+    return tick_s * 4 if quiet else tick_s
+
+
+def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule, rng: np.random.Generator,
+                  a: LiveAssumptions, noise_db: float) -> list[_Outcome]:
+    """The phone of one visit through the reports, the tracker and its three probes."""
+    ap_ids = model.ap_ids
+    off = rng.random(len(ap_ids)) < a.ap_off
+    offset = rng.normal(0.0, a.phone_spread_db)
+    t0 = int(rng.integers(0, 60))  # where in the APs' report cycles the visit falls
+    phone = PhoneReplay(model)
+    probes = {visit.entered + int(s): f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S}
+    if visit.first_probe:
+        probes[visit.joins + int(PROBE_AFTER_JOIN_S)] = "first"
+    scans: dict[int, np.ndarray | None] = {}
+    associated: str | None = None
+    out = []
+    for s in range(visit.joins, len(visit.where)):
+        floor, px, py = visit.where[s]
+        x = visit.vectors[s]
+        if rng.random() < a.frame_rate:
+            bearings = np.arctan2(ap_xy[:, 1] - py, ap_xy[:, 0] - px)
+            q = x + offset - a.body_db * (1 - np.cos(bearings - visit.headings[s])) / 2
+            q = np.round(q + rng.normal(0.0, noise_db, size=x.shape))
+            scans[s] = np.where((x > MISSING_DBM) & (q >= a.sensitivity_dbm) & ~off, q, np.nan)
+        if associated is None or (s - visit.joins) % 30 == 0:  # phones roam now and then, to a strong AP
+            loud = np.where(off | (x <= MISSING_DBM), -np.inf, x)
+            associated = ap_ids[int(np.argmax(loud))] if np.isfinite(loud.max()) else None
+        now = float(t0 + s)
+        for col, rep in schedule:
+            if not rep.due(t0 + s):
+                continue
+            first = max(visit.joins, s - rep.period_s + 1)
+            heard = [(float(t0 + tau), float(v[col]), ap_ids[col] == associated)
+                     for tau in range(first, s + 1) if (v := scans.get(tau)) is not None and v[col] == v[col]]
+            phone.hear(ap_ids[col], heard[-1:] if rep.kind == "meraki" else heard)
+        if s % _tick(s, visit, a.tracker_tick_s) == 0:
+            phone.track(now)
+        kind = probes.get(s)
+        if kind is None:
+            continue
+        position = phone.probe(now, associated)
+        truth = model.zones.zone_at(floor, px, py)
+        error = math.hypot(position.x - px, position.y - py) if position else math.nan
+        out.append(_Outcome(kind, landing_zone(position) == truth, position is not None and position.floor == floor,
+                            error, (floor, px, py), truth))
+    return out
+
+
+def _dwell_zones(venue: VenueMap, n: int, rng: np.random.Generator) -> list:
+    """`n` visits' zones among those shoppers dwell in (not corridors, lobbies, the car park): each zone
+    alike, every zone once before any twice."""
+    zones = [z for z in venue.zones if z.kind not in TRANSIT_KINDS and len(z.polygon) >= 3]
+    if not zones:
+        raise ValueError(f"venue {venue.id} has no shop or other dwell zone")
+    picked = []
+    while len(picked) < n:
+        picked += [zones[int(i)] for i in rng.permutation(len(zones))[:n - len(picked)]]
+    return picked
+
+
+def survey_noise_db(venue: VenueMap) -> float:
+    """One reading's spread as the survey saw it: the median scan-to-scan spread per AP (a sample's spread
+    is over its n scans, so it is scaled up to the spread of one reading)."""
+    spreads = [v * math.sqrt(s.n / (s.n - 1)) for s in venue.samples if s.n > 1 for v in s.spread.values()]
+    return float(np.median(spreads)) if spreads else 0.0
+
+
+VISITS = 150  # simulated visits by default: about +-4 points of sampling error on a rate near 75%
+VISITS_PER_ZONE = 4  # at most this many per dwell zone by default (a small venue needs fewer)
+
+
+def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int | None = None,
+                  seed: int = 0, progress=None) -> LiveEstimate:
+    """Estimated live landing accuracy of the venue's map, through the live path (see the module docstring):
+    `max_points` simulated visits (default VISITS, at most VISITS_PER_ZONE per dwell zone), to the dwell zones
+    alike. `progress(done, total)`."""
+    started = time.perf_counter()
+    a = assumptions or LiveAssumptions()
+    rng = np.random.default_rng(seed)
+    if not venue.samples:
+        raise ValueError(f"venue {venue.id} has no fingerprint samples")
+    if max_points is None:
+        dwell = sum(1 for z in venue.zones if z.kind not in TRANSIT_KINDS)
+        max_points = max(1, min(VISITS, VISITS_PER_ZONE * dwell))
+    visits = _dwell_zones(venue, max_points, rng)
+    live = build_venue_model(venue)
+    _, X, y = training_set(venue)  # the rows the live positioner is fitted on, in venue.samples order
+    hiding = LeaveOutPositioner(**live.positioner.get_params()).fit(X, y)
+    model = replace(live, positioner=hiding)
+    survey = _Survey(venue, X)
+    walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
+    ap_by_id = {ap.bssid: ap for ap in venue.aps}
+    ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
+    col = {b: i for i, b in enumerate(model.ap_ids)}
+    schedule = [(col[r.bssid], r) for r in report_schedule(venue, seed, a.meraki_share) if r.bssid in col]
+    noise_db = a.reading_noise_db if a.reading_noise_db is not None else survey_noise_db(venue)
+    arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3 and z.floor in survey.trees]
+    outcomes: list[_Outcome] = []
+    for done, zone in enumerate(visits):
+        spot = spot_in_zone(zone, model.zones, rng)
+        if zone.floor not in survey.trees:
+            continue
+        # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
+        hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
+        visit = _visit(walk_in, survey, zone, spot, rng, a)
+        if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
+            visit.first_probe = False
+            there = arrivals[int(rng.integers(len(arrivals)))]
+            spot = spot_in_zone(there, model.zones, rng)
+            hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
+            outcomes += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
+            hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
+        outcomes += _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
+        if progress is not None:
+            progress(done + 1, len(visits))
+    hiding.excluded = None
+    if not outcomes:
+        raise ValueError(f"venue {venue.id} has no surveyed dwell zone")
+    return _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started)
+
+
+def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, noise_db: float,
+               seconds: float) -> LiveEstimate:
+    kinds = {z.id: z.kind for z in venue.zones}
+
+    def rate(kind: str, what: str = "right") -> float:
+        rows = [getattr(o, what) for o in outcomes if o.kind == kind]
+        return float(np.mean(rows)) if rows else float("nan")
+
+    settled = [o for o in outcomes if o.kind == "120s"]
+    early = [o for o in outcomes if o.kind == "30s"]
+    mean, median, p95 = error_stats(np.array([o.error_m for o in settled]))
+    by_kind: dict[str, list[bool]] = {}
+    by_zone: dict[str, list[tuple[bool, bool]]] = {}
+    for o, e in zip(settled, early, strict=False):
+        by_kind.setdefault(kinds.get(o.zone, "-"), []).append(o.right)
+        by_zone.setdefault(o.zone, []).append((o.right, e.right))
+    estimate = LiveEstimate(
+        venue=venue.id, version=venue.version, n_points=len(settled), settled_zone_rate=rate("120s"),
+        early_zone_rate=rate("30s"), floor_rate=rate("120s", "floor_right"), mean_error_m=mean,
+        median_error_m=median, p95_error_m=p95,
+        by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(by_kind.items())},
+        by_zone={z: (len(v), float(np.mean([r for r, _ in v])), float(np.mean([e for _, e in v])))
+                 for z, v in by_zone.items()},
+        assumptions=a, cannot_know=list(CANNOT_KNOW), first_zone_rate=rate("first"),
+        first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
+        errors_at=[(*o.where, o.error_m) for o in settled])
+    estimate.shop_rates = estimate.per_zone(kinds)
+    estimate.seconds = seconds
+    return estimate
+
+
+# -- a validation walk uploaded as files -------------------------------------------------------------------
+
+
+def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, float]],
+                    readings: Sequence[tuple[float, str, float]], *, window_s: float = 60.0,
+                    tick_s: float = 2.0, model: VenueModel | None = None) -> ValidationWalk:
+    """An operator walked `route` ((ts, floor, x, y) where she was) with a phone whose readings at the APs
+    were `readings` ((ts, AP BSSID, dBm)). The readings are replayed in time order through the tracker's
+    step every `tick_s` and, at each route point, the phone's position is what a probe would get then
+    (kept position or a new one), landed with the probe's rule and compared with where she was."""
+    if not route:
+        raise ValueError("the route has no points")
+    model = model or build_venue_model(venue)
+    phone = PhoneReplay(model, window_s=window_s)
+    pending = sorted(readings)
+    marks = sorted(route)
+    start = min([marks[0][0], *(r[0] for r in pending[:1])])
+    out: list[WalkResult] = []
+    i, t = 0, start
+    for ts, floor, x, y in marks:
+        while True:
+            now = min(t, ts)
+            while i < len(pending) and pending[i][0] <= now:
+                phone.hear(pending[i][1], [(pending[i][0], pending[i][2], False)])
+                i += 1
+            if now >= ts:
+                break
+            phone.track(now)
+            t += tick_s
+        position = phone.probe(ts, None)
+        out.append(score_mark(model, ts, floor, x, y, position))
+    return summarise_walk(venue.id, venue.version, out)
+
+
+def score_mark(model: VenueModel, ts: float, floor: int, x: float, y: float, position: Position | None) -> WalkResult:
+    """One route point against the phone's live position: error, floor, the zone a probe would land on."""
+    truth = model.zones.zone_at(floor, x, y)
+    if position is None:
+        return WalkResult(ts, floor, x, y, truth, None, math.nan, math.nan, None, math.nan)
+    return WalkResult(ts, floor, x, y, truth, position.floor, position.x, position.y, landing_zone(position),
+                      float(math.hypot(position.x - x, position.y - y)))
+
+
+def summarise_walk(venue: str, version: int, points: list[WalkResult]) -> ValidationWalk:
+    mean, median, p95 = error_stats(np.array([p.error_m for p in points]))
+    return ValidationWalk(venue=venue, version=version, points=points,
+                          zone_rate=float(np.mean([p.est_zone == p.zone for p in points])) if points else math.nan,
+                          floor_rate=float(np.mean([p.est_floor == p.floor for p in points])) if points else math.nan,
+                          mean_error_m=mean, median_error_m=median, p95_error_m=p95)
