@@ -24,7 +24,7 @@ nginx:
 
 test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # longest files first: tests/schedule.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -38,7 +38,7 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import live_estimate  # noqa: E402
-from portal.tracking.locator import position_of  # noqa: E402
+from portal.tracking.locator import kept_answers, position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
 from portal.tracking.positions import landing_zone  # noqa: E402
 
@@ -59,7 +59,7 @@ class Outcome:
     group_mass: float
     floor: int | None
     error_m: float
-    source: str  # "readings" | "ap" | "none"
+    source: str  # "readings" | "partial" | "ap" | "none"
     aps_heard: int
     seconds_in: float  # since joining the WiFi
 
@@ -129,7 +129,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
         if ph.kept is not None:
             pos, kept_newest, at = ph.kept
             if newest is not None and kept_newest == newest and 0 <= now - at < CACHE_S \
-                    and not (ap and pos.source == "ap"):
+                    and kept_answers(pos, ap):
                 return pos
         found = step(model, ph.readings, ph.state, now, ap)
         if found is None:
@@ -183,7 +183,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             pos = None
             if ph.kept is not None:  # the probe's gather: the kept position when it still answers
                 kpos, kept_newest, at = ph.kept
-                if kept_newest == _newest(ph.readings, float(t)) and 0 <= t - at < CACHE_S:
+                if kept_newest == _newest(ph.readings, float(t)) and 0 <= t - at < CACHE_S \
+                        and kept_answers(kpos, ap):
                     pos = kpos
             if pos is None:
                 pos = locate(k, float(t), ap)

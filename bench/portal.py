@@ -58,10 +58,11 @@ from portal.tracking import Tracker  # noqa: E402
 Heard = list[tuple[str, list[tuple[str, float, float]]]]  # per phone: MAC, [(AP, RSSI, age in s)]
 
 
-def prepare_store(redis_url: str, data_dir: Path, phones: int) -> Heard:
-    """Demo mall loaded, `phones` phones heard at random spots and positioned; returns what each was heard as."""
+def prepare_store(redis_url: str, data_dir: Path, phones: int, **settings_overrides) -> Heard:
+    """Demo mall loaded, `phones` phones heard at random spots and positioned; returns what each was heard as.
+    `settings_overrides`: e.g. bench/probe_cpu.py's longer windows, so the kept positions outlast the run."""
     settings = Settings(redis_url=redis_url, secret_key="bench-secret", mac_hash_key="bench-mac", data_dir=data_dir,
-                        load_demo=False)
+                        load_demo=False, **settings_overrides)
     app = create_app(settings)
     with app.app_context():
         ensure_demo_mall(services(), "demo")

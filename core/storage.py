@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -190,13 +191,28 @@ class VenueKeys:
         return self.bucket_key(phone_bucket(self.venue, client), *parts)
 
 
+_connections_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_connections_lock = threading.Lock()
+
+
+def _thread_connections(db: Store) -> threading.local:
+    """The per-thread connections every HotScript of one client shares: a probe's scripts go over one
+    socket, and a connection the server dropped is found (and replaced) by the first of them to use it."""
+    with _connections_lock:
+        local = _connections_of.get(db)
+        if local is None:
+            local = _connections_of[db] = threading.local()
+        return local
+
+
 class HotScript:
     """A Lua script for the hottest request path, called over a connection each thread keeps (one
     per node on a cluster: the primary of the slot of the call's keys, which must share one slot).
 
     redis-py's general command path (pool checkout, retry wrapper, observability hooks, response
     callbacks) costs about 100 us of CPU per call here, more than a bare Flask request; sending the
-    packed EVALSHA on a thread's own connection costs about 40 us (the rest is the socket itself).
+    packed EVALSHA on a thread's own connection costs about 40 us (the rest is the socket itself). All
+    the HotScripts of one client share each thread's connection.
     Errors behave as with redis-py: a connection or timeout error is raised after the connection is
     dropped (the next call opens a new one, after the slot map is read again on a cluster); a server
     that lost the script (a restart, a promoted replica) gets it loaded again; a slot that moved is
@@ -206,7 +222,7 @@ class HotScript:
         self.db = db
         self.source = source
         self.sha = db.register_script(source).sha
-        self._local = threading.local()
+        self._local = _thread_connections(db)
 
     def __call__(self, keys: Sequence[str], args: Sequence[object] = ()):
         try:

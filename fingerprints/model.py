@@ -113,6 +113,11 @@ class VenueMap:
     samples: list[Sample] = field(default_factory=list)
     building: int = 0
     version: int = 0
+    # The live positioner's parameters chosen for this venue (`flask positioning-tune`: WKNNPositioner
+    # keyword arguments; empty: the defaults of fingerprints.training.live_params), and how they were
+    # chosen (the cross-validation's verdict, shown to the operator). Kept across map edits.
+    positioner: dict[str, Any] = field(default_factory=dict)
+    positioner_tuning: dict[str, Any] = field(default_factory=dict)
 
     def floor(self, level: int) -> Floor:
         for floor in self.floors:
@@ -159,6 +164,8 @@ class VenueMap:
             samples=[Sample(**s) for s in data.get("samples", [])],
             building=data.get("building", 0),
             version=data.get("version", 0),
+            positioner=dict(data.get("positioner") or {}),
+            positioner_tuning=dict(data.get("positioner_tuning") or {}),
         )
 
 

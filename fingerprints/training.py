@@ -6,12 +6,27 @@ import numpy as np
 
 from fingerprints.model import VenueMap
 from positioning import MISSING_DBM
+from positioning.tuning import TuneResult, tune
 
 # Neighbours averaged for a live phone's x/y (the live model and the quality report's estimate of it). A
 # site survey on a ~3 m grid puts 11 neighbours (the library default, chosen on UJIIndoorLoc's sparser
 # map) across ~10 m, more than a shop's frontage: `positioning tune` on training mall 101's survey picks 3
 # (2.82 m against 3.73 m for 11), and so does bench/landing_replay.py on its shoppers (3 of 3/5/11).
 LIVE_K = 3
+
+
+def live_params(venue: VenueMap) -> dict:
+    """The live positioner's parameters for this venue: WKNNPositioner(**live_params(venue)). The
+    defaults (k=LIVE_K), overridden by what the operator stored for the venue (`flask positioning-tune`)."""
+    return {"k": LIVE_K, **venue.positioner}
+
+
+def tune_venue(venue: VenueMap, **kwargs) -> TuneResult:
+    """Cross-validate the live positioner's parameters on the venue's own survey (positioning.tuning.tune:
+    a site survey names no phones, so the folds hold out reference points, or spatial blocks with
+    groups="block", and held-out points read as another phone model)."""
+    _ap_ids, X, y = training_set(venue)
+    return tune(X, y, None, **kwargs)
 
 
 def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """Operator commands for fingerprint maps: `flask --app wsgi <command>`.
 
 map-export / map-import (IMDF zip), samples-export / samples-import (CSV, MallPortal or UJIIndoorLoc
-layout), quality-report (figures and PNGs), rebuild-model, map-versions, map-rollback. Every change of
+layout), quality-report (figures and PNGs), positioning-tune (the venue's positioner configuration),
+rebuild-model, map-versions, map-rollback. Every change of
 the map is a new map version (an import is all or nothing: nothing is stored unless the file is valid)."""
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, write_imdf_zip
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
+from fingerprints.training import tune_venue
 from portal import setup_cli
 from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
+from positioning.tuning import check_config
 
 
 def _venue_map(venue: str, for_update: bool = False):
@@ -44,6 +47,29 @@ def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     return venue_map.version
+
+
+def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tune_args) -> tuple[dict, dict]:
+    """(configuration, how it was chosen) for `positioning-tune`: from a file, the defaults, or tuned."""
+    if defaults:
+        return {}, {}
+    if config_file:
+        config = check_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
+        return config, {"source": Path(config_file).name, "at": int(time.time())}
+    with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        result = tune_venue(venue_map, progress=progress, **tune_args)
+    click.echo(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s of map v{venue_map.version}:")
+    for row in result.rows[:5]:
+        click.echo(f"  {json.dumps(row.params)}: floor {row.floor_hit_rate:.1%} +- {row.floor_sd:.1%}, "
+                   f"mean error {row.mean_error_m:.2f} m +- {row.error_sd:.2f}")
+    verdict = {**result.verdict(), "map_version": venue_map.version, "samples": len(venue_map.samples),
+               "at": int(time.time())}
+    return check_config(result.config), verdict
 
 
 def register(app: Flask) -> None:
@@ -196,6 +222,46 @@ def register(app: Flask) -> None:
         click.echo(f"{venue} map v{model.version}: {len(venue_map.samples)} samples x {len(model.ap_ids)} APs, "
                    f"fitted in {took * 1000:.0f} ms, model {size / 1024:.0f} KiB")
         click.echo("the portal picks the new version up on its next lookup (models are swapped whole)")
+
+    @app.cli.command("positioning-tune")
+    @click.argument("venue")
+    @click.option("--groups", type=click.Choice(["auto", "point", "block"]), default="auto", show_default=True,
+                  help="what the folds hold out: reference points (auto, for a one-phone survey) or spatial blocks")
+    @click.option("--block-m", type=click.FloatRange(min=1.0), default=10.0, show_default=True)
+    @click.option("--folds", type=click.IntRange(2, 20), default=4, show_default=True)
+    @click.option("--per-fold", type=click.IntRange(10, 100_000), default=600, show_default=True,
+                  help="held-out vectors scored per fold")
+    @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+                  help="store this JSON instead (what `python -m positioning tune --out` writes)")
+    @click.option("--defaults", is_flag=True, help="forget the venue's configuration: the live defaults again")
+    @click.option("--dry-run", is_flag=True, help="print the cross-validation, store nothing")
+    @click.option("--even-untrusted", is_flag=True, help="store the choice even when its estimate cannot be trusted")
+    def positioning_tune(venue: str, groups: str, block_m: float, folds: int, per_fold: int,
+                         config_file: str | None, defaults: bool, dry_run: bool, even_untrusted: bool) -> None:
+        """Choose VENUE's live positioner configuration by cross-validation on its own survey and store it
+        with the map (a new map version: the live model is rebuilt with it on its next lookup)."""
+        venue_map = _venue_map(venue)
+        try:
+            config, verdict = _positioner_choice(venue_map, config_file, defaults, groups=groups, block_m=block_m,
+                                                 folds=folds, per_fold=per_fold)
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if verdict.get("warnings"):
+            click.echo(f"NOT TRUSTED: {verdict['warnings']}")
+        if verdict.get("notes"):
+            click.echo(f"note: {verdict['notes']}")
+        click.echo(f"configuration: {json.dumps(config) if config else 'the live defaults'}")
+        if dry_run:
+            click.echo("dry run: nothing stored")
+            return
+        if verdict.get("trusted") is False and not even_untrusted:
+            raise click.ClickException("not stored: the estimate cannot be trusted (--even-untrusted to store it)")
+
+        def change(m) -> None:
+            m.positioner, m.positioner_tuning = config, verdict
+
+        version = _edit(venue, "positioning.tune", change, **{k: str(v) for k, v in config.items()})
+        click.echo(f"stored as {venue} map v{version}: the live model is rebuilt with it on its next lookup")
 
     @app.cli.command("map-versions")
     @click.argument("venue")

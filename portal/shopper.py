@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 
@@ -24,7 +25,10 @@ import redis
 from flask import Flask, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from core.storage import VenueKeys
+from core.storage import HotScript, VenueKeys
+from portal.events.log import LogEntry
+
+log = logging.getLogger(__name__)
 
 COOKIE = "mp_c"
 MAX_TOKEN_LENGTH = 120
@@ -53,11 +57,17 @@ class ShopperKeys(VenueKeys):
         return self.key("shopper", "tokens", client)
 
 
-# KEYS: the token's record, the shopper's token set. ARGV: record, ttl, digest.
+# KEYS: the token's record, the shopper's token set[, an event stream]. ARGV: record, ttl, digest, set ttl[,
+# the stream's maxlen, the event's field, value, ...]. The event (a probe's `landing`) rides on the mint's
+# round trip; failing to append it never fails the mint (the error comes back for the log).
 _MINT = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+if KEYS[3] then
+  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
+  if type(added) == 'table' and added.err then return added.err end
+end
 return 1
 """
 
@@ -72,17 +82,19 @@ def new_client_id() -> str:
 
 class ShopperTokenStore:
     """Mint, resolve and revoke shopper tokens. Minting is one round trip (the probe lane mints one
-    per probe before the grant); resolving is one GETEX that also slides the expiry."""
+    per probe before the grant, on the hot path's own connection: core.storage.HotScript); resolving
+    is one GETEX that also slides the expiry."""
 
     def __init__(self, db: redis.Redis, ttl_s: int) -> None:
         self.db = db
         self.ttl_s = ttl_s
-        self._mint = db.register_script(_MINT)
+        self._mint = HotScript(db, _MINT)
 
-    def mint(self, shopper: Shopper, handout: bool = False) -> str:
+    def mint(self, shopper: Shopper, handout: bool = False, event: LogEntry | None = None) -> str:
         """A new token for this shopper. `handout`: for a phone a probe or a gateway redirect located (a
         new shopper; gone after an hour unless opened; a browser's cookie may claim it, see
-        current_shopper)."""
+        current_shopper). `event`: an event of the shopper's venue appended in the same round trip (the
+        probe's `landing`, EventLog.entry); a failure to append it is logged, the token still stands."""
         secret = secrets.token_urlsafe(32)
         digest = _digest(secret)
         keys = ShopperKeys(shopper.venue)
@@ -90,8 +102,17 @@ class ShopperTokenStore:
         if handout:
             record["h"] = 1
         ttl = min(UNOPENED_TTL_S, self.ttl_s) if handout else self.ttl_s
-        self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client)],
-                   args=[json.dumps(record), ttl, digest, self.ttl_s])
+        script_keys = [keys.token(digest), keys.tokens_of(shopper.client)]
+        args = [json.dumps(record), ttl, digest, self.ttl_s]
+        if event is not None:
+            script_keys.append(event.stream)
+            args.append(event.maxlen)
+            for name, value in event.fields.items():
+                args += (name, value)
+        failed = self._mint(keys=script_keys, args=args)
+        if failed != 1:
+            log.warning("event %s for venue %s not logged: %s", event and event.fields.get("k"), shopper.venue,
+                        failed.decode(errors="replace") if isinstance(failed, bytes) else failed)
         return f"{shopper.venue}.{secret}"
 
     def resolve(self, token: str | None) -> Shopper | None:

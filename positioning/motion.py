@@ -30,6 +30,7 @@ def off_zone(floor: int) -> str:
 
 
 ZoneSpec = tuple[str, int, Sequence[tuple[float, float]]]  # (zone id, floor, polygon)
+HINT_FLOOR = 0.1  # the weight of a floor the floor hint (MotionFilter.update) gives no mass
 Connector = tuple[str, str]  # two states a walkway edge between floors joins
 
 
@@ -152,9 +153,12 @@ class MotionFilter:
         return uniform if not seed else 0.5 * self.graph.distribution(seed) + 0.5 * uniform
 
     def update(self, state: dict | None, estimate: Estimate, scores: Mapping[str | None, float], now: float,
-               seed: Mapping[str, float] | None = None) -> tuple[dict, Motion]:
+               seed: Mapping[str, float] | None = None, floor_hint: Mapping[str, float] | None = None
+               ) -> tuple[dict, Motion]:
         """One estimate in; the new state and where the phone is. `seed`: a cold-start guess used when
-        the phone has no state yet (e.g. its associated AP's coverage)."""
+        the phone has no state yet (e.g. its associated AP's coverage). `floor_hint`: places (state ->
+        share) whose floors weigh this estimate's evidence (`floor_weights`), for an estimate too weak to
+        tell floors apart alone (a phone heard for a second or two, by a few APs)."""
         fresh = state is None or not 0 <= now - state["ts"] <= self.reset_after_s
         if fresh:
             prior, dt = self.start(seed), self.obs_tau_s
@@ -162,6 +166,8 @@ class MotionFilter:
             dt = now - state["ts"]
             prior = self.predict(self.graph.distribution(state["p"]), dt)
         evidence = self.likelihood(estimate, scores) ** min(1.0, max(dt, 0.5) / self.obs_tau_s)
+        if floor_hint:
+            evidence = evidence * self.floor_weights(floor_hint)
         posterior = prior * evidence
         posterior = posterior / posterior.sum() if posterior.sum() > 0 else prior
         floor = self._floor(posterior)
@@ -175,6 +181,20 @@ class MotionFilter:
         probs = self._sparse(posterior)
         new_state = {"ts": now, "p": probs, "floor": floor, "x": x, "y": y}
         return new_state, Motion(floor=floor, x=float(x), y=float(y), posterior=probs)
+
+    def floor_weights(self, hint: Mapping[str, float]) -> np.ndarray:
+        """Per state: how well its floor agrees with the hint's places (their mass on that floor), never
+        below `HINT_FLOOR` (the hint is the associated AP's coverage: a phone can associate across a void)."""
+        mass = {f: 0.0 for f in self.graph.floors}
+        for state, share in hint.items():
+            i = self.graph.index.get(state)
+            if i is not None:
+                mass[int(self.graph.floor_of[i])] += max(0.0, share)
+        total = sum(mass.values())
+        if total <= 0:
+            return np.ones(len(self.graph))
+        per_floor = np.array([mass[int(f)] / total for f in self.graph.floor_of])
+        return HINT_FLOOR + (1 - HINT_FLOOR) * per_floor
 
     def _floor(self, posterior: np.ndarray) -> int:
         masses = [(posterior[self.graph.same_floor[f]].sum(), f) for f in self.graph.floors]

@@ -1,14 +1,16 @@
 """Recent readings weighted by their age: a phone that walks on is placed where it is now, not where it
-was half a minute ago (a flat window gives a reading from 50 s ago as much say as one from now)."""
+was half a minute ago (a flat window gives a reading from 50 s ago as much say as one from now).
+
+The rules are stated here for one phone; positioning/readings.py carries them out for a whole batch of
+phones at once (the tracker's), and these functions call it with one."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from statistics import median
 
 import numpy as np
 
+from positioning.readings import Readings, settled_vectors
 from positioning.vectors import MISSING_DBM
 
 
@@ -26,14 +28,6 @@ def _median_of_sorted(pairs: Sequence[tuple[float, float]], total: float) -> flo
         if acc >= half:
             return value
     return pairs[-1][0]
-
-
-def _usable(readings: Mapping[str, Sequence[Sequence[float]]], known, now: float) -> dict:
-    """(ts, rssi) of the known APs' readings, without those from the future (clock skew over 1 s) or NaN.
-    item[0], item[1]: (ts, rssi, ...) - extra fields (e.g. an association flag) are ignored."""
-    latest = now + 1.0
-    return {ap: [(item[0], item[1]) for item in items if item[0] <= latest and item[1] == item[1]]
-            for ap, items in readings.items() if ap in known}
 
 
 def recency_vector(
@@ -54,27 +48,11 @@ def recency_vector(
     answers a probe late) is still placed from what it last sent; how old is too old for that is the
     caller's window (RSSI_WINDOW_S). Readings from the future (clock skew over 1 s) are ignored. Raises
     ValueError when no known AP is left."""
-    if half_life_s <= 0:
-        raise ValueError("half_life_s must be positive")
-    index = {ap: i for i, ap in enumerate(ap_ids)}
-    vector = np.full(len(ap_ids), missing, dtype=float)
-    usable = _usable(readings, index, now)
-    newest = max((ts for items in usable.values() for ts, _ in items), default=None)
-    decay = math.log(2) / half_life_s
-    heard = 0
-    for ap, items in usable.items():
-        if not items:
-            continue
-        # (value, weight) sorted by value: the weighted median is where the running weight passes half
-        pairs = sorted((float(rssi), math.exp((ts - newest) * decay) if ts < newest else 1.0) for ts, rssi in items)
-        total = sum(w for _, w in pairs)
-        if total < min_weight:
-            continue
-        vector[index[ap]] = max(_median_of_sorted(pairs, total), missing)
-        heard += 1
-    if heard == 0:
+    found = settled_vectors(Readings.from_mappings([readings]), ap_ids, now=now, half_life_s=half_life_s, spans_s=(),
+                            min_weight=min_weight, missing=missing)
+    if found.heard[0] == 0:
         raise ValueError("no known AP hears this client recently")
-    return vector, heard
+    return found.vectors[0], int(found.heard[0])
 
 
 def settled_vector(
@@ -100,31 +78,9 @@ def settled_vector(
     `max_change_db` (root mean square, over at least `min_shared` APs) the phone is taken to have stayed
     put over the span, and the longest such span of `spans_s` is used. A phone that walked 10 m changes
     its nearest APs' readings by far more than that, so the span stops where the walk ended."""
-    vector, heard = recency_vector(readings, ap_ids, now=now, half_life_s=half_life_s, missing=missing)
-    usable = _usable(readings, set(ap_ids), now)
-    newest = max((ts for items in usable.values() for ts, _ in items), default=now)
-    recent = {ap: [r for ts, r in items if newest - ts <= recent_s] for ap, items in usable.items()}
-    # statistics.median, not np.median: these are lists of a few readings, ~100 per phone per position,
-    # and numpy's per-call overhead made this the tracker's costliest step
-    recent_median = {ap: median(values) for ap, values in recent.items() if values}
-    chosen, span_used = None, 0.0
-    start = recent_s
-    for span in sorted(spans_s):
-        older = {ap: [r for ts, r in items if start < newest - ts <= span] for ap, items in usable.items()}
-        start = span
-        shared = sorted((ap for ap in recent_median if older[ap]), key=lambda ap: -recent_median[ap])[:strongest]
-        if len(shared) < min_shared:
-            break
-        change = math.sqrt(sum((recent_median[ap] - median(older[ap])) ** 2 for ap in shared) / len(shared))
-        if change > max_change_db:
-            break
-        chosen, span_used = span, span
-    if chosen is None:
-        return vector, heard, 0.0
-    index = {ap: i for i, ap in enumerate(ap_ids)}
-    settled = np.full(len(ap_ids), missing, dtype=float)
-    for ap, items in usable.items():
-        values = [r for ts, r in items if newest - ts <= chosen]
-        if values:
-            settled[index[ap]] = max(float(median(values)), missing)
-    return settled, int((settled > missing).sum()), span_used
+    found = settled_vectors(Readings.from_mappings([readings]), ap_ids, now=now, half_life_s=half_life_s,
+                            recent_s=recent_s, spans_s=spans_s, max_change_db=max_change_db, min_shared=min_shared,
+                            strongest=strongest, missing=missing)
+    if found.heard[0] == 0:
+        raise ValueError("no known AP hears this client recently")
+    return found.vectors[0], int(found.heard[0]), float(found.span[0])

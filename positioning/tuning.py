@@ -65,6 +65,13 @@ class TuneResult:
     def trusted(self) -> bool:
         return not self.warnings
 
+    def verdict(self) -> dict:
+        """How the configuration was chosen, flat (stored beside a venue's configuration, shown to operators)."""
+        chosen = self.rows[0]
+        return {"groups": self.group_kind, "n_groups": self.n_groups, "folds": self.n_splits,
+                "floor_hit_rate": round(chosen.floor_hit_rate, 4), "mean_error_m": round(chosen.mean_error_m, 3),
+                "trusted": self.trusted, "warnings": "; ".join(self.warnings), "notes": "; ".join(self.notes)}
+
 
 def cv_groups(y: np.ndarray, phones: np.ndarray | None = None, kind: str = "auto",
               block_m: float = 10.0) -> tuple[np.ndarray, str]:
@@ -182,6 +189,22 @@ def _judge(result: TuneResult, smallest_fold: int, phone_db: float) -> None:
     if result.group_kind != "phone":
         result.notes.append(f"one survey phone: other phone models are simulated (+-{phone_db:g} dB per held-out "
                             "vector), walking shoppers are not; live errors will be higher")
+
+
+def check_config(config: object) -> dict:
+    """A stored or hand-written configuration, checked: WKNNPositioner parameters it accepts, else ValueError."""
+    if not isinstance(config, dict):
+        raise ValueError("a positioner configuration is a JSON object of WKNNPositioner parameters")
+    unknown = set(config) - set(WKNNPositioner().get_params())
+    if unknown:
+        raise ValueError(f"unknown positioner parameters {sorted(unknown)}")
+    if config.get("representation", "powed") not in REPRESENTATIONS:
+        raise ValueError(f"unknown representation {config['representation']!r}; choose one of {REPRESENTATIONS}")
+    try:
+        WKNNPositioner(**config)._check_params()
+    except TypeError as exc:
+        raise ValueError(f"bad positioner parameters: {exc}") from None
+    return dict(config)
 
 
 def venue_config(X, y, phones=None, **kwargs) -> dict:

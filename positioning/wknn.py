@@ -370,6 +370,15 @@ class WKNNPositioner(BaseEstimator):
         median = np.round(median.astype(np.float64), 3)
         return np.where((counts > 0) & (np.abs(median) >= MIN_OFFSET_DB), median, 0.0)
 
+    def offset_of(self, x, neighbours) -> float:
+        """How much louder than the given training rows one dBm vector reads (median over the APs both
+        hear; 0 under MIN_OFFSET_DB): the per-query estimate `offset_rounds` removes."""
+        rows = np.asarray(neighbours, dtype=np.int64)
+        if rows.size == 0:
+            return 0.0
+        X = np.asarray(x, dtype=np.float64).reshape(1, -1)
+        return float(self._offsets(X, np.zeros(rows.size, dtype=np.int64), rows)[0])
+
     def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
         heard = self.missing < X

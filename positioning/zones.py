@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from shapely import prepared
+import numpy as np
+import shapely
 from shapely.geometry import Point, Polygon
 from shapely.validation import explain_validity
 
@@ -25,18 +26,28 @@ class ZoneMap:
             if polygon.area <= 0:
                 raise ValueError(f"zone {zone_id!r}: polygon has no area")
             self.zones.append((zone_id, int(floor), polygon))
-        self._prepared = [(z, f, p, prepared.prep(p)) for z, f, p in self.zones]
+        # The tracker asks for every phone it positions: per floor, its zones (in order) as one array that
+        # shapely tests against a point in one call, and each zone's outline made once.
+        self._by_floor: dict[int, tuple[list[str], np.ndarray]] = {}
+        for zone_id, floor, polygon in self.zones:
+            ids, polygons = self._by_floor.setdefault(floor, ([], []))
+            ids.append(zone_id)
+            polygons.append(polygon)
+        self._by_floor = {f: (ids, np.array(polygons, dtype=object)) for f, (ids, polygons) in self._by_floor.items()}
+        self._outlines: dict[str, object] = {}
+        for zone_id, _, polygon in self.zones:
+            self._outlines.setdefault(zone_id, polygon.exterior)
 
     def zone_at(self, floor: int, x: float, y: float) -> str | None:
-        point = Point(x, y)
-        for zone_id, zone_floor, _, fast in self._prepared:
-            if zone_floor == floor and fast.covers(point):
-                return zone_id
-        return None
+        """The first zone of the floor (in map order) whose polygon covers (x, y), boundary included."""
+        ids, polygons = self._by_floor.get(floor, ((), None))
+        if not ids:
+            return None
+        hits = shapely.intersects_xy(polygons, x, y)  # a point intersects a polygon iff the polygon covers it
+        return ids[int(hits.argmax())] if hits.any() else None
 
     def _depth(self, zone_id: str, x: float, y: float) -> float:
-        polygon = next(p for z, _, p in self.zones if z == zone_id)
-        return polygon.exterior.distance(Point(x, y))
+        return self._outlines[zone_id].distance(Point(x, y))
 
     def zone_for(self, estimate, neighbour_zones: Sequence[str | None] | None = None) -> tuple[str | None, float]:
         """(zone, confidence 0..1). Half the evidence is the polygon the position falls in (weighted by

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import redis
 
@@ -95,6 +96,14 @@ class Event:
             return None
 
 
+class LogEntry(NamedTuple):
+    """One event ready to append (EventLog.entry): for a caller that appends it inside its own Lua call
+    (the probe's shopper-token mint, portal/shopper.py), so the event costs no round trip of its own."""
+    stream: str
+    maxlen: int
+    fields: dict[str, str]
+
+
 class EventLog:
     """Emit and read a venue's events. Emitting fails open: an analytics write never breaks a shopper's
     page (the failure is logged, without ids)."""
@@ -109,15 +118,21 @@ class EventLog:
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
         """Append one event (on `pipe` when given: the caller's round trip). `data`: JSON-able extras."""
+        entry = self.entry(venue, kind, at=at, device=device, shopper=shopper, zone=zone, **data)
+        target = pipe if pipe is not None else self.db
+        try:
+            target.xadd(entry.stream, entry.fields, maxlen=entry.maxlen, approximate=True)
+        except redis.RedisError as exc:
+            log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
+
+    def entry(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
+              shopper: str | None = None, zone: str | None = None, **data) -> LogEntry:
+        """The stream entry `emit` appends (XADD stream MAXLEN ~ maxlen * fields), for a caller's own script."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         event = Event(kind, self.clock() if at is None else float(at), venue, device, shopper, zone,
                       {k: v for k, v in data.items() if v is not None})
-        target = pipe if pipe is not None else self.db
-        try:
-            target.xadd(EventKeys(venue).stream(), event.fields(), maxlen=self.maxlen, approximate=True)
-        except redis.RedisError as exc:
-            log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
+        return LogEntry(EventKeys(venue).stream(), self.maxlen, event.fields())
 
     def read(self, venue: str, since: float | None = None, until: float | None = None,
              batch: int = 5000) -> Iterator[Event]:

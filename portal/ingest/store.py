@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
+import numpy as np
 import redis
 from redis.cluster import RedisCluster
 
@@ -37,6 +39,7 @@ from core.storage import (
     slot_pool,
 )
 from portal.ingest.observation import Batch, Observation
+from positioning.readings import Readings
 
 Command = tuple  # (name, *args): extra commands to send in the same round trip (e.g. health counters)
 
@@ -282,6 +285,33 @@ class RssiStore:
                 items = by_ap[parts[0]] = []
             items.append((float(parts[2]), float(parts[1]), len(parts) > 3 and parts[3] == b"a"))
         return {ap.decode(): items for ap, items in by_ap.items()}
+
+    @staticmethod
+    def parse_batch(raws: Sequence[Sequence[bytes]]) -> Readings:
+        """Many window queries' raw results (one per phone) as one batch of flat arrays: what
+        `parse_flagged` reads, for the tracker's batch (positioning/readings.py). The members are split
+        all at once in C (the flags dropped from the joined text, then every third field), not one by one."""
+        members = list(chain.from_iterable(raws))
+        count = len(members)
+        joined = b"|".join(members) + b"|"
+        fields = joined.replace(b"|a|", b"|").replace(b"|p|", b"|").split(b"|")
+        fields.pop()
+        if len(fields) != 3 * count:  # not the members this class writes: one at a time (and a clear error)
+            parts = [member.split(b"|") for member in members]
+            fields = [field for p in parts for field in p[:3]]
+            if len(fields) != 3 * count:
+                raise ValueError("a reading without its three fields")
+        codes: dict[bytes, int] = {}
+        ap = np.fromiter(map(codes.setdefault, fields[0::3], range(count)), dtype=np.int64, count=count)
+        ap = np.unique(ap, return_inverse=True)[1]  # codes 0..k-1, in the order the APs were first read
+        rssi = np.asarray(list(map(float, fields[1::3])), dtype=np.float64).reshape(count)
+        ts = np.asarray(list(map(float, fields[2::3])), dtype=np.float64).reshape(count)
+        associated = np.zeros(count, dtype=bool)
+        if b"|a" in joined:  # association-flagged readings are few: look for them only when there are some
+            associated[[i for i, member in enumerate(members)
+                        if b"|a" in member and member.split(b"|")[3:4] == [b"a"]]] = True
+        phone = np.repeat(np.arange(len(raws), dtype=np.int64), [len(raw) for raw in raws])
+        return Readings(phone, ap, [name.decode() for name in codes], ts, rssi, associated, len(raws))
 
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,9 +117,10 @@ def _binary() -> str:
 
 
 def start_local_cluster(data_dir: Path, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000,
-                        timeout: float = 60.0) -> LocalCluster:
+                        timeout: float = 60.0, extra_args: Sequence[str] = ()) -> LocalCluster:
     """Start and form the cluster; the caller stops it. AOF on (everysec), as the embedded Valkey.
-    A shard that is down does not stop the others (cluster-require-full-coverage no)."""
+    A shard that is down does not stop the others (cluster-require-full-coverage no). `extra_args` go to
+    every valkey-server (a bench's own settings)."""
     binary = _binary()
     nodes = []
     for i in range(primaries * (1 + replicas)):
@@ -133,7 +135,8 @@ def start_local_cluster(data_dir: Path, primaries: int = 3, replicas: int = 1, n
                  "--cluster-port", str(node.bus_port), "--cluster-config-file", "nodes.conf",
                  "--cluster-node-timeout", str(node_timeout_ms), "--cluster-require-full-coverage", "no",
                  "--cluster-replica-validity-factor", "0", "--appendonly", "yes", "--appendfsync", "everysec",
-                 "--save", "", "--dir", str(node.data_dir), "--logfile", "valkey.log", "--daemonize", "no"],
+                 "--save", "", "--dir", str(node.data_dir), "--logfile", "valkey.log", "--daemonize", "no",
+                 *extra_args],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         for node in nodes:

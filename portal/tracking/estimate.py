@@ -45,7 +45,7 @@ from fingerprints.quality import (
 )
 from fingerprints.simulator import report_schedule
 from fingerprints.training import training_set
-from portal.tracking.locator import position_of
+from portal.tracking.locator import kept_answers, position_of
 from portal.tracking.models import VenueModel, build_venue_model
 from portal.tracking.positions import KeptPosition, Position, landing_zone
 from positioning import MISSING_DBM
@@ -91,8 +91,7 @@ class PhoneReplay:
         """As Locator.locate: the kept position while it still answers, else a new one (kept)."""
         newest = self._newest(now)
         kept = self.kept
-        if kept is not None and kept.is_fresh(newest, now, self.cache_s) \
-                and not (associated_ap and kept.position.source == "ap"):
+        if kept is not None and kept.is_fresh(newest, now, self.cache_s) and kept_answers(kept.position, associated_ap):
             return kept.position
         found = position_of(self.model, self.readings, self.state, now, associated_ap)
         if found is None:
@@ -113,7 +112,8 @@ class PhoneReplay:
     def probe(self, now: float, associated_ap: str | None) -> Position | None:
         """The probe: the kept position when it still answers, else the phone positioned with its AP."""
         newest = self._newest(now)
-        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s):
+        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s) \
+                and kept_answers(self.kept.position, associated_ap):
             return self.kept.position
         return self.locate(now, associated_ap)
 

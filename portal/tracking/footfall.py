@@ -169,9 +169,21 @@ class FootfallStore:
         self.day_ttl_s = int(max(days_kept, ttl_days) * 86400)
         self.close_per_call = close_per_call
         self._record = db.register_script(_RECORD)
+        self._last_hour: tuple[float, str, str] | None = None  # (now, day, hour) of the last record
 
     def _local(self, ts: float) -> datetime:
         return datetime.fromtimestamp(ts, self.tz)
+
+    def _day_hour(self, now: float) -> tuple[str, str]:
+        """The day and hour of `now` in the venue's zone. The tracker records a whole batch at one `now`:
+        the last answer is kept (a time-zone conversion and two strftime per phone were a tenth of its cost)."""
+        last = self._last_hour
+        if last is not None and last[0] == now:
+            return last[1], last[2]
+        local = self._local(now)
+        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
+        self._last_hour = (now, day, hour)
+        return day, hour
 
     def record(self, venue: str, client: str, zone: str | None, floor: int | None, x: float | None,
                y: float | None, now: float, pipe: redis.client.Pipeline | None = None) -> None:
@@ -182,8 +194,7 @@ class FootfallStore:
         if zone is not None and (not zone or "|" in zone):
             raise ValueError("zone id must be a non-empty string without '|'")
         keys = FootfallKeys(venue)
-        local = self._local(now)
-        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
+        day, hour = self._day_hour(now)
         cell = ""
         if floor is not None and x is not None and y is not None:
             if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:

@@ -27,9 +27,10 @@ import redis
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
-from positioning.coldstart import CoarseEstimate, strongest_associated
+from positioning import phone_offset
+from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
-from positioning.recency import settled_vector
+from positioning.readings import Readings, settled_vectors
 from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
@@ -53,6 +54,12 @@ def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
                     group=placement.group, group_confidence=placement.group_confidence, source="ap")
 
 
+def kept_answers(kept: Position, associated_ap: str | None) -> bool:
+    """Whether a fresh kept position answers a question: not when the gateway names the phone's AP and
+    the position came from the AP alone or a partial match (the readings with the AP may do better)."""
+    return not (associated_ap and kept.source in ("ap", "partial"))
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
@@ -60,41 +67,70 @@ class _Pending:
     state: dict | None
     coarse: CoarseEstimate | None
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
+    offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
 
 
-def _prepare(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]], state: dict | None,
-             now: float, associated_ap: str | None, half_life_s: float
+@dataclass(frozen=True)
+class _Heard:
+    """What a phone's readings say, before any decision (positioning/readings.py, a batch at a time)."""
+    vector: np.ndarray | None  # None: no known AP hears it recently
+    heard: int  # APs in the vector
+    associated: str | None  # the AP its readings say it is associated with
+    oldest: float  # its oldest reading's time
+
+
+def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float) -> list[_Heard]:
+    """Per phone of the batch: its vector (readings weighted by age, or the still span's medians), the
+    associated AP its readings name, its oldest reading (positioning.recency's rules, batch at a time)."""
+    found = settled_vectors(readings, model.ap_ids, now=now, half_life_s=half_life_s,
+                            max_change_db=SETTLE_MAX_CHANGE_DB)
+    associated, oldest = readings.latest_associated(), readings.oldest(default=now).tolist()
+    return [_Heard(found.vectors[i] if found.heard[i] else None, int(found.heard[i]), associated[i], oldest[i])
+            for i in range(readings.n_phones)]
+
+
+def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, associated_ap: str | None
              ) -> tuple[dict | None, Position] | _Pending | None:
     """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
-    try:
-        vector, heard, _span = settled_vector(readings, model.ap_ids, now=now, half_life_s=half_life_s,
-                                              max_change_db=SETTLE_MAX_CHANGE_DB)
-    except ValueError:
-        vector, heard = None, 0
-    ap = associated_ap or strongest_associated(readings)
+    vector = heard.vector
+    ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
-    if coarse is not None and (vector is None or (heard < MIN_APS and state is None)):
+    if coarse is not None and (vector is None or (heard.heard < MIN_APS and state is None)):
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    oldest = min((item[0] for items in readings.values() for item in items), default=now)
-    return _Pending(vector, state, coarse, partial=now - oldest < PARTIAL_UNTIL_S)
+    offset, _reports = phone_offset.remembered(state)
+    shifted = phone_offset.without_offset(vector, offset)
+    return _Pending(shifted, state, coarse, partial=now - heard.oldest < PARTIAL_UNTIL_S,
+                    offset_db=offset if shifted is not vector else 0.0)
 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     state, coarse = pending.state, pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
-    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None)
+    # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
+    # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
+    hint = coarse.places if coarse and pending.partial else None
+    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
+                                            floor_hint=hint)
     placement = place(motion.posterior, model.groups, model.zone_ids)
     zone, zone_conf = placement.zone, placement.zone_confidence
     current = state.get("zone") if state else None
     if current and current != zone and motion.posterior.get(current, 0.0) >= zone_conf - ZONE_MARGIN:
         zone, zone_conf = current, round(motion.posterior[current], 4)  # no flip-flop on a border
     new_state["zone"] = zone
+    residual = estimate.offset_db if model.positioner.offset_rounds else \
+        model.positioner.offset_of(pending.vector, estimate.neighbours)
+    new_state.update(phone_offset.updated(state, pending.offset_db, residual))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
-                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence)
+                        zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence,
+                        source="partial" if pending.partial else "readings")
     return new_state, position
+
+
+# Per phone: (its kept position when that still answers; else what _prepare made of its readings; its newest reading)
+_Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]
 
 
 def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
@@ -109,7 +145,8 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
                 state: dict | None, now: float, associated_ap: str | None = None,
                 half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
-    prepared = _prepare(model, readings, state, now, associated_ap, half_life_s)
+    heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s)[0]
+    prepared = _prepare(model, heard, state, now, associated_ap)
     return None if prepared is None else _complete(model, prepared, now)
 
 
@@ -145,7 +182,7 @@ class Locator:
         # writes (when a new position was computed) in a second.
         pipe = self.db.pipeline(transaction=False)
         self._queue_reads(pipe, venue, client, now)
-        kept, prepared, newest = self._prepare_client(model, pipe.execute(), now, associated_ap)
+        kept, prepared, newest = self._prepare_clients(model, [pipe.execute()], now, associated_ap)[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -170,12 +207,7 @@ class Locator:
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        for i, client in enumerate(clients):
-            try:
-                kept, prepared, newest = self._prepare_client(model, raw[3 * i:3 * i + 3], now)
-            except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
-                log.exception("tracker: positioning a client of venue %s failed", venue)
-                continue
+        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, raw, now), strict=True):
             if kept is not None or prepared is None:
                 continue
             if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors
@@ -192,19 +224,44 @@ class Locator:
         writes.execute()
         return len(done)
 
-    def _prepare_client(self, model: VenueModel, raw: Sequence, now: float, associated_ap: str | None = None
-                        ) -> tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]:
-        """A phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
+    def _prepared_batch(self, model: VenueModel, raw: Sequence, now: float) -> list[_Prepared]:
+        """`_prepare_clients` over the batch's reads (three per phone); should that fail on one phone's bad
+        data, phone by phone, so the others are still tracked (the failing one logged, given nothing)."""
+        reads = [raw[i:i + 3] for i in range(0, len(raw), 3)]
+        try:
+            return self._prepare_clients(model, reads, now)
+        except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
+            out: list[_Prepared] = []
+            for one in reads:
+                try:
+                    out.append(self._prepare_clients(model, [one], now)[0])
+                except Exception:  # noqa: BLE001
+                    log.exception("tracker: positioning a client of venue %s failed", model.venue.id)
+                    out.append((None, None, None))
+            return out
+
+    def _prepare_clients(self, model: VenueModel, reads: Sequence[Sequence], now: float,
+                         associated_ap: str | None = None) -> list[_Prepared]:
+        """Each phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
-        alone does not answer when the gateway names the AP again: the readings may place it better."""
-        raw_readings, raw_state, raw_kept = raw
-        newest = raw_readings[-1] if raw_readings else None
-        kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
-        if kept is not None and not (associated_ap and kept.source == "ap"):
-            return kept, None, newest
-        state = json.loads(raw_state) if raw_state else None
-        readings = self.rssi.parse_flagged(raw_readings)
-        return None, _prepare(model, readings, state, now, associated_ap, self.half_life_s), newest
+        alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
+        may place it better. The
+        readings of every phone that needs them are parsed and weighed together (positioning/readings.py)."""
+        out: list[_Prepared] = []
+        todo: list[tuple[int, dict | None]] = []
+        for raw_readings, raw_state, raw_kept in reads:
+            newest = raw_readings[-1] if raw_readings else None
+            kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
+            if kept is not None and kept_answers(kept, associated_ap):
+                out.append((kept, None, newest))
+                continue
+            todo.append((len(out), json.loads(raw_state) if raw_state else None))
+            out.append((None, None, newest))
+        if todo:
+            batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
+            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s), strict=True):
+                out[i] = (None, _prepare(model, heard, state, now, associated_ap), out[i][2])
+        return out
 
     def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
         """Three reads: the readings window, the motion state, the kept position (what `_prepare_client` takes)."""

@@ -1,6 +1,6 @@
-"""The venue's positioning model per process: fitted on the map's survey, rebuilt when the map version
-changes or when APs fall silent in the live reports (they are masked out without a re-survey), swapped
-in whole."""
+"""The venue's positioning model per process: fitted on the map's survey with the venue's positioner
+configuration (kept in the map by `flask positioning-tune`), rebuilt when the map version changes or
+when APs fall silent in the live reports (they are masked out without a re-survey), swapped in whole."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import redis
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from fingerprints.training import LIVE_K, training_set
+from fingerprints.training import live_params, training_set
 from portal.ingest.store import RssiKeys
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
@@ -76,7 +76,7 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         version=venue.version,
         venue=venue,
         ap_ids=ap_ids,
-        positioner=WKNNPositioner(k=LIVE_K).fit(X, y),
+        positioner=WKNNPositioner(**live_params(venue)).fit(X, y),  # the venue's tuned configuration
         zones=zones,
         sample_zones=[s.zone for s in samples],
         motion=MotionFilter(graph),

@@ -22,7 +22,7 @@ class Position:
     # Where the estimate cannot tell small neighbouring zones apart: their group and its probability.
     group: str | None = None
     group_confidence: float = 0.0
-    source: str = "readings"  # "readings": fingerprinting; "ap": the associated AP only (cold start)
+    source: str = "readings"  # "readings": fingerprinting; "partial": from a phone heard under 8 s; "ap": the AP only
 
     def landing_zone(self, min_zone: float = 0.5, min_group: float = 0.5) -> str | None:
         """The zone whose page the phone lands on: its zone when sure enough of it, else the zone that

@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
@@ -82,6 +83,23 @@ def env_file() -> dict[str, str]:
                 if line and not line.startswith("#"))
 
 
+def wait_for_a_worker(app_port: int, deadline_s: float = 300.0) -> None:
+    """gunicorn's master listens before a worker has imported the app (seconds idle, more than a minute on a
+    busy 2-core host), and deploy/nginx.conf gives a probe 30 s: ask gunicorn directly until a worker answers,
+    so the tests never race a worker's boot against the proxy's timeout."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            status, _, _ = request(app_port, "GET", "/capport/api?venue=demo", PORTAL_HOST)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no gunicorn worker answered within {deadline_s:.0f} s")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def stack(live_valkey, demo_map, tmp_path_factory):
     nginx = find_nginx()
@@ -120,6 +138,7 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     try:
         for port in (app_port, http_port, https_port):
             wait_for_port(port, timeout=TIMEOUT_S)
+        wait_for_a_worker(app_port)
         tls = ssl.create_default_context(cafile=cert)
         yield {"http": http_port, "https": https_port, "app": app_port, "tls": tls, "portal_url": portal_url}
     finally:

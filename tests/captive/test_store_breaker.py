@@ -100,7 +100,7 @@ class Spy:
 
     client_for_ip = locate = read
 
-    def mint(self, shopper, handout=False):  # minting a new shopper's token is not refused here: closed
+    def mint(self, shopper, handout=False, event=None):  # minting a new shopper's token is not refused here: closed
         return "demo." + "t" * 43
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from lightapps.coupons.store import CouponStore
-from portal.events import EventLog, PresenceTracker
-from portal.shopper import Shopper, shopper_token
+from portal.events import EventKeys, EventLog, PresenceTracker
+from portal.shopper import Shopper, shopper_token, token_store
 from portal.tracking.positions import Position
 
 T0 = 1_800_000_000.0
@@ -65,6 +65,21 @@ def test_landing_emits_an_event(app, svc, demo):
     decision = landing.decide("demo", None)
     events = [e for e in svc.events.read("demo") if e.kind == "landing"]
     assert len(events) == 1 and events[0].shopper == decision.client and events[0].zone is None
+
+
+def test_landing_event_rides_on_the_mint_and_never_costs_the_token(app, svc, demo):
+    landing = app.extensions["captive"].landing
+    stream = EventKeys("demo").stream()
+    svc.db.set(stream, "not a stream")  # the event's append fails inside the mint's script
+    try:
+        decision = landing.decide("demo", None)
+        shopper = token_store(app).resolve(decision.token)
+        assert shopper is not None and shopper.client == decision.client  # the token stands
+    finally:
+        svc.db.delete(stream)
+    decision = landing.decide("demo", None, now=T0)
+    entry = svc.db.xrange(stream)[-1][1]
+    assert entry[b"k"] == b"landing" and entry[b"sh"] == decision.client.encode() and entry[b"at"] == b"%.3f" % T0
 
 
 def test_coupon_claim_emits_a_transaction(app, client, svc, demo):

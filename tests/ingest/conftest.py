@@ -3,7 +3,6 @@ reads back what was stored."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 
@@ -89,7 +88,7 @@ def feeds(client, demo, svc, db):
 @pytest.fixture
 def other_venue(svc, demo_map, demo):
     """A second venue ('other') with its own token and Meraki network."""
-    other = copy.deepcopy(demo_map)
+    other = demo_map.copy()  # VenueMap.copy: a deep copy, ~4x cheaper than copy.deepcopy
     other.id = "other"
     svc.venues.put_map(other)
     MerakiStore(svc.db).configure("other", "main", "other-validator", "other-secret")

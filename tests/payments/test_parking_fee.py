@@ -5,9 +5,9 @@ an unpaid exit owed; bad input and a store fault."""
 
 from __future__ import annotations
 
-import copy
 import re
 import time
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -36,8 +36,7 @@ def garage(pay_portal, pay, demo_map):
     (app, client, API token, store)."""
     app, _url = pay_portal
     svc = app.extensions["mallportal"]
-    venue_map = copy.deepcopy(demo_map)
-    venue_map.samples = []
+    venue_map = replace(demo_map, samples=[]).copy()  # a deep copy, without copying 1,600 samples first
     svc.venues.put_map(venue_map)
     config = {**get_app("parking").default_config(), "hourly_fen": 500, "free_minutes": 15, "daily_cap_fen": 4000,
               "points_per_yuan": 100, "spend_fen_per_hour": 10_000, "max_free_hours": 2, "grace_minutes": 15}

@@ -77,7 +77,7 @@ def test_readings_replace_the_coarse_position(app, client, demo, svc, demo_map):
     assert svc.locator.locate("demo", client_id, associated_ap=ap).source == "ap"
     post_phone_at(client, demo, demo_map, 1, 20, 30, phone=PHONE)
     position = svc.locator.locate("demo", client_id, associated_ap=ap)
-    assert position.source == "readings" and position.zone == "cinema"
+    assert position.source == "partial" and position.zone == "cinema"  # heard for a moment: a partial match
     assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
 
 

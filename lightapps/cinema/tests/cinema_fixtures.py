@@ -3,7 +3,7 @@ accounts: `demo` hashes a dozen argon2 passwords per test, which makes a paramet
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 
 import pytest
 
@@ -16,8 +16,7 @@ ZONE_APPS = {"cinema": "cinema", "kopi": "coupons", "garage": "parking"}
 def mall_fixture(app, svc, demo_map) -> str:
     """The demo mall's map (without fingerprint samples) as venue "demo", the cinema app on zone
     "cinema", other apps on a few other zones; returns an API token for the venue."""
-    venue_map = copy.deepcopy(demo_map)
-    venue_map.samples = []
+    venue_map = replace(demo_map, samples=[]).copy()  # a deep copy, without copying 1,600 samples first
     svc.venues.put_map(venue_map)
     for zone, name in ZONE_APPS.items():
         light_app = get_app(name)

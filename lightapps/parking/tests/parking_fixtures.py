@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -21,8 +21,7 @@ LANDING = "/v/demo/parking/garage"
 def garage_fixture(app, svc, demo_map) -> str:
     """The demo mall's map (no fingerprint samples) as venue "demo", the parking app on zone "garage",
     the demo bays defined and nothing reported on them yet; returns an API token for the venue."""
-    venue_map = copy.deepcopy(demo_map)
-    venue_map.samples = []
+    venue_map = replace(demo_map, samples=[]).copy()  # a deep copy, without copying 1,600 samples first
     svc.venues.put_map(venue_map)
     svc.zone_apps.set(VENUE, "garage", "parking", get_app("parking").default_config())
     svc.zone_apps.set(VENUE, "kopi", "coupons", {})

@@ -1,0 +1,55 @@
+"""A phone's RSSI offset against the survey phone, remembered over its visit.
+
+The positioner estimates each query's offset against its neighbours (WKNNPositioner `offset_rounds`),
+but one query's estimate is noisy (fading, body loss, a few wrong neighbours), and a large offset
+misleads the first search: a phone read 10 dB louder than the map is first matched near an AP it is
+not at, whose fingerprints then misjudge its offset. The offset is the phone model's (its transmit power
+as the AP hears it) and holds for the whole visit, so the per-query estimates are averaged per phone
+(a running mean, exponential after `MEMORY` reports) and the average is taken off the phone's next
+vector before the search; the per-query rounds then only correct the rest. Kept in the phone's motion
+state (the tracker's per-phone key, `{venue}`-tagged, with its TTL): forgotten when the phone leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from positioning.vectors import MISSING_DBM
+
+MAX_OFFSET_DB = 20.0  # no phone model reads further from another than this; larger is a bad estimate
+MEMORY = 8  # reports over which the remembered offset averages (then an exponential mean of about this many)
+MIN_APPLIED_DB = 1.0  # readings are whole dB: a smaller offset is not worth a shifted vector
+OFFSET_KEY, COUNT_KEY = "offset_db", "offset_n"
+
+
+def remembered(state: Mapping | None) -> tuple[float, int]:
+    """(remembered offset in dB, reports behind it) from a phone's state; (0, 0) when none."""
+    if not state:
+        return 0.0, 0
+    try:
+        offset, count = float(state.get(OFFSET_KEY, 0.0)), int(state.get(COUNT_KEY, 0))
+    except (TypeError, ValueError):
+        return 0.0, 0
+    if not np.isfinite(offset) or count <= 0:
+        return 0.0, 0
+    return float(np.clip(offset, -MAX_OFFSET_DB, MAX_OFFSET_DB)), count
+
+
+def without_offset(vector: np.ndarray, offset_db: float, missing: float = MISSING_DBM) -> np.ndarray:
+    """The vector as the survey phone would have read it: `offset_db` taken off every heard AP (an AP
+    heard stays heard, at the weakest level at least). Unchanged under MIN_APPLIED_DB."""
+    if abs(offset_db) < MIN_APPLIED_DB:
+        return vector
+    heard = vector > missing
+    return np.where(heard, np.clip(vector - offset_db, missing + 1.0, 0.0), vector)
+
+
+def updated(state: Mapping | None, applied_db: float, residual_db: float) -> dict[str, float | int]:
+    """The state's offset fields after one more report: the query was searched with `applied_db` taken
+    off and read `residual_db` louder than its neighbours still, so the phone's offset was their sum."""
+    offset, count = remembered(state)
+    count = min(count + 1, MEMORY)
+    observed = float(np.clip(applied_db + residual_db, -MAX_OFFSET_DB, MAX_OFFSET_DB))
+    offset += (observed - offset) / count
+    return {OFFSET_KEY: round(offset, 3), COUNT_KEY: count}

@@ -1,0 +1,192 @@
+"""Many phones' readings as flat arrays, and what the locator asks of them, for a whole batch at once.
+
+The tracker positions phones in batches of hundreds, each heard ~200 times in the last minute; one
+Python loop per reading (parse, age weight, medians per AP and span) cost it twice what the positioner
+itself does. Here every step runs over the batch's readings at once with numpy, and gives exactly what
+the one-phone rules in positioning/recency.py (which call this with one phone) and positioning/coldstart.py
+define, bit for bit: the same comparisons, the same order of additions (sums run left to right, as
+Python's `sum` and the running weight do), `math.exp` for the age weights, ties broken in the order the
+readings came (a phone's APs in the order each was first heard).
+
+A reading is (phone, AP, ts, rssi, associated); `phone` numbers the batch's phones 0..n-1 and a phone's
+readings are contiguous, in the order they came (the window query's order: by time)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from positioning.vectors import MISSING_DBM
+
+
+@dataclass(frozen=True)
+class Readings:
+    phone: np.ndarray  # (n,) int: the phone each reading is of, ascending
+    ap: np.ndarray  # (n,) int: index into `aps`
+    aps: list[str]  # AP names (BSSIDs)
+    ts: np.ndarray  # (n,) float: epoch seconds
+    rssi: np.ndarray  # (n,) float: dBm
+    associated: np.ndarray  # (n,) bool: the reading says the phone is associated with the AP
+    n_phones: int
+
+    @classmethod
+    def from_mappings(cls, phones: Sequence[Mapping[str, Sequence[Sequence]]]) -> Readings:
+        """From per-phone {AP: [(ts, rssi[, associated]), ...]} (the one-phone API's shape)."""
+        names: dict[str, int] = {}
+        phone, ap, ts, rssi, assoc = [], [], [], [], []
+        for i, readings in enumerate(phones):
+            for name, items in readings.items():
+                code = names.setdefault(name, len(names))
+                for item in items:
+                    phone.append(i)
+                    ap.append(code)
+                    ts.append(float(item[0]))
+                    rssi.append(float(item[1]))
+                    assoc.append(bool(item[2]) if len(item) > 2 else False)
+        return cls(np.asarray(phone, dtype=np.int64), np.asarray(ap, dtype=np.int64), list(names),
+                   np.asarray(ts, dtype=np.float64), np.asarray(rssi, dtype=np.float64),
+                   np.asarray(assoc, dtype=bool), len(phones))
+
+    def columns(self, ap_ids: Sequence[str]) -> np.ndarray:
+        """(n,) each reading's column in `ap_ids`, -1 for an AP the model does not know."""
+        index = {a: i for i, a in enumerate(ap_ids)}
+        return np.asarray([index.get(a, -1) for a in self.aps], dtype=np.int64)[self.ap]
+
+    def first_heard(self) -> np.ndarray:
+        """(n,) per reading: the position of its (phone, AP)'s first reading, i.e. the order in which a
+        phone's APs were first heard (the iteration order of the one-phone dicts)."""
+        n = len(self.phone)
+        key = self.phone * max(1, len(self.aps)) + self.ap
+        order = np.lexsort((np.arange(n), key))
+        starts, sizes = _groups(key[order])
+        first = np.empty(n, dtype=np.int64)
+        first[order] = np.repeat(order[starts], sizes)
+        return first
+
+    def oldest(self, default: float) -> np.ndarray:
+        """(n_phones,) each phone's oldest reading's time (`default` for a phone with none)."""
+        out = np.full(self.n_phones, np.inf)
+        np.minimum.at(out, self.phone, self.ts)
+        return np.where(np.isinf(out), default, out)
+
+    def latest_associated(self) -> list[str | None]:
+        """Per phone, positioning.coldstart.strongest_associated: the AP of its newest association-flagged
+        reading, the stronger on a tie (then the first in the phone's order); None when no reading says."""
+        out: list[str | None] = [None] * self.n_phones
+        flagged = np.flatnonzero(self.associated)
+        if flagged.size == 0:
+            return out
+        first = self.first_heard()[flagged]
+        best: dict[int, tuple[float, float]] = {}
+        for r in flagged[np.lexsort((flagged, first))].tolist():  # the one-phone loop's order
+            p, mark = int(self.phone[r]), (float(self.ts[r]), float(self.rssi[r]))
+            if p not in best or mark > best[p]:
+                best[p], out[p] = mark, self.aps[int(self.ap[r])]
+        return out
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Per phone: its RSSI vector over the model's APs, how many APs it hears (0: none known recently,
+    where the one-phone rule raises ValueError), and the still span its medians cover (0: age-weighted)."""
+    vectors: np.ndarray  # (n_phones, n_aps)
+    heard: np.ndarray  # (n_phones,) int
+    span: np.ndarray  # (n_phones,) float
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of each run of equal values in sorted `keys`."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, np.diff(np.r_[starts, keys.size])
+
+
+def _medians(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group keys, statistics.median of each group's values) for values sorted by (group, value): the
+    middle value, or the mean of the two middle ones, (a + b) / 2, as statistics.median computes it."""
+    starts, sizes = _groups(group)
+    low, high = values[starts + (sizes - 1) // 2], values[starts + sizes // 2]
+    return group[starts], np.where(sizes % 2 == 1, low, (low + high) / 2)
+
+
+def settled_vectors(readings: Readings, ap_ids: Sequence[str], *, now: float, half_life_s: float = 6.0,
+                    recent_s: float = 8.0, spans_s: Sequence[float] = (20.0, 40.0, 60.0), max_change_db: float = 4.0,
+                    min_shared: int = 3, strongest: int = 4, min_weight: float = 0.125,
+                    missing: float = MISSING_DBM) -> Vectors:
+    """positioning.recency.settled_vector for every phone of the batch (its docstring says what it does)."""
+    if half_life_s <= 0:
+        raise ValueError("half_life_s must be positive")
+    n_phones, n_aps = readings.n_phones, len(ap_ids)
+    column = readings.columns(ap_ids)
+    # usable: a known AP, not from the future (clock skew over 1 s), not NaN
+    use = np.flatnonzero((column >= 0) & (readings.ts <= now + 1.0) & (readings.rssi == readings.rssi))
+    phone, ts = readings.phone[use], readings.ts[use]
+    newest = np.full(n_phones, -np.inf)
+    np.maximum.at(newest, phone, ts)
+    # recency_vector: per (phone, AP), the weighted median of (rssi, weight) sorted, weight 0.5 ** (age / half
+    # life). np.exp: the same doubles as math.exp here (tests/positioning_tests/test_batch_readings.py).
+    weight = np.exp((ts - newest[phone]) * (math.log(2) / half_life_s))
+    weight[ts >= newest[phone]] = 1.0
+    key = phone * max(1, n_aps) + column[use]  # one (phone, AP) group
+    order = np.lexsort((weight, readings.rssi[use], key))
+    # From here on every array is in (phone, AP, rssi, weight) order, so any subset of it is sorted by
+    # (group, rssi) too: the medians below need no sort of their own.
+    age = (newest[phone] - ts)[order]
+    key, rssi, weight, phone = key[order], readings.rssi[use][order], weight[order], phone[order]
+    first = readings.first_heard()[use][order]
+    starts, sizes = _groups(key)
+    if starts.size == 0:  # no phone hears a known AP
+        return Vectors(np.full((n_phones, n_aps), missing), np.zeros(n_phones, dtype=np.int64), np.zeros(n_phones))
+    padded = np.zeros((starts.size, int(sizes.max())))
+    padded[np.repeat(np.arange(starts.size), sizes), np.arange(key.size) - np.repeat(starts, sizes)] = weight
+    running = np.cumsum(padded, axis=1)  # left to right along each row: the one-phone loop's running weight
+    total = running[np.arange(starts.size), sizes - 1]
+    at = np.argmax(running >= (total / 2)[:, None], axis=1)
+    kept = total >= min_weight
+    group_phone, group_col = phone[starts], key[starts] % max(1, n_aps)
+    vectors = np.full((n_phones, n_aps), missing)
+    vectors[group_phone[kept], group_col[kept]] = np.maximum(rssi[starts + at][kept], missing)
+    heard = np.bincount(group_phone[kept], minlength=n_phones)
+    span = np.zeros(n_phones)
+
+    # settled_vector: the longest still span whose older readings' medians stay within max_change_db
+    recent_keys, recent_median = _medians(key[age <= recent_s], rssi[age <= recent_s])
+    rank = np.full(key.max() + 1 if key.size else 0, np.iinfo(np.int64).max)
+    np.minimum.at(rank, key, first)
+    alive, chosen, start = heard > 0, np.zeros(n_phones), recent_s
+    for length in sorted(spans_s):
+        older = (start < age) & (age <= length)
+        start = length
+        older_keys, older_median = _medians(key[older], rssi[older])
+        both = np.isin(recent_keys, older_keys)
+        shared_keys = recent_keys[both]
+        shared_phone = shared_keys // max(1, n_aps)
+        diff = recent_median[both] - older_median[np.searchsorted(older_keys, shared_keys)]
+        square = np.asarray([d ** 2 for d in diff.tolist()], dtype=np.float64)  # Python's ** (libm pow), as before
+        # per phone: its `strongest` APs by recent median, ties in the order first heard
+        order = np.lexsort((rank[shared_keys], -recent_median[both], shared_phone))
+        shared_phone, square = shared_phone[order], square[order]
+        starts, sizes = _groups(shared_phone)
+        counts = np.zeros(n_phones, dtype=np.int64)
+        counts[shared_phone[starts]] = np.minimum(sizes, strongest)
+        squares = np.zeros(n_phones)
+        for j in range(strongest):  # the sum of squares left to right, as Python's sum
+            has = sizes > j
+            squares[shared_phone[starts[has]]] += square[starts[has] + j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = np.sqrt(squares / counts)
+        alive &= (counts >= min_shared) & (change <= max_change_db)
+        chosen[alive] = length
+    for length in sorted(set(chosen[chosen > 0].tolist())):
+        phones = chosen == length
+        inside = phones[phone] & (age <= length)
+        keys, medians = _medians(key[inside], rssi[inside])
+        vectors[phones] = missing
+        vectors[keys // max(1, n_aps), keys % max(1, n_aps)] = np.maximum(medians, missing)
+        heard[phones] = (vectors[phones] > missing).sum(axis=1)
+        span[phones] = length
+    return Vectors(vectors, heard, span)

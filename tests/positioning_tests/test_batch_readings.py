@@ -1,0 +1,181 @@
+"""The tracker's batch path gives exactly what the one-phone rules gave: positioning/readings.py (a batch of
+phones' readings as arrays) against the one-phone Python they replaced (kept below, verbatim, as the
+reference), the batch parse against the one-phone parse, and the Locator's batch (`locate_many`) against
+its one-phone path (`locate`) on the real store."""
+
+from __future__ import annotations
+
+import math
+import time
+from statistics import median
+
+import numpy as np
+import pytest
+
+from portal.ingest.observation import Observation
+from portal.ingest.store import RssiKeys, RssiStore
+from portal.tracking.positions import TrackKeys
+from positioning.coldstart import strongest_associated
+from positioning.readings import Readings, settled_vectors
+from positioning.recency import _median_of_sorted
+from positioning.vectors import MISSING_DBM
+
+NOW = 1_800_000_000.0
+
+
+# ---- the one-phone rules as they were (positioning/recency.py before the batch path) ------------------
+
+def _usable(readings, known, now):
+    latest = now + 1.0
+    return {ap: [(item[0], item[1]) for item in items if item[0] <= latest and item[1] == item[1]]
+            for ap, items in readings.items() if ap in known}
+
+
+def reference_recency(readings, ap_ids, *, now, half_life_s=6.0, min_weight=0.125, missing=MISSING_DBM):
+    index = {ap: i for i, ap in enumerate(ap_ids)}
+    vector = np.full(len(ap_ids), missing, dtype=float)
+    usable = _usable(readings, index, now)
+    newest = max((ts for items in usable.values() for ts, _ in items), default=None)
+    decay = math.log(2) / half_life_s
+    heard = 0
+    for ap, items in usable.items():
+        if not items:
+            continue
+        pairs = sorted((float(rssi), math.exp((ts - newest) * decay) if ts < newest else 1.0) for ts, rssi in items)
+        total = sum(w for _, w in pairs)
+        if total < min_weight:
+            continue
+        vector[index[ap]] = max(_median_of_sorted(pairs, total), missing)
+        heard += 1
+    if heard == 0:
+        raise ValueError("no known AP hears this client recently")
+    return vector, heard
+
+
+def reference_settled(readings, ap_ids, *, now, half_life_s=6.0, recent_s=8.0, spans_s=(20.0, 40.0, 60.0),
+                      max_change_db=4.0, min_shared=3, strongest=4, missing=MISSING_DBM):
+    vector, heard = reference_recency(readings, ap_ids, now=now, half_life_s=half_life_s, missing=missing)
+    usable = _usable(readings, set(ap_ids), now)
+    newest = max((ts for items in usable.values() for ts, _ in items), default=now)
+    recent = {ap: [r for ts, r in items if newest - ts <= recent_s] for ap, items in usable.items()}
+    recent_median = {ap: median(values) for ap, values in recent.items() if values}
+    chosen, span_used = None, 0.0
+    start = recent_s
+    for span in sorted(spans_s):
+        older = {ap: [r for ts, r in items if start < newest - ts <= span] for ap, items in usable.items()}
+        start = span
+        shared = sorted((ap for ap in recent_median if older[ap]), key=lambda ap: -recent_median[ap])[:strongest]
+        if len(shared) < min_shared:
+            break
+        change = math.sqrt(sum((recent_median[ap] - median(older[ap])) ** 2 for ap in shared) / len(shared))
+        if change > max_change_db:
+            break
+        chosen, span_used = span, span
+    if chosen is None:
+        return vector, heard, 0.0
+    index = {ap: i for i, ap in enumerate(ap_ids)}
+    settled = np.full(len(ap_ids), missing, dtype=float)
+    for ap, items in usable.items():
+        values = [r for ts, r in items if newest - ts <= chosen]
+        if values:
+            settled[index[ap]] = max(float(median(values)), missing)
+    return settled, int((settled > missing).sum()), span_used
+
+
+# ---- simulated phones: ties, whole-dB and half-dB readings, stillness and walks, odd data -----------------
+
+AP_IDS = [f"ap{i:02d}" for i in range(20)]
+
+
+def phones(rng: np.random.Generator, n: int) -> list[dict[str, list[tuple[float, float, bool]]]]:
+    out = []
+    for _ in range(n):
+        readings: dict[str, list[tuple[float, float, bool]]] = {}
+        walked = rng.random() < 0.4  # readings change along the minute
+        grid = rng.random() < 0.5  # every AP reports at the same instants (ties in age and weight)
+        for ap in rng.choice(AP_IDS + ["unknown1", "unknown2"], size=int(rng.integers(0, 14)), replace=False):
+            level = float(rng.integers(-95, -40))
+            items = []
+            for _ in range(int(rng.integers(1, 30))):
+                age = float(rng.integers(0, 12) * 6) if grid else round(float(rng.uniform(0, 70)), 3)
+                noise = float(rng.integers(-4, 5)) / (2 if rng.random() < 0.3 else 1)  # whole and half dB
+                rssi = level + (age / 6 if walked else 0) + noise
+                if rng.random() < 0.02:
+                    rssi = float("nan")
+                ts = NOW - age + (3.0 if rng.random() < 0.02 else 0.0)  # now and then one from the future
+                items.append((ts, rssi, bool(rng.random() < 0.03)))
+            readings[str(ap)] = items
+        out.append(readings)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_batch_vectors_are_the_one_phone_rules_bit_for_bit(seed):
+    batch = phones(np.random.default_rng(seed), 150)
+    readings = Readings.from_mappings(batch)
+    for now in (NOW, NOW - 20.0):
+        settled = settled_vectors(readings, AP_IDS, now=now)
+        recency = settled_vectors(readings, AP_IDS, now=now, spans_s=())
+        for i, one in enumerate(batch):
+            try:
+                want = reference_settled(one, AP_IDS, now=now)
+            except ValueError:
+                assert settled.heard[i] == 0 and recency.heard[i] == 0
+                continue
+            assert np.array_equal(settled.vectors[i], want[0]) and settled.heard[i] == want[1]
+            assert settled.span[i] == want[2]
+            want_recency = reference_recency(one, AP_IDS, now=now)
+            assert np.array_equal(recency.vectors[i], want_recency[0]) and recency.heard[i] == want_recency[1]
+    assert readings.latest_associated() == [strongest_associated(one) for one in batch]
+    oldest = readings.oldest(default=NOW).tolist()
+    assert oldest == [min((t for items in one.values() for t, *_ in items), default=NOW) for one in batch]
+
+
+def test_a_batch_that_hears_nothing():
+    for batch in ([{}], [{"unknown1": [(NOW, -60.0)]}, {}]):
+        found = settled_vectors(Readings.from_mappings(batch), AP_IDS, now=NOW)
+        assert found.heard.tolist() == [0] * len(batch) and (found.vectors == MISSING_DBM).all()
+    assert RssiStore.parse_batch([[], []]).n_phones == 2
+
+
+def test_batch_parse_is_the_one_phone_parse():
+    batch = phones(np.random.default_rng(4), 100)
+    raws = [[f"{ap}|{rssi:g}|{ts:.3f}{'|a' if assoc else ('|p' if ts % 2 < 1 else '')}".encode()
+             for ap, items in one.items() for ts, rssi, assoc in items] for one in batch]
+    parsed = RssiStore.parse_batch(raws)
+    one_by_one = Readings.from_mappings([RssiStore.parse_flagged(raw) for raw in raws])
+    a, b = settled_vectors(parsed, AP_IDS, now=NOW), settled_vectors(one_by_one, AP_IDS, now=NOW)
+    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.heard, b.heard) and np.array_equal(a.span, b.span)
+    assert parsed.latest_associated() == one_by_one.latest_associated()
+    assert parsed.oldest(default=NOW).tolist() == one_by_one.oldest(default=NOW).tolist()
+
+
+def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
+    """The same phones, the same readings and time: the tracker's batch writes what `locate` computes."""
+    from fingerprints.simulator import RadioSimulator
+
+    rng, sim, now = np.random.default_rng(9), RadioSimulator(demo_map, seed=3), time.time()
+    clients, observations = [], []
+    for i in range(40):
+        spot = demo_map.samples[int(rng.integers(len(demo_map.samples)))]
+        client = svc.hasher.client_id(f"02:00:5e:10:00:{i:02x}")
+        clients.append(client)
+        brief = i % 10 == 0  # heard for 3 s only: matched on the APs it has, one at a time even in the batch
+        for k in range(6):
+            for ap, rssi in sim.measure(spot.floor, spot.x, spot.y, rng).items():
+                observations.append(Observation(client, ap, rssi, now - 3 if brief else now - 53 + 10 * k))
+    svc.rssi.write("demo", observations, now)
+    keys = TrackKeys("demo")
+
+    def kept() -> list[dict]:
+        out = [svc.db.hgetall(keys.last_position(c)) for c in clients]
+        for c in clients:
+            svc.db.delete(keys.last_position(c), keys.track(c))
+        return out
+
+    assert svc.locator.locate_many("demo", clients, now=now) == len(clients)
+    batch = kept()
+    for client in clients:
+        assert svc.locator.locate("demo", client, now=now) is not None
+    assert kept() == batch
+    assert all(svc.db.exists(RssiKeys("demo").readings(c)) for c in clients)

@@ -1,0 +1,110 @@
+"""Phone-to-phone differences: a phone's RSSI offset against the survey phone is estimated from its own
+reports, remembered in its motion state for the visit, and taken off its next vector before the search."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from fingerprints.simulator import RadioSimulator
+from portal.ingest.observation import Observation
+from portal.tracking.locator import kept_answers, position_of
+from portal.tracking.models import build_venue_model
+from portal.tracking.positions import Position, TrackKeys
+from positioning import phone_offset
+from positioning.vectors import MISSING_DBM
+
+REPORT_EVERY_S = 3
+REPORTS = 8
+
+
+@pytest.fixture(scope="module")
+def demo_model(demo_map):
+    return build_venue_model(demo_map)
+
+
+def stand(model, sim, floor, x, y, offset_db, rng):
+    """A phone standing at (x, y) for REPORTS reports; (its state, the last position)."""
+    readings: dict[str, list] = {}
+    state, position = None, None
+    for i in range(REPORTS):
+        now = float(i * REPORT_EVERY_S)
+        for ap, rssi in sim.measure(floor, x, y, rng, phone_offset_db=offset_db).items():
+            readings.setdefault(ap, []).append((now, rssi, False))
+        new_state, position = position_of(model, readings, state, now)
+        state = json.loads(json.dumps(new_state)) if new_state is not None else state  # through the store
+    return state, position
+
+
+def centres(venue_map, n=12):
+    zones = [z for z in venue_map.zones if z.kind != "corridor"][:n]
+    return [(z.id, z.floor, *np.mean(np.asarray(z.polygon, dtype=float), axis=0)) for z in zones]
+
+
+def test_a_phone_10_db_louder_lands_as_well_as_a_matched_one_after_a_few_reports(demo_map, demo_model):
+    sim = RadioSimulator(demo_map)
+    results = {}
+    for offset in (0.0, 10.0):
+        rng = np.random.default_rng(5)
+        hits, errors, remembered = 0, [], []
+        for zone, floor, x, y in centres(demo_map):
+            state, position = stand(demo_model, sim, floor, x, y, offset, rng)
+            hits += position.zone == zone and position.floor == floor
+            errors.append(float(np.hypot(position.x - x, position.y - y)))
+            remembered.append(phone_offset.remembered(state)[0])
+        results[offset] = (hits, float(np.mean(errors)), float(np.median(remembered)))
+    (matched_hits, matched_error, matched_offset), (loud_hits, loud_error, loud_offset) = results[0.0], results[10.0]
+    assert abs(matched_offset) < 2.0 and 8.0 <= loud_offset <= 12.0  # learnt from the reports
+    assert loud_hits >= matched_hits - 1 and loud_error <= matched_error + 1.0, results
+
+
+def test_the_remembered_offset_is_a_running_mean_bounded_and_robust_to_bad_state():
+    state: dict = {}
+    for observed in (12.0, 8.0, 10.0):
+        state.update(phone_offset.updated(state, 0.0, observed))
+    assert phone_offset.remembered(state) == (pytest.approx(10.0), 3)
+    state.update(phone_offset.updated(state, 10.0, 1.0))  # searched with 10 dB off, still 1 dB loud: 11 seen
+    assert phone_offset.remembered(state)[0] == pytest.approx(10.25)
+    for _ in range(50):
+        state.update(phone_offset.updated(state, 0.0, 90.0))  # absurd estimates are clipped
+    assert phone_offset.remembered(state)[0] <= phone_offset.MAX_OFFSET_DB
+    assert phone_offset.remembered(state)[1] == phone_offset.MEMORY
+    for bad in (None, {}, {"offset_db": "x", "offset_n": 2}, {"offset_db": float("nan"), "offset_n": 2},
+                {"offset_db": 5.0, "offset_n": 0}):
+        assert phone_offset.remembered(bad) == (0.0, 0)
+
+
+def test_taking_the_offset_off_keeps_heard_aps_heard_and_unheard_ones_unheard():
+    vector = np.array([-40.0, -98.0, MISSING_DBM])
+    assert phone_offset.without_offset(vector, 0.5) is vector  # under a dB: left alone
+    shifted = phone_offset.without_offset(vector, 10.0)
+    assert shifted.tolist() == [-50.0, MISSING_DBM + 1.0, MISSING_DBM]
+    assert phone_offset.without_offset(vector, -50.0)[0] == 0.0  # clipped at 0 dBm
+
+
+def test_the_offset_rides_in_the_phones_state_key(svc, demo, demo_map):
+    """Through the Locator and the store: the tracker's per-phone key (the venue's hash tag, a TTL)."""
+    sim, rng = RadioSimulator(demo_map), np.random.default_rng(3)
+    zone = centres(demo_map, 1)[0]
+    client, start = "c-offset", time.time() - 4 * REPORT_EVERY_S
+    for i in range(4):
+        now = start + i * REPORT_EVERY_S
+        heard = sim.measure(zone[1], zone[2], zone[3], rng, phone_offset_db=10.0)
+        svc.locator.rssi.write("demo", [Observation(client, ap, rssi, now) for ap, rssi in heard.items()], now)
+        assert svc.locator.locate("demo", client, now=now) is not None
+    key = TrackKeys("demo").track(client)
+    assert "{demo}" in key and svc.db.ttl(key) > 0
+    assert phone_offset.remembered(json.loads(svc.db.get(key)))[0] > 5.0
+
+
+def test_a_partial_or_ap_position_is_positioned_again_when_the_gateway_names_the_ap():
+    def kept(source):
+        return Position(1, 5.0, 5.0, "cinema", 0.9, 0.8, source=source)
+
+    assert kept_answers(kept("readings"), "aa:bb:cc:dd:ee:ff")
+    assert not kept_answers(kept("partial"), "aa:bb:cc:dd:ee:ff")
+    assert not kept_answers(kept("ap"), "aa:bb:cc:dd:ee:ff")
+    assert kept_answers(kept("partial"), None) and kept_answers(kept("ap"), None)

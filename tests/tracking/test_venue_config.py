@@ -1,0 +1,84 @@
+"""A venue's positioner configuration: chosen on its own survey (`flask positioning-tune`) or from a file,
+stored with the map (a new version), and what the live model is built with on its next lookup."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import portal.map_cli
+import positioning.tuning
+from fingerprints.training import LIVE_K
+from portal.maps.builds import wait_for_model
+from portal.tracking import ModelCache
+from positioning.tuning import CVRow, TuneResult
+
+
+@pytest.fixture
+def cache(svc, demo):
+    seeded = svc.venues.current_version("demo")
+    yield ModelCache(svc.venues, recheck_s=0)  # every lookup checks the map version
+    # every map change starts this process's background rebuild: let it end before the store does
+    if svc.venues.current_version("demo") != seeded:
+        wait_for_model("demo", svc.venues.current_version("demo"), db=svc.db)
+
+
+def tune_cli(app, *args: str):
+    return app.test_cli_runner().invoke(args=["positioning-tune", "demo", *args])
+
+
+def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp_path):
+    assert cache.get("demo").positioner.k == LIVE_K  # nothing stored: the live defaults
+    config = tmp_path / "venue.json"
+    config.write_text(json.dumps({"k": 5, "offset_rounds": 1, "representation": "exponential"}))
+    result = tune_cli(app, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    model = cache.get("demo")
+    assert (model.positioner.k, model.positioner.offset_rounds, model.positioner.representation) == \
+        (5, 1, "exponential")
+    with svc.venues.edit("demo", "test.other_change"):
+        pass  # another edit of the map keeps the configuration
+    assert cache.get("demo").positioner.k == 5
+    assert tune_cli(app, "--defaults").exit_code == 0
+    assert cache.get("demo").positioner.get_params()["k"] == LIVE_K
+
+
+def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc, cache, monkeypatch):
+    monkeypatch.setattr(positioning.tuning, "DEFAULT_GRID", {"k": (2, 4)})  # a small grid: a cheap test
+    before = svc.venues.current_version("demo")
+    stored = tune_cli(app, "--folds", "2", "--per-fold", "40", "--groups", "block")
+    assert stored.exit_code == 0, stored.output
+    assert "2 folds over" in stored.output and "spatial blocks of map v" in stored.output
+    venue_map = svc.venues.get_map("demo")
+    assert venue_map.version == before + 1 and venue_map.positioner["k"] in (2, 4)
+    assert venue_map.positioner_tuning["groups"] == "spatial block"
+    assert venue_map.positioner_tuning["samples"] == 1600 and "trusted" in venue_map.positioner_tuning
+    assert cache.get("demo").positioner.k == venue_map.positioner["k"]
+
+
+@pytest.mark.parametrize("bad", ['{"k": 0}', '{"kk": 3}', '{"metric": "cosine"}', '{"representation": "x"}',
+                                 '[3]', '{"k": "three"}', 'not json'])
+def test_a_bad_configuration_is_refused_and_nothing_is_stored(app, svc, cache, tmp_path, bad):
+    before = svc.venues.current_version("demo")
+    config = tmp_path / "bad.json"
+    config.write_text(bad)
+    result = tune_cli(app, "--config", str(config))
+    assert result.exit_code != 0 and "Error" in result.output
+    assert svc.venues.current_version("demo") == before
+    assert cache.get("demo").positioner.k == LIVE_K
+
+
+def test_an_untrusted_choice_is_not_stored_unless_asked(app, svc, cache, monkeypatch):
+    untrusted = TuneResult(config={"k": 7}, group_kind="reference point", n_groups=4, n_splits=2,
+                           rows=[CVRow({"k": 7}, 0.9, 0.1, 5.0, 3.0)], warnings=["only 4 reference points"])
+    monkeypatch.setattr(portal.map_cli, "tune_venue", lambda *a, **kw: untrusted)
+    before = svc.venues.current_version("demo")
+    dry = tune_cli(app, "--dry-run")
+    assert dry.exit_code == 0 and "NOT TRUSTED: only 4 reference points" in dry.output
+    refused = tune_cli(app)
+    assert refused.exit_code != 0 and "not stored" in refused.output
+    assert svc.venues.current_version("demo") == before
+    assert tune_cli(app, "--even-untrusted").exit_code == 0
+    assert svc.venues.get_map("demo").positioner_tuning["trusted"] is False
+    assert cache.get("demo").positioner.k == 7
