@@ -14,7 +14,7 @@ import redis
 from core.settings import PROJECT_ROOT, Settings
 from portal.tools.net import free_port, stop_process, wait_for_port
 from tests import axecheck, schedule
-from tests.browsers import IPHONE_UA
+from tests.browsers import BROWSER_TIMEOUT_MS, CHROMIUM_ARGS, IPHONE_UA
 
 # Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
 os.environ.setdefault("ARGON2_PROFILE", "test")
@@ -331,15 +331,7 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
 
 # ---- a real browser ------------------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]
-
-# Playwright's own default is 30 s per action; a busy 2-core CI machine (or the CPU hog of
-# bench/stress_captive.sh) can stall a gunicorn worker longer than that, and a test must not depend on
-# machine speed. Every context the session browser opens gets this instead.
-BROWSER_TIMEOUT_MS = 120_000
+# CHROMIUM_ARGS and BROWSER_TIMEOUT_MS: tests/browsers.py (the fake-camera Chromium launches with them too).
 
 
 

@@ -38,7 +38,7 @@ from portal import (
 )
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
-from portal.captive.config import PortalConfigStore
+from portal.captive.config import VenueTimeZones
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
@@ -70,7 +70,9 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
-    footfall = FootfallStore(db, ttl_days=settings.footfall_hourly_days, days_kept=settings.footfall_daily_days)
+    zones = VenueTimeZones(db, settings.time_zone)  # each venue's zone, cached per process (hot paths)
+    footfall = FootfallStore(db, tz_of=zones, ttl_days=settings.footfall_hourly_days,
+                             days_kept=settings.footfall_daily_days)
     locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
     events = EventLog(db, maxlen=settings.events_maxlen)
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
@@ -98,15 +100,10 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         presence=presence,
         privacy=privacy,
         moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
-                               notifier=Outbox(db).enqueue, tz_of=lambda venue: venue_zone(db, settings, venue),
+                               notifier=Outbox(db).enqueue, tz_of=lambda venue: zones(venue).key,
                                occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue))),
         breaker=StoreBreaker.for_client(db),
     )
-
-
-def venue_zone(db: redis.Redis, settings: Settings, venue: str) -> str:
-    """A venue's time zone outside a request (the tracker's moments): its portal config's, else the setting."""
-    return PortalConfigStore(db).get(venue).get("time_zone") or settings.time_zone
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -58,3 +58,14 @@ def test_peek_computes_nothing_and_keeps_recent_values():
     memo.get("c", lambda: 3)
     assert memo.peek("b") is None
     assert memo.peek("a") == 1
+
+
+def test_values_older_than_max_age_are_computed_again():
+    now = [0.0]
+    memo = BoundedMemo(4, max_age_s=60, clock=lambda: now[0])
+    assert memo.get("zone", lambda: "UTC") == "UTC"
+    now[0] = 60.0
+    assert memo.get("zone", lambda: "changed") == "UTC"  # still within its life
+    now[0] = 60.5
+    assert memo.peek("zone") is None
+    assert memo.get("zone", lambda: "Asia/Shanghai") == "Asia/Shanghai"

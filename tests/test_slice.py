@@ -88,9 +88,7 @@ def test_positioner_is_accurate_on_the_demo_mall(svc, demo, demo_map):
 
 def test_live_positions_feed_the_footfall_counts(client, demo, svc, demo_map):
     """Footfall is kept aggregated from the positions the portal computes (no per-device history)."""
-    from datetime import date
-
     post_phone_at(client, demo, demo_map, 1, 20, 30)
     assert client.get(f"/generate_204?client_mac={PHONE}").status_code == 302
-    report = svc.footfall.report("demo", date.today())
+    report = svc.footfall.report("demo", svc.footfall.today("demo"))  # the venue's day, not the host's
     assert report.visitors == 1 and report.zones["cinema"].visitors == 1

@@ -511,8 +511,10 @@ class ActivityStore:
                                    args=[client, repr(now), item_id, new_confirmation()])
         return JoinResult(status.decode(), rest[0].decode() if rest else None)
 
-    def click(self, venue: str, link_id: str, client: str | None, now: float | None = None) -> Link | None:
-        """Count one click on an outbound link (and the shopper, once, in its unique count)."""
+    def click(self, venue: str, link_id: str, client: str | None, now: float | None = None,
+              tz: tzinfo | None = None) -> Link | None:
+        """Count one click on an outbound link (and the shopper, once, in its unique count); per day in
+        the mall's time zone `tz` (None: the server's)."""
         link = self.link(venue, link_id)
         if link is None:
             return None
@@ -520,7 +522,7 @@ class ActivityStore:
         now = time.time() if now is None else now
         pipe = self.db.pipeline(transaction=True)
         pipe.hincrby(keys.link(link_id), "clicks", 1)
-        pipe.hincrby(keys.link_days(link_id), datetime.fromtimestamp(now).date().isoformat(), 1)
+        pipe.hincrby(keys.link_days(link_id), datetime.fromtimestamp(now, tz).date().isoformat(), 1)
         if client:
             pipe.pfadd(keys.link_shoppers(link_id), client)
         pipe.execute()

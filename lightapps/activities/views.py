@@ -16,6 +16,7 @@ from lightapps.activities.deposits import deposit_store, pay_deposit
 from lightapps.activities.payment import buy, price_fen
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.bilingual import pick_from
+from portal.apps.locale import venue_locale
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.payments.money import cny
 from portal.services import services
@@ -192,7 +193,7 @@ def out(venue: str, link_id: str):
         abort(404, _("No such link."))
     shopper = current_shopper()
     client = shopper.client if shopper is not None and shopper.venue == venue else None
-    store().click(venue, link.id, client)
+    store().click(venue, link.id, client, tz=venue_locale(venue).time_zone)
     record_event(APP, "referral", venue, shopper if client else None, zone=link.zone, link=link.id,
                  campaign=link.campaign or None)
     response = redirect(attributed_url(link.url, link.campaign), code=302)

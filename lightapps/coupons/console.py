@@ -19,6 +19,7 @@ from portal.apps.locale import venue_locale, venue_today
 from portal.apps.views import format_time as fmt_time
 from portal.apps.views import record_event, zone_console_blueprint
 from portal.auth import audit
+from portal.payments.money import cny
 from portal.services import services
 
 # Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
@@ -35,7 +36,7 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
     form = form or {"valid_from": today.isoformat(), "valid_until": (today + timedelta(days=30)).isoformat()}
     return render_template(
         "coupons/console.html", venue=venue_map, zone=zone_obj, account=account, coupons=coupons, now=time.time(),
-        form=form, form_error=form_error, redeem=redeem, redeem_input=redeem_input, app_on=app_on, zh=is_zh(),
+        form=form, form_error=form_error, redeem=redeem, redeem_input=redeem_input, app_on=app_on, zh=is_zh(), cny=cny,
     ), status
 
 
@@ -48,7 +49,8 @@ def home(venue: str, zone: str):
 def create(venue: str, zone: str):
     account = g.account
     form = {k: request.form.get(k, "")[:1000] for k in
-            ("title_en", "title_zh", "description_en", "description_zh", "stock", "valid_from", "valid_until")}
+            ("title_en", "title_zh", "description_en", "description_zh", "stock", "valid_from", "valid_until",
+             "parking_yuan")}
     try:
         fields = parse_new_coupon(form, today=venue_today())
     except CouponInputError as exc:
@@ -113,6 +115,9 @@ def redeem(venue: str, zone: str):
                              "It was not redeemed.", shop=name), code=shown)
     if result.status == "ALREADY":
         return refuse(409, _("Already redeemed at %(time)s.", time=fmt_time(result.at)), result.coupon, shown)
+    if result.status == "HELD":
+        return refuse(409, _("This coupon is being used for a parking fee right now; it was not redeemed."),
+                      result.coupon, shown)
     if result.status == "EXPIRED":
         return refuse(410, _("This coupon expired on %(time)s; not redeemed.", time=fmt_time(result.at)),
                       result.coupon, shown)

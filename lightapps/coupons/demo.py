@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 from lightapps.coupons.store import CouponStore
+from portal.apps.locale import read_venue_locale
 
 DEMO_COUPONS = {
     "kopi": (
@@ -26,7 +27,8 @@ def seed(svc, venue_map) -> None:
     """Two coupons each for the demo zones kopi, books and lumen, unless the zone has coupons already."""
     store = CouponStore(svc.db)
     zones = {z.id for z in venue_map.zones}
-    today = date.today()
+    tz = read_venue_locale(svc, venue_map.id).time_zone  # valid from the mall's midnight, not the server's
+    today = datetime.now(tz).date()
     for zone, coupons in DEMO_COUPONS.items():
         if zone not in zones or not store.claim_seed_slot(venue_map.id, zone):
             continue
@@ -34,4 +36,4 @@ def seed(svc, venue_map) -> None:
             store.create(venue_map.id, zone, {
                 "title_en": title_en, "title_zh": title_zh, "description_en": description, "stock": stock,
                 "valid_from": today - timedelta(days=1), "valid_until": today + timedelta(days=60),
-            }, created_by="demo")
+            }, created_by="demo", tz=tz)

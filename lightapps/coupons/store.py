@@ -11,10 +11,16 @@ Keys (venue `v`):
   mp:{v}:coupons:c:<id>:holders           HASH shopper client -> code (one per shopper)
   mp:{v}:coupons:code:<CODE>              HASH an issued code (coupon, zone, client, state, times)
   mp:{v}:coupons:wallet:<client>          ZSET code -> issued_at (the shopper's "my coupons")
+  mp:{v}:coupons:hold:<ref>               STRING the code another app holds for `ref` (an order being paid)
+
+A coupon with a parking value (`parking_fen` > 0) may also be taken off the car park's fee through the
+platform's "vouchers" capability (lightapps/coupons/vouchers.py): held while the fee's order is paid
+(state `held`: the shop cannot redeem it meanwhile), then redeemed (paid) or released (closed unpaid).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -29,12 +35,15 @@ from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
 from portal.apps.bilingual import Localized, pick, read_pair
 from portal.apps.erasure import blank_field
+from portal.payments.money import fen_from_yuan
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_STOCK = 1_000_000
 MAX_SPAN_DAYS = 366
 TITLE_MAX = 80
+MAX_PARKING_FEN = 50_000  # ¥500.00 off a parking fee at most
+HOLD_KEEP_S = 7 * 86400  # a hold outlives any order it waits for (the payment sweep closes those)
 DESCRIPTION_MAX = 500
 
 
@@ -62,6 +71,9 @@ class CouponKeys(VenueKeys):
 
     def redeem_failures(self, user: str) -> str:
         return self.key("coupons", "redeemfail", user)
+
+    def hold(self, ref: str) -> str:
+        return self.key("coupons", "hold", ref)
 
 
 # KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id.
@@ -92,11 +104,47 @@ local f = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
 if not f[1] then return {'NO_CODE'} end
 if f[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
 if f[2] == 'redeemed' then return {'ALREADY', f[3]} end
+if f[2] == 'held' then return {'HELD'} end
 local ends = tonumber(redis.call('HGET', KEYS[2], 'valid_until'))
 if ends and tonumber(ARGV[2]) >= ends then return {'EXPIRED', tostring(ends)} end
 redis.call('HSET', KEYS[1], 'state', 'redeemed', 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
 return {'OK', ARGV[2]}
+"""
+
+
+# Another app takes a parking coupon. KEYS: code, coupon, hold(ref). ARGV: client, ref, now, hold keep s,
+# code, coupon id.
+# Returns {'OK', value fen} (held now, or held for this ref before) | {'NO'} (not the shopper's, not a
+# parking coupon, used, held for something else, expired).
+HOLD_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'client', 'state', 'held_ref')
+local value = tonumber(redis.call('HGET', KEYS[2], 'parking_fen') or '0')
+if not f[1] or f[1] ~= ARGV[1] or value <= 0 then return {'NO'} end
+if f[2] == 'held' and f[3] == ARGV[2] then return {'OK', value} end
+if f[2] ~= 'issued' or redis.call('EXISTS', KEYS[3]) == 1 then return {'NO'} end
+if tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[2], 'valid_until')) then return {'NO'} end
+redis.call('HSET', KEYS[1], 'state', 'held', 'held_ref', ARGV[2])
+redis.call('SET', KEYS[3], cjson.encode({code=ARGV[5], coupon=ARGV[6]}), 'EX', tonumber(ARGV[4]))
+return {'OK', value}
+"""
+
+# The held code's end. KEYS: code, coupon, hold(ref). ARGV: ref, 'redeem' | 'release', now, by.
+# Returns 1 when this call ended the hold (or it was redeemed for this ref before), 0 otherwise.
+END_HOLD_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'held_ref')
+if f[2] ~= ARGV[1] then return 0 end
+if f[1] == 'redeemed' then return ARGV[2] == 'redeem' and 1 or 0 end
+if f[1] ~= 'held' then return 0 end
+if ARGV[2] == 'redeem' then
+  redis.call('HSET', KEYS[1], 'state', 'redeemed', 'redeemed_at', ARGV[3], 'redeemed_by', ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
+else
+  redis.call('HSET', KEYS[1], 'state', 'issued')
+  redis.call('HDEL', KEYS[1], 'held_ref')
+  redis.call('DEL', KEYS[3])
+end
+return 1
 """
 
 
@@ -137,6 +185,7 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
         except ValueError:
             raise CouponInputError(name, f"{name} must be a date YYYY-MM-DD") from None
 
+    parking_fen = parking_value(str(form.get("parking_yuan") or "").strip())
     valid_from = day("valid_from")
     valid_until = day("valid_until")
     if valid_until < valid_from:
@@ -147,7 +196,22 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
         raise CouponInputError("valid_until", f"a coupon may be valid for at most {MAX_SPAN_DAYS} days")
     return {
         **titles, **descriptions, "stock": stock, "valid_from": valid_from, "valid_until": valid_until,
+        "parking_fen": parking_fen,
     }
+
+
+def parking_value(raw: str) -> int:
+    """The form's "off the parking fee" in yuan (empty = not a parking coupon) -> fen."""
+    if not raw:
+        return 0
+    try:
+        fen = fen_from_yuan(raw) if re.fullmatch(r"\d{1,4}(\.\d{1,2})?", raw) else -1
+    except ValueError:
+        fen = -1
+    if not 0 <= fen <= MAX_PARKING_FEN:
+        raise CouponInputError("parking_yuan", f"the parking value must be an amount in yuan from 0 to "
+                                               f"{MAX_PARKING_FEN // 100}, like 5 or 5.50")
+    return fen
 
 
 @dataclass(frozen=True)
@@ -167,6 +231,7 @@ class Coupon:
     status: str  # live | stopped
     created_at: float
     created_by: str
+    parking_fen: int = 0  # what it takes off a parking fee (0: not a parking coupon)
 
     def title(self, zh: bool) -> Localized:
         return pick(self.title_zh, self.title_en, zh)
@@ -199,6 +264,7 @@ class Coupon:
             claimed=int(s.get("claimed", 0)), redeemed=int(s.get("redeemed", 0)),
             valid_from=float(s["valid_from"]), valid_until=float(s["valid_until"]), status=s.get("status", "live"),
             created_at=float(s.get("created_at", 0)), created_by=s.get("created_by", ""),
+            parking_fen=int(s.get("parking_fen") or 0),
         )
 
 
@@ -210,7 +276,7 @@ class Issued:
     coupon_id: str
     zone: str
     client: str
-    state: str  # issued | redeemed
+    state: str  # issued | held (another app is taking it: a parking fee being paid) | redeemed
     issued_at: float
     redeemed_at: float | None = None
     redeemed_by: str = ""
@@ -256,6 +322,8 @@ class CouponStore:
         self.db = db
         self._claim = db.register_script(CLAIM_LUA)
         self._redeem = db.register_script(REDEEM_LUA)
+        self._hold = db.register_script(HOLD_LUA)
+        self._end_hold = db.register_script(END_HOLD_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
@@ -277,7 +345,7 @@ class CouponStore:
             "stock": int(fields["stock"]),
             "left": int(fields["stock"]), "claimed": 0, "redeemed": 0, "valid_from": repr(float(valid_from)),
             "valid_until": repr(float(valid_until)), "status": "live", "created_at": repr(now),
-            "created_by": created_by,
+            "created_by": created_by, "parking_fen": int(fields.get("parking_fen") or 0),
         }
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.coupon(coupon_id), mapping=mapping)
@@ -372,6 +440,31 @@ class CouponStore:
         status = status.decode()
         at = float(rest[0]) if rest and rest[0] else None
         return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at)
+
+    # ---- another app takes a parking coupon (the vouchers capability, vouchers.py) -------------------
+
+    def hold(self, venue: str, client: str, code: str, ref: str, now: float | None = None) -> int | None:
+        """Set the shopper's parking coupon aside for `ref`: its value in fen, or None (see HOLD_LUA)."""
+        keys = CouponKeys(venue)
+        coupon_id = self.db.hget(keys.code(code), "coupon")  # immutable once issued
+        if coupon_id is None or not client:
+            return None
+        coupon_id = coupon_id.decode()
+        now = time.time() if now is None else now
+        status, *rest = self._hold(keys=[keys.code(code), keys.coupon(coupon_id), keys.hold(ref)],
+                                   args=[client, ref, repr(now), HOLD_KEEP_S, code, coupon_id])
+        return int(rest[0]) if status.decode() == "OK" else None
+
+    def end_hold(self, venue: str, ref: str, redeem: bool, now: float | None = None) -> bool:
+        """Redeem (the order was paid) or release (it closed unpaid) the code held for `ref`, once."""
+        keys = CouponKeys(venue)
+        raw = self.db.get(keys.hold(ref))
+        if raw is None:
+            return False
+        held = json.loads(raw)
+        now = time.time() if now is None else now
+        return bool(self._end_hold(keys=[keys.code(held["code"]), keys.coupon(held["coupon"]), keys.hold(ref)],
+                                   args=[ref, "redeem" if redeem else "release", repr(now), "parking"]))
 
     # ---- guessing brake -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from lightapps.games import APP
 from lightapps.games.rules import MAX_PRIZES, GameInputError, normalize_code, parse_game, percent, show_code
 from lightapps.games.views import credit_points, is_zh, prize_value, store
-from portal.apps.grants import can_grant
+from portal.apps.capabilities import points
 from portal.apps.locale import venue_locale, venue_today
 from portal.apps.views import format_time, record_event, zone_app_config, zone_console_blueprint
 from portal.auth import audit
@@ -96,7 +96,7 @@ def redeem(venue: str, zone: str):
     game = games.get(venue, voucher.game_id)
     won = game.prize(voucher.prize_id) if game is not None else None
     label = f"{won.title(is_zh())} · {prize_value(won, is_zh())} · {show_code(code)}" if won else show_code(code)
-    if won is not None and won.kind == "points" and can_grant("points") and voucher.state == "issued":
+    if won is not None and won.kind == "points" and points() is not None and voucher.state == "issued":
         return _credit_for_shopper(venue, zone, voucher, game, won, label)
     result = games.redeem(venue, zone, code, by=user)
     if result.status == "ALREADY":

@@ -18,7 +18,7 @@ from lightapps.games import APP
 from lightapps.games.rules import Prize, normalize_code, percent, show_code
 from lightapps.games.store import Game, GameStore, Voucher
 from portal.apps.budgets import spend_budget
-from portal.apps.grants import can_grant, grant
+from portal.apps.capabilities import points
 from portal.apps.locale import venue_today
 from portal.apps.views import (
     app_store,
@@ -69,7 +69,7 @@ def _landing(venue: str, zone: str, error: str | None = None, status: int = 200)
         "games/landing.html", venue=g.venue_map, zone=g.zone, game=game, playable=playable, draws_left=draws_left,
         outcome=outcome, gone=gone, error=error, zh=is_zh(), percent=percent, prize_value=prize_value,
         shopper_token=shopper_token(shopper), desk=desk(g.app_config), lang=lang_arg(),
-        points_to_card=can_grant("points"),
+        points_to_card=points() is not None,
     ), status
 
 
@@ -139,18 +139,19 @@ def draw(venue: str, zone: str):
 
 
 def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize) -> str:
-    """Put a points prize on the winner's membership card through the platform's grant interface (the
-    membership app keeps points; this app never imports it), then mark the voucher credited. Idempotent by
-    the prize code: retried after a fault or from the desk, the points are added once. Returns OK, ALREADY,
-    NO_ACCOUNT (not a member yet: the voucher waits in Me), NO_KEEPER (no app keeps points: the desk hands
-    it out) or EXPIRED."""
+    """Put a points prize on the winner's membership card through the platform's "points" capability
+    (portal/apps/capabilities.py: the membership app keeps points; this app never imports it), then mark the
+    voucher credited. Idempotent by the prize code: retried after a fault or from the desk, the points are
+    added once. Returns OK, ALREADY, NO_ACCOUNT (not a member yet: the voucher waits in Me), NO_KEEPER (no app
+    keeps points: the desk hands it out) or EXPIRED."""
     if voucher.state != "issued":
         return "ALREADY"
     if time.time() >= game.redeem_until:
         return "EXPIRED"
-    granted = grant("points", venue, voucher.client, won.value, f"games:{voucher.code}", source=GRANT_NOTE)
-    if granted is None:
+    keeper = points()
+    if keeper is None:
         return "NO_KEEPER"
+    granted = keeper.grant(venue, voucher.client, won.value, f"games:{voucher.code}", GRANT_NOTE)
     if not granted.done:
         return granted.status
     store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited")
@@ -178,7 +179,7 @@ def _prize_page(venue: str, code: str, error: str | None = None, status: int = 2
         "games/prize.html", venue=venue_map, zone=venue_map.zone(voucher.zone), voucher=voucher, game=game,
         prize=won, value=prize_value(won, zh), code=show_code(voucher.code), zh=zh, now=time.time(),
         new=request.args.get("new") == "1", desk=desk(zone_app_config(APP, venue, voucher.zone)),
-        points_to_card=can_grant("points"), shopper_token=current_shopper_token(), error=error,
+        points_to_card=points() is not None, shopper_token=current_shopper_token(), error=error,
     ), status
 
 

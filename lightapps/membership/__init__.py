@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from lightapps.membership.benefits import register as register_benefits
+from lightapps.membership.benefits import benefits
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, SmsCodeSender
 from lightapps.membership.store import MemberStore
-from portal.apps.grants import provide_grant
+from portal.apps.capabilities import AGREEMENTS, POINTS
 from portal.apps.registry import ConfigField, LightApp
-from portal.apps.views import STORES
 
 
 def _init_app(flask_app) -> None:
     if EXTENSION not in flask_app.extensions:  # codes go through the portal's one SMS provider (SMS_PROVIDER)
         flask_app.extensions[EXTENSION] = SmsCodeSender(keep_codes=flask_app.extensions["mallportal"].settings.demo)
     register_points(flask_app)  # payments in the mall earn points (lightapps/membership/payment.py)
-    provide_grant(flask_app, "points", flask_app.extensions[STORES][APP.name].grant_points)  # e.g. a game's prize
-    # points to redeem and payment agreements, for other apps (portal/apps/members.py)
-    register_benefits(flask_app, flask_app.extensions[STORES][APP.name])
 
 
 APP = LightApp(
@@ -40,5 +36,7 @@ APP = LightApp(
     store=MemberStore,
     history={"membership.purchase": _l("Purchase recorded for a member (%(points)s points)")},
     init_app=_init_app,  # sign-up codes through the portal's SMS provider; points from payments
+    # for other apps (portal/apps/capabilities.py): points to grant and redeem, payment agreements
+    provides={POINTS: benefits, AGREEMENTS: benefits},
     console_endpoint="membership_console.home",
 )

@@ -1,16 +1,15 @@
-"""Membership's side of the platform's member interface (portal/apps/members.py): points redeemed for
-something another app sells (a parking fee) and given back when it did not happen, and the member's payment
-agreement. Every change is one Lua script on the member's keys (the venue's slot)."""
+"""Membership's side of two platform capabilities (portal/apps/capabilities.py): "points" (the balance, a
+grant such as a game's prize, points redeemed for something another app sells, e.g. a parking fee, and given
+back when it did not happen) and "agreements" (the member's payment agreement). Every change is one Lua
+script on the member's keys (the venue's slot)."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from flask import Flask
-
 from lightapps.membership.store import MemberKeys, MemberStore
-from portal.apps.members import PaymentAgreement, provide
+from portal.apps.capabilities import Granted, PaymentAgreement
 
 REDEMPTION_KEEP_S = 400 * 86400
 
@@ -49,7 +48,7 @@ return 'OK'
 
 
 class MemberBenefitStore:
-    """The platform's MemberBenefits over the membership store."""
+    """The platform's Points and Agreements over the membership store."""
 
     def __init__(self, members: MemberStore) -> None:
         self.members = members
@@ -60,9 +59,12 @@ class MemberBenefitStore:
         raw = self.members.db.get(MemberKeys(venue).client(client))
         return raw.decode() if raw else None
 
-    def points(self, venue: str, client: str) -> int | None:
+    def balance(self, venue: str, client: str) -> int | None:
         member = self.members.for_client(venue, client)
         return None if member is None else member.points
+
+    def grant(self, venue: str, client: str, amount: int, reference: str, source: str) -> Granted:
+        return self.members.grant_points(venue, client, int(amount), reference, source)
 
     def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
         member_id = self._member_id(venue, client)
@@ -82,6 +84,9 @@ class MemberBenefitStore:
                                args=[ref, time.time(), member_id])
         return (result.decode() if isinstance(result, bytes) else result) == "OK"
 
+    def may_sign(self, venue: str, client: str) -> bool:
+        return self._member_id(venue, client) is not None
+
     def agreement(self, venue: str, client: str) -> PaymentAgreement | None:
         member_id = self._member_id(venue, client)
         raw = self.members.db.hget(MemberKeys(venue).member(member_id), "agreement") if member_id else None
@@ -100,5 +105,6 @@ class MemberBenefitStore:
         return True
 
 
-def register(flask_app: Flask, members: MemberStore) -> None:
-    provide(flask_app, MemberBenefitStore(members))
+def benefits(members: MemberStore) -> MemberBenefitStore:
+    """The factory the app's declaration names for both capabilities (built once per process)."""
+    return MemberBenefitStore(members)

@@ -42,7 +42,7 @@ from core.errors import InputError
 from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
-from portal.apps.grants import Granted
+from portal.apps.capabilities import Granted
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -247,8 +247,8 @@ return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
 """
 
 
-# Points another app gives (a game's prize: portal/apps/grants.py), once per reference; they count for the
-# balance, not for the tier (no money was spent). KEYS: grant record, member, ledger.
+# Points another app gives (a game's prize: the points capability, portal/apps/capabilities.py), once per
+# reference; they count for the balance, not for the tier (no money was spent). KEYS: grant record, member, ledger.
 # ARGV: member id, points, now, reference, note.
 GRANT_LUA = """
 local done = redis.call('HGET', KEYS[1], 'member')
@@ -562,8 +562,8 @@ class MemberStore:
 
     def grant_points(self, venue: str, client: str, points: int, reference: str, note: str,
                      now: float | None = None) -> Granted:
-        """The "points" granter (portal/apps/grants.py): onto the card of the member this shopper is, once
-        per reference; NO_ACCOUNT when the shopper is not a member (yet)."""
+        """A points grant (the "points" capability, portal/apps/capabilities.py): onto the card of the member
+        this shopper is, once per reference; NO_ACCOUNT when the shopper is not a member (yet)."""
         keys = MemberKeys(venue)
         member_id = self.db.get(keys.client(client)) if client else None
         if member_id is None:

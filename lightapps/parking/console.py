@@ -1,5 +1,6 @@
-"""Owner console: occupancy per level and area, the bays on the plan, a manual bay override, and the
-lookup log (keyed hashes of plates, never plates)."""
+"""Owner console: occupancy per level and area, the bays on the plan, a manual bay override, the lookup log
+(keyed hashes of plates, never plates), and the exits left owed ("leave first, pay after" that did not pay:
+the plate as the barrier read it, kept only until the fee is paid)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from lightapps.parking.common import level_name, parking_store
 from lightapps.parking.events import STATUSES
 from lightapps.parking.store import Event
 from portal.apps.locale import local_time
-from portal.apps.views import zone_app_config, zone_console_blueprint
+from portal.apps.views import zone_app_config, zone_console_blueprint, zones_running
 from portal.auth import audit
+from portal.payments.money import cny
 
 # Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
 console_bp = zone_console_blueprint("parking_console", __name__, url_prefix="/console/apps/parking/<venue>/<zone>",
@@ -61,3 +63,14 @@ def set_bay(venue: str, zone: str):
         return home(venue, zone, 409, _("The parking system reported this bay more recently; try again later."))
     audit("parking.bay.set", venue, zone=zone, bay=bay.id, status=status)
     return redirect(url_for("parking_console.home", venue=venue, zone=zone, set=bay.id), code=303)
+
+
+@console_bp.get("/owed")
+def owed(venue: str, zone: str):
+    """The car park office's list: exits that owe money (or are being charged to an agreement), newest
+    first, with the total; a debt with no bay seen belongs to the venue's first car park."""
+    running = zones_running(APP, venue)
+    fallback = running[0] if running else ""
+    debts = [d for d in parking_store().open_debts(venue) if (d.zone or fallback) == zone]
+    return render_template("parking/owed_console.html", venue=g.venue_map, zone=g.zone, debts=debts, cny=cny,
+                           when=lambda ms: _when(ms / 1000), total=sum(d.due_fen for d in debts))

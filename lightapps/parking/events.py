@@ -100,6 +100,7 @@ def parse_batch(payload: object, *, venue: str, bays: dict[str, Bay], hasher: pl
             text, digest = _plate(item.get("plate"), f"{where}.plate", hasher, venue)
             out.append(Event("plate", ts_ms, bay=bay, plate_hash=digest, plate_text=text))
         else:  # entry or exit: the barrier read the plate
-            _text, digest = _plate(item.get("plate"), f"{where}.plate", hasher, venue)
-            out.append(Event(kind, ts_ms, plate_hash=digest))
+            text, digest = _plate(item.get("plate"), f"{where}.plate", hasher, venue)
+            # an exit's plate is kept only if the stay ends owed (the office's list; store.SETTLE_EXIT_LUA)
+            out.append(Event(kind, ts_ms, plate_hash=digest, plate_text=text if kind == "exit" else ""))
     return out

@@ -3,12 +3,19 @@ host's payment service, or charged after the car left to a member's payment agre
 after"); and what the exit event decides.
 
   * Pay on foot: an order of purpose "parking" (ref "<plate hash>:<entry ms>") for what is due after the
-    discounts; points are redeemed through the platform's member interface (portal/apps/members.py) when
-    the order is made and given back if it closes unpaid. Once paid, the stay is credited (once per order)
+    discounts; points are redeemed through the platform's points capability (portal/apps/capabilities.py) when
+    the order is made and given back if it closes unpaid; a parking coupon (the vouchers capability, which
+    the coupons app provides) is held when the order is made, redeemed when it is paid and released when it
+    closes unpaid (declined, cancelled, timed out), each once. Once paid, the stay is credited (once per order)
     and the car may leave until `grace_minutes` later.
   * The exit event (the parking system's feed, api.py) ends the stay; `settle_exit` then decides once:
     left within the paid time or owing nothing -> cleared; a plate bound to a member with an agreement ->
-    an order charged to the agreement now (the car has already left); otherwise -> owed (the office's list).
+    an order charged to the agreement now (the car has already left); otherwise -> owed: a debt (the
+    office's list, console.py) shown in Me to the shopper who looked the stay up (or proves the plate
+    later on the fee page), who pays it through the normal payment flow (`pay_owed`), once.
+  * The payments sweep (`sweep_exits`, run by `flask payments sweep VENUE`) finishes what was interrupted:
+    an exit recorded but not settled a minute later is settled, a charge to an agreement that did not go
+    through is asked again (the provider sees the same trade: never twice) and owed after an hour.
 
 Same-day spend in the mall: the shopper's paid orders today (venue time) in the payments ledger, less
 refunds, parking excluded."""
@@ -23,11 +30,10 @@ from datetime import time as day_time
 
 from flask import Flask
 
-from lightapps.parking.store import ParkingStore, Stay
+from lightapps.parking.store import Debt, ParkingStore, Stay
 from lightapps.parking.tariff import MINUTE_MS, Quote, Tariff, points_value, quote
+from portal.apps.capabilities import Voucher, agreements, points, vouchers
 from portal.apps.locale import venue_time_zone
-from portal.apps.members import EXTENSION as MEMBERS
-from portal.apps.members import members
 from portal.apps.registry import LightApp
 from portal.apps.registry import get as get_app
 from portal.apps.views import STORES, app_store, zone_app_config, zones_running
@@ -72,15 +78,27 @@ def spent_today(venue: str, client: str | None, now_ms: int) -> int:
 
 
 def member_points(venue: str, client: str) -> int | None:
-    benefits = members()
-    return benefits.points(venue, client) if benefits else None
+    keeper = points()
+    return keeper.balance(venue, client) if keeper else None
 
 
-def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0) -> Quote:
+def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_wanted: int = 0,
+               coupon_fen: int = 0) -> Quote:
     tariff = tariff_for(venue, stay_zone(venue, stay))
     held = (member_points(venue, client) or 0) if client and points_wanted else 0
     return quote(stay.entry_ms, now_ms, venue_time_zone(venue), tariff, spent_fen=spent_today(venue, client, now_ms),
-                 paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held)
+                 paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held, coupon_fen=coupon_fen)
+
+
+def parking_coupons(venue: str, client: str) -> list[Voucher]:
+    """The shopper's coupons the car park takes (none when no app provides vouchers)."""
+    provider = vouchers()
+    return provider.usable(venue, client, PURPOSE) if provider and client else []
+
+
+def coupon_of(venue: str, client: str, code: str) -> Voucher | None:
+    """One of the shopper's usable parking coupons by its code (the fee page's preview)."""
+    return next((v for v in parking_coupons(venue, client) if v.code == code), None)
 
 
 def _store() -> ParkingStore:
@@ -92,93 +110,187 @@ def stay_ref(stay: Stay) -> str:
 
 
 def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, points_wanted: int,
-                return_url: str) -> tuple[Order | None, Quote]:
-    """(the order to pay, or None when points or discounts left nothing to pay and the stay is credited
-    now; the quote). Raises PaymentError."""
+                return_url: str, coupon_code: str = "") -> tuple[Order | None, Quote]:
+    """(the order to pay, or None when coupon, points or discounts left nothing to pay and the stay is
+    credited now; the quote). Raises PaymentError ("coupon", "points", or the service's)."""
     now_ms = int(time.time() * 1000)
     tariff = tariff_for(venue, stay_zone(venue, stay))
-    q = quote_stay(venue, stay, client, now_ms, points_wanted)
     idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
+    coupon = _hold_coupon(venue, client, coupon_code, idem)
+    q = quote_stay(venue, stay, client, now_ms, points_wanted, coupon.value_fen if coupon else 0)
     points_fen = points_value(q.points, tariff)
-    benefits = members()
-    if q.points and (benefits is None or not benefits.redeem(venue, client, q.points, idem, "Parking")):
+    keeper = points()
+    if q.points and (keeper is None or not keeper.redeem(venue, client, q.points, idem, "Parking")):
+        _release(venue, coupon, idem)
         raise PaymentError("points", "the points could not be redeemed")
     paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
     if q.due <= 0:
-        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen, paid_until)
+        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen + q.coupon_discount, paid_until)
+        if coupon is not None:
+            vouchers().redeem(venue, idem)
         return None, q
     items = [{"sku": "parking", "qty": 1, "price": q.gross, "kind": "foot", "spend_discount": q.spend_discount,
               "paid_before": q.paid_before, "points": q.points, "points_fen": points_fen, "points_ref": idem,
+              "coupon_fen": q.coupon_discount, "coupon": coupon.code if coupon else "",
               "grace_minutes": tariff.grace_minutes}]
     try:
         order = services().payments.create(
             venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
             ref=stay_ref(stay), description="Parking 停车费", idem=idem, items=items, return_url=return_url)
     except Exception:
-        if q.points and benefits is not None:
-            benefits.restore(venue, client, idem)
+        if q.points and keeper is not None:
+            keeper.restore(venue, client, idem)
+        _release(venue, coupon, idem)
         raise
     return order, q
 
 
+def _hold_coupon(venue: str, client: str, code: str, ref: str) -> Voucher | None:
+    if not code:
+        return None
+    provider = vouchers()
+    coupon = provider.hold(venue, client, code, PURPOSE, ref) if provider else None
+    if coupon is None:
+        raise PaymentError("coupon", "the coupon cannot be used")
+    return coupon
+
+
+def _release(venue: str, coupon: Voucher | None, ref: str) -> None:
+    if coupon is not None:
+        vouchers().release(venue, ref)
+
+
 def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
-    """Decide once what an exited stay owes (see the module's docstring); None if there is no such exit."""
+    """Decide once what an exited stay owes (see the module's docstring); None if there is no such exit or
+    it was decided before."""
     store = _store()
     stay = store.stay(venue, h)
     if stay is None or stay.status != "exited" or stay.exit_ms != exit_ms:
         return None
-    client = store.autopay_client(venue, h)
+    payer = store.autopay_client(venue, h)
+    client = payer or stay.shopper  # a debt is shown in Me to the agreement's member, else who looked it up
     if exit_ms <= stay.paid_until_ms:
-        store.settle_exit(venue, stay, "cleared", stay.paid_fen)
-        return ExitOutcome("cleared", 0)
+        return ExitOutcome("cleared", 0) if store.settle_exit(venue, stay, "cleared", stay.paid_fen) else None
     q = quote_stay(venue, stay, client, exit_ms)
     total = q.gross - q.spend_discount
-    agreement = members().agreement(venue, client) if client and members() else None
-    if q.due <= 0:
-        store.settle_exit(venue, stay, "cleared", total)
-        return ExitOutcome("cleared", 0)
-    if agreement is None:
-        store.settle_exit(venue, stay, "owed", total)
-        return ExitOutcome("owed", q.due)
-    payments = services().payments
-    order = payments.create(venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
-                            ref=stay_ref(stay), description="Parking 停车费", idem=f"{PURPOSE}:exit:{stay.id}",
-                            items=[{"sku": "parking", "qty": 1, "price": q.gross, "kind": "exit",
-                                    "spend_discount": q.spend_discount, "paid_before": q.paid_before}])
-    if not store.settle_exit(venue, stay, "charging", total, order.id):
+    signer = agreements()
+    agreement = signer.agreement(venue, payer) if payer and signer else None
+    if q.due <= 0 or agreement is None:
+        outcome = "cleared" if q.due <= 0 else "owed"
+        decided = store.settle_exit(venue, stay, outcome, total, client=client if outcome == "owed" else "")
+        return ExitOutcome(outcome, max(0, q.due)) if decided else None
+    order = services().payments.create(
+        venue, merchant=stay_zone(venue, stay), shopper=payer, amount=q.due, purpose=PURPOSE, ref=stay_ref(stay),
+        description="Parking 停车费", idem=f"{PURPOSE}:exit:{stay.id}",
+        items=[{"sku": "parking", "qty": 1, "price": q.gross, "kind": "exit", "spend_discount": q.spend_discount,
+                "paid_before": q.paid_before}])
+    if not store.settle_exit(venue, stay, "charging", total, order.id, client=payer):
         return None  # another process settled this exit first
+    return _charge(venue, order, agreement)
+
+
+def _charge(venue: str, order: Order, agreement) -> ExitOutcome:
+    """Charge an exit's order to the member's agreement (again: the provider sees the same trade)."""
     try:
-        order = payments.charge_agreement(venue, order.id, agreement.provider, agreement.agreement_no,
-                                          services().settings.portal_url or "http://localhost")
+        order = services().payments.charge_agreement(venue, order.id, agreement.provider, agreement.agreement_no,
+                                                     services().settings.portal_url or "http://localhost")
     except PaymentError as exc:
-        log.warning("parking charge after exit failed (%s); the stay stays owed", exc.code)
-        return ExitOutcome("charging", q.due)
-    return ExitOutcome("charged" if order.is_paid else "charging", 0 if order.is_paid else q.due)
+        log.warning("parking charge after exit failed (%s); the sweep tries again", exc.code)
+        return ExitOutcome("charging", order.amount)
+    if order.is_paid:
+        return ExitOutcome("charged", 0)
+    return ExitOutcome("owed" if order.status == "closed" else "charging", order.amount)
+
+
+def pay_owed(venue: str, debt: Debt, client: str, attempt: str, return_url: str) -> Order:
+    """An order for what an exit left owed ("leave first, pay after" paid later). Raises PaymentError."""
+    if debt.status != "owed" or debt.due_fen <= 0:
+        raise PaymentError("state", debt.status)
+    running = zones_running(_app(), venue)
+    return services().payments.create(
+        venue, merchant=debt.zone or (running[0] if running else ""), shopper=client, amount=debt.due_fen,
+        purpose=PURPOSE, ref=f"{debt.plate_hash}:{debt.entry_ms}", description="Parking 停车费",
+        idem=f"{PURPOSE}:owed:{debt.id}:{attempt}", return_url=return_url,
+        items=[{"sku": "parking", "qty": 1, "price": debt.total_fen, "kind": "owed", "paid_before": debt.paid_fen}])
+
+
+SETTLE_AFTER_MS = 60_000  # an exit's own request settles it; the sweeper takes those a minute old
+CHARGE_GIVE_UP_MS = 3600_000  # an agreement charge not through after an hour: owed (the office collects)
+
+
+def sweep_exits(venue: str, now_ms: int | None = None) -> int:
+    """The payments sweep's parking duty (idempotent): exits whose settlement was interrupted are settled,
+    charges to an agreement that did not finish are asked again, and owed after an hour. How many it
+    handled."""
+    store = _store()
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    handled = 0
+    for h, exit_ms in store.exiting(venue, now_ms - SETTLE_AFTER_MS):
+        if settle_exit(venue, h, exit_ms) is None:
+            store.drop_exiting(venue, h, exit_ms)  # settled meanwhile, or the plate has a new stay
+        handled += 1
+    for debt in store.open_debts(venue):
+        if debt.status == "charging":
+            _finish_charge(venue, store, debt, now_ms)
+            handled += 1
+    return handled
+
+
+def _finish_charge(venue: str, store: ParkingStore, debt: Debt, now_ms: int) -> None:
+    payments = services().payments
+    order = payments.order(venue, debt.order) if debt.order else None
+    if order is not None and order.is_paid:  # paid, but its delivery did not finish: credit it (once)
+        store.credit(venue, debt.plate_hash, debt.entry_ms, order.id, order.amount, 0)
+        return
+    if order is None or order.status != "created":
+        store.mark_owed(venue, debt.plate_hash, debt.entry_ms)
+        return
+    signer = agreements()
+    agreement = signer.agreement(venue, debt.client) if signer and debt.client else None
+    if agreement is None or now_ms - debt.exit_ms > CHARGE_GIVE_UP_MS:
+        payments.cancel(venue, order.id, "agreement charge did not go through")  # closed: on_closed marks it owed
+        return
+    _charge(venue, order, agreement)
 
 
 def register(flask_app: Flask) -> None:
-    """What a paid or closed parking order means (called once per process, from the app's init_app)."""
+    """What a paid or closed parking order means, and the payments sweep's parking duty (called once per
+    process, from the app's init_app)."""
     store: ParkingStore = flask_app.extensions[STORES][PURPOSE]
     payments: PaymentService = flask_app.extensions["mallportal"].payments
 
     def on_paid(order: Order) -> bool:
         h, _sep, entry = order.ref.partition(":")
         item = order.items[0] if order.items else {}
-        stay = store.stay(order.venue, h)
-        if item.get("kind") == "exit":
-            paid_until = stay.exit_ms if stay else 0
+        if item.get("kind") in ("exit", "owed"):
+            paid_until = 0  # the car has left
         else:
             paid_until = int(time.time() * 1000) + int(item.get("grace_minutes", 15)) * MINUTE_MS
         credited = store.credit(order.venue, h, int(entry or 0), order.id,
-                                order.amount + int(item.get("points_fen", 0)), paid_until)
-        if credited == "gone":  # another stay began: the service refunds the money, the points go back
+                                order.amount + int(item.get("points_fen", 0)) + int(item.get("coupon_fen", 0)),
+                                paid_until)
+        if credited == "gone":  # another stay began, or the debt was paid: refunded, points and coupon go back
             on_closed(order)
-        return credited in ("ok", "dup")
+            return False
+        coupons = vouchers(flask_app)
+        if item.get("coupon") and coupons is not None:  # after the credit: a replayed callback redeems nothing more
+            coupons.redeem(order.venue, item.get("points_ref", ""))
+        return True
 
     def on_closed(order: Order) -> None:
         item = order.items[0] if order.items else {}
-        benefits = flask_app.extensions.get(MEMBERS)
-        if item.get("points") and benefits is not None:
-            benefits.restore(order.venue, order.shopper, item.get("points_ref", ""))
+        keeper, coupons = points(flask_app), vouchers(flask_app)
+        if item.get("points") and keeper is not None:
+            keeper.restore(order.venue, order.shopper, item.get("points_ref", ""))
+        if item.get("coupon") and coupons is not None:
+            coupons.release(order.venue, item.get("points_ref", ""))
+        if item.get("kind") == "exit":  # the agreement's charge failed: the exit is owed
+            h, _sep, entry = order.ref.partition(":")
+            store.mark_owed(order.venue, h, int(entry or 0))
+
+    def sweep(venue: str) -> int:
+        with flask_app.app_context():  # the cron's sweep or a test: the app's settings, stores and capabilities
+            return sweep_exits(venue)
 
     payments.register(PURPOSE, on_paid, on_closed)
+    payments.add_sweeper(sweep)

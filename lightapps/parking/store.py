@@ -15,12 +15,22 @@ Keys (all under the venue's ``{venue}`` hash tag, so every script stays legal on
   parking:gone:<h>              STRING exit ts; PX 15 min (a late plate-at-bay event cannot revive a car)
   parking:lookups               LIST of lookup log entries (newest first, last 5,000)
   parking:result:<id>           STRING JSON: one lookup's answer for its result page; EX 10 min
+  parking:stay:<h>              HASH the plate's stay (entry, exit, money; `plate` only between its exit and
+                                the exit's settlement, `shopper` who verified it on the fee page); 30 days
+  parking:exiting               ZSET "<h>:<exit ms>" -> exit ms: exits not settled yet (the sweeper's list)
+  parking:debt:<stay id>        HASH an exit that left money owed (or being charged to an agreement): h, zone,
+                                entry/exit ms, total and paid fen, status owed | charging | cleared, order,
+                                client (the shopper it is shown to), plate (for the office, until cleared)
+  parking:owed                  ZSET stay id -> exit ms: the open debts (owed or charging)
+  parking:debts_of:<client>     ZSET stay id -> exit ms: debts shown to this shopper in Me
 
 ``h`` is the keyed hash of the folded plate (``plates.PlateHasher``). **Personal data**: the plate text
 is kept only in ``parking:plate:<h>`` (it is needed for partial matching), which expires 24 h after the
 plate was seen and is deleted when the plate exits. ``at``, ``at_exp`` and ``live`` hold keyed hashes,
 never plates; every event batch drops their entries older than 24 h, and each of them expires as a whole
-24 h after the last plate was seen. Nothing lists plates; the lookup log holds hashes, not plates.
+24 h after the last plate was seen. Nothing lists plates; the lookup log holds hashes, not plates. The
+one exception is money owed: the plate the exit barrier read is kept on the stay until the exit is settled
+(seconds), and on the debt (`parking:debt:<id>`, the office's list) only while the fee is unpaid.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ import redis
 
 from core.storage import VenueKeys
 from lightapps.parking import plates
-from portal.apps.erasure import keys_matching
+from portal.apps.erasure import blank_field, keys_matching
 
 DAY_MS = 24 * 3600 * 1000
 TOMBSTONE_MS = 15 * 60 * 1000
@@ -96,8 +106,18 @@ class ParkingKeys(VenueKeys):
         return self.key("parking", "autopay", h)
 
     def owed(self) -> str:
-        """ZSET stay id -> exit ms: exits without payment or agreement (the office collects them)."""
+        """ZSET stay id -> exit ms: open debts, exits without payment (the office collects them) or being
+        charged to an agreement."""
         return self.key("parking", "owed")
+
+    def exiting(self) -> str:
+        return self.key("parking", "exiting")
+
+    def debt(self, stay_id: str) -> str:
+        return self.key("parking", "debt", stay_id)
+
+    def debts_of(self, client: str) -> str:
+        return self.key("parking", "debts_of", client)
 
 
 @dataclass(frozen=True)
@@ -144,14 +164,47 @@ class Stay:
     total_fen: int = 0  # what the stay cost, decided at the exit
     outcome: str = ""
     order: str = ""
+    shopper: str = ""  # who verified this stay on the fee page (shown a debt it leaves in Me)
 
     @property
     def id(self) -> str:
-        return f"{self.plate_hash[:20]}.{self.entry_ms}"
+        return stay_id(self.plate_hash, self.entry_ms)
 
     @property
     def owed_fen(self) -> int:
         return max(0, self.total_fen - self.paid_fen) if self.status in ("owed", "charging") else 0
+
+
+def stay_id(h: str, entry_ms: int) -> str:
+    return f"{h[:20]}.{entry_ms}"
+
+
+@dataclass(frozen=True)
+class Debt:
+    """An exit that left money owed: what the office collects, and the shopper may pay later."""
+
+    id: str  # the stay's id
+    plate_hash: str
+    zone: str
+    entry_ms: int
+    exit_ms: int
+    total_fen: int
+    paid_fen: int
+    status: str  # owed | charging | cleared
+    order: str = ""
+    client: str = ""
+    plate: str = ""
+
+    @property
+    def due_fen(self) -> int:
+        return max(0, self.total_fen - self.paid_fen)
+
+    @classmethod
+    def from_hash(cls, debt_id: str, raw: dict) -> Debt:
+        s = {_text(k): _text(v) for k, v in raw.items()}
+        return cls(debt_id, s["h"], s.get("zone", ""), int(s["entry_ms"]), int(s["exit_ms"]), int(s["total_fen"]),
+                   int(s.get("paid_fen") or 0), s["status"], s.get("order", ""), s.get("client", ""),
+                   s.get("plate", ""))
 
 
 @dataclass(frozen=True)
@@ -187,7 +240,7 @@ class LevelCount:
         return self.total - self.free - self.occupied
 
 
-# One batch of events, atomically. KEYS[1] state, [2] state_ts, [3] at, [4] at_exp, [5] live, then five
+# One batch of events, atomically. KEYS[1] state, [2] state_ts, [3] at, [4] at_exp, [5] live, [6] exiting, then five
 # keys per event: free set and occupied set of its bay's level (an exit: of the bay the plate was seen at),
 # the plate hash, the plate's tombstone, the plate's stay (KEYS[1] stands in where an event has no such
 # key; it is not touched then).
@@ -195,7 +248,8 @@ class LevelCount:
 # result per event: applied | duplicate | stale | unknown. Nothing here can fail half-way: the input is
 # validated first. Stays (what the fee is computed from): an entry event starts one; a plate seen at a
 # bay starts one when the car park reports no entries; the exit ends it ("exited": the fee is settled
-# next, by ParkingStore.settle_exit) and frees the bay the car was seen at.
+# next, by ParkingStore.settle_exit; until then it is listed in `exiting` for the sweeper, and the stay keeps
+# the plate as the barrier read it) and frees the bay the car was seen at.
 EVENTS_LUA = """
 local now, day, tomb_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local stay_keep = tonumber(ARGV[5])
@@ -243,7 +297,7 @@ end
 local max_exp = 0
 local results = {}
 for i, e in ipairs(events) do
-  local base = 5 + (i - 1) * 5
+  local base = 6 + (i - 1) * 5
   local plate, gone, stay = KEYS[base + 3], KEYS[base + 4], KEYS[base + 5]
   local t = e.t
   local result
@@ -304,8 +358,9 @@ for i, e in ipairs(events) do
       if cur[1] then result = 'applied' else result = 'unknown' end
       local s = redis.call('HMGET', stay, 'status', 'entry_ms')
       if s[1] == 'in' and tonumber(s[2]) <= t then
-        redis.call('HSET', stay, 'status', 'exited', 'exit_ms', t)
+        redis.call('HSET', stay, 'status', 'exited', 'exit_ms', t, 'plate', e.x)
         redis.call('PEXPIRE', stay, stay_keep)
+        redis.call('ZADD', KEYS[6], t, e.h .. ':' .. t)
         result = 'applied'
       end
     end
@@ -322,34 +377,106 @@ end
 return results
 """
 
-# Money paid towards a stay (on foot, or charged after it left): once per order.
-# KEYS[1] stay, KEYS[2] owed zset. ARGV: entry ms the order was for, order id, fen, paid-until ms, keep ms.
-# Returns 'OK' | 'DUP' (this order was credited before) | 'GONE' (another stay now: refund it).
+# Money paid towards a stay (on foot, charged after it left, or its debt paid later): once per order.
+# KEYS[1] stay, KEYS[2] owed zset, KEYS[3] the stay's debt. ARGV: entry ms the order was for, order id, fen,
+# paid-until ms, stay keep ms, stay id. Returns 'OK' | 'DUP' (this order was credited before) | 'GONE' (no
+# such stay or debt any more, or the debt was paid already: refund it).
 CREDIT_LUA = """
-local s = redis.call('HMGET', KEYS[1], 'entry_ms', 'status', 'total_fen', 'paid_fen')
-if not s[1] or s[1] ~= ARGV[1] then return 'GONE' end
-if redis.call('HSETNX', KEYS[1], 'o:' .. ARGV[2], ARGV[3]) == 0 then return 'DUP' end
-local paid = redis.call('HINCRBY', KEYS[1], 'paid_fen', tonumber(ARGV[3]))
-local until_ms = tonumber(redis.call('HGET', KEYS[1], 'paid_until_ms') or '0')
-if tonumber(ARGV[4]) > until_ms then redis.call('HSET', KEYS[1], 'paid_until_ms', ARGV[4]) end
-if (s[2] == 'owed' or s[2] == 'charging') and paid >= tonumber(s[3] or '0') then
-  redis.call('HSET', KEYS[1], 'status', 'cleared', 'outcome', s[2] == 'owed' and 'paid_later' or 'charged')
-  redis.call('ZREM', KEYS[2], s[1])
+local s = redis.call('HMGET', KEYS[1], 'entry_ms', 'status', 'total_fen')
+local same = s[1] and s[1] == ARGV[1]
+local debt = redis.call('HMGET', KEYS[3], 'status', 'total_fen')
+if not same and not debt[1] then return 'GONE' end
+local mark = debt[1] and KEYS[3] or KEYS[1]
+local field = 'o:' .. ARGV[2]
+if redis.call('HEXISTS', mark, field) == 1 then return 'DUP' end
+if debt[1] == 'cleared' then return 'GONE' end
+redis.call('HSET', mark, field, ARGV[3])
+if same then
+  local paid = redis.call('HINCRBY', KEYS[1], 'paid_fen', tonumber(ARGV[3]))
+  local until_ms = tonumber(redis.call('HGET', KEYS[1], 'paid_until_ms') or '0')
+  if tonumber(ARGV[4]) > until_ms then redis.call('HSET', KEYS[1], 'paid_until_ms', ARGV[4]) end
+  if (s[2] == 'owed' or s[2] == 'charging') and paid >= tonumber(s[3] or '0') then
+    redis.call('HSET', KEYS[1], 'status', 'cleared', 'outcome', s[2] == 'owed' and 'paid_later' or 'charged')
+  end
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+if debt[1] then
+  local paid = redis.call('HINCRBY', KEYS[3], 'paid_fen', tonumber(ARGV[3]))
+  if paid >= tonumber(debt[2]) then
+    redis.call('HSET', KEYS[3], 'status', 'cleared', 'outcome', debt[1] == 'owed' and 'paid_later' or 'charged')
+    redis.call('HDEL', KEYS[3], 'plate')
+    redis.call('ZREM', KEYS[2], ARGV[6])
+  end
+end
 return 'OK'
 """
 
-# The fee of a stay that has exited, decided once. KEYS[1] stay, KEYS[2] owed zset. ARGV: exit ms,
-# outcome (cleared | owed | charging), total fen the stay cost, order id ('' = none), the stay's id.
-# Returns 1 when this call decided it, 0 when it was decided before (or the stay is another one now).
+# The fee of a stay that has exited, decided once. KEYS[1] stay, [2] owed zset, [3] exiting zset, [4] the
+# stay's debt, [5] the shopper's debts (KEYS[2] stands in when no shopper is known). ARGV: exit ms, outcome
+# (cleared | owed | charging), total fen the stay cost, order id ('' = none), the stay's id, the exiting
+# member, the shopper ('' = none), debt keep ms. Returns 1 when this call decided it, 0 when it was decided
+# before (or the stay is another one now). The plate read at the exit moves to the debt, or is dropped.
 SETTLE_EXIT_LUA = """
-local s = redis.call('HMGET', KEYS[1], 'status', 'exit_ms')
+local s = redis.call('HMGET', KEYS[1], 'status', 'exit_ms', 'entry_ms', 'zone', 'paid_fen', 'plate')
 if s[1] ~= 'exited' or s[2] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'total_fen', ARGV[3], 'order', ARGV[4], 'outcome', ARGV[2])
-if ARGV[2] ~= 'cleared' then redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[5]) end
+redis.call('HDEL', KEYS[1], 'plate')
+redis.call('ZREM', KEYS[3], ARGV[6])
+if ARGV[2] ~= 'cleared' then
+  local h = string.match(ARGV[6], '^(.*):')
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[5])
+  redis.call('HSET', KEYS[4], 'h', h, 'zone', s[4] or '', 'entry_ms', s[3], 'exit_ms', ARGV[1],
+             'total_fen', ARGV[3], 'paid_fen', s[5] or '0', 'status', ARGV[2], 'order', ARGV[4],
+             'client', ARGV[7], 'plate', s[6] or '')
+  redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[8]))
+  if ARGV[7] ~= '' then
+    redis.call('ZADD', KEYS[5], tonumber(ARGV[1]), ARGV[5])
+    redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[8]))
+  end
+end
 return 1
 """
+
+# A charge to an agreement that did not go through: the debt (and the stay, while it is that stay) is owed
+# now. KEYS[1] stay, [2] debt. ARGV: the stay's entry ms. Returns 1 when it changed something.
+MARK_OWED_LUA = """
+local changed = 0
+if redis.call('HGET', KEYS[2], 'status') == 'charging' then
+  redis.call('HSET', KEYS[2], 'status', 'owed', 'order', '')
+  changed = 1
+end
+local s = redis.call('HMGET', KEYS[1], 'entry_ms', 'status')
+if s[1] == ARGV[1] and s[2] == 'charging' then
+  redis.call('HSET', KEYS[1], 'status', 'owed', 'outcome', 'owed')
+  changed = 1
+end
+return changed
+"""
+
+# A shopper verified this stay on the fee page (plate and hour): a debt it leaves is shown to them.
+# KEYS[1] stay. ARGV: entry ms, the shopper.
+NOTE_SHOPPER_LUA = """
+if redis.call('HGET', KEYS[1], 'entry_ms') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'shopper', ARGV[2])
+return 1
+"""
+
+# A shopper proved they are the driver of a plate that owes (the fee page): its debts are shown to them too.
+# KEYS[1] the shopper's debts, then the debts. ARGV: keep ms, then the debts' ids.
+CLAIM_DEBTS_LUA = """
+local n = 0
+for i = 2, #KEYS do
+  local d = redis.call('HMGET', KEYS[i], 'status', 'exit_ms')
+  if d[1] == 'owed' then
+    redis.call('ZADD', KEYS[1], tonumber(d[2]), ARGV[i])
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return n
+"""
+
+DEBT_KEEP_MS = 400 * DAY_MS  # an unpaid parking fee is kept for the office over a year
 
 
 # Fixed-window lookup limits. KEYS[1] the shopper's counter, KEYS[2] the client IP's.
@@ -360,6 +487,9 @@ class ParkingStore:
         self._events = db.register_script(EVENTS_LUA)
         self._credit = db.register_script(CREDIT_LUA)
         self._settle_exit = db.register_script(SETTLE_EXIT_LUA)
+        self._mark_owed = db.register_script(MARK_OWED_LUA)
+        self._note_shopper = db.register_script(NOTE_SHOPPER_LUA)
+        self._claim_debts = db.register_script(CLAIM_DEBTS_LUA)
 
     # ---- bays ---------------------------------------------------------------------------------
 
@@ -431,7 +561,7 @@ class ParkingStore:
             return []
         keys = ParkingKeys(venue)
         now_ms = int((time.time() if now is None else now) * 1000)
-        key_list = [keys.state(), keys.state_ts(), keys.at(), keys.at_exp(), keys.live()]
+        key_list = [keys.state(), keys.state_ts(), keys.at(), keys.at_exp(), keys.live(), keys.exiting()]
         exits = [e.plate_hash for e in events if e.kind == "exit"]
         bays = self.bays(venue) if exits else {}
         pipe = self.db.pipeline(transaction=False)
@@ -466,19 +596,77 @@ class ParkingStore:
             return None
         return Stay(h, int(raw["entry_ms"]), raw.get("zone", ""), raw.get("status", "in"),
                     int(raw.get("exit_ms") or 0), int(raw.get("paid_fen") or 0), int(raw.get("paid_until_ms") or 0),
-                    int(raw.get("total_fen") or 0), raw.get("outcome", ""), raw.get("order", ""))
+                    int(raw.get("total_fen") or 0), raw.get("outcome", ""), raw.get("order", ""),
+                    raw.get("shopper", ""))
 
     def credit(self, venue: str, h: str, entry_ms: int, order_id: str, fen: int, paid_until_ms: int) -> str:
-        """Book `fen` paid for the stay that began at `entry_ms`: "ok", "dup" or "gone" (see CREDIT_LUA)."""
+        """Book `fen` paid for the stay that began at `entry_ms` (and its debt): "ok", "dup" or "gone"."""
         keys = ParkingKeys(venue)
-        return _text(self._credit(keys=[keys.stay(h), keys.owed()],
-                                  args=[entry_ms, order_id, int(fen), int(paid_until_ms), STAY_KEEP_MS])).lower()
+        sid = stay_id(h, entry_ms)
+        return _text(self._credit(keys=[keys.stay(h), keys.owed(), keys.debt(sid)],
+                                  args=[entry_ms, order_id, int(fen), int(paid_until_ms), STAY_KEEP_MS,
+                                        sid])).lower()
 
-    def settle_exit(self, venue: str, stay: Stay, outcome: str, total_fen: int, order_id: str = "") -> bool:
-        """Record once what an exited stay came to; False if it was settled before."""
+    def settle_exit(self, venue: str, stay: Stay, outcome: str, total_fen: int, order_id: str = "",
+                    client: str = "") -> bool:
+        """Record once what an exited stay came to (a debt when it is not cleared, shown to `client`);
+        False if it was settled before."""
         keys = ParkingKeys(venue)
-        return bool(self._settle_exit(keys=[keys.stay(stay.plate_hash), keys.owed()],
-                                      args=[stay.exit_ms, outcome, int(total_fen), order_id, stay.id]))
+        return bool(self._settle_exit(
+            keys=[keys.stay(stay.plate_hash), keys.owed(), keys.exiting(), keys.debt(stay.id),
+                  keys.debts_of(client) if client else keys.owed()],
+            args=[stay.exit_ms, outcome, int(total_fen), order_id, stay.id, f"{stay.plate_hash}:{stay.exit_ms}",
+                  client, DEBT_KEEP_MS]))
+
+    def mark_owed(self, venue: str, h: str, entry_ms: int) -> bool:
+        """The agreement's charge did not go through: the debt is owed (see MARK_OWED_LUA)."""
+        keys = ParkingKeys(venue)
+        return bool(self._mark_owed(keys=[keys.stay(h), keys.debt(stay_id(h, entry_ms))], args=[entry_ms]))
+
+    def exiting(self, venue: str, before_ms: int, limit: int = 200) -> list[tuple[str, int]]:
+        """(h, exit ms) of exits not settled, that happened before `before_ms`, oldest first."""
+        rows = self.db.zrangebyscore(ParkingKeys(venue).exiting(), "-inf", before_ms, start=0, num=limit)
+        return [(h, int(ms)) for h, _sep, ms in (_text(m).rpartition(":") for m in rows)]
+
+    def drop_exiting(self, venue: str, h: str, exit_ms: int) -> None:
+        """An exit the sweeper found settled or replaced (another stay began): off its list."""
+        self.db.zrem(ParkingKeys(venue).exiting(), f"{h}:{exit_ms}")
+
+    def note_shopper(self, venue: str, h: str, entry_ms: int, client: str) -> bool:
+        return bool(self._note_shopper(keys=[ParkingKeys(venue).stay(h)], args=[entry_ms, client]))
+
+    def debt(self, venue: str, debt_id: str) -> Debt | None:
+        raw = self.db.hgetall(ParkingKeys(venue).debt(debt_id)) if len(debt_id) <= 40 else {}
+        return Debt.from_hash(debt_id, raw) if raw else None
+
+    def _debts(self, venue: str, ids: list[str]) -> list[Debt]:
+        keys = ParkingKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for debt_id in ids:
+            pipe.hgetall(keys.debt(debt_id))
+        return [Debt.from_hash(i, raw) for i, raw in zip(ids, pipe.execute(), strict=True) if raw]
+
+    def open_debts(self, venue: str, limit: int = 500) -> list[Debt]:
+        """The open debts (owed or being charged), newest exit first."""
+        ids = [_text(m) for m in self.db.zrevrange(ParkingKeys(venue).owed(), 0, limit - 1)]
+        return self._debts(venue, ids) if ids else []
+
+    def debts_of(self, venue: str, client: str, limit: int = 20) -> list[Debt]:
+        """The debts shown to this shopper (all states; the caller picks the open ones), newest first."""
+        ids = [_text(m) for m in self.db.zrevrange(ParkingKeys(venue).debts_of(client), 0, limit - 1)]
+        return self._debts(venue, ids) if ids else []
+
+    def plate_debts(self, venue: str, h: str, limit: int = 500) -> list[Debt]:
+        """The open debts of one plate (its keyed hash)."""
+        return [d for d in self.open_debts(venue, limit) if d.plate_hash == h]
+
+    def claim_debts(self, venue: str, client: str, debts: list[Debt]) -> int:
+        """Show these debts (of a plate the shopper proved theirs) to the shopper too."""
+        if not debts:
+            return 0
+        keys = ParkingKeys(venue)
+        return int(self._claim_debts(keys=[keys.debts_of(client), *(keys.debt(d.id) for d in debts)],
+                                     args=[DEBT_KEEP_MS, *(d.id for d in debts)]))
 
     def owed(self, venue: str, limit: int = 100) -> list[tuple[str, int]]:
         """(stay id, exit ms) of exits still owed, newest first."""
@@ -624,6 +812,10 @@ class ParkingStore:
         out: dict = {"lookups": lookups} if lookups else {}
         if kept is not None:
             out["last_result"] = {"zone": kept[0], "kind": kept[1].kind, "bays": [m.bay for m in kept[1].matches]}
+        debts = self.debts_of(venue, client)
+        if debts:
+            out["parking_fees_owed"] = [{"visit": d.id, "left_ms": d.exit_ms, "due_fen": d.due_fen,
+                                         "status": d.status} for d in debts]
         autopay = self._autopay_of(venue, client)
         if autopay:
             out["leave_first_pay_after_plates"] = [_text(key).rsplit(":", 1)[1] for key in autopay]  # keyed hashes
@@ -639,7 +831,10 @@ class ParkingStore:
                 if raw is not None and json.loads(raw).get("client") == client:
                     removed += int(self.db.delete(key))
         removed += sum(int(self.db.delete(key)) for key in self._autopay_of(venue, client))
-        return removed + int(self.db.delete(keys.last_result(client)))
+        # a debt stays the car park's record (money owed), but no longer names the shopper
+        removed += sum(blank_field(self.db, keys.debt(d.id), "client", client) for d in self.debts_of(venue, client))
+        removed += sum(blank_field(self.db, key, "shopper", client) for key in keys_matching(self.db, keys.stay("*")))
+        return removed + int(self.db.delete(keys.last_result(client), keys.debts_of(client)))
 
     def _autopay_of(self, venue: str, client: str) -> list[str]:
         """The plates (keys of their keyed hashes) whose fees this shopper's agreement pays."""

@@ -7,6 +7,7 @@ from the entry; the hours that start on one calendar day of the venue's time zon
 
   * same-day spend in the mall: every `spend_fen_per_hour` fen the shopper paid in the mall today gives
     one free hour, at most `max_free_hours` (the stay is charged as if the car had come that much later);
+  * a parking coupon (a shop's coupon with a parking value): its value off what is left, used whole;
   * member points: `points_per_yuan` points take one yuan off what is left (0 = points are not taken).
 
 After paying on foot the car has `grace_minutes` to leave; a car that leaves later owes the difference.
@@ -55,6 +56,7 @@ class Quote:
     points: int  # points to redeem now
     points_discount: int
     due: int  # what is left to pay with money
+    coupon_discount: int = 0  # a parking coupon's value, at most what was left
 
     @property
     def before_points(self) -> int:
@@ -89,18 +91,20 @@ def points_value(points: int, tariff: Tariff) -> int:
 
 
 def quote(entry_ms: int, until_ms: int, tz: ZoneInfo, tariff: Tariff, *, spent_fen: int = 0,
-          paid_before: int = 0, points_wanted: int = 0, points_held: int = 0) -> Quote:
-    """The fee of a stay with its discounts: spend first, then what was paid before, then points (never
-    more points than the shopper holds, than needed, and only whole yuan's worth)."""
+          paid_before: int = 0, points_wanted: int = 0, points_held: int = 0, coupon_fen: int = 0) -> Quote:
+    """The fee of a stay with its discounts: spend first, then what was paid before, then a coupon, then
+    points (never more points than the shopper holds, than needed, and only whole yuan's worth)."""
     gross = parking_fee(entry_ms, until_ms, tz, tariff)
     hours = free_hours_for_spend(spent_fen, tariff)
     later = min(entry_ms + hours * HOUR_MS, until_ms)
     spend_discount = gross - parking_fee(later, until_ms, tz, tariff)
     left = max(0, gross - spend_discount - paid_before)
+    coupon = min(max(0, coupon_fen), left)
+    left -= coupon
     points = 0
     if tariff.points_per_yuan > 0:
         usable = min(max(0, points_wanted), max(0, points_held))
         needed_yuan = left // 100  # points never pay part of a yuan, nor more than is left
         points = min(usable // tariff.points_per_yuan, needed_yuan) * tariff.points_per_yuan
     discount = points_value(points, tariff)
-    return Quote(gross, hours, spend_discount, paid_before, points, discount, left - discount)
+    return Quote(gross, hours, spend_discount, paid_before, points, discount, left - discount, coupon)

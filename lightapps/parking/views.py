@@ -15,6 +15,7 @@ per client IP). No page shows when a car was seen before that."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -28,11 +29,11 @@ from lightapps.parking.common import (
     parking_store,
     plate_hasher,
 )
-from lightapps.parking.store import FindResult
+from lightapps.parking.store import Debt, FindResult, Stay, stay_id
 from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.capabilities import PaymentAgreement, agreements
+from portal.apps.locale import format_time, local_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
-from portal.apps.locale import venue_now
-from portal.apps.members import PaymentAgreement, members
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.payments.money import cny
@@ -44,6 +45,7 @@ from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>/parking", template_folder="templates",
                         off_message=lambda: "The parking app is not on in this zone.")
 
+DEBT_ID = re.compile(r"[0-9a-f]{4,20}\.[0-9]{1,16}")
 YOU_COLOUR = "#1565c0"
 CAR_COLOUR = "#d84315"
 CONNECTOR_COLOUR = "#6a1b9a"
@@ -272,50 +274,86 @@ def fee_find(venue: str, zone: str):
     spend_budget("parking.lookup", venue, shopper=shopper.client)
     store = parking_store()
     stay = store.stay(venue, digest)
-    store.log_lookup(venue, zone, shopper.client, digest, "fee" if stay else "fee-none", 1 if stay else 0)
-    if stay is None or stay.status != "in":
+    parked = stay is not None and stay.status == "in"
+    debts = [] if parked else _owed(store.plate_debts(venue, digest))  # left without paying: pay it now
+    store.log_lookup(venue, zone, shopper.client, digest, "fee" if parked or debts else "fee-none",
+                     1 if parked or debts else 0)
+    if not parked and not debts:
         return _landing(venue, zone, 404, _("No car with that plate is in the car park now. Type the whole plate "
                                             "as on the car, or ask at the car park office."), plate=raw)
-    session_id = store.save_fee_session(venue, shopper.client, zone, digest, stay.entry_ms)
+    session_id = store.save_fee_session(venue, shopper.client, zone, digest,
+                                        stay.entry_ms if parked else debts[0].entry_ms)
     return redirect(_fee_url(venue, zone, session_id), code=303)
+
+
+def _owed(debts: list[Debt]) -> list[Debt]:
+    return [d for d in debts if d.status == "owed" and d.due_fen > 0]
+
+
+def _fee_subject(venue: str, session: dict) -> tuple[Stay | None, Debt | None]:
+    """What a fee session is about: the plate's stay in the car park now, or an exit it left owed (the
+    session's entry names which); (None, None) when neither is there any more."""
+    store = parking_store()
+    stay = store.stay(venue, session["h"])
+    if stay is not None and stay.entry_ms == session["entry_ms"] and stay.status == "in":
+        return stay, None
+    return None, store.debt(venue, stay_id(session["h"], session["entry_ms"]))
+
+
+def _fee_hours(stay: Stay | None, debt: Debt | None) -> list[tuple[int, str]]:
+    """The hours offered for "when did you come in": the last 24 for a car here, else the 24 before the exit
+    of the visit that left money owed."""
+    return parked_hours(local_time(debt.exit_ms / 1000) if stay is None and debt is not None else None)
 
 
 @bp.get("/<zone>/fee/<session_id>")
 def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: str | None = None):
     shopper = shopper_for_venue(venue)
     session = _fee_session(venue, session_id)
-    if session is None:
+    stay, debt = _fee_subject(venue, session) if session else (None, None)
+    if stay is None and debt is None:
         return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
     store = parking_store()
-    stay = store.stay(venue, session["h"])
-    if stay is None or stay.entry_ms != session["entry_ms"]:
-        return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
     now_ms = int(time.time() * 1000)
     context = {"session_id": session_id, "verified": session["verified"], "stay": stay, "error": error,
-               "hours": parked_hours(), "now_ms": now_ms}
+               "hours": _fee_hours(stay, debt), "now_ms": now_ms, "debts": [], "cny": cny, "when": _when}
     if session["verified"]:
-        quote = fees.quote_stay(venue, stay, shopper.client, now_ms)
+        context["debts"] = _owed(store.plate_debts(venue, session["h"]))
+    if session["verified"] and stay is not None:
+        coupons = fees.parking_coupons(venue, shopper.client)
+        wanted = _coupon_code(request.args.get("coupon"))
+        coupon = next((v for v in coupons if v.code == wanted), None) if wanted else None
+        if (wanted is None or (wanted and coupon is None)) and status == 200:
+            status, error = 422, _("That coupon cannot be used for parking (used, expired or not yours).")
+            context["error"] = error
+        quote = fees.quote_stay(venue, stay, shopper.client, now_ms, coupon_fen=coupon.value_fen if coupon else 0)
         tariff = fees.tariff_for(venue, fees.stay_zone(venue, stay))
-        benefits = members()
+        signer = agreements()
         context.update(
-            quote=quote, tariff=tariff, cny=cny, minutes=(now_ms - stay.entry_ms) // 60000,
+            quote=quote, tariff=tariff, minutes=(now_ms - stay.entry_ms) // 60000,
             paid_until=stay.paid_until_ms if stay.paid_until_ms > now_ms else 0,
             points=fees.member_points(venue, shopper.client) if tariff.points_per_yuan else None,
-            attempt=secrets.token_urlsafe(9),
+            attempt=secrets.token_urlsafe(9), coupons=coupons, coupon=coupon,
             autopay=store.autopay_client(venue, stay.plate_hash) == shopper.client,
-            can_autopay=bool(benefits and benefits.points(venue, shopper.client) is not None
+            can_autopay=bool(signer and signer.may_sign(venue, shopper.client)
                              and services().payments.agreement_providers()))
     return render_template("parking/fee.html", venue=g.venue_map, zone=g.zone, config=g.app_config,
                            shopper_token=shopper_token(shopper), lang=_lang(), hhmm=hhmm, **context), status
+
+
+def _when(ms: int) -> str:
+    """A past moment on a shopper's page: `2026-12-01 19:30`, venue time."""
+    return format_time(ms / 1000)
 
 
 @bp.post("/<zone>/fee/<session_id>/verify")
 def fee_verify(venue: str, zone: str, session_id: str):
     """The second factor, as the car finder asks it: the hour the car came in."""
     session = _fee_session(venue, session_id)
-    if session is None:
+    stay, debt = _fee_subject(venue, session) if session else (None, None)
+    if stay is None and debt is None:
         return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
-    hours = dict(parked_hours())
+    hours = dict(_fee_hours(stay, debt))
     raw = request.form.get("hour", "")[:12]
     if not raw.isdigit() or int(raw) not in hours:
         return fee_page(venue, zone, session_id, 400, _("Pick the hour you parked from the list."))
@@ -324,8 +362,21 @@ def fee_verify(venue: str, zone: str, session_id: str):
     if not start_ms <= session["entry_ms"] < start_ms + 3600 * 1000:
         return fee_page(venue, zone, session_id, 403, _("That is not when this car came in. Try again, or ask at "
                                                         "the car park office."))
-    parking_store().verify_fee_session(venue, session_id)
+    store = parking_store()
+    store.verify_fee_session(venue, session_id)
+    client = shopper_for_venue(venue).client
+    if stay is not None:  # a debt this visit leaves is shown to this shopper in Me
+        store.note_shopper(venue, stay.plate_hash, stay.entry_ms, client)
+    store.claim_debts(venue, client, _owed(store.plate_debts(venue, session["h"])))  # and the plate's debts now
     return redirect(_fee_url(venue, zone, session_id), code=303)
+
+
+def _coupon_code(raw: str | None) -> str | None:
+    """A coupon code as the fee page sends it ("" = none), or None when it is not one (too long, odd)."""
+    code = (raw or "").strip().upper()
+    if not code:
+        return ""
+    return code if len(code) <= 16 and code.isalnum() and code.isascii() else None
 
 
 def _verified_stay(venue: str, zone: str, session_id: str):
@@ -348,6 +399,10 @@ def fee_pay(venue: str, zone: str, session_id: str):
         return fee_page(venue, zone, session_id, 400, _("Please open the page again and pay from there."))
     if not points_raw.isdigit() or len(points_raw) > 9:
         return fee_page(venue, zone, session_id, 422, _("Points must be a whole number."))
+    coupon = _coupon_code(request.form.get("coupon"))
+    if coupon is None:
+        return fee_page(venue, zone, session_id, 422, _("That coupon cannot be used for parking (used, expired or "
+                                                        "not yours)."))
     if stay.status != "in":
         return fee_page(venue, zone, session_id, 409, _("This car has already left."))
     if not services().payments.enabled:
@@ -355,8 +410,11 @@ def fee_pay(venue: str, zone: str, session_id: str):
                                                         "exit or the car park office."))
     back = _fee_url(venue, zone, session_id, _external=True)
     try:
-        order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back)
+        order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back, coupon)
     except PaymentError as exc:
+        if exc.code == "coupon":
+            return fee_page(venue, zone, session_id, 409, _("That coupon cannot be used for parking (used, expired "
+                                                            "or not yours)."))
         if exc.code == "points":
             return fee_page(venue, zone, session_id, 409, _("Those points could not be used. Please try again."))
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
@@ -373,8 +431,8 @@ def autopay_start(venue: str, zone: str, session_id: str):
     """A member signs a payment agreement with the provider; this plate is then charged after it leaves."""
     shopper = shopper_for_venue(venue)
     _verified_stay(venue, zone, session_id)
-    benefits = members()
-    if benefits is None or benefits.points(venue, shopper.client) is None:
+    signer = agreements()
+    if signer is None or not signer.may_sign(venue, shopper.client):
         return fee_page(venue, zone, session_id, 403, _("Leave first, pay after is for members. Join in Me first."))
     providers = services().payments.agreement_providers()
     if not providers:
@@ -405,9 +463,51 @@ def autopay_back(venue: str, zone: str, session_id: str):
     except PaymentError:
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    benefits = members()
-    if not active or benefits is None or not benefits.save_agreement(
+    signer = agreements()
+    if not active or signer is None or not signer.save_agreement(
             venue, shopper.client, PaymentAgreement(providers[0], agreement_no, time.time())):
         return fee_page(venue, zone, session_id, 400, _("The agreement was not signed."))
     parking_store().set_autopay(venue, stay.plate_hash, shopper.client)
     return redirect(_fee_url(venue, zone, session_id), code=303)
+
+
+# ---- an exit left owed, paid later (Me lists it; the fee page links it) -------------------------------
+
+def _my_debt(venue: str, debt_id: str) -> Debt:
+    """One of the debts shown to this shopper (their agreement's, or of a plate they proved theirs), or 404."""
+    if not DEBT_ID.fullmatch(debt_id):
+        abort(404)
+    store = parking_store()
+    mine = {d.id: d for d in store.debts_of(venue, shopper_for_venue(venue).client)}
+    if debt_id not in mine:
+        abort(404, _("No such parking fee for you."))
+    return mine[debt_id]
+
+
+@bp.get("/<zone>/owed/<debt_id>")
+def owed_page(venue: str, zone: str, debt_id: str, status: int = 200, error: str | None = None):
+    debt = _my_debt(venue, debt_id)
+    return render_template("parking/owed.html", venue=g.venue_map, zone=g.zone, config=g.app_config, debt=debt,
+                           cny=cny, when=_when, error=error, attempt=secrets.token_urlsafe(9),
+                           shopper_token=shopper_token(shopper_for_venue(venue)), lang=_lang()), status
+
+
+@bp.post("/<zone>/owed/<debt_id>/pay")
+def owed_pay(venue: str, zone: str, debt_id: str):
+    debt = _my_debt(venue, debt_id)
+    attempt = request.form.get("attempt", "")
+    if not (8 <= len(attempt) <= 16 and attempt.replace("-", "").replace("_", "").isalnum()):
+        return owed_page(venue, zone, debt_id, 400, _("Please open the page again and pay from there."))
+    if debt.status != "owed" or debt.due_fen <= 0:
+        return owed_page(venue, zone, debt_id, 409, _("Nothing is owed for this visit any more."))
+    if not services().payments.enabled:
+        return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please pay at the car "
+                                                      "park office."))
+    lang = {"lang": _lang()} if _lang() else {}
+    back = shopper_url("parking.owed_page", venue=venue, zone=zone, debt_id=debt_id, _external=True, **lang)
+    try:
+        order = fees.pay_owed(venue, debt, shopper_for_venue(venue).client, attempt, back)
+    except PaymentError:
+        return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please try again "
+                                                      "in a minute."))
+    return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)

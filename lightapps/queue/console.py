@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.store import service_day
 from lightapps.queue.views import class_summaries, decode_preorder, store
 from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
@@ -92,7 +91,7 @@ def call_next(venue: str, zone: str):
     if not result.ok:
         return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
     audit("queue.call_next", venue, zone=zone, ticket=result.value)
-    day = service_day()
+    day = store().today(venue)
     ticket = store().ticket(venue, zone, result.value, day)
     if ticket is not None:
         notices.table_ready(venue, g.zone, ticket, day)

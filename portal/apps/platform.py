@@ -1,7 +1,8 @@
 """Wires the light apps into the Flask app: what `create_app` (portal/bootstrap.py) calls once.
 
 For each app named in the LIGHT_APPS setting: its blueprints (found by convention, portal/apps/registry.py),
-its store (built once per process), its optional hook; then the helpers every app's templates share."""
+its store (built once per process), what it provides other apps (portal/apps/capabilities.py), its
+optional hook; then the helpers every app's templates share."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.apps import budgets, registry, views
+from portal.apps import budgets, capabilities, registry, views
 from portal.services import Services
 
 
@@ -22,6 +23,7 @@ def init_light_apps(flask_app: Flask, svc: Services) -> dict[str, registry.Light
             flask_app.register_blueprint(blueprint)
         if app.store is not None:
             stores[app.name] = build_store(app.store, svc)
+        capabilities.wire(flask_app, app.name, app.provides, stores.get(app.name))
         if app.init_app is not None:
             app.init_app(flask_app)
     views.init_shared(flask_app)

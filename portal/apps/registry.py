@@ -88,6 +88,8 @@ class LightApp:
     # use the entry's detail as %(name)s (portal/owner/history.py); an action not named here reads "Other change".
     history: Mapping[str, Any] = field(default_factory=dict)
     init_app: Callable | None = None  # optional hook for what no convention covers: (flask_app) -> None
+    # What the app offers other apps (portal/apps/capabilities.py): capability name -> factory(its store).
+    provides: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     blueprint: Blueprint | None = None  # given only by an app that is not a package (tests); else views.bp
     seed_demo: Callable | None = None  # likewise; else demo.seed
 

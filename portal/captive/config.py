@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
 import redis
 
+from core.memo import BoundedMemo
 from core.settings import phone_region_code, time_zone_name
 from core.storage import VenueKeys
 
@@ -61,6 +66,11 @@ class PortalConfigStore:
         stored = {k.decode(): v.decode() for k, v in self.db.hgetall(PortalConfigKeys(venue).config()).items()}
         return {name: stored.get(name, default) for name, (default, _) in FIELDS.items()}
 
+    def time_zone(self, venue: str) -> str:
+        """The venue's own `time_zone` ("" when it sets none): one field, for the per-process cache below."""
+        raw = self.db.hget(PortalConfigKeys(venue).config(), "time_zone")
+        return raw.decode() if raw else ""
+
     def set(self, venue: str, values: dict[str, str]) -> None:
         """All values checked first; nothing written if one is wrong."""
         for name, value in values.items():
@@ -80,3 +90,29 @@ class PortalConfigStore:
                 raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)
+
+
+class VenueTimeZones:
+    """venue -> its time zone (its `time_zone`, else `default`, the TIME_ZONE setting), for the hot paths
+    outside a request (the tracker's footfall per position, the moments engine): one store read per venue
+    per `max_age_s` in each process, not one per position. A venue whose zone changes is counted in the new
+    zone within max_age_s."""
+
+    MAX_AGE_S = 60.0
+    VENUES = 4096  # a bound, far above the venues one deployment serves
+
+    def __init__(self, db: redis.Redis, default: str, max_age_s: float = MAX_AGE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = PortalConfigStore(db)
+        self.default = ZoneInfo(default)
+        self._zones = BoundedMemo(self.VENUES, max_age_s=max_age_s, clock=clock)
+
+    def __call__(self, venue: str) -> ZoneInfo:
+        return self._zones.get(venue, lambda: self._read(venue))
+
+    def _read(self, venue: str) -> ZoneInfo:
+        name = self.store.time_zone(venue)
+        try:
+            return ZoneInfo(name) if name else self.default
+        except (ValueError, KeyError):  # set() checks names; one written some other way counts in the default
+            return self.default

@@ -22,14 +22,15 @@ from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.operator.quality import _plot_lock
 from portal.services import services
-from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png, today
+from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png
 
 log = logging.getLogger(__name__)
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def footfall_store() -> FootfallStore:
-    return FootfallStore(services().db)
+    """The process's store: it counts and reads each venue's days in the venue's own time zone."""
+    return services().footfall
 
 
 def record_position(venue: str, client: str, position, now: float | None = None) -> None:
@@ -45,9 +46,10 @@ def record_position(venue: str, client: str, position, now: float | None = None)
         log.warning("footfall: a position in venue %s was not recorded", venue, exc_info=True)
 
 
-def _day(raw: str | None) -> date:
+def _day(raw: str | None, venue: str) -> date:
+    """The day asked for, else the venue's today (its time zone, not the server's)."""
     if not raw:
-        return today()
+        return footfall_store().today(venue)
     if not DAY_RE.match(raw):
         abort(400, _("The day must be written YYYY-MM-DD."))
     try:
@@ -59,7 +61,7 @@ def _day(raw: str | None) -> date:
 @bp.get("/<venue>/footfall")
 def footfall(venue: str):
     venue_map = load_map(venue)
-    day = _day(request.args.get("day"))
+    day = _day(request.args.get("day"), venue)
     raw_floor = request.args.get("floor", "")
     levels = [f.level for f in venue_map.floors]
     level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
@@ -74,7 +76,7 @@ def footfall(venue: str):
 @bp.get("/<venue>/footfall/<day>/<int(signed=True):level>.png")
 def footfall_heatmap(venue: str, day: str, level: int):
     venue_map = load_map(venue)
-    when = _day(day)
+    when = _day(day, venue)
     try:
         venue_map.floor(level)
     except KeyError:

@@ -44,7 +44,7 @@ def zone_names(venue_map) -> dict[str, str]:
 @bp.get("/<venue>/insights")
 def insights(venue: str):
     venue_map = load_map(venue)
-    day = _day(request.args.get("day"))
+    day = _day(request.args.get("day"), venue)
     names = zone_names(venue_map)
     figures = day_insights(services(), venue_map, day, days=period_days())
     return render_template(
@@ -62,7 +62,7 @@ def insights_export(venue: str, fmt: str):
     if fmt not in EXPORTS:
         abort(404)
     venue_map = load_map(venue)
-    day = _day(request.args.get("day"))
+    day = _day(request.args.get("day"), venue)
     data = rows(day_insights(services(), venue_map, day, days=period_days()), zone_names(venue_map))
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{day} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)

@@ -40,7 +40,7 @@ def _scope(venue: str):
 @login_required()
 def insights(venue: str):
     account, venue_map, zones, wanted = _scope(venue)
-    day = _day(request.args.get("day"))
+    day = _day(request.args.get("day"), venue)
     names = zone_names(venue_map)
     figures = day_insights(services(), venue_map, day, zones=zones, days=period_days())
     return render_template("owner/insights.html", venue=venue_map, account=account, day=day.isoformat(),
@@ -55,7 +55,7 @@ def insights_export(venue: str, fmt: str):
     if fmt not in EXPORTS:
         abort(404)
     account, venue_map, zones, _wanted = _scope(venue)
-    day = _day(request.args.get("day"))
+    day = _day(request.args.get("day"), venue)
     data = rows(day_insights(services(), venue_map, day, zones=zones, days=period_days()), zone_names(venue_map))
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{day} {','.join(zones)}")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)

@@ -7,7 +7,8 @@ own zones only (another zone: 403), with the day's reconciliation CSV for each.
                                                                        bills matched to the ledger (503 when no
                                                                        provider answers)
 
-Days are China Standard Time (the providers' bill day). Linked from the operator console's navigation."""
+Days are the venue's (its time zone; the providers' bills are per China day, so a venue elsewhere is
+reconciled with the one or two bills its day overlaps). Linked from the operator console's navigation."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import datetime
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
+from portal.apps.locale import venue_time_zone
 from portal.apps.views import is_zh
 from portal.auth import current_account, login_required, require_zone
 from portal.owner.insights import _scope
@@ -23,16 +25,16 @@ from portal.owner.views import _venue_map_for, bp
 from portal.payments.ledger import merchant_day
 from portal.payments.money import cny
 from portal.payments.providers.base import ProviderError
-from portal.payments.reconcile import CHINA, day_bounds_ms, reconcile
+from portal.payments.reconcile import day_bounds_ms, fetch_bills, reconcile
 from portal.services import services
 
 ENTRIES_SHOWN = 300
 
 
-def _bill_day(raw: str | None) -> str:
-    """A YYYY-MM-DD day (default: today in China), or 400."""
+def _bill_day(raw: str | None, venue: str) -> str:
+    """A YYYY-MM-DD day (default: today at the venue), or 400."""
     if not raw:
-        return datetime.now(CHINA).date().isoformat()
+        return datetime.now(venue_time_zone(venue)).date().isoformat()
     try:
         day_bounds_ms(raw)
     except ValueError:
@@ -46,14 +48,15 @@ def _bill_day(raw: str | None) -> str:
 @login_required()
 def ledger(venue: str):
     account, venue_map, zones, wanted = _scope(venue)
-    day = _bill_day(request.args.get("day"))
+    day = _bill_day(request.args.get("day"), venue)
+    tz = venue_time_zone(venue)
     store = services().payments.store
     names = {z.id: (z.name_zh if is_zh() else z.name) for z in venue_map.zones}
-    rows = [merchant_day(store, venue, zone, day) for zone in zones]
+    rows = [merchant_day(store, venue, zone, day, tz) for zone in zones]
     entries = sorted((e for row in rows for e in row.entries), key=lambda e: e.ms)[:ENTRIES_SHOWN]
     return render_template("owner/ledger.html", venue=venue_map, account=account, day=day, zone=wanted,
-                           rows=rows, names=names, entries=entries, cny=cny,
-                           clock=lambda ms: datetime.fromtimestamp(ms / 1000, CHINA).strftime("%H:%M:%S"))
+                           rows=rows, names=names, entries=entries, cny=cny, tz_name=str(tz),
+                           clock=lambda ms: datetime.fromtimestamp(ms / 1000, tz).strftime("%H:%M:%S"))
 
 
 @bp.get("/<venue>/ledger/<zone>/<day>.csv")
@@ -63,16 +66,17 @@ def ledger_csv(venue: str, zone: str, day: str):
     venue_map = _venue_map_for(account, venue)
     if venue_map.zone(zone) is None:
         abort(404, _("Unknown zone."))
-    day = _bill_day(day)
+    day = _bill_day(day, venue)
+    tz = venue_time_zone(venue)
     payments = services().payments
     try:
         providers = payments.providers()
-        bill = [row for provider in providers.values() for row in provider.bill(day)]
+        bill = fetch_bills(providers.values(), day, tz)
     except ProviderError:
         providers = {}
     if not providers:
         abort(503, _("The payment providers cannot be reached: no bill to reconcile with. Try again later."))
-    report = reconcile(payments.store, venue, zone, day, bill)
+    report = reconcile(payments.store, venue, zone, day, bill, tz)
     services().privacy.audit_export(venue, current_account().username, "ledger.csv", f"{day} {zone}")
     return Response(report.to_csv(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="reconciliation-{venue}-{zone}-{day}.csv"'})

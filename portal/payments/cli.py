@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from portal.apps.locale import venue_time_zone
 from portal.payments.providers.base import ProviderError
-from portal.payments.reconcile import reconcile
+from portal.payments.reconcile import fetch_bills, reconcile
 from portal.services import services
 
 
@@ -33,16 +34,17 @@ def sweep(venue: str) -> None:
               show_default=True)
 @with_appcontext
 def reconcile_command(venue: str, day: str, merchants: tuple[str, ...], out: Path) -> None:
-    """Match each provider's trade bill of DAY (YYYY-MM-DD, China time) to the ledger: one CSV per merchant
-    (zone id), balanced to the fen or saying which lines are not."""
+    """Match each provider's trade bill to the ledger for DAY (YYYY-MM-DD, the venue's day in its time zone):
+    one CSV per merchant (zone id), balanced to the fen or saying which lines are not."""
     service = services().payments
+    tz = venue_time_zone(venue)
     try:
-        bill = [row for provider in service.providers().values() for row in provider.bill(day)]
+        bill = fetch_bills(service.providers().values(), day, tz)
     except ProviderError as exc:
         raise click.ClickException(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
     for merchant in merchants:
-        report = reconcile(service.store, venue, merchant, day, bill)
+        report = reconcile(service.store, venue, merchant, day, bill, tz)
         path = out / f"{venue}-{merchant}-{day}.csv"
         path.write_text(report.to_csv(), encoding="utf-8")
         click.echo(f"{path}: {'balanced' if report.balanced else 'NOT balanced'}, net {report.net('ledger')} fen")

@@ -1,12 +1,13 @@
 """The ledger read for people: per merchant (zone) and day, the payments and refunds booked, the day's net and
-the balance carried since the first entry. Days are China Standard Time, the providers' bill day, so a row here
-matches the day's reconciliation CSV (portal/payments/reconcile.py)."""
+the balance carried since the first entry. Days are the venue's (its time zone; China time by default), as
+the day's reconciliation CSV counts them (portal/payments/reconcile.py), so a row here matches it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
-from portal.payments.reconcile import day_bounds_ms
+from portal.payments.reconcile import CHINA, day_bounds_ms
 from portal.payments.store import LedgerEntry, PaymentStore
 
 
@@ -26,8 +27,8 @@ class MerchantDay:
         return self.paid - self.refunded
 
 
-def merchant_day(store: PaymentStore, venue: str, merchant: str, day: str) -> MerchantDay:
-    since, until = day_bounds_ms(day)
+def merchant_day(store: PaymentStore, venue: str, merchant: str, day: str, tz: tzinfo = CHINA) -> MerchantDay:
+    since, until = day_bounds_ms(day, tz)
     balance, todays = 0, []
     for entry in store.ledger(venue, merchant, 0, until):
         balance += entry.amount if entry.kind == "paid" else -entry.amount

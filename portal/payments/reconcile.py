@@ -1,7 +1,10 @@
 """The daily reconciliation report: a provider's trade bill matched line by line to the ledger, per merchant,
-balancing to the fen. Every payment and refund of the day (China Standard Time, the providers' bill day) is
-one line: matched, amount differs, only in the bill (money moved that we did not book) or only in the
-ledger (we booked money the provider does not show)."""
+balancing to the fen. Every payment and refund of the day is one line: matched, amount differs, only in the
+bill (money moved that we did not book) or only in the ledger (we booked money the provider does not show).
+
+The day is the venue's (its time zone: China time for a mall in China, the default). The providers' bills
+are per China day, so a venue day elsewhere takes the one or two bills it overlaps (`bill_days`) and keeps
+their rows of its own hours (each row's time in the bill)."""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, tzinfo
 
 from portal.payments.money import yuan
-from portal.payments.providers.base import BillRow
+from portal.payments.providers.base import CHINA, BillRow, Provider
 from portal.payments.store import LedgerEntry, PaymentStore
 
-CHINA = timezone(timedelta(hours=8))
+__all__ = ["CHINA", "ReconLine", "ReconReport", "bill_days", "day_bounds_ms", "fetch_bills", "reconcile"]
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,38 @@ class ReconReport:
         return out.getvalue()
 
 
-def day_bounds_ms(day: str) -> tuple[int, int]:
-    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=CHINA)
-    return int(start.timestamp() * 1000), int((start + timedelta(days=1)).timestamp() * 1000)
+def day_bounds_ms(day: str, tz: tzinfo = CHINA) -> tuple[int, int]:
+    """[start, end) in epoch ms of a YYYY-MM-DD day in the time zone `tz` (a DST day is 23 or 25 hours)."""
+    date = datetime.strptime(day, "%Y-%m-%d").date()
+    start = datetime.combine(date, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(date + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: Iterable[BillRow]) -> ReconReport:
-    since, until = day_bounds_ms(day)
+def bill_days(day: str, tz: tzinfo = CHINA) -> list[str]:
+    """The providers' bill days (China) that the venue's day overlaps: itself in China, else one or two."""
+    since, until = day_bounds_ms(day, tz)
+    first = datetime.fromtimestamp(since / 1000, CHINA).date()
+    last = datetime.fromtimestamp((until - 1) / 1000, CHINA).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def fetch_bills(providers: Iterable[Provider], day: str, tz: tzinfo = CHINA) -> list[BillRow]:
+    """Every provider's bill rows for the bill days the venue's day overlaps (ProviderError as the bill)."""
+    return [row for provider in providers for bill_day in bill_days(day, tz) for row in provider.bill(bill_day)]
+
+
+def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: Iterable[BillRow],
+              tz: tzinfo = CHINA) -> ReconReport:
+    since, until = day_bounds_ms(day, tz)
     ledger: dict[tuple, LedgerEntry] = {}
     for entry in store.ledger(venue, merchant, since, until):
         ledger[(entry.provider, entry.kind, entry.order, entry.refund_no)] = entry
     billed: dict[tuple, BillRow] = {}
     merchant_of: dict[str, str] = {}
     for row in bill:
+        if row.at_ms and not since <= row.at_ms < until:
+            continue  # another venue day's row of a bill this day overlaps
         if row.order_id not in merchant_of:
             order = store.order(venue, row.order_id)
             merchant_of[row.order_id] = order.merchant if order else ""

@@ -16,11 +16,15 @@ the hourly ones (`days_kept`, 400 days by default, against `ttl_days`, 35, for t
 heatmap), so a day's unique visitors stay known after its hours expire. Every key carries a TTL (the
 open-visit hash lives only while there is traffic).
 One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal.
-Hours and days are in the store's time zone (UTC unless given).
+Hours and days are in the venue's time zone (`tz_of`: the venue's portal config, through a per-process
+cache, portal/captive/config.py VenueTimeZones); a store built without one counts in `tz` (UTC unless given).
+A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, as the mall's staff see it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -157,32 +161,41 @@ def _day_str(day: date | str) -> str:
 
 
 class FootfallStore:
-    def __init__(self, db: redis.Redis, *, tz: str = "UTC", cell_m: float = 2.0, gap_s: float = 600.0,
-                 ttl_days: int = TTL_DAYS, days_kept: int = DAYS_KEPT, close_per_call: int = 20) -> None:
+    def __init__(self, db: redis.Redis, *, tz: str = "UTC", tz_of: Callable[[str], ZoneInfo] | None = None,
+                 cell_m: float = 2.0, gap_s: float = 600.0, ttl_days: int = TTL_DAYS, days_kept: int = DAYS_KEPT,
+                 close_per_call: int = 20) -> None:
+        """`tz_of`: venue -> its time zone, called once per position (so a cached resolver, never a store
+        read per call); without it every venue counts in `tz`."""
         if cell_m <= 0 or gap_s <= 0 or ttl_days < 1 or days_kept < 1:
             raise ValueError("cell_m and gap_s must be positive, ttl_days and days_kept at least 1")
         self.db = db
-        self.tz = ZoneInfo(tz)
+        fixed = ZoneInfo(tz)
+        self.tz_of: Callable[[str], ZoneInfo] = tz_of or (lambda venue: fixed)
         self.cell_m = cell_m
         self.gap_s = gap_s
         self.ttl_s = int(ttl_days * 86400)
         self.day_ttl_s = int(max(days_kept, ttl_days) * 86400)
         self.close_per_call = close_per_call
         self._record = db.register_script(_RECORD)
-        self._last_hour: tuple[float, str, str] | None = None  # (now, day, hour) of the last record
+        self._last_hour: tuple[str, float, str, str] | None = None  # (venue, now, day, hour) of the last record
 
-    def _local(self, ts: float) -> datetime:
-        return datetime.fromtimestamp(ts, self.tz)
+    def _local(self, venue: str, ts: float) -> datetime:
+        """The venue's wall-clock time of an instant: its day and hour name the keys counted into."""
+        return datetime.fromtimestamp(ts, self.tz_of(venue))
 
-    def _day_hour(self, now: float) -> tuple[str, str]:
+    def today(self, venue: str, now: float | None = None) -> date:
+        """The venue's current day (the day a report of "today" reads)."""
+        return datetime.fromtimestamp(time.time() if now is None else now, self.tz_of(venue)).date()
+
+    def _day_hour(self, venue: str, now: float) -> tuple[str, str]:
         """The day and hour of `now` in the venue's zone. The tracker records a whole batch at one `now`:
         the last answer is kept (a time-zone conversion and two strftime per phone were a tenth of its cost)."""
         last = self._last_hour
-        if last is not None and last[0] == now:
-            return last[1], last[2]
-        local = self._local(now)
+        if last is not None and last[0] == venue and last[1] == now:
+            return last[2], last[3]
+        local = self._local(venue, now)
         day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
-        self._last_hour = (now, day, hour)
+        self._last_hour = (venue, now, day, hour)
         return day, hour
 
     def record(self, venue: str, client: str, zone: str | None, floor: int | None, x: float | None,
@@ -194,7 +207,7 @@ class FootfallStore:
         if zone is not None and (not zone or "|" in zone):
             raise ValueError("zone id must be a non-empty string without '|'")
         keys = FootfallKeys(venue)
-        day, hour = self._day_hour(now)
+        day, hour = self._day_hour(venue, now)
         cell = ""
         if floor is not None and x is not None and y is not None:
             if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:
@@ -218,7 +231,7 @@ class FootfallStore:
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
         """Close visits idle for gap_s (record does this a few at a time); returns how many closed."""
         keys = FootfallKeys(venue)
-        local = self._local(now)
+        local = self._local(venue, now)
         day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
         return int(self._record(
             keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
@@ -229,7 +242,7 @@ class FootfallStore:
         ))
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
-        """Visitors per zone per hour, unique over the day, visits and mean dwell."""
+        """Visitors per zone per hour, unique over the day, visits and mean dwell (day and hours: the venue's)."""
         d = _day_str(day)
         keys = FootfallKeys(venue)
         hours = [f"{h:02d}" for h in range(24)]

@@ -10,7 +10,7 @@ from tests.cluster.store_paths import rerun
 rerun(globals(), "lightapps.parking.tests.test_parking_store",
       "test_counts_never_drift_under_200_threads",
       "test_exact_lookup_gives_the_bay", "test_occupancy_counts_follow_events",
-      "test_no_plate_text_outside_the_plate_hash")
+      "test_no_plate_text_outside_the_plate_hash", "test_an_exit_left_owed_becomes_a_debt_until_paid")
 
 
 def test_result_pages_and_the_lookup_log(store):  # noqa: F811 (the `store` fixture brought in by rerun)

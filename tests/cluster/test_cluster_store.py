@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import pytest
@@ -15,6 +16,7 @@ from core.storage import HotScript, is_cluster, phone_buckets, set_phone_buckets
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from portal.captive import captive_services
+from portal.captive.config import PortalConfigStore, VenueTimeZones
 from portal.captive.sessions import SessionKeys
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
@@ -124,15 +126,16 @@ def test_ingest_stream_and_probe_script_follow_a_moved_slot(db):
 
 
 def test_footfall_report_and_record_through_a_cluster_pipeline(db):
-    footfall = FootfallStore(db)
     venue = venues_on_each_primary(db)[1]
-    now = time.time()
+    PortalConfigStore(db).set(venue, {"time_zone": "Asia/Shanghai"})
+    footfall = FootfallStore(db, tz_of=VenueTimeZones(db, "UTC"))  # the venue's zone, read from its slot
+    now = datetime(2026, 3, 14, 23, 30, tzinfo=UTC).timestamp()  # 07:30 on the 15th in Shanghai
     pipe = db.pipeline(transaction=False)
     footfall.record(venue, "phone1", "cinema", 1, 10.0, 10.0, now, pipe=pipe)
     pipe.execute()
     footfall.record(venue, "phone2", "cinema", 1, 12.0, 10.0, now)
-    report = footfall.report(venue, time.strftime("%Y-%m-%d", time.gmtime(now)))
-    assert report.visitors == 2 and report.zones["cinema"].visitors == 2
+    report = footfall.report(venue, "2026-03-15")
+    assert report.visitors == 2 and report.zones["cinema"].visitors == 2 and report.visitors_by_hour[7] == 2
 
 
 def test_watch_transaction_on_one_slot(db):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from portal.captive.config import PortalConfigKeys, PortalConfigStore, VenueTimeZones
 from portal.tracking.footfall import (
     DAYS_KEPT,
     TTL_DAYS,
@@ -141,3 +142,53 @@ def test_many_concurrent_writers(redis_url, db):
     assert abs(report.zones["atrium"].visitors - 100) <= 4 and abs(report.zones["garage"].visitors - 100) <= 4
     assert sum(FootfallStore(db).presence("demo", DAY, 0).values()) == 200
     assert db.hlen(FootfallKeys("demo").open_visits()) == 200
+
+
+LATE = datetime(2026, 3, 14, 23, 30, tzinfo=UTC).timestamp()  # 23:30 UTC = 07:30 next day in Shanghai
+
+
+def test_hours_and_days_are_the_venues_own(svc):
+    """A phone seen at 23:30 UTC in a Shanghai mall counts in hour 07 of the next day (the mall's day);
+    in a London mall in hour 23 of the same day; the process's store resolves each venue's zone."""
+    config = PortalConfigStore(svc.db)
+    config.set("mall-sh", {"time_zone": "Asia/Shanghai"})
+    config.set("mall-ldn", {"time_zone": "Europe/London"})
+    for venue in ("mall-sh", "mall-ldn"):
+        for t in (0, 300):
+            svc.footfall.record(venue, "phone", "atrium", 0, 5.0, 5.0, LATE + t)
+        svc.footfall.record(venue, "phone", "cinema", 1, 5.0, 5.0, LATE + 310)  # closes 300 s in the atrium
+    shanghai = svc.footfall.report("mall-sh", "2026-03-15")
+    assert shanghai.visitors == 1 and shanghai.visitors_by_hour[7] == 1 and sum(shanghai.visitors_by_hour) == 1
+    assert shanghai.zones["atrium"].visitors_by_hour[7] == 1 and shanghai.zones["atrium"].dwell_by_hour[7] == 300
+    assert svc.footfall.report("mall-sh", DAY).visitors == 0
+    london = svc.footfall.report("mall-ldn", DAY)
+    assert london.visitors_by_hour[23] == 1 and london.zones["atrium"].dwell_by_hour[23] == 300
+    assert svc.footfall.today("mall-sh", LATE).isoformat() == "2026-03-15"
+    assert svc.footfall.today("mall-ldn", LATE).isoformat() == DAY
+
+
+def test_the_venue_zone_is_read_once_per_cache_life_not_per_position(db, monkeypatch):
+    now = [0.0]
+    zones = VenueTimeZones(db, "UTC", max_age_s=60, clock=lambda: now[0])
+    reads = []
+    read = zones.store.time_zone
+    monkeypatch.setattr(zones.store, "time_zone", lambda venue: reads.append(venue) or read(venue))
+    ff = FootfallStore(db, tz_of=zones)
+    PortalConfigStore(db).set("demo", {"time_zone": "Asia/Shanghai"})
+    for k in range(20):
+        ff.record("demo", f"c{k}", "atrium", 0, 5.0, 5.0, LATE + k)
+    assert reads == ["demo"]  # one store read, not one per position
+    PortalConfigStore(db).set("demo", {"time_zone": "Europe/London"})
+    ff.record("demo", "c-old", "atrium", 0, 5.0, 5.0, LATE + 30)
+    assert ff.report("demo", "2026-03-15").visitors == 21  # within the cache's life: still Shanghai
+    now[0] = 61.0
+    ff.record("demo", "c-new", "atrium", 0, 5.0, 5.0, LATE + 40)
+    assert reads == ["demo", "demo"]
+    assert ff.report("demo", DAY).visitors_by_hour[23] == 1  # the new zone once the cached one is older
+
+
+def test_a_venue_without_a_zone_or_a_bad_one_counts_in_the_default(db):
+    zones = VenueTimeZones(db, "Asia/Shanghai")
+    assert zones("nowhere").key == "Asia/Shanghai"
+    db.hset(PortalConfigKeys("broken").config(), "time_zone", "Mars/Olympus")  # set() would refuse it
+    assert zones("broken").key == "Asia/Shanghai"

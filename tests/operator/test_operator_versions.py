@@ -106,11 +106,10 @@ def test_footfall_page_from_live_positions(client, ops, svc, app):
             record_position("demo", f"client{k}", Position(0, 10.0 + k, 10.0, "cinema", 0.9, 0.9), now=now - 60)
             record_position("demo", f"client{k}", Position(0, 10.0 + k, 10.0, "cinema", 0.9, 0.9), now=now)
         record_position("demo", "client9", None)  # not located: ignored
-    from datetime import UTC, datetime
-
-    day = datetime.fromtimestamp(now, UTC).date().isoformat()
-    page = text(client.get(V + f"/footfall?day={day}&floor=0"))
+    day = svc.footfall.today("demo", now).isoformat()  # the venue's (Asia/Shanghai), not the host's
+    page = text(client.get(V + "/footfall?floor=0"))  # no day: the venue's today
     assert 'id="visitors-total"' in page and "<strong>5</strong>" in page
+    assert f'value="{day}"' in page
     png = client.get(V + f"/footfall/{day}/0.png")
     assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
     assert client.get(V + "/footfall?day=2024-13-45").status_code == 400

@@ -79,3 +79,39 @@ def test_ledger_bad_input(client, console, svc):
     assert client.get(f"{LEDGER}/no-such-zone/2026-01-05.csv").status_code == 404
     page = client.get(f"{LEDGER}?day=2020-01-01&lang=en").get_data(as_text=True)
     assert "Nothing was paid or refunded on this day." in page
+
+
+def test_days_are_the_venues_and_reconciliation_takes_the_bills_the_day_overlaps(client, console, svc):
+    """A venue outside China (Los Angeles, 16 hours behind): its ledger day is its own midnight to midnight,
+    made of the ends of two China bill days; a bill row of another venue day is left out, so it balances."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from portal.captive.config import PortalConfigStore
+    from portal.payments.ledger import merchant_day
+    from portal.payments.providers.base import BillRow
+    from portal.payments.reconcile import bill_days, day_bounds_ms, reconcile
+
+    la = ZoneInfo("America/Los_Angeles")
+    assert bill_days("2026-12-01", la) == ["2026-12-01", "2026-12-02"] and bill_days("2026-12-01") == ["2026-12-01"]
+    london = ZoneInfo("Europe/London")
+    assert day_bounds_ms("2026-03-29", london)[1] - day_bounds_ms("2026-03-29", london)[0] == 23 * 3600_000  # DST
+    day = datetime.now(la).date().isoformat()
+    since, until = day_bounds_ms(day, la)
+    if time.time() * 1000 + 120_000 >= until:
+        pytest.skip("too close to midnight in Los Angeles for a one-day ledger")
+    order_id = book(svc, "cinema", 2500)
+    store = PaymentStore(svc.db)
+    row = merchant_day(store, VENUE, "cinema", day, la)
+    assert (row.payments, row.paid) == (1, 2500)
+    (entry,) = row.entries
+    bill = [BillRow("wechat", order_id, entry.txn, "paid", 2500, at_ms=entry.ms),
+            BillRow("wechat", "MP-YESTERDAY", "42x", "paid", 999, at_ms=since - 1)]  # the LA day before
+    report = reconcile(store, VENUE, "cinema", day, bill, la)
+    assert report.balanced and [line.order_id for line in report.lines] == [order_id]
+    # the ledger page counts the venue's day once the venue says where it is
+    PortalConfigStore(svc.db).set(VENUE, {"time_zone": "America/Los_Angeles"})
+    console.login("ops")
+    page = client.get(f"{LEDGER}?lang=en").get_data(as_text=True)
+    assert "America/Los_Angeles" in page and day in page
+    assert "¥25.00" in page

@@ -154,11 +154,11 @@ def test_same_day_spend_and_points_then_cancel_gives_the_points_back(garage, san
     assert kinds.count("redeem") == 1 and kinds.count("restore") == 1
 
 
-def test_leave_first_pay_after_is_charged_once_after_the_exit(garage, sandbox, pay):
-    app, client, token, store, entered = garage
-    members = app.extensions[STORES]["membership"]
-    members.bind(VENUE, "+8613800138002", "anon-member-a")
-    c = shopper(app, "anon-member-a")
+def sign_agreement(app, client, sandbox, entered, client_id, phone):
+    """A member signs an Alipay agreement from the fee page (through the sandbox's signing page): the
+    agreement number."""
+    app.extensions[STORES]["membership"].bind(VENUE, phone, client_id)
+    c = shopper(app, client_id)
     location = fee_session(app, client, c, entered)
     path, _q, query = location.partition("?")
     html = page(client, location)
@@ -174,7 +174,14 @@ def test_leave_first_pay_after_is_charged_once_after_the_exit(garage, sandbox, p
     back = urlsplit(approved.headers["Location"])
     assert client.get(f"{back.path}?{back.query}").status_code == 303
     assert 'id="autopay-on"' in page(client, location)
-    assert app.extensions["member_benefits"].agreement(VENUE, "anon-member-a").agreement_no == agreement_no
+    return agreement_no
+
+
+def test_leave_first_pay_after_is_charged_once_after_the_exit(garage, sandbox, pay):
+    app, client, token, store, entered = garage
+    agreement_no = sign_agreement(app, client, sandbox, entered, "anon-member-a", "+8613800138002")
+    signed = app.extensions["light_app_capabilities"]["agreements"].agreement(VENUE, "anon-member-a")
+    assert signed.agreement_no == agreement_no
     # The car leaves without paying: the fee is charged to the agreement, once.
     exit_event = {"type": "exit", "plate": PLATE, "ts": time.time()}
     answer = events(client, token, exit_event)
@@ -206,9 +213,9 @@ def test_unpaid_exit_without_an_agreement_is_owed(garage):
     assert stay.status == "owed" and stay.owed_fen == 1500
     assert [sid for sid, _ms in store.owed(VENUE)] == [stay.id]
     assert store.states(VENUE)["G-A01"] == "free"
-    # the car has left: its fee can no longer be looked up on foot
+    # the car has left owing: the plate still finds it on the fee page, to pay what is owed
     c = shopper(app, "anon-late")
-    assert client.post(f"{BASE}/fee", data={"plate": PLATE, "c": c}).status_code == 404
+    assert client.post(f"{BASE}/fee", data={"plate": PLATE, "c": c}).status_code == 303
 
 
 def test_bad_input_is_refused_and_nothing_is_paid(garage, pay):
@@ -250,3 +257,206 @@ def test_store_fault_is_503_and_nothing_is_stored(garage, monkeypatch):
     resp = client.post(f"{BASE}/fee", data={"plate": PLATE, "c": c})
     assert resp.status_code == 503
     assert not store.db.keys("mp:{demo}:parking:fee:*")
+
+
+def parking_coupon(app, client_id, fen=500, zone="kopi"):
+    """A shop's coupon worth `fen` off the parking fee, claimed by the shopper: its code."""
+    coupons = app.extensions[STORES]["coupons"]
+    coupon = coupons.create(VENUE, zone, {"title_en": "Free parking hour", "title_zh": "停车一小时", "stock": 5,
+                                          "valid_from": time.time() - 60, "valid_until": time.time() + 86400,
+                                          "parking_fen": fen})
+    return coupons, coupons.claim(VENUE, zone, coupon.id, client_id).code
+
+
+def test_a_parking_coupon_is_held_while_paying_released_on_timeout_redeemed_once_when_paid(garage, sandbox, pay,
+                                                                                          monkeypatch):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-coupon")
+    c = shopper(app, "anon-coupon")
+    location = fee_session(app, client, c, entered)
+    html = page(client, location)
+    assert 'id="coupon-form"' in html and "停车一小时" not in html and "Free parking hour · ¥5.00" in html
+    preview = page(client, f"{location}&coupon={code}")
+    assert 'id="coupon">-¥5.00' in preview and "¥10.00" in preview and "Coupon: Free parking hour" in preview
+    zh = page(client, f"{location}&coupon={code}&lang=zh")
+    assert "停车一小时" in zh and 'id="coupon">-¥5.00' in zh and "优惠券" in zh
+    order_id = alipay_order(client, f"{location}&coupon={code}", c, coupon=code)
+    assert pay.order(VENUE, order_id).amount == 1000 and coupons.issued(VENUE, code).state == "held"
+    assert coupons.redeem(VENUE, "kopi", code, by="till").status == "HELD"  # the shop cannot take it meanwhile
+    client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"})
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + 3600_000)
+    assert pay.sweep(VENUE) == 1  # the order timed out: closed at Alipay and here, the coupon released
+    monkeypatch.undo()
+    assert pay.order(VENUE, order_id).status == "closed" and coupons.issued(VENUE, code).state == "issued"
+    order_id = alipay_order(client, f"{location}&coupon={code}", c, coupon=code)
+    client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"})
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=30).status_code == 200
+    box = sandbox[0]
+    assert box.notify(box.trade("alipay", order_id)) == 200  # replayed: the coupon is redeemed once
+    (stay_hash,) = _stay_hashes(store)
+    assert store.stay(VENUE, stay_hash).paid_fen == 1500  # ¥10.00 paid + the ¥5.00 coupon
+    issued = coupons.issued(VENUE, code)
+    assert issued.state == "redeemed" and issued.redeemed_by == "parking"
+    assert coupons.get(VENUE, issued.coupon_id).redeemed == 1
+    assert 'id="coupon-form"' not in page(client, location)  # paid: nothing to apply it to
+
+
+def test_a_coupon_covering_the_fee_is_redeemed_at_once(garage, pay):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-cover", fen=2000)
+    c = shopper(app, "anon-cover")
+    location = fee_session(app, client, c, entered)
+    path, _q, query = location.partition("?")
+    html = page(client, f"{location}&coupon={code}")
+    assert "Use the coupon" in html and 'id="coupon">-¥15.00' in html
+    resp = client.post(f"{path}/pay?{query}", data={**pay_form(html), "c": c, "coupon": code})
+    assert resp.status_code == 303 and "/pay/" not in resp.headers["Location"]
+    assert coupons.issued(VENUE, code).state == "redeemed"
+    assert 'id="paid"' in page(client, location)
+    assert not store.db.keys("mp:{demo}:pay:order:*")
+
+
+def test_a_coupon_not_for_parking_or_not_yours_is_refused_and_nothing_is_held(garage, pay):
+    app, client, token, store, entered = garage
+    coupons, code = parking_coupon(app, "anon-owner")
+    _coupons, plain = parking_coupon(app, "anon-thief", fen=0)
+    c = shopper(app, "anon-thief")
+    location = fee_session(app, client, c, entered)
+    path, _q, query = location.partition("?")
+    html = page(client, location)
+    assert 'id="coupon-form"' not in html  # the thief's own coupon is not a parking one
+    assert client.get(f"{location}&coupon={code}").status_code == 422
+    assert client.get(f"{location}&coupon=%3Cscript%3E").status_code == 422
+    form = {**pay_form(html), "c": c}
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": code}).status_code == 409
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": plain}).status_code == 409
+    assert client.post(f"{path}/pay?{query}", data={**form, "coupon": "X" * 40}).status_code == 422
+    assert coupons.issued(VENUE, code).state == "issued" and not store.db.keys("mp:{demo}:coupons:hold:*")
+    assert not store.db.keys("mp:{demo}:pay:order:*")
+
+
+def _open_debt(store):
+    (debt,) = store.open_debts(VENUE)
+    return debt
+
+
+def test_an_owed_exit_is_paid_later_from_me_once(garage, sandbox, pay):
+    """The shopper looked the fee up, then drove off without paying: Me shows what is owed, and paying it
+    through the normal payment flow clears it from the office's list, once."""
+    app, client, token, store, entered = garage
+    c = shopper(app, "anon-late-payer")
+    fee_session(app, client, c, entered)  # verified: a debt this visit leaves is shown to this shopper
+    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    assert answer["exits"] == [{"index": 0, "outcome": "owed", "due_fen": 1500}]
+    debt = _open_debt(store)
+    assert (debt.due_fen, debt.status, debt.plate, debt.client) == (1500, "owed", "粤B12345", "anon-late-payer")
+    me = page(client, f"/v/{VENUE}/me?c={c}&lang=en")
+    assert "Parking fee owed: ¥15.00" in me
+    assert "停车欠费：¥15.00" in page(client, f"/v/{VENUE}/me?c={c}&lang=zh")
+    owed_url = f"{BASE}/owed/{debt.id}?c={c}"
+    html = page(client, owed_url)
+    assert 'id="due"><strong>¥15.00' in html and 'id="pay-owed-button"' in html
+    other = shopper(app, "anon-stranger")
+    assert client.get(f"{BASE}/owed/{debt.id}?c={other}").status_code == 404  # not theirs
+    attempt = pay_form(html)["attempt"]
+    assert client.post(f"{BASE}/owed/{debt.id}/pay?c={other}", data={"c": other, "attempt": attempt}).status_code == 404
+    assert client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": "x"}).status_code == 400
+    assert client.get(f"{BASE}/owed/not-a-debt?c={c}").status_code == 404
+    assert not store.db.keys("mp:{demo}:pay:order:*")
+    resp = client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": attempt})
+    assert resp.status_code == 303
+    order_id = re.search(r"/pay/(MP[0-9A-F]{24})", resp.headers["Location"]).group(1)
+    assert pay.order(VENUE, order_id).amount == 1500
+    client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"})
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=30).status_code == 200
+    box = sandbox[0]
+    assert box.notify(box.trade("alipay", order_id)) == 200  # replayed: credited once
+    assert store.open_debts(VENUE) == [] and store.owed(VENUE) == []
+    paid = store.debt(VENUE, debt.id)
+    assert paid.status == "cleared" and paid.paid_fen == 1500 and paid.plate == ""  # the plate is not kept
+    assert store.stay(VENUE, debt.plate_hash).status == "cleared"
+    assert 'id="settled"' in page(client, owed_url) and "Parking fee owed" not in page(client, f"/v/{VENUE}/me?c={c}")
+    assert client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": "abcdefghij"}).status_code == 409
+    assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE) if e.purpose == "parking"] == [("paid", 1500)]
+
+
+def test_a_plate_that_left_owing_is_found_on_the_fee_page_with_its_entry_hour(garage):
+    app, client, token, store, entered = garage
+    events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    c = shopper(app, "anon-driver-2")
+    location = fee_session(app, client, c, entered)  # the plate and the hour it came in, after it left
+    html = page(client, location)
+    assert 'id="owed-title"' in html and "¥15.00" in html and 'id="fee"' not in html
+    debt = _open_debt(store)
+    assert f"/owed/{debt.id}" in html  # claimed: the owed page opens for this shopper now
+    assert client.get(f"{BASE}/owed/{debt.id}?c={c}").status_code == 200
+
+
+def test_the_sweep_settles_an_interrupted_exit_once(garage, pay):
+    """The exit barrier's event was recorded, but its settlement never ran (the process died): the payments
+    sweep settles it a minute later, and running the sweep again changes nothing."""
+    from lightapps.parking.store import Event
+
+    app, client, token, store, entered = garage
+    (h,) = _stay_hashes(store)
+    left = time.time() - 120
+    assert store.apply_events(VENUE, [Event("exit", int(left * 1000), plate_hash=h, plate_text="粤B12345")]) == [
+        "applied"]
+    assert store.stay(VENUE, h).status == "exited" and store.exiting(VENUE, int(time.time() * 1000))
+    pay.sweep(VENUE)
+    debt = _open_debt(store)
+    assert debt.status == "owed" and debt.due_fen == 1500 and store.stay(VENUE, h).status == "owed"
+    assert store.exiting(VENUE, int(time.time() * 1000)) == []
+    pay.sweep(VENUE)
+    assert store.open_debts(VENUE) == [debt]
+
+
+def test_the_sweep_charges_an_agreement_again_after_a_failed_charge(garage, sandbox, pay, monkeypatch):
+    """The agreement's charge at the exit did not get through (Alipay unreachable): the stay is "charging";
+    the sweep asks again while it fails, charges it once when Alipay answers, and then leaves it alone."""
+    from portal.payments.providers.base import ProviderError
+
+    app, client, token, store, entered = garage
+    sign_agreement(app, client, sandbox, entered, "anon-member-s", "+8613800138009")
+    provider = pay.providers()["alipay"]
+    real = provider.charge_agreement
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append("down")
+        raise ProviderError("alipay is down")
+
+    monkeypatch.setattr(provider, "charge_agreement", down)
+    answer = events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    assert answer["exits"] == [{"index": 0, "outcome": "charging", "due_fen": 1500}]
+    pay.sweep(VENUE)  # still down: still charging, nothing booked
+    assert _open_debt(store).status == "charging" and calls == ["down", "down"]
+    assert not [e for e in pay.store.ledger(VENUE) if e.purpose == "parking"]
+
+    def up(*args, **kwargs):
+        calls.append("up")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(provider, "charge_agreement", up)
+    pay.sweep(VENUE)
+    pay.sweep(VENUE)
+    assert calls == ["down", "down", "up"] and store.open_debts(VENUE) == []
+    (h,) = _stay_hashes(store)
+    assert store.stay(VENUE, h).status == "cleared" and store.stay(VENUE, h).paid_fen == 1500
+    assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE) if e.purpose == "parking"] == [("paid", 1500)]
+
+
+def test_owed_pages_answer_503_when_the_store_is_down(garage, monkeypatch):
+    app, client, token, store, entered = garage
+    c = shopper(app, "anon-fault-owed")
+    fee_session(app, client, c, entered)
+    events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    debt = _open_debt(store)
+
+    def broken(self, venue, client, limit=20):
+        raise redis.ConnectionError("store down")
+
+    monkeypatch.setattr(ParkingStore, "debts_of", broken)
+    assert client.get(f"{BASE}/owed/{debt.id}?c={c}").status_code == 503
+    resp = client.post(f"{BASE}/owed/{debt.id}/pay?c={c}", data={"c": c, "attempt": "abcdefghij"})
+    assert resp.status_code == 503 and not store.db.keys("mp:{demo}:pay:order:*")

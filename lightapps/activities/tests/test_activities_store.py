@@ -7,8 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -219,6 +220,9 @@ def test_links_count_clicks_and_shoppers(acts):
         acts.click("demo", link.id, client)
     got = acts.link("demo", link.id)
     assert (got.clicks, got.shoppers) == (4, 2)
+    late = datetime(2026, 3, 14, 23, 30, tzinfo=UTC).timestamp()  # 07:30 on the 15th in Shanghai
+    acts.click("demo", link.id, "c", now=late, tz=ZoneInfo("Asia/Shanghai"))
+    assert acts.db.hget(ActivityKeys("demo").link_days(link.id), "2026-03-15") == b"1"  # the mall's day
     assert acts.click("demo", "nosuchlink", "a") is None
     assert acts.link("demo", "../../etc") is None
     plain = acts.create_link("demo", "atrium", {"label_en": "Our blog!", "url": "https://blog.example.com/",

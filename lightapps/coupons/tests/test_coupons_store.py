@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -99,12 +100,60 @@ def test_parse_new_coupon_accepts_a_good_form():
     ({"valid_until": "2030-06-14"}, "valid_until"),  # before valid_from
     ({"valid_from": "2030-01-01", "valid_until": "2030-06-01"}, "valid_until"),  # in the past
     ({"valid_until": "2031-07-15"}, "valid_until"),  # longer than a year
+    ({"parking_yuan": "-5"}, "parking_yuan"),
+    ({"parking_yuan": "5.555"}, "parking_yuan"),
+    ({"parking_yuan": "five"}, "parking_yuan"),
+    ({"parking_yuan": "500.01"}, "parking_yuan"),
 ])
 def test_parse_new_coupon_names_the_bad_field(over, field):
     with pytest.raises(CouponInputError) as err:
         parse_new_coupon(form(**over), today=TODAY)
     assert err.value.field == field
     assert err.value.message
+
+
+def test_parking_value_is_kept_in_fen():
+    assert parse_new_coupon(form(parking_yuan="5.5"), today=TODAY)["parking_fen"] == 550
+    assert parse_new_coupon(form(parking_yuan=""), today=TODAY)["parking_fen"] == 0
+
+
+def test_a_parking_coupon_is_held_then_redeemed_or_released_once(store):
+    """The vouchers capability's store steps: only the holder's parking coupon, one ref at a time; while
+    held the shop cannot redeem it; released it is the shopper's again; redeemed once."""
+    coupon = store.create("demo", "kopi", fields(valid_until=4e9, parking_fen=500))
+    plain = store.create("demo", "kopi", fields(valid_until=4e9))
+    code = store.claim("demo", "kopi", coupon.id, "alice").code
+    plain_code = store.claim("demo", "kopi", plain.id, "alice").code
+    assert store.hold("demo", "alice", plain_code, "ref-0") is None  # not a parking coupon
+    assert store.hold("demo", "bob", code, "ref-1") is None  # not bob's
+    assert store.hold("demo", "alice", "NOSUCHCODE", "ref-1") is None
+    assert store.hold("demo", "alice", code, "ref-1") == 500
+    assert store.hold("demo", "alice", code, "ref-1") == 500  # the same order again: the same hold
+    assert store.hold("demo", "alice", code, "ref-2") is None  # held for another order
+    assert store.redeem("demo", "kopi", code, by="till").status == "HELD"
+    assert store.end_hold("demo", "ref-2", redeem=True) is False
+    assert store.end_hold("demo", "ref-1", redeem=False) is True  # the order closed unpaid
+    assert store.end_hold("demo", "ref-1", redeem=False) is False
+    assert store.issued("demo", code).state == "issued"
+    assert store.hold("demo", "alice", code, "ref-3") == 500
+    assert store.end_hold("demo", "ref-3", redeem=True) is True  # paid
+    assert store.end_hold("demo", "ref-3", redeem=True) is True  # a replayed callback: nothing more
+    assert store.end_hold("demo", "ref-3", redeem=False) is False  # a paid coupon is never given back
+    assert store.issued("demo", code).state == "redeemed" and store.get("demo", coupon.id).redeemed == 1
+    assert store.hold("demo", "alice", code, "ref-4") is None
+    expired = store.create("demo", "kopi", fields(valid_until=time.time() + 60, parking_fen=300))
+    late = store.claim("demo", "kopi", expired.id, "alice").code
+    assert store.hold("demo", "alice", late, "ref-5", now=time.time() + 120) is None
+
+
+def test_concurrent_holds_take_a_coupon_once(store, redis_url):
+    coupon = store.create("demo", "kopi", fields(valid_until=4e9, parking_fen=500))
+    code = store.claim("demo", "kopi", coupon.id, "alice").code
+    connections = [redis.Redis.from_url(redis_url) for _ in range(20)]
+    results = run_threads(20, lambda i: CouponStore(connections[i]).hold("demo", "alice", code, f"order-{i}"))
+    assert [r for r in results if r is not None] == [500]
+    for c in connections:
+        c.close()
 
 
 def test_dates_become_a_whole_day_window(store):

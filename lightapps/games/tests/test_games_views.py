@@ -115,11 +115,13 @@ def test_lose_gone_scratch_and_shake(client, games, token):
     assert "outcome=gone" in resp.headers["Location"]
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "it has all been won" in page and 'id="gone-note"' in page and "All won" in page
-    # A scratch card reveals without JavaScript (a <details>); a shake game offers the motion button, which
+    # A scratch card reveals without JavaScript (a <details>; static/scratch.js coats it for a finger where
+    # JavaScript runs: test_games_browser.py); a shake game offers the motion button, which
     # its script shows only where DeviceMotionEvent exists, beside the plain button.
     game = publish(games, style="scratch")
     page = client.get(draw(client, game, token("carol")).headers["Location"]).get_data(as_text=True)
-    assert '<details class="result" id="scratch">' in page and "Scratch here" in page
+    assert '<details class="result" id="scratch" data-scratch-label="Scratch the coating">' in page
+    assert "Scratch here" in page and "/static/scratch.js" in page
     publish(games, style="shake")
     page = client.get(f"{LANDING}?c={token()}").get_data(as_text=True)
     assert 'id="shake-start" hidden' in page and "requestPermission" in page and 'id="draw-button"' in page
@@ -237,7 +239,7 @@ def test_owner_hands_out_a_prize_exactly_once(client, console, games, token):
 
 
 def test_points_prizes_go_onto_the_membership_card_once(app, client, console, games, token):
-    """Through the platform's grant interface (portal/apps/grants.py), which the membership app provides."""
+    """Through the platform's points capability (portal/apps/capabilities.py), which the membership app provides."""
     members = app.extensions["light_app_stores"]["membership"]
     game = publish(games)
     bob, _ = members.bind("demo", "+8613900002222", "bob")

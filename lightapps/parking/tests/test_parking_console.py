@@ -129,3 +129,46 @@ def test_bad_tariff_is_refused_and_nothing_saved(client, console, svc, field, va
     resp = client.post(TARIFF_FORM, data={"csrf_token": console.csrf(), "app": "parking", field: value})
     assert resp.status_code == 422
     assert _tariff(svc) == before
+
+
+def _left_owing(client, demo, plate_text="粤A DEBT7"):
+    """A car that came in 2 h 30 min ago and left without paying (no payment service here): owed ¥15.00."""
+    import time
+
+    from parking_fixtures import auth
+
+    now = time.time()
+    events = [{"type": "entry", "plate": plate_text, "ts": now - 9000},
+              {"type": "exit", "plate": plate_text, "ts": now}]
+    resp = client.post("/api/v1/venues/demo/parking/events", json={"events": events}, headers=auth(demo))
+    assert resp.get_json()["exits"] == [{"index": 1, "outcome": "owed", "due_fen": 1500}]
+
+
+def test_the_owed_list_is_the_car_park_offices_and_the_operators(client, console, demo):
+    _left_owing(client, demo)
+    resp = client.get(f"{CONSOLE}owed")
+    assert resp.status_code == 302 and "/console/login" in resp.headers["Location"]
+    console.login("kopi")  # another zone's owner
+    resp = client.get(f"{CONSOLE}owed")
+    assert resp.status_code == 403 and "粤ADEBT7" not in resp.get_data(as_text=True)
+    for who in ("parking", "ops"):
+        console.logout()
+        console.login(who)
+        page = client.get(f"{CONSOLE}owed").get_data(as_text=True)
+        table = re.search(r'<table id="owed">(.*?)</table>', page, re.S).group(1)
+        assert "粤ADEBT7" in table and "¥15.00" in table and "1 exit owes ¥15.00 in all." in page
+    assert 'id="owed-link"' in client.get(CONSOLE).get_data(as_text=True)
+    zh = client.get(f"{CONSOLE}owed?lang=zh").get_data(as_text=True)
+    assert "¥15.00" in zh and "欠费" in zh
+
+
+def test_the_owed_list_answers_503_when_the_store_is_down(client, console, demo, monkeypatch):
+    import redis
+
+    console.login("parking")
+
+    def broken(self, venue, limit=500):
+        raise redis.ConnectionError("store down")
+
+    monkeypatch.setattr(ParkingStore, "open_debts", broken)
+    assert client.get(f"{CONSOLE}owed").status_code == 503

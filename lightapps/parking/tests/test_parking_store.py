@@ -195,6 +195,50 @@ def test_plate_data_really_expires(store, hasher, db):
     assert db.zcard(ParkingKeys(VENUE).live()) == 0
 
 
+def test_an_exit_left_owed_becomes_a_debt_until_paid(store, hasher, db):
+    """The store's side of "leave first, pay after" that did not pay: the exit listed for the sweeper until
+    settled, a debt with the plate for the office shown to the shopper who verified the stay, claimed by
+    another who proves the plate, paid once (then the plate goes), a failed agreement charge owed."""
+    digest, entered = hasher.digest(VENUE, "DEBT900"), time.time() - 7200
+    entry_ms = int(entered * 1000)
+    store.apply_events(VENUE, [Event("entry", entry_ms, plate_hash=digest)])
+    assert store.note_shopper(VENUE, digest, entry_ms, "shopper-a") is True
+    assert store.note_shopper(VENUE, digest, entry_ms + 1, "shopper-x") is False  # another visit: nothing
+    exit_ms = int(time.time() * 1000)
+    store.apply_events(VENUE, [Event("exit", exit_ms, plate_hash=digest, plate_text="DEBT900")])
+    assert store.exiting(VENUE, exit_ms) == [(digest, exit_ms)] and store.exiting(VENUE, exit_ms - 1) == []
+    stay = store.stay(VENUE, digest)
+    assert stay.shopper == "shopper-a" and store.settle_exit(VENUE, stay, "owed", 1500, client=stay.shopper)
+    assert store.exiting(VENUE, exit_ms) == [] and b"DEBT900" not in b"".join(
+        sum(db.hgetall(ParkingKeys(VENUE).stay(digest)).items(), ()))  # the plate moved to the debt
+    (debt,) = store.open_debts(VENUE)
+    assert (debt.plate, debt.due_fen, debt.client, debt.status) == ("DEBT900", 1500, "shopper-a", "owed")
+    assert store.debts_of(VENUE, "shopper-a") == [debt] and store.plate_debts(VENUE, digest) == [debt]
+    assert store.debt(VENUE, debt.id) == debt and store.debt(VENUE, "x" * 50) is None
+    assert store.claim_debts(VENUE, "shopper-b", [debt]) == 1 and store.debts_of(VENUE, "shopper-b") == [debt]
+    assert store.credit(VENUE, digest, entry_ms, "MP-1", 500, 0) == "ok"
+    assert store.open_debts(VENUE)[0].due_fen == 1000
+    assert store.credit(VENUE, digest, entry_ms, "MP-2", 1000, 0) == "ok"
+    assert store.credit(VENUE, digest, entry_ms, "MP-2", 1000, 0) == "dup"
+    assert store.credit(VENUE, digest, entry_ms, "MP-3", 1000, 0) == "gone"  # paid already: refund that one
+    cleared = store.debt(VENUE, debt.id)
+    assert cleared.status == "cleared" and cleared.plate == "" and store.open_debts(VENUE) == []
+    assert store.stay(VENUE, digest).status == "cleared"
+    assert store.claim_debts(VENUE, "shopper-c", [cleared]) == 0  # nothing owed: nothing to show
+    # an agreement's charge that did not go through: owed; an exit replaced by a new visit leaves the list
+    other, again = hasher.digest(VENUE, "DEBT901"), int(time.time() * 1000)
+    store.apply_events(VENUE, [Event("entry", again - 7_200_000, plate_hash=other),
+                               Event("exit", again, plate_hash=other)])
+    store.settle_exit(VENUE, store.stay(VENUE, other), "charging", 1500, "MP-9", client="member-1")
+    assert store.mark_owed(VENUE, other, again - 7_200_000) is True
+    assert store.mark_owed(VENUE, other, again - 7_200_000) is False
+    assert store.open_debts(VENUE)[0].status == "owed" and store.stay(VENUE, other).status == "owed"
+    store.drop_exiting(VENUE, other, again)
+    assert store.export_shopper(VENUE, "member-1")["parking_fees_owed"][0]["due_fen"] == 1500
+    assert store.forget_shopper(VENUE, "member-1") >= 2
+    assert store.debts_of(VENUE, "member-1") == [] and store.open_debts(VENUE)[0].client == ""
+
+
 def test_no_plate_text_outside_the_plate_hash(store, hasher, db):
     store.apply_events(VENUE, [plate_event(store, hasher, "PRIV8080", "G-A09", time.time())])
     store.log_lookup(VENUE, "garage", "shopper-1", hasher.digest(VENUE, "PR1V8080"), "exact", 1)

@@ -84,6 +84,16 @@ def test_paid_before_is_taken_off():
     assert quote(entry, entry + HOUR, SHANGHAI, T, paid_before=1000).due == 0
 
 
+def test_a_coupon_comes_after_spend_and_before_points_and_is_used_whole():
+    entry = at("2026-12-01T10:00:00")
+    rule = Tariff(hourly_fen=500, daily_cap_fen=0, points_per_yuan=100)
+    q = quote(entry, entry + 3 * HOUR, SHANGHAI, rule, coupon_fen=700, points_wanted=1000, points_held=1000)
+    assert (q.gross, q.coupon_discount, q.points, q.due) == (1500, 700, 800, 0)
+    q = quote(entry, entry + HOUR, SHANGHAI, rule, coupon_fen=2000)
+    assert (q.coupon_discount, q.due) == (500, 0)  # a ¥20.00 coupon on a ¥5.00 fee takes ¥5.00
+    assert quote(entry, entry + HOUR, SHANGHAI, rule, coupon_fen=-5).coupon_discount == 0
+
+
 def test_tariff_from_the_zone_config():
     tariff = Tariff.from_config({"free_minutes": 30, "hourly_fen": 800, "daily_cap_fen": 0, "headline_en": "x"})
     assert tariff.free_minutes == 30 and tariff.hourly_fen == 800 and tariff.daily_cap_fen == 0

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from portal.captive.config import PortalConfigStore
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
@@ -39,7 +40,15 @@ def new_shopper(app, client) -> tuple[str, str]:
     return token, token_store(app).resolve(token).client
 
 
+def a_zone_on_another_day_than_beijing() -> str:
+    """Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 h apart: one of them is on another day than Beijing."""
+    beijing = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return next(z for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago") if datetime.now(ZoneInfo(z)).date() != beijing)
+
+
 def test_called_number_is_texted_in_the_shoppers_language(app, client, console, svc, db):
+    # The venue's service day, not the default zone's: the console finds the called ticket on the venue's day.
+    PortalConfigStore(db).set("demo", {"time_zone": a_zone_on_another_day_than_beijing()})
     token, shopper = new_shopper(app, client)
     client.post(f"{BASE}/take", data={"party": "2", "c": token})
     page = client.get(f"{BASE}?c={token}").get_data(as_text=True)

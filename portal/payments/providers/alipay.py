@@ -24,6 +24,7 @@ from portal.payments.providers.base import (
     ProviderError,
     RefundResult,
     TradeState,
+    bill_time_ms,
 )
 
 log = logging.getLogger(__name__)
@@ -204,5 +205,6 @@ def parse_bill_zip(raw: bytes) -> list[BillRow]:
                 if kind:
                     rows.append(BillRow("alipay", row["商户订单号"], row["支付宝交易号"], kind,
                                         abs(fen_from_yuan(row["订单金额（元）"])),
-                                        row["退款批次号/请求号"] if kind == "refund" else ""))
+                                        row["退款批次号/请求号"] if kind == "refund" else "",
+                                        bill_time_ms(row.get("完成时间") or row.get("创建时间", ""))))
     return rows

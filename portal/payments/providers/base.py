@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
+
+CHINA = timezone(timedelta(hours=8))  # both providers' clock (bills, RFC 3339 times)
 
 
 class ProviderError(Exception):
@@ -93,6 +96,15 @@ class BillRow:
     kind: str  # "paid" | "refund"
     amount: int  # fen, positive
     refund_no: str = ""
+    at_ms: int = 0  # when the provider says it happened (its bill's time, China time); 0 = not given
+
+
+def bill_time_ms(text: str) -> int:
+    """A bill's "2026-11-30 18:05:09" (China time, the providers' clock) -> epoch ms; 0 when missing or malformed."""
+    try:
+        return int(datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).timestamp() * 1000)
+    except ValueError:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from portal.payments.providers.base import (
     ProviderError,
     RefundResult,
     TradeState,
+    bill_time_ms,
 )
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,13 @@ def parse_trade_bill(text: str) -> list[BillRow]:
         if not raw or not raw[0].startswith("`"):
             break  # the totals section
         row = {name: raw[i].lstrip("`").strip() for name, i in col.items()}
+        at_ms = bill_time_ms(row.get("交易时间", ""))
         if row["交易状态"] == "REFUND":
             rows.append(BillRow("wechat", row["商户订单号"], row["微信订单号"], "refund",
-                                fen_from_yuan(row["退款金额"]), row["商户退款单号"]))
+                                fen_from_yuan(row["退款金额"]), row["商户退款单号"], at_ms))
         elif row["交易状态"] == "SUCCESS":
-            rows.append(BillRow("wechat", row["商户订单号"], row["微信订单号"], "paid", fen_from_yuan(row["订单金额"])))
+            rows.append(BillRow("wechat", row["商户订单号"], row["微信订单号"], "paid", fen_from_yuan(row["订单金额"]),
+                                at_ms=at_ms))
     return rows
 
 
