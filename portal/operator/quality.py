@@ -79,8 +79,10 @@ def quality(venue: str):
     except ValueError as exc:
         report, live, error = None, None, str(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
+    from fingerprints.quality import CHECKED  # lazy: matplotlib only when a report is asked for
+
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           live=live, error=error, aps=aps)
+                           live=live, error=error, aps=aps, live_checked=CHECKED)
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw, source=None):

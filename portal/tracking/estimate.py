@@ -112,7 +112,8 @@ class PhoneReplay:
     def probe(self, now: float, associated_ap: str | None) -> Position | None:
         """The probe: the kept position when it still answers, else the phone positioned with its AP."""
         newest = self._newest(now)
-        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s):
+        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s) \
+                and kept_answers(self.kept.position, associated_ap):
             return self.kept.position
         return self.locate(now, associated_ap)
 

@@ -264,7 +264,7 @@ class Locator:
         return out
 
     def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
-        """Three reads: the readings window, the motion state, the kept position (what `_prepare_client` takes)."""
+        """Three reads: the readings window, the motion state, the kept position (what `_prepare_clients` takes)."""
         keys = TrackKeys(venue)
         self.rssi.queue_window(pipe, venue, client, now)
         pipe.get(keys.track(client))

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from fingerprints.quality import (
-    LIVE_K,
-    _LeaveOut,
+    LeaveOutPositioner,
     ap_heatmap_png,
     confusion_png,
     error_grid,
@@ -20,6 +19,7 @@ from fingerprints.quality import (
     training_set,
     write_report_pngs,
 )
+from fingerprints.training import live_params
 from positioning import WKNNPositioner
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +49,7 @@ def test_leaving_a_point_out_equals_refitting_without_it(demo_map, report):
     _, X, y = training_set(demo_map)
     for i in (0, 417, 800, 1599):
         keep = np.arange(len(X)) != i
-        refit = WKNNPositioner(k=LIVE_K).fit(X[keep], y[keep]).locate(X[i])
+        refit = WKNNPositioner(**live_params(demo_map)).fit(X[keep], y[keep]).locate(X[i])
         p = report.points[i]
         assert (refit.floor, refit.x, refit.y) == pytest.approx((p.est_floor, p.est_x, p.est_y))
 
@@ -59,7 +59,7 @@ def test_the_leave_out_model_is_the_production_model(demo_map):
 
     production = build_venue_model(demo_map).positioner
     _, X, y = training_set(demo_map)
-    mine = _LeaveOut(**WKNNPositioner(k=LIVE_K).get_params()).fit(X, y)
+    mine = LeaveOutPositioner(**WKNNPositioner(**live_params(demo_map)).get_params()).fit(X, y)
     assert mine.get_params() == production.get_params()
     assert mine.locate(X[5]) == production.locate(X[5])  # nothing excluded: identical
 

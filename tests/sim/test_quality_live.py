@@ -48,7 +48,7 @@ def test_the_estimate_is_seeded_and_says_what_it_cannot_know(linear, default_est
     assert est.reading_noise_db == pytest.approx(survey_noise_db(linear.venue))
     assert 1.0 < est.reading_noise_db < 5.0  # the simulator's fast fading is 3 dB
     lines = "\n".join(est.summary_lines())
-    assert "cannot know" in lines and "first probe" in lines and "N(0, 4 dB)" in lines
+    assert "cannot know" in lines and "first probe" in lines and "N(0, 4 dB)" in lines and "checked against" in lines
     assert not {"corridor", "garage", "lobby"} & set(est.by_kind)  # dwell zones only, as shoppers pick them
 
 
