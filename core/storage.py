@@ -214,7 +214,8 @@ class HotScript:
     packed EVALSHA on a thread's own connection costs about 40 us (the rest is the socket itself). All
     the HotScripts of one client share each thread's connection.
     Errors behave as with redis-py: a connection or timeout error is raised after the connection is
-    dropped (the next call opens a new one, after the slot map is read again on a cluster); a server
+    dropped (the next call opens a new one, after the slot map is read again on a cluster), except a
+    socket found dead before the call went out, which is sent on a new one once (`_send`); a server
     that lost the script (a restart, a promoted replica) gets it loaded again; a slot that moved is
     followed once."""
 
@@ -236,7 +237,7 @@ class HotScript:
         command = conn.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
             try:
-                conn.send_packed_command(command)
+                self._send(conn, command)
                 return conn.read_response()
             except redis.exceptions.NoScriptError:
                 conn.send_command("SCRIPT", "LOAD", self.source)
@@ -247,6 +248,20 @@ class HotScript:
             conn.disconnect()  # the retry after a reload too: never keep a socket with a reply half read
             refresh_slots(self.db)  # a dead primary: learn its replica's promotion
             raise
+
+    @staticmethod
+    def _send(conn: redis.connection.AbstractConnection, command: list[bytes]) -> None:
+        """Send the call; a socket the server closed while it sat idle (a restart, CLIENT KILL, an idle
+        timeout) fails here, in its health check or its write, before any of the command ran, so it is
+        sent once more on a new one. An error on a new socket, or while reading the reply, is raised."""
+        was_open = getattr(conn, "_sock", None) is not None
+        try:
+            conn.send_packed_command(command)
+        except (redis.ConnectionError, OSError):
+            conn.disconnect()
+            if not was_open:
+                raise
+            conn.send_packed_command(command)
 
     def _connection(self, pool: redis.ConnectionPool) -> redis.connection.AbstractConnection:
         pinned = getattr(self._local, "pinned", None)
