@@ -51,7 +51,7 @@ def model_params(args: argparse.Namespace) -> dict:
         unknown = set(params) - set(WKNNPositioner().get_params())
         if unknown:
             raise ValueError(f"{args.config}: unknown parameters {sorted(unknown)}")
-    for name in ("k", "metric", "representation", "offset_rounds"):
+    for name in ("k", "metric", "representation", "offset_rounds", "offset_search_db"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return params
@@ -88,7 +88,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     report = position_report(test.y[kept], y_pred, test_zones if zones_pred else None, zones_pred)
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
-                                                         ("k", "k_floor", "metric", "representation", "offset_rounds")},
+                                                         ("k", "k_floor", "metric", "representation", "offset_rounds",
+                                                          "offset_search_db")},
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off)
     report["_test"] = (X_test, test.y[kept], train)
     return report
@@ -114,8 +115,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
     m = report["model"]
     k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
+    search = f", search ±{m['offset_search_db']:g} dB" if m["offset_search_db"] else ""
     _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
-                  f"offset x{m['offset_rounds']})", report)
+                  f"offset x{m['offset_rounds']}{search})", report)
     if not args.no_baselines:
         for name, (data, k) in BASELINES.items():
             _print_report(name, position_report(y_test, baseline_predict(train.X, train.y, X_test, data, k)))
@@ -128,6 +130,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     grid = dict(FULL_GRID if args.full_grid else DEFAULT_GRID)
     if args.ks:
         grid["k"] = tuple(args.ks)
+    if args.offset_search:
+        grid["offset_search_db"] = tuple(args.offset_search)
+    if args.search_margins:
+        grid["offset_search_margin"] = tuple(args.search_margins)
     if args.k_floors:
         grid["k_floor"] = tuple(None if v == 0 else v for v in args.k_floors)
     bar = tqdm(total=0, desc="folds x fits", file=sys.stderr, disable=args.quiet)
@@ -174,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metric", choices=METRICS, default=None)
     ev.add_argument("--representation", choices=REPRESENTATIONS, default=None)
     ev.add_argument("--offset-rounds", type=int, default=None, help="per-query offset removal rounds (0: off)")
+    ev.add_argument("--offset-search-db", type=float, default=None, metavar="DB",
+                    help="also try the query shifted by -DB and +DB before the offset rounds (0: off)")
     ev.add_argument("--rssi-offset", type=float, default=0.0, metavar="DB",
                     help="add DB to every heard test reading (another phone model)")
     ev.add_argument("--ap-off", type=float, default=0.0, metavar="FRACTION",
@@ -188,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--ks", type=int, nargs="+", default=None, help=f"default {DEFAULT_GRID['k']}")
     tu.add_argument("--k-floors", type=int, nargs="+", default=None,
                     help="also try these k_floor values (0: the same as k)")
+    tu.add_argument("--offset-search", type=float, nargs="+", default=None, metavar="DB",
+                    help=f"offset_search_db values to try (0: off); default {DEFAULT_GRID['offset_search_db']}")
+    tu.add_argument("--search-margins", type=float, nargs="+", default=None,
+                    help="also try these offset_search_margin values")
     tu.add_argument("--full-grid", action="store_true", help="all representations and metrics (slow)")
     tu.add_argument("--groups", choices=GROUP_KINDS, default="auto",
                     help="auto: phones if the survey has several, else reference points")

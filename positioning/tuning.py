@@ -25,12 +25,13 @@ from positioning.wknn import METRICS, WKNNPositioner
 
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
-QUERY_TIME_PARAMS = ("k", "k_floor", "offset_rounds")
+QUERY_TIME_PARAMS = ("k", "k_floor", "offset_rounds", "offset_search_db", "offset_search_margin")
 DEFAULT_GRID: dict[str, tuple] = {
     "representation": ("powed", "exponential"),
     "metric": ("sorensen",),
     "k": (1, 2, 3, 5, 7, 9, 11),
     "offset_rounds": (0, 1, 2),
+    "offset_search_db": (0.0, 10.0),
 }
 FULL_GRID: dict[str, tuple] = {**DEFAULT_GRID, "representation": REPRESENTATIONS, "metric": METRICS}
 MIN_GROUPS = 5  # fewer held-out groups than this and a fold's figure is one phone's or one spot's luck

@@ -128,6 +128,12 @@ class WKNNPositioner(BaseEstimator):
     on the training sets of UJIIndoorLoc and Tampere; k, metric and representation are per venue
     (positioning.tuning), the defaults being UJIIndoorLoc's (see docs/positioning.md).
 
+    Those rounds stop short of a large offset: a query read 10 dB softer first finds fingerprints that
+    read softer too (farther from the APs), and the median against them says only part of the offset.
+    `offset_search_db` S > 0 first compares the query as read and shifted by -S and +S dB, and starts
+    the rounds from the shift whose k nearest fingerprints are closest (a shift must be closer than
+    the query as read by the fraction `offset_search_margin`: a phone usually reads like the map).
+
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
     vanish outside the query's audible APs. A query thus touches ~20 of 520 columns, read from an
@@ -145,6 +151,8 @@ class WKNNPositioner(BaseEstimator):
         alpha: float = 24.0,
         beta: float = float(np.e),
         offset_rounds: int = 2,
+        offset_search_db: float = 0.0,
+        offset_search_margin: float = 0.03,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -156,6 +164,8 @@ class WKNNPositioner(BaseEstimator):
         self.alpha = alpha
         self.beta = beta
         self.offset_rounds = offset_rounds
+        self.offset_search_db = offset_search_db
+        self.offset_search_margin = offset_search_margin
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -170,6 +180,10 @@ class WKNNPositioner(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer")
         if not isinstance(self.offset_rounds, int | np.integer) or not 0 <= self.offset_rounds <= 5:
             raise ValueError("offset_rounds must be an integer from 0 to 5")
+        if not 0.0 <= float(self.offset_search_db) <= 30.0:
+            raise ValueError("offset_search_db must be from 0 (off) to 30 dB")
+        if not 0.0 <= float(self.offset_search_margin) < 1.0:
+            raise ValueError("offset_search_margin must be in [0, 1)")
 
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
@@ -324,8 +338,13 @@ class WKNNPositioner(BaseEstimator):
         heard for a few seconds, before every AP's first report: an AP missing from it has not reported
         yet, which says nothing about whether it hears the phone). One query at a time only."""
         X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
-        estimate = self._locate_represented(self._represent(X)[0], partial)
         total = 0.0
+        if self.offset_search_db:
+            scores = [self._nearest_score(self._represent(self._shifted(X, np.array([s])) if s else X)[0], partial)
+                      for s in self._search_shifts()]
+            total = float(self._search_shifts()[self._pick_shift(np.array(scores)[:, None])[0]])
+            X = self._shifted(X, np.array([total])) if total else X
+        estimate = self._locate_represented(self._represent(X)[0], partial)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
                                         np.asarray(estimate.neighbours, dtype=np.int64))[0])
@@ -379,6 +398,40 @@ class WKNNPositioner(BaseEstimator):
         X = np.asarray(x, dtype=np.float64).reshape(1, -1)
         return float(self._offsets(X, np.zeros(rows.size, dtype=np.int64), rows)[0])
 
+    def _search_shifts(self) -> np.ndarray:
+        """The offsets `offset_search_db` compares, the query as read first."""
+        return np.array([0.0, -float(self.offset_search_db), float(self.offset_search_db)])
+
+    def _pick_shift(self, scores: np.ndarray) -> np.ndarray:
+        """(shifts, m) mean distances of the k nearest -> per query the index of the shift to start from:
+        the closest, a shift counting as `offset_search_margin` farther than it is (ties: the first)."""
+        handicap = np.ones((scores.shape[0], 1))
+        handicap[1:] = 1.0 / (1.0 - float(self.offset_search_margin))
+        return np.argmin(scores * handicap, axis=0)
+
+    def _nearest_score(self, q: np.ndarray, partial: bool = False) -> float:
+        """Mean distance from one represented query to its k nearest fingerprints (inf: it hears nothing)."""
+        if not q.any():
+            return float("inf")
+        _, d = self._candidate_distances(q, partial)
+        return float(d[_smallest(d, self.k)].mean())
+
+    def _batch_scores(self, R: np.ndarray) -> np.ndarray:
+        """`_nearest_score` of each represented query of a block (the batch candidates; the one-query
+        path for a query with too few of them)."""
+        _, d, _ = self._batch_candidates(R)
+        scores = d[:, :self.k].mean(axis=1)
+        for i in np.flatnonzero(~np.isfinite(scores)):
+            scores[i] = self._nearest_score(R[i])
+        return scores
+
+    def _search_start(self, X: np.ndarray) -> np.ndarray:
+        """Per dBm query of a block: the shift the offset rounds start from (see `offset_search_db`)."""
+        shifts = self._search_shifts()
+        scores = np.vstack([self._batch_scores(self._represent(self._shifted(X, np.full(X.shape[0], s)) if s else X))
+                            for s in shifts])
+        return shifts[self._pick_shift(scores)]
+
     def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
         heard = self.missing < X
@@ -387,8 +440,13 @@ class WKNNPositioner(BaseEstimator):
 
     def _locate_block(self, X: np.ndarray) -> _Batch:
         """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`)."""
+        start = self._search_start(X) if self.offset_search_db else np.zeros(X.shape[0])
+        moved = np.flatnonzero(start)
+        if moved.size:
+            X = X.copy()
+            X[moved] = self._shifted(X[moved], start[moved])
         batch = self._locate_batch(self._represent(X))
-        batch.offset = np.zeros(X.shape[0])
+        batch.offset = start.copy()
         for _ in range(self.offset_rounds):
             delta = self._offsets(X, *batch.neighbour_pairs())
             moved = np.flatnonzero(delta != 0)

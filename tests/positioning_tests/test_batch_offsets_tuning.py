@@ -89,6 +89,33 @@ def test_offset_rounds_is_validated():
     X, y = campus()
     with pytest.raises(ValueError, match="offset_rounds"):
         WKNNPositioner(offset_rounds=-1).fit(X, y)
+    with pytest.raises(ValueError, match="offset_search_db"):
+        WKNNPositioner(offset_search_db=-5).fit(X, y)
+    with pytest.raises(ValueError, match="offset_search_margin"):
+        WKNNPositioner(offset_search_margin=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "euclidean"])
+def test_offset_search_decides_alike_in_batch_and_one_query(metric):
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, metric=metric, offset_search_db=10.0).fit(X[:600], y[:600])
+    model.BATCH = 32
+    queries = np.vstack([X[600:660], shift_rssi(X[600:640], -10.0), shift_rssi(X[640:680], 9.0)])
+    batch = model.locate_many(queries)
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
+
+
+def test_offset_search_finds_a_quieter_phone_the_rounds_stop_short_of():
+    """Rounds alone start from fingerprints that read as softly as the query and stop short; the search
+    starts from -10 dB. A phone that reads like the map keeps offset 0 far more often than not."""
+    X, y = campus(n=900)
+    rounds = WKNNPositioner(k=5, offset_rounds=2).fit(X[:700], y[:700])
+    search = WKNNPositioner(k=5, offset_rounds=2, offset_search_db=10.0).fit(X[:700], y[:700])
+    quiet = shift_rssi(X[700:], -10.0)
+    found = np.array([e.offset_db for e in search.locate_many(quiet)])
+    assert abs(np.median(found) + 10) <= 2
+    assert abs(np.median(found) + 10) <= abs(np.median([e.offset_db for e in rounds.locate_many(quiet)]) + 10)
+    assert np.mean([abs(e.offset_db) < 5 for e in search.locate_many(X[700:])]) > 0.8
 
 
 def test_shift_rssi_loses_readings_pushed_below_hearing():
