@@ -51,7 +51,7 @@ def model_params(args: argparse.Namespace) -> dict:
         unknown = set(params) - set(WKNNPositioner().get_params())
         if unknown:
             raise ValueError(f"{args.config}: unknown parameters {sorted(unknown)}")
-    for name in ("k", "metric", "representation", "offset_rounds", "offset_search_db"):
+    for name in ("k", "metric", "representation", "offset_rounds", "offset_search_db", "unheard_weight"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return params
@@ -89,7 +89,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
                                                          ("k", "k_floor", "metric", "representation", "offset_rounds",
-                                                          "offset_search_db")},
+                                                          "offset_search_db", "unheard_weight")},
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off)
     report["_test"] = (X_test, test.y[kept], train)
     return report
@@ -116,6 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     m = report["model"]
     k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
     search = f", search ±{m['offset_search_db']:g} dB" if m["offset_search_db"] else ""
+    search += f", unheard x{m['unheard_weight']:g}" if m["unheard_weight"] != 1 else ""
     _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
                   f"offset x{m['offset_rounds']}{search})", report)
     if not args.no_baselines:
@@ -124,12 +125,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid_value(text: str):
+    if text.lower() == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _grid_item(item: str) -> tuple[str, tuple]:
+    """'NAME=V1,V2' -> (NAME, (V1, V2)) for a WKNNPositioner parameter."""
+    name, sep, values = item.partition("=")
+    if not sep or not values or name not in WKNNPositioner().get_params():
+        raise ValueError(f"--grid {item!r}: expected NAME=V1,V2,... with NAME a WKNNPositioner parameter")
+    return name, tuple(_grid_value(v) for v in values.split(","))
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Grouped k-fold on the TRAINING set only (positioning.tuning); --out writes the chosen configuration."""
     data = read_dataset(args.train, args.format)
     grid = dict(FULL_GRID if args.full_grid else DEFAULT_GRID)
     if args.ks:
         grid["k"] = tuple(args.ks)
+    for item in args.grid or ():
+        name, values = _grid_item(item)
+        grid[name] = values
     if args.offset_search:
         grid["offset_search_db"] = tuple(args.offset_search)
     if args.search_margins:
@@ -182,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--offset-rounds", type=int, default=None, help="per-query offset removal rounds (0: off)")
     ev.add_argument("--offset-search-db", type=float, default=None, metavar="DB",
                     help="also try the query shifted by -DB and +DB before the offset rounds (0: off)")
+    ev.add_argument("--unheard-weight", type=float, default=None,
+                    help="how much a fingerprint's readings at APs the query lacks count (1: fully)")
     ev.add_argument("--rssi-offset", type=float, default=0.0, metavar="DB",
                     help="add DB to every heard test reading (another phone model)")
     ev.add_argument("--ap-off", type=float, default=0.0, metavar="FRACTION",
@@ -200,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"offset_search_db values to try (0: off); default {DEFAULT_GRID['offset_search_db']}")
     tu.add_argument("--search-margins", type=float, nargs="+", default=None,
                     help="also try these offset_search_margin values")
+    tu.add_argument("--grid", action="append", metavar="NAME=V1,V2",
+                    help="try these values of one parameter instead of the default grid's (repeatable)")
     tu.add_argument("--full-grid", action="store_true", help="all representations and metrics (slow)")
     tu.add_argument("--groups", choices=GROUP_KINDS, default="auto",
                     help="auto: phones if the survey has several, else reference points")

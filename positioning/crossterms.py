@@ -44,9 +44,12 @@ class LevelIndex:
         m = self.matrix
         return int(self.values.nbytes + self.ap_ptr.nbytes + m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
 
-    def cross_terms(self, Q: np.ndarray, product: bool) -> sparse.csr_matrix:
+    def cross_terms(self, Q: np.ndarray, product: bool, heard_sums: str | None = None):
         """(m, n) CSR: per query and fingerprint sharing an AP, sum of min(q, r) (or q * r if `product`).
-        Fingerprints sharing no AP with a query are absent from its row (their cross term is 0)."""
+        Fingerprints sharing no AP with a query are absent from its row (their cross term is 0).
+
+        `heard_sums` "sum" or "squares": also the fingerprint's sum (of squares) over the query's APs,
+        as a second CSR with the same rows and columns in the same order: (cross, sums)."""
         qi, qj = np.nonzero(Q)
         qv = Q[qi, qj].astype(np.float32)
         starts, lengths = self.ap_ptr[qj], self.ap_ptr[qj + 1] - self.ap_ptr[qj]
@@ -54,6 +57,15 @@ class LevelIndex:
         q_rep = np.repeat(qv, lengths)
         coef = q_rep * self.values[levels] if product else np.minimum(q_rep, self.values[levels])
         indptr = np.concatenate([[0], np.cumsum(np.bincount(np.repeat(qi, lengths), minlength=Q.shape[0]))])
-        query_levels = sparse.csr_matrix((coef.astype(np.float64), levels, indptr),
-                                         shape=(Q.shape[0], self.values.size))
-        return (query_levels @ self.matrix).tocsr()  # rows unsorted: ties are broken by row id later
+        shape = (Q.shape[0], self.values.size)
+        query_levels = sparse.csr_matrix((coef.astype(np.float64), levels, indptr), shape=shape)
+        if heard_sums is None:
+            return (query_levels @ self.matrix).tocsr()  # rows unsorted: ties are broken by row id later
+        values = self.values[levels].astype(np.float64)
+        sums_levels = sparse.csr_matrix((values**2 if heard_sums == "squares" else values, levels, indptr),
+                                        shape=shape)
+        # One product for both: the same pattern (every coefficient > 0), split and sorted alike.
+        both = (sparse.vstack([query_levels, sums_levels], format="csr") @ self.matrix).tocsr()
+        both.sort_indices()
+        m = Q.shape[0]
+        return both[:m], both[m:]

@@ -153,6 +153,7 @@ class WKNNPositioner(BaseEstimator):
         offset_rounds: int = 2,
         offset_search_db: float = 0.0,
         offset_search_margin: float = 0.03,
+        unheard_weight: float = 1.0,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -166,6 +167,7 @@ class WKNNPositioner(BaseEstimator):
         self.offset_rounds = offset_rounds
         self.offset_search_db = offset_search_db
         self.offset_search_margin = offset_search_margin
+        self.unheard_weight = unheard_weight
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -184,6 +186,8 @@ class WKNNPositioner(BaseEstimator):
             raise ValueError("offset_search_db must be from 0 (off) to 30 dB")
         if not 0.0 <= float(self.offset_search_margin) < 1.0:
             raise ValueError("offset_search_margin must be in [0, 1)")
+        if not 0.0 <= float(self.unheard_weight) <= 1.0:
+            raise ValueError("unheard_weight must be in [0, 1]")
 
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
@@ -245,18 +249,32 @@ class WKNNPositioner(BaseEstimator):
         values = np.concatenate([self.col_values_[a:b] for a, b in spans]).astype(np.float64)
         return np.bincount(rows, weights=values**2 if squares else values, minlength=self.row_sums_.size)
 
+    def _unheard_weight(self, partial: bool) -> float:
+        return 0.0 if partial else float(self.unheard_weight)
+
+    def _fingerprint_sums(self, audible: np.ndarray, weight: float, squares: bool = False) -> np.ndarray:
+        """Per fingerprint: its sum (or sum of squares) with its values at the APs the query does not
+        hear counted `weight` times (1: all of them; 0: over the query's audible APs only)."""
+        full = self.row_squares_ if squares else self.row_sums_
+        if weight == 1.0:
+            return full
+        heard = self._audible_sums(audible, squares)
+        return heard if weight == 0.0 else weight * full + (1.0 - weight) * heard
+
     def distances(self, q: np.ndarray, partial: bool = False) -> np.ndarray:
         """Distances from one represented query to every fingerprint. `partial`: over the query's
-        audible APs only (an AP the query lacks is unknown, not unheard; see `locate`)."""
+        audible APs only (an AP the query lacks is unknown, not unheard; see `locate`); otherwise a
+        fingerprint's readings at APs the query lacks count `unheard_weight` times."""
         audible = np.flatnonzero(q)
         if audible.size == 0:
             raise ValueError("the query hears no known access point")
         cross = self._cross_terms(q, audible)
         q64 = q.astype(np.float64)
+        weight = self._unheard_weight(partial)
         if self.metric == "euclidean":
-            squares = self._audible_sums(audible, squares=True) if partial else self.row_squares_
+            squares = self._fingerprint_sums(audible, weight, squares=True)
             return np.sqrt(np.maximum(squares + np.dot(q64, q64) - 2 * cross, 0))
-        total = (self._audible_sums(audible) if partial else self.row_sums_) + q64.sum()
+        total = self._fingerprint_sums(audible, weight) + q64.sum()
         l1 = np.maximum(total - 2 * cross, 0)
         return l1 if self.metric == "manhattan" else l1 / np.maximum(total, 1e-12)
 
@@ -283,7 +301,7 @@ class WKNNPositioner(BaseEstimator):
             cross = self._cross_terms(q, audible)
             rows = np.flatnonzero(cross > 0)  # a bool scan is ~5x faster than one over floats
             if rows.size >= self._needed():
-                sums = self._audible_sums(audible)[rows] if partial else self.row_sums_[rows]
+                sums = self._fingerprint_sums(audible, self._unheard_weight(partial))[rows]
                 total = sums + float(q.sum(dtype=np.float64))
                 return rows, np.maximum(total - 2 * cross[rows], 0) / total
         d = self.distances(q, partial)
@@ -488,7 +506,13 @@ class WKNNPositioner(BaseEstimator):
         rows_out = np.full((m, width), -1, dtype=np.int64)
         d_out = np.full((m, width), np.inf)
         complete = np.zeros(m, dtype=bool)
-        cross = self.levels_.cross_terms(R, product=self.metric == "euclidean")
+        weight = float(self.unheard_weight)
+        euclidean = self.metric == "euclidean"
+        heard = None
+        if weight == 1.0:
+            cross = self.levels_.cross_terms(R, product=euclidean)
+        else:
+            cross, heard = self.levels_.cross_terms(R, product=euclidean, heard_sums="squares" if euclidean else "sum")
         q_sums = R.sum(axis=1, dtype=np.float64)
         if self.metric == "sorensen":
             needed = self._needed()
@@ -497,18 +521,25 @@ class WKNNPositioner(BaseEstimator):
                 if stop - start < needed:
                     continue
                 rows = cross.indices[start:stop]
-                total = self.row_sums_[rows] + q_sums[i]
+                sums = self.row_sums_[rows]
+                if heard is not None:
+                    part = heard.data[start:stop]
+                    sums = part if weight == 0.0 else weight * sums + (1.0 - weight) * part
+                total = sums + q_sums[i]
                 d = np.maximum(total - 2 * cross.data[start:stop], 0) / total
                 top = _smallest(d, width, ids=rows)
                 rows_out[i, :top.size], d_out[i, :top.size] = rows[top], d[top]
                 complete[i] = top.size == d.size
             return rows_out, d_out, complete
         dense = cross.toarray()
-        if self.metric == "euclidean":
+        full = self.row_squares_ if euclidean else self.row_sums_
+        if heard is not None:
+            full = heard.toarray() if weight == 0.0 else weight * full + (1.0 - weight) * heard.toarray()
+        if euclidean:
             q_squares = (R.astype(np.float64) ** 2).sum(axis=1)
-            D = np.sqrt(np.maximum(self.row_squares_ + q_squares[:, None] - 2 * dense, 0))
+            D = np.sqrt(np.maximum(full + q_squares[:, None] - 2 * dense, 0))
         else:
-            D = np.maximum(self.row_sums_ + q_sums[:, None] - 2 * dense, 0)
+            D = np.maximum(full + q_sums[:, None] - 2 * dense, 0)
         for i in range(m):
             top = _smallest(D[i], width)
             rows_out[i, :top.size], d_out[i, :top.size] = top, D[i, top]

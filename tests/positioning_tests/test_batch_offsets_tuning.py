@@ -105,6 +105,31 @@ def test_offset_search_decides_alike_in_batch_and_one_query(metric):
     assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
 
 
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+@pytest.mark.parametrize("weight", [0.0, 0.4])
+def test_unheard_weight_decides_alike_in_batch_and_one_query(metric, weight):
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, metric=metric, unheard_weight=weight).fit(X[:600], y[:600])
+    model.BATCH = 32
+    queries = np.vstack([X[600:], switch_off_aps(X[600:640], 0.3)])
+    batch = model.locate_many(queries)
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
+    if weight == 0.0:  # the same as matching on the query's APs only
+        assert all(same(a, model.locate(q, partial=True)) for a, q in zip(batch[:20], queries[:20], strict=True))
+
+
+def test_unheard_weight_scales_what_a_fingerprint_hears_and_the_query_does_not():
+    """Sorensen over two APs: the fingerprint hears both, the query only the first."""
+    X = np.array([[-50.0, -60.0], [-80.0, MISSING_DBM]])
+    y = np.array([[0, 0, 0.0, 0.0], [0, 0, 9.0, 0.0]])
+    q = np.array([[-50.0, MISSING_DBM]])
+    for weight in (1.0, 0.5, 0.0):
+        model = WKNNPositioner(k=1, representation="positive", unheard_weight=weight).fit(X, y)
+        a, b = 55.0, 45.0  # represented: dBm + 105
+        expected = weight * b / (2 * a + weight * b)
+        assert model.distances(model._represent(q)[0])[0] == pytest.approx(expected)
+
+
 def test_offset_search_finds_a_quieter_phone_the_rounds_stop_short_of():
     """Rounds alone start from fingerprints that read as softly as the query and stop short; the search
     starts from -10 dB. A phone that reads like the map keeps offset 0 far more often than not."""
@@ -174,16 +199,26 @@ def test_cli_tune_writes_a_config_that_evaluate_reads(tmp_path, capsys):
     write_uji(tmp_path / "test.csv", X[300:], y[300:])
     config = tmp_path / "venue.json"
     assert main(["tune", "--train", str(tmp_path / "train.csv"), "--per-fold", "40", "--ks", "1", "3",
+                 "--grid", "offset_rounds=0,1", "--grid", "unheard_weight=1,0.4", "--offset-search", "0", "10",
                  "--out", str(config), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "reference points" in out and "chosen:" in out and "note:" in out
     chosen = json.loads(config.read_text())
-    assert chosen["k"] in (1, 3)
+    assert chosen["k"] in (1, 3) and chosen["unheard_weight"] in (1, 0.4) and chosen["offset_search_db"] in (0, 10)
+    assert chosen["offset_rounds"] in (0, 1)
     assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
                  "--config", str(config), "--json", "--quiet", "--rssi-offset", "-10", "--ap-off", "0.3"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"]["k"] == chosen["k"] and report["rssi_offset_db"] == -10 and report["aps_off"] == 0.3
     assert report["n_test"] + report["n_dropped"] == 100 and report["building_hit_rate"] > 0.9
+
+
+def test_cli_tune_rejects_a_bad_grid(tmp_path, capsys):
+    X, y = campus(n=60)
+    write_uji(tmp_path / "train.csv", X, y)
+    for item in ("colour=red", "k", "k="):
+        assert main(["tune", "--train", str(tmp_path / "train.csv"), "--grid", item, "--quiet"]) == 2
+        assert "NAME=V1,V2" in capsys.readouterr().err
 
 
 def test_cli_evaluate_rejects_a_bad_config(tmp_path, capsys):

@@ -122,6 +122,6 @@ def test_tune_runs_grouped_cross_validation(tmp_path, capsys):
     X, y = campus(n=300)
     write_uji(tmp_path / "train.csv", X, y)
     assert main(["tune", "--train", str(tmp_path / "train.csv"), "--folds", "3", "--per-fold", "40",
-                 "--ks", "1", "3"]) == 0
+                 "--ks", "1", "3", "--grid", "offset_search_db=0", "--grid", "unheard_weight=1"]) == 0
     out = capsys.readouterr().out
     assert "sorensen" in out and "floor hit" in out
