@@ -182,12 +182,12 @@ class WKNNPositioner(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer")
         if not isinstance(self.offset_rounds, int | np.integer) or not 0 <= self.offset_rounds <= 5:
             raise ValueError("offset_rounds must be an integer from 0 to 5")
-        if not 0.0 <= float(self.offset_search_db) <= 30.0:
-            raise ValueError("offset_search_db must be from 0 (off) to 30 dB")
-        if not 0.0 <= float(self.offset_search_margin) < 1.0:
-            raise ValueError("offset_search_margin must be in [0, 1)")
-        if not 0.0 <= float(self.unheard_weight) <= 1.0:
-            raise ValueError("unheard_weight must be in [0, 1]")
+        for name, low, high, message in (("offset_search_db", 0.0, 30.0, "from 0 (off) to 30 dB"),
+                                         ("offset_search_margin", 0.0, 0.99, "in [0, 1)"),
+                                         ("unheard_weight", 0.0, 1.0, "in [0, 1]")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number {message}")
 
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)

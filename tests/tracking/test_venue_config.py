@@ -31,12 +31,14 @@ def tune_cli(app, *args: str):
 def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp_path):
     assert cache.get("demo").positioner.k == LIVE_K  # nothing stored: the live defaults
     config = tmp_path / "venue.json"
-    config.write_text(json.dumps({"k": 5, "offset_rounds": 1, "representation": "exponential"}))
+    config.write_text(json.dumps({"k": 5, "offset_rounds": 1, "representation": "exponential",
+                                  "offset_search_db": 10.0, "unheard_weight": 0.7}))
     result = tune_cli(app, "--config", str(config))
     assert result.exit_code == 0, result.output
     model = cache.get("demo")
     assert (model.positioner.k, model.positioner.offset_rounds, model.positioner.representation) == \
         (5, 1, "exponential")
+    assert (model.positioner.offset_search_db, model.positioner.unheard_weight) == (10.0, 0.7)
     with svc.venues.edit("demo", "test.other_change"):
         pass  # another edit of the map keeps the configuration
     assert cache.get("demo").positioner.k == 5
@@ -58,7 +60,8 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
 
 
 @pytest.mark.parametrize("bad", ['{"k": 0}', '{"kk": 3}', '{"metric": "cosine"}', '{"representation": "x"}',
-                                 '[3]', '{"k": "three"}', 'not json'])
+                                 '[3]', '{"k": "three"}', 'not json', '{"offset_search_db": -1}',
+                                 '{"unheard_weight": "0.5"}'])
 def test_a_bad_configuration_is_refused_and_nothing_is_stored(app, svc, cache, tmp_path, bad):
     before = svc.venues.current_version("demo")
     config = tmp_path / "bad.json"
