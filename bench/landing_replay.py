@@ -38,9 +38,9 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import live_estimate  # noqa: E402
-from portal.tracking.locator import kept_answers, position_of  # noqa: E402
+from portal.tracking.locator import kept_position, position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
-from portal.tracking.positions import landing_zone  # noqa: E402
+from portal.tracking.positions import KeptPosition, landing_zone  # noqa: E402
 
 WINDOW_S = 60.0  # RSSI_WINDOW_S
 CACHE_S = 30.0  # POSITION_CACHE_S
@@ -68,18 +68,18 @@ class Outcome:
 class Phone:
     readings: dict  # ap -> [(ts, rssi, associated)]
     state: dict | None = None
-    kept: tuple | None = None  # (position, newest, at)
-    newest: tuple | None = None
+    kept: KeptPosition | None = None
     marked: bool = False
 
 
-def _newest(readings: dict, now: float) -> tuple | None:
+def _newest(readings: dict, now: float) -> bytes | None:
+    """The newest reading in the window, as the store names it (ts, AP; its RSSI too, kept from before)."""
     best = None
     for ap, items in readings.items():
         for ts, rssi, _assoc in items:
             if ts >= now - WINDOW_S and (best is None or (ts, ap) > best[:2]):
                 best = (ts, ap, rssi)
-    return best
+    return None if best is None else f"{best[0]!r}|{best[1]}|{best[2]!r}".encode()
 
 
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
@@ -126,11 +126,9 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             if not ph.readings[a]:
                 del ph.readings[a]
         newest = _newest(ph.readings, now)
-        if ph.kept is not None:
-            pos, kept_newest, at = ph.kept
-            if newest is not None and kept_newest == newest and 0 <= now - at < CACHE_S \
-                    and kept_answers(pos, ap):
-                return pos
+        kept = kept_position(ph.kept, newest, now, CACHE_S, ap)
+        if kept is not None:
+            return kept
         found = step(model, ph.readings, ph.state, now, ap)
         if found is None:
             return None
@@ -138,7 +136,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
         if new_state is not None:
             ph.state = new_state
         if newest is not None:
-            ph.kept = (pos, newest, now)
+            ph.kept = KeptPosition(pos, newest, now)
         return pos
 
     end = int(max(s.leaves_at for s in shoppers)) + 2
@@ -180,14 +178,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             floor, x, y, _ = s.at(t)
             ap = s.associated or associated_ap(s, t)
             ph = phones[k]
-            pos = None
-            if ph.kept is not None:  # the probe's gather: the kept position when it still answers
-                kpos, kept_newest, at = ph.kept
-                if kept_newest == _newest(ph.readings, float(t)) and 0 <= t - at < CACHE_S \
-                        and kept_answers(kpos, ap):
-                    pos = kpos
-            if pos is None:
-                pos = locate(k, float(t), ap)
+            pos = locate(k, float(t), ap)  # the kept position when it still answers, else anew with the AP
             true_zone = zones.zone_at(floor, x, y)
             heard = sum(1 for items in ph.readings.values() if any(r[0] >= t - WINDOW_S for r in items))
             out.append(Outcome(

@@ -4,7 +4,7 @@ landing accuracy (`live_estimate`) and the scoring of a validation walk uploaded
 Both replay a phone's readings through the code that places shoppers: the tracker's step
 (`portal.tracking.locator.position_of`: the still-span median or the age-weighted readings, the partial
 match of a phone heard under 8 s, the zone motion filter, the cold start from the associated AP, the group
-pages), the store's window and the kept position with its freshness rule (`KeptPosition.is_fresh`), and the
+pages), the store's window and the kept position with its freshness rule (`locator.kept_position`), and the
 probe's landing rule (`positions.landing_zone`). Nothing of that is re-implemented here: `PhoneReplay` only
 holds in memory what the store holds for a phone.
 
@@ -45,7 +45,7 @@ from fingerprints.quality import (
 )
 from fingerprints.simulator import report_schedule
 from fingerprints.training import training_set
-from portal.tracking.locator import kept_answers, position_of
+from portal.tracking.locator import kept_position, position_of
 from portal.tracking.models import VenueModel, build_venue_model
 from portal.tracking.positions import KeptPosition, Position, landing_zone
 from positioning import MISSING_DBM
@@ -90,9 +90,9 @@ class PhoneReplay:
     def locate(self, now: float, associated_ap: str | None = None) -> Position | None:
         """As Locator.locate: the kept position while it still answers, else a new one (kept)."""
         newest = self._newest(now)
-        kept = self.kept
-        if kept is not None and kept.is_fresh(newest, now, self.cache_s) and kept_answers(kept.position, associated_ap):
-            return kept.position
+        kept = kept_position(self.kept, newest, now, self.cache_s, associated_ap)
+        if kept is not None:
+            return kept
         found = position_of(self.model, self.readings, self.state, now, associated_ap)
         if found is None:
             return None
@@ -111,10 +111,6 @@ class PhoneReplay:
 
     def probe(self, now: float, associated_ap: str | None) -> Position | None:
         """The probe: the kept position when it still answers, else the phone positioned with its AP."""
-        newest = self._newest(now)
-        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s) \
-                and kept_answers(self.kept.position, associated_ap):
-            return self.kept.position
         return self.locate(now, associated_ap)
 
 
