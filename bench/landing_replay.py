@@ -193,7 +193,11 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     return out
 
 
-def summary(outcomes: list[Outcome]) -> dict:
+def summary(outcomes: list[Outcome], groups: dict | None = None) -> dict:
+    """Per probe kind: "zone" is the right zone's own page only (the figure the targets are for); a landing
+    on the page of the group the true zone belongs to (the food hall for its stall) is a miss there and
+    is counted apart as "group" (`groups`: zone -> the zone standing for its group)."""
+    groups = groups or {}
     out = {}
     for kind in ("first", "30s", "120s"):
         rs = [o for o in outcomes if o.kind == kind]
@@ -202,6 +206,8 @@ def summary(outcomes: list[Outcome]) -> dict:
         err = np.array([o.error_m for o in rs if o.error_m == o.error_m])
         out[kind] = {"n": len(rs), "zone": float(np.mean([o.landed == o.true_zone for o in rs])),
                      "home": float(np.mean([o.landed is None for o in rs])),
+                     "group": float(np.mean([o.landed is not None and o.landed != o.true_zone
+                                             and groups.get(o.true_zone or "") == o.landed for o in rs])),
                      "floor": float(np.mean([o.floor == o.true_floor for o in rs])),
                      "error_mean": float(err.mean()) if err.size else float("nan"),
                      "error_median": float(np.median(err)) if err.size else float("nan")}
@@ -264,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model)
-    s = summary(outcomes)
+    s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
     if args.json:
@@ -274,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")
     for kind, v in s.items():
-        print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} home {v['home']:6.1%} floor {v['floor']:6.1%} "
+        print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} (+ own group page {v['group']:5.1%}) home {v['home']:6.1%} "
+              f"floor {v['floor']:6.1%} "
               f"err {v['error_mean']:5.1f} m (median {v['error_median']:.1f})")
     if args.breakdown:
         print(breakdown(outcomes, model.groups))
