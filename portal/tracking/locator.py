@@ -115,6 +115,16 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
                     offset_db=offset if shifted is not vector else 0.0)
 
 
+def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
+                 ) -> tuple[str | None, float]:
+    """(zone, its probability): the phone's current zone while it holds within ZONE_MARGIN of the best
+    one's (no flip-flop on a border), else the best. A current zone pruned from the posterior is gone."""
+    held = posterior.get(current) if current and current != best else None
+    if held is not None and held >= best_conf - ZONE_MARGIN:
+        return current, round(held, 4)
+    return best, best_conf
+
+
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     state, coarse = pending.state, pending.coarse
@@ -125,10 +135,8 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
                                             floor_hint=hint)
     placement = place(motion.posterior, model.groups, model.zone_ids)
-    zone, zone_conf = placement.zone, placement.zone_confidence
-    current = state.get("zone") if state else None
-    if current and current != zone and motion.posterior.get(current, 0.0) >= zone_conf - ZONE_MARGIN:
-        zone, zone_conf = current, round(motion.posterior[current], 4)  # no flip-flop on a border
+    zone, zone_conf = no_flip_flop(motion.posterior, state.get("zone") if state else None,
+                                   placement.zone, placement.zone_confidence)
     new_state["zone"] = zone
     residual = estimate.offset_db if model.positioner.offset_rounds else \
         model.positioner.offset_of(pending.vector, estimate.neighbours)

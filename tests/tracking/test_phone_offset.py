@@ -11,7 +11,7 @@ import pytest
 
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.observation import Observation
-from portal.tracking.locator import kept_answers, kept_position, position_of
+from portal.tracking.locator import kept_answers, kept_position, no_flip_flop, position_of
 from portal.tracking.models import build_venue_model
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning import phone_offset
@@ -123,3 +123,12 @@ def test_kept_position_is_the_one_rule_fresh_and_answering():
     assert kept_position(kept("partial"), b"n1", 110.0, 30.0, ap) is None  # the AP may place it better
     assert kept_position(kept("ap"), b"n1", 110.0, 30.0) == kept("ap").position
     assert kept_position(None, b"n1", 110.0, 30.0) is None
+
+
+def test_the_current_zone_holds_on_a_border_but_not_once_pruned():
+    posterior = {"a": 0.45, "b": 0.5, "~1": 0.05}
+    assert no_flip_flop(posterior, "a", "b", 0.5) == ("a", 0.45)
+    assert no_flip_flop({"a": 0.3, "b": 0.7}, "a", "b", 0.7) == ("b", 0.7)
+    # the mass spread thin (best 0.08) and the current zone pruned from the posterior: the best, no KeyError
+    assert no_flip_flop({"b": 0.08, "c": 0.07}, "a", "b", 0.08) == ("b", 0.08)
+    assert no_flip_flop(posterior, None, "b", 0.5) == ("b", 0.5)
