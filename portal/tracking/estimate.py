@@ -10,16 +10,17 @@ holds in memory what the store holds for a phone.
 
 The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers
 dwell in (each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's
-fingerprint is interpolated from the nearest reference points, and those within `hidden_m` of the spot are
-hidden from the live model's positioner (so it never holds a fingerprint taken where the shopper stands; the
-cold-start coverage keeps them). The phone walks in along the walkway graph (`early_walk_m`), each second
-heard (at `frame_rate`) at the nearest reference point's fingerprint as a shopper's phone would be (its own
-offset, her body's shadow by AP bearing, per-reading noise as wide as the survey's own scan-to-scan spread,
-some APs off, the weakest lost), reported by the APs on a native/Meraki schedule, positioned by the tracker
-every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering the zone, or on arriving: then
-at a random spot of a car park, lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was
-chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m); what the estimate cannot know is listed
-with it (CANNOT_KNOW)."""
+fingerprint is interpolated from the nearest reference points (a spot between them, never one of them), and
+those within `hidden_m` of the spot may be hidden from the live model's positioner (the cold-start coverage
+keeps them; the default hides none: see LiveAssumptions). The phone walks in along the walkway graph
+(`early_walk_m`), each second heard (at `frame_rate`) at the nearest reference point's fingerprint as a
+shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as wide as the
+survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a native/Meraki
+schedule, positioned by the tracker every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering
+the zone, or on arriving: then at a random spot of a car park, lobby or corridor), 30 s and 120 s after
+entering the zone. `hidden_m` was chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0,
+0.75 and 1.5 m once the zone evidence was calibrated to the estimate's spread); what the estimate cannot know
+is listed with it (CANNOT_KNOW)."""
 
 from __future__ import annotations
 
