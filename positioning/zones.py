@@ -21,6 +21,7 @@ POSITION_SIGMA_M = 4.0
 POSITION_SHARE = 0.8
 SAMPLE_STEP_M = 1.0  # the grid each zone is sampled on (finer for a zone too small for a few points)
 OFF_ZONE_STEP_M = 2.0  # the grid sampling a floor's area outside every zone
+REACH_SIGMAS = 5.0  # sample points further than this many spreads (along x) from the estimate are left out
 
 
 class ZoneMap:
@@ -97,8 +98,11 @@ class ZoneMap:
         if grid is None:
             return {}
         points, owner, counts, ids = grid
-        d2 = (points[:, 0] - x) ** 2 + (points[:, 1] - y) ** 2
-        density = np.bincount(owner, weights=np.exp(-d2 / (2 * sigma_m * sigma_m)), minlength=len(ids))
+        # Points sorted by x: only those within REACH_SIGMAS spreads count (beyond, the Gaussian is < 4e-6)
+        lo, hi = np.searchsorted(points[:, 0], (x - REACH_SIGMAS * sigma_m, x + REACH_SIGMAS * sigma_m))
+        near, near_owner = points[lo:hi], owner[lo:hi]
+        d2 = (near[:, 0] - x) ** 2 + (near[:, 1] - y) ** 2
+        density = np.bincount(near_owner, weights=np.exp(-d2 / (2 * sigma_m * sigma_m)), minlength=len(ids))
         density = density / np.maximum(counts, 1)
         total = density.sum()
         if total <= 0:
@@ -133,7 +137,9 @@ class ZoneMap:
             ids = sorted({o for o in owners if o is not None}) + [None]
             index = {z: i for i, z in enumerate(ids)}
             owner = np.array([index[o] for o in owners], dtype=int)
-            grid = (np.vstack(points), owner, np.bincount(owner, minlength=len(ids)), ids)
+            xy = np.vstack(points)
+            order = np.argsort(xy[:, 0], kind="stable")
+            grid = (xy[order], owner[order], np.bincount(owner, minlength=len(ids)), ids)
         self._grids[floor] = grid
         return grid
 

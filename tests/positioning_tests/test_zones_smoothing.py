@@ -123,3 +123,13 @@ def test_zone_scores_mix_the_position_and_the_neighbours_zones():
     with_neighbours = zones.zone_scores(estimate(27.5, 9.0), ["stall-a"] * 3)
     assert alone["stall-b"] > alone["stall-a"]
     assert with_neighbours["stall-a"] > alone["stall-a"] and sum(with_neighbours.values()) == pytest.approx(1.0)
+
+
+def test_position_evidence_leaves_out_only_what_is_too_far_to_count(monkeypatch):
+    import positioning.zones as zones_module
+
+    reach = ZoneMap(HALL).position_evidence(0, 12.0, 3.0, sigma_m=1.0)  # stall b lies > 5 spreads away
+    monkeypatch.setattr(zones_module, "REACH_SIGMAS", 1e9)
+    everything = ZoneMap(HALL).position_evidence(0, 12.0, 3.0, sigma_m=1.0)
+    assert set(reach) <= set(everything)
+    assert all(abs(reach.get(z, 0.0) - p) < 1e-5 for z, p in everything.items())
