@@ -38,9 +38,9 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import live_estimate  # noqa: E402
-from portal.tracking.locator import kept_answers, position_of  # noqa: E402
+from portal.tracking.locator import kept_position, position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
-from portal.tracking.positions import landing_zone  # noqa: E402
+from portal.tracking.positions import KeptPosition, landing_zone  # noqa: E402
 
 WINDOW_S = 60.0  # RSSI_WINDOW_S
 CACHE_S = 30.0  # POSITION_CACHE_S
@@ -68,18 +68,18 @@ class Outcome:
 class Phone:
     readings: dict  # ap -> [(ts, rssi, associated)]
     state: dict | None = None
-    kept: tuple | None = None  # (position, newest, at)
-    newest: tuple | None = None
+    kept: KeptPosition | None = None
     marked: bool = False
 
 
-def _newest(readings: dict, now: float) -> tuple | None:
+def _newest(readings: dict, now: float) -> bytes | None:
+    """The newest reading in the window, as the store names it (ts, AP; its RSSI too, kept from before)."""
     best = None
     for ap, items in readings.items():
         for ts, rssi, _assoc in items:
             if ts >= now - WINDOW_S and (best is None or (ts, ap) > best[:2]):
                 best = (ts, ap, rssi)
-    return best
+    return None if best is None else f"{best[0]!r}|{best[1]}|{best[2]!r}".encode()
 
 
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
@@ -126,11 +126,9 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             if not ph.readings[a]:
                 del ph.readings[a]
         newest = _newest(ph.readings, now)
-        if ph.kept is not None:
-            pos, kept_newest, at = ph.kept
-            if newest is not None and kept_newest == newest and 0 <= now - at < CACHE_S \
-                    and kept_answers(pos, ap):
-                return pos
+        kept = kept_position(ph.kept, newest, now, CACHE_S, ap)
+        if kept is not None:
+            return kept
         found = step(model, ph.readings, ph.state, now, ap)
         if found is None:
             return None
@@ -138,7 +136,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
         if new_state is not None:
             ph.state = new_state
         if newest is not None:
-            ph.kept = (pos, newest, now)
+            ph.kept = KeptPosition(pos, newest, now)
         return pos
 
     end = int(max(s.leaves_at for s in shoppers)) + 2
@@ -180,14 +178,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             floor, x, y, _ = s.at(t)
             ap = s.associated or associated_ap(s, t)
             ph = phones[k]
-            pos = None
-            if ph.kept is not None:  # the probe's gather: the kept position when it still answers
-                kpos, kept_newest, at = ph.kept
-                if kept_newest == _newest(ph.readings, float(t)) and 0 <= t - at < CACHE_S \
-                        and kept_answers(kpos, ap):
-                    pos = kpos
-            if pos is None:
-                pos = locate(k, float(t), ap)
+            pos = locate(k, float(t), ap)  # the kept position when it still answers, else anew with the AP
             true_zone = zones.zone_at(floor, x, y)
             heard = sum(1 for items in ph.readings.values() if any(r[0] >= t - WINDOW_S for r in items))
             out.append(Outcome(
@@ -202,7 +193,11 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     return out
 
 
-def summary(outcomes: list[Outcome]) -> dict:
+def summary(outcomes: list[Outcome], groups: dict | None = None) -> dict:
+    """Per probe kind: "zone" is the right zone's own page only (the figure the targets are for); a landing
+    on the page of the group the true zone belongs to (the food hall for its stall) is a miss there and
+    is counted apart as "group" (`groups`: zone -> the zone standing for its group)."""
+    groups = groups or {}
     out = {}
     for kind in ("first", "30s", "120s"):
         rs = [o for o in outcomes if o.kind == kind]
@@ -211,6 +206,8 @@ def summary(outcomes: list[Outcome]) -> dict:
         err = np.array([o.error_m for o in rs if o.error_m == o.error_m])
         out[kind] = {"n": len(rs), "zone": float(np.mean([o.landed == o.true_zone for o in rs])),
                      "home": float(np.mean([o.landed is None for o in rs])),
+                     "group": float(np.mean([o.landed is not None and o.landed != o.true_zone
+                                             and groups.get(o.true_zone or "") == o.landed for o in rs])),
                      "floor": float(np.mean([o.floor == o.true_floor for o in rs])),
                      "error_mean": float(err.mean()) if err.size else float("nan"),
                      "error_median": float(np.median(err)) if err.size else float("nan")}
@@ -273,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model)
-    s = summary(outcomes)
+    s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
     if args.json:
@@ -283,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")
     for kind, v in s.items():
-        print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} home {v['home']:6.1%} floor {v['floor']:6.1%} "
+        print(f"{kind:<6}{v['n']:>4} right {v['zone']:6.1%} (+ own group page {v['group']:5.1%}) home {v['home']:6.1%} "
+              f"floor {v['floor']:6.1%} "
               f"err {v['error_mean']:5.1f} m (median {v['error_median']:.1f})")
     if args.breakdown:
         print(breakdown(outcomes, model.groups))

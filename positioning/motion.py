@@ -165,9 +165,12 @@ class MotionFilter:
         else:
             dt = now - state["ts"]
             prior = self.predict(self.graph.distribution(state["p"]), dt)
-        evidence = self.likelihood(estimate, scores) ** min(1.0, max(dt, 0.5) / self.obs_tau_s)
+        evidence = self.likelihood(estimate, scores)
         if floor_hint:
             evidence = evidence * self.floor_weights(floor_hint)
+        # The hint is part of this estimate's evidence: an estimate repeated soon after (the probe positioning
+        # the phone again with the same readings) counts partly, its hint too (else the hint alone adds up).
+        evidence = evidence ** min(1.0, max(dt, 0.5) / self.obs_tau_s)
         posterior = prior * evidence
         posterior = posterior / posterior.sum() if posterior.sum() > 0 else prior
         floor = self._floor(posterior)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -12,6 +13,15 @@ from shapely.validation import explain_validity
 
 # How far inside a polygon (metres) a position must be for the polygon alone to be trusted fully.
 CONFIDENT_DEPTH_M = 4.0
+# The live estimate's error, as a Gaussian spread per axis (metres): a position 2-3 m off among 5 m stalls
+# cannot single one out. Chosen among 2, 3, 4 and 5 m on training malls 101 and 202 only (bench/landing_replay.py).
+POSITION_SIGMA_M = 4.0
+# The share of a zone's evidence that comes from where the estimate lies (the rest: its neighbours' zones).
+# Chosen among 0.5, 0.8, 0.9 and 1.0 with POSITION_SIGMA_M.
+POSITION_SHARE = 0.8
+SAMPLE_STEP_M = 1.0  # the grid each zone is sampled on (finer for a zone too small for a few points)
+OFF_ZONE_STEP_M = 2.0  # the grid sampling a floor's area outside every zone
+REACH_SIGMAS = 5.0  # sample points further than this many spreads (along x) from the estimate are left out
 
 
 class ZoneMap:
@@ -34,6 +44,7 @@ class ZoneMap:
             ids.append(zone_id)
             polygons.append(polygon)
         self._by_floor = {f: (ids, np.array(polygons, dtype=object)) for f, (ids, polygons) in self._by_floor.items()}
+        self._grids: dict[int, tuple | None] = {}  # per floor: position_evidence's sample points, made once
         self._outlines: dict[str, object] = {}
         for zone_id, _, polygon in self.zones:
             self._outlines.setdefault(zone_id, polygon.exterior)
@@ -67,15 +78,76 @@ class ZoneMap:
         return best, round(scores[best], 4)
 
     def zone_scores(self, estimate, neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
-        """Evidence per zone on the estimate's floor (None: outside every zone), the same halves as
-        zone_for (the polygon the position falls in, the neighbouring fingerprints' zones) but kept for
-        every candidate, for a filter that weighs them (positioning/motion.py)."""
-        polygon_zone = self.zone_at(estimate.floor, estimate.x, estimate.y)
-        depth = min(1.0, self._depth(polygon_zone, estimate.x, estimate.y) / CONFIDENT_DEPTH_M) if polygon_zone else 0
-        scores: dict[str | None, float] = {polygon_zone: 0.5 * (0.5 + 0.5 * depth)}
-        if neighbour_zones:
-            for zone, n in Counter(neighbour_zones).items():
-                scores[zone] = scores.get(zone, 0.0) + 0.5 * n / len(neighbour_zones)
-        else:
-            scores[polygon_zone] *= 2
+        """Evidence per zone on the estimate's floor (None: outside every zone), for the motion filter
+        (positioning/motion.py): POSITION_SHARE from where the estimate lies (`position_evidence`), the
+        rest the share of neighbouring fingerprints surveyed in each zone."""
+        where = self.position_evidence(estimate.floor, estimate.x, estimate.y)
+        scores = {zone: POSITION_SHARE * share for zone, share in where.items()}
+        for zone, n in Counter(neighbour_zones).items():
+            scores[zone] = scores.get(zone, 0.0) + (1 - POSITION_SHARE) * n / len(neighbour_zones)
         return scores
+
+    def position_evidence(self, floor: int, x: float, y: float, sigma_m: float = POSITION_SIGMA_M
+                          ) -> dict[str | None, float]:
+        """How well each zone of the floor (None: outside every zone) explains an estimate at (x, y) whose
+        error spreads `sigma_m` per axis: the mean over the zone's area of the Gaussian around the estimate,
+        normalised over the floor. A small zone near the estimate gets its due against a large one around
+        it (a kiosk in its corridor), and two small zones within the error share it (food-hall stalls)
+        instead of the one the estimate happens to fall in taking it all."""
+        grid = self._grid(floor)
+        if grid is None:
+            return {}
+        points, owner, counts, ids = grid
+        # Points sorted by x: only those within REACH_SIGMAS spreads count (beyond, the Gaussian is < 4e-6)
+        lo, hi = np.searchsorted(points[:, 0], (x - REACH_SIGMAS * sigma_m, x + REACH_SIGMAS * sigma_m))
+        near, near_owner = points[lo:hi], owner[lo:hi]
+        d2 = (near[:, 0] - x) ** 2 + (near[:, 1] - y) ** 2
+        density = np.bincount(near_owner, weights=np.exp(-d2 / (2 * sigma_m * sigma_m)), minlength=len(ids))
+        density = density / np.maximum(counts, 1)
+        total = density.sum()
+        if total <= 0:
+            return {}
+        return {ids[i]: float(density[i] / total) for i in np.flatnonzero(density > 1e-6 * total)}
+
+    def _grid(self, floor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]] | None:
+        """The floor's sample points (made once): each zone's area on a grid, and the rest of the zones'
+        bounding box outside every zone (the off-zone state); per point its owner's index in `ids`."""
+        if floor in self._grids:
+            return self._grids[floor]
+        zones = [(zone_id, polygon) for zone_id, f, polygon in self.zones if f == floor]
+        points, owners = [], []
+        for zone_id, polygon in zones:
+            inside = _sample(polygon, min(SAMPLE_STEP_M, math.sqrt(polygon.area) / 4))
+            if not len(inside):
+                inside = np.array([[polygon.centroid.x, polygon.centroid.y]])
+            points.append(inside)
+            owners += [zone_id] * len(inside)
+        if zones:
+            bounds = np.array([polygon.bounds for _, polygon in zones])
+            x0, y0 = bounds[:, :2].min(axis=0)
+            x1, y1 = bounds[:, 2:].max(axis=0)
+            xs, ys = np.meshgrid(np.arange(x0 + OFF_ZONE_STEP_M / 2, x1, OFF_ZONE_STEP_M),
+                                 np.arange(y0 + OFF_ZONE_STEP_M / 2, y1, OFF_ZONE_STEP_M))
+            xs, ys = xs.ravel(), ys.ravel()
+            outside = ~np.any([shapely.contains_xy(polygon, xs, ys) for _, polygon in zones], axis=0)
+            points.append(np.c_[xs[outside], ys[outside]])
+            owners += [None] * int(outside.sum())
+        grid = None
+        if points:
+            ids = sorted({o for o in owners if o is not None}) + [None]
+            index = {z: i for i, z in enumerate(ids)}
+            owner = np.array([index[o] for o in owners], dtype=int)
+            xy = np.vstack(points)
+            order = np.argsort(xy[:, 0], kind="stable")
+            grid = (xy[order], owner[order], np.bincount(owner, minlength=len(ids)), ids)
+        self._grids[floor] = grid
+        return grid
+
+
+def _sample(polygon: Polygon, step: float) -> np.ndarray:
+    """Points of a `step` grid inside the polygon."""
+    x0, y0, x1, y1 = polygon.bounds
+    xs, ys = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+    xs, ys = xs.ravel(), ys.ravel()
+    inside = shapely.contains_xy(polygon, xs, ys)
+    return np.c_[xs[inside], ys[inside]]

@@ -83,7 +83,7 @@ class Landing:
             if client is None and ip:
                 client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
-            state = self._state(venue, client, now)
+            state = self._state(venue, client, now, associated_ap)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
             position, app_name = self._where(venue, client, state, associated_ap)
@@ -101,10 +101,10 @@ class Landing:
             return Offline(venue)
         return Redirect(endpoint, values, token, state.session, shopper.client)
 
-    def _state(self, venue: str, client: str | None, now: float) -> ProbeState:
+    def _state(self, venue: str, client: str | None, now: float, associated_ap: str | None = None) -> ProbeState:
         if client is None:
             return ProbeState(session=None, position=None, app=None)
-        return self.breaker.call(self.probe_state.read, venue, client, now)
+        return self.breaker.call(self.probe_state.read, venue, client, now, associated_ap)
 
     def _where(self, venue: str, client: str | None, state: ProbeState,
                associated_ap: str | None = None) -> tuple[Position | None, str | None]:

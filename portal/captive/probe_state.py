@@ -54,7 +54,9 @@ class ProbeStateStore:
         self.zone_apps = zone_apps
         self._gather = HotScript(db, _GATHER)
 
-    def read(self, venue: str, client: str, now: float | None = None) -> ProbeState:
+    def read(self, venue: str, client: str, now: float | None = None, associated_ap: str | None = None) -> ProbeState:
+        """`associated_ap`: the AP the gateway named; a position kept from the AP alone or a partial match
+        does not answer then (`locator.kept_position`), the probe positions the phone anew with it."""
         now = time.time() if now is None else now
         keys = [SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
                 RssiKeys(venue).readings(client)]
@@ -62,7 +64,7 @@ class ProbeStateStore:
         if not spread:
             keys.append(ZoneAppKeys(venue).assignments())
         raw_session, newest, kept, zone_app, group_app = self._gather(keys=keys, args=())
-        position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest, now)
+        position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest, now, associated_ap)
         landing = landing_zone(position)
         app = None
         if landing is not None:  # the app of the zone the phone lands in: its zone's, or its group's

@@ -4,22 +4,23 @@ landing accuracy (`live_estimate`) and the scoring of a validation walk uploaded
 Both replay a phone's readings through the code that places shoppers: the tracker's step
 (`portal.tracking.locator.position_of`: the still-span median or the age-weighted readings, the partial
 match of a phone heard under 8 s, the zone motion filter, the cold start from the associated AP, the group
-pages), the store's window and the kept position with its freshness rule (`KeptPosition.is_fresh`), and the
+pages), the store's window and the kept position with its freshness rule (`locator.kept_position`), and the
 probe's landing rule (`positions.landing_zone`). Nothing of that is re-implemented here: `PhoneReplay` only
 holds in memory what the store holds for a phone.
 
 The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers
 dwell in (each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's
-fingerprint is interpolated from the nearest reference points, and those within `hidden_m` of the spot are
-hidden from the live model's positioner (so it never holds a fingerprint taken where the shopper stands; the
-cold-start coverage keeps them). The phone walks in along the walkway graph (`early_walk_m`), each second
-heard (at `frame_rate`) at the nearest reference point's fingerprint as a shopper's phone would be (its own
-offset, her body's shadow by AP bearing, per-reading noise as wide as the survey's own scan-to-scan spread,
-some APs off, the weakest lost), reported by the APs on a native/Meraki schedule, positioned by the tracker
-every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering the zone, or on arriving: then
-at a random spot of a car park, lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was
-chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m); what the estimate cannot know is listed
-with it (CANNOT_KNOW)."""
+fingerprint is interpolated from the nearest reference points (a spot between them, never one of them), and
+those within `hidden_m` of the spot may be hidden from the live model's positioner (the cold-start coverage
+keeps them; the default hides none: see LiveAssumptions). The phone walks in along the walkway graph
+(`early_walk_m`), each second heard (at `frame_rate`) at the nearest reference point's fingerprint as a
+shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as wide as the
+survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a native/Meraki
+schedule, positioned by the tracker every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering
+the zone, or on arriving: then at a random spot of a car park, lobby or corridor), 30 s and 120 s after
+entering the zone. `hidden_m` was chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0,
+0.75 and 1.5 m once the zone evidence was calibrated to the estimate's spread); what the estimate cannot know
+is listed with it (CANNOT_KNOW)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ from fingerprints.quality import (
 )
 from fingerprints.simulator import report_schedule
 from fingerprints.training import training_set
-from portal.tracking.locator import kept_answers, position_of
+from portal.tracking.locator import kept_position, position_of
 from portal.tracking.models import VenueModel, build_venue_model
 from portal.tracking.positions import KeptPosition, Position, landing_zone
 from positioning import MISSING_DBM
@@ -90,9 +91,9 @@ class PhoneReplay:
     def locate(self, now: float, associated_ap: str | None = None) -> Position | None:
         """As Locator.locate: the kept position while it still answers, else a new one (kept)."""
         newest = self._newest(now)
-        kept = self.kept
-        if kept is not None and kept.is_fresh(newest, now, self.cache_s) and kept_answers(kept.position, associated_ap):
-            return kept.position
+        kept = kept_position(self.kept, newest, now, self.cache_s, associated_ap)
+        if kept is not None:
+            return kept
         found = position_of(self.model, self.readings, self.state, now, associated_ap)
         if found is None:
             return None
@@ -111,10 +112,6 @@ class PhoneReplay:
 
     def probe(self, now: float, associated_ap: str | None) -> Position | None:
         """The probe: the kept position when it still answers, else the phone positioned with its AP."""
-        newest = self._newest(now)
-        if self.kept is not None and self.kept.is_fresh(newest, now, self.cache_s) \
-                and kept_answers(self.kept.position, associated_ap):
-            return self.kept.position
         return self.locate(now, associated_ap)
 
 

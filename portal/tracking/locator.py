@@ -60,6 +60,16 @@ def kept_answers(kept: Position, associated_ap: str | None) -> bool:
     return not (associated_ap and kept.source in ("ap", "partial"))
 
 
+def kept_position(kept: KeptPosition | None, newest: bytes | None, now: float, max_age_s: float,
+                  associated_ap: str | None = None) -> Position | None:
+    """The kept position when it still answers for the phone, else None (position it anew): no newer
+    reading since it was computed, not older than `max_age_s`, and `kept_answers` the question. The one
+    rule the Locator, the probe's gather, the quality report's replay and the landing bench share."""
+    if kept is None or not kept.is_fresh(newest, now, max_age_s) or not kept_answers(kept.position, associated_ap):
+        return None
+    return kept.position
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A phone whose readings need the positioner: its vector, and what the motion step needs after."""
@@ -105,6 +115,16 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
                     offset_db=offset if shifted is not vector else 0.0)
 
 
+def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
+                 ) -> tuple[str | None, float]:
+    """(zone, its probability): the phone's current zone while it holds within ZONE_MARGIN of the best
+    one's (no flip-flop on a border), else the best. A current zone pruned from the posterior is gone."""
+    held = posterior.get(current) if current and current != best else None
+    if held is not None and held >= best_conf - ZONE_MARGIN:
+        return current, round(held, 4)
+    return best, best_conf
+
+
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     state, coarse = pending.state, pending.coarse
@@ -115,10 +135,8 @@ def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float
     new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
                                             floor_hint=hint)
     placement = place(motion.posterior, model.groups, model.zone_ids)
-    zone, zone_conf = placement.zone, placement.zone_confidence
-    current = state.get("zone") if state else None
-    if current and current != zone and motion.posterior.get(current, 0.0) >= zone_conf - ZONE_MARGIN:
-        zone, zone_conf = current, round(motion.posterior[current], 4)  # no flip-flop on a border
+    zone, zone_conf = no_flip_flop(motion.posterior, state.get("zone") if state else None,
+                                   placement.zone, placement.zone_confidence)
     new_state["zone"] = zone
     residual = estimate.offset_db if model.positioner.offset_rounds else \
         model.positioner.offset_of(pending.vector, estimate.neighbours)
@@ -164,11 +182,10 @@ class Locator:
         """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
         self.listeners.append(listener)
 
-    def fresh(self, kept: KeptPosition | None, newest: bytes | None, now: float) -> Position | None:
-        """The kept position when it still answers for the client, else None."""
-        if kept is None or not kept.is_fresh(newest, now, self.cache_s):
-            return None
-        return kept.position
+    def fresh(self, kept: KeptPosition | None, newest: bytes | None, now: float,
+              associated_ap: str | None = None) -> Position | None:
+        """The kept position when it still answers for the client (`kept_position`), else None."""
+        return kept_position(kept, newest, now, self.cache_s, associated_ap)
 
     def locate(self, venue: str, client: str, now: float | None = None,
                associated_ap: str | None = None) -> Position | None:
@@ -251,8 +268,8 @@ class Locator:
         todo: list[tuple[int, dict | None]] = []
         for raw_readings, raw_state, raw_kept in reads:
             newest = raw_readings[-1] if raw_readings else None
-            kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now)
-            if kept is not None and kept_answers(kept, associated_ap):
+            kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now, associated_ap)
+            if kept is not None:
                 out.append((kept, None, newest))
                 continue
             todo.append((len(out), json.loads(raw_state) if raw_state else None))

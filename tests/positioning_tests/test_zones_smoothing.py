@@ -95,3 +95,41 @@ def test_stale_state_is_reset():
 def test_bad_alpha():
     with pytest.raises(ValueError):
         TemporalSmoother(alpha=0)
+
+
+# A corridor 40 x 6 m with a 3 x 3 m kiosk standing in it, and two 5 x 7 m stalls side by side behind it.
+HALL = [("corridor", 0, [(0, 0), (40, 0), (40, 6), (0, 6)]),
+        ("kiosk", 0, [(10, 1.5), (13, 1.5), (13, 4.5), (10, 4.5)]),
+        ("stall-a", 0, [(20, 6), (25, 6), (25, 13), (20, 13)]),
+        ("stall-b", 0, [(25, 6), (30, 6), (30, 13), (25, 13)])]
+
+
+def test_position_evidence_is_calibrated_to_the_estimates_spread():
+    zones = ZoneMap(HALL)
+    near_kiosk = zones.position_evidence(0, 14.5, 3.0)  # 1.5 m off the kiosk, inside the corridor
+    assert near_kiosk["kiosk"] > near_kiosk["corridor"]  # a small zone near the estimate gets its due
+    far = zones.position_evidence(0, 2.0, 3.0)  # 9 m from the kiosk: the corridor
+    assert far["corridor"] > 2 * far["kiosk"]
+    between = zones.position_evidence(0, 25.5, 9.0)  # 0.5 m into stall b: the stalls share it
+    assert 0.35 < between["stall-a"] / (between["stall-a"] + between["stall-b"]) < 0.5
+    deep = zones.position_evidence(0, 28.5, 9.0, sigma_m=1.0)  # a sharper estimate singles stall b out
+    assert deep["stall-b"] > 10 * deep.get("stall-a", 0.0)
+    assert sum(between.values()) == pytest.approx(1.0) and zones.position_evidence(5, 1.0, 1.0) == {}
+
+
+def test_zone_scores_mix_the_position_and_the_neighbours_zones():
+    zones = ZoneMap(HALL)
+    alone = zones.zone_scores(estimate(27.5, 9.0), [])
+    with_neighbours = zones.zone_scores(estimate(27.5, 9.0), ["stall-a"] * 3)
+    assert alone["stall-b"] > alone["stall-a"]
+    assert with_neighbours["stall-a"] > alone["stall-a"] and sum(with_neighbours.values()) == pytest.approx(1.0)
+
+
+def test_position_evidence_leaves_out_only_what_is_too_far_to_count(monkeypatch):
+    import positioning.zones as zones_module
+
+    reach = ZoneMap(HALL).position_evidence(0, 12.0, 3.0, sigma_m=1.0)  # stall b lies > 5 spreads away
+    monkeypatch.setattr(zones_module, "REACH_SIGMAS", 1e9)
+    everything = ZoneMap(HALL).position_evidence(0, 12.0, 3.0, sigma_m=1.0)
+    assert set(reach) <= set(everything)
+    assert all(abs(reach.get(z, 0.0) - p) < 1e-5 for z, p in everything.items())

@@ -11,9 +11,9 @@ import pytest
 
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.observation import Observation
-from portal.tracking.locator import kept_answers, position_of
+from portal.tracking.locator import kept_answers, kept_position, no_flip_flop, position_of
 from portal.tracking.models import build_venue_model
-from portal.tracking.positions import Position, TrackKeys
+from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning import phone_offset
 from positioning.vectors import MISSING_DBM
 
@@ -108,3 +108,27 @@ def test_a_partial_or_ap_position_is_positioned_again_when_the_gateway_names_the
     assert not kept_answers(kept("partial"), "aa:bb:cc:dd:ee:ff")
     assert not kept_answers(kept("ap"), "aa:bb:cc:dd:ee:ff")
     assert kept_answers(kept("partial"), None) and kept_answers(kept("ap"), None)
+
+
+def test_kept_position_is_the_one_rule_fresh_and_answering():
+    def kept(source, at=100.0):
+        return KeptPosition(Position(1, 5.0, 5.0, "cinema", 0.9, 0.8, source=source), b"n1", at)
+
+    ap = "aa:bb:cc:dd:ee:ff"
+    assert kept_position(kept("readings"), b"n1", 110.0, 30.0, ap) == kept("readings").position
+    assert kept_position(kept("readings"), b"n2", 110.0, 30.0) is None  # a newer reading since
+    assert kept_position(kept("readings"), None, 110.0, 30.0) is None
+    assert kept_position(kept("readings"), b"n1", 130.0, 30.0) is None  # too old
+    assert kept_position(kept("readings", at=120.0), b"n1", 110.0, 30.0) is None  # from the future
+    assert kept_position(kept("partial"), b"n1", 110.0, 30.0, ap) is None  # the AP may place it better
+    assert kept_position(kept("ap"), b"n1", 110.0, 30.0) == kept("ap").position
+    assert kept_position(None, b"n1", 110.0, 30.0) is None
+
+
+def test_the_current_zone_holds_on_a_border_but_not_once_pruned():
+    posterior = {"a": 0.45, "b": 0.5, "~1": 0.05}
+    assert no_flip_flop(posterior, "a", "b", 0.5) == ("a", 0.45)
+    assert no_flip_flop({"a": 0.3, "b": 0.7}, "a", "b", 0.7) == ("b", 0.7)
+    # the mass spread thin (best 0.08) and the current zone pruned from the posterior: the best, no KeyError
+    assert no_flip_flop({"b": 0.08, "c": 0.07}, "a", "b", 0.08) == ("b", 0.08)
+    assert no_flip_flop(posterior, None, "b", 0.5) == ("b", 0.5)

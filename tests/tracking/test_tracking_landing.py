@@ -81,6 +81,21 @@ def test_readings_replace_the_coarse_position(app, client, demo, svc, demo_map):
     assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
 
 
+def test_a_kept_partial_position_is_replaced_when_the_probe_names_the_ap(app, client, demo, svc, demo_map):
+    """The probe lane applies the kept-position rule the tracker, the quality report and the bench share
+    (`locator.kept_position`): a position from a partial match answers a probe without an AP, not one
+    whose gateway names the AP (the phone is positioned anew with it)."""
+    ap, _ = unambiguous_ap(svc)
+    post_phone_at(client, demo, demo_map, 1, 20, 30, phone=PHONE)
+    client_id = svc.hasher.client_id(PHONE)
+    newest = svc.db.zrange(RssiKeys("demo").readings(client_id), -1, -1)[0]
+    stale_guess = Position(1, 65.0, 30.0, "foodcourt", 0.9, 0.9, source="partial")
+    svc.db.hset(TrackKeys("demo").last_position(client_id),
+                mapping=KeptPosition(stale_guess, newest, time.time()).to_fields())
+    assert landed(client, "") == expected_landing_path(app, svc, "foodcourt")
+    assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
+
+
 def test_a_phone_between_small_zones_lands_on_their_group(app, client, demo, svc, demo_map):
     post_phone_at(client, demo, demo_map, 1, 100, 30, phone=PHONE)
     client_id = svc.hasher.client_id(PHONE)
