@@ -289,7 +289,7 @@ class LiveServer:
         through their record there)."""
         from portal.shopper import Shopper, ShopperTokenStore
 
-        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s)
+        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s, self.settings.secret_key)
         return [store.mint(Shopper(venue, client)) for client in clients]
 
 

@@ -13,13 +13,22 @@ entry's fields (the schema; README "Insights and moments"):
     d    JSON object of the rest (dwell_s, app, action, member, tier, link, ...)
 
 The stream is trimmed to about `maxlen` entries (XADD MAXLEN ~); readers that must see every event
-(the moments engine) use a consumer group (XREADGROUP + XACK), so a crash re-reads what it did not ack."""
+(the moments engine) use a consumer group (XREADGROUP + XACK), so a crash re-reads what it did not ack.
+
+`emit_later` (the probe's `landing`, one per probe on the hottest request) queues the entry in this process
+and a background thread appends the queue every FLUSH_EVERY_S, many entries per round trip (DeferredAppends;
+what it can lose is said there). This process's own reads (read, read_group, length, delete_where) write
+its queue first, so whoever emitted an event here reads it back."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -32,6 +41,9 @@ log = logging.getLogger(__name__)
 
 KINDS = ("arrive", "zone_enter", "dwell", "zone_leave", "leave", "landing", "txn")
 MAXLEN = 1_000_000
+FLUSH_EVERY_S = 0.2  # a deferred event reaches the stream about this long after it happened
+MAX_DEFERRED = 20_000  # events a process holds while the store cannot take them; more are dropped (counted)
+BATCH = 500  # entries per round trip
 
 
 class EventKeys(VenueKeys):
@@ -97,11 +109,121 @@ class Event:
 
 
 class LogEntry(NamedTuple):
-    """One event ready to append (EventLog.entry): for a caller that appends it inside its own Lua call
-    (the probe's shopper-token mint, portal/shopper.py), so the event costs no round trip of its own."""
+    """One event ready to append (EventLog.entry): XADD stream MAXLEN ~ maxlen * fields."""
     stream: str
     maxlen: int
     fields: dict[str, str]
+
+
+# KEYS[1]: a venue's stream. ARGV[1]: its maxlen; then per entry its field count n and n names and values.
+_APPEND = """
+local i, added = 2, 0
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+  added = added + 1
+end
+return added
+"""
+
+
+class DeferredAppends:
+    """Entries queued in this process, appended by a background thread every FLUSH_EVERY_S, one script
+    per venue per round trip. Fails open: the caller never waits for the store or sees its errors.
+
+    What can be lost (each logged, without ids): the queue of a process killed without exiting (SIGKILL,
+    out of memory, power): at most FLUSH_EVERY_S of its events; entries beyond MAX_DEFERRED while the store
+    cannot take them (the store down for minutes; counted); a batch the store refuses (a key of the wrong
+    type). A process that exits normally (gunicorn's worker exit, SIGTERM) writes its queue first (atexit).
+    An event's `at` is when it happened; its stream id is when it was written, up to FLUSH_EVERY_S later
+    (the readers' `since` bound already allows for that: an event is written at or after it happened)."""
+
+    def __init__(self, db: redis.Redis, every_s: float = FLUSH_EVERY_S, limit: int = MAX_DEFERRED) -> None:
+        self.every_s = every_s
+        self.limit = limit
+        self.dropped = 0  # over the limit, since the last write that succeeded
+        self._append = db.register_script(_APPEND)
+        self._reset()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (q := ref()) and q._reset())  # a child never rewrites ours
+        atexit.register(lambda: (q := ref()) and q.flush())
+
+    def _reset(self) -> None:
+        self._pending: list[LogEntry] = []
+        self._lock = threading.Lock()  # the queue and the thread
+        self._writing = threading.Lock()  # one writer at a time: the thread, a reader, the exit
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def add(self, entry: LogEntry) -> None:
+        with self._lock:
+            if len(self._pending) >= self.limit:
+                self.dropped += 1
+                return
+            self._pending.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="event-appends", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        """Write the queue every every_s; end when it is empty (the next add starts a new thread)."""
+        while True:
+            time.sleep(self.every_s)
+            self.flush()
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+
+    def flush(self) -> int:
+        """Write what is queued now; returns how many were written. Never raises: what the store could not
+        take (down, slow) goes back to the front of the queue, what it refused is dropped; both are logged."""
+        with self._writing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            by_stream: dict[str, list[LogEntry]] = {}
+            for entry in batch:
+                by_stream.setdefault(entry.stream, []).append(entry)
+            written, unwritten, error = 0, [], None
+            for stream, entries in by_stream.items():
+                for i in range(0, len(entries), BATCH):
+                    chunk = entries[i : i + BATCH]
+                    if error is None:
+                        try:
+                            written += self._write(stream, chunk)
+                            continue
+                        except (redis.ConnectionError, redis.TimeoutError) as exc:
+                            error = exc
+                    unwritten += chunk
+            if error is not None:
+                self._keep(unwritten, error)
+            elif self._failing or self.dropped:
+                log.warning("events written again; %d dropped while the store could not take them", self.dropped)
+                self._failing, self.dropped = False, 0
+            return written
+
+    def _keep(self, unwritten: list[LogEntry], error: Exception) -> None:
+        """Back to the front of the queue, as far as the limit allows (the rest is counted as dropped)."""
+        if not self._failing:
+            log.warning("events not written yet (kept to retry): %s", error.__class__.__name__)
+        self._failing = True
+        with self._lock:
+            room = max(0, self.limit - len(self._pending))
+            self.dropped += max(0, len(unwritten) - room)
+            self._pending[:0] = unwritten[:room]
+
+    def _write(self, stream: str, chunk: list[LogEntry]) -> int:
+        args: list[object] = [chunk[0].maxlen]
+        for entry in chunk:
+            args.append(2 * len(entry.fields))
+            for name, value in entry.fields.items():
+                args += (name, value)
+        try:
+            return int(self._append(keys=[stream], args=args))
+        except redis.ResponseError as exc:  # refused, not unavailable: retrying would not help
+            log.warning("%d events not logged: %s", len(chunk), exc.__class__.__name__)
+            return 0
 
 
 class EventLog:
@@ -114,6 +236,7 @@ class EventLog:
         # When an event without an explicit time happened: the wall clock, except inside a simulated day
         # (portal/events/sim.py drives the apps' real forms at simulated times, one request at a time).
         self.clock: Callable[[], float] = time.time
+        self.deferred = DeferredAppends(db)
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
@@ -125,9 +248,19 @@ class EventLog:
         except redis.RedisError as exc:
             log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
 
+    def emit_later(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
+                   shopper: str | None = None, zone: str | None = None, **data) -> None:
+        """Append one event off the caller's path (DeferredAppends): for the hottest request, the probe's
+        `landing`, which must not wait for a round trip of its own."""
+        self.deferred.add(self.entry(venue, kind, at=at, device=device, shopper=shopper, zone=zone, **data))
+
+    def flush(self) -> None:
+        """Write this process's deferred events now (this process's readers see what it emitted)."""
+        self.deferred.flush()
+
     def entry(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
               shopper: str | None = None, zone: str | None = None, **data) -> LogEntry:
-        """The stream entry `emit` appends (XADD stream MAXLEN ~ maxlen * fields), for a caller's own script."""
+        """The stream entry `emit` appends (XADD stream MAXLEN ~ maxlen * fields)."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         event = Event(kind, self.clock() if at is None else float(at), venue, device, shopper, zone,
@@ -137,6 +270,7 @@ class EventLog:
     def read(self, venue: str, since: float | None = None, until: float | None = None,
              batch: int = 5000) -> Iterator[Event]:
         """The venue's events with since <= at < until, oldest written first."""
+        self.flush()
         key, start = EventKeys(venue).stream(), "-"
         if since is not None:  # ids are write times: an event is written at or after it happened
             start = f"{max(0, int(since * 1000) - 1)}-0"
@@ -161,6 +295,7 @@ class EventLog:
         pipe.execute()
 
     def length(self, venue: str) -> int:
+        self.flush()
         return int(self.db.xlen(EventKeys(venue).stream()))
 
     def ensure_group(self, venue: str, group: str, start: str = "$") -> None:
@@ -173,6 +308,7 @@ class EventLog:
 
     def read_group(self, venue: str, group: str, consumer: str, count: int = 500) -> list[Event]:
         """Events delivered to this consumer: its pending ones first (a restart), then new ones."""
+        self.flush()
         key = EventKeys(venue).stream()
         out = []
         for start in ("0", ">"):
