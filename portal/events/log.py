@@ -128,6 +128,22 @@ return added
 """
 
 
+_queues: weakref.WeakSet[DeferredAppends] = weakref.WeakSet()  # every queue of this process
+
+
+def write_deferred_events() -> None:
+    """Write every queue of this process now: at exit (atexit, below), and in the tests before the store
+    is emptied (so no event of one test lands in the next one's store)."""
+    for queue in list(_queues):
+        queue.flush()
+
+
+def _forget_after_fork() -> None:
+    """A forked child starts with empty queues: the parent writes its own (never twice)."""
+    for queue in list(_queues):
+        queue._reset()
+
+
 class DeferredAppends:
     """Entries queued in this process, appended by a background thread every FLUSH_EVERY_S, one script
     per venue per round trip. Fails open: the caller never waits for the store or sees its errors.
@@ -145,9 +161,7 @@ class DeferredAppends:
         self.dropped = 0  # over the limit, since the last write that succeeded
         self._append = db.register_script(_APPEND)
         self._reset()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (q := ref()) and q._reset())  # a child never rewrites ours
-        atexit.register(lambda: (q := ref()) and q.flush())
+        _queues.add(self)
 
     def _reset(self) -> None:
         self._pending: list[LogEntry] = []
@@ -342,6 +356,10 @@ class EventLog:
         if doomed:
             self.invalidate_insights(venue)
         return len(doomed)
+
+
+atexit.register(write_deferred_events)
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def payment_listener(log: EventLog):
