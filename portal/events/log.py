@@ -23,6 +23,7 @@ its queue first, so whoever emitted an event here reads it back."""
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("arrive", "zone_enter", "dwell", "zone_leave", "leave", "landing", "txn")
 MAXLEN = 1_000_000
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # one encoder: made once, not per event
 FLUSH_EVERY_S = 0.2  # a deferred event reaches the stream about this long after it happened
 MAX_DEFERRED = 20_000  # events a process holds while the store cannot take them; more are dropped (counted)
 BATCH = 500  # entries per round trip
@@ -93,7 +95,7 @@ class Event:
             if value:
                 out[name] = value
         if self.data:
-            out["d"] = json.dumps(self.data, separators=(",", ":"), sort_keys=True)
+            out["d"] = _COMPACT_JSON.encode(self.data)
         return out
 
     @classmethod
@@ -115,20 +117,31 @@ class LogEntry(NamedTuple):
     fields: dict[str, str]
 
 
-# KEYS[1]: a venue's stream. ARGV[1]: its maxlen; then per entry its field count n and n names and values.
+# KEYS[1]: a venue's stream. ARGV[1]: its maxlen; ARGV[2]: the entries, a JSON list of [name, value, ...]
+# lists (one argument for the batch: redis-py encodes each argument in Python, which cost more than the
+# XADDs). Trimmed once per batch.
 _APPEND = """
-local i, added = 2, 0
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-  added = added + 1
+local entries = cjson.decode(ARGV[2])
+for _, fields in ipairs(entries) do
+  redis.call('XADD', KEYS[1], '*', unpack(fields))
 end
-return added
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+return #entries
 """
 
 
 _queues: weakref.WeakSet[DeferredAppends] = weakref.WeakSet()  # every queue of this process
+
+
+def _made(batch: list) -> Iterator[LogEntry]:
+    for item in batch:
+        if isinstance(item, LogEntry):
+            yield item
+            continue
+        try:
+            yield item()
+        except (TypeError, ValueError) as exc:  # data that is not JSON: the caller's bug, logged once per event
+            log.warning("event not logged: %s", exc.__class__.__name__)
 
 
 def write_deferred_events() -> None:
@@ -164,13 +177,14 @@ class DeferredAppends:
         _queues.add(self)
 
     def _reset(self) -> None:
-        self._pending: list[LogEntry] = []
+        self._pending: list[LogEntry | Callable[[], LogEntry]] = []
         self._lock = threading.Lock()  # the queue and the thread
         self._writing = threading.Lock()  # one writer at a time: the thread, a reader, the exit
         self._thread: threading.Thread | None = None
         self._failing = False
 
-    def add(self, entry: LogEntry) -> None:
+    def add(self, entry: LogEntry | Callable[[], LogEntry]) -> None:
+        """Queue an entry, or what makes it (called by the writer: work off the caller's path)."""
         with self._lock:
             if len(self._pending) >= self.limit:
                 self.dropped += 1
@@ -197,7 +211,7 @@ class DeferredAppends:
             with self._lock:
                 batch, self._pending = self._pending, []
             by_stream: dict[str, list[LogEntry]] = {}
-            for entry in batch:
+            for entry in _made(batch):
                 by_stream.setdefault(entry.stream, []).append(entry)
             written, unwritten, error = 0, [], None
             for stream, entries in by_stream.items():
@@ -228,13 +242,9 @@ class DeferredAppends:
             self._pending[:0] = unwritten[:room]
 
     def _write(self, stream: str, chunk: list[LogEntry]) -> int:
-        args: list[object] = [chunk[0].maxlen]
-        for entry in chunk:
-            args.append(2 * len(entry.fields))
-            for name, value in entry.fields.items():
-                args += (name, value)
+        entries = json.dumps([[part for pair in entry.fields.items() for part in pair] for entry in chunk])
         try:
-            return int(self._append(keys=[stream], args=args))
+            return int(self._append(keys=[stream], args=[chunk[0].maxlen, entries]))
         except redis.ResponseError as exc:  # refused, not unavailable: retrying would not help
             log.warning("%d events not logged: %s", len(chunk), exc.__class__.__name__)
             return 0
@@ -266,7 +276,12 @@ class EventLog:
                    shopper: str | None = None, zone: str | None = None, **data) -> None:
         """Append one event off the caller's path (DeferredAppends): for the hottest request, the probe's
         `landing`, which must not wait for a round trip of its own."""
-        self.deferred.add(self.entry(venue, kind, at=at, device=device, shopper=shopper, zone=zone, **data))
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        # The entry is made by the writer thread (in a probe it cost as much as sealing the token), from
+        # what the event is now: its time is taken here.
+        self.deferred.add(functools.partial(self.entry, venue, kind, at=self.clock() if at is None else at,
+                                            device=device, shopper=shopper, zone=zone, **data))
 
     def flush(self) -> None:
         """Write this process's deferred events now (this process's readers see what it emitted)."""
