@@ -97,3 +97,16 @@ def test_the_background_writer_needs_no_reader(db):
     while (appends._thread is not None or db.xlen(EventKeys("v1").stream()) == 0) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert db.xlen(EventKeys("v1").stream()) == 1 and appends._thread is None  # written; the thread ended
+
+
+def test_the_time_is_taken_when_emitted_and_bad_data_costs_only_its_event(db, caplog):
+    log = EventLog(db)
+    log.deferred.every_s = 3600  # only the read below writes
+    log.clock = lambda: T0 + 5
+    log.emit_later("v1", "landing", shopper="s-early")
+    log.emit_later("v1", "txn", shopper="s-bad", thing=object())  # not JSON: dropped when its entry is made
+    log.clock = lambda: T0 + 99
+    assert [(e.shopper, e.at) for e in log.read("v1")] == [("s-early", T0 + 5)]
+    assert "event not logged" in caplog.text
+    with pytest.raises(ValueError):
+        log.emit_later("v1", "no such kind")  # a caller's typo fails where it is made
