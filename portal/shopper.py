@@ -10,9 +10,10 @@ it was handed to, if any. Two forms, both `<venue>.<URL-safe base64>`:
   opened (an OS probes several times per join, the sign-in sheet opens one), so nothing is written when
   one is handed out: the probe's answer costs no store write. The record is written when the token is
   first opened (`resolve`), in one script that also leaves an "opened" mark for as long as the sealed
-  token could still be opened: a token revoked or expired after opening is not opened a second time. A MAC or an IP seen
-in a probe or a gateway redirect only *locates* a phone; every token the portal hands out for it is a new
-one for a new, empty shopper, so knowing a MAC or an IP never gives anyone an existing shopper's data.
+  token could still be opened: a token revoked or expired after opening is not opened a second time.
+A MAC or an IP seen in a probe or a gateway redirect only *locates* a phone; every token the portal hands
+out for it is a new one for a new, empty shopper, so knowing a MAC or an IP never gives anyone an existing
+shopper's data.
 The phone is trusted for "where am I" (navigation from=me, the car finder's start) only when the gateway
 vouched for it (a verified grant, a signed FAS payload, the IP table that only such requests fill).
 
