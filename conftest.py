@@ -155,8 +155,10 @@ def demo_map():
 @pytest.fixture
 def db(settings) -> redis.Redis:
     from core.storage import connect
+    from portal.events.log import write_deferred_events
 
     client = connect(settings, timeout_s=10)
+    write_deferred_events()  # the last test's landing events, written now rather than into this test's store
     client.flushdb()  # on a cluster: every primary
     return client
 
@@ -289,7 +291,7 @@ class LiveServer:
         through their record there)."""
         from portal.shopper import Shopper, ShopperTokenStore
 
-        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s)
+        store = ShopperTokenStore(self.db(), self.settings.shopper_token_ttl_s, self.settings.secret_key)
         return [store.mint(Shopper(venue, client)) for client in clients]
 
 

@@ -125,5 +125,32 @@ class PhoneVault:
             raise ValueError("not a sealed phone number (another PHONE_KEY?)") from exc
 
 
+class Sealer:
+    """Short values sealed (AES-GCM, `cryptography`) under a sub-key of a secret setting, one sub-key per
+    purpose: a sealed value can be read, and trusted as made by this install unchanged, only by a holder
+    of the same secret. `associated`: data the value is bound to without carrying it (e.g. its venue)."""
+
+    NONCE_BYTES = 12
+    OVERHEAD = NONCE_BYTES + 16  # the random nonce in front, the tag behind
+
+    def __init__(self, key: str, purpose: bytes) -> None:
+        if not key:
+            raise ValueError("the sealing key must not be empty")
+        self._aead = AESGCM(_derive(key, purpose))
+
+    def seal(self, plaintext: bytes, associated: bytes = b"") -> bytes:
+        nonce = secrets.token_bytes(self.NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, associated)
+
+    def open(self, sealed: bytes, associated: bytes = b"") -> bytes:
+        """ValueError if `sealed` was not made by seal() under this key and purpose, for `associated`."""
+        if len(sealed) < self.OVERHEAD:
+            raise ValueError("too short to be sealed")
+        try:
+            return self._aead.decrypt(sealed[: self.NONCE_BYTES], sealed[self.NONCE_BYTES :], associated)
+        except InvalidTag as exc:
+            raise ValueError("not sealed under this key") from exc
+
+
 def _derive(key: str, info: bytes) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(key.encode())

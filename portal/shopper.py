@@ -1,10 +1,19 @@
 """Who the shopper is: a bearer secret the shopper's browser holds.
 
-A shopper token is random (`<venue>.<32 random bytes, URL-safe>`) and means something only through its
-record in the store (keyed by a hash of the token, so a store dump hands out no token): the shopper id
-(random, the key of every light app's data), and the phone it was handed to, if any. A MAC or an IP seen
-in a probe or a gateway redirect only *locates* a phone; every token the portal hands out for it is a new
-one for a new, empty shopper, so knowing a MAC or an IP never gives anyone an existing shopper's data.
+A shopper token means something only through its record in the store (keyed by a hash of the token, so
+a store dump hands out no token): the shopper id (random, the key of every light app's data), and the phone
+it was handed to, if any. Two forms, both `<venue>.<URL-safe base64>`:
+- minted for a known shopper (a page's links, a re-linked cookie, a notification): 32 random bytes, its
+  record written when it is minted;
+- handed out by a probe or a gateway redirect to a new shopper: the record itself, sealed (AES-GCM under a
+  sub-key of SECRET_KEY, bound to the venue) with the time it was handed out. Most of these are never
+  opened (an OS probes several times per join, the sign-in sheet opens one), so nothing is written when
+  one is handed out: the probe's answer costs no store write. The record is written when the token is
+  first opened (`resolve`), in one script that also leaves an "opened" mark for as long as the sealed
+  token could still be opened: a token revoked or expired after opening is not opened a second time.
+A MAC or an IP seen in a probe or a gateway redirect only *locates* a phone; every token the portal hands
+out for it is a new one for a new, empty shopper, so knowing a MAC or an IP never gives anyone an existing
+shopper's data.
 The phone is trusted for "where am I" (navigation from=me, the car finder's start) only when the gateway
 vouched for it (a verified grant, a signed FAS payload, the IP table that only such requests fill).
 
@@ -15,24 +24,30 @@ use otherwise) and `ShopperTokenStore.revoke` ends all of a shopper's tokens."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
 import secrets
+import struct
+import time
 from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from core.security import Sealer
 from core.storage import HotScript, VenueKeys
-from portal.events.log import LogEntry
 
 log = logging.getLogger(__name__)
 
 COOKIE = "mp_c"
-MAX_TOKEN_LENGTH = 120
+MAX_TOKEN_LENGTH = 240  # a handed-out token of a 64-character venue id and a long phone id fits
 UNOPENED_TTL_S = 3600  # a token handed out by a probe and never opened is gone after an hour
+CLOCK_SKEW_S = 60  # hosts' clocks may differ this much: a token handed out "in the future" by another host
+MINTED_SECRET_CHARS = 43  # secrets.token_urlsafe(32); a sealed handout is longer
 
 
 @dataclass(frozen=True)
@@ -56,20 +71,37 @@ class ShopperKeys(VenueKeys):
     def tokens_of(self, client: str) -> str:
         return self.key("shopper", "tokens", client)
 
+    def opened(self, digest: str) -> str:
+        """String, while a handed-out token could still be opened: it was opened once (see _OPEN)."""
+        return self.key("shopper", "opened", digest)
 
-# KEYS: the token's record, the shopper's token set[, an event stream]. ARGV: record, ttl, digest, set ttl[,
-# the stream's maxlen, the event's field, value, ...]. The event (a probe's `landing`) rides on the mint's
-# round trip; failing to append it never fails the mint (the error comes back for the log).
+
+# KEYS: the token's record, the shopper's token set. ARGV: record, ttl, digest, set ttl.
 _MINT = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-if KEYS[3] then
-  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
-  if type(added) == 'table' and added.err then return added.err end
-end
 return 1
 """
+
+# A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set. ARGV: the record
+# (from the sealed token), ttl, the mark's ttl (until the sealed token expires), digest. Opened before: the
+# record, its expiry slid; never: the record written, the mark set; a mark without a record (revoked, or
+# expired after opening): nothing (false).
+_OPEN = """
+local kept = redis.call('GETEX', KEYS[1], 'EX', ARGV[2])
+if kept then return kept end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[4])
+if redis.call('TTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+return ARGV[1]
+"""
+
+# A handed-out token's sealed record: flags (1: the phone was verified), when it was handed out (epoch s),
+# the shopper id's 12 random bytes, then the phone's client id (UTF-8; empty: none).
+_HANDOUT = struct.Struct(">BI12s")
+_VERIFIED = 1
 
 
 def _digest(secret: str) -> str:
@@ -80,63 +112,98 @@ def new_client_id() -> str:
     return "s-" + secrets.token_hex(12)
 
 
-class ShopperTokenStore:
-    """Mint, resolve and revoke shopper tokens. Minting is one round trip (the probe lane mints one
-    per probe before the grant, on the hot path's own connection: core.storage.HotScript); resolving
-    is one GETEX that also slides the expiry."""
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
-    def __init__(self, db: redis.Redis, ttl_s: int) -> None:
+
+class ShopperTokenStore:
+    """Mint, hand out, resolve and revoke shopper tokens. Minting is one script (one round trip); handing
+    out (the probe lane, once per probe before the grant) touches no store; resolving is one GETEX that
+    also slides the expiry, or for a handed-out token one script (the first opening writes its record)."""
+
+    def __init__(self, db: redis.Redis, ttl_s: int, secret_key: str) -> None:
         self.db = db
         self.ttl_s = ttl_s
-        self._mint = HotScript(db, _MINT)
+        self.unopened_ttl_s = min(UNOPENED_TTL_S, ttl_s)
+        self.clock = time.time  # tests move it
+        self._mint = HotScript(db, _MINT)  # the landing page's own calls: the hot path's connection
+        self._open = HotScript(db, _OPEN)
+        self._sealer = Sealer(secret_key, b"mallportal shopper handout")
 
-    def mint(self, shopper: Shopper, handout: bool = False, event: LogEntry | None = None) -> str:
-        """A new token for this shopper. `handout`: for a phone a probe or a gateway redirect located (a
-        new shopper; gone after an hour unless opened; a browser's cookie may claim it, see
-        current_shopper). `event`: an event of the shopper's venue appended in the same round trip (the
-        probe's `landing`, EventLog.entry); a failure to append it is logged, the token still stands."""
+    def mint(self, shopper: Shopper, handout: bool = False) -> str:
+        """A new token for this shopper. `handout`: for a new shopper (`new_shopper`) on a phone a probe or
+        a gateway redirect located: sealed, nothing stored until it is opened, gone after an hour unopened
+        (a browser's cookie may claim it, see current_shopper)."""
+        if handout:
+            return self._hand_out(shopper)
         secret = secrets.token_urlsafe(32)
         digest = _digest(secret)
         keys = ShopperKeys(shopper.venue)
         record = {"c": shopper.client, "p": shopper.phone, "v": int(shopper.phone_verified)}
-        if handout:
-            record["h"] = 1
-        ttl = min(UNOPENED_TTL_S, self.ttl_s) if handout else self.ttl_s
-        script_keys = [keys.token(digest), keys.tokens_of(shopper.client)]
-        args = [json.dumps(record), ttl, digest, self.ttl_s]
-        if event is not None:
-            script_keys.append(event.stream)
-            args.append(event.maxlen)
-            for name, value in event.fields.items():
-                args += (name, value)
-        failed = self._mint(keys=script_keys, args=args)
-        if failed != 1:
-            log.warning("event %s for venue %s not logged: %s", event and event.fields.get("k"), shopper.venue,
-                        failed.decode(errors="replace") if isinstance(failed, bytes) else failed)
+        self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client)],
+                   args=[json.dumps(record), self.ttl_s, digest, self.ttl_s])
         return f"{shopper.venue}.{secret}"
 
+    def _hand_out(self, shopper: Shopper) -> str:
+        if not (shopper.client.startswith("s-") and len(shopper.client) == 26):
+            raise ValueError("a handed-out token is for a new shopper (new_shopper)")
+        flags = _VERIFIED if shopper.phone_verified else 0
+        plain = _HANDOUT.pack(flags, int(self.clock()), bytes.fromhex(shopper.client[2:]))
+        plain += (shopper.phone or "").encode()
+        return f"{shopper.venue}.{_b64(self._sealer.seal(plain, shopper.venue.encode()))}"
+
     def resolve(self, token: str | None) -> Shopper | None:
-        """The shopper a token stands for; None for a malformed, unknown, expired or revoked one."""
+        """The shopper a token stands for; None for a malformed, forged, unknown, expired or revoked one."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         venue, dot, secret = token.rpartition(".")
         if not dot or not venue or len(secret) < 40 or not _is_venue_id(venue):
             return None
+        if len(secret) != MINTED_SECRET_CHARS:
+            return self._open_handout(venue, secret)
         raw = self.db.getex(ShopperKeys(venue).token(_digest(secret)), ex=self.ttl_s)
-        if raw is None:
+        return None if raw is None else _shopper(venue, raw)
+
+    def _open_handout(self, venue: str, secret: str) -> Shopper | None:
+        """A handed-out token: its seal checked here (a forged or altered one costs no store call), then
+        opened in the store (_OPEN: the first opening writes the record; a revoked one stays refused); after
+        its hour only a token opened in time resolves, through its record."""
+        try:
+            sealed = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+            if _b64(sealed) != secret:  # one spelling per token: the record is keyed by it
+                return None
+            plain = self._sealer.open(sealed, venue.encode())
+            flags, handed_out, client = _HANDOUT.unpack_from(plain)
+            phone = plain[_HANDOUT.size :].decode() or None
+        except (ValueError, binascii.Error, struct.error):
             return None
-        record = json.loads(raw)
-        return Shopper(venue=venue, client=record["c"], phone=record.get("p"), phone_verified=bool(record.get("v")),
-                       handout=bool(record.get("h")))
+        left = handed_out + self.unopened_ttl_s - self.clock()  # how long it may still be opened
+        if left > self.unopened_ttl_s + CLOCK_SKEW_S:
+            return None
+        digest, keys = _digest(secret), ShopperKeys(venue)
+        if left <= 0:  # too late to open: only a token opened in time lives on, through its record
+            raw = self.db.getex(keys.token(digest), ex=self.ttl_s)
+        else:
+            record = {"c": "s-" + client.hex(), "p": phone, "v": flags & _VERIFIED, "h": 1}
+            raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"])],
+                             args=[json.dumps(record), self.ttl_s, int(left) + 1, digest])
+        return None if raw is None else _shopper(venue, raw)
 
     def revoke(self, venue: str, client: str) -> int:
-        """End every token of this shopper (returns how many there were)."""
+        """End every token of this shopper (returns how many there were). A handed-out token never opened
+        has no record to end, and its shopper no data yet; one opened before stays refused (its mark)."""
         keys = ShopperKeys(venue)
         digests = [d.decode() for d in self.db.smembers(keys.tokens_of(client))]
         if not digests:
             return 0
         self.db.delete(*(keys.token(d) for d in digests), keys.tokens_of(client))
         return len(digests)
+
+
+def _shopper(venue: str, raw: bytes) -> Shopper:
+    record = json.loads(raw)
+    return Shopper(venue=venue, client=record["c"], phone=record.get("p"), phone_verified=bool(record.get("v")),
+                   handout=bool(record.get("h")))
 
 
 def _is_venue_id(venue: str) -> bool:
@@ -148,7 +215,7 @@ def token_store(app: Flask | None = None) -> ShopperTokenStore:
 
 
 def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -> None:
-    app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s)
+    app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s, app.config["SECRET_KEY"])
     app.config["SHOPPER_COOKIE_SECURE"] = secure_cookie
 
     @app.after_request

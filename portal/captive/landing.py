@@ -88,17 +88,16 @@ class Landing:
                 return Online(state.session)
             position, app_name = self._where(venue, client, state, associated_ap)
             endpoint, values = self.page_for(venue, position, app_name)
-            shopper = new_shopper(venue, client, phone_verified=verified)
-            # Every landing is a `landing` event, appended by the mint's own script (no round trip of
-            # its own; a failure to append it never costs the shopper the page).
-            event = None if self.events is None else self.events.entry(
-                venue, "landing", at=now, device=client, shopper=shopper.client, zone=values.get("zone"),
-                app=app_name if "zone" in values else None)
-            token = self.breaker.call(self.tokens.mint, shopper, handout=True, event=event)
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
             return Offline(venue)
+        # A new shopper's token, sealed: handing it out writes nothing (portal/shopper.py).
+        shopper = new_shopper(venue, client, phone_verified=verified)
+        token = self.tokens.mint(shopper, handout=True)
+        if self.events is not None:  # every landing is a `landing` event, appended off the request's path
+            self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
+                                   zone=values.get("zone"), app=app_name if "zone" in values else None)
         return Redirect(endpoint, values, token, state.session, shopper.client)
 
     def _state(self, venue: str, client: str | None, now: float, associated_ap: str | None = None) -> ProbeState:

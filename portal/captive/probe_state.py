@@ -12,6 +12,7 @@ this process's copy of the table (ZoneAppStore.from_copy), still one round trip.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -53,16 +54,15 @@ class ProbeStateStore:
         self.locator = locator
         self.zone_apps = zone_apps
         self._gather = HotScript(db, _GATHER)
+        # The same phones probe again and again, and building their four keys cost a probe as much as
+        # sealing its token: memoised per store (bounded; the bucket counts are set once per process).
+        self._keys = functools.lru_cache(maxsize=65_536)(_gather_keys)
 
     def read(self, venue: str, client: str, now: float | None = None, associated_ap: str | None = None) -> ProbeState:
         """`associated_ap`: the AP the gateway named; a position kept from the AP alone or a partial match
         does not answer then (`locator.kept_position`), the probe positions the phone anew with it."""
         now = time.time() if now is None else now
-        keys = [SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
-                RssiKeys(venue).readings(client)]
-        spread = phone_buckets(venue) > 1
-        if not spread:
-            keys.append(ZoneAppKeys(venue).assignments())
+        keys, spread = self._keys(venue, client)
         raw_session, newest, kept, zone_app, group_app = self._gather(keys=keys, args=())
         position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest, now, associated_ap)
         landing = landing_zone(position)
@@ -74,3 +74,12 @@ class ProbeStateStore:
                 raw = zone_app if landing == position.zone else group_app
             app = ZoneAppStore.app_of(raw)
         return ProbeState(session=SessionStore.decode(raw_session, now), position=position, app=app)
+
+
+def _gather_keys(venue: str, client: str) -> tuple[tuple[str, ...], bool]:
+    """_GATHER's keys for this phone, and whether the venue spreads its phones over buckets (then the
+    zone apps are not among them: they lie in the venue's slot, not the phone's)."""
+    keys = (SessionKeys(venue).session(client), TrackKeys(venue).last_position(client),
+            RssiKeys(venue).readings(client))
+    spread = phone_buckets(venue) > 1
+    return (keys if spread else (*keys, ZoneAppKeys(venue).assignments())), spread

@@ -13,13 +13,23 @@ entry's fields (the schema; README "Insights and moments"):
     d    JSON object of the rest (dwell_s, app, action, member, tier, link, ...)
 
 The stream is trimmed to about `maxlen` entries (XADD MAXLEN ~); readers that must see every event
-(the moments engine) use a consumer group (XREADGROUP + XACK), so a crash re-reads what it did not ack."""
+(the moments engine) use a consumer group (XREADGROUP + XACK), so a crash re-reads what it did not ack.
+
+`emit_later` (the probe's `landing`, one per probe on the hottest request) queues the entry in this process
+and a background thread appends the queue every FLUSH_EVERY_S, many entries per round trip (DeferredAppends;
+what it can lose is said there). This process's own reads (read, read_group, length, delete_where) write
+its queue first, so whoever emitted an event here reads it back."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import logging
+import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -32,6 +42,10 @@ log = logging.getLogger(__name__)
 
 KINDS = ("arrive", "zone_enter", "dwell", "zone_leave", "leave", "landing", "txn")
 MAXLEN = 1_000_000
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # one encoder: made once, not per event
+FLUSH_EVERY_S = 0.2  # a deferred event reaches the stream about this long after it happened
+MAX_DEFERRED = 20_000  # events a process holds while the store cannot take them; more are dropped (counted)
+BATCH = 500  # entries per round trip
 
 
 class EventKeys(VenueKeys):
@@ -81,7 +95,7 @@ class Event:
             if value:
                 out[name] = value
         if self.data:
-            out["d"] = json.dumps(self.data, separators=(",", ":"), sort_keys=True)
+            out["d"] = _COMPACT_JSON.encode(self.data)
         return out
 
     @classmethod
@@ -97,11 +111,143 @@ class Event:
 
 
 class LogEntry(NamedTuple):
-    """One event ready to append (EventLog.entry): for a caller that appends it inside its own Lua call
-    (the probe's shopper-token mint, portal/shopper.py), so the event costs no round trip of its own."""
+    """One event ready to append (EventLog.entry): XADD stream MAXLEN ~ maxlen * fields."""
     stream: str
     maxlen: int
     fields: dict[str, str]
+
+
+# KEYS[1]: a venue's stream. ARGV[1]: its maxlen; ARGV[2]: the entries, a JSON list of [name, value, ...]
+# lists (one argument for the batch: redis-py encodes each argument in Python, which cost more than the
+# XADDs). Trimmed once per batch.
+_APPEND = """
+local entries = cjson.decode(ARGV[2])
+for _, fields in ipairs(entries) do
+  redis.call('XADD', KEYS[1], '*', unpack(fields))
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+return #entries
+"""
+
+
+_queues: weakref.WeakSet[DeferredAppends] = weakref.WeakSet()  # every queue of this process
+
+
+def _made(batch: list) -> Iterator[LogEntry]:
+    for item in batch:
+        if isinstance(item, LogEntry):
+            yield item
+            continue
+        try:
+            yield item()
+        except (TypeError, ValueError) as exc:  # data that is not JSON: the caller's bug, logged once per event
+            log.warning("event not logged: %s", exc.__class__.__name__)
+
+
+def write_deferred_events() -> None:
+    """Write every queue of this process now: at exit (atexit, below), and in the tests before the store
+    is emptied (so no event of one test lands in the next one's store)."""
+    for queue in list(_queues):
+        queue.flush()
+
+
+def _forget_after_fork() -> None:
+    """A forked child starts with empty queues: the parent writes its own (never twice)."""
+    for queue in list(_queues):
+        queue._reset()
+
+
+class DeferredAppends:
+    """Entries queued in this process, appended by a background thread every FLUSH_EVERY_S, one script
+    per venue per round trip. Fails open: the caller never waits for the store or sees its errors.
+
+    What can be lost (each logged, without ids): the queue of a process killed without exiting (SIGKILL,
+    out of memory, power): at most FLUSH_EVERY_S of its events; entries beyond MAX_DEFERRED while the store
+    cannot take them (the store down for minutes; counted); a batch the store refuses (a key of the wrong
+    type). A process that exits normally (gunicorn's worker exit, SIGTERM) writes its queue first (atexit).
+    An event's `at` is when it happened; its stream id is when it was written, up to FLUSH_EVERY_S later
+    (the readers' `since` bound already allows for that: an event is written at or after it happened)."""
+
+    def __init__(self, db: redis.Redis, every_s: float = FLUSH_EVERY_S, limit: int = MAX_DEFERRED) -> None:
+        self.every_s = every_s
+        self.limit = limit
+        self.dropped = 0  # over the limit, since the last write that succeeded
+        self._append = db.register_script(_APPEND)
+        self._reset()
+        _queues.add(self)
+
+    def _reset(self) -> None:
+        self._pending: list[LogEntry | Callable[[], LogEntry]] = []
+        self._lock = threading.Lock()  # the queue and the thread
+        self._writing = threading.Lock()  # one writer at a time: the thread, a reader, the exit
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def add(self, entry: LogEntry | Callable[[], LogEntry]) -> None:
+        """Queue an entry, or what makes it (called by the writer: work off the caller's path)."""
+        with self._lock:
+            if len(self._pending) >= self.limit:
+                self.dropped += 1
+                return
+            self._pending.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="event-appends", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        """Write the queue every every_s; end when it is empty (the next add starts a new thread)."""
+        while True:
+            time.sleep(self.every_s)
+            self.flush()
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+
+    def flush(self) -> int:
+        """Write what is queued now; returns how many were written. Never raises: what the store could not
+        take (down, slow) goes back to the front of the queue, what it refused is dropped; both are logged."""
+        with self._writing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            by_stream: dict[str, list[LogEntry]] = {}
+            for entry in _made(batch):
+                by_stream.setdefault(entry.stream, []).append(entry)
+            written, unwritten, error = 0, [], None
+            for stream, entries in by_stream.items():
+                for i in range(0, len(entries), BATCH):
+                    chunk = entries[i : i + BATCH]
+                    if error is None:
+                        try:
+                            written += self._write(stream, chunk)
+                            continue
+                        except (redis.ConnectionError, redis.TimeoutError) as exc:
+                            error = exc
+                    unwritten += chunk
+            if error is not None:
+                self._keep(unwritten, error)
+            elif self._failing or self.dropped:
+                log.warning("events written again; %d dropped while the store could not take them", self.dropped)
+                self._failing, self.dropped = False, 0
+            return written
+
+    def _keep(self, unwritten: list[LogEntry], error: Exception) -> None:
+        """Back to the front of the queue, as far as the limit allows (the rest is counted as dropped)."""
+        if not self._failing:
+            log.warning("events not written yet (kept to retry): %s", error.__class__.__name__)
+        self._failing = True
+        with self._lock:
+            room = max(0, self.limit - len(self._pending))
+            self.dropped += max(0, len(unwritten) - room)
+            self._pending[:0] = unwritten[:room]
+
+    def _write(self, stream: str, chunk: list[LogEntry]) -> int:
+        entries = json.dumps([[part for pair in entry.fields.items() for part in pair] for entry in chunk])
+        try:
+            return int(self._append(keys=[stream], args=[chunk[0].maxlen, entries]))
+        except redis.ResponseError as exc:  # refused, not unavailable: retrying would not help
+            log.warning("%d events not logged: %s", len(chunk), exc.__class__.__name__)
+            return 0
 
 
 class EventLog:
@@ -114,6 +260,7 @@ class EventLog:
         # When an event without an explicit time happened: the wall clock, except inside a simulated day
         # (portal/events/sim.py drives the apps' real forms at simulated times, one request at a time).
         self.clock: Callable[[], float] = time.time
+        self.deferred = DeferredAppends(db)
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
@@ -125,9 +272,24 @@ class EventLog:
         except redis.RedisError as exc:
             log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
 
+    def emit_later(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
+                   shopper: str | None = None, zone: str | None = None, **data) -> None:
+        """Append one event off the caller's path (DeferredAppends): for the hottest request, the probe's
+        `landing`, which must not wait for a round trip of its own."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        # The entry is made by the writer thread (in a probe it cost as much as sealing the token), from
+        # what the event is now: its time is taken here.
+        self.deferred.add(functools.partial(self.entry, venue, kind, at=self.clock() if at is None else at,
+                                            device=device, shopper=shopper, zone=zone, **data))
+
+    def flush(self) -> None:
+        """Write this process's deferred events now (this process's readers see what it emitted)."""
+        self.deferred.flush()
+
     def entry(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
               shopper: str | None = None, zone: str | None = None, **data) -> LogEntry:
-        """The stream entry `emit` appends (XADD stream MAXLEN ~ maxlen * fields), for a caller's own script."""
+        """The stream entry `emit` appends (XADD stream MAXLEN ~ maxlen * fields)."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         event = Event(kind, self.clock() if at is None else float(at), venue, device, shopper, zone,
@@ -137,6 +299,7 @@ class EventLog:
     def read(self, venue: str, since: float | None = None, until: float | None = None,
              batch: int = 5000) -> Iterator[Event]:
         """The venue's events with since <= at < until, oldest written first."""
+        self.flush()
         key, start = EventKeys(venue).stream(), "-"
         if since is not None:  # ids are write times: an event is written at or after it happened
             start = f"{max(0, int(since * 1000) - 1)}-0"
@@ -161,6 +324,7 @@ class EventLog:
         pipe.execute()
 
     def length(self, venue: str) -> int:
+        self.flush()
         return int(self.db.xlen(EventKeys(venue).stream()))
 
     def ensure_group(self, venue: str, group: str, start: str = "$") -> None:
@@ -173,6 +337,7 @@ class EventLog:
 
     def read_group(self, venue: str, group: str, consumer: str, count: int = 500) -> list[Event]:
         """Events delivered to this consumer: its pending ones first (a restart), then new ones."""
+        self.flush()
         key = EventKeys(venue).stream()
         out = []
         for start in ("0", ">"):
@@ -206,6 +371,10 @@ class EventLog:
         if doomed:
             self.invalidate_insights(venue)
         return len(doomed)
+
+
+atexit.register(write_deferred_events)
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def payment_listener(log: EventLog):

@@ -61,7 +61,7 @@ class NotifyWorker:
         self.policy = settings.notify
         self.outbox = Outbox(db)
         self.contacts = ContactStore(db, settings.phone_key)
-        self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s)
+        self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s, settings.secret_key)
         self.channels = {channel.name: channel for channel in channels}
         self.venues = venues
         self.leases = leases

@@ -3,6 +3,7 @@ never hands out that shopper's token, data or position (issue 14)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -93,15 +94,17 @@ def test_a_forged_or_old_style_token_is_nobody(app, client, victim, svc):
 
 
 def test_tokens_expire_unopened_and_slide_when_used(app, client, svc, victim):
-    _, token = victim
+    before = set(svc.db.scan_iter("*shopper:token:*"))
     fresh = landing_token(client.get("/generate_204", environ_base={"REMOTE_ADDR": VICTIM_IP}))
-    keys = [k for k in svc.db.scan_iter("*shopper:token:*")]
-    assert keys and all(fresh not in k.decode() and fresh.split(".")[1] not in k.decode() for k in keys)
-    assert 0 < max(svc.db.ttl(k) for k in keys) <= svc.settings.shopper_token_ttl_s
-    unopened = [svc.db.ttl(k) for k in keys]
-    assert min(unopened) <= 3600
-    resolve(app, fresh)  # opened: lives SHOPPER_TOKEN_TTL_S from now on
-    assert max(svc.db.ttl(k) for k in svc.db.scan_iter("*shopper:token:*")) > 3600
+    assert set(svc.db.scan_iter("*shopper:token:*")) == before  # handed out sealed: nothing stored yet
+    store = token_store(app)
+    store.clock = lambda: time.time() + 3601
+    assert store.resolve(fresh) is None  # unopened for an hour: nobody
+    store.clock = time.time
+    resolve(app, fresh)  # opened: lives SHOPPER_TOKEN_TTL_S from now on, keyed by a hash of the token
+    (key,) = set(svc.db.scan_iter("*shopper:token:*")) - before
+    assert fresh not in key.decode() and fresh.split(".")[1] not in key.decode()
+    assert 3600 < svc.db.ttl(key) <= svc.settings.shopper_token_ttl_s
 
 
 def test_revoke_ends_every_token_of_the_shopper(app, client, victim):
