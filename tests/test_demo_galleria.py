@@ -129,8 +129,10 @@ def test_demo_page_renders_every_floor(client, galleria):
         assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     # ops runs both malls: listed with the Galleria's console
     assert f'href="/console/ops/{V}/" data-account="{DEMO_OPERATOR}"' in html
+    zh = client.get(f"/demo?venue={V}&lang=zh").get_data(as_text=True)
+    assert f"{GALLERIA_NAME[1]}：{len(galleria.floors)} 层，{len(galleria.zones)} 个地点" in zh
     # Harbour Light's page keeps its URLs, and offers the Galleria
-    html = client.get("/demo").get_data(as_text=True)
+    html = client.get("/demo?lang=en").get_data(as_text=True)
     assert f'href="/demo?venue={V}" data-venue="{V}"' in html and 'action="/demo/spot"' in html
 
 
