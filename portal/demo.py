@@ -14,6 +14,7 @@ survey was."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 
@@ -36,6 +37,7 @@ from portal.services import services
 from portal.tracking.positions import TrackKeys
 
 bp = Blueprint("demo", __name__)
+log = logging.getLogger(__name__)
 
 
 class DemoKeys(VenueKeys):
@@ -99,6 +101,7 @@ def demo_venues() -> list[tuple[str, str]]:
         if venue_map is not None:
             out.append((venue, venue_map.name_zh if zh and venue_map.name_zh else venue_map.name))
     return out
+
 
 DEMO_PASSWORD = "mallportal-demo"  # the demo console accounts' password (they sign in only with DEMO=1)
 DEFAULT_PHONE = "02:00:5e:00:53:01"  # locally administered, like a phone's private WiFi MAC
@@ -253,7 +256,12 @@ def demo_simulator(db: redis.Redis, venue_map) -> RadioSimulator:
     walls = {f.level: len(f.walls) for f in venue_map.floors}
     losses = {int(level): values for level, values in model.pop("wall_losses", {}).items()
               if walls.get(int(level)) == len(values)}
-    return RadioSimulator(venue_map, wall_losses=losses or None, **model)
+    try:
+        return RadioSimulator(venue_map, wall_losses=losses or None, **model)
+    except TypeError:  # stored by a version whose simulator took other parameters: the defaults still work
+        log.warning("demo venue %s: stored radio model does not fit the simulator; using its defaults",
+                    venue_map.id)
+        return RadioSimulator(venue_map)
 
 
 def simulated_reports(venue_map, level: int, x: float, y: float, phone: str, now: float,

@@ -16,6 +16,8 @@ from flask import url_for
 from shapely.geometry import Polygon
 
 from core.settings import Settings
+from lightapps.cinema.store import CinemaStore
+from lightapps.parking.store import ParkingStore
 from portal import create_app
 from portal.apps import registry
 from portal.auth import AccountStore
@@ -152,7 +154,7 @@ def test_click_a_spot_and_open_the_portal_as_this_phone(client, galleria):
     assert f'href="/demo?venue={V}" id="back-to-demo"' in page.get_data(as_text=True)
 
 
-def test_every_app_lands_in_the_galleria(app, client, galleria, mall):
+def test_every_app_lands_in_the_galleria(app, client, svc, galleria, mall):
     """One zone of each app the Galleria runs: its landing page works with the apps' demo seeds run."""
     seen = {}
     for zone in galleria.zones:
@@ -162,6 +164,12 @@ def test_every_app_lands_in_the_galleria(app, client, galleria, mall):
         urls = {name: url_for(registry.get(name).landing_endpoint, venue=V, zone=zone) for name, zone in seen.items()}
     for name, url in urls.items():
         assert client.get(url).status_code == 200, (name, url)
+    # The seeds that key on a zone's kind found the Galleria's: films in its cinema, bays in its car park.
+    assert CinemaStore(svc.db).has_showtimes(V, seen["cinema"])
+    bays = ParkingStore(svc.db).bays(V)
+    garages = {z.id for z in galleria.zones if z.kind == "garage"}
+    assert len(bays) > 100 and {b.zone for b in bays.values()} == garages
+    assert ParkingStore(svc.db).states(V)  # a plausible occupancy
 
 
 def test_bad_demo_venues_are_refused(client, svc, galleria, demo_map):
