@@ -5,7 +5,8 @@
 
 1. Builds the mall of `--seed` (fingerprints/mallgen.py; the shape follows the seed unless --shape), with
    its survey taken by one survey phone, and loads it through the product's own store (VenueStore, zone
-   apps by zone kind, an API token, a Meraki network), as an operator's set-up would.
+   apps by zone kind, an API token, a Meraki network), as an operator's set-up would: the map and zone apps
+   through portal/seed.py's load_generated_mall, the loader of the demo's Galleria.
 2. Starts an embedded Valkey and a real gunicorn serving wsgi:app. Shoppers (each with a phone model from
    simulator.PHONE_MODELS, so its own RSSI offset, and a body that blocks the APs behind her) arrive from
    the street or the car park, visit 2-4 zones and dwell there. Their phones join the WiFi on arrival or

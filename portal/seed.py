@@ -99,7 +99,32 @@ def build_galleria(survey_step_m: float = 3.0, scans: int = 5) -> GeneratedMall:
     mall = generate_mall(GALLERIA_SEED, GALLERIA_SHAPE, venue_id=GALLERIA_VENUE, survey_step_m=survey_step_m,
                          scans=scans)
     mall.venue.name, mall.venue.name_zh = GALLERIA_NAME
+    _name_common_areas(mall.venue)
     return mall
+
+
+_ZH_SIDES = {"west": "西", "east": "东", "north": "北", "south": "南"}
+
+
+def _name_common_areas(venue: VenueMap) -> None:
+    """Corridors named by the floor names shoppers see (the generator counts levels from the car park:
+    its "Mall west L3" is on floor L2), and Chinese names for the common areas (shops keep their brands)."""
+    floors = {f.level: f.name for f in venue.floors}
+    for zone in venue.zones:
+        words = zone.name.split()
+        if zone.kind == "corridor" and len(words) == 3:
+            side, floor = words[1], floors[zone.floor]
+            zone.name, zone.name_zh = f"Mall {side} {floor}", f"{floor} {_ZH_SIDES.get(side, side)}区走廊"
+        elif zone.kind == "garage":
+            zone.name_zh = f"停车场 {words[-1]} 区"
+        elif zone.kind == "lobby":
+            zone.name_zh = f"电梯厅 {words[-1]}"
+        elif zone.kind == "food":
+            zone.name_zh = "美食广场"
+    zones = {z.id: z for z in venue.zones}
+    for shop in venue.shops:
+        if shop.zone in zones and shop.id == shop.zone:
+            shop.name, shop.name_zh = zones[shop.zone].name, zones[shop.zone].name_zh
 
 
 def ensure_galleria(svc: Services, mall: GeneratedMall | None = None) -> bool:

@@ -67,6 +67,9 @@ def test_a_real_malls_shape(mall):
     assert len(venue.zones) >= 60 and len(venue.aps) >= 40
     kinds = {z.kind for z in venue.zones}
     assert {"shop", "anchor", "stall", "kiosk", "cinema", "restaurant"} <= kinds
+    floor_names = {f.level: f.name for f in venue.floors}
+    for corridor in (z for z in venue.zones if z.kind == "corridor"):  # named by the floor shoppers see
+        assert corridor.name.endswith(" " + floor_names[corridor.floor]) and "走廊" in corridor.name_zh
     # Enterprise density: on every shop floor, APs about every 13 m along the corridor.
     for level in levels[1:]:
         xy = np.array([(ap.x, ap.y) for ap in venue.aps if ap.floor == level])
