@@ -195,7 +195,9 @@ def test_bad_demo_venues_are_refused(client, svc, galleria, demo_map):
     assert off.get("/demo?venue=bad%20id!").status_code == 404  # nothing about /demo is told outside demo mode
 
 
-def test_ops_runs_both_malls_others_do_not(client, console, galleria, svc):
+def test_ops_runs_both_malls_others_do_not(app, client, console, galleria, svc):
+    listing = app.test_cli_runner().invoke(args=["users", "list"]).output
+    assert f"{DEMO_OPERATOR}\toperator\tdemo,{V}\t-\tdemo password" in listing
     console.login(DEMO_OPERATOR)
     home = client.get(f"/console/ops/{V}/")
     assert home.status_code == 200
