@@ -206,7 +206,10 @@ def _demo_operator_runs(svc: Services, venue_id: str) -> None:
     if store.get(DEMO_OPERATOR) is None:
         store.create(DEMO_OPERATOR, DEMO_PASSWORD, "operator", venue_id, demo=True)  # demo mode only
     else:
-        store.add_venue(DEMO_OPERATOR, venue_id)
+        try:
+            store.add_venue(DEMO_OPERATOR, venue_id)
+        except ValueError:  # someone made `ops` an owner: leave it be, the demo still starts
+            log.warning("%s is not an operator account: it does not run %s", DEMO_OPERATOR, venue_id)
 
 
 def _demo_accounts(svc: Services, venue_id: str) -> None:
