@@ -5,7 +5,8 @@
 
 1. Builds the mall of `--seed` (fingerprints/mallgen.py; the shape follows the seed unless --shape), with
    its survey taken by one survey phone, and loads it through the product's own store (VenueStore, zone
-   apps by zone kind, an API token, a Meraki network), as an operator's set-up would.
+   apps by zone kind, an API token, a Meraki network), as an operator's set-up would: the map and zone apps
+   through portal/seed.py's load_generated_mall, the loader of the demo's Galleria.
 2. Starts an embedded Valkey and a real gunicorn serving wsgi:app. Shoppers (each with a phone model from
    simulator.PHONE_MODELS, so its own RSSI offset, and a body that blocks the APs behind her) arrive from
    the street or the car park, visit 2-4 zones and dwell there. Their phones join the WiFi on arrival or
@@ -56,8 +57,8 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import PHONE_MODELS, ap_outage, report_schedule  # noqa: E402
 from portal import create_app  # noqa: E402
-from portal.apps import registry  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
+from portal.seed import load_generated_mall  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tracking import Tracker, TrackKeys  # noqa: E402
 from portal.tracking.estimate import live_estimate, spot_in_zone  # noqa: E402
@@ -199,15 +200,11 @@ def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Gen
 
 
 def load_mall(core, mall, meraki_secret: str) -> str:
-    """The generated mall into the product's store, as an operator's set-up leaves it; returns an API token."""
-    venue = mall.venue
-    core.venues.put_map(venue)
-    apps = registry.load(core.settings.light_apps)
-    for zone in venue.zones:
-        app = apps.get(mall.zone_apps.get(zone.id, "directory")) or apps["directory"]
-        core.zone_apps.set(venue.id, zone.id, app.name, app.default_config())
-    MerakiStore(core.db).configure(venue.id, MERAKI_NETWORK, "bench-validator", meraki_secret)
-    return core.tokens.issue(venue.id, "landing-bench")
+    """The generated mall into the product's store, as an operator's set-up leaves it (the same loader as
+    the demo's Galleria: portal/seed.py), a Meraki network; returns an API token."""
+    load_generated_mall(core, mall)
+    MerakiStore(core.db).configure(mall.venue.id, MERAKI_NETWORK, "bench-validator", meraki_secret)
+    return core.tokens.issue(mall.venue.id, "landing-bench")
 
 
 class Http:

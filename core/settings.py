@@ -304,6 +304,8 @@ class Settings:
     max_meraki_observations: int = 500_000
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
+    # With LOAD_DEMO: also the realistic demo mall, the Galleria (portal/seed.py; a few seconds at first start).
+    load_demo_galleria: bool = True
     map_versions_kept: int = 20  # stored map versions per venue (the live one always kept)
     ingest_wait_replicas: int = 1  # cluster: replicas that must hold a batch before it is acknowledged
     footfall_hourly_days: int = 35  # hourly visitor counts, dwell and heatmaps
@@ -376,6 +378,7 @@ class Settings:
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            load_demo_galleria=_env_flag(env, "LOAD_DEMO_GALLERIA", True),
             map_versions_kept=max(1, _env_int(env, "MAP_VERSIONS_KEPT", 20)),
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
             footfall_hourly_days=max(1, _env_int(env, "FOOTFALL_HOURLY_DAYS", 35)),

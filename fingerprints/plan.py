@@ -9,8 +9,12 @@ from fingerprints.model import VenueMap
 PX_PER_M = 5.0
 ZONE_COLOURS = {
     "garage": "#d9d9d9", "atrium": "#fff4c2", "cinema": "#e3d4f5", "food": "#ffe0c7",
-    "restaurant": "#ffd1d1", "shop": "#d4ecff",
+    "restaurant": "#ffd1d1", "shop": "#d4ecff", "stall": "#ffd0a8", "kiosk": "#c8ecd0", "anchor": "#b9dcff",
+    "lobby": "#e6e6e6", "corridor": "#f2f2f2",
 }
+LABEL_PX = 11.0  # the plan's font size; labels shrink (to MIN_LABEL_PX) and wrap to fit their zone
+MIN_LABEL_PX = 7.0
+CHAR_EM = 0.6  # a Latin sans-serif character's width, in ems (an estimate: the browser draws the SVG)
 
 
 def plan_size_px(venue: VenueMap, level: int) -> tuple[int, int]:
@@ -41,11 +45,13 @@ def render_plan_svg(
             continue
         points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in zone.polygon)
         colour = ZONE_COLOURS.get(zone.kind, "#eeeeee")
-        label = escape(zone.name_zh if lang == "zh" else zone.name)
+        label = zone.name_zh if lang == "zh" else zone.name
         cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * s
         cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * s
-        parts.append(f'<polygon points="{points}" fill="{colour}" stroke="none"><title>{label}</title></polygon>')
-        parts.append(f'<text x="{cx:.0f}" y="{cy:.0f}" text-anchor="middle" fill="#333">{label}</text>')
+        parts.append(f'<polygon points="{points}" fill="{colour}" stroke="none"><title>{escape(label)}</title>'
+                     "</polygon>")
+        width_px = (max(x for x, _ in zone.polygon) - min(x for x, _ in zone.polygon)) * s
+        parts.append(_label_svg(label, cx, cy, width_px))
     for x1, y1, x2, y2 in floor.walls:
         parts.append(
             f'<line x1="{x1 * s:.1f}" y1="{y1 * s:.1f}" x2="{x2 * s:.1f}" y2="{y2 * s:.1f}" '
@@ -68,3 +74,25 @@ def render_plan_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _label_svg(label: str, cx: float, cy: float, width_px: float) -> str:
+    """A zone's name centred at (cx, cy) within `width_px`: on one line at the plan's font size when it
+    fits, else a word a line, shrunk to fit the longest word (never below MIN_LABEL_PX). A zone too narrow
+    even for that (a kiosk) keeps only its tooltip; its name is in the page's list."""
+    room = width_px * 0.9
+    if _ems(label) * LABEL_PX <= room:
+        return f'<text x="{cx:.0f}" y="{cy:.0f}" text-anchor="middle" fill="#333">{escape(label)}</text>'
+    words = label.split() or [label]
+    size = min(LABEL_PX, room / max(_ems(w) for w in words))
+    if size < MIN_LABEL_PX:
+        return ""
+    top = cy - (len(words) - 1) * size * 0.55
+    lines = "".join(f'<tspan x="{cx:.0f}" {"y" if i == 0 else "dy"}="{top if i == 0 else size * 1.1:.0f}">'
+                    f"{escape(w)}</tspan>" for i, w in enumerate(words))
+    return f'<text text-anchor="middle" fill="#333" font-size="{size:.1f}">{lines}</text>'
+
+
+def _ems(text: str) -> float:
+    """Estimated width in ems: CJK characters are a full em wide."""
+    return sum(1.0 if ord(c) >= 0x2E80 else CHAR_EM for c in text)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import redis
 from werkzeug.serving import run_simple
@@ -27,7 +28,7 @@ from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
 from portal.notify.worker import NotifyWorker, default_channels
 from portal.paysandbox.app import create_sandbox_app
-from portal.seed import ensure_demo_mall
+from portal.seed import ensure_demo_venues
 from portal.services import services
 from portal.tracking import Tracker
 
@@ -60,8 +61,10 @@ def serve(workers: int, threads: int, host: str) -> int:
         print(f"payment sandbox on {env['PAY_SANDBOX_URL']}/ (test keys, no real money)", flush=True)
     try:
         if settings.load_demo:
+            started = time.perf_counter()
             with create_app(settings).app_context():
-                ensure_demo_mall(services(), settings.default_venue)
+                ensure_demo_venues(services())
+            print(f"demo venues ready in {time.perf_counter() - started:.1f} s", flush=True)
         print(f"MallPortal on http://{host}:{settings.port}/  (demo: http://{host}:{settings.port}/demo)",
               flush=True)
         cmd = [
@@ -119,7 +122,7 @@ def flask_command(args: list[str]) -> int:
             url = embedded.connection_url
             if settings.load_demo:
                 with create_app(settings.with_(redis_url=url)).app_context():
-                    ensure_demo_mall(services(), settings.default_venue)
+                    ensure_demo_venues(services())
     try:
         env = {**os.environ, "REDIS_URL": url}
         return subprocess.call([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=env)

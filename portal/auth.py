@@ -17,7 +17,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from argon2 import PasswordHasher
@@ -46,11 +46,17 @@ _DUMMY_HASH = _hasher.hash("no-such-user")
 class Account:
     username: str
     role: str  # operator | owner
-    venue: str
+    venue: str  # the venue it signs in to
     zones: tuple[str, ...] = field(default_factory=tuple)  # owners: the zones they may manage
+    # Operators: further venues they run (a mall group's operator; the demo's `ops` runs both demo malls).
+    more_venues: tuple[str, ...] = field(default_factory=tuple)
+
+    def runs(self, venue: str) -> bool:
+        """The one rule for "this account acts in this venue" (consoles of either role)."""
+        return venue == self.venue or venue in self.more_venues
 
     def may_manage_zone(self, venue: str, zone: str) -> bool:
-        if venue != self.venue:
+        if not self.runs(venue):
             return False
         return self.role == "operator" or zone in self.zones
 
@@ -119,6 +125,7 @@ class AccountStore:
     def _save(self, account: Account) -> None:
         self.db.hset(self.keys.account(account.username), mapping={
             "role": account.role, "venue": account.venue, "zones": json.dumps(list(account.zones)),
+            "more_venues": json.dumps(list(account.more_venues)),
         })
         self.db.sadd(self.keys.usernames(), account.username)
 
@@ -127,7 +134,8 @@ class AccountStore:
         if not data or b"role" not in data:
             return None
         return Account(username=username, role=data[b"role"].decode(), venue=data[b"venue"].decode(),
-                       zones=tuple(json.loads(data[b"zones"])))
+                       zones=tuple(json.loads(data[b"zones"])),
+                       more_venues=tuple(json.loads(data.get(b"more_venues", b"[]"))))
 
     STATUS_FLAGS = ("disabled", "demo", "must_change", "pending")
 
@@ -143,7 +151,29 @@ class AccountStore:
         account = self.get(username)
         if account is None:
             raise KeyError(username)
-        self._save(Account(account.username, account.role, account.venue, tuple(zones)))
+        self._save(replace(account, zones=tuple(zones)))
+
+    def add_venue(self, username: str, venue: str) -> None:
+        """An operator runs one more venue (idempotent); owners stay in their one venue."""
+        key = self.keys.account(username)
+        with self.db.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # check and write in one step: a concurrent change is never lost
+                    role, venue_now, more = pipe.hmget(key, "role", "venue", "more_venues")
+                    if role is None:
+                        raise KeyError(username)
+                    if role != b"operator":
+                        raise ValueError("only operators run more than one venue")
+                    venues = json.loads(more or b"[]")
+                    if venue == venue_now.decode() or venue in venues:
+                        return
+                    pipe.multi()
+                    pipe.hset(key, "more_venues", json.dumps([*venues, venue]))
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
 
     def set_password(self, username: str, password: str) -> None:
         """A new password (under the policy); ends every session of the account; no longer a demo one."""

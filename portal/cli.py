@@ -8,7 +8,7 @@ import click
 from flask import Flask
 
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
-from portal.seed import ensure_demo_mall
+from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
 
@@ -16,9 +16,13 @@ def register(app: Flask) -> None:
     @app.cli.command("load-demo")
     @click.option("--venue", default="demo", show_default=True)
     def load_demo(venue: str) -> None:
-        """Load the demo mall into the store if the venue has no map yet."""
+        """Load the demo mall into the store if the venue has no map yet (and the Galleria, unless
+        LOAD_DEMO_GALLERIA=0)."""
         loaded = ensure_demo_mall(services(), venue)
         click.echo("demo mall loaded" if loaded else f"venue {venue} already has a map; nothing done")
+        if services().settings.load_demo_galleria and venue != GALLERIA_VENUE:
+            loaded = ensure_galleria(services())
+            click.echo("the Galleria loaded" if loaded else f"venue {GALLERIA_VENUE} already has a map; nothing done")
 
     @app.cli.command("issue-token")
     @click.argument("venue")

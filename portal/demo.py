@@ -5,11 +5,17 @@ a phone standing there, they go through the same parser and store as real report
 portal as this phone" shows where the portal sends it.
 
 It reads and writes any phone's readings and position, so it is a tracker: served only with `DEMO=1`
-(`make run` sets it) and only for a venue marked as a demo venue (`ensure_demo_mall` marks the one it
-loads); everywhere else /demo is a 404."""
+(`make run` sets it) and only for a venue marked as a demo venue (`portal/seed.py` marks the ones it
+loads: Harbour Light, the small teaching mall, and the Galleria, a real mall's shape); everywhere else
+/demo is a 404. `?venue=` picks the demo venue (default: the VENUE setting's). A demo venue may carry its
+own radio model (the generated mall's walls, shadowing and body loss), so a click is heard as that mall's
+survey was."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import time
 
 import numpy as np
@@ -31,15 +37,27 @@ from portal.services import services
 from portal.tracking.positions import TrackKeys
 
 bp = Blueprint("demo", __name__)
+log = logging.getLogger(__name__)
 
 
 class DemoKeys(VenueKeys):
     def marker(self) -> str:
         return self.key("demo-venue")
 
+    def radio(self) -> str:
+        """The venue's radio model (RadioSimulator's parameters, JSON); none: the simulator's defaults."""
+        return self.key("demo-radio")
 
-def mark_demo_venue(db: redis.Redis, venue: str) -> None:
-    db.set(DemoKeys(venue).marker(), "1")
+
+def mark_demo_venue(db: redis.Redis, venue: str, radio: dict | None = None) -> None:
+    """Mark a demo venue; `radio`: the RadioSimulator parameters its survey was simulated with
+    (seed, wall_losses per level, ...), kept so the demo's clicks are heard the same way."""
+    keys = DemoKeys(venue)
+    with db.pipeline(transaction=True) as pipe:  # one slot: the venue's
+        pipe.set(keys.marker(), "1")
+        if radio is not None:
+            pipe.set(keys.radio(), json.dumps(radio, separators=(",", ":")))
+        pipe.execute()
 
 
 def is_demo_venue(db: redis.Redis, venue: str) -> bool:
@@ -53,10 +71,37 @@ def demo_mode_for(venue: str) -> bool:
     return svc.settings.demo and is_demo_venue(svc.db, venue)
 
 
+VENUE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 @bp.before_request
 def _only_in_demo_mode():
-    if not demo_mode_for(services().settings.default_venue):
+    if not services().settings.demo:
         abort(404)
+    _demo_venue()  # 400 for a malformed venue, 404 for one that is not a demo venue
+
+
+def _demo_venue() -> str:
+    """The demo venue of this request: `venue` (the picker on /demo), else the VENUE setting's."""
+    venue = request.values.get("venue") or services().settings.default_venue
+    if not VENUE_ID.fullmatch(venue):
+        abort(400, "venue must be a venue id (letters, digits, - and _)")
+    if not is_demo_venue(services().db, venue):
+        abort(404, f"{venue!r} is not a demo venue")
+    return venue
+
+
+def demo_venues() -> list[tuple[str, str]]:
+    """(id, name in the page's language) of every demo venue with a map: the picker on /demo."""
+    svc = services()
+    zh = is_zh()
+    out = []
+    for venue in svc.venues.venue_ids():
+        venue_map = svc.venues.get_map(venue) if is_demo_venue(svc.db, venue) else None
+        if venue_map is not None:
+            out.append((venue, venue_map.name_zh if zh and venue_map.name_zh else venue_map.name))
+    return out
+
 
 DEMO_PASSWORD = "mallportal-demo"  # the demo console accounts' password (they sign in only with DEMO=1)
 DEFAULT_PHONE = "02:00:5e:00:53:01"  # locally administered, like a phone's private WiFi MAC
@@ -99,7 +144,7 @@ def _floor(venue_map) -> int:
 
 @bp.get("/demo")
 def page():
-    venue = services().settings.default_venue
+    venue = _demo_venue()
     venue_map = _venue_map(venue)
     level = _floor(venue_map)
     floor = venue_map.floor(level)
@@ -111,8 +156,14 @@ def page():
     return render_template(
         "demo.html", venue=venue_map, level=level, x=x, y=y, phone=phone, position=position,
         width=width, height=height, px_per_m=PX_PER_M, zone_apps=_zone_apps(venue_map),
-        accounts=_demo_accounts(venue), demo_password=DEMO_PASSWORD,
+        accounts=_demo_accounts(venue), demo_password=DEMO_PASSWORD, demo_venues=demo_venues(),
+        venue_arg=venue_arg(venue),
     )
+
+
+def venue_arg(venue: str) -> dict[str, str]:
+    """The `venue` parameter of /demo URLs: none for the default venue (its URLs stay as they were)."""
+    return {} if venue == services().settings.default_venue else {"venue": venue}
 
 
 def _zone_apps(venue_map) -> list[dict]:
@@ -126,16 +177,16 @@ def _zone_apps(venue_map) -> list[dict]:
             floor = venue_map.floor(zone.floor).name
         except KeyError:
             floor = str(zone.floor)
-        rows.append({"zone": zone.name_zh if zh else zone.name, "floor": floor, "id": zone.id,
+        rows.append({"zone": zone.name_zh if zh else zone.name, "floor": floor, "id": zone.id, "level": zone.floor,
                      "app": (app.title_zh if zh else app.title_en) if app else ""})
-    return sorted(rows, key=lambda r: (r["floor"], r["zone"]))
+    return sorted(rows, key=lambda r: (r["level"], r["zone"]))  # car park first, then up the building
 
 
 def _demo_accounts(venue: str) -> list[dict]:
     """The console accounts of the demo venue and where each signs in to."""
     out = []
     for account in AccountStore(services().db).all():
-        if account.venue != venue:
+        if not account.runs(venue):
             continue
         home = (url_for("operator.home", venue=venue) if account.role == "operator"
                 else url_for("owner.home", venue=venue))
@@ -146,7 +197,7 @@ def _demo_accounts(venue: str) -> list[dict]:
 
 @bp.get("/demo/plan/<int:level>.svg")
 def plan(level: int):
-    venue_map = _venue_map(services().settings.default_venue)
+    venue_map = _venue_map(_demo_venue())
     if level not in {f.level for f in venue_map.floors}:
         abort(404, "unknown floor")
     floor = venue_map.floor(level)
@@ -165,7 +216,7 @@ def plan(level: int):
 def spot():
     """Place the demo phone: simulate its RSSI reports and feed them through the ingest path."""
     svc = services()
-    venue = svc.settings.default_venue
+    venue = _demo_venue()
     venue_map = _venue_map(venue)
     level = _floor(venue_map)
     floor = venue_map.floor(level)
@@ -177,7 +228,7 @@ def spot():
     if x is None or y is None:
         abort(400, "click a spot on the plan")
     now = time.time()
-    payload = simulated_reports(venue_map, level, x, y, phone, now)
+    payload = simulated_reports(venue_map, level, x, y, phone, now, demo_simulator(svc.db, venue_map))
     try:
         observations = parse_native(
             payload, hasher=svc.hasher, now=now, max_skew_s=svc.settings.max_clock_skew_s,
@@ -190,12 +241,33 @@ def spot():
     # long enough ago for the window and the smoothing to have caught up.
     svc.db.delete(RssiKeys(venue).readings(client), TrackKeys(venue).track(client))
     svc.rssi.write(venue, observations, now)
-    return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone), code=303)
+    return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone, **venue_arg(venue)),
+                    code=303)
 
 
-def simulated_reports(venue_map, level: int, x: float, y: float, phone: str, now: float) -> dict:
+def demo_simulator(db: redis.Redis, venue_map) -> RadioSimulator:
+    """The radio model the venue's survey was simulated with (stored by mark_demo_venue), else the
+    simulator's defaults (Harbour Light's). A floor whose walls an operator has changed since the survey
+    gets the default wall loss: its stored per-wall losses no longer line up with its walls."""
+    raw = db.get(DemoKeys(venue_map.id).radio())
+    if raw is None:
+        return RadioSimulator(venue_map)
+    model = json.loads(raw)
+    walls = {f.level: len(f.walls) for f in venue_map.floors}
+    losses = {int(level): values for level, values in model.pop("wall_losses", {}).items()
+              if walls.get(int(level)) == len(values)}
+    try:
+        return RadioSimulator(venue_map, wall_losses=losses or None, **model)
+    except TypeError:  # stored by a version whose simulator took other parameters: the defaults still work
+        log.warning("demo venue %s: stored radio model does not fit the simulator; using its defaults",
+                    venue_map.id)
+        return RadioSimulator(venue_map)
+
+
+def simulated_reports(venue_map, level: int, x: float, y: float, phone: str, now: float,
+                      sim: RadioSimulator | None = None) -> dict:
     """What the venue's APs would POST for a phone at (x, y): a few scans over the last seconds."""
-    sim = RadioSimulator(venue_map)
+    sim = sim or RadioSimulator(venue_map)
     rng = np.random.default_rng()
     per_ap: dict[str, list[dict]] = {}
     for scan in range(SCANS_PER_SPOT):

@@ -136,11 +136,12 @@ def enable(username: str) -> None:
 
 @users.command("list")
 def list_users() -> None:
-    """Every account: name, role, venue, zones, state."""
+    """Every account: name, role, venue (an operator's further venues after it, comma-separated), zones, state."""
     store = _store()
     for account in store.all():
         status = store.status(account.username)
         state = next((label for flag, label in (("disabled", "disabled"), ("demo", "demo password"),
                                                  ("pending", "invited"), ("must_change", "must change password"))
                       if status[flag]), "active")
-        click.echo(f"{account.username}\t{account.role}\t{account.venue}\t{','.join(account.zones) or '-'}\t{state}")
+        venues = ",".join((account.venue, *account.more_venues))
+        click.echo(f"{account.username}\t{account.role}\t{venues}\t{','.join(account.zones) or '-'}\t{state}")

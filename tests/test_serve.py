@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 def start(data_dir, port):
     env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "4",
-           "DEMO": "1", "PAY_SANDBOX_PORT": str(free_port())}  # as `make run` sets it: /demo is served
+           "DEMO": "1", "PAY_SANDBOX_PORT": str(free_port()),  # as `make run` sets it: /demo is served
+           "LOAD_DEMO_GALLERIA": "0"}  # its survey costs seconds of CPU; tests/test_demo_galleria.py loads it
     env.pop("REDIS_URL", None)
     for name in ("PAY_SANDBOX_URL", "WECHATPAY_MCHID", "ALIPAY_APPID"):  # no provider: the sandbox starts
         env.pop(name, None)

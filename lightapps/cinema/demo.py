@@ -1,4 +1,5 @@
-"""Demo showtimes for the demo mall's cinema zone: today and tomorrow, only if the zone has none."""
+"""Demo showtimes for a demo mall's cinema zone (Harbour Light's `cinema`, else the first zone of kind
+cinema, as in the Galleria): today and tomorrow, only if the zone has none."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ DEMO_STARTS = ((0, 0), (3, 0), (6, 15), (9, 30))  # hours, minutes after each fi
 
 
 def seed(svc, venue_map) -> None:
-    if venue_map.zone(DEMO_ZONE) is None:
+    zone = venue_map.zone(DEMO_ZONE) or next((z for z in venue_map.zones if z.kind == "cinema"), None)
+    if zone is None:
         return
     store = CinemaStore(svc.db)
-    if store.has_showtimes(venue_map.id, DEMO_ZONE):
+    if store.has_showtimes(venue_map.id, zone.id):
         return
     items = []
     tz = read_venue_locale(svc, venue_map.id).time_zone  # the films run on the mall's clock
@@ -33,4 +35,4 @@ def seed(svc, venue_map) -> None:
                 items.append(ShowtimeInput(film_en=film_en, film_zh=film_zh, auditorium=hall,
                                            starts_at=int(start.timestamp()), price_cents=price,
                                            external_id=f"demo-{day.isoformat()}-{n}-{k}"))
-    store.upsert_showtimes(venue_map.id, DEMO_ZONE, items, source="demo")
+    store.upsert_showtimes(venue_map.id, zone.id, items, source="demo")

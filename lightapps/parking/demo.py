@@ -1,6 +1,8 @@
 """The demo mall's car park: rows of bays inside the garage zone, a plausible occupancy, one parked car.
 
 Rows run along y (bays 2.5 m apart); row letters are the areas shoppers are told for partial plates.
+A demo venue without Harbour Light's `garage` zone (the Galleria) gets rows across each of its zones of
+kind garage instead (`garage_bays`), with the same occupancy and no parked demo car.
 The demo car ``粤B D8888`` is parked when the demo mall is first loaded (it expires 24 h later, like
 every plate)."""
 
@@ -43,6 +45,34 @@ def demo_bays(venue_map, zone_id: str = GARAGE_ZONE) -> list[Bay]:
     return bays
 
 
+ROW_PITCH_M = 8.0  # garage_bays: a row of bays every 8 m (bay depth, both sides of a driving lane)
+AISLE_HALF_M = 5.0  # garage_bays: the cross aisle along the zone's middle stays free
+
+
+def garage_bays(venue_map) -> list[Bay]:
+    """Rows of bays across every zone of kind garage, areas lettered A, B, ... across the car park."""
+    bays: list[Bay] = []
+    letters = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    for zone in (z for z in venue_map.zones if z.kind == "garage"):
+        level_name = venue_map.floor(zone.floor).name
+        x0, x1 = min(x for x, _ in zone.polygon), max(x for x, _ in zone.polygon)
+        y0, y1 = min(y for _, y in zone.polygon), max(y for _, y in zone.polygon)
+        mid = (y0 + y1) / 2
+        x = x0 + ROW_PITCH_M / 2
+        while x < x1 - 2.0:
+            area = next(letters, None)
+            if area is None:
+                return bays
+            y, k = y0 + FIRST_Y_M, 0
+            while y < y1 - 2.0:
+                if abs(y - mid) >= AISLE_HALF_M:
+                    k += 1
+                    bays.append(Bay(f"{level_name}-{area}{k:02d}", zone.id, zone.floor, round(x, 2), round(y, 2), area))
+                y += BAY_PITCH_M
+            x += ROW_PITCH_M
+    return bays
+
+
 def _occupied(bay_id: str) -> bool:
     digest = hashlib.sha256(bay_id.encode()).digest()
     return digest[0] / 256 < OCCUPIED_SHARE
@@ -52,11 +82,11 @@ def seed(svc, venue_map) -> None:
     """Idempotent: bays only when the venue has none, occupancy only when nothing was reported yet."""
     store = ParkingStore(svc.db)
     if not store.bays(venue_map.id):
-        bays = demo_bays(venue_map)
+        bays = demo_bays(venue_map) or garage_bays(venue_map)
         if not bays:
             return
         store.put_bays(venue_map.id, bays)
-    bays = store.bays(venue_map.id, GARAGE_ZONE)
+    bays = store.bays(venue_map.id)
     if store.states(venue_map.id) or not bays:
         return
     now_ms = int(time.time() * 1000)

@@ -19,7 +19,7 @@ from portal.apps.locale import request_venue
 from portal.apps.mine import MyItem, collect_mine
 from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.consent import NOTICE_VERSION, Consent
-from portal.demo import demo_mode_for
+from portal.demo import demo_mode_for, venue_arg
 from portal.hub.keep import KeepStore
 from portal.services import services
 from portal.shopper import (
@@ -206,7 +206,7 @@ def demo_back_url() -> str | None:
     if services().breaker.is_open:  # the store is down: the 503 page must not wait for it
         return None
     try:
-        return url_for("demo.page") if venue and demo_mode_for(venue) else None
+        return url_for("demo.page", **venue_arg(venue)) if venue and demo_mode_for(venue) else None
     except redis.RedisError:
         return None
 

@@ -37,7 +37,7 @@ def works_without_map(view):
 def require_operator_venue(venue: str) -> None:
     """The logged-in operator runs this venue (login_required("operator") has run), else 403."""
     account = current_account()
-    if account is None or account.venue != venue:
+    if account is None or not account.runs(venue):
         abort(403, _("You do not operate this venue."))
     if not services().venues.exists(venue) and request.endpoint not in _MAPLESS_ENDPOINTS:
         abort(404, _("Unknown venue."))  # the home page of a new venue (no map yet) links to its first draft

@@ -15,7 +15,9 @@ from portal.services import services
 
 @bp.get("/<venue>/")
 def home(venue: str):
-    return render_template("operator/home.html", venue=venue, account=current_account())
+    account = current_account()
+    others = [v for v in (account.venue, *account.more_venues) if v != venue]  # an operator of several venues
+    return render_template("operator/home.html", venue=venue, account=account, other_venues=others)
 
 
 @bp.get("/<venue>/health")

@@ -44,7 +44,7 @@ HISTORY_SHOWN = 10
 
 
 def _venue_map_for(account: Account, venue: str):
-    if account.venue != venue:
+    if not account.runs(venue):
         abort(403, _("You do not manage this venue."))
     venue_map = services().venues.get_map(venue)
     if venue_map is None:
