@@ -35,6 +35,8 @@ from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
+# The same for a batch: (pipe, venue, [(client, position), ...], now), once per round trip of writes.
+PositionsListener = Callable[[object, str, Sequence[tuple[str, Position]], float], None]
 log = logging.getLogger(__name__)
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
@@ -159,10 +161,15 @@ class Locator:
         self.cache_s = cache_s  # how long a position stays reusable while no new reading arrives; 0: never
         self.half_life_s = half_life_s
         self.listeners: list[PositionListener] = []
+        self.batch_listeners: list[PositionsListener] = []
 
     def on_position(self, listener: PositionListener) -> None:
         """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
         self.listeners.append(listener)
+
+    def on_positions(self, listener: PositionsListener) -> None:
+        """Hear every newly computed position, a batch at a time (the tracker's: one call per batch)."""
+        self.batch_listeners.append(listener)
 
     def fresh(self, kept: KeptPosition | None, newest: bytes | None, now: float) -> Position | None:
         """The kept position when it still answers for the client, else None."""
@@ -219,8 +226,7 @@ class Locator:
             for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
                 done.append((client, _finish(model, prepared, estimate, now), newest))
         writes = self.db.pipeline(transaction=False)
-        for client, (new_state, position), newest in done:
-            self._queue_keep(writes, venue, client, position, new_state, newest, now)
+        self._queue_keep(writes, venue, done, now)
         writes.execute()
         return len(done)
 
@@ -274,18 +280,25 @@ class Locator:
              now: float) -> None:
         """Write the new motion state and the kept position, and tell the listeners, in one round trip."""
         pipe = self.db.pipeline(transaction=False)
-        self._queue_keep(pipe, venue, client, position, state, newest, now)
+        self._queue_keep(pipe, venue, [(client, (state, position), newest)], now)
         pipe.execute()
 
-    def _queue_keep(self, pipe, venue: str, client: str, position: Position, state: dict | None,
-                    newest: bytes | None, now: float) -> None:
+    def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
+                    now: float) -> None:
+        """Queue each (client, (new state, position), newest reading)'s writes and its listeners'."""
         keys = TrackKeys(venue)
-        if state is not None:
-            pipe.set(keys.track(client), json.dumps(state), ex=int(self.rssi.window_s * 5))
-        if self.cache_s > 0 and newest is not None:
-            last_key = keys.last_position(client)
-            pipe.hset(last_key, mapping=KeptPosition(position, newest, now).to_fields())
-            pipe.expire(last_key, max(1, math.ceil(self.cache_s)))
-        if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
-            for listener in self.listeners:
-                listener(pipe, venue, client, position, now)
+        told: list[tuple[str, Position]] = []
+        for client, (state, position), newest in done:
+            if state is not None:
+                pipe.set(keys.track(client), json.dumps(state), ex=int(self.rssi.window_s * 5))
+            if self.cache_s > 0 and newest is not None:
+                last_key = keys.last_position(client)
+                pipe.hset(last_key, mapping=KeptPosition(position, newest, now).to_fields())
+                pipe.expire(last_key, max(1, math.ceil(self.cache_s)))
+            if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
+                told.append((client, position))
+                for listener in self.listeners:
+                    listener(pipe, venue, client, position, now)
+        if told:
+            for batch_listener in self.batch_listeners:
+                batch_listener(pipe, venue, told, now)
