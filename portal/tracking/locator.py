@@ -20,10 +20,12 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import redis
 
+from core.storage import is_cluster, phone_bucket
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys
@@ -47,6 +49,24 @@ SETTLE_MAX_CHANGE_DB = 4.0
 # 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
 PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
+
+
+# KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one
+# bucket; ARGV: their TTLs, then per phone its state as JSON ('': unchanged), 2n and the kept position's n
+# fields and values (0: none kept). What SET, HSET and EXPIRE per phone did, in one call per batch.
+_KEEP = """
+local a = 3
+for k = 1, #KEYS, 2 do
+  if ARGV[a] ~= '' then redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[1]) end
+  local n = tonumber(ARGV[a + 1])
+  if n > 0 then
+    redis.call('HSET', KEYS[k + 1], unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
+  end
+  a = a + 2 + n
+end
+return 1
+"""
 
 
 def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
@@ -162,6 +182,7 @@ class Locator:
         self.half_life_s = half_life_s
         self.listeners: list[PositionListener] = []
         self.batch_listeners: list[PositionsListener] = []
+        self._keep = db.register_script(_KEEP)
 
     def on_position(self, listener: PositionListener) -> None:
         """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
@@ -285,20 +306,27 @@ class Locator:
 
     def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
                     now: float) -> None:
-        """Queue each (client, (new state, position), newest reading)'s writes and its listeners'."""
+        """Queue each (client, (new state, position), newest reading)'s writes (one `_KEEP` call per phone
+        bucket for the lot) and its listeners'."""
         keys = TrackKeys(venue)
+        track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
+        per_bucket: dict[int, tuple[list[str], list[object]]] = {}
         told: list[tuple[str, Position]] = []
         for client, (state, position), newest in done:
-            if state is not None:
-                pipe.set(keys.track(client), json.dumps(state), ex=int(self.rssi.window_s * 5))
-            if self.cache_s > 0 and newest is not None:
-                last_key = keys.last_position(client)
-                pipe.hset(last_key, mapping=KeptPosition(position, newest, now).to_fields())
-                pipe.expire(last_key, max(1, math.ceil(self.cache_s)))
+            kept = newest is not None and self.cache_s > 0
+            if state is not None or kept:
+                bucket_keys, args = per_bucket.setdefault(phone_bucket(venue, client), ([], [track_ttl, kept_ttl]))
+                fields = KeptPosition(position, newest, now).to_fields() if kept else {}
+                bucket_keys += [keys.track(client), keys.last_position(client)]
+                args += ["" if state is None else json.dumps(state), 2 * len(fields),
+                         *chain.from_iterable(fields.items())]
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
                 for listener in self.listeners:
                     listener(pipe, venue, client, position, now)
+        for bucket_keys, args in per_bucket.values():
+            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+            self._keep(keys=bucket_keys, args=args, client=None if is_cluster(pipe) else pipe)
         if told:
             for batch_listener in self.batch_listeners:
                 batch_listener(pipe, venue, told, now)
