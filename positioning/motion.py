@@ -204,3 +204,86 @@ class MotionFilter:
         keep = posterior >= self.prune
         total = posterior[keep].sum()
         return {self.graph.states[i]: round(float(posterior[i] / total), 6) for i in np.flatnonzero(keep)}
+
+    # -- many phones at once (the tracker's batch) ------------------------------------------------
+
+    def update_many(self, states: Sequence[dict | None], estimates: Sequence[Estimate],
+                    scores: Sequence[Mapping[str | None, float]], now: float,
+                    seeds: Sequence[Mapping[str, float] | None] | None = None,
+                    floor_hints: Sequence[Mapping[str, float] | None] | None = None) -> list[tuple[dict, Motion]]:
+        """`update` for many phones at one time, bit for bit (tests/positioning_tests/test_motion_batch.py):
+        the same operations on the phones' rows of one (phones x states) array, so the numpy calls are made
+        once per batch rather than once per phone. Sums over a row, matrix products and Python's rounding
+        stay per phone, as `update` does them (their order of additions decides the last bit)."""
+        g, n = self.graph, len(estimates)
+        seeds = seeds or [None] * n
+        hints = floor_hints or [None] * n
+        fresh = [state is None or not 0 <= now - state["ts"] <= self.reset_after_s for state in states]
+        dts = [self.obs_tau_s if f else now - state["ts"] for f, state in zip(fresh, states, strict=True)]
+        prior = np.empty((n, len(g)))
+        for i in range(n):
+            if fresh[i]:
+                prior[i] = self.start(seeds[i])
+            else:
+                prior[i] = self.predict(g.distribution(states[i]["p"]), dts[i])
+        evidence = self._likelihoods(estimates, scores)
+        powers = [min(1.0, max(dt, 0.5) / self.obs_tau_s) for dt in dts]
+        for power in set(powers):  # a scalar power, as `update` raises one phone's row (numpy's fast paths)
+            rows = [i for i in range(n) if powers[i] == power]
+            evidence[rows] = evidence[rows] ** power
+        for i, hint in enumerate(hints):
+            if hint:
+                evidence[i] = evidence[i] * self.floor_weights(hint)
+        unscaled = prior * evidence
+        out = []
+        for i, (state, estimate, dt) in enumerate(zip(states, estimates, dts, strict=True)):
+            total = unscaled[i].sum()  # numpy's sum of one row (2-D sums add in another order)
+            posterior = unscaled[i] / total if total > 0 else prior[i]
+            floor = self._floor(posterior)
+            if fresh[i] or floor != state["floor"]:
+                x, y = estimate.x, estimate.y
+            elif estimate.floor == floor:
+                a = 1 - math.exp(-max(dt, 0.0) / self.xy_tau_s)
+                x, y = a * estimate.x + (1 - a) * state["x"], a * estimate.y + (1 - a) * state["y"]
+            else:
+                x, y = state["x"], state["y"]
+            probs = self._sparse(posterior)
+            out.append(({"ts": now, "p": probs, "floor": floor, "x": x, "y": y},
+                        Motion(floor=floor, x=float(x), y=float(y), posterior=probs)))
+        return out
+
+    def _likelihoods(self, estimates: Sequence[Estimate], scores: Sequence[Mapping[str | None, float]]) -> np.ndarray:
+        """`likelihood` of each estimate, as the rows of one array."""
+        g = self.graph
+        lo, hi = self.floor_confidence
+        q = np.zeros((len(estimates), len(g)))
+        share = np.zeros_like(q)
+        weight = np.ones(len(estimates))
+        on_floor = np.zeros_like(q, dtype=bool)
+        unknown = []
+        for i, (estimate, zone_scores) in enumerate(zip(estimates, scores, strict=True)):
+            c = min(hi, max(lo, estimate.confidence))
+            other_floors = [f for f in g.floors if f != estimate.floor]
+            for f in other_floors:
+                mask = g.same_floor[f]
+                q[i, mask] = (1 - c) / len(other_floors) / mask.sum()
+            floor_mask = g.same_floor.get(estimate.floor)
+            if floor_mask is None:
+                unknown.append((i, bool(other_floors)))
+                continue
+            on_floor[i] = floor_mask
+            s = share[i]
+            for zone, score in zone_scores.items():
+                k = g.index.get(zone if zone is not None else off_zone(estimate.floor))
+                if k is not None and floor_mask[k]:
+                    s[k] += max(0.0, score)
+            total = s.sum()
+            n_floor = floor_mask.sum()
+            share[i] = s / total if total > 0 else np.where(floor_mask, 1 / n_floor, 0)
+            weight[i] = c if other_floors else 1.0
+        n_floor = on_floor.sum(axis=1, keepdims=True)
+        value = weight[:, None] * ((1 - self.zone_floor) * share + self.zone_floor / np.maximum(n_floor, 1))
+        q = np.where(on_floor, value, q)
+        for i, other_floors in unknown:  # a floor the graph does not know: no zone evidence at all
+            q[i] = np.where(q[i] > 0, q[i], 1e-6) if other_floors else np.ones(len(g))
+        return q

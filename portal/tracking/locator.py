@@ -32,6 +32,7 @@ from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
+from positioning.motion import Motion
 from positioning.readings import Readings, settled_vectors
 from positioning.wknn import Estimate
 
@@ -129,13 +130,37 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
-    state, coarse = pending.state, pending.coarse
+    scores, seed, hint = _evidence(model, pending, estimate)
+    new_state, motion = model.motion.update(pending.state, estimate, scores, now, seed=seed, floor_hint=hint)
+    return _decide(model, pending, estimate, new_state, motion)
+
+
+def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequence[Estimate], now: float
+                 ) -> list[tuple[dict, Position]]:
+    """`_finish` for the tracker's batch: the motion filter steps every phone at once (`update_many`, the
+    same numbers as `update`: tests/positioning_tests/test_motion_batch.py)."""
+    evidence = [_evidence(model, p, e) for p, e in zip(pending, estimates, strict=True)]
+    stepped = model.motion.update_many([p.state for p in pending], estimates, [e[0] for e in evidence], now,
+                                       [e[1] for e in evidence], [e[2] for e in evidence])
+    return [_decide(model, p, e, new_state, motion)
+            for p, e, (new_state, motion) in zip(pending, estimates, stepped, strict=True)]
+
+
+def _evidence(model: VenueModel, pending: _Pending, estimate: Estimate
+              ) -> tuple[dict[str | None, float], Mapping[str, float] | None, Mapping[str, float] | None]:
+    """What the motion filter weighs besides the estimate: evidence per zone, a cold-start seed, a floor hint."""
+    coarse = pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
     # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
     hint = coarse.places if coarse and pending.partial else None
-    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
-                                            floor_hint=hint)
+    return scores, coarse.places if coarse else None, hint
+
+
+def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state: dict, motion: Motion
+            ) -> tuple[dict, Position]:
+    """The zone from the motion filter's posterior (the current one kept on a border), the phone's offset."""
+    state = pending.state
     placement = place(motion.posterior, model.groups, model.zone_ids)
     zone, zone_conf = placement.zone, placement.zone_confidence
     current = state.get("zone") if state else None
@@ -244,8 +269,8 @@ class Locator:
                 done.append((client, _complete(model, prepared, now), newest))
         if pending:
             estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
-            for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
-                done.append((client, _finish(model, prepared, estimate, now), newest))
+            finished = _finish_many(model, [p for _, p, _ in pending], estimates, now)
+            done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
         writes = self.db.pipeline(transaction=False)
         self._queue_keep(writes, venue, done, now)
         writes.execute()
