@@ -53,3 +53,12 @@ def test_batch_step_is_one_phone_step_bit_for_bit(n_floors, per_floor):
         got = motion.update_many(states, estimates, scores, now, seeds, hints)
         assert got == want
         states = [s if rng.random() < 0.9 else None for s, _ in got]
+
+
+def test_row_sums_add_as_numpy_adds_one_row():
+    from positioning.motion import _row_sums
+
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 140), 255, 300, 513]:
+        rows = rng.random((20, n)) * 10.0 ** rng.uniform(-6, 6, size=(20, n))
+        assert _row_sums(rows).tolist() == [row.sum() for row in rows]
