@@ -72,10 +72,40 @@ class ZoneMap:
         every candidate, for a filter that weighs them (positioning/motion.py)."""
         polygon_zone = self.zone_at(estimate.floor, estimate.x, estimate.y)
         depth = min(1.0, self._depth(polygon_zone, estimate.x, estimate.y) / CONFIDENT_DEPTH_M) if polygon_zone else 0
-        scores: dict[str | None, float] = {polygon_zone: 0.5 * (0.5 + 0.5 * depth)}
-        if neighbour_zones:
-            for zone, n in Counter(neighbour_zones).items():
-                scores[zone] = scores.get(zone, 0.0) + 0.5 * n / len(neighbour_zones)
-        else:
-            scores[polygon_zone] *= 2
-        return scores
+        return _scores(polygon_zone, depth, neighbour_zones)
+
+    def zone_scores_many(self, estimates: Sequence, neighbour_zones: Sequence[Sequence[str | None]]
+                         ) -> list[dict[str | None, float]]:
+        """`zone_scores` of many estimates (the tracker's batch): the polygons and the depths one shapely
+        call per floor for all of them, the same numbers (tests/positioning_tests/test_motion_batch.py)."""
+        n = len(estimates)
+        xs, ys = np.array([e.x for e in estimates], dtype=float), np.array([e.y for e in estimates], dtype=float)
+        zones: list[str | None] = [None] * n
+        floors = [e.floor for e in estimates]
+        for floor in set(floors):
+            ids, polygons = self._by_floor.get(floor, ((), None))
+            if not ids:
+                continue
+            rows = np.array([i for i in range(n) if floors[i] == floor])
+            hits = shapely.intersects_xy(polygons[:, None], xs[rows][None, :], ys[rows][None, :])
+            for i, hit, first in zip(rows.tolist(), hits.any(axis=0).tolist(), hits.argmax(axis=0).tolist(),
+                                     strict=True):
+                zones[i] = ids[first] if hit else None
+        inside = [i for i in range(n) if zones[i]]
+        distances = shapely.distance(np.array([self._outlines[zones[i]] for i in inside], dtype=object),
+                                     shapely.points(xs[inside], ys[inside])).tolist() if inside else []
+        depth = [0] * n
+        for i, d in zip(inside, distances, strict=True):
+            depth[i] = min(1.0, d / CONFIDENT_DEPTH_M)
+        return [_scores(zones[i], depth[i], neighbour_zones[i]) for i in range(n)]
+
+
+def _scores(polygon_zone: str | None, depth: float, neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
+    """Half the polygon's (by depth), half the neighbours' shares (all of it the polygon's without neighbours)."""
+    scores: dict[str | None, float] = {polygon_zone: 0.5 * (0.5 + 0.5 * depth)}
+    if neighbour_zones:
+        for zone, n in Counter(neighbour_zones).items():
+            scores[zone] = scores.get(zone, 0.0) + 0.5 * n / len(neighbour_zones)
+    else:
+        scores[polygon_zone] *= 2
+    return scores

@@ -139,18 +139,21 @@ def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequ
                  ) -> list[tuple[dict, Position]]:
     """`_finish` for the tracker's batch: the motion filter steps every phone at once (`update_many`, the
     same numbers as `update`: tests/positioning_tests/test_motion_batch.py)."""
-    evidence = [_evidence(model, p, e) for p, e in zip(pending, estimates, strict=True)]
-    stepped = model.motion.update_many([p.state for p in pending], estimates, [e[0] for e in evidence], now,
+    scores = model.zones.zone_scores_many(estimates, [[model.sample_zones[i] for i in e.neighbours] for e in estimates])
+    evidence = [_evidence(model, p, e, s) for p, e, s in zip(pending, estimates, scores, strict=True)]
+    stepped = model.motion.update_many([p.state for p in pending], estimates, scores, now,
                                        [e[1] for e in evidence], [e[2] for e in evidence])
     return [_decide(model, p, e, new_state, motion)
             for p, e, (new_state, motion) in zip(pending, estimates, stepped, strict=True)]
 
 
-def _evidence(model: VenueModel, pending: _Pending, estimate: Estimate
+def _evidence(model: VenueModel, pending: _Pending, estimate: Estimate, scores: dict[str | None, float] | None = None
               ) -> tuple[dict[str | None, float], Mapping[str, float] | None, Mapping[str, float] | None]:
-    """What the motion filter weighs besides the estimate: evidence per zone, a cold-start seed, a floor hint."""
+    """What the motion filter weighs besides the estimate: evidence per zone (`scores`, when already made for
+    the batch), a cold-start seed, a floor hint."""
     coarse = pending.coarse
-    scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
+    if scores is None:
+        scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
     # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
     hint = coarse.places if coarse and pending.partial else None

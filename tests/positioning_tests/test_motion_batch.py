@@ -62,3 +62,28 @@ def test_row_sums_add_as_numpy_adds_one_row():
     for n in [*range(1, 140), 255, 300, 513]:
         rows = rng.random((20, n)) * 10.0 ** rng.uniform(-6, 6, size=(20, n))
         assert _row_sums(rows).tolist() == [row.sum() for row in rows]
+
+
+def test_zone_scores_of_a_batch_are_one_at_a_time():
+    """`ZoneMap.zone_scores_many` against `zone_scores`: inside, outside, on an edge or a corner, on a floor
+    without zones; with and without neighbours."""
+    from fingerprints.demo_mall import build_demo_mall
+    from positioning.zones import ZoneMap
+
+    venue = build_demo_mall("zones")
+    zones = ZoneMap([(z.id, z.floor, z.polygon) for z in venue.zones])
+    rng = np.random.default_rng(3)
+    corners = [(z.floor, *z.polygon[k]) for z in venue.zones for k in range(len(z.polygon))]
+    estimates, neighbours = [], []
+    for i in range(400):
+        if i % 5 == 0:
+            floor, x, y = corners[int(rng.integers(len(corners)))]
+            x += float(rng.choice([0.0, 0.5]))
+        else:
+            floor = int(rng.choice([*{z.floor for z in venue.zones}, 9]))
+            x, y = float(rng.uniform(-5, 120)), float(rng.uniform(-5, 80))
+        estimates.append(Estimate(0, floor, float(x), float(y), 0.9, (1,)))
+        neighbours.append(rng.choice([z.id for z in venue.zones] + [None], size=int(rng.integers(0, 12))).tolist())
+    want = [zones.zone_scores(e, nz) for e, nz in zip(estimates, neighbours, strict=True)]
+    assert zones.zone_scores_many(estimates, neighbours) == want
+    assert sum(None not in w or len(w) > 1 for w in want) > 100  # most land in a zone or near the neighbours'
