@@ -252,13 +252,15 @@ class MotionFilter:
                 ) -> np.ndarray:
         """Per phone, `start(seed)` (fresh) or `predict(distribution(state's p), dt)`, as rows."""
         g, n = self.graph, len(dists)
-        dense = np.zeros((n, len(g)))
-        for i, probs in enumerate(dists):  # `distribution`: the same additions in the same order
-            row = dense[i]
+        rows = []
+        for probs in dists:  # `distribution`: the same additions in the same order
+            row = [0.0] * len(g)
             for state, value in (probs or {}).items():
                 k = g.index.get(state)
                 if k is not None and value > 0:
                     row[k] += value
+            rows.append(row)
+        dense = np.array(rows, dtype=np.float64).reshape(n, len(g))
         totals = _row_sums(dense)
         uniform = np.full(len(g), 1 / len(g))
         positive = totals > 0
@@ -286,18 +288,17 @@ class MotionFilter:
         c = np.array([min(hi, max(lo, e.confidence)) for e in estimates])
         floor_of = [e.floor for e in estimates]
         q = np.zeros((n, len(g)))
-        evidence = np.zeros((n, len(g)))
-        on_floor = np.zeros((n, len(g)), dtype=bool)
-        for i, (estimate, zone_scores) in enumerate(zip(estimates, scores, strict=True)):
+        rows = []
+        for estimate, zone_scores in zip(estimates, scores, strict=True):
+            row = [0.0] * len(g)
             mask = g.same_floor.get(estimate.floor)
-            if mask is None:
-                continue
-            on_floor[i] = mask
-            row = evidence[i]
-            for zone, score in zone_scores.items():
-                k = g.index.get(zone if zone is not None else off_zone(estimate.floor))
-                if k is not None and mask[k]:
-                    row[k] += max(0.0, score)
+            if mask is not None:
+                for zone, score in zone_scores.items():
+                    k = g.index.get(zone if zone is not None else off_zone(estimate.floor))
+                    if k is not None and mask[k]:
+                        row[k] += max(0.0, score)
+            rows.append(row)
+        evidence = np.array(rows, dtype=np.float64).reshape(n, len(g))
         for floor in set(floor_of):
             rows = np.array([i for i in range(n) if floor_of[i] == floor])
             other_floors = [f for f in g.floors if f != floor]
