@@ -73,7 +73,15 @@ end
 if only_close == '1' then return close_stale('') end
 
 -- One position after the other, as many calls of one would: six ARGV each from ARGV[8] (client, zone,
--- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap)
+-- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap).
+-- What does not depend on the order (visitor counts, heatmap counts, TTLs set at this one time) is written
+-- once per key after the loop, with the same result.
+local visitors, counted = {}, {}  -- key -> clients; keys in the order first counted, with their TTL
+local function count(key, client, ttl)
+  if visitors[key] == nil then visitors[key] = {}; counted[#counted + 1] = {key, ttl} end
+  table.insert(visitors[key], client)
+end
+local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
 for i = 8, #ARGV, 6 do
   local client, zone, cell = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local hz, dz, heat = KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])], KEYS[tonumber(ARGV[i + 5])]
@@ -93,22 +101,31 @@ for i = 8, #ARGV, 6 do
   if zone ~= '' then
     redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now))
     redis.call('ZADD', open, now, client)
-    redis.call('PFADD', hz, client)
-    redis.call('EXPIRE', hz, ttl)
-    redis.call('PFADD', dz, client)
-    redis.call('EXPIRE', dz, day_ttl)
+    count(hz, client, ttl)
+    count(dz, client, day_ttl)
   else
     redis.call('HDEL', cur, client)
     redis.call('ZREM', open, client)
   end
-  redis.call('PFADD', hall, client)
-  redis.call('EXPIRE', hall, ttl)
-  redis.call('PFADD', dall, client)
-  redis.call('EXPIRE', dall, day_ttl)
+  count(hall, client, ttl)
+  count(dall, client, day_ttl)
   if cell ~= '' then
-    redis.call('HINCRBY', heat, cell, 1)
-    redis.call('EXPIRE', heat, ttl)
+    local h = heats[heat]
+    if h == nil then h = {order = {}, n = {}}; heats[heat] = h; heat_keys[#heat_keys + 1] = heat end
+    if h.n[cell] == nil then h.n[cell] = 0; h.order[#h.order + 1] = cell end
+    h.n[cell] = h.n[cell] + 1
   end
+end
+for _, entry in ipairs(counted) do
+  local clients = visitors[entry[1]]
+  for k = 1, #clients, 500 do redis.call('PFADD', entry[1], unpack(clients, k, math.min(k + 499, #clients))) end
+  redis.call('EXPIRE', entry[1], entry[2])
+end
+for _, key in ipairs(heat_keys) do
+  for _, cell in ipairs(heats[key].order) do redis.call('HINCRBY', key, cell, heats[key].n[cell]) end
+  redis.call('EXPIRE', key, ttl)
+end
+if #ARGV >= 8 then
   redis.call('EXPIRE', cur, gap * 3)
   redis.call('EXPIRE', open, gap * 3)
 end

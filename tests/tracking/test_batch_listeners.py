@@ -27,6 +27,8 @@ def batches(seed: int) -> list[tuple[float, list[tuple[str, str | None, int | No
             floor = None if rng.random() < 0.1 else int(rng.integers(0, 2))
             batch.append((f"c{c}", zone, floor, float(rng.uniform(0, 80)), float(rng.uniform(0, 40))))
         out.append((now, batch))
+    # then a crowd at once: visitor counts past the size where a HyperLogLog goes from sparse to dense
+    out.append((now + 10, [(f"d{c}", "kopi" if c % 3 else None, 0, float(c % 80), 3.0) for c in range(1500)]))
     return out
 
 
