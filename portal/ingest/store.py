@@ -318,10 +318,10 @@ def _read_members(members: list[bytes]) -> _Members | None:
     """The members one a line ("ap|rssi|ts", a flag "|a" or "|p" dropped) read by pyarrow's CSV reader. Its
     float parser rounds correctly, as `float` does: the same doubles (tests/ingest/test_ingest_store.py).
     None when a member is not of that shape or a number is not one it reads (`_split_members` reads them)."""
-    # lazy: pyarrow (already a dependency, for Parquet) is heavy to import; only the tracker parses batches
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
+    # pyarrow (already a dependency, for Parquet) is heavy to import; only the tracker parses batches
+    import pyarrow as pa  # lazy: heavy, the tracker's only
+    import pyarrow.compute as pc  # lazy: heavy, the tracker's only
+    import pyarrow.csv as pacsv  # lazy: heavy, the tracker's only
 
     count = len(members)
     text = b"\n".join(members) + b"\n"
