@@ -251,7 +251,11 @@ class RssiStore:
     def queue_window(self, pipe, venue: str, client: str, now: float) -> None:
         """Queue the window query on the caller's pipeline (one round trip with its other reads);
         pass that result to `parse_readings`."""
-        pipe.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
+        pipe.execute_command(*self.window_command(venue, client, now))
+
+    def window_command(self, venue: str, client: str, now: float) -> tuple:
+        """The window query as a command (name, *args), for a caller that sends its commands itself."""
+        return ("ZRANGEBYSCORE", RssiKeys(venue).readings(client), now - self.window_s, "+inf")
 
     @staticmethod
     def _parse(raw: list[bytes]) -> list[tuple[str, float, float, str]]:

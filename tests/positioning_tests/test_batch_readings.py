@@ -192,3 +192,7 @@ def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
         for c, state in zip(clients, states, strict=True):
             svc.db.set(keys.track(c), state, ex=300)
     assert all(svc.db.exists(RssiKeys("demo").readings(c)) for c in clients)
+    # The batch's reads go on a pooled connection of their own: one the server closed meanwhile is replaced
+    svc.db.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    hear(now + 20)
+    assert svc.locator.locate_many("demo", clients, now=now + 20) == len(clients)
