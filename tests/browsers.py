@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from portal.demo import DEMO_PASSWORD
+
 IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148")
 
@@ -46,3 +48,17 @@ def fake_camera_browser(browser, video: Path) -> Iterator:
         yield camera
     finally:
         camera.close()
+
+
+def console_sign_in(page, base: str, username: str, password: str = DEMO_PASSWORD, lands: str | None = None) -> None:
+    """Sign in to the console as a person does (the demo accounts' password unless told otherwise), and
+    wait until the sign-in page has been left, so the session cookie is set before the test's next `goto`
+    (a `goto` right after the click can abort the form's navigation). `lands`: the path it must land on."""
+    if "/console/login" not in page.url:
+        page.goto(base + "/console/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/console/login" not in url)
+    if lands is not None:
+        page.wait_for_url(base + lands)

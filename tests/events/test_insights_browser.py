@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker
+from tests.browsers import console_sign_in
 
 DAY = "2026-10-05"
 
@@ -22,18 +23,10 @@ def seed_day(db) -> None:
     presence.sweep("demo", t + 6 * 3600)
 
 
-def sign_in(page, base: str, user: str, lands: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#username", user)
-    page.fill("#password", "mallportal-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + lands)
-
-
 def test_charts_in_operator_and_owner_consoles(page, live_server):
     seed_day(live_server.db())
     base = live_server.url
-    sign_in(page, base, "ops", "/console/ops/demo/")
+    console_sign_in(page, base, "ops", lands="/console/ops/demo/")
     page.goto(f"{base}/console/ops/demo/insights?day={DAY}")
     assert page.locator("svg#chart-dwell rect.bar").count() == 6
     assert page.locator("svg#chart-heatmap").is_visible() and page.locator("svg#chart-funnel").is_visible()
@@ -43,7 +36,7 @@ def test_charts_in_operator_and_owner_consoles(page, live_server):
         page.click("#export-csv")
     assert download.value.suggested_filename == f"insights-demo-{DAY}.csv"
     page.context.clear_cookies()
-    sign_in(page, base, "kopi", "/console/owner/demo/")
+    console_sign_in(page, base, "kopi", lands="/console/owner/demo/")
     page.click("#insights-link")
     page.goto(f"{base}/console/owner/demo/insights?day={DAY}")
     assert page.locator("svg#chart-dwell").is_visible()

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from fingerprints.store import VenueStore
 from portal.demo import simulated_reports
+from tests.browsers import console_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -45,14 +46,6 @@ def restore_map(live_server):
         store.set_current("demo", original)
 
 
-def sign_in(page, base: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#username", "ops")
-    page.fill("#password", "mallportal-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/console/ops/demo/")
-
-
 def post_reports(base: str, token: str, payload: dict) -> int:
     req = urllib.request.Request(base + "/api/v1/venues/demo/reports", data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
@@ -65,7 +58,7 @@ def test_operator_sets_up_a_floor_and_surveys_it(live_server, page, restore_map)
     ops = base + "/console/ops/demo"
     store = VenueStore(live_server.db())
     token = (live_server.settings.data_dir / "secrets" / "demo_api_token").read_text().strip()
-    sign_in(page, base)
+    console_sign_in(page, base, "ops", lands="/console/ops/demo/")
 
     # a new floor
     page.click("text=Venue set-up")

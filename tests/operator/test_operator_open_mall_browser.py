@@ -23,6 +23,7 @@ from fingerprints.samples_io import export_samples
 from fingerprints.simulator import RadioSimulator
 from fingerprints.store import VenueStore
 from portal.demo import simulated_reports
+from tests.browsers import console_sign_in
 from tests.maps.imdf_builder import SHOPS, mall_archive
 
 pytestmark = pytest.mark.browser
@@ -60,10 +61,7 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     # 1. the first operator, from the CLI
     assert "created" in flask_cli(live_server, "users", "create", "harbour2-ops", "--role", "operator",
                                   "--venue", VENUE, "--password", "harbour-pass-1")
-    page.goto(base + "/console/login")
-    page.fill("#username", "harbour2-ops")
-    page.fill("#password", "harbour-pass-1")
-    page.click("button[type=submit]")
+    console_sign_in(page, base, "harbour2-ops", "harbour-pass-1")
     page.wait_for_url(ops + "/")
 
     # 2-5. a draft: the IMDF plan, the AP list, the survey samples; the diff; applied as one version
@@ -109,9 +107,7 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     page.fill("#confirm_password", "kopi harbour passphrase")
     page.click("#set-password button")
     page.wait_for_url("**/console/login")
-    page.fill("#username", "kopi-harbour")
-    page.fill("#password", "kopi harbour passphrase")
-    page.click("button[type=submit]")
+    console_sign_in(page, base, "kopi-harbour", "kopi harbour passphrase")
     page.wait_for_url(f"**/console/owner/{VENUE}/")
     page.click(f"#zones li[data-zone='{shop.id}'] a")
     page.check("input[name=app][value=coupons]")

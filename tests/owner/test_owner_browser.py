@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from portal.apps.zone_apps import ZoneAppKeys
+from tests.browsers import console_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,16 +24,9 @@ def atrium_restored(live_server):
         db.hset(key, "atrium", original)
 
 
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#username", username)
-    page.fill("#password", "mallportal-demo")
-    page.click("button[type=submit]")
-
-
 def test_owner_edits_the_zone_and_previews_it(live_server, page, atrium_restored):
     base = live_server.url
-    sign_in(page, base, "events")
+    console_sign_in(page, base, "events")
     page.wait_for_url(base + "/console/owner/demo/")
     assert page.locator("#zones li").count() == 1
     page.click("#zones a")
@@ -67,7 +61,7 @@ def test_owner_edits_the_zone_and_previews_it(live_server, page, atrium_restored
 
 
 def test_console_fits_a_phone(live_server, iphone_page, atrium_restored):
-    sign_in(iphone_page, live_server.url, "events")
+    console_sign_in(iphone_page, live_server.url, "events")
     iphone_page.goto(live_server.url + "/console/owner/demo/zone/atrium")
     overflow = iphone_page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from lightapps.activities.store import ActivityStore
+from tests.browsers import console_sign_in
 
 
 @pytest.mark.browser
@@ -36,11 +37,7 @@ def test_sign_up_for_an_event(iphone_page, live_server):
     assert "You're in" in page.locator(f"#activity-{event.id}").inner_text()
 
     owner = page.context.new_page()
-    owner.goto(f"{live_server.url}/console/login")
-    owner.fill("#username", "events")
-    owner.fill("#password", "mallportal-demo")
-    owner.click("button[type=submit]")
-    owner.wait_for_load_state()
+    console_sign_in(owner, live_server.url, "events")
     owner.goto(f"{live_server.url}/console/apps/activities/demo/atrium/")
     assert owner.locator(f"#activity-{event.id} .taken").inner_text().strip() == "1 / 12"
 

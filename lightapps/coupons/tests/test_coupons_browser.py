@@ -11,7 +11,7 @@ import segno
 
 from lightapps.coupons.codes import qr_payload
 from lightapps.coupons.store import CouponStore
-from tests.browsers import BROWSER_TIMEOUT_MS, fake_camera_browser, write_y4m
+from tests.browsers import BROWSER_TIMEOUT_MS, console_sign_in, fake_camera_browser, write_y4m
 
 
 @pytest.mark.browser
@@ -32,11 +32,7 @@ def test_claim_redeem_round_trip(page, live_server):
 
     # Owner: signs in and redeems the code at the till.
     owner = page.context.new_page()
-    owner.goto(f"{live_server.url}/console/login")
-    owner.fill("#username", "kopi")
-    owner.fill("#password", "mallportal-demo")
-    owner.click("button[type=submit]")
-    owner.wait_for_load_state()
+    console_sign_in(owner, live_server.url, "kopi")
     owner.goto(f"{live_server.url}/console/apps/coupons/demo/kopi/")
     owner.fill("#code", code)
     owner.click("#redeem-button")
@@ -103,11 +99,7 @@ def test_owner_redeems_by_scanning_the_qr_with_the_camera(browser, live_server, 
         context = camera.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         context.set_default_timeout(BROWSER_TIMEOUT_MS)
         owner = context.new_page()
-        owner.goto(f"{live_server.url}/console/login")
-        owner.fill("#username", "kopi")
-        owner.fill("#password", "mallportal-demo")
-        owner.click("button[type=submit]")
-        owner.wait_for_load_state()
+        console_sign_in(owner, live_server.url, "kopi")
         owner.goto(f"{live_server.url}/console/apps/coupons/demo/kopi/")
         owner.click("#scan-button")
         result = owner.locator("#redeem-result")

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from lightapps.queue.store import QueueKeys, service_day
+from tests.browsers import console_sign_in
 
 ZONE = "jade"
 
@@ -36,10 +37,7 @@ def test_shopper_takes_number_owner_calls_it(page, live_server):
     owner = page.context.browser.new_context()
     console = owner.new_page()
     try:
-        console.goto(f"{live_server.url}/console/login")
-        console.fill("#username", "jade")
-        console.fill("#password", "mallportal-demo")
-        console.click("button[type=submit]")
+        console_sign_in(console, live_server.url, "jade")
         console.goto(f"{live_server.url}/console/apps/queue/demo/{ZONE}/")
         assert console.locator("#ticket-A001").count() == 1
         console.click("#call-A")
