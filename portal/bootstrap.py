@@ -73,10 +73,10 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     zones = VenueTimeZones(db, settings.time_zone)  # each venue's zone, cached per process (hot paths)
     footfall = FootfallStore(db, tz_of=zones, ttl_days=settings.footfall_hourly_days,
                              days_kept=settings.footfall_daily_days)
-    locator.on_position(footfall.on_position)  # every phone heard counts, not only those asking
+    locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
     events = EventLog(db, maxlen=settings.events_maxlen)
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
-    locator.on_position(presence.on_position)  # arrive / zone enter / zone leave into the event log
+    locator.on_positions(presence.on_positions)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
     payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)
     payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log

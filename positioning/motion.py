@@ -207,3 +207,154 @@ class MotionFilter:
         keep = posterior >= self.prune
         total = posterior[keep].sum()
         return {self.graph.states[i]: round(float(posterior[i] / total), 6) for i in np.flatnonzero(keep)}
+
+    # -- many phones at once (the tracker's batch) ------------------------------------------------
+
+    def update_many(self, states: Sequence[dict | None], estimates: Sequence[Estimate],
+                    scores: Sequence[Mapping[str | None, float]], now: float,
+                    seeds: Sequence[Mapping[str, float] | None] | None = None,
+                    floor_hints: Sequence[Mapping[str, float] | None] | None = None) -> list[tuple[dict, Motion]]:
+        """`update` for many phones at one time, bit for bit (tests/positioning_tests/test_motion_batch.py):
+        the same operations on the phones' rows of (phones x states) arrays, so each numpy call is made once
+        per batch rather than once per phone. A sum over a row adds as numpy's sum of that row alone does
+        (`_row_sums`); the product with the walk matrix and Python's rounding stay one phone at a time."""
+        g, n = self.graph, len(estimates)
+        seeds, hints = seeds or [None] * n, floor_hints or [None] * n
+        fresh = [state is None or not 0 <= now - state["ts"] <= self.reset_after_s for state in states]
+        dts = [self.obs_tau_s if f else now - state["ts"] for f, state in zip(fresh, states, strict=True)]
+        prior = self._priors([seeds[i] if fresh[i] else states[i]["p"] for i in range(n)], fresh, dts)
+        evidence = self._likelihoods(estimates, scores)
+        for i, hint in enumerate(hints):  # the hint before the power, as in `update`
+            if hint:
+                evidence[i] = evidence[i] * self.floor_weights(hint)
+        powers = [min(1.0, max(dt, 0.5) / self.obs_tau_s) for dt in dts]
+        for power in set(powers):  # a scalar power, as `update` raises one phone's row (numpy's fast paths)
+            rows = [i for i in range(n) if powers[i] == power]
+            evidence[rows] = evidence[rows] ** power
+        posterior = prior * evidence
+        totals = _row_sums(posterior)
+        positive = totals > 0
+        posterior = np.where(positive[:, None], posterior / np.where(positive, totals, 1.0)[:, None], prior)
+        masses = np.column_stack([_row_sums(posterior[:, g.same_floor[f]]) for f in g.floors]).tolist()
+        out = []
+        for i, (state, estimate, dt, probs) in enumerate(zip(states, estimates, dts, self._sparse_rows(posterior),
+                                                             strict=True)):
+            floor = max(zip(masses[i], g.floors, strict=True))[1]
+            if fresh[i] or floor != state["floor"]:
+                x, y = estimate.x, estimate.y
+            elif estimate.floor == floor:
+                a = 1 - math.exp(-max(dt, 0.0) / self.xy_tau_s)
+                x, y = a * estimate.x + (1 - a) * state["x"], a * estimate.y + (1 - a) * state["y"]
+            else:
+                x, y = state["x"], state["y"]
+            out.append(({"ts": now, "p": probs, "floor": floor, "x": x, "y": y},
+                        Motion(floor=floor, x=float(x), y=float(y), posterior=probs)))
+        return out
+
+    def _priors(self, dists: Sequence[Mapping[str, float] | None], fresh: Sequence[bool], dts: Sequence[float]
+                ) -> np.ndarray:
+        """Per phone, `start(seed)` (fresh) or `predict(distribution(state's p), dt)`, as rows."""
+        g, n = self.graph, len(dists)
+        rows = []
+        for probs in dists:  # `distribution`: the same additions in the same order
+            row = [0.0] * len(g)
+            for state, value in (probs or {}).items():
+                k = g.index.get(state)
+                if k is not None and value > 0:
+                    row[k] += value
+            rows.append(row)
+        dense = np.array(rows, dtype=np.float64).reshape(n, len(g))
+        totals = _row_sums(dense)
+        uniform = np.full(len(g), 1 / len(g))
+        positive = totals > 0
+        dense = np.where(positive[:, None], dense / np.where(positive, totals, 1.0)[:, None], uniform)
+        seeded = np.array([bool(d) for d in dists])[:, None]
+        started = np.where(seeded, 0.5 * dense + 0.5 * uniform, uniform)
+        moved = [i for i in range(n) if not fresh[i]]
+        if not moved:
+            return started
+        coefficients = []
+        for i in moved:  # `predict`'s scalars
+            dt = max(0.0, dts[i])
+            move = 1 - math.exp(-dt / self.move_tau_s)
+            jump = max(self.min_jump, 1 - math.exp(-dt / self.jump_tau_s))
+            coefficients.append((max(0.0, 1 - move - jump), move, jump / len(g)))
+        stay, move, jump = (np.array(c)[:, None] for c in zip(*coefficients, strict=True))
+        walked = np.vstack([dense[i] @ g.walk for i in moved])  # one phone's product, as `predict` makes it
+        started[moved] = stay * dense[moved] + move * walked + jump
+        return started
+
+    def _likelihoods(self, estimates: Sequence[Estimate], scores: Sequence[Mapping[str | None, float]]) -> np.ndarray:
+        """`likelihood` of each estimate, as rows."""
+        g, n = self.graph, len(estimates)
+        lo, hi = self.floor_confidence
+        c = np.array([min(hi, max(lo, e.confidence)) for e in estimates])
+        floor_of = [e.floor for e in estimates]
+        q = np.zeros((n, len(g)))
+        rows = []
+        for estimate, zone_scores in zip(estimates, scores, strict=True):
+            row = [0.0] * len(g)
+            mask = g.same_floor.get(estimate.floor)
+            if mask is not None:
+                for zone, score in zone_scores.items():
+                    k = g.index.get(zone if zone is not None else off_zone(estimate.floor))
+                    if k is not None and mask[k]:
+                        row[k] += max(0.0, score)
+            rows.append(row)
+        evidence = np.array(rows, dtype=np.float64).reshape(n, len(g))
+        for floor in set(floor_of):
+            rows = np.array([i for i in range(n) if floor_of[i] == floor])
+            other_floors = [f for f in g.floors if f != floor]
+            for f in other_floors:
+                mask = g.same_floor[f]
+                q[np.ix_(rows, mask)] = ((1 - c[rows]) / len(other_floors) / mask.sum())[:, None]
+            if floor not in g.same_floor:  # a floor the graph does not know: no zone evidence at all
+                q[rows] = np.where(q[rows] > 0, q[rows], 1e-6) if other_floors else 1.0
+                continue
+            on = g.same_floor[floor]
+            n_floor = on.sum()
+            totals = _row_sums(evidence[rows])
+            share = np.where((totals > 0)[:, None], evidence[rows] / np.where(totals > 0, totals, 1.0)[:, None],
+                             np.where(on, 1 / n_floor, 0))
+            weight = c[rows] if other_floors else np.ones(rows.size)
+            q[np.ix_(rows, on)] = weight[:, None] * ((1 - self.zone_floor) * share[:, on] + self.zone_floor / n_floor)
+        return q
+
+    def _sparse_rows(self, posterior: np.ndarray) -> list[dict[str, float]]:
+        """`_sparse` of each row: the states kept, their probabilities over the kept ones' sum, rounded."""
+        keep = posterior >= self.prune
+        counts = keep.sum(axis=1)
+        totals = np.empty(len(posterior))
+        for count in set(counts.tolist()):  # rows keeping as many states: their kept values side by side
+            rows = np.flatnonzero(counts == count)
+            totals[rows] = _row_sums(posterior[rows][keep[rows]].reshape(rows.size, count))
+        shares = (posterior / totals[:, None]).tolist()
+        states = self.graph.states
+        return [{states[k]: round(row[k], 6) for k in np.flatnonzero(kept).tolist()}
+                for row, kept in zip(shares, keep, strict=True)]
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """The sum of each row of a 2-D float array, added as numpy adds a 1-D array (pairwise: eight running
+    sums over blocks of up to 128, then the rest one by one), so a row's sum is the last bit what one
+    phone's `.sum()` gives; numpy's own sum over an axis of a 2-D array adds in another order."""
+    rows, n = a.shape
+    if n < 8:
+        total = np.zeros(rows)
+        for i in range(n):
+            total = total + a[:, i]
+        return total
+    if n <= 128:
+        partial = [a[:, j] for j in range(8)]
+        i = 8
+        while i < n - n % 8:
+            partial = [partial[j] + a[:, i + j] for j in range(8)]
+            i += 8
+        total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5])
+                                                                          + (partial[6] + partial[7]))
+        for k in range(i, n):
+            total = total + a[:, k]
+        return total
+    half = n // 2
+    half -= half % 8
+    return _row_sums(a[:, :half]) + _row_sums(a[:, half:])

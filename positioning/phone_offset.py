@@ -11,6 +11,7 @@ state (the tracker's per-phone key, `{venue}`-tagged, with its TTL): forgotten w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -31,9 +32,14 @@ def remembered(state: Mapping | None) -> tuple[float, int]:
         offset, count = float(state.get(OFFSET_KEY, 0.0)), int(state.get(COUNT_KEY, 0))
     except (TypeError, ValueError):
         return 0.0, 0
-    if not np.isfinite(offset) or count <= 0:
+    if not math.isfinite(offset) or count <= 0:
         return 0.0, 0
-    return float(np.clip(offset, -MAX_OFFSET_DB, MAX_OFFSET_DB)), count
+    return _clipped(offset), count
+
+
+def _clipped(offset_db: float) -> float:
+    """`offset_db` within +-MAX_OFFSET_DB (NaN stays NaN): np.clip's value, without its cost per scalar."""
+    return min(max(offset_db, -MAX_OFFSET_DB), MAX_OFFSET_DB)
 
 
 def without_offset(vector: np.ndarray, offset_db: float, missing: float = MISSING_DBM) -> np.ndarray:
@@ -50,6 +56,6 @@ def updated(state: Mapping | None, applied_db: float, residual_db: float) -> dic
     off and read `residual_db` louder than its neighbours still, so the phone's offset was their sum."""
     offset, count = remembered(state)
     count = min(count + 1, MEMORY)
-    observed = float(np.clip(applied_db + residual_db, -MAX_OFFSET_DB, MAX_OFFSET_DB))
+    observed = _clipped(float(applied_db + residual_db))
     offset += (observed - offset) / count
     return {OFFSET_KEY: round(offset, 3), COUNT_KEY: count}

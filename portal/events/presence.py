@@ -3,14 +3,17 @@ position of a phone into arrive / zone_enter / zone_leave (with its dwell) / lea
 `leave_after_s`, 20 min by default) events in the venue's event log.
 
 Per phone present only "zone|zone since|last seen|arrived" is kept (EventKeys.presence) with its last
-seen time in a sorted set; one Lua script per position reads and changes that state and appends the
-events, so two workers positioning the same phone cannot both emit its arrival. Phones that went quiet
-are closed a few per call (like footfall's visits) and by `sweep` (the tracker calls it every round),
-with the time they were last seen. Live occupancy per zone is read from the same state."""
+seen time in a sorted set; one Lua script per position (per batch of positions, for the tracker) reads
+and changes that state and appends the events, so two workers positioning the same phone cannot both
+emit its arrival. Phones that went quiet are closed a few per call (like footfall's visits) and by
+`sweep` (the tracker calls it every round), with the time they were last seen. Live occupancy per zone
+is read from the same state."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from itertools import chain
 
 import redis
 
@@ -21,8 +24,7 @@ LEAVE_AFTER_S = 1200.0
 
 _PRESENCE = """
 local here, seen, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local dev, zone, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local leave_after, maxlen, max_close = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local at, leave_after, maxlen, max_close = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
 local function emit(kind, at, who, z, data)
   local f = {'k', kind, 'at', string.format('%.3f', at), 'dev', who}
@@ -60,44 +62,49 @@ local function crossed(who, z, since, from_t, to_t)
   end
 end
 
+-- One phone after the other, as many calls of one would (device, zone each from ARGV[5]); device '':
+-- only close the phones gone quiet (the sweep).
 local closed = 0
-local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', now - leave_after, 'LIMIT', 0, max_close)
-for _, c in ipairs(stale) do
-  if c ~= dev then
-    local v = redis.call('HGET', here, c)
-    if v then close(c, v) end
-    redis.call('HDEL', here, c)
-    redis.call('ZREM', seen, c)
-    closed = closed + 1
+for i = 5, #ARGV, 2 do
+  local dev, zone, now = ARGV[i], ARGV[i + 1], at
+  local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', now - leave_after, 'LIMIT', 0, max_close)
+  for _, c in ipairs(stale) do
+    if c ~= dev then
+      local v = redis.call('HGET', here, c)
+      if v then close(c, v) end
+      redis.call('HDEL', here, c)
+      redis.call('ZREM', seen, c)
+      closed = closed + 1
+    end
+  end
+  if dev ~= '' then
+    local v = redis.call('HGET', here, dev)
+    local cur, since, last, arrived = '', now, now, now
+    if v then
+      cur, since, last, arrived = parse(v)
+      if cur == nil or now - last > leave_after then
+        close(dev, v)
+        v = nil
+      elseif now < last then
+        now = last
+      end
+    end
+    if not v then
+      cur, since, arrived = '', now, now
+      emit('arrive', now, dev, '', nil)
+    end
+    now = tonumber(string.format('%.3f', now))
+    if v then crossed(dev, cur, since, last, now) end
+    if zone ~= cur then
+      if cur ~= '' then emit('zone_leave', now, dev, cur, string.format('{"dwell_s":%.1f}', now - since)) end
+      if zone ~= '' then emit('zone_enter', now, dev, zone, nil) end
+      since = now
+    end
+    redis.call('HSET', here, dev, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
+      .. '|' .. string.format('%.3f', arrived))
+    redis.call('ZADD', seen, now, dev)
   end
 end
-if dev == '' then return closed end
-
-local v = redis.call('HGET', here, dev)
-local cur, since, last, arrived = '', now, now, now
-if v then
-  cur, since, last, arrived = parse(v)
-  if cur == nil or now - last > leave_after then
-    close(dev, v)
-    v = nil
-  elseif now < last then
-    now = last
-  end
-end
-if not v then
-  cur, since, arrived = '', now, now
-  emit('arrive', now, dev, '', nil)
-end
-now = tonumber(string.format('%.3f', now))
-if v then crossed(dev, cur, since, last, now) end
-if zone ~= cur then
-  if cur ~= '' then emit('zone_leave', now, dev, cur, string.format('{"dwell_s":%.1f}', now - since)) end
-  if zone ~= '' then emit('zone_enter', now, dev, zone, nil) end
-  since = now
-end
-redis.call('HSET', here, dev, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
-  .. '|' .. string.format('%.3f', arrived))
-redis.call('ZADD', seen, now, dev)
 return closed
 """
 
@@ -113,27 +120,38 @@ class PresenceTracker:
         self.close_per_call = close_per_call
         self._script = db.register_script(_PRESENCE)
 
-    def _run(self, venue: str, device: str, zone: str, now: float, limit: int, pipe=None):
+    def _run(self, venue: str, phones: Sequence[tuple[str, str]], now: float, limit: int, pipe=None):
         keys = EventKeys(venue)
         return self._script(
             keys=[keys.presence(), keys.present_by_time(), keys.stream(), keys.dwell_marks()],
-            args=[device, zone, repr(float(now)), repr(self.leave_after_s), self.maxlen, limit],
+            args=[repr(float(now)), repr(self.leave_after_s), self.maxlen, limit, *chain.from_iterable(phones)],
             # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
             client=None if pipe is None or is_cluster(pipe) else pipe)
 
     def record(self, venue: str, device: str, zone: str | None, now: float, pipe=None) -> None:
         """One position of a phone (zone None: in the venue, in no zone)."""
-        if not device or "|" in device or (zone and "|" in zone):
-            raise ValueError("device and zone ids must be non-empty strings without '|'")
-        self._run(venue, device, zone or "", now, self.close_per_call, pipe)
+        self.record_many(venue, [(device, zone)], now, pipe)
+
+    def record_many(self, venue: str, phones: Sequence[tuple[str, str | None]], now: float, pipe=None) -> None:
+        """Many phones' positions at one time, (device, zone) each, in order, in one script call: what as
+        many `record` calls would do (tests/tracking/test_batch_listeners.py). A bad id raises before
+        anything is sent."""
+        for device, zone in phones:
+            if not device or "|" in device or (zone and "|" in zone):
+                raise ValueError("device and zone ids must be non-empty strings without '|'")
+        self._run(venue, [(device, zone or "") for device, zone in phones], now, self.close_per_call, pipe)
 
     def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
         """A Locator listener: its writes ride on the locator's round trip."""
         self.record(venue, client, position.zone, now, pipe=pipe)
 
+    def on_positions(self, pipe, venue: str, positions: Sequence[tuple[str, object]], now: float) -> None:
+        """The same for the tracker's batch, (client, position) each: one script call for all of them."""
+        self.record_many(venue, [(client, p.zone) for client, p in positions], now, pipe)
+
     def sweep(self, venue: str, now: float, limit: int = 10_000) -> int:
         """Close the phones unseen for leave_after_s (zone_leave + leave at their last sighting)."""
-        return int(self._run(venue, "", "", now, limit))
+        return int(self._run(venue, [("", "")], now, limit))
 
     def occupancy(self, venue: str, now: float) -> Counter:
         """Phones present now per zone (seen within leave_after_s); "" counts those in no zone."""

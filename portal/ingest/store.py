@@ -251,7 +251,11 @@ class RssiStore:
     def queue_window(self, pipe, venue: str, client: str, now: float) -> None:
         """Queue the window query on the caller's pipeline (one round trip with its other reads);
         pass that result to `parse_readings`."""
-        pipe.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf")
+        pipe.execute_command(*self.window_command(venue, client, now))
+
+    def window_command(self, venue: str, client: str, now: float) -> tuple:
+        """The window query as a command (name, *args), for a caller that sends its commands itself."""
+        return ("ZRANGEBYSCORE", RssiKeys(venue).readings(client), now - self.window_s, "+inf")
 
     @staticmethod
     def _parse(raw: list[bytes]) -> list[tuple[str, float, float, str]]:
@@ -289,29 +293,13 @@ class RssiStore:
     @staticmethod
     def parse_batch(raws: Sequence[Sequence[bytes]]) -> Readings:
         """Many window queries' raw results (one per phone) as one batch of flat arrays: what
-        `parse_flagged` reads, for the tracker's batch (positioning/readings.py). The members are split
-        all at once in C (the flags dropped from the joined text, then every third field), not one by one."""
+        `parse_flagged` reads, for the tracker's batch (positioning/readings.py). The members are read all
+        at once in C: by pyarrow's CSV reader (`_read_members`), or, should one not be of the shape it
+        reads, split at once (the flags dropped from the joined text, then every third field)."""
         members = list(chain.from_iterable(raws))
-        count = len(members)
-        joined = b"|".join(members) + b"|"
-        fields = joined.replace(b"|a|", b"|").replace(b"|p|", b"|").split(b"|")
-        fields.pop()
-        if len(fields) != 3 * count:  # not the members this class writes: one at a time (and a clear error)
-            parts = [member.split(b"|") for member in members]
-            fields = [field for p in parts for field in p[:3]]
-            if len(fields) != 3 * count:
-                raise ValueError("a reading without its three fields")
-        codes: dict[bytes, int] = {}
-        ap = np.fromiter(map(codes.setdefault, fields[0::3], range(count)), dtype=np.int64, count=count)
-        ap = np.unique(ap, return_inverse=True)[1]  # codes 0..k-1, in the order the APs were first read
-        rssi = np.asarray(list(map(float, fields[1::3])), dtype=np.float64).reshape(count)
-        ts = np.asarray(list(map(float, fields[2::3])), dtype=np.float64).reshape(count)
-        associated = np.zeros(count, dtype=bool)
-        if b"|a" in joined:  # association-flagged readings are few: look for them only when there are some
-            associated[[i for i, member in enumerate(members)
-                        if b"|a" in member and member.split(b"|")[3:4] == [b"a"]]] = True
+        ap, aps, rssi, ts, associated = _read_members(members) or _split_members(members)
         phone = np.repeat(np.arange(len(raws), dtype=np.int64), [len(raw) for raw in raws])
-        return Readings(phone, ap, [name.decode() for name in codes], ts, rssi, associated, len(raws))
+        return Readings(phone, ap, aps, ts, rssi, associated, len(raws))
 
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""
@@ -324,3 +312,67 @@ class RssiStore:
         if "a" in flags:
             return True
         return False if "p" in flags else None
+
+
+# AP codes (0..k-1 in the order the APs were first read), AP names, RSSI, times, association flags
+_Members = tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]
+
+
+def _read_members(members: list[bytes]) -> _Members | None:
+    """The members one a line ("ap|rssi|ts", a flag "|a" or "|p" dropped) read by pyarrow's CSV reader. Its
+    float parser rounds correctly, as `float` does: the same doubles (tests/ingest/test_ingest_store.py).
+    None when a member is not of that shape or a number is not one it reads (`_split_members` reads them)."""
+    # pyarrow (already a dependency, for Parquet) is heavy to import; only the tracker parses batches
+    import pyarrow as pa  # lazy: heavy, the tracker's only
+    import pyarrow.compute as pc  # lazy: heavy, the tracker's only
+    import pyarrow.csv as pacsv  # lazy: heavy, the tracker's only
+
+    count = len(members)
+    text = b"\n".join(members) + b"\n"
+    if not count or text.count(b"\n") != count or b"\r" in text:  # a line break inside a member
+        return None
+    associated = np.zeros(count, dtype=bool)
+    if b"|a\n" in text:  # a member "ap|rssi|ts|a" (one with other fields is not read here)
+        buf = np.frombuffer(text, dtype=np.uint8)
+        ends = np.flatnonzero(buf == ord("\n"))
+        associated = (buf[ends - 2] == ord("|")) & (buf[ends - 1] == ord("a"))
+    for flag in (b"|a\n", b"|p\n"):
+        if flag in text:
+            text = text.replace(flag, b"\n")
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text),
+            read_options=pacsv.ReadOptions(column_names=["ap", "rssi", "ts"], use_threads=False,
+                                           block_size=len(text) + 1),
+            parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"ap": pa.binary(), "rssi": pa.float64(), "ts": pa.float64()}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=False))
+    except pa.ArrowInvalid:  # a member with other fields, a number it does not read
+        return None
+    if table.num_rows != count:  # an empty member
+        return None
+    aps = pc.dictionary_encode(table.column("ap").combine_chunks())
+    return (aps.indices.to_numpy().astype(np.int64), [name.decode() for name in aps.dictionary.to_pylist()],
+            table.column("rssi").to_numpy(), table.column("ts").to_numpy(), associated)
+
+
+def _split_members(members: list[bytes]) -> _Members:
+    """`_read_members` with bytes.split and `float` per number (a ValueError for a reading without its fields)."""
+    count = len(members)
+    fields = (b"|".join(members) + b"|").replace(b"|a|", b"|").replace(b"|p|", b"|").split(b"|")
+    fields.pop()
+    if len(fields) != 3 * count:  # not the members RssiStore writes: one at a time (and a clear error)
+        parts = [member.split(b"|") for member in members]
+        fields = [field for p in parts for field in p[:3]]
+        if len(fields) != 3 * count:
+            raise ValueError("a reading without its three fields")
+    codes: dict[bytes, int] = {}
+    ap = np.fromiter(map(codes.setdefault, fields[0::3], range(count)), dtype=np.int64, count=count)
+    ap = np.unique(ap, return_inverse=True)[1]  # codes 0..k-1, in the order the APs were first read
+    rssi = np.asarray(list(map(float, fields[1::3])), dtype=np.float64).reshape(count)
+    ts = np.asarray(list(map(float, fields[2::3])), dtype=np.float64).reshape(count)
+    associated = np.zeros(count, dtype=bool)
+    if any(b"|a" in member for member in members):
+        associated[[i for i, member in enumerate(members) if member.split(b"|")[3:4] == [b"a"]]] = True
+    return ap, [name.decode() for name in codes], rssi, ts, associated

@@ -15,7 +15,8 @@ Roll-up: every visitor also goes into a per-day HyperLogLog (per zone and venue-
 the hourly ones (`days_kept`, 400 days by default, against `ttl_days`, 35, for the hours, the dwell and the
 heatmap), so a day's unique visitors stay known after its hours expire. Every key carries a TTL (the
 open-visit hash lives only while there is traffic).
-One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal.
+One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal; the
+tracker's batch records all its positions in one call of the same script (`record_many`).
 Hours and days are in the venue's time zone (`tz_of`: the venue's portal config, through a per-process
 cache, portal/captive/config.py VenueTimeZones); a store built without one counts in `tz` (UTC unless given).
 A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, as the mall's staff see it.
@@ -24,7 +25,7 @@ A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -34,17 +35,16 @@ import redis
 
 from core.storage import VenueKeys, is_cluster
 
+# (client, zone or None, floor, x, y): one position as `record` takes it (None floor/x/y: no heatmap cell)
+Located = tuple[str, str | None, int | None, float | None, float | None]
 TTL_DAYS = 35
 DAYS_KEPT = 400
 ALL = "_all"
 
 _RECORD = """
-local cur, open, dwell, hz, hall, heat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local dz, dall = KEYS[7], KEYS[8]
-local client, zone = ARGV[1], ARGV[2]
-local now, gap, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local cell, hh, max_close, only_close = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local day_ttl = tonumber(ARGV[10])
+local cur, open, dwell, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local at, gap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local hh, max_close, only_close, day_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 
 local function close(value)
   local z, since, last = string.match(value, "^(.*)|([^|]+)|([^|]+)$")
@@ -55,51 +55,80 @@ local function close(value)
   redis.call('HINCRBY', dwell, z .. '|' .. hh .. '|n', 1)
 end
 
--- close visits that went quiet (other clients), a few per call
-local stale = redis.call('ZRANGEBYSCORE', open, '-inf', now - gap, 'LIMIT', 0, max_close)
-for _, c in ipairs(stale) do
-  if c ~= client then
-    local v = redis.call('HGET', cur, c)
-    if v then close(v) end
-    redis.call('HDEL', cur, c)
-    redis.call('ZREM', open, c)
+-- close visits that went quiet (other clients than the one recorded), a few per position
+local function close_stale(client)
+  local stale = redis.call('ZRANGEBYSCORE', open, '-inf', at - gap, 'LIMIT', 0, max_close)
+  for _, c in ipairs(stale) do
+    if c ~= client then
+      local v = redis.call('HGET', cur, c)
+      if v then close(v) end
+      redis.call('HDEL', cur, c)
+      redis.call('ZREM', open, c)
+    end
   end
+  redis.call('EXPIRE', dwell, ttl)
+  return #stale
 end
-redis.call('EXPIRE', dwell, ttl)
-if only_close == '1' then return #stale end
 
-local v = redis.call('HGET', cur, client)
-local since = now
-if v then
-  local z, s, last = string.match(v, "^(.*)|([^|]+)|([^|]+)$")
-  if now < tonumber(last) then now = tonumber(last) end
-  if z == zone and now - tonumber(last) <= gap then
-    since = tonumber(s)
+if only_close == '1' then return close_stale('') end
+
+-- One position after the other, as many calls of one would: six ARGV each from ARGV[8] (client, zone,
+-- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap).
+-- What does not depend on the order (visitor counts, heatmap counts, TTLs set at this one time) is written
+-- once per key after the loop, with the same result.
+local visitors, counted = {}, {}  -- key -> clients; keys in the order first counted, with their TTL
+local function count(key, client, ttl)
+  if visitors[key] == nil then visitors[key] = {}; counted[#counted + 1] = {key, ttl} end
+  table.insert(visitors[key], client)
+end
+local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
+for i = 8, #ARGV, 6 do
+  local client, zone, cell = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local hz, dz, heat = KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])], KEYS[tonumber(ARGV[i + 5])]
+  close_stale(client)
+  local now = at
+  local v = redis.call('HGET', cur, client)
+  local since = now
+  if v then
+    local z, s, last = string.match(v, "^(.*)|([^|]+)|([^|]+)$")
+    if now < tonumber(last) then now = tonumber(last) end
+    if z == zone and now - tonumber(last) <= gap then
+      since = tonumber(s)
+    else
+      close(v)
+    end
+  end
+  if zone ~= '' then
+    redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now))
+    redis.call('ZADD', open, now, client)
+    count(hz, client, ttl)
+    count(dz, client, day_ttl)
   else
-    close(v)
+    redis.call('HDEL', cur, client)
+    redis.call('ZREM', open, client)
+  end
+  count(hall, client, ttl)
+  count(dall, client, day_ttl)
+  if cell ~= '' then
+    local h = heats[heat]
+    if h == nil then h = {order = {}, n = {}}; heats[heat] = h; heat_keys[#heat_keys + 1] = heat end
+    if h.n[cell] == nil then h.n[cell] = 0; h.order[#h.order + 1] = cell end
+    h.n[cell] = h.n[cell] + 1
   end
 end
-if zone ~= '' then
-  redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now))
-  redis.call('ZADD', open, now, client)
-  redis.call('PFADD', hz, client)
-  redis.call('EXPIRE', hz, ttl)
-  redis.call('PFADD', dz, client)
-  redis.call('EXPIRE', dz, day_ttl)
-else
-  redis.call('HDEL', cur, client)
-  redis.call('ZREM', open, client)
+for _, entry in ipairs(counted) do
+  local clients = visitors[entry[1]]
+  for k = 1, #clients, 500 do redis.call('PFADD', entry[1], unpack(clients, k, math.min(k + 499, #clients))) end
+  redis.call('EXPIRE', entry[1], entry[2])
 end
-redis.call('PFADD', hall, client)
-redis.call('EXPIRE', hall, ttl)
-redis.call('PFADD', dall, client)
-redis.call('EXPIRE', dall, day_ttl)
-if cell ~= '' then
-  redis.call('HINCRBY', heat, cell, 1)
-  redis.call('EXPIRE', heat, ttl)
+for _, key in ipairs(heat_keys) do
+  for _, cell in ipairs(heats[key].order) do redis.call('HINCRBY', key, cell, heats[key].n[cell]) end
+  redis.call('EXPIRE', key, ttl)
 end
-redis.call('EXPIRE', cur, gap * 3)
-redis.call('EXPIRE', open, gap * 3)
+if #ARGV >= 8 then
+  redis.call('EXPIRE', cur, gap * 3)
+  redis.call('EXPIRE', open, gap * 3)
+end
 return 1
 """
 
@@ -202,31 +231,48 @@ class FootfallStore:
                y: float | None, now: float, pipe: redis.client.Pipeline | None = None) -> None:
         """One live position of a client (zone None: in no zone; floor/x/y None: no heatmap cell).
         With `pipe`, the script is queued on that pipeline (the caller's round trip) instead of sent."""
-        if not client or "|" in client:
-            raise ValueError("client id must be a non-empty string without '|'")
-        if zone is not None and (not zone or "|" in zone):
-            raise ValueError("zone id must be a non-empty string without '|'")
+        self.record_many(venue, [(client, zone, floor, x, y)], now, pipe)
+
+    def record_many(self, venue: str, positions: Sequence[Located], now: float,
+                    pipe: redis.client.Pipeline | None = None) -> None:
+        """Many clients' positions at one time, in order, in one script call: what as many `record` calls
+        would store (tests/tracking/test_batch_listeners.py), for the tracker's batch. A bad client, zone or
+        position raises ValueError before anything is sent."""
         keys = FootfallKeys(venue)
         day, hour = self._day_hour(venue, now)
-        cell = ""
-        if floor is not None and x is not None and y is not None:
-            if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:
-                raise ValueError("position must be finite and on the plan")
-            cell = f"{int(x // self.cell_m)}|{int(y // self.cell_m)}"
-        self._record(
-            keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day),
-                  keys.visitors(day, hour, zone or ALL), keys.visitors(day, hour, ALL),
-                  keys.heat(day, int(floor) if floor is not None else 0),
-                  keys.day_visitors(day, zone or ALL), keys.day_visitors(day, ALL)],
-            args=[client, zone or "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, cell, hour,
-                  self.close_per_call, "0", self.day_ttl_s],
-            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
-            client=None if is_cluster(pipe) else pipe,
-        )
+        index: dict[str, int] = {}
+        for key in (keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
+                    keys.day_visitors(day, ALL)):
+            index[key] = len(index) + 1
+
+        def at(key: str) -> int:  # the key's place in KEYS (1-based), added once
+            return index.setdefault(key, len(index) + 1)
+
+        args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, self.close_per_call, "0",
+                              self.day_ttl_s]
+        for client, zone, floor, x, y in positions:
+            if not client or "|" in client:
+                raise ValueError("client id must be a non-empty string without '|'")
+            if zone is not None and (not zone or "|" in zone):
+                raise ValueError("zone id must be a non-empty string without '|'")
+            cell = ""
+            if floor is not None and x is not None and y is not None:
+                if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:
+                    raise ValueError("position must be finite and on the plan")
+                cell = f"{int(x // self.cell_m)}|{int(y // self.cell_m)}"
+            heat = keys.heat(day, int(floor) if floor is not None else 0)
+            args += [client, zone or "", cell, at(keys.visitors(day, hour, zone or ALL)),
+                     at(keys.day_visitors(day, zone or ALL)), at(heat)]
+        # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+        self._record(keys=list(index), args=args, client=None if is_cluster(pipe) else pipe)
 
     def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
         """A Locator listener (Locator.on_position): every new position of a phone counts, on its round trip."""
         self.record(venue, client, position.zone, position.floor, position.x, position.y, now, pipe=pipe)
+
+    def on_positions(self, pipe, venue: str, positions: Sequence[tuple[str, object]], now: float) -> None:
+        """The same for the tracker's batch, (client, position) each: one script call for all of them."""
+        self.record_many(venue, [(client, p.zone, p.floor, p.x, p.y) for client, p in positions], now, pipe)
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
         """Close visits idle for gap_s (record does this a few at a time); returns how many closed."""
@@ -235,10 +281,8 @@ class FootfallStore:
         day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
         return int(self._record(
             keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
-                  keys.visitors(day, hour, ALL), keys.heat(day, 0), keys.day_visitors(day, ALL),
                   keys.day_visitors(day, ALL)],
-            args=["", "", repr(float(now)), repr(float(self.gap_s)), self.ttl_s, "", hour, limit, "1",
-                  self.day_ttl_s],
+            args=[repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, limit, "1", self.day_ttl_s],
         ))
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:

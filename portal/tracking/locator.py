@@ -20,21 +20,26 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import redis
 
+from core.storage import is_cluster, phone_bucket
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
-from portal.tracking.positions import KeptPosition, Position, TrackKeys
+from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
 from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
+from positioning.motion import Motion
 from positioning.readings import Readings, settled_vectors
 from positioning.wknn import Estimate
 
 # Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
 PositionListener = Callable[[object, str, str, Position, float], None]
+# The same for a batch: (pipe, venue, [(client, position), ...], now), once per round trip of writes.
+PositionsListener = Callable[[object, str, Sequence[tuple[str, Position]], float], None]
 log = logging.getLogger(__name__)
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
@@ -45,6 +50,24 @@ SETTLE_MAX_CHANGE_DB = 4.0
 # 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
 PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
+
+
+# KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one
+# bucket; ARGV: their TTLs, then per phone its state as JSON ('': unchanged), 2n and the kept position's n
+# fields and values (0: none kept). What SET, HSET and EXPIRE per phone did, in one call per batch.
+_KEEP = """
+local a = 3
+for k = 1, #KEYS, 2 do
+  if ARGV[a] ~= '' then redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[1]) end
+  local n = tonumber(ARGV[a + 1])
+  if n > 0 then
+    redis.call('HSET', KEYS[k + 1], unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
+  end
+  a = a + 2 + n
+end
+return 1
+"""
 
 
 def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
@@ -127,13 +150,37 @@ def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str 
 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
-    state, coarse = pending.state, pending.coarse
+    scores, seed, hint = _evidence(model, pending, estimate)
+    new_state, motion = model.motion.update(pending.state, estimate, scores, now, seed=seed, floor_hint=hint)
+    return _decide(model, pending, estimate, new_state, motion)
+
+
+def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequence[Estimate], now: float
+                 ) -> list[tuple[dict, Position]]:
+    """`_finish` for the tracker's batch: the motion filter steps every phone at once (`update_many`, the
+    same numbers as `update`: tests/positioning_tests/test_motion_batch.py)."""
+    evidence = [_evidence(model, p, e) for p, e in zip(pending, estimates, strict=True)]
+    stepped = model.motion.update_many([p.state for p in pending], estimates, [e[0] for e in evidence], now,
+                                       [e[1] for e in evidence], [e[2] for e in evidence])
+    return [_decide(model, p, e, new_state, motion)
+            for p, e, (new_state, motion) in zip(pending, estimates, stepped, strict=True)]
+
+
+def _evidence(model: VenueModel, pending: _Pending, estimate: Estimate
+              ) -> tuple[dict[str | None, float], Mapping[str, float] | None, Mapping[str, float] | None]:
+    """What the motion filter weighs besides the estimate: evidence per zone, a cold-start seed, a floor hint."""
+    coarse = pending.coarse
     scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
     # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
     # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
     hint = coarse.places if coarse and pending.partial else None
-    new_state, motion = model.motion.update(state, estimate, scores, now, seed=coarse.places if coarse else None,
-                                            floor_hint=hint)
+    return scores, coarse.places if coarse else None, hint
+
+
+def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state: dict, motion: Motion
+            ) -> tuple[dict, Position]:
+    """The zone from the motion filter's posterior (the current one kept on a border), the phone's offset."""
+    state = pending.state
     placement = place(motion.posterior, model.groups, model.zone_ids)
     zone, zone_conf = no_flip_flop(motion.posterior, state.get("zone") if state else None,
                                    placement.zone, placement.zone_confidence)
@@ -177,10 +224,16 @@ class Locator:
         self.cache_s = cache_s  # how long a position stays reusable while no new reading arrives; 0: never
         self.half_life_s = half_life_s
         self.listeners: list[PositionListener] = []
+        self.batch_listeners: list[PositionsListener] = []
+        self._keep = db.register_script(_KEEP)
 
     def on_position(self, listener: PositionListener) -> None:
         """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
         self.listeners.append(listener)
+
+    def on_positions(self, listener: PositionsListener) -> None:
+        """Hear every newly computed position, a batch at a time (the tracker's: one call per batch)."""
+        self.batch_listeners.append(listener)
 
     def fresh(self, kept: KeptPosition | None, newest: bytes | None, now: float,
               associated_ap: str | None = None) -> Position | None:
@@ -216,10 +269,7 @@ class Locator:
         model = self.models.get(venue)
         if model is None or not clients:
             return 0
-        reads = self.db.pipeline(transaction=False)
-        for client in clients:
-            self._queue_reads(reads, venue, client, now)
-        raw = reads.execute()
+        raw = self._read_all([c for client in clients for c in self._read_commands(venue, client, now)])
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
@@ -233,11 +283,10 @@ class Locator:
                 done.append((client, _complete(model, prepared, now), newest))
         if pending:
             estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
-            for (client, prepared, newest), estimate in zip(pending, estimates, strict=True):
-                done.append((client, _finish(model, prepared, estimate, now), newest))
+            finished = _finish_many(model, [p for _, p, _ in pending], estimates, now)
+            done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
         writes = self.db.pipeline(transaction=False)
-        for client, (new_state, position), newest in done:
-            self._queue_keep(writes, venue, client, position, new_state, newest, now)
+        self._queue_keep(writes, venue, done, now)
         writes.execute()
         return len(done)
 
@@ -282,27 +331,73 @@ class Locator:
 
     def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
         """Three reads: the readings window, the motion state, the kept position (what `_prepare_clients` takes)."""
+        for command in self._read_commands(venue, client, now):
+            pipe.execute_command(*command)
+
+    def _read_commands(self, venue: str, client: str, now: float) -> list[tuple]:
         keys = TrackKeys(venue)
-        self.rssi.queue_window(pipe, venue, client, now)
-        pipe.get(keys.track(client))
-        pipe.hgetall(keys.last_position(client))
+        return [self.rssi.window_command(venue, client, now), ("GET", keys.track(client)),
+                ("HGETALL", keys.last_position(client))]
+
+    def _read_all(self, commands: list[tuple]) -> list:
+        """The batch's reads in one round trip. On one server, packed and read on a connection of the pool
+        without redis-py's per-command pipeline work (a third of the tracker's store CPU per phone): the
+        same replies, a kept position's hash as a dict. A socket the server closed while idle is replaced
+        and the reads (idempotent) sent once more. On a cluster, redis-py's pipeline (it routes by slot)."""
+        if not isinstance(self.db, redis.Redis):
+            pipe = self.db.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return pipe.execute()
+        pool = self.db.connection_pool
+        for retry in (False, True):
+            conn = pool.get_connection()
+            try:
+                conn.send_packed_command(conn.pack_commands(commands))
+                replies = [conn.read_response() for _ in commands]
+                break
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                conn.disconnect()
+                if retry:
+                    raise
+            except BaseException:
+                conn.disconnect()  # never a connection with replies left unread back in the pool
+                raise
+            finally:
+                pool.release(conn)
+        return [pairs_to_fields(reply) if command[0] == "HGETALL" and isinstance(reply, list) else reply
+                for command, reply in zip(commands, replies, strict=True)]
 
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,
              now: float) -> None:
         """Write the new motion state and the kept position, and tell the listeners, in one round trip."""
         pipe = self.db.pipeline(transaction=False)
-        self._queue_keep(pipe, venue, client, position, state, newest, now)
+        self._queue_keep(pipe, venue, [(client, (state, position), newest)], now)
         pipe.execute()
 
-    def _queue_keep(self, pipe, venue: str, client: str, position: Position, state: dict | None,
-                    newest: bytes | None, now: float) -> None:
+    def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
+                    now: float) -> None:
+        """Queue each (client, (new state, position), newest reading)'s writes (one `_KEEP` call per phone
+        bucket for the lot) and its listeners'."""
         keys = TrackKeys(venue)
-        if state is not None:
-            pipe.set(keys.track(client), json.dumps(state), ex=int(self.rssi.window_s * 5))
-        if self.cache_s > 0 and newest is not None:
-            last_key = keys.last_position(client)
-            pipe.hset(last_key, mapping=KeptPosition(position, newest, now).to_fields())
-            pipe.expire(last_key, max(1, math.ceil(self.cache_s)))
-        if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
-            for listener in self.listeners:
-                listener(pipe, venue, client, position, now)
+        track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
+        per_bucket: dict[int, tuple[list[str], list[object]]] = {}
+        told: list[tuple[str, Position]] = []
+        for client, (state, position), newest in done:
+            kept = newest is not None and self.cache_s > 0
+            if state is not None or kept:
+                bucket_keys, args = per_bucket.setdefault(phone_bucket(venue, client), ([], [track_ttl, kept_ttl]))
+                fields = KeptPosition(position, newest, now).to_fields() if kept else {}
+                bucket_keys += [keys.track(client), keys.last_position(client)]
+                args += ["" if state is None else json.dumps(state), 2 * len(fields),
+                         *chain.from_iterable(fields.items())]
+            if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
+                told.append((client, position))
+                for listener in self.listeners:
+                    listener(pipe, venue, client, position, now)
+        for bucket_keys, args in per_bucket.values():
+            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+            self._keep(keys=bucket_keys, args=args, client=None if is_cluster(pipe) else pipe)
+        if told:
+            for batch_listener in self.batch_listeners:
+                batch_listener(pipe, venue, told, now)

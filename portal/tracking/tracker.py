@@ -37,13 +37,13 @@ return taken
 
 
 class Tracker:
-    def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 200,
+    def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 256,
                  leases: VenueLeases | None = None, sweeps: Sequence[Callable[[str, float], object]] = (),
                  sweep_every_s: float = 30.0) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
-        self.batch = batch
+        self.batch = batch  # 256: two whole blocks of the positioner's batch path (WKNNPositioner.BATCH)
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
         # (the presence listener's "unseen for 20 min: left").

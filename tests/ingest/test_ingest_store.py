@@ -140,3 +140,60 @@ def test_many_threads_write_concurrently(db, redis_url):
     for c in range(5):
         assert db.zcard(RssiKeys("demo").readings(f"{c:024x}")) == 200
     assert db.hlen(RssiKeys("demo").ap_last_seen()) == 200
+
+
+# ---- the tracker's batch parse: pyarrow's CSV reader reads the numbers as `float` does ------------------
+
+def _float_bits(values) -> list[int]:
+    import struct
+
+    return [struct.unpack("<q", struct.pack("<d", v))[0] for v in values]
+
+
+def test_batch_parse_reads_every_number_as_float_does():
+    """The same doubles, bit for bit, for the ways the readings are written and for hard cases of rounding."""
+    import numpy as np
+
+    from portal.ingest.store import _read_members
+
+    rng = random.Random(7)
+    texts = [b"-67", b"-67.5", b"-0", b"0", b"-100", b"5.", b".5", b"-.5", b"1e5", b"-1.5E-3", b"inf", b"-inf",
+             b"9007199254740993", b"0.1", b"2.2250738585072011e-308", b"1.7976931348623157e308", b"4.9e-324",
+             b"1733000000.0005", b"0.30000000000000004", b"123456789012345678901234567890"]
+    for _ in range(3000):
+        value = rng.uniform(-1, 1) * 10 ** rng.randint(-30, 30)
+        texts += [repr(value).encode(), b"%g" % value, b"%.3f" % (1.7e9 + rng.random() * 1e8),
+                  b"%.17g" % value, b"%d" % rng.randint(-130, 0), b"%.1f" % rng.uniform(-130, 0)]
+    read = _read_members([b"ap%d|%s|%s" % (i % 7, t, t) for i, t in enumerate(texts)])
+    assert read is not None
+    want = _float_bits([float(t) for t in texts])
+    assert _float_bits(read[2].tolist()) == want and _float_bits(read[3].tolist()) == want
+    assert read[1] == [f"ap{i}" for i in range(7)] and read[0].tolist() == [i % 7 for i in range(len(texts))]
+    assert np.isnan(_read_members([b"ap|nan|1"])[2][0])
+
+
+@pytest.mark.parametrize("members", [
+    [b"ap|-60|1.5|a|extra"], [b"ap|-60"], [b""], [b"ap|-60|1\rap|-50|2"], [b"ap|1_000|2"], [b"ap| -60 |2"],
+    [b"ap|-60|2|x"], [b"ap|0x10|2"], [b"ap|-60|"], [b"ap|NA|2"], [b"ap|-60|1\nap|-50|2", b""],
+    [b"ap|-60|1\rap|-50|2", b""],
+])
+def test_batch_parse_of_odd_members_is_the_field_by_field_parse(members):
+    """What pyarrow does not read as `float` would, the field-by-field parse reads (or refuses) as before."""
+    import numpy as np
+
+    from portal.ingest.store import _read_members, _split_members
+
+    members = [*members, b"ap2|-70|3.25|a", b"ap2|-71|3.5|p"]
+    try:
+        want = _split_members(members)
+    except ValueError:
+        assert _read_members(members) is None
+        with pytest.raises(ValueError):
+            RssiStore.parse_batch([members])
+        return
+    got = RssiStore.parse_batch([members[:1], members[1:]])
+    assert got.phone.tolist() == [0] + [1] * (len(members) - 1)
+    assert got.aps == want[1] and np.array_equal(got.ap, want[0])
+    assert _float_bits(got.rssi.tolist()) == _float_bits(want[2].tolist())
+    assert _float_bits(got.ts.tolist()) == _float_bits(want[3].tolist())
+    assert got.associated.tolist() == [m.split(b"|")[3:4] == [b"a"] for m in members]

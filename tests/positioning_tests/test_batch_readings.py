@@ -151,31 +151,48 @@ def test_batch_parse_is_the_one_phone_parse():
 
 
 def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
-    """The same phones, the same readings and time: the tracker's batch writes what `locate` computes."""
+    """The same phones, the same readings and time: the tracker's batch writes what `locate` computes, on
+    the first readings (no motion state yet) and on the next ones (the motion filter steps from a state)."""
     from fingerprints.simulator import RadioSimulator
 
-    rng, sim, now = np.random.default_rng(9), RadioSimulator(demo_map, seed=3), time.time()
-    clients, observations = [], []
-    for i in range(40):
-        spot = demo_map.samples[int(rng.integers(len(demo_map.samples)))]
-        client = svc.hasher.client_id(f"02:00:5e:10:00:{i:02x}")
-        clients.append(client)
-        brief = i % 10 == 0  # heard for 3 s only: matched on the APs it has, one at a time even in the batch
-        for k in range(6):
-            for ap, rssi in sim.measure(spot.floor, spot.x, spot.y, rng).items():
-                observations.append(Observation(client, ap, rssi, now - 3 if brief else now - 53 + 10 * k))
-    svc.rssi.write("demo", observations, now)
+    rng, sim, now = np.random.default_rng(9), RadioSimulator(demo_map, seed=3), time.time() - 20
+    clients = [svc.hasher.client_id(f"02:00:5e:10:00:{i:02x}") for i in range(40)]
     keys = TrackKeys("demo")
 
-    def kept() -> list[dict]:
-        out = [svc.db.hgetall(keys.last_position(c)) for c in clients]
-        for c in clients:
+    def hear(at: float) -> None:
+        observations = []
+        for i, client in enumerate(clients):
+            spot = demo_map.samples[int(rng.integers(len(demo_map.samples)))]
+            brief = i % 10 == 0  # heard for 3 s only: matched on the APs it has, one at a time even in the batch
+            for k in range(6):
+                for ap, rssi in sim.measure(spot.floor, spot.x, spot.y, rng).items():
+                    observations.append(Observation(client, ap, rssi, at - 3 if brief else at - 53 + 10 * k))
+        svc.rssi.write("demo", observations, at)
+
+    def kept(states: list) -> list:
+        """What each phone has kept (its position, its motion state, both with a TTL); then back to `states`."""
+        out = []
+        for c, state in zip(clients, states, strict=True):
+            out.append((svc.db.hgetall(keys.last_position(c)), svc.db.get(keys.track(c)),
+                        0 < svc.db.ttl(keys.last_position(c)) <= 30, 0 < svc.db.ttl(keys.track(c)) <= 300))
             svc.db.delete(keys.last_position(c), keys.track(c))
+            if state is not None:
+                svc.db.set(keys.track(c), state, ex=300)
         return out
 
-    assert svc.locator.locate_many("demo", clients, now=now) == len(clients)
-    batch = kept()
-    for client in clients:
-        assert svc.locator.locate("demo", client, now=now) is not None
-    assert kept() == batch
+    states = [None] * len(clients)
+    for at in (now, now + 10):
+        hear(at)
+        assert svc.locator.locate_many("demo", clients, now=at) == len(clients)
+        batch = kept(states)
+        for client in clients:
+            assert svc.locator.locate("demo", client, now=at) is not None
+        assert kept(states) == batch and all(all(b[2:]) and b[1] for b in batch)
+        states = [b[1] for b in batch]
+        for c, state in zip(clients, states, strict=True):
+            svc.db.set(keys.track(c), state, ex=300)
     assert all(svc.db.exists(RssiKeys("demo").readings(c)) for c in clients)
+    # The batch's reads go on a pooled connection of their own: one the server closed meanwhile is replaced
+    svc.db.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    hear(now + 20)
+    assert svc.locator.locate_many("demo", clients, now=now + 20) == len(clients)
