@@ -251,10 +251,20 @@ class HotScript:
 
     @staticmethod
     def _send(conn: redis.connection.AbstractConnection, command: list[bytes]) -> None:
-        """Send the call; a socket the server closed while it sat idle (a restart, CLIENT KILL, an idle
-        timeout) fails here, in its health check or its write, before any of the command ran, so it is
-        sent once more on a new one. An error on a new socket, or while reading the reply, is raised."""
-        was_open = getattr(conn, "_sock", None) is not None
+        """Send the call on a socket that is still open. One the server closed while it sat idle (a restart,
+        CLIENT KILL, an idle timeout) would take the write and fail only at the reply, after the command
+        may have run; so an open socket is polled first (no bytes read: a closed one reads as closed) and
+        one that fails its write before any of the command ran is also replaced: the call goes out once
+        more on a new socket. An error on a new socket, or while reading the reply, is raised."""
+        was_open = conn.is_connected
+        if was_open:
+            try:
+                unasked = conn.can_read(timeout=0)
+            except (redis.ConnectionError, OSError):
+                unasked = True  # closed by the server
+            if unasked:  # closed, or bytes no call of ours asked for: never read them as this call's reply
+                conn.disconnect()
+                was_open = False
         try:
             conn.send_packed_command(command)
         except (redis.ConnectionError, OSError):

@@ -38,8 +38,13 @@ csrf = CSRFProtect()
 # suite only) makes hashing cheap so hundreds of tests can create accounts; never set it in production.
 _hasher = (PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if os.environ.get("ARGON2_PROFILE") == "test"
            else PasswordHasher())
-# A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _hasher.hash("no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the user does not exist, so timing does not reveal usernames
+    (made on first use: at import it cost every worker and CLI start ~0.2 s of CPU)."""
+    return _hasher.hash("no-such-user")
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,7 @@ class AccountStore:
             raise Throttled(wait)
         stored = self.db.hget(self.keys.account(username), "hash")
         try:
-            ok = _hasher.verify(stored.decode() if stored else _DUMMY_HASH, password) and stored is not None
+            ok = _hasher.verify(stored.decode() if stored else _dummy_hash(), password) and stored is not None
         except (VerificationError, InvalidHashError):
             ok = False
         status = self.status(username) if ok else {}

@@ -29,6 +29,19 @@ def test_a_socket_killed_while_idle_is_replaced_before_the_call_goes_out(db):
     assert int(db.get(key)) == 2
 
 
+def test_a_socket_killed_while_idle_is_found_without_a_health_check(db):
+    """No health check due: the write to the dead socket would succeed and only the reply fail (a session's
+    app whose pinned sockets a store restart dropped got "Connection closed by server" on its next call)."""
+    key = "mp:{hot-test}:m"
+    script = HotScript(db, SCRIPT)
+    assert script([key]) == 1
+    conn = thread_connection(script)
+    conn.health_check_interval = 0  # never a health check
+    kill_other_connections(db)
+    assert script([key]) == 2  # the poll found it closed: sent once, on a new socket
+    assert script([key]) == 3 and int(db.get(key)) == 3
+
+
 def test_a_store_that_is_gone_still_raises(db):
     script = HotScript(db, SCRIPT)
     assert script(["mp:{hot-test}:gone"]) == 1

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 import time
+from typing import TYPE_CHECKING
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.security import normalise_mac
 from fingerprints.model import VenueMap
-from fingerprints.quality import ValidationWalk, WalkResult
 from fingerprints.routes import shortest_route
 from portal.auth import audit, current_account
 from portal.maps.validation import MAX_ROUTE_POINTS, LiveWalks, ValidationWalks
@@ -30,6 +30,9 @@ from portal.operator.blueprint import bp, wants_json
 from portal.operator.mapedit import load_map
 from portal.services import services
 from portal.tracking.positions import landing_zone
+
+if TYPE_CHECKING:
+    from fingerprints.quality import ValidationWalk
 
 CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")
 ROUTE_SPACING_M = 8.0  # a walkway route is marked about this often (and at every floor change)
@@ -94,6 +97,7 @@ def thin_route(points: list[tuple[int, float, float]], spacing_m: float) -> list
 
 def walk_summary(walk: dict, version: int) -> ValidationWalk | None:
     """The marks as a ValidationWalk (the set-up checklist's record), or None before the first mark."""
+    from fingerprints.quality import WalkResult  # lazy: matplotlib (every worker and CLI start paid ~0.7 s)
     from portal.tracking.estimate import summarise_walk  # lazy: the estimate pulls in matplotlib
 
     points = [WalkResult(m["at"], m["floor"], m["x"], m["y"], m["zone"], m["est_floor"],
