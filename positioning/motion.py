@@ -174,6 +174,12 @@ class MotionFilter:
         posterior = prior * evidence
         posterior = posterior / posterior.sum() if posterior.sum() > 0 else prior
         floor = self._floor(posterior)
+        return self._stepped(state, fresh, estimate, floor, dt, now, self._sparse(posterior))
+
+    def _stepped(self, state: dict | None, fresh: bool, estimate: Estimate, floor: int, dt: float, now: float,
+                 probs: dict[str, float]) -> tuple[dict, Motion]:
+        """The new state and the Motion, once the floor and the posterior are known: x/y follow the estimate
+        on the phone's floor (smoothed over xy_tau_s), jump to it when the phone is new or changed floor."""
         if fresh or floor != state["floor"]:
             x, y = estimate.x, estimate.y
         elif estimate.floor == floor:
@@ -181,7 +187,6 @@ class MotionFilter:
             x, y = a * estimate.x + (1 - a) * state["x"], a * estimate.y + (1 - a) * state["y"]
         else:  # the estimate is on another floor than the phone: it does not move the phone's x/y
             x, y = state["x"], state["y"]
-        probs = self._sparse(posterior)
         new_state = {"ts": now, "p": probs, "floor": floor, "x": x, "y": y}
         return new_state, Motion(floor=floor, x=float(x), y=float(y), posterior=probs)
 
@@ -236,20 +241,10 @@ class MotionFilter:
         positive = totals > 0
         posterior = np.where(positive[:, None], posterior / np.where(positive, totals, 1.0)[:, None], prior)
         masses = np.column_stack([_row_sums(posterior[:, g.same_floor[f]]) for f in g.floors]).tolist()
-        out = []
-        for i, (state, estimate, dt, probs) in enumerate(zip(states, estimates, dts, self._sparse_rows(posterior),
-                                                             strict=True)):
-            floor = max(zip(masses[i], g.floors, strict=True))[1]
-            if fresh[i] or floor != state["floor"]:
-                x, y = estimate.x, estimate.y
-            elif estimate.floor == floor:
-                a = 1 - math.exp(-max(dt, 0.0) / self.xy_tau_s)
-                x, y = a * estimate.x + (1 - a) * state["x"], a * estimate.y + (1 - a) * state["y"]
-            else:
-                x, y = state["x"], state["y"]
-            out.append(({"ts": now, "p": probs, "floor": floor, "x": x, "y": y},
-                        Motion(floor=floor, x=float(x), y=float(y), posterior=probs)))
-        return out
+        return [self._stepped(state, fresh[i], estimate, max(zip(masses[i], g.floors, strict=True))[1], dt, now,
+                              probs)
+                for i, (state, estimate, dt, probs) in enumerate(zip(states, estimates, dts,
+                                                                     self._sparse_rows(posterior), strict=True))]
 
     def _priors(self, dists: Sequence[Mapping[str, float] | None], fresh: Sequence[bool], dts: Sequence[float]
                 ) -> np.ndarray:

@@ -248,13 +248,9 @@ class RssiStore:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def queue_window(self, pipe, venue: str, client: str, now: float) -> None:
-        """Queue the window query on the caller's pipeline (one round trip with its other reads);
-        pass that result to `parse_readings`."""
-        pipe.execute_command(*self.window_command(venue, client, now))
-
     def window_command(self, venue: str, client: str, now: float) -> tuple:
-        """The window query as a command (name, *args), for a caller that sends its commands itself."""
+        """The window query as a command (name, *args), sent with the caller's other reads in one round trip;
+        pass its result to `parse_readings`."""
         return ("ZRANGEBYSCORE", RssiKeys(venue).readings(client), now - self.window_s, "+inf")
 
     @staticmethod
