@@ -182,11 +182,12 @@ class WKNNPositioner(BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer")
         if not isinstance(self.offset_rounds, int | np.integer) or not 0 <= self.offset_rounds <= 5:
             raise ValueError("offset_rounds must be an integer from 0 to 5")
-        for name, low, high, message in (("offset_search_db", 0.0, 30.0, "from 0 (off) to 30 dB"),
-                                         ("offset_search_margin", 0.0, 0.99, "in [0, 1)"),
-                                         ("unheard_weight", 0.0, 1.0, "in [0, 1]")):
+        for name, high, high_included, message in (("offset_search_db", 30.0, True, "from 0 (off) to 30 dB"),
+                                                   ("offset_search_margin", 1.0, False, "in [0, 1)"),
+                                                   ("unheard_weight", 1.0, True, "in [0, 1]")):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not low <= value <= high:
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
+                    value >= 0.0 and (value <= high if high_included else value < high)):
                 raise ValueError(f"{name} must be a number {message}")
 
     def _represent(self, X: np.ndarray) -> np.ndarray:
