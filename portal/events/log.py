@@ -37,6 +37,7 @@ from typing import NamedTuple
 import redis
 
 from core.storage import VenueKeys
+from core.store_health import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +197,18 @@ class DeferredAppends:
 
     def _run(self) -> None:
         """Write the queue every every_s; end when it is empty (the next add starts a new thread)."""
-        while True:
-            time.sleep(self.every_s)
-            self.flush()
+        try:
+            while True:
+                time.sleep(self.every_s)
+                self.flush()
+                with self._lock:
+                    if not self._pending:
+                        self._thread = None  # under the lock that `add` checks: no entry is left without a writer
+                        return
+        except Exception:  # noqa: BLE001 - an entry that cannot be made, a store client's own error class
+            log.exception("event writer stopped; the next event starts a new one")
             with self._lock:
-                if not self._pending:
-                    self._thread = None
-                    return
+                self._thread = None  # else `add` would never start a writer again and every event would wait
 
     def flush(self) -> int:
         """Write what is queued now; returns how many were written. Never raises: what the store could not
@@ -221,7 +227,7 @@ class DeferredAppends:
                         try:
                             written += self._write(stream, chunk)
                             continue
-                        except (redis.ConnectionError, redis.TimeoutError) as exc:
+                        except STORE_ERRORS as exc:  # unavailable (down, slow, failing over): kept
                             error = exc
                     unwritten += chunk
             if error is not None:
