@@ -186,7 +186,9 @@ class ShopperTokenStore:
         else:
             record = {"c": "s-" + client.hex(), "p": phone, "v": flags & _VERIFIED, "h": 1}
             raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"])],
-                             args=[json.dumps(record), self.ttl_s, int(left) + 1, digest])
+                             # the mark outlives the token on every host: one whose clock is behind
+                             # by up to CLOCK_SKEW_S still finds it in time, so a revoked token stays shut
+                             args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest])
         return None if raw is None else _shopper(venue, raw)
 
     def revoke(self, venue: str, client: str) -> int:
