@@ -1,9 +1,10 @@
-"""core.storage.HotScript on a real Valkey: a socket the server closed while it sat idle."""
+"""core.storage.HotScript and HotReads on a real Valkey: a socket the server closed while it sat idle, a
+refused read among several."""
 
 import pytest
 import redis
 
-from core.storage import HotScript
+from core.storage import HotReads, HotScript
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 
@@ -14,7 +15,7 @@ def kill_other_connections(db) -> None:
             db.client_kill_filter(_id=info["id"])
 
 
-def thread_connection(script: HotScript):
+def thread_connection(script: HotScript | HotReads):
     (conn,) = script._local.pinned[1].values()
     return conn
 
@@ -50,3 +51,24 @@ def test_a_store_that_is_gone_still_raises(db):
     conn.port = 1  # nothing listens there: a new socket cannot be opened
     with pytest.raises(redis.ConnectionError):
         script(["mp:{hot-test}:gone"])
+
+
+def test_reads_come_back_in_order_and_a_refused_one_leaves_the_socket_in_step(db):
+    db.set("mp:{hot-test}:s", "v")
+    db.hset("mp:{hot-test}:h", mapping={"a": "1"})
+    reads = HotReads(db)
+    good = (("GET", "mp:{hot-test}:s"), ("HGETALL", "mp:{hot-test}:h"), ("GET", "mp:{hot-test}:none"))
+    session, fields, missing = reads(good)
+    assert session == b"v" and dict(fields) == {b"a": b"1"} and missing is None
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):  # GET of a hash: refused, after every reply read
+        reads((("GET", "mp:{hot-test}:h"), ("GET", "mp:{hot-test}:s")))
+    assert reads(good)[0] == b"v"  # the next call's replies are its own
+
+
+def test_reads_on_a_socket_killed_while_idle_go_out_on_a_new_one(db):
+    db.set("mp:{hot-test}:r", "1")
+    reads = HotReads(db)
+    assert reads((("GET", "mp:{hot-test}:r"),)) == [b"1"]
+    thread_connection(reads).health_check_interval = 0
+    kill_other_connections(db)
+    assert reads((("GET", "mp:{hot-test}:r"),)) == [b"1"]

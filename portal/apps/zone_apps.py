@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import time
 from typing import Any
 
@@ -18,13 +19,18 @@ class ZoneAppKeys(VenueKeys):
     def assignments(self) -> str:
         return self.key("zoneapp")
 
+    def version(self) -> str:
+        """A random value written with every change of the table: a process's copy is exact while it matches."""
+        return self.key("zoneapp", "version")
+
 
 class ZoneAppStore:
-    COPY_MAX_AGE_S = 2.0  # how stale this process's copy of a venue's table may be (`from_copy`)
+    COPY_MAX_AGE_S = 2.0  # how stale this process's copy of a venue's table may be, version unknown (`from_copy`)
 
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
-        self._copies: dict[str, tuple[float, dict[bytes, bytes]]] = {}  # venue -> (read at, table)
+        # venue -> (read at, the table's version then, the table)
+        self._copies: dict[str, tuple[float, bytes | None, dict[bytes, bytes]]] = {}
 
     def get(self, venue: str, zone: str) -> tuple[str, dict[str, Any]]:
         return self.decode(self.db.hget(ZoneAppKeys(venue).assignments(), zone))
@@ -45,25 +51,37 @@ class ZoneAppStore:
         return data["app"], data.get("config", {})
 
     def set(self, venue: str, zone: str, app: str, config: dict[str, Any]) -> None:
-        self.db.hset(ZoneAppKeys(venue).assignments(), zone, json.dumps({"app": app, "config": config}))
+        keys = ZoneAppKeys(venue)
+        pipe = self.db.pipeline(transaction=True)  # one slot: the venue's
+        pipe.hset(keys.assignments(), zone, json.dumps({"app": app, "config": config}))
+        pipe.set(keys.version(), secrets.token_hex(8))  # random: a venue deleted and made again never repeats one
+        pipe.execute()
         self._copies.pop(venue, None)
 
-    def from_copy(self, venue: str, zone: str) -> bytes | None:
-        """The zone's stored assignment from this process's copy of the venue's table, read again once
-        older than COPY_MAX_AGE_S (kept while the store cannot be read): for the probe of a venue whose
-        phones lie in other slots than its own (core/storage.py, phone buckets), which must not add a
-        round trip to the venue's slot. Another process's change is seen within that age."""
+    def from_copy(self, venue: str, zone: str, version: bytes | None = None) -> bytes | None:
+        """The zone's stored assignment from this process's copy of the venue's table, for the probe, which
+        must not spend a round trip on it. `version`: the table's version (ZoneAppKeys.version) as the
+        caller just read it with its own reads: the copy is read again when it differs, so it is exact.
+        Without one (a venue whose phones lie in other slots than its own, core/storage.py phone buckets;
+        a table last written before versions), the copy is read again once older than COPY_MAX_AGE_S, and
+        another process's change is seen within that age. The last copy is kept while the store cannot
+        be read."""
         now = time.monotonic()
         copy = self._copies.get(venue)
-        if copy is None or now - copy[0] >= self.COPY_MAX_AGE_S:
+        stale = copy is None or (copy[1] != version if version is not None else now - copy[0] >= self.COPY_MAX_AGE_S)
+        if stale:
+            keys = ZoneAppKeys(venue)
             try:
-                copy = (now, self.db.hgetall(ZoneAppKeys(venue).assignments()))
+                pipe = self.db.pipeline(transaction=True)  # the table and its version as of one moment
+                pipe.get(keys.version())
+                pipe.hgetall(keys.assignments())
+                copy = (now, *pipe.execute())
             except redis.RedisError:
                 if copy is None:
                     raise
-                copy = (now, copy[1])  # the venue's shard is failing over: the last copy, tried again later
+                copy = (now, None, copy[2])  # the venue's shard is failing over: the last copy, tried again later
             self._copies[venue] = copy
-        return copy[1].get(zone.encode())
+        return copy[2].get(zone.encode())
 
     def all(self, venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
         raw = self.db.hgetall(ZoneAppKeys(venue).assignments())

@@ -365,7 +365,7 @@ class Locator:
                 raise
             finally:
                 pool.release(conn)
-        return [pairs_to_fields(reply) if command[0] == "HGETALL" and isinstance(reply, list) else reply
+        return [pairs_to_fields(reply) if command[0] == "HGETALL" else reply
                 for command, reply in zip(commands, replies, strict=True)]
 
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,

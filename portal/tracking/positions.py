@@ -1,7 +1,7 @@
 """A phone's position and the kept copy of it in the store.
 
 The tracker keeps each phone's last computed position in one hash (TrackKeys.last_position), with the
-newest reading it was computed from; every reader (the locator, the probe's one-round-trip script)
+newest reading it was computed from; every reader (the locator, the probe's one-round-trip reads)
 reads and writes its fields by name through KeptPosition, the one place that knows them."""
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ class KeptPosition:
         return newest is not None and self.newest == newest and 0 <= now - self.at < max_age_s
 
 
-def pairs_to_fields(flat: list[bytes]) -> dict[bytes, bytes]:
-    """HGETALL as a Lua script returns it (name, value, name, value, ...) -> {name: value}."""
-    return dict(zip(flat[::2], flat[1::2], strict=True))
+def pairs_to_fields(reply: list[bytes] | dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """HGETALL's raw reply -> {name: value}: a flat list (name, value, name, value, ...) from a Lua script
+    or RESP2, a map already from RESP3."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
 

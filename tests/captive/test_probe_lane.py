@@ -1,6 +1,6 @@
 """The probe lane (portal/captive/lane.py) and what it reads in one round trip: a tracked phone is
 answered from its kept position, a phone with newer readings is positioned again, the zone's app and
-the grant are always read fresh, and the lane's own failure modes (lost script, dropped connection)."""
+the grant are always read fresh, and the lane's own failure modes (a store restarted, dropped connections)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import redis
 
+from portal.apps.zone_apps import ZoneAppStore
 from portal.captive import captive_services
 from portal.captive.common import captive_services_of
 from portal.shopper import token_store
@@ -76,6 +77,14 @@ def test_zone_app_change_applies_to_the_next_probe(app, client, svc, tracked):
     assert expected_landing_path(app, svc, "cinema") != tracked
 
 
+def test_zone_app_change_by_another_process_applies_to_the_next_probe(app, client, svc, tracked):
+    """The probe takes the apps from its process's copy of the table, checked against the table's version
+    read with the phone's keys: another process's change is seen at once, not after the copy's age."""
+    assert urlparse(probe(client).headers["Location"]).path == tracked  # this process now holds a copy
+    ZoneAppStore(svc.db).set("demo", "cinema", "coupons", {})  # another process's store
+    assert urlparse(probe(client).headers["Location"]).path == expected_landing_path(app, svc, "cinema") != tracked
+
+
 def test_grant_applies_to_the_next_probe(app, client, svc, tracked):
     with app.app_context():
         captive_services().sessions.grant("demo", svc.hasher.client_id(PHONE), 600, "direct")
@@ -112,7 +121,7 @@ def test_probe_paths_take_only_get(client, demo):
     assert resp.get_json() == {"error": "probes are GET requests"}
 
 
-def test_lost_script_is_loaded_again(client, svc, tracked):
+def test_store_restarted_without_its_script_cache_still_answers(client, svc, tracked):
     probe(client)
     svc.db.script_flush()  # a store restarted without its script cache
     resp = probe(client)
