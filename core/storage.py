@@ -308,7 +308,8 @@ class HotReads(_PinnedConnection):
     reads come again and again (a phone's probes), so their packed bytes are memoised (bounded). An error
     reply is raised only after every reply was read, so the socket stays in step."""
 
-    def __init__(self, db: Store, memo_size: int = 65_536) -> None:
+    def __init__(self, db: Store, memo_size: int = 32_768) -> None:
+        """`memo_size`: how many distinct read sets keep their packed bytes (0: none, reads that never repeat)."""
         super().__init__(db)
         self._memo_size = memo_size
         self._packed = None  # made at the first call, from a node's settings (a cluster is reached then)
@@ -324,7 +325,8 @@ class HotReads(_PinnedConnection):
         pool = slot_pool(self.db, commands[0][1])
         if self._packed is None:  # packing depends on the encoder settings alone, the same on every node
             packer = pool.connection_class(**pool.connection_kwargs)  # never connected: it only packs
-            self._packed = functools.lru_cache(maxsize=self._memo_size)(packer.pack_commands)
+            memo = functools.lru_cache(maxsize=self._memo_size) if self._memo_size else (lambda pack: pack)
+            self._packed = memo(packer.pack_commands)
         conn = self._connection(pool)
         try:
             self._send(conn, self._packed(commands))

@@ -41,7 +41,7 @@ class ProbeStateStore:
         self._reads = HotReads(db)
         # The same phones probe again and again, and building their keys cost a probe as much as
         # sealing its token: memoised per store (bounded; the bucket counts are set once per process).
-        self._commands = functools.lru_cache(maxsize=65_536)(_read_commands)
+        self._commands = functools.lru_cache(maxsize=32_768)(_read_commands)
 
     def read(self, venue: str, client: str, now: float | None = None, associated_ap: str | None = None) -> ProbeState:
         """`associated_ap`: the AP the gateway named; a position kept from the AP alone or a partial match

@@ -25,7 +25,7 @@ from itertools import chain
 import numpy as np
 import redis
 
-from core.storage import is_cluster, phone_bucket
+from core.storage import HotReads, is_cluster, phone_bucket
 from portal.ingest.store import RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
@@ -226,6 +226,7 @@ class Locator:
         self.listeners: list[PositionListener] = []
         self.batch_listeners: list[PositionsListener] = []
         self._keep = db.register_script(_KEEP)
+        self._reads = HotReads(db, memo_size=0)  # a phone's window bounds move with the clock: nothing to memoise
 
     def on_position(self, listener: PositionListener) -> None:
         """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
@@ -250,9 +251,8 @@ class Locator:
             return None
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
-        pipe = self.db.pipeline(transaction=False)
-        self._queue_reads(pipe, venue, client, now)
-        kept, prepared, newest = self._prepare_clients(model, [pipe.execute()], now, associated_ap)[0]
+        reads = self._read_all(self._read_commands(venue, client, now), one_slot=True)
+        kept, prepared, newest = self._prepare_clients(model, [reads], now, associated_ap)[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -308,7 +308,7 @@ class Locator:
 
     def _prepare_clients(self, model: VenueModel, reads: Sequence[Sequence], now: float,
                          associated_ap: str | None = None) -> list[_Prepared]:
-        """Each phone's three reads (`_queue_reads`) -> (its kept position when that still answers, else None;
+        """Each phone's three reads (`_read_commands`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
         alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
         may place it better. The
@@ -329,42 +329,25 @@ class Locator:
                 out[i] = (None, _prepare(model, heard, state, now, associated_ap), out[i][2])
         return out
 
-    def _queue_reads(self, pipe, venue: str, client: str, now: float) -> None:
-        """Three reads: the readings window, the motion state, the kept position (what `_prepare_clients` takes)."""
-        for command in self._read_commands(venue, client, now):
-            pipe.execute_command(*command)
-
     def _read_commands(self, venue: str, client: str, now: float) -> list[tuple]:
+        """Three reads (what `_prepare_clients` takes): the readings window, the motion state, the kept
+        position; one slot, the phone's bucket's."""
         keys = TrackKeys(venue)
         return [self.rssi.window_command(venue, client, now), ("GET", keys.track(client)),
                 ("HGETALL", keys.last_position(client))]
 
-    def _read_all(self, commands: list[tuple]) -> list:
-        """The batch's reads in one round trip. On one server, packed and read on a connection of the pool
-        without redis-py's per-command pipeline work (a third of the tracker's store CPU per phone): the
-        same replies, a kept position's hash as a dict. A socket the server closed while idle is replaced
-        and the reads (idempotent) sent once more. On a cluster, redis-py's pipeline (it routes by slot)."""
-        if not isinstance(self.db, redis.Redis):
+    def _read_all(self, commands: list[tuple], one_slot: bool = False) -> list:
+        """Reads in one round trip, a kept position's hash as a dict. On one server, or when they share one
+        slot (one phone's), packed and sent on the thread's own connection (core/storage.py HotReads, the
+        probe's: without redis-py's per-command pipeline work, a third of the tracker's store CPU per phone);
+        a batch on a cluster through redis-py's pipeline, which routes each phone's reads to its slot."""
+        if one_slot or isinstance(self.db, redis.Redis):
+            replies = self._reads(tuple(commands))
+        else:
             pipe = self.db.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
-            return pipe.execute()
-        pool = self.db.connection_pool
-        for retry in (False, True):
-            conn = pool.get_connection()
-            try:
-                conn.send_packed_command(conn.pack_commands(commands))
-                replies = [conn.read_response() for _ in commands]
-                break
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                conn.disconnect()
-                if retry:
-                    raise
-            except BaseException:
-                conn.disconnect()  # never a connection with replies left unread back in the pool
-                raise
-            finally:
-                pool.release(conn)
+            replies = pipe.execute()
         return [pairs_to_fields(reply) if command[0] == "HGETALL" else reply
                 for command, reply in zip(commands, replies, strict=True)]
 
