@@ -266,12 +266,9 @@ class FootfallStore:
         # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
         self._record(keys=list(index), args=args, client=None if is_cluster(pipe) else pipe)
 
-    def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
-        """A Locator listener (Locator.on_position): every new position of a phone counts, on its round trip."""
-        self.record(venue, client, position.zone, position.floor, position.x, position.y, now, pipe=pipe)
-
     def on_positions(self, pipe, venue: str, positions: Sequence[tuple[str, object]], now: float) -> None:
-        """The same for the tracker's batch, (client, position) each: one script call for all of them."""
+        """A Locator listener (Locator.on_positions): every new position of a phone counts, on the locator's
+        round trip; (client, position) each, one script call for all of them."""
         self.record_many(venue, [(client, p.zone, p.floor, p.x, p.y) for client, p in positions], now, pipe)
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
