@@ -37,6 +37,7 @@ import redis
 from flask import Flask, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from core.ids import is_venue_id
 from core.security import Sealer, b64url, unb64url
 from core.storage import HotScript, VenueKeys
 
@@ -152,7 +153,7 @@ class ShopperTokenStore:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         venue, dot, secret = token.rpartition(".")
-        if not dot or not venue or len(secret) < 40 or not _is_venue_id(venue):
+        if not dot or not venue or len(secret) < 40 or not is_venue_id(venue):
             return None
         if len(secret) != MINTED_SECRET_CHARS:
             return self._open_handout(venue, secret)
@@ -201,10 +202,6 @@ def _shopper(venue: str, raw: bytes) -> Shopper:
     record = json.loads(raw)
     return Shopper(venue=venue, client=record["c"], phone=record.get("p"), phone_verified=bool(record.get("v")),
                    handout=bool(record.get("h")))
-
-
-def _is_venue_id(venue: str) -> bool:
-    return len(venue) <= 64 and venue.replace("-", "").replace("_", "").isalnum()
 
 
 def token_store(app: Flask | None = None) -> ShopperTokenStore:
