@@ -66,11 +66,14 @@ local function close_stale(client)
       redis.call('ZREM', open, c)
     end
   end
-  redis.call('EXPIRE', dwell, ttl)
   return #stale
 end
 
-if only_close == '1' then return close_stale('') end
+if only_close == '1' then
+  local closed = close_stale('')
+  redis.call('EXPIRE', dwell, ttl)
+  return closed
+end
 
 -- One position after the other, as many calls of one would: six ARGV each from ARGV[8] (client, zone,
 -- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap).
@@ -126,6 +129,7 @@ for _, key in ipairs(heat_keys) do
   redis.call('EXPIRE', key, ttl)
 end
 if #ARGV >= 8 then
+  redis.call('EXPIRE', dwell, ttl)  -- once, after every close of the batch (none yet: nothing to do)
   redis.call('EXPIRE', cur, gap * 3)
   redis.call('EXPIRE', open, gap * 3)
 end
