@@ -9,7 +9,8 @@ once a minute with the latest reading per phone, 5% of APs off), the associated 
 the store's 60 s window and "newest reading", the tracker positioning every phone with new readings
 every `--tick` seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept
 position answering a probe while no newer reading arrived (30 s at most), else the probe positioning the
-phone itself with the AP the gateway named. The landing decision is `positions.landing_zone`.
+phone itself with the AP the gateway named: each phone is the quality report's `estimate.PhoneReplay`.
+The landing decision is `positions.landing_zone`.
 
 It exists to find where landing errors come from, fast (about a minute per seed against 12-20 minutes
 for the HTTP bench): per probe it records the true zone and kind, the landed zone, the estimate's best
@@ -37,10 +38,10 @@ from bench.landing import claim_lines, make_shoppers  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
-from portal.tracking.estimate import live_estimate  # noqa: E402
-from portal.tracking.locator import kept_position, position_of  # noqa: E402
+from portal.tracking.estimate import PhoneReplay, live_estimate  # noqa: E402
+from portal.tracking.locator import position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
-from portal.tracking.positions import KeptPosition, landing_zone  # noqa: E402
+from portal.tracking.positions import landing_zone  # noqa: E402
 
 WINDOW_S = 60.0  # RSSI_WINDOW_S
 CACHE_S = 30.0  # POSITION_CACHE_S
@@ -64,24 +65,6 @@ class Outcome:
     seconds_in: float  # since joining the WiFi
 
 
-@dataclass
-class Phone:
-    readings: dict  # ap -> [(ts, rssi, associated)]
-    state: dict | None = None
-    kept: KeptPosition | None = None
-    marked: bool = False
-
-
-def _newest(readings: dict, now: float) -> bytes | None:
-    """The newest reading in the window, as the store names it (ts, AP; its RSSI too, kept from before)."""
-    best = None
-    for ap, items in readings.items():
-        for ts, rssi, _assoc in items:
-            if ts >= now - WINDOW_S and (best is None or (ts, ap) > best[:2]):
-                best = (ts, ap, rssi)
-    return None if best is None else f"{best[0]!r}|{best[1]}|{best[2]!r}".encode()
-
-
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
            meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
            step=position_of, hook=None) -> list[Outcome]:
@@ -98,7 +81,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     index = {b: i for i, b in enumerate(venue.ap_ids())}
     zones = zone_map(venue)
     kinds = {z.id: z.kind for z in venue.zones}
-    phones = [Phone(readings={}) for _ in shoppers]
+    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step) for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
     def scan(k: int, t: int):
@@ -118,26 +101,6 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             if venue.aps[int(i)].bssid not in off:
                 return venue.aps[int(i)].bssid
         return venue.aps[0].bssid
-
-    def locate(k: int, now: float, ap: str | None):
-        ph = phones[k]
-        for a in list(ph.readings):
-            ph.readings[a] = [r for r in ph.readings[a] if r[0] >= now - WINDOW_S]
-            if not ph.readings[a]:
-                del ph.readings[a]
-        newest = _newest(ph.readings, now)
-        kept = kept_position(ph.kept, newest, now, CACHE_S, ap)
-        if kept is not None:
-            return kept
-        found = step(model, ph.readings, ph.state, now, ap)
-        if found is None:
-            return None
-        new_state, pos = found
-        if new_state is not None:
-            ph.state = new_state
-        if newest is not None:
-            ph.kept = KeptPosition(pos, newest, now)
-        return pos
 
     end = int(max(s.leaves_at for s in shoppers)) + 2
     probes = sorted((int(np.ceil(t)), k, kind) for k, s in enumerate(shoppers) for t, kind in s.probes)
@@ -162,13 +125,9 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                             heard.append((float(tau), float(v[col]), s.associated == rep.bssid))
                     if rep.kind == "meraki" and heard:
                         heard = [(heard[-1][0], heard[-1][1], False)]
-                    if heard:
-                        phones[k].readings.setdefault(rep.bssid, []).extend(heard)
-                        phones[k].marked = True
-        for k, ph in enumerate(phones):  # the tracker
-            if ph.marked:
-                ph.marked = False
-                locate(k, float(t), None)
+                    phones[k].hear(rep.bssid, heard)
+        for ph in phones:  # the tracker
+            ph.track(float(t))
         for key in [key for key in scans if key[1] < t - 70]:
             del scans[key]
         while p < len(probes) and probes[p][0] <= t:
@@ -178,7 +137,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             floor, x, y, _ = s.at(t)
             ap = s.associated or associated_ap(s, t)
             ph = phones[k]
-            pos = locate(k, float(t), ap)  # the kept position when it still answers, else anew with the AP
+            pos = ph.probe(float(t), ap)  # the kept position when it still answers, else anew with the AP
             true_zone = zones.zone_at(floor, x, y)
             heard = sum(1 for items in ph.readings.values() if any(r[0] >= t - WINDOW_S for r in items))
             out.append(Outcome(

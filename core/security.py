@@ -67,62 +67,37 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def b64url(raw: bytes) -> str:
+    """URL-safe base64 without padding (VAPID keys, handed-out shopper tokens)."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    """`b64url` back to bytes (padding optional); binascii.Error (a ValueError) if it is not base64."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 # ---- Web Push (VAPID, RFC 8292) keys -------------------------------------------------------------
 # The private key is kept as its 32-byte scalar, base64url without padding (what web-push tools print and
 # py_vapid's Vapid.from_raw reads); browsers get the public point (65 bytes, uncompressed) the same way.
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def new_vapid_private_key() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+    return b64url(key.private_numbers().private_value.to_bytes(32, "big"))
 
 
 def vapid_public_key(private_key: str) -> str:
     """The applicationServerKey a browser subscribes with; ValueError if `private_key` is not one of ours."""
     try:
-        raw = _unb64url(private_key.strip())
+        raw = unb64url(private_key.strip())
     except (ValueError, TypeError) as exc:
         raise ValueError("not base64url") from exc
     if len(raw) != 32:
         raise ValueError("a VAPID private key is 32 bytes")
     key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
-    return _b64url(key.public_key().public_bytes(serialization.Encoding.X962,
+    return b64url(key.public_key().public_bytes(serialization.Encoding.X962,
                                                  serialization.PublicFormat.UncompressedPoint))
-
-
-class PhoneVault:
-    """Phone numbers at rest: a keyed hash where a number names a key (a member, a pending code, a
-    budget), and AES-GCM where the number itself must come back (to send a code, to show it masked).
-    One setting (PHONE_KEY) with a sub-key derived for each use, so neither use weakens the other."""
-
-    def __init__(self, key: str) -> None:
-        if not key:
-            raise ValueError("phone key must not be empty")
-        self._hash_key = _derive(key, b"mallportal phone hash")
-        self._aead = AESGCM(_derive(key, b"mallportal phone encryption"))
-
-    def hashed(self, phone: str) -> str:
-        return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def seal(self, phone: str) -> str:
-        nonce = secrets.token_bytes(12)
-        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, phone.encode(), None)).decode()
-
-    def open(self, sealed: str) -> str:
-        """ValueError if `sealed` was not made by seal() under this key."""
-        try:
-            raw = base64.urlsafe_b64decode(sealed.encode())
-            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
-        except (InvalidTag, ValueError, TypeError) as exc:
-            raise ValueError("not a sealed phone number (another PHONE_KEY?)") from exc
 
 
 class Sealer:
@@ -150,6 +125,32 @@ class Sealer:
             return self._aead.decrypt(sealed[: self.NONCE_BYTES], sealed[self.NONCE_BYTES :], associated)
         except InvalidTag as exc:
             raise ValueError("not sealed under this key") from exc
+
+
+class PhoneVault:
+    """Phone numbers at rest: a keyed hash where a number names a key (a member, a pending code, a
+    budget), and a `Sealer` where the number itself must come back (to send a code, to show it masked),
+    stored as padded URL-safe base64. One setting (PHONE_KEY) with a sub-key derived for each use, so
+    neither use weakens the other."""
+
+    def __init__(self, key: str) -> None:
+        if not key:
+            raise ValueError("phone key must not be empty")
+        self._hash_key = _derive(key, b"mallportal phone hash")
+        self._sealer = Sealer(key, b"mallportal phone encryption")
+
+    def hashed(self, phone: str) -> str:
+        return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def seal(self, phone: str) -> str:
+        return base64.urlsafe_b64encode(self._sealer.seal(phone.encode())).decode()
+
+    def open(self, sealed: str) -> str:
+        """ValueError if `sealed` was not made by seal() under this key."""
+        try:
+            return self._sealer.open(base64.urlsafe_b64decode(sealed.encode())).decode()
+        except (ValueError, TypeError) as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise ValueError("not a sealed phone number (another PHONE_KEY?)") from exc
 
 
 def _derive(key: str, info: bytes) -> bytes:

@@ -161,24 +161,20 @@ class AccountStore:
     def add_venue(self, username: str, venue: str) -> None:
         """An operator runs one more venue (idempotent); owners stay in their one venue."""
         key = self.keys.account(username)
-        with self.db.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(key)  # check and write in one step: a concurrent change is never lost
-                    role, venue_now, more = pipe.hmget(key, "role", "venue", "more_venues")
-                    if role is None:
-                        raise KeyError(username)
-                    if role != b"operator":
-                        raise ValueError("only operators run more than one venue")
-                    venues = json.loads(more or b"[]")
-                    if venue == venue_now.decode() or venue in venues:
-                        return
-                    pipe.multi()
-                    pipe.hset(key, "more_venues", json.dumps([*venues, venue]))
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+
+        def add(pipe) -> None:  # run again by transaction() if the account changed meanwhile (WATCH)
+            role, venue_now, more = pipe.hmget(key, "role", "venue", "more_venues")
+            if role is None:
+                raise KeyError(username)
+            if role != b"operator":
+                raise ValueError("only operators run more than one venue")
+            venues = json.loads(more or b"[]")
+            if venue != venue_now.decode() and venue not in venues:
+                pipe.multi()
+                pipe.hset(key, "more_venues", json.dumps([*venues, venue]))
+
+        # check and write in one step on the account's one key: a concurrent change is never lost
+        self.db.transaction(add, key)
 
     def set_password(self, username: str, password: str) -> None:
         """A new password (under the policy); ends every session of the account; no longer a demo one."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 
 import numpy as np
 import redis
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from core.ids import is_venue_id
 from core.security import normalise_mac
 from core.storage import VenueKeys
 from fingerprints.plan import PX_PER_M, plan_size_px, render_plan_svg
@@ -71,9 +71,6 @@ def demo_mode_for(venue: str) -> bool:
     return svc.settings.demo and is_demo_venue(svc.db, venue)
 
 
-VENUE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 @bp.before_request
 def _only_in_demo_mode():
     if not services().settings.demo:
@@ -84,7 +81,7 @@ def _only_in_demo_mode():
 def _demo_venue() -> str:
     """The demo venue of this request: `venue` (the picker on /demo), else the VENUE setting's."""
     venue = request.values.get("venue") or services().settings.default_venue
-    if not VENUE_ID.fullmatch(venue):
+    if not is_venue_id(venue):
         abort(400, "venue must be a venue id (letters, digits, - and _)")
     if not is_demo_venue(services().db, venue):
         abort(404, f"{venue!r} is not a demo venue")

@@ -24,7 +24,6 @@ use otherwise) and `ShopperTokenStore.revoke` ends all of a shopper's tokens."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -38,7 +37,8 @@ import redis
 from flask import Flask, current_app, g, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from core.security import Sealer
+from core.ids import is_venue_id
+from core.security import Sealer, b64url, unb64url
 from core.storage import HotScript, VenueKeys
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,6 @@ def new_client_id() -> str:
     return "s-" + secrets.token_hex(12)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 class ShopperTokenStore:
     """Mint, hand out, resolve and revoke shopper tokens. Minting is one script (one round trip); handing
     out (the probe lane, once per probe before the grant) touches no store; resolving is one GETEX that
@@ -150,14 +146,14 @@ class ShopperTokenStore:
         flags = _VERIFIED if shopper.phone_verified else 0
         plain = _HANDOUT.pack(flags, int(self.clock()), bytes.fromhex(shopper.client[2:]))
         plain += (shopper.phone or "").encode()
-        return f"{shopper.venue}.{_b64(self._sealer.seal(plain, shopper.venue.encode()))}"
+        return f"{shopper.venue}.{b64url(self._sealer.seal(plain, shopper.venue.encode()))}"
 
     def resolve(self, token: str | None) -> Shopper | None:
         """The shopper a token stands for; None for a malformed, forged, unknown, expired or revoked one."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         venue, dot, secret = token.rpartition(".")
-        if not dot or not venue or len(secret) < 40 or not _is_venue_id(venue):
+        if not dot or not venue or len(secret) < 40 or not is_venue_id(venue):
             return None
         if len(secret) != MINTED_SECRET_CHARS:
             return self._open_handout(venue, secret)
@@ -169,8 +165,8 @@ class ShopperTokenStore:
         opened in the store (_OPEN: the first opening writes the record; a revoked one stays refused); after
         its hour only a token opened in time resolves, through its record."""
         try:
-            sealed = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
-            if _b64(sealed) != secret:  # one spelling per token: the record is keyed by it
+            sealed = unb64url(secret)
+            if b64url(sealed) != secret:  # one spelling per token: the record is keyed by it
                 return None
             plain = self._sealer.open(sealed, venue.encode())
             flags, handed_out, client = _HANDOUT.unpack_from(plain)
@@ -206,10 +202,6 @@ def _shopper(venue: str, raw: bytes) -> Shopper:
     record = json.loads(raw)
     return Shopper(venue=venue, client=record["c"], phone=record.get("p"), phone_verified=bool(record.get("v")),
                    handout=bool(record.get("h")))
-
-
-def _is_venue_id(venue: str) -> bool:
-    return len(venue) <= 64 and venue.replace("-", "").replace("_", "").isalnum()
 
 
 def token_store(app: Flask | None = None) -> ShopperTokenStore:

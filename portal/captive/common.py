@@ -26,7 +26,7 @@ AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac")
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
 
 __all__ = ["AP_PARAMS", "MAC_PARAMS", "MAX_QUERY_BYTES", "NO_STORE", "STORE_ERRORS", "CaptiveServices",
-           "ap_from_params", "captive_services_of", "client_from_params", "is_venue_id"]
+           "ap_from_params", "captive_services_of", "client_from_params"]
 
 
 @dataclass
@@ -46,10 +46,6 @@ class CaptiveServices:
 
 def captive_services_of(app: Flask) -> CaptiveServices:
     return app.extensions["captive"]
-
-
-def is_venue_id(venue: str) -> bool:
-    return len(venue) <= 64 and venue.replace("-", "").replace("_", "").isalnum()
 
 
 def client_from_params(hasher: MacHasher, args: Mapping[str, str]) -> str | None:

@@ -25,13 +25,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask
 
+from core.ids import is_venue_id
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
     ap_from_params,
     captive_services_of,
     client_from_params,
-    is_venue_id,
 )
 from portal.captive.landing import Offline, Online
 from portal.captive.probes import HIJACKED, Probe, match_probe

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
+from core.ids import is_venue_id
 from core.storage import VenueKeys
 from core.store_health import StoreUnavailable
 from portal.captive.common import (
@@ -30,7 +31,6 @@ from portal.captive.common import (
     ap_from_params,
     captive_services_of,
     client_from_params,
-    is_venue_id,
 )
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenNDS, parse_redirect, safe_destination

@@ -1,4 +1,4 @@
-"""Presence events from live positions: a Locator listener (Locator.on_position) that turns each new
+"""Presence events from live positions: a Locator listener (Locator.on_positions) that turns each new
 position of a phone into arrive / zone_enter / zone_leave (with its dwell) / leave (unseen for
 `leave_after_s`, 20 min by default) events in the venue's event log.
 
@@ -141,12 +141,9 @@ class PresenceTracker:
                 raise ValueError("device and zone ids must be non-empty strings without '|'")
         self._run(venue, [(device, zone or "") for device, zone in phones], now, self.close_per_call, pipe)
 
-    def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
-        """A Locator listener: its writes ride on the locator's round trip."""
-        self.record(venue, client, position.zone, now, pipe=pipe)
-
     def on_positions(self, pipe, venue: str, positions: Sequence[tuple[str, object]], now: float) -> None:
-        """The same for the tracker's batch, (client, position) each: one script call for all of them."""
+        """A Locator listener (Locator.on_positions): its writes ride on the locator's round trip;
+        (client, position) each, one script call for all of them."""
         self.record_many(venue, [(client, p.zone) for client, p in positions], now, pipe)
 
     def sweep(self, venue: str, now: float, limit: int = 10_000) -> int:

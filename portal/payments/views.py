@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from core.ids import is_venue_id
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
 from portal.services import services
@@ -17,7 +18,6 @@ from portal.shopper import current_shopper, shopper_token, shopper_url
 
 bp = Blueprint("payments", __name__)
 ORDER_ID = re.compile(r"^MP[0-9A-F]{24}$")
-VENUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PROVIDER_NAMES = {"wechat": ("WeChat Pay", "微信支付"), "alipay": ("Alipay", "支付宝")}
 
 
@@ -27,7 +27,7 @@ def _payments():
 
 def _my_order(venue: str, order_id: str):
     """The order, only for the shopper who holds its token (404 for anyone else: no order ids leak)."""
-    if not VENUE_ID.match(venue) or not ORDER_ID.match(order_id):
+    if not is_venue_id(venue) or not ORDER_ID.match(order_id):
         abort(404)
     shopper = current_shopper()
     order = _payments().order(venue, order_id)
@@ -99,7 +99,7 @@ def cancel(venue: str, order_id: str):
 @bp.post("/pay/notify/<provider>/<venue>")
 def notify(provider: str, venue: str):
     """The providers' callbacks (no shopper token, no CSRF: the provider's signature is the credential)."""
-    if provider not in PROVIDER_NAMES or not VENUE_ID.match(venue) or not _payments().enabled:
+    if provider not in PROVIDER_NAMES or not is_venue_id(venue) or not _payments().enabled:
         abort(404)
     try:
         ack = _payments().notification(provider, venue, request.headers, request.get_data(cache=True),
@@ -114,7 +114,7 @@ def mall_notify(venue: str):
     """WeChat Pay 智慧商圈 notifications (the "user consumption callback" configured for the mall): a
     member's payment or refund in any shop of the mall. The platform certificate's signature is the
     credential."""
-    if not VENUE_ID.match(venue) or not _payments().enabled:
+    if not is_venue_id(venue) or not _payments().enabled:
         abort(404)
     try:
         ack = _payments().mall_notification(venue, request.headers, request.get_data(cache=True))

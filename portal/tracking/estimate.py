@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -58,12 +58,16 @@ PROBES_AFTER_ENTRY_S = (30.0, 120.0)  # the probes the figures are for, seconds 
 
 class PhoneReplay:
     """One phone through the live steps, in memory: its readings in the store's window, its motion state,
-    its kept position and when that still answers (the Locator's rule), `position_of` for a new one."""
+    its kept position and when that still answers (the Locator's rule), `position_of` for a new one.
+    `step`: the positioning step (`position_of`'s signature, the default); bench/landing_replay.py passes one
+    under test."""
 
-    def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0) -> None:
+    def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0,
+                 step: Callable[..., tuple[dict | None, Position] | None] | None = None) -> None:
         self.model = model
         self.window_s = window_s
         self.cache_s = cache_s
+        self.step = step or position_of  # looked up here, not at import: tests swap the module's one
         self.readings: dict[str, list[tuple[float, float, bool]]] = {}
         self.state: dict | None = None
         self.kept: KeptPosition | None = None
@@ -94,7 +98,7 @@ class PhoneReplay:
         kept = kept_position(self.kept, newest, now, self.cache_s, associated_ap)
         if kept is not None:
             return kept
-        found = position_of(self.model, self.readings, self.state, now, associated_ap)
+        found = self.step(self.model, self.readings, self.state, now, associated_ap)
         if found is None:
             return None
         state, position = found

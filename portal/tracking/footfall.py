@@ -66,11 +66,14 @@ local function close_stale(client)
       redis.call('ZREM', open, c)
     end
   end
-  redis.call('EXPIRE', dwell, ttl)
   return #stale
 end
 
-if only_close == '1' then return close_stale('') end
+if only_close == '1' then
+  local closed = close_stale('')
+  redis.call('EXPIRE', dwell, ttl)
+  return closed
+end
 
 -- One position after the other, as many calls of one would: six ARGV each from ARGV[8] (client, zone,
 -- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap).
@@ -126,6 +129,7 @@ for _, key in ipairs(heat_keys) do
   redis.call('EXPIRE', key, ttl)
 end
 if #ARGV >= 8 then
+  redis.call('EXPIRE', dwell, ttl)  -- once, after every close of the batch (none yet: nothing to do)
   redis.call('EXPIRE', cur, gap * 3)
   redis.call('EXPIRE', open, gap * 3)
 end
@@ -266,12 +270,9 @@ class FootfallStore:
         # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
         self._record(keys=list(index), args=args, client=None if is_cluster(pipe) else pipe)
 
-    def on_position(self, pipe, venue: str, client: str, position, now: float) -> None:
-        """A Locator listener (Locator.on_position): every new position of a phone counts, on its round trip."""
-        self.record(venue, client, position.zone, position.floor, position.x, position.y, now, pipe=pipe)
-
     def on_positions(self, pipe, venue: str, positions: Sequence[tuple[str, object]], now: float) -> None:
-        """The same for the tracker's batch, (client, position) each: one script call for all of them."""
+        """A Locator listener (Locator.on_positions): every new position of a phone counts, on the locator's
+        round trip; (client, position) each, one script call for all of them."""
         self.record_many(venue, [(client, p.zone, p.floor, p.x, p.y) for client, p in positions], now, pipe)
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:

@@ -4,7 +4,8 @@ A position is computed once per new set of readings: it is kept (`cache_s`, in t
 worker shares it) with the newest reading it was computed from, and a lookup whose newest reading is
 still that one gets it back without positioning again. The tracker (portal/tracking/tracker.py)
 computes it as readings arrive, so a probe usually finds it; the motion filter steps once per new
-evidence, not once per question asked. Listeners (`on_position`, e.g. footfall) hear every new position.
+evidence, not once per question asked. Listeners (`on_positions`, e.g. footfall) hear every new position,
+a round trip's positions at a time.
 
 The steps (`position_of`, pure, also what bench/tracking_landing.py runs): readings weighted by age ->
 the WKNN estimate -> evidence per zone -> the motion filter (positioning/motion.py) -> the best zone and
@@ -36,9 +37,8 @@ from positioning.motion import Motion
 from positioning.readings import Readings, settled_vectors
 from positioning.wknn import Estimate
 
-# Called with (pipe, venue, client, position, now) for every newly computed position; writes ride on pipe.
-PositionListener = Callable[[object, str, str, Position, float], None]
-# The same for a batch: (pipe, venue, [(client, position), ...], now), once per round trip of writes.
+# Called with (pipe, venue, [(client, position), ...], now) for the newly computed positions, once per round
+# trip of writes; its writes ride on pipe.
 PositionsListener = Callable[[object, str, Sequence[tuple[str, Position]], float], None]
 log = logging.getLogger(__name__)
 MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associated with
@@ -223,18 +223,14 @@ class Locator:
         self.rssi = rssi
         self.cache_s = cache_s  # how long a position stays reusable while no new reading arrives; 0: never
         self.half_life_s = half_life_s
-        self.listeners: list[PositionListener] = []
-        self.batch_listeners: list[PositionsListener] = []
+        self.listeners: list[PositionsListener] = []
         self._keep = db.register_script(_KEEP)
         self._reads = HotReads(db, memo_size=0)  # a phone's window bounds move with the clock: nothing to memoise
 
-    def on_position(self, listener: PositionListener) -> None:
-        """Hear every newly computed position (its writes go in the same round trip as the kept position)."""
-        self.listeners.append(listener)
-
     def on_positions(self, listener: PositionsListener) -> None:
-        """Hear every newly computed position, a batch at a time (the tracker's: one call per batch)."""
-        self.batch_listeners.append(listener)
+        """Hear every newly computed position, a batch at a time (the tracker's: one call per batch; a
+        probe's: a batch of one), its writes in the same round trip as the kept positions."""
+        self.listeners.append(listener)
 
     def fresh(self, kept: KeptPosition | None, newest: bytes | None, now: float,
               associated_ap: str | None = None) -> Position | None:
@@ -376,11 +372,9 @@ class Locator:
                          *chain.from_iterable(fields.items())]
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
-                for listener in self.listeners:
-                    listener(pipe, venue, client, position, now)
         for bucket_keys, args in per_bucket.values():
             # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
             self._keep(keys=bucket_keys, args=args, client=None if is_cluster(pipe) else pipe)
         if told:
-            for batch_listener in self.batch_listeners:
-                batch_listener(pipe, venue, told, now)
+            for listener in self.listeners:
+                listener(pipe, venue, told, now)

@@ -42,7 +42,7 @@ def test_a_return_after_the_leave_gap_is_a_new_arrival(db):
 def test_locator_listener_rides_on_the_pipeline(db):
     presence = PresenceTracker(db)
     pipe = db.pipeline(transaction=False)
-    presence.on_position(pipe, "v1", "dev-c", Position(0, 1.0, 1.0, "kopi", 0.9, 0.9), T0)
+    presence.on_positions(pipe, "v1", [("dev-c", Position(0, 1.0, 1.0, "kopi", 0.9, 0.9))], T0)
     assert EventLog(db).length("v1") == 0
     pipe.execute()
     assert [e.kind for e in EventLog(db).read("v1")] == ["arrive", "zone_enter"]

@@ -4,7 +4,7 @@ path: tracker step, motion filter, cold start, kept positions, the probe's landi
 import numpy as np
 import pytest
 
-from fingerprints.quality import LiveAssumptions, read_walk_csv
+from fingerprints.quality import CHECKED, LiveAssumptions, rate_half_width, read_walk_csv
 from portal.tracking import estimate as estimate_module
 from portal.tracking.estimate import live_estimate, survey_noise_db, validation_walk
 
@@ -24,6 +24,7 @@ def test_a_whole_floor_held_out_cannot_be_found(linear):
     floor nor lands on its zone."""
     est = live_estimate(linear.venue, LiveAssumptions(hidden_m=10_000.0), max_points=4)
     assert est.floor_rate == 0.0 and est.settled_zone_rate == 0.0
+    assert "reference points within 10000 m of the spot hidden" in "\n".join(est.summary_lines())
 
 
 def test_it_runs_the_live_step(linear, monkeypatch):
@@ -49,7 +50,15 @@ def test_the_estimate_is_seeded_and_says_what_it_cannot_know(linear, default_est
     assert 1.0 < est.reading_noise_db < 5.0  # the simulator's fast fading is 3 dB
     lines = "\n".join(est.summary_lines())
     assert "cannot know" in lines and "first probe" in lines and "N(0, 4 dB)" in lines and "checked against" in lines
+    assert "no reference point hidden" in lines and "within 0 m" not in lines  # the default hides none
     assert not {"corridor", "garage", "lobby"} & set(est.by_kind)  # dwell zones only, as shoppers pick them
+
+
+def test_the_check_states_its_sampling_error():
+    """CHECKED's ± comes from the check's sample sizes (a 95% binomial interval), not a constant."""
+    assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
+    assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
+    assert "-2 to +1 at 120 s (±9)" in CHECKED and "at the first probe (±19)" in CHECKED
 
 
 def test_validation_walk_measures_the_live_error(linear):
