@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from positioning.baselines import BASELINES, baseline_predict
 from positioning.datasets import FORMATS, align, read_dataset
 from positioning.metrics import position_report
-from positioning.perturb import shift_rssi, switch_off_aps
+from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
 from positioning.vectors import MISSING_DBM
@@ -57,24 +58,36 @@ def model_params(args: argparse.Namespace) -> dict:
     return params
 
 
-def test_vectors(args: argparse.Namespace, test, train_ap_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def test_vectors(args: argparse.Namespace, test, train_ap_ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Test vectors aligned to the training APs, perturbed as asked; rows left hearing nothing are dropped
-    when a perturbation silenced them (and are an error otherwise)."""
+    when a perturbation silenced them (and are an error otherwise). Also the columns switched off."""
     X = align(test, train_ap_ids)
     if args.rssi_offset:
         X = shift_rssi(X, args.rssi_offset)
-    if args.ap_off:
-        X = switch_off_aps(X, args.ap_off, seed=args.seed)
+    off = aps_switched_off(X, args.ap_off, seed=args.seed) if args.ap_off else np.array([], dtype=int)
+    X[:, off] = MISSING_DBM
     heard = (X > MISSING_DBM).any(axis=1)
     if not heard.all() and not (args.rssi_offset or args.ap_off):
         raise ValueError(f"{int((~heard).sum())} test vectors hear no access point known to the training set")
-    return X[heard], heard
+    return X[heard], heard, off
+
+
+def masked(train, X_test: np.ndarray, off: np.ndarray):
+    """The training set and test vectors without the APs switched off: what the live model fits once they
+    fall silent in the live reports (portal/tracking/models.py `silent_aps`, the AP lifecycle)."""
+    keep = np.setdiff1d(np.arange(len(train.ap_ids)), off)
+    return (dataclasses.replace(train, X=train.X[:, keep], ap_ids=[train.ap_ids[i] for i in keep]),
+            X_test[:, keep])
 
 
 def evaluate(args: argparse.Namespace) -> dict:
     train = read_dataset(args.train, args.format)
     test = read_dataset(args.test, args.format)
-    X_test, kept = test_vectors(args, test, train.ap_ids)
+    X_test, kept, off = test_vectors(args, test, train.ap_ids)
+    if args.mask_off:
+        if not args.ap_off:
+            raise ValueError("--mask-off needs --ap-off")
+        train, X_test = masked(train, X_test, off)
     params = model_params(args)
     model = WKNNPositioner(**params)
     started = time.perf_counter()
@@ -90,7 +103,8 @@ def evaluate(args: argparse.Namespace) -> dict:
                   n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
                                                          ("k", "k_floor", "metric", "representation", "offset_rounds",
                                                           "offset_search_db", "unheard_weight")},
-                  rssi_offset_db=args.rssi_offset, aps_off=args.ap_off)
+                  rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
+                  aps_masked=int(len(off)) if args.mask_off else 0)
     report["_test"] = (X_test, test.y[kept], train)
     return report
 
@@ -107,10 +121,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     X_test, y_test, train = report.pop("_test")
     if args.json:
         print(json.dumps({k: report[k] for k in (*REPORT_KEYS, "fit_seconds", "predict_seconds", "n_dropped",
-                                                 "model", "rssi_offset_db", "aps_off")}))
+                                                 "model", "rssi_offset_db", "aps_off", "aps_masked")}))
         return 0
     perturbed = f"; RSSI {args.rssi_offset:+g} dB" if args.rssi_offset else ""
     perturbed += f"; {args.ap_off:.0%} of APs off (seed {args.seed})" if args.ap_off else ""
+    perturbed += f", the {report['aps_masked']} left out of the model (as once silent live)" if args.mask_off else ""
     print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
     m = report["model"]
@@ -211,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="add DB to every heard test reading (another phone model)")
     ev.add_argument("--ap-off", type=float, default=0.0, metavar="FRACTION",
                     help="silence this fraction of the APs heard in the test set (seeded)")
+    ev.add_argument("--mask-off", action="store_true",
+                    help="with --ap-off: fit without the APs switched off, as the live model does once they are "
+                         "silent in the live reports (the AP lifecycle)")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=cmd_evaluate)
     tu = sub.add_parser("tune", help="grouped cross-validation on a training set; picks a configuration")

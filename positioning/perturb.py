@@ -19,12 +19,17 @@ def shift_rssi(X: np.ndarray, offset_db: float | np.ndarray, missing: float = MI
     return np.where(heard & (shifted > missing), shifted, missing)
 
 
-def switch_off_aps(X: np.ndarray, fraction: float, seed: int = 0, missing: float = MISSING_DBM) -> np.ndarray:
-    """The same vectors with round(fraction x heard APs) of the APs heard anywhere in X silenced (seeded)."""
+def aps_switched_off(X: np.ndarray, fraction: float, seed: int = 0, missing: float = MISSING_DBM) -> np.ndarray:
+    """Which columns `switch_off_aps` silences: round(fraction x heard APs) of the APs heard anywhere in X
+    (seeded), sorted."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError("the fraction of APs off must be in [0, 1)")
+    heard_aps = np.flatnonzero((missing < np.asarray(X)).any(axis=0))
+    return np.sort(np.random.default_rng(seed).choice(heard_aps, size=round(fraction * heard_aps.size), replace=False))
+
+
+def switch_off_aps(X: np.ndarray, fraction: float, seed: int = 0, missing: float = MISSING_DBM) -> np.ndarray:
+    """The same vectors with round(fraction x heard APs) of the APs heard anywhere in X silenced (seeded)."""
     X = np.array(X, dtype=np.float64)
-    heard_aps = np.flatnonzero((missing < X).any(axis=0))
-    off = np.random.default_rng(seed).choice(heard_aps, size=round(fraction * heard_aps.size), replace=False)
-    X[:, off] = missing
+    X[:, aps_switched_off(X, fraction, seed, missing)] = missing
     return X

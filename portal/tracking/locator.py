@@ -87,7 +87,7 @@ def kept_position(kept: KeptPosition | None, newest: bytes | None, now: float, m
                   associated_ap: str | None = None) -> Position | None:
     """The kept position when it still answers for the phone, else None (position it anew): no newer
     reading since it was computed, not older than `max_age_s`, and `kept_answers` the question. The one
-    rule the Locator, the probe's gather, the quality report's replay and the landing bench share."""
+    rule the Locator, the probe's reads, the quality report's replay and the landing bench share."""
     if kept is None or not kept.is_fresh(newest, now, max_age_s) or not kept_answers(kept.position, associated_ap):
         return None
     return kept.position

@@ -151,6 +151,25 @@ def test_shift_rssi_loses_readings_pushed_below_hearing():
     assert shift_rssi(X, np.array([0.0, 1.0]))[1].tolist() == [-4.0, -59.0, -69.0]
 
 
+def test_evaluate_mask_off_fits_without_the_aps_switched_off(tmp_path, capsys):
+    """--mask-off: the model is fitted without the APs --ap-off silenced, as the live model leaves out APs
+    silent in the live reports; the same APs are silenced either way (same seed)."""
+    X, y = campus(n=400)
+    write_uji(tmp_path / "train.csv", X[:300], y[:300])
+    write_uji(tmp_path / "test.csv", X[300:], y[300:])
+    files = ["--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--json", "--quiet",
+             "--no-baselines", "--ap-off", "0.3", "--seed", "3"]
+    assert main(["evaluate", *files]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", *files, "--mask-off"]) == 0
+    masked = json.loads(capsys.readouterr().out)
+    heard = int((X[300:] > MISSING_DBM).any(axis=0).sum())
+    assert plain["aps_masked"] == 0 and masked["aps_masked"] == round(0.3 * heard)
+    assert masked["n_test"] == plain["n_test"] and masked["building_hit_rate"] > 0.9
+    assert main(["evaluate", *files[:-4], "--mask-off"]) == 2  # nothing switched off: nothing to leave out
+    assert "--mask-off needs --ap-off" in capsys.readouterr().err
+
+
 def test_switch_off_aps_is_seeded_and_counts_heard_aps():
     X, _ = campus()
     heard = (X > MISSING_DBM).any(axis=0).sum()
