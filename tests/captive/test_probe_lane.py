@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import redis
 
-from portal.apps.zone_apps import ZoneAppStore
+from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive import captive_services
 from portal.captive.common import captive_services_of
 from portal.shopper import token_store
@@ -83,6 +83,20 @@ def test_zone_app_change_by_another_process_applies_to_the_next_probe(app, clien
     assert urlparse(probe(client).headers["Location"]).path == tracked  # this process now holds a copy
     ZoneAppStore(svc.db).set("demo", "cinema", "coupons", {})  # another process's store
     assert urlparse(probe(client).headers["Location"]).path == expected_landing_path(app, svc, "cinema") != tracked
+
+
+def test_the_zone_app_copy_is_read_again_only_when_its_version_moves(db, monkeypatch):
+    store, table_reads = ZoneAppStore(db), []
+    store.set("demo", "cinema", "cinema", {})
+    real_pipeline = db.pipeline
+    monkeypatch.setattr(db, "pipeline", lambda *a, **kw: table_reads.append(1) or real_pipeline(*a, **kw))
+    version = db.get(ZoneAppKeys("demo").version())
+    assert all(ZoneAppStore.app_of(store.from_copy("demo", "cinema", version)) == "cinema" for _ in range(5))
+    assert len(table_reads) == 1  # the probes' version matched the copy's: read once
+    ZoneAppStore(db).set("demo", "cinema", "coupons", {})  # another process (its own pipeline: counted)
+    moved = db.get(ZoneAppKeys("demo").version())
+    assert moved != version and ZoneAppStore.app_of(store.from_copy("demo", "cinema", moved)) == "coupons"
+    assert len(table_reads) == 3
 
 
 def test_grant_applies_to_the_next_probe(app, client, svc, tracked):
