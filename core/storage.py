@@ -212,11 +212,22 @@ class _PinnedConnection:
     call goes out on it, and redis-py's error behaviour: a connection or timeout error is raised after the
     connection is dropped (the next call opens a new one, after the slot map is read again on a cluster),
     except a socket found dead before the call went out, which is sent on a new one once (`_send`); a slot
-    that moved is followed once (`__call__` of each kind)."""
+    that moved is followed once (`__call__`)."""
 
     def __init__(self, db: Store) -> None:
         self.db = db
         self._local = _thread_connections(db)
+
+    def __call__(self, *args, **kwargs):
+        """The call (`_call` of each kind), followed once to where its slot moved."""
+        try:
+            return self._call(*args, **kwargs)
+        except REDIRECTS:
+            refresh_slots(self.db, min_interval_s=0.0)
+            return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
+        raise NotImplementedError
 
     def _dropped(self, conn: redis.connection.AbstractConnection) -> None:
         conn.disconnect()  # never keep a socket with a reply half read
@@ -272,14 +283,7 @@ class HotScript(_PinnedConnection):
         self.source = source
         self.sha = db.register_script(source).sha
 
-    def __call__(self, keys: Sequence[str], args: Sequence[object] = ()):
-        try:
-            return self._call(keys, args)
-        except REDIRECTS:
-            refresh_slots(self.db, min_interval_s=0.0)
-            return self._call(keys, args)
-
-    def _call(self, keys: Sequence[str], args: Sequence[object]):
+    def _call(self, keys: Sequence[str], args: Sequence[object] = ()):
         conn = self._connection(slot_pool(self.db, keys[0]))
         command = conn.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
@@ -296,7 +300,7 @@ class HotScript(_PinnedConnection):
             raise
 
 
-Commands = tuple[tuple[str, ...], ...]  # store commands, each (name, key, *args); hashable, so memoisable
+Commands = tuple[tuple[str | bytes | int | float, ...], ...]  # each (name, key, *args); hashable: memoisable
 
 
 class HotReads(_PinnedConnection):
@@ -313,13 +317,6 @@ class HotReads(_PinnedConnection):
         super().__init__(db)
         self._memo_size = memo_size
         self._packed = None  # made at the first call, from a node's settings (a cluster is reached then)
-
-    def __call__(self, commands: Commands) -> list:
-        try:
-            return self._call(commands)
-        except REDIRECTS:
-            refresh_slots(self.db, min_interval_s=0.0)
-            return self._call(commands)
 
     def _call(self, commands: Commands) -> list:
         pool = slot_pool(self.db, commands[0][1])
