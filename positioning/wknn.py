@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
 
 from positioning.crossterms import LevelIndex, concat_ranges
+from positioning.params import EstimatorParams
 from positioning.representation import to_representation
 from positioning.vectors import MISSING_DBM
 
@@ -117,7 +117,7 @@ class _Batch:
         return out
 
 
-class WKNNPositioner(BaseEstimator):
+class WKNNPositioner(EstimatorParams):
     """Weighted kNN over a fingerprint map, decided hierarchically: the building by a vote of the
     `k_building` nearest fingerprints, the floor by a vote of the `k_floor` nearest in that building,
     and x/y as the weighted mean of the `k` nearest on that floor.

@@ -1,5 +1,8 @@
 """WKNNPositioner: the estimator contract, hierarchical decisions, exactness of the fast path, bad input."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -30,6 +33,16 @@ def test_estimator_api_params_and_clone():
     assert copy.get_params() == model.get_params() and not hasattr(copy, "col_ptr_")
     model.set_params(k=3)
     assert model.k == 3
+    with pytest.raises(ValueError, match="invalid parameter 'kk'"):
+        model.set_params(kk=3)
+    assert repr(model) == "WKNNPositioner(k=3, metric='manhattan')"
+
+
+def test_live_processes_load_a_positioner_without_scikit_learn():
+    """Every gunicorn worker, tracker and CLI imports this: sklearn.base (via scipy.stats) cost each 1.2 s."""
+    code = "import sys, portal.bootstrap; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_fit_returns_self_and_learned_state_ends_in_underscore():
