@@ -81,7 +81,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     index = {b: i for i, b in enumerate(venue.ap_ids())}
     zones = zone_map(venue)
     kinds = {z.id: z.kind for z in venue.zones}
-    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step) for _ in shoppers]
+    reported: dict[str, float] = {}  # the store's ap_last_seen: an AP's report is a receipt when it holds a phone
+    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported) for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
     def scan(k: int, t: int):
@@ -126,6 +127,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                     if rep.kind == "meraki" and heard:
                         heard = [(heard[-1][0], heard[-1][1], False)]
                     phones[k].hear(rep.bssid, heard)
+                    if heard:
+                        reported[rep.bssid] = float(due)
         for ph in phones:  # the tracker
             ph.track(float(t))
         for key in [key for key in scans if key[1] < t - 70]:

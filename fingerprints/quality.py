@@ -55,8 +55,9 @@ class LeaveOutPositioner(WKNNPositioner):
 
     excluded: np.ndarray | None = None
 
-    def _candidate_distances(self, q: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        rows, d = super()._candidate_distances(q, partial)
+    def _candidate_distances(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        rows, d = super()._candidate_distances(q, partial, silent)
         if self.excluded is not None and self.excluded.size:
             keep = ~np.isin(rows, self.excluded)
             rows, d = rows[keep], d[keep]
@@ -525,16 +526,16 @@ class LiveEstimate:
 
 
 # How far the estimate was from the measured landing on simulated malls never used to set it (README, "The
-# quality report's claim, through the live path", fourth pass): shown with the figures, so the operator knows
-# which way they lean and how much of that is chance. Per probe: the probes bench/landing_replay.py measured
-# per mall (30 shoppers with 2 zones each), then its right-zone rates (%) on 5151, 6262, 8181, 9292 and the
-# claim's on the same malls, of CHECK_VISITS visits each.
+# quality report's claim, through the live path", fourth pass; re-measured in the fifth pass): shown with the
+# figures, so the operator knows which way they lean and how much of that is chance. Per probe: the probes
+# bench/landing_replay.py measured per mall (30 shoppers with 2 zones each), then its right-zone rates (%) on
+# 5151, 6262, 8181, 9292 and the claim's on the same malls, of CHECK_VISITS visits each.
 CHECK_SEEDS = (5151, 6262, 8181, 9292)
 CHECK_VISITS = 150
 CHECK_RATES = {
-    "120 s": (60, (90.0, 85.0, 93.3, 93.3), (88.7, 85.3, 94.7, 91.3)),
-    "30 s": (60, (93.3, 78.3, 86.7, 90.0), (86.0, 78.7, 91.3, 84.7)),
-    "the first probe": (30, (63.3, 56.7, 76.7, 50.0), (48.7, 49.3, 60.0, 56.0)),
+    "120 s": (60, (90.0, 85.0, 93.3, 93.3), (88.7, 85.3, 94.7, 92.7)),
+    "30 s": (60, (93.3, 78.3, 86.7, 90.0), (85.3, 80.0, 90.7, 86.0)),
+    "the first probe": (30, (63.3, 63.3, 86.7, 70.0), (58.0, 62.0, 66.7, 58.7)),
 }
 
 
@@ -567,7 +568,8 @@ CANNOT_KNOW = [
     "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)",
     "crowds, moved fittings and radio changes since the survey",
     "where shoppers really walk, join the WiFi and stand, and how often their phones transmit",
-    "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute)",
+    "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
+    "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)",
     "the fingerprint between surveyed points (interpolated here from the nearest ones)",
 ]
 

@@ -250,8 +250,15 @@ class WKNNPositioner(EstimatorParams):
         values = np.concatenate([self.col_values_[a:b] for a, b in spans]).astype(np.float64)
         return np.bincount(rows, weights=values**2 if squares else values, minlength=self.row_sums_.size)
 
-    def _unheard_weight(self, partial: bool) -> float:
-        return 0.0 if partial else float(self.unheard_weight)
+    def _compared_sums(self, audible: np.ndarray, partial: bool, silent: np.ndarray | None,
+                       squares: bool = False) -> np.ndarray:
+        """Per fingerprint: its sum (or sum of squares) over the APs a match compares. A full match: all
+        of them, those the query does not hear counted `unheard_weight` times. A partial one: the query's
+        audible APs and the `silent` ones (known not to hear it), not the APs that have not reported yet."""
+        if not partial:
+            return self._fingerprint_sums(audible, float(self.unheard_weight), squares)
+        known = audible if silent is None or silent.size == 0 else np.union1d(audible, silent)
+        return self._audible_sums(known, squares)
 
     def _fingerprint_sums(self, audible: np.ndarray, weight: float, squares: bool = False) -> np.ndarray:
         """Per fingerprint: its sum (or sum of squares) with its values at the APs the query does not
@@ -262,20 +269,19 @@ class WKNNPositioner(EstimatorParams):
         heard = self._audible_sums(audible, squares)
         return heard if weight == 0.0 else weight * full + (1.0 - weight) * heard
 
-    def distances(self, q: np.ndarray, partial: bool = False) -> np.ndarray:
+    def distances(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None) -> np.ndarray:
         """Distances from one represented query to every fingerprint. `partial`: over the query's
-        audible APs only (an AP the query lacks is unknown, not unheard; see `locate`); otherwise a
-        fingerprint's readings at APs the query lacks count `unheard_weight` times."""
+        audible APs and the `silent` ones only (any other AP the query lacks is unknown, not unheard; see
+        `locate`); otherwise a fingerprint's readings at APs the query lacks count `unheard_weight` times."""
         audible = np.flatnonzero(q)
         if audible.size == 0:
             raise ValueError("the query hears no known access point")
         cross = self._cross_terms(q, audible)
         q64 = q.astype(np.float64)
-        weight = self._unheard_weight(partial)
         if self.metric == "euclidean":
-            squares = self._fingerprint_sums(audible, weight, squares=True)
+            squares = self._compared_sums(audible, partial, silent, squares=True)
             return np.sqrt(np.maximum(squares + np.dot(q64, q64) - 2 * cross, 0))
-        total = self._fingerprint_sums(audible, weight) + q64.sum()
+        total = self._compared_sums(audible, partial, silent) + q64.sum()
         l1 = np.maximum(total - 2 * cross, 0)
         return l1 if self.metric == "manhattan" else l1 / np.maximum(total, 1e-12)
 
@@ -291,7 +297,8 @@ class WKNNPositioner(EstimatorParams):
         best = int(np.argmax(scores))
         return best + low, float(scores[best] / scores.sum())
 
-    def _candidate_distances(self, q: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_distances(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, distances) of the fingerprints that can be neighbours. With Sorensen a fingerprint
         sharing no audible AP with the query is at the maximum distance 1, so only rows that share one
         compete (about 4,500 of 20,000 on UJIIndoorLoc), unless there are too few of them."""
@@ -302,17 +309,18 @@ class WKNNPositioner(EstimatorParams):
             cross = self._cross_terms(q, audible)
             rows = np.flatnonzero(cross > 0)  # a bool scan is ~5x faster than one over floats
             if rows.size >= self._needed():
-                sums = self._fingerprint_sums(audible, self._unheard_weight(partial))[rows]
+                sums = self._compared_sums(audible, partial, silent)[rows]
                 total = sums + float(q.sum(dtype=np.float64))
                 return rows, np.maximum(total - 2 * cross[rows], 0) / total
-        d = self.distances(q, partial)
+        d = self.distances(q, partial, silent)
         return np.arange(d.size), d
 
     def _needed(self) -> int:
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
-    def _locate_represented(self, q: np.ndarray, partial: bool = False) -> Estimate:
-        rows, d = self._candidate_distances(q, partial)
+    def _locate_represented(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
+                            ) -> Estimate:
+        rows, d = self._candidate_distances(q, partial, silent)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
         top = _smallest(d, max(32, 4 * self._needed()))
@@ -343,6 +351,15 @@ class WKNNPositioner(EstimatorParams):
         return Estimate(building=building, floor=floor, x=float(x), y=float(y),
                         confidence=building_share * floor_share, neighbours=tuple(chosen.tolist()))
 
+    def _check_columns(self, columns) -> np.ndarray | None:
+        """AP column indices (any integer sequence) as a sorted unique int64 array; None for none."""
+        if columns is None:
+            return None
+        cols = np.unique(np.asarray(columns, dtype=np.int64).ravel())
+        if cols.size and (cols[0] < 0 or cols[-1] >= self.n_features_in_):
+            raise ValueError(f"AP columns must lie in [0, {self.n_features_in_})")
+        return cols
+
     def _check_query(self, X) -> np.ndarray:
         self._check_fitted()
         X = check_matrix(np.atleast_2d(X))
@@ -350,27 +367,31 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"query has {X.shape[1]} access points, the model was fitted on {self.n_features_in_}")
         return X
 
-    def locate(self, x, partial: bool = False) -> Estimate:
+    def locate(self, x, partial: bool = False, silent=None) -> Estimate:
         """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP.
 
         `partial`: match on the APs the query hears only, for a vector known to be incomplete (a phone
         heard for a few seconds, before every AP's first report: an AP missing from it has not reported
-        yet, which says nothing about whether it hears the phone). One query at a time only."""
+        yet, which says nothing about whether it hears the phone). `silent`, with `partial`: the columns of
+        the APs that have reported since the phone was first heard without hearing it - for them, not
+        hearing it is known. One query at a time only."""
         X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
+        silent = self._check_columns(silent) if partial else None
         total = 0.0
         if self.offset_search_db:
-            scores = [self._nearest_score(self._represent(self._shifted(X, np.array([s])) if s else X)[0], partial)
+            scores = [self._nearest_score(self._represent(self._shifted(X, np.array([s])) if s else X)[0], partial,
+                                          silent)
                       for s in self._search_shifts()]
             total = float(self._search_shifts()[self._pick_shift(np.array(scores)[:, None])[0]])
             X = self._shifted(X, np.array([total])) if total else X
-        estimate = self._locate_represented(self._represent(X)[0], partial)
+        estimate = self._locate_represented(self._represent(X)[0], partial, silent)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
                                         np.asarray(estimate.neighbours, dtype=np.int64))[0])
             if delta == 0:
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
-            estimate = self._locate_represented(self._represent(X)[0], partial)
+            estimate = self._locate_represented(self._represent(X)[0], partial, silent)
         return replace(estimate, offset_db=total) if total else estimate
 
     def locate_many(self, X) -> list[Estimate]:
@@ -428,11 +449,11 @@ class WKNNPositioner(EstimatorParams):
         handicap[1:] = 1.0 / (1.0 - float(self.offset_search_margin))
         return np.argmin(scores * handicap, axis=0)
 
-    def _nearest_score(self, q: np.ndarray, partial: bool = False) -> float:
+    def _nearest_score(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None) -> float:
         """Mean distance from one represented query to its k nearest fingerprints (inf: it hears nothing)."""
         if not q.any():
             return float("inf")
-        _, d = self._candidate_distances(q, partial)
+        _, d = self._candidate_distances(q, partial, silent)
         return float(d[_smallest(d, self.k)].mean())
 
     def _batch_scores(self, R: np.ndarray) -> np.ndarray:

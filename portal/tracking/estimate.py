@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -60,10 +60,12 @@ class PhoneReplay:
     """One phone through the live steps, in memory: its readings in the store's window, its motion state,
     its kept position and when that still answers (the Locator's rule), `position_of` for a new one.
     `step`: the positioning step (`position_of`'s signature, the default); bench/landing_replay.py passes one
-    under test."""
+    under test. `reported`: AP -> when its last report arrived (the store's `ap_last_seen`), kept up to date
+    by the driver and shared by its phones; None: not known (as for a walk uploaded as files)."""
 
     def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0,
-                 step: Callable[..., tuple[dict | None, Position] | None] | None = None) -> None:
+                 step: Callable[..., tuple[dict | None, Position] | None] | None = None,
+                 reported: Mapping[str, float] | None = None) -> None:
         self.model = model
         self.window_s = window_s
         self.cache_s = cache_s
@@ -72,6 +74,7 @@ class PhoneReplay:
         self.state: dict | None = None
         self.kept: KeptPosition | None = None
         self.marked = False  # new readings since the tracker last positioned it
+        self.reported = reported
 
     def hear(self, ap: str, items: Sequence[tuple[float, float, bool]]) -> None:
         """An AP's report of this phone: (ts, rssi, associated) readings."""
@@ -98,7 +101,7 @@ class PhoneReplay:
         kept = kept_position(self.kept, newest, now, self.cache_s, associated_ap)
         if kept is not None:
             return kept
-        found = self.step(self.model, self.readings, self.state, now, associated_ap)
+        found = self.step(self.model, self.readings, self.state, now, associated_ap, reported=self.reported)
         if found is None:
             return None
         state, position = found
@@ -241,7 +244,9 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
     off = rng.random(len(ap_ids)) < a.ap_off
     offset = rng.normal(0.0, a.phone_spread_db)
     t0 = int(rng.integers(0, 60))  # where in the APs' report cycles the visit falls
-    phone = PhoneReplay(model)
+    # A mall in business: every AP's report holds some phone, so each report is a receipt (`ap_last_seen`).
+    reported: dict[str, float] = {}
+    phone = PhoneReplay(model, reported=reported)
     probes = {visit.entered + int(s): f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S}
     if visit.first_probe:
         probes[visit.joins + int(PROBE_AFTER_JOIN_S)] = "first"
@@ -267,6 +272,8 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
             heard = [(float(t0 + tau), float(v[col]), ap_ids[col] == associated)
                      for tau in range(first, s + 1) if (v := scans.get(tau)) is not None and v[col] == v[col]]
             phone.hear(ap_ids[col], heard[-1:] if rep.kind == "meraki" else heard)
+            if not off[col]:
+                reported[ap_ids[col]] = now
         if s % _tick(s, visit, a.tracker_tick_s) == 0:
             phone.track(now)
         kind = probes.get(s)

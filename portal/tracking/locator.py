@@ -26,8 +26,8 @@ from itertools import chain
 import numpy as np
 import redis
 
-from core.storage import HotReads, is_cluster, phone_bucket
-from portal.ingest.store import RssiStore
+from core.storage import HotReads, is_cluster, phone_bucket, phone_buckets
+from portal.ingest.store import RssiKeys, RssiStore
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
 from positioning import phone_offset
@@ -101,6 +101,7 @@ class _Pending:
     coarse: CoarseEstimate | None
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
     offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
+    silent: np.ndarray | None = None  # partial: columns of the APs that reported since without hearing it
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,24 @@ def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float)
             for i in range(readings.n_phones)]
 
 
-def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, associated_ap: str | None
-             ) -> tuple[dict | None, Position] | _Pending | None:
-    """The part before the positioner: a coarse (AP) position, nothing, or a vector to position."""
+def silent_columns(model: VenueModel, vector: np.ndarray, since: float, reported: Mapping[str, float] | None
+                   ) -> np.ndarray | None:
+    """The model's columns of the APs that sent a report at or after `since` (the phone's oldest reading)
+    without this phone in it: they did not hear it, which a partial match may count (an AP's report holds
+    every phone it heard over its last period; APs hear the same frames). `reported`: AP -> when its
+    last report arrived (RssiKeys.ap_last_seen). None when nothing is known."""
+    if not reported:
+        return None
+    columns = model.ap_columns
+    found = [columns[ap] for ap, at in reported.items() if at >= since and ap in columns]
+    silent = np.array([c for c in found if vector[c] <= model.positioner.missing], dtype=np.int64)
+    return silent if silent.size else None
+
+
+def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, associated_ap: str | None,
+             reported: Mapping[str, float] | None = None) -> tuple[dict | None, Position] | _Pending | None:
+    """The part before the positioner: a coarse (AP) position, nothing, or a vector to position.
+    `reported`: when each AP last reported (`silent_columns`), for a phone heard too briefly for a full match."""
     vector = heard.vector
     ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
@@ -134,8 +150,9 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
         return None
     offset, _reports = phone_offset.remembered(state)
     shifted = phone_offset.without_offset(vector, offset)
-    return _Pending(shifted, state, coarse, partial=now - heard.oldest < PARTIAL_UNTIL_S,
-                    offset_db=offset if shifted is not vector else 0.0)
+    partial = now - heard.oldest < PARTIAL_UNTIL_S
+    return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
+                    silent=silent_columns(model, vector, heard.oldest, reported) if partial else None)
 
 
 def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
@@ -203,16 +220,23 @@ def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pendi
     """A prepared phone one at a time: a coarse position as it is, a vector through the positioner."""
     if not isinstance(prepared, _Pending):
         return prepared
-    return _finish(model, prepared, model.positioner.locate(prepared.vector, partial=prepared.partial), now)
+    estimate = model.positioner.locate(prepared.vector, partial=prepared.partial, silent=prepared.silent)
+    return _finish(model, prepared, estimate, now)
 
 
 def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, float, bool]]],
                 state: dict | None, now: float, associated_ap: str | None = None,
-                half_life_s: float = HALF_LIFE_S) -> tuple[dict | None, Position] | None:
-    """(new motion state, or None to keep the old one; position), or None when nothing places the phone."""
+                half_life_s: float = HALF_LIFE_S, reported: Mapping[str, float] | None = None
+                ) -> tuple[dict | None, Position] | None:
+    """(new motion state, or None to keep the old one; position), or None when nothing places the phone.
+    `reported`: AP -> when its last report arrived (`silent_columns`)."""
     heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s)[0]
-    prepared = _prepare(model, heard, state, now, associated_ap)
+    prepared = _prepare(model, heard, state, now, associated_ap, reported)
     return None if prepared is None else _complete(model, prepared, now)
+
+
+def _report_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
+    return {ap.decode(): float(at) for ap, at in fields.items()}
 
 
 class Locator:
@@ -247,8 +271,11 @@ class Locator:
             return None
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
-        reads = self._read_all(self._read_commands(venue, client, now), one_slot=True)
-        kept, prepared, newest = self._prepare_clients(model, [reads], now, associated_ap)[0]
+        # The venue's AP report times share the phone's slot unless the venue spreads its phones.
+        reads = self._read_all([*self._read_commands(venue, client, now), self._reported_command(venue)],
+                               one_slot=phone_buckets(venue) == 1)
+        kept, prepared, newest = self._prepare_clients(model, [reads[:3]], now, associated_ap,
+                                                       _report_times(reads[3]))[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -265,12 +292,15 @@ class Locator:
         model = self.models.get(venue)
         if model is None or not clients:
             return 0
-        raw = self._read_all([c for client in clients for c in self._read_commands(venue, client, now)])
+        raw = self._read_all([*(c for client in clients for c in self._read_commands(venue, client, now)),
+                              self._reported_command(venue)])
+        reported = _report_times(raw.pop())
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, raw, now), strict=True):
+        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, raw, now, reported),
+                                                    strict=True):
             if kept is not None or prepared is None:
                 continue
             if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors
@@ -286,24 +316,26 @@ class Locator:
         writes.execute()
         return len(done)
 
-    def _prepared_batch(self, model: VenueModel, raw: Sequence, now: float) -> list[_Prepared]:
+    def _prepared_batch(self, model: VenueModel, raw: Sequence, now: float, reported: Mapping[str, float]
+                        ) -> list[_Prepared]:
         """`_prepare_clients` over the batch's reads (three per phone); should that fail on one phone's bad
         data, phone by phone, so the others are still tracked (the failing one logged, given nothing)."""
         reads = [raw[i:i + 3] for i in range(0, len(raw), 3)]
         try:
-            return self._prepare_clients(model, reads, now)
+            return self._prepare_clients(model, reads, now, reported=reported)
         except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
             out: list[_Prepared] = []
             for one in reads:
                 try:
-                    out.append(self._prepare_clients(model, [one], now)[0])
+                    out.append(self._prepare_clients(model, [one], now, reported=reported)[0])
                 except Exception:  # noqa: BLE001
                     log.exception("tracker: positioning a client of venue %s failed", model.venue.id)
                     out.append((None, None, None))
             return out
 
     def _prepare_clients(self, model: VenueModel, reads: Sequence[Sequence], now: float,
-                         associated_ap: str | None = None) -> list[_Prepared]:
+                         associated_ap: str | None = None, reported: Mapping[str, float] | None = None
+                         ) -> list[_Prepared]:
         """Each phone's three reads (`_read_commands`) -> (its kept position when that still answers, else None;
         otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
         alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
@@ -322,7 +354,7 @@ class Locator:
         if todo:
             batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
             for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s), strict=True):
-                out[i] = (None, _prepare(model, heard, state, now, associated_ap), out[i][2])
+                out[i] = (None, _prepare(model, heard, state, now, associated_ap, reported), out[i][2])
         return out
 
     def _read_commands(self, venue: str, client: str, now: float) -> list[tuple]:
@@ -331,6 +363,11 @@ class Locator:
         keys = TrackKeys(venue)
         return [self.rssi.window_command(venue, client, now), ("GET", keys.track(client)),
                 ("HGETALL", keys.last_position(client))]
+
+    @staticmethod
+    def _reported_command(venue: str) -> tuple:
+        """When each of the venue's APs last reported (the ingest's receipt times, `silent_columns`)."""
+        return ("HGETALL", RssiKeys(venue).ap_last_seen())
 
     def _read_all(self, commands: list[tuple], one_slot: bool = False) -> list:
         """Reads in one round trip, a kept position's hash as a dict. On one server, or when they share one

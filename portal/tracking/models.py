@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import redis
 
@@ -36,6 +37,11 @@ class VenueModel:
     groups: dict[str, str]  # zone -> the zone standing for its group (positioning/groups.py)
     zone_ids: set[str] = field(default_factory=set)
     masked: frozenset[str] = frozenset()  # APs left out: silent in the live reports
+
+    @cached_property
+    def ap_columns(self) -> dict[str, int]:
+        """AP -> its column in the positioner's vectors."""
+        return {ap: i for i, ap in enumerate(self.ap_ids)}
 
 
 def place_of(zones: ZoneMap, floor: int, x: float, y: float) -> str:

@@ -170,3 +170,42 @@ def test_partial_match_uses_only_the_queries_aps(metric):
         ours = model.locate(partial, partial=True)
         ours_d = np.sort(model.distances(rq, partial=True)[list(ours.neighbours)])
         assert np.allclose(ours_d, np.sort(dist[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+def test_a_partial_match_counts_the_aps_known_not_to_hear_the_query(metric):
+    """`silent` (APs that reported since the phone was first heard, without it): a partial match compares
+    the query's heard APs and those, as brute force over exactly those columns does."""
+    X, y = campus()
+    y = y.copy()
+    y[:, :2] = 0
+    model = WKNNPositioner(k=5, metric=metric, offset_rounds=0).fit(X[:500], y[:500])
+    sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
+    R = to_representation(X, "powed", MISSING_DBM, model.alpha, model.beta)
+    moved = 0
+    for q in X[500:520]:
+        heard, unheard = np.flatnonzero(q > MISSING_DBM), np.flatnonzero(q <= MISSING_DBM)
+        keep, silent = heard[::2], unheard[::3]
+        if keep.size == 0:
+            continue
+        partial = np.full_like(q, MISSING_DBM)
+        partial[keep] = q[keep]
+        rq = to_representation(partial[None], "powed", MISSING_DBM, model.alpha, model.beta)[0]
+        compared = np.union1d(keep, silent)
+        brute = NearestNeighbors(n_neighbors=5, algorithm="brute", metric=sk_metric).fit(R[:500][:, compared])
+        dist, _ = brute.kneighbors(rq[compared][None])
+        ours = model.locate(partial, partial=True, silent=silent.tolist())
+        assert np.allclose(np.sort(model.distances(rq, partial=True, silent=silent)[list(ours.neighbours)]),
+                           np.sort(dist[0]), atol=1e-5)
+        moved += ours.neighbours != model.locate(partial, partial=True).neighbours
+    assert moved  # the silent APs change some matches (else the test would not show they count)
+
+
+def test_silent_columns_must_be_the_models_and_count_only_in_a_partial_match():
+    X, y = campus()
+    model = WKNNPositioner(k=5).fit(X, y)
+    with pytest.raises(ValueError, match="AP columns"):
+        model.locate(X[0], partial=True, silent=[X.shape[1]])
+    with pytest.raises(ValueError, match="AP columns"):
+        model.locate(X[0], partial=True, silent=[-1])
+    assert model.locate(X[0], silent=[0, 1]) == model.locate(X[0])  # a full match compares every AP already

@@ -9,11 +9,15 @@ import json
 import time
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 
+from portal.demo import simulated_reports
 from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, ModelCache, Position, TrackKeys
+from portal.tracking.locator import silent_columns
 from portal.tracking.models import silent_aps
+from positioning.vectors import MISSING_DBM
 from tests.test_slice import expected_landing_path, post_phone_at
 
 PHONE = "02:00:5e:00:55:01"
@@ -94,6 +98,41 @@ def test_a_kept_partial_position_is_replaced_when_the_probe_names_the_ap(app, cl
                 mapping=KeptPosition(stale_guess, newest, time.time()).to_fields())
     assert landed(client, "") == expected_landing_path(app, svc, "foodcourt")
     assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
+
+
+def test_silent_columns_are_the_aps_that_reported_since_without_the_phone(svc, demo):
+    model = svc.models.get("demo")
+    a, b, c = model.ap_ids[:3]
+    vector = np.full(len(model.ap_ids), MISSING_DBM)
+    vector[model.ap_columns[a]] = -60.0  # `a` hears the phone
+    reported = {a: 105.0, b: 104.0, c: 99.0, "aa:bb:cc:dd:ee:ff": 106.0}  # c: before it; the last: not the map's
+    assert silent_columns(model, vector, 100.0, reported).tolist() == [model.ap_columns[b]]
+    assert silent_columns(model, vector, 100.0, {}) is None and silent_columns(model, vector, 100.0, None) is None
+
+
+def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(client, demo, svc, demo_map,
+                                                                              monkeypatch):
+    """The probe's locate reads when each AP last reported (the ingest's `ap_last_seen`, same round trip):
+    an AP whose report came after the phone's first reading and did not hold it did not hear it."""
+    body = simulated_reports(demo_map, 1, 20, 30, PHONE, time.time())
+    held_back = body["reports"].pop()  # this AP heard the phone, but reports only later, and without it
+    for report in (body, {"ap": held_back["ap"], "observations": [
+            {"client": "02:00:5e:00:55:99", "rssi": -70, "ts": time.time()}]}):
+        resp = client.post("/api/v1/venues/demo/reports", data=json.dumps(report), content_type="application/json",
+                           headers={"Authorization": f"Bearer {demo}"})
+        assert resp.status_code == 202
+    model = svc.models.get("demo")
+    client_id = svc.hasher.client_id(PHONE)
+    heard = {m.decode().split("|")[0] for m in svc.db.zrange(RssiKeys("demo").readings(client_id), 0, -1)}
+    other = held_back["ap"]
+    seen = []
+    real_locate = model.positioner.locate
+    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None: seen.append(
+        (partial, None if silent is None else set(silent.tolist()))) or real_locate(x, partial, silent))
+    assert svc.locator.locate("demo", client_id).source == "partial"
+    assert seen == [(True, {model.ap_columns[ap] for ap in model.ap_ids if ap not in heard
+                            and ap in {k.decode() for k in svc.db.hkeys(RssiKeys("demo").ap_last_seen())}})]
+    assert model.ap_columns[other] in seen[0][1]
 
 
 def test_a_phone_between_small_zones_lands_on_their_group(app, client, demo, svc, demo_map):
