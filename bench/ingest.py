@@ -49,7 +49,7 @@ from fingerprints.model import AccessPoint, Floor, VenueMap  # noqa: E402
 from fingerprints.store import VenueStore  # noqa: E402
 from portal.ingest.health import IngestHealth  # noqa: E402
 from portal.ingest.observation import Batch  # noqa: E402
-from portal.ingest.store import RssiKeys, RssiStore  # noqa: E402
+from portal.ingest.store import RssiKeys, RssiStore, newest_per_ap  # noqa: E402
 from portal.ingest.tokens import ApiTokenStore  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tools.valkey_cluster import start_local_cluster  # noqa: E402
@@ -233,6 +233,7 @@ def raw_pipeline(db: redis.Redis, batches: list[Batch], now: float, window_s: fl
             pipe.zremrangebyscore(key, "-inf", now - window_s)
             pipe.expire(key, ttl)
         pipe.hset(keys.ap_last_seen(), mapping=dict.fromkeys(batch.aps, now))
+        pipe.hset(keys.ap_reach(), mapping=newest_per_ap(batch))
         for command in IngestHealth.accepted_commands(VENUE, "native:bench", len(batch), now):
             pipe.execute_command(*command)
         pipe.execute()

@@ -81,7 +81,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     index = {b: i for i, b in enumerate(venue.ap_ids())}
     zones = zone_map(venue)
     kinds = {z.id: z.kind for z in venue.zones}
-    reported: dict[str, float] = {}  # the store's ap_last_seen: an AP's report is a receipt when it holds a phone
+    reported: dict[str, float] = {}  # the store's ap_reach: per AP the newest reading of its last report
     phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported) for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
@@ -116,6 +116,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                 if not rep.due(due):
                     continue
                 col = index[rep.bssid]
+                reach = None
                 for k, s in enumerate(shoppers):
                     if not (s.joins_at <= due and due - rep.period_s <= s.leaves_at):
                         continue
@@ -128,7 +129,9 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                         heard = [(heard[-1][0], heard[-1][1], False)]
                     phones[k].hear(rep.bssid, heard)
                     if heard:
-                        reported[rep.bssid] = float(due)
+                        reach = heard[-1][0] if reach is None else max(reach, heard[-1][0])
+                if reach is not None:
+                    reported[rep.bssid] = reach
         for ph in phones:  # the tracker
             ph.track(float(t))
         for key in [key for key in scans if key[1] < t - 70]:

@@ -19,6 +19,7 @@ Key names that are not ASCII take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import chain
@@ -53,7 +54,14 @@ class RssiKeys(VenueKeys):
         return self.phone_key(client, "rssi", client)
 
     def ap_last_seen(self) -> str:
+        """Hash: AP -> when its last report arrived (receipt time: "silent for too long" is about that)."""
         return self.key("ap", "last")
+
+    def ap_reach(self) -> str:
+        """Hash: AP -> the time of the newest reading in its last report: how far that report reached. A phone
+        first heard at or before it and not in that report was not heard by that AP (portal/tracking/locator.py
+        `silent_columns`); the receipt time would say more than the report did when reports arrive late."""
+        return self.key("ap", "reach")
 
     def new_readings(self, bucket: int = 0) -> str:
         """Set: the bucket's clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
@@ -100,6 +108,15 @@ class _NodeStream:
         return [_REPLY_OFF, *self.body, _REPLY_ON, *self.checks, *wait]
 
 
+def newest_per_ap(batch: Batch) -> dict[str, float]:
+    """AP -> the time of its newest reading in the batch."""
+    newest: dict[str, float] = {}
+    for ap, ts in zip(batch.aps, batch.tss, strict=True):
+        if ts > newest.get(ap, -math.inf):
+            newest[ap] = ts
+    return newest
+
+
 class NotReplicated(redis.ConnectionError):
     """The readings reached the venue's primary but not its replica in time: not acknowledged (the feed
     retries; every write in the stream is idempotent)."""
@@ -136,9 +153,10 @@ class RssiStore:
             return 0
         # When each AP last reported: the receipt time (what "silent for too long" is about).
         ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in dict.fromkeys(batch.aps) for x in (ap, repr(now))))
+        ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in newest_per_ap(batch).items() for x in (ap, repr(ts))))
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
-            tail = (([ap_last] if n else []) + list(extra)) if stop >= n else []
+            tail = (([ap_last, ap_reach] if n else []) + list(extra)) if stop >= n else []
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)

@@ -60,7 +60,7 @@ class PhoneReplay:
     """One phone through the live steps, in memory: its readings in the store's window, its motion state,
     its kept position and when that still answers (the Locator's rule), `position_of` for a new one.
     `step`: the positioning step (`position_of`'s signature, the default); bench/landing_replay.py passes one
-    under test. `reported`: AP -> when its last report arrived (the store's `ap_last_seen`), kept up to date
+    under test. `reported`: AP -> the newest reading of its last report (the store's `ap_reach`), kept up to date
     by the driver and shared by its phones; None: not known (as for a walk uploaded as files)."""
 
     def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0,
@@ -244,7 +244,7 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
     off = rng.random(len(ap_ids)) < a.ap_off
     offset = rng.normal(0.0, a.phone_spread_db)
     t0 = int(rng.integers(0, 60))  # where in the APs' report cycles the visit falls
-    # A mall in business: every AP's report holds some phone, so each report is a receipt (`ap_last_seen`).
+    # A mall in business: every AP's report holds some phone heard in its last second (`ap_reach`).
     reported: dict[str, float] = {}
     phone = PhoneReplay(model, reported=reported)
     probes = {visit.entered + int(s): f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S}

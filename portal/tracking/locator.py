@@ -125,10 +125,10 @@ def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float)
 
 def silent_columns(model: VenueModel, vector: np.ndarray, since: float, reported: Mapping[str, float] | None
                    ) -> np.ndarray | None:
-    """The model's columns of the APs that sent a report at or after `since` (the phone's oldest reading)
-    without this phone in it: they did not hear it, which a partial match may count (an AP's report holds
-    every phone it heard over its last period; APs hear the same frames). `reported`: AP -> when its
-    last report arrived (RssiKeys.ap_last_seen). None when nothing is known."""
+    """The model's columns of the APs whose last report reached `since` (the phone's oldest reading) or
+    later without this phone in it: they did not hear it, which a partial match may count (an AP's report
+    holds every phone it heard over its period; APs hear the same frames). `reported`: AP -> the newest
+    reading of its last report (RssiKeys.ap_reach). None when nothing is known."""
     if not reported:
         return None
     columns = model.ap_columns
@@ -140,7 +140,8 @@ def silent_columns(model: VenueModel, vector: np.ndarray, since: float, reported
 def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, associated_ap: str | None,
              reported: Mapping[str, float] | None = None) -> tuple[dict | None, Position] | _Pending | None:
     """The part before the positioner: a coarse (AP) position, nothing, or a vector to position.
-    `reported`: when each AP last reported (`silent_columns`), for a phone heard too briefly for a full match."""
+    `reported`: how far each AP's last report reached (`silent_columns`), for a phone heard too briefly for a
+    full match."""
     vector = heard.vector
     ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
@@ -229,7 +230,7 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
                 half_life_s: float = HALF_LIFE_S, reported: Mapping[str, float] | None = None
                 ) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone.
-    `reported`: AP -> when its last report arrived (`silent_columns`)."""
+    `reported`: AP -> the newest reading of its last report (`silent_columns`)."""
     heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s)[0]
     prepared = _prepare(model, heard, state, now, associated_ap, reported)
     return None if prepared is None else _complete(model, prepared, now)
@@ -271,7 +272,7 @@ class Locator:
             return None
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
-        # The venue's AP report times share the phone's slot unless the venue spreads its phones.
+        # How far each AP's last report reached: the venue's slot, the phone's unless the venue spreads its phones.
         reads = self._read_all([*self._read_commands(venue, client, now), self._reported_command(venue)],
                                one_slot=phone_buckets(venue) == 1)
         kept, prepared, newest = self._prepare_clients(model, [reads[:3]], now, associated_ap,
@@ -366,8 +367,8 @@ class Locator:
 
     @staticmethod
     def _reported_command(venue: str) -> tuple:
-        """When each of the venue's APs last reported (the ingest's receipt times, `silent_columns`)."""
-        return ("HGETALL", RssiKeys(venue).ap_last_seen())
+        """How far each of the venue's APs' last report reached (`silent_columns`)."""
+        return ("HGETALL", RssiKeys(venue).ap_reach())
 
     def _read_all(self, commands: list[tuple], one_slot: bool = False) -> list:
         """Reads in one round trip, a kept position's hash as a dict. On one server, or when they share one

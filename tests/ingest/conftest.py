@@ -73,10 +73,11 @@ class Feeds:
         for key in self.db.scan_iter(match=keys.readings("*")):
             out[key] = tuple(sorted(self.db.zrange(key, 0, -1)))
         out["ap_last"] = tuple(sorted(self.db.hgetall(keys.ap_last_seen()).items()))
+        out["ap_reach"] = tuple(sorted(self.db.hgetall(keys.ap_reach()).items()))
         return out
 
     def nothing_stored(self, venue="demo") -> bool:
-        return self.stored(venue) == {"ap_last": ()}
+        return self.stored(venue) == {"ap_last": (), "ap_reach": ()}
 
 
 @pytest.fixture

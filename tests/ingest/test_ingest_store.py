@@ -33,7 +33,19 @@ def dump(db, venue="demo"):
     keys = RssiKeys(venue)
     out = {k: db.zrange(k, 0, -1, withscores=True) for k in db.scan_iter(match=keys.readings("*"))}
     out["ap"] = db.hgetall(keys.ap_last_seen())
+    out["ap_reach"] = db.hgetall(keys.ap_reach())
     return out
+
+
+def test_each_ap_keeps_how_far_its_last_report_reached(db):
+    """ap_reach: per AP the newest reading of its last report (not the receipt time, `now`)."""
+    store, keys, now = RssiStore(db), RssiKeys("demo"), time.time()
+    batch = Batch()
+    for client, ap, ts in (("c1", "ap:1", now - 9), ("c2", "ap:1", now - 4), ("c1", "ap:2", now - 7)):
+        batch.add(client, ap, -60, ts)
+    store.write_batch("demo", batch, now)
+    assert {k.decode(): float(v) for k, v in db.hgetall(keys.ap_reach()).items()} == {"ap:1": now - 4, "ap:2": now - 7}
+    assert {float(v) for v in db.hgetall(keys.ap_last_seen()).values()} == {now}
 
 
 def test_stream_and_pipeline_store_the_same(db):
@@ -42,13 +54,13 @@ def test_stream_and_pipeline_store_the_same(db):
     store = RssiStore(db)
     assert store.write_batch("demo", batch, now) == len(batch)
     fast = dump(db)
-    ttls = {db.ttl(k) for k in fast if k != "ap"}
+    ttls = {db.ttl(k) for k in fast if k not in ("ap", "ap_reach")}
     db.flushdb()
     store.use_stream = False
     store.write_batch("demo", batch, now)
     assert dump(db) == fast
-    assert {db.ttl(k) for k in fast if k != "ap"} == ttls == {120}
-    assert len(fast) == 51  # 50 clients + the AP hash
+    assert {db.ttl(k) for k in fast if k not in ("ap", "ap_reach")} == ttls == {120}
+    assert len(fast) == 52  # 50 clients + the two AP hashes
 
 
 def test_window_trim_and_flags(db):

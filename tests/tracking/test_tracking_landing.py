@@ -112,8 +112,8 @@ def test_silent_columns_are_the_aps_that_reported_since_without_the_phone(svc, d
 
 def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(client, demo, svc, demo_map,
                                                                               monkeypatch):
-    """The probe's locate reads when each AP last reported (the ingest's `ap_last_seen`, same round trip):
-    an AP whose report came after the phone's first reading and did not hold it did not hear it."""
+    """The probe's locate reads how far each AP's last report reached (the ingest's `ap_reach`, same round
+    trip): an AP whose report reached the phone's first reading or later and did not hold it did not hear it."""
     body = simulated_reports(demo_map, 1, 20, 30, PHONE, time.time())
     held_back = body["reports"].pop()  # this AP heard the phone, but reports only later, and without it
     for report in (body, {"ap": held_back["ap"], "observations": [
@@ -131,7 +131,7 @@ def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(
         (partial, None if silent is None else set(silent.tolist()))) or real_locate(x, partial, silent))
     assert svc.locator.locate("demo", client_id).source == "partial"
     assert seen == [(True, {model.ap_columns[ap] for ap in model.ap_ids if ap not in heard
-                            and ap in {k.decode() for k in svc.db.hkeys(RssiKeys("demo").ap_last_seen())}})]
+                            and ap in {k.decode() for k in svc.db.hkeys(RssiKeys("demo").ap_reach())}})]
     assert model.ap_columns[other] in seen[0][1]
 
 
