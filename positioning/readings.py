@@ -88,6 +88,40 @@ class Readings:
         return out
 
 
+def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3) -> Readings:
+    """The readings less those of each (phone, AP) whose AP no longer hears the phone: the AP's last report
+    reached (`reach`: AP -> its newest reading) past at least `misses` moments at which other APs heard the
+    phone after this AP last did. An AP's report holds every phone it heard over its period, so it missed
+    the phone's frames then: the phone has walked out of its range, and its older readings (a still span's
+    median takes up to a minute of them) describe where the phone was, not where it is. One missed moment
+    can be fading at the edge of range (or a phone that was not transmitting); `misses` of them are not."""
+    n = readings.phone.size
+    if n == 0 or not reach:
+        return readings
+    n_aps = max(1, len(readings.aps))
+    group = readings.phone * n_aps + readings.ap
+    last = np.full(readings.n_phones * n_aps, -np.inf)
+    np.maximum.at(last, group, readings.ts)
+    # Each phone's distinct reading times on one axis (phone * scale + time), so one searchsorted counts the
+    # moments of that phone in (its AP's last reading, the AP's reach] for every (phone, AP) at once.
+    t0 = float(readings.ts.min())
+    scale = float(readings.ts.max()) - t0 + 2.0
+    moments = np.unique(readings.phone * scale + (readings.ts - t0))
+    ap_reach = np.asarray([reach.get(name, -np.inf) for name in readings.aps], dtype=np.float64)
+    groups = np.unique(group)
+    phone_of, ap_of = groups // n_aps, groups % n_aps
+    upper = phone_of * scale + np.clip(ap_reach[ap_of] - t0, -1.0, scale - 1.0)
+    lower = phone_of * scale + (last[groups] - t0)
+    missed = np.searchsorted(moments, upper, side="right") - np.searchsorted(moments, lower, side="right")
+    stale = np.zeros(readings.n_phones * n_aps, dtype=bool)
+    stale[groups[missed >= misses]] = True
+    keep = ~stale[group]
+    if keep.all():
+        return readings
+    return Readings(readings.phone[keep], readings.ap[keep], readings.aps, readings.ts[keep], readings.rssi[keep],
+                    readings.associated[keep], readings.n_phones)
+
+
 @dataclass(frozen=True)
 class Vectors:
     """Per phone: its RSSI vector over the model's APs, how many APs it hears (0: none known recently,

@@ -34,7 +34,7 @@ from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
 from positioning.motion import Motion
-from positioning.readings import Readings, settled_vectors
+from positioning.readings import Readings, settled_vectors, without_stale
 from positioning.wknn import Estimate
 
 # Called with (pipe, venue, [(client, position), ...], now) for the newly computed positions, once per round
@@ -50,6 +50,11 @@ SETTLE_MAX_CHANGE_DB = 4.0
 # 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
 PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
+# An AP whose last report passed this many moments the phone was heard elsewhere, without it, no longer hears
+# it: its readings are left out (positioning/readings.py `without_stale`). 3, not 1: one missed moment is
+# often fading at the edge of range (bench/landing_replay.py on the training malls 101 and 202: 1 lost 2-5
+# points at 120 s, 3 and 5 gained alike).
+STALE_AFTER_MISSES = 3
 
 
 # KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one
@@ -113,10 +118,13 @@ class _Heard:
     oldest: float  # its oldest reading's time
 
 
-def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float) -> list[_Heard]:
-    """Per phone of the batch: its vector (readings weighted by age, or the still span's medians), the
+def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float,
+          reported: Mapping[str, float] | None = None) -> list[_Heard]:
+    """Per phone of the batch: its vector (readings weighted by age, or the still span's medians; without
+    the APs that no longer hear it, when `reported` says how far each AP's last report reached), the
     associated AP its readings name, its oldest reading (positioning.recency's rules, batch at a time)."""
-    found = settled_vectors(readings, model.ap_ids, now=now, half_life_s=half_life_s,
+    current = without_stale(readings, reported, STALE_AFTER_MISSES) if reported else readings
+    found = settled_vectors(current, model.ap_ids, now=now, half_life_s=half_life_s,
                             max_change_db=SETTLE_MAX_CHANGE_DB)
     associated, oldest = readings.latest_associated(), readings.oldest(default=now).tolist()
     return [_Heard(found.vectors[i] if found.heard[i] else None, int(found.heard[i]), associated[i], oldest[i])
@@ -231,7 +239,7 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
                 ) -> tuple[dict | None, Position] | None:
     """(new motion state, or None to keep the old one; position), or None when nothing places the phone.
     `reported`: AP -> the newest reading of its last report (`silent_columns`)."""
-    heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s)[0]
+    heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s, reported)[0]
     prepared = _prepare(model, heard, state, now, associated_ap, reported)
     return None if prepared is None else _complete(model, prepared, now)
 
@@ -354,7 +362,7 @@ class Locator:
             out.append((None, None, newest))
         if todo:
             batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
-            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s), strict=True):
+            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s, reported), strict=True):
                 out[i] = (None, _prepare(model, heard, state, now, associated_ap, reported), out[i][2])
         return out
 

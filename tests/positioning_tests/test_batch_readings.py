@@ -16,7 +16,7 @@ from portal.ingest.observation import Observation
 from portal.ingest.store import RssiKeys, RssiStore
 from portal.tracking.positions import TrackKeys
 from positioning.coldstart import strongest_associated
-from positioning.readings import Readings, settled_vectors
+from positioning.readings import Readings, settled_vectors, without_stale
 from positioning.recency import _median_of_sorted
 from positioning.vectors import MISSING_DBM
 
@@ -196,3 +196,44 @@ def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
     svc.db.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
     hear(now + 20)
     assert svc.locator.locate_many("demo", clients, now=now + 20) == len(clients)
+
+
+# ---- without_stale: readings of an AP that no longer hears the phone -----------------------------------
+
+def _reference_stale(phone: dict, reach: dict, misses: int) -> set:
+    """The rule one phone at a time: the APs whose reach passes `misses` of the phone's reading times
+    after their own last reading of it."""
+    moments = sorted({item[0] for items in phone.values() for item in items})
+    stale = set()
+    for ap, items in phone.items():
+        last = max(item[0] for item in items)
+        if ap in reach and sum(1 for t in moments if last < t <= reach[ap]) >= misses:
+            stale.add(ap)
+    return stale
+
+
+def test_an_ap_whose_reports_pass_the_phone_by_loses_its_readings():
+    walked_past = {"a": [(NOW, -60.0)], "b": [(NOW + t, -70.0) for t in range(6)], "c": [(NOW + 5, -80.0)]}
+    kept = without_stale(Readings.from_mappings([walked_past]), {"a": NOW + 5, "b": NOW + 5, "c": NOW + 9}, 3)
+    assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["b", "c"]  # a missed 5 moments; c none after
+    assert without_stale(Readings.from_mappings([walked_past]), {"a": NOW + 2}, 3).phone.size == 8  # a missed 2
+    assert without_stale(Readings.from_mappings([walked_past]), {}, 3).phone.size == 8
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
+    rng = np.random.default_rng(seed)
+    aps = [f"ap{i}" for i in range(12)]
+    phones = []
+    for _ in range(40):
+        phone = {}
+        for ap in rng.choice(aps, size=int(rng.integers(0, 8)), replace=False):
+            times = np.sort(rng.choice(60, size=int(rng.integers(1, 6)), replace=False))
+            phone[str(ap)] = [(NOW + float(t), -60.0) for t in times]
+        phones.append(phone)
+    reach = {ap: NOW + float(rng.integers(-5, 70)) for ap in aps[:10]}  # two APs never reported
+    misses = int(rng.integers(1, 4))
+    kept = without_stale(Readings.from_mappings(phones), reach, misses)
+    for i, phone in enumerate(phones):
+        left = {kept.aps[a] for a in kept.ap[kept.phone == i].tolist()}
+        assert left == set(phone) - _reference_stale(phone, reach, misses)

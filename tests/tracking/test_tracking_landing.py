@@ -135,6 +135,29 @@ def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(
     assert model.ap_columns[other] in seen[0][1]
 
 
+def test_an_ap_whose_reports_pass_the_phone_by_is_left_out_of_its_vector(client, demo, svc, monkeypatch):
+    """An AP that heard the phone once, then reported again (another phone) past three moments at which
+    other APs heard it, no longer hears it: its reading is not in the vector the positioner gets."""
+    model = svc.models.get("demo")
+    gone, *near = model.ap_ids[:4]
+    now = time.time()
+    phone = [{"ap": gone, "observations": [{"client": PHONE, "rssi": -55, "ts": now - 12}]}] + [
+        {"ap": ap, "observations": [{"client": PHONE, "rssi": -60, "ts": now - 12 + s} for s in range(0, 12, 2)]}
+        for ap in near]
+    later = {"ap": gone, "observations": [{"client": "02:00:5e:00:55:99", "rssi": -70, "ts": now - 1}]}
+    for body in ({"reports": phone}, later):
+        resp = client.post("/api/v1/venues/demo/reports", data=json.dumps(body), content_type="application/json",
+                           headers={"Authorization": f"Bearer {demo}"})
+        assert resp.status_code == 202
+    vectors = []
+    real_locate = model.positioner.locate
+    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None: vectors.append(x.copy())
+                        or real_locate(x, partial, silent))
+    svc.locator.locate("demo", svc.hasher.client_id(PHONE))
+    assert len(vectors) == 1 and vectors[0][model.ap_columns[gone]] == MISSING_DBM
+    assert all(vectors[0][model.ap_columns[ap]] > MISSING_DBM for ap in near)
+
+
 def test_a_phone_between_small_zones_lands_on_their_group(app, client, demo, svc, demo_map):
     post_phone_at(client, demo, demo_map, 1, 100, 30, phone=PHONE)
     client_id = svc.hasher.client_id(PHONE)
