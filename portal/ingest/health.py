@@ -14,7 +14,7 @@ import redis
 
 from core.storage import VenueKeys
 from fingerprints.model import VenueMap
-from portal.ingest.store import Command, RssiKeys
+from portal.ingest.store import Command, RssiKeys, ap_times
 
 RATE_WINDOW_S = 60
 RATE_KEEP_S = 120
@@ -109,7 +109,7 @@ class IngestHealth:
     def aps(self, venue: str, now: float, venue_map: VenueMap | None, silent_after_s: float) -> list[ApHealth]:
         """Every AP of the venue map (never heard = silent), plus APs that report but are not in the
         map (a misconfigured BSSID, or a new AP to survey). Silent ones first, then by name."""
-        last = {k.decode(): float(v) for k, v in self.db.hgetall(RssiKeys(venue).ap_last_seen()).items()}
+        last = ap_times(self.db.hgetall(RssiKeys(venue).ap_last_seen()))
         out = []
         known = set()
         for ap in venue_map.aps if venue_map else []:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 
 import numpy as np
@@ -106,6 +106,11 @@ class _NodeStream:
     def packed(self, replicas: int) -> list[bytes]:
         wait = [pack_command("WAIT", replicas, RssiStore.REPLICA_WAIT_MS)] if replicas else []
         return [_REPLY_OFF, *self.body, _REPLY_ON, *self.checks, *wait]
+
+
+def ap_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
+    """An AP -> time hash as HGETALL reads it (`RssiKeys.ap_last_seen`, `.ap_reach`): names and times decoded."""
+    return {ap.decode(): float(at) for ap, at in fields.items()}
 
 
 def newest_per_ap(batch: Batch) -> dict[str, float]:

@@ -27,7 +27,7 @@ import numpy as np
 import redis
 
 from core.storage import HotReads, is_cluster, phone_bucket, phone_buckets
-from portal.ingest.store import RssiKeys, RssiStore
+from portal.ingest.store import RssiKeys, RssiStore, ap_times
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
 from positioning import phone_offset
@@ -244,10 +244,6 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
     return None if prepared is None else _complete(model, prepared, now)
 
 
-def _report_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
-    return {ap.decode(): float(at) for ap, at in fields.items()}
-
-
 class Locator:
     def __init__(self, db: redis.Redis, models: ModelCache, rssi: RssiStore, cache_s: float = 30.0,
                  half_life_s: float = HALF_LIFE_S) -> None:
@@ -281,10 +277,9 @@ class Locator:
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
         # How far each AP's last report reached: the venue's slot, the phone's unless the venue spreads its phones.
-        reads = self._read_all([*self._read_commands(venue, client, now), self._reported_command(venue)],
-                               one_slot=phone_buckets(venue) == 1)
-        kept, prepared, newest = self._prepare_clients(model, [reads[:3]], now, associated_ap,
-                                                       _report_times(reads[3]))[0]
+        *phone_reads, reach = self._read_all([*self._read_commands(venue, client, now), self._reported_command(venue)],
+                                             one_slot=phone_buckets(venue) == 1)
+        kept, prepared, newest = self._prepare_clients(model, [phone_reads], now, associated_ap, ap_times(reach))[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -303,7 +298,7 @@ class Locator:
             return 0
         raw = self._read_all([*(c for client in clients for c in self._read_commands(venue, client, now)),
                               self._reported_command(venue)])
-        reported = _report_times(raw.pop())
+        reported = ap_times(raw.pop())
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []

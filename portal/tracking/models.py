@@ -15,7 +15,7 @@ from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from fingerprints.training import live_params, training_set
-from portal.ingest.store import RssiKeys
+from portal.ingest.store import RssiKeys, ap_times
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
 from positioning.groups import derive_groups
@@ -143,8 +143,7 @@ class ModelCache:
     def _masked(self, venue: str, venue_map: VenueMap) -> frozenset[str]:
         if self.db is None or self.silent_after_s is None:
             return frozenset()
-        raw = self.db.hgetall(RssiKeys(venue).ap_last_seen())
-        last_seen = {k.decode(): float(v) for k, v in raw.items()}
+        last_seen = ap_times(self.db.hgetall(RssiKeys(venue).ap_last_seen()))
         return silent_aps(last_seen, venue_map.ap_ids(), time.time(), self.silent_after_s)
 
     def install(self, venue: str, model: VenueModel) -> None:
