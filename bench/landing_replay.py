@@ -1,7 +1,7 @@
 """The landing bench without HTTP: the same mall, shoppers and radio as bench/landing.py, replayed in process.
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
-                                    [--live-points 150] [--no-claim]
+                                    [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
 phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
@@ -10,7 +10,10 @@ the store's 60 s window and "newest reading", the tracker positioning every phon
 every `--tick` seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept
 position answering a probe while no newer reading arrived (30 s at most), else the probe positioning the
 phone itself with the AP the gateway named: each phone is the quality report's `estimate.PhoneReplay`.
-The landing decision is `positions.landing_zone`.
+The landing decision is `positions.landing_zone`. In the simulator's world every AP in range hears the
+phone's frames alike; `--ap-miss P` makes each AP miss each frame with probability P (a frame on another
+channel, a collision), to see what the rules resting on the APs' report reach do there (`--no-reach`: without
+them).
 
 It exists to find where landing errors come from, fast (about a minute per seed against 12-20 minutes
 for the HTTP bench): per probe it records the true zone and kind, the landed zone, the estimate's best
@@ -67,7 +70,7 @@ class Outcome:
 
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
            meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
-           step=position_of, hook=None) -> list[Outcome]:
+           step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True) -> list[Outcome]:
     """Every probe's outcome. `step`: the positioning step (position_of's signature) under test;
     `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics)."""
     mall = mall or generate_mall(seed, shape)
@@ -82,7 +85,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     zones = zone_map(venue)
     kinds = {z.id: z.kind for z in venue.zones}
     reported: dict[str, float] = {}  # the store's ap_reach: per AP the newest reading of its last report
-    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported) for _ in shoppers]
+    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported if reach else None)
+              for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
     def scan(k: int, t: int):
@@ -92,7 +96,10 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                 scans[(k, t)] = None
             else:
                 floor, x, y, heading = s.at(t)
-                scans[(k, t)] = sim.scan_vector(floor, x, y, rng, phone_offset_db=s.offset_db, heading=heading)
+                v = sim.scan_vector(floor, x, y, rng, phone_offset_db=s.offset_db, heading=heading)
+                if ap_miss:
+                    v[rng.random(v.size) < ap_miss] = np.nan
+                scans[(k, t)] = v
         return scans[(k, t)]
 
     def associated_ap(s, t):
@@ -228,13 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--breakdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--live-points", type=int, default=150, help="visits the quality report's estimate simulates")
+    parser.add_argument("--ap-miss", type=float, default=0.0,
+                        help="each AP misses each of a phone's frames with this probability (0: APs hear alike)")
+    parser.add_argument("--no-reach", action="store_true",
+                        help="without the APs' report reach (no silent APs, no stale readings dropped)")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
     args = parser.parse_args(argv)
     lo, _, hi = args.zones.partition("-")
     t0 = time.perf_counter()
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
-    outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model)
+    outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
+                      ap_miss=args.ap_miss, reach=not args.no_reach)
     s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)

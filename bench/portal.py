@@ -291,6 +291,8 @@ def main() -> int:
               f"{len(r.errors):6d} {per_probe:>13}")
         if r.errors:
             print(f"  first unexpected answer: {r.errors[0]}")
+    print("req/s per round: " + "; ".join(f"{name.split(',')[-1].strip()} " + ", ".join(f"{v:.0f}" for v in r.round_rps)
+                                          for name, r in rows[:3]))
     for name, r in rows[:2]:
         rounds = ", ".join(f"{a / b:.2f}" for a, b in zip(r.round_rps, bare.round_rps, strict=True))
         print(f"{name} / bare: throughput x{r.rps / bare.rps:.2f} (rounds: {rounds}), "

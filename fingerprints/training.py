@@ -13,12 +13,18 @@ from positioning.tuning import TuneResult, tune
 # map) across ~10 m, more than a shop's frontage: `positioning tune` on training mall 101's survey picks 3
 # (2.82 m against 3.73 m for 11), and so does bench/landing_replay.py on its shoppers (3 of 3/5/11).
 LIVE_K = 3
+# A live phone's x/y from its neighbours' main spatial cluster (WKNNPositioner cluster_m): two of three
+# neighbours 50 m away from the third put the phone between them, in a zone neither is in (open food halls,
+# weak signals). bench/landing_replay.py on training malls 101, 202, 303, 404 (60 shoppers each): 6, 10 and
+# 15 m alike, +3.3 / +2.9 / +2.5 points at the first probe / 30 s / 120 s over none; 10, the middle.
+LIVE_CLUSTER_M = 10.0
 
 
 def live_params(venue: VenueMap) -> dict:
     """The live positioner's parameters for this venue: WKNNPositioner(**live_params(venue)). The
-    defaults (k=LIVE_K), overridden by what the operator stored for the venue (`flask positioning-tune`)."""
-    return {"k": LIVE_K, **venue.positioner}
+    defaults (k=LIVE_K, cluster_m=LIVE_CLUSTER_M), overridden by what the operator stored for the venue
+    (`flask positioning-tune`)."""
+    return {"k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, **venue.positioner}
 
 
 def tune_venue(venue: VenueMap, **kwargs) -> TuneResult:

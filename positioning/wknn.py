@@ -65,6 +65,23 @@ def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[
     return best, scores[np.arange(m), best] / np.where(total > 0, total, 1.0)
 
 
+def spatial_cluster(xy: np.ndarray, weights: np.ndarray, radius_m: float) -> np.ndarray:
+    """(m, k) bool: per query, the neighbours within `radius_m` of its anchor, the neighbour with the most
+    weight within `radius_m` of it (the nearest in signal space on a tie). Neighbours that match the query
+    alike can lie far apart (two spots that hear the same APs alike); their weighted mean is a place between
+    them that neither is, so x/y come from the main cluster alone. `xy` (m, k, 2) in rank order, `weights`
+    (m, k), 0 for a column that is no neighbour. The sums run in rank order, so a query gets the same answer
+    alone or in a batch."""
+    gap = np.hypot(xy[:, :, None, 0] - xy[:, None, :, 0], xy[:, :, None, 1] - xy[:, None, :, 1])
+    near = gap <= radius_m
+    support = np.zeros(weights.shape)
+    for j in range(weights.shape[1]):
+        support += near[:, :, j] * weights[:, j, None]
+    support[weights <= 0] = -np.inf
+    anchor = np.argmax(support, axis=1)
+    return near[np.arange(xy.shape[0]), anchor] & (weights > 0)
+
+
 @dataclass
 class _Batch:
     """Decisions for one block of queries; `exact` False rows are answered by `fallback` instead."""
@@ -154,6 +171,7 @@ class WKNNPositioner(EstimatorParams):
         offset_search_db: float = 0.0,
         offset_search_margin: float = 0.03,
         unheard_weight: float = 1.0,
+        cluster_m: float = 0.0,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -168,6 +186,7 @@ class WKNNPositioner(EstimatorParams):
         self.offset_search_db = offset_search_db
         self.offset_search_margin = offset_search_margin
         self.unheard_weight = unheard_weight
+        self.cluster_m = cluster_m
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -183,6 +202,7 @@ class WKNNPositioner(EstimatorParams):
         if not isinstance(self.offset_rounds, int | np.integer) or not 0 <= self.offset_rounds <= 5:
             raise ValueError("offset_rounds must be an integer from 0 to 5")
         for name, high, high_included, message in (("offset_search_db", 30.0, True, "from 0 (off) to 30 dB"),
+                                                   ("cluster_m", 1000.0, True, "from 0 (off) to 1000 m"),
                                                    ("offset_search_margin", 1.0, False, "in [0, 1)"),
                                                    ("unheard_weight", 1.0, True, "in [0, 1]")):
             value = getattr(self, name)
@@ -347,6 +367,9 @@ class WKNNPositioner(EstimatorParams):
         nearest = on_floor[: self.k]
         weights = self._weights(d[nearest])
         chosen = rows[nearest]
+        if self.cluster_m:
+            keep = spatial_cluster(self.xy_[chosen][None], weights[None], self.cluster_m)[0]
+            chosen, weights = chosen[keep], weights[keep]
         x, y = (self.xy_[chosen] * weights[:, None]).sum(axis=0) / weights.sum()
         return Estimate(building=building, floor=floor, x=float(x), y=float(y),
                         confidence=building_share * floor_share, neighbours=tuple(chosen.tolist()))
@@ -588,10 +611,24 @@ class WKNNPositioner(EstimatorParams):
         rank = np.cumsum(on_floor, axis=1)
         exact &= complete | (rank[:, -1] >= self.k)
         chosen = on_floor & (rank <= self.k)
+        if self.cluster_m:
+            chosen = self._clustered(chosen, weights, safe)
         w = weights * chosen
         xy = np.einsum("ij,ijk->ik", w, self.xy_[safe]) / np.maximum(w.sum(axis=1), 1e-300)[:, None]
         return _Batch(building=self.building_labels_[building], floor=self.floor_labels_[floor], xy=xy,
                       confidence=building_share * floor_share, rows=rows, chosen=chosen, exact=exact)
+
+    def _clustered(self, chosen: np.ndarray, weights: np.ndarray, safe: np.ndarray) -> np.ndarray:
+        """`chosen` (m, M) less the neighbours outside each query's main spatial cluster (`spatial_cluster`
+        on each row's chosen columns, in rank order, as `_decide` sees them)."""
+        width = min(self.k, chosen.shape[1])
+        columns = np.argsort(~chosen, axis=1, kind="stable")[:, :width]  # the chosen ones first, in rank order
+        picked = np.take_along_axis(chosen, columns, axis=1)
+        w = np.where(picked, np.take_along_axis(weights, columns, axis=1), 0.0)
+        keep = spatial_cluster(self.xy_[np.take_along_axis(safe, columns, axis=1)], w, self.cluster_m) & picked
+        out = np.zeros_like(chosen)
+        np.put_along_axis(out, columns, keep, axis=1)
+        return out
 
     def model_bytes(self) -> int:
         """Memory held by the learned arrays."""

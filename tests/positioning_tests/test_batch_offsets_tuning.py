@@ -13,7 +13,7 @@ from positioning.crossterms import LevelIndex
 from positioning.perturb import shift_rssi, switch_off_aps
 from positioning.tuning import cv_groups, tune, venue_config
 from positioning.vectors import MISSING_DBM
-from positioning.wknn import WKNNPositioner
+from positioning.wknn import WKNNPositioner, spatial_cluster
 
 from .test_vectors_datasets_cli import write_uji
 from .test_wknn import campus
@@ -93,6 +93,8 @@ def test_offset_rounds_is_validated():
         WKNNPositioner(offset_search_db=-5).fit(X, y)
     with pytest.raises(ValueError, match="offset_search_margin"):
         WKNNPositioner(offset_search_margin=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="cluster_m"):
+        WKNNPositioner(cluster_m=-1.0).fit(X, y)
 
 
 @pytest.mark.parametrize("metric", ["sorensen", "euclidean"])
@@ -116,6 +118,46 @@ def test_unheard_weight_decides_alike_in_batch_and_one_query(metric, weight):
     assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
     if weight == 0.0:  # the same as matching on the query's APs only
         assert all(same(a, model.locate(q, partial=True)) for a, q in zip(batch[:20], queries[:20], strict=True))
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "euclidean"])
+@pytest.mark.parametrize("radius", [3.0, 12.0])
+def test_spatial_cluster_decides_alike_in_batch_and_one_query(metric, radius):
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, metric=metric, cluster_m=radius).fit(X[:600], y[:600])
+    model.BATCH = 32
+    queries = np.vstack([X[600:], shift_rssi(X[600:640], 6.0), switch_off_aps(X[640:680], 0.4)])
+    batch = model.locate_many(queries)
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
+    # Without the offset rounds (whose second search starts from the kept neighbours' offset), the rule only
+    # ever drops neighbours, and it does drop some on this map.
+    kept = WKNNPositioner(k=5, metric=metric, cluster_m=radius, offset_rounds=0).fit(X[:600], y[:600])
+    plain = WKNNPositioner(k=5, metric=metric, offset_rounds=0).fit(X[:600], y[:600]).locate_many(queries)
+    kept = kept.locate_many(queries)
+    assert all(set(a.neighbours) <= set(b.neighbours) for a, b in zip(kept, plain, strict=True))
+    assert sum(len(a.neighbours) < len(b.neighbours) for a, b in zip(kept, plain, strict=True)) > 0
+
+
+def test_spatial_cluster_keeps_the_heavier_group_and_breaks_ties_by_rank():
+    xy = np.array([[[0.0, 0.0], [50.0, 0.0], [52.0, 1.0]],    # the pair outweighs the nearest
+                   [[0.0, 0.0], [50.0, 0.0], [52.0, 1.0]],    # the nearest outweighs the pair
+                   [[0.0, 0.0], [40.0, 0.0], [0.0, 0.0]],     # a tie: the nearest's group
+                   [[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]])     # a chain: within 5 m of the middle one
+    weights = np.array([[1.0, 0.8, 0.7], [3.0, 1.0, 1.0], [1.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    keep = spatial_cluster(xy, weights, 5.0)
+    assert keep.tolist() == [[False, True, True], [True, False, False], [True, False, True], [True, True, True]]
+    no_weight = spatial_cluster(xy[:1], np.array([[1.0, 0.0, 0.7]]), 5.0)
+    assert no_weight.tolist() == [[True, False, False]]  # a column with no weight is never kept
+
+
+def test_spatial_cluster_moves_the_estimate_to_one_group():
+    """Two far spots that match alike: x/y is one of them, not the point between them."""
+    X = np.array([[-50.0, -60.0], [-50.0, -60.0], [-51.0, -60.0], [-40.0, -90.0]])
+    y = np.array([[0, 0, 0.0, 0.0], [0, 0, 60.0, 0.0], [0, 0, 61.0, 0.0], [0, 0, 200.0, 0.0]])
+    averaged = WKNNPositioner(k=3, offset_rounds=0).fit(X, y).locate(np.array([-50.0, -60.0]))
+    clustered = WKNNPositioner(k=3, offset_rounds=0, cluster_m=10.0).fit(X, y).locate(np.array([-50.0, -60.0]))
+    assert 15 < averaged.x < 50
+    assert clustered.x > 59 and set(clustered.neighbours) == {1, 2}
 
 
 def test_unheard_weight_scales_what_a_fingerprint_hears_and_the_query_does_not():
