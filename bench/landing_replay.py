@@ -79,6 +79,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     shoppers = make_shoppers(mall, n_shoppers, zones_range, np.random.default_rng(seed + 1))
     sim = mall.simulator()
     rng = np.random.default_rng(seed + 2)
+    misses = np.random.default_rng(seed + 5)  # its own stream: the frames and fading stay those of --ap-miss 0
     off = ap_outage(venue, ap_off, seed + 3)
     schedule = [s for s in report_schedule(venue, seed + 4, meraki_share) if s.bssid not in off]
     index = {b: i for i, b in enumerate(venue.ap_ids())}
@@ -98,7 +99,7 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                 floor, x, y, heading = s.at(t)
                 v = sim.scan_vector(floor, x, y, rng, phone_offset_db=s.offset_db, heading=heading)
                 if ap_miss:
-                    v[rng.random(v.size) < ap_miss] = np.nan
+                    v[misses.random(v.size) < ap_miss] = np.nan
                 scans[(k, t)] = v
         return scans[(k, t)]
 

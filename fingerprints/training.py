@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from fingerprints.model import VenueMap
-from positioning import MISSING_DBM
-from positioning.tuning import TuneResult, tune
+from positioning import MISSING_DBM, tuning
+from positioning.tuning import TuneResult
 
 # Neighbours averaged for a live phone's x/y (the live model and the quality report's estimate of it). A
 # site survey on a ~3 m grid puts 11 neighbours (the library default, chosen on UJIIndoorLoc's sparser
@@ -27,12 +27,16 @@ def live_params(venue: VenueMap) -> dict:
     return {"k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, **venue.positioner}
 
 
-def tune_venue(venue: VenueMap, **kwargs) -> TuneResult:
+def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResult:
     """Cross-validate the live positioner's parameters on the venue's own survey (positioning.tuning.tune:
     a site survey names no phones, so the folds hold out reference points, or spatial blocks with
-    groups="block", and held-out points read as another phone model)."""
+    groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID unless
+    given) runs with the live model's spatial cluster unless it names one, so the figures are those of the
+    model the venue will run, and the stored choice names its `cluster_m`."""
     _ap_ids, X, y = training_set(venue)
-    return tune(X, y, None, **kwargs)
+    grid = dict(grid or tuning.DEFAULT_GRID)
+    grid.setdefault("cluster_m", (LIVE_CLUSTER_M,))
+    return tuning.tune(X, y, None, grid=grid, **kwargs)
 
 
 def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -170,6 +170,8 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
         keep = (test_X > MISSING_DBM).any(axis=1)  # a vector shifted below hearing cannot be a query
         fold_list = [(train, test[keep[test]]) for train, test in fold_list]
     configs = grid_configs(grid or DEFAULT_GRID)
+    for config in configs:  # query-time values are set on fitted models, past fit's checks: check them first
+        check_config(config)
     rows = _rank(_score(X, y, fold_list, configs, test_X, progress), len(fold_list))
     n_groups = int(np.unique(group_ids).size)
     result = TuneResult(config=rows[0].params, group_kind=kind, n_groups=n_groups, n_splits=len(fold_list),
@@ -204,7 +206,7 @@ def check_config(config: object) -> dict:
     if config.get("representation", "powed") not in REPRESENTATIONS:
         raise ValueError(f"unknown representation {config['representation']!r}; choose one of {REPRESENTATIONS}")
     try:
-        WKNNPositioner(**config)._check_params()
+        WKNNPositioner(**config).check_params()
     except TypeError as exc:
         raise ValueError(f"bad positioner parameters: {exc}") from None
     return dict(config)

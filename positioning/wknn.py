@@ -137,7 +137,8 @@ class _Batch:
 class WKNNPositioner(EstimatorParams):
     """Weighted kNN over a fingerprint map, decided hierarchically: the building by a vote of the
     `k_building` nearest fingerprints, the floor by a vote of the `k_floor` nearest in that building,
-    and x/y as the weighted mean of the `k` nearest on that floor.
+    and x/y as the weighted mean of the `k` nearest on that floor (with `cluster_m` > 0, of those of them
+    in their main spatial cluster: `spatial_cluster`).
 
     `offset_rounds` rounds of per-query offset removal: the median dB difference between the query and
     its neighbours over the APs both hear is taken off the query, which is then located again (another
@@ -190,7 +191,9 @@ class WKNNPositioner(EstimatorParams):
 
     # -- fitting ---------------------------------------------------------------------------------
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """ValueError naming the first parameter out of its range (fit calls it; so does tune, for every
+        configuration of its grid, before any fit)."""
         if self.metric not in METRICS:
             raise ValueError(f"unknown metric {self.metric!r}; choose one of {METRICS}")
         if self.weighting not in WEIGHTINGS:
@@ -215,7 +218,7 @@ class WKNNPositioner(EstimatorParams):
 
     def fit(self, X, y) -> WKNNPositioner:
         """X: (n, n_aps) RSSI in dBm, unheard = `missing`. y: (n, 4) = building, floor, x, y."""
-        self._check_params()
+        self.check_params()
         X = check_matrix(X)
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (X.shape[0], 4):

@@ -51,10 +51,12 @@ SETTLE_MAX_CHANGE_DB = 4.0
 PARTIAL_UNTIL_S = 8.0
 ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this of the best one's
 # An AP whose last report passed this many moments the phone was heard elsewhere, without it, no longer hears
-# it: its readings are left out (positioning/readings.py `without_stale`). 3, not 1: one missed moment is
-# often fading at the edge of range (bench/landing_replay.py on the training malls 101 and 202: 1 lost 2-5
-# points at 120 s, 3 and 5 gained alike).
-STALE_AFTER_MISSES = 3
+# it: its readings are left out (positioning/readings.py `without_stale`). Not 1: one missed moment is often
+# fading at the edge of range (training malls 101 and 202: 1 lost 2-5 points at 120 s, 3 and 5 gained alike).
+# 5, not 3: where APs miss some of a phone's frames (bench/landing_replay.py --ap-miss 0.3, training malls
+# 101, 202, 303, 404) 3 drops good APs too (30 s / 120 s: 82.5 / 88.8% with 3, 85.8 / 91.5% with 5), and
+# where they hear alike the two differ by a probe or two (87.1 / 91.9% and 86.0 / 90.8%).
+STALE_AFTER_MISSES = 5
 
 
 # KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one

@@ -138,6 +138,25 @@ def test_spatial_cluster_decides_alike_in_batch_and_one_query(metric, radius):
     assert sum(len(a.neighbours) < len(b.neighbours) for a, b in zip(kept, plain, strict=True)) > 0
 
 
+@pytest.mark.parametrize("weighting", ["inverse", "uniform"])
+def test_spatial_cluster_decides_alike_on_a_tiny_map(weighting):
+    """A map so small that a floor holds fewer than k fingerprints: the batch rows then carry fewer chosen
+    columns than k (or go to the one-query path), and still choose as a lone query does."""
+    X, y = campus(n=60)
+    model = WKNNPositioner(k=7, weighting=weighting, cluster_m=6.0, offset_rounds=1).fit(X[:30], y[:30])
+    queries = np.vstack([X[30:], shift_rssi(X[30:40], 5.0)])
+    batch = model.locate_many(queries)
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, queries, strict=True))
+
+
+def test_tune_checks_every_configuration_before_fitting():
+    X, y = campus(n=200)
+    with pytest.raises(ValueError, match="cluster_m"):
+        tune(X, y, None, grid={"k": (3,), "cluster_m": (0.0, -1.0)}, folds=2, per_fold=20)
+    with pytest.raises(ValueError, match="unknown positioner parameters"):
+        tune(X, y, None, grid={"k": (3,), "kk": (1,)}, folds=2, per_fold=20)
+
+
 def test_spatial_cluster_keeps_the_heavier_group_and_breaks_ties_by_rank():
     xy = np.array([[[0.0, 0.0], [50.0, 0.0], [52.0, 1.0]],    # the pair outweighs the nearest
                    [[0.0, 0.0], [50.0, 0.0], [52.0, 1.0]],    # the nearest outweighs the pair

@@ -136,8 +136,9 @@ def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(
 
 
 def test_an_ap_whose_reports_pass_the_phone_by_is_left_out_of_its_vector(client, demo, svc, monkeypatch):
-    """An AP that heard the phone once, then reported again (another phone) past three moments at which
-    other APs heard it, no longer hears it: its reading is not in the vector the positioner gets."""
+    """An AP that heard the phone once, then reported again (another phone) past five moments at which
+    other APs heard it (STALE_AFTER_MISSES), no longer hears it: its reading is not in the vector the positioner
+    gets."""
     model = svc.models.get("demo")
     gone, *near = model.ap_ids[:4]
     now = time.time()
