@@ -15,8 +15,8 @@ from positioning.tuning import TuneResult
 LIVE_K = 3
 # A live phone's x/y from its neighbours' main spatial cluster (WKNNPositioner cluster_m): two of three
 # neighbours 50 m away from the third put the phone between them, in a zone neither is in (open food halls,
-# weak signals). bench/landing_replay.py on training malls 101, 202, 303, 404 (60 shoppers each): 6, 10 and
-# 15 m alike, +3.3 / +2.9 / +2.5 points at the first probe / 30 s / 120 s over none; 10, the middle.
+# weak signals). bench/landing_replay.py on training malls 101, 202, 303, 404 (60 shoppers each): 10 m gave
+# +2.9 / +2.7 / +2.7 points at the first probe / 30 s / 120 s over none; 6 and 15 m alike; 10, the middle.
 LIVE_CLUSTER_M = 10.0
 
 
