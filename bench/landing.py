@@ -207,6 +207,19 @@ def load_mall(core, mall, meraki_secret: str) -> str:
     return core.tokens.issue(mall.venue.id, "landing-bench")
 
 
+def drain(tracker, venue_id: str) -> None:
+    """The tracker's pass over the marked phones; a store stall on a loaded machine is waited out, as
+    `portal track` does."""
+    for attempt in range(5):
+        try:
+            tracker.drain(venue_id)
+            return
+        except redis.RedisError:
+            if attempt == 4:
+                raise
+            time.sleep(1.0)
+
+
 class Http:
     """One keep-alive connection to the server."""
 
@@ -249,6 +262,7 @@ class ProbeResult:
     est_floor: int | None
     error_m: float  # nan when the phone had no kept position
     zone_kind: str
+    after_joining_s: float  # when the probe was sent, since the phone joined the WiFi
 
 
 def landed_zone(location: str, zone_ids: set[str]) -> str | None:
@@ -333,16 +347,19 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
     p = 0
     started = time.perf_counter()
     tick = args.tick
-    for t in range(0, end + tick, tick):
+    # Second by second: that second's reports, the tracker every `tick` seconds, then the probes due by that
+    # second (never held back to the tracker's next pass: the first probe, 2 s after joining, would then see up
+    # to 2 s more readings than a phone gives it).
+    for t in range(0, end + 1):
         now = START_EPOCH + t
         set_clock(now)
         for s in shoppers:  # roaming: a phone re-associates when it reaches a zone or joins
-            if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 < tick):
+            if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 == 0):
                 s.associated = associated_ap(s, t)
         native = []
-        for rep, due in ((rep, d) for d in range(t - tick + 1, t + 1) for rep in schedule):
-            if rep.due(due):
-                observations = ap_observations(rep, due)
+        for rep in schedule:
+            if rep.due(t):
+                observations = ap_observations(rep, t)
                 if observations and rep.kind == "meraki":
                     post_meraki(rep.bssid, observations)
                 elif observations:
@@ -352,14 +369,8 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                                              json.dumps({"reports": native}).encode(), auth)
             if status >= 300:
                 raise RuntimeError(f"report refused ({status}): {data[:300]!r}")
-        for attempt in range(5):  # a store stall on a loaded machine: wait it out, as `portal track` does
-            try:
-                tracker.drain(venue.id)
-                break
-            except redis.RedisError:
-                if attempt == 4:
-                    raise
-                time.sleep(1.0)
+        if t % tick == 0:
+            drain(tracker, venue.id)
         for old in [key for key in scans if key[1] < t - 70]:
             del scans[old]
         while p < len(probes) and probes[p][0] <= t:
@@ -384,8 +395,8 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                     f"kept {kept.get(b'zone')} f{kept.get(b'floor')} ({float(kept.get(b'x', 0)):.0f},"
                     f"{float(kept.get(b'y', 0)):.0f}) zconf {kept.get(b'zconf')}")
             results.append(ProbeResult(kind, true_zone, floor, landed_zone(location, zone_ids), est_floor, error,
-                                       kinds.get(true_zone or "", "-")))
-        if t % 60 < tick and t:
+                                       kinds.get(true_zone or "", "-"), t - s.joins_at))
+        if t % 60 == 0 and t:
             log(f"  simulated {t} s of {end} ({time.perf_counter() - started:.0f} s), {len(results)} probes")
     return results
 
@@ -411,6 +422,7 @@ def summarise(results: list[ProbeResult]) -> dict:
             "error_median": float(np.median(errors)) if errors.size else float("nan"),
             "error_p95": float(np.percentile(errors, 95)) if errors.size else float("nan"),
             "by_zone_kind": by_kind,
+            "after_joining_s": (min(r.after_joining_s for r in rs), max(r.after_joining_s for r in rs)),
         }
     return out
 
@@ -438,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--meraki-share", type=float, default=0.2, help="share of APs reporting as Meraki")
     parser.add_argument("--frame-rate", type=float, default=0.6, help="chance a phone sends a frame in a second")
     parser.add_argument("--tick", type=int, default=2,
-                        help="simulated seconds per step: reports due in it are posted, then the tracker runs")
+                        help="the tracker's period in simulated seconds (reports and probes go second by second)")
     parser.add_argument("--survey-step", type=float, default=3.0)
     parser.add_argument("--scans", type=int, default=5)
     parser.add_argument("--live-points", type=int, default=150, help="visits the live estimate simulates")

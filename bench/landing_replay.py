@@ -115,35 +115,38 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     probes = sorted((int(np.ceil(t)), k, kind) for k, s in enumerate(shoppers) for t, kind in s.probes)
     out: list[Outcome] = []
     p = 0
-    for t in range(0, end + tick, tick):
+    # Second by second, as bench/landing.py: each second's reports, the tracker every `tick` seconds, then the
+    # probes due by that second (a probe is never held back to the tracker's next pass: the first one, 2 s
+    # after joining, would then see up to 2 s more readings than a phone gives it).
+    for t in range(0, end + 1):
         for s in shoppers:
-            if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 < tick):
+            if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 == 0):
                 s.associated = associated_ap(s, t)
-        for due in range(t - tick + 1, t + 1):
-            for rep in schedule:
-                if not rep.due(due):
+        for rep in schedule:
+            if not rep.due(t):
+                continue
+            col = index[rep.bssid]
+            reach = None
+            for k, s in enumerate(shoppers):
+                if not (s.joins_at <= t and t - rep.period_s <= s.leaves_at):
                     continue
-                col = index[rep.bssid]
-                reach = None
-                for k, s in enumerate(shoppers):
-                    if not (s.joins_at <= due and due - rep.period_s <= s.leaves_at):
-                        continue
-                    heard = []
-                    for tau in range(due - rep.period_s + 1, due + 1):
-                        v = scan(k, tau)
-                        if v is not None and v[col] == v[col]:
-                            heard.append((float(tau), float(v[col]), s.associated == rep.bssid))
-                    if rep.kind == "meraki" and heard:
-                        heard = [(heard[-1][0], heard[-1][1], False)]
-                    phones[k].hear(rep.bssid, heard)
-                    if heard:
-                        reach = heard[-1][0] if reach is None else max(reach, heard[-1][0])
-                if reach is not None:
-                    reported[rep.bssid] = reach
-        for ph in phones:  # the tracker
-            ph.track(float(t))
-        for key in [key for key in scans if key[1] < t - 70]:
-            del scans[key]
+                heard = []
+                for tau in range(t - rep.period_s + 1, t + 1):
+                    v = scan(k, tau)
+                    if v is not None and v[col] == v[col]:
+                        heard.append((float(tau), float(v[col]), s.associated == rep.bssid))
+                if rep.kind == "meraki" and heard:
+                    heard = [(heard[-1][0], heard[-1][1], False)]
+                phones[k].hear(rep.bssid, heard)
+                if heard:
+                    reach = heard[-1][0] if reach is None else max(reach, heard[-1][0])
+            if reach is not None:
+                reported[rep.bssid] = reach
+        if t % tick == 0:
+            for ph in phones:  # the tracker
+                ph.track(float(t))
+            for key in [key for key in scans if key[1] < t - 70]:
+                del scans[key]
         while p < len(probes) and probes[p][0] <= t:
             _, k, kind = probes[p]
             p += 1

@@ -24,5 +24,7 @@ def test_landing_bench_smoke():
     for figures in landing.values():
         assert 0.0 <= figures["zone"] <= 1.0 and 0.0 <= figures["floor"] <= 1.0
     assert landing["120s"]["positioned"] == 1.0  # every phone heard by then
+    first_sent = landing["first"]["after_joining_s"]  # 2 s after joining, to the whole second: never held back
+    assert first_sent[0] >= 2.0 and first_sent[1] < 3.0  # to the tracker's next pass
     q = report["quality_report"]
     assert 0.0 <= q["live"]["zone_settled"] <= 1.0 and 0.0 <= q["survey"]["zone"] <= 1.0
