@@ -13,18 +13,19 @@
    on entering the first zone; from then on the APs hear them: most APs POST native batches every 3-6 s
    (/api/v1/venues/<v>/reports), a share of them report once a minute as a Meraki network (v2
    DevicesSeen, /api/v1/venues/<v>/meraki/<net>); 5% of the APs are off. The tracker (portal.tracking.
-   Tracker, the code `python -m portal track` runs) positions the heard phones after every second of
-   reports. Each phone sends the OS probe (GET /generate_204 with the gateway's client_mac and ap_mac) 2 s
-   after joining, and after 30 s and 120 s of dwell in every zone it visits.
+   Tracker, the code `python -m portal track` runs) positions the heard phones every `--tick` (2) seconds,
+   after that second's reports. Each phone sends the OS probe (GET /generate_204 with the gateway's
+   client_mac and ap_mac) 2 s after joining, and after 30 s and 120 s of dwell in every zone it visits.
 3. Prints, per probe moment: the share of probes redirected to the true zone's app page, to the mall home,
    the floor rate and position error of the kept position, and beside them what the product's quality
    report claims for the same map.
 
 Simulated time: the bench and every process it starts run on one settable clock (libfaketime preloaded,
 FAKETIME_TIMESTAMP_FILE, monotonic clocks left real): the bench sets the wall clock to each second of the
-simulation in turn, posts that second's reports, lets the tracker catch up, sends that second's probes,
-then moves the clock on. So a 15-minute visit takes as long as its work, the results do not depend on the
-machine's speed, and the server checks timestamps (skew, window, cache age) against the simulated time.
+simulation in turn, posts that second's reports, lets the tracker catch up (every `--tick` seconds, its
+period), sends that second's probes, then moves the clock on. So a 15-minute visit takes as long as its work,
+the results do not depend on the machine's speed, and the server checks timestamps (skew, window, cache age)
+against the simulated time.
 Valkey runs on the real clock (its key TTLs are then only longer in simulated time).
 """
 

@@ -526,7 +526,7 @@ class LiveEstimate:
 
 
 # How far the estimate was from the measured landing on simulated malls never used to set it (README, "The
-# quality report's claim, through the live path", fourth pass; re-measured in the fifth, sixth and seventh): shown with
+# quality report's claim, through the live path", fourth pass; re-measured in the fifth to eighth): shown with
 # the figures, so the operator knows which way they lean and how much of that is chance. Per probe: the probes
 # bench/landing_replay.py measured per mall (30 shoppers with 2 zones each), then its right-zone rates (%) on
 # 5151, 6262, 8181, 9292 and the claim's on the same malls, of CHECK_VISITS visits each.
