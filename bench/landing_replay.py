@@ -1,7 +1,7 @@
 """The landing bench without HTTP: the same mall, shoppers and radio as bench/landing.py, replayed in process.
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
-                                    [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach]
+                                    [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
 phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
@@ -244,13 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reach", action="store_true",
                         help="without the APs' report reach (no silent APs, no stale readings dropped)")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
+    parser.add_argument("--tick", type=int, default=2,
+                        help="the tracker's period in simulated seconds (reports and probes go second by second)")
     args = parser.parse_args(argv)
     lo, _, hi = args.zones.partition("-")
     t0 = time.perf_counter()
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
-                      ap_miss=args.ap_miss, reach=not args.no_reach)
+                      ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick)
     s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
