@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -22,7 +23,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "meraki_grant_hosts": ("network-auth.com", "hosts base_grant_url may point at (comma-separated suffixes)"),
     "opennds_level": ("1", "openNDS fas_secure_enabled level (0-4)"),
     "opennds_faskey": ("", "openNDS faskey (secret)"),
-    "opennds_gatewayname": ("", "openNDS gatewayname (authmon checks sha256(gatewayname + faskey))"),
+    "opennds_gatewayname": ("", "openNDS gatewayname (authmon sends sha256 of it, url-encoded, as gatewayhash)"),
+    "opennds_authmon_from": ("", "addresses allowed to poll authmon (comma-separated IPs or networks, e.g. the "
+                                 "routers' public IP); empty: any (the gatewayhash is not a secret)"),
     "opennds_authdir": ("opennds_auth", "openNDS authdir (levels 1-2 grant at http://<gatewayaddress>/<authdir>/)"),
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
@@ -30,6 +33,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "guest_username": ("guest", "guest user for Aruba / Cisco WLC form logins"),
     "guest_password": ("", "guest password for Aruba / Cisco WLC (secret)"),
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
+    "aruba_login_scheme": ("http", "http (Aruba's documented login URL) or https (an AP given a trusted certificate)"),
     "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),
     "unifi_url": ("", "UniFi controller base URL: https://unifi.local:8443, or a UniFi OS console https://192.168.1.1"),
     "unifi_kind": ("auto", "auto, controller (/api/login) or unifi-os (/api/auth/login, /proxy/network/...)"),
@@ -40,7 +44,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "unifi_password": ("", "UniFi controller password (secret)"),
 }
 INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
-CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os")}
+CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
 
 
@@ -86,10 +90,26 @@ class PortalConfigStore:
                 time_zone_name(value)
             if name == "phone_region" and value:
                 phone_region_code(value)
+            if name == "opennds_authmon_from" and value:
+                address_networks(value)
             if name == "unifi_cert_sha256" and value and not is_sha256_fingerprint(value):
                 raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)
+
+
+def address_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IPs or networks (10.0.0.0/8, 203.0.113.7, 2001:db8::/32); ValueError names
+    the first one that is neither."""
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part[:60]!r} is not an IP address or network") from None
+    return networks
 
 
 class VenueTimeZones:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.security import normalise_mac
+from portal.captive.probes import match_probe
 from portal.captive.unifi import UniFiController, UniFiError
 
 
@@ -87,8 +88,9 @@ MAX_URL = 4096  # openNDS passes original URLs of 2 kB and more
 
 def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
     """The shopper's original URL if it is a plain http(s) URL worth returning to, else None.
-    Refused: other schemes, credentials in the URL, control characters, OS probe URLs (continuing to
-    one just closes the sign-in browser), and hosts dressed up as ours (portal.example.evil.net)."""
+    Refused: other schemes, credentials in the URL, control characters, OS probe URLs on any host (continuing
+    to one just closes the sign-in browser; OEM builds probe their own hosts), and hosts dressed up as ours
+    (portal.example.evil.net)."""
     if not raw or len(raw) > MAX_URL or any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
         return None
     if "://" not in raw:  # Cisco WLC sends `redirect` as host/path; "javascript:..." has no "//"
@@ -104,8 +106,8 @@ def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | 
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc or "\\" in raw:
         return None
-    if host in PROBE_HOSTS:
-        return None
+    if host in PROBE_HOSTS or match_probe(host, parts.path or "/") is not None:
+        return None  # also an OEM build's own check host (connectivitycheck.platform.hicloud.com/generate_204_...)
     for own in own_hosts:
         own = own.lower().split(":")[0]
         if own and host != own and own in host:
@@ -263,13 +265,24 @@ class OpenNDS(Adapter):
             raise GatewayError("fas", "is not base64 text") from None
         return self._pairs(text)
 
+    @staticmethod
+    def _ciphertext(fas: str) -> bytes:
+        """openNDS base64-encodes what PHP's openssl_encrypt(..., 0, iv) returns, itself base64
+        (src/http_microhttpd.c): two layers; a single layer is taken too."""
+        once = base64.b64decode(fas.replace(" ", "+"))
+        try:
+            twice = base64.b64decode(once, validate=True)
+        except ValueError:
+            return once
+        return twice if twice and len(twice) % 16 == 0 else once
+
     def _decrypt(self, fas: str, iv: str, faskey: str) -> dict[str, str]:
         """PHP openssl_encrypt(..., 'aes-256-cbc', faskey, 0, iv): base64 ciphertext, the key NUL-padded
         to 32 bytes, a 16-character IV. A wrong key or a forged blob fails the padding or the parse."""
         try:
             key = faskey.encode()[:32].ljust(32, b"\0")
             decryptor = Cipher(algorithms.AES(key), modes.CBC(iv.encode()[:16])).decryptor()
-            padded = decryptor.update(base64.b64decode(fas.replace(" ", "+"))) + decryptor.finalize()
+            padded = decryptor.update(self._ciphertext(fas)) + decryptor.finalize()
             unpadder = padding.PKCS7(128).unpadder()
             text = (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
@@ -285,8 +298,12 @@ class OpenNDS(Adapter):
         return Grant(redirect_to=destination)  # levels 3-4: authmon collects the rhid (see authmon_entry)
 
     @staticmethod
-    def gateway_hash(gatewayname: str, faskey: str) -> str:
-        return hashlib.sha256((gatewayname + faskey).encode()).hexdigest()
+    def gateway_hash(gatewayname: str) -> str:
+        """What authmon sends as `gatewayhash`: sha256 of the gateway name url-encoded as openNDS does it
+        (uh_urlencode: letters, digits and -_.~ kept, every other byte %xx in lower case; src/main.c)."""
+        encoded = "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "-_.~") else f"%{b:02x}"
+                          for b in gatewayname.encode())
+        return hashlib.sha256(encoded.encode()).hexdigest()
 
     @staticmethod
     def authmon_entry(rhid: str, seconds: int) -> str:
@@ -342,7 +359,9 @@ class _FormLogin(Adapter):
 class ArubaInstant(_FormLogin):
     """Aruba Instant external captive portal: `cmd=login`, `mac`, `ip`, `essid`, `apname`, `apmac`,
     `vcname`, `switchip`, `url`; grant = POST user/password/cmd=authenticate to
-    https://<switchip>/cgi-bin/login. `switchip` must be the configured one: we post credentials there."""
+    <aruba_login_scheme>://<switchip>/cgi-bin/login: http by default, as Aruba documents it (the AP answers
+    for securelogin.arubanetworks.com itself, often with a certificate a phone will not trust), https for APs
+    given a real one. `switchip` must be the configured one: we post credentials there."""
 
     name = "aruba"
 
@@ -359,7 +378,8 @@ class ArubaInstant(_FormLogin):
                               grant={"switchip": switchip, "essid": args.get("essid", "")[:64]})
 
     def grant(self, ctx, seconds, destination, config):
-        return self.grant_form(f"https://{ctx.grant['switchip']}/cgi-bin/login", {
+        scheme = config.get("aruba_login_scheme") or "http"
+        return self.grant_form(f"{scheme}://{ctx.grant['switchip']}/cgi-bin/login", {
             "user": config.get("guest_username", "guest"), "password": config.get("guest_password", ""),
             "cmd": "authenticate", "mac": ctx.client_mac, "ip": ctx.client_ip, "essid": ctx.grant["essid"],
             "url": destination})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import logging
 import secrets
@@ -32,7 +33,7 @@ from portal.captive.common import (
     captive_services_of,
     client_from_params,
 )
-from portal.captive.config import PortalConfigStore
+from portal.captive.config import PortalConfigStore, address_networks
 from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenNDS, parse_redirect, safe_destination
 from portal.captive.landing import Offline, Redirect
 from portal.demo import demo_mode_for
@@ -365,47 +366,70 @@ class AuthmonKeys(VenueKeys):
         return self.key("opennds", "authlist")
 
 
-@bp.post("/opennds/authmon/<venue>")
+@bp.route("/opennds/authmon/<venue>", methods=["GET", "POST"])
 def opennds_authmon(venue: str):
-    """openNDS's authmon polls here (POST auth_get, gatewayhash, payload) for clients to authenticate;
-    answers '*' then the url-encoded entries, and drops the entries it acknowledges."""
+    """openNDS's authmon polls here (auth_get, gatewayhash, payload: POSTed by post-request.php, or in the
+    query in its wget mode) for clients to authenticate; answers '*' then the url-encoded entries, and drops
+    the entries it acknowledges (../shared/reference/captive-portals.md 3.1; openNDS libs/authmon.sh)."""
     if not is_venue_id(venue):
         abort(400, _("Unknown venue."))
     cs = captive_services()
     try:
-        return _authmon(cs, venue)
+        return _authmon(cs, venue, request.values)
     except STORE_ERRORS as exc:
         log.error("authmon: store unavailable for venue %s: %s", venue, exc)
         return Response("ERROR: store unavailable, try again\n", status=503, content_type="text/plain",
                         headers={"Retry-After": "5"})
 
 
-def _authmon(cs: CaptiveServices, venue: str) -> Response:
+def _authmon_refusal(config: dict[str, str], given: str) -> str | None:
+    """Why this poll is not this venue's gateway's, or None. The gatewayhash is sha256 of the gateway's name,
+    which a level-4 redirect shows anyone: the venue's `opennds_authmon_from` (the routers' addresses) is what
+    keeps others from reading or clearing the list."""
+    if not config["opennds_faskey"] or not config["opennds_gatewayname"]:
+        return "this venue has no openNDS faskey and gatewayname"
+    expected = OpenNDS.gateway_hash(config["opennds_gatewayname"])
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        return "gatewayhash does not match this venue"
+    allowed = address_networks(config.get("opennds_authmon_from", ""))
+    try:
+        source = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        source = None
+    if allowed and (source is None or not any(source in net for net in allowed)):
+        return "this address may not poll this venue's authmon list"
+    return None
+
+
+def _authmon(cs: CaptiveServices, venue: str, form) -> Response:
     config = store(cs.config.get, venue)
-    expected = OpenNDS.gateway_hash(config["opennds_gatewayname"], config["opennds_faskey"])
-    given = request.form.get("gatewayhash", "")
-    if not config["opennds_faskey"] or not secrets.compare_digest(given.encode(), expected.encode()):
-        return Response("ERROR: gatewayhash does not match this venue\n", status=403, content_type="text/plain")
-    action = request.form.get("auth_get", "view")
+    refusal = _authmon_refusal(config, form.get("gatewayhash", ""))
+    if refusal:
+        return Response(f"ERROR: {refusal}\n", status=403, content_type="text/plain")
+    action = form.get("auth_get", "view")
     key = AuthmonKeys(venue).pending()
-    payload = request.form.get("payload", "none")
+    if action in ("deauthed", "custom"):  # notices for the FAS; openNDS's sample FAS acknowledges them
+        return Response("ack", content_type="text/plain")
     if action == "clear":
         store(cs.db.delete, key)
         return Response("*", content_type="text/plain")
     if action not in ("view", "list"):
         return Response(f"ERROR: unknown auth_get {action[:20]!r}\n", status=400, content_type="text/plain")
-    if action == "view" and payload not in ("none", "*", ""):
-        acked = [rhid for rhid in _decode_payload(payload).split() if rhid != "*"]
+    payload = _decode_payload(form.get("payload", ""))
+    if action == "view" and payload.strip() not in ("none", "*", ""):
+        acked = [rhid for rhid in payload.split() if rhid != "*"]
         if acked:
             store(cs.db.hdel, key, *acked)
         return Response("ack", content_type="text/plain")
     entries = [v.decode() for v in store(cs.db.hvals, key)]
     if action == "list":
         store(cs.db.delete, key)
-    return Response("* " + " ".join(entries), content_type="text/plain")
+    return Response("".join(["*", *(" " + e for e in entries)]), content_type="text/plain")
 
 
 def _decode_payload(payload: str) -> str:
+    """authmon's payload, base64 (post-request.php and the wget mode both encode it); taken as it is when it
+    is not base64 text."""
     if payload.startswith("*"):
         return payload
     try:

@@ -92,17 +92,23 @@ def test_opennds_level0_authaction_must_be_the_gateway(client, demo):
     assert resp.status_code == 400
 
 
-def encrypt_fas(text: str, key: str, iv: str) -> str:
+def encrypt_fas(text: str, key: str, iv: str, layers: int = 2) -> str:
+    """As openNDS does it: base64_encode(openssl_encrypt($string, "aes-256-cbc", $key, 0, $iv)), where
+    openssl_encrypt with options 0 already answers base64: two layers (src/http_microhttpd.c)."""
     padder = padding.PKCS7(128).padder()
     data = padder.update(text.encode()) + padder.finalize()
     enc = Cipher(algorithms.AES(key.encode().ljust(32, b"\0")), modes.CBC(iv.encode())).encryptor()
-    return base64.b64encode(enc.update(data) + enc.finalize()).decode()
+    out = enc.update(data) + enc.finalize()
+    for _ in range(layers):
+        out = base64.b64encode(out)
+    return out.decode()
 
 
-def test_opennds_level2_encrypted_fas(client, demo):
+@pytest.mark.parametrize("layers", [2, 1])
+def test_opennds_level2_encrypted_fas(client, demo, layers):
     configure(client, opennds_faskey="k" * 20, opennds_level=2)
     iv = "0123456789abcdef"
-    fas = encrypt_fas(fas_level1(), "k" * 20, iv)
+    fas = encrypt_fas(fas_level1(), "k" * 20, iv, layers)
     _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas, "iv": iv}))
     assert urlparse(resp.headers["Location"]).netloc == "192.168.8.1:2050"
 
@@ -114,28 +120,64 @@ def test_opennds_forged_encrypted_fas_is_refused(client, demo):
     assert client.get("/portal?" + urlencode({"fas": fas, "iv": iv})).status_code in (400, 403)
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def test_opennds_level4_authmon_handshake(client, demo):
+    """authmon as openNDS runs it: gatewayhash = sha256 of the url-encoded gateway name (src/main.c), every
+    payload base64 (libs/post-request.php), `view` with "none" for the list, then the rhids it applied."""
     configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30)
     fas = base64.b64encode(fas_level1().encode()).decode()
     _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas}))
     assert resp.headers["Location"] == "http://example.org/"
     rhid = hashlib.sha256(b"a1b2c3s3cret").hexdigest()
-    gatewayhash = hashlib.sha256(b"mall-gws3cret").hexdigest()
-    listing = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
-                                                         "payload": "none"}).get_data(as_text=True)
-    assert listing == "* " + quote(f"{rhid} 30 0 0 0 0 none")
-    ack = base64.b64encode(f"* {rhid}".encode()).decode()
-    assert client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
-                                                      "payload": ack}).get_data(as_text=True) == "ack"
-    again = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": gatewayhash,
-                                                       "payload": "none"})
-    assert again.get_data(as_text=True) == "* "
+    gatewayhash = hashlib.sha256(b"mall-gw").hexdigest()
+    poll = {"auth_get": "view", "gatewayhash": gatewayhash, "payload": b64("none")}
+    assert client.post("/opennds/authmon/demo", data=poll).get_data(as_text=True) == "* " + quote(
+        f"{rhid} 30 0 0 0 0 none")
+    assert client.get("/opennds/authmon/demo?" + urlencode(poll)).status_code == 200  # its wget mode
+    ack = {**poll, "payload": b64(f"* {rhid}")}
+    assert client.post("/opennds/authmon/demo", data=ack).get_data(as_text=True) == "ack"
+    assert client.post("/opennds/authmon/demo", data=poll).get_data(as_text=True) == "*"
+    for notice in ("deauthed", "custom"):  # notices the FAS acknowledges
+        resp = client.post("/opennds/authmon/demo", data={**poll, "auth_get": notice, "payload": b64("x y")})
+        assert resp.get_data(as_text=True) == "ack"
+
+
+def test_opennds_gatewayhash_is_of_the_url_encoded_name(client, demo):
+    """openNDS hashes its gatewayname url-encoded with lower-case hex (uh_urlencode): "Mall GW/1" is hashed
+    as "Mall%20GW%2f1"."""
+    from portal.captive.gateways import OpenNDS
+
+    assert OpenNDS.gateway_hash("Mall GW/1") == hashlib.sha256(b"Mall%20GW%2f1").hexdigest()
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="Mall GW/1")
+    poll = {"auth_get": "view", "gatewayhash": hashlib.sha256(b"Mall%20GW%2f1").hexdigest(), "payload": b64("none")}
+    assert client.post("/opennds/authmon/demo", data=poll).status_code == 200
 
 
 def test_opennds_authmon_refuses_another_gateway(client, demo):
     configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
     resp = client.post("/opennds/authmon/demo", data={"auth_get": "list", "gatewayhash": "0" * 64})
     assert resp.status_code == 403
+
+
+def test_opennds_authmon_only_from_the_venues_routers_when_set(client, demo):
+    """The gatewayhash is not a secret (a level-4 redirect shows the gateway name): with
+    opennds_authmon_from set, a poll from any other address is refused before the list is read or cleared."""
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw", opennds_authmon_from="203.0.113.0/28")
+    poll = {"auth_get": "clear", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest(), "payload": b64("none")}
+    refused = client.post("/opennds/authmon/demo", data=poll, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert refused.status_code == 403 and b"address" in refused.data
+    allowed = client.post("/opennds/authmon/demo", data=poll, environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    assert allowed.status_code == 200
+
+
+def test_opennds_authmon_from_is_checked_when_set(client, demo):
+    from portal.captive import captive_services
+
+    with client.application.app_context(), pytest.raises(ValueError, match="not an IP address"):
+        captive_services().config.set("demo", {"opennds_authmon_from": "10.0.0.0/8, routers.example"})
 
 
 def test_opennds_without_faskey_is_a_clear_error(client, demo):
@@ -188,11 +230,14 @@ def test_cisco_wlc_status_code_is_explained(client, demo):
     assert resp.status_code == 409 and b"credentials" in resp.data
 
 
-def test_aruba_instant(client, demo):
-    configure(client, guest_password="arubapw")
+@pytest.mark.parametrize("scheme", [None, "https"])
+def test_aruba_instant(client, demo, scheme):
+    """Login posted to http://securelogin.arubanetworks.com/cgi-bin/login as Aruba documents it (the reference,
+    4), or https where the venue says its APs have a trusted certificate."""
+    configure(client, guest_password="arubapw", **({"aruba_login_scheme": scheme} if scheme else {}))
     _, resp = land_and_continue(client, ARUBA)
     page = resp.get_data(as_text=True)
-    assert 'action="https://securelogin.arubanetworks.com/cgi-bin/login"' in page
+    assert f'action="{scheme or "http"}://securelogin.arubanetworks.com/cgi-bin/login"' in page
     assert 'name="cmd" value="authenticate"' in page and 'name="password" value="arubapw"' in page
 
 
@@ -268,3 +313,17 @@ def test_continue_without_shopper_token_is_refused(client, demo):
     assert client.post("/portal/continue").status_code == 400
     assert client.post("/portal/continue", data={"c": "forged"}).status_code == 400
     assert client.post("/portal/continue", data={"g": "forged"}).status_code == 400
+
+
+@pytest.mark.parametrize("probe_url", ["http://connectivitycheck.platform.hicloud.com/generate_204_f0a1",
+                                       "http://connect.rom.miui.com/generate_204", "http://g.cn/generate_204",
+                                       "http://www.google.com/gen_204", "http://ipv6.msftconnecttest.com/connecttest.txt",
+                                       "http://www.apple.com/library/test/success.html"])
+def test_an_os_probe_on_any_host_is_not_where_the_shopper_continues(client, demo, probe_url):
+    """OEM builds probe their own hosts (the reference's UniFi capture: url=http://connectivitycheck.platform.
+    hicloud.com/generate_204_...): continuing to a probe URL only closes the sign-in browser."""
+    url = MERAKI.replace("https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fconnected%3Fhide_terms%3Dtrue",
+                         quote(probe_url, safe=""))
+    _, resp = land_and_continue(client, url)
+    assert resp.status_code == 303 and quote(probe_url, safe="") not in resp.headers["Location"]
+    assert probe_url not in resp.headers["Location"]
