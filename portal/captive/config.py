@@ -23,9 +23,13 @@ FIELDS: dict[str, tuple[str, str]] = {
     "meraki_grant_hosts": ("network-auth.com", "hosts base_grant_url may point at (comma-separated suffixes)"),
     "opennds_level": ("1", "openNDS fas_secure_enabled level (0-4)"),
     "opennds_faskey": ("", "openNDS faskey (secret)"),
-    "opennds_gatewayname": ("", "openNDS gatewayname (authmon sends sha256 of it, url-encoded, as gatewayhash)"),
-    "opennds_authmon_from": ("", "addresses allowed to poll authmon (comma-separated IPs or networks, e.g. the "
-                                 "routers' public IP); empty: any (the gatewayhash is not a secret)"),
+    "opennds_gatewayname": ("", "openNDS gatewayname (authmon sends sha256 of the url-encoded name; with "
+                                "enable_serial_number_suffix, openNDS's default, the name ends ' Node:<mac> ': "
+                                "set opennds_gatewayhashes instead)"),
+    "opennds_gatewayhashes": ("", "or: the gatewayhash of each router (comma-separated; openNDS logs it as "
+                                  "'gatewayname digest is: ...')"),
+    "opennds_authmon_from": ("", "addresses allowed to poll authmon (comma-separated IPs or networks: the routers' "
+                                 "public IPs); empty: any. Keeps out the internet, not the guests behind the NAT"),
     "opennds_authdir": ("opennds_auth", "openNDS authdir (levels 1-2 grant at http://<gatewayaddress>/<authdir>/)"),
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
@@ -92,6 +96,9 @@ class PortalConfigStore:
                 phone_region_code(value)
             if name == "opennds_authmon_from" and value:
                 address_networks(value)
+            if name == "opennds_gatewayhashes" and value and not all(
+                    is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):
+                raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
             if name == "unifi_cert_sha256" and value and not is_sha256_fingerprint(value):
                 raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
         if values:

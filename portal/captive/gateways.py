@@ -83,7 +83,20 @@ class ContextSealer:
 PROBE_HOSTS = ("captive.apple.com", "connectivitycheck.gstatic.com", "www.msftconnecttest.com", "www.msftncsi.com",
                "detectportal.firefox.com", "clients3.google.com", "www.gstatic.com", "nmcheck.gnome.org",
                "connectivity-check.ubuntu.com")
+# The OS vendors' domains, whose probe paths (BY_PATH) are checks wherever they are served from.
+PROBE_DOMAINS = ("apple.com", "msftconnecttest.com", "msftncsi.com", "microsoft.com", "firefox.com", "gnome.org",
+                 "ubuntu.com", "fedoraproject.org", "gstatic.com", "google.com", "googleapis.com")
 MAX_URL = 4096  # openNDS passes original URLs of 2 kB and more
+
+
+def is_probe_url(host: str, path: str) -> bool:
+    """An OS connectivity check: Android's /generate_204* and /gen_204 on any host (OEM builds probe their own:
+    connectivitycheck.platform.hicloud.com/generate_204_<uuid>), the other OSes' probe paths on their vendors'
+    domains (a shop's own /success.html is a page, not a check)."""
+    probe = match_probe(host, path)
+    if probe is None:
+        return False
+    return probe.os == "android" or any(host == d or host.endswith("." + d) for d in PROBE_DOMAINS)
 
 
 def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
@@ -106,8 +119,8 @@ def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | 
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc or "\\" in raw:
         return None
-    if host in PROBE_HOSTS or match_probe(host, parts.path or "/") is not None:
-        return None  # also an OEM build's own check host (connectivitycheck.platform.hicloud.com/generate_204_...)
+    if host in PROBE_HOSTS or is_probe_url(host, parts.path or "/"):
+        return None
     for own in own_hosts:
         own = own.lower().split(":")[0]
         if own and host != own and own in host:
@@ -296,6 +309,13 @@ class OpenNDS(Adapter):
         if level <= 2:
             return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["rhid"], redir=destination))
         return Grant(redirect_to=destination)  # levels 3-4: authmon collects the rhid (see authmon_entry)
+
+    @classmethod
+    def gateway_hashes(cls, gatewayname: str, hashes: str = "") -> list[str]:
+        """The gatewayhashes a venue's routers may send: that of `gatewayname` (when set) and the ones given
+        as they are (comma-separated; openNDS logs its own: "gatewayname digest is: ..."), lower case."""
+        out = [cls.gateway_hash(gatewayname)] if gatewayname else []
+        return out + [h.strip().lower() for h in hashes.split(",") if h.strip()]
 
     @staticmethod
     def gateway_hash(gatewayname: str) -> str:

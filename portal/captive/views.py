@@ -7,7 +7,6 @@ probe lane asks; these views turn it into Flask answers. Every store call goes t
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import json
 import logging
@@ -72,11 +71,11 @@ def landing_url(decision: Redirect) -> str:
 
 
 def gateway_args() -> MultiDict:
-    """The query as the gateway meant it. openNDS appends `?fas=...` (level 0: `?authaction=...`) to its
-    FAS URL even when that URL has a query already (`/portal?venue=demo?fas=...`): that second `?` starts
-    the gateway's own parameters."""
+    """The query as the gateway meant it. openNDS appends `?fas=...` (level 0: `?authaction=...`; its authmon
+    in wget mode `?auth_get=...`) to its FAS URL even when that URL has a query already
+    (`/portal?venue=demo?fas=...`): that second `?` starts the gateway's own parameters."""
     query = request.query_string.decode("utf-8", "replace")
-    for marker in ("?fas=", "?authaction="):
+    for marker in ("?fas=", "?authaction=", "?auth_get="):
         query = query.replace(marker, "&" + marker[1:], 1)
     return MultiDict(parse_qsl(query, keep_blank_values=True))
 
@@ -118,13 +117,18 @@ def root():
 # ---- the gateway's redirect and the grant ---------------------------------------------------------
 
 
-@bp.get("/portal")
+@bp.route("/portal", methods=["GET", "POST"])
 @bp.get("/guest/s/<site>/")
 def portal_entry(site: str | None = None):
-    """The URL a gateway sends the shopper's browser to, with its parameters."""
+    """The URL a gateway sends the shopper's browser to, with its parameters. openNDS's authmon (levels 3-4)
+    polls this same URL, its FAS URL: a request carrying `auth_get` is its poll."""
     check_query_size()
     args = gateway_args()
     venue = venue_param(args)
+    if "auth_get" in args or "auth_get" in request.form:
+        return _authmon_poll(venue, MultiDict([*args.items(multi=True), *request.form.items(multi=True)]))
+    if request.method != "GET":
+        abort(405)
     cs = captive_services()
     try:
         config = store(cs.config.get, venue)
@@ -368,14 +372,19 @@ class AuthmonKeys(VenueKeys):
 
 @bp.route("/opennds/authmon/<venue>", methods=["GET", "POST"])
 def opennds_authmon(venue: str):
-    """openNDS's authmon polls here (auth_get, gatewayhash, payload: POSTed by post-request.php, or in the
-    query in its wget mode) for clients to authenticate; answers '*' then the url-encoded entries, and drops
-    the entries it acknowledges (../shared/reference/captive-portals.md 3.1; openNDS libs/authmon.sh)."""
+    """openNDS's authmon poll (auth_get, gatewayhash, payload: POSTed by post-request.php, or in the query in its
+    wget mode) for clients to authenticate; answers '*' then the url-encoded entries, and drops the entries it
+    acknowledges (../shared/reference/captive-portals.md 3.1; openNDS libs/authmon.sh). A stock openNDS polls
+    its FAS URL, /portal (portal_entry hands the poll here); this route is the same for a custom setup."""
     if not is_venue_id(venue):
         abort(400, _("Unknown venue."))
+    return _authmon_poll(venue, request.values)
+
+
+def _authmon_poll(venue: str, values) -> Response:
     cs = captive_services()
     try:
-        return _authmon(cs, venue, request.values)
+        return _authmon(cs, venue, values)
     except STORE_ERRORS as exc:
         log.error("authmon: store unavailable for venue %s: %s", venue, exc)
         return Response("ERROR: store unavailable, try again\n", status=503, content_type="text/plain",
@@ -384,20 +393,21 @@ def opennds_authmon(venue: str):
 
 def _authmon_refusal(config: dict[str, str], given: str) -> str | None:
     """Why this poll is not this venue's gateway's, or None. The gatewayhash is sha256 of the gateway's name,
-    which a level-4 redirect shows anyone: the venue's `opennds_authmon_from` (the routers' addresses) is what
-    keeps others from reading or clearing the list."""
-    if not config["opennds_faskey"] or not config["opennds_gatewayname"]:
-        return "this venue has no openNDS faskey and gatewayname"
-    expected = OpenNDS.gateway_hash(config["opennds_gatewayname"])
-    if not secrets.compare_digest(given.encode(), expected.encode()):
-        return "gatewayhash does not match this venue"
+    which a level-4 redirect shows anyone: the venue's `opennds_authmon_from` (the routers' addresses) keeps
+    the internet from reading or clearing the list, though not the guests behind the routers' NAT."""
     allowed = address_networks(config.get("opennds_authmon_from", ""))
     try:
         source = ipaddress.ip_address(request.remote_addr or "")
+        source = getattr(source, "ipv4_mapped", None) or source
     except ValueError:
         source = None
     if allowed and (source is None or not any(source in net for net in allowed)):
-        return "this address may not poll this venue's authmon list"
+        return "this address may not poll this venue's authmon list"  # before the hash: says nothing of it
+    expected = OpenNDS.gateway_hashes(config["opennds_gatewayname"], config.get("opennds_gatewayhashes", ""))
+    if not config["opennds_faskey"] or not expected:
+        return "this venue has no openNDS faskey and gateway name or hash"
+    if not any(secrets.compare_digest(given.encode(), e.encode()) for e in expected):
+        return "gatewayhash does not match this venue"
     return None
 
 
@@ -434,6 +444,6 @@ def _decode_payload(payload: str) -> str:
         return payload
     try:
         return base64.b64decode(payload, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error; non-ASCII input raises a plain ValueError
         return payload
 

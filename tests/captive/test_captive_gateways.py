@@ -327,3 +327,50 @@ def test_an_os_probe_on_any_host_is_not_where_the_shopper_continues(client, demo
     _, resp = land_and_continue(client, url)
     assert resp.status_code == 303 and quote(probe_url, safe="") not in resp.headers["Location"]
     assert probe_url not in resp.headers["Location"]
+
+
+def test_opennds_authmon_polls_its_fas_url_the_portal(client, demo):
+    """A stock openNDS polls its FAS URL (fas_url = faspath, here /portal?venue=demo): by POST
+    (post-request.php), or in wget mode by GET with `?auth_get=...` appended to a URL that has a query already."""
+    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30)
+    fas = base64.b64encode(fas_level1().encode()).decode()
+    land_and_continue(client, "/portal?venue=demo?" + urlencode({"fas": fas}))
+    entry = "* " + quote(f"{hashlib.sha256(b'a1b2c3s3cret').hexdigest()} 30 0 0 0 0 none")
+    poll = {"auth_get": "view", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest(), "payload": b64("none")}
+    assert client.post("/portal?venue=demo", data=poll).get_data(as_text=True) == entry
+    assert client.get("/portal?venue=demo?" + urlencode(poll)).get_data(as_text=True) == entry
+    assert client.post("/portal?venue=demo", data={"fas": fas}).status_code == 405  # a shopper's page is a GET
+
+
+def test_opennds_authmon_junk_payload_is_not_an_error(client, demo):
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    poll = {"auth_get": "view", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest()}
+    for payload in ("é", "%%%", "x" * 3000):
+        assert client.post("/opennds/authmon/demo", data={**poll, "payload": payload}).status_code == 200
+    assert client.get("/opennds/authmon/demo?" + urlencode({**poll, "payload": "é"})).status_code == 200
+
+
+def test_opennds_gatewayhashes_for_routers_with_a_serial_suffix(client, demo):
+    """openNDS's default enable_serial_number_suffix makes the name "<name> Node:<mac> ": the hash each router
+    logs can be set instead, several at once."""
+    one, two = (hashlib.sha256(name.encode()).hexdigest() for name in ("mall-gw%20Node%3a0a0b0c0d0e0f%20", "other"))
+    configure(client, opennds_faskey="s3cret", opennds_gatewayhashes=f"{one}, {two.upper()}")
+    for given in (one, two):
+        resp = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": given,
+                                                          "payload": b64("none")})
+        assert resp.status_code == 200
+    from portal.captive import captive_services
+
+    with client.application.app_context(), pytest.raises(ValueError, match="opennds_gatewayhashes"):
+        captive_services().config.set("demo", {"opennds_gatewayhashes": "not-a-hash"})
+
+
+def test_a_shops_own_page_with_a_probe_like_path_is_a_destination():
+    """Only Android's /generate_204 is a check on any host; the other OSes' probe paths are checks on their
+    vendors' domains, not on a shop's site."""
+    from portal.captive.gateways import safe_destination
+
+    assert safe_destination("http://shop.example/success.html") == "http://shop.example/success.html"
+    assert safe_destination("https://shop.example/redirect") == "https://shop.example/redirect"
+    assert safe_destination("http://www.apple.com/library/test/success.html") is None
+    assert safe_destination("http://anything.example/generate_204_x") is None
