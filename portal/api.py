@@ -114,7 +114,8 @@ def ingest(venue: str, source: str, read: Callable[[], object],
         log.warning("storing %d readings for %s failed: %s", len(batch), venue, type(exc).__name__)
         record_store_failure(exc)
         raise ApiError(503, "the reading store is unavailable; retry later") from None
-    return jsonify({"accepted": stored}), 202
+    skipped = {name: n for name, n in (("stale", batch.stale), ("ignored", batch.ignored)) if n}
+    return jsonify({"accepted": stored, **skipped}), 202
 
 
 def _count_rejected(venue: str, source: str, now: float) -> None:

@@ -202,11 +202,14 @@ def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
         client = ids(require(obs, "clientMac", where), f"{where}.clientMac")
         rssi = meraki_rssi_dbm(require(obs, "rssi", where), f"{where}.rssi")
         if "seenEpoch" in obs:
-            ts = limits.ts(obs["seenEpoch"], f"{where}.seenEpoch")
+            ts = limits.fresh_ts(obs["seenEpoch"], f"{where}.seenEpoch")
         elif "seenTime" in obs:
-            ts = limits.ts(parse_time(obs["seenTime"], f"{where}.seenTime"), f"{where}.seenTime")
+            ts = limits.fresh_ts(parse_time(obs["seenTime"], f"{where}.seenTime"), f"{where}.seenTime")
         else:
             raise ReportError(f"{where}.seenEpoch", "is required (or seenTime)")
+        if ts is None:
+            batch.stale += 1
+            continue
         batch.add(client, ap, rssi, ts, _associated(obs))
     return batch
 
@@ -235,13 +238,16 @@ def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork
         for j, loc in enumerate(locations):
             lwhere = f"{where}.locations[{j}]"
             check_object(loc, lwhere)
-            ts = limits.ts(parse_time(require(loc, "time", lwhere), f"{lwhere}.time"), f"{lwhere}.time")
+            ts = limits.fresh_ts(parse_time(require(loc, "time", lwhere), f"{lwhere}.time"), f"{lwhere}.time")
             records = check_list(require(loc, "rssiRecords", lwhere), f"{lwhere}.rssiRecords")
             for k, record in enumerate(records):
                 rwhere = f"{lwhere}.rssiRecords[{k}]"
                 check_object(record, rwhere)
                 ap = check_bssid(require(record, "apMac", rwhere), f"{rwhere}.apMac")
                 rssi = meraki_rssi_dbm(require(record, "rssi", rwhere), f"{rwhere}.rssi")
+                if ts is None:  # validated all the same; too old to position with
+                    batch.stale += 1
+                    continue
                 batch.add(client, ap, rssi, ts, associated)
                 heard += 1
         latest = obs.get("latestRecord")

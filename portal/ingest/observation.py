@@ -152,9 +152,11 @@ class Batch:
     """One request's validated observations as parallel lists (cheaper than one object each on the
     hot path). The same reading (client, AP, time) sent twice counts once."""
 
-    __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen")
+    __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen", "stale", "ignored")
 
     def __init__(self) -> None:
+        self.stale = 0  # readings skipped as too old to position with (a feed's late minute, not an error)
+        self.ignored = 0  # events that carry no reading (another notification of the same feed)
         self.clients: list[str] = []
         self.aps: list[str] = []
         self.rssis: list[float] = []
@@ -208,6 +210,14 @@ class Limits:
 
     def ts(self, value: object, field: str) -> float:
         return check_ts(value, field, self.now, self.max_skew_s, self.window_s)
+
+    def fresh_ts(self, value: object, field: str) -> float | None:
+        """`ts`, but None for a reading too old to position with: for feeds that deliver late by design
+        (Meraki: "typical 1-2 min, not guaranteed"), where one late reading must not cost the request's
+        fresh ones. Malformed values and times in the future are still errors."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and -1e12 <= value < self.oldest:
+            return None
+        return self.ts(value, field)
 
     def count(self, total: int, field: str = "observations") -> None:
         if total > self.max_observations:

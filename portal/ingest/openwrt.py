@@ -11,7 +11,13 @@ interface and POSTs either one event or a batch:
 
 `ts` (Unix seconds, or ms) is optional: hostapd events carry no time, so a reading without one is
 taken as heard when it arrives. A `probe` reading is flagged as a probe request; `auth`/`assoc` as a
-client associating."""
+client associating.
+
+An event may also come as `ubus subscribe` prints it, the notification's name as its one key:
+`{"probe": {"address": ..., "signal": -61, "freq": 2437}}` (openwrt/ubus cli.c `print_event`). Events that
+carry no reading are skipped and counted (`ignored`), not errors: hostapd's other notifications on the same
+object (`disassoc`, `beacon-report`, `vlan_add`, ...) and a probe/auth/assoc without `signal` (hostapd adds
+it only when the driver knows it; an assoc from a driver that associates by itself has none)."""
 
 from __future__ import annotations
 
@@ -46,11 +52,14 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     batch = Batch()
     for event, where in zip(events, prefixes, strict=True):
         check_object(event, where)
-        kind = event.get("type", "probe")
-        if not isinstance(kind, str) or kind not in EVENT_TYPES:
-            raise ReportError(_f(where, "type"), "must be one of probe, auth, assoc")
+        kind, event, where = _unwrapped(event, where)
+        if not isinstance(kind, str):
+            raise ReportError(_f(where, "type"), "must be a hostapd notification name (probe, auth, assoc, ...)")
+        if kind not in EVENT_TYPES or "signal" not in event:
+            batch.ignored += 1  # a notification without a reading
+            continue
         client = ids(require(event, "address", where), _f(where, "address"))
-        rssi = check_rssi(require(event, "signal", where), _f(where, "signal"))
+        rssi = check_rssi(event["signal"], _f(where, "signal"))
         if "freq" in event:
             freq = event["freq"]
             if isinstance(freq, bool) or not isinstance(freq, int) or not FREQ_MIN_MHZ <= freq <= FREQ_MAX_MHZ:
@@ -61,6 +70,17 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
             ts = limits.ts(parse_time(event["ts"], _f(where, "ts")), _f(where, "ts"))
         batch.add(client, ap, rssi, ts, EVENT_TYPES[kind])
     return batch
+
+
+def _unwrapped(event: dict, where: str) -> tuple[object, dict, str]:
+    """(notification name, its fields, their JSON path): a flat event (`type`, default probe), or
+    `ubus subscribe`'s `{"<name>": {...}}` (besides it only `bssid`, as a relay adds it)."""
+    if "type" not in event:
+        names = [k for k, v in event.items() if k != "bssid" and isinstance(v, dict)]
+        if len(names) == 1 and len(event) - ("bssid" in event) == 1:
+            name = names[0]
+            return name, event[name], _f(where, name)
+    return event.get("type", "probe"), event, where
 
 
 def _f(where: str, name: str) -> str:

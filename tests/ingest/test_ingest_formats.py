@@ -271,3 +271,26 @@ def test_meraki_v3_network_sized_post(feeds):
     assert resp.status_code == 202 and resp.get_json() == {"accepted": 24_000}
     assert len(feeds.readings("02:00:00:00:0b:b7")) == 8
     assert sum(1 for _ in feeds.db.scan_iter(match="mp:{demo}:rssi:*", count=1000)) == 3000
+
+
+def test_openwrt_events_as_ubus_subscribe_prints_them(feeds):
+    """`ubus subscribe hostapd.wlan0` prints `{ "probe": {...} }` (openwrt/ubus cli.c print_event): taken as it
+    is, one event (with the relay's bssid beside it) or a batch of them; the name is the event's type."""
+    probe = {"address": feeds.PHONE, "target": "f0:9f:c2:1a:00:01", "signal": -61, "freq": 2437}
+    assert feeds.openwrt({"bssid": feeds.AP1, "probe": probe}).get_json() == {"accepted": 1}
+    assoc = {"address": feeds.PHONE2, "signal": -55, "freq": 5180}
+    resp = feeds.openwrt({"bssid": feeds.AP1, "events": [{"assoc": assoc}, {"probe": {**probe, "signal": -60}}]})
+    assert resp.status_code == 202 and resp.get_json() == {"accepted": 2}
+    assert feeds.svc.rssi.associated("demo", feeds.svc.hasher.client_id(feeds.PHONE2), time.time()) is True
+
+
+def test_openwrt_notifications_without_a_reading_are_ignored_not_errors(feeds):
+    """hostapd adds `signal` only when the driver knows it, and sends other notifications on the same object
+    (disassoc, beacon-report, vlan_add): those are counted as ignored; the batch's readings are stored."""
+    events = [{"type": "probe", "address": feeds.PHONE, "signal": -61},
+              {"type": "assoc", "address": feeds.PHONE2},  # no signal
+              {"type": "disassoc", "address": feeds.PHONE2},
+              {"beacon-report": {"address": feeds.PHONE2, "rcpi": 90}}]
+    resp = feeds.openwrt({"bssid": feeds.AP1, "events": events})
+    assert resp.status_code == 202 and resp.get_json() == {"accepted": 1, "ignored": 3}
+    assert feeds.readings(feeds.PHONE) and not feeds.readings(feeds.PHONE2)
