@@ -215,7 +215,7 @@ class Limits:
         """`ts`, but None for a reading too old to position with: for feeds that deliver late by design
         (Meraki: "typical 1-2 min, not guaranteed"), where one late reading must not cost the request's
         fresh ones. Malformed values and times in the future are still errors."""
-        if isinstance(value, int | float) and not isinstance(value, bool) and -1e12 <= value < self.oldest:
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < self.oldest:
             return None
         return self.ts(value, field)
 

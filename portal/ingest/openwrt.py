@@ -55,10 +55,13 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         kind, event, where = _unwrapped(event, where)
         if not isinstance(kind, str):
             raise ReportError(_f(where, "type"), "must be a hostapd notification name (probe, auth, assoc, ...)")
-        if kind not in EVENT_TYPES or "signal" not in event:
-            batch.ignored += 1  # a notification without a reading
+        if kind not in EVENT_TYPES:
+            batch.ignored += 1  # another notification of the same ubus object: no reading
             continue
         client = ids(require(event, "address", where), _f(where, "address"))
+        if "signal" not in event:
+            batch.ignored += 1  # hostapd adds `signal` only when the driver knows it
+            continue
         rssi = check_rssi(event["signal"], _f(where, "signal"))
         if "freq" in event:
             freq = event["freq"]
@@ -72,14 +75,20 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     return batch
 
 
+RELAY_FIELDS = ("bssid", "ts")  # what a relay may add beside a `ubus subscribe` line
+
+
 def _unwrapped(event: dict, where: str) -> tuple[object, dict, str]:
     """(notification name, its fields, their JSON path): a flat event (`type`, default probe), or
-    `ubus subscribe`'s `{"<name>": {...}}` (besides it only `bssid`, as a relay adds it)."""
-    if "type" not in event:
-        names = [k for k, v in event.items() if k != "bssid" and isinstance(v, dict)]
-        if len(names) == 1 and len(event) - ("bssid" in event) == 1:
+    `ubus subscribe`'s `{"<name>": {...}}` with at most `bssid` and `ts` beside it (a `ts` there applies)."""
+    if "type" not in event and "address" not in event:
+        names = [k for k in event if k not in RELAY_FIELDS]
+        if len(names) == 1 and isinstance(event[names[0]], dict):
             name = names[0]
-            return name, event[name], _f(where, name)
+            inner = event[name]
+            if "ts" in event and "ts" not in inner:
+                inner = {**inner, "ts": event["ts"]}
+            return name, inner, _f(where, name)
     return event.get("type", "probe"), event, where
 
 

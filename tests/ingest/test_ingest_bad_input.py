@@ -381,6 +381,14 @@ def test_meraki_late_readings_are_skipped_and_counted_not_the_whole_post(feeds):
     assert resp.get_json()["accepted"] >= 1
 
 
+def test_meraki_a_late_reading_beside_a_malformed_one_is_still_a_422(feeds):
+    body = feeds.v2(ts=1474675583)
+    body["data"]["observations"].append({**body["data"]["observations"][0], "rssi": "loud"})
+    resp = feeds.meraki(body)
+    assert resp.status_code == 422 and resp.get_json()["field"] == "$.data.observations[1].rssi"
+    assert feeds.nothing_stored()
+
+
 def test_meraki_all_late_is_accepted_with_nothing_stored(feeds):
     resp = feeds.meraki(feeds.v2(ts=1474675583))
     assert resp.status_code == 202 and resp.get_json() == {"accepted": 0, "stale": 1}

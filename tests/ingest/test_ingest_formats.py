@@ -294,3 +294,21 @@ def test_openwrt_notifications_without_a_reading_are_ignored_not_errors(feeds):
     resp = feeds.openwrt({"bssid": feeds.AP1, "events": events})
     assert resp.status_code == 202 and resp.get_json() == {"accepted": 1, "ignored": 3}
     assert feeds.readings(feeds.PHONE) and not feeds.readings(feeds.PHONE2)
+
+
+def test_openwrt_a_malformed_event_beside_ignored_ones_is_still_a_422(feeds):
+    """Skipping is for notifications without a reading, not for broken ones: an event without `address`
+    (or with a bad one) is an error, and nothing of the batch is stored."""
+    events = [{"type": "disassoc", "address": feeds.PHONE2}, {"type": "probe", "address": feeds.PHONE, "signal": -61},
+              {"type": "probe", "rssi": -61}]
+    resp = feeds.openwrt({"bssid": feeds.AP1, "events": events})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "$.events[2].address"
+    assert feeds.nothing_stored()
+    assert feeds.openwrt({"bssid": feeds.AP1, "probe": {"address": "garbage"}}).status_code == 422
+
+
+def test_openwrt_a_ubus_line_with_the_relays_time(feeds):
+    at = time.time() - 5
+    body = {"bssid": feeds.AP1, "ts": at, "probe": {"address": feeds.PHONE, "signal": -61, "freq": 2437}}
+    assert feeds.openwrt(body).get_json() == {"accepted": 1}
+    assert [ts for ts, _ in feeds.readings(feeds.PHONE)[feeds.AP1]] == [pytest.approx(at)]

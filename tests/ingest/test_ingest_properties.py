@@ -85,8 +85,9 @@ def check(feeds, fmt, body):
     if resp.status_code != 202:
         assert payload["error"] and payload["field"], payload
         assert feeds.stored() == before
-    else:
-        assert isinstance(payload["accepted"], int)
+    else:  # what was skipped is counted; nothing else is said
+        assert set(payload) <= {"accepted", "stale", "ignored"} and isinstance(payload["accepted"], int)
+        assert all(isinstance(payload[k], int) and payload[k] > 0 for k in ("stale", "ignored") if k in payload)
 
 
 def _random_body_test(fmt):
