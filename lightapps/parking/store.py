@@ -221,7 +221,7 @@ class FindResult:
     kind: str  # exact | partial | too_many | none
     matches: list[Match] = field(default_factory=list)
     verified: bool = False  # a whole-plate answer: the shopper named the hour the car was parked
-    plate_hash: str = ""  # (a prefix of) the plate's keyed hash: what guesses at the hour are counted per
+    plate_hash: str = ""  # an exact answer's stored plate's keyed hash: what guesses at the hour are counted per
 
     @property
     def count(self) -> int:
@@ -709,7 +709,7 @@ class ParkingStore:
         bays = self.bays(venue)
         exact = self._current(venue, query_hash, bays, now_ms)
         if exact is not None:
-            return FindResult("exact", [exact])
+            return FindResult("exact", [exact], plate_hash=query_hash)
         live = [m.decode() for m in self.db.zrangebyscore(keys.live(), now_ms, "+inf")]
         pipe = self.db.pipeline(transaction=False)
         for h in live:
@@ -727,9 +727,9 @@ class ParkingStore:
             if bay is not None and int(ts) + DAY_MS > now_ms:
                 found.append((plates.is_exact(query, text.decode()),
                               Match(bay.id, bay.zone, bay.level, bay.area, int(ts)), h))
-        whole = [m for is_whole, m, _h in found if is_whole]
-        if len(whole) == 1:  # a Chinese plate typed without its province character
-            return FindResult("exact", whole)
+        whole = [(m, h) for is_whole, m, h in found if is_whole]
+        if len(whole) == 1:  # a Chinese plate typed without its province character: the stored plate's hash, so
+            return FindResult("exact", [whole[0][0]], plate_hash=whole[0][1])  # guesses count on one plate
         if not found:
             return FindResult("none")
         if len(found) > plates.MAX_MATCHES:
@@ -767,7 +767,7 @@ class ParkingStore:
         """Keep one lookup's answer (bays and areas, and the plate's keyed hash, never the plate) for the
         page the POST redirects to; a whole-plate answer starts unverified (see `verify_result`)."""
         result_id = secrets.token_urlsafe(12)
-        data = {"client": client, "zone": zone, "kind": result.kind, "plate": plate_hash[:16],
+        data = {"client": client, "zone": zone, "kind": result.kind, "plate": result.plate_hash or plate_hash[:16],
                 "matches": [m.__dict__ for m in result.matches]}
         keys = ParkingKeys(venue)
         pipe = self.db.pipeline(transaction=True)

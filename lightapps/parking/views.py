@@ -32,7 +32,7 @@ from lightapps.parking.common import (
 from lightapps.parking.store import Debt, FindResult, Stay, stay_id
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
-from portal.apps.locale import format_time, local_time, venue_now
+from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.views import zone_app_blueprint
 from portal.i18n import LANGUAGES
@@ -139,15 +139,18 @@ def _my_result(venue: str, result_id: str) -> FindResult | None:
     return loaded[1] if loaded else None
 
 
-def parked_hours(now: datetime | None = None) -> list[tuple[int, str]]:
-    """The hours a car can have been parked in (plates are kept 24 h), newest first: (start, label)."""
+def parked_hours(now: datetime | None = None, days: int = 1) -> list[tuple[int, str]]:
+    """The hours a car can have been parked in, newest first: (start, label); the last 24 (plates are kept
+    24 h) or `days` days of them."""
     top = (now or venue_now()).replace(minute=0, second=0, microsecond=0)
     hours = []
-    for back in range(25):
+    for back in range(24 * days + 1):
         start = top - timedelta(hours=back)
         label = f"{start:%H}:00 - {start:%H}:59"
-        if start.date() != top.date():
+        if start.date() == top.date() - timedelta(days=1):
             label = _("%(hours)s (yesterday)", hours=label)
+        elif start.date() != top.date():
+            label = f"{label} ({start:%Y-%m-%d})"
         hours.append((int(start.timestamp()), label))
     return hours
 
@@ -300,10 +303,13 @@ def _fee_subject(venue: str, session: dict) -> tuple[Stay | None, Debt | None]:
     return None, store.debt(venue, stay_id(session["h"], session["entry_ms"]))
 
 
+FEE_HOURS_DAYS = 7  # a visit that left money owed can be a few days old
+
+
 def _fee_hours(stay: Stay | None, debt: Debt | None) -> list[tuple[int, str]]:
-    """The hours offered for "when did you come in": the last 24 for a car here, else the 24 before the exit
-    of the visit that left money owed."""
-    return parked_hours(local_time(debt.exit_ms / 1000) if stay is None and debt is not None else None)
+    """The hours offered for "when did you come in": the same list for every plate, the last
+    FEE_HOURS_DAYS days (a list that started at the car's exit would tell anyone when it left)."""
+    return parked_hours(days=FEE_HOURS_DAYS)
 
 
 @bp.get("/<zone>/fee/<session_id>")

@@ -554,3 +554,25 @@ def test_a_coupon_previewed_before_leaving_is_not_used_by_the_agreement_charge(g
     assert answer["exits"] == [{"index": 0, "outcome": "charged", "due_fen": 0}]
     assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE) if e.purpose == "parking"] == [("paid", 1500)]
     assert coupons.issued(VENUE, code).state == "issued"
+
+
+def test_the_fee_pages_hours_say_nothing_about_the_plate(garage):
+    """Before the hour is named, the offered hours are the same for every plate, in the car park or gone:
+    a list that started at a car's exit would tell anyone who knows the plate when it left. The owner of a
+    car that left owing still finds its hour there and can verify."""
+    app, client, token, store, entered = garage
+    left = time.time() - 1.5 * HOUR_S
+    events(client, token, {"type": "exit", "plate": PLATE, "ts": left})
+    here = {"type": "entry", "plate": "粤B 77777", "ts": time.time() - HOUR_S}
+
+    def offered(plate):
+        found = client.post(f"{BASE}/fee", data={"plate": plate, "c": shopper(app, "stranger")})
+        html = client.get(found.headers["Location"]).get_data(as_text=True)
+        assert 'id="verify"' in html
+        return re.findall(r'<option value="(\d+)">', html)
+
+    events(client, token, here)
+    assert offered(PLATE) == offered("粤B 77777")
+    assert str(hour_of(app, entered)) in offered(PLATE)
+    c = shopper(app, "owner")
+    fee_session(app, client, c, entered)  # verifies with the hour it came in

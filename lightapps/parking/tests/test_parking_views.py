@@ -227,3 +227,35 @@ def test_no_page_shows_when_a_car_was_seen_before_verification(client, garage):
     post_events(client, garage, plate("AB4712", "G-A03", now), plate("CD4712", "G-D05", now))
     page = find_page(client, "4712", shopper_c(client.application))
     assert "seen at" not in page.lower() and not re.search(r"\b\d\d:\d\d\b", page)
+
+
+def _hour(ts: float) -> int:
+    return int(datetime.fromtimestamp(ts).replace(minute=0, second=0, microsecond=0).timestamp())
+
+
+def test_me_shows_the_bay_only_after_the_hour_was_named(client, garage):
+    """Me's "my car" follows the car page: a whole-plate lookup shows the bay once verified, never before
+    (anyone who knows a plate could otherwise read the bay there)."""
+    parked = time.time() - 3 * 3600
+    post_events(client, garage, plate("VICT1234", "G-C07", parked))
+    c = shopper_c(client.application, "stranger")
+    location = find(client, "VICT1234", c).headers["Location"]
+    assert "G-C07" not in client.get(f"/v/{VENUE}/me?c={c}").get_data(as_text=True)
+    assert verify(client, location, _hour(parked)).status_code == 303
+    assert "G-C07" in client.get(f"/v/{VENUE}/me?c={c}").get_data(as_text=True)
+
+
+def test_hour_guesses_count_on_one_plate_however_it_was_typed(client, garage):
+    """The per-plate guess budget is the stored plate's: a Chinese plate typed with or without its province
+    character spends from the same budget."""
+    parked = time.time() - 5 * 3600
+    post_events(client, garage, plate("粤B D8888", "G-C07", parked))
+    limit = DEFAULT_BUDGETS["parking.verify.plate"][0]
+    wrong = [_hour(time.time() - h * 3600) for h in range(0, 24) if h != 5]
+    statuses = []
+    for n in range(limit + 1):
+        ip, c = f"10.9.0.{n + 1}", shopper_c(client.application, f"g{n}")
+        query = "粤BD8888" if n % 2 else "BD8888"
+        location = find(client, query, c, ip=ip).headers["Location"]
+        statuses.append(verify(client, location, wrong[n], ip=ip).status_code)
+    assert statuses == [403] * limit + [429]
