@@ -163,12 +163,13 @@ def cancel(venue: str, zone: str):
     if cls is None:
         abort(400, _("No such ticket."))
     shopper = shopper_for_venue(venue)
-    before = store().ticket(venue, zone, ticket_id)
     result = store().cancel(venue, zone, ticket_id, cls, shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such ticket."))
-    if result.ok:
-        refund_paid_preorder(venue, decode_preorder(before))
+    if result.ok:  # the pre-order as the cancel left it: a payment that landed before it is refunded here, one
+        # after it finds the ticket canceled and is refunded by the payment service (a read before the cancel
+        # would miss the first: never check, then act)
+        refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id)))
     return _back(venue, zone)  # already seated / canceled: the landing shows the state
 
 
@@ -253,12 +254,11 @@ def reserve(venue: str, zone: str):
 def reserve_cancel(venue: str, zone: str):
     rid = request.form.get("reservation", "")[:30]
     shopper = shopper_for_venue(venue)
-    before = store().reservation(venue, zone, rid)
     result = store().end_reservation(venue, zone, rid, "CANCELED", client=shopper.client)
     if not result.ok and result.reason in ("NOT_FOUND", "NOT_YOURS"):
         abort(404, _("No such booking."))
-    if result.ok:
-        refund_paid_preorder(venue, decode_preorder(before))
+    if result.ok:  # as for a number (cancel, above): the pre-order as the change left it
+        refund_paid_preorder(venue, decode_preorder(store().reservation(venue, zone, rid)))
     notices.booking_ended(venue, zone, rid)
     return _back(venue, zone)
 

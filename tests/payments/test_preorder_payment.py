@@ -81,3 +81,23 @@ def test_paying_for_a_replaced_preorder_is_refunded(restaurant, pay, pay_portal,
     approve(sandbox, pay_portal[1], pay, second)
     assert pay.order(VENUE, second).status == "paid"
     assert preorder(client, token, qty_m1="x").status_code == 400
+
+
+def test_a_payment_landing_just_before_the_number_is_given_up_is_refunded(restaurant, pay, pay_portal, sandbox,
+                                                                            monkeypatch):
+    """The provider's callback arrives while the shopper gives up the number (after the page's request began,
+    before the cancel): the refund follows the pre-order as the cancel left it, so the money goes back."""
+    app, client, token = restaurant
+    order_id = order_of(preorder(client, token, qty_m1="2"))
+    real_cancel = QueueStore.cancel
+
+    def cancel_after_the_callback(self, *args, **kwargs):
+        approve(sandbox, pay_portal[1], pay, order_id)
+        return real_cancel(self, *args, **kwargs)
+
+    monkeypatch.setattr(QueueStore, "cancel", cancel_after_the_callback)
+    shopper = pay.order(VENUE, order_id).shopper
+    ticket = QueueStore(pay.store.db).my_ticket(VENUE, ZONE, shopper)
+    assert client.post(f"{BASE}/cancel", data={"ticket": ticket["id"], "c": token}).status_code == 303
+    order = pay.order(VENUE, order_id)
+    assert order.refunded == order.amount
