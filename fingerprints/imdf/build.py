@@ -69,7 +69,10 @@ def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | 
     Raises ImdfError (ValueError) naming the file, feature id and problem; returns only if valid."""
     files = read_imdf_files(source)
     checker = _Checker(files)
-    checker.run()
+    try:
+        checker.run()
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:  # a shape no check foresaw
+        raise ImdfError([*checker.problems, f"the archive's data is malformed ({type(exc).__name__}: {exc})"]) from None
     if checker.problems:
         raise ImdfError(checker.problems)
     try:

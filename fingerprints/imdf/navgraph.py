@@ -161,6 +161,8 @@ def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         kind = EDGE_KIND_FOR_RELATIONSHIP.get(props["category"])
         if kind is None:
             continue
+        if props.get("origin") is None or props.get("destination") is None:
+            continue  # an end left out: nothing to walk between
         chain = [props["origin"], *(props.get("intermediary") or []), props["destination"]]
         ids = [node_of(ref) for ref in chain if isinstance(ref, dict)]
         ids = [n for n in ids if n is not None]

@@ -107,11 +107,18 @@ vintageclothing watches watchrepair
 UNIT_CATEGORY_FOR_KIND = {
     "garage": "parking", "parking": "parking", "cinema": "movietheater", "theater": "theater",
     "food": "foodservice", "restaurant": "foodservice", "atrium": "unenclosedarea", "walkway": "walkway",
-    "office": "office", "restroom": "restroom", "shop": "room",
+    "office": "office", "restroom": "restroom", "shop": "room", "corridor": "walkway", "service": "nonpublic",
 }
+# A walkway is walked through (a corridor: transit, not a place shoppers stay); back-of-house and toilets are
+# service rooms, not shops.
 KIND_FOR_UNIT_CATEGORY = {
     "parking": "garage", "movietheater": "cinema", "theater": "cinema", "foodservice": "food",
-    "unenclosedarea": "atrium", "lobby": "atrium", "walkway": "atrium", "recreation": "atrium",
+    "unenclosedarea": "atrium", "lobby": "atrium", "walkway": "corridor", "recreation": "atrium",
+    "nonpublic": "service", "restroom": "service", "restroom.female": "service", "restroom.male": "service",
+    "restroom.unisex": "service", "restroom.family": "service", "restroom.transgender": "service",
+    "restroom.wheelchair": "service", "restroom.male.wheelchair": "service", "restroom.female.wheelchair": "service",
+    "restroom.unisex.wheelchair": "service", "restroom.family.wheelchair": "service",
+    "restroom.transgender.wheelchair": "service",
 }
 OCCUPANT_CATEGORY_FOR = {
     "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",
@@ -131,7 +138,7 @@ GEOMETRY_TYPES = {
     "geofence": ("Polygon", "MultiPolygon"), "kiosk": ("Polygon", "MultiPolygon"),
     "opening": ("LineString",), "amenity": ("Point",), "anchor": ("Point",),
     "occupant": (None,), "address": (None,), "building": (None,),
-    "relationship": (None, "Point", "LineString", "Polygon", "MultiPolygon"),
+    "relationship": (None, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"),
 }
 # Properties every feature of a type must have (a key; null allowed unless in NON_NULL).
 REQUIRED = {
@@ -160,7 +167,7 @@ NON_NULL = {
     "anchor": ("unit_id",),
     "occupant": ("name", "category", "anchor_id"),
     "fixture": ("category", "level_id"),
-    "relationship": ("category", "direction", "origin", "destination"),
+    "relationship": ("category", "direction"),  # origin, destination: "null or FEATURE-REFERENCE"
 }
 CATEGORY_LISTS = {
     "venue": VENUE_CATEGORIES, "level": LEVEL_CATEGORIES, "unit": UNIT_CATEGORIES,

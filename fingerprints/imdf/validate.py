@@ -51,6 +51,8 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
     out = {}
     problems = []
     for name, value in raw.items():
+        if isinstance(value, bytes | str) and not _is_imdf_member(name):
+            continue  # a LICENSE.txt or README beside the data (Apple's sample archive ships one)
         if isinstance(value, bytes | str):
             try:
                 value = json.loads(value)
@@ -61,6 +63,11 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
     if problems:
         raise ImdfError(problems)
     return out
+
+
+def _is_imdf_member(name: str) -> bool:
+    """The files an archive's data lives in: the manifest and GeoJSON feature collections."""
+    return name == "manifest.json" or name.endswith(".geojson")
 
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -107,6 +114,14 @@ def _geometry_problem(geom: dict) -> str | None:
 
     if kind == "LineString":
         return line(coords, 2)
+    if kind in ("MultiPoint", "MultiLineString"):  # a relationship's geometry may be any GeoJSON geometry
+        if not isinstance(coords, list) or not coords:
+            return f"{kind} has no parts"
+        for c in coords:
+            problem = _position_problem(c) if kind == "MultiPoint" else line(c, 2)
+            if problem:
+                return problem
+        return None
     if kind == "Polygon":
         return polygon(coords)
     if kind == "MultiPolygon":
@@ -281,11 +296,18 @@ class _Checker:
     def _relationship(self, where: str, props: dict) -> None:
         if props.get("direction") not in RELATIONSHIP_DIRECTIONS:
             self.add(where, f"direction {props.get('direction')!r} must be one of {RELATIONSHIP_DIRECTIONS}")
-        refs = [("origin", props.get("origin")), ("destination", props.get("destination"))]
-        refs += [("intermediary", r) for r in props.get("intermediary") or []]
+        intermediary = props.get("intermediary")
+        if intermediary is not None and not isinstance(intermediary, list):
+            self.add(where, f"intermediary {intermediary!r:.60} must be null or a list of feature references")
+            intermediary = []
+        # origin and destination are "null or FEATURE-REFERENCE" (a relationship such as a traversal may
+        # leave an end out); a reference names its feature by a string id
+        refs = [(k, props.get(k)) for k in ("origin", "destination") if props.get(k) is not None]
+        refs += [("intermediary", r) for r in intermediary or []]
         for key, ref in refs:
-            if not isinstance(ref, dict) or ref.get("id") not in self.by_id:
-                self.add(where, f"{key} {ref!r} does not name a feature of the archive")
+            ref_id = ref.get("id") if isinstance(ref, dict) else None
+            if not isinstance(ref_id, str) or ref_id not in self.by_id:
+                self.add(where, f"{key} {ref!r:.80} does not name a feature of the archive")
 
     def _references(self) -> None:
         for name, feats in self.features.items():

@@ -62,3 +62,42 @@ def test_corridor_polygon_gives_its_centre_line():
     ell = Polygon([(0, 0), (4, 0), (4, 26), (30, 26), (30, 30), (0, 30)])
     (line,) = centre_lines(ell)
     assert line.length > 40 and ell.buffer(1e-6).contains(line)
+
+
+def _relationship(files: dict) -> dict:
+    return files["relationship.geojson"]["features"][0]["properties"]
+
+
+def test_files_beside_the_data_are_not_read():
+    """Apple's sample archive ships a LICENSE.txt: only the manifest and the .geojson files are IMDF data."""
+    files = {**mall_archive(), "LICENSE.txt": b"Copyright (c) ...\n", "README.md": "# a plan\n"}
+    assert import_imdf(files, venue_id="harbour").zones
+
+
+def test_relationship_ends_may_be_null_and_its_geometry_any():
+    """The spec: origin and destination are "null or FEATURE-REFERENCE", the geometry any GeoJSON geometry."""
+    files = mall_archive()
+    _relationship(files)["origin"] = None
+    files["relationship.geojson"]["features"][1]["geometry"] = {
+        "type": "MultiLineString", "coordinates": [[[114.17, 22.3], [114.1701, 22.3001]]]}
+    venue = import_imdf(files, venue_id="harbour")
+    assert any(e.kind == "stairs" for e in venue.edges)  # the relationship with both ends still joins the floors
+
+
+@pytest.mark.parametrize(("key", "value"), [("intermediary", 5), ("intermediary", {"id": "x"}),
+                                            ("origin", {"id": ["a"], "feature_type": "unit"})])
+def test_a_malformed_relationship_is_a_clear_error(key, value):
+    files = mall_archive()
+    _relationship(files)[key] = value
+    with pytest.raises(ImdfError, match=key):
+        import_imdf(files, venue_id="harbour")
+
+
+def test_unit_categories_become_the_zone_kinds_they_are():
+    """A walkway is walked through (a corridor, not a place to dwell); back of house and toilets are service
+    rooms, not shops."""
+    files = mall_archive(levels=1)
+    units = files["unit.geojson"]["features"]
+    units[1]["properties"]["category"], units[2]["properties"]["category"] = "nonpublic", "restroom.female"
+    kinds = {z.name: z.kind for z in import_imdf(files, venue_id="harbour").zones}
+    assert kinds["Mall L0"] == "corridor" and kinds["Kopi 0"] == "service" and kinds["Books 0"] == "service"
