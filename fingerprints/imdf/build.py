@@ -22,13 +22,15 @@ from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEd
 
 
 def _label(labels: dict | None, *langs: str) -> str | None:
+    """The label in the first of `langs` it has (a language tag or its subtags: zh, zh-Hans), else its first
+    label in whatever language: an archive named in French is still named, not blank."""
     if not labels:
         return None
     for lang in langs:
         for key, value in labels.items():
             if key == lang or key.lower().startswith(lang.lower() + "-"):
                 return value
-    return None
+    return next(iter(labels.values()))
 
 
 def _slug(text: str | None, fallback: str, taken: set[str]) -> str:

@@ -101,3 +101,15 @@ def test_unit_categories_become_the_zone_kinds_they_are():
     units[1]["properties"]["category"], units[2]["properties"]["category"] = "nonpublic", "restroom.female"
     kinds = {z.name: z.kind for z in import_imdf(files, venue_id="harbour").zones}
     assert kinds["Mall L0"] == "corridor" and kinds["Kopi 0"] == "service" and kinds["Books 0"] == "service"
+
+
+def test_names_in_other_languages_are_kept():
+    """Labels are language-tagged; an archive in French (or only zh-Hans) keeps its names."""
+    files = mall_archive(levels=1)
+    files["venue.geojson"]["features"][0]["properties"]["name"] = {"fr": "Galerie du Port"}
+    for unit in files["unit.geojson"]["features"]:
+        name = unit["properties"]["name"]
+        if name:
+            unit["properties"]["name"] = {"fr": name["en"] + " (fr)"}
+    venue = import_imdf(files, venue_id="harbour")
+    assert venue.name == "Galerie du Port" and "Kopi 0 (fr)" in {z.name for z in venue.zones}
