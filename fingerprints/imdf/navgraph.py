@@ -75,8 +75,12 @@ class GraphBuilder:
         return node_id
 
     def link(self, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
-        if a != b and (a, b) not in self.edges and (b, a) not in self.edges:
-            self.edges[(a, b)] = WalkEdge(a=a, b=b, kind=kind, oneway=oneway)
+        """One edge per pair of nodes, except a one-way edge beside the one-way edge back (an up and a down
+        escalator between the same two units are two edges)."""
+        forward, back = self.edges.get((a, b)), self.edges.get((b, a))
+        if a == b or forward is not None or (back is not None and not (oneway and back.oneway)):
+            return
+        self.edges[(a, b)] = WalkEdge(a=a, b=b, kind=kind, oneway=oneway)
 
     def nearest(self, candidates: Iterable[str], x: float, y: float) -> str | None:
         best = min(candidates, key=lambda n: (self.nodes[n].x - x) ** 2 + (self.nodes[n].y - y) ** 2, default=None)

@@ -10,7 +10,7 @@ from shapely.geometry import Polygon
 from fingerprints.imdf import ImdfError, import_imdf
 from fingerprints.imdf.navgraph import centre_lines
 from fingerprints.routes import build_graph, shortest_route
-from tests.maps.imdf_builder import mall_archive
+from tests.maps.imdf_builder import fid, mall_archive
 
 
 def _centre(zone):
@@ -113,3 +113,19 @@ def test_names_in_other_languages_are_kept():
             unit["properties"]["name"] = {"fr": name["en"] + " (fr)"}
     venue = import_imdf(files, venue_id="harbour")
     assert venue.name == "Galerie du Port" and "Kopi 0 (fr)" in {z.name for z in venue.zones}
+
+
+def test_an_up_and_a_down_escalator_between_the_same_units_are_both_kept():
+    files = mall_archive(levels=2, with_relationships=False)
+    up, down = (fid("unit", 0, "stairs"), fid("unit", 1, "stairs"))
+    files["relationship.geojson"]["features"] = [
+        {"id": fid("rel", name), "type": "Feature", "feature_type": "relationship", "geometry": None, "properties": {
+            "category": "escalator", "direction": "directed", "origin": {"id": a, "feature_type": "unit"},
+            "intermediary": None, "destination": {"id": b, "feature_type": "unit"}, "hours": None}}
+        for name, a, b in (("up", up, down), ("down", down, up))]
+    venue = import_imdf(files, venue_id="harbour")
+    escalators = [e for e in venue.edges if e.kind == "escalator"]
+    assert len(escalators) == 2 and all(e.oneway for e in escalators)
+    kopi = {z.floor: z for z in venue.zones if z.name.startswith("Kopi")}
+    assert shortest_route(venue, _centre(kopi[1]), _centre(kopi[0])) is not None
+    assert shortest_route(venue, _centre(kopi[0]), _centre(kopi[1])) is not None
