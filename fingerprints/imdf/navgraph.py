@@ -95,6 +95,12 @@ def _short(fid: str) -> str:
     return fid.replace("-", "")[:12].lower()
 
 
+# Unit categories no route crosses: voids (a floor open to the one below) and the building's fabric.
+NOT_WALKED = frozenset({"opentobelow", "brick", "column", "concrete", "drywall", "glass", "structure", "wood"})
+# Staff-only rooms: a place to reach (a service zone), not a way through between two walkways.
+DEAD_ENDS = frozenset({"nonpublic"})
+
+
 def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
                      to_plan: Callable[[float, float], tuple[float, float]]) -> tuple[list[WalkNode], list[WalkEdge]]:
     """The walkway graph of a validated archive's features (`feats` as the validator keeps them)."""
@@ -102,6 +108,8 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
     units: dict[str, _Unit] = {}
     for f in feats.get("unit.geojson", []):
         props, geom = f["properties"], f["geometry"]
+        if props["category"] in NOT_WALKED:
+            continue  # a void or the building's fabric: nobody walks there, so no route crosses it
         rings = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
         parts = [Polygon([to_plan(*p[:2]) for p in poly[0]]) for poly in rings]
         polygon = max(parts, key=lambda p: p.area).buffer(0)
@@ -142,11 +150,15 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
     for unit in units.values():
         if unit.fid in opened:
             continue
+        links = []
         for walkway in walkways:
             touches = walkway.level == unit.level and walkway.polygon.distance(unit.polygon) <= TOUCH_M
             if walkway is not unit and touches:
-                a, b = min(((a, b) for a in unit.nodes for b in walkway.nodes), key=lambda ab: _gap(g, *ab))
-                g.link(a, b)
+                links.append(min(((a, b) for a in unit.nodes for b in walkway.nodes), key=lambda ab: _gap(g, *ab)))
+        if unit.category in DEAD_ENDS:  # reached from one walkway, never a way between two
+            links = sorted(links, key=lambda ab: _gap(g, *ab))[:1]
+        for a, b in links:
+            g.link(a, b)
     _relationships(g, feats, units, opening_nodes)
     return list(g.nodes.values()), list(g.edges.values())
 

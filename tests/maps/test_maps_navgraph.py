@@ -129,3 +129,33 @@ def test_an_up_and_a_down_escalator_between_the_same_units_are_both_kept():
     kopi = {z.floor: z for z in venue.zones if z.name.startswith("Kopi")}
     assert shortest_route(venue, _centre(kopi[1]), _centre(kopi[0])) is not None
     assert shortest_route(venue, _centre(kopi[0]), _centre(kopi[1])) is not None
+
+
+def _walkway(files, key, rect, name):
+    from tests.maps.imdf_builder import ORIGIN
+
+    ring = [ORIGIN.to_lonlat(x, y) for x, y in ((rect[0], rect[1]), (rect[2], rect[1]), (rect[2], rect[3]),
+                                                 (rect[0], rect[3]))]
+    files["unit.geojson"]["features"].append({
+        "id": fid("unit", 0, key), "type": "Feature", "feature_type": "unit",
+        "geometry": {"type": "Polygon", "coordinates": [ring + [ring[0]]]},
+        "properties": {"category": "walkway", "restriction": None, "accessibility": None, "name": {"en": name},
+                       "alt_name": None, "level_id": fid("level", 0), "display_point": None}})
+
+
+def test_no_route_crosses_a_void_or_a_staff_room():
+    """A floor open to the one below has no node; a staff-only room without openings that touches two
+    walkways is reached from one of them, never a way through between them."""
+    files = mall_archive(levels=1)
+    units = {u["properties"]["name"]["en"] if u["properties"]["name"] else u["id"]: u
+             for u in files["unit.geojson"]["features"]}
+    units["Atrium 0"]["properties"]["category"] = "opentobelow"
+    units["Toys 0"]["properties"]["category"] = "nonpublic"
+    files["opening.geojson"]["features"] = [o for o in files["opening.geojson"]["features"]
+                                            if o["id"] != fid("opening", 0, "Toys")]
+    _walkway(files, "north", (0, 24, 60, 28), "North walk")
+    venue = import_imdf(files, venue_id="harbour")
+    assert not [n for n in venue.nodes if 40 < n.x < 60 and 14 < n.y < 24]  # nothing in the void
+    toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
+    links = [e for e in venue.edges if (e.a in toys) != (e.b in toys)]
+    assert toys and len(links) == 1
