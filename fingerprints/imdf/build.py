@@ -21,16 +21,16 @@ from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
 
 
-def _label(labels: dict | None, *langs: str) -> str | None:
-    """The label in the first of `langs` it has (a language tag or its subtags: zh, zh-Hans), else its first
-    label in whatever language: an archive named in French is still named, not blank."""
+def _label(labels: dict | None, *langs: str, any_language: bool = True) -> str | None:
+    """The label in the first of `langs` it has (a language tag or its subtags: zh, zh-Hans), else (with
+    `any_language`) its first label in whatever language: an archive named in French is still named."""
     if not labels:
         return None
     for lang in langs:
         for key, value in labels.items():
             if key == lang or key.lower().startswith(lang.lower() + "-"):
                 return value
-    return next(iter(labels.values()))
+    return next(iter(labels.values())) if any_language else None
 
 
 def _slug(text: str | None, fallback: str, taken: set[str]) -> str:
@@ -148,7 +148,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         if len(ring) > 1 and ring[0] == ring[-1]:
             ring = ring[:-1]
         name = _label(props.get("name"), "en") or props["category"]
-        zh = _label(props.get("name"), "zh") or name
+        zh = _label(props.get("name"), "zh", any_language=False) or name
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:
             problems.append(f"unit.geojson: feature {f['id']}: zone id {zone_id!r} is used twice")
@@ -199,7 +199,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
             sid = _slug(name, "shop-" + f["id"][:8].lower(), shop_ids)
         shop_ids.add(sid)
         zone = extra["zone"] if "zone" in extra else zone_of_unit.get(unit_id)
-        shops.append(Shop(id=sid, name=name, name_zh=_label(props["name"], "zh") or name,
+        shops.append(Shop(id=sid, name=name, name_zh=_label(props["name"], "zh", any_language=False) or name,
                           category=str(extra.get("category") or props["category"]), floor=unit_level[unit_id],
                           x=x, y=y, zone=zone if zone in zone_of_unit.values() else None,
                           description=str(extra.get("description") or "")))
@@ -250,7 +250,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     if problems:
         raise ImdfError(problems)
     name = _label(venue_f["properties"]["name"], "en") or str(vid)
-    venue = VenueMap(id=str(vid), name=name, name_zh=_label(venue_f["properties"]["name"], "zh") or name,
+    name_zh = _label(venue_f["properties"]["name"], "zh", any_language=False) or name
+    venue = VenueMap(id=str(vid), name=name, name_zh=name_zh,
                      floors=floors, aps=aps, zones=zones, shops=shops, nodes=nodes, edges=edges,
                      building=int(ext_props.get("building") or 0))
     return venue

@@ -144,6 +144,8 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
         opening_nodes[f["id"]] = node
         for unit in units.values():
             if unit.level == level and unit.polygon.boundary.distance(line) <= TOUCH_M:
+                if unit.category in DEAD_ENDS and unit.fid in opened:
+                    continue  # a staff-only room is entered by one door here: never a way between two
                 g.link(node, g.nearest(unit.nodes, mid.x, mid.y))
                 opened.add(unit.fid)
     walkways = [u for u in units.values() if u.category in WALKWAY_UNITS]

@@ -117,8 +117,8 @@ KIND_FOR_UNIT_CATEGORY = {
     "nonpublic": "service", "restroom": "service", "restroom.female": "service", "restroom.male": "service",
     "restroom.unisex": "service", "restroom.family": "service", "restroom.transgender": "service",
     "restroom.wheelchair": "service", "restroom.male.wheelchair": "service", "restroom.female.wheelchair": "service",
-    "restroom.unisex.wheelchair": "service", "restroom.family.wheelchair": "service",
-    "restroom.transgender.wheelchair": "service",
+    "restroom.unisex.wheelchair": "service", "restroom.transgender.wheelchair": "service",
+    "walkway.island": "corridor", "footbridge": "corridor", "platform": "corridor",
 }
 OCCUPANT_CATEGORY_FOR = {
     "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",

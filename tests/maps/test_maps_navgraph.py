@@ -159,3 +159,27 @@ def test_no_route_crosses_a_void_or_a_staff_room():
     toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
     links = [e for e in venue.edges if (e.a in toys) != (e.b in toys)]
     assert toys and len(links) == 1
+
+
+def test_a_name_without_chinese_keeps_english_as_its_chinese_name():
+    files = mall_archive(levels=1)
+    files["venue.geojson"]["features"][0]["properties"]["name"] = {"fr": "Galerie", "en": "Harbour Walk"}
+    venue = import_imdf(files, venue_id="harbour")
+    assert venue.name == "Harbour Walk" and venue.name_zh == "Harbour Walk"
+
+
+def test_a_staff_room_with_two_doors_is_not_a_way_through():
+    files = mall_archive(levels=1)
+    units = {u["properties"]["name"]["en"]: u for u in files["unit.geojson"]["features"] if u["properties"]["name"]}
+    units["Toys 0"]["properties"]["category"] = "nonpublic"
+    _walkway(files, "north", (0, 24, 60, 28), "North walk")
+    from tests.maps.imdf_builder import ORIGIN
+
+    files["opening.geojson"]["features"].append({  # a second door, onto the north walk
+        "id": fid("opening", 0, "Toys-north"), "type": "Feature", "feature_type": "opening",
+        "geometry": {"type": "LineString", "coordinates": [ORIGIN.to_lonlat(9, 24), ORIGIN.to_lonlat(11, 24)]},
+        "properties": {"category": "pedestrian", "accessibility": None, "access_control": None, "door": None,
+                       "name": None, "alt_name": None, "display_point": None, "level_id": fid("level", 0)}})
+    venue = import_imdf(files, venue_id="harbour")
+    toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
+    assert toys and len([e for e in venue.edges if (e.a in toys) != (e.b in toys)]) == 1
