@@ -23,8 +23,10 @@ features carry only the properties the standard defines.
 
 Coordinates: IMDF is WGS84 lon/lat; our plans are metres, x to the right and y *down* the plan from its
 top-left corner (0, 0). The export places that corner at an `Origin` (lon/lat, plan rotation clockwise
-from north-up, 0 by default) with a local equirectangular projection (exact to well under a millimetre
-over a building), and stores the origin in `mallportal_venue.geojson`. An archive from another tool
+from north-up, 0 by default) with a local equirectangular projection on a sphere (our export and import
+round-trip to well under a millimetre; against the WGS84 ellipsoid a distance reads up to ~0.7% off, e.g.
+100.67 m for 100 m at Singapore's latitude, 199.62 m for 200 m at Paris's), and stores the origin in
+`mallportal_venue.geojson`. An archive from another tool
 (no extension) is projected around the north-west corner of its venue geometry.
 """
 
