@@ -16,7 +16,7 @@ from shapely.ops import unary_union
 from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
-from fingerprints.imdf.schema import EXTENSION, KIND_FOR_UNIT_CATEGORY, STRUCTURAL_UNITS, ImdfError, Origin
+from fingerprints.imdf.schema import EXTENSION, STRUCTURAL_UNITS, ImdfError, Origin, kind_for_unit_category
 from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
 
@@ -156,7 +156,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         if zone_id is None:
             zone_id = _slug(name, "unit-" + f["id"][:8].lower(), taken)
         taken.add(zone_id)
-        kind = extra.get("kind") if extra else KIND_FOR_UNIT_CATEGORY.get(props["category"], "shop")
+        kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
         poly = Polygon(ring)
         if len(ring) < 3 or not poly.is_valid or poly.area <= 0:
             problems.append(f"unit.geojson: feature {f['id']}: polygon is not a simple shape with an area "

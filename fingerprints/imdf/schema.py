@@ -110,16 +110,18 @@ UNIT_CATEGORY_FOR_KIND = {
     "office": "office", "restroom": "restroom", "shop": "room", "corridor": "walkway", "service": "nonpublic",
 }
 # A walkway is walked through (a corridor: transit, not a place shoppers stay); back-of-house and toilets are
-# service rooms, not shops.
+# service rooms, not shops. A dotted category (restroom.female.wheelchair, walkway.island) is its base's.
 KIND_FOR_UNIT_CATEGORY = {
     "parking": "garage", "movietheater": "cinema", "theater": "cinema", "foodservice": "food",
     "unenclosedarea": "atrium", "lobby": "atrium", "walkway": "corridor", "recreation": "atrium",
-    "nonpublic": "service", "restroom": "service", "restroom.female": "service", "restroom.male": "service",
-    "restroom.unisex": "service", "restroom.family": "service", "restroom.transgender": "service",
-    "restroom.wheelchair": "service", "restroom.male.wheelchair": "service", "restroom.female.wheelchair": "service",
-    "restroom.unisex.wheelchair": "service", "restroom.transgender.wheelchair": "service",
-    "walkway.island": "corridor", "footbridge": "corridor", "platform": "corridor",
+    "nonpublic": "service", "restroom": "service", "footbridge": "corridor", "platform": "corridor",
 }
+
+
+def kind_for_unit_category(category: str) -> str:
+    """The zone kind of an IMDF unit category: its own entry, else its base category's (the part before the
+    first dot), else a shop."""
+    return KIND_FOR_UNIT_CATEGORY.get(category) or KIND_FOR_UNIT_CATEGORY.get(category.split(".")[0], "shop")
 OCCUPANT_CATEGORY_FOR = {
     "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",
     "cinema": "cinema", "restaurant": "restaurant", "parking": "parking", "food": "restaurant",
