@@ -28,6 +28,11 @@ round-trip to well under a millimetre; against the WGS84 ellipsoid a distance re
 100.67 m for 100 m at Singapore's latitude, 199.62 m for 200 m at Paris's), and stores the origin in
 `mallportal_venue.geojson`. An archive from another tool
 (no extension) is projected around the north-west corner of its venue geometry.
+
+Import (IMDF -> our model), where the two models differ: levels sharing an ordinal are one floor; a unit's
+holes are kept by cutting each to the outline (`shapes.single_ring`: a zone is one ring), a MultiPolygon
+unit keeps its largest part; lifts, stairs and escalators stacked on consecutive floors are joined when no
+relationship names them (`navgraph`).
 """
 
 from fingerprints.imdf.build import import_imdf, merge_imported

@@ -17,6 +17,7 @@ from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
 from fingerprints.imdf.schema import EXTENSION, STRUCTURAL_UNITS, ImdfError, Origin, kind_for_unit_category
+from fingerprints.imdf.shapes import single_ring, unit_polygon
 from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
 
@@ -45,15 +46,6 @@ def _slug(text: str | None, fallback: str, taken: set[str]) -> str:
     return candidate
 
 
-def _outer_ring(geom: dict) -> list[list[float]]:
-    """The exterior ring of a Polygon, or of a MultiPolygon's largest part (holes dropped)."""
-    if geom["type"] == "Polygon":
-        return geom["coordinates"][0]
-    parts = [Polygon([p[:2] for p in poly[0]]) for poly in geom["coordinates"]]
-    best = max(range(len(parts)), key=lambda i: parts[i].area)
-    return geom["coordinates"][best][0]
-
-
 def _all_positions(geom: dict | None) -> Iterable[list[float]]:
     if not geom:
         return
@@ -64,6 +56,14 @@ def _all_positions(geom: dict | None) -> Iterable[list[float]]:
             yield c
         elif isinstance(c, list):
             stack.extend(c)
+
+
+def _levels_by_ordinal(levels: list[dict]) -> dict[int, list[dict]]:
+    """Levels grouped by ordinal, each group's indoor levels first (the floor takes the first one's name)."""
+    groups: dict[int, list[dict]] = {}
+    for f in levels:
+        groups.setdefault(f["properties"]["ordinal"], []).append(f)
+    return {o: sorted(g, key=lambda f: bool(f["properties"].get("outdoor"))) for o, g in groups.items()}
 
 
 def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | None = None) -> VenueMap:
@@ -106,21 +106,23 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     if not ID_RE.match(str(vid)):
         raise ImdfError([f"venue id {vid!r} is not a valid id (lower-case letters, digits, - and _)"])
 
-    # floors
+    # floors: one per ordinal. Levels that share an ordinal (an outdoor level beside the indoor one, the same
+    # storey of two buildings) are one floor here: the positioner and the walkway graph stack floors by number.
+    # A floor reaches as far as its levels and their units (a unit drawn past its level's outline is kept).
     ext_floors = {f.get("level_id"): f for f in ext_props.get("floors", []) if isinstance(f, dict)}
-    level_of: dict[str, int] = {}
+    level_of: dict[str, int] = {f["id"]: f["properties"]["ordinal"] for f in feats["level.geojson"]}
     floors = []
-    for f in sorted(feats["level.geojson"], key=lambda f: f["properties"]["ordinal"]):
-        props = f["properties"]
-        level = props["ordinal"]
-        level_of[f["id"]] = level
-        xs, ys = zip(*(origin.to_plan(p[0], p[1]) for p in _all_positions(f["geometry"])), strict=True)
-        extra = ext_floors.get(f["id"], {})
+    for level, group in sorted(_levels_by_ordinal(feats["level.geojson"]).items()):
+        named = group[0]
+        ids = {f["id"] for f in group}
+        drawn = [*group, *(u for u in feats["unit.geojson"] if u["properties"]["level_id"] in ids)]
+        xs, ys = zip(*(origin.to_plan(p[0], p[1]) for f in drawn for p in _all_positions(f["geometry"])), strict=True)
+        extra = next((ext_floors[f["id"]] for f in group if f["id"] in ext_floors), {})
         width = float(extra.get("width_m") or round(max(xs), 2))
         height = float(extra.get("height_m") or round(max(ys), 2))
         if width <= 0 or height <= 0:
-            problems.append(f"level.geojson: feature {f['id']}: level lies west or north of the venue origin")
-        floors.append(Floor(level=level, name=_label(props["name"], "en") or str(level), width_m=width,
+            problems.append(f"level.geojson: feature {named['id']}: level lies west or north of the venue origin")
+        floors.append(Floor(level=level, name=_label(named["properties"]["name"], "en") or str(level), width_m=width,
                             height_m=height, plan_image=extra.get("plan_image"),
                             metres_per_pixel=extra.get("metres_per_pixel")))
     # walls: ours from the extension; otherwise unit outlines (minus openings) stand in for walls
@@ -139,14 +141,14 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     taken: set[str] = set()
     zones: list[Zone] = []
     zone_of_unit: dict[str, str] = {}
+    outlines: dict[str, Any] = {}
     for f in feats["unit.geojson"]:
         props = f["properties"]
         extra = ext_zones.get(f["id"])
         if extra is None and props["category"] in STRUCTURAL_UNITS:
             continue
-        ring = [origin.to_plan(p[0], p[1]) for p in _outer_ring(f["geometry"])]
-        if len(ring) > 1 and ring[0] == ring[-1]:
-            ring = ring[:-1]
+        shape = unit_polygon(f["geometry"], origin.to_plan)
+        ring = single_ring(shape)
         name = _label(props.get("name"), "en") or props["category"]
         zh = _label(props.get("name"), "zh", any_language=False) or name
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
@@ -157,20 +159,21 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
             zone_id = _slug(name, "unit-" + f["id"][:8].lower(), taken)
         taken.add(zone_id)
         kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
-        poly = Polygon(ring)
-        if len(ring) < 3 or not poly.is_valid or poly.area <= 0:
+        poly = Polygon(ring) if len(ring) >= 3 else Polygon()
+        if not poly.is_valid or poly.area <= 0:
             problems.append(f"unit.geojson: feature {f['id']}: polygon is not a simple shape with an area "
                             "(self-intersecting or degenerate)")
             continue
         zones.append(Zone(id=zone_id, name=name, name_zh=zh, floor=level_of[props["level_id"]],
                           polygon=[(x, y) for x, y in ring], kind=str(kind or "shop")))
         zone_of_unit[f["id"]] = zone_id
+        outlines[zone_id] = shape.boundary  # the walls: the unit's outline with its holes, not the cut ring
     if not any(walls.values()) and not feats.get("mallportal_walls.geojson"):
         openings = unary_union([LineString([origin.to_plan(*p[:2]) for p in f["geometry"]["coordinates"]])
                                 for f in feats.get("opening.geojson", [])]) if feats.get("opening.geojson") else None
         gaps = openings.buffer(0.01) if openings is not None else None
         for zone in zones:
-            outline = LineString([*zone.polygon, zone.polygon[0]])
+            outline = outlines[zone.id]
             rest = outline.difference(gaps) if gaps is not None else outline
             for part in getattr(rest, "geoms", [rest]):
                 coords = list(getattr(part, "coords", []))

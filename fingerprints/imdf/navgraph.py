@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.ops import linemerge, unary_union
 
+from fingerprints.imdf.shapes import unit_polygon
 from fingerprints.model import WalkEdge, WalkNode
 
 WALKWAY_UNITS = frozenset({"walkway", "walkway.island", "unenclosedarea", "lobby", "ramp", "footbridge",
@@ -110,9 +111,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
         props, geom = f["properties"], f["geometry"]
         if props["category"] in NOT_WALKED:
             continue  # a void or the building's fabric: nobody walks there, so no route crosses it
-        rings = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
-        parts = [Polygon([to_plan(*p[:2]) for p in poly[0]]) for poly in rings]
-        polygon = max(parts, key=lambda p: p.area).buffer(0)
+        polygon = unit_polygon(geom, to_plan).buffer(0)  # holes kept: a walkway round a void goes round it
         if polygon.is_empty:
             continue
         unit = _Unit(f["id"], level_of[props["level_id"]], props["category"], polygon)
@@ -161,12 +160,16 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             links = sorted(links, key=lambda ab: _gap(g, *ab))[:1]
         for a, b in links:
             g.link(a, b)
-    _relationships(g, feats, units, opening_nodes)
+    related = _relationships(g, feats, units, opening_nodes)
+    _stacked_connectors(g, [u for u in units.values() if u.fid not in related])
     return list(g.nodes.values()), list(g.edges.values())
 
 
 def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit],
-                   opening_nodes: dict[str, str]) -> None:
+                   opening_nodes: dict[str, str]) -> set[str]:
+    """Join what the relationships join; returns the ids of the units they name."""
+    named: set[str] = set()
+
     def node_of(ref: dict) -> str | None:
         if ref.get("id") in units:
             unit = units[ref["id"]]
@@ -182,8 +185,35 @@ def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         if props.get("origin") is None or props.get("destination") is None:
             continue  # an end left out: nothing to walk between
         chain = [props["origin"], *(props.get("intermediary") or []), props["destination"]]
+        named |= {ref.get("id") for ref in chain if isinstance(ref, dict)}
         ids = [node_of(ref) for ref in chain if isinstance(ref, dict)]
         ids = [n for n in ids if n is not None]
         oneway = props["direction"] == "directed"
         for a, b in zip(ids, ids[1:], strict=False):
             g.link(a, b, kind, oneway)
+    return named
+
+
+# Unit categories that are a way between floors, and the kind of link one stacked on another makes.
+STACKED_KINDS = {"elevator": "elevator", "stairs": "stairs", "escalator": "escalator"}
+STACKED_OVERLAP = 0.25  # of the smaller footprint: two stairwells drawn on consecutive floors
+
+
+def _stacked_connectors(g: GraphBuilder, units: list[_Unit]) -> None:
+    """Plans often leave the relationships out (Apple's sample archive has none), yet draw the lift shaft,
+    the stairwell and the escalator on every floor they serve: a unit of one of these categories joins the
+    unit of the same category on the next floor up whose footprint it mostly shares. Both ways, as the plan
+    does not say which way an escalator runs; units a relationship names are joined by it instead."""
+    ordinals = sorted({u.level for u in units})
+    next_up = dict(zip(ordinals, ordinals[1:], strict=False))
+    for unit in units:
+        kind = STACKED_KINDS.get(unit.category)
+        if kind is None or unit.level not in next_up:
+            continue
+        for above in units:
+            if above.category != unit.category or above.level != next_up[unit.level]:
+                continue
+            shared = unit.polygon.intersection(above.polygon).area
+            if shared >= STACKED_OVERLAP * min(unit.polygon.area, above.polygon.area):
+                here, there = unit.polygon.representative_point(), above.polygon.representative_point()
+                g.link(g.nearest(unit.nodes, here.x, here.y), g.nearest(above.nodes, there.x, there.y), kind)

@@ -70,6 +70,8 @@ def _is_imdf_member(name: str) -> bool:
     return name == "manifest.json" or name.endswith(".geojson")
 
 
+# 1.0.0 and the betas before it (Apple's sample archive says 1.0.0.beta.2; the features are the same).
+_SUPPORTED_VERSION_RE = re.compile(r"^1\.0\.0(?:[.-][0-9A-Za-z.-]+)?$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -175,7 +177,7 @@ class _Checker:
         for key in ("version", "created", "language"):
             if key not in m:
                 self.add("manifest.json", f"required property {key!r} is missing")
-        if "version" in m and m["version"] != IMDF_VERSION:
+        if "version" in m and not (isinstance(m["version"], str) and _SUPPORTED_VERSION_RE.match(m["version"])):
             self.add("manifest.json", f"version {m['version']!r} is not supported (expected {IMDF_VERSION!r})")
 
     def _collection(self, name: str, ftype: str | None) -> None:
@@ -247,7 +249,9 @@ class _Checker:
                 self.add(where, f"geometry: {problem}")
                 ok = False
         for key in REQUIRED.get(ftype, ()):
-            if key not in props:
+            if key not in props and key not in NON_NULL.get(ftype, ()):
+                props[key] = None  # left out where it may be null (Apple's sample archive): read as null
+            elif key not in props:
                 self.add(where, f"required property {key!r} is missing")
                 ok = False
             elif props[key] is None and key in NON_NULL.get(ftype, ()):
@@ -338,13 +342,6 @@ class _Checker:
             self.add("venue.geojson", f"must hold exactly one venue feature, found {len(venues)}")
         if not self.features.get("level.geojson"):
             self.add("level.geojson", "holds no level")
-        ordinals: dict[int, str] = {}
-        for f in self.features.get("level.geojson", []):
-            o = f["properties"]["ordinal"]
-            if o in ordinals:
-                self.add(f"level.geojson: feature {f['id']}", f"ordinal {o} is also used by level {ordinals[o]} "
-                                                              "(MallPortal needs one level per floor)")
-            ordinals[o] = f["id"]
 
 
 def validate_imdf(files: Mapping[str, Any]) -> None:

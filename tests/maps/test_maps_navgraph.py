@@ -37,10 +37,25 @@ def test_imdf_archive_imports_to_a_routable_graph():
     assert {"walk", "elevator", "stairs"} <= kinds
 
 
-def test_without_relationships_floors_stay_apart():
-    venue = import_imdf(mall_archive(levels=2, with_relationships=False), venue_id="harbour")
+def test_without_relationships_stacked_lifts_and_stairs_join_the_floors():
+    """Apple's sample archive has no relationships but draws the lift and the stairwell on every floor: units
+    of those categories stacked on consecutive floors are joined (both ways); a unit not stacked is not."""
+    files = mall_archive(levels=2, with_relationships=False)
+    venue = import_imdf(files, venue_id="harbour")
     a = next(z for z in venue.zones if z.floor == 0)
     b = next(z for z in venue.zones if z.floor == 1)
+    assert shortest_route(venue, _centre(a), _centre(b)) is not None
+    assert shortest_route(venue, _centre(b), _centre(a)) is not None
+    assert sorted(e.kind for e in venue.edges if e.kind != "walk") == ["elevator", "stairs"]
+    step_free = shortest_route(venue, _centre(a), _centre(b), accessible_only=True)
+    assert step_free is not None and all(s.startswith("elevator") for s in step_free.steps)
+
+    upper = next(u for u in files["unit.geojson"]["features"] if u["id"] == fid("unit", 1, "lift"))
+    upper["properties"]["category"] = "room"  # the shaft ends below: nothing stacked on it
+    files["unit.geojson"]["features"] = [u for u in files["unit.geojson"]["features"]
+                                         if u["id"] != fid("unit", 1, "stairs")]
+    venue = import_imdf(files, venue_id="harbour")
+    assert not [e for e in venue.edges if e.kind != "walk"]
     assert shortest_route(venue, _centre(a), _centre(b)) is None
 
 
