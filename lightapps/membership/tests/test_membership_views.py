@@ -12,6 +12,7 @@ import time
 import pytest
 
 from lightapps.membership import APP
+from lightapps.membership.benefits import MemberBenefitStore
 from lightapps.membership.codes import qr_payload, short_code, step_of, totp
 from lightapps.membership.demo import DEMO_PHONE
 from lightapps.membership.demo import seed as seed_demo
@@ -218,6 +219,26 @@ def test_refund_reverses_once(client, demo, members):
     missing = client.post(f"{API}/refunds", json={"receipt_id": "RF-1"}, headers=auth(demo))  # store "mall"
     assert missing.status_code == 404 and missing.get_json()["field"] == "receipt_id"
     assert members.get("demo", m.id).points == 20
+
+
+def test_a_refund_after_the_points_were_spent_leaves_them_owed(client, demo, token, members):
+    """The policy where the reference leaves it open: a refund takes back the receipt's points even when they
+    were spent (so a purchase, a redemption and a refund do not keep the gift), the balance goes below zero,
+    nothing more can be redeemed until purchases make it up, and the card says why."""
+    m, _ = members.bind("demo", PHONE, "alice")
+    client.post(f"{API}/purchases", json={"receipt_id": "OW-1", "store": "kopi", "member": m.id, "amount": 300},
+                headers=auth(demo))
+    keeper = MemberBenefitStore(members)
+    assert keeper.redeem("demo", "alice", 250, "gift-1", "Parking")
+    refund = client.post(f"{API}/refunds", json={"receipt_id": "OW-1", "store": "kopi"}, headers=auth(demo))
+    assert refund.status_code == 200 and refund.get_json()["points"] == -250
+    assert not keeper.redeem("demo", "alice", 1, "gift-2", "Parking") and members.get("demo", m.id).points == -250
+    page = client.get(f"/v/demo/member?c={token()}").get_data(as_text=True)
+    assert 'id="points">-250<' in page and 'id="points-owed"' in page
+    client.post(f"{API}/purchases", json={"receipt_id": "OW-2", "store": "kopi", "member": m.id, "amount": 400},
+                headers=auth(demo))
+    assert members.get("demo", m.id).points == 150
+    assert 'id="points-owed"' not in client.get(f"/v/demo/member?c={token()}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("body, field, status", [
