@@ -70,10 +70,10 @@ def read_ujiindoorloc(path: str | Path) -> Dataset:
     if not wap_cols or missing:
         raise ValueError(f"{path}: not the UJIIndoorLoc layout (missing {missing or 'WAP columns'})")
     X = _floats(rows, wap_cols, path)
-    if ((X > 0) & (X != UJI_NOT_HEARD)).any() or (X < -120).any():
-        raise ValueError(f"{path}: RSSI must be in dBm (-120..0) or 100 for 'not detected'")
+    if ((X > 0) & (X != UJI_NOT_HEARD)).any():
+        raise ValueError(f"{path}: RSSI must be in dBm (0 or below) or 100 for 'not detected'")
     X[X == UJI_NOT_HEARD] = MISSING_DBM
-    X = np.maximum(X, MISSING_DBM)
+    X = np.maximum(X, MISSING_DBM)  # below the floor (-110, -200 as other packagings' "not heard"): not heard
     t = _floats(rows, [header.index(n) for n in UJI_TARGETS], path)
     y = np.column_stack([t[:, 3], t[:, 2], t[:, 0], t[:, 1]])
     groups = _floats(rows, [header.index("PHONEID")], path)[:, 0] if "PHONEID" in header else None
@@ -87,8 +87,8 @@ def read_mallportal(path: str | Path) -> Dataset:
         raise ValueError(f"{path}: header must start with {','.join(MALLPORTAL_COLUMNS)} then one column per AP")
     y = _floats(rows, [0, 1, 2, 3], path)
     X = _floats(rows, list(range(5, len(header))), path, empty=MISSING_DBM)
-    if (X > 0).any() or (X < -120).any():
-        raise ValueError(f"{path}: RSSI must be in dBm between -120 and 0")
+    if (X > 0).any():
+        raise ValueError(f"{path}: RSSI must be in dBm (0 or below)")
     zones = [row[4].strip() or None for row in rows]
     return Dataset(X=np.maximum(X, MISSING_DBM), y=y, ap_ids=header[5:], zones=zones)
 

@@ -49,6 +49,15 @@ def test_uji_reader_maps_100_to_missing(tmp_path):
     assert data.groups is not None and set(data.groups) == {0, 1, 2}
 
 
+def test_uji_layout_with_another_not_heard_value_is_read(tmp_path):
+    """Other packagings of public data in this layout write "not heard" as -110 or -200, and simulated sets go
+    below -120: anything under the floor is not heard, not a refused file."""
+    (tmp_path / "low.csv").write_text("WAP001,WAP002,WAP003,LONGITUDE,LATITUDE,FLOOR,BUILDINGID\n"
+                                      "-200,-64,-131,1,2,0,0\n-70,-200,100,3,4,1,0\n")
+    data = read_ujiindoorloc(tmp_path / "low.csv")
+    assert data.X.tolist() == [[MISSING_DBM, -64, MISSING_DBM], [-70, MISSING_DBM, MISSING_DBM]]
+
+
 def test_mallportal_roundtrip(tmp_path):
     X, y = campus(n=15, n_aps=5)
     data = Dataset(X=X, y=y, ap_ids=[f"00:11:22:33:44:{i:02x}" for i in range(5)], zones=["a", None] * 7 + ["b"])
