@@ -5,8 +5,9 @@
     POST /api/v1/venues/<venue>/find3/passive          FIND3 passive scanner   bearer, or basic-auth password
     GET  /api/v1/venues/<venue>/meraki/<network>       Meraki validator handshake
     POST /api/v1/venues/<venue>/meraki/<network>       Meraki Scanning API v2/v3  `secret` in the body
+    POST /api/v1/venues/<venue>/mist/<webhook>         Juniper Mist webhook (raw RSSI topics)  HMAC signature
 
-Tokens and Meraki secrets belong to one venue, so a source can report only into its own venue.
+Tokens, Meraki secrets and Mist webhook secrets belong to one venue, so a source can report only into its own venue.
 Every request is validated whole before anything is stored; a bad one gets a 4xx JSON
 {"error": ..., "field": ...} naming the field, and stores nothing."""
 
@@ -29,6 +30,7 @@ from portal.errors import ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
 from portal.ingest.meraki import MerakiNetwork, MerakiStore, parse_meraki
+from portal.ingest.mist import MistStore, parse_mist
 from portal.ingest.native import native_batch
 from portal.ingest.observation import Batch, ClientIds, Limits, ReportError, client_ids
 from portal.ingest.openwrt import parse_openwrt
@@ -70,15 +72,20 @@ def require_venue_source(venue: str, allow_basic: bool = False) -> str:
     return source
 
 
+def raw_body() -> bytes:
+    """The body's bytes; 413 over the body limit."""
+    try:
+        return request.get_data()
+    except RequestEntityTooLarge:
+        raise ApiError(413, f"body is larger than {request.max_content_length} bytes", "$") from None
+
+
 def json_body(*, strict_type: bool = True) -> object:
     """The parsed JSON body. 415 for another content type (where strict), 413 over the body limit,
     400 for anything that is not JSON (malformed, truncated, not UTF-8, nested too deep)."""
     if strict_type and not request.is_json:
         raise ApiError(415, "body must be application/json", "$")
-    try:
-        data = request.get_data()
-    except RequestEntityTooLarge:
-        raise ApiError(413, f"body is larger than {request.max_content_length} bytes", "$") from None
+    data = raw_body()
     try:
         payload = json.loads(data)
     except (ValueError, RecursionError):
@@ -95,7 +102,7 @@ def limits(max_observations: int | None = None) -> Limits:
 
 
 def ingest(venue: str, source: str, read: Callable[[], object],
-           parse: Callable[[object, ClientIds, Limits], Batch], lim: Limits | None = None):
+           parse: Callable[[object, ClientIds, Limits], Batch], lim: Limits | None = None, status: int = 202):
     """Read, validate whole, store; count the request for the health view either way."""
     svc = services()
     lim = lim or limits()
@@ -115,7 +122,7 @@ def ingest(venue: str, source: str, read: Callable[[], object],
         record_store_failure(exc)
         raise ApiError(503, "the reading store is unavailable; retry later") from None
     skipped = {name: n for name, n in (("stale", batch.stale), ("ignored", batch.ignored)) if n}
-    return jsonify({"accepted": stored, **skipped}), 202
+    return jsonify({"accepted": stored, **skipped}), status
 
 
 def _count_rejected(venue: str, source: str, now: float) -> None:
@@ -209,3 +216,19 @@ def post_meraki(venue: str, network: str):
     return ingest(venue, f"meraki:{network}", lambda: payload,
                   lambda body, ids, lim: parse_meraki(body, ids, lim, config)[0],
                   limits(settings.max_meraki_observations))
+
+
+# ---- Juniper Mist webhooks ---------------------------------------------------------------------
+
+
+@bp.post("/venues/<venue>/mist/<webhook>")
+def post_mist(venue: str, webhook: str):
+    """Mist checks for a 200 (its documentation: "Return a 200 status to indicate that the data was received")."""
+    require_venue(venue)
+    hook = MistStore(services().db, services().settings.secret_key).get(venue, webhook)
+    if hook is None:
+        raise ApiError(404, f"no Mist webhook {webhook!r} is configured for venue {venue!r}")
+    body = raw_body()
+    if not hook.signed(body, request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")):
+        raise ApiError(403, "missing or wrong X-Mist-Signature-v2 for this webhook", "X-Mist-Signature-v2")
+    return ingest(venue, f"mist:{webhook}", lambda: json_body(strict_type=False), parse_mist, status=200)

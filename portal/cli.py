@@ -8,6 +8,7 @@ import click
 from flask import Flask
 
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
+from portal.ingest.mist import MistStore
 from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
@@ -69,3 +70,27 @@ def register(app: Flask) -> None:
         click.echo(f"receiver URL: /api/v1/venues/{venue}/meraki/{network}")
         click.echo(f"validator:    {validator}")
         click.echo(f"secret:       {secret}")
+
+    @app.cli.command("mist-config")
+    @click.argument("venue")
+    @click.argument("webhook")
+    @click.option("--secret", help="the secret entered in the Mist webhook; generated and printed if omitted")
+    @click.option("--remove", is_flag=True, help="forget this webhook")
+    def mist_config(venue: str, webhook: str, secret: str | None, remove: bool) -> None:
+        """Configure a Juniper Mist webhook of a venue (topics wifi-conn-raw and wifi-unconn-raw): its URL is
+        /api/v1/venues/VENUE/mist/WEBHOOK, its posts signed with the secret."""
+        svc = services()
+        if not svc.venues.exists(venue):
+            raise click.UsageError(f"unknown venue {venue!r}")
+        store = MistStore(svc.db, svc.settings.secret_key)
+        if remove:
+            click.echo("removed" if store.remove(venue, webhook) else f"no Mist webhook {webhook!r} here")
+            return
+        secret = secret or pysecrets.token_urlsafe(24)
+        try:
+            store.configure(venue, webhook, secret)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"webhook URL: /api/v1/venues/{venue}/mist/{webhook}")
+        click.echo("topics:      wifi-conn-raw, wifi-unconn-raw (others are accepted and ignored)")
+        click.echo(f"secret:      {secret}")

@@ -22,8 +22,8 @@ from typing import Any
 import redis
 
 from core.security import hash_token
-from core.storage import VenueKeys
 from fingerprints.model import ID_RE
+from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
     Batch,
     ClientIds,
@@ -42,12 +42,10 @@ V2_TYPES = {"DevicesSeen": "wifi", "BluetoothDevicesSeen": "ble"}
 V3_TYPES = {"WiFi": "wifi", "BLE": "ble"}
 
 
-class MerakiKeys(VenueKeys):
-    def network(self, name: str) -> str:
-        return self.key("meraki", "net", name)
+class MerakiKeys(NamedConfigKeys):
+    """HASH validator, secret_sha256, network_id per network."""
 
-    def index(self) -> str:
-        return self.key("meraki", "index")
+    kind, item = "meraki", "net"
 
 
 @dataclass(frozen=True)
@@ -71,46 +69,32 @@ def _check_text(value: str, what: str, max_len: int) -> str:
     return value
 
 
-class MerakiStore:
-    def __init__(self, db: redis.Redis) -> None:
-        self.db = db
+class MerakiStore(NamedConfigs):
+    keys = MerakiKeys
+    what = "network name"
 
     def configure(self, venue: str, name: str, validator: str, secret: str,
                   network_id: str | None = None) -> MerakiNetwork:
-        if not ID_RE.match(name or ""):
-            raise ValueError("network name: lower-case letters, digits, - and _, at most 48")
+        self.check_name(name)
         _check_text(validator, "validator", 128)
         _check_text(secret, "secret", 256)
         if network_id is not None:
             _check_text(network_id, "network id", 64)
-        keys = MerakiKeys(venue)
         mapping = {"validator": validator, "secret_sha256": hash_token(secret), "network_id": network_id or ""}
-        pipe = self.db.pipeline(transaction=True)
-        pipe.delete(keys.network(name))
-        pipe.hset(keys.network(name), mapping=mapping)
-        pipe.sadd(keys.index(), name)
-        pipe.execute()
+        self.save(venue, name, lambda pipe, key: pipe.hset(key, mapping=mapping))
         return MerakiNetwork(venue, name, validator, mapping["secret_sha256"], network_id or None)
 
     def get(self, venue: str, name: str) -> MerakiNetwork | None:
         if not isinstance(name, str) or not ID_RE.match(name):
             return None
-        data = self.db.hgetall(MerakiKeys(venue).network(name))
+        data = self.db.hgetall(MerakiKeys(venue).config(name))
         if not data or b"validator" not in data:
             return None
         return MerakiNetwork(venue, name, data[b"validator"].decode(), data[b"secret_sha256"].decode(),
                              data.get(b"network_id", b"").decode() or None)
 
     def networks(self, venue: str) -> list[MerakiNetwork]:
-        names = sorted(n.decode() for n in self.db.smembers(MerakiKeys(venue).index()))
-        return [n for n in (self.get(venue, name) for name in names) if n is not None]
-
-    def remove(self, venue: str, name: str) -> bool:
-        keys = MerakiKeys(venue)
-        pipe = self.db.pipeline(transaction=True)
-        pipe.delete(keys.network(name))
-        pipe.srem(keys.index(), name)
-        return bool(pipe.execute()[0])
+        return [n for n in (self.get(venue, name) for name in self.names(venue)) if n is not None]
 
 
 DEMO_NETWORK = "demo"

@@ -9,6 +9,7 @@ from flask import jsonify, render_template
 from portal.auth import current_account
 from portal.ingest.health import IngestHealth
 from portal.ingest.meraki import MerakiStore
+from portal.ingest.mist import MistStore
 from portal.operator.blueprint import bp, wants_json
 from portal.services import services
 
@@ -31,5 +32,7 @@ def health(venue: str):
     if wants_json():
         return jsonify(snapshot)
     networks = MerakiStore(svc.db).networks(venue)
-    return render_template("operator/health.html", venue=venue, health=snapshot, networks=networks)
+    webhooks = MistStore(svc.db, svc.settings.secret_key).names(venue)
+    return render_template("operator/health.html", venue=venue, health=snapshot, networks=networks,
+                           mist_webhooks=webhooks)
 
