@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Iterable, Mapping
 from itertools import combinations
@@ -118,8 +119,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         drawn = [*group, *(u for u in feats["unit.geojson"] if u["properties"]["level_id"] in ids)]
         xs, ys = zip(*(origin.to_plan(p[0], p[1]) for f in drawn for p in _all_positions(f["geometry"])), strict=True)
         extra = next((ext_floors[f["id"]] for f in group if f["id"] in ext_floors), {})
-        width = float(extra.get("width_m") or round(max(xs), 2))
-        height = float(extra.get("height_m") or round(max(ys), 2))
+        width = float(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
+        height = float(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
         if width <= 0 or height <= 0:
             problems.append(f"level.geojson: feature {named['id']}: level lies west or north of the venue origin")
         floors.append(Floor(level=level, name=_label(named["properties"]["name"], "en") or str(level), width_m=width,

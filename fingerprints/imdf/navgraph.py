@@ -93,7 +93,9 @@ def _gap(g: GraphBuilder, a: str, b: str) -> float:
 
 
 def _short(fid: str) -> str:
-    return fid.replace("-", "")[:12].lower()
+    """The feature id (a UUID) as a node-id part: all of it, as features stacked on two floors often differ
+    only in their last digits (Apple's sample archive), and one node for both would join the floors."""
+    return fid.replace("-", "").lower()
 
 
 # Unit categories no route crosses: voids (a floor open to the one below) and the building's fabric.

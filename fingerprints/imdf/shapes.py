@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shapely.geometry import LineString, Polygon
+import shapely
+from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import nearest_points
 
 SLIT_M = 0.05  # the width of the cut that joins a hole to the outside (see single_ring)
-_MOSTLY = 0.999  # a cut that leaves a sliver beside the shape: the sliver is dropped
+GRID_M = 1e-4  # rings are kept to 0.1 mm (METRE_DECIMALS)
+MAX_LOST_M2 = 0.1  # a cut may cut off slivers (a 2 cm wall between two holes), never a piece of floor
 
 
 def unit_polygon(geom: dict, to_plan: Callable[[float, float], tuple[float, float]]) -> Polygon:
@@ -26,30 +28,43 @@ def unit_polygon(geom: dict, to_plan: Callable[[float, float], tuple[float, floa
 
 
 def single_ring(polygon: Polygon, slit_m: float = SLIT_M) -> list[tuple[float, float]]:
-    """The polygon as one ring without the closing point (a zone is one ring): each hole is joined to the
-    outside by a cut `slit_m` wide along its shortest way out (a keyhole), so a point in the hole lies
-    outside the ring - a shop drawn in the hole of the walkway around it does not overlap the walkway, and
-    a phone placed over a void is not in the walkway - while the ring loses only the cut's area. Should a
-    cut not leave one shape, the holes are dropped (the outline as before)."""
+    """The polygon as one ring without the closing point (a zone is one ring): each hole is joined by a cut
+    `slit_m` wide along its shortest way to the outline or to another hole (which it then merges with), so
+    that no cut crosses a hole and in the end every hole opens to the outside (a keyhole). A point in a hole
+    lies outside the ring - a shop drawn in the hole of the walkway around it does not overlap the walkway,
+    and a phone placed over a void is not in the walkway - while the ring loses only the cuts' area. A hole
+    whose cut would cost more (a cut leaving a piece of floor cut off) is filled instead, alone; the result is
+    snapped to a 0.1 mm grid, and should it still not be a simple ring, the outline without holes is kept."""
     shape = polygon
     while shape.interiors:
-        hole_point, out_point = nearest_points(shape.interiors[0], shape.exterior)
-        cut = _slit(hole_point.coords[0], out_point.coords[0], slit_m)
-        rest = shape.difference(cut)
-        parts = sorted(getattr(rest, "geoms", [rest]), key=lambda p: p.area, reverse=True)
-        if not parts or not isinstance(parts[0], Polygon) or parts[0].area < _MOSTLY * rest.area \
-                or len(parts[0].interiors) >= len(shape.interiors):
-            return _ring(polygon.exterior.coords)
-        shape = parts[0]
-    return _ring(shape.exterior.coords)
+        hole, others = shape.interiors[0], shape.interiors[1:]
+        # to the nearest ring; should that cut cut off floor (a thin hole beside it), straight to the outline
+        targets = [MultiLineString([r.coords for r in (shape.exterior, *others)]), shape.exterior]
+        shape = next(filter(None, (_cut(shape, hole, target, slit_m) for target in targets)),
+                     Polygon(shape.exterior, others))  # neither: this hole filled, the others still cut
+    ring = _ring(shape.exterior.coords)
+    return ring if len(ring) >= 3 and Polygon(ring).is_valid else _ring(polygon.exterior.coords)
 
 
-def _slit(a: tuple[float, ...], b: tuple[float, ...], width: float) -> Polygon:
-    """A rectangle `width` wide from a to b, reaching `width` past both ends so that it cuts cleanly."""
-    (ax, ay), (bx, by) = a[:2], b[:2]
-    length = ((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5 or 1.0
-    dx, dy = (bx - ax) / length * width, (by - ay) / length * width
-    return LineString([(ax - dx, ay - dy), (bx + dx, by + dy)]).buffer(width / 2, cap_style="flat")
+def _cut(shape: Polygon, hole, target, slit_m: float) -> Polygon | None:
+    """`shape` with `hole` joined to `target` by a cut, or None if that would cost more than the cut."""
+    from_point, to_point = nearest_points(hole, target)
+    cut = shapely.set_precision(shape.difference(_slit(from_point, to_point, slit_m)), GRID_M)
+    parts = sorted(getattr(cut, "geoms", [cut]), key=lambda p: p.area, reverse=True)
+    kept = parts[0] if parts and isinstance(parts[0], Polygon) else None
+    if kept is None or cut.area - kept.area > MAX_LOST_M2 or len(kept.interiors) >= len(shape.interiors):
+        return None
+    return kept
+
+
+def _slit(a: Point, b: Point, width: float) -> Polygon:
+    """A rectangle `width` wide from a to b, reaching `width` past both ends so that it cuts cleanly; a square
+    around a where the two meet (a hole touching the outline at a point)."""
+    length = a.distance(b)
+    if length < 1e-9:
+        return a.buffer(width, cap_style="square")
+    dx, dy = (b.x - a.x) / length * width, (b.y - a.y) / length * width
+    return LineString([(a.x - dx, a.y - dy), (b.x + dx, b.y + dy)]).buffer(width / 2, cap_style="flat")
 
 
 def _ring(coords) -> list[tuple[float, float]]:

@@ -71,7 +71,7 @@ def _is_imdf_member(name: str) -> bool:
 
 
 # 1.0.0 and the betas before it (Apple's sample archive says 1.0.0.beta.2; the features are the same).
-_SUPPORTED_VERSION_RE = re.compile(r"^1\.0\.0(?:[.-][0-9A-Za-z.-]+)?$")
+_SUPPORTED_VERSION_RE = re.compile(r"^1\.0\.0(?:[.-][0-9A-Za-z]+)*\Z")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -250,8 +250,8 @@ class _Checker:
                 ok = False
         for key in REQUIRED.get(ftype, ()):
             if key not in props and key not in NON_NULL.get(ftype, ()):
-                props[key] = None  # left out where it may be null (Apple's sample archive): read as null
-            elif key not in props:
+                continue  # left out where it may be null (Apple's sample archive): read as null (`.get`)
+            if key not in props:
                 self.add(where, f"required property {key!r} is missing")
                 ok = False
             elif props[key] is None and key in NON_NULL.get(ftype, ()):

@@ -5,6 +5,8 @@ Each is built into the small archive of tests/maps/imdf_builder.py."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
@@ -109,6 +111,40 @@ def test_single_ring_cuts_each_hole_to_the_outside():
     assert not ring.contains(Point(7, 7)) and not ring.contains(Point(22, 22)) and ring.contains(Point(15, 15))
 
 
+U_HOLE = Polygon(_rect(3, 15, 9, 25)).difference(Polygon(_rect(4, 14, 8, 24)))  # arms x 3..4, 8..9; base y 24..25
+
+
+@pytest.mark.parametrize("holes, inside_holes", [
+    ([[(20, 0), (22, 3), (18, 3)], _rect(10, 19.5, 11, 20.5)], [(20, 2), (10.5, 20)]),  # touching the outline
+    ([_rect(10, 10, 12, 12), _rect(12, 12, 14, 14)], [(11, 11), (13, 13)]),  # two holes touching at a point
+    ([_rect(10, 10, 12, 12), _rect(12.02, 10, 14, 12)], [(11, 11), (13, 11)]),  # 2 cm apart
+    ([_rect(10, 19.5, 11, 20.5), list(U_HOLE.exterior.coords)[:-1]], [(10.5, 20), (3.5, 20)]),  # way out across a U
+])
+def test_single_ring_keeps_every_hole_in_awkward_layouts(holes, inside_holes):
+    """Found by a review's fuzzing: holes touching the outline or each other at a point, holes 2 cm apart, a
+    hole whose shortest way out crosses both arms of a U-shaped hole; each keeps its holes, losing only cuts."""
+    polygon = Polygon(_rect(0, 0, 40, 40), holes)
+    assert polygon.is_valid
+    ring = Polygon(single_ring(polygon))
+    assert ring.is_valid and ring.area == pytest.approx(polygon.area, abs=2.5)
+    assert not any(ring.contains(Point(p)) for p in inside_holes)
+    assert ring.contains(Point(30, 30)) and ring.contains(Point(6, 20))  # the floor, the U's pocket too
+
+
+def test_stacked_units_whose_ids_differ_in_the_last_digit_stay_apart():
+    """Apple's sample archive: the stairwell drawn on two floors has ids differing only in the last digit;
+    each is its own node, joined by a stairs link, never one node on both floors."""
+    files = mall_archive(levels=2, with_relationships=False)
+    units = files["unit.geojson"]["features"]
+    lower = next(u for u in units if u["id"] == fid("unit", 0, "stairs"))
+    upper = next(u for u in units if u["id"] == fid("unit", 1, "stairs"))
+    upper["id"] = lower["id"][:-1] + ("0" if lower["id"][-1] != "0" else "1")
+    venue = import_imdf(files, venue_id="harbour")
+    floor = {n.id: n.floor for n in venue.nodes}
+    assert not [e for e in venue.edges if e.kind == "walk" and floor[e.a] != floor[e.b]]
+    assert sorted(e.kind for e in venue.edges if e.kind != "walk") == ["elevator", "stairs"]
+
+
 def test_left_out_nullable_properties_and_a_beta_manifest_are_read():
     files = mall_archive(levels=1)
     files["manifest.json"]["version"] = "1.0.0.beta.2"
@@ -120,6 +156,15 @@ def test_left_out_nullable_properties_and_a_beta_manifest_are_read():
     with pytest.raises(ImdfError, match="required property 'level_id' is missing"):
         import_imdf(files, venue_id="harbour")
     files = mall_archive(levels=1)
-    files["manifest.json"]["version"] = "1.1.0"
-    with pytest.raises(ImdfError, match="1.1.0"):
-        import_imdf(files, venue_id="harbour")
+    for version in ("1.1.0", "1.0.0..", "1.0.0\n"):
+        files["manifest.json"]["version"] = version
+        with pytest.raises(ImdfError, match="is not supported"):
+            import_imdf(files, venue_id="harbour")
+
+
+def test_importing_leaves_the_callers_data_as_it_was():
+    files = mall_archive(levels=1)
+    del files["unit.geojson"]["features"][0]["properties"]["alt_name"]
+    before = copy.deepcopy(files)
+    import_imdf(files, venue_id="harbour")
+    assert files == before
