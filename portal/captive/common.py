@@ -12,16 +12,13 @@ from core.security import MacHasher
 from core.store_health import STORE_ERRORS, StoreBreaker
 from fingerprints.model import normalise_bssid
 from portal.captive.config import PortalConfigStore
-from portal.captive.gateways import ContextSealer
+from portal.captive.gateways import AP_PARAMS, MAC_PARAMS, ContextSealer, ap_mac_param, client_mac_param
 from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
 
 # Portal URLs come from gateways: openNDS builds redirects of up to 8 kB (a long original URL, base64
 # in `fas`), so 12 kB; the app-wide limit (portal/errors.py QueryStringGuard) is above it.
 MAX_QUERY_BYTES = 12 * 1024
-MAC_PARAMS = ("client_mac", "clientmac", "mac", "id")  # as the gateways name the client's MAC
-# As the gateways name the AP the client is associated with (Meraki, Cisco, UniFi, CoovaChilli, Aruba).
-AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac")
 # On every portal answer that changes with the phone's state (a probe must be asked again once access is granted).
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
 
@@ -49,24 +46,12 @@ def captive_services_of(app: Flask) -> CaptiveServices:
 
 
 def client_from_params(hasher: MacHasher, args: Mapping[str, str]) -> str | None:
-    """The client id from the first well-formed MAC parameter a gateway passed; None if there is none."""
-    for name in MAC_PARAMS:
-        raw = args.get(name)
-        if raw:
-            try:
-                return hasher.client_id(raw)
-            except ValueError:
-                continue
-    return None
+    """The client id from the MAC the gateway passed (gateways.client_mac_param); None if there is none."""
+    raw = client_mac_param(args)
+    return hasher.client_id(raw) if raw else None
 
 
 def ap_from_params(args: Mapping[str, str]) -> str | None:
-    """The associated AP's BSSID (normalised) from the first well-formed AP parameter; None if none."""
-    for name in AP_PARAMS:
-        raw = args.get(name)
-        if raw:
-            try:
-                return normalise_bssid(raw)
-            except ValueError:
-                continue
-    return None
+    """The associated AP's BSSID (normalised) from the gateway's parameters; None if none."""
+    raw = ap_mac_param(args)
+    return normalise_bssid(raw) if raw else None

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
@@ -141,6 +142,49 @@ def require_mac(args, name: str, required: bool = True) -> str | None:
     return raw
 
 
+# How the gateways name the client's MAC and the AP it is associated with, in the redirect (captive-portals.md
+# section 4). Names are matched without regard to case (TP-Link Omada: clientMac, apMac). `mac` is the client
+# (MikroTik, CoovaChilli, Aruba), except beside an explicit client name, where it is the AP (Ruckus:
+# client_mac + mac); so a Ruckus SmartZone client_mac encrypted as ENC... leaves the phone unknown rather than
+# making the AP its MAC. Extreme sends the AP's `bssid`.
+CLIENT_MAC_PARAMS = ("client_mac", "clientmac")
+MAC_PARAMS = (*CLIENT_MAC_PARAMS, "mac", "id")
+AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac", "bssid")
+
+
+def _by_lower_name(args) -> dict[str, str]:
+    named: dict[str, str] = {}
+    for key, value in args.items():  # a MultiDict's items(): the first value of each name
+        named.setdefault(key.lower(), value)
+    return named
+
+
+def _first_mac(named: dict[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        raw = named.get(name)
+        if raw:
+            try:
+                normalise_mac(raw)
+            except ValueError:
+                continue
+            return raw
+    return None
+
+
+def client_mac_param(args) -> str | None:
+    """The client's MAC as the gateway sent it (the first well-formed one of the names it may have used)."""
+    named = _by_lower_name(args)
+    explicit = any(name in named for name in CLIENT_MAC_PARAMS)
+    return _first_mac(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS)
+
+
+def ap_mac_param(args) -> str | None:
+    """The associated AP's MAC or BSSID as the gateway sent it, or None."""
+    named = _by_lower_name(args)
+    explicit = any(name in named for name in CLIENT_MAC_PARAMS)
+    return _first_mac(named, AP_PARAMS + (("mac",) if explicit else ()))
+
+
 def optional_ip(args, name: str) -> str | None:
     raw = args.get(name)
     if not raw:
@@ -162,6 +206,18 @@ def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True
         raise GatewayError(name, "must point at the gateway's private address") from None
     if parts.scheme not in ("http", "https") or not (ip.is_private or ip.is_loopback) or "@" in parts.netloc:
         raise GatewayError(name, "must point at the gateway's private address")
+    return parts
+
+
+def allowed_gateway_url(raw: str | None, name: str, hosts_setting: str) -> urllib.parse.SplitResult:
+    """A URL we send the shopper's guest credentials to: http(s) on a host of the venue's `hosts_setting`
+    (comma-separated names), or, when that is empty, on the gateway's private address."""
+    allowed = [h.strip().lower() for h in hosts_setting.split(",") if h.strip()]
+    if not allowed:
+        return private_gateway_url(raw, name)
+    parts = urllib.parse.urlsplit(raw or "")
+    if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in allowed or "@" in parts.netloc:
+        raise GatewayError(name, "is not this venue's gateway", status=403)
     return parts
 
 
@@ -420,13 +476,7 @@ class CiscoWLC(_FormLogin):
     def parse(self, args, request_url, config, now):
         if args.get("statusCode") in self.STATUS:
             raise GatewayError("statusCode", self.STATUS[args["statusCode"]], status=409)
-        allowed = [h.strip().lower() for h in config.get("wlc_hosts", "").split(",") if h.strip()]
-        if allowed:
-            parts = urllib.parse.urlsplit(args["switch_url"])
-            if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in allowed:
-                raise GatewayError("switch_url", "is not this venue's controller", status=403)
-        else:
-            parts = private_gateway_url(args["switch_url"], "switch_url")
+        parts = allowed_gateway_url(args["switch_url"], "switch_url", config.get("wlc_hosts", ""))
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac"),
                               ap_mac=require_mac(args, "ap_mac", required=False), destination=args.get("redirect"),
                               grant={"switch_url": urllib.parse.urlunsplit(parts), "wlan": args.get("wlan", "")[:64]})
@@ -435,6 +485,67 @@ class CiscoWLC(_FormLogin):
         return self.grant_form(ctx.grant["switch_url"], {
             "buttonClicked": "4", "err_flag": "0", "username": config.get("guest_username", "guest"),
             "password": config.get("guest_password", ""), "redirect_url": destination})
+
+
+class MikroTikHotspot(_FormLogin):
+    """MikroTik Hotspot with an external login page: the router's own login.html sends `mac`, `ip`, `username`,
+    `link-login`, `link-login-only`, `link-orig`, `chap-id`, `chap-challenge`, `error` (as a query or a form
+    post). Grant = POST username/password/dst to `link-login-only`, the password as the router's page sends
+    it: hex md5(chap-id + password + chap-challenge) when a challenge came (login by http-chap, the default),
+    else plain (http-pap). `link-login-only` must be the hotspot (`mikrotik_hosts`, else a private address)."""
+
+    name = "mikrotik"
+
+    def detect(self, args) -> bool:
+        return "link-login-only" in args
+
+    def parse(self, args, request_url, config, now):
+        if args.get("error"):  # the router's own login refused: say what it said
+            raise GatewayError("error", f"The hotspot refused the sign-in: {args['error'][:200]}", status=409)
+        login = allowed_gateway_url(args.get("link-login-only"), "link-login-only", config.get("mikrotik_hosts", ""))
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
+                              destination=args.get("link-orig"),
+                              grant={"login": urllib.parse.urlunsplit(login), "chap_id": args.get("chap-id", "")[:64],
+                                     "chap_challenge": args.get("chap-challenge", "")[:256]})
+
+    def grant(self, ctx, seconds, destination, config):
+        password = config.get("guest_password", "")
+        if ctx.grant.get("chap_challenge"):
+            chap = ctx.grant["chap_id"], ctx.grant["chap_challenge"]
+            secret = _octal_escaped(chap[0]) + password.encode() + _octal_escaped(chap[1])
+            password = hashlib.md5(secret, usedforsecurity=False).hexdigest()  # the router's CHAP, not our choice
+        return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
+                                                    "password": password, "dst": destination, "popup": "false"})
+
+
+def _octal_escaped(text: str) -> bytes:
+    """MikroTik writes chap-id and chap-challenge for a JavaScript string: bytes as octal escapes (\\347)."""
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), text.encode("latin-1", "replace"))
+
+
+class RuckusUnleashed(_FormLogin):
+    """Ruckus Unleashed external portal: `sip` (the Unleashed master), `mac` (the AP), `client_mac`, `uip`, `lid`,
+    `dn`, `url`, `ssid`, `loc`, `vlan`; grant = POST username/password to http://<sip>:9997/login. `sip` must be
+    the master (`ruckus_hosts`, else a private address). SmartZone and RUCKUS One (`nbiIP`) grant through
+    their northbound interface, which is not built: their phones are placed and land, as with any gateway."""
+
+    name = "ruckus"
+
+    def detect(self, args) -> bool:
+        return "sip" in args and "client_mac" in args and "nbiIP" not in args
+
+    def parse(self, args, request_url, config, now):
+        host = args.get("sip", "")
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
+            raise GatewayError("sip", "must be the Unleashed master's address")
+        sip = allowed_gateway_url(f"http://{host}:9997/login", "sip", config.get("ruckus_hosts", ""))
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=optional_ip(args, "uip"),
+                              ap_mac=ap_mac_param(args), destination=args.get("url"),
+                              grant={"login": urllib.parse.urlunsplit(sip)})
+
+    def grant(self, ctx, seconds, destination, config):
+        return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
+                                                    "password": config.get("guest_password", "")})
 
 
 class CoovaChilli(Adapter):
@@ -493,15 +604,18 @@ class Direct(Adapter):
         return True
 
     def parse(self, args, request_url, config, now):
-        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=False),
-                              destination=args.get("url"))
+        # Also the gateways without a grant of ours (Ruckus, TP-Link Omada, MikroTik, Extreme): their phones are
+        # placed all the same. A MAC that is not one (encrypted) is no phone, not a refused redirect.
+        url = next((args.get(name) for name in ("url", "redirectUrl", "link-orig", "dest", "StartURL")
+                    if args.get(name)), None)
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), destination=url)
 
     def grant(self, ctx, seconds, destination, config):
         return Grant(redirect_to=destination)
 
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), OpenNDS(), CoovaChilli(), CiscoWLC(), ArubaInstant(), UniFi(),
-                                 Direct())
+                                 MikroTikHotspot(), RuckusUnleashed(), Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 

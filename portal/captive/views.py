@@ -120,15 +120,16 @@ def root():
 @bp.route("/portal", methods=["GET", "POST"])
 @bp.get("/guest/s/<site>/")
 def portal_entry(site: str | None = None):
-    """The URL a gateway sends the shopper's browser to, with its parameters. openNDS's authmon (levels 3-4)
-    polls this same URL, its FAS URL: a request carrying `auth_get` is its poll."""
+    """The URL a gateway sends the shopper's browser to, with its parameters in the query (or posted, as a
+    MikroTik hotspot's login page does). openNDS's authmon (levels 3-4) polls this same URL, its FAS URL: a
+    request carrying `auth_get` is its poll."""
     check_query_size()
     args = gateway_args()
+    if request.method == "POST":  # openNDS's authmon; a MikroTik hotspot's login page posts its variables
+        args = MultiDict([*args.items(multi=True), *request.form.items(multi=True)])
     venue = venue_param(args)
-    if "auth_get" in args or "auth_get" in request.form:
-        return _authmon_poll(venue, MultiDict([*args.items(multi=True), *request.form.items(multi=True)]))
-    if request.method != "GET":
-        abort(405)
+    if "auth_get" in args:
+        return _authmon_poll(venue, args)
     cs = captive_services()
     try:
         config = store(cs.config.get, venue)

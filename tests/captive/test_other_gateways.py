@@ -1,0 +1,128 @@
+"""Gateways without a grant of ours (captive-portals.md section 4: Ruckus Unleashed and SmartZone, TP-Link Omada,
+MikroTik Hotspot, Extreme, Aruba Instant On): their redirects land the phone on its zone all the same, from
+whatever names they give the client's MAC and the AP, on the gateway entry and on a probe. A Ruckus client_mac
+sent encrypted (SmartZone's default) leaves the phone unknown, never the AP's MAC taken for the phone's."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+
+from portal.captive.common import ap_from_params, client_from_params
+from tests.captive.test_captive_gateways import configure
+from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
+
+AP = "f0:9f:c2:1a:00:01"
+DASHED, BARE = PHONE.replace(":", "-").upper(), PHONE.replace(":", "")
+
+REDIRECTS = {  # the parameters each gateway sends, as the reference captured or documented them
+    "ruckus unleashed": {"sip": "192.168.0.1", "mac": AP, "client_mac": PHONE, "uip": "10.0.0.9", "lid": "x",
+                         "dn": "unleashed.ruckuswireless.com", "url": "http://example.com/", "ssid": "Mall"},
+    "ruckus smartzone": {"nbiIP": "10.1.1.1", "client_mac": PHONE, "mac": AP, "zoneName": "Mall", "wlanName": "Mall",
+                         "sip": "10.1.1.2", "uip": "10.0.0.9", "StartURL": "http://example.com/"},
+    "tp-link omada": {"clientMac": DASHED, "clientIp": "10.0.0.9", "t": "1701234567", "site": "Default",
+                      "redirectUrl": "http://example.com/", "apMac": AP.replace(":", "-"), "ssidName": "Mall",
+                      "radioId": "1"},
+    "mikrotik hotspot": {"mac": PHONE.upper(), "ip": "10.0.0.9", "username": "", "link-login": "http://10.5.50.1/login",
+                         "link-orig": "http://example.com/", "link-login-only": "http://10.5.50.1/login"},
+    "extreme": {"ap": "AP410C", "bssid": AP, "ssid": "Mall", "dest": "http://example.com/", "mac": BARE},
+    "aruba instant on": {"cmd": "login", "mac": PHONE, "network": "Mall", "ip": "10.0.0.9", "apmac": AP,
+                         "site": "Mall", "post": "portal.arubainstanton.com", "url": "http://example.com/"},
+}
+
+
+@pytest.mark.parametrize("gateway", sorted(REDIRECTS))
+def test_the_phone_and_its_ap_are_read_from_every_gateways_names(svc, gateway):
+    params = REDIRECTS[gateway]
+    assert client_from_params(svc.hasher, params) == svc.hasher.client_id(PHONE)
+    assert ap_from_params(params) == (None if gateway == "mikrotik hotspot" else AP)  # MikroTik names no AP
+
+
+@pytest.mark.parametrize("gateway", sorted(REDIRECTS))
+def test_a_tracked_phone_lands_on_its_zone_through_any_gateway(client, tracked, gateway):  # noqa: F811
+    query = urlencode({**REDIRECTS[gateway], "venue": "demo"})
+    entry = client.get(f"/portal?{query}")
+    assert entry.status_code == 302 and urlparse(entry.headers["Location"]).path == tracked
+    probe = client.get(f"/generate_204?{query}")
+    assert probe.status_code == 302 and urlparse(probe.headers["Location"]).path == tracked
+
+
+def test_a_mikrotik_login_page_may_post_its_variables(client, tracked):  # noqa: F811
+    resp = client.post("/portal?venue=demo", data=REDIRECTS["mikrotik hotspot"])
+    assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == tracked
+
+
+def test_an_encrypted_client_mac_leaves_the_phone_unknown_not_the_ap(client, svc, demo):
+    params = {**REDIRECTS["ruckus smartzone"], "client_mac": "ENC4a7f3b2c9d1e0f", "venue": "demo"}
+    assert client_from_params(svc.hasher, params) is None
+    assert ap_from_params(params) == AP
+    entry = client.get(f"/portal?{urlencode(params)}")
+    assert entry.status_code == 302  # landed (on the mall or the AP's zone), not a refused redirect
+    assert client.get(f"/generate_204?{urlencode(params)}").status_code == 302
+
+
+def test_names_are_read_without_regard_to_case_and_the_first_value_wins(svc):
+    assert client_from_params(svc.hasher, {"CLIENTMAC": PHONE}) == svc.hasher.client_id(PHONE)
+    assert client_from_params(svc.hasher, {"mac": "not-a-mac", "id": PHONE}) == svc.hasher.client_id(PHONE)
+    assert client_from_params(svc.hasher, {"ap": AP}) is None
+    assert ap_from_params({"client_mac": PHONE}) is None  # the client's own MAC is never the AP
+
+
+# ---- the grants of MikroTik and Ruckus Unleashed (form logins, as their own login pages post them) ----------
+
+MIKROTIK = {"mac": "5c:1d:d9:20:a0:c3", "ip": "10.5.50.77", "username": "", "link-login": "http://10.5.50.1/login",
+            "link-login-only": "http://10.5.50.1/login", "link-orig": "http://example.org/news", "error": "",
+            "chap-id": "\\347", "chap-challenge": "\\060\\142\\377abc"}
+RUCKUS = {"sip": "192.168.0.1", "mac": AP, "client_mac": "5c:1d:d9:20:a0:c4", "uip": "192.168.0.77",
+          "url": "http://example.org/news", "ssid": "Mall", "lid": "x", "dn": "unleashed.ruckuswireless.com"}
+
+
+def _land_and_continue(client, resp):
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    token = parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]
+    return client.post("/portal/continue", data={"c": token}).get_data(as_text=True)
+
+
+def test_mikrotik_grant_posts_the_chap_password_as_the_routers_page_does(client, demo):
+    configure(client, guest_password="hotspot-pw", guest_username="mall")
+    page = _land_and_continue(client, client.post("/portal?venue=demo", data=MIKROTIK))
+    expected = hashlib.md5(b"\xe7" + b"hotspot-pw" + b"\x30\x62\xffabc").hexdigest()
+    assert 'action="http://10.5.50.1/login"' in page
+    assert f'name="password" value="{expected}"' in page and 'name="username" value="mall"' in page
+    assert 'name="dst" value="http://example.org/news"' in page
+
+
+def test_mikrotik_without_a_challenge_posts_the_password_plain(client, demo):
+    configure(client, guest_password="hotspot-pw")
+    params = {k: v for k, v in MIKROTIK.items() if not k.startswith("chap")}
+    page = _land_and_continue(client, client.get(f"/portal?venue=demo&{urlencode(params)}"))
+    assert 'name="password" value="hotspot-pw"' in page
+
+
+@pytest.mark.parametrize("login, status", [("http://evil.example/login", 400), ("http://8.8.8.8/login", 400),
+                                           ("ftp://10.5.50.1/login", 400)])
+def test_mikrotik_login_must_be_the_hotspot(client, demo, login, status):
+    resp = client.get(f"/portal?venue=demo&{urlencode({**MIKROTIK, 'link-login-only': login})}")
+    assert resp.status_code in (status, 403)
+    configure(client, mikrotik_hosts="hotspot.mall.lan")
+    named = {**MIKROTIK, "link-login-only": "http://hotspot.mall.lan/login"}
+    assert client.get(f"/portal?venue=demo&{urlencode(named)}").status_code == 302
+    assert client.get(f"/portal?venue=demo&{urlencode(MIKROTIK)}").status_code == 403  # not the named host now
+
+
+def test_mikrotik_error_from_the_router_is_shown(client, demo):
+    resp = client.get(f"/portal?venue=demo&{urlencode({**MIKROTIK, 'error': 'invalid password'})}")
+    assert resp.status_code == 409 and b"invalid password" in resp.data
+
+
+def test_ruckus_unleashed_grant_posts_to_the_master(client, demo):
+    configure(client, guest_password="ruckus-pw")
+    page = _land_and_continue(client, client.get(f"/portal?venue=demo&{urlencode(RUCKUS)}"))
+    assert 'action="http://192.168.0.1:9997/login"' in page and 'name="password" value="ruckus-pw"' in page
+
+
+@pytest.mark.parametrize("sip", ["evil.example", "8.8.8.8", "192.168.0.1/x@evil", ""])
+def test_ruckus_sip_must_be_the_master(client, demo, sip):
+    assert client.get(f"/portal?venue=demo&{urlencode({**RUCKUS, 'sip': sip})}").status_code in (400, 403)
