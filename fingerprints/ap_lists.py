@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fingerprints import archives
+from fingerprints.imdf.schema import Origin
 from fingerprints.model import VenueMap, normalise_bssid
 
 TEMPLATE_CSV = (
@@ -51,6 +52,7 @@ MAX_ROWS = 5000
 MAX_ESX_BYTES = 512 * 1024 * 1024
 MAX_ESX_MEMBERS = 10_000  # a project holds one image per floor plan and a few JSON files
 EARTH_RADIUS_M = 6378137.0
+FOOT_M = 0.3048  # a UniFi map drawn in feet (`unit: "f"`) gives its scale `upp` in feet per pixel
 SPLIT_RE = re.compile(r"[\s;|]+")
 
 
@@ -75,6 +77,7 @@ class _Collector:
         self.out = ApList()
         self.problems: list[str] = []
         self.seen: dict[str, str] = {}
+        self.unknown: set[str] = set()
 
     def level(self, raw: object, where: str) -> int | None:
         text = str(raw if raw is not None else "").strip()
@@ -82,8 +85,11 @@ class _Collector:
             return self.names[text.lower()]
         if re.fullmatch(r"-?\d{1,3}", text) and any(f.level == int(text) for f in self.venue.floors):
             return int(text)
-        known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
-        self.problems.append(f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known}")
+        if text.lower() not in self.unknown:  # once per floor name, not once per AP on it
+            self.unknown.add(text.lower())
+            known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
+            self.problems.append(f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known} "
+                                 "(map the file's floor names to levels: 'Ground Floor=0')")
         return None
 
     def add(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
@@ -100,9 +106,9 @@ class _Collector:
             return
         for raw in bssids:
             try:
-                bssid = normalise_bssid(raw)
+                bssid = normalise_bssid(str(raw))
             except ValueError:
-                self.problems.append(f"{where}: {raw[:40]!r} is not a MAC/BSSID")
+                self.problems.append(f"{where}: {str(raw)[:40]!r} is not a MAC/BSSID")
                 continue
             if bssid in self.seen:
                 self.problems.append(f"{where}: BSSID {bssid} is also on {self.seen[bssid]}")
@@ -120,12 +126,33 @@ class _Collector:
         return self.out
 
 
+def parse_floor_names(pairs: str | list[str] | tuple[str, ...]) -> dict[str, int]:
+    """'Ground Floor=0; Level 1=1' (or a list of NAME=LEVEL) -> {name: level}: how an operator maps the floor
+    names of a file (an Ekahau plan, a Meraki floor plan, a UniFi map) to the venue's levels."""
+    items = [p for p in re.split(r"[;\n]", pairs) if p.strip()] if isinstance(pairs, str) else list(pairs)
+    out = {}
+    for pair in items:
+        name, _, level = pair.rpartition("=")
+        if not name.strip() or not re.fullmatch(r"\s*-?\d{1,3}\s*", level):
+            raise ApListError([f"floor names: write NAME=LEVEL, e.g. 'Ground Floor=0' (not {pair.strip()[:40]!r})"])
+        out[name.strip()] = int(level)
+    return out
+
+
 def _number(raw: object) -> float | None:
     try:
         value = float(str(raw).strip())
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> Origin | None:
+    """The plan's place on Earth: the one given (lon, lat of its top-left corner, north-up), else the venue's
+    own (kept from its IMDF import, rotation included), else None."""
+    if given is not None:
+        return Origin(float(given[0]), float(given[1]))
+    return Origin(**venue.origin) if venue.origin else None
 
 
 def lonlat_to_plan(lon: float, lat: float, origin_lon: float, origin_lat: float) -> tuple[float, float]:
@@ -140,7 +167,8 @@ def lonlat_to_plan(lon: float, lat: float, origin_lon: float, origin_lat: float)
 
 def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] | None = None,
                 floors: Mapping[str, int] | None = None) -> ApList:
-    """origin: (lon, lat) of the plan's top-left corner, needed only by rows given as lat/lon."""
+    """origin: (lon, lat) of the plan's top-left corner, for rows given as lat/lon (default: the venue's)."""
+    place = venue_origin(venue, origin)
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     rows = list(csv.DictReader(io.StringIO(text)))
     c = _Collector(venue, floors)
@@ -165,10 +193,11 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
             if lat is None or lon is None:
                 c.problems.append(f"{where}: give x_m and y_m (metres), or lat and lon")
                 continue
-            if origin is None:
-                c.problems.append(f"{where}: lat/lon needs the plan origin (lon, lat of its top-left corner)")
+            if place is None:
+                c.problems.append(f"{where}: lat/lon needs the plan origin (lon, lat of its top-left corner; "
+                                  "known by itself once the plan came from IMDF)")
                 continue
-            x, y = lonlat_to_plan(lon, lat, *origin)
+            x, y = place.to_plan(lon, lat)
         height = _number(row.get("height_m")) if row.get("height_m") else None
         bssids = [b for b in SPLIT_RE.split(row.get("bssids", "")) if b]
         c.add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
@@ -186,6 +215,7 @@ def _corner(plan: Mapping, key: str) -> tuple[float, float]:
 def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[dict],
                         floors: Mapping[str, int] | None = None) -> ApList:
     c = _Collector(venue, floors)
+    place = venue_origin(venue)
     plans = {p.get("floorPlanId"): p for p in floor_plans if isinstance(p, dict)}
     for i, dev in enumerate(devices):
         if not isinstance(dev, dict):
@@ -208,7 +238,9 @@ def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[
             c.problems.append(f"{name}: no lat/lng")
             continue
         try:
-            x, y = _on_plan(plan, lng, lat)
+            # The venue's own place on Earth when known (a Meraki floor plan image often has a margin round
+            # the building or is turned to fit the satellite map: its corners are not the plan's).
+            x, y = place.to_plan(lng, lat) if place else _on_plan(plan, lng, lat)
         except (KeyError, TypeError, ValueError) as exc:
             c.problems.append(f"floor plan {plan.get('name')!r}: corners unreadable ({exc})")
             continue
@@ -248,23 +280,28 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
             c.problems.append(f"device #{i}: not an object")
             continue
         name = str(dev.get("name") or dev.get("mac") or f"device #{i}")
-        if dev.get("type", "uap") != "uap":
+        radios = dev.get("vap_table") or dev.get("radio_table")
+        if dev.get("type", "uap") != "uap" and not radios:  # a Dream Machine / Router has APs built in
             c.out.skipped.append(f"{name}: not an AP ({dev.get('type')})")
             continue
         x, y, plan = _number(dev.get("x")), _number(dev.get("y")), by_id.get(dev.get("map_id"))
         if x is None or y is None or plan is None:
-            c.out.skipped.append(f"{name}: not placed on a map")
+            c.out.skipped.append(f"{name}: " + ("not placed on a map" if maps else "no map list given (list/map)"))
             continue
         level = c.level(plan.get("name"), f"map {plan.get('name')!r}")
         if level is None:
             continue
-        mpp = _number(plan.get("upp")) or venue.floor(level).metres_per_pixel
+        upp = _number(plan.get("upp"))
+        mpp = (upp * FOOT_M if upp and str(plan.get("unit", "m")).lower().startswith("f") else upp) \
+            or venue.floor(level).metres_per_pixel
         if not mpp:
             c.problems.append(f"map {plan.get('name')!r}: no scale (upp) and floor {level} has no plan scale")
             continue
+        # The device MAC too: the gateway's `ap` and the controller name the AP by it, the phones by its BSSIDs.
         bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
-        c.add(name, name, bssids or [str(dev.get("mac") or "")], level, x * mpp, y * mpp, None,
-              str(dev.get("model") or ""))
+        macs = list(dict.fromkeys([*bssids, *([str(dev["mac"])] if dev.get("mac") else [])]))
+        height = _number(dev.get("heightInMeters"))
+        c.add(name, name, macs, level, x * mpp, y * mpp, height, str(dev.get("model") or ""))
     return c.result()
 
 
@@ -300,18 +337,28 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
     except archives.ArchiveProblem as exc:
         raise ApListError([f"not an Ekahau project (.esx is a zip archive): {exc}"]) from None
     c = _Collector(venue, floors)
-    plan_by_id = {p.get("id"): p for p in plans}
-    heights = {r.get("accessPointId"): _number(r.get("antennaHeight")) for r in simulated}
-    mac_of = {m.get("id"): m.get("mac") for m in measurements}
+    plan_by_id = {p["id"]: p for p in plans if isinstance(p.get("id"), str)}
+    heights = {r["accessPointId"]: _number(r.get("antennaHeight")) for r in simulated
+               if isinstance(r.get("accessPointId"), str)}
+    mac_of = {m["id"]: m.get("mac") for m in measurements if isinstance(m.get("id"), str)}
     macs: dict[str, list[str]] = {}
     for radio in measured:
-        found = [mac_of.get(mid) for mid in radio.get("accessPointMeasurementIds") or []]
-        macs.setdefault(radio.get("accessPointId"), []).extend(m for m in found if m)
-    for ap in aps:
+        ids = radio.get("accessPointMeasurementIds")
+        found = [mac_of.get(mid) for mid in (ids if isinstance(ids, list) else []) if isinstance(mid, str)]
+        if isinstance(radio.get("accessPointId"), str):
+            macs.setdefault(radio["accessPointId"], []).extend(str(m) for m in found if m)
+    # A survey also records the neighbours' APs (`mine: false`, placed by Ekahau's estimate): not the venue's,
+    # unless the project marks none as its own. Hidden and deleted records are not placements either.
+    live = [ap for ap in aps if not ap.get("hidden") and str(ap.get("status", "")).upper() != "DELETED"]
+    own = [ap for ap in live if ap.get("mine") is not False] or live
+    for ap in live:
+        if ap not in own:
+            c.out.skipped.append(f"{ap.get('name') or ap.get('id')}: not one of the project's own APs (mine: false)")
+    for ap in own:
         name = str(ap.get("name") or ap.get("id"))
-        loc = ap.get("location") or {}
-        plan = plan_by_id.get(loc.get("floorPlanId"))
-        coord = loc.get("coord") or {}
+        loc = ap.get("location") if isinstance(ap.get("location"), dict) else {}
+        plan = plan_by_id.get(loc.get("floorPlanId")) if isinstance(loc.get("floorPlanId"), str) else None
+        coord = loc.get("coord") if isinstance(loc.get("coord"), dict) else {}
         x, y = _number(coord.get("x")), _number(coord.get("y"))
         if plan is None or x is None or y is None:
             c.out.skipped.append(f"{name}: not placed on a floor plan")
@@ -323,7 +370,7 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
         level = c.level(plan.get("name"), f"floor plan {plan.get('name')!r}")
         if level is None:
             continue
-        bssids = list(dict.fromkeys(macs.get(ap.get("id"), [])))
+        bssids = list(dict.fromkeys(macs.get(ap.get("id"), []) if isinstance(ap.get("id"), str) else []))
         if not bssids:
             c.out.skipped.append(f"{name}: planned only (no measured radio, so no BSSID)")
             continue
@@ -336,7 +383,19 @@ def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = 
                  origin: tuple[float, float] | None = None, floors: Mapping[str, int] | None = None,
                  companion: bytes | None = None) -> ApList:
     """Any of the above, by `fmt` (csv, esx, meraki, unifi) or by the file name. Meraki and UniFi take
-    the floor-plan / map list as `companion` (JSON)."""
+    the floor-plan / map list as `companion` (JSON). A file whose data has a shape no check foresaw is an
+    ApListError too (the console shows it), never another exception."""
+    try:
+        return _read_ap_list(venue, data, filename, fmt, origin, floors, companion)
+    except ApListError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        raise ApListError([f"{filename}: the file's data is malformed ({type(exc).__name__}: {exc})"]) from None
+
+
+def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
+                  origin: tuple[float, float] | None, floors: Mapping[str, int] | None,
+                  companion: bytes | None) -> ApList:
     fmt = fmt or ("esx" if filename.lower().endswith(".esx") else "csv" if filename.lower().endswith(".csv")
                   else None)
     if fmt == "csv":

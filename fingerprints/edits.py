@@ -231,6 +231,7 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     nodes, edges = (new.nodes, new.edges) if new.nodes else (m.nodes, m.edges)
     m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
     m.aps, m.nodes, m.edges, m.samples = aps, nodes, edges, kept
+    m.origin = new.origin or m.origin
 
 
 def replace_samples(m: VenueMap, samples: list[dict], mode: str = "replace") -> None:

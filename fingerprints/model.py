@@ -118,6 +118,9 @@ class VenueMap:
     # chosen (the cross-validation's verdict, shown to the operator). Kept across map edits.
     positioner: dict[str, Any] = field(default_factory=dict)
     positioner_tuning: dict[str, Any] = field(default_factory=dict)
+    # Where the plan's (0, 0) corner lies on Earth: {"lon", "lat", "rotation_deg"} (fingerprints.imdf.Origin),
+    # known once the plan came from IMDF; AP lists in lon/lat are placed with it. Empty: not known.
+    origin: dict[str, float] = field(default_factory=dict)
 
     def floor(self, level: int) -> Floor:
         for floor in self.floors:
@@ -166,6 +169,7 @@ class VenueMap:
             version=data.get("version", 0),
             positioner=dict(data.get("positioner") or {}),
             positioner_tuning=dict(data.get("positioner_tuning") or {}),
+            origin=dict(data.get("origin") or {}),
         )
 
 

@@ -27,7 +27,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from fingerprints import edits
-from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
+from fingerprints.ap_lists import TEMPLATE_CSV, ApListError, parse_floor_names, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.imdf import import_imdf
 from fingerprints.model import ID_RE, normalise_bssid
@@ -41,14 +41,10 @@ def _drafts() -> DraftStore:
 
 
 def _floor_map(pairs: tuple[str, ...]) -> dict[str, int]:
-    out = {}
-    for pair in pairs:
-        name, _, level = pair.rpartition("=")
-        try:
-            out[name] = int(level)
-        except ValueError:
-            raise click.UsageError(f"--floor {pair!r}: write NAME=LEVEL, e.g. 'Ground floor=0'") from None
-    return out
+    try:
+        return parse_floor_names(pairs)
+    except ApListError as exc:
+        raise click.UsageError(exc.problems[0]) from None
 
 
 def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | None, origin_lon: float | None,

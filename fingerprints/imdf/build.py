@@ -257,7 +257,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     name_zh = _label(venue_f["properties"]["name"], "zh", any_language=False) or name
     venue = VenueMap(id=str(vid), name=name, name_zh=name_zh,
                      floors=floors, aps=aps, zones=zones, shops=shops, nodes=nodes, edges=edges,
-                     building=int(ext_props.get("building") or 0))
+                     building=int(ext_props.get("building") or 0),
+                     origin={"lon": origin.lon, "lat": origin.lat, "rotation_deg": origin.rotation_deg})
     return venue
 
 

@@ -86,7 +86,7 @@ def _openings(venue: VenueMap, floor: Floor) -> list[tuple[str, str, LineString]
 def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str | None = None,
                 locality: str = "Unknown", country: str = "CN") -> dict[str, dict]:
     """The venue map as an IMDF archive: {filename: GeoJSON FeatureCollection (or the manifest)}."""
-    origin = origin or DEFAULT_ORIGIN
+    origin = origin or (Origin(**venue.origin) if venue.origin else DEFAULT_ORIGIN)
 
     def fid(*parts: object) -> str:
         return str(uuid.uuid5(_NAMESPACE, "/".join([venue.id, *map(str, parts)])))

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fingerprints.ap_lists import TEMPLATE_CSV, read_ap_list
+from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf
@@ -124,7 +124,9 @@ def add_step(venue: str, draft_id: str):
             if fmt not in (None, "csv", "esx", "meraki", "unifi"):
                 raise ValueError(_("Unknown AP list format."))
             companion = _file("companion")
-            result = read_ap_list(after, data, filename, fmt, companion=companion[0] if companion else None)
+            floors = parse_floor_names(request.form.get("floors", "")[:2000])
+            result = read_ap_list(after, data, filename, fmt, floors=floors,
+                                  companion=companion[0] if companion else None)
             edit, args = "place_aps", {"aps": result.placements}
             note = f"{len(result.placements)} APs from {filename}"
         elif kind == "samples":

@@ -101,7 +101,8 @@ def test_meraki_and_unifi_device_lists(venue):
     maps = {"data": [{"_id": "m1", "name": "g", "upp": 0.05}]}
     result = read_ap_list(venue, json.dumps(unifi).encode(), "device.json", "unifi",
                           companion=json.dumps(maps).encode())
-    assert [p["bssid"] for p in result.placements] == ["76:83:c2:00:00:01", "76:83:c2:00:00:02"]
+    # every BSSID, and the device MAC the gateway's `ap` and the controller name it by
+    assert [p["bssid"] for p in result.placements] == ["76:83:c2:00:00:01", "76:83:c2:00:00:02", "74:83:c2:00:00:01"]
     assert result.placements[0]["x"] == 20.0 and result.placements[0]["y"] == 10.0
 
 
@@ -113,3 +114,101 @@ def test_ap_extension_round_trips_height_and_model(venue):
     assert [(a.bssid, a.floor, a.height_m, a.model) for a in back.aps] == [
         (a.bssid, a.floor, a.height_m, a.model) for a in venue.aps]
     assert all(abs(a.x - b.x) < 0.01 and abs(a.y - b.y) < 0.01 for a, b in zip(back.aps, venue.aps, strict=True))
+
+
+# ---- real exports' variants (a review against the tools' real schemas: esxtool2, EkahauBOM, Meraki's OpenAPI
+# examples, the UniFi controller's Map/Device fields) -------------------------------------------------------
+
+
+def test_meraki_devices_are_placed_with_the_venues_own_origin_when_known(venue):
+    """A Meraki floor plan image with a margin round the building: its corners are not the plan's; the venue's
+    origin from its IMDF import is."""
+    from fingerprints.imdf import Origin
+
+    venue.origin = {"lon": 114.158, "lat": 22.2855, "rotation_deg": 0.0}
+    place = Origin(**venue.origin)
+    margin = Origin(114.158 - 8 / 103000, 22.2855 + 5 / 111320)  # the image starts 8 m west, 5 m north
+    tl = dict(zip(("lng", "lat"), margin.to_lonlat(0, 0), strict=True))
+    tr = dict(zip(("lng", "lat"), margin.to_lonlat(76, 0), strict=True))
+    bl = dict(zip(("lng", "lat"), margin.to_lonlat(0, 34), strict=True))
+    plans = [{"floorPlanId": "g_1", "name": "G", "topLeftCorner": tl, "topRightCorner": tr, "bottomLeftCorner": bl}]
+    lng, lat = place.to_lonlat(30, 12)
+    devices = [{"name": "MR-1", "mac": "e0:55:3d:00:00:01", "model": "MR46", "lat": lat, "lng": lng,
+                "floorPlanId": "g_1"}]
+    (ap,) = read_ap_list(venue, json.dumps(devices).encode(), "d.json", "meraki",
+                         companion=json.dumps(plans).encode()).placements
+    assert abs(ap["x"] - 30) < 0.05 and abs(ap["y"] - 12) < 0.05
+    venue.origin = {}  # not known: the floor plan's corners, with its margin
+    (ap,) = read_ap_list(venue, json.dumps(devices).encode(), "d.json", "meraki",
+                         companion=json.dumps(plans).encode()).placements
+    assert abs(ap["x"] - 38) < 0.2 and abs(ap["y"] - 17) < 0.2
+
+
+def test_csv_lat_lon_rows_use_the_venues_origin_when_none_is_given(venue):
+    venue.origin = {"lon": ORIGIN[0], "lat": ORIGIN[1], "rotation_deg": 0.0}
+    result = read_ap_csv(venue, TEMPLATE_CSV.encode())
+    assert {p["bssid"] for p in result.placements} >= {"f0:9f:c2:1a:01:01"}
+
+
+def test_ekahau_neighbours_hidden_and_deleted_aps_are_not_the_venues(venue):
+    plans = [{"id": "fp-g", "name": "G", "width": 1200, "height": 480, "metersPerUnit": 0.05}]
+
+    def ap(i, **extra):
+        return {"id": f"ap{i}", "name": f"AP-{i}", "location": {"floorPlanId": "fp-g", "coord": {"x": 100 * i, "y": 50}},
+                **extra}
+
+    aps = [ap(1, mine=True), ap(2, mine=False, userDefinedPosition=False), ap(3, hidden=True),
+           ap(4, status="DELETED"), ap(5)]
+    measured = [{"accessPointId": f"ap{i}", "accessPointMeasurementIds": [f"m{i}"]} for i in range(1, 6)]
+    measurements = [{"id": f"m{i}", "mac": f"00:11:22:33:44:0{i}", "ssid": "Mall"} for i in range(1, 6)]
+    result = read_esx(venue, _esx(plans, aps, measured, measurements))
+    assert sorted(p["name"] for p in result.placements) == ["AP-1", "AP-5"]
+    assert any("mine: false" in s for s in result.skipped)
+    only_neighbours = [ap(2, mine=False)]  # a project that marks none as its own: all of them
+    assert len(read_esx(venue, _esx(plans, only_neighbours, measured, measurements)).placements) == 1
+
+
+def test_unifi_maps_in_feet_heights_and_a_dream_machine(venue):
+    unifi = [{"type": "udm", "mac": "74:83:c2:00:00:09", "name": "UDM", "x": "400", "y": "200", "map_id": "m1",
+              "heightInMeters": 2.6, "vap_table": [{"bssid": "76:83:c2:00:00:09"}]},
+             {"type": "usw", "mac": "74:83:c2:00:00:0a", "name": "switch", "x": 1, "y": 1, "map_id": "m1"}]
+    maps = [{"_id": "m1", "name": "g", "upp": 0.1, "unit": "f"}]
+    result = read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=json.dumps(maps).encode())
+    first = result.placements[0]
+    assert first["bssid"] == "76:83:c2:00:00:09" and first["height_m"] == 2.6
+    assert abs(first["x"] - 400 * 0.1 * 0.3048) < 0.01 and any("switch" in s for s in result.skipped)
+    without_maps = read_ap_list
+    with pytest.raises(ApListError, match="no map list given"):
+        without_maps(venue, json.dumps(unifi).encode(), "d.json", "unifi")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda aps, ms: aps[0].update(location="fp-g"),
+    lambda aps, ms: ms[0].update(mac=123456),
+    lambda aps, ms: aps[0].update(id=["ap1"]),
+    lambda aps, ms: aps[0]["location"].update(floorPlanId={"id": "fp-g"}),
+    lambda aps, ms: aps[0]["location"].update(coord=[1, 2]),
+])
+def test_a_malformed_ekahau_project_is_a_listed_problem_not_a_crash(venue, mutate):
+    plans = [{"id": "fp-g", "name": "G", "width": 1200, "height": 480, "metersPerUnit": 0.05}]
+    aps = [{"id": "ap1", "name": "AP-1", "location": {"floorPlanId": "fp-g", "coord": {"x": 100, "y": 50}}}]
+    measured = [{"accessPointId": "ap1", "accessPointMeasurementIds": ["m1"]}]
+    measurements = [{"id": "m1", "mac": "00:11:22:33:44:01"}]
+    mutate(aps, measurements)
+    try:
+        read_ap_list(venue, _esx(plans, aps, measured, measurements), "p.esx")
+    except ApListError:
+        pass  # refused with the problem named, or (a number as a MAC) read as text
+
+
+def test_an_unknown_floor_name_is_named_once(venue):
+    plans = [{"id": "fp-g", "name": "Harbour_GF_A1.pdf", "width": 1200, "height": 480, "metersPerUnit": 0.05}]
+    aps = [{"id": f"ap{i}", "name": f"AP-{i}", "location": {"floorPlanId": "fp-g", "coord": {"x": 10 * i, "y": 5}}}
+           for i in range(1, 4)]
+    measured = [{"accessPointId": f"ap{i}", "accessPointMeasurementIds": [f"m{i}"]} for i in range(1, 4)]
+    measurements = [{"id": f"m{i}", "mac": f"00:11:22:33:44:0{i}"} for i in range(1, 4)]
+    with pytest.raises(ApListError) as err:
+        read_esx(venue, _esx(plans, aps, measured, measurements))
+    assert len(err.value.problems) == 1 and "Ground Floor=0" in err.value.problems[0]
+    mapped = read_esx(venue, _esx(plans, aps, measured, measurements), floors={"Harbour_GF_A1.pdf": 0})
+    assert len(mapped.placements) == 3

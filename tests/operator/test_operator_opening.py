@@ -73,6 +73,29 @@ def test_bad_draft_input_is_refused(client, harbour_ops, svc):
     assert not svc.venues.exists("harbour")
 
 
+def test_ap_list_floor_names_and_malformed_files_from_the_console(client, harbour_ops, svc, tmp_path):
+    """An AP list whose floor names are not the venue's is mapped in the form; a malformed Ekahau project
+    (an AP's location a string) is a listed problem (400), not a server error."""
+    from tests.maps.test_maps_ap_lists import _esx
+
+    plan, _aps, _samples = _files(tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    steps = draft_url + "/steps"
+    assert upload(client, harbour_ops, steps, plan.read_bytes(), "plan.zip", kind="imdf").status_code == 303
+    plans = [{"id": "fp", "name": "Harbour_GF_A1.pdf", "width": 1000, "height": 400, "metersPerUnit": 0.05}]
+    aps = [{"id": "ap1", "name": "AP-1", "location": {"floorPlanId": "fp", "coord": {"x": 100, "y": 50}}}]
+    measured = [{"accessPointId": "ap1", "accessPointMeasurementIds": ["m1"]}]
+    esx = _esx(plans, aps, measured, [{"id": "m1", "mac": "00:11:22:33:44:01"}])
+    unmapped = upload(client, harbour_ops, steps, esx, "p.esx", kind="aps")
+    assert unmapped.status_code == 400 and "Ground Floor=0" in text(unmapped)
+    assert upload(client, harbour_ops, steps, esx, "p.esx", kind="aps", floors="nonsense").status_code == 400
+    mapped = upload(client, harbour_ops, steps, esx, "p.esx", kind="aps", floors="Harbour_GF_A1.pdf=0")
+    assert mapped.status_code == 303
+    aps[0]["location"] = "fp"
+    broken = upload(client, harbour_ops, steps, _esx(plans, aps, measured, []), "p.esx", kind="aps")
+    assert broken.status_code == 400 and "Nothing was added" in text(broken)
+
+
 def test_only_the_venues_operator(client, console, svc):
     console.login("ops")  # the demo venue's operator
     assert client.get(V + "/drafts").status_code == 403
