@@ -302,6 +302,8 @@ class Settings:
     # Meraki v3 sends one POST per network per minute with every client in it: larger limits.
     max_meraki_bytes: int = 32 * 1_048_576
     max_meraki_observations: int = 500_000
+    max_mist_bytes: int = 32 * 1_048_576  # a site's aggregated raw-RSSI message: one event per client and AP
+    max_mist_observations: int = 500_000
     ap_silent_after_s: float = 300.0  # the health view lists APs not heard from for longer
     load_demo: bool = True
     # With LOAD_DEMO: also the realistic demo mall, the Galleria (portal/seed.py; a few seconds at first start).
@@ -376,6 +378,8 @@ class Settings:
             max_clock_skew_s=_env_float(env, "MAX_CLOCK_SKEW_S", 300.0),
             max_meraki_bytes=_env_int(env, "MAX_MERAKI_BYTES", 32 * 1_048_576),
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
+            max_mist_bytes=_env_int(env, "MAX_MIST_BYTES", 32 * 1_048_576),
+            max_mist_observations=_env_int(env, "MAX_MIST_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
             load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
             load_demo_galleria=_env_flag(env, "LOAD_DEMO_GALLERIA", True),

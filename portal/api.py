@@ -228,7 +228,12 @@ def post_mist(venue: str, webhook: str):
     hook = MistStore(services().db, services().settings.secret_key).get(venue, webhook)
     if hook is None:
         raise ApiError(404, f"no Mist webhook {webhook!r} is configured for venue {venue!r}")
+    settings = services().settings
+    request.max_content_length = settings.max_mist_bytes
     body = raw_body()
-    if not hook.signed(body, request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")):
-        raise ApiError(403, "missing or wrong X-Mist-Signature-v2 for this webhook", "X-Mist-Signature-v2")
-    return ingest(venue, f"mist:{webhook}", lambda: json_body(strict_type=False), parse_mist, status=200)
+    v2, v1 = request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")
+    if not hook.signed(body, v2, v1):
+        header = "X-Mist-Signature-v2" if v2 is not None or v1 is None else "X-Mist-Signature"
+        raise ApiError(403, f"missing or wrong {header} for this webhook", header)
+    return ingest(venue, f"mist:{webhook}", lambda: json_body(strict_type=False), parse_mist,
+                  limits(settings.max_mist_observations), status=200)

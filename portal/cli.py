@@ -92,5 +92,6 @@ def register(app: Flask) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         click.echo(f"webhook URL: /api/v1/venues/{venue}/mist/{webhook}")
-        click.echo("topics:      wifi-conn-raw, wifi-unconn-raw (others are accepted and ignored)")
+        click.echo("in Mist:     two site webhooks (Mist allows one raw topic per webhook), one with topic "
+                   "wifi-unconn-raw, one with wifi-conn-raw, both with this URL and secret")
         click.echo(f"secret:      {secret}")

@@ -22,7 +22,6 @@ from typing import Any
 import redis
 
 from core.security import hash_token
-from fingerprints.model import ID_RE
 from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
     Batch,
@@ -85,7 +84,7 @@ class MerakiStore(NamedConfigs):
         return MerakiNetwork(venue, name, validator, mapping["secret_sha256"], network_id or None)
 
     def get(self, venue: str, name: str) -> MerakiNetwork | None:
-        if not isinstance(name, str) or not ID_RE.match(name):
+        if not self.valid_name(name):
             return None
         data = self.db.hgetall(MerakiKeys(venue).config(name))
         if not data or b"validator" not in data:

@@ -6,28 +6,27 @@ at which an AP heard a client:
 - `wifi-conn-raw`: clients associated to the site, `wifi-unconn-raw`: clients only heard probing; each event
   `{"ap_id": "<AP MAC>", "client_id": "<client MAC>", "packets": [{"band": "5GHz", "rssi": -92}, ...],
   "ap_loc", "map_id", "site_id", "org_id", "connected_site"}` (MACs as "ac-23-16-ec-a7-0b" or bare hex).
-  An event is one reading: the median RSSI of its packets, timed on arrival (the raw topics carry no time
-  and come in as heard; an event's `timestamp`, epoch seconds as Mist's other events have it, is used when
-  present). `ap_id` names the AP by its MAC: list that MAC among the AP's BSSIDs in the map.
-Events of the other topics (location, zone, client-join, ...) are accepted and counted as ignored, so one
-webhook may carry several topics.
+  Mist gathers the events of a few seconds into one message, so one client and AP may come several times:
+  each pair is one reading, the median RSSI of all its packets, timed on arrival (the raw topics carry no
+  time). `ap_id` names the AP by its device MAC (not a BSSID): list that MAC among the AP's BSSIDs in the map.
+Events of the other topics (location, zone, client-join, ...) are accepted and counted as ignored. Mist allows
+one raw topic per webhook: two site webhooks, one per topic, with the same URL and secret.
 
 Signature: with a secret configured, Mist sends `X-Mist-Signature-v2` = hex HMAC-SHA256(secret, raw body)
-and `X-Mist-Signature` = hex HMAC-SHA1(secret, body); v2 is checked when sent, else v1. The secret is kept
-sealed (AES-GCM under a sub-key of SECRET_KEY): the HMAC needs the secret itself, not a hash of it."""
+and `X-Mist-Signature` = hex HMAC-SHA1(secret, body); v2 is checked when the header is there, else v1. The
+secret is kept sealed (AES-GCM under a sub-key of SECRET_KEY): the HMAC needs the secret itself, not a hash."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from core.security import Sealer
-from fingerprints.model import ID_RE
 from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
     Batch,
@@ -54,11 +53,11 @@ class MistKeys(NamedConfigKeys):
 class MistWebhook:
     venue: str
     name: str  # our name for the webhook (in the receiver URL)
-    secret: bytes
+    secret: bytes = field(repr=False)
 
     def signed(self, body: bytes, v2: str | None, v1: str | None) -> bool:
-        """Whether the body carries this webhook's signature (v2 when sent, else v1)."""
-        given, digest = (v2, hashlib.sha256) if v2 else (v1 or "", hashlib.sha1)
+        """Whether the body carries this webhook's signature (v2 when its header is there, else v1)."""
+        given, digest = (v2, hashlib.sha256) if v2 is not None else (v1 or "", hashlib.sha1)
         expected = hmac.new(self.secret, body, digest).hexdigest()
         return hmac.compare_digest(expected.encode(), given.strip().lower().encode(errors="replace"))
 
@@ -75,21 +74,26 @@ class MistStore(NamedConfigs):
         self.check_name(name)
         if not isinstance(secret, str) or not 8 <= len(secret) <= 256 or not secret.isprintable():
             raise ValueError("secret: 8 to 256 printable characters")
-        sealed = self._sealer.seal(secret.encode(), f"{venue}/{name}".encode())
+        sealed = self._sealer.seal(secret.encode(), _bound_to(venue, name))
         self.save(venue, name, lambda pipe, key: pipe.set(key, sealed))
         return MistWebhook(venue, name, secret.encode())
 
     def get(self, venue: str, name: str) -> MistWebhook | None:
-        if not isinstance(name, str) or not ID_RE.match(name):
+        if not self.valid_name(name):
             return None
         sealed = self.db.get(MistKeys(venue).config(name))
         if sealed is None:
             return None
         try:
-            secret = self._sealer.open(sealed, f"{venue}/{name}".encode())
+            secret = self._sealer.open(sealed, _bound_to(venue, name))
         except ValueError:  # sealed under another SECRET_KEY: configure it again
             return None
         return MistWebhook(venue, name, secret)
+
+
+def _bound_to(venue: str, name: str) -> bytes:
+    """The sealed secret's associated data: it opens only as this venue's webhook of this name."""
+    return f"{venue}/{name}".encode()
 
 
 def parse_mist(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
@@ -105,19 +109,19 @@ def parse_mist(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         return batch
     limits.count(sum(len(e["packets"]) for e in events if isinstance(e, dict) and isinstance(e.get("packets"), list))
                  + len(events), "$.events")
+    heard: dict[tuple[str, str], list[float]] = {}
     for i, event in enumerate(events):
         where = f"$.events[{i}]"
         check_object(event, where)
         client = ids(require(event, "client_id", where), f"{where}.client_id")
         ap = check_bssid(require(event, "ap_id", where), f"{where}.ap_id")
-        packets = check_list(require(event, "packets", where), f"{where}.packets")
+        packets = check_list(event.get("packets") or [], f"{where}.packets")  # optional in Mist's schema
         rssis = [check_rssi(require(check_object(p, f"{where}.packets[{j}]"), "rssi", f"{where}.packets[{j}]"),
                             f"{where}.packets[{j}].rssi") for j, p in enumerate(packets)]
-        ts = limits.fresh_ts(event["timestamp"], f"{where}.timestamp") if "timestamp" in event else limits.now
-        if not rssis:
-            batch.ignored += 1
-        elif ts is None:
-            batch.stale += 1
+        if rssis:
+            heard.setdefault((client, ap), []).extend(rssis)
         else:
-            batch.add(client, ap, statistics.median(rssis), ts, RSSI_TOPICS[topic])
+            batch.ignored += 1
+    for (client, ap), rssis in heard.items():
+        batch.add(client, ap, statistics.median(rssis), limits.now, RSSI_TOPICS[topic])
     return batch

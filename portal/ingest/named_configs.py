@@ -33,8 +33,12 @@ class NamedConfigs:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
 
+    @staticmethod
+    def valid_name(name: object) -> bool:
+        return isinstance(name, str) and bool(ID_RE.match(name))
+
     def check_name(self, name: str) -> None:
-        if not ID_RE.match(name or ""):
+        if not self.valid_name(name):
             raise ValueError(f"{self.what}: lower-case letters, digits, - and _, at most 48")
 
     def save(self, venue: str, name: str, write: Callable[[redis.client.Pipeline, str], None]) -> None:

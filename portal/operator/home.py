@@ -32,7 +32,8 @@ def health(venue: str):
     if wants_json():
         return jsonify(snapshot)
     networks = MerakiStore(svc.db).networks(venue)
-    webhooks = MistStore(svc.db, svc.settings.secret_key).names(venue)
+    mist = MistStore(svc.db, svc.settings.secret_key)
+    webhooks = [(name, mist.get(venue, name) is not None) for name in mist.names(venue)]  # False: another key
     return render_template("operator/health.html", venue=venue, health=snapshot, networks=networks,
                            mist_webhooks=webhooks)
 
