@@ -10,7 +10,6 @@ from flask import Flask
 
 from core.security import MacHasher
 from core.store_health import STORE_ERRORS, StoreBreaker
-from fingerprints.model import normalise_bssid
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import AP_PARAMS, MAC_PARAMS, ContextSealer, ap_mac_param, client_mac_param
 from portal.captive.landing import Landing
@@ -53,5 +52,4 @@ def client_from_params(hasher: MacHasher, args: Mapping[str, str]) -> str | None
 
 def ap_from_params(args: Mapping[str, str]) -> str | None:
     """The associated AP's BSSID (normalised) from the gateway's parameters; None if none."""
-    raw = ap_mac_param(args)
-    return normalise_bssid(raw) if raw else None
+    return ap_mac_param(args)

@@ -35,7 +35,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "coova_username": ("guest", "CoovaChilli UAM user name"),
     "coova_password": ("", "CoovaChilli UAM password (secret)"),
     "guest_username": ("guest", "guest user for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed form logins"),
-    "guest_password": ("", "guest password for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed (secret)"),
+    "guest_password": ("", "guest password for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed: shared by every "
+                           "guest, shown to their browsers; guest access only (secret)"),
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
     "aruba_login_scheme": ("http", "http (Aruba's documented login URL) or https (an AP given a trusted certificate)"),
     "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.security import normalise_mac
+from fingerprints.model import normalise_bssid
 from portal.captive.probes import match_probe
 from portal.captive.unifi import UniFiController, UniFiError
 
@@ -159,12 +160,13 @@ def _by_lower_name(args) -> dict[str, str]:
     return named
 
 
-def _first_mac(named: dict[str, str], names: tuple[str, ...]) -> str | None:
+def _first_mac(named: dict[str, str], names: tuple[str, ...], check) -> str | None:
+    """The first value under `names` that `check` takes (the check the caller uses), as the gateway sent it."""
     for name in names:
         raw = named.get(name)
         if raw:
             try:
-                normalise_mac(raw)
+                check(raw)
             except ValueError:
                 continue
             return raw
@@ -175,14 +177,15 @@ def client_mac_param(args) -> str | None:
     """The client's MAC as the gateway sent it (the first well-formed one of the names it may have used)."""
     named = _by_lower_name(args)
     explicit = any(name in named for name in CLIENT_MAC_PARAMS)
-    return _first_mac(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS)
+    return _first_mac(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS, normalise_mac)
 
 
 def ap_mac_param(args) -> str | None:
-    """The associated AP's MAC or BSSID as the gateway sent it, or None."""
+    """The associated AP's MAC or BSSID, normalised, or None."""
     named = _by_lower_name(args)
     explicit = any(name in named for name in CLIENT_MAC_PARAMS)
-    return _first_mac(named, AP_PARAMS + (("mac",) if explicit else ()))
+    raw = _first_mac(named, AP_PARAMS + (("mac",) if explicit else ()), normalise_bssid)
+    return normalise_bssid(raw) if raw else None
 
 
 def optional_ip(args, name: str) -> str | None:
@@ -195,28 +198,46 @@ def optional_ip(args, name: str) -> str | None:
         raise GatewayError(name, "is not an IP address") from None
 
 
+# The venue's own network: RFC 1918 and shared (RFC 6598) IPv4, IPv6 unique-local, loopback. Not Python's
+# `is_private`, which also takes 6to4, NAT64, Teredo and reserved ranges (and differs between its builds).
+GATEWAY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "fc00::/7", "::1/128"))
+
+
 def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True) -> urllib.parse.SplitResult:
-    """A URL on the venue's own network (the gateway): private or loopback IP, http(s)."""
+    """A URL on the venue's own network (the gateway): a private or loopback IP (GATEWAY_NETWORKS), http(s)."""
     if not raw:
         raise GatewayError(name, "is required")
-    parts = urllib.parse.urlsplit(raw if "://" in raw or scheme_required else "http://" + raw)
+    parts = _url_parts(raw if "://" in raw or scheme_required else "http://" + raw, name)
     try:
         ip = ipaddress.ip_address(parts.hostname or "")
     except ValueError:
         raise GatewayError(name, "must point at the gateway's private address") from None
-    if parts.scheme not in ("http", "https") or not (ip.is_private or ip.is_loopback) or "@" in parts.netloc:
+    if not any(ip in network for network in GATEWAY_NETWORKS):
         raise GatewayError(name, "must point at the gateway's private address")
     return parts
 
 
+def _url_parts(raw: str, name: str) -> urllib.parse.SplitResult:
+    """http(s), no user info, no IPv6 zone id, a port that is a port."""
+    parts = urllib.parse.urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one ("host:evil.com")
+    except ValueError:
+        raise GatewayError(name, "has a malformed port") from None
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc or "%" in parts.netloc:
+        raise GatewayError(name, "must be an http(s) URL of the gateway")
+    return parts
+
+
 def allowed_gateway_url(raw: str | None, name: str, hosts_setting: str) -> urllib.parse.SplitResult:
-    """A URL we send the shopper's guest credentials to: http(s) on a host of the venue's `hosts_setting`
-    (comma-separated names), or, when that is empty, on the gateway's private address."""
+    """A URL we send the shopper's browser, with the guest login, to: http(s) on a host of the venue's
+    `hosts_setting` (comma-separated names), or, when that is empty, on the gateway's private address."""
     allowed = [h.strip().lower() for h in hosts_setting.split(",") if h.strip()]
     if not allowed:
         return private_gateway_url(raw, name)
-    parts = urllib.parse.urlsplit(raw or "")
-    if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() not in allowed or "@" in parts.netloc:
+    parts = _url_parts(raw or "", name)
+    if (parts.hostname or "").lower() not in allowed:
         raise GatewayError(name, "is not this venue's gateway", status=403)
     return parts
 
@@ -502,20 +523,45 @@ class MikroTikHotspot(_FormLogin):
     def parse(self, args, request_url, config, now):
         if args.get("error"):  # the router's own login refused: say what it said
             raise GatewayError("error", f"The hotspot refused the sign-in: {args['error'][:200]}", status=409)
-        login = allowed_gateway_url(args.get("link-login-only"), "link-login-only", config.get("mikrotik_hosts", ""))
-        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
                               destination=args.get("link-orig"),
-                              grant={"login": urllib.parse.urlunsplit(login), "chap_id": args.get("chap-id", "")[:64],
+                              grant={**_login_or_problem(args.get("link-login-only"), "link-login-only",
+                                                         config.get("mikrotik_hosts", "")),
+                                     "chap_id": args.get("chap-id", "")[:64],
                                      "chap_challenge": args.get("chap-challenge", "")[:256]})
 
     def grant(self, ctx, seconds, destination, config):
+        _raise_login_problem(ctx)
         password = config.get("guest_password", "")
         if ctx.grant.get("chap_challenge"):
             chap = ctx.grant["chap_id"], ctx.grant["chap_challenge"]
-            secret = _octal_escaped(chap[0]) + password.encode() + _octal_escaped(chap[1])
+            # the router's md5.js takes each character's low byte (charCodeAt & 0xFF), not UTF-8
+            secret = _octal_escaped(chap[0]) + bytes(ord(c) & 0xFF for c in password) + _octal_escaped(chap[1])
             password = hashlib.md5(secret, usedforsecurity=False).hexdigest()  # the router's CHAP, not our choice
         return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
                                                     "password": password, "dst": destination, "popup": "false"})
+
+
+def _login_or_problem(raw: str | None, name: str, hosts_setting: str) -> dict[str, str]:
+    """{"login": url} when the gateway's login URL may be posted to, else {"problem": why}: the phone still
+    lands on its zone; only the grant is refused (a setting to fix, not the shopper's fault)."""
+    try:
+        return {"login": urllib.parse.urlunsplit(allowed_gateway_url(raw, name, hosts_setting))}
+    except GatewayError as exc:
+        return {"problem": exc.message, "field": exc.field}
+
+
+def _raise_login_problem(ctx: GatewayContext) -> None:
+    if "problem" in ctx.grant:
+        raise GatewayError(ctx.grant["field"], ctx.grant["problem"] + " (the venue's gateway settings: "
+                           "README, Gateways)", status=403)
+
+
+def _ip_or_none(args, name: str) -> str | None:
+    try:
+        return optional_ip(args, name)
+    except GatewayError:
+        return None
 
 
 def _octal_escaped(text: str) -> bytes:
@@ -536,14 +582,14 @@ class RuckusUnleashed(_FormLogin):
 
     def parse(self, args, request_url, config, now):
         host = args.get("sip", "")
-        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
-            raise GatewayError("sip", "must be the Unleashed master's address")
-        sip = allowed_gateway_url(f"http://{host}:9997/login", "sip", config.get("ruckus_hosts", ""))
-        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=optional_ip(args, "uip"),
-                              ap_mac=ap_mac_param(args), destination=args.get("url"),
-                              grant={"login": urllib.parse.urlunsplit(sip)})
+        login = (_login_or_problem(f"http://{host}:9997/login", "sip", config.get("ruckus_hosts", ""))
+                 if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) else
+                 {"problem": "must be the Unleashed master's address", "field": "sip"})
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "uip"),
+                              ap_mac=ap_mac_param(args), destination=args.get("url"), grant=login)
 
     def grant(self, ctx, seconds, destination, config):
+        _raise_login_problem(ctx)
         return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
                                                     "password": config.get("guest_password", "")})
 

@@ -125,7 +125,11 @@ def portal_entry(site: str | None = None):
     request carrying `auth_get` is its poll."""
     check_query_size()
     args = gateway_args()
-    if request.method == "POST":  # openNDS's authmon; a MikroTik hotspot's login page posts its variables
+    if request.method == "POST" and set(args) <= {"venue"}:
+        # openNDS's authmon; a MikroTik hotspot's login page posts its variables. Only into a query that holds
+        # none: a posted field must not add to a redirect a gateway signed (CoovaChilli's `md`).
+        if (request.content_length or 0) > MAX_QUERY_BYTES:
+            abort(413)
         args = MultiDict([*args.items(multi=True), *request.form.items(multi=True)])
     venue = venue_param(args)
     if "auth_get" in args:
