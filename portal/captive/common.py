@@ -11,7 +11,7 @@ from flask import Flask
 from core.security import MacHasher
 from core.store_health import STORE_ERRORS, StoreBreaker
 from portal.captive.config import PortalConfigStore
-from portal.captive.gateways import AP_PARAMS, MAC_PARAMS, ContextSealer, ap_mac_param, client_mac_param
+from portal.captive.gateways import AP_PARAMS, MAC_PARAMS, ContextSealer, gateway_macs
 from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
 
@@ -45,11 +45,16 @@ def captive_services_of(app: Flask) -> CaptiveServices:
 
 
 def client_from_params(hasher: MacHasher, args: Mapping[str, str]) -> str | None:
-    """The client id from the MAC the gateway passed (gateways.client_mac_param); None if there is none."""
-    raw = client_mac_param(args)
-    return hasher.client_id(raw) if raw else None
+    """The client id from the MAC the gateway passed (gateways.gateway_macs); None if there is none."""
+    return client_and_ap_from_params(hasher, args)[0]
 
 
 def ap_from_params(args: Mapping[str, str]) -> str | None:
     """The associated AP's BSSID (normalised) from the gateway's parameters; None if none."""
-    return ap_mac_param(args)
+    return gateway_macs(args)[1]
+
+
+def client_and_ap_from_params(hasher: MacHasher, args: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Both at once (the probe lane: one pass over the parameters)."""
+    raw, ap = gateway_macs(args)
+    return (hasher.client_id(raw) if raw else None), ap

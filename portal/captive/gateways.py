@@ -10,6 +10,7 @@ configured controller): a forged parameter must not turn the portal into an open
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -17,6 +18,7 @@ import json
 import re
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -151,6 +153,7 @@ def require_mac(args, name: str, required: bool = True) -> str | None:
 CLIENT_MAC_PARAMS = ("client_mac", "clientmac")
 MAC_PARAMS = (*CLIENT_MAC_PARAMS, "mac", "id")
 AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac", "bssid")
+AP_PARAMS_BESIDE_CLIENT = (*AP_PARAMS, "mac")
 
 
 def _by_lower_name(args) -> dict[str, str]:
@@ -160,32 +163,59 @@ def _by_lower_name(args) -> dict[str, str]:
     return named
 
 
-def _first_mac(named: dict[str, str], names: tuple[str, ...], check) -> str | None:
-    """The first value under `names` that `check` takes (the check the caller uses), as the gateway sent it."""
+MAX_MAC_CHARS = 64  # a MAC in any notation, with spaces round it; anything longer is not one (nor memoised)
+
+
+def _is_mac(raw: str) -> bool:
+    return len(raw) <= MAX_MAC_CHARS and _is_short_mac(raw)
+
+
+def _bssid_or_none(raw: str) -> str | None:
+    return _short_bssid(raw) if len(raw) <= MAX_MAC_CHARS else None
+
+
+# Every probe reads these: the checks are memoised (a phone probes several times).
+@functools.lru_cache(maxsize=16384)
+def _is_short_mac(raw: str) -> bool:
+    try:
+        normalise_mac(raw)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_bssid(raw: str) -> str | None:
+    try:
+        return normalise_bssid(raw)
+    except ValueError:
+        return None
+
+
+def _first(named: Mapping[str, str], names: tuple[str, ...], ok) -> str | None:
     for name in names:
         raw = named.get(name)
-        if raw:
-            try:
-                check(raw)
-            except ValueError:
-                continue
+        if raw and ok(raw):
             return raw
     return None
 
 
+def gateway_macs(args) -> tuple[str | None, str | None]:
+    """(the client's MAC as the gateway sent it, the associated AP's BSSID normalised), each None when the
+    redirect names none that is well-formed: the first of the names it may have used (see above)."""
+    named = args if all(key.islower() for key in args) else _by_lower_name(args)  # a probe's are lower-case
+    explicit = "client_mac" in named or "clientmac" in named
+    client = _first(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS, _is_mac)
+    ap = _first(named, AP_PARAMS_BESIDE_CLIENT if explicit else AP_PARAMS, _bssid_or_none)
+    return client, _bssid_or_none(ap) if ap else None
+
+
 def client_mac_param(args) -> str | None:
-    """The client's MAC as the gateway sent it (the first well-formed one of the names it may have used)."""
-    named = _by_lower_name(args)
-    explicit = any(name in named for name in CLIENT_MAC_PARAMS)
-    return _first_mac(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS, normalise_mac)
+    return gateway_macs(args)[0]
 
 
 def ap_mac_param(args) -> str | None:
-    """The associated AP's MAC or BSSID, normalised, or None."""
-    named = _by_lower_name(args)
-    explicit = any(name in named for name in CLIENT_MAC_PARAMS)
-    raw = _first_mac(named, AP_PARAMS + (("mac",) if explicit else ()), normalise_bssid)
-    return normalise_bssid(raw) if raw else None
+    return gateway_macs(args)[1]
 
 
 def optional_ip(args, name: str) -> str | None:

@@ -29,9 +29,8 @@ from core.ids import is_venue_id
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
-    ap_from_params,
     captive_services_of,
-    client_from_params,
+    client_and_ap_from_params,
 )
 from portal.captive.landing import Offline, Online
 from portal.captive.probes import HIJACKED, Probe, match_probe
@@ -97,8 +96,8 @@ class ProbeLane:
         venue = args.get("venue") or core.settings.default_venue
         if not is_venue_id(venue):
             return raw_json_error("400 Bad Request", "venue: not a venue id")
-        decision = cs.landing.decide(venue, client_from_params(core.hasher, args), probe=probe,
-                                     ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap_from_params(args))
+        client, ap = client_and_ap_from_params(core.hasher, args)
+        decision = cs.landing.decide(venue, client, probe=probe, ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap)
         if isinstance(decision, Online):
             return online_answer(probe)
         if isinstance(decision, Offline):
