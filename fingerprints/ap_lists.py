@@ -170,7 +170,7 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
     """origin: (lon, lat) of the plan's top-left corner, for rows given as lat/lon (default: the venue's)."""
     place = venue_origin(venue, origin)
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))  # newline="": old Mac files end lines in \r
     c = _Collector(venue, floors)
     if not rows:
         raise ApListError(["the CSV has no rows (see the template: " + TEMPLATE_CSV.splitlines()[0] + ")"])
@@ -322,7 +322,7 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
                 text = archives.read_member(zf, zf.getinfo(names[name]))
                 try:
                     doc = json.loads(text)
-                except (ValueError, UnicodeDecodeError) as exc:
+                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                     raise ApListError([f"{name}: not valid JSON ({exc})"]) from None
                 items = doc.get(key) if isinstance(doc, dict) else None
                 if not isinstance(items, list):
@@ -349,11 +349,13 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             macs.setdefault(radio["accessPointId"], []).extend(str(m) for m in found if m)
     # A survey also records the neighbours' APs (`mine: false`, placed by Ekahau's estimate): not the venue's,
     # unless the project marks none as its own. Hidden and deleted records are not placements either.
+    if len(aps) > MAX_ROWS:
+        raise ApListError([f"accessPoints.json lists {len(aps)} APs; at most {MAX_ROWS}"])
     live = [ap for ap in aps if not ap.get("hidden") and str(ap.get("status", "")).upper() != "DELETED"]
     own = [ap for ap in live if ap.get("mine") is not False] or live
-    for ap in live:
-        if ap not in own:
-            c.out.skipped.append(f"{ap.get('name') or ap.get('id')}: not one of the project's own APs (mine: false)")
+    if len(own) < len(live):
+        c.out.skipped += [f"{ap.get('name') or ap.get('id')}: not one of the project's own APs (mine: false)"
+                          for ap in live if ap.get("mine") is False]
     for ap in own:
         name = str(ap.get("name") or ap.get("id"))
         loc = ap.get("location") if isinstance(ap.get("location"), dict) else {}
@@ -389,7 +391,8 @@ def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = 
         return _read_ap_list(venue, data, filename, fmt, origin, floors, companion)
     except ApListError:
         raise
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError,
+            csv.Error) as exc:
         raise ApListError([f"{filename}: the file's data is malformed ({type(exc).__name__}: {exc})"]) from None
 
 
@@ -406,7 +409,7 @@ def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
         try:
             devices = json.loads(data)
             extra = json.loads(companion) if companion else None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApListError([f"not valid JSON ({exc})"]) from None
         if fmt == "meraki":
             if not isinstance(devices, list) or not isinstance(extra, list):

@@ -10,6 +10,7 @@ applied. Messages are English templates marked with `N_` for the translation cat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,9 @@ from fingerprints.plan import PX_PER_M
 
 EDGE_KINDS = ("walk", "escalator", "elevator", "stairs", "ramp")
 ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "corridor")
+
+
+MAX_PLAN_M = 5000.0  # metres: no mall floor is wider (the console's floor form says the same)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
@@ -41,7 +45,20 @@ class EditError(ValueError):
 # -- floors ---------------------------------------------------------------------------------------------
 
 
+def _measure(value: object, what: str, low: float = 0.0, high: float = MAX_PLAN_M) -> float:
+    """A finite number in [low, high] (every console form checks this; the CLI and imports rely on it here)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not (math.isfinite(number) and low <= number <= high):
+        raise EditError(N_("%(what)s must be a number from %(low)s to %(high)s."), what=what, low=f"{low:g}",
+                        high=f"{high:g}")
+    return number
+
+
 def add_floor(m: VenueMap, level: int, name: str, width_m: float, height_m: float) -> None:
+    width_m, height_m = _measure(width_m, "width_m", 1), _measure(height_m, "height_m", 1)
     if any(f.level == level for f in m.floors):
         raise EditError(N_("Floor %(level)s already exists."), level=level)
     m.floors.append(Floor(level=int(level), name=name, width_m=float(width_m), height_m=float(height_m)))
@@ -59,6 +76,7 @@ def set_plan_image(m: VenueMap, level: int, image_id: str, width_px: int, height
 def rescale_floor(m: VenueMap, level: int, metres_per_pixel: float) -> None:
     """New metres per pixel of a floor's plan; what is already placed keeps its place on the plan."""
     fl = _floor(m, level)
+    metres_per_pixel = _measure(metres_per_pixel, "metres_per_pixel", 1e-4, 10)
     k = metres_per_pixel / (fl.metres_per_pixel or 1.0 / PX_PER_M)
     fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
     fl.metres_per_pixel = metres_per_pixel
@@ -85,6 +103,9 @@ def place_ap(m: VenueMap, bssid: str, level: int, x: float, y: float, name: str 
              height_m: float | None = None, model: str = "") -> bool:
     """Place (or move) an AP; True if it was already on the map. `bssid` is normalised already."""
     fl = _floor(m, level)
+    x, y = _measure(x, "x"), _measure(y, "y")
+    if height_m is not None:
+        height_m = _measure(height_m, "height_m", 0, 100)
     if not (0 <= x <= fl.width_m and 0 <= y <= fl.height_m):
         raise EditError(N_("AP %(b)s at (%(x)s, %(y)s) is off the plan of floor %(f)s."), b=bssid,
                         x=f"{x:g}", y=f"{y:g}", f=fl.name)
@@ -174,7 +195,7 @@ def add_node(m: VenueMap, node_id: str, level: int, x: float, y: float) -> None:
         raise EditError(N_("Node id: lower-case letters, digits, - and _, at most 48."))
     if any(n.id == node_id for n in m.nodes):
         raise EditError(N_("Node %(n)s already exists."), n=node_id)
-    m.nodes.append(WalkNode(id=node_id, floor=_floor(m, level).level, x=x, y=y))
+    m.nodes.append(WalkNode(id=node_id, floor=_floor(m, level).level, x=_measure(x, "x"), y=_measure(y, "y")))
 
 
 def add_edge(m: VenueMap, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:

@@ -640,6 +640,9 @@ class ValidationWalk:
                 f"p95 {self.p95_error_m:.2f} m"]
 
 
+MAX_WALK_S = 4 * 3600  # a validation walk is minutes long; a longer span is a unit mistake, replayed second by second
+
+
 def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[list[tuple[float, int, float, float]],
                                                                                  list[tuple[float, str, float]]]:
     """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
@@ -653,23 +656,36 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[li
                 raise ValueError(f"{name}: not UTF-8 text (a CSV)") from None
         else:
             text = Path(source).read_text(encoding="utf-8-sig")
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        missing = set(fields) - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{name}: missing columns {sorted(missing)}")
-        return list(reader)
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            missing = set(fields) - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{name}: missing columns {sorted(missing)}")
+            return list(reader)
+        except csv.Error as exc:
+            raise ValueError(f"{name}: not a readable CSV ({exc})") from None
 
     route_name = route_csv if isinstance(route_csv, str) else "route CSV"
     readings_name = readings_csv if isinstance(readings_csv, str) else "readings CSV"
     route, readings = [], []
     for n, row in enumerate(rows(route_csv, route_name, ("ts", "floor", "x", "y")), start=2):
         try:
-            route.append((float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"])))
+            point = (float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"]))
         except (TypeError, ValueError):
             raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be numbers") from None
+        if not all(math.isfinite(v) for v in point) or not -999 <= point[1] <= 999:
+            raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be finite (a floor number, metres)")
+        route.append(point)
     for n, row in enumerate(rows(readings_csv, readings_name, ("ts", "ap", "rssi")), start=2):
         try:
-            readings.append((float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"])))
+            reading = (float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"]))
         except (TypeError, ValueError):
             raise ValueError(f"{readings_name} line {n}: ts and rssi must be numbers, ap a BSSID") from None
+        if not (math.isfinite(reading[0]) and -120 <= reading[2] <= 0):
+            raise ValueError(f"{readings_name} line {n}: ts must be finite, rssi dBm between -120 and 0")
+        readings.append(reading)
+    times = [p[0] for p in route] + [r[0] for r in readings]
+    if times and max(times) - min(times) > MAX_WALK_S:  # also: route in ms beside readings in seconds
+        raise ValueError(f"the walk spans {max(times) - min(times):.0f} s; at most {MAX_WALK_S} s (both files "
+                         "in Unix seconds?)")
     return route, readings

@@ -54,7 +54,10 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
     if defaults:
         return {}, {}
     if config_file:
-        config = check_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
+        try:
+            config = check_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
+        except RecursionError:
+            raise click.ClickException(f"{config_file}: JSON nested too deep") from None
         return config, {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
 

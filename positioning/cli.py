@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -140,6 +141,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finite(text: str) -> float:
+    """argparse's float, but only a finite one (nan and inf are no offsets, fractions or sizes)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def _grid_value(text: str):
     if text.lower() == "none":
         return None
@@ -218,13 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metric", choices=METRICS, default=None)
     ev.add_argument("--representation", choices=REPRESENTATIONS, default=None)
     ev.add_argument("--offset-rounds", type=int, default=None, help="per-query offset removal rounds (0: off)")
-    ev.add_argument("--offset-search-db", type=float, default=None, metavar="DB",
+    ev.add_argument("--offset-search-db", type=_finite, default=None, metavar="DB",
                     help="also try the query shifted by -DB and +DB before the offset rounds (0: off)")
-    ev.add_argument("--unheard-weight", type=float, default=None,
+    ev.add_argument("--unheard-weight", type=_finite, default=None,
                     help="how much a fingerprint's readings at APs the query lacks count (1: fully)")
-    ev.add_argument("--rssi-offset", type=float, default=0.0, metavar="DB",
+    ev.add_argument("--rssi-offset", type=_finite, default=0.0, metavar="DB",
                     help="add DB to every heard test reading (another phone model)")
-    ev.add_argument("--ap-off", type=float, default=0.0, metavar="FRACTION",
+    ev.add_argument("--ap-off", type=_finite, default=0.0, metavar="FRACTION",
                     help="silence this fraction of the APs heard in the test set (seeded)")
     ev.add_argument("--mask-off", action="store_true",
                     help="with --ap-off: fit without the APs switched off, as the live model does once they are "
@@ -239,17 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--ks", type=int, nargs="+", default=None, help=f"default {DEFAULT_GRID['k']}")
     tu.add_argument("--k-floors", type=int, nargs="+", default=None,
                     help="also try these k_floor values (0: the same as k)")
-    tu.add_argument("--offset-search", type=float, nargs="+", default=None, metavar="DB",
+    tu.add_argument("--offset-search", type=_finite, nargs="+", default=None, metavar="DB",
                     help=f"offset_search_db values to try (0: off); default {DEFAULT_GRID['offset_search_db']}")
-    tu.add_argument("--search-margins", type=float, nargs="+", default=None,
+    tu.add_argument("--search-margins", type=_finite, nargs="+", default=None,
                     help="also try these offset_search_margin values")
     tu.add_argument("--grid", action="append", metavar="NAME=V1,V2",
                     help="try these values of one parameter instead of the default grid's (repeatable)")
     tu.add_argument("--full-grid", action="store_true", help="all representations and metrics (slow)")
     tu.add_argument("--groups", choices=GROUP_KINDS, default="auto",
                     help="auto: phones if the survey has several, else reference points")
-    tu.add_argument("--block-m", type=float, default=10.0, help="spatial block size for --groups block")
-    tu.add_argument("--phone-db", type=float, default=None,
+    tu.add_argument("--block-m", type=_finite, default=10.0, help="spatial block size for --groups block")
+    tu.add_argument("--phone-db", type=_finite, default=None,
                     help="random per-vector offset (+-dB) on held-out vectors; default 0 with phone folds, "
                          f"{SIMULATED_PHONE_DB:g} otherwise")
     tu.add_argument("--seed", type=int, default=0)
@@ -265,6 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, OverflowError, RecursionError, TypeError) as exc:  # bad input, never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

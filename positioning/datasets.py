@@ -31,13 +31,15 @@ class Dataset:
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's byte order mark
         reader = csv.reader(fh)
         try:
             header = next(reader)
+            rows = [row for row in reader if row]
         except StopIteration:
             raise ValueError(f"{path}: empty file") from None
-        rows = [row for row in reader if row]
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: no data rows")
     return header, rows
@@ -106,7 +108,7 @@ def write_mallportal(path: str | Path, data: Dataset) -> None:
 def read_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
     """Read either format; `fmt` None guesses from the header."""
     if fmt is None:
-        with Path(path).open(encoding="utf-8") as fh:
+        with Path(path).open(encoding="utf-8-sig") as fh:
             first = fh.readline()
         fmt = "ujiindoorloc" if first.startswith("WAP") else "mallportal"
     if fmt == "ujiindoorloc":

@@ -11,6 +11,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from shapely.errors import GEOSException
 from shapely.geometry import LineString, Polygon
 from shapely.ops import unary_union
 
@@ -59,6 +60,17 @@ def _all_positions(geom: dict | None) -> Iterable[list[float]]:
             stack.extend(c)
 
 
+MAX_FLOOR_M = 5000.0  # as the console's floor form: no mall floor is wider
+MAX_ORDINAL = 999
+
+
+def _finite(value: object) -> float:
+    number = float(value)  # TypeError / ValueError / OverflowError for what is not a number
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
 def _levels_by_ordinal(levels: list[dict]) -> dict[int, list[dict]]:
     """Levels grouped by ordinal, each group's indoor levels first (the floor takes the first one's name)."""
     groups: dict[int, list[dict]] = {}
@@ -74,7 +86,7 @@ def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | 
     checker = _Checker(files)
     try:
         checker.run()
-    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:  # a shape no check foresaw
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError) as exc:  # unforeseen
         raise ImdfError([*checker.problems, f"the archive's data is malformed ({type(exc).__name__}: {exc})"]) from None
     if checker.problems:
         raise ImdfError(checker.problems)
@@ -82,7 +94,7 @@ def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | 
         venue = _build_map(checker.features, venue_id)
     except ImdfError:
         raise
-    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError, GEOSException) as exc:
         raise ImdfError([f"{EXTENSION}_*.geojson: extension data is malformed ({type(exc).__name__}: {exc})"]) from None
     _check_positionable(venue)
     return venue
@@ -95,9 +107,10 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     ext_props = ext["properties"] if ext else {}
     if ext:
         try:
-            origin = Origin(float(ext_props["origin_lon"]), float(ext_props["origin_lat"]),
-                            float(ext_props.get("rotation_deg") or 0.0))
-        except (KeyError, TypeError, ValueError) as exc:
+            values = [_finite(ext_props["origin_lon"]), _finite(ext_props["origin_lat"]),
+                      _finite(ext_props.get("rotation_deg") or 0.0)]
+            origin = Origin(*values)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ImdfError([f"mallportal_venue.geojson: feature {ext['id']}: bad origin ({exc})"]) from None
     else:  # another tool's archive: put the plan's (0, 0) at the north-west corner of everything
         positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
@@ -119,13 +132,27 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         drawn = [*group, *(u for u in feats["unit.geojson"] if u["properties"]["level_id"] in ids)]
         xs, ys = zip(*(origin.to_plan(p[0], p[1]) for f in drawn for p in _all_positions(f["geometry"])), strict=True)
         extra = next((ext_floors[f["id"]] for f in group if f["id"] in ext_floors), {})
-        width = float(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
-        height = float(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
+        where = f"level.geojson: feature {named['id']}"
+        try:
+            width = _finite(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
+            height = _finite(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
+            scale = _finite(extra["metres_per_pixel"]) if extra.get("metres_per_pixel") is not None else None
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"{where}: the floor's size or scale is not a finite number")
+            continue
         if width <= 0 or height <= 0:
-            problems.append(f"level.geojson: feature {named['id']}: level lies west or north of the venue origin")
+            problems.append(f"{where}: level lies west or north of the venue origin")
+        elif width > MAX_FLOOR_M or height > MAX_FLOOR_M:  # a stray vertex kilometres off: refused before the
+            problems.append(f"{where}: the floor would be {width:.0f} x {height:.0f} m; at most {MAX_FLOOR_M:g} m "
+                            "(a vertex far from the rest?)")  # walkway graph is derived over the whole of it
+        if not -MAX_ORDINAL <= level <= MAX_ORDINAL:
+            problems.append(f"{where}: ordinal {level} is not a floor number (-{MAX_ORDINAL}..{MAX_ORDINAL})")
+        plan_image = extra.get("plan_image")
         floors.append(Floor(level=level, name=_label(named["properties"]["name"], "en") or str(level), width_m=width,
-                            height_m=height, plan_image=extra.get("plan_image"),
-                            metres_per_pixel=extra.get("metres_per_pixel")))
+                            height_m=height, plan_image=plan_image if isinstance(plan_image, str) else None,
+                            metres_per_pixel=scale if scale and scale > 0 else None))
+    if problems:  # nothing below is worth deriving over a plan this far off
+        raise ImdfError(problems)
     # walls: ours from the extension; otherwise unit outlines (minus openings) stand in for walls
     walls: dict[int, list[tuple[float, float, float, float]]] = {fl.level: [] for fl in floors}
     for f in feats.get("mallportal_walls.geojson", []):

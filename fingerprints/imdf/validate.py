@@ -56,8 +56,8 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
         if isinstance(value, bytes | str):
             try:
                 value = json.loads(value)
-            except (ValueError, UnicodeDecodeError) as exc:
-                problems.append(f"{name}: not valid JSON ({exc})")
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+                problems.append(f"{name}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})")
                 continue
         out[name] = value
     if problems:
@@ -76,7 +76,13 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 
 def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite JSON number a float can hold (an integer of 400 digits is not: float() overflows)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _position_problem(pos: object) -> str | None:

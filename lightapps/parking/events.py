@@ -34,7 +34,10 @@ def parse_ts(raw: object, field: str, now: float, max_skew_s: float) -> int:
     if isinstance(raw, bool) or raw is None:
         raise EventError(field, "must be Unix seconds or an ISO 8601 time with a UTC offset")
     if isinstance(raw, int | float):
-        seconds = float(raw)
+        try:
+            seconds = float(raw)
+        except OverflowError:  # an integer of hundreds of digits
+            raise EventError(field, "is not a time") from None
     elif isinstance(raw, str) and len(raw) <= 40:
         try:
             parsed = datetime.fromisoformat(raw.strip())

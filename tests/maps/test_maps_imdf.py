@@ -277,7 +277,7 @@ def test_merge_keeps_samples_and_aps(small_map):
 def test_malformed_extension_data_is_a_clear_error(files):
     ext = files["mallportal_venue.geojson"]["features"][0]["properties"]
     ext["floors"] = [{"level_id": files["level.geojson"]["features"][0]["id"], "width_m": "wide"}]
-    with pytest.raises(ImdfError, match="extension data is malformed"):
+    with pytest.raises(ImdfError, match="size or scale is not a finite number"):
         import_imdf(files)
     ext["floors"] = 5
     with pytest.raises(ImdfError, match="extension data is malformed"):

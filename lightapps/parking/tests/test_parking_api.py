@@ -118,3 +118,9 @@ def test_not_json(client, garage, db):
     assert client.post(f"{API}/events", data="{not json", headers=headers).status_code == 400
     assert client.post(f"{API}/events", data="events=1", headers=auth(garage)).status_code == 415
     assert nothing_stored(db)
+
+
+def test_a_time_of_hundreds_of_digits_is_a_422_not_a_server_error(client, garage):
+    body = '{"events": [{"type": "bay", "bay": "G-A01", "status": "occupied", "ts": 1' + "0" * 400 + "}]}"
+    resp = client.post(f"{API}/events", data=body, content_type="application/json", headers=auth(garage))
+    assert resp.status_code == 422, resp.get_data(as_text=True)
