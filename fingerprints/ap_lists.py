@@ -73,6 +73,11 @@ class _Collector:
     def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None) -> None:
         self.venue = venue
         self.names = {f.name.strip().lower(): f.level for f in venue.floors}
+        levels = {f.level for f in venue.floors}
+        unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
+        if unknown:
+            raise ApListError([f"floor names: level {unknown[0]} is not one of the venue's floors "
+                               f"({', '.join(str(level) for level in sorted(levels))})"])
         self.names.update({str(k).strip().lower(): int(v) for k, v in (floors or {}).items()})
         self.out = ApList()
         self.problems: list[str] = []
@@ -114,7 +119,8 @@ class _Collector:
                 self.problems.append(f"{where}: BSSID {bssid} is also on {self.seen[bssid]}")
                 continue
             self.seen[bssid] = where
-            self.out.placements.append({"bssid": bssid, "level": level, "x": x, "y": y, "name": name[:40],
+            printable = "".join(ch for ch in str(name) if ch.isprintable())  # no NUL or control characters
+            self.out.placements.append({"bssid": bssid, "level": level, "x": x, "y": y, "name": printable[:40],
                                         "height_m": height_m, "model": model[:40]})
 
     def result(self) -> ApList:

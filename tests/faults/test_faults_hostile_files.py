@@ -145,3 +145,10 @@ def test_map_edits_refuse_numbers_that_are_no_measure(venue, edit, kwargs):
 
     with pytest.raises(EditError):
         apply_edit(venue, edit, kwargs)
+
+
+def test_floor_names_mapped_to_a_floor_that_does_not_exist_say_so(venue):
+    with pytest.raises(ApListError, match="level 999 is not one of the venue's floors"):
+        read_ap_list(venue, b"name,bssids,level,x_m,y_m\nA,00:11:22:33:44:55,X,5,5\n", "a.csv", floors={"X": 999})
+    placed = read_ap_list(venue, b"name,bssids,level,x_m,y_m\nA\x00B,00:11:22:33:44:55,0,5,5\n", "a.csv")
+    assert placed.placements[0]["name"] == "AB"
