@@ -132,6 +132,19 @@ class _Collector:
         return self.out
 
 
+def _distinct_macs(raws: list[str]) -> list[str]:
+    """Each MAC once, however it is written (a controller lists a radio's BSSID upper-case beside the device
+    MAC lower-case); what is not a MAC is kept for the collector to name."""
+    seen: dict[str, str] = {}
+    for raw in raws:
+        try:
+            key = normalise_bssid(raw)
+        except ValueError:
+            key = raw
+        seen.setdefault(key, raw)
+    return list(seen.values())
+
+
 def parse_floor_names(pairs: str | list[str] | tuple[str, ...]) -> dict[str, int]:
     """'Ground Floor=0; Level 1=1' (or a list of NAME=LEVEL) -> {name: level}: how an operator maps the floor
     names of a file (an Ekahau plan, a Meraki floor plan, a UniFi map) to the venue's levels."""
@@ -305,7 +318,7 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
             continue
         # The device MAC too: the gateway's `ap` and the controller name the AP by it, the phones by its BSSIDs.
         bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
-        macs = list(dict.fromkeys([*bssids, *([str(dev["mac"])] if dev.get("mac") else [])]))
+        macs = _distinct_macs([*bssids, *([str(dev["mac"])] if dev.get("mac") else [])])
         height = _number(dev.get("heightInMeters"))
         c.add(name, name, macs, level, x * mpp, y * mpp, height, str(dev.get("model") or ""))
     return c.result()

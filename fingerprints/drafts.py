@@ -69,6 +69,8 @@ def diff_maps(before: VenueMap, after: VenueMap) -> dict[str, dict[str, list[str
         a, b = old[part], new[part]
         out[part] = {"added": sorted(set(b) - set(a)), "removed": sorted(set(a) - set(b)),
                      "changed": sorted(k for k in set(a) & set(b) if a[k] != b[k])}
+    if before.origin != after.origin:  # the plan moved or turned on Earth (a re-import): lat/lon lists follow it
+        out["origin"] = {"added": [], "removed": [], "changed": ["origin"]}
     return out
 
 

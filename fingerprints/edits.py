@@ -78,6 +78,7 @@ def rescale_floor(m: VenueMap, level: int, metres_per_pixel: float) -> None:
     fl = _floor(m, level)
     metres_per_pixel = _measure(metres_per_pixel, "metres_per_pixel", 1e-4, 10)
     k = metres_per_pixel / (fl.metres_per_pixel or 1.0 / PX_PER_M)
+    _measure(fl.width_m * k, "width_m", 0), _measure(fl.height_m * k, "height_m", 0)  # the floor it makes
     fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
     fl.metres_per_pixel = metres_per_pixel
     fl.walls = [tuple(round(v * k, 3) for v in wall) for wall in fl.walls]

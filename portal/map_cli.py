@@ -82,15 +82,18 @@ def register(app: Flask) -> None:
     @click.argument("out", type=click.Path(dir_okay=False, writable=True))
     @click.option("--origin-lon", type=float, help="longitude of the plan's top-left corner (0, 0)")
     @click.option("--origin-lat", type=float, help="latitude of the plan's top-left corner (0, 0)")
-    @click.option("--rotation", type=float, default=0.0, show_default=True,
+    @click.option("--rotation", type=float, default=None,
                   help="plan rotation, degrees clockwise from north-up")
     def map_export(venue: str, out: str, origin_lon: float | None, origin_lat: float | None,
-                   rotation: float) -> None:
-        """Export VENUE's current map as an IMDF archive (zip)."""
+                   rotation: float | None) -> None:
+        """Export VENUE's current map as an IMDF archive (zip), placed where the venue's plan is known to lie
+        (its IMDF import), unless told otherwise."""
         venue_map = _venue_map(venue)
+        known = Origin(**venue_map.origin) if venue_map.origin else DEFAULT_ORIGIN
         try:
-            origin = Origin(DEFAULT_ORIGIN.lon if origin_lon is None else origin_lon,
-                            DEFAULT_ORIGIN.lat if origin_lat is None else origin_lat, rotation)
+            origin = Origin(known.lon if origin_lon is None else origin_lon,
+                            known.lat if origin_lat is None else origin_lat,
+                            known.rotation_deg if rotation is None else rotation)
             path = write_imdf_zip(venue_map, out, origin)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None

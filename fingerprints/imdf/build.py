@@ -60,7 +60,6 @@ def _all_positions(geom: dict | None) -> Iterable[list[float]]:
             stack.extend(c)
 
 
-MAX_FLOOR_M = 5000.0  # as the console's floor form: no mall floor is wider
 MAX_ORDINAL = 999
 
 
@@ -142,8 +141,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
             continue
         if width <= 0 or height <= 0:
             problems.append(f"{where}: level lies west or north of the venue origin")
-        elif width > MAX_FLOOR_M or height > MAX_FLOOR_M:  # a stray vertex kilometres off: refused before the
-            problems.append(f"{where}: the floor would be {width:.0f} x {height:.0f} m; at most {MAX_FLOOR_M:g} m "
+        elif width > edits.MAX_PLAN_M or height > edits.MAX_PLAN_M:  # a stray vertex kilometres off: refused before the
+            problems.append(f"{where}: the floor would be {width:.0f} x {height:.0f} m; at most {edits.MAX_PLAN_M:g} m "
                             "(a vertex far from the rest?)")  # walkway graph is derived over the whole of it
         if not -MAX_ORDINAL <= level <= MAX_ORDINAL:
             problems.append(f"{where}: ordinal {level} is not a floor number (-{MAX_ORDINAL}..{MAX_ORDINAL})")

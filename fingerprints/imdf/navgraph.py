@@ -92,7 +92,7 @@ def _gap(g: GraphBuilder, a: str, b: str) -> float:
     return (g.nodes[a].x - g.nodes[b].x) ** 2 + (g.nodes[a].y - g.nodes[b].y) ** 2
 
 
-def _short(fid: str) -> str:
+def _node_part(fid: str) -> str:
     """The feature id (a UUID) as a node-id part: all of it, as features stacked on two floors often differ
     only in their last digits (Apple's sample archive), and one node for both would join the floors."""
     return fid.replace("-", "").lower()
@@ -125,7 +125,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             for x, y in line.coords:
                 key = (round(x, 1), round(y, 1))
                 if key not in at:
-                    at[key] = g.node(f"w-{_short(f['id'])}-{len(at)}", unit.level, x, y)
+                    at[key] = g.node(f"w-{_node_part(f['id'])}-{len(at)}", unit.level, x, y)
                 ids.append(at[key])
             for a, b in zip(ids, ids[1:], strict=False):
                 g.link(a, b)
@@ -134,14 +134,14 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             unit.nodes += [n for n in ids if n not in unit.nodes]
         if not unit.nodes:
             rep = polygon.representative_point()
-            unit.nodes.append(g.node(f"u-{_short(f['id'])}", unit.level, rep.x, rep.y))
+            unit.nodes.append(g.node(f"u-{_node_part(f['id'])}", unit.level, rep.x, rep.y))
     opened: set[str] = set()
     opening_nodes: dict[str, str] = {}
     for f in feats.get("opening.geojson", []):
         level = level_of[f["properties"]["level_id"]]
         line = LineString([to_plan(*p[:2]) for p in f["geometry"]["coordinates"]])
         mid = line.interpolate(0.5, normalized=True)
-        node = g.node(f"o-{_short(f['id'])}", level, mid.x, mid.y)
+        node = g.node(f"o-{_node_part(f['id'])}", level, mid.x, mid.y)
         opening_nodes[f["id"]] = node
         for unit in units.values():
             if unit.level == level and unit.polygon.boundary.distance(line) <= TOUCH_M:

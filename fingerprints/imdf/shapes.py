@@ -11,6 +11,7 @@ from shapely.ops import nearest_points
 
 SLIT_M = 0.05  # the width of the cut that joins a hole to the outside (see single_ring)
 GRID_M = 1e-4  # rings are kept to 0.1 mm (METRE_DECIMALS)
+MAX_HOLES = 100  # per unit: a void, the shops of a walkway's island, pillars; the smaller rest are filled
 MAX_LOST_M2 = 0.1  # a cut may cut off slivers (a 2 cm wall between two holes), never a piece of floor
 
 
@@ -35,6 +36,9 @@ def single_ring(polygon: Polygon, slit_m: float = SLIT_M) -> list[tuple[float, f
     and a phone placed over a void is not in the walkway - while the ring loses only the cuts' area. A hole
     whose cut would cost more (a cut leaving a piece of floor cut off) is filled instead, alone; the result is
     snapped to a 0.1 mm grid, and should it still not be a simple ring, the outline without holes is kept."""
+    if len(polygon.interiors) > MAX_HOLES:  # each cut works over the whole shape: keep the largest holes
+        holes = sorted(polygon.interiors, key=lambda ring: Polygon(ring).area, reverse=True)[:MAX_HOLES]
+        polygon = Polygon(polygon.exterior, holes)
     shape = polygon
     while shape.interiors:
         hole, others = shape.interiors[0], shape.interiors[1:]

@@ -228,10 +228,12 @@ def optional_ip(args, name: str) -> str | None:
         raise GatewayError(name, "is not an IP address") from None
 
 
-# The venue's own network: RFC 1918 and shared (RFC 6598) IPv4, IPv6 unique-local, loopback. Not Python's
-# `is_private`, which also takes 6to4, NAT64, Teredo and reserved ranges (and differs between its builds).
+# The venue's own network: RFC 1918 and shared (RFC 6598) IPv4, link-local, the documentation and benchmark
+# ranges gateways use as virtual addresses (Cisco recommends 192.0.2.1 for a WLC's), IPv6 unique-local,
+# loopback. Not Python's `is_private`, which also takes 6to4, NAT64 and Teredo (routes to any IPv4 host).
 GATEWAY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "fc00::/7", "::1/128"))
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "192.0.2.0/24",
+    "198.18.0.0/15", "127.0.0.0/8", "fc00::/7", "::1/128"))
 
 
 def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True) -> urllib.parse.SplitResult:

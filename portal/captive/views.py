@@ -125,7 +125,7 @@ def portal_entry(site: str | None = None):
     request carrying `auth_get` is its poll."""
     check_query_size()
     args = gateway_args()
-    if request.method == "POST" and set(args) <= {"venue"}:
+    if request.method == "POST" and (set(args) <= {"venue"} or "auth_get" in request.form):
         # openNDS's authmon; a MikroTik hotspot's login page posts its variables. Only into a query that holds
         # none: a posted field must not add to a redirect a gateway signed (CoovaChilli's `md`).
         if (request.content_length or 0) > MAX_QUERY_BYTES:

@@ -15,7 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from fingerprints import edits, imdf, samples_io
-from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
+from fingerprints.edits import EDGE_KINDS, MAX_PLAN_M, ZONE_KINDS
 from fingerprints.model import ID_RE, Floor, VenueMap, normalise_bssid
 from portal.i18n import get_locale
 from portal.operator.blueprint import bp
@@ -107,8 +107,8 @@ def add_floor(venue: str):
         name = (request.form.get("name") or "").strip()
         if not 1 <= len(name) <= 20:
             raise ValueError(_("Give the floor a name of 1 to 20 characters (e.g. G, L1, B1)."))
-        width = form_float("width_m", _("Width (m)"), 1, 5000)
-        height = form_float("height_m", _("Height (m)"), 1, 5000)
+        width = form_float("width_m", _("Width (m)"), 1, MAX_PLAN_M)
+        height = form_float("height_m", _("Height (m)"), 1, MAX_PLAN_M)
         version = change_map(venue, lambda m: edits.add_floor(m, level, name, width, height), "floor.add",
                              level=level, name=name)
     except ValueError as exc:

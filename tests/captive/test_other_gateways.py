@@ -157,11 +157,26 @@ def test_ruckus_sip_must_be_the_master(client, demo, sip, caplog):
     assert "ruckus-pw" not in page and "grant through ruckus failed: sip" in caplog.text
 
 
-@pytest.mark.parametrize("ap", [" f0:9f:c2:1a:00:01", "f0:9f:c2:1a:00:01\t", "f09f.c21a.0001"])
-def test_an_ap_mac_with_spaces_or_dots_is_read_not_a_server_error(client, svc, demo, ap):
-    assert ap_from_params({"ap": ap}) in (AP, None)
+@pytest.mark.parametrize("ap, read", [(" f0:9f:c2:1a:00:01", None), ("f0:9f:c2:1a:00:01\t", None),
+                                     ("f09f.c21a.0001", AP)])
+def test_an_ap_mac_with_spaces_or_dots_is_read_not_a_server_error(client, svc, demo, ap, read):
+    assert ap_from_params({"ap": ap}) == read  # a padded one is no AP (it was a 500), Cisco's dotted one is
     assert client.get(f"/generate_204?{urlencode({'client_mac': PHONE, 'ap': ap})}").status_code == 302
     assert client.get(f"/portal?{urlencode({'venue': 'demo', 'client_mac': PHONE, 'ap_mac': ap})}").status_code == 302
+
+
+def test_a_cisco_wlc_at_its_recommended_virtual_address(client, demo):
+    """Cisco recommends 192.0.2.1 for a WLC's virtual interface: not an RFC 1918 address, but the gateway's."""
+    query = {"switch_url": "https://192.0.2.1/login.html", "ap_mac": AP, "client_mac": PHONE, "wlan": "Mall",
+             "redirect": "http://example.com/", "venue": "demo"}
+    assert client.get(f"/portal?{urlencode(query)}").status_code == 302
+
+
+def test_an_authmon_poll_is_one_whatever_the_fas_path_carries(client, demo):
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    poll = {"auth_get": "list", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest(), "payload": "bm9uZQ=="}
+    resp = client.post("/portal?venue=demo&x=1", data=poll)
+    assert resp.status_code == 200 and "Location" not in resp.headers
 
 
 def test_posted_fields_never_add_to_a_signed_redirect(client, demo, svc):

@@ -206,3 +206,7 @@ def test_the_health_page_lists_the_webhooks(mist, client, console):
     console.login("ops")
     page = client.get("/console/ops/demo/health").get_data(as_text=True)
     assert 'id="mist-webhooks"' in page and "/api/v1/venues/demo/mist/north" in page
+    assert "sealed under another SECRET_KEY" not in page
+    MistStore(mist.db, "another install's SECRET_KEY").configure("demo", "south", "sealed-elsewhere")
+    page = client.get("/console/ops/demo/health").get_data(as_text=True)
+    assert "/api/v1/venues/demo/mist/south" in page and "sealed under another SECRET_KEY" in page

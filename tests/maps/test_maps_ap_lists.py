@@ -178,9 +178,11 @@ def test_unifi_maps_in_feet_heights_and_a_dream_machine(venue):
     first = result.placements[0]
     assert first["bssid"] == "76:83:c2:00:00:09" and first["height_m"] == 2.6
     assert abs(first["x"] - 400 * 0.1 * 0.3048) < 0.01 and any("switch" in s for s in result.skipped)
-    without_maps = read_ap_list
     with pytest.raises(ApListError, match="no map list given"):
-        without_maps(venue, json.dumps(unifi).encode(), "d.json", "unifi")
+        read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi")
+    unifi[0]["vap_table"] = [{"bssid": "74:83:C2:00:00:09"}]  # the device MAC again, upper-case: one AP entry
+    again = read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=json.dumps(maps).encode())
+    assert [p["bssid"] for p in again.placements] == ["74:83:c2:00:00:09"]
 
 
 @pytest.mark.parametrize("mutate", [
@@ -197,7 +199,7 @@ def test_a_malformed_ekahau_project_is_a_listed_problem_not_a_crash(venue, mutat
     measurements = [{"id": "m1", "mac": "00:11:22:33:44:01"}]
     mutate(aps, measurements)
     with contextlib.suppress(ApListError):  # refused with the problem named, or (a number as a MAC) read as text
-        read_ap_list(venue, _esx(plans, aps, measured, measurements), "p.esx")  # any other exception fails
+        read_esx(venue, _esx(plans, aps, measured, measurements))  # the reader itself: any other exception fails
 
 
 def test_an_unknown_floor_name_is_named_once(venue):

@@ -34,6 +34,11 @@ def test_map_export_and_import(cli, svc, tmp_path):
     result = cli("map-import", "demo", out)
     assert result.exit_code == 0, result.output
     assert svc.venues.current_version("demo") == version + 1
+    again = tmp_path / "again.zip"  # the venue's plan now lies where its import said: exported there
+    assert cli("map-export", "demo", again).exit_code == 0
+    with zipfile.ZipFile(again) as zf:
+        placed = json.loads(zf.read("mallportal_venue.geojson"))["features"][0]["properties"]
+    assert (placed["origin_lon"], placed["origin_lat"]) == (121.47, 31.23)
     before, after = svc.venues.get_map("demo", version), svc.venues.get_map("demo")
     assert len(after.samples) == len(before.samples) and [z.id for z in after.zones] == [z.id for z in before.zones]
     assert [s.zone for s in after.samples] == [s.zone for s in before.samples]

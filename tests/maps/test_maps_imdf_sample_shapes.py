@@ -168,3 +168,16 @@ def test_importing_leaves_the_callers_data_as_it_was():
     before = copy.deepcopy(files)
     import_imdf(files, venue_id="harbour")
     assert files == before
+
+
+def test_a_unit_with_hundreds_of_holes_keeps_the_largest():
+    """Each cut works over the whole shape: past MAX_HOLES the smallest holes are filled (a review measured
+    3,600 holes taking 353 s in one console request)."""
+    from fingerprints.imdf.shapes import MAX_HOLES
+
+    holes = [_rect(1 + 2 * i, 1 + 2 * j, 1.5 + 2 * i, 1.5 + 2 * j) for i in range(15) for j in range(10)]
+    big = _rect(5.2, 22.2, 6.8, 23.8)
+    polygon = Polygon(_rect(0, 0, 40, 30), [*holes[:-1], big])
+    ring = Polygon(single_ring(polygon))
+    assert ring.is_valid and not ring.contains(Point(6, 23))  # the largest hole kept
+    assert len(holes) > MAX_HOLES
