@@ -52,6 +52,8 @@ def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | No
     venue_map = base or services().venues.get_map(venue)
     if venue_map is None or not venue_map.floors:
         raise click.UsageError(f"venue {venue!r} has no floors yet: import its plan first")
+    if (origin_lon is None) != (origin_lat is None):
+        raise click.UsageError("give both --origin-lon and --origin-lat, or neither (the venue's own origin)")
     origin = (origin_lon, origin_lat) if origin_lon is not None and origin_lat is not None else None
     try:
         result = read_ap_list(venue_map, Path(source).read_bytes(), Path(source).name, fmt, origin,

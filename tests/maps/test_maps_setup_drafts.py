@@ -114,6 +114,8 @@ def test_ap_import_and_help_at_every_level(cli, svc, tmp_path):
     version = svc.venues.current_version(VENUE)
     out = cli("ap-import", VENUE, aps).output
     assert "placed 12 AP entries" in out and svc.venues.current_version(VENUE) == version + 1
+    half = cli("ap-import", VENUE, aps, "--origin-lon", "114.17", ok=False)  # one of the two: said, not ignored
+    assert half.exit_code != 0 and "both --origin-lon and --origin-lat" in half.output
     template = tmp_path / "template.csv"
     cli("ap-template", template)
     assert template.read_text().startswith("name,bssids,level")
