@@ -34,7 +34,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
     "coova_password": ("", "CoovaChilli UAM password (secret)"),
-    "guest_username": ("guest", "guest user for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed form logins"),
+    "guest_username": ("guest", "guest user for Meraki sign-on / Aruba / Cisco WLC / MikroTik / Ruckus Unleashed"),
     "guest_password": ("", "guest password for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed: shared by every "
                            "guest, shown to their browsers; guest access only (secret)"),
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),

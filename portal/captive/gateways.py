@@ -306,12 +306,7 @@ class MerakiClickThrough(Adapter):
 
     def parse(self, args, request_url, config, now):
         grant_url = args.get("base_grant_url", "")
-        parts = urllib.parse.urlsplit(grant_url)
-        allowed = tuple(h.strip().lower() for h in config.get("meraki_grant_hosts", "network-auth.com").split(","))
-        host = (parts.hostname or "").lower()
-        if parts.scheme != "https" or "@" in parts.netloc or not any(host == a or host.endswith("." + a)
-                                                                     for a in allowed):
-            raise GatewayError("base_grant_url", "is not a Meraki splash grant URL")
+        meraki_url(grant_url, "base_grant_url", config)
         return GatewayContext(
             gateway=self.name, client_mac=require_mac(args, "client_mac"), client_ip=optional_ip(args, "client_ip"),
             ap_mac=require_mac(args, "node_mac", required=False), destination=args.get("user_continue_url"),
@@ -319,6 +314,16 @@ class MerakiClickThrough(Adapter):
 
     def grant(self, ctx, seconds, destination, config):
         return Grant(redirect_to=_with_query(ctx.grant["base_grant_url"], continue_url=destination, duration=seconds))
+
+
+def meraki_url(url: str, name: str, config: dict[str, str]) -> None:
+    """An https URL on Meraki's splash hosts (`meraki_grant_hosts`, suffixes): where a grant may send the browser."""
+    parts = urllib.parse.urlsplit(url)
+    allowed = tuple(h.strip().lower() for h in config.get("meraki_grant_hosts", "network-auth.com").split(","))
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or "@" in parts.netloc or not any(host == a or host.endswith("." + a)
+                                                                 for a in allowed):
+        raise GatewayError(name, "is not a Meraki splash URL")
 
 
 class OpenNDS(Adapter):
@@ -483,6 +488,30 @@ class _FormLogin(Adapter):
 
     def grant_form(self, action: str, fields: dict[str, str]) -> Grant:
         return Grant(form_action=action, form_fields={k: v for k, v in fields.items() if v is not None})
+
+
+class MerakiSignOn(_FormLogin):
+    """Meraki sign-on splash: `login_url` (a network-auth.com URL carrying Meraki's `mauth` token),
+    `continue_url`, `ap_mac`, `ap_name`, `ap_tags`, `client_mac`, `client_ip`; grant = POST username, password
+    and `success_url` to `login_url` (Meraki then sends the browser to `success_url`). The account is the
+    venue's guest account on Meraki's authentication (`guest_username` / `guest_password`)."""
+
+    name = "meraki-signon"
+
+    def detect(self, args) -> bool:
+        return "login_url" in args and "base_grant_url" not in args
+
+    def parse(self, args, request_url, config, now):
+        login_url = args.get("login_url", "")
+        meraki_url(login_url, "login_url", config)
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args),
+                              client_ip=_ip_or_none(args, "client_ip"), ap_mac=ap_mac_param(args),
+                              destination=args.get("continue_url"), grant={"login_url": login_url})
+
+    def grant(self, ctx, seconds, destination, config):
+        return self.grant_form(ctx.grant["login_url"], {"username": config.get("guest_username", "guest"),
+                                                        "password": config.get("guest_password", ""),
+                                                        "success_url": destination})
 
 
 class ArubaInstant(_FormLogin):
@@ -692,8 +721,8 @@ class Direct(Adapter):
         return Grant(redirect_to=destination)
 
 
-ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), OpenNDS(), CoovaChilli(), CiscoWLC(), ArubaInstant(), UniFi(),
-                                 MikroTikHotspot(), RuckusUnleashed(), Direct())
+ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
+                                 ArubaInstant(), UniFi(), MikroTikHotspot(), RuckusUnleashed(), Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 

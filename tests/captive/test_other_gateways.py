@@ -192,3 +192,22 @@ def test_posted_fields_never_add_to_a_signed_redirect(client, demo, svc):
     with client.application.app_context():
         assert captive_services().sessions.client_for_ip("demo", "192.168.182.99") is None
     assert client.post("/portal?venue=demo", data={"mac": PHONE, "pad": "x" * 13_000}).status_code == 413
+
+
+MERAKI_SIGN_ON = {"login_url": "https://n143.network-auth.com/splash/login?mauth=MMLxMkm9yw", "continue_url":
+                  "http://example.org/news", "ap_mac": AP, "ap_name": "MR-atrium", "ap_tags": "mall",
+                  "client_mac": "5c:1d:d9:20:a0:c5", "client_ip": "10.110.154.195"}
+
+
+def test_meraki_sign_on_posts_the_guest_login_to_merakis_login_url(client, demo):
+    configure(client, guest_username="mall", guest_password="meraki-pw")
+    page = _land_and_continue(client, client.get(f"/portal?venue=demo&{urlencode(MERAKI_SIGN_ON)}"))
+    assert 'action="https://n143.network-auth.com/splash/login?mauth=MMLxMkm9yw"' in page
+    assert 'name="success_url" value="http://example.org/news"' in page and 'name="password" value="meraki-pw"' in page
+
+
+@pytest.mark.parametrize("login_url", ["http://n143.network-auth.com/splash/login", "https://evil.example/login",
+                                       "https://network-auth.com.evil.example/x", "https://x@n1.network-auth.com/"])
+def test_meraki_sign_on_login_url_must_be_merakis(client, demo, login_url):
+    resp = client.get(f"/portal?venue=demo&{urlencode({**MERAKI_SIGN_ON, 'login_url': login_url})}")
+    assert resp.status_code == 400
