@@ -40,6 +40,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
     "aruba_login_scheme": ("http", "http (Aruba's documented login URL) or https (an AP given a trusted certificate)"),
     "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),
+    "aruba_post_hosts": ("", "Aruba Instant On login hosts (its `post` parameter) allowed, comma-separated; "
+                             "empty: no Instant On grant"),
     "mikrotik_hosts": ("", "MikroTik link-login-only hosts allowed (the hotspot's dns-name); empty = private IPs only"),
     "ruckus_hosts": ("", "Ruckus Unleashed sip hosts allowed (comma-separated); empty = private IPs only"),
     "unifi_url": ("", "UniFi controller base URL: https://unifi.local:8443, or a UniFi OS console https://192.168.1.1"),

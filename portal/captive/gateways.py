@@ -543,6 +543,33 @@ class ArubaInstant(_FormLogin):
             "url": destination})
 
 
+class ArubaInstantOn(_FormLogin):
+    """Aruba Instant On external captive portal: `cmd=login`, `mac`, `network`, `ip`, `apmac`, `site`, `post`
+    (the cloud login host), `url`; grant = POST user/password/cmd=authenticate to https://<post>/cgi-bin/login.
+    `post` must be one of the venue's `aruba_post_hosts` (we send the guest login there): until that is set,
+    the phone lands and Continue is refused with the setting named in the log."""
+
+    name = "aruba-instant-on"
+
+    def detect(self, args) -> bool:
+        return args.get("cmd") == "login" and "post" in args and "switchip" not in args
+
+    def parse(self, args, request_url, config, now):
+        host = args.get("post", "")
+        login = (_login_or_problem(f"https://{host}/cgi-bin/login", "post", config.get("aruba_post_hosts", ""))
+                 if config.get("aruba_post_hosts") else
+                 {"problem": "is not one of the venue's aruba_post_hosts (none set)", "field": "post"})
+        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
+                              ap_mac=ap_mac_param(args), destination=args.get("url"),
+                              grant={**login, "network": args.get("network", "")[:64]})
+
+    def grant(self, ctx, seconds, destination, config):
+        _raise_login_problem(ctx)
+        return self.grant_form(ctx.grant["login"], {
+            "user": config.get("guest_username", "guest"), "password": config.get("guest_password", ""),
+            "cmd": "authenticate", "mac": ctx.client_mac, "ip": ctx.client_ip, "url": destination})
+
+
 class CiscoWLC(_FormLogin):
     """Cisco WLC external web auth: `switch_url`, `ap_mac`, `client_mac`, `wlan`, `redirect`
     (+ `statusCode` on errors); grant = POST username/password/buttonClicked=4 to switch_url."""
@@ -722,7 +749,8 @@ class Direct(Adapter):
 
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
-                                 ArubaInstant(), UniFi(), MikroTikHotspot(), RuckusUnleashed(), Direct())
+                                 ArubaInstant(), ArubaInstantOn(), UniFi(), MikroTikHotspot(), RuckusUnleashed(),
+                                 Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 

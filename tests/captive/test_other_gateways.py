@@ -211,3 +211,15 @@ def test_meraki_sign_on_posts_the_guest_login_to_merakis_login_url(client, demo)
 def test_meraki_sign_on_login_url_must_be_merakis(client, demo, login_url):
     resp = client.get(f"/portal?venue=demo&{urlencode({**MERAKI_SIGN_ON, 'login_url': login_url})}")
     assert resp.status_code == 400
+
+
+def test_aruba_instant_on_grants_once_its_login_host_is_named(client, demo, caplog):
+    params = {**REDIRECTS["aruba instant on"], "mac": "5c:1d:d9:20:a0:c6", "venue": "demo"}
+    _land_and_continue(client, client.get(f"/portal?{urlencode(params)}"), status=403)  # lands; no grant yet
+    assert "aruba_post_hosts" in caplog.text
+    configure(client, aruba_post_hosts="portal.arubainstanton.com", guest_password="instant-pw")
+    page = _land_and_continue(client, client.get(f"/portal?{urlencode(params)}"))
+    assert 'action="https://portal.arubainstanton.com/cgi-bin/login"' in page
+    assert 'name="cmd" value="authenticate"' in page and 'name="password" value="instant-pw"' in page
+    forged = {**params, "post": "evil.example"}
+    _land_and_continue(client, client.get(f"/portal?{urlencode(forged)}"), status=403)
