@@ -51,7 +51,6 @@ TEMPLATE_CSV = (
 MAX_ROWS = 5000
 MAX_ESX_BYTES = 512 * 1024 * 1024
 MAX_ESX_MEMBERS = 10_000  # a project holds one image per floor plan and a few JSON files
-EARTH_RADIUS_M = 6378137.0
 FOOT_M = 0.3048  # a UniFi map drawn in feet (`unit: "f"`) gives its scale `upp` in feet per pixel
 SPLIT_RE = re.compile(r"[\s;|]+")
 
@@ -174,13 +173,6 @@ def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> O
     return Origin(**venue.origin) if venue.origin else None
 
 
-def lonlat_to_plan(lon: float, lat: float, origin_lon: float, origin_lat: float) -> tuple[float, float]:
-    """Metres east (x) and south (y) of the plan's top-left corner (north-up plan, local projection)."""
-    x = math.radians(lon - origin_lon) * EARTH_RADIUS_M * math.cos(math.radians(origin_lat))
-    y = -math.radians(lat - origin_lat) * EARTH_RADIUS_M
-    return x, y
-
-
 # -- our CSV --------------------------------------------------------------------------------------------
 
 
@@ -269,10 +261,10 @@ def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[
 
 def _on_plan(plan: Mapping, lng: float, lat: float) -> tuple[float, float]:
     """Metres along the plan's top edge (x) and down its left edge (y), from its top-left corner."""
-    origin = _corner(plan, "topLeftCorner")
-    right = lonlat_to_plan(*_corner(plan, "topRightCorner"), *origin)
-    down = lonlat_to_plan(*_corner(plan, "bottomLeftCorner"), *origin)
-    p = lonlat_to_plan(lng, lat, *origin)
+    corner = Origin(*_corner(plan, "topLeftCorner"))  # north-up: the image's turn is read from its edges
+    right = corner.to_plan(*_corner(plan, "topRightCorner"))
+    down = corner.to_plan(*_corner(plan, "bottomLeftCorner"))
+    p = corner.to_plan(lng, lat)
     ux, uy = _unit(right)
     vx, vy = _unit(down)
     return p[0] * ux + p[1] * uy, p[0] * vx + p[1] * vy

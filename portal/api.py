@@ -225,10 +225,10 @@ def post_meraki(venue: str, network: str):
 def post_mist(venue: str, webhook: str):
     """Mist checks for a 200 (its documentation: "Return a 200 status to indicate that the data was received")."""
     require_venue(venue)
-    hook = MistStore(services().db, services().settings.secret_key).get(venue, webhook)
+    settings = services().settings
+    hook = MistStore(services().db, settings.secret_key).get(venue, webhook)
     if hook is None:
         raise ApiError(404, f"no Mist webhook {webhook!r} is configured for venue {venue!r}")
-    settings = services().settings
     request.max_content_length = settings.max_mist_bytes
     body = raw_body()
     v2, v1 = request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")
