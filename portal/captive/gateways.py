@@ -214,10 +214,6 @@ def client_mac_param(args) -> str | None:
     return gateway_macs(args)[0]
 
 
-def ap_mac_param(args) -> str | None:
-    return gateway_macs(args)[1]
-
-
 def optional_ip(args, name: str) -> str | None:
     raw = args.get(name)
     if not raw:
@@ -262,10 +258,15 @@ def _url_parts(raw: str, name: str) -> urllib.parse.SplitResult:
     return parts
 
 
+def listed(setting: str) -> list[str]:
+    """A comma-separated setting's entries, trimmed and lower-case; empty ones (a trailing comma) are none."""
+    return [entry.strip().lower() for entry in setting.split(",") if entry.strip()]
+
+
 def allowed_gateway_url(raw: str | None, name: str, hosts_setting: str) -> urllib.parse.SplitResult:
     """A URL we send the shopper's browser, with the guest login, to: http(s) on a host of the venue's
     `hosts_setting` (comma-separated names), or, when that is empty, on the gateway's private address."""
-    allowed = [h.strip().lower() for h in hosts_setting.split(",") if h.strip()]
+    allowed = listed(hosts_setting)
     if not allowed:
         return private_gateway_url(raw, name)
     parts = _url_parts(raw or "", name)
@@ -319,7 +320,7 @@ class MerakiClickThrough(Adapter):
 def meraki_url(url: str, name: str, config: dict[str, str]) -> None:
     """An https URL on Meraki's splash hosts (`meraki_grant_hosts`, suffixes): where a grant may send the browser."""
     parts = urllib.parse.urlsplit(url)
-    allowed = tuple(h.strip().lower() for h in config.get("meraki_grant_hosts", "network-auth.com").split(","))
+    allowed = listed(config.get("meraki_grant_hosts", "network-auth.com"))
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or "@" in parts.netloc or not any(host == a or host.endswith("." + a)
                                                                  for a in allowed):
@@ -429,7 +430,7 @@ class OpenNDS(Adapter):
         """The gatewayhashes a venue's routers may send: that of `gatewayname` (when set) and the ones given
         as they are (comma-separated; openNDS logs its own: "gatewayname digest is: ..."), lower case."""
         out = [cls.gateway_hash(gatewayname)] if gatewayname else []
-        return out + [h.strip().lower() for h in hashes.split(",") if h.strip()]
+        return out + listed(hashes)
 
     @staticmethod
     def gateway_hash(gatewayname: str) -> str:
@@ -504,8 +505,9 @@ class MerakiSignOn(_FormLogin):
     def parse(self, args, request_url, config, now):
         login_url = args.get("login_url", "")
         meraki_url(login_url, "login_url", config)
-        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args),
-                              client_ip=_ip_or_none(args, "client_ip"), ap_mac=ap_mac_param(args),
+        client, ap = gateway_macs(args)
+        return GatewayContext(gateway=self.name, client_mac=client,
+                              client_ip=_ip_or_none(args, "client_ip"), ap_mac=ap,
                               destination=args.get("continue_url"), grant={"login_url": login_url})
 
     def grant(self, ctx, seconds, destination, config):
@@ -559,8 +561,9 @@ class ArubaInstantOn(_FormLogin):
         login = (_login_or_problem(f"https://{host}/cgi-bin/login", "post", config.get("aruba_post_hosts", ""))
                  if config.get("aruba_post_hosts") else
                  {"problem": "is not one of the venue's aruba_post_hosts (none set)", "field": "post"})
-        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
-                              ap_mac=ap_mac_param(args), destination=args.get("url"),
+        client, ap = gateway_macs(args)
+        return GatewayContext(gateway=self.name, client_mac=client, client_ip=_ip_or_none(args, "ip"),
+                              ap_mac=ap, destination=args.get("url"),
                               grant={**login, "network": args.get("network", "")[:64]})
 
     def grant(self, ctx, seconds, destination, config):
@@ -673,8 +676,9 @@ class RuckusUnleashed(_FormLogin):
         login = (_login_or_problem(f"http://{host}:9997/login", "sip", config.get("ruckus_hosts", ""))
                  if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) else
                  {"problem": "must be the Unleashed master's address", "field": "sip"})
-        return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "uip"),
-                              ap_mac=ap_mac_param(args), destination=args.get("url"), grant=login)
+        client, ap = gateway_macs(args)
+        return GatewayContext(gateway=self.name, client_mac=client, client_ip=_ip_or_none(args, "uip"),
+                              ap_mac=ap, destination=args.get("url"), grant=login)
 
     def grant(self, ctx, seconds, destination, config):
         _raise_login_problem(ctx)
