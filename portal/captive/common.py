@@ -11,7 +11,7 @@ from flask import Flask
 from core.security import MacHasher
 from core.store_health import STORE_ERRORS, StoreBreaker
 from portal.captive.config import PortalConfigStore
-from portal.captive.gateways import AP_PARAMS, MAC_PARAMS, ContextSealer, gateway_macs
+from portal.captive.gateways import ContextSealer, gateway_macs
 from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
 
@@ -21,8 +21,8 @@ MAX_QUERY_BYTES = 12 * 1024
 # On every portal answer that changes with the phone's state (a probe must be asked again once access is granted).
 NO_STORE = {"Cache-Control": "no-store, must-revalidate", "Pragma": "no-cache"}
 
-__all__ = ["AP_PARAMS", "MAC_PARAMS", "MAX_QUERY_BYTES", "NO_STORE", "STORE_ERRORS", "CaptiveServices",
-           "ap_from_params", "captive_services_of", "client_from_params"]
+__all__ = ["MAX_QUERY_BYTES", "NO_STORE", "STORE_ERRORS", "CaptiveServices", "ap_from_params", "captive_services_of",
+           "client_and_ap_from_params", "client_from_params"]
 
 
 @dataclass
