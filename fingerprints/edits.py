@@ -45,11 +45,22 @@ class EditError(ValueError):
 # -- floors ---------------------------------------------------------------------------------------------
 
 
-def _measure(value: object, what: str, low: float = 0.0, high: float = MAX_PLAN_M) -> float:
-    """A finite number in [low, high] (every console form checks this; the CLI and imports rely on it here)."""
+def finite(value: object) -> float:
+    """`value` as a finite float; ValueError for anything else (text, NaN, infinity, an integer no float holds)."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _measure(value: object, what: str, low: float = 0.0, high: float = MAX_PLAN_M) -> float:
+    """A finite number in [low, high] (every console form checks this; the CLI and imports rely on it here)."""
+    try:
+        number = finite(value)
+    except ValueError:
         number = math.nan
     if not (math.isfinite(number) and low <= number <= high):
         raise EditError(N_("%(what)s must be a number from %(low)s to %(high)s."), what=what, low=f"{low:g}",

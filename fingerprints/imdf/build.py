@@ -63,13 +63,6 @@ def _all_positions(geom: dict | None) -> Iterable[list[float]]:
 MAX_ORDINAL = 999
 
 
-def _finite(value: object) -> float:
-    number = float(value)  # TypeError / ValueError / OverflowError for what is not a number
-    if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
-    return number
-
-
 def _levels_by_ordinal(levels: list[dict]) -> dict[int, list[dict]]:
     """Levels grouped by ordinal, each group's indoor levels first (the floor takes the first one's name)."""
     groups: dict[int, list[dict]] = {}
@@ -106,8 +99,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
     ext_props = ext["properties"] if ext else {}
     if ext:
         try:
-            values = [_finite(ext_props["origin_lon"]), _finite(ext_props["origin_lat"]),
-                      _finite(ext_props.get("rotation_deg") or 0.0)]
+            values = [edits.finite(ext_props["origin_lon"]), edits.finite(ext_props["origin_lat"]),
+                      edits.finite(ext_props.get("rotation_deg") or 0.0)]
             origin = Origin(*values)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ImdfError([f"mallportal_venue.geojson: feature {ext['id']}: bad origin ({exc})"]) from None
@@ -133,9 +126,9 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         extra = next((ext_floors[f["id"]] for f in group if f["id"] in ext_floors), {})
         where = f"level.geojson: feature {named['id']}"
         try:
-            width = _finite(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
-            height = _finite(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
-            scale = _finite(extra["metres_per_pixel"]) if extra.get("metres_per_pixel") is not None else None
+            width = edits.finite(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
+            height = edits.finite(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
+            scale = edits.finite(extra["metres_per_pixel"]) if extra.get("metres_per_pixel") is not None else None
         except (TypeError, ValueError, OverflowError):
             problems.append(f"{where}: the floor's size or scale is not a finite number")
             continue
