@@ -5,7 +5,7 @@
 Prints MallPortal's WKNNPositioner (its defaults, offset removal included) beside scikit-learn's plain
 KNeighborsRegressor (brute force, Euclidean, k=5, raw dBm) fitted on the same map and queried with the
 same vectors in the same run, and the ratio between them; also our one-query-at-a-time loop, to show
-what the batch path (one sparse product per block of queries) gains. Everything runs on one core (BLAS
+what the batch path (the compiled search, positioning/kernels.py) gains. Everything runs on one core (BLAS
 and OpenMP pools limited to 1 thread). Targets (issue 20): batch >= 4x the baseline's batch throughput
 in the same run, single-query p99 <= 2 ms.
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import sparse
 
-from positioning.crossterms import LevelIndex, concat_ranges
 from positioning.params import EstimatorParams
 from positioning.representation import to_representation
 from positioning.vectors import MISSING_DBM
@@ -53,6 +52,12 @@ def _smallest(values: np.ndarray, k: int, ids: np.ndarray | None = None) -> np.n
             idx = np.flatnonzero(values <= kth)
     order = idx[np.lexsort((idx if ids is None else ids[idx], values[idx]))]
     return order[:k]
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The index ranges starts[i] .. starts[i] + lengths[i], laid end to end (a vectorised gather)."""
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return offsets + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +237,6 @@ class WKNNPositioner(EstimatorParams):
         self.col_ptr_ = csc.indptr.astype(np.int64)
         self.col_rows_ = csc.indices.astype(np.int32)
         self.col_values_ = csc.data.astype(np.float32)
-        self.levels_ = LevelIndex(csc)
         # The heard dBm per fingerprint (CSR), to estimate a query's offset against its neighbours.
         heard = sparse.csr_matrix(np.where(self.missing < X, X - self.missing, 0.0))
         self.row_ptr_ = heard.indptr.astype(np.int64)
@@ -513,9 +517,14 @@ class WKNNPositioner(EstimatorParams):
             X[moved] = self._shifted(X[moved], start[moved])
         batch = self._locate_batch(self._represent(X))
         batch.offset = start.copy()
+        active = None  # the queries a round may move: all, then those the last round moved
         for _ in range(self.offset_rounds):
-            delta = self._offsets(X, *batch.neighbour_pairs())
-            moved = np.flatnonzero(delta != 0)
+            queries, rows = batch.neighbour_pairs()
+            if active is not None:  # the others have the same readings and neighbours: offset 0 again
+                keep = np.isin(queries, active)
+                queries, rows = queries[keep], rows[keep]
+            delta = self._offsets(X, queries, rows)
+            moved = active = np.flatnonzero(delta != 0)
             if moved.size == 0:
                 break
             X = X.copy()
@@ -526,7 +535,7 @@ class WKNNPositioner(EstimatorParams):
 
     # -- the batch path ----------------------------------------------------------------------------
 
-    BATCH = 128  # queries per sparse product: bounds the (batch x candidates) cross-term matrix
+    BATCH = 128  # queries per block: bounds the (block x candidates) arrays of the decision
 
     def _check_queries(self, X) -> np.ndarray:
         X = self._check_query(X)
@@ -536,10 +545,9 @@ class WKNNPositioner(EstimatorParams):
         return X
 
     def _locate_batch(self, R: np.ndarray) -> _Batch:
-        """One block of represented queries: cross terms of the whole block as one sparse product
-        (positioning.crossterms), the nearest candidates per query, then building -> floor -> x/y
-        decided for all queries at once. The rare query whose candidate prefix is too short to decide
-        exactly goes through the one-query path."""
+        """One block of represented queries: the nearest candidates per query (the compiled search,
+        positioning.kernels), then building -> floor -> x/y decided for all queries at once. The rare
+        query whose candidate prefix is too short to decide exactly goes through the one-query path."""
         rows, d, complete = self._batch_candidates(R)
         batch = self._decide_batch(rows, d, complete)
         for i in np.flatnonzero(~batch.exact):
@@ -549,50 +557,10 @@ class WKNNPositioner(EstimatorParams):
     def _batch_candidates(self, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per query: the M nearest rows sorted by distance (padded with -1 / inf), and whether they are
         all of its candidates. Rows with fewer Sorensen candidates than needed get no rows at all, so
-        that the decision sends them to the one-query path."""
-        m, width = R.shape[0], max(32, 4 * self._needed())
-        rows_out = np.full((m, width), -1, dtype=np.int64)
-        d_out = np.full((m, width), np.inf)
-        complete = np.zeros(m, dtype=bool)
-        weight = float(self.unheard_weight)
-        euclidean = self.metric == "euclidean"
-        heard = None
-        if weight == 1.0:
-            cross = self.levels_.cross_terms(R, product=euclidean)
-        else:
-            cross, heard = self.levels_.cross_terms(R, product=euclidean, heard_sums="squares" if euclidean else "sum")
-        q_sums = R.sum(axis=1, dtype=np.float64)
-        if self.metric == "sorensen":
-            needed = self._needed()
-            for i in range(m):
-                start, stop = cross.indptr[i], cross.indptr[i + 1]
-                if stop - start < needed:
-                    continue
-                rows = cross.indices[start:stop]
-                sums = self.row_sums_[rows]
-                if heard is not None:
-                    part = heard.data[start:stop]
-                    sums = part if weight == 0.0 else weight * sums + (1.0 - weight) * part
-                total = sums + q_sums[i]
-                d = np.maximum(total - 2 * cross.data[start:stop], 0) / total
-                top = _smallest(d, width, ids=rows)
-                rows_out[i, :top.size], d_out[i, :top.size] = rows[top], d[top]
-                complete[i] = top.size == d.size
-            return rows_out, d_out, complete
-        dense = cross.toarray()
-        full = self.row_squares_ if euclidean else self.row_sums_
-        if heard is not None:
-            full = heard.toarray() if weight == 0.0 else weight * full + (1.0 - weight) * heard.toarray()
-        if euclidean:
-            q_squares = (R.astype(np.float64) ** 2).sum(axis=1)
-            D = np.sqrt(np.maximum(full + q_squares[:, None] - 2 * dense, 0))
-        else:
-            D = np.maximum(full + q_sums[:, None] - 2 * dense, 0)
-        for i in range(m):
-            top = _smallest(D[i], width)
-            rows_out[i, :top.size], d_out[i, :top.size] = top, D[i, top]
-            complete[i] = top.size == D.shape[1]
-        return rows_out, d_out, complete
+        that the decision sends them to the one-query path. The search is compiled (positioning.nearest)."""
+        from positioning import kernels  # lazy: numba (~65 MB, JIT) only in processes that position in batches
+
+        return kernels.search(self, R, width=max(32, 4 * self._needed()), needed=self._needed())
 
     def _decide_batch(self, rows: np.ndarray, d: np.ndarray, complete: np.ndarray) -> _Batch:
         """`_decide` for many queries at once over (m, M) arrays of rows sorted by distance."""
@@ -637,4 +605,4 @@ class WKNNPositioner(EstimatorParams):
         """Memory held by the learned arrays."""
         arrays = [self.col_ptr_, self.col_rows_, self.col_values_, self.row_sums_, self.row_squares_,
                   self.buildings_, self.floors_, self.xy_, self.row_ptr_, self.row_aps_, self.row_dbm_]
-        return int(sum(a.nbytes for a in arrays)) + self.levels_.nbytes()
+        return int(sum(a.nbytes for a in arrays))

@@ -1,4 +1,4 @@
-"""The batch path (one sparse product per block), per-query offset removal, test perturbations and tuning."""
+"""The batch path (the compiled search per block), per-query offset removal, test perturbations and tuning."""
 
 import json
 
@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import sparse
 
 from positioning.cli import main
-from positioning.crossterms import LevelIndex
 from positioning.perturb import shift_rssi, switch_off_aps
 from positioning.tuning import cv_groups, tune, venue_config
 from positioning.vectors import MISSING_DBM
@@ -27,30 +25,90 @@ def same(a, b) -> bool:
 
 @st.composite
 def sparse_maps(draw):
-    """A represented map and queries: non-negative, ~60% zeros, values drawn from few levels or any float."""
-    n, m, aps = draw(st.integers(1, 30)), draw(st.integers(1, 8)), draw(st.integers(1, 12))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    few_levels = draw(st.booleans())
+    """dBm maps and queries: ~60% unheard, readings drawn from a few levels (many equal distances) or
+    from the whole range."""
+    n, m, aps = draw(st.integers(1, 40)), draw(st.integers(1, 8)), draw(st.integers(1, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    low = -60 if draw(st.booleans()) else -100
+
     def matrix(rows):
-        values = rng.integers(1, 6, (rows, aps)).astype(np.float32) if few_levels else \
-            rng.uniform(0.01, 3, (rows, aps)).astype(np.float32)
-        return np.where(rng.random((rows, aps)) < 0.6, 0, values).astype(np.float32)
-    return matrix(n), matrix(m)
+        dbm = rng.integers(low, -30, (rows, aps)).astype(np.float64)
+        return np.where(rng.random((rows, aps)) < 0.6, MISSING_DBM, dbm)
+    X, Q = matrix(n), matrix(m)
+    Q[~(Q > MISSING_DBM).any(axis=1), 0] = -50.0  # every query hears an AP
+    return X, Q
 
 
-@settings(max_examples=60, deadline=None)
-@given(sparse_maps(), st.booleans())
-def test_batch_cross_terms_equal_brute_force(maps, product):
-    M, Q = maps
-    index = LevelIndex(sparse.csc_matrix(M))
-    got = index.cross_terms(Q, product=product).toarray()
-    pairs = Q[:, None, :].astype(np.float64) * M[None] if product else np.minimum(Q[:, None, :], M[None])
-    assert np.allclose(got, pairs.sum(axis=2), rtol=1e-6, atol=1e-9)
+def brute_nearest(model, X, R, width):
+    """The kernel's answer by brute force: every fingerprint's distance, sorted by (distance, row). The
+    sums are taken in the kernel's order (AP by AP, float32 terms into float64), so that equal distances
+    are equal here too and the order among them is tested; `by_definition` checks the values themselves."""
+    M = model._represent(X)
+    euclidean = model.metric == "euclidean"
+    q_totals = (R.astype(np.float64) ** 2).sum(axis=1) if euclidean else R.sum(axis=1, dtype=np.float64)
+    out = []
+    for i, q in enumerate(R):
+        terms = (M * q) if euclidean else np.minimum(M, q)  # float32, as the kernel computes them
+        cross = np.cumsum(terms.astype(np.float64), axis=1)[:, -1]  # cumsum: one AP after the other
+        heard_values = np.where(q > 0, M, 0).astype(np.float64)
+        heard = np.cumsum(heard_values**2 if euclidean else heard_values, axis=1)[:, -1]
+        full = model.row_squares_ if euclidean else model.row_sums_
+        w = model.unheard_weight
+        compared = full if w == 1.0 else heard if w == 0.0 else w * full + (1.0 - w) * heard
+        total = compared + q_totals[i]
+        d = np.maximum(total - 2 * cross, 0)
+        candidates = np.arange(M.shape[0])
+        if model.metric == "sorensen":
+            candidates = np.flatnonzero(cross > 0)
+            d = d / total
+            if candidates.size < model._needed():
+                out.append(([], [], False))
+                continue
+        elif euclidean:
+            d = np.sqrt(d)
+        order = candidates[np.lexsort((candidates, d[candidates]))][:width]
+        out.append((order.tolist(), d[order].tolist(), candidates.size <= width))
+    return out
+
+
+def by_definition(model, X, q, rows):
+    """The distances from their definitions, in float64 (the L1 forms without the min-sum identity)."""
+    M = model._represent(X)[rows].astype(np.float64)
+    q = q.astype(np.float64)
+    w = np.where(q > 0, 1.0, model.unheard_weight)
+    if model.metric == "euclidean":  # squared: the expanded form's rounding is sqrt(eps) at 0
+        return (w * (M - q) ** 2).sum(axis=1)
+    l1 = (w * np.abs(M - q)).sum(axis=1)
+    return l1 / (w * (M + q)).sum(axis=1) if model.metric == "sorensen" else l1
+
+
+@settings(max_examples=80, deadline=None)
+@given(sparse_maps(), st.sampled_from(["sorensen", "manhattan", "euclidean"]), st.sampled_from([1.0, 0.0, 0.4]),
+       st.integers(1, 6))
+def test_compiled_search_equals_brute_force(maps, metric, weight, k):
+    """positioning.kernels.search: the `width` nearest rows by (distance, row id), their distances, and
+    `complete`, as brute force over every fingerprint gives them (integer dBm: many equal distances)."""
+    from positioning import kernels
+
+    X, Q = maps
+    y = np.zeros((X.shape[0], 4))
+    heard_rows = (X > MISSING_DBM).any(axis=1)
+    if not heard_rows.any():
+        return
+    model = WKNNPositioner(k=k, metric=metric, unheard_weight=weight).fit(X[heard_rows], y[heard_rows])
+    R = model._represent(Q)
+    rows, d, complete = kernels.search(model, R, width=5, needed=model._needed())
+    for i, (want_rows, want_d, want_complete) in enumerate(brute_nearest(model, X[heard_rows], R, width=5)):
+        got = rows[i][rows[i] >= 0]
+        assert got.tolist() == want_rows
+        assert d[i][:got.size].tolist() == want_d and np.isinf(d[i][got.size:]).all()
+        assert complete[i] == want_complete
+        values = d[i][:got.size] ** (2 if metric == "euclidean" else 1)
+        assert np.allclose(values, by_definition(model, X[heard_rows], R[i], got), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
-@pytest.mark.parametrize("offset_rounds", [0, 1])
+@pytest.mark.parametrize("offset_rounds", [0, 1, 3])
 def test_batch_path_decides_exactly_like_single_queries(metric, offset_rounds):
     """Same building, floor, x/y, confidence and neighbours (ties included: rounded dBm has many)."""
     X, y = campus(n=700)

@@ -1,0 +1,168 @@
+"""The batch path's search, compiled: per query, the `width` nearest fingerprints and their distances.
+
+A query hears ~20 of a map's ~500 APs, and each AP is heard by a few hundred to a few thousand of its
+fingerprints. Per query the kernel walks the inverted index (AP -> fingerprints hearing it) of the APs
+it hears, adds each fingerprint's cross term (min(q, r) for the L1 metrics, q * r for Euclidean) into a
+dense accumulator, turns the terms of the fingerprints sharing an AP with it into distances and keeps
+the nearest in a bounded heap (equal distances by row id). That is the one-query path's work
+(`WKNNPositioner._cross_terms` + `_smallest`), its cross terms added in the same order (the same float64
+sums), so both paths pick the same neighbours (tests/positioning_tests/ checks it, ties included).
+Compiled, it is ~4x the numpy/scipy form it replaced (one sparse product per block of queries over a
+per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
+query); README *Positioning* has the figures.
+
+numba compiles it on first use (a few seconds) and caches the machine code beside this file
+(`__pycache__`); WKNNPositioner imports this module only on its batch path, so a process that never
+positions in batches (a web worker answering single lookups) never loads numba."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+SORENSEN, MANHATTAN, EUCLIDEAN = 0, 1, 2
+METRIC_CODES = {"sorensen": SORENSEN, "manhattan": MANHATTAN, "euclidean": EUCLIDEAN}
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _after(d_a: float, row_a: int, d_b: float, row_b: int) -> bool:
+    """(d_a, row_a) sorts after (d_b, row_b): by distance, equal distances by row id."""
+    return d_a > d_b or (d_a == d_b and row_a > row_b)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _offer(heap_d, heap_r, size: int, d: float, row: int) -> int:
+    """Offer (d, row) to a max-heap of the `heap_d.size` nearest so far; returns the new size."""
+    capacity = heap_d.size
+    if size == capacity:
+        if not _after(heap_d[0], heap_r[0], d, row):
+            return size
+        at = 0  # replace the farthest and sift it down
+        while True:
+            child = 2 * at + 1
+            if child >= size:
+                break
+            if child + 1 < size and _after(heap_d[child + 1], heap_r[child + 1], heap_d[child], heap_r[child]):
+                child += 1
+            if not _after(heap_d[child], heap_r[child], d, row):
+                break
+            heap_d[at], heap_r[at] = heap_d[child], heap_r[child]
+            at = child
+        heap_d[at], heap_r[at] = d, row
+        return size
+    at = size  # append and sift up
+    while at > 0:
+        parent = (at - 1) // 2
+        if not _after(d, row, heap_d[parent], heap_r[parent]):
+            break
+        heap_d[at], heap_r[at] = heap_d[parent], heap_r[parent]
+        at = parent
+    heap_d[at], heap_r[at] = d, row
+    return size + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
+    """The heap's entries, nearest first (insertion sort: `size` is a few dozen)."""
+    for i in range(size):
+        d_out[i], rows_out[i] = heap_d[i], heap_r[i]
+    for i in range(1, size):
+        d, row = d_out[i], rows_out[i]
+        j = i - 1
+        while j >= 0 and _after(d_out[j], rows_out[j], d, row):
+            d_out[j + 1], rows_out[j + 1] = d_out[j], rows_out[j]
+            j -= 1
+        d_out[j + 1], rows_out[j + 1] = d, row
+
+
+@numba.njit(cache=True, nogil=True)
+def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_values, q_totals,
+                 metric: int, unheard_weight: float, needed: int, rows_out, d_out, complete) -> None:
+    """Fill rows_out / d_out (m, width: preset to -1 / inf) with each query's nearest fingerprints,
+    nearest first (equal distances by row id), and `complete[i]` when they are all of its candidates.
+
+    The map: CSC of the represented fingerprints (col_ptr, col_rows, col_values float32) and per row its
+    sum (L1) or sum of squares (Euclidean), `row_full`. The queries: CSR of their audible APs in
+    ascending order (q_ptr, q_cols, q_values float32) and per query its sum (L1) or sum of squares.
+    Sorensen compares only fingerprints sharing an AP with the query (any other is at the maximum
+    distance 1); a query with fewer than `needed` of them gets no rows, for the one-query path.
+    `unheard_weight` < 1 counts a fingerprint's values at APs the query does not hear that many times."""
+    n = row_full.size
+    width = rows_out.shape[1]
+    cross = np.zeros(n)
+    heard = np.zeros(n)
+    candidates = np.empty(n + 1, dtype=np.int64)
+    distances = np.empty(n)
+    heap_d = np.empty(width)
+    heap_r = np.empty(width, dtype=np.int64)
+    partial_sums = unheard_weight != 1.0
+    for i in range(q_ptr.size - 1):
+        for e in range(q_ptr[i], q_ptr[i + 1]):  # one loop per case: a branch inside costs 4x
+            ap, q = q_cols[e], q_values[e]
+            if metric == EUCLIDEAN:
+                for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                    cross[col_rows[f]] += np.float64(col_values[f] * q)
+            else:
+                for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                    cross[col_rows[f]] += np.float64(min(col_values[f], q))
+            if partial_sums:
+                for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                    value = np.float64(col_values[f])
+                    heard[col_rows[f]] += value * value if metric == EUCLIDEAN else value
+        # Scanning every row is cheaper than tracking the touched ones (a branch per entry that the
+        # CPU cannot predict), and the one-query path scans them too (`cross > 0`). Branches on data
+        # that the CPU cannot predict cost more here than the arithmetic: hence the forms below.
+        size = 0
+        if metric == SORENSEN:
+            n_candidates = 0
+            for row in range(n):  # written always, counted when it shares an AP: no branch to mispredict
+                candidates[n_candidates] = row
+                n_candidates += cross[row] > 0
+            if n_candidates >= needed:
+                for c in range(n_candidates):  # the distances first: a loop without branches
+                    row = candidates[c]
+                    total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
+                    distances[c] = max(total - 2 * cross[row], 0.0) / total
+                for c in range(n_candidates):
+                    size = _offer(heap_d, heap_r, size, distances[c], candidates[c])
+                complete[i] = n_candidates <= width
+        else:
+            for row in range(n):
+                total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
+                d = max(total - 2 * cross[row], 0.0)
+                size = _offer(heap_d, heap_r, size, np.sqrt(d) if metric == EUCLIDEAN else d, row)
+            complete[i] = n <= width
+        _write_sorted(heap_d, heap_r, size, d_out[i], rows_out[i])
+        cross[:] = 0.0
+        if partial_sums:
+            heard[:] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _compared(full: float, heard: float, unheard_weight: float) -> float:
+    """A fingerprint's sum over the APs a full match compares (see WKNNPositioner._fingerprint_sums)."""
+    if unheard_weight == 1.0:
+        return full
+    if unheard_weight == 0.0:
+        return heard
+    return unheard_weight * full + (1.0 - unheard_weight) * heard
+
+
+def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, distances, complete) for a block of represented queries R (m, n_aps float32) against a
+    fitted WKNNPositioner's index (`nearest_rows`), the kernel's arguments assembled with numpy."""
+    m = R.shape[0]
+    euclidean = model.metric == "euclidean"
+    qi, qj = np.nonzero(R)  # row-major: each query's APs in ascending order, as the one-query path takes them
+    q_ptr = np.concatenate([[0], np.cumsum(np.bincount(qi, minlength=m))]).astype(np.int64)
+    R64 = R.astype(np.float64)
+    q_totals = (R64**2).sum(axis=1) if euclidean else R.sum(axis=1, dtype=np.float64)
+    rows_out = np.full((m, width), -1, dtype=np.int64)
+    d_out = np.full((m, width), np.inf)
+    complete = np.zeros(m, dtype=np.bool_)
+    nearest_rows(model.col_ptr_, model.col_rows_, model.col_values_,
+                 model.row_squares_ if euclidean else model.row_sums_, q_ptr, qj.astype(np.int64),
+                 R[qi, qj].astype(np.float32), q_totals, METRIC_CODES[model.metric],
+                 float(model.unheard_weight), needed, rows_out, d_out, complete)
+    return rows_out, d_out, complete
+
