@@ -7,7 +7,7 @@ dense accumulator, turns the terms of the fingerprints sharing an AP with it int
 the nearest in a bounded heap (equal distances by row id). That is the one-query path's work
 (`WKNNPositioner._cross_terms` + `_smallest`), its cross terms added in the same order (the same float64
 sums), so both paths pick the same neighbours (tests/positioning_tests/ checks it, ties included).
-Compiled, it is ~4x the numpy/scipy form it replaced (one sparse product per block of queries over a
+Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of queries over a
 per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
 query); README *Positioning* has the figures.
 
@@ -151,6 +151,10 @@ def _compared(full: float, heard: float, unheard_weight: float) -> float:
 def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, distances, complete) for a block of represented queries R (m, n_aps float32) against a
     fitted WKNNPositioner's index (`nearest_rows`), the kernel's arguments assembled with numpy."""
+    if width < 1 or needed < 1:
+        raise ValueError("width and needed must be at least 1")
+    if R.ndim != 2 or R.shape[1] != model.n_features_in_ or R.dtype != np.float32:
+        raise ValueError(f"R must be represented queries: float32 of shape (m, {model.n_features_in_})")
     m = R.shape[0]
     euclidean = model.metric == "euclidean"
     qi, qj = np.nonzero(R)  # row-major: each query's APs in ascending order, as the one-query path takes them

@@ -203,6 +203,10 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown metric {self.metric!r}; choose one of {METRICS}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
+        for name in ("alpha", "beta"):  # the representations' scales: <= 0 would make 'not heard' 1 or inf
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value > 0:
+                raise ValueError(f"{name} must be a positive number")
         for name in ("k", "k_floor", "k_building"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | np.integer) or value < 1):
@@ -307,7 +311,9 @@ class WKNNPositioner(EstimatorParams):
         q64 = q.astype(np.float64)
         if self.metric == "euclidean":
             squares = self._compared_sums(audible, partial, silent, squares=True)
-            return np.sqrt(np.maximum(squares + np.dot(q64, q64) - 2 * cross, 0))
+            # Summed as the batch path sums it (kernels.search): np.dot's BLAS order can differ in the last
+            # bit, and a last bit can order a near-tie between two neighbours differently.
+            return np.sqrt(np.maximum(squares + (q64**2).sum() - 2 * cross, 0))
         total = self._compared_sums(audible, partial, silent) + q64.sum()
         l1 = np.maximum(total - 2 * cross, 0)
         return l1 if self.metric == "manhattan" else l1 / np.maximum(total, 1e-12)
@@ -557,7 +563,7 @@ class WKNNPositioner(EstimatorParams):
     def _batch_candidates(self, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per query: the M nearest rows sorted by distance (padded with -1 / inf), and whether they are
         all of its candidates. Rows with fewer Sorensen candidates than needed get no rows at all, so
-        that the decision sends them to the one-query path. The search is compiled (positioning.nearest)."""
+        that the decision sends them to the one-query path. The search is compiled (positioning.kernels)."""
         from positioning import kernels  # lazy: numba (~65 MB, JIT) only in processes that position in batches
 
         return kernels.search(self, R, width=max(32, 4 * self._needed()), needed=self._needed())
