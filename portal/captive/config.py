@@ -13,6 +13,7 @@ import redis
 from core.memo import BoundedMemo
 from core.settings import phone_region_code, time_zone_name
 from core.storage import VenueKeys
+from portal.captive.omada import TIME_UNITS
 
 # name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
 FIELDS: dict[str, tuple[str, str]] = {
@@ -51,9 +52,19 @@ FIELDS: dict[str, tuple[str, str]] = {
     "unifi_site": ("default", "UniFi site"),
     "unifi_username": ("", "UniFi controller user"),
     "unifi_password": ("", "UniFi controller password (secret)"),
+    "omada_url": ("", "TP-Link Omada controller base URL with its management port: https://omada.local:8043 "
+                      "(software controller) or https://192.168.0.2 (OC200/OC300: 443)"),
+    "omada_controller_id": ("", "Omada controller id: the 32 characters after the host in the controller's URL"),
+    "omada_ca_bundle": ("", "PEM certificate(s) the controller's TLS certificate must chain to (name checked)"),
+    "omada_cert_sha256": ("", "or: SHA-256 fingerprint of the controller's own certificate (self-signed)"),
+    "omada_username": ("", "Omada hotspot operator (Hotspot Manager > Operators; not a controller admin)"),
+    "omada_password": ("", "Omada hotspot operator password (secret)"),
+    "omada_time_unit": ("ms", "unit of extPortal/auth's `time` (the session length): ms, as controllers read it, "
+                              "or us, as TP-Link's page words it"),
 }
 INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
-CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https")}
+CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https"),
+                 "omada_time_unit": tuple(TIME_UNITS)}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
 
 
@@ -104,8 +115,10 @@ class PortalConfigStore:
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
-            if name == "unifi_cert_sha256" and value and not is_sha256_fingerprint(value):
-                raise ValueError("unifi_cert_sha256 must be 64 hex digits (colons allowed)")
+            if name in ("unifi_cert_sha256", "omada_cert_sha256") and value and not is_sha256_fingerprint(value):
+                raise ValueError(f"{name} must be 64 hex digits (colons allowed)")
+            if name == "omada_controller_id" and value and not (value.isascii() and value.isalnum()):
+                raise ValueError("omada_controller_id must be letters and digits (from the controller's URL)")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)
 

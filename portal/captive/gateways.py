@@ -28,8 +28,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.security import normalise_mac
 from fingerprints.model import normalise_bssid
+from portal.captive.controller_api import ControllerError
+from portal.captive.omada import OmadaController
 from portal.captive.probes import match_probe
-from portal.captive.unifi import UniFiController, UniFiError
+from portal.captive.unifi import UniFiController
 
 
 class GatewayError(ValueError):
@@ -479,7 +481,62 @@ class UniFi(Adapter):
             controller.authorize_guest(config.get("unifi_site", "default"), config.get("unifi_username", ""),
                                        config.get("unifi_password", ""), normalise_mac(ctx.client_mac),
                                        max(1, seconds // 60), normalise_mac(ctx.ap_mac) if ctx.ap_mac else None)
-        except UniFiError as exc:
+        except ControllerError as exc:
+            raise GatewayError(exc.setting, str(exc), status=502) from None
+        return Grant(redirect_to=destination)
+
+
+class Omada(Adapter):
+    """TP-Link Omada external portal (controller 5.0.15+): the controller redirects with `clientMac`, `site`,
+    `redirectUrl`, `t` and, for an access point, `apMac`, `ssidName`, `radioId` (a gateway: `gatewayMac`,
+    `vid`); access is granted server side by the controller's `extPortal/auth` (portal/captive/omada.py).
+    Omada signs nothing, so `t` proves nothing and is not checked; the fields go back to the controller as
+    it sent them, and it refuses a client that is not waiting on its portal."""
+
+    name = "omada"
+
+    def detect(self, args) -> bool:
+        return "clientMac" in args and "site" in args and ("apMac" in args or "gatewayMac" in args)
+
+    def parse(self, args, request_url, config, now):
+        eap = "apMac" in args
+        client = {"clientMac": require_mac(args, "clientMac"), "site": self._text(args, "site", 128)}
+        if eap:
+            client.update(apMac=require_mac(args, "apMac"), ssidName=self._text(args, "ssidName", 64, required=False),
+                          radioId=self._number(args, "radioId", 0, 7))
+        else:
+            client.update(gatewayMac=require_mac(args, "gatewayMac"), vid=self._number(args, "vid", 1, 4094))
+        return GatewayContext(gateway=self.name, client_mac=client["clientMac"],
+                              client_ip=optional_ip(args, "clientIp"), ap_mac=client.get("apMac"),
+                              destination=args.get("redirectUrl"), grant=client)
+
+    @staticmethod
+    def _text(args, name: str, limit: int, required: bool = True) -> str:
+        value = args.get(name, "")
+        if required and not value:
+            raise GatewayError(name, "is required")
+        if len(value) > limit or any(ord(c) < 32 for c in value):
+            raise GatewayError(name, f"must be at most {limit} printable characters")
+        return value
+
+    @staticmethod
+    def _number(args, name: str, low: int, high: int) -> str:
+        value = args.get(name, "")
+        if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+            raise GatewayError(name, f"must be a number from {low} to {high}")
+        return value
+
+    def grant(self, ctx, seconds, destination, config):
+        base = config.get("omada_url", "").rstrip("/")
+        if not base:
+            raise GatewayError("omada_url", "the Omada controller is not configured for this venue", status=503)
+        try:
+            controller = OmadaController(base, config.get("omada_controller_id", ""),
+                                         ca_bundle=config.get("omada_ca_bundle", ""),
+                                         cert_sha256=config.get("omada_cert_sha256", ""))
+            controller.authorize(config.get("omada_username", ""), config.get("omada_password", ""), ctx.grant,
+                                 seconds, config.get("omada_time_unit", "ms"))
+        except ControllerError as exc:
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)
 
@@ -742,7 +799,7 @@ class Direct(Adapter):
         return True
 
     def parse(self, args, request_url, config, now):
-        # Also the gateways without a grant of ours (Ruckus, TP-Link Omada, MikroTik, Extreme): their phones are
+        # Also the gateways without a grant of ours (Ruckus SmartZone, Extreme): their phones are
         # placed all the same. A MAC that is not one (encrypted) is no phone, not a refused redirect.
         url = next((args.get(name) for name in ("url", "redirectUrl", "link-orig", "dest", "StartURL")
                     if args.get(name)), None)
@@ -753,8 +810,8 @@ class Direct(Adapter):
 
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
-                                 ArubaInstant(), ArubaInstantOn(), UniFi(), MikroTikHotspot(), RuckusUnleashed(),
-                                 Direct())
+                                 ArubaInstant(), ArubaInstantOn(), UniFi(), Omada(), MikroTikHotspot(),
+                                 RuckusUnleashed(), Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 

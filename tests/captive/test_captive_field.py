@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
@@ -18,11 +15,12 @@ import pytest
 from core.settings import Settings
 from portal import create_app
 from portal.captive import capport_url
+from portal.captive.controller_api import cert_sha256
 from portal.captive.probes import APPLE_SUCCESS
-from portal.captive.unifi import cert_sha256
 from portal.seed import ensure_demo_mall
 from portal.shopper import Shopper
 from tests.captive.tls import self_signed
+from tests.fake_http import JsonHandler, serving
 
 PORTAL_URL = "https://portal.mall.example"
 
@@ -204,54 +202,35 @@ def test_portal_url_setting_is_checked():
 # ---- UniFi OS consoles and legacy controllers over TLS --------------------------------------------
 
 
-class FakeUniFiOS(BaseHTTPRequestHandler):
+class FakeUniFiOS(JsonHandler):
     """A UniFi OS console: GET / is 200; /api/auth/login sets TOKEN and answers X-CSRF-Token; the Network
     API under /proxy/network needs both."""
 
     calls: list = []
 
     def do_GET(self):  # noqa: N802 - http.server's naming
-        self._answer(200, {})
+        self.answer(200, {})
 
     def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         FakeUniFiOS.calls.append((self.path, body, self.headers.get("Cookie"), self.headers.get("X-CSRF-Token")))
         if self.path == "/api/auth/login":
             if body.get("password") != "ctrlpw":
-                return self._answer(401, {"errors": ["Invalid credentials"]})
-            return self._answer(200, {"username": body["username"]},
+                return self.answer(401, {"errors": ["Invalid credentials"]})
+            return self.answer(200, {"username": body["username"]},
                                 {"Set-Cookie": "TOKEN=jwt123; path=/; secure; httponly", "X-CSRF-Token": "csrf42"})
         authed = self.headers.get("Cookie") == "TOKEN=jwt123" and self.headers.get("X-CSRF-Token") == "csrf42"
         if self.path.startswith("/proxy/network/api/s/") and authed:
-            return self._answer(200, {"meta": {"rc": "ok"}, "data": []})
-        return self._answer(401, {"meta": {"rc": "error", "msg": "api.err.LoginRequired"}})
-
-    def _answer(self, status, payload, headers=None):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            return self.answer(200, {"meta": {"rc": "ok"}, "data": []})
+        return self.answer(401, {"meta": {"rc": "error", "msg": "api.err.LoginRequired"}})
 
 
 @pytest.fixture
 def unifi_os(tmp_path):
     cert_path, key_path, der = self_signed(tmp_path, "unifi.local")
-    cert_pem = cert_path.read_text()
-    server = HTTPServer(("127.0.0.1", 0), FakeUniFiOS)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
     FakeUniFiOS.calls = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_port}", cert_pem, der
-    server.shutdown()
+    with serving(FakeUniFiOS, tls=(cert_path, key_path)) as url:
+        yield url, cert_path.read_text(), der
 
 
 def unifi_redirect(client):

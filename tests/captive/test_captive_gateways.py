@@ -2,15 +2,14 @@
 
 import base64
 import hashlib
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tests.fake_http import JsonHandler, serving
 
 MERAKI = ("/portal?user_continue_url=https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fconnected%3Fhide_terms%3Dtrue"
           "&node_id=247165649030275&node_mac=e0:cb:bc:b6:0c:83&gateway_id=247165649030275&client_ip=10.218.44.108"
@@ -246,33 +245,22 @@ def test_aruba_forged_switchip_is_refused(client, demo):
     assert resp.status_code == 403
 
 
-class FakeUniFi(BaseHTTPRequestHandler):
+class FakeUniFi(JsonHandler):
     calls: list = []
 
     def do_POST(self):  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         FakeUniFi.calls.append((self.path, body, self.headers.get("Cookie")))
         ok = self.path == "/api/login" and body.get("password") == "ctrlpw" or self.headers.get("Cookie")
-        payload = json.dumps({"meta": {"rc": "ok" if ok else "error", "msg": "api.err.Invalid"}, "data": []}).encode()
-        self.send_response(200)
-        if self.path == "/api/login" and ok:
-            self.send_header("Set-Cookie", "unifises=abc; Path=/")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        cookie = {"Set-Cookie": "unifises=abc; Path=/"} if self.path == "/api/login" and ok else {}
+        self.answer(200, {"meta": {"rc": "ok" if ok else "error", "msg": "api.err.Invalid"}, "data": []}, cookie)
 
 
 @pytest.fixture
 def unifi_controller():
-    server = HTTPServer(("127.0.0.1", 0), FakeUniFi)
     FakeUniFi.calls = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(FakeUniFi) as url:
+        yield url
 
 
 def unifi_url(t=None):

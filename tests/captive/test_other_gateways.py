@@ -1,5 +1,6 @@
-"""Gateways without a grant of ours (captive-portals.md section 4: Ruckus Unleashed and SmartZone, TP-Link Omada,
-MikroTik Hotspot, Extreme, Aruba Instant On): their redirects land the phone on its zone all the same, from
+"""Gateways as captive-portals.md section 4 lists them (Ruckus Unleashed and SmartZone, TP-Link Omada, MikroTik
+Hotspot, Extreme, Aruba Instant On; those with a grant of ours are also tested with it): their redirects land the
+phone on its zone all the same, from
 whatever names they give the client's MAC and the AP, on the gateway entry and on a probe. A Ruckus client_mac
 sent encrypted (SmartZone's default) leaves the phone unknown, never the AP's MAC taken for the phone's."""
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from core.settings import NotifySettings, Settings
 from portal.notify.channels import Contact, Message, Refused, Retry
 from portal.notify.sms import SmsChannel, TencentSmsProvider, template_for
+from tests.fake_http import JsonHandler
 
 
 class TencentStandIn:
@@ -21,19 +22,11 @@ class TencentStandIn:
         self.answer: dict = {"SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": "+86"}]}
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 service.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                raw = json.dumps({"Response": {**service.answer, "RequestId": "r-1"}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
+                self.answer(200, {"Response": {**service.answer, "RequestId": "r-1"}})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"127.0.0.1:{self.server.server_address[1]}"
