@@ -117,6 +117,8 @@ class PortalConfigStore:
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
             if name in ("unifi_cert_sha256", "omada_cert_sha256") and value and not is_sha256_fingerprint(value):
                 raise ValueError(f"{name} must be 64 hex digits (colons allowed)")
+            if name == "omada_url" and value and not value.lower().startswith("https://"):
+                raise ValueError("omada_url must be an https URL (the operator's password goes to it)")
             if name == "omada_controller_id" and value and not (value.isascii() and value.isalnum()):
                 raise ValueError("omada_controller_id must be letters and digits (from the controller's URL)")
         if values:

@@ -74,7 +74,7 @@ class ControllerClient:
                 cookie = SimpleCookie()
                 cookie.load(value)
                 self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
-        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        except (OSError, http.client.HTTPException, ssl.SSLError, UnicodeError) as exc:
             raise self.fail(f"controller unreachable: {type(exc).__name__}: {exc}") from None
         finally:
             conn.close()

@@ -488,10 +488,12 @@ class UniFi(Adapter):
 
 class Omada(Adapter):
     """TP-Link Omada external portal (controller 5.0.15+): the controller redirects with `clientMac`, `site`,
-    `redirectUrl`, `t` and, for an access point, `apMac`, `ssidName`, `radioId` (a gateway: `gatewayMac`,
-    `vid`); access is granted server side by the controller's `extPortal/auth` (portal/captive/omada.py).
-    Omada signs nothing, so `t` proves nothing and is not checked; the fields go back to the controller as
-    it sent them, and it refuses a client that is not waiting on its portal."""
+    `redirectUrl`, `t`, `clientIp` and, for an access point, `apMac`, `ssidName`, `radioId` (a gateway:
+    `gatewayMac`, `vid`); access is granted server side by the controller's `extPortal/auth`
+    (portal/captive/omada.py), with those fields as the controller sent them. Omada signs nothing, so `t`
+    proves nothing and is not checked, and a forged redirect can have any MAC authorised, as with UniFi.
+    A malformed MAC is refused (400); any other field the controller would not take lands the phone all the
+    same and only refuses Continue, as the form-login gateways' settings do."""
 
     name = "omada"
 
@@ -499,23 +501,29 @@ class Omada(Adapter):
         return "clientMac" in args and "site" in args and ("apMac" in args or "gatewayMac" in args)
 
     def parse(self, args, request_url, config, now):
-        eap = "apMac" in args
-        client = {"clientMac": require_mac(args, "clientMac"), "site": self._text(args, "site", 128)}
-        if eap:
-            client.update(apMac=require_mac(args, "apMac"), ssidName=self._text(args, "ssidName", 64, required=False),
-                          radioId=self._number(args, "radioId", 0, 7))
-        else:
-            client.update(gatewayMac=require_mac(args, "gatewayMac"), vid=self._number(args, "vid", 1, 4094))
-        return GatewayContext(gateway=self.name, client_mac=client["clientMac"],
-                              client_ip=optional_ip(args, "clientIp"), ap_mac=client.get("apMac"),
-                              destination=args.get("redirectUrl"), grant=client)
+        mac_names = ("clientMac", "apMac") if "apMac" in args else ("clientMac", "gatewayMac")
+        client = {name: require_mac(args, name) for name in mac_names}
+        grant: dict[str, Any] = {"client": client}
+        try:
+            client["site"] = self._text(args, "site", 128, required=True)
+            if "apMac" in client:
+                client.update(ssidName=self._text(args, "ssidName", 128), radioId=self._number(args, "radioId", 0, 7))
+            else:
+                client["vid"] = self._number(args, "vid", 0, 4094)
+        except GatewayError as exc:  # the phone still lands; Continue says what is wrong
+            grant.update(problem=exc.message, field=exc.field)
+        client_ip = _ip_or_none(args, "clientIp")
+        if client_ip:  # later controllers (6.2.10+) want it; earlier ones take it
+            client["clientIp"] = client_ip
+        return GatewayContext(gateway=self.name, client_mac=client["clientMac"], client_ip=client_ip,
+                              ap_mac=client.get("apMac"), destination=args.get("redirectUrl"), grant=grant)
 
     @staticmethod
-    def _text(args, name: str, limit: int, required: bool = True) -> str:
+    def _text(args, name: str, limit: int, required: bool = False) -> str:
         value = args.get(name, "")
         if required and not value:
             raise GatewayError(name, "is required")
-        if len(value) > limit or any(ord(c) < 32 for c in value):
+        if len(value) > limit or not value.isprintable():
             raise GatewayError(name, f"must be at most {limit} printable characters")
         return value
 
@@ -527,6 +535,8 @@ class Omada(Adapter):
         return value
 
     def grant(self, ctx, seconds, destination, config):
+        if "problem" in ctx.grant:
+            raise GatewayError(ctx.grant["field"], ctx.grant["problem"] + " (in the Omada controller's redirect)")
         base = config.get("omada_url", "").rstrip("/")
         if not base:
             raise GatewayError("omada_url", "the Omada controller is not configured for this venue", status=503)
@@ -534,8 +544,8 @@ class Omada(Adapter):
             controller = OmadaController(base, config.get("omada_controller_id", ""),
                                          ca_bundle=config.get("omada_ca_bundle", ""),
                                          cert_sha256=config.get("omada_cert_sha256", ""))
-            controller.authorize(config.get("omada_username", ""), config.get("omada_password", ""), ctx.grant,
-                                 seconds, config.get("omada_time_unit", "ms"))
+            controller.authorize(config.get("omada_username", ""), config.get("omada_password", ""),
+                                 ctx.grant["client"], seconds, config.get("omada_time_unit", "ms"))
         except ControllerError as exc:
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)

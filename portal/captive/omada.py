@@ -8,11 +8,13 @@ TP-Link FAQ 3231 "API and Code Sample for External Portal Server"):
 2. `POST .../<controller id>/api/v2/hotspot/extPortal/auth` with that cookie and the token in a
    `Csrf-Token` header, and the client as the controller's redirect named it: for an EAP (access point)
    `clientMac`, `apMac`, `ssidName`, `radioId`, `site`; for a gateway `clientMac`, `gatewayMac`, `vid`,
-   `site`; plus `time` and `authType` 4 (external portal). `{"errorCode": 0}` is a grant.
+   `site`; `clientIp` when the redirect gave one (integrators quote TP-Link's document for controller
+   6.2.10+ as requiring it); plus `time` and `authType` 4 (external portal). `{"errorCode": 0}` is a grant.
 
 `time` is how long the client stays authorised. TP-Link's page calls it the "expiration time" in
-microseconds, yet its own code sample passes milliseconds; integrators report a duration in milliseconds
-(an absolute time sent in milliseconds expired decades later). So it is a duration, in milliseconds by
+microseconds, yet its own code sample passes milliseconds, and most integrators send a duration in
+milliseconds (one reports that an absolute time sent in milliseconds expired decades later; a few send
+microseconds or seconds). So it is a duration, in milliseconds by
 default, microseconds with the venue setting `omada_time_unit=us` for a controller that reads it so.
 
 TLS and the HTTP plumbing: portal/captive/controller_api.py."""
@@ -33,6 +35,8 @@ class OmadaController(ControllerClient):
 
     def __init__(self, base_url: str, controller_id: str, **tls) -> None:
         super().__init__(base_url, **tls)
+        if self.parts.scheme != "https":  # the operator's password goes in the login
+            raise self.fail_setting("must be an https URL (the controller's management port)", "url")
         if not controller_id or not (controller_id.isascii() and controller_id.isalnum()):
             raise self.fail_setting("must be the controller id from its URL (letters and digits)", "controller_id")
         self.root = f"/{urllib.parse.quote(controller_id, safe='')}/api/v2/hotspot"
@@ -59,6 +63,6 @@ class OmadaController(ControllerClient):
         code = answer.get("errorCode")
         if status != 200 or code != 0 or isinstance(code, bool) or not isinstance(token, str) or not token:
             raise self.fail(f"hotspot login refused (HTTP {status}, errorCode={code})")
-        if any(c in token for c in "\r\n"):  # it goes into a header
+        if not (token.isascii() and token.isprintable()):  # it goes into a header
             raise self.fail("hotspot login answered a malformed token")
         self.csrf = token

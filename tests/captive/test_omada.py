@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from portal.captive.config import PortalConfigStore
+from portal.captive.config import PortalConfigKeys, PortalConfigStore
 from portal.captive.controller_api import cert_sha256
 from tests.captive.test_captive_gateways import configure
 from tests.captive.tls import self_signed
@@ -26,12 +26,15 @@ GATEWAY_REDIRECT = {"clientMac": PHONE, "gatewayMac": GATEWAY, "vid": "20", "t":
 class FakeOmada(JsonHandler):
     calls: list = []
     auth_error = 0
+    login_override: tuple[int, dict] | None = None  # (HTTP status, answer) instead of a good login
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.read_json()
         FakeOmada.calls.append((self.path, body, self.headers.get("Cookie"), self.headers.get("Csrf-Token")))
         root = f"/{CONTROLLER_ID}/api/v2/hotspot"
         if self.path == f"{root}/login":
+            if FakeOmada.login_override:
+                return self.answer(*FakeOmada.login_override)
             if body != {"name": "portal-op", "password": "oppw"}:
                 return self.answer(200, {"errorCode": -30109, "msg": "Invalid username or password."})
             return self.answer(200, {"errorCode": 0, "msg": "Hotspot log in successfully.",
@@ -47,7 +50,7 @@ class FakeOmada(JsonHandler):
 @pytest.fixture
 def omada(tmp_path):
     cert_path, key_path, der = self_signed(tmp_path, "omada.local")
-    FakeOmada.calls, FakeOmada.auth_error = [], 0
+    FakeOmada.calls, FakeOmada.auth_error, FakeOmada.login_override = [], 0, None
     with serving(FakeOmada, tls=(cert_path, key_path)) as url:
         yield url, cert_sha256(der)
 
@@ -75,7 +78,7 @@ def test_an_access_points_client_is_authorised_on_the_controller(client, demo, o
     assert auth_path == f"/{CONTROLLER_ID}/api/v2/hotspot/extPortal/auth"
     assert (cookie, csrf) == ("TPOMADA_SESSIONID=sess9", "csrf77")
     assert auth == {"clientMac": PHONE, "apMac": AP, "ssidName": "Mall Guest", "radioId": "1", "site": "Default",
-                    "time": 90 * 60 * 1000, "authType": 4}  # the fields as the controller sent them, time in ms
+                    "clientIp": "10.0.0.9", "time": 90 * 60 * 1000, "authType": 4}  # as the controller sent them
 
 
 def test_a_gateways_client_is_authorised_with_its_vlan(client, demo, omada):
@@ -92,15 +95,27 @@ def test_the_time_unit_may_be_microseconds(client, demo, omada):
     assert FakeOmada.calls[-1][1]["time"] == 90 * 60 * 1_000_000
 
 
-@pytest.mark.parametrize("case", ["wrong operator", "controller refuses the client", "wrong pin", "no pin, no CA"])
+FAILURES = {  # case: (the setting the log names, what the controller or the venue does)
+    "wrong operator": ("omada:", {"omada_password": "wrong"}),
+    "controller refuses the client": ("omada:", {}),
+    "login answers HTTP 500": ("omada:", {}),
+    "login errorCode false": ("omada:", {}),
+    "login token with a line break": ("omada:", {}),
+    "login token not ASCII": ("omada:", {}),
+    "wrong pin": ("omada_cert_sha256:", {"omada_cert_sha256": "00" * 32}),
+    "no pin, no CA": ("omada: controller unreachable: SSLCertVerificationError", {}),
+}
+LOGINS = {"login answers HTTP 500": (500, {"errorCode": 0, "result": {"token": "csrf77"}}),
+          "login errorCode false": (200, {"errorCode": False, "result": {"token": "csrf77"}}),
+          "login token with a line break": (200, {"errorCode": 0, "result": {"token": "csrf77\r\nX-Evil: 1"}}),
+          "login token not ASCII": (200, {"errorCode": 0, "result": {"token": "csrf€77"}})}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
 def test_controller_failures_are_a_502_with_the_detail_in_the_log_only(client, demo, omada, case, caplog):
-    settings = {}
-    if case == "wrong operator":
-        settings["omada_password"] = "wrong"
-    if case == "controller refuses the client":
-        FakeOmada.auth_error = -41501
-    if case == "wrong pin":
-        settings["omada_cert_sha256"] = "00" * 32
+    setting, settings = FAILURES[case]
+    FakeOmada.auth_error = -41501 if case == "controller refuses the client" else 0
+    FakeOmada.login_override = LOGINS.get(case)
     configured(client, omada, **settings)
     if case == "no pin, no CA":  # the system CAs do not know a self-signed controller
         configure(client, omada_cert_sha256="")
@@ -109,9 +124,22 @@ def test_controller_failures_are_a_502_with_the_detail_in_the_log_only(client, d
     assert resp.status_code == 502 and 'id="grant-failed"' in page
     for internal in ("errorCode", "41501", "Csrf", "127.0.0.1", "omada"):
         assert internal not in page
-    assert "grant through omada failed" in caplog.text
+    assert f"grant through omada failed: {setting}" in caplog.text
     if case in ("wrong pin", "no pin, no CA"):  # the certificate is refused before the operator is sent
         assert FakeOmada.calls == []
+    if case.startswith("login"):  # nothing is authorised on a login that did not succeed
+        assert [path for path, *_ in FakeOmada.calls] == [f"/{CONTROLLER_ID}/api/v2/hotspot/login"]
+
+
+def test_a_plain_http_controller_is_refused(client, demo, svc, omada, caplog):
+    """The operator's password goes in the login: not in clear text (a pin is not even checked over http)."""
+    with pytest.raises(ValueError, match="omada_url"):
+        PortalConfigStore(svc.db).set("demo", {"omada_url": "http://127.0.0.1:8043"})
+    configured(client, omada)
+    http_url = omada[0].replace("https://", "http://")
+    svc.db.hset(PortalConfigKeys("demo").config(), "omada_url", http_url)  # written some other way
+    assert land_and_continue(client, EAP_REDIRECT).status_code == 502
+    assert "grant through omada failed: omada_url:" in caplog.text and FakeOmada.calls == []
 
 
 def test_an_unconfigured_controller_is_no_grant_and_the_log_names_the_setting(client, demo, caplog):
@@ -119,15 +147,41 @@ def test_an_unconfigured_controller_is_no_grant_and_the_log_names_the_setting(cl
     assert "omada_url: the Omada controller is not configured" in caplog.text
 
 
-@pytest.mark.parametrize("name, value", [("clientMac", "not-a-mac"), ("apMac", "B0-19-21"), ("radioId", "x"),
-                                         ("radioId", "9"), ("site", "s" * 129), ("ssidName", "a\nb")])
-def test_a_malformed_eap_redirect_is_a_400(client, demo, name, value):
-    assert client.get("/portal?" + urlencode({**EAP_REDIRECT, name: value})).status_code == 400
+@pytest.mark.parametrize("redirect, name, value", [(EAP_REDIRECT, "clientMac", "not-a-mac"),
+                                                   (EAP_REDIRECT, "apMac", "B0-19-21"),
+                                                   (GATEWAY_REDIRECT, "gatewayMac", "zz")])
+def test_a_malformed_mac_is_a_400(client, demo, redirect, name, value):
+    assert client.get("/portal?" + urlencode({**redirect, name: value})).status_code == 400
 
 
-@pytest.mark.parametrize("name, value", [("gatewayMac", "zz"), ("vid", "0"), ("vid", "4095"), ("vid", "²")])
-def test_a_malformed_gateway_redirect_is_a_400(client, demo, name, value):
-    assert client.get("/portal?" + urlencode({**GATEWAY_REDIRECT, name: value})).status_code == 400
+@pytest.mark.parametrize("redirect, name, value", [(EAP_REDIRECT, "radioId", "x"), (EAP_REDIRECT, "radioId", ""),
+                                                   (EAP_REDIRECT, "radioId", "9"), (EAP_REDIRECT, "site", "s" * 129),
+                                                   (EAP_REDIRECT, "site", ""), (EAP_REDIRECT, "ssidName", "a\nb"),
+                                                   (GATEWAY_REDIRECT, "vid", "4095"), (GATEWAY_REDIRECT, "vid", "²")])
+def test_any_other_odd_field_lands_the_phone_and_refuses_continue(client, demo, omada, redirect, name, value, caplog):
+    configured(client, omada)
+    resp = land_and_continue(client, {**redirect, name: value})  # landed: a 302 to the zone, with a token
+    assert resp.status_code == 400 and FakeOmada.calls == []
+    assert f"grant through omada failed: {name}:" in caplog.text
+
+
+@pytest.mark.parametrize("redirect, name, value", [(EAP_REDIRECT, "ssidName", ""), (EAP_REDIRECT, "radioId", "2"),
+                                                   (EAP_REDIRECT, "site", "69bca1d3470cf665361476f0"),
+                                                   (EAP_REDIRECT, "ssidName", "商场 Guest"),
+                                                   (GATEWAY_REDIRECT, "vid", "0"), (EAP_REDIRECT, "clientIp", "")])
+def test_what_a_controller_may_send_is_taken(client, demo, omada, redirect, name, value):
+    configured(client, omada)
+    assert land_and_continue(client, {**redirect, name: value}).status_code == 303
+    auth = FakeOmada.calls[-1][1]
+    assert auth.get(name, "") == value
+
+
+def test_omada_is_recognised_by_its_access_point_or_gateway_mac(client, demo, omada):
+    """clientMac and site alone (no apMac / gatewayMac) are no Omada redirect: the phone lands (Direct) and
+    Continue calls no controller."""
+    configured(client, omada)
+    bare = {k: v for k, v in EAP_REDIRECT.items() if k not in ("apMac", "ssidName", "radioId")}
+    assert land_and_continue(client, bare).status_code == 303 and FakeOmada.calls == []
 
 
 @pytest.mark.parametrize("name, value", [("omada_controller_id", "../admin"), ("omada_time_unit", "s"),
