@@ -24,11 +24,15 @@ from urllib.parse import parse_qs, quote, urlparse
 import pytest
 import redis
 
-from conftest import TEST_MAC_KEY, TEST_SECRET
 from core.settings import PROJECT_ROOT
 from portal.tools.ensure_nginx import find_nginx
 from portal.tools.net import free_port, wait_for_port
 from tests.captive.tls import self_signed
+
+# This server's own keys (not the root conftest's, whose `from conftest import` resolved to another
+# directory's conftest when that one was collected first).
+TEST_SECRET = "deploy-test-secret-" + "x" * 16
+TEST_MAC_KEY = "deploy-test-mac-key-" + "y" * 16
 
 DEPLOY = PROJECT_ROOT / "deploy"
 PORTAL_HOST = "portal.mall.example"
