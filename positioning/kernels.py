@@ -11,9 +11,9 @@ Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product
 per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
 query); README *Positioning* has the figures.
 
-numba compiles it on first use (a few seconds) and caches the machine code beside this file
-(`__pycache__`); WKNNPositioner imports this module only on its batch path, so a process that never
-positions in batches (a web worker answering single lookups) never loads numba."""
+numba compiles it on first use (a few seconds) and caches the machine code (`compiled`: in `NUMBA_CACHE_DIR`
+if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path, so
+a process that never positions in batches (a web worker answering single lookups) never loads numba."""
 
 from __future__ import annotations
 
@@ -21,16 +21,29 @@ import numba
 import numpy as np
 
 SORENSEN, MANHATTAN, EUCLIDEAN = 0, 1, 2
+
+
+def compiled(**options):
+    """numba.njit with its machine code cached on disk (`NUMBA_CACHE_DIR`, else `__pycache__` beside this
+    file, else the user's cache); where none of them is writable numba refuses `cache=True` outright, so the
+    function is compiled in each process instead (a second or two on its first batch) rather than the import
+    failing."""
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(nogil=True, **options)(function)
+    return decorate
 METRIC_CODES = {"sorensen": SORENSEN, "manhattan": MANHATTAN, "euclidean": EUCLIDEAN}
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _after(d_a: float, row_a: int, d_b: float, row_b: int) -> bool:
     """(d_a, row_a) sorts after (d_b, row_b): by distance, equal distances by row id."""
     return d_a > d_b or (d_a == d_b and row_a > row_b)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _offer(heap_d, heap_r, size: int, d: float, row: int) -> int:
     """Offer (d, row) to a max-heap of the `heap_d.size` nearest so far; returns the new size."""
     capacity = heap_d.size
@@ -61,7 +74,7 @@ def _offer(heap_d, heap_r, size: int, d: float, row: int) -> int:
     return size + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
     """The heap's entries, nearest first (insertion sort: `size` is a few dozen)."""
     for i in range(size):
@@ -75,7 +88,7 @@ def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
         d_out[j + 1], rows_out[j + 1] = d, row
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled()
 def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_values, q_totals,
                  metric: int, unheard_weight: float, needed: int, rows_out, d_out, complete) -> None:
     """Fill rows_out / d_out (m, width: preset to -1 / inf) with each query's nearest fingerprints,
@@ -138,7 +151,7 @@ def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_value
             heard[:] = 0.0
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _compared(full: float, heard: float, unheard_weight: float) -> float:
     """A fingerprint's sum over the APs a full match compares (see WKNNPositioner._fingerprint_sums)."""
     if unheard_weight == 1.0:

@@ -203,10 +203,11 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown metric {self.metric!r}; choose one of {METRICS}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
-        for name in ("alpha", "beta"):  # the representations' scales: <= 0 would make 'not heard' 1 or inf
+        for name in ("alpha", "beta"):  # the representations' scales: <= 0 or inf would empty the map
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value > 0:
-                raise ValueError(f"{name} must be a positive number")
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
+                    0 < value < float("inf")):
+                raise ValueError(f"{name} must be a positive finite number")
         for name in ("k", "k_floor", "k_building"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | np.integer) or value < 1):

@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = sorted((ROOT / "deploy").glob("*.service"))
+ENV_FILE = ROOT / "deploy" / "mallportal.env"
 
 
 def unit_values(unit: Path, key: str) -> list[str]:
@@ -17,10 +18,13 @@ def unit_values(unit: Path, key: str) -> list[str]:
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
 def test_numba_cache_is_in_a_writable_path(unit):
-    """ProtectSystem=strict makes the code directory read-only, where numba would cache by default."""
+    """ProtectSystem=strict makes the code directory read-only, where numba would cache by default: the
+    settings file both units read names a cache directory they may write."""
     assert "strict" in unit_values(unit, "ProtectSystem")
-    environment = dict(value.split("=", 1) for value in unit_values(unit, "Environment"))
-    cache = Path(environment["NUMBA_CACHE_DIR"])
+    assert unit_values(unit, "EnvironmentFile") == ["/etc/mallportal/env"]  # deploy/mallportal.env, installed
+    settings = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines()
+                    if line and not line.startswith("#"))
+    cache = Path(settings["NUMBA_CACHE_DIR"])
     writable = [Path(p) for value in unit_values(unit, "ReadWritePaths") for p in value.split()]
     assert any(cache.is_relative_to(w) for w in writable), (cache, writable)
 
@@ -33,3 +37,14 @@ def test_numba_caches_the_batch_search_where_told(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
     assert any(p.name.startswith("kernels.nearest_rows") for p in tmp_path.rglob("*.nbi"))
+
+
+def test_no_writable_cache_compiles_per_process_instead_of_failing():
+    """Where numba finds no cache location it refuses cache=True at import: the kernels compile anyway."""
+    script = ("import numba.core.caching as caching; caching.CacheImpl._locator_classes = []\n"
+              "import numpy as np; from positioning.wknn import WKNNPositioner\n"
+              "X = np.array([[-50., -105.], [-105., -60.], [-70., -80.]]); y = np.zeros((3, 4))\n"
+              "print(WKNNPositioner(k=1).fit(X, y).predict(X).shape)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                          timeout=600)
+    assert done.stdout.strip() == "(3, 4)"

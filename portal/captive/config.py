@@ -13,7 +13,7 @@ import redis
 from core.memo import BoundedMemo
 from core.settings import phone_region_code, time_zone_name
 from core.storage import VenueKeys
-from portal.captive.omada import TIME_UNITS
+from portal.captive.omada import setting_problem
 
 # name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
 FIELDS: dict[str, tuple[str, str]] = {
@@ -63,8 +63,7 @@ FIELDS: dict[str, tuple[str, str]] = {
                               "or us, as TP-Link's page words it"),
 }
 INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
-CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https"),
-                 "omada_time_unit": tuple(TIME_UNITS)}
+CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
 
 
@@ -117,10 +116,9 @@ class PortalConfigStore:
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
             if name in ("unifi_cert_sha256", "omada_cert_sha256") and value and not is_sha256_fingerprint(value):
                 raise ValueError(f"{name} must be 64 hex digits (colons allowed)")
-            if name == "omada_url" and value and not value.lower().startswith("https://"):
-                raise ValueError("omada_url must be an https URL (the operator's password goes to it)")
-            if name == "omada_controller_id" and value and not (value.isascii() and value.isalnum()):
-                raise ValueError("omada_controller_id must be letters and digits (from the controller's URL)")
+            if name.startswith("omada_") and (value or name == "omada_time_unit") and (
+                    problem := setting_problem(name, value)):
+                raise ValueError(f"{name} {problem}")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)
 

@@ -29,25 +29,41 @@ EXTERNAL_PORTAL = 4  # authType: the external portal server authorised the clien
 TIME_UNITS = {"ms": 1_000, "us": 1_000_000}  # `time` per second of access
 
 
+def setting_problem(name: str, value: str) -> str | None:
+    """Why a venue's Omada setting (`omada_url`, `omada_controller_id`, `omada_time_unit`) cannot be used,
+    or None: the one check, run when the setting is saved and again when a grant reads it."""
+    if name == "omada_url":
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:  # the operator's password goes in the login
+            return "must be an https URL with the controller's host (its management port: 8043, or 443)"
+    if name == "omada_controller_id" and not (value.isascii() and value.isalnum()):
+        return "must be the controller id from its URL (letters and digits)"
+    if name == "omada_time_unit" and value not in TIME_UNITS:
+        return f"must be one of {', '.join(TIME_UNITS)}"
+    return None
+
+
 class OmadaController(ControllerClient):
     prefix = "omada"
     csrf_header = "Csrf-Token"
 
     def __init__(self, base_url: str, controller_id: str, **tls) -> None:
+        self.check_setting("omada_url", base_url)
         super().__init__(base_url, **tls)
-        if self.parts.scheme != "https":  # the operator's password goes in the login
-            raise self.fail_setting("must be an https URL (the controller's management port)", "url")
-        if not controller_id or not (controller_id.isascii() and controller_id.isalnum()):
-            raise self.fail_setting("must be the controller id from its URL (letters and digits)", "controller_id")
+        self.check_setting("omada_controller_id", controller_id)
         self.root = f"/{urllib.parse.quote(controller_id, safe='')}/api/v2/hotspot"
 
-    def fail_setting(self, message: str, setting: str) -> ControllerError:
-        return ControllerError(message, f"{self.prefix}_{setting}")
+    @staticmethod
+    def check_setting(name: str, value: str) -> None:
+        problem = setting_problem(name, value)
+        if problem:
+            raise ControllerError(problem, name)
 
     def authorize(self, username: str, password: str, client: dict[str, str], seconds: int,
                   time_unit: str = "ms") -> None:
         """Log in as the hotspot operator, then authorise `client` (the redirect's own fields: clientMac
         and apMac/ssidName/radioId or gatewayMac/vid, and site) for `seconds`."""
+        self.check_setting("omada_time_unit", time_unit)
         self.login(username, password)
         body = {**client, "time": int(seconds) * TIME_UNITS[time_unit], "authType": EXTERNAL_PORTAL}
         status, _, answer = self.request("POST", f"{self.root}/extPortal/auth", body)

@@ -121,7 +121,8 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     http_port, https_port, app_port = free_port(), free_port(), free_port()
     portal_url = f"https://{PORTAL_HOST}:{https_port}"
     env = {**os.environ, **env_file(), "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url}
+           "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url,
+           "NUMBA_CACHE_DIR": str(tmp / "numba-cache")}
     settings = Settings.from_env(env)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)

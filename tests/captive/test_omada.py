@@ -131,6 +131,13 @@ def test_controller_failures_are_a_502_with_the_detail_in_the_log_only(client, d
         assert [path for path, *_ in FakeOmada.calls] == [f"/{CONTROLLER_ID}/api/v2/hotspot/login"]
 
 
+def test_a_time_unit_written_some_other_way_is_no_grant(client, demo, svc, omada, caplog):
+    configured(client, omada)
+    svc.db.hset(PortalConfigKeys("demo").config(), "omada_time_unit", "s")
+    assert land_and_continue(client, EAP_REDIRECT).status_code == 502
+    assert "grant through omada failed: omada_time_unit:" in caplog.text and FakeOmada.calls == []
+
+
 def test_a_plain_http_controller_is_refused(client, demo, svc, omada, caplog):
     """The operator's password goes in the login: not in clear text (a pin is not even checked over http)."""
     with pytest.raises(ValueError, match="omada_url"):
@@ -185,7 +192,8 @@ def test_omada_is_recognised_by_its_access_point_or_gateway_mac(client, demo, om
 
 
 @pytest.mark.parametrize("name, value", [("omada_controller_id", "../admin"), ("omada_time_unit", "s"),
-                                         ("omada_cert_sha256", "abc")])
+                                         ("omada_time_unit", ""), ("omada_cert_sha256", "abc"),
+                                         ("omada_url", "https://"), ("omada_url", "ftp://omada.local")])
 def test_omada_settings_are_checked(svc, name, value):
     with pytest.raises(ValueError, match=name):
         PortalConfigStore(svc.db).set("demo", {name: value})

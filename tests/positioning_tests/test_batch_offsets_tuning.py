@@ -143,7 +143,7 @@ def test_euclidean_near_ties_decide_alike_in_batch_and_one_query():
 def test_representation_scales_must_be_positive():
     X, y = campus(n=50)
     for name in ("alpha", "beta"):
-        for value in (0.0, -1.0, float("nan"), True):
+        for value in (0.0, -1.0, float("nan"), float("inf"), True):
             with pytest.raises(ValueError, match=name):
                 WKNNPositioner(**{name: value}).fit(X, y)
 
