@@ -68,9 +68,56 @@ class ApList:
     skipped: list[str] = field(default_factory=list)  # why rows/devices were left out (not errors)
 
 
+@dataclass(frozen=True)
+class PlanAlignment:
+    """Where the file's plan lies on the venue's: the similarity (shift, turn, scale) that takes two points
+    given in the file's plan coordinates (metres from its image's top-left corner) to the same two points on
+    the venue's plan. For positions read off a plan image (Ekahau, UniFi, CSV x_m/y_m) whose image has a
+    margin, another scale or another angle than the venue's plan; not for lat/lon, placed by the origin."""
+
+    factor: complex  # rotation and scale, y down in both plans
+    shift: complex
+
+    @classmethod
+    def through(cls, file_points: tuple[complex, complex], venue_points: tuple[complex, complex]) -> PlanAlignment:
+        (z1, z2), (w1, w2) = file_points, venue_points
+        if abs(z2 - z1) < 0.01 or abs(w2 - w1) < 0.01:
+            raise ApListError(["align: the two points must be at least 1 cm apart on each plan"])
+        factor = (w2 - w1) / (z2 - z1)
+        if not MIN_ALIGN_SCALE <= abs(factor) <= MAX_ALIGN_SCALE:
+            raise ApListError([f"align: the points give a scale of {abs(factor):.3g} (file metres to venue "
+                               f"metres); expected {MIN_ALIGN_SCALE:g} to {MAX_ALIGN_SCALE:g}: check them"])
+        return cls(factor, w1 - factor * z1)
+
+    def __call__(self, x: float, y: float) -> tuple[float, float]:
+        w = self.factor * complex(x, y) + self.shift
+        return w.real, w.imag
+
+
+MIN_ALIGN_SCALE, MAX_ALIGN_SCALE = 0.01, 100.0  # a plan drawn in cm or in km is a mistake, not a scale
+ALIGN_HELP = "two points, file plan = venue plan, in metres: '0,0=3.5,2; 100,0=103.5,2'"
+
+
+def parse_plan_alignment(text: str) -> PlanAlignment | None:
+    """'fx1,fy1=x1,y1; fx2,fy2=x2,y2' (metres on the file's plan = metres on the venue's) -> PlanAlignment;
+    '' -> None."""
+    if not text.strip():
+        return None
+    pairs = [p for p in re.split(r"[;\n]", text) if p.strip()]
+    points = []
+    for pair in pairs:
+        sides = pair.split("=")
+        numbers = [_number(v) for side in sides for v in side.split(",")]
+        if len(pairs) != 2 or len(sides) != 2 or len(numbers) != 4 or any(n is None for n in numbers):
+            raise ApListError([f"align: write {ALIGN_HELP} (not {text.strip()[:60]!r})"])
+        points.append((complex(numbers[0], numbers[1]), complex(numbers[2], numbers[3])))
+    return PlanAlignment.through((points[0][0], points[1][0]), (points[0][1], points[1][1]))
+
+
 class _Collector:
-    def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None) -> None:
+    def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None, align: PlanAlignment | None = None) -> None:
         self.venue = venue
+        self.align = align
         self.names = {f.name.strip().lower(): f.level for f in venue.floors}
         levels = {f.level for f in venue.floors}
         unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
@@ -95,6 +142,12 @@ class _Collector:
             self.problems.append(f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known} "
                                  "(map the file's floor names to levels: 'Ground Floor=0')")
         return None
+
+    def add_from_plan(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
+                      height_m: float | None = None, model: str = "") -> None:
+        """`add` for a position read off the file's plan image: aligned to the venue's plan first, if asked."""
+        x, y = self.align(x, y) if self.align else (x, y)
+        self.add(where, name, bssids, level, x, y, height_m, model)
 
     def add(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
             height_m: float | None = None, model: str = "") -> None:
@@ -177,12 +230,13 @@ def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> O
 
 
 def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] | None = None,
-                floors: Mapping[str, int] | None = None) -> ApList:
-    """origin: (lon, lat) of the plan's top-left corner, for rows given as lat/lon (default: the venue's)."""
+                floors: Mapping[str, int] | None = None, align: PlanAlignment | None = None) -> ApList:
+    """origin: (lon, lat) of the plan's top-left corner, for rows given as lat/lon (default: the venue's);
+    align: for rows given as x_m/y_m on another plan image."""
     place = venue_origin(venue, origin)
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     rows = list(csv.DictReader(io.StringIO(text, newline="")))  # newline="": old Mac files end lines in \r
-    c = _Collector(venue, floors)
+    c = _Collector(venue, floors, align)
     if not rows:
         raise ApListError(["the CSV has no rows (see the template: " + TEMPLATE_CSV.splitlines()[0] + ")"])
     header = {k.strip().lower() for k in rows[0] if k}
@@ -209,9 +263,12 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
                                   "known by itself once the plan came from IMDF)")
                 continue
             x, y = place.to_plan(lon, lat)
+            add = c.add
+        else:
+            add = c.add_from_plan
         height = _number(row.get("height_m")) if row.get("height_m") else None
         bssids = [b for b in SPLIT_RE.split(row.get("bssids", "")) if b]
-        c.add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
+        add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
     return c.result()
 
 
@@ -281,8 +338,8 @@ def _unit(v: tuple[float, float]) -> tuple[float, float]:
 
 
 def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list | None = None,
-                       floors: Mapping[str, int] | None = None) -> ApList:
-    c = _Collector(venue, floors)
+                       floors: Mapping[str, int] | None = None, align: PlanAlignment | None = None) -> ApList:
+    c = _Collector(venue, floors, align)
     items = devices.get("data", []) if isinstance(devices, dict) else devices
     map_items = (maps.get("data", []) if isinstance(maps, dict) else maps) or []
     by_id = {m.get("_id"): m for m in map_items if isinstance(m, dict)}
@@ -312,14 +369,15 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
         bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
         macs = _distinct_macs([*bssids, *([str(dev["mac"])] if dev.get("mac") else [])])
         height = _number(dev.get("heightInMeters"))
-        c.add(name, name, macs, level, x * mpp, y * mpp, height, str(dev.get("model") or ""))
+        c.add_from_plan(name, name, macs, level, x * mpp, y * mpp, height, str(dev.get("model") or ""))
     return c.result()
 
 
 # -- Ekahau ---------------------------------------------------------------------------------------------
 
 
-def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = None) -> ApList:
+def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = None,
+             align: PlanAlignment | None = None) -> ApList:
     try:
         with archives.open_zip(data, "the .esx project") as zf:
             archives.check_sizes(zf.infolist(), MAX_ESX_MEMBERS, MAX_ESX_BYTES)
@@ -347,7 +405,7 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             measurements = load("accessPointMeasurements.json", "accessPointMeasurements")
     except archives.ArchiveProblem as exc:
         raise ApListError([f"not an Ekahau project (.esx is a zip archive): {exc}"]) from None
-    c = _Collector(venue, floors)
+    c = _Collector(venue, floors, align)
     plan_by_id = {p["id"]: p for p in plans if isinstance(p.get("id"), str)}
     heights = {r["accessPointId"]: _number(r.get("antennaHeight")) for r in simulated
                if isinstance(r.get("accessPointId"), str)}
@@ -388,18 +446,19 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             c.out.skipped.append(f"{name}: planned only (no measured radio, so no BSSID)")
             continue
         model = " ".join(str(v) for v in (ap.get("vendor"), ap.get("model")) if v)
-        c.add(name, name, bssids, level, x * scale, y * scale, heights.get(ap.get("id")), model)
+        c.add_from_plan(name, name, bssids, level, x * scale, y * scale, heights.get(ap.get("id")), model)
     return c.result()
 
 
 def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = None,
                  origin: tuple[float, float] | None = None, floors: Mapping[str, int] | None = None,
-                 companion: bytes | None = None) -> ApList:
+                 companion: bytes | None = None, align: PlanAlignment | None = None) -> ApList:
     """Any of the above, by `fmt` (csv, esx, meraki, unifi) or by the file name. Meraki and UniFi take
-    the floor-plan / map list as `companion` (JSON). A file whose data has a shape no check foresaw is an
-    ApListError too (the console shows it), never another exception."""
+    the floor-plan / map list as `companion` (JSON); `align` places positions read off another plan image
+    (not Meraki's, placed by lat/lng). A file whose data has a shape no check foresaw is an ApListError too
+    (the console shows it), never another exception."""
     try:
-        return _read_ap_list(venue, data, filename, fmt, origin, floors, companion)
+        return _read_ap_list(venue, data, filename, fmt, origin, floors, companion, align)
     except ApListError:
         raise
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError,
@@ -409,13 +468,13 @@ def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = 
 
 def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
                   origin: tuple[float, float] | None, floors: Mapping[str, int] | None,
-                  companion: bytes | None) -> ApList:
+                  companion: bytes | None, align: PlanAlignment | None) -> ApList:
     fmt = fmt or ("esx" if filename.lower().endswith(".esx") else "csv" if filename.lower().endswith(".csv")
                   else None)
     if fmt == "csv":
-        return read_ap_csv(venue, data, origin, floors)
+        return read_ap_csv(venue, data, origin, floors, align)
     if fmt == "esx":
-        return read_esx(venue, data, floors)
+        return read_esx(venue, data, floors, align)
     if fmt in ("meraki", "unifi"):
         try:
             devices = json.loads(data)
@@ -423,8 +482,10 @@ def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApListError([f"not valid JSON ({exc})"]) from None
         if fmt == "meraki":
+            if align:
+                raise ApListError(["align: Meraki devices are placed by their lat/lng, not on a plan image"])
             if not isinstance(devices, list) or not isinstance(extra, list):
                 raise ApListError(["Meraki: give the device list (a JSON array) and the floor plans (a JSON array)"])
             return read_meraki_devices(venue, devices, extra, floors)
-        return read_unifi_devices(venue, devices, extra, floors)
+        return read_unifi_devices(venue, devices, extra, floors, align)
     raise ApListError([f"unknown AP list format for {filename!r}: choose csv, esx, meraki or unifi"])

@@ -27,7 +27,14 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from fingerprints import edits
-from fingerprints.ap_lists import TEMPLATE_CSV, ApListError, parse_floor_names, read_ap_list
+from fingerprints.ap_lists import (
+    ALIGN_HELP,
+    TEMPLATE_CSV,
+    ApListError,
+    parse_floor_names,
+    parse_plan_alignment,
+    read_ap_list,
+)
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.imdf import import_imdf
 from fingerprints.model import ID_RE, normalise_bssid
@@ -48,7 +55,7 @@ def _floor_map(pairs: tuple[str, ...]) -> dict[str, int]:
 
 
 def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | None, origin_lon: float | None,
-                   origin_lat: float | None, floor: tuple[str, ...], base=None) -> list[dict]:
+                   origin_lat: float | None, floor: tuple[str, ...], align: str = "", base=None) -> list[dict]:
     venue_map = base or services().venues.get_map(venue)
     if venue_map is None or not venue_map.floors:
         raise click.UsageError(f"venue {venue!r} has no floors yet: import its plan first")
@@ -57,7 +64,8 @@ def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | No
     origin = (origin_lon, origin_lat) if origin_lon is not None and origin_lat is not None else None
     try:
         result = read_ap_list(venue_map, Path(source).read_bytes(), Path(source).name, fmt, origin,
-                              _floor_map(floor), Path(companion).read_bytes() if companion else None)
+                              _floor_map(floor), Path(companion).read_bytes() if companion else None,
+                              parse_plan_alignment(align or ""))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     for reason in result.skipped:
@@ -74,6 +82,8 @@ def _ap_options(f):
         click.option("--origin-lon", type=float, help="CSV rows in lat/lon: longitude of the plan's top-left corner"),
         click.option("--origin-lat", type=float, help="CSV rows in lat/lon: latitude of the plan's top-left corner"),
         click.option("--floor", multiple=True, metavar="NAME=LEVEL", help="map a floor name of the file to a level"),
+        click.option("--align", default="", metavar="'FX,FY=X,Y; FX,FY=X,Y'",
+                     help="where the file's plan image lies on the venue's: " + ALIGN_HELP),
     ]):
         f = option(f)
     return f
@@ -159,9 +169,9 @@ def register(app: Flask) -> None:
     @click.argument("venue")
     @click.argument("source", type=click.Path(exists=True, dir_okay=False))
     @_ap_options
-    def ap_import(venue, source, fmt, companion, origin_lon, origin_lat, floor) -> None:
+    def ap_import(venue, source, fmt, companion, origin_lon, origin_lat, floor, align) -> None:
         """Place (or move) every AP of an AP list on VENUE's map, as one map version."""
-        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor)
+        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, align)
         version = _edit(venue, "ap.import", lambda m: edits.place_aps(m, tqdm(placements, desc="placing APs",
                                                                                 file=sys.stderr)),
                         file=Path(source).name, aps=len(placements))
@@ -232,10 +242,10 @@ def register(app: Flask) -> None:
     @click.argument("draft_id", metavar="DRAFT")
     @click.argument("source", type=click.Path(exists=True, dir_okay=False))
     @_ap_options
-    def draft_add_aps(venue, draft_id, source, fmt, companion, origin_lon, origin_lat, floor) -> None:
+    def draft_add_aps(venue, draft_id, source, fmt, companion, origin_lon, origin_lat, floor, align) -> None:
         """Add an AP list (CSV, .esx, Meraki, UniFi)."""
         _, after = _preview(venue, draft_id)
-        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, base=after)
+        placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, align, base=after)
         _add(venue, draft_id, "place_aps", {"aps": placements}, f"{len(placements)} APs from {Path(source).name}")
 
     @map_draft.command("add-samples")

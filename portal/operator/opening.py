@@ -17,7 +17,7 @@ from dataclasses import asdict
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, read_ap_list
+from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_alignment, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf
@@ -125,8 +125,9 @@ def add_step(venue: str, draft_id: str):
                 raise ValueError(_("Unknown AP list format."))
             companion = _file("companion")
             floors = parse_floor_names(request.form.get("floors", "")[:2000])
+            align = parse_plan_alignment(request.form.get("align", "")[:200])
             result = read_ap_list(after, data, filename, fmt, floors=floors,
-                                  companion=companion[0] if companion else None)
+                                  companion=companion[0] if companion else None, align=align)
             edit, args = "place_aps", {"aps": result.placements}
             note = f"{len(result.placements)} APs from {filename}"
         elif kind == "samples":

@@ -213,3 +213,62 @@ def test_an_unknown_floor_name_is_named_once(venue):
     assert len(err.value.problems) == 1 and "Ground Floor=0" in err.value.problems[0]
     mapped = read_esx(venue, _esx(plans, aps, measured, measurements), floors={"Harbour_GF_A1.pdf": 0})
     assert len(mapped.placements) == 3
+
+
+# -- aligning a file's plan image with the venue's plan -------------------------------------------------------
+
+
+def test_plan_alignment_through_two_points():
+    from fingerprints.ap_lists import parse_plan_alignment
+
+    shifted = parse_plan_alignment("0,0=3.5,2; 100,0=103.5,2")  # a 3.5 x 2 m margin round the file's plan
+    assert shifted(10, 5) == (13.5, 7.0)
+    halved = parse_plan_alignment("0,0=0,0; 10,0=5,0")  # the file's plan drawn at twice the scale
+    assert halved(8, 4) == (4.0, 2.0)
+    turned = parse_plan_alignment("0,0=20,0; 10,0=20,10")  # turned a quarter clockwise (y down), then moved
+    x, y = turned(0, 10)
+    assert abs(x - 10) < 1e-9 and abs(y) < 1e-9
+    assert parse_plan_alignment("  ") is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0,0=1,1", "write two points"), ("0,0=1,1; 5,5=6,6; 9,9=9,9", "write two points"),
+    ("0,0=1,1; 5,5", "write two points"), ("a,b=1,1; 5,5=6,6", "write two points"),
+    ("0,0=1,1; nan,5=6,6", "write two points"), ("0,0=1,1; 0,0=6,6", "at least 1 cm apart"),
+    ("0,0=0,0; 1,0=1000,0", r"scale of 1e\+03"), ("0,0=0,0; 1000,0=1,0", "scale of 0.001"),
+])
+def test_a_malformed_alignment_is_a_listed_problem(text, message):
+    from fingerprints.ap_lists import parse_plan_alignment
+
+    with pytest.raises(ApListError, match=message):
+        parse_plan_alignment(text)
+
+
+def test_alignment_moves_plan_positions_and_not_lat_lon(venue):
+    """Ekahau, UniFi and CSV x_m/y_m positions are read off the file's plan image: aligned. CSV lat/lon rows
+    and Meraki devices are placed on Earth (the origin): never."""
+    from fingerprints.ap_lists import parse_plan_alignment
+
+    align = parse_plan_alignment("0,0=2,1; 10,0=12,1")
+    plans = [{"id": "fp-g", "name": "G", "metersPerUnit": 0.05}]
+    aps = [{"id": "ap1", "name": "AP-1", "location": {"floorPlanId": "fp-g", "coord": {"x": 200, "y": 100}}}]
+    esx = _esx(plans, aps, [{"accessPointId": "ap1", "accessPointMeasurementIds": ["m1"]}],
+               [{"id": "m1", "mac": "00:11:22:33:44:01"}])
+    (ap,) = read_ap_list(venue, esx, "p.esx", align=align).placements
+    assert (ap["x"], ap["y"]) == (12.0, 6.0)  # (10, 5) m on the file's plan
+    unifi = {"data": [{"type": "uap", "mac": "74:83:c2:00:00:01", "x": 400, "y": 200, "map_id": "m1"}]}
+    maps = {"data": [{"_id": "m1", "name": "G", "upp": 0.05}]}
+    (ap,) = read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=json.dumps(maps).encode(),
+                         align=align).placements
+    assert (ap["x"], ap["y"]) == (22.0, 11.0)
+    venue.origin = {"lon": ORIGIN[0], "lat": ORIGIN[1], "rotation_deg": 0.0}
+    csv_rows = ("name,bssids,level,x_m,y_m,lat,lon\nA,f0:9f:c2:1a:00:21,0,10,5,,\n"
+                f"B,f0:9f:c2:1a:00:22,0,,,{ORIGIN[1] - 5 / 111320},{ORIGIN[0] + 10 / 103000}\n")
+    unaligned = {p["bssid"]: p for p in read_ap_csv(venue, csv_rows).placements}
+    aligned = {p["bssid"]: p for p in read_ap_csv(venue, csv_rows, align=align).placements}
+    assert (aligned["f0:9f:c2:1a:00:21"]["x"], aligned["f0:9f:c2:1a:00:21"]["y"]) == (12.0, 6.0)
+    assert aligned["f0:9f:c2:1a:00:22"] == unaligned["f0:9f:c2:1a:00:22"]
+    with pytest.raises(ApListError, match="Meraki devices are placed by their lat/lng"):
+        read_ap_list(venue, b"[]", "d.json", "meraki", companion=b"[]", align=align)
+    with pytest.raises(ApListError, match="off the plan"):  # aligned off the venue's plan: said, not clamped
+        read_ap_list(venue, esx, "p.esx", align=parse_plan_alignment("0,0=100,1; 10,0=110,1"))

@@ -162,3 +162,15 @@ def test_console_edits_as_commands(cli, svc, tmp_path):
     assert "initial password" in out
     assert cli("users", "create", "x", "--role", "owner", "--venue", VENUE, "--zone", "nozone", "--invite",
                ok=False).exit_code != 0
+
+
+def test_ap_import_aligns_a_plan_with_a_margin(cli, svc, tmp_path):
+    """`--align`: the file's plan has a 1 m x 0.5 m margin round the venue's; bad points are said, not guessed."""
+    plan, aps, _ = _files(tmp_path)
+    cli("map-import", VENUE, plan)
+    bad = cli("ap-import", VENUE, aps, "--align", "0,0=1,1", ok=False)
+    assert bad.exit_code != 0 and "align: write two points" in bad.output
+    cli("ap-import", VENUE, aps, "--align", "1,0.5=0,0; 11,0.5=10,0")
+    placed = {ap.bssid: ap for ap in svc.venues.get_map(VENUE).aps}
+    first = placed["f0:9f:c2:2b:00:01"]  # the ground floor's first AP, at (5, 5) on the file's plan
+    assert (first.floor, first.x, first.y) == (0, 4.0, 4.5)

@@ -96,6 +96,26 @@ def test_ap_list_floor_names_and_malformed_files_from_the_console(client, harbou
     assert broken.status_code == 400 and "Nothing was added" in text(broken)
 
 
+def test_ap_list_alignment_from_the_console(client, harbour_ops, svc, tmp_path):
+    """The form's alignment moves positions read off the file's plan; malformed points are a 400, nothing added."""
+    from fingerprints.drafts import DraftStore
+
+    plan, aps, _samples = _files(tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    steps = draft_url + "/steps"
+    assert upload(client, harbour_ops, steps, plan.read_bytes(), "plan.zip", kind="imdf").status_code == 303
+    for bad in ("0,0=1,1", "0,0=1,1; 0,0=2,2", "x" * 300):
+        resp = upload(client, harbour_ops, steps, aps.read_bytes(), "aps.csv", kind="aps", align=bad)
+        assert resp.status_code == 400 and "align" in text(resp) and "Nothing was added" in text(resp)
+    draft_id = draft_url.rstrip("/").rsplit("/", 1)[-1]
+    assert len(DraftStore(svc.db, svc.venues).get("harbour", draft_id).steps) == 1  # the plan only
+    moved = upload(client, harbour_ops, steps, aps.read_bytes(), "aps.csv", kind="aps", align="1,0.5=0,0; 11,0.5=10,0")
+    assert moved.status_code == 303
+    preview = DraftStore(svc.db, svc.venues).preview("harbour", draft_id)[1]
+    first = next(ap for ap in preview.aps if ap.bssid == "f0:9f:c2:2b:00:01")
+    assert (first.x, first.y) == (4.0, 4.5)
+
+
 def test_only_the_venues_operator(client, console, svc):
     console.login("ops")  # the demo venue's operator
     assert client.get(V + "/drafts").status_code == 403
