@@ -172,14 +172,13 @@ def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, n
     euclidean = model.metric == "euclidean"
     qi, qj = np.nonzero(R)  # row-major: each query's APs in ascending order, as the one-query path takes them
     q_ptr = np.concatenate([[0], np.cumsum(np.bincount(qi, minlength=m))]).astype(np.int64)
-    R64 = R.astype(np.float64)
-    q_totals = (R64**2).sum(axis=1) if euclidean else R.sum(axis=1, dtype=np.float64)
+    q_totals = (R.astype(np.float64) ** 2).sum(axis=1) if euclidean else R.sum(axis=1, dtype=np.float64)
     rows_out = np.full((m, width), -1, dtype=np.int64)
     d_out = np.full((m, width), np.inf)
     complete = np.zeros(m, dtype=np.bool_)
     nearest_rows(model.col_ptr_, model.col_rows_, model.col_values_,
                  model.row_squares_ if euclidean else model.row_sums_, q_ptr, qj.astype(np.int64),
-                 R[qi, qj].astype(np.float32), q_totals, METRIC_CODES[model.metric],
+                 R[qi, qj], q_totals, METRIC_CODES[model.metric],
                  float(model.unheard_weight), needed, rows_out, d_out, complete)
     return rows_out, d_out, complete
 

@@ -565,7 +565,7 @@ class WKNNPositioner(EstimatorParams):
         """Per query: the M nearest rows sorted by distance (padded with -1 / inf), and whether they are
         all of its candidates. Rows with fewer Sorensen candidates than needed get no rows at all, so
         that the decision sends them to the one-query path. The search is compiled (positioning.kernels)."""
-        from positioning import kernels  # lazy: numba (~65 MB, JIT) only in processes that position in batches
+        from positioning import kernels  # lazy: numba (~61 MB, JIT) only in processes that position in batches
 
         return kernels.search(self, R, width=max(32, 4 * self._needed()), needed=self._needed())
 

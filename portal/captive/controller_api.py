@@ -110,7 +110,6 @@ class ControllerClient:
                                   f"{self.prefix}_cert_sha256")
 
 
-
 def cert_sha256(der: bytes) -> str:
     """The fingerprint format <prefix>_cert_sha256 takes (as `openssl x509 -fingerprint -sha256` prints it)."""
     digest = hashlib.sha256(der).hexdigest().upper()
