@@ -351,13 +351,16 @@ def _read_members(members: list[bytes]) -> _Members | None:
     if not count or text.count(b"\n") != count or b"\r" in text:  # a line break inside a member
         return None
     associated = np.zeros(count, dtype=bool)
-    if b"|a\n" in text:  # a member "ap|rssi|ts|a" (one with other fields is not read here)
-        buf = np.frombuffer(text, dtype=np.uint8)
-        ends = np.flatnonzero(buf == ord("\n"))
-        associated = (buf[ends - 2] == ord("|")) & (buf[ends - 1] == ord("a"))
-    for flag in (b"|a\n", b"|p\n"):
-        if flag in text:
-            text = text.replace(flag, b"\n")
+    # Members have two separators, three with a flag: a count (one fast pass) says whether any has one,
+    # where three substring searches over the batch's text cost a fifth of this function.
+    if text.count(b"|") != 2 * count:
+        if b"|a\n" in text:  # a member "ap|rssi|ts|a" (one with other fields is not read here)
+            buf = np.frombuffer(text, dtype=np.uint8)
+            ends = np.flatnonzero(buf == ord("\n"))
+            associated = (buf[ends - 2] == ord("|")) & (buf[ends - 1] == ord("a"))
+        for flag in (b"|a\n", b"|p\n"):
+            if flag in text:
+                text = text.replace(flag, b"\n")
     try:
         table = pacsv.read_csv(
             pa.py_buffer(text),

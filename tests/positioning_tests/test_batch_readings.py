@@ -11,12 +11,14 @@ from statistics import median
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from portal.ingest.observation import Observation
 from portal.ingest.store import RssiKeys, RssiStore
 from portal.tracking.positions import TrackKeys
 from positioning.coldstart import strongest_associated
-from positioning.readings import Readings, settled_vectors, without_stale
+from positioning.readings import Readings, _sort_by, settled_vectors, without_stale
 from positioning.recency import _median_of_sorted
 from positioning.vectors import MISSING_DBM
 
@@ -237,3 +239,37 @@ def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
     for i, phone in enumerate(phones):
         left = {kept.aps[a] for a in kept.ap[kept.phone == i].tolist()}
         assert left == set(phone) - _reference_stale(phone, reach, misses)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-70.0, -70.5, -0.0, 0.0, -71.0, -40.25]),
+                          st.floats(0.0, 1.0, allow_nan=False)), max_size=40))
+@example([(1, -0.0, 0.5), (1, 0.0, 0.5), (1, -0.0, 0.5), (0, -70.0, 1.0)])  # -0.0 and 0.0 tie, as in lexsort
+def test_packed_sort_is_lexsort(rows):
+    """settled_vectors' one-integer sort orders as np.lexsort does, ties in the order given."""
+    key = np.asarray([r[0] for r in rows], dtype=np.int64)
+    second = np.asarray([r[1] for r in rows], dtype=np.float64)
+    third = np.asarray([r[2] for r in rows], dtype=np.float64)
+    assert np.array_equal(_sort_by(key, second, third), np.lexsort((third, second, key)))
+
+
+def test_packed_sort_falls_back_where_the_ranks_do_not_fit():
+    rng = np.random.default_rng(3)
+    key = np.asarray([2**40, 0, 2**40, 5], dtype=np.int64)  # 2**40 x 4 x 4 ranks: still fits
+    second, third = rng.normal(size=4), rng.random(4)
+    assert np.array_equal(_sort_by(key, second, third), np.lexsort((third, second, key)))
+    key = np.asarray([2**61, 0, 2**61, 5], dtype=np.int64)  # would overflow: lexsort itself
+    assert np.array_equal(_sort_by(key, second, third), np.lexsort((third, second, key)))
+    with_nan = np.asarray([np.nan, 1.0, np.nan, 0.0])
+    assert np.array_equal(_sort_by(key % 7, with_nan, third), np.lexsort((third, with_nan, key % 7)))
+
+
+def test_a_batch_out_of_phone_order_is_refused():
+    """The per-phone newest and oldest readings are taken over each phone's contiguous run."""
+    readings = Readings.from_mappings([{"ap00": [(NOW, -60.0)]}, {"ap01": [(NOW, -70.0)]}])
+    swapped = Readings(readings.phone[::-1].copy(), readings.ap, readings.aps, readings.ts, readings.rssi,
+                       readings.associated, 2)
+    with pytest.raises(ValueError, match="phone order"):
+        settled_vectors(swapped, AP_IDS, now=NOW)
+    with pytest.raises(ValueError, match="phone order"):
+        swapped.oldest(default=NOW)
