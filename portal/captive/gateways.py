@@ -55,6 +55,13 @@ class GatewayContext:
     # The gateway vouched for client_mac/client_ip (a checksum or an encryption only it can make): only
     # then may the portal learn the IP -> client binding or trust the phone for "where am I".
     verified: bool = False
+    # What the redirect says of the phone's access at the gateway: ONLINE (it let the phone out already:
+    # CoovaChilli's res=success/already, openNDS's status=authenticated), OFFLINE (it holds the phone back:
+    # CoovaChilli's res=notyet/logoff), or "" (it does not say).
+    access: str = ""
+
+
+ONLINE, OFFLINE = "online", "offline"
 
 
 @dataclass(frozen=True)
@@ -277,6 +284,14 @@ def allowed_gateway_url(raw: str | None, name: str, hosts_setting: str) -> urlli
     return parts
 
 
+def hand_back(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
+    """How the browser goes back to the gateway; raises GatewayError when the grant failed (a controller
+    refused, a login host the venue has not allowed). A phone the gateway already let out needs no grant."""
+    if ctx.access == ONLINE:
+        return Grant(redirect_to=destination)
+    return BY_NAME[ctx.gateway].grant(ctx, seconds, destination, config)
+
+
 def _with_query(base: str, **params: Any) -> str:
     parts = urllib.parse.urlsplit(base)
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
@@ -335,16 +350,25 @@ class OpenNDS(Adapter):
     &redir=..`; 1 and 4: `fas` = base64 (not url-encoded) of "name=value, ..." pairs (hid, clientip,
     clientmac, gatewayname, gatewayaddress, originurl url-encoded, clientif, ...; no authdir); 2 and 3:
     `fas` AES-256-CBC encrypted with `faskey` and `iv`. openNDS appends `?fas=` to the FAS URL as it is,
-    query or not (portal/captive/views.py gateway_args). Grant: levels 0-2 send the browser to
+    query or not (portal/captive/views.py gateway_args); a client already authenticated comes back with
+    `status=authenticated` (GatewayContext.access). Grant: levels 0-2 send the browser to
     http://<gatewayaddress>/opennds_auth/ with `tok` (= rhid = sha256(hid + faskey) from level 1 on) and
     `redir`; levels 3-4 queue the rhid for the gateway's authmon daemon, which polls the portal."""
 
     name = "opennds"
 
     def detect(self, args) -> bool:
-        return "fas" in args or ("tok" in args and "authaction" in args)
+        return "fas" in args or ("tok" in args and "authaction" in args) or self._authenticated(args)
+
+    @staticmethod
+    def _authenticated(args) -> bool:
+        """An authenticated client that opens the gateway's page again: `?clientip=..&gatewayname=..
+        &status=authenticated` (openNDS's FAS docs), nothing to grant."""
+        return args.get("status") == "authenticated" and "gatewayname" in args
 
     def parse(self, args, request_url, config, now):
+        if "fas" not in args and "authaction" not in args:  # openNDS signs nothing here: it only says "online"
+            return GatewayContext(gateway=self.name, client_ip=_ip_or_none(args, "clientip"), access=ONLINE)
         if "fas" not in args:
             return self._level0(args)
         level = int(config.get("opennds_level", "1"))
@@ -588,7 +612,8 @@ class ArubaInstant(_FormLogin):
     `vcname`, `switchip`, `url`; grant = POST user/password/cmd=authenticate to
     <aruba_login_scheme>://<switchip>/cgi-bin/login: http by default, as Aruba documents it (the AP answers
     for securelogin.arubanetworks.com itself, often with a certificate a phone will not trust), https for APs
-    given a real one. `switchip` must be the configured one: we post credentials there."""
+    given a real one. `switchip` must be the configured one (`aruba_switchip`): we post credentials there; another
+    one lands the phone all the same and only Continue is refused."""
 
     name = "aruba"
 
@@ -598,13 +623,14 @@ class ArubaInstant(_FormLogin):
     def parse(self, args, request_url, config, now):
         expected = config.get("aruba_switchip", "securelogin.arubanetworks.com").lower()
         switchip = args.get("switchip", expected).lower()
-        if switchip != expected:
-            raise GatewayError("switchip", "is not this venue's Aruba login host", status=403)
+        login = ({"switchip": switchip} if switchip == expected else  # another host: the phone lands all the same
+                 {"problem": "is not this venue's Aruba login host", "field": "switchip", "setting": "aruba_switchip"})
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
                               ap_mac=require_mac(args, "apmac", required=False), destination=args.get("url"),
-                              grant={"switchip": switchip, "essid": args.get("essid", "")[:64]})
+                              grant={**login, "essid": args.get("essid", "")[:64]})
 
     def grant(self, ctx, seconds, destination, config):
+        _raise_login_problem(ctx)
         scheme = config.get("aruba_login_scheme") or "http"
         return self.grant_form(f"{scheme}://{ctx.grant['switchip']}/cgi-bin/login", {
             "user": config.get("guest_username", "guest"), "password": config.get("guest_password", ""),
@@ -625,9 +651,10 @@ class ArubaInstantOn(_FormLogin):
 
     def parse(self, args, request_url, config, now):
         host = args.get("post", "")
-        login = (_login_or_problem(f"https://{host}/cgi-bin/login", "post", config.get("aruba_post_hosts", ""))
+        login = (_login_or_problem(f"https://{host}/cgi-bin/login", "post", config, "aruba_post_hosts")
                  if config.get("aruba_post_hosts") else
-                 {"problem": "is not one of the venue's aruba_post_hosts (none set)", "field": "post"})
+                 {"problem": "is not allowed: no login host is set", "field": "post",
+                  "setting": "aruba_post_hosts"})
         client, ap = gateway_macs(args)
         return GatewayContext(gateway=self.name, client_mac=client, client_ip=_ip_or_none(args, "ip"),
                               ap_mac=ap, destination=args.get("url"),
@@ -642,7 +669,9 @@ class ArubaInstantOn(_FormLogin):
 
 class CiscoWLC(_FormLogin):
     """Cisco WLC external web auth: `switch_url`, `ap_mac`, `client_mac`, `wlan`, `redirect`
-    (+ `statusCode` on errors); grant = POST username/password/buttonClicked=4 to switch_url."""
+    (+ `statusCode` on errors); grant = POST username/password/buttonClicked=4 to switch_url, which must be the
+    controller (`wlc_hosts`, else a private address); another one lands the phone and only Continue is refused
+    (a WLC's virtual interface often has a public name: wifi-guest.equinox.com in a captured redirect)."""
 
     name = "cisco"
     STATUS = {"1": "You are already logged in.", "2": "The network is not configured for web authentication.",
@@ -655,13 +684,15 @@ class CiscoWLC(_FormLogin):
     def parse(self, args, request_url, config, now):
         if args.get("statusCode") in self.STATUS:
             raise GatewayError("statusCode", self.STATUS[args["statusCode"]], status=409)
-        parts = allowed_gateway_url(args["switch_url"], "switch_url", config.get("wlc_hosts", ""))
+        login = _login_or_problem(args["switch_url"], "switch_url", config, "wlc_hosts")
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac"),
                               ap_mac=require_mac(args, "ap_mac", required=False), destination=args.get("redirect"),
-                              grant={"switch_url": urllib.parse.urlunsplit(parts), "wlan": args.get("wlan", "")[:64]})
+                              grant={**login, "wlan": args.get("wlan", "")[:64]})
 
     def grant(self, ctx, seconds, destination, config):
-        return self.grant_form(ctx.grant["switch_url"], {
+        _raise_login_problem(ctx)
+        # "switch_url": a context sealed before the login check moved here (kept for an hour)
+        return self.grant_form(ctx.grant.get("login") or ctx.grant["switch_url"], {
             "buttonClicked": "4", "err_flag": "0", "username": config.get("guest_username", "guest"),
             "password": config.get("guest_password", ""), "redirect_url": destination})
 
@@ -683,8 +714,8 @@ class MikroTikHotspot(_FormLogin):
             raise GatewayError("error", f"The hotspot refused the sign-in: {args['error'][:200]}", status=409)
         return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
                               destination=args.get("link-orig"),
-                              grant={**_login_or_problem(args.get("link-login-only"), "link-login-only",
-                                                         config.get("mikrotik_hosts", "")),
+                              grant={**_login_or_problem(args.get("link-login-only"), "link-login-only", config,
+                                                         "mikrotik_hosts"),
                                      "chap_id": args.get("chap-id", "")[:64],
                                      "chap_challenge": args.get("chap-challenge", "")[:256]})
 
@@ -700,19 +731,21 @@ class MikroTikHotspot(_FormLogin):
                                                     "password": password, "dst": destination, "popup": "false"})
 
 
-def _login_or_problem(raw: str | None, name: str, hosts_setting: str) -> dict[str, str]:
-    """{"login": url} when the gateway's login URL may be posted to, else {"problem": why}: the phone still
-    lands on its zone; only the grant is refused (a setting to fix, not the shopper's fault)."""
+def _login_or_problem(raw: str | None, name: str, config: dict[str, str], setting: str) -> dict[str, str]:
+    """{"login": url} when the gateway's login URL may be posted to (a host of the venue's `setting`, else a
+    private address), else {"problem": why}: the phone still lands on its zone; only the grant is refused (a
+    setting to fix, not the shopper's fault)."""
     try:
-        return {"login": urllib.parse.urlunsplit(allowed_gateway_url(raw, name, hosts_setting))}
+        return {"login": urllib.parse.urlunsplit(allowed_gateway_url(raw, name, config.get(setting, "")))}
     except GatewayError as exc:
-        return {"problem": exc.message, "field": exc.field}
+        return {"problem": exc.message, "field": exc.field, "setting": setting}
 
 
 def _raise_login_problem(ctx: GatewayContext) -> None:
     if "problem" in ctx.grant:
-        raise GatewayError(ctx.grant["field"], ctx.grant["problem"] + " (the venue's gateway settings: "
-                           "README, Gateways)", status=403)
+        setting = ctx.grant.get("setting", "gateway settings")
+        raise GatewayError(ctx.grant["field"], f"{ctx.grant['problem']} (the venue's {setting}: README, Gateways)",
+                           status=403)
 
 
 def _ip_or_none(args, name: str) -> str | None:
@@ -740,9 +773,9 @@ class RuckusUnleashed(_FormLogin):
 
     def parse(self, args, request_url, config, now):
         host = args.get("sip", "")
-        login = (_login_or_problem(f"http://{host}:9997/login", "sip", config.get("ruckus_hosts", ""))
+        login = (_login_or_problem(f"http://{host}:9997/login", "sip", config, "ruckus_hosts")
                  if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) else
-                 {"problem": "must be the Unleashed master's address", "field": "sip"})
+                 {"problem": "must be the Unleashed master's address", "field": "sip", "setting": "ruckus_hosts"})
         client, ap = gateway_macs(args)
         return GatewayContext(gateway=self.name, client_mac=client, client_ip=_ip_or_none(args, "uip"),
                               ap_mac=ap, destination=args.get("url"), grant=login)
@@ -756,9 +789,11 @@ class RuckusUnleashed(_FormLogin):
 class CoovaChilli(Adapter):
     """CoovaChilli UAM: `res`, `uamip`, `uamport`, `challenge`, `mac`, `ip`, `userurl`, ... and `md` =
     MD5(redirect URL up to `&md=` + uamsecret). Grant = send the browser to the chilli's /logon with a
-    CHAP response computed from the challenge, as hotspotlogin.cgi does."""
+    CHAP response computed from the challenge, as hotspotlogin.cgi does. `res` says where the phone stands
+    (src/redir.c): `failed` is refused; the others set GatewayContext.access; any other value says nothing."""
 
     name = "coova"
+    ACCESS = {"success": ONLINE, "already": ONLINE, "notyet": OFFLINE, "logoff": OFFLINE}
 
     def detect(self, args) -> bool:
         return "res" in args and "uamip" in args
@@ -784,6 +819,7 @@ class CoovaChilli(Adapter):
             raise GatewayError("challenge", "must be hex")
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
                               destination=args.get("userurl"), verified=bool(secret),
+                              access=self.ACCESS.get(args.get("res", ""), ""),
                               grant={"logon": urllib.parse.urlunsplit(base), "challenge": challenge})
 
     @staticmethod

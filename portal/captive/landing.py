@@ -22,7 +22,7 @@ from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
 from portal.events import EventLog
-from portal.shopper import ShopperTokenStore, new_shopper
+from portal.shopper import Shopper, ShopperTokenStore, new_shopper
 from portal.tracking import Locator, Position
 from portal.tracking.positions import landing_zone
 
@@ -92,13 +92,17 @@ class Landing:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
             return Offline(venue)
-        # A new shopper's token, sealed: handing it out writes nothing (portal/shopper.py).
-        shopper = new_shopper(venue, client, phone_verified=verified)
-        token = self.tokens.mint(shopper, handout=True)
+        shopper, token = self.handout(venue, client, verified)
         if self.events is not None:  # every landing is a `landing` event, appended off the request's path
             self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
                                    zone=values.get("zone"), app=app_name if "zone" in values else None)
         return Redirect(endpoint, values, token, state.session, shopper.client)
+
+    def handout(self, venue: str, client: str | None, verified: bool = False) -> tuple[Shopper, str]:
+        """A new shopper for this phone and its token, sealed: handing it out writes nothing (portal/shopper.py).
+        Also for a page that is no landing (a phone the gateway says is online already)."""
+        shopper = new_shopper(venue, client, phone_verified=verified)
+        return shopper, self.tokens.mint(shopper, handout=True)
 
     def _state(self, venue: str, client: str | None, now: float, associated_ap: str | None = None) -> ProbeState:
         if client is None:

@@ -10,6 +10,7 @@ import base64
 import ipaddress
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,7 +34,17 @@ from portal.captive.common import (
     client_from_params,
 )
 from portal.captive.config import PortalConfigStore, address_networks
-from portal.captive.gateways import BY_NAME, GatewayContext, GatewayError, OpenNDS, parse_redirect, safe_destination
+from portal.captive.gateways import (
+    OFFLINE,
+    ONLINE,
+    GatewayContext,
+    GatewayError,
+    Grant,
+    OpenNDS,
+    hand_back,
+    parse_redirect,
+    safe_destination,
+)
 from portal.captive.landing import Offline, Redirect
 from portal.demo import demo_mode_for
 from portal.services import services
@@ -70,13 +81,21 @@ def landing_url(decision: Redirect) -> str:
 # ---- who is this ------------------------------------------------------------------------------------
 
 
+# The FAS URL's own query (`venue=demo`: plain name=value pairs, no URL in them), then a `?` that starts a
+# parameter name: the gateway's own parameters begin there.
+_APPENDED = re.compile(r"(?:[\w.~%+-]+=[\w.~%+-]*&)*[\w.~%+-]+=[\w.~%+-]*(?=\?[A-Za-z][\w-]*=)", re.ASCII)
+
+
 def gateway_args() -> MultiDict:
-    """The query as the gateway meant it. openNDS appends `?fas=...` (level 0: `?authaction=...`; its authmon
-    in wget mode `?auth_get=...`) to its FAS URL even when that URL has a query already
-    (`/portal?venue=demo?fas=...`): that second `?` starts the gateway's own parameters."""
+    """The query as the gateway meant it. openNDS appends its query with a `?` to its FAS URL even when that
+    URL has a query already: `/portal?venue=demo?fas=...` (level 0: `?authaction=...`; its authmon in wget mode
+    `?auth_get=...`; a client already authenticated: `?clientip=...&status=authenticated`). That second `?`
+    is read as `&` only right after the FAS URL's own plain pairs and before a parameter name; a `?` anywhere
+    else (inside a URL value) is the value's."""
     query = request.query_string.decode("utf-8", "replace")
-    for marker in ("?fas=", "?authaction=", "?auth_get="):
-        query = query.replace(marker, "&" + marker[1:], 1)
+    own = _APPENDED.match(query)
+    if own:
+        query = own.group() + "&" + query[own.end() + 1:]
     return MultiDict(parse_qsl(query, keep_blank_values=True))
 
 
@@ -144,6 +163,8 @@ def portal_entry(site: str | None = None):
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
     # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
     verified = (ctx.verified or demo_mode_for(venue)) and client is not None
+    if ctx.access == ONLINE:
+        return _already_online(venue, ctx, client, verified)
     decision = cs.landing.decide(venue, client, ip=request.remote_addr, verified=verified,
                                  associated_ap=ap_from_params(args))
     if isinstance(decision, Offline):
@@ -151,10 +172,21 @@ def portal_entry(site: str | None = None):
     try:
         if ctx.verified and ctx.client_ip and client:
             store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
+        if ctx.access == OFFLINE and verified:  # the gateway holds the phone back: CAPPORT and probes must say so
+            store(cs.sessions.revoke, venue, client)  # (only when it vouched: a forged one must not log others out)
         store(cs.sessions.save_gateway_context, venue, decision.client, cs.sealer.seal(ctx))
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     return redirect_no_store(landing_url(decision))
+
+
+def _already_online(venue: str, ctx: GatewayContext, client: str | None, verified: bool) -> Response:
+    """The gateway let this phone out already: on to where it was going (a safe destination), else the status
+    page, which says so; no landing again, nothing stored."""
+    if ctx.destination:
+        return redirect_no_store(ctx.destination)
+    _, token = captive_services().landing.handout(venue, client, verified)
+    return redirect_no_store(external_url("captive.status", c=token, gateway=ONLINE))
 
 
 def _request_url() -> str:
@@ -197,17 +229,31 @@ def continue_to_internet():
         seconds = int(config["session_minutes"]) * 60
         if ctx.gateway == "direct" and not _direct_grant(venue, shopper, seconds):
             return _not_granted(shopper, ctx)
-        if ctx.gateway != "direct":
-            store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway)
-        if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
-            rhid = ctx.grant["rhid"]
-            store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
     except GatewayError as exc:
         abort(exc.status, exc.message)
     except STORE_ERRORS as exc:
         return fail_open(venue, exc)
     destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper))
-    return _hand_back(ctx, seconds, destination, config)
+    grant = _grant(ctx, seconds, destination, config)
+    if isinstance(grant, Response):
+        return grant
+    try:
+        _record_grant(venue, shopper, ctx, seconds)
+    except STORE_ERRORS as exc:  # as when the store fails earlier (a controller's grant stands: only our record
+        return fail_open(venue, exc)  # of it is missing, and the probes fail open while the store is down)
+    return _answer(grant)
+
+
+def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: int) -> None:
+    """Only once the grant succeeded (a controller's grant, or the redirect or form the browser now follows to
+    the gateway): the session, so that no probe or CAPPORT answer says "online" for a grant that failed. For
+    openNDS 3-4 the authmon entry is the grant itself: queued first."""
+    cs = captive_services()
+    if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
+        rhid = ctx.grant["rhid"]
+        store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
+    if ctx.gateway != "direct":  # a direct grant is the session itself (_direct_grant)
+        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway)
 
 
 def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> bool:
@@ -234,15 +280,20 @@ def _not_granted(shopper: Shopper, ctx: GatewayContext) -> Response:
                                     destination=ctx.destination), headers=NO_STORE)
 
 
-def _hand_back(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]):
+def _grant(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant | Response:
+    """The gateway's grant, or the page that says it failed."""
     try:
-        grant = BY_NAME[ctx.gateway].grant(ctx, seconds, destination, config)
+        return hand_back(ctx, seconds, destination, config)
     except GatewayError as exc:
         # The detail is for the operator's log; the shopper gets a clear page, never internal text.
         log.error("grant through %s failed: %s", ctx.gateway, exc)
         retry = {name: request.form[name] for name in ("c", "g") if request.form.get(name)}
         page = render_template("captive/grant_failed.html", retry=retry)
         return Response(page, status=502 if exc.status >= 500 else exc.status, headers=NO_STORE)
+
+
+def _answer(grant: Grant) -> Response | str:
+    """The browser back to the gateway: a redirect, or the form it posts there."""
     if grant.redirect_to:
         return redirect(grant.redirect_to, code=303)
     return render_template("captive/grant_form.html", action=grant.form_action, fields=grant.form_fields)
@@ -256,7 +307,8 @@ def _grant_offline(sealed: str):
         abort(400, exc.message)
     config = PortalConfigStore.defaults()
     seconds = int(config["session_minutes"]) * 60
-    return _hand_back(ctx, seconds, ctx.destination or external_url("captive.offline"), config)
+    grant = _grant(ctx, seconds, ctx.destination or external_url("captive.offline"), config)
+    return grant if isinstance(grant, Response) else _answer(grant)
 
 
 @bp.get("/portal/status")
@@ -271,8 +323,11 @@ def status():
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
     can_extend = session is not None and session.extensions < int(config["max_extensions"])
+    # The gateway said the phone is online (portal_entry's _already_online) though no session of ours is
+    # live (granted some other way, or ours ended first): say so, not "ended". Only text, on the shopper's page.
+    gateway_online = session is None and request.args.get("gateway") == ONLINE
     return render_template("captive/status.html", session=session, can_extend=can_extend, venue=shopper.venue,
-                           token=shopper_token(shopper))
+                           token=shopper_token(shopper), gateway_online=gateway_online)
 
 
 @bp.post("/portal/extend")
