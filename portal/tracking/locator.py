@@ -179,8 +179,16 @@ def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     scores, seed, hint = _evidence(model, pending, estimate)
-    new_state, motion = model.motion.update(pending.state, estimate, scores, now, seed=seed, floor_hint=hint)
+    new_state, motion = model.motion.update(_motion_state(pending), estimate, scores, now, seed=seed, floor_hint=hint)
     return _decide(model, pending, estimate, new_state, motion)
+
+
+def _motion_state(pending: _Pending) -> dict | None:
+    """The motion state the filter steps from: none while the match is partial. A partial match's vector holds
+    every reading since the phone was first heard, so it already says all that the earlier partial estimates
+    said, with more APs: stepping from them counts their few APs twice, and their x/y, kept on a step a
+    second later, holds the phone where two or three APs had put it."""
+    return None if pending.partial else pending.state
 
 
 def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequence[Estimate], now: float

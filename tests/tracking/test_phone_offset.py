@@ -132,3 +132,22 @@ def test_the_current_zone_holds_on_a_border_but_not_once_pruned():
     # the mass spread thin (best 0.08) and the current zone pruned from the posterior: the best, no KeyError
     assert no_flip_flop({"b": 0.08, "c": 0.07}, "a", "b", 0.08) == ("b", 0.08)
     assert no_flip_flop(posterior, None, "b", 0.5) == ("b", 0.5)
+
+
+def test_a_partial_match_steps_afresh_from_all_its_readings(demo_map, demo_model):
+    """While a phone is heard too briefly for every AP to have reported (a partial match), each new match
+    holds all the earlier readings with more APs: it places the phone as if no earlier partial step had
+    been taken, rather than smoothed towards where the first two or three APs had put it."""
+    sim, rng = RadioSimulator(demo_map), np.random.default_rng(8)
+    (_, floor, x, y), (_, _, far_x, far_y) = centres(demo_map)[0], centres(demo_map)[-1]
+    early = sorted(sim.measure(floor, far_x, far_y, rng).items(), key=lambda kv: -kv[1])[:3]  # misleading APs
+    readings = {ap: [(1.0, rssi, False)] for ap, rssi in early}
+    first_state, first = position_of(demo_model, readings, None, 1.0)
+    assert first.source == "partial"
+    for ap, rssi in sim.measure(floor, x, y, rng).items():  # a second later: the phone's own spot, many APs
+        readings.setdefault(ap, []).append((2.0, rssi, False))
+    stepped = position_of(demo_model, readings, json.loads(json.dumps(first_state)), 2.0)[1]
+    # afresh: the same state (its remembered offset, its zone), but as old as a phone the filter forgets
+    afresh = position_of(demo_model, readings, {**json.loads(json.dumps(first_state)), "ts": -1e9}, 2.0)[1]
+    assert stepped.source == "partial" and (stepped.floor, stepped.x, stepped.y) == (afresh.floor, afresh.x, afresh.y)
+    assert np.hypot(first.x - stepped.x, first.y - stepped.y) > 5.0  # the first step was elsewhere
