@@ -37,6 +37,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
     "membership.sms.venue": (1000, DAY),
+    # Texts a shopper asks the portal to send ("text me this ticket", the queue's "text me when my table is
+    # ready"): the same SMS-pumping brakes as sign-up codes, counted apart so one kind never starves the other.
+    "notify.sms.phone": (5, HOUR), "notify.sms.shopper": (8, HOUR), "notify.sms.ip": (5, HOUR),
+    "notify.sms.venue": (1000, DAY),
     # Several phones may share one address behind NAT: more per IP than per shopper.
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
     # Guesses at the second factor of a whole-plate lookup (the hour the car was parked: 1 in 24).
@@ -44,6 +48,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
     # mostly against new anonymous shoppers minted to dodge those limits).
     "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR),
+    # Activity sign-ups (an event's places, a sale's stock, a group buy's seats), free or paid: one request
+    # takes a place, so an address could otherwise take every place of an event with new anonymous shoppers.
+    "activities.join.ip": (10, HOUR), "activities.join.shopper": (6, HOUR),
 }
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
 _BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")

@@ -5,8 +5,9 @@ a store dump hands out no token): the shopper id (random, the key of every light
 it was handed to, if any. Two forms, both `<venue>.<URL-safe base64>`:
 - minted for a known shopper (a page's links, a re-linked cookie, a notification): 32 random bytes, its
   record written when it is minted;
-- handed out by a probe or a gateway redirect to a new shopper: the record itself, sealed (AES-GCM under a
-  sub-key of SECRET_KEY, bound to the venue) with the time it was handed out. Most of these are never
+- handed out to a new shopper (by a probe or a gateway redirect, or by a page a browser opened without a
+  token of its venue): the record itself, sealed (AES-GCM under a sub-key of SECRET_KEY, bound to the
+  venue) with the time it was handed out. Most of these are never
   opened (an OS probes several times per join, the sign-in sheet opens one), so nothing is written when
   one is handed out: the probe's answer costs no store write. The record is written when the token is
   first opened (`resolve`), in one script that also leaves an "opened" mark for as long as the sealed
@@ -231,10 +232,15 @@ def keep_shopper_in_cookie() -> None:
 
 def shopper_token(shopper: Shopper) -> str:
     """The token for links and forms of this page: the one the request carried for this shopper, else a
-    new one (a page for a new shopper; a preview link), minted once per request."""
+    new one (a page for a new shopper; a preview link), minted once per request.
+
+    A shopper new in this request (shopper_for_venue: a browser that brought no token of this venue) gets a
+    sealed handout, as a probe's new shopper does: an anonymous GET costs nothing, so a stored record per
+    visit would let anyone fill the store with 30-day records from one address. Its record is written when
+    the token is first opened (a link or form of the page, the cookie), one hour at most after this page."""
     if g.get("shopper") == shopper:
         if not g.get("shopper_token"):
-            g.shopper_token = token_store().mint(shopper)
+            g.shopper_token = token_store().mint(shopper, handout=g.get("new_shopper") is shopper)
         return g.shopper_token
     minted = g.setdefault("minted_tokens", {})
     if shopper not in minted:
@@ -299,5 +305,5 @@ def shopper_for_venue(venue: str) -> Shopper:
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
         shopper = new_shopper(venue)
-        g.shopper, g.shopper_token = shopper, None
+        g.shopper, g.shopper_token, g.new_shopper = shopper, None, shopper
     return shopper

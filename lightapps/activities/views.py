@@ -16,6 +16,7 @@ from lightapps.activities.deposits import deposit_store, pay_deposit
 from lightapps.activities.payment import buy, price_fen
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.bilingual import pick_from
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.payments.money import cny
@@ -147,6 +148,9 @@ def join(venue: str, item_id: str):
     venue_map = venue_or_404(venue)
     item = _item_or_404(venue, item_id, time.time())
     shopper = shopper_for_venue(venue)
+    if item.id not in store().joined(venue, shopper.client, [item.id]):  # a double tap is free
+        # Before any branch (free place, paid hold, group deposit): each takes a place or a unit of stock.
+        spend_budget("activities.join", venue, shopper=shopper.client)
     if item.kind == "sale" and price_fen(item) > 0 and services().payments.enabled:
         # Paid stock only: a unit is reserved while its order waits for the payment.
         back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)

@@ -27,7 +27,7 @@ from lightapps.cinema.common import (
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
 from portal.apps.budgets import spend_budget
-from portal.apps.locale import venue_today
+from portal.apps.locale import PhoneNumberError, parse_phone, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
@@ -260,10 +260,20 @@ def cancel_ticket(venue: str, zone: str, code: str):
 @bp.post("/<zone>/ticket/<code>/text")
 def text_ticket(venue: str, zone: str, code: str):
     """"Text me this ticket": the shopper's number (any common format), then an SMS with a link to this
-    page that opens it in any browser. Only the ticket's own shopper (404 otherwise)."""
+    page that opens it in any browser. Only the ticket's own shopper (404 otherwise). Each text costs the
+    mall money and lands on a number the shopper typed: the "notify.sms" budgets (per number, shopper, client
+    IP and venue), spent before the number is kept; the message goes to this number even if another is set
+    before it is sent (portal/notify/outbox.py)."""
     booking, show = _my_booking(venue, zone, code)
+    raw = request.form.get("phone")
     try:
-        masked = save_phone(venue, booking.client, request.form.get("phone"))
+        phone = parse_phone(raw)
+    except PhoneNumberError:
+        phone = None  # save_phone below says what is wrong with it, in the shopper's language
+    if phone:
+        spend_budget("notify.sms", venue, shopper=booking.client, phone=phone)
+    try:
+        masked = save_phone(venue, booking.client, raw)
     except PhoneInputError as exc:
         return _ticket_page(venue, zone, booking, show, 400, exc.message)
     notices.ticket_issued(venue, zone, booking, show, channel="sms", phone_masked=masked)

@@ -33,6 +33,7 @@ import redis
 
 from core.errors import InputError
 from core.storage import VenueKeys
+from portal.notify.contacts import ContactKeys
 
 GROUP = "notify"
 STREAM_MAXLEN = 10_000  # per venue: a backlog past this drops the oldest (the operator sees it in the count)
@@ -82,6 +83,10 @@ class Job:
     attempt: int = 0
     channel: str = ""  # "" until fanned out: every channel the shopper opted into (or the one named)
     target: str = ""  # the channel's target (a push subscription id, "phone"); "" until fanned out
+    # A message queued for SMS alone ("text me this ticket") goes to the number the shopper had when it was
+    # queued, not to whatever number they set later: that number, sealed as the contact keeps it (the
+    # phone vault, portal/notify/contacts.py), pinned by the enqueue script. Last field: see PIN_SUFFIX.
+    to: str = ""
 
     @property
     def key(self) -> str:
@@ -145,13 +150,27 @@ return 1
 """
 
 
-# KEYS: seen, stream | jobs, due.  ARGV: ttl, job JSON, maxlen, due time ('' = now), job key.
+# A channel whose single-channel messages are pinned to the shopper's target of the moment: channel -> the
+# field of the contact hash (portal/notify/contacts.py) that holds it.
+PINNED = {"sms": "phone"}
+PIN_SUFFIX = '"to":""}'  # how an unpinned job's JSON ends (Job.to last, compact separators)
+
+# KEYS: seen, stream | jobs, due, the shopper's contact.  ARGV: ttl, job JSON, maxlen, due time ('' = now),
+# job key, the job JSON without its PIN_SUFFIX ('' = not pinned), the contact field to pin.
+# Pinned: the contact's sealed target is read and written into the job in the same step as the queueing, so
+# a number set a moment later by another request cannot take its place; no target, nothing queued.
 _ENQUEUE = """
+local job = ARGV[2]
+if ARGV[6] ~= '' then
+  local to = redis.call('HGET', KEYS[5], ARGV[7])
+  if not to then return 0 end
+  job = ARGV[6] .. '"to":' .. cjson.encode(to) .. '}'
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 if ARGV[4] == '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[2])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', job)
 else
-  redis.call('HSET', KEYS[3], ARGV[5], ARGV[2])
+  redis.call('HSET', KEYS[3], ARGV[5], job)
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 end
 return 1
@@ -195,14 +214,19 @@ class Outbox:
     def enqueue(self, venue: str, shopper: str, event: str, data: Mapping[str, Any], message_id: str,
                 at: float | None = None, now: float | None = None, channel: str = "") -> bool:
         """Queue a message for the shopper (now, or at `at`; on every channel they opted into, or only on
-        `channel`); False when this id was queued before."""
+        `channel`); False when this id was queued before. A message for SMS alone is for the number the
+        shopper has now (PINNED): False, nothing queued, when they have none."""
         clean = check_message(event, data, message_id)
         now = time.time() if now is None else now
         job = Job(id=message_id, venue=venue, shopper=shopper, event=event, data=clean, created=now, channel=channel)
         keys = NotifyKeys(venue)
         later = "" if at is None or at <= now else repr(float(at))
-        return bool(self._enqueue(keys=[keys.seen(message_id), keys.stream(), keys.jobs(), keys.due()],
-                                  args=[SEEN_TTL_S, job.to_json(), self.maxlen, later, job.key]))
+        text = job.to_json()
+        field = PINNED.get(channel, "")
+        head = text[: -len(PIN_SUFFIX)] if field and text.endswith(PIN_SUFFIX) else ""
+        return bool(self._enqueue(keys=[keys.seen(message_id), keys.stream(), keys.jobs(), keys.due(),
+                                        ContactKeys(venue).contact(shopper)],
+                                  args=[SEEN_TTL_S, text, self.maxlen, later, job.key, head, field]))
 
     def cancel(self, venue: str, message_id: str) -> bool:
         """Withdraw a message not sent yet (a reminder for a cancelled booking); True if one was waiting."""

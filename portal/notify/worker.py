@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import redis
@@ -91,6 +92,8 @@ class NotifyWorker:
 
     def _handle(self, job: Job, now: float) -> None:
         contact = self.contacts.get(job.venue, job.shopper)
+        if job.to and contact.phone:  # queued for the number the shopper had then (Job.to), while they keep one
+            contact = replace(contact, phone=self.contacts.open_phone(job.to))
         if job.target:  # a retry: one channel, one target
             self._deliver(job, contact, now)
             return

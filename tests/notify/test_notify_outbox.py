@@ -218,3 +218,41 @@ def test_development_sender_keeps_no_text_outside_demo_mode(db, caplog):
     provider.send("demo", "+8613800138000", "cinema.ticket", {}, "Your ticket https://x/?c=secret", shopper="s-1")
     assert dev_sms(db, "demo") == []
     assert "secret" not in caplog.text and "13800138000" not in caplog.text and "•8000" in caplog.text
+
+
+def test_a_text_asked_for_one_number_goes_to_that_number(app, svc, db, contacts):
+    """A message for SMS alone ("text me this ticket") is for the number the shopper had when it was queued:
+    a number set before the worker runs does not take it over (nor its retries). A message for every channel
+    goes to the number the shopper has when it is delivered."""
+    with app.test_request_context():
+        for i, phone in enumerate(("+8613800130001", "+8613800130002", "+8613800130003")):
+            contacts.set_phone("demo", "s-1", phone, "en")
+            assert notify("demo", "s-1", "cinema.ticket", {"title_en": f"ticket {i}"}, key=f"t{i}", channel="sms")
+        assert notify("demo", "s-1", "queue.called", {"title_en": "table"}, key="q1")
+        contacts.set_phone("demo", "s-1", "+8613800130009", "en")
+        assert notify("demo", "s-1", "cinema.ticket", {"title_en": "x"}, key="t0", channel="sms") is False  # once
+    stream = db.xrange(NotifyKeys("demo").stream())
+    assert all(b"13800130" not in fields[b"job"] for _id, fields in stream)  # pinned sealed, never in clear
+    flaky = SmsChannel(LoggingSmsProvider(db, show_text=True), db, per_shopper_day=10)
+    sent_once = flaky.send
+    calls = []
+
+    def first_try_fails(shopper, target, contact, message):
+        calls.append(contact.phone)
+        if len(calls) == 1:
+            raise Retry("provider busy")
+        sent_once(shopper, target, contact, message)
+
+    flaky.send = first_try_fails
+    worker = NotifyWorker(db, svc.settings, [flaky])
+    worker.drain("demo", now=NOW)
+    worker.drain("demo", now=NOW + 3600)  # the retry
+    sent = {s["text"].split(" https")[0]: s["to"][-4:] for s in dev_sms(db, "demo", "s-1")}
+    assert sent == {"ticket 0": "0001", "ticket 1": "0002", "ticket 2": "0003", "table": "0009"}
+    assert len(calls) == 5 and calls[0] == calls[-1] == "+8613800130001"  # the failed try and its retry
+
+
+def test_a_text_for_one_number_is_not_queued_without_one(app, db, contacts):
+    with app.test_request_context():
+        assert notify("demo", "s-2", "cinema.ticket", {"title_en": "t"}, key="t-none", channel="sms") is False
+    assert db.xlen(NotifyKeys("demo").stream()) == 0

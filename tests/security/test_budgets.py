@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
 
 from core.settings import DEFAULT_BUDGETS, Settings, parse_budget
+from lightapps.activities.store import ActivityStore
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponKeys, CouponStore
 from lightapps.queue.store import QueueStore
@@ -211,3 +213,57 @@ def test_the_venue_has_a_daily_sms_budget(client, svc, demo):
                             environ_base={"REMOTE_ADDR": f"10.2.0.{i}"}).status_code for i in range(5)]
     assert statuses == [303, 303, 303, 429, 429]
     assert len(_sender(client).sent) == 3
+
+
+# ---- activity sign-ups: one address cannot take every place -----------------------------------------
+
+
+def _activity(svc, kind="event", limit=30, **over):
+    now = time.time()
+    starts = now + (3600 if kind == "event" else -60)
+    fields = {"kind": kind, "title_en": "Talk", "title_zh": "讲座", "starts_at": starts,
+              "ends_at": now + 7200, "limit": limit, **({"needed": 2} if kind == "group" else {}), **over}
+    return ActivityStore(svc.db).create("demo", "atrium", fields)
+
+
+def test_32_anonymous_sign_ups_from_one_address_leave_places_for_others(app, svc, demo):
+    item = _activity(svc, limit=30)
+    # Each a fresh browser (no cookie, no token): a new anonymous shopper every time, the same address.
+    statuses = [app.test_client().post(f"/v/demo/activities/{item.id}/join").status_code for _ in range(32)]
+    taken = ActivityStore(svc.db).get("demo", item.id).taken
+    assert taken == statuses.count(303) == DEFAULT_BUDGETS["activities.join.ip"][0] < item.limit
+    assert statuses.count(429) == 32 - taken
+    # A shopper on another address still gets a place.
+    other = app.test_client().post(f"/v/demo/activities/{item.id}/join", environ_base={"REMOTE_ADDR": "10.3.0.1"})
+    assert other.status_code == 303 and "joined=1" in other.headers["Location"]
+    assert ActivityStore(svc.db).get("demo", item.id).taken == taken + 1
+
+
+def test_one_shopper_joins_a_few_and_a_double_tap_costs_nothing(app, svc, demo):
+    limit = DEFAULT_BUDGETS["activities.join.shopper"][0]
+    items = [_activity(svc, limit=5) for _ in range(limit + 1)]
+    client = app.test_client()
+    first = client.post(f"/v/demo/activities/{items[0].id}/join")
+    token = parse_qs(urlsplit(first.headers["Location"]).query)["c"][0]
+    again = client.post(f"/v/demo/activities/{items[0].id}/join", data={"c": token})
+    assert (first.status_code, again.status_code) == (303, 303)  # the second tap spent nothing
+    statuses = [client.post(f"/v/demo/activities/{i.id}/join", data={"c": token}).status_code for i in items[1:]]
+    assert statuses == [303] * (limit - 1) + [429]
+    assert ActivityStore(svc.db).get("demo", items[-1].id).taken == 0
+
+
+@pytest.mark.parametrize("kind", ["sale", "group"])
+def test_paid_holds_and_group_deposits_are_budgeted_too(app, svc, demo, monkeypatch, kind):
+    """A paid sale reserves a unit for its order and a group buy's deposit order a seat: the same budget
+    comes before either (the payment itself is stubbed here: only whether the hold is attempted counts)."""
+    from lightapps.activities import views
+    from portal.payments.service import PaymentService
+
+    attempts = []
+    monkeypatch.setattr(PaymentService, "enabled", property(lambda self: True))
+    monkeypatch.setattr(views, "buy" if kind == "sale" else "pay_deposit",
+                        lambda venue, item, client, *args: attempts.append(client) or "FULL")
+    item = _activity(svc, kind=kind, price="¥30")
+    statuses = [app.test_client().post(f"/v/demo/activities/{item.id}/join").status_code for _ in range(14)]
+    ip_limit = DEFAULT_BUDGETS["activities.join.ip"][0]
+    assert len(attempts) == ip_limit and statuses == [409] * ip_limit + [429] * (14 - ip_limit)

@@ -56,3 +56,23 @@ def test_big_form_to_queue_pages_is_413_not_500(client, demo):
     assert resp.status_code == 413
     resp = client.post("/v/demo/queue/foodcourt/take", data=body, headers={"Accept": "application/json"})
     assert resp.status_code == 413
+
+
+QUEUE_PAGES = [("GET", "/v/demo/queue/foodcourt"), ("POST", "/v/demo/queue/foodcourt/take"),
+               ("POST", "/v/demo/queue/foodcourt/cancel"), ("GET", "/v/demo/queue/jade/reserve"),
+               ("POST", "/v/demo/queue/jade/reserve"), ("POST", "/v/demo/queue/jade/reserve/cancel"),
+               ("GET", "/v/demo/queue/foodcourt/preorder"), ("POST", "/v/demo/queue/foodcourt/preorder"),
+               ("POST", "/v/demo/queue/foodcourt/notify")]
+
+
+@pytest.mark.parametrize("token", ["demo." + "x" * 43, None])
+@pytest.mark.parametrize(("method", "path"), QUEUE_PAGES)
+def test_queue_pages_answer_503_not_500(down, method, path, token):
+    """The queue blueprint's context processor (the shopper's token for every form) and the page footer run
+    for the 503 page too: neither may ask the dead store again and turn the 503 into a 500 (a token that
+    needs a look-up; none, a new shopper's, which is sealed, not stored)."""
+    form = {"party": "2", "ticket": "A1", **({"c": token} if token else {})}
+    resp = down.open(path, method=method, data=form)
+    assert resp.status_code == 503, resp.get_data(as_text=True)[:300]
+    assert int(resp.headers["Retry-After"]) > 0
+    assert resp.mimetype == "text/html"

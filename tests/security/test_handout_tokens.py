@@ -3,6 +3,7 @@ its first opening writes its record; a forged, altered, expired, revoked or repl
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -109,3 +110,32 @@ def test_the_landing_page_answers_503_when_the_store_is_gone(app, client, svc, d
     finally:
         pool.reset()
         pool.connection_kwargs.update(port=real_port)
+
+
+def token_records(db, venue: str = "demo") -> set[bytes]:
+    return set(db.scan_iter(ShopperKeys(venue).token("*"), count=1000))
+
+
+def test_anonymous_page_visits_store_no_token_until_one_is_used(app, svc, demo):
+    """A GET costs nothing, so a page for a browser that brought no token hands out a sealed one (as a probe
+    does): 60 cookieless visits from one address store no token record; the page's own form still works
+    with its token, whose first use writes the one record."""
+    before = token_records(svc.db)
+    handed = []
+    for path in ["/v/demo/", "/v/demo/zone/kopi/coupons"] * 10 + ["/v/demo/queue/foodcourt"] * 40:
+        page = app.test_client().get(path)  # a fresh client: no cookie, the same address
+        assert page.status_code == 200, path
+        found = re.search(r'name="c" value="([^"]+)"', page.get_data(as_text=True))
+        if path.endswith("foodcourt"):
+            handed.append(found.group(1))
+    assert token_records(svc.db) == before
+    assert len(set(handed)) == len(handed)  # a new shopper each
+
+    client = app.test_client()
+    taken = client.post("/v/demo/queue/foodcourt/take", data={"party": "2", "c": handed[0]})
+    assert taken.status_code == 303
+    ticket_page = client.get(taken.headers["Location"])
+    assert ticket_page.status_code == 200 and 'id="ticket-number"' in ticket_page.get_data(as_text=True)
+    assert len(token_records(svc.db) - before) == 1  # the used token, now stored
+    shopper = token_store(app).resolve(handed[0])
+    assert shopper is not None and shopper.handout

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
 
+from core.settings import DEFAULT_BUDGETS
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import Outbox
@@ -101,3 +102,42 @@ def test_text_ticket_bad_input_and_who_may_ask(app, client, mall, svc, db, token
     assert contacts.get(VENUE, "someone-else").phone is None
     deliver(svc, db)
     assert dev_sms(db, VENUE) == []
+
+
+def test_texts_to_many_numbers_are_budgeted_and_each_goes_to_its_own_number(app, client, mall, svc, db, token):
+    """SMS pumping: the "notify.sms" budgets (per client IP, shopper, number, venue) as for sign-up codes. Three
+    shoppers on one address asking for 11 texts each get only the IP's budget sent, and each text goes to the
+    number it was asked for, not to the last number set."""
+    ip_limit = DEFAULT_BUDGETS["notify.sms.ip"][0]
+    statuses, asked = [], []
+    for who in ("s-a", "s-b", "s-c"):
+        c = token(who)
+        code = book(client, svc, c)
+        deliver(svc, db)  # the ticket itself, issued before any number was given: no channel
+        for _ in range(11):
+            phone = f"1380013{len(statuses):04d}"  # a new number each time
+            status = client.post(f"{BASE}/ticket/{code}/text", data={"phone": phone, "c": c}).status_code
+            statuses.append(status)
+            if status == 303:
+                asked.append(phone)
+            else:
+                assert status == 429
+    assert statuses.count(303) == ip_limit == len(asked)
+    deliver(svc, db)
+    sent = dev_sms(db, VENUE)
+    assert sorted(s["to"][-4:] for s in sent) == sorted(p[-4:] for p in asked)
+
+
+def test_one_number_gets_few_ticket_texts_whoever_asks(app, mall, svc, db, token):
+    limit = DEFAULT_BUDGETS["notify.sms.phone"][0]
+    statuses = []
+    for i in range(limit + 2):
+        browser = app.test_client()
+        c = token(f"s-p{i}")
+        code = book(browser, svc, c)
+        deliver(svc, db)  # the ticket itself, issued before any number was given: no channel
+        statuses.append(browser.post(f"{BASE}/ticket/{code}/text", data={"phone": "13800139999", "c": c},
+                                     environ_base={"REMOTE_ADDR": f"10.4.0.{i}"}).status_code)
+    assert statuses == [303] * limit + [429] * 2
+    deliver(svc, db)
+    assert len(dev_sms(db, VENUE)) == limit

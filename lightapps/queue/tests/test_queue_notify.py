@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.settings import DEFAULT_BUDGETS
 from portal.captive.config import PortalConfigStore
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
@@ -106,3 +107,30 @@ def test_booking_reminder_is_scheduled_and_withdrawn(app, client, svc, db, demo)
     assert other["id"] != rid
     client.post(f"{BASE}/reserve/cancel", data={"reservation": other["id"], "c": token})
     assert db.zcard(NotifyKeys("demo").due()) == 0
+
+
+def test_numbers_for_texts_are_budgeted_per_number_and_per_address(app, client, db, demo, contacts):
+    """Every number kept here is texted when the table is ready: the "notify.sms" budgets, as for sign-up
+    codes, so one address cannot point the texts of many new shoppers at one number (or at many)."""
+    limit = DEFAULT_BUDGETS["notify.sms.phone"][0]
+    statuses = []
+    for i in range(limit + 2):
+        token, shopper = new_shopper(app, client)
+        statuses.append(client.post(f"{BASE}/notify", data={"phone": "13800139999", "c": token},
+                                    environ_base={"REMOTE_ADDR": f"10.5.0.{i}"}).status_code)
+    assert statuses == [303] * limit + [429] * 2
+    assert contacts.get("demo", shopper).phone is None  # refused: nothing kept
+
+    ip_limit = DEFAULT_BUDGETS["notify.sms.ip"][0]
+    statuses = []
+    for i in range(ip_limit + 1):
+        token, shopper = new_shopper(app, client)
+        statuses.append(client.post(f"{BASE}/notify", data={"phone": f"1380013{i:04d}", "c": token}).status_code)
+    assert statuses == [303] * ip_limit + [429]
+    # A booking's number for its reminder spends from the same budgets.
+    token, shopper = new_shopper(app, client)
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    booked = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "12:00", "phone": "13800138888",
+                                                  "c": token})
+    assert booked.status_code == 429
+    assert contacts.get("demo", shopper).phone is None
