@@ -25,7 +25,8 @@ keyword arguments of fingerprints.edits.place_ap: bssid, level, x, y, name, heig
   Metres = plan units x metersPerUnit, from the plan's top-left corner; the plan `name` is matched to a
   floor's name. Planned APs without measured radios have no BSSID yet and are skipped and counted.
 
-Floor names match case-insensitively; `floors={"Ground floor": 0}` maps other names.
+Floor names match case-insensitively; `floors={"Ground floor": 0}` maps other names, and settles a value that
+is one floor's name and another floor's level number (floors named "1", "2" on levels 0, 1), otherwise a problem.
 """
 
 from __future__ import annotations
@@ -124,24 +125,38 @@ class _Collector:
         if unknown:
             raise ApListError([f"floor names: level {unknown[0]} is not one of the venue's floors "
                                f"({', '.join(str(level) for level in sorted(levels))})"])
-        self.names.update({str(k).strip().lower(): int(v) for k, v in (floors or {}).items()})
+        self.mapped = {str(k).strip().lower(): int(v) for k, v in (floors or {}).items()}  # the operator's word
         self.out = ApList()
         self.problems: list[str] = []
         self.seen: dict[str, str] = {}
-        self.unknown: set[str] = set()
+        self.reported: set[str] = set()  # floor values already named in a problem
 
     def level(self, raw: object, where: str) -> int | None:
         text = str(raw if raw is not None else "").strip()
-        if text.lower() in self.names:
-            return self.names[text.lower()]
-        if re.fullmatch(r"-?\d{1,3}", text) and any(f.level == int(text) for f in self.venue.floors):
-            return int(text)
-        if text.lower() not in self.unknown:  # once per floor name, not once per AP on it
-            self.unknown.add(text.lower())
-            known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
-            self.problems.append(f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known} "
-                                 "(map the file's floor names to levels: 'Ground Floor=0')")
+        if text.lower() in self.mapped:
+            return self.mapped[text.lower()]
+        by_name = self.names.get(text.lower())
+        levels = {f.level for f in self.venue.floors}
+        by_number = int(text) if re.fullmatch(r"-?\d{1,3}", text) and int(text) in levels else None
+        if by_name is not None and by_number is not None and by_name != by_number:
+            # Floors named "1", "2" on levels 0, 1 (the 1F convention): guessing either way puts every AP of
+            # a floor on another floor without a word, so the operator says which is meant.
+            self._once(text, f"{where}: ambiguous: floor name {text[:40]!r} is level {by_name}, level number "
+                             f"{text} is another floor ({self.venue.floor(by_number).name}); say which in Floor names "
+                             f"in the file (--floor on the CLI): '{text}={by_name}' or '{text}={by_number}'")
+            return None
+        if by_name is not None or by_number is not None:
+            return by_name if by_name is not None else by_number
+        known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
+        self._once(text, f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known} "
+                         "(map the file's floor names to levels: 'Ground Floor=0')")
         return None
+
+    def _once(self, text: str, problem: str) -> None:
+        """A floor's problem once per value, not once per AP on it (each of those rows is left out all the same)."""
+        if text.lower() not in self.reported:
+            self.reported.add(text.lower())
+            self.problems.append(problem)
 
     def add_from_plan(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
                       height_m: float | None = None, model: str = "") -> None:
@@ -218,6 +233,12 @@ def _number(raw: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _height_problem(where: str, raw: object, column: str) -> str:
+    """A height given but unreadable ("3,5", "3.5m") is a problem, not "no height": dropping it silently would
+    leave the AP at the default height with nobody the wiser."""
+    return f"{where}: {column} {str(raw)[:40]!r} is not a number of metres (write it like 3.5)"
+
+
 def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> Origin | None:
     """The plan's place on Earth: the one given (lon, lat of its top-left corner, north-up), else the venue's
     own (kept from its IMDF import, rotation included), else None."""
@@ -267,6 +288,9 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
         else:
             add = c.add_from_plan
         height = _number(row.get("height_m")) if row.get("height_m") else None
+        if row.get("height_m") and height is None:
+            c.problems.append(_height_problem(where, row["height_m"], "height_m"))
+            continue
         bssids = [b for b in SPLIT_RE.split(row.get("bssids", "")) if b]
         add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
     return c.result()
@@ -369,6 +393,9 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
         bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
         macs = _distinct_macs([*bssids, *([str(dev["mac"])] if dev.get("mac") else [])])
         height = _number(dev.get("heightInMeters"))
+        if height is None and dev.get("heightInMeters") not in (None, ""):
+            c.problems.append(_height_problem(name, dev["heightInMeters"], "heightInMeters"))
+            continue
         c.add_from_plan(name, name, macs, level, x * mpp, y * mpp, height, str(dev.get("model") or ""))
     return c.result()
 

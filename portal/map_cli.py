@@ -17,7 +17,7 @@ import click
 from flask import Flask
 
 from fingerprints import edits
-from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf, write_imdf_zip
+from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import import_samples, write_samples_csv
 from fingerprints.training import tune_venue
@@ -109,9 +109,11 @@ def register(app: Flask) -> None:
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
         try:
-            imported = import_imdf(source, venue_id=venue)
+            imported, notes = import_imdf_with_notes(source, venue_id=venue)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        for note in notes:  # imported all the same, never silently
+            click.echo(f"note: {note}", err=True)
         version = _edit(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
                         create=imported, file=Path(source).name)
         merged = services().venues.get_map(venue, version)

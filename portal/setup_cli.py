@@ -36,7 +36,7 @@ from fingerprints.ap_lists import (
     read_ap_list,
 )
 from fingerprints.drafts import DraftStore, diff_maps
-from fingerprints.imdf import import_imdf
+from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import import_samples
 from portal.services import services
@@ -232,10 +232,13 @@ def register(app: Flask) -> None:
     def draft_add_imdf(venue: str, draft_id: str, source: str) -> None:
         """Add an IMDF plan import (floors, zones, shops; walkways derived when it has none of ours)."""
         try:
-            imported = import_imdf(source, venue_id=venue)
+            imported, notes = import_imdf_with_notes(source, venue_id=venue)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, f"IMDF {Path(source).name}")
+        for note in notes:  # imported all the same; said here and in the step, where `show` lists it
+            click.echo(f"note: {note}", err=True)
+        kept = f" ({len(notes)} unit(s) kept only their largest part)" if notes else ""
+        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, f"IMDF {Path(source).name}{kept}")
 
     @map_draft.command("add-aps")
     @click.argument("venue")

@@ -31,16 +31,17 @@ round-trip to well under a millimetre; against the WGS84 ellipsoid a distance re
 
 Import (IMDF -> our model), where the two models differ: levels sharing an ordinal are one floor; a unit's
 holes are kept by cutting each to the outline (`shapes.single_ring`: a zone is one ring), a MultiPolygon
-unit keeps its largest part; lifts, stairs and escalators stacked on consecutive floors are joined when no
-relationship names them (`navgraph`).
+unit keeps its largest part (`import_imdf_with_notes` notes each such unit, for the operator to see); lifts,
+stairs and escalators stacked on consecutive floors are joined when no relationship names them (`navgraph`).
 """
 
-from fingerprints.imdf.build import import_imdf, merge_imported
+from fingerprints.imdf.build import import_imdf, import_imdf_with_notes, merge_imported
 from fingerprints.imdf.export import export_imdf, imdf_zip_bytes, write_imdf_zip
 from fingerprints.imdf.schema import DEFAULT_ORIGIN, EXTENSION, EXTENSION_FILES, IMDF_VERSION, ImdfError, Origin
 from fingerprints.imdf.validate import read_imdf_files, validate_imdf
 
 __all__ = [
     "DEFAULT_ORIGIN", "EXTENSION", "EXTENSION_FILES", "IMDF_VERSION", "ImdfError", "Origin", "export_imdf",
-    "imdf_zip_bytes", "import_imdf", "merge_imported", "read_imdf_files", "validate_imdf", "write_imdf_zip",
+    "imdf_zip_bytes", "import_imdf", "import_imdf_with_notes", "merge_imported", "read_imdf_files", "validate_imdf",
+    "write_imdf_zip",
 ]

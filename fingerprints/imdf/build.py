@@ -19,7 +19,7 @@ from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
 from fingerprints.imdf.schema import EXTENSION, STRUCTURAL_UNITS, ImdfError, Origin, kind_for_unit_category
-from fingerprints.imdf.shapes import single_ring, unit_polygon
+from fingerprints.imdf.shapes import single_ring, unit_parts
 from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
 
@@ -73,7 +73,15 @@ def _levels_by_ordinal(levels: list[dict]) -> dict[int, list[dict]]:
 
 def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | None = None) -> VenueMap:
     """Parse and validate an IMDF archive (dict of files, zip path or zip bytes) into a VenueMap.
-    Raises ImdfError (ValueError) naming the file, feature id and problem; returns only if valid."""
+    Raises ImdfError (ValueError) naming the file, feature id and problem; returns only if valid.
+    Where an operator sees the result, use import_imdf_with_notes: it also says what was left out."""
+    return import_imdf_with_notes(source, venue_id)[0]
+
+
+def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
+                           venue_id: str | None = None) -> tuple[VenueMap, list[str]]:
+    """import_imdf, and notes on what the archive has that the map does not keep (the parts of a unit drawn
+    as a MultiPolygon other than its largest): imported all the same, but never silently."""
     files = read_imdf_files(source)
     checker = _Checker(files)
     try:
@@ -82,17 +90,18 @@ def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | 
         raise ImdfError([*checker.problems, f"the archive's data is malformed ({type(exc).__name__}: {exc})"]) from None
     if checker.problems:
         raise ImdfError(checker.problems)
+    notes: list[str] = []
     try:
-        venue = _build_map(checker.features, venue_id)
+        venue = _build_map(checker.features, venue_id, notes)
     except ImdfError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError, GEOSException) as exc:
         raise ImdfError([f"{EXTENSION}_*.geojson: extension data is malformed ({type(exc).__name__}: {exc})"]) from None
     _check_positionable(venue)
-    return venue
+    return venue, notes
 
 
-def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
+def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[str]) -> VenueMap:
     problems: list[str] = []
     venue_f = feats["venue.geojson"][0]
     ext = (feats.get("mallportal_venue.geojson") or [None])[0]
@@ -167,9 +176,12 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None) -> VenueMap:
         extra = ext_zones.get(f["id"])
         if extra is None and props["category"] in STRUCTURAL_UNITS:
             continue
-        shape = unit_polygon(f["geometry"], origin.to_plan)
+        shape, *dropped = unit_parts(f["geometry"], origin.to_plan)
         ring = single_ring(shape)
         name = _label(props.get("name"), "en") or props["category"]
+        if dropped:  # a zone is one shape: the largest part is kept, and the operator told what is not
+            notes.append(f"unit {name} ({f['id']}): {len(dropped)} other part(s) dropped "
+                         f"({sum(p.area for p in dropped):.1f} m²); its zone is the largest part ({shape.area:.1f} m²)")
         zh = _label(props.get("name"), "zh", any_language=False) or name
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:

@@ -17,15 +17,20 @@ MAX_LOST_M2 = 0.1  # a cut may cut off slivers (a 2 cm wall between two holes), 
 
 def unit_polygon(geom: dict, to_plan: Callable[[float, float], tuple[float, float]]) -> Polygon:
     """A Polygon or MultiPolygon unit in plan metres, holes kept; of a MultiPolygon, its largest part (the
-    zone model keeps one shape per unit). Holes that make the shape invalid (one crossing the outline) are
-    dropped rather than the unit."""
+    zone model keeps one shape per unit: the import says what the other parts were, see unit_parts)."""
+    return unit_parts(geom, to_plan)[0]
+
+
+def unit_parts(geom: dict, to_plan: Callable[[float, float], tuple[float, float]]) -> list[Polygon]:
+    """The unit's parts in plan metres, largest first (one for a Polygon). Holes that make a part invalid (one
+    crossing the outline) are dropped rather than the part."""
     parts = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
     shapes = []
     for rings in parts:
         outer = [to_plan(*p[:2]) for p in rings[0]]
         with_holes = Polygon(outer, [[to_plan(*p[:2]) for p in hole] for hole in rings[1:]])
         shapes.append(with_holes if with_holes.is_valid else Polygon(outer))
-    return max(shapes, key=lambda p: p.area)
+    return sorted(shapes, key=lambda p: p.area, reverse=True)
 
 
 def single_ring(polygon: Polygon, slit_m: float = SLIT_M) -> list[tuple[float, float]]:

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_alignment, read_ap_list
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
-from fingerprints.imdf import import_imdf
+from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.samples_io import import_samples
 from portal.auth import audit, current_account
 from portal.maps.builds import model_state
@@ -111,8 +111,12 @@ def add_step(venue: str, draft_id: str):
             raise ValueError(_("Choose a file to upload."))
         data, filename = upload
         if kind == "imdf":
-            imported = import_imdf(data, venue_id=venue)
+            imported, notes = import_imdf_with_notes(data, venue_id=venue)
             edit, args, note = "merge_imported", {"imported": imported.to_dict()}, f"IMDF {filename}"
+            if notes:  # imported all the same: said in the step (kept in the draft) and in full once
+                note += f" ({len(notes)} unit(s) kept only their largest part)"
+                warning = _("Kept only the largest part of units drawn in several parts: %(notes)s",
+                            notes="; ".join(notes[:10]) + (f"; … {len(notes) - 10} more" if len(notes) > 10 else ""))
         elif kind == "walkways":
             plan = import_imdf(data, venue_id=venue)
             edit, args = "replace_walkways", {"nodes": [asdict(n) for n in plan.nodes],

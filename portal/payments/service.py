@@ -236,6 +236,11 @@ class PaymentService:
     def _deliver(self, order: Order) -> None:
         """Fulfil a paid order (again, on a replayed callback: purposes are idempotent). Raises on a store
         error, so the callback is not acknowledged and the provider sends it again."""
+        if order.late:
+            # Paid after its hold expired: refunded in full when booked. Delivering on a replayed callback
+            # or a query (while the refund is still processing, the order stays `paid`) would hand over
+            # the item and the whole refund.
+            return
         purpose = self.purposes.get(order.purpose)
         delivered = purpose.on_paid(order) if purpose else True
         if not delivered:

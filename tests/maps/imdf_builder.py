@@ -95,3 +95,12 @@ def mall_archive(levels: int = 2, with_relationships: bool = True) -> dict[str, 
     files["opening.geojson"] = {"type": "FeatureCollection", "features": openings}
     files["relationship.geojson"] = {"type": "FeatureCollection", "features": relationships}
     return files
+
+
+def split_unit(files: dict[str, dict], level: int = 0, key: str = "Books") -> dict[str, dict]:
+    """The unit drawn as a MultiPolygon of two parts, 90 m² and 50 m² (a shop split by a column line)."""
+    for unit in files["unit.geojson"]["features"]:
+        if unit["id"] == fid("unit", level, key):
+            unit["geometry"] = {"type": "MultiPolygon",
+                                "coordinates": [[_ring(_rect(15, 0, 24, 10))], [_ring(_rect(25, 0, 30, 10))]]}
+    return files

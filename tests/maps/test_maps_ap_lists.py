@@ -272,3 +272,71 @@ def test_alignment_moves_plan_positions_and_not_lat_lon(venue):
         read_ap_list(venue, b"[]", "d.json", "meraki", companion=b"[]", align=align)
     with pytest.raises(ApListError, match="off the plan"):  # aligned off the venue's plan: said, not clamped
         read_ap_list(venue, esx, "p.esx", align=parse_plan_alignment("0,0=100,1; 10,0=110,1"))
+
+
+# -- floors named with numbers, and heights that do not read -------------------------------------------------
+
+
+@pytest.fixture
+def numbered():
+    """Floors named "1" and "2" on levels 0 and 1 (the 1F convention): "1" names level 0 and is level number 1."""
+    return VenueMap(id="harbour", name="Harbour", name_zh="海港", floors=[
+        Floor(0, "1", 60, 24, metres_per_pixel=0.05), Floor(1, "2", 60, 24)])
+
+
+def test_a_csv_level_that_is_one_floors_name_and_anothers_number_is_a_problem(numbered):
+    data = (b"name,bssids,level,x_m,y_m\nA,f0:9f:c2:1a:00:01,0,5,5\nB,f0:9f:c2:1a:00:02,1,5,5\n"
+            b"C,f0:9f:c2:1a:00:03,1,6,5\n")
+    with pytest.raises(ApListError) as err:
+        read_ap_csv(numbered, data)
+    assert err.value.problems == [
+        "row 3: ambiguous: floor name '1' is level 0, level number 1 is another floor (2); say which in Floor "
+        "names in the file (--floor on the CLI): '1=0' or '1=1'"]
+    mapped = read_ap_csv(numbered, data, floors={"1": 1})  # the operator's word settles it
+    assert [p["level"] for p in mapped.placements] == [0, 1, 1]
+    two = read_ap_csv(numbered, b"name,bssids,level,x_m,y_m\nD,f0:9f:c2:1a:00:04,2,5,5\n")
+    assert two.placements[0]["level"] == 1  # a name that is no level number: no doubt
+
+
+def test_a_floor_plan_named_like_another_floors_number_is_a_problem_in_every_reader(numbered):
+    esx = _esx([{"id": "fp", "name": "1", "width": 1200, "height": 480, "metersPerUnit": 0.05}],
+               [{"id": "ap1", "name": "AP-1", "location": {"floorPlanId": "fp", "coord": {"x": 100, "y": 50}}}],
+               [{"accessPointId": "ap1", "accessPointMeasurementIds": ["m1"]}],
+               [{"id": "m1", "mac": "00:11:22:33:44:01"}])
+    unifi = [{"type": "uap", "mac": "74:83:c2:00:00:01", "name": "U6", "x": 100, "y": 50, "map_id": "m1"}]
+    meraki = [{"name": "MR-1", "mac": "e0:55:3d:00:00:01", "model": "MR46", "lat": 22.2854, "lng": 114.1581,
+               "floorPlanId": "p1"}]
+    plans = [{"floorPlanId": "p1", "name": "1", "topLeftCorner": {"lat": 22.2855, "lng": 114.158},
+              "topRightCorner": {"lat": 22.2855, "lng": 114.1586},
+              "bottomLeftCorner": {"lat": 22.2853, "lng": 114.158}}]
+    reads = [lambda **kw: read_ap_list(numbered, esx, "p.esx", **kw),
+             lambda **kw: read_ap_list(numbered, json.dumps(unifi).encode(), "d.json", "unifi",
+                                       companion=json.dumps([{"_id": "m1", "name": "1", "upp": 0.05}]).encode(), **kw),
+             lambda **kw: read_ap_list(numbered, json.dumps(meraki).encode(), "d.json", "meraki",
+                                       companion=json.dumps(plans).encode(), **kw)]
+    for read in reads:
+        with pytest.raises(ApListError) as err:
+            read()
+        assert len(err.value.problems) == 1 and "ambiguous: floor name '1' is level 0" in err.value.problems[0]
+        assert {p["level"] for p in read(floors={"1": 0}).placements} == {0}
+
+
+@pytest.mark.parametrize("height", ['"3,5"', "3.5m", "high"])
+def test_a_csv_height_that_does_not_read_is_a_problem(venue, height):
+    data = f"name,bssids,level,x_m,y_m,height_m\nA,f0:9f:c2:1a:00:01,0,12.5,8,{height}\n".encode()
+    with pytest.raises(ApListError) as err:
+        read_ap_csv(venue, data)
+    assert err.value.problems == [f"row 2: height_m {height.strip(chr(34))!r} is not a number of metres (write it "
+                                  "like 3.5)"]
+    blank = read_ap_csv(venue, b"name,bssids,level,x_m,y_m,height_m\nA,f0:9f:c2:1a:00:01,0,12.5,8,\n")
+    assert blank.placements[0]["height_m"] is None  # left blank: no height, no problem
+
+
+def test_a_unifi_height_that_does_not_read_is_a_problem(venue):
+    unifi = [{"type": "uap", "mac": "74:83:c2:00:00:01", "name": "U6", "x": 100, "y": 50, "map_id": "m1",
+              "heightInMeters": "3,5"}]
+    maps = json.dumps([{"_id": "m1", "name": "G", "upp": 0.05}]).encode()
+    with pytest.raises(ApListError, match=r"U6: heightInMeters '3,5' is not a number of metres"):
+        read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=maps)
+    unifi[0]["heightInMeters"] = None  # not given: no height, no problem
+    assert read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=maps).placements

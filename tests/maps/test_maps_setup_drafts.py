@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from shapely.geometry import Polygon
 
 from fingerprints.drafts import DraftStore
-from fingerprints.imdf import imdf_zip_bytes
+from fingerprints.imdf import imdf_zip_bytes, import_imdf_with_notes
 from portal import map_cli
 from portal.auth import AuditLog
 from portal.maps.builds import wait_for_model
-from tests.maps.imdf_builder import mall_archive
+from tests.maps.imdf_builder import fid, mall_archive, split_unit
 
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = "harbour"
@@ -174,3 +175,21 @@ def test_ap_import_aligns_a_plan_with_a_margin(cli, svc, tmp_path):
     placed = {ap.bssid: ap for ap in svc.venues.get_map(VENUE).aps}
     first = placed["f0:9f:c2:2b:00:01"]  # the ground floor's first AP, at (5, 5) on the file's plan
     assert (first.floor, first.x, first.y) == (0, 4.0, 4.5)
+
+
+def test_a_unit_drawn_in_several_parts_is_noted_wherever_it_is_imported(cli, svc, tmp_path):
+    """The zone model keeps one shape per unit: the other parts of a MultiPolygon unit are dropped, and the
+    operator is told which unit lost how much, in the import's output and in the draft's step."""
+    plan = tmp_path / "split.imdf.zip"
+    plan.write_bytes(imdf_zip_bytes(split_unit(mall_archive(levels=2))))
+    imported, notes = import_imdf_with_notes(plan.read_bytes(), VENUE)
+    assert notes == [f"unit Books 0 ({fid('unit', 0, 'Books')}): 1 other part(s) dropped (50.0 m²); its zone is "
+                     "the largest part (90.0 m²)"]
+    books = next(z for z in imported.zones if z.name == "Books 0")
+    assert abs(Polygon(books.polygon).area - 90) < 0.1
+    assert import_imdf_with_notes(imdf_zip_bytes(mall_archive(levels=2)), VENUE)[1] == []  # nothing dropped
+    draft = cli("map-draft", "open", VENUE, "split").output.strip()
+    added = cli("map-draft", "add-imdf", VENUE, draft, plan).output
+    assert notes[0] in added and "1 unit(s) kept only their largest part" in added
+    assert "1 unit(s) kept only their largest part" in cli("map-draft", "show", VENUE, draft).output
+    assert notes[0] in cli("map-import", "other", plan).output

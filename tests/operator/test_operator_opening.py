@@ -11,7 +11,7 @@ import pytest
 
 from fingerprints.imdf import imdf_zip_bytes
 from portal.auth import AccountStore
-from tests.maps.imdf_builder import mall_archive
+from tests.maps.imdf_builder import mall_archive, split_unit
 from tests.maps.test_maps_setup_drafts import _files
 
 V = "/console/ops/harbour"
@@ -132,3 +132,15 @@ def test_draft_preview_of_a_plan_import(client, harbour_ops):
     upload(client, harbour_ops, draft_url + "/steps", imdf_zip_bytes(mall_archive()), "p.zip", kind="walkways")
     page = text(client.get(draft_url))
     assert "replace_walkways" in page
+
+
+def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops, svc):
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    plan = imdf_zip_bytes(split_unit(mall_archive(levels=2)))
+    assert upload(client, harbour_ops, draft_url + "/steps", plan, "plan.zip", kind="imdf").status_code == 303
+    page = text(client.get(draft_url + "?lang=en"))
+    assert "Kept only the largest part of units drawn in several parts: unit Books 0" in page
+    assert "1 other part(s) dropped (50.0 m²)" in page
+    assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in page  # in the step list, kept with the draft
+    again = text(client.get(draft_url + "?lang=en"))
+    assert "1 other part(s) dropped" not in again and "kept only their largest part" in again

@@ -43,6 +43,18 @@ class _Late:
         return self.app(environ, start_response)
 
 
+@pytest.fixture
+def refunds_answer(sandbox):
+    """Set how the sandbox answers refunds for one test (back to "success" afterwards)."""
+    box = sandbox[0]
+
+    def mode(value: str) -> None:
+        box.refund_mode = value
+
+    yield mode
+    box.refund_mode = "success"
+
+
 @pytest.fixture(scope="session")
 def pay_portal(settings, sandbox):
     """The portal on the session's store, paying through the sandbox, served over HTTP."""

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from lightapps.activities.payment import RESERVE_S, buy
+from lightapps.activities.payment import RESERVE_S, SaleKeys, buy
 from lightapps.activities.store import ActivityKeys, ActivityStore
 from portal.apps.views import STORES
+from portal.payments.store import PaymentKeys
 
 VENUE, ZONE = "demo", "atrium"
 
@@ -78,3 +79,50 @@ def test_a_payment_for_a_lapsed_reservation_is_refunded_when_the_stock_is_gone(p
     assert order.status == "refunded" and order.refunded == 2500
     assert sandbox[0].trade("wechat", slow.id).refunded == 2500
     assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 1
+
+
+def expire(db, order_id: str, item_id: str, client: str) -> None:
+    """Time passes: the order and its reservation are past their expiry (as 5 minutes later)."""
+    past = int(time.time() * 1000) - 1000
+    db.hset(PaymentKeys(VENUE).order(order_id), "expires_ms", past)
+    db.zadd(SaleKeys(VENUE).pending_expiry(item_id), {client: past})
+
+
+def test_a_replayed_callback_for_a_late_payment_delivers_nothing(pay_portal, pay, sandbox, refunds_answer):
+    """Paid after the order expired: refunded in full, and WeChat's replay of the same callback while the refund
+    is still processing (the order still `paid`) must not capture a unit and issue a code."""
+    app, portal_url = pay_portal
+    db = app.extensions["mallportal"].db
+    item = new_sale(db, 5, price="25")
+    stock = app.extensions[STORES]["activities.sale"]
+    with app.app_context():
+        order = buy(VENUE, item, "anon-late", "http://back.example/", stock)
+    pay.start(VENUE, order.id, "wechat", "native", "203.0.113.7", portal_url, "http://back.example/")
+    expire(db, order.id, item.id, "anon-late")
+    refunds_answer("processing")  # WeChat Pay accepts refunds as PROCESSING
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/wechat/{order.id}/approve", timeout=60).status_code == 200
+    booked = pay.order(VENUE, order.id)
+    assert booked.status == "paid" and booked.late and booked.refund_pending == 2500
+    assert sandbox[0].notify(sandbox[0].trade("wechat", order.id)) == 200  # replayed: acknowledged...
+    assert db.hlen(ActivityKeys(VENUE).who(item.id)) == 0  # ...and nothing delivered
+    assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 1  # the reservation of *Buy now*, no more
+    assert requests.post(f"{sandbox[1]}/sandbox/refund/wechat/{order.id}/{order.id}L/notify",
+                         timeout=60).status_code == 200
+    assert pay.order(VENUE, order.id).status == "refunded"
+    assert db.hlen(ActivityKeys(VENUE).who(item.id)) == 0
+
+
+def test_a_replayed_callback_for_a_paid_sale_takes_no_second_unit(pay_portal, pay, sandbox):
+    app, portal_url = pay_portal
+    db = app.extensions["mallportal"].db
+    item = new_sale(db, 5, price="25")
+    stock = app.extensions[STORES]["activities.sale"]
+    with app.app_context():
+        order = buy(VENUE, item, "anon-twice", "http://back.example/", stock)
+    assert pay_order(pay, portal_url, sandbox[1], order) == 200
+    codes = db.hgetall(ActivityKeys(VENUE).who(item.id))
+    assert len(codes) == 1
+    assert sandbox[0].notify(sandbox[0].trade("wechat", order.id)) == 200  # replayed
+    assert db.hgetall(ActivityKeys(VENUE).who(item.id)) == codes  # the same code, delivered once
+    assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 1
+    assert pay.order(VENUE, order.id).status == "paid" and len(pay.store.ledger(VENUE, ZONE)) == 1

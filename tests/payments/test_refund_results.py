@@ -9,24 +9,11 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl
 
-import pytest
 import requests
 
 from portal.paysandbox.app import Refund
 
 VENUE = "demo"
-
-
-@pytest.fixture
-def refunds_answer(sandbox):
-    """Set how the sandbox answers refunds for one test (back to "success" afterwards)."""
-    box = sandbox[0]
-
-    def mode(value: str) -> None:
-        box.refund_mode = value
-
-    yield mode
-    box.refund_mode = "success"
 
 
 def paid_order(pay, pay_portal, sandbox, provider="wechat", amount=6000):
