@@ -51,6 +51,15 @@ def form_float(name: str, label: str | None = None, low: float = -math.inf, high
     return value
 
 
+def largest_part_warning(notes: list[str]) -> str | None:
+    """The operator's warning for IMDF units drawn in several parts, whose zone keeps only the largest part
+    (fingerprints.imdf `import_imdf_with_notes`): the first ten notes and how many more."""
+    if not notes:
+        return None
+    shown = "; ".join(notes[:10]) + (f"; … {len(notes) - 10} more" if len(notes) > 10 else "")
+    return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
+
+
 def form_level(venue_map: VenueMap, name: str = "floor", values=None) -> Floor:
     values = request.form if values is None else values
     raw = (values.get(name) or "").strip()

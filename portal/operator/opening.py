@@ -26,7 +26,7 @@ from portal.auth import audit, current_account
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
 from portal.operator.blueprint import bp, works_without_map
-from portal.operator.mapedit import UPLOAD_MAX_BYTES, overlay_svg, translate_edit_error
+from portal.operator.mapedit import UPLOAD_MAX_BYTES, largest_part_warning, overlay_svg, translate_edit_error
 from portal.operator.surveys import imported_offset_warning
 from portal.services import services
 
@@ -115,8 +115,7 @@ def add_step(venue: str, draft_id: str):
             edit, args, note = "merge_imported", {"imported": imported.to_dict()}, f"IMDF {filename}"
             if notes:  # imported all the same: said in the step (kept in the draft) and in full once
                 note += f" ({len(notes)} unit(s) kept only their largest part)"
-                warning = _("Kept only the largest part of units drawn in several parts: %(notes)s",
-                            notes="; ".join(notes[:10]) + (f"; … {len(notes) - 10} more" if len(notes) > 10 else ""))
+                warning = largest_part_warning(notes)
         elif kind == "walkways":
             plan = import_imdf(data, venue_id=venue)
             edit, args = "replace_walkways", {"nodes": [asdict(n) for n in plan.nodes],

@@ -26,6 +26,7 @@ from portal.operator.mapedit import (
     check_plan_image,
     form_float,
     form_point,
+    largest_part_warning,
     load_map,
     overlay_svg,
     plan_image,
@@ -132,12 +133,16 @@ def export_imdf(venue: str):
 def import_imdf(venue: str):
     try:
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
-        imported = imdf.import_imdf(data, venue_id=venue)  # ImdfError (a ValueError) lists every problem
+        # ImdfError (a ValueError) lists every problem; the notes say what was imported all the same, changed
+        imported, notes = imdf.import_imdf_with_notes(data, venue_id=venue)
         version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
                              file=filename)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
+    warning = largest_part_warning(notes)
+    if warning:
+        flash(warning, "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
 
 

@@ -144,3 +144,4 @@ def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops
     assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in page  # in the step list, kept with the draft
     again = text(client.get(draft_url + "?lang=en"))
     assert "1 other part(s) dropped" not in again and "kept only their largest part" in again
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import zipfile
 
 import pytest
@@ -369,6 +370,29 @@ def test_imdf_import_broken_archives(client, ops, svc):
     assert resp.status_code == 400 and "Choose a" in text(resp)
     assert version(svc) == before
 
+
+
+def test_imdf_import_notes_a_unit_drawn_in_several_parts(client, ops, svc):
+    """The direct import says what the draft step says: such a unit's zone keeps only its largest part."""
+    good = client.get(V + "/setup/export.imdf.zip").data
+    files = {n: zipfile.ZipFile(io.BytesIO(good)).read(n) for n in zipfile.ZipFile(io.BytesIO(good)).namelist()}
+    units = json.loads(files["unit.geojson"])
+    unit = units["features"][0]
+    ring = unit["geometry"]["coordinates"][0]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    dx = (max(xs) - min(xs)) * 0.2  # a small second part just beside the unit: within the venue, one tenth or so
+    part = [[max(xs) + dx, min(ys)], [max(xs) + 2 * dx, min(ys)], [max(xs) + 2 * dx, min(ys) + dx],
+            [max(xs) + dx, min(ys) + dx], [max(xs) + dx, min(ys)]]
+    unit["geometry"] = {"type": "MultiPolygon", "coordinates": [unit["geometry"]["coordinates"], [part]]}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in {**files, "unit.geojson": json.dumps(units).encode()}.items():
+            zf.writestr(name, data)
+    before = version(svc)
+    resp = upload(client, ops, V + "/setup/import-imdf", "imdf", buf.getvalue(), "split.zip")
+    assert resp.status_code == 303 and version(svc) == before + 1
+    page = text(client.get(resp.headers["Location"] + "?lang=en"))
+    assert "Kept only the largest part of units drawn in several parts" in page and "1 other part(s) dropped" in page
 
 def test_samples_csv_export_and_import(client, ops, svc):
     before = svc.venues.get_map("demo")
