@@ -10,7 +10,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.payment_settings import PaymentSettings
@@ -183,6 +183,64 @@ def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex
     return path.read_text().strip()
 
 
+_REDIS_URL_FORM = "redis[s]://[user:password@]host:port[,host:port...][/0][?options]"
+_NODE_RE = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
+
+
+def _redacted(url: str) -> str:
+    """`url` for an error message: never the password."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hosts = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{hosts}"
+
+
+def redis_nodes(url: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """A cluster's REDIS_URL -> (the URL of its first node, every node as (host, port)).
+
+    Several nodes of one cluster may be listed, comma separated, in the one URL (as libpq and MongoDB
+    URLs list hosts): `rediss://user:pw@10.0.0.5:6379,10.0.0.6:6379,10.0.0.7:6379/0?ssl_cert_reqs=none`.
+    The scheme, user, password, database and options are the whole URL's, for every node; the first
+    node's URL carries them unchanged to redis-py. A single URL is one node, exactly as before.
+    ValueError (the password masked) when malformed."""
+    def bad(reason: str) -> ValueError:
+        return ValueError(f"REDIS_URL must be {_REDIS_URL_FORM} (several nodes of one cluster, comma "
+                          f"separated), got {_redacted(url)!r}: {reason}")
+
+    if "://" in url.partition("://")[2]:
+        raise bad("the further nodes are host:port, not URLs (they share the first one's scheme and options)")
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    if parts.scheme not in ("redis", "rediss"):
+        raise bad("a cluster is reached over redis:// or rediss://")
+    userinfo, at, hostlist = parts.netloc.rpartition("@")
+    if not hostlist:
+        raise bad("no host")
+    if parts.path not in ("", "/", "/0") or parse_qs(parts.query).get("db", ["0"]) != ["0"]:
+        raise bad("a cluster has only database 0")
+    nodes: list[tuple[str, int]] = []
+    for item in hostlist.split(","):
+        match = _NODE_RE.match(item.strip())
+        if not match:
+            raise bad(f"{item.strip()!r} is not host:port" if item.strip() else "an empty node in the list")
+        port = int(match.group("port") or 6379)
+        if not 1 <= port <= 65535:
+            raise bad(f"port {port} is out of range")
+        node = (match.group("v6") or match.group("host"), port)
+        if node in nodes:
+            raise bad(f"{item.strip()!r} is listed twice")
+        nodes.append(node)
+    if len(nodes) == 1:
+        return url.strip(), tuple(nodes)
+    first = hostlist.split(",")[0].strip()
+    if ":" not in first.rpartition("]")[2]:
+        first = f"{first}:{nodes[0][1]}"
+    return urlunsplit((parts.scheme, f"{userinfo}{at}{first}", parts.path, parts.query, "")), tuple(nodes)
+
+
 def shares_store(redis_url: str | None, cluster: bool) -> bool:
     """A store other hosts may use too (a cluster, or any host but this one): every host must then
     sign sessions and hash MACs with the same keys, which only the environment can give them all."""
@@ -293,7 +351,8 @@ class NotifySettings:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
-    redis_cluster: bool = False  # REDIS_CLUSTER=1: REDIS_URL names a node of a Valkey/Redis Cluster
+    # REDIS_CLUSTER=1: REDIS_URL names a node of a Valkey/Redis Cluster, or several (`redis_nodes`)
+    redis_cluster: bool = False
     secret_key: str = field(default="", repr=False)
     mac_hash_key: str = field(default="", repr=False)
     # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
@@ -366,7 +425,11 @@ class Settings:
         redis_url = env.get("REDIS_URL") or None
         cluster = _env_flag(env, "REDIS_CLUSTER", False)
         if cluster and not redis_url:
-            raise ValueError("REDIS_CLUSTER=1 needs REDIS_URL (any node of the cluster)")
+            raise ValueError("REDIS_CLUSTER=1 needs REDIS_URL (any node of the cluster, or several)")
+        if cluster:
+            redis_nodes(redis_url)  # a malformed node list stops the start here, not at the first request
+        elif redis_url and "," in urlsplit(redis_url).netloc:
+            raise ValueError("REDIS_URL names several nodes: only a cluster (REDIS_CLUSTER=1) is reached that way")
         shared = shares_store(redis_url, cluster)
         scheme = (env.get("PREFERRED_URL_SCHEME") or "http").lower()
         return cls(

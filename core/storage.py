@@ -2,8 +2,9 @@
 every store class uses, and the embedded Valkey used when no REDIS_URL is given.
 
 Cluster mode is a setting (`REDIS_CLUSTER=1`), not guessed: the URL stays exactly what a provider
-hands out (`redis://` or `rediss://` to the cluster's configuration endpoint), and nothing is sent to
-the server to decide how to talk to it. The rules that keep one code path valid on both:
+hands out (`redis://` or `rediss://` to the cluster's configuration endpoint; or several nodes, comma
+separated: core.settings.redis_nodes), and nothing is sent to the server to decide how to talk to it, nor
+anything at all until the first command (ClusterStore). The rules that keep one code path valid on both:
 - every key carries a hash tag (`VenueKeys`); a multi-key command, MULTI/EXEC or Lua call only ever
   names keys of one slot;
 - an atomic group of commands is `db.pipeline(transaction=True)` (MULTI/EXEC; on a cluster, on the
@@ -26,9 +27,12 @@ from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.cluster import ClusterPipeline, RedisCluster
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.connection import parse_url
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
+
+from core.settings import redis_nodes
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -47,16 +51,104 @@ class StoreUnavailable(redis.ConnectionError):
 
 
 class ClusterStore(RedisCluster):
+    """redis-py's RedisCluster, connected at its first use instead of when it is made.
+
+    RedisCluster's constructor reads the slot map (CLUSTER SLOTS) and the command table (COMMAND) from a
+    startup node, and raises RedisClusterException, which is no redis.RedisError, when none answers: a
+    process could not even start while the store is down, or while the node REDIS_URL names is dead
+    after its replica took over. Here the constructor only keeps its arguments; RedisCluster's runs at
+    the first command, pipeline or use of anything it sets up (`nodes_manager`, ...), and again at the
+    next one after it failed, so a worker starts without the store and a cluster no startup node
+    answers for raises StoreUnavailable, which the store's fault handling (STORE_ERRORS: fail open,
+    503) covers like any connection error. Only the encoder is made at once: a script's SHA and
+    `keyslot` need no node. `is_cluster()` holds from the start (this is a RedisCluster).
+
+    Relies on two things redis-py does not promise, pinned by tests/cluster/test_cluster_startup.py:
+    RedisCluster.__init__ sets only instance attributes (none shadowed by a class attribute, so a
+    missing one reaches `__getattr__`), and runs again on the same object after it failed."""
+
+    _OWN = frozenset({"_lazy_args", "_lazy_lock", "_lazy_owner", "encoder"})
+
+    def __init__(self, **kwargs) -> None:  # RedisCluster's keyword arguments (`from_url` passes url=)
+        self._lazy_lock = threading.RLock()
+        self._lazy_owner: int | None = None  # the thread running RedisCluster.__init__ now
+        self.encoder = _encoder_of(kwargs)
+        self._lazy_args: dict | None = kwargs  # None once connected
+
+    @property
+    def connected(self) -> bool:
+        """Whether RedisCluster's constructor has run (the slot map was read once)."""
+        return self.__dict__.get("_lazy_args") is None
+
+    def connect_now(self) -> None:
+        """Run RedisCluster's constructor if it has not succeeded yet: StoreUnavailable when no startup
+        node gives the slot map. Called by every command and pipeline; free once connected."""
+        if self._lazy_args is None:
+            return
+        with self._lazy_lock:
+            args = self._lazy_args
+            if args is None or self._lazy_owner == threading.get_ident():
+                return  # connected meanwhile, or RedisCluster.__init__ is running a command of its own
+            self._lazy_owner = threading.get_ident()
+            try:
+                # Fresh startup nodes each time: RedisCluster appends the URL's node and keeps connections on them.
+                nodes = [ClusterNode(node.host, node.port) for node in args.get("startup_nodes") or ()]
+                RedisCluster.__init__(self, **{**args, "startup_nodes": nodes})
+            except BaseException as exc:
+                self._forget_partial()
+                if isinstance(exc, RedisClusterException):
+                    raise StoreUnavailable(str(exc)) from exc
+                raise
+            else:
+                self._lazy_args = None
+            finally:
+                self._lazy_owner = None
+
+    def _forget_partial(self) -> None:
+        """Drop what a failed RedisCluster.__init__ set up, so the next try starts from the same state."""
+        manager = self.__dict__.get("nodes_manager")
+        for name in [name for name in self.__dict__ if name not in self._OWN]:
+            del self.__dict__[name]
+        if manager is not None:
+            try:
+                manager.close()
+            except Exception:  # noqa: BLE001 - a half-made client's sockets: closing is best effort
+                log.debug("closing a half-made cluster client failed", exc_info=True)
+
+    def __getattr__(self, name: str):
+        """Only for an attribute not set: one RedisCluster.__init__ sets up, made now."""
+        state = self.__dict__
+        making_it = state.get("_lazy_owner") == threading.get_ident()  # inside RedisCluster.__init__: not set yet
+        if name.startswith("__") or state.get("_lazy_args") is None or making_it:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.connect_now()
+        return object.__getattribute__(self, name)
+
+    def close(self) -> None:
+        if self.connected:  # else nothing is open (and RedisCluster.close would connect to find that out)
+            super().close()
+
     def execute_command(self, *args, **kwargs):
+        self.connect_now()
         try:
             return super().execute_command(*args, **kwargs)
         except RedisClusterException as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     def pipeline(self, transaction=None, shard_hint=None):
+        self.connect_now()
         pipe = super().pipeline(transaction, shard_hint)
         pipe.__class__ = ClusterStorePipeline
         return pipe
+
+
+def _encoder_of(kwargs: Mapping):
+    """The encoder RedisCluster.__init__ makes from these arguments (a URL's options win, as there),
+    made by a plain client that connects to nothing."""
+    options = {**kwargs, **(parse_url(kwargs["url"]) if kwargs.get("url") else {})}
+    return redis.Redis(encoding=options.get("encoding", "utf-8"),
+                       encoding_errors=options.get("encoding_errors", "strict"),
+                       decode_responses=options.get("decode_responses", False)).get_encoder()
 
 
 class ClusterStorePipeline(ClusterPipeline):
@@ -84,13 +176,17 @@ def connect(settings: Settings, timeout_s: float | None = None) -> Store:
     options = dict(socket_connect_timeout=timeout_s, socket_timeout=timeout_s, health_check_interval=30,
                    max_connections=256)
     if settings.redis_cluster:
-        # The slot map is read from the first reachable node; a shard that is down (or failing over)
-        # must not stop the others: slots it held answer an error, the rest keep working.
+        # The slot map is read, at the first command (ClusterStore), from the first startup node that
+        # answers: REDIS_URL may list several (core.settings.redis_nodes), so a process that starts while
+        # the node it names is dead (its replica promoted) still finds the cluster. A shard that is down
+        # (or failing over) must not stop the others: slots it held answer an error, the rest keep working.
         # Two quick retries (a redirect, a slot map re-read), not redis-py's ten with backoff: a request
         # must not hang through a whole failover (ingest answers 503 and the feed retries; probes fail open).
+        url, nodes = redis_nodes(settings.redis_url)
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
         options.update(socket_connect_timeout=min(timeout_s, 0.25), require_full_coverage=False, retry=retry)
-        return ClusterStore.from_url(settings.redis_url, **options)
+        # The URL carries the first node and every option (user, password, TLS); the rest are host:port.
+        return ClusterStore(url=url, startup_nodes=[ClusterNode(host, port) for host, port in nodes[1:]], **options)
     return redis.Redis.from_url(settings.redis_url, **options)
 
 
@@ -127,7 +223,10 @@ def refresh_slots(db: Store, min_interval_s: float = 0.5) -> None:
         return
     _refreshed_at[id(db)] = now
     try:
-        db.nodes_manager.initialize()
+        if isinstance(db, ClusterStore) and not db.connected:
+            db.connect_now()  # the first read of the slot map: nothing to refresh yet
+        else:
+            db.nodes_manager.initialize()
     except (redis.RedisError, OSError) as exc:
         log.warning("cluster slot map refresh failed: %s", exc.__class__.__name__)
 

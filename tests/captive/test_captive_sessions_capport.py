@@ -149,7 +149,9 @@ def stoppable_valkey(tmp_path):
 def test_hung_store_opens_the_breaker_and_recovers(settings, demo_map, stoppable_valkey):
     from portal.seed import ensure_demo_mall
 
-    app = create_app(settings.with_(redis_url=stoppable_valkey.connection_url + "/0", store_timeout_s=1.0))
+    # its own single node, whatever store the suite runs on (TEST_STORE=cluster)
+    app = create_app(settings.with_(redis_url=stoppable_valkey.connection_url + "/0", store_timeout_s=1.0,
+                                    redis_cluster=False))
     with app.app_context():
         ensure_demo_mall(app.extensions["mallportal"], "demo", demo_map)
     client = app.test_client()
