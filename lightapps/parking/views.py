@@ -63,7 +63,7 @@ def hhmm(ms: int) -> str:
 
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
-             headers: dict | None = None):
+             headers: dict | None = None, fee_error: str | None = None):
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     store = parking_store()
@@ -74,13 +74,23 @@ def _landing(venue: str, zone: str, status: int = 200, error: str | None = None,
     return render_template("parking/landing.html", venue=venue_map, zone=zone_obj, config=config, counts=counts,
                            areas=areas,
                            level_name=lambda level: level_name(venue_map, level), error=error, plate=plate,
+                           fee_error=fee_error,
                            shopper_token=shopper_token(shopper), lang=_lang(),
                            min_query=plates.MIN_QUERY), status, headers or {}
 
 
+FEE_NONE = "none"  # ?fee=none: the fee form's plate found no car (the plate itself never goes into a URL)
+
+
+def fee_none_message() -> str:
+    return _("No car with that plate is in the car park now. Type the whole plate as on the car, or ask at the "
+             "car park office.")
+
+
 @bp.get("/<zone>")
 def landing(venue: str, zone: str):
-    return _landing(venue, zone)
+    fee_error = fee_none_message() if request.args.get("fee") == FEE_NONE else None
+    return _landing(venue, zone, fee_error=fee_error)
 
 
 def _typed_plate(venue: str, zone: str, too_short: str):
@@ -272,7 +282,6 @@ def fee_find(venue: str, zone: str):
     query, refused = _typed_plate(venue, zone, _("Type your whole number plate to pay the parking fee."))
     if refused is not None:
         return refused
-    raw = request.form.get("plate", "")
     digest = plate_hasher().digest(venue, query)
     spend_budget("parking.lookup", venue, shopper=shopper.client)
     store = parking_store()
@@ -281,9 +290,10 @@ def fee_find(venue: str, zone: str):
     debts = [] if parked else _owed(store.plate_debts(venue, digest))  # left without paying: pay it now
     store.log_lookup(venue, zone, shopper.client, digest, "fee" if parked or debts else "fee-none",
                      1 if parked or debts else 0)
-    if not parked and not debts:
-        return _landing(venue, zone, 404, _("No car with that plate is in the car park now. Type the whole plate "
-                                            "as on the car, or ask at the car park office."), plate=raw)
+    if not parked and not debts:  # back to the form, as /find goes on to its answer: reload asks nothing again
+        lang = {"lang": _lang()} if _lang() else {}
+        return redirect(shopper_url("parking.landing", venue=venue, zone=zone, fee=FEE_NONE, **lang,
+                                    _anchor="fee-form"), code=303)
     session_id = store.save_fee_session(venue, shopper.client, zone, digest,
                                         stay.entry_ms if parked else debts[0].entry_ms)
     return redirect(_fee_url(venue, zone, session_id), code=303)

@@ -20,7 +20,7 @@ from portal.apps.mine import MyItem, collect_mine
 from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.consent import NOTICE_VERSION, Consent
 from portal.demo import demo_mode_for, venue_arg
-from portal.hub.keep import KeepStore
+from portal.hub.keep import KeepStore, well_formed
 from portal.services import services
 from portal.shopper import (
     COOKIE,
@@ -81,19 +81,57 @@ def current_keep_url() -> str | None:
     return keep_url(shopper) if shopper is not None else None
 
 
+def _keep_code(source) -> str:
+    """The keep code of a GET (?k=) or the confirm form (k): 400 when it is missing or not one we hand out."""
+    code = source.get("k", "")
+    if not code:
+        abort(400, _("This link is incomplete: the code at its end is missing. "
+                     "Copy the whole link, or open Me on the mall's WiFi page to get a new one."))
+    if not well_formed(code):
+        abort(400, _("This link is damaged. Copy the whole link, or open Me on the mall's WiFi page to get a new one."))
+    return code
+
+
+def _used_or_expired() -> None:
+    abort(404, _("This link has already been used or has expired. "
+                 "Open Me on the mall's WiFi page to get a new one."))
+
+
 @bp.get("/keep")
 def keep(venue: str):
-    """Redeem a keep code: a new token for its shopper, kept in this browser's cookie; on to Me, with no
-    secret left in the address bar."""
+    """The keep link opened: a page asking to keep the shopper in this browser. Nothing is spent here (a
+    sign-in sheet that follows the link in place, or a link preview, leaves the code usable); its button
+    POSTs the code to `redeem_keep`."""
+    venue_map = venue_or_404(venue)
+    code = _keep_code(request.args)
+    try:
+        usable = _keep_store().usable(venue, code)
+    except redis.RedisError:
+        usable = True  # the form still works once the store is back; the POST answers for the code
+    if not usable:
+        _used_or_expired()
+    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url,
+                           lang=request.args.get("lang"))
+    return html, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/keep")
+def redeem_keep(venue: str):
+    """Redeem a keep code (once): a new token for its shopper, kept in this browser's cookie; on to Me, with
+    no secret left in the address bar. The form carries the one-time code itself, which another site cannot
+    know (as shopper forms carry the `c` token); a browser that says the POST came from another site is
+    refused as well, so no page can plant its own shopper in this browser."""
     venue_or_404(venue)
-    client = _keep_store().redeem(venue, request.args.get("k", ""))
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        abort(403, _("Open the link yourself and tap the button on its page."))
+    code = _keep_code(request.form)
+    client = _keep_store().redeem(venue, code)
     if client is None:
-        abort(404, _("This link has already been used or has expired. "
-                     "Open Me on the mall's WiFi page to get a new one."))
+        _used_or_expired()
     shopper = Shopper(venue=venue, client=client)
     g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
     keep_shopper_in_cookie()
-    return redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)
+    return redirect(url_for("hub.me", venue=venue, **lang_arg_of_form()), code=303)
 
 
 # ---- privacy notice and consent ---------------------------------------------------------------------

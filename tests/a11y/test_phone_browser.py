@@ -116,6 +116,7 @@ def test_readme_screenshots_on_a_phone(browser, live_server):
     try:
         page.goto(shots["hub"])
         if page.locator("#consent-save").count():  # the first-time privacy notice, answered once
+            page.click("#privacy-summary")  # its choices open from the one-line banner
             page.check("#consent-location")
             page.click("#consent-save")
         for name, url in shots.items():

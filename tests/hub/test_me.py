@@ -3,6 +3,8 @@ the hub header on every shopper page; keeping the shopper in the real browser wi
 
 import re
 import time
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponStore
@@ -11,6 +13,9 @@ from portal.apps import registry
 from portal.hub.keep import KeepKeys
 from portal.shopper import COOKIE, new_shopper
 from tests.hub.conftest import mint
+
+# Apple's captive sign-in sheet (CNA): WebKit without "Safari"
+CNA_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 
 
 def _a_ticket_coupon_and_number(svc, client_id: str) -> None:
@@ -74,26 +79,78 @@ def test_mall_home_lists_every_app_with_its_zones(client, shopper):
         assert re.search(rf'href="{url}\?[^"]*c={re.escape(token)}', page), url
 
 
+def _keep_path(client, token: str) -> str:
+    page = client.get(f"/v/demo/me?c={token}").get_data(as_text=True)
+    link = unescape(re.search(r'id="keep-link" href="([^"]+)"', page).group(1))
+    assert link == unescape(re.search(r'class="small keep-text">([^<]+)<', page).group(1))  # the copy to type
+    return "/" + link.split("://", 1)[1].split("/", 1)[1]
+
+
+def _code(path: str) -> str:
+    return parse_qs(urlsplit(path).query)["k"][0]
+
+
 def test_keep_link_works_once_and_leaves_no_token_in_the_address(client, db, shopper):
     who, token = shopper
-    _ = db
-    page = client.get(f"/v/demo/me?c={token}").get_data(as_text=True)
-    link = re.search(r'id="keep-link" href="([^"]+)"', page).group(1)
-    path = link.split("://", 1)[1].split("/", 1)[1]
+    path = _keep_path(client, token)
     browser = client.application.test_client()  # the real browser: no cookie yet
-    resp = browser.get("/" + path)
+    confirm = browser.get(path)
+    assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
+    html = confirm.get_data(as_text=True)
+    assert 'action="/v/demo/keep"' in html and f'name="k" value="{_code(path)}"' in html
+    assert browser.get_cookie(COOKIE) is None
+    resp = browser.post("/v/demo/keep", data={"k": _code(path)})
     assert resp.status_code == 303
     assert resp.headers["Location"] == "/v/demo/me"
     cookie = browser.get_cookie(COOKIE)
     assert cookie is not None and cookie.value != token
     me = browser.get("/v/demo/me")
     assert me.status_code == 200 and 'id="kept"' in me.get_data(as_text=True)
-    assert browser.get("/" + path).status_code == 404  # once
+    again = browser.post("/v/demo/keep", data={"k": _code(path)})  # once
+    assert again.status_code == 404 and "already been used or has expired" in again.get_data(as_text=True)
+    assert browser.get(path).status_code == 404
     assert not db.keys(KeepKeys("demo").code("*"))
 
 
-def test_keep_with_a_bad_code_is_404_and_sets_nothing(client, demo):
-    for code in ("", "x" * 200, "nope"):
-        resp = client.get(f"/v/demo/keep?k={code}")
-        assert resp.status_code == 404
+def test_opening_the_keep_link_spends_nothing(client, db, shopper):
+    """A sign-in sheet that follows the button in place (no new windows), or a link preview, only GETs: the
+    printed copy the shopper types into the real browser still works, once."""
+    _, token = shopper
+    path = _keep_path(client, token)
+    sheet = client.application.test_client()
+    for _ in range(3):
+        page = sheet.get(path, headers={"User-Agent": CNA_UA})
+        assert page.status_code == 200
+        assert sheet.get_cookie(COOKIE) is None
+    assert 'id="keep-captive"' in page.get_data(as_text=True)  # told to open the link in the real browser
+    assert len(db.keys(KeepKeys("demo").code("*"))) == 1
+    browser = client.application.test_client()
+    assert 'id="keep-captive"' not in browser.get(path).get_data(as_text=True)
+    assert browser.post("/v/demo/keep", data={"k": _code(path), "lang": "zh"}).headers["Location"] == \
+        "/v/demo/me?lang=zh"
+    assert browser.post("/v/demo/keep", data={"k": _code(path)}).status_code == 404
+
+
+def test_keep_with_a_bad_code_gets_a_clear_4xx_and_sets_nothing(client, demo):
+    for query, status, words in (("", 400, "incomplete"), ("?k=", 400, "incomplete"),
+                                 ("?k=" + "x" * 200, 400, "damaged"), ("?k=no%20pe", 400, "damaged"),
+                                 ("?k=nope", 404, "already been used or has expired")):
+        resp = client.get(f"/v/demo/keep{query}&lang=en" if "?" in query else "/v/demo/keep?lang=en")
+        assert resp.status_code == status, query
+        assert words in resp.get_data(as_text=True), query
+        code = parse_qs(query.lstrip("?")).get("k", [""])[0]
+        resp = client.post("/v/demo/keep?lang=en", data={"k": code} if query else {})
+        assert resp.status_code == status, query
+        assert words in resp.get_data(as_text=True), query
         assert client.get_cookie(COOKIE) is None
+
+
+def test_keep_post_from_another_site_is_refused(client, db, shopper):
+    _, token = shopper
+    path = _keep_path(client, token)
+    browser = client.application.test_client()
+    resp = browser.post("/v/demo/keep", data={"k": _code(path)}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert resp.status_code == 403 and browser.get_cookie(COOKIE) is None
+    assert len(db.keys(KeepKeys("demo").code("*"))) == 1  # still there for the shopper
+    ok = browser.post("/v/demo/keep", data={"k": _code(path)}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 303

@@ -223,7 +223,9 @@ def test_bad_input_is_refused_and_nothing_is_paid(garage, pay):
     c = shopper(app, "anon-bad")
     assert client.post(f"{BASE}/fee", data={"plate": "B1", "c": c}).status_code == 422
     assert client.post(f"{BASE}/fee", data={"plate": "X" * 41, "c": c}).status_code == 422
-    assert client.post(f"{BASE}/fee", data={"plate": "粤B 99999", "c": c}).status_code == 404
+    unknown = client.post(f"{BASE}/fee", data={"plate": "粤B 99999", "c": c})  # no car: back to the form, said there
+    assert unknown.status_code == 303 and "fee=none" in unknown.headers["Location"]
+    assert "99999" not in unknown.headers["Location"]  # the plate never goes into the URL
     found = client.post(f"{BASE}/fee", data={"plate": PLATE, "c": c})
     location = found.headers["Location"]
     path, _q, query = location.partition("?")

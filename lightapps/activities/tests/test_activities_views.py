@@ -83,6 +83,16 @@ def test_atrium_landing_lists_everything_with_c_token(client, demo, token):
     assert "舞狮迎春" in zh and "商场活动" in zh
 
 
+def test_demo_activities_read_in_chinese_without_english_fallbacks(client, demo, acts, token):
+    """Every demo activity has its Chinese description: a zh page shows none in English tagged EN."""
+    landing = client.get(f"/v/demo/zone/atrium/activities?c={token()}&lang=zh").get_data(as_text=True)
+    assert 'class="lang-tag"' not in landing
+    for item in acts.for_zone("demo", "atrium"):
+        assert item.description_zh, item.title_en
+        page = client.get(f"/v/demo/activities/{item.id}?c={token()}&lang=zh").get_data(as_text=True)
+        assert item.description_zh in page and 'class="lang-tag"' not in page, item.title_en
+
+
 @pytest.mark.parametrize("url", ["/v/nowhere/zone/atrium/activities", "/v/demo/zone/nowhere/activities",
                                  "/v/demo/zone/kopi/activities", "/v/demo/activities/999", "/v/demo/activities/x",
                                  "/v/demo/out/nosuchlink", "/v/demo/out/../../x"])

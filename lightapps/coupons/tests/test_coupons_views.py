@@ -77,6 +77,21 @@ def test_demo_seed_makes_two_coupons_per_shop_once(app, svc, demo, demo_map, cou
     assert [len(coupons.for_zone("demo", z)) for z in ("kopi", "books", "lumen")] == [2, 2, 2]
 
 
+def test_demo_coupons_read_in_chinese_without_english_fallbacks(client, demo, token):
+    """Every demo coupon has its Chinese description: a zh page shows none in English tagged EN."""
+    pages = {zone: client.get(f"/v/demo/zone/{zone}/coupons?c={token()}&lang=zh").get_data(as_text=True)
+             for zone in ("kopi", "books", "lumen")}
+    for zone, html in pages.items():
+        assert 'class="lang-tag"' not in html, zone
+    assert "在柜台出示券码即可。" in pages["kopi"] and "送完即止。" in pages["books"]
+    assert "价格最低的一件免费。" in pages["lumen"]
+    coupon_id = re.search(r'/coupons/([^/"]+)/claim', pages["kopi"]).group(1)
+    claimed = client.post(f"/v/demo/zone/kopi/coupons/{coupon_id}/claim", data={"c": token(), "lang": "zh"})
+    mine = client.get(claimed.headers["Location"] + "&lang=zh").get_data(as_text=True)
+    assert claimed.status_code == 303
+    assert ("在柜台出示券码即可。" in mine or "每张券限购一袋。" in mine) and 'class="lang-tag"' not in mine
+
+
 # ---- shopper pages ------------------------------------------------------------------------------
 
 

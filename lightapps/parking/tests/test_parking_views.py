@@ -129,6 +129,27 @@ def test_unknown_plate(client, garage, db):
     assert log(db)[0]["kind"] == "none"
 
 
+def test_fee_for_an_unknown_plate_goes_back_to_the_form(client, garage, db):
+    """As /find does: the POST answers 303 (a reload or Back asks nothing again), the form says why; the plate
+    is not in the address."""
+    c = shopper_c(client.application)
+    resp = client.post(f"{LANDING}/fee", data={"plate": "粤B 99999", "c": c, "lang": "zh"})
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert location.startswith(f"{LANDING}?") and location.endswith("#fee-form")
+    assert f"c={c}" in location and "lang=zh" in location and "99999" not in location
+    page = client.get(location)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'<form class="find" method="post" id="fee-form"[^>]*>\s*<input[^>]*>(<input[^>]*>)?\s*'
+                     r'<p class="error" id="fee-error" role="alert">停车场内没有该车牌的车辆', html)
+    assert 'aria-describedby="fee-error"' in html and 'id="error"' not in html
+    assert log(db)[0]["kind"] == "fee-none"
+    english = client.get(f"{LANDING}?fee=none&lang=en").get_data(as_text=True)
+    assert "No car with that plate is in the car park now" in english
+    assert 'id="fee-error"' not in client.get(f"{LANDING}?fee=other").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("raw", ["", "AB1", "A-B 1", "<b>1234", "X" * 41, "ABCDEFGHIJK"])
 def test_bad_query_is_422_and_not_counted(client, garage, db, raw):
     resp = find(client, raw, shopper_c(client.application))
