@@ -86,19 +86,34 @@ def _key(msgid) -> str:
     return _forms(msgid)[0]
 
 
+def _context(message) -> str | None:
+    """A message's context (pgettext's first argument; bytes as read from a .mo file)."""
+    context = message.context
+    return context.decode() if isinstance(context, bytes) else context
+
+
+def _name(message) -> str:
+    """A message as reports name it and catalogs are compared by: its id (the singular for plurals), after
+    its context if it has one (`nav|Home` and `Home` are two messages, with two translations)."""
+    context = _context(message)
+    return f"{context}|{_key(message.id)}" if context else _key(message.id)
+
+
 def translations(cat: Catalog) -> dict[str, tuple[str, ...]]:
-    """{msgid (the singular for plurals): translated forms} of every message but the header."""
-    return {_key(m.id): _forms(m.string) for m in cat if m.id}
+    """{message name (`_name`): translated forms} of every message but the header."""
+    return {_name(m): _forms(m.string) for m in cat if m.id}
 
 
 def untranslated(lang: str) -> list[str]:
-    return sorted(_key(m.id) for m in load_po(lang)
+    return sorted(_name(m) for m in load_po(lang)
                   if m.id and (m.fuzzy or not all(_forms(m.string)) or not _forms(m.string)))
 
 
 def missing(template: Catalog, lang: str) -> list[str]:
+    """The template's messages the language's catalog lacks, each with its context (`id in catalog` alone
+    would find a contexted message's id under another context, or none)."""
     po = load_po(lang)
-    return sorted(_key(m.id) for m in template if m.id and m.id not in po)
+    return sorted(_name(m) for m in template if m.id and po.get(m.id, context=_context(m)) is None)
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,7 @@ and shopper pages small."""
 from __future__ import annotations
 
 import pytest
+from babel.messages.catalog import Catalog
 
 from portal.owner import catalog
 from portal.owner.babel_extract import config_field_strings
@@ -69,6 +70,19 @@ def test_zh_translations_keep_their_placeholders():
 def test_compiled_catalog_matches_the_po():
     """The committed .mo is what the .po says (`python -m portal.owner.catalog compile` or make refreshes it)."""
     assert catalog.translations(catalog.load_mo("zh")) == catalog.translations(catalog.load_po("zh"))
+
+
+def test_a_message_with_a_context_is_its_own_message():
+    """pgettext('nav', 'Home') is not gettext('Home'): a catalog with one lacks the other (the menu's 首页 and
+    the shop category's 家居 share the msgid "Home")."""
+    template = Catalog()
+    template.add("Home", context="nav")
+    template.add("Home", context="a context no template uses")
+    template.add("Home")
+    assert catalog.missing(template, "zh") == ["a context no template uses|Home"]
+    names = catalog.translations(catalog.load_po("zh"))
+    assert names["nav|Home"] == ("首页",) and names["Home"] == ("家居",)
+    assert catalog.translations(catalog.load_mo("zh"))["nav|Home"] == ("首页",)  # a .mo's context is bytes
 
 
 def test_every_message_in_the_code_is_in_the_zh_catalog(tmp_path):
