@@ -180,6 +180,12 @@ return {'OK'}
 # KEYS: phone, member, client, ledger, count.  ARGV: member id, client, phone, secret, now, binding ttl.
 BIND_LUA = """
 local id = redis.call('GET', KEYS[1])
+if id and id == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 0 then
+  -- a phone link whose member is gone (an erasure before 2026-12-01 deleted the wrong key): dropped, and
+  -- the phone binds as a new member on the retry
+  redis.call('DEL', KEYS[1])
+  return {'RETRY'}
+end
 local created = 0
 if not id then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {'RETRY'} end
@@ -506,7 +512,7 @@ class MemberStore:
         member = self.for_client(venue, client)
         doomed = [keys.client(client), keys.pending(client)]
         if member is not None:
-            doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(member.phone)]
+            doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(self.vault.hashed(member.phone))]
         return int(self.db.delete(*doomed))
 
     # ---- WeChat Pay 智慧商圈 (points for payments anywhere in the mall) ------------------------------

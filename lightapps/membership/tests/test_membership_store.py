@@ -189,6 +189,25 @@ def test_coming_back_on_a_new_phone_reaches_the_same_member(store):
     assert store.count("demo") == 1
 
 
+def test_erasure_unbinds_the_phone_and_it_can_join_again(store, db):
+    """Erasure deletes the phone's link (its key is the phone's hash); the phone then joins as a new member."""
+    first = member(store, client="alice")
+    store.forget_shopper("demo", "alice")
+    assert not [k for k in db.scan_iter(match="mp:{demo}:member:phone:*")]
+    again, created = store.bind("demo", PHONE, "bob")
+    assert created and again.id != first.id and again.phone == PHONE and again.points == 0
+
+
+def test_a_phone_link_left_without_its_member_binds_a_new_member(store, db):
+    """A link an earlier erasure left behind (it deleted the wrong key) no longer breaks the phone's sign-up."""
+    first = member(store, client="alice")
+    keys = MemberKeys("demo")
+    db.delete(keys.member(first.id), keys.ledger(first.id), keys.client("alice"))  # as the old erasure did
+    again, created = store.bind("demo", PHONE, "bob")
+    assert created and again.id != first.id and again.phone == PHONE
+    assert store.for_client("demo", "bob").id == again.id
+
+
 def test_concurrent_binds_of_one_phone_make_one_member(store, redis_url):
     def bind(i):
         own = MemberStore(redis.Redis.from_url(redis_url), SECRET, PHONE_KEY)
