@@ -46,6 +46,11 @@ def record_position(venue: str, client: str, position, now: float | None = None)
         log.warning("footfall: a position in venue %s was not recorded", venue, exc_info=True)
 
 
+# The days a report, an export or a bill can be asked for: far beyond them a period's bounds overflow the
+# date and time types (a 500, not a clear 400), and no mall's data lies there.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _day(raw: str | None, venue: str) -> date:
     """The day asked for, else the venue's today (its time zone, not the server's)."""
     if not raw:
@@ -53,9 +58,13 @@ def _day(raw: str | None, venue: str) -> date:
     if not DAY_RE.match(raw):
         abort(400, _("The day must be written YYYY-MM-DD."))
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         abort(400, _("%(d)s is not a date.", d=raw))
+    if not FIRST_DAY <= day <= LAST_DAY:
+        abort(400, _("The day must be between %(first)s and %(last)s.", first=FIRST_DAY.isoformat(),
+                     last=LAST_DAY.isoformat()))
+    return day
 
 
 @bp.get("/<venue>/footfall")

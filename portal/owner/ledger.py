@@ -20,12 +20,13 @@ from flask_babel import gettext as _
 from portal.apps.locale import venue_time_zone
 from portal.apps.views import is_zh
 from portal.auth import current_account, login_required, require_zone
+from portal.operator.footfall import _day
 from portal.owner.insights import _scope
 from portal.owner.views import _venue_map_for, bp
 from portal.payments.ledger import merchant_day
 from portal.payments.money import cny
 from portal.payments.providers.base import ProviderError
-from portal.payments.reconcile import day_bounds_ms, fetch_bills, reconcile
+from portal.payments.reconcile import fetch_bills, reconcile
 from portal.services import services
 
 ENTRIES_SHOWN = 300
@@ -35,13 +36,7 @@ def _bill_day(raw: str | None, venue: str) -> str:
     """A YYYY-MM-DD day (default: today at the venue), or 400."""
     if not raw:
         return datetime.now(venue_time_zone(venue)).date().isoformat()
-    try:
-        day_bounds_ms(raw)
-    except ValueError:
-        abort(400, _("The day must be written YYYY-MM-DD."))
-    if len(raw) != 10:
-        abort(400, _("The day must be written YYYY-MM-DD."))
-    return raw
+    return _day(raw, venue).isoformat()  # the insights' rule: the form, a real date, a day in range (else 400)
 
 
 @bp.get("/<venue>/ledger")

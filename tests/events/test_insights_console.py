@@ -67,6 +67,9 @@ def test_owner_sees_only_its_zones(client, console, crowd):
     text = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
     assert "funnel_in_zone,kopi,,12" in text and "books" not in text
     assert client.get("/console/ops/demo/insights").status_code == 403  # an owner is no operator
+    for path in ("/console/owner/demo/insights?day=0001-01-01&days=3", "/console/owner/demo/insights/export.parquet"
+                 "?day=9999-12-31", "/console/owner/demo/ledger?day=9999-12-31"):
+        assert client.get(path).status_code == 400, path  # beyond the date types: a clear 400, not a 500
 
 
 def test_bad_input_and_logged_out(client, console, crowd):
@@ -74,6 +77,10 @@ def test_bad_input_and_logged_out(client, console, crowd):
     assert client.get("/console/owner/demo/insights").status_code == 302
     console.login("ops")
     assert client.get("/console/ops/demo/insights?day=yesterday").status_code == 400
+    for far in ("9999-12-31", "0001-01-01&days=2", "1999-12-31"):  # a period beyond the date types: no 500
+        for path in ("/console/ops/demo/insights", "/console/ops/demo/insights/export.csv"):
+            resp = client.get(f"{path}?day={far}")
+            assert resp.status_code == 400 and "between 2000-01-01 and 2099-12-31" in resp.get_data(as_text=True)
     assert client.get("/console/ops/nowhere/insights").status_code == 403
     csrf = console.csrf()
     assert client.post("/console/ops/demo/insights/limit", data={"zone": "kopi", "limit": "-3",
