@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from core.storage import VenueKeys
+from portal.events.log import EventKeys
 
 NOTICE_VERSION = "2026-11-30"  # bump when the notice text changes: every shopper is asked again
 KEEP_S = 400 * 86400  # a consent record outlives the shopper's data (tokens: 30 days after last use)
@@ -74,9 +75,15 @@ class ConsentStore:
         consent = Consent(location=location, marketing=marketing, version=NOTICE_VERSION,
                           at=time.time() if now is None else now)
         key = ConsentKeys(venue).consent(shopper)
+        was = self.db.hget(key, "location")
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(key, mapping={"location": int(location), "marketing": int(marketing),
                                 "version": consent.version, "at": f"{consent.at:.0f}"})
         pipe.expire(key, KEEP_S)
+        if was is not None and bool(int(was)) != location:
+            # The insights count a shopper's identified events only with location consent, and keep past
+            # days' figures for minutes: a changed answer starts a new generation of them, so a withdrawal
+            # leaves the figures at once (a first answer changes no figure: nothing counted the shopper yet).
+            pipe.incr(EventKeys(venue).insights_generation())
         pipe.execute()
         return consent

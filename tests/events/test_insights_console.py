@@ -153,6 +153,31 @@ def test_consent_filters_identified_events_and_moments(svc):
     assert svc.privacy.allowed("v1") is None and svc.privacy.may_contact("v1", "d9", None)
 
 
+
+def test_a_withdrawn_location_consent_leaves_cached_figures_at_once(client, console, svc):
+    """Past days' figures are cached for minutes; a changed location answer starts a new generation of them."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")  # the demo venue's
+    yesterday = datetime.now(tz).date() - timedelta(days=1)
+    noon = datetime.combine(yesterday, datetime.min.time(), tz).timestamp() + 12 * 3600
+    for i in range(5):
+        svc.consent.record("demo", f"s{i}", location=True, marketing=False)
+        svc.events.emit("demo", "txn", at=noon + i, shopper=f"s{i}", zone="kopi", app="coupons",
+                        action="coupon_claim")
+    console.login("ops")
+
+    def new_shoppers() -> list[str]:
+        text = client.get(f"/console/ops/demo/insights/export.csv?day={yesterday}").get_data(as_text=True)
+        return [line for line in text.splitlines() if line.startswith("new_shoppers,*")]
+
+    assert new_shoppers() == ["new_shoppers,*,,5"]
+    svc.consent.record("demo", "s1", location=True, marketing=True)  # location unchanged: the cache stands
+    assert new_shoppers() == ["new_shoppers,*,,5"]
+    svc.consent.record("demo", "s0", location=False, marketing=False)  # withdrawn
+    assert new_shoppers() == ["new_shoppers,*,,"]  # 4 now: under k, left blank
+
 def test_a_week_fills_the_hour_of_week_map(client, console, crowd):
     console.login("ops")
     assert client.get(f"/console/ops/demo/insights?day={DAY}&days=40").status_code == 400
