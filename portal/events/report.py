@@ -27,6 +27,15 @@ from portal.events.log import EventKeys
 from portal.services import Services
 
 LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
+STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the period
+
+
+def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
+    """The devices the figures leave out as staff: detected over the week before `since` in `events` (read
+    from LOOKBACK_DAYS before it), and those on the operator's list. One rule for the insights and the
+    moments preview."""
+    detected = staff_devices((e for e in events if e.at >= since - STAFF_DETECTION_DAYS * 86400), tz)
+    return detected | svc.privacy.staff(venue)
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -61,7 +70,7 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
     if cached:
         return insights_from_json(cached)
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
-    staff = staff_devices((e for e in events if e.at >= since - 7 * 86400), tz) | svc.privacy.staff(venue_map.id)
+    staff = venue_staff(svc, venue_map.id, events, since, tz)
     figures = compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,
                       allowed=svc.privacy.allowed(venue_map.id))
     if cache_key is not None:

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
 from portal.events.moments import ACTIONS, TIERS, TRIGGERS, RuleError, parse_rule, preview
-from portal.events.report import day_bounds, venue_tz
+from portal.events.report import LOOKBACK_DAYS, day_bounds, shown, venue_staff, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.insights import zone_names
 from portal.operator.mapedit import load_map
@@ -26,18 +26,25 @@ STATUSES = ("queued", "retrying", "delivered", "failed", "offered", "notified", 
 
 
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
-    """rule id -> Preview over yesterday (the venue's zone), from one read of the log."""
-    tz = venue_tz(services(), venue_map)
+    """rule id -> Preview over yesterday (the venue's zone), from one read of the log, counted over what the
+    insights count: staff phones (detected, or on the operator's list) and events of shoppers without
+    location consent left out (README "Insights and moments"). The page shows its counts through
+    report.shown (k-anonymous: "<5"), never raw."""
+    svc = services()
+    tz = venue_tz(svc, venue_map)
     since, until = day_bounds(today(tz) - timedelta(days=1), tz)
-    events = list(services().events.read(venue_map.id, since=since - 30 * 86400, until=until))
-    return {r.id: preview(r, events, since, until, tz) for r in rules}
+    events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
+    staff = venue_staff(svc, venue_map.id, events, since, tz)
+    allowed = svc.privacy.allowed(venue_map.id)
+    counted = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
+    return {r.id: preview(r, counted, since, until, tz) for r in rules}
 
 
 def rules_page(template: str, venue_map, rules, *, status: int = 200, error: RuleError | None = None, **extra):
     engine = services().moments
     return render_template(
         template, venue=venue_map.id, map=venue_map, rules=rules, fired=engine.fired(venue_map.id),
-        previews=yesterday_previews(venue_map, rules), names=zone_names(venue_map), triggers=TRIGGERS,
+        previews=yesterday_previews(venue_map, rules), shown=shown, names=zone_names(venue_map), triggers=TRIGGERS,
         actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=error, form=request.form, **extra), status
 
 

@@ -65,3 +65,53 @@ def test_without_marketing_consent_no_offer(client, console, svc):
     svc.events.emit("demo", "zone_enter", at=time.time(), device="d3", zone="kopi")  # never landed: nobody to ask
     svc.moments.tick("demo")
     assert svc.moments.fired("demo") == {}
+
+
+def _yesterday(app, svc, hour: int) -> float:
+    """An instant yesterday, `hour` o'clock in the venue's time zone."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from portal.events.report import venue_tz
+
+    with app.app_context():
+        tz = ZoneInfo(venue_tz(svc, svc.venues.get_map("demo")))
+    day = datetime.now(tz).date() - timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), tz).timestamp() + hour * 3600
+
+
+def _owner_preview(client, console) -> str:
+    import re
+
+    console.login("kopi")
+    assert client.post("/console/owner/demo/moments", data=form(console.csrf())).status_code == 303
+    [cell] = re.findall(r'class="preview">([^<]*)<', client.get("/console/owner/demo/moments").get_data(as_text=True))
+    return cell
+
+
+def test_owner_preview_leaves_staff_out_and_hides_counts_below_k(app, client, console, svc):
+    # Two phones entered kopi yesterday, one of them on the operator's staff list: one shopper, shown "<5",
+    # as the insights page shows the zone (a raw "1" or "2" would single out a person).
+    t = _yesterday(app, svc, 3)
+    staff = svc.privacy.add_staff_mac("demo", "aa:bb:cc:dd:ee:01")
+    svc.events.emit("demo", "zone_enter", at=t, device="dev-lonely", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 5, device=staff, zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 10, device="dev-lonely-2", zone="books")  # not this rule's zone
+    cell = _owner_preview(client, console)
+    assert cell == "&lt;5 phones, &lt;5 times"
+    with app.test_request_context():
+        from portal.events.moments import parse_rule
+        from portal.operator.moments import yesterday_previews
+
+        rule = parse_rule(form(""), zones=["kopi", "books"], owner="kopi", may_webhook=False, owner_zones=["kopi"])
+        got = yesterday_previews(svc.venues.get_map("demo"), [rule])[rule.id]
+    assert (got.phones, got.fires) == (1, 1)  # the staff phone is not counted at all
+
+
+def test_owner_preview_shows_counts_of_at_least_k_exactly(app, client, console, svc):
+    t = _yesterday(app, svc, 3)
+    staff = svc.privacy.add_staff_mac("demo", "aa:bb:cc:dd:ee:02")
+    for i in range(6):
+        svc.events.emit("demo", "zone_enter", at=t + i, device=f"dev-{i}", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 9, device=staff, zone="kopi")  # 7 raw, 6 shoppers
+    assert _owner_preview(client, console) == "6 phones, 6 times"
