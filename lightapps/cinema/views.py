@@ -27,8 +27,8 @@ from lightapps.cinema.common import (
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
 from portal.apps.budgets import spend_budget
-from portal.apps.locale import PhoneNumberError, parse_phone, venue_today
-from portal.apps.notify import PhoneInputError, masked_phone, save_phone
+from portal.apps.locale import venue_today
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
@@ -266,12 +266,7 @@ def text_ticket(venue: str, zone: str, code: str):
     before it is sent (portal/notify/outbox.py)."""
     booking, show = _my_booking(venue, zone, code)
     raw = request.form.get("phone")
-    try:
-        phone = parse_phone(raw)
-    except PhoneNumberError:
-        phone = None  # save_phone below says what is wrong with it, in the shopper's language
-    if phone:
-        spend_budget("notify.sms", venue, shopper=booking.client, phone=phone)
+    spend_text_budget(venue, booking.client, raw)
     try:
         masked = save_phone(venue, booking.client, raw)
     except PhoneInputError as exc:

@@ -19,8 +19,8 @@ from lightapps.queue.payment import open_order, payments_on, refund_paid_preorde
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, reservation_date
 from portal.apps.budgets import spend_budget
-from portal.apps.locale import PhoneNumberError, parse_phone, venue_now, venue_today
-from portal.apps.notify import PhoneInputError, masked_phone, save_phone
+from portal.apps.locale import venue_now, venue_today
+from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
@@ -84,18 +84,6 @@ def _url(endpoint: str, **values) -> str:
 
 def _back(venue: str, zone: str):
     return redirect(_url("queue.landing", venue=venue, zone=zone), code=303)
-
-
-def _spend_sms_budget(venue: str, client: str, raw: str | None) -> None:
-    """A number for texts costs one of the "notify.sms" budgets (per number, shopper, client IP and venue)
-    before it is kept: every number kept here is texted when the table is ready or the booking is near, so
-    without it one address could point texts from many new shoppers at one number. A malformed number
-    spends nothing: save_phone refuses it with the shopper's message."""
-    try:
-        phone = parse_phone(raw)
-    except PhoneNumberError:
-        return
-    spend_budget("notify.sms", venue, shopper=client, phone=phone)
 
 
 def _message(venue: str, zone: str, status: int, message: str):
@@ -249,7 +237,7 @@ def reserve(venue: str, zone: str):
               else _("The note may have at most %(n)s characters.", n=rules.GUEST_NOTE_MAX))
     shopper = shopper_for_venue(venue)
     if request.form.get("phone", "").strip():  # optional: the reminder and the restaurant's word come by SMS
-        _spend_sms_budget(venue, shopper.client, request.form["phone"][:40])
+        spend_text_budget(venue, shopper.client, request.form["phone"][:40])
         try:
             save_phone(venue, shopper.client, request.form["phone"][:40])
         except PhoneInputError as exc:
@@ -288,7 +276,7 @@ def notify_me(venue: str, zone: str):
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
         abort(403, _("Open this page from the link you were given to get texts."))
-    _spend_sms_budget(venue, shopper.client, request.form.get("phone"))
+    spend_text_budget(venue, shopper.client, request.form.get("phone"))
     try:
         save_phone(venue, shopper.client, request.form.get("phone"), _lang())
     except PhoneInputError as exc:

@@ -26,6 +26,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from core.errors import InputError
+from portal.apps.budgets import spend_budget
 from portal.apps.locale import PhoneNumberError, parse_phone
 from portal.apps.views import is_zh
 from portal.notify import views as notify_views
@@ -69,6 +70,18 @@ def in_both(**texts: Callable[[str], str]) -> dict[str, str]:
 
 class PhoneInputError(InputError):
     """A number for texts that is not a phone number; the message is in the shopper's language."""
+
+
+def spend_text_budget(venue: str, shopper: str, raw: str | None) -> None:
+    """A number a shopper asks texts at costs one of the "notify.sms" budgets (per number, shopper, client IP
+    and venue), spent before the number is kept: each text costs the mall money and lands on a number the
+    shopper typed, so without it one address could point texts from many new shoppers at one number (429 when
+    spent). A malformed number spends nothing: save_phone refuses it with the shopper's message."""
+    try:
+        phone = parse_phone(raw)
+    except PhoneNumberError:
+        return
+    spend_budget("notify.sms", venue, shopper=shopper, phone=phone)
 
 
 def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
