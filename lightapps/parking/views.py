@@ -34,7 +34,7 @@ from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
-from portal.apps.views import zone_app_blueprint
+from portal.apps.views import lang_arg, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
@@ -125,7 +125,7 @@ def find(venue: str, zone: str):
     result = store.find(venue, digest, query)
     store.log_lookup(venue, zone, shopper.client, digest, result.kind, result.count)
     result_id = store.save_result(venue, shopper.client, zone, result, plate_hash=digest)
-    values = {"lang": _lang()} if _lang() else {}
+    values = lang_arg(request.values)
     return redirect(shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values), code=303)
 
 
@@ -190,7 +190,7 @@ def verify(venue: str, zone: str, result_id: str):
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
-    values = {"lang": _lang()} if _lang() else {}
+    values = lang_arg(request.values)
     back = shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values)
     if result.kind != "exact" or result.verified:
         return redirect(back, code=303)
@@ -271,7 +271,7 @@ def _fee_session(venue: str, session_id: str) -> dict | None:
 
 
 def _fee_url(venue: str, zone: str, session_id: str, **values) -> str:
-    lang = {"lang": _lang()} if _lang() else {}
+    lang = lang_arg(request.values)
     return shopper_url("parking.fee_page", venue=venue, zone=zone, session_id=session_id, **lang, **values)
 
 
@@ -291,7 +291,7 @@ def fee_find(venue: str, zone: str):
     store.log_lookup(venue, zone, shopper.client, digest, "fee" if parked or debts else "fee-none",
                      1 if parked or debts else 0)
     if not parked and not debts:  # back to the form, as /find goes on to its answer: reload asks nothing again
-        lang = {"lang": _lang()} if _lang() else {}
+        lang = lang_arg(request.values)
         return redirect(shopper_url("parking.landing", venue=venue, zone=zone, fee=FEE_NONE, **lang,
                                     _anchor="fee-form"), code=303)
     session_id = store.save_fee_session(venue, shopper.client, zone, digest,
@@ -454,7 +454,7 @@ def autopay_start(venue: str, zone: str, session_id: str):
     if not providers:
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    lang = {"lang": _lang()} if _lang() else {}
+    lang = lang_arg(request.values)
     back = shopper_url("parking.autopay_back", venue=venue, zone=zone, session_id=session_id, _external=True, **lang)
     try:
         url = services().payments.agreement_sign_url(providers[0], session_id, back,
@@ -519,7 +519,7 @@ def owed_pay(venue: str, zone: str, debt_id: str):
     if not services().payments.enabled:
         return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please pay at the car "
                                                       "park office."))
-    lang = {"lang": _lang()} if _lang() else {}
+    lang = lang_arg(request.values)
     back = shopper_url("parking.owed_page", venue=venue, zone=zone, debt_id=debt_id, _external=True, **lang)
     try:
         order = fees.pay_owed(venue, debt, shopper_for_venue(venue).client, attempt, back)

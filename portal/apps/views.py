@@ -134,9 +134,11 @@ def is_zh() -> bool:
     return str(get_locale()) == "zh"
 
 
-def lang_arg() -> dict[str, str]:
-    """The explicit ?lang= choice, to carry on links (the captive mini-browser keeps no cookie)."""
-    lang = request.args.get("lang")
+def lang_arg(source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The explicit ?lang= choice, to carry on links (the captive mini-browser keeps no cookie). `source`:
+    where it is read (request.args by default; request.form for a form that carries it, request.values for
+    either)."""
+    lang = (request.args if source is None else source).get("lang")
     return {"lang": lang} if lang in ("en", "zh") else {}
 
 

@@ -131,7 +131,7 @@ def redeem_keep(venue: str):
     shopper = Shopper(venue=venue, client=client)
     g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
     keep_shopper_in_cookie()
-    return redirect(url_for("hub.me", venue=venue, **lang_arg_of_form()), code=303)
+    return redirect(url_for("hub.me", venue=venue, **lang_arg(request.form)), code=303)
 
 
 # ---- privacy notice and consent ---------------------------------------------------------------------
@@ -183,13 +183,8 @@ def _back_to(raw_next: str, venue: str, shopper: Shopper) -> str:
         except HTTPException:
             endpoint, values = None, {}
         if endpoint and values.get("venue") == venue and endpoint not in ("hub.keep", "hub.privacy"):
-            return url_for(endpoint, **values, c=token, **lang_arg_of_form())
-    return url_for("hub.me", venue=venue, c=token, **lang_arg_of_form())
-
-
-def lang_arg_of_form() -> dict[str, str]:
-    lang = request.form.get("lang")
-    return {"lang": lang} if lang in ("en", "zh") else {}
+            return url_for(endpoint, **values, c=token, **lang_arg(request.form))
+    return url_for("hub.me", venue=venue, c=token, **lang_arg(request.form))
 
 
 # ---- what every shopper page's header and footer use -------------------------------------------------
