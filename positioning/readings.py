@@ -68,9 +68,7 @@ class Readings:
 
     def oldest(self, default: float) -> np.ndarray:
         """(n_phones,) each phone's oldest reading's time (`default` for a phone with none)."""
-        out = np.full(self.n_phones, np.inf)
-        starts = _phone_starts(self.phone)
-        out[self.phone[starts]] = np.minimum.reduceat(self.ts, starts) if starts.size else []
+        out = _per_phone(np.minimum, self.phone, self.ts, self.n_phones, np.inf)
         return np.where(np.isinf(out), default, out)
 
     def latest_associated(self) -> list[str | None]:
@@ -103,7 +101,7 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     group = readings.phone * n_aps + readings.ap
     by_group = np.argsort(group, kind="stable")
     sorted_groups = group[by_group]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    starts = _groups(sorted_groups)[0]
     groups = sorted_groups[starts]  # the (phone, AP) pairs heard, ascending
     last = np.full(readings.n_phones * n_aps, -np.inf)
     last[groups] = np.maximum.reduceat(readings.ts[by_group], starts)  # each pair's newest reading
@@ -143,11 +141,16 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, keys.size])
 
 
-def _phone_starts(phone: np.ndarray) -> np.ndarray:
-    """Where each phone's readings start in `phone` (ascending: a phone's readings are contiguous)."""
+def _per_phone(reduce: np.ufunc, phone: np.ndarray, values: np.ndarray, n_phones: int, fill: float) -> np.ndarray:
+    """(n_phones,) `reduce` (np.minimum, np.maximum) of each phone's values, `fill` for a phone with none, over
+    each phone's contiguous run (readings are in phone order; a batch that is not is refused)."""
     if phone.size and not (phone[1:] >= phone[:-1]).all():
         raise ValueError("a batch's readings must be in phone order")
-    return _groups(phone)[0]
+    out = np.full(n_phones, fill)
+    starts = _groups(phone)[0]
+    if starts.size:
+        out[phone[starts]] = reduce.reduceat(values, starts)
+    return out
 
 
 def _sort_by(key: np.ndarray, second: np.ndarray, third: np.ndarray) -> np.ndarray:
@@ -185,9 +188,7 @@ def settled_vectors(readings: Readings, ap_ids: Sequence[str], *, now: float, ha
     # usable: a known AP, not from the future (clock skew over 1 s), not NaN
     use = np.flatnonzero((column >= 0) & (readings.ts <= now + 1.0) & (readings.rssi == readings.rssi))
     phone, ts = readings.phone[use], readings.ts[use]
-    newest = np.full(n_phones, -np.inf)
-    starts = _phone_starts(phone)
-    newest[phone[starts]] = np.maximum.reduceat(ts, starts) if starts.size else []
+    newest = _per_phone(np.maximum, phone, ts, n_phones, -np.inf)
     # recency_vector: per (phone, AP), the weighted median of (rssi, weight) sorted, weight 0.5 ** (age / half
     # life). np.exp: the same doubles as math.exp here (tests/positioning_tests/test_batch_readings.py).
     weight = np.exp((ts - newest[phone]) * (math.log(2) / half_life_s))
