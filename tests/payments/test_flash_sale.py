@@ -25,16 +25,20 @@ def new_sale(db, stock: int, price="¥9.90"):
                                                   "limit": stock})
 
 
+def sale_on_portal(pay_portal, stock: int, price="¥9.90"):
+    """A new sale on the paying portal: (app, its URL, its store, the sale, the sale's stock)."""
+    app, portal_url = pay_portal
+    db = app.extensions["mallportal"].db
+    return app, portal_url, db, new_sale(db, stock, price), app.extensions[STORES]["activities.sale"]
+
+
 def pay_order(pay, portal_url, sandbox_url, order):
     pay.start(VENUE, order.id, "wechat", "native", "203.0.113.7", portal_url, "http://back.example/")
     return requests.post(f"{sandbox_url}/sandbox/pay/wechat/{order.id}/approve", timeout=60).status_code
 
 
 def test_200_buyers_for_50_units_end_with_exactly_50_paid_orders(pay_portal, pay, sandbox):
-    app, portal_url = pay_portal
-    db = app.extensions["mallportal"].db
-    item = new_sale(db, 50)
-    stock = app.extensions[STORES]["activities.sale"]
+    app, portal_url, db, item, stock = sale_on_portal(pay_portal, 50)
     start = threading.Barrier(200)
 
     def buyer(i):
@@ -62,10 +66,7 @@ def test_200_buyers_for_50_units_end_with_exactly_50_paid_orders(pay_portal, pay
 
 
 def test_a_payment_for_a_lapsed_reservation_is_refunded_when_the_stock_is_gone(pay_portal, pay, sandbox):
-    app, portal_url = pay_portal
-    db = app.extensions["mallportal"].db
-    item = new_sale(db, 1, price="25")
-    stock = app.extensions[STORES]["activities.sale"]
+    app, portal_url, db, item, stock = sale_on_portal(pay_portal, 1, price="25")
     with app.app_context():
         slow = buy(VENUE, item, "anon-slow", "http://back.example/", stock)
         assert buy(VENUE, item, "anon-quick", "http://back.example/", stock) == "FULL"
@@ -91,10 +92,7 @@ def expire(db, order_id: str, item_id: str, client: str) -> None:
 def test_a_replayed_callback_for_a_late_payment_delivers_nothing(pay_portal, pay, sandbox, refunds_answer):
     """Paid after the order expired: refunded in full, and WeChat's replay of the same callback while the refund
     is still processing (the order still `paid`) must not capture a unit and issue a code."""
-    app, portal_url = pay_portal
-    db = app.extensions["mallportal"].db
-    item = new_sale(db, 5, price="25")
-    stock = app.extensions[STORES]["activities.sale"]
+    app, portal_url, db, item, stock = sale_on_portal(pay_portal, 5, price="25")
     with app.app_context():
         order = buy(VENUE, item, "anon-late", "http://back.example/", stock)
     pay.start(VENUE, order.id, "wechat", "native", "203.0.113.7", portal_url, "http://back.example/")
@@ -113,10 +111,7 @@ def test_a_replayed_callback_for_a_late_payment_delivers_nothing(pay_portal, pay
 
 
 def test_a_replayed_callback_for_a_paid_sale_takes_no_second_unit(pay_portal, pay, sandbox):
-    app, portal_url = pay_portal
-    db = app.extensions["mallportal"].db
-    item = new_sale(db, 5, price="25")
-    stock = app.extensions[STORES]["activities.sale"]
+    app, portal_url, db, item, stock = sale_on_portal(pay_portal, 5, price="25")
     with app.app_context():
         order = buy(VENUE, item, "anon-twice", "http://back.example/", stock)
     assert pay_order(pay, portal_url, sandbox[1], order) == 200
