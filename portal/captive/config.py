@@ -35,9 +35,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
     "coova_password": ("", "CoovaChilli UAM password (secret)"),
-    "guest_username": ("guest", "guest user for Meraki sign-on / Aruba / Cisco WLC / MikroTik / Ruckus Unleashed"),
-    "guest_password": ("", "guest password for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed: shared by every "
-                           "guest, shown to their browsers; guest access only (secret)"),
+    "guest_username": ("guest", "guest user for Meraki sign-on / Aruba / Cisco WLC / MikroTik / Ruckus Unleashed / "
+                                "Ruckus SmartZone"),
+    "guest_password": ("", "guest password for Aruba / Cisco WLC / MikroTik / Ruckus Unleashed / SmartZone: shared by "
+                           "every guest, shown to their browsers (not SmartZone's); guest access only (secret)"),
     "aruba_switchip": ("securelogin.arubanetworks.com", "Aruba Instant login host"),
     "aruba_login_scheme": ("http", "http (Aruba's documented login URL) or https (an AP given a trusted certificate)"),
     "wlc_hosts": ("", "Cisco WLC switch_url hosts allowed (comma-separated); empty = private IPs only"),
@@ -45,6 +46,16 @@ FIELDS: dict[str, tuple[str, str]] = {
                              "empty: no Instant On grant"),
     "mikrotik_hosts": ("", "MikroTik link-login-only hosts allowed (the hotspot's dns-name); empty = private IPs only"),
     "ruckus_hosts": ("", "Ruckus Unleashed sip hosts allowed (comma-separated); empty = private IPs only"),
+    "smartzone_nbi_hosts": ("", "Ruckus SmartZone / RUCKUS One northbound interfaces (the redirect's nbiIP: the "
+                                "controller's address, or the tenant's wispr host) allowed, comma-separated; empty: "
+                                "no SmartZone login and no MAC decryption"),
+    "smartzone_nbi_scheme": ("https", "https (SmartZone port 9443, RUCKUS One 443) or http (SmartZone port 9080)"),
+    "smartzone_nbi_port": ("9443", "the northbound portal interface's port: 9443 (https) or 9080 (http) on "
+                                   "SmartZone, 443 on RUCKUS One"),
+    "smartzone_nbi_username": ("", "RequestUserName, where the controller asks for one (RUCKUS One)"),
+    "smartzone_nbi_password": ("", "the northbound portal interface's password set on the controller (secret)"),
+    "smartzone_ca_bundle": ("", "PEM certificate(s) the NBI's TLS certificate must chain to (name checked)"),
+    "smartzone_cert_sha256": ("", "or: SHA-256 fingerprint of the controller's own certificate (self-signed)"),
     "unifi_url": ("", "UniFi controller base URL: https://unifi.local:8443, or a UniFi OS console https://192.168.1.1"),
     "unifi_kind": ("auto", "auto, controller (/api/login) or unifi-os (/api/auth/login, /proxy/network/...)"),
     "unifi_ca_bundle": ("", "PEM certificate(s) the controller's TLS certificate must chain to (name checked)"),
@@ -62,8 +73,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "omada_time_unit": ("ms", "unit of extPortal/auth's `time` (the session length): ms, as controllers read it, "
                               "or us, as TP-Link's page words it"),
 }
-INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4)}
-CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https")}
+INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100), "opennds_level": (0, 4),
+                  "smartzone_nbi_port": (1, 65535)}
+CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https"),
+                 "smartzone_nbi_scheme": ("https", "http")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
 
 
@@ -114,7 +127,8 @@ class PortalConfigStore:
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
-            if name in ("unifi_cert_sha256", "omada_cert_sha256") and value and not is_sha256_fingerprint(value):
+            if name in ("unifi_cert_sha256", "omada_cert_sha256", "smartzone_cert_sha256") and value and \
+                    not is_sha256_fingerprint(value):
                 raise ValueError(f"{name} must be 64 hex digits (colons allowed)")
             if name.startswith("omada_") and (value or name == "omada_time_unit") and (
                     problem := setting_problem(name, value)):

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import re
 import time
 import urllib.parse
@@ -26,12 +27,16 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from core.memo import BoundedMemo
 from core.security import normalise_mac
 from fingerprints.model import normalise_bssid
 from portal.captive.controller_api import ControllerError
 from portal.captive.omada import OmadaController
 from portal.captive.probes import match_probe
+from portal.captive.smartzone import DECRYPT_TIMEOUT_S, SmartZoneNbi, is_encrypted
 from portal.captive.unifi import UniFiController
+
+log = logging.getLogger(__name__)
 
 
 class GatewayError(ValueError):
@@ -763,8 +768,7 @@ def _octal_escaped(text: str) -> bytes:
 class RuckusUnleashed(_FormLogin):
     """Ruckus Unleashed external portal: `sip` (the Unleashed master), `mac` (the AP), `client_mac`, `uip`, `lid`,
     `dn`, `url`, `ssid`, `loc`, `vlan`; grant = POST username/password to http://<sip>:9997/login. `sip` must be
-    the master (`ruckus_hosts`, else a private address). SmartZone and RUCKUS One (`nbiIP`) grant through
-    their northbound interface, which is not built: their phones are placed and land, as with any gateway."""
+    the master (`ruckus_hosts`, else a private address). SmartZone and RUCKUS One send `nbiIP` (RuckusSmartZone)."""
 
     name = "ruckus"
 
@@ -784,6 +788,88 @@ class RuckusUnleashed(_FormLogin):
         _raise_login_problem(ctx)
         return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
                                                     "password": config.get("guest_password", "")})
+
+
+# Decrypted client MACs and IPs per (NBI, encrypted value): an OS probes several times per join, and the
+# controller encrypts a phone's MAC alike each time. Kept an hour; a failed call is not kept.
+_NBI_DECRYPTED = BoundedMemo(8192, max_age_s=3600)
+
+
+class RuckusSmartZone(Adapter):
+    """Ruckus SmartZone (SZ, vSZ) and RUCKUS One WISPr hotspots with an external portal: `nbiIP` (the controller's
+    northbound interface), `client_mac` and `uip` (encrypted as ENC... unless the WLAN says no encrypt-mac-ip),
+    `mac` (the AP), `url`, `startUrl`/`StartURL`, `proxy`, `ssid`, `zoneName`, ... Through the NBI
+    (portal/captive/smartzone.py) an encrypted MAC is decrypted to place the phone (and is then one the gateway
+    vouched for), and Continue logs the phone in with the venue's guest credentials. The NBI is called only on a
+    host of the venue's `smartzone_nbi_hosts` (the NBI password goes with every call; a forged redirect must not
+    send it elsewhere); otherwise, or when the NBI does not answer, the phone lands all the same (unknown when its
+    MAC is encrypted) and only Continue is refused."""
+
+    name = "smartzone"
+
+    def detect(self, args) -> bool:
+        return "nbiIP" in args
+
+    def parse(self, args, request_url, config, now):
+        named = _by_lower_name(args)
+        ue_mac, ue_ip = named.get("client_mac", ""), named.get("uip", "")
+        if not (is_encrypted(ue_mac) or _is_mac(ue_mac)):
+            raise GatewayError("client_mac", "must be a MAC address or the controller's ENC... value")
+        nbi = self.nbi_or_problem(named.get("nbiip", ""), config)
+        client, ap = gateway_macs(args)  # a plain client_mac (the WLAN does not encrypt); the AP from `mac`
+        client_ip, verified = _ip_or_none(args, "uip"), False
+        if is_encrypted(ue_mac) and "nbi" in nbi:
+            client = _decrypted(nbi["nbi"], ue_mac, config)
+            verified = client is not None
+            client_ip = _decrypted(nbi["nbi"], ue_ip, config, ip=True) if verified and is_encrypted(ue_ip) else None
+        proxy = named.get("proxy", "0")
+        return GatewayContext(gateway=self.name, client_mac=client, client_ip=client_ip, ap_mac=ap,
+                              destination=named.get("starturl") or named.get("url"), verified=verified,
+                              grant={**nbi, "ue_mac": ue_mac, "ue_ip": ue_ip[:512] if ue_ip else "",
+                                     "proxy": proxy if proxy in ("0", "1") else "0"})
+
+    @staticmethod
+    def nbi_or_problem(host: str, config: dict[str, str]) -> dict[str, str]:
+        """{"nbi": base URL} when `host` is one of the venue's NBI hosts, else {"problem": why, ...}."""
+        if host.lower() not in listed(config.get("smartzone_nbi_hosts", "")):
+            return {"problem": "is not one of this venue's SmartZone NBI hosts", "field": "nbiIP",
+                    "setting": "smartzone_nbi_hosts"}
+        literal = f"[{host}]" if ":" in host else host  # an IPv6 NBI address
+        return {"nbi": f"{config.get('smartzone_nbi_scheme', 'https')}://{literal}:"
+                       f"{config.get('smartzone_nbi_port', '9443')}"}
+
+    def grant(self, ctx, seconds, destination, config):
+        _raise_login_problem(ctx)
+        try:
+            _nbi(ctx.grant["nbi"], config).login(ctx.grant["ue_mac"], ctx.grant["ue_ip"] or None, ctx.grant["proxy"],
+                                                 config.get("guest_username", "guest"),
+                                                 config.get("guest_password", ""))
+        except ControllerError as exc:
+            raise GatewayError(exc.setting, str(exc), status=502) from None
+        return Grant(redirect_to=destination)
+
+
+def _nbi(base: str, config: dict[str, str], timeout_s: float | None = None) -> SmartZoneNbi:
+    if not config.get("smartzone_nbi_password"):
+        raise ControllerError("the NBI password is not set for this venue", "smartzone_nbi_password")
+    options = {"timeout_s": timeout_s} if timeout_s else {}
+    return SmartZoneNbi(base, config["smartzone_nbi_password"], config.get("smartzone_nbi_username", ""),
+                        ca_bundle=config.get("smartzone_ca_bundle", ""),
+                        cert_sha256=config.get("smartzone_cert_sha256", ""), **options)
+
+
+def _decrypted(base: str, value: str, config: dict[str, str], ip: bool = False) -> str | None:
+    """A MAC (or with `ip`, an IP) the controller decrypts, or None when it will not (logged, without the
+    value: the phone lands unknown)."""
+    try:
+        plain = _NBI_DECRYPTED.get((base, value), lambda: _nbi(base, config, DECRYPT_TIMEOUT_S).decrypt(value))
+    except ControllerError as exc:
+        log.warning("SmartZone NBI could not decrypt the redirect's %s (%s): %s", "uip" if ip else "client_mac",
+                    exc.setting, exc)
+        return None
+    if ip:
+        return _ip_or_none({"ip": plain}, "ip")
+    return plain if _is_mac(plain) else None
 
 
 class CoovaChilli(Adapter):
@@ -845,7 +931,7 @@ class Direct(Adapter):
         return True
 
     def parse(self, args, request_url, config, now):
-        # Also the gateways without a grant of ours (Ruckus SmartZone, Extreme): their phones are
+        # Also the gateways without a grant of ours (Extreme, and any other): their phones are
         # placed all the same. A MAC that is not one (encrypted) is no phone, not a refused redirect.
         url = next((args.get(name) for name in ("url", "redirectUrl", "link-orig", "dest", "StartURL")
                     if args.get(name)), None)
@@ -857,7 +943,7 @@ class Direct(Adapter):
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
                                  ArubaInstant(), ArubaInstantOn(), UniFi(), Omada(), MikroTikHotspot(),
-                                 RuckusUnleashed(), Direct())
+                                 RuckusSmartZone(), RuckusUnleashed(), Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 
