@@ -114,6 +114,7 @@ def ingest(venue: str, source: str, read: Callable[[], object],
     except ApiError:
         _count_rejected(venue, source, lim.now)
         raise
+    svc.rssi.drop_stale(batch, lim.now)  # out of the window already: stale, not accepted
     extra = IngestHealth.accepted_commands(venue, source, len(batch), lim.now)
     try:
         stored = svc.rssi.write_batch(venue, batch, lim.now, extra)

@@ -87,13 +87,17 @@ class Readings:
         return out
 
 
-def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3) -> Readings:
+def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3, moment_s: float = 1.0
+                  ) -> Readings:
     """The readings less those of each (phone, AP) whose AP no longer hears the phone: the AP's last report
     reached (`reach`: AP -> its newest reading) past at least `misses` moments at which other APs heard the
     phone after this AP last did. An AP's report holds every phone it heard over its period, so it missed
     the phone's frames then: the phone has walked out of its range, and its older readings (a still span's
     median takes up to a minute of them) describe where the phone was, not where it is. One missed moment
-    can be fading at the edge of range (or a phone that was not transmitting); `misses` of them are not."""
+    can be fading at the edge of range (or a phone that was not transmitting); `misses` of them are not.
+    A moment is a whole `moment_s` (times are counted in those steps): APs time one frame, or one channel
+    sweep of probe requests, tenths of a second apart (each on its own channel; a relay stamps arrival), and
+    those are one moment, not several."""
     n = readings.phone.size
     if n == 0 or not reach:
         return readings
@@ -107,13 +111,14 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     last[groups] = np.maximum.reduceat(readings.ts[by_group], starts)  # each pair's newest reading
     # Each phone's distinct reading times on one axis (phone * scale + time), so one searchsorted counts the
     # moments of that phone in (its AP's last reading, the AP's reach] for every (phone, AP) at once.
-    t0 = float(readings.ts.min())
-    scale = float(readings.ts.max()) - t0 + 2.0
-    moments = np.unique(readings.phone * scale + (readings.ts - t0))
+    t0 = float(np.floor(readings.ts.min() / moment_s))
+    steps = np.floor(readings.ts / moment_s) - t0  # each reading's moment, from 0
+    scale = float(steps.max()) + 2.0
+    moments = np.unique(readings.phone * scale + steps)
     ap_reach = np.asarray([reach.get(name, -np.inf) for name in readings.aps], dtype=np.float64)
     phone_of, ap_of = groups // n_aps, groups % n_aps
-    upper = phone_of * scale + np.clip(ap_reach[ap_of] - t0, -1.0, scale - 1.0)
-    lower = phone_of * scale + (last[groups] - t0)
+    upper = phone_of * scale + np.clip(np.floor(ap_reach[ap_of] / moment_s) - t0, -1.0, scale - 1.0)
+    lower = phone_of * scale + (np.floor(last[groups] / moment_s) - t0)
     missed = np.searchsorted(moments, upper, side="right") - np.searchsorted(moments, lower, side="right")
     stale = np.zeros(readings.n_phones * n_aps, dtype=bool)
     stale[groups[missed >= misses]] = True

@@ -152,11 +152,13 @@ class Batch:
     """One request's validated observations as parallel lists (cheaper than one object each on the
     hot path). The same reading (client, AP, time) sent twice counts once."""
 
-    __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen", "stale", "ignored")
+    __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen", "stale", "ignored", "reporters")
 
     def __init__(self) -> None:
         self.stale = 0  # readings skipped as too old to position with (a feed's late minute, not an error)
         self.ignored = 0  # events that carry no reading (another notification of the same feed)
+        # APs that reported, readings or not: an AP that hears nobody (a quiet car park at night) is alive
+        self.reporters: dict[str, None] = {}
         self.clients: list[str] = []
         self.aps: list[str] = []
         self.rssis: list[float] = []
@@ -178,6 +180,22 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.clients)
+
+    def reported(self, ap: str) -> None:
+        """`ap` sent a report, whether or not it held a reading (its readings mark it too)."""
+        self.reporters[ap] = None
+
+    def drop_older_than(self, cutoff: float) -> int:
+        """Drop the readings timed before `cutoff` (they count as stale: too old to position with); how many."""
+        if not self.tss or min(self.tss) >= cutoff:
+            return 0
+        keep = [i for i, ts in enumerate(self.tss) if ts >= cutoff]
+        dropped = len(self.tss) - len(keep)
+        for name in ("clients", "aps", "rssis", "tss", "flags"):
+            values = getattr(self, name)
+            setattr(self, name, [values[i] for i in keep])
+        self.stale += dropped
+        return dropped
 
     def observations(self) -> list[Observation]:
         return [Observation(c, a, float(r), float(t), f)

@@ -148,20 +148,29 @@ class RssiStore:
               extra: Sequence[Command] = ()) -> int:
         return self.write_batch(venue, Batch.of(observations), now, extra)
 
+    def drop_stale(self, batch: Batch, now: float) -> int:
+        """Drop the batch's readings that are already out of the window (`now - window_s`): a late feed's, or
+        one whose clock is behind. Stored, they would be trimmed at once; the one owner of the rule, called
+        by the ingest endpoints before they count what they accept, and by every write."""
+        return batch.drop_older_than(now - self.window_s)
+
     def write_batch(self, venue: str, batch: Batch, now: float, extra: Sequence[Command] = ()) -> int:
-        """Store a validated batch; returns how many readings it held. `extra` commands (same venue's
-        keys) ride along in the last round trip."""
+        """Store a validated batch, less its readings out of the window (`drop_stale`: counted in
+        `batch.stale`); returns how many readings it stored. `extra` commands (same venue's keys) ride along
+        in the last round trip."""
         keys = RssiKeys(venue)
         fast = self.use_stream and keys.key("").isascii() and isinstance(self.db, redis.Redis | RedisCluster)
+        self.drop_stale(batch, now)
         n = len(batch)
-        if n == 0 and not extra:
+        reporters = dict.fromkeys([*batch.aps, *batch.reporters])
+        if n == 0 and not extra and not reporters:
             return 0
-        # When each AP last reported: the receipt time (what "silent for too long" is about).
-        ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in dict.fromkeys(batch.aps) for x in (ap, repr(now))))
+        # When each AP last reported, readings or not: the receipt time (what "silent for too long" is about).
+        ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in reporters for x in (ap, repr(now))))
         ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in newest_per_ap(batch).items() for x in (ap, repr(ts))))
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
-            tail = (([ap_last, ap_reach] if n else []) + list(extra)) if stop >= n else []
+            tail = (([ap_last] if reporters else []) + ([ap_reach] if n else []) + list(extra)) if stop >= n else []
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)

@@ -203,13 +203,13 @@ def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
 # ---- without_stale: readings of an AP that no longer hears the phone -----------------------------------
 
 def _reference_stale(phone: dict, reach: dict, misses: int) -> set:
-    """The rule one phone at a time: the APs whose reach passes `misses` of the phone's reading times
-    after their own last reading of it."""
-    moments = sorted({item[0] for items in phone.values() for item in items})
+    """The rule one phone at a time: the APs whose reach passes `misses` of the phone's reading moments
+    (whole seconds) after their own last reading of it."""
+    moments = sorted({math.floor(item[0]) for items in phone.values() for item in items})
     stale = set()
     for ap, items in phone.items():
-        last = max(item[0] for item in items)
-        if ap in reach and sum(1 for t in moments if last < t <= reach[ap]) >= misses:
+        last = math.floor(max(item[0] for item in items))
+        if ap in reach and sum(1 for t in moments if last < t <= math.floor(reach[ap])) >= misses:
             stale.add(ap)
     return stale
 
@@ -222,6 +222,20 @@ def test_an_ap_whose_reports_pass_the_phone_by_loses_its_readings():
     assert without_stale(Readings.from_mappings([walked_past]), {}, 3).phone.size == 8
 
 
+def test_aps_timing_one_sweep_apart_are_not_stale():
+    """A reviewer's case: AP x hears the phone first, three other APs a tenth or two of a second later (each on
+    its own channel; a relay stamps arrival), and x's next report (another phone) comes 0.3 s after: one sweep,
+    one moment, so x keeps its readings. The same lag over whole seconds is three missed moments."""
+    t = math.floor(NOW) + 0.05
+    sweep = {"x": [(t, -48.0), (t + 0.01, -49.0)], "y": [(t + 0.10, -60.0)], "z": [(t + 0.15, -62.0)],
+             "w": [(t + 0.212, -70.0)]}
+    kept = without_stale(Readings.from_mappings([sweep]), {"x": t + 0.3}, 3)
+    assert kept.phone.size == 5
+    later = {"x": [(t, -48.0)], "y": [(t + 1, -60.0)], "z": [(t + 2, -62.0)], "w": [(t + 3, -70.0)]}
+    kept = without_stale(Readings.from_mappings([later]), {"x": t + 3.5}, 3)
+    assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["w", "y", "z"]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
     rng = np.random.default_rng(seed)
@@ -230,10 +244,10 @@ def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
     for _ in range(40):
         phone = {}
         for ap in rng.choice(aps, size=int(rng.integers(0, 8)), replace=False):
-            times = np.sort(rng.choice(60, size=int(rng.integers(1, 6)), replace=False))
+            times = np.sort(rng.choice(120, size=int(rng.integers(1, 6)), replace=False)) / 2  # half seconds
             phone[str(ap)] = [(NOW + float(t), -60.0) for t in times]
         phones.append(phone)
-    reach = {ap: NOW + float(rng.integers(-5, 70)) for ap in aps[:10]}  # two APs never reported
+    reach = {ap: NOW + float(rng.integers(-10, 140)) / 2 for ap in aps[:10]}  # two APs never reported
     misses = int(rng.integers(1, 4))
     kept = without_stale(Readings.from_mappings(phones), reach, misses)
     for i, phone in enumerate(phones):
