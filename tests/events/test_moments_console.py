@@ -115,3 +115,22 @@ def test_owner_preview_shows_counts_of_at_least_k_exactly(app, client, console, 
         svc.events.emit("demo", "zone_enter", at=t + i, device=f"dev-{i}", zone="kopi")
     svc.events.emit("demo", "zone_enter", at=t + 9, device=staff, zone="kopi")  # 7 raw, 6 shoppers
     assert _owner_preview(client, console) == "6 phones, 6 times"
+
+
+def test_preview_counts_identified_events_only_with_location_consent(app, client, console, svc):
+    """As the insights count: an event that names a shopper counts only when she gave location consent; a
+    presence event (no shopper) counts as before."""
+    t = _yesterday(app, svc, 3)
+    svc.consent.record("demo", "s-yes", location=True, marketing=False)
+    svc.consent.record("demo", "s-no", location=False, marketing=True)
+    svc.events.emit("demo", "zone_enter", at=t, device="dev-yes", shopper="s-yes", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 1, device="dev-no", shopper="s-no", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 2, device="dev-never-asked", shopper="s-unknown", zone="kopi")
+    svc.events.emit("demo", "zone_enter", at=t + 3, device="dev-anonymous", zone="kopi")
+    with app.test_request_context():
+        from portal.events.moments import parse_rule
+        from portal.operator.moments import yesterday_previews
+
+        rule = parse_rule(form(""), zones=["kopi"], owner="kopi", may_webhook=False, owner_zones=["kopi"])
+        got = yesterday_previews(svc.venues.get_map("demo"), [rule])[rule.id]
+    assert (got.phones, got.fires) == (2, 2)  # s-yes and the anonymous presence; not s-no, not s-unknown
