@@ -87,8 +87,8 @@ class Readings:
         return out
 
 
-def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3, moment_s: float = 1.0
-                  ) -> Readings:
+def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3, moment_s: float = 1.0,
+                  min_aps: int = 2) -> Readings:
     """The readings less those of each (phone, AP) whose AP no longer hears the phone: the AP's last report
     reached (`reach`: AP -> its newest reading) past at least `misses` moments at which other APs heard the
     phone after this AP last did. An AP's report holds every phone it heard over its period, so it missed
@@ -97,7 +97,9 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     can be fading at the edge of range (or a phone that was not transmitting); `misses` of them are not.
     A moment is a whole `moment_s` (times are counted in those steps): APs time one frame, or one channel
     sweep of probe requests, tenths of a second apart (each on its own channel; a relay stamps arrival), and
-    those are one moment, not several."""
+    those are one moment, not several. And a moment is one at which at least `min_aps` APs heard the phone:
+    a frame only the phone's own AP hears (data on its channel, which the other APs do not listen to) says
+    nothing of what those others should have heard."""
     n = readings.phone.size
     if n == 0 or not reach:
         return readings
@@ -114,7 +116,7 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     t0 = float(np.floor(readings.ts.min() / moment_s))
     steps = np.floor(readings.ts / moment_s) - t0  # each reading's moment, from 0
     scale = float(steps.max()) + 2.0
-    moments = np.unique(readings.phone * scale + steps)
+    moments = _moments(readings.phone * scale + steps, readings.ap, n_aps, min_aps)
     ap_reach = np.asarray([reach.get(name, -np.inf) for name in readings.aps], dtype=np.float64)
     phone_of, ap_of = groups // n_aps, groups % n_aps
     upper = phone_of * scale + np.clip(np.floor(ap_reach[ap_of] / moment_s) - t0, -1.0, scale - 1.0)
@@ -127,6 +129,15 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
         return readings
     return Readings(readings.phone[keep], readings.ap[keep], readings.aps, readings.ts[keep], readings.rssi[keep],
                     readings.associated[keep], readings.n_phones)
+
+
+def _moments(keys: np.ndarray, ap: np.ndarray, n_aps: int, min_aps: int) -> np.ndarray:
+    """The distinct `keys` (a phone's moment, as phone * scale + step) at which at least `min_aps` APs heard."""
+    if min_aps <= 1:
+        return np.unique(keys)
+    heard = np.unique(keys * n_aps + ap)  # each (moment, AP) once; exact: keys and APs are small integers
+    moments, counts = np.unique(np.floor(heard / n_aps), return_counts=True)
+    return moments[counts >= min_aps]
 
 
 @dataclass(frozen=True)

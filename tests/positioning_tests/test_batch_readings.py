@@ -204,8 +204,12 @@ def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
 
 def _reference_stale(phone: dict, reach: dict, misses: int) -> set:
     """The rule one phone at a time: the APs whose reach passes `misses` of the phone's reading moments
-    (whole seconds) after their own last reading of it."""
-    moments = sorted({math.floor(item[0]) for items in phone.values() for item in items})
+    (whole seconds at which two APs or more heard it) after their own last reading of it."""
+    heard_by: dict[int, set] = {}
+    for ap, items in phone.items():
+        for item in items:
+            heard_by.setdefault(math.floor(item[0]), set()).add(ap)
+    moments = sorted(t for t, aps in heard_by.items() if len(aps) >= 2)
     stale = set()
     for ap, items in phone.items():
         last = math.floor(max(item[0] for item in items))
@@ -215,11 +219,26 @@ def _reference_stale(phone: dict, reach: dict, misses: int) -> set:
 
 
 def test_an_ap_whose_reports_pass_the_phone_by_loses_its_readings():
-    walked_past = {"a": [(NOW, -60.0)], "b": [(NOW + t, -70.0) for t in range(6)], "c": [(NOW + 5, -80.0)]}
+    walked_past = {"a": [(NOW, -60.0)], "b": [(NOW + t, -70.0) for t in range(6)],
+                   "c": [(NOW + t, -80.0) for t in range(6)]}
     kept = without_stale(Readings.from_mappings([walked_past]), {"a": NOW + 5, "b": NOW + 5, "c": NOW + 9}, 3)
     assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["b", "c"]  # a missed 5 moments; c none after
-    assert without_stale(Readings.from_mappings([walked_past]), {"a": NOW + 2}, 3).phone.size == 8  # a missed 2
-    assert without_stale(Readings.from_mappings([walked_past]), {}, 3).phone.size == 8
+    assert without_stale(Readings.from_mappings([walked_past]), {"a": NOW + 2}, 3).phone.size == 13  # a missed 2
+    assert without_stale(Readings.from_mappings([walked_past]), {}, 3).phone.size == 13
+
+
+def test_frames_only_the_phones_own_ap_hears_do_not_make_the_others_stale():
+    """An associated phone's data frames reach its own AP every second; the other APs, on other channels, hear it
+    at its probe sweeps (here every 10 s) and report other phones meanwhile. Their readings stand: the moments
+    only the phone's AP heard say nothing of what they should have heard. A sweep they missed does count."""
+    own = {"own": [(NOW + t, -50.0) for t in range(20)]}
+    sweeps = {ap: [(NOW + t + 0.1, -70.0) for t in (0, 10)] for ap in ("n1", "n2", "n3")}
+    reach = {"own": NOW + 19, "n1": NOW + 19.5, "n2": NOW + 19.5, "n3": NOW + 19.5}
+    kept = without_stale(Readings.from_mappings([{**own, **sweeps}]), reach, 3)
+    assert kept.phone.size == 26
+    more_sweeps = {ap: [(NOW + t + 0.1, -70.0) for t in (0, 10, 12, 14, 16)] for ap in ("n2", "n3")}
+    kept = without_stale(Readings.from_mappings([{**own, "n1": sweeps["n1"], **more_sweeps}]), reach, 3)
+    assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["n2", "n3", "own"]  # n1 missed three sweeps
 
 
 def test_aps_timing_one_sweep_apart_are_not_stale():
@@ -231,9 +250,9 @@ def test_aps_timing_one_sweep_apart_are_not_stale():
              "w": [(t + 0.212, -70.0)]}
     kept = without_stale(Readings.from_mappings([sweep]), {"x": t + 0.3}, 3)
     assert kept.phone.size == 5
-    later = {"x": [(t, -48.0)], "y": [(t + 1, -60.0)], "z": [(t + 2, -62.0)], "w": [(t + 3, -70.0)]}
+    later = {"x": [(t, -48.0)], "y": [(t + k, -60.0) for k in (1, 2, 3)], "z": [(t + k, -62.0) for k in (1, 2, 3)]}
     kept = without_stale(Readings.from_mappings([later]), {"x": t + 3.5}, 3)
-    assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["w", "y", "z"]
+    assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["y", "z"]
 
 
 @pytest.mark.parametrize("seed", range(5))
