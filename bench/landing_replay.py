@@ -2,6 +2,7 @@
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
                                     [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
+                                    [--frames alike|own-ap]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
 phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
@@ -13,7 +14,7 @@ phone itself with the AP the gateway named: each phone is the quality report's `
 The landing decision is `positions.landing_zone`. In the simulator's world every AP in range hears the
 phone's frames alike; `--ap-miss P` makes each AP miss each frame with probability P (a frame on another
 channel, a collision), to see what the rules resting on the APs' report reach do there (`--no-reach`: without
-them).
+them); `--frames own-ap` gives the phone's own AP its data frames alone, every AP in range its probe sweeps.
 
 It exists to find where landing errors come from, fast (about a minute per seed against 12-20 minutes
 for the HTTP bench): per probe it records the true zone and kind, the landed zone, the estimate's best
@@ -68,11 +69,17 @@ class Outcome:
     seconds_in: float  # since joining the WiFi
 
 
+SWEEP_EVERY_S = (4, 12)  # --frames own-ap: how often a phone sweeps the channels with probe requests
+
+
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
            meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
-           step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True) -> list[Outcome]:
+           step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True, frames: str = "alike"
+           ) -> list[Outcome]:
     """Every probe's outcome. `step`: the positioning step (position_of's signature) under test;
-    `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics)."""
+    `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics). `frames`: "alike", every AP in
+    range hears each frame; "own-ap", a frame reaches only the phone's own AP (data on its channel), while
+    every AP in range hears the phone's probe sweeps: on joining, then every 4-12 s."""
     mall = mall or generate_mall(seed, shape)
     venue = mall.venue
     model = model or build_venue_model(venue)
@@ -90,16 +97,26 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
               for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
+    sweeps = np.random.default_rng(seed + 6)
+    sweep_every = [int(sweeps.integers(SWEEP_EVERY_S[0], SWEEP_EVERY_S[1] + 1)) for _ in shoppers]
+    sweep_phase = [int(sweeps.integers(0, n)) for n in sweep_every]
+    own_ap: dict[tuple[int, int], str | None] = {}  # (shopper, second) -> the AP it was associated with
+
     def scan(k: int, t: int):
         if (k, t) not in scans:
             s = shoppers[k]
-            if not s.joins_at <= t <= s.leaves_at or rng.random() > frame_rate:
+            # A phone sweeps the channels before it joins (to find the network), then every few seconds
+            sweep = frames == "own-ap" and ((t + sweep_phase[k]) % sweep_every[k] == 0 or t == int(np.ceil(s.joins_at)))
+            if not s.joins_at <= t <= s.leaves_at or (not sweep and rng.random() > frame_rate):
                 scans[(k, t)] = None
             else:
                 floor, x, y, heading = s.at(t)
                 v = sim.scan_vector(floor, x, y, rng, phone_offset_db=s.offset_db, heading=heading)
                 if ap_miss:
                     v[misses.random(v.size) < ap_miss] = np.nan
+                if frames == "own-ap" and not sweep:  # a data frame: its own AP's channel only
+                    mine = index.get(own_ap.get((k, t)) or "")
+                    v = np.where(np.arange(v.size) == mine, v, np.nan)
                 scans[(k, t)] = v
         return scans[(k, t)]
 
@@ -122,6 +139,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
         for s in shoppers:
             if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 == 0):
                 s.associated = associated_ap(s, t)
+        for k, s in enumerate(shoppers):
+            own_ap[(k, t)] = s.associated
         for rep in schedule:
             if not rep.due(t):
                 continue
@@ -147,6 +166,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                 ph.track(float(t))
             for key in [key for key in scans if key[1] < t - 70]:
                 del scans[key]
+            for key in [key for key in own_ap if key[1] < t - 70]:
+                del own_ap[key]
         while p < len(probes) and probes[p][0] <= t:
             _, k, kind = probes[p]
             p += 1
@@ -241,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-points", type=int, default=150, help="visits the quality report's estimate simulates")
     parser.add_argument("--ap-miss", type=float, default=0.0,
                         help="each AP misses each of a phone's frames with this probability (0: APs hear alike)")
+    parser.add_argument("--frames", choices=("alike", "own-ap"), default="alike",
+                        help="alike: every AP in range hears each frame; own-ap: a frame reaches only the phone's "
+                             "own AP, every AP hears its probe sweeps (on joining, then every 4-12 s)")
     parser.add_argument("--no-reach", action="store_true",
                         help="without the APs' report reach (no silent APs, no stale readings dropped)")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
@@ -252,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
-                      ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick)
+                      ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick, frames=args.frames)
     s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
