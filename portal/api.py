@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable
 
 import redis
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
@@ -72,20 +72,34 @@ def require_venue_source(venue: str, allow_basic: bool = False) -> str:
     return source
 
 
-def raw_body() -> bytes:
-    """The body's bytes; 413 over the body limit."""
+def raw_body(limit: int | None = None) -> bytes:
+    """The body's bytes; 413 over `limit` (default: the app's MAX_CONTENT_LENGTH), the one reader of every
+    ingest endpoint's body. With a Content-Length, Werkzeug refuses a body over the limit; a streamed
+    (chunked) body it only cuts short at `max_content_length`, which would read as a truncated body. So one
+    byte more than the limit is read: getting it means the body is over the limit."""
+    if limit is None:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None:
+        request.max_content_length = limit + 1  # Werkzeug's cut, one byte past ours
     try:
-        return request.get_data()
-    except RequestEntityTooLarge:
-        raise ApiError(413, f"body is larger than {request.max_content_length} bytes", "$") from None
+        data = request.get_data()
+    except RequestEntityTooLarge:  # a Content-Length over the limit: nothing read
+        data = None
+    if data is None or (limit is not None and len(data) > limit):
+        raise ApiError(413, f"body is larger than {limit} bytes", "$")
+    return data
 
 
-def json_body(*, strict_type: bool = True) -> object:
+def json_body(*, strict_type: bool = True, limit: int | None = None) -> object:
     """The parsed JSON body. 415 for another content type (where strict), 413 over the body limit,
     400 for anything that is not JSON (malformed, truncated, not UTF-8, nested too deep)."""
     if strict_type and not request.is_json:
         raise ApiError(415, "body must be application/json", "$")
-    data = raw_body()
+    return parse_json(raw_body(limit))
+
+
+def parse_json(data: bytes) -> object:
+    """A body's JSON; 400 for anything that is not JSON, or `null`."""
     try:
         payload = json.loads(data)
     except (ValueError, RecursionError):
@@ -207,14 +221,17 @@ def meraki_validator(venue: str, network: str):
 
 @bp.post("/venues/<venue>/meraki/<network>")
 def post_meraki(venue: str, network: str):
-    config = meraki_network(venue, network)
+    config = meraki_network(venue, network)  # 404 for a network not configured: nothing counted
     settings = services().settings
-    request.max_content_length = settings.max_meraki_bytes
-    payload = json_body(strict_type=False)
-    if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):
-        raise ApiError(403, "wrong or missing Meraki secret for this network", "secret")
+
+    def read() -> object:  # in ingest(): a refused secret counts as the network's rejection, as a bad body does
+        payload = json_body(strict_type=False, limit=settings.max_meraki_bytes)
+        if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):
+            raise ApiError(403, "wrong or missing Meraki secret for this network", "secret")
+        return payload
+
     # BLE payloads are valid but hold no Wi-Fi readings: accepted, nothing stored.
-    return ingest(venue, f"meraki:{network}", lambda: payload,
+    return ingest(venue, f"meraki:{network}", read,
                   lambda body, ids, lim: parse_meraki(body, ids, lim, config)[0],
                   limits(settings.max_meraki_observations))
 
@@ -228,13 +245,15 @@ def post_mist(venue: str, webhook: str):
     require_venue(venue)
     settings = services().settings
     hook = MistStore(services().db, settings.secret_key).get(venue, webhook)
-    if hook is None:
+    if hook is None:  # 404 for a webhook not configured: nothing counted
         raise ApiError(404, f"no Mist webhook {webhook!r} is configured for venue {venue!r}")
-    request.max_content_length = settings.max_mist_bytes
-    body = raw_body()
-    v2, v1 = request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")
-    if not hook.signed(body, v2, v1):
-        header = "X-Mist-Signature-v2" if v2 is not None or v1 is None else "X-Mist-Signature"
-        raise ApiError(403, f"missing or wrong {header} for this webhook", header)
-    return ingest(venue, f"mist:{webhook}", lambda: json_body(strict_type=False), parse_mist,
-                  limits(settings.max_mist_observations), status=200)
+
+    def read() -> object:  # in ingest(): a refused signature counts as the webhook's rejection, as a bad body does
+        body = raw_body(settings.max_mist_bytes)
+        v2, v1 = request.headers.get("X-Mist-Signature-v2"), request.headers.get("X-Mist-Signature")
+        if not hook.signed(body, v2, v1):
+            header = "X-Mist-Signature-v2" if v2 is not None or v1 is None else "X-Mist-Signature"
+            raise ApiError(403, f"missing or wrong {header} for this webhook", header)
+        return parse_json(body)
+
+    return ingest(venue, f"mist:{webhook}", read, parse_mist, limits(settings.max_mist_observations), status=200)

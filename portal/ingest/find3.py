@@ -46,6 +46,7 @@ def parse_find3(payload: Any, ids: ClientIds, limits: Limits, scanner_ap: Callab
     check_object(wifi, "$.s.wifi")
     limits.count(len(wifi), "$.s.wifi")
     batch = Batch()
+    batch.reported(ap)  # the scanner reported, even hearing no phone
     for i, (mac, rssi) in enumerate(wifi.items()):
         # The field names the entry by position: the key is a raw MAC, never echoed back or logged.
         where = f"$.s.wifi[{i}]"

@@ -179,6 +179,7 @@ def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
     observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
     limits.count(len(observations), "$.data.observations")
     batch = Batch()
+    batch.reported(ap)  # v2 is one AP per POST: it reported, even hearing nobody (or only late readings)
     for i, obs in enumerate(observations):
         where = f"$.data.observations[{i}]"
         check_object(obs, where)
@@ -198,6 +199,8 @@ def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
 
 
 def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork) -> Batch:
+    # v3 is one POST per network, by client: it names no reporting AP, only the APs of its fresh readings
+    # (which mark them alive); an AP that hears nobody is not in it.
     if network.network_id is not None and data.get("networkId") != network.network_id:
         raise ReportError("$.data.networkId", "is not the Meraki network configured for this receiver")
     observations = check_list(require(data, "observations", "$.data"), "$.data.observations")

@@ -115,6 +115,7 @@ def parse_mist(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         check_object(event, where)
         client = ids(require(event, "client_id", where), f"{where}.client_id")
         ap = check_bssid(require(event, "ap_id", where), f"{where}.ap_id")
+        batch.reported(ap)  # its event came from that AP, packets or not
         packets = check_list(event.get("packets") or [], f"{where}.packets")  # optional in Mist's schema
         rssis = [check_rssi(require(check_object(p, f"{where}.packets[{j}]"), "rssi", f"{where}.packets[{j}]"),
                             f"{where}.packets[{j}].rssi") for j, p in enumerate(packets)]

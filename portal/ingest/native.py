@@ -3,7 +3,8 @@
     {"ap": "<bssid>", "observations": [{"client": "<mac>", "rssi": -67, "ts": 1732400000.5}, ...]}
 or a batch from several APs: {"reports": [<report>, ...]}
 
-An observation may say `"associated": true|false` (false: heard by probe requests only).
+An observation may say `"associated": true|false` (false: heard by probe requests only). A report with no
+observations is valid: the AP is alive and hears nobody (its last report time moves all the same).
 
 This is the hot path of ingestion (a mall posts ~100,000 readings a second at peak): each reading
 is checked by a few inline comparisons, and only a reading that fails them goes through the careful
@@ -61,6 +62,7 @@ def _parse_report(report: Any, prefix: str, ids: ClientIds, limits: Limits, batc
     observations = report.get("observations")
     if not isinstance(observations, list):
         raise ReportError(f"{prefix}.observations", "must be a list")
+    batch.reported(ap)  # an AP that hears nobody (empty `observations`) reported all the same: it is alive
     memo = ids.memo
     lo, hi = limits.oldest, limits.newest
     seen = batch._seen

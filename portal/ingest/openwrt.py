@@ -11,13 +11,15 @@ interface and POSTs either one event or a batch:
 
 `ts` (Unix seconds, or ms) is optional: hostapd events carry no time, so a reading without one is
 taken as heard when it arrives. A `probe` reading is flagged as a probe request; `auth`/`assoc` as a
-client associating.
+client associating. An event of a batch may carry its own `bssid` (a relay batching the events of
+`hostapd.wlan0` and `hostapd.wlan1`): its reading is that AP's; without one, the batch's `bssid` applies.
 
 An event may also come as `ubus subscribe` prints it, the notification's name as its one key:
 `{"probe": {"address": ..., "signal": -61, "freq": 2437}}` (openwrt/ubus cli.c `print_event`). Events that
 carry no reading are skipped and counted (`ignored`), not errors: hostapd's other notifications on the same
 object (`disassoc`, `beacon-report`, `vlan_add`, ...) and a probe/auth/assoc without `signal` (hostapd adds
-it only when the driver knows it; an assoc from a driver that associates by itself has none)."""
+it only when the driver knows it; an assoc from a driver that associates by itself has none). Every AP a valid
+request names has reported, readings or not (the store marks it alive: a quiet AP is not a silent one)."""
 
 from __future__ import annotations
 
@@ -50,8 +52,13 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         events, prefixes = [payload], ["$"]
     limits.count(len(events), "$.events")
     batch = Batch()
+    batch.reported(ap)
     for event, where in zip(events, prefixes, strict=True):
         check_object(event, where)
+        event_ap = ap
+        if event is not payload and "bssid" in event:  # its own AP (a relay batching several interfaces)
+            event_ap = check_bssid(event["bssid"], _f(where, "bssid"))
+            batch.reported(event_ap)
         kind, event, where = _unwrapped(event, where)
         if not isinstance(kind, str):
             raise ReportError(_f(where, "type"), "must be a hostapd notification name (probe, auth, assoc, ...)")
@@ -71,7 +78,7 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         ts = limits.now  # hostapd events carry no time: heard when it arrives
         if "ts" in event:
             ts = limits.ts(parse_time(event["ts"], _f(where, "ts")), _f(where, "ts"))
-        batch.add(client, ap, rssi, ts, EVENT_TYPES[kind])
+        batch.add(client, event_ap, rssi, ts, EVENT_TYPES[kind])
     return batch
 
 
@@ -80,7 +87,8 @@ RELAY_FIELDS = ("bssid", "ts")  # what a relay may add beside a `ubus subscribe`
 
 def _unwrapped(event: dict, where: str) -> tuple[object, dict, str]:
     """(notification name, its fields, their JSON path): a flat event (`type`, default probe), or
-    `ubus subscribe`'s `{"<name>": {...}}` with at most `bssid` and `ts` beside it (a `ts` there applies)."""
+    `ubus subscribe`'s `{"<name>": {...}}` with at most `bssid` and `ts` beside it (a `ts` there applies; the
+    `bssid` is read by the caller, as a flat event's)."""
     if "type" not in event and "address" not in event:
         names = [k for k in event if k not in RELAY_FIELDS]
         if len(names) == 1 and isinstance(event[names[0]], dict):

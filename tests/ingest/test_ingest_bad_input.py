@@ -392,4 +392,7 @@ def test_meraki_a_late_reading_beside_a_malformed_one_is_still_a_422(feeds):
 def test_meraki_all_late_is_accepted_with_nothing_stored(feeds):
     resp = feeds.meraki(feeds.v2(ts=1474675583))
     assert resp.status_code == 202 and resp.get_json() == {"accepted": 0, "stale": 1}
-    assert feeds.nothing_stored()
+    # no reading; only that the post's AP reported (v2 is one AP's post: alive, its readings late)
+    stored = feeds.stored()
+    assert set(stored) == {"ap_last", "ap_reach"} and stored["ap_reach"] == ()
+    assert [ap for ap, _ in stored["ap_last"]] == [b"00:18:0a:13:dd:b0"]
