@@ -17,6 +17,10 @@ from fingerprints.model import VenueMap
 from portal.ingest.store import Command, RssiKeys, ap_times
 
 RATE_WINDOW_S = 60
+# An AP not in the map that has not reported for this long is forgotten (a mistyped BSSID, an AP taken away):
+# the health view stops listing it, and its entries leave the last-seen and reach hashes, which would grow
+# with every BSSID ever posted otherwise. APs of the map are never forgotten: their silence is the point.
+UNKNOWN_AP_FORGET_S = 7 * 86400
 RATE_KEEP_S = 120
 
 
@@ -109,14 +113,21 @@ class IngestHealth:
     def aps(self, venue: str, now: float, venue_map: VenueMap | None, silent_after_s: float) -> list[ApHealth]:
         """Every AP of the venue map (never heard = silent), plus APs that report but are not in the
         map (a misconfigured BSSID, or a new AP to survey). Silent ones first, then by name."""
-        last = ap_times(self.db.hgetall(RssiKeys(venue).ap_last_seen()))
+        keys = RssiKeys(venue)
+        last = ap_times(self.db.hgetall(keys.ap_last_seen()))
         out = []
         known = set()
         for ap in venue_map.aps if venue_map else []:
             known.add(ap.bssid)
             out.append(self._ap(ap.bssid, ap.name, ap.floor, last.get(ap.bssid), now, silent_after_s, True))
+        forgotten = [bssid for bssid, ts in last.items() if bssid not in known and now - ts > UNKNOWN_AP_FORGET_S]
+        if forgotten:  # one slot (the venue's): both hashes at once
+            pipe = self.db.pipeline(transaction=False)
+            pipe.hdel(keys.ap_last_seen(), *forgotten)
+            pipe.hdel(keys.ap_reach(), *forgotten)
+            pipe.execute()
         for bssid, ts in last.items():
-            if bssid not in known:
+            if bssid not in known and bssid not in forgotten:
                 out.append(self._ap(bssid, "", None, ts, now, silent_after_s, False))
         out.sort(key=lambda a: (not a.silent, not a.in_map, a.name or a.bssid))
         return out

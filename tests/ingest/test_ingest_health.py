@@ -130,3 +130,21 @@ def test_operator_of_another_venue_is_403(client, console, feeds, other_venue):
 def test_unknown_venue(client, console):
     console.login("ops")
     assert client.get("/console/ops/nowhere/health").status_code == 403  # not the operator's venue
+
+
+def test_an_unknown_ap_silent_for_a_week_is_forgotten_a_silent_map_ap_never(feeds, svc, db):
+    """A BSSID not in the map (a typo, an AP taken away) that has not reported for UNKNOWN_AP_FORGET_S leaves the
+    view and both per-AP hashes, which would otherwise keep every BSSID ever posted; an AP of the map stays,
+    silent, however long ago it reported."""
+    from portal.ingest.health import UNKNOWN_AP_FORGET_S
+
+    keys, now = RssiKeys("demo"), time.time()
+    typo, recent = "0c:8d:db:ff:ff:01", "0c:8d:db:ff:ff:02"
+    db.hset(keys.ap_last_seen(), mapping={typo: now - UNKNOWN_AP_FORGET_S - 60, recent: now - 60,
+                                          feeds.AP3: now - UNKNOWN_AP_FORGET_S - 60})
+    db.hset(keys.ap_reach(), mapping={typo: now - UNKNOWN_AP_FORGET_S - 61, recent: now - 61})
+    snap = IngestHealth(db).snapshot("demo", now, svc.venues.get_map("demo"), 300)
+    assert snap["unknown_aps"] == [recent]
+    assert feeds.AP3 in snap["silent_aps"]
+    assert not db.hexists(keys.ap_last_seen(), typo) and not db.hexists(keys.ap_reach(), typo)
+    assert db.hexists(keys.ap_last_seen(), recent) and db.hexists(keys.ap_last_seen(), feeds.AP3)
