@@ -256,8 +256,12 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
     align: for rows given as x_m/y_m on another plan image."""
     place = venue_origin(venue, origin)
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))  # newline="": old Mac files end lines in \r
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # newline="": old Mac files end lines in \r
+    rows = list(reader)
     c = _Collector(venue, floors, align)
+    twice = _repeated_columns(reader.fieldnames or [])
+    if twice:
+        raise ApListError(twice)
     if not rows:
         raise ApListError(["the CSV has no rows (see the template: " + TEMPLATE_CSV.splitlines()[0] + ")"])
     header = {k.strip().lower() for k in rows[0] if k}
@@ -294,6 +298,20 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
         bssids = [b for b in SPLIT_RE.split(row.get("bssids", "")) if b]
         add(where, row.get("name", ""), bssids, level, x, y, height, row.get("model", ""))
     return c.result()
+
+
+def _repeated_columns(fieldnames: list[str]) -> list[str]:
+    """A problem for each column the header names twice, compared as the rows are read (case and spaces
+    ignored): csv.DictReader keeps only the last one's value, so an AP would be placed by a column the
+    operator may never have meant (x_m twice: the second one's x) without a word."""
+    where: dict[str, list[int]] = {}
+    for col, raw in enumerate(fieldnames, 1):
+        name = (raw or "").strip().lower()
+        if name:  # an unnamed column (a spreadsheet's trailing commas) is not read
+            where.setdefault(name, []).append(col)
+    return [f"line 1: column {name!r} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} "
+            f"(columns {', '.join(map(str, cols[:-1]))} and {cols[-1]} of the header); keep one"
+            for name, cols in where.items() if len(cols) > 1]
 
 
 # -- Meraki ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ sample; RSSI in dBm, an empty cell = not heard; x/y in metres; zone may be empty
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,28 +29,70 @@ class Dataset:
     groups: np.ndarray | None = None  # e.g. phone id, for grouped cross-validation
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+@dataclass
+class _Table:
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]  # each row's line in the file (blank lines skipped, a quoted line break counted)
+
+
+def _read_rows(path: Path) -> _Table:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's byte order mark
         reader = csv.reader(fh)
+        rows, lines = [], []
         try:
             header = next(reader)
-            rows = [row for row in reader if row]
+            start = reader.line_num + 1
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
         except StopIteration:
             raise ValueError(f"{path}: empty file") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a readable CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: no data rows")
-    return header, rows
+    return _Table(path, header, rows, lines)
 
 
-def _floats(rows: list[list[str]], columns: list[int], path: Path, empty: float | None = None) -> np.ndarray:
-    out = np.empty((len(rows), len(columns)), dtype=np.float64)
-    for r, row in enumerate(rows):
+_MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}")
+
+
+def _ap_key(name: str) -> str:
+    """An AP column's name as the AP it names: case and spaces ignored, a MAC in any usual notation
+    (0C-8D-DB-09-00-01, 0c8d.db09.0001) in the colon form."""
+    text = name.strip().lower()
+    if _MAC_RE.fullmatch(text):
+        digits = re.sub(r"[:.-]", "", text)
+        return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return text
+
+
+def _check_unique(table: _Table, key=str.strip) -> None:
+    """Refuse a header that names a column twice: the reader would use one of them (a target) or count
+    both (an AP, twice in every distance) without a word. Names compare by `key`, as the reader matches them."""
+    first: dict[str, int] = {}
+    for col, name in enumerate(table.header):
+        k = key(name)
+        if k in first:
+            also = f" ({table.header[first[k]]!r})" if table.header[first[k]] != name else ""
+            raise ValueError(f"{table.path}: line 1: column {name!r} appears twice (columns {first[k] + 1}{also} "
+                             f"and {col + 1}); keep one")
+        first[k] = col
+
+
+def _floats(table: _Table, columns: list[int], empty: float | None = None) -> np.ndarray:
+    path, header = table.path, table.header
+    out = np.empty((len(table.rows), len(columns)), dtype=np.float64)
+    for r, row in enumerate(table.rows):
         if len(row) < max(columns) + 1:
-            raise ValueError(f"{path}: line {r + 2} has {len(row)} fields, expected at least {max(columns) + 1}")
+            raise ValueError(f"{path}: line {table.lines[r]} has {len(row)} fields, expected at least "
+                             f"{max(columns) + 1}")
         for c, col in enumerate(columns):
             cell = row[col].strip()
             if cell == "" and empty is not None:
@@ -58,40 +101,48 @@ def _floats(rows: list[list[str]], columns: list[int], path: Path, empty: float 
             try:
                 out[r, c] = float(cell)
             except ValueError:
-                raise ValueError(f"{path}: line {r + 2}: {cell!r} is not a number") from None
-    if not np.isfinite(out).all():
-        raise ValueError(f"{path}: NaN or infinite values")
+                what = "is empty; a number is needed" if cell == "" else f"{cell[:40]!r} is not a number"
+                raise ValueError(f"{path}: line {table.lines[r]}, column {header[col]}: {what}") from None
+    bad = np.argwhere(~np.isfinite(out))
+    if bad.size:
+        r, c = bad[0]
+        raise ValueError(f"{path}: line {table.lines[r]}, column {header[columns[c]]}: "
+                         f"{table.rows[r][columns[c]].strip()[:40]!r} is not a finite number (NaN or infinite)")
     return out
 
 
 def read_ujiindoorloc(path: str | Path) -> Dataset:
     path = Path(path)
-    header, rows = _read_rows(path)
+    table = _read_rows(path)
+    header = table.header
     wap_cols = [i for i, name in enumerate(header) if name.startswith("WAP")]
     missing = [name for name in UJI_TARGETS if name not in header]
     if not wap_cols or missing:
         raise ValueError(f"{path}: not the UJIIndoorLoc layout (missing {missing or 'WAP columns'})")
-    X = _floats(rows, wap_cols, path)
+    _check_unique(table)
+    X = _floats(table, wap_cols)
     if ((X > 0) & (X != UJI_NOT_HEARD)).any():
         raise ValueError(f"{path}: RSSI must be in dBm (0 or below) or 100 for 'not detected'")
     X[X == UJI_NOT_HEARD] = MISSING_DBM
     X = np.maximum(X, MISSING_DBM)  # below the floor (-110, -200 as other packagings' "not heard"): not heard
-    t = _floats(rows, [header.index(n) for n in UJI_TARGETS], path)
+    t = _floats(table, [header.index(n) for n in UJI_TARGETS])
     y = np.column_stack([t[:, 3], t[:, 2], t[:, 0], t[:, 1]])
-    groups = _floats(rows, [header.index("PHONEID")], path)[:, 0] if "PHONEID" in header else None
+    groups = _floats(table, [header.index("PHONEID")])[:, 0] if "PHONEID" in header else None
     return Dataset(X=X, y=y, ap_ids=[header[i] for i in wap_cols], groups=groups)
 
 
 def read_mallportal(path: str | Path) -> Dataset:
     path = Path(path)
-    header, rows = _read_rows(path)
+    table = _read_rows(path)
+    header = table.header
     if tuple(header[:5]) != MALLPORTAL_COLUMNS or len(header) < 6:
         raise ValueError(f"{path}: header must start with {','.join(MALLPORTAL_COLUMNS)} then one column per AP")
-    y = _floats(rows, [0, 1, 2, 3], path)
-    X = _floats(rows, list(range(5, len(header))), path, empty=MISSING_DBM)
+    _check_unique(table, _ap_key)
+    y = _floats(table, [0, 1, 2, 3])
+    X = _floats(table, list(range(5, len(header))), empty=MISSING_DBM)
     if (X > 0).any():
         raise ValueError(f"{path}: RSSI must be in dBm (0 or below)")
-    zones = [row[4].strip() or None for row in rows]
+    zones = [row[4].strip() or None for row in table.rows]
     return Dataset(X=np.maximum(X, MISSING_DBM), y=y, ap_ids=header[5:], zones=zones)
 
 

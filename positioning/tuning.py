@@ -7,7 +7,9 @@ Folds never share a group between their training and test parts. Groups are, in 
 
 The choice rule: among configurations whose floor hit rate is within one standard error of the best
 (floor first: a wrong floor lands the shopper in the wrong app), the lowest mean 2-D error. The result
-says when it cannot be trusted: few groups, tiny folds, or folds that disagree."""
+says when it cannot be trusted: few groups, tiny folds, folds that disagree, or folds dropped because the
+simulated phone offset left none of their held-out queries hearing an AP (such queries are left out of the
+scoring and counted in the notes; with no fold left to score, tune refuses: the survey is too small or weak)."""
 
 from __future__ import annotations
 
@@ -63,6 +65,9 @@ class TuneResult:
     rows: list[CVRow]  # ranked, the chosen one first
     warnings: list[str] = field(default_factory=list)  # why the estimate cannot be trusted
     notes: list[str] = field(default_factory=list)  # what it cannot know
+    # held-out queries left out of the scoring: they heard no AP once read as another phone (+-phone_db)
+    unscored: int = 0
+    folds_dropped: int = 0  # folds left with no query to score (not in n_splits)
 
     @property
     def trusted(self) -> bool:
@@ -156,6 +161,9 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
     """Cross-validate the grid on (X, y) (RSSI dBm, building/floor/x/y) and pick a configuration.
     `phone_db`: held-out vectors read louder/softer by a random offset in +-phone_db; default 0 when
     the folds hold out real phones, SIMULATED_PHONE_DB otherwise."""
+    if folds < 2 or per_fold < 1:
+        raise ValueError(f"cross-validation needs at least 2 folds and 1 test vector per fold (got folds={folds}, "
+                         f"per_fold={per_fold})")
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     heard = (X > MISSING_DBM).any(axis=1)  # scans that heard nothing cannot be test queries
     X, y = X[heard], y[heard]
@@ -165,17 +173,36 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
     if phone_db is None:
         phone_db = 0.0 if kind == "phone" else SIMULATED_PHONE_DB
     test_X = X
+    unscored, dropped = 0, []
     if phone_db:
         test_X = shift_rssi(X, np.random.default_rng(seed + 1).uniform(-phone_db, phone_db, len(X)))
         keep = (test_X > MISSING_DBM).any(axis=1)  # a vector shifted below hearing cannot be a query
+        sampled = sum(test.size for _, test in fold_list)
         fold_list = [(train, test[keep[test]]) for train, test in fold_list]
+        unscored = sampled - sum(test.size for _, test in fold_list)
+        dropped = [i for i, (_, test) in enumerate(fold_list, 1) if test.size == 0]
+        if len(dropped) == len(fold_list):
+            raise ValueError(f"the survey is too small or too weak to cross-validate: all {sampled} held-out "
+                             f"queries hear no AP once read as another phone model (a random +-{phone_db:g} dB; "
+                             f"readings below {MISSING_DBM:g} dBm are lost), so no fold can be scored; survey "
+                             "more points, or nearer the APs")
+        n_folds = len(fold_list)
+        fold_list = [(train, test) for train, test in fold_list if test.size]
     configs = grid_configs(grid or DEFAULT_GRID)
     for config in configs:  # query-time values are set on fitted models, past fit's checks: check them first
         check_config(config)
     rows = _rank(_score(X, y, fold_list, configs, test_X, progress), len(fold_list))
     n_groups = int(np.unique(group_ids).size)
     result = TuneResult(config=rows[0].params, group_kind=kind, n_groups=n_groups, n_splits=len(fold_list),
-                        rows=rows)
+                        rows=rows, unscored=unscored, folds_dropped=len(dropped))
+    if dropped:
+        which = ", ".join(map(str, dropped))
+        result.warnings.append(f"fold{'s' if len(dropped) > 1 else ''} {which} of {n_folds} dropped: every "
+                               f"held-out query heard no AP once read +-{phone_db:g} dB off, nothing to score")
+    if unscored:
+        result.notes.append(f"{unscored} held-out quer{'y' if unscored == 1 else 'ies'} heard no AP once read "
+                            f"+-{phone_db:g} dB off and {'was' if unscored == 1 else 'were'} left out of the "
+                            "scoring")
     _judge(result, min(t.size for _, t in fold_list), phone_db)
     return result
 
