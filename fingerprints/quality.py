@@ -627,27 +627,58 @@ class ValidationWalk:
     venue: str
     version: int
     points: list[WalkResult]
-    zone_rate: float
+    zone_rate: float  # over every point of `points`: one not placed is never right (zone or floor)
     floor_rate: float
-    mean_error_m: float
+    mean_error_m: float  # the error figures are over the points placed
     median_error_m: float
     p95_error_m: float
+    route_points: int | None = None  # a live walk's route: its points not in `points` were not visited
+
+    @property
+    def not_placed(self) -> int:
+        """Route points scored where the phone had no position (counted in the rates as wrong)."""
+        return sum(p.est_floor is None for p in self.points)
+
+    @property
+    def not_visited(self) -> int:
+        """Route points of a live walk never marked (not in the rates); 0 for a walk uploaded as files."""
+        return 0 if self.route_points is None else max(0, self.route_points - len(self.points))
 
     def summary_lines(self) -> list[str]:
-        return [f"validation walk on {self.venue} map v{self.version}: {len(self.points)} route points",
+        visited = (f"{len(self.points)} route points" if self.route_points is None else
+                   f"{len(self.points)} of {self.route_points} route points visited ({self.not_visited} not visited)")
+        return [f"validation walk on {self.venue} map v{self.version}: {visited}, {self.not_placed} not placed",
                 f"  landed on the right zone {self.zone_rate:.1%}, right floor {self.floor_rate:.1%}",
                 f"  live error mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
                 f"p95 {self.p95_error_m:.2f} m"]
 
 
 MAX_WALK_S = 4 * 3600  # a validation walk is minutes long; a longer span is a unit mistake, replayed second by second
+PLAN_MARGIN_M = 2.0  # a route point may lie this far outside its floor's plan (a doorway, a plan drawn a little short)
 
 
-def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[list[tuple[float, int, float, float]],
-                                                                                 list[tuple[float, str, float]]]:
+def route_point_problem(venue: VenueMap, floor: int, x: float, y: float) -> str | None:
+    """Why a walked point cannot be on `venue` (a floor it does not have, off that floor's plan), or None."""
+    plans = {f.level: f for f in venue.floors}
+    plan = plans.get(floor)
+    if plan is None:
+        return f"floor {floor} is not a floor of {venue.id} (its floors: {', '.join(str(k) for k in sorted(plans))})"
+    m = PLAN_MARGIN_M
+    if not (-m <= x <= plan.width_m + m and -m <= y <= plan.height_m + m):
+        return (f"({x:g}, {y:g}) is off the plan of floor {floor} (x 0 to {plan.width_m:g} m, "
+                f"y 0 to {plan.height_m:g} m)")
+    return None
+
+
+def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: VenueMap | None = None,
+                  window_s: float = 60.0) -> tuple[list[tuple[float, int, float, float]],
+                                                   list[tuple[float, str, float]]]:
     """route.csv: ts,floor,x,y (one row per marked point); readings.csv: ts,ap,rssi (the walking phone's
     readings as the APs reported them). Paths, or the files' bytes (an upload). Headers required; raises
-    ValueError naming the bad row."""
+    ValueError naming the bad row. A route needs a point and the readings a reading within the route's time
+    (from `window_s`, the live window, before its first point to its last). With `venue`, each route point
+    must be on one of its floors, on that floor's plan (PLAN_MARGIN_M), and a reading within the route's
+    time must come from one of its APs: a walk that cannot be scored against the venue is not recorded."""
     def rows(source: str | bytes, name: str, fields: tuple[str, ...]) -> list[dict]:
         if isinstance(source, bytes):
             try:
@@ -675,7 +706,12 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[li
             raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be numbers") from None
         if not all(math.isfinite(v) for v in point) or not -999 <= point[1] <= 999:
             raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be finite (a floor number, metres)")
+        problem = route_point_problem(venue, *point[1:]) if venue is not None else None
+        if problem:
+            raise ValueError(f"{route_name} line {n}: {problem}")
         route.append(point)
+    if not route:
+        raise ValueError(f"{route_name}: the route has no points")
     for n, row in enumerate(rows(readings_csv, readings_name, ("ts", "ap", "rssi")), start=2):
         try:
             reading = (float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"]))
@@ -688,4 +724,16 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes) -> tuple[li
     if times and max(times) - min(times) > MAX_WALK_S:  # also: route in ms beside readings in seconds
         raise ValueError(f"the walk spans {max(times) - min(times):.0f} s; at most {MAX_WALK_S} s (both files "
                          "in Unix seconds?)")
+    if not readings:
+        raise ValueError(f"{readings_name}: no reading (the walking phone's readings at the APs: ts,ap,rssi)")
+    first, last = min(p[0] for p in route) - window_s, max(p[0] for p in route)
+    during = [r for r in readings if first <= r[0] <= last]
+    if not during:
+        raise ValueError(f"{readings_name}: no reading falls within the route's time ({first:.0f} to {last:.0f}: "
+                         f"{window_s:g} s before its first point to its last; both files in Unix seconds?)")
+    if venue is not None:
+        known = {ap.bssid.lower() for ap in venue.aps}
+        if not any(r[1] in known for r in during):
+            raise ValueError(f"{readings_name}: no reading within the route's time is from an AP of {venue.id} "
+                             "(the BSSIDs of its map)")
     return route, readings

@@ -197,16 +197,18 @@ def register(app: Flask) -> None:
     def validation_walk_cmd(venue: str, route_csv: str, readings_csv: str) -> None:
         """Live error and landing along a walked route: ROUTE_CSV (ts,floor,x,y where the operator was) and
         READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them). The result is
-        stored for the venue's set-up checklist."""
+        stored for the venue's set-up checklist. A route point off the venue's floors or plans, or readings
+        with none from its APs during the walk, are refused (exit code 2) and nothing is recorded."""
         from fingerprints.quality import read_walk_csv  # lazy: matplotlib (fingerprints.quality)
         from portal.tracking.estimate import validation_walk  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
+        window_s = services().settings.rssi_window_s
         try:
-            route, readings = read_walk_csv(route_csv, readings_csv)
-            walk = validation_walk(venue_map, route, readings, window_s=services().settings.rssi_window_s)
+            route, readings = read_walk_csv(route_csv, readings_csv, venue_map, window_s)
+            walk = validation_walk(venue_map, route, readings, window_s=window_s)
         except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.UsageError(str(exc)) from None  # bad input: exit code 2, as an unknown venue
         ValidationWalks(services().db).record(venue, walk, "cli", f"{Path(route_csv).name} + {Path(readings_csv).name}")
         for line in walk.summary_lines():
             click.echo(line)

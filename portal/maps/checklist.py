@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import networkx as nx
 from flask import url_for
 from shapely.geometry import Point, Polygon
 from shapely.prepared import prep
@@ -132,6 +133,8 @@ def _metres(value: float | None) -> str:
 
 
 def _walkways(venue: str, venue_map: VenueMap) -> Step:
+    """Done when every zone has a linked walkway node in or next to it and, on a venue of more than one
+    floor, every floor's walkways join the others' (a route can go from any floor to any other)."""
     link = url_for("operator.drafts", venue=venue)
     if not venue_map.nodes:
         return Step("walkways", "Walkways", False, "No walkway graph.", ["derive it from the IMDF plan"], link,
@@ -145,8 +148,69 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
                 and polygon.distance(Point(graph.nodes[n]["x"], graph.nodes[n]["y"])) <= 3.0]
         if not near:
             unreached.append(f"zone {zone.id}: no walkway node in or next to it")
-    return Step("walkways", "Walkways", not unreached, f"{len(venue_map.nodes)} nodes, {len(venue_map.edges)} links.",
-                unreached[:20], link, "Add derived walkways to a draft")
+    detail = f"{len(venue_map.nodes)} nodes, {len(venue_map.edges)} links."
+    apart, one_way = floors_not_joined(venue_map, graph)
+    missing = []
+    if apart or one_way:
+        names = {f.level: f.name for f in venue_map.floors}
+
+        def floors(levels: list[int]) -> str:
+            return ("floor " if len(levels) == 1 else "floors ") + ", ".join(names[level] for level in levels)
+
+        if apart:
+            detail += (f" The floors are not all joined: the walkways fall into {len(apart)} parts that no lift, "
+                       "escalator or stairs link joins (" + " | ".join(floors(p) for p in apart) + "), and a "
+                       "route from one to another is refused.")
+            missing += [f"{floors(part)}: no lift, escalator or stairs link joins {'it' if len(part) == 1 else 'them'}"
+                        f" to {floors(apart[0])}" for part in apart[1:]]
+        if one_way:
+            missing.append(f"{floors(one_way)}: reached or left one way only (an escalator with no way back, no "
+                           "lift or stairs)")
+        missing.append("to fix: link the floors in the map editor (a floor's walkway tool: a lift, escalator or "
+                       "stairs link between a node on each floor), or add the IMDF plan's relationship features "
+                       "(elevator, escalator, stairs) and import it again")
+        first = apart[1][0] if apart else one_way[0]
+        link, link_text = url_for("operator.floor", venue=venue, level=first, tool="walkway"), "Link the floors"
+    else:
+        link_text = "Add derived walkways to a draft"
+    missing += unreached[:20]
+    return Step("walkways", "Walkways", not missing, detail, missing, link, link_text)
+
+
+def floors_not_joined(venue_map: VenueMap, graph: nx.DiGraph | None = None) -> tuple[list[list[int]], list[int]]:
+    """On a venue of more than one floor: ([the floors of each part of the walkway graph that no link joins to
+    the others], [floors joined to the rest but reached, or left, one way only]); ([], []) when a route
+    goes from every floor to every other. Parts are the graph's connected pieces (links taken both ways),
+    each given as its floors in level order; a floor with no linked walkway node is a part of its own. The
+    largest part (most floors, then most nodes) comes first."""
+    levels = sorted(f.level for f in venue_map.floors)
+    if len(levels) < 2:
+        return [], []
+    graph = graph if graph is not None else build_graph(venue_map)
+    linked = graph.subgraph([n for n in graph if graph.degree(n) > 0])
+    known = set(levels)
+
+    def floors_of(nodes) -> set[int]:
+        return {graph.nodes[n]["floor"] for n in nodes} & known
+
+    weak = sorted(nx.weakly_connected_components(linked), key=lambda c: (-len(floors_of(c)), -len(c)))
+    # A floor belongs to the first (largest) part holding one of its nodes: a stray piece of walkway on a
+    # joined floor is not a floor cut off (the zones' check above names what it leaves unreached).
+    parts: list[list[int]] = []
+    placed: set[int] = set()
+    for component in weak:
+        floors = sorted(floors_of(component) - placed)
+        if floors:
+            parts.append(floors)
+            placed.update(floors)
+    parts += [[level] for level in levels if level not in placed]
+    if len(parts) == 1:
+        # Joined when links are taken both ways; a route needs them the way they run (escalators).
+        main = weak[0]
+        strong = max(nx.strongly_connected_components(linked.subgraph(main)),
+                     key=lambda c: (len(floors_of(c)), len(c)))
+        return [], sorted(set(parts[0]) - floors_of(strong))
+    return parts, []
 
 
 def _coverage(venue: str, venue_map: VenueMap) -> Step:

@@ -43,13 +43,16 @@ def validation_upload(venue: str):
     try:
         route, route_name = _csv("route", _("route CSV"))
         readings, readings_name = _csv("readings", _("readings CSV"))
-        walk = validation_walk(venue_map, *read_walk_csv(route, readings), window_s=svc.settings.rssi_window_s)
+        window_s = svc.settings.rssi_window_s
+        # with the venue: a point off its floors or plans, or readings none of its APs made during the walk,
+        # are refused here (naming the line), before anything is scored or recorded
+        walk = validation_walk(venue_map, *read_walk_csv(route, readings, venue_map, window_s), window_s=window_s)
     except ValueError as exc:
         flash(_("The walk was not recorded. %(e)s", e=str(exc)), "error")
         return render_template("operator/validation.html", venue=venue,
                                walks=ValidationWalks(svc.db).recent(venue)), 400
     entry = ValidationWalks(svc.db).record(venue, walk, current_account().username, f"{route_name} + {readings_name}")
     audit("validation.walk", venue, points=entry["points"], version=entry["version"])
-    flash(_("Validation walk recorded: %(n)s route points, right zone %(z)s.", n=entry["points"],
-            z=f"{(entry['zone_rate'] or 0):.0%}"))
+    flash(_("Validation walk recorded: %(n)s route points (%(u)s not placed), right zone %(z)s.", n=entry["points"],
+            u=walk.not_placed, z=f"{(entry['zone_rate'] or 0):.0%}"))
     return redirect(url_for("operator.validation", venue=venue), code=303)

@@ -39,11 +39,17 @@ from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
 POINT_RE = re.compile(r"^\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*$")
+UPLOAD_SLACK = 64 * 1024  # the form's other fields and the multipart framing around the files
+# Every console endpoint that takes files, with the bytes of files it may take (each file at most its own limit:
+# UPLOAD_MAX_BYTES, PLAN_MAX_BYTES). Any other endpoint keeps the app-wide body limit (MAX_CONTENT_LENGTH, 1 MiB,
+# sized for RSSI reports): a file form missing here is refused with a 413 above that.
+# tests/operator/test_onboarding_review_fixes.py checks every file form of the templates is listed.
 UPLOAD_LIMITS = {
     "operator.upload_plan": 2 * PLAN_MAX_BYTES,  # up to this we say "too large" ourselves; beyond, 413
     "operator.import_imdf": UPLOAD_MAX_BYTES,
-    "operator.import_samples": UPLOAD_MAX_BYTES,
+    "operator.import_samples": 2 * UPLOAD_MAX_BYTES,  # the samples CSV and UJIIndoorLoc's WAP sidecar
     "operator.validation_upload": 2 * UPLOAD_MAX_BYTES,  # a route CSV and the walk's readings
+    "operator.add_step": 2 * UPLOAD_MAX_BYTES,  # a draft's IMDF, AP list (+ Meraki/UniFi companion) or survey
 }
 
 
@@ -53,12 +59,12 @@ def _upload_limits():
     console's CSRF check reads the form."""
     limit = UPLOAD_LIMITS.get(request.endpoint or "")
     if limit:
-        if (request.content_length or 0) > limit:
+        if (request.content_length or 0) > limit + UPLOAD_SLACK:
             # Answered here, before anything reads the body: the shared error page reads the form
             # (the shopper `c` parameter) and would fail on an over-limit body.
             return render_template("operator/too_large.html", venue=(request.view_args or {}).get("venue", ""),
                                    mb=limit // 2**20), 413
-        request.max_content_length = limit
+        request.max_content_length = limit + UPLOAD_SLACK
 
 
 def _lang() -> str:

@@ -81,28 +81,67 @@ def _walkway_route(venue_map: VenueMap, start: str, goal: str) -> list[tuple[int
 
 
 def thin_route(points: list[tuple[int, float, float]], spacing_m: float) -> list[tuple[int, float, float]]:
-    """Points along a route about `spacing_m` apart: the start, the goal, every floor change, and every
-    point `spacing_m` or more of walking after the last one kept."""
-    kept = [points[0]]
-    walked = 0.0
-    for prev, here in zip(points, points[1:], strict=False):
-        walked += math.hypot(here[1] - prev[1], here[2] - prev[2])
-        if here[0] != kept[-1][0] or walked >= spacing_m:
-            kept.append(here)
-            walked = 0.0
-    if kept[-1] != points[-1]:
-        kept.append(points[-1])
-    return [(int(f), round(x, 1), round(y, 1)) for f, x, y in kept][:MAX_ROUTE_POINTS]
+    """Points along a route about `spacing_m` apart (rounded to 0.1 m): the start, the goal (once), both ends
+    of every floor change (where the lift, escalator or stairs is taken and where it arrives), and points
+    evenly spread along each floor's stretch of the route, interpolated on long walkway links, so that no two
+    points that follow each other on a floor are more than `spacing_m` apart along the route (nor ever the
+    same point). A route that would have more than MAX_ROUTE_POINTS points is marked more sparsely instead."""
+    spacing = spacing_m
+    for _attempt in range(40):
+        marked = _route_marks(points, spacing)
+        if len(marked) <= MAX_ROUTE_POINTS:
+            return marked
+        spacing *= 1.25
+    return marked[:MAX_ROUTE_POINTS - 1] + marked[-1:]
+
+
+def _route_marks(points: list[tuple[int, float, float]], spacing_m: float) -> list[tuple[int, float, float]]:
+    legs: list[list[tuple[int, float, float]]] = []  # the route's stretches on one floor each, in order
+    for point in points:
+        if legs and legs[-1][0][0] == point[0]:
+            legs[-1].append(point)
+        else:
+            legs.append([point])
+    marked: list[tuple[int, float, float]] = []
+    for leg in legs:
+        steps = [math.hypot(b[1] - a[1], b[2] - a[2]) for a, b in zip(leg, leg[1:], strict=False)]
+        length = sum(steps)
+        parts = max(1, math.ceil(length / spacing_m - 1e-9))
+        targets = [length * k / parts for k in range(parts + 1)] if length > 0 else [0.0]
+        i, start_of_step = 0, 0.0  # the step (leg[i] -> leg[i + 1]) holding the target, and where it starts
+        for k, target in enumerate(targets):
+            while i < len(steps) - 1 and start_of_step + steps[i] < target:
+                start_of_step += steps[i]
+                i += 1
+            if k == 0 or k == len(targets) - 1:  # the leg's own ends, exactly
+                floor, x, y = leg[0] if k == 0 else leg[-1]
+            elif steps[i] == 0:
+                floor, x, y = leg[i]
+            else:  # on the link leg[i] -> leg[i + 1]
+                t = min(1.0, max(0.0, (target - start_of_step) / steps[i]))
+                a, b = leg[i], leg[i + 1]
+                floor, x, y = a[0], a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2])
+            point = (int(floor), round(x, 1), round(y, 1))
+            if not marked or marked[-1] != point:
+                marked.append(point)
+    return marked
 
 
 def walk_summary(walk: dict, version: int) -> ValidationWalk | None:
-    """The marks as a ValidationWalk (the set-up checklist's record), or None before the first mark."""
+    """The walk as a ValidationWalk (the set-up checklist's record): one point per route point visited, in
+    route order, with the route's length (the points never marked are counted as not visited), or None
+    before the first mark."""
     from fingerprints.quality import WalkResult  # lazy: matplotlib (every worker and CLI start paid ~0.7 s)
     from portal.tracking.estimate import summarise_walk  # lazy: the estimate pulls in matplotlib
 
+    # A route point marked more than once counts once, by its LAST mark (not an average): marking again is the
+    # operator trying again (she tapped before reaching the point, the phone was not placed yet), and the
+    # last mark is the one the page shows beside the point. The marks are in the order made.
+    last = {m["point"]: m for m in walk["marks"]}
     points = [WalkResult(m["at"], m["floor"], m["x"], m["y"], m["zone"], m["est_floor"],
-                         _num(m["est_x"]), _num(m["est_y"]), m["landed"], _num(m["error_m"])) for m in walk["marks"]]
-    return summarise_walk(walk.get("venue", ""), version, points) if points else None
+                         _num(m["est_x"]), _num(m["est_y"]), m["landed"], _num(m["error_m"]))
+              for _, m in sorted(last.items())]
+    return summarise_walk(walk.get("venue", ""), version, points, route_points=len(walk["route"])) if points else None
 
 
 def _num(value) -> float:
@@ -154,17 +193,20 @@ def walk_page(venue: str, walk_id: str):
     summary = walk_summary(walk, walk["version"])
     if wants_json():
         return jsonify({"id": walk["id"], "route": walk["route"], "marks": walk["marks"],
-                        "finished": walk["finished"], "summary": _summary_json(summary)})
+                        "finished": walk["finished"], "summary": _summary_json(summary, len(walk["marks"]))})
     marked = {m["point"] for m in walk["marks"]}
     next_point = next((i for i in range(len(walk["route"])) if i not in marked), None)
     return render_template("operator/walk.html", venue=venue, walk=walk, summary=summary, next_point=next_point,
                            chart=error_chart(walk["marks"]))
 
 
-def _summary_json(summary: ValidationWalk | None) -> dict | None:
+def _summary_json(summary: ValidationWalk | None, marks: int) -> dict | None:
+    """The summary (over the route points visited, each once) and `marks`, every tap made."""
     if summary is None:
         return None
-    return {"marks": len(summary.points), "zone_rate": _fig(summary.zone_rate), "floor_rate": _fig(summary.floor_rate),
+    return {"route_points": summary.route_points, "visited": len(summary.points), "not_visited": summary.not_visited,
+            "not_placed": summary.not_placed, "marks": marks,
+            "zone_rate": _fig(summary.zone_rate), "floor_rate": _fig(summary.floor_rate),
             "mean_error_m": _fig(summary.mean_error_m), "median_error_m": _fig(summary.median_error_m),
             "p95_error_m": _fig(summary.p95_error_m)}
 
@@ -214,8 +256,9 @@ def walk_finish(venue: str, walk_id: str):
     entry = ValidationWalks(svc.db).record(venue, summary, current_account().username,
                                            f"live walk {walk['name'] or walk['id']}")
     audit("validation.live_finish", venue, walk=walk["id"], points=entry["points"])
-    flash(_("Validation walk recorded: %(n)s route points, right zone %(z)s.", n=entry["points"],
-            z=f"{(entry['zone_rate'] or 0):.0%}"))
+    flash(_("Validation walk recorded: %(n)s of %(t)s route points visited (%(v)s not visited, %(u)s not placed), "
+            "right zone %(z)s.", n=entry["points"], t=summary.route_points, v=summary.not_visited,
+            u=summary.not_placed, z=f"{(entry['zone_rate'] or 0):.0%}"))
     return redirect(url_for("operator.walk_page", venue=venue, walk_id=walk["id"]), code=303)
 
 

@@ -43,6 +43,7 @@ from fingerprints.quality import (
     WalkIn,
     WalkResult,
     error_stats,
+    route_point_problem,
 )
 from fingerprints.simulator import report_schedule
 from fingerprints.training import training_set
@@ -400,9 +401,15 @@ def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, fl
     """An operator walked `route` ((ts, floor, x, y) where she was) with a phone whose readings at the APs
     were `readings` ((ts, AP BSSID, dBm)). The readings are replayed in time order through the tracker's
     step every `tick_s` and, at each route point, the phone's position is what a probe would get then
-    (kept position or a new one), landed with the probe's rule and compared with where she was."""
+    (kept position or a new one), landed with the probe's rule and compared with where she was. A point on a
+    floor the venue does not have, or off that floor's plan, is a ValueError (read_walk_csv with the venue
+    names its line); readings may be empty (the phone never heard: every point is scored not placed)."""
     if not route:
         raise ValueError("the route has no points")
+    for n, (ts, floor, x, y) in enumerate(route, start=1):
+        problem = route_point_problem(venue, floor, x, y)
+        if problem:
+            raise ValueError(f"route point {n} (ts {ts:.0f}): {problem}")
     model = model or build_venue_model(venue)
     phone = PhoneReplay(model, window_s=window_s)
     pending = sorted(readings)
@@ -434,9 +441,17 @@ def score_mark(model: VenueModel, ts: float, floor: int, x: float, y: float, pos
                       float(math.hypot(position.x - x, position.y - y)))
 
 
-def summarise_walk(venue: str, version: int, points: list[WalkResult]) -> ValidationWalk:
-    mean, median, p95 = error_stats(np.array([p.error_m for p in points]))
+def summarise_walk(venue: str, version: int, points: list[WalkResult],
+                   route_points: int | None = None) -> ValidationWalk:
+    """The walk's figures, one point per route point scored (a live walk: `route_points` on its route, some
+    perhaps not visited). The rates are over every point: one the phone was not placed at is never right,
+    zone or floor (its est_zone None is "not located", not "no zone here"); the errors over those placed."""
+    mean, median, p95 = error_stats(np.array([p.error_m for p in points], dtype=float))
+
+    def rate(right) -> float:
+        return float(np.mean([p.est_floor is not None and right(p) for p in points])) if points else math.nan
+
     return ValidationWalk(venue=venue, version=version, points=points,
-                          zone_rate=float(np.mean([p.est_zone == p.zone for p in points])) if points else math.nan,
-                          floor_rate=float(np.mean([p.est_floor == p.floor for p in points])) if points else math.nan,
-                          mean_error_m=mean, median_error_m=median, p95_error_m=p95)
+                          zone_rate=rate(lambda p: p.est_zone == p.zone),
+                          floor_rate=rate(lambda p: p.est_floor == p.floor),
+                          mean_error_m=mean, median_error_m=median, p95_error_m=p95, route_points=route_points)
