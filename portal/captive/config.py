@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -90,9 +92,36 @@ class PortalConfigKeys(VenueKeys):
         return self.key("portal", "config")
 
 
+class LastKnownSettings:
+    """venue -> the settings this process last read from the store, for the fail-open page's grant while the
+    store is down (a controller's URL, an NBI host and password are in no default). Refreshed by every
+    successful read, never expired (a stale copy beats none while the store is down), bounded by venues: the
+    least recently read venue goes first."""
+
+    VENUES = 4096  # a bound, far above the venues one deployment serves
+
+    def __init__(self, size: int = VENUES) -> None:
+        self.size = size
+        self._items: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, venue: str, settings: dict[str, str]) -> None:
+        with self._lock:
+            self._items[venue] = dict(settings)
+            self._items.move_to_end(venue)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, venue: str) -> dict[str, str] | None:
+        with self._lock:
+            found = self._items.get(venue)
+            return dict(found) if found is not None else None
+
+
 class PortalConfigStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
+        self.last_known = LastKnownSettings()
 
     @staticmethod
     def defaults() -> dict[str, str]:
@@ -100,7 +129,9 @@ class PortalConfigStore:
 
     def get(self, venue: str) -> dict[str, str]:
         stored = {k.decode(): v.decode() for k, v in self.db.hgetall(PortalConfigKeys(venue).config()).items()}
-        return {name: stored.get(name, default) for name, (default, _) in FIELDS.items()}
+        settings = {name: stored.get(name, default) for name, (default, _) in FIELDS.items()}
+        self.last_known.remember(venue, settings)
+        return settings
 
     def time_zone(self, venue: str) -> str:
         """The venue's own `time_zone` ("" when it sets none): one field, for the per-process cache below."""

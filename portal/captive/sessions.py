@@ -23,6 +23,11 @@ class SessionKeys(VenueKeys):
     def gateway_context(self, client: str) -> str:
         return self.key("gwctx", client)
 
+    def phone_gateway_context(self, phone: str) -> str:
+        """The last context a verified gateway sent for this phone (its own name space: a shopper's client id
+        and a phone's never share a key)."""
+        return self.key("gwctx-phone", phone)
+
 
 @dataclass(frozen=True)
 class Session:
@@ -103,3 +108,13 @@ class SessionStore:
 
     def gateway_context(self, venue: str, client: str) -> bytes | None:
         return self.db.get(SessionKeys(venue).gateway_context(client))
+
+    def save_phone_gateway_context(self, venue: str, phone: str, sealed: bytes, ttl_s: int = 3600) -> None:
+        """The context of the last redirect a gateway *vouched for* (a checksum or an encryption only it can
+        make), keyed by the phone: a Continue that did not come through the gateway (the CAPPORT API's
+        user-portal-url, a bookmark, the venue-info page) from that same phone grants through it. Never from
+        an unverified redirect: anyone could then plant a context for someone else's phone."""
+        self.db.set(SessionKeys(venue).phone_gateway_context(phone), sealed, ex=ttl_s)
+
+    def phone_gateway_context(self, venue: str, phone: str) -> bytes | None:
+        return self.db.get(SessionKeys(venue).phone_gateway_context(phone))

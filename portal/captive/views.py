@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -47,6 +48,7 @@ from portal.captive.gateways import (
 )
 from portal.captive.landing import Offline, Redirect
 from portal.demo import demo_mode_for
+from portal.errors import STORE_RETRY_AFTER_S
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
 
@@ -120,10 +122,16 @@ def redirect_no_store(target: str) -> Response:
     return resp
 
 
+# The venue a fail-open page's context was sealed for (in the context's grant data: sealed, so a page's
+# Continue cannot borrow another venue's settings).
+OFFLINE_VENUE = "portal_venue"
+
+
 def fail_open(venue: str, exc: Exception | None, ctx: GatewayContext | None = None) -> Response:
     if exc is not None and not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once
         log.error("store unavailable for venue %s, failing open: %s", venue, exc)
-    sealed = captive_services().sealer.seal(ctx).decode() if ctx else ""
+    bound = replace(ctx, grant={**ctx.grant, OFFLINE_VENUE: venue}) if ctx else None
+    sealed = captive_services().sealer.seal(bound).decode() if bound else ""
     return Response(render_template("captive/offline.html", venue=venue, sealed=sealed), status=200, headers=NO_STORE)
 
 
@@ -156,8 +164,9 @@ def portal_entry(site: str | None = None):
     cs = captive_services()
     try:
         config = store(cs.config.get, venue)
-    except STORE_ERRORS as exc:
-        return fail_open(venue, exc, _parse_or_none(args, PortalConfigStore.defaults()))
+    except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
+        known = cs.config.last_known.get(venue) or PortalConfigStore.defaults()
+        return fail_open(venue, exc, _parse_or_none(args, known))
     ctx = _parse(args, config)
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
@@ -174,7 +183,10 @@ def portal_entry(site: str | None = None):
             store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
         if ctx.access == OFFLINE and verified:  # the gateway holds the phone back: CAPPORT and probes must say so
             store(cs.sessions.revoke, venue, client)  # (only when it vouched: a forged one must not log others out)
-        store(cs.sessions.save_gateway_context, venue, decision.client, cs.sealer.seal(ctx))
+        sealed = cs.sealer.seal(ctx)
+        store(cs.sessions.save_gateway_context, venue, decision.client, sealed)
+        if ctx.verified and client:  # the phone's own gateway, for a Continue that does not come through it
+            store(cs.sessions.save_phone_gateway_context, venue, client, sealed)
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     return redirect_no_store(landing_url(decision))
@@ -224,11 +236,10 @@ def continue_to_internet():
     venue = shopper.venue
     try:
         config = store(cs.config.get, venue)
-        raw = store(cs.sessions.gateway_context, venue, shopper.client)
-        ctx = cs.sealer.open(raw) if raw else GatewayContext(gateway="direct")
+        ctx = _gateway_context(venue, shopper)
         seconds = int(config["session_minutes"]) * 60
-        if ctx.gateway == "direct" and not _direct_grant(venue, shopper, seconds):
-            return _not_granted(shopper, ctx)
+        if ctx.gateway == "direct" and (refusal := _direct_grant(venue, shopper, seconds)):
+            return _not_granted(shopper, ctx, refusal)
     except GatewayError as exc:
         abort(exc.status, exc.message)
     except STORE_ERRORS as exc:
@@ -256,18 +267,42 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
         store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway)
 
 
-def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> bool:
-    """No gateway: a session only where the next probe will find it. "gateway" mode (the portal host is
-    the network's gateway, so the address it sees is the phone's own): bind the session to that IP.
-    "honest" mode: only a phone the portal knows by MAC (a gateway or the demo passed it); an anonymous
-    one gets no session, and no page that says it is online."""
+def _gateway_context(venue: str, shopper: Shopper) -> GatewayContext:
+    """The gateway context this Continue grants through: the one of the redirect this shopper's page came
+    from; else, for a phone the portal knows as this browser's (a verified gateway, our signed URI, or the
+    IP table that only verified gateways fill), the last one its gateway vouched for (a Continue from the
+    CAPPORT API's user-portal-url or the venue-info page never came through the gateway); else "direct"."""
+    cs = captive_services()
+    raw = store(cs.sessions.gateway_context, venue, shopper.client)
+    ctx = cs.sealer.open(raw) if raw else GatewayContext(gateway="direct")
+    if ctx.gateway != "direct" or not (shopper.phone and shopper.phone_verified):
+        return ctx
+    raw = store(cs.sessions.phone_gateway_context, venue, shopper.phone)
+    try:
+        return cs.sealer.open(raw) if raw else ctx
+    except GatewayError:  # sealed under another key (SECRET_KEY changed): as if none
+        return ctx
+
+
+# Why a direct session was refused (the not-granted page says what to do).
+UNKNOWN_PHONE, GATEWAY_PHONE = "unknown", "gateway"
+
+
+def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
+    """No gateway context: a session only where the next probe will find it, and only where no gateway
+    holds the phone back; None when granted, else why not. "gateway" mode (the portal host is the network's
+    gateway, so the address it sees is the phone's own): bind the session to that IP. "honest" mode: only the
+    demo's phones, whose MACs are simulated. A phone no one vouched for (a MAC typed into a probe's or the
+    portal's URL) is anyone's to name; a phone known through its gateway (verified: the gateway vouched, the
+    IP table, our signed URI) has no gateway context left here, and a session of ours would only tell its
+    probes and CAPPORT "online" while the gateway still holds it back."""
     cs = captive_services()
     if cs.direct_mode == "gateway" and request.remote_addr:
         store(cs.sessions.remember_ip, venue, request.remote_addr, session_client(shopper))
-    elif shopper.phone is None:
-        return False
+    elif shopper.phone is None or not demo_mode_for(venue):
+        return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
     store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct")
-    return True
+    return None
 
 
 def session_client(shopper: Shopper) -> str:
@@ -275,20 +310,27 @@ def session_client(shopper: Shopper) -> str:
     return shopper.phone or shopper.client
 
 
-def _not_granted(shopper: Shopper, ctx: GatewayContext) -> Response:
+def _not_granted(shopper: Shopper, ctx: GatewayContext, reason: str) -> Response:
     return Response(render_template("captive/not_granted.html", venue=shopper.venue, token=shopper_token(shopper),
-                                    destination=ctx.destination), headers=NO_STORE)
+                                    destination=ctx.destination, reason=reason), headers=NO_STORE)
 
 
-def _grant(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant | Response:
-    """The gateway's grant, or the page that says it failed."""
+def _grant(ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str],
+           unknown_venue: str | None = None) -> Grant | Response:
+    """The gateway's grant, or the page that says it failed. `unknown_venue`: the store is down and this
+    process never read that venue's settings, so the grant ran on the defaults."""
     try:
         return hand_back(ctx, seconds, destination, config)
     except GatewayError as exc:
         # The detail is for the operator's log; the shopper gets a clear page, never internal text.
-        log.error("grant through %s failed: %s", ctx.gateway, exc)
         retry = {name: request.form[name] for name in ("c", "g") if request.form.get(name)}
         page = render_template("captive/grant_failed.html", retry=retry)
+        if unknown_venue is not None:  # the settings are missing, not wrong: say so, and "try again later"
+            log.error("grant through %s failed: the settings of venue %s are unknown while the store is down "
+                      "(this process has read none since it started; the grant needed %s)", ctx.gateway,
+                      unknown_venue or "(none named)", exc.field)
+            return Response(page, status=503, headers={**NO_STORE, "Retry-After": str(STORE_RETRY_AFTER_S)})
+        log.error("grant through %s failed: %s", ctx.gateway, exc)
         return Response(page, status=502 if exc.status >= 500 else exc.status, headers=NO_STORE)
 
 
@@ -300,14 +342,19 @@ def _answer(grant: Grant) -> Response | str:
 
 
 def _grant_offline(sealed: str):
+    """The fail-open page's Continue: the store is down, so the venue's settings are the ones this process
+    last read (PortalConfigStore.last_known), for the venue the page's context was sealed for."""
     cs = captive_services()
     try:
         ctx = cs.sealer.open(sealed)
     except GatewayError as exc:
         abort(400, exc.message)
-    config = PortalConfigStore.defaults()
+    venue = ctx.grant.pop(OFFLINE_VENUE, "")
+    known = cs.config.last_known.get(venue) if isinstance(venue, str) and is_venue_id(venue) else None
+    config = known or PortalConfigStore.defaults()
     seconds = int(config["session_minutes"]) * 60
-    grant = _grant(ctx, seconds, ctx.destination or external_url("captive.offline"), config)
+    grant = _grant(ctx, seconds, ctx.destination or external_url("captive.offline"), config,
+                   unknown_venue=None if known else str(venue))
     return grant if isinstance(grant, Response) else _answer(grant)
 
 
@@ -386,7 +433,10 @@ def _capport_read(token: str) -> tuple[str, str] | None:
 @bp.get("/capport/api")
 def capport_by_ip():
     """For DHCP option 114 / RA option 37 with one URI for everyone: the client is the requester's IP."""
-    return _capport_answer(venue_param(), None)
+    venue = request.args.get("venue") or services().settings.default_venue
+    if not is_venue_id(venue):
+        return _capport_error("venue: not a venue id", 400)
+    return _capport_answer(venue, None)
 
 
 @bp.get("/capport/api/<token>")
@@ -402,7 +452,11 @@ def _capport_answer(venue: str, client: str | None) -> Response:
     # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
     decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr, verified=True)
     if isinstance(decision, Offline):
-        return _capport_json({"captive": True, "user-portal-url": external_url("captive.offline", venue=venue)}, 200)
+        # Not "captive": the API is authoritative (Android 11+, iOS 14+), and it would put every phone that is
+        # online already behind a portal for the whole outage. A 503 is no usable answer: the OS falls back to
+        # its own probes, which the gateway answers (RFC 8908: a client may ignore a failing API).
+        return _capport_error("the portal's store is unavailable; try again shortly", 503,
+                              {"Retry-After": str(STORE_RETRY_AFTER_S)})
     session = decision.session
     body: dict = {"captive": session is None,
                   "user-portal-url": external_url("captive.portal_entry", venue=venue),
@@ -411,7 +465,7 @@ def _capport_answer(venue: str, client: str | None) -> Response:
         try:
             config = store(cs.config.get, venue)
         except STORE_ERRORS:
-            config = PortalConfigStore.defaults()
+            config = cs.config.last_known.get(venue) or PortalConfigStore.defaults()
         body["seconds-remaining"] = session.seconds_remaining()
         body["can-extend-session"] = session.extensions < int(config["max_extensions"])
     return _capport_json(body, 200)
@@ -420,6 +474,12 @@ def _capport_answer(venue: str, client: str | None) -> Response:
 def _capport_json(body: dict, status: int) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/captive+json; charset=utf-8",
                     headers={"Cache-Control": "private, no-store"})
+
+
+def _capport_error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """No captive+json object (that type says what "captive" is): a plain JSON error."""
+    return Response(json.dumps({"error": message}), status=status, content_type="application/json",
+                    headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 # ---- openNDS authmon (fas_secure_enabled 3 and 4) ---------------------------------------------------
