@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from core.memo import BoundedMemo
 from portal.apps import registry
 from portal.captive.cli import portal_config
 from portal.captive.common import CaptiveServices
-from portal.captive.config import PortalConfigStore
+from portal.captive.config import PortalConfigStore, address_networks
 from portal.captive.gateways import ContextSealer
 from portal.captive.landing import Landing
 from portal.captive.lane import ProbeLane
@@ -35,6 +36,19 @@ def _landing_endpoint(app_name: str) -> str | None:
     return app.landing_endpoint if app is not None else None
 
 
+CLIENT_NETWORKS_MAX_AGE_S = 10.0  # a change of the setting reaches every process within this
+
+
+def _client_networks(config: PortalConfigStore):
+    """venue -> its `client_networks` setting parsed, memoised briefly: every probe naming a MAC asks."""
+    memo = BoundedMemo(1024, max_age_s=CLIENT_NETWORKS_MAX_AGE_S)
+
+    def networks(venue: str):
+        return memo.get(venue, lambda: tuple(address_networks(config.client_networks(venue))))
+
+    return networks
+
+
 def init_captive(app: Flask) -> None:
     """The portal's stores, its landing decision and its views, on the app's one store connection. The
     OS probes are answered by ProbeLane (portal/captive/lane.py), which the app factory puts in front."""
@@ -43,12 +57,13 @@ def init_captive(app: Flask) -> None:
     breaker = core.breaker  # the app's one store breaker (portal/errors.py answers 503 while it is open)
     sessions = SessionStore(db)
     probe_state = ProbeStateStore(db, core.locator, core.zone_apps)
+    config = PortalConfigStore(db)
     landing = Landing(probe_state=probe_state, sessions=sessions, locator=core.locator,
                       zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
                       landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
-                      events=core.events)
+                      events=core.events, client_networks=_client_networks(config))
     app.extensions["captive"] = CaptiveServices(
-        sessions=sessions, config=PortalConfigStore(db), sealer=ContextSealer(core.settings.secret_key),
+        sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
         direct_mode=core.settings.direct_mode)
     app.register_blueprint(bp)

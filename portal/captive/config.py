@@ -48,6 +48,10 @@ FIELDS: dict[str, tuple[str, str]] = {
                              "empty: no Instant On grant"),
     "mikrotik_hosts": ("", "MikroTik link-login-only hosts allowed (the hotspot's dns-name); empty = private IPs only"),
     "ruckus_hosts": ("", "Ruckus Unleashed sip hosts allowed (comma-separated); empty = private IPs only"),
+    "client_networks": ("", "where shoppers' requests come from (comma-separated IPs or networks: the guest "
+                            "networks, or the venue's public NAT addresses when the portal is hosted outside); a "
+                            "MAC a gateway did not vouch for places a phone only in a request from there (else "
+                            "anyone could ask where a phone is); empty: from anywhere"),
     "smartzone_nbi_hosts": ("", "Ruckus SmartZone / RUCKUS One northbound interfaces (the redirect's nbiIP: the "
                                 "controller's address, or the tenant's wispr host) allowed, comma-separated; empty: "
                                 "no SmartZone login and no MAC decryption"),
@@ -133,6 +137,11 @@ class PortalConfigStore:
         self.last_known.remember(venue, settings)
         return settings
 
+    def client_networks(self, venue: str) -> str:
+        """The venue's `client_networks` ("" when it sets none): one field, for the landing's short memo."""
+        raw = self.db.hget(PortalConfigKeys(venue).config(), "client_networks")
+        return raw.decode() if raw else ""
+
     def time_zone(self, venue: str) -> str:
         """The venue's own `time_zone` ("" when it sets none): one field, for the per-process cache below."""
         raw = self.db.hget(PortalConfigKeys(venue).config(), "time_zone")
@@ -153,7 +162,7 @@ class PortalConfigStore:
                 time_zone_name(value)
             if name == "phone_region" and value:
                 phone_region_code(value)
-            if name == "opennds_authmon_from" and value:
+            if name in ("opennds_authmon_from", "client_networks") and value:
                 address_networks(value)
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):

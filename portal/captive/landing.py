@@ -12,9 +12,10 @@ slots in as one more step."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
@@ -60,7 +61,9 @@ class Landing:
 
     def __init__(self, *, probe_state: ProbeStateStore, sessions: SessionStore, locator: Locator,
                  zone_app: Callable[[str, str], str | None], landing_endpoint: Callable[[str], str | None],
-                 breaker: StoreBreaker, tokens: ShopperTokenStore, events: EventLog | None = None) -> None:
+                 breaker: StoreBreaker, tokens: ShopperTokenStore, events: EventLog | None = None,
+                 client_networks: Callable[[str], Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]]
+                 | None = None) -> None:
         self.probe_state = probe_state
         self.sessions = sessions
         self.locator = locator
@@ -69,6 +72,9 @@ class Landing:
         self.breaker = breaker
         self.tokens = tokens
         self.events = events  # every landing is a `landing` event (the funnels' middle step)
+        # venue -> the networks its shoppers' requests come from (empty: anywhere); the venue's
+        # `client_networks` setting, read through a short memo (portal/captive/__init__.py)
+        self.client_networks = client_networks
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
                verified: bool = False, associated_ap: str | None = None, now: float | None = None) -> Decision:
@@ -83,6 +89,8 @@ class Landing:
             if client is None and ip:
                 client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
+            elif client is not None and not verified and not self._from_venue(venue, ip):
+                client = None  # a MAC anyone could type, from outside the venue: it places no phone
             state = self._state(venue, client, now, associated_ap)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
@@ -97,6 +105,19 @@ class Landing:
             self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
                                    zone=values.get("zone"), app=app_name if "zone" in values else None)
         return Redirect(endpoint, values, token, state.session, shopper.client)
+
+    def _from_venue(self, venue: str, ip: str | None) -> bool:
+        """Whether a request from `ip` may name a phone by a MAC no gateway vouched for: the venue's
+        `client_networks` hold it, or the venue sets none. A MAC in a query is anyone's to type: answered from
+        anywhere, the landing (a zone's page, or "online") would tell a stranger where that phone is."""
+        networks = self.breaker.call(self.client_networks, venue) if self.client_networks else ()
+        if not networks:
+            return True
+        try:
+            address = ipaddress.ip_address(ip or "")
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
 
     def handout(self, venue: str, client: str | None, verified: bool = False) -> tuple[Shopper, str]:
         """A new shopper for this phone and its token, sealed: handing it out writes nothing (portal/shopper.py).

@@ -1,0 +1,67 @@
+"""`client_networks`: a MAC no gateway vouched for places a phone only in a request from the venue's networks.
+A MAC in a probe's or the portal's URL is anyone's to type; answered from anywhere, the landing (its zone's page,
+or the online answer) would tell a stranger where that phone is. Outside the demo (whose MACs count as vouched
+for), on the demo mall's data, with the phone heard in the cinema and positioned by the tracker."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlparse
+
+import pytest
+
+from portal.captive import captive_services
+from portal.captive.config import PortalConfigStore
+from tests.captive.test_captive_gateways import configure
+from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
+from tests.captive.test_session_review_fixes import coova_redirect, production  # noqa: F401 - the fixture
+
+INSIDE, OUTSIDE = "10.20.0.7", "203.0.113.9"
+
+
+def at(ip: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": ip}}
+
+
+def landed_path(resp) -> str:
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return urlparse(resp.headers["Location"]).path
+
+
+@pytest.fixture
+def guarded(production, tracked):  # noqa: F811
+    configure(production, client_networks="10.20.0.0/16, 2001:db8::/32")
+    return production, tracked
+
+
+@pytest.mark.parametrize("url", ["/generate_204?", "/portal?venue=demo&"])
+def test_a_mac_from_outside_the_venue_places_no_phone(guarded, url):
+    client, cinema = guarded
+    query = urlencode({"client_mac": PHONE})
+    assert landed_path(client.get(url + query, **at(INSIDE))) == cinema
+    assert landed_path(client.get(url + query, **at(OUTSIDE))) != cinema  # the mall home, as for no MAC
+
+
+def test_nor_says_whether_it_is_online(guarded, svc):
+    client, _ = guarded
+    with client.application.app_context():
+        captive_services().sessions.grant("demo", svc.hasher.client_id(PHONE), 600, "direct")
+    assert client.get(f"/generate_204?client_mac={PHONE}", **at(INSIDE)).status_code == 204
+    assert client.get(f"/generate_204?client_mac={PHONE}", **at(OUTSIDE)).status_code == 302
+
+
+def test_a_redirect_its_gateway_vouched_for_places_the_phone_from_anywhere(guarded):
+    """A CoovaChilli redirect signed with the venue's uamsecret (`md`) is the gateway's word, not a stranger's."""
+    client, cinema = guarded
+    assert landed_path(client.get(coova_redirect(PHONE, "10.9.9.9"), **at(OUTSIDE))) == cinema
+
+
+def test_without_the_setting_a_mac_places_the_phone_from_anywhere(production, tracked):  # noqa: F811
+    assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(OUTSIDE))) == tracked
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "not-a-network", "10.0.0.1, example.com"])
+def test_a_setting_that_is_not_networks_is_refused(db, value):
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        PortalConfigStore(db).set("demo", {"client_networks": value})
+    assert PortalConfigStore(db).client_networks("demo") == ""
+
