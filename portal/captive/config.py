@@ -134,7 +134,8 @@ class PortalConfigStore:
     def get(self, venue: str) -> dict[str, str]:
         stored = {k.decode(): v.decode() for k, v in self.db.hgetall(PortalConfigKeys(venue).config()).items()}
         settings = {name: stored.get(name, default) for name, (default, _) in FIELDS.items()}
-        self.last_known.remember(venue, settings)
+        if stored:  # a venue with settings of its own: any venue id can be asked for, and must not push it out
+            self.last_known.remember(venue, settings)
         return settings
 
     def client_networks(self, venue: str) -> str:
@@ -167,6 +168,10 @@ class PortalConfigStore:
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
+            if name == "smartzone_nbi_hosts" and value and (bad := [h for h in value.split(",") if h.strip() and
+                                                                   not is_host_name_or_ip(h.strip())]):
+                raise ValueError(f"smartzone_nbi_hosts: {bad[0].strip()[:60]!r} is not a host name or an IP address "
+                                 "(the redirect's nbiIP, without a port: smartzone_nbi_port sets it)")
             if name in ("unifi_cert_sha256", "omada_cert_sha256", "smartzone_cert_sha256") and value and \
                     not is_sha256_fingerprint(value):
                 raise ValueError(f"{name} must be 64 hex digits (colons allowed)")
@@ -175,6 +180,19 @@ class PortalConfigStore:
                 raise ValueError(f"{name} {problem}")
         if values:
             self.db.hset(PortalConfigKeys(venue).config(), mapping=values)
+
+
+def is_host_name_or_ip(value: str) -> bool:
+    """A DNS host name (letters, digits, hyphens, dots) or a bare IPv4/IPv6 address: no port, brackets or path."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    return 0 < len(value) <= 253 and all(0 < len(label) <= 63 and label.isascii() and
+                                         label.replace("-", "").isalnum() and not label.startswith("-")
+                                         for label in labels)
 
 
 def address_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

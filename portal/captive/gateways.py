@@ -836,10 +836,15 @@ class RuckusSmartZone(Adapter):
                     "setting": "smartzone_nbi_hosts"}
         literal = f"[{host}]" if ":" in host else host  # an IPv6 NBI address
         return {"nbi": f"{config.get('smartzone_nbi_scheme', 'https')}://{literal}:"
-                       f"{config.get('smartzone_nbi_port', '9443')}"}
+                       f"{config.get('smartzone_nbi_port', '9443')}", "nbi_host": host.lower()}
 
     def grant(self, ctx, seconds, destination, config):
         _raise_login_problem(ctx)
+        if ctx.grant.get("nbi_host") not in listed(config.get("smartzone_nbi_hosts", "")):
+            # listed when the phone landed, no longer (a context lives an hour, a fail-open page's six):
+            # the password goes to the venue's NBI hosts of now only
+            raise GatewayError("nbiIP", "is no longer one of this venue's SmartZone NBI hosts (the venue's "
+                                        "smartzone_nbi_hosts: README, Gateways)", status=403)
         try:
             _nbi(ctx.grant["nbi"], config).login(ctx.grant["ue_mac"], ctx.grant["ue_ip"] or None, ctx.grant["proxy"],
                                                  config.get("guest_username", "guest"),
@@ -853,9 +858,12 @@ def _nbi(base: str, config: dict[str, str], timeout_s: float | None = None) -> S
     if not config.get("smartzone_nbi_password"):
         raise ControllerError("the NBI password is not set for this venue", "smartzone_nbi_password")
     options = {"timeout_s": timeout_s} if timeout_s else {}
-    return SmartZoneNbi(base, config["smartzone_nbi_password"], config.get("smartzone_nbi_username", ""),
-                        ca_bundle=config.get("smartzone_ca_bundle", ""),
-                        cert_sha256=config.get("smartzone_cert_sha256", ""), **options)
+    try:
+        return SmartZoneNbi(base, config["smartzone_nbi_password"], config.get("smartzone_nbi_username", ""),
+                            ca_bundle=config.get("smartzone_ca_bundle", ""),
+                            cert_sha256=config.get("smartzone_cert_sha256", ""), **options)
+    except ValueError:  # a host the URL cannot hold (a setting saved before the host check): not a 500
+        raise ControllerError("the NBI host does not make a URL", "smartzone_nbi_hosts") from None
 
 
 def _decrypted(base: str, value: str, config: dict[str, str], ip: bool = False) -> str | None:

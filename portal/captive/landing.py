@@ -89,8 +89,8 @@ class Landing:
             if client is None and ip:
                 client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
-            elif client is not None and not verified and not self._from_venue(venue, ip):
-                client = None  # a MAC anyone could type, from outside the venue: it places no phone
+            elif not verified:
+                client = self.placeable(venue, client, ip)
             state = self._state(venue, client, now, associated_ap)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
@@ -106,18 +106,23 @@ class Landing:
                                    zone=values.get("zone"), app=app_name if "zone" in values else None)
         return Redirect(endpoint, values, token, state.session, shopper.client)
 
-    def _from_venue(self, venue: str, ip: str | None) -> bool:
-        """Whether a request from `ip` may name a phone by a MAC no gateway vouched for: the venue's
-        `client_networks` hold it, or the venue sets none. A MAC in a query is anyone's to type: answered from
-        anywhere, the landing (a zone's page, or "online") would tell a stranger where that phone is."""
+    def placeable(self, venue: str, client: str | None, ip: str | None) -> str | None:
+        """`client`, a phone named by a MAC no gateway vouched for, when a request from `ip` may name it: the
+        venue's `client_networks` hold `ip`, or the venue sets none; else None. A MAC in a query is anyone's
+        to type: answered from anywhere, the landing (a zone's page, "online", the status page) would tell a
+        stranger where that phone is. Raises a store error when the setting cannot be read."""
+        if client is None:
+            return None
         networks = self.breaker.call(self.client_networks, venue) if self.client_networks else ()
         if not networks:
-            return True
+            return client
         try:
             address = ipaddress.ip_address(ip or "")
         except ValueError:
-            return False
-        return any(address in network for network in networks)
+            return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:  # a dual-stack socket's IPv4
+            address = address.ipv4_mapped
+        return client if any(address in network for network in networks) else None
 
     def handout(self, venue: str, client: str | None, verified: bool = False) -> tuple[Shopper, str]:
         """A new shopper for this phone and its token, sealed: handing it out writes nothing (portal/shopper.py).

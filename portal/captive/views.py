@@ -197,7 +197,13 @@ def _already_online(venue: str, ctx: GatewayContext, client: str | None, verifie
     page, which says so; no landing again, nothing stored."""
     if ctx.destination:
         return redirect_no_store(ctx.destination)
-    _, token = captive_services().landing.handout(venue, client, verified)
+    landing = captive_services().landing
+    if not verified:  # a MAC anyone could type: the status page must not show a stranger that phone's session
+        try:
+            client = landing.placeable(venue, client, request.remote_addr)
+        except STORE_ERRORS:
+            client = None
+    _, token = landing.handout(venue, client, verified)
     return redirect_no_store(external_url("captive.status", c=token, gateway=ONLINE))
 
 

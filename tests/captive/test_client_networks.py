@@ -65,3 +65,23 @@ def test_a_setting_that_is_not_networks_is_refused(db, value):
         PortalConfigStore(db).set("demo", {"client_networks": value})
     assert PortalConfigStore(db).client_networks("demo") == ""
 
+
+
+def test_an_already_online_redirect_from_outside_shows_no_phones_session(guarded, svc):
+    """A CoovaChilli-shaped "already online" redirect (any venue that does not sign them) names a MAC too: from
+    outside the venue its status page shows that phone's session neither, nor lets it be extended."""
+    client, _ = guarded
+    configure(client, coova_uamsecret="")
+    with client.application.app_context():
+        captive_services().sessions.grant("demo", svc.hasher.client_id(PHONE), 600, "direct")
+    query = urlencode({"venue": "demo", "res": "already", "uamip": "192.168.182.1", "mac": PHONE})
+    for ip, shown in ((INSIDE, True), (OUTSIDE, False)):
+        page = client.get(client.get(f"/portal?{query}", **at(ip)).headers["Location"], **at(ip))
+        assert ('id="extend"' in page.get_data(as_text=True)) is shown
+
+
+def test_a_dual_stack_sockets_ipv4_address_is_inside(guarded):
+    """gunicorn bound to [::] (or nginx with ipv6only=off) writes an IPv4 client as ::ffff:a.b.c.d."""
+    client, cinema = guarded
+    assert landed_path(client.get(f"/generate_204?client_mac={PHONE}", **at(f"::ffff:{INSIDE}"))) == cinema
+    assert landed_path(client.get(f"/generate_204?client_mac={PHONE}", **at(f"::ffff:{OUTSIDE}"))) != cinema

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from portal import create_app
-from portal.captive import capport_url
+from portal.captive import capport_url, captive_services
 from portal.captive.gateways import CoovaChilli
 from portal.captive.probes import APPLE_SUCCESS
 from portal.captive.sessions import SessionKeys
@@ -303,3 +303,16 @@ def test_a_fail_open_page_grants_on_its_own_venues_settings_only(client, demo, o
         assert client.post("/portal/continue", data={"g": sealed, "venue": "demo"}).status_code == 503
         assert client.post("/portal/continue", data={"g": sealed[:-4] + "AAAA"}).status_code == 400
     assert FakeOmada.calls == []
+
+
+def test_venue_ids_without_settings_do_not_push_a_venues_settings_out(production):
+    """Any well-formed venue id can be asked for; only venues with settings of their own are remembered, so
+    anonymous requests cannot evict the settings a fail-open Continue needs."""
+    with production.application.app_context():
+        config = captive_services().config
+        config.last_known.size = 3  # the bound, small here (4096 in use)
+        config.get("demo")
+        assert config.last_known.get("demo") is not None
+        for i in range(config.last_known.size + 5):
+            config.get(f"nowhere{i}")
+        assert config.last_known.get("demo") is not None and config.last_known.get("nowhere0") is None

@@ -196,3 +196,37 @@ def test_smartzone_settings_are_checked_when_saved(app, setting, value):
 def test_what_counts_as_encrypted():
     assert is_encrypted(ENC_MAC) and not is_encrypted(PHONE) and not is_encrypted("ENC")
     assert not is_encrypted("ENC12 34") and not is_encrypted(None) and not is_encrypted("ENCé1")
+
+
+def test_a_host_taken_off_the_list_after_landing_is_never_sent_the_password(client, demo, nbi, caplog):
+    """The context keeps the NBI the phone landed through (an hour; a fail-open page's, six): Continue checks it
+    against the venue's hosts of now."""
+    configured(client, nbi)
+    landed = client.get(redirect())
+    configured(client, nbi, smartzone_nbi_hosts="10.9.9.9", smartzone_nbi_password="rotated-secret")
+    before = len(FakeNbi.calls)
+    assert continue_from(client, landed).status_code == 403
+    assert len(FakeNbi.calls) == before and "smartzone_nbi_hosts" in caplog.text
+
+
+@pytest.mark.parametrize("hosts", ["sz.example.com:9443", "[::1]", "https://sz.example.com", "sz example.com",
+                                   "10.1.1.1, sz.example.com/portalintf"])
+def test_nbi_hosts_with_a_port_or_a_scheme_are_refused_when_saved(app, hosts):
+    with app.app_context(), pytest.raises(ValueError, match="smartzone_nbi_hosts"):
+        captive_services().config.set("demo", {"smartzone_nbi_hosts": hosts})
+
+
+def test_nbi_hosts_that_are_names_or_addresses_are_taken(app):
+    with app.app_context():
+        captive_services().config.set("demo", {"smartzone_nbi_hosts": "10.1.1.1, ::1, sz-1.mall.example, "
+                                                                      "ebb9ea66.wispr.ruckus.cloud"})
+
+
+def test_a_host_saved_before_the_check_is_a_refusal_not_a_500(client, demo, nbi, db):
+    from portal.captive.config import PortalConfigKeys
+
+    configured(client, nbi)
+    db.hset(PortalConfigKeys("demo").config(), "smartzone_nbi_hosts", "sz.example.com:9443")  # as an old save left it
+    resp = client.get(redirect(nbiIP="sz.example.com:9443"))
+    assert resp.status_code == 302  # landed, unknown (the MAC stays encrypted)
+    assert continue_from(client, resp).status_code == 502
