@@ -36,6 +36,7 @@ class Session:
     expires_at: float
     gateway: str
     extensions: int
+    granted_by: str = ""  # the shopper (client id) whose Continue granted it ("": a session from before)
 
     def seconds_remaining(self, now: float | None = None) -> int:
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
@@ -64,9 +65,11 @@ class SessionStore:
         self.ip_ttl_s = ip_ttl_s
         self._extend = db.register_script(_EXTEND)
 
-    def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None) -> Session:
+    def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None,
+              granted_by: str = "") -> Session:
         now = time.time() if now is None else now
-        session = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0)
+        session = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
+                          granted_by=granted_by)
         self.db.set(SessionKeys(venue).session(client), json.dumps(session.__dict__), exat=int(session.expires_at) + 1)
         return session
 

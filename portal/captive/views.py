@@ -47,6 +47,7 @@ from portal.captive.gateways import (
     safe_destination,
 )
 from portal.captive.landing import Offline, Redirect
+from portal.captive.sessions import Session
 from portal.demo import demo_mode_for
 from portal.errors import STORE_RETRY_AFTER_S
 from portal.services import services
@@ -270,7 +271,7 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
         rhid = ctx.grant["rhid"]
         store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
     if ctx.gateway != "direct":  # a direct grant is the session itself (_direct_grant)
-        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway)
+        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client)
 
 
 def _gateway_context(venue: str, shopper: Shopper) -> GatewayContext:
@@ -307,7 +308,17 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
         store(cs.sessions.remember_ip, venue, request.remote_addr, session_client(shopper))
     elif shopper.phone is None or not demo_mode_for(venue):
         return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
-    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct")
+    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client)
+    return None
+
+
+def own_session(shopper: Shopper, session: Session | None) -> Session | None:
+    """`session` (the one of `session_client(shopper)`) when this shopper may see and extend it: a session of
+    its own client, of a phone it is known to be on (verified), or one its own Continue granted. A token
+    minted for a MAC anyone typed into a URL names that phone too, and must not show a stranger whether the
+    phone is online, nor extend its time."""
+    if session is None or shopper.phone is None or shopper.phone_verified or session.granted_by == shopper.client:
+        return session
     return None
 
 
@@ -371,7 +382,7 @@ def status():
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     cs = captive_services()
     try:
-        session = store(cs.sessions.get, shopper.venue, session_client(shopper))
+        session = own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper)))
         config = store(cs.config.get, shopper.venue)
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
@@ -391,6 +402,8 @@ def extend():
     cs = captive_services()
     try:
         config = store(cs.config.get, shopper.venue)
+        if own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper))) is None:
+            abort(409, _("There is no WiFi session to extend. Please connect again."))
         session = store(cs.sessions.extend, shopper.venue, session_client(shopper), int(config["session_minutes"]) * 60,
                         int(config["max_extensions"]))
     except LookupError as exc:
