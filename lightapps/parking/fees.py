@@ -7,7 +7,11 @@ after"); and what the exit event decides.
     the order is made and given back if it closes unpaid; a parking coupon (the vouchers capability, which
     the coupons app provides) is held when the order is made, redeemed when it is paid and released when it
     closes unpaid (declined, cancelled, timed out), each once. Once paid, the stay is credited (once per order)
-    and the car may leave until `grace_minutes` later.
+    and the car may leave until `grace_minutes` later. One payment per fee: an order is priced against what
+    the stay had paid when it was made (`paid_before`), and credited only while that still holds (one Lua
+    script, ParkingStore.credit); a second order paid for the same fee (a reloaded page, a second tab) is
+    refunded in full, as the payment for a debt already paid is. While the shopper's order for the stay is
+    open, asking to pay the same again gives that order back instead of a new one.
   * The exit event (the parking system's feed, api.py) ends the stay; `settle_exit` then decides once:
     left within the paid time or owing nothing -> cleared; a plate bound to a member with an agreement ->
     an order charged to the agreement now (the car has already left); otherwise -> owed: a debt (the
@@ -112,9 +116,20 @@ def stay_ref(stay: Stay) -> str:
 def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, points_wanted: int,
                 return_url: str, coupon_code: str = "") -> tuple[Order | None, Quote]:
     """(the order to pay, or None when coupon, points or discounts left nothing to pay and the stay is
-    credited now; the quote). Raises PaymentError ("coupon", "points", or the service's)."""
+    credited now; the quote). The shopper's open order for the same payment is given back rather than a
+    second one made; an open order of theirs for another payment (other points, another coupon, a fee
+    that has grown) is cancelled first. Raises PaymentError ("coupon", "points", "state": nothing is
+    owed any more, or the service's)."""
     now_ms = int(time.time() * 1000)
     tariff = tariff_for(venue, stay_zone(venue, stay))
+    pending = _open_order(venue, stay, client, now_ms)
+    if pending is not None:
+        same = _same_payment(venue, stay, client, pending, points_wanted, coupon_code, now_ms)
+        if same is not None:
+            return pending, same
+        pending = services().payments.cancel(venue, pending.id, "replaced by another payment on the fee page")
+        if pending is not None and pending.status != "closed":  # paid just now, or the provider would not
+            return pending, quote_stay(venue, stay, client, now_ms)  # close it: its page asks the provider
     idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
     coupon = _hold_coupon(venue, client, coupon_code, idem)
     q = quote_stay(venue, stay, client, now_ms, points_wanted, coupon.value_fen if coupon else 0)
@@ -125,14 +140,20 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
         raise PaymentError("points", "the points could not be redeemed")
     paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
     if q.due <= 0:
-        _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen + q.coupon_discount, paid_until)
+        credited = _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen + q.coupon_discount,
+                                   paid_until, paid_before=q.paid_before)
+        if credited in ("gone", "over"):  # paid meanwhile (another tab), or the car has gone: nothing is taken
+            if q.points and keeper is not None:
+                keeper.restore(venue, client, idem)
+            _release(venue, coupon, idem)
+            raise PaymentError("state", credited)
         if coupon is not None:
             vouchers().redeem(venue, idem)
         return None, q
     items = [{"sku": "parking", "qty": 1, "price": q.gross, "kind": "foot", "spend_discount": q.spend_discount,
               "paid_before": q.paid_before, "points": q.points, "points_fen": points_fen, "points_ref": idem,
-              "coupon_fen": q.coupon_discount, "coupon": coupon.code if coupon else "",
-              "grace_minutes": tariff.grace_minutes}]
+              "points_wanted": max(0, int(points_wanted)), "coupon_fen": q.coupon_discount,
+              "coupon": coupon.code if coupon else "", "grace_minutes": tariff.grace_minutes}]
     try:
         order = services().payments.create(
             venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
@@ -142,7 +163,34 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
             keeper.restore(venue, client, idem)
         _release(venue, coupon, idem)
         raise
+    _store().note_order(venue, stay.plate_hash, stay.entry_ms, order.id)
     return order, q
+
+
+def _open_order(venue: str, stay: Stay, client: str, now_ms: int) -> Order | None:
+    """The shopper's order for this stay made on the fee page, while it can still be paid."""
+    order = services().payments.order(venue, stay.open_order) if stay.open_order else None
+    if (order is None or order.status != "created" or order.expires_ms <= now_ms or order.shopper != client
+            or order.purpose != PURPOSE or order.ref != stay_ref(stay)):
+        return None
+    return order
+
+
+def _same_payment(venue: str, stay: Stay, client: str, order: Order, points_wanted: int, coupon_code: str,
+                  now_ms: int) -> Quote | None:
+    """The quote the open order was made for, when asking again would make the same payment (the same
+    points and coupon asked for, nothing paid since, the same fee and spend discount now); else None."""
+    item = order.items[0] if order.items else {}
+    asked = int(item.get("points_wanted", item.get("points", 0)) or 0)
+    if item.get("kind") != "foot" or asked != max(0, points_wanted) or item.get("coupon", "") != coupon_code:
+        return None
+    q = quote_stay(venue, stay, client, now_ms)
+    if (q.gross, q.spend_discount, q.paid_before) != (item.get("price"), item.get("spend_discount"),
+                                                      item.get("paid_before")):
+        return None
+    coupon_fen, points_fen = int(item.get("coupon_fen", 0)), int(item.get("points_fen", 0))
+    return Quote(q.gross, q.spend_hours, q.spend_discount, q.paid_before, int(item.get("points", 0)), points_fen,
+                 order.amount, coupon_fen)
 
 
 def _hold_coupon(venue: str, client: str, code: str, ref: str) -> Voucher | None:
@@ -262,15 +310,20 @@ def register(flask_app: Flask) -> None:
     def on_paid(order: Order) -> bool:
         h, _sep, entry = order.ref.partition(":")
         item = order.items[0] if order.items else {}
-        if item.get("kind") in ("exit", "owed"):
+        kind = item.get("kind")
+        if kind in ("exit", "owed"):
             paid_until = 0  # the car has left
         else:
             paid_until = int(time.time() * 1000) + int(item.get("grace_minutes", 15)) * MINUTE_MS
+        # A shopper's order (on foot, or a debt paid later) is for what was due when it was made: another
+        # payment credited since means this one would pay the same fee twice. (The exit's charge to an
+        # agreement is one order per stay, decided once per exit.)
+        priced = item.get("paid_before") if kind in ("foot", "owed") else None
         credited = store.credit(order.venue, h, int(entry or 0), order.id,
                                 order.amount + int(item.get("points_fen", 0)) + int(item.get("coupon_fen", 0)),
-                                paid_until)
-        if credited == "gone":  # another stay began, or the debt was paid: refunded, points and coupon go back
-            on_closed(order)
+                                paid_until, paid_before=None if priced is None else int(priced))
+        if credited in ("gone", "over"):  # another stay began, or the fee (or debt) was paid already by another
+            on_closed(order)  # order: refunded in full (the payment service), points and coupon go back
             return False
         coupons = vouchers(flask_app)
         if item.get("coupon") and coupons is not None:  # after the credit: a replayed callback redeems nothing more

@@ -16,7 +16,8 @@ Keys (all under the venue's ``{venue}`` hash tag, so every script stays legal on
   parking:lookups               LIST of lookup log entries (newest first, last 5,000)
   parking:result:<id>           STRING JSON: one lookup's answer for its result page; EX 10 min
   parking:stay:<h>              HASH the plate's stay (entry, exit, money; `plate` only between its exit and
-                                the exit's settlement, `shopper` who verified it on the fee page); 30 days
+                                the exit's settlement, `shopper` who verified it on the fee page,
+                                `open_order` the order made last to pay it on foot); 30 days
   parking:exiting               ZSET "<h>:<exit ms>" -> exit ms: exits not settled yet (the sweeper's list)
   parking:debt:<stay id>        HASH an exit that left money owed (or being charged to an agreement): h, zone,
                                 entry/exit ms, total and paid fen, status owed | charging | cleared, order,
@@ -165,6 +166,7 @@ class Stay:
     outcome: str = ""
     order: str = ""
     shopper: str = ""  # who verified this stay on the fee page (shown a debt it leaves in Me)
+    open_order: str = ""  # the order made last to pay it on foot (perhaps paid or closed since)
 
     @property
     def id(self) -> str:
@@ -379,8 +381,11 @@ return results
 
 # Money paid towards a stay (on foot, charged after it left, or its debt paid later): once per order.
 # KEYS[1] stay, KEYS[2] owed zset, KEYS[3] the stay's debt. ARGV: entry ms the order was for, order id, fen,
-# paid-until ms, stay keep ms, stay id. Returns 'OK' | 'DUP' (this order was credited before) | 'GONE' (no
-# such stay or debt any more, or the debt was paid already: refund it).
+# paid-until ms, stay keep ms, stay id, what had been paid towards the stay (its debt, once there is one)
+# when the order was priced ('' = not checked). Returns 'OK' | 'DUP' (this order was credited before) |
+# 'GONE' (no such stay or debt any more, or the debt was paid already: refund it) | 'OVER' (another payment
+# was credited since this order was priced: it would pay the same fee again, refund it). Nothing is
+# credited unless 'OK': two orders priced for one fee never both count.
 CREDIT_LUA = """
 local s = redis.call('HMGET', KEYS[1], 'entry_ms', 'status', 'total_fen')
 local same = s[1] and s[1] == ARGV[1]
@@ -390,6 +395,9 @@ local mark = debt[1] and KEYS[3] or KEYS[1]
 local field = 'o:' .. ARGV[2]
 if redis.call('HEXISTS', mark, field) == 1 then return 'DUP' end
 if debt[1] == 'cleared' then return 'GONE' end
+if ARGV[7] ~= '' and tonumber(redis.call('HGET', mark, 'paid_fen') or '0') ~= tonumber(ARGV[7]) then
+  return 'OVER'
+end
 redis.call('HSET', mark, field, ARGV[3])
 if same then
   local paid = redis.call('HINCRBY', KEYS[1], 'paid_fen', tonumber(ARGV[3]))
@@ -461,6 +469,13 @@ redis.call('HSET', KEYS[1], 'shopper', ARGV[2])
 return 1
 """
 
+# An order made to pay the stay on foot: kept as the stay's open order. KEYS[1] stay. ARGV: entry ms, order.
+NOTE_ORDER_LUA = """
+if redis.call('HGET', KEYS[1], 'entry_ms') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'open_order', ARGV[2])
+return 1
+"""
+
 # A shopper proved they are the driver of a plate that owes (the fee page): its debts are shown to them too.
 # KEYS[1] the shopper's debts, then the debts. ARGV: keep ms, then the debts' ids.
 CLAIM_DEBTS_LUA = """
@@ -489,6 +504,7 @@ class ParkingStore:
         self._settle_exit = db.register_script(SETTLE_EXIT_LUA)
         self._mark_owed = db.register_script(MARK_OWED_LUA)
         self._note_shopper = db.register_script(NOTE_SHOPPER_LUA)
+        self._note_order = db.register_script(NOTE_ORDER_LUA)
         self._claim_debts = db.register_script(CLAIM_DEBTS_LUA)
 
     # ---- bays ---------------------------------------------------------------------------------
@@ -597,15 +613,23 @@ class ParkingStore:
         return Stay(h, int(raw["entry_ms"]), raw.get("zone", ""), raw.get("status", "in"),
                     int(raw.get("exit_ms") or 0), int(raw.get("paid_fen") or 0), int(raw.get("paid_until_ms") or 0),
                     int(raw.get("total_fen") or 0), raw.get("outcome", ""), raw.get("order", ""),
-                    raw.get("shopper", ""))
+                    raw.get("shopper", ""), raw.get("open_order", ""))
 
-    def credit(self, venue: str, h: str, entry_ms: int, order_id: str, fen: int, paid_until_ms: int) -> str:
-        """Book `fen` paid for the stay that began at `entry_ms` (and its debt): "ok", "dup" or "gone"."""
+    def credit(self, venue: str, h: str, entry_ms: int, order_id: str, fen: int, paid_until_ms: int,
+               paid_before: int | None = None) -> str:
+        """Book `fen` paid for the stay that began at `entry_ms` (and its debt): "ok", "dup", "gone" or
+        "over" (see CREDIT_LUA). `paid_before`: what had been paid towards the stay when the order was
+        priced; given, the order is credited only while that is still so (else "over": refund it)."""
         keys = ParkingKeys(venue)
         sid = stay_id(h, entry_ms)
         return _text(self._credit(keys=[keys.stay(h), keys.owed(), keys.debt(sid)],
                                   args=[entry_ms, order_id, int(fen), int(paid_until_ms), STAY_KEEP_MS,
-                                        sid])).lower()
+                                        sid, "" if paid_before is None else int(paid_before)])).lower()
+
+    def note_order(self, venue: str, h: str, entry_ms: int, order_id: str) -> bool:
+        """The order just made to pay the stay on foot (the fee page sends the shopper back to it while it is
+        open, rather than making another)."""
+        return bool(self._note_order(keys=[ParkingKeys(venue).stay(h)], args=[entry_ms, order_id]))
 
     def settle_exit(self, venue: str, stay: Stay, outcome: str, total_fen: int, order_id: str = "",
                     client: str = "") -> bool:

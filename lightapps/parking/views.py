@@ -34,7 +34,7 @@ from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
-from portal.apps.views import lang_arg, zone_app_blueprint
+from portal.apps.views import is_zh, lang_arg, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
@@ -172,7 +172,7 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
-    lang = "zh" if str(request.args.get("lang") or "") == "zh" else None
+    lang = "zh" if is_zh() else "en"  # the plan's labels in the page's language (?lang, else the browser's)
     name_of = lambda level: level_name(venue_map, level)  # noqa: E731
     context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False, "error": error,
                "hours": parked_hours(), "result_id": result_id}
@@ -240,7 +240,7 @@ def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, res
         svg = wayfinding.plan_svg(
             venue_map, floor, zone=car_zone if floor == bay.level else None,
             bays=list(bays.values()) if floor == bay.level else [], highlight=bay.id,
-            route_points=on_floor, markers=markers, lang=lang or "en",
+            route_points=on_floor, markers=markers, lang=lang,
             svg_id=f"plan-{floor}", label=_("Plan of level %(level)s", level=level_name(venue_map, floor)))
         plans.append((floor, svg))
     return {"plans": plans, "route": found, "from_you": from_you, "bay": bay,
@@ -433,6 +433,8 @@ def fee_pay(venue: str, zone: str, session_id: str):
                                                             "or not yours)."))
         if exc.code == "points":
             return fee_page(venue, zone, session_id, 409, _("Those points could not be used. Please try again."))
+        if exc.code == "state":  # paid meanwhile (another tab, another phone)
+            return fee_page(venue, zone, session_id, 409, _("Nothing is owed for this visit any more."))
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
     if order is None:  # points and discounts covered it all

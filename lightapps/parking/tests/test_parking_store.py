@@ -204,6 +204,7 @@ def test_an_exit_left_owed_becomes_a_debt_until_paid(store, hasher, db):
     store.apply_events(VENUE, [Event("entry", entry_ms, plate_hash=digest)])
     assert store.note_shopper(VENUE, digest, entry_ms, "shopper-a") is True
     assert store.note_shopper(VENUE, digest, entry_ms + 1, "shopper-x") is False  # another visit: nothing
+    assert store.note_order(VENUE, digest, entry_ms, "MP-0") is True  # (the fee page's open order)
     exit_ms = int(time.time() * 1000)
     store.apply_events(VENUE, [Event("exit", exit_ms, plate_hash=digest, plate_text="DEBT900")])
     assert store.exiting(VENUE, exit_ms) == [(digest, exit_ms)] and store.exiting(VENUE, exit_ms - 1) == []
@@ -218,7 +219,8 @@ def test_an_exit_left_owed_becomes_a_debt_until_paid(store, hasher, db):
     assert store.claim_debts(VENUE, "shopper-b", [debt]) == 1 and store.debts_of(VENUE, "shopper-b") == [debt]
     assert store.credit(VENUE, digest, entry_ms, "MP-1", 500, 0) == "ok"
     assert store.open_debts(VENUE)[0].due_fen == 1000
-    assert store.credit(VENUE, digest, entry_ms, "MP-2", 1000, 0) == "ok"
+    assert store.credit(VENUE, digest, entry_ms, "MP-0", 1000, 0, paid_before=0) == "over"  # priced before MP-1
+    assert store.credit(VENUE, digest, entry_ms, "MP-2", 1000, 0, paid_before=500) == "ok"
     assert store.credit(VENUE, digest, entry_ms, "MP-2", 1000, 0) == "dup"
     assert store.credit(VENUE, digest, entry_ms, "MP-3", 1000, 0) == "gone"  # paid already: refund that one
     cleared = store.debt(VENUE, debt.id)
@@ -237,6 +239,33 @@ def test_an_exit_left_owed_becomes_a_debt_until_paid(store, hasher, db):
     assert store.export_shopper(VENUE, "member-1")["parking_fees_owed"][0]["due_fen"] == 1500
     assert store.forget_shopper(VENUE, "member-1") >= 2
     assert store.debts_of(VENUE, "member-1") == [] and store.open_debts(VENUE)[0].client == ""
+
+
+def test_a_second_payment_for_the_same_fee_is_not_credited(store, hasher):
+    """Each order is credited only while the stay (or its debt) has paid what the order was priced against:
+    another payment credited since means it would pay the same fee again ("over": refund it); a replay
+    credits nothing either; a later order priced after the first is credited; the stay's open order."""
+    digest, entry_ms = hasher.digest(VENUE, "TWICE01"), int((time.time() - 3.5 * 3600) * 1000)
+    store.apply_events(VENUE, [Event("entry", entry_ms, plate_hash=digest)])
+    assert store.note_order(VENUE, digest, entry_ms, "MP-A") is True
+    assert store.note_order(VENUE, digest, entry_ms + 1, "MP-X") is False  # another visit: nothing
+    assert store.stay(VENUE, digest).open_order == "MP-A"
+    until = int((time.time() + 900) * 1000)
+    assert store.credit(VENUE, digest, entry_ms, "MP-A", 2000, until, paid_before=0) == "ok"
+    assert store.credit(VENUE, digest, entry_ms, "MP-B", 2000, until, paid_before=0) == "over"
+    assert store.credit(VENUE, digest, entry_ms, "MP-B", 2000, until, paid_before=0) == "over"  # replayed
+    assert store.credit(VENUE, digest, entry_ms, "MP-A", 2000, until, paid_before=0) == "dup"
+    assert store.stay(VENUE, digest).paid_fen == 2000
+    assert store.credit(VENUE, digest, entry_ms, "MP-C", 500, until, paid_before=2000) == "ok"  # an hour later
+    store.apply_events(VENUE, [Event("exit", int(time.time() * 1000), plate_hash=digest)])
+    assert store.settle_exit(VENUE, store.stay(VENUE, digest), "owed", 3000)
+    (debt,) = store.open_debts(VENUE)
+    assert debt.due_fen == 500
+    assert store.credit(VENUE, digest, entry_ms, "MP-D", 500, 0, paid_before=2000) == "over"  # priced too early
+    assert store.credit(VENUE, digest, entry_ms, "MP-E", 500, 0, paid_before=2500) == "ok"
+    assert store.credit(VENUE, digest, entry_ms, "MP-F", 500, 0, paid_before=2500) == "gone"  # paid already
+    assert store.stay(VENUE, digest).paid_fen == 3000 and store.debt(VENUE, debt.id).paid_fen == 3000
+    assert store.open_debts(VENUE) == []
 
 
 def test_no_plate_text_outside_the_plate_hash(store, hasher, db):

@@ -280,3 +280,16 @@ def test_hour_guesses_count_on_one_plate_however_it_was_typed(client, garage):
         location = find(client, query, c, ip=ip).headers["Location"]
         statuses.append(verify(client, location, wrong[n], ip=ip).status_code)
     assert statuses == [403] * limit + [429]
+
+
+def test_the_plan_is_labelled_in_the_browsers_language(client, garage):
+    """A Chinese phone without ?lang: the page is Chinese, and so are the plan's labels (its zones)."""
+    post_events(client, garage, plate("ZH7070", "G-A01"))
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9,en;q=0.5"
+    page = find_verified_page(client, "ZH7070", shopper_c(client.application))
+    assert 'id="plan-0"' in page and "停车场" in page
+    assert "中庭" in page and "考比咖啡" in page  # the atrium and Kopi Coffee, as with ?lang=zh
+    assert ">Atrium<" not in page and ">Kopi Coffee<" not in page
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+    english = find_verified_page(client, "ZH7070", shopper_c(client.application))
+    assert ">Atrium<" in english and "中庭" not in english
