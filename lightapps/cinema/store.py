@@ -117,11 +117,15 @@ return {'OK', created, updated}
 # KEYS[4] the shopper's previous hold record (= KEYS[2] when none), KEYS[5] show hash.
 # ARGV[1] token, ARGV[2] now ms ('' = server clock), ARGV[3] ttl ms, ARGV[4] client, ARGV[5] show id,
 # ARGV[6] previous token expected in the pointer ('' = none), ARGV[7] auditorium the layout is for,
-# ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats).
-# Returns {'OK', expires_ms} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or show changed).
+# ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats),
+# ARGV[9] '1' = only check: every refusal as below, but nothing written ({'FREE', new} when it would hold).
+# Returns {'OK', expires_ms, new} | {'FREE', new} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or
+# show changed); `new`: the chosen seats the shopper's previous hold does not already hold (what the seat
+# budget counts).
 _HOLD = _NOW + """
 local now = now_ms(ARGV[2])
 local token, old = ARGV[1], ARGV[6]
+local own = 'H|' .. old .. '|'
 if (redis.call('GET', KEYS[3]) or '') ~= old then return {'RETRY'} end
 if redis.call('HGET', KEYS[5], 'auditorium') ~= ARGV[7] then return {'RETRY'} end
 local data = cjson.decode(ARGV[8])
@@ -135,8 +139,11 @@ local function taken(v)
   if old ~= '' and t == old then return false end  -- the shopper's own previous hold gives way
   return tonumber(exp) > now
 end
+local new = 0
 for _, s in ipairs(data.seats) do
-  if taken(redis.call('HGET', KEYS[1], s)) then return {'TAKEN', s} end
+  local v = redis.call('HGET', KEYS[1], s)
+  if taken(v) then return {'TAKEN', s} end
+  if old == '' or not v or string.sub(v, 1, #own) ~= own then new = new + 1 end
 end
 -- No orphan single seat: see CinemaStore.hold for the rule in words.
 for _, run in ipairs(data.runs) do
@@ -169,6 +176,7 @@ for _, run in ipairs(data.runs) do
     end
   end
 end
+if ARGV[9] == '1' then return {'FREE', new} end
 local exp = string.format('%.0f', now + tonumber(ARGV[3]))
 local value = 'H|' .. token .. '|' .. exp
 for _, s in ipairs(data.seats) do redis.call('HSET', KEYS[1], s, value) end
@@ -186,7 +194,7 @@ redis.call('HSET', KEYS[2], 'token', token, 'show', ARGV[5], 'client', ARGV[4],
            'seats', table.concat(data.seats, ','), 'expires_ms', exp, 'created_ms', now, 'status', 'held')
 redis.call('PEXPIREAT', KEYS[2], exp + KEEP_MS)
 redis.call('SET', KEYS[3], token, 'PXAT', exp)
-return {'OK', exp}
+return {'OK', exp, new}
 """.replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
 
 # Release the seats of a hold this token still holds (shared by confirm-after-expiry and cancel).
@@ -352,6 +360,7 @@ class Outcome:
     token: str | None = None
     expires_ms: int | None = None
     code: str | None = None
+    new_seats: int = 0  # a hold (or a check) that holds: the seats it takes that the shopper did not hold
 
     @property
     def ok(self) -> bool:
@@ -469,11 +478,14 @@ class CinemaStore:
     # ---- holds ----
 
     def hold(self, venue: str, show: Showtime, client: str, seats: list[str], ttl_s: float,
-             now_ms: int | None = None) -> Outcome:
+             now_ms: int | None = None, check_only: bool = False) -> Outcome:
         """Hold `seats` (already checked by layouts.parse_selection) for `ttl_s` seconds, all or none.
 
         The shopper's previous live hold on this show, if any, is replaced: its seats count as free for
-        this selection, and those not re-selected are released in the same step.
+        this selection, and those not re-selected are released in the same step. `new_seats` of an "ok"
+        outcome counts the seats that hold did not have (what the seat budget charges: a re-hold of the
+        same seats is 0). `check_only`: the same checks against the same state, nothing written: "ok"
+        (no token) with `new_seats`, or the refusal the hold would meet now.
 
         The no-orphan-single-seat rule, checked in the same atomic script against the seat states of that
         moment: take each run of adjacent standard seats (a run ends at an aisle, the row end, or a seat
@@ -495,11 +507,13 @@ class CinemaStore:
                 keys=[keys.seats(show.id), keys.hold(token), keys.client_hold(show.id, client),
                       keys.hold(old) if old else keys.hold(token), keys.show(show.id)],
                 args=[token, "" if now_ms is None else now_ms, int(ttl_s * 1000), client, show.id, old,
-                      show.auditorium, payload],
+                      show.auditorium, payload, "1" if check_only else ""],
             )
             status = _s(result[0])
+            if status == "FREE":
+                return Outcome("ok", new_seats=int(result[1]))
             if status == "OK":
-                return Outcome("ok", token=token, expires_ms=int(result[1]))
+                return Outcome("ok", token=token, expires_ms=int(result[1]), new_seats=int(result[2]))
             if status == "TAKEN":
                 return Outcome("taken", seat=_s(result[1]))
             if status == "ORPHAN":

@@ -26,7 +26,7 @@ from lightapps.cinema.common import (
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
-from portal.apps.budgets import spend_budget
+from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
@@ -103,8 +103,7 @@ def hold(venue: str, zone: str, show_id: str):
     except SelectionError as exc:
         return _seat_page(venue, zone, show, 422, exc.message)
     shopper = shopper_for_venue(venue)
-    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(picked))
-    outcome = cinema_store().hold(venue, show, shopper.client, picked, hold_seconds(config))
+    outcome = _hold_within_budget(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:
         record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
         return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=outcome.token), code=303)
@@ -116,6 +115,25 @@ def hold(venue: str, zone: str, show_id: str):
                     "or include it.", seat=outcome.seat)
         return _seat_page(venue, zone, show, 422, message, frozenset(picked))
     return _seat_page(venue, zone, show, 409, _("This showtime has changed. Please pick again."))
+
+
+def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s: float):
+    """The hold, charging the "cinema.seats" budgets only for the seats it newly holds: a refusal (a seat
+    taken, a single seat left alone, a changed show) and picking again seats this shopper already holds
+    cost nothing. The hold is checked first (nothing written), the new seats are spent (over budget: 429,
+    nothing held), then held; seats spent for a hold that then did not take them (someone took one in the
+    instant between) are counted back."""
+    store = cinema_store()
+    check = store.hold(venue, show, client, picked, ttl_s, check_only=True)
+    if not check.ok:
+        return check
+    if check.new_seats:
+        spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats)
+    outcome = store.hold(venue, show, client, picked, ttl_s)
+    unused = check.new_seats - (outcome.new_seats if outcome.ok else 0)
+    if unused > 0:
+        give_back_budget("cinema.seats", venue, shopper=client, cost=unused)
+    return outcome
 
 
 def _my_hold(venue: str, zone: str, token: str):

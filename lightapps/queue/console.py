@@ -4,6 +4,7 @@ POST carries the console CSRF token (protect_console)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import redis
@@ -12,7 +13,7 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.views import class_summaries, decode_preorder, store
+from lightapps.queue.views import class_summaries, shown_preorder, store
 from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
 from portal.apps.notify import masked_phone
@@ -80,7 +81,7 @@ def dashboard(venue: str, zone: str):
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
-                           format_price=rules.format_price, preorder=decode_preorder)
+                           format_price=rules.format_price, preorder=functools.partial(shown_preorder, venue))
 
 
 @bp.post("/call-next")
@@ -151,8 +152,8 @@ def _item_form() -> tuple[str, str, int, bool]:
         abort(400, _("An item needs a name in Chinese or English (or both), each at most 80 characters."))
     try:
         price = rules.parse_price(request.form.get("price"))
-    except ValueError as exc:
-        abort(400, _(str(exc)))
+    except rules.RuleError as exc:
+        abort(400, _(exc.template, **exc.params))
     return names["name_en"], names["name_zh"], price, request.form.get("available") in ("on", "1", "true", "yes")
 
 
@@ -219,7 +220,7 @@ def reservations(venue: str, zone: str):
     days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
     return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
                            day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),
-                           format_price=rules.format_price, preorder=decode_preorder)
+                           format_price=rules.format_price, preorder=functools.partial(shown_preorder, venue))
 
 
 @bp.post("/reservations/<rid>/<action>")

@@ -22,6 +22,20 @@ _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
+    return message
+
+
+class RuleError(ValueError):
+    """A refusal shown to a shopper or an owner: `template % params` is the English text; the view shows
+    `_(template, **params)` (the template is a msgid of the catalog, with %(name)s placeholders)."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template, self.params = template, params
+        super().__init__(template % params if params else template)
+
+
 @dataclass(frozen=True)
 class TableClass:
     label: str
@@ -92,13 +106,13 @@ def whole_number(raw: object, max_digits: int = 3) -> int | None:
 
 
 def parse_party(raw: object, classes: list[TableClass]) -> int:
-    """Form value -> party size that some class seats; ValueError (user-facing) otherwise."""
+    """Form value -> party size that some class seats; RuleError (user-facing) otherwise."""
     largest = max(c.high for c in classes)
     party = whole_number(raw)
     if party is None or party < 1 or party > largest:
-        raise ValueError(f"Party size must be a whole number from 1 to {largest}.")
+        raise RuleError(N_("Party size must be a whole number from 1 to %(n)s."), n=largest)
     if class_for_party(classes, party) is None:
-        raise ValueError(f"No table seats a party of {party}.")
+        raise RuleError(N_("No table seats a party of %(n)s."), n=party)
     return party
 
 
@@ -137,14 +151,14 @@ def valid_date(text: str) -> bool:
 
 
 def parse_price(raw: object) -> int:
-    """``"12.5"`` -> 1250 (cents); ValueError (user-facing) unless 0 <= price <= 100000."""
+    """``"12.5"`` -> 1250 (cents); RuleError (user-facing) unless 0 <= price <= 100000."""
     text = str(raw if raw is not None else "").strip()
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise ValueError("Price must be a number like 12.50") from None
+        raise RuleError(N_("Price must be a number like 12.50")) from None
     if not value.is_finite() or value < 0 or value > 100000 or value.as_tuple().exponent < -2:
-        raise ValueError("Price must be a number from 0 to 100000 with at most 2 decimals")
+        raise RuleError(N_("Price must be a number from 0 to 100000 with at most 2 decimals"))
     return int(value * 100)
 
 

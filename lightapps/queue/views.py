@@ -23,6 +23,7 @@ from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
+from portal.services import services
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the queue).
@@ -123,13 +124,13 @@ def landing(venue: str, zone: str):
         if ahead is not None:
             wait = wait_for(ticket["cls"], ahead, venue, zone, config)
     active = bool(ticket and ticket["state"] in ACTIVE_STATES)
-    reservations = [{**r, "po": decode_preorder(r)}
+    reservations = [{**r, "po": shown_preorder(venue, r)}
                     for r in store().my_reservations(venue, zone, shopper.client, _dates())]
     response = render_template(
         "queue/landing.html", venue=venue_map, zone=zone_obj, config=config, ticket=ticket, active=active,
         ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
         largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
-        reservations=reservations, refresh_s=REFRESH_S, preorder=decode_preorder(ticket),
+        reservations=reservations, refresh_s=REFRESH_S, preorder=shown_preorder(venue, ticket),
         menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
     )
     resp = make_response(response)
@@ -144,8 +145,8 @@ def take(venue: str, zone: str):
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
         party = rules.parse_party(request.form.get("party"), classes)
-    except ValueError as exc:
-        abort(400, _(str(exc)))
+    except rules.RuleError as exc:
+        abort(400, _(exc.template, **exc.params))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
     mine = store().my_ticket(venue, zone, shopper.client)
@@ -219,8 +220,8 @@ def reserve(venue: str, zone: str):
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
         party = rules.parse_party(request.form.get("party"), classes)
-    except ValueError as exc:
-        abort(400, _(str(exc)))
+    except rules.RuleError as exc:
+        abort(400, _(exc.template, **exc.params))
     day_iso = request.form.get("date", "")[:10]
     if day_iso not in _dates():
         abort(400, _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
@@ -294,6 +295,19 @@ def decode_preorder(record: dict[str, Any] | None) -> dict[str, Any] | None:
         return json.loads(record["preorder"])
     except (TypeError, ValueError):
         return None
+
+
+def shown_preorder(venue: str, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record's pre-order as the pages show it: a paid one also carries what the payment service has
+    refunded of it so far (`refunded`) and is refunding (`refund_pending`), in fen: a number or booking given
+    up is refunded, and its pre-order no longer reads "paid online"."""
+    preorder = decode_preorder(record)
+    if not preorder or not preorder.get("paid") or not preorder.get("order"):
+        return preorder
+    order = services().payments.order(venue, str(preorder["order"]))
+    if order is None:
+        return preorder
+    return {**preorder, "refunded": order.refunded, "refund_pending": order.refund_pending}
 
 
 def _preorder_target(venue: str, zone: str, target: str, client: str):

@@ -6,7 +6,7 @@ per client IP (the address Flask sees; behind a proxy PROXY_HOPS makes it the cl
 the rule is here; an app spends with one line before it changes anything:
 
     spend_budget("coupons.claim", venue, shopper=shopper.client)
-    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=len(seats))
+    spend_budget("cinema.seats", venue, shopper=shopper.client, cost=new_seats)  # give_back_budget: undo
     spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)
 
 Over budget raises `OverBudget`: a 429 with Retry-After (a localized page, JSON for /api/), and nothing is
@@ -93,6 +93,30 @@ return {}
 """
 
 
+# Give back what a spend took, for an action that then did not happen: KEYS as SPEND_LUA's; ARGV now, cost, then
+# per counter: budget name, default window (the venue's own window read as the spend reads it). Only from the
+# window the spend was counted in (the current one or the one before), never below zero.
+GIVE_BACK_LUA = """
+local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 2
+  local window = tonumber(ARGV[a + 1])
+  local set = redis.call('HGET', KEYS[1], ARGV[a])
+  if set then
+    local w = string.match(set, '^%d+/(%d+)$')
+    if w then window = tonumber(w) end
+  end
+  local idx = math.floor(now / window)
+  local h = redis.call('HMGET', KEYS[i], 'w', 'c')
+  local w, c = tonumber(h[1] or '-2'), tonumber(h[2] or '0')
+  if w == idx or w == idx - 1 then
+    redis.call('HSET', KEYS[i], 'c', math.max(0, c - cost))
+  end
+end
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Refusal:
     budget: str  # e.g. "coupons.claim.ip"
@@ -107,6 +131,7 @@ class BudgetStore:
         self.defaults = dict(defaults)
         self._id_key = id_key.encode()
         self._spend = db.register_script(SPEND_LUA)
+        self._give_back = db.register_script(GIVE_BACK_LUA)
 
     def scopes(self, action: str) -> list[str]:
         """The scopes an action is counted per (ip, shopper, phone, plate, venue), from its defaults."""
@@ -116,10 +141,10 @@ class BudgetStore:
     def hashed(self, scope: str, value: str) -> str:
         return hmac.new(self._id_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()[:24]
 
-    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
-              now: float | None = None) -> Refusal | None:
-        """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
-        id): None when all had room (all spent), else the first refusal (nothing spent)."""
+    def _counters(self, venue: str, action: str, who: Mapping[str, str | None]
+                  ) -> tuple[list[str], list[str], list[object]]:
+        """(budget names, their counter keys, per counter: name, default count, default window) of the
+        budgets of `action` whose scope `who` names (the venue scope needs no id)."""
         keys = BudgetKeys(venue)
         names, counters, args = [], [], []
         for scope in self.scopes(action):
@@ -131,13 +156,30 @@ class BudgetStore:
             names.append(name)
             counters.append(keys.counter(name, self.hashed(scope, value)))
             args += [name, count, window]
+        return names, counters, args
+
+    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
+              now: float | None = None) -> Refusal | None:
+        """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
+        id): None when all had room (all spent), else the first refusal (nothing spent)."""
+        names, counters, args = self._counters(venue, action, who)
         if not counters:
             return None
         now = time.time() if now is None else now
-        refused = self._spend(keys=[keys.config(), *counters], args=[repr(now), int(cost), *args])
+        refused = self._spend(keys=[BudgetKeys(venue).config(), *counters], args=[repr(now), int(cost), *args])
         if not refused:
             return None
         return Refusal(names[int(refused[0]) - 1], int(refused[1]))
+
+    def give_back(self, venue: str, action: str, who: Mapping[str, str | None], cost: int,
+                  now: float | None = None) -> None:
+        """Take `cost` back off the budgets a `spend` with the same `who` counted it on, for an action that
+        then did not happen (never below zero)."""
+        names, counters, args = self._counters(venue, action, who)
+        if counters and cost > 0:
+            pairs = [x for name, window in zip(names, args[2::3], strict=True) for x in (name, window)]
+            self._give_back(keys=[BudgetKeys(venue).config(), *counters],
+                            args=[repr(time.time() if now is None else now), int(cost), *pairs])
 
     def limits(self, venue: str) -> dict[str, tuple[tuple[int, int], bool]]:
         """Every budget's (count, window) for this venue, and whether the venue overrides the default."""
@@ -190,6 +232,13 @@ def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: i
     refusal = budget_store().spend(venue, action, {"ip": client_ip(), "shopper": shopper, **scopes}, cost)
     if refusal is not None:
         raise OverBudget(refusal)
+
+
+def give_back_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1,
+                     **scopes: str | None) -> None:
+    """Give back what `spend_budget` with the same arguments counted, for an action that then did not happen
+    (e.g. seats spent for a hold someone else's hold beat in the instant between)."""
+    budget_store().give_back(venue, action, {"ip": client_ip(), "shopper": shopper, **scopes}, cost)
 
 
 def wait_text(seconds: int) -> str:

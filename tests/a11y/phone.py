@@ -25,13 +25,26 @@ def phone_context(browser, **options):
 
 # Every visible tap target, with its size. A checkbox or radio counts by its label (the seats are labels
 # over hidden checkboxes). A link inside a sentence is left out: WCAG 2.5.8's inline exception (its height
-# is the text's line), like the links in the privacy notice's text.
+# is the text's line), like the links in the privacy notice's text. A sentence is running text: words of the
+# link's parent element outside any link, button or form control (the text of other tap targets beside it is
+# no sentence: the header's mall-name link beside the language switch is measured), in a parent that is no
+# list item, table cell, menu or header.
 MEASURE_TARGETS = """() => {
   const found = [];
   const words = (text) => (text || '').replace(/[\\s.,;:!?()\\u3000-\\u303f\\uff08\\uff09\\uff0c\\uff1a]/g, '');
+  const CONTROLS = 'a, button, input, select, textarea, script, style';
+  const ownText = (block) => {
+    let text = '';
+    const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const control = node.parentElement.closest(CONTROLS);
+      if (!control || !block.contains(control)) text += node.data;
+    }
+    return text;
+  };
   const inSentence = (a) => {
     const block = a.parentElement;
-    return block && words(block.textContent).length > words(a.textContent).length && !block.matches('li, nav, td');
+    return block && !block.matches('li, nav, td, header') && words(ownText(block)).length > 0;
   };
   for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')) {
     let target = el;

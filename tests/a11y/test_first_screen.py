@@ -50,6 +50,27 @@ def test_the_apps_first_action_is_on_the_first_screen(browser, live_server, lang
         context.close()
 
 
+HEADER_MAX_PX = 64  # the header (mall name, language switch) stays one compact row
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_mall_name_in_the_header_is_a_whole_tap_target(browser, live_server, lang):
+    """The header's mall-name link (home) is a 44 px tap target like the language switch beside it, and the
+    header stays one compact row, in both languages."""
+    (token,) = live_server.shopper_tokens("demo", [f"first-screen-brand-{lang}"])
+    context, page = _sheet(browser, lang)
+    try:
+        for path in ("", "queue/foodcourt"):
+            page.goto(f"{live_server.url}/v/demo/{path}?c={token}&lang={lang}")
+            brand, switch = _box(page, "header.top a.brand"), _box(page, "#lang-switch")
+            header = _box(page, "header.top")
+            assert brand["height"] >= 44 and brand["width"] >= 44, (path, lang, brand)
+            assert switch["height"] >= 44, (path, lang, switch)
+            assert header["height"] <= HEADER_MAX_PX, (path, lang, header)
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
 def test_the_notices_choices_open_in_place_and_save(browser, live_server, javascript):
     shopper = f"first-screen-choices-{'js' if javascript else 'nojs'}"

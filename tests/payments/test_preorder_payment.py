@@ -19,10 +19,9 @@ VENUE, ZONE = "demo", "jade"
 BASE = f"/v/{VENUE}/queue/{ZONE}"
 
 
-@pytest.fixture
-def restaurant(pay_mall):
+def open_restaurant(pay_mall):
     """The demo mall (no samples) with the queue and its demo menu at Jade Tea House, paying through the
-    sandbox, and a shopper holding a number there: (app, client, token)."""
+    sandbox, and a new shopper there: (app, client, token)."""
     from lightapps.queue import demo
 
     app, venue_map = pay_mall
@@ -33,6 +32,13 @@ def restaurant(pay_mall):
     page = client.get(BASE).get_data(as_text=True)
     client.delete_cookie("mp_c")
     token = re.search(r'name="c" value="([^"]+)"', page).group(1)
+    return app, client, token
+
+
+@pytest.fixture
+def restaurant(pay_mall):
+    """`open_restaurant`, the shopper holding a number there."""
+    app, client, token = open_restaurant(pay_mall)
     assert client.post(f"{BASE}/take", data={"party": "2", "c": token}).status_code == 303
     return app, client, token
 

@@ -267,3 +267,20 @@ def test_paid_holds_and_group_deposits_are_budgeted_too(app, svc, demo, monkeypa
     statuses = [app.test_client().post(f"/v/demo/activities/{item.id}/join").status_code for _ in range(14)]
     ip_limit = DEFAULT_BUDGETS["activities.join.ip"][0]
     assert len(attempts) == ip_limit and statuses == [409] * ip_limit + [429] * (14 - ip_limit)
+
+
+def test_give_back_takes_a_spend_back_never_below_zero(app, svc):
+    from portal.apps.budgets import budget_store
+
+    with app.app_context():
+        store = budget_store()
+        action = "cinema.seats"
+        limit = store.defaults[f"{action}.shopper"][0]
+        assert store.spend("demo", action, {"shopper": "s1"}, cost=limit) is None
+        assert store.spend("demo", action, {"shopper": "s1"}, cost=1) is not None  # full
+        store.give_back("demo", action, {"shopper": "s1"}, cost=3)
+        assert store.spend("demo", action, {"shopper": "s1"}, cost=3) is None  # room for exactly three again
+        assert store.spend("demo", action, {"shopper": "s1"}, cost=1) is not None
+        store.give_back("demo", action, {"shopper": "s2"}, cost=5)  # never spent: nothing goes below zero
+        assert store.spend("demo", action, {"shopper": "s2"}, cost=limit + 1) is not None
+        assert store.spend("demo", action, {"shopper": "s2"}, cost=limit) is None
