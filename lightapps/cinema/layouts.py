@@ -140,12 +140,19 @@ AUDITORIUMS: dict[str, Auditorium] = {
 }
 
 
-class SelectionError(ValueError):
-    """A selection that can never be held, whatever the seat states: unknown seat, too many, split pair."""
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
+    return message
 
-    def __init__(self, message: str, seat: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+
+class SelectionError(ValueError):
+    """A selection that can never be held, whatever the seat states: unknown seat, too many, split pair.
+    `template % params` is the English text (`message`); a page shows `_(template, **params)`."""
+
+    def __init__(self, template: str, seat: str | None = None, **params: object) -> None:
+        self.template, self.params = template, params
+        self.message = template % params if params else template
+        super().__init__(self.message)
         self.seat = seat
 
 
@@ -161,18 +168,20 @@ def parse_selection(layout: Layout, raw_values, max_seats: int = MAX_SEATS_PER_H
             if not seat_id:
                 continue
             if len(seat_id) > 4 or not _SEAT_ID.match(seat_id) or seat_id not in layout.seats:
-                raise SelectionError(f"There is no seat {seat_id[:8]!r} in this auditorium.", seat_id[:8])
+                raise SelectionError(N_("There is no seat %(seat_id)s in this auditorium."), seat_id[:8],
+                                     seat_id=seat_id[:8])
             if seat_id not in picked:
                 picked.append(seat_id)
         if len(picked) > max_seats:
             break
     if not picked:
-        raise SelectionError("Pick at least one seat.")
+        raise SelectionError(N_("Pick at least one seat."))
     if len(picked) > max_seats:
-        raise SelectionError(f"At most {max_seats} seats per booking.")
+        raise SelectionError(N_("At most %(n)s seats per booking."), n=max_seats)
     chosen = set(picked)
     for seat_id in picked:
         seat = layout.seats[seat_id]
         if seat.kind == "couple" and seat.partner not in chosen:
-            raise SelectionError(f"Couple seats are sold in pairs: {seat_id} goes with {seat.partner}.", seat_id)
+            raise SelectionError(N_("Couple seats are sold in pairs: %(seat_id)s goes with %(partner)s."), seat_id,
+                                 seat_id=seat_id, partner=seat.partner)
     return sorted(picked, key=layout.order.__getitem__)

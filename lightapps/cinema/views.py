@@ -101,7 +101,7 @@ def hold(venue: str, zone: str, show_id: str):
     try:
         picked = parse_selection(show.layout, raw)
     except SelectionError as exc:
-        return _seat_page(venue, zone, show, 422, exc.message)
+        return _seat_page(venue, zone, show, 422, _(exc.template, **exc.params))
     shopper = shopper_for_venue(venue)
     outcome = _hold_within_budget(venue, show, shopper.client, picked, hold_seconds(config))
     if outcome.ok:

@@ -209,3 +209,15 @@ def test_seat_map_shows_my_hold_and_lets_me_change_it(client, mall, store, token
     assert sorted(store.seat_states(VENUE, show_id)) == ["A4", "A5", "A6"]
     other = client.get(f"{BASE}/show/{show_id}?c={token('other')}").get_data(as_text=True)
     assert 'value="A4" aria-label="A4 (standard)" disabled' in other
+
+
+@pytest.mark.parametrize(("seats", "message"), [
+    ([], "请至少选择一个座位。"),
+    (["Z1"], "本影厅没有座位 Z1。"),
+    ([f"B{i}" for i in range(1, 10)], "每次最多预订 8 个座位。"),
+    (["H1"], "情侣座成对出售：H1 需与 H2 一起选。"),
+])
+def test_bad_selections_are_refused_in_the_shoppers_language(client, mall, store, token, seats, message):
+    show_id = new_show(store)
+    resp = client.post(f"{BASE}/show/{show_id}/hold?lang=zh", data={"seat": seats, "c": token()})
+    assert resp.status_code == 422 and message in resp.get_data(as_text=True)
