@@ -14,7 +14,7 @@ from lightapps.parking.common import level_name, parking_store
 from lightapps.parking.events import STATUSES
 from lightapps.parking.store import Event
 from portal.apps.locale import local_time
-from portal.apps.views import zone_app_config, zone_console_blueprint, zones_running
+from portal.apps.views import is_zh, zone_app_config, zone_console_blueprint, zones_running
 from portal.auth import audit
 from portal.payments.money import cny
 
@@ -38,6 +38,7 @@ def home(venue: str, zone: str, status: int = 200, error: str | None = None):
     counts = store.level_counts(venue, zone, bays)
     plans = [(c.level, wayfinding.plan_svg(venue_map, c.level, zone=zone_obj if zone_obj.floor == c.level else None,
                                            bays=list(bays.values()), states=states, svg_id=f"occupancy-{c.level}",
+                                           lang="zh" if is_zh() else "en",
                                            label=_("Plan of level %(level)s", level=level_name(venue_map, c.level))))
              for c in counts]
     lookups = [e for e in store.lookups(venue, 500) if e.get("zone") == zone][:LOG_SHOWN]

@@ -172,3 +172,14 @@ def test_the_owed_list_answers_503_when_the_store_is_down(client, console, demo,
 
     monkeypatch.setattr(ParkingStore, "open_debts", broken)
     assert client.get(f"{CONSOLE}owed").status_code == 503
+
+
+def test_the_occupancy_plan_is_labelled_in_the_owners_language(client, console, svc):
+    console.login("parking")
+    zone = next(z for z in svc.venues.get_map("demo").zones if z.floor == 0 and z.name_zh and z.name_zh != z.name)
+
+    def plan(lang: str) -> str:
+        page = client.get(f"{CONSOLE}?lang={lang}").get_data(as_text=True)
+        return re.search(r'<svg[^>]*id="occupancy-0".*?</svg>', page, re.S).group(0)
+
+    assert zone.name_zh in plan("zh") and zone.name not in plan("zh") and zone.name in plan("en")
