@@ -50,31 +50,32 @@ class TableClass:
 def parse_table_classes(text: str) -> list[TableClass]:
     """``"A:1-2,B:3-4,C:5+"`` -> classes sorted by size; ValueError with a user-facing message."""
     if not text or not text.strip():
-        raise ValueError("Table classes are required, e.g. A:1-2,B:3-4,C:5-12")
+        raise RuleError(N_("Table classes are required, e.g. A:1-2,B:3-4,C:5-12"))
     classes: list[TableClass] = []
     for part in text.split(","):
         if not part.strip():
             continue
         match = _CLASS_RE.match(part)
         if not match:
-            raise ValueError(f"Table class {part.strip()!r} must look like A:1-2 or C:5+")
+            raise RuleError(N_("Table class %(part)s must look like A:1-2 or C:5+"), part=repr(part.strip()))
         label, low, high, plus = match.groups()
         low_n = int(low)
         high_n = MAX_PARTY if plus else int(high) if high else low_n
         if low_n < 1 or high_n > MAX_PARTY or low_n > high_n:
-            raise ValueError(f"Table class {label.upper()}: sizes must be within 1-{MAX_PARTY}, low to high")
+            raise RuleError(N_("Table class %(label)s: sizes must be within 1-%(n)s, low to high"), label=label.upper(),
+                            n=MAX_PARTY)
         classes.append(TableClass(label.upper(), low_n, high_n))
     if not classes:
-        raise ValueError("Table classes are required, e.g. A:1-2,B:3-4,C:5-12")
+        raise RuleError(N_("Table classes are required, e.g. A:1-2,B:3-4,C:5-12"))
     if len(classes) > MAX_CLASSES:
-        raise ValueError(f"At most {MAX_CLASSES} table classes")
+        raise RuleError(N_("At most %(n)s table classes"), n=MAX_CLASSES)
     labels = [c.label for c in classes]
     if len(set(labels)) != len(labels):
-        raise ValueError("Table class labels must be different")
+        raise RuleError(N_("Table class labels must be different"))
     classes.sort(key=lambda c: c.low)
     for before, after in zip(classes, classes[1:], strict=False):
         if after.low <= before.high:
-            raise ValueError(f"Table classes {before.label} and {after.label} overlap")
+            raise RuleError(N_("Table classes %(a)s and %(b)s overlap"), a=before.label, b=after.label)
     return classes
 
 
@@ -126,13 +127,13 @@ def parse_hours(text: str) -> tuple[int, int]:
     """``"11:00-21:00"`` -> (660, 1260) minutes after midnight; ValueError otherwise."""
     match = _HOURS_RE.match(text or "")
     if not match:
-        raise ValueError("Opening hours must look like 11:00-21:00")
+        raise RuleError(N_("Opening hours must look like 11:00-21:00"))
     h1, m1, h2, m2 = (int(x) for x in match.groups())
     if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
-        raise ValueError("Opening hours must look like 11:00-21:00")
+        raise RuleError(N_("Opening hours must look like 11:00-21:00"))
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if end <= start:
-        raise ValueError("Opening hours must end after they start")
+        raise RuleError(N_("Opening hours must end after they start"))
     return start, end
 
 

@@ -52,8 +52,13 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def field_error(field: ConfigField, message: str) -> str:
-    """ConfigField.parse's English message, in the page's language (the same rules, restated)."""
+def field_error(field: ConfigField, exc: ValueError) -> str:
+    """ConfigField.parse's English message, in the page's language (the same rules, restated); an app's own
+    rule error that carries its catalog message and values (`template`, `params`) is translated as it is."""
+    template = getattr(exc, "template", None)
+    if isinstance(template, str):
+        return _(template, **getattr(exc, "params", {}))
+    message = str(exc)
     label = _(field.label) if field.label else field.name
     if message.endswith(" is required"):
         return _("%(label)s is required.", label=label)
@@ -87,7 +92,7 @@ def validate(app: LightApp, raw: dict[str, Any]) -> tuple[dict[str, Any] | None,
         try:
             field.parse(raw.get(field.name))
         except ValueError as exc:
-            errors[field.name] = field_error(field, str(exc))
+            errors[field.name] = field_error(field, exc)
     if errors:
         return None, errors
     try:

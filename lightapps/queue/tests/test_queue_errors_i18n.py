@@ -4,6 +4,7 @@ phone (taking a number, booking a table), and a menu price the owner typed wrong
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -75,3 +76,18 @@ def test_rule_errors_carry_a_catalog_message_and_its_values():
     assert str(refused.value) == "No table seats a party of 3."
     with pytest.raises(ValueError, match="from 1 to 12"):  # still a ValueError for callers that catch one
         rules.parse_party("13", classes)
+
+
+@pytest.mark.parametrize(("field", "value", "zh"), [
+    ("table_classes", "A:1-2,B:2-4", "桌型 A 与 B 的人数范围重叠"),
+    ("table_classes", "A:1-2,A:3-4", "桌型代号不能重复"),
+    ("table_classes", "Z", "桌型 'Z' 的格式应为 A:1-2 或 C:5+"),
+    ("open_hours", "21:00-11:00", "营业时间的结束须晚于开始"),
+])
+def test_the_owners_config_errors_are_in_the_owners_language(client, console, svc, field, value, zh):
+    console.login("jade")
+    before = svc.zone_apps.get("demo", "jade")
+    form = {"csrf_token": console.csrf(), "app": "queue", **{k: str(v) for k, v in before[1].items()}, field: value}
+    resp = client.post("/console/owner/demo/zone/jade?lang=zh", data=form)
+    assert resp.status_code == 422 and zh in html.unescape(resp.get_data(as_text=True))
+    assert svc.zone_apps.get("demo", "jade") == before
