@@ -8,7 +8,8 @@ breaker, core/store_health.py, is open), probes and pages still answer at once (
 shopper reaches a static page or the internet.
 
 Parts: landing.py (the one landing decision), lane.py (probes, plain WSGI), views.py (Flask views),
-gateways.py + unifi.py (gateway adapters), sessions.py, probe_state.py, config.py (per-venue settings)."""
+gateways.py (gateway adapters) with controller_api.py, unifi.py, omada.py and smartzone.py (the grants that are
+controller calls), sessions.py, probe_state.py, config.py (per-venue settings)."""
 
 from __future__ import annotations
 
