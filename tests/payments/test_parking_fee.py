@@ -35,20 +35,26 @@ def garage(pay_portal, pay, demo_map):
     every ¥100.00 spent today = one free hour, at most 2) and a car that came in 2 h 30 min ago:
     (app, client, API token, store)."""
     app, _url = pay_portal
-    svc = app.extensions["mallportal"]
     venue_map = replace(demo_map, samples=[]).copy()  # a deep copy, without copying 1,600 samples first
-    svc.venues.put_map(venue_map)
+    app.extensions["mallportal"].venues.put_map(venue_map)
     config = {**get_app("parking").default_config(), "hourly_fen": 500, "free_minutes": 15, "daily_cap_fen": 4000,
               "points_per_yuan": 100, "spend_fen_per_hour": 10_000, "max_free_hours": 2, "grace_minutes": 15}
+    return (app, *open_garage(app, venue_map, config, 2.5, PLATE, "parking-fee-tests"))
+
+
+def open_garage(app, venue_map, config: dict, hours_ago: float, plate: str, source: str):
+    """The garage running the parking app with `config`, its bays, and `plate` that came in `hours_ago` and
+    parked at G-A01, as the parking system posts it: (client, API token, store, entered)."""
+    svc = app.extensions["mallportal"]
     svc.zone_apps.set(VENUE, ZONE, "parking", config)
     store = ParkingStore(svc.db)
     store.put_bays(VENUE, demo_bays(venue_map))
-    token = svc.tokens.issue(VENUE, "parking-fee-tests")
+    token = svc.tokens.issue(VENUE, source)
     client = app.test_client()
-    entered = time.time() - 2.5 * HOUR_S
-    events(client, token, {"type": "entry", "plate": PLATE, "ts": entered},
-           {"type": "plate", "plate": PLATE, "bay": "G-A01", "ts": entered + 120})
-    return app, client, token, store, entered
+    entered = time.time() - hours_ago * HOUR_S
+    events(client, token, {"type": "entry", "plate": plate, "ts": entered},
+           {"type": "plate", "plate": plate, "bay": "G-A01", "ts": entered + 120})
+    return client, token, store, entered
 
 
 def events(client, token, *items):
