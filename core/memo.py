@@ -60,6 +60,14 @@ class BoundedMemo:
                     self._items.popitem(last=False)
             return value
 
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep `value` for `key` as if just computed (a value read elsewhere: the newest one wins)."""
+        with self._lock:
+            self._items[key] = (value, self._clock())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def peek(self, key: Hashable) -> Any | None:
         """The value if it is already computed (refreshing its place), else None; computes nothing."""
         with self._lock:

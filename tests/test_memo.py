@@ -69,3 +69,13 @@ def test_values_older_than_max_age_are_computed_again():
     now[0] = 60.5
     assert memo.peek("zone") is None
     assert memo.get("zone", lambda: "Asia/Shanghai") == "Asia/Shanghai"
+
+
+def test_put_keeps_a_value_read_elsewhere_newest_wins_within_the_bound():
+    memo = BoundedMemo(2)
+    memo.put("a", 1)
+    memo.put("a", 2)
+    assert memo.peek("a") == 2 and memo.get("a", lambda: 99) == 2  # kept as if computed
+    memo.put("b", 3)
+    memo.put("c", 4)  # over the bound: the least recently used goes
+    assert memo.peek("a") is None and memo.peek("b") == 3 and memo.peek("c") == 4

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -100,26 +98,27 @@ class LastKnownSettings:
     """venue -> the settings this process last read from the store, for the fail-open page's grant while the
     store is down (a controller's URL, an NBI host and password are in no default). Refreshed by every
     successful read, never expired (a stale copy beats none while the store is down), bounded by venues: the
-    least recently read venue goes first."""
+    least recently read venue goes first (core.memo's one bounded LRU)."""
 
     VENUES = 4096  # a bound, far above the venues one deployment serves
 
     def __init__(self, size: int = VENUES) -> None:
-        self.size = size
-        self._items: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memo = BoundedMemo(size)
+
+    @property
+    def size(self) -> int:
+        return self._memo.size
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self._memo.size = value
 
     def remember(self, venue: str, settings: dict[str, str]) -> None:
-        with self._lock:
-            self._items[venue] = dict(settings)
-            self._items.move_to_end(venue)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._memo.put(venue, dict(settings))
 
     def get(self, venue: str) -> dict[str, str] | None:
-        with self._lock:
-            found = self._items.get(venue)
-            return dict(found) if found is not None else None
+        found = self._memo.peek(venue)
+        return dict(found) if found is not None else None
 
 
 class PortalConfigStore:
@@ -137,6 +136,10 @@ class PortalConfigStore:
         if stored:  # a venue with settings of its own: any venue id can be asked for, and must not push it out
             self.last_known.remember(venue, settings)
         return settings
+
+    def offline(self, venue: str) -> dict[str, str]:
+        """The settings to go by while the store is down: the ones this process last read, else the defaults."""
+        return self.last_known.get(venue) or self.defaults()
 
     def client_networks(self, venue: str) -> str:
         """The venue's `client_networks` ("" when it sets none): one field, for the landing's short memo."""

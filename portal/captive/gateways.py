@@ -829,9 +829,13 @@ class RuckusSmartZone(Adapter):
                                      "proxy": proxy if proxy in ("0", "1") else "0"})
 
     @staticmethod
-    def nbi_or_problem(host: str, config: dict[str, str]) -> dict[str, str]:
+    def listed_nbi(host: str, config: dict[str, str]) -> bool:
+        """Whether the NBI password may go to `host`: one of the venue's `smartzone_nbi_hosts` now."""
+        return host.lower() in listed(config.get("smartzone_nbi_hosts", ""))
+
+    def nbi_or_problem(self, host: str, config: dict[str, str]) -> dict[str, str]:
         """{"nbi": base URL} when `host` is one of the venue's NBI hosts, else {"problem": why, ...}."""
-        if host.lower() not in listed(config.get("smartzone_nbi_hosts", "")):
+        if not self.listed_nbi(host, config):
             return {"problem": "is not one of this venue's SmartZone NBI hosts", "field": "nbiIP",
                     "setting": "smartzone_nbi_hosts"}
         literal = f"[{host}]" if ":" in host else host  # an IPv6 NBI address
@@ -840,7 +844,7 @@ class RuckusSmartZone(Adapter):
 
     def grant(self, ctx, seconds, destination, config):
         _raise_login_problem(ctx)
-        if ctx.grant.get("nbi_host") not in listed(config.get("smartzone_nbi_hosts", "")):
+        if not self.listed_nbi(ctx.grant.get("nbi_host") or "", config):
             # listed when the phone landed, no longer (a context lives an hour, a fail-open page's six):
             # the password goes to the venue's NBI hosts of now only
             raise GatewayError("nbiIP", "is no longer one of this venue's SmartZone NBI hosts (the venue's "

@@ -166,8 +166,7 @@ def portal_entry(site: str | None = None):
     try:
         config = store(cs.config.get, venue)
     except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
-        known = cs.config.last_known.get(venue) or PortalConfigStore.defaults()
-        return fail_open(venue, exc, _parse_or_none(args, known))
+        return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue)))
     ctx = _parse(args, config)
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
@@ -484,7 +483,7 @@ def _capport_answer(venue: str, client: str | None) -> Response:
         try:
             config = store(cs.config.get, venue)
         except STORE_ERRORS:
-            config = cs.config.last_known.get(venue) or PortalConfigStore.defaults()
+            config = cs.config.offline(venue)
         body["seconds-remaining"] = session.seconds_remaining()
         body["can-extend-session"] = session.extensions < int(config["max_extensions"])
     return _capport_json(body, 200)
