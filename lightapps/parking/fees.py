@@ -139,13 +139,17 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
         _release(venue, coupon, idem)
         raise PaymentError("points", "the points could not be redeemed")
     paid_until = now_ms + tariff.grace_minutes * MINUTE_MS
+
+    def give_back() -> None:  # nothing was taken after all: the points and the coupon held go back
+        if q.points and keeper is not None:
+            keeper.restore(venue, client, idem)
+        _release(venue, coupon, idem)
+
     if q.due <= 0:
         credited = _store().credit(venue, stay.plate_hash, stay.entry_ms, idem, points_fen + q.coupon_discount,
                                    paid_until, paid_before=q.paid_before)
-        if credited in ("gone", "over"):  # paid meanwhile (another tab), or the car has gone: nothing is taken
-            if q.points and keeper is not None:
-                keeper.restore(venue, client, idem)
-            _release(venue, coupon, idem)
+        if credited in ("gone", "over"):  # paid meanwhile (another tab), or the car has gone
+            give_back()
             raise PaymentError("state", credited)
         if coupon is not None:
             vouchers().redeem(venue, idem)
@@ -159,9 +163,7 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
             venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
             ref=stay_ref(stay), description="Parking 停车费", idem=idem, items=items, return_url=return_url)
     except Exception:
-        if q.points and keeper is not None:
-            keeper.restore(venue, client, idem)
-        _release(venue, coupon, idem)
+        give_back()
         raise
     _store().note_order(venue, stay.plate_hash, stay.entry_ms, order.id)
     return order, q
