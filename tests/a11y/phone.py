@@ -31,7 +31,9 @@ def phone_context(browser, **options):
 # list item, table cell, menu or header.
 MEASURE_TARGETS = """() => {
   const found = [];
-  const words = (text) => (text || '').replace(/[\\s.,;:!?()\\u3000-\\u303f\\uff08\\uff09\\uff0c\\uff1a]/g, '');
+  // Punctuation and the separators of a row of links ("A · B", "A | B") are no words.
+  const NOT_WORDS = /[\\s.,;:!?()|\\u00b7\\u2022\\u3000-\\u303f\\uff08\\uff09\\uff0c\\uff1a]/g;
+  const words = (text) => (text || '').replace(NOT_WORDS, '');
   const CONTROLS = 'a, button, input, select, textarea, script, style';
   const ownText = (block) => {
     let text = '';
