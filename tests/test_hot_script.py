@@ -3,8 +3,10 @@ refused read among several."""
 
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.storage import HotReads, HotScript
+from core.storage import HotReads, HotScript, pack_command
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 
@@ -72,3 +74,20 @@ def test_reads_on_a_socket_killed_while_idle_go_out_on_a_new_one(db):
     thread_connection(reads).health_check_interval = 0
     kill_other_connections(db)
     assert reads((("GET", "mp:{hot-test}:r"),)) == [b"1"]
+
+
+@given(st.lists(st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False)), max_size=6))
+def test_hiredis_packing_is_redis_pys_byte_for_byte(args):
+    """The hot path packs with hiredis (core.storage.pack_command): the bytes redis-py's own packer sends,
+    for every kind of argument the store is given (text, bytes, integers, floats by their repr)."""
+    assert pack_command("SET", *args) == b"".join(redis.Connection().pack_command("SET", *args))
+
+
+def test_reads_and_scripts_go_out_packed_by_hiredis_and_answer_as_before(db):
+    reads = HotReads(db, memo_size=0)
+    db.set("mp:{hot-test}:f", 1.5)
+    db.hset("mp:{hot-test}:h", mapping={"é": "ü"})
+    assert reads((("GET", "mp:{hot-test}:f"), ("HGETALL", "mp:{hot-test}:h"),
+                  ("ZRANGEBYSCORE", "mp:{hot-test}:z", 1764600000.125, "+inf"))) in (
+        [b"1.5", {"é".encode(): "ü".encode()}, []], [b"1.5", ["é".encode(), "ü".encode()], []])
+    assert HotScript(db, "return ARGV[1]")(["mp:{hot-test}:k"], ["ünï", 2.5]) == "ünï".encode()

@@ -33,6 +33,7 @@ from core.storage import (
     Store,
     VenueKeys,
     is_cluster,
+    pack_command,
     phone_bucket,
     phone_buckets,
     refresh_slots,
@@ -71,20 +72,6 @@ class RssiKeys(VenueKeys):
         """Set: the batch a tracker took from the bucket's new_readings and has not finished (put back if
         it died)."""
         return self.bucket_key(bucket, "heard", "taken")
-
-
-def pack_command(*args: object) -> bytes:
-    """One command in the Redis protocol (RESP)."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, float):
-            data = repr(arg).encode()
-        else:
-            data = str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
 
 
 class _NodeStream:
