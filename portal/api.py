@@ -8,6 +8,8 @@
     POST /api/v1/venues/<venue>/mist/<webhook>         Juniper Mist webhook (raw RSSI topics)  HMAC signature
 
 Tokens, Meraki secrets and Mist webhook secrets belong to one venue, so a source can report only into its own venue.
+A token reaches only the APIs of its scopes (portal/ingest/tokens.py): these feeds need `ingest`, a light app's
+API the scope it declares with `api_scope`.
 Every request is validated whole before anything is stored; a bad one gets a 4xx JSON
 {"error": ..., "field": ...} naming the field, and stores nothing."""
 
@@ -34,6 +36,7 @@ from portal.ingest.mist import MistStore, parse_mist
 from portal.ingest.native import native_batch
 from portal.ingest.observation import Batch, ClientIds, Limits, ReportError, client_ids
 from portal.ingest.openwrt import parse_openwrt
+from portal.ingest.tokens import INGEST, declare_scope
 from portal.services import services
 
 log = logging.getLogger(__name__)
@@ -62,14 +65,24 @@ def require_venue(venue: str) -> None:
         raise ApiError(404, f"unknown venue {venue!r}")
 
 
-def require_venue_source(venue: str, allow_basic: bool = False) -> str:
-    """The report source owning the bearer token in this venue; 401 otherwise. A token of another
-    venue is simply unknown here, so a source can report only into its own venue."""
+def api_scope(name: str) -> str:
+    """A machine API's scope, declared once at import (`SCOPE = api_scope("parking")` in a light app's
+    api.py): tokens can then be issued for it (`issue-token --scope`). The platform knows no app's name."""
+    return declare_scope(name)
+
+
+def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -> str:
+    """The label of the source owning the bearer token in this venue: 401 for no token or one this venue
+    does not know (a token of another venue is simply unknown here, so a source can reach only its own
+    venue); 403 for a token without `scope`, so a report source's token cannot call a POS API."""
     require_venue(venue)
     source = services().tokens.source_for(venue, source_token(allow_basic))
     if source is None:
         raise ApiError(401, "missing or invalid bearer token for this venue")
-    return source
+    if not source.allows(scope):
+        raise ApiError(403, f"this token lacks the {scope!r} scope this API needs; issue the system a token "
+                            f"with `flask --app wsgi issue-token {venue} <label> --scope {scope}`", "Authorization")
+    return source.label
 
 
 def raw_body(limit: int | None = None) -> bytes:
@@ -150,7 +163,7 @@ def _count_rejected(venue: str, source: str, now: float) -> None:
 
 @bp.post("/venues/<venue>/reports")
 def post_reports(venue: str):
-    source = require_venue_source(venue)
+    source = require_venue_source(venue, INGEST)
     return ingest(venue, f"native:{source}", json_body, native_batch)
 
 
@@ -159,7 +172,7 @@ def post_reports(venue: str):
 
 @bp.post("/venues/<venue>/openwrt")
 def post_openwrt(venue: str):
-    source = require_venue_source(venue)
+    source = require_venue_source(venue, INGEST)
     return ingest(venue, f"openwrt:{source}", json_body, parse_openwrt)
 
 
@@ -195,7 +208,7 @@ def scanner_resolver(venue: str) -> Callable[[str], str | None]:
 
 @bp.post("/venues/<venue>/find3/passive")
 def post_find3(venue: str):
-    source = require_venue_source(venue, allow_basic=True)
+    source = require_venue_source(venue, INGEST, allow_basic=True)
     resolve = scanner_resolver(venue)
     return ingest(venue, f"find3:{source}", lambda: json_body(strict_type=False),
                   lambda payload, ids, lim: parse_find3(payload, ids, lim, resolve))

@@ -9,6 +9,7 @@ from flask import Flask
 
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
 from portal.ingest.mist import MistStore
+from portal.ingest.tokens import INGEST, declared_scopes
 from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
@@ -28,11 +29,15 @@ def register(app: Flask) -> None:
     @app.cli.command("issue-token")
     @click.argument("venue")
     @click.argument("label")
-    def issue_token(venue: str, label: str) -> None:
-        """Issue a bearer token for a report source (printed once; only its hash is stored)."""
+    @click.option("--scope", "scopes", multiple=True, metavar="SCOPE[,SCOPE...]",
+                  help="what the token may call: ingest (the RSSI feeds) or the scope a light app's API declares "
+                       "(an unknown one is refused with the list); repeatable or comma separated. Default: ingest")
+    def issue_token(venue: str, label: str, scopes: tuple[str, ...]) -> None:
+        """Issue a bearer token for a machine source (printed once; only its hash is stored). A token reaches
+        only the APIs of its scopes: give a POS or car-park system its own token, never an AP's."""
         if not services().venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
-        click.echo(services().tokens.issue(venue, label))
+        click.echo(services().tokens.issue(venue, label, scopes=token_scopes(scopes)))
 
     @app.cli.command("meraki-config")
     @click.argument("venue")
@@ -95,3 +100,17 @@ def register(app: Flask) -> None:
         click.echo("in Mist:     two site webhooks (Mist allows one raw topic per webhook), one with topic "
                    "wifi-unconn-raw, one with wifi-conn-raw, both with this URL and secret")
         click.echo(f"secret:      {secret}")
+
+
+def token_scopes(values: tuple[str, ...]) -> list[str]:
+    """The scopes of `issue-token --scope` (repeated, or comma separated; none: ingest only). A name no
+    loaded API declared is refused: a typo would give a token that every API answers 403."""
+    if not values:
+        return [INGEST]
+    names = [name.strip() for value in values for name in value.split(",")]
+    known = declared_scopes()
+    for name in names:
+        if name not in known:
+            raise click.BadParameter(f"unknown scope {name!r}; one of: {', '.join(sorted(known))}",
+                                     param_hint="--scope")
+    return sorted(set(names))

@@ -22,6 +22,7 @@ from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore
 from portal.demo import DEMO_PASSWORD, mark_demo_venue
 from portal.ingest.meraki import ensure_demo_meraki
+from portal.ingest.tokens import declared_scopes
 from portal.maps.builds import SEED_ACTION
 from portal.services import Services
 
@@ -181,12 +182,14 @@ def _store_map(svc: Services, venue_id: str, venue: VenueMap, zone_apps: Mapping
 
 
 def _demo_credentials(svc: Services, venue_id: str) -> None:
-    """The API token for report sources in `<data_dir>/secrets/<venue>_api_token`, and a demo Meraki
-    network (README: pointing a Meraki network at the demo)."""
+    """The API token for report sources and the apps' APIs (every scope) in `<data_dir>/secrets/<venue>_api_token`,
+    and a demo Meraki network (README: pointing a Meraki network at the demo)."""
     ensure_demo_meraki(svc.db, venue_id, svc.settings.data_dir)
     token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
-    token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL)
+    # Every scope (a demo convenience: the README's feed and app API examples use this one file); a real
+    # venue gives each source its own token with only its own scope (issue-token --scope).
+    token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL, scopes=declared_scopes())
     token_file.write_text(token)
     token_file.chmod(0o600)
     log.info("%s: API token in %s", venue_id, token_file)

@@ -1,6 +1,6 @@
 """The cinema system's API: push showtimes (upserts by its own ids), read them back with occupancy.
 
-    POST /api/v1/venues/<venue>/cinema/showtimes      Authorization: Bearer <venue API token>
+    POST /api/v1/venues/<venue>/cinema/showtimes      Authorization: Bearer <venue API token, scope cinema>
     {"zone": "cinema",                                # optional when one zone runs the cinema app
      "showtimes": [{"id": "pos-1234",                 # the cinema system's id (optional; repeat = update)
                     "film_en": "Orbit Nine", "film_zh": "九号轨道",
@@ -20,11 +20,12 @@ from flask import Blueprint, jsonify, request
 from lightapps.cinema.common import APP_NAME, cinema_store
 from lightapps.cinema.store import ShowtimeConflict
 from lightapps.cinema.validation import FieldError, parse_showtime_batch
-from portal.api import json_body, require_venue_source
+from portal.api import api_scope, json_body, require_venue_source
 from portal.errors import ApiError
 from portal.services import services
 
 api_bp = Blueprint("cinema_api", __name__, url_prefix="/api/v1/venues/<venue>/cinema")
+SCOPE = api_scope("cinema")  # tokens for this API: issue-token ... --scope cinema
 
 
 def _cinema_zone(venue: str, raw) -> str:
@@ -41,7 +42,7 @@ def _cinema_zone(venue: str, raw) -> str:
 
 @api_bp.post("/showtimes")
 def push_showtimes(venue: str):
-    source = require_venue_source(venue)
+    source = require_venue_source(venue, SCOPE)
     payload = json_body()
     if not isinstance(payload, dict):
         raise ApiError(422, "body must be an object with a showtimes list", "$")
@@ -65,7 +66,7 @@ def push_showtimes(venue: str):
 
 @api_bp.get("/showtimes")
 def list_showtimes(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     zone = _cinema_zone(venue, request.args.get("zone"))
     store = cinema_store()
     now = time.time()

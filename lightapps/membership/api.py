@@ -1,4 +1,5 @@
-"""The POS API of the membership card (bearer token of the venue, as for every partner API).
+"""The POS API of the membership card: a bearer token of the venue with the `membership` scope (a report
+source's token, which has only `ingest`, gets 403).
 
     POST /api/v1/venues/<venue>/membership/purchases     Idempotency-Key: <key> (optional)
     {"receipt_id": "R-2025-0001",          # each (store, receipt_id) counts once; or send only Idempotency-Key
@@ -42,10 +43,11 @@ from lightapps.membership.store import (
     tier_for,
 )
 from lightapps.membership.views import store as _store  # the app's store, one per process
-from portal.api import json_body, require_venue_source
+from portal.api import api_scope, json_body, require_venue_source
 from portal.errors import ApiError
 
 api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
+SCOPE = api_scope("membership")  # tokens for this API: issue-token ... --scope membership
 IDEM_MAX = 128
 OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
@@ -109,7 +111,7 @@ def _body(result: PostResult, receipt_id: str, store: str, points_field: str) ->
 
 @api_bp.post("/purchases")
 def purchases(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
     receipt_id, store_id = _receipt(payload, idem)
@@ -144,7 +146,7 @@ def purchases(venue: str):
 
 @api_bp.post("/refunds")
 def refunds(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
     receipt_id, store_id = _receipt(payload, None)
@@ -158,7 +160,7 @@ def refunds(venue: str):
 
 @api_bp.post("/identify")
 def identify(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     payload = _object()
     member_id = _identify(venue, payload.get("member_code"))
     member = _store().get(venue, member_id)
@@ -168,7 +170,7 @@ def identify(venue: str):
 
 @api_bp.post("/wechat-links")
 def wechat_links(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     payload = _object()
     openid = payload.get("openid")
     if not isinstance(openid, str) or not OPENID.match(openid):

@@ -1,6 +1,6 @@
 """The parking system's API: bay status and plate events in, free bays out.
 
-    POST /api/v1/venues/<venue>/parking/events      Authorization: Bearer <venue API token>
+    POST /api/v1/venues/<venue>/parking/events      Authorization: Bearer <venue API token, scope parking>
     {"events": [{"type": "bay", "bay": "G-A01", "status": "occupied", "ts": 1714550400},
                 {"type": "plate", "bay": "G-A01", "plate": "SG 1234-A", "ts": 1714550405},
                 {"type": "exit", "plate": "SG1234A", "ts": "2025-05-01T12:00:00+08:00"}]}
@@ -30,17 +30,18 @@ from flask import Blueprint, jsonify
 from lightapps.parking.common import level_name, parking_store, plate_hasher
 from lightapps.parking.events import EventError, parse_batch
 from lightapps.parking.fees import settle_exit
-from portal.api import json_body, require_venue_source
+from portal.api import api_scope, json_body, require_venue_source
 from portal.apps.views import venue_or_404
 from portal.errors import ApiError
 from portal.services import services
 
 api_bp = Blueprint("parking_api", __name__, url_prefix="/api/v1/venues/<venue>/parking")
+SCOPE = api_scope("parking")  # tokens for this API: issue-token ... --scope parking
 
 
 @api_bp.post("/events")
 def post_events(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     payload = json_body()
     store = parking_store()
     now = time.time()
@@ -65,7 +66,7 @@ def post_events(venue: str):
 
 @api_bp.get("/availability")
 def availability(venue: str):
-    require_venue_source(venue)
+    require_venue_source(venue, SCOPE)
     store = parking_store()
     found = venue_or_404(venue)
     bays = store.bays(venue)

@@ -21,4 +21,4 @@ def mall_fixture(app, svc, demo_map) -> str:
     for zone, name in ZONE_APPS.items():
         light_app = get_app(name)
         svc.zone_apps.set("demo", zone, name, light_app.default_config() if light_app else {})
-    return svc.tokens.issue("demo", "cinema-tests")
+    return svc.tokens.issue("demo", "cinema-tests", scopes=["cinema"])

@@ -26,7 +26,7 @@ def garage_fixture(app, svc, demo_map) -> str:
     svc.zone_apps.set(VENUE, "garage", "parking", get_app("parking").default_config())
     svc.zone_apps.set(VENUE, "kopi", "coupons", {})
     ParkingStore(svc.db).put_bays(VENUE, demo_bays(venue_map))
-    return svc.tokens.issue(VENUE, "parking-tests")
+    return svc.tokens.issue(VENUE, "parking-tests", scopes=["parking"])
 
 
 def auth(token: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ def test_wrong_token_is_401(client, garage, db):
 
 
 def test_token_of_another_venue_is_401(client, garage, svc, db):
-    other = svc.tokens.issue("elsewhere", "other-venue")
+    other = svc.tokens.issue("elsewhere", "other-venue", scopes=["parking"])
     resp = client.post(f"{API}/events", json={"events": [bay("G-A01", "free")]}, headers=auth(other))
     assert resp.status_code == 401
     assert nothing_stored(db)
