@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_auth(app)
     app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
-    app.cli.add_command(payments_cli.payments)  # flask payments sweep|reconcile
+    app.cli.add_command(payments_cli.payments)  # flask payments sweep|refunds|reconcile
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
     captive.init_captive(app)

@@ -1,4 +1,5 @@
-"""`flask payments ...`: close timed-out orders, and the daily reconciliation report per merchant."""
+"""`flask payments ...`: close timed-out orders, the refunds an operator has to look at, and the daily
+reconciliation report per merchant."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from portal.services import services
 
 @click.group("payments")
 def payments() -> None:
-    """Payment orders: sweep, reconcile."""
+    """Payment orders: sweep, refunds, reconcile."""
 
 
 @payments.command("sweep")
@@ -24,6 +25,20 @@ def payments() -> None:
 def sweep(venue: str) -> None:
     """Close the venue's unpaid orders past their expiry (booking any the provider says were paid)."""
     click.echo(f"{services().payments.sweep(venue)} expired orders handled")
+
+
+@payments.command("refunds")
+@click.argument("venue")
+@with_appcontext
+def refunds(venue: str) -> None:
+    """The venue's refunds stuck at the provider (the sweep asks again: top up the merchant balance, handle an
+    ABNORMAL one in the merchant platform) and those refused for good (to settle with the shopper directly)."""
+    problems = services().payments.store.refund_problems(venue)
+    for r in problems:
+        state = "stuck" if r.get("status") in ("pending", "processing") else r.get("status", "")
+        click.echo(f"{r.get('no', '')}\torder {r.get('order', '')}\t{r.get('amount', '')} fen\t{state}\t"
+                   f"{r.get('problem', '')}\tasked {r.get('attempts', '1')}x\t{r.get('reason', '')}")
+    click.echo(f"{len(problems)} refunds to look at")
 
 
 @payments.command("reconcile")

@@ -27,6 +27,7 @@ from portal.payments.providers.base import (
     PaymentStart,
     Provider,
     ProviderError,
+    RefundResult,
 )
 from portal.payments.store import Order, PaymentStore
 
@@ -172,7 +173,7 @@ class PaymentService:
             return provider.ack(self.refund_notice(venue, notice))
         if not notice.paid:
             return provider.ack(True)  # other events: nothing to book
-        outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name)
+        outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name, notice.currency)
         return provider.ack(outcome in ("paid", "dup", "late"))
 
     def refund_notice(self, venue: str, notice) -> bool:
@@ -185,7 +186,8 @@ class PaymentService:
         if notice.amount and notice.amount != int(record["amount"]):
             log.error("refund callback for %s with another amount: refused", notice.refund_no[-6:])
             return False
-        outcome = self._end_refund(venue, notice.order_id, notice.refund_no, notice.refund_id, notice.refund_state)
+        outcome = self._end_refund(venue, notice.order_id, notice.refund_no, notice.refund_id, notice.refund_state,
+                                   notice.problem)
         return outcome != "unknown"
 
     def mall_notification(self, venue: str, headers, body: bytes) -> Ack:
@@ -216,10 +218,12 @@ class PaymentService:
         except ProviderError as exc:  # the points stand; WeChat Pay shows them once a later sync succeeds
             log.warning("points sync for %s failed: %s", notice.txn[-6:], exc)
 
-    def book(self, venue: str, order_id: str, amount: int, txn: str, provider_name: str) -> str:
+    def book(self, venue: str, order_id: str, amount: int, txn: str, provider_name: str,
+             currency: str = "CNY") -> str:
         """Book a payment the provider confirmed (callback or query) and deliver what it pays for.
-        Returns the store's outcome: paid, dup, late, unknown or mismatch."""
-        outcome = self.store.settle(venue, order_id, amount, txn, provider_name, now_ms=self.clock())
+        Returns the store's outcome: paid, dup, late, unknown or mismatch (amount, currency or provider)."""
+        outcome = self.store.settle(venue, order_id, amount, txn, provider_name, now_ms=self.clock(),
+                                    currency=currency)
         if outcome in ("unknown", "mismatch"):
             log.error("payment %s for order %s (venue %s) not booked: %s", txn[-6:], order_id, venue, outcome)
             return outcome
@@ -229,22 +233,29 @@ class PaymentService:
         if outcome == "late":
             self._tell("paid", order, order.amount)
             self.refund(venue, order_id, order.amount, "paid after the order expired", refund_no=order_id + "L")
-        elif order.status == "paid":
+        elif order.status == "paid" and not order.delivery:
+            # A replay ("dup") delivers only while no delivery finished: the first one was cut short (a store
+            # error, a crash) and the provider sent the callback again because it was not acknowledged. Once
+            # delivered, the world moves on (the car left and came back, the hold was used): asking the purpose
+            # again could find it undeliverable and refund what was paid and used.
             self._deliver(order)
         return outcome
 
     def _deliver(self, order: Order) -> None:
-        """Fulfil a paid order (again, on a replayed callback: purposes are idempotent). Raises on a store
-        error, so the callback is not acknowledged and the provider sends it again."""
+        """Fulfil a paid order, and record once what became of it (purposes are idempotent, so a replay after
+        an interrupted delivery finishes it). Raises on a store error, so the callback is not acknowledged and
+        the provider sends it again."""
         if order.late:
             # Paid after its hold expired: refunded in full when booked. Delivering on a replayed callback
             # or a query (while the refund is still processing, the order stays `paid`) would hand over
             # the item and the whole refund.
             return
         purpose = self.purposes.get(order.purpose)
-        delivered = purpose.on_paid(order) if purpose else True
-        if not delivered:
-            self.refund(order.venue, order.id, order.refundable, "could not be delivered", refund_no=order.id + "X")
+        if purpose is None or purpose.on_paid(order):
+            self.store.mark_delivered(order.venue, order.id, "done")
+            return
+        self.refund(order.venue, order.id, order.refundable, "could not be delivered", refund_no=order.id + "X")
+        self.store.mark_delivered(order.venue, order.id, "refunded")
 
     def refresh(self, venue: str, order_id: str) -> Order | None:
         """The active query: an unpaid order whose callback may be late is asked about at the provider
@@ -262,7 +273,7 @@ class PaymentService:
                 log.warning("payment query failed for %s: %s", order_id, exc)
                 return order  # ask again later; never close what may have been paid
             if state.state in ("paid", "refunded"):
-                self.book(venue, order_id, state.amount, state.txn, order.provider)
+                self.book(venue, order_id, state.amount, state.txn, order.provider, state.currency)
                 return self.store.order(venue, order_id)
             if state.state == "failed":
                 return self.cancel(venue, order_id, "declined")
@@ -355,7 +366,7 @@ class PaymentService:
             except ProviderError as exc:
                 raise PaymentError("unavailable", str(exc)) from exc
             if state.state == "paid":
-                self.book(venue, order_id, state.amount, state.txn, provider_name)
+                self.book(venue, order_id, state.amount, state.txn, provider_name, state.currency)
             elif state.state == "failed":
                 return self.cancel(venue, order_id, "declined") or order
         return self.store.order(venue, order_id)
@@ -370,8 +381,9 @@ class PaymentService:
 
     def refund(self, venue: str, order_id: str, amount: int, reason: str, refund_no: str | None = None) -> str:
         """Refund `amount` fen of a paid order: "done", "dup" (this refund number was handled before),
-        "refused" (the provider said no), "processing" (accepted, the result comes by callback or query),
-        "pending" (no answer: the sweep sends the same refund number again), or "state"/"exceeds"."""
+        "refused" (the provider said no for good), "processing" (accepted, the result comes by callback or
+        query), "pending" (no answer, or refused for now, e.g. the merchant's balance: the sweep sends the same
+        refund number again), or "state"/"exceeds"."""
         refund_no = refund_no or f"{order_id[:24]}R{secrets.token_hex(3).upper()}"
         begun = self.store.begin_refund(venue, order_id, refund_no, amount, reason, now_ms=self.clock())
         if begun.startswith("dup"):
@@ -382,7 +394,7 @@ class PaymentService:
 
     def _ask_refund(self, venue: str, order: Order, refund_no: str, amount: int, reason: str) -> str:
         """Send a reserved refund to the provider (again, under the same number: the providers treat it as
-        the same refund): "done", "processing", "refused" or "pending" (no answer)."""
+        the same refund): "done", "processing", "refused" or "pending" (no answer, or refused for now)."""
         try:
             result = self.provider(order.provider).refund(order.id, order.txn, refund_no, amount, order.amount,
                                                           reason, self._notify_url(order.provider, venue))
@@ -390,16 +402,20 @@ class PaymentService:
             log.warning("refund %s pending, provider unreachable: %s", refund_no[-6:], exc)
             return "pending"
         if not result.accepted:
-            log.warning("refund %s refused by %s: %s", refund_no[-6:], order.provider, result.message)
-        outcome = self._end_refund(venue, order.id, refund_no, result.refund_id, result.state)
+            log.warning("refund %s refused by %s%s: %s", refund_no[-6:], order.provider,
+                        " for now (asked again later)" if result.problem else "", result.message)
+        outcome = self._end_refund(venue, order.id, refund_no, result.refund_id, result.state, _problem(result))
         if outcome == "dup":  # its callback was faster than the answer: what it booked stands
             outcome = self.store.refund_record(venue, refund_no).get("status", "pending")
         return {"failed": "refused"}.get(outcome, outcome)
 
-    def _end_refund(self, venue: str, order_id: str, refund_no: str, refund_id: str, state: str) -> str:
-        """Book the provider's word on a refund once: "done", "processing", "failed", "dup" or "unknown";
-        listeners hear a refund when it is done (points clawed back)."""
-        ended = self.store.end_refund(venue, order_id, refund_no, refund_id, state, now_ms=self.clock())
+    def _end_refund(self, venue: str, order_id: str, refund_no: str, refund_id: str, state: str,
+                    problem: str = "") -> str:
+        """Book the provider's word on a refund once: "done", "processing", "pending", "failed", "dup" or
+        "unknown"; listeners hear a refund when it is done (points clawed back). `problem`: the provider's code
+        (with pending or processing: stuck there, asked again later; with failed: why)."""
+        ended = self.store.end_refund(venue, order_id, refund_no, refund_id, state, now_ms=self.clock(),
+                                      problem=problem)
         if ended == "unknown" or ended.startswith("dup"):
             return ended.split(":")[0]
         if state == "done":
@@ -409,7 +425,8 @@ class PaymentService:
 
     def retry_refunds(self, venue: str, now_ms: int | None = None, min_age_ms: int = 60_000, limit: int = 100) -> int:
         """Refunds still not final a minute after they were asked for: a pending one (the provider did not
-        answer) is sent again under its number, a processing one is queried. Returns how many became final."""
+        answer, or refused it for now) is sent again under its number, a processing one is queried; one stuck
+        at the provider comes due later each time (store.REFUND_BACKOFF_MS). Returns how many became final."""
         if now_ms is None:
             now_ms = self.clock() or _store_now_ms(self.store.db)
         final = 0
@@ -435,7 +452,7 @@ class PaymentService:
         if result is None:  # the provider never got it: ask again under the same number
             record = self.store.refund_record(venue, refund_no)
             return self._ask_refund(venue, order, refund_no, int(record["amount"]), record.get("reason", ""))
-        return self._end_refund(venue, order.id, refund_no, result.refund_id, result.state)
+        return self._end_refund(venue, order.id, refund_no, result.refund_id, result.state, _problem(result))
 
     def _notify_url(self, provider: str, venue: str) -> str:
         return notify_url(self.notify_base, provider, venue) if self.notify_base else ""
@@ -450,6 +467,11 @@ class PaymentService:
 
 def notify_url(base: str, provider: str, venue: str) -> str:
     return f"{base.rstrip('/')}/pay/notify/{provider}/{venue}"
+
+
+def _problem(result: RefundResult) -> str:
+    """What operators are shown of a refund that is not done: the provider's code, or why it failed."""
+    return result.problem or (result.message if result.state == "failed" else "")
 
 
 def _store_now_ms(db: redis.Redis) -> int:

@@ -7,17 +7,22 @@ Keys (all under the venue's `{venue}` hash tag):
     pay:idem:<key>         STRING  idempotency key -> order id (the same key never makes a second order)
     pay:open               ZSET    order id -> expiry ms, the unpaid orders the sweeper closes on timeout
     pay:refund:<no>        HASH    one refund: order, amount, status pending|processing|done|failed, provider
-                                   refund id, attempts
+                                   refund id, attempts; `problem` (the provider's code) while it is stuck at the
+                                   provider (refused for now, ABNORMAL) and once it failed, with `stuck` (how often)
     pay:refunds:open       ZSET    refund no -> asked-at ms: refunds not yet final (pending: the provider did not
-                                   answer; processing: it accepted, the result comes by callback or query)
+                                   answer, or refused it for now; processing: it accepted, the result comes by
+                                   callback or query); a stuck one is pushed later each time (back-off)
+    pay:refunds:failed     ZSET    refund no -> ended ms: refunds the provider refused for good (for operators)
     pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
 
 States: created -> paid -> partially_refunded -> refunded; created -> closed (timeout, decline, cancel).
-A payment the provider reports for an order that is closed or past its expiry is still booked as paid
-(the money moved) with `late=1`; the service then refunds it. Only money the provider confirmed is in
-the ledger: a refund enters it when the provider reports it done (its answer, its refund callback or
-a refund query), not when it was asked for. The order lists its refund numbers (`refund_nos`)."""
+A paid order's `delivery` says what became of what it pays for: done (delivered) or refunded (could not
+be delivered); absent while not known (a replayed callback delivers only then). A payment the provider
+reports for an order that is closed or past its expiry is still booked as paid (the money moved) with
+`late=1`; the service then refunds it. Only money the provider confirmed is in the ledger: a refund enters
+it when the provider reports it done (its answer, its refund callback or a refund query), not when it was
+asked for. The order lists its refund numbers (`refund_nos`)."""
 
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ from core.storage import VenueKeys
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
 IDEM_KEEP_MS = 2 * 86400 * 1000
+# A refund stuck at the provider (its balance too low, ABNORMAL) is asked about again 5 min later, then 10, 20...
+# at most an hour apart (WeChat Pay suggests a decaying poll; the sweep adds its minute): never dropped.
+REFUND_BACKOFF_MS = 5 * 60_000
+REFUND_BACKOFF_MAX_MS = 3600_000
 STATES = ("created", "paid", "partially_refunded", "refunded", "closed")
 
 
@@ -49,6 +58,9 @@ class PaymentKeys(VenueKeys):
 
     def open_refunds(self) -> str:
         return self.key("pay", "refunds", "open")
+
+    def failed_refunds(self) -> str:
+        return self.key("pay", "refunds", "failed")
 
     def ledger(self) -> str:
         return self.key("pay", "ledger")
@@ -104,13 +116,13 @@ return {'OK'}
 """
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
-# ledger. ARGV[1] amount fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now.
+# ledger. ARGV[1] amount fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency.
 # Returns {'PAID'} | {'LATE'} (paid, but closed or expired: refund it) | {'DUP'} (already booked)
-#       | {'UNKNOWN'} | {'MISMATCH'} (amount or provider differ: nothing changed).
+#       | {'UNKNOWN'} | {'MISMATCH'} (amount, currency or provider differ: nothing changed).
 _SETTLE = _NOW + """
-local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'txn', 'expires_ms', 'provider')
+local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'txn', 'expires_ms', 'provider', 'currency')
 if not o[1] then return {'UNKNOWN'} end
-if o[2] ~= ARGV[1] or (o[5] ~= '' and o[5] ~= ARGV[3]) then return {'MISMATCH'} end
+if o[2] ~= ARGV[1] or (o[6] or 'CNY') ~= ARGV[5] or (o[5] ~= '' and o[5] ~= ARGV[3]) then return {'MISMATCH'} end
 if o[1] ~= 'created' and o[1] ~= 'closed' then
   if o[3] == ARGV[2] then return {'DUP'} end
   return {'MISMATCH'}
@@ -160,10 +172,12 @@ redis.call('ZADD', KEYS[3], now, ARGV[1])
 return {'OK'}
 """.replace("KEEP_MS", str(ORDER_KEEP_MS))
 
-# What the provider says of a refund not yet final: done, failed (refused, closed, abnormal) or processing
-# (accepted, result to come). KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger,
-# KEYS[5] open refunds. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now,
-# ARGV[5] order id it must belong to ('' = any).
+# What the provider says of a refund not yet final: done, failed (refused for good, closed), processing
+# (accepted, result to come) or pending (refused for now: to be asked again under the same number).
+# KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger, KEYS[5] open refunds, KEYS[6] failed
+# refunds. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now, ARGV[5] order id it must
+# belong to ('' = any), ARGV[6] the provider's code for a problem ('' = none): with pending or processing, the
+# refund is stuck at the provider (its balance, ABNORMAL) and the sweep comes back later each time.
 # Returns {'OK', order status} | {'DUP', refund status} (already final, or processing again) | {'UNKNOWN'}.
 _REFUND_END = _NOW + """
 local r = redis.call('HMGET', KEYS[2], 'status', 'amount', 'order')
@@ -172,21 +186,43 @@ if r[1] ~= 'pending' and r[1] ~= 'processing' then return {'DUP', r[1]} end
 local amount = tonumber(r[2])
 local now = now_ms(ARGV[4])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], 'provider_refund_id', ARGV[2]) end
-if ARGV[3] == 'processing' then
-  if r[1] == 'processing' then return {'DUP', 'processing'} end
-  redis.call('HSET', KEYS[2], 'status', 'processing')
+if ARGV[3] == 'processing' or ARGV[3] == 'pending' then
+  if ARGV[6] ~= '' then
+    local n = redis.call('HINCRBY', KEYS[2], 'stuck', 1)
+    redis.call('HSET', KEYS[2], 'status', ARGV[3], 'problem', ARGV[6])
+    local wait = math.min(BACKOFF_MS * 2 ^ math.min(n - 1, 20), BACKOFF_MAX_MS)
+    redis.call('ZADD', KEYS[5], string.format('%.0f', now + wait), ARGV[1])
+    return {'OK', redis.call('HGET', KEYS[1], 'status')}
+  end
+  redis.call('HDEL', KEYS[2], 'problem')
+  if r[1] == ARGV[3] then return {'DUP', r[1]} end
+  redis.call('HSET', KEYS[2], 'status', ARGV[3])
   return {'OK', redis.call('HGET', KEYS[1], 'status')}
 end
 redis.call('HINCRBY', KEYS[1], 'refund_pending', -amount)
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'ended_ms', string.format('%.0f', now))
 redis.call('ZREM', KEYS[5], ARGV[1])
-if ARGV[3] ~= 'done' then return {'OK', redis.call('HGET', KEYS[1], 'status')} end
+if ARGV[3] ~= 'done' then
+  if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'problem', ARGV[6]) end
+  redis.call('ZADD', KEYS[6], string.format('%.0f', now), ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%.0f', now - KEEP_MS))
+  return {'OK', redis.call('HGET', KEYS[1], 'status')}
+end
+redis.call('HDEL', KEYS[2], 'problem')
 local refunded = redis.call('HINCRBY', KEYS[1], 'refunded', amount)
 local total = tonumber(redis.call('HGET', KEYS[1], 'amount'))
 local status = refunded >= total and 'refunded' or 'partially_refunded'
 redis.call('HSET', KEYS[1], 'status', status)
 ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now)
 return {'OK', status}
+""".replace("KEEP_MS", str(ORDER_KEEP_MS)).replace("BACKOFF_MAX_MS", str(REFUND_BACKOFF_MAX_MS)) \
+    .replace("BACKOFF_MS", str(REFUND_BACKOFF_MS))
+
+# What became of a paid order's delivery, written once: done | refunded. KEYS[1] order. ARGV[1] outcome.
+# Returns 1 when this call wrote it, 0 when it was written before (or there is no such order).
+_DELIVERED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'delivery', ARGV[1])
 """
 
 
@@ -213,6 +249,7 @@ class Order:
     late: bool = False
     return_url: str = ""
     close_reason: str = ""
+    delivery: str = ""  # paid: "done" (delivered), "refunded" (could not be), "" (not known yet)
 
     @property
     def refundable(self) -> int:
@@ -255,6 +292,7 @@ class PaymentStore:
         self._close = db.register_script(_CLOSE)
         self._refund_begin = db.register_script(_REFUND_BEGIN)
         self._refund_end = db.register_script(_REFUND_END)
+        self._delivered = db.register_script(_DELIVERED)
 
     def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
         """(order id, created now?): an idempotency key seen before gives its order back."""
@@ -278,7 +316,7 @@ class PaymentStore:
                      provider=d.get("provider", ""), method=d.get("method", ""), txn=d.get("txn", ""),
                      refunded=int(d.get("refunded") or 0), refund_pending=int(d.get("refund_pending") or 0),
                      late=d.get("late") == "1", return_url=d.get("return_url", ""),
-                     close_reason=d.get("close_reason", ""))
+                     close_reason=d.get("close_reason", ""), delivery=d.get("delivery", ""))
 
     # ---- the privacy centre (portal/events/mydata.py) ----------------------------------------------
 
@@ -317,14 +355,18 @@ class PaymentStore:
         return ":".join(_s(r) for r in result).lower()
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
-               now_ms: int | None = None) -> str:
+               now_ms: int | None = None, currency: str = "CNY") -> str:
         """"paid", "late", "dup", "unknown" or "mismatch" (see _SETTLE)."""
         keys = PaymentKeys(venue)
         merchant = self.db.hget(keys.order(order_id), "merchant")
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or ""))],
-            args=[int(amount), txn, provider, _arg(now_ms)])
+            args=[int(amount), txn, provider, _arg(now_ms), currency])
         return _s(result[0]).lower()
+
+    def mark_delivered(self, venue: str, order_id: str, outcome: str) -> bool:
+        """Record once what became of a paid order's delivery ("done" or "refunded"); False if it was before."""
+        return bool(self._delivered(keys=[PaymentKeys(venue).order(order_id)], args=[outcome]))
 
     def close(self, venue: str, order_id: str, reason: str, force: bool = False, now_ms: int | None = None) -> str:
         """"closed", "open" (not expired yet) or "state:<status>"."""
@@ -345,15 +387,16 @@ class PaymentStore:
         return ":".join(_s(r) for r in result).lower()
 
     def end_refund(self, venue: str, order_id: str, refund_no: str, provider_refund_id: str, outcome: str,
-                   now_ms: int | None = None) -> str:
-        """outcome done | failed | processing -> "ok:<order status>", "dup:<refund status>" or "unknown"
-        (no such refund of this order)."""
+                   now_ms: int | None = None, problem: str = "") -> str:
+        """outcome done | failed | processing | pending -> "ok:<order status>", "dup:<refund status>" or
+        "unknown" (no such refund of this order). `problem`: the provider's code, kept for operators (with
+        pending or processing: stuck at the provider, asked again later each time)."""
         keys = PaymentKeys(venue)
         merchant = _s(self.db.hget(keys.order(order_id), "merchant") or "")
         result = self._refund_end(
             keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant),
-                  keys.open_refunds()],
-            args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id])
+                  keys.open_refunds(), keys.failed_refunds()],
+            args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id, problem[:200]])
         return ":".join(_s(r) for r in result).lower()
 
     def refund_record(self, venue: str, refund_no: str) -> dict[str, str]:
@@ -372,6 +415,23 @@ class PaymentStore:
 
     def count_attempt(self, venue: str, refund_no: str) -> int:
         return int(self.db.hincrby(PaymentKeys(venue).refund(refund_no), "attempts", 1))
+
+    def refund_problems(self, venue: str, merchant: str | None = None, limit: int = 100) -> list[dict[str, str]]:
+        """Refunds an operator has to look at (all merchants', or one's): those stuck at the provider (open,
+        with the provider's code in `problem`: a balance to top up, an ABNORMAL refund to handle in the merchant
+        platform), then those refused for good (status failed), newest first. Each record carries its order's
+        `merchant`. The money is the shopper's until one is done."""
+        keys = PaymentKeys(venue)
+        open_nos = [_s(n) for n in self.db.zrange(keys.open_refunds(), 0, -1)]
+        failed_nos = [_s(n) for n in self.db.zrevrange(keys.failed_refunds(), 0, limit - 1)]
+        records = [self.refund_record(venue, no) for no in open_nos + failed_nos]
+        wanted = [r for i, r in enumerate(records) if r and (i >= len(open_nos) or r.get("problem"))]
+        pipe = self.db.pipeline(transaction=False)
+        for record in wanted:
+            pipe.hget(keys.order(record.get("order", "")), "merchant")
+        for record, owner in zip(wanted, pipe.execute(), strict=True):
+            record["merchant"] = _s(owner or "")
+        return [r for r in wanted if merchant is None or r["merchant"] == merchant][:limit]
 
     def ledger(self, venue: str, merchant: str | None = None, since_ms: int = 0,
                until_ms: int | None = None) -> list[LedgerEntry]:

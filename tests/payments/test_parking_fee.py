@@ -49,7 +49,7 @@ def open_garage(app, venue_map, config: dict, hours_ago: float, plate: str, sour
     svc.zone_apps.set(VENUE, ZONE, "parking", config)
     store = ParkingStore(svc.db)
     store.put_bays(VENUE, demo_bays(venue_map))
-    token = svc.tokens.issue(VENUE, source)
+    token = svc.tokens.issue(VENUE, source, scopes=["parking"])
     client = app.test_client()
     entered = time.time() - hours_ago * HOUR_S
     events(client, token, {"type": "entry", "plate": plate, "ts": entered},
@@ -584,3 +584,32 @@ def test_the_fee_pages_hours_say_nothing_about_the_plate(garage):
     assert str(hour_of(app, entered)) in offered(PLATE)
     c = shopper(app, "owner")
     fee_session(app, client, c, entered)  # verifies with the hour it came in
+
+
+def test_a_replayed_callback_after_the_car_left_and_came_back_refunds_nothing(garage, sandbox, pay):
+    """Paid on foot (partly in points), left within the grace time, back later that day: the provider's resend
+    of the same signed callback (its acknowledgement got lost) finds a new stay, but what was paid and used
+    stays paid: no refund, the points are not given back, the new stay is not credited."""
+    app, client, token, store, entered = garage
+    members = app.extensions[STORES]["membership"]
+    member, _new = members.bind(VENUE, "+8613800138002", "anon-replayed")
+    members.post_purchase(VENUE, member.id, "desk-1", "kopi", 15_000)  # 150 points from the service desk
+    c = shopper(app, "anon-replayed")
+    order_id = alipay_order(client, fee_session(app, client, c, entered), c, points="100")
+    assert client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr"}).status_code == 200
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=30).status_code == 200
+    points = members.get(VENUE, member.id).points  # 150 - 100 redeemed + what the ¥14.00 paid earned
+    assert points == 64
+    now = time.time()
+    assert events(client, token, {"type": "exit", "plate": PLATE, "ts": now})["exits"][0]["outcome"] == "cleared"
+    events(client, token, {"type": "entry", "plate": PLATE, "ts": now + 60})
+    box = sandbox[0]
+    assert box.notify(box.trade("alipay", order_id)) == 200
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded, order.refund_pending) == ("paid", 0, 0)
+    assert pay.store.refunds_of(VENUE, order_id) == [] and box.trade("alipay", order_id).refunds == []
+    assert members.get(VENUE, member.id).points == points
+    assert [e["type"] for e in members.ledger(VENUE, member.id)].count("restore") == 0
+    (stay_hash,) = _stay_hashes(store)
+    assert store.stay(VENUE, stay_hash).paid_fen == 0  # the new visit owes its own fee
+    assert order.delivery == "done"

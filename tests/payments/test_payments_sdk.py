@@ -95,6 +95,27 @@ def test_forged_callbacks_are_refused_and_change_nothing(pay, pay_portal, sandbo
     assert pay.store.ledger(VENUE) == [] and delivered["paid"] == []
 
 
+def test_a_wechat_callback_in_another_currency_is_refused_like_another_amount(pay, pay_portal, sandbox, delivered):
+    """Genuinely signed, the right number of cents, but HKD for an order in CNY: not booked, not acknowledged
+    (WeChat Pay sends it again; the bill shows the trade for reconciliation); the CNY callback books it."""
+    box, sandbox_url = sandbox
+    order = new_order(pay)
+    start(pay, pay_portal[1], order, "wechat", "native")
+    pay_without_callback(box, sandbox_url, "wechat", order.id)
+    trade = box.trade("wechat", order.id)
+    resource = {"mchid": box.keys.wechat_mchid, "appid": box.keys.wechat_appid, "out_trade_no": order.id,
+                "transaction_id": trade.txn, "trade_type": "NATIVE", "trade_state": "SUCCESS",
+                "success_time": "2026-12-01T10:00:00+08:00", "payer": {"openid": "o1"},
+                "amount": {"total": 9000, "payer_total": 9000, "currency": "HKD", "payer_currency": "HKD"}}
+    headers, body = box.wechat_event("TRANSACTION.SUCCESS", "支付成功", "transaction", resource)
+    answer = requests.post(f"{pay_portal[1]}/pay/notify/wechat/{VENUE}", data=body, headers=headers, timeout=30)
+    assert answer.status_code == 500 and answer.json()["code"] == "FAIL"
+    assert pay.order(VENUE, order.id).status == "created" and pay.store.ledger(VENUE) == []
+    assert delivered["paid"] == []
+    assert box.notify(trade) == 200  # the trade's own callback (CNY)
+    assert pay.order(VENUE, order.id).status == "paid" and delivered["paid"] == [order.id]
+
+
 def test_a_callback_for_an_unknown_order_is_not_acknowledged(pay, pay_portal, sandbox):
     box, sandbox_url = sandbox
     order = new_order(pay)

@@ -1,8 +1,9 @@
 """Refund results through the real SDKs against the sandbox: a refund WeChat Pay accepts as PROCESSING is booked
 only when its REFUND.SUCCESS callback (AES-GCM resource) or a refund query says so, once however often the
 callback comes; Alipay's refund notification (out_biz_no, refund_fee) is verified and changes nothing twice;
-forged or unknown refund callbacks are refused; a refund the provider did not answer is sent again by the
-sweep under the same number; the order page shows each refund's state."""
+forged or unknown refund callbacks are refused; a refund the provider did not answer, or refused for now (the
+merchant's balance), is sent again by the sweep under the same number (with back-off once refused); an ABNORMAL
+one stays open; one refused for good is listed for operators; the order page shows each refund's state."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
+import portal.paysandbox.app as sandbox_app
 from portal.paysandbox.app import Refund
 
 VENUE = "demo"
@@ -113,3 +115,99 @@ def test_a_refund_the_provider_did_not_answer_is_retried_by_the_sweep(pay, pay_p
         assert [r.no for r in box.trade(provider, o.id).refunds] == [o.id + "D"]
         assert refunds_in_ledger(pay, o.id) == [6000]
     assert pay.store.open_refunds(VENUE, int(time.time() * 1000) + 10**9) == []
+
+
+def refunds_at_sandbox(box, provider, order_id) -> list[tuple[str, int]]:
+    return [(r.no, r.amount) for r in box.trade(provider, order_id).refunds]
+
+
+def test_a_refund_refused_for_now_is_asked_again_later_each_time_until_done(pay, pay_portal, sandbox, monkeypatch):
+    """WeChat Pay 403 NOT_ENOUGH (the merchant's balance is too low: "top up, then the same refund again"): the
+    refund stays open under its number, shown to operators; the sweep asks again with back-off (not at every
+    run), and once the balance is topped up the shopper gets the money, once."""
+    box, _url = sandbox
+    order = paid_order(pay, pay_portal, sandbox)
+    asked = []
+    real = sandbox_app._refund
+
+    def balance_too_low(*args, **kwargs):
+        asked.append(args[2])
+        return None, "exceeds"  # the sandbox answers 403 NOT_ENOUGH
+
+    monkeypatch.setattr(sandbox_app, "_refund", balance_too_low)
+    t0 = int(time.time() * 1000)
+    assert pay.refund(VENUE, order.id, 6000, "ticket cancelled", refund_no=order.id + "C") == "pending"
+    record = pay.store.refund_record(VENUE, order.id + "C")
+    assert (record["status"], record["problem"]) == ("pending", "NOT_ENOUGH")
+    assert [r["no"] for r in pay.store.refund_problems(VENUE)] == [order.id + "C"]
+    assert pay.order(VENUE, order.id).refund_pending == 6000  # still reserved for this refund
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 2 * 60_000) == 0 and len(asked) == 1  # not yet: backing off
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 7 * 60_000) == 0 and len(asked) == 2  # asked again, refused
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 9 * 60_000) == 0 and len(asked) == 2  # the next wait is longer
+    monkeypatch.setattr(sandbox_app, "_refund", real)  # the merchant tops the balance up
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 30 * 60_000) == 1
+    done = pay.order(VENUE, order.id)
+    assert (done.status, done.refunded, done.refund_pending) == ("refunded", 6000, 0)
+    assert refunds_at_sandbox(box, "wechat", order.id) == [(order.id + "C", 6000)]
+    assert refunds_in_ledger(pay, order.id) == [6000] and pay.store.refund_problems(VENUE) == []
+    assert pay.refund(VENUE, order.id, 6000, "ticket cancelled", refund_no=order.id + "C") == "dup"
+
+
+def test_an_alipay_refund_refused_for_the_sellers_balance_is_asked_again(pay, pay_portal, sandbox, monkeypatch):
+    """Alipay's ACQ.SELLER_BALANCE_NOT_ENOUGH ("top up, then refund again"), which the sandbox cannot be made to
+    answer: the provider's answer is stood in for once, the retry goes to the sandbox."""
+    box, _url = sandbox
+    order = paid_order(pay, pay_portal, sandbox, provider="alipay")
+    sdk = pay.provider("alipay")._ali
+    monkeypatch.setattr(sdk, "api_alipay_trade_refund", lambda **kw: {
+        "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.SELLER_BALANCE_NOT_ENOUGH",
+        "sub_msg": "卖家余额不足"})
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "B") == "pending"
+    assert pay.store.refund_record(VENUE, order.id + "B")["problem"] == "ACQ.SELLER_BALANCE_NOT_ENOUGH"
+    monkeypatch.undo()
+    assert pay.retry_refunds(VENUE, now_ms=int(time.time() * 1000) + 7 * 60_000) == 1
+    assert pay.order(VENUE, order.id).status == "refunded"
+    assert refunds_at_sandbox(box, "alipay", order.id) == [(order.id + "B", 6000)]
+
+
+def test_an_abnormal_refund_stays_open_and_shown_until_the_merchant_handles_it(pay, pay_portal, sandbox,
+                                                                              refunds_answer):
+    """WeChat Pay ABNORMAL (the shopper's card was closed: the money waits at WeChat Pay until the merchant
+    sends it elsewhere): not a failure, the order's money stays reserved; the sweep keeps asking (with
+    back-off) and books it done once the merchant handled it in the merchant platform."""
+    box, sandbox_url = sandbox
+    refunds_answer("processing")
+    order = paid_order(pay, pay_portal, sandbox)
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "N") == "processing"
+    trade = box.trade("wechat", order.id)
+    trade.refunds[0].status = "ABNORMAL"
+    assert box.notify_refund(trade, trade.refunds[0]) == 200  # REFUND.ABNORMAL: acknowledged
+    record = pay.store.refund_record(VENUE, order.id + "N")
+    assert (record["status"], record.get("problem")) == ("processing", "ABNORMAL")
+    assert pay.order(VENUE, order.id).refund_pending == 6000
+    assert [r["no"] for r in pay.store.refund_problems(VENUE)] == [order.id + "N"]
+    t0 = int(time.time() * 1000)
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 7 * 60_000) == 0  # asked: still ABNORMAL
+    assert pay.store.refund_record(VENUE, order.id + "N")["stuck"] == "2"
+    trade.refunds[0].status = "SUCCESS"  # the merchant refunded it to another card of the shopper's
+    assert pay.retry_refunds(VENUE, now_ms=t0 + 30 * 60_000) == 1
+    assert pay.order(VENUE, order.id).status == "refunded" and refunds_in_ledger(pay, order.id) == [6000]
+    assert pay.store.refund_problems(VENUE) == []
+
+
+def test_a_refund_refused_for_good_is_final_and_listed_for_operators(pay, pay_portal, sandbox, monkeypatch):
+    """A refusal no retry can change (Alipay: more than the trade has left) stays failed, is not asked again,
+    and `flask payments refunds` lists it with the provider's reason."""
+    box, _url = sandbox
+    order = paid_order(pay, pay_portal, sandbox, provider="alipay")
+    monkeypatch.setattr(sandbox_app, "_refund", lambda *a, **k: (None, "exceeds"))
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "E") == "refused"
+    monkeypatch.undo()
+    record = pay.store.refund_record(VENUE, order.id + "E")
+    assert (record["status"], record.get("problem")) == ("failed", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL")
+    assert pay.retry_refunds(VENUE, now_ms=int(time.time() * 1000) + 10**9) == 0
+    assert box.trade("alipay", order.id).refunds == [] and pay.order(VENUE, order.id).refund_pending == 0
+    assert [(r["no"], r["merchant"]) for r in pay.store.refund_problems(VENUE)] == [(order.id + "E", "kopi")]
+    assert pay.store.refund_problems(VENUE, merchant="kopi") and not pay.store.refund_problems(VENUE, merchant="tea")
+    out = pay_portal[0].test_cli_runner().invoke(args=["payments", "refunds", VENUE]).output
+    assert order.id + "E" in out and "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" in out and "1 refunds to look at" in out

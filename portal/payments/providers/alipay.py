@@ -32,6 +32,12 @@ CHINA = timezone(timedelta(hours=8))
 SUCCESS = "10000"
 _STATES = {"WAIT_BUYER_PAY": "unpaid", "TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
            "TRADE_CLOSED": "closed"}
+# Refund refusals Alipay documents as passing: the merchant's Alipay balance is too low ("top up, then refund
+# again") or the trade is frozen for now (Alipay's support settles it). The refund stays open under its
+# out_request_no and the sweep asks again, later each time; operators see it meanwhile.
+_REFUSED_FOR_NOW = ("ACQ.SELLER_BALANCE_NOT_ENOUGH", "ACQ.REASON_TRADE_BEEN_FREEZEN")
+# "System error: call again with the same parameters" (AQC.: the spelling in part of Alipay's own docs).
+_TRY_AGAIN = ("ACQ.SYSTEM_ERROR", "AQC.SYSTEM_ERROR")
 
 
 def alipay_time(ms: int) -> str:
@@ -123,9 +129,10 @@ class AlipayProvider:
                           out_trade_no=order_id, out_request_no=refund_no, refund_reason=reason[:256])
         if data.get("code") == SUCCESS:
             return RefundResult(True, refund_no)
-        if data.get("code") == "20000" or data.get("sub_code") == "ACQ.SYSTEM_ERROR":
-            raise ProviderError(f"Alipay refund: {data.get('sub_code') or data.get('code')}")  # try again later
-        return RefundResult(False, message=str(data.get("sub_code") or data.get("code")))
+        refusal = str(data.get("sub_code") or data.get("code"))
+        if data.get("code") == "20000" or refusal in _TRY_AGAIN:
+            raise ProviderError(f"Alipay refund: {refusal}")  # try again later
+        return RefundResult(False, message=refusal, problem=refusal if refusal in _REFUSED_FOR_NOW else "")
 
     def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
         data = self._call("refund query", self._ali.api_alipay_trade_fastpay_refund_query, refund_no,

@@ -37,6 +37,8 @@ class Notice:
     refund_no: str = ""  # a refund result: our refund number (out_refund_no / out_request_no)
     refund_state: str = ""  # a refund result: done | failed | processing
     refund_id: str = ""  # a refund result: the provider's refund id
+    currency: str = "CNY"  # a payment: the currency of `amount`, as the provider states it
+    problem: str = ""  # a refund result that is not done: the provider's code (ABNORMAL: stuck there; CLOSED)
 
     @property
     def is_refund(self) -> bool:
@@ -67,22 +69,27 @@ class TradeState:
     state: str  # "paid" | "unpaid" | "failed" | "closed" | "refunded" | "unknown" (no such trade)
     amount: int = 0
     txn: str = ""
+    currency: str = "CNY"
 
 
 @dataclass(frozen=True)
 class RefundResult:
     """The provider's answer to a refund (or a refund query): accepted and final = done; accepted, not
-    final = processing (the result comes later by callback or query); not accepted = refused / failed."""
+    final = processing (the result comes later by callback or query); not accepted = refused / failed.
+    `problem` (the provider's code) marks a refund stuck at the provider, not a final one: refused for now
+    (the merchant's balance: "pending", asked again under the same number) or accepted and held (WeChat Pay's
+    ABNORMAL: "processing", asked about again); both are retried with back-off and shown to operators."""
 
     accepted: bool
     refund_id: str = ""
     message: str = ""
     final: bool = True
+    problem: str = ""
 
     @property
     def state(self) -> str:
         if not self.accepted:
-            return "failed"
+            return "pending" if self.problem else "failed"
         return "done" if self.final else "processing"
 
 

@@ -33,7 +33,13 @@ log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))  # WeChat Pay's times are RFC 3339 in China Standard Time
 _STATES = {"SUCCESS": "paid", "REFUND": "refunded", "NOTPAY": "unpaid", "USERPAYING": "unpaid",
            "CLOSED": "closed", "REVOKED": "closed", "PAYERROR": "failed"}
-_REFUND_STATES = {"SUCCESS": "done", "PROCESSING": "processing", "CLOSED": "failed", "ABNORMAL": "failed"}
+# ABNORMAL: the money waits at WeChat Pay (the shopper's card was closed) until the merchant sends it elsewhere
+# (merchant platform, or the abnormal-refund API): not final, asked about again and shown to operators.
+# CLOSED is final for that refund number (WeChat Pay: top up, then a new refund number).
+_REFUND_STATES = {"SUCCESS": "done", "PROCESSING": "processing", "CLOSED": "failed", "ABNORMAL": "processing"}
+# Refusals WeChat Pay documents as "top up the merchant balance, then the same refund again" (403 NOT_ENOUGH):
+# the refund stays open under its number and the sweep asks again, later each time.
+_REFUSED_FOR_NOW = ("NOT_ENOUGH",)
 
 
 def rfc3339(ms: int) -> str:
@@ -92,14 +98,19 @@ class WeChatPayProvider:
         resource = result.get("resource") or {}
         order_id = str(resource.get("out_trade_no", ""))
         event = str(result.get("event_type", ""))
+        amount = resource.get("amount") or {}
         if event == "TRANSACTION.SUCCESS" and resource.get("trade_state") == "SUCCESS":
-            return Notice(order_id, True, int((resource.get("amount") or {}).get("total", -1)),
-                          str(resource.get("transaction_id", "")))
+            # The currency is checked against the order's like the amount (a domestic merchant id is CNY only,
+            # which is what WeChat Pay means when it states none).
+            return Notice(order_id, True, int(amount.get("total", -1)), str(resource.get("transaction_id", "")),
+                          currency=str(amount.get("currency") or "CNY"))
         if event.startswith("REFUND.") and resource.get("out_refund_no"):  # SUCCESS, ABNORMAL, CLOSED
-            return Notice(order_id, False, int((resource.get("amount") or {}).get("refund", -1)),
-                          str(resource.get("transaction_id", "")), refund_no=str(resource["out_refund_no"]),
-                          refund_state=_REFUND_STATES.get(str(resource.get("refund_status", "")), "processing"),
-                          refund_id=str(resource.get("refund_id", "")))
+            status = str(resource.get("refund_status", ""))
+            return Notice(order_id, False, int(amount.get("refund", -1)), str(resource.get("transaction_id", "")),
+                          refund_no=str(resource["out_refund_no"]),
+                          refund_state=_REFUND_STATES.get(status, "processing"),
+                          refund_id=str(resource.get("refund_id", "")),
+                          problem=status if status in ("ABNORMAL", "CLOSED") else "")
         return Notice(order_id, False)
 
     def event(self, headers, body: bytes) -> dict:
@@ -151,8 +162,9 @@ class WeChatPayProvider:
             return TradeState("unknown")
         if code != 200:
             raise ProviderError(f"WeChat Pay query: {code} {data.get('code', '')}")
-        return TradeState(_STATES.get(data.get("trade_state", ""), "unpaid"),
-                          int((data.get("amount") or {}).get("total", 0)), str(data.get("transaction_id") or ""))
+        amount = data.get("amount") or {}
+        return TradeState(_STATES.get(data.get("trade_state", ""), "unpaid"), int(amount.get("total", 0)),
+                          str(data.get("transaction_id") or ""), str(amount.get("currency") or "CNY"))
 
     def close(self, order_id: str) -> None:
         code, body = self._call("close", self._pay.close, out_trade_no=order_id)
@@ -165,11 +177,13 @@ class WeChatPayProvider:
                                 amount={"refund": int(amount), "total": int(total), "currency": "CNY"},
                                 reason=reason[:80] or None, notify_url=notify_url)
         data = _json(body)
-        if code == 200 and data.get("status") in ("SUCCESS", "PROCESSING"):
-            return RefundResult(True, str(data.get("refund_id", "")), final=data["status"] == "SUCCESS")
+        if code == 200 and data.get("status") in _REFUND_STATES:
+            return _refund_result(data)
         if code >= 500 or data.get("code") in ("SYSTEM_ERROR", "FREQUENCY_LIMITED"):
             raise ProviderError(f"WeChat Pay refund: {code} {data.get('code', '')}")  # try again later
-        return RefundResult(False, message=f"{code} {data.get('code', '')} {data.get('message', '')}".strip())
+        refusal = str(data.get("code", ""))
+        return RefundResult(False, message=f"{code} {refusal} {data.get('message', '')}".strip(),
+                            problem=refusal if refusal in _REFUSED_FOR_NOW else "")
 
     def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
         code, body = self._call("refund query", self._pay.query_refund, out_refund_no=refund_no)
@@ -178,9 +192,7 @@ class WeChatPayProvider:
             return None
         if code != 200 or data.get("out_trade_no") not in (None, order_id):
             raise ProviderError(f"WeChat Pay refund query: {code} {data.get('code', '')}")
-        state = _REFUND_STATES.get(str(data.get("status", "")), "processing")
-        return RefundResult(state != "failed", str(data.get("refund_id", "")), str(data.get("status", "")),
-                            final=state != "processing")
+        return _refund_result(data)
 
     def bill(self, day: str) -> list[BillRow]:
         code, body = self._call("trade bill", self._pay.trade_bill, bill_date=day, tar_type="GZIP")
@@ -193,6 +205,14 @@ class WeChatPayProvider:
         if data.get("hash_type") == "SHA1" and hashlib.sha1(raw).hexdigest() != data.get("hash_value"):  # noqa: S324 - the provider's own checksum
             raise ProviderError("WeChat Pay bill: checksum mismatch")
         return parse_trade_bill(gzip.decompress(raw).decode("utf-8-sig"))
+
+
+def _refund_result(data: dict) -> RefundResult:
+    """A refund record (the refund's answer or its query): its status as a RefundResult."""
+    status = str(data.get("status", ""))
+    state = _REFUND_STATES.get(status, "processing")
+    return RefundResult(state != "failed", str(data.get("refund_id", "")), status, final=state != "processing",
+                        problem=status if status == "ABNORMAL" else "")
 
 
 def parse_trade_bill(text: str) -> list[BillRow]:
