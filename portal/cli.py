@@ -39,6 +39,23 @@ def register(app: Flask) -> None:
             raise click.UsageError(f"unknown venue {venue!r}")
         click.echo(services().tokens.issue(venue, label, scopes=token_scopes(scopes)))
 
+    @app.cli.command("list-tokens")
+    @click.argument("venue")
+    def list_tokens(venue: str) -> None:
+        """The venue's machine sources: each token's label and scopes (tokens are stored as hashes only)."""
+        for source in services().tokens.sources(venue):
+            click.echo(f"{source.label}\t{','.join(sorted(source.scopes))}")
+
+    @app.cli.command("revoke-token")
+    @click.argument("venue")
+    @click.argument("label")
+    def revoke_token(venue: str, label: str) -> None:
+        """Withdraw every token issued under LABEL in VENUE (a lost or leaked one); its source gets 401."""
+        count = services().tokens.revoke_label(venue, label)
+        if not count:
+            raise click.UsageError(f"no token labelled {label!r} in venue {venue!r}")
+        click.echo(f"revoked {count} token(s) labelled {label!r}")
+
     @app.cli.command("meraki-config")
     @click.argument("venue")
     @click.argument("network", required=False)

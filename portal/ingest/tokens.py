@@ -90,6 +90,22 @@ class ApiTokenStore:
         granted = frozenset(scopes.decode().split()) if scopes is not None else frozenset({INGEST})
         return Source(label.decode(), granted)
 
+    def sources(self, venue: str) -> list[Source]:
+        """Every token's source in this venue (labels and scopes only: the tokens themselves are never kept)."""
+        fields = {k.decode(): v.decode() for k, v in self.db.hgetall(TokenKeys(venue).tokens()).items()}
+        return sorted(Source(label, frozenset(fields.get(digest + _SCOPES_SUFFIX, INGEST).split()))
+                      for digest, label in fields.items() if not digest.endswith(_SCOPES_SUFFIX))
+
+    def revoke_label(self, venue: str, label: str) -> int:
+        """Withdraw every token issued under `label` in this venue (a lost or leaked one: the token itself
+        is not needed); returns how many."""
+        key = TokenKeys(venue).tokens()
+        digests = [k for k, v in self.db.hgetall(key).items()
+                   if not k.decode().endswith(_SCOPES_SUFFIX) and v.decode() == label]
+        if digests:
+            self.db.hdel(key, *digests, *(d + _SCOPES_SUFFIX.encode() for d in digests))
+        return len(digests)
+
     def revoke(self, venue: str, token: str) -> None:
         digest = hash_token(token)
         self.db.hdel(TokenKeys(venue).tokens(), digest, digest + _SCOPES_SUFFIX)

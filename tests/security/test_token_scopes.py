@@ -141,3 +141,15 @@ def test_cli_refuses_bad_scopes_and_issues_nothing(app, db, demo, value):
     assert result.exit_code != 0
     assert "unknown scope" in result.output and "membership" in result.output  # the list of valid ones
     assert db.hlen(TokenKeys("demo").tokens()) == before
+
+
+def test_cli_lists_and_revokes_a_token_by_its_label(app, svc, client, demo):
+    token = issue(app, "leaked-pos", "--scope", "membership").output.strip().splitlines()[-1]
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["list-tokens", "demo"])
+    assert "leaked-pos\tmembership" in listed.output and token not in listed.output
+    result = runner.invoke(args=["revoke-token", "demo", "leaked-pos"])
+    assert result.exit_code == 0 and "revoked 1" in result.output
+    assert call(client, "post", "/membership/purchases", APP_CALLS[0][3], token).status_code == 401
+    assert "leaked-pos" not in runner.invoke(args=["list-tokens", "demo"]).output
+    assert runner.invoke(args=["revoke-token", "demo", "leaked-pos"]).exit_code != 0  # nothing by that label
