@@ -49,8 +49,10 @@ def ledger(venue: str):
     names = {z.id: (z.name_zh if is_zh() else z.name) for z in venue_map.zones}
     rows = [merchant_day(store, venue, zone, day, tz) for zone in zones]
     entries = sorted((e for row in rows for e in row.entries), key=lambda e: e.ms)[:ENTRIES_SHOWN]
+    # Refunds stuck at the provider or refused for good, whatever the day: the shopper's money until done.
+    problems = [r for r in store.refund_problems(venue) if r["merchant"] in set(zones)]
     return render_template("owner/ledger.html", venue=venue_map, account=account, day=day, zone=wanted,
-                           rows=rows, names=names, entries=entries, cny=cny, tz_name=str(tz),
+                           rows=rows, names=names, entries=entries, cny=cny, tz_name=str(tz), problems=problems,
                            clock=lambda ms: datetime.fromtimestamp(ms / 1000, tz).strftime("%H:%M:%S"))
 
 

@@ -115,3 +115,22 @@ def test_days_are_the_venues_and_reconciliation_takes_the_bills_the_day_overlaps
     page = client.get(f"{LEDGER}?lang=en").get_data(as_text=True)
     assert "America/Los_Angeles" in page and day in page
     assert "¥25.00" in page
+
+
+def test_refunds_refused_or_stuck_are_listed_for_their_merchant_only(client, console, svc):
+    store = PaymentStore(svc.db)
+    refused, stuck = book(svc, "cinema", 3000), book(svc, "garage", 800)
+    assert store.begin_refund(VENUE, refused, refused + "C", 3000, "cancelled") == "ok"
+    ended = store.end_refund(VENUE, refused, refused + "C", "", "failed", problem="USER_ACCOUNT_ABNORMAL")
+    assert ended.startswith("ok")
+    assert store.begin_refund(VENUE, stuck, stuck + "X", 800, "not delivered") == "ok"
+    assert store.end_refund(VENUE, stuck, stuck + "X", "", "pending", problem="NOT_ENOUGH").startswith("ok")
+    console.login("ops")
+    page = client.get(f"{LEDGER}?lang=en").get_data(as_text=True)
+    table = re.search(r'<table id="refund-problems".*?</table>', page, re.S).group(0)
+    assert refused + "C" in table and "USER_ACCOUNT_ABNORMAL" in table and "refused" in table
+    assert stuck + "X" in table and "NOT_ENOUGH" in table and "stuck at the provider" in table
+    console.logout()
+    console.login("cinema")
+    page = client.get(f"{LEDGER}?lang=zh").get_data(as_text=True)
+    assert refused + "C" in page and stuck + "X" not in page  # another merchant's refund
