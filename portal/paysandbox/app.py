@@ -124,7 +124,8 @@ class Sandbox:
         self.agreements: dict[str, Agreement] = {}  # Alipay withholding agreements by agreement_no
         self.mall_points: dict[str, dict] = {}  # 智慧商圈 points synced by the mall, per transaction id
         # How refunds are answered: "success" (at once), "processing" (WeChat: accepted, finished later by
-        # finish_refund, which sends the refund's callback), "down" (a system error: nothing recorded).
+        # finish_refund, which sends the refund's callback), "down" (a system error: nothing recorded),
+        # "balance" (the merchant's balance is too low: refused for now, as both providers answer it).
         self.refund_mode = "success"
 
     def trade(self, provider: str, out_trade_no: str) -> Trade | None:
@@ -496,7 +497,10 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         if error == "down":
             return wechat_error(500, "SYSTEM_ERROR", "系统错误")
         if error:
-            return wechat_error(403, "NOT_ENOUGH" if error == "exceeds" else "INVALID_REQUEST", error)
+            # WeChat Pay: 403 NOT_ENOUGH is the merchant's balance (top up, ask again); more than the trade has
+            # left is 400 INVALID_REQUEST.
+            status, code = {"balance": (403, "NOT_ENOUGH")}.get(error, (400, "INVALID_REQUEST"))
+            return wechat_error(status, code, error)
         return wechat_answer(200, wechat_refund_record(trade, refund))
 
     def wechat_refund_record(trade: Trade, refund: Refund) -> dict:
@@ -662,7 +666,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         if error == "down":
             return alipay_fail("alipay.trade.refund", "ACQ.SYSTEM_ERROR", "系统错误", "20000")
         if error:
-            code = "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" if error == "exceeds" else "ACQ.TRADE_STATUS_ERROR"
+            code = {"exceeds": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "balance": "ACQ.SELLER_BALANCE_NOT_ENOUGH"}.get(
+                error, "ACQ.TRADE_STATUS_ERROR")
             return alipay_fail("alipay.trade.refund", code, error)
         return alipay_answer("alipay.trade.refund", {
             "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
@@ -873,6 +878,8 @@ def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int,
                 return r, ""
         if trade.status != "SUCCESS":
             return None, "trade not paid"
+        if sandbox.refund_mode == "balance":
+            return None, "balance"
         if amount <= 0 or trade.refunded + amount > trade.amount:
             return None, "exceeds"
         status = "PROCESSING" if sandbox.refund_mode == "processing" and trade.provider == "wechat" else "SUCCESS"

@@ -132,7 +132,7 @@ def test_a_refund_refused_for_now_is_asked_again_later_each_time_until_done(pay,
 
     def balance_too_low(*args, **kwargs):
         asked.append(args[2])
-        return None, "exceeds"  # the sandbox answers 403 NOT_ENOUGH
+        return None, "balance"  # the sandbox answers 403 NOT_ENOUGH
 
     monkeypatch.setattr(sandbox_app, "_refund", balance_too_low)
     t0 = int(time.time() * 1000)
@@ -154,17 +154,16 @@ def test_a_refund_refused_for_now_is_asked_again_later_each_time_until_done(pay,
 
 
 def test_an_alipay_refund_refused_for_the_sellers_balance_is_asked_again(pay, pay_portal, sandbox, monkeypatch):
-    """Alipay's ACQ.SELLER_BALANCE_NOT_ENOUGH ("top up, then refund again"), which the sandbox cannot be made to
-    answer: the provider's answer is stood in for once, the retry goes to the sandbox."""
+    """Alipay's ACQ.SELLER_BALANCE_NOT_ENOUGH ("top up, then refund again"), answered by the sandbox while its
+    merchant balance is low (`refund_mode = "balance"`): pending, then done once topped up."""
     box, _url = sandbox
     order = paid_order(pay, pay_portal, sandbox, provider="alipay")
-    sdk = pay.provider("alipay")._ali
-    monkeypatch.setattr(sdk, "api_alipay_trade_refund", lambda **kw: {
-        "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.SELLER_BALANCE_NOT_ENOUGH",
-        "sub_msg": "卖家余额不足"})
-    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "B") == "pending"
+    box.refund_mode = "balance"
+    try:
+        assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "B") == "pending"
+    finally:
+        box.refund_mode = "success"
     assert pay.store.refund_record(VENUE, order.id + "B")["problem"] == "ACQ.SELLER_BALANCE_NOT_ENOUGH"
-    monkeypatch.undo()
     assert pay.retry_refunds(VENUE, now_ms=int(time.time() * 1000) + 7 * 60_000) == 1
     assert pay.order(VENUE, order.id).status == "refunded"
     assert refunds_at_sandbox(box, "alipay", order.id) == [(order.id + "B", 6000)]
