@@ -45,7 +45,8 @@ CONFIG_SCHEMA = (
     HoursField("open_hours", "Reservation hours", default=rules.DEFAULT_HOURS, required=True, max_length=11),
     ConfigField("slot_minutes", "Reservation slot (minutes)", type="int", default=30, min=10, max=240),
     ConfigField("slot_capacity", "Reservations per slot (parties)", type="int", default=4, min=0, max=200),
-    ConfigField("currency", "Currency symbol", default="¥", max_length=4),
+    # No currency setting: pre-orders are paid in CNY (portal/payments), so prices are shown with cny(); a
+    # "currency" a zone stored before is ignored, and dropped when its owner next saves the settings.
 )
 
 

@@ -19,6 +19,7 @@ from portal.apps.locale import venue_today
 from portal.apps.notify import masked_phone
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
+from portal.payments.money import cny
 
 # Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
 bp = zone_console_blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
@@ -81,7 +82,7 @@ def dashboard(venue: str, zone: str):
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
-                           format_price=rules.format_price, preorder=functools.partial(shown_preorder, venue))
+                           cny=cny, preorder=functools.partial(shown_preorder, venue))
 
 
 @bp.post("/call-next")
@@ -145,28 +146,46 @@ def resume(venue: str, zone: str):
 # ---- menu -------------------------------------------------------------------------------------
 
 
+MENU_FIELDS = ("name_en", "name_zh", "price")
+
+
 def _item_form() -> tuple[str, str, int, bool]:
+    """The menu item the owner typed; InputError naming the field, its message in the page's language."""
     try:  # one language is enough: a shopper in the other sees it marked (portal/apps/bilingual.py)
         names = read_pair(request.form, "name", 80, required=True)
-    except InputError:
-        abort(400, _("An item needs a name in Chinese or English (or both), each at most 80 characters."))
+    except InputError as exc:
+        raise InputError(exc.field, _("An item needs a name in Chinese or English (or both), each at most 80 "
+                                      "characters.")) from None
     try:
         price = rules.parse_price(request.form.get("price"))
     except rules.RuleError as exc:
-        abort(400, _(exc.template, **exc.params))
+        raise InputError("price", _(exc.template, **exc.params)) from None
     return names["name_en"], names["name_zh"], price, request.form.get("available") in ("on", "1", "true", "yes")
+
+
+def _menu_page(venue: str, zone: str, status: int = 200, error: InputError | None = None,
+               item_id: str | None = None):
+    """The menu; after a refused form, again with what the owner typed (in the row of `item_id`, or in the
+    add form) and the message by the field, so nothing typed is lost."""
+    venue_map, zone_obj, config, _running = _guard(venue, zone)
+    typed = {name: request.form.get(name, "")[:200] for name in MENU_FIELDS} if error else {}
+    typed["available"] = request.form.get("available") in ("on", "1", "true", "yes") if error else True
+    return render_template("queue/console_menu.html", venue=venue_map, zone=zone_obj, config=config,
+                           items=store().menu(venue, zone), format_price=rules.format_price, error=error,
+                           error_item=item_id, typed=typed), status
 
 
 @bp.get("/menu")
 def menu(venue: str, zone: str):
-    venue_map, zone_obj, config, _running = _guard(venue, zone)
-    return render_template("queue/console_menu.html", venue=venue_map, zone=zone_obj, config=config,
-                           items=store().menu(venue, zone), format_price=rules.format_price)
+    return _menu_page(venue, zone)
 
 
 @bp.post("/menu")
 def menu_add(venue: str, zone: str):
-    name_en, name_zh, price, available = _item_form()
+    try:
+        name_en, name_zh, price, available = _item_form()
+    except InputError as exc:
+        return _menu_page(venue, zone, 422, exc)
     result = store().put_menu_item(venue, zone, name_en, name_zh, price, available)
     if not result.ok:
         abort(409, _("The menu is full."))
@@ -177,8 +196,14 @@ def menu_add(venue: str, zone: str):
 
 @bp.post("/menu/<item_id>")
 def menu_update(venue: str, zone: str, item_id: str):
-    name_en, name_zh, price, available = _item_form()
-    result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id[:12])
+    item_id = item_id[:12]
+    try:
+        name_en, name_zh, price, available = _item_form()
+    except InputError as exc:
+        if store().menu_item(venue, zone, item_id) is None:
+            abort(404, _("No such menu item."))
+        return _menu_page(venue, zone, 422, exc, item_id)
+    result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id)
     if not result.ok:
         abort(404, _("No such menu item."))
     audit("queue.menu_update", venue, zone=zone, item=item_id, name=name_en or name_zh, price=price,
@@ -220,7 +245,7 @@ def reservations(venue: str, zone: str):
     days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
     return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
                            day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),
-                           format_price=rules.format_price, preorder=functools.partial(shown_preorder, venue))
+                           cny=cny, preorder=functools.partial(shown_preorder, venue))
 
 
 @bp.post("/reservations/<rid>/<action>")

@@ -20,6 +20,7 @@ _CLASS_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*:\s*(\d{1,2})\s*(?:-\s*(\d{1,2})|
 _TICKET_RE = re.compile(r"^([A-Z]{1,2})(\d{3,6})$")
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DECIMAL_COMMA_RE = re.compile(r"^(\d+),(\d{1,2})$")
 
 
 def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
@@ -152,9 +153,15 @@ def valid_date(text: str) -> bool:
 
 
 def parse_price(raw: object) -> int:
-    """``"12.5"`` -> 1250 (cents); RuleError (user-facing) unless 0 <= price <= 100000."""
-    text = str(raw if raw is not None else "").strip()
+    """``"12.5"`` -> 1250 (cents); RuleError (user-facing) unless 0 <= price <= 100000. As owners type it:
+    full-width characters from a Chinese keyboard, a leading ¥, and a decimal comma (``"28,5"``, ``"28,50"``:
+    a price has no thousands separator with one or two digits after it; ``"1,000"`` could mean either and
+    is refused)."""
+    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    text = _DECIMAL_COMMA_RE.sub(r"\1.\2", text.removeprefix("¥").strip())
     try:
+        if not text.isascii():  # Decimal would take other scripts' digits ("٣")
+            raise InvalidOperation
         value = Decimal(text)
     except InvalidOperation:
         raise RuleError(N_("Price must be a number like 12.50")) from None
@@ -163,8 +170,10 @@ def parse_price(raw: object) -> int:
     return int(value * 100)
 
 
-def format_price(cents: int, currency: str = "") -> str:
-    return f"{currency}{cents // 100}.{cents % 100:02d}"
+def format_price(cents: int) -> str:
+    """1250 -> "12.50": a price as the owner types it; pages show prices with cny() (portal/payments/money.py),
+    the currency payment charges."""
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 GUEST_NAME_MAX = 40

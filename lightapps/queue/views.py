@@ -23,6 +23,7 @@ from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
+from portal.payments.money import cny
 from portal.services import services
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
 
@@ -97,7 +98,7 @@ def _shopper_globals():
     venue = (request.view_args or {}).get("venue")
     if not venue:
         return {}
-    extras: dict[str, Any] = {"qurl": _url, "lang": _lang(), "format_price": rules.format_price}
+    extras: dict[str, Any] = {"qurl": _url, "lang": _lang(), "cny": cny}
     # The store down, this is its 503 page (error.html, rendered inside this blueprint): that page needs no
     # token, and a store error raised here again would turn the clear 503 into a 500.
     with contextlib.suppress(redis.RedisError):

@@ -19,6 +19,11 @@ class ZoneAppKeys(VenueKeys):
     def assignments(self) -> str:
         return self.key("zoneapp")
 
+    def kept(self) -> str:
+        """HASH "<zone>|<app>" -> the app's last saved config in that zone: an owner who switches the zone to
+        another app and back finds their settings again."""
+        return self.key("zoneapp", "kept")
+
     def version(self) -> str:
         """A random value written with every change of the table: a process's copy is exact while it matches."""
         return self.key("zoneapp", "version")
@@ -54,6 +59,7 @@ class ZoneAppStore:
         keys = ZoneAppKeys(venue)
         pipe = self.db.pipeline(transaction=True)  # one slot: the venue's
         pipe.hset(keys.assignments(), zone, json.dumps({"app": app, "config": config}))
+        pipe.hset(keys.kept(), f"{zone}|{app}", json.dumps(config))
         pipe.set(keys.version(), secrets.token_hex(8))  # random: a venue deleted and made again never repeats one
         pipe.execute()
         self._copies.pop(venue, None)
@@ -86,6 +92,11 @@ class ZoneAppStore:
     def all(self, venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
         raw = self.db.hgetall(ZoneAppKeys(venue).assignments())
         return {zone.decode(): self.decode(value) for zone, value in raw.items()}
+
+    def kept_config(self, venue: str, zone: str, app: str) -> dict[str, Any] | None:
+        """The config `app` last had in this zone (saved while it was the zone's app), or None."""
+        raw = self.db.hget(ZoneAppKeys(venue).kept(), f"{zone}|{app}")
+        return json.loads(raw) if raw else None
 
     def config_for(self, venue: str, zone: str, app: str) -> dict[str, Any] | None:
         """The zone's config if the zone runs this app, else None (the app is not on in that zone)."""

@@ -4,26 +4,32 @@ Only a real JPEG, PNG or WebP is accepted; its header is read before any pixel i
 decompression bomb (a small file that claims 20,000 x 20,000 pixels) is refused without the memory it
 asks for. The pixels are re-encoded from scratch (turned upright per EXIF first): no EXIF (GPS, camera
 serial), no ICC profile, no text chunks and nothing hidden after the image survive. Widths: WIDTHS (never
-upscaled) in WebP, and one JPEG for browsers without WebP."""
+upscaled) in WebP, and one JPEG for browsers without WebP; a tall image (a "long image" menu or poster) gets
+narrower renditions so that none is taller than MAX_SIDE, the most WebP can hold."""
 
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 
 from core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 WIDTHS = (320, 640, 1024)  # a 375 px phone at 1x-3x; the page's srcset lets the browser choose
 FALLBACK_WIDTH = 640  # the JPEG for browsers without WebP
 MAX_PIXELS = 40_000_000  # claimed in the header: more is refused before decoding (a 7,000 x 5,700 photo fits)
 MIN_SIDE = 16
+MAX_SIDE = 16383  # WebP refuses a side longer than this (JPEG 65535): no rendition is taller
 WEBP_QUALITY = 78
 JPEG_QUALITY = 80
 
 
 class MediaError(InputError):
-    """An upload refused: `status` is the HTTP answer (400 not an image, 413 too big, 415 other format)."""
+    """An upload refused: `status` is the HTTP answer (400 not an image, 413 too big, 415 other format, 422 an
+    image that could not be converted)."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__("image", message)
@@ -69,7 +75,11 @@ def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
         raise MediaError("The image has too many pixels.", status=413) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise MediaError("The file is not a readable JPEG, PNG or WebP image.", status=415) from None
-    return _encode(pixels)
+    try:
+        return _encode(pixels)
+    except Exception:  # an encoder refusing an image we accepted is the owner's 422, never a 500
+        log.exception("media: could not convert an accepted %s x %s image", width, height)
+        raise MediaError("The image could not be converted.", status=422) from None
 
 
 def _flatten(image):
@@ -84,16 +94,27 @@ def _flatten(image):
     return image.convert("RGB")
 
 
+def rendition_sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """(width, height) of each WebP rendition of a width x height image: WIDTHS, never upscaled, and narrower
+    where the height would pass MAX_SIDE (a 1080 x 18000 long image: 320, 640 and 982 wide)."""
+    sizes: dict[int, int] = {}
+    for wanted in sorted({min(w, width) for w in WIDTHS}):
+        w = wanted if height * wanted <= MAX_SIDE * width else max(1, MAX_SIDE * width // height)
+        sizes[w] = min(MAX_SIDE, max(1, round(height * w / width)))
+    return sorted(sizes.items())
+
+
 def _encode(pixels) -> list[Rendition]:
     from PIL import Image  # lazy: Pillow only when an owner uploads an image
 
-    widths = sorted({min(w, pixels.width) for w in WIDTHS})
+    sizes = rendition_sizes(pixels.width, pixels.height)
+    fallback = max(w for w, _h in sizes if w <= FALLBACK_WIDTH)  # the smallest is at most min(WIDTHS)
     out = []
-    for width in widths:
-        resized = pixels if width == pixels.width else pixels.resize(
-            (width, max(1, round(pixels.height * width / pixels.width))), Image.Resampling.LANCZOS)
+    for width, height in sizes:
+        resized = pixels if (width, height) == pixels.size else pixels.resize((width, height),
+                                                                               Image.Resampling.LANCZOS)
         out.append(_save(resized, "webp"))
-        if width == min(FALLBACK_WIDTH, pixels.width):
+        if width == fallback:
             out.append(_save(resized, "jpg"))
     return out
 

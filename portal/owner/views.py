@@ -182,7 +182,11 @@ def zone_page(venue: str, zone: str):
     account, venue_map, zone_obj = _zone_for(venue, zone)
     current_name, config = services().zone_apps.get(venue, zone)
     chosen = chosen_app(zone_obj, current_name, request.args.get("app", "")[:64])
-    values = config if chosen.name == current_name else chosen.default_config()
+    if chosen.name == current_name:
+        values = config
+    else:  # the app's settings when it last ran here (switched away and back), else its defaults
+        kept = services().zone_apps.kept_config(venue, zone, chosen.name) or {}
+        values = {**chosen.default_config(), **{k: v for k, v in kept.items() if k in chosen.default_config()}}
     return _render_zone(venue_map, zone_obj, account, chosen, values)
 
 
@@ -289,7 +293,9 @@ def media_error_text(exc: MediaError) -> str:
     return {400: _("Choose an image file (JPEG, PNG or WebP) that is not tiny."),
             413: _("The image is too large: at most %(mb)s MB and %(mp)s megapixels.", mb=limit,
                    mp=MAX_PIXELS // 1_000_000),
-            415: _("The file is not a readable JPEG, PNG or WebP image.")}.get(exc.status, exc.message)
+            415: _("The file is not a readable JPEG, PNG or WebP image."),
+            422: _("The image could not be converted; save it again as a JPEG or PNG and upload that.")
+            }.get(exc.status, exc.message)
 
 
 def _media_done(venue: str, zone: str, message: str):

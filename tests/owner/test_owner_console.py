@@ -141,6 +141,25 @@ def test_zone_page_for_another_app_shows_its_form_with_defaults(client, console)
     assert 'name="app" value="directory"' in html
 
 
+def test_an_app_switched_away_from_and_back_shows_its_own_settings_again(client, console, svc):
+    """Each app's last saved settings in the zone are kept: the owner switches the food court from the queue to
+    coupons and back, and the queue's form shows the table classes they had typed (the picker says so)."""
+    console.login("foodcourt")
+    _app, config = svc.zone_apps.get("demo", "foodcourt")
+    form = {k: ("on" if v is True else v) for k, v in config.items() if v is not False}
+    form.update({"csrf_token": console.csrf(), "app": "queue", "table_classes": "A:1-2,B:3-6,C:7+",
+                 "headline_zh": "老板写的标语"})
+    assert client.post(zone_url("foodcourt"), data=form).status_code == 303
+    other = client.get(zone_url("foodcourt") + "?app=coupons&lang=en").get_data(as_text=True)
+    note = re.search(r'<p class="small" id="settings-kept">([^<]*)</p>', other)
+    assert note and "The settings of Restaurant queue are kept" in note.group(1)
+    assert 'id="settings-kept"' not in client.get(zone_url("foodcourt")).get_data(as_text=True)
+    assert client.post(zone_url("foodcourt"), data={"csrf_token": console.csrf(), "app": "coupons"}).status_code == 303
+    assert assignment(svc, "foodcourt")[0] == "coupons"
+    back = client.get(zone_url("foodcourt") + "?app=queue").get_data(as_text=True)
+    assert 'value="A:1-2,B:3-6,C:7-' in back and "老板写的标语" in back  # "7+": up to the largest party
+
+
 def test_zone_page_with_unknown_or_unfitting_app_is_400(client, console, svc):
     console.login("cinema")
     assert client.get(zone_url("cinema") + "?app=nope").status_code == 400

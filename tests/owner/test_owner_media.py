@@ -10,7 +10,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from portal.media.images import MAX_PIXELS, WIDTHS, MediaError, renditions
+from portal.media import images
+from portal.media.images import MAX_PIXELS, MAX_SIDE, WIDTHS, MediaError, rendition_sizes, renditions
 from portal.media.store import MediaKeys, MediaStore, OverBudget
 
 LIMIT = 8 * 2**20
@@ -113,3 +114,45 @@ def test_who_may_upload_and_bad_uploads_store_nothing(client, console, svc):
     page = client.get("/v/demo/shop/kopi?lang=en").get_data(as_text=True)
     assert 'type="image/webp"' in page and " 320w" in page and 'loading="lazy"' in page
     assert f"/media/demo/{picture.id}/640.jpg" in page
+
+
+def long_image(width: int = 1080, height: int = 18000) -> bytes:
+    """A "long image" (长图): a tall menu or poster, well under MAX_PIXELS but taller than WebP can hold."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(out, "JPEG", quality=60)
+    return out.getvalue()
+
+
+def test_a_long_image_gets_renditions_no_taller_than_webp_allows():
+    out = renditions(long_image(), LIMIT)
+    webp = [r for r in out if r.fmt == "webp"]
+    assert [r.width for r in webp] == [320, 640, 982] and max(r.height for r in out) <= MAX_SIDE
+    assert [r.width for r in out if r.fmt == "jpg"] == [640]
+    for r in out:  # real files of the size they claim
+        with Image.open(io.BytesIO(r.data)) as image:
+            assert image.size == (r.width, r.height) and abs(r.height / r.width - 18000 / 1080) < 0.01
+    assert rendition_sizes(400, 30_000) == [(218, 16350)]  # narrower than every width: one rendition
+
+
+def test_an_image_the_encoder_refuses_is_a_422_not_a_500(monkeypatch, client, console, svc):
+    monkeypatch.setattr(images, "MAX_SIDE", 65_535)  # no cap: WebP itself refuses the 17,067 px rendition
+    with pytest.raises(MediaError) as refused:
+        renditions(long_image(), LIMIT)
+    assert refused.value.status == 422
+    console.login("kopi")
+    used = MediaStore(svc.db, 1).used("demo")
+    resp = client.post(URL + "?lang=en", data={"csrf_token": console.csrf(), "kind": "shop", "ref": "kopi",
+                                               "image": (io.BytesIO(long_image()), "menu.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 422 and "could not be converted" in resp.get_data(as_text=True)
+    assert MediaStore(svc.db, 1).used("demo") == used
+
+
+def test_an_owner_uploads_a_long_image(client, console, svc):
+    console.login("kopi")
+    resp = client.post(URL, data={"csrf_token": console.csrf(), "kind": "shop", "ref": "kopi",
+                                  "image": (io.BytesIO(long_image()), "menu.jpg")}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    picture = MediaStore(svc.db, 1).get("demo", "kopi", "shop", "kopi")
+    assert picture.widths == (320, 640, 982) and picture.height <= MAX_SIDE
+    assert client.get(f"/media/demo/{picture.id}/982.webp").status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -133,9 +135,11 @@ def test_menu_edit_and_bad_input(client, console, db, demo):
         {"name_en": "Tea", "price": ""},
     ]
     for form in bad_forms:
-        assert client.post(CONSOLE + "/menu", data={**form, "csrf_token": csrf}).status_code == 400, form
-        assert client.post(CONSOLE + "/menu/m1", data={**form, "csrf_token": csrf}).status_code == 400, form
+        assert client.post(CONSOLE + "/menu", data={**form, "csrf_token": csrf}).status_code == 422, form
+        assert client.post(CONSOLE + "/menu/m1", data={**form, "csrf_token": csrf}).status_code == 422, form
     assert store.menu("demo", "jade") == before
+    bad_unknown = client.post(CONSOLE + "/menu/m999", data={"name_en": "", "price": "5", "csrf_token": csrf})
+    assert bad_unknown.status_code == 404
     resp = client.post(CONSOLE + "/menu", data={"name_en": "Lotus bun", "name_zh": "莲蓉包", "price": "19.9",
                                                 "available": "on", "csrf_token": csrf})
     assert resp.status_code == 303
@@ -151,6 +155,55 @@ def test_menu_edit_and_bad_input(client, console, db, demo):
     assert client.post(CONSOLE + f"/menu/{added['id']}/delete", data={"csrf_token": csrf}).status_code == 303
     assert client.post(CONSOLE + f"/menu/{added['id']}/delete", data={"csrf_token": csrf}).status_code == 404
     assert store.menu("demo", "jade") == before
+
+
+def field(page: str, form_id: str | None, name: str) -> str:
+    """The value of text input `name` of the add form (form_id None) or of a row's form."""
+    scope = page[page.index('id="add-item"'):] if form_id is None else page
+    for tag in re.findall(r"<input [^>]*>", scope):
+        attrs = dict(re.findall(r'([a-z-]+)="([^"]*)"', tag))
+        if attrs.get("name") == name and attrs.get("type") == "text" and attrs.get("form") == form_id:
+            return html.unescape(attrs.get("value", ""))
+    raise AssertionError(f"no input {name} in {form_id or 'the add form'}")
+
+
+def test_a_refused_menu_form_keeps_what_the_owner_typed(client, console, db, demo):
+    store = QueueStore(db)
+    console.login("jade")
+    csrf = console.csrf()
+    before = store.menu("demo", "jade")
+    typed = {"name_en": "Beef noodles large", "name_zh": "大碗牛肉面", "price": "28.555", "csrf_token": csrf}
+    resp = client.post(CONSOLE + "/menu?lang=en", data=typed)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'id="add-item"' in page  # the menu page, not an error page
+    assert [field(page, None, n) for n in ("name_en", "name_zh", "price")] == ["Beef noodles large", "大碗牛肉面",
+                                                                               "28.555"]
+    error = re.search(r'<p class="error" id="menu-error" role="alert" data-field="price">([^<]*)</p>', page)
+    assert error and "at most 2 decimals" in error.group(1)
+    assert re.search(r'id="price"[^>]*aria-invalid="true" aria-describedby="menu-error"', page)
+    assert page.index('id="price"') < page.index('id="menu-error"')  # the message is by the field
+    # no name: the message is by the name, the price kept; a row's edit keeps the row's typed values
+    page = client.post(CONSOLE + "/menu", data={"name_en": "", "price": "12", "csrf_token": csrf}).get_data(True)
+    assert 'data-field="name_zh"' in page and field(page, None, "price") == "12"
+    resp = client.post(CONSOLE + "/menu/m1", data={"name_en": "Har gow (6)", "price": "abc", "csrf_token": csrf})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert field(page, "edit-m1", "name_en") == "Har gow (6)" and field(page, "edit-m1", "price") == "abc"
+    assert page.index('id="item-m1"') < page.index('id="menu-error"') < page.index('id="add-item"')
+    assert field(page, None, "name_en") == ""  # the add form is not filled with the row's values
+    assert store.menu("demo", "jade") == before
+
+
+def test_a_price_with_a_decimal_comma_or_a_chinese_keyboard_is_taken(client, console, db, demo):
+    console.login("jade")
+    csrf = console.csrf()
+    for typed, cents in (("28,5", 2850), ("28,50", 2850), ("２８．５", 2850), ("¥19", 1900), ("￥19.9", 1990)):
+        resp = client.post(CONSOLE + "/menu", data={"name_zh": "牛肉面", "price": typed, "csrf_token": csrf})
+        assert resp.status_code == 303, typed
+        assert QueueStore(db).menu("demo", "jade")[-1]["price"] == cents, typed
+    for refused in ("1,000", "1,2,5", "٣"):  # a thousands separator (or two), another script's digit
+        resp = client.post(CONSOLE + "/menu", data={"name_zh": "牛肉面", "price": refused, "csrf_token": csrf})
+        assert resp.status_code == 422, refused
 
 
 def test_reservations_console(client, console, db, demo):

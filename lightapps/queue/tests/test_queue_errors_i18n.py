@@ -65,7 +65,7 @@ def test_a_bad_menu_price_is_refused_in_chinese_in_the_console(client, console, 
     for price, zh in (("abc", "价格须为数字，例如 12.50"), ("1.234", "价格须为 0 到 100000 之间的数字，最多两位小数")):
         resp = client.post(CONSOLE + "/menu", data={"name_en": "Tea", "price": price, "csrf_token": csrf}, headers=ZH)
         body = resp.get_data(as_text=True)
-        assert resp.status_code == 400 and zh in body and "Price must" not in body, price
+        assert resp.status_code == 422 and zh in body and "Price must" not in body, price
 
 
 def test_rule_errors_carry_a_catalog_message_and_its_values():

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lightapps.queue import APP
 from lightapps.queue.store import QueueKeys, QueueStore
+from portal.payments.money import cny
 
 BASE = "/v/demo/queue/jade"
 
@@ -190,6 +192,21 @@ def test_preorder_on_ticket(client, demo, db, shopper):
     assert client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m2": "1", "c": shopper}).status_code == 400
     # someone else's booking id: 404
     assert client.post(f"{BASE}/preorder", data={"for": "20990101-R1", "qty_m1": "1", "c": shopper}).status_code == 404
+
+
+def test_prices_are_shown_in_the_currency_payment_charges(client, demo, svc, db, shopper):
+    """Pre-orders are paid in CNY: a "currency" symbol stored when the app still had that setting is ignored
+    (it changed what shoppers read, not what they paid), and the owner cannot set one any more."""
+    _name, config = svc.zone_apps.get("demo", "jade")
+    svc.zone_apps.set("demo", "jade", "queue", {**config, "currency": "US$"})
+    assert "currency" not in {field.name for field in APP.config_schema}
+    har_gow = QueueStore(db).menu_item("demo", "jade", "m1")["price"]
+    take(client, shopper)
+    menu = client.get(f"{BASE}/preorder?c={shopper}").get_data(as_text=True)
+    assert "US$" not in menu and f"<td>{cny(har_gow)}</td>" in menu
+    assert client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": "1", "c": shopper}).status_code == 303
+    page = client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
+    assert "US$" not in page and f"· {cny(har_gow)}" in page
 
 
 def test_preorder_on_reservation(client, demo, db, shopper):
