@@ -11,10 +11,12 @@ from datetime import timedelta
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lightapps.activities import notices
 from lightapps.activities.store import (
     KINDS,
+    NOT_THIS_ZONES,
     ActivityInputError,
     attributed_url,
     parse_activity,
@@ -33,6 +35,28 @@ console_bp = zone_console_blueprint("activities_console", __name__,
 FORM_FIELDS = ("title_en", "title_zh", "description_en", "description_zh", "place_en", "place_zh",
                "price", "was_price", "starts_at", "ends_at",
                "capacity", "stock", "needed", "limit")
+# The forms' fields as their labels say them (the msgids of console.html's labels); the times differ by kind
+LABELS = {
+    "title_zh": _l("Title (Chinese)"), "title_en": _l("Title (English)"),
+    "description_zh": _l("Description (Chinese)"), "description_en": _l("Description (English)"),
+    "place_zh": _l("Place (Chinese)"), "place_en": _l("Place (English)"),
+    "price": _l("Price (as shown)"), "was_price": _l("Usual price (as shown)"),
+    "capacity": _l("Capacity (places)"), "stock": _l("Stock"), "needed": _l("People needed"),
+    "limit": _l("At most (empty: no limit)"),
+    "label_zh": _l("Label (Chinese)"), "label_en": _l("Label (English)"), "url": _l("Partner page (https://...)"),
+    "campaign": _l("Campaign name (optional)"), "activity": _l("For activity (optional)"),
+}
+TIME_LABELS = {
+    "event": {"starts_at": _l("Starts (sign-up closes then)"), "ends_at": _l("Ends")},
+    "sale": {"starts_at": _l("Sale opens"), "ends_at": _l("Sale closes")},
+    "group": {"ends_at": _l("Deadline")},
+}
+
+
+def _error_text(exc: ActivityInputError, kind: str | None = None) -> str:
+    """The refusal in the page's language, naming the field by its label on the form of `kind`."""
+    label = TIME_LABELS.get(kind or "", {}).get(exc.field) or LABELS.get(exc.field, exc.field)
+    return _(exc.template, label=label, **exc.params)
 
 
 def _default_form() -> dict[str, str]:
@@ -71,7 +95,7 @@ def create(venue: str, zone: str, kind: str):
     try:
         fields = parse_activity(kind, form, tz=venue_locale().time_zone)
     except ActivityInputError as exc:
-        return _page(venue, zone, 400, kind=kind, form=form, form_error=exc)
+        return _page(venue, zone, 400, kind=kind, form=form, form_error=_error_text(exc, kind))
     item = store().create(venue, zone, fields, created_by=account.username)
     audit("activities.create", venue, zone=zone, activity=item.id, kind=kind, limit=item.limit)
     return redirect(url_for("activities_console.home", venue=venue, zone=zone, created=item.id), code=303)
@@ -97,9 +121,9 @@ def new_link(venue: str, zone: str):
         if fields["activity"]:
             item = acts.get(venue, fields["activity"])
             if item is None or item.zone != zone:
-                raise ActivityInputError("activity", "activity must be one of this zone's activities")
+                raise ActivityInputError("activity", NOT_THIS_ZONES)
     except ActivityInputError as exc:
-        return _page(venue, zone, 400, link_form=form, link_error=exc)
+        return _page(venue, zone, 400, link_form=form, link_error=_error_text(exc))
     link = acts.create_link(venue, zone, fields)
     audit("activities.link", venue, zone=zone, link=link.id, campaign=link.campaign)
     return redirect(url_for("activities_console.home", venue=venue, zone=zone), code=303)

@@ -130,16 +130,42 @@ return 1
 """
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (the console translates it)."""
+    return message
+
+
+NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
+
+
 class ActivityInputError(InputError):
-    """Bad owner input: `field` names it, the message says what is wrong."""
+    """Bad owner input: `field` names it. `template` is the catalog message (%(label)s stands for the field)
+    and `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `message`
+    is the English text, naming the field as sent."""
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params
+
+
+def _pair(form: Any, name: str, max_length: int, required: str = "") -> dict[str, str]:
+    """`read_pair` (one language is enough) refusing with catalog messages: `required`, the message when both
+    are empty ("": both may be); one too long is told its limit."""
+
+    def refuse(field: str, _english: str) -> ActivityInputError:
+        if len(str(form.get(field) or "").strip()) > max_length:
+            return ActivityInputError(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
+        return ActivityInputError(field, required)
+
+    return read_pair(form, name, max_length, required=bool(required), error=refuse)
 
 
 def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:
     value = str(form.get(name) or "").strip()
     if required and not value:
-        raise ActivityInputError(name, f"{name} is required")
+        raise ActivityInputError(name, N_("%(label)s is required."))
     if len(value) > max_length:
-        raise ActivityInputError(name, f"{name} must be at most {max_length} characters")
+        raise ActivityInputError(name, N_("%(label)s must be at most %(n)s characters."), n=max_length)
     return value
 
 
@@ -149,28 +175,28 @@ def _when(form: Any, name: str, required: bool = True, tz: tzinfo | None = None)
     raw = str(form.get(name) or "").strip()
     if not raw:
         if required:
-            raise ActivityInputError(name, f"{name} is required (YYYY-MM-DDTHH:MM)")
+            raise ActivityInputError(name, N_("%(label)s is required."))
         return None
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", raw):
-        raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM")
+        raise ActivityInputError(name, N_("%(label)s must be a date and time (YYYY-MM-DD HH:MM)."))
     try:
         moment = datetime.fromisoformat(raw.replace(" ", "T"))
         return (moment.replace(tzinfo=tz) if tz else moment.astimezone()).timestamp()
     except ValueError:
-        raise ActivityInputError(name, f"{name} must be a date and time YYYY-MM-DDTHH:MM") from None
+        raise ActivityInputError(name, N_("%(label)s must be a date and time (YYYY-MM-DD HH:MM).")) from None
 
 
 def _count(form: Any, name: str, low: int, high: int, required: bool = True) -> int:
     raw = str(form.get(name) or "").strip()
     if not raw:
         if required:
-            raise ActivityInputError(name, f"{name} is required")
+            raise ActivityInputError(name, N_("%(label)s is required."))
         return 0
     if not re.fullmatch(r"\d{1,9}", raw):
-        raise ActivityInputError(name, f"{name} must be a whole number")
+        raise ActivityInputError(name, N_("%(label)s must be a whole number."))
     value = int(raw)
     if not low <= value <= high:
-        raise ActivityInputError(name, f"{name} must be between {low} and {high}")
+        raise ActivityInputError(name, N_("%(label)s must be between %(low)s and %(high)s."), low=low, high=high)
     return value
 
 
@@ -179,12 +205,12 @@ def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | 
     Times typed are the mall's wall-clock times (`tz`, the venue's time zone)."""
     now = time.time() if now is None else now
     if kind not in KINDS:
-        raise ActivityInputError("kind", f"kind must be one of: {', '.join(KINDS)}")
+        raise ActivityInputError("kind", N_("%(label)s must be one of: %(choices)s."), choices=", ".join(KINDS))
     fields: dict[str, Any] = {
         "kind": kind,
-        **read_pair(form, "title", TITLE_MAX, required=True, error=ActivityInputError),
-        **read_pair(form, "description", TEXT_MAX, error=ActivityInputError),
-        **read_pair(form, "place", TITLE_MAX, error=ActivityInputError),
+        **_pair(form, "title", TITLE_MAX, required=N_("A title is required, in Chinese or English (or both).")),
+        **_pair(form, "description", TEXT_MAX),
+        **_pair(form, "place", TITLE_MAX),
         "price": _text(form, "price", SHORT_MAX),
         "was_price": _text(form, "was_price", SHORT_MAX),
         "needed": 0,
@@ -193,37 +219,38 @@ def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | 
         fields["starts_at"] = now
         fields["ends_at"] = _when(form, "ends_at", tz=tz)
         if fields["ends_at"] <= now:
-            raise ActivityInputError("ends_at", "ends_at (the deadline) must be in the future")
+            raise ActivityInputError("ends_at", N_("%(label)s must be in the future."))
         fields["needed"] = _count(form, "needed", 2, 10_000)
         fields["limit"] = _count(form, "limit", 0, MAX_LIMIT, required=False)
         if fields["limit"] and fields["limit"] < fields["needed"]:
-            raise ActivityInputError("limit", "limit (the most who may join) must be at least needed")
+            raise ActivityInputError("limit", N_("%(label)s must be at least the number of people needed."))
     else:
         fields["starts_at"] = _when(form, "starts_at", tz=tz)
         fields["ends_at"] = _when(form, "ends_at", tz=tz)
         if fields["ends_at"] <= fields["starts_at"]:
-            raise ActivityInputError("ends_at", "ends_at must be after starts_at")
+            raise ActivityInputError("ends_at", N_("%(label)s must be after the start."))
         if kind == "event" and fields["starts_at"] <= now:
-            raise ActivityInputError("starts_at", "starts_at must be in the future (sign-up closes when it starts)")
+            raise ActivityInputError("starts_at", N_("%(label)s must be in the future."))
         if fields["ends_at"] <= now:
-            raise ActivityInputError("ends_at", "ends_at is in the past")
+            raise ActivityInputError("ends_at", N_("%(label)s is in the past."))
         name = "capacity" if kind == "event" else "stock"
         fields["limit"] = _count(form, name, 1, MAX_LIMIT)
     if fields["ends_at"] - now > MAX_SPAN_S:
-        raise ActivityInputError("ends_at", "ends_at must be within a year")
+        raise ActivityInputError("ends_at", N_("%(label)s must be within a year from now."))
     return fields
 
 
 def parse_link(form: Any) -> dict[str, str]:
     """Owner form -> a new outbound link (label, url, campaign, activity); ActivityInputError if bad."""
-    labels = read_pair(form, "label", TITLE_MAX, required=True, error=ActivityInputError)
+    labels = _pair(form, "label", TITLE_MAX, required=N_("A label is required, in Chinese or English (or both)."))
     url = check_target_url(str(form.get("url") or ""))
     campaign = str(form.get("campaign") or "").strip().lower()
     if campaign and not CAMPAIGN.match(campaign):
-        raise ActivityInputError("campaign", "campaign: lower-case letters, digits, - and _ only (at most 60)")
+        raise ActivityInputError("campaign", N_("%(label)s may have lower-case letters, digits, - and _ only "
+                                                "(at most 60)."))
     activity = str(form.get("activity") or "").strip()
     if activity and not ITEM_ID.match(activity):
-        raise ActivityInputError("activity", "activity must be one of this zone's activities")
+        raise ActivityInputError("activity", NOT_THIS_ZONES)
     return {**labels, "url": url, "campaign": campaign, "activity": activity}
 
 
@@ -231,21 +258,21 @@ def check_target_url(raw: str) -> str:
     """An absolute http(s) URL with a host, no credentials, no spaces or control characters."""
     url = raw.strip()
     if not url:
-        raise ActivityInputError("url", "url is required")
+        raise ActivityInputError("url", N_("%(label)s is required."))
     if len(url) > URL_MAX:
-        raise ActivityInputError("url", f"url must be at most {URL_MAX} characters")
+        raise ActivityInputError("url", N_("%(label)s must be at most %(n)s characters."), n=URL_MAX)
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
-        raise ActivityInputError("url", "url must not contain spaces, backslashes or control characters")
+        raise ActivityInputError("url", N_("%(label)s must not contain spaces, backslashes or control characters."))
     try:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ActivityInputError("url", "url is not a valid URL") from None
+        raise ActivityInputError("url", N_("%(label)s is not a valid web address.")) from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ActivityInputError("url", "url must start with https:// (or http://) and name a host")
+        raise ActivityInputError("url", N_("%(label)s must start with https:// (or http://) and name a host."))
     if parts.username is not None or parts.password is not None:
-        raise ActivityInputError("url", "url must not contain a user name or password")
+        raise ActivityInputError("url", N_("%(label)s must not contain a user name or password."))
     return url
 
 

@@ -6,6 +6,7 @@ import time
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
@@ -20,7 +21,16 @@ console_bp = zone_console_blueprint("cinema_console", __name__, url_prefix="/con
                                     template_folder="templates")
 
 FORM_FIELDS = ("film_en", "film_zh", "auditorium", "starts_at", "price")
+LABELS = {  # the form's fields as its labels say them (console.html)
+    "film_en": _l("Film title (English)"), "film_zh": _l("Film title (Chinese)"), "auditorium": _l("Auditorium"),
+    "starts_at": _l("Starts at (local time)"), "price": _l("Price"),
+}
 LIST_PAST_S = 24 * 3600  # the list starts with yesterday's shows
+
+
+def _error_text(exc: FieldError) -> str:
+    """The refusal in the page's language: the field's label, then what is wrong with it."""
+    return _("%(label)s: %(problem)s", label=LABELS.get(exc.field, exc.field), problem=_(exc.template, **exc.params))
 
 
 def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = None, form=None):
@@ -29,6 +39,7 @@ def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = N
     shows = [(s, store.occupancy(venue, s, now)) for s in store.showtimes(venue, zone, now - LIST_PAST_S)]
     return render_template("cinema/console.html", venue=g.venue_map, zone=g.zone, shows=shows,
                            auditoriums=AUDITORIUMS.values(), error=error, form=form or {},
+                           error_text=_error_text(error) if error else "",
                            when=day_and_time, cinema_on=services().zone_apps.config_for(venue, zone, "cinema")
                            is not None), status
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from core.errors import InputError
-from lightapps.cinema.layouts import AUDITORIUMS
+from lightapps.cinema.layouts import AUDITORIUMS, N_
 from lightapps.cinema.store import ShowtimeInput
 from portal.apps.locale import venue_locale
 
@@ -26,21 +26,30 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class FieldError(InputError):
-    template = "{field}: {message}"
+    """`message` is what is wrong with `field`, in English words that follow its name ("is in the past": the
+    API answers "starts_at is in the past"): `template % params`. The console shows `_(template, **params)`
+    after the field's label, so what a form can get wrong is marked N_ for the catalog (what only the API's
+    JSON can get wrong, a list or an id, is not)."""
+
+    template = "{field}: {message}"  # str(): InputError's format (this instance's `template` is the msgid)
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % params if params else template)
+        self.template, self.params = template, params
 
 
 def _title(raw, field: str, required: bool) -> str:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            raise FieldError(field, "is required")
+            raise FieldError(field, N_("is required"))
         return ""
     if not isinstance(raw, str):
         raise FieldError(field, "must be a string")
     value = raw.strip()
     if len(value) > MAX_TITLE:
-        raise FieldError(field, f"must be at most {MAX_TITLE} characters")
+        raise FieldError(field, N_("must be at most %(n)s characters"), n=MAX_TITLE)
     if _CONTROL.search(value):
-        raise FieldError(field, "must not contain control characters")
+        raise FieldError(field, N_("must not contain control characters"))
     return value
 
 
@@ -48,52 +57,52 @@ def _auditorium(raw, field: str) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str) or raw.strip() not in AUDITORIUMS:
-        raise FieldError(field, f"must be one of: {', '.join(AUDITORIUMS)}")
+        raise FieldError(field, N_("must be one of: %(choices)s"), choices=", ".join(AUDITORIUMS))
     return raw.strip()
 
 
 def _starts_at(raw, field: str, now: float) -> int:
     """ISO 8601 date and time; with no UTC offset it is the mall's local time (the venue's time zone)."""
     if not isinstance(raw, str) or not raw.strip():
-        raise FieldError(field, "is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)")
+        raise FieldError(field, N_("is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)"))
     text = raw.strip()
     if len(text) > 40:
-        raise FieldError(field, "is not a date and time")
+        raise FieldError(field, N_("is not a date and time"))
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        raise FieldError(field, "is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)") from None
+        raise FieldError(field, N_("is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)")) from None
     if moment.tzinfo is None:  # the mall's wall-clock time
         moment = moment.replace(tzinfo=venue_locale().time_zone)
     try:
         ts = moment.timestamp()
     except (OverflowError, OSError, ValueError):
-        raise FieldError(field, "is out of range") from None
+        raise FieldError(field, N_("is out of range")) from None
     if ts < now - MAX_PAST_S:
-        raise FieldError(field, "is in the past")
+        raise FieldError(field, N_("is in the past"))
     if ts > now + MAX_AHEAD_S:
-        raise FieldError(field, f"is more than {MAX_AHEAD_S // 86400} days ahead")
+        raise FieldError(field, N_("is more than %(n)s days ahead"), n=MAX_AHEAD_S // 86400)
     return int(ts)
 
 
 def _price_cents(raw, field: str) -> int:
     if raw is None or raw == "":
-        raise FieldError(field, "is required")
+        raise FieldError(field, N_("is required"))
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise FieldError(field, "must be a number")
+        raise FieldError(field, N_("must be a number"))
     if isinstance(raw, float) and not math.isfinite(raw):
-        raise FieldError(field, "must be a number")
+        raise FieldError(field, N_("must be a number"))
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise FieldError(field, "must be a number") from None
+        raise FieldError(field, N_("must be a number")) from None
     if not value.is_finite():
-        raise FieldError(field, "must be a number")
+        raise FieldError(field, N_("must be a number"))
     if value < 0 or value > MAX_PRICE:
-        raise FieldError(field, f"must be between 0 and {MAX_PRICE}")
+        raise FieldError(field, N_("must be between 0 and %(max)s"), max=MAX_PRICE)
     cents = value * 100
     if cents != cents.to_integral_value():
-        raise FieldError(field, "must have at most 2 decimal places")
+        raise FieldError(field, N_("must have at most 2 decimal places"))
     return int(cents)
 
 
@@ -126,7 +135,7 @@ def parse_showtime_batch(items, now: float | None = None) -> list[ShowtimeInput]
     if not isinstance(items, list) or not items:
         raise FieldError("showtimes", "must be a non-empty list")
     if len(items) > MAX_BATCH:
-        raise FieldError("showtimes", f"at most {MAX_BATCH} showtimes per request")
+        raise FieldError("showtimes", "at most %(n)s showtimes per request", n=MAX_BATCH)
     parsed = [parse_showtime(item, now, prefix=f"showtimes[{i}].", allow_external_id=True)
               for i, item in enumerate(items)]
     seen: set[str] = set()

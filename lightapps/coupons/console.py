@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lightapps.coupons import APP
 from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
@@ -25,6 +26,20 @@ from portal.services import services
 # Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
 console_bp = zone_console_blueprint("coupons_console", __name__, url_prefix="/console/apps/coupons/<venue>/<zone>",
                                     template_folder="templates")
+
+# The new-coupon form's fields as its labels say them (the msgids of console.html's labels)
+LABELS = {
+    "title_zh": _l("Title (Chinese)"), "title_en": _l("Title (English)"),
+    "description_zh": _l("Description (Chinese)"), "description_en": _l("Description (English)"),
+    "stock": _l("Stock (how many coupons)"), "valid_from": _l("Valid from"),
+    "valid_until": _l("Valid until (inclusive)"),
+    "parking_yuan": _l("Off the parking fee (yuan; empty: not a parking coupon)"),
+}
+
+
+def _error_text(exc: CouponInputError) -> str:
+    """The refusal in the page's language, naming the field by its label on the form."""
+    return _(exc.template, label=LABELS.get(exc.field, exc.field), **exc.params)
 
 
 def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,
@@ -54,7 +69,7 @@ def create(venue: str, zone: str):
     try:
         fields = parse_new_coupon(form, today=venue_today())
     except CouponInputError as exc:
-        return _page(venue, zone, 400, form=form, form_error=exc)
+        return _page(venue, zone, 400, form=form, form_error=_error_text(exc))
     coupon = store().create(venue, zone, fields, created_by=account.username, tz=venue_locale().time_zone)
     audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone, created=coupon.id), code=303)

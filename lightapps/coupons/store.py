@@ -148,8 +148,31 @@ return 1
 """
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (the console translates it)."""
+    return message
+
+
 class CouponInputError(InputError):
-    """A bad field in a new coupon: `field` names it, the message says what is wrong."""
+    """A bad field in a new coupon: `field` names it. `template` is the catalog message (%(label)s stands for
+    the field) and `params` its values: the console shows `_(template, label=<the field's label>, **params)`;
+    `message` is the English text, naming the field as sent."""
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params
+
+
+def _pair(form: Any, name: str, max_length: int, required: str = "") -> dict[str, str]:
+    """`read_pair` (one language is enough) refusing with catalog messages: `required`, the message when both
+    are empty ("": both may be); one too long is told its limit."""
+
+    def refuse(field: str, _english: str) -> CouponInputError:
+        if len(str(form.get(field) or "").strip()) > max_length:
+            return CouponInputError(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
+        return CouponInputError(field, required)
+
+    return read_pair(form, name, max_length, required=bool(required), error=refuse)
 
 
 def day_start(day: date, tz: tzinfo | None = None) -> float:
@@ -163,37 +186,37 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
     """Owner form -> the fields of a new coupon; CouponInputError naming the first bad field."""
     today = today or date.today()
 
-    titles = read_pair(form, "title", TITLE_MAX, required=True, error=CouponInputError)
-    descriptions = read_pair(form, "description", DESCRIPTION_MAX, error=CouponInputError)
+    titles = _pair(form, "title", TITLE_MAX, required=N_("A title is required, in Chinese or English (or both)."))
+    descriptions = _pair(form, "description", DESCRIPTION_MAX)
     raw_stock = str(form.get("stock") or "").strip()
     if not raw_stock:
-        raise CouponInputError("stock", "stock is required")
+        raise CouponInputError("stock", N_("%(label)s is required."))
     if not re.fullmatch(r"\d{1,9}", raw_stock):
-        raise CouponInputError("stock", "stock must be a whole number")
+        raise CouponInputError("stock", N_("%(label)s must be a whole number."))
     stock = int(raw_stock)
     if not 1 <= stock <= MAX_STOCK:
-        raise CouponInputError("stock", f"stock must be between 1 and {MAX_STOCK}")
+        raise CouponInputError("stock", N_("%(label)s must be between %(low)s and %(high)s."), low=1, high=MAX_STOCK)
 
     def day(name: str) -> date:
         raw = str(form.get(name) or "").strip()
         if not raw:
-            raise CouponInputError(name, f"{name} is required (YYYY-MM-DD)")
+            raise CouponInputError(name, N_("%(label)s is required."))
         try:
             if not DATE.match(raw):
                 raise ValueError
             return date.fromisoformat(raw)
         except ValueError:
-            raise CouponInputError(name, f"{name} must be a date YYYY-MM-DD") from None
+            raise CouponInputError(name, N_("%(label)s must be a date (YYYY-MM-DD).")) from None
 
     parking_fen = parking_value(str(form.get("parking_yuan") or "").strip())
     valid_from = day("valid_from")
     valid_until = day("valid_until")
     if valid_until < valid_from:
-        raise CouponInputError("valid_until", "valid_until must not be before valid_from")
+        raise CouponInputError("valid_until", N_("%(label)s must not be before the first valid day."))
     if valid_until < today:
-        raise CouponInputError("valid_until", "valid_until is in the past")
+        raise CouponInputError("valid_until", N_("%(label)s is in the past."))
     if (valid_until - valid_from).days > MAX_SPAN_DAYS:
-        raise CouponInputError("valid_until", f"a coupon may be valid for at most {MAX_SPAN_DAYS} days")
+        raise CouponInputError("valid_until", N_("A coupon may be valid for at most %(n)s days."), n=MAX_SPAN_DAYS)
     return {
         **titles, **descriptions, "stock": stock, "valid_from": valid_from, "valid_until": valid_until,
         "parking_fen": parking_fen,
@@ -209,8 +232,8 @@ def parking_value(raw: str) -> int:
     except ValueError:
         fen = -1
     if not 0 <= fen <= MAX_PARKING_FEN:
-        raise CouponInputError("parking_yuan", f"the parking value must be an amount in yuan from 0 to "
-                                               f"{MAX_PARKING_FEN // 100}, like 5 or 5.50")
+        raise CouponInputError("parking_yuan", N_("The parking value must be an amount in yuan from 0 to %(max)s, "
+                                                  "like 5 or 5.50."), max=MAX_PARKING_FEN // 100)
     return fen
 
 

@@ -6,11 +6,13 @@ operators): the activities team of the atrium runs the atrium's game, nobody els
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lightapps.games import APP
 from lightapps.games.rules import MAX_PRIZES, GameInputError, normalize_code, parse_game, percent, show_code
@@ -25,6 +27,30 @@ console_bp = zone_console_blueprint("games_console", __name__, url_prefix="/cons
 FORM_FIELDS = ("title_en", "title_zh", "style", "per_shopper", "per_day", "total", "last_day") + tuple(
     f"p{i}_{name}" for i in range(1, MAX_PRIZES + 1)
     for name in ("kind", "title_en", "title_zh", "value", "odds", "stock"))
+
+# The form's fields as its labels say them (the msgids of console.html's labels); a prize row's as "Prize 2 · Odds"
+LABELS = {
+    "title_en": _l("Title (English)"), "title_zh": _l("Title (Chinese)"), "style": _l("Kind of game"),
+    "per_day": _l("Draws per person per day"), "per_shopper": _l("Draws per person in all"),
+    "total": _l("Most prizes given out in all (hard limit)"), "last_day": _l("Last day"),
+}
+PRIZE_COLUMNS = {
+    "kind": _l("Kind"), "title_en": _l("Title (English)"), "title_zh": _l("Title (Chinese)"),
+    "value": _l("Points, or coupon value in yuan"), "odds": _l("Odds (percent)"), "stock": _l("Stock"),
+}
+_PRIZE_FIELD = re.compile(r"^p(\d)_(\w+)$")
+
+
+def _label(field: str) -> str:
+    row = _PRIZE_FIELD.match(field)
+    if row and row[2] in PRIZE_COLUMNS:
+        return _("Prize %(n)s · %(column)s", n=row[1], column=PRIZE_COLUMNS[row[2]])
+    return str(LABELS.get(field, field))
+
+
+def _error_text(exc: GameInputError) -> str:
+    """The refusal in the page's language, naming the field by its label on the form."""
+    return _(exc.template, label=_label(exc.field), **exc.params)
 
 
 class Outcome:
@@ -60,7 +86,7 @@ def publish(venue: str, zone: str):
     try:
         spec = parse_game(form, today=venue_today())
     except GameInputError as exc:
-        return _page(venue, zone, 400, form=form, form_error=exc)
+        return _page(venue, zone, 400, form=form, form_error=_error_text(exc))
     game = store().publish(venue, zone, spec, created_by=g.account.username, tz=venue_locale().time_zone)
     audit("games.publish", venue, zone=zone, game=game.id, total=game.total,
           odds=game.prizes and ",".join(f"{p.id}={p.odds}" for p in game.prizes))

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import InputError
+from portal.apps.bilingual import Localized, pick, read_pair
 from portal.payments.money import MAX_FEN, fen_from_yuan
 
 ODDS_SCALE = 10_000  # basis points: 100% = 10,000
@@ -35,8 +36,22 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud a
 CODE_LENGTH = 10
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (the console translates it)."""
+    return message
+
+
+TITLE_REQUIRED = N_("A title is required, in Chinese or English (or both).")
+
+
 class GameInputError(InputError):
-    """A bad field in a new game: `field` names it (e.g. p2_odds), the message says what is wrong."""
+    """A bad field in a new game: `field` names it (e.g. p2_odds). `template` is the catalog message
+    (%(label)s stands for the field) and `params` its values: the console shows `_(template, label=<the field's
+    label>, **params)`; `message` is the English text, naming the field as sent."""
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,8 @@ class Prize:
     odds: int  # basis points
     stock: int
 
-    def title(self, zh: bool) -> str:
-        return (self.title_zh or self.title_en) if zh else self.title_en
+    def title(self, zh: bool) -> Localized:
+        return pick(self.title_zh, self.title_en, zh)
 
 
 @dataclass(frozen=True)
@@ -94,20 +109,24 @@ def parse_percent(raw: str, field: str) -> int:
     try:
         value = Decimal(text) * 100
     except InvalidOperation:
-        raise GameInputError(field, f"{field} must be a percentage like 5 or 2.5") from None
+        raise GameInputError(field, N_("%(label)s must be a percentage like 5 or 2.5.")) from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise GameInputError(field, f"{field} must be a percentage with at most two decimals")
+        raise GameInputError(field, N_("%(label)s must be a percentage with at most two decimals."))
     odds = int(value)
     if not 1 <= odds <= ODDS_SCALE:
-        raise GameInputError(field, f"{field} must be between 0.01 and 100")
+        raise GameInputError(field, N_("%(label)s must be between %(low)s and %(high)s."), low="0.01", high=100)
     return odds
 
 
-def _text(form: Any, name: str, max_length: int = TITLE_MAX) -> str:
-    value = str(form.get(name) or "").strip()
-    if len(value) > max_length:
-        raise GameInputError(name, f"{name} must be at most {max_length} characters")
-    return value
+def _titles(form: Any, name: str, required: bool = True) -> dict[str, str]:
+    """`{name_zh, name_en}` (`read_pair`: one language is enough) refusing with catalog messages."""
+
+    def refuse(field: str, _english: str) -> GameInputError:
+        if len(str(form.get(field) or "").strip()) > TITLE_MAX:
+            return GameInputError(field, N_("%(label)s must be at most %(n)s characters."), n=TITLE_MAX)
+        return GameInputError(field, TITLE_REQUIRED)
+
+    return read_pair(form, name, TITLE_MAX, required=required, error=refuse)
 
 
 def _whole(form: Any, name: str, low: int, high: int, required: bool = True) -> int:
@@ -115,26 +134,25 @@ def _whole(form: Any, name: str, low: int, high: int, required: bool = True) -> 
     if not raw and not required:
         return 0
     if not re.fullmatch(r"\d{1,9}", raw):
-        raise GameInputError(name, f"{name} must be a whole number")
+        raise GameInputError(name, N_("%(label)s must be a whole number."))
     value = int(raw)
     if not low <= value <= high:
-        raise GameInputError(name, f"{name} must be between {low} and {high}")
+        raise GameInputError(name, N_("%(label)s must be between %(low)s and %(high)s."), low=low, high=high)
     return value
 
 
 def _prize(form: Any, index: int) -> Prize | None:
     """Row `index` of the prize table; None when the row is left empty."""
     name = f"p{index}_"
-    title_en = _text(form, name + "title_en")
-    title_zh = _text(form, name + "title_zh")
+    titles = _titles(form, name + "title", required=False)
     rest = [str(form.get(name + f) or "").strip() for f in ("value", "odds", "stock")]
-    if not title_en:
-        if title_zh or any(rest):
-            raise GameInputError(name + "title_en", f"{name}title_en (English title) is required for a prize")
+    if not any(titles.values()):
+        if any(rest):
+            raise GameInputError(name + "title_zh", TITLE_REQUIRED)
         return None
     kind = str(form.get(name + "kind") or "")
     if kind not in KINDS:
-        raise GameInputError(name + "kind", f"{name}kind must be one of: {', '.join(KINDS)}")
+        raise GameInputError(name + "kind", N_("%(label)s must be one of: %(choices)s."), choices=", ".join(KINDS))
     if kind == "points":
         value = _whole(form, name + "value", 1, MAX_POINTS)
     else:
@@ -142,51 +160,49 @@ def _prize(form: Any, index: int) -> Prize | None:
         try:
             value = fen_from_yuan(raw)
         except ValueError:
-            raise GameInputError(name + "value", f"{name}value must be an amount in yuan like 20 or 9.90") from None
+            raise GameInputError(name + "value", N_("%(label)s must be an amount in yuan like 20 or 9.90.")) from None
         if not 0 <= value <= MAX_FEN:
-            raise GameInputError(name + "value", f"{name}value must be between 0 and {MAX_FEN // 100} yuan")
+            raise GameInputError(name + "value", N_("%(label)s must be between %(low)s and %(high)s."), low=0,
+                      high=MAX_FEN // 100)
     odds = parse_percent(rest[1], name + "odds") if rest[1] else None
     if odds is None:
-        raise GameInputError(name + "odds", f"{name}odds is required (a percentage)")
+        raise GameInputError(name + "odds", N_("%(label)s is required."))
     stock = _whole(form, name + "stock", 1, MAX_STOCK)
-    return Prize(f"p{index}", kind, title_en, title_zh, value, odds, stock)
+    return Prize(f"p{index}", kind, titles[name + "title_en"], titles[name + "title_zh"], value, odds, stock)
 
 
 def _last_day(form: Any, today: date) -> date:
     raw = str(form.get("last_day") or "").strip()
     if not DATE.match(raw):
-        raise GameInputError("last_day", "last_day must be a date YYYY-MM-DD")
+        raise GameInputError("last_day", N_("%(label)s must be a date (YYYY-MM-DD)."))
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise GameInputError("last_day", "last_day must be a date YYYY-MM-DD") from None
+        raise GameInputError("last_day", N_("%(label)s must be a date (YYYY-MM-DD).")) from None
     if day < today:
-        raise GameInputError("last_day", "last_day is in the past")
+        raise GameInputError("last_day", N_("%(label)s is in the past."))
     if day > today + timedelta(days=MAX_SPAN_DAYS):
-        raise GameInputError("last_day", f"a game may run for at most {MAX_SPAN_DAYS} days")
+        raise GameInputError("last_day", N_("A game may run for at most %(n)s days."), n=MAX_SPAN_DAYS)
     return day
 
 
 def parse_game(form: Any, today: date) -> GameSpec:
     """Owner form -> a game; GameInputError naming the first bad field. `today` is the venue's day."""
-    title_en = _text(form, "title_en")
-    if not title_en:
-        raise GameInputError("title_en", "title_en (English title) is required")
-    title_zh = _text(form, "title_zh")
+    titles = _titles(form, "title")
     style = str(form.get("style") or "draw")
     if style not in STYLES:
-        raise GameInputError("style", f"style must be one of: {', '.join(STYLES)}")
+        raise GameInputError("style", N_("%(label)s must be one of: %(choices)s."), choices=", ".join(STYLES))
     per_shopper = _whole(form, "per_shopper", 1, MAX_PER_SHOPPER)
     per_day = _whole(form, "per_day", 1, MAX_PER_DAY)
     prizes = tuple(p for p in (_prize(form, i) for i in range(1, MAX_PRIZES + 1)) if p is not None)
     if not prizes:
-        raise GameInputError("p1_title_en", "a game needs at least one prize")
+        raise GameInputError("p1_title_zh", N_("A game needs at least one prize."))
     if sum(p.odds for p in prizes) > ODDS_SCALE:
-        raise GameInputError("p1_odds", "the prizes' odds add up to more than 100%")
+        raise GameInputError("p1_odds", N_("The prizes' odds add up to more than 100%%."))
     total = _whole(form, "total", 1, MAX_STOCK * MAX_PRIZES)
     last_day = _last_day(form, today)
-    return GameSpec(title_en, title_zh, style, per_shopper, per_day, min(total, sum(p.stock for p in prizes)),
-                    last_day, prizes)
+    return GameSpec(titles["title_en"], titles["title_zh"], style, per_shopper, per_day,
+                    min(total, sum(p.stock for p in prizes)), last_day, prizes)
 
 
 def new_code() -> str:

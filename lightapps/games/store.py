@@ -38,6 +38,7 @@ from lightapps.games.rules import (
     new_code,
     prizes_from_json,
 )
+from portal.apps.bilingual import Localized, pick
 from portal.apps.erasure import glob_escape, keys_matching
 
 GAME_ID_DIGITS = 12
@@ -163,8 +164,8 @@ class Game:
     redeemed: int
     created_by: str
 
-    def title(self, zh: bool) -> str:
-        return (self.title_zh or self.title_en) if zh else self.title_en
+    def title(self, zh: bool) -> Localized:
+        return pick(self.title_zh, self.title_en, zh)
 
     @property
     def no_prize_odds(self) -> int:
@@ -388,7 +389,8 @@ class GameStore:
         wallet = self.wallet(venue, client)
         if not wallet:
             return {}
-        return {"prizes": [{"code": v.code, "game": g.title_en, "prize": (g.prize(v.prize_id) or g.prizes[0]).title_en,
+        return {"prizes": [{"code": v.code, "game": str(g.title(False)),
+                            "prize": str((g.prize(v.prize_id) or g.prizes[0]).title(False)),
                             "state": v.state, "won_at": v.won_at} for v, g in wallet]}
 
     def forget_shopper(self, venue: str, client: str) -> int:

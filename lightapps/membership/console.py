@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import g, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lightapps.membership.codes import BadMemberCode, parse_member_code
 from lightapps.membership.store import FieldError, parse_amount, parse_receipt_id
@@ -18,6 +19,7 @@ from portal.auth import audit
 console_bp = zone_console_blueprint("membership_console", __name__,
                                     url_prefix="/console/apps/membership/<venue>/<zone>",
                                     template_folder="templates")
+LABELS = {"receipt_id": _l("Receipt number"), "amount": _l("Amount")}  # the purchase form's labels (console.html)
 
 
 class Outcome:
@@ -76,7 +78,7 @@ def purchase(venue: str, zone: str):
         receipt_id = parse_receipt_id(form["receipt_id"].strip())
         cents = parse_amount(form["amount"].strip())
     except FieldError as exc:
-        return refuse(400, exc.message)
+        return refuse(400, _(exc.template, label=LABELS.get(exc.field, exc.field), **exc.params))
     member, problem = _member_from_code(venue, form["code"])
     if problem:
         return refuse(*problem)

@@ -268,28 +268,40 @@ return {'OK', tostring(bal)}
 """
 
 
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (the console translates it)."""
+    return message
+
+
 class FieldError(InputError):
-    """Bad input: `field` names it, the message says what is wrong."""
+    """Bad input: `field` names it. `template` is the catalog message (%(label)s stands for the field) and
+    `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `message` is
+    the English text the API answers, naming the field as sent. What the console's form can get wrong is
+    marked N_ for the catalog (the API's store id is not)."""
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params
 
 
 def parse_amount(raw: Any, field: str = "amount") -> int:
     """A positive amount in currency units (number or numeric string, at most 2 decimals) -> cents."""
     if raw is None or raw == "":
-        raise FieldError(field, f"{field} is required")
+        raise FieldError(field, N_("%(label)s is required."))
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise FieldError(field, f"{field} must be a number")
+        raise FieldError(field, N_("%(label)s must be a number."))
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise FieldError(field, f"{field} must be a number") from None
+        raise FieldError(field, N_("%(label)s must be a number.")) from None
     if not value.is_finite():
-        raise FieldError(field, f"{field} must be a number")
+        raise FieldError(field, N_("%(label)s must be a number."))
     if value <= 0:
-        raise FieldError(field, f"{field} must be more than 0")
+        raise FieldError(field, N_("%(label)s must be more than 0."))
     if value > MAX_AMOUNT:
-        raise FieldError(field, f"{field} must be at most {MAX_AMOUNT}")
+        raise FieldError(field, N_("%(label)s must be at most %(max)s."), max=MAX_AMOUNT)
     if value != value.quantize(Decimal("0.01")):
-        raise FieldError(field, f"{field} may have at most 2 decimals")
+        raise FieldError(field, N_("%(label)s may have at most 2 decimals."))
     return int(value * 100)
 
 
@@ -299,9 +311,9 @@ def points_for(cents: int) -> int:
 
 def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
     if raw is None or raw == "":
-        raise FieldError(field, f"{field} is required (or send an Idempotency-Key header)")
+        raise FieldError(field, N_("%(label)s is required (or send an Idempotency-Key header)."))
     if not isinstance(raw, str) or not RECEIPT_ID.match(raw):
-        raise FieldError(field, f"{field} must be 1 to 64 letters, digits or . _ / -")
+        raise FieldError(field, N_("%(label)s must be 1 to 64 letters, digits or . _ / -."))
     return raw
 
 
@@ -309,7 +321,7 @@ def parse_store_id(raw: Any, field: str = "store") -> str:
     if raw is None or raw == "":
         return "mall"
     if not isinstance(raw, str) or not STORE_ID.match(raw):
-        raise FieldError(field, f"{field} must be 1 to 40 letters, digits, _ or -")
+        raise FieldError(field, "%(label)s must be 1 to 40 letters, digits, _ or -.")
     return raw
 
 

@@ -22,14 +22,17 @@ _FALSE = {"", "0", "false", "off", "no"}
 
 
 class PlaceError(InputError):
-    """A bad `from`/`to`/`accessible` value: `param` names it; `status` is the HTTP status to answer."""
+    """A bad `from`/`to`/`accessible` value: `param` names it; `status` is the HTTP status to answer; `message`
+    is the API's English text. `kind` says which refusal it is (the route page words each kind in the page's
+    language: views.PLACE_REFUSALS) and `params` the values that wording may show."""
 
     template = "{field}: {message}"
 
-    def __init__(self, param: str, message: str, status: int = 400) -> None:
+    def __init__(self, param: str, message: str, status: int = 400, *, kind: str, **params: object) -> None:
         super().__init__(param, message)
         self.param = param
         self.status = status
+        self.kind, self.params = kind, params
 
 
 @dataclass(frozen=True)
@@ -84,16 +87,16 @@ def parse_bool(raw: str | None, param: str = "accessible") -> bool:
         return True
     if value in _FALSE:
         return False
-    raise PlaceError(param, "must be 1 or 0")
+    raise PlaceError(param, "must be 1 or 0", kind="not_yes_or_no")
 
 
 def _on_plan(venue: VenueMap, param: str, floor: int, x: float, y: float) -> None:
     plan = next((f for f in venue.floors if f.level == floor), None)
     if plan is None:
-        raise PlaceError(param, f"there is no floor {floor}")
+        raise PlaceError(param, f"there is no floor {floor}", kind="no_floor", floor=floor)
     if not (0 <= x <= plan.width_m and 0 <= y <= plan.height_m):
         raise PlaceError(param, f"({x:g}, {y:g}) is off the plan of floor {plan.name} "
-                                f"(0-{plan.width_m:g} by 0-{plan.height_m:g} m)")
+                                f"(0-{plan.width_m:g} by 0-{plan.height_m:g} m)", kind="off_plan", floor=plan.name)
 
 
 def parse_place(venue: VenueMap, raw: str | None, param: str,
@@ -101,18 +104,20 @@ def parse_place(venue: VenueMap, raw: str | None, param: str,
     """One `from`/`to` value -> Place. `locate` returns the shopper's Position (or None) for `me`.
     Raises PlaceError naming `param` (status 400; 409 when `me` cannot be placed right now)."""
     if raw is None or not raw.strip():
-        raise PlaceError(param, "is required (me, shop:<id>, zone:<id> or <floor>,<x>,<y>)")
+        raise PlaceError(param, "is required (me, shop:<id>, zone:<id> or <floor>,<x>,<y>)", kind="missing")
     if len(raw) > MAX_PLACE:
-        raise PlaceError(param, f"is too long (at most {MAX_PLACE} characters)")
+        raise PlaceError(param, f"is too long (at most {MAX_PLACE} characters)", kind="too_long", n=MAX_PLACE)
     value = raw.strip()
     if value == "me":
         position = locate() if locate is not None else None
         if position is None:
-            raise PlaceError(param, "the portal cannot place you right now; choose a starting point", 409)
+            raise PlaceError(param, "the portal cannot place you right now; choose a starting point", 409,
+                             kind="unplaced")
         floor, x, y = int(position.floor), float(position.x), float(position.y)
         plan = next((f for f in venue.floors if f.level == floor), None)
         if plan is None:
-            raise PlaceError(param, "the portal cannot place you right now; choose a starting point", 409)
+            raise PlaceError(param, "the portal cannot place you right now; choose a starting point", 409,
+                             kind="unplaced")
         # an estimate can fall a little outside the outline: clamp it onto the plan
         x, y = min(max(x, 0.0), plan.width_m), min(max(y, 0.0), plan.height_m)
         return Place("me", floor, x, y, "Your position", "您的位置", "me")
@@ -120,23 +125,23 @@ def parse_place(venue: VenueMap, raw: str | None, param: str,
         shop_id = value[5:]
         shop = next((s for s in venue.shops if s.id == shop_id), None)
         if shop is None:
-            raise PlaceError(param, f"unknown shop {shop_id!r}")
+            raise PlaceError(param, f"unknown shop {shop_id!r}", kind="unknown_shop")
         _on_plan(venue, param, shop.floor, shop.x, shop.y)
         return Place("shop", shop.floor, shop.x, shop.y, shop.name, shop.name_zh, value)
     if value.startswith("zone:"):
         zone = venue.zone(value[5:])
         if zone is None or not zone.polygon:
-            raise PlaceError(param, f"unknown zone {value[5:]!r}")
+            raise PlaceError(param, f"unknown zone {value[5:]!r}", kind="unknown_zone")
         x = sum(px for px, _ in zone.polygon) / len(zone.polygon)
         y = sum(py for _, py in zone.polygon) / len(zone.polygon)
         _on_plan(venue, param, zone.floor, x, y)
         return Place("zone", zone.floor, x, y, zone.name, zone.name_zh, value)
     match = _POINT.match(value)
     if not match:
-        raise PlaceError(param, "must be me, shop:<id>, zone:<id> or <floor>,<x>,<y>")
+        raise PlaceError(param, "must be me, shop:<id>, zone:<id> or <floor>,<x>,<y>", kind="not_a_place")
     floor, x, y = int(match.group(1)), float(match.group(2)), float(match.group(3))
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise PlaceError(param, "x and y must be numbers")
+        raise PlaceError(param, "x and y must be numbers", kind="not_a_place")
     _on_plan(venue, param, floor, x, y)
     return Place("point", floor, x, y, "Chosen point", "所选地点", f"{floor},{x:g},{y:g}")
 

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from fingerprints.plan import PX_PER_M, render_plan_svg
@@ -23,6 +24,21 @@ bp = Blueprint("navigation", __name__, url_prefix="/v/<venue>", template_folder=
 
 MAX_LABEL = 60
 START_COLOUR, GOAL_COLOUR, CONNECTOR_COLOUR, ROUTE_COLOUR = "#2e7d32", "#d32f2f", "#ef6c00", "#d32f2f"
+# What the route page says for each PlaceError.kind, in the page's language; %(label)s is the parameter's box on
+# the form (PARAM_LABELS). The JSON API answers the error's own English text instead.
+PLACE_REFUSALS = {
+    "missing": _l("%(label)s: choose a place."),
+    "too_long": _l("%(label)s must be at most %(n)s characters."),
+    "unplaced": _l("%(label)s: the portal cannot tell where you are right now; choose a place."),
+    "unknown_shop": _l("%(label)s: this mall has no such shop."),
+    "unknown_zone": _l("%(label)s: this mall has no such area."),
+    "no_floor": _l("%(label)s: this mall has no floor %(floor)s."),
+    "off_plan": _l("%(label)s: that point is off the plan of floor %(floor)s."),
+    "not_a_place": _l("%(label)s: the map does not know this place."),
+    "not_yes_or_no": _l("%(label)s must be on or off."),
+}
+PARAM_LABELS = {"from": _l("From"), "to": _l("To"), "to_label": _l("Destination name"),
+                "accessible": _l("Step-free (lifts only, no stairs or escalators)")}
 
 
 def _locate(venue: str):
@@ -50,8 +66,13 @@ def _place_name(place, label: str = "") -> str:
 def _label_arg() -> str:
     label = request.args.get("to_label", "").strip()
     if len(label) > MAX_LABEL:
-        raise PlaceError("to_label", f"is too long (at most {MAX_LABEL} characters)")
+        raise PlaceError("to_label", f"is too long (at most {MAX_LABEL} characters)", kind="too_long", n=MAX_LABEL)
     return label
+
+
+def place_refusal(exc: PlaceError) -> str:
+    """What the route page says for `exc`, in the page's language."""
+    return str(PLACE_REFUSALS[exc.kind]) % {**exc.params, "label": PARAM_LABELS.get(exc.param, exc.param)}
 
 
 def _minutes(seconds: float) -> int:
@@ -189,7 +210,7 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
         accessible = parse_bool(args.get("accessible"))
         label = _label_arg()
     except PlaceError as exc:
-        error, status = f"{exc.param}: {exc.message}", 400
+        error, status = exc, 400
     if error is None:
         located = _locate(venue)
         position = located() if raw_from == "me" or "me" in raw_to else None
@@ -199,12 +220,12 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
             if exc.status == 409:
                 notice = _("The portal cannot tell where you are right now. Choose where you are:")
             else:
-                error, status = f"{exc.param}: {exc.message}", 400
+                error, status = exc, 400
         if raw_to and error is None:
             try:
                 goal = parse_place(venue_map, raw_to, "to", lambda: position)
             except PlaceError as exc:
-                error, status = f"{exc.param}: {exc.message}", exc.status if exc.status != 409 else 200
+                error, status = exc, exc.status if exc.status != 409 else 200
         if start is not None and goal is not None:
             result = plan_route(venue_map, start, goal, accessible)
             if result is None:
@@ -234,7 +255,8 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
         selected_from=start.ref if start is not None else "", selected_to=goal.ref if goal is not None else "",
         extra_from=extra_from, extra_to=extra_to, accessible=accessible, label=label,
         result=result, steps=[step_text(s, venue_map, result, label) for s in result.steps] if result else [],
-        plans=plans, leaflet_data=leaflet_data, error=error, notice=notice, position=position,
+        plans=plans, leaflet_data=leaflet_data, error=error, error_text=place_refusal(error) if error else "",
+        notice=notice, position=position,
         position_zone=venue_map.zone(position.zone) if position is not None and position.zone else None,
         shopper_token=shopper_token(shopper), minutes=_minutes(result.seconds) if result else 0,
         floor_name=lambda level: _floor_name(venue_map, level),

@@ -223,10 +223,11 @@ def test_console_creates_all_three_kinds_and_shows_counts(client, console, acts,
 
 @pytest.mark.parametrize("kind, data, field_text", [
     ("event", {"title_en": "", "capacity": "5"}, "title is required"),
-    ("event", {"title_en": "X", "capacity": "0"}, "capacity must be between"),
-    ("sale", {"title_en": "X", "stock": "abc"}, "stock must be a whole number"),
-    ("group", {"title_en": "X", "needed": "1"}, "needed must be between"),
-    ("event", {"title_en": "X", "capacity": "5", "starts_at": "nope"}, "starts_at must be a date"),
+    ("event", {"title_en": "X", "capacity": "0"}, "Capacity (places) must be between 1 and"),
+    ("sale", {"title_en": "X", "stock": "abc"}, "Stock must be a whole number"),
+    ("group", {"title_en": "X", "needed": "1"}, "People needed must be between 2 and"),
+    ("event", {"title_en": "X", "capacity": "5", "starts_at": "nope"}, "Starts (sign-up closes then) must be a date"),
+    ("sale", {"title_en": "X", "stock": "5", "ends_at": "nope"}, "Sale closes must be a date"),  # each kind's label
 ])
 def test_console_bad_input_is_400_and_stores_nothing(client, console, acts, kind, data, field_text):
     console.login("events")
@@ -240,13 +241,44 @@ def test_console_bad_input_is_400_and_stores_nothing(client, console, acts, kind
     assert client.post(f"{CONSOLE}/atrium/new/party", data=form).status_code == 404
 
 
+def error_text(resp, element: str = "form-error") -> str:
+    return re.search(rf'id="{element}"[^>]*>(.*?)</p>', resp.get_data(as_text=True), re.S).group(1)
+
+
+@pytest.mark.parametrize("kind, data, label, raw", [
+    ("event", {"title_zh": "周末活动", "starts_at": ""}, "开始时间（届时截止报名）", "starts_at"),
+    ("sale", {"title_zh": "限时抢购", "stock": "abc"}, "库存", "stock"),
+    ("group", {"title_zh": "拼团", "ends_at": "nope"}, "截止时间", "ends_at"),
+    ("event", {"title_zh": "", "title_en": ""}, "", "title"),
+])
+def test_form_errors_are_in_the_owners_language_naming_the_box(client, console, acts, kind, data, label, raw):
+    console.login("events")
+    now = time.time()
+    form = {"csrf_token": console.csrf(), "starts_at": local(now + 7200), "ends_at": local(now + 10800)} | data
+    resp = client.post(f"{CONSOLE}/atrium/new/{kind}?lang=zh", data=form)
+    assert resp.status_code == 400
+    text = error_text(resp)
+    assert re.search(r"[\u4e00-\u9fff]", text) and label in text, text
+    assert raw not in text and not re.match(r"\s*[a-z_]+:", text), text
+
+
+def test_link_errors_are_in_the_owners_language(client, console, acts):
+    console.login("events")
+    resp = client.post(f"{CONSOLE}/atrium/links/new?lang=zh", data={"csrf_token": console.csrf(), "label_zh": "链接",
+                                                                   "url": "javascript:alert(1)"})
+    assert resp.status_code == 400
+    text = error_text(resp, "link-error")
+    assert "合作伙伴页面" in text and "url" not in text and not re.match(r"\s*[a-z_]+:", text), text
+
+
 def test_console_links(client, console, acts):
     console.login("events")
     csrf = console.csrf()
     before = len(acts.links_for_zone("demo", "atrium"))
     bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label_en": "X",
                                                           "url": "javascript:alert(1)"})
-    assert bad.status_code == 400 and "url must start with https://" in bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "Partner page (https://...) must start with https://" in bad.get_data(as_text=True)
     other = new_event(acts, zone="kopi")
     bad = client.post(f"{CONSOLE}/atrium/links/new", data={"csrf_token": csrf, "label_en": "X",
                                                           "url": "https://x.example/", "activity": other.id})

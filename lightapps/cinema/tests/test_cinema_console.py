@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +102,20 @@ def test_bad_form_input_gives_422_naming_the_field(client, console, store):
         assert resp.status_code == 422, changes
         assert f'data-field="{field}"' in resp.get_data(as_text=True), changes
     assert len(store.showtimes(VENUE, ZONE)) == before
+
+
+@pytest.mark.parametrize("changes, label, raw", [
+    ({"starts_at": "2020-01-01T19:30"}, "开场时间（当地时间）", "starts_at"),
+    ({"price": "abc"}, "价格", "price"),
+    ({"film_en": "", "film_zh": ""}, "影片名称（英文）", "film_en"),
+])
+def test_form_errors_are_in_the_owners_language_naming_the_box(client, console, store, changes, label, raw):
+    console.login("cinema")
+    resp = client.post(f"{CONSOLE}/showtimes?lang=zh", data=form(console, **changes))
+    assert resp.status_code == 422
+    text = re.search(r'id="error"[^>]*>(.*?)</p>', resp.get_data(as_text=True), re.S).group(1)
+    assert text.startswith(label) and raw not in text and not re.match(r"\s*[a-z_]+:", text), text
+    assert re.search(r"[\u4e00-\u9fff]", text[len(label):]), text  # what is wrong, too
 
 
 def test_post_without_csrf_is_refused(client, console, store):

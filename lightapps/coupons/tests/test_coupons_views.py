@@ -290,6 +290,21 @@ def test_publish_bad_input_is_400_and_stores_nothing(client, console, coupons, d
     assert db.get(CouponKeys("demo").seq()) == seq_before
 
 
+@pytest.mark.parametrize("over, label, raw", [
+    ({"stock": "abc"}, "库存（优惠券数量）", "stock"),
+    ({"valid_from": "2026-13-01"}, "生效日期", "valid_from"),
+    ({"title_en": "", "title_zh": ""}, "", "title"),  # neither language: no box to name
+    ({"parking_yuan": "5.555"}, "", "parking_yuan"),
+])
+def test_form_errors_are_in_the_owners_language_naming_the_box(client, console, coupons, over, label, raw):
+    console.login("kopi")
+    resp = client.post(f"{CONSOLE}/kopi/new?lang=zh", data=good_form(console.csrf(), **over))
+    assert resp.status_code == 400
+    text = re.search(r'id="form-error"[^>]*>(.*?)</p>', resp.get_data(as_text=True), re.S).group(1)
+    assert re.search(r"[\u4e00-\u9fff]", text) and label in text, text
+    assert raw not in text and not re.match(r"\s*[a-z_]+:", text), text
+
+
 def test_stop_claims(client, console, coupons, token):
     coupon = new_coupon(coupons)
     console.login("kopi")

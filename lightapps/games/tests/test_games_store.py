@@ -164,7 +164,7 @@ def test_odds_are_integers_and_no_prize_fills_to_100():
 
 
 @pytest.mark.parametrize("over, field", [
-    ({"title_en": ""}, "title_en"),
+    ({"title_en": ""}, "title_zh"),  # neither language: read_pair names the Chinese box
     ({"style": "slots"}, "style"),
     ({"per_day": "0"}, "per_day"),
     ({"per_shopper": "many"}, "per_shopper"),
@@ -181,15 +181,39 @@ def test_odds_are_integers_and_no_prize_fills_to_100():
     ({"p2_value": "1.234"}, "p2_value"),
     ({"p2_kind": "cash"}, "p2_kind"),
     ({"p2_stock": "0"}, "p2_stock"),
-    ({"p2_title_en": ""}, "p2_title_en"),  # a half-filled row
+    ({"p2_title_en": ""}, "p2_title_zh"),  # a half-filled row
     ({"p1_title_en": "x" * 81}, "p1_title_en"),
     ({f"p{i}_title_en": "" for i in (1, 2, 3)} | {f"p{i}_{f}": "" for i in (1, 2, 3)
-                                                   for f in ("value", "odds", "stock")}, "p1_title_en"),
+                                                   for f in ("value", "odds", "stock")}, "p1_title_zh"),
 ])
 def test_bad_game_forms_name_the_field(over, field):
     with pytest.raises(GameInputError) as exc:
         spec(**over)
     assert exc.value.field == field
+
+
+def test_one_language_is_enough_for_the_game_and_its_prizes():
+    """Owners' texts are in Chinese, English or both (portal/apps/bilingual.py): a Chinese-only game is a game."""
+    zh_only = {"title_en": "", "title_zh": "新春抽奖"} | {f"p{i}_title_en": "" for i in (1, 2, 3)} | {
+        "p1_title_zh": "200积分", "p2_title_zh": "20元礼券", "p3_title_zh": "电影票"}
+    game = spec(**zh_only)
+    assert (game.title_zh, game.title_en) == ("新春抽奖", "")
+    assert [p.title_zh for p in game.prizes] == ["200积分", "20元礼券", "电影票"]
+    shown = game.prizes[0].title(zh=False)  # an English page shows the Chinese title, marked as such
+    assert shown == "200积分" and shown.lang == "zh" and shown.fallback
+
+
+def test_bad_game_forms_say_what_is_wrong_in_english_and_carry_their_catalog_message():
+    with pytest.raises(GameInputError) as exc:
+        spec(p2_odds="abc")
+    assert exc.value.message == "p2_odds must be a percentage like 5 or 2.5."  # the field named as sent
+    assert exc.value.template == "%(label)s must be a percentage like 5 or 2.5." and exc.value.params == {}
+    with pytest.raises(GameInputError) as exc:
+        spec(per_day="0")
+    assert exc.value.params == {"low": 1, "high": 100}
+    with pytest.raises(GameInputError) as exc:
+        spec(p1_odds="96")
+    assert exc.value.message == "The prizes' odds add up to more than 100%."
 
 
 def test_codes_are_forgiving_to_type():

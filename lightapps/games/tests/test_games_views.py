@@ -214,12 +214,45 @@ def test_owner_publishes_and_shoppers_see_the_new_odds(client, console, games, t
 def test_publish_bad_input_is_400_and_stores_nothing(client, console, games, db):
     seq = db.get(GameKeys("demo").seq())
     console.login("events")
-    for over in ({"title_en": ""}, {"per_day": "0"}, {"total": "lots"}, {"last_day": "2000-01-01"},
+    for over in ({"title_en": "", "title_zh": ""}, {"per_day": "0"}, {"total": "lots"}, {"last_day": "2000-01-01"},
                  {"p1_odds": "99"}, {"p1_odds": "1.234"}, {"p2_kind": "cash"}, {"p1_title_en": "", "p2_title_en": ""},
                  {"style": "slots"}, {"title_en": "x" * 300}):
         resp = client.post(f"{CONSOLE}/publish", data=good_form(console.csrf(), **over))
         assert resp.status_code == 400 and 'id="form-error"' in resp.get_data(as_text=True), over
     assert db.get(GameKeys("demo").seq()) == seq
+
+
+def form_error(resp) -> str:
+    return re.search(r'id="form-error"[^>]*>(.*?)</p>', resp.get_data(as_text=True), re.S).group(1)
+
+
+@pytest.mark.parametrize("over, label, raw", [
+    ({"per_day": "0"}, "每人每天抽奖次数", "per_day"),
+    ({"last_day": "2000-01-01"}, "最后一天", "last_day"),
+    ({"p2_odds": "abc"}, "概率（百分比）", "p2_odds"),  # a prize row's box: its column, in its row
+])
+def test_form_errors_are_in_the_owners_language_naming_the_box(client, console, games, over, label, raw):
+    console.login("events")
+    resp = client.post(f"{CONSOLE}/publish?lang=zh", data=good_form(console.csrf(), **over))
+    assert resp.status_code == 400
+    text = form_error(resp)
+    assert label in text and raw not in text and not re.match(r"\s*[a-z_]+:", text), text
+
+
+def test_a_game_written_in_chinese_only_is_published_and_shown(client, console, games, token):
+    """One language is enough for an owner's texts (README): the lucky draw took only an English title."""
+    console.login("events")
+    zh_only = {"title_en": "", "title_zh": "新春抽奖", "p1_title_en": "", "p1_title_zh": "100积分",
+               "p2_title_en": "", "p2_title_zh": "免费饮品"}
+    resp = client.post(f"{CONSOLE}/publish", data=good_form(console.csrf(), **zh_only))
+    assert resp.status_code == 303
+    game = games.current("demo", "atrium")
+    assert (game.title_zh, game.title_en) == ("新春抽奖", "")
+    page = client.get(f"{LANDING}?c={token()}&lang=zh").get_data(as_text=True)
+    assert re.search(r'<h1 id="game-title">\s*新春抽奖\s*</h1>', page) and "免费饮品" in page
+    page = client.get(f"{LANDING}?c={token()}&lang=en").get_data(as_text=True)  # shown marked as Chinese
+    assert re.search(r'<h1 id="game-title"><span lang="zh">新春抽奖</span> <small class="lang-tag"', page)
+    assert "<title>新春抽奖 ·" in page  # the tab title is plain text
 
 
 def test_owner_hands_out_a_prize_exactly_once(client, console, games, token):

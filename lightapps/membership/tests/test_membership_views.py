@@ -334,3 +334,20 @@ def test_console_checks_codes_and_records_purchases_once(client, console, member
     resp = client.post(f"{CONSOLE}/pixel/purchase", data=sale | {"receipt_id": "PX-10", "amount": "-3"})
     assert resp.status_code == 400 and members.receipt("demo", "pixel", "PX-10") is None
     assert re.search(r"\d+ members? in the mall", client.get(f"{CONSOLE}/pixel/").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("changes, label, raw", [
+    ({"receipt_id": "R1 测试"}, "小票号", "receipt_id"),
+    ({"amount": "12.345"}, "金额", "amount"),
+    ({"amount": "abc"}, "金额", "amount"),
+])
+def test_purchase_form_errors_are_in_the_owners_language(client, console, members, changes, label, raw):
+    m, _ = members.bind("demo", PHONE, "alice")
+    console.login("pixel")
+    sale = {"code": current_code(m), "receipt_id": "PX-11", "amount": "25", "csrf_token": console.csrf()} | changes
+    resp = client.post(f"{CONSOLE}/pixel/purchase?lang=zh", data=sale)
+    assert resp.status_code == 400
+    text = re.search(r'id="sale-result"[^>]*>(.*?)(?:<br>|</p>)', resp.get_data(as_text=True), re.S).group(1).strip()
+    assert text.startswith(label) and raw not in text, text
+    assert re.search(r"[\u4e00-\u9fff]", text[len(label):]), text  # what is wrong, too
+    assert members.get("demo", m.id).points == 0

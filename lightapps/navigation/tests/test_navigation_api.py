@@ -107,6 +107,11 @@ def test_bad_input_is_400_naming_the_parameter(client, demo, params, field):
     assert body["error"].startswith(f"{field}: ")
 
 
+def test_the_api_answers_in_english_whatever_the_page_language(client, demo):
+    resp = get_route(client, **{"from": "shop:kopi", "to": "shop:nosuch", "lang": "zh"})
+    assert resp.status_code == 400 and resp.get_json()["error"] == "to: unknown shop 'nosuch'"
+
+
 def test_unknown_venue_404_json(client, demo):
     resp = client.get("/v/nowhere/route?from=shop:kopi&to=shop:pixel")
     assert resp.status_code == 404 and resp.is_json

@@ -119,8 +119,26 @@ def test_bad_input_page_is_400(client, demo, params, field):
     resp = page(client, **params)
     assert resp.status_code == 400
     html = resp.get_data(as_text=True)
-    assert re.search(rf'id="route-error"[^>]*>{field}: ', html)
+    assert re.search(rf'id="route-error"[^>]*data-field="{field}"', html)
     assert "<polyline" not in html
+
+
+@pytest.mark.parametrize("params, label, raw", [
+    ({"to": "shop:nosuch"}, "终点", "to"),
+    ({"to": "9,1,1"}, "终点", "to"),
+    ({"to": "0,99999,1"}, "终点", "to"),
+    ({"to": "a,b,c"}, "终点", "to"),
+    ({"from": "zone:nope", "to": "shop:pixel"}, "起点", "from"),
+    ({"to": "shop:starlight", "accessible": "maybe"}, "无障碍", "accessible"),
+    ({"to": "shop:pixel", "to_label": "z" * 80}, "", "to_label"),
+])
+def test_bad_input_page_says_so_in_the_shoppers_language(client, demo, params, label, raw):
+    """The page words each refusal for the shopper (the JSON API keeps its English text)."""
+    resp = page(client, lang="zh", **{"from": "shop:kopi"} | params)
+    assert resp.status_code == 400
+    text = re.search(r'id="route-error"[^>]*>(.*?)</p>', resp.get_data(as_text=True), re.S).group(1)
+    assert text.startswith(label) and re.search(r"[\u4e00-\u9fff]", text[len(label):]), text
+    assert not re.match(rf"\s*{raw}:", text) and "shop:" not in text and "nosuch" not in text, text
 
 
 def test_landing_starts_from_the_zone(client, demo, token):
