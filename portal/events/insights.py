@@ -12,11 +12,15 @@ k = 5), so a figure never singles out a shopper. The definitions (README "Insigh
 - new vs repeat: shoppers with a durable identity only (a member, or a shopper id that transacted on an
   earlier day: a returning token), never a phone's MAC; a shopper is identified by a transaction;
 - hour-of-week heatmap: arrivals (venue) or zone entries (zones), Monday 00h first, in the venue's zone;
-- flows: zone-to-zone moves (consecutive zone entries in one visit) and the most common paths;
+- flows: zone-to-zone moves (consecutive zone entries in one visit) and the most common paths (the
+  venue: a visit's first four zones; zones: the step into each of them and the step out, so an owner
+  sees no part of a path that does not pass through their zone);
 - funnels per zone: phones in the zone -> of them, landed on its page -> of them, transacted there
   (any light-app transaction but a partner-link referral, which has its own column);
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) and
-  phones whose shopper withdrew location consent are left out of everything."""
+  phones whose shopper withdrew location consent are left out of everything;
+- a period longer than a day shows a figure only when each of its days would show it (`withhold`): the
+  figures of two periods could otherwise be subtracted to give one day's figure below k."""
 
 from __future__ import annotations
 
@@ -75,6 +79,11 @@ class Insights:
     paths: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     funnels: list[Funnel] = field(default_factory=list)
     excluded_staff: int = 0
+    withheld: list[str] = field(default_factory=list)  # `figures` keys some day of the period has 1..k-1 of
+
+    def safe(self, key: str, n: int | None) -> int | None:
+        """The figure `key` (its count `n`) as it may be shown: k_safe, and None when withheld."""
+        return None if key in self.withheld else k_safe(n)
 
     @property
     def capture_rate(self) -> float | None:
@@ -94,6 +103,30 @@ class Insights:
                     counts[i] += 1
                     break
         return [(bin_label(lo, hi), n) for (lo, hi), n in zip(DWELL_BINS, counts, strict=True)]
+
+
+def figures(ins: Insights) -> dict[str, int]:
+    """Every count the pages and exports show, by a key naming it ("stays": how many dwell times the mean
+    is over)."""
+    out = {"visitors": ins.visitors, "passers_by": ins.passers_by, "new": ins.new, "repeat": ins.repeat,
+           "stays": len(ins.dwell_s)}
+    out |= {f"dwell:{label}": n for label, n in ins.dwell_histogram()}
+    out |= {f"heat:{d}:{h}": n for d, row in enumerate(ins.heatmap) for h, n in enumerate(row)}
+    out |= {f"flow:{a}>{b}": n for a, b, n in ins.transitions}
+    out |= {"path:" + ">".join(p): n for p, n in ins.paths}
+    for f in ins.funnels:
+        out |= {f"funnel:{f.zone}:{step}": n for step, n in (("in_zone", f.in_zone), ("landed", f.landed),
+                                                              ("transacted", f.transacted), ("referred", f.referred))}
+    return out
+
+
+def withhold(period: Insights, days: Iterable[Insights], k: int = K_MIN) -> None:
+    """Mark the period's figures that some day of it (figured with no top cut) has 1..k-1 of. Every figure
+    but the distinct counts adds up over days, so any two periods' difference is a sum of whole days of
+    which each is 0 or at least k; and the distinct counts (visitors, new...) get the same rule."""
+    per_day = [figures(day) for day in days]
+    period.withheld = sorted(key for key in figures(period)
+                             if any(k_safe(day.get(key, 0), k) is None for day in per_day))
 
 
 def staff_devices(events: Iterable[Event], tz: str = "UTC", hours: float = STAFF_HOURS) -> set[str]:
@@ -185,10 +218,20 @@ def _flows(out: Insights, window: list[Event], in_scope, top: int) -> None:
             for a, b in zip(path, path[1:], strict=False):
                 if in_scope(a) or in_scope(b):
                     moves[(a, b)] += 1
-            if len(path) >= 2 and any(in_scope(z) for z in path):
-                paths[tuple(path[:4])] += 1
+            for part in _path_parts(path, in_scope, whole=out.zones is None):
+                paths[part] += 1
     out.transitions = [(a, b, n) for (a, b), n in moves.most_common(top)]
     out.paths = paths.most_common(top)
+
+
+def _path_parts(path: list[str], in_scope, whole: bool) -> set[tuple[str, ...]]:
+    """What one visit's path adds to the top paths: its first four zones (the venue), or for each scoped
+    zone on it the zone before, the zone and the zone after (once per visit each)."""
+    if len(path) < 2:
+        return set()
+    if whole:
+        return {tuple(path[:4])}
+    return {tuple(path[max(0, i - 1):i + 2]) for i, zone in enumerate(path) if in_scope(zone)}
 
 
 def _funnels(out: Insights, window: list[Event], scope, device_of: dict[str, str]) -> None:

@@ -1,14 +1,24 @@
 """Moments: rules that act on the event log. A rule is a trigger (arrive, enter a zone, dwell >= N min,
 leave, return after >= N days, first visit) with conditions (zone, hours of the day in the venue's zone,
-member tiers, marketing consent) and one action (an offer shown on the shopper's next page, a
-notification through the outbox, a signed webhook to the mall's CRM), limited per phone per day (cap), by
-a cooldown (default 12 h, Meridian's) and by a global budget per rule.
+member tiers) and one action (an offer shown on the shopper's next page, a notification through the
+outbox, a signed webhook to the mall's CRM), limited per phone per day (cap), by a cooldown (default 12 h,
+Meridian's) and by a global budget per rule.
+
+Consent is not a rule's option: every action reaches or names a known shopper for marketing (the offer and
+the notification contact her, the webhook hands her id to the CRM), so every rule needs her marketing
+consent, and a rule her whereabouts trigger (arrive, zone entry, dwell, leave) her location consent too
+(portal/consent.py: location-based use needs its own consent). `purposes` says which; `may_reach` is the
+one check the engine, the preview, a replay and the offers shown all apply. A rule that acted on nobody
+known (a pure count) would need neither, but counting is what the k-anonymous insights are for.
 
 - `rule_hits` (pure) says whether an event triggers a rule; `preview` replays a day's events through it
   with the caps and cooldowns kept in memory (how many phones it would have hit yesterday);
 - `MomentsEngine.run_once` reads the venue's stream through the consumer group "moments" (each event once;
   a crash re-reads what it did not ack), checks the limits atomically (one Lua script: budget, cap,
-  cooldown, then count) and acts; every firing is a delivery in the log the operator searches and replays;
+  cooldown, then count) and acts; every firing is a delivery in the log the operator searches and replays
+  (a replay asks consent again, and an offer or notification replayed is a firing: limits and all);
+- erasure (`forget`): every record naming a person is listed in their `refs` set as it is written (caps,
+  deliveries, a phone's link to them), so it is found and removed without scanning;
 - webhooks: POST of a JSON body signed `X-MallPortal-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
   "<t>.<body>" with the venue's webhook secret>`, retried with exponential backoff (30 s, 1, 2, 4, 8 min)
   up to MAX_ATTEMPTS, then failed (replay re-sends it).
@@ -47,6 +57,7 @@ from portal.events.log import Event, EventLog
 
 TRIGGERS = ("arrive", "zone_enter", "dwell", "leave", "return", "first_visit")
 ZONE_TRIGGERS = ("zone_enter", "dwell")
+LOCATION_TRIGGERS = ("arrive", "zone_enter", "dwell", "leave")  # fired by where the phone is
 ACTIONS = ("offer", "notify", "webhook")
 TIERS = ("silver", "gold", "platinum")
 GROUP = "moments"
@@ -57,10 +68,25 @@ LOG_KEPT = 10_000
 OFFER_TTL_S = 86400
 VISIT_KEPT_S = 400 * 86400
 SIGNATURE_HEADER = "X-MallPortal-Signature"
+DELIVERY_KEPT_S = 30 * 86400
+REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a catalog message that is translated where it is shown (a RuleError's)."""
+    return message
 
 
 class RuleError(InputError):
+    """Bad rule input: `field` names it; `template` is the catalog message (%(label)s stands for the field)
+    and `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `str()` is
+    the English "<field>: <message>"."""
+
     template = "{field}: {message}"
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params
 
 
 @dataclass(frozen=True)
@@ -74,7 +100,6 @@ class Rule:
     return_days: int = 0
     hours: tuple[int, int] | None = None  # [from, to) local hours; from > to wraps past midnight
     tiers: tuple[str, ...] = ()  # member tiers (empty: anyone)
-    consent: bool = True  # only shoppers with marketing consent (once the consent store answers)
     message_en: str = ""
     message_zh: str = ""
     webhook_url: str = ""
@@ -93,7 +118,18 @@ class Rule:
         data = json.loads(raw)
         data["hours"] = tuple(data["hours"]) if data.get("hours") else None
         data["tiers"] = tuple(data.get("tiers") or ())
+        data.pop("consent", None)  # an option once; now always required (`purposes`)
         return cls(**data)
+
+
+def purposes(rule: Rule) -> tuple[str, ...]:
+    """What a shopper must have agreed to for `rule` to act on her (module docstring)."""
+    return ("marketing", "location") if rule.trigger in LOCATION_TRIGGERS else ("marketing",)
+
+
+def may_reach(rule: Rule, consent: Consent | None, venue: str, device: str | None, shopper: str | None) -> bool:
+    """Whether `rule` may act on this shopper: known and agreeing to its `purposes` (no consent store: yes)."""
+    return consent is None or (shopper is not None and consent(venue, device, shopper, purposes(rule)))
 
 
 def _int(form, name: str, low: int, high: int, default: int) -> int:
@@ -101,7 +137,7 @@ def _int(form, name: str, low: int, high: int, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise RuleError(name, f"must be a whole number from {low} to {high}")
+        raise RuleError(name, N_("%(label)s must be a whole number from %(low)d to %(high)d."), low=low, high=high)
     return int(raw)
 
 
@@ -111,39 +147,39 @@ def parse_rule(form, *, zones: Iterable[str], owner: str, may_webhook: bool, own
     owner's zones (the rule must be about one of them); `may_webhook`: operators only."""
     name = str(form.get("name", "")).strip()[:80]
     if not name:
-        raise RuleError("name", "give the rule a name")
+        raise RuleError("name", N_("Give the rule a name."))
     trigger, action = form.get("trigger", ""), form.get("action", "")
     if trigger not in TRIGGERS:
-        raise RuleError("trigger", f"must be one of {', '.join(TRIGGERS)}")
+        raise RuleError("trigger", N_("Choose when the rule acts."))
     if action not in ACTIONS or (action == "webhook" and not may_webhook):
-        raise RuleError("action", "not an action you may use")
+        raise RuleError("action", N_("That is not an action you may use."))
     zone = str(form.get("zone", "") or "").strip() or None
     if zone is not None and zone not in set(zones):
-        raise RuleError("zone", "no such zone")
+        raise RuleError("zone", N_("No such zone."))
     if owner_zones is not None and (trigger not in ZONE_TRIGGERS or zone not in set(owner_zones)):
-        raise RuleError("zone", "a zone owner's rule must be about entering or staying in one of their zones")
+        raise RuleError("zone", N_("A zone owner's rule must be about entering or staying in one of their zones."))
     if zone is not None and trigger not in ZONE_TRIGGERS:
-        raise RuleError("zone", "only zone entry and dwell rules name a zone")
+        raise RuleError("zone", N_("Only zone entry and dwell rules name a zone."))
     hours = None
     if str(form.get("hour_from", "")).strip() or str(form.get("hour_to", "")).strip():
         hours = (_int(form, "hour_from", 0, 23, 0), _int(form, "hour_to", 0, 24, 24))
         if hours[0] == hours[1]:
-            raise RuleError("hour_to", "the window must not be empty")
+            raise RuleError("hour_to", N_("The hours must not be an empty window."))
     chosen = form.getlist("tiers") if hasattr(form, "getlist") else form.get("tiers", ())
     tiers = tuple(t for t in TIERS if t in chosen)
     url = str(form.get("webhook_url", "") or "").strip()
     if action == "webhook":
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-            raise RuleError("webhook_url", "must be an http(s) URL")
+            raise RuleError("webhook_url", N_("%(label)s must be an http(s) URL."))
     message_en = str(form.get("message_en", "")).strip()[:300]
     if action != "webhook" and not message_en:
-        raise RuleError("message_en", "write the message the shopper sees")
+        raise RuleError("message_en", N_("Write the message the shopper sees."))
     return Rule(
         id=rule_id or secrets.token_hex(4), name=name, trigger=trigger, action=action, zone=zone,
         dwell_min=_int(form, "dwell_min", 1, 600, 10) if trigger == "dwell" else 0,
         return_days=_int(form, "return_days", 1, 365, 7) if trigger == "return" else 0,
-        hours=hours, tiers=tiers, consent=form.get("consent", "on") not in ("", "off", "0", None),
+        hours=hours, tiers=tiers,
         message_en=message_en, message_zh=str(form.get("message_zh", "")).strip()[:300],
         webhook_url=url if action == "webhook" else "", cap_per_day=_int(form, "cap_per_day", 0, 100, 1),
         cooldown_s=_int(form, "cooldown_h", 0, 24 * 30, COOLDOWN_S // 3600) * 3600,
@@ -221,12 +257,23 @@ def _with_dwell_marks(rule: Rule, events: Iterable[Event]) -> list[Event]:
     return out
 
 
-def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz: str = "UTC") -> Preview:
+def landing_of(event: Event) -> tuple[str, str] | None:
+    """(phone, shopper) when the event is a landing that tells whose phone it is: the engine and the preview
+    then reach that shopper through the phone's later events for a day (OFFER_TTL_S)."""
+    if event.device is not None and event.kind == "landing" and event.shopper:
+        return event.device, event.shopper
+    return None
+
+
+def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz: str = "UTC", *,
+            venue: str = "", consent: Consent | None = None) -> Preview:
     """How the rule would have fired over [since, until) (yesterday): phones (or identities) hit and fires,
-    with its caps and cooldowns (the budget as if untouched). `events` may start earlier (first visit,
-    return)."""
+    with its caps and cooldowns (the budget as if untouched), counting only the shoppers the engine could
+    have reached (`landing_of`, `may_reach` with today's `consent` answers). `events` may start earlier
+    (first visit, return)."""
     zone, out, book = ZoneInfo(tz), Preview(), VisitBook()
     tiers: dict[str, str] = {}
+    landed: dict[str, tuple[str, float]] = {}  # phone -> (shopper, when): the engine's `shoppers` hash
     counts: dict[tuple[str, str], int] = {}
     last: dict[str, float] = {}
     hit: set[str] = set()
@@ -235,11 +282,18 @@ def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz:
             tiers[e.device] = str(e.data["tier"])
         if e.at >= until:
             continue
+        if link := landing_of(e):
+            landed[link[0]] = (link[1], e.at)
         visit = observe(book, e)
         subject = subject_of(rule, e, visit)
         if subject is None or e.at < since:
             continue
         if not rule_hits(rule, e, visit=visit, tier=tiers.get(e.device or ""), tz=zone):
+            continue
+        seen = landed.get(e.device or "")
+        shopper = e.shopper or (seen[0] if seen and e.at - seen[1] < OFFER_TTL_S else None)
+        if not may_reach(rule, consent, venue, e.device, shopper):
+            out.refused["CONSENT"] = out.refused.get("CONSENT", 0) + 1
             continue
         day = datetime.fromtimestamp(e.at, zone).strftime("%Y%m%d")
         verdict = within_limits(rule, used=out.fires, today=counts.get((subject, day), 0),
@@ -323,8 +377,20 @@ class MomentKeys(VenueKeys):
     def secret(self) -> str:
         return self.key("mom", "secret")
 
+    def refs(self, name: str) -> str:
+        """Set: where the engine's records name a person (`ref_name`), for erasure: "c:<cap key>" (a field
+        named after them), "d:<delivery id>" (a delivery naming them), "w:<phone>" (the phone's `shoppers` /
+        `arrivals` field whose value names them). Expires after REF_TTL_S, as what it points at does."""
+        return self.key("mom", "ref", name)
 
-# KEYS: used, today, last. ARGV: rule, subject, now, cap, cooldown, budget, ttl
+
+def ref_name(subject: str) -> str:
+    """A person as `refs` names them: an identity ("s:<shopper id>", "m:<member>") as it is, a phone "p:<id>"."""
+    return subject if subject.startswith(("s:", "m:")) else "p:" + subject
+
+
+# KEYS: used, today, last, refs of the subject. ARGV: rule, subject, now, cap, cooldown, budget, ttl,
+# reference to the today key, the references' TTL
 _FIRE = """
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local budget, cap, cooldown = tonumber(ARGV[6]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -339,7 +405,39 @@ redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[7]))
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 if cooldown > 0 then redis.call('HEXPIRE', KEYS[3], cooldown, 'FIELDS', 1, ARGV[2]) end
+redis.call('SADD', KEYS[4], ARGV[8])
+redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
 return 'OK'
+"""
+
+# Erasure. KEYS: shoppers, arrivals, log, due, then the person's refs (n), the cap keys, the delivery keys.
+# ARGV[1]: JSON {sizes: the refs' sizes as read (a reference added since: -1, read again), phones: whose
+# shoppers / arrivals fields to check, shoppers / identities: the values that name the person (sets),
+# fields: the names the cap hashes' fields may have, caps: how many cap keys, deliveries: their ids}.
+_FORGET = """
+local a = cjson.decode(ARGV[1])
+local n = #a.sizes
+for i = 1, n do
+  if redis.call('SCARD', KEYS[4 + i]) ~= a.sizes[i] then return -1 end
+end
+local removed = 0
+for _, phone in ipairs(a.phones) do
+  local who = redis.call('HGET', KEYS[1], phone)
+  if who and a.shoppers[who] then removed = removed + redis.call('HDEL', KEYS[1], phone) end
+  local arrival = redis.call('HGET', KEYS[2], phone)
+  local identity = arrival and string.match(arrival, '|(.+)$')
+  if identity and a.identities[identity] then removed = removed + redis.call('HDEL', KEYS[2], phone) end
+end
+for i = 5 + n, 4 + n + a.caps do
+  removed = removed + redis.call('HDEL', KEYS[i], unpack(a.fields))
+end
+for j, id in ipairs(a.deliveries) do
+  removed = removed + redis.call('DEL', KEYS[4 + n + a.caps + j])
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+for i = 1, n do redis.call('DEL', KEYS[4 + i]) end
+return removed
 """
 
 
@@ -355,13 +453,24 @@ class Delivery:
     next_at: float = 0.0
     last_error: str = ""
     url: str = ""
+    subject: str = ""  # whom the rule's caps counted (a phone or an identity; a replay counts there too)
 
     @classmethod
     def from_hash(cls, raw: dict[bytes, bytes]) -> Delivery:
         s = {k.decode(): v.decode() for k, v in raw.items()}
         return cls(id=s["id"], rule=s["rule"], action=s["action"], status=s["status"], body=s["body"],
                    created=float(s["created"]), attempts=int(s.get("attempts", 0)), next_at=float(s.get("next_at", 0)),
-                   last_error=s.get("last_error", ""), url=s.get("url", ""))
+                   last_error=s.get("last_error", ""), url=s.get("url", ""), subject=s.get("subject", ""))
+
+    def names(self) -> set[str]:
+        """The people it names (as `ref_name` does): the shopper and member in its body, its subject."""
+        body = json.loads(self.body)
+        named = {"s:" + str(body["shopper"])} if body.get("shopper") else set()
+        if body.get("member"):
+            named.add("m:" + str(body["member"]))
+        if self.subject:
+            named.add(ref_name(self.subject))
+        return named
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -460,7 +569,8 @@ def observe(book: VisitBook, event: Event) -> Visit:
 
 # (venue, shopper, event, data, message id): the notification outbox's enqueue (portal/notify/outbox.py)
 Notifier = Callable[[str, str, str, dict, str], object]
-Consent = Callable[[str, str | None, str | None], bool]  # (venue, device, shopper) -> marketing consent
+# (venue, device, shopper, purposes) -> the shopper agreed to every one of them (PrivacyStore.may_contact)
+Consent = Callable[[str, str | None, str | None, tuple[str, ...]], bool]
 
 
 class StoredVisitBook(VisitBook):
@@ -472,6 +582,7 @@ class StoredVisitBook(VisitBook):
     def __init__(self, db: redis.Redis, venue: str) -> None:
         keys = MomentKeys(venue)
         self.db = db
+        self.venue = venue
         self.keys = {"arrivals": keys.arrivals(), "visits": keys.visits(), "members": keys.members()}
 
     def get(self, table: str, name: str) -> str | None:
@@ -479,8 +590,14 @@ class StoredVisitBook(VisitBook):
         return raw.decode() if raw else None
 
     def put(self, table: str, name: str, value: str) -> None:
-        self.db.hset(self.keys[table], name, value)
-        self.db.hexpire(self.keys[table], self.TTL[table], name)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(self.keys[table], name, value)
+        pipe.hexpire(self.keys[table], self.TTL[table], name)
+        identity = value.partition("|")[2] if table == "arrivals" else ""
+        if identity:  # the phone's arrival names the identity: erasure must find it
+            pipe.sadd(MomentKeys(self.venue).refs(identity), "w:" + name)
+            pipe.expire(MomentKeys(self.venue).refs(identity), REF_TTL_S)
+        pipe.execute()
 
 
 OCCUPANCY_COOLDOWN_S = 1800  # at most one alert per zone per half hour (crossing back and forth)
@@ -502,6 +619,7 @@ class MomentsEngine:
         self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
         self.send = send
         self._fire = db.register_script(_FIRE)
+        self._forget = db.register_script(_FORGET)
 
     # ---- rules ----
     def save(self, venue: str, rule: Rule) -> None:
@@ -578,9 +696,8 @@ class MomentsEngine:
     def _process(self, venue: str, event: Event, rules: list[Rule], tz: ZoneInfo) -> None:
         keys = MomentKeys(venue)
         device = event.device
-        if device is not None and event.kind == "landing" and event.shopper:
-            self.db.hset(keys.shoppers(), device, event.shopper)
-            self.db.hexpire(keys.shoppers(), OFFER_TTL_S, device)
+        if link := landing_of(event):
+            self._remember_shopper(venue, *link)
         if device is not None and event.data.get("tier"):
             self.db.hset(keys.tiers(), device, str(event.data["tier"]))
         visit = observe(StoredVisitBook(self.db, venue), event)
@@ -593,14 +710,29 @@ class MomentsEngine:
             if subject is None or not rule_hits(rule, event, visit=visit, tier=tier, tz=tz):
                 continue
             shopper = self._shopper(venue, device, event)
-            if rule.consent and self.consent is not None and not self.consent(venue, device, shopper):
+            if not may_reach(rule, self.consent, venue, device, shopper):
                 continue
-            day = datetime.fromtimestamp(event.at, tz).strftime("%Y%m%d")
-            verdict = self._fire(keys=[keys.used(), keys.today(rule.id, day), keys.last(rule.id)],
-                                 args=[rule.id, subject, repr(event.at), rule.cap_per_day, rule.cooldown_s,
-                                       rule.budget, 2 * 86400])
-            if verdict == b"OK":
-                self._act(venue, rule, event, device, shopper)
+            if self._count(venue, rule, subject, event.at, tz) == "OK":
+                self._act(venue, rule, event, device, shopper, subject)
+
+    def _remember_shopper(self, venue: str, device: str, shopper: str) -> None:
+        """The phone's latest landing: its later events reach this shopper (for a day)."""
+        keys = MomentKeys(venue)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hset(keys.shoppers(), device, shopper)
+        pipe.hexpire(keys.shoppers(), OFFER_TTL_S, device)
+        pipe.sadd(keys.refs("s:" + shopper), "w:" + device)
+        pipe.expire(keys.refs("s:" + shopper), REF_TTL_S)
+        pipe.execute()
+
+    def _count(self, venue: str, rule: Rule, subject: str, at: float, tz: ZoneInfo) -> str:
+        """The limits, checked and counted in one step: OK | BUDGET | CAP | COOLDOWN."""
+        keys = MomentKeys(venue)
+        today = keys.today(rule.id, datetime.fromtimestamp(at, tz).strftime("%Y%m%d"))
+        verdict = self._fire(keys=[keys.used(), today, keys.last(rule.id), keys.refs(ref_name(subject))],
+                             args=[rule.id, subject, repr(at), rule.cap_per_day, rule.cooldown_s, rule.budget,
+                                   2 * 86400, "c:" + today, REF_TTL_S])
+        return verdict.decode() if isinstance(verdict, bytes) else str(verdict)
 
     def _shopper(self, venue: str, device: str | None, event: Event) -> str | None:
         if event.shopper:
@@ -609,7 +741,8 @@ class MomentsEngine:
         return raw.decode() if raw else None
 
     # ---- actions and the delivery log ----
-    def _act(self, venue: str, rule: Rule, event: Event, device: str | None, shopper: str | None) -> None:
+    def _act(self, venue: str, rule: Rule, event: Event, device: str | None, shopper: str | None,
+             subject: str = "") -> None:
         payload = {"venue": venue, "rule": rule.id, "rule_name": rule.name, "trigger": rule.trigger,
                    "at": event.at, "zone": event.zone, "shopper": shopper, "member": event.data.get("member")}
         delivery_id = secrets.token_hex(8)
@@ -617,15 +750,7 @@ class MomentsEngine:
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         status, url = "queued", ""
         if rule.action == "offer":
-            offer = json.dumps({"rule": rule.id, "en": rule.message_en, "zh": rule.message_zh or rule.message_en,
-                                "at": event.at})
-            for subject in filter(None, (device, shopper)):
-                key = MomentKeys(venue).offers(subject)
-                pipe = self.db.pipeline(transaction=True)
-                pipe.lpush(key, offer)
-                pipe.ltrim(key, 0, 4)
-                pipe.expire(key, OFFER_TTL_S)
-                pipe.execute()
+            self._offer(venue, rule, event.at, [s for s in (device, shopper) if s])
             status = "offered"
         elif rule.action == "notify":
             if self.notifier is not None and shopper:
@@ -635,17 +760,33 @@ class MomentsEngine:
                 status = "skipped"  # no shopper to reach (never landed) or no outbox
         else:
             url = rule.webhook_url
-        self._log(venue, Delivery(delivery_id, rule.id, rule.action, status, body, time.time(), url=url))  # due now
+        self._log(venue, Delivery(delivery_id, rule.id, rule.action, status, body, time.time(), url=url,
+                                  subject=subject))  # due now
+
+    def _offer(self, venue: str, rule: Rule, at: float, subjects: list[str]) -> None:
+        """The offer waits for the phone and the shopper (the newest five, a day): `offers_for` shows it."""
+        offer = json.dumps({"rule": rule.id, "en": rule.message_en, "zh": rule.message_zh or rule.message_en,
+                            "at": at, "needs": list(purposes(rule))})
+        for subject in subjects:
+            key = MomentKeys(venue).offers(subject)
+            pipe = self.db.pipeline(transaction=True)
+            pipe.lpush(key, offer)
+            pipe.ltrim(key, 0, 4)
+            pipe.expire(key, OFFER_TTL_S)
+            pipe.execute()
 
     def _log(self, venue: str, d: Delivery) -> None:
         keys = MomentKeys(venue)
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.delivery(d.id), mapping={k: str(v) for k, v in asdict(d).items()})
-        pipe.expire(keys.delivery(d.id), 30 * 86400)
+        pipe.expire(keys.delivery(d.id), DELIVERY_KEPT_S)
         pipe.zadd(keys.deliveries(), {d.id: d.created})
         pipe.zremrangebyrank(keys.deliveries(), 0, -LOG_KEPT - 1)
         if d.action == "webhook" and d.status in ("queued", "retrying"):
             pipe.zadd(keys.due(), {d.id: d.next_at})
+        for name in d.names():  # erasure finds the deliveries naming a person
+            pipe.sadd(keys.refs(name), "d:" + d.id)
+            pipe.expire(keys.refs(name), REF_TTL_S)
         pipe.execute()
 
     def delivery(self, venue: str, delivery_id: str) -> Delivery | None:
@@ -667,26 +808,40 @@ class MomentsEngine:
                 break
         return out
 
-    def replay(self, venue: str, delivery_id: str) -> bool:
-        """Send a delivery again: a webhook is queued now (attempts start over); an offer is offered again."""
+    def replay(self, venue: str, delivery_id: str, now: float | None = None) -> str | None:
+        """Send a delivery again. None: no such delivery (erasure removes those naming the shopper); else
+        SENT, or why not: NONE (an alert: nothing to send), RULE (its rule is gone), NOBODY (no shopper in
+        it), CONSENT (the shopper does not, or no longer, agree: `may_reach`), BUDGET | CAP | COOLDOWN (an
+        offer or a notification contacts her again: a firing, counted against the rule's limits on the
+        same subject, then acted on and logged as the engine does). A webhook is queued again as it was
+        (attempts start over): the same record to the CRM, not a new contact, so only consent is asked."""
         d = self.delivery(venue, delivery_id)
         if d is None:
-            return False
+            return None
+        body, rule = json.loads(d.body), self.rule(venue, d.rule)
+        if d.action == "alert" or (d.action == "webhook" and d.rule == "occupancy"):
+            if d.action == "webhook":  # an occupancy alert names nobody
+                self._log(venue, replace(d, status="queued", attempts=0, next_at=0.0, last_error=""))
+            return "SENT" if d.action == "webhook" else "NONE"
+        if rule is None:
+            return "RULE"
+        shopper = body.get("shopper")
+        if not shopper and (self.consent is not None or d.action != "webhook"):
+            return "NOBODY"
+        if not may_reach(rule, self.consent, venue, None, shopper):
+            return "CONSENT"
         if d.action == "webhook":
             self._log(venue, replace(d, status="queued", attempts=0, next_at=0.0, last_error=""))
-        elif d.action == "offer":
-            rule = self.rule(venue, d.rule)
-            body = json.loads(d.body)
-            if rule is not None and body.get("shopper"):
-                self.db.lpush(MomentKeys(venue).offers(body["shopper"]), json.dumps(
-                    {"rule": rule.id, "en": rule.message_en, "zh": rule.message_zh or rule.message_en,
-                     "at": time.time()}))
-        elif d.action == "notify" and self.notifier is not None:
-            body = json.loads(d.body)
-            rule = self.rule(venue, d.rule)
-            if body.get("shopper") and rule is not None:
-                self._notify(venue, body["shopper"], rule, f"{d.id}.{secrets.token_hex(4)}")
-        return True
+            return "SENT"
+        now = time.time() if now is None else now
+        subject = d.subject or "s:" + shopper
+        verdict = self._count(venue, rule, subject, now, ZoneInfo(self.tz_of(venue) if self.tz_of else "UTC"))
+        if verdict != "OK":
+            return verdict
+        member = {"member": body["member"]} if body.get("member") else {}
+        self._act(venue, rule, Event(rule.trigger, now, venue, None, shopper, body.get("zone"), member), None,
+                  shopper, subject)
+        return "SENT"
 
     def _notify(self, venue: str, shopper: str, rule: Rule, message_id: str) -> None:
         """Through the outbox (the notify worker delivers: push or SMS, in the shopper's language)."""
@@ -722,8 +877,9 @@ class MomentsEngine:
         return tried
 
     def forget(self, venue: str, subjects: list[str], members: Iterable[str] = ()) -> int:
-        """Erasure: what the engine keeps about these phones / shoppers / members (state, identities, waiting
-        offers, caps and cooldowns)."""
+        """Erasure: what the engine keeps about these phones / shoppers / members: state, identities, waiting
+        offers, caps and cooldowns, the phones' links to them and the deliveries naming them (found through
+        their `refs`; removed in one script that starts over if a reference was added meanwhile)."""
         keys = MomentKeys(venue)
         members = set(members)
         for subject in subjects:
@@ -738,7 +894,46 @@ class MomentsEngine:
             pipe.hdel(key, *names)
         for subject in subjects:
             pipe.delete(keys.offers(subject))
-        return sum(int(n) for n in pipe.execute())
+        removed = sum(int(n) for n in pipe.execute())
+        people = sorted({*(ref_name(s) for s in subjects), *("s:" + s for s in subjects), *("m:" + m for m in members)})
+        for _attempt in range(10):
+            done = self._forget_referenced(keys, people, subjects, names)
+            if done >= 0:
+                return removed + done
+        raise RuntimeError("erasure kept racing the moments engine")  # 10 firings for one person meanwhile
+
+    def _logged_naming(self, keys: MomentKeys, names: list[str]) -> set[str]:
+        """The deliveries in the log whose body names one of `names` ("s:<shopper>", "m:<member>"), read
+        from their bodies: those logged before `refs` listed them (at most LOG_KEPT, once per erasure)."""
+        found, ids = set(), [raw.decode() for raw in self.db.zrange(keys.deliveries(), 0, -1)]
+        for start in range(0, len(ids), 500):
+            pipe = self.db.pipeline(transaction=False)
+            for delivery_id in ids[start:start + 500]:
+                pipe.hget(keys.delivery(delivery_id), "body")
+            for delivery_id, body in zip(ids[start:start + 500], pipe.execute(), strict=True):
+                data = json.loads(body) if body else {}
+                named = {"s:" + str(data.get("shopper")), "m:" + str(data.get("member"))}
+                if named & set(names):
+                    found.add(delivery_id)
+        return found
+
+    def _forget_referenced(self, keys: MomentKeys, people: list[str], subjects: list[str], names: list[str]) -> int:
+        pipe = self.db.pipeline(transaction=False)
+        for person in people:
+            pipe.smembers(keys.refs(person))
+        entries = [{m.decode() for m in found} for found in pipe.execute()]
+        every = set().union(*entries)
+        phones = sorted({*subjects, *(e[2:] for e in every if e.startswith("w:"))})
+        caps = sorted(e[2:] for e in every if e.startswith("c:"))
+        deliveries = sorted({*(e[2:] for e in every if e.startswith("d:")), *self._logged_naming(keys, names)})
+        identities = [n for n in names if n.startswith(("s:", "m:"))]
+        args = {"sizes": [len(e) for e in entries], "phones": phones, "caps": len(caps), "deliveries": deliveries,
+                "fields": names, "shoppers": dict.fromkeys(subjects, True),
+                "identities": dict.fromkeys(identities, True)}
+        return int(self._forget(keys=[keys.shoppers(), keys.arrivals(), keys.deliveries(), keys.due(),
+                                      *(keys.refs(p) for p in people), *caps,
+                                      *(keys.delivery(d) for d in deliveries)],
+                                args=[json.dumps(args)]))
 
     # ---- live occupancy alerts ----
     def set_alert_url(self, venue: str, url: str) -> None:
@@ -749,7 +944,7 @@ class MomentsEngine:
             return
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-            raise RuleError("alert_url", "must be an http(s) URL")
+            raise RuleError("alert_url", N_("%(label)s must be an http(s) URL."))
         self.db.set(MomentKeys(venue).alert_url(), url)
 
     def alert_url(self, venue: str) -> str:
@@ -799,3 +994,33 @@ class MomentsEngine:
                     seen.add(offer["rule"])
                     out.append(offer)
         return out
+
+    def offers_for(self, venue: str, shopper: str, phone: str | None = None) -> list[dict]:
+        """The offers to show the shopper now (hers and her phone's), each only while she agrees to what its
+        rule needed (`purposes`; an offer from before they were kept: both); once she withdrew marketing
+        consent, the waiting offers are dropped."""
+        subjects = [s for s in (shopper, phone) if s]
+        offers = self.offers(venue, subjects)
+        if self.consent is None or not offers:
+            return offers
+        if not self.consent(venue, phone, shopper, ("marketing",)):
+            self.db.delete(*(MomentKeys(venue).offers(s) for s in subjects))
+            return []
+        answers: dict[tuple[str, ...], bool] = {}
+        shown = []
+        for offer in offers:
+            needs = tuple(offer.get("needs") or ("marketing", "location"))
+            if needs not in answers:
+                answers[needs] = self.consent(venue, phone, shopper, needs)
+            if answers[needs]:
+                shown.append(offer)
+        return shown
+
+    def deliveries_naming(self, venue: str, people: Iterable[str]) -> list[Delivery]:
+        """The deliveries that name these people (`ref_name`s: "s:<shopper>", "p:<phone>", "m:<member>"),
+        newest first: what the shopper's own data shows."""
+        keys = MomentKeys(venue)
+        ids = {m.decode()[2:] for person in people for m in self.db.smembers(keys.refs(person))
+               if m.startswith(b"d:")}
+        found = (self.delivery(venue, d) for d in sorted(ids))
+        return sorted((d for d in found if d is not None), key=lambda d: d.created, reverse=True)

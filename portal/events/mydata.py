@@ -9,6 +9,7 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 
@@ -19,7 +20,10 @@ from flask_babel import gettext as _
 from portal.apps.views import erase_shopper, shopper_data, venue_or_404
 from portal.events.log import Event
 from portal.ingest.store import RssiKeys
+from portal.notify.contacts import ContactStore
 from portal.notify.erasure import forget_shopper as forget_notifications
+from portal.notify.outbox import Job, NotifyKeys, Outbox
+from portal.notify.sms import dev_sms, mask_phone
 from portal.services import Services, services
 from portal.shopper import Shopper, current_shopper, token_store
 from portal.tracking.footfall import FootfallKeys
@@ -53,9 +57,40 @@ def held(svc: Services, shopper: Shopper) -> dict:
     apps = shopper_data(shopper.venue, shopper.client)
     if orders := svc.payments.store.export_shopper(shopper.venue, shopper.client):
         apps["payments"] = orders
+    member = (apps.get("membership") or {}).get("member")
+    people = ["s:" + shopper.client, *(["p:" + shopper.own_phone] if shopper.own_phone else []),
+              *(["m:" + str(member)] if member else [])]
+    deliveries = [{"at": d.created, "rule": d.rule, "action": d.action, "status": d.status, **json.loads(d.body)}
+                  for d in svc.moments.deliveries_naming(shopper.venue, people)]
     return {"venue": shopper.venue, "shopper": shopper.client, "exported_at": time.time(), "events": events,
-            "offers": svc.moments.offers(shopper.venue, subjects), "consent": _consent(svc, shopper),
+            "offers": svc.moments.offers(shopper.venue, subjects), "moments": deliveries,
+            "notifications": notifications(svc, shopper.venue, shopper.client), "consent": _consent(svc, shopper),
             "apps": apps}
+
+
+def notifications(svc: Services, venue: str, shopper: str) -> dict:
+    """What the notifications hold for the shopper: the number for texts and the browsers for push (the
+    contact), the messages not delivered yet (queued, scheduled, given up on) and the development sender's
+    copies. The export holds the number in full; pages show `masked`."""
+    contact = ContactStore(svc.db, svc.settings.phone_key).get(venue, shopper)
+    outbox, keys = Outbox(svc.db), NotifyKeys(venue)
+    queued = [job for _id, fields in svc.db.xrange(keys.stream()) if (job := _job(fields.get(b"job")))
+              and job.shopper == shopper]
+    queued += [job for raw in svc.db.hvals(keys.jobs()) if (job := _job(raw)) and job.shopper == shopper]
+    queued += [letter.job for letter in outbox.dead_letters(venue, limit=10_000) if letter.job.shopper == shopper]
+    return {"phone": contact.phone, "masked": mask_phone(contact.phone) if contact.phone else None,
+            "push": [{"id": sid, **sub} for sid, sub in contact.push.items()],
+            "lang": contact.lang if contact.phone or contact.push else None,
+            "messages": [{"id": job.id, "event": job.event, "created": job.created, "channel": job.channel,
+                          "data": job.data} for job in queued],
+            "texts_sent": dev_sms(svc.db, venue, shopper)}
+
+
+def _job(raw: bytes | None) -> Job | None:
+    try:
+        return Job.from_json(raw) if raw else None
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def _consent(svc: Services, shopper: Shopper) -> dict | None:
@@ -100,12 +135,13 @@ def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
 
 def moment_offers() -> list[dict]:
     """For every page's template (a Jinja global): the offers waiting for the current shopper or their phone
-    (the phone only when the gateway vouched for it). Fails open: no offers."""
+    (the phone only when the gateway vouched for it), only while she agrees to them (`offers_for`). Fails
+    closed: no offers."""
     shopper = current_shopper()
     if shopper is None:
         return []
     try:
-        return services().moments.offers(shopper.venue, [s for s in (shopper.client, shopper.own_phone) if s])
+        return services().moments.offers_for(shopper.venue, shopper.client, shopper.own_phone)
     except redis.RedisError:
         return []
 

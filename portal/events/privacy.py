@@ -91,11 +91,14 @@ class PrivacyStore:
 
         return allowed
 
-    def may_contact(self, venue: str, device: str | None, shopper: str | None) -> bool:
-        """The moments engine's consent condition: marketing consent of the shopper (no consent store: yes)."""
+    def may_contact(self, venue: str, device: str | None, shopper: str | None,
+                    purposes: tuple[str, ...] = ("marketing",)) -> bool:
+        """The moments engine's consent condition: the shopper agreed to every purpose (a rule's
+        `moments.purposes`: marketing, and location for a rule her whereabouts trigger); no consent store:
+        yes."""
         if self.consents is None:
             return True
-        return shopper is not None and self.consents(venue, shopper, "marketing")
+        return shopper is not None and all(self.consents(venue, shopper, purpose) for purpose in purposes)
 
     # ---- export audit ----
     def audit_export(self, venue: str, who: str, what: str, scope: str, at: float | None = None) -> None:

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.apps.locale import read_venue_locale
-from portal.events.insights import K_MIN, Funnel, Insights, compute, k_safe, staff_devices
+from portal.events.insights import DWELL_BINS, K_MIN, Funnel, Insights, compute, k_safe, staff_devices, withhold
 from portal.events.log import EventKeys
 from portal.services import Services
 
@@ -38,7 +38,7 @@ def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
     return detected | svc.privacy.staff(venue)
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # the exports' keys (stable); pages: day_name
 
 
 def venue_tz(svc: Services, venue_map) -> str:
@@ -56,7 +56,8 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
     """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`,
     from a short cache (CACHE_TTL_S; a range that is over for good: PAST_TTL_S) shared by every worker:
     a console view does not read and recompute a month of events each time. An erasure or a retention
-    run starts a new cache generation."""
+    run starts a new cache generation. A longer period withholds what one of its days has too few of
+    (insights.withhold)."""
     tz = venue_tz(svc, venue_map)
     since, until = day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
     keys = EventKeys(venue_map.id)
@@ -71,8 +72,12 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
         return insights_from_json(cached)
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = venue_staff(svc, venue_map.id, events, since, tz)
-    figures = compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff,
-                      allowed=svc.privacy.allowed(venue_map.id))
+    allowed = svc.privacy.allowed(venue_map.id)
+    figures = compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff, allowed=allowed)
+    if days > 1:
+        starts = [day_bounds(day - timedelta(days=n), tz) for n in range(days)]
+        withhold(figures, [compute(events, venue_map.id, start, end, tz=tz, zones=zones, staff=staff,
+                                   allowed=allowed, top=len(events) + 1) for start, end in starts])
     if cache_key is not None:
         over = until + svc.presence.leave_after_s < (time_now() if now is None else now)
         with contextlib.suppress(redis.RedisError):
@@ -95,13 +100,27 @@ def insights_from_json(raw: bytes | str) -> Insights:
 
 def shown(n: int | None) -> str:
     """A count as a page shows it: below k, "<5"."""
-    safe = k_safe(n)
+    return label(k_safe(n))
+
+
+def label(safe: int | None) -> str:
+    """A count already made safe (k_safe, Insights.safe): None as "<5"."""
     return f"<{K_MIN}" if safe is None else str(safe)
 
 
-def rate(part: int, whole: int) -> str:
-    """A percentage, shown only when both counts may be."""
-    if whole == 0 or k_safe(part) is None or k_safe(whole) is None:
+def day_name(weekday: int) -> str:
+    """Monday (0) .. Sunday (6), short, in the page's language."""
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))[weekday]
+
+
+def dwell_label(lo: int, hi: int | None) -> str:
+    """A dwell histogram bin, in the page's language (the exports keep insights.bin_label)."""
+    return _("%(lo)d-%(hi)d min", lo=lo, hi=hi) if hi is not None else _("%(lo)d+ min", lo=lo)
+
+
+def rate(part: int | None, whole: int | None) -> str:
+    """A percentage of two counts as `Insights.safe` gives them, shown only when both may be."""
+    if not whole or part is None:
         return "—"
     return f"{100 * part / whole:.0f}%"
 
@@ -116,16 +135,20 @@ class Row:
 
 def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
     """Every figure of the page as k-safe rows (what the exports hold)."""
-    scope = ",".join(ins.zones) if ins.zones else "*"
-    out = [Row("visitors", scope, "", k_safe(ins.visitors)), Row("passers_by", scope, "", k_safe(ins.passers_by)),
-           Row("new_shoppers", scope, "", k_safe(ins.new)), Row("repeat_shoppers", scope, "", k_safe(ins.repeat))]
-    out += [Row("dwell_visits", scope, label, k_safe(n)) for label, n in ins.dwell_histogram()]
+    scope, safe = ",".join(ins.zones) if ins.zones else "*", ins.safe
+    out = [Row("visitors", scope, "", safe("visitors", ins.visitors)),
+           Row("passers_by", scope, "", safe("passers_by", ins.passers_by)),
+           Row("new_shoppers", scope, "", safe("new", ins.new)),
+           Row("repeat_shoppers", scope, "", safe("repeat", ins.repeat))]
+    out += [Row("dwell_visits", scope, key, safe(f"dwell:{key}", n)) for key, n in ins.dwell_histogram()]
     for d, hours in enumerate(ins.heatmap):
-        out += [Row("arrivals_hour_of_week", scope, f"{DAYS[d]} {h:02d}", k_safe(n)) for h, n in enumerate(hours) if n]
-    out += [Row("flow", a, b, k_safe(n)) for a, b, n in ins.transitions if k_safe(n)]
-    out += [Row("path", " > ".join(p), "", k_safe(n)) for p, n in ins.paths if k_safe(n)]
+        out += [Row("arrivals_hour_of_week", scope, f"{DAYS[d]} {h:02d}", safe(f"heat:{d}:{h}", n))
+                for h, n in enumerate(hours) if n]
+    out += [Row("flow", a, b, safe(f"flow:{a}>{b}", n)) for a, b, n in ins.transitions if safe(f"flow:{a}>{b}", n)]
+    out += [Row("path", " > ".join(p), "", safe("path:" + ">".join(p), n)) for p, n in ins.paths
+            if safe("path:" + ">".join(p), n)]
     for f in ins.funnels:
-        out += [Row(f"funnel_{step}", f.zone, "", k_safe(n)) for step, n in (
+        out += [Row(f"funnel_{step}", f.zone, "", safe(f"funnel:{f.zone}:{step}", n)) for step, n in (
             ("in_zone", f.in_zone), ("landed", f.landed), ("transacted", f.transacted), ("referred", f.referred))]
     return out
 
@@ -164,22 +187,21 @@ def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str, wi
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{escape(title)}</title>',
              f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>']
-    for i, (label, n) in enumerate(items):
+    for i, (text, n) in enumerate(items):
         y = 24 + i * row_h
         bar = 0 if not n else max(2, int((width - label_w - 60) * n / top))
-        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(label)}</text>')
+        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(text)}</text>')
         parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{bar}" height="{row_h - 6}" fill="#0b57d0"/>')
-        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{shown(n) if n is not None else "<5"}'
-                     '</text>')
+        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{label(n)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def heatmap_chart(grid: list[list[int]], title: str, chart_id: str) -> Markup:
-    """Hour of week: 7 rows (Monday first) x 24 columns; cells below k drawn blank."""
+def heatmap_chart(grid: list[list[int | None]], title: str, chart_id: str) -> Markup:
+    """Hour of week: 7 rows (Monday first) x 24 columns of safe counts; cells below k (None) drawn blank."""
     cell, left, top_y = 18, 40, 34
     width, height = left + 24 * cell + 4, top_y + 7 * cell + 4
-    peak = max([1, *(n for row in grid for n in row if k_safe(n))])
+    peak = max([1, *(n for row in grid for n in row if n)])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{escape(title)}</title>',
              f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>']
@@ -187,13 +209,13 @@ def heatmap_chart(grid: list[list[int]], title: str, chart_id: str) -> Markup:
         parts.append(f'<text x="{left + h * cell}" y="{top_y - 4}" font-size="10">{h:02d}</text>')
     for d, row in enumerate(grid):
         y = top_y + d * cell
-        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{DAYS[d]}</text>')
+        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(day_name(d))}</text>')
         for h, n in enumerate(row):
-            safe = k_safe(n)
-            alpha = 0.0 if not safe else 0.15 + 0.85 * safe / peak
+            alpha = 0.0 if not n else 0.15 + 0.85 * n / peak
+            when = _("%(day)s %(hour)02dh", day=day_name(d), hour=h)
             parts.append(f'<rect x="{left + h * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
-                         f'fill="#0b57d0" fill-opacity="{alpha:.2f}" stroke="#ddd"><title>{DAYS[d]} {h:02d}h: '
-                         f'{shown(n)}</title></rect>')
+                         f'fill="#0b57d0" fill-opacity="{alpha:.2f}" stroke="#ddd"><title>{escape(when)}: '
+                         f'{label(n)}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -222,26 +244,33 @@ def occupancy(svc: Services, venue_map, zones: list[str], names: dict[str, str],
 
 def page_context(ins: Insights, names: dict[str, str]) -> dict:
     """What the insights templates show: k-safe figures and the charts."""
-    name = names.get
-    funnels = [{"zone": f.zone, "name": name(f.zone, f.zone), "in_zone": shown(f.in_zone), "landed": shown(f.landed),
-                "transacted": shown(f.transacted), "referred": shown(f.referred),
-                "landed_rate": rate(f.landed, f.in_zone), "transacted_rate": rate(f.transacted, f.in_zone)}
-               for f in ins.funnels]
-    steps = (_("in zone"), _("landed"), _("transacted"))
-    funnel_bars = [(f"{name(f.zone, f.zone)}: {step}", k_safe(n)) for f in ins.funnels
-                   for step, n in zip(steps, (f.in_zone, f.landed, f.transacted), strict=True)]
+    name, safe = names.get, ins.safe
+    steps = {"in_zone": _("in zone"), "landed": _("landed"), "transacted": _("transacted")}
+    funnels, funnel_bars = [], []
+    for f in ins.funnels:
+        counts = {step: safe(f"funnel:{f.zone}:{step}", getattr(f, step)) for step in (*steps, "referred")}
+        funnels.append({"zone": f.zone, "name": name(f.zone, f.zone), **{s: label(n) for s, n in counts.items()},
+                        "landed_rate": rate(counts["landed"], counts["in_zone"]),
+                        "transacted_rate": rate(counts["transacted"], counts["in_zone"])})
+        funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", counts[s]) for s, text in steps.items()]
+    visitors, passers_by = safe("visitors", ins.visitors), safe("passers_by", ins.passers_by)
+    mean_shown = ins.mean_dwell_s is not None and len(ins.dwell_s) >= K_MIN and "stays" not in ins.withheld
+    flows = [(a, b, safe(f"flow:{a}>{b}", n)) for a, b, n in ins.transitions]
+    paths = [(p, safe("path:" + ">".join(p), n)) for p, n in ins.paths]
     return {
-        "visitors": shown(ins.visitors), "passers_by": shown(ins.passers_by),
-        "capture": rate(ins.visitors, ins.visitors + ins.passers_by),
-        "mean_dwell_min": (f"{ins.mean_dwell_s / 60:.1f}" if ins.mean_dwell_s is not None and len(ins.dwell_s) >= K_MIN
-                           else "—"),
-        "new": shown(ins.new), "repeat": shown(ins.repeat),
-        "flows": [(name(a, a), name(b, b), shown(n)) for a, b, n in ins.transitions if k_safe(n)],
-        "paths": [(" → ".join(name(z, z) for z in p), shown(n)) for p, n in ins.paths if k_safe(n)],
+        "visitors": label(visitors), "passers_by": label(passers_by),
+        "capture": rate(visitors, visitors + passers_by) if None not in (visitors, passers_by) else "—",
+        "mean_dwell_min": f"{ins.mean_dwell_s / 60:.1f}" if mean_shown else "—",
+        "new": label(safe("new", ins.new)), "repeat": label(safe("repeat", ins.repeat)),
+        "flows": [(name(a, a), name(b, b), label(n)) for a, b, n in flows if n],
+        "paths": [(" → ".join(name(z, z) for z in p), label(n)) for p, n in paths if n],
         "funnels": funnels,
-        "dwell_chart": bar_chart([(label, k_safe(n)) for label, n in ins.dwell_histogram()], _("Dwell time"),
-                                 "chart-dwell"),
-        "heatmap_chart": heatmap_chart(ins.heatmap, _("Arrivals by hour of the week"), "chart-heatmap"),
+        "dwell_chart": bar_chart([(dwell_label(lo, hi), safe(f"dwell:{key}", n)) for (lo, hi), (key, n)
+                                  in zip(DWELL_BINS, ins.dwell_histogram(), strict=True)],
+                                 _("Dwell time"), "chart-dwell"),
+        "heatmap_chart": heatmap_chart([[safe(f"heat:{d}:{h}", n) for h, n in enumerate(row)]
+                                        for d, row in enumerate(ins.heatmap)],
+                                       _("Arrivals by hour of the week"), "chart-heatmap"),
         "funnel_chart": bar_chart(funnel_bars, _("Funnels"), "chart-funnel") if funnel_bars else "",
         "k": K_MIN,
     }

@@ -1,7 +1,7 @@
 """Insights for the operator: the whole venue's figures of a day, read from the event log
 (portal/events), k-anonymous, with charts; exports; live occupancy with alert thresholds; staff phones.
 
-    GET  /console/ops/<venue>/insights?day=YYYY-MM-DD        figures and charts (HTML)
+    GET  /console/ops/<venue>/insights?day=YYYY-MM-DD&period=day|week|month    figures and charts (HTML)
     GET  /console/ops/<venue>/insights/export.csv?day=...    the same figures as rows (CSV | .parquet)
     POST /console/ops/<venue>/insights/limit                 zone, limit: the zone's occupancy alert
     POST /console/ops/<venue>/insights/alerts                alert_url: where occupancy alerts are POSTed
@@ -10,9 +10,13 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
+from datetime import date, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
@@ -28,17 +32,53 @@ EXPORTS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.
 MAX_LIMIT = 100_000
 
 
-def period_days() -> int:
-    """?days=N: the period ends with the day and is N days long (1 to 31; 7 fills the hour-of-week map)."""
-    raw = request.args.get("days", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 31:
-        abort(400, _("The period must be 1 to 31 days."))
-    return int(raw)
+PERIODS = ("day", "week", "month")
+
+
+def period(day: date) -> tuple[str, date, int]:
+    """?period=day|week|month (the older ?days=1|7 read as day|week): the day, the ISO week (Monday to
+    Sunday) or the calendar month that holds it, as (name, its last day, its days). Only these fixed
+    periods, so that no two windows of different lengths end on any day (their figures subtracted would
+    give a day's figure below k); and a longer period shows a figure only when each of its days would
+    (insights.withhold)."""
+    raw = request.args.get("period") or {"1": "day", "7": "week"}.get(request.args.get("days", "1"), "")
+    if raw == "day":
+        return raw, day, 1
+    if raw == "week":
+        return raw, day + timedelta(days=6 - day.weekday()), 7
+    if raw == "month":
+        days = calendar.monthrange(day.year, day.month)[1]
+        return raw, day.replace(day=days), days
+    abort(400, _("The period must be a day, a week or a month."))
+
+
+def retention_labels() -> dict[str, str]:
+    """The retention kinds (privacy.RETENTION) in the page's language."""
+    return {"events_anonymise": _("event log: phone and shopper ids replaced by unlinkable ones"),
+            "events_delete": _("event log: deleted"), "deliveries_delete": _("moments delivery log: deleted")}
+
+
+def audit_rows(entries: list[dict]) -> list[dict]:
+    """The export audit as the page shows it: what the shoppers' own exports and erasures wrote (in English,
+    as stored) in the page's language; accounts, files and days as they are."""
+    words = {"shopper (self)": _("the shopper (self)"), "erasure": _("erasure"),
+             "my-data.json": _("their own data (JSON)"), "own data": _("own data")}
+    out = []
+    for entry in entries:
+        scope = str(entry.get("scope", ""))
+        if counted := re.fullmatch(r"(\d+) records", scope):
+            scope = _("%(n)s records", n=counted.group(1))
+        elif scope.endswith(" venue"):
+            scope = f"{scope[:-6]} {_('whole venue')}"
+        out.append({**entry, "who": words.get(entry.get("who"), entry.get("who")),
+                    "what": words.get(entry.get("what"), entry.get("what")), "scope": words.get(scope, scope)})
+    return out
 
 
 def zone_names(venue_map) -> dict[str, str]:
-    zh = str(request.args.get("lang")) == "zh"
-    return {z.id: (z.name_zh if zh else z.name) for z in venue_map.zones}
+    """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's)."""
+    zh = str(get_locale()) == "zh"
+    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
 
 
 @bp.get("/<venue>/insights")
@@ -46,15 +86,16 @@ def insights(venue: str):
     venue_map = load_map(venue)
     day = _day(request.args.get("day"), venue)
     names = zone_names(venue_map)
-    figures = day_insights(services(), venue_map, day, days=period_days())
+    name, last, days = period(day)
+    figures = day_insights(services(), venue_map, last, days=days)
     return render_template(
-        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), days=period_days(),
+        "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), period=name, periods=PERIODS,
         f=page_context(figures, names),
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
         staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
-        retention=services().privacy.retention(venue), retention_kinds=RETENTION,
+        retention=services().privacy.retention(venue), retention_kinds=RETENTION, retention_labels=retention_labels(),
         alert_url=services().moments.alert_url(venue),
-        exports=services().privacy.exports(venue, 20))
+        exports=audit_rows(services().privacy.exports(venue, 20)))
 
 
 @bp.get("/<venue>/insights/export.<fmt>")
@@ -63,7 +104,8 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     venue_map = load_map(venue)
     day = _day(request.args.get("day"), venue)
-    data = rows(day_insights(services(), venue_map, day, days=period_days()), zone_names(venue_map))
+    _name, last, days = period(day)
+    data = rows(day_insights(services(), venue_map, last, days=days), zone_names(venue_map))
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{day} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
     return Response(body, mimetype=EXPORTS[fmt], headers={

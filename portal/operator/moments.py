@@ -25,11 +25,37 @@ from portal.tracking.footfall import today
 STATUSES = ("queued", "retrying", "delivered", "failed", "offered", "notified", "skipped")
 
 
+def labels() -> dict[str, str]:
+    """The rules' and deliveries' ids as the console shows them (triggers, actions, tiers, statuses, the
+    form's fields), in the page's language."""
+    return {
+        "arrive": _("arrives at the mall"), "zone_enter": _("enters a zone"), "dwell": _("stays in a zone"),
+        "leave": _("leaves the mall"), "return": _("comes back"), "first_visit": _("first visit"),
+        "offer": _("an offer on their next page"), "notify": _("a notification"), "webhook": _("a webhook"),
+        "alert": _("an occupancy alert"),
+        "silver": _("Silver"), "gold": _("Gold"), "platinum": _("Platinum"),
+        "queued": _("queued"), "retrying": _("retrying"), "delivered": _("delivered"), "failed": _("failed"),
+        "offered": _("offered"), "notified": _("notified"), "skipped": _("skipped"), "alerted": _("alerted"),
+        "name": _("Name"), "trigger": _("When"), "zone": _("Zone"), "dwell_min": _("Dwell at least (min)"),
+        "return_days": _("Back after at least (days)"), "hour_from": _("From hour"), "hour_to": _("To hour"),
+        "action": _("Then"), "message_en": _("Message (English)"), "webhook_url": _("Webhook URL"),
+        "cap_per_day": _("At most per phone per day"), "cooldown_h": _("Cooldown (hours)"),
+        "budget": _("Budget (0: none)"), "alert_url": _("Alert address"),
+    }
+
+
+def rule_error(exc: RuleError) -> str:
+    """A RuleError in the page's language: its catalog message, the field named by its label."""
+    label = labels().get(exc.field, exc.field)
+    return f"{label}: {_(exc.template, **{'label': label, **exc.params})}"
+
+
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
     """rule id -> Preview over yesterday (the venue's zone), from one read of the log, counted over what the
     insights count: staff phones (detected, or on the operator's list) and events of shoppers without
-    location consent left out (README "Insights and moments"). The page shows its counts through
-    report.shown (k-anonymous: "<5"), never raw."""
+    location consent left out (README "Insights and moments"), and only the hits the engine could make (a
+    known shopper who agrees to the rule's purposes, through the engine's own consent check). The page
+    shows its counts through report.shown (k-anonymous: "<5"), never raw."""
     svc = services()
     tz = venue_tz(svc, venue_map)
     since, until = day_bounds(today(tz) - timedelta(days=1), tz)
@@ -37,7 +63,8 @@ def yesterday_previews(venue_map, rules) -> dict[str, object]:
     staff = venue_staff(svc, venue_map.id, events, since, tz)
     allowed = svc.privacy.allowed(venue_map.id)
     counted = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
-    return {r.id: preview(r, counted, since, until, tz) for r in rules}
+    return {r.id: preview(r, counted, since, until, tz, venue=venue_map.id, consent=svc.moments.consent)
+            for r in rules}
 
 
 def rules_page(template: str, venue_map, rules, *, status: int = 200, error: RuleError | None = None, **extra):
@@ -45,7 +72,8 @@ def rules_page(template: str, venue_map, rules, *, status: int = 200, error: Rul
     return render_template(
         template, venue=venue_map.id, map=venue_map, rules=rules, fired=engine.fired(venue_map.id),
         previews=yesterday_previews(venue_map, rules), shown=shown, names=zone_names(venue_map), triggers=TRIGGERS,
-        actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=error, form=request.form, **extra), status
+        actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=rule_error(error) if error else None,
+        form=request.form, labels=labels(), **extra), status
 
 
 @bp.route("/<venue>/moments", methods=["GET", "POST"])
@@ -67,8 +95,10 @@ def moments(venue: str):
     args = request.args
     deliveries = engine.deliveries(venue, rule=args.get("rule", "")[:16], status=args.get("status", "")[:16],
                                    text=args.get("q", "")[:100])
-    return rules_page("operator/moments.html", venue_map, engine.rules(venue), status=422 if error else 200,
-                      error=error, deliveries=deliveries, statuses=STATUSES, secret=engine.webhook_secret(venue))
+    rules = engine.rules(venue)
+    return rules_page("operator/moments.html", venue_map, rules, status=422 if error else 200,
+                      error=error, deliveries=deliveries, statuses=STATUSES, secret=engine.webhook_secret(venue),
+                      rule_names={"occupancy": _("occupancy alert"), **{r.id: r.name for r in rules}})
 
 
 @bp.post("/<venue>/moments/<rule_id>/active")
@@ -80,11 +110,21 @@ def moment_active(venue: str, rule_id: str):
     return redirect(url_for("operator.moments", venue=venue), code=303)
 
 
+def replay_refusal(why: str) -> str:
+    """Why a replay sent nothing (MomentsEngine.replay's answers), in the console's language."""
+    return {"NONE": _("an alert has nothing to send"), "RULE": _("its rule no longer exists"),
+            "NOBODY": _("it names no shopper to reach"),
+            "CONSENT": _("the shopper has not agreed to it, or withdrew"),
+            "BUDGET": _("the rule's budget is spent"), "CAP": _("the shopper's cap for today is reached"),
+            "COOLDOWN": _("the rule's cooldown for this shopper has not passed")}.get(why, why)
+
+
 @bp.post("/<venue>/moments/replay/<delivery_id>")
 def moment_replay(venue: str, delivery_id: str):
     load_map(venue)
-    if not services().moments.replay(venue, delivery_id[:32]):
+    outcome = services().moments.replay(venue, delivery_id[:32])
+    if outcome is None:
         abort(404, _("No such delivery."))
-    audit("moments.replay", venue, delivery=delivery_id[:32])
-    flash(_("Sent again."))
+    audit("moments.replay", venue, delivery=delivery_id[:32], outcome=outcome)
+    flash(_("Sent again.") if outcome == "SENT" else _("Not sent again: %(why)s.", why=replay_refusal(outcome)))
     return redirect(url_for("operator.moments", venue=venue), code=303)

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from portal.auth import audit, current_account, login_required
 from portal.events.moments import RuleError, parse_rule
+from portal.operator.insights import zone_names
 from portal.operator.moments import rules_page
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
@@ -38,7 +39,7 @@ def moments(venue: str):
             flash(_("Rule saved: it acts on events from now on."))
             return redirect(url_for("owner.moments", venue=venue), code=303)
     mine = [r for r in engine.rules(venue) if r.zone in zones]
-    names = {z.id: z.name for z in venue_map.zones}
+    names = zone_names(venue_map)
     return rules_page("owner/moments.html", venue_map, mine, status=422 if error else 200, error=error,
                       actions=("offer", "notify"), account=account, venue_obj=venue_map,
                       zone_choices=[(z, names.get(z, z)) for z in zones])

@@ -1,6 +1,7 @@
 """Deleting a shopper removes them from every store: one shopper (a member, with a verified phone) leaves
 data in every light app (coupons, queue, cinema, parking, activities, games, membership), in payments, the
-notification outbox, consent, the event log, presence and moments; the export before the erasure holds
+notification outbox, consent, the event log, presence and moments (an offer rule and a notify rule fired for
+her: deliveries, caps, cooldowns, the phone's link to her); the export before the erasure holds
 each app's part; after it, no key of the store names the shopper id or the phone's client id, in its
 name or in its value, and the next export is empty."""
 
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import time
 
+from werkzeug.datastructures import MultiDict
+
 from lightapps.parking.store import FindResult
+from portal.events.moments import parse_rule
 from portal.events.sim import Simulator
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import Outbox
@@ -96,8 +100,17 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
         svc.events.emit("demo", "landing", at=now - 50, device=PHONE, shopper=CLIENT, zone="kopi")
         svc.events.emit("demo", "txn", at=now - 40, shopper=CLIENT, zone="pixel", app="membership",
                         action="member_join", member=member.id)
+        # moments: an offer on her first visit (her member_join) and a notification when her phone, known
+        # by its landing, enters kopi again
+        for trigger, action, zone in (("first_visit", "offer", ""), ("zone_enter", "notify", "kopi")):
+            svc.moments.save("demo", parse_rule(MultiDict({
+                "name": action, "trigger": trigger, "zone": zone, "action": action, "message_en": "Hi"}),
+                zones=["kopi"], owner="ops", may_webhook=True))
+        svc.events.emit("demo", "zone_leave", at=now - 35, device=PHONE, zone="kopi", dwell_s=25)
+        svc.events.emit("demo", "zone_enter", at=now - 30, device=PHONE, zone="kopi")
         svc.moments.ensure("demo", start="0")
         svc.moments.tick("demo")
+        assert sorted(d.action for d in svc.moments.deliveries("demo")) == ["notify", "offer"]
         before = mentions(svc.db, (CLIENT, PHONE))
     assert len(before) >= 25, before  # the shopper is all over the store
     with app.app_context():
@@ -118,6 +131,7 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
 
     assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
     assert mentions(svc.db, (CLIENT, PHONE)) == []
+    assert svc.moments.deliveries("demo") == []  # nothing left to replay to her
     # The records others need stay, unlinked: the seat is still sold, the order still paid for the books.
     assert cinema.show_bookings("demo", show.id)[0].client == ""
     assert svc.payments.store.order("demo", order_id).shopper == ""

@@ -80,6 +80,12 @@ def _yesterday(app, svc, hour: int) -> float:
     return datetime.combine(day, datetime.min.time(), tz).timestamp() + hour * 3600
 
 
+def _reachable(svc, device: str, at: float) -> None:
+    """The phone's shopper landed and agreed to marketing and location: the rule may reach her."""
+    svc.consent.record("demo", "s-" + device, location=True, marketing=True)
+    svc.events.emit("demo", "landing", at=at - 30, device=device, shopper="s-" + device, zone="atrium")
+
+
 def _owner_preview(client, console) -> str:
     import re
 
@@ -94,6 +100,8 @@ def test_owner_preview_leaves_staff_out_and_hides_counts_below_k(app, client, co
     # as the insights page shows the zone (a raw "1" or "2" would single out a person).
     t = _yesterday(app, svc, 3)
     staff = svc.privacy.add_staff_mac("demo", "aa:bb:cc:dd:ee:01")
+    for device in ("dev-lonely", staff, "dev-lonely-2"):
+        _reachable(svc, device, t)
     svc.events.emit("demo", "zone_enter", at=t, device="dev-lonely", zone="kopi")
     svc.events.emit("demo", "zone_enter", at=t + 5, device=staff, zone="kopi")
     svc.events.emit("demo", "zone_enter", at=t + 10, device="dev-lonely-2", zone="books")  # not this rule's zone
@@ -112,16 +120,19 @@ def test_owner_preview_shows_counts_of_at_least_k_exactly(app, client, console, 
     t = _yesterday(app, svc, 3)
     staff = svc.privacy.add_staff_mac("demo", "aa:bb:cc:dd:ee:02")
     for i in range(6):
+        _reachable(svc, f"dev-{i}", t + i)
         svc.events.emit("demo", "zone_enter", at=t + i, device=f"dev-{i}", zone="kopi")
+    _reachable(svc, staff, t + 9)
     svc.events.emit("demo", "zone_enter", at=t + 9, device=staff, zone="kopi")  # 7 raw, 6 shoppers
     assert _owner_preview(client, console) == "6 phones, 6 times"
 
 
 def test_preview_counts_identified_events_only_with_location_consent(app, client, console, svc):
-    """As the insights count: an event that names a shopper counts only when she gave location consent; a
-    presence event (no shopper) counts as before."""
+    """As the insights count: an event that names a shopper counts only when she gave location consent; and
+    as the engine acts: only on a known shopper who agreed to marketing (and location, for a zone rule), so
+    a presence event of a phone nobody landed from counts no hit."""
     t = _yesterday(app, svc, 3)
-    svc.consent.record("demo", "s-yes", location=True, marketing=False)
+    svc.consent.record("demo", "s-yes", location=True, marketing=True)
     svc.consent.record("demo", "s-no", location=False, marketing=True)
     svc.events.emit("demo", "zone_enter", at=t, device="dev-yes", shopper="s-yes", zone="kopi")
     svc.events.emit("demo", "zone_enter", at=t + 1, device="dev-no", shopper="s-no", zone="kopi")
@@ -133,4 +144,4 @@ def test_preview_counts_identified_events_only_with_location_consent(app, client
 
         rule = parse_rule(form(""), zones=["kopi"], owner="kopi", may_webhook=False, owner_zones=["kopi"])
         got = yesterday_previews(svc.venues.get_map("demo"), [rule])[rule.id]
-    assert (got.phones, got.fires) == (2, 2)  # s-yes and the anonymous presence; not s-no, not s-unknown
+    assert (got.phones, got.fires) == (1, 1)  # s-yes; not s-no, s-unknown or the anonymous presence

@@ -1,0 +1,52 @@
+"""My data shows and exports everything held about the shopper: besides her events, offers and the apps'
+data, the notifications' contact (the number: masked on the page, in full in the download; the browsers
+for push), the messages not sent yet, and the moments deliveries that name her."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from werkzeug.datastructures import MultiDict
+
+from portal.events.moments import parse_rule
+from portal.notify.contacts import ContactStore
+from portal.notify.outbox import Outbox
+from portal.shopper import Shopper, shopper_token
+
+CLIENT = "s-mydata-all"
+NUMBER = "+8613800138999"
+
+
+def test_everything_held_is_shown_and_exported(app, client, svc, demo):
+    contacts = ContactStore(svc.db, svc.settings.phone_key)
+    contacts.set_phone("demo", CLIENT, NUMBER, "en")
+    contacts.add_push("demo", CLIENT, {"endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+                                       "keys": {"p256dh": "k" * 20, "auth": "a" * 16}}, "en")
+    Outbox(svc.db).enqueue("demo", CLIENT, "queue.called", {"title_en": "Your table"}, "m-1")
+    Outbox(svc.db).enqueue("demo", CLIENT, "queue.reminder", {"title_en": "Soon"}, "m-2", at=time.time() + 3600)
+    svc.moments.save("demo", parse_rule(MultiDict({"name": "Hello", "trigger": "zone_enter", "zone": "kopi",
+                                                   "action": "offer", "message_en": "Hi"}),
+                                        zones=["kopi"], owner="ops", may_webhook=True))
+    svc.consent.record("demo", CLIENT, location=True, marketing=True)
+    svc.moments.ensure("demo", start="0")
+    svc.events.emit("demo", "landing", at=time.time() - 9, device="d-all", shopper=CLIENT, zone="atrium")
+    svc.events.emit("demo", "zone_enter", at=time.time() - 8, device="d-all", zone="kopi")
+    svc.moments.tick("demo")
+    with app.app_context():
+        token = shopper_token(Shopper("demo", CLIENT))
+    data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
+    held = data["notifications"]
+    assert held["phone"] == NUMBER and held["push"][0]["endpoint"].startswith("https://fcm.googleapis.com/")
+    assert sorted(m["event"] for m in held["messages"]) == ["queue.called", "queue.reminder"]
+    [delivery] = data["moments"]
+    assert (delivery["rule_name"], delivery["action"], delivery["shopper"]) == ("Hello", "offer", CLIENT)
+    page = client.get(f"/v/demo/my-data?c={token}").get_data(as_text=True)
+    assert "8999" in page and NUMBER not in page and 'id="held-moments"' in page
+    assert "Messages not sent yet: 2." in page
+    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    with app.app_context():
+        again = shopper_token(Shopper("demo", CLIENT))
+    after = client.get(f"/v/demo/my-data/export.json?c={again}").get_json()
+    assert after["moments"] == [] and after["notifications"]["messages"] == []
+    assert after["notifications"]["phone"] is None and NUMBER not in json.dumps(after)
