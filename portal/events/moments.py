@@ -54,6 +54,7 @@ import redis
 from core.errors import InputError
 from core.storage import VenueKeys
 from portal.events.log import Event, EventLog
+from portal.notify.outbox import NEEDS_CONSENT
 
 TRIGGERS = ("arrive", "zone_enter", "dwell", "leave", "return", "first_visit")
 ZONE_TRIGGERS = ("zone_enter", "dwell")
@@ -847,7 +848,8 @@ class MomentsEngine:
         """Through the outbox (the notify worker delivers: push or SMS, in the shopper's language)."""
         self.notifier(venue, shopper, f"moments.{rule.trigger}", {
             "title_en": rule.name, "title_zh": rule.name, "body_en": rule.message_en,
-            "body_zh": rule.message_zh or rule.message_en, "path": f"/v/{venue}/", "rule": rule.id},
+            "body_zh": rule.message_zh or rule.message_en, "path": f"/v/{venue}/", "rule": rule.id,
+            NEEDS_CONSENT: ",".join(purposes(rule))},  # asked again when sent: she may withdraw meanwhile
             f"moments:{message_id}")
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:

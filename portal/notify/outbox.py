@@ -68,6 +68,11 @@ class NotifyKeys(VenueKeys):
         return self.key("notify", "count")
 
 
+# A job's data field naming the consents (comma separated, portal/consent.py PURPOSES) the shopper must still
+# give when it is sent, not only when it was queued: a marketing message queued before she withdrew is dropped.
+NEEDS_CONSENT = "needs_consent"
+
+
 class NotifyInputError(InputError):
     """A notification an app built wrongly (unknown shape, too large): a bug in the app, said clearly."""
 

@@ -22,10 +22,11 @@ import redis
 
 from core.settings import Settings
 from fingerprints.store import VenueStore
+from portal.consent import ConsentStore
 from portal.leases import VenueLeases, default_owner
 from portal.notify.channels import Channel, Message, Refused, Retry, TargetGone
 from portal.notify.contacts import Contact, ContactStore
-from portal.notify.outbox import Job, Outbox
+from portal.notify.outbox import NEEDS_CONSENT, Job, Outbox
 from portal.notify.sms import SmsChannel, sms_provider
 from portal.notify.webpush import WebPushChannel
 from portal.shopper import Shopper, ShopperTokenStore
@@ -48,7 +49,7 @@ def render(job: Job, contact: Contact, link: str) -> Message:
     def text(name: str) -> str:
         return data.get(f"{name}_{contact.lang}") or data.get(f"{name}_{other}") or data.get(name) or ""
 
-    params = {k: v for k, v in data.items() if not k.startswith(("title", "body")) and k != "path"}
+    params = {k: v for k, v in data.items() if not k.startswith(("title", "body")) and k not in ("path", NEEDS_CONSENT)}
     return Message(venue=job.venue, event=job.event, lang=contact.lang, title=text("title"), body=text("body"),
                    url=link, params=params)
 
@@ -62,6 +63,7 @@ class NotifyWorker:
         self.policy = settings.notify
         self.outbox = Outbox(db)
         self.contacts = ContactStore(db, settings.phone_key)
+        self.consent = ConsentStore(db)
         self.tokens = ShopperTokenStore(db, settings.shopper_token_ttl_s, settings.secret_key)
         self.channels = {channel.name: channel for channel in channels}
         self.venues = venues
@@ -91,6 +93,9 @@ class NotifyWorker:
         return total
 
     def _handle(self, job: Job, now: float) -> None:
+        if not self._still_agreed(job):
+            self.outbox.count(job.venue, "no_consent")  # withdrawn since it was queued: never sent
+            return
         contact = self.contacts.get(job.venue, job.shopper)
         if job.to and contact.phone:  # queued for the number the shopper had then (Job.to), while they keep one
             contact = replace(contact, phone=self.contacts.open_phone(job.to))
@@ -104,6 +109,11 @@ class NotifyWorker:
             self.outbox.count(job.venue, "no_channel")  # the shopper opted into nothing: nothing to do
         for name, target in targets:
             self._deliver(job.for_target(name, target), contact, now)
+
+    def _still_agreed(self, job: Job) -> bool:
+        """The shopper still gives the consents the job needs (NEEDS_CONSENT; none named: a service message)."""
+        needs = [p for p in job.data.get(NEEDS_CONSENT, "").split(",") if p]
+        return all(self.consent.allows(job.venue, job.shopper, purpose) for purpose in needs)
 
     def _deliver(self, job: Job, contact: Contact, now: float) -> None:
         channel = self.channels.get(job.channel)

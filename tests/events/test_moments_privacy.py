@@ -171,3 +171,22 @@ def test_erasure_finds_deliveries_logged_before_the_references(app, client, cons
         token = shopper_token(Shopper("demo", "s-old"))
     assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
     assert svc.moments.deliveries("demo") == []
+
+
+def test_a_message_queued_before_she_withdrew_is_never_sent(svc, demo):
+    """The notify worker asks again when it sends: a moments text queued while she agreed, then marketing
+    withdrawn before the worker's turn, is dropped (counted)."""
+    from portal.notify.contacts import ContactStore
+    from portal.notify.sms import dev_sms
+    from portal.notify.worker import NotifyWorker, default_channels
+
+    svc.moments.save("demo", Rule(id="", name="hello", trigger="zone_enter", zone="kopi", action="notify",
+                                  message_en="TEN-PERCENT-OFF"))
+    ContactStore(svc.db, svc.settings.phone_key).set_phone("demo", "s-late", "+8613800138001", "en")
+    visit(svc, "s-late", "dev-late")
+    assert svc.db.xlen(NotifyKeys("demo").stream()) == 1  # queued while she agreed
+    svc.consent.record("demo", "s-late", location=True, marketing=False)
+    worker = NotifyWorker(svc.db, svc.settings, default_channels(svc.settings, svc.db))
+    worker.drain("demo")
+    assert dev_sms(svc.db, "demo", "s-late") == []
+    assert svc.db.hget(NotifyKeys("demo").counts(), "no_consent") == b"1"
