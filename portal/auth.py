@@ -29,6 +29,7 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
 from core.storage import VenueKeys
+from portal.apps.budgets import address_key
 from portal.passwords import check_password
 from portal.services import services
 
@@ -74,7 +75,8 @@ class AccountKeys(VenueKeys):
         return self.key("accounts")
 
     def login_failures(self, subject: str) -> str:
-        """Failures of one account, or of one client IP ("ip:<address>")."""
+        """Failures of one account from one client address ("<username>@<address>"), or of one client address
+        ("ip:<address>"); an address as `address_key` counts it."""
         return self.key("loginfail", subject)
 
     def session(self, sid: str) -> str:
@@ -91,6 +93,44 @@ class AccountKeys(VenueKeys):
         return self.key("pwlink", username)
 
 
+# The login throttle's check and count in one step. KEYS: the failures of the account from the address, of the
+# address (HASH n: failures, last: time of the latest; both under `{_accounts}`). ARGV: now, free failures of
+# each, the longest delay, how long failures are kept. Returns {seconds to wait, ""} (nothing counted) or
+# {0, the address's time of the last failure before this attempt}.
+_ATTEMPT_LUA = """
+local now, wait = tonumber(ARGV[1]), 0
+for i = 1, 2 do
+  local h = redis.call('HMGET', KEYS[i], 'n', 'last')
+  local n, free = tonumber(h[1] or '0'), tonumber(ARGV[1 + i])
+  if n >= free then
+    local left = math.floor(tonumber(h[2] or '0') + math.min(tonumber(ARGV[4]), 2 ^ (n - free)) - now + 0.999)
+    if left > wait then wait = left end
+  end
+end
+if wait > 0 then return {wait, ''} end
+local previous = redis.call('HGET', KEYS[2], 'last') or ''
+for i = 1, 2 do
+  redis.call('HINCRBY', KEYS[i], 'n', 1)
+  redis.call('HSET', KEYS[i], 'last', ARGV[1])
+  redis.call('EXPIRE', KEYS[i], ARGV[5])
+end
+return {0, previous}
+"""
+
+# A right password after _ATTEMPT_LUA counted it. KEYS as there. ARGV: the attempt's time (as written there),
+# the address's time of the last failure before it ('' none).
+_REFUND_LUA = """
+redis.call('DEL', KEYS[1])
+local n = redis.call('HINCRBY', KEYS[2], 'n', -1)
+if n <= 0 then
+  redis.call('DEL', KEYS[2])
+elseif redis.call('HGET', KEYS[2], 'last') == ARGV[1] and ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[2], 'last', ARGV[2])
+end
+return n
+"""
+
+
 class AccountStore:
     """Accounts live under the `{_accounts}` tag: a login names no venue."""
 
@@ -104,6 +144,8 @@ class AccountStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self.keys = AccountKeys(self.TAG)
+        self._attempt_script = db.register_script(_ATTEMPT_LUA)
+        self._refund_script = db.register_script(_REFUND_LUA)
 
     def create(self, username: str, password: str | None, role: str, venue: str, zones: tuple[str, ...] = (),
                demo: bool = False, must_change: bool = False) -> Account:
@@ -219,12 +261,17 @@ class AccountStore:
 
     # -- the login throttle ------------------------------------------------------------------------
 
+    def _throttle_keys(self, username: str, ip: str) -> tuple[str, str]:
+        """The failure counters of this account from this address, and of this address: an address counted
+        as the budgets count it (`address_key`: an IPv6 address by its /64, an IPv4-mapped one as IPv4)."""
+        address = address_key(ip)
+        return self.keys.login_failures(f"{username}@{address}"), self.keys.login_failures(f"ip:{address}")
+
     def wait_s(self, username: str, ip: str) -> int:
         """Seconds before this account may try again from this IP (0: now). Each failure past the free
         ones doubles the delay (up to MAX_DELAY_S); counted per account+IP and per IP, so an attacker's
         failures from their address never delay the owner signing in from theirs."""
-        pair, by_ip = self._failures(self.keys.login_failures(f"{username}@{ip}")), \
-            self._failures(self.keys.login_failures(f"ip:{ip}"))
+        pair, by_ip = (self._failures(key) for key in self._throttle_keys(username, ip))
         delay = max(self._delay(pair, self.FREE_FAILURES), self._delay(by_ip, self.FREE_FAILURES_PER_IP))
         return max(0, int(delay[1] + delay[0] - time.time() + 0.999)) if delay[0] else 0
 
@@ -241,18 +288,34 @@ class AccountStore:
 
     def _record_failure(self, username: str, ip: str) -> None:
         pipe = self.db.pipeline()
-        for key in (self.keys.login_failures(f"{username}@{ip}"), self.keys.login_failures(f"ip:{ip}")):
+        for key in self._throttle_keys(username, ip):
             pipe.hincrby(key, "n", 1)
             pipe.hset(key, "last", time.time())
             pipe.expire(key, self.FORGET_FAILURES_S)
         pipe.execute()
 
+    def _attempt(self, username: str, ip: str) -> tuple[str, bytes | None]:
+        """Check the throttle and count this attempt as a failure in one step (raises Throttled when it
+        must wait: nothing counted). Counted before the password is checked, so guesses sent at once from
+        one address cannot all pass the check before any of them is counted. Returns what `_refund` needs."""
+        now = repr(time.time())
+        wait, previous = self._attempt_script(
+            keys=list(self._throttle_keys(username, ip)),
+            args=[now, self.FREE_FAILURES, self.FREE_FAILURES_PER_IP, self.MAX_DELAY_S, self.FORGET_FAILURES_S])
+        if int(wait):
+            raise Throttled(int(wait))
+        return now, previous or None
+
+    def _refund(self, username: str, ip: str, attempt: tuple[str, bytes | None]) -> None:
+        """A right password: the account's failures from this address end, and the address's count loses
+        this attempt again (its time of the last failure back as it was, unless a later one moved it)."""
+        now, previous = attempt
+        self._refund_script(keys=list(self._throttle_keys(username, ip)), args=[now, previous or b""])
+
     def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True) -> Account | None:
         """The account if the password is right, the account enabled (and not a demo account outside demo
         mode). Raises Throttled when this account (from this IP) or this IP must wait first."""
-        wait = self.wait_s(username, ip)
-        if wait:
-            raise Throttled(wait)
+        attempt = self._attempt(username, ip)  # counted as a failure until the password is found right
         stored = self.db.hget(self.keys.account(username), "hash")
         try:
             ok = _hasher.verify(stored.decode() if stored else _dummy_hash(), password) and stored is not None
@@ -260,9 +323,8 @@ class AccountStore:
             ok = False
         status = self.status(username) if ok else {}
         if not ok or status["disabled"] or (status["demo"] and not demo_mode):
-            self._record_failure(username, ip)
             return None
-        self.db.delete(self.keys.login_failures(f"{username}@{ip}"))
+        self._refund(username, ip, attempt)
         if _hasher.check_needs_rehash(stored.decode()):
             self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
         return self.get(username)

@@ -8,7 +8,12 @@ redirecting it to HTTPS breaks the OS's sign-in sheet).
   blocks and style attributes); images from the portal or data: URIs; consoles may not be framed at all
   (`frame-ancestors 'none'`), shopper pages only by the portal itself (the owner console's preview).
 - X-Frame-Options for browsers without frame-ancestors, X-Content-Type-Options: nosniff,
-  Referrer-Policy: same-origin (shopper URLs carry the `c` token: it must never leave in a Referer)."""
+  Referrer-Policy: same-origin (shopper URLs carry the `c` token: it must never leave in a Referer).
+- Cache-Control: no-store on the pages of one person (`cache_control`): consoles, shopper pages under /v/
+  and the captive pages (/portal, /guest): they show personal data and bearer secrets (the `c` token in
+  every link, coupon and ticket codes, keep links), which no shared cache, proxy or disk cache may keep.
+  Static files, media and the captive lane's probe answers (which never reach Flask and send their own
+  no-store) keep their caching."""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import secrets
 from flask import Flask, Response, g, request
 
 CONSOLE_PREFIXES = ("/console",)
+PERSONAL_PREFIXES = ("/console", "/v/", "/portal", "/guest/")  # pages of one person: never cached
+NO_STORE = "no-store"
 
 
 def csp_nonce() -> str:
@@ -38,6 +45,26 @@ def content_security_policy(nonce: str, console: bool) -> str:
     ))
 
 
+def _is_document(response: Response) -> bool:
+    """A page, an API answer or a redirect (whose Location carries the `c` token): what a personal path
+    must never let a cache keep, whatever its view said."""
+    mimetype = response.mimetype or ""
+    return (mimetype == "text/html" or mimetype == "application/json" or mimetype.endswith("+json")
+            or 300 <= response.status_code < 400)
+
+
+def cache_control(path: str, response: Response) -> str | None:
+    """The Cache-Control to set on this response (None: leave it). On a personal path: no-store when its view
+    set none, and over any weaker one a page, an API answer or a redirect was given; an image or file there
+    (a versioned plan, a chart) keeps the caching its view chose. Elsewhere (/static, /media): untouched."""
+    if not path.startswith(PERSONAL_PREFIXES):
+        return None
+    current = response.headers.get("Cache-Control")
+    if current is None or (_is_document(response) and NO_STORE not in current.lower()):
+        return NO_STORE
+    return None
+
+
 def init_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
@@ -52,4 +79,7 @@ def init_security_headers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         if secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        cache = cache_control(request.path, response)
+        if cache is not None:
+            headers["Cache-Control"] = cache
         return response

@@ -21,7 +21,15 @@ vouched for it (a verified grant, a signed FAS payload, the IP table that only s
 A returning phone gets back to its shopper only through what the shopper holds: the token in a link or a
 form (`c`, because the iOS captive mini-browser keeps no cookies) or in the `mp_c` cookie of a real
 browser. Tokens expire when unused (an hour for one never opened, `SHOPPER_TOKEN_TTL_S` after the last
-use otherwise) and `ShopperTokenStore.revoke` ends all of a shopper's tokens."""
+use otherwise) and `ShopperTokenStore.revoke` ends all of a shopper's tokens.
+
+Who may change the cookie: a link's token is a bearer secret anyone may have been sent, so a page opened
+with the `c` token of another shopper of the cookie's venue is that shopper's (a texted ticket link shows
+the ticket, and the page's links keep that token), but the cookie keeps its own shopper: otherwise whoever
+sent the link (a poster, a chat) would choose who this browser is from then on and read what it does
+(session fixation). The cookie takes another shopper of its venue only through the keep link
+(`/v/<venue>/keep`: a one-time code and a tapped button); a handed-out token on such a browser gives way
+to the cookie's shopper (above); a browser with no cookie of the venue keeps the first token it is given."""
 
 from __future__ import annotations
 
@@ -218,7 +226,8 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
         """A real browser keeps the shopper in a cookie too, so a new probe token (a new phone MAC, a
         new IP) finds its way back to the same shopper; the iOS mini-browser simply ignores it."""
         token = g.get("shopper_token")
-        if g.get("keep_in_cookie") and token and request.cookies.get(COOKIE) != token and response.status_code < 400:
+        if (g.get("keep_in_cookie") and token and request.cookies.get(COOKIE) != token and response.status_code < 400
+                and token != g.get("url_only_token")):
             response.set_cookie(COOKIE, token, max_age=ttl_s, httponly=True, samesite="Lax",
                                 secure=app.config["SHOPPER_COOKIE_SECURE"])
         return response
@@ -260,22 +269,26 @@ def current_shopper() -> Shopper | None:
 
     A `c` token a probe or a gateway redirect handed out (a new shopper) on a browser whose cookie names a
     shopper of the same venue: the cookie's shopper comes back, now on this phone (re-linking through
-    what the shopper holds, never through the MAC)."""
+    what the shopper holds, never through the MAC). A minted `c` token of another shopper of that venue
+    (a link from a message, or one someone else sent): this page is that token's, as its links and
+    forms are, but the cookie keeps its own shopper (see the module docstring: who may change the cookie)."""
     if "shopper" not in g:
         g.shopper, g.shopper_token = None, None  # also when the store fails below (the 503 page asks again)
         store = token_store()
         given, cookie = _request_token(), request.cookies.get(COOKIE)
         shopper, token = store.resolve(given), given
-        if cookie and cookie != given:
-            kept = store.resolve(cookie)
-            if kept is not None and (shopper is None or (shopper.handout and shopper.venue == kept.venue
-                                                          and shopper.client != kept.client)):
-                if shopper is not None and shopper.phone:
-                    kept = Shopper(kept.venue, kept.client, shopper.phone, shopper.phone_verified)
-                    token = store.mint(kept)
-                else:
-                    token = cookie
-                shopper = kept
+        kept = store.resolve(cookie) if cookie and cookie != given else None
+        g.cookie_shopper = kept  # shopper_for_venue falls back on it
+        if kept is not None and (shopper is None or (shopper.handout and shopper.venue == kept.venue
+                                                      and shopper.client != kept.client)):
+            if shopper is not None and shopper.phone:
+                kept = Shopper(kept.venue, kept.client, shopper.phone, shopper.phone_verified)
+                token = store.mint(kept)
+            else:
+                token = cookie
+            shopper = kept
+        elif kept is not None and shopper.venue == kept.venue and shopper.client != kept.client:
+            g.url_only_token = token  # this page's, never the cookie's (_keep_in_cookie)
         g.shopper, g.shopper_token = shopper, (token if shopper else None)
     return g.shopper
 
@@ -301,9 +314,14 @@ def current_shopper_token() -> str:
 
 def shopper_for_venue(venue: str) -> Shopper:
     """The current shopper of this venue, or a new anonymous one (a browser that arrived without the
-    portal's redirect, e.g. from a bookmark). Links built with shopper_url carry it from then on."""
+    portal's redirect, e.g. from a bookmark). Links built with shopper_url carry it from then on. A `c`
+    token of another venue on a browser whose cookie holds a shopper of this one: the cookie's shopper."""
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
+        kept = g.get("cookie_shopper")
+        if kept is not None and kept.venue == venue:
+            g.shopper, g.shopper_token = kept, request.cookies.get(COOKIE)
+            return kept
         shopper = new_shopper(venue)
         g.shopper, g.shopper_token, g.new_shopper = shopper, None, shopper
     return shopper

@@ -2,7 +2,8 @@
 client IP, one shopper, one phone number, one plate or one whole venue may take per time window.
 
 Anonymous shoppers cost one GET, so a per-shopper limit alone stops nobody: every action is also counted
-per client IP (the address Flask sees; behind a proxy PROXY_HOPS makes it the client's). The one owner of
+per client address (the address Flask sees; behind a proxy PROXY_HOPS makes it the client's), an IPv6
+address by its /64 (`address_key`: one phone or host may take any address of its /64). The one owner of
 the rule is here; an app spends with one line before it changes anything:
 
     spend_budget("coupons.claim", venue, shopper=shopper.client)
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import click
@@ -37,6 +39,8 @@ from werkzeug.exceptions import HTTPException
 from core.settings import parse_budget
 from core.storage import VenueKeys
 from portal.errors import error_response
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 EXTENSION = "budgets"
 
@@ -222,14 +226,42 @@ def budget_store(app: Flask | None = None) -> BudgetStore:
     return (app or current_app).extensions[EXTENSION]
 
 
-def client_ip() -> str:
-    return request.remote_addr or "-"
+def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> str:
+    """The one id an address is counted under (budgets here, the console login throttle): an IPv6 address
+    by its /64, since SLAAC and privacy addresses let one phone take any address of its /64 and a host
+    is routed a whole /64, so per address would be no limit; but by itself inside `own_networks` (the
+    venue's guest WiFi, its `client_networks`), where every phone shares the venue's /64 and each has its
+    own addresses; an IPv4-mapped IPv6 address (a dual-stack socket) as its IPv4 address; IPv4 as it is.
+    Anything else (no address, a Unix socket): itself."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])  # a zone (fe80::1%eth0) is no part of it
+    except ValueError:
+        return address or "-"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if any(ip in network for network in own_networks):
+            return str(ip)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def client_ip(venue: str | None = None) -> str:
+    """This request's client address as the venue's budgets count it (`address_key`, the venue's own guest
+    networks from its `client_networks` setting)."""
+    return address_key(request.remote_addr, _guest_networks(venue) if venue else ())
+
+
+def _guest_networks(venue: str) -> Sequence[IPNetwork]:
+    """The venue's `client_networks`, through the captive portal's short memo (none where it is not loaded)."""
+    captive = current_app.extensions.get("captive")
+    return captive.landing.client_networks(venue) if captive is not None else ()
 
 
 def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
     """Count one `action` (or `cost` units of it) for this request's client IP, the shopper and any other
     scope given (phone=, plate=); raise OverBudget if any budget has no room (then nothing is counted)."""
-    refusal = budget_store().spend(venue, action, {"ip": client_ip(), "shopper": shopper, **scopes}, cost)
+    refusal = budget_store().spend(venue, action, {"ip": client_ip(venue), "shopper": shopper, **scopes}, cost)
     if refusal is not None:
         raise OverBudget(refusal)
 
@@ -238,7 +270,7 @@ def give_back_budget(action: str, venue: str, *, shopper: str | None = None, cos
                      **scopes: str | None) -> None:
     """Give back what `spend_budget` with the same arguments counted, for an action that then did not happen
     (e.g. seats spent for a hold someone else's hold beat in the instant between)."""
-    budget_store().give_back(venue, action, {"ip": client_ip(), "shopper": shopper, **scopes}, cost)
+    budget_store().give_back(venue, action, {"ip": client_ip(venue), "shopper": shopper, **scopes}, cost)
 
 
 def wait_text(seconds: int) -> str:

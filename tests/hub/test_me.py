@@ -44,7 +44,7 @@ def test_me_collects_every_apps_part_for_the_bearer_only(app, client, svc, shopp
     other = mint(app, new_shopper("demo"))
     theirs = client.get(f"/v/demo/me?c={other}&lang=en").get_data(as_text=True)
     assert "Hub Film" not in theirs and "Hub coffee" not in theirs and 'id="mine-queue"' not in theirs
-    anonymous = client.get("/v/demo/me?lang=en").get_data(as_text=True)
+    anonymous = app.test_client().get("/v/demo/me?lang=en").get_data(as_text=True)  # no token, no cookie
     assert "Hub Film" not in anonymous
 
 
