@@ -13,3 +13,19 @@ class InputError(ValueError):
         super().__init__(self.template.format(field=field, message=message))
         self.field = field
         self.message = message
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
+    """Marks a message for the catalog without translating it here (whoever shows it translates it)."""
+    return message
+
+
+class CatalogInputError(InputError):
+    """Bad input told by a catalog message, so a console can show it in the page's language: `template` is
+    the N_-marked msgid (%(label)s stands for the field) and `params` its values; a console shows
+    `_(template, label=<the field's label>, **params)` (portal/owner/forms.py `field_error`), while `message`
+    is the English text naming the field as sent (what a JSON API answers)."""
+
+    def __init__(self, field: str, template: str, **params: object) -> None:
+        super().__init__(field, template % {"label": field, **params})
+        self.template, self.params = template, params  # the instance's msgid (the class's is str()'s format)

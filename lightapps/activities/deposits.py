@@ -25,7 +25,15 @@ import redis
 from flask import Flask, current_app, has_request_context
 
 from lightapps.activities import notices
-from lightapps.activities.store import ITEM_ID, Activity, ActivityKeys, ActivityStore, new_confirmation
+from lightapps.activities.store import (
+    ITEM_ID,
+    KEEP_AFTER_END_S,
+    KEEP_FN,
+    Activity,
+    ActivityKeys,
+    ActivityStore,
+    new_confirmation,
+)
 from portal.apps.views import STORES
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
@@ -48,9 +56,10 @@ class DepositKeys(ActivityKeys):
         return self.key("act", "depgroups")
 
 
-# A deposit was paid. KEYS item, who, mine, deposits, groups. ARGV client, now (s), item id, code, order id.
+# A deposit was paid. KEYS item, who, mine, deposits, groups. ARGV client, now (s), item id, code, order id,
+# keep after the deadline (s), the shopper token's lifetime (s).
 # Returns {'OK', code} | {'ALREADY'} | {'NO_ITEM'} | {'CLOSED'} | {'ENDED'} | {'FULL'}.
-_JOIN_PAID = """
+_JOIN_PAID = KEEP_FN + """
 local mine = redis.call('HGET', KEYS[4], ARGV[1])
 if mine == ARGV[5] then return {'OK', redis.call('HGET', KEYS[2], ARGV[1])} end
 if mine or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'ALREADY'} end
@@ -64,6 +73,7 @@ if limit > 0 and tonumber(f[5]) >= limit then return {'FULL'} end
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+keep_joined(KEYS[2], KEYS[3], now, f[3], ARGV[6], ARGV[7])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[5])
 redis.call('ZADD', KEYS[5], f[3], ARGV[3])
 if taken >= tonumber(f[6]) then
@@ -85,8 +95,9 @@ return 1
 
 
 class DepositStore:
-    def __init__(self, db: redis.Redis) -> None:
+    def __init__(self, db: redis.Redis, shopper_ttl_s: int) -> None:
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self._join_paid = db.register_script(_JOIN_PAID)
         self._mark = db.register_script(_MARK)
 
@@ -97,7 +108,8 @@ class DepositStore:
         k = DepositKeys(venue)
         status, *_rest = self._join_paid(
             keys=[k.item(item_id), k.who(item_id), k.mine(client), k.deposits(item_id), k.groups()],
-            args=[client, repr(time.time() if now is None else now), item_id, new_confirmation(), order_id])
+            args=[client, repr(time.time() if now is None else now), item_id, new_confirmation(), order_id,
+                  KEEP_AFTER_END_S, self.shopper_ttl_s])
         return status.decode()
 
     def deposits(self, venue: str, item_id: str) -> dict[str, str]:
@@ -134,7 +146,7 @@ def deposit_store() -> DepositStore:
 
 def register(flask_app: Flask, activities: ActivityStore, payments: PaymentService) -> None:
     """Tell the payment service what a paid deposit means, and sweep failed groups' deposits back."""
-    deposits = DepositStore(flask_app.extensions["mallportal"].db)
+    deposits = DepositStore(flask_app.extensions["mallportal"].db, activities.shopper_ttl_s)
     flask_app.extensions[STORES][STORE_NAME] = deposits
 
     def on_paid(order: Order) -> bool:

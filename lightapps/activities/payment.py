@@ -21,7 +21,7 @@ import redis
 from flask import Flask, current_app
 
 from lightapps.activities import deposits
-from lightapps.activities.store import ITEM_ID, Activity, ActivityKeys, new_confirmation
+from lightapps.activities.store import ITEM_ID, KEEP_AFTER_END_S, KEEP_FN, Activity, ActivityKeys, new_confirmation
 from portal.apps.views import STORES
 from portal.payments.money import fen_from_yuan
 from portal.payments.service import PaymentService
@@ -72,9 +72,9 @@ redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[1])
 return {'OK'}
 """
 
-# The order is paid. KEYS item, who, pending, pendexp, mine. ARGV client, token, now ms, code, item id.
-# Returns {'OK', code} | {'SOLD_OUT'}.
-_CAPTURE = _PURGE + """
+# The order is paid. KEYS item, who, pending, pendexp, mine. ARGV client, token, now ms, code, item id,
+# keep after the sale ends (s), the shopper token's lifetime (s). Returns {'OK', code} | {'SOLD_OUT'}.
+_CAPTURE = _PURGE + KEEP_FN + """
 local code = redis.call('HGET', KEYS[2], ARGV[1])
 if code then return {'OK', code} end
 local now = tonumber(ARGV[3])
@@ -89,6 +89,7 @@ else
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[5])
+keep_joined(KEYS[2], KEYS[5], now / 1000, redis.call('HGET', KEYS[1], 'ends_at') or now / 1000, ARGV[6], ARGV[7])
 return {'OK', ARGV[4]}
 """
 
@@ -109,8 +110,9 @@ class Reservation:
 
 
 class SaleStock:
-    def __init__(self, db: redis.Redis) -> None:
+    def __init__(self, db: redis.Redis, shopper_ttl_s: int) -> None:
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self._reserve = db.register_script(_RESERVE)
         self._capture = db.register_script(_CAPTURE)
         self._release = db.register_script(_RELEASE)
@@ -133,7 +135,8 @@ class SaleStock:
         """The confirmation code, or None when no unit is left for this payment."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         status, *rest = self._capture(keys=self._keys(venue, item_id, client),
-                                      args=[client, token, now_ms, new_confirmation(), item_id])
+                                      args=[client, token, now_ms, new_confirmation(), item_id, KEEP_AFTER_END_S,
+                                            self.shopper_ttl_s])
         return rest[0].decode() if status == b"OK" else None
 
     def release(self, venue: str, item_id: str, client: str, token: str) -> bool:
@@ -151,7 +154,7 @@ def price_fen(item: Activity) -> int:
 def register(flask_app: Flask) -> None:
     """Tell the payment service what a paid or closed sale order (and a group buy's deposit) means (once per
     process)."""
-    stock = SaleStock(flask_app.extensions["mallportal"].db)
+    stock = SaleStock(flask_app.extensions["mallportal"].db, flask_app.extensions[STORES]["activities"].shopper_ttl_s)
     flask_app.extensions[STORES]["activities.sale"] = stock
     payments: PaymentService = flask_app.extensions["mallportal"].payments
 

@@ -17,6 +17,13 @@ Keys (venue `v`):
   mp:{v}:act:link:<link>:shoppers          HyperLogLog of shoppers who clicked
   mp:{v}:act:link:<link>:days              HASH YYYY-MM-DD -> clicks
   mp:{v}:act:zone:<zone>:links             ZSET link id -> created_at
+
+Expiry, set by the join script itself (never a separate call that could be lost): an activity's list of who
+joined lives `KEEP_AFTER_END_S` (30 days) past the activity's end (an event's end, a sale's close, a group
+buy's deadline), long enough for the door, the group's outcome and a dispute; "my activities", reached only
+through the shopper's token, lives at least the token's lifetime (`SHOPPER_TOKEN_TTL_S`) after the latest
+join and at least as long as each activity it lists. A join only ever moves an expiry later. The activity
+itself (the owner's record, with its counts) does not expire.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from typing import Any
 
 import redis
 
-from core.errors import InputError
+from core.errors import CatalogInputError
+from core.settings import Settings
 from core.storage import VenueKeys
-from portal.apps.bilingual import Localized, pick, read_pair
+from portal.apps.bilingual import Localized, pick, read_catalog_pair
 
 KINDS = ("event", "sale", "group")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
@@ -47,6 +55,7 @@ URL_MAX = 500
 MAX_LIMIT = 100_000
 MAX_SPAN_S = 366 * 86400
 UTM = {"utm_source": "mallportal", "utm_medium": "wifi"}
+KEEP_AFTER_END_S = 30 * 86400  # who joined is kept this long after the activity ends (door, outcome, disputes)
 
 
 class ActivityKeys(VenueKeys):
@@ -81,8 +90,24 @@ class ActivityKeys(VenueKeys):
         return self.key("act", "seeded", zone)
 
 
-# KEYS: item, who, mine.  ARGV: client, now, item id, confirmation code.
-JOIN_LUA = """
+# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one). Also for the paid joins
+# (payment.py, deposits.py), which write the same keys: `keep_joined` below.
+KEEP_FN = """
+local function keep(key, seconds)
+  seconds = math.ceil(seconds)
+  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
+-- KEYS who, mine of a join at `now` (s) to an activity ending at `ends` (s); keep after end, token life.
+local function keep_joined(who, mine, now, ends, after_end, token_life)
+  local lasts = math.max(tonumber(ends) - tonumber(now), 0) + tonumber(after_end)
+  keep(who, lasts)
+  keep(mine, math.max(lasts, tonumber(token_life)))
+end
+"""
+
+# KEYS: item, who, mine.  ARGV: client, now, item id, confirmation code, keep after the end (s), the shopper
+# token's lifetime (s).
+JOIN_LUA = KEEP_FN + """
 local f = redis.call('HMGET', KEYS[1], 'kind', 'status', 'starts_at', 'ends_at', 'limit', 'taken', 'needed',
                      'outcome')
 if not f[1] then return {'NO_ITEM'} end
@@ -104,6 +129,7 @@ if limit > 0 and tonumber(f[6]) >= limit then return {'FULL'} end
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+keep_joined(KEYS[2], KEYS[3], now, f[4], ARGV[5], ARGV[6])
 if kind == 'group' and taken == tonumber(f[7]) then redis.call('HSET', KEYS[1], 'reached_at', ARGV[2]) end
 return {'OK', ARGV[4]}
 """
@@ -138,26 +164,15 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
 
 
-class ActivityInputError(InputError):
+class ActivityInputError(CatalogInputError):
     """Bad owner input: `field` names it. `template` is the catalog message (%(label)s stands for the field)
     and `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `message`
     is the English text, naming the field as sent."""
 
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % {"label": field, **params})
-        self.template, self.params = template, params
-
 
 def _pair(form: Any, name: str, max_length: int, required: str = "") -> dict[str, str]:
-    """`read_pair` (one language is enough) refusing with catalog messages: `required`, the message when both
-    are empty ("": both may be); one too long is told its limit."""
-
-    def refuse(field: str, _english: str) -> ActivityInputError:
-        if len(str(form.get(field) or "").strip()) > max_length:
-            return ActivityInputError(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
-        return ActivityInputError(field, required)
-
-    return read_pair(form, name, max_length, required=bool(required), error=refuse)
+    """`read_pair` (one language is enough) with catalog messages; `required`: the message when both are empty."""
+    return read_catalog_pair(form, name, max_length, ActivityInputError, required)
 
 
 def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:
@@ -403,8 +418,16 @@ class JoinResult:
 
 
 class ActivityStore:
-    def __init__(self, db: redis.Redis) -> None:
+    @classmethod
+    def from_services(cls, svc: Any) -> ActivityStore:
+        """The platform builds the app's store with this (portal/apps/platform.py)."""
+        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s)
+
+    def __init__(self, db: redis.Redis, shopper_ttl_s: int = Settings.shopper_token_ttl_s) -> None:
+        """`shopper_ttl_s`: how long a shopper token lives after its last use (SHOPPER_TOKEN_TTL_S): "my
+        activities", reached only through that token, is kept at least this long after each join."""
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self._join = db.register_script(JOIN_LUA)
         self._settle = db.register_script(SETTLE_LUA)
         self._stop = db.register_script(STOP_LUA)
@@ -535,7 +558,8 @@ class ActivityStore:
         keys = ActivityKeys(venue)
         now = time.time() if now is None else now
         status, *rest = self._join(keys=[keys.item(item_id), keys.who(item_id), keys.mine(client)],
-                                   args=[client, repr(now), item_id, new_confirmation()])
+                                   args=[client, repr(now), item_id, new_confirmation(), KEEP_AFTER_END_S,
+                                         self.shopper_ttl_s])
         return JoinResult(status.decode(), rest[0].decode() if rest else None)
 
     def click(self, venue: str, link_id: str, client: str | None, now: float | None = None,

@@ -15,7 +15,15 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
 
 Expiry is decided from the stored expiry time compared with "now" inside the script, never from key
 expiry events: a lapsed hold simply stops counting as taken. "Now" is the Redis server's clock (TIME), so
-all app servers agree; tests may pass `now_ms` to replay time deterministically."""
+all app servers agree; tests may pass `now_ms` to replay time deterministically.
+
+Records naming a shopper expire, each given its expiry by the script that writes it: a hold record a day
+after the hold's end (or its confirmation), the live-hold pointer with the hold; a booking
+`KEEP_AFTER_SHOW_S` (30 days) after its showtime starts (the ticket, then the record for a dispute or a
+refund); "your tickets", reached only through the shopper's token, at least the token's lifetime
+(`SHOPPER_TOKEN_TTL_S`) after the latest booking and at least as long as each booking it lists. A booking
+only ever moves an expiry later. The showtimes, seat maps and per-show booking lists are the cinema's and do
+not expire."""
 
 from __future__ import annotations
 
@@ -23,9 +31,11 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
+from core.settings import Settings
 from core.storage import VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
 from portal.apps.erasure import blank_field, keys_matching
@@ -33,6 +43,7 @@ from portal.apps.erasure import blank_field, keys_matching
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8
 HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a day (for "your hold expired")
+KEEP_AFTER_SHOW_S = 30 * 86400  # a booking is kept this long after its showtime starts (disputes, refunds)
 
 
 class CinemaKeys(VenueKeys):
@@ -197,6 +208,14 @@ redis.call('SET', KEYS[3], token, 'PXAT', exp)
 return {'OK', exp, new}
 """.replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
 
+# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
+_KEEP_FN = """
+local function keep(key, seconds)
+  seconds = math.ceil(seconds)
+  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
+"""
+
 # Release the seats of a hold this token still holds (shared by confirm-after-expiry and cancel).
 _RELEASE_FN = """
 local function release(seats_key, token, seats)
@@ -209,11 +228,12 @@ end
 """
 
 # Confirm a hold into a booking. KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] booking (new code),
-# KEYS[4] show bookings zset, KEYS[5] client tickets zset, KEYS[6] the shopper's hold pointer.
-# ARGV[1] token, ARGV[2] now ms, ARGV[3] code, ARGV[4] client, ARGV[5] zone.
+# KEYS[4] show bookings zset, KEYS[5] client tickets zset, KEYS[6] the shopper's hold pointer, KEYS[7] show hash.
+# ARGV[1] token, ARGV[2] now ms, ARGV[3] code, ARGV[4] client, ARGV[5] zone, ARGV[6] keep the booking after
+# the show starts (s), ARGV[7] the shopper token's lifetime (s).
 # Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status}
 #       | {'EXPIRED'} (the seats are released in the same step) | {'CODE_TAKEN'} (pick another code).
-_CONFIRM = _NOW + _RELEASE_FN + """
+_CONFIRM = _NOW + _KEEP_FN + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
 local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show')
@@ -246,6 +266,10 @@ redis.call('HSET', KEYS[3], 'code', code, 'show', h[6], 'zone', ARGV[5], 'client
            'created_ms', now, 'token', token, 'status', 'booked')
 redis.call('ZADD', KEYS[4], now, code)
 redis.call('ZADD', KEYS[5], now, code)
+local starts = tonumber(redis.call('HGET', KEYS[7], 'starts_at') or '0') or 0
+local lasts = math.max(starts - now / 1000, 0) + tonumber(ARGV[6])
+keep(KEYS[3], lasts)
+keep(KEYS[5], math.max(lasts, tonumber(ARGV[7])))
 redis.call('HSET', KEYS[2], 'status', 'confirmed', 'code', code)
 redis.call('PERSIST', KEYS[2])
 redis.call('PEXPIREAT', KEYS[2], now + KEEP_MS)
@@ -384,8 +408,16 @@ def new_code() -> str:
 
 
 class CinemaStore:
-    def __init__(self, db: redis.Redis) -> None:
+    @classmethod
+    def from_services(cls, svc: Any) -> CinemaStore:
+        """The platform builds the app's store with this (portal/apps/platform.py)."""
+        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s)
+
+    def __init__(self, db: redis.Redis, shopper_ttl_s: int = Settings.shopper_token_ttl_s) -> None:
+        """`shopper_ttl_s`: how long a shopper token lives after its last use (SHOPPER_TOKEN_TTL_S): "your
+        tickets", reached only through that token, is kept at least this long after each booking."""
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self._upsert = db.register_script(_UPSERT)
         self._hold = db.register_script(_HOLD)
         self._confirm = db.register_script(_CONFIRM)
@@ -547,8 +579,9 @@ class CinemaStore:
             result = self._confirm(
                 keys=[keys.seats(hold.show_id), keys.hold(token), keys.booking(code),
                       keys.show_bookings(hold.show_id), keys.client_tickets(client),
-                      keys.client_hold(hold.show_id, client)],
-                args=[token, "" if now_ms is None else now_ms, code, client, zone],
+                      keys.client_hold(hold.show_id, client), keys.show(hold.show_id)],
+                args=[token, "" if now_ms is None else now_ms, code, client, zone, KEEP_AFTER_SHOW_S,
+                      self.shopper_ttl_s],
             )
             status = _s(result[0])
             if status == "CODE_TAKEN":

@@ -13,6 +13,13 @@ Keys (venue `v`):
   mp:{v}:coupons:wallet:<client>          ZSET code -> issued_at (the shopper's "my coupons")
   mp:{v}:coupons:hold:<ref>               STRING the code another app holds for `ref` (an order being paid)
 
+Expiry, set by the claim script itself (never a separate call that could be lost): a code and the coupon's
+holder list live `KEEP_AFTER_END_S` (30 days) past the coupon's validity (the till answers "expired" in
+that time, "unknown code" after it); the wallet, reached only through the shopper's token, lives at least
+the token's lifetime (`SHOPPER_TOKEN_TTL_S`) after the latest claim and at least as long as each of its
+codes. A claim only ever moves an expiry later. The coupon itself (the owner's record, with its counts)
+does not expire.
+
 A coupon with a parking value (`parking_fen` > 0) may also be taken off the car park's fee through the
 platform's "vouchers" capability (lightapps/coupons/vouchers.py): held while the fee's order is paid
 (state `held`: the shop cannot redeem it meanwhile), then redeemed (paid) or released (closed unpaid).
@@ -30,10 +37,11 @@ from typing import Any
 
 import redis
 
-from core.errors import InputError
+from core.errors import CatalogInputError
+from core.settings import Settings
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
-from portal.apps.bilingual import Localized, pick, read_pair
+from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import blank_field
 from portal.payments.money import fen_from_yuan
 
@@ -44,6 +52,9 @@ MAX_SPAN_DAYS = 366
 TITLE_MAX = 80
 MAX_PARKING_FEN = 50_000  # ¥500.00 off a parking fee at most
 HOLD_KEEP_S = 7 * 86400  # a hold outlives any order it waits for (the payment sweep closes those)
+# A code (and the holder list) outlives the coupon's validity this long: a dispute at the till, a parking
+# order held on the last day and paid within HOLD_KEEP_S still finds it.
+KEEP_AFTER_END_S = 30 * 86400
 DESCRIPTION_MAX = 500
 
 
@@ -76,8 +87,17 @@ class CouponKeys(VenueKeys):
         return self.key("coupons", "hold", ref)
 
 
-# KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id.
-CLAIM_LUA = """
+# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
+KEEP_FN = """
+local function keep(key, seconds)
+  seconds = math.ceil(seconds)
+  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
+"""
+
+# KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id, keep after the validity
+# ends (s), the shopper token's lifetime (s).
+CLAIM_LUA = KEEP_FN + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NO_COUPON'} end
 local f = redis.call('HMGET', KEYS[1], 'zone', 'left', 'valid_from', 'valid_until', 'status')
 if f[1] ~= ARGV[4] then return {'NO_COUPON'} end
@@ -95,6 +115,10 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'coupon', ARGV[5], 'zone', ARGV[4], 'client', ARGV[1], 'state', 'issued',
            'issued_at', ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+local lasts = math.max(tonumber(f[4]) - now, 0) + tonumber(ARGV[6])
+keep(KEYS[2], lasts)
+keep(KEYS[3], lasts)
+keep(KEYS[4], math.max(lasts, tonumber(ARGV[7])))
 return {'OK', ARGV[2]}
 """
 
@@ -153,26 +177,15 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
     return message
 
 
-class CouponInputError(InputError):
+class CouponInputError(CatalogInputError):
     """A bad field in a new coupon: `field` names it. `template` is the catalog message (%(label)s stands for
     the field) and `params` its values: the console shows `_(template, label=<the field's label>, **params)`;
     `message` is the English text, naming the field as sent."""
 
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % {"label": field, **params})
-        self.template, self.params = template, params
-
 
 def _pair(form: Any, name: str, max_length: int, required: str = "") -> dict[str, str]:
-    """`read_pair` (one language is enough) refusing with catalog messages: `required`, the message when both
-    are empty ("": both may be); one too long is told its limit."""
-
-    def refuse(field: str, _english: str) -> CouponInputError:
-        if len(str(form.get(field) or "").strip()) > max_length:
-            return CouponInputError(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
-        return CouponInputError(field, required)
-
-    return read_pair(form, name, max_length, required=bool(required), error=refuse)
+    """`read_pair` (one language is enough) with catalog messages; `required`: the message when both are empty."""
+    return read_catalog_pair(form, name, max_length, CouponInputError, required)
 
 
 def day_start(day: date, tz: tzinfo | None = None) -> float:
@@ -341,8 +354,16 @@ class CouponStore:
     MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
     FAILURE_WINDOW_S = 600
 
-    def __init__(self, db: redis.Redis) -> None:
+    @classmethod
+    def from_services(cls, svc: Any) -> CouponStore:
+        """The platform builds the app's store with this (portal/apps/platform.py)."""
+        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s)
+
+    def __init__(self, db: redis.Redis, shopper_ttl_s: int = Settings.shopper_token_ttl_s) -> None:
+        """`shopper_ttl_s`: how long a shopper token lives after its last use (SHOPPER_TOKEN_TTL_S): the
+        wallet, reached only through that token, is kept at least this long after each claim."""
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self._claim = db.register_script(CLAIM_LUA)
         self._redeem = db.register_script(REDEEM_LUA)
         self._hold = db.register_script(HOLD_LUA)
@@ -444,7 +465,7 @@ class CouponStore:
             code = new_code()
             status, *rest = self._claim(
                 keys=[keys.coupon(coupon_id), keys.holders(coupon_id), keys.code(code), keys.wallet(client)],
-                args=[client, code, repr(now), zone, coupon_id],
+                args=[client, code, repr(now), zone, coupon_id, KEEP_AFTER_END_S, self.shopper_ttl_s],
             )
             status = status.decode()
             if status != "COLLISION":

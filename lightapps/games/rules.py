@@ -16,8 +16,8 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.errors import InputError
-from portal.apps.bilingual import Localized, pick, read_pair
+from core.errors import CatalogInputError
+from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.payments.money import MAX_FEN, fen_from_yuan
 
 ODDS_SCALE = 10_000  # basis points: 100% = 10,000
@@ -44,14 +44,10 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
 TITLE_REQUIRED = N_("A title is required, in Chinese or English (or both).")
 
 
-class GameInputError(InputError):
+class GameInputError(CatalogInputError):
     """A bad field in a new game: `field` names it (e.g. p2_odds). `template` is the catalog message
     (%(label)s stands for the field) and `params` its values: the console shows `_(template, label=<the field's
     label>, **params)`; `message` is the English text, naming the field as sent."""
-
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % {"label": field, **params})
-        self.template, self.params = template, params
 
 
 @dataclass(frozen=True)
@@ -120,13 +116,7 @@ def parse_percent(raw: str, field: str) -> int:
 
 def _titles(form: Any, name: str, required: bool = True) -> dict[str, str]:
     """`{name_zh, name_en}` (`read_pair`: one language is enough) refusing with catalog messages."""
-
-    def refuse(field: str, _english: str) -> GameInputError:
-        if len(str(form.get(field) or "").strip()) > TITLE_MAX:
-            return GameInputError(field, N_("%(label)s must be at most %(n)s characters."), n=TITLE_MAX)
-        return GameInputError(field, TITLE_REQUIRED)
-
-    return read_pair(form, name, TITLE_MAX, required=required, error=refuse)
+    return read_catalog_pair(form, name, TITLE_MAX, GameInputError, TITLE_REQUIRED if required else "")
 
 
 def _whole(form: Any, name: str, low: int, high: int, required: bool = True) -> int:

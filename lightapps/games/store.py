@@ -16,6 +16,14 @@ Keys (venue `v`):
   mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays: all, day, today (expires after the game)
   mp:{v}:games:v:<CODE>                  HASH a voucher: game, prize, zone, client, state, times
   mp:{v}:games:wallet:<client>           ZSET voucher code -> won at (the shopper's prizes, for Me)
+
+Expiry, set by the draw script itself (never a separate call that could be lost): a voucher lives
+`KEEP_AFTER_REDEEM_S` (30 days) past its game's collection deadline (`redeem_until`, REDEEM_DAYS after the
+last day; the desk answers "expired" in that time, "unknown code" after it); the wallet, reached only
+through the shopper's token, at least the token's lifetime (`SHOPPER_TOKEN_TTL_S`) after the latest prize
+and at least as long as each of its vouchers; the play counts a day after the game ends. A draw only ever
+moves a voucher's or wallet's expiry later. The game, its stock and its list of wins are the owner's and
+do not expire.
 """
 
 from __future__ import annotations
@@ -26,9 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as dtime
+from typing import Any
 
 import redis
 
+from core.settings import Settings
 from core.storage import VenueKeys
 from lightapps.games.rules import (
     ODDS_SCALE,
@@ -43,6 +53,7 @@ from portal.apps.erasure import glob_escape, keys_matching
 
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
+KEEP_AFTER_REDEEM_S = 30 * 86400  # a voucher is kept this long after its collection deadline (disputes)
 
 
 class GameKeys(VenueKeys):
@@ -80,12 +91,18 @@ class GameKeys(VenueKeys):
         return self.key("games", "redeemfail", user)
 
 
-# KEYS: game, left, player, voucher, wallet, wins.  ARGV: client, roll (0..9999), now, venue day, code, zone.
+# KEYS: game, left, player, voucher, wallet, wins.  ARGV: client, roll (0..9999), now, venue day, code, zone,
+# keep a voucher after the collection deadline (s), the shopper token's lifetime (s).
 # A play is counted (and the limits spent) whatever it wins; a prize whose stock is gone, or any prize once
 # the game's total is given out, is "no prize" ({'GONE', prize}).
 DRAW_LUA = """
+-- Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
+local function keep(key, seconds)
+  seconds = math.ceil(seconds)
+  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
 local g = redis.call('HMGET', KEYS[1], 'zone', 'status', 'per_shopper', 'per_day', 'total_left', 'odds',
-                     'starts_at', 'ends_at')
+                     'starts_at', 'ends_at', 'redeem_until')
 if g[1] ~= ARGV[6] then return {'NO_GAME'} end
 local now = tonumber(ARGV[3])
 if g[2] ~= 'live' or now >= tonumber(g[8]) then return {'ENDED'} end
@@ -117,6 +134,9 @@ redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', 
            'client', ARGV[1], 'state', 'issued', 'won_at', ARGV[3])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
+local lasts = math.max(tonumber(g[9] or g[8]) - now, 0) + tonumber(ARGV[7])
+keep(KEYS[4], lasts)
+keep(KEYS[5], math.max(lasts, tonumber(ARGV[8])))
 return {'WON', won, ARGV[5]}
 """
 
@@ -243,8 +263,17 @@ class GameStore:
     MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
     FAILURE_WINDOW_S = 600
 
-    def __init__(self, db: redis.Redis, randbelow: Callable[[int], int] = secrets.randbelow) -> None:
+    @classmethod
+    def from_services(cls, svc: Any) -> GameStore:
+        """The platform builds the app's store with this (portal/apps/platform.py)."""
+        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s)
+
+    def __init__(self, db: redis.Redis, randbelow: Callable[[int], int] = secrets.randbelow,
+                 shopper_ttl_s: int = Settings.shopper_token_ttl_s) -> None:
+        """`shopper_ttl_s`: how long a shopper token lives after its last use (SHOPPER_TOKEN_TTL_S): the
+        wallet, reached only through that token, is kept at least this long after each prize."""
         self.db = db
+        self.shopper_ttl_s = shopper_ttl_s
         self.randbelow = randbelow  # the draw's randomness (tests pass a seeded one)
         self._draw = db.register_script(DRAW_LUA)
         self._redeem = db.register_script(REDEEM_LUA)
@@ -349,7 +378,7 @@ class GameStore:
             status, *rest = self._draw(
                 keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
                       keys.wallet(client), keys.wins(game_id)],
-                args=[client, roll, repr(now), day, code, zone])
+                args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s])
             status = status.decode()
             if status != "COLLISION":
                 values = [r.decode() for r in rest]

@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from core.errors import InputError
+from core.errors import CatalogInputError
 from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
@@ -273,15 +273,11 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
     return message
 
 
-class FieldError(InputError):
+class FieldError(CatalogInputError):
     """Bad input: `field` names it. `template` is the catalog message (%(label)s stands for the field) and
     `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `message` is
     the English text the API answers, naming the field as sent. What the console's form can get wrong is
     marked N_ for the catalog (the API's store id is not)."""
-
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % {"label": field, **params})
-        self.template, self.params = template, params
 
 
 def parse_amount(raw: Any, field: str = "amount") -> int:

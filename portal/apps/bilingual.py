@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from core.errors import InputError
+from core.errors import N_, CatalogInputError, InputError
 
 LANG_TAGS = {"en": "EN", "zh": "中文"}  # the marker on a text shown in the other language
 
@@ -60,6 +60,19 @@ def pick(text_zh: str | None, text_en: str | None, zh: bool) -> Localized:
 def pick_from(fields: Mapping[str, Any], name: str, zh: bool) -> Localized:
     """`pick` over a record's `<name>_zh` / `<name>_en` (a config, a stored hash decoded to str)."""
     return pick(fields.get(f"{name}_zh"), fields.get(f"{name}_en"), zh)
+
+
+def read_catalog_pair(form: Mapping[str, Any], name: str, max_length: int,
+                      error: Callable[..., CatalogInputError], required: str = "") -> dict[str, str]:
+    """`read_pair` refusing with catalog messages (`error`, a CatalogInputError class): `required`, the
+    message when both are empty ("": both may be); one too long is told its limit."""
+
+    def refuse(field: str, _english: str) -> CatalogInputError:
+        if len(str(form.get(field) or "").strip()) > max_length:
+            return error(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
+        return error(field, required)
+
+    return read_pair(form, name, max_length, required=bool(required), error=refuse)
 
 
 def read_pair(form: Mapping[str, Any], name: str, max_length: int, *, required: bool = False,
