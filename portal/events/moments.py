@@ -8,8 +8,8 @@ Consent is not a rule's option: every action reaches or names a known shopper fo
 the notification contact her, the webhook hands her id to the CRM), so every rule needs her marketing
 consent, and a rule her whereabouts trigger (arrive, zone entry, dwell, leave) her location consent too
 (portal/consent.py: location-based use needs its own consent). `purposes` says which; `may_reach` is the
-one check the engine, the preview, a replay and the offers shown all apply. A rule that acted on nobody
-known (a pure count) would need neither, but counting is what the k-anonymous insights are for.
+one check the engine, the preview, a replay, each webhook try and the offers shown all apply. A rule that
+acted on nobody known (a pure count) would need neither, but counting is what the k-anonymous insights are for.
 
 - `rule_hits` (pure) says whether an event triggers a rule; `preview` replays a day's events through it
   with the caps and cooldowns kept in memory (how many phones it would have hit yesterday);
@@ -21,7 +21,9 @@ known (a pure count) would need neither, but counting is what the k-anonymous in
   deliveries, a phone's link to them), so it is found and removed without scanning;
 - webhooks: POST of a JSON body signed `X-MallPortal-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
   "<t>.<body>" with the venue's webhook secret>`, retried with exponential backoff (30 s, 1, 2, 4, 8 min)
-  up to MAX_ATTEMPTS, then failed (replay re-sends it).
+  up to MAX_ATTEMPTS, then failed (replay re-sends it). Each try asks consent again (`may_reach`: she may
+  have withdrawn since it was queued; then it is skipped, never sent), and its outcome is written only onto
+  a delivery that still exists (an erasure during the HTTP call stays done).
 
 "Dwell >= N" fires during the stay, once per stay, when the shopper has been in the zone N minutes: the
 engine keeps the presence script's dwell marks (EventLog.set_dwell_marks) to its active dwell rules' N, and
@@ -441,6 +443,19 @@ for i = 1, n do redis.call('DEL', KEYS[4 + i]) end
 return removed
 """
 
+# A webhook's outcome (sent, retried, failed, skipped) or a replay's new try, written onto the delivery only
+# while it still exists: an erasure that ran during the HTTP call (or the consent check) removed it, and the
+# record read before must not bring it back (nor its place on the due list). KEYS: the delivery, due.
+# ARGV: id, status, attempts, last_error, next_at, "1" to put it on the due list at next_at.
+_SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'attempts', ARGV[3], 'last_error', ARGV[4], 'next_at', ARGV[5])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
+return 1
+"""
+
+NO_CONSENT = "no consent"  # a skipped webhook's last_error: the shopper no longer agrees (or her rule is gone)
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -621,6 +636,7 @@ class MomentsEngine:
         self.send = send
         self._fire = db.register_script(_FIRE)
         self._forget = db.register_script(_FORGET)
+        self._settle_script = db.register_script(_SETTLE)
 
     # ---- rules ----
     def save(self, venue: str, rule: Rule) -> None:
@@ -822,7 +838,7 @@ class MomentsEngine:
         body, rule = json.loads(d.body), self.rule(venue, d.rule)
         if d.action == "alert" or (d.action == "webhook" and d.rule == "occupancy"):
             if d.action == "webhook":  # an occupancy alert names nobody
-                self._log(venue, replace(d, status="queued", attempts=0, next_at=0.0, last_error=""))
+                self._settle(venue, d.id, "queued", attempts=0, due_at=0.0)
             return "SENT" if d.action == "webhook" else "NONE"
         if rule is None:
             return "RULE"
@@ -832,7 +848,7 @@ class MomentsEngine:
         if not may_reach(rule, self.consent, venue, None, shopper):
             return "CONSENT"
         if d.action == "webhook":
-            self._log(venue, replace(d, status="queued", attempts=0, next_at=0.0, last_error=""))
+            self._settle(venue, d.id, "queued", attempts=0, due_at=0.0)
             return "SENT"
         now = time.time() if now is None else now
         subject = d.subject or "s:" + shopper
@@ -853,7 +869,8 @@ class MomentsEngine:
             f"moments:{message_id}")
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
-        """POST the webhooks whose time has come; returns how many were tried."""
+        """POST the webhooks whose time has come; returns how many were tried. Consent is asked again before
+        every try (the first and each retry): one the shopper no longer agrees to is skipped, never sent."""
         keys = MomentKeys(venue)
         tried = 0
         for raw_id in self.db.zrangebyscore(keys.due(), "-inf", now, start=0, num=limit):
@@ -862,21 +879,44 @@ class MomentsEngine:
             d = self.delivery(venue, raw_id.decode())
             if d is None:
                 continue
+            if not self._may_send(venue, d):
+                self._settle(venue, d.id, "skipped", attempts=d.attempts, error=NO_CONSENT)
+                continue
             tried += 1
-            stamp = int(now)
-            body = d.body.encode()
-            ok, error = self.send(d.url, body, {"Content-Type": "application/json",
-                                                SIGNATURE_HEADER: sign(self.webhook_secret(venue), stamp, body),
-                                                "X-MallPortal-Delivery": d.id})
-            attempts = d.attempts + 1
-            if ok:
-                self._log(venue, replace(d, status="delivered", attempts=attempts, last_error=""))
-            elif attempts >= MAX_ATTEMPTS:
-                self._log(venue, replace(d, status="failed", attempts=attempts, last_error=error))
-            else:
-                self._log(venue, replace(d, status="retrying", attempts=attempts, last_error=error,
-                                         next_at=now + BACKOFF_S * 2 ** (attempts - 1)))
+            self._send(venue, d, now)
         return tried
+
+    def _may_send(self, venue: str, d: Delivery) -> bool:
+        """Whether the shopper a rule's webhook names still agrees to the rule's purposes (`may_reach`); an
+        occupancy alert names nobody. A delivery whose rule is gone has no purposes to ask: not sent."""
+        if d.rule == "occupancy":
+            return True
+        rule = self.rule(venue, d.rule)
+        return rule is not None and may_reach(rule, self.consent, venue, None, json.loads(d.body).get("shopper"))
+
+    def _send(self, venue: str, d: Delivery, now: float) -> None:
+        """One signed POST, its outcome written by `_settle` (delivered, retried with backoff, or failed)."""
+        body = d.body.encode()
+        ok, error = self.send(d.url, body, {"Content-Type": "application/json",
+                                            SIGNATURE_HEADER: sign(self.webhook_secret(venue), int(now), body),
+                                            "X-MallPortal-Delivery": d.id})
+        attempts = d.attempts + 1
+        if ok:
+            self._settle(venue, d.id, "delivered", attempts=attempts)
+        elif attempts >= MAX_ATTEMPTS:
+            self._settle(venue, d.id, "failed", attempts=attempts, error=error)
+        else:
+            self._settle(venue, d.id, "retrying", attempts=attempts, error=error,
+                         due_at=now + BACKOFF_S * 2 ** (attempts - 1))
+
+    def _settle(self, venue: str, delivery_id: str, status: str, *, attempts: int, error: str = "",
+                due_at: float | None = None) -> bool:
+        """Write a webhook's new state onto the stored delivery, only while it still exists (`_SETTLE`: an
+        erasure meanwhile stays done); `due_at`: put it on the due list then. False: it was erased."""
+        keys = MomentKeys(venue)
+        queue = due_at is not None
+        return bool(self._settle_script(keys=[keys.delivery(delivery_id), keys.due()], args=[
+            delivery_id, status, str(attempts), error, str(due_at if queue else 0.0), "1" if queue else "0"]))
 
     def forget(self, venue: str, subjects: list[str], members: Iterable[str] = ()) -> int:
         """Erasure: what the engine keeps about these phones / shoppers / members: state, identities, waiting

@@ -1,9 +1,13 @@
-"""Insights for a zone owner: the same figures as the operator's, over the owner's zones only.
+"""Insights for a zone owner: the same figures as the operator's, over one of the owner's zones at a time.
 
     GET /console/owner/<venue>/insights?day=YYYY-MM-DD&period=day|week|month&zone=<zone>   figures, charts
     GET /console/owner/<venue>/insights/export.csv?day=...&zone=...       the figures as rows (CSV | .parquet)
 
-No zone given: every zone the account manages; a zone it does not manage: 403."""
+No zone given: the first zone the account manages (in map order); a zone it does not manage: 403. Never
+the union of several zones: an owner of two could subtract the figures of either zone from those of both
+and learn how many shoppers visited both (kopi 6, books 6, both 11: one shopper, below k), and no k-check
+on the union alone holds for every such difference (new vs repeat, top paths alike); per-zone figures
+give no such difference."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from portal.services import services
 
 
 def _scope(venue: str):
+    """(account, map, the one zone shown, every zone the account manages here)."""
     account = current_account()
     venue_map = _venue_map_for(account, venue)
     wanted = request.args.get("zone", "")[:64]
@@ -28,26 +33,24 @@ def _scope(venue: str):
         require_zone(venue, wanted)
         if venue_map.zone(wanted) is None:
             abort(404, _("Unknown zone."))
-        zones = [wanted]
-    else:
-        zones = [z.id for z in managed_zones(account, venue_map)]
-        if not zones:
-            abort(403, _("You do not manage this zone."))
-    return account, venue_map, zones, wanted
+    managed = [z.id for z in managed_zones(account, venue_map)]  # holds `wanted`: the same check
+    if not managed:
+        abort(403, _("You do not manage this zone."))
+    return account, venue_map, wanted or managed[0], managed
 
 
 @bp.get("/<venue>/insights")
 @login_required()
 def insights(venue: str):
-    account, venue_map, zones, wanted = _scope(venue)
+    account, venue_map, zone, managed = _scope(venue)
     day = _day(request.args.get("day"), venue)
     names = zone_names(venue_map)
     name, last, days = period(day)
-    figures = day_insights(services(), venue_map, last, zones=zones, days=days)
+    figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
     return render_template("owner/insights.html", venue=venue_map, account=account, day=day.isoformat(),
-                           period=name, periods=PERIODS,
-                           zone=wanted, zones=[(z, names.get(z, z)) for z in zones], f=page_context(figures, names),
-                           occupancy=occupancy(services(), venue_map, zones, names, time.time()))
+                           period=name, periods=PERIODS, zone=zone, zone_name=names.get(zone, zone),
+                           zones=[(z, names.get(z, z)) for z in managed], f=page_context(figures, names),
+                           occupancy=occupancy(services(), venue_map, managed, names, time.time()))
 
 
 @bp.get("/<venue>/insights/export.<fmt>")
@@ -55,11 +58,11 @@ def insights(venue: str):
 def insights_export(venue: str, fmt: str):
     if fmt not in EXPORTS:
         abort(404)
-    account, venue_map, zones, _wanted = _scope(venue)
+    account, venue_map, zone, _managed = _scope(venue)
     day = _day(request.args.get("day"), venue)
     _name, last, days = period(day)
-    data = rows(day_insights(services(), venue_map, last, zones=zones, days=days), zone_names(venue_map))
-    services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{day} {','.join(zones)}")
+    data = rows(day_insights(services(), venue_map, last, zones=[zone], days=days), zone_names(venue_map))
+    services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{day} {zone}")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
     return Response(body, mimetype=EXPORTS[fmt], headers={
         "Content-Disposition": f'attachment; filename="insights-{venue}-{day}.{fmt}"'})
