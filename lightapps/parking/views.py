@@ -196,7 +196,7 @@ def verify(venue: str, zone: str, result_id: str):
         return redirect(back, code=303)
     hours = dict(parked_hours())
     raw = request.form.get("hour", "")[:12]
-    if not raw.isdigit() or int(raw) not in hours:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in hours:  # not "²": int() refuses it
         return car(venue, zone, result_id, 400, _("Pick the hour you parked from the list."))
     spend_budget("parking.verify", venue, plate=result.plate_hash or result_id)
     start_ms = int(raw) * 1000
@@ -371,7 +371,7 @@ def fee_verify(venue: str, zone: str, session_id: str):
         return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
     hours = dict(_fee_hours(stay, debt))
     raw = request.form.get("hour", "")[:12]
-    if not raw.isdigit() or int(raw) not in hours:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in hours:  # not "²": int() refuses it
         return fee_page(venue, zone, session_id, 400, _("Pick the hour you parked from the list."))
     spend_budget("parking.verify", venue, plate=session["h"])
     start_ms = int(raw) * 1000
@@ -413,7 +413,7 @@ def fee_pay(venue: str, zone: str, session_id: str):
     points_raw = (request.form.get("points") or "0").strip()
     if not (8 <= len(attempt) <= 16 and attempt.replace("-", "").replace("_", "").isalnum()):
         return fee_page(venue, zone, session_id, 400, _("Please open the page again and pay from there."))
-    if not points_raw.isdigit() or len(points_raw) > 9:
+    if not (points_raw.isascii() and points_raw.isdigit()) or len(points_raw) > 9:
         return fee_page(venue, zone, session_id, 422, _("Points must be a whole number."))
     coupon = _coupon_code(request.form.get("coupon"))
     if coupon is None:

@@ -9,10 +9,11 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import redis
 
+from core.errors import N_, CatalogInputError
 from core.security import MacHasher
 from core.storage import VenueKeys
 from portal.events.log import Event, EventKeys
@@ -25,7 +26,28 @@ RETENTION = {
     "events_delete": ("event log: deleted", 395, 7),
     "deliveries_delete": ("moments delivery log: deleted", 30, 1),
 }
+RETENTION_MAX_DAYS = 3650
 ANON = "anon-"
+
+
+class RetentionError(CatalogInputError):
+    """Retention days refused: `field` names the data kind (RETENTION), the catalog message says why."""
+
+
+def retention_problems(days: Mapping[str, int]) -> dict[str, RetentionError]:
+    """Every problem of a whole retention setting (days per kind of RETENTION), by kind: a kind missing or
+    out of its bounds, or events deleted before they are anonymised (checked once both are within theirs).
+    Empty: it may be saved."""
+    problems = {}
+    for kind, (_what, _default, low) in RETENTION.items():
+        if not low <= days.get(kind, -1) <= RETENTION_MAX_DAYS:
+            problems[kind] = RetentionError(kind, N_("Keep it from %(low)d to %(high)d days."), low=low,
+                                            high=RETENTION_MAX_DAYS)
+    events = ("events_anonymise", "events_delete")
+    if not problems.keys() & set(events) and days[events[0]] > days[events[1]]:
+        problems["events_anonymise"] = RetentionError(
+            "events_anonymise", N_("Events must be anonymised before they are deleted."))
+    return problems
 
 
 class PrivacyKeys(VenueKeys):
@@ -116,14 +138,21 @@ class PrivacyStore:
         stored = {k.decode(): int(v) for k, v in self.db.hgetall(PrivacyKeys(venue).retention()).items()}
         return {kind: stored.get(kind, default) for kind, (_what, default, _low) in RETENTION.items()}
 
-    def set_retention(self, venue: str, kind: str, days: int) -> None:
-        """ValueError for an unknown kind or too few days."""
-        if kind not in RETENTION:
-            raise ValueError(f"unknown data kind {kind!r}")
-        low = RETENTION[kind][2]
-        if not low <= int(days) <= 3650:
-            raise ValueError(f"{kind} must be kept {low} to 3650 days")
-        self.db.hset(PrivacyKeys(venue).retention(), kind, int(days))
+    def set_retention(self, venue: str, days: Mapping[str, int]) -> dict[str, int]:
+        """Every kind's days at once, in one HSET: a refused setting leaves the stored one whole (never half
+        a change). Returns the days kept before, read in the same MULTI (for the audit). ValueError for an
+        unknown kind; RetentionError (the first of retention_problems) for a missing or bad one."""
+        if unknown := sorted(set(days) - set(RETENTION)):
+            raise ValueError(f"unknown data kind {unknown[0]!r}")
+        if problems := retention_problems(days):
+            raise next(iter(problems.values()))
+        key = PrivacyKeys(venue).retention()
+        pipe = self.db.pipeline(transaction=True)
+        pipe.hmget(key, list(RETENTION))
+        pipe.hset(key, mapping={kind: int(days[kind]) for kind in RETENTION})
+        before, _written = pipe.execute()
+        stored = zip(RETENTION, before, strict=True)
+        return {kind: RETENTION[kind][1] if raw is None else int(raw) for kind, raw in stored}
 
     def daily(self, venue: str, now: float | None = None) -> dict[str, int] | None:
         """The daily job (the tracker's sweep calls it; it runs once a day per venue): apply retention."""

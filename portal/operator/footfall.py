@@ -16,6 +16,7 @@ from datetime import date
 
 import redis
 from flask import Response, abort, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.operator.blueprint import bp
@@ -67,6 +68,13 @@ def _day(raw: str | None, venue: str) -> date:
     return day
 
 
+def zone_names(venue_map) -> dict[str, str]:
+    """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's). Here,
+    under the insights pages that import it too, since those import this module."""
+    zh = str(get_locale()) == "zh"
+    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
+
+
 @bp.get("/<venue>/footfall")
 def footfall(venue: str):
     venue_map = load_map(venue)
@@ -75,11 +83,12 @@ def footfall(venue: str):
     levels = [f.level for f in venue_map.floors]
     level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
     report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time())
-    names = {z.id: (z.name_zh if str(request.args.get("lang")) == "zh" else z.name) for z in venue_map.zones}
+    names = zone_names(venue_map)
     zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
     peak = max([1, *report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)])
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
-                           report=report, zones=zones, names=names, peak=peak)
+                           report=report, zones=zones, names=names, peak=peak,
+                           time_zone=str(footfall_store().tz_of(venue)))  # the zone it counts its hours in
 
 
 @bp.get("/<venue>/footfall/<day>/<int(signed=True):level>.png")

@@ -16,15 +16,14 @@ import time
 from datetime import date, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
 from portal.events.moments import RuleError
-from portal.events.privacy import RETENTION
+from portal.events.privacy import RETENTION, retention_problems
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.blueprint import bp
-from portal.operator.footfall import _day
+from portal.operator.footfall import _day, zone_names
 from portal.operator.mapedit import load_map
 from portal.services import services
 
@@ -33,6 +32,12 @@ MAX_LIMIT = 100_000
 
 
 PERIODS = ("day", "week", "month")
+
+
+def whole_number(raw: str, digits: int = 9) -> int | None:
+    """A form's or query's whole number, ASCII digits only: str.isdigit() also passes "²" or "①", which
+    int() refuses (a 500); the digit bound keeps int() well inside its own limit."""
+    return int(raw) if re.fullmatch(rf"[0-9]{{1,{digits}}}", raw) else None
 
 
 def period(day: date) -> tuple[str, date, int]:
@@ -50,6 +55,14 @@ def period(day: date) -> tuple[str, date, int]:
         days = calendar.monthrange(day.year, day.month)[1]
         return raw, day.replace(day=days), days
     abort(400, _("The period must be a day, a week or a month."))
+
+
+def period_span(name: str, last: date, days: int) -> str:
+    """A period as an export's audit entry and file name keep it: the day, else the period and its first
+    and last day ("month 2026-03-01..2026-03-31"), so that a month's export never reads as one day's."""
+    if days == 1:
+        return last.isoformat()
+    return f"{name} {(last - timedelta(days=days - 1)).isoformat()}..{last.isoformat()}"
 
 
 def retention_labels() -> dict[str, str]:
@@ -70,21 +83,24 @@ def audit_rows(entries: list[dict]) -> list[dict]:
             scope = _("%(n)s records", n=counted.group(1))
         elif scope.endswith(" venue"):
             scope = f"{scope[:-6]} {_('whole venue')}"
+        if spanned := re.fullmatch(r"(week|month) (\S+)\.\.(\S+)( .*)", scope):
+            word = {"week": _("week"), "month": _("month")}[spanned.group(1)]
+            scope = f"{word} {spanned.group(2)} – {spanned.group(3)}{spanned.group(4)}"
         out.append({**entry, "who": words.get(entry.get("who"), entry.get("who")),
                     "what": words.get(entry.get("what"), entry.get("what")), "scope": words.get(scope, scope)})
     return out
 
 
-def zone_names(venue_map) -> dict[str, str]:
-    """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's)."""
-    zh = str(get_locale()) == "zh"
-    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
-
-
 @bp.get("/<venue>/insights")
 def insights(venue: str):
+    return _page(venue, request.args.get("day"))
+
+
+def _page(venue: str, day_raw: str | None, retention_typed: dict[str, str] | None = None,
+          retention_errors: dict[str, str] | None = None, limit_error: dict[str, str] | None = None) -> str:
+    """The insights page; a refused form shows again with what was typed and the reason by its field."""
     venue_map = load_map(venue)
-    day = _day(request.args.get("day"), venue)
+    day = _day(day_raw, venue)
     names = zone_names(venue_map)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, days=days)
@@ -93,7 +109,8 @@ def insights(venue: str):
         f=page_context(figures, names),
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
         staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
-        retention=services().privacy.retention(venue), retention_kinds=RETENTION, retention_labels=retention_labels(),
+        retention=retention_typed or services().privacy.retention(venue), retention_kinds=RETENTION,
+        retention_labels=retention_labels(), retention_errors=retention_errors or {}, limit_error=limit_error,
         alert_url=services().moments.alert_url(venue),
         exports=audit_rows(services().privacy.exports(venue, 20)))
 
@@ -104,24 +121,27 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     venue_map = load_map(venue)
     day = _day(request.args.get("day"), venue)
-    _name, last, days = period(day)
+    name, last, days = period(day)
     data = rows(day_insights(services(), venue_map, last, days=days), zone_names(venue_map))
-    services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{day} venue")
+    span = period_span(name, last, days)
+    services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
-    return Response(body, mimetype=EXPORTS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="insights-{venue}-{day}.{fmt}"'})
+    filename = f"insights-{venue}-{span.replace(' ', '-').replace('..', '_')}.{fmt}"
+    return Response(body, mimetype=EXPORTS[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.post("/<venue>/insights/limit")
 def insights_limit(venue: str):
     venue_map = load_map(venue)
     zone = request.form.get("zone", "")
-    raw = request.form.get("limit", "").strip()
+    raw = request.form.get("limit", "").strip()[:40]
     if venue_map.zone(zone) is None:
         abort(400, _("Unknown zone."))
-    if raw and not (raw.isdigit() and 0 <= int(raw) <= MAX_LIMIT):
-        abort(400, _("The limit must be a whole number from 0 to %(n)d.", n=MAX_LIMIT))
-    services().presence.set_limit(venue, zone, int(raw) if raw else None)
+    limit = whole_number(raw)
+    if raw and (limit is None or limit > MAX_LIMIT):
+        problem = _("The limit must be a whole number from 0 to %(n)d.", n=MAX_LIMIT)
+        return _page(venue, request.form.get("day"), limit_error={"zone": zone, "typed": raw, "message": problem}), 400
+    services().presence.set_limit(venue, zone, limit)
     audit("insights.limit", venue, zone=zone, limit=raw)
     return redirect(url_for("operator.insights", venue=venue, day=request.form.get("day") or None), code=303)
 
@@ -157,21 +177,17 @@ def insights_staff(venue: str):
 
 @bp.post("/<venue>/insights/retention")
 def insights_retention(venue: str):
+    """Every kind's days checked before any is written, then written at once (privacy.set_retention); a
+    refused form shows again with the typed days and each field's reason."""
     load_map(venue)
-    privacy = services().privacy
-    changes = {}
-    for kind in RETENTION:
-        raw = request.form.get(kind, "").strip()
-        if not raw.isdigit():
-            abort(400, _("Days must be whole numbers."))
-        changes[kind] = int(raw)
-    if changes["events_anonymise"] > changes["events_delete"]:
-        abort(400, _("Events must be anonymised before they are deleted."))
-    try:
-        for kind, days in changes.items():
-            privacy.set_retention(venue, kind, days)
-    except ValueError as exc:
-        abort(400, str(exc))
-    audit("insights.retention", venue, **{k: str(v) for k, v in changes.items()})
+    typed = {kind: request.form.get(kind, "").strip()[:12] for kind in RETENTION}
+    days = {kind: n for kind, raw in typed.items() if (n := whole_number(raw)) is not None}
+    errors = {kind: _("Days must be whole numbers.") for kind in RETENTION if kind not in days}
+    for kind, problem in retention_problems(days).items():
+        errors.setdefault(kind, _(problem.template, **problem.params))
+    if errors:
+        return _page(venue, None, retention_typed=typed, retention_errors=errors), 400
+    before = services().privacy.set_retention(venue, days)
+    audit("insights.retention", venue, **{kind: f"{before[kind]} -> {days[kind]}" for kind in RETENTION})
     flash(_("Retention saved: the daily job applies it."))
     return redirect(url_for("operator.insights", venue=venue), code=303)

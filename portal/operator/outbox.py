@@ -26,7 +26,7 @@ def _outbox() -> Outbox:
 
 def _page_arg() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= 1000:  # not "²" (int refuses it)
         abort(400, _("page must be a whole number from 1."))
     return int(raw)
 

@@ -27,14 +27,25 @@ figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)
 _plot_lock = threading.Lock()  # matplotlib's Agg canvas is not meant to draw from many threads at once
 
 
-def _map_version(venue: str) -> VenueMap:
+def map_version_arg() -> int | None:
+    """?v=<map version>: None when not given; 400 unless ASCII digits (str.isdigit() also passes "²",
+    which int() refuses: a 500)."""
     raw = request.args.get("v", "")
-    if raw.isdigit():
-        venue_map = services().venues.get_map(venue, int(raw))
-        if venue_map is None:
-            abort(404, _("No such map version."))
-        return venue_map
-    return load_map(venue)
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        abort(400, _("The map version must be a whole number."))
+    return int(raw)
+
+
+def _map_version(venue: str) -> VenueMap:
+    version = map_version_arg()
+    if version is None:
+        return load_map(venue)
+    venue_map = services().venues.get_map(venue, version)
+    if venue_map is None:
+        abort(404, _("No such map version."))
+    return venue_map
 
 
 def quality_for(venue_map: VenueMap, level: int | None):

@@ -34,6 +34,7 @@ from portal.operator.mapedit import (
     px_per_m,
     store_plan_image,
 )
+from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
 from portal.services import services
 
@@ -257,8 +258,7 @@ def _floor_done(venue: str, level: int, tool: str, message: str):
 @bp.get("/<venue>/setup/floor/<int(signed=True):level>/overlay.svg")
 def overlay(venue: str, level: int):
     svc = services()
-    raw_version = request.args.get("v", "")
-    version = int(raw_version) if raw_version.isdigit() else None
+    version = map_version_arg()
     venue_map = svc.venues.get_map(venue, version) if version else load_map(venue)
     if venue_map is None:
         abort(404, _("No such map version."))
