@@ -134,7 +134,7 @@ def _phone() -> str:
 
 def _floor(venue_map) -> int:
     raw = request.values.get("floor", "0")
-    if not raw.lstrip("-").isdigit() or int(raw) not in {f.level for f in venue_map.floors}:
+    if not (raw.isascii() and raw.lstrip("-").isdigit()) or int(raw) not in {f.level for f in venue_map.floors}:
         abort(400, "unknown floor")
     return int(raw)
 

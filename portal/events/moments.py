@@ -139,7 +139,7 @@ def _int(form, name: str, low: int, high: int, default: int) -> int:
     raw = str(form.get(name, "") or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise RuleError(name, N_("%(label)s must be a whole number from %(low)d to %(high)d."), low=low, high=high)
     return int(raw)
 

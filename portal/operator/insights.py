@@ -126,8 +126,13 @@ def insights_export(venue: str, fmt: str):
     span = period_span(name, last, days)
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} venue")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
-    filename = f"insights-{venue}-{span.replace(' ', '-').replace('..', '_')}.{fmt}"
-    return Response(body, mimetype=EXPORTS[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+
+
+def export_headers(venue: str, span: str, fmt: str) -> dict[str, str]:
+    """The download's name: the venue and the period's span (`period_span`), as its audit entry names it."""
+    name = f"insights-{venue}-{span.replace(' ', '-').replace('..', '_')}.{fmt}"
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @bp.post("/<venue>/insights/limit")

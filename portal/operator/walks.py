@@ -217,7 +217,7 @@ def walk_mark(venue: str, walk_id: str):
     svc = services()
     walk = _walk_or_404(venue, walk_id)
     raw = request.form.get("point", "")
-    if not raw.isdigit() or int(raw) >= len(walk["route"]):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= len(walk["route"]):
         abort(400, _("Choose a point of the route."))
     point = int(raw)
     floor, x, y = walk["route"][point]

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from portal.auth import current_account, login_required, require_zone
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.footfall import _day
-from portal.operator.insights import EXPORTS, PERIODS, period, zone_names
+from portal.operator.insights import EXPORTS, PERIODS, export_headers, period, period_span, zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
 
@@ -60,9 +60,9 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     account, venue_map, zone, _managed = _scope(venue)
     day = _day(request.args.get("day"), venue)
-    _name, last, days = period(day)
+    name, last, days = period(day)
+    span = period_span(name, last, days)  # a week's or month's export names its first and last day
     data = rows(day_insights(services(), venue_map, last, zones=[zone], days=days), zone_names(venue_map))
-    services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{day} {zone}")
+    services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")
     body = to_csv(data) if fmt == "csv" else to_parquet(data)
-    return Response(body, mimetype=EXPORTS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="insights-{venue}-{day}.{fmt}"'})
+    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))

@@ -77,3 +77,10 @@ def test_a_single_zone_owner_sees_no_zone_choice(client, console, two_shops):
     page = client.get(f"{BASE}?day=2026-11-02").get_data(as_text=True)
     assert 'id="zone-shown" data-zone="kopi"' in page and 'id="one-zone"' not in page and 'id="zone"' not in page
     assert client.get(f"{BASE}?day=2026-11-02&zone=books").status_code == 403
+
+
+def test_a_months_export_names_its_span_in_the_audit_and_the_file(client, two_shops):
+    resp = client.get(f"{BASE}/export.csv?day=2026-11-02&period=month&zone=books")
+    assert resp.status_code == 200
+    assert 'filename="insights-demo-month-2026-11-01_2026-11-30.csv"' in resp.headers["Content-Disposition"]
+    assert two_shops.privacy.exports("demo")[0]["scope"] == "month 2026-11-01..2026-11-30 books"

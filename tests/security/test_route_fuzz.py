@@ -14,13 +14,17 @@ import pytest
 
 HOSTILE_SEGMENTS = ("demo", "x" * 300, "%00", "-1", "1e309", "%F0%9F%98%80")
 JUNK_QUERY = ("?page=-1&limit=99999999&since=nan&until=abc&floor=x&x=1e309&y=-inf&lang=zz&date=2026-13-45"
-              "&zone=%00&q=%27%22%3C&level=9999999999999999999999&format=exe&n=-5&day=31-02")
+              "&zone=%00&q=%27%22%3C&level=9999999999999999999999&format=exe&n=-5&day=31-02"
+              # digits str.isdigit() takes and int() refuses (superscript two, circled one)
+              "&v=%C2%B2&point=%E2%91%A0&hour=%C2%B2&hours=%C2%B2&points=%C2%B2")
 JUNK_JSON = ("{", "[]", '"text"',
              '{"name": 5, "zone": [], "floor": "x", "x": "nan", "y": null, "items": "no", "qty": -1e308,'
              ' "phone": {"n": 1}, "when": "yesterday", "amount": "1e309", "rssi": "loud", "observations": 7}')
 JUNK_FORM = {"name": "x" * 5000, "floor": "x", "x": "nan", "y": "1e309", "zone": "../", "qty": "-1",
              "amount": "abc", "phone": "+" + "9" * 40, "date": "2026-02-31", "time": "25:61", "email": "@@",
-             "seats": "A1,A1,ZZ99", "level": "-9999999", "kind": "<script>", "app": "nope"}
+             "seats": "A1,A1,ZZ99", "level": "-9999999", "kind": "<script>", "app": "nope", "point": "\u00b2",
+             "hours": "\u2460", "points": "\u00b2", "cap_per_day": "\u00b2", "limit": "\u00b2",
+             "events_delete": "\u00b2", "stock": "\u00b2"}
 ROLES = ("anonymous", "ops", "cinema")
 # One demo zone per kind of light app (portal/seed.py DEMO_ZONE_APPS), the cinema owner's own among them.
 ZONES = ("cinema", "kopi", "foodcourt", "garage", "pixel", "atrium")
