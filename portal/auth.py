@@ -131,6 +131,15 @@ return n
 """
 
 
+class AccountExists(ValueError):
+    """The username is taken. The message is English (the CLI prints it); a console says it in the page's
+    language from `username`."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"account {username!r} already exists")
+        self.username = username
+
+
 class AccountStore:
     """Accounts live under the `{_accounts}` tag: a login names no venue."""
 
@@ -162,7 +171,7 @@ class AccountStore:
         secret = password if password is not None else secrets.token_urlsafe(32)  # unusable: never shown
         created = self.db.hsetnx(self.keys.account(username), "hash", _hasher.hash(secret))
         if not created:
-            raise ValueError(f"account {username!r} already exists")
+            raise AccountExists(username)
         self._save(account)
         flags = {"demo": demo, "must_change": must_change, "pending": password is None}
         if any(flags.values()):

@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 import secrets as pysecrets
+from datetime import datetime
 
 import click
 from flask import Flask
+from flask.cli import AppGroup, with_appcontext
 
+from core.settings import parse_budget
+from portal.apps.budgets import budget_store
+from portal.apps.locale import venue_time_zone
+from portal.auth import AuditLog
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
 from portal.ingest.mist import MistStore
 from portal.ingest.tokens import INGEST, declared_scopes
+from portal.operator.audit import detail_text
 from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
+
+MAX_LABEL = 64
+
+
+def cli_audit(venue: str, action: str, **detail) -> None:
+    """What a command changed, in the venue's audit log under the user "cli" (the console's pages and
+    `flask audit` show it): never a token or a password, only what names them."""
+    AuditLog(services().db).record(venue, "cli", action, **detail)
+
+
+def known_venue(venue: str) -> str:
+    """VENUE of a command, refused unless it has a map: a typo would otherwise set or list nothing, silently."""
+    if not services().venues.exists(venue):
+        raise click.UsageError(f"unknown venue {venue!r}")
+    return venue
+
+
+def check_label(label: str) -> str:
+    """A token's LABEL: 1-64 printable characters, none at the ends blank (list-tokens prints it before a tab;
+    revoke-token names it again)."""
+    if not 1 <= len(label) <= MAX_LABEL or not label.isprintable() or label.strip() != label:
+        raise click.BadParameter(f"a label is 1 to {MAX_LABEL} printable characters, no tabs or line breaks, "
+                                 "no spaces at its ends", param_hint="LABEL")
+    return label
 
 
 def register(app: Flask) -> None:
@@ -35,15 +66,18 @@ def register(app: Flask) -> None:
     def issue_token(venue: str, label: str, scopes: tuple[str, ...]) -> None:
         """Issue a bearer token for a machine source (printed once; only its hash is stored). A token reaches
         only the APIs of its scopes: give a POS or car-park system its own token, never an AP's."""
-        if not services().venues.exists(venue):
-            raise click.UsageError(f"unknown venue {venue!r}")
-        click.echo(services().tokens.issue(venue, label, scopes=token_scopes(scopes)))
+        known_venue(venue)
+        check_label(label)
+        granted = token_scopes(scopes)
+        token = services().tokens.issue(venue, label, scopes=granted)
+        cli_audit(venue, "token.issue", label=label, scopes=",".join(granted))
+        click.echo(token)
 
     @app.cli.command("list-tokens")
     @click.argument("venue")
     def list_tokens(venue: str) -> None:
         """The venue's machine sources: each token's label and scopes (tokens are stored as hashes only)."""
-        for source in services().tokens.sources(venue):
+        for source in services().tokens.sources(known_venue(venue)):
             click.echo(f"{source.label}\t{','.join(sorted(source.scopes))}")
 
     @app.cli.command("revoke-token")
@@ -51,10 +85,14 @@ def register(app: Flask) -> None:
     @click.argument("label")
     def revoke_token(venue: str, label: str) -> None:
         """Withdraw every token issued under LABEL in VENUE (a lost or leaked one); its source gets 401."""
-        count = services().tokens.revoke_label(venue, label)
+        count = services().tokens.revoke_label(known_venue(venue), label)
         if not count:
             raise click.UsageError(f"no token labelled {label!r} in venue {venue!r}")
+        cli_audit(venue, "token.revoke", label=label, count=count)
         click.echo(f"revoked {count} token(s) labelled {label!r}")
+
+    app.cli.add_command(budgets)  # flask budgets list|set|reset
+    app.cli.add_command(audit_command)  # flask audit VENUE
 
     @app.cli.command("meraki-config")
     @click.argument("venue")
@@ -131,3 +169,70 @@ def token_scopes(values: tuple[str, ...]) -> list[str]:
             raise click.BadParameter(f"unknown scope {name!r}; one of: {', '.join(sorted(known))}",
                                      param_hint="--scope")
     return sorted(set(names))
+
+
+budgets = AppGroup("budgets", help="Abuse budgets per venue: list, set, reset (portal/apps/budgets.py).")
+
+
+@budgets.command("list")
+@click.argument("venue")
+def list_budgets(venue: str) -> None:
+    """Every budget of VENUE: count/window, and whether the venue set it."""
+    for name, ((count, window), own) in budget_store().limits(known_venue(venue)).items():
+        click.echo(f"{name:28} {count}/{window}s{'  (set for this venue)' if own else ''}")
+
+
+@budgets.command("set")
+@click.argument("venue")
+@click.argument("name")
+@click.argument("limit")
+def set_budget(venue: str, name: str, limit: str) -> None:
+    """Set budget NAME (e.g. coupons.claim.ip) of VENUE to LIMIT (COUNT/WINDOW: 5/1h, 2000/1d, 3/600)."""
+    known_venue(venue)
+    try:
+        parsed = parse_budget(limit)
+        budget_store().set_limit(venue, name, parsed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="LIMIT") from None
+    except KeyError:
+        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
+    cli_audit(venue, "budget.set", name=name, limit=f"{parsed[0]}/{parsed[1]}s")
+    click.echo(f"{venue}: {name} = {parsed[0]}/{parsed[1]}s")
+
+
+@budgets.command("reset")
+@click.argument("venue")
+@click.argument("name")
+def reset_budget(venue: str, name: str) -> None:
+    """Put budget NAME of VENUE back to the default."""
+    known_venue(venue)
+    try:
+        budget_store().set_limit(venue, name, None)
+    except KeyError:
+        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
+    cli_audit(venue, "budget.reset", name=name)
+    click.echo(f"{venue}: {name} back to the default")
+
+
+@click.command("audit")
+@with_appcontext
+@click.argument("venue")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, AuditLog.KEEP))
+def audit_command(venue: str, limit: int) -> None:
+    """The venue's audit log, newest first: when (the venue's time zone), who ("cli": these commands),
+    action, details. The operator console shows the same at /console/ops/VENUE/audit."""
+    entries = AuditLog(services().db).recent(venue, limit)
+    if not entries and not services().venues.exists(venue):
+        raise click.UsageError(f"unknown venue {venue!r}")
+    zone = venue_time_zone(venue)
+    for entry in entries:
+        when = datetime.fromtimestamp(entry.get("ts", 0), zone).strftime("%Y-%m-%d %H:%M:%S %z")
+        fields = (entry.get("user", "-"), entry.get("action", "?"), detail_text(entry.get("detail")))
+        click.echo("  ".join((when, *(printable(field) for field in fields))).rstrip())
+    if not entries:
+        click.echo("nothing recorded yet")
+
+
+def printable(text: str) -> str:
+    """Text from the log for a terminal: control characters (an owner's typed text, say) escaped, not sent."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))

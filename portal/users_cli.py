@@ -11,7 +11,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from portal.auth import AccountStore, PasswordLinks
+from portal.auth import AccountStore, AuditLog, PasswordLinks
 from portal.passwords import password_problem
 from portal.services import services
 
@@ -29,6 +29,17 @@ def _password(given: str | None, username: str) -> str:
 
 
 users = AppGroup("users", help="Console accounts: operators and zone owners.")
+
+
+def _audit(username: str, action: str, **detail) -> None:
+    """Record the change in the log of every venue the account belongs to (an operator may run several):
+    each venue's operators see who changed their accounts."""
+    account = _store().get(username)
+    if account is None:
+        return
+    log = AuditLog(services().db)
+    for venue in dict.fromkeys((account.venue, *account.more_venues)):
+        log.record(venue, "cli", f"account.{action}", username=username, **detail)
 
 
 def _link(username: str, purpose: str) -> str:
@@ -74,6 +85,8 @@ def create(username: str, role: str, venue: str, zones: tuple[str, ...], passwor
         store.create(username, given, role, venue, zones)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    method = "invite" if invite else "initial-password" if initial_password else "password"
+    _audit(username, "create", role=role, method=method, **({"zones": ",".join(zones)} if zones else {}))
     click.echo(f"created {role} {username} of venue {venue}" + (f" (zones {', '.join(zones)})" if zones else ""))
     if initial_password:
         click.echo(f"initial password (shown once, to be changed at the first sign-in): "
@@ -92,11 +105,14 @@ def reset(username: str, initial_password: bool) -> None:
     store = _store()
     try:
         if initial_password:
-            click.echo(f"temporary password (shown once): {store.set_temporary_password(username)}")
+            temporary = store.set_temporary_password(username)
+            _audit(username, "reset", method="temporary-password")
+            click.echo(f"temporary password (shown once): {temporary}")
             return
         store.forget_password(username)
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
+    _audit(username, "reset", method="link")
     click.echo(f"reset link (works once, for {PasswordLinks.TTL_S['reset'] // 3600} h): {_link(username, 'reset')}")
 
 
@@ -109,6 +125,7 @@ def set_password(username: str, password: str | None) -> None:
         _store().set_password(username, _password(password, username))
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
+    _audit(username, "set_password")
     click.echo(f"password of {username} changed; its sessions ended")
 
 
@@ -120,6 +137,7 @@ def disable(username: str) -> None:
         _store().set_disabled(username, True)
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
+    _audit(username, "disable")
     click.echo(f"{username} disabled")
 
 
@@ -131,6 +149,7 @@ def enable(username: str) -> None:
         _store().set_disabled(username, False)
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
+    _audit(username, "enable")
     click.echo(f"{username} enabled")
 
 

@@ -29,10 +29,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import click
 import redis
 from flask import Flask, current_app, request
-from flask.cli import AppGroup
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -282,7 +280,8 @@ def wait_text(seconds: int) -> str:
 
 
 def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
-    """The process's budget store, the 429 answer and the `flask budgets` commands."""
+    """The process's budget store and the 429 answer (the `flask budgets` commands: portal/cli.py, which may
+    write the audit log: portal.auth imports this module)."""
     flask_app.extensions[EXTENSION] = BudgetStore(db, defaults, id_key)
 
     @flask_app.errorhandler(OverBudget)
@@ -290,44 +289,3 @@ def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple
         wait = exc.refusal.retry_after_s
         message = _("Too many requests from this device, number or place for now.") + " " + wait_text(wait)
         return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
-
-    flask_app.cli.add_command(budgets_cli)
-
-
-budgets_cli = AppGroup("budgets", help="Abuse budgets per venue: list, set, reset.")
-
-
-@budgets_cli.command("list")
-@click.argument("venue")
-def list_budgets(venue: str) -> None:
-    """Every budget of VENUE: count/window, and whether the venue set it."""
-    for name, ((count, window), own) in budget_store().limits(venue).items():
-        click.echo(f"{name:28} {count}/{window}s{'  (set for this venue)' if own else ''}")
-
-
-@budgets_cli.command("set")
-@click.argument("venue")
-@click.argument("name")
-@click.argument("limit")
-def set_budget(venue: str, name: str, limit: str) -> None:
-    """Set budget NAME (e.g. coupons.claim.ip) of VENUE to LIMIT (COUNT/WINDOW: 5/1h, 2000/1d, 3/600)."""
-    try:
-        parsed = parse_budget(limit)
-        budget_store().set_limit(venue, name, parsed)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="LIMIT") from None
-    except KeyError:
-        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
-    click.echo(f"{venue}: {name} = {parsed[0]}/{parsed[1]}s")
-
-
-@budgets_cli.command("reset")
-@click.argument("venue")
-@click.argument("name")
-def reset_budget(venue: str, name: str) -> None:
-    """Put budget NAME of VENUE back to the default."""
-    try:
-        budget_store().set_limit(venue, name, None)
-    except KeyError:
-        raise click.BadParameter(f"unknown budget {name!r}", param_hint="NAME") from None
-    click.echo(f"{venue}: {name} back to the default")

@@ -151,8 +151,12 @@ class IngestHealth:
                 "reports_per_s": round(math.fsum(s.reports_per_s for s in sources), 3),
                 "observations_per_s": round(math.fsum(s.observations_per_s for s in sources), 3),
                 "rejected_per_s": round(math.fsum(s.rejected_per_s for s in sources), 3),
-                "aps": len(aps),
+                "aps": len(aps),  # every row: the map's APs and the unknown ones heard
                 "aps_silent": sum(1 for a in aps if a.silent),
+                # the map's APs apart from the unknown ones: "3 of 20" counts no BSSID the map lacks
+                "aps_in_map": sum(1 for a in aps if a.in_map),
+                "aps_in_map_silent": sum(1 for a in aps if a.in_map and a.silent),
+                "aps_unknown": sum(1 for a in aps if not a.in_map),
             },
             "sources": [asdict(s) for s in sources],
             "aps": [asdict(a) for a in aps],

@@ -2,9 +2,11 @@
 
     /console/ops/<venue>/         links to the operator pages
     /console/ops/<venue>/health   ingest health: reports/s per source, last report per AP, silent APs
-                                  (HTML; JSON with Accept: application/json)"""
+                                  (HTML; JSON with Accept: application/json)
+    /console/ops/<venue>/audit    the venue's audit log, read-only (portal/operator/audit.py)"""
 
 from portal.operator import (  # noqa: F401 - register routes
+    audit,
     footfall,
     home,
     insights,

@@ -17,7 +17,7 @@ from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
 from fingerprints.model import ID_RE
-from portal.auth import Account, AccountStore, PasswordLinks, audit, current_account
+from portal.auth import Account, AccountExists, AccountStore, PasswordLinks, audit, current_account
 from portal.operator.blueprint import bp, works_without_map
 from portal.services import services
 
@@ -35,10 +35,12 @@ def _venue_owners(venue: str) -> list[dict]:
     return out
 
 
-def _page(venue: str, issued: dict | None = None, status: int = 200):
+def _page(venue: str, issued: dict | None = None, status: int = 200, form: dict | None = None):
+    """The page; `form`: what the operator typed into the invite form, shown again after a refusal."""
     venue_map = services().venues.get_map(venue)
     page = render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
-                           owners=_venue_owners(venue), issued=issued, methods=METHODS)
+                           owners=_venue_owners(venue), issued=issued, methods=METHODS,
+                           form=form or {"username": "", "zones": (), "method": "link"})
     return page, status, _NO_STORE
 
 
@@ -77,6 +79,9 @@ def create_owner(venue: str):
     zone_ids = {z.id for z in venue_map.zones} if venue_map else set()
     username = (request.form.get("username") or "").strip().lower()
     zones = tuple(z for z in request.form.getlist("zones") if z in zone_ids)
+    # shown again after a refusal, as typed
+    typed = {"username": (request.form.get("username") or "").strip()[:48], "zones": zones,
+             "method": request.form.get("method") or "link"}
     try:
         method = _method()
         if not ID_RE.match(username):
@@ -85,9 +90,12 @@ def create_owner(venue: str):
             raise ValueError(_("Choose at least one zone the owner runs."))
         # no password yet: the link sets it; the password method sets a temporary one next
         account = AccountStore(services().db).create(username, None, "owner", venue, zones)
+    except AccountExists:  # the store's message is English (for the CLI)
+        flash(_("The username %(u)s is taken: choose another one.", u=username), "error")
+        return _page(venue, status=400, form=typed)
     except ValueError as exc:
         flash(str(exc), "error")
-        return _page(venue, status=400)
+        return _page(venue, status=400, form=typed)
     issued = _hand_over(account, method, "invite")
     audit("owner.create", venue, username=username, zones=json.dumps(zones), method=method)
     return _page(venue, issued, 201)

@@ -3,6 +3,7 @@ see it."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -148,3 +149,27 @@ def test_an_unknown_ap_silent_for_a_week_is_forgotten_a_silent_map_ap_never(feed
     assert feeds.AP3 in snap["silent_aps"]
     assert not db.hexists(keys.ap_last_seen(), typo) and not db.hexists(keys.ap_reach(), typo)
     assert db.hexists(keys.ap_last_seen(), recent) and db.hexists(keys.ap_last_seen(), feeds.AP3)
+
+
+def test_page_marks_masked_aps_and_counts_the_maps_aps_apart(client, console, feeds, svc, db):
+    """An AP masked out of live positioning says so on its row (README: "the page marks them per AP"), and the
+    summary's "of N" counts the map's APs only: an unknown BSSID heard is counted apart."""
+    venue_map = svc.venues.get_map("demo")
+    aps, unknown, now = venue_map.ap_ids(), "02:00:00:00:00:99", time.time()
+    gone = aps[0]
+    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now - 5 for ap in aps[1:]}, gone: now - 3600,
+                                                     unknown: now - 10})
+    svc.models.recheck_s = 0  # the cached model looks at the live reports again now
+    console.login("ops")
+    data = client.get(URL, headers=JSON).get_json()
+    assert data["masked_aps"] == [gone]
+    assert data["totals"]["aps_in_map"] == len(aps) and data["totals"]["aps_in_map_silent"] == 1
+    assert data["totals"]["aps_unknown"] == 1 and data["totals"]["aps"] == len(aps) + 1
+    page = client.get(URL + "?lang=en").get_data(as_text=True)
+    rows = {bssid: row for row in re.findall(r"<tr[^>]*>.*?</tr>", page, re.S)
+            for bssid in re.findall(r"<code>([0-9a-f:]{17})</code>", row)}
+    assert "left out of positioning" in rows[gone]
+    assert "left out of positioning" not in rows[aps[1]] and "left out of positioning" not in rows[unknown]
+    summary = " ".join(re.search(r'id="ap-summary">(.*?)</span>', page, re.S).group(1).split())
+    assert f"1 of the {len(aps)} access points in the map silent" in summary
+    assert "Left out of live positioning: 1." in summary and "Heard but not in the venue map: 1." in summary

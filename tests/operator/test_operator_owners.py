@@ -192,3 +192,23 @@ def test_users_cli_creates_and_resets(app, svc, demo):
     assert "invited" in runner.invoke(args=["users", "list"]).output
     for args in (["users", "--help"], ["users", "create", "--help"], ["users", "reset", "--help"]):
         assert runner.invoke(args=args).exit_code == 0
+
+
+def test_a_taken_username_keeps_the_form_and_is_said_in_the_pages_language(client, console, svc):
+    """The store's English "account 'jade' already exists" is not what the page says: the console's own message
+    (translated), the form again with what was typed, and zone names in the page's language."""
+    jade = AccountStore(svc.db).get("jade")
+    console.login("ops")
+    client.get(OWNERS + "?lang=zh")  # the language choice is kept for the next pages (no ?lang= on the post)
+    resp = client.post(OWNERS, data={"csrf_token": console.csrf(), "username": "jade", "zones": ["kopi", "books"],
+                                     "method": "password"})
+    page = text(resp)
+    assert resp.status_code == 400 and "already exists" not in page
+    assert 'id="username" name="username" maxlength="48" value="jade"' in page
+    assert sorted(re.findall(r'name="zones" value="(\w+)" checked', page)) == ["books", "kopi"]
+    assert 'name="method" value="password" checked' in page
+    assert "考比咖啡 (kopi)" in page and "Kopi Coffee" not in page  # the zone's Chinese name on a zh page
+    assert AccountStore(svc.db).get("jade") == jade  # nothing changed
+    english = text(client.post(OWNERS + "?lang=en", data={"csrf_token": console.csrf(), "username": "jade",
+                                                          "zones": ["kopi"]}))
+    assert "The username jade is taken" in english and "Kopi Coffee (kopi)" in english

@@ -97,7 +97,7 @@ def test_budget_settings_parse_and_refuse_nonsense():
         Settings.from_env({"BUDGETS": "coupons.nope.ip=2/1m", "DATA_DIR": "/tmp/mp-budget-test"})
 
 
-def test_cli_lists_sets_and_resets(app, db):
+def test_cli_lists_sets_and_resets(app, db, demo):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["budgets", "set", "demo", "coupons.claim.ip", "4/10m"])
     assert result.exit_code == 0, result.output

@@ -153,3 +153,21 @@ def test_cli_lists_and_revokes_a_token_by_its_label(app, svc, client, demo):
     assert call(client, "post", "/membership/purchases", APP_CALLS[0][3], token).status_code == 401
     assert "leaked-pos" not in runner.invoke(args=["list-tokens", "demo"]).output
     assert runner.invoke(args=["revoke-token", "demo", "leaked-pos"]).exit_code != 0  # nothing by that label
+
+
+@pytest.mark.parametrize("label", ["", " ", "a\tb", "a\nb", "pos\r", " pos", "pos ", "x" * 65, "bell\x07"])
+def test_cli_refuses_a_label_list_tokens_could_not_print(app, db, demo, label):
+    """A label is 1-64 printable characters, none blank at its ends: list-tokens prints LABEL<tab>SCOPES per
+    line, and revoke-token names the label again."""
+    before = db.hlen(TokenKeys("demo").tokens())
+    result = issue(app, label)
+    assert result.exit_code != 0 and "printable" in result.output
+    assert db.hlen(TokenKeys("demo").tokens()) == before
+
+
+def test_cli_takes_a_label_of_64_printable_characters(app, svc, demo):
+    label = "POS 2 · 收银台-" + "x" * 52
+    assert len(label) == 64
+    assert issue(app, label).exit_code == 0
+    listed = app.test_cli_runner().invoke(args=["list-tokens", "demo"]).output
+    assert f"{label}\tingest" in listed.splitlines()
