@@ -36,6 +36,7 @@ def labels() -> dict[str, str]:
         "silver": _("Silver"), "gold": _("Gold"), "platinum": _("Platinum"),
         "queued": _("queued"), "retrying": _("retrying"), "delivered": _("delivered"), "failed": _("failed"),
         "offered": _("offered"), "notified": _("notified"), "skipped": _("skipped"), "alerted": _("alerted"),
+        "no consent": _("no consent"),
         "name": _("Name"), "trigger": _("When"), "zone": _("Zone"), "dwell_min": _("Dwell at least (min)"),
         "return_days": _("Back after at least (days)"), "hour_from": _("From hour"), "hour_to": _("To hour"),
         "action": _("Then"), "message_en": _("Message (English)"), "webhook_url": _("Webhook URL"),
