@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import hiredis
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.cluster import PRIMARY, ClusterNode, ClusterPipeline, RedisCluster
 from redis.connection import parse_url
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
@@ -51,8 +51,29 @@ class StoreUnavailable(redis.ConnectionError):
     fails open or answers 503 covers a cluster too."""
 
 
-class ClusterStore(RedisCluster):
-    """redis-py's RedisCluster, connected at its first use instead of when it is made.
+_unlisted_nodes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # NodesManager -> {name: ClusterNode}
+
+
+class _FollowsAskToUnlistedNodes:
+    """redis-py sends a command an ASK redirected to the node it looks up by the ASK's host:port, and fails
+    with an AttributeError when its slot map does not list that node (redis-py issue 4015): a new primary a
+    resharding fills holds no slot, so no slot map lists it, until its first slot is handed over. Here such
+    a node is made (a primary: only a primary imports a slot), and kept per client for the next ASK."""
+
+    def get_node(self, host=None, port=None, node_name=None):
+        node = super().get_node(host, port, node_name)
+        if node is None and node_name and host is None and port is None:
+            made = _unlisted_nodes.setdefault(self.nodes_manager, {})
+            node = made.get(node_name)
+            if node is None:
+                name_host, _, name_port = node_name.rpartition(":")
+                node = made.setdefault(node_name, ClusterNode(name_host, int(name_port), PRIMARY))
+        return node
+
+
+class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
+    """redis-py's RedisCluster, connected at its first use instead of when it is made; an ASK to a node
+    its slot map does not list is followed (`_FollowsAskToUnlistedNodes`).
 
     RedisCluster's constructor reads the slot map (CLUSTER SLOTS) and the command table (COMMAND) from a
     startup node, and raises RedisClusterException, which is no redis.RedisError, when none answers: a
@@ -152,7 +173,7 @@ def _encoder_of(kwargs: Mapping):
                        decode_responses=options.get("decode_responses", False)).get_encoder()
 
 
-class ClusterStorePipeline(ClusterPipeline):
+class ClusterStorePipeline(_FollowsAskToUnlistedNodes, ClusterPipeline):
     def execute(self, raise_on_error: bool = True):
         try:
             return super().execute(raise_on_error)
@@ -199,11 +220,61 @@ def slot_pool(db: Store, key: str) -> redis.ConnectionPool:
     """The connection pool of the primary that holds `key` (a single node: its only pool)."""
     if not isinstance(db, RedisCluster):
         return db.connection_pool
+    return _slot_client(db, key).connection_pool
+
+
+def _slot_client(db: RedisCluster, key: str) -> redis.Redis:
+    """The client of the primary the slot map says holds `key`'s slot."""
     try:
         node = db.nodes_manager.get_node_from_slot(db.keyslot(key))
     except RedisClusterException as exc:
         raise StoreUnavailable(str(exc)) from exc
-    return db.get_redis_connection(node).connection_pool
+    return db.get_redis_connection(node)
+
+
+def _node_client(db: RedisCluster, host: str, port: int) -> redis.Redis:
+    """The client of the node at host:port, also one the slot map does not list yet (a new primary a
+    resharding fills holds no slot until its first one is handed over)."""
+    node = db.nodes_manager.get_node(host=host, port=port) or ClusterNode(host, port, PRIMARY)
+    return db.get_redis_connection(node)
+
+
+def hash_tag(key: str) -> str | None:
+    """The part of `key` its slot is computed from, when it has one: what lies between its first `{` and
+    the first `}` after it (Redis Cluster's rule), unless that is empty."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    return key[start + 1:end] if end > start + 1 else None
+
+
+def absent_key(key: str) -> str:
+    """A key of `key`'s slot that nothing writes. A command on it answers ASK (with where the slot's keys
+    go) while the slot is being migrated, for its owner hands the keys it lacks to the target; MOVED when
+    the slot is no longer the node's; else the answer for a key that is not there."""
+    return "mp:{" + (hash_tag(key) or key) + "}:-absent-"
+
+
+def scan_slot(db: Store, pattern: str, count: int = 1000) -> list:
+    """The keys a SCAN pattern matches, as the client returns them (bytes unless it decodes); the pattern
+    names one slot by a literal hash tag (ValueError otherwise: a venue's key builders always give one).
+    On a cluster only the primary holding that slot is scanned, not every primary (RedisCluster.scan_iter),
+    so a shard that hangs or is down stops no other venue's erasure or export; while the slot is being
+    migrated the node taking it is scanned too (its keys lie on both), and after a move the new owner."""
+    tag = hash_tag(pattern)
+    if tag is None or any(c in tag for c in "*?[]\\"):
+        raise ValueError(f"a slot's scan pattern needs a literal hash tag: {pattern!r}")
+    if not isinstance(db, RedisCluster):
+        return list(db.scan_iter(match=pattern, count=count))
+    owner = _slot_client(db, pattern)
+    found = dict.fromkeys(owner.scan_iter(match=pattern, count=count))
+    try:
+        owner.exists(absent_key(pattern))  # after the scan: a migration begun meanwhile is seen
+    except redis.exceptions.AskError as redirect:  # ASK: being migrated there; MOVED (a subclass): moved there
+        if isinstance(redirect, redis.exceptions.MovedError):
+            refresh_slots(db, min_interval_s=0.0)
+        there = _node_client(db, redirect.host, redirect.port)
+        found.update(dict.fromkeys(there.scan_iter(match=pattern, count=count)))
+    return list(found)
 
 
 def replica_count(db: RedisCluster, key: str) -> int:
@@ -327,13 +398,25 @@ def _packer(pool: redis.ConnectionPool) -> Callable[[Commands], list[bytes]]:
     return pool.connection_class(**kw).pack_commands  # never connected: it only packs
 
 
+_ASKING = pack_command("ASKING")  # the same bytes in every encoding
+TRYAGAIN_PAUSE_S = 0.05  # before the one retry of a call its slot's migration answered TRYAGAIN
+
+
+def _is_ask(exc: BaseException) -> bool:
+    """An ASK redirect (redis-py's MovedError is a subclass of its AskError: not one)."""
+    return isinstance(exc, redis.exceptions.AskError) and not isinstance(exc, redis.exceptions.MovedError)
+
+
 class _PinnedConnection:
     """What the hot path's calls share: each thread's own connection to a node (one per node on a cluster:
     the primary of the slot of the call's keys, which must share one slot), an idle socket checked before a
     call goes out on it, and redis-py's error behaviour: a connection or timeout error is raised after the
     connection is dropped (the next call opens a new one, after the slot map is read again on a cluster),
-    except a socket found dead before the call went out, which is sent on a new one once (`_send`); a slot
-    that moved is followed once (`__call__`)."""
+    except a socket found dead before the call went out, which is sent on a new one once (`_send`). A slot
+    that moved is followed once (MOVED, `__call__`); a slot being migrated (a resharding) is followed where
+    its owner sends it (ASK: by each kind's `_call`, to the node the owner names, without reading the slot
+    map again: the slot is still the owner's); a call the migration cannot serve yet is sent once more after
+    a pause (TRYAGAIN: a script naming keys of which only some have moved, or none exists yet)."""
 
     def __init__(self, db: Store) -> None:
         self.db = db
@@ -343,6 +426,9 @@ class _PinnedConnection:
     def __call__(self, *args, **kwargs):
         """The call (`_call` of each kind), followed once to where its slot moved."""
         try:
+            return self._call(*args, **kwargs)
+        except redis.exceptions.TryAgainError:
+            time.sleep(TRYAGAIN_PAUSE_S)  # the slot map is right: the slot's keys are on their way
             return self._call(*args, **kwargs)
         except REDIRECTS:
             refresh_slots(self.db, min_interval_s=0.0)
@@ -385,11 +471,14 @@ class _PinnedConnection:
             self._packer = _packer(pool)
         return self._packer(commands)
 
-    def _connection(self, pool: redis.ConnectionPool) -> redis.connection.AbstractConnection:
+    def _connection(self, pool: redis.ConnectionPool,
+                    at: tuple[str, int] | None = None) -> redis.connection.AbstractConnection:
+        """This thread's connection to the pool's node, or with the pool's settings to the node `at`
+        (host, port) names: where an ASK sends a call, a node the slot map may not list yet."""
         pinned = getattr(self._local, "pinned", None)
         if pinned is None or pinned[0] != os.getpid():  # never share a socket with a forked parent
             pinned = self._local.pinned = (os.getpid(), {})
-        kw = pool.connection_kwargs
+        kw = pool.connection_kwargs if at is None else {**pool.connection_kwargs, "host": at[0], "port": at[1]}
         node = (kw.get("host"), kw.get("port"), kw.get("path"))
         conn = pinned[1].get(node)
         if conn is None:
@@ -404,7 +493,8 @@ class HotScript(_PinnedConnection):
     hooks, response callbacks) costs about 100 us of CPU per call here, more than a bare Flask request;
     sending the packed EVALSHA on a thread's own connection costs about 40 us (the rest is the socket
     itself). All the hot calls of one client share each thread's connection. A server that lost the
-    script (a restart, a promoted replica) gets it loaded again."""
+    script (a restart, a promoted replica) gets it loaded again. A call its slot's owner answers ASK (the
+    slot is being migrated, the keys are not there) goes, after ASKING, to the node taking the slot."""
 
     def __init__(self, db: Store, source: str) -> None:
         super().__init__(db)
@@ -413,34 +503,50 @@ class HotScript(_PinnedConnection):
 
     def _call(self, keys: Sequence[str], args: Sequence[object] = ()):
         pool = slot_pool(self.db, keys[0])
-        conn = self._connection(pool)
         command = self._pack(pool, (("EVALSHA", self.sha, len(keys), *keys, *args),))
         try:
+            return self._run(self._connection(pool), command)
+        except redis.exceptions.AskError as ask:
+            if not _is_ask(ask):
+                raise
+            return self._run(self._connection(pool, ask.node_addr), command, asking=True)
+
+    def _run(self, conn: redis.connection.AbstractConnection, command: list[bytes], asking: bool = False):
+        """The packed EVALSHA on `conn` (after ASKING: the node taking a migrating slot serves only a
+        command so flagged, and only the next one), the script loaded first where the node lacks it."""
+        prefix = [_ASKING] if asking else []
+        try:
             try:
-                self._send(conn, command)
-                return conn.read_response()
+                self._send(conn, [*prefix, *command])
+                return self._reply(conn, asking)
             except redis.exceptions.NoScriptError:
                 conn.send_command("SCRIPT", "LOAD", self.source)
                 conn.read_response()
-                conn.send_packed_command(command)
-                return conn.read_response()
+                conn.send_packed_command([*prefix, *command])
+                return self._reply(conn, asking)
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self._dropped(conn)  # the retry after a reload too
             raise
 
+    @staticmethod
+    def _reply(conn: redis.connection.AbstractConnection, asking: bool):
+        if asking:
+            conn.read_response()  # ASKING's OK
+        return conn.read_response()
 
 
-class HotReads(_PinnedConnection):
-    """Plain read commands whose keys share one slot, sent as one pipeline over the connection each thread
-    keeps (`_PinnedConnection`): the replies in order, as the connection's protocol parses them (a hash
-    as a dict in RESP3, a flat list in RESP2). For reads that need no logic between them this costs the
-    store about half of the same reads in a Lua script (EVALSHA's own work: 62-82 us against 37-40 us of
-    the store's CPU for the probe's reads here, 20,000 calls each, ad hoc), and the app the same. The same
-    reads come again and again (a phone's probes), so their packed bytes are memoised (bounded). An error
-    reply is raised only after every reply was read, so the socket stays in step."""
+class SlotCommands(_PinnedConnection):
+    """Commands whose keys share one slot, sent as one pipeline over the connection each thread keeps
+    (`_PinnedConnection`): the replies in order, as the connection's protocol parses them (a hash as a dict
+    in RESP3, a flat list in RESP2). While the slot is being migrated its owner serves the commands whose
+    keys it still has and answers ASK for the rest: those go, each after ASKING, to the node taking the
+    slot, and their replies take their places (a key moves whole, so it is on one side or the other). An
+    error reply is raised only after every reply was read, so the socket stays in step.
 
-    def __init__(self, db: Store, memo_size: int = 32_768) -> None:
-        """`memo_size`: how many distinct read sets keep their packed bytes (0: none, reads that never repeat)."""
+    `memo_size`: how many distinct command sets keep their packed bytes (0: none, for commands that never
+    repeat)."""
+
+    def __init__(self, db: Store, memo_size: int = 0) -> None:
         super().__init__(db)
         self._memo_size = memo_size
         self._packed = None  # made at the first call, from a node's settings (a cluster is reached then)
@@ -450,22 +556,53 @@ class HotReads(_PinnedConnection):
         if self._packed is None:
             pack = functools.partial(self._pack, pool)
             self._packed = functools.lru_cache(maxsize=self._memo_size)(pack) if self._memo_size else pack
-        conn = self._connection(pool)
+        replies, any_refused = self._replies(self._connection(pool), self._packed(commands), len(commands))
+        if any_refused:
+            self._follow_asks(pool, commands, replies)
+            refused = next((reply for reply in replies if isinstance(reply, redis.ResponseError)), None)
+            if refused is not None:
+                raise refused
+        return replies
+
+    def _follow_asks(self, pool: redis.ConnectionPool, commands: Commands, replies: list) -> None:
+        """The commands answered ASK sent, each after ASKING, to the node the ASK names; their replies put
+        in their places."""
+        asked = [i for i, reply in enumerate(replies) if _is_ask(reply)]
+        if asked:
+            again = self._pack(pool, tuple(c for i in asked for c in (("ASKING",), commands[i])))
+            answers, _ = self._replies(self._connection(pool, replies[asked[0]].node_addr), again, 2 * len(asked))
+            for i, reply in zip(asked, answers[1::2], strict=True):  # answers[0::2]: ASKING's OKs
+                replies[i] = reply
+
+    def _replies(self, conn: redis.connection.AbstractConnection, packed: list[bytes],
+                 count: int) -> tuple[list, bool]:
+        """The `count` replies to the packed commands, a refused command's error in its place; whether any was."""
+        refused = False
         try:
-            self._send(conn, self._packed(commands))
-            replies, refused = [], None
-            for _ in commands:
+            self._send(conn, packed)
+            replies: list = []
+            for _ in range(count):
                 try:
                     replies.append(conn.read_response())
-                except redis.ResponseError as exc:  # the reply was read whole: read the rest, then raise
-                    refused = refused or exc
-                    replies.append(None)
+                except redis.ResponseError as exc:  # the reply was read whole: read the rest
+                    replies.append(exc)
+                    refused = True
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self._dropped(conn)
             raise
-        if refused is not None:
-            raise refused
-        return replies
+        return replies, refused
+
+
+class HotReads(SlotCommands):
+    """Plain read commands whose keys share one slot, for the hottest request path (`SlotCommands`). For
+    reads that need no logic between them this costs the store about half of the same reads in a Lua
+    script (EVALSHA's own work: 62-82 us against 37-40 us of the store's CPU for the probe's reads here,
+    20,000 calls each, ad hoc), and the app the same. The same reads come again and again (a phone's
+    probes), so their packed bytes are memoised (bounded)."""
+
+    def __init__(self, db: Store, memo_size: int = 32_768) -> None:
+        """`memo_size`: how many distinct read sets keep their packed bytes (0: none, reads that never repeat)."""
+        super().__init__(db, memo_size)
 
 
 def _free_port() -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import redis
 
+from core.storage import scan_slot
+
 # KEYS[1] a hash. ARGV: field, the shopper. The field is blanked when it names the shopper.
 _BLANK_FIELD = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -35,8 +37,9 @@ def glob_escape(text: str) -> str:
 
 
 def keys_matching(db: redis.Redis, pattern: str) -> list[str]:
-    """The keys a glob pattern (built from the store's key builders, in one venue's slot) matches."""
-    return [k.decode() if isinstance(k, bytes) else k for k in db.scan_iter(match=pattern, count=1000)]
+    """The keys a glob pattern (built from the store's key builders, in one venue's slot) matches: on a
+    cluster, a scan of that slot's primary only (core/storage.py scan_slot)."""
+    return [k.decode() if isinstance(k, bytes) else k for k in scan_slot(db, pattern)]
 
 
 def blank_field(db: redis.Redis, key: str, field: str, client: str) -> int:

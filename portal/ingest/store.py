@@ -13,8 +13,12 @@ an error). Every command in the stream is idempotent and the batch was validated
 so a retried request never double-counts, and a rejected request stores nothing. On a cluster the
 stream goes to the primary of the venue's slot (of each bucket's slot, when the venue spreads its
 phones over buckets: one stream per primary, all sent before any reply is read), with one check per
-slot; a slot that moved answers its check with MOVED (the writes before it were refused, not applied
-elsewhere), and the chunk is sent again to the new owners.
+slot, a write on a key of the slot that nothing writes (core/storage.py absent_key). A slot that moved
+answers it with MOVED (the writes before it were refused, not applied elsewhere), and the chunk is sent
+again to the new owners. A slot being migrated (a resharding) answers it with ASK, for its owner lacks
+that key, as it lacks every key already moved: the writes on those were refused unseen, so the chunk is
+sent again with replies on, each slot's commands in one pipeline whose refused commands follow the ASK
+(core/storage.py SlotCommands).
 Key names that are not ASCII take an ordinary redis-py pipeline instead."""
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from redis.cluster import RedisCluster
 
 from core.storage import (
     REDIRECTS,
+    SlotCommands,
     Store,
     VenueKeys,
+    absent_key,
     is_cluster,
     pack_command,
     phone_bucket,
@@ -93,6 +99,14 @@ class _NodeStream:
     def packed(self, replicas: int) -> list[bytes]:
         wait = [pack_command("WAIT", replicas, RssiStore.REPLICA_WAIT_MS)] if replicas else []
         return [_REPLY_OFF, *self.body, _REPLY_ON, *self.checks, *wait]
+
+
+def _check(key: str) -> bytes:
+    """A stream's check on `key`'s slot, read with replies on: a write of nothing (ZADD XX of a key nothing
+    writes, core/storage.py absent_key), so a server out of memory refuses it as it refused the writes, a
+    node that no longer owns the slot answers MOVED, and one that is migrating it answers ASK (it has the
+    keys not yet moved, and refused unseen the writes on those already moved)."""
+    return pack_command("ZADD", absent_key(key), "XX", 0, "-")
 
 
 def ap_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
@@ -161,7 +175,12 @@ class RssiStore:
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)
-                except REDIRECTS:  # a slot moved (resharding, failover): its new owner gets the stream
+                except redis.exceptions.MovedError:  # a slot moved (resharding, failover): its new owner gets it
+                    refresh_slots(self.db, min_interval_s=0.0)
+                    self._send_packed(keys, batch, start, stop, now, tail)
+                except redis.exceptions.AskError:  # a slot being migrated: per command, where its key is
+                    self._send_following(keys, batch, start, stop, now, tail)
+                except REDIRECTS:  # TRYAGAIN, CLUSTERDOWN: the slot map read again, the stream once more
                     refresh_slots(self.db, min_interval_s=0.0)
                     self._send_packed(keys, batch, start, stop, now, tail)
                 except redis.ConnectionError:
@@ -180,7 +199,6 @@ class RssiStore:
         buckets = phone_buckets(keys.venue)
         prefixes = [keys.bucket_key(b, "rssi", "") for b in range(buckets)]
         parts: list[list[str]] = [[] for _ in range(buckets)]
-        last_zadd = [""] * buckets
         touched: dict[str, int] = {}
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
@@ -191,9 +209,8 @@ class RssiStore:
             prefix = prefixes[bucket]
             score = f"{ts:.3f}"
             member = f"{ap}|{rssi:g}|{score}{_FLAG[flag]}"
-            last_zadd[bucket] = zadd = (f"*4\r\n$4\r\nZADD\r\n${len(prefix) + len(client)}\r\n{prefix}{client}\r\n"
-                                        f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
-            parts[bucket].append(zadd)
+            parts[bucket].append(f"*4\r\n$4\r\nZADD\r\n${len(prefix) + len(client)}\r\n{prefix}{client}\r\n"
+                                 f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
         cutoff = repr(now - self.window_s)
         tail = f"$4\r\n-inf\r\n${len(cutoff)}\r\n{cutoff}\r\n"
         ttl = str(self.ttl_s)
@@ -212,14 +229,12 @@ class RssiStore:
 
         for bucket in range(buckets):
             if parts[bucket]:
-                # The check: an ordinary command whose reply is read (a repeat of the bucket's last write;
-                # idempotent) on a key of the bucket's slot, so a node that does not own it answers MOVED.
-                stream_for(prefixes[bucket]).add("".join(parts[bucket]).encode(), last_zadd[bucket].encode())
+                stream_for(prefixes[bucket]).add("".join(parts[bucket]).encode(), _check(prefixes[bucket]))
         if extra:
             venue_slot = keys.ap_last_seen()
             covered = buckets == 1 and touched  # the venue's slot is bucket 0's, already checked
             stream_for(venue_slot).add(b"".join(pack_command(*command) for command in extra),
-                                       None if covered else pack_command("EXISTS", venue_slot))
+                                       None if covered else _check(venue_slot))
         sent: list[tuple[_NodeStream, redis.connection.AbstractConnection]] = []
         try:
             for node in streams.values():
@@ -249,21 +264,40 @@ class RssiStore:
 
     def _send_pipeline(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
                        extra: list[Command]) -> None:
+        pipe = self.db.pipeline(transaction=False)
+        for commands in self._commands_by_slot(keys, batch, start, stop, now, extra).values():
+            for command in commands:
+                pipe.execute_command(*command)
+        pipe.execute()
+
+    def _send_following(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
+                        extra: list[Command]) -> None:
+        """The chunk again after a slot being migrated answered its check with ASK: each slot's commands in
+        one pipeline with replies on, those its owner refuses sent where the ASK says (SlotCommands). The
+        writes its owner applied before are applied again, and so are those of the other slots: the same
+        values (the health counters of `extra` may count the request twice, as a feed's retry does). Not
+        waited on by the replicas (WAIT counts one connection's writes, and these went over two)."""
+        send = SlotCommands(self.db)
+        for commands in self._commands_by_slot(keys, batch, start, stop, now, extra).values():
+            send(tuple(commands))
+
+    def _commands_by_slot(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
+                          extra: list[Command]) -> dict[str, list[Command]]:
+        """The chunk's commands as `_send_packed` streams them, per slot: a key of the slot -> its commands."""
         by_client: dict[str, dict[str, float]] = defaultdict(dict)
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
                                               batch.flags[start:stop], strict=True):
             by_client[client][f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}"] = round(ts, 3)
-        pipe = self.db.pipeline(transaction=False)
+        by_slot: dict[str, list[Command]] = defaultdict(list)
         for client, members in by_client.items():
-            key = keys.readings(client)
-            pipe.zadd(key, members)
-            pipe.zremrangebyscore(key, "-inf", now - self.window_s)
-            pipe.expire(key, self.ttl_s)
-            pipe.sadd(keys.new_readings(phone_bucket(keys.venue, client)), client)
-        for command in extra:
-            pipe.execute_command(*command)
-        pipe.execute()
+            key, new = keys.readings(client), keys.new_readings(phone_bucket(keys.venue, client))
+            by_slot[new] += [("ZADD", key, *(x for member, ts in members.items() for x in (ts, member))),
+                             ("ZREMRANGEBYSCORE", key, "-inf", now - self.window_s), ("EXPIRE", key, self.ttl_s),
+                             ("SADD", new, client)]
+        if extra:
+            by_slot[keys.ap_last_seen()] += extra
+        return by_slot
 
     # -- reading ----------------------------------------------------------------------------------
 

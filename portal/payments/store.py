@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import redis
 
-from core.storage import VenueKeys
+from core.storage import VenueKeys, scan_slot
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
 IDEM_KEEP_MS = 2 * 86400 * 1000
@@ -323,7 +323,7 @@ class PaymentStore:
     def _orders_of(self, venue: str, client: str) -> list[Order]:
         """The shopper's orders (a scan of the venue's orders: an erasure or an export is rare)."""
         out = []
-        for key in self.db.scan_iter(match=PaymentKeys(venue).order("*"), count=1000):
+        for key in scan_slot(self.db, PaymentKeys(venue).order("*")):  # the venue's slot's primary only
             if _s(self.db.hget(key, "shopper") or b"") == client:
                 order = self.order(venue, _s(key).rsplit(":", 1)[1])
                 if order is not None:

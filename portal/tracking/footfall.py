@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from core.storage import VenueKeys, is_cluster
+from core.storage import VenueKeys, is_cluster, scan_slot
 
 # (client, zone or None, floor, x, y): one position as `record` takes it (None floor/x/y: no heatmap cell)
 Located = tuple[str, str | None, int | None, float | None, float | None]
@@ -324,7 +324,7 @@ class FootfallStore:
         zones = set()
         keys = FootfallKeys(venue)
         for prefix in (keys.visitors(d, "", "")[:-2], keys.day_visitors(d, "")[:-1]):  # mp:{venue}:ff:v[d]:<day>
-            for key in self.db.scan_iter(match=_glob_escape(prefix) + ":*", count=500):
+            for key in scan_slot(self.db, _glob_escape(prefix) + ":*", count=500):  # the venue's node only
                 zone = key.decode().rsplit(":", 1)[-1]
                 if zone != ALL:
                     zones.add(zone)
