@@ -11,8 +11,7 @@ import pytest
 from core.settings import Settings
 from portal import create_app
 from portal.auth import AccountStore
-
-GOOD = "correct horse battery"
+from tests.security.conftest import GOOD
 
 
 def login(client, username, password, ip="10.1.1.1"):
@@ -22,10 +21,6 @@ def login(client, username, password, ip="10.1.1.1"):
                        environ_base={"REMOTE_ADDR": ip})
 
 
-@pytest.fixture
-def owner(db, demo):
-    AccountStore(db).create("tea-house", GOOD, "owner", "demo", ("kopi",))
-    return "tea-house"
 
 
 def test_logout_ends_the_session_server_side(app, client, owner):

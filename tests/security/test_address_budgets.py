@@ -20,8 +20,8 @@ from portal import auth
 from portal.apps.budgets import address_key
 from portal.auth import AccountStore, Throttled
 from portal.captive.config import PortalConfigStore
-
-GOOD = "correct horse battery"
+from tests.security.conftest import GOOD
+from tests.security.test_accounts import login
 
 
 @pytest.mark.parametrize(("address", "key"), [
@@ -80,17 +80,6 @@ def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(app, coupon):
 # ---- the console login throttle -------------------------------------------------------------------
 
 
-def login(client, username, password, ip):
-    page = client.get("/console/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": csrf},
-                       environ_base={"REMOTE_ADDR": ip})
-
-
-@pytest.fixture
-def owner(db, demo):
-    AccountStore(db).create("tea-house", GOOD, "owner", "demo", ("kopi",))
-    return "tea-house"
 
 
 def test_login_guesses_from_one_ipv6_64_are_throttled_together(app, owner):
