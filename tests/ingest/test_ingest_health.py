@@ -173,3 +173,10 @@ def test_page_marks_masked_aps_and_counts_the_maps_aps_apart(client, console, fe
     summary = " ".join(re.search(r'id="ap-summary">(.*?)</span>', page, re.S).group(1).split())
     assert f"1 of the {len(aps)} access points in the map silent" in summary
     assert "Left out of live positioning: 1." in summary and "Heard but not in the venue map: 1." in summary
+
+
+def test_the_health_page_has_the_ops_navigation_with_itself_current(client, console, demo):
+    console.login("ops")
+    page = client.get("/console/ops/demo/health").get_data(as_text=True)
+    assert '<nav class="ops-nav">' in page
+    assert re.search(r'href="/console/ops/demo/health" aria-current="page"', page)
