@@ -126,3 +126,10 @@ def test_operators_of_the_venue_read_the_log_on_a_page(app, client, console, cli
     AccountStore(db).create("far-ops", "an old long passphrase", "operator", "elsewhere")
     console.login("far-ops", "an old long passphrase")  # another venue's operator
     assert client.get(AUDIT).status_code == 403
+
+
+def test_the_operator_home_lists_every_ops_page(client, console):
+    console.login("ops")
+    home = client.get("/console/ops/demo/").get_data(as_text=True)
+    for link in ("insights-link", "moments-link", "outbox-link", "audit-link", "ledger-link", "checklist-link"):
+        assert f'id="{link}"' in home, link
