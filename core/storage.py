@@ -424,15 +424,23 @@ class _PinnedConnection:
         self._packer: Callable[[Commands], list[bytes]] | None = None
 
     def __call__(self, *args, **kwargs):
-        """The call (`_call` of each kind), followed once to where its slot moved."""
-        try:
-            return self._call(*args, **kwargs)
-        except redis.exceptions.TryAgainError:
-            time.sleep(TRYAGAIN_PAUSE_S)  # the slot map is right: the slot's keys are on their way
-            return self._call(*args, **kwargs)
-        except REDIRECTS:
-            refresh_slots(self.db, min_interval_s=0.0)
-            return self._call(*args, **kwargs)
+        """The call (`_call` of each kind): sent once more after a pause when the slot's migration cannot
+        serve it yet (TRYAGAIN), and followed once to where its slot moved (MOVED), also when the move
+        finished during that pause; at most three sends."""
+        waited = followed = False
+        while True:
+            try:
+                return self._call(*args, **kwargs)
+            except redis.exceptions.TryAgainError:
+                if waited:
+                    raise
+                waited = True
+                time.sleep(TRYAGAIN_PAUSE_S)  # the slot map is right: the slot's keys are on their way
+            except REDIRECTS:
+                if followed:
+                    raise
+                followed = True
+                refresh_slots(self.db, min_interval_s=0.0)
 
     def _call(self, *args, **kwargs):
         raise NotImplementedError

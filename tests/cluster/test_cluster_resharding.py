@@ -81,6 +81,19 @@ def test_hot_reads_and_scripts_follow_a_slot_being_migrated(db):
     assert reads((("GET", here), ("GET", gone))) == [b"2", b"3"]  # handed over: MOVED, followed
 
 
+def test_a_script_whose_slot_is_handed_over_during_the_pause_follows_it(db, monkeypatch):
+    """TRYAGAIN, then, in the pause before the second try, the resharding tool hands the slot over: the
+    second try's MOVED is followed too (it reached the request as an error)."""
+    here, gone = f"mp:{TAG}:here", f"mp:{TAG}:gone"
+    db.set(here, "1")
+    db.set(gone, "2")
+    both = HotScript(db, "return {redis.call('INCR', KEYS[1]), redis.call('INCR', KEYS[2])}")
+    with contextlib.ExitStack() as resharding:
+        resharding.enter_context(migrating(db, here, moved=[gone]))
+        monkeypatch.setattr("core.storage.time.sleep", lambda _s: resharding.close())  # handed over meanwhile
+        assert both([here, gone]) == [2, 3]
+
+
 def test_a_script_the_migration_cannot_serve_yet_is_refused_without_rereading_the_slot_map(db, monkeypatch):
     """A script naming a moved key and one still on the owner: TRYAGAIN until the slot is handed over.
     Tried once more after a pause, then refused (the caller fails open); the slot map is right as it is."""
