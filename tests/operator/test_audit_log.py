@@ -116,8 +116,9 @@ def test_operators_of_the_venue_read_the_log_on_a_page(app, client, console, cli
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert "token.issue" in body and "label=pos-1 scopes=ingest" in body
+    assert "API token issued" in body  # the action in words, its code beside them
     assert f'href="{AUDIT}"' in client.get("/console/ops/demo/owners").get_data(as_text=True)  # the ops menu
-    assert client.get(AUDIT + "?lang=zh").status_code == 200
+    assert "已签发 API 令牌" in client.get(AUDIT + "?lang=zh").get_data(as_text=True)
     console.logout()
     assert client.get(AUDIT).status_code == 302  # signed out: the login page
     console.login("cinema")  # an owner
