@@ -39,6 +39,14 @@ SHOPS = [
     ("carpark", "Car park", "停车场", "parking", 0, 20, 30, "garage", "400 bays, pay at exit."),
 ]
 
+# The shops' descriptions in Chinese (SHOPS holds the English): the demo seed writes both as each shop's
+# profile, as an owner would (portal/apps/shop_profiles.py), so zh pages read Chinese.
+SHOP_DESCRIPTIONS_ZH = {
+    "kopi": "单一产地咖啡和咖椰吐司。", "books": "图书、文具、读书会。", "lumen": "四季服饰。",
+    "starlight": "六个影厅，含 IMAX。", "noodle": "手工拉面。", "dumpling": "饺子和汤。", "jade": "点心和茶。",
+    "pixel": "手机和数码产品。", "carpark": "400 个车位，出场时付费。",
+}
+
 # Vertical connectors between floors 0 and 1: (id, x, y, kind, oneway direction or None)
 CONNECTORS = [
     ("esc-up", 58.0, 6.0, "escalator", (0, 1)),

@@ -14,10 +14,11 @@ import logging
 import time
 from collections.abc import Mapping
 
-from fingerprints.demo_mall import build_demo_mall
+from fingerprints.demo_mall import SHOP_DESCRIPTIONS_ZH, build_demo_mall
 from fingerprints.mallgen import GeneratedMall, generate_mall
 from fingerprints.model import VenueMap
 from portal.apps import registry
+from portal.apps.shop_profiles import ShopProfileStore
 from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore
 from portal.demo import DEMO_PASSWORD, mark_demo_venue
@@ -80,8 +81,18 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     _seed_apps(svc, venue)
     _demo_accounts(svc, venue_id)
     _demo_credentials(svc, venue_id)
+    _demo_shop_texts(svc, venue)
     log.info("demo mall loaded: %d reference points", len(venue.samples))
     return True
+
+
+def _demo_shop_texts(svc: Services, venue: VenueMap) -> None:
+    """Each demo shop's description in both languages, as its owner would write it (the map has English only)."""
+    profiles = ShopProfileStore(svc.db)
+    for shop in venue.shops:
+        if shop.id in SHOP_DESCRIPTIONS_ZH:
+            profiles.set(venue.id, shop.id, {"description_zh": SHOP_DESCRIPTIONS_ZH[shop.id],
+                                             "description_en": shop.description})
 
 
 def ensure_demo_venues(svc: Services) -> None:

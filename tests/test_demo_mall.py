@@ -95,3 +95,10 @@ def test_versions_are_never_reused_after_a_rollback(svc, demo, demo_map):
 def test_oversized_form_post_is_a_413_not_a_500(client, demo):
     resp = client.post("/console/login", data={"username": "x" * (2 * 1024 * 1024), "password": "y"})
     assert resp.status_code == 413
+
+
+def test_the_demo_shops_read_in_chinese_on_zh_pages(client, demo):
+    """The demo seed writes each shop's description in both languages (the map holds English only)."""
+    zh = client.get("/v/demo/shop/kopi?lang=zh").get_data(as_text=True)
+    assert "单一产地咖啡和咖椰吐司。" in zh and "Single-origin" not in zh
+    assert "Single-origin coffee and kaya toast." in client.get("/v/demo/shop/kopi?lang=en").get_data(as_text=True)
