@@ -194,43 +194,47 @@ def route_api(venue: str):
     return response
 
 
+def _field(parse, errors: list[PlaceError], default=None):
+    """parse() or, when it refuses, `default` with the refusal added to `errors`: each field is read on its
+    own, so one bad field leaves the others selected and every refusal is shown."""
+    try:
+        return parse()
+    except PlaceError as exc:
+        errors.append(exc)
+        return default
+
+
+def _read_route_form(venue: str, venue_map, raw_from: str, raw_to: str) -> dict:
+    """The route form's fields: accessible, label, position, start, goal, errors (PlaceErrors, 400 unless
+    a `me` destination cannot be placed), notice (the start is `me` and cannot be placed)."""
+    errors: list[PlaceError] = []
+    accessible = _field(lambda: parse_bool(request.args.get("accessible")), errors, False)
+    label = _field(_label_arg, errors, "")
+    position = _locate(venue)() if raw_from == "me" or "me" in raw_to else None
+    unplaced: list[PlaceError] = []
+    start = _field(lambda: parse_place(venue_map, raw_from, "from", lambda: position), unplaced)
+    if unplaced and unplaced[0].status != 409:
+        errors += unplaced
+    goal = _field(lambda: parse_place(venue_map, raw_to, "to", lambda: position), errors) if raw_to else None
+    notice = (_("The portal cannot tell where you are right now. Choose where you are:")
+              if unplaced and unplaced[0].status == 409 else None)
+    return {"accessible": accessible, "label": label, "position": position, "start": start, "goal": goal,
+            "errors": errors, "notice": notice}
+
+
 def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
     venue_map = _venue_map(venue)
     shopper = shopper_for_venue(venue)
-    args = request.args
-    raw_from = args.get("from") or default_from
-    raw_to = args.get("to", "")
-    error = notice = None
-    status = 200
-    result = start = goal = None
-    label = ""
-    accessible = False
-    position = None
-    try:
-        accessible = parse_bool(args.get("accessible"))
-        label = _label_arg()
-    except PlaceError as exc:
-        error, status = exc, 400
-    if error is None:
-        located = _locate(venue)
-        position = located() if raw_from == "me" or "me" in raw_to else None
-        try:
-            start = parse_place(venue_map, raw_from, "from", lambda: position)
-        except PlaceError as exc:
-            if exc.status == 409:
-                notice = _("The portal cannot tell where you are right now. Choose where you are:")
-            else:
-                error, status = exc, 400
-        if raw_to and error is None:
-            try:
-                goal = parse_place(venue_map, raw_to, "to", lambda: position)
-            except PlaceError as exc:
-                error, status = exc, exc.status if exc.status != 409 else 200
-        if start is not None and goal is not None:
-            result = plan_route(venue_map, start, goal, accessible)
-            if result is None:
-                notice = (_("There is no step-free route between these places.") if accessible
-                          else _("There is no route between these places."))
+    form = _read_route_form(venue, venue_map, request.args.get("from") or default_from, request.args.get("to", ""))
+    accessible, label, position = form["accessible"], form["label"], form["position"]
+    start, goal, errors, notice = form["start"], form["goal"], form["errors"], form["notice"]
+    status = 400 if any(exc.status != 409 for exc in errors) else 200
+    result = None
+    if start is not None and goal is not None and not errors:
+        result = plan_route(venue_map, start, goal, accessible)
+        if result is None:
+            notice = (_("There is no step-free route between these places.") if accessible
+                      else _("There is no route between these places."))
     shops = sorted(venue_map.shops, key=lambda s: (s.floor, s.name))
     plans, leaflet_data = [], None
     if result is not None:
@@ -255,7 +259,7 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
         selected_from=start.ref if start is not None else "", selected_to=goal.ref if goal is not None else "",
         extra_from=extra_from, extra_to=extra_to, accessible=accessible, label=label,
         result=result, steps=[step_text(s, venue_map, result, label) for s in result.steps] if result else [],
-        plans=plans, leaflet_data=leaflet_data, error=error, error_text=place_refusal(error) if error else "",
+        plans=plans, leaflet_data=leaflet_data, errors=[(exc.param, place_refusal(exc)) for exc in errors],
         notice=notice, position=position,
         position_zone=venue_map.zone(position.zone) if position is not None and position.zone else None,
         shopper_token=shopper_token(shopper), minutes=_minutes(result.seconds) if result else 0,

@@ -21,7 +21,7 @@ from lightapps.queue.store import ACTIVE_STATES, QueueStore, reservation_date
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
-from portal.apps.views import app_store, bilingual, record_event, zone_app_blueprint
+from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
 from portal.payments.money import cny
 from portal.services import services
@@ -326,14 +326,40 @@ def _preorder_target(venue: str, zone: str, target: str, client: str):
 
 @bp.get("/queue/<zone>/preorder")
 def preorder_form(venue: str, zone: str):
-    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     target = request.args.get("for", "ticket")[:30]
     kind, record = _preorder_target(venue, zone, target, shopper.client)
     current = {line["id"]: line["qty"] for line in (decode_preorder(record) or {}).get("items", [])}
-    return render_template("queue/preorder.html", venue=venue_map, zone=zone_obj, config=config, kind=kind,
-                           record=record, target=target, menu=store().menu(venue, zone), current=current,
+    return _preorder_page(kind, record, target, store().menu(venue, zone), current)
+
+
+def _preorder_page(kind: str, record: dict[str, Any], target: str, menu: list[dict[str, Any]],
+                   current: dict[str, Any], errors: dict[str, str] | None = None):
+    """The pre-order form; `errors` (dish id -> message) re-renders it with what the shopper typed."""
+    return render_template("queue/preorder.html", venue=g.venue_map, zone=g.zone, config=g.app_config, kind=kind,
+                           record=record, target=target, menu=menu, current=current, errors=errors or {},
                            max_qty=MAX_QTY, pay_online=payments_on())
+
+
+def _posted_lines(menu: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str], int]:
+    """(lines, posted quantities, errors by dish id, status) from the pre-order form. A dish sold out since
+    the form was shown is an error (409) and its quantity is dropped; a bad quantity is an error (422) and
+    its text is kept so the shopper sees what to fix. Nothing is saved while any error stands."""
+    lines, posted, errors, status = [], {}, {}, 0
+    for item in menu:
+        raw = request.form.get(f"qty_{item['id']}", "").strip()
+        qty = whole_number(raw or "0")
+        if qty != 0 and not item.get("available", True):  # the form shows no input for it any more
+            status = status or 409
+            errors[item["id"]] = _("Sold out while you were choosing: taken off your pre-order.")
+        elif qty is None or qty > MAX_QTY:
+            posted[item["id"]], status = raw[:10], 422
+            errors[item["id"]] = _("Quantities must be whole numbers from 0 to %(n)d.", n=MAX_QTY)
+        elif qty:
+            posted[item["id"]] = qty
+            lines.append({"id": item["id"], "name_en": item["name_en"], "name_zh": item["name_zh"],
+                          "price": int(item["price"]), "qty": qty})
+    return lines, posted, errors, status
 
 
 @bp.post("/queue/<zone>/preorder")
@@ -341,16 +367,10 @@ def preorder(venue: str, zone: str):
     shopper = shopper_for_venue(venue)
     target = request.form.get("for", "ticket")[:30]
     kind, record = _preorder_target(venue, zone, target, shopper.client)
-    lines = []
-    for item in store().menu(venue, zone):
-        qty = whole_number(request.form.get(f"qty_{item['id']}", "").strip() or "0")
-        if qty is None or qty > MAX_QTY:
-            abort(400, _("Quantities must be whole numbers from 0 to %(n)d.", n=MAX_QTY))
-        if qty and not item.get("available", True):
-            abort(400, _("%(item)s is not available today.", item=str(bilingual(item["name_zh"], item["name_en"]))))
-        if qty:
-            lines.append({"id": item["id"], "name_en": item["name_en"], "name_zh": item["name_zh"],
-                          "price": int(item["price"]), "qty": qty})
+    menu = store().menu(venue, zone)
+    lines, posted, errors, status = _posted_lines(menu)
+    if errors:  # the form again, every other quantity kept (an error page would lose the whole order)
+        return _preorder_page(kind, record, target, menu, posted, errors), status
     preorder_doc = {"items": lines, "total": sum(x["price"] * x["qty"] for x in lines)} if lines else None
     order = None
     if preorder_doc and preorder_doc["total"] > 0 and payments_on():  # paid online (lightapps/queue/payment.py)

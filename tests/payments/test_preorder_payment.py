@@ -89,7 +89,7 @@ def test_paying_for_a_replaced_preorder_is_refunded(restaurant, pay, pay_portal,
     assert pay.order(VENUE, first).status == "refunded"  # not what the ticket holds now
     approve(sandbox, pay_portal[1], pay, second)
     assert pay.order(VENUE, second).status == "paid"
-    assert preorder(client, token, qty_m1="x").status_code == 400
+    assert preorder(client, token, qty_m1="x").status_code == 422
 
 
 def test_a_payment_landing_just_before_the_number_is_given_up_is_refunded(restaurant, pay, pay_portal, sandbox,

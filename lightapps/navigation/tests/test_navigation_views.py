@@ -123,6 +123,25 @@ def test_bad_input_page_is_400(client, demo, params, field):
     assert "<polyline" not in html
 
 
+def test_a_refused_start_keeps_the_chosen_destination(client, demo):
+    """Each field is read on its own: a start not on the map leaves the destination selected (the shopper
+    only picks a new start), and a bad `accessible` leaves both places selected."""
+    resp = page(client, **{"from": "nowhere", "to": "shop:starlight"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and '<option value="shop:starlight" selected>' in html
+    assert re.search(r'id="route-error"[^>]*data-field="from"', html) and 'aria-invalid="true">' in html
+    html = page(client, **{"from": "shop:kopi", "to": "shop:pixel", "accessible": "x"}).get_data(as_text=True)
+    assert '<option value="shop:kopi" selected>' in html and '<option value="shop:pixel" selected>' in html
+
+
+def test_every_refused_field_is_shown(client, demo):
+    resp = page(client, **{"from": "shop:nope", "to": "9,1,1", "accessible": "x"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "<polyline" not in html
+    assert re.findall(r'<p class="error" id="route-error[^"]*" role="alert" data-field="(\w+)"', html) == [
+        "accessible", "from", "to"]
+
+
 @pytest.mark.parametrize("params, label, raw", [
     ({"to": "shop:nosuch"}, "终点", "to"),
     ({"to": "9,1,1"}, "终点", "to"),

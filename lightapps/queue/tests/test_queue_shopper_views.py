@@ -178,7 +178,7 @@ def test_preorder_on_ticket(client, demo, db, shopper):
     before = queue_state(db)
     for qty in ("-1", "abc", "21", "1.5", "²x", "٣"):
         resp = client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": qty, "c": shopper})
-        assert resp.status_code == 400, qty
+        assert resp.status_code == 422 and 'id="error_m1"' in resp.get_data(as_text=True), qty
     assert queue_state(db) == before
     resp = client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": "2", "qty_m4": "1", "c": shopper,
                                                  "qty_bogus": "5"})
@@ -189,9 +189,39 @@ def test_preorder_on_ticket(client, demo, db, shopper):
     store = QueueStore(db)
     item = store.menu_item("demo", "jade", "m2")
     store.put_menu_item("demo", "jade", item["name_en"], item["name_zh"], item["price"], False, item_id="m2")
-    assert client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m2": "1", "c": shopper}).status_code == 400
+    assert client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m2": "1", "c": shopper}).status_code == 409
     # someone else's booking id: 404
     assert client.post(f"{BASE}/preorder", data={"for": "20990101-R1", "qty_m1": "1", "c": shopper}).status_code == 404
+
+
+def qty_input(page: str, item_id: str) -> str | None:
+    match = re.search(rf'<input[^>]*name="qty_{item_id}"[^>]*>', page)
+    return match.group(0) if match else None
+
+
+def test_a_dish_sold_out_while_choosing_keeps_the_rest_of_the_order(client, demo, db, shopper):
+    """The form comes back (409) with every other quantity kept, the sold-out dish dropped and marked, the
+    `c` token still in it (the captive browser has no cookie); nothing is saved until the shopper saves again."""
+    take(client, shopper)
+    assert qty_input(client.get(f"{BASE}/preorder?c={shopper}").get_data(as_text=True), "m2") is not None
+    store = QueueStore(db)
+    item = store.menu_item("demo", "jade", "m2")
+    store.put_menu_item("demo", "jade", item["name_en"], item["name_zh"], item["price"], available=False,
+                        item_id="m2")
+    before = queue_state(db)
+    resp = client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": "2", "qty_m2": "3", "c": shopper,
+                                                 "lang": "zh"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and 'id="preorder-form"' in page
+    assert 'value="2"' in qty_input(page, "m1") and qty_input(page, "m2") is None
+    assert 'id="error_m2"' in page and 'id="preorder-error"' in page and token_of(page) == shopper
+    assert 'name="lang" value="zh"' in page and 'name="for" value="ticket"' in page
+    assert queue_state(db) == before
+    # a bad quantity next to it: 422, the typed text kept for the shopper to fix
+    resp = client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": "2", "qty_m3": "99", "c": shopper})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'value="99"' in qty_input(page, "m3") and 'value="2"' in qty_input(page, "m1")
+    assert 'aria-invalid="true"' in qty_input(page, "m3") and token_of(page) == shopper
 
 
 def test_prices_are_shown_in_the_currency_payment_charges(client, demo, svc, db, shopper):
