@@ -33,6 +33,7 @@ from fingerprints.model import normalise_bssid
 from portal.captive.controller_api import ControllerError
 from portal.captive.omada import OmadaController
 from portal.captive.probes import match_probe
+from portal.captive.sessions import normal_ip
 from portal.captive.smartzone import DECRYPT_TIMEOUT_S, SmartZoneNbi, is_encrypted
 from portal.captive.unifi import UniFiController
 
@@ -117,13 +118,21 @@ def is_probe_url(host: str, path: str) -> bool:
     return probe.os == "android" or any(host == d or host.endswith("." + d) for d in PROBE_DOMAINS)
 
 
+_ENCODED_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*%3A%2F%2F", re.IGNORECASE)
+
+
 def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
     """The shopper's original URL if it is a plain http(s) URL worth returning to, else None.
     Refused: other schemes, credentials in the URL, control characters, OS probe URLs on any host (continuing
     to one just closes the sign-in browser; OEM builds probe their own hosts), and hosts dressed up as ours
-    (portal.example.evil.net)."""
+    (portal.example.evil.net). A URL encoded twice (`http%3A%2F%2F...`) is decoded once before the checks;
+    a host still holding a `%` is refused."""
     if not raw or len(raw) > MAX_URL or any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
         return None
+    if _ENCODED_SCHEME.match(raw):  # encoded once more than the gateway's own encoding (a UniFi `url`)
+        raw = urllib.parse.unquote(raw)
+        if any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
+            return None
     if "://" not in raw:  # Cisco WLC sends `redirect` as host/path; "javascript:..." has no "//"
         head = raw.split("/", 1)[0]
         if ":" in head and not head.rsplit(":", 1)[1].isdigit():
@@ -136,6 +145,8 @@ def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | 
         return None
     host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc or "\\" in raw:
+        return None
+    if "%" in host:  # still encoded (three times over, or a host in a URL without its scheme): no host of anyone's
         return None
     if host in PROBE_HOSTS or is_probe_url(host, parts.path or "/"):
         return None
@@ -233,9 +244,10 @@ def optional_ip(args, name: str) -> str | None:
     if not raw:
         return None
     try:
-        return str(ipaddress.ip_address(raw))
+        ipaddress.ip_address(raw)
     except ValueError:
         raise GatewayError(name, "is not an IP address") from None
+    return normal_ip(raw)  # the IP table's spelling (an IPv4-mapped address as its IPv4 one)
 
 
 # The venue's own network: RFC 1918 and shared (RFC 6598) IPv4, link-local, the documentation and benchmark
@@ -318,6 +330,15 @@ class Adapter:
     def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         raise NotImplementedError
 
+    def tells_length(self, ctx: GatewayContext) -> bool:
+        """Whether the grant carries the session's length to the gateway; else the gateway keeps its own."""
+        return False
+
+
+def tells_length(ctx: GatewayContext) -> bool:
+    """Whether the gateway is told how long this phone's session lasts (its time left is then ours too)."""
+    return BY_NAME[ctx.gateway].tells_length(ctx)
+
 
 class MerakiClickThrough(Adapter):
     """Meraki click-through splash: the browser is sent to `base_grant_url?continue_url=..&duration=..`."""
@@ -337,6 +358,9 @@ class MerakiClickThrough(Adapter):
 
     def grant(self, ctx, seconds, destination, config):
         return Grant(redirect_to=_with_query(ctx.grant["base_grant_url"], continue_url=destination, duration=seconds))
+
+    def tells_length(self, ctx):
+        return True  # `duration`
 
 
 def meraki_url(url: str, name: str, config: dict[str, str]) -> None:
@@ -456,6 +480,9 @@ class OpenNDS(Adapter):
             return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["rhid"], redir=destination))
         return Grant(redirect_to=destination)  # levels 3-4: authmon collects the rhid (see authmon_entry)
 
+    def tells_length(self, ctx):
+        return ctx.grant.get("level", 0) >= 3  # the authmon entry's minutes; levels 0-2 carry no length
+
     @classmethod
     def gateway_hashes(cls, gatewayname: str, hashes: str = "") -> list[str]:
         """The gatewayhashes a venue's routers may send: that of `gatewayname` (when set) and the ones given
@@ -513,6 +540,9 @@ class UniFi(Adapter):
         except ControllerError as exc:
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)
+
+    def tells_length(self, ctx):
+        return True  # the controller's authorize call carries the time
 
 
 class Omada(Adapter):
@@ -578,6 +608,9 @@ class Omada(Adapter):
         except ControllerError as exc:
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)
+
+    def tells_length(self, ctx):
+        return True  # the controller's authorize call carries the time
 
 
 class _FormLogin(Adapter):
@@ -679,7 +712,7 @@ class CiscoWLC(_FormLogin):
     (a WLC's virtual interface often has a public name: wifi-guest.equinox.com in a captured redirect)."""
 
     name = "cisco"
-    STATUS = {"1": "You are already logged in.", "2": "The network is not configured for web authentication.",
+    STATUS = {"2": "The network is not configured for web authentication.",
               "3": "This user name cannot be used now.", "4": "This user is blocked.",
               "5": "The guest credentials were refused."}
 
@@ -687,6 +720,9 @@ class CiscoWLC(_FormLogin):
         return "switch_url" in args
 
     def parse(self, args, request_url, config, now):
+        if args.get("statusCode") == "1":  # "already logged in", for the WLC no further action: on, as online
+            return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=False),
+                                  destination=args.get("redirect"), access=ONLINE)
         if args.get("statusCode") in self.STATUS:
             raise GatewayError("statusCode", self.STATUS[args["statusCode"]], status=409)
         login = _login_or_problem(args["switch_url"], "switch_url", config, "wlc_hosts")
@@ -951,6 +987,9 @@ class Direct(Adapter):
 
     def grant(self, ctx, seconds, destination, config):
         return Grant(redirect_to=destination)
+
+    def tells_length(self, ctx):
+        return True  # the session is the grant
 
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),

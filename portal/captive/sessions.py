@@ -3,6 +3,7 @@ so they survive a server restart; and the IP -> client table learnt from gateway
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from dataclasses import dataclass
@@ -37,6 +38,20 @@ class Session:
     gateway: str
     extensions: int
     granted_by: str = ""  # the shopper (client id) whose Continue granted it ("": a session from before)
+    ip: str = ""  # the address the phone had when granted, normalised ("": the gateway named none)
+    timed: bool = False  # the gateway's grant carried this length (Meraki's duration, a controller's minutes)
+
+    @property
+    def extendable(self) -> bool:
+        """Only the portal's own sessions (DIRECT_MODE=gateway, the demo): no gateway's grant can be lengthened
+        afterwards, and a longer record here would only tell the phone it is online after the gateway cut it off."""
+        return self.gateway == "direct"
+
+    @property
+    def counts_down(self) -> bool:
+        """Its time left is the one that holds: ours, or a length the gateway was told. The other gateways
+        (CoovaChilli, WLC, Aruba, MikroTik, Ruckus, openNDS 0-2) keep their own, which we do not know."""
+        return self.gateway == "direct" or self.timed
 
     def seconds_remaining(self, now: float | None = None) -> int:
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
@@ -59,18 +74,62 @@ return encoded
 """
 
 
+def normal_ip(ip: str) -> str:
+    """The one spelling of an address in the IP table: an IPv4-mapped IPv6 address (a dual-stack socket's
+    REMOTE_ADDR, ::ffff:10.0.0.7) as its IPv4 address, IPv6 in its compressed form; anything else as it is.
+    Not budgets' address_key: that counts a whole IPv6 /64 as one, and the IP table must tell phones apart."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+# Point an address at a client, for no longer than that client's live session (ARGV[3], its end, 0: none) or,
+# before a grant, ARGV[2] seconds: a departed phone's address, which DHCP hands to the next one, must not
+# keep naming it.
+_REMEMBER_IP = """
+local ends = tonumber(ARGV[3])
+if ends > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ends)
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+"""
+
+# On an extend: the address's entry lives as long as the session, while it still names this client.
+_STRETCH_IP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('EXPIREAT', KEYS[1], ARGV[2]) end
+"""
+
+_FORGET_IP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
+
+
 class SessionStore:
     def __init__(self, db: redis.Redis, ip_ttl_s: int = 24 * 3600) -> None:
         self.db = db
         self.ip_ttl_s = ip_ttl_s
         self._extend = db.register_script(_EXTEND)
+        self._remember_ip = db.register_script(_REMEMBER_IP)
+        self._stretch_ip = db.register_script(_STRETCH_IP)
+        self._forget_ip = db.register_script(_FORGET_IP)
 
     def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None,
-              granted_by: str = "") -> Session:
+              granted_by: str = "", ip: str | None = None, timed: bool = False) -> Session:
+        """`ip`: the phone's address the gateway named (or the portal saw, as the gateway): the session holds
+        it, and the IP table names this client there for as long as the session lives. `timed`: the gateway's
+        grant carried `seconds` (gateways.tells_length)."""
         now = time.time() if now is None else now
         session = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
-                          granted_by=granted_by)
+                          granted_by=granted_by, ip=normal_ip(ip) if ip else "", timed=timed)
         self.db.set(SessionKeys(venue).session(client), json.dumps(session.__dict__), exat=int(session.expires_at) + 1)
+        if session.ip:  # another slot than the session's (keyed by address): after it, so it never outlives it
+            self._remember_ip(keys=[SessionKeys(venue).client_ip(session.ip)],
+                              args=[client, self.ip_ttl_s, int(session.expires_at) + 1])
         return session
 
     def get(self, venue: str, client: str, now: float | None = None) -> Session | None:
@@ -91,19 +150,41 @@ class SessionStore:
                               args=[time.time() if now is None else now, seconds, max_extensions])
         if result == -1:
             raise LookupError("this session cannot be extended again")
-        return Session(**json.loads(result)) if result else None
+        session = Session(**json.loads(result)) if result else None
+        if session is not None and session.ip:
+            self._stretch_ip(keys=[SessionKeys(venue).client_ip(session.ip)],
+                             args=[client, int(session.expires_at) + 1])
+        return session
 
     def revoke(self, venue: str, client: str) -> None:
+        """The session ends (the gateway logged the phone off); so does the IP table's entry it held, while that
+        still names this client."""
+        session = self.get(venue, client)
         self.db.delete(SessionKeys(venue).session(client))
+        if session is not None and session.ip:
+            self._forget_ip(keys=[SessionKeys(venue).client_ip(session.ip)], args=[client])
 
     # -- the gateway's view of who is who ---------------------------------------------------------
 
-    def remember_ip(self, venue: str, ip: str, client: str) -> None:
-        self.db.set(SessionKeys(venue).client_ip(ip), client, ex=self.ip_ttl_s)
+    def remember_ip(self, venue: str, ip: str, client: str, now: float | None = None) -> None:
+        """`ip` is `client`'s now (a verified gateway said so): for as long as its live session held at this
+        address lasts, else for `ip_ttl_s` (a phone not granted yet: the landing still locates it)."""
+        ip = normal_ip(ip)
+        session = self.get(venue, client, now)
+        until = int(session.expires_at) + 1 if session is not None and session.ip == ip else 0
+        self._remember_ip(keys=[SessionKeys(venue).client_ip(ip)], args=[client, self.ip_ttl_s, until])
 
-    def client_for_ip(self, venue: str, ip: str) -> str | None:
+    def client_for_ip(self, venue: str, ip: str, now: float | None = None) -> str | None:
+        """The client at `ip`; None when none is known, or when the client named there has a live session held
+        at another address (it moved; whoever has this address now is someone else). Two reads in two slots:
+        read only, so a race between them answers as either moment would."""
+        ip = normal_ip(ip)
         raw = self.db.get(SessionKeys(venue).client_ip(ip))
-        return raw.decode() if raw else None
+        if not raw:
+            return None
+        client = raw.decode()
+        session = self.get(venue, client, now)
+        return None if session is not None and session.ip and session.ip != ip else client
 
     def save_gateway_context(self, venue: str, client: str, sealed: bytes, ttl_s: int = 3600) -> None:
         """`sealed` is the encrypted gateway context (it can hold the raw MAC a grant call needs)."""

@@ -45,6 +45,7 @@ from portal.captive.gateways import (
     hand_back,
     parse_redirect,
     safe_destination,
+    tells_length,
 )
 from portal.captive.landing import Offline, Redirect
 from portal.captive.sessions import Session
@@ -172,6 +173,9 @@ def portal_entry(site: str | None = None):
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
     # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
     verified = (ctx.verified or demo_mode_for(venue)) and client is not None
+    if client is None and ctx.gateway == "direct":  # the CAPPORT API's user-portal-url: its signed client
+        client = _capport_client(venue, args.get("capport", ""))
+        verified = client is not None
     if ctx.access == ONLINE:
         return _already_online(venue, ctx, client, verified)
     decision = cs.landing.decide(venue, client, ip=request.remote_addr, verified=verified,
@@ -179,10 +183,10 @@ def portal_entry(site: str | None = None):
     if isinstance(decision, Offline):
         return fail_open(venue, None, ctx)
     try:
-        if ctx.verified and ctx.client_ip and client:
-            store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
         if ctx.access == OFFLINE and verified:  # the gateway holds the phone back: CAPPORT and probes must say so
             store(cs.sessions.revoke, venue, client)  # (only when it vouched: a forged one must not log others out)
+        if ctx.verified and ctx.client_ip and client:  # after the revoke, which clears the old session's entry
+            store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
         sealed = cs.sealer.seal(ctx)
         store(cs.sessions.save_gateway_context, venue, decision.client, sealed)
         if ctx.verified and client:  # the phone's own gateway, for a Continue that does not come through it
@@ -270,7 +274,9 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
         rhid = ctx.grant["rhid"]
         store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
     if ctx.gateway != "direct":  # a direct grant is the session itself (_direct_grant)
-        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client)
+        # The session holds the address only a verified gateway named: it points the IP table at this phone.
+        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client,
+              ip=ctx.client_ip if ctx.verified else None, timed=tells_length(ctx))
 
 
 def _gateway_context(venue: str, shopper: Shopper) -> GatewayContext:
@@ -303,11 +309,10 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
     IP table, our signed URI) has no gateway context left here, and a session of ours would only tell its
     probes and CAPPORT "online" while the gateway still holds it back."""
     cs = captive_services()
-    if cs.direct_mode == "gateway" and request.remote_addr:
-        store(cs.sessions.remember_ip, venue, request.remote_addr, session_client(shopper))
-    elif shopper.phone is None or not demo_mode_for(venue):
+    ip = request.remote_addr if cs.direct_mode == "gateway" else None  # grant() binds the IP table to it
+    if not ip and (shopper.phone is None or not demo_mode_for(venue)):
         return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
-    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client)
+    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client, ip=ip)
     return None
 
 
@@ -385,7 +390,7 @@ def status():
         config = store(cs.config.get, shopper.venue)
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
-    can_extend = session is not None and session.extensions < int(config["max_extensions"])
+    can_extend = session is not None and session.extendable and session.extensions < int(config["max_extensions"])
     # The gateway said the phone is online (portal_entry's _already_online) though no session of ours is
     # live (granted some other way, or ours ended first): say so, not "ended". Only text, on the shopper's page.
     gateway_online = session is None and request.args.get("gateway") == ONLINE
@@ -401,8 +406,11 @@ def extend():
     cs = captive_services()
     try:
         config = store(cs.config.get, shopper.venue)
-        if own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper))) is None:
+        current = own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper)))
+        if current is None:
             abort(409, _("There is no WiFi session to extend. Please connect again."))
+        if not current.extendable:  # the gateway holds the length: a longer record of ours would only mislead
+            abort(409, _("The WiFi network sets how long your session lasts: it cannot be extended here."))
         session = store(cs.sessions.extend, shopper.venue, session_client(shopper), int(config["session_minutes"]) * 60,
                         int(config["max_extensions"]))
     except LookupError as exc:
@@ -448,6 +456,14 @@ def _capport_read(token: str) -> tuple[str, str] | None:
     return venue, client
 
 
+def _capport_client(venue: str, token: str) -> str | None:
+    """The client a per-client CAPPORT URI's token names, when it is this venue's: the user-portal-url that API
+    answers carries it, so the page it opens (behind a NAT, where no address tells phones apart) is that
+    phone's, and its Continue grants through the phone's gateway."""
+    found = _capport_read(token) if token else None
+    return found[1] if found is not None and found[0] == venue else None
+
+
 @bp.get("/capport/api")
 def capport_by_ip():
     """For DHCP option 114 / RA option 37 with one URI for everyone: the client is the requester's IP."""
@@ -462,10 +478,11 @@ def capport_client(token: str):
     found = _capport_read(token)
     if found is None:
         return _capport_json({"error": "unknown client"}, 404)
-    return _capport_answer(*found)
+    return _capport_answer(*found, token=token)
 
 
-def _capport_answer(venue: str, client: str | None) -> Response:
+def _capport_answer(venue: str, client: str | None, token: str | None = None) -> Response:
+    """`token`: the per-client URI's, handed on in user-portal-url (portal_entry reads it back)."""
     cs = captive_services()
     # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
     decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr, verified=True)
@@ -477,15 +494,17 @@ def _capport_answer(venue: str, client: str | None) -> Response:
                               {"Retry-After": str(STORE_RETRY_AFTER_S)})
     session = decision.session
     body: dict = {"captive": session is None,
-                  "user-portal-url": external_url("captive.portal_entry", venue=venue),
+                  "user-portal-url": external_url("captive.portal_entry", venue=venue,
+                                                  **({"capport": token} if token else {})),
                   "venue-info-url": external_url(decision.endpoint, **decision.values, c=decision.token)}
     if session is not None:
         try:
             config = store(cs.config.get, venue)
         except STORE_ERRORS:
             config = cs.config.offline(venue)
-        body["seconds-remaining"] = session.seconds_remaining()
-        body["can-extend-session"] = session.extensions < int(config["max_extensions"])
+        if session.counts_down:  # else the gateway keeps a length we do not know: none is said (RFC 8908: optional)
+            body["seconds-remaining"] = session.seconds_remaining()
+        body["can-extend-session"] = session.extendable and session.extensions < int(config["max_extensions"])
     return _capport_json(body, 200)
 
 
