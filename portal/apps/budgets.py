@@ -34,6 +34,7 @@ from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from core.addresses import client_address
 from core.settings import parse_budget
 from core.storage import VenueKeys
 from portal.errors import error_response
@@ -231,13 +232,10 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
     venue's guest WiFi, its `client_networks`), where every phone shares the venue's /64 and each has its
     own addresses; an IPv4-mapped IPv6 address (a dual-stack socket) as its IPv4 address; IPv4 as it is.
     Anything else (no address, a Unix socket): itself."""
-    try:
-        ip = ipaddress.ip_address((address or "").split("%", 1)[0])  # a zone (fe80::1%eth0) is no part of it
-    except ValueError:
+    ip = client_address((address or "").split("%", 1)[0])  # a zone (fe80::1%eth0) is no part of it
+    if ip is None:
         return address or "-"
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
         if any(ip in network for network in own_networks):
             return str(ip)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.addresses import client_address
 from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
@@ -116,13 +117,8 @@ class Landing:
         networks = self.breaker.call(self.client_networks, venue) if self.client_networks else ()
         if not networks:
             return client
-        try:
-            address = ipaddress.ip_address(ip or "")
-        except ValueError:
-            return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:  # a dual-stack socket's IPv4
-            address = address.ipv4_mapped
-        return client if any(address in network for network in networks) else None
+        address = client_address(ip)  # a dual-stack socket's IPv4-mapped address as its IPv4 one
+        return client if address is not None and any(address in network for network in networks) else None
 
     def handout(self, venue: str, client: str | None, verified: bool = False) -> tuple[Shopper, str]:
         """A new shopper for this phone and its token, sealed: handing it out writes nothing (portal/shopper.py).

@@ -3,13 +3,13 @@ so they survive a server restart; and the IP -> client table learnt from gateway
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from dataclasses import dataclass
 
 import redis
 
+from core.addresses import client_address
 from core.storage import VenueKeys
 
 
@@ -78,13 +78,8 @@ def normal_ip(ip: str) -> str:
     """The one spelling of an address in the IP table: an IPv4-mapped IPv6 address (a dual-stack socket's
     REMOTE_ADDR, ::ffff:10.0.0.7) as its IPv4 address, IPv6 in its compressed form; anything else as it is.
     Not budgets' address_key: that counts a whole IPv6 /64 as one, and the IP table must tell phones apart."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
+    address = client_address(ip)
+    return ip if address is None else str(address)
 
 
 # Point an address at a client, for no longer than that client's live session (ARGV[3], its end, 0: none) or,

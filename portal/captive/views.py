@@ -7,7 +7,6 @@ probe lane asks; these views turn it into Flask answers. Every store call goes t
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import re
@@ -22,6 +21,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
+from core.addresses import client_address
 from core.ids import is_venue_id
 from core.storage import VenueKeys
 from core.store_health import StoreUnavailable
@@ -553,11 +553,7 @@ def _authmon_refusal(config: dict[str, str], given: str) -> str | None:
     which a level-4 redirect shows anyone: the venue's `opennds_authmon_from` (the routers' addresses) keeps
     the internet from reading or clearing the list, though not the guests behind the routers' NAT."""
     allowed = address_networks(config.get("opennds_authmon_from", ""))
-    try:
-        source = ipaddress.ip_address(request.remote_addr or "")
-        source = getattr(source, "ipv4_mapped", None) or source
-    except ValueError:
-        source = None
+    source = client_address(request.remote_addr)
     if allowed and (source is None or not any(source in net for net in allowed)):
         return "this address may not poll this venue's authmon list"  # before the hash: says nothing of it
     expected = OpenNDS.gateway_hashes(config["opennds_gatewayname"], config.get("opennds_gatewayhashes", ""))
