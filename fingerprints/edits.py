@@ -18,6 +18,7 @@ from typing import Any
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
+from core.errors import N_
 from fingerprints.geometry import zone_map
 from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.plan import PX_PER_M
@@ -28,10 +29,6 @@ ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "servi
 
 MAX_PLAN_M = 5000.0  # metres: no mall floor is wider (the console's floor form says the same)
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
-    return message
 
 
 class EditError(ValueError):

@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from core.errors import CatalogInputError
+from core.errors import N_, CatalogInputError
 from core.settings import Settings
 from core.storage import VenueKeys
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
@@ -155,10 +155,6 @@ if f[2] == 'group' and not f[3] then redis.call('HSET', KEYS[1], 'outcome', 'can
 return 1
 """
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (the console translates it)."""
-    return message
 
 
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)

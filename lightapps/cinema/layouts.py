@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.errors import N_
+
 MAX_SEATS_PER_HOLD = 8
 SEAT_KINDS = {"s": "standard", "c": "couple", "w": "wheelchair", "m": "companion"}
 _SEAT_ID = re.compile(r"^[A-Z][1-9][0-9]?$")
@@ -139,10 +141,6 @@ AUDITORIUMS: dict[str, Auditorium] = {
     "3": Auditorium("3", "Hall 3", "3号厅", _SMALL),
 }
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
-    return message
 
 
 class SelectionError(ValueError):

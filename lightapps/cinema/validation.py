@@ -11,8 +11,8 @@ import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from core.errors import InputError
-from lightapps.cinema.layouts import AUDITORIUMS, N_
+from core.errors import N_, CatalogInputError
+from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeInput
 from portal.apps.locale import venue_locale
 
@@ -25,17 +25,13 @@ _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class FieldError(InputError):
+class FieldError(CatalogInputError):
     """`message` is what is wrong with `field`, in English words that follow its name ("is in the past": the
     API answers "starts_at is in the past"): `template % params`. The console shows `_(template, **params)`
     after the field's label, so what a form can get wrong is marked N_ for the catalog (what only the API's
     JSON can get wrong, a list or an id, is not)."""
 
     template = "{field}: {message}"  # str(): InputError's format (this instance's `template` is the msgid)
-
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % params if params else template)
-        self.template, self.params = template, params
 
 
 def _title(raw, field: str, required: bool) -> str:

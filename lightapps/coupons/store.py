@@ -37,7 +37,7 @@ from typing import Any
 
 import redis
 
-from core.errors import CatalogInputError
+from core.errors import N_, CatalogInputError
 from core.settings import Settings
 from core.storage import VenueKeys
 from lightapps.coupons.codes import new_code
@@ -171,10 +171,6 @@ end
 return 1
 """
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (the console translates it)."""
-    return message
 
 
 class CouponInputError(CatalogInputError):

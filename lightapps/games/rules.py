@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.errors import CatalogInputError
+from core.errors import N_, CatalogInputError
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.payments.money import MAX_FEN, fen_from_yuan
 
@@ -35,10 +35,6 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed at a desk
 CODE_LENGTH = 10
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (the console translates it)."""
-    return message
 
 
 TITLE_REQUIRED = N_("A title is required, in Chinese or English (or both).")

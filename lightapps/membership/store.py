@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from core.errors import CatalogInputError
+from core.errors import N_, CatalogInputError
 from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
@@ -267,10 +267,6 @@ redis.call('LPUSH', KEYS[3], cjson.encode({type='grant', receipt=ARGV[4], note=A
 return {'OK', tostring(bal)}
 """
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (the console translates it)."""
-    return message
 
 
 class FieldError(CatalogInputError):

@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from core.errors import N_
+
 MAX_PARTY = 30
 MAX_CLASSES = 8
 DEFAULT_CLASSES = "A:1-2,B:3-4,C:5-12"
@@ -22,10 +24,6 @@ _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL_COMMA_RE = re.compile(r"^(\d+),(\d{1,2})$")
 
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a message for the catalog without translating it here (no Flask at this layer)."""
-    return message
 
 
 class RuleError(ValueError):

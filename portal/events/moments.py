@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from core.errors import InputError
+from core.errors import N_, CatalogInputError
 from core.storage import VenueKeys
 from portal.events.log import Event, EventLog
 from portal.notify.outbox import NEEDS_CONSENT
@@ -75,21 +75,13 @@ DELIVERY_KEPT_S = 30 * 86400
 REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
-    """Marks a catalog message that is translated where it is shown (a RuleError's)."""
-    return message
 
-
-class RuleError(InputError):
+class RuleError(CatalogInputError):
     """Bad rule input: `field` names it; `template` is the catalog message (%(label)s stands for the field)
     and `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `str()` is
     the English "<field>: <message>"."""
 
-    template = "{field}: {message}"
-
-    def __init__(self, field: str, template: str, **params: object) -> None:
-        super().__init__(field, template % {"label": field, **params})
-        self.template, self.params = template, params
+    template = "{field}: {message}"  # str()'s format (InputError); the instance's `template` is the msgid
 
 
 @dataclass(frozen=True)
