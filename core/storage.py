@@ -63,12 +63,19 @@ class _FollowsAskToUnlistedNodes:
     def get_node(self, host=None, port=None, node_name=None):
         node = super().get_node(host, port, node_name)
         if node is None and node_name and host is None and port is None:
-            made = _unlisted_nodes.setdefault(self.nodes_manager, {})
-            node = made.get(node_name)
-            if node is None:
-                name_host, _, name_port = node_name.rpartition(":")
-                node = made.setdefault(node_name, ClusterNode(name_host, int(name_port), PRIMARY))
+            node = _unlisted_node(self.nodes_manager, node_name)
         return node
+
+
+def _unlisted_node(nodes_manager, node_name: str) -> ClusterNode:
+    """The node "host:port" a slot map does not list (yet), made once per client and kept: its client and
+    connection pool are made once too (redis-py makes them for each new ClusterNode it is given)."""
+    made = _unlisted_nodes.setdefault(nodes_manager, {})
+    node = made.get(node_name)
+    if node is None:
+        name_host, _, name_port = node_name.rpartition(":")
+        node = made.setdefault(node_name, ClusterNode(name_host, int(name_port), PRIMARY))
+    return node
 
 
 class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
@@ -235,7 +242,7 @@ def _slot_client(db: RedisCluster, key: str) -> redis.Redis:
 def _node_client(db: RedisCluster, host: str, port: int) -> redis.Redis:
     """The client of the node at host:port, also one the slot map does not list yet (a new primary a
     resharding fills holds no slot until its first one is handed over)."""
-    node = db.nodes_manager.get_node(host=host, port=port) or ClusterNode(host, port, PRIMARY)
+    node = db.nodes_manager.get_node(host=host, port=port) or _unlisted_node(db.nodes_manager, f"{host}:{port}")
     return db.get_redis_connection(node)
 
 
@@ -402,7 +409,7 @@ _ASKING = pack_command("ASKING")  # the same bytes in every encoding
 TRYAGAIN_PAUSE_S = 0.05  # before the one retry of a call its slot's migration answered TRYAGAIN
 
 
-def _is_ask(exc: BaseException) -> bool:
+def is_ask(exc: BaseException) -> bool:
     """An ASK redirect (redis-py's MovedError is a subclass of its AskError: not one)."""
     return isinstance(exc, redis.exceptions.AskError) and not isinstance(exc, redis.exceptions.MovedError)
 
@@ -515,7 +522,7 @@ class HotScript(_PinnedConnection):
         try:
             return self._run(self._connection(pool), command)
         except redis.exceptions.AskError as ask:
-            if not _is_ask(ask):
+            if not is_ask(ask):
                 raise
             return self._run(self._connection(pool, ask.node_addr), command, asking=True)
 
@@ -575,7 +582,7 @@ class SlotCommands(_PinnedConnection):
     def _follow_asks(self, pool: redis.ConnectionPool, commands: Commands, replies: list) -> None:
         """The commands answered ASK sent, each after ASKING, to the node the ASK names; their replies put
         in their places."""
-        asked = [i for i, reply in enumerate(replies) if _is_ask(reply)]
+        asked = [i for i, reply in enumerate(replies) if is_ask(reply)]
         if asked:
             again = self._pack(pool, tuple(c for i in asked for c in (("ASKING",), commands[i])))
             answers, _ = self._replies(self._connection(pool, replies[asked[0]].node_addr), again, 2 * len(asked))

@@ -38,6 +38,7 @@ from core.storage import (
     Store,
     VenueKeys,
     absent_key,
+    is_ask,
     is_cluster,
     pack_command,
     phone_bucket,
@@ -175,14 +176,12 @@ class RssiStore:
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)
-                except redis.exceptions.MovedError:  # a slot moved (resharding, failover): its new owner gets it
-                    refresh_slots(self.db, min_interval_s=0.0)
-                    self._send_packed(keys, batch, start, stop, now, tail)
-                except redis.exceptions.AskError:  # a slot being migrated: per command, where its key is
-                    self._send_following(keys, batch, start, stop, now, tail)
-                except REDIRECTS:  # TRYAGAIN, CLUSTERDOWN: the slot map read again, the stream once more
-                    refresh_slots(self.db, min_interval_s=0.0)
-                    self._send_packed(keys, batch, start, stop, now, tail)
+                except REDIRECTS as redirect:
+                    if is_ask(redirect):  # a slot being migrated: per command, where its key is
+                        self._send_following(keys, batch, start, stop, now, tail)
+                    else:  # moved (resharding, failover), TRYAGAIN, CLUSTERDOWN: the slot map read again, once more
+                        refresh_slots(self.db, min_interval_s=0.0)
+                        self._send_packed(keys, batch, start, stop, now, tail)
                 except redis.ConnectionError:
                     refresh_slots(self.db)  # a dead primary: the next request finds its promoted replica
                     raise
