@@ -53,20 +53,21 @@ class BoundedMemo:
                     self._computing.pop(key, None)
                 raise
             with self._lock:  # kept before the key stops "computing": a caller finds one or the other
-                self._items[key] = (value, self._clock())
-                self._items.move_to_end(key)
+                self._keep(key, value)
                 self._computing.pop(key, None)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
             return value
 
     def put(self, key: Hashable, value: Any) -> None:
         """Keep `value` for `key` as if just computed (a value read elsewhere: the newest one wins)."""
         with self._lock:
-            self._items[key] = (value, self._clock())
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._keep(key, value)
+
+    def _keep(self, key: Hashable, value: Any) -> None:
+        """`value` as the newest for `key`, the oldest dropped past `size` (the caller holds the lock)."""
+        self._items[key] = (value, self._clock())
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
     def peek(self, key: Hashable) -> Any | None:
         """The value if it is already computed (refreshing its place), else None; computes nothing."""
