@@ -86,26 +86,31 @@ class ApiTokenStore:
         label, scopes = self.db.hmget(TokenKeys(venue).tokens(), [digest, digest + _SCOPES_SUFFIX])
         if label is None:
             return None
-        # No scopes field: issued before scopes existed, for a report source: ingest only.
-        granted = frozenset(scopes.decode().split()) if scopes is not None else frozenset({INGEST})
-        return Source(label.decode(), granted)
+        return Source(label.decode(), _granted(scopes))
 
     def sources(self, venue: str) -> list[Source]:
         """Every token's source in this venue (labels and scopes only: the tokens themselves are never kept)."""
-        fields = {k.decode(): v.decode() for k, v in self.db.hgetall(TokenKeys(venue).tokens()).items()}
-        return sorted(Source(label, frozenset(fields.get(digest + _SCOPES_SUFFIX, INGEST).split()))
-                      for digest, label in fields.items() if not digest.endswith(_SCOPES_SUFFIX))
+        return sorted(self._by_digest(venue).values())
 
     def revoke_label(self, venue: str, label: str) -> int:
         """Withdraw every token issued under `label` in this venue (a lost or leaked one: the token itself
         is not needed); returns how many."""
-        key = TokenKeys(venue).tokens()
-        digests = [k for k, v in self.db.hgetall(key).items()
-                   if not k.decode().endswith(_SCOPES_SUFFIX) and v.decode() == label]
+        digests = [digest for digest, source in self._by_digest(venue).items() if source.label == label]
         if digests:
-            self.db.hdel(key, *digests, *(d + _SCOPES_SUFFIX.encode() for d in digests))
+            self.db.hdel(TokenKeys(venue).tokens(), *digests, *(d + _SCOPES_SUFFIX for d in digests))
         return len(digests)
+
+    def _by_digest(self, venue: str) -> dict[str, Source]:
+        """digest -> its source, for every token of the venue (one read of the hash)."""
+        fields = self.db.hgetall(TokenKeys(venue).tokens())
+        return {digest.decode(): Source(label.decode(), _granted(fields.get(digest + _SCOPES_SUFFIX.encode())))
+                for digest, label in fields.items() if not digest.decode().endswith(_SCOPES_SUFFIX)}
 
     def revoke(self, venue: str, token: str) -> None:
         digest = hash_token(token)
         self.db.hdel(TokenKeys(venue).tokens(), digest, digest + _SCOPES_SUFFIX)
+
+
+def _granted(scopes: bytes | None) -> frozenset[str]:
+    """A token's stored scopes; none stored: issued before scopes existed, for a report source: ingest only."""
+    return frozenset(scopes.decode().split()) if scopes is not None else frozenset({INGEST})
