@@ -474,6 +474,12 @@ def audit(action: str, venue: str | None = None, **detail) -> None:
                                    account.username if account else "-", action, **detail)
 
 
+def cli_audit(venue: str, action: str, **detail) -> None:
+    """What a command changed, in the venue's audit log under the user "cli" (the console's pages and
+    `flask audit` show it): never a token or a password, only what names them."""
+    AuditLog(services().db).record(venue, "cli", action, **detail)
+
+
 def current_account() -> Account | None:
     """The signed-in account: the cookie's session id must still be live in the store, and the account
     enabled (logout, a password change and disabling end sessions there)."""

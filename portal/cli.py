@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from core.settings import parse_budget
 from portal.apps.budgets import budget_store
 from portal.apps.locale import venue_time_zone
-from portal.auth import AuditLog
+from portal.auth import AuditLog, cli_audit
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
 from portal.ingest.mist import MistStore
 from portal.ingest.tokens import INGEST, declared_scopes
@@ -21,12 +21,6 @@ from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
 MAX_LABEL = 64
-
-
-def cli_audit(venue: str, action: str, **detail) -> None:
-    """What a command changed, in the venue's audit log under the user "cli" (the console's pages and
-    `flask audit` show it): never a token or a password, only what names them."""
-    AuditLog(services().db).record(venue, "cli", action, **detail)
 
 
 def known_venue(venue: str) -> str:
@@ -108,8 +102,7 @@ def register(app: Flask) -> None:
         """Configure a Meraki Scanning API network of a venue: its receiver URL is
         /api/v1/venues/VENUE/meraki/NETWORK."""
         svc = services()
-        if not svc.venues.exists(venue):
-            raise click.UsageError(f"unknown venue {venue!r}")
+        known_venue(venue)
         store = MerakiStore(svc.db)
         if network is None and not demo:
             raise click.UsageError("NETWORK is required (a short name: it becomes part of the receiver URL)")
@@ -140,8 +133,7 @@ def register(app: Flask) -> None:
         """Configure a Juniper Mist webhook of a venue (topics wifi-conn-raw and wifi-unconn-raw): its URL is
         /api/v1/venues/VENUE/mist/WEBHOOK, its posts signed with the secret."""
         svc = services()
-        if not svc.venues.exists(venue):
-            raise click.UsageError(f"unknown venue {venue!r}")
+        known_venue(venue)
         store = MistStore(svc.db, svc.settings.secret_key)
         if remove:
             click.echo("removed" if store.remove(venue, webhook) else f"no Mist webhook {webhook!r} here")

@@ -11,7 +11,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from portal.auth import AccountStore, AuditLog, PasswordLinks
+from portal.auth import AccountStore, PasswordLinks, cli_audit
 from portal.passwords import password_problem
 from portal.services import services
 
@@ -37,9 +37,8 @@ def _audit(username: str, action: str, **detail) -> None:
     account = _store().get(username)
     if account is None:
         return
-    log = AuditLog(services().db)
     for venue in dict.fromkeys((account.venue, *account.more_venues)):
-        log.record(venue, "cli", f"account.{action}", username=username, **detail)
+        cli_audit(venue, f"account.{action}", username=username, **detail)
 
 
 def _link(username: str, purpose: str) -> str:

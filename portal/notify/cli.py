@@ -14,7 +14,7 @@ import time
 import click
 from flask import Flask
 
-from portal.auth import AuditLog
+from portal.auth import cli_audit
 from portal.notify.outbox import LETTER_ID, Outbox
 from portal.services import services
 
@@ -30,16 +30,12 @@ def _one_or_all(letter: str | None, every: bool) -> None:
         raise click.UsageError("a dead letter's id is 16 hex digits (see `flask outbox dead VENUE`)")
 
 
-def _audit(venue: str, action: str, **detail) -> None:
-    AuditLog(services().db).record(venue, "cli", action, **detail)
-
-
 def _act(venue: str, action: str, letter: str | None, every: bool) -> None:
     _one_or_all(letter, every)
     audited, done = _outbox().act_on_dead(venue, action, None if every else letter)
     if not every and not done:
         raise click.ClickException(f"no dead letter {letter} in {venue}")
-    _audit(venue, audited, **({"count": done} if every else {"letter": letter}))
+    cli_audit(venue, audited, **({"count": done} if every else {"letter": letter}))
     verb = "will be sent again" if action == "replay" else "dropped"
     click.echo(f"{done} dead letters {verb}" if every else verb)
 
