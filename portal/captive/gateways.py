@@ -988,9 +988,6 @@ class Direct(Adapter):
     def grant(self, ctx, seconds, destination, config):
         return Grant(redirect_to=destination)
 
-    def tells_length(self, ctx):
-        return True  # the session is the grant
-
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
                                  ArubaInstant(), ArubaInstantOn(), UniFi(), Omada(), MikroTikHotspot(),
