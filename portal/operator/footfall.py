@@ -16,9 +16,9 @@ from datetime import date
 
 import redis
 from flask import Response, abort, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from portal.apps.views import is_zh
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.operator.quality import _plot_lock
@@ -71,7 +71,7 @@ def _day(raw: str | None, venue: str) -> date:
 def zone_names(venue_map) -> dict[str, str]:
     """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's). Here,
     under the insights pages that import it too, since those import this module."""
-    zh = str(get_locale()) == "zh"
+    zh = is_zh()
     return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
 
 

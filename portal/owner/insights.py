@@ -25,7 +25,7 @@ from portal.services import services
 
 
 def _scope(venue: str):
-    """(account, map, the one zone shown, every zone the account manages here)."""
+    """(account, map, the zone asked for ("" for none; checked), every zone the account manages here)."""
     account = current_account()
     venue_map = _venue_map_for(account, venue)
     wanted = request.args.get("zone", "")[:64]
@@ -36,13 +36,14 @@ def _scope(venue: str):
     managed = [z.id for z in managed_zones(account, venue_map)]  # holds `wanted`: the same check
     if not managed:
         abort(403, _("You do not manage this zone."))
-    return account, venue_map, wanted or managed[0], managed
+    return account, venue_map, wanted, managed
 
 
 @bp.get("/<venue>/insights")
 @login_required()
 def insights(venue: str):
-    account, venue_map, zone, managed = _scope(venue)
+    account, venue_map, wanted, managed = _scope(venue)
+    zone = wanted or managed[0]  # one zone at a time (module docstring)
     day = _day(request.args.get("day"), venue)
     names = zone_names(venue_map)
     name, last, days = period(day)
@@ -58,7 +59,8 @@ def insights(venue: str):
 def insights_export(venue: str, fmt: str):
     if fmt not in EXPORTS:
         abort(404)
-    account, venue_map, zone, _managed = _scope(venue)
+    account, venue_map, wanted, managed = _scope(venue)
+    zone = wanted or managed[0]
     day = _day(request.args.get("day"), venue)
     name, last, days = period(day)
     span = period_span(name, last, days)  # a week's or month's export names its first and last day

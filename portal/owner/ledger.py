@@ -42,8 +42,7 @@ def _bill_day(raw: str | None, venue: str) -> str:
 @bp.get("/<venue>/ledger")
 @login_required()
 def ledger(venue: str):
-    account, venue_map, _shown, managed = _scope(venue)  # checks a `zone` asked for
-    wanted = request.args.get("zone", "")[:64]
+    account, venue_map, wanted, managed = _scope(venue)
     zones = [wanted] if wanted else managed  # money, not insights: every zone the owner manages at once
     day = _bill_day(request.args.get("day"), venue)
     tz = venue_time_zone(venue)
