@@ -930,8 +930,10 @@ class MomentsEngine:
             pipe.delete(keys.offers(subject))
         removed = sum(int(n) for n in pipe.execute())
         people = sorted({*(ref_name(s) for s in subjects), *("s:" + s for s in subjects), *("m:" + m for m in members)})
+        # Read once: deliveries logged from now on are listed in `refs`, which each attempt reads afresh.
+        logged = self._logged_naming(keys, names)
         for _attempt in range(10):
-            done = self._forget_referenced(keys, people, subjects, names)
+            done = self._forget_referenced(keys, people, subjects, names, logged)
             if done >= 0:
                 return removed + done
         raise RuntimeError("erasure kept racing the moments engine")  # 10 firings for one person meanwhile
@@ -951,7 +953,8 @@ class MomentsEngine:
                     found.add(delivery_id)
         return found
 
-    def _forget_referenced(self, keys: MomentKeys, people: list[str], subjects: list[str], names: list[str]) -> int:
+    def _forget_referenced(self, keys: MomentKeys, people: list[str], subjects: list[str], names: list[str],
+                           logged: set[str]) -> int:
         pipe = self.db.pipeline(transaction=False)
         for person in people:
             pipe.smembers(keys.refs(person))
@@ -959,7 +962,7 @@ class MomentsEngine:
         every = set().union(*entries)
         phones = sorted({*subjects, *(e[2:] for e in every if e.startswith("w:"))})
         caps = sorted(e[2:] for e in every if e.startswith("c:"))
-        deliveries = sorted({*(e[2:] for e in every if e.startswith("d:")), *self._logged_naming(keys, names)})
+        deliveries = sorted({*(e[2:] for e in every if e.startswith("d:")), *logged})
         identities = [n for n in names if n.startswith(("s:", "m:"))]
         args = {"sizes": [len(e) for e in entries], "phones": phones, "caps": len(caps), "deliveries": deliveries,
                 "fields": names, "shoppers": dict.fromkeys(subjects, True),
