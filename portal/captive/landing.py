@@ -87,12 +87,17 @@ class Landing:
         now = time.time() if now is None else now
         try:
             self.breaker.check()
-            if client is None and ip:
-                client = self.breaker.call(self.sessions.client_for_ip, venue, ip)
+            by_ip = client is None and bool(ip)
+            if by_ip:
+                client = self.breaker.call(self.sessions.named_at, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
             elif not verified:
                 client = self.placeable(venue, client, ip)
             state = self._state(venue, client, now, associated_ap)
+            if by_ip and SessionStore.held_elsewhere(state.session, ip):
+                # the phone the table names moved on (SessionStore.client_for_ip's rule, read from the
+                # session this probe reads anyway): whoever has this address now is unknown
+                client, verified, state = None, False, self._state(venue, None, now)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
             position, app_name = self._where(venue, client, state, associated_ap)

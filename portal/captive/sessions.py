@@ -173,13 +173,22 @@ class SessionStore:
         """The client at `ip`; None when none is known, or when the client named there has a live session held
         at another address (it moved; whoever has this address now is someone else). Two reads in two slots:
         read only, so a race between them answers as either moment would."""
-        ip = normal_ip(ip)
-        raw = self.db.get(SessionKeys(venue).client_ip(ip))
-        if not raw:
+        client = self.named_at(venue, ip)
+        if client is None:
             return None
-        client = raw.decode()
-        session = self.get(venue, client, now)
-        return None if session is not None and session.ip and session.ip != ip else client
+        return None if self.held_elsewhere(self.get(venue, client, now), ip) else client
+
+    def named_at(self, venue: str, ip: str) -> str | None:
+        """The client the IP table names at `ip`, as stored: whether it still holds that address is
+        `held_elsewhere` of its session (the probe reads that session anyway, so it asks there)."""
+        raw = self.db.get(SessionKeys(venue).client_ip(normal_ip(ip)))
+        return raw.decode() if raw else None
+
+    @staticmethod
+    def held_elsewhere(session: Session | None, ip: str) -> bool:
+        """The live `session` is held at another address than `ip`: its phone moved, and whoever has `ip` now
+        is someone else."""
+        return session is not None and bool(session.ip) and session.ip != normal_ip(ip)
 
     def save_gateway_context(self, venue: str, client: str, sealed: bytes, ttl_s: int = 3600) -> None:
         """`sealed` is the encrypted gateway context (it can hold the raw MAC a grant call needs)."""

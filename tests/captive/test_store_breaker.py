@@ -101,7 +101,7 @@ class Spy:
         self.asked += 1
         raise AssertionError("the store was asked while the breaker is open")
 
-    client_for_ip = locate = read
+    named_at = locate = read
 
     def mint(self, shopper, handout=False, event=None):  # minting a new shopper's token is not refused here: closed
         return "demo." + "t" * 43
