@@ -276,33 +276,6 @@ class AccountStore:
         address = address_key(ip)
         return self.keys.login_failures(f"{username}@{address}"), self.keys.login_failures(f"ip:{address}")
 
-    def wait_s(self, username: str, ip: str) -> int:
-        """Seconds before this account may try again from this IP (0: now). Each failure past the free
-        ones doubles the delay (up to MAX_DELAY_S); counted per account+IP and per IP, so an attacker's
-        failures from their address never delay the owner signing in from theirs."""
-        pair, by_ip = (self._failures(key) for key in self._throttle_keys(username, ip))
-        delay = max(self._delay(pair, self.FREE_FAILURES), self._delay(by_ip, self.FREE_FAILURES_PER_IP))
-        return max(0, int(delay[1] + delay[0] - time.time() + 0.999)) if delay[0] else 0
-
-    def _failures(self, key: str) -> tuple[int, float]:
-        count, last = self.db.hmget(key, "n", "last")
-        return int(count or 0), float(last or 0)
-
-    def _delay(self, failures: tuple[int, float], free: int) -> tuple[float, float]:
-        """(delay seconds, time of the last failure)."""
-        count, last = failures
-        if count < free:
-            return 0.0, last
-        return float(min(self.MAX_DELAY_S, 2 ** (count - free))), last
-
-    def _record_failure(self, username: str, ip: str) -> None:
-        pipe = self.db.pipeline()
-        for key in self._throttle_keys(username, ip):
-            pipe.hincrby(key, "n", 1)
-            pipe.hset(key, "last", time.time())
-            pipe.expire(key, self.FORGET_FAILURES_S)
-        pipe.execute()
-
     def _attempt(self, username: str, ip: str) -> tuple[str, bytes | None]:
         """Check the throttle and count this attempt as a failure in one step (raises Throttled when it
         must wait: nothing counted). Counted before the password is checked, so guesses sent at once from
