@@ -342,6 +342,17 @@ def phone_bucket(venue: str, client: str) -> int:
     return zlib.crc32(client.encode()) % buckets if buckets > 1 else 0
 
 
+# A Lua function for scripts that write records someone holding a secret may come back for (a coupon's code, a
+# booking): `keep(key, seconds)` moves the key's expiry later, never earlier (another write may have promised it
+# longer; a key with none, TTL -1, gets one). Scripts start with it: `LUA_KEEP + """..."""`.
+LUA_KEEP = """
+local function keep(key, seconds)
+  seconds = math.ceil(seconds)
+  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
+"""
+
+
 class VenueKeys:
     """Key builder base: every key carries the `{venue}` hash tag so one venue's keys live on one
     Redis Cluster shard, and multi-key Lua scripts stay legal there; one phone's hot state carries its

@@ -40,7 +40,7 @@ import redis
 
 from core.errors import N_, CatalogInputError
 from core.settings import Settings
-from core.storage import VenueKeys
+from core.storage import LUA_KEEP, VenueKeys
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 
 KINDS = ("event", "sale", "group")
@@ -90,13 +90,9 @@ class ActivityKeys(VenueKeys):
         return self.key("act", "seeded", zone)
 
 
-# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one). Also for the paid joins
-# (payment.py, deposits.py), which write the same keys: `keep_joined` below.
-KEEP_FN = """
-local function keep(key, seconds)
-  seconds = math.ceil(seconds)
-  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
-end
+# core.storage's `keep`, and `keep_joined` for every script that writes a join (also the paid joins of
+# payment.py and deposits.py, which write the same keys).
+KEEP_FN = LUA_KEEP + """
 -- KEYS who, mine of a join at `now` (s) to an activity ending at `ends` (s); keep after end, token life.
 local function keep_joined(who, mine, now, ends, after_end, token_life)
   local lasts = math.max(tonumber(ends) - tonumber(now), 0) + tonumber(after_end)

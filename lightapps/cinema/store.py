@@ -36,7 +36,7 @@ from typing import Any
 import redis
 
 from core.settings import Settings
-from core.storage import VenueKeys
+from core.storage import LUA_KEEP, VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
 from portal.apps.erasure import blank_field, keys_matching
 
@@ -208,13 +208,6 @@ redis.call('SET', KEYS[3], token, 'PXAT', exp)
 return {'OK', exp, new}
 """.replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
 
-# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
-_KEEP_FN = """
-local function keep(key, seconds)
-  seconds = math.ceil(seconds)
-  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
-end
-"""
 
 # Release the seats of a hold this token still holds (shared by confirm-after-expiry and cancel).
 _RELEASE_FN = """
@@ -233,7 +226,7 @@ end
 # the show starts (s), ARGV[7] the shopper token's lifetime (s).
 # Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status}
 #       | {'EXPIRED'} (the seats are released in the same step) | {'CODE_TAKEN'} (pick another code).
-_CONFIRM = _NOW + _KEEP_FN + _RELEASE_FN + """
+_CONFIRM = _NOW + LUA_KEEP + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
 local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show')

@@ -39,7 +39,7 @@ import redis
 
 from core.errors import N_, CatalogInputError
 from core.settings import Settings
-from core.storage import VenueKeys
+from core.storage import LUA_KEEP, VenueKeys
 from lightapps.coupons.codes import new_code
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import blank_field
@@ -87,17 +87,10 @@ class CouponKeys(VenueKeys):
         return self.key("coupons", "hold", ref)
 
 
-# Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
-KEEP_FN = """
-local function keep(key, seconds)
-  seconds = math.ceil(seconds)
-  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
-end
-"""
 
 # KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id, keep after the validity
 # ends (s), the shopper token's lifetime (s).
-CLAIM_LUA = KEEP_FN + """
+CLAIM_LUA = LUA_KEEP + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NO_COUPON'} end
 local f = redis.call('HMGET', KEYS[1], 'zone', 'left', 'valid_from', 'valid_until', 'status')
 if f[1] ~= ARGV[4] then return {'NO_COUPON'} end

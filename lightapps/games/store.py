@@ -39,7 +39,7 @@ from typing import Any
 import redis
 
 from core.settings import Settings
-from core.storage import VenueKeys
+from core.storage import LUA_KEEP, VenueKeys
 from lightapps.games.rules import (
     ODDS_SCALE,
     REDEEM_DAYS,
@@ -95,12 +95,7 @@ class GameKeys(VenueKeys):
 # keep a voucher after the collection deadline (s), the shopper token's lifetime (s).
 # A play is counted (and the limits spent) whatever it wins; a prize whose stock is gone, or any prize once
 # the game's total is given out, is "no prize" ({'GONE', prize}).
-DRAW_LUA = """
--- Moves a key's expiry later, never earlier (a key with none, TTL -1, gets one).
-local function keep(key, seconds)
-  seconds = math.ceil(seconds)
-  if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
-end
+DRAW_LUA = LUA_KEEP + """
 local g = redis.call('HMGET', KEYS[1], 'zone', 'status', 'per_shopper', 'per_day', 'total_left', 'odds',
                      'starts_at', 'ends_at', 'redeem_until')
 if g[1] ~= ARGV[6] then return {'NO_GAME'} end
