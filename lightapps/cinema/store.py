@@ -131,14 +131,21 @@ return {'OK', created, updated}
 # ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats),
 # ARGV[9] '1' = only check: every refusal as below, but nothing written ({'FREE', new} when it would hold).
 # Returns {'OK', expires_ms, new} | {'FREE', new} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or
-# show changed); `new`: the chosen seats the shopper's previous hold does not already hold (what the seat
-# budget counts).
+# show changed); `new`: the chosen seats the shopper's previous live hold does not already hold (what the seat
+# budget counts). A hold replacing a live one keeps its expiry when that is sooner than now + ttl: re-picking
+# may not buy time, or a shopper could hold seats for ever at no cost (a lapsed previous hold counts for nothing).
 _HOLD = _NOW + """
 local now = now_ms(ARGV[2])
 local token, old = ARGV[1], ARGV[6]
 local own = 'H|' .. old .. '|'
 if (redis.call('GET', KEYS[3]) or '') ~= old then return {'RETRY'} end
 if redis.call('HGET', KEYS[5], 'auditorium') ~= ARGV[7] then return {'RETRY'} end
+local prev_exp = nil  -- the previous hold's expiry while it is still live
+if old ~= '' then
+  local p = redis.call('HMGET', KEYS[4], 'status', 'expires_ms')
+  local e = tonumber(p[2])
+  if p[1] == 'held' and e and e > now then prev_exp = e end
+end
 local data = cjson.decode(ARGV[8])
 local chosen = {}
 for _, s in ipairs(data.seats) do chosen[s] = true end
@@ -154,7 +161,7 @@ local new = 0
 for _, s in ipairs(data.seats) do
   local v = redis.call('HGET', KEYS[1], s)
   if taken(v) then return {'TAKEN', s} end
-  if old == '' or not v or string.sub(v, 1, #own) ~= own then new = new + 1 end
+  if not prev_exp or not v or string.sub(v, 1, #own) ~= own then new = new + 1 end
 end
 -- No orphan single seat: see CinemaStore.hold for the rule in words.
 for _, run in ipairs(data.runs) do
@@ -188,7 +195,9 @@ for _, run in ipairs(data.runs) do
   end
 end
 if ARGV[9] == '1' then return {'FREE', new} end
-local exp = string.format('%.0f', now + tonumber(ARGV[3]))
+local exp = now + tonumber(ARGV[3])
+if prev_exp and prev_exp < exp then exp = prev_exp end
+exp = string.format('%.0f', exp)
 local value = 'H|' .. token .. '|' .. exp
 for _, s in ipairs(data.seats) do redis.call('HSET', KEYS[1], s, value) end
 if old ~= '' then
@@ -507,10 +516,14 @@ class CinemaStore:
         """Hold `seats` (already checked by layouts.parse_selection) for `ttl_s` seconds, all or none.
 
         The shopper's previous live hold on this show, if any, is replaced: its seats count as free for
-        this selection, and those not re-selected are released in the same step. `new_seats` of an "ok"
-        outcome counts the seats that hold did not have (what the seat budget charges: a re-hold of the
-        same seats is 0). `check_only`: the same checks against the same state, nothing written: "ok"
-        (no token) with `new_seats`, or the refusal the hold would meet now.
+        this selection, and those not re-selected are released in the same step. The new hold keeps the
+        previous one's expiry when that comes before now + `ttl_s`, so a chain of re-picks never outlives
+        its first hold (re-posting the same seats would otherwise hold them for ever, each time for free).
+        `new_seats` of an "ok" outcome counts the seats that hold did not have (what the seat budget
+        charges: a re-hold of the same seats is 0). A previous hold that has lapsed counts for nothing: the
+        next hold is a new one, with a full `ttl_s` and every seat new. `check_only`: the same checks against
+        the same state, nothing written: "ok" (no token) with `new_seats`, or the refusal the hold would meet
+        now.
 
         The no-orphan-single-seat rule, checked in the same atomic script against the seat states of that
         moment: take each run of adjacent standard seats (a run ends at an aisle, the row end, or a seat

@@ -120,7 +120,8 @@ def hold(venue: str, zone: str, show_id: str):
 def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s: float):
     """The hold, charging the "cinema.seats" budgets only for the seats it newly holds: a refusal (a seat
     taken, a single seat left alone, a changed show) and picking again seats this shopper already holds
-    cost nothing. The hold is checked first (nothing written), the new seats are spent (over budget: 429,
+    cost nothing, because they buy no time: the store keeps the live hold's expiry (see CinemaStore.hold).
+    The hold is checked first (nothing written), the new seats are spent (over budget: 429,
     nothing held), then held; seats spent for a hold that then did not take them (someone took one in the
     instant between) are counted back."""
     store = cinema_store()

@@ -158,6 +158,40 @@ def test_a_new_hold_replaces_the_shoppers_previous_one(store):
     assert store.live_hold_token(VENUE, show.id, "alice") == third.token
 
 
+def test_picking_again_keeps_the_first_holds_expiry(store):
+    """Re-posting the same seats, or re-picking within the hold, buys no time: the chain ends when its first
+    hold does (else one shopper could hold seats for ever, each re-hold free of the seat budget)."""
+    show = make_show(store)
+    t0 = now_ms()
+    first = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=480, now_ms=t0)
+    same = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=480, now_ms=t0 + 300_000)
+    assert (same.ok, same.expires_ms, same.new_seats) == (True, first.expires_ms, 0)
+    other = store.hold(VENUE, show, "alice", ["A4", "A5", "A6", "A7"], ttl_s=480, now_ms=t0 + 400_000)
+    assert (other.ok, other.expires_ms, other.new_seats) == (True, first.expires_ms, 2)
+    assert store.get_hold(VENUE, other.token).expires_ms == first.expires_ms
+    assert booked_or_held(store, show, first.expires_ms) == {}
+    assert store.hold(VENUE, show, "bob", ["A4", "A5", "A6", "A7"], ttl_s=480, now_ms=first.expires_ms).ok
+    assert store.confirm(VENUE, other.token, "alice", ZONE, now_ms=first.expires_ms).status == "expired"
+
+
+def test_a_shorter_hold_time_still_applies_to_a_re_pick(store):
+    show = make_show(store)
+    t0 = now_ms()
+    store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=480, now_ms=t0)
+    again = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=60, now_ms=t0 + 1_000)
+    assert again.expires_ms == t0 + 61_000
+
+
+def test_after_a_hold_lapses_the_next_hold_is_a_new_one(store):
+    show = make_show(store)
+    t0 = now_ms()
+    store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=60, now_ms=t0)
+    check = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=60, now_ms=t0 + 61_000, check_only=True)
+    assert check.new_seats == 2  # the lapsed hold's seats are new again: the budget counts them
+    again = store.hold(VENUE, show, "alice", ["A4", "A5"], ttl_s=60, now_ms=t0 + 61_000)
+    assert (again.ok, again.expires_ms, again.new_seats) == (True, t0 + 121_000, 2)
+
+
 def test_hold_on_a_show_that_moved_auditorium_is_refused(store):
     show = make_show(store, auditorium="2", ext="x1")
     store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", show.starts_at, 4500, "x1")],

@@ -181,6 +181,21 @@ def test_confirm_after_expiry_fails_cleanly(client, mall, store, token):
     assert store.show_bookings(VENUE, show_id) == []
 
 
+def test_picking_again_shows_the_first_holds_countdown(client, mall, store, token):
+    show_id = new_show(store)
+    c = token()
+    first = urlsplit(hold(client, show_id, ["E4", "E5"], c).headers["Location"]).path.rsplit("/", 1)[1]
+    # as if the first hold were 7 of its 8 minutes old: a minute left
+    soon = int(time.time() * 1000) + 60_000
+    keys = CinemaKeys(VENUE)
+    store.db.hset(keys.hold(first), "expires_ms", soon)
+    for seat in ("E4", "E5"):
+        store.db.hset(keys.seats(show_id), seat, f"H|{first}|{soon}")
+    location = hold(client, show_id, ["E4", "E5", "E6"], c).headers["Location"]
+    assert store.get_hold(VENUE, urlsplit(location).path.rsplit("/", 1)[1]).expires_ms == soon
+    assert re.search(r'id="remaining">(0:[0-5]\d|1:00)<', client.get(location).get_data(as_text=True))
+
+
 def test_cancel_hold_and_cancel_ticket_release_seats(client, mall, store, token):
     show_id = new_show(store)
     c = token()
