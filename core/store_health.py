@@ -100,6 +100,17 @@ class StoreBreaker:
         self.record_success()
         return result
 
+    def attempt(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """`call` for a read that may not reach the store (a memo's hit): refused while open and its store
+        errors counted, but its success not, since a hit says nothing of the store's health; counted as one,
+        every probe answered from a memo reset the count and a hung store never opened the breaker."""
+        self.check()
+        try:
+            return fn(*args, **kwargs)
+        except STORE_ERRORS as exc:
+            self.record_failure(exc)
+            raise
+
     # -- the background probe -------------------------------------------------------------------
 
     def probe_once(self) -> bool:

@@ -119,7 +119,7 @@ class Landing:
         stranger where that phone is. Raises a store error when the setting cannot be read."""
         if client is None:
             return None
-        networks = self.breaker.call(self.client_networks, venue) if self.client_networks else ()
+        networks = self.breaker.attempt(self.client_networks, venue) if self.client_networks else ()  # memoised
         if not networks:
             return client
         address = client_address(ip)  # a dual-stack socket's IPv4-mapped address as its IPv4 one

@@ -116,3 +116,23 @@ def test_decide_fails_open_at_once_while_open():
     breaker.record_failure(redis.ConnectionError("down"))
     assert isinstance(landing.decide("demo", "client-1", ip="10.0.0.1"), Offline)
     assert spy.asked == 0
+
+
+def test_probes_answered_partly_from_a_memo_still_open_the_breaker_when_the_store_hangs():
+    """A probe naming a MAC asks the venue's `client_networks` (a memo's hit: the store untouched) before it reads
+    the phone's state (the store: timing out). The hit must not count as the store answering, or every probe
+    resets the count and a hung store never opens the breaker (each probe then waits the store's timeout)."""
+    spy = Spy()
+    reads = []
+
+    def hung_read(*args):
+        reads.append(1)
+        raise redis.TimeoutError("no answer")
+
+    spy.read = hung_read
+    breaker = StoreBreaker(Ping(), failures_to_open=3, background=False)
+    landing = Landing(probe_state=spy, sessions=spy, locator=spy, zone_app=spy.read, landing_endpoint=lambda n: None,
+                      breaker=breaker, tokens=spy, client_networks=lambda venue: ())
+    outcomes = [landing.decide("demo", f"client-{i}", ip="10.0.0.9") for i in range(5)]
+    assert all(isinstance(o, Offline) for o in outcomes)
+    assert breaker.is_open and len(reads) == 3  # the fourth and fifth failed open without asking the store
