@@ -212,7 +212,8 @@ class DeferredAppends:
 
     def flush(self) -> int:
         """Write what is queued now; returns how many were written. Never raises: what the store could not
-        take (down, slow) goes back to the front of the queue, what it refused is dropped; both are logged."""
+        take (down, slow, out of memory for now) goes back to the front of the queue, what it refused for good is
+        dropped; both are logged."""
         with self._writing:
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -251,9 +252,23 @@ class DeferredAppends:
         entries = json.dumps([[part for pair in entry.fields.items() for part in pair] for entry in chunk])
         try:
             return int(self._append(keys=[stream], args=[chunk[0].maxlen, entries]))
-        except redis.ResponseError as exc:  # refused, not unavailable: retrying would not help
-            log.warning("%d events not logged: %s", len(chunk), exc.__class__.__name__)
+        except redis.ResponseError as exc:
+            if _passing(exc):  # raised as a store error: `flush` keeps the chunk to retry
+                raise
+            log.warning("%d events not logged: %s", len(chunk), exc.__class__.__name__)  # refused for good
             return 0
+
+
+# Refusals that pass by themselves: memory full (noeviction: until keys expire or memory is added), a replica
+# promoted or a slot moving (READONLY, TRYAGAIN, CLUSTERDOWN), and a long script running (BUSY, which redis-py
+# has no class for). Every other refusal would meet every retry again.
+_PASSING = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError, redis.exceptions.TryAgainError,
+            redis.exceptions.ClusterDownError)
+
+
+def _passing(exc: redis.ResponseError) -> bool:
+    """The refusal clears up on its own (retry later), as opposed to one every retry would meet again."""
+    return isinstance(exc, _PASSING) or str(exc).startswith("BUSY ")
 
 
 class EventLog:

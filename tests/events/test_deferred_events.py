@@ -127,3 +127,23 @@ def test_the_time_is_taken_when_emitted_and_bad_data_costs_only_its_event(db, ca
     assert "event not logged" in caplog.text
     with pytest.raises(ValueError):
         log.emit_later("v1", "no such kind")  # a caller's typo fails where it is made
+
+
+def test_events_refused_while_the_store_is_out_of_memory_are_kept_and_written_once_it_has_room(db, settings):
+    """OOM (maxmemory reached, noeviction) passes by itself (keys expire, memory is added): the batch is kept
+    like one the store did not answer, not dropped as a refusal every retry would meet again."""
+    if settings.redis_cluster:
+        pytest.skip("sets one node's memory limit")
+    log = EventLog(db)
+    policy = db.config_get("maxmemory-policy")["maxmemory-policy"]
+    db.config_set("maxmemory-policy", "noeviction")
+    db.config_set("maxmemory", 1)
+    try:
+        for i in range(5):
+            landing(log, i)
+        assert log.deferred.flush() == 0
+    finally:
+        db.config_set("maxmemory", 0)
+        db.config_set("maxmemory-policy", policy)
+    assert log.deferred.flush() == 5
+    assert [e.shopper for e in log.read("v1")] == [f"s-{i}" for i in range(5)]
