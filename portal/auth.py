@@ -13,9 +13,12 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -29,9 +32,12 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
 from core.storage import VenueKeys
+from core.store_health import STORE_ERRORS
 from portal.apps.budgets import address_key
 from portal.passwords import check_password
 from portal.services import services
+
+log = logging.getLogger(__name__)
 
 ROLES = ("operator", "owner")
 csrf = CSRFProtect()
@@ -427,14 +433,79 @@ class AuditLog:
         self.db = db
 
     def record(self, venue: str, user: str, action: str, **detail) -> None:
+        """Append who changed what. Called after the change landed, so a store error here must not lose the
+        entry nor report the change as failed (the operator would make it again): the entry is kept in this
+        process and written once the store answers (`_AuditBacklog`)."""
         entry = json.dumps({"ts": time.time(), "user": user, "action": action, "detail": detail})
-        pipe = self.db.pipeline(transaction=True)
+        try:
+            self.write(self.db, venue, entry)
+        except STORE_ERRORS as exc:
+            _backlog.keep(self.db, venue, entry, exc)
+
+    @classmethod
+    def write(cls, db: redis.Redis, venue: str, entry: str) -> None:
+        pipe = db.pipeline(transaction=True)
         pipe.lpush(AccountKeys(venue).audit(), entry)
-        pipe.ltrim(AccountKeys(venue).audit(), 0, self.KEEP - 1)
+        pipe.ltrim(AccountKeys(venue).audit(), 0, cls.KEEP - 1)
         pipe.execute()
 
     def recent(self, venue: str, limit: int = 100) -> list[dict]:
         return [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
+
+
+class _AuditBacklog:
+    """Audit entries the store did not take, kept in this process (oldest first, at most LIMIT) and written by
+    a background thread every RETRY_S until the store takes them. What can be lost, logged when kept: the
+    backlog of a process killed meanwhile, and entries beyond LIMIT (the store down for a long time while
+    operators keep changing things that then land: the store is down, so few do)."""
+
+    LIMIT = 1_000
+    RETRY_S = 1.0
+
+    def __init__(self) -> None:
+        self._entries: deque[tuple[redis.Redis, str, str]] = deque()
+        self._lock = threading.Lock()  # the entries and the writer thread
+        self._writing = threading.Lock()  # one writer at a time: each entry written once
+        self._writer: threading.Thread | None = None
+
+    def keep(self, db: redis.Redis, venue: str, entry: str, exc: BaseException) -> None:
+        log.warning("audit entry for venue %s kept to write later: %s", venue, exc.__class__.__name__)
+        with self._lock:
+            if len(self._entries) >= self.LIMIT:
+                log.error("audit entry for venue %s lost: %d already waiting", venue, len(self._entries))
+                return
+            self._entries.append((db, venue, entry))
+            if self._writer is None or not self._writer.is_alive():  # none yet, or a parent's (fork)
+                self._writer = threading.Thread(target=self._run, name="audit-backlog", daemon=True)
+                self._writer.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.RETRY_S)
+            if self.write_waiting():
+                return
+
+    def write_waiting(self) -> bool:
+        """Write what waits, oldest first; True when nothing waits any more (False: the store still fails)."""
+        with self._writing:
+            return self._write_waiting()
+
+    def _write_waiting(self) -> bool:
+        while True:
+            with self._lock:
+                if not self._entries:
+                    self._writer = None if self._writer is threading.current_thread() else self._writer
+                    return True
+                db, venue, entry = self._entries[0]
+            try:
+                AuditLog.write(db, venue, entry)
+            except STORE_ERRORS:
+                return False
+            with self._lock:
+                self._entries.popleft()
+
+
+_backlog = _AuditBacklog()
 
 
 def accounts() -> AccountStore:

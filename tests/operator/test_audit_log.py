@@ -134,3 +134,26 @@ def test_the_operator_home_lists_every_ops_page(client, console):
     home = client.get("/console/ops/demo/").get_data(as_text=True)
     for link in ("insights-link", "moments-link", "outbox-link", "audit-link", "ledger-link", "checklist-link"):
         assert f'id="{link}"' in home, link
+
+
+def test_an_entry_the_store_did_not_take_is_kept_and_written_once_it_answers(db, settings):
+    """The entry comes after the change it records landed: a store error must neither lose who made it nor
+    report the change as failed. Kept in the process, written by the backlog's writer (called here by hand:
+    no timer is raced)."""
+    if settings.redis_cluster:
+        pytest.skip("moves a single node's connection pool")
+    import redis
+
+    from portal.auth import _backlog
+    from portal.tools.net import free_port
+
+    down = redis.Redis.from_url(settings.redis_url)
+    real = down.connection_pool.connection_kwargs["port"]
+    down.connection_pool.connection_kwargs.update(port=free_port())  # a closed port: the store is gone
+    AuditLog(down).record("demo", "ops", "insights.retention", events_delete=30)  # no error raised
+    assert entries(db) == [] and _backlog.write_waiting() is False
+    down.connection_pool.reset()
+    down.connection_pool.connection_kwargs.update(port=real)
+    assert _backlog.write_waiting() is True
+    [entry] = entries(db)
+    assert (entry["user"], entry["action"], entry["detail"]) == ("ops", "insights.retention", {"events_delete": 30})
