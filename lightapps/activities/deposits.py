@@ -12,7 +12,9 @@ service, and only a paid deposit makes the shopper a member (counted towards the
 
 Keys, beside the activity's own (lightapps/activities/store.py):
   mp:{v}:act:i:<id>:deposits   HASH  member client -> paid deposit order id
-  mp:{v}:act:i:<id>:orders     HASH  shopper client -> their latest deposit order (one open order each)
+  mp:{v}:act:i:<id>:orders     HASH  shopper client -> their deposit attempt, the end of the idempotency key
+                                     `group:<id>:<client>:<attempt>` of their latest deposit order (one open
+                                     order each); kept until 30 days past the deadline
   mp:{v}:act:depgroups         ZSET  group id -> deadline (s): groups holding deposits, until settled
 The item hash gains `deposits` = held | captured | refunding | refunded."""
 
@@ -24,6 +26,7 @@ import time
 import redis
 from flask import Flask, current_app, has_request_context
 
+from core.storage import LUA_KEEP
 from lightapps.activities import notices
 from lightapps.activities.store import (
     ITEM_ID,
@@ -85,6 +88,17 @@ end
 return {'OK', ARGV[4]}
 """
 
+# A new deposit attempt for the shopper. KEYS orders. ARGV client, the attempt the caller found ('' for none),
+# a new attempt, keep (s). Claimed only while the slot still holds what the caller found, so taps at the same
+# moment agree on one attempt, hence one idempotency key and one order. Returns the shopper's attempt now.
+_CLAIM = LUA_KEEP + """
+local found = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if found ~= '' and found ~= ARGV[2] then return found end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+keep(KEYS[1], tonumber(ARGV[4]))
+return ARGV[3]
+"""
+
 # The sweep's verdict on a group. KEYS item, groups. ARGV item id, state (refunding | refunded | captured),
 # '1' = the group is done with (leaves the sweep's list).
 _MARK = """
@@ -100,6 +114,7 @@ class DepositStore:
         self.shopper_ttl_s = shopper_ttl_s
         self._join_paid = db.register_script(_JOIN_PAID)
         self._mark = db.register_script(_MARK)
+        self._claim = db.register_script(_CLAIM)
 
     def join_paid(self, venue: str, item_id: str, client: str, order_id: str, now: float | None = None) -> str:
         """OK (a member, now or already by this order), or why this deposit cannot join."""
@@ -121,12 +136,16 @@ class DepositStore:
         value = self.db.hget(DepositKeys(venue).item(item_id), "deposits")
         return value.decode() if value else ""
 
-    def open_order(self, venue: str, item_id: str, client: str) -> str | None:
+    def attempt(self, venue: str, item_id: str, client: str) -> str:
+        """The shopper's current deposit attempt ("" before the first)."""
         value = self.db.hget(DepositKeys(venue).orders(item_id), client)
-        return value.decode() if value else None
+        return value.decode() if value else ""
 
-    def remember_order(self, venue: str, item_id: str, client: str, order_id: str) -> None:
-        self.db.hset(DepositKeys(venue).orders(item_id), client, order_id)
+    def claim_attempt(self, venue: str, item_id: str, client: str, found: str, keep_s: float) -> str:
+        """A new attempt in place of `found` (the one the caller read, "" for none), or the attempt a tap at the
+        same moment claimed first: every tap gets the same one."""
+        return self._claim(keys=[DepositKeys(venue).orders(item_id)],
+                           args=[client, found, new_confirmation(), int(keep_s) + 1]).decode()
 
     def due(self, venue: str, now: float, limit: int = 100) -> list[str]:
         """Groups holding deposits whose deadline has passed (or that were stopped: checked by the sweep)."""
@@ -214,9 +233,25 @@ def _refund_all(venue: str, item: Activity, deposits: DepositStore, payments: Pa
     return done
 
 
+def deposit_key(item_id: str, client: str, attempt: str) -> str:
+    """The idempotency key of the shopper's deposit order for one attempt: asking again gives the same order."""
+    return f"{PURPOSE}:{item_id}:{client}:{attempt}"
+
+
+def _waiting(order: Order | None, now: float) -> bool:
+    return order is not None and order.status == "created" and order.expires_ms > now * 1000
+
+
+def open_deposit(venue: str, item_id: str, client: str) -> Order | None:
+    """The shopper's deposit order still waiting for payment (Join again leads back to it), if any."""
+    attempt = deposit_store().attempt(venue, item_id, client)
+    order = services().payments.store.order_for_key(venue, deposit_key(item_id, client, attempt)) if attempt else None
+    return order if _waiting(order, time.time()) else None
+
+
 def pay_deposit(venue: str, item: Activity, client: str, price: int, return_url: str) -> Order | str:
-    """The shopper's deposit order (the same one while it waits for payment), or why not: ALREADY (a
-    member), ENDED, CLOSED, FULL."""
+    """The shopper's deposit order (the same one while it waits for payment, also for taps at the same moment),
+    or why not: ALREADY (a member), ENDED, CLOSED, FULL."""
     now = time.time()
     state = item.state(now)
     if state in ("full", "closed", "ended", "succeeded", "failed", "cancelled"):
@@ -224,15 +259,21 @@ def pay_deposit(venue: str, item: Activity, client: str, price: int, return_url:
     deposits = deposit_store()
     if client in deposits.deposits(venue, item.id):
         return "ALREADY"
-    payments = services().payments
-    waiting = deposits.open_order(venue, item.id, client)
-    order = payments.order(venue, waiting) if waiting else None
-    if order is not None and order.status == "created" and order.expires_ms > now * 1000:
+    found = deposits.attempt(venue, item.id, client)
+    order = _deposit_order(venue, item, client, price, found, return_url, now) if found else None
+    if _waiting(order, now):
         return order
-    attempt = new_confirmation()
-    order = payments.create(venue, merchant=item.zone, shopper=client, amount=price, purpose=PURPOSE, ref=item.id,
-                            description=item.title_zh or item.title_en, idem=f"{PURPOSE}:{item.id}:{client}:{attempt}",
-                            items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price, "deposit": True}],
-                            ttl_s=max(1.0, min(DEPOSIT_WAIT_S, item.ends_at - now)), return_url=return_url)
-    deposits.remember_order(venue, item.id, client, order.id)
-    return order
+    # None yet, or its order was closed unpaid (or paid and refunded: it could not join): a new attempt, unless a
+    # tap at the same moment claimed one first (then its order, made once by the shared idempotency key).
+    attempt = deposits.claim_attempt(venue, item.id, client, found, max(item.ends_at - now, 0) + KEEP_AFTER_END_S)
+    return _deposit_order(venue, item, client, price, attempt, return_url, now)
+
+
+def _deposit_order(venue: str, item: Activity, client: str, price: int, attempt: str, return_url: str,
+                   now: float) -> Order:
+    """The attempt's order: made by the first call, given back to every later one (the idempotency key)."""
+    return services().payments.create(
+        venue, merchant=item.zone, shopper=client, amount=price, purpose=PURPOSE, ref=item.id,
+        description=item.title_zh or item.title_en, idem=deposit_key(item.id, client, attempt),
+        items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price, "deposit": True}],
+        ttl_s=max(1.0, min(DEPOSIT_WAIT_S, item.ends_at - now)), return_url=return_url)

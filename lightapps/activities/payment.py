@@ -3,11 +3,12 @@
 "Buy now" reserves one unit for a few minutes (counted in the sale's `taken`, so the sale shows sold out
 while reservations are open) and opens a payment order for it. The paid order captures the unit (the
 shopper's confirmation code, as a free sign-up gets); an order closed unpaid gives the unit back; a
-reservation that lapsed is given back by the next reservation or capture. A payment that arrives when no
+reservation that lapsed is given back by the next reservation or capture (until then, reading the sale
+counts it as free: store.py, `ActivityStore._read`). A payment that arrives when no
 unit is left (its reservation lapsed and the stock went to someone else) is refunded by the payment
 service. Each change is one Lua script on the venue's slot.
 
-Keys, beside the activity's own (lightapps/activities/store.py):
+Keys, beside the activity's own (lightapps/activities/store.py, `ActivityKeys`, which builds these too):
   mp:{v}:act:i:<id>:pending     HASH  shopper client -> reservation token (the order's ref)
   mp:{v}:act:i:<id>:pendexp     ZSET  shopper client -> reservation expiry (ms)"""
 
@@ -33,11 +34,8 @@ RESERVE_S = 5 * 60  # how long a reserved unit waits for its payment
 
 
 class SaleKeys(ActivityKeys):
-    def pending(self, item_id: str) -> str:
-        return self.key("act", "i", item_id, "pending")
-
-    def pending_expiry(self, item_id: str) -> str:
-        return self.key("act", "i", item_id, "pendexp")
+    """A paid sale's keys: `pending` and `pending_expiry` are built by ActivityKeys itself, since reading a sale
+    (store.py) counts its lapsed reservations as free."""
 
 
 _PURGE = """
@@ -130,6 +128,11 @@ class SaleStock:
                                       args=[client, token, now_ms, RESERVE_S * 1000])
         status = status.decode()
         return Reservation(status, token if status == "OK" else (rest[0].decode() if rest else ""))
+
+    def reserved(self, venue: str, item_id: str, client: str, now_ms: int | None = None) -> bool:
+        """Whether the shopper holds a reservation still waiting for its payment (Buy now again gives it back)."""
+        expires = self.db.zscore(SaleKeys(venue).pending_expiry(item_id), client)
+        return expires is not None and expires > (int(time.time() * 1000) if now_ms is None else now_ms)
 
     def capture(self, venue: str, item_id: str, client: str, token: str, now_ms: int | None = None) -> str | None:
         """The confirmation code, or None when no unit is left for this payment."""

@@ -17,6 +17,9 @@ Keys (venue `v`):
   mp:{v}:act:link:<link>:shoppers          HyperLogLog of shoppers who clicked
   mp:{v}:act:link:<link>:days              HASH YYYY-MM-DD -> clicks
   mp:{v}:act:zone:<zone>:links             ZSET link id -> created_at
+  mp:{v}:act:i:<id>:pending / :pendexp     a paid sale's open reservations (written by payment.py): a lapsed
+                                           one still counts in `taken` until a script gives it back, so reads
+                                           subtract them (what the shopper is shown is what they can buy)
 
 Expiry, set by the join script itself (never a separate call that could be lost): an activity's list of who
 joined lives `KEEP_AFTER_END_S` (30 days) past the activity's end (an event's end, a sale's close, a group
@@ -85,6 +88,12 @@ class ActivityKeys(VenueKeys):
 
     def zone_links(self, zone: str) -> str:
         return self.key("act", "zone", zone, "links")
+
+    def pending(self, item_id: str) -> str:
+        return self.key("act", "i", item_id, "pending")
+
+    def pending_expiry(self, item_id: str) -> str:
+        return self.key("act", "i", item_id, "pendexp")
 
     def seeded(self, zone: str) -> str:
         return self.key("act", "seeded", zone)
@@ -360,7 +369,9 @@ class Activity:
         return "open"
 
     @classmethod
-    def from_hash(cls, item_id: str, data: dict[bytes, bytes]) -> Activity:
+    def from_hash(cls, item_id: str, data: dict[bytes, bytes], lapsed: int = 0) -> Activity:
+        """`lapsed`: a paid sale's reservations whose time ran out but that no script has given back yet
+        (payment.py purges them on the next Buy now): their units are free, so they are not counted as taken."""
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(
             id=item_id, kind=s["kind"], zone=s["zone"], title_en=s.get("title_en", ""), title_zh=s.get("title_zh", ""),
@@ -369,7 +380,7 @@ class Activity:
             description_zh=s.get("description_zh", ""), place_en=s.get("place_en", s.get("place", "")),
             place_zh=s.get("place_zh", ""), price=s.get("price", ""),
             was_price=s.get("was_price", ""), starts_at=float(s["starts_at"]), ends_at=float(s["ends_at"]),
-            limit=int(s.get("limit", 0)), taken=int(s.get("taken", 0)), needed=int(s.get("needed", 0)),
+            limit=int(s.get("limit", 0)), taken=max(int(s.get("taken", 0)) - lapsed, 0), needed=int(s.get("needed", 0)),
             status=s.get("status", "live"), outcome=s.get("outcome", ""),
             reached_at=float(s["reached_at"]) if s.get("reached_at") else None,
             created_at=float(s.get("created_at", 0)),
@@ -484,11 +495,21 @@ class ActivityStore:
     def get(self, venue: str, item_id: str, now: float | None = None) -> Activity | None:
         if not ITEM_ID.match(item_id or ""):
             return None
-        data = self.db.hgetall(ActivityKeys(venue).item(item_id))
-        if not data:
-            return None
-        item = Activity.from_hash(item_id, data)
-        return self._settled(venue, item, now)
+        now = time.time() if now is None else now
+        return next(iter(self._read(venue, [item_id], now)), None)
+
+    def _read(self, venue: str, ids: list[str], now: float) -> list[Activity]:
+        """The activities (missing ones left out), each with its lapsed sale reservations counted as free. One
+        round trip, not atomic: a reservation made or given back between an item's two reads puts that one
+        page's count one off, never what Buy now gets (its script decides)."""
+        keys = ActivityKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for item_id in ids:
+            pipe.hgetall(keys.item(item_id))
+            pipe.zcount(keys.pending_expiry(item_id), "-inf", int(now * 1000))  # as payment.py's purge: <= now
+        found = pipe.execute()
+        return [self._settled(venue, Activity.from_hash(i, d, lapsed), now)
+                for i, d, lapsed in zip(ids, found[::2], found[1::2], strict=True) if d]
 
     def _settled(self, venue: str, item: Activity, now: float | None) -> Activity:
         """A group buy past its deadline gets its outcome written (once) on the first read."""
@@ -500,13 +521,8 @@ class ActivityStore:
 
     def for_zone(self, venue: str, zone: str, now: float | None = None) -> list[Activity]:
         """The zone's activities, newest first."""
-        keys = ActivityKeys(venue)
-        ids = [i.decode() for i in self.db.zrevrange(keys.zone_items(zone), 0, 499)]
-        pipe = self.db.pipeline(transaction=False)
-        for item_id in ids:
-            pipe.hgetall(keys.item(item_id))
-        return [self._settled(venue, Activity.from_hash(i, d), now)
-                for i, d in zip(ids, pipe.execute(), strict=True) if d]
+        ids = [i.decode() for i in self.db.zrevrange(ActivityKeys(venue).zone_items(zone), 0, 499)]
+        return self._read(venue, ids, time.time() if now is None else now)
 
     def joined(self, venue: str, client: str, item_ids: list[str]) -> dict[str, str]:
         """activity id -> this shopper's confirmation code, for the activities they joined."""

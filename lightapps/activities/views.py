@@ -12,8 +12,8 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.activities import APP, notices
-from lightapps.activities.deposits import deposit_store, pay_deposit
-from lightapps.activities.payment import buy, price_fen
+from lightapps.activities.deposits import deposit_store, open_deposit, pay_deposit
+from lightapps.activities.payment import buy, price_fen, sale_stock
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
@@ -148,7 +148,7 @@ def join(venue: str, item_id: str):
     venue_map = venue_or_404(venue)
     item = _item_or_404(venue, item_id, time.time())
     shopper = shopper_for_venue(venue)
-    if item.id not in store().joined(venue, shopper.client, [item.id]):  # a double tap is free
+    if not _holds_place(venue, item, shopper.client):  # a tap again is free: it leads back to the shopper's own
         # Before any branch (free place, paid hold, group deposit): each takes a place or a unit of stock.
         spend_budget("activities.join", venue, shopper=shopper.client)
     if item.kind == "sale" and price_fen(item) > 0 and services().payments.enabled:
@@ -176,6 +176,18 @@ def join(venue: str, item_id: str):
                         code=303)
     status, message = JOIN_REFUSALS[result.status]
     return _render_item(venue_map, store().get(venue, item.id), error=message(), status=status)
+
+
+def _holds_place(venue: str, item: Activity, client: str) -> bool:
+    """Whether the shopper already has their place here: joined, or (paid) a reserved unit or a deposit order
+    still waiting for its payment, which Buy now / Join again gives back rather than taking another."""
+    if item.id in store().joined(venue, client, [item.id]):
+        return True
+    if not price_fen(item) or not services().payments.enabled:
+        return False
+    if item.kind == "sale":
+        return sale_stock().reserved(venue, item.id, client)
+    return item.kind == "group" and open_deposit(venue, item.id, client) is not None
 
 
 @bp.get("/activities/mine")
