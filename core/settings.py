@@ -41,6 +41,7 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # ready"): the same SMS-pumping brakes as sign-up codes, counted apart so one kind never starves the other.
     "notify.sms.phone": (5, HOUR), "notify.sms.shopper": (8, HOUR), "notify.sms.ip": (5, HOUR),
     "notify.sms.venue": (1000, DAY),
+    "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
     # Several phones may share one address behind NAT: more per IP than per shopper.
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
     # Guesses at the second factor of a whole-plate lookup (the hour the car was parked: 1 in 24).
@@ -365,8 +366,9 @@ class Settings:
     max_report_bytes: int = 1_048_576
     max_observations: int = 20_000
     max_clock_skew_s: float = 300.0
-    # Meraki v3 sends one POST per network per minute with every client in it: larger limits.
-    max_meraki_bytes: int = 32 * 1_048_576
+    # Meraki v3 sends one POST per network per minute with every client in it: larger limits. A client in
+    # the documented v3 shape (3 locations of 3-4 rssiRecords) is ~1.6 kB: 64 MiB holds ~41,000 clients.
+    max_meraki_bytes: int = 64 * 1_048_576
     max_meraki_observations: int = 500_000
     max_mist_bytes: int = 32 * 1_048_576  # a site's aggregated raw-RSSI message: one event per client and AP
     max_mist_observations: int = 500_000
@@ -446,7 +448,7 @@ class Settings:
             max_report_bytes=_env_int(env, "MAX_REPORT_BYTES", 1_048_576),
             max_observations=_env_int(env, "MAX_OBSERVATIONS", 20_000),
             max_clock_skew_s=_env_float(env, "MAX_CLOCK_SKEW_S", 300.0),
-            max_meraki_bytes=_env_int(env, "MAX_MERAKI_BYTES", 32 * 1_048_576),
+            max_meraki_bytes=_env_int(env, "MAX_MERAKI_BYTES", 64 * 1_048_576),
             max_meraki_observations=_env_int(env, "MAX_MERAKI_OBSERVATIONS", 500_000),
             max_mist_bytes=_env_int(env, "MAX_MIST_BYTES", 32 * 1_048_576),
             max_mist_observations=_env_int(env, "MAX_MIST_OBSERVATIONS", 500_000),

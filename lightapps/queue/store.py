@@ -92,7 +92,8 @@ class QueueKeys(VenueKeys):
 
 
 _TAKE = """
--- KEYS: 1 mine, 2 tickets, 3 paused, 4 seq, 5 wait     ARGV: 1 client, 2 cls, 3 party, 4 now, 5 ttl
+-- KEYS: 1 mine, 2 tickets, 3 paused, 4 seq, 5 wait     ARGV: 1 client, 2 cls, 3 party, 4 now, 5 ttl,
+-- 6 check only ('1': answer NEW where a number would be taken, and write nothing)
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local raw = redis.call('HGET', KEYS[2], cur)
@@ -104,6 +105,7 @@ end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 or redis.call('SISMEMBER', KEYS[3], '*') == 1 then
   return {0, 'PAUSED', ARGV[2]}
 end
+if ARGV[6] == '1' then return {0, 'NEW'} end
 local n = redis.call('INCR', KEYS[4])
 local id = ARGV[2] .. string.format('%03d', n)
 local t = {id = id, cls = ARGV[2], number = n, party = tonumber(ARGV[3]), client = ARGV[1],
@@ -192,7 +194,7 @@ return {1, 'OK'}
 _RESERVE = """
 -- KEYS: 1 resv, 2 counts, 3 mine, 4 seq
 -- ARGV: 1 client, 2 date (YYYYMMDD), 3 slot, 4 party, 5 capacity, 6 now, 7 expire-at, 8 cls, 9 guest name,
---       10 note for the restaurant
+--       10 note for the restaurant, 11 check only ('1': answer NEW where it would book, and write nothing)
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 if cur then
   local raw = redis.call('HGET', KEYS[1], cur)
@@ -200,6 +202,7 @@ if cur then
 end
 local used = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if used >= tonumber(ARGV[5]) then return {0, 'FULL'} end
+if ARGV[11] == '1' then return {0, 'NEW'} end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 local rid = ARGV[2] .. '-R' .. redis.call('INCR', KEYS[4])
 local r = {id = rid, slot = ARGV[3], party = tonumber(ARGV[4]), cls = ARGV[8], client = ARGV[1],
@@ -245,7 +248,7 @@ return {1, 'OK', id}
 @dataclass(frozen=True)
 class Result:
     ok: bool
-    reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL
+    reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL; NEW (check_only: it would)
     value: str | None = None  # ticket / reservation / item id, or the current state for STATE
 
 
@@ -307,13 +310,15 @@ class QueueStore:
 
     # ---- numbers ------------------------------------------------------------------------------
 
-    def take(self, venue: str, zone: str, cls: str, party: int, client: str, now: float | None = None) -> Result:
+    def take(self, venue: str, zone: str, cls: str, party: int, client: str, now: float | None = None,
+             check_only: bool = False) -> Result:
         """A new number in class `cls`, unless the shopper holds an active ticket (ACTIVE, with its
-        id) or the class is paused (PAUSED). Numbers are consecutive per class and day."""
+        id) or the class is paused (PAUSED). Numbers are consecutive per class and day. `check_only`
+        writes nothing and answers NEW where it would take a number (the view spends its budget first)."""
         now = time.time() if now is None else now
         day, k = self._day(venue, now), QueueKeys(venue)
         keys = [k.mine(zone, day), k.tickets(zone, day), k.paused(zone), k.seq(zone, day, cls), k.wait(zone, day, cls)]
-        return _result(self._take(keys=keys, args=[client, cls, party, repr(now), DAY_TTL_S]))
+        return _result(self._take(keys=keys, args=[client, cls, party, repr(now), DAY_TTL_S, int(check_only)]))
 
     def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
         """Call the lowest waiting number of the class (each party is called once: ZPOPMIN in Lua)."""
@@ -449,9 +454,11 @@ class QueueStore:
     # ---- reservations ---------------------------------------------------------------------------
 
     def reserve(self, venue: str, zone: str, day_iso: str, slot: str, party: int, cls: str, client: str,
-                capacity: int, now: float | None = None, name: str = "", note: str = "") -> Result:
+                capacity: int, now: float | None = None, name: str = "", note: str = "",
+                check_only: bool = False) -> Result:
         """Book a party into a slot if the slot has room (capacity = parties per slot) and the shopper
-        has no other booking that day (ACTIVE). One script: never more than `capacity` per slot."""
+        has no other booking that day (ACTIVE). One script: never more than `capacity` per slot.
+        `check_only` writes nothing and answers NEW where it would book (the view spends its budget first)."""
         now = time.time() if now is None else now
         day = compact_date(day_iso)
         k = QueueKeys(venue)
@@ -459,7 +466,7 @@ class QueueStore:
                 k.reservation_seq(zone)]
         expire_at = int(datetime.combine(date.fromisoformat(day_iso) + timedelta(days=3), datetime.min.time())
                         .timestamp())
-        args = [client, day, slot, party, capacity, repr(now), expire_at, cls, name, note]
+        args = [client, day, slot, party, capacity, repr(now), expire_at, cls, name, note, int(check_only)]
         return _result(self._reserve(keys=keys, args=args))
 
     def end_reservation(self, venue: str, zone: str, rid: str, new_state: str, client: str = "",

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -17,8 +19,8 @@ from flask_babel import gettext as _
 from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.payment import open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
-from lightapps.queue.store import ACTIVE_STATES, QueueStore, reservation_date
-from portal.apps.budgets import spend_budget
+from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.locale import venue_now, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
@@ -150,10 +152,8 @@ def take(venue: str, zone: str):
         abort(400, _(exc.template, **exc.params))
     table_class = rules.class_for_party(classes, party)
     shopper = shopper_for_venue(venue)
-    mine = store().my_ticket(venue, zone, shopper.client)
-    if not mine or mine.get("state") not in ("WAITING", "SERVICE_READY"):  # a double tap is free
-        spend_budget("queue.take", venue, shopper=shopper.client)
-    result = store().take(venue, zone, table_class.label, party, shopper.client)
+    result = _within_budget("queue.take", venue, shopper.client,
+                            partial(store().take, venue, zone, table_class.label, party, shopper.client))
     if result.ok:
         record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
     if not result.ok and result.reason == "PAUSED":
@@ -178,6 +178,28 @@ def cancel(venue: str, zone: str):
         # would miss the first: never check, then act)
         refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id)))
     return _back(venue, zone)  # already seated / canceled: the landing shows the state
+
+
+def _within_budget(action: str, venue: str, client: str, attempt: Callable[..., Result]) -> Result:
+    """`attempt(check_only=...)` (store().take or store().reserve), charging the `action` budgets only for the
+    tap that takes a new number or booking: a double tap on an active one, a paused class or a full slot cost
+    nothing. The check writes nothing and is the whole answer unless it says NEW, so nothing is ever taken
+    unspent; then spend (over budget: 429, unless a parallel tap took it meanwhile: this tap is its double
+    tap), take, and give back what a tap spent and did not take (a parallel tap got there first: ACTIVE)."""
+    check = attempt(check_only=True)
+    if check.reason != "NEW":
+        return check
+    try:
+        spend_budget(action, venue, shopper=client)
+    except OverBudget:
+        again = attempt(check_only=True)
+        if again.reason != "NEW":
+            return again
+        raise
+    result = attempt(check_only=False)
+    if not result.ok:
+        give_back_budget(action, venue, shopper=client)
+    return result
 
 
 # ---- reservations ----------------------------------------------------------------------------
@@ -244,9 +266,9 @@ def reserve(venue: str, zone: str):
             save_phone(venue, shopper.client, request.form["phone"][:40])
         except PhoneInputError as exc:
             abort(400, exc.message)
-    spend_budget("queue.reserve", venue, shopper=shopper.client)
-    result = store().reserve(venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
-                             shopper.client, int(config["slot_capacity"]), **guest)
+    book = partial(store().reserve, venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
+                   shopper.client, int(config["slot_capacity"]), **guest)
+    result = _within_budget("queue.reserve", venue, shopper.client, book)
     if not result.ok and result.reason == "FULL":
         return _message(venue, zone, 409, _("%(slot)s is fully booked: please pick another time.", slot=slot))
     if not result.ok and result.reason == "ACTIVE":

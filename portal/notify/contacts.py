@@ -42,18 +42,23 @@ class Contact:
     push: dict[str, dict]  # subscription id -> subscription info (endpoint, keys)
 
 
-# KEYS: contact.  ARGV: field, subscription JSON, max subscriptions, ttl, lang.
+# KEYS: contact.  ARGV: field, subscription JSON, max subscriptions, ttl, lang, known only ('1': keep it only if
+# already stored). Returns 'kept' (already stored: refreshed), 'added', 'full' (nothing written) or, known only,
+# 'new' (it would be added; nothing written).
 _ADD_PUSH = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+local known = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
+if not known then
   local n = 0
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, 5) == 'push:' then n = n + 1 end
   end
-  if n >= tonumber(ARGV[3]) then return 0 end
+  if n >= tonumber(ARGV[3]) then return 'full' end
+  if ARGV[6] == '1' then return 'new' end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'lang', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
+if known then return 'kept' end
+return 'added'
 """
 
 
@@ -97,12 +102,14 @@ class ContactStore:
         self.ttl_s = ttl_s
         self._add_push = db.register_script(_ADD_PUSH)
 
-    def add_push(self, venue: str, shopper: str, subscription: dict, lang: str) -> str | None:
-        """Keep a parsed subscription; its id, or None when the shopper already has MAX_PUSH others."""
+    def add_push(self, venue: str, shopper: str, subscription: dict, lang: str, known_only: bool = False) -> str:
+        """Keep a parsed subscription (its id: `subscription_id` of its endpoint): "added"; "kept" when this
+        shopper already has it (refreshed); "full" when they have MAX_PUSH others (nothing stored). With
+        `known_only`, one not yet stored is not added: "new" (the caller spends its budget first)."""
         sid = subscription_id(subscription["endpoint"])
-        added = self._add_push(keys=[ContactKeys(venue).contact(shopper)],
-                               args=[f"push:{sid}", json.dumps(subscription), MAX_PUSH, self.ttl_s, _lang(lang)])
-        return sid if added else None
+        args = [f"push:{sid}", json.dumps(subscription), MAX_PUSH, self.ttl_s, _lang(lang), int(known_only)]
+        outcome = self._add_push(keys=[ContactKeys(venue).contact(shopper)], args=args)
+        return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
 
     def remove_push(self, venue: str, shopper: str, sid: str) -> bool:
         return bool(self.db.hdel(ContactKeys(venue).contact(shopper), f"push:{sid}"))

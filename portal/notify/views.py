@@ -7,7 +7,8 @@ site can subscribe someone), kept per shopper (portal/notify/contacts.py).
     DELETE /api/v1/venues/<venue>/notify/push/<id>        forget one subscription
 
 401 without a valid token of this venue; 400 for a body that is no subscription or names a host that is
-no push service; 409 past MAX_PUSH subscriptions; 404 when push is off (no VAPID key); 503 on store faults."""
+no push service; 409 past MAX_PUSH subscriptions; 429 with Retry-After past the "notify.push" budgets (a new
+subscription only); 404 when push is off (no VAPID key); 503 on store faults."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from flask import Blueprint, Flask, current_app, jsonify
 
 from core.security import vapid_public_key
 from portal.api import bearer_token, json_body, require_venue
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.errors import ApiError
-from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription
+from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription, subscription_id
 from portal.notify.outbox import Outbox
 from portal.notify.sms import SmsProvider, sms_provider
 from portal.services import services
@@ -96,10 +98,32 @@ def subscribe(venue: str):
     except SubscriptionError as exc:
         raise ApiError(400, exc.message, f"subscription.{exc.field}") from None
     lang = body.get("lang") if body.get("lang") in ("en", "zh") else "zh"
-    sid = contacts().add_push(venue, shopper.client, subscription, lang)
-    if sid is None:
+    if _add_within_budget(venue, shopper.client, subscription, lang) == "full":
         raise ApiError(409, f"this shopper already has {MAX_PUSH} push subscriptions; remove one first")
-    return jsonify({"id": sid}), 201
+    return jsonify({"id": subscription_id(subscription["endpoint"])}), 201
+
+
+def _add_within_budget(venue: str, client: str, subscription: dict, lang: str) -> str:
+    """add_push, charging the "notify.push" budgets (per client address and shopper; 429 when spent) only for
+    a subscription this shopper does not have yet: an anonymous shopper costs one GET, so the per-shopper
+    MAX_PUSH alone lets one address store any number of them (~1.4 kB each, kept CONTACT_TTL_S). One already
+    stored is refreshed without spending (a browser subscribing again), also when a parallel request stored it
+    while this one was refused; a spend that then stored nothing (the shopper filled up, or a parallel request
+    stored the same one first) is given back."""
+    outcome = contacts().add_push(venue, client, subscription, lang, known_only=True)
+    if outcome != "new":
+        return outcome
+    try:
+        spend_budget("notify.push", venue, shopper=client)
+    except OverBudget:
+        outcome = contacts().add_push(venue, client, subscription, lang, known_only=True)
+        if outcome != "new":  # a parallel request stored it meanwhile: this one is its repeat
+            return outcome
+        raise
+    outcome = contacts().add_push(venue, client, subscription, lang)
+    if outcome != "added":
+        give_back_budget("notify.push", venue, shopper=client)
+    return outcome
 
 
 @bp.delete("/push/<sid>")

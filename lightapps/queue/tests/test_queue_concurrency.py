@@ -1,5 +1,6 @@
 """Concurrency over real HTTP against gunicorn (live_server): 200 shoppers taking numbers at once get
-200 consecutive numbers; 50 "call next" presses at once call each party at most once."""
+200 consecutive numbers; 50 "call next" presses at once call each party at most once; parallel taps of one
+shopper take one number and spend one unit of the budget."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import http.cookiejar
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +18,7 @@ import pytest
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.queue.store import QueueKeys, QueueStore, service_day
-from portal.apps.budgets import BudgetStore
+from portal.apps.budgets import BudgetKeys, BudgetStore
 
 ZONE = "jade"
 
@@ -119,3 +121,30 @@ def test_logged_out_and_wrong_owner_over_http(live_server):
         kopi.open(url, timeout=30)
     assert err.value.code == 403
 
+
+
+def test_parallel_taps_of_one_shopper_take_one_number_and_spend_once(live_server):
+    """Taps sent together (a double tap, a flaky connection's retries) give one number and spend the shopper's
+    "queue.take" budget once: each tap checks, only a NEW answer spends, and what a tap beaten by another
+    spent is given back. Several shoppers at once, so a race is all but sure to happen."""
+    db = live_server.db()
+    reset_queue(db)
+    shoppers = [f"tapper-{i}-{time.time_ns()}" for i in range(5)]
+    tokens = live_server.shopper_tokens("demo", shoppers)
+    barrier = threading.Barrier(len(shoppers) * 3)
+
+    def tap(token: str) -> int:
+        data = urllib.parse.urlencode({"party": 2, "c": token}).encode()
+        barrier.wait(timeout=60)
+        with urllib.request.urlopen(f"{live_server.url}/v/demo/queue/{ZONE}/take", data=data, timeout=60) as resp:
+            return resp.status  # after the 303, the landing
+
+    with ThreadPoolExecutor(len(shoppers) * 3) as pool:
+        statuses = list(pool.map(tap, tokens * 3))
+    assert statuses == [200] * len(statuses)
+    store, budgets = QueueStore(db), BudgetStore(db, DEFAULT_BUDGETS, live_server.settings.mac_hash_key)
+    assert store.waiting_count("demo", ZONE, "A") == len(shoppers)
+    for shopper in shoppers:
+        assert store.my_ticket("demo", ZONE, shopper)["state"] == "WAITING"
+        key = BudgetKeys("demo").counter("queue.take.shopper", budgets.hashed("shopper", shopper))
+        assert int(db.hget(key, "c")) == 1, shopper
