@@ -16,7 +16,10 @@ Keys, beside the activity's own (lightapps/activities/store.py):
                                      `group:<id>:<client>:<attempt>` of their latest deposit order (one open
                                      order each); kept until 30 days past the deadline
   mp:{v}:act:depgroups         ZSET  group id -> deadline (s): groups holding deposits, until settled
-The item hash gains `deposits` = held | captured | refunding | refunded."""
+The item hash gains `deposits` = held | captured | refunding | refunded.
+
+Erasing a shopper (store.py, `ActivityStore.forget_shopper`) drops their attempt; a paid deposit stays a member,
+counted and refunded as before, under `erased:<order id>` in place of their client id."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from flask import Flask, current_app, has_request_context
 from core.storage import LUA_KEEP
 from lightapps.activities import notices
 from lightapps.activities.store import (
+    GROUP_PURPOSE,
     ITEM_ID,
     KEEP_AFTER_END_S,
     KEEP_FN,
@@ -43,17 +47,13 @@ from portal.payments.store import Order
 from portal.services import services
 
 log = logging.getLogger(__name__)
-PURPOSE = "group"
+PURPOSE = GROUP_PURPOSE
 DEPOSIT_WAIT_S = 5 * 60  # how long a deposit order waits for its payment (never past the deadline)
 STORE_NAME = "activities.deposits"
 
 
 class DepositKeys(ActivityKeys):
-    def deposits(self, item_id: str) -> str:
-        return self.key("act", "i", item_id, "deposits")
-
-    def orders(self, item_id: str) -> str:
-        return self.key("act", "i", item_id, "orders")
+    """`deposits` and `orders` are built by ActivityKeys itself, since erasing a shopper (store.py) finds them."""
 
     def groups(self) -> str:
         return self.key("act", "depgroups")

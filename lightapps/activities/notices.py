@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import url_for
 from flask_babel import gettext as _
 
@@ -13,15 +15,28 @@ from lightapps.activities.store import Activity, ActivityStore
 from portal.apps.notify import cancel, in_both, notify
 
 
+def _member_ref(member: str) -> str:
+    """A member as the messages' keys name them: a digest of the client id, not the id itself, since the outbox
+    keeps a message's key (its `seen` marker, days) past the shopper's erasure."""
+    return hashlib.blake2s(member.encode(), digest_size=12).hexdigest()
+
+
 def _failed_key(item: Activity, member: str) -> str:
-    return f"activities.group_failed:{item.id}:{member}"
+    return f"activities.group_failed:{item.id}:{_member_ref(member)}"
+
+
+def _withdraw_failed(venue: str, item: Activity, member: str) -> None:
+    """Withdraw the member's scheduled "group buy off". Also under the key that named the client id, which a
+    notice scheduled before the digest still has (until the last such group buy's deadline, a year at most)."""
+    cancel(venue, _failed_key(item, member))
+    cancel(venue, f"activities.group_failed:{item.id}:{member}")
 
 
 def _send(venue: str, item: Activity, member: str, event: str, texts: dict, at: float | None = None,
           key: str | None = None) -> None:
     notify(venue, member, event, {**texts, "title": item.title_zh or item.title_en,
                                   "path": url_for("activities.item", venue=venue, item_id=item.id)},
-           key=key or f"{event}:{item.id}:{member}", at=at)
+           key=key or f"{event}:{item.id}:{_member_ref(member)}", at=at)
 
 
 def _title(item: Activity, lang: str) -> str:
@@ -45,7 +60,7 @@ def group_complete(store: ActivityStore, venue: str, item: Activity) -> None:
     texts = in_both(title=lambda lang: _("Group buy on: %(title)s", title=_title(item, lang)),
                     body=lambda lang: _("%(n)s people joined: it goes ahead.", n=item.taken))
     for member in store.members(venue, item.id):
-        cancel(venue, _failed_key(item, member))
+        _withdraw_failed(venue, item, member)
         _send(venue, item, member, "activities.group_done", texts)
 
 
@@ -54,5 +69,5 @@ def group_cancelled(store: ActivityStore, venue: str, item: Activity) -> None:
     texts = in_both(title=lambda lang: _("Group buy cancelled: %(title)s", title=_title(item, lang)),
                     body=lambda lang: _("The organiser cancelled it: nothing to pay."))
     for member in store.members(venue, item.id):
-        cancel(venue, _failed_key(item, member))
+        _withdraw_failed(venue, item, member)
         _send(venue, item, member, "activities.group_cancelled", texts)

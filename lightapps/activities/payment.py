@@ -10,7 +10,10 @@ service. Each change is one Lua script on the venue's slot.
 
 Keys, beside the activity's own (lightapps/activities/store.py, `ActivityKeys`, which builds these too):
   mp:{v}:act:i:<id>:pending     HASH  shopper client -> reservation token (the order's ref)
-  mp:{v}:act:i:<id>:pendexp     ZSET  shopper client -> reservation expiry (ms)"""
+  mp:{v}:act:i:<id>:pendexp     ZSET  shopper client -> reservation expiry (ms)
+
+Erasing a shopper (store.py, `ActivityStore.forget_shopper`) gives their open reservation back; their order then
+names nobody and, if paid after all, is refunded."""
 
 from __future__ import annotations
 
@@ -22,14 +25,22 @@ import redis
 from flask import Flask, current_app
 
 from lightapps.activities import deposits
-from lightapps.activities.store import ITEM_ID, KEEP_AFTER_END_S, KEEP_FN, Activity, ActivityKeys, new_confirmation
+from lightapps.activities.store import (
+    ITEM_ID,
+    KEEP_AFTER_END_S,
+    KEEP_FN,
+    SALE_PURPOSE,
+    Activity,
+    ActivityKeys,
+    new_confirmation,
+)
 from portal.apps.views import STORES
 from portal.payments.money import fen_from_yuan
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
 
-PURPOSE = "sale"
+PURPOSE = SALE_PURPOSE
 RESERVE_S = 5 * 60  # how long a reserved unit waits for its payment
 
 
@@ -135,7 +146,10 @@ class SaleStock:
         return expires is not None and expires > (int(time.time() * 1000) if now_ms is None else now_ms)
 
     def capture(self, venue: str, item_id: str, client: str, token: str, now_ms: int | None = None) -> str | None:
-        """The confirmation code, or None when no unit is left for this payment."""
+        """The confirmation code, or None when no unit is left for this payment, or when it names no shopper: an
+        erased shopper's order (its reservation was given back; the payment service refunds it)."""
+        if not client:
+            return None
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         status, *rest = self._capture(keys=self._keys(venue, item_id, client),
                                       args=[client, token, now_ms, new_confirmation(), item_id, KEEP_AFTER_END_S,

@@ -20,6 +20,8 @@ Keys (venue `v`):
   mp:{v}:act:i:<id>:pending / :pendexp     a paid sale's open reservations (written by payment.py): a lapsed
                                            one still counts in `taken` until a script gives it back, so reads
                                            subtract them (what the shopper is shown is what they can buy)
+  mp:{v}:act:i:<id>:deposits / :orders     a priced group buy's paid deposits and deposit attempts (written
+                                           by deposits.py)
 
 Expiry, set by the join script itself (never a separate call that could be lost): an activity's list of who
 joined lives `KEEP_AFTER_END_S` (30 days) past the activity's end (an event's end, a sale's close, a group
@@ -45,6 +47,8 @@ from core.errors import N_, CatalogInputError
 from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
+from portal.apps.erasure import glob_escape, keys_matching
+from portal.payments.store import PaymentKeys
 
 KINDS = ("event", "sale", "group")
 ITEM_ID = re.compile(r"^[0-9]{1,12}$")
@@ -59,6 +63,8 @@ MAX_LIMIT = 100_000
 MAX_SPAN_S = 366 * 86400
 UTM = {"utm_source": "mallportal", "utm_medium": "wifi"}
 KEEP_AFTER_END_S = 30 * 86400  # who joined is kept this long after the activity ends (door, outcome, disputes)
+SALE_PURPOSE, GROUP_PURPOSE = "sale", "group"  # the payment purposes of payment.py and deposits.py
+ERASED = "erased:"  # + a paid deposit's order id: the member an erased shopper's deposit stays under
 
 
 class ActivityKeys(VenueKeys):
@@ -94,6 +100,12 @@ class ActivityKeys(VenueKeys):
 
     def pending_expiry(self, item_id: str) -> str:
         return self.key("act", "i", item_id, "pendexp")
+
+    def deposits(self, item_id: str) -> str:
+        return self.key("act", "i", item_id, "deposits")
+
+    def orders(self, item_id: str) -> str:
+        return self.key("act", "i", item_id, "orders")
 
     def seeded(self, zone: str) -> str:
         return self.key("act", "seeded", zone)
@@ -160,6 +172,29 @@ if f[2] == 'group' and not f[3] then redis.call('HSET', KEYS[1], 'outcome', 'can
 return 1
 """
 
+
+# An erased shopper's part in a paid sale or group buy. KEYS item, pending, pendexp, orders, deposits.
+# ARGV client, the erased prefix. Returns the entries changed.
+# - An open reservation (not paid) is given back, as an order closed unpaid gives it back (payment.py
+#   _RELEASE); its order, if paid later, names nobody and is refunded (SaleStock.capture refuses it).
+# - The pointer to the deposit attempt goes (its order, if paid later, cannot join: refunded at once).
+# - A paid deposit is money held: it stays a member (the group's count, the refund sweep's list) under
+#   `erased:<order id>`, as a sold seat or a paid order stays with its shopper blanked.
+ERASE_PAID_LUA = """
+local n = 0
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'taken', -1) end
+  n = n + 1
+end
+n = n + redis.call('ZREM', KEYS[3], ARGV[1]) + redis.call('HDEL', KEYS[4], ARGV[1])
+local order = redis.call('HGET', KEYS[5], ARGV[1])
+if order then
+  redis.call('HDEL', KEYS[5], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[2] .. order, order)
+  n = n + 1
+end
+return n
+"""
 
 
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
@@ -434,6 +469,7 @@ class ActivityStore:
         self._join = db.register_script(JOIN_LUA)
         self._settle = db.register_script(SETTLE_LUA)
         self._stop = db.register_script(STOP_LUA)
+        self._erase_paid = db.register_script(ERASE_PAID_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
@@ -606,12 +642,40 @@ class ActivityStore:
         return {"joined": joined} if joined else {}
 
     def forget_shopper(self, venue: str, client: str) -> int:
-        """Erasure: the shopper's places (the activity's head count stays) and "my activities". A partner
-        link's count of distinct shoppers is a HyperLogLog: it holds no id to forget."""
+        """Erasure: the shopper's places (the activity's head count stays), "my activities", and their part in
+        paid sales and group buys (ERASE_PAID_LUA: a paid deposit stays, under a name that is nobody's). A
+        partner link's count of distinct shoppers is a HyperLogLog: it holds no id to forget."""
         keys = ActivityKeys(venue)
         ids = [i.decode() for i in self.db.zrange(keys.mine(client), 0, -1)]
         pipe = self.db.pipeline(transaction=False)
         for item_id in ids:
             pipe.hdel(keys.who(item_id), client)
         pipe.delete(keys.mine(client))
-        return sum(int(n) for n in pipe.execute())
+        changed = sum(int(n) for n in pipe.execute())
+        for item_id in self._paid_items(venue):
+            changed += int(self._erase_paid(keys=[keys.item(item_id), keys.pending(item_id),
+                                                  keys.pending_expiry(item_id), keys.orders(item_id),
+                                                  keys.deposits(item_id)], args=[client, ERASED]))
+        return changed + self._forget_order_keys(venue, client)
+
+    def _paid_items(self, venue: str) -> set[str]:
+        """The items with reservations, deposit attempts or deposits: found by a scan, not through "my
+        activities", which lapses while a deposit never does and a lapsed reservation waits for a purge."""
+        keys, found = ActivityKeys(venue), set()
+        for key in keys_matching(self.db, keys.item("*") + ":[pdo]*"):
+            item_id, _sep, kind = key.removeprefix(keys.item("")).partition(":")
+            if ITEM_ID.match(item_id) and kind in ("pending", "pendexp", "orders", "deposits"):
+                found.add(item_id)
+        return found
+
+    def _forget_order_keys(self, venue: str, client: str) -> int:
+        """The idempotency keys of the shopper's sale and deposit orders (`sale:<id>:<client>:<token>`,
+        `group:<id>:<client>:<attempt>`) name them: they go (the reservation and the attempt they keyed are
+        gone, so nothing asks for them again); the orders stay, the payment service's."""
+        idem = PaymentKeys(venue).idem("")
+        doomed = []
+        for key in keys_matching(self.db, PaymentKeys(venue).idem(f"*:{glob_escape(client)}:*")):
+            purpose, item_id, rest = (key.removeprefix(idem).split(":", 2) + ["", ""])[:3]
+            if purpose in (SALE_PURPOSE, GROUP_PURPOSE) and ITEM_ID.match(item_id) and rest.startswith(client + ":"):
+                doomed.append(key)
+        return int(self.db.delete(*doomed)) if doomed else 0
