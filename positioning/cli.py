@@ -6,15 +6,18 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from positioning.baselines import BASELINES, baseline_label, baseline_predict
-from positioning.datasets import FORMATS, align, read_dataset
+from positioning.datasets import FORMATS, Dataset, align, read_dataset
 from positioning.metrics import position_report
 from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.representation import REPRESENTATIONS
@@ -59,15 +62,17 @@ def model_params(args: argparse.Namespace) -> dict:
     return params
 
 
-def test_vectors(args: argparse.Namespace, test, train_ap_ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Test vectors aligned to the training APs, perturbed as asked; rows left hearing nothing are dropped
-    when a perturbation silenced them (and are an error otherwise). Also the columns switched off."""
-    X = align(test, train_ap_ids)
+def test_vectors(args: argparse.Namespace, test: Dataset, train: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test vectors aligned to the training APs, perturbed as asked; rows left hearing nothing the training
+    rows hear are dropped when a perturbation silenced them (and are an error otherwise: the positioner
+    matches them to no fingerprint). Also the columns switched off."""
+    X = align(test, train.ap_ids)
     if args.rssi_offset:
         X = shift_rssi(X, args.rssi_offset)
     off = aps_switched_off(X, args.ap_off, seed=args.seed) if args.ap_off else np.array([], dtype=int)
     X[:, off] = MISSING_DBM
-    heard = (X > MISSING_DBM).any(axis=1)
+    surveyed = (train.X > MISSING_DBM).any(axis=0)  # a training column nobody hears is known by name only
+    heard = (X[:, surveyed] > MISSING_DBM).any(axis=1)
     if not heard.all() and not (args.rssi_offset or args.ap_off):
         raise ValueError(f"{int((~heard).sum())} test vectors hear no access point known to the training set")
     if not heard.any():
@@ -87,7 +92,7 @@ def masked(train, X_test: np.ndarray, off: np.ndarray):
 def evaluate(args: argparse.Namespace) -> dict:
     train = read_dataset(args.train, args.format)
     test = read_dataset(args.test, args.format)
-    X_test, kept, off = test_vectors(args, test, train.ap_ids)
+    X_test, kept, off = test_vectors(args, test, train)
     if args.mask_off:
         if not args.ap_off:
             raise ValueError("--mask-off needs --ap-off")
@@ -177,8 +182,39 @@ def _grid_item(item: str) -> tuple[str, tuple]:
     return name, tuple(_grid_value(v) for v in values.split(","))
 
 
+def writable_out(path: str) -> Path:
+    """--out checked before the cross-validation (minutes of it), not after: its folder exists and can be
+    written in, and it is not a folder itself."""
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"--out {path}: is a directory; give a file name")
+    folder = out.parent
+    if not folder.is_dir():
+        raise ValueError(f"--out {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: cannot write in {folder}")
+    return out
+
+
+def write_json(out: Path, value: dict) -> None:
+    """JSON to `out` through a temporary file renamed over it: a failed write leaves the old file whole."""
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fh.fileno(), 0o666 & ~umask)  # as open() would create it (mkstemp's is 0600)
+            json.dump(value, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Grouped k-fold on the TRAINING set only (positioning.tuning); --out writes the chosen configuration."""
+    out = writable_out(args.out) if args.out else None
     data = read_dataset(args.train, args.format)
     grid = dict(FULL_GRID if args.full_grid else DEFAULT_GRID)
     if args.ks:
@@ -215,10 +251,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print("trusted" if result.trusted else "NOT TRUSTED: " + "; ".join(result.warnings))
     for note in result.notes:
         print(f"note: {note}")
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(result.config, fh, indent=1)
-            fh.write("\n")
+    if out is not None:
+        write_json(out, result.config)
         print(f"wrote {args.out} (WKNNPositioner(**config); evaluate --config {args.out})")
     return 0
 

@@ -55,9 +55,36 @@ def _read_rows(path: Path) -> _Table:
             raise ValueError(f"{path}: empty file") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a readable CSV ({exc})") from None
+    _check_separator(path, header)
     if not rows:
         raise ValueError(f"{path}: no data rows")
     return _Table(path, header, rows, lines)
+
+
+def _read_header(path: Path) -> list[str]:
+    """The file's first CSV record (quotes removed), with `_read_rows`'s errors for a missing or empty file."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        try:
+            header = next(csv.reader(fh))
+        except StopIteration:
+            raise ValueError(f"{path}: empty file") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable CSV ({exc})") from None
+    _check_separator(path, header)
+    return header
+
+
+def _check_separator(path: Path, header: list[str]) -> None:
+    """A header that is one field holding semicolons or tabs: a file separated by them (a spreadsheet in a
+    locale with decimal commas saves ';'), which the reader would take as one column named by the whole line."""
+    if len(header) != 1:
+        return
+    for sep, name in ((";", "';'"), ("\t", "tabs")):
+        if sep in header[0]:
+            raise ValueError(f"{path}: the file seems separated by {name}; comma-separated values are expected "
+                             "(save or export it as CSV with commas)")
 
 
 _MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}")
@@ -156,12 +183,26 @@ def write_mallportal(path: str | Path, data: Dataset) -> None:
             writer.writerow([f"{yrow[0]:g}", f"{yrow[1]:g}", f"{yrow[2]:g}", f"{yrow[3]:g}", zone or "", *cells])
 
 
+def guess_format(path: str | Path) -> str:
+    """The layout a file's header names: UJIIndoorLoc's (WAP columns, wherever they are: a leading index
+    column as pandas' to_csv writes it is fine) or MallPortal's (building,floor,x,y,zone first); ValueError
+    naming both layouts otherwise."""
+    path = Path(path)
+    header = _read_header(path)
+    if any(name.startswith("WAP") for name in header):
+        return "ujiindoorloc"
+    if tuple(header[:5]) == MALLPORTAL_COLUMNS:
+        return "mallportal"
+    shown = ",".join(header[:6]) + (",..." if len(header) > 6 else "")
+    raise ValueError(f"{path}: the header matches neither layout: UJIIndoorLoc's has WAP001,WAP002,... columns "
+                     f"and {','.join(UJI_TARGETS)}; MallPortal's starts {','.join(MALLPORTAL_COLUMNS)} then one "
+                     f"column per AP (this one starts {shown[:120]})")
+
+
 def read_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
-    """Read either format; `fmt` None guesses from the header."""
+    """Read either format; `fmt` None guesses it from the header (`guess_format`)."""
     if fmt is None:
-        with Path(path).open(encoding="utf-8-sig") as fh:
-            first = fh.readline()
-        fmt = "ujiindoorloc" if first.startswith("WAP") else "mallportal"
+        fmt = guess_format(path)
     if fmt == "ujiindoorloc":
         return read_ujiindoorloc(path)
     if fmt == "mallportal":
@@ -170,10 +211,13 @@ def read_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
 
 
 def align(test: Dataset, train_ap_ids: list[str]) -> np.ndarray:
-    """Test vectors re-ordered to the training AP list (APs unknown to training are dropped)."""
-    index = {ap: i for i, ap in enumerate(test.ap_ids)}
+    """Test vectors re-ordered to the training AP list (APs unknown to training are dropped). APs match as
+    the readers compare them (`_ap_key`: case and BSSID notation aside), so 0c-8d-db-09-00-01 in the test
+    file is the training file's 0C:8D:DB:09:00:01."""
+    index = {_ap_key(ap): i for i, ap in enumerate(test.ap_ids)}
     X = np.full((len(test.X), len(train_ap_ids)), MISSING_DBM)
     for j, ap in enumerate(train_ap_ids):
-        if ap in index:
-            X[:, j] = test.X[:, index[ap]]
+        i = index.get(_ap_key(ap))
+        if i is not None:
+            X[:, j] = test.X[:, i]
     return X

@@ -68,6 +68,8 @@ class TuneResult:
     # held-out queries left out of the scoring: they heard no AP once read as another phone (+-phone_db)
     unscored: int = 0
     folds_dropped: int = 0  # folds left with no query to score (not in n_splits)
+    # held-out queries left out of the scoring: they heard only APs their fold's training rows do not hear
+    unmatched: int = 0
 
     @property
     def trusted(self) -> bool:
@@ -188,13 +190,15 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
                              "more points, or nearer the APs")
         n_folds = len(fold_list)
         fold_list = [(train, test) for train, test in fold_list if test.size]
+    fold_list, unmatched, unmatched_folds = _matchable(X, test_X, fold_list)
     configs = grid_configs(grid or DEFAULT_GRID)
     for config in configs:  # query-time values are set on fitted models, past fit's checks: check them first
         check_config(config)
     rows = _rank(_score(X, y, fold_list, configs, test_X, progress), len(fold_list))
     n_groups = int(np.unique(group_ids).size)
     result = TuneResult(config=rows[0].params, group_kind=kind, n_groups=n_groups, n_splits=len(fold_list),
-                        rows=rows, unscored=unscored, folds_dropped=len(dropped))
+                        rows=rows, unscored=unscored, folds_dropped=len(dropped) + unmatched_folds,
+                        unmatched=unmatched)
     if dropped:
         which = ", ".join(map(str, dropped))
         result.warnings.append(f"fold{'s' if len(dropped) > 1 else ''} {which} of {n_folds} dropped: every "
@@ -203,8 +207,36 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
         result.notes.append(f"{unscored} held-out quer{'y' if unscored == 1 else 'ies'} heard no AP once read "
                             f"+-{phone_db:g} dB off and {'was' if unscored == 1 else 'were'} left out of the "
                             "scoring")
+    if unmatched_folds:
+        result.warnings.append(f"{unmatched_folds} fold{'s' if unmatched_folds > 1 else ''} dropped: every held-out "
+                               "query heard only APs that fold's training rows do not hear, nothing to score")
+    if unmatched:
+        result.notes.append(f"{unmatched} held-out quer{'y' if unmatched == 1 else 'ies'} heard only APs that "
+                            f"{'its' if unmatched == 1 else 'their'} fold's training rows do not hear (the "
+                            "positioner cannot match such a query) and " + ('was' if unmatched == 1 else 'were')
+                            + " left out of the scoring")
     _judge(result, min(t.size for _, t in fold_list), phone_db)
     return result
+
+
+def _matchable(X: np.ndarray, test_X: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+               ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int, int]:
+    """The folds with only the held-out queries that hear an AP some training row of the fold hears: the
+    positioner refuses any other (it matches no fingerprint; an AP heard only in the held-out block or by
+    the held-out phone). Also how many queries and folds that left out; ValueError if no fold is left."""
+    out, unmatched, emptied = [], 0, 0
+    for train, test in folds:
+        surveyed = (X[train] > MISSING_DBM).any(axis=0)
+        keep = (test_X[test][:, surveyed] > MISSING_DBM).any(axis=1)
+        unmatched += int(keep.size - keep.sum())
+        if keep.any():
+            out.append((train, test[keep]))
+        else:
+            emptied += 1
+    if not out:
+        raise ValueError("no fold can be scored: every held-out query hears only APs that its fold's training "
+                         "rows do not hear; survey more points that hear the same APs")
+    return out, unmatched, emptied
 
 
 def _judge(result: TuneResult, smallest_fold: int, phone_db: float) -> None:

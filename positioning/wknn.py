@@ -29,14 +29,30 @@ class Estimate:
     offset_db: float = 0.0  # how much louder than the map the query read (removed before matching)
 
 
+def _dense(X, name: str = "X") -> np.ndarray:
+    """X as a float64 array; a scipy.sparse matrix refused (its implicit entries would read as 0 dBm, the
+    loudest possible reading, where a fingerprint map means 'not heard')."""
+    if hasattr(X, "toarray"):
+        raise ValueError(f"{name} is a sparse matrix: pass a dense array of dBm with unheard APs at the missing "
+                         f"value ({MISSING_DBM:g} by default); a sparse matrix's empty cells would read as 0 dBm")
+    return np.asarray(X, dtype=np.float64)
+
+
 def check_matrix(X, name: str = "X") -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    """X as a 2-D float64 array of dBm: finite, 0 or below (ValueError otherwise)."""
+    X = _dense(X, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (samples x access points), got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty")
-    if not np.isfinite(X).all():
+    # Two reductions, no temporary array: min is NaN if any value is, max > 0 for +inf or a positive value.
+    low, high = X.min(), X.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinite values; use the missing value for unheard APs")
+    if high > 0:
+        raise ValueError(f"{name} has values above 0 dBm (largest {high:g}): RSSI must be in dBm, 0 or below. "
+                         f"UJIIndoorLoc's raw files write 100 for 'not heard': replace it with the missing value "
+                         f"({MISSING_DBM:g} by default), or read them with positioning.datasets.read_dataset")
     return X
 
 
@@ -85,6 +101,37 @@ def spatial_cluster(xy: np.ndarray, weights: np.ndarray, radius_m: float) -> np.
     support[weights <= 0] = -np.inf
     anchor = np.argmax(support, axis=1)
     return near[np.arange(xy.shape[0]), anchor] & (weights > 0)
+
+
+def _column_names(X) -> np.ndarray | None:
+    """A frame's column names (object array), as scikit-learn keeps them: only when all are strings."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if all(isinstance(name, str) for name in names) else None
+
+
+def _name_list(names: list) -> str:
+    shown = ", ".join(repr(n) for n in names[:5])
+    return f"[{shown}{', ...' if len(names) > 5 else ''}] ({len(names)})"
+
+
+def _check_targets(y, n_rows: int | None) -> np.ndarray:
+    """y as (n, 4) float64 = building, floor, x, y: finite, building and floor whole numbers (labels)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2 or y.shape[1] != 4 or (n_rows is not None and y.shape[0] != n_rows):
+        rows = "n" if n_rows is None else n_rows
+        raise ValueError(f"y must have shape ({rows}, 4): building, floor, x, y; got {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinite values")
+    labels = y[:, :2]
+    fractional = np.argwhere(labels != np.round(labels))
+    if fractional.size:
+        row, col = fractional[0]
+        raise ValueError(f"y's {('building', 'floor')[col]} (column {col}) must be a whole number, a label; row {row} "
+                         f"has {labels[row, col]:g} (number a mezzanine as a floor of its own)")
+    return y
 
 
 @dataclass
@@ -227,19 +274,25 @@ class WKNNPositioner(EstimatorParams):
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
 
     def fit(self, X, y) -> WKNNPositioner:
-        """X: (n, n_aps) RSSI in dBm, unheard = `missing`. y: (n, 4) = building, floor, x, y."""
+        """X: (n, n_aps) RSSI in dBm, unheard = `missing` (an array, or a frame whose column names are kept
+        as `feature_names_in_` and matched at predict). y: (n, 4) = building, floor (whole numbers), x, y.
+        A row that hears nothing stays in the map (a surveyed spot where nothing is heard); a map where
+        no row hears anything is refused."""
         self.check_params()
+        names = _column_names(X)
         X = check_matrix(X)
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != (X.shape[0], 4):
-            raise ValueError(f"y must have shape ({X.shape[0]}, 4): building, floor, x, y; got {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinite values")
+        y = _check_targets(y, X.shape[0])
         R = self._represent(X)
         # Inverted index (CSC): for each AP, the rows that hear it and their values. A query reads only
         # the columns of the APs it hears; the map is ~95% "not heard", so this is also ~10x smaller.
         csc = sparse.csc_matrix(R)
+        if csc.nnz == 0:
+            raise ValueError(f"no training row hears any access point (every value is at or below missing="
+                             f"{self.missing:g} dBm): there is nothing to match queries against")
+        self._set_feature_names(names)
         self.col_ptr_ = csc.indptr.astype(np.int64)
+        # The APs no fingerprint hears: a query hearing only them matches nothing (see `hears_known`).
+        self.unheard_aps_ = np.flatnonzero(np.diff(self.col_ptr_) == 0)
         self.col_rows_ = csc.indices.astype(np.int32)
         self.col_values_ = csc.data.astype(np.float32)
         # The heard dBm per fingerprint (CSR), to estimate a query's offset against its neighbours.
@@ -259,9 +312,58 @@ class WKNNPositioner(EstimatorParams):
 
     # -- prediction ------------------------------------------------------------------------------
 
+    def _set_feature_names(self, names: np.ndarray | None) -> None:
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)  # a refit on an array forgets the frame's names
+        else:
+            self.feature_names_in_ = names
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "col_ptr_")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "col_ptr_"):
-            raise RuntimeError("WKNNPositioner is not fitted; call fit(X, y) first")
+            # lazy: scikit-learn (~1.2 s to import) only on this error path; its tools expect this class
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(X, y) first")
+
+    def _by_name(self, X):
+        """X with its columns in the fitted order when X names them (a frame) and fit saw names too;
+        ValueError naming the difference when the names are not the fitted ones. Anything else as it is."""
+        fitted = getattr(self, "feature_names_in_", None)
+        names = _column_names(X) if fitted is not None else None
+        if names is None or np.array_equal(names, fitted):
+            return X
+        position = {name: i for i, name in enumerate(names)}
+        if len(position) == len(names) == fitted.size and all(name in position for name in fitted):
+            return _dense(X)[..., [position[name] for name in fitted]]
+        known = set(fitted)
+        problems = {"unseen at fit": [n for n in names if n not in known],
+                    "seen at fit but missing now": [n for n in fitted if n not in position],
+                    "named twice": sorted({n for i, n in enumerate(names) if position[n] != i})}
+        raise ValueError("X's column names are not those seen at fit: "
+                         + "; ".join(f"{_name_list(found)} {what}" for what, found in problems.items() if found))
+
+    def hears_known(self, X) -> np.ndarray:
+        """Per dBm row of X: whether it hears an AP some fingerprint hears. Any other row matches no
+        fingerprint: `locate` refuses it and `predict` / `locate_many` refuse a batch holding one (callers
+        that batch live phones filter with this first)."""
+        heard = self.missing < np.asarray(X, dtype=np.float64)
+        if self.unheard_aps_.size:
+            heard[..., self.unheard_aps_] = False
+        return heard.any(axis=-1)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Minus the mean 2-D error (metres, x/y) of `predict(X)` against y (n, 4): higher is better, as
+        scikit-learn's tools (GridSearchCV, cross_val_score without `scoring`) expect. Building and floor
+        misses are not in it: pass a `scoring` for those (e.g. the floor hit rate)."""
+        y = _check_targets(y, None)
+        predicted = self.predict(X)
+        if y.shape[0] != predicted.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} rows, X {predicted.shape[0]}")
+        error = np.hypot(predicted[:, 2] - y[:, 2], predicted[:, 3] - y[:, 3])
+        return -float(np.average(error, weights=sample_weight))
 
     def _cross_terms(self, q: np.ndarray, audible: np.ndarray) -> np.ndarray:
         """Per fingerprint: sum over the query's audible APs of min(x, q) (L1 metrics) or x*q (Euclidean)."""
@@ -397,9 +499,11 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"AP columns must lie in [0, {self.n_features_in_})")
         return cols
 
-    def _check_query(self, X) -> np.ndarray:
+    def _check_query(self, X, one: bool = False) -> np.ndarray:
+        """Queries (`one`: a single vector, any shape) as a checked 2-D dBm array in the fitted column order."""
         self._check_fitted()
-        X = check_matrix(np.atleast_2d(X))
+        X = _dense(self._by_name(X))
+        X = check_matrix(X.reshape(1, -1) if one else np.atleast_2d(X))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"query has {X.shape[1]} access points, the model was fitted on {self.n_features_in_}")
         return X
@@ -412,7 +516,9 @@ class WKNNPositioner(EstimatorParams):
         yet, which says nothing about whether it hears the phone). `silent`, with `partial`: the columns of
         the APs that have reported since the phone was first heard without hearing it - for them, not
         hearing it is known. One query at a time only."""
-        X = self._check_query(np.asarray(x, dtype=np.float64).reshape(1, -1))
+        X = self._check_query(x, one=True)
+        if not self.hears_known(X)[0]:
+            raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
         total = 0.0
         if self.offset_search_db:
@@ -546,7 +652,7 @@ class WKNNPositioner(EstimatorParams):
 
     def _check_queries(self, X) -> np.ndarray:
         X = self._check_query(X)
-        silent = ~(self.missing < X).any(axis=1)
+        silent = ~self.hears_known(X)
         if silent.any():
             raise ValueError(f"query row {int(np.argmax(silent))} hears no known access point")
         return X

@@ -147,3 +147,21 @@ def test_gunicorn_workers_fit_the_models_before_taking_requests(app, svc, demo):
             thread.join(timeout=120)
     assert svc.models._models["demo"][1].version == svc.venues.current_version("demo")
     conf.post_worker_init(SimpleNamespace(wsgi=object()))  # another app (the bench's bare one): nothing to do
+
+
+def test_a_phone_heard_only_by_an_ap_placed_after_the_survey_does_not_stop_the_batch(svc, heard):
+    """An AP on the map that no fingerprint hears (installed after the survey) is a column nothing matches: a
+    phone heard by it alone is placed as one heard by none, and the others of its batch are positioned."""
+    from fingerprints.model import AccessPoint
+    from portal.ingest.observation import Observation
+
+    new_ap = "0c:8d:db:ff:ff:01"
+    with svc.venues.edit("demo", "ap.place") as m:
+        m.aps.append(AccessPoint(new_ap, 1, 40.0, 30.0))
+    lone = svc.hasher.client_id("02:00:5e:00:54:09")
+    now = time.time()
+    svc.rssi.write("demo", [Observation(lone, new_ap, -50.0, now - 1), Observation(lone, new_ap, -52.0, now)], now)
+    assert tracker(svc).drain("demo") == len(heard) + 1
+    for client in heard:
+        assert svc.db.hget(TrackKeys("demo").last_position(client), "zone")
+    assert not svc.db.exists(TrackKeys("demo").last_position(lone))

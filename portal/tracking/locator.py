@@ -153,6 +153,10 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     `reported`: how far each AP's last report reached (`silent_columns`), for a phone heard too briefly for a
     full match."""
     vector = heard.vector
+    if vector is not None and not model.positioner.hears_known(vector[None])[0]:
+        # only APs no fingerprint hears (placed after the survey): nothing to match, as a phone heard by none
+        # (the positioner refuses such a query, and in a batch it would refuse every phone's)
+        vector = None
     ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
     if coarse is not None and (vector is None or (heard.heard < MIN_APS and state is None)):

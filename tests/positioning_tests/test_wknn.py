@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
 from positioning.representation import to_representation
@@ -143,7 +144,7 @@ def test_bad_queries():
         model.locate(np.full(X.shape[1], MISSING_DBM))
     with pytest.raises(ValueError, match="access points"):
         model.locate(X[0, :10])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):  # scikit-learn's: its tools catch that one
         WKNNPositioner().predict(X[:1])
 
 
