@@ -1,7 +1,9 @@
 """Tickets are paid for: a hold becomes an order (idempotency key "cinema:<hold token>", expiring with the
 hold), the paid order confirms the hold into a booking, an order closed unpaid (declined, cancelled, timed
 out) releases the seats, and money that arrives after the hold expired is refunded by the payment service.
-A booking cancelled before the owner's cut-off is refunded in full.
+A booking cancelled before the owner's cut-off is refunded in full. A shopper erased while paying ("erase my
+data": store.py, `CinemaStore.forget_shopper`) has their hold cancelled and its seats freed; their order then
+names nobody and, if paid after all, is refunded (no ticket is issued to nobody).
 
 Without a payment provider configured (and no sandbox) the cinema books as before: confirm, pay at the
 counter."""
@@ -27,7 +29,7 @@ def register(flask_app: Flask) -> None:
 
     def on_paid(order: Order) -> bool:
         # Idempotent: a confirmed hold confirms again to the same booking; an expired or cancelled one
-        # cannot, and the service refunds.
+        # cannot, nor can an erased shopper's (the order names nobody), and the service refunds.
         outcome = store.confirm(order.venue, order.ref, order.shopper, order.merchant)
         if outcome.ok and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
             booking = store.booking(order.venue, outcome.code)

@@ -38,7 +38,7 @@ import redis
 from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
-from portal.apps.erasure import blank_field, keys_matching
+from portal.apps.erasure import blank_field, glob_escape, keys_matching
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8
@@ -239,7 +239,7 @@ _CONFIRM = _NOW + LUA_KEEP + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
 local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show')
-if not h[1] or h[4] ~= ARGV[4] then return {'NOHOLD'} end
+if not h[1] or h[4] == '' or h[4] ~= ARGV[4] then return {'NOHOLD'} end  -- '': its shopper was erased
 if h[1] == 'confirmed' then return {'OK', h[5]} end
 if h[1] ~= 'held' then return {'GONE', h[1]} end
 local seats = split(h[2])
@@ -289,6 +289,22 @@ release(KEYS[1], ARGV[1], split(h[2]))
 redis.call('HSET', KEYS[2], 'status', 'cancelled')
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return {'OK'}
+"""
+
+# Erasure: unlink a hold from its shopper. KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] the shopper's hold
+# pointer on its show. ARGV[1] token, ARGV[2] client. A hold still held is cancelled and its seats released: its
+# order now names nobody, so nobody may be issued the ticket (paid after all, it is refunded). Returns 1 if the
+# hold named the shopper.
+_FORGET_HOLD = _NOW + _RELEASE_FN + """
+local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client')
+if not h[3] or h[3] ~= ARGV[2] then return 0 end
+if h[1] == 'held' then
+  release(KEYS[1], ARGV[1], split(h[2]))
+  redis.call('HSET', KEYS[2], 'status', 'cancelled')
+end
+redis.call('HSET', KEYS[2], 'client', '')
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
 """
 
 # Cancel a booking. KEYS[1] seats hash, KEYS[2] booking. ARGV[1] code, ARGV[2] client, ARGV[3] now ms.
@@ -425,6 +441,7 @@ class CinemaStore:
         self._confirm = db.register_script(_CONFIRM)
         self._cancel_hold = db.register_script(_CANCEL_HOLD)
         self._cancel_booking = db.register_script(_CANCEL_BOOKING)
+        self._forget_hold = db.register_script(_FORGET_HOLD)
 
     # ---- showtimes ----
 
@@ -575,10 +592,12 @@ class CinemaStore:
 
     def confirm(self, venue: str, token: str, client: str, zone: str, now_ms: int | None = None) -> Outcome:
         """Turn a live hold into a booking. A hold past its expiry is released in the same step and
-        "expired" returned; confirming a confirmed hold again returns its booking code."""
+        "expired" returned; confirming a confirmed hold again returns its booking code. "nohold" for no
+        shopper (`client` ""): an erased shopper's order, whose ticket nobody could reach (the payment
+        service refunds it)."""
         keys = CinemaKeys(venue)
         hold = self.get_hold(venue, token)
-        if hold is None or hold.client != client:
+        if not client or hold is None or hold.client != client:
             return Outcome("nohold")
         for _attempt in range(10):
             code = new_code()
@@ -656,17 +675,33 @@ class CinemaStore:
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the seats stay sold (the show's record) but the bookings and holds no longer name the
-        shopper; "your tickets" and the live-hold pointers go."""
+        shopper; "your tickets" and the live-hold pointers go. A hold still held is cancelled and its seats
+        are free at once: its payment order names nobody now, and is refunded if paid after all. Holds
+        first, then bookings: a payment confirming a hold meanwhile either finds it erased (and is refunded)
+        or has already listed its booking in "your tickets", read after."""
+        if not client:  # "" would match every record erased before
+            return 0
         keys = CinemaKeys(venue)
-        changed = 0
+        changed = self._forget_holds(venue, client)
         for booking in self.client_bookings(venue, client, 100_000):
             changed += blank_field(self.db, keys.booking(booking.code), "client", client)
-            if booking.token:
-                changed += blank_field(self.db, keys.hold(booking.token), "client", client)
-        for pointer in keys_matching(self.db, keys.client_hold("*", "*")):
-            if pointer.endswith(":" + client):
-                token = self.db.get(pointer)
-                if token is not None:
-                    changed += blank_field(self.db, keys.hold(_s(token)), "client", client)
-                changed += int(self.db.delete(pointer))
+        for pointer in keys_matching(self.db, keys.client_hold("*", glob_escape(client))):
+            changed += int(self.db.delete(pointer))  # a pointer whose hold record is gone
         return changed + int(self.db.delete(keys.client_tickets(client)))
+
+    def _forget_holds(self, venue: str, client: str) -> int:
+        """Every hold record naming the shopper (live, confirmed, replaced by a re-pick, lapsed: a record
+        outlives its hold by a day) is unlinked, a live one cancelled. Holds have no per-shopper index, so
+        the venue's hold records are scanned (an erasure is rare)."""
+        keys = CinemaKeys(venue)
+        hold_keys = keys_matching(self.db, keys.hold("*"))
+        pipe = self.db.pipeline(transaction=False)
+        for key in hold_keys:
+            pipe.hmget(key, "show", "client")
+        changed, prefix = 0, len(keys.hold(""))
+        for key, (show, owner) in zip(hold_keys, pipe.execute(), strict=True):
+            if show is None or _s(owner or b"") != client:
+                continue
+            changed += int(self._forget_hold(keys=[keys.seats(_s(show)), key, keys.client_hold(_s(show), client)],
+                                             args=[key[prefix:], client]))
+        return changed
