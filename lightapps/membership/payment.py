@@ -25,6 +25,11 @@ def receipt_id(order: Order, refunded_before: int) -> str:
 
 
 def points_listener(members: MemberStore):
+    """The payment service tells it each payment and refund done once, in the order they were booked, with the
+    order as it was right after (`order.refunded`: the total refunded once this refund was done), and again,
+    the same way, after a store error cut the telling short: each step posts or reverses one receipt once (a
+    repeat answers DUPLICATE and changes nothing), so telling it again earns or takes nothing twice."""
+
     def on_money(kind: str, order: Order, amount: int) -> None:
         member = members.for_client(order.venue, order.shopper)
         if member is None:

@@ -5,7 +5,13 @@ confirm the hold, take the stock) and once it closes unpaid (release it). The se
 creating orders idempotently, sending the shopper to the provider, accepting verified callbacks once,
 asking the provider itself when a callback is late, closing orders on timeout, and refunding, with
 an automatic full refund when money arrives for something that can no longer be delivered (a hold that
-expired, a sold-out item). Listeners hear every booked payment and refund (points that earn themselves)."""
+expired, a sold-out item). Listeners hear every booked payment and refund (points that earn themselves).
+
+What the store books, the world hears even when the store fails in between: a payment and a refund done go
+on the order's list of what its listeners are to hear (in the script that books them), a closed order on the
+list of closes its purpose is to hear (in the close script), a late payment's refund is reserved as it is
+booked. A provider's callback is acknowledged only once its listeners were told (a store error answers 503:
+the provider sends it again, and the replay tells what was left); the sweep finishes the rest."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis
@@ -29,7 +35,7 @@ from portal.payments.providers.base import (
     ProviderError,
     RefundResult,
 )
-from portal.payments.store import Order, PaymentStore
+from portal.payments.store import Order, PaymentStore, late_refund_no
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,11 @@ class Purpose:
     on_closed: Callable[[Order], None] | None = None
 
 
-MoneyListener = Callable[[str, Order, int], None]  # (kind "paid"|"refund", order, amount fen)
+# (kind "paid"|"refund", order, amount fen). Told once per payment and refund done, in the order they were booked,
+# with the order as it was then (its refunded total right after that refund); told again (resumed at the listener
+# that failed) after a store error, so it must be idempotent per order and refund. A store error it raises is
+# retried; a ValueError is logged and skipped.
+MoneyListener = Callable[[str, Order, int], None]
 # (venue, a 智慧商圈 notice) -> (points earned, member's points total) when a paid one earned points
 MallListener = Callable[[str, MallNotice], "tuple[int, int] | None"]
 
@@ -188,7 +198,11 @@ class PaymentService:
             return False
         outcome = self._end_refund(venue, notice.order_id, notice.refund_no, notice.refund_id, notice.refund_state,
                                    notice.problem)
-        return outcome != "unknown"
+        if outcome == "unknown":
+            return False
+        # Raises on a store error (the provider sends the result again; its replay tells what was left).
+        self._tell_pending(venue, notice.order_id)
+        return True
 
     def mall_notification(self, venue: str, headers, body: bytes) -> Ack:
         """A 智慧商圈 notification (verified like any WeChat Pay callback), passed to the mall listeners, which
@@ -228,18 +242,27 @@ class PaymentService:
             log.error("payment %s for order %s (venue %s) not booked: %s", txn[-6:], order_id, venue, outcome)
             return outcome
         order = self.store.order(venue, order_id)
-        if outcome == "paid":
-            self._tell("paid", order, order.amount)
-        if outcome == "late":
-            self._tell("paid", order, order.amount)
-            self.refund(venue, order_id, order.amount, "paid after the order expired", refund_no=order_id + "L")
+        if outcome == "late":  # its refund was reserved with the booking: the sweep sends it if this is cut short
+            self._ask_refund(venue, order, late_refund_no(order_id), order.amount, "paid after the order expired")
+        elif outcome == "dup" and order.late:
+            self._reserve_late_refund(order)
         elif order.status == "paid" and not order.delivery:
             # A replay ("dup") delivers only while no delivery finished: the first one was cut short (a store
             # error, a crash) and the provider sent the callback again because it was not acknowledged. Once
             # delivered, the world moves on (the car left and came back, the hold was used): asking the purpose
             # again could find it undeliverable and refund what was paid and used.
             self._deliver(order)
+        # After the delivery (what the shopper paid for comes first). Raises on a store error, so the callback
+        # is not acknowledged: its replay ("dup") tells the listeners what was left.
+        self._tell_pending(venue, order_id)
         return outcome
+
+    def _reserve_late_refund(self, order: Order) -> None:
+        """A replayed late payment booked before its refund was reserved with it (by an older release): the
+        refund is reserved now (once: a refund number is reserved once) unless the money was given back."""
+        if order.refundable > 0 and not self.store.refund_record(order.venue, late_refund_no(order.id)):
+            self.refund(order.venue, order.id, order.refundable, "paid after the order expired",
+                        refund_no=late_refund_no(order.id))
 
     def _deliver(self, order: Order) -> None:
         """Fulfil a paid order, and record once what became of it (purposes are idempotent, so a replay after
@@ -287,6 +310,8 @@ class PaymentService:
         """The shopper gives up (or the provider reports the payment failed): closed at the provider first,
         so it can no longer be paid, then here."""
         order = self.store.order(venue, order_id)
+        if order is not None and (order.status == "closed" or order.late) and self.store.is_closing(venue, order_id):
+            self._tell_closed(order)  # closed, but its purpose was not told (a store error): again now
         if order is None or order.status != "created":
             return order
         if order.provider and not self._close_at_provider(order):
@@ -305,9 +330,16 @@ class PaymentService:
 
     def _closed(self, order: Order | None) -> None:
         if order is not None and order.status == "closed":
-            purpose = self.purposes.get(order.purpose)
-            if purpose and purpose.on_closed:
-                purpose.on_closed(order)
+            self._tell_closed(order)
+
+    def _tell_closed(self, order: Order) -> None:
+        """Tell the purpose of an order that closed (idempotent: told again after a store error), then take it
+        off the closing set the close script put it on. Told even if the order was paid since (late: refunded
+        in full, never delivered): what it held is released all the same."""
+        purpose = self.purposes.get(order.purpose)
+        if purpose and purpose.on_closed:
+            purpose.on_closed(order)
+        self.store.closed_told(order.venue, order.id)
 
     def sweep(self, venue: str, limit: int = 200) -> int:
         """Close (or book, when the provider says paid) the unpaid orders past their expiry."""
@@ -317,12 +349,49 @@ class PaymentService:
         for order_id in ids:
             self.refresh(venue, order_id)
         self.retry_refunds(venue, now_ms)
+        self.finish_interrupted(venue, now_ms)
         for sweeper in self.sweepers:
             try:
                 sweeper(venue)
             except (redis.RedisError, PaymentError) as exc:  # one duty failing never stops the others
                 log.warning("payment sweeper %s failed for venue %s: %s", sweeper, venue, exc)
         return len(ids)
+
+    def finish_interrupted(self, venue: str, now_ms: int | None = None, min_age_ms: int = 60_000,
+                           limit: int = 100) -> int:
+        """What a store error cut short a minute ago or more (the sweep's duty): closed orders whose purpose
+        was not told, payments and refunds done whose listeners were not all told. Returns how many it
+        finished. A store outage stops it (the next sweep goes on); another error is logged and skipped, so one
+        order that keeps failing never holds up the others."""
+        if now_ms is None:
+            now_ms = self.clock() or _store_now_ms(self.store.db)
+        finished = 0
+        for order_id in self.store.closing(venue, now_ms - min_age_ms, limit):
+            finished += self._finish(venue, order_id, self._finish_closing)
+        for order_id in self.store.untold(venue, now_ms - min_age_ms, limit):
+            finished += self._finish(venue, order_id, self._finish_telling)
+        return finished
+
+    def _finish(self, venue: str, order_id: str, step: Callable[[str, str], None]) -> bool:
+        try:
+            step(venue, order_id)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except (redis.RedisError, PaymentError, ValueError) as exc:
+            log.warning("unfinished order %s (venue %s) still not finished: %s", order_id, venue, exc)
+            return False
+        return True
+
+    def _finish_closing(self, venue: str, order_id: str) -> None:
+        order = self.store.order(venue, order_id)
+        if order is None:
+            self.store.closed_told(venue, order_id)
+        else:
+            self._tell_closed(order)
+
+    def _finish_telling(self, venue: str, order_id: str) -> None:
+        if not self._tell_pending(venue, order_id):
+            self.store.forget_untold(venue, order_id)
 
     # ---- payment agreements: charged with no shopper present ("leave first, pay after") ----
 
@@ -407,20 +476,19 @@ class PaymentService:
         outcome = self._end_refund(venue, order.id, refund_no, result.refund_id, result.state, _problem(result))
         if outcome == "dup":  # its callback was faster than the answer: what it booked stands
             outcome = self.store.refund_record(venue, refund_no).get("status", "pending")
+        self._tell_quietly(venue, order.id)
         return {"failed": "refused"}.get(outcome, outcome)
 
     def _end_refund(self, venue: str, order_id: str, refund_no: str, refund_id: str, state: str,
                     problem: str = "") -> str:
         """Book the provider's word on a refund once: "done", "processing", "pending", "failed", "dup" or
-        "unknown"; listeners hear a refund when it is done (points clawed back). `problem`: the provider's code
-        (with pending or processing: stuck there, asked again later; with failed: why)."""
+        "unknown"; a refund done goes on the order's list for the listeners (points clawed back: the caller
+        tells them). `problem`: the provider's code (with pending or processing: stuck there, asked again
+        later; with failed: why)."""
         ended = self.store.end_refund(venue, order_id, refund_no, refund_id, state, now_ms=self.clock(),
                                       problem=problem)
         if ended == "unknown" or ended.startswith("dup"):
             return ended.split(":")[0]
-        if state == "done":
-            amount = int(self.store.refund_record(venue, refund_no).get("amount") or 0)
-            self._tell("refund", self.store.order(venue, order_id), amount)
         return state
 
     def retry_refunds(self, venue: str, now_ms: int | None = None, min_age_ms: int = 60_000, limit: int = 100) -> int:
@@ -452,17 +520,50 @@ class PaymentService:
         if result is None:  # the provider never got it: ask again under the same number
             record = self.store.refund_record(venue, refund_no)
             return self._ask_refund(venue, order, refund_no, int(record["amount"]), record.get("reason", ""))
-        return self._end_refund(venue, order.id, refund_no, result.refund_id, result.state, _problem(result))
+        outcome = self._end_refund(venue, order.id, refund_no, result.refund_id, result.state, _problem(result))
+        self._tell_quietly(venue, order.id)
+        return outcome
 
     def _notify_url(self, provider: str, venue: str) -> str:
         return notify_url(self.notify_base, provider, venue) if self.notify_base else ""
 
-    def _tell(self, kind: str, order: Order, amount: int) -> None:
-        for listener in self.listeners:
-            try:
-                listener(kind, order, amount)
-            except (redis.RedisError, ValueError) as exc:  # a listener's failure never undoes a payment
-                log.warning("payment listener failed on %s %s: %s", kind, order.id, exc)
+    def _tell_pending(self, venue: str, order_id: str) -> bool:
+        """Tell the money listeners, in order, the payment and refunds of the order they have not all heard
+        of, resuming at the listener that failed last time. Raises the store's error (a listener's, or on
+        recording the progress): what is left is told by the next call. False when nothing was left to tell."""
+        progress = self.store.tell_progress(venue, order_id)
+        order = self.store.order(venue, order_id) if progress.pending else None
+        if order is None:
+            return False
+        for index in range(progress.told, len(progress.entries)):
+            kind, as_then, amount = self._money_event(order, progress.entries[index])
+            first = progress.part if index == progress.told else 0
+            for number in range(first, len(self.listeners)):
+                try:
+                    self.listeners[number](kind, as_then, amount)
+                except ValueError as exc:  # a listener's bug never undoes (nor holds up) a payment
+                    log.warning("payment listener failed on %s %s: %s", kind, order_id, exc)
+                if number + 1 < len(self.listeners):
+                    self.store.mark_told(venue, order_id, index, number + 1)
+            self.store.mark_told(venue, order_id, index + 1, 0)
+        return True
+
+    def _money_event(self, order: Order, entry: str) -> tuple[str, Order, int]:
+        """(kind, the order as it was right after that payment or refund, amount) of a `tell` entry."""
+        if entry == "paid":
+            return "paid", replace(order, status="paid", refunded=0), order.amount
+        record = self.store.refund_record(order.venue, entry)
+        refunded = int(record.get("refunded_after") or order.refunded)
+        status = "refunded" if refunded >= order.amount else "partially_refunded"
+        return "refund", replace(order, status=status, refunded=refunded), int(record.get("amount") or 0)
+
+    def _tell_quietly(self, venue: str, order_id: str) -> None:
+        """Tell what is left, on a path no provider retries (a refund asked for here, the sweep): a store
+        error leaves it to the sweep rather than failing a refund the provider already made."""
+        try:
+            self._tell_pending(venue, order_id)
+        except redis.RedisError as exc:
+            log.warning("payment listeners of %s not told yet (the sweep tells them): %s", order_id, exc)
 
 
 def notify_url(base: str, provider: str, venue: str) -> str:

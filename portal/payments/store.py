@@ -15,14 +15,22 @@ Keys (all under the venue's `{venue}` hash tag):
     pay:refunds:failed     ZSET    refund no -> ended ms: refunds the provider refused for good (for operators)
     pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
+    pay:untold             ZSET    order id -> ms: orders whose money listeners have not all heard of a payment or a
+                                   refund done (the order's `tell` lists them in order, `told`/`told_part` how far
+                                   the telling got); written by the script that booked the money, left by the one
+                                   that records the last listener told, retried by the sweep
+    pay:closing            ZSET    order id -> closed ms: orders closed unpaid whose purpose was not yet told
+                                   (on_closed: release the hold, give the points back); written by the close
+                                   script, left once the purpose was told, retried by the sweep (and a second cancel)
 
 States: created -> paid -> partially_refunded -> refunded; created -> closed (timeout, decline, cancel).
 A paid order's `delivery` says what became of what it pays for: done (delivered) or refunded (could not
 be delivered); absent while not known (a replayed callback delivers only then). A payment the provider
 reports for an order that is closed or past its expiry is still booked as paid (the money moved) with
-`late=1`; the service then refunds it. Only money the provider confirmed is in the ledger: a refund enters
-it when the provider reports it done (its answer, its refund callback or a refund query), not when it was
-asked for. The order lists its refund numbers (`refund_nos`)."""
+`late=1` and its full refund (number `<order id>L`) is reserved in the same script: the service asks the
+provider for it at once, and the sweep again if that was cut short. Only money the provider confirmed is in
+the ledger: a refund enters it when the provider reports it done (its answer, its refund callback or a refund
+query), not when it was asked for. The order lists its refund numbers (`refund_nos`)."""
 
 from __future__ import annotations
 
@@ -68,6 +76,12 @@ class PaymentKeys(VenueKeys):
     def merchant_ledger(self, merchant: str) -> str:
         return self.key("pay", "ledger", "m", merchant)
 
+    def untold(self) -> str:
+        return self.key("pay", "untold")
+
+    def closing(self) -> str:
+        return self.key("pay", "closing")
+
 
 _NOW = """
 local function now_ms(arg)
@@ -82,6 +96,10 @@ local function ledger(kind, order, amount, txn, ref_no, now)
                  'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', string.format('%.0f', now)}
   redis.call('XADD', KEYS[3], '*', unpack(entry))
   redis.call('XADD', KEYS[4], '*', unpack(entry))
+end
+local function append(key, field, item)
+  local items = redis.call('HGET', key, field) or ''
+  redis.call('HSET', key, field, items == '' and item or (items .. ',' .. item))
 end
 """
 
@@ -116,8 +134,12 @@ return {'OK'}
 """
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
-# ledger. ARGV[1] amount fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency.
-# Returns {'PAID'} | {'LATE'} (paid, but closed or expired: refund it) | {'DUP'} (already booked)
+# ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset. ARGV[1] amount fen, ARGV[2] provider
+# txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number, ARGV[7] its reason.
+# The payment goes on the order's `tell` list (its listeners are told, see _TOLD). A late one's full refund is
+# reserved here, in the same step: were it reserved by a second call, a store error between the two would
+# leave the money booked, the callback acknowledged on its replay ("dup") and no refund anywhere.
+# Returns {'PAID'} | {'LATE'} (paid, but closed or expired: its refund is reserved) | {'DUP'} (already booked)
 #       | {'UNKNOWN'} | {'MISMATCH'} (amount, currency or provider differ: nothing changed).
 _SETTLE = _NOW + """
 local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'txn', 'expires_ms', 'provider', 'currency')
@@ -131,21 +153,37 @@ local now = now_ms(ARGV[4])
 local late = o[1] == 'closed' or tonumber(o[4]) <= now
 redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3],
            'paid_ms', string.format('%.0f', now), 'late', late and '1' or '0')
-redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+local id = redis.call('HGET', KEYS[1], 'id')
+redis.call('ZREM', KEYS[2], id)
 ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
-if late then return {'LATE'} end
-return {'PAID'}
-"""
+append(KEYS[1], 'tell', 'paid')
+redis.call('ZADD', KEYS[7], string.format('%.0f', now), id)
+if not late then return {'PAID'} end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('HINCRBY', KEYS[1], 'refund_pending', tonumber(ARGV[1]))
+  append(KEYS[1], 'refund_nos', ARGV[6])
+  redis.call('HSET', KEYS[5], 'no', ARGV[6], 'order', id, 'amount', ARGV[1], 'status', 'pending', 'reason', ARGV[7],
+             'created_ms', string.format('%.0f', now), 'attempts', 1)
+  redis.call('PEXPIRE', KEYS[5], KEEP_MS)
+  redis.call('ZADD', KEYS[6], string.format('%.0f', now), ARGV[6])
+end
+return {'LATE'}
+""".replace("KEEP_MS", str(ORDER_KEEP_MS))
 
-# Close an unpaid order. KEYS[1] order, KEYS[2] open zset. ARGV[1] now, ARGV[2] '1' = now even before its
-# expiry (the shopper declined or cancelled), ARGV[3] reason. Returns {'CLOSED'} | {'STATE', status} | {'OPEN'}.
+# Close an unpaid order. KEYS[1] order, KEYS[2] open zset, KEYS[3] closing zset. ARGV[1] now, ARGV[2] '1' = now
+# even before its expiry (the shopper declined or cancelled), ARGV[3] reason. The order goes on the closing set in
+# the same step (its purpose is still to be told: a store error after the close would otherwise leave the hold,
+# the points, the coupon taken for good, as no later call finds the order open to close again).
+# Returns {'CLOSED'} | {'STATE', status} | {'OPEN'}.
 _CLOSE = _NOW + """
 local o = redis.call('HMGET', KEYS[1], 'status', 'expires_ms', 'id')
 if not o[1] then return {'STATE', 'unknown'} end
 if o[1] ~= 'created' then return {'STATE', o[1]} end
-if ARGV[2] ~= '1' and tonumber(o[2]) > now_ms(ARGV[1]) then return {'OPEN'} end
+local now = now_ms(ARGV[1])
+if ARGV[2] ~= '1' and tonumber(o[2]) > now then return {'OPEN'} end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'close_reason', ARGV[3])
 redis.call('ZREM', KEYS[2], o[3])
+redis.call('ZADD', KEYS[3], string.format('%.0f', now), o[3])
 return {'CLOSED'}
 """
 
@@ -175,9 +213,12 @@ return {'OK'}
 # What the provider says of a refund not yet final: done, failed (refused for good, closed), processing
 # (accepted, result to come) or pending (refused for now: to be asked again under the same number).
 # KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger, KEYS[5] open refunds, KEYS[6] failed
-# refunds. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now, ARGV[5] order id it must
+# refunds, KEYS[7] untold zset. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now,
+# ARGV[5] order id it must
 # belong to ('' = any), ARGV[6] the provider's code for a problem ('' = none): with pending or processing, the
-# refund is stuck at the provider (its balance, ABNORMAL) and the sweep comes back later each time.
+# refund is stuck at the provider (its balance, ABNORMAL) and the sweep comes back later each time. A refund done
+# goes on the order's `tell` list (with `refunded_after`, the order's refunded total it made: its listeners hear
+# the order as it was then, however late they are told).
 # Returns {'OK', order status} | {'DUP', refund status} (already final, or processing again) | {'UNKNOWN'}.
 _REFUND_END = _NOW + """
 local r = redis.call('HMGET', KEYS[2], 'status', 'amount', 'order')
@@ -213,7 +254,10 @@ local refunded = redis.call('HINCRBY', KEYS[1], 'refunded', amount)
 local total = tonumber(redis.call('HGET', KEYS[1], 'amount'))
 local status = refunded >= total and 'refunded' or 'partially_refunded'
 redis.call('HSET', KEYS[1], 'status', status)
+redis.call('HSET', KEYS[2], 'refunded_after', refunded)
 ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now)
+append(KEYS[1], 'tell', ARGV[1])
+redis.call('ZADD', KEYS[7], string.format('%.0f', now), r[3])
 return {'OK', status}
 """.replace("KEEP_MS", str(ORDER_KEEP_MS)).replace("BACKOFF_MAX_MS", str(REFUND_BACKOFF_MAX_MS)) \
     .replace("BACKOFF_MS", str(REFUND_BACKOFF_MS))
@@ -224,6 +268,39 @@ _DELIVERED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'delivery', ARGV[1])
 """
+
+
+# How far the money listeners were told of an order's `tell` list: ARGV[1] entries told to every listener,
+# ARGV[2] listeners told of the next one (the resumed telling skips them: the event log writes once). Moves
+# forward only (a slower, concurrent telling never winds it back). Once all entries are told, the order leaves
+# the untold set. KEYS[1] order, KEYS[2] untold zset. ARGV[3] order id. Returns the entries still to tell.
+_TOLD = """
+local o = redis.call('HMGET', KEYS[1], 'tell', 'told', 'told_part')
+local told, part = tonumber(o[2] or '0'), tonumber(o[3] or '0')
+local i, j = tonumber(ARGV[1]), tonumber(ARGV[2])
+if i > told or (i == told and j > part) then
+  redis.call('HSET', KEYS[1], 'told', i, 'told_part', j)
+  told = i
+end
+local n = 0
+for _ in string.gmatch(o[1] or '', '[^,]+') do n = n + 1 end
+if told >= n then redis.call('ZREM', KEYS[2], ARGV[3]) end
+return math.max(n - told, 0)
+"""
+
+
+@dataclass(frozen=True)
+class TellProgress:
+    """An order's money movements its listeners are to hear, in order ("paid", then refund numbers), and how
+    far the telling got: `told` entries to every listener, then `part` listeners of the next one."""
+
+    entries: tuple[str, ...]
+    told: int
+    part: int
+
+    @property
+    def pending(self) -> bool:
+        return self.told < len(self.entries)
 
 
 @dataclass(frozen=True)
@@ -278,6 +355,11 @@ def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def late_refund_no(order_id: str) -> str:
+    """The number of the full refund of a payment that came after its order expired or closed (one per order)."""
+    return order_id + "L"
+
+
 def new_order_id() -> str:
     """32 characters at most and only [0-9A-Za-z] (what WeChat Pay and Alipay both accept as out_trade_no)."""
     return "MP" + secrets.token_hex(12).upper()
@@ -293,6 +375,7 @@ class PaymentStore:
         self._refund_begin = db.register_script(_REFUND_BEGIN)
         self._refund_end = db.register_script(_REFUND_END)
         self._delivered = db.register_script(_DELIVERED)
+        self._told = db.register_script(_TOLD)
 
     def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
         """(order id, created now?): an idempotency key seen before gives its order back."""
@@ -355,25 +438,59 @@ class PaymentStore:
         return ":".join(_s(r) for r in result).lower()
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
-               now_ms: int | None = None, currency: str = "CNY") -> str:
-        """"paid", "late", "dup", "unknown" or "mismatch" (see _SETTLE)."""
+               now_ms: int | None = None, currency: str = "CNY",
+               late_reason: str = "paid after the order expired") -> str:
+        """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved), "dup", "unknown" or
+        "mismatch" (see _SETTLE)."""
         keys = PaymentKeys(venue)
         merchant = self.db.hget(keys.order(order_id), "merchant")
+        late_no = late_refund_no(order_id)
         result = self._settle(
-            keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or ""))],
-            args=[int(amount), txn, provider, _arg(now_ms), currency])
+            keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
+                  keys.refund(late_no), keys.open_refunds(), keys.untold()],
+            args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, late_reason])
         return _s(result[0]).lower()
+
+    def tell_progress(self, venue: str, order_id: str) -> TellProgress:
+        tell, told, part = self.db.hmget(PaymentKeys(venue).order(order_id), "tell", "told", "told_part")
+        entries = tuple(e for e in _s(tell or "").split(",") if e)
+        return TellProgress(entries, int(told or 0), int(part or 0))
+
+    def mark_told(self, venue: str, order_id: str, told: int, part: int = 0) -> int:
+        """The listeners heard `told` entries of the order's list, and `part` of them the next one (forward
+        only); the order leaves the untold set once all were told. Returns the entries still to tell."""
+        keys = PaymentKeys(venue)
+        return int(self._told(keys=[keys.order(order_id), keys.untold()], args=[int(told), int(part), order_id]))
+
+    def untold(self, venue: str, before_ms: int, limit: int = 100) -> list[str]:
+        """Orders whose listeners have not all heard of a payment or refund booked before `before_ms`."""
+        return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).untold(), 0, before_ms, 0, limit)]
+
+    def forget_untold(self, venue: str, order_id: str) -> None:
+        """An untold order that is gone (expired after 400 days): nothing left to tell."""
+        self.db.zrem(PaymentKeys(venue).untold(), order_id)
 
     def mark_delivered(self, venue: str, order_id: str, outcome: str) -> bool:
         """Record once what became of a paid order's delivery ("done" or "refunded"); False if it was before."""
         return bool(self._delivered(keys=[PaymentKeys(venue).order(order_id)], args=[outcome]))
 
     def close(self, venue: str, order_id: str, reason: str, force: bool = False, now_ms: int | None = None) -> str:
-        """"closed", "open" (not expired yet) or "state:<status>"."""
+        """"closed" (and on the closing set until `closed_told`), "open" (not expired yet) or "state:<status>"."""
         keys = PaymentKeys(venue)
-        result = self._close(keys=[keys.order(order_id), keys.open_orders()],
+        result = self._close(keys=[keys.order(order_id), keys.open_orders(), keys.closing()],
                              args=[_arg(now_ms), "1" if force else "0", reason])
         return ":".join(_s(r) for r in result).lower()
+
+    def closing(self, venue: str, before_ms: int, limit: int = 100) -> list[str]:
+        """Orders closed before `before_ms` whose purpose was not yet told."""
+        return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).closing(), 0, before_ms, 0, limit)]
+
+    def is_closing(self, venue: str, order_id: str) -> bool:
+        return self.db.zscore(PaymentKeys(venue).closing(), order_id) is not None
+
+    def closed_told(self, venue: str, order_id: str) -> None:
+        """The closed order's purpose was told (or there is none, or the order is gone): off the closing set."""
+        self.db.zrem(PaymentKeys(venue).closing(), order_id)
 
     def expired_open(self, venue: str, now_ms: int, limit: int = 200) -> list[str]:
         return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).open_orders(), 0, now_ms, 0, limit)]
@@ -395,7 +512,7 @@ class PaymentStore:
         merchant = _s(self.db.hget(keys.order(order_id), "merchant") or "")
         result = self._refund_end(
             keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant),
-                  keys.open_refunds(), keys.failed_refunds()],
+                  keys.open_refunds(), keys.failed_refunds(), keys.untold()],
             args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id, problem[:200]])
         return ":".join(_s(r) for r in result).lower()
 
