@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from portal.apps.locale import venue_time_zone
 from portal.apps.views import is_zh
 from portal.auth import current_account, login_required, require_zone
+from portal.errors import error_response
 from portal.operator.footfall import _day
 from portal.owner.insights import _scope
 from portal.owner.views import _venue_map_for, bp
@@ -69,11 +70,12 @@ def ledger_csv(venue: str, zone: str, day: str):
     payments = services().payments
     try:
         providers = payments.providers()
-        bill = fetch_bills(providers.values(), day, tz)
-    except ProviderError:
-        providers = {}
-    if not providers:
-        abort(503, _("The payment providers cannot be reached: no bill to reconcile with. Try again later."))
+        bill = fetch_bills(providers.values(), day, tz) if providers else None
+    except ProviderError:  # passes: a retry later may reach them
+        return error_response(503, _("The payment providers cannot be reached: no bill to reconcile with. "
+                                     "Try again later."), headers={"Retry-After": "60", "Cache-Control": "no-store"})
+    if bill is None:  # does not pass by itself: nothing to fetch a bill from until a provider is configured
+        abort(404, _("No payment provider is configured: there is no bill to reconcile with."))
     report = reconcile(payments.store, venue, zone, day, bill, tz)
     services().privacy.audit_export(venue, current_account().username, "ledger.csv", f"{day} {zone}")
     return Response(report.to_csv(), mimetype="text/csv", headers={

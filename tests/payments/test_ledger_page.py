@@ -1,6 +1,6 @@
 """The payment ledger in the consoles: an operator sees every merchant (zone), a zone owner only their own (another
 zone, another venue: 403; logged out: the login page); figures per merchant and day in ¥ with two decimals in
-both languages; bad days are 400; the reconciliation CSV is 503 while no provider can be asked for a bill.
+both languages; bad days are 400; the reconciliation CSV is 404 while no provider is configured, 503 (with Retry-After) while a configured one cannot be reached.
 Orders are booked straight through the payment store (what a verified callback does)."""
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def test_operator_sees_every_merchant_and_owner_only_their_own(client, console, 
     assert client.get(f"{LEDGER}?zone=garage").status_code == 403  # another owner's zone
     assert client.get(f"{LEDGER}/garage/{day}.csv").status_code == 403
     assert client.get("/console/owner/elsewhere/ledger").status_code == 403
-    # The CSV needs the providers' bills: none configured here.
-    assert client.get(f"{LEDGER}/cinema/{day}.csv").status_code == 503
+    # The CSV needs the providers' bills: none configured here, which no retry mends (not a 503).
+    assert client.get(f"{LEDGER}/cinema/{day}.csv").status_code == 404
     console.logout()
     answer = client.get(LEDGER)
     assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
@@ -134,3 +134,16 @@ def test_refunds_refused_or_stuck_are_listed_for_their_merchant_only(client, con
     console.login("cinema")
     page = client.get(f"{LEDGER}?lang=zh").get_data(as_text=True)
     assert refused + "C" in page and stuck + "X" not in page  # another merchant's refund
+
+
+def test_the_csv_is_503_with_retry_after_while_a_configured_provider_cannot_be_reached(settings, demo):
+    """A provider is configured but does not answer (here: a closed port): that passes, so 503 with Retry-After."""
+    from core.payment_settings import PaymentSettings
+    from portal import create_app
+
+    client = create_app(settings.with_(payments=PaymentSettings(sandbox_url="http://127.0.0.1:9"))).test_client()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True))
+    assert client.post("/console/login", data={"username": "ops", "password": "mallportal-demo",
+                                               "csrf_token": csrf.group(1)}).status_code == 303
+    answer = client.get(f"{LEDGER}/cinema/{today()}.csv")
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
