@@ -56,11 +56,18 @@ class MacHasher:
 
 def hash_token(token: str) -> str:
     """Tokens are stored only as their SHA-256, so a store dump does not leak usable tokens."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_utf8(token)).hexdigest()
 
 
 def tokens_equal(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return hmac.compare_digest(_utf8(given), _utf8(expected))
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8, a lone surrogate included: JSON may carry one ("\\ud800") and it must compare as a wrong token,
+    not raise. `surrogatepass` keeps the encoding one-to-one (no two strings share bytes) and equal to plain
+    UTF-8 for every string without one, so stored hashes stay valid."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def new_token() -> str:

@@ -49,6 +49,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
     # mostly against new anonymous shoppers minted to dodge those limits).
     "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR),
+    # Wrong Meraki secrets (portal/api.py): the secret travels in the body, so each guess would cost reading and
+    # parsing up to MAX_MERAKI_BYTES. Per client address *per network* (Meraki's cloud posts every network from the
+    # same few addresses) and per network; a right secret never spends them.
+    "meraki.secret.ip": (10, 600), "meraki.secret.network": (120, 600),
     # Activity sign-ups (an event's places, a sale's stock, a group buy's seats), free or paid: one request
     # takes a place, so an address could otherwise take every place of an event with new anonymous shoppers.
     "activities.join.ip": (10, HOUR), "activities.join.shopper": (6, HOUR),

@@ -4,7 +4,8 @@
     POST /api/v1/venues/<venue>/openwrt                hostapd events (relay)  bearer token
     POST /api/v1/venues/<venue>/find3/passive          FIND3 passive scanner   bearer, or basic-auth password
     GET  /api/v1/venues/<venue>/meraki/<network>       Meraki validator handshake
-    POST /api/v1/venues/<venue>/meraki/<network>       Meraki Scanning API v2/v3  `secret` in the body
+    POST /api/v1/venues/<venue>/meraki/<network>       Meraki Scanning API v2/v3  `secret` in the body (wrong ones
+                                                                                   spend an abuse budget)
     POST /api/v1/venues/<venue>/mist/<webhook>         Juniper Mist webhook (raw RSSI topics)  HMAC signature
 
 Tokens, Meraki secrets and Mist webhook secrets belong to one venue, so a source can report only into its own venue.
@@ -24,10 +25,11 @@ import weakref
 from collections.abc import Callable
 
 import redis
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, after_this_request, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
+from portal.apps.budgets import OverBudget, client_ip, give_back_budget, spend_budget
 from portal.errors import ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
@@ -208,10 +210,25 @@ def scanner_resolver(venue: str) -> Callable[[str], str | None]:
 
 @bp.post("/venues/<venue>/find3/passive")
 def post_find3(venue: str):
+    after_this_request(find3_answer)  # every answer of this URL, its errors included
     source = require_venue_source(venue, INGEST, allow_basic=True)
     resolve = scanner_resolver(venue)
     return ingest(venue, f"find3:{source}", lambda: json_body(strict_type=False),
                   lambda payload, ids, lim: parse_find3(payload, ids, lim, resolve))
+
+
+def find3_answer(response: Response) -> Response:
+    """FIND3's scanner (find3-cli-scanner) decodes its server's {"success": bool, "message": str} and logs the
+    message of a failure: our answer carries both beside its own fields, status codes unchanged."""
+    body = response.get_json(silent=True)
+    if not isinstance(body, dict):
+        return response
+    if response.status_code < 400:
+        message = f"accepted {body.get('accepted', 0)} readings"
+    else:
+        message = f"{body['field']}: {body.get('error', '')}" if body.get("field") else str(body.get("error", ""))
+    response.set_data(json.dumps({"success": response.status_code < 400, "message": message, **body}))
+    return response
 
 
 # ---- Cisco Meraki Scanning API -----------------------------------------------------------------
@@ -232,21 +249,40 @@ def meraki_validator(venue: str, network: str):
     return Response(config.validator, mimetype="text/plain")
 
 
+# Wrong Meraki secrets are an abuse budget ("meraki.secret.ip" / ".network", core/settings.py DEFAULT_BUDGETS):
+# the secret travels in the body, so every guess would otherwise cost reading and parsing up to MAX_MERAKI_BYTES.
+MERAKI_SECRET = "meraki.secret"
+
+
 @bp.post("/venues/<venue>/meraki/<network>")
 def post_meraki(venue: str, network: str):
     config = meraki_network(venue, network)  # 404 for a network not configured: nothing counted
     settings = services().settings
+    guesses = meraki_guess_scopes(venue, network)
+    try:  # spent before the body is read (a spent budget answers 429 unread), given back once the secret matched
+        spend_budget(MERAKI_SECRET, venue, **guesses)
+    except OverBudget:
+        _count_rejected(venue, f"meraki:{network}", time.time())  # the health view shows a refused feed
+        raise
 
     def read() -> object:  # in ingest(): a refused secret counts as the network's rejection, as a bad body does
         payload = json_body(strict_type=False, limit=settings.max_meraki_bytes)
         if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):
             raise ApiError(403, "wrong or missing Meraki secret for this network", "secret")
+        give_back_budget(MERAKI_SECRET, venue, **guesses)  # a right secret never spends it
         return payload
 
     # BLE payloads are valid but hold no Wi-Fi readings: accepted, nothing stored.
     return ingest(venue, f"meraki:{network}", read,
                   lambda body, ids, lim: parse_meraki(body, ids, lim, config)[0],
                   limits(settings.max_meraki_observations))
+
+
+def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:
+    """Whose wrong secrets one post counts against: the network's, and the client address's (`address_key`) for
+    this network. The address per network: Meraki's cloud posts every network from the same few addresses, so
+    one network set up with a wrong secret must not spend the budget of the venue's other networks."""
+    return {"ip": f"{network} {client_ip(venue)}", "network": network}
 
 
 # ---- Juniper Mist webhooks ---------------------------------------------------------------------

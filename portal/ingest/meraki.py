@@ -199,18 +199,25 @@ def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
 
 
 def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork) -> Batch:
-    # v3 is one POST per network, by client: it names no reporting AP, only the APs of its fresh readings
-    # (which mark them alive); an AP that hears nobody is not in it.
+    # v3 is one POST per network, by client. The APs that reported in the period, hearing clients or not, are in
+    # `reportingAps` (a quiet venue's post has no observations, yet its APs are alive); the APs of fresh
+    # readings mark themselves.
     if network.network_id is not None and data.get("networkId") != network.network_id:
         raise ReportError("$.data.networkId", "is not the Meraki network configured for this receiver")
     observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
+    reporting = data.get("reportingAps")
+    reporting = [] if reporting is None else check_list(reporting, "$.data.reportingAps")
     total = 0
     for obs in observations:
         if isinstance(obs, dict) and isinstance(obs.get("locations"), list):
             total += sum(len(loc["rssiRecords"]) for loc in obs["locations"]
                          if isinstance(loc, dict) and isinstance(loc.get("rssiRecords"), list))
-    limits.count(total + len(observations), "$.data.observations")
+    limits.count(total + len(observations) + len(reporting), "$.data.observations")
     batch = Batch()
+    for i, ap in enumerate(reporting):
+        mac = check_object(ap, f"$.data.reportingAps[{i}]").get("mac")
+        if mac is not None:  # an entry naming no AP marks none
+            batch.reported(check_bssid(mac, f"$.data.reportingAps[{i}].mac"))
     for i, obs in enumerate(observations):
         where = f"$.data.observations[{i}]"
         check_object(obs, where)
@@ -220,45 +227,59 @@ def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork
         if locations is None:
             locations = []
         check_list(locations, f"{where}.locations")
-        heard = 0
-        for j, loc in enumerate(locations):
-            lwhere = f"{where}.locations[{j}]"
-            check_object(loc, lwhere)
-            ts = limits.fresh_ts(parse_time(require(loc, "time", lwhere), f"{lwhere}.time"), f"{lwhere}.time")
-            records = check_list(require(loc, "rssiRecords", lwhere), f"{lwhere}.rssiRecords")
-            for k, record in enumerate(records):
-                rwhere = f"{lwhere}.rssiRecords[{k}]"
-                check_object(record, rwhere)
-                ap = check_bssid(require(record, "apMac", rwhere), f"{rwhere}.apMac")
-                rssi = meraki_rssi_dbm(require(record, "rssi", rwhere), f"{rwhere}.rssi")
-                if ts is None:  # validated all the same; too old to position with
-                    batch.stale += 1
-                    continue
-                batch.add(client, ap, rssi, ts, associated)
-                heard += 1
+        heard = sum(_location(loc, f"{where}.locations[{j}]", client, associated, limits, batch)
+                    for j, loc in enumerate(locations))
         latest = obs.get("latestRecord")
         if latest is not None:
             _latest_record(latest, f"{where}.latestRecord", client, associated, limits, batch, use=heard == 0)
     return batch
 
 
+def _location(loc: Any, where: str, client: str, associated: bool | None, limits: Limits, batch: Batch) -> int:
+    """Add one v3 location's readings; how many. A location without `rssiRecords` (missing or null: Meraki's
+    position without the readings behind it) carries none: counted as ignored, the post's others stored."""
+    check_object(loc, where)
+    ts = limits.fresh_ts(parse_time(require(loc, "time", where), f"{where}.time"), f"{where}.time")
+    if loc.get("rssiRecords") is None:
+        batch.ignored += 1
+        return 0
+    heard = 0
+    for k, record in enumerate(check_list(loc["rssiRecords"], f"{where}.rssiRecords")):
+        rwhere = f"{where}.rssiRecords[{k}]"
+        check_object(record, rwhere)
+        ap = check_bssid(require(record, "apMac", rwhere), f"{rwhere}.apMac")
+        rssi = meraki_rssi_dbm(require(record, "rssi", rwhere), f"{rwhere}.rssi")
+        if ts is None:  # validated all the same; too old to position with
+            batch.stale += 1
+            continue
+        batch.add(client, ap, rssi, ts, associated)
+        heard += 1
+    return heard
+
+
 def _latest_record(latest: Any, where: str, client: str, associated: bool | None, limits: Limits,
                    batch: Batch, use: bool) -> None:
     """v3 sends `latestRecord` (the last AP to hear the client) when there are no recent locations.
-    Always validated; used only when the client has no location readings and the record is still
-    inside the window (an older one is skipped, not an error: it is what "no recent locations" means)."""
+    Its values are always validated; it is used only when the client has no location readings and the record is
+    still inside the window (an older one is skipped, not an error: it is what "no recent locations" means). A
+    record missing a field, or with one null, holds no reading: counted as ignored, not an error."""
     check_object(latest, where)
-    ts = parse_time(require(latest, "time", where), f"{where}.time")
-    ap = check_bssid(require(latest, "nearestApMac", where), f"{where}.nearestApMac")
-    raw = require(latest, "nearestApRssi", where)
+    raw_time, raw_ap, raw_rssi = (latest.get(name) for name in ("time", "nearestApMac", "nearestApRssi"))
+    ts = None if raw_time is None else parse_time(raw_time, f"{where}.time")
+    if ts is not None and ts >= limits.oldest:
+        ts = limits.ts(ts, f"{where}.time")  # a time in the future is an error (clock skew)
+    ap = None if raw_ap is None else check_bssid(raw_ap, f"{where}.nearestApMac")
+    rssi = None if raw_rssi is None else _latest_rssi(raw_rssi, f"{where}.nearestApRssi")
+    if ts is None or ap is None or rssi is None:
+        batch.ignored += 1
+    elif use and ts >= limits.oldest:
+        batch.add(client, ap, rssi, ts, associated)
+
+
+def _latest_rssi(raw: object, field: str) -> float:
     if isinstance(raw, str):  # a string in the documented schema
         try:
             raw = float(raw.strip())
         except ValueError:
-            raise ReportError(f"{where}.nearestApRssi", "must be a number or a numeric string") from None
-    rssi = meraki_rssi_dbm(raw, f"{where}.nearestApRssi")
-    if ts < limits.oldest:
-        return
-    ts = limits.ts(ts, f"{where}.time")  # a time in the future is an error (clock skew)
-    if use:
-        batch.add(client, ap, rssi, ts, associated)
+            raise ReportError(field, "must be a number or a numeric string") from None
+    return meraki_rssi_dbm(raw, field)

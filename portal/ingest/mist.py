@@ -9,7 +9,8 @@ at which an AP heard a client:
   Mist gathers the events of a few seconds into one message, so one client and AP may come several times:
   each pair is one reading, the median RSSI of all its packets, timed on arrival (the raw topics carry no
   time). `ap_id` names the AP by its device MAC (not a BSSID): list that MAC among the AP's BSSIDs in the map.
-Events of the other topics (location, zone, client-join, ...) are accepted and counted as ignored. Mist allows
+Events of the other topics (location, zone, client-join, ...) are accepted and counted as ignored, and so is a raw
+event without `client_id`, `ap_id` or a packet with an `rssi` (all optional in Mist's schema). Mist allows
 one raw topic per webhook: two site webhooks, one per topic, with the same URL and secret.
 
 Signature: with a secret configured, Mist sends `X-Mist-Signature-v2` = hex HMAC-SHA256(secret, raw body)
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,16 +115,33 @@ def parse_mist(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     for i, event in enumerate(events):
         where = f"$.events[{i}]"
         check_object(event, where)
-        client = ids(require(event, "client_id", where), f"{where}.client_id")
-        ap = check_bssid(require(event, "ap_id", where), f"{where}.ap_id")
-        batch.reported(ap)  # its event came from that AP, packets or not
-        packets = check_list(event.get("packets") or [], f"{where}.packets")  # optional in Mist's schema
-        rssis = [check_rssi(require(check_object(p, f"{where}.packets[{j}]"), "rssi", f"{where}.packets[{j}]"),
-                            f"{where}.packets[{j}].rssi") for j, p in enumerate(packets)]
-        if rssis:
+        # Mist's schema makes every field of an event optional (client_id, ap_id, packets, a packet's rssi):
+        # one without them carries no reading and is counted as ignored; a value that is there is checked.
+        client = _optional(event, "client_id", where, ids)
+        ap = _optional(event, "ap_id", where, check_bssid)
+        if ap is not None:
+            batch.reported(ap)  # its event came from that AP, packets or not
+        rssis = _packet_rssis(event, where)
+        if client is not None and ap is not None and rssis:
             heard.setdefault((client, ap), []).extend(rssis)
         else:
             batch.ignored += 1
     for (client, ap), rssis in heard.items():
         batch.add(client, ap, statistics.median(rssis), limits.now, RSSI_TOPICS[topic])
     return batch
+
+
+def _optional(event: dict, name: str, where: str, check: Callable[[object, str], str]) -> str | None:
+    """An optional field's checked value; None when it is missing or null."""
+    value = event.get(name)
+    return None if value is None else check(value, f"{where}.{name}")
+
+
+def _packet_rssis(event: dict, where: str) -> list[float]:
+    """The RSSI of each packet that has one (a packet's `rssi` is optional in Mist's schema)."""
+    rssis = []
+    for j, packet in enumerate(check_list(event.get("packets") or [], f"{where}.packets")):
+        rssi = check_object(packet, f"{where}.packets[{j}]").get("rssi")
+        if rssi is not None:
+            rssis.append(check_rssi(rssi, f"{where}.packets[{j}].rssi"))
+    return rssis

@@ -49,7 +49,10 @@ def check_ts(value: object, field: str, now: float, max_skew_s: float, window_s:
         raise ReportError(field, f"is {value - now:.0f} s in the future (clock skew limit {max_skew_s:g} s)")
     if value < now - max_skew_s - window_s:
         raise ReportError(field, "is too old to be useful for positioning")
-    return float(value)
+    # A time ahead of ours (a source's clock running fast, within the skew allowed) is stored as now: the
+    # reading was heard by now at the latest, and a future time would keep it "newest" in the window after
+    # fresher ones, and for up to max_skew_s longer than the window.
+    return min(float(value), now)
 
 
 _bssids: dict[str, str] = {}  # raw spelling -> normalised: a venue has a few hundred APs

@@ -60,7 +60,8 @@ def empty_report(feeds, fmt: str, ap: str):
         return "/api/v1/venues/demo/meraki/main", body, {}, {"accepted": 0}
     if fmt == "find3":  # a scanner that heard no phone (Bluetooth only)
         body = feeds.passive(device=ap, wifi={})
-        return "/api/v1/venues/demo/find3/passive", body, token, {"accepted": 0}
+        return ("/api/v1/venues/demo/find3/passive", body, token,
+                {"success": True, "message": "accepted 0 readings", "accepted": 0})
     assert fmt == "mist"  # an event of the AP without packets
     body = {"topic": "wifi-unconn-raw", "events": [{"ap_id": ap.replace(":", "-"), "client_id": feeds.PHONE,
                                                     "packets": []}]}

@@ -71,7 +71,6 @@ MERAKI_V3_BAD = [
     (("data", "observations", 0, "locations"), "x", 422, "$.data.observations[0].locations"),
     ((*LOC, "time"), DELETE, 422, "$.data.observations[0].locations[0].time"),
     ((*LOC, "time"), "2019-11-28 14:27", 422, "$.data.observations[0].locations[0].time"),
-    ((*LOC, "rssiRecords"), DELETE, 422, "$.data.observations[0].locations[0].rssiRecords"),
     ((*LOC, "rssiRecords"), {"apMac": "x"}, 422, "$.data.observations[0].locations[0].rssiRecords"),
     ((*REC, "apMac"), "aa:aa", 422, "$.data.observations[0].locations[0].rssiRecords[0].apMac"),
     ((*REC, "rssi"), None, 422, "$.data.observations[0].locations[0].rssiRecords[0].rssi"),
@@ -79,7 +78,10 @@ MERAKI_V3_BAD = [
     ((*REC, "rssi"), -200, 422, "$.data.observations[0].locations[0].rssiRecords[0].rssi"),
     ((*LOC, "rssiRecords", 3), "x", 422, "$.data.observations[0].locations[0].rssiRecords[3]"),
     ((*LATEST, "nearestApRssi"), "loud", 422, "$.data.observations[0].latestRecord.nearestApRssi"),
-    ((*LATEST, "nearestApMac"), DELETE, 422, "$.data.observations[0].latestRecord.nearestApMac"),
+    ((*LATEST, "nearestApMac"), "ap-1", 422, "$.data.observations[0].latestRecord.nearestApMac"),
+    (("data", "reportingAps"), {"mac": "aa:aa:aa:11:11:11"}, 422, "$.data.reportingAps"),
+    (("data", "reportingAps"), ["aa:aa:aa:11:11:11"], 422, "$.data.reportingAps[0]"),
+    (("data", "reportingAps"), [{"mac": "aa:aa"}], 422, "$.data.reportingAps[0].mac"),
 ]
 
 
