@@ -9,6 +9,7 @@ import time
 import pytest
 
 from portal.ingest.meraki import MerakiStore
+from portal.ingest.mist import MistStore
 from portal.ingest.store import RssiKeys
 
 PHONE = "02:00:5e:00:53:aa"  # locally administered (randomised) MAC
@@ -84,6 +85,16 @@ class Feeds:
 def feeds(client, demo, svc, db):
     MerakiStore(db).configure("demo", "main", VALIDATOR, SECRET)
     return Feeds(client, demo, svc, db)
+
+
+MIST_SECRET = "mist-webhook-secret"  # the Mist webhook "north" of the demo venue (`mist`)
+
+
+@pytest.fixture
+def mist(feeds, svc):
+    """`feeds` with the demo venue's Mist webhook "north" configured (its secret MIST_SECRET)."""
+    MistStore(svc.db, svc.settings.secret_key).configure("demo", "north", MIST_SECRET)
+    return feeds
 
 
 @pytest.fixture

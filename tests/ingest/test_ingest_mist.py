@@ -13,15 +13,10 @@ import time
 import pytest
 
 from portal.ingest.mist import MistStore
+from tests.ingest.conftest import MIST_SECRET
 
-SECRET = "mist-webhook-secret"
+SECRET = MIST_SECRET
 URL = "/api/v1/venues/demo/mist/north"
-
-
-@pytest.fixture
-def mist(feeds, svc):
-    MistStore(svc.db, svc.settings.secret_key).configure("demo", "north", SECRET)
-    return feeds
 
 
 def _dashed(mac: str) -> str:

@@ -4,30 +4,17 @@ without `signal` and Mist's events without packets are). A malformed value is st
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 
 import pytest
 
-from portal.ingest.mist import MistStore
+from tests.ingest.test_ingest_mist import post
 
-MIST_SECRET = "mist-webhook-secret"
-MIST_URL = "/api/v1/venues/demo/mist/north"
 OTHER_PHONE = "38:f9:d3:99:08:70"
 
 
-@pytest.fixture
-def mist(feeds, svc):
-    MistStore(svc.db, svc.settings.secret_key).configure("demo", "north", MIST_SECRET)
-    return feeds
-
-
 def post_mist(feeds, body):
-    raw = json.dumps(body).encode()
-    headers = {"X-Mist-Signature-v2": hmac.new(MIST_SECRET.encode(), raw, hashlib.sha256).hexdigest()}
-    return feeds.client.post(MIST_URL, data=raw, headers=headers, content_type="application/json")
+    return post(feeds.client, body)
 
 
 def mist_event(feeds, **fields):
