@@ -5,7 +5,8 @@ A message is a `Job`: who (the shopper id), what (`event`, e.g. ``queue.called``
 languages and the page it links to (`data`), and, once fanned out, the one channel and target it is for.
 Its `id` is the caller's: the same id is accepted once (a double tap, a retried request, two hosts), and
 each (id, channel, target) is delivered at most once after it succeeded (a redelivered stream entry after
-a crash is skipped).
+a crash is skipped). A worker claims each delivery before it sends it (`claim`), so two workers that hold
+the same entry at once (one slow, the other reclaiming what looked abandoned) never both send it.
 
 Keys (venue `v`, all in its slot):
   mp:{v}:notify:stream            STREAM  jobs to deliver now (MAXLEN ~ STREAM_MAXLEN), group "notify"
@@ -13,6 +14,7 @@ Keys (venue `v`, all in its slot):
   mp:{v}:notify:jobs              HASH    job key -> job JSON (the jobs the due set names)
   mp:{v}:notify:seen:<id>         STRING  the id was accepted (SET NX; SEEN_TTL_S)
   mp:{v}:notify:sent:<id>         SET     channel:target pairs delivered (SENT_TTL_S)
+  mp:{v}:notify:claim:<id>:<channel>:<target>  STRING  the worker sending it now (SET NX; CLAIM_TTL_S)
   mp:{v}:notify:dead              LIST    dead letters, newest first (DEAD_KEPT)
   mp:{v}:notify:count             HASH    delivered / retried / dead / skipped / replayed / dropped counters
 
@@ -39,6 +41,10 @@ GROUP = "notify"
 STREAM_MAXLEN = 10_000  # per venue: a backlog past this drops the oldest (the operator sees it in the count)
 SEEN_TTL_S = 3 * 86400
 SENT_TTL_S = 3 * 86400
+# A delivery being sent is claimed this long: far longer than a provider may take (SMS and Web Push time out
+# after 10 s), so a claim never lapses under a live send; a worker that dies mid-send delays that one
+# delivery by at most this much (its entry is reclaimed and the claim has lapsed by then).
+CLAIM_TTL_S = 300
 DEAD_KEPT = 1_000
 MAX_DATA_BYTES = 4_000  # a Web Push payload is at most ~4 kB; SMS texts are shorter still
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,30}\.[a-z][a-z0-9_]{0,30}$")
@@ -60,6 +66,9 @@ class NotifyKeys(VenueKeys):
 
     def sent(self, message_id: str) -> str:
         return self.key("notify", "sent", message_id)
+
+    def claim(self, message_id: str, delivery: str) -> str:
+        return self.key("notify", "claim", message_id, delivery)
 
     def dead(self) -> str:
         return self.key("notify", "dead")
@@ -181,6 +190,23 @@ end
 return 1
 """
 
+# KEYS: sent, claim, stream.  ARGV: channel:target, the worker's token, claim ttl (ms), the stream entry ('' =
+# none), the group. Sent already, or its entry acknowledged since this worker read it (another worker handled
+# it: sent, scheduled its retry or buried it): nothing to do. Else one claim per delivery (SET NX): the
+# worker that gets it sends; another finds it busy.
+_CLAIM = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'sent' end
+if ARGV[4] ~= '' and #redis.call('XPENDING', KEYS[3], ARGV[5], ARGV[4], ARGV[4], 1) == 0 then return 'done' end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 'claimed' end
+return 'busy'
+"""
+
+# KEYS: claim.  ARGV: the worker's token. Gives a claim back (a failed try) unless it lapsed and is another's.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: due, jobs, stream.  ARGV: now, limit, maxlen.  Moves the due jobs onto the stream, atomically.
 _PROMOTE = """
 local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -213,6 +239,8 @@ class Outbox:
         self._enqueue = db.register_script(_ENQUEUE)
         self._promote = db.register_script(_PROMOTE)
         self._take = db.register_script(_TAKE_DEAD)
+        self._claim = db.register_script(_CLAIM)
+        self._release = db.register_script(_RELEASE)
 
     # ---- apps ---------------------------------------------------------------------------------------
 
@@ -290,14 +318,28 @@ class Outbox:
         pipe.hincrby(keys.counts(), "retried", 1)
         pipe.execute()
 
-    def was_sent(self, job: Job) -> bool:
-        return bool(self.db.sismember(NotifyKeys(job.venue).sent(job.id), job.delivery))
+    def claim(self, job: Job, token: str, stream_id: bytes | None = None) -> str:
+        """Take a fanned-out job's delivery before sending it: "claimed" (send it, then `mark_sent` or
+        `release`), "sent" (delivered before), "done" (its stream entry was acknowledged since it was read:
+        another worker handled it) or "busy" (another worker is sending it now)."""
+        keys = NotifyKeys(job.venue)
+        entry = stream_id.decode() if isinstance(stream_id, bytes) else (stream_id or "")
+        answer = self._claim(keys=[keys.sent(job.id), keys.claim(job.id, job.delivery), keys.stream()],
+                             args=[job.delivery, token, CLAIM_TTL_S * 1000, entry, GROUP])
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    def release(self, job: Job, token: str) -> None:
+        """Give a claim back after a try that did not deliver (its retry, or another worker, may send it)."""
+        keys = NotifyKeys(job.venue)
+        self._release(keys=[keys.claim(job.id, job.delivery)], args=[token])
 
     def mark_sent(self, job: Job) -> None:
+        """Delivered: never again (the claim goes, the sent set says so from now on)."""
         keys = NotifyKeys(job.venue)
         pipe = self.db.pipeline(transaction=True)
         pipe.sadd(keys.sent(job.id), job.delivery)
         pipe.expire(keys.sent(job.id), SENT_TTL_S)
+        pipe.delete(keys.claim(job.id, job.delivery))
         pipe.hincrby(keys.counts(), f"sent.{job.channel}", 1)
         pipe.execute()
 

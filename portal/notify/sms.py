@@ -21,6 +21,8 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 import redis
@@ -32,6 +34,21 @@ from portal.notify.channels import Contact, Message, Refused, Retry
 log = logging.getLogger(__name__)
 DEV_KEEP = 50
 DEV_TTL_S = 3600
+BUDGET_TTL_S = 2 * 86400  # a day's count outlives the day in every time zone
+
+# KEYS: the shopper's count for the day.  ARGV: the budget, ttl. Takes one SMS from the day's budget if one is
+# left (a check and a write: one step, so two workers never both take the last).
+_SPEND = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+# KEYS: the same count.  Gives back the SMS a try took but did not send.
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class SmsError(Exception):
@@ -166,14 +183,22 @@ def sms_provider(settings: NotifySettings, db: redis.Redis | None, demo: bool) -
 
 
 class SmsChannel:
-    """Notifications by SMS to the number the shopper gave, within a daily budget per shopper."""
+    """Notifications by SMS to the number the shopper gave, within a daily budget per shopper: the texts
+    the provider accepted on the venue's day (`time_zone_of`: venue -> its zone; UTC when not given). A try
+    that fails takes nothing from it, so a provider's outage cannot spend a shopper's day."""
 
     name = "sms"
 
-    def __init__(self, provider: SmsProvider, db: redis.Redis, per_shopper_day: int) -> None:
+    def __init__(self, provider: SmsProvider, db: redis.Redis, per_shopper_day: int,
+                 time_zone_of: Callable[[str], tzinfo] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.provider = provider
         self.db = db
         self.per_shopper_day = per_shopper_day
+        self.time_zone_of = time_zone_of
+        self.clock = clock
+        self._spend = db.register_script(_SPEND)
+        self._give_back = db.register_script(_GIVE_BACK)
 
     def targets(self, contact: Contact) -> list[str]:
         return ["phone"] if contact.phone else []
@@ -181,21 +206,26 @@ class SmsChannel:
     def send(self, shopper: str, target: str, contact: Contact, message: Message) -> None:
         if not contact.phone:
             raise Refused("the shopper no longer has a phone number")
-        if not self._within_budget(message.venue, shopper):
+        budget = self.budget_key(message.venue, shopper)
+        if not self._spend(keys=[budget], args=[self.per_shopper_day, BUDGET_TTL_S]):
             raise Refused("SMS budget of this shopper spent for today")
+        try:
+            self._send(shopper, contact.phone, message)
+        except BaseException:
+            self._give_back(keys=[budget])  # not sent: the day's budget counts texts, not tries
+            raise
+
+    def budget_key(self, venue: str, shopper: str) -> str:
+        """The shopper's count for the venue's day (its date in its own time zone, not the host's)."""
+        zone = self.time_zone_of(venue) if self.time_zone_of else UTC
+        return SmsKeys(venue).budget(shopper, datetime.fromtimestamp(self.clock(), zone).strftime("%Y%m%d"))
+
+    def _send(self, shopper: str, phone: str, message: Message) -> None:
         params = {**message.params, "link": message.url}
         try:
             if isinstance(self.provider, LoggingSmsProvider):
-                self.provider.send(message.venue, contact.phone, message.event, params, message.text, shopper=shopper)
+                self.provider.send(message.venue, phone, message.event, params, message.text, shopper=shopper)
             else:
-                self.provider.send(message.venue, contact.phone, message.event, params, message.text)
+                self.provider.send(message.venue, phone, message.event, params, message.text)
         except SmsError as exc:
             raise (Refused if exc.permanent else Retry)(exc.reason) from None
-
-    def _within_budget(self, venue: str, shopper: str) -> bool:
-        key = SmsKeys(venue).budget(shopper, time.strftime("%Y%m%d"))
-        pipe = self.db.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 2 * 86400)
-        used, _ = pipe.execute()
-        return int(used) <= self.per_shopper_day

@@ -6,12 +6,17 @@ Per venue it serves (venue leases, kind "notify", as trackers divide venues): du
 move onto the stream; entries a dead worker left unacknowledged are reclaimed; each new message is fanned
 out to the shopper's channels and targets and delivered. A failed try is retried with exponential backoff
 (NOTIFY_RETRY_BASE_S doubling, at most MAX_BACKOFF_S apart) up to NOTIFY_MAX_ATTEMPTS, then goes to the
-venue's dead letters; a refused one goes there at once. A delivery that succeeded is never repeated."""
+venue's dead letters; a refused one goes there at once. A delivery that succeeded is never repeated, and
+none is sent by two workers at once: each is claimed in the store before it is sent (Outbox.claim). Two
+workers can hold one entry (a slow batch outlives the venue's lease, the next holder reclaims what looks
+abandoned); whichever claims a delivery sends it, and an entry with a delivery another worker is sending is
+left unacknowledged: that worker acknowledges it, or, should it die, the entry is reclaimed once more."""
 
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -22,6 +27,7 @@ import redis
 
 from core.settings import Settings
 from fingerprints.store import VenueStore
+from portal.captive.config import VenueTimeZones
 from portal.consent import ConsentStore
 from portal.leases import VenueLeases, default_owner
 from portal.notify.channels import Channel, Message, Refused, Retry, TargetGone
@@ -57,7 +63,7 @@ def render(job: Job, contact: Contact, link: str) -> Message:
 class NotifyWorker:
     def __init__(self, db: redis.Redis, settings: Settings, channels: Iterable[Channel],
                  venues: VenueStore | None = None, leases: VenueLeases | None = None,
-                 consumer: str | None = None) -> None:
+                 consumer: str | None = None, reclaim_idle_s: float = 60.0) -> None:
         self.db = db
         self.settings = settings
         self.policy = settings.notify
@@ -69,22 +75,27 @@ class NotifyWorker:
         self.venues = venues
         self.leases = leases
         self.consumer = consumer or default_owner()
+        self.claim_token = f"{self.consumer}/{secrets.token_hex(4)}"  # this worker's claims, even under one name
+        self.reclaim_idle_s = reclaim_idle_s  # an entry unacknowledged this long: its worker died (or is slow)
         self.base_url = settings.portal_url or f"http://127.0.0.1:{settings.port}"
 
     # ---- one venue ------------------------------------------------------------------------------------
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Deliver what is due in the venue now; returns how many stream entries were handled."""
+        """Deliver what is due in the venue now; returns how many stream entries were handled (not counting
+        those left to another worker, so `drain` ends while one is still sending)."""
         now = time.time() if now is None else now
         self.outbox.promote_due(venue, now)
-        entries = self.outbox.read(venue, self.consumer)
+        entries = self.outbox.read(venue, self.consumer, reclaim_idle_s=self.reclaim_idle_s)
+        handled = 0
         for entry in entries:
             if entry.job is None:
                 self.outbox.count(venue, "lost")  # trimmed from a full stream before anyone read it
-            else:
-                self._handle(entry.job, now)
+            elif not self._handle(entry.job, now, entry.stream_id):
+                continue  # another worker is sending part of it: it acknowledges the entry (module docstring)
             self.outbox.ack(venue, entry.stream_id)
-        return len(entries)
+            handled += 1
+        return handled
 
     def drain(self, venue: str, now: float | None = None) -> int:
         total = 0
@@ -92,51 +103,61 @@ class NotifyWorker:
             total += handled
         return total
 
-    def _handle(self, job: Job, now: float) -> None:
+    def _handle(self, job: Job, now: float, stream_id: bytes | None = None) -> bool:
+        """Deliver the job (a retry: its one target; else each of the shopper's); False when another
+        worker is sending one of its deliveries right now (the entry is then not this worker's to finish)."""
         if not self._still_agreed(job):
             self.outbox.count(job.venue, "no_consent")  # withdrawn since it was queued: never sent
-            return
+            return True
         contact = self.contacts.get(job.venue, job.shopper)
         if job.to and contact.phone:  # queued for the number the shopper had then (Job.to), while they keep one
             contact = replace(contact, phone=self.contacts.open_phone(job.to))
         if job.target:  # a retry: one channel, one target
-            self._deliver(job, contact, now)
-            return
+            return self._deliver(job, contact, now, stream_id)
         channels = {job.channel: self.channels.get(job.channel)} if job.channel else self.channels
         targets = [(name, target) for name, channel in channels.items() if channel is not None
                    for target in channel.targets(contact)]
         if not targets:
             self.outbox.count(job.venue, "no_channel")  # the shopper opted into nothing: nothing to do
-        for name, target in targets:
-            self._deliver(job.for_target(name, target), contact, now)
+        settled = [self._deliver(job.for_target(name, target), contact, now, stream_id) for name, target in targets]
+        return all(settled)
 
     def _still_agreed(self, job: Job) -> bool:
         """The shopper still gives the consents the job needs (NEEDS_CONSENT; none named: a service message)."""
         needs = [p for p in job.data.get(NEEDS_CONSENT, "").split(",") if p]
         return all(self.consent.allows(job.venue, job.shopper, purpose) for purpose in needs)
 
-    def _deliver(self, job: Job, contact: Contact, now: float) -> None:
+    def _deliver(self, job: Job, contact: Contact, now: float, stream_id: bytes | None = None) -> bool:
+        """Send one fanned-out job unless it was sent or another worker is sending it (then False)."""
         channel = self.channels.get(job.channel)
         if channel is None:
             self.outbox.bury(job, f"no channel {job.channel!r} on this worker", now)
-            return
-        if self.outbox.was_sent(job):
-            self.outbox.count(job.venue, "duplicate")
-            return
+            return True
+        claim = self.outbox.claim(job, self.claim_token, stream_id)
+        if claim != "claimed":
+            self.outbox.count(job.venue, {"sent": "duplicate", "done": "handled_elsewhere"}.get(claim, "busy"))
+            return claim != "busy"
         try:
             channel.send(job.shopper, job.target, contact, render(job, contact, self._link(job)))
-        except TargetGone:
-            self.contacts.remove_push(job.venue, job.shopper, job.target)
-            self.outbox.count(job.venue, "target_gone")
-        except Refused as exc:
-            self.outbox.bury(job, f"refused: {exc.reason}", now)
-        except Retry as exc:
-            self._retry(job, exc.reason, now)
-        except Exception as exc:  # noqa: BLE001 - a channel's bug must not stop the venue's other messages
-            log.exception("notify: %s delivery of %s failed", job.channel, job.event)
-            self._retry(job, f"error: {exc.__class__.__name__}", now)
+        except Exception as exc:
+            self.outbox.release(job, self.claim_token)  # not delivered: its retry (or another worker) may send it
+            self._failed(job, exc, now)
         else:
             self.outbox.mark_sent(job)
+        return True
+
+    def _failed(self, job: Job, exc: Exception, now: float) -> None:
+        """What a try that raised means: forget the target, bury the job, or try again later."""
+        if isinstance(exc, TargetGone):
+            self.contacts.remove_push(job.venue, job.shopper, job.target)
+            self.outbox.count(job.venue, "target_gone")
+        elif isinstance(exc, Refused):
+            self.outbox.bury(job, f"refused: {exc.reason}", now)
+        elif isinstance(exc, Retry):
+            self._retry(job, exc.reason, now)
+        else:  # a channel's bug must not stop the venue's other messages
+            log.error("notify: %s delivery of %s failed", job.channel, job.event, exc_info=exc)
+            self._retry(job, f"error: {exc.__class__.__name__}", now)
 
     def _retry(self, job: Job, reason: str, now: float) -> None:
         if job.attempt + 1 >= self.policy.max_attempts:
@@ -191,5 +212,6 @@ def default_channels(settings: Settings, db: redis.Redis) -> list[Channel]:
     if settings.notify.vapid_private_key:
         channels.append(WebPushChannel(settings.notify))
     channels.append(SmsChannel(sms_provider(settings.notify, db, demo=settings.demo), db,
-                               settings.notify.sms_per_shopper_day))
+                               settings.notify.sms_per_shopper_day,
+                               time_zone_of=VenueTimeZones(db, settings.time_zone)))
     return channels
