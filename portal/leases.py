@@ -90,6 +90,17 @@ class VenueLeases:
         self.held &= set(serving)
         return serving
 
+    def renew(self, venue: str) -> bool:
+        """Renew this worker's lease on `venue` in the middle of a long round (a batch of slow sends); False when
+        it is lost (another worker took the venue after it lapsed) or cannot be renewed: stop serving it."""
+        try:
+            if self._hold(keys=[self.lease_key(venue)], args=[self.owner, self.ttl_ms]):
+                return True
+        except redis.RedisError:
+            pass
+        self.held.discard(venue)
+        return False
+
     def release_all(self) -> None:
         for venue in list(self.held):
             with contextlib.suppress(redis.RedisError):

@@ -95,6 +95,8 @@ class NotifyWorker:
                 continue  # another worker is sending part of it: it acknowledges the entry (module docstring)
             self.outbox.ack(venue, entry.stream_id)
             handled += 1
+            if self.leases is not None and venue in self.leases.held and not self.leases.renew(venue):
+                break  # a slow batch outlived the lease and another worker serves the venue: it reclaims the rest
         return handled
 
     def drain(self, venue: str, now: float | None = None) -> int:

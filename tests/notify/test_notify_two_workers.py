@@ -56,6 +56,7 @@ def test_a_slow_worker_and_the_one_that_reclaims_its_entries_send_each_message_o
     sent: list[str] = []
     slow, quick = Provider(sent, hold=True), Provider(sent)
     a, b = worker(db, settings, slow, "host-a"), worker(db, settings, quick, "host-b")
+    a.leases.renew = lambda venue: True  # as if its lease were taken only after A renewed it: A's batch goes on
     first = threading.Thread(target=a.round)
     first.start()
     assert slow.started.wait(WAIT_S)  # A read all four and is stuck sending msg0
@@ -79,6 +80,7 @@ def test_a_failed_try_by_the_reclaiming_worker_is_not_tried_again_by_the_slow_on
     sent: list[str] = []
     slow = Provider(sent, hold=True)
     a, b = worker(db, settings, slow, "host-a"), worker(db, settings, Down(), "host-b")
+    a.leases.renew = lambda venue: True  # A's batch goes on past msg0 (as in the first test)
     first = threading.Thread(target=a.round)
     first.start()
     assert slow.started.wait(WAIT_S)
@@ -88,6 +90,24 @@ def test_a_failed_try_by_the_reclaiming_worker_is_not_tried_again_by_the_slow_on
     first.join(WAIT_S)
     stats = Outbox(db).stats(VENUE)
     assert sent == ["msg0"] and stats["handled_elsewhere"] == 1 and stats["retried"] == 1 and stats["scheduled"] == 1
+
+
+def test_a_worker_that_lost_its_lease_mid_batch_leaves_the_rest_to_the_new_holder(db, settings, contacts):
+    """After each entry the worker renews its lease; once another worker holds the venue, it stops its batch
+    (the new holder reclaims the rest) rather than going on beside it."""
+    queue_messages(db, contacts, 4)
+    sent: list[str] = []
+    slow, quick = Provider(sent, hold=True), Provider(sent)
+    a, b = worker(db, settings, slow, "host-a"), worker(db, settings, quick, "host-b")
+    first = threading.Thread(target=a.round)
+    first.start()
+    assert slow.started.wait(WAIT_S)
+    db.delete(a.leases.lease_key(VENUE))
+    assert b.round() == (3, 0)
+    slow.release.set()
+    first.join(WAIT_S)
+    assert Counter(sent) == {"msg0": 1, "msg1": 1, "msg2": 1, "msg3": 1}
+    assert VENUE not in a.leases.held and Outbox(db).stats(VENUE).get("duplicate", 0) == 0  # A stopped after msg0
 
 
 class Down:
