@@ -10,12 +10,14 @@ source's token, which has only `ingest`, gets 403).
     -> 201 {"receipt_id", "store", "member", "points_earned", "points", "lifetime_points", "tier", "duplicate": false}
     -> 200 the same body with "duplicate": true when that receipt was already counted (nothing changes)
     -> 409 {"error", "field": "receipt_id"} the receipt was posted before with another member or amount
+    -> 404 {"error", "field"} no such member (never was, or erased their membership)
     -> 4xx {"error", "field"} for bad input; nothing is stored
 
     POST /api/v1/venues/<venue>/membership/refunds       Idempotency-Key: <key> (optional)
     {"receipt_id": "R-2025-0001", "store": "pixel"}
     -> 200 {"receipt_id", "store", "member", "points_reversed", "points", "tier", "duplicate": bool}
-       (a receipt is reversed once: repeats answer the same with "duplicate": true); 404 unknown receipt
+       (a receipt is reversed once: repeats answer the same with "duplicate": true); 404 unknown receipt;
+       409 {"error", "field": "receipt_id"} its member has erased their membership (nothing to take back)
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
     -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 too many wrong codes
@@ -155,6 +157,9 @@ def refunds(venue: str):
         raise ApiError(404, f"no purchase with receipt_id {receipt_id!r} at store {store_id!r}", "receipt_id")
     if result.status == "IDEM_CONFLICT":
         raise ApiError(409, "this Idempotency-Key was already used for another refund", "Idempotency-Key")
+    if result.status == "NO_MEMBER":
+        raise ApiError(409, "the member of this receipt erased their membership; there are no points to take back",
+                       "receipt_id")
     return jsonify(_body(result, receipt_id, store_id, "points_reversed")), 200
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from lightapps.membership.store import MemberKeys, MemberStore
+from lightapps.membership.store import MemberKeys, MemberStore, event_kind
 from portal.apps.capabilities import Granted, PaymentAgreement
 
 REDEMPTION_KEEP_S = 400 * 86400
@@ -16,33 +16,41 @@ REDEMPTION_KEEP_S = 400 * 86400
 
 class BenefitKeys(MemberKeys):
     def redemption(self, ref: str) -> str:
-        """HASH member, points, state redeemed | restored, what."""
+        """HASH member, points, state redeemed | restored, what, kind."""
         return self.key("member", "redeem", ref)
 
 
-# KEYS member, ledger, redemption. ARGV points, ref, what, now, member id, keep s.
+# KEYS member, ledger, redemption. ARGV points, ref, what, now, member id, keep s, kind.
+# A ref already used answers DUP (taken before: success) only while it stands for this very redemption (the same
+# member and points, still redeemed); a ref given back, another member's or for other points is USED: it takes
+# nothing and pays for nothing (a caller reusing a ref would otherwise be paid for points never taken).
 REDEEM_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'DUP' end
-local balance = tonumber(redis.call('HGET', KEYS[1], 'points') or '-1')
-if balance < 0 then return 'NO_MEMBER' end
+local done = redis.call('HMGET', KEYS[3], 'member', 'points', 'state')
+if done[1] then
+  if done[1] == ARGV[5] and tonumber(done[2]) == tonumber(ARGV[1]) and done[3] == 'redeemed' then return 'DUP' end
+  return 'USED'
+end
+if not redis.call('HGET', KEYS[1], 'secret') then return 'NO_MEMBER' end
+local balance = tonumber(redis.call('HGET', KEYS[1], 'points') or '0')
 local pts = tonumber(ARGV[1])
 if pts <= 0 or pts > balance then return 'SHORT' end
 balance = redis.call('HINCRBY', KEYS[1], 'points', -pts)
-redis.call('HSET', KEYS[3], 'member', ARGV[5], 'points', pts, 'state', 'redeemed', 'what', ARGV[3])
+redis.call('HSET', KEYS[3], 'member', ARGV[5], 'points', pts, 'state', 'redeemed', 'what', ARGV[3], 'kind', ARGV[7])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
-redis.call('LPUSH', KEYS[2], cjson.encode({type='redeem', note=ARGV[3], ref=ARGV[2], points=-pts, balance=balance,
-           at=tonumber(ARGV[4])}))
+redis.call('LPUSH', KEYS[2], cjson.encode({type='redeem', kind=ARGV[7], note=ARGV[3], ref=ARGV[2], points=-pts,
+           balance=balance, at=tonumber(ARGV[4])}))
 return 'OK'
 """
 
 # KEYS member, ledger, redemption. ARGV ref, now, member id.
 RESTORE_LUA = """
-local r = redis.call('HMGET', KEYS[3], 'member', 'points', 'state', 'what')
+local r = redis.call('HMGET', KEYS[3], 'member', 'points', 'state', 'what', 'kind')
 if not r[1] or r[1] ~= ARGV[3] or r[3] ~= 'redeemed' then return 'NONE' end
+if not redis.call('HGET', KEYS[1], 'secret') then return 'NONE' end  -- erased: no card to give them back to
 redis.call('HSET', KEYS[3], 'state', 'restored')
 local balance = redis.call('HINCRBY', KEYS[1], 'points', tonumber(r[2]))
-redis.call('LPUSH', KEYS[2], cjson.encode({type='restore', note=r[4], ref=ARGV[1], points=tonumber(r[2]),
-           balance=balance, at=tonumber(ARGV[2])}))
+redis.call('LPUSH', KEYS[2], cjson.encode({type='restore', kind=r[5] or '', note=r[4], ref=ARGV[1],
+           points=tonumber(r[2]), balance=balance, at=tonumber(ARGV[2])}))
 return 'OK'
 """
 
@@ -72,7 +80,8 @@ class MemberBenefitStore:
             return False
         keys = BenefitKeys(venue)
         result = self._redeem(keys=[keys.member(member_id), keys.ledger(member_id), keys.redemption(ref)],
-                              args=[int(points), ref, what[:60], time.time(), member_id, REDEMPTION_KEEP_S])
+                              args=[int(points), ref, what[:60], time.time(), member_id, REDEMPTION_KEEP_S,
+                                    event_kind(ref)])
         return (result.decode() if isinstance(result, bytes) else result) in ("OK", "DUP")
 
     def restore(self, venue: str, client: str, ref: str) -> bool:

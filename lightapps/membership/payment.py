@@ -1,8 +1,10 @@
 """Points that earn themselves: a member who pays in the mall through the portal earns points without a
 receipt at the service desk, and a refund takes them back. Every paid order is posted through the POS path
 (MemberStore.post_purchase: one receipt per payment, counted once however often it is told), with the
-order's merchant (zone) as the store; a refund reverses that receipt and, when part of the order remains
-paid, posts the remainder as the next receipt (the POS path reverses whole receipts only)."""
+order's merchant (zone) as the store; a refund reverses that receipt (for the member it names, whichever
+device the shopper now uses) and, when part of the order remains paid, posts the remainder as the next
+receipt for that member (the POS path reverses whole receipts only); an order that earned no receipt (paid
+before joining) earns nothing on a refund either."""
 
 from __future__ import annotations
 
@@ -31,18 +33,21 @@ def points_listener(members: MemberStore):
     repeat answers DUPLICATE and changes nothing), so telling it again earns or takes nothing twice."""
 
     def on_money(kind: str, order: Order, amount: int) -> None:
-        member = members.for_client(order.venue, order.shopper)
-        if member is None:
-            return  # not a member (yet): nothing to earn
         store = order.merchant or "mall"
         if kind == "paid":
-            members.post_purchase(order.venue, member.id, receipt_id(order, 0), store, order.amount)
+            member = members.for_client(order.venue, order.shopper)
+            if member is not None:  # not a member (yet): nothing to earn
+                members.post_purchase(order.venue, member.id, receipt_id(order, 0), store, order.amount)
             return
+        # A refund goes by the receipt, not by the shopper's device: the card removed from this phone (or
+        # another phone's card now) must not keep the points of money given back; and no receipt (paid
+        # before joining, or the member erased since) means nothing was earned, so no remainder is posted.
         before = order.refunded - amount
-        members.refund(order.venue, store, receipt_id(order, before))
+        reversed_ = members.refund(order.venue, store, receipt_id(order, before))
         remaining = order.amount - order.refunded
-        if remaining > 0:
-            members.post_purchase(order.venue, member.id, receipt_id(order, order.refunded), store, remaining)
+        if reversed_.applied and reversed_.member_id and remaining > 0:
+            members.post_purchase(order.venue, reversed_.member_id, receipt_id(order, order.refunded), store,
+                                  remaining)
 
     return on_money
 
@@ -61,20 +66,22 @@ def mall_points_listener(members: MemberStore):
     paid, once per refund id. Returns (points earned, points total) for WeChat Pay's points sync."""
 
     def on_mall(venue: str, notice: MallNotice) -> tuple[int, int] | None:
-        member = members.for_wechat(venue, notice.openid)
-        if member is None:
-            return None  # authorised at WeChat but not (yet) linked to a member here: nothing to credit
         if notice.kind == "paid":
+            member = members.for_wechat(venue, notice.openid)
+            if member is None:
+                return None  # authorised at WeChat but not (yet) linked to a member here: nothing to credit
             posted = members.post_purchase(venue, member.id, mall_receipt(notice.txn, 0), MALL_STORE, notice.amount)
             return (posted.points, posted.balance) if posted.status in ("OK", "DUPLICATE") else None
         if members.receipt(venue, MALL_STORE, mall_receipt(notice.txn, 0)) is None:
             return None  # the purchase earned nothing here (paid before the member was linked)
+        # as for portal orders: the receipt names the member (the WeChat identity may have been linked
+        # to another member since)
         before = members.mall_refund_before(venue, notice.txn, notice.refund_id, notice.amount)
-        members.refund(venue, MALL_STORE, mall_receipt(notice.txn, before))
+        reversed_ = members.refund(venue, MALL_STORE, mall_receipt(notice.txn, before))
         remaining = notice.pay_amount - before - notice.amount
-        if remaining > 0:
-            members.post_purchase(venue, member.id, mall_receipt(notice.txn, before + notice.amount), MALL_STORE,
-                                  remaining)
+        if reversed_.applied and reversed_.member_id and remaining > 0:
+            members.post_purchase(venue, reversed_.member_id, mall_receipt(notice.txn, before + notice.amount),
+                                  MALL_STORE, remaining)
         return None
 
     return on_mall

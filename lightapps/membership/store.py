@@ -13,7 +13,9 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:seq                        INCR source of member numbers (100001, 100002, ...)
   mp:{v}:member:count                      members signed up
   mp:{v}:member:m:<id>                     HASH phone (sealed), secret, points, lifetime, created_at, last_client
-  mp:{v}:member:m:<id>:ledger              LIST of JSON events, newest first (join, earn, reverse)
+  mp:{v}:member:m:<id>:ledger              LIST of JSON events, newest first (join, earn, reverse; grant,
+                                           redeem, restore with the `kind` of the app that asked: the points
+                                           history words it in the page's language, views.ledger_text)
   mp:{v}:member:phone:<phone#>             STRING member id
   mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
   mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
@@ -43,6 +45,7 @@ from core.security import PhoneVault
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
 from portal.apps.capabilities import Granted
+from portal.apps.erasure import keys_matching
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -64,6 +67,13 @@ TIERS = (
     ("gold", "Gold", "金卡", 1000),
     ("platinum", "Platinum", "白金卡", 5000),
 )
+
+
+def event_kind(reference: str) -> str:
+    """The app a grant or redemption reference names ("games:<code>", "parking:foot:..."): the ledger keeps it
+    so the points history can word the line in the reader's language (an app's own note is English)."""
+    kind = reference.split(":", 1)[0]
+    return kind if kind.isascii() and kind.isalnum() and len(kind) <= 20 else ""
 
 
 def tier_for(lifetime: int) -> tuple[str, str, str, int]:
@@ -217,7 +227,8 @@ if r[1] then
   local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
   return {'DUPLICATE', r[1], r[3], r[4], m[1] or '0', m[2] or '0'}
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'NO_MEMBER'} end
+-- a member is a hash with its secret: an erased member's number (or a husk an older refund left) earns nothing
+if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER'} end
 local pts = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'member', ARGV[1], 'amount', ARGV[2], 'points', ARGV[3], 'state', 'earned',
            'at', ARGV[4], 'store', ARGV[5], 'receipt', ARGV[6])
@@ -242,6 +253,8 @@ if r[3] == 'refunded' then
   local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
   return {'DUPLICATE', r[1], r[2], r[3], m[1] or '0', m[2] or '0'}
 end
+-- the member erased their data: nothing to take back from (HINCRBY would bring the hash back as a husk)
+if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER', r[1]} end
 local pts = tonumber(r[2])
 redis.call('HSET', KEYS[1], 'state', 'refunded', 'refunded_at', ARGV[2])
 local bal = redis.call('HINCRBY', KEYS[2], 'points', -pts)
@@ -255,18 +268,25 @@ return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
 
 # Points another app gives (a game's prize: the points capability, portal/apps/capabilities.py), once per
 # reference; they count for the balance, not for the tier (no money was spent). KEYS: grant record, member, ledger.
-# ARGV: member id, points, now, reference, note.
+# ARGV: member id, points, now, reference, note, kind.
 GRANT_LUA = """
 local done = redis.call('HGET', KEYS[1], 'member')
 if done then return {'ALREADY', redis.call('HGET', KEYS[2], 'points') or '0'} end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'NO_ACCOUNT'} end
+if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_ACCOUNT'} end
 redis.call('HSET', KEYS[1], 'member', ARGV[1], 'points', ARGV[2], 'at', ARGV[3])
 local bal = redis.call('HINCRBY', KEYS[2], 'points', tonumber(ARGV[2]))
-redis.call('LPUSH', KEYS[3], cjson.encode({type='grant', receipt=ARGV[4], note=ARGV[5], points=tonumber(ARGV[2]),
-           balance=bal, at=tonumber(ARGV[3])}))
+redis.call('LPUSH', KEYS[3], cjson.encode({type='grant', kind=ARGV[6], receipt=ARGV[4], note=ARGV[5],
+           points=tonumber(ARGV[2]), balance=bal, at=tonumber(ARGV[3])}))
 return {'OK', tostring(bal)}
 """
 
+
+# A link (a device's or a WeChat identity's) to a member, dropped only while it names that member (a device
+# that has since become another member keeps its new link). KEYS: link.  ARGV: member id.
+DROP_LINK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class FieldError(CatalogInputError):
@@ -299,6 +319,12 @@ def parse_amount(raw: Any, field: str = "amount") -> int:
 
 def points_for(cents: int) -> int:
     return int((Decimal(cents) / 100).to_integral_value(rounding=ROUND_FLOOR)) * POINTS_PER_UNIT
+
+
+def spend_for(points: int) -> int:
+    """Cents to spend to earn `points` purchase points (what the card says a tier still needs: a tier counts
+    purchases, not the balance, which prizes raise and redemptions lower)."""
+    return -(-int(points) // POINTS_PER_UNIT) * 100
 
 
 def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
@@ -407,6 +433,7 @@ class MemberStore:
         self._refund = db.register_script(REFUND_LUA)
         self._grant = db.register_script(GRANT_LUA)
         self._mall_refund = db.register_script(MALL_REFUND_LUA)
+        self._drop_link = db.register_script(DROP_LINK_LUA)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -414,7 +441,9 @@ class MemberStore:
         if not MEMBER_ID.match(member_id or ""):
             return None
         data = self.db.hgetall(MemberKeys(venue).member(member_id))
-        return Member.from_hash(member_id, data, self.vault) if data else None
+        if not data.get(b"phone") or not data.get(b"secret"):
+            return None  # no member, or a husk of an erased one (an older refund's HINCRBY made one)
+        return Member.from_hash(member_id, data, self.vault)
 
     def for_client(self, venue: str, client: str) -> Member | None:
         member_id = self.db.get(MemberKeys(venue).client(client))
@@ -511,13 +540,19 @@ class MemberStore:
                 "created_at": member.created_at, "ledger": self.ledger(venue, member.id, 1000)}
 
     def forget_shopper(self, venue: str, client: str) -> int:
-        """Erasure: the member this shopper is (record, ledger, phone binding) and the shopper's link to it."""
+        """Erasure: the member this shopper is (record, ledger, phone binding), this shopper's link to it and
+        every other link naming that member (the member's other devices, its WeChat identity): a link left
+        behind would keep a card nobody has, where a later refund or grant would write."""
         keys = MemberKeys(venue)
         member = self.for_client(venue, client)
         doomed = [keys.client(client), keys.pending(client)]
-        if member is not None:
-            doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(self.vault.hashed(member.phone))]
-        return int(self.db.delete(*doomed))
+        if member is None:
+            return int(self.db.delete(*doomed))
+        doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(self.vault.hashed(member.phone))]
+        removed = int(self.db.delete(*doomed))
+        for link in keys_matching(self.db, keys.client("*")) + keys_matching(self.db, keys.wechat("*")):
+            removed += int(self._drop_link(keys=[link], args=[member.id]))  # only if it still names the member
+        return removed
 
     # ---- WeChat Pay 智慧商圈 (points for payments anywhere in the mall) ------------------------------
 
@@ -581,7 +616,7 @@ class MemberStore:
         member_id = member_id.decode()
         now = time.time() if now is None else now
         status, *rest = self._grant(keys=[keys.grant(reference), keys.member(member_id), keys.ledger(member_id)],
-                                    args=[member_id, int(points), repr(now), reference, note])
+                                    args=[member_id, int(points), repr(now), reference, note, event_kind(reference)])
         return Granted(_s(status), int(rest[0]) if rest else None)
 
     def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
@@ -611,7 +646,7 @@ class MemberStore:
         if status in ("OK", "DUPLICATE"):
             member_id, points, state, balance, lifetime = rest
             return PostResult(status, member_id, int(points), state, int(balance), int(lifetime))
-        if status == "CONFLICT":
+        if status in ("CONFLICT", "NO_MEMBER") and rest:
             return PostResult(status, rest[0])
         return PostResult(status)
 

@@ -26,12 +26,13 @@ from lightapps.membership.codes import (
     totp,
 )
 from lightapps.membership.sender import SendError, get_sender
-from lightapps.membership.store import MemberStore
+from lightapps.membership.store import MemberStore, spend_for
 from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
 from portal.apps.notify import mask_phone
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404
+from portal.payments.money import cny
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -79,6 +80,7 @@ def _member_page(venue: str, zone: str | None = None):
         "membership/card.html", venue=venue_map, member=member, zh=is_zh(), headline=headline,
         qr=qr_svg(qr_payload(venue, member.id, code)),
         short_code=short_code(member.id, code), refresh_in=refresh_in, masked_phone=mask_phone(member.phone),
+        next_spend=cny(spend_for(member.next_tier[1])) if member.next_tier else "",
         welcome=request.args.get("welcome"), shopper_token=shopper_token(shopper),
         refresh_url=shopper_url("membership.card", venue=venue, **lang_arg()),
     ))
@@ -179,6 +181,21 @@ def verify(venue: str):
                         error=_("That code has expired (codes last 5 minutes); enter your number again."))
 
 
+# What a grant, a redemption or its return was for, by the `kind` the ledger keeps (the app that asked): worded
+# in the reader's language. A line of another kind, or one written before kinds were kept, shows its note.
+LEDGER_TEXTS = {
+    ("redeem", "parking"): lambda: _("Parking fee paid with points"),
+    ("restore", "parking"): lambda: _("Points given back: the parking fee was not paid"),
+    ("grant", "games"): lambda: _("Lucky draw prize"),
+}
+
+
+def ledger_text(entry: dict) -> str:
+    """The "what" of a points history line other than a purchase, a refund or joining."""
+    text = LEDGER_TEXTS.get((entry.get("type", ""), entry.get("kind", "")))
+    return text() if text else (entry.get("note") or entry.get("type", ""))
+
+
 @bp.get("/member/history")
 def history(venue: str):
     venue_map = venue_or_404(venue)
@@ -187,7 +204,8 @@ def history(venue: str):
     if member is None:
         return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)
     entries = store().ledger(venue, member.id, 100)
-    return render_template("membership/history.html", venue=venue_map, member=member, entries=entries, zh=is_zh())
+    return render_template("membership/history.html", venue=venue_map, member=member, entries=entries, zh=is_zh(),
+                           ledger_text=ledger_text)
 
 
 @bp.post("/member/forget")

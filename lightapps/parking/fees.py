@@ -4,7 +4,8 @@ after"); and what the exit event decides.
 
   * Pay on foot: an order of purpose "parking" (ref "<plate hash>:<entry ms>") for what is due after the
     discounts; points are redeemed through the platform's points capability (portal/apps/capabilities.py) when
-    the order is made and given back if it closes unpaid; a parking coupon (the vouchers capability, which
+    the order is made and given back if it closes unpaid, under a reference built on the server (`foot_ref`:
+    never reused once its points went back); a parking coupon (the vouchers capability, which
     the coupons app provides) is held when the order is made, redeemed when it is paid and released when it
     closes unpaid (declined, cancelled, timed out), each once. Once paid, the stay is credited (once per order)
     and the car may leave until `grace_minutes` later. One payment per fee: an order is priced against what
@@ -113,6 +114,17 @@ def stay_ref(stay: Stay) -> str:
     return f"{stay.plate_hash}:{stay.entry_ms}"
 
 
+def foot_ref(stay: Stay, attempt: str, points_wanted: int, coupon_code: str) -> str:
+    """The one reference of a payment on foot: its order's idempotency key, its points redemption, its coupon
+    hold and its credit. It names what is paid, so the form sent twice is one payment and any other payment
+    is another: what the stay had paid and the order made last for it (both server-side: once an order was
+    replaced or closed, or a credit booked, the ref is never built again, so points given back under one
+    can never pay for another), the form's attempt, the points asked for and the coupon (a ref used for
+    other points is refused by the points keeper, not taken as paid)."""
+    return (f"{PURPOSE}:foot:{stay.id}:{stay.paid_fen}:{stay.open_order or '-'}:{attempt}:{max(0, points_wanted)}:"
+            f"{coupon_code or '-'}")
+
+
 def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, points_wanted: int,
                 return_url: str, coupon_code: str = "") -> tuple[Order | None, Quote]:
     """(the order to pay, or None when coupon, points or discounts left nothing to pay and the stay is
@@ -130,7 +142,7 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
         pending = services().payments.cancel(venue, pending.id, "replaced by another payment on the fee page")
         if pending is not None and pending.status != "closed":  # paid just now, or the provider would not
             return pending, quote_stay(venue, stay, client, now_ms)  # close it: its page asks the provider
-    idem = f"{PURPOSE}:foot:{stay.id}:{attempt}"
+    idem = foot_ref(stay, attempt, points_wanted, coupon_code)
     coupon = _hold_coupon(venue, client, coupon_code, idem)
     q = quote_stay(venue, stay, client, now_ms, points_wanted, coupon.value_fen if coupon else 0)
     points_fen = points_value(q.points, tariff)

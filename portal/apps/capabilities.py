@@ -48,7 +48,8 @@ class Points(Protocol):
         """Add `amount` points, once per `reference` (e.g. "games:<prize code>")."""
 
     def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
-        """Take `points` at once (all or nothing; the same `ref` again takes nothing more)."""
+        """Take `points` at once (all or nothing; the same `ref` again, for the same points while still redeemed,
+        answers True and takes nothing more; a `ref` given back or used for other points answers False)."""
 
     def restore(self, venue: str, client: str, ref: str) -> bool:
         """Give back what `ref` redeemed (the thing it paid for did not happen); once."""
