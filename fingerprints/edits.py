@@ -20,6 +20,7 @@ from shapely.validation import explain_validity
 
 from core.errors import N_
 from fingerprints.geometry import zone_map
+from fingerprints.imdf.schema import Origin
 from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.plan import PX_PER_M
 
@@ -251,17 +252,73 @@ def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
 def merge_imported(m: VenueMap, imported: dict) -> None:
     """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
     IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
-    import has none. Samples on floors the import lacks are dropped."""
+    import has none. Samples on floors the import lacks are dropped.
+
+    What is kept is in the current plan's metres. When both plans know where their corner lies on Earth and
+    it moved (a corrected venue outline moves the corner of an archive from another tool), it is carried to
+    the new plan through lon/lat, so that it stays where it stands. Refused, changing nothing, when anything
+    kept would still lie off the new plan: an AP or survey point silently off its floor locates no one."""
     new = VenueMap.from_dict(imported)
     levels = {f.level for f in new.floors}
+    samples = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread)) for s in m.samples if s.floor in levels]
+    kept_aps = [] if new.aps else [replace(a) for a in m.aps if a.floor in levels]
+    kept_nodes = [] if new.nodes else [replace(n) for n in m.nodes]  # copies: `m` is unchanged if refused
+    move = plan_transfer(m.origin, new.origin)
+    if move is not None:
+        for item in [*samples, *kept_aps, *kept_nodes]:
+            item.x, item.y = move(item.x, item.y)
+    _refuse_off_plan(new, [*(("AP", a) for a in kept_aps), *(("node", n) for n in kept_nodes),
+                           *(("sample", s) for s in samples)])
     zones = zone_map(new)
-    kept = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread), zone=zones.zone_at(s.floor, s.x, s.y))
-            for s in m.samples if s.floor in levels]
-    aps = new.aps or [a for a in m.aps if a.floor in levels]
-    nodes, edges = (new.nodes, new.edges) if new.nodes else (m.nodes, m.edges)
+    for s in samples:
+        s.zone = zones.zone_at(s.floor, s.x, s.y)
+    nodes, edges = (new.nodes, new.edges) if new.nodes else (kept_nodes, m.edges)
     m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
-    m.aps, m.nodes, m.edges, m.samples = aps, nodes, edges, kept
+    m.aps, m.nodes, m.edges, m.samples = new.aps or kept_aps, nodes, edges, samples
     m.origin = new.origin or m.origin
+
+
+PlanMove = Callable[[float, float], tuple[float, float]]
+
+
+def plan_transfer(old: Mapping[str, float], new: Mapping[str, float]) -> PlanMove | None:
+    """Plan metres on the plan whose corner is `old` -> the same spot on the plan whose corner is `new`
+    (VenueMap.origin dicts); None when they are the same corner or either is not known."""
+    if not old or not new or dict(old) == dict(new):
+        return None
+    try:
+        before, after = Origin(**old), Origin(**new)
+    except (TypeError, ValueError):
+        return None
+    return lambda x, y: after.to_plan(*before.to_lonlat(x, y))
+
+
+OFF_PLAN_SLACK_M = 0.01  # the lon/lat round trip moves a point by ~0.1 mm: one on the edge is still on it
+OFF_PLAN_SHOWN = 5
+
+
+def _refuse_off_plan(new: VenueMap, items: list[tuple[str, Any]]) -> None:
+    """EditError naming what would lie off its floor of `new` (the first few, and how many in all); points
+    within the slack of an edge are put on it."""
+    sizes = {f.level: (f.name, f.width_m, f.height_m) for f in new.floors}
+    off = []
+    for what, item in items:
+        if item.floor not in sizes:  # walkway nodes on a floor the plan lacks: kept as before (no route uses them)
+            continue
+        name, width, height = sizes[item.floor]
+        if not (-OFF_PLAN_SLACK_M <= item.x <= width + OFF_PLAN_SLACK_M
+                and -OFF_PLAN_SLACK_M <= item.y <= height + OFF_PLAN_SLACK_M):
+            label = {"AP": f"AP {getattr(item, 'name', '') or getattr(item, 'bssid', '')}",
+                     "node": f"walkway node {getattr(item, 'id', '')}", "sample": "survey point"}[what]
+            off.append(f"{label} at ({item.x:.1f}, {item.y:.1f}) m on floor {name}")
+            continue
+        item.x, item.y = min(max(item.x, 0.0), width), min(max(item.y, 0.0), height)
+    if off:
+        more = f"; ... {len(off) - OFF_PLAN_SHOWN} more" if len(off) > OFF_PLAN_SHOWN else ""
+        raise EditError(N_("Nothing was imported: %(n)s kept APs, walkway nodes or survey points would lie off the "
+                           "new plan (%(items)s). Move or delete them (import the survey again without those "
+                           "points), or check the archive's venue outline."),
+                        n=len(off), items="; ".join(off[:OFF_PLAN_SHOWN]) + more)
 
 
 def replace_samples(m: VenueMap, samples: list[dict], mode: str = "replace") -> None:

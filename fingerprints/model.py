@@ -33,6 +33,11 @@ class Floor:
     walls: list[tuple[float, float, float, float]] = field(default_factory=list)
     plan_image: str | None = None  # id of an uploaded plan image; None = drawn from walls and zones
     metres_per_pixel: float | None = None
+    name_zh: str = ""  # the floor's Chinese name (an IMDF level's zh label); empty: `name` in both languages
+
+    def label(self, zh: bool = False) -> str:
+        """The floor's name in the page's language."""
+        return (self.name_zh or self.name) if zh else self.name
 
 
 @dataclass
@@ -127,6 +132,13 @@ class VenueMap:
             if floor.level == level:
                 return floor
         raise KeyError(f"venue {self.id} has no floor {level}")
+
+    def floor_name(self, level: int, zh: bool = False) -> str:
+        """A floor's name in the page's language; its number where the map has no such floor (a stale link)."""
+        try:
+            return self.floor(level).label(zh)
+        except KeyError:
+            return str(level)
 
     def zone(self, zone_id: str) -> Zone | None:
         return next((z for z in self.zones if z.id == zone_id), None)

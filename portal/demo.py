@@ -171,7 +171,7 @@ def _zone_apps(venue_map) -> list[dict]:
     for zone in venue_map.zones:
         app = registry.get(assigned.get(zone.id, (DEFAULT_APP, {}))[0]) or registry.get(DEFAULT_APP)
         try:
-            floor = venue_map.floor(zone.floor).name
+            floor = venue_map.floor(zone.floor).label(zh)
         except KeyError:
             floor = str(zone.floor)
         rows.append({"zone": zone.name_zh if zh else zone.name, "floor": floor, "id": zone.id, "level": zone.floor,

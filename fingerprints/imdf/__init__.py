@@ -33,6 +33,10 @@ Import (IMDF -> our model), where the two models differ: levels sharing an ordin
 holes are kept by cutting each to the outline (`shapes.single_ring`: a zone is one ring), a MultiPolygon
 unit keeps its largest part (`import_imdf_with_notes` notes each such unit, for the operator to see); lifts,
 stairs and escalators stacked on consecutive floors are joined when no relationship names them (`navgraph`).
+A level's zh label is the floor's `name_zh`; an unnamed unit is named from its category in both languages
+(`schema.unit_category_names`; its zone id still comes from the category, so a re-import keeps it). Problems
+name the archive's feature ids and ordinals. Merged over a venue's map (`fingerprints.edits.merge_imported`),
+what is kept moves with the plan's corner through lon/lat, and an import leaving any of it off the plan is refused.
 """
 
 from fingerprints.imdf.build import import_imdf, import_imdf_with_notes, merge_imported

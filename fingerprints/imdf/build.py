@@ -18,7 +18,14 @@ from shapely.ops import unary_union
 from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
-from fingerprints.imdf.schema import EXTENSION, STRUCTURAL_UNITS, ImdfError, Origin, kind_for_unit_category
+from fingerprints.imdf.schema import (
+    EXTENSION,
+    STRUCTURAL_UNITS,
+    ImdfError,
+    Origin,
+    kind_for_unit_category,
+    unit_category_names,
+)
 from fingerprints.imdf.shapes import single_ring, unit_parts
 from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
@@ -92,16 +99,17 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
         raise ImdfError(checker.problems)
     notes: list[str] = []
     try:
-        venue = _build_map(checker.features, venue_id, notes)
+        venue, unit_ids = _build_map(checker.features, venue_id, notes)
     except ImdfError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError, GEOSException) as exc:
         raise ImdfError([f"{EXTENSION}_*.geojson: extension data is malformed ({type(exc).__name__}: {exc})"]) from None
-    _check_positionable(venue)
+    _check_positionable(venue, unit_ids)
     return venue, notes
 
 
-def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[str]) -> VenueMap:
+def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[str]) -> tuple[VenueMap, dict[str, str]]:
+    """The map, and the unit feature id each zone came from (problems found later name the file's ids)."""
     problems: list[str] = []
     venue_f = feats["venue.geojson"][0]
     ext = (feats.get("mallportal_venue.geojson") or [None])[0]
@@ -149,9 +157,11 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         if not -MAX_ORDINAL <= level <= MAX_ORDINAL:
             problems.append(f"{where}: ordinal {level} is not a floor number (-{MAX_ORDINAL}..{MAX_ORDINAL})")
         plan_image = extra.get("plan_image")
-        floors.append(Floor(level=level, name=_label(named["properties"]["name"], "en") or str(level), width_m=width,
+        labels = named["properties"]["name"]
+        floors.append(Floor(level=level, name=_label(labels, "en") or str(level), width_m=width,
                             height_m=height, plan_image=plan_image if isinstance(plan_image, str) else None,
-                            metres_per_pixel=scale if scale and scale > 0 else None))
+                            metres_per_pixel=scale if scale and scale > 0 else None,
+                            name_zh=_label(labels, "zh", any_language=False) or ""))
     if problems:  # nothing below is worth deriving over a plan this far off
         raise ImdfError(problems)
     # walls: ours from the extension; otherwise unit outlines (minus openings) stand in for walls
@@ -178,17 +188,19 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
             continue
         shape, *dropped = unit_parts(f["geometry"], origin.to_plan)
         ring = single_ring(shape)
-        name = _label(props.get("name"), "en") or props["category"]
+        label = _label(props.get("name"), "en")
+        unnamed_en, unnamed_zh = unit_category_names(props["category"])  # a category code is no place name
+        name = label or unnamed_en
         if dropped:  # a zone is one shape: the largest part is kept, and the operator told what is not
             notes.append(f"unit {name} ({f['id']}): {len(dropped)} other part(s) dropped "
                          f"({sum(p.area for p in dropped):.1f} m²); its zone is the largest part ({shape.area:.1f} m²)")
-        zh = _label(props.get("name"), "zh", any_language=False) or name
+        zh = _label(props.get("name"), "zh", any_language=False) or (name if label else unnamed_zh)
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:
             problems.append(f"unit.geojson: feature {f['id']}: zone id {zone_id!r} is used twice")
             continue
-        if zone_id is None:
-            zone_id = _slug(name, "unit-" + f["id"][:8].lower(), taken)
+        if zone_id is None:  # from the category when unnamed, as before: a re-import keeps the zone ids
+            zone_id = _slug(label or props["category"], "unit-" + f["id"][:8].lower(), taken)
         taken.add(zone_id)
         kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
         poly = Polygon(ring) if len(ring) >= 3 else Polygon()
@@ -290,11 +302,12 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
                      floors=floors, aps=aps, zones=zones, shops=shops, nodes=nodes, edges=edges,
                      building=int(ext_props.get("building") or 0),
                      origin={"lon": origin.lon, "lat": origin.lat, "rotation_deg": origin.rotation_deg})
-    return venue
+    return venue, {zone: unit for unit, zone in zone_of_unit.items()}
 
 
-def _check_positionable(venue: VenueMap) -> None:
-    """The zones must make a ZoneMap the positioner can use (valid, non-overlapping polygons)."""
+def _check_positionable(venue: VenueMap, unit_ids: Mapping[str, str]) -> None:
+    """The zones must make a ZoneMap the positioner can use (valid, non-overlapping polygons). Problems name
+    the archive's unit feature ids and ordinals, which the operator can find in the file (not our zone ids)."""
     try:
         zone_map(venue)
     except ValueError as exc:
@@ -302,11 +315,12 @@ def _check_positionable(venue: VenueMap) -> None:
     problems = []
     by_floor: dict[int, list[tuple[str, Polygon]]] = {}
     for z in venue.zones:
-        by_floor.setdefault(z.floor, []).append((z.id, Polygon(z.polygon)))
+        by_floor.setdefault(z.floor, []).append((f"{unit_ids.get(z.id, z.id)} ({z.name})", Polygon(z.polygon)))
     for level, polys in by_floor.items():
         for (a, pa), (b, pb) in combinations(polys, 2):
-            if pa.intersection(pb).area > 0.01:
-                problems.append(f"unit.geojson: units {a!r} and {b!r} overlap on level {level}")
+            area = pa.intersection(pb).area
+            if area > 0.01:
+                problems.append(f"unit.geojson: features {a} and {b} overlap by {area:.2f} m² on ordinal {level}")
     if problems:
         raise ImdfError(problems)
 

@@ -108,11 +108,12 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     levels = []
     for floor in venue.floors:
         kinds = {z.kind for z in venue.zones if z.floor == floor.level}
+        names = _labels(floor.name, floor.name_zh)
         levels.append(_feature(level_ids[floor.level], "level", {
             "type": "Polygon", "coordinates": [_ring(origin, _rect(floor.width_m, floor.height_m))]}, {
             "category": "parking" if kinds == {"garage"} else "unspecified", "restriction": None,
-            "outdoor": False, "ordinal": floor.level, "name": _labels(floor.name),
-            "short_name": _labels(floor.name), "display_point": _point(origin, floor.width_m / 2, floor.height_m / 2),
+            "outdoor": False, "ordinal": floor.level, "name": names,
+            "short_name": dict(names), "display_point": _point(origin, floor.width_m / 2, floor.height_m / 2),
             "address_id": None, "building_ids": None,
         }))
     unit_ids = {z.id: fid("unit", z.id) for z in venue.zones}

@@ -122,6 +122,39 @@ def kind_for_unit_category(category: str) -> str:
     """The zone kind of an IMDF unit category: its own entry, else its base category's (the part before the
     first dot), else a shop."""
     return KIND_FOR_UNIT_CATEGORY.get(category) or KIND_FOR_UNIT_CATEGORY.get(category.split(".")[0], "shop")
+# What an unnamed unit is called (plans often leave walkways and toilets unnamed), in English and Chinese: a
+# zone's name is stored in both languages, so this is data, not a catalog string. A dotted category takes its
+# nearest listed ancestor's name (restroom.female.wheelchair -> restroom.female); others are an "Area".
+UNIT_CATEGORY_NAMES = {
+    "walkway": ("Walkway", "通道"), "footbridge": ("Footbridge", "天桥"), "lobby": ("Lobby", "大堂"),
+    "unenclosedarea": ("Open area", "开放区域"), "recreation": ("Recreation area", "休闲区"),
+    "restroom": ("Restroom", "洗手间"), "restroom.female": ("Women's restroom", "女洗手间"),
+    "restroom.male": ("Men's restroom", "男洗手间"), "restroom.family": ("Family restroom", "家庭洗手间"),
+    "restroom.unisex": ("Unisex restroom", "通用洗手间"),
+    "restroom.wheelchair": ("Accessible restroom", "无障碍洗手间"),
+    "mothersroom": ("Nursing room", "母婴室"), "firstaid": ("First aid", "急救室"), "shower": ("Shower", "淋浴间"),
+    "smokingarea": ("Smoking area", "吸烟区"), "parking": ("Car park", "停车场"), "foodservice": ("Dining", "餐饮"),
+    "movietheater": ("Cinema", "电影院"), "theater": ("Theatre", "剧院"), "lounge": ("Lounge", "休息室"),
+    "waitingroom": ("Waiting room", "等候室"), "fitnessroom": ("Gym", "健身房"), "library": ("Library", "图书馆"),
+    "conferenceroom": ("Meeting room", "会议室"), "office": ("Office", "办公室"), "room": ("Room", "房间"),
+    "nonpublic": ("Staff area", "员工区域"), "storage": ("Storage", "储藏室"), "kitchen": ("Kitchen", "厨房"),
+    "serverroom": ("Server room", "机房"), "mailroom": ("Mail room", "收发室"), "terrace": ("Terrace", "露台"),
+    "platform": ("Platform", "站台"), "road": ("Road", "道路"), "vegetation": ("Planting", "绿化区"),
+}
+GENERIC_UNIT_NAME = ("Area", "区域")
+
+
+def unit_category_names(category: str) -> tuple[str, str]:
+    """(English, Chinese) name of an unnamed unit of this IMDF category: its own entry, else its nearest
+    listed ancestor's (the category cut at a dot), else a generic "Area"."""
+    parts = category.split(".")
+    for n in range(len(parts), 0, -1):
+        names = UNIT_CATEGORY_NAMES.get(".".join(parts[:n]))
+        if names:
+            return names
+    return GENERIC_UNIT_NAME
+
+
 OCCUPANT_CATEGORY_FOR = {
     "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",
     "cinema": "cinema", "restaurant": "restaurant", "parking": "parking", "food": "restaurant",

@@ -89,7 +89,7 @@ def shop(venue: str, shop_id: str):
         floor = venue_map.floor(shop_obj.floor)
         plan_svg = render_plan_svg(venue_map, floor.level, show_aps=False, lang="zh" if zh else "en",
                                    markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)])
-        aria = escape(_("Where %(shop)s is on floor %(floor)s", shop=name, floor=floor.name))
+        aria = escape(_("Where %(shop)s is on floor %(floor)s", shop=name, floor=floor.label(zh)))
         plan_svg = Markup(plan_svg.replace("<svg ", f'<svg role="img" class="plan-svg" aria-label="{aria}" ', 1))
     except KeyError:
         floor = None

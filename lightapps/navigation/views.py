@@ -47,10 +47,7 @@ def _locate(venue: str):
 
 
 def _floor_name(venue_map, level: int) -> str:
-    try:
-        return venue_map.floor(level).name
-    except KeyError:
-        return str(level)
+    return venue_map.floor_name(level, _zh())
 
 
 def _place_name(place, label: str = "") -> str:
@@ -103,14 +100,14 @@ def step_text(step: dict, venue_map, result: RouteResult, label: str = "") -> st
     return texts.get(action, _("Change to floor %(floor)s", floor=floor))
 
 
-def _markers(result: RouteResult, level: int, label: str) -> list[tuple[float, float, str, str]]:
+def _markers(venue_map, result: RouteResult, level: int, label: str) -> list[tuple[float, float, str, str]]:
     markers = []
     for i, leg in enumerate(result.legs):
         if leg.floor != level:
             continue
         if i > 0:
-            markers.append((*leg.points[0], CONNECTOR_COLOUR, _("Arrive from floor %(floor)s",
-                                                                floor=result.legs[i - 1].floor)))
+            came_from = _floor_name(venue_map, result.legs[i - 1].floor)
+            markers.append((*leg.points[0], CONNECTOR_COLOUR, _("Arrive from floor %(floor)s", floor=came_from)))
         if i < len(result.legs) - 1:
             markers.append((*leg.points[-1], CONNECTOR_COLOUR, _("Change floor here")))
     if result.start.floor == level:
@@ -133,7 +130,7 @@ def route_svg(venue_map, level: int, result: RouteResult, label: str = "") -> Ma
             points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in leg.points)
             extra.append(f'<polyline class="route" points="{points}" fill="none" stroke="{ROUTE_COLOUR}" '
                          f'stroke-width="5" stroke-linecap="round" stroke-linejoin="round" opacity="0.85"/>')
-    for x, y, colour, title in _markers(result, level, label):
+    for x, y, colour, title in _markers(venue_map, result, level, label):
         extra.append(f'<circle cx="{x * s:.1f}" cy="{y * s:.1f}" r="7" fill="{colour}" stroke="#fff" '
                      f'stroke-width="2"><title>{escape(title)}</title></circle>')
     return Markup(body + "".join(extra) + closing)
@@ -246,7 +243,7 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
             "w": venue_map.floor(level).width_m, "h": venue_map.floor(level).height_m,
             "plan": url_for("navigation.plan", venue=venue, level=level, lang="zh" if _zh() else "en"),
             "legs": [[[x, y] for x, y in leg.points] for leg in result.legs_on(level)],
-            "markers": [list(m) for m in _markers(result, level, label)],
+            "markers": [list(m) for m in _markers(venue_map, result, level, label)],
         } for level in result.floors]}
     zh = _zh()
     extra_from = extra_to = None

@@ -25,8 +25,6 @@ def plate_hasher() -> PlateHasher:
     return hasher
 
 
-def level_name(venue_map_obj, level: int) -> str:
-    try:
-        return venue_map_obj.floor(level).name
-    except KeyError:
-        return str(level)
+def level_name(venue_map_obj, level: int, zh: bool = False) -> str:
+    """A level's name, in Chinese on zh pages (the machine API keeps the English one)."""
+    return venue_map_obj.floor_name(level, zh)

@@ -40,7 +40,7 @@ def _cars(venue: str, shopper: Shopper) -> list[MyItem]:
         zone, result = loaded
         match = result.matches[0]
         # The bay only once the shopper named the hour the car was parked, as on the car page itself.
-        detail = (_("Bay %(bay)s, level %(level)s", bay=match.bay, level=level_name(venue_map, match.level))
+        detail = (_("Bay %(bay)s, level %(level)s", bay=match.bay, level=level_name(venue_map, match.level, is_zh()))
                   if result.verified else _("Confirm when you parked to see the bay"))
         return [MyItem(kind="car", title=_("My car"), detail=detail,
                        endpoint="parking.car", values={"venue": venue, "zone": zone, "result_id": result_id})]

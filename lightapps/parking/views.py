@@ -73,7 +73,7 @@ def _landing(venue: str, zone: str, status: int = 200, error: str | None = None,
         areas.setdefault(row["level"], []).append(row)
     return render_template("parking/landing.html", venue=venue_map, zone=zone_obj, config=config, counts=counts,
                            areas=areas,
-                           level_name=lambda level: level_name(venue_map, level), error=error, plate=plate,
+                           level_name=lambda level: level_name(venue_map, level, is_zh()), error=error, plate=plate,
                            fee_error=fee_error,
                            shopper_token=shopper_token(shopper), lang=_lang(),
                            min_query=plates.MIN_QUERY), status, headers or {}
@@ -173,7 +173,7 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
     lang = "zh" if is_zh() else "en"  # the plan's labels in the page's language (?lang, else the browser's)
-    name_of = lambda level: level_name(venue_map, level)  # noqa: E731
+    name_of = lambda level: level_name(venue_map, level, lang == "zh")  # noqa: E731
     context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False, "error": error,
                "hours": parked_hours(), "result_id": result_id}
     if result.kind == "exact" and result.verified:
@@ -241,7 +241,7 @@ def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, res
             venue_map, floor, zone=car_zone if floor == bay.level else None,
             bays=list(bays.values()) if floor == bay.level else [], highlight=bay.id,
             route_points=on_floor, markers=markers, lang=lang,
-            svg_id=f"plan-{floor}", label=_("Plan of level %(level)s", level=level_name(venue_map, floor)))
+            svg_id=f"plan-{floor}", label=_("Plan of level %(level)s", level=name_of(floor)))
         plans.append((floor, svg))
     return {"plans": plans, "route": found, "from_you": from_you, "bay": bay,
             "steps": steps}

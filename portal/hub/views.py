@@ -262,7 +262,7 @@ def venue_apps(venue: str) -> list[dict[str, Any]]:
         if app is None or zone is None or app_name in ("directory", "navigation"):
             continue
         try:
-            floor = venue_map.floor(zone.floor).name
+            floor = venue_map.floor(zone.floor).label(zh)
         except KeyError:
             floor = ""
         by_app.setdefault(app_name, []).append({

@@ -104,3 +104,21 @@ def split_unit(files: dict[str, dict], level: int = 0, key: str = "Books") -> di
             unit["geometry"] = {"type": "MultiPolygon",
                                 "coordinates": [[_ring(_rect(15, 0, 24, 10))], [_ring(_rect(25, 0, 30, 10))]]}
     return files
+
+
+def set_venue_outline(files: dict[str, dict], rect: tuple[float, float, float, float]) -> dict[str, dict]:
+    """The venue feature drawn as this rectangle (plan metres of the builder's frame). Another tool's archive
+    is projected around the north-west corner of everything: a wider outline moves the plan's (0, 0)."""
+    files["venue.geojson"]["features"][0]["geometry"] = {"type": "Polygon", "coordinates": [_ring(_rect(*rect))]}
+    return files
+
+
+def add_unit(files: dict[str, dict], key: str, level: int, category: str, rect: tuple[float, float, float, float],
+             name: dict[str, str] | None = None) -> str:
+    """One more unit (name: language-tagged labels, or None for an unnamed one); returns its feature id."""
+    feature_id = fid("unit", level, key)
+    files["unit.geojson"]["features"].append(_feature(feature_id, "unit", {
+        "type": "Polygon", "coordinates": [_ring(_rect(*rect))]}, {
+        "category": category, "restriction": None, "accessibility": None, "name": name, "alt_name": None,
+        "level_id": fid("level", level), "display_point": None}))
+    return feature_id
