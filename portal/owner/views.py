@@ -171,7 +171,7 @@ def home(venue: str):
         name, _config = assignments.get(zone.id, (DEFAULT_APP, {}))
         app = registry.get(name)
         rows.append({"zone": zone, "app_name": name, "app_title": app_title(app, name),
-                     "floor": venue_map.floor(zone.floor).name if venue_map.floor(zone.floor) else zone.floor,
+                     "floor": venue_map.floor_name(zone.floor, is_zh()),
                      "console_url": console_url(app, venue, zone.id)})
     return render_template("owner/home.html", venue=venue_map, account=account, rows=rows, kind_label=kind_label)
 
