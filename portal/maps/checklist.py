@@ -14,10 +14,13 @@ import time
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
+import shapely
 from flask import url_for
-from shapely.geometry import Point, Polygon
-from shapely.prepared import prep
+from scipy.spatial import cKDTree
+from shapely.geometry import Polygon
 
+from core.memo import BoundedMemo
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.ingest.health import IngestHealth
@@ -41,31 +44,125 @@ class Step:
 
 
 def coverage_grid(venue_map: VenueMap, level: int) -> list[tuple[float, float, int]]:
-    """(cell centre x, y, reference points within COVER_RADIUS_M) for every cell whose centre is in a zone."""
-    fl = venue_map.floor(level)
-    zones = [prep(Polygon(z.polygon)) for z in venue_map.zones if z.floor == level and len(z.polygon) >= 3]
-    points = [(s.x, s.y) for s in venue_map.samples if s.floor == level]
-    cells = []
-    for i in range(max(1, math.ceil(fl.width_m / COVER_CELL_M))):
-        for j in range(max(1, math.ceil(fl.height_m / COVER_CELL_M))):
-            x, y = (i + 0.5) * COVER_CELL_M, (j + 0.5) * COVER_CELL_M
-            if x > fl.width_m or y > fl.height_m or not any(z.contains(Point(x, y)) for z in zones):
-                continue
-            near = sum(1 for px, py in points if (px - x) ** 2 + (py - y) ** 2 <= COVER_RADIUS_M ** 2)
-            cells.append((x, y, near))
-    return cells
+    """(cell centre x, y, reference points within COVER_RADIUS_M) for every cell whose centre is in a zone,
+    cells in column order (x, then y). Computed once per floor's content (see `_floor_inputs`)."""
+    inputs = _floor_inputs(venue_map, level)
+    return list(_grids.get(inputs, lambda: _grid(*inputs)))
 
 
 def survey_route(venue_map: VenueMap, level: int, start: tuple[float, float] = (0.0, 0.0)) -> list[tuple[float, float]]:
     """The uncovered cells of a floor in walking order (nearest next, from `start`): where to survey."""
-    todo = [(x, y) for x, y, n in coverage_grid(venue_map, level) if n == 0]
+    inputs = _floor_inputs(venue_map, level)
+    start = (float(start[0]), float(start[1]))
+
+    def compute() -> tuple[tuple[float, float], ...]:
+        todo = [(x, y) for x, y, n in _grids.get(inputs, lambda: _grid(*inputs)) if n == 0]
+        return tuple(nearest_next_order(todo, start))
+
+    return list(_routes.get((inputs, start), compute))
+
+
+# Per floor, keyed by what the grid is made of (size, zone rings, survey points) rather than by (venue,
+# version): a version number comes back with other content after a store is emptied (tests, a restore),
+# and building the key is a small fraction of a grid's cost. The values are shared: callers get copies.
+# 16 floors: a campus floor's grid is a few MB, and computing one again takes well under a second.
+_grids = BoundedMemo(16)
+_routes = BoundedMemo(16)
+_TIE_M = 1e-6  # well above the KD-tree's rounding, well below any distance that tells two cells apart
+
+
+def _floor_inputs(venue_map: VenueMap, level: int) -> tuple:
+    fl = venue_map.floor(level)
+    rings = tuple(tuple(map(tuple, z.polygon)) for z in venue_map.zones if z.floor == level and len(z.polygon) >= 3)
+    points = tuple((s.x, s.y) for s in venue_map.samples if s.floor == level)
+    return float(fl.width_m), float(fl.height_m), rings, points
+
+
+def _grid(width: float, height: float, rings: tuple, points: tuple) -> tuple[tuple[float, float, int], ...]:
+    """The grid of `coverage_grid`: each zone tests only the cell centres within its bounds (one vectorised
+    shapely call), and a KD-tree of the survey points counts each cell's neighbours."""
+    cols, rows = max(1, math.ceil(width / COVER_CELL_M)), max(1, math.ceil(height / COVER_CELL_M))
+    xs, ys = (np.arange(cols) + 0.5) * COVER_CELL_M, (np.arange(rows) + 0.5) * COVER_CELL_M
+    inside = np.zeros((cols, rows), dtype=bool)
+    for ring in rings:
+        polygon = Polygon(ring)
+        if polygon.is_empty:
+            continue
+        min_x, min_y, max_x, max_y = polygon.bounds
+        (i0, i1), (j0, j1) = _span(min_x, max_x, cols), _span(min_y, max_y, rows)
+        if i0 < i1 and j0 < j1:
+            gx, gy = np.meshgrid(xs[i0:i1], ys[j0:j1], indexing="ij")
+            inside[i0:i1, j0:j1] |= shapely.contains_xy(polygon, gx, gy)
+    inside &= (xs <= width)[:, None] & (ys <= height)[None, :]
+    ii, jj = np.nonzero(inside)  # row-major: x outer, y inner, the order cells always had
+    centres = np.column_stack((xs[ii], ys[jj]))
+    counts = _points_within(centres, np.array(points, dtype=float).reshape(-1, 2))
+    return tuple(zip(centres[:, 0].tolist(), centres[:, 1].tolist(), counts.tolist(), strict=True))
+
+
+def _span(lo: float, hi: float, n: int) -> tuple[int, int]:
+    """Indices [a, b) of the cells whose centre ((i + 0.5) * COVER_CELL_M) may lie in [lo, hi]: one cell of
+    margin each side, the polygon test decides (all of them for a ring with a coordinate that is not finite)."""
+    a = max(0, math.floor(lo / COVER_CELL_M - 0.5) - 1) if math.isfinite(lo) else 0
+    b = min(n, math.ceil(hi / COVER_CELL_M - 0.5) + 2) if math.isfinite(hi) else n
+    return a, b
+
+
+def _points_within(centres: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How many of `points` lie within COVER_RADIUS_M of each centre, the test being exactly the Python
+    `(px - x) ** 2 + (py - y) ** 2 <= COVER_RADIUS_M ** 2` it always was."""
+    counts = np.zeros(len(centres), dtype=int)
+    if not len(centres) or not len(points):
+        return counts
+    near = cKDTree(points).query_ball_point(centres, COVER_RADIUS_M + _TIE_M)
+    lengths = np.fromiter(map(len, near), dtype=int, count=len(near))
+    if not lengths.sum():
+        return counts
+    owner = np.repeat(np.arange(len(centres)), lengths)
+    dx, dy = points[np.concatenate(near).astype(int)].T - centres[owner].T
+    d2, limit = dx * dx + dy * dy, COVER_RADIUS_M ** 2
+    within = d2 <= limit
+    # numpy squares by multiplying, Python's ** calls pow(): they may differ in the last bit, which only
+    # matters for a point right on the circle. Those few are decided as before.
+    for k in np.flatnonzero(np.abs(d2 - limit) <= 1e-9):
+        within[k] = float(dx[k]) ** 2 + float(dy[k]) ** 2 <= limit
+    np.add.at(counts, owner[within], 1)
+    return counts
+
+
+def nearest_next_order(cells: list[tuple[float, float]], start: tuple[float, float]) -> list[tuple[float, float]]:
+    """`cells` in nearest-next order from `start`: the same order as taking, again and again, the first of the
+    remaining cells with the least `(x - hx) ** 2 + (y - hy) ** 2`, but each step asks a KD-tree for the
+    few nearest cells instead of measuring all that remain."""
+    if not cells:
+        return []
+    coords = np.array(cells, dtype=float)
+    alive = np.ones(len(cells), dtype=bool)
+    ids, tree = np.arange(len(cells)), cKDTree(coords)
     route, here = [], start
-    while todo:
-        nxt = min(todo, key=lambda c: (c[0] - here[0]) ** 2 + (c[1] - here[1]) ** 2)
-        todo.remove(nxt)
-        route.append(nxt)
-        here = nxt
+    for left in range(len(cells), 0, -1):
+        if len(ids) - left > len(ids) // 2 and len(ids) > 64:  # most of the tree taken: rebuild it over the rest
+            ids = ids[alive[ids]]
+            tree = cKDTree(coords[ids])
+        best = _nearest_alive(tree, ids, alive, cells, here)
+        alive[best] = False
+        route.append(cells[best])
+        here = cells[best]
     return route
+
+
+def _nearest_alive(tree: cKDTree, ids: np.ndarray, alive: np.ndarray, cells: list, here: tuple) -> int:
+    """The index of the first remaining cell nearest `here` (ties: the lowest index)."""
+    k = min(8, len(ids))
+    while True:
+        dist, pos = (np.atleast_1d(a) for a in tree.query(here, k=k))
+        live = alive[ids[pos]]
+        if live.any():
+            reach = dist[live][0] + _TIE_M
+            if k == len(ids) or dist[-1] > reach:  # every cell as near as the nearest remaining one is here
+                found = ids[pos[live & (dist <= reach)]].tolist()
+                return min(found, key=lambda c: ((cells[c][0] - here[0]) ** 2 + (cells[c][1] - here[1]) ** 2, c))
+        k = min(4 * k, len(ids))
 
 
 def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[Step]:
@@ -140,13 +237,17 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
         return Step("walkways", "Walkways", False, "No walkway graph.", ["derive it from the IMDF plan"], link,
                     "Add derived walkways to a draft")
     graph = build_graph(venue_map)
-    linked = [n for n in graph if graph.degree(n) > 0]
+    # Each floor's linked nodes as one array of points: one vectorised distance call per zone rather than a
+    # Point and a call per (zone, node), most of the page's time on a campus plan once the grid was fast.
+    linked: dict[int, list[tuple[float, float]]] = {}
+    for n in graph:
+        if graph.degree(n) > 0:
+            linked.setdefault(graph.nodes[n]["floor"], []).append((graph.nodes[n]["x"], graph.nodes[n]["y"]))
+    nodes = {level: shapely.points(np.array(xy, dtype=float)) for level, xy in linked.items()}
     unreached = []
     for zone in venue_map.zones:
         polygon = Polygon(zone.polygon)
-        near = [n for n in linked if graph.nodes[n]["floor"] == zone.floor
-                and polygon.distance(Point(graph.nodes[n]["x"], graph.nodes[n]["y"])) <= 3.0]
-        if not near:
+        if zone.floor not in nodes or not (shapely.distance(polygon, nodes[zone.floor]) <= 3.0).any():
             unreached.append(f"zone {zone.id}: no walkway node in or next to it")
     detail = f"{len(venue_map.nodes)} nodes, {len(venue_map.edges)} links."
     apart, one_way = floors_not_joined(venue_map, graph)
