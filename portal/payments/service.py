@@ -15,6 +15,7 @@ the provider sends it again, and the replay tells what was left); the sweep fini
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -529,8 +530,23 @@ class PaymentService:
 
     def _tell_pending(self, venue: str, order_id: str) -> bool:
         """Tell the money listeners, in order, the payment and refunds of the order they have not all heard
-        of, resuming at the listener that failed last time. Raises the store's error (a listener's, or on
-        recording the progress): what is left is told by the next call. False when nothing was left to tell."""
+        of, resuming at the listener that failed last time. One teller at a time: a caller that finds another
+        telling the order leaves it to that one (what it cannot finish stays on the untold set, for the sweep).
+        Raises the store's error (a listener's, or on recording the progress): what is left is told by the
+        next call. False when nothing was left to tell (or another caller is telling it)."""
+        holder = secrets.token_hex(8)
+        if not self.store.start_telling(venue, order_id, holder):
+            return False
+        try:
+            told = False
+            while self._tell_once(venue, order_id):  # again: an entry booked meanwhile by a caller that left it
+                told = True
+            return told
+        finally:
+            with contextlib.suppress(redis.RedisError):  # the mark expires on its own
+                self.store.end_telling(venue, order_id, holder)
+
+    def _tell_once(self, venue: str, order_id: str) -> bool:
         progress = self.store.tell_progress(venue, order_id)
         order = self.store.order(venue, order_id) if progress.pending else None
         if order is None:

@@ -82,6 +82,15 @@ class PaymentKeys(VenueKeys):
     def closing(self) -> str:
         return self.key("pay", "closing")
 
+    def telling(self, order_id: str) -> str:
+        return self.key("pay", "telling", order_id)
+
+
+# KEYS[1] an order's telling mark; ARGV[1] its holder. Ends the mark only while it is still this holder's.
+_END_TELLING = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 _NOW = """
 local function now_ms(arg)
@@ -376,6 +385,7 @@ class PaymentStore:
         self._refund_end = db.register_script(_REFUND_END)
         self._delivered = db.register_script(_DELIVERED)
         self._told = db.register_script(_TOLD)
+        self._end_telling = db.register_script(_END_TELLING)
 
     def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
         """(order id, created now?): an idempotency key seen before gives its order back."""
@@ -461,6 +471,16 @@ class PaymentStore:
         only); the order leaves the untold set once all were told. Returns the entries still to tell."""
         keys = PaymentKeys(venue)
         return int(self._told(keys=[keys.order(order_id), keys.untold()], args=[int(told), int(part), order_id]))
+
+    TELLING_MS = 30_000  # a teller that died holding the mark holds it this long (the sweep then tells)
+
+    def start_telling(self, venue: str, order_id: str, holder: str) -> bool:
+        """Whether `holder` may tell the order's listeners now: one teller at a time (a callback and a query
+        booking the same payment at once would each tell it, and the event log heard it twice)."""
+        return bool(self.db.set(PaymentKeys(venue).telling(order_id), holder, nx=True, px=self.TELLING_MS))
+
+    def end_telling(self, venue: str, order_id: str, holder: str) -> None:
+        self._end_telling(keys=[PaymentKeys(venue).telling(order_id)], args=[holder])
 
     def untold(self, venue: str, before_ms: int, limit: int = 100) -> list[str]:
         """Orders whose listeners have not all heard of a payment or refund booked before `before_ms`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 import time
 
 import pytest
@@ -223,3 +224,30 @@ def test_parking_points_come_back_by_the_sweep_when_the_store_stalls_as_it_close
     pay.sweep(VENUE)
     assert members.get(VENUE, card.id).points == 150
     assert pay.store.closing(VENUE, now_ms + 7200_000) == []
+
+
+def test_a_callback_and_a_query_booking_the_same_payment_at_once_tell_the_listeners_once(pay, pay_portal, sandbox,
+                                                                                      monkeypatch):
+    """'paid' and 'dup' at the same moment: both would tell the money listeners; one teller at a time (the other
+    leaves it to that one), so the event log has one `txn` for the payment."""
+    svc = pay_portal[0].extensions["mallportal"]
+    order = new_order(pay, pay_portal, "alipay", "anon-race", 900)
+    real = pay.store.start_telling
+    both_there = threading.Barrier(2, timeout=10)
+
+    def start_telling(*args):  # both bookings reach the telling at the same moment
+        both_there.wait()
+        return real(*args)
+
+    monkeypatch.setattr(pay.store, "start_telling", start_telling)
+    outcomes: list[str] = []
+    threads = [threading.Thread(target=lambda: outcomes.append(pay.book(VENUE, order.id, 900, "TXN-RACE-1", "alipay")))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["dup", "paid"]
+    logged = [e for e in svc.events.read(VENUE) if e.kind == "txn" and e.data.get("order") == order.id]
+    assert len(logged) == 1
+    assert not pay.store.untold(VENUE, int(time.time() * 1000) + 10**9)  # and nothing is left for the sweep
