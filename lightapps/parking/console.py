@@ -36,11 +36,15 @@ def home(venue: str, zone: str, status: int = 200, error: str | None = None):
     bays = store.bays(venue, zone)
     states = store.states(venue)
     counts = store.level_counts(venue, zone, bays)
-    plans = [(c.level, wayfinding.plan_svg(venue_map, c.level, zone=zone_obj if zone_obj.floor == c.level else None,
-                                           bays=list(bays.values()), states=states, svg_id=f"occupancy-{c.level}",
-                                           lang="zh" if is_zh() else "en",
-                                           label=_("Plan of level %(level)s", level=level_name(venue_map, c.level, is_zh()))))
-             for c in counts]
+    zh = is_zh()
+
+    def plan(level: int) -> str:
+        return wayfinding.plan_svg(venue_map, level, zone=zone_obj if zone_obj.floor == level else None,
+                                   bays=list(bays.values()), states=states, svg_id=f"occupancy-{level}",
+                                   lang="zh" if zh else "en",
+                                   label=_("Plan of level %(level)s", level=level_name(venue_map, level, zh)))
+
+    plans = [(c.level, plan(c.level)) for c in counts]
     lookups = [e for e in store.lookups(venue, 500) if e.get("zone") == zone][:LOG_SHOWN]
     return render_template("parking/console.html", venue=venue_map, zone=zone_obj, counts=counts,
                            areas=store.area_counts(venue, zone), plans=plans, lookups=lookups, when=_when,

@@ -1,6 +1,7 @@
 """The payment ledger in the consoles: an operator sees every merchant (zone), a zone owner only their own (another
 zone, another venue: 403; logged out: the login page); figures per merchant and day in ¥ with two decimals in
-both languages; bad days are 400; the reconciliation CSV is 404 while no provider is configured, 503 (with Retry-After) while a configured one cannot be reached.
+both languages; bad days are 400; the reconciliation CSV is 404 while no provider is configured, 503 (with
+Retry-After) while a configured one cannot be reached.
 Orders are booked straight through the payment store (what a verified callback does)."""
 
 from __future__ import annotations
