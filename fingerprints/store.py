@@ -143,6 +143,9 @@ class VenueStore:
         except redis.RedisError as exc:
             if checked == float("-inf"):
                 raise
+            # asked again after REGISTRY_RECHECK_S, not on every call: a tracker asks every 0.2 s, and the
+            # outage would fill the log with one line each time
+            self._registry = (now, version, ids)
             log.warning("venue registry unavailable, using the copy read before: %s", exc.__class__.__name__)
             return ids
         self._registry = (now, current, ids)

@@ -92,6 +92,27 @@ def test_registry_copy_survives_its_shard_being_unreachable(db, monkeypatch):
     assert venues.venue_ids() == ids  # the copy read before, not an error for every venue
 
 
+def test_an_unreachable_registry_is_asked_again_only_after_the_recheck_time(db, monkeypatch, caplog):
+    """A tracker asks for the venues every 0.2 s: during an outage the registry is tried (and the outage logged)
+    once per REGISTRY_RECHECK_S, not on every call."""
+    venues = VenueStore(db)
+    venues.put_map(small_map("solo"))
+    clock = [1000.0]
+    monkeypatch.setattr("fingerprints.store.time.monotonic", lambda: clock[0])
+    assert venues.venue_ids() == ["solo"]
+    asked = []
+
+    def down(*args, **kwargs):
+        asked.append(1)
+        raise redis.ConnectionError("shard down")
+
+    monkeypatch.setattr(db, "get", down)
+    for _ in range(20):  # twice the recheck time of a tracker's calls, 0.2 s apart
+        clock[0] += VenueStore.REGISTRY_RECHECK_S / 10
+        assert venues.venue_ids() == ["solo"]
+    assert len(asked) == 2 and caplog.text.count("venue registry unavailable") == 2
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_ingest_on_three_primaries(db, stream, monkeypatch):
     monkeypatch.setattr(RssiStore, "use_stream", stream)
