@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from shapely.geometry import Polygon
@@ -20,7 +20,7 @@ from shapely.validation import explain_validity
 
 from core.errors import N_
 from fingerprints.geometry import zone_map
-from fingerprints.imdf.schema import Origin
+from fingerprints.imdf.schema import DEFAULT_ORIGIN, Origin
 from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.plan import PX_PER_M
 
@@ -252,18 +252,20 @@ def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
 def merge_imported(m: VenueMap, imported: dict) -> None:
     """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
     IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
-    import has none. Samples on floors the import lacks are dropped.
+    import has none.
 
-    What is kept is in the current plan's metres. When both plans know where their corner lies on Earth and
-    it moved (a corrected venue outline moves the corner of an archive from another tool), it is carried to
-    the new plan through lon/lat, so that it stays where it stands. Refused, changing nothing, when anything
-    kept would still lie off the new plan: an AP or survey point silently off its floor locates no one."""
+    What is kept is in the current plan's metres. When the plan's corner moved on Earth (a corrected venue
+    outline moves the corner of an archive from another tool), it is carried to the new plan through lon/lat,
+    so that it stays where it stands; a map drawn in the console has no corner of its own, and its exports lie
+    at DEFAULT_ORIGIN, so an archive near there is taken as one of them. Refused, changing nothing, when anything
+    kept would lie off the new plan or on a floor it lacks: an AP or survey point silently off its floor (or
+    dropped with its floor) locates no one."""
     new = VenueMap.from_dict(imported)
-    levels = {f.level for f in new.floors}
-    samples = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread)) for s in m.samples if s.floor in levels]
-    kept_aps = [] if new.aps else [replace(a) for a in m.aps if a.floor in levels]
+    _refuse_lost_floors(m, new)
+    samples = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread)) for s in m.samples]
+    kept_aps = [] if new.aps else [replace(a) for a in m.aps]
     kept_nodes = [] if new.nodes else [replace(n) for n in m.nodes]  # copies: `m` is unchanged if refused
-    move = plan_transfer(m.origin, new.origin)
+    move = plan_transfer(m.origin or _exported_frame(new.origin), new.origin)
     if move is not None:
         for item in [*samples, *kept_aps, *kept_nodes]:
             item.x, item.y = move(item.x, item.y)
@@ -279,6 +281,39 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
 
 
 PlanMove = Callable[[float, float], tuple[float, float]]
+DEFAULT_FRAME_M = 5_000  # an archive whose corner lies this near DEFAULT_ORIGIN came from one of our exports
+
+
+def _exported_frame(new: Mapping[str, float]) -> dict[str, float]:
+    """The corner a console-drawn map (no corner of its own) had in its exports: DEFAULT_ORIGIN, when the
+    imported archive lies near it (an export of it, redrawn by another tool); else none is known (an archive of
+    the mall at its real place: the plan's metres are taken as they are)."""
+    try:
+        corner = Origin(**new)
+    except (TypeError, ValueError):
+        return {}
+    east = math.radians(corner.lon - DEFAULT_ORIGIN.lon) * 6_371_000 * math.cos(math.radians(DEFAULT_ORIGIN.lat))
+    north = math.radians(corner.lat - DEFAULT_ORIGIN.lat) * 6_371_000
+    near = math.hypot(east, north) <= DEFAULT_FRAME_M
+    return asdict(DEFAULT_ORIGIN) if near else {}
+
+
+def _refuse_lost_floors(m: VenueMap, new: VenueMap) -> None:
+    """EditError when the import lacks a floor that holds APs (kept: the import has none) or survey points: they
+    would be dropped with it (another tool left a level out, or numbered the levels otherwise)."""
+    levels = {f.level for f in new.floors}
+    lost: dict[int, list[int]] = {}
+    for level in {s.floor for s in m.samples} | (set() if new.aps else {a.floor for a in m.aps}):
+        if level not in levels:
+            lost[level] = [sum(1 for a in m.aps if a.floor == level) if not new.aps else 0,
+                           sum(1 for s in m.samples if s.floor == level)]
+    if lost:
+        names = {f.level: f.name for f in m.floors}
+        items = "; ".join(f"{names.get(level, level)}: {aps} APs, {points} survey points"
+                          for level, (aps, points) in sorted(lost.items()))
+        raise EditError(N_("Nothing was imported: the archive has no floor for what is kept on these floors "
+                           "(%(items)s). Check the archive's levels (their ordinals), or delete those first."),
+                        items=items)
 
 
 def plan_transfer(old: Mapping[str, float], new: Mapping[str, float]) -> PlanMove | None:

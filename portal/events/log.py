@@ -260,15 +260,16 @@ class DeferredAppends:
 
 
 # Refusals that pass by themselves: memory full (noeviction: until keys expire or memory is added), a replica
-# promoted or a slot moving (READONLY, TRYAGAIN, CLUSTERDOWN), and a long script running (BUSY, which redis-py
-# has no class for). Every other refusal would meet every retry again.
+# promoted or a slot moving (READONLY, TRYAGAIN, CLUSTERDOWN), a long script running, too few replicas in sync,
+# a failed snapshot (BUSY, NOREPLICAS, MISCONF: redis-py has no class for them). Every other refusal (a key of
+# the wrong type, a script error) would meet every retry again.
 _PASSING = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError, redis.exceptions.TryAgainError,
             redis.exceptions.ClusterDownError)
 
 
 def _passing(exc: redis.ResponseError) -> bool:
     """The refusal clears up on its own (retry later), as opposed to one every retry would meet again."""
-    return isinstance(exc, _PASSING) or str(exc).startswith("BUSY ")
+    return isinstance(exc, _PASSING) or str(exc).startswith(("BUSY ", "NOREPLICAS ", "MISCONF "))
 
 
 class EventLog:

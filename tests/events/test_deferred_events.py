@@ -147,3 +147,18 @@ def test_events_refused_while_the_store_is_out_of_memory_are_kept_and_written_on
         db.config_set("maxmemory-policy", policy)
     assert log.deferred.flush() == 5
     assert [e.shopper for e in log.read("v1")] == [f"s-{i}" for i in range(5)]
+
+
+def test_events_refused_while_too_few_replicas_are_in_sync_are_kept(db, settings):
+    """NOREPLICAS (min-replicas-to-write not met: a replica lagging) passes by itself, like out of memory."""
+    if settings.redis_cluster:
+        pytest.skip("sets one node's replica rule")
+    log = EventLog(db)
+    db.config_set("min-replicas-to-write", 1)
+    try:
+        for i in range(3):
+            landing(log, i)
+        assert log.deferred.flush() == 0
+    finally:
+        db.config_set("min-replicas-to-write", 0)
+    assert log.deferred.flush() == 3

@@ -114,3 +114,53 @@ def test_the_current_map_is_not_changed_by_a_refused_merge(surveyed):
     with pytest.raises(EditError):
         edits.merge_imported(mine, corrected.to_dict())
     assert mine.to_dict() == surveyed.to_dict()
+
+
+def _console_mall():
+    """A map drawn in the console (no corner on Earth: its exports lie at DEFAULT_ORIGIN), three zones in a row,
+    an AP and a survey point in the middle one."""
+    from fingerprints.model import VenueMap
+
+    m = VenueMap(id="cons", name="Console Mall", name_zh="", floors=[])
+    edits.add_floor(m, 0, "L0", 60, 24)
+    for i, zid in enumerate(("west", "mid", "east")):
+        edits.add_zone(m, zid, zid.title(), 0, [(20 * i, 0), (20 * i + 20, 0), (20 * i + 20, 24), (20 * i, 24)])
+    edits.place_ap(m, BSSID, 0, 30.0, 12.0, name="AP-mid")
+    edits.add_sample(m, {"floor": 0, "x": 31, "y": 12, "rssi": {BSSID: -40.0}})
+    return m
+
+
+def test_a_console_drawn_map_redrawn_by_another_tool_keeps_its_ap_and_survey_in_place():
+    """Exported (at DEFAULT_ORIGIN), its west wing cut off the outline in another tool (our extension files
+    dropped), imported again: the corner moved 20 m east, and the AP and survey point stay in "mid"."""
+    from fingerprints.imdf import export_imdf
+    from fingerprints.imdf.schema import DEFAULT_ORIGIN
+
+    m = _console_mall()
+    files = {k: v for k, v in export_imdf(m).items() if not k.startswith("mallportal_")}
+    ring = [DEFAULT_ORIGIN.to_lonlat(x, y) for x, y in ((20, 0), (60, 0), (60, 24), (20, 24), (20, 0))]
+    files["venue.geojson"]["features"][0]["geometry"]["coordinates"] = [ring]
+    for level in files["level.geojson"]["features"]:
+        level["geometry"]["coordinates"] = [ring]
+    files["unit.geojson"]["features"] = [u for u in files["unit.geojson"]["features"]
+                                         if (u["properties"].get("name") or {}).get("en") != "West"]
+    edits.merge_imported(m, import_imdf(files, venue_id="cons").to_dict())
+    ap, sample = m.aps[0], m.samples[0]
+    assert (round(ap.x, 3), round(ap.y, 3)) == (10.0, 12.0) and _zone_at(m, 0, ap.x, ap.y) == "mid"
+    assert sample.zone == "mid"
+
+
+def test_an_archive_without_a_floor_that_holds_aps_or_survey_points_is_refused():
+    """Another tool left a level out (and kept no AP list of ours): that floor's APs and survey points would be
+    dropped with it, silently."""
+    from fingerprints.imdf import export_imdf
+
+    m = _console_mall()
+    edits.add_floor(m, 1, "L1", 60, 24)
+    edits.place_ap(m, "f0:9f:c2:2b:10:02", 1, 10.0, 10.0, name="AP-up")
+    edits.add_sample(m, {"floor": 1, "x": 11, "y": 10, "rssi": {"f0:9f:c2:2b:10:02": -45.0}})
+    before = m.to_dict()
+    one_floor = {k: v for k, v in export_imdf(_console_mall()).items() if not k.startswith("mallportal_")}
+    with pytest.raises(EditError, match=r"L1: 1 APs, 1 survey points"):
+        edits.merge_imported(m, import_imdf(one_floor, venue_id="cons").to_dict())
+    assert m.to_dict() == before
