@@ -129,36 +129,31 @@ def test_the_time_is_taken_when_emitted_and_bad_data_costs_only_its_event(db, ca
         log.emit_later("v1", "no such kind")  # a caller's typo fails where it is made
 
 
-def test_events_refused_while_the_store_is_out_of_memory_are_kept_and_written_once_it_has_room(db, settings):
-    """OOM (maxmemory reached, noeviction) passes by itself (keys expire, memory is added): the batch is kept
-    like one the store did not answer, not dropped as a refusal every retry would meet again."""
+# Refusals that pass by themselves, as a store setting makes them and takes them back: memory full (noeviction:
+# until keys expire or memory is added) and too few replicas in sync (a replica lagging).
+PASSING_REFUSALS = {
+    "out of memory": {"maxmemory-policy": "noeviction", "maxmemory": "1"},
+    "too few replicas": {"min-replicas-to-write": "1"},
+}
+
+
+@pytest.mark.parametrize("refusal", sorted(PASSING_REFUSALS))
+def test_events_refused_for_now_are_kept_and_written_once_the_store_takes_them(db, settings, refusal):
+    """A refusal that passes (OOM, NOREPLICAS) keeps the batch like one the store did not answer, not dropped as
+    a refusal every retry would meet again."""
     if settings.redis_cluster:
-        pytest.skip("sets one node's memory limit")
+        pytest.skip("sets one node's configuration")
+    refuse = PASSING_REFUSALS[refusal]
+    before = {name: db.config_get(name)[name] for name in refuse}
     log = EventLog(db)
-    policy = db.config_get("maxmemory-policy")["maxmemory-policy"]
-    db.config_set("maxmemory-policy", "noeviction")
-    db.config_set("maxmemory", 1)
+    for name, value in refuse.items():
+        db.config_set(name, value)
     try:
         for i in range(5):
             landing(log, i)
         assert log.deferred.flush() == 0
-    finally:
-        db.config_set("maxmemory", 0)
-        db.config_set("maxmemory-policy", policy)
+    finally:  # the store as it was
+        for name, value in before.items():
+            db.config_set(name, value)
     assert log.deferred.flush() == 5
     assert [e.shopper for e in log.read("v1")] == [f"s-{i}" for i in range(5)]
-
-
-def test_events_refused_while_too_few_replicas_are_in_sync_are_kept(db, settings):
-    """NOREPLICAS (min-replicas-to-write not met: a replica lagging) passes by itself, like out of memory."""
-    if settings.redis_cluster:
-        pytest.skip("sets one node's replica rule")
-    log = EventLog(db)
-    db.config_set("min-replicas-to-write", 1)
-    try:
-        for i in range(3):
-            landing(log, i)
-        assert log.deferred.flush() == 0
-    finally:
-        db.config_set("min-replicas-to-write", 0)
-    assert log.deferred.flush() == 3
