@@ -91,12 +91,7 @@ class StoreBreaker:
 
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """fn(*args, **kwargs) through the breaker: refused at once while open, its outcome recorded."""
-        self.check()
-        try:
-            result = fn(*args, **kwargs)
-        except STORE_ERRORS as exc:
-            self.record_failure(exc)
-            raise
+        result = self.attempt(fn, *args, **kwargs)
         self.record_success()
         return result
 
