@@ -95,8 +95,8 @@ class Landing:
                 client = self.placeable(venue, client, ip)
             state = self._state(venue, client, now, associated_ap)
             if by_ip and SessionStore.held_elsewhere(state.session, ip):
-                # the phone the table names moved on (SessionStore.client_for_ip's rule, read from the
-                # session this probe reads anyway): whoever has this address now is unknown
+                # the phone the table names was granted at another address since (read from the session this
+                # probe reads anyway): whoever has this address now is unknown
                 client, verified, state = None, False, self._state(venue, None, now)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)

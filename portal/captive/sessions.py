@@ -169,18 +169,10 @@ class SessionStore:
         until = int(session.expires_at) + 1 if session is not None and session.ip == ip else 0
         self._remember_ip(keys=[SessionKeys(venue).client_ip(ip)], args=[client, self.ip_ttl_s, until])
 
-    def client_for_ip(self, venue: str, ip: str, now: float | None = None) -> str | None:
-        """The client at `ip`; None when none is known, or when the client named there has a live session held
-        at another address (it moved; whoever has this address now is someone else). Two reads in two slots:
-        read only, so a race between them answers as either moment would."""
-        client = self.named_at(venue, ip)
-        if client is None:
-            return None
-        return None if self.held_elsewhere(self.get(venue, client, now), ip) else client
-
     def named_at(self, venue: str, ip: str) -> str | None:
-        """The client the IP table names at `ip`, as stored: whether it still holds that address is
-        `held_elsewhere` of its session (the probe reads that session anyway, so it asks there)."""
+        """The client the IP table names at `ip`, as stored. Whether that phone still holds the address is
+        `held_elsewhere` of its session, which the landing reads anyway (Landing.decide): a phone granted at
+        another address since names no one here, whoever has this address now is someone else."""
         raw = self.db.get(SessionKeys(venue).client_ip(normal_ip(ip)))
         return raw.decode() if raw else None
 

@@ -191,7 +191,7 @@ def test_posted_fields_never_add_to_a_signed_redirect(client, demo, svc):
     md = hashlib.md5((f"http://localhost/portal?{query}" + "s3cret").encode()).hexdigest().upper()
     assert client.post(f"/portal?{query}&md={md}", data={"ip": "192.168.182.99"}).status_code == 302
     with client.application.app_context():
-        assert captive_services().sessions.client_for_ip("demo", "192.168.182.99") is None
+        assert captive_services().sessions.named_at("demo", "192.168.182.99") is None
     assert client.post("/portal?venue=demo", data={"mac": PHONE, "pad": "x" * 13_000}).status_code == 413
 
 

@@ -91,7 +91,7 @@ def test_an_encrypted_mac_is_decrypted_and_the_phone_lands_on_its_zone(client, s
     assert decrypts == [ENC_MAC, ENC_IP]  # the IP only once the MAC proved the redirect the controller's
     assert all(c["RequestPassword"] == "nbi-secret" and c["Vendor"] == "ruckus" for c in FakeNbi.calls)
     with client.application.app_context():  # vouched for by the controller: its IP now finds the phone
-        assert captive_services().sessions.client_for_ip("demo", PHONE_IP) == svc.hasher.client_id(PHONE)
+        assert captive_services().sessions.named_at("demo", PHONE_IP) == svc.hasher.client_id(PHONE)
 
 
 def test_a_phone_probing_again_is_not_decrypted_again(client, tracked, nbi):  # noqa: F811
@@ -174,7 +174,7 @@ def test_a_plain_mac_places_the_phone_without_the_nbi(client, tracked, nbi):  # 
     resp = client.get(redirect(client_mac=PHONE, uip=PHONE_IP))
     assert urlparse(resp.headers["Location"]).path == tracked and FakeNbi.calls == []
     with client.application.app_context():  # anyone can write a plain MAC: it places the phone, binds no IP
-        assert captive_services().sessions.client_for_ip("demo", PHONE_IP) is None
+        assert captive_services().sessions.named_at("demo", PHONE_IP) is None
 
 
 @pytest.mark.parametrize("bad", ["", "not-a-mac", "ENC", "ENC12<script>", "ENC" + "a" * 600])

@@ -70,7 +70,7 @@ def test_a_forged_redirect_cannot_rebind_the_victims_ip(app, client, svc, victim
               "client_ip": VICTIM_IP, "node_mac": "e0:cb:bc:b6:0c:83"}
     assert client.get("/portal?" + urlencode(meraki), environ_base={"REMOTE_ADDR": ATTACKER_IP}).status_code == 302
     with app.app_context():
-        assert captive_services().sessions.client_for_ip("demo", VICTIM_IP) == svc.hasher.client_id(VICTIM)
+        assert captive_services().sessions.named_at("demo", VICTIM_IP) == svc.hasher.client_id(VICTIM)
 
 
 def test_route_from_me_needs_the_shoppers_own_secret(app, client, victim):
