@@ -342,13 +342,22 @@ def phone_bucket(venue: str, client: str) -> int:
     return zlib.crc32(client.encode()) % buckets if buckets > 1 else 0
 
 
-# A Lua function for scripts that write records someone holding a secret may come back for (a coupon's code, a
+# Lua functions for scripts that write records someone holding a secret may come back for (a coupon's code, a
 # booking): `keep(key, seconds)` moves the key's expiry later, never earlier (another write may have promised it
-# longer; a key with none, TTL -1, gets one). Scripts start with it: `LUA_KEEP + """..."""`.
+# longer; a key with none, TTL -1, gets one); `keep_record(record, mine, now, ends, after, token_life)` keeps a
+# record `after` seconds past its item's end `ends` (seconds, as `now`) and the shopper's own list of it at least
+# the shopper token's life too, and returns how long the record lasts. Scripts start with them:
+# `LUA_KEEP + """..."""`.
 LUA_KEEP = """
 local function keep(key, seconds)
   seconds = math.ceil(seconds)
   if redis.call('TTL', key) < seconds then redis.call('EXPIRE', key, seconds) end
+end
+local function keep_record(record, mine, now, ends, after, token_life)
+  local lasts = math.max(tonumber(ends) - tonumber(now), 0) + tonumber(after)
+  keep(record, lasts)
+  keep(mine, math.max(lasts, tonumber(token_life)))
+  return lasts
 end
 """
 

@@ -35,7 +35,6 @@ from lightapps.activities.store import (
     GROUP_PURPOSE,
     ITEM_ID,
     KEEP_AFTER_END_S,
-    KEEP_FN,
     Activity,
     ActivityKeys,
     ActivityStore,
@@ -62,7 +61,7 @@ class DepositKeys(ActivityKeys):
 # A deposit was paid. KEYS item, who, mine, deposits, groups. ARGV client, now (s), item id, code, order id,
 # keep after the deadline (s), the shopper token's lifetime (s).
 # Returns {'OK', code} | {'ALREADY'} | {'NO_ITEM'} | {'CLOSED'} | {'ENDED'} | {'FULL'}.
-_JOIN_PAID = KEEP_FN + """
+_JOIN_PAID = LUA_KEEP + """
 local mine = redis.call('HGET', KEYS[4], ARGV[1])
 if mine == ARGV[5] then return {'OK', redis.call('HGET', KEYS[2], ARGV[1])} end
 if mine or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'ALREADY'} end
@@ -76,7 +75,7 @@ if limit > 0 and tonumber(f[5]) >= limit then return {'FULL'} end
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-keep_joined(KEYS[2], KEYS[3], now, f[3], ARGV[6], ARGV[7])
+keep_record(KEYS[2], KEYS[3], now, f[3], ARGV[6], ARGV[7])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[5])
 redis.call('ZADD', KEYS[5], f[3], ARGV[3])
 if taken >= tonumber(f[6]) then

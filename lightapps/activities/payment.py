@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from core.storage import LUA_KEEP
 from lightapps.activities import deposits
 from lightapps.activities.store import (
     ITEM_ID,
     KEEP_AFTER_END_S,
-    KEEP_FN,
     SALE_PURPOSE,
     Activity,
     ActivityKeys,
@@ -83,7 +83,7 @@ return {'OK'}
 
 # The order is paid. KEYS item, who, pending, pendexp, mine. ARGV client, token, now ms, code, item id,
 # keep after the sale ends (s), the shopper token's lifetime (s). Returns {'OK', code} | {'SOLD_OUT'}.
-_CAPTURE = _PURGE + KEEP_FN + """
+_CAPTURE = _PURGE + LUA_KEEP + """
 local code = redis.call('HGET', KEYS[2], ARGV[1])
 if code then return {'OK', code} end
 local now = tonumber(ARGV[3])
@@ -98,7 +98,7 @@ else
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[5])
-keep_joined(KEYS[2], KEYS[5], now / 1000, redis.call('HGET', KEYS[1], 'ends_at') or now / 1000, ARGV[6], ARGV[7])
+keep_record(KEYS[2], KEYS[5], now / 1000, redis.call('HGET', KEYS[1], 'ends_at') or now / 1000, ARGV[6], ARGV[7])
 return {'OK', ARGV[4]}
 """
 

@@ -111,20 +111,9 @@ class ActivityKeys(VenueKeys):
         return self.key("act", "seeded", zone)
 
 
-# core.storage's `keep`, and `keep_joined` for every script that writes a join (also the paid joins of
-# payment.py and deposits.py, which write the same keys).
-KEEP_FN = LUA_KEEP + """
--- KEYS who, mine of a join at `now` (s) to an activity ending at `ends` (s); keep after end, token life.
-local function keep_joined(who, mine, now, ends, after_end, token_life)
-  local lasts = math.max(tonumber(ends) - tonumber(now), 0) + tonumber(after_end)
-  keep(who, lasts)
-  keep(mine, math.max(lasts, tonumber(token_life)))
-end
-"""
-
 # KEYS: item, who, mine.  ARGV: client, now, item id, confirmation code, keep after the end (s), the shopper
 # token's lifetime (s).
-JOIN_LUA = KEEP_FN + """
+JOIN_LUA = LUA_KEEP + """
 local f = redis.call('HMGET', KEYS[1], 'kind', 'status', 'starts_at', 'ends_at', 'limit', 'taken', 'needed',
                      'outcome')
 if not f[1] then return {'NO_ITEM'} end
@@ -146,7 +135,7 @@ if limit > 0 and tonumber(f[6]) >= limit then return {'FULL'} end
 local taken = redis.call('HINCRBY', KEYS[1], 'taken', 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-keep_joined(KEYS[2], KEYS[3], now, f[4], ARGV[5], ARGV[6])
+keep_record(KEYS[2], KEYS[3], now, f[4], ARGV[5], ARGV[6])  -- who joined, and mine
 if kind == 'group' and taken == tonumber(f[7]) then redis.call('HSET', KEYS[1], 'reached_at', ARGV[2]) end
 return {'OK', ARGV[4]}
 """

@@ -269,9 +269,7 @@ redis.call('HSET', KEYS[3], 'code', code, 'show', h[6], 'zone', ARGV[5], 'client
 redis.call('ZADD', KEYS[4], now, code)
 redis.call('ZADD', KEYS[5], now, code)
 local starts = tonumber(redis.call('HGET', KEYS[7], 'starts_at') or '0') or 0
-local lasts = math.max(starts - now / 1000, 0) + tonumber(ARGV[6])
-keep(KEYS[3], lasts)
-keep(KEYS[5], math.max(lasts, tonumber(ARGV[7])))
+keep_record(KEYS[3], KEYS[5], now / 1000, starts, ARGV[6], ARGV[7])  -- the booking, and "your tickets"
 redis.call('HSET', KEYS[2], 'status', 'confirmed', 'code', code)
 redis.call('PERSIST', KEYS[2])
 redis.call('PEXPIREAT', KEYS[2], now + KEEP_MS)

@@ -108,10 +108,8 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'coupon', ARGV[5], 'zone', ARGV[4], 'client', ARGV[1], 'state', 'issued',
            'issued_at', ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
-local lasts = math.max(tonumber(f[4]) - now, 0) + tonumber(ARGV[6])
-keep(KEYS[2], lasts)
-keep(KEYS[3], lasts)
-keep(KEYS[4], math.max(lasts, tonumber(ARGV[7])))
+local lasts = keep_record(KEYS[2], KEYS[4], now, f[4], ARGV[6], ARGV[7])  -- the holders, and the wallet
+keep(KEYS[3], lasts)  -- the code, as long as its holders
 return {'OK', ARGV[2]}
 """
 

@@ -129,9 +129,7 @@ redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', 
            'client', ARGV[1], 'state', 'issued', 'won_at', ARGV[3])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
-local lasts = math.max(tonumber(g[9] or g[8]) - now, 0) + tonumber(ARGV[7])
-keep(KEYS[4], lasts)
-keep(KEYS[5], math.max(lasts, tonumber(ARGV[8])))
+keep_record(KEYS[4], KEYS[5], now, g[9] or g[8], ARGV[7], ARGV[8])  -- the voucher, and the wallet
 return {'WON', won, ARGV[5]}
 """
 

@@ -1,5 +1,5 @@
 """Paid flash-sale captures and group-buy deposit joins give the lists they write (who joined, my activities) the
-same expiries as a free join (lightapps/activities/store.py `keep_joined`)."""
+same expiries as a free join (core.storage `keep_record`)."""
 
 from lightapps.activities.deposits import DepositStore
 from lightapps.activities.payment import SaleStock
