@@ -292,9 +292,7 @@ def _exported_frame(new: Mapping[str, float]) -> dict[str, float]:
         corner = Origin(**new)
     except (TypeError, ValueError):
         return {}
-    east = math.radians(corner.lon - DEFAULT_ORIGIN.lon) * 6_371_000 * math.cos(math.radians(DEFAULT_ORIGIN.lat))
-    north = math.radians(corner.lat - DEFAULT_ORIGIN.lat) * 6_371_000
-    near = math.hypot(east, north) <= DEFAULT_FRAME_M
+    near = math.hypot(*DEFAULT_ORIGIN.to_plan(corner.lon, corner.lat)) <= DEFAULT_FRAME_M
     return asdict(DEFAULT_ORIGIN) if near else {}
 
 

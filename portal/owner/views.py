@@ -186,7 +186,8 @@ def zone_page(venue: str, zone: str):
         values = config
     else:  # the app's settings when it last ran here (switched away and back), else its defaults
         kept = services().zone_apps.kept_config(venue, zone, chosen.name) or {}
-        values = {**chosen.default_config(), **{k: v for k, v in kept.items() if k in chosen.default_config()}}
+        defaults = chosen.default_config()
+        values = {**defaults, **{k: v for k, v in kept.items() if k in defaults}}
     return _render_zone(venue_map, zone_obj, account, chosen, values)
 
 
