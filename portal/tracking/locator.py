@@ -129,8 +129,11 @@ def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float,
     found = settled_vectors(current, model.ap_ids, now=now, half_life_s=half_life_s,
                             max_change_db=SETTLE_MAX_CHANGE_DB)
     associated, oldest = readings.latest_associated(), readings.oldest(default=now).tolist()
-    return [_Heard(found.vectors[i] if found.heard[i] else None, int(found.heard[i]), associated[i], oldest[i])
-            for i in range(readings.n_phones)]
+    # a vector of only APs no fingerprint hears (placed after the survey) matches nothing: as a phone heard by
+    # none (the positioner refuses such a query, and in a batch it would refuse every phone's)
+    known = model.positioner.hears_known(found.vectors) if readings.n_phones else []
+    return [_Heard(found.vectors[i] if found.heard[i] and known[i] else None, int(found.heard[i]), associated[i],
+                   oldest[i]) for i in range(readings.n_phones)]
 
 
 def silent_columns(model: VenueModel, vector: np.ndarray, since: float, reported: Mapping[str, float] | None
@@ -153,10 +156,6 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     `reported`: how far each AP's last report reached (`silent_columns`), for a phone heard too briefly for a
     full match."""
     vector = heard.vector
-    if vector is not None and not model.positioner.hears_known(vector[None])[0]:
-        # only APs no fingerprint hears (placed after the survey): nothing to match, as a phone heard by none
-        # (the positioner refuses such a query, and in a batch it would refuse every phone's)
-        vector = None
     ap = associated_ap or heard.associated
     coarse = model.coverage.estimate(ap)
     if coarse is not None and (vector is None or (heard.heard < MIN_APS and state is None)):
