@@ -22,7 +22,7 @@ from positioning.metrics import position_report
 from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
-from positioning.vectors import MISSING_DBM
+from positioning.vectors import MISSING_DBM, hears_surveyed
 from positioning.wknn import METRICS, WKNNPositioner
 
 REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_error_m", "p75_error_m",
@@ -71,8 +71,7 @@ def test_vectors(args: argparse.Namespace, test: Dataset, train: Dataset) -> tup
         X = shift_rssi(X, args.rssi_offset)
     off = aps_switched_off(X, args.ap_off, seed=args.seed) if args.ap_off else np.array([], dtype=int)
     X[:, off] = MISSING_DBM
-    surveyed = (train.X > MISSING_DBM).any(axis=0)  # a training column nobody hears is known by name only
-    heard = (X[:, surveyed] > MISSING_DBM).any(axis=1)
+    heard = hears_surveyed(train.X, X)
     if not heard.all() and not (args.rssi_offset or args.ap_off):
         raise ValueError(f"{int((~heard).sum())} test vectors hear no access point known to the training set")
     if not heard.any():

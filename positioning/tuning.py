@@ -22,7 +22,7 @@ import numpy as np
 from positioning.metrics import position_report
 from positioning.perturb import shift_rssi
 from positioning.representation import REPRESENTATIONS
-from positioning.vectors import MISSING_DBM
+from positioning.vectors import MISSING_DBM, hears_surveyed
 from positioning.wknn import METRICS, WKNNPositioner
 
 GROUP_KINDS = ("auto", "phone", "point", "block")
@@ -226,8 +226,7 @@ def _matchable(X: np.ndarray, test_X: np.ndarray, folds: list[tuple[np.ndarray, 
     the held-out phone). Also how many queries and folds that left out; ValueError if no fold is left."""
     out, unmatched, emptied = [], 0, 0
     for train, test in folds:
-        surveyed = (X[train] > MISSING_DBM).any(axis=0)
-        keep = (test_X[test][:, surveyed] > MISSING_DBM).any(axis=1)
+        keep = hears_surveyed(X[train], test_X[test])
         unmatched += int(keep.size - keep.sum())
         if keep.any():
             out.append((train, test[keep]))

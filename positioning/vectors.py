@@ -13,6 +13,14 @@ MISSING_DBM = -105.0
 AGGREGATES = {"median": statistics.median, "mean": statistics.fmean, "max": max, "last": lambda v: v[-1]}
 
 
+def hears_surveyed(train_X: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Per row of X: whether it hears an AP some row of `train_X` hears (a column nobody in the training rows
+    hears is known by name only: a query hearing nothing else matches no fingerprint). The fitted form of
+    this rule is WKNNPositioner.hears_known."""
+    surveyed = (train_X > MISSING_DBM).any(axis=0)
+    return (X[:, surveyed] > MISSING_DBM).any(axis=1)
+
+
 def _values(readings: Sequence, now: float | None, window_s: float | None) -> list[float]:
     """Readings are (ts, rssi) pairs or bare RSSI floats; pairs outside the window are dropped."""
     values = []
