@@ -36,7 +36,7 @@ from portal.payments.providers.base import (
     ProviderError,
     RefundResult,
 )
-from portal.payments.store import Order, PaymentStore, late_refund_no
+from portal.payments.store import LATE_REFUND_REASON, Order, PaymentStore, late_refund_no
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class PaymentService:
             return outcome
         order = self.store.order(venue, order_id)
         if outcome == "late":  # its refund was reserved with the booking: the sweep sends it if this is cut short
-            self._ask_refund(venue, order, late_refund_no(order_id), order.amount, "paid after the order expired")
+            self._ask_refund(venue, order, late_refund_no(order_id), order.amount, LATE_REFUND_REASON)
         elif outcome == "dup" and order.late:
             self._reserve_late_refund(order)
         elif order.status == "paid" and not order.delivery:
@@ -262,7 +262,7 @@ class PaymentService:
         """A replayed late payment booked before its refund was reserved with it (by an older release): the
         refund is reserved now (once: a refund number is reserved once) unless the money was given back."""
         if order.refundable > 0 and not self.store.refund_record(order.venue, late_refund_no(order.id)):
-            self.refund(order.venue, order.id, order.refundable, "paid after the order expired",
+            self.refund(order.venue, order.id, order.refundable, LATE_REFUND_REASON,
                         refund_no=late_refund_no(order.id))
 
     def _deliver(self, order: Order) -> None:

@@ -364,6 +364,9 @@ def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+LATE_REFUND_REASON = "paid after the order expired"  # the reason of a late payment's full refund, wherever made
+
+
 def late_refund_no(order_id: str) -> str:
     """The number of the full refund of a payment that came after its order expired or closed (one per order)."""
     return order_id + "L"
@@ -449,7 +452,7 @@ class PaymentStore:
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
                now_ms: int | None = None, currency: str = "CNY",
-               late_reason: str = "paid after the order expired") -> str:
+               late_reason: str = LATE_REFUND_REASON) -> str:
         """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved), "dup", "unknown" or
         "mismatch" (see _SETTLE)."""
         keys = PaymentKeys(venue)
@@ -537,13 +540,19 @@ class PaymentStore:
         return ":".join(_s(r) for r in result).lower()
 
     def refund_record(self, venue: str, refund_no: str) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in self.db.hgetall(PaymentKeys(venue).refund(refund_no)).items()}
+        return self.refund_records(venue, [refund_no])[0]
+
+    def refund_records(self, venue: str, refund_nos: list[str]) -> list[dict[str, str]]:
+        """The refunds' records ({} for none), in one round trip."""
+        pipe = self.db.pipeline(transaction=False)
+        for no in refund_nos:
+            pipe.hgetall(PaymentKeys(venue).refund(no))
+        return [{_s(k): _s(v) for k, v in raw.items()} for raw in pipe.execute()] if refund_nos else []
 
     def refunds_of(self, venue: str, order_id: str) -> list[dict[str, str]]:
         """The order's refunds (no, amount, status, reason...), oldest first."""
         nos = _s(self.db.hget(PaymentKeys(venue).order(order_id), "refund_nos") or "")
-        records = [self.refund_record(venue, no) for no in nos.split(",") if no]
-        return [r for r in records if r]
+        return [r for r in self.refund_records(venue, [no for no in nos.split(",") if no]) if r]
 
     def open_refunds(self, venue: str, asked_before_ms: int, limit: int = 100) -> list[str]:
         """Refund numbers not yet final, asked for before the given time."""
@@ -561,7 +570,7 @@ class PaymentStore:
         keys = PaymentKeys(venue)
         open_nos = [_s(n) for n in self.db.zrange(keys.open_refunds(), 0, -1)]
         failed_nos = [_s(n) for n in self.db.zrevrange(keys.failed_refunds(), 0, limit - 1)]
-        records = [self.refund_record(venue, no) for no in open_nos + failed_nos]
+        records = self.refund_records(venue, open_nos + failed_nos)
         wanted = [r for i, r in enumerate(records) if r and (i >= len(open_nos) or r.get("problem"))]
         pipe = self.db.pipeline(transaction=False)
         for record in wanted:
