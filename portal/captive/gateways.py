@@ -27,13 +27,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from core.addresses import client_address
 from core.memo import BoundedMemo
 from core.security import normalise_mac
 from fingerprints.model import normalise_bssid
 from portal.captive.controller_api import ControllerError
 from portal.captive.omada import OmadaController
 from portal.captive.probes import match_probe
-from portal.captive.sessions import normal_ip
 from portal.captive.smartzone import DECRYPT_TIMEOUT_S, SmartZoneNbi, is_encrypted
 from portal.captive.unifi import UniFiController
 
@@ -121,17 +121,22 @@ def is_probe_url(host: str, path: str) -> bool:
 _ENCODED_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*%3A%2F%2F", re.IGNORECASE)
 
 
+def _has_control(text: str) -> bool:
+    """A space, a control character or DEL: no plain URL holds one (a header or a page could be split)."""
+    return any(ord(ch) < 33 or ord(ch) == 127 for ch in text)
+
+
 def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | None:
     """The shopper's original URL if it is a plain http(s) URL worth returning to, else None.
     Refused: other schemes, credentials in the URL, control characters, OS probe URLs on any host (continuing
     to one just closes the sign-in browser; OEM builds probe their own hosts), and hosts dressed up as ours
     (portal.example.evil.net). A URL encoded twice (`http%3A%2F%2F...`) is decoded once before the checks;
     a host still holding a `%` is refused."""
-    if not raw or len(raw) > MAX_URL or any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
+    if not raw or len(raw) > MAX_URL or _has_control(raw):
         return None
     if _ENCODED_SCHEME.match(raw):  # encoded once more than the gateway's own encoding (a UniFi `url`)
         raw = urllib.parse.unquote(raw)
-        if any(ord(ch) < 33 or ord(ch) == 127 for ch in raw):
+        if _has_control(raw):
             return None
     if "://" not in raw:  # Cisco WLC sends `redirect` as host/path; "javascript:..." has no "//"
         head = raw.split("/", 1)[0]
@@ -243,11 +248,10 @@ def optional_ip(args, name: str) -> str | None:
     raw = args.get(name)
     if not raw:
         return None
-    try:
-        ipaddress.ip_address(raw)
-    except ValueError:
-        raise GatewayError(name, "is not an IP address") from None
-    return normal_ip(raw)  # the IP table's spelling (an IPv4-mapped address as its IPv4 one)
+    address = client_address(raw)
+    if address is None:
+        raise GatewayError(name, "is not an IP address")
+    return str(address)  # the IP table's spelling (normal_ip: an IPv4-mapped address as its IPv4 one)
 
 
 # The venue's own network: RFC 1918 and shared (RFC 6598) IPv4, link-local, the documentation and benchmark
