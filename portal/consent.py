@@ -64,10 +64,11 @@ class ConsentStore:
         """Erasure: the shopper's answer (with nothing left about them, there is nothing it permits)."""
         return int(self.db.delete(ConsentKeys(venue).consent(shopper)))
 
-    def allows(self, venue: str, shopper: str, purpose: str) -> bool:
-        """Has this shopper consented to `purpose` ("location" or "marketing") under the current notice?"""
+    def allows(self, venue: str, shopper: str, *purposes: str) -> bool:
+        """Has this shopper consented to every one of `purposes` ("location", "marketing") under the current
+        notice? One read of her answer however many purposes are asked about."""
         consent = self.get(venue, shopper)
-        return consent is not None and consent.allows(purpose)
+        return consent is not None and all(consent.allows(purpose) for purpose in purposes)
 
     def record(self, venue: str, shopper: str, *, location: bool, marketing: bool,
                now: float | None = None) -> Consent:

@@ -72,9 +72,9 @@ class PrivacyStore:
     def __init__(self, db: redis.Redis, hasher: MacHasher | None = None) -> None:
         self.db = db
         self.hasher = hasher
-        # (venue, shopper, purpose) -> consented: the consent store's `allows`, plugged in by the composition
-        # root; None (no consent store): every event counts, every shopper may be contacted.
-        self.consents: Callable[[str, str, str], bool] | None = None
+        # (venue, shopper, *purposes) -> consented to all: the consent store's `allows`, plugged in by the
+        # composition root; None (no consent store): every event counts, every shopper may be contacted.
+        self.consents: Callable[..., bool] | None = None
 
     # ---- staff phones ----
     def staff(self, venue: str) -> set[str]:
@@ -120,7 +120,7 @@ class PrivacyStore:
         yes."""
         if self.consents is None:
             return True
-        return shopper is not None and all(self.consents(venue, shopper, purpose) for purpose in purposes)
+        return shopper is not None and (not purposes or self.consents(venue, shopper, *purposes))
 
     # ---- export audit ----
     def audit_export(self, venue: str, who: str, what: str, scope: str, at: float | None = None) -> None:

@@ -127,7 +127,7 @@ class NotifyWorker:
     def _still_agreed(self, job: Job) -> bool:
         """The shopper still gives the consents the job needs (NEEDS_CONSENT; none named: a service message)."""
         needs = [p for p in job.data.get(NEEDS_CONSENT, "").split(",") if p]
-        return all(self.consent.allows(job.venue, job.shopper, purpose) for purpose in needs)
+        return not needs or self.consent.allows(job.venue, job.shopper, *needs)
 
     def _deliver(self, job: Job, contact: Contact, now: float, stream_id: bytes | None = None) -> bool:
         """Send one fanned-out job unless it was sent or another worker is sending it (then False)."""

@@ -144,7 +144,7 @@ def test_consent_filters_identified_events_and_moments(svc):
         svc.events.emit("v1", "zone_enter", at=t, device=f"d{i}", zone="kopi")
         svc.events.emit("v1", "landing", at=t + 1, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
     granted = {"s-0", "s-1"}
-    svc.privacy.consents = lambda venue, shopper, purpose: shopper in granted
+    svc.privacy.consents = lambda venue, shopper, *purposes: shopper in granted
     got = compute(svc.events.read("v1"), "v1", t - 1, t + 10, allowed=svc.privacy.allowed("v1"))
     assert (got.funnels[0].in_zone, got.funnels[0].landed) == (6, 2)  # presence counts; landings need consent
     assert svc.privacy.may_contact("v1", "d0", "s-0") and not svc.privacy.may_contact("v1", "d5", "s-5")
