@@ -5,10 +5,13 @@ sample; RSSI in dBm, an empty cell = not heard; x/y in metres; zone may be empty
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,25 +40,33 @@ class _Table:
     lines: list[int]  # each row's line in the file (blank lines skipped, a quoted line break counted)
 
 
-def _read_rows(path: Path) -> _Table:
+@contextlib.contextmanager
+def _csv_file(path: Path) -> Iterator[tuple[list[str], Any]]:
+    """(header, the csv reader of the rows after it) of a CSV file; a missing, empty or unreadable file, or one
+    separated otherwise than by commas, as a ValueError naming the file (also for errors while rows are read)."""
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's byte order mark
         reader = csv.reader(fh)
-        rows, lines = [], []
         try:
             header = next(reader)
-            start = reader.line_num + 1
-            for row in reader:
-                if row:
-                    rows.append(row)
-                    lines.append(start)
-                start = reader.line_num + 1
+            _check_separator(path, header)
+            yield header, reader
         except StopIteration:
             raise ValueError(f"{path}: empty file") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a readable CSV ({exc})") from None
-    _check_separator(path, header)
+
+
+def _read_rows(path: Path) -> _Table:
+    with _csv_file(path) as (header, reader):
+        rows, lines = [], []
+        start = reader.line_num + 1
+        for row in reader:
+            if row:
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
     if not rows:
         raise ValueError(f"{path}: no data rows")
     return _Table(path, header, rows, lines)
@@ -63,17 +74,8 @@ def _read_rows(path: Path) -> _Table:
 
 def _read_header(path: Path) -> list[str]:
     """The file's first CSV record (quotes removed), with `_read_rows`'s errors for a missing or empty file."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        try:
-            header = next(csv.reader(fh))
-        except StopIteration:
-            raise ValueError(f"{path}: empty file") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable CSV ({exc})") from None
-    _check_separator(path, header)
-    return header
+    with _csv_file(path) as (header, _rows):
+        return header
 
 
 def _check_separator(path: Path, header: list[str]) -> None:
