@@ -472,13 +472,15 @@ class Delivery:
 
     def names(self) -> set[str]:
         """The people it names (as `ref_name` does): the shopper and member in its body, its subject."""
-        body = json.loads(self.body)
-        named = {"s:" + str(body["shopper"])} if body.get("shopper") else set()
-        if body.get("member"):
-            named.add("m:" + str(body["member"]))
+        named = body_names(json.loads(self.body))
         if self.subject:
             named.add(ref_name(self.subject))
         return named
+
+
+def body_names(body: dict) -> set[str]:
+    """The people a delivery's body names: "s:<shopper>", "m:<member>" (as `ref_name` spells them)."""
+    return {f"{prefix}:{body[field]}" for prefix, field in (("s", "shopper"), ("m", "member")) if body.get(field)}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -941,15 +943,13 @@ class MomentsEngine:
     def _logged_naming(self, keys: MomentKeys, names: list[str]) -> set[str]:
         """The deliveries in the log whose body names one of `names` ("s:<shopper>", "m:<member>"), read
         from their bodies: those logged before `refs` listed them (at most LOG_KEPT, once per erasure)."""
-        found, ids = set(), [raw.decode() for raw in self.db.zrange(keys.deliveries(), 0, -1)]
+        found, ids, wanted = set(), [raw.decode() for raw in self.db.zrange(keys.deliveries(), 0, -1)], set(names)
         for start in range(0, len(ids), 500):
             pipe = self.db.pipeline(transaction=False)
             for delivery_id in ids[start:start + 500]:
                 pipe.hget(keys.delivery(delivery_id), "body")
             for delivery_id, body in zip(ids[start:start + 500], pipe.execute(), strict=True):
-                data = json.loads(body) if body else {}
-                named = {"s:" + str(data.get("shopper")), "m:" + str(data.get("member"))}
-                if named & set(names):
+                if body and body_names(json.loads(body)) & wanted:
                     found.add(delivery_id)
         return found
 
