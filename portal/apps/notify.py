@@ -76,10 +76,14 @@ def spend_text_budget(venue: str, shopper: str, raw: str | None) -> None:
     """A number a shopper asks texts at costs one of the "notify.sms" budgets (per number, shopper, client IP
     and venue), spent before the number is kept: each text costs the mall money and lands on a number the
     shopper typed, so without it one address could point texts from many new shoppers at one number (429 when
-    spent). A malformed number spends nothing: save_phone refuses it with the shopper's message."""
+    spent). A malformed number spends nothing: save_phone refuses it with the shopper's message. Nor does the
+    number the shopper already has on file (a double tap, the same number typed with the next booking): it
+    adds no texts."""
     try:
         phone = parse_phone(raw)
     except PhoneNumberError:
+        return
+    if notify_views.contacts().get(venue, shopper).phone == phone:
         return
     spend_budget("notify.sms", venue, shopper=shopper, phone=phone)
 

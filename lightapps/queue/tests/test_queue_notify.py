@@ -134,3 +134,21 @@ def test_numbers_for_texts_are_budgeted_per_number_and_per_address(app, client, 
                                                   "c": token})
     assert booked.status_code == 429
     assert contacts.get("demo", shopper).phone is None
+
+
+def test_the_number_on_file_spends_no_text_budget_again(app, client, db, demo, contacts):
+    """A double tap on a booking with a number, or the next booking with the number already kept, adds no texts:
+    it spends nothing, so a shopper re-typing their own number is never told they asked for too many texts."""
+    limit = DEFAULT_BUDGETS["notify.sms.shopper"][0]
+    token, shopper = new_shopper(app, client)
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    form = {"party": "2", "date": day, "slot": "12:00", "phone": "13800137777", "c": token}
+    statuses = [client.post(f"{BASE}/reserve", data=form).status_code for _ in range(limit + 2)]
+    statuses += [client.post(f"{BASE}/notify", data={"phone": "138 0013 7777", "c": token}).status_code
+                 for _ in range(limit + 2)]
+    assert set(statuses) == {303}
+    assert contacts.get("demo", shopper).phone == "+8613800137777"
+    # A new number still spends: the budget is what stands between one shopper and many numbers.
+    statuses = [client.post(f"{BASE}/notify", data={"phone": f"1380013{i:04d}", "c": token}).status_code
+                for i in range(limit + 1)]
+    assert statuses[-1] == 429
