@@ -56,6 +56,15 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Activity sign-ups (an event's places, a sale's stock, a group buy's seats), free or paid: one request
     # takes a place, so an address could otherwise take every place of an event with new anonymous shoppers.
     "activities.join.ip": (10, HOUR), "activities.join.shopper": (6, HOUR),
+    # A grant through the venue's controller (UniFi, Omada, SmartZone: each a login and an authorisation
+    # there) from "Continue to the internet": a controller rate-limits and locks out repeated logins, which
+    # would stop every real shopper's grant. Per client address and per venue.
+    "captive.grant.ip": (20, 600), "captive.grant.venue": (3000, 600),
+    # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
+    # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
+    # queries for late callbacks need what is left.
+    "pay.start.ip": (30, HOUR), "pay.start.shopper": (15, HOUR),
+    "pay.query.ip": (120, 600), "pay.query.shopper": (60, 600),
 }
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
 _BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")

@@ -191,6 +191,17 @@ class Game:
         """This prize can no longer be won: its stock or the game's total is given out."""
         return self.left.get(prize.id, 0) <= 0 or self.total_left <= 0
 
+    def prize_left(self, prize: Prize) -> int:
+        """How many of this prize shoppers can still win: its stock left, but never more than the game's hard
+        total left (a figure shown must be one a shopper can get)."""
+        return max(0, min(self.left.get(prize.id, 0), self.total_left))
+
+    @property
+    def capped_by_total(self) -> bool:
+        """The game's hard total left is below what the prizes' stocks add up to: the stocks alone would
+        promise more prizes than will be given out."""
+        return 0 < self.total_left < sum(max(0, self.left.get(p.id, 0)) for p in self.prizes)
+
     def gone_odds(self) -> int:
         """The share of draws that now wins nothing because its prize is gone (added to "no prize")."""
         return sum(p.odds for p in self.prizes if self.is_gone(p))

@@ -22,6 +22,8 @@ Keys (all under the venue's `{venue}` hash tag):
     pay:closing            ZSET    order id -> closed ms: orders closed unpaid whose purpose was not yet told
                                    (on_closed: release the hold, give the points back); written by the close
                                    script, left once the purpose was told, retried by the sweep (and a second cancel)
+    pay:asked:<id>         STRING  set for a few seconds after the shopper's pages asked the provider about the order
+                                   (reloads in between show what is stored; the sweep's queries ignore it)
 
 States: created -> paid -> partially_refunded -> refunded; created -> closed (timeout, decline, cancel).
 A paid order's `delivery` says what became of what it pays for: done (delivered) or refunded (could not
@@ -84,6 +86,9 @@ class PaymentKeys(VenueKeys):
 
     def telling(self, order_id: str) -> str:
         return self.key("pay", "telling", order_id)
+
+    def asked(self, order_id: str) -> str:
+        return self.key("pay", "asked", order_id)
 
 
 # KEYS[1] an order's telling mark; ARGV[1] its holder. Ends the mark only while it is still this holder's.
@@ -484,6 +489,12 @@ class PaymentStore:
 
     def end_telling(self, venue: str, order_id: str, holder: str) -> None:
         self._end_telling(keys=[PaymentKeys(venue).telling(order_id)], args=[holder])
+
+    def claim_query(self, venue: str, order_id: str, spacing_s: int, wait_turn: bool = True) -> bool:
+        """Whether the shopper's pages may ask the provider about the order now: once per `spacing_s` (SET NX
+        EX: one step, so two reloads at once ask once). wait_turn=False: now in any case (the shopper is back
+        from the provider's page), and the next reload waits its turn after it."""
+        return bool(self.db.set(PaymentKeys(venue).asked(order_id), 1, nx=wait_turn, ex=spacing_s))
 
     def untold(self, venue: str, before_ms: int, limit: int = 100) -> list[str]:
         """Orders whose listeners have not all heard of a payment or refund booked before `before_ms`."""

@@ -11,14 +11,20 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from core.ids import is_venue_id
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
+from portal.payments.store import Order
 from portal.services import services
-from portal.shopper import current_shopper, shopper_token, shopper_url
+from portal.shopper import Shopper, current_shopper, shopper_token, shopper_url
 
 bp = Blueprint("payments", __name__)
 ORDER_ID = re.compile(r"^MP[0-9A-F]{24}$")
 PROVIDER_NAMES = {"wechat": ("WeChat Pay", "微信支付"), "alipay": ("Alipay", "支付宝")}
+# The order page reloads itself every 5 s while it waits: the provider is asked on every other reload at most.
+QUERY_SPACING_S = 10
+# What fails before a provider order is placed: the Pay press it refused costs no pay.start budget.
+NOT_PLACED = ("unknown_provider", "expired", "state", "other_provider")
 
 
 def _payments():
@@ -45,11 +51,26 @@ def _page(order, shopper, status: int = 200, error: str | None = None, qr: Marku
                            shopper_token=shopper_token(shopper), error=error, qr=qr, qr_url=qr_url), status
 
 
+def _ask_provider(order: Order, shopper: Shopper, wait_turn: bool = True) -> Order:
+    """The order after asking its provider whether it was paid (the callback may be late), at most once per
+    QUERY_SPACING_S per order and within the pay.query budgets of the shopper and their address: providers
+    throttle queries per merchant, that is the whole mall, and the sweep's own queries (never budgeted) must
+    still get through. Past them the order as stored: its callback books it all the same."""
+    if order.status != "created" or not order.provider:
+        return order
+    if not _payments().store.claim_query(order.venue, order.id, QUERY_SPACING_S, wait_turn):
+        return order
+    try:
+        spend_budget("pay.query", order.venue, shopper=shopper.client)
+    except OverBudget:
+        return order
+    return _payments().refresh(order.venue, order.id) or order
+
+
 @bp.get("/v/<venue>/pay/<order_id>")
 def order_page(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
-    if order.status == "created" and order.provider:
-        order = _payments().refresh(venue, order_id)  # the callback may be late: ask the provider
+    order = _ask_provider(order, shopper)
     if order.status == "paid" and order.return_url and request.args.get("stay") != "1":
         return redirect(order.return_url, code=303)
     return _page(order, shopper)
@@ -60,10 +81,13 @@ def start(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     provider, _sep, method = (request.form.get("method") or "").partition(":")
     back = shopper_url("payments.back", venue=venue, order_id=order_id, _external=True)
+    spend_budget("pay.start", venue, shopper=shopper.client)  # each press places an order at the provider
     try:
         begun = _payments().start(venue, order_id, provider, method, request.remote_addr or "",
                                   services().settings.portal_url or request.host_url, back)
     except PaymentError as exc:
+        if exc.code in NOT_PLACED:
+            give_back_budget("pay.start", venue, shopper=shopper.client)
         messages = {
             "unknown_provider": (_("Please choose a way to pay."), 422),
             "expired": (_("This order has expired. Please start again."), 409),
@@ -81,9 +105,11 @@ def start(venue: str, order_id: str):
 
 @bp.get("/v/<venue>/pay/<order_id>/back")
 def back(venue: str, order_id: str):
-    """Where the provider's page sends the shopper back: ask the provider now (the callback may lag)."""
-    _my_order(venue, order_id)
-    _payments().refresh(venue, order_id)
+    """Where the provider's page sends the shopper back: ask the provider now (the callback may lag), whatever
+    a reload asked just before, but within the shopper's pay.query budget; the order page it sends on to
+    then shows that answer without asking again."""
+    order, shopper = _my_order(venue, order_id)
+    _ask_provider(order, shopper, wait_turn=False)
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order_id), code=303)
 
 

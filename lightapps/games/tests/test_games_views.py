@@ -127,6 +127,30 @@ def test_lose_gone_scratch_and_shake(client, games, token):
     assert 'id="shake-start" hidden' in page and "requestPermission" in page and 'id="draw-button"' in page
 
 
+def left_cells(page: str) -> dict[str, str]:
+    """The "Left" column of the landing's odds table, per prize id."""
+    return dict(re.findall(r'<tr id="prize-(p\d)"[^>]*>.*?<td class="odds">[^<]*</td>\s*<td>([^<]*)</td>', page,
+                           re.S))
+
+
+def test_left_shows_no_more_than_the_hard_total_allows(client, console, games, token):
+    game = publish(games, total="2", p1_stock="50", p2_stock="50")
+    page = client.get(f"{LANDING}?c={token()}").get_data(as_text=True)
+    assert left_cells(page) == {"p1": "2", "p2": "2"}
+    assert re.search(r'id="total-left">2 prizes left in all\.<', page)
+    assert draw(client, game, token()).status_code == 303  # one won: one left in all
+    page = client.get(f"{LANDING}?c={token('bob')}").get_data(as_text=True)
+    assert left_cells(page) == {"p1": "1", "p2": "1"} and "1 prize left in all." in page
+    assert 'id="total-left"' in client.get(f"{LANDING}?c={token('bob')}&lang=zh").get_data(as_text=True)
+    console.login("events")
+    owner = client.get(f"{CONSOLE}/").get_data(as_text=True)
+    assert re.findall(r'<td class="left">(\d+)</td>', owner) == ["1", "1"]
+    # Stocks below the total: each shows its own stock, and no line about the total.
+    publish(games, total="10", p1_stock="3", p2_stock="4")
+    page = client.get(f"{LANDING}?c={token('carol')}").get_data(as_text=True)
+    assert left_cells(page) == {"p1": "3", "p2": "4"} and 'id="total-left"' not in page
+
+
 def test_limits_and_bad_input_are_4xx_and_store_nothing(client, games, token, db):
     game = publish(games, per_day="1")
     games.randbelow = lambda n: n - 1
