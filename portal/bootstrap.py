@@ -44,6 +44,7 @@ from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
 from portal.events.log import payment_listener
 from portal.events.moments import MomentsEngine
+from portal.events.presence import StaffPhones
 from portal.events.privacy import PrivacyStore
 from portal.ingest.store import RssiStore
 from portal.ingest.tokens import ApiTokenStore
@@ -75,7 +76,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
                              days_kept=settings.footfall_daily_days)
     locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
     events = EventLog(db, maxlen=settings.events_maxlen)
-    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen)
+    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen,
+                               staff=StaffPhones(db, events, tz_of=zones))  # the insights' staff rule, venue days
     locator.on_positions(presence.on_positions)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
     payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)

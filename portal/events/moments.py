@@ -55,6 +55,7 @@ import redis
 
 from core.errors import N_, CatalogInputError
 from core.storage import VenueKeys
+from portal.events.insights import k_safe
 from portal.events.log import Event, EventLog
 from portal.notify.outbox import NEEDS_CONSENT
 
@@ -611,7 +612,7 @@ class StoredVisitBook(VisitBook):
 
 
 OCCUPANCY_COOLDOWN_S = 1800  # at most one alert per zone per half hour (crossing back and forth)
-# venue -> (phones per zone now, the zones' alert thresholds): portal/events/presence.py
+# venue -> (phones per zone now, staff left out; the zones' alert thresholds): portal/events/presence.py
 Occupancy = Callable[[str, float], tuple[dict[str, int], dict[str, int]]]
 
 
@@ -1013,10 +1014,13 @@ class MomentsEngine:
         return alerted
 
     def _alert(self, venue: str, zone: str, count: int, limit: int, now: float) -> None:
+        """The alert's delivery. Its body goes to the venue's CRM and into the log, so its count goes through
+        k_safe as every figure does (null for 1-4): presence keeps limits at k or more, and this holds whatever
+        the `occupancy` source's limits are."""
         delivery_id = secrets.token_hex(8)
         url = self.alert_url(venue)
         body = json.dumps({"id": delivery_id, "venue": venue, "rule": "occupancy", "trigger": "occupancy",
-                           "zone": zone, "occupancy": count, "limit": limit, "at": now},
+                           "zone": zone, "occupancy": k_safe(count), "limit": limit, "at": now},
                           separators=(",", ":"), sort_keys=True)
         self._log(venue, Delivery(delivery_id, "occupancy", "webhook" if url else "alert",
                                   "queued" if url else "alerted", body, now, url=url))

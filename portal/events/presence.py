@@ -7,20 +7,28 @@ seen time in a sorted set; one Lua script per position (per batch of positions, 
 and changes that state and appends the events, so two workers positioning the same phone cannot both
 emit its arrival. Phones that went quiet are closed a few per call (like footfall's visits) and by
 `sweep` (the tracker calls it every round), with the time they were last seen. Live occupancy per zone
-is read from the same state."""
+is read from the same state, staff phones left out as the insights leave them out (`StaffPhones`), and an
+alert limit is 0 (none) or at least k (K_MIN): a zone "over its limit" never tells a count below k."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime, time
 from itertools import chain
+from zoneinfo import ZoneInfo
 
 import redis
 
+from core.memo import BoundedMemo
 from core.storage import is_cluster
-from portal.events.log import MAXLEN, EventKeys
+from portal.events.insights import K_MIN, staff_devices
+from portal.events.log import MAXLEN, Event, EventKeys, EventLog
+from portal.events.privacy import PrivacyStore
 
 LEAVE_AFTER_S = 1200.0
+STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the day (and the day so far)
+DETECTED_MAX_AGE_S = 300.0  # live counts reuse a venue's detected staff this long (a week of the log is read)
 
 _PRESENCE = """
 local here, seen, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -109,15 +117,56 @@ return closed
 """
 
 
+def staff_phones(events: Iterable[Event], listed: Collection[str], since: float, tz: str) -> set[str]:
+    """The one rule for which phones the figures leave out as staff, for a period from `since`: those on the
+    operator's list, and those present more than 6 hours a day on most days (insights.staff_devices) over
+    the STAFF_DETECTION_DAYS before `since` and the period (`events`: the log read from then on)."""
+    detected = staff_devices((e for e in events if e.at >= since - STAFF_DETECTION_DAYS * 86400), tz)
+    return detected | set(listed)
+
+
+def day_start(now: float, tz: str) -> float:
+    """Midnight of `now`'s day in `tz` (the venue's zone), as an instant."""
+    zone = ZoneInfo(tz)
+    return datetime.combine(datetime.fromtimestamp(now, zone).date(), time(0), zone).timestamp()
+
+
+class StaffPhones:
+    """The venue's staff phones now, for live counts (occupancy and its alerts), by `staff_phones` over the
+    venue's today so far: the operator's list is read on every call (a phone added is left out at once);
+    the detected ones need a week of the log, so each process reuses them for `max_age_s`."""
+
+    VENUES = 4096  # a bound, far above the venues one deployment serves
+
+    def __init__(self, db: redis.Redis, events: EventLog, tz_of: Callable[[str], object] | None = None,
+                 max_age_s: float = DETECTED_MAX_AGE_S) -> None:
+        self.privacy = PrivacyStore(db)
+        self.events = events
+        self.tz_of = tz_of or (lambda venue: "UTC")  # venue -> its zone (a ZoneInfo or its name)
+        self._detected = BoundedMemo(self.VENUES, max_age_s=max_age_s)
+
+    def __call__(self, venue: str, now: float) -> set[str]:
+        return self.privacy.staff(venue) | self.detected(venue, now)
+
+    def detected(self, venue: str, now: float) -> frozenset[str]:
+        tz = str(self.tz_of(venue))
+        since = day_start(now, tz)
+        return self._detected.get((venue, since), lambda: frozenset(staff_phones(
+            self.events.read(venue, since=since - STAFF_DETECTION_DAYS * 86400, until=now), (), since, tz)))
+
+
 class PresenceTracker:
     def __init__(self, db: redis.Redis, *, leave_after_s: float = LEAVE_AFTER_S, maxlen: int = MAXLEN,
-                 close_per_call: int = 20) -> None:
+                 close_per_call: int = 20, staff: Callable[[str, float], Collection[str]] | None = None) -> None:
+        """`staff`: venue, now -> the phones live occupancy leaves out (default: StaffPhones on this store,
+        venues' days in UTC; the composition root passes one with the venues' zones)."""
         if leave_after_s <= 0:
             raise ValueError("leave_after_s must be positive")
         self.db = db
         self.leave_after_s = float(leave_after_s)
         self.maxlen = max(1000, int(maxlen))
         self.close_per_call = close_per_call
+        self.staff = staff or StaffPhones(db, EventLog(db, maxlen))
         self._script = db.register_script(_PRESENCE)
 
     def _run(self, venue: str, phones: Sequence[tuple[str, str]], now: float, limit: int, pipe=None):
@@ -151,24 +200,32 @@ class PresenceTracker:
         return int(self._run(venue, [("", "")], now, limit))
 
     def occupancy(self, venue: str, now: float) -> Counter:
-        """Phones present now per zone (seen within leave_after_s); "" counts those in no zone."""
+        """Phones present now per zone (seen within leave_after_s), staff phones left out (`self.staff`, the
+        insights' rule: a staff phone is in no figure); "" counts those in no zone."""
+        present = self.db.hgetall(EventKeys(venue).presence())
+        staff = self.staff(venue, now) if present else ()  # nobody here: no week of the log to read
         counts: Counter = Counter()
-        for raw in self.db.hvals(EventKeys(venue).presence()):
+        for device, raw in present.items():
             zone, _since, last, _arrived = raw.decode().rsplit("|", 3)
-            if now - float(last) <= self.leave_after_s:
+            if now - float(last) <= self.leave_after_s and device.decode() not in staff:
                 counts[zone] += 1
         return counts
 
     def set_limit(self, venue: str, zone: str, limit: int | None) -> None:
-        """The occupancy alert threshold of a zone (None or 0: none)."""
+        """The occupancy alert threshold of a zone (None or 0: none). ValueError below K_MIN: "over the limit"
+        beside a limit of 1-4 would tell a count below k."""
         key = EventKeys(venue).occupancy_limits()
+        if limit and limit < K_MIN:
+            raise ValueError(f"an occupancy limit must be 0 (none) or at least {K_MIN}")
         if limit:
             self.db.hset(key, zone, int(limit))
         else:
             self.db.hdel(key, zone)
 
     def limits(self, venue: str) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.db.hgetall(EventKeys(venue).occupancy_limits()).items()}
+        """zone -> its alert threshold; one below K_MIN (stored before set_limit refused them) counts as none."""
+        raw = self.db.hgetall(EventKeys(venue).occupancy_limits())
+        return {k.decode(): int(v) for k, v in raw.items() if int(v) >= K_MIN}
 
     def forget(self, venue: str, device: str) -> None:
         """Drop a phone's presence state (an erasure), emitting nothing."""

@@ -5,7 +5,10 @@ per day, from live positions (portal.tracking.footfall keeps them aggregated: no
     /console/ops/<venue>/footfall/<YYYY-MM-DD>/<level>.png
 
 `record_position(venue, client, position)` feeds it: call it wherever the portal computes a live
-position (the probe / portal-entry path, after Locator.locate returns a Position)."""
+position (the probe / portal-entry path, after Locator.locate returns a Position).
+
+Every count the page shows goes through k_safe as the insights' do ("<5" for 1-4), a mean dwell only over
+at least k visits, and a cell is shaded only by a count it may show."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from portal.apps.views import is_zh
+from portal.events.insights import K_MIN, k_safe
+from portal.events.report import shown
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.operator.quality import _plot_lock
@@ -85,9 +90,10 @@ def footfall(venue: str):
     report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time())
     names = zone_names(venue_map)
     zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
-    peak = max([1, *report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)])
+    hours = [*report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)]
+    peak = max([1, *(k_safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
-                           report=report, zones=zones, names=names, peak=peak,
+                           report=report, zones=zones, names=names, peak=peak, shown=shown, safe=k_safe, k=K_MIN,
                            time_zone=str(footfall_store().tz_of(venue)))  # the zone it counts its hours in
 
 

@@ -19,6 +19,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
+from portal.events.insights import K_MIN
 from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION, retention_problems
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
@@ -143,8 +144,13 @@ def insights_limit(venue: str):
     if venue_map.zone(zone) is None:
         abort(400, _("Unknown zone."))
     limit = whole_number(raw)
+    problem = None
     if raw and (limit is None or limit > MAX_LIMIT):
         problem = _("The limit must be a whole number from 0 to %(n)d.", n=MAX_LIMIT)
+    elif limit and limit < K_MIN:  # "over the limit" beside 1-4 would tell a count below k (presence.set_limit)
+        problem = _("The limit must be 0 (no alert) or at least %(k)d: an alert below %(k)d would point at a "
+                    "few shoppers.", k=K_MIN)
+    if problem:
         return _page(venue, request.form.get("day"), limit_error={"zone": zone, "typed": raw, "message": problem}), 400
     services().presence.set_limit(venue, zone, limit)
     audit("insights.limit", venue, zone=zone, limit=raw)

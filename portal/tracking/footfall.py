@@ -17,6 +17,10 @@ heatmap), so a day's unique visitors stay known after its hours expire. Every ke
 open-visit hash lives only while there is traffic).
 One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal; the
 tracker's batch records all its positions in one call of the same script (`record_many`).
+Staff phones on the operator's list (portal/events/privacy.py) are counted nowhere: the script reads the
+list once per call (no round trip of its own, none per phone). Phones the insights detect as staff (present
+6 hours a day on most days) are still counted here: that takes a week of the event log, and a HyperLogLog
+cannot take a phone back out. What the pages show of the counts goes through k_safe ("<5").
 Hours and days are in the venue's time zone (`tz_of`: the venue's portal config, through a per-process
 cache, portal/captive/config.py VenueTimeZones); a store built without one counts in `tz` (UTC unless given).
 A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, as the mall's staff see it.
@@ -34,6 +38,7 @@ import numpy as np
 import redis
 
 from core.storage import VenueKeys, is_cluster, scan_slot
+from portal.events.privacy import PrivacyKeys
 
 # (client, zone or None, floor, x, y): one position as `record` takes it (None floor/x/y: no heatmap cell)
 Located = tuple[str, str | None, int | None, float | None, float | None]
@@ -85,9 +90,11 @@ local function count(key, client, ttl)
   table.insert(visitors[key], client)
 end
 local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
-for i = 8, #ARGV, 6 do
-  local client, zone, cell = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local hz, dz, heat = KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])], KEYS[tonumber(ARGV[i + 5])]
+-- Staff phones (the operator's list, KEYS[6]) count nowhere: the set is read once per call, and a visit
+-- such a phone had open from before it was listed is dropped uncounted.
+local staff = {}
+for _, c in ipairs(redis.call('SMEMBERS', KEYS[6])) do staff[c] = true end
+local function place(client, zone, cell, hz, dz, heat)
   close_stale(client)
   local now = at
   local v = redis.call('HGET', cur, client)
@@ -117,6 +124,16 @@ for i = 8, #ARGV, 6 do
     if h == nil then h = {order = {}, n = {}}; heats[heat] = h; heat_keys[#heat_keys + 1] = heat end
     if h.n[cell] == nil then h.n[cell] = 0; h.order[#h.order + 1] = cell end
     h.n[cell] = h.n[cell] + 1
+  end
+end
+for i = 8, #ARGV, 6 do
+  local client = ARGV[i]
+  if staff[client] then
+    redis.call('HDEL', cur, client)
+    redis.call('ZREM', open, client)
+  else
+    place(client, ARGV[i + 1], ARGV[i + 2], KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])],
+          KEYS[tonumber(ARGV[i + 5])])
   end
 end
 for _, entry in ipairs(counted) do
@@ -246,7 +263,7 @@ class FootfallStore:
         day, hour = self._day_hour(venue, now)
         index: dict[str, int] = {}
         for key in (keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
-                    keys.day_visitors(day, ALL)):
+                    keys.day_visitors(day, ALL), PrivacyKeys(venue).staff()):
             index[key] = len(index) + 1
 
         def at(key: str) -> int:  # the key's place in KEYS (1-based), added once

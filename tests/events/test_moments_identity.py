@@ -98,25 +98,26 @@ def test_occupancy_alert_on_crossing_with_cooldown_signed(db):
     sent = []
     engine = MomentsEngine(db, log, send=lambda url, body, headers: sent.append((url, body, headers)) or (True, "ok"),
                            occupancy=lambda v, now: (presence.occupancy(v, now), presence.limits(v)))
-    presence.set_limit("v1", "kopi", 2)
+    presence.set_limit("v1", "kopi", 5)  # limits are 0 or at least k (5)
     with pytest.raises(RuleError):
         engine.set_alert_url("v1", "ftp://x")
     engine.set_alert_url("v1", "https://crm.example/alerts")
     now = time.time()
-    presence.record("v1", "p1", "kopi", now)
-    assert engine.check_occupancy("v1", now) == []  # 1 < 2
-    presence.record("v1", "p2", "kopi", now)
+    for p in ("p1", "p2", "p3", "p4"):
+        presence.record("v1", p, "kopi", now)
+    assert engine.check_occupancy("v1", now) == []  # 4 < 5
+    presence.record("v1", "p5", "kopi", now)
     assert engine.check_occupancy("v1", now) == ["kopi"]  # crossed
     assert engine.check_occupancy("v1", now + 60) == []  # still over: no repeat
-    presence.record("v1", "p2", "atrium", now + 120)
+    presence.record("v1", "p5", "atrium", now + 120)
     assert engine.check_occupancy("v1", now + 120) == []  # back under
-    presence.record("v1", "p2", "kopi", now + 180)
+    presence.record("v1", "p5", "kopi", now + 180)
     assert engine.check_occupancy("v1", now + 180) == []  # crossed again inside the cooldown: quiet
     engine.deliver_due("v1", now + 200)
     [(url, body, headers)] = sent
     assert url == "https://crm.example/alerts"
     assert json.loads(body) | {"at": 0} == json.loads(body) | {
-        "venue": "v1", "zone": "kopi", "occupancy": 2, "limit": 2, "trigger": "occupancy", "at": 0}
+        "venue": "v1", "zone": "kopi", "occupancy": 5, "limit": 5, "trigger": "occupancy", "at": 0}
     assert verify(engine.webhook_secret("v1"), headers["X-MallPortal-Signature"], body, time.time())
     [d] = engine.deliveries("v1", rule="occupancy")
     assert d.status == "delivered"

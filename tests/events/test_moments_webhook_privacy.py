@@ -138,8 +138,8 @@ def test_occupancy_alerts_name_nobody_and_are_sent_without_asking(svc, demo):
     sent = crm(svc, answer=(True, "HTTP 200"))
     svc.moments.set_alert_url("demo", HOOK)
     svc.moments.consent = lambda *args: False  # nobody agrees to anything: an alert is about no one
-    svc.presence.set_limit("demo", "jade", 3)
-    for i in range(3):
+    svc.presence.set_limit("demo", "jade", 5)  # limits are 0 or at least k (5)
+    for i in range(5):
         svc.presence.record("demo", f"o{i}", "jade", time.time())
     assert svc.moments.check_occupancy("demo", time.time()) == ["jade"]
     svc.moments.deliver_due("demo", time.time() + 1)
