@@ -63,11 +63,19 @@ class GatewayContext:
     verified: bool = False
     # What the redirect says of the phone's access at the gateway: ONLINE (it let the phone out already:
     # CoovaChilli's res=success/already, openNDS's status=authenticated), OFFLINE (it holds the phone back:
-    # CoovaChilli's res=notyet/logoff), or "" (it does not say).
+    # CoovaChilli's res=notyet/logoff), REFUSED (it refused the login a Continue handed it: CoovaChilli's
+    # res=failed, a Cisco WLC's statusCode 2-5, a MikroTik hotspot's error), or "" (it does not say).
     access: str = ""
+    # REFUSED: why, one of REFUSALS (the view words it in the shopper's language), and what the gateway itself
+    # said (a RADIUS reply, the router's error text), as it said it: for the log and, quoted, the shopper.
+    refusal: str = ""
+    said: str = ""
 
 
-ONLINE, OFFLINE = "online", "offline"
+ONLINE, OFFLINE, REFUSED = "online", "offline", "refused"
+# Why a gateway refused a login (GatewayContext.refusal): the Cisco WLC's statusCode 2-5 name theirs.
+REFUSALS = ("refused", "not-web-auth", "user-unavailable", "blocked", "credentials")
+MAX_SAID = 200  # characters of a gateway's own refusal text kept
 
 
 @dataclass(frozen=True)
@@ -143,9 +151,9 @@ def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | 
         if ":" in head and not head.rsplit(":", 1)[1].isdigit():
             return None
         raw = "http://" + raw
-    parts = urllib.parse.urlsplit(raw)
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
+    try:  # urlsplit raises on a `[` without its `]` (an IPv6 literal cut short), `.port` on a malformed port
+        parts = urllib.parse.urlsplit(raw)
+        parts.port  # noqa: B018
     except ValueError:
         return None
     host = (parts.hostname or "").lower().rstrip(".")
@@ -160,6 +168,16 @@ def safe_destination(raw: str | None, own_hosts: tuple[str, ...] = ()) -> str | 
         if own and host != own and own in host:
             return None
     return raw
+
+
+def gateway_words(text: str) -> str:
+    """A gateway's own refusal text as kept (GatewayContext.said): printable characters, MAX_SAID of them."""
+    return "".join(ch for ch in text[:MAX_SAID] if ch.isprintable())
+
+
+def refused(refusal: str, text: str = "") -> dict[str, str]:
+    """The GatewayContext fields of a redirect that says the gateway refused the login (REFUSALS)."""
+    return {"access": REFUSED, "refusal": refusal, "said": gateway_words(text)}
 
 
 def require_mac(args, name: str, required: bool = True) -> str | None:
@@ -278,7 +296,7 @@ def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True
 
 def _url_parts(raw: str, name: str) -> urllib.parse.SplitResult:
     """http(s), no user info, no IPv6 zone id, a port that is a port."""
-    parts = urllib.parse.urlsplit(raw)
+    parts = _split(raw, name)
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not one ("host:evil.com")
     except ValueError:
@@ -286,6 +304,14 @@ def _url_parts(raw: str, name: str) -> urllib.parse.SplitResult:
     if parts.scheme not in ("http", "https") or "@" in parts.netloc or "%" in parts.netloc:
         raise GatewayError(name, "must be an http(s) URL of the gateway")
     return parts
+
+
+def _split(raw: str, name: str) -> urllib.parse.SplitResult:
+    """urlsplit, its ValueError (a `[` without its `]`: "Invalid IPv6 URL") a refused parameter, not a 500."""
+    try:
+        return urllib.parse.urlsplit(raw)
+    except ValueError:
+        raise GatewayError(name, "is not a URL") from None
 
 
 def listed(setting: str) -> list[str]:
@@ -324,6 +350,9 @@ def _with_query(base: str, **params: Any) -> str:
 
 class Adapter:
     name = ""
+    # Its grant is a call of ours to the venue's controller (a login there, then an authorisation), not a
+    # redirect or a form the browser takes to the gateway: Continue spends the captive.grant budget on it.
+    calls_controller = False
 
     def detect(self, args) -> bool:
         raise NotImplementedError
@@ -342,6 +371,11 @@ class Adapter:
 def tells_length(ctx: GatewayContext) -> bool:
     """Whether the gateway is told how long this phone's session lasts (its time left is then ours too)."""
     return BY_NAME[ctx.gateway].tells_length(ctx)
+
+
+def calls_controller(ctx: GatewayContext) -> bool:
+    """Whether handing this context back makes the portal call the venue's controller (hand_back)."""
+    return ctx.access != ONLINE and BY_NAME[ctx.gateway].calls_controller
 
 
 class MerakiClickThrough(Adapter):
@@ -369,7 +403,7 @@ class MerakiClickThrough(Adapter):
 
 def meraki_url(url: str, name: str, config: dict[str, str]) -> None:
     """An https URL on Meraki's splash hosts (`meraki_grant_hosts`, suffixes): where a grant may send the browser."""
-    parts = urllib.parse.urlsplit(url)
+    parts = _split(url, name)
     allowed = listed(config.get("meraki_grant_hosts", "network-auth.com"))
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or "@" in parts.netloc or not any(host == a or host.endswith("." + a)
@@ -515,6 +549,7 @@ class UniFi(Adapter):
     granted server side with the controller's `authorize-guest` command."""
 
     name = "unifi"
+    calls_controller = True
     MAX_AGE_S = 3600
 
     def detect(self, args) -> bool:
@@ -559,6 +594,7 @@ class Omada(Adapter):
     same and only refuses Continue, as the form-login gateways' settings do."""
 
     name = "omada"
+    calls_controller = True
 
     def detect(self, args) -> bool:
         return "clientMac" in args and "site" in args and ("apMac" in args or "gatewayMac" in args)
@@ -716,9 +752,9 @@ class CiscoWLC(_FormLogin):
     (a WLC's virtual interface often has a public name: wifi-guest.equinox.com in a captured redirect)."""
 
     name = "cisco"
-    STATUS = {"2": "The network is not configured for web authentication.",
-              "3": "This user name cannot be used now.", "4": "This user is blocked.",
-              "5": "The guest credentials were refused."}
+    # statusCode -> REFUSALS: 2 the WLAN is not set up for web auth, 3 the user name cannot be used now (logged in
+    # elsewhere), 4 the client is excluded, 5 the user name and password were refused
+    STATUS = {"2": "not-web-auth", "3": "user-unavailable", "4": "blocked", "5": "credentials"}
 
     def detect(self, args) -> bool:
         return "switch_url" in args
@@ -727,12 +763,12 @@ class CiscoWLC(_FormLogin):
         if args.get("statusCode") == "1":  # "already logged in", for the WLC no further action: on, as online
             return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=False),
                                   destination=args.get("redirect"), access=ONLINE)
-        if args.get("statusCode") in self.STATUS:
-            raise GatewayError("statusCode", self.STATUS[args["statusCode"]], status=409)
+        refusal = self.STATUS.get(args.get("statusCode", ""), "")  # the login a Continue handed it was refused
         login = _login_or_problem(args["switch_url"], "switch_url", config, "wlc_hosts")
-        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac"),
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=not refusal),
                               ap_mac=require_mac(args, "ap_mac", required=False), destination=args.get("redirect"),
-                              grant={**login, "wlan": args.get("wlan", "")[:64]})
+                              grant={**login, "wlan": args.get("wlan", "")[:64]},
+                              **(refused(refusal) if refusal else {}))
 
     def grant(self, ctx, seconds, destination, config):
         _raise_login_problem(ctx)
@@ -755,14 +791,14 @@ class MikroTikHotspot(_FormLogin):
         return "link-login-only" in args
 
     def parse(self, args, request_url, config, now):
-        if args.get("error"):  # the router's own login refused: say what it said
-            raise GatewayError("error", f"The hotspot refused the sign-in: {args['error'][:200]}", status=409)
+        error = args.get("error", "")  # the router refused the login a Continue posted it: its own words
         return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
                               destination=args.get("link-orig"),
                               grant={**_login_or_problem(args.get("link-login-only"), "link-login-only", config,
                                                          "mikrotik_hosts"),
                                      "chap_id": args.get("chap-id", "")[:64],
-                                     "chap_challenge": args.get("chap-challenge", "")[:256]})
+                                     "chap_challenge": args.get("chap-challenge", "")[:256]},
+                              **(refused("refused", error) if error else {}))
 
     def grant(self, ctx, seconds, destination, config):
         _raise_login_problem(ctx)
@@ -846,6 +882,7 @@ class RuckusSmartZone(Adapter):
     MAC is encrypted) and only Continue is refused."""
 
     name = "smartzone"
+    calls_controller = True
 
     def detect(self, args) -> bool:
         return "nbiIP" in args
@@ -928,7 +965,8 @@ class CoovaChilli(Adapter):
     """CoovaChilli UAM: `res`, `uamip`, `uamport`, `challenge`, `mac`, `ip`, `userurl`, ... and `md` =
     MD5(redirect URL up to `&md=` + uamsecret). Grant = send the browser to the chilli's /logon with a
     CHAP response computed from the challenge, as hotspotlogin.cgi does. `res` says where the phone stands
-    (src/redir.c): `failed` is refused; the others set GatewayContext.access; any other value says nothing."""
+    (src/redir.c) and sets GatewayContext.access (`failed`: the login was refused, `reply` the RADIUS server's
+    words); any other value says nothing."""
 
     name = "coova"
     ACCESS = {"success": ONLINE, "already": ONLINE, "notyet": OFFLINE, "logoff": OFFLINE}
@@ -944,8 +982,7 @@ class CoovaChilli(Adapter):
             expected = hashlib.md5((signed + secret).encode()).hexdigest()
             if not sep or not hmac.compare_digest(given.lower(), expected):
                 raise GatewayError("md", "checksum does not match: not from this venue's gateway", status=403)
-        if args.get("res") == "failed":
-            raise GatewayError("res", "the gateway refused the login", status=409)
+        res = args.get("res", "")
         uamip = optional_ip(args, "uamip")
         try:
             port = int(args.get("uamport", "3990"))
@@ -957,8 +994,9 @@ class CoovaChilli(Adapter):
             raise GatewayError("challenge", "must be hex")
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"), client_ip=optional_ip(args, "ip"),
                               destination=args.get("userurl"), verified=bool(secret),
-                              access=self.ACCESS.get(args.get("res", ""), ""),
-                              grant={"logon": urllib.parse.urlunsplit(base), "challenge": challenge})
+                              grant={"logon": urllib.parse.urlunsplit(base), "challenge": challenge},
+                              **(refused("refused", args.get("reply", "")) if res == "failed" else
+                                 {"access": self.ACCESS.get(res, "")}))
 
     @staticmethod
     def chap_response(challenge_hex: str, password: str, uamsecret: str) -> str:

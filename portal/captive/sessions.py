@@ -74,6 +74,33 @@ return encoded
 """
 
 
+# Grant: a new session, unless a live one is there (ARGV[2]: now). A live session is kept, never shortened nor
+# its extensions reset: a second Continue is no free extension. ARGV[3] '1' (the grant handed the phone to its
+# gateway again): its end moves to this grant's when that is later (the gateway was handed that length, or
+# started its own again), and it is the granting shopper's. The address is the grant's when it names one.
+# Returns {the stored session, the live session's address ('': none)}.
+_GRANT = """
+local s = cjson.decode(ARGV[1])
+local previous_ip = ''
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local live = cjson.decode(raw)
+  if live.expires_at > tonumber(ARGV[2]) then
+    previous_ip = live.ip or ''
+    if ARGV[3] == '1' then
+      live.granted_by = s.granted_by
+      if s.expires_at > live.expires_at then live.expires_at = s.expires_at end
+    end
+    if s.ip ~= '' then live.ip = s.ip end
+    s = live
+  end
+end
+local encoded = cjson.encode(s)
+redis.call('SET', KEYS[1], encoded, 'EXAT', math.floor(s.expires_at) + 1)
+return {encoded, previous_ip}
+"""
+
+
 def normal_ip(ip: str) -> str:
     """The one spelling of an address in the IP table: an IPv4-mapped IPv6 address (a dual-stack socket's
     REMOTE_ADDR, ::ffff:10.0.0.7) as its IPv4 address, IPv6 in its compressed form; anything else as it is.
@@ -108,24 +135,41 @@ class SessionStore:
     def __init__(self, db: redis.Redis, ip_ttl_s: int = 24 * 3600) -> None:
         self.db = db
         self.ip_ttl_s = ip_ttl_s
+        self._grant = db.register_script(_GRANT)
         self._extend = db.register_script(_EXTEND)
         self._remember_ip = db.register_script(_REMEMBER_IP)
         self._stretch_ip = db.register_script(_STRETCH_IP)
         self._forget_ip = db.register_script(_FORGET_IP)
 
     def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None,
-              granted_by: str = "", ip: str | None = None, timed: bool = False) -> Session:
-        """`ip`: the phone's address the gateway named (or the portal saw, as the gateway): the session holds
-        it, and the IP table names this client there for as long as the session lives. `timed`: the gateway's
-        grant carried `seconds` (gateways.tells_length)."""
+              granted_by: str = "", ip: str | None = None, timed: bool = False,
+              handed_to_gateway: bool = True) -> Session:
+        """The session now: a new one, or the client's live one kept (never shortened, its extensions kept).
+        `handed_to_gateway`: this grant handed the phone to its gateway (again; False: the portal's own session,
+        kept exactly as it is): a live session's end moves to now + `seconds` when that is later, and it is
+        `granted_by`'s now. `ip`: the phone's address the gateway named (or the portal saw, as the gateway): the
+        session holds it, and the IP table names this client there for as long as the session lives. `timed`:
+        the gateway's grant carried `seconds` (gateways.tells_length)."""
         now = time.time() if now is None else now
-        session = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
-                          granted_by=granted_by, ip=normal_ip(ip) if ip else "", timed=timed)
-        self.db.set(SessionKeys(venue).session(client), json.dumps(session.__dict__), exat=int(session.expires_at) + 1)
-        if session.ip:  # another slot than the session's (keyed by address): after it, so it never outlives it
-            self._remember_ip(keys=[SessionKeys(venue).client_ip(session.ip)],
-                              args=[client, self.ip_ttl_s, int(session.expires_at) + 1])
+        fresh = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
+                        granted_by=granted_by, ip=normal_ip(ip) if ip else "", timed=timed)
+        raw, previous_ip = self._grant(keys=[SessionKeys(venue).session(client)],
+                                       args=[json.dumps(fresh.__dict__), repr(now), int(handed_to_gateway)])
+        session = Session(**json.loads(raw))
+        self._bind_ip(venue, session, previous_ip.decode())
         return session
+
+    def _bind_ip(self, venue: str, session: Session, previous_ip: str) -> None:
+        """The IP table after a grant: the session's address names its client as long as it lives (another slot
+        than the session's, keyed by address: written after it, so it never outlives it); an address a kept
+        session held before names it no more."""
+        keys, ends = SessionKeys(venue), int(session.expires_at) + 1
+        if previous_ip and previous_ip != session.ip:
+            self._forget_ip(keys=[keys.client_ip(previous_ip)], args=[session.client])
+        if session.ip and session.ip == previous_ip:  # still there: only while it still names this client
+            self._stretch_ip(keys=[keys.client_ip(session.ip)], args=[session.client, ends])
+        elif session.ip:
+            self._remember_ip(keys=[keys.client_ip(session.ip)], args=[session.client, self.ip_ttl_s, ends])
 
     def get(self, venue: str, client: str, now: float | None = None) -> Session | None:
         return self.decode(self.db.get(SessionKeys(venue).session(client)), now)

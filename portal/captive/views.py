@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
@@ -25,6 +26,7 @@ from core.addresses import client_address
 from core.ids import is_venue_id
 from core.storage import VenueKeys
 from core.store_health import StoreUnavailable
+from portal.apps.budgets import spend_budget
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -38,10 +40,12 @@ from portal.captive.config import PortalConfigStore, address_networks
 from portal.captive.gateways import (
     OFFLINE,
     ONLINE,
+    REFUSED,
     GatewayContext,
     GatewayError,
     Grant,
     OpenNDS,
+    calls_controller,
     hand_back,
     parse_redirect,
     safe_destination,
@@ -183,8 +187,10 @@ def portal_entry(site: str | None = None):
     if isinstance(decision, Offline):
         return fail_open(venue, None, ctx)
     try:
-        if ctx.access == OFFLINE and verified:  # the gateway holds the phone back: CAPPORT and probes must say so
-            store(cs.sessions.revoke, venue, client)  # (only when it vouched: a forged one must not log others out)
+        if ctx.access in (OFFLINE, REFUSED) and verified:  # the gateway holds the phone back, or refused the
+            # login a Continue handed it: CAPPORT and probes must say so (only when it vouched: a forged one
+            # must not log others out)
+            store(cs.sessions.revoke, venue, client)
         if ctx.verified and ctx.client_ip and client:  # after the revoke, which clears the old session's entry
             store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
         sealed = cs.sealer.seal(ctx)
@@ -193,13 +199,37 @@ def portal_entry(site: str | None = None):
             store(cs.sessions.save_phone_gateway_context, venue, client, sealed)
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
+    if ctx.access == REFUSED:
+        return _refused(ctx, decision.token)
     return redirect_no_store(landing_url(decision))
 
 
+# What the grant-failed page says of each refusal (gateways.REFUSALS).
+REFUSAL_TEXTS = {
+    "refused": _l("The WiFi network refused the sign-in."),
+    "not-web-auth": _l("The WiFi network is not set up for signing in on this page."),
+    "user-unavailable": _l("The WiFi network cannot sign this guest account in right now."),
+    "blocked": _l("The WiFi network has blocked this device."),
+    "credentials": _l("The WiFi network did not accept the guest credentials."),
+}
+
+
+def _refused(ctx: GatewayContext, token: str) -> Response:
+    """The gateway refused the login a Continue handed it and sent the phone back: the grant-failed page, in the
+    shopper's language, with Try again (a Continue through this redirect's context, kept for `token`)."""
+    # Not the gateway's own words: they may name the phone or the guest account.
+    log.warning("gateway %s refused the sign-in (%s)", ctx.gateway, ctx.refusal)
+    page = render_template("captive/grant_failed.html", retry={"c": token}, said=ctx.said,
+                           reason=REFUSAL_TEXTS.get(ctx.refusal, REFUSAL_TEXTS["refused"]))
+    return Response(page, status=409, headers=NO_STORE)
+
+
 def _already_online(venue: str, ctx: GatewayContext, client: str | None, verified: bool) -> Response:
-    """The gateway let this phone out already: on to where it was going (a safe destination), else the status
-    page, which says so; no landing again, nothing stored."""
-    if ctx.destination:
+    """The gateway let this phone out already: on to where it was going, when the gateway vouched for the
+    redirect (CoovaChilli's md); else the status page, which says so and shows the destination as a link (an
+    unsigned redirect is anyone's link: following it would make the portal an open redirect). No landing again,
+    nothing stored."""
+    if ctx.destination and ctx.verified:
         return redirect_no_store(ctx.destination)
     landing = captive_services().landing
     if not verified:  # a MAC anyone could type: the status page must not show a stranger that phone's session
@@ -208,7 +238,8 @@ def _already_online(venue: str, ctx: GatewayContext, client: str | None, verifie
         except STORE_ERRORS:
             client = None
     _, token = landing.handout(venue, client, verified)
-    return redirect_no_store(external_url("captive.status", c=token, gateway=ONLINE))
+    onward = {"to": ctx.destination} if ctx.destination else {}
+    return redirect_no_store(external_url("captive.status", c=token, gateway=ONLINE, **onward))
 
 
 def _request_url() -> str:
@@ -219,11 +250,17 @@ def _request_url() -> str:
 def _parse(args: MultiDict, config: dict[str, str]) -> GatewayContext:
     try:
         ctx = parse_redirect(args, _request_url(), config)
-    except GatewayError as exc:
-        abort(exc.status, f"{exc.field}: {exc.message}")
-    own = urlsplit(captive_services().portal_url).hostname or request.host
-    ctx.destination = safe_destination(ctx.destination, (own,))
+    except GatewayError as exc:  # a redirect we cannot use: the shopper is told so; the detail is for the staff
+        abort(exc.status, _("The WiFi network sent you here with a link this portal cannot use. Please ask at the "
+                            "information desk. (For the staff: %(detail)s)", detail=f"{exc.field}: {exc.message}"))
+    ctx.destination = _safe_destination(ctx.destination)
     return ctx
+
+
+def _safe_destination(raw: str | None) -> str | None:
+    """gateways.safe_destination, with this portal's own host (no look-alikes of it)."""
+    own = urlsplit(captive_services().portal_url).hostname or request.host
+    return safe_destination(raw, (own,))
 
 
 def _parse_or_none(args: MultiDict, config: dict[str, str]) -> GatewayContext | None:
@@ -250,8 +287,11 @@ def continue_to_internet():
         seconds = int(config["session_minutes"]) * 60
         if ctx.gateway == "direct" and (refusal := _direct_grant(venue, shopper, seconds)):
             return _not_granted(shopper, ctx, refusal)
+        if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
+            store(spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
     except GatewayError as exc:
-        abort(exc.status, exc.message)
+        log.warning("continue: %s", exc)
+        abort(exc.status, _expired_text())
     except STORE_ERRORS as exc:
         return fail_open(venue, exc)
     destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper))
@@ -265,6 +305,11 @@ def continue_to_internet():
     return _answer(grant)
 
 
+def _expired_text() -> str:
+    """A sealed gateway context that no longer opens (expired, or sealed under another SECRET_KEY)."""
+    return _("This sign-in page has expired. Please open any web page again: the WiFi network brings you back here.")
+
+
 def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: int) -> None:
     """Only once the grant succeeded (a controller's grant, or the redirect or form the browser now follows to
     the gateway): the session, so that no probe or CAPPORT answer says "online" for a grant that failed. For
@@ -274,7 +319,9 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
         rhid = ctx.grant["rhid"]
         store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
     if ctx.gateway != "direct":  # a direct grant is the session itself (_direct_grant)
-        # The session holds the address only a verified gateway named: it points the IP table at this phone.
+        # The session holds the address only a verified gateway named: it points the IP table at this phone. A
+        # live session is kept (the gateway may have dropped the phone: handed to it again all the same), its
+        # end only moved later; it is this shopper's now (its status page says "online").
         store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client,
               ip=ctx.client_ip if ctx.verified else None, timed=tells_length(ctx))
 
@@ -312,7 +359,9 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
     ip = request.remote_addr if cs.direct_mode == "gateway" else None  # grant() binds the IP table to it
     if not ip and (shopper.phone is None or not demo_mode_for(venue)):
         return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
-    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client, ip=ip)
+    # A live session is kept as it is (a second Continue is no extension, nor resets the count of them).
+    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client, ip=ip,
+          handed_to_gateway=False)
     return None
 
 
@@ -369,7 +418,8 @@ def _grant_offline(sealed: str):
     try:
         ctx = cs.sealer.open(sealed)
     except GatewayError as exc:
-        abort(400, exc.message)
+        log.warning("continue from the fail-open page: %s", exc)
+        abort(400, _expired_text())
     venue = ctx.grant.pop(OFFLINE_VENUE, "")
     known = cs.config.last_known.get(venue) if isinstance(venue, str) and is_venue_id(venue) else None
     config = known or PortalConfigStore.defaults()
@@ -394,8 +444,10 @@ def status():
     # The gateway said the phone is online (portal_entry's _already_online) though no session of ours is
     # live (granted some other way, or ours ended first): say so, not "ended". Only text, on the shopper's page.
     gateway_online = session is None and request.args.get("gateway") == ONLINE
+    # Where the phone was going, from a redirect no gateway vouched for (_already_online): a link, never followed.
+    onward = _safe_destination(request.args.get("to")) if session or gateway_online else None
     return render_template("captive/status.html", session=session, can_extend=can_extend, venue=shopper.venue,
-                           token=shopper_token(shopper), gateway_online=gateway_online)
+                           token=shopper_token(shopper), gateway_online=gateway_online, destination=onward)
 
 
 @bp.post("/portal/extend")
@@ -477,7 +529,7 @@ def capport_by_ip():
 def capport_client(token: str):
     found = _capport_read(token)
     if found is None:
-        return _capport_json({"error": "unknown client"}, 404)
+        return _capport_error("unknown client", 404)
     return _capport_answer(*found, token=token)
 
 

@@ -138,12 +138,18 @@ def test_user_portal_url_of_a_per_client_uri_grants_through_the_phones_gateway(p
 
 
 def test_wlc_already_logged_in_is_online(client, demo):
+    """The status page says so; the original URL is a link on it, never followed by itself: the WLC signs
+    nothing, so a statusCode=1 link is anyone's (a CoovaChilli's signed res=already is followed:
+    tests/captive/test_gateway_state.py)."""
     configure(client, wlc_hosts="wifi-guest.equinox.com")
     resp = client.get(WLC + "&statusCode=1")
     assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == "/portal/status"
     resp = client.get(WLC.replace("redirect=captive.apple.com/hotspot-detect.html", "redirect=example.org/x")
                       + "&statusCode=1")
-    assert resp.headers["Location"] == "http://example.org/x"
+    status = urlparse(resp.headers["Location"])
+    assert resp.status_code == 302 and status.path == "/portal/status"
+    page = client.get(f"{status.path}?{status.query}").get_data(as_text=True)
+    assert 'id="online"' in page and '<a href="http://example.org/x"' in page
     assert client.get(WLC + "&statusCode=4").status_code == 409
 
 
