@@ -549,6 +549,10 @@ class ActivityStore:
         ids = [i.decode() for i in self.db.zrevrange(ActivityKeys(venue).zone_items(zone), 0, 499)]
         return self._read(venue, ids, time.time() if now is None else now)
 
+    def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
+        """An activity image's place: an activity of the zone (portal/media/places.py)."""
+        return kind == "event" and self.db.zscore(ActivityKeys(venue).zone_items(zone), ref) is not None
+
     def joined(self, venue: str, client: str, item_ids: list[str]) -> dict[str, str]:
         """activity id -> this shopper's confirmation code, for the activities they joined."""
         keys = ActivityKeys(venue)

@@ -39,6 +39,9 @@ from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
 from portal.apps.erasure import blank_field, glob_escape, keys_matching
+from portal.media.store import text_ref
+
+POSTER_PAST_S = 24 * 3600  # a poster may go on a film shown from a day ago on (the console lists those)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8
@@ -500,6 +503,12 @@ class CinemaStore:
 
     def has_showtimes(self, venue: str, zone: str) -> bool:
         return self.db.zcard(CinemaKeys(venue).shows(zone)) > 0
+
+    def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
+        """A poster's place (portal/media/places.py): a film with a showtime in the zone from a day ago on (what
+        the console lists), named as its image form names it (`text_ref` of the title)."""
+        return kind == "film" and any(text_ref(s.film_en or s.film_zh) == ref
+                                      for s in self.showtimes(venue, zone, time.time() - POSTER_PAST_S))
 
     # ---- seat states ----
 

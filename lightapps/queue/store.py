@@ -414,6 +414,10 @@ class QueueStore:
         raw = self.db.hget(QueueKeys(venue).menu(zone), item_id)
         return json.loads(raw) if raw else None
 
+    def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
+        """A dish photo's place: an item on the zone's menu (portal/media/places.py)."""
+        return kind == "dish" and bool(self.db.hexists(QueueKeys(venue).menu(zone), ref))
+
     def put_menu_item(self, venue: str, zone: str, name_en: str, name_zh: str, price: int, available: bool = True,
                       item_id: str = "") -> Result:
         """Add (item_id '') or replace an item; FULL past MAX_MENU_ITEMS, NOT_FOUND for an unknown id."""

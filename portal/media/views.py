@@ -26,9 +26,17 @@ CACHE_FOREVER = "public, max-age=31536000, immutable"
 THUMB_SIZES = "(max-width: 600px) 30vw, 160px"
 
 
+# No zone's images may take more than this part of the venue's budget (MEDIA_BUDGET_MB): one shop filling
+# the space must not refuse every other shop's images. A quarter, not budget / number of zones: most zones
+# upload few or no images, while a cinema's posters or a food court's dishes need many (of 200 MB, 50 MB a
+# zone: well over a hundred photos); it still takes four zones to fill a venue.
+ZONE_SHARE = 4
+
+
 def media_store() -> MediaStore:
     svc = services()
-    return MediaStore(svc.db, svc.settings.media_budget_bytes)
+    budget = svc.settings.media_budget_bytes
+    return MediaStore(svc.db, budget, zone_budget_bytes=budget // ZONE_SHARE)
 
 
 @bp.get("/<venue>/<image_id>/<name>")

@@ -5,7 +5,8 @@
     GET  /console/owner/<venue>/zone/<zone>     the zone: its landing app, the app picker (?app= shows the
                                                 config form of another app), the config form generated
                                                 from the app's schema, a preview, recent changes
-    POST /console/owner/<venue>/zone/<zone>     save the zone's app and config (validated; audited)
+    POST /console/owner/<venue>/zone/<zone>     save the zone's app and config (validated; audited; a save
+                                                that changes nothing writes nothing)
 
 Every view checks the account first (logged out: 302 to the login page; another venue or another
 owner's zone: 403), then that the venue and zone exist (404)."""
@@ -26,8 +27,10 @@ from portal.apps.shop_profiles import ShopProfileStore
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
+from portal.errors import error_response
 from portal.media.images import MAX_PIXELS, MediaError, renditions
-from portal.media.store import OverBudget, check_place
+from portal.media.places import place_exists
+from portal.media.store import MediaStore, OverBudget, check_place
 from portal.media.views import media_store
 from portal.owner import forms
 from portal.owner.history import zone_history
@@ -207,15 +210,24 @@ def save_zone(venue: str, zone: str):
     if request.form.get("action") == "preview":  # shown, not saved: nothing is published
         preview_id = save_preview(services().db, venue, zone, app.name, config)
         return _render_zone(venue_map, zone_obj, account, app, raw, preview_id=preview_id)
+    if previous == app.name and config == previous_config:
+        # Nothing to write: no audit entry (repeated no-op saves would push real changes out of the venue's
+        # bounded audit log) and no new table version (every process would read the table again).
+        flash(_("Nothing to save: the settings are as they were."), "ok")
+    else:
+        _save_zone_app(venue, zone, app, config, previous, previous_config)
+        flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
+                app=app_title(app, app.name)), "ok")
+    return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
+
+
+def _save_zone_app(venue: str, zone: str, app: LightApp, config: dict, previous: str, previous_config: dict) -> None:
     services().zone_apps.set(venue, zone, app.name, config)
-    changed = {k: v for k, v in config.items() if previous != app.name or previous_config.get(k) != v}
     if previous != app.name:
         audit("zone.app.set", venue, zone=zone, app=app.name, previous=previous, config=config)
     else:
+        changed = {k: v for k, v in config.items() if previous_config.get(k) != v}
         audit("zone.config.set", venue, zone=zone, app=app.name, changed=changed)
-    flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
-            app=app_title(app, app.name)), "ok")
-    return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 
 
 @bp.post("/<venue>/zone/<zone>/shop/<shop>")
@@ -226,15 +238,18 @@ def save_shop(venue: str, zone: str, shop: str):
     shop_obj = next((s for s in venue_map.shops if s.id == shop and s.zone == zone), None)
     if shop_obj is None:
         abort(404, _("Unknown shop."))
+    profiles = ShopProfileStore(services().db)
+    before = profiles.get(venue, shop, shop_obj.description)
     try:
-        ShopProfileStore(services().db).set(venue, shop, request.form)
+        after = profiles.set(venue, shop, request.form)
     except InputError as exc:
         current_name, config = services().zone_apps.get(venue, zone)
         chosen = registry.get(current_name) or registry.all_apps()[0]
         return _render_zone(venue_map, zone_obj, account, chosen, config, status=422,
                             shop_errors={shop: _("At most %(n)s characters in each language.", n=500)
                                          if "at most" in exc.message else exc.message})
-    audit("zone.shop.text", venue, zone=zone, shop=shop)
+    if after != before:  # the same text again is no change: no audit entry to flood the log with
+        audit("zone.shop.text", venue, zone=zone, shop=shop)
     flash(_("Saved the description of %(shop)s.", shop=shop_obj.name_zh if is_zh() else shop_obj.name), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 
@@ -262,30 +277,44 @@ def _media_upload_limit():
 @login_required()
 def upload_media(venue: str, zone: str):
     """An image for a film, dish, shop or event of the zone (or `remove`); back to the page it came from."""
-    account, venue_map, zone_obj = _zone_for(venue, zone)
+    _account, venue_map, _zone_obj = _zone_for(venue, zone)
     kind, ref = request.form.get("kind", "")[:16], request.form.get("ref", "")[:64]
     try:
         check_place(kind, ref)
     except ValueError as exc:
         abort(400, str(exc))
-    if kind == "shop" and not any(s.id == ref and s.zone == zone for s in venue_map.shops):
-        abort(404, _("Unknown shop."))
-    store = media_store()
-    if request.form.get("remove"):
-        store.remove(venue, zone, kind, ref)
-        audit("zone.media.remove", venue, zone=zone, kind=kind, ref=ref)
-        return _media_done(venue, zone, _("Image removed."))
+    if request.form.get("remove"):  # whether or not the place still exists: that is how its image goes
+        return _remove_media(venue, zone, kind, ref)
+    if not place_exists(venue_map, zone, kind, ref):  # an image nobody could see or remove: refused
+        abort(404, _("Unknown shop.") if kind == "shop" else _("Unknown film, dish or event in this zone."))
     upload = request.files.get("image")
     data = upload.read(services().settings.media_max_upload_bytes + 1) if upload else b""
+    store = media_store()
     try:
         images = renditions(data, services().settings.media_max_upload_bytes)
         picture = store.put(venue, zone, kind, ref, data, images)
     except MediaError as exc:
         abort(exc.status, media_error_text(exc))
-    except OverBudget:
-        abort(507, _("The venue's image space is full; remove an image first."))
+    except OverBudget as exc:
+        # 507 Insufficient Storage: Werkzeug has no exception class for it, so no abort(507)
+        return error_response(507, over_budget_text(exc, store))
     audit("zone.media.set", venue, zone=zone, kind=kind, ref=ref, image=picture.id, bytes=picture.size)
     return _media_done(venue, zone, _("Image saved."))
+
+
+def _remove_media(venue: str, zone: str, kind: str, ref: str):
+    if not media_store().remove(venue, zone, kind, ref):  # nothing there: nothing changed, nothing audited
+        return _media_done(venue, zone, _("There was no image to remove."))
+    audit("zone.media.remove", venue, zone=zone, kind=kind, ref=ref)
+    return _media_done(venue, zone, _("Image removed."))
+
+
+def over_budget_text(exc: OverBudget, store: MediaStore) -> str:
+    """Which image space is full, in the page's language: the zone's share, or the whole venue's."""
+    if exc.zone and store.zone_budget_bytes is not None:
+        return _("This zone's images already take its share of the venue's image space (%(mb)s MB); "
+                 "remove one of them first.", mb=f"{store.zone_budget_bytes / 2**20:.3g}")
+    return _("The venue's image space is full; remove an image first.")
 
 
 def media_error_text(exc: MediaError) -> str:
