@@ -20,10 +20,15 @@ k = 5), so a figure never singles out a shopper. The definitions (README "Insigh
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) and
   phones whose shopper withdrew location consent are left out of everything;
 - a period longer than a day shows a figure only when each of its days would show it (`withhold`): the
-  figures of two periods could otherwise be subtracted to give one day's figure below k."""
+  figures of two periods could otherwise be subtracted to give one day's figure below k.
+
+`prepare` does once what every window of a history shares (staff and consent filters, identities, the
+events by time); `figure` then computes one window from it, so a month and each of its days cost one pass
+over the history, not one per day."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -80,6 +85,10 @@ class Insights:
     funnels: list[Funnel] = field(default_factory=list)
     excluded_staff: int = 0
     withheld: list[str] = field(default_factory=list)  # `figures` keys some day of the period has 1..k-1 of
+    # Not figures (report.py sets them on what it hands out; the counts above are then 0 or left out):
+    hidden_until: float | None = None  # a zone owner's period not over yet: no figure before this time
+    kept_since: float | None = None  # the event log lost the events written before this time (trimmed)
+    incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
 
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe, and None when withheld."""
@@ -156,18 +165,53 @@ def _identities(events: list[Event]) -> tuple[dict[str, str], dict[str, str]]:
     return member_of, device_of
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A history ready for `figure`: the events that count (staff and no-consent ones left out) by time
+    (stable: write order among equal times), with the identities and purchases every window looks up."""
+    events: list[Event]
+    times: list[float]  # each event's `at`, for bisect
+    member_of: dict[str, str]
+    device_of: dict[str, str]
+    buys: list[tuple[float, str | None]]  # (at, identity) of every purchase, by time
+    excluded_staff: int
+
+    def window(self, since: float, until: float) -> list[Event]:
+        return self.events[bisect_left(self.times, since):bisect_left(self.times, until)]
+
+    def bought_before(self, since: float) -> set[str | None]:
+        return {who for at, who in self.buys if at < since}
+
+
+def prepare(events: Iterable[Event], *, staff: Iterable[str] = (),
+            allowed: Callable[[Event], bool] | None = None) -> Prepared:
+    """`events`: the venue's events up to the end of the windows to figure, with the history before them
+    that new-vs-repeat looks back over. `staff`: phones to leave out; `allowed(event)`: False drops the
+    event (no location consent)."""
+    staff = set(staff)
+    kept = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
+    member_of, device_of = _identities(kept)  # in write order: the latest written wins
+    kept.sort(key=lambda e: e.at)
+    buys = [(e.at, _identity(e, member_of)) for e in kept if _bought(e)]
+    return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff))
+
+
 def compute(events: Iterable[Event], venue: str, since: float, until: float, *, tz: str = "UTC",
             zones: Iterable[str] | None = None, staff: Iterable[str] = (), visitor_min_s: float = VISITOR_MIN_S,
-            allowed: Callable[[Event], bool] | None = None, top: int = TOP) -> Insights:
-    """The figures of [since, until). `events`: the venue's events up to `until`, with the history before
-    `since` that new-vs-repeat looks back over. `zones`: a zone owner's zones (None: the whole venue).
-    `staff`: phones to leave out; `allowed(event)`: False drops the event (no location consent)."""
+            allowed: Callable[[Event], bool] | None = None, top: int | None = TOP) -> Insights:
+    """The figures of [since, until) from `events` (`prepare`). `zones`: a zone owner's zones (None: the
+    whole venue)."""
+    return figure(prepare(events, staff=staff, allowed=allowed), venue, since, until, tz=tz, zones=zones,
+                  visitor_min_s=visitor_min_s, top=top)
+
+
+def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str = "UTC",
+           zones: Iterable[str] | None = None, visitor_min_s: float = VISITOR_MIN_S,
+           top: int | None = TOP) -> Insights:
+    """The figures of [since, until) of a prepared history. `top`: how many flows and paths (None: all)."""
     scope = tuple(sorted(set(zones))) if zones is not None else None
-    staff = set(staff)
-    everything = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
-    member_of, device_of = _identities(everything)
-    window = sorted((e for e in everything if since <= e.at < until), key=lambda e: e.at)
-    out = Insights(venue=venue, since=since, until=until, zones=scope, excluded_staff=len(staff))
+    window = history.window(since, until)
+    out = Insights(venue=venue, since=since, until=until, zones=scope, excluded_staff=history.excluded_staff)
 
     def in_scope(zone: str | None) -> bool:
         return scope is None or zone in scope
@@ -175,8 +219,8 @@ def compute(events: Iterable[Event], venue: str, since: float, until: float, *, 
     _presence(out, window, scope, visitor_min_s)
     _heatmap(out, window, scope, ZoneInfo(tz))
     _flows(out, window, in_scope, top)
-    _funnels(out, window, scope, device_of)
-    _repeat(out, everything, window, since, in_scope, member_of)
+    _funnels(out, window, scope, history.device_of)
+    _repeat(out, history, window, since, in_scope)
     return out
 
 
@@ -200,7 +244,7 @@ def _heatmap(out: Insights, window: list[Event], scope, zone: ZoneInfo) -> None:
             out.heatmap[local.weekday()][local.hour] += 1
 
 
-def _flows(out: Insights, window: list[Event], in_scope, top: int) -> None:
+def _flows(out: Insights, window: list[Event], in_scope, top: int | None) -> None:
     visits: dict[str, list[list[str]]] = defaultdict(list)
     for e in window:
         if e.device is None:
@@ -257,19 +301,20 @@ def _funnels(out: Insights, window: list[Event], scope, device_of: dict[str, str
         out.funnels.append(Funnel(zone, len(seen), len(came), len(bought[zone] & came), len(referred[zone] & came)))
 
 
-def _repeat(out: Insights, everything: list[Event], window: list[Event], since: float, in_scope,
-            member_of: dict[str, str]) -> None:
-    def identity(e: Event) -> str | None:
-        if e.data.get("member"):
-            return "m:" + str(e.data["member"])
-        if e.shopper:
-            return ("m:" + member_of[e.shopper]) if e.shopper in member_of else "s:" + e.shopper
-        return None
+def _identity(e: Event, member_of: dict[str, str]) -> str | None:
+    if e.data.get("member"):
+        return "m:" + str(e.data["member"])
+    if e.shopper:
+        return ("m:" + member_of[e.shopper]) if e.shopper in member_of else "s:" + e.shopper
+    return None
 
-    def bought(e: Event) -> bool:  # a partner-link click identifies nobody
-        return e.kind == "txn" and e.data.get("action") != "referral"
 
-    earlier = {identity(e) for e in everything if bought(e) and e.at < since}
-    now = {identity(e) for e in window if bought(e) and in_scope(e.zone)} - {None}
+def _bought(e: Event) -> bool:  # a partner-link click identifies nobody
+    return e.kind == "txn" and e.data.get("action") != "referral"
+
+
+def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_scope) -> None:
+    earlier = history.bought_before(since)
+    now = {_identity(e, history.member_of) for e in window if _bought(e) and in_scope(e.zone)} - {None}
     out.repeat = len(now & earlier)
     out.new = len(now) - out.repeat

@@ -14,6 +14,8 @@ entry's fields (the schema; README "Insights and moments"):
 
 The stream is trimmed to about `maxlen` entries (XADD MAXLEN ~); readers that must see every event
 (the moments engine) use a consumer group (XREADGROUP + XACK), so a crash re-reads what it did not ack.
+What trimming lost, the insights must not read as "nothing happened": `kept_since` says from when on the
+stream still holds every event.
 
 `emit_later` (the probe's `landing`, one per probe on the hottest request) queues the entry in this process
 and a background thread appends the queue every FLUSH_EVERY_S, many entries per round trip (DeferredAppends;
@@ -74,6 +76,11 @@ class EventKeys(VenueKeys):
         """Counter: bumped by an erasure or a retention run, so no cached figure outlives the data it counted."""
         return self.key("ev", "ins", "gen")
 
+    def kept_since(self) -> str:
+        """String: the write time (epoch ms) of the oldest entry the stream held once it had been trimmed
+        (EventLog.kept_since); never lowered."""
+        return self.key("ev", "kept")
+
     def occupancy_limits(self) -> str:
         """Hash: zone -> the occupancy at which the consoles raise an alert."""
         return self.key("ev", "limits")
@@ -102,13 +109,27 @@ class Event:
     @classmethod
     def from_entry(cls, venue: str, entry_id: bytes | str, raw: dict[bytes, bytes]) -> Event | None:
         """From an XRANGE/XREADGROUP entry; None for one that is not an event (a malformed write)."""
-        try:
-            text = {k.decode(): v.decode() for k, v in raw.items()}
-            return cls(kind=text["k"], at=float(text["at"]), venue=venue, device=text.get("dev"),
-                       shopper=text.get("sh"), zone=text.get("z"), data=json.loads(text.get("d", "{}")),
+        try:  # field by field: a reader of a month decodes millions of them
+            dev, sh, z, d = raw.get(b"dev"), raw.get(b"sh"), raw.get(b"z"), raw.get(b"d")
+            return cls(kind=raw[b"k"].decode(), at=float(raw[b"at"]), venue=venue,
+                       device=None if dev is None else dev.decode(), shopper=None if sh is None else sh.decode(),
+                       zone=None if z is None else z.decode(), data={} if d is None else json.loads(d),
                        id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id)
         except (KeyError, ValueError, UnicodeDecodeError):
             return None
+
+
+def _at(raw: dict[bytes, bytes]) -> float | None:
+    """An entry's `at`, read before the rest of it (most entries a reader gets are outside its range)."""
+    try:
+        return float(raw[b"at"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _identifies(raw: dict[bytes, bytes]) -> bool:
+    """The entry names a shopper or is a transaction: what a look-back over identities needs."""
+    return b"sh" in raw or raw.get(b"k") == b"txn"
 
 
 class LogEntry(NamedTuple):
@@ -128,6 +149,25 @@ for _, fields in ipairs(entries) do
 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
 return #entries
+"""
+
+
+# KEYS[1]: a venue's stream, KEYS[2]: its kept-since mark. ARGV[1]: its maxlen. A stream that lost entries
+# (entries-added > length) while as long as its bound lost them to trimming (XADD MAXLEN ~ never leaves fewer
+# than maxlen; an erasure or a retention run takes a few, or rewrites them at the end): it holds every event
+# written from its first entry on. The mark keeps the latest such time, so it holds when the bound is raised
+# later or an erasure takes the stream below it. Returns the mark (epoch ms) or nil.
+_KEPT_SINCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info, f = redis.call('XINFO', 'STREAM', KEYS[1]), {}
+  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+  local first = f['first-entry']
+  if first and f['length'] >= tonumber(ARGV[1]) and f['entries-added'] > f['length'] then
+    local ms = tonumber(string.match(first[1], '^(%d+)'))
+    if ms > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], ms) end
+  end
+end
+return redis.call('GET', KEYS[2])
 """
 
 
@@ -283,6 +323,7 @@ class EventLog:
         # (portal/events/sim.py drives the apps' real forms at simulated times, one request at a time).
         self.clock: Callable[[], float] = time.time
         self.deferred = DeferredAppends(db)
+        self._kept_since = db.register_script(_KEPT_SINCE)
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
@@ -318,22 +359,41 @@ class EventLog:
                       {k: v for k, v in data.items() if v is not None})
         return LogEntry(EventKeys(venue).stream(), self.maxlen, event.fields())
 
-    def read(self, venue: str, since: float | None = None, until: float | None = None,
-             batch: int = 5000) -> Iterator[Event]:
-        """The venue's events with since <= at < until, oldest written first."""
+    def read(self, venue: str, since: float | None = None, until: float | None = None, batch: int = 5000, *,
+             sparse_until: float | None = None) -> Iterator[Event]:
+        """The venue's events with since <= at < until, oldest written first; of those before `sparse_until`,
+        only the ones that name a shopper or are a transaction (a look-back over identities: the presence
+        events, most of a stream, are skipped before they are decoded).
+
+        The scan runs to the stream's end, not to `until`: an event may be written long after it happened
+        (a retention run rewrites old events at the end, privacy.py; a sweep writes a `leave` up to
+        LEAVE_AFTER_S late); those past `until` are skipped on their `at` alone."""
         self.flush()
         key, start = EventKeys(venue).stream(), "-"
         if since is not None:  # ids are write times: an event is written at or after it happened
             start = f"{max(0, int(since * 1000) - 1)}-0"
+        low, high = -float("inf") if since is None else since, float("inf") if until is None else until
+        sparse = -float("inf") if sparse_until is None else sparse_until
         while True:
             entries = self.db.xrange(key, min=start, max="+", count=batch)
             for entry_id, raw in entries:
+                at = _at(raw)
+                if at is None or not low <= at < high or (at < sparse and not _identifies(raw)):
+                    continue
                 event = Event.from_entry(venue, entry_id, raw)
-                if event is not None and (since is None or event.at >= since) and (until is None or event.at < until):
+                if event is not None:
                     yield event
             if len(entries) < batch:
                 return
             start = "(" + entries[-1][0].decode()
+
+    def kept_since(self, venue: str) -> float | None:
+        """From when on (epoch seconds, a write time) the stream holds every event, once trimming has taken
+        older ones: events that happened before it may be missing. None: it never lost any to its bound."""
+        self.flush()
+        keys = EventKeys(venue)
+        mark = self._kept_since(keys=[keys.stream(), keys.kept_since()], args=[self.maxlen])
+        return None if mark is None else int(mark) / 1000
 
     def set_dwell_marks(self, venue: str, minutes: set[int]) -> None:
         """The stay lengths (minutes) the presence script marks with a `dwell` event (the moments engine's

@@ -2,6 +2,13 @@
 from the event log (portal/events/insights.py), with every count passed through k_safe; server-rendered
 SVG charts (no JavaScript); CSV and Parquet exports of the same k-safe figures.
 
+Two rules say when there are no figures to show, each with a notice (`notice`) and a refused export (409):
+- a zone owner sees a period once it is over (`shown_from`): the operator sees today's figures as they fill
+  up, but an owner refreshing them would see one shopper's visit as the difference (a visitor more, her
+  dwell, her path, her purchase), which no k-check of either figure prevents;
+- a period whose events the log no longer wholly holds (trimmed at EVENTS_MAXLEN: EventLog.kept_since)
+  shows nothing rather than too few; when only the 30 days new-vs-repeat looks back over are cut, those two.
+
 Times are in the venue's time zone (portal/apps/locale.py)."""
 
 from __future__ import annotations
@@ -20,24 +27,27 @@ from zoneinfo import ZoneInfo
 import redis
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.exceptions import Conflict
 
-from portal.apps.locale import read_venue_locale
-from portal.events.insights import DWELL_BINS, K_MIN, Funnel, Insights, compute, k_safe, staff_devices, withhold
+from portal.apps.locale import format_time, read_venue_locale
+from portal.events.insights import DWELL_BINS, K_MIN, Funnel, Insights, figure, k_safe, prepare, withhold
 from portal.events.log import EventKeys
+from portal.events.presence import STAFF_DETECTION_DAYS, staff_phones
 from portal.services import Services
 
 LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
-STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the period
 
 
 def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
-    """The devices the figures leave out as staff: detected over the week before `since` in `events` (read
-    from LOOKBACK_DAYS before it), and those on the operator's list. One rule for the insights and the
-    moments preview."""
-    detected = staff_devices((e for e in events if e.at >= since - STAFF_DETECTION_DAYS * 86400), tz)
-    return detected | svc.privacy.staff(venue)
+    """The devices the figures leave out as staff: presence.staff_phones (detected over the week before
+    `since` in `events`, read from LOOKBACK_DAYS before it, and those on the operator's list). One rule for
+    the insights, the moments preview and live occupancy (presence.StaffPhones)."""
+    return staff_phones(events, svc.privacy.staff(venue), since, tz)
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
+# After a period's end, before a zone owner sees it: the tracker's sweep (every 30 s) closes a stay
+# LEAVE_AFTER_S after its last sighting, with a `leave` dated then; this much more lets it run.
+SETTLE_S = 300
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # the exports' keys (stable); pages: day_name
 
 
@@ -51,15 +61,46 @@ def day_bounds(day: date, tz: str) -> tuple[float, float]:
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 
+def period_bounds(day: date, days: int, tz: str) -> tuple[float, float]:
+    """The `days` days ending with `day`, as [since, until)."""
+    return day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
+
+
 def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1,
                  now: float | None = None) -> Insights:
-    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`,
-    from a short cache (CACHE_TTL_S; a range that is over for good: PAST_TTL_S) shared by every worker:
-    a console view does not read and recompute a month of events each time. An erasure or a retention
-    run starts a new cache generation. A longer period withholds what one of its days has too few of
-    (insights.withhold)."""
+    """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`
+    (a zone owner's: only once the period is over, `shown_from`); none of a period the event log no longer
+    wholly holds (`Insights.incomplete`). From a short cache (CACHE_TTL_S; a range that is over for good:
+    PAST_TTL_S) shared by every worker: a console view does not read and recompute a month of events each
+    time. An erasure or a retention run starts a new cache generation. A longer period withholds what one of
+    its days has too few of (insights.withhold)."""
     tz = venue_tz(svc, venue_map)
-    since, until = day_bounds(day - timedelta(days=days - 1), tz)[0], day_bounds(day, tz)[1]
+    since, until = period_bounds(day, days, tz)
+    now = time_now() if now is None else now
+    if zones is not None and now < shown_from(svc, until):
+        return Insights(venue_map.id, since, until, _scope(zones), hidden_until=shown_from(svc, until))
+    kept = svc.events.kept_since(venue_map.id)
+    if kept is not None and since < kept:  # nothing read: every figure would count too few
+        return Insights(venue_map.id, since, until, _scope(zones), kept_since=kept, incomplete=["period"])
+    figures = _cached_figures(svc, venue_map, day, days, zones, tz, now)
+    if kept is not None and since - LOOKBACK_DAYS * 86400 < kept:
+        figures.kept_since, figures.incomplete = kept, ["new_vs_repeat"]
+    return figures
+
+
+def shown_from(svc: Services, until: float) -> float:
+    """When a zone owner sees the figures of a period ending at `until`: once it is over and its last stays
+    are closed. Figures of a period still filling up, read twice, differ by whoever came in between."""
+    return until + svc.presence.leave_after_s + SETTLE_S
+
+
+def _scope(zones: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(sorted(set(zones))) if zones is not None else None
+
+
+def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
+                    now: float) -> Insights:
+    since, until = period_bounds(day, days, tz)
     keys = EventKeys(venue_map.id)
     scope = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
     try:
@@ -70,19 +111,28 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
         cache_key, cached = None, None  # fail open: compute
     if cached:
         return insights_from_json(cached)
-    events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
-    staff = venue_staff(svc, venue_map.id, events, since, tz)
-    allowed = svc.privacy.allowed(venue_map.id)
-    figures = compute(events, venue_map.id, since, until, tz=tz, zones=zones, staff=staff, allowed=allowed)
-    if days > 1:
-        starts = [day_bounds(day - timedelta(days=n), tz) for n in range(days)]
-        withhold(figures, [compute(events, venue_map.id, start, end, tz=tz, zones=zones, staff=staff,
-                                   allowed=allowed, top=len(events) + 1) for start, end in starts])
+    figures = _figures(svc, venue_map.id, day, days, zones, tz)
     if cache_key is not None:
-        over = until + svc.presence.leave_after_s < (time_now() if now is None else now)
+        over = until + svc.presence.leave_after_s < now
         with contextlib.suppress(redis.RedisError):
             svc.db.set(cache_key, insights_to_json(figures), ex=PAST_TTL_S if over else CACHE_TTL_S)
     return figures
+
+
+def _figures(svc: Services, venue: str, day: date, days: int, zones: list[str] | None, tz: str) -> Insights:
+    """Computed: the history read once (before the staff window, only what identifies someone: new vs
+    repeat's look-back), prepared once, then the period and each of its days figured from it."""
+    since, until = period_bounds(day, days, tz)
+    lookback = since - LOOKBACK_DAYS * 86400
+    events = list(svc.events.read(venue, since=lookback, until=until,
+                                  sparse_until=since - STAFF_DETECTION_DAYS * 86400))
+    staff = venue_staff(svc, venue, events, since, tz)
+    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue))
+    period = figure(history, venue, since, until, tz=tz, zones=zones)
+    if days > 1:
+        withhold(period, [figure(history, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,
+                                 top=None) for n in range(days)])
+    return period
 
 
 def insights_to_json(ins: Insights) -> str:
@@ -96,6 +146,33 @@ def insights_from_json(raw: bytes | str) -> Insights:
     data["paths"] = [(tuple(p), n) for p, n in data["paths"]]
     data["funnels"] = [Funnel(**f) for f in data["funnels"]]
     return Insights(**data)
+
+
+class FiguresNotShown(Conflict):
+    """An export of a period that has no figures to give (`notice` says why): a 409 with the reason rather
+    than a file whose blanks would read as zeros."""
+
+
+def notice(ins: Insights) -> str | None:
+    """Why the period shows no figures, in the page's language (times in the venue's); None: it shows them."""
+    if ins.hidden_until is not None:
+        if ins.since <= time_now() < ins.until and ins.until - ins.since <= 25 * 3600:
+            return _("Today's figures appear once the day is over, so that no refresh can single out one shopper.")
+        return _("These figures appear at %(when)s, once the period is over, so that no refresh can single out "
+                 "one shopper.", when=format_time(ins.hidden_until))
+    if "period" in ins.incomplete:
+        return _("This period's figures would be incomplete, so they are not shown: the event log keeps only "
+                 "its latest events, those written from %(when)s on.", when=format_time(ins.kept_since))
+    return None
+
+
+def lookback_notice(ins: Insights) -> str | None:
+    """Why new and repeat shoppers are not shown while the rest is; None: they are."""
+    if "new_vs_repeat" not in ins.incomplete:
+        return None
+    return _("New and repeat shoppers are not shown: they look back %(days)d days, and that history is "
+             "incomplete (the event log keeps only the events written from %(when)s on).", days=LOOKBACK_DAYS,
+             when=format_time(ins.kept_since))
 
 
 def shown(n: int | None) -> str:
@@ -134,12 +211,18 @@ class Row:
 
 
 def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
-    """Every figure of the page as k-safe rows (what the exports hold)."""
+    """Every figure of the page as k-safe rows (what the exports hold). FiguresNotShown when the page shows
+    none (`notice`); without new and repeat shoppers (`lookback_notice`), a row `incomplete` says so."""
+    if (why := notice(ins)) is not None:
+        raise FiguresNotShown(why)
     scope, safe = ",".join(ins.zones) if ins.zones else "*", ins.safe
     out = [Row("visitors", scope, "", safe("visitors", ins.visitors)),
-           Row("passers_by", scope, "", safe("passers_by", ins.passers_by)),
-           Row("new_shoppers", scope, "", safe("new", ins.new)),
-           Row("repeat_shoppers", scope, "", safe("repeat", ins.repeat))]
+           Row("passers_by", scope, "", safe("passers_by", ins.passers_by))]
+    if "new_vs_repeat" in ins.incomplete:
+        out.append(Row("incomplete", scope, "new_vs_repeat", None))
+    else:
+        out += [Row("new_shoppers", scope, "", safe("new", ins.new)),
+                Row("repeat_shoppers", scope, "", safe("repeat", ins.repeat))]
     out += [Row("dwell_visits", scope, key, safe(f"dwell:{key}", n)) for key, n in ins.dwell_histogram()]
     for d, hours in enumerate(ins.heatmap):
         out += [Row("arrivals_hour_of_week", scope, f"{DAYS[d]} {h:02d}", safe(f"heat:{d}:{h}", n))
@@ -243,7 +326,13 @@ def occupancy(svc: Services, venue_map, zones: list[str], names: dict[str, str],
 
 
 def page_context(ins: Insights, names: dict[str, str]) -> dict:
-    """What the insights templates show: k-safe figures and the charts."""
+    """What the insights templates show: k-safe figures and the charts, or the notice of why there are none."""
+    if (why := notice(ins)) is not None:
+        return {"notice": why, "k": K_MIN}
+    return {"notice": None, **_figures_context(ins, names)}
+
+
+def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
     name, safe = names.get, ins.safe
     steps = {"in_zone": _("in zone"), "landed": _("landed"), "transacted": _("transacted")}
     funnels, funnel_bars = [], []
@@ -257,11 +346,13 @@ def page_context(ins: Insights, names: dict[str, str]) -> dict:
     mean_shown = ins.mean_dwell_s is not None and len(ins.dwell_s) >= K_MIN and "stays" not in ins.withheld
     flows = [(a, b, safe(f"flow:{a}>{b}", n)) for a, b, n in ins.transitions]
     paths = [(p, safe("path:" + ">".join(p), n)) for p, n in ins.paths]
+    cut = "new_vs_repeat" in ins.incomplete  # "—": not "<5", which would say they were few
     return {
         "visitors": label(visitors), "passers_by": label(passers_by),
         "capture": rate(visitors, visitors + passers_by) if None not in (visitors, passers_by) else "—",
         "mean_dwell_min": f"{ins.mean_dwell_s / 60:.1f}" if mean_shown else "—",
-        "new": label(safe("new", ins.new)), "repeat": label(safe("repeat", ins.repeat)),
+        "new": "—" if cut else label(safe("new", ins.new)), "repeat": "—" if cut else label(safe("repeat", ins.repeat)),
+        "lookback_notice": lookback_notice(ins),
         "flows": [(name(a, a), name(b, b), label(n)) for a, b, n in flows if n],
         "paths": [(" → ".join(name(z, z) for z in p), label(n)) for p, n in paths if n],
         "funnels": funnels,
