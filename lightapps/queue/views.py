@@ -8,14 +8,17 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import redis
+from babel.dates import format_skeleton
 from flask import abort, g, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from core.errors import InputError
 from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.payment import open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
@@ -222,17 +225,39 @@ def _reservations_on(config: dict[str, Any]) -> bool:
 
 @bp.get("/queue/<zone>/reserve")
 def reserve_form(venue: str, zone: str):
-    venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
-    if not _reservations_on(config):
+    if not _reservations_on(g.app_config):
         abort(404, _("This restaurant does not take reservations."))
-    dates = _dates()
-    day_iso = request.args.get("date") or dates[0]
-    if day_iso not in dates:
+    day_iso = request.args.get("date") or _dates()[0]
+    if day_iso not in _dates():
         abort(400, _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
-    classes = rules.classes_or_default(config.get("table_classes"))
-    return render_template("queue/reserve.html", venue=venue_map, zone=zone_obj, config=config, dates=dates,
-                           day=day_iso, rows=_slot_rows(venue, zone, day_iso, config),
-                           largest=max(c.high for c in classes))
+    return _reserve_page(venue, zone, day_iso)
+
+
+TYPED_FIELDS = ("party", "slot", "name", "phone", "note")  # what a refused booking's form shows again
+
+
+def _reserve_page(venue: str, zone: str, day_iso: str, status: int = 200, error: str | None = None,
+                  field: str | None = None):
+    """The booking form for `day_iso`. With `error` (about `field`): shown again after a refused booking with
+    what the shopper typed, since an error page would throw it all away."""
+    config = g.app_config
+    typed = {name: request.form.get(name, "")[:200] for name in TYPED_FIELDS} if error else {}
+    return render_template("queue/reserve.html", venue=g.venue_map, zone=g.zone, config=config,
+                           dates=_date_tabs(), day=day_iso, rows=_slot_rows(venue, zone, day_iso, config),
+                           largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
+                           error=error, error_field=field, typed=typed), status
+
+
+def _date_tabs() -> list[tuple[str, str]]:
+    """(day, its tab's label) for each bookable day: the day and short weekday in the page's language
+    (CLDR's "Ed": "12 Thu", "12日周四"), short enough for seven tabs on a 320 px phone."""
+    return [(iso, format_skeleton("Ed", date.fromisoformat(iso), locale=get_locale())) for iso in _dates()]
+
+
+def _refused_day() -> str:
+    """The day a refused booking's form shows: the one the shopper chose, else (no longer bookable) today."""
+    day_iso = request.form.get("date", "")[:10]
+    return day_iso if day_iso in _dates() else _dates()[0]
 
 
 @bp.post("/queue/<zone>/reserve")
@@ -242,35 +267,17 @@ def reserve(venue: str, zone: str):
         abort(409, _("This restaurant does not take reservations."))
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
-        party = rules.parse_party(request.form.get("party"), classes)
-    except rules.RuleError as exc:
-        abort(400, _(exc.template, **exc.params))
-    day_iso = request.form.get("date", "")[:10]
-    if day_iso not in _dates():
-        abort(400, _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
-    slot = request.form.get("slot", "")[:5]
-    row = next((r for r in _slot_rows(venue, zone, day_iso, config) if r["slot"] == slot), None)
-    if row is None:
-        abort(400, _("Pick one of the listed times."))
-    if row["past"]:
-        abort(400, _("That time has passed: pick a later one."))
-    try:
-        guest = rules.parse_guest(request.form)
-    except ValueError as exc:
-        abort(400, _("The name may have at most %(n)s characters.", n=rules.GUEST_NAME_MAX) if str(exc) == "name"
-              else _("The note may have at most %(n)s characters.", n=rules.GUEST_NOTE_MAX))
-    shopper = shopper_for_venue(venue)
-    if request.form.get("phone", "").strip():  # optional: the reminder and the restaurant's word come by SMS
-        spend_text_budget(venue, shopper.client, request.form["phone"][:40])
-        try:
-            save_phone(venue, shopper.client, request.form["phone"][:40])
-        except PhoneInputError as exc:
-            abort(400, exc.message)
+        party, day_iso, slot, guest = _booking_form(venue, zone, config, classes)
+        shopper = shopper_for_venue(venue)
+        _keep_booking_phone(venue, shopper.client)
+    except InputError as exc:  # nothing booked, stored or spent: the form again, as typed, with the reason
+        return _reserve_page(venue, zone, _refused_day(), 400, exc.message, exc.field)
     book = partial(store().reserve, venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                    shopper.client, int(config["slot_capacity"]), **guest)
     result = _within_budget("queue.reserve", venue, shopper.client, book)
-    if not result.ok and result.reason == "FULL":
-        return _message(venue, zone, 409, _("%(slot)s is fully booked: please pick another time.", slot=slot))
+    if not result.ok and result.reason == "FULL":  # taken since the form was shown: pick another time in it
+        return _reserve_page(venue, zone, day_iso, 409, _("%(slot)s is fully booked: please pick another time.",
+                                                          slot=slot), "slot")
     if not result.ok and result.reason == "ACTIVE":
         booked = store().reservation(venue, zone, result.value or "")
         if booked and booked["slot"] == slot and booked["party"] == party:
@@ -278,6 +285,42 @@ def reserve(venue: str, zone: str):
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
     notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
     return _back(venue, zone)
+
+
+def _booking_form(venue: str, zone: str, config: dict[str, Any],
+                  classes: list[rules.TableClass]) -> tuple[int, str, str, dict[str, str]]:
+    """(party, day, slot, guest details) from the booking form, checked in this order; InputError naming the
+    first field that is wrong, its message in the shopper's language."""
+    try:
+        party = rules.parse_party(request.form.get("party"), classes)
+    except rules.RuleError as exc:
+        raise InputError("party", _(exc.template, **exc.params)) from None
+    day_iso = request.form.get("date", "")[:10]
+    if day_iso not in _dates():
+        raise InputError("date", _("Pick a date within the next %(n)d days.", n=BOOKING_DAYS))
+    slot = request.form.get("slot", "")[:5]
+    row = next((r for r in _slot_rows(venue, zone, day_iso, config) if r["slot"] == slot), None)
+    if row is None:
+        raise InputError("slot", _("Pick one of the listed times."))
+    if row["past"]:
+        raise InputError("slot", _("That time has passed: pick a later one."))
+    try:
+        guest = rules.parse_guest(request.form)
+    except ValueError as exc:
+        too_long = (_("The name may have at most %(n)s characters.", n=rules.GUEST_NAME_MAX) if str(exc) == "name"
+                    else _("The note may have at most %(n)s characters.", n=rules.GUEST_NOTE_MAX))
+        raise InputError(str(exc), too_long) from None
+    return party, day_iso, slot, guest
+
+
+def _keep_booking_phone(venue: str, client: str) -> None:
+    """The booking's optional number for texts (the reminder, the restaurant's word), kept for the shopper:
+    spent from the "notify.sms" budgets first (429 when spent); PhoneInputError, nothing spent, when it is
+    no phone number."""
+    raw = request.form.get("phone", "")[:40]
+    if raw.strip():
+        spend_text_budget(venue, client, raw)
+        save_phone(venue, client, raw)
 
 
 @bp.post("/queue/<zone>/reserve/cancel")

@@ -236,3 +236,16 @@ def test_bad_selections_are_refused_in_the_shoppers_language(client, mall, store
     show_id = new_show(store)
     resp = client.post(f"{BASE}/show/{show_id}/hold?lang=zh", data={"seat": seats, "c": token()})
     assert resp.status_code == 422 and message in resp.get_data(as_text=True)
+
+
+def test_prices_carry_the_currency_sign_like_the_totals(client, mall, store, token):
+    """A showtime's price reads as money everywhere a shopper sees it, in both languages: "¥42.00" on the
+    showtimes and the seat map, as the hold's total and the payment show amounts (portal/payments/money.py)."""
+    show_id = new_show(store, starts_in_s=600)  # ¥42.00
+    c = token()
+    for lang in ("en", "zh"):
+        landing = client.get(f"{BASE}?c={c}&lang={lang}").get_data(as_text=True)
+        link = re.search(rf'<a class="showtime" href="[^"]*/show/{show_id}[^"]*">([^<]*)</a>', landing).group(1)
+        assert link.endswith(" · ¥42.00"), link
+        seats = client.get(f"{BASE}/show/{show_id}?c={c}&lang={lang}").get_data(as_text=True)
+        assert re.search(r"(Price|价格) ¥42\.00</p>", seats), lang
