@@ -7,11 +7,16 @@ decides when the store is down: after `failures_to_open` consecutive failures (e
 opens, and while it is open callers fail open at once, without touching the store. A background
 thread pings the store every `probe_interval_s` and closes the breaker when a ping succeeds.
 
+On a Valkey Cluster the store is not up or down as a whole: a shard is. There `VenueBreakers` keeps one
+breaker per venue (a venue's keys live in its `{venue}` slot, so its failures say that its shard is down), and
+one shard down fails open only its own venues.
+
 The clock and the ping are injectable, and `probe_once()` runs one background probe in the caller's
 thread, so tests drive the breaker step by step instead of racing timers."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -32,23 +37,61 @@ class StoreUnavailable(redis.ConnectionError):
     `except STORE_ERRORS` fail-open path handles it)."""
 
 
+class _Prober:
+    """A background thread that sleeps until woken, then runs `step` every `interval_s` until it answers True
+    (nothing is open any more). It lives as long as the process; a forked gunicorn worker starts its own."""
+
+    def __init__(self, step: Callable[[], bool], interval_s: float) -> None:
+        self._step = step
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._thread: tuple[int, threading.Thread] | None = None  # (pid, thread)
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None or self._thread[0] != os.getpid():
+                thread = threading.Thread(target=self._loop, name="store-breaker-probe", daemon=True)
+                self._thread = (os.getpid(), thread)
+                thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while True:
+                time.sleep(self.interval_s)
+                if self._step():
+                    break
+
+
 class StoreBreaker:
     def __init__(self, ping: Callable[[], object], *, failures_to_open: int = 3, probe_interval_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, background: bool = True) -> None:
+                 clock: Callable[[], float] = time.monotonic, background: bool = True,
+                 on_open: Callable[[], None] | None = None, name: str = "store") -> None:
+        """`on_open`: called when it opens, for a prober that is not its own (VenueBreakers' one per process);
+        without it, a `background` breaker starts its own prober thread. `name`: what the log calls it."""
         self._ping = ping
+        self.name = name
         self.failures_to_open = failures_to_open
         self.probe_interval_s = probe_interval_s
         self._clock = clock
         self._background = background
+        self._on_open = on_open
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
-        self._prober: tuple[int, threading.Thread] | None = None  # (pid, thread): a forked worker starts its own
-        self._wake = threading.Event()
+        self._prober: _Prober | None = None  # made at the first opening
 
     @classmethod
     def for_client(cls, db: redis.Redis, **kwargs) -> StoreBreaker:
         return cls(db.ping, **kwargs)
+
+    def for_venue(self, venue: str) -> StoreBreaker:
+        """The breaker of `venue`'s store calls: this one for every venue (on one store, every venue shares
+        its fate; VenueBreakers answers the same question on a cluster)."""
+        return self
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -71,7 +114,7 @@ class StoreBreaker:
             with self._lock:
                 self._failures = 0
                 if self._opened_at is not None:
-                    log.warning("store reachable again: circuit closed")
+                    log.warning("%s reachable again: circuit closed", self.name)
                 self._opened_at = None
 
     def record_failure(self, exc: BaseException | None = None) -> None:
@@ -81,12 +124,14 @@ class StoreBreaker:
             self._failures += 1
             if self._opened_at is None and self._failures >= self.failures_to_open:
                 self._opened_at = self._clock()
-                log.error("store failed %d times in a row (%s): circuit open, failing open", self._failures,
-                          type(exc).__name__ if exc else "unknown")
+                log.error("%s failed %d times in a row (%s): circuit open, failing open", self.name,
+                          self._failures, type(exc).__name__ if exc else "unknown")
                 opened = True
             else:
                 opened = False
-        if opened and self._background:
+        if opened and self._on_open is not None:
+            self._on_open()
+        elif opened and self._background:
             self._start_prober()
 
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
@@ -120,19 +165,79 @@ class StoreBreaker:
         return True
 
     def _start_prober(self) -> None:
-        """Wake the prober, starting it first in this process (a forked gunicorn worker starts its own)."""
+        """Wake this breaker's prober (made at the first opening): it pings until the breaker closes."""
         with self._lock:
-            if self._prober is None or self._prober[0] != os.getpid():
-                thread = threading.Thread(target=self._probe_loop, name="store-breaker-probe", daemon=True)
-                self._prober = (os.getpid(), thread)
-                thread.start()
-        self._wake.set()
+            if self._prober is None:
+                self._prober = _Prober(self.probe_once, self.probe_interval_s)
+        self._prober.wake()
 
-    def _probe_loop(self) -> None:
-        """Lives as long as the process: sleeps until the breaker opens, then pings until it closes."""
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._opened_at is not None:
-                time.sleep(self.probe_interval_s)
-                self.probe_once()
+
+class VenueBreakers:
+    """A store breaker per venue, for a Valkey Cluster: a venue's keys live in its `{venue}` slot, so its
+    failures say that its shard is down, and they open only its own breaker; the venues on the other shards
+    keep being answered from the store. Each venue's breaker recovers by `ping(venue)`, which must ask that
+    venue's slot (EXISTS on a key with its hash tag): a node-wide PING is answered by any live shard.
+
+    The map is bounded (a venue id comes from a query string: anyone may make one up); past `max_venues` the
+    oldest venue's breaker is dropped, and that venue starts again closed. One prober per process pings the
+    open ones (`probe_once()` is its step), not a thread per venue: a round pings them one after another, so
+    while a hung shard makes each of its venues' pings wait out the store's timeout, the venues of another
+    shard that was down too close that much later (their shard answers; they fail open meanwhile)."""
+
+    def __init__(self, ping: Callable[[str], object], *, max_venues: int = 4096, failures_to_open: int = 3,
+                 probe_interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 background: bool = True) -> None:
+        self._ping = ping
+        self.max_venues = max_venues
+        self.failures_to_open = failures_to_open
+        self.probe_interval_s = probe_interval_s
+        self._clock = clock
+        self._background = background
+        self._lock = threading.Lock()
+        self._breakers: dict[str, StoreBreaker] = {}  # insertion order: the oldest is dropped first
+        self._prober: _Prober | None = None
+
+    def for_venue(self, venue: str) -> StoreBreaker:
+        """`venue`'s breaker, made closed on its first use. A lookup takes no lock (every probe asks)."""
+        breaker = self._breakers.get(venue)
+        if breaker is not None:
+            return breaker
+        with self._lock:
+            breaker = self._breakers.get(venue)
+            if breaker is None:
+                breaker = StoreBreaker(functools.partial(self._ping, venue), failures_to_open=self.failures_to_open,
+                                       probe_interval_s=self.probe_interval_s, clock=self._clock,
+                                       background=False, on_open=self._start_prober, name=f"store of venue {venue}")
+                self._breakers[venue] = breaker
+                if len(self._breakers) > self.max_venues:
+                    del self._breakers[next(iter(self._breakers))]
+            return breaker
+
+    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """A store call that names no venue goes straight to the store, through no venue's breaker (as the
+        views outside the captive portal do on a cluster, portal/errors.py): one venue's shard down must not
+        refuse it, and its failure says nothing of which venues are down. Ask `for_venue(venue).call(...)`."""
+        return fn(*args, **kwargs)
+
+    def open_venues(self) -> list[str]:
+        """The venues whose breaker is open now (tests, a health check)."""
+        return [venue for venue, breaker in self._snapshot() if breaker.is_open]
+
+    def probe_once(self) -> bool:
+        """One round of the prober: ping each open venue's slot, closing the breakers that answer. True when
+        none is open any more."""
+        for _, breaker in self._snapshot():
+            breaker.probe_once()  # a closed one returns at once, without a ping
+        return not self.open_venues()
+
+    def _snapshot(self) -> list[tuple[str, StoreBreaker]]:
+        with self._lock:
+            return list(self._breakers.items())
+
+    def _start_prober(self) -> None:
+        if not self._background:
+            return
+        with self._lock:
+            if self._prober is None:
+                self._prober = _Prober(self.probe_once, self.probe_interval_s)
+        self._prober.wake()

@@ -5,7 +5,8 @@ granted the probe gets a 302 to the light app of the zone the positioner places 
 mall home when unsure) -> "Continue to the internet" on any page grants a session the gateway's way
 -> from then on each probe gets its OS's exact "online" answer. If the store is down (the store
 breaker, core/store_health.py, is open), probes and pages still answer at once (fail open) and the
-shopper reaches a static page or the internet.
+shopper reaches a static page or the internet. On a Valkey Cluster each venue has its own breaker: a
+shard that is down fails open only the venues on it.
 
 Parts: landing.py (the one landing decision), lane.py (probes, plain WSGI), views.py (Flask views),
 gateways.py (gateway adapters) with controller_api.py, unifi.py, omada.py and smartzone.py (the grants that are
@@ -16,6 +17,8 @@ from __future__ import annotations
 from flask import Flask, request
 
 from core.memo import BoundedMemo
+from core.storage import VenueKeys
+from core.store_health import StoreBreaker, VenueBreakers
 from portal.apps import registry
 from portal.captive.cli import portal_config
 from portal.captive.common import CaptiveServices
@@ -27,6 +30,7 @@ from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.captive.views import bp, capport_url, captive_services
+from portal.services import Services
 from portal.shopper import token_store
 
 __all__ = ["ProbeLane", "bp", "capport_url", "captive_services", "init_captive"]
@@ -50,12 +54,29 @@ def _client_networks(config: PortalConfigStore):
     return networks
 
 
+class BreakerKeys(VenueKeys):
+    def ping(self) -> str:
+        """A key no one writes, in the venue's slot: EXISTS on it asks exactly the shard the venue lives on."""
+        return self.key("breaker", "ping")
+
+
+def _store_breakers(core: Services) -> StoreBreaker | VenueBreakers:
+    """The breaker(s) the portal's store calls go through. One store: the app's one breaker, shared with the
+    views' 503s (portal/errors.py), since every venue lives on that one server and fails with it. A cluster:
+    a breaker per venue, whose recovery ping asks the venue's own slot, so that one shard down fails open only
+    its own venues (the app's one breaker would fail open every venue after three failures of any)."""
+    if not core.settings.redis_cluster:
+        return core.breaker
+    db = core.db
+    return VenueBreakers(lambda venue: db.exists(BreakerKeys(venue).ping()))
+
+
 def init_captive(app: Flask) -> None:
     """The portal's stores, its landing decision and its views, on the app's one store connection. The
     OS probes are answered by ProbeLane (portal/captive/lane.py), which the app factory puts in front."""
     core = app.extensions["mallportal"]
     db = core.db
-    breaker = core.breaker  # the app's one store breaker (portal/errors.py answers 503 while it is open)
+    breaker = _store_breakers(core)
     sessions = SessionStore(db)
     probe_state = ProbeStateStore(db, core.locator, core.zone_apps)
     config = PortalConfigStore(db)

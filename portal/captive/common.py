@@ -9,7 +9,7 @@ import redis
 from flask import Flask
 
 from core.security import MacHasher
-from core.store_health import STORE_ERRORS, StoreBreaker
+from core.store_health import STORE_ERRORS, StoreBreaker, VenueBreakers
 from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer, gateway_macs
 from portal.captive.landing import Landing
@@ -27,14 +27,14 @@ __all__ = ["MAX_QUERY_BYTES", "NO_STORE", "STORE_ERRORS", "CaptiveServices", "ap
 
 @dataclass
 class CaptiveServices:
-    """The portal's stores, on the app's one store connection, behind one store breaker: while the
-    breaker is open every portal path fails open at once."""
+    """The portal's stores, on the app's one store connection, behind the store breaker (one per venue on a
+    cluster): while a venue's breaker is open every portal path for that venue fails open at once."""
 
     sessions: SessionStore
     config: PortalConfigStore
     sealer: ContextSealer
     landing: Landing
-    breaker: StoreBreaker
+    breaker: StoreBreaker | VenueBreakers  # .for_venue(venue): the app's one breaker, or the venue's own on a cluster
     db: redis.Redis
     portal_url: str  # scheme://host for absolute URLs; "" = the request's host (development)
     direct_mode: str  # "honest" or "gateway" (settings.direct_mode)

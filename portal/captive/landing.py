@@ -4,7 +4,7 @@
 - Online: the phone's access was granted and this is an OS probe (not a page a browser opens);
 - Redirect(endpoint, values, token): the page to send it to (the light app of its zone when the
   positioner is confident, else the mall home) and the shopper token the page gets;
-- Offline: the store is unavailable (the breaker is open or a call failed): fail open at once.
+- Offline: the venue's store is unavailable (its breaker is open or a call failed): fail open at once.
 Each caller turns the decision into its own answer (a WSGI 302, a Flask redirect, captive+json).
 
 The steps are small methods (who, state, where, token) so a new rule (zone groups, a cold start)
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.addresses import client_address
-from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable
+from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable, VenueBreakers
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
@@ -58,11 +58,13 @@ Decision = Online | Redirect | Offline
 
 class Landing:
     """Built once per app (portal/captive/__init__.py) with the stores it reads, on the one store
-    connection, behind the store breaker."""
+    connection, behind the store breaker: each call about a venue through `breaker.for_venue(venue)`, the
+    app's one breaker on a single store, the venue's own on a cluster (one shard down fails open only the
+    venues on it)."""
 
     def __init__(self, *, probe_state: ProbeStateStore, sessions: SessionStore, locator: Locator,
                  zone_app: Callable[[str, str], str | None], landing_endpoint: Callable[[str], str | None],
-                 breaker: StoreBreaker, tokens: ShopperTokenStore, events: EventLog | None = None,
+                 breaker: StoreBreaker | VenueBreakers, tokens: ShopperTokenStore, events: EventLog | None = None,
                  client_networks: Callable[[str], Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]]
                  | None = None) -> None:
         self.probe_state = probe_state
@@ -86,10 +88,10 @@ class Landing:
         The token handed out is always a new shopper's: a MAC or an IP only locates a phone."""
         now = time.time() if now is None else now
         try:
-            self.breaker.check()
+            self.breaker.for_venue(venue).check()
             by_ip = client is None and bool(ip)
             if by_ip:
-                client = self.breaker.call(self.sessions.named_at, venue, ip)
+                client = self.breaker.for_venue(venue).call(self.sessions.named_at, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
             elif not verified:
                 client = self.placeable(venue, client, ip)
@@ -119,7 +121,8 @@ class Landing:
         stranger where that phone is. Raises a store error when the setting cannot be read."""
         if client is None:
             return None
-        networks = self.breaker.attempt(self.client_networks, venue) if self.client_networks else ()  # memoised
+        breaker = self.breaker.for_venue(venue)
+        networks = breaker.attempt(self.client_networks, venue) if self.client_networks else ()  # memoised
         if not networks:
             return client
         address = client_address(ip)  # a dual-stack socket's IPv4-mapped address as its IPv4 one
@@ -134,7 +137,7 @@ class Landing:
     def _state(self, venue: str, client: str | None, now: float, associated_ap: str | None = None) -> ProbeState:
         if client is None:
             return ProbeState(session=None, position=None, app=None)
-        return self.breaker.call(self.probe_state.read, venue, client, now, associated_ap)
+        return self.breaker.for_venue(venue).call(self.probe_state.read, venue, client, now, associated_ap)
 
     def _where(self, venue: str, client: str | None, state: ProbeState,
                associated_ap: str | None = None) -> tuple[Position | None, str | None]:
@@ -146,7 +149,7 @@ class Landing:
         try:
             position = self.locator.locate(venue, client, associated_ap=associated_ap)
         except STORE_ERRORS as exc:
-            self.breaker.record_failure(exc)
+            self.breaker.for_venue(venue).record_failure(exc)
             raise
         except Exception:  # noqa: BLE001 - the model failed: the mall home still works
             log.exception("positioning failed for venue %s", venue)
@@ -154,7 +157,7 @@ class Landing:
         zone = landing_zone(position)
         if zone is None:
             return position, None
-        return position, self.breaker.call(self.zone_app, venue, zone)
+        return position, self.breaker.for_venue(venue).call(self.zone_app, venue, zone)
 
     def page_for(self, venue: str, position: Position | None, app_name: str | None) -> tuple[str, dict[str, str]]:
         """(endpoint, URL values) of the landing page for a phone at `position` in a zone running `app_name`."""

@@ -7,7 +7,8 @@ it into a WSGI answer; bench/portal.py measures it against a bare Flask route.
 
 Answers (captive-portals.md section 1): before the grant, a 302 to the phone's landing page (absolute on
 PORTAL_URL when it is set, so the sign-in sheet leaves the probe's host); after it, the OS's exact
-"online" answer. The store down (the breaker open): a 302 to the static offline page at once.
+"online" answer. The venue's store down (its breaker open: the app's one on a single store, the venue's
+own on a cluster, so one shard down fails open only its own venues): a 302 to the static offline page at once.
 
 Hijacked requests: under DNS hijacking every host the phone asks for reaches the portal. A request whose
 Host is a name that is not the portal's (PORTAL_URL, PORTAL_HOSTS) is answered like a probe: before the

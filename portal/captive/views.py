@@ -67,9 +67,10 @@ def captive_services() -> CaptiveServices:
     return captive_services_of(current_app)
 
 
-def store(fn: Callable[..., T], *args, **kwargs) -> T:
-    """A store call through the breaker: refused at once while the store is down."""
-    return captive_services().breaker.call(fn, *args, **kwargs)
+def store(venue: str, fn: Callable[..., T], *args, **kwargs) -> T:
+    """A store call about `venue` through its breaker (the app's one on a single store, the venue's own on a
+    cluster): refused at once while that venue's store is down, and only that venue's."""
+    return captive_services().breaker.for_venue(venue).call(fn, *args, **kwargs)
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -169,7 +170,7 @@ def portal_entry(site: str | None = None):
         return _authmon_poll(venue, args)
     cs = captive_services()
     try:
-        config = store(cs.config.get, venue)
+        config = store(venue, cs.config.get, venue)
     except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
         return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue)))
     ctx = _parse(args, config)
@@ -190,13 +191,13 @@ def portal_entry(site: str | None = None):
         if ctx.access in (OFFLINE, REFUSED) and verified:  # the gateway holds the phone back, or refused the
             # login a Continue handed it: CAPPORT and probes must say so (only when it vouched: a forged one
             # must not log others out)
-            store(cs.sessions.revoke, venue, client)
+            store(venue, cs.sessions.revoke, venue, client)
         if ctx.verified and ctx.client_ip and client:  # after the revoke, which clears the old session's entry
-            store(cs.sessions.remember_ip, venue, ctx.client_ip, client)
+            store(venue, cs.sessions.remember_ip, venue, ctx.client_ip, client)
         sealed = cs.sealer.seal(ctx)
-        store(cs.sessions.save_gateway_context, venue, decision.client, sealed)
+        store(venue, cs.sessions.save_gateway_context, venue, decision.client, sealed)
         if ctx.verified and client:  # the phone's own gateway, for a Continue that does not come through it
-            store(cs.sessions.save_phone_gateway_context, venue, client, sealed)
+            store(venue, cs.sessions.save_phone_gateway_context, venue, client, sealed)
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     if ctx.access == REFUSED:
@@ -282,13 +283,13 @@ def continue_to_internet():
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     venue = shopper.venue
     try:
-        config = store(cs.config.get, venue)
+        config = store(venue, cs.config.get, venue)
         ctx = _gateway_context(venue, shopper)
         seconds = int(config["session_minutes"]) * 60
         if ctx.gateway == "direct" and (refusal := _direct_grant(venue, shopper, seconds)):
             return _not_granted(shopper, ctx, refusal)
         if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
-            store(spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
+            store(venue, spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
     except GatewayError as exc:
         log.warning("continue: %s", exc)
         abort(exc.status, _expired_text())
@@ -317,12 +318,12 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
     cs = captive_services()
     if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
         rhid = ctx.grant["rhid"]
-        store(cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
+        store(venue, cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
     if ctx.gateway != "direct":  # a direct grant is the session itself (_direct_grant)
         # The session holds the address only a verified gateway named: it points the IP table at this phone. A
         # live session is kept (the gateway may have dropped the phone: handed to it again all the same), its
         # end only moved later; it is this shopper's now (its status page says "online").
-        store(cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client,
+        store(venue, cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client,
               ip=ctx.client_ip if ctx.verified else None, timed=tells_length(ctx))
 
 
@@ -332,11 +333,11 @@ def _gateway_context(venue: str, shopper: Shopper) -> GatewayContext:
     IP table that only verified gateways fill), the last one its gateway vouched for (a Continue from the
     CAPPORT API's user-portal-url or the venue-info page never came through the gateway); else "direct"."""
     cs = captive_services()
-    raw = store(cs.sessions.gateway_context, venue, shopper.client)
+    raw = store(venue, cs.sessions.gateway_context, venue, shopper.client)
     ctx = cs.sealer.open(raw) if raw else GatewayContext(gateway="direct")
     if ctx.gateway != "direct" or not (shopper.phone and shopper.phone_verified):
         return ctx
-    raw = store(cs.sessions.phone_gateway_context, venue, shopper.phone)
+    raw = store(venue, cs.sessions.phone_gateway_context, venue, shopper.phone)
     try:
         return cs.sealer.open(raw) if raw else ctx
     except GatewayError:  # sealed under another key (SECRET_KEY changed): as if none
@@ -360,7 +361,7 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
     if not ip and (shopper.phone is None or not demo_mode_for(venue)):
         return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
     # A live session is kept as it is (a second Continue is no extension, nor resets the count of them).
-    store(cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client, ip=ip,
+    store(venue, cs.sessions.grant, venue, session_client(shopper), seconds, "direct", granted_by=shopper.client, ip=ip,
           handed_to_gateway=False)
     return None
 
@@ -436,8 +437,8 @@ def status():
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     cs = captive_services()
     try:
-        session = own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper)))
-        config = store(cs.config.get, shopper.venue)
+        session = own_session(shopper, store(shopper.venue, cs.sessions.get, shopper.venue, session_client(shopper)))
+        config = store(shopper.venue, cs.config.get, shopper.venue)
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
     can_extend = session is not None and session.extendable and session.extensions < int(config["max_extensions"])
@@ -457,14 +458,14 @@ def extend():
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     cs = captive_services()
     try:
-        config = store(cs.config.get, shopper.venue)
-        current = own_session(shopper, store(cs.sessions.get, shopper.venue, session_client(shopper)))
+        config = store(shopper.venue, cs.config.get, shopper.venue)
+        current = own_session(shopper, store(shopper.venue, cs.sessions.get, shopper.venue, session_client(shopper)))
         if current is None:
             abort(409, _("There is no WiFi session to extend. Please connect again."))
         if not current.extendable:  # the gateway holds the length: a longer record of ours would only mislead
             abort(409, _("The WiFi network sets how long your session lasts: it cannot be extended here."))
-        session = store(cs.sessions.extend, shopper.venue, session_client(shopper), int(config["session_minutes"]) * 60,
-                        int(config["max_extensions"]))
+        session = store(shopper.venue, cs.sessions.extend, shopper.venue, session_client(shopper),
+                        int(config["session_minutes"]) * 60, int(config["max_extensions"]))
     except LookupError as exc:
         abort(409, str(exc))
     except STORE_ERRORS as exc:
@@ -551,7 +552,7 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
                   "venue-info-url": external_url(decision.endpoint, **decision.values, c=decision.token)}
     if session is not None:
         try:
-            config = store(cs.config.get, venue)
+            config = store(venue, cs.config.get, venue)
         except STORE_ERRORS:
             config = cs.config.offline(venue)
         if session.counts_down:  # else the gateway keeps a length we do not know: none is said (RFC 8908: optional)
@@ -617,7 +618,7 @@ def _authmon_refusal(config: dict[str, str], given: str) -> str | None:
 
 
 def _authmon(cs: CaptiveServices, venue: str, form) -> Response:
-    config = store(cs.config.get, venue)
+    config = store(venue, cs.config.get, venue)
     refusal = _authmon_refusal(config, form.get("gatewayhash", ""))
     if refusal:
         return Response(f"ERROR: {refusal}\n", status=403, content_type="text/plain")
@@ -626,7 +627,7 @@ def _authmon(cs: CaptiveServices, venue: str, form) -> Response:
     if action in ("deauthed", "custom"):  # notices for the FAS; openNDS's sample FAS acknowledges them
         return Response("ack", content_type="text/plain")
     if action == "clear":
-        store(cs.db.delete, key)
+        store(venue, cs.db.delete, key)
         return Response("*", content_type="text/plain")
     if action not in ("view", "list"):
         return Response(f"ERROR: unknown auth_get {action[:20]!r}\n", status=400, content_type="text/plain")
@@ -634,11 +635,11 @@ def _authmon(cs: CaptiveServices, venue: str, form) -> Response:
     if action == "view" and payload.strip() not in ("none", "*", ""):
         acked = [rhid for rhid in payload.split() if rhid != "*"]
         if acked:
-            store(cs.db.hdel, key, *acked)
+            store(venue, cs.db.hdel, key, *acked)
         return Response("ack", content_type="text/plain")
-    entries = [v.decode() for v in store(cs.db.hvals, key)]
+    entries = [v.decode() for v in store(venue, cs.db.hvals, key)]
     if action == "list":
-        store(cs.db.delete, key)
+        store(venue, cs.db.delete, key)
     return Response("".join(["*", *(" " + e for e in entries)]), content_type="text/plain")
 
 

@@ -119,7 +119,7 @@ def closed_port_url() -> str:
 
 def probe_until_open(broken, path="/generate_204?client_mac=02:00:5e:00:53:51", limit=20):
     """Probe until the breaker opens; every answer on the way is already the fail-open redirect."""
-    breaker = broken.application.extensions["captive"].breaker
+    breaker = broken.application.extensions["captive"].breaker.for_venue("demo")  # the probes' venue
     for _ in range(limit):
         resp = broken.get(path)
         assert resp.status_code == 302 and urlparse(resp.headers["Location"]).path == "/offline"
