@@ -44,7 +44,7 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
     # Several phones may share one address behind NAT: more per IP than per shopper.
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
-    # Guesses at the second factor of a whole-plate lookup (the hour the car was parked: 1 in 24).
+    # Guesses at the second factor of a whole-plate lookup (the hour the car came in: 1 in 169).
     "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
     # mostly against new anonymous shoppers minted to dodge those limits).

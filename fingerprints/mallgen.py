@@ -440,6 +440,9 @@ def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float =
         if u.kind not in ("corridor", "garage", "lobby", "atrium"):
             shops.append(Shop(id=u.id, name=u.name, name_zh=u.name, category=u.kind, floor=u.floor,
                               x=(x0 + x1) / 2, y=(y0 + y1) / 2, zone=u.id))
+        elif u.kind == "garage":  # a car park is a place shoppers look up (停车, parking), as the demo mall's is
+            shops.append(Shop(id=u.id, name=u.name, name_zh=u.name, category="parking", floor=u.floor,
+                              x=(x0 + x1) / 2, y=(y0 + y1) / 2, zone=u.id))
     venue = VenueMap(id=venue_id or f"gen{seed}", name=f"Generated {shape} mall {seed}",
                      name_zh=f"生成商场 {seed}", floors=floors, aps=b.aps, zones=zones, shops=shops,
                      nodes=b.nodes, edges=b.edges)

@@ -21,6 +21,7 @@ from portal.auth import (
     login_required,
     must_change_password,
     protect_console,
+    venue_guest_networks,
 )
 from portal.passwords import MAX_LENGTH, password_problem
 from portal.services import services
@@ -63,7 +64,7 @@ def change_password():
     store = accounts()
     try:
         verified = store.verify(account.username, request.form.get("current_password", "")[:MAX_LENGTH],
-                                request.remote_addr or "-", services().settings.demo)
+                                request.remote_addr or "-", services().settings.demo, venue_guest_networks())
     except Throttled as exc:
         flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
         return render_template("auth/password.html", account=account, forced=forced), 429, {
@@ -105,9 +106,12 @@ def welcome():
         flash(str(exc), "error")
         return render_template("auth/welcome.html", link={"username": username, "purpose": purpose},
                                token=token), 400, _NO_STORE
-    if links.consume(token) is None:  # used at the same moment elsewhere
+    # checks the link again, uses it up and sets the password in one step (a reset, a password change or the
+    # same link used elsewhere meanwhile: 404)
+    used = links.use(token, password)
+    if used is None:
         return render_template("auth/welcome.html", link=None, token=""), 404, _NO_STORE
-    store.set_password(username, password)
+    username, purpose = used
     account = store.get(username)
     AuditLog(services().db).record(account.venue, username, f"password.{purpose}")
     flash(_("Your password is set; sign in with it."))

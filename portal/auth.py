@@ -5,7 +5,8 @@ store (the signed, HttpOnly, SameSite=Lax cookie carries only a random session i
 change and disabling the account end them), CSRF on every console form (Flask-WTF's token, checked only
 on console blueprints: shopper forms carry no ambient credential, so they need none), a login throttle
 per account and per client IP that delays (exponentially) instead of locking, so nobody can lock a user
-out, and an audit log of changes. Demo accounts (known password) sign in only in demo mode."""
+out, and an audit log of changes that one account's volume cannot flush (a daily allowance of changes
+per account, `AuditLog`). Demo accounts (known password) sign in only in demo mode."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import redis
@@ -27,13 +28,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
 from core.storage import VenueKeys
 from core.store_health import STORE_ERRORS
-from portal.apps.budgets import address_key
+from portal.apps.budgets import IPNetwork, _guest_networks, address_key, wait_text
+from portal.errors import error_response
 from portal.passwords import check_password
 from portal.services import services
 
@@ -97,6 +100,10 @@ class AccountKeys(VenueKeys):
     def password_link(self, username: str) -> str:
         """The one live invite / reset link of an account (a new one replaces it)."""
         return self.key("pwlink", username)
+
+    def changes(self, username: str, day: int) -> str:
+        """How many audited changes the account made on this UTC day (`AuditLog.admit`)."""
+        return self.key("changes", username, str(day))
 
 
 # The login throttle's check and count in one step. KEYS: the failures of the account from the address, of the
@@ -233,40 +240,52 @@ class AccountStore:
         # check and write in one step on the account's one key: a concurrent change is never lost
         self.db.transaction(add, key)
 
+    def _replace_hash(self, username: str, secret: str, raise_flags: tuple[str, ...],
+                      drop_flags: tuple[str, ...]) -> None:
+        """The account's new password hash and flags, and its live invite / reset link gone, in one step (both
+        keys under `{_accounts}`): a link handed out before a later password change or reset must not set
+        the password after it. Then every session ends."""
+        key = self.keys.account(username)
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"hash": _hasher.hash(secret), **{flag: "1" for flag in raise_flags}})
+            pipe.hdel(key, *drop_flags)
+            pipe.delete(self.keys.password_link(username))
+            pipe.execute()
+        self.end_sessions(username)
+
     def set_password(self, username: str, password: str) -> None:
-        """A new password (under the policy); ends every session of the account; no longer a demo one."""
+        """A new password (under the policy); ends every session of the account and its invite / reset link;
+        no longer a demo one."""
         if self.get(username) is None:
             raise KeyError(username)
         check_password(password, username)
-        self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
-        self.db.hdel(self.keys.account(username), "demo", "must_change", "pending")
-        self.end_sessions(username)
+        self._replace_hash(username, password, (), ("demo", "must_change", "pending"))
 
     def set_temporary_password(self, username: str) -> str:
         """A new random password, shown once by the caller, that must be changed at the next sign-in; the
-        old password stops working and every session ends."""
+        old password and any invite / reset link stop working and every session ends."""
         if self.get(username) is None:
             raise KeyError(username)
         password = secrets.token_urlsafe(12)
-        self.db.hset(self.keys.account(username), mapping={"hash": _hasher.hash(password), "must_change": "1"})
-        self.db.hdel(self.keys.account(username), "demo", "pending")
-        self.end_sessions(username)
+        self._replace_hash(username, password, ("must_change",), ("demo", "pending"))
         return password
 
     def forget_password(self, username: str) -> None:
-        """Before a reset link: the old password stops working (nobody knows the new hash's secret) and
-        every session ends; the owner sets a new one through the link."""
+        """Before a reset link: the old password and any earlier link stop working (nobody knows the new
+        hash's secret) and every session ends; the owner sets a new one through the link issued next."""
         if self.get(username) is None:
             raise KeyError(username)
-        self.db.hset(self.keys.account(username), mapping={"hash": _hasher.hash(secrets.token_urlsafe(32)),
-                                                           "pending": "1"})
-        self.db.hdel(self.keys.account(username), "demo", "must_change")
-        self.end_sessions(username)
+        self._replace_hash(username, secrets.token_urlsafe(32), ("pending",), ("demo", "must_change"))
 
     def set_disabled(self, username: str, disabled: bool = True) -> None:
+        """Disabling ends every session and the account's invite / reset link (enabling brings neither back)."""
         if self.get(username) is None:
             raise KeyError(username)
-        self.db.hset(self.keys.account(username), "disabled", "1" if disabled else "0")
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.account(username), "disabled", "1" if disabled else "0")
+            if disabled:
+                pipe.delete(self.keys.password_link(username))
+            pipe.execute()
         if disabled:
             self.end_sessions(username)
 
@@ -276,34 +295,38 @@ class AccountStore:
 
     # -- the login throttle ------------------------------------------------------------------------
 
-    def _throttle_keys(self, username: str, ip: str) -> tuple[str, str]:
+    def _throttle_keys(self, username: str, ip: str, guest_networks: Sequence[IPNetwork] = ()) -> tuple[str, str]:
         """The failure counters of this account from this address, and of this address: an address counted
-        as the budgets count it (`address_key`: an IPv6 address by its /64, an IPv4-mapped one as IPv4)."""
-        address = address_key(ip)
+        as the budgets count it (`address_key`: an IPv6 address by its /64, but by itself inside a venue's
+        guest networks, an IPv4-mapped one as IPv4)."""
+        address = address_key(ip, guest_networks)
         return self.keys.login_failures(f"{username}@{address}"), self.keys.login_failures(f"ip:{address}")
 
-    def _attempt(self, username: str, ip: str) -> tuple[str, bytes | None]:
+    def _attempt(self, keys: tuple[str, str]) -> tuple[str, bytes | None]:
         """Check the throttle and count this attempt as a failure in one step (raises Throttled when it
         must wait: nothing counted). Counted before the password is checked, so guesses sent at once from
         one address cannot all pass the check before any of them is counted. Returns what `_refund` needs."""
         now = repr(time.time())
         wait, previous = self._attempt_script(
-            keys=list(self._throttle_keys(username, ip)),
+            keys=list(keys),
             args=[now, self.FREE_FAILURES, self.FREE_FAILURES_PER_IP, self.MAX_DELAY_S, self.FORGET_FAILURES_S])
         if int(wait):
             raise Throttled(int(wait))
         return now, previous or None
 
-    def _refund(self, username: str, ip: str, attempt: tuple[str, bytes | None]) -> None:
+    def _refund(self, keys: tuple[str, str], attempt: tuple[str, bytes | None]) -> None:
         """A right password: the account's failures from this address end, and the address's count loses
         this attempt again (its time of the last failure back as it was, unless a later one moved it)."""
         now, previous = attempt
-        self._refund_script(keys=list(self._throttle_keys(username, ip)), args=[now, previous or b""])
+        self._refund_script(keys=list(keys), args=[now, previous or b""])
 
-    def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True) -> Account | None:
+    def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True,
+               guest_networks: Sequence[IPNetwork] = ()) -> Account | None:
         """The account if the password is right, the account enabled (and not a demo account outside demo
-        mode). Raises Throttled when this account (from this IP) or this IP must wait first."""
-        attempt = self._attempt(username, ip)  # counted as a failure until the password is found right
+        mode). Raises Throttled when this account (from this IP) or this IP must wait first. `guest_networks`:
+        the venues' guest WiFi networks (`venue_guest_networks`), where each address is one phone."""
+        keys = self._throttle_keys(username, ip, guest_networks)
+        attempt = self._attempt(keys)  # counted as a failure until the password is found right
         stored = self.db.hget(self.keys.account(username), "hash")
         try:
             ok = _hasher.verify(stored.decode() if stored else _dummy_hash(), password) and stored is not None
@@ -312,7 +335,7 @@ class AccountStore:
         status = self.status(username) if ok else {}
         if not ok or status["disabled"] or (status["demo"] and not demo_mode):
             return None
-        self._refund(username, ip, attempt)
+        self._refund(keys, attempt)
         if _hasher.check_needs_rehash(stored.decode()):
             self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
         return self.get(username)
@@ -352,12 +375,19 @@ class Throttled(Exception):
         self.wait_s = wait_s
 
 
-# KEYS[1] the account's link; ARGV[1] the digest of the secret presented. Its purpose if it matched (the
-# link is then gone: used once), else nil.
-_CONSUME_LINK = """
+# A link used: KEYS[1] the account's link, KEYS[2] the account; ARGV[1] the digest of the secret presented,
+# ARGV[2] the new password's hash. If the digest matches, the link is gone (used once) and, unless the account
+# is gone or disabled, the hash set and the flags an initial, pending or demo password left cleared, all in
+# one step: nothing (a reset, another link) can come between the link's check and the password it sets.
+# Returns the link's purpose when the password was set, else nil.
+_USE_LINK = """
 local record = redis.call('HMGET', KEYS[1], 'digest', 'purpose')
 if not record[1] or record[1] ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1])
+local account = redis.call('HMGET', KEYS[2], 'role', 'disabled')
+if not account[1] or account[2] == '1' then return false end
+redis.call('HSET', KEYS[2], 'hash', ARGV[2])
+redis.call('HDEL', KEYS[2], 'demo', 'must_change', 'pending')
 return record[2]
 """
 
@@ -365,7 +395,9 @@ return record[2]
 class PasswordLinks:
     """One-time, expiring links with which an owner sets their own password: an invite (new account) or a
     reset. The link carries `<username>.<random secret>`; only the secret's SHA-256 is stored, one live
-    link per account (issuing another replaces it), consumed once by a compare-and-delete Lua script."""
+    link per account (issuing another replaces it; any later password change, reset or disabling ends it:
+    `AccountStore._replace_hash`), used once by a Lua script that checks it, deletes it and sets the password
+    in one step."""
 
     PURPOSES = ("invite", "reset")
     TTL_S = {"invite": 7 * 86400, "reset": 24 * 3600}
@@ -373,7 +405,7 @@ class PasswordLinks:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self.keys = AccountKeys(AccountStore.TAG)
-        self._consume = db.register_script(_CONSUME_LINK)
+        self._use = db.register_script(_USE_LINK)
 
     @staticmethod
     def _digest(secret: str) -> str:
@@ -410,13 +442,21 @@ class PasswordLinks:
             return None
         return parts[0], purpose.decode()
 
-    def consume(self, token: str) -> tuple[str, str] | None:
-        """(username, purpose) and the link is used up; None if it is not (or no longer) a live link."""
+    def use(self, token: str, password: str) -> tuple[str, str] | None:
+        """Set the account's password (under the policy: ValueError) through the link: (username, purpose),
+        the link used up and every session of the account ended; None if the token is not (or no longer) a
+        live link, or the account is gone or disabled."""
         parts = self.split(token)
         if parts is None:
             return None
-        purpose = self._consume(keys=[self.keys.password_link(parts[0])], args=[self._digest(parts[1])])
-        return (parts[0], purpose.decode()) if purpose else None
+        username, secret = parts
+        check_password(password, username)
+        purpose = self._use(keys=[self.keys.password_link(username), self.keys.account(username)],
+                            args=[self._digest(secret), _hasher.hash(password)])
+        if not purpose:
+            return None
+        AccountStore(self.db).end_sessions(username)
+        return username, purpose.decode()
 
     def live(self, username: str) -> dict | None:
         """The live link's purpose, issuer and time (never its secret), for the owners page."""
@@ -425,12 +465,32 @@ class PasswordLinks:
 
 
 class AuditLog:
-    """Who changed what, per venue, newest first (kept to the last 10,000 entries)."""
+    """Who changed what, per venue, newest first.
 
-    KEEP = 10_000
+    One account's volume must not push the others' entries (nor its own earlier ones) out of the log: each
+    account may make at most WRITES_PER_DAY audited changes a day (`admit`, asked before the change by every
+    console form and the sign-in; UTC days, so at most twice that in any 24 h), and the log keeps the newest
+    KEEP entries, a bound for the store's memory that one account alone reaches only after some
+    KEEP / WRITES_PER_DAY days (33) of changes at that rate. The command line (user "cli") is not counted."""
+
+    KEEP = 100_000
+    WRITES_PER_DAY = 3_000
+    DAY_S = 86_400
 
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
+
+    def admit(self, username: str, now: float | None = None) -> int:
+        """Count one audited change of this account: 0 when it may go on, else the seconds until the next
+        day, when it may again (counted all the same: the day's count only decides, and ends with the day)."""
+        now = time.time() if now is None else now
+        day = int(now // self.DAY_S)
+        key = AccountKeys(AccountStore.TAG).changes(username, day)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, 2 * self.DAY_S)
+        count, _expiry = pipe.execute()
+        return 0 if count <= self.WRITES_PER_DAY else max(1, int((day + 1) * self.DAY_S - now))
 
     def record(self, venue: str, user: str, action: str, **detail) -> None:
         """Append who changed what. Called after the change landed, so a store error here must not lose the
@@ -575,24 +635,49 @@ def require_zone(venue: str, zone: str) -> Account:
 
 
 def protect_console(blueprint: Blueprint) -> Blueprint:
-    """CSRF check on every state-changing request of a console blueprint."""
+    """CSRF check on every state-changing request of a console blueprint, then the account's daily
+    allowance of changes (`AuditLog.admit`: 429 when spent, before anything changes)."""
 
     @blueprint.before_request
     def _check_csrf():
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()
+            account = current_account()
+            # signing out is always allowed; a sign-in counts itself once the account is known
+            if account is not None and request.endpoint not in ("auth.logout", "auth.login"):
+                return changes_refused(account.username)
+        return None
 
     return blueprint
+
+
+def changes_refused(username: str) -> ResponseReturnValue | None:
+    """None when the account may make one more audited change today (counted); else the 429 page."""
+    wait = AuditLog(services().db).admit(username)
+    if not wait:
+        return None
+    message = _("This account has made as many changes today as one account may.") + " " + wait_text(wait)
+    return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
+
+
+def venue_guest_networks() -> tuple[IPNetwork, ...]:
+    """Every venue's guest networks (its `client_networks`): a sign-in names no venue, and inside any of them
+    each address is one phone, so the login throttle counts it by itself (`address_key`), as the budgets
+    do; else one shopper's wrong guesses would make every owner on the mall WiFi wait."""
+    return tuple(network for venue in services().venues.venue_ids() for network in _guest_networks(venue))
 
 
 bp = protect_console(Blueprint("auth", __name__, url_prefix="/console"))
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only our own console paths are accepted as post-login destinations (no open redirect)."""
-    if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
-        return target
-    return None
+    """Only our own console paths are accepted as post-login destinations (no open redirect); none with a
+    control character (CR/LF would make the Location header unsendable: a 500 after signing in)."""
+    if not target or not target.startswith("/console/") or "//" in target or "\\" in target:
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -602,13 +687,17 @@ def login():
         password = request.form.get("password", "")[:1024]
         store = accounts()
         try:
-            account = store.verify(username, password, request.remote_addr or "-", services().settings.demo)
+            account = store.verify(username, password, request.remote_addr or "-", services().settings.demo,
+                                   venue_guest_networks())
         except Throttled as exc:
             flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
             return render_template("auth/login.html"), 429, {"Retry-After": str(exc.wait_s)}
         if account is None:
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html"), 401
+        refused = changes_refused(account.username)  # each sign-in is an audit entry too
+        if refused is not None:
+            return refused
         session.clear()  # no session fixation: a fresh session at login
         session["sid"] = store.start_session(account.username)
         session.permanent = True
@@ -655,6 +744,10 @@ def init_auth(app: Flask) -> None:
     app.session_interface = SessionCookies()
     app.config["PERMANENT_SESSION_LIFETIME"] = AccountStore.SESSION_TTL_S
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
+    # No age limit of its own: the token is bound to the session cookie's secret, which sign-in and sign-out
+    # replace, and a console form is worth something only while the server-side session (SESSION_TTL_S)
+    # lives; Flask-WTF's default hour refused a form opened an hour before in a session that lasts twelve.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["current_account"] = current_account

@@ -6,11 +6,13 @@ import json
 import logging
 
 import redis
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from core.ids import is_venue_id
 from core.store_health import StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def error_title(status: int) -> str:
         400: _("Something in this request is not right"), 403: _("Not allowed"), 404: _("Page not found"),
         405: _("This page cannot be opened this way"), 409: _("That did not work"), 410: _("This has expired"),
         413: _("That is too large"), 414: _("That address is too long"), 422: _("Please check what you entered"),
-        429: _("Too many tries"), 503: _("Busy for a moment"),
+        429: _("Too many tries"), 503: _("Busy for a moment"), 507: _("No room left"),
     }
     return titles.get(status, _("Something went wrong"))
 
@@ -65,8 +67,26 @@ def error_response(status: int, message: str, field: str | None = None, headers:
         if field:
             body["field"] = field
         return jsonify(body), status, headers or {}
-    return (render_template("error.html", status=status, title=error_title(status), message=message), status,
-            headers or {})
+    return (render_template("error.html", status=status, title=error_title(status), message=message,
+                            venue=_page_venue(status)), status, headers or {})
+
+
+def _page_venue(status: int):
+    """The venue a page's URL names, for the error page's header (its name, as the venue's other pages show
+    it); None for a server-side error (the 503 page must not wait on the store), an unknown venue, or when the
+    store does not answer."""
+    if g.get("venue_map") is not None:
+        return g.venue_map
+    venue = (request.view_args or {}).get("venue")
+    if status >= 500 or not isinstance(venue, str) or not is_venue_id(venue):
+        return None
+    svc = current_app.extensions["mallportal"]
+    if svc.breaker.is_open:
+        return None
+    try:
+        return svc.venues.get_map(venue)
+    except (redis.RedisError, StoreUnavailable, OSError):
+        return None
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -82,6 +102,13 @@ def register_error_handlers(app: Flask) -> None:
         empty = ImmutableMultiDict()
         request.__dict__.update(form=empty, files=empty, values=CombinedMultiDict([request.args, empty]))
         return error_response(413, exc.description or exc.name)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        """A console form without its session's token (missing, from another site, or the session ended:
+        signed out, or past its 12 h): one plain message in the page's language, never Flask-WTF's English."""
+        return error_response(400, _("This page was open too long or came from elsewhere: please go back, "
+                                     "reload it and try again."))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

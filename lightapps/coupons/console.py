@@ -77,9 +77,11 @@ def create(venue: str, zone: str):
 
 @console_bp.post("/<coupon_id>/stop")
 def stop(venue: str, zone: str, coupon_id: str):
-    if not store().stop(venue, zone, coupon_id[:20]):
+    outcome = store().stop(venue, zone, coupon_id[:20])
+    if outcome is None:
         abort(404, _("No such coupon in this zone."))
-    audit("coupons.stop", venue, zone=zone, coupon=coupon_id)
+    if outcome == "stopped":  # stopping it again changes nothing: no entry (a flood of them would fill the log)
+        audit("coupons.stop", venue, zone=zone, coupon=coupon_id)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone), code=303)
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as dtime
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -162,6 +162,16 @@ end
 return 1
 """
 
+
+# Stop a coupon's claims. KEYS: coupon. ARGV: the zone it must belong to.
+# Returns 0 (no such coupon in this zone), 1 (stopped now) or 2 (stopped already: nothing written).
+STOP_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'zone', 'status')
+if not f[1] or f[1] ~= ARGV[1] then return 0 end
+if f[2] == 'stopped' then return 2 end
+redis.call('HSET', KEYS[1], 'status', 'stopped')
+return 1
+"""
 
 
 class CouponInputError(CatalogInputError):
@@ -355,6 +365,7 @@ class CouponStore:
         self._redeem = db.register_script(REDEEM_LUA)
         self._hold = db.register_script(HOLD_LUA)
         self._end_hold = db.register_script(END_HOLD_LUA)
+        self._stop = db.register_script(STOP_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
@@ -384,13 +395,13 @@ class CouponStore:
         pipe.execute()
         return self.get(venue, coupon_id)
 
-    def stop(self, venue: str, zone: str, coupon_id: str) -> bool:
-        """Stop new claims (codes already claimed stay redeemable). False if no such coupon in the zone."""
-        coupon = self.get(venue, coupon_id)
-        if coupon is None or coupon.zone != zone:
-            return False
-        self.db.hset(CouponKeys(venue).coupon(coupon_id), "status", "stopped")
-        return True
+    def stop(self, venue: str, zone: str, coupon_id: str) -> Literal["stopped", "already"] | None:
+        """Stop new claims (codes already claimed stay redeemable): "stopped" now, "already" when it was (nothing
+        changed: the console records no audit entry for it), None if no such coupon in the zone."""
+        if not COUPON_ID.match(coupon_id or ""):
+            return None
+        done = int(self._stop(keys=[CouponKeys(venue).coupon(coupon_id)], args=[zone]))
+        return {1: "stopped", 2: "already"}.get(done)
 
     # ---- reading ------------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ So for 星光影城 (xing guang ying cheng) "xg", "xgyc", "xingguang", "xinggy" 
 Polyphonic characters match by any of their readings (pypinyin's heteronyms).
 
 Synonyms: a query naming what a kind of shop offers (电影, 影院, movie -> the cinema; 停车, parking -> the
-car park; 吃饭, food -> restaurants...) also finds the shops of that category. Typos: only when nothing
-matches exactly, a Latin query of 4+ letters is compared (rapidfuzz partial ratio) with the English names
-and the full pinyin of the Chinese names, so "starlite", "noodel" or "xinguang" still find their shop."""
+car park; 吃饭, food -> restaurants and food court stalls...) also finds the shops of that category group
+(categories.py: chinese.dimsum is a restaurant). Typos: only when nothing matches exactly, a Latin query
+of 4+ letters is compared (rapidfuzz partial ratio) with the English names and the full pinyin of the
+Chinese names, so "starlite", "noodel" or "xinguang" still find their shop."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from functools import cache, lru_cache
 
 from pypinyin import Style, pinyin
 from rapidfuzz import fuzz
+
+from lightapps.directory.categories import group_of
 
 MAX_QUERY = 100
 _PINYIN_QUERY = re.compile(r"^[a-z0-9]+$")
@@ -72,15 +75,17 @@ def pinyin_matches(query: str, name_zh: str) -> bool:
     return any(match(start, 0) for start in range(len(sylls)))
 
 
-# category -> words shoppers use for it (lower case; Chinese and English). A query that is, or contains, one
-# of these finds the category's shops.
+# category group (categories.py) -> words shoppers use for it (lower case; Chinese and English). A query that
+# is, or contains, one of these finds the group's shops.
+_EATING = ("餐厅", "餐馆", "吃饭", "美食", "饭店", "food", "eat", "dining", "restaurant", "restaurants", "lunch",
+           "dinner", "canting", "meishi")
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "cinema": ("电影", "影院", "影城", "电影院", "看电影", "cinema", "movie", "movies", "film", "films", "theater",
                "theatre", "dianying", "yingyuan"),
     "parking": ("停车", "停车场", "车库", "泊车", "找车", "parking", "car park", "carpark", "garage", "park my car",
                 "tingche"),
-    "restaurant": ("餐厅", "餐馆", "吃饭", "美食", "饭店", "food", "eat", "dining", "restaurant", "restaurants",
-                   "lunch", "dinner", "canting", "meishi"),
+    "restaurant": _EATING,
+    "food": (*_EATING, "美食广场", "小吃", "food court", "food hall", "stall", "stalls"),
     "cafe": ("咖啡", "咖啡厅", "coffee", "cafe", "café", "kafei"),
     "books": ("书", "书店", "图书", "book", "books", "bookshop", "bookstore", "shudian"),
     "fashion": ("服装", "衣服", "时装", "女装", "男装", "clothes", "clothing", "fashion", "fuzhuang"),
@@ -91,7 +96,7 @@ FUZZY_CUTOFF = 80  # rapidfuzz partial_ratio, 0-100: "starlite" 86, "noodel" 83;
 
 
 def synonym_categories(query: str) -> set[str]:
-    """The categories a query names by one of their synonyms."""
+    """The category groups a query names by one of their synonyms."""
     query = normalise(query)
     if not query:
         return set()
@@ -131,10 +136,11 @@ def shop_matches(shop, query: str, category_labels: dict[str, str] | None = None
 
 def search_shops(shops, query: str = "", category: str = "", category_labels: dict[str, str] | None = None):
     """Shops matching the query (names, category, pinyin, synonyms; typos when nothing matches exactly) and
-    (if given) exactly the category, in floor then name order."""
-    candidates = [s for s in shops if not category or s.category == category]
+    (if given) the category: that category or every one of that group (categories.py), in floor then name
+    order."""
+    candidates = [s for s in shops if not category or category in (s.category, group_of(s.category))]
     named = synonym_categories(query)
-    found = [s for s in candidates if shop_matches(s, query, category_labels) or s.category in named]
+    found = [s for s in candidates if shop_matches(s, query, category_labels) or group_of(s.category) in named]
     squashed = _SEPARATORS.sub("", normalise(query))
     if not found and len(squashed) >= FUZZY_MIN_QUERY and _PINYIN_QUERY.match(squashed):
         found = [s for s in candidates if fuzzy_score(s, query) >= FUZZY_CUTOFF]

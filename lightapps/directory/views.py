@@ -5,12 +5,16 @@ mini-browser keeps no cookies. Pages are plain GET pages, usable without JavaScr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from fingerprints.model import Shop
 from fingerprints.plan import render_plan_svg
 from lightapps.directory import APP
+from lightapps.directory.categories import category_label, group_of
 from lightapps.directory.search import MAX_QUERY, search_shops
 from portal.apps.shop_profiles import ShopProfileStore
 from portal.apps.views import is_zh, venue_or_404, zone_app_config
@@ -22,36 +26,33 @@ bp = Blueprint("directory", __name__, url_prefix="/v/<venue>", template_folder="
 MAX_CATEGORY = 40
 
 
-def category_labels() -> dict[str, str]:
-    """User-facing names of the usual shop categories (others are shown as stored)."""
-    return {
-        "cafe": _("Cafés"), "books": _("Books"), "fashion": _("Fashion"), "cinema": _("Cinema"),
-        "restaurant": _("Restaurants"), "electronics": _("Electronics"), "parking": _("Parking"),
-        "beauty": _("Beauty"), "sports": _("Sports"), "kids": _("Kids"), "services": _("Services"),
-        "grocery": _("Grocery"), "home": _("Home"), "jewellery": _("Jewellery"),
-    }
+def category_labels(shops: Iterable[Shop]) -> dict[str, str]:
+    """The shops' categories and their groups (lightapps/directory/categories.py), each with what shoppers read
+    for it in the page's language: every category has a label, a raw key is never shown."""
+    return {key: category_label(key) for s in shops for key in (s.category, group_of(s.category))}
 
 
 def _search_args(venue_map) -> tuple[str, str]:
-    """The validated `q` and `category` query parameters; 400 naming the bad one."""
+    """The validated `q` and `category` query parameters; 400 naming the bad one. `category` is a group of
+    categories (a shop's own category, as older links carry it, stands for its group)."""
     query = request.args.get("q", "")
     if len(query) > MAX_QUERY:
         abort(400, _("The search text is too long (at most %(n)s characters).", n=MAX_QUERY))
     category = request.args.get("category", "").strip()
-    if category and category not in {s.category for s in venue_map.shops}:
+    if category and category not in {key for s in venue_map.shops for key in (s.category, group_of(s.category))}:
         abort(400, _("Unknown category: %(c)s", c=category[:MAX_CATEGORY]))
-    return query.strip(), category
+    return query.strip(), group_of(category) if category else ""
 
 
 def _render_home(venue_map, zone=None, config=None):
     shopper = shopper_for_venue(venue_map.id)
     query, category = _search_args(venue_map)
-    labels = category_labels()
+    labels = category_labels(venue_map.shops)
     shops = search_shops(venue_map.shops, query, category, labels)
     if zone is not None and not query and not category:
         # the zone's own shops first: that is where the shopper stands
         shops = [s for s in shops if s.zone == zone.id] + [s for s in shops if s.zone != zone.id]
-    categories = sorted({s.category for s in venue_map.shops})
+    categories = sorted({group_of(s.category) for s in venue_map.shops})
     return render_template(
         "directory/home.html", venue=venue_map, shops=shops, query=query, category=category, zone=zone,
         config=config or {}, categories=categories, labels=labels, shopper_token=shopper_token(shopper),
@@ -96,7 +97,7 @@ def shop(venue: str, shop_id: str):
     zone_obj = venue_map.zone(shop_obj.zone) if shop_obj.zone else None
     return render_template(
         "directory/shop.html", venue=venue_map, shop=shop_obj, floor=floor, zone_obj=zone_obj,
-        labels=category_labels(), plan_svg=plan_svg,
+        labels=category_labels([shop_obj]), category=group_of(shop_obj.category), plan_svg=plan_svg,
         profile=ShopProfileStore(services().db).get(venue, shop_id, shop_obj.description),
         shopper_token=shopper_token(shopper),
     )

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import networkx as nx
+
 from core.errors import InputError
 from fingerprints.model import VenueMap
 from fingerprints.routes import WALK_SPEED_M_S, shortest_route
@@ -155,10 +157,12 @@ def _connector_kinds(route_steps: list[str]) -> list[str]:
     return [step.rsplit(" to floor ", 1)[0] for step in route_steps]
 
 
-def plan_route(venue: VenueMap, start: Place, goal: Place, accessible: bool = False) -> RouteResult | None:
+def plan_route(venue: VenueMap, start: Place, goal: Place, accessible: bool = False,
+               graph: nx.DiGraph | None = None) -> RouteResult | None:
     """The fastest route, split into legs per floor and steps; None when there is none (e.g. step-free
-    only and no lift reaches the goal's floor)."""
-    route = shortest_route(venue, start.xyz, goal.xyz, accessible_only=accessible)
+    only and no lift reaches the goal's floor, or a floor with no walkways). `graph`: the map's walkway graph
+    for `accessible` (fingerprints.routes.shared_graph), built here when not given."""
+    route = shortest_route(venue, start.xyz, goal.xyz, accessible_only=accessible, graph=graph)
     if route is None:
         return None
     points = [route.points[0]]

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from fingerprints.plan import PX_PER_M, render_plan_svg
+from fingerprints.routes import shared_graph
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
 from portal.apps.views import is_zh as _zh
 from portal.apps.views import venue_or_404 as _venue_map
@@ -182,7 +183,7 @@ def route_api(venue: str):
         goal = parse_place(venue_map, request.args.get("to"), "to", _locate(venue))
     except PlaceError as exc:
         return _api_error(exc.param, exc.message, exc.status)
-    result = plan_route(venue_map, start, goal, accessible)
+    result = plan_route(venue_map, start, goal, accessible, shared_graph(venue_map, accessible))
     if result is None:
         return _api_error(None, "no step-free route between these places" if accessible
                           else "no route between these places", 404)
@@ -228,7 +229,7 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
     status = 400 if any(exc.status != 409 for exc in errors) else 200
     result = None
     if start is not None and goal is not None and not errors:
-        result = plan_route(venue_map, start, goal, accessible)
+        result = plan_route(venue_map, start, goal, accessible, shared_graph(venue_map, accessible))
         if result is None:
             notice = (_("There is no step-free route between these places.") if accessible
                       else _("There is no route between these places."))

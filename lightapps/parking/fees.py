@@ -22,8 +22,10 @@ after"); and what the exit event decides.
     an exit recorded but not settled a minute later is settled, a charge to an agreement that did not go
     through is asked again (the provider sees the same trade: never twice) and owed after an hour.
 
-Same-day spend in the mall: the shopper's paid orders today (venue time) in the payments ledger, less
-refunds, parking excluded."""
+Spend in the mall (free hours): the shopper's paid orders in the payments ledger from the start of the day
+(venue time) the car came in, less refunds, parking excluded: for a stay within one day, that day's spend; a
+stay across midnight keeps what its first evening's shopping earned (else a fee shown and paid before
+midnight would be charged again after it, at a late exit)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from datetime import time as day_time
 
 from flask import Flask
 
-from lightapps.parking.store import Debt, ParkingStore, Stay
+from lightapps.parking.store import DAY_MS, Debt, ParkingStore, Stay
 from lightapps.parking.tariff import MINUTE_MS, Quote, Tariff, points_value, quote
 from portal.apps.capabilities import Voucher, agreements, points, vouchers
 from portal.apps.locale import venue_time_zone
@@ -73,11 +75,17 @@ def stay_zone(venue: str, stay: Stay) -> str:
     return running[0] if running else ""
 
 
-def spent_today(venue: str, client: str | None, now_ms: int) -> int:
+SPEND_DAYS = 7  # a longer stay counts the spend of its last 7 days only (a bounded ledger scan)
+
+
+def spent_during(venue: str, client: str | None, entry_ms: int, now_ms: int) -> int:
+    """Fen the shopper paid in the mall from the start of the venue day the stay began (at most SPEND_DAYS
+    back) until now: see the module's docstring."""
     if not client:
         return 0
     tz = venue_time_zone(venue)
-    midnight = datetime.combine(datetime.fromtimestamp(now_ms / 1000, tz).date(), day_time(0), tz)
+    since = max(entry_ms, now_ms - SPEND_DAYS * DAY_MS)
+    midnight = datetime.combine(datetime.fromtimestamp(since / 1000, tz).date(), day_time(0), tz)
     return services().payments.store.spent_by(venue, client, int(midnight.timestamp() * 1000), now_ms + 1,
                                               exclude_purposes=(PURPOSE,))
 
@@ -91,7 +99,8 @@ def quote_stay(venue: str, stay: Stay, client: str | None, now_ms: int, points_w
                coupon_fen: int = 0) -> Quote:
     tariff = tariff_for(venue, stay_zone(venue, stay))
     held = (member_points(venue, client) or 0) if client and points_wanted else 0
-    return quote(stay.entry_ms, now_ms, venue_time_zone(venue), tariff, spent_fen=spent_today(venue, client, now_ms),
+    spent = spent_during(venue, client, stay.entry_ms, now_ms)
+    return quote(stay.entry_ms, now_ms, venue_time_zone(venue), tariff, spent_fen=spent,
                  paid_before=stay.paid_fen, points_wanted=points_wanted, points_held=held, coupon_fen=coupon_fen)
 
 

@@ -39,7 +39,7 @@ def _cars(venue: str, shopper: Shopper) -> list[MyItem]:
     if loaded is not None and loaded[1].kind == "exact" and venue_map is not None:
         zone, result = loaded
         match = result.matches[0]
-        # The bay only once the shopper named the hour the car was parked, as on the car page itself.
+        # The bay only once the shopper named the hour the car came in, as on the car page itself.
         detail = (_("Bay %(bay)s, level %(level)s", bay=match.bay, level=level_name(venue_map, match.level, is_zh()))
                   if result.verified else _("Confirm when you parked to see the bay"))
         return [MyItem(kind="car", title=_("My car"), detail=detail,

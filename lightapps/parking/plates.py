@@ -2,7 +2,8 @@
 
 Normalising (the parking system's events and the shopper's query alike):
   * Unicode NFKC (full-width ``ＡＢ１２`` -> ``AB12``), upper case, spaces, dashes, dots and middle dots
-    dropped: ``"sg 1234-a"`` -> ``"SG1234A"``;
+    dropped (``SEPARATORS``: the dot of a Chinese plate is typed as any of several characters, ``粤B·D8888``,
+    ``粤B•D8888``, ``粤B・D8888``...): ``"sg 1234-a"`` -> ``"SG1234A"``;
   * for matching only, the letters plate readers and people confuse with digits are folded:
     ``O`` -> ``0`` and ``I`` -> ``1`` (``"SO1234"`` and ``"S01234"`` are the same car). The folded form is
     what is hashed and what partial queries are compared against;
@@ -31,13 +32,26 @@ MIN_PLATE = 2
 MAX_PLATE = 10
 MAX_MATCHES = 3
 
-_DROP = re.compile(r"[\s\-_.·・]+")
+# What people, phone keyboards and plate readers put between a plate's characters, dropped: white space, "-",
+# "_", ".", the dots a phone offers for the dot of a Chinese plate (U+00B7 middle dot, U+2022 bullet, U+2027
+# hyphenation point, U+30FB katakana middle dot, U+2219, U+22C5, U+2E31, U+3002 ideographic full stop) and
+# the Unicode dashes (U+2010-U+2015, U+2212 minus). Full-width forms are ASCII after NFKC.
+SEPARATORS = "\u00b7\u2022\u2027\u30fb\u2219\u22c5\u2e31\u3002\u2010-\u2015\u2212"
+_DROP = re.compile(rf"[\s\-_.{SEPARATORS}]+")
 _VALID = re.compile(r"^[A-Z0-9\u4e00-\u9fff]+$")
 _FOLD = str.maketrans({"O": "0", "I": "1"})
 
 
 class PlateError(ValueError):
     """A plate or query that cannot be used; the message is user-facing (English)."""
+
+
+class PlateCharacterError(PlateError):
+    """A character no plate has: `char`, as typed (the shopper is told which to remove)."""
+
+    def __init__(self, char: str) -> None:
+        super().__init__("may contain only letters, digits and a province character")
+        self.char = char
 
 
 def normalise(raw: object) -> str:
@@ -48,8 +62,17 @@ def normalise(raw: object) -> str:
     if not text:
         raise PlateError("is empty")
     if not _VALID.match(text):
-        raise PlateError("may contain only letters, digits and a province character")
+        raise PlateCharacterError(_first_invalid(raw))
     return text
+
+
+def _first_invalid(raw: str) -> str:
+    """The first character of `raw` that normalises to something no plate has (as typed: "＄", not "$")."""
+    for char in raw:
+        text = _DROP.sub("", unicodedata.normalize("NFKC", char)).upper()
+        if text and not _VALID.match(text):
+            return char
+    return next((c for c in unicodedata.normalize("NFKC", raw) if not _VALID.match(c.upper())), raw[:1])
 
 
 def fold(text: str) -> str:

@@ -222,7 +222,7 @@ class Match:
 class FindResult:
     kind: str  # exact | partial | too_many | none
     matches: list[Match] = field(default_factory=list)
-    verified: bool = False  # a whole-plate answer: the shopper named the hour the car was parked
+    verified: bool = False  # a whole-plate answer: the shopper named the hour the car came in
     plate_hash: str = ""  # an exact answer's stored plate's keyed hash: what guesses at the hour are counted per
 
     @property

@@ -5,7 +5,8 @@ longer than that costs nothing); a longer stay pays `hourly_fen` for every hour 
 from the entry; the hours that start on one calendar day of the venue's time zone cost at most
 `daily_cap_fen` together (0 = no cap). Discounts:
 
-  * same-day spend in the mall: every `spend_fen_per_hour` fen the shopper paid in the mall today gives
+  * spend in the mall: every `spend_fen_per_hour` fen the shopper paid in the mall from the start of the
+    day the car came in (fees.spent_during: that day's spend, and a stay across midnight keeps it) gives
     one free hour, at most `max_free_hours` (the stay is charged as if the car had come that much later);
   * a parking coupon (a shop's coupon with a parking value): its value off what is left, used whole;
   * member points: `points_per_yuan` points take one yuan off what is left (0 = points are not taken).
@@ -50,7 +51,7 @@ class Quote:
     """What a stay costs now, and why (all fen)."""
 
     gross: int  # the tariff alone
-    spend_hours: int  # free hours earned by spending in the mall today
+    spend_hours: int  # free hours earned by spending in the mall (since the day the car came in began)
     spend_discount: int
     paid_before: int  # paid earlier in this stay (on foot, points included)
     points: int  # points to redeem now

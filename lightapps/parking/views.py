@@ -9,15 +9,19 @@ the operator; a query refused as malformed (fewer than 4 characters...) is not a
 searched, counted or logged. What a whole or partial plate shows: see `plates`.
 
 A plate alone is not a secret (it is on the car): a whole-plate answer shows the level and area only, and
-the bay, the plan and the walking route once the shopper names the hour the car was parked (something
-the car's owner knows; 1 in 24 for a guess, and guesses spend the "parking.verify" budget per plate and
-per client IP). No page shows when a car was seen before that."""
+the bay, the plan and the walking route once the shopper names the hour the car came in (something the
+car's owner knows): the entry of its stay, as the fee page asks it and the fee counts from (the barrier's
+entry event, else its first sighting at a bay; a later read of the plate, at the same bay or another, does
+not move it). Both pages offer the same hours, the last `CAME_IN_DAYS` days (1 in 169 for a guess), and
+guesses spend the "parking.verify" budget per plate and per client IP. No page shows when a car was seen
+before that."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import time
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask import abort, g, redirect, render_template, request
@@ -101,8 +105,18 @@ def _typed_plate(venue: str, zone: str, too_short: str):
         return None, _landing(venue, zone, 422, _("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
     try:
         return plates.query_from_shopper(raw), None
+    except plates.PlateCharacterError as exc:  # "at least 4" would mislead: 粤B•D8888 has 7 with an odd dot
+        return None, _landing(venue, zone, 422, _("A number plate has only letters and digits: remove "
+                                                  "“%(char)s”.", char=_shown_char(exc.char)), plate=raw)
     except plates.PlateError:
         return None, _landing(venue, zone, 422, too_short, plate=raw)
+
+
+def _shown_char(char: str) -> str:
+    """A character as a message can name it: itself, or U+XXXX where it would not show (a control character,
+    a combining mark)."""
+    visible = char.isprintable() and not unicodedata.category(char).startswith(("M", "Z", "C"))
+    return char if visible else f"U+{ord(char):04X}"
 
 
 @bp.post("/<zone>/find")
@@ -149,9 +163,13 @@ def _my_result(venue: str, result_id: str) -> FindResult | None:
     return loaded[1] if loaded else None
 
 
-def parked_hours(now: datetime | None = None, days: int = 1) -> list[tuple[int, str]]:
-    """The hours a car can have been parked in, newest first: (start, label); the last 24 (plates are kept
-    24 h) or `days` days of them."""
+CAME_IN_DAYS = 7  # a car seen again and again stays findable past 24 h; a visit left owed can be days old
+
+
+def came_in_hours(now: datetime | None = None, days: int = CAME_IN_DAYS) -> list[tuple[int, str]]:
+    """The hours offered for "when did your car come in", newest first: (start, label); the same list
+    for every plate (a list that started at the car's entry or exit would tell anyone when that was), on
+    the car page and the fee page alike."""
     top = (now or venue_now()).replace(minute=0, second=0, microsecond=0)
     hours = []
     for back in range(24 * days + 1):
@@ -175,7 +193,7 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
     lang = "zh" if is_zh() else "en"  # the plan's labels in the page's language (?lang, else the browser's)
     name_of = lambda level: level_name(venue_map, level, lang == "zh")  # noqa: E731
     context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False, "error": error,
-               "hours": parked_hours(), "result_id": result_id}
+               "hours": came_in_hours(), "result_id": result_id}
     if result.kind == "exact" and result.verified:
         context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang))
     zones = {z.id: z for z in venue_map.zones}
@@ -186,7 +204,8 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
 
 @bp.post("/<zone>/car/<result_id>/verify")
 def verify(venue: str, zone: str, result_id: str):
-    """The second factor of a whole-plate lookup: the hour the car was parked."""
+    """The second factor of a whole-plate lookup: the hour the car came in (its stay's entry, as on the fee
+    page; not the plate's latest read, which every camera pass at the bay moves)."""
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
@@ -194,17 +213,26 @@ def verify(venue: str, zone: str, result_id: str):
     back = shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values)
     if result.kind != "exact" or result.verified:
         return redirect(back, code=303)
-    hours = dict(parked_hours())
+    hours = dict(came_in_hours())
     raw = request.form.get("hour", "")[:12]
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in hours:  # not "²": int() refuses it
         return car(venue, zone, result_id, 400, _("Pick the hour you parked from the list."))
     spend_budget("parking.verify", venue, plate=result.plate_hash or result_id)
     start_ms = int(raw) * 1000
-    if not start_ms <= result.matches[0].seen_ms < start_ms + 3600 * 1000:
-        return car(venue, zone, result_id, 403, _("That is not when this car was parked. Try again, or ask at "
+    entry_ms = _came_in_ms(venue, result.plate_hash)
+    if entry_ms is None or not start_ms <= entry_ms < start_ms + 3600 * 1000:
+        return car(venue, zone, result_id, 403, _("That is not when this car came in. Try again, or ask at "
                                                   "the car park office."))
     parking_store().verify_result(venue, result_id)
     return redirect(back, code=303)
+
+
+def _came_in_ms(venue: str, h: str) -> int | None:
+    """When the plate's car came in, while it is in the car park: its stay's entry (the barrier's entry event,
+    else its first sighting at a bay; later reads, here or at another bay, do not move it), what the fee
+    counts from. None when no stay of it is open."""
+    stay = parking_store().stay(venue, h) if h else None
+    return stay.entry_ms if stay is not None and stay.status == "in" else None
 
 
 def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):
@@ -313,15 +341,6 @@ def _fee_subject(venue: str, session: dict) -> tuple[Stay | None, Debt | None]:
     return None, store.debt(venue, stay_id(session["h"], session["entry_ms"]))
 
 
-FEE_HOURS_DAYS = 7  # a visit that left money owed can be a few days old
-
-
-def _fee_hours(stay: Stay | None, debt: Debt | None) -> list[tuple[int, str]]:
-    """The hours offered for "when did you come in": the same list for every plate, the last
-    FEE_HOURS_DAYS days (a list that started at the car's exit would tell anyone when it left)."""
-    return parked_hours(days=FEE_HOURS_DAYS)
-
-
 @bp.get("/<zone>/fee/<session_id>")
 def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: str | None = None):
     shopper = shopper_for_venue(venue)
@@ -332,7 +351,7 @@ def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: s
     store = parking_store()
     now_ms = int(time.time() * 1000)
     context = {"session_id": session_id, "verified": session["verified"], "stay": stay, "error": error,
-               "hours": _fee_hours(stay, debt), "now_ms": now_ms, "debts": [], "cny": cny, "when": _when}
+               "hours": came_in_hours(), "now_ms": now_ms, "debts": [], "cny": cny, "when": _when}
     if session["verified"]:
         context["debts"] = _owed(store.plate_debts(venue, session["h"]))
     if session["verified"] and stay is not None:
@@ -369,7 +388,7 @@ def fee_verify(venue: str, zone: str, session_id: str):
     stay, debt = _fee_subject(venue, session) if session else (None, None)
     if stay is None and debt is None:
         return _landing(venue, zone, 404, _("That page has expired. Please type your plate again."))
-    hours = dict(_fee_hours(stay, debt))
+    hours = dict(came_in_hours())
     raw = request.form.get("hour", "")[:12]
     if not (raw.isascii() and raw.isdigit()) or int(raw) not in hours:  # not "²": int() refuses it
         return fee_page(venue, zone, session_id, 400, _("Pick the hour you parked from the list."))

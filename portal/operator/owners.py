@@ -6,7 +6,8 @@
 Two ways to hand an account over: an invite / reset LINK (one-time, expiring, only the hash of its secret
 stored: portal.auth.PasswordLinks; the owner sets their own password under the policy) or an initial /
 temporary PASSWORD shown once, which must be changed at the first sign-in (portal/account_pages.py). A
-reset ends the owner's sessions and the old password stops working. An operator reaches only the owners
+reset ends the owner's sessions, and the old password and any earlier link stop working (so does any later
+password change: a link never outlives one). An operator reaches only the owners
 of its own venue (another venue's account, or an operator, is a 404 here)."""
 
 from __future__ import annotations

@@ -60,3 +60,13 @@ def test_an_error_page_on_a_venues_url_names_the_venue(client, demo, lang, name)
     resp = client.get(f"{JADE}/reserve?date=1999-01-01&lang={lang}")
     brand = re.search(r'<a class="brand"[^>]*>([^<]*)</a>', resp.get_data(as_text=True)).group(1)
     assert resp.status_code == 400 and brand == name
+
+
+@pytest.mark.parametrize(("lang", "name"), [("zh", "港湾之光购物中心"), ("en", "Harbour Light Mall")])
+def test_a_404_on_a_venue_page_that_is_no_zone_app_names_the_venue_too(client, demo, lang, name):
+    """portal/errors.py looks the URL's venue up for the header when no zone page loaded its map first."""
+    resp = client.get(f"/v/demo/shop/no-such-shop?lang={lang}")
+    brand = re.search(r'<a class="brand"[^>]*>([^<]*)</a>', resp.get_data(as_text=True)).group(1)
+    assert resp.status_code == 404 and brand == name
+    unknown = client.get(f"/v/nosuchmall/shop/x?lang={lang}")  # no such venue: the product's own name
+    assert re.search(r'<a class="brand"[^>]*>MallPortal</a>', unknown.get_data(as_text=True))

@@ -68,13 +68,13 @@ def find_page(client, plate_text: str, token: str | None = None, ip: str = "127.
 
 
 def verify(client, location: str, hour_start: int, ip: str = "127.0.0.1"):
-    """The second factor of a whole-plate lookup: POST the hour the car was parked (its start, epoch s)."""
+    """The second factor of a whole-plate lookup: POST the hour the car came in (its start, epoch s)."""
     path, _q, query = location.partition("?")
     return client.post(f"{path}/verify?{query}", data={"hour": str(hour_start)}, environ_base={"REMOTE_ADDR": ip})
 
 
 def find_verified_page(client, plate_text: str, token: str | None = None) -> str:
-    """A whole-plate lookup of a car parked just now, verified with the hour it was parked."""
+    """A whole-plate lookup of a car parked just now, verified with the hour it came in."""
     resp = find(client, plate_text, token)
     assert resp.status_code == 303, resp.status_code
     location = resp.headers["Location"]

@@ -11,7 +11,7 @@ import pytest
 
 
 def show_my_bay(page) -> None:
-    """The second factor: pick the hour the car was parked (it was parked a moment ago) and submit."""
+    """The second factor: pick the hour the car came in (a moment ago) and submit."""
     page.wait_for_selector("#verify")
     page.select_option("#hour", str(int(time.time() // 3600 * 3600)))
     page.click("#verify button[type=submit]")

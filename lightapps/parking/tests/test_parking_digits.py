@@ -1,5 +1,5 @@
 """Digits other than ASCII in the shopper's forms ("²", "①": str.isdigit() passes them, int() refuses them):
-the hour a car was parked (car finder and fee page) and the points to spend are a clear 4xx, never a 500."""
+the hour a car came in (car finder and fee page) and the points to spend are a clear 4xx, never a 500."""
 
 from __future__ import annotations
 

@@ -23,6 +23,23 @@ def test_normalise_rejects(raw):
         plates.normalise(raw)
 
 
+@pytest.mark.parametrize("dot", ["\u00b7", "\u2022", "\u30fb", "\u2027", "\uff65", "\u2219", "\u22c5", "\uff0e",
+                                 "\u3002", "\u2013", "\u2014", "\u2212", "\uff0d"])
+def test_the_dots_and_dashes_phones_type_are_separators(dot):
+    """粤B•D8888: the dot of a Chinese plate as a phone keyboard offers it (middle dot, bullet, katakana
+    middle dot, hyphenation point...) and the Unicode dashes are dropped like "-" and "."."""
+    assert plates.normalise(f"粤B{dot}D8888") == "粤BD8888"
+    assert plates.query_from_shopper(f"粤B{dot}D8888") == "粤BD8888"
+
+
+@pytest.mark.parametrize("raw, char", [("粤B$D8888", "$"), ("AB＄12", "＄"), ("AB<script>", "<"),
+                                       ("ab\x00cd", "\x00"), ("粤B★D8888", "★")])
+def test_a_character_no_plate_has_is_named(raw, char):
+    with pytest.raises(plates.PlateCharacterError) as refused:
+        plates.query_from_shopper(raw)
+    assert refused.value.char == char
+
+
 def test_fold_maps_letters_readers_confuse():
     assert plates.fold("SO1234I") == "S012341"
     assert plates.plate_from_system("so-1234") == plates.plate_from_system("S0 1234")

@@ -158,6 +158,25 @@ def test_bad_query_is_422_and_not_counted(client, garage, db, raw):
     assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:budget:*"))
 
 
+def test_a_plate_with_a_bullet_for_its_dot_is_found(client, garage, db):
+    """粤B•D8888 (U+2022, as some phone keyboards type the plate's dot) has 7 letters and digits: found."""
+    post_events(client, garage, plate("粤B D8888", "G-C07"))
+    page = find_page(client, "粤B•D8888", shopper_c(client.application))
+    assert 'id="verify"' in page and "level G, area C" in page
+    assert log(db)[0]["kind"] == "exact"
+
+
+@pytest.mark.parametrize("raw, named", [("粤B$D8888", "“$”"), ("AB<b>1234", "“&lt;”"), ("AB\x001234", "“U+0000”")])
+def test_a_character_no_plate_has_is_named_not_counted(client, garage, db, raw, named):
+    """Not "type at least 4 letters or digits" for a plate that has 7: the page names what to remove."""
+    for path in ("find", "fee"):
+        resp = client.post(f"{LANDING}/{path}", data={"plate": raw, "c": shopper_c(client.application)})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 422 and f"A number plate has only letters and digits: remove {named}." in html
+        assert "Type at least" not in html and "<b>" not in html
+    assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:budget:*"))
+
+
 def test_rate_limit_per_shopper(client, garage, db):
     c = shopper_c(client.application, "curious")
     for _ in range(SHOPPER_LIMIT):
