@@ -64,7 +64,8 @@ def change_password():
     store = accounts()
     try:
         verified = store.verify(account.username, request.form.get("current_password", "")[:MAX_LENGTH],
-                                request.remote_addr or "-", services().settings.demo, venue_guest_networks())
+                                request.remote_addr or "-", services().settings.demo,
+                                venue_guest_networks(request.remote_addr))
     except Throttled as exc:
         flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
         return render_template("auth/password.html", account=account, forced=forced), 429, {

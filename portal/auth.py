@@ -468,13 +468,14 @@ class AuditLog:
     """Who changed what, per venue, newest first.
 
     One account's volume must not push the others' entries (nor its own earlier ones) out of the log: each
-    account may make at most WRITES_PER_DAY audited changes a day (`admit`, asked before the change by every
-    console form and the sign-in; UTC days, so at most twice that in any 24 h), and the log keeps the newest
-    KEEP entries, a bound for the store's memory that one account alone reaches only after some
-    KEEP / WRITES_PER_DAY days (33) of changes at that rate. The command line (user "cli") is not counted."""
+    account may send at most WRITES_PER_DAY console forms a day (`admit`, asked before the change by every
+    console POST and the sign-in, whether or not it then changes anything; UTC days, so at most twice that in
+    any 24 h; a busy food-hall stall's call/seat taps are ~1,200 a day), and the log keeps the newest KEEP
+    entries, a bound for the store's memory that one account alone reaches only after some
+    KEEP / WRITES_PER_DAY days (20) of changes at that rate. The command line (user "cli") is not counted."""
 
     KEEP = 100_000
-    WRITES_PER_DAY = 3_000
+    WRITES_PER_DAY = 5_000
     DAY_S = 86_400
 
     def __init__(self, db: redis.Redis) -> None:
@@ -660,11 +661,21 @@ def changes_refused(username: str) -> ResponseReturnValue | None:
     return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
 
 
-def venue_guest_networks() -> tuple[IPNetwork, ...]:
-    """Every venue's guest networks (its `client_networks`): a sign-in names no venue, and inside any of them
-    each address is one phone, so the login throttle counts it by itself (`address_key`), as the budgets
-    do; else one shopper's wrong guesses would make every owner on the mall WiFi wait."""
-    return tuple(network for venue in services().venues.venue_ids() for network in _guest_networks(venue))
+def venue_guest_networks(address: str | None) -> tuple[IPNetwork, ...]:
+    """Every venue's guest networks (its `client_networks`) for an IPv6 `address`: a sign-in names no venue, and
+    inside any of them each address is one phone, so the login throttle counts it by itself (`address_key`),
+    as the budgets do; else one shopper's wrong guesses would make every owner on the mall WiFi wait. IPv4
+    needs none (`address_key` counts it by itself anyway). A venue whose settings cannot be read now is left
+    out: on a cluster a shard that is down must not stop the sign-ins of the malls on the others."""
+    if ":" not in (address or ""):
+        return ()
+    networks: list[IPNetwork] = []
+    for venue in services().venues.venue_ids():
+        try:
+            networks.extend(_guest_networks(venue))
+        except STORE_ERRORS:
+            continue
+    return tuple(networks)
 
 
 bp = protect_console(Blueprint("auth", __name__, url_prefix="/console"))
@@ -688,7 +699,7 @@ def login():
         store = accounts()
         try:
             account = store.verify(username, password, request.remote_addr or "-", services().settings.demo,
-                                   venue_guest_networks())
+                                   venue_guest_networks(request.remote_addr))
         except Throttled as exc:
             flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
             return render_template("auth/login.html"), 429, {"Retry-After": str(exc.wait_s)}

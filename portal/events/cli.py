@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 from flask import Flask, current_app
@@ -52,8 +52,14 @@ def register(app: Flask) -> None:
         except ValueError:
             raise click.UsageError("--day must be YYYY-MM-DD") from None
         f = day_insights(services(), venue_map, when)
+        if "period" in f.incomplete:  # the trimmed log no longer holds the whole day: no false zeros
+            raise click.ClickException(f"{day}: incomplete, the event log holds only the events written from "
+                                       f"{datetime.fromtimestamp(f.kept_since or 0, UTC):%Y-%m-%d %H:%M} UTC "
+                                       "on (EVENTS_MAXLEN)")
+        cut = "new_vs_repeat" in f.incomplete  # its 30-day look-back is cut: those two are unknown
         click.echo(f"visitors {f.visitors}, passers-by {f.passers_by}, capture "
-                   f"{'-' if f.capture_rate is None else f'{f.capture_rate:.0%}'}, new {f.new}, repeat {f.repeat}")
+                   f"{'-' if f.capture_rate is None else f'{f.capture_rate:.0%}'}, "
+                   f"new {'-' if cut else f.new}, repeat {'-' if cut else f.repeat}")
         for funnel in f.funnels:
             click.echo(f"  {funnel.zone}: in zone {funnel.in_zone}, landed {funnel.landed}, "
                        f"transacted {funnel.transacted}, referred {funnel.referred}")

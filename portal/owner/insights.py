@@ -12,6 +12,7 @@ give no such difference."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
@@ -44,7 +45,8 @@ def _scope(venue: str):
 def insights(venue: str):
     account, venue_map, wanted, managed = _scope(venue)
     zone = wanted or managed[0]  # one zone at a time (module docstring)
-    day = _day(request.args.get("day"), venue)
+    # No day asked for: yesterday, the latest an owner may see (report.py: a period once it is over)
+    day = _day(request.args.get("day"), venue) - (timedelta(0) if request.args.get("day") else timedelta(days=1))
     names = zone_names(venue_map)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, zones=[zone], days=days)

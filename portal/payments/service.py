@@ -162,7 +162,7 @@ class PaymentService:
             raise PaymentError("unknown_provider", f"{provider_name}/{method}")
         bound = self.store.bind(venue, order_id, provider_name, method, now_ms=self.clock())
         if bound != "ok":
-            raise PaymentError(bound.split(":")[0] if bound != "other" else "other_provider", bound)
+            raise PaymentError("other_provider" if bound.startswith("other") else bound.split(":")[0], bound)
         order = self.store.order(venue, order_id)
         try:
             return provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
@@ -427,7 +427,7 @@ class PaymentService:
         provider = self._agreement_provider(provider_name)
         bound = self.store.bind(venue, order_id, provider_name, "agreement", now_ms=self.clock())
         if bound not in ("ok", "state:paid"):
-            raise PaymentError(bound.split(":")[0] if bound != "other" else "other_provider", bound)
+            raise PaymentError("other_provider" if bound.startswith("other") else bound.split(":")[0], bound)
         order = self.store.order(venue, order_id)
         if order.status == "created":
             try:

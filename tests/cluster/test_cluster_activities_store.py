@@ -21,3 +21,7 @@ def test_shopper_export_and_erasure_of_nobody(db):
     acts = ActivityStore(db)  # the scans behind them run on every primary (portal/apps/erasure.keys_matching)
     assert acts.export_shopper("demo", "nobody") == {}
     assert acts.forget_shopper("demo", "nobody") == 0
+
+
+def test_an_activity_image_needs_an_activity(db):
+    assert ActivityStore(db).has_media_place("demo", "atrium", "event", "nope") is False

@@ -19,3 +19,7 @@ def test_shopper_export_and_erasure_of_nobody(db):
     cinema = CinemaStore(db)
     assert cinema.export_shopper("demo", "nobody") == {}
     assert cinema.forget_shopper("demo", "nobody") == 0
+
+
+def test_a_poster_needs_a_film_with_a_showtime(db):
+    assert CinemaStore(db).has_media_place("demo", "cinema", "film", "nope") is False

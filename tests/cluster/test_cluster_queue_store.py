@@ -18,3 +18,8 @@ def test_shopper_erasure_and_a_payment_for_no_preorder(store):  # noqa: F811 (`s
     assert store.export_shopper("demo", "nobody") == {}
     assert store.forget_shopper("demo", "nobody") == 0
     assert store.mark_preorder_paid("demo", "foodcourt", "A001", "2026-11-30", "MP0001") is not None
+
+
+def test_a_dish_photo_needs_a_menu_item(store):  # noqa: F811 (`store` brought in by rerun)
+    assert store.has_media_place("demo", "foodcourt", "dish", "nope") is False
+    assert store.has_media_place("demo", "foodcourt", "film", "nope") is False

@@ -117,3 +117,19 @@ def test_an_erasure_or_a_retention_run_is_no_trimming(svc, demo):
     assert svc.privacy.apply_retention("demo", now)["events_anonymised"] == 19  # rewritten at the stream's end
     assert svc.events.kept_since("demo") is None
     assert svc.events.kept_since("nowhere") is None  # no stream at all
+
+
+def test_the_cli_says_a_day_is_incomplete_rather_than_printing_zeros(small):
+    """`flask insights show` prints raw counts for the operator's terminal: an incomplete day is an error naming
+    from when the log holds events, and a cut look-back prints new and repeat as '-'."""
+    svc, _client = small
+    key = EventKeys("demo").stream()
+    for when, event in week_of_visits():
+        svc.db.xadd(key, event.fields(), id=f"{int(when * 1000)}-*", maxlen=1000, approximate=True)
+    from portal import create_app
+
+    runner = create_app(svc.settings).test_cli_runner()
+    gone = runner.invoke(args=["insights", "show", "--day", "2026-11-02"])
+    assert gone.exit_code == 1 and "incomplete" in gone.output and "visitors" not in gone.output
+    whole = runner.invoke(args=["insights", "show", "--day", "2026-11-06"])
+    assert whole.exit_code == 0 and "visitors 60" in whole.output and "new -, repeat -" in whole.output

@@ -125,3 +125,15 @@ def test_the_day_shows_once_it_is_over_and_its_last_stays_are_closed(client, con
     assert "These figures appear at 2026-11-09 00:25" in week  # Monday to Sunday: over on the 9th
     clock(at(9, 0, 25))
     assert snapshot(client, f"{OWNER}&period=week")[0]["visitors"] == "11"
+
+
+def test_the_owners_page_opens_on_yesterday_the_latest_it_may_show(client, console):
+    """With no day asked for, the owner's page opens on yesterday (venue time), not on a today it cannot show."""
+    from datetime import timedelta
+
+    console.login("kopi")
+    page = client.get("/console/owner/demo/insights").get_data(as_text=True)
+    yesterday = (datetime.now(TZ).date() - timedelta(days=1)).isoformat()
+    assert f'id="day" name="day" value="{yesterday}"' in page
+    today = datetime.now(TZ).date().isoformat()
+    assert f'value="{today}"' in client.get(f"/console/owner/demo/insights?day={today}").get_data(as_text=True)

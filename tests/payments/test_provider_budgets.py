@@ -126,3 +126,15 @@ def test_pay_presses_past_the_budget_are_429_and_place_nothing(app, pay, paying,
     press = {"c": token_for(app, VENUE, "anon-budget-2"), "method": "wechat:native"}
     codes = [client.post(f"/v/{VENUE}/pay/{other.id}/start", data=press).status_code for _ in range(2)]
     assert codes == [200, 429] and len(placed) == PRESSES + 1
+
+
+def test_a_press_for_the_other_provider_is_told_so_and_costs_nothing(app, pay, paying):
+    """An order bound to WeChat Pay refuses an Alipay press before any provider call: the shopper reads why
+    (not the generic state message) and the press spends no pay.start."""
+    client, c, order = paying
+    assert client.post(f"/v/{VENUE}/pay/{order.id}/start", data={"c": c, "method": "wechat:native"}).status_code == 200
+    for _ in range(PRESSES + 2):
+        other = client.post(f"/v/{VENUE}/pay/{order.id}/start", data={"c": c, "method": "alipay:qr"})
+        assert other.status_code == 409 and "already being paid another way" in other.get_data(as_text=True)
+    again = client.post(f"/v/{VENUE}/pay/{order.id}/start", data={"c": c, "method": "wechat:native"})
+    assert again.status_code == 200  # one press spent of the hour's, not PRESSES + 3

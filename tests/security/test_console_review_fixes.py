@@ -17,8 +17,10 @@ import time
 from unittest import mock
 
 import pytest
+import redis
 
 from lightapps.coupons.store import CouponStore
+from portal import auth
 from portal.auth import AccountStore, AuditLog, PasswordLinks
 from portal.captive.config import PortalConfigStore
 from tests.security.conftest import GOOD
@@ -151,6 +153,19 @@ def test_outside_the_guest_networks_an_ipv6_64_is_still_one_address(app, db, own
     for i in range(AccountStore.FREE_FAILURES_PER_IP + 1):
         sign_in(attacker, f"nobody{i}", "wrong guess 123", ip="2001:db8:99:1::a")
     assert sign_in(app.test_client(), owner, ip="2001:db8:99:1::b").status_code == 429
+
+
+def test_a_venue_whose_settings_cannot_be_read_stops_no_sign_in(app, db, owner):
+    """On a cluster a shard that is down holds some venues' settings: a sign-in (which names no venue) leaves
+    those venues' guest networks out rather than answering 503 for every mall; IPv4 reads none at all."""
+    def unreadable(venue):
+        raise redis.ConnectionError("that shard is down")
+
+    with mock.patch.object(auth, "_guest_networks", side_effect=unreadable) as read:
+        assert sign_in(app.test_client(), owner, ip="10.1.1.9").status_code == 303
+        assert read.call_count == 0  # IPv4: no venue's networks asked for
+        assert sign_in(app.test_client(), owner, ip="2001:db8:42:1::b").status_code == 303
+        assert read.call_count >= 1
 
 
 # ---- 4. CSRF: as long as the session, and in the page's language ---------------------------------------------
