@@ -4,7 +4,11 @@ the archive and of our extension, ImdfError, and the plan <-> lon/lat projection
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 IMDF_VERSION = "1.0.0"
 EXTENSION = "mallportal"
@@ -144,15 +148,21 @@ UNIT_CATEGORY_NAMES = {
 GENERIC_UNIT_NAME = ("Area", "区域")
 
 
-def unit_category_names(category: str) -> tuple[str, str]:
-    """(English, Chinese) name of an unnamed unit of this IMDF category: its own entry, else its nearest
-    listed ancestor's (the category cut at a dot), else a generic "Area"."""
+def by_dotted_base(table: Mapping[str, T], category: str) -> T | None:
+    """`category`'s entry in `table`, else its nearest listed ancestor's (the category cut at a dot, as IMDF
+    categories such as "restaurant.chinese.hunan" nest); None when neither is listed."""
     parts = category.split(".")
     for n in range(len(parts), 0, -1):
-        names = UNIT_CATEGORY_NAMES.get(".".join(parts[:n]))
-        if names:
-            return names
-    return GENERIC_UNIT_NAME
+        found = table.get(".".join(parts[:n]))
+        if found:
+            return found
+    return None
+
+
+def unit_category_names(category: str) -> tuple[str, str]:
+    """(English, Chinese) name of an unnamed unit of this IMDF category: its own entry, else its nearest
+    listed ancestor's, else a generic "Area"."""
+    return by_dotted_base(UNIT_CATEGORY_NAMES, category) or GENERIC_UNIT_NAME
 
 
 OCCUPANT_CATEGORY_FOR = {

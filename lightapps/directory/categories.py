@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from fingerprints.imdf.schema import by_dotted_base
+
 GENERIC = "shop"
 
 GROUP_LABELS = {
@@ -63,12 +65,7 @@ GROUP_OF = {category: group for group, words in _MEMBERS.items() for category in
 
 def group_of(category: str) -> str:
     """The group a category belongs to: its own entry, else its nearest listed dotted base, else GENERIC."""
-    parts = category.split(".")
-    for n in range(len(parts), 0, -1):
-        group = GROUP_OF.get(".".join(parts[:n]))
-        if group:
-            return group
-    return GENERIC
+    return by_dotted_base(GROUP_OF, category) or GENERIC
 
 
 def category_label(category: str) -> str:

@@ -40,18 +40,22 @@ def _spend(svc, client_id: str, fen: int, at: float) -> None:
     assert svc.payments.store.settle(VENUE, order.id, fen, f"txn-{order.id}", "alipay", now_ms=int(at * 1000)) == "paid"
 
 
+def fee_page(client, entered: float, tz) -> str:
+    """The driver's fee page, found by plate and opened with the hour the car came in (venue time)."""
+    found = client.post(f"{LANDING}/fee", data={"plate": PLATE, "c": shopper_c(client.application, "driver")})
+    path, _q, query = found.headers["Location"].partition("?")
+    came_in = int(datetime.fromtimestamp(entered, tz).replace(minute=0, second=0).timestamp())
+    assert client.post(f"{path}/verify?{query}", data={"hour": str(came_in)}).status_code == 303
+    return client.get(found.headers["Location"]).get_data(as_text=True)
+
+
 def test_shopping_before_midnight_still_counts_after_it(client, svc, garage, after_midnight):
     now = time.time()
     entered = now - 4.5 * HOUR_S  # 21:30-22:30 yesterday, venue time; 5 started hours now
     assert datetime.fromtimestamp(entered, after_midnight).date() < datetime.fromtimestamp(now, after_midnight).date()
     post_events(client, garage, {"type": "entry", "plate": PLATE, "ts": entered}, plate(PLATE, "G-A01", entered + 60))
     _spend(svc, "driver", 20_000, now - 4 * HOUR_S)  # ¥200.00 in the mall during the stay, before midnight
-    c = shopper_c(client.application, "driver")
-    found = client.post(f"{LANDING}/fee", data={"plate": PLATE, "c": c})
-    path, _q, query = found.headers["Location"].partition("?")
-    came_in = int(datetime.fromtimestamp(entered, after_midnight).replace(minute=0, second=0).timestamp())
-    assert client.post(f"{path}/verify?{query}", data={"hour": str(came_in)}).status_code == 303
-    html = client.get(found.headers["Location"]).get_data(as_text=True)
+    html = fee_page(client, entered, after_midnight)
     assert re.search(r'id="gross">¥25\.00<', html)  # 5 started hours
     assert re.search(r'2 free hours for shopping in the mall</th><td id="spend">-¥10\.00<', html)
     assert re.search(r'id="due"><strong>¥15\.00<', html)
@@ -65,10 +69,5 @@ def test_shopping_the_day_before_the_car_came_in_does_not_count(client, svc, gar
     entered = now - 1.5 * HOUR_S  # 00:30-01:30 today, venue time
     post_events(client, garage, {"type": "entry", "plate": PLATE, "ts": entered}, plate(PLATE, "G-A01", entered + 60))
     _spend(svc, "driver", 20_000, now - 3.5 * HOUR_S)  # before midnight: another day
-    c = shopper_c(client.application, "driver")
-    found = client.post(f"{LANDING}/fee", data={"plate": PLATE, "c": c})
-    path, _q, query = found.headers["Location"].partition("?")
-    came_in = int(datetime.fromtimestamp(entered, after_midnight).replace(minute=0, second=0).timestamp())
-    assert client.post(f"{path}/verify?{query}", data={"hour": str(came_in)}).status_code == 303
-    html = client.get(found.headers["Location"]).get_data(as_text=True)
+    html = fee_page(client, entered, after_midnight)
     assert 'id="spend"' not in html and re.search(r'id="due"><strong>¥10\.00<', html)
