@@ -20,7 +20,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -67,7 +67,7 @@ class GatewayContext:
     # res=failed, a Cisco WLC's statusCode 2-5, a MikroTik hotspot's error), or "" (it does not say).
     access: str = ""
     # REFUSED: why, one of REFUSALS (the view words it in the shopper's language), and what the gateway itself
-    # said (a RADIUS reply, the router's error text), as it said it: for the log and, quoted, the shopper.
+    # said (a RADIUS reply, the router's error text), as it said it: quoted to the shopper, never logged.
     refusal: str = ""
     said: str = ""
 
@@ -102,7 +102,10 @@ class ContextSealer:
             raw = self._fernet.decrypt(sealed if isinstance(sealed, bytes) else sealed.encode(), ttl=max_age_s)
         except (InvalidToken, ValueError, TypeError):
             raise GatewayError("g", "invalid or expired gateway context") from None
-        return GatewayContext(**json.loads(raw))
+        # Only the fields this code knows: during a rolling deploy a context sealed by a newer process (a field
+        # added) still opens here, with that field's default, rather than failing the shopper's Continue.
+        known = {f.name for f in fields(GatewayContext)}
+        return GatewayContext(**{k: v for k, v in json.loads(raw).items() if k in known})
 
 
 # ---- checks shared by the adapters -----------------------------------------------------------
