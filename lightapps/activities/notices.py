@@ -7,17 +7,26 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from flask import url_for
 from flask_babel import gettext as _
 
 from lightapps.activities.store import Activity, ActivityStore
 from portal.apps.notify import cancel, in_both, notify
+from portal.services import services
 
 
 def _member_ref(member: str) -> str:
-    """A member as the messages' keys name them: a digest of the client id, not the id itself, since the outbox
-    keeps a message's key (its `seen` marker, days) past the shopper's erasure."""
+    """A member as the messages' keys name them: a keyed digest of the client id (HMAC under the install's MAC
+    hash key), not the id itself, since the outbox keeps a message's key (its `seen` marker, days) past the
+    shopper's erasure; keyed, so that whoever knows a client id cannot find its markers without the key."""
+    key = services().settings.mac_hash_key.encode()
+    return hmac.new(key, b"activities.member|" + member.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _unkeyed_ref(member: str) -> str:
+    """The unkeyed digest the keys had before: only to withdraw notices scheduled then."""
     return hashlib.blake2s(member.encode(), digest_size=12).hexdigest()
 
 
@@ -26,9 +35,11 @@ def _failed_key(item: Activity, member: str) -> str:
 
 
 def _withdraw_failed(venue: str, item: Activity, member: str) -> None:
-    """Withdraw the member's scheduled "group buy off". Also under the key that named the client id, which a
-    notice scheduled before the digest still has (until the last such group buy's deadline, a year at most)."""
+    """Withdraw the member's scheduled "group buy off". Also under the keys notices scheduled earlier still
+    have (the client id itself, then its unkeyed digest), until the last such group buy's deadline (a year at
+    most)."""
     cancel(venue, _failed_key(item, member))
+    cancel(venue, f"activities.group_failed:{item.id}:{_unkeyed_ref(member)}")
     cancel(venue, f"activities.group_failed:{item.id}:{member}")
 
 

@@ -675,10 +675,27 @@ class CinemaStore:
     # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
 
     def export_shopper(self, venue: str, client: str) -> dict:
-        """The shopper's bookings: show, zone, seats, status, when."""
+        """The shopper's bookings (show, zone, seats, status, when) and every hold record naming them (the
+        ones erasure unlinks): show, seats, status, times, the booking it became. Not the hold token: it is
+        the handle of the hold's pages and payment, and an export is a file that travels."""
         bookings = [{"code": b.code, "show": b.show_id, "zone": b.zone, "seats": list(b.seats), "status": b.status,
                      "created_ms": b.created_ms} for b in self.client_bookings(venue, client, 1000)]
-        return {"bookings": bookings} if bookings else {}
+        holds = [_exported_hold(fields) for _key, fields in self._holds_naming(venue, client)]
+        holds.sort(key=lambda hold: hold["created_ms"] or 0)
+        return {name: rows for name, rows in (("bookings", bookings), ("holds", holds)) if rows}
+
+    def _holds_naming(self, venue: str, client: str) -> list[tuple[str, dict[str, str]]]:
+        """(key, fields) of every hold record naming the shopper. Holds have no per-shopper index, so the
+        venue's hold records are scanned (export and erasure are rare)."""
+        if not client:  # "" is what erasure leaves: it names nobody
+            return []
+        hold_keys = keys_matching(self.db, CinemaKeys(venue).hold("*"))
+        pipe = self.db.pipeline(transaction=False)
+        for key in hold_keys:
+            pipe.hgetall(key)
+        records = ((key, {_s(k): _s(v) for k, v in data.items()}) for key, data in
+                   zip(hold_keys, pipe.execute(), strict=True))
+        return [(key, d) for key, d in records if "show" in d and d.get("client") == client]
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the seats stay sold (the show's record) but the bookings and holds no longer name the
@@ -698,17 +715,21 @@ class CinemaStore:
 
     def _forget_holds(self, venue: str, client: str) -> int:
         """Every hold record naming the shopper (live, confirmed, replaced by a re-pick, lapsed: a record
-        outlives its hold by a day) is unlinked, a live one cancelled. Holds have no per-shopper index, so
-        the venue's hold records are scanned (an erasure is rare)."""
+        outlives its hold by a day) is unlinked, a live one cancelled (the script checks the owner again)."""
         keys = CinemaKeys(venue)
-        hold_keys = keys_matching(self.db, keys.hold("*"))
-        pipe = self.db.pipeline(transaction=False)
-        for key in hold_keys:
-            pipe.hmget(key, "show", "client")
         changed, prefix = 0, len(keys.hold(""))
-        for key, (show, owner) in zip(hold_keys, pipe.execute(), strict=True):
-            if show is None or _s(owner or b"") != client:
-                continue
-            changed += int(self._forget_hold(keys=[keys.seats(_s(show)), key, keys.client_hold(_s(show), client)],
+        for key, fields in self._holds_naming(venue, client):
+            show = fields["show"]
+            changed += int(self._forget_hold(keys=[keys.seats(show), key, keys.client_hold(show, client)],
                                              args=[key[prefix:], client]))
         return changed
+
+
+def _exported_hold(d: dict[str, str]) -> dict[str, Any]:
+    """A hold record as the shopper's export shows it (no token: see export_shopper)."""
+    def ms(name: str) -> int | None:
+        return int(d[name]) if d.get(name, "").isdigit() else None
+
+    return {"show": d["show"], "seats": [s for s in d.get("seats", "").split(",") if s], "status": d.get("status"),
+            "created_ms": ms("created_ms"), "expires_ms": ms("expires_ms"), "cancelled_ms": ms("cancelled_ms"),
+            "booking": d.get("code") or None}

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from portal.apps.views import erase_shopper, shopper_data, venue_or_404
 from portal.events.log import Event
+from portal.hub.keep import KeepStore
 from portal.ingest.store import RssiKeys
 from portal.notify.contacts import ContactStore
 from portal.notify.erasure import forget_shopper as forget_notifications
@@ -101,7 +102,7 @@ def _consent(svc: Services, shopper: Shopper) -> dict | None:
 def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     """Remove the shopper from every store (and so from every future export): the event log (their events,
     their verified phone's, their member's), presence, moments, every light app's store, payments (orders
-    unlinked), notifications (contact, queued messages), consent, tokens. (Abuse counters are keyed hashes
+    unlinked), notifications (contact, queued messages), consent, tokens, keep links. (Abuse counters are keyed hashes
     that expire with their window: they name nobody.)"""
     venue, client = shopper.venue, shopper.client
     member = (shopper_data(venue, client).get("membership") or {}).get("member")
@@ -118,6 +119,8 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     removed["notify"] = forget_notifications(svc.db, svc.settings.phone_key, venue, client)
     removed["consent"] = svc.consent.forget(venue, client)
     removed["tokens"] = token_store().revoke(venue, client)
+    # After the tokens: a keep link issued before erasure would otherwise open the erased id again.
+    removed["keep"] = KeepStore(svc.db).forget_shopper(venue, client)
     return removed
 
 

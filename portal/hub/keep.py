@@ -7,13 +7,17 @@ address. The code works once and for a day: a copied or leaked link is no lastin
 
 Opening the link (GET) changes nothing: it shows a page whose button (POST) redeems the code. A captive
 sheet that follows the link in place (no new windows), or a link preview, leaves the code for the copy the
-shopper types into their real browser."""
+shopper types into their real browser.
+
+Each shopper's live codes are also listed (their digests, in `of(client)`, with their expiry as score) so
+that erasure ends them: a code issued before erasure must not bring the erased shopper id back."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+import time
 
 import redis
 
@@ -37,6 +41,10 @@ class KeepKeys(VenueKeys):
     def code(self, digest: str) -> str:
         return self.key("keep", digest)
 
+    def of(self, client: str) -> str:
+        """The shopper's live codes: a sorted set of digests scored by expiry (on the codes' slot)."""
+        return self.key("keep_of", client)
+
 
 class KeepStore:
     def __init__(self, db: redis.Redis) -> None:
@@ -44,8 +52,15 @@ class KeepStore:
 
     def issue(self, venue: str, client: str) -> str:
         """A new one-time code for this shopper (only its hash is stored)."""
-        code = secrets.token_urlsafe(24)
-        self.db.set(KeepKeys(venue).code(_digest(code)), client, ex=CODE_TTL_S)
+        code, keys, now = secrets.token_urlsafe(24), KeepKeys(venue), time.time()
+        digest = _digest(code)
+        # Code and index in one MULTI (one slot), so no code exists that erasure cannot find.
+        pipe = self.db.pipeline(transaction=True)
+        pipe.set(keys.code(digest), client, ex=CODE_TTL_S)
+        pipe.zremrangebyscore(keys.of(client), "-inf", now)  # expired codes: drop, so the index stays small
+        pipe.zadd(keys.of(client), {digest: now + CODE_TTL_S})
+        pipe.expire(keys.of(client), CODE_TTL_S)
+        pipe.execute()
         return code
 
     def usable(self, venue: str, code: str) -> bool:
@@ -56,5 +71,23 @@ class KeepStore:
         """The shopper id the code was issued for, once (GETDEL); None for an unknown, used or expired one."""
         if not well_formed(code):
             return None
-        raw = self.db.getdel(KeepKeys(venue).code(_digest(code)))
-        return raw.decode() if raw else None
+        keys, digest = KeepKeys(venue), _digest(code)
+        raw = self.db.getdel(keys.code(digest))
+        if not raw:
+            return None
+        client = raw.decode()
+        self.db.zrem(keys.of(client), digest)  # tidying only: a spent digest in the index ends nothing
+        return client
+
+    def forget_shopper(self, venue: str, client: str) -> int:
+        """End every live code of this shopper (erasure); returns how many ended. WATCH on the index, so a
+        code issued meanwhile is either seen here or makes the transaction retry."""
+        keys = KeepKeys(venue)
+
+        def end(pipe: redis.client.Pipeline) -> int:
+            digests = [d.decode() for d in pipe.zrange(keys.of(client), 0, -1)]
+            pipe.multi()
+            pipe.delete(*(keys.code(d) for d in digests), keys.of(client))
+            return len(digests)
+
+        return self.db.transaction(end, keys.of(client), value_from_callable=True)
