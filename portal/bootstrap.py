@@ -7,6 +7,7 @@ name from the LIGHT_APPS setting, so the host never imports lightapps/ staticall
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from flask import Flask
@@ -63,6 +64,12 @@ from portal.tracking.footfall import FootfallStore
 log = logging.getLogger(__name__)
 
 
+def venue_names(venues: VenueStore, venue: str) -> tuple[str, str] | None:
+    """(name, Chinese name) of a venue's current map, None without one: what shoppers' notifications say."""
+    venue_map = venues.get_map(venue)
+    return (venue_map.name, venue_map.name_zh) if venue_map is not None else None
+
+
 def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
     set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
@@ -76,8 +83,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
                              days_kept=settings.footfall_daily_days)
     locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
     events = EventLog(db, maxlen=settings.events_maxlen)
-    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen,
-                               staff=StaffPhones(db, events, tz_of=zones))  # the insights' staff rule, venue days
+    staff = StaffPhones(db, events, tz_of=zones)  # the insights' staff rule, venue days: presence and moments
+    presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen, staff=staff)
     locator.on_positions(presence.on_positions)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)
     payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)
@@ -101,9 +108,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         events=events,
         presence=presence,
         privacy=privacy,
-        moments=MomentsEngine(db, events, consent=privacy.may_contact, staff=privacy.staff,
+        moments=MomentsEngine(db, events, consent=privacy.may_contact,
+                               staff=lambda venue: staff(venue, time.time()),  # listed or detected: no moments
                                notifier=Outbox(db).enqueue, tz_of=lambda venue: zones(venue).key,
-                               occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue))),
+                               occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue)),
+                               venue_names=lambda venue: venue_names(venues, venue)),
         breaker=StoreBreaker.for_client(db),
     )
 

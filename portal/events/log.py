@@ -417,21 +417,32 @@ class EventLog:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read_group(self, venue: str, group: str, consumer: str, count: int = 500) -> list[Event]:
-        """Events delivered to this consumer: its pending ones first (a restart), then new ones."""
+    def read_group(self, venue: str, group: str, consumer: str, count: int = 500,
+                   claim_idle_ms: int | None = None) -> list[Event]:
+        """Events delivered to this consumer: its pending ones first (a restart), then, with `claim_idle_ms`,
+        other consumers' entries pending that long (a process that died before its XACK: XAUTOCLAIM, one
+        key, so one slot), then new ones. Each process should read as its own consumer: a name shared by
+        two would have each re-read the other's in-flight batch."""
         self.flush()
         key = EventKeys(venue).stream()
-        out = []
-        for start in ("0", ">"):
-            for _stream, entries in self.db.xreadgroup(group, consumer, {key: start}, count=count) or []:
-                for entry_id, raw in entries:
-                    event = Event.from_entry(venue, entry_id, raw) if raw else None
-                    if event is not None:
-                        out.append(event)
-                    elif raw is None or not raw:  # trimmed away while pending: nothing to do
-                        self.db.xack(key, group, entry_id)
-            if out:
-                return out
+        out = self._entries(venue, group, self.db.xreadgroup(group, consumer, {key: "0"}, count=count))
+        if not out and claim_idle_ms is not None:
+            claimed = self.db.xautoclaim(key, group, consumer, claim_idle_ms, "0-0", count=count)
+            out = self._entries(venue, group, [(key, claimed[1])])
+        if not out:
+            out = self._entries(venue, group, self.db.xreadgroup(group, consumer, {key: ">"}, count=count))
+        return out
+
+    def _entries(self, venue: str, group: str, streams) -> list[Event]:
+        """The events of an XREADGROUP / XAUTOCLAIM answer; an entry trimmed away while pending is acked."""
+        key, out = EventKeys(venue).stream(), []
+        for _stream, entries in streams or []:
+            for entry_id, raw in entries:
+                event = Event.from_entry(venue, entry_id, raw) if raw else None
+                if event is not None:
+                    out.append(event)
+                elif not raw:  # trimmed away while pending: nothing to do
+                    self.db.xack(key, group, entry_id)
         return out
 
     def ack(self, venue: str, group: str, ids: list[str]) -> None:

@@ -41,7 +41,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -74,6 +76,9 @@ VISIT_KEPT_S = 400 * 86400
 SIGNATURE_HEADER = "X-MallPortal-Signature"
 DELIVERY_KEPT_S = 30 * 86400
 REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
+CLAIM_IDLE_MS = 120_000  # a pending batch this old was left by a dead tracker: another one takes it over
+GENERIC_TITLE = ("News from the mall", "商场消息")  # a notification's title when the venue has no name
+DONE_TTL_S = 2 * 86400  # a (rule, event) done-marker: far longer than an event stays pending
 
 
 
@@ -266,8 +271,10 @@ def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz:
     """How the rule would have fired over [since, until) (yesterday): phones (or identities) hit and fires,
     with its caps and cooldowns (the budget as if untouched), counting only the shoppers the engine could
     have reached (`landing_of`, `may_reach` with today's `consent` answers). `events` may start earlier
-    (first visit, return)."""
+    (first visit, return); the last max(cooldown, a day) before `since` is replayed too, its fires only
+    setting the cooldowns and caps the day starts with (as the engine's state would have), never counted."""
     zone, out, book = ZoneInfo(tz), Preview(), VisitBook()
+    carried_from = since - max(rule.cooldown_s, 86400)
     tiers: dict[str, str] = {}
     landed: dict[str, tuple[str, float]] = {}  # phone -> (shopper, when): the engine's `shoppers` hash
     counts: dict[tuple[str, str], int] = {}
@@ -282,25 +289,27 @@ def preview(rule: Rule, events: Iterable[Event], since: float, until: float, tz:
             landed[link[0]] = (link[1], e.at)
         visit = observe(book, e)
         subject = subject_of(rule, e, visit)
-        if subject is None or e.at < since:
+        if subject is None or e.at < carried_from:
             continue
         if not rule_hits(rule, e, visit=visit, tier=tiers.get(e.device or ""), tz=zone):
             continue
         seen = landed.get(e.device or "")
         shopper = e.shopper or (seen[0] if seen and e.at - seen[1] < OFFER_TTL_S else None)
-        if not may_reach(rule, consent, venue, e.device, shopper):
-            out.refused["CONSENT"] = out.refused.get("CONSENT", 0) + 1
-            continue
+        counted = e.at >= since  # before: only the state the day starts with
+        verdict = "OK" if may_reach(rule, consent, venue, e.device, shopper) else "CONSENT"
         day = datetime.fromtimestamp(e.at, zone).strftime("%Y%m%d")
-        verdict = within_limits(rule, used=out.fires, today=counts.get((subject, day), 0),
-                                last=last.get(subject), now=e.at)
+        if verdict == "OK":
+            verdict = within_limits(rule, used=out.fires, today=counts.get((subject, day), 0),
+                                    last=last.get(subject), now=e.at)
         if verdict != "OK":
-            out.refused[verdict] = out.refused.get(verdict, 0) + 1
+            if counted:
+                out.refused[verdict] = out.refused.get(verdict, 0) + 1
             continue
-        out.fires += 1
         counts[(subject, day)] = counts.get((subject, day), 0) + 1
         last[subject] = e.at
-        hit.add(subject)
+        if counted:
+            out.fires += 1
+            hit.add(subject)
     out.phones = len(hit)
     return out
 
@@ -379,15 +388,31 @@ class MomentKeys(VenueKeys):
         `arrivals` field whose value names them). Expires after REF_TTL_S, as what it points at does."""
         return self.key("mom", "ref", name)
 
+    def done(self, rule: str, event_id: str) -> str:
+        """String (DONE_TTL_S): the rule fired on this event; a second delivery of the event (a crash before
+        its XACK, a pending entry claimed by another tracker) is then a DUP, not a second firing."""
+        return self.key("mom", "done", rule, event_id)
+
+
+def firing_id(rule_id: str, event_id: str) -> str:
+    """A firing's delivery id (also its outbox message id): derived from the rule and the event, so a repeat
+    that got past the done-marker is still one delivery and one message downstream; random for a replay."""
+    if not event_id:
+        return secrets.token_hex(8)
+    return hashlib.sha256(f"{rule_id}|{event_id}".encode()).hexdigest()[:16]
+
 
 def ref_name(subject: str) -> str:
     """A person as `refs` names them: an identity ("s:<shopper id>", "m:<member>") as it is, a phone "p:<id>"."""
     return subject if subject.startswith(("s:", "m:")) else "p:" + subject
 
 
-# KEYS: used, today, last, refs of the subject. ARGV: rule, subject, now, cap, cooldown, budget, ttl,
-# reference to the today key, the references' TTL
+# KEYS: used, today, last, refs of the subject, the (rule, event) done-marker. ARGV: rule, subject, now, cap,
+# cooldown, budget, ttl, reference to the today key, the references' TTL, the marker's TTL (0: no marker, a
+# replay: a deliberate new firing). The marker is checked first and written with the counts, in one step.
 _FIRE = """
+local mark = tonumber(ARGV[10])
+if mark > 0 and redis.call('EXISTS', KEYS[5]) == 1 then return 'DUP' end
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local budget, cap, cooldown = tonumber(ARGV[6]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if budget > 0 and used >= budget then return 'BUDGET' end
@@ -403,6 +428,7 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 if cooldown > 0 then redis.call('HEXPIRE', KEYS[3], cooldown, 'FIELDS', 1, ARGV[2]) end
 redis.call('SADD', KEYS[4], ARGV[8])
 redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
+if mark > 0 then redis.call('SET', KEYS[5], '1', 'EX', mark) end
 return 'OK'
 """
 
@@ -620,18 +646,21 @@ class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
                  consent: Consent | None = None, send: Callable = http_post,
                  staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None,
-                 occupancy: Occupancy | None = None) -> None:
+                 occupancy: Occupancy | None = None,
+                 venue_names: Callable[[str], tuple[str, str] | None] | None = None) -> None:
         self.db = db
         self.events = events
         self.notifier = notifier
         self.consent = consent
         self.occupancy = occupancy
-        self.staff = staff  # venue -> the phones on the operator's staff list: no moments for them
+        self.venue_names = venue_names  # venue -> (name, Chinese name): notifications' titles; None: generic
+        self.staff = staff  # venue -> its staff phones (listed or detected: presence.StaffPhones): no moments
         self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
         self.send = send
         self._fire = db.register_script(_FIRE)
         self._forget = db.register_script(_FORGET)
         self._settle_script = db.register_script(_SETTLE)
+        self._consumer: tuple[int, str] = (0, "")
 
     # ---- rules ----
     def save(self, venue: str, rule: Rule) -> None:
@@ -668,6 +697,14 @@ class MomentsEngine:
         return self.db.get(key).decode()
 
     # ---- the consumer ----
+    def consumer(self) -> str:
+        """This engine's consumer name in the group: its own per process (made again after a fork), so a
+        second tracker never re-reads this one's in-flight batch; a dead one's is claimed after CLAIM_IDLE_MS."""
+        pid = os.getpid()
+        if self._consumer[0] != pid:
+            self._consumer = (pid, f"engine-{socket.gethostname()}-{pid}-{secrets.token_hex(3)}")
+        return self._consumer[1]
+
     def ensure(self, venue: str, start: str = "$") -> None:
         self.events.ensure_group(venue, GROUP, start)
 
@@ -676,7 +713,7 @@ class MomentsEngine:
         how many events were processed."""
         self.ensure(venue)
         rules = [r for r in self.rules(venue) if r.active]
-        events = self.events.read_group(venue, GROUP, "engine", count=batch)
+        events = self.events.read_group(venue, GROUP, self.consumer(), count=batch, claim_idle_ms=CLAIM_IDLE_MS)
         zone = ZoneInfo(tz or (self.tz_of(venue) if self.tz_of is not None else "UTC"))
         staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
@@ -724,7 +761,7 @@ class MomentsEngine:
             shopper = self._shopper(venue, device, event)
             if not may_reach(rule, self.consent, venue, device, shopper):
                 continue
-            if self._count(venue, rule, subject, event.at, tz) == "OK":
+            if self._count(venue, rule, subject, event.at, tz, event.id) == "OK":
                 self._act(venue, rule, event, device, shopper, subject)
 
     def _remember_shopper(self, venue: str, device: str, shopper: str) -> None:
@@ -737,13 +774,15 @@ class MomentsEngine:
         pipe.expire(keys.refs("s:" + shopper), REF_TTL_S)
         pipe.execute()
 
-    def _count(self, venue: str, rule: Rule, subject: str, at: float, tz: ZoneInfo) -> str:
-        """The limits, checked and counted in one step: OK | BUDGET | CAP | COOLDOWN."""
+    def _count(self, venue: str, rule: Rule, subject: str, at: float, tz: ZoneInfo, event_id: str = "") -> str:
+        """The limits, checked and counted in one step: OK | BUDGET | CAP | COOLDOWN, or DUP when the rule
+        already fired on this event (`event_id`, the log entry; "" for a replay: always a new firing)."""
         keys = MomentKeys(venue)
         today = keys.today(rule.id, datetime.fromtimestamp(at, tz).strftime("%Y%m%d"))
-        verdict = self._fire(keys=[keys.used(), today, keys.last(rule.id), keys.refs(ref_name(subject))],
+        verdict = self._fire(keys=[keys.used(), today, keys.last(rule.id), keys.refs(ref_name(subject)),
+                                   keys.done(rule.id, event_id or "-")],
                              args=[rule.id, subject, repr(at), rule.cap_per_day, rule.cooldown_s, rule.budget,
-                                   2 * 86400, "c:" + today, REF_TTL_S])
+                                   2 * 86400, "c:" + today, REF_TTL_S, DONE_TTL_S if event_id else 0])
         return verdict.decode() if isinstance(verdict, bytes) else str(verdict)
 
     def _shopper(self, venue: str, device: str | None, event: Event) -> str | None:
@@ -757,7 +796,7 @@ class MomentsEngine:
              subject: str = "") -> None:
         payload = {"venue": venue, "rule": rule.id, "rule_name": rule.name, "trigger": rule.trigger,
                    "at": event.at, "zone": event.zone, "shopper": shopper, "member": event.data.get("member")}
-        delivery_id = secrets.token_hex(8)
+        delivery_id = firing_id(rule.id, event.id)
         payload["id"] = delivery_id
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         status, url = "queued", ""
@@ -858,10 +897,17 @@ class MomentsEngine:
     def _notify(self, venue: str, shopper: str, rule: Rule, message_id: str) -> None:
         """Through the outbox (the notify worker delivers: push or SMS, in the shopper's language)."""
         self.notifier(venue, shopper, f"moments.{rule.trigger}", {
-            "title_en": rule.name, "title_zh": rule.name, "body_en": rule.message_en,
+            **self._title(venue), "body_en": rule.message_en,
             "body_zh": rule.message_zh or rule.message_en, "path": f"/v/{venue}/", "rule": rule.id,
             NEEDS_CONSENT: ",".join(purposes(rule))},  # asked again when sent: she may withdraw meanwhile
             f"moments:{message_id}")
+
+    def _title(self, venue: str) -> dict[str, str]:
+        """A notification's title: the venue's name (its Chinese one on zh), never the rule's name (internal,
+        one language); without a name, a generic title. Both languages as the outbox keeps them: the engine
+        runs in the tracker, outside any request, so no gettext here (as LightApp titles)."""
+        en, zh = (self.venue_names(venue) if self.venue_names is not None else None) or ("", "")
+        return {"title_en": en or zh or GENERIC_TITLE[0], "title_zh": zh or en or GENERIC_TITLE[1]}
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
         """POST the webhooks whose time has come; returns how many were tried. Consent is asked again before

@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
-from portal.events.moments import ACTIONS, TIERS, TRIGGERS, RuleError, parse_rule, preview
+from portal.events.moments import ACTIONS, TIERS, TRIGGERS, RuleError, parse_rule, preview, purposes
 from portal.events.report import LOOKBACK_DAYS, day_bounds, shown, venue_staff, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.insights import zone_names
@@ -48,24 +48,28 @@ def labels() -> dict[str, str]:
 def rule_error(exc: RuleError) -> str:
     """A RuleError in the page's language: its catalog message, the field named by its label."""
     label = labels().get(exc.field, exc.field)
-    return f"{label}: {_(exc.template, **{'label': label, **exc.params})}"
+    message = _(exc.template, **{"label": label, **exc.params})
+    return message if "%(label)s" in exc.template else f"{label}: {message}"  # the label once, never twice
 
 
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
     """rule id -> Preview over yesterday (the venue's zone), from one read of the log, counted over what the
-    insights count: staff phones (detected, or on the operator's list) and events of shoppers without
-    location consent left out (README "Insights and moments"), and only the hits the engine could make (a
-    known shopper who agrees to the rule's purposes, through the engine's own consent check). The page
-    shows its counts through report.shown (k-anonymous: "<5"), never raw."""
+    insights count: staff phones (detected, or on the operator's list) left out, and for the rules that need
+    location consent (`purposes`) the events of shoppers without it (README "Insights and moments"); only
+    the hits the engine could make (a known shopper who agrees to the rule's purposes, through the engine's
+    own consent check). The page shows its counts through report.shown (k-anonymous: "<5"), never raw."""
     svc = services()
     tz = venue_tz(svc, venue_map)
     since, until = day_bounds(today(tz) - timedelta(days=1), tz)
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = venue_staff(svc, venue_map.id, events, since, tz)
     allowed = svc.privacy.allowed(venue_map.id)
-    counted = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
-    return {r.id: preview(r, counted, since, until, tz, venue=venue_map.id, consent=svc.moments.consent)
-            for r in rules}
+    counted = [e for e in events if e.device not in staff]
+    # Location consent filters only the rules that need it: first visit / return need marketing alone, which
+    # preview's may_reach asks (filtering them too dropped the shoppers who agreed to marketing only).
+    located = [e for e in counted if allowed is None or allowed(e)]
+    return {r.id: preview(r, located if "location" in purposes(r) else counted, since, until, tz,
+                          venue=venue_map.id, consent=svc.moments.consent) for r in rules}
 
 
 def rules_page(template: str, venue_map, rules, *, status: int = 200, error: RuleError | None = None, **extra):
