@@ -11,7 +11,9 @@ this gives the same estimate a refit without those rows would; the query is the 
 fingerprint. Temporal smoothing (live tracks) is not part of a single-shot estimate and is left out.
 A reference point is all samples at the same floor and x/y, so repeated surveys of a spot leave together.
 
-Errors are 2-D distances on the plan (metres), whatever floor was chosen; floor misses are counted apart.
+Errors are distances on the plan (metres); a point placed on another floor also counts the storeys between
+(`placed_error_m`, STOREY_M each), so a spot placed right above the truth never reads ~0 m. Floor misses are
+also counted apart.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tqdm import tqdm
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
+from fingerprints.simulator import FADING_DB, FLOOR_HEIGHT_M
 from fingerprints.training import live_params, training_set
 from positioning import WKNNPositioner
 
@@ -45,6 +48,16 @@ ALIKE_RATE = 0.05  # zone pairs confused at least this often (either way, of the
 NO_ZONE = "(none)"
 
 Progress = bool | Callable[[int, int], None]
+
+# The simulator's world, read off its own defaults so there is one figure of each: the storey height (the map
+# records none) and one reading's fast fading (the noise assumed for a survey that records no spread).
+STOREY_M = FLOOR_HEIGHT_M  # the simulator's storey
+ASSUMED_NOISE_DB = FADING_DB  # a survey that records no spread is replayed with the simulator's fast fading
+
+
+def placed_error_m(dx: float, dy: float, floors_off: int = 0) -> float:
+    """How far a placed point is from the truth: on the plan, plus STOREY_M per floor between them."""
+    return float(math.hypot(dx, dy, STOREY_M * floors_off))
 
 
 # -- the production model, fitted once -------------------------------------------------------------
@@ -78,7 +91,7 @@ class PointResult:
     est_x: float
     est_y: float
     est_zone: str | None
-    error_m: float  # 2-D error on the plan; nan when not located
+    error_m: float  # placed_error_m (on the plan, a storey per floor off); nan when not located
 
 
 @dataclass
@@ -197,7 +210,7 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
             continue
         zone, _conf = zones.zone_for(est, [sample_zones[j] for j in est.neighbours])
         points.append(PointResult(i, s.floor, s.x, s.y, s.zone, est.floor, est.x, est.y, zone,
-                                  float(np.hypot(est.x - s.x, est.y - s.y))))
+                                  placed_error_m(est.x - s.x, est.y - s.y, est.floor - s.floor)))
     model.excluded = None
 
     def rates(pts: list[PointResult]) -> tuple[float, float]:
@@ -486,6 +499,10 @@ class LiveEstimate:
     first_zone_rate: float = float("nan")  # the probe 2 s after joining the WiFi (cold start)
     first_floor_rate: float = float("nan")
     reading_noise_db: float = float("nan")  # the per-reading noise used (from the survey unless assumed)
+    noise_assumed: bool = False  # the survey records no scan-to-scan spread: ASSUMED_NOISE_DB was used
+    dwell_zones: int = 0  # the venue's dwell zones (shops and the like)
+    unsurveyed: dict[str, int] = field(default_factory=dict)  # dwell zone -> its floor, for those whose floor has
+    #                                                          no reference point (their visits count as misses)
     shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
     seconds: float = 0.0
     errors_at: list[tuple[int, float, float, float]] = field(default_factory=list)  # (floor, x, y, settled error)
@@ -516,10 +533,15 @@ class LiveEstimate:
             f"p95 {self.p95_error_m:.2f} m",
             "  by zone kind (120 s): " + ", ".join(f"{k} {r:.0%} ({n})" for k, (n, r) in self.by_kind.items()),
             f"  assumed: phones differ from the survey phone by N(0, {a.phone_spread_db:g} dB), body loss up to "
-            f"{a.body_db:g} dB, reading noise {self.reading_noise_db:.1f} dB, {a.ap_off:.0%} of APs off, "
+            f"{a.body_db:g} dB, reading noise {self.reading_noise_db:.1f} dB"
+            + (" (assumed: the survey records none)" if self.noise_assumed else "") + f", {a.ap_off:.0%} of APs off, "
             + (f"reference points within {a.hidden_m:g} m of the spot hidden from the model" if a.hidden_m > 0 else
                "no reference point hidden from the model (the spot lies between them, never on one)"),
         ]
+        if self.unsurveyed:
+            floors = ", ".join(str(f) for f in sorted(set(self.unsurveyed.values())))
+            lines.append(f"  {len(self.unsurveyed)} of {self.dwell_zones} dwell zones (floor {floors}) have no "
+                         "reference points: counted as misses")
         lines += [f"  cannot know: {line}" for line in self.cannot_know]
         lines.append(f"  {CHECKED}")
         return lines

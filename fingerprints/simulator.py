@@ -48,6 +48,10 @@ PHONE_MODELS: dict[str, float] = {
 }
 
 
+FLOOR_HEIGHT_M = 5.0  # one storey, floor to floor: the distance a floor between two points adds
+FADING_DB = 2.5  # fast fading: the scan-to-scan spread of one phone's readings at one spot
+
+
 class RadioSimulator:
     def __init__(
         self,
@@ -58,9 +62,9 @@ class RadioSimulator:
         path_loss_exponent: float = 2.2,
         wall_db: float = 4.0,
         floor_db: float = 16.0,
-        floor_height_m: float = 5.0,
+        floor_height_m: float = FLOOR_HEIGHT_M,
         shadowing_db: float = 3.5,
-        fading_db: float = 2.5,
+        fading_db: float = FADING_DB,
         sensitivity_dbm: float = -95.0,
         wall_losses: Mapping[int, Sequence[float]] | None = None,
         correlation_m: float | None = None,

@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from fingerprints.model import VenueMap
 from fingerprints.quality import (
+    ASSUMED_NOISE_DB,
     CANNOT_KNOW,
     TRANSIT_KINDS,
     LeaveOutPositioner,
@@ -43,6 +44,7 @@ from fingerprints.quality import (
     WalkIn,
     WalkResult,
     error_stats,
+    placed_error_m,
     route_point_problem,
 )
 from fingerprints.simulator import report_schedule
@@ -282,7 +284,7 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
             continue
         position = phone.probe(now, associated)
         truth = model.zones.zone_at(floor, px, py)
-        error = math.hypot(position.x - px, position.y - py) if position else math.nan
+        error = placed_error_m(position.x - px, position.y - py, position.floor - floor) if position else math.nan
         out.append(_Outcome(kind, landing_zone(position) == truth, position is not None and position.floor == floor,
                             error, (floor, px, py), truth))
     return out
@@ -300,11 +302,41 @@ def _dwell_zones(venue: VenueMap, n: int, rng: np.random.Generator) -> list:
     return picked
 
 
-def survey_noise_db(venue: VenueMap) -> float:
+def survey_noise_db(venue: VenueMap) -> float | None:
     """One reading's spread as the survey saw it: the median scan-to-scan spread per AP (a sample's spread
-    is over its n scans, so it is scaled up to the spread of one reading)."""
+    is over its n scans, so it is scaled up to the spread of one reading); None when the survey records no
+    spread (a CSV import has no spread column: 0 dB would claim noiseless phones)."""
     spreads = [v * math.sqrt(s.n / (s.n - 1)) for s in venue.samples if s.n > 1 for v in s.spread.values()]
-    return float(np.median(spreads)) if spreads else 0.0
+    return float(np.median(spreads)) if spreads else None
+
+
+def _misses(zone, spot: tuple[float, float], first: bool) -> list[_Outcome]:
+    """A visit to a zone whose floor has no reference point: the live model cannot place a phone there (it
+    would land on a surveyed floor), so every probe counts as a miss, zone and floor; no metre error (there is
+    no simulated position to measure it from), so the error figures are over the surveyed floors only."""
+    kinds = (["first"] if first else []) + [f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S]
+    return [_Outcome(k, False, False, math.nan, (zone.floor, *spot), zone.id) for k in kinds]
+
+
+def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding: LeaveOutPositioner,
+                    ap_xy: np.ndarray, schedule, arrivals: list, zone, spot: tuple[float, float],
+                    rng: np.random.Generator, a: LiveAssumptions, noise_db: float) -> list[_Outcome]:
+    """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there)."""
+    out: list[_Outcome] = []
+    # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
+    hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
+    visit = _visit(walk_in, survey, zone, spot, rng, a)
+    if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
+        visit.first_probe = False
+        there = arrivals[int(rng.integers(len(arrivals)))]
+        spot = spot_in_zone(there, model.zones, rng)
+        if there.floor in survey.trees:
+            hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
+            out += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
+            hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
+        else:  # came in on a floor with no reference point: that first probe is a miss too
+            out += _misses(there, spot, first=True)[:1]
+    return out + _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
 
 
 VISITS = 150  # simulated visits by default: about +-4 points of sampling error on a rate near 75%
@@ -335,30 +367,29 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
     col = {b: i for i, b in enumerate(model.ap_ids)}
     schedule = [(col[r.bssid], r) for r in report_schedule(venue, seed, a.meraki_share) if r.bssid in col]
-    noise_db = a.reading_noise_db if a.reading_noise_db is not None else survey_noise_db(venue)
-    arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3 and z.floor in survey.trees]
+    surveyed_noise = survey_noise_db(venue)
+    noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise
+    noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
+    arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3]
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
-        if zone.floor not in survey.trees:
-            continue
-        # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
-        hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
-        visit = _visit(walk_in, survey, zone, spot, rng, a)
-        if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
-            visit.first_probe = False
-            there = arrivals[int(rng.integers(len(arrivals)))]
-            spot = spot_in_zone(there, model.zones, rng)
-            hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
-            outcomes += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
-            hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
-        outcomes += _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
+        if zone.floor in survey.trees:
+            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, schedule, arrivals, zone, spot, rng,
+                                        a, noise_db)
+        else:
+            outcomes += _misses(zone, spot, first=True)
         if progress is not None:
             progress(done + 1, len(visits))
     hiding.excluded = None
-    if not outcomes:
+    if not any(z.floor in survey.trees for z in visits):
         raise ValueError(f"venue {venue.id} has no surveyed dwell zone")
-    return _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started)
+    estimate = _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started)
+    estimate.noise_assumed = a.reading_noise_db is None and surveyed_noise is None
+    dwell = [z for z in venue.zones if z.kind not in TRANSIT_KINDS and len(z.polygon) >= 3]
+    estimate.dwell_zones = len(dwell)
+    estimate.unsurveyed = {z.id: z.floor for z in dwell if z.floor not in survey.trees}
+    return estimate
 
 
 def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, noise_db: float,
@@ -386,7 +417,7 @@ def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, no
                  for z, v in by_zone.items()},
         assumptions=a, cannot_know=list(CANNOT_KNOW), first_zone_rate=rate("first"),
         first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
-        errors_at=[(*o.where, o.error_m) for o in settled])
+        errors_at=[(*o.where, o.error_m) for o in settled if not math.isnan(o.error_m)])
     estimate.shop_rates = estimate.per_zone(kinds)
     estimate.seconds = seconds
     return estimate
@@ -433,12 +464,13 @@ def validation_walk(venue: VenueMap, route: Sequence[tuple[float, int, float, fl
 
 
 def score_mark(model: VenueModel, ts: float, floor: int, x: float, y: float, position: Position | None) -> WalkResult:
-    """One route point against the phone's live position: error, floor, the zone a probe would land on."""
+    """One route point against the phone's live position: error (a storey per floor off counted in), floor,
+    the zone a probe would land on."""
     truth = model.zones.zone_at(floor, x, y)
     if position is None:
         return WalkResult(ts, floor, x, y, truth, None, math.nan, math.nan, None, math.nan)
     return WalkResult(ts, floor, x, y, truth, position.floor, position.x, position.y, landing_zone(position),
-                      float(math.hypot(position.x - x, position.y - y)))
+                      placed_error_m(position.x - x, position.y - y, position.floor - floor))
 
 
 def summarise_walk(venue: str, version: int, points: list[WalkResult],
