@@ -71,18 +71,17 @@ class StoreBreaker:
                  clock: Callable[[], float] = time.monotonic, background: bool = True,
                  on_open: Callable[[], None] | None = None, name: str = "store") -> None:
         """`on_open`: called when it opens, for a prober that is not its own (VenueBreakers' one per process);
-        without it, a `background` breaker starts its own prober thread. `name`: what the log calls it."""
+        without it, a `background` breaker wakes its own prober (its thread starts at the first opening).
+        `name`: what the log calls it."""
         self._ping = ping
         self.name = name
         self.failures_to_open = failures_to_open
         self.probe_interval_s = probe_interval_s
         self._clock = clock
-        self._background = background
-        self._on_open = on_open
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
-        self._prober: _Prober | None = None  # made at the first opening
+        self._on_open = on_open or (_Prober(self.probe_once, probe_interval_s).wake if background else None)
 
     @classmethod
     def for_client(cls, db: redis.Redis, **kwargs) -> StoreBreaker:
@@ -131,8 +130,6 @@ class StoreBreaker:
                 opened = False
         if opened and self._on_open is not None:
             self._on_open()
-        elif opened and self._background:
-            self._start_prober()
 
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """fn(*args, **kwargs) through the breaker: refused at once while open, its outcome recorded."""
@@ -164,13 +161,6 @@ class StoreBreaker:
         self.record_success()
         return True
 
-    def _start_prober(self) -> None:
-        """Wake this breaker's prober (made at the first opening): it pings until the breaker closes."""
-        with self._lock:
-            if self._prober is None:
-                self._prober = _Prober(self.probe_once, self.probe_interval_s)
-        self._prober.wake()
-
 
 class VenueBreakers:
     """A store breaker per venue, for a Valkey Cluster: a venue's keys live in its `{venue}` slot, so its
@@ -192,10 +182,10 @@ class VenueBreakers:
         self.failures_to_open = failures_to_open
         self.probe_interval_s = probe_interval_s
         self._clock = clock
-        self._background = background
         self._lock = threading.Lock()
         self._breakers: dict[str, StoreBreaker] = {}  # insertion order: the oldest is dropped first
-        self._prober: _Prober | None = None
+        # What a venue's breaker calls as it opens: the one prober's wake (its thread starts then), or nothing
+        self._wake_prober = _Prober(self.probe_once, probe_interval_s).wake if background else None
 
     def for_venue(self, venue: str) -> StoreBreaker:
         """`venue`'s breaker, made closed on its first use. A lookup takes no lock (every probe asks)."""
@@ -207,17 +197,11 @@ class VenueBreakers:
             if breaker is None:
                 breaker = StoreBreaker(functools.partial(self._ping, venue), failures_to_open=self.failures_to_open,
                                        probe_interval_s=self.probe_interval_s, clock=self._clock,
-                                       background=False, on_open=self._start_prober, name=f"store of venue {venue}")
+                                       background=False, on_open=self._wake_prober, name=f"store of venue {venue}")
                 self._breakers[venue] = breaker
                 if len(self._breakers) > self.max_venues:
                     del self._breakers[next(iter(self._breakers))]
             return breaker
-
-    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """A store call that names no venue goes straight to the store, through no venue's breaker (as the
-        views outside the captive portal do on a cluster, portal/errors.py): one venue's shard down must not
-        refuse it, and its failure says nothing of which venues are down. Ask `for_venue(venue).call(...)`."""
-        return fn(*args, **kwargs)
 
     def open_venues(self) -> list[str]:
         """The venues whose breaker is open now (tests, a health check)."""
@@ -226,18 +210,9 @@ class VenueBreakers:
     def probe_once(self) -> bool:
         """One round of the prober: ping each open venue's slot, closing the breakers that answer. True when
         none is open any more."""
-        for _, breaker in self._snapshot():
-            breaker.probe_once()  # a closed one returns at once, without a ping
-        return not self.open_venues()
+        # every open one pinged (a list, not all() over a generator); a closed one answers at once, no ping
+        return all([breaker.probe_once() for _, breaker in self._snapshot()])
 
     def _snapshot(self) -> list[tuple[str, StoreBreaker]]:
         with self._lock:
             return list(self._breakers.items())
-
-    def _start_prober(self) -> None:
-        if not self._background:
-            return
-        with self._lock:
-            if self._prober is None:
-                self._prober = _Prober(self.probe_once, self.probe_interval_s)
-        self._prober.wake()

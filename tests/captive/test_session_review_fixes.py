@@ -91,7 +91,7 @@ def production(settings, db, demo):
     """The app outside the demo, on the demo mall's data; CoovaChilli's uamsecret set; the store breaker's
     background prober off (the tests run its step)."""
     app = create_app(settings.with_(demo=False))
-    app.extensions["mallportal"].breaker._background = False
+    app.extensions["mallportal"].breaker._on_open = None
     client = app.test_client()
     configure(client, coova_uamsecret=UAMSECRET, coova_password=CHAP_PASSWORD)
     return client
@@ -101,7 +101,7 @@ def production(settings, db, demo):
 def store_away(client):
     """The app's store gone (its pool pointed at a closed port), then back; the breaker closed again by hand."""
     svc = client.application.extensions["mallportal"]
-    svc.breaker._background = False
+    svc.breaker._on_open = None
     pool = svc.db.connection_pool
     real_port = pool.connection_kwargs["port"]
     pool.reset()

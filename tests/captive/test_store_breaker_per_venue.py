@@ -74,16 +74,6 @@ def test_the_map_is_bounded_and_a_dropped_venue_starts_closed():
     assert not breakers.for_venue("mall1").is_open
 
 
-def test_a_call_naming_no_venue_goes_to_the_store_whatever_a_venues_breaker_says():
-    """views.py's `store(fn, ...)` names no venue: on a cluster no venue's breaker refuses it or counts it."""
-    breakers = VenueBreakers(VenuePing(), background=False)
-    open_breaker(breakers, "mall1")
-    assert breakers.call(lambda: "answered") == "answered"
-    with pytest.raises(redis.ConnectionError):
-        breakers.call(failing)
-    assert breakers.open_venues() == ["mall1"]
-
-
 def test_the_one_store_breaker_is_every_venues():
     breaker = StoreBreaker(lambda: True, background=False)
     assert breaker.for_venue("mall1") is breaker and breaker.for_venue("mall2") is breaker

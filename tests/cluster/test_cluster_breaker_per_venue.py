@@ -27,8 +27,8 @@ def one_shard_down(settings, tmp_path):
         app = create_app(settings.with_(redis_url=cluster.url, data_dir=tmp_path / "var"))
         svc = app.extensions["mallportal"]
         cs = app.extensions["captive"]
-        svc.breaker._background = False  # no prober races the count (the app's one breaker, before the fix)
-        cs.breaker._background = False
+        svc.breaker._on_open = None  # no prober races the count (the app's one breaker, before the fix)
+        cs.breaker._wake_prober = None  # the venues' breakers, made from here on, wake no prober
         ids = [f"mall{i}" for i in range(100)]
         dead = ids[0]
         live = next(v for v in ids if cluster.primary_of("{" + v + "}").port != cluster.primary_of("{mall0}").port)

@@ -20,7 +20,7 @@ REPORT = {"ap": "f0:9f:c2:1a:00:01", "observations": [{"client": "02:00:5e:00:56
 @pytest.fixture(autouse=True)
 def breaker_stepped_by_hand(svc, monkeypatch):
     """No background prober: the tests run its step (probe_once) themselves, so no timer is raced."""
-    monkeypatch.setattr(svc.breaker, "_background", False)
+    monkeypatch.setattr(svc.breaker, "_on_open", None)
 
 
 @pytest.fixture
