@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from flask import current_app
 from markupsafe import Markup
 
 from fingerprints.plan import PX_PER_M, render_plan_svg
-from fingerprints.routes import Route, build_graph, shortest_route
+from fingerprints.routes import Route, shared_graph, shortest_route
 
 Point = tuple[int, float, float]
 MARGIN_M = 4.0
@@ -77,16 +76,10 @@ def entrance(venue_map, zone, config: dict | None = None) -> Point:
 
 
 def route(venue_map, start: Point, goal: Point) -> Route | None:
-    """Fastest walk from start to goal; None when there is none (or a point is off the plan)."""
-    cache = current_app.extensions.setdefault("parking_graphs", {})
-    key = (venue_map.id, venue_map.version)
-    graph = cache.get(key)
-    if graph is None:
-        if len(cache) > 8:
-            cache.clear()
-        graph = cache[key] = build_graph(venue_map)
+    """Fastest walk from start to goal (on the map version's one graph and wall index, as navigation's); None
+    when there is none (or a point is off the plan)."""
     try:
-        return shortest_route(venue_map, start, goal, graph=graph)
+        return shortest_route(venue_map, start, goal, graph=shared_graph(venue_map))
     except (ValueError, KeyError):
         return None
 
