@@ -391,7 +391,9 @@ class PaymentService:
             self._tell_closed(order)
 
     def _finish_telling(self, venue: str, order_id: str) -> None:
-        if not self._tell_pending(venue, order_id):
+        # Off the untold set only when nothing was left: not while another caller is telling it (if that one
+        # fails, what it leaves must still be here for the next sweep).
+        if self._tell_pending(venue, order_id) is False:
             self.store.forget_untold(venue, order_id)
 
     # ---- payment agreements: charged with no shopper present ("leave first, pay after") ----
@@ -528,15 +530,15 @@ class PaymentService:
     def _notify_url(self, provider: str, venue: str) -> str:
         return notify_url(self.notify_base, provider, venue) if self.notify_base else ""
 
-    def _tell_pending(self, venue: str, order_id: str) -> bool:
+    def _tell_pending(self, venue: str, order_id: str) -> bool | None:
         """Tell the money listeners, in order, the payment and refunds of the order they have not all heard
         of, resuming at the listener that failed last time. One teller at a time: a caller that finds another
         telling the order leaves it to that one (what it cannot finish stays on the untold set, for the sweep).
         Raises the store's error (a listener's, or on recording the progress): what is left is told by the
-        next call. False when nothing was left to tell (or another caller is telling it)."""
+        next call. False when nothing was left to tell; None when another caller is telling it."""
         holder = secrets.token_hex(8)
         if not self.store.start_telling(venue, order_id, holder):
-            return False
+            return None
         try:
             told = False
             while self._tell_once(venue, order_id):  # again: an entry booked meanwhile by a caller that left it

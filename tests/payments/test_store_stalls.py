@@ -251,3 +251,16 @@ def test_a_callback_and_a_query_booking_the_same_payment_at_once_tell_the_listen
     logged = [e for e in svc.events.read(VENUE) if e.kind == "txn" and e.data.get("order") == order.id]
     assert len(logged) == 1
     assert not pay.store.untold(VENUE, int(time.time() * 1000) + 10**9)  # and nothing is left for the sweep
+
+
+def test_the_sweep_leaves_an_order_another_caller_is_telling_on_the_untold_set(pay, pay_portal, db):
+    """While a callback or a query holds an order's telling mark, the sweep finds nothing it may tell: the order
+    stays on the untold set, so if that teller fails, the next sweep still tells what it left."""
+    order = new_order(pay, pay_portal, "alipay", "anon-busy", 700)
+    db.zadd(PaymentKeys(VENUE).untold(), {order.id: 1})
+    assert pay.store.start_telling(VENUE, order.id, "another-teller")
+    pay._finish_telling(VENUE, order.id)
+    assert order.id in pay.store.untold(VENUE, int(time.time() * 1000))
+    pay.store.end_telling(VENUE, order.id, "another-teller")
+    pay._finish_telling(VENUE, order.id)  # nothing booked, nothing to tell: off the set
+    assert order.id not in pay.store.untold(VENUE, int(time.time() * 1000))
