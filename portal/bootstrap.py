@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 import redis
 from flask import Flask
@@ -70,6 +71,13 @@ def venue_names(venues: VenueStore, venue: str) -> tuple[str, str] | None:
     return (venue_map.name, venue_map.name_zh) if venue_map is not None else None
 
 
+def _occupancy_to_check(presence: PresenceTracker, venue: str, now: float) -> tuple[Mapping[str, int], dict[str, int]]:
+    """(live occupancy per zone, the alert limits) for the moments engine's check every tracker round: the count
+    (staff left out, a week of the log read for them now and then) only where some zone has a limit to check."""
+    limits = presence.limits(venue)
+    return (presence.occupancy(venue, now) if limits else {}), limits
+
+
 def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
     set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
@@ -111,7 +119,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
         moments=MomentsEngine(db, events, consent=privacy.may_contact,
                                staff=lambda venue: staff(venue, time.time()),  # listed or detected: no moments
                                notifier=Outbox(db).enqueue, tz_of=lambda venue: zones(venue).key,
-                               occupancy=lambda venue, now: (presence.occupancy(venue, now), presence.limits(venue)),
+                               occupancy=lambda venue, now: _occupancy_to_check(presence, venue, now),
                                venue_names=lambda venue: venue_names(venues, venue)),
         breaker=StoreBreaker.for_client(db),
     )
