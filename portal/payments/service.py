@@ -68,6 +68,12 @@ MoneyListener = Callable[[str, Order, int], None]
 MallListener = Callable[[str, MallNotice], "tuple[int, int] | None"]
 
 
+def _bind_refused(bound: str) -> PaymentError:
+    """PaymentError for what `PaymentStore.bind` answered instead of "ok" ("expired", "other:<provider>",
+    "state:<status>"): its code is what the views word ("other_provider" for an order bound elsewhere)."""
+    return PaymentError("other_provider" if bound.startswith("other") else bound.split(":")[0], bound)
+
+
 class PaymentService:
     def __init__(self, store: PaymentStore, settings: PaymentSettings, data_dir: Path,
                  providers: dict[str, Provider] | None = None,
@@ -162,7 +168,7 @@ class PaymentService:
             raise PaymentError("unknown_provider", f"{provider_name}/{method}")
         bound = self.store.bind(venue, order_id, provider_name, method, now_ms=self.clock())
         if bound != "ok":
-            raise PaymentError("other_provider" if bound.startswith("other") else bound.split(":")[0], bound)
+            raise _bind_refused(bound)
         order = self.store.order(venue, order_id)
         try:
             return provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
@@ -429,7 +435,7 @@ class PaymentService:
         provider = self._agreement_provider(provider_name)
         bound = self.store.bind(venue, order_id, provider_name, "agreement", now_ms=self.clock())
         if bound not in ("ok", "state:paid"):
-            raise PaymentError("other_provider" if bound.startswith("other") else bound.split(":")[0], bound)
+            raise _bind_refused(bound)
         order = self.store.order(venue, order_id)
         if order.status == "created":
             try:

@@ -456,8 +456,7 @@ class PaymentStore:
         return ":".join(_s(r) for r in result).lower()
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
-               now_ms: int | None = None, currency: str = "CNY",
-               late_reason: str = LATE_REFUND_REASON) -> str:
+               now_ms: int | None = None, currency: str = "CNY") -> str:
         """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved), "dup", "unknown" or
         "mismatch" (see _SETTLE)."""
         keys = PaymentKeys(venue)
@@ -466,7 +465,7 @@ class PaymentStore:
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
                   keys.refund(late_no), keys.open_refunds(), keys.untold()],
-            args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, late_reason])
+            args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON])
         return _s(result[0]).lower()
 
     def tell_progress(self, venue: str, order_id: str) -> TellProgress:
