@@ -133,6 +133,7 @@ class ShopperTokenStore:
         self.clock = time.time  # tests move it
         self._mint = HotScript(db, _MINT)  # the landing page's own calls: the hot path's connection
         self._open = HotScript(db, _OPEN)
+        self._revoke = db.register_script(_REVOKE)
         self._sealer = Sealer(secret_key, b"mallportal shopper handout")
 
     def mint(self, shopper: Shopper, handout: bool = False) -> str:
@@ -198,13 +199,38 @@ class ShopperTokenStore:
 
     def revoke(self, venue: str, client: str) -> int:
         """End every token of this shopper (returns how many there were). A handed-out token never opened
-        has no record to end, and its shopper no data yet; one opened before stays refused (its mark)."""
+        has no record to end, and its shopper no data yet; one opened before stays refused (its mark).
+        A token minted or opened while this runs is ended too: the set is deleted only by a script that
+        finds nothing in it but what it was told to end (else it ends those and this reads the set again)."""
         keys = ShopperKeys(venue)
-        digests = [d.decode() for d in self.db.smembers(keys.tokens_of(client))]
-        if not digests:
-            return 0
-        self.db.delete(*(keys.token(d) for d in digests), keys.tokens_of(client))
-        return len(digests)
+        ended: set[str] = set()
+        for _ in range(_REVOKE_TRIES):
+            digests = {d.decode() for d in self.db.smembers(keys.tokens_of(client))}
+            if not digests:
+                break
+            ended |= digests
+            listed = sorted(digests)
+            if self._revoke(keys=[keys.tokens_of(client), *(keys.token(d) for d in listed)], args=listed):
+                break
+        return len(ended)
+
+
+# Compare-and-delete of a shopper's tokens. KEYS: the token set, then the records of ARGV's digests. The records
+# go; the set goes only if it holds nothing else (1), else 0: a token came in since the caller read the set.
+_REVOKE = """
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+for _, digest in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local listed = false
+  for _, known in ipairs(ARGV) do if known == digest then listed = true break end end
+  if not listed then
+    for _, known in ipairs(ARGV) do redis.call('SREM', KEYS[1], known) end
+    return 0
+  end
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+_REVOKE_TRIES = 5  # each retry means a token was minted for this shopper in the last round trip
 
 
 def _shopper(venue: str, raw: bytes) -> Shopper:

@@ -130,6 +130,15 @@ _FORGET_IP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
+# Compare-and-delete of a session (KEYS[1]) as it was read (ARGV[1]). 0: it changed since it was read (a
+# grant in between, perhaps at another address): the caller reads it again.
+_REVOKE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+_REVOKE_TRIES = 5
+
 
 class SessionStore:
     def __init__(self, db: redis.Redis, ip_ttl_s: int = 24 * 3600) -> None:
@@ -140,6 +149,7 @@ class SessionStore:
         self._remember_ip = db.register_script(_REMEMBER_IP)
         self._stretch_ip = db.register_script(_STRETCH_IP)
         self._forget_ip = db.register_script(_FORGET_IP)
+        self._revoke = db.register_script(_REVOKE)
 
     def grant(self, venue: str, client: str, seconds: int, gateway: str, now: float | None = None,
               granted_by: str = "", ip: str | None = None, timed: bool = False,
@@ -198,10 +208,17 @@ class SessionStore:
     def revoke(self, venue: str, client: str) -> None:
         """The session ends (the gateway logged the phone off); so does the IP table's entry it held, while that
         still names this client."""
-        session = self.get(venue, client)
-        self.db.delete(SessionKeys(venue).session(client))
-        if session is not None and session.ip:
-            self._forget_ip(keys=[SessionKeys(venue).client_ip(session.ip)], args=[client])
+        keys = SessionKeys(venue)
+        for _ in range(_REVOKE_TRIES):
+            raw = self.db.get(keys.session(client))
+            if raw is None:
+                return
+            if not self._revoke(keys=[keys.session(client)], args=[raw]):
+                continue  # granted again since it was read (perhaps at another address): that one ends
+            session = self.decode(raw, now=0)  # an expired one's address too: it may still name this client
+            if session is not None and session.ip:  # the phone's bucket and the IP table: two slots
+                self._forget_ip(keys=[keys.client_ip(session.ip)], args=[client])
+            return
 
     # -- the gateway's view of who is who ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -24,7 +25,7 @@ from portal import create_app
 from portal.captive import capport_url, captive_services
 from portal.captive.gateways import CoovaChilli
 from portal.captive.probes import APPLE_SUCCESS
-from portal.captive.sessions import SessionKeys
+from portal.captive.sessions import SessionKeys, SessionStore
 from portal.shopper import Shopper
 from portal.tools.net import free_port
 from tests.captive.test_captive_gateways import MERAKI, configure
@@ -316,3 +317,25 @@ def test_venue_ids_without_settings_do_not_push_a_venues_settings_out(production
         for i in range(config.last_known.size + 5):
             config.get(f"nowhere{i}")
         assert config.last_known.get("demo") is not None and config.last_known.get("nowhere0") is None
+
+
+def test_revoke_ends_a_session_granted_again_while_it_runs(db):
+    """A logoff reads the session, then deletes it and the address entry it held: a grant at a new address
+    in between must not leave that address naming the phone with no session behind it."""
+    sessions, now = SessionStore(db), time.time()
+    sessions.grant("demo", "phone-1", 600, "direct", now=now, ip="10.0.0.1")
+    real_get, raced = db.get, []
+
+    def get_then_a_new_grant(key):
+        value = real_get(key)
+        if not raced and key == SessionKeys("demo").session("phone-1"):
+            raced.append(sessions.grant("demo", "phone-1", 3600, "direct", now=now + 1, ip="10.0.0.2"))
+        return value
+
+    db.get = get_then_a_new_grant
+    try:
+        sessions.revoke("demo", "phone-1")
+    finally:
+        db.get = real_get
+    assert raced and sessions.get("demo", "phone-1") is None
+    assert sessions.named_at("demo", "10.0.0.1") is None and sessions.named_at("demo", "10.0.0.2") is None

@@ -17,9 +17,10 @@ from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore, VenueTimeZones
-from portal.captive.sessions import SessionKeys
+from portal.captive.sessions import SessionKeys, SessionStore
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
+from portal.shopper import Shopper, token_store
 from portal.tracking import Tracker, TrackKeys
 from portal.tracking.footfall import FootfallStore
 from tests.cluster.conftest import venues_on_each_primary
@@ -263,3 +264,25 @@ def test_live_validation_walk_on_the_cluster(db):
         got = walks.get(venue, wid)
         assert got["marks"] == [{"point": 0}] and got["finished"] and got["route"][1] == (1, 5.0, 3.0)
         assert [w["id"] for w in walks.recent(venue)] == [wid]
+
+
+def test_shopper_tokens_minted_and_revoked_on_the_cluster(app, demo):
+    """The erase path's compare-and-delete script names every key it touches, all in the venue's slot."""
+    with app.app_context():
+        store = token_store()
+        shopper = Shopper(venue="demo", client="s-" + "ab" * 12)
+        tokens = [store.mint(shopper) for _ in range(3)]
+        assert all(store.resolve(t) is not None for t in tokens)
+        assert store.revoke("demo", shopper.client) == 3
+        assert all(store.resolve(t) is None for t in tokens)
+        assert store.revoke("demo", shopper.client) == 0
+
+
+def test_session_revoked_with_its_address_on_the_cluster(db):
+    """The session lies in the phone's bucket, its address entry in the venue's slot: revoke touches each
+    with its own script."""
+    sessions = SessionStore(db)
+    sessions.grant("demo", "phone-1", 600, "direct", ip="10.0.0.1")
+    assert sessions.named_at("demo", "10.0.0.1") == "phone-1"
+    sessions.revoke("demo", "phone-1")
+    assert sessions.get("demo", "phone-1") is None and sessions.named_at("demo", "10.0.0.1") is None

@@ -123,3 +123,27 @@ def test_a_returning_browser_gets_its_shopper_back_through_its_cookie(app, clien
     cookie = client.get_cookie(COOKIE)
     assert cookie is not None and resolve(app, cookie.value).client == shopper.client
     assert svc.db.scard(ShopperKeys("demo").tokens_of(shopper.client)) >= 1
+
+
+def test_revoke_ends_a_token_minted_while_it_runs(app, victim):
+    """Erasure reads the shopper's token set, then deletes: a token minted between the two (another tab's
+    landing) must end too, never outlive the erasure as the one live way in."""
+    shopper, token = victim
+    with app.app_context():
+        store = token_store()
+        real_smembers = store.db.smembers
+        raced: list[str] = []
+
+        def smembers_then_a_new_token(key):
+            members = real_smembers(key)
+            if not raced:
+                raced.append(store.mint(shopper))
+            return members
+
+        store.db.smembers = smembers_then_a_new_token
+        try:
+            assert store.revoke("demo", shopper.client) >= 2
+        finally:
+            store.db.smembers = real_smembers
+    assert raced and resolve(app, raced[0]) is None
+    assert resolve(app, token) is None
