@@ -433,6 +433,17 @@ class EventLog:
             out = self._entries(venue, group, self.db.xreadgroup(group, consumer, {key: ">"}, count=count))
         return out
 
+    def prune_consumers(self, venue: str, group: str, idle_ms: int, keep: str) -> int:
+        """Delete the group's consumers idle for `idle_ms` with nothing pending (processes gone: each
+        process reads as its own consumer, so every restart adds one). One with entries pending stays
+        until another consumer claims them; one deleted while alive is made again by its next read."""
+        key, gone = EventKeys(venue).stream(), 0
+        for consumer in self.db.xinfo_consumers(key, group):
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            if name != keep and not consumer["pending"] and consumer["idle"] >= idle_ms:
+                gone += int(self.db.xgroup_delconsumer(key, group, name) == 0)
+        return gone
+
     def _entries(self, venue: str, group: str, streams) -> list[Event]:
         """The events of an XREADGROUP / XAUTOCLAIM answer; an entry trimmed away while pending is acked."""
         key, out = EventKeys(venue).stream(), []

@@ -77,6 +77,8 @@ SIGNATURE_HEADER = "X-MallPortal-Signature"
 DELIVERY_KEPT_S = 30 * 86400
 REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
 CLAIM_IDLE_MS = 120_000  # a pending batch this old was left by a dead tracker: another one takes it over
+GONE_IDLE_MS = 24 * 3600 * 1000  # a consumer that has not read for a day, with nothing pending: its process is gone
+PRUNE_EVERY_S = 600  # how often one engine looks for such consumers, per venue
 GENERIC_TITLE = ("News from the mall", "商场消息")  # a notification's title when the venue has no name
 DONE_TTL_S = 2 * 86400  # a (rule, event) done-marker: far longer than an event stays pending
 
@@ -661,6 +663,7 @@ class MomentsEngine:
         self._forget = db.register_script(_FORGET)
         self._settle_script = db.register_script(_SETTLE)
         self._consumer: tuple[int, str] = (0, "")
+        self._pruned_at: dict[str, float] = {}  # venue -> when this engine last pruned its group's consumers
 
     # ---- rules ----
     def save(self, venue: str, rule: Rule) -> None:
@@ -714,6 +717,7 @@ class MomentsEngine:
         self.ensure(venue)
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, self.consumer(), count=batch, claim_idle_ms=CLAIM_IDLE_MS)
+        self._prune_gone_consumers(venue)
         zone = ZoneInfo(tz or (self.tz_of(venue) if self.tz_of is not None else "UTC"))
         staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
@@ -722,6 +726,12 @@ class MomentsEngine:
         self.events.ack(venue, GROUP, [e.id for e in events])
         self.deliver_due(venue, time.time() if now is None else now)
         return len(events)
+
+    def _prune_gone_consumers(self, venue: str) -> None:
+        if time.monotonic() - self._pruned_at.get(venue, -PRUNE_EVERY_S) < PRUNE_EVERY_S:
+            return
+        self._pruned_at[venue] = time.monotonic()
+        self.events.prune_consumers(venue, GROUP, GONE_IDLE_MS, keep=self.consumer())
 
     def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
         """The tracker's sweep: the occupancy alerts, what arrived since the last tick (up to rounds x batch

@@ -18,6 +18,7 @@ from fingerprints.store import VenueStore
 from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore, VenueTimeZones
 from portal.captive.sessions import SessionKeys, SessionStore
+from portal.events.log import EventLog
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
 from portal.shopper import Shopper, token_store
@@ -286,3 +287,15 @@ def test_session_revoked_with_its_address_on_the_cluster(db):
     assert sessions.named_at("demo", "10.0.0.1") == "phone-1"
     sessions.revoke("demo", "phone-1")
     assert sessions.get("demo", "phone-1") is None and sessions.named_at("demo", "10.0.0.1") is None
+
+
+def test_event_consumer_groups_on_the_cluster(db):
+    """The moments engine's group: read, claim, ack and the pruning of gone consumers, one stream key each."""
+    events = EventLog(db)
+    events.ensure_group("demo", "moments", start="0")
+    events.emit("demo", "landing", device="d-1", zone="cinema")
+    read = events.read_group("demo", "moments", "engine-a", claim_idle_ms=0)
+    assert len(read) == 1
+    assert len(events.read_group("demo", "moments", "engine-b", claim_idle_ms=0)) == 1  # a's, claimed
+    events.ack("demo", "moments", [e.id for e in read])
+    assert events.prune_consumers("demo", "moments", idle_ms=0, keep="engine-b") == 1  # a: nothing pending

@@ -145,3 +145,20 @@ def test_a_notification_is_titled_with_the_venue_never_the_rule(svc, demo, monke
     assert (data["title_en"], data["title_zh"]) == (venue_map.name, venue_map.name_zh or venue_map.name)
     bare = MomentsEngine(svc.db, svc.events)
     assert bare._title("demo") == {"title_en": GENERIC_TITLE[0], "title_zh": GENERIC_TITLE[1]}
+
+
+def test_consumers_of_processes_gone_are_deleted_once_nothing_is_pending(svc, demo, monkeypatch):
+    """Each process reads as its own consumer, so every restart adds one to the group: those idle past
+    GONE_IDLE_MS with nothing pending are deleted; one holding entries stays until they are claimed."""
+    saved_rule(svc)
+    one_stay(svc, "d-3", "s-3")
+    holding = svc.events.read_group("demo", GROUP, "engine-gone-holding")  # read, never acked
+    assert holding
+    svc.events.read_group("demo", GROUP, "engine-gone-idle")  # nothing left for it: pending 0
+    monkeypatch.setattr("portal.events.moments.GONE_IDLE_MS", 0)
+    monkeypatch.setattr("portal.events.moments.CLAIM_IDLE_MS", 10**9)  # the holder's batch is not claimed yet
+    svc.moments.tick("demo")
+    names = {c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+             for c in svc.db.xinfo_consumers(EventKeys("demo").stream(), GROUP)}
+    assert "engine-gone-idle" not in names
+    assert "engine-gone-holding" in names and svc.moments.consumer() in names
