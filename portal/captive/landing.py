@@ -88,21 +88,22 @@ class Landing:
         The token handed out is always a new shopper's: a MAC or an IP only locates a phone."""
         now = time.time() if now is None else now
         try:
-            self.breaker.for_venue(venue).check()
+            breaker = self.breaker.for_venue(venue)  # the one breaker every store call below goes through
+            breaker.check()
             by_ip = client is None and bool(ip)
             if by_ip:
-                client = self.breaker.for_venue(venue).call(self.sessions.named_at, venue, ip)
+                client = breaker.call(self.sessions.named_at, venue, ip)
                 verified = client is not None  # the IP table learns only from verified gateways
             elif not verified:
                 client = self.placeable(venue, client, ip)
-            state = self._state(venue, client, now, associated_ap)
+            state = self._state(breaker, venue, client, now, associated_ap)
             if by_ip and SessionStore.held_elsewhere(state.session, ip):
                 # the phone the table names was granted at another address since (read from the session this
                 # probe reads anyway): whoever has this address now is unknown
-                client, verified, state = None, False, self._state(venue, None, now)
+                client, verified, state = None, False, self._state(breaker, venue, None, now)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
-            position, app_name = self._where(venue, client, state, associated_ap)
+            position, app_name = self._where(breaker, venue, client, state, associated_ap)
             endpoint, values = self.page_for(venue, position, app_name)
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
@@ -134,12 +135,13 @@ class Landing:
         shopper = new_shopper(venue, client, phone_verified=verified)
         return shopper, self.tokens.mint(shopper, handout=True)
 
-    def _state(self, venue: str, client: str | None, now: float, associated_ap: str | None = None) -> ProbeState:
+    def _state(self, breaker: StoreBreaker, venue: str, client: str | None, now: float,
+               associated_ap: str | None = None) -> ProbeState:
         if client is None:
             return ProbeState(session=None, position=None, app=None)
-        return self.breaker.for_venue(venue).call(self.probe_state.read, venue, client, now, associated_ap)
+        return breaker.call(self.probe_state.read, venue, client, now, associated_ap)
 
-    def _where(self, venue: str, client: str | None, state: ProbeState,
+    def _where(self, breaker: StoreBreaker, venue: str, client: str | None, state: ProbeState,
                associated_ap: str | None = None) -> tuple[Position | None, str | None]:
         """The kept position when it still answers, else position the phone now."""
         if state.position is not None:
@@ -149,7 +151,7 @@ class Landing:
         try:
             position = self.locator.locate(venue, client, associated_ap=associated_ap)
         except STORE_ERRORS as exc:
-            self.breaker.for_venue(venue).record_failure(exc)
+            breaker.record_failure(exc)
             raise
         except Exception:  # noqa: BLE001 - the model failed: the mall home still works
             log.exception("positioning failed for venue %s", venue)
@@ -157,7 +159,7 @@ class Landing:
         zone = landing_zone(position)
         if zone is None:
             return position, None
-        return position, self.breaker.for_venue(venue).call(self.zone_app, venue, zone)
+        return position, breaker.call(self.zone_app, venue, zone)
 
     def page_for(self, venue: str, position: Position | None, app_name: str | None) -> tuple[str, dict[str, str]]:
         """(endpoint, URL values) of the landing page for a phone at `position` in a zone running `app_name`."""
