@@ -35,8 +35,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from core.storage import VenueKeys
 from core.store_health import STORE_ERRORS
-from portal.apps.budgets import IPNetwork, _guest_networks, address_key, wait_text
-from portal.errors import error_response
+from portal.apps.budgets import IPNetwork, address_key, guest_networks, too_many
 from portal.passwords import check_password
 from portal.services import services
 
@@ -657,8 +656,7 @@ def changes_refused(username: str) -> ResponseReturnValue | None:
     wait = AuditLog(services().db).admit(username)
     if not wait:
         return None
-    message = _("This account has made as many changes today as one account may.") + " " + wait_text(wait)
-    return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
+    return too_many(_("This account has made as many changes today as one account may."), wait)
 
 
 def venue_guest_networks(address: str | None) -> tuple[IPNetwork, ...]:
@@ -672,7 +670,7 @@ def venue_guest_networks(address: str | None) -> tuple[IPNetwork, ...]:
     networks: list[IPNetwork] = []
     for venue in services().venues.venue_ids():
         try:
-            networks.extend(_guest_networks(venue))
+            networks.extend(guest_networks(venue))
         except STORE_ERRORS:
             continue
     return tuple(networks)

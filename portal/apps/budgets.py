@@ -245,10 +245,10 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
 def client_ip(venue: str | None = None) -> str:
     """This request's client address as the venue's budgets count it (`address_key`, the venue's own guest
     networks from its `client_networks` setting)."""
-    return address_key(request.remote_addr, _guest_networks(venue) if venue else ())
+    return address_key(request.remote_addr, guest_networks(venue) if venue else ())
 
 
-def _guest_networks(venue: str) -> Sequence[IPNetwork]:
+def guest_networks(venue: str) -> Sequence[IPNetwork]:
     """The venue's `client_networks`, through the captive portal's short memo (none where it is not loaded)."""
     captive = current_app.extensions.get("captive")
     return captive.landing.client_networks(venue) if captive is not None else ()
@@ -277,6 +277,12 @@ def wait_text(seconds: int) -> str:
     return _("Please try again in %(n)d hours.", n=-(-seconds // 3600))
 
 
+def too_many(message: str, wait: int):
+    """The one 429 page: `message`, how long to wait, Retry-After, never cached."""
+    return error_response(429, message + " " + wait_text(wait),
+                          headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
+
+
 def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
     """The process's budget store and the 429 answer (the `flask budgets` commands: portal/cli.py, which may
     write the audit log: portal.auth imports this module)."""
@@ -284,6 +290,5 @@ def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple
 
     @flask_app.errorhandler(OverBudget)
     def _over_budget(exc: OverBudget):
-        wait = exc.refusal.retry_after_s
-        message = _("Too many requests from this device, number or place for now.") + " " + wait_text(wait)
-        return error_response(429, message, headers={"Retry-After": str(wait), "Cache-Control": "no-store"})
+        return too_many(_("Too many requests from this device, number or place for now."),
+                        exc.refusal.retry_after_s)

@@ -161,7 +161,7 @@ def test_a_venue_whose_settings_cannot_be_read_stops_no_sign_in(app, db, owner):
     def unreadable(venue):
         raise redis.ConnectionError("that shard is down")
 
-    with mock.patch.object(auth, "_guest_networks", side_effect=unreadable) as read:
+    with mock.patch.object(auth, "guest_networks", side_effect=unreadable) as read:
         assert sign_in(app.test_client(), owner, ip="10.1.1.9").status_code == 303
         assert read.call_count == 0  # IPv4: no venue's networks asked for
         assert sign_in(app.test_client(), owner, ip="2001:db8:42:1::b").status_code == 303
