@@ -60,6 +60,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # there) from "Continue to the internet": a controller rate-limits and locks out repeated logins, which
     # would stop every real shopper's grant. Per client address and per venue.
     "captive.grant.ip": (20, 600), "captive.grant.venue": (3000, 600),
+    # Landings that ask the venue's controller to decrypt the redirect's MAC (Ruckus SmartZone's ENC... values):
+    # made-up values would each cost the controller a call. Over it, the phone lands unknown (no call).
+    "captive.decrypt.ip": (30, 600), "captive.decrypt.venue": (6000, 600),
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -356,6 +356,9 @@ class Adapter:
     # Its grant is a call of ours to the venue's controller (a login there, then an authorisation), not a
     # redirect or a form the browser takes to the gateway: Continue spends the captive.grant budget on it.
     calls_controller = False
+    # Its landing may call the venue's controller (SmartZone decrypts an encrypted MAC there): its parse takes
+    # `controller_allowed`, asked only when a call would be made (the captive.decrypt budget).
+    landing_calls_controller = False
 
     def detect(self, args) -> bool:
         raise NotImplementedError
@@ -886,11 +889,12 @@ class RuckusSmartZone(Adapter):
 
     name = "smartzone"
     calls_controller = True
+    landing_calls_controller = True
 
     def detect(self, args) -> bool:
         return "nbiIP" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args, request_url, config, now, controller_allowed: Callable[[], bool] = lambda: True):
         named = _by_lower_name(args)
         ue_mac, ue_ip = named.get("client_mac", ""), named.get("uip", "")
         if not (is_encrypted(ue_mac) or _is_mac(ue_mac)):
@@ -898,7 +902,8 @@ class RuckusSmartZone(Adapter):
         nbi = self.nbi_or_problem(named.get("nbiip", ""), config)
         client, ap = gateway_macs(args)  # a plain client_mac (the WLAN does not encrypt); the AP from `mac`
         client_ip, verified = _ip_or_none(args, "uip"), False
-        if is_encrypted(ue_mac) and "nbi" in nbi:
+        if is_encrypted(ue_mac) and "nbi" in nbi and (_NBI_DECRYPTED.peek((nbi["nbi"], ue_mac)) is not None
+                                                      or controller_allowed()):
             client = _decrypted(nbi["nbi"], ue_mac, config)
             verified = client is not None
             client_ip = _decrypted(nbi["nbi"], ue_ip, config, ip=True) if verified and is_encrypted(ue_ip) else None
@@ -1044,5 +1049,11 @@ def detect(args) -> Adapter:
     return next(a for a in ADAPTERS if a.detect(args))
 
 
-def parse_redirect(args, request_url: str, config: dict[str, str], now: float | None = None) -> GatewayContext:
-    return detect(args).parse(args, request_url, config, time.time() if now is None else now)
+def parse_redirect(args, request_url: str, config: dict[str, str], now: float | None = None,
+                   controller_allowed: Callable[[], bool] | None = None) -> GatewayContext:
+    """The gateway's redirect, read. `controller_allowed`: asked before the landing calls the venue's
+    controller (spends that budget; False: no call, the phone lands as if the controller did not answer)."""
+    adapter, now = detect(args), time.time() if now is None else now
+    if adapter.landing_calls_controller and controller_allowed is not None:
+        return adapter.parse(args, request_url, config, now, controller_allowed=controller_allowed)
+    return adapter.parse(args, request_url, config, now)

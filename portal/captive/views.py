@@ -26,7 +26,7 @@ from core.addresses import client_address
 from core.ids import is_venue_id
 from core.storage import VenueKeys
 from core.store_health import StoreUnavailable
-from portal.apps.budgets import spend_budget
+from portal.apps.budgets import OverBudget, spend_budget
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -173,7 +173,7 @@ def portal_entry(site: str | None = None):
         config = store(venue, cs.config.get, venue)
     except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
         return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue)))
-    ctx = _parse(args, config)
+    ctx = _parse(args, config, venue)
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
     # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
@@ -248,14 +248,30 @@ def _request_url() -> str:
     return request.base_url + "?" + request.query_string.decode("utf-8", "replace")
 
 
-def _parse(args: MultiDict, config: dict[str, str]) -> GatewayContext:
+def _parse(args: MultiDict, config: dict[str, str], venue: str | None = None) -> GatewayContext:
+    """The redirect, read; the venue's controller is called at landing (SmartZone's MAC decryption) only
+    within the captive.decrypt budget, and not at all without a `venue` (the store is down: no budget)."""
+    allowed = (lambda: _decrypt_within_budget(venue)) if venue is not None else (lambda: False)
     try:
-        ctx = parse_redirect(args, _request_url(), config)
+        ctx = parse_redirect(args, _request_url(), config, controller_allowed=allowed)
     except GatewayError as exc:  # a redirect we cannot use: the shopper is told so; the detail is for the staff
         abort(exc.status, _("The WiFi network sent you here with a link this portal cannot use. Please ask at the "
                             "information desk. (For the staff: %(detail)s)", detail=f"{exc.field}: {exc.message}"))
     ctx.destination = _safe_destination(ctx.destination)
     return ctx
+
+
+def _decrypt_within_budget(venue: str) -> bool:
+    """One captive.decrypt spent for this landing's call to the venue's controller; over the budget (a flood
+    of made-up encrypted MACs) or with the store down, no call: the phone lands unknown."""
+    try:
+        store(venue, spend_budget, "captive.decrypt", venue)
+    except OverBudget:
+        log.info("captive.decrypt budget spent for venue %s: landing without the controller", venue)
+        return False
+    except STORE_ERRORS:
+        return False
+    return True
 
 
 def _safe_destination(raw: str | None) -> str | None:
@@ -537,8 +553,14 @@ def capport_client(token: str):
 def _capport_answer(venue: str, client: str | None, token: str | None = None) -> Response:
     """`token`: the per-client URI's, handed on in user-portal-url (portal_entry reads it back)."""
     cs = captive_services()
+    known = _capport_venue_known(venue)
+    if known is False:
+        # Not "captive" with links that 404: a typo in DHCP option 114 would put every phone behind a sign-in
+        # sheet showing "page not found". A 404 is no usable answer: the OS falls back to its own probes.
+        return _capport_error("unknown venue", 404)
     # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
-    decision = cs.landing.decide(venue, client, ip=None if client else request.remote_addr, verified=True)
+    decision = Offline(venue) if known is None else cs.landing.decide(
+        venue, client, ip=None if client else request.remote_addr, verified=True)
     if isinstance(decision, Offline):
         # Not "captive": the API is authoritative (Android 11+, iOS 14+), and it would put every phone that is
         # online already behind a portal for the whole outage. A 503 is no usable answer: the OS falls back to
@@ -559,6 +581,17 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
             body["seconds-remaining"] = session.seconds_remaining()
         body["can-extend-session"] = session.extendable and session.extensions < int(config["max_extensions"])
     return _capport_json(body, 200)
+
+
+def _capport_venue_known(venue: str) -> bool | None:
+    """Whether `venue` has a map, asked through its store breaker; None while its store does not answer (the
+    caller fails open as for any other store fault, not "unknown": an outage must not read as a typo)."""
+    try:
+        return store(venue, services().venues.exists, venue)
+    except STORE_ERRORS as exc:
+        if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
+            log.error("CAPPORT: store unavailable for venue %s, failing open: %s", venue, exc)
+        return None
 
 
 def _capport_json(body: dict, status: int) -> Response:

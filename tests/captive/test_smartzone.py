@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
+from portal.apps.budgets import budget_store
 from portal.captive import captive_services, gateways
 from portal.captive.controller_api import cert_sha256
 from portal.captive.smartzone import is_encrypted
@@ -230,3 +231,20 @@ def test_a_host_saved_before_the_check_is_a_refusal_not_a_500(client, demo, nbi,
     resp = client.get(redirect(nbiIP="sz.example.com:9443"))
     assert resp.status_code == 302  # landed, unknown (the MAC stays encrypted)
     assert continue_from(client, resp).status_code == 502
+
+
+def test_made_up_encrypted_macs_call_the_controller_only_within_the_decrypt_budget(client, tracked, nbi):  # noqa: F811
+    """Each landing with an ENC... MAC the controller has not decrypted before costs the controller a call:
+    a flood of made-up values spends captive.decrypt, then lands unknown without one (never a 429 page:
+    the shopper's phone still lands); a value decrypted before is not asked again, so costs nothing."""
+    configured(client, nbi)
+    with client.application.app_context():
+        budget_store(client.application).set_limit("demo", "captive.decrypt.ip", (3, 600))
+    assert urlparse(client.get(redirect()).headers["Location"]).path == tracked  # decrypted: 1 of 3
+    made_up = [f"ENC{i:032x}" for i in range(5)]
+    answers = [client.get(redirect(client_mac=value)) for value in made_up]
+    assert all(resp.status_code == 302 for resp in answers)
+    decrypts = [c["Data"] for c in FakeNbi.calls if c["RequestType"] == "Decrypt"]
+    assert decrypts == [ENC_MAC, ENC_IP, *made_up[:2]]  # the budget's 3 landings, then no call
+    assert urlparse(client.get(redirect()).headers["Location"]).path == tracked  # known already: no call
+    assert len([c for c in FakeNbi.calls if c["RequestType"] == "Decrypt"]) == 4
