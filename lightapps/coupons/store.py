@@ -89,7 +89,7 @@ class CouponKeys(VenueKeys):
 
 
 # KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id, keep after the validity
-# ends (s), the shopper token's lifetime (s).
+# ends (s), the shopper token's lifetime (s), '1' to check only (answer NEW where it would claim, write nothing).
 CLAIM_LUA = LUA_KEEP + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NO_COUPON'} end
 local f = redis.call('HMGET', KEYS[1], 'zone', 'left', 'valid_from', 'valid_until', 'status')
@@ -101,6 +101,7 @@ if f[5] ~= 'live' then return {'ENDED'} end
 if now < tonumber(f[3]) then return {'NOT_STARTED'} end
 if now >= tonumber(f[4]) then return {'ENDED'} end
 if tonumber(f[2]) <= 0 then return {'SOLD_OUT'} end
+if ARGV[8] == '1' then return {'NEW'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'COLLISION'} end
 redis.call('HINCRBY', KEYS[1], 'left', -1)
 redis.call('HINCRBY', KEYS[1], 'claimed', 1)
@@ -327,7 +328,7 @@ class Issued:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    status: str  # OK | ALREADY | NO_COUPON | NOT_STARTED | ENDED | SOLD_OUT
+    status: str  # OK | ALREADY | NO_COUPON | NOT_STARTED | ENDED | SOLD_OUT; NEW (check_only: it would claim)
     code: str | None = None
 
     @property
@@ -452,9 +453,12 @@ class CouponStore:
 
     # ---- the two atomic steps -----------------------------------------------------------------
 
-    def claim(self, venue: str, zone: str, coupon_id: str, client: str, now: float | None = None) -> ClaimResult:
+    def claim(self, venue: str, zone: str, coupon_id: str, client: str, now: float | None = None,
+              check_only: bool = False) -> ClaimResult:
         """One code for this shopper, if the coupon is live and in stock: one Lua script, so never
-        oversold, never two per shopper, never outside the validity window."""
+        oversold, never two per shopper, never outside the validity window. `check_only` writes nothing and
+        answers what the claim would (ALREADY with the code, a refusal, or NEW where it would claim): the
+        view spends its budget only for a NEW one."""
         if not COUPON_ID.match(coupon_id or "") or not client:
             return ClaimResult("NO_COUPON")
         keys = CouponKeys(venue)
@@ -463,7 +467,8 @@ class CouponStore:
             code = new_code()
             status, *rest = self._claim(
                 keys=[keys.coupon(coupon_id), keys.holders(coupon_id), keys.code(code), keys.wallet(client)],
-                args=[client, code, repr(now), zone, coupon_id, KEEP_AFTER_END_S, self.shopper_ttl_s],
+                args=[client, code, repr(now), zone, coupon_id, KEEP_AFTER_END_S, self.shopper_ttl_s,
+                      int(check_only)],
             )
             status = status.decode()
             if status != "COLLISION":

@@ -14,9 +14,9 @@ from markupsafe import Markup
 
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, normalize_code, qr_payload
-from lightapps.coupons.store import CouponStore
+from lightapps.coupons.store import ClaimResult, CouponStore
 from portal.apps.bilingual import pick_from
-from portal.apps.budgets import spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.views import app_store, is_zh, record_event, venue_or_404, zone_app_blueprint
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
@@ -67,8 +67,7 @@ CLAIM_REFUSALS = {
 @bp.post("/zone/<zone>/coupons/<coupon_id>/claim")
 def claim(venue: str, zone: str, coupon_id: str):
     shopper = shopper_for_venue(venue)
-    spend_budget("coupons.claim", venue, shopper=shopper.client)
-    result = store().claim(venue, zone, coupon_id[:20], shopper.client)
+    result = _claim_within_budget(venue, zone, coupon_id[:20], shopper.client)
     if result.status == "OK":
         record_event(APP, "coupon_claim", venue, shopper, zone=zone, coupon=coupon_id[:20])
     if result.status in ("OK", "ALREADY"):
@@ -79,6 +78,29 @@ def claim(venue: str, zone: str, coupon_id: str):
         return redirect(shopper_url("coupons.mine_one", venue=venue, code=result.code, **extra), code=303)
     status, message = CLAIM_REFUSALS[result.status]
     return _landing(venue, zone, error=message(), status=status)
+
+
+def _claim_within_budget(venue: str, zone: str, coupon_id: str, client: str) -> ClaimResult:
+    """The claim, charging the "coupons.claim" budgets only for the tap that claims a new code: tapping again a
+    coupon the shopper holds (a double tap, a stale tab) or one that is refused (sold out, not started, ended, no
+    such coupon) costs nothing, as the per-IP budget is shared by every phone behind the mall's WiFi address. The
+    check writes nothing and is the whole answer unless it says NEW; then spend (over budget: 429, unless a
+    parallel tap claimed it meanwhile: this tap is its double tap), claim, and give back what a tap spent and did
+    not claim (a parallel tap got there first, or the last one went)."""
+    check = store().claim(venue, zone, coupon_id, client, check_only=True)
+    if check.status != "NEW":
+        return check
+    try:
+        spend_budget("coupons.claim", venue, shopper=client)
+    except OverBudget:
+        again = store().claim(venue, zone, coupon_id, client, check_only=True)
+        if again.status != "NEW":
+            return again
+        raise
+    result = store().claim(venue, zone, coupon_id, client)
+    if not result.ok:
+        give_back_budget("coupons.claim", venue, shopper=client)
+    return result
 
 
 @bp.get("/coupons/mine")

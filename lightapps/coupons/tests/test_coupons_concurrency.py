@@ -12,7 +12,7 @@ import pytest
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons.store import CouponKeys, CouponStore
-from portal.apps.budgets import BudgetStore
+from portal.apps.budgets import BudgetKeys, BudgetStore
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +96,13 @@ def test_one_shopper_claiming_twice_at_once_gets_one_coupon(live_server):
     assert all(len(codes) == 1 for codes in by_shopper.values())
     store = CouponStore(live_server.db())
     assert store.get("demo", coupon.id).claimed == 50
+    # Each shopper's taps spend the budget once: only a tap whose check says NEW spends, and one beaten to the
+    # claim by a parallel tap gives its unit back.
+    budgets = BudgetStore(live_server.db(), DEFAULT_BUDGETS, live_server.settings.mac_hash_key)
     for name in by_shopper:
         assert len(store.wallet("demo", name)) == 1
+        key = BudgetKeys("demo").counter("coupons.claim.shopper", budgets.hashed("shopper", name))
+        assert int(live_server.db().hget(key, "c")) == 1, name
 
 
 def test_200_tills_redeem_one_code_once(live_server):

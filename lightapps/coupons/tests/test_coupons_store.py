@@ -19,7 +19,7 @@ from lightapps.coupons.codes import (
     qr_payload,
     read_qr_payload,
 )
-from lightapps.coupons.store import CouponInputError, CouponKeys, CouponStore, parse_new_coupon
+from lightapps.coupons.store import ClaimResult, CouponInputError, CouponKeys, CouponStore, parse_new_coupon
 
 TODAY = date(2030, 6, 15)
 
@@ -177,6 +177,27 @@ def test_claim_gives_one_code_per_shopper(store):
     assert (issued.client, issued.zone, issued.state, issued.coupon_id) == ("alice", "kopi", "issued", coupon.id)
     assert [i.code for i, _c in store.wallet("demo", "alice")] == [first.code]
     assert store.held_codes("demo", "alice", [coupon.id]) == {coupon.id: first.code}
+
+
+def test_a_claim_check_answers_as_the_claim_would_and_writes_nothing(store, db):
+    """claim(check_only=True), which the view asks before it spends the shopper's budget: NEW where the claim
+    would issue a code, else the claim's own answer (ALREADY with the held code, a refusal); never a write."""
+    coupon = store.create("demo", "kopi", fields(stock=1))
+
+    def snapshot() -> dict:
+        return {k: db.dump(k) for k in db.keys("mp:{demo}:coupons:*")}
+
+    before = snapshot()
+    assert store.claim("demo", "kopi", coupon.id, "alice", now=1500, check_only=True) == ClaimResult("NEW")
+    assert snapshot() == before
+    held = store.claim("demo", "kopi", coupon.id, "alice", now=1500)
+    check = store.claim("demo", "kopi", coupon.id, "alice", now=1500, check_only=True)
+    assert held.ok and check == ClaimResult("ALREADY", held.code)
+    before = snapshot()
+    checks = [store.claim("demo", zone, coupon.id, "bob", now=now, check_only=True).status
+              for zone, now in [("kopi", 1500), ("kopi", 999), ("kopi", 2000), ("books", 1500)]]
+    assert checks == ["SOLD_OUT", "NOT_STARTED", "ENDED", "NO_COUPON"]
+    assert snapshot() == before
 
 
 def test_claim_stops_at_zero_stock(store):
