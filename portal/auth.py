@@ -83,9 +83,13 @@ class AccountKeys(VenueKeys):
         return self.key("accounts")
 
     def login_failures(self, subject: str) -> str:
-        """Failures of one account from one client address ("<username>@<address>"), or of one client address
-        ("ip:<address>"); an address as `address_key` counts it."""
+        """Failures of one account from one client address, or of one client address: `subject` a keyed hash
+        of "<username>@<address>" or "ip:<address>" (an address as `address_key` counts it)."""
         return self.key("loginfail", subject)
+
+    def throttle_secret(self) -> str:
+        """The key the login throttle hashes its subjects with (`AccountStore._subject`)."""
+        return self.key("loginfail-key")
 
     def session(self, sid: str) -> str:
         return self.key("session", sid)
@@ -165,6 +169,7 @@ class AccountStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self.keys = AccountKeys(self.TAG)
+        self._throttle_secret: bytes | None = None
         self._attempt_script = db.register_script(_ATTEMPT_LUA)
         self._refund_script = db.register_script(_REFUND_LUA)
 
@@ -299,7 +304,21 @@ class AccountStore:
         as the budgets count it (`address_key`: an IPv6 address by its /64, but by itself inside a venue's
         guest networks, an IPv4-mapped one as IPv4)."""
         address = address_key(ip, guest_networks)
-        return self.keys.login_failures(f"{username}@{address}"), self.keys.login_failures(f"ip:{address}")
+        return (self.keys.login_failures(self._subject(f"{username}@{address}")),
+                self.keys.login_failures(self._subject(f"ip:{address}")))
+
+    def _subject(self, plain: str) -> str:
+        """A keyed hash of what a failure counter is about: a key name must not hold the address or the typed
+        username (often a password typed into the wrong field), which SCAN, MONITOR and a dump would show."""
+        return hmac.new(self._throttle_key(), plain.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _throttle_key(self) -> bytes:
+        """The throttle's own random key, made once per store (kept in it, like the moments' signing secret)."""
+        if self._throttle_secret is None:
+            key = self.keys.throttle_secret()
+            self.db.set(key, secrets.token_hex(32), nx=True)
+            self._throttle_secret = self.db.get(key)
+        return self._throttle_secret
 
     def _attempt(self, keys: tuple[str, str]) -> tuple[str, bytes | None]:
         """Check the throttle and count this attempt as a failure in one step (raises Throttled when it

@@ -137,3 +137,14 @@ def test_users_cli(app, db, demo):
     assert runner.invoke(args=["users", "disable", "first-ops"]).exit_code == 0
     assert AccountStore(db).status("first-ops")["disabled"]
     assert runner.invoke(args=["users", "disable", "nobody"]).exit_code != 0
+
+
+def test_the_login_throttle_keeps_neither_address_nor_typed_name_in_its_key_names(app, db, owner):
+    """A failed sign-in is counted under keys named by a keyed hash: the address and whatever was typed as the
+    username (often a password in the wrong field) never appear in a key name (SCAN, MONITOR, a dump)."""
+    assert login(app.test_client(), "hunter2-pass", "wrong", ip="10.1.2.3").status_code == 401
+    assert login(app.test_client(), owner, "wrong", ip="10.1.2.3").status_code == 401
+    names = [k.decode() for k in db.scan_iter("*loginfail*")]
+    assert len(names) >= 3  # the two accounts from the address, the address, the hashing key
+    assert not any("hunter2" in n or "10.1.2.3" in n or owner in n for n in names)
+    assert AccountStore(db)._throttle_keys(owner, "10.1.2.3") == AccountStore(db)._throttle_keys(owner, "10.1.2.3")
