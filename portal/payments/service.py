@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
@@ -146,14 +147,15 @@ class PaymentService:
     def create(self, venue: str, *, merchant: str, shopper: str, amount: int, purpose: str, ref: str,
                description: str, idem: str, items: list[dict] | None = None, ttl_s: float | None = None,
                return_url: str = "") -> Order:
-        """An order (or the one this idempotency key made before). Amount in fen, currency CNY."""
+        """An order (or the one this idempotency key made before). Amount in fen, currency CNY. `return_url` is
+        kept without the shopper's `c` token (see `without_shopper_token`)."""
         if not 0 < int(amount) <= 100_000_000:
             raise PaymentError("amount", str(amount))
         ttl_ms = int((ttl_s if ttl_s is not None else self.settings.order_ttl_s) * 1000)
         order_id, _new = self.store.create(venue, idem, ttl_ms, {
             "merchant": merchant, "shopper": shopper, "amount": int(amount), "currency": "CNY",
             "items": _json(items or []), "purpose": purpose, "ref": ref, "description": description[:120],
-            "return_url": return_url}, now_ms=self.clock())
+            "return_url": without_shopper_token(return_url)}, now_ms=self.clock())
         order = self.store.order(venue, order_id)
         assert order is not None
         return order
@@ -354,7 +356,8 @@ class PaymentService:
         now_ms = now if now is not None else _store_now_ms(self.store.db)
         ids = self.store.expired_open(venue, now_ms, limit)
         for order_id in ids:
-            self.refresh(venue, order_id)
+            if self.refresh(venue, order_id) is None:  # gone: never bound, and the sweep was down past its keep
+                self.store.forget_open(venue, order_id)
         self.retry_refunds(venue, now_ms)
         self.finish_interrupted(venue, now_ms)
         for sweeper in self.sweepers:
@@ -588,6 +591,22 @@ class PaymentService:
             self._tell_pending(venue, order_id)
         except redis.RedisError as exc:
             log.warning("payment listeners of %s not told yet (the sweep tells them): %s", order_id, exc)
+
+
+def without_shopper_token(url: str) -> str:
+    """`url` without its `c` query parameter. The shopper's token is a bearer secret the token store keeps only
+    as a hash, for 30 days after its last use (portal/shopper.py): a copy in the order (kept 400 days once paid)
+    would hand it out to whoever reads the store. The views add the asking shopper's back (`with_shopper_token`)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "c"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def with_shopper_token(url: str, token: str) -> str:
+    """`url` carrying `token` as its `c` (in place of any it had: orders stored before tokens were stripped)."""
+    parts = urlsplit(without_shopper_token(url))
+    query = parse_qsl(parts.query, keep_blank_values=True) + [("c", token)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def notify_url(base: str, provider: str, venue: str) -> str:

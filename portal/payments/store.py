@@ -32,7 +32,13 @@ reports for an order that is closed or past its expiry is still booked as paid (
 `late=1` and its full refund (number `<order id>L`) is reserved in the same script: the service asks the
 provider for it at once, and the sweep again if that was cut short. Only money the provider confirmed is in
 the ledger: a refund enters it when the provider reports it done (its answer, its refund callback or a refund
-query), not when it was asked for. The order lists its refund numbers (`refund_nos`)."""
+query), not when it was asked for. The order lists its refund numbers (`refund_nos`).
+
+Retention: an order is kept ORDER_KEEP_MS (400 days: bills, disputes) from the moment a provider may know it
+(bound to one, `_BIND`) or money moves (`_SETTLE`); before that it holds no money and nothing for the books, so
+it is kept only UNBOUND_KEEP_MS past its expiry (and at least that long after its close), for the sweep to close
+it and tell its purpose, and its idempotency key no longer than the order. `return_url` is kept without the
+shopper's `c` token (the service strips it, the views add the asking shopper's back)."""
 
 from __future__ import annotations
 
@@ -45,6 +51,11 @@ import redis
 from core.storage import VenueKeys, scan_slot
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
+# An order no provider knows (never bound, never paid) past its expiry: only the sweep (cron, every minute)
+# still touches it, to close it and tell its purpose (release a hold, give points back), and no callback can
+# come (a provider hears of an order only after `bind`). A week outlasts a sweep that is down over a weekend
+# (a parking fee's reserved points come back only when the sweep tells that order closed).
+UNBOUND_KEEP_MS = 7 * 86400 * 1000
 IDEM_KEEP_MS = 2 * 86400 * 1000
 # A refund stuck at the provider (its balance too low, ABNORMAL) is asked about again 5 min later, then 10, 20...
 # at most an hour apart (WeChat Pay suggests a decaying poll; the sweep adds its minute): never dropped.
@@ -118,6 +129,8 @@ end
 """
 
 # KEYS[1] order, KEYS[2] idem, KEYS[3] open zset. ARGV[1] id, ARGV[2] now, ARGV[3] ttl ms, ARGV[4] JSON fields.
+# Kept UNBOUND_MS past its expiry until bound or paid; the idempotency key never outlives it (a key naming an
+# order that is gone would make `create` answer an order nobody can read).
 # Returns {'OK', id} | {'EXISTS', id} (the idempotency key already made an order).
 _CREATE = _NOW + """
 local existing = redis.call('GET', KEYS[2])
@@ -128,13 +141,15 @@ local f = cjson.decode(ARGV[4])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'created', 'created_ms', string.format('%.0f', now),
            'expires_ms', exp, 'refunded', 0, 'refund_pending', 0, 'provider', '', 'method', '', 'txn', '')
 for k, v in pairs(f) do redis.call('HSET', KEYS[1], k, v) end
-redis.call('PEXPIRE', KEYS[1], KEEP_MS)
-redis.call('SET', KEYS[2], ARGV[1], 'PX', IDEM_MS)
+local keep = tonumber(ARGV[3]) + UNBOUND_MS
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', keep))
+redis.call('SET', KEYS[2], ARGV[1], 'PX', string.format('%.0f', math.min(keep, IDEM_MS)))
 redis.call('ZADD', KEYS[3], exp, ARGV[1])
 return {'OK', ARGV[1]}
-""".replace("KEEP_MS", str(ORDER_KEEP_MS)).replace("IDEM_MS", str(IDEM_KEEP_MS))
+""".replace("UNBOUND_MS", str(UNBOUND_KEEP_MS)).replace("IDEM_MS", str(IDEM_KEEP_MS))
 
-# Bind the provider the shopper chose (one provider per order: never two ways to pay one order).
+# Bind the provider the shopper chose (one provider per order: never two ways to pay one order). From here the
+# provider may know the order (its callback, a bill line, a dispute): kept KEEP_MS.
 # KEYS[1] order. ARGV[1] provider, ARGV[2] method, ARGV[3] now.
 # Returns {'OK'} | {'STATE', status} | {'EXPIRED'} | {'OTHER', provider}.
 _BIND = _NOW + """
@@ -144,8 +159,9 @@ if o[1] ~= 'created' then return {'STATE', o[1]} end
 if tonumber(o[3]) <= now_ms(ARGV[3]) then return {'EXPIRED'} end
 if o[2] ~= '' and o[2] ~= ARGV[1] then return {'OTHER', o[2]} end
 redis.call('HSET', KEYS[1], 'provider', ARGV[1], 'method', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], KEEP_MS)
 return {'OK'}
-"""
+""".replace("KEEP_MS", str(ORDER_KEEP_MS))
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
 # ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset. ARGV[1] amount fen, ARGV[2] provider
@@ -167,6 +183,7 @@ local now = now_ms(ARGV[4])
 local late = o[1] == 'closed' or tonumber(o[4]) <= now
 redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3],
            'paid_ms', string.format('%.0f', now), 'late', late and '1' or '0')
+redis.call('PEXPIRE', KEYS[1], KEEP_MS)  -- money moved: kept for the books (also one never bound)
 local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('ZREM', KEYS[2], id)
 ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
@@ -187,7 +204,8 @@ return {'LATE'}
 # Close an unpaid order. KEYS[1] order, KEYS[2] open zset, KEYS[3] closing zset. ARGV[1] now, ARGV[2] '1' = now
 # even before its expiry (the shopper declined or cancelled), ARGV[3] reason. The order goes on the closing set in
 # the same step (its purpose is still to be told: a store error after the close would otherwise leave the hold,
-# the points, the coupon taken for good, as no later call finds the order open to close again).
+# the points, the coupon taken for good, as no later call finds the order open to close again). An order closed
+# late (the sweep was down) is kept UNBOUND_MS from now, so the sweep's retries of its purpose still read it.
 # Returns {'CLOSED'} | {'STATE', status} | {'OPEN'}.
 _CLOSE = _NOW + """
 local o = redis.call('HMGET', KEYS[1], 'status', 'expires_ms', 'id')
@@ -196,10 +214,12 @@ if o[1] ~= 'created' then return {'STATE', o[1]} end
 local now = now_ms(ARGV[1])
 if ARGV[2] ~= '1' and tonumber(o[2]) > now then return {'OPEN'} end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'close_reason', ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left < UNBOUND_MS then redis.call('PEXPIRE', KEYS[1], UNBOUND_MS) end
 redis.call('ZREM', KEYS[2], o[3])
 redis.call('ZADD', KEYS[3], string.format('%.0f', now), o[3])
 return {'CLOSED'}
-"""
+""".replace("UNBOUND_MS", str(UNBOUND_KEEP_MS))
 
 # Reserve a refund. KEYS[1] order, KEYS[2] refund, KEYS[3] open refunds. ARGV[1] refund no, ARGV[2] amount,
 # ARGV[3] now, ARGV[4] reason.
@@ -527,6 +547,11 @@ class PaymentStore:
 
     def expired_open(self, venue: str, now_ms: int, limit: int = 200) -> list[str]:
         return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).open_orders(), 0, now_ms, 0, limit)]
+
+    def forget_open(self, venue: str, order_id: str) -> None:
+        """An open order that is gone (never bound, and the sweep was down past UNBOUND_KEEP_MS): off the open
+        set, or it would fill the sweep's `limit` for good and no later order would be closed."""
+        self.db.zrem(PaymentKeys(venue).open_orders(), order_id)
 
     def begin_refund(self, venue: str, order_id: str, refund_no: str, amount: int, reason: str,
                      now_ms: int | None = None) -> str:

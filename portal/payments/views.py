@@ -4,6 +4,7 @@ callback endpoint. Plain forms and full-page navigations, every link carrying th
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import segno
 from flask import Blueprint, Response, abort, redirect, render_template, request
@@ -13,7 +14,7 @@ from markupsafe import Markup
 from core.ids import is_venue_id
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.payments.money import cny
-from portal.payments.service import PaymentError
+from portal.payments.service import PaymentError, with_shopper_token
 from portal.payments.store import Order
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token, shopper_url
@@ -46,9 +47,16 @@ def _page(order, shopper, status: int = 200, error: str | None = None, qr: Marku
           qr_url: str = ""):
     refunds = [{"amount": cny(int(r["amount"])), "status": r["status"]}
                for r in _payments().store.refunds_of(order.venue, order.id)]
+    if order.return_url:  # the page's Back link, with this shopper's token (the order keeps none)
+        order = replace(order, return_url=with_shopper_token(order.return_url, shopper_token(shopper)))
     return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
                            refunded=cny(order.refunded), methods=_payments().methods(), names=PROVIDER_NAMES,
                            shopper_token=shopper_token(shopper), error=error, qr=qr, qr_url=qr_url), status
+
+
+def _return_to(order: Order, shopper: Shopper):
+    """303 to the page the order came from, with the asking shopper's token (the order keeps none)."""
+    return redirect(with_shopper_token(order.return_url, shopper_token(shopper)), code=303)
 
 
 def _ask_provider(order: Order, shopper: Shopper, wait_turn: bool = True) -> Order:
@@ -72,7 +80,7 @@ def order_page(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     order = _ask_provider(order, shopper)
     if order.status == "paid" and order.return_url and request.args.get("stay") != "1":
-        return redirect(order.return_url, code=303)
+        return _return_to(order, shopper)
     return _page(order, shopper)
 
 
@@ -118,7 +126,7 @@ def cancel(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     order = _payments().cancel(venue, order_id) or order
     if order.status == "closed" and order.return_url:
-        return redirect(order.return_url, code=303)
+        return _return_to(order, shopper)
     return _page(order, shopper, 409 if order.status != "closed" else 200)
 
 

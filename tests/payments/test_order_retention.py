@@ -1,0 +1,110 @@
+"""How long an order is kept, and what it keeps: one nobody paid or bound to a provider holds no money and nothing
+for the books, so it is kept a day past its expiry (the sweep closes it and tells its purpose meanwhile), not 400
+days; binding it to a provider or booking money gives it the 400 days; a payment booked after the close, within
+that day, is still booked and refunded; the order keeps no shopper token, and its pages send the shopper back
+with the token they came with."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from portal.payments.store import ORDER_KEEP_MS, UNBOUND_KEEP_MS, PaymentKeys, late_refund_no
+
+VENUE, CLIENT = "demo", "s-retention-1"
+TTL_MS = 300_000
+SLACK_MS = 60_000  # the test's own run time
+RETURN = "http://127.0.0.1:18431/v/demo/activities/3?c=demo.wxRMsecret&lang=zh"
+
+
+def new_order(pay, n: int = 1, return_url: str = RETURN):
+    return pay.create(VENUE, merchant="kopi", shopper=CLIENT, amount=1500, purpose="retention-test", ref="r",
+                      description="Retention test", idem=f"retention:{time.time_ns()}:{n}", ttl_s=TTL_MS / 1000,
+                      return_url=return_url)
+
+
+def later(pay, monkeypatch, ms: int = 3600_000) -> int:
+    """The service's clock `ms` past now (the store's keys still expire by the real clock)."""
+    now = int(time.time() * 1000) + ms
+    monkeypatch.setattr(pay, "clock", lambda: now)
+    return now
+
+
+def pttl(db, order_id: str) -> int:
+    return db.pttl(PaymentKeys(VENUE).order(order_id))
+
+
+def test_an_order_closed_unpaid_is_kept_a_day_and_keeps_no_token(pay, db, monkeypatch):
+    order = new_order(pay)
+    assert UNBOUND_KEEP_MS + TTL_MS - SLACK_MS < pttl(db, order.id) <= UNBOUND_KEEP_MS + TTL_MS
+    idem = db.keys(PaymentKeys(VENUE).idem("retention:*"))
+    assert len(idem) == 1 and 0 < db.pttl(idem[0]) <= pttl(db, order.id)  # never names an order that is gone
+    later(pay, monkeypatch)
+    assert pay.sweep(VENUE) == 1 and pay.order(VENUE, order.id).status == "closed"
+    assert 0 < pttl(db, order.id) <= UNBOUND_KEEP_MS + TTL_MS
+    stored = {k.decode(): v.decode() for k, v in db.hgetall(PaymentKeys(VENUE).order(order.id)).items()}
+    assert stored["return_url"] == "http://127.0.0.1:18431/v/demo/activities/3?lang=zh"
+    assert not any("wxRMsecret" in value for value in stored.values())
+
+
+def test_an_order_bound_to_a_provider_or_paid_is_kept_400_days(pay, db):
+    bound, paid = new_order(pay, 1), new_order(pay, 2)
+    assert pay.store.bind(VENUE, bound.id, "wechat", "native") == "ok"
+    assert pay.store.settle(VENUE, paid.id, 1500, "txn-retention", "alipay") == "paid"
+    for order in (bound, paid):
+        assert ORDER_KEEP_MS - SLACK_MS < pttl(db, order.id) <= ORDER_KEEP_MS
+
+
+def test_a_payment_after_the_close_within_the_day_is_booked_and_refunded(pay, db, monkeypatch):
+    order = new_order(pay)
+    now = later(pay, monkeypatch)
+    assert pay.sweep(VENUE) == 1 and pay.order(VENUE, order.id).status == "closed"
+    assert pay.store.settle(VENUE, order.id, 1500, "txn-late", "wechat", now_ms=now + 1000) == "late"
+    assert pttl(db, order.id) > ORDER_KEEP_MS - SLACK_MS  # money moved: kept for the books
+    refund = pay.store.refund_record(VENUE, late_refund_no(order.id))
+    assert refund["status"] == "pending" and int(refund["amount"]) == 1500
+    assert pay.store.end_refund(VENUE, order.id, late_refund_no(order.id), "r-1", "done", now_ms=now + 2000) \
+        == "ok:refunded"
+    assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE)] == [("paid", 1500), ("refund", 1500)]
+
+
+def test_an_order_closed_late_is_kept_a_day_for_its_purpose(pay, db, monkeypatch):
+    """The sweep was down until a few seconds before the order would go: the close gives it a day, so the
+    sweep's retries of its purpose (release the hold, give points back) still read it."""
+    order = new_order(pay)
+    db.pexpire(PaymentKeys(VENUE).order(order.id), 5000)
+    later(pay, monkeypatch)
+    assert pay.sweep(VENUE) == 1 and pay.order(VENUE, order.id).status == "closed"
+    assert UNBOUND_KEEP_MS - SLACK_MS < pttl(db, order.id) <= UNBOUND_KEEP_MS
+
+
+def test_the_sweep_forgets_an_open_order_that_is_gone(pay, db, monkeypatch):
+    """Never bound, and the sweep down past its day: off the open set, or such ids would fill the sweep's
+    limit for good and no later order would ever close."""
+    gone, kept = new_order(pay, 1), new_order(pay, 2)
+    db.delete(PaymentKeys(VENUE).order(gone.id))  # as its key's expiry does
+    later(pay, monkeypatch)
+    assert pay.sweep(VENUE) == 2
+    assert db.zrange(PaymentKeys(VENUE).open_orders(), 0, -1) == []
+    assert pay.order(VENUE, kept.id).status == "closed"
+    assert pay.sweep(VENUE) == 0
+
+
+@pytest.mark.parametrize("stored", [RETURN, "http://127.0.0.1:18431/v/demo/activities/3?lang=zh"])
+def test_the_pages_send_the_shopper_back_with_their_own_token(pay_mall, pay, token_for, stored):
+    """A paid order's page and a cancel lead back with the asking shopper's token: the one they came with,
+    never one the order kept (orders stored before tokens were stripped kept one)."""
+    app, _map = pay_mall
+    client, c = app.test_client(), token_for(app, VENUE, CLIENT)
+    paid, cancelled = new_order(pay, 1), new_order(pay, 2)
+    for order in (paid, cancelled):
+        pay.store.db.hset(PaymentKeys(VENUE).order(order.id), "return_url", stored)
+    assert pay.store.settle(VENUE, paid.id, 1500, "txn-back", "alipay") == "paid"
+    back = "http://127.0.0.1:18431/v/demo/activities/3?lang=zh&c=" + c
+    page = client.get(f"/v/{VENUE}/pay/{paid.id}?c={c}")
+    assert page.status_code == 303 and page.headers["Location"] == back
+    stay = client.get(f"/v/{VENUE}/pay/{paid.id}?c={c}&stay=1").get_data(as_text=True)
+    assert f'href="{back.replace("&", "&amp;")}" id="back"' in stay
+    gave_up = client.post(f"/v/{VENUE}/pay/{cancelled.id}/cancel", data={"c": c})
+    assert gave_up.status_code == 303 and gave_up.headers["Location"] == back
