@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
 from portal.apps.budgets import OverBudget, client_ip, give_back_budget, spend_budget
-from portal.errors import ApiError, record_store_failure
+from portal.errors import AUTH_REALM, BEARER_CHALLENGE, ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
 from portal.ingest.meraki import MerakiNetwork, MerakiStore, parse_meraki
@@ -80,11 +80,26 @@ def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -
     require_venue(venue)
     source = services().tokens.source_for(venue, source_token(allow_basic))
     if source is None:
-        raise ApiError(401, "missing or invalid bearer token for this venue")
+        raise ApiError(401, "missing or invalid bearer token for this venue",
+                       headers=token_challenges(allow_basic))
     if not source.allows(scope):
         raise ApiError(403, f"this token lacks the {scope!r} scope this API needs; issue the system a token "
-                            f"with `flask --app wsgi issue-token {venue} <label> --scope {scope}`", "Authorization")
+                            f"with `flask --app wsgi issue-token {venue} <label> --scope {scope}`", "Authorization",
+                       headers=[("WWW-Authenticate", f'{BEARER_CHALLENGE}, error="insufficient_scope", '
+                                                     f'scope="{scope}"')])
     return source.label
+
+
+def token_challenges(allow_basic: bool = False) -> list[tuple[str, str]]:
+    """A 401's WWW-Authenticate challenges, one header each (clients parse one challenge a header more
+    reliably than a list): Bearer, with RFC 6750's invalid_token when a bearer token was sent (none when the
+    request carried no credentials: "SHOULD NOT include an error code"); Basic too where the password of
+    HTTP basic auth is taken, as on FIND3's URL."""
+    bearer = BEARER_CHALLENGE + (', error="invalid_token"' if bearer_token() else "")
+    challenges = [("WWW-Authenticate", bearer)]
+    if allow_basic:
+        challenges.append(("WWW-Authenticate", f'Basic realm="{AUTH_REALM}", charset="UTF-8"'))
+    return challenges
 
 
 def raw_body(limit: int | None = None) -> bytes:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
 
 import redis
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
+from werkzeug.datastructures import CombinedMultiDict, Headers, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.ids import is_venue_id
@@ -17,22 +18,48 @@ from core.store_health import StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+# The protection space of the machine APIs' tokens, named in their 401 challenges (RFC 9110 11.6.1).
+AUTH_REALM = "mallportal"
+BEARER_CHALLENGE = f'Bearer realm="{AUTH_REALM}"'
+
+STORE_RETRY_AFTER_S = 5
+
+# Paths only machines call (partner APIs, RFC 8908's CAPPORT API): their errors are JSON whatever they accept.
+API_PREFIXES = ("/api/", "/capport/")
+
 
 class ApiError(Exception):
-    """Raised by API views: becomes {"error": message, "field": field} with the status code."""
+    """Raised by API views: becomes {"error": message, "field": field} with the status code. `headers`:
+    (name, value) pairs the answer carries, e.g. a 401's WWW-Authenticate challenges (one pair each)."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 headers: Iterable[tuple[str, str]] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = tuple(headers)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return is_api_path(request.path) or request.accept_mimetypes.best == "application/json"
 
 
-STORE_RETRY_AFTER_S = 5
+def api_error_headers(exc: ApiError) -> Headers:
+    """The answer's headers: the error's own, Retry-After on a 503 ("retry later"), and on a 401 a Bearer
+    challenge where the raiser gave none (RFC 9110 11.6.1: a 401 without WWW-Authenticate is malformed).
+    A `Headers`, not pairs: Flask replaces a name's earlier values by its later ones from pairs, and keeps
+    every value only from a `Headers` (two challenges are two WWW-Authenticate fields)."""
+    headers = Headers(exc.headers)
+    if exc.status == 503 and "Retry-After" not in headers:
+        headers.add("Retry-After", str(STORE_RETRY_AFTER_S))
+    if exc.status == 401 and "WWW-Authenticate" not in headers:
+        headers.add("WWW-Authenticate", BEARER_CHALLENGE)
+    return headers
 
 
 def error_title(status: int) -> str:
@@ -61,7 +88,8 @@ def _people_message(exc: HTTPException) -> str:
     return plain.get(exc.code or 500, _("Please go back and try again."))
 
 
-def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None):
+def error_response(status: int, message: str, field: str | None = None,
+                   headers: Mapping[str, str] | Headers | None = None):
     if wants_json():
         body = {"error": message}
         if field:
@@ -92,8 +120,7 @@ def _page_venue(status: int):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        retry = {"Retry-After": str(STORE_RETRY_AFTER_S)} if exc.status == 503 else None  # "retry later"
-        return error_response(exc.status, exc.message, exc.field, retry)
+        return error_response(exc.status, exc.message, exc.field, api_error_headers(exc))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
@@ -117,6 +144,10 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             response[2]["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.after_request
+    def _api_options(response: Response) -> Response:
+        return api_options_answer(response)
 
     @app.before_request
     def _store_breaker_open():
@@ -144,6 +175,20 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; it has been logged")
+
+
+def api_options_answer(response: Response) -> Response:
+    """Flask's automatic OPTIONS answer on an API path as a 204 with its Allow and no body: Flask makes it a
+    200 `text/html` with an empty body, which says the URL is a page. Views that answer OPTIONS themselves,
+    and every other path, are left as they are."""
+    rule = request.url_rule
+    automatic = rule is not None and getattr(rule, "provide_automatic_options", False)
+    if request.method != "OPTIONS" or not automatic or not is_api_path(request.path):
+        return response
+    response.status_code = 204
+    response.set_data(b"")
+    del response.headers["Content-Type"]  # nothing to type (Werkzeug drops a 204's Content-Length itself)
+    return response
 
 
 def record_store_failure(exc: redis.RedisError) -> None:

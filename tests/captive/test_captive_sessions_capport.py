@@ -104,6 +104,27 @@ def test_capport_per_client_uri_is_private(client, demo):
     assert json.loads(capport(client, "10.0.0.42").data)["captive"] is True
 
 
+def assert_plain_json_error(resp, status: int) -> dict:
+    """An error of the CAPPORT API: plain JSON, no captive+json object (that type says what "captive" is)."""
+    assert resp.status_code == status and resp.mimetype == "application/json", resp.get_data(as_text=True)
+    body = json.loads(resp.data)
+    assert "captive" not in body and "user-portal-url" not in body and "no-store" in resp.headers["Cache-Control"]
+    return body
+
+
+def test_capport_for_a_venue_that_does_not_exist_is_a_404(client, demo):
+    """A typo in DHCP option 114 must not put every phone behind a sign-in sheet whose links 404."""
+    from portal.captive import capport_url
+    from portal.shopper import Shopper
+
+    resp = client.get("/capport/api?venue=nosuchmall", environ_base={"REMOTE_ADDR": "10.0.0.41"})
+    assert "venue" in assert_plain_json_error(resp, 404)["error"]
+    with client.application.test_request_context():  # a per-client URI signed for a venue that is gone
+        gone = urlparse(capport_url(Shopper("nosuchmall", "s-1", "client-1", True))).path
+    assert_plain_json_error(client.get(gone), 404)
+    assert json.loads(capport(client, "10.0.0.41").data)["captive"] is True  # a real venue still answers
+
+
 # ---- fail open ----------------------------------------------------------------------------------------
 # Store faults are real (a Valkey stopped with SIGSTOP, a closed port), and nothing is timed: the breaker
 # opens after a count of failures, whatever the machine's speed (tests/captive/test_store_breaker.py).
@@ -179,6 +200,18 @@ def test_gateway_redirect_fails_open_to_the_internet(settings):
     assert PHONE_A not in sealed and PHONE_A.replace(":", "%3A") not in sealed  # the MAC travels encrypted
     resp = broken.post("/portal/continue", data={"g": sealed})
     assert resp.status_code == 303 and resp.headers["Location"].startswith("https://n1.network-auth.com/splash/grant")
+
+
+def test_capport_venue_lookup_fails_open_while_the_store_is_down(settings):
+    """The store down is no unknown venue: the venue lookup fails open as the rest of the API does (a 503, so
+    the OS falls back to its probes), and counts toward the venue's breaker, which then answers at once."""
+    broken = create_app(settings.with_(redis_url=closed_port_url())).test_client()
+    breaker = broken.application.extensions["captive"].breaker.for_venue("nosuchmall")
+    for _ in range(breaker.failures_to_open + 1):  # while the store fails, and once the breaker is open
+        resp = broken.get("/capport/api?venue=nosuchmall")
+        assert_plain_json_error(resp, 503)
+        assert int(resp.headers["Retry-After"]) > 0
+    assert breaker.is_open
 
 
 def test_bare_probe_offline_page_has_continue(client, demo):

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from fingerprints.model import Floor, VenueMap
 from portal import create_app
 from portal.captive import captive_services
 from portal.tools.valkey_cluster import start_local_cluster
@@ -37,6 +38,8 @@ def one_shard_down(settings, tmp_path):
             sessions.grant(dead, svc.hasher.client_id(PHONE_A), 3600, "direct")
             sessions.grant(live, svc.hasher.client_id(PHONE_B), 3600, "direct")
             sessions.remember_ip(live, IP_B, svc.hasher.client_id(PHONE_B))
+        # CAPPORT answers 404 for a venue without a map
+        svc.venues.put_map(VenueMap(id=live, name="Live", name_zh="活", floors=[Floor(0, "G", 50, 30)]))
         cluster.kill(cluster.primary_of("{" + dead + "}"))
         yield app, dead, live
     finally:
