@@ -59,9 +59,13 @@ def certificate(tmp_path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, key: str) -> str:
-    """deploy/nginx.conf with only what a test host needs changed: ports, certificate paths, no IPv6."""
+def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, key: str,
+                log_dir: str | None = None) -> str:
+    """deploy/nginx.conf with only what a test host needs changed: ports, certificate paths, no IPv6, and the
+    log files in `log_dir` (None: /var/log/nginx, as shipped)."""
     text = (DEPLOY / "nginx.conf").read_text()
+    if log_dir is not None:
+        text = text.replace("/var/log/nginx/", f"{log_dir}/")
     text = "\n".join(line for line in text.splitlines() if "[::]" not in line)
     text = text.replace("listen 80 ", f"listen 127.0.0.1:{http_port} ").replace(
         "listen 443 ", f"listen 127.0.0.1:{https_port} ")
@@ -80,6 +84,34 @@ def unit_gunicorn_args(port: int) -> list[str]:
     args[args.index("--workers") + 1] = "2"
     args[args.index("--access-logfile") + 1] = "/dev/null"
     return args
+
+
+def start_nginx(nginx: str, tmp, site: str) -> subprocess.Popen:
+    """nginx with `site` included in an http block that logs as Debian's stock /etc/nginx/nginx.conf does:
+    `access_log .../access.log;` (the `combined` format: request line with its query, Referer) and the error
+    log at `error`. The site's own logging must override both; its log paths are expected in `tmp`."""
+    (tmp / "site.conf").write_text(site)
+    (tmp / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + f"events {{ worker_connections 256; }}\nhttp {{\n  access_log {tmp}/access.log;\n"
+        + "".join(f"  {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                       "scgi"))
+        + f"  include {tmp}/site.conf;\n}}\n")
+    return subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+                            start_new_session=True)
+
+
+def wait_for_log(path, needles: list[str], deadline_s: float = TIMEOUT_S) -> str:
+    """The log's text once every needle is in it (nginx writes a request's access line after the response)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        text = path.read_text() if path.exists() else ""
+        if all(needle in text for needle in needles):
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needles} not all in {path} within {deadline_s:.0f} s:\n{text[-3000:]}")
+        time.sleep(0.1)
 
 
 def env_file() -> dict[str, str]:
@@ -130,22 +162,14 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     app = subprocess.Popen([sys.executable, "-m", "gunicorn", *unit_gunicorn_args(app_port)], cwd=PROJECT_ROOT,
                            env=env, start_new_session=True)
     cert, key = certificate(tmp)
-    (tmp / "site.conf").write_text(site_config(http_port, https_port, app_port, cert, key))
-    (tmp / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
-        + ("user root;\n" if os.geteuid() == 0 else "")
-        + "events { worker_connections 256; }\nhttp {\n  access_log off;\n"
-        + "".join(f"  {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
-                                                                       "scgi"))
-        + f"  include {tmp}/site.conf;\n}}\n")
-    proxy = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
-                             start_new_session=True)
+    proxy = start_nginx(nginx, tmp, site_config(http_port, https_port, app_port, cert, key, log_dir=str(tmp)))
     try:
         for port in (app_port, http_port, https_port):
             wait_for_port(port, timeout=TIMEOUT_S)
         wait_for_a_worker(app_port)
         tls = ssl.create_default_context(cafile=cert)
-        yield {"http": http_port, "https": https_port, "app": app_port, "tls": tls, "portal_url": portal_url}
+        yield {"http": http_port, "https": https_port, "app": app_port, "tls": tls, "portal_url": portal_url,
+               "logs": tmp}
     finally:
         for proc in (proxy, app):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -208,3 +232,59 @@ def test_a_phone_cannot_spoof_its_address_through_the_proxy(stack):
     status, headers, _ = request(stack["http"], "GET", "/generate_204", "connectivitycheck.gstatic.com",
                                  headers={"X-Forwarded-For": "10.0.0.81"})  # the granted phone's address
     assert status == 302  # the grant above is bound to its MAC and IP, not to a forged header
+
+
+def assert_logs_keep_no_secret(logs, secrets: list[str]) -> None:
+    for name in ("access.log", "error.log"):
+        text = (logs / name).read_text() if (logs / name).exists() else ""
+        for secret in secrets:
+            for form in {secret, quote(secret, safe=""), quote(secret)}:
+                assert form not in text, f"{form!r} in nginx's {name}:\n{text[-3000:]}"
+
+
+def test_nginx_logs_the_path_without_query_or_referer(stack):
+    """Under Debian's stock http block (`access_log /var/log/nginx/access.log;`, the `combined` format), the
+    site's own log_format: no raw client MAC, shopper token or console secret from a query or a Referer."""
+    mac, invite = "02:5e:12:34:56:78", "s3cr3t-invite-9f2c"
+    probe = f"/generate_204?client_mac={mac}&venue=demo"
+    status, headers, _ = request(stack["http"], "GET", probe, "connectivitycheck.gstatic.com",
+                                 headers={"Referer": f"http://connectivitycheck.gstatic.com{probe}"})
+    assert status == 302, headers
+    landing = urlparse(headers["location"])
+    token = parse_qs(landing.query)["c"][0]
+    status, _, _ = request(stack["https"], "GET", f"{landing.path}?{landing.query}", PORTAL_HOST, tls=stack["tls"],
+                           headers={"Referer": f"http://connectivitycheck.gstatic.com{probe}"})
+    assert status == 200
+    request(stack["https"], "GET", f"/console/welcome?t=alice.{invite}", PORTAL_HOST, tls=stack["tls"],
+            headers={"Referer": f"{stack['portal_url']}/v/demo/?c={token}"})
+    log = wait_for_log(stack["logs"] / "access.log", ['"GET /generate_204', f'"GET {landing.path}',
+                                                      '"GET /console/welcome'])  # in any format
+    assert_logs_keep_no_secret(stack["logs"], [mac, token, invite])
+    assert "client_mac" not in log and "?c=" not in log and "?t=" not in log
+    assert '"GET /generate_204 HTTP/1.1" 302' in log and f'"GET {landing.path} HTTP/1.1" 200' in log
+
+
+def test_nginx_error_log_keeps_no_query_when_gunicorn_is_down(tmp_path):
+    """nginx writes the request line, upstream URL and Referer into an error line (here `connect() failed`):
+    the site's error log level keeps those lines out; the access line still says 502 from the upstream."""
+    nginx = find_nginx()
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light; `make test` does it as root)")
+    http_port, https_port, dead_port = free_port(), free_port(), free_port()  # nothing listens on dead_port
+    cert, key = certificate(tmp_path)
+    proxy = start_nginx(nginx, tmp_path, site_config(http_port, https_port, dead_port, cert, key,
+                                                     log_dir=str(tmp_path)))
+    mac = "02:5e:12:34:56:79"
+    try:
+        wait_for_port(http_port, timeout=TIMEOUT_S)
+        probe = f"/generate_204?client_mac={mac}"
+        status, _, _ = request(http_port, "GET", probe, "connectivitycheck.gstatic.com",
+                               headers={"Referer": f"http://connectivitycheck.gstatic.com{probe}"})
+        assert status == 502
+        log = wait_for_log(tmp_path / "access.log", ['"GET /generate_204'])
+    finally:
+        os.killpg(proxy.pid, signal.SIGTERM)
+        proxy.wait(timeout=TIMEOUT_S)
+    assert_logs_keep_no_secret(tmp_path, [mac])
+    # Path, status, upstream status: what the error line would have told, without the query.
+    assert re.search(r'"GET /generate_204 HTTP/1\.1" 502 .* 502 [0-9.]+$', log, re.M), log
