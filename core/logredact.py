@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import re
 
-# A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`
-# and `client_mac=` values of a URL in whatever form; MACs with separators, or as 12 bare hex digits;
+# A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`,
+# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; MACs with separators, or as 12 bare hex digits;
 # numbers with + and a country code, and Chinese mobile numbers.
 _PATTERNS = (
-    (re.compile(r"\b(c|client_mac|mac|phone|token)=[^&\s\"'<>]+", re.IGNORECASE), r"\1=[redacted]"),
+    (re.compile(r"\b(c|t|client_mac|mac|phone|token)=[^&\s\"'<>]+", re.IGNORECASE), r"\1=[redacted]"),
     (re.compile(r"\b[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{40,}"), "[token]"),
     (re.compile(r"\b[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}\b"), "[mac]"),
     (re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{12}(?![0-9A-Za-z])"), "[mac]"),

@@ -42,6 +42,8 @@ def test_redact_covers_macs_phones_tokens_and_c_values():
     for raw in ("aa-bb-cc-dd-ee-ff", MAC, "3c22fb9a102e", "138 0013 8000", "A" * 43):
         assert raw not in line
     assert "[mac]" in line and "[phone]" in line and "[token]" in line and "c=[redacted]" in line
+    link = redact("GET /console/welcome?t=alice.s3cr3t-short HTTP/1.1")  # too short for the token pattern
+    assert "s3cr3t" not in link and "t=[redacted]" in link
     # What must stay readable does: venue ids, hashed client ids, times, counts, masked numbers.
     kept = "demo: 3 positioned in 12 ms; client 9f2a1b3c4d5e6f7a8b9c0d1e; +86•••••••8000; 2026-11-30 12:00:01"
     assert redact(kept) == kept
