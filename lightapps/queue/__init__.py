@@ -24,7 +24,8 @@ class TableClassesField(ConfigField):
 
 
 class HoursField(ConfigField):
-    """Opening hours for reservations, ``HH:MM-HH:MM``."""
+    """Opening hours, ``HH:MM-HH:MM``: reservation times lie within them, and new numbers too when the zone
+    sets ``numbers_in_hours``."""
 
     def parse(self, raw: Any) -> Any:
         value = super().parse(raw)
@@ -42,7 +43,9 @@ CONFIG_SCHEMA = (
                 help="Minutes between two tables of one class coming free; the wait estimate uses it "
                      "until the day's seatings give real intervals"),
     ConfigField("reservations", "Take reservations", type="bool", default=True),
-    HoursField("open_hours", "Reservation hours", default=rules.DEFAULT_HOURS, required=True, max_length=11),
+    HoursField("open_hours", "Opening hours", default=rules.DEFAULT_HOURS, required=True, max_length=11),
+    ConfigField("numbers_in_hours", "Numbers only during opening hours", type="bool", default=False,
+                help="Refuse new numbers outside the opening hours (reservation times always lie within them)"),
     ConfigField("slot_minutes", "Reservation slot (minutes)", type="int", default=30, min=10, max=240),
     ConfigField("slot_capacity", "Reservations per slot (parties)", type="int", default=4, min=0, max=200),
     # No currency setting: pre-orders are paid in CNY (portal/payments), so prices are shown with cny(); a

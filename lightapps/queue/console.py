@@ -93,10 +93,9 @@ def call_next(venue: str, zone: str):
     if not result.ok:
         return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
     audit("queue.call_next", venue, zone=zone, ticket=result.value)
-    day = store().today(venue)
-    ticket = store().ticket(venue, zone, result.value, day)
+    ticket = store().ticket(venue, zone, result.value, result.day)  # the number's day: before midnight, maybe
     if ticket is not None:
-        notices.table_ready(venue, g.zone, ticket, day)
+        notices.table_ready(venue, g.zone, ticket, ticket["day"])
     return _done(venue, zone, _("Called %(ticket)s.", ticket=result.value), called=result.value)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 
 from lightapps.queue import APP
-from lightapps.queue.store import iso_date, reservation_date
+from lightapps.queue.store import ACTIVE_STATES, iso_date, reservation_date
 from portal.apps.locale import venue_today
 from portal.apps.mine import MyItem
 from portal.apps.views import app_store, is_zh, zones_running
@@ -16,7 +16,6 @@ from portal.services import services
 from portal.shopper import Shopper
 
 BOOKING_DAYS_SHOWN = 7
-ACTIVE_TICKET = ("WAITING", "CALLED")
 
 
 def mine(venue: str, shopper: Shopper) -> list[MyItem]:
@@ -29,7 +28,7 @@ def mine(venue: str, shopper: Shopper) -> list[MyItem]:
         zone = venue_map.zone(zone_id) if venue_map else None
         place = (zone.name_zh if zh else zone.name) if zone else zone_id
         ticket = store.my_ticket(venue, zone_id, shopper.client)
-        if ticket and ticket.get("state") in ACTIVE_TICKET:
+        if ticket and ticket.get("state") in ACTIVE_STATES:  # waiting, or called ("come now")
             items.append(MyItem(kind="queue", title=_("Number %(number)s", number=ticket["id"]),
                                 detail=place, endpoint="queue.landing", values={"venue": venue, "zone": zone_id}))
         for booking in store.my_reservations(venue, zone_id, shopper.client, days):

@@ -136,14 +136,25 @@ def parse_hours(text: str) -> tuple[int, int]:
     return start, end
 
 
+def open_hours(hours: str) -> tuple[int, int]:
+    """A zone's stored opening hours as (opening, closing) minutes after midnight; the default's if they no
+    longer parse."""
+    try:
+        return parse_hours(hours)
+    except ValueError:
+        return parse_hours(DEFAULT_HOURS)
+
+
+def hhmm(minutes: int) -> str:
+    """660 -> ``"11:00"``."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def slots(hours: str, slot_minutes: int) -> list[str]:
     """Reservation slot start times ``"HH:MM"`` within the opening hours (a slot ends by closing)."""
-    try:
-        start, end = parse_hours(hours)
-    except ValueError:
-        start, end = parse_hours(DEFAULT_HOURS)
+    start, end = open_hours(hours)
     step = max(5, int(slot_minutes or 30))
-    return [f"{t // 60:02d}:{t % 60:02d}" for t in range(start, end - step + 1, step)]
+    return [hhmm(t) for t in range(start, end - step + 1, step)]
 
 
 def valid_date(text: str) -> bool:

@@ -5,7 +5,8 @@ every key a script touches is passed in KEYS, and all keys of a zone carry the v
 tag, so the scripts stay legal on a Redis Cluster.
 
 Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``YYYYMMDD``, kept 2 days:
-- ``:<day>:seq:<cls>``    STRING  last number given in the class (INCR inside the take script: no gaps)
+- ``:<day>:seq:<cls>``    STRING  last number given in the class (INCR inside the take script; it starts
+                                  after the previous day's last while that day still has a live number)
 - ``:<day>:wait:<cls>``   ZSET    ticket id -> number (waiting parties; position = ZRANK + 1)
 - ``:<day>:called:<cls>`` ZSET    ticket id -> called-at (called, not yet seated / no-show)
 - ``:<day>:seats:<cls>``  LIST    seated-at timestamps (last 50; the wait estimator's samples)
@@ -18,7 +19,15 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
   ``:resvmine:<date>`` HASH client -> rid; ``:resvseq`` STRING. Date keys expire 2 days after the date.
 
 Ticket states follow Google's waitlist API names: WAITING, SERVICE_READY (called), SEATED, NO_SHOW,
-CANCELED. Reservation states: BOOKED, ARRIVED, NO_SHOW, CANCELED."""
+CANCELED. Reservation states: BOOKED, ARRIVED, NO_SHOW, CANCELED.
+
+The venue's midnight does not end a number: the line is the previous service day's live numbers, then
+today's. A number is live while WAITING or SERVICE_READY; one of the previous day also only while it was taken
+or last called less than CARRY_OVER_S ago (so a party left waiting, or a called one never seated, at closing
+is not called or shown again the next morning). Every script that finds a ticket is given both days' keys:
+the take script refuses a second number while the shopper's previous-day number is live and starts the day's
+numbers after the previous day's last while that day has a live number in the class (never two live A001s),
+call-next serves the previous day's first, a transition finds a live previous-day number before today's."""
 
 from __future__ import annotations
 
@@ -39,6 +48,7 @@ from portal.apps.erasure import blank_json, keys_matching
 from portal.apps.locale import venue_time_zone
 
 DAY_TTL_S = 2 * 86400
+CARRY_OVER_S = 6 * 3600  # a previous day's number stays live this long after it was taken or last called
 ACTIVE_STATES = ("WAITING", "SERVICE_READY")
 MAX_MENU_ITEMS = 100
 _RID_RE = re.compile(r"^(\d{8})-R(\d{1,9})$")
@@ -91,21 +101,40 @@ class QueueKeys(VenueKeys):
         return self.zone(zone, "resvseq")
 
 
-_TAKE = """
--- KEYS: 1 mine, 2 tickets, 3 paused, 4 seq, 5 wait     ARGV: 1 client, 2 cls, 3 party, 4 now, 5 ttl,
--- 6 check only ('1': answer NEW where a number would be taken, and write nothing)
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local raw = redis.call('HGET', KEYS[2], cur)
-  if raw then
-    local t = cjson.decode(raw)
-    if t.state == 'WAITING' or t.state == 'SERVICE_READY' then return {0, 'ACTIVE', cur} end
-  end
+# Shared by the scripts that find tickets: is this record (raw JSON or nil) a live number? A previous day's
+# number is live only if taken or last called at or after `cutoff` (0 for today's: always).
+_LIVE = """
+local function live(raw, cutoff)
+  if not raw then return false end
+  local t = cjson.decode(raw)
+  if t.state ~= 'WAITING' and t.state ~= 'SERVICE_READY' then return false end
+  return (t.called or t.created or 0) >= cutoff
 end
+"""
+
+_TAKE = _LIVE + """
+-- KEYS: 1 mine, 2 tickets, 3 paused, 4 seq, 5 wait; the previous day's 6 mine, 7 tickets, 8 seq, 9 wait, 10 called
+-- ARGV: 1 client, 2 cls, 3 party, 4 now, 5 ttl, 6 check only ('1': answer NEW where a number would be taken,
+--       and write nothing), 7 cutoff (a previous day's number taken or called before it is over)
+local cutoff = tonumber(ARGV[7])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and live(redis.call('HGET', KEYS[2], cur), 0) then return {0, 'ACTIVE', cur} end
+local prev = redis.call('HGET', KEYS[6], ARGV[1])
+if prev and live(redis.call('HGET', KEYS[7], prev), cutoff) then return {0, 'ACTIVE', prev} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 or redis.call('SISMEMBER', KEYS[3], '*') == 1 then
   return {0, 'PAUSED', ARGV[2]}
 end
 if ARGV[6] == '1' then return {0, 'NEW'} end
+local function any_live(zset)
+  for _, other in ipairs(redis.call('ZRANGE', zset, 0, -1)) do
+    if live(redis.call('HGET', KEYS[7], other), cutoff) then return true end
+  end
+  return false
+end
+-- the day's first number: after the previous day's last while one of those is still live (never two live A001s)
+if redis.call('EXISTS', KEYS[4]) == 0 and (any_live(KEYS[9]) or any_live(KEYS[10])) then
+  redis.call('SET', KEYS[4], redis.call('GET', KEYS[8]) or '0')
+end
 local n = redis.call('INCR', KEYS[4])
 local id = ARGV[2] .. string.format('%03d', n)
 local t = {id = id, cls = ARGV[2], number = n, party = tonumber(ARGV[3]), client = ARGV[1],
@@ -117,47 +146,62 @@ for _, k in ipairs({KEYS[1], KEYS[2], KEYS[4], KEYS[5]}) do redis.call('EXPIRE',
 return {1, 'OK', id}
 """
 
-_CALL_NEXT = """
--- KEYS: 1 wait, 2 called, 3 tickets, 4 calls     ARGV: 1 now, 2 ttl
-while true do
-  local popped = redis.call('ZPOPMIN', KEYS[1])
-  if #popped == 0 then return {0, 'EMPTY'} end
-  local id = popped[1]
-  local raw = redis.call('HGET', KEYS[3], id)
-  if raw then
-    local t = cjson.decode(raw)
-    if t.state == 'WAITING' then
-      t.state = 'SERVICE_READY'
-      t.called = tonumber(ARGV[1])
-      redis.call('HSET', KEYS[3], id, cjson.encode(t))
-      redis.call('ZADD', KEYS[2], ARGV[1], id)
-      redis.call('RPUSH', KEYS[4], id)
-      for i = 2, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2])) end
-      return {1, 'OK', id}
+_CALL_NEXT = _LIVE + """
+-- KEYS: the previous day's 1 wait, 2 called, 3 tickets; today's 4 wait, 5 called, 6 tickets; 7 today's calls
+-- ARGV: 1 now, 2 ttl, 3 cutoff, 4 previous day, 5 day
+-- The previous day's waiting parties first; one of theirs past the cutoff is dropped from the line, not called.
+local function call_from(wait, called, tickets, cutoff, day)
+  while true do
+    local popped = redis.call('ZPOPMIN', wait)
+    if #popped == 0 then return nil end
+    local id = popped[1]
+    local raw = redis.call('HGET', tickets, id)
+    if live(raw, cutoff) then
+      local t = cjson.decode(raw)
+      if t.state == 'WAITING' then
+        t.state = 'SERVICE_READY'
+        t.called = tonumber(ARGV[1])
+        redis.call('HSET', tickets, id, cjson.encode(t))
+        redis.call('ZADD', called, ARGV[1], id)
+        redis.call('RPUSH', KEYS[7], id)
+        for _, k in ipairs({called, tickets, KEYS[7]}) do redis.call('EXPIRE', k, tonumber(ARGV[2])) end
+        return {1, 'OK', id, day}
+      end
     end
   end
 end
+return call_from(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]), ARGV[4])
+  or call_from(KEYS[4], KEYS[5], KEYS[6], 0, ARGV[5]) or {0, 'EMPTY'}
 """
 
-_TRANSITION = """
--- KEYS: 1 tickets, 2 wait, 3 called, 4 seats
--- ARGV: 1 id, 2 new state, 3 now, 4 allowed states ",A,B,", 5 client ('' = anyone), 6 ttl
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
+_TRANSITION = _LIVE + """
+-- KEYS: today's 1 tickets, 2 wait, 3 called, 4 seats; the previous day's 5 tickets, 6 wait, 7 called
+-- ARGV: 1 id, 2 new state, 3 now, 4 allowed states ",A,B,", 5 client ('' = anyone), 6 ttl, 7 cutoff, 8 day,
+--       9 previous day
+-- The number is the previous day's while that one is live (the take script never gives a live number twice),
+-- else today's. A seating counts in today's seat times (the wait estimator's samples) either way.
+local tickets, wait, called, day = KEYS[1], KEYS[2], KEYS[3], ARGV[8]
+local raw = redis.call('HGET', KEYS[5], ARGV[1])
+if live(raw, tonumber(ARGV[7])) then
+  tickets, wait, called, day = KEYS[5], KEYS[6], KEYS[7], ARGV[9]
+else
+  raw = redis.call('HGET', KEYS[1], ARGV[1])
+end
 if not raw then return {0, 'NOT_FOUND'} end
 local t = cjson.decode(raw)
 if ARGV[5] ~= '' and t.client ~= ARGV[5] then return {0, 'NOT_YOURS'} end
 if not string.find(ARGV[4], ',' .. t.state .. ',', 1, true) then return {0, 'STATE', t.state} end
 t.state = ARGV[2]
 t.ended = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', tickets, ARGV[1], cjson.encode(t))
+redis.call('ZREM', wait, ARGV[1])
+redis.call('ZREM', called, ARGV[1])
 if ARGV[2] == 'SEATED' then
   redis.call('RPUSH', KEYS[4], ARGV[3])
   redis.call('LTRIM', KEYS[4], -50, -1)
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
 end
-return {1, 'OK', ARGV[2]}
+return {1, 'OK', ARGV[2], day}
 """
 
 _PREORDER = """
@@ -250,11 +294,13 @@ class Result:
     ok: bool
     reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL; NEW (check_only: it would)
     value: str | None = None  # ticket / reservation / item id, or the current state for STATE
+    day: str | None = None  # a called or changed ticket's service day (YYYYMMDD): the previous day's or today's
 
 
 def _result(raw: list) -> Result:
     values = [v.decode() if isinstance(v, bytes) else v for v in raw]
-    return Result(bool(values[0]), str(values[1]), str(values[2]) if len(values) > 2 else None)
+    return Result(bool(values[0]), str(values[1]), str(values[2]) if len(values) > 2 else None,
+                  str(values[3]) if len(values) > 3 else None)
 
 
 _DEFAULT_TZ = ZoneInfo(DEFAULT_TIME_ZONE)
@@ -264,6 +310,14 @@ def service_day(now: float | None = None, tz: tzinfo | None = None) -> str:
     """The mall's calendar day (time zone `tz`; None: the default venue time zone) a timestamp falls on,
     ``YYYYMMDD`` (numbers restart each day at the mall's midnight, never at the host's)."""
     return datetime.fromtimestamp(time.time() if now is None else now, tz or _DEFAULT_TZ).strftime("%Y%m%d")
+
+
+def is_live(ticket: dict[str, Any] | None, cutoff: float = 0) -> bool:
+    """The ticket is a live number (as the scripts' `live`): waiting or called, and, for a previous day's
+    number, taken or last called at or after `cutoff`."""
+    if not ticket or ticket.get("state") not in ACTIVE_STATES:
+        return False
+    return float(ticket.get("called") or ticket.get("created") or 0) >= cutoff
 
 
 def compact_date(iso: str) -> str:
@@ -304,6 +358,11 @@ class QueueStore:
     def _day(self, venue: str, now: float | None = None) -> str:
         return service_day(now, self.time_zone_of(venue) if self.time_zone_of else None)
 
+    def _days(self, venue: str, now: float) -> tuple[str, str]:
+        """(the service day of `now`, the day before it), both YYYYMMDD."""
+        local = datetime.fromtimestamp(now, self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ)
+        return local.strftime("%Y%m%d"), (local.date() - timedelta(days=1)).strftime("%Y%m%d")
+
     def today(self, venue: str) -> str:
         """The venue's service day (YYYYMMDD) that today's tickets belong to."""
         return self._day(venue)
@@ -312,27 +371,35 @@ class QueueStore:
 
     def take(self, venue: str, zone: str, cls: str, party: int, client: str, now: float | None = None,
              check_only: bool = False) -> Result:
-        """A new number in class `cls`, unless the shopper holds an active ticket (ACTIVE, with its
-        id) or the class is paused (PAUSED). Numbers are consecutive per class and day. `check_only`
-        writes nothing and answers NEW where it would take a number (the view spends its budget first)."""
+        """A new number in class `cls`, unless the shopper holds a live ticket, today's or the previous day's
+        (ACTIVE, with its id) or the class is paused (PAUSED). Numbers are consecutive per class and day, the
+        day's starting after the previous day's last while one of those is live. `check_only` writes nothing
+        and answers NEW where it would take a number (the view spends its budget first)."""
         now = time.time() if now is None else now
-        day, k = self._day(venue, now), QueueKeys(venue)
-        keys = [k.mine(zone, day), k.tickets(zone, day), k.paused(zone), k.seq(zone, day, cls), k.wait(zone, day, cls)]
-        return _result(self._take(keys=keys, args=[client, cls, party, repr(now), DAY_TTL_S, int(check_only)]))
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        keys = [k.mine(zone, day), k.tickets(zone, day), k.paused(zone), k.seq(zone, day, cls), k.wait(zone, day, cls),
+                k.mine(zone, prev), k.tickets(zone, prev), k.seq(zone, prev, cls), k.wait(zone, prev, cls),
+                k.called(zone, prev, cls)]
+        args = [client, cls, party, repr(now), DAY_TTL_S, int(check_only), repr(now - CARRY_OVER_S)]
+        return _result(self._take(keys=keys, args=args))
 
     def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
-        """Call the lowest waiting number of the class (each party is called once: ZPOPMIN in Lua)."""
+        """Call the lowest waiting number of the class, the previous day's live ones first (each party is
+        called once: ZPOPMIN in Lua); `day` of the result is the called number's service day."""
         now = time.time() if now is None else now
-        day, k = self._day(venue, now), QueueKeys(venue)
-        keys = [k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
-        return _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S]))
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        keys = [k.wait(zone, prev, cls), k.called(zone, prev, cls), k.tickets(zone, prev),
+                k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
+        return _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S, repr(now - CARRY_OVER_S), prev, day]))
 
     def _change(self, venue: str, zone: str, ticket_id: str, cls: str, new_state: str, allowed: tuple[str, ...],
                 client: str = "", now: float | None = None) -> Result:
         now = time.time() if now is None else now
-        day, k = self._day(venue, now), QueueKeys(venue)
-        keys = [k.tickets(zone, day), k.wait(zone, day, cls), k.called(zone, day, cls), k.seats(zone, day, cls)]
-        args = [ticket_id, new_state, repr(now), "," + ",".join(allowed) + ",", client, DAY_TTL_S]
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        keys = [k.tickets(zone, day), k.wait(zone, day, cls), k.called(zone, day, cls), k.seats(zone, day, cls),
+                k.tickets(zone, prev), k.wait(zone, prev, cls), k.called(zone, prev, cls)]
+        args = [ticket_id, new_state, repr(now), "," + ",".join(allowed) + ",", client, DAY_TTL_S,
+                repr(now - CARRY_OVER_S), day, prev]
         return _result(self._transition(keys=keys, args=args))
 
     def seat(self, venue: str, zone: str, ticket_id: str, cls: str, now: float | None = None) -> Result:
@@ -343,41 +410,82 @@ class QueueStore:
         return self._change(venue, zone, ticket_id, cls, "NO_SHOW", ("SERVICE_READY",), now=now)
 
     def cancel(self, venue: str, zone: str, ticket_id: str, cls: str, client: str, now: float | None = None) -> Result:
-        """The shopper gives up their own ticket."""
+        """The shopper gives up their own ticket (`day` of the result: the ticket's service day)."""
         return self._change(venue, zone, ticket_id, cls, "CANCELED", ACTIVE_STATES, client=client, now=now)
 
     def ticket(self, venue: str, zone: str, ticket_id: str, day: str | None = None) -> dict[str, Any] | None:
-        raw = self.db.hget(QueueKeys(venue).tickets(zone, day or self._day(venue)), ticket_id)
-        return json.loads(raw) if raw else None
-
-    def my_ticket(self, venue: str, zone: str, client: str, day: str | None = None) -> dict[str, Any] | None:
-        """The shopper's latest ticket today (any state), or None."""
+        """The ticket of service day `day` (None: today's), with that day as its "day"."""
         day = day or self._day(venue)
-        ticket_id = self.db.hget(QueueKeys(venue).mine(zone, day), client)
-        return self.ticket(venue, zone, ticket_id.decode(), day) if ticket_id else None
+        raw = self.db.hget(QueueKeys(venue).tickets(zone, day), ticket_id)
+        return {**json.loads(raw), "day": day} if raw else None
 
-    def parties_ahead(self, venue: str, zone: str, ticket: dict[str, Any], day: str | None = None) -> int | None:
-        rank = self.db.zrank(QueueKeys(venue).wait(zone, day or self._day(venue), ticket["cls"]), ticket["id"])
-        return None if rank is None else int(rank)
+    def my_ticket(self, venue: str, zone: str, client: str, now: float | None = None) -> dict[str, Any] | None:
+        """The shopper's ticket, with its service day as "day": their previous-day number while it is live (it
+        outlives the venue's midnight), else their latest of today (any state), else their previous-day number
+        that ended today (the page says how); None if none."""
+        now = time.time() if now is None else now
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.hget(k.mine(zone, day), client)
+        pipe.hget(k.mine(zone, prev), client)
+        current, earlier_id = pipe.execute()
+        earlier = self.ticket(venue, zone, earlier_id.decode(), prev) if earlier_id else None
+        if is_live(earlier, now - CARRY_OVER_S):
+            return earlier
+        if current:
+            return self.ticket(venue, zone, current.decode(), day)
+        if earlier and earlier.get("ended") and self._day(venue, earlier["ended"]) == day:
+            return earlier
+        return None
 
-    def waiting_count(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
-        return int(self.db.zcard(QueueKeys(venue).wait(zone, day or self._day(venue), cls)))
+    def _carried(self, venue: str, zone: str, cls: str, now: float) -> tuple[list[dict[str, Any]], int]:
+        """(the previous day's live waiting tickets of the class, in line order; how many of today's wait)."""
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.zrange(k.wait(zone, prev, cls), 0, -1)
+        pipe.zcard(k.wait(zone, day, cls))
+        ids, today = pipe.execute()
+        carried = self._ids_to_tickets(venue, zone, prev, ids)
+        return [t for t in carried if t["state"] == "WAITING" and is_live(t, now - CARRY_OVER_S)], int(today)
+
+    def parties_ahead(self, venue: str, zone: str, ticket: dict[str, Any], now: float | None = None) -> int | None:
+        """Waiting parties called before this waiting ticket (the previous day's live ones come first)."""
+        now = time.time() if now is None else now
+        carried, _today = self._carried(venue, zone, ticket["cls"], now)
+        ahead = [t["id"] for t in carried]
+        if ticket.get("day") == self._days(venue, now)[1]:
+            return ahead.index(ticket["id"]) if ticket["id"] in ahead else None
+        rank = self.db.zrank(QueueKeys(venue).wait(zone, self._day(venue, now), ticket["cls"]), ticket["id"])
+        return None if rank is None else len(ahead) + int(rank)
+
+    def waiting_count(self, venue: str, zone: str, cls: str, now: float | None = None) -> int:
+        """Parties waiting in the class: the previous day's live ones and today's."""
+        carried, today = self._carried(venue, zone, cls, time.time() if now is None else now)
+        return len(carried) + today
 
     def _ids_to_tickets(self, venue: str, zone: str, day: str, ids: list[bytes]) -> list[dict[str, Any]]:
         if not ids:
             return []
         raws = self.db.hmget(QueueKeys(venue).tickets(zone, day), [i.decode() for i in ids])
-        return [json.loads(r) for r in raws if r]
+        return [{**json.loads(r), "day": day} for r in raws if r]
 
-    def waiting(self, venue: str, zone: str, cls: str, limit: int = 20, day: str | None = None) -> list[dict]:
-        day = day or self._day(venue)
-        ids = self.db.zrange(QueueKeys(venue).wait(zone, day, cls), 0, limit - 1)
-        return self._ids_to_tickets(venue, zone, day, ids)
+    def waiting(self, venue: str, zone: str, cls: str, limit: int = 20, now: float | None = None) -> list[dict]:
+        """The first `limit` waiting parties in line order: the previous day's live ones, then today's."""
+        now = time.time() if now is None else now
+        carried, _today = self._carried(venue, zone, cls, now)
+        day = self._day(venue, now)
+        ids = self.db.zrange(QueueKeys(venue).wait(zone, day, cls), 0, limit - 1) if len(carried) < limit else []
+        return (carried + self._ids_to_tickets(venue, zone, day, ids))[:limit]
 
-    def called(self, venue: str, zone: str, cls: str, limit: int = 50, day: str | None = None) -> list[dict]:
-        day = day or self._day(venue)
-        ids = self.db.zrange(QueueKeys(venue).called(zone, day, cls), 0, limit - 1)
-        return self._ids_to_tickets(venue, zone, day, ids)
+    def called(self, venue: str, zone: str, cls: str, limit: int = 50, now: float | None = None) -> list[dict]:
+        """Called parties not yet seated or missed: the previous day's live ones, then today's."""
+        now = time.time() if now is None else now
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        cutoff = now - CARRY_OVER_S
+        earlier_ids = self.db.zrangebyscore(k.called(zone, prev, cls), cutoff, "+inf")  # scored by called-at
+        earlier = self._ids_to_tickets(venue, zone, prev, earlier_ids)
+        today = self._ids_to_tickets(venue, zone, day, self.db.zrange(k.called(zone, day, cls), 0, limit - 1))
+        return ([t for t in earlier if is_live(t, cutoff)] + today)[:limit]
 
     def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
         return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -24,7 +25,7 @@ from lightapps.queue.payment import open_order, payments_on, refund_paid_preorde
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
-from portal.apps.locale import venue_now, venue_today
+from portal.apps.locale import venue_locale, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import LANGUAGES
@@ -68,8 +69,21 @@ def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[
 
 
 def local_now() -> datetime:
-    """Now on the mall's clock (the venue's time zone)."""
-    return venue_now()
+    """Now on the mall's clock (the venue's time zone), from the same clock (time.time) as the store's numbers."""
+    return datetime.fromtimestamp(time.time(), venue_locale().time_zone)
+
+
+def numbers_closed(config: dict[str, Any]) -> str | None:
+    """Why no number can be taken now: the zone gives numbers only within its opening hours and it is closed
+    (without that, a number taken at 03:00 would wait for a restaurant that opens at 11:00); None when open."""
+    if not config.get("numbers_in_hours"):
+        return None
+    start, end = rules.open_hours(config.get("open_hours") or rules.DEFAULT_HOURS)
+    now = local_now()
+    if start <= now.hour * 60 + now.minute < end:
+        return None
+    return _("Numbers are given out from %(start)s to %(end)s: please come back then.", start=rules.hhmm(start),
+             end=rules.hhmm(end))
 
 
 # ---- shopper helpers -------------------------------------------------------------------------
@@ -137,6 +151,7 @@ def landing(venue: str, zone: str):
         ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
         largest=max(c.high for c in rules.classes_or_default(config.get("table_classes"))),
         reservations=reservations, refresh_s=REFRESH_S, preorder=shown_preorder(venue, ticket),
+        numbers_closed=None if active else numbers_closed(config),
         menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
     )
     resp = make_response(response)
@@ -154,6 +169,9 @@ def take(venue: str, zone: str):
     except rules.RuleError as exc:
         abort(400, _(exc.template, **exc.params))
     table_class = rules.class_for_party(classes, party)
+    closed = numbers_closed(config)
+    if closed:  # before the budget: a refused tap costs nothing
+        return _message(venue, zone, 409, closed)
     shopper = shopper_for_venue(venue)
     result = _within_budget("queue.take", venue, shopper.client,
                             partial(store().take, venue, zone, table_class.label, party, shopper.client))
@@ -178,8 +196,8 @@ def cancel(venue: str, zone: str):
         abort(404, _("No such ticket."))
     if result.ok:  # the pre-order as the cancel left it: a payment that landed before it is refunded here, one
         # after it finds the ticket canceled and is refunded by the payment service (a read before the cancel
-        # would miss the first: never check, then act)
-        refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id)))
+        # would miss the first: never check, then act); the ticket's own day, which may be before midnight
+        refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id, result.day)))
     return _back(venue, zone)  # already seated / canceled: the landing shows the state
 
 
@@ -439,12 +457,13 @@ def preorder(venue: str, zone: str):
     preorder_doc = {"items": lines, "total": sum(x["price"] * x["qty"] for x in lines)} if lines else None
     order = None
     if preorder_doc and preorder_doc["total"] > 0 and payments_on():  # paid online (lightapps/queue/payment.py)
-        day = reservation_date(record["id"]) if kind == "reservation" else store().today(venue)
+        day = reservation_date(record["id"]) if kind == "reservation" else record["day"]  # the number's own day
         back = _url("queue.landing", venue=venue, zone=zone, _external=True)
         order = open_order(venue, zone, day, record["id"], shopper.client, preorder_doc, back)
         preorder_doc = {**preorder_doc, "order": order.id, "paid": False}
     if kind == "ticket":
-        result = store().attach_preorder_to_ticket(venue, zone, record["id"], shopper.client, preorder_doc)
+        result = store().attach_preorder_to_ticket(venue, zone, record["id"], shopper.client, preorder_doc,
+                                                   day=record["day"])
     else:
         result = store().attach_preorder_to_reservation(venue, zone, record["id"], shopper.client, preorder_doc)
     if not result.ok and result.reason == "PAID":

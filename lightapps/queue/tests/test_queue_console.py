@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from lightapps.queue.store import QueueStore
+from lightapps.queue.store import QueueStore, service_day
 
 CONSOLE = "/console/apps/queue/demo/jade"
 
@@ -101,6 +103,28 @@ def test_dashboard_call_seat_no_show(client, console, waiting):
     # a waiting party may be seated straight away
     assert client.post(CONSOLE + "/tickets/B001/seat", data={"csrf_token": csrf}).status_code == 303
     assert waiting.waiting_count("demo", "jade", "B") == 0
+
+
+def test_console_calls_the_party_waiting_since_before_midnight_first(client, console, db, demo):
+    """After the venue's midnight the console lists and calls the earlier day's waiting party first, and
+    seats it there; the new day's numbers follow it (no second A001)."""
+    tz = ZoneInfo("Asia/Shanghai")
+    midnight = datetime.combine(datetime.now(tz).date() + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    store = QueueStore(db)
+    assert store.take("demo", "jade", "A", 2, "c1", now=midnight - 120).value == "A001"
+    assert store.take("demo", "jade", "A", 2, "c2", now=midnight + 120).value == "A002"
+    console.login("jade")
+    csrf = console.csrf()
+    with mock.patch("lightapps.queue.store.time", SimpleNamespace(time=lambda: midnight + 240)):  # the queue's clock
+        page = client.get(CONSOLE + "/").get_data(as_text=True)
+        assert page.index('id="ticket-A001"') < page.index('id="ticket-A002"')
+        called = client.post(CONSOLE + "/call-next", data={"cls": "A", "csrf_token": csrf},
+                             headers={"Accept": "application/json"})
+        assert called.get_json() == {"called": "A001"}
+        assert client.post(CONSOLE + "/tickets/A001/seat", data={"csrf_token": csrf}).status_code == 303
+    earlier = store.ticket("demo", "jade", "A001", service_day(midnight - 120))
+    assert earlier["state"] == "SEATED" and earlier["client"] == "c1"
+    assert store.ticket("demo", "jade", "A002", service_day(midnight + 120))["state"] == "WAITING"
 
 
 def test_pause_and_resume_from_console(client, console, waiting):

@@ -3,14 +3,17 @@ input gets a clear 4xx and stores nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lightapps.queue import APP
-from lightapps.queue.store import QueueKeys, QueueStore
+from lightapps.queue.store import QueueKeys, QueueStore, service_day
 from portal.payments.money import cny
 
 BASE = "/v/demo/queue/jade"
@@ -123,6 +126,60 @@ def test_cancel_own_ticket_only(client, demo, db, shopper):
     assert 'id="canceled"' in page and 'id="take"' in page
     assert take(client, shopper).status_code == 303
     assert QueueStore(db).my_ticket("demo", "jade", QueueStore(db).ticket("demo", "jade", "A002")["client"])
+
+
+@contextlib.contextmanager
+def queue_clock(at: float):
+    """The queue's clock (its store and pages) at `at`; tokens, budgets and sessions keep the real time."""
+    fake = SimpleNamespace(time=lambda: at)
+    with mock.patch("lightapps.queue.store.time", fake), mock.patch("lightapps.queue.views.time", fake):
+        yield
+
+
+def venue_time(day_offset: int, hhmm: str) -> float:
+    """`hhmm` on the venue's (Asia/Shanghai) day `day_offset` days from today, as epoch seconds."""
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=day_offset)
+    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+
+
+def test_a_number_taken_before_midnight_is_still_the_shoppers_after_it(client, demo, db, shopper):
+    """At the venue's midnight a waiting party keeps its page, its cancel and its pre-order, and the next
+    shopper does not get its number again."""
+    with queue_clock(venue_time(1, "23:58")):
+        assert take(client, shopper).status_code == 303
+    with queue_clock(venue_time(2, "00:02")):
+        page = client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
+        assert 'id="ticket-number">A001<' in page and "Position 1 in line" in page and 'id="take"' not in page
+        assert client.get(f"{BASE}/preorder?c={shopper}").status_code == 200
+        assert client.post(f"{BASE}/preorder", data={"for": "ticket", "qty_m1": "1", "c": shopper}).status_code == 303
+        other = new_shopper(client)
+        assert take(client, other).status_code == 303
+        theirs = client.get(f"{BASE}?c={other}").get_data(as_text=True)
+        assert 'id="ticket-number">A002<' in theirs and "Position 2 in line" in theirs
+        client.delete_cookie("mp_c")  # the other shopper's page kept them in this browser's cookie
+        assert client.post(f"{BASE}/cancel", data={"ticket": "A001", "c": shopper}).status_code == 303
+        page = client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
+        assert 'id="canceled"' in page and 'id="take"' in page
+    earlier = QueueStore(db).ticket("demo", "jade", "A001", service_day(venue_time(1, "23:58")))
+    assert earlier["state"] == "CANCELED" and '"qty": 1' in earlier["preorder"]
+
+
+def test_numbers_only_within_opening_hours_when_the_owner_says_so(client, demo, svc, db, shopper):
+    svc.zone_apps.set("demo", "jade", "queue", {**svc.zone_apps.config_for("demo", "jade", "queue"),
+                                                "open_hours": "11:00-21:00", "numbers_in_hours": True})
+    before = queue_state(db)
+    with queue_clock(venue_time(1, "03:00")):
+        page = client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
+        assert 'id="numbers-closed"' in page and 'id="take"' not in page
+        refused = take(client, shopper)
+        assert refused.status_code == 409
+        assert "Numbers are given out from 11:00 to 21:00" in refused.get_data(as_text=True)
+    assert queue_state(db) == before
+    with queue_clock(venue_time(1, "21:00")):  # closing time: closed
+        assert take(client, shopper).status_code == 409
+    with queue_clock(venue_time(1, "11:00")):
+        assert take(client, shopper).status_code == 303
+        assert 'id="ticket-number">A001<' in client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
 
 
 def _tomorrow() -> str:
@@ -261,3 +318,14 @@ def test_demo_seed_is_idempotent_and_keeps_owner_changes(app, svc, demo, db, dem
     assert len(store.menu("demo", "jade")) == 4
     assert svc.zone_apps.config_for("demo", "jade", "queue")["headline_en"] == "Owner's own"
     assert db.exists(QueueKeys("demo").menu("foodcourt"))
+
+
+def test_a_called_number_stays_in_me(app, client, demo, shopper):
+    """Called ("come now") is when the shopper most needs the number: Me lists it as it listed it waiting."""
+    assert take(client, shopper).status_code == 303
+    me = client.get(f"/v/demo/me?c={shopper}&lang=en").get_data(as_text=True)
+    assert 'id="mine-queue"' in me and "Number A001" in me
+    with app.app_context():
+        assert QueueStore(app.extensions["mallportal"].db).call_next("demo", "jade", "A").ok
+    me = client.get(f"/v/demo/me?c={shopper}&lang=en").get_data(as_text=True)
+    assert 'id="mine-queue"' in me and "Number A001" in me

@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 
+from core.settings import DEFAULT_TIME_ZONE
 from lightapps.queue import APP, estimate, rules
 from lightapps.queue.store import QueueKeys, QueueStore, service_day
 
@@ -141,7 +143,61 @@ def test_numbers_restart_each_day(store):
     tomorrow = today + 86400
     store.take(V, Z, "A", 2, "c1", now=today)
     assert store.take(V, Z, "A", 2, "c1", now=tomorrow).value == "A001"
-    assert store.my_ticket(V, Z, "c1", day=service_day(tomorrow))["id"] == "A001"
+    assert store.my_ticket(V, Z, "c1", now=tomorrow)["day"] == service_day(tomorrow)
+
+
+def _venue_midnight() -> float:
+    """The demo venue's next midnight (Asia/Shanghai: the store's default zone), as epoch seconds."""
+    tz = ZoneInfo(DEFAULT_TIME_ZONE)
+    return datetime.combine(datetime.now(tz).date() + timedelta(days=1), datetime.min.time(), tz).timestamp()
+
+
+def test_a_number_outlives_the_venues_midnight(store):
+    """A party waiting at midnight keeps its number, its place in line and its cancel; the new day's numbers
+    start after the last live one (never a second live A001); call-next serves the earlier day first."""
+    midnight = _venue_midnight()
+    before, after = midnight - 120, midnight + 120
+    assert store.take(V, Z, "A", 2, "c1", now=before).value == "A001"
+    assert store.take(V, Z, "A", 2, "c2", now=before).value == "A002"
+    mine = store.my_ticket(V, Z, "c1", now=after)
+    assert mine["id"] == "A001" and mine["state"] == "WAITING" and mine["day"] == service_day(before)
+    assert store.take(V, Z, "A", 2, "c1", now=after).reason == "ACTIVE"  # still one live number each
+    assert store.take(V, Z, "A", 2, "c3", now=after).value == "A003"
+    assert store.take(V, Z, "B", 3, "c4", now=after).value == "B001"  # no live B number: B restarts
+    late = store.my_ticket(V, Z, "c3", now=after)
+    assert late["day"] == service_day(after) and store.parties_ahead(V, Z, late, now=after) == 2
+    assert store.parties_ahead(V, Z, store.my_ticket(V, Z, "c2", now=after), now=after) == 1
+    assert store.waiting_count(V, Z, "A", now=after) == 3
+    assert [t["id"] for t in store.waiting(V, Z, "A", now=after)] == ["A001", "A002", "A003"]
+    assert [t["id"] for t in store.waiting(V, Z, "A", limit=1, now=after)] == ["A001"]
+    called = store.call_next(V, Z, "A", now=after)
+    assert (called.value, called.day) == ("A001", service_day(before))
+    assert [t["id"] for t in store.called(V, Z, "A", now=after)] == ["A001"]
+    canceled = store.cancel(V, Z, "A002", "A", "c2", now=after)
+    assert canceled.ok and canceled.day == service_day(before)
+    assert store.my_ticket(V, Z, "c2", now=after)["state"] == "CANCELED"  # ended today: the page says so
+    assert store.seat(V, Z, "A001", "A", now=after).day == service_day(before)
+    assert store.ticket(V, Z, "A001", service_day(before))["state"] == "SEATED"
+    assert store.ticket(V, Z, "A003", service_day(after))["state"] == "WAITING"
+    assert store.call_next(V, Z, "A", now=after).value == "A003"
+    assert store.call_log(V, Z, service_day(after)) == ["A001", "A003"]
+    assert len(store.seat_times(V, Z, "A", service_day(after))) == 1
+
+
+def test_a_number_left_at_closing_is_not_carried_into_the_next_morning(store):
+    """The carry-over has an end: a party left waiting at 21:00, or called and never seated, is neither shown,
+    counted nor called the next morning, and does not hold its shopper's next number."""
+    midnight = _venue_midnight()
+    evening, morning = midnight - 3 * 3600, midnight + 11 * 3600
+    store.take(V, Z, "A", 2, "c1", now=evening)
+    store.take(V, Z, "A", 2, "c2", now=evening)
+    store.call_next(V, Z, "A", now=evening)  # A001 called, never seated
+    assert store.my_ticket(V, Z, "c1", now=morning) is None and store.my_ticket(V, Z, "c2", now=morning) is None
+    assert store.waiting_count(V, Z, "A", now=morning) == 0 and store.called(V, Z, "A", now=morning) == []
+    assert store.take(V, Z, "A", 2, "c1", now=morning).value == "A001"  # the day's numbers restart
+    called = store.call_next(V, Z, "A", now=morning)
+    assert (called.value, called.day) == ("A001", service_day(morning))  # yesterday's A002 is dropped
+    assert not store.call_next(V, Z, "A", now=morning).ok
 
 
 def test_concurrent_takes_and_calls_on_separate_connections(store, redis_url):
