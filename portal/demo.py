@@ -236,7 +236,7 @@ def spot():
     client = svc.hasher.client_id(phone)
     # The demo phone teleports: forget its earlier readings and track, as if it had walked here
     # long enough ago for the window and the smoothing to have caught up.
-    svc.db.delete(RssiKeys(venue).readings(client), TrackKeys(venue).track(client))
+    svc.db.delete(RssiKeys(venue).readings(client), RssiKeys(venue).ahead(client), TrackKeys(venue).track(client))
     svc.rssi.write(venue, observations, now)
     return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone, **venue_arg(venue)),
                     code=303)

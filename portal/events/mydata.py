@@ -125,11 +125,11 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
 
 
 def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
-    """The phone's hot state: its readings, motion state, kept position and open footfall visit (the
-    footfall's counts are HyperLogLogs and sums: they hold no client id)."""
+    """The phone's hot state: its readings (and those its source timed ahead of now), motion state, kept
+    position and open footfall visit (the footfall's counts are HyperLogLogs and sums: they hold no client id)."""
     track, footfall = TrackKeys(venue), FootfallKeys(venue)
-    removed = sum(int(db.delete(key)) for key in (RssiKeys(venue).readings(phone), track.track(phone),
-                                                  track.last_position(phone)))
+    removed = sum(int(db.delete(key)) for key in (RssiKeys(venue).readings(phone), RssiKeys(venue).ahead(phone),
+                                                  track.track(phone), track.last_position(phone)))
     pipe = db.pipeline(transaction=True)
     pipe.hdel(footfall.open_visits(), phone)
     pipe.zrem(footfall.open_by_time(), phone)

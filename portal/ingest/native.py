@@ -64,7 +64,7 @@ def _parse_report(report: Any, prefix: str, ids: ClientIds, limits: Limits, batc
         raise ReportError(f"{prefix}.observations", "must be a list")
     batch.reported(ap)  # an AP that hears nobody (empty `observations`) reported all the same: it is alive
     memo = ids.memo
-    lo, hi = limits.oldest, limits.now  # a time ahead of now takes the careful path, which stores it as now
+    lo, hi = limits.oldest, limits.newest  # a time ahead of now is kept as sent: the store clamps it, once
     seen = batch._seen
     clients, aps, rssis, tss, flags = batch.clients, batch.aps, batch.rssis, batch.tss, batch.flags
     for i, item in enumerate(observations):

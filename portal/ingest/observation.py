@@ -24,7 +24,7 @@ class Observation:
     client: str  # keyed hash of the client MAC, never the MAC itself
     ap: str  # normalised BSSID of the hearing AP
     rssi: float  # dBm
-    ts: float  # Unix seconds
+    ts: float  # Unix seconds, as the source timed it (ahead of now when its clock runs fast: the store clamps)
     associated: bool | None = None  # True: associated; False: heard by probe requests only; None: not said
 
 
@@ -49,10 +49,10 @@ def check_ts(value: object, field: str, now: float, max_skew_s: float, window_s:
         raise ReportError(field, f"is {value - now:.0f} s in the future (clock skew limit {max_skew_s:g} s)")
     if value < now - max_skew_s - window_s:
         raise ReportError(field, "is too old to be useful for positioning")
-    # A time ahead of ours (a source's clock running fast, within the skew allowed) is stored as now: the
-    # reading was heard by now at the latest, and a future time would keep it "newest" in the window after
-    # fresher ones, and for up to max_skew_s longer than the window.
-    return min(float(value), now)
+    # A time ahead of ours (a source's clock running fast, within the skew allowed) is kept as the source said:
+    # the store stores that reading as heard now, and only once however often it is sent (RssiStore, "ahead"),
+    # which it could not tell if the time were already `now` here (a resend would arrive at another now).
+    return float(value)
 
 
 _bssids: dict[str, str] = {}  # raw spelling -> normalised: a venue has a few hundred APs
@@ -153,7 +153,7 @@ def client_ids(hasher: MacHasher) -> ClientIds:
 
 class Batch:
     """One request's validated observations as parallel lists (cheaper than one object each on the
-    hot path). The same reading (client, AP, time) sent twice counts once."""
+    hot path). The same reading (client, AP, time as its source timed it) sent twice counts once."""
 
     __slots__ = ("clients", "aps", "rssis", "tss", "flags", "_seen", "stale", "ignored", "reporters")
 

@@ -4,6 +4,11 @@ One sorted set per client, scored by time, members "ap|rssi|ts" (plus "|a" for a
 associated client, "|p" for one heard by probe requests only): old readings are trimmed by score, the
 key expires when the client falls silent, and the positioner reads the window in one round trip.
 
+A reading timed ahead of now (a source's clock running fast, within MAX_CLOCK_SKEW_S) is stored as heard now:
+never newer than it can be, so it cannot outrank fresher readings. "Now" differs on each resend, so such a
+reading goes through a Lua check-and-write (`AHEAD_SCRIPT`) that keeps, per phone in its slot, the readings
+stored ahead as their source timed them until that time comes (`RssiKeys.ahead`): a resend stores nothing.
+
 Writing is the hot path of ingestion (~100,000 readings/s for a mall), and redis-py spends far more
 time building and parsing each command than the server spends running it. So a validated batch is
 sent as one pipelined stream of commands in the Redis protocol, with the server's per-command replies
@@ -61,6 +66,11 @@ class RssiKeys(VenueKeys):
     def readings(self, client: str) -> str:
         return self.phone_key(client, "rssi", client)
 
+    def ahead(self, client: str) -> str:
+        """Sorted set: the client's readings stored ahead of their time (`AHEAD_SCRIPT`), as their source timed
+        them ("ap|rssi|ts", scored by that time), until that time comes; in the slot of its readings."""
+        return self.phone_key(client, "rssi-ahead", client)
+
     def ap_last_seen(self) -> str:
         """Hash: AP -> when its last report arrived (receipt time: "silent for too long" is about that)."""
         return self.key("ap", "last")
@@ -110,18 +120,65 @@ def _check(key: str) -> bytes:
     return pack_command("ZADD", absent_key(key), "XX", 0, "-")
 
 
+# Readings timed ahead of now, stored at now once each, however often they are sent. KEYS: per phone its
+# readings and its record of readings stored ahead (RssiKeys.ahead), on one slot. ARGV[1]: now; then per phone
+# its count n and n triples (the reading as its source timed it, that time, the reading as stored at now).
+# A reading the record holds was stored by an earlier post: nothing is written. The record keeps a reading
+# until its own time comes, for then a resend is no longer ahead (it is stored as timed, `_send_packed`).
+AHEAD_SCRIPT = """
+local now, at = ARGV[1], 2
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  for i = at + 1, at + 3 * n, 3 do
+    if redis.call('ZADD', KEYS[k + 1], 'NX', ARGV[i + 1], ARGV[i]) == 1 then
+      redis.call('ZADD', KEYS[k], now, ARGV[i + 2])
+    end
+  end
+  at = at + 1 + 3 * n
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], '-inf', now)
+  local newest = redis.call('ZRANGE', KEYS[k + 1], -1, -1, 'WITHSCORES')
+  if newest[2] then
+    redis.call('EXPIRE', KEYS[k + 1], math.ceil(tonumber(newest[2]) - tonumber(now)) + 1)
+  end
+end
+"""
+
+Ahead = tuple[int, str, str, float, float, bool | None]  # (bucket, client, ap, rssi, ts as sent, flag)
+
+
+def ahead_commands(keys: RssiKeys, ahead: Sequence[Ahead], now: float,
+                   per_phone: bool = False) -> list[tuple[int, Command]]:
+    """(bucket, the `AHEAD_SCRIPT` call storing its readings timed ahead of `now`): one per bucket, or one per
+    phone with `per_phone` (while its slot is being migrated, a call whose keys lie on both sides is refused
+    with TRYAGAIN: a phone's two keys rarely are)."""
+    score = f"{now:.3f}"
+    by_bucket: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for bucket, client, ap, rssi, ts, flag in ahead:
+        by_bucket[bucket][client] += (f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}", f"{ts:.3f}",
+                                      f"{ap}|{rssi:g}|{score}{_FLAG[flag]}")
+    groups = ([(bucket, {client: triples}) for bucket, clients in by_bucket.items()
+               for client, triples in clients.items()] if per_phone else list(by_bucket.items()))
+    commands: list[tuple[int, Command]] = []
+    for bucket, clients in groups:
+        names = [key for client in clients for key in (keys.readings(client), keys.ahead(client))]
+        args = [x for triples in clients.values() for x in (len(triples) // 3, *triples)]
+        commands.append((bucket, ("EVAL", AHEAD_SCRIPT, len(names), *names, score, *args)))
+    return commands
+
+
 def ap_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
     """An AP -> time hash as HGETALL reads it (`RssiKeys.ap_last_seen`, `.ap_reach`): names and times decoded."""
     return {ap.decode(): float(at) for ap, at in fields.items()}
 
 
-def newest_per_ap(batch: Batch) -> dict[str, float]:
-    """AP -> the time of its newest reading in the batch."""
+def newest_per_ap(batch: Batch, now: float = math.inf) -> dict[str, float]:
+    """AP -> the time of its newest reading in the batch, no later than `now` (a reading timed ahead is stored
+    as heard now)."""
     newest: dict[str, float] = {}
     for ap, ts in zip(batch.aps, batch.tss, strict=True):
         if ts > newest.get(ap, -math.inf):
             newest[ap] = ts
-    return newest
+    return {ap: min(ts, now) for ap, ts in newest.items()}
 
 
 class NotReplicated(redis.ConnectionError):
@@ -169,7 +226,8 @@ class RssiStore:
             return 0
         # When each AP last reported, readings or not: the receipt time (what "silent for too long" is about).
         ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in reporters for x in (ap, repr(now))))
-        ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in newest_per_ap(batch).items() for x in (ap, repr(ts))))
+        reach = newest_per_ap(batch, now)
+        ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in reach.items() for x in (ap, repr(ts))))
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
             tail = (([ap_last] if reporters else []) + ([ap_reach] if n else []) + list(extra)) if stop >= n else []
@@ -199,17 +257,23 @@ class RssiStore:
         prefixes = [keys.bucket_key(b, "rssi", "") for b in range(buckets)]
         parts: list[list[str]] = [[] for _ in range(buckets)]
         touched: dict[str, int] = {}
+        ahead: list[Ahead] = []
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
                                               batch.flags[start:stop], strict=True):
             bucket = touched.get(client)
             if bucket is None:
                 bucket = touched[client] = phone_bucket(keys.venue, client)
+            if ts > now:  # a source's clock running fast: stored as now, once (AHEAD_SCRIPT)
+                ahead.append((bucket, client, ap, rssi, ts, flag))
+                continue
             prefix = prefixes[bucket]
             score = f"{ts:.3f}"
             member = f"{ap}|{rssi:g}|{score}{_FLAG[flag]}"
             parts[bucket].append(f"*4\r\n$4\r\nZADD\r\n${len(prefix) + len(client)}\r\n{prefix}{client}\r\n"
                                  f"${len(score)}\r\n{score}\r\n${len(member)}\r\n{member}\r\n")
+        for bucket, command in ahead_commands(keys, ahead, now):  # before the trim, EXPIRE and SADD
+            parts[bucket].append(pack_command(*command).decode())
         cutoff = repr(now - self.window_s)
         tail = f"$4\r\n-inf\r\n${len(cutoff)}\r\n{cutoff}\r\n"
         ttl = str(self.ttl_s)
@@ -277,23 +341,35 @@ class RssiStore:
         values (the health counters of `extra` may count the request twice, as a feed's retry does). Not
         waited on by the replicas (WAIT counts one connection's writes, and these went over two)."""
         send = SlotCommands(self.db)
-        for commands in self._commands_by_slot(keys, batch, start, stop, now, extra).values():
+        for commands in self._commands_by_slot(keys, batch, start, stop, now, extra, per_phone=True).values():
             send(tuple(commands))
 
     def _commands_by_slot(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
-                          extra: list[Command]) -> dict[str, list[Command]]:
-        """The chunk's commands as `_send_packed` streams them, per slot: a key of the slot -> its commands."""
+                          extra: list[Command], per_phone: bool = False) -> dict[str, list[Command]]:
+        """The chunk's commands as `_send_packed` streams them, per slot: a key of the slot -> its commands (the
+        first names a key: SlotCommands sends them where it lives). `per_phone`: see `ahead_commands`."""
         by_client: dict[str, dict[str, float]] = defaultdict(dict)
+        ahead: list[Ahead] = []
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
                                               batch.flags[start:stop], strict=True):
-            by_client[client][f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}"] = round(ts, 3)
+            members = by_client[client]
+            if ts > now:  # stored as now, once (AHEAD_SCRIPT)
+                ahead.append((phone_bucket(keys.venue, client), client, ap, rssi, ts, flag))
+            else:
+                members[f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}"] = round(ts, 3)
         by_slot: dict[str, list[Command]] = defaultdict(list)
+        tails: dict[str, list[Command]] = defaultdict(list)
         for client, members in by_client.items():
             key, new = keys.readings(client), keys.new_readings(phone_bucket(keys.venue, client))
-            by_slot[new] += [("ZADD", key, *(x for member, ts in members.items() for x in (ts, member))),
-                             ("ZREMRANGEBYSCORE", key, "-inf", now - self.window_s), ("EXPIRE", key, self.ttl_s),
-                             ("SADD", new, client)]
+            if members:
+                by_slot[new].append(("ZADD", key, *(x for member, ts in members.items() for x in (ts, member))))
+            by_slot[new].append(("ZREMRANGEBYSCORE", key, "-inf", now - self.window_s))
+            tails[new] += [("EXPIRE", key, self.ttl_s), ("SADD", new, client)]
+        for bucket, command in ahead_commands(keys, ahead, now, per_phone):
+            by_slot[keys.new_readings(bucket)].append(command)
+        for new, commands in tails.items():
+            by_slot[new] += commands
         if extra:
             by_slot[keys.ap_last_seen()] += extra
         return by_slot
