@@ -23,7 +23,10 @@ acted on nobody known (a pure count) would need neither, but counting is what th
   "<t>.<body>" with the venue's webhook secret>`, retried with exponential backoff (30 s, 1, 2, 4, 8 min)
   up to MAX_ATTEMPTS, then failed (replay re-sends it). Each try asks consent again (`may_reach`: she may
   have withdrawn since it was queued; then it is skipped, never sent), and its outcome is written only onto
-  a delivery that still exists (an erasure during the HTTP call stays done).
+  a delivery that still exists (an erasure during the HTTP call stays done). A redirect is not followed (a
+  failed try: the POST would go on as a bodiless GET, to a URL nobody checked). The tracker's sweep only
+  hands them to the engine's own thread (`WebhookSender`): a receiver that never answers never holds up
+  positioning, and costs that thread one timeout per BACKOFF_S (its other webhooks wait, no try counted).
 
 "Dwell >= N" fires during the stay, once per stay, when the shopper has been in the zone N minutes: the
 engine keeps the presence script's dwell marks (EventLog.set_dwell_marks) to its active dwell rules' N, and
@@ -41,9 +44,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +65,8 @@ from core.storage import VenueKeys
 from portal.events.insights import k_safe
 from portal.events.log import Event, EventLog
 from portal.notify.outbox import NEEDS_CONSENT
+
+log = logging.getLogger(__name__)
 
 TRIGGERS = ("arrive", "zone_enter", "dwell", "leave", "return", "first_visit")
 ZONE_TRIGGERS = ("zone_enter", "dwell")
@@ -81,6 +88,7 @@ GONE_IDLE_MS = 24 * 3600 * 1000  # a consumer that has not read for a day, with 
 PRUNE_EVERY_S = 600  # how often one engine looks for such consumers, per venue
 GENERIC_TITLE = ("News from the mall", "商场消息")  # a notification's title when the venue has no name
 DONE_TTL_S = 2 * 86400  # a (rule, event) done-marker: far longer than an event stays pending
+SENDING_S = 120.0  # a webhook being tried stays listed as due this much later (`_CLAIM`): far over a try's timeouts
 
 
 
@@ -467,11 +475,27 @@ return removed
 # A webhook's outcome (sent, retried, failed, skipped) or a replay's new try, written onto the delivery only
 # while it still exists: an erasure that ran during the HTTP call (or the consent check) removed it, and the
 # record read before must not bring it back (nor its place on the due list). KEYS: the delivery, due.
-# ARGV: id, status, attempts, last_error, next_at, "1" to put it on the due list at next_at.
+# ARGV: id, status, attempts, last_error, next_at, "1" to put it on the due list at next_at, else the score
+# its claim (`_CLAIM`) listed it at ("": none): it leaves the due list only while still there (a replay
+# queued during the try keeps its place).
 _SETTLE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'attempts', ARGV[3], 'last_error', ARGV[4], 'next_at', ARGV[5])
-if ARGV[6] == '1' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+elseif ARGV[7] ~= '' and tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '-1') == tonumber(ARGV[7]) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+# A due webhook taken for a try (or put off), in one step: only while it is on the due list and due by `now`
+# (no other sender took it), and then it stays listed at `until`: a sender that dies during the POST (its
+# tracker stopped) leaves it to be tried again then, never lost. KEYS: due. ARGV: id, now, until.
+_CLAIM = """
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
 
@@ -528,16 +552,37 @@ def verify(secret: str, header: str, body: bytes, now: float, tolerance_s: float
     return abs(now - timestamp) <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would re-send a POST answered 301/302/303 as a GET without its body (then
+    logged delivered though the CRM never got the moment), and to a host the rule's URL check never saw."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        return None  # urllib then raises the 3xx as an HTTPError: a failed try
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = 5.0) -> tuple[bool, str]:
-    """(delivered, error). A 2xx is delivered; anything else (an error status, no answer) is retried."""
+    """(delivered, error). A 2xx is delivered; anything else (an error status, a redirect, no answer) is
+    retried. The error starts "HTTP " when the receiver answered (`answered`)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout_s) as response:
             return 200 <= response.status < 300, f"HTTP {response.status}"
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            location = str(exc.headers.get("Location", "")) if exc.headers else ""
+            return False, f"HTTP {exc.code} (redirect not followed: {location[:200]})"
         return False, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         return False, exc.__class__.__name__
+
+
+def answered(error: str) -> bool:
+    """Whether a failed try's error (`http_post`'s) is the receiver's answer, not its silence (no connection,
+    no reply in time): a silent receiver's other webhooks wait for the next pass (`deliver_due`)."""
+    return error.startswith("HTTP ")
 
 
 # ---- who is visiting: durable identities (first visit, return) --------------------------------------
@@ -639,6 +684,55 @@ class StoredVisitBook(VisitBook):
         pipe.execute()
 
 
+class WebhookSender:
+    """The webhooks' own daemon thread, started on the first request: the tracker's sweep (`tick`) names the
+    venues with webhooks due and goes back to positioning phones, and this thread POSTs them (a receiver
+    that never answers holds it for the 5 s timeout of a try, never the tracker), one pass per venue in
+    turn (`deliver`: True when more are due, then the venue goes to the back of the line). A sender
+    stopped mid-try (a daemon thread dies with its process) leaves the webhook claimed: tried again
+    SENDING_S later (`_CLAIM`)."""
+
+    def __init__(self, deliver: Callable[[str], bool]) -> None:
+        self.deliver = deliver
+        self._cond = threading.Condition()
+        self._line: list[str] = []  # venues to deliver, each once, in the order asked
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def request(self, venue: str) -> None:
+        with self._cond:
+            if venue not in self._line:
+                self._line.append(venue)
+            if self._thread is None or not self._thread.is_alive():  # not started, or a forked child's
+                self._thread = threading.Thread(target=self._run, name="moments-webhooks", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Until nothing is asked or being sent; False when `timeout_s` passed first (tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._line and not self._busy, timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._line)
+                venue, self._busy = self._line.pop(0), True
+            more = self._pass(venue)
+            with self._cond:
+                if more and venue not in self._line:
+                    self._line.append(venue)
+                self._busy = False
+                self._cond.notify_all()
+
+    def _pass(self, venue: str) -> bool:
+        try:
+            return self.deliver(venue)
+        except Exception:  # the thread must outlive a store outage (the next tick asks again) or a bug
+            log.exception("moments: webhook deliveries of %s failed", venue)
+            return False
+
+
 OCCUPANCY_COOLDOWN_S = 1800  # at most one alert per zone per half hour (crossing back and forth)
 # venue -> (phones per zone now, staff left out; the zones' alert thresholds): portal/events/presence.py
 Occupancy = Callable[[str, float], tuple[dict[str, int], dict[str, int]]]
@@ -662,6 +756,9 @@ class MomentsEngine:
         self._fire = db.register_script(_FIRE)
         self._forget = db.register_script(_FORGET)
         self._settle_script = db.register_script(_SETTLE)
+        self._claim = db.register_script(_CLAIM)
+        self.sender = WebhookSender(self._deliver_pass)
+        self._silent: dict[str, float] = {}  # receiver host -> until when its webhooks wait (no answer)
         self._consumer: tuple[int, str] = (0, "")
         self._pruned_at: dict[str, float] = {}  # venue -> when this engine last pruned its group's consumers
 
@@ -712,8 +809,15 @@ class MomentsEngine:
         self.events.ensure_group(venue, GROUP, start)
 
     def run_once(self, venue: str, now: float | None = None, tz: str | None = None, batch: int = 500) -> int:
-        """Process the events the group has not seen (up to `batch`), then deliver due webhooks; returns
-        how many events were processed."""
+        """Process the events the group has not seen (up to `batch`), then deliver due webhooks here and now
+        (the CLI, tests; the tracker's `tick` leaves them to the sender thread); returns how many events
+        were processed."""
+        n = self._consume(venue, tz, batch)
+        self.deliver_due(venue, time.time() if now is None else now)
+        return n
+
+    def _consume(self, venue: str, tz: str | None, batch: int) -> int:
+        """Process the events the group has not seen (up to `batch`); returns how many."""
         self.ensure(venue)
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, self.consumer(), count=batch, claim_idle_ms=CLAIM_IDLE_MS)
@@ -724,7 +828,6 @@ class MomentsEngine:
             if event.device not in staff:
                 self._process(venue, event, rules, zone)
         self.events.ack(venue, GROUP, [e.id for e in events])
-        self.deliver_due(venue, time.time() if now is None else now)
         return len(events)
 
     def _prune_gone_consumers(self, venue: str) -> None:
@@ -735,15 +838,19 @@ class MomentsEngine:
 
     def tick(self, venue: str, now: float | None = None, rounds: int = 20, batch: int = 500) -> int:
         """The tracker's sweep: the occupancy alerts, what arrived since the last tick (up to rounds x batch
-        events), then the deliveries due."""
+        events); returns how many events. The webhooks due go to the sender thread (`WebhookSender`), never
+        POSTed here: a receiver that never answers must not hold up the tracker's positioning."""
+        now = time.time() if now is None else now
         if self.occupancy is not None:
-            self.check_occupancy(venue, time.time() if now is None else now)
+            self.check_occupancy(venue, now)
         total = 0
         for _ in range(rounds):
-            n = self.run_once(venue, now, batch=batch)
+            n = self._consume(venue, None, batch)
             total += n
             if n < batch:
                 break
+        if self.db.zcount(MomentKeys(venue).due(), "-inf", time.time()):
+            self.sender.request(venue)
         return total
 
     def drain(self, venue: str, tz: str | None = None) -> int:
@@ -921,21 +1028,37 @@ class MomentsEngine:
 
     def deliver_due(self, venue: str, now: float, limit: int = 50) -> int:
         """POST the webhooks whose time has come; returns how many were tried. Consent is asked again before
-        every try (the first and each retry): one the shopper no longer agrees to is skipped, never sent."""
+        every try (the first and each retry): one the shopper no longer agrees to is skipped, never sent.
+        Each is claimed first (`_CLAIM`). Once a receiver (its host) gave no answer, its webhooks are put off
+        until BACKOFF_S later, no try counted (`_silent`): a dead receiver costs the sender one timeout per
+        BACKOFF_S, not one per webhook."""
         keys = MomentKeys(venue)
         tried = 0
         for raw_id in self.db.zrangebyscore(keys.due(), "-inf", now, start=0, num=limit):
-            if not self.db.zrem(keys.due(), raw_id):
-                continue  # another worker took it
             d = self.delivery(venue, raw_id.decode())
             if d is None:
+                self.db.zrem(keys.due(), raw_id)  # its record expired
                 continue
+            host = urlsplit(d.url).netloc.lower()
+            if (quiet_until := self._silent.get(host, 0.0)) > now:
+                self._claim(keys=[keys.due()], args=[d.id, repr(now), repr(quiet_until)])
+                continue
+            claimed = now + SENDING_S
+            if not self._claim(keys=[keys.due()], args=[d.id, repr(now), repr(claimed)]):
+                continue  # another sender took it
             if not self._may_send(venue, d):
-                self._settle(venue, d.id, "skipped", attempts=d.attempts, error=NO_CONSENT)
+                self._settle(venue, d.id, "skipped", attempts=d.attempts, error=NO_CONSENT, claimed=claimed)
                 continue
             tried += 1
-            self._send(venue, d, now)
+            if not self._send(venue, d, now, claimed):
+                self._silent = {h: t for h, t in self._silent.items() if t > now} | {host: now + BACKOFF_S}
         return tried
+
+    def _deliver_pass(self, venue: str) -> bool:
+        """The sender thread's pass over a venue (`WebhookSender`): True when more are due already."""
+        now = time.time()
+        self.deliver_due(venue, now)
+        return self.db.zcount(MomentKeys(venue).due(), "-inf", now) > 0
 
     def _may_send(self, venue: str, d: Delivery) -> bool:
         """Whether the shopper a rule's webhook names still agrees to the rule's purposes (`may_reach`); an
@@ -945,29 +1068,33 @@ class MomentsEngine:
         rule = self.rule(venue, d.rule)
         return rule is not None and may_reach(rule, self.consent, venue, None, json.loads(d.body).get("shopper"))
 
-    def _send(self, venue: str, d: Delivery, now: float) -> None:
-        """One signed POST, its outcome written by `_settle` (delivered, retried with backoff, or failed)."""
+    def _send(self, venue: str, d: Delivery, now: float, claimed: float) -> bool:
+        """One signed POST, its outcome written by `_settle` (delivered, retried with backoff, or failed);
+        False when the receiver did not answer (`answered`)."""
         body = d.body.encode()
         ok, error = self.send(d.url, body, {"Content-Type": "application/json",
                                             SIGNATURE_HEADER: sign(self.webhook_secret(venue), int(now), body),
                                             "X-MallPortal-Delivery": d.id})
         attempts = d.attempts + 1
         if ok:
-            self._settle(venue, d.id, "delivered", attempts=attempts)
+            self._settle(venue, d.id, "delivered", attempts=attempts, claimed=claimed)
         elif attempts >= MAX_ATTEMPTS:
-            self._settle(venue, d.id, "failed", attempts=attempts, error=error)
+            self._settle(venue, d.id, "failed", attempts=attempts, error=error, claimed=claimed)
         else:
             self._settle(venue, d.id, "retrying", attempts=attempts, error=error,
                          due_at=now + BACKOFF_S * 2 ** (attempts - 1))
+        return ok or answered(error)
 
     def _settle(self, venue: str, delivery_id: str, status: str, *, attempts: int, error: str = "",
-                due_at: float | None = None) -> bool:
+                due_at: float | None = None, claimed: float | None = None) -> bool:
         """Write a webhook's new state onto the stored delivery, only while it still exists (`_SETTLE`: an
-        erasure meanwhile stays done); `due_at`: put it on the due list then. False: it was erased."""
+        erasure meanwhile stays done); `due_at`: put it on the due list then, else off it if still listed
+        where its claim put it (`claimed`). False: it was erased."""
         keys = MomentKeys(venue)
         queue = due_at is not None
         return bool(self._settle_script(keys=[keys.delivery(delivery_id), keys.due()], args=[
-            delivery_id, status, str(attempts), error, str(due_at if queue else 0.0), "1" if queue else "0"]))
+            delivery_id, status, str(attempts), error, str(due_at if queue else 0.0), "1" if queue else "0",
+            "" if claimed is None else repr(claimed)]))
 
     def forget(self, venue: str, subjects: list[str], members: Iterable[str] = ()) -> int:
         """Erasure: what the engine keeps about these phones / shoppers / members: state, identities, waiting

@@ -113,6 +113,7 @@ def test_occupancy_alert_and_staff_list(client, console, svc, demo):
                                                                   "csrf_token": csrf}).status_code == 303
     assert svc.moments.alert_url("demo") == hook
     svc.moments.tick("demo")
+    assert svc.moments.sender.wait_idle(60)  # the webhook is tried on the engine's sender thread
     [alert] = svc.moments.deliveries("demo", rule="occupancy")
     assert (alert.url, alert.status, json.loads(alert.body)["zone"]) == (hook, "retrying", "jade")
     assert client.post("/console/ops/demo/insights/staff", data={"mac": "AA:BB:CC:DD:EE:01",

@@ -24,14 +24,15 @@ def hook_rule(svc) -> str:
 
 
 def fire(svc, shopper: str, device: str, expect: tuple[str, int] = ("retrying", 1)) -> str:
-    """She agrees, lands and enters kopi; the engine fires the webhook and tries it once (by default the CRM is
-    down: retrying in 30 s). Returns the delivery's id."""
+    """She agrees, lands and enters kopi; the engine fires the webhook and its sender thread tries it once (by
+    default the CRM is down: retrying in 30 s). Returns the delivery's id."""
     at = time.time() - 5
     svc.consent.record("demo", shopper, location=True, marketing=True)
     svc.moments.ensure("demo", start="0")
     svc.events.emit("demo", "landing", at=at, device=device, shopper=shopper, zone="atrium")
     svc.events.emit("demo", "zone_enter", at=at + 1, device=device, zone="kopi")
     svc.moments.tick("demo")
+    assert svc.moments.sender.wait_idle(60)  # the tracker's tick hands webhooks to the sender thread
     [d] = svc.moments.deliveries("demo")
     assert (d.status, d.attempts) == expect
     return d.id
