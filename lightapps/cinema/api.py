@@ -34,7 +34,8 @@ def _cinema_zone(venue: str, raw) -> str:
     if raw is None or raw == "":
         if len(zones) == 1:
             return zones[0]
-        raise ApiError(422, f"zone is required (the venue has {len(zones)} cinema zones)", "zone")
+        raise ApiError(422, f"zone is required: the venue has {len(zones)} zones running the cinema app"
+                            + ("" if zones else " (a zone owner picks it in the owner console)"), "zone")
     if not isinstance(raw, str) or raw not in zones:
         raise ApiError(422, f"zone must be a zone running the cinema app: {', '.join(zones) or 'none'}", "zone")
     return raw
