@@ -179,6 +179,7 @@ def rezone_samples(m: VenueMap) -> None:
 
 def add_zone(m: VenueMap, zone_id: str, name: str, level: int, points: list, kind: str = "shop",
              name_zh: str = "") -> None:
+    """A zone outlined by POINTS 'x1,y1 x2,y2 x3,y3 ...': its corners in metres on the plan, at least 3."""
     if not ID_RE.match(zone_id):
         raise EditError(N_("Zone id: lower-case letters, digits, - and _, at most 48 (e.g. cafe-2)."))
     if m.zone(zone_id) is not None:
@@ -209,8 +210,10 @@ def add_node(m: VenueMap, node_id: str, level: int, x: float, y: float) -> None:
 
 
 def add_edge(m: VenueMap, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
-    if kind not in EDGE_KINDS:
-        raise EditError(N_("Unknown link kind."))
+    """A walkway link between nodes A and B; KIND is one of walk, escalator, elevator, stairs, ramp."""
+    if kind not in EDGE_KINDS:  # said in full: `map-edit add-edge --kind lift` has no form to pick from
+        raise EditError(N_("Unknown link kind %(kind)s; use one of %(kinds)s."), kind=repr(str(kind)[:20]),
+                        kinds=", ".join(EDGE_KINDS))
     if a == b:
         raise EditError(N_("A link joins two different nodes."))
     ids = {n.id for n in m.nodes}

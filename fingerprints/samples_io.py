@@ -10,8 +10,11 @@ UJIIndoorLoc layout (what positioning.datasets.read_ujiindoorloc reads): `WAP001
 PHONEID, TIMESTAMP. LONGITUDE/LATITUDE hold our plan x/y in metres (not UTM); SPACEID is the 1-based index
 of the sample's zone in the venue's zone list (0 = none); the rest are 0. The WAP <-> BSSID mapping:
 WAP column i is the venue's i-th AP (the map's AP list order), and the export writes it to a sidecar
-file `<name>.waps.csv` (`WAP,BSSID`). An import uses that sidecar when it exists, otherwise the WAP
-columns must be exactly the venue's AP list, in order.
+file `<name>.waps.csv` (`WAP,BSSID`). An import needs that sidecar (given, or found beside a file read from
+disk): a survey tool numbers its WAPs in its own order, and read by position such a file would give every
+reading to the wrong AP without any error. Only when the caller says the WAP columns are the venue's AP list
+in order (`waps_in_venue_order`: the operator ticked it, or passed --venue-order) is a file without a sidecar
+read by position, and then its WAP count must be the venue's AP count.
 
 Import (both layouts): every row is checked; the first problem raises ValueError naming the line and
 the column; nothing is returned otherwise (all or nothing). RSSI must be dBm between -120 and 0: positive
@@ -42,6 +45,10 @@ UJI_TAIL = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID", "SPACEID", "RELATIVE
 UJI_REQUIRED = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID")
 RSSI_MIN, RSSI_MAX = -120.0, 0.0
 MAX_ROWS = 500_000
+# --venue-order's help, for every command that reads samples (the one way to read a UJIIndoorLoc file without
+# its sidecar; the module's doc says why).
+VENUE_ORDER_HELP = ("UJIIndoorLoc without a WAP sidecar: its WAP columns are VENUE's AP list in order (VENUE's own "
+                    "export, APs unchanged since); a survey tool's own WAP numbering needs --waps")
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -199,8 +206,10 @@ def read_sidecar(text: str, source: str) -> list[tuple[str, str]]:
 
 
 def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None = None, *, scans: int = 1,
-                   name: str | None = None, sidecar: str | Path | bytes | None = None) -> list[Sample]:
+                   name: str | None = None, sidecar: str | Path | bytes | None = None,
+                   waps_in_venue_order: bool = False) -> list[Sample]:
     """Samples from a CSV (path or bytes), checked against the venue (floors, plan size, APs, zones).
+    A UJIIndoorLoc file needs its WAP sidecar unless `waps_in_venue_order` (see the module's doc).
     Raises ValueError naming the line and column of the first problem."""
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -218,7 +227,7 @@ def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None 
         if sidecar is not None:
             side_text, side_label = _read_text(sidecar, None if not isinstance(sidecar, bytes) else "WAP sidecar")
             mapping = dict(read_sidecar(side_text, side_label))
-        points = _read_uji(venue, rows, mapping)
+        points = _read_uji(venue, rows, mapping, waps_in_venue_order)
     return _average(venue, points, scans)
 
 
@@ -281,13 +290,54 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         level = _check_place(venue, rows, line, floor, x, y, ("floor", "x", "y"))
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
-            raise rows.error(line, "zone", f"venue {venue.id} has no zone {zone!r}")
+            raise rows.error(line, "zone", _unknown_zone(venue, zone))
         rssi = rows.heard(line, row, aps, None, "")
         points.append((level, x, y, zone, rssi, line))
     return points
 
 
-def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None) -> list[Point]:
+def _uji_aps_by_position(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int, str]],
+                         in_venue_order: bool) -> list[tuple[int, str]]:
+    """WAP column k is the venue's k-th AP: only when the caller says so. The file itself cannot tell (a
+    survey tool's own numbering with the same count reads without error, every reading on the wrong AP)."""
+    if not in_venue_order:
+        raise ValueError(
+            f"{rows.source}: line 1: no WAP,BSSID sidecar, so nothing says which AP each WAP column is. Give the "
+            "sidecar (MallPortal's UJIIndoorLoc export writes it as <name>.waps.csv; a survey tool numbers its "
+            "WAPs in its own order). Only for a file whose WAP columns are venue "
+            f"{venue.id}'s AP list in order (its own export, APs unchanged since), say so instead: "
+            "\"WAP columns in this venue's AP order\" in the console, --venue-order on the command line")
+    ap_ids = venue.ap_ids()
+    if len(wap_cols) != len(ap_ids):
+        raise ValueError(f"{rows.source}: line 1: {len(wap_cols)} WAP columns but venue {venue.id} has "
+                         f"{len(ap_ids)} APs; without a WAP,BSSID sidecar the columns must be the venue's AP "
+                         "list in order")
+    return [(col, ap_ids[k]) for k, (col, _) in enumerate(wap_cols)]
+
+
+def _uji_aps_by_sidecar(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int, str]],
+                        mapping: dict[str, str]) -> list[tuple[int, str]]:
+    by_name = {k.upper(): v for k, v in mapping.items()}
+    pairs = []
+    for col, name in wap_cols:
+        if name not in by_name:
+            raise ValueError(f"{rows.source}: line 1, column {name}: not in the WAP,BSSID sidecar")
+        pairs.append((col, by_name[name]))
+    return _ap_columns(venue, rows, pairs)
+
+
+def _unknown_zone(venue: VenueMap, zone: str) -> str:
+    """Says that the column may be left empty: a survey tool's own area names are no zone ids here."""
+    ids = [z.id for z in venue.zones]
+    known = (f"one of its zone ids ({', '.join(ids[:8])}{f' and {len(ids) - 8} more' if len(ids) > 8 else ''}; "
+             "each floor's Zones tool on the console's set-up page lists them all)" if ids else
+             "a zone id once the venue has zones (it has none yet)")
+    return (f"venue {venue.id} has no zone {zone!r}; leave zone empty (the point then gets the zone whose outline "
+            f"it stands in) or use {known}")
+
+
+def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
+              in_venue_order: bool = False) -> list[Point]:
     upper = [h.upper() for h in rows.header]
     missing = [c for c in UJI_REQUIRED if c not in upper]
     wap_cols = [(i, h) for i, h in enumerate(upper) if h.startswith("WAP")]
@@ -296,19 +346,9 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None) -> l
         raise ValueError(f"{rows.source}: line 1: missing column(s) {what} (UJIIndoorLoc layout: WAP001..WAPnnn, "
                          f"{', '.join(UJI_TAIL)})")
     if mapping is None:
-        ap_ids = venue.ap_ids()
-        if len(wap_cols) != len(ap_ids):
-            raise ValueError(f"{rows.source}: line 1: {len(wap_cols)} WAP columns but venue {venue.id} has "
-                             f"{len(ap_ids)} APs; without a WAP,BSSID sidecar the columns must be the venue's AP "
-                             "list in order")
-        aps = [(col, ap_ids[k]) for k, (col, _) in enumerate(wap_cols)]
+        aps = _uji_aps_by_position(venue, rows, wap_cols, in_venue_order)
     else:
-        pairs = []
-        for col, name in wap_cols:
-            if name not in {k.upper() for k in mapping}:
-                raise ValueError(f"{rows.source}: line 1, column {name}: not in the WAP,BSSID sidecar")
-            pairs.append((col, next(v for k, v in mapping.items() if k.upper() == name)))
-        aps = _ap_columns(venue, rows, pairs)
+        aps = _uji_aps_by_sidecar(venue, rows, wap_cols, mapping)
     idx = {name: upper.index(name) for name in UJI_TAIL if name in upper}
     zones = venue.zones
     points = []

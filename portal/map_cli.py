@@ -19,7 +19,7 @@ from flask import Flask
 from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
 from fingerprints.model import ID_RE
-from fingerprints.samples_io import import_samples, write_samples_csv
+from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples, write_samples_csv
 from fingerprints.training import tune_venue
 from portal import setup_cli
 from portal.maps.validation import ValidationWalks
@@ -143,13 +143,15 @@ def register(app: Flask) -> None:
                   help="scans behind each single-row reference point (the CSV does not say)")
     @click.option("--waps", type=click.Path(exists=True, dir_okay=False),
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
-    def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None) -> None:
+    @click.option("--venue-order", is_flag=True, help=VENUE_ORDER_HELP)
+    def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None,
+                       venue_order: bool) -> None:
         """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
         _venue_map(venue)
         count = {}
 
         def change(m) -> None:
-            samples = import_samples(m, source, fmt, scans=scans, sidecar=waps)
+            samples = import_samples(m, source, fmt, scans=scans, sidecar=waps, waps_in_venue_order=venue_order)
             count["n"] = len(samples)
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
             count["total"] = len(m.samples)

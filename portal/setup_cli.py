@@ -38,7 +38,7 @@ from fingerprints.ap_lists import (
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
-from fingerprints.samples_io import import_samples
+from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
 from portal.services import services
 
 
@@ -110,6 +110,9 @@ def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
 CONSOLE_EDITS = ("add_floor", "place_ap", "delete_ap", "add_zone", "delete_zone", "add_node", "add_edge",
                  "delete_walkway", "rescale_floor")
 OPTION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "float | None": float}
+# Options with a closed set of values: --help lists them and a typo is refused naming them.
+OPTION_CHOICES = {("add_edge", "kind"): edits.EDGE_KINDS}
+OPTION_HELP = {"points": "the corners as 'x1,y1 x2,y2 x3,y3 ...', in metres on the plan"}
 
 
 def _points(text: str) -> list[tuple[float, float]]:
@@ -144,8 +147,10 @@ def _edit_command(name: str) -> click.Command:
         if kind is bool:
             options.append(click.Option([flag, param.name], is_flag=True))
         else:
-            options.append(click.Option([flag, param.name], type=kind, required=required,
-                                        default=None if required else param.default, show_default=not required))
+            choices = OPTION_CHOICES.get((name, param.name))
+            options.append(click.Option([flag, param.name], type=click.Choice(choices) if choices else kind,
+                                        required=required, default=None if required else param.default,
+                                        show_default=not required, help=OPTION_HELP.get(param.name)))
     doc = (edit.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
     return click.Command(name.replace("_", "-"), callback=with_appcontext(run), params=options, help=doc)
 
@@ -257,12 +262,16 @@ def register(app: Flask) -> None:
     @click.argument("source", type=click.Path(exists=True, dir_okay=False))
     @click.option("--format", "fmt", type=click.Choice(["mallportal", "ujiindoorloc"]), default=None)
     @click.option("--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True)
-    @click.option("--scans", type=click.IntRange(1, 10_000), default=1, show_default=True)
-    def draft_add_samples(venue, draft_id, source, fmt, mode, scans) -> None:
+    @click.option("--scans", type=click.IntRange(1, 10_000), default=1, show_default=True,
+                  help="scans behind each single-row reference point (the CSV does not say)")
+    @click.option("--waps", type=click.Path(exists=True, dir_okay=False),
+                  help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
+    @click.option("--venue-order", is_flag=True, help=VENUE_ORDER_HELP)
+    def draft_add_samples(venue, draft_id, source, fmt, mode, scans, waps, venue_order) -> None:
         """Add fingerprint samples from a survey CSV."""
         _, after = _preview(venue, draft_id)
         try:
-            samples = import_samples(after, source, fmt, scans=scans)
+            samples = import_samples(after, source, fmt, scans=scans, sidecar=waps, waps_in_venue_order=venue_order)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         rows = [asdict(s) for s in tqdm(samples, desc="reading samples", file=sys.stderr)]

@@ -13,6 +13,7 @@ the first draft usually starts with its IMDF plan."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,12 +22,19 @@ from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_al
 from fingerprints.drafts import DraftStore, diff_maps
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
+from fingerprints.samples_io import FORMATS as SAMPLE_FORMATS
 from fingerprints.samples_io import import_samples
 from portal.auth import audit, current_account
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
 from portal.operator.blueprint import bp, works_without_map
-from portal.operator.mapedit import UPLOAD_MAX_BYTES, largest_part_warning, overlay_svg, translate_edit_error
+from portal.operator.mapedit import (
+    UPLOAD_MAX_BYTES,
+    form_float,
+    largest_part_warning,
+    overlay_svg,
+    translate_edit_error,
+)
 from portal.operator.surveys import imported_offset_warning
 from portal.services import services
 
@@ -53,6 +61,20 @@ def _file(name: str) -> tuple[bytes, str] | None:
     if len(data) > UPLOAD_MAX_BYTES:
         raise ValueError(_("The file is too large; at most %(mb)s MB.", mb=UPLOAD_MAX_BYTES // 2**20))
     return data, f.filename[:100]
+
+
+def samples_import_args() -> dict[str, Any]:
+    """import_samples' options from a samples form: `format` (auto | mallportal | ujiindoorloc), `scans` (per
+    single-row point), `waps` (the UJIIndoorLoc WAP,BSSID sidecar file) and `venue_order` (the WAP columns
+    are the venue's AP list in order). One reader for every form that takes survey samples, so a file reads
+    the same wherever it is uploaded; fingerprints.samples_io decides when a sidecar may be missing."""
+    fmt = request.form.get("format") or "auto"
+    if fmt not in ("auto", *SAMPLE_FORMATS):
+        raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(SAMPLE_FORMATS)))
+    scans = int(form_float("scans", _("Scans per point"), 1, 10_000)) if request.form.get("scans") else 1
+    sidecar = _file("waps")
+    return {"fmt": None if fmt == "auto" else fmt, "scans": scans, "sidecar": sidecar[0] if sidecar else None,
+            "waps_in_venue_order": request.form.get("venue_order") == "1"}
 
 
 # -- drafts ---------------------------------------------------------------------------------------------
@@ -135,7 +157,7 @@ def add_step(venue: str, draft_id: str):
             note = f"{len(result.placements)} APs from {filename}"
         elif kind == "samples":
             after = _drafts().preview(venue, d.id)[1]
-            samples = import_samples(after, data, None, name=filename)
+            samples = import_samples(after, data, name=filename, **samples_import_args())
             edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": "replace"}
             note = f"{len(samples)} samples from {filename}"
             warning = imported_offset_warning(after, samples)

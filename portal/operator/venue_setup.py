@@ -34,6 +34,7 @@ from portal.operator.mapedit import (
     px_per_m,
     store_plan_image,
 )
+from portal.operator.opening import samples_import_args
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
 from portal.services import services
@@ -171,23 +172,15 @@ def export_samples(venue: str):
 @bp.post("/<venue>/setup/import-samples")
 def import_samples(venue: str):
     try:
-        fmt = request.form.get("format") or None
-        if fmt == "auto":
-            fmt = None
-        if fmt is not None and fmt not in samples_io.FORMATS:
-            raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(samples_io.FORMATS)))
         mode = request.form.get("mode", "replace")
         if mode not in ("replace", "append"):
             raise ValueError(_("Mode must be replace or append."))
-        scans = int(form_float("scans", _("Scans per point"), 1, 10_000)) if request.form.get("scans") else 1
         data, filename = _upload("samples", UPLOAD_MAX_BYTES, _("samples CSV"))
-        sidecar = None
-        if request.files.get("waps") is not None and request.files["waps"].filename:
-            sidecar, _name = _upload("waps", UPLOAD_MAX_BYTES, _("WAP sidecar"))
+        options = samples_import_args()  # the one reader of a samples form's options (the draft's step too)
         count = {}
 
         def change(m: VenueMap) -> None:
-            samples = samples_io.import_samples(m, data, fmt, scans=scans, name=filename, sidecar=sidecar)
+            samples = samples_io.import_samples(m, data, name=filename, **options)
             count["n"] = len(samples)
             count["warning"] = imported_offset_warning(m, samples)  # against the map before this import
             edits.replace_samples(m, [asdict(s) for s in samples], mode)

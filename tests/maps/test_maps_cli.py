@@ -84,6 +84,24 @@ def test_samples_export_and_import(cli, svc, tmp_path, fmt):
     assert result.exit_code == 0 and len(svc.venues.get_map("demo").samples) == 2 * n
 
 
+def test_samples_import_of_uji_without_its_sidecar_needs_venue_order(cli, svc, tmp_path):
+    """A UJIIndoorLoc file away from its sidecar is refused (nothing says which AP each WAP column is), unless
+    --venue-order says the columns are the venue's AP list; --waps names a sidecar kept elsewhere."""
+    out = tmp_path / "s.csv"
+    assert cli("samples-export", "demo", out, "--format", "ujiindoorloc").exit_code == 0
+    moved = tmp_path / "elsewhere.waps.csv"
+    (tmp_path / "s.waps.csv").rename(moved)
+    version = svc.venues.current_version("demo")
+    refused = cli("samples-import", "demo", out)
+    assert refused.exit_code != 0 and "no WAP,BSSID sidecar" in refused.output and "--venue-order" in refused.output
+    assert svc.venues.current_version("demo") == version
+    assert "--venue-order" in cli("samples-import", "--help").output
+    for extra in (["--venue-order"], ["--waps", moved]):
+        result = cli("samples-import", "demo", out, *extra)
+        assert result.exit_code == 0, result.output
+    assert svc.venues.current_version("demo") == version + 2
+
+
 def test_bad_samples_import_changes_nothing(cli, svc, tmp_path):
     version = svc.venues.current_version("demo")
     ap = svc.venues.get_map("demo").aps[0].bssid

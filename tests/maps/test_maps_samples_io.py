@@ -68,13 +68,14 @@ def test_uji_sidecar_maps_waps_to_bssids(small_map, tmp_path):
     path.write_text(path.read_text().replace("WAP002,WAP001", "WAP001,WAP002", 1))
     again = import_samples(small_map, path)
     assert [s.rssi for s in again] == [s.rssi for s in small_map.samples]
-    # Without the sidecar the columns must be exactly the venue's AP list
+    # Without the sidecar the columns are read by position only when the caller says they are the venue's AP
+    # list in order, and then they must be exactly as many
     sidecar_path(path).unlink()
     text = path.read_text().splitlines()
     cut = [",".join(line.split(",")[1:]) for line in text]
     path.write_text("\n".join(cut) + "\n")
     with pytest.raises(ValueError, match="WAP columns but venue mini has 20 APs"):
-        import_samples(small_map, path)
+        import_samples(small_map, path, waps_in_venue_order=True)
 
 
 def test_repeated_scans_at_one_point_are_averaged(small_map, tmp_path):
@@ -90,11 +91,11 @@ def test_repeated_scans_at_one_point_are_averaged(small_map, tmp_path):
     assert second.n == 5 and second.rssi == {a: -60.0, b: -61.0}
 
 
-def bad(small_map, tmp_path, text: str, fmt=None, name="bad.csv"):
+def bad(small_map, tmp_path, text: str, fmt=None, name="bad.csv", **options):
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(ValueError) as err:
-        import_samples(small_map, path, fmt)
+        import_samples(small_map, path, fmt, **options)
     return str(err.value)
 
 
@@ -108,8 +109,8 @@ def test_bad_mallportal_files(small_map, tmp_path):
     assert "line 2, column x: 'abc' is not a number" in bad(small_map, tmp_path, head + "0,0,abc,1,,-50\n")
     assert "line 2, column floor: venue mini has no floor 7" in bad(small_map, tmp_path, head + "0,7,1,1,,-50\n")
     assert "line 2, column x: x 500 m is off the plan" in bad(small_map, tmp_path, head + "0,0,500,1,,-50\n")
-    assert "line 2, column zone: venue mini has no zone 'moon'" in bad(small_map, tmp_path,
-                                                                        head + "0,0,1,1,moon,-50\n")
+    assert "line 2, column zone: venue mini has no zone 'moon'; leave zone empty" in bad(
+        small_map, tmp_path, head + "0,0,1,1,moon,-50\n")
     assert "line 2 has 5 fields" in bad(small_map, tmp_path, head + "0,0,1,1,\n")
     assert "no AP heard" in bad(small_map, tmp_path, head + "0,0,1,1,,\n")
     assert "AP 00:11:22:33:44:55 is not in venue mini" in bad(
@@ -125,14 +126,15 @@ def test_bad_uji_files(small_map, tmp_path):
     heard = ",".join(["-60"] + ["100"] * (len(small_map.aps) - 1))
     tail = "LONGITUDE,LATITUDE,FLOOR,BUILDINGID,SPACEID,RELATIVEPOSITION,USERID,PHONEID,TIMESTAMP"
     good = f"{waps},{tail}\n{heard},10,10,0,0,0,0,0,0,0\n"
-    assert len(import_samples(small_map, _write(tmp_path, good))) == 1
+    assert len(import_samples(small_map, _write(tmp_path, good), waps_in_venue_order=True)) == 1
     no_floor = f"{waps},LONGITUDE,LATITUDE,BUILDINGID\n{heard},10,10,0\n"
     assert "missing column(s) FLOOR" in bad(small_map, tmp_path, no_floor, "ujiindoorloc")
     positive = good.replace("-60,", "60,", 1)
-    msg = bad(small_map, tmp_path, positive)
+    msg = bad(small_map, tmp_path, positive, waps_in_venue_order=True)
     assert "line 2, column WAP001" in msg and "positive" in msg
-    assert "column SPACEID: 99" in bad(small_map, tmp_path, f"{waps},{tail}\n{heard},10,10,0,0,99,0,0,0,0\n")
-    assert "every WAP is 100" in bad(small_map, tmp_path, good.replace("-60,", "100,", 1))
+    assert "column SPACEID: 99" in bad(small_map, tmp_path, f"{waps},{tail}\n{heard},10,10,0,0,99,0,0,0,0\n",
+                                       waps_in_venue_order=True)
+    assert "every WAP is 100" in bad(small_map, tmp_path, good.replace("-60,", "100,", 1), waps_in_venue_order=True)
 
 
 def _write(tmp_path, text):
@@ -151,3 +153,46 @@ def test_bytes_uploads_and_unknown_format(small_map):
         import_samples(small_map, b"\xff\xfe\x00garbage", name="x.csv")
     with pytest.raises(ValueError, match="unknown format"):
         export_samples(small_map, "excel")
+
+
+def _reversed_uji(venue_map) -> tuple[bytes, bytes]:
+    """The venue's samples as a survey tool writes UJIIndoorLoc: its own WAP numbering (here the venue's AP list
+    reversed, so the WAP count is the venue's AP count) and the sidecar that says which AP each WAP is."""
+    text, sidecar = export_samples(venue_map, "ujiindoorloc")
+    rows = [line.split(",") for line in text.splitlines()]
+    n = len(venue_map.aps)
+    out = [[f"WAP{k + 1:03d}" for k in range(n)] + rows[0][n:]]
+    out += [row[:n][::-1] + row[n:] for row in rows[1:]]
+    side = ["WAP,BSSID"] + [f"WAP{k + 1:03d},{bssid}" for k, bssid in enumerate(reversed(venue_map.ap_ids()))]
+    return "\n".join(map(",".join, out)).encode() + b"\n", ("\n".join(side) + "\n").encode()
+
+
+def test_uji_in_a_survey_tools_own_wap_order_needs_its_sidecar(small_map):
+    """Read by position, a file with the venue's AP count but another WAP order gave every reading to the wrong
+    AP without any error: without its sidecar it is refused, saying what to give."""
+    data, sidecar = _reversed_uji(small_map)
+    with pytest.raises(ValueError, match=r"tool\.csv: line 1: no WAP,BSSID sidecar.*<name>\.waps\.csv.*--venue-order"):
+        import_samples(small_map, data, name="tool.csv")
+    with_sidecar = import_samples(small_map, data, name="tool.csv", sidecar=sidecar)
+    assert [key(s) for s in with_sidecar] == [key(s) for s in small_map.samples]
+    # The operator's word that the columns are the venue's AP list is taken: it is the only way to know
+    own, _ = export_samples(small_map, "ujiindoorloc")
+    by_position = import_samples(small_map, own.encode(), name="own.csv", waps_in_venue_order=True)
+    assert [key(s) for s in by_position] == [key(s) for s in small_map.samples]
+    # ...and the sidecar wins over it when both are given
+    both = import_samples(small_map, data, name="tool.csv", sidecar=sidecar, waps_in_venue_order=True)
+    assert [s.rssi for s in both] == [s.rssi for s in small_map.samples]
+
+
+def test_an_unknown_zone_says_the_column_may_be_left_empty(small_map, tmp_path):
+    a = small_map.aps[0].bssid
+    msg = bad(small_map, tmp_path, f"building,floor,x,y,zone,{a}\n0,0,1,1,p-a,-50\n")
+    ids = [z.id for z in small_map.zones]
+    assert "line 2, column zone: venue mini has no zone 'p-a'; leave zone empty" in msg
+    assert ", ".join(ids[:8]) in msg and "Zones tool" in msg
+    if len(ids) > 8:
+        assert f"and {len(ids) - 8} more" in msg
+    bare = build_demo_mall("bare", survey_step_m=40.0, scans=1)
+    bare.zones = []
+    msg = bad(bare, tmp_path, f"building,floor,x,y,zone,{bare.aps[0].bssid}\n0,0,1,1,p-a,-50\n")
+    assert "leave zone empty" in msg and "has none yet" in msg

@@ -14,11 +14,13 @@ import pytest
 from shapely.geometry import Polygon
 
 from fingerprints.drafts import DraftStore
+from fingerprints.edits import EDGE_KINDS
 from fingerprints.imdf import imdf_zip_bytes, import_imdf_with_notes
 from portal import map_cli
 from portal.auth import AuditLog
 from portal.maps.builds import wait_for_model
 from tests.maps.imdf_builder import fid, mall_archive, split_unit
+from tests.maps.test_maps_samples_io import _reversed_uji
 
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = "harbour"
@@ -163,6 +165,45 @@ def test_console_edits_as_commands(cli, svc, tmp_path):
     assert "initial password" in out
     assert cli("users", "create", "x", "--role", "owner", "--venue", VENUE, "--zone", "nozone", "--invite",
                ok=False).exit_code != 0
+
+
+def test_map_edit_help_and_errors_say_what_to_type(cli, svc, tmp_path):
+    plan, _, _ = _files(tmp_path)
+    cli("map-import", VENUE, plan)
+    cli("map-edit", "add-node", VENUE, "--node-id", "na", "--level", "0", "--x", "2", "--y", "2")
+    cli("map-edit", "add-node", VENUE, "--node-id", "nb", "--level", "0", "--x", "9", "--y", "2")
+    version = svc.venues.current_version(VENUE)
+    lift = cli("map-edit", "add-edge", VENUE, "--a", "na", "--b", "nb", "--kind", "lift", ok=False)
+    assert lift.exit_code != 0 and "elevator" in lift.output and "'lift'" in lift.output
+    assert f"[{'|'.join(EDGE_KINDS)}]" in cli("map-edit", "add-edge", "--help").output  # a click.Choice
+    assert "'x1,y1 x2,y2 x3,y3 ...'" in " ".join(cli("map-edit", "add-zone", "--help").output.split())
+    assert svc.venues.current_version(VENUE) == version
+    cli("map-edit", "add-edge", VENUE, "--a", "na", "--b", "nb", "--kind", "elevator")
+    assert svc.venues.get_map(VENUE).edges[-1].kind == "elevator"
+
+
+def test_draft_samples_of_a_uji_file_take_its_sidecar_from_anywhere(cli, svc, tmp_path):
+    """`map-draft add-samples --waps`: the sidecar of a survey tool's own WAP numbering, kept elsewhere than
+    beside the file; without one the file is refused unless --venue-order says it is the venue's AP order."""
+    plan, aps, samples = _files(tmp_path)
+    draft = cli("map-draft", "open", VENUE, "opening").output.strip()
+    for step, source in (("add-imdf", plan), ("add-aps", aps), ("add-samples", samples)):
+        cli("map-draft", step, VENUE, draft, source)
+    cli("map-draft", "apply", VENUE, draft)
+    truth = svc.venues.get_map(VENUE)
+    data, sidecar = _reversed_uji(truth)
+    (tmp_path / "tool.csv").write_bytes(data)
+    (tmp_path / "sidecar.csv").write_bytes(sidecar)
+    draft = cli("map-draft", "open", VENUE, "uji").output.strip()
+    refused = cli("map-draft", "add-samples", VENUE, draft, tmp_path / "tool.csv", ok=False)
+    assert refused.exit_code != 0 and "no WAP,BSSID sidecar" in refused.output
+    assert "--venue-order" in cli("map-draft", "add-samples", "--help").output
+    cli("map-draft", "add-samples", VENUE, draft, tmp_path / "tool.csv", "--waps", tmp_path / "sidecar.csv",
+        "--scans", "4")
+    cli("map-draft", "apply", VENUE, draft)
+    place = {(s.floor, s.x, s.y): s.rssi for s in truth.samples}
+    stored = svc.venues.get_map(VENUE).samples
+    assert len(stored) == len(place) and all(s.rssi == place[(s.floor, s.x, s.y)] and s.n == 4 for s in stored)
 
 
 def test_ap_import_aligns_a_plan_with_a_margin(cli, svc, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from fingerprints.imdf import imdf_zip_bytes
 from portal.auth import AccountStore
 from tests.maps.imdf_builder import mall_archive, split_unit
+from tests.maps.test_maps_samples_io import _reversed_uji
 from tests.maps.test_maps_setup_drafts import _files
 
 V = "/console/ops/harbour"
@@ -145,3 +146,57 @@ def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops
     again = text(client.get(draft_url + "?lang=en"))
     assert "1 other part(s) dropped" not in again and "kept only their largest part" in again
 
+
+
+def _opened_harbour(client, ops, tmp_path):
+    """harbour opened through one applied draft: its plan, 12 APs and a MallPortal survey."""
+    plan, aps, samples = _files(tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": ops.csrf(), "title": "Opening"}).headers["Location"]
+    for payload, name, kind in ((plan, "plan.zip", "imdf"), (aps, "aps.csv", "aps"), (samples, "s.csv", "samples")):
+        assert upload(client, ops, draft_url + "/steps", payload.read_bytes(), name, kind=kind).status_code == 303
+    assert client.post(draft_url + "/apply", data={"csrf_token": ops.csrf()}).status_code == 303
+
+
+def test_the_draft_survey_step_takes_the_uji_sidecar_format_and_scans(client, harbour_ops, svc, tmp_path):
+    """A UJIIndoorLoc survey numbered in the survey tool's own WAP order (as many WAPs as the venue has APs)
+    was read by position: every reading on the wrong AP, no error. The draft's step takes the sidecar (and
+    the format and scans per point, as the set-up page's import does) and refuses the file without it."""
+    _opened_harbour(client, harbour_ops, tmp_path)
+    truth = svc.venues.get_map("harbour")
+    data, sidecar = _reversed_uji(truth)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "UJI"}).headers["Location"]
+    form = text(client.get(draft_url)).split('id="add-samples"', 1)[1].split("</form>", 1)[0]
+    assert all(f'name="{name}"' in form for name in ("file", "waps", "format", "scans", "venue_order"))
+    steps = draft_url + "/steps"
+    bare = upload(client, harbour_ops, steps, data, "tool_uji.csv", kind="samples", format="ujiindoorloc")
+    assert bare.status_code == 400 and "Nothing was added" in text(bare) and "no WAP,BSSID sidecar" in text(bare)
+    resp = client.post(steps, data={"csrf_token": harbour_ops.csrf(), "kind": "samples", "format": "ujiindoorloc",
+                                    "scans": "5", "file": (io.BytesIO(data), "tool_uji.csv"),
+                                    "waps": (io.BytesIO(sidecar), "tool_uji.waps.csv")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 303, text(resp)[-800:]
+    assert client.post(draft_url + "/apply", data={"csrf_token": harbour_ops.csrf()}).status_code == 303
+    stored = svc.venues.get_map("harbour")
+    assert stored.version == truth.version + 1 and len(stored.samples) == len(truth.samples)
+    place = {(s.floor, s.x, s.y): s.rssi for s in truth.samples}
+    assert all(s.rssi == place[(s.floor, s.x, s.y)] for s in stored.samples)  # each reading on its own AP
+    assert {s.n for s in stored.samples} == {5}
+
+
+def test_the_draft_survey_step_reads_the_venues_own_export_by_position_only_when_told(client, harbour_ops, svc,
+                                                                                      tmp_path):
+    _opened_harbour(client, harbour_ops, tmp_path)
+    truth = svc.venues.get_map("harbour")
+    own = client.get(V + "/setup/samples.csv?format=ujiindoorloc").data
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "own"}).headers["Location"]
+    steps = draft_url + "/steps"
+    assert upload(client, harbour_ops, steps, own, "own.csv", kind="samples").status_code == 400
+    assert upload(client, harbour_ops, steps, own, "own.csv", kind="samples", venue_order="1").status_code == 303
+    bad = upload(client, harbour_ops, steps, own, "own.csv", kind="samples", format="excel")
+    assert bad.status_code == 400 and "Unknown sample format" in text(bad)
+    bad = upload(client, harbour_ops, steps, own, "own.csv", kind="samples", venue_order="1", scans="0")
+    assert bad.status_code == 400 and "Scans per point" in text(bad)
+    assert client.post(draft_url + "/apply", data={"csrf_token": harbour_ops.csrf()}).status_code == 303
+    stored = svc.venues.get_map("harbour")
+    place = {(s.floor, s.x, s.y): s.rssi for s in truth.samples}
+    assert all(s.rssi == place[(s.floor, s.x, s.y)] for s in stored.samples) and {s.n for s in stored.samples} == {1}
