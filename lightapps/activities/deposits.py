@@ -274,5 +274,7 @@ def _deposit_order(venue: str, item: Activity, client: str, price: int, attempt:
     return services().payments.create(
         venue, merchant=item.zone, shopper=client, amount=price, purpose=PURPOSE, ref=item.id,
         description=item.title_zh or item.title_en, idem=deposit_key(item.id, client, attempt),
-        items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price, "deposit": True}],
+        items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price, "deposit": True,
+                # the description in each language, for the payment page (templates/payments/order.html)
+                "description_zh": item.title_zh, "description_en": item.title_en}],
         ttl_s=max(1.0, min(DEPOSIT_WAIT_S, item.ends_at - now)), return_url=return_url)

@@ -202,6 +202,8 @@ def buy(venue: str, item: Activity, client: str, return_url: str, stock: SaleSto
     order = payments.create(venue, merchant=item.zone, shopper=client, amount=price_fen(item), purpose=PURPOSE,
                             ref=f"{item.id}:{reserved.token}", description=item.title_zh or item.title_en,
                             idem=f"{PURPOSE}:{item.id}:{client}:{reserved.token}",
-                            items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price_fen(item)}],
+                            # the description in each language, for the payment page (templates/payments/order.html)
+                            items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price_fen(item),
+                                    "description_zh": item.title_zh, "description_en": item.title_en}],
                             ttl_s=RESERVE_S, return_url=return_url)
     return order

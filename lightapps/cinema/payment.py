@@ -60,8 +60,18 @@ def order_for_hold_record(venue: str, hold: Hold, show: Showtime, zone: str, ret
     """The hold's order (made once; asking again gives the same one)."""
     total = show.price_cents * len(hold.seats)
     seats = ", ".join(hold.seats)
+    items = [{"sku": f"{show.id}:{seat}", "qty": 1, "price": show.price_cents} for seat in hold.seats]
+    items[0].update(description_pair(show.film_zh, show.film_en, seats))
     return services().payments.create(
         venue, merchant=zone, shopper=hold.client, amount=total, purpose=PURPOSE, ref=hold.token,
-        description=f"{show.film_zh or show.film_en} {seats}", idem=order_key(hold.token),
-        items=[{"sku": f"{show.id}:{seat}", "qty": 1, "price": show.price_cents} for seat in hold.seats],
+        description=f"{show.film_zh or show.film_en} {seats}", idem=order_key(hold.token), items=items,
         ttl_s=max(1, hold.remaining_s()), return_url=return_url)
+
+
+def description_pair(film_zh: str, film_en: str, seats: str) -> dict[str, str]:
+    """The order's description in each language, on its first line item: the provider's `description` is
+    one text (Chinese first, for the Chinese wallets' statements), and the payment page shows the pair in
+    the page's language (templates/payments/order.html). A language the owner left empty stays empty, so
+    the page shows the other one, marked."""
+    return {"description_zh": f"{film_zh} {seats}" if film_zh else "",
+            "description_en": f"{film_en} {seats}" if film_en else ""}

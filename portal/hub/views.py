@@ -18,6 +18,7 @@ from portal.apps import registry
 from portal.apps.locale import request_venue
 from portal.apps.mine import MyItem, collect_mine
 from portal.apps.views import is_zh, lang_arg, venue_or_404
+from portal.captive.probes import is_captive_browser
 from portal.consent import NOTICE_VERSION, Consent
 from portal.demo import demo_mode_for, venue_arg
 from portal.hub.keep import KeepStore, well_formed
@@ -54,9 +55,18 @@ def me(venue: str):
     shopper = shopper_for_venue(venue)
     keep_shopper_in_cookie()  # a real browser that opened Me keeps its shopper
     sections = collect_mine(registry.all_apps(), venue, shopper)
-    kept = bool(g.get("shopper_token")) and request.cookies.get(COOKIE) == g.shopper_token
+    kept = _kept_in_this_browser()
     return render_template("hub/me.html", venue=venue_map, sections=sections, consent=_consent_of(shopper),
                            kept=kept, keep_url=None if kept else keep_url(shopper))
+
+
+def _kept_in_this_browser() -> bool:
+    """This browser keeps the shopper: its cookie holds this request's token. Never in a captive sign-in
+    sheet: the sheet takes the cookie too, but drops it when it closes (and Android's closes by itself once
+    the network validates), so there the keep link is always offered."""
+    if is_captive_browser(request.headers.get("User-Agent", "")):
+        return False
+    return bool(g.get("shopper_token")) and request.cookies.get(COOKIE) == g.shopper_token
 
 
 def item_url(item: MyItem) -> str:

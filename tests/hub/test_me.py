@@ -16,6 +16,10 @@ from tests.hub.conftest import mint
 
 # Apple's captive sign-in sheet (CNA): WebKit without "Safari"
 CNA_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+# Android's sign-in screen: a WebView ("; wv)"), which closes by itself once the network validates
+ANDROID_SIGN_IN_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36")
+SAFARI_UA = CNA_UA.replace("Mobile/15E148", "Version/17.5 Mobile/15E148 Safari/604.1")
 
 
 def _a_ticket_coupon_and_number(svc, client_id: str) -> None:
@@ -46,6 +50,43 @@ def test_me_collects_every_apps_part_for_the_bearer_only(app, client, svc, shopp
     assert "Hub Film" not in theirs and "Hub coffee" not in theirs and 'id="mine-queue"' not in theirs
     anonymous = app.test_client().get("/v/demo/me?lang=en").get_data(as_text=True)  # no token, no cookie
     assert "Hub Film" not in anonymous
+
+
+def _a_show(svc, film_en="Orbit Nine", film_zh="九号轨道", starts_in_s=3600):
+    cinema = CinemaStore(svc.db)
+    ids = cinema.upsert_showtimes("demo", "cinema", [ShowtimeInput(film_en, film_zh, "1",
+                                                                  int(time.time()) + starts_in_s, 4500)], source="t")
+    return cinema, cinema.showtime("demo", ids["ids"][0])
+
+
+def test_me_lists_an_open_hold_with_a_link_to_it(app, client, svc, shopper):
+    """A hold not yet confirmed or paid is found again from Me (the sheet reloaded, or the real browser after
+    the keep link): its seats, until when, and its page (with the Pay button)."""
+    who, token = shopper
+    cinema, show = _a_show(svc)
+    held = cinema.hold("demo", show, who.client, ["B1", "B2"], 300)
+    page = client.get(f"/v/demo/me?c={token}&lang=en").get_data(as_text=True)
+    assert re.search(rf'href="/v/demo/cinema/cinema/hold/{held.token}\?[^"]*c={re.escape(token)}', page)
+    assert "Orbit Nine" in page and re.search(r"Seats B1, B2 held until \d\d:\d\d", page)
+    zh = client.get(f"/v/demo/me?c={token}&lang=zh").get_data(as_text=True)
+    assert "九号轨道" in zh and f"/hold/{held.token}" in zh
+    other = mint(app, new_shopper("demo"))
+    assert held.token not in client.get(f"/v/demo/me?c={other}&lang=en").get_data(as_text=True)
+
+
+def test_me_leaves_out_holds_that_ended(client, svc, shopper):
+    who, token = shopper
+    cinema, show = _a_show(svc)
+    lapsed = cinema.hold("demo", show, who.client, ["C1"], 300, now_ms=int((time.time() - 600) * 1000))
+    _cinema, other_show = _a_show(svc, starts_in_s=7200)
+    cancelled = cinema.hold("demo", other_show, who.client, ["D1"], 300)
+    assert cinema.cancel_hold("demo", cancelled.token, who.client).ok
+    _cinema, third = _a_show(svc, starts_in_s=9000)
+    booked = cinema.hold("demo", third, who.client, ["E1"], 300)
+    assert cinema.confirm("demo", booked.token, who.client, "cinema").ok
+    page = client.get(f"/v/demo/me?c={token}&lang=en").get_data(as_text=True)
+    assert lapsed.token not in page and cancelled.token not in page and booked.token not in page
+    assert "held until" not in page and "/ticket/" in page  # the booked one is listed as its ticket
 
 
 def test_zh_me_and_times_in_the_venue_zone(client, svc, shopper):
@@ -129,6 +170,22 @@ def test_opening_the_keep_link_spends_nothing(client, db, shopper):
     assert browser.post("/v/demo/keep", data={"k": _code(path), "lang": "zh"}).headers["Location"] == \
         "/v/demo/me?lang=zh"
     assert browser.post("/v/demo/keep", data={"k": _code(path)}).status_code == 404
+
+
+def test_a_sign_in_sheet_is_always_offered_the_keep_link(app, shopper):
+    """The sheet takes the mp_c cookie while it is open and drops it when it closes: Me there must not say
+    "kept" and hide the link, or the shopper's things stay behind in the sheet."""
+    _, token = shopper
+    for ua in (CNA_UA, ANDROID_SIGN_IN_UA):
+        sheet = app.test_client()
+        sheet.get(f"/v/demo/?c={token}&lang=en", headers={"User-Agent": ua})
+        assert sheet.get_cookie(COOKIE) is not None and sheet.get_cookie(COOKIE).value == token  # what the sheet holds
+        page = sheet.get(f"/v/demo/me?c={token}&lang=en", headers={"User-Agent": ua}).get_data(as_text=True)
+        assert 'id="keep-link"' in page and 'id="kept"' not in page, ua
+    browser = app.test_client()  # the phone's real browser with the same cookie: kept there, no link
+    browser.get(f"/v/demo/?c={token}&lang=en", headers={"User-Agent": SAFARI_UA})
+    page = browser.get(f"/v/demo/me?c={token}&lang=en", headers={"User-Agent": SAFARI_UA}).get_data(as_text=True)
+    assert 'id="kept"' in page and 'id="keep-link"' not in page
 
 
 def test_keep_with_a_bad_code_gets_a_clear_4xx_and_sets_nothing(client, demo):
