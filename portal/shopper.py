@@ -95,11 +95,15 @@ return 1
 
 # A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set. ARGV: the record
 # (from the sealed token), ttl, the mark's ttl (until the sealed token expires), digest. Opened before: the
-# record, its expiry slid; never: the record written, the mark set; a mark without a record (revoked, or
-# expired after opening): nothing (false).
+# record, its expiry slid, and listed again for as long (revoke finds it there); never: the record written,
+# the mark set; a mark without a record (revoked, or expired after opening): nothing (false).
 _OPEN = """
 local kept = redis.call('GETEX', KEYS[1], 'EX', ARGV[2])
-if kept then return kept end
+if kept then
+  redis.call('SADD', KEYS[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+  return kept
+end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[4])
@@ -167,8 +171,20 @@ class ShopperTokenStore:
             return None
         if len(secret) != MINTED_SECRET_CHARS:
             return self._open_handout(venue, secret)
-        raw = self.db.getex(ShopperKeys(venue).token(_digest(secret)), ex=self.ttl_s)
-        return None if raw is None else _shopper(venue, raw)
+        digest = _digest(secret)
+        raw = self.db.getex(ShopperKeys(venue).token(digest), ex=self.ttl_s)
+        return None if raw is None else self._listed(venue, digest, raw)
+
+    def _listed(self, venue: str, digest: str, raw: bytes) -> Shopper:
+        """The shopper of a token just used (its expiry slid), and the token kept on its shopper's list for as
+        long as it may now live: a regular's token lives on while used, and revoke (erasure) finds it only
+        through that list, which would otherwise run out 30 days after the token was made."""
+        shopper = _shopper(venue, raw)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.sadd(ShopperKeys(venue).tokens_of(shopper.client), digest)
+        pipe.expire(ShopperKeys(venue).tokens_of(shopper.client), self.ttl_s)
+        pipe.execute()
+        return shopper
 
     def _open_handout(self, venue: str, secret: str) -> Shopper | None:
         """A handed-out token: its seal checked here (a forged or altered one costs no store call), then
@@ -189,6 +205,7 @@ class ShopperTokenStore:
         digest, keys = _digest(secret), ShopperKeys(venue)
         if left <= 0:  # too late to open: only a token opened in time lives on, through its record
             raw = self.db.getex(keys.token(digest), ex=self.ttl_s)
+            return None if raw is None else self._listed(venue, digest, raw)
         else:
             record = {"c": "s-" + client.hex(), "p": phone, "v": flags & _VERIFIED, "h": 1}
             raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"])],

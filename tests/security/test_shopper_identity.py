@@ -147,3 +147,18 @@ def test_revoke_ends_a_token_minted_while_it_runs(app, victim):
             store.db.smembers = real_smembers
     assert raced and resolve(app, raced[0]) is None
     assert resolve(app, token) is None
+
+
+def test_a_token_in_use_stays_on_its_shoppers_list_for_as_long_as_it_lives(app, svc, victim):
+    """A regular's token slides on every use; the list revoke (erasure) reads must slide with it, or a token
+    used for longer than the list's first lifetime would outlive an erasure."""
+    shopper, token = victim
+    with app.app_context():
+        store = token_store()
+        minted = store.mint(shopper)
+        listing = ShopperKeys("demo").tokens_of(shopper.client)
+        svc.db.delete(listing)  # the list ran out while the tokens kept being used
+        assert store.resolve(minted) is not None and store.resolve(token) is not None
+        assert svc.db.scard(listing) == 2 and svc.db.ttl(listing) > 3600
+        assert store.revoke("demo", shopper.client) == 2
+    assert resolve(app, minted) is None and resolve(app, token) is None
