@@ -107,9 +107,18 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def cli_loads_demo(settings: Settings) -> bool:
+    """Whether `python -m portal flask ...` loads the demo malls into a store that has none: only when the
+    demo was asked for (DEMO=1, the demo mode `make run` serves in). The CLI is how a new mall gets its
+    first operator; LOAD_DEMO alone (on by default, for `make run`) would give that store the demo venues,
+    their API tokens and accounts whose password is in the README."""
+    return settings.demo and settings.load_demo
+
+
 def flask_command(args: list[str]) -> int:
     """Run a `flask --app wsgi` command against the store `make run` uses: REDIS_URL if set, else the
-    running embedded Valkey, else an embedded Valkey started just for this command (same data)."""
+    running embedded Valkey, else an embedded Valkey started just for this command (same data; the demo
+    malls loaded first only with DEMO=1, see cli_loads_demo)."""
     settings = Settings.from_env()
     embedded = None
     url = settings.redis_url
@@ -120,7 +129,7 @@ def flask_command(args: list[str]) -> int:
         else:
             embedded = start_embedded_valkey(settings.data_dir / "valkey")
             url = embedded.connection_url
-            if settings.load_demo:
+            if cli_loads_demo(settings):
                 with create_app(settings.with_(redis_url=url)).app_context():
                     ensure_demo_venues(services())
     try:

@@ -31,6 +31,7 @@ MEASURED_COST = {
     "tests/security/test_xss_browser.py": 88,
     "tests/security/test_route_fuzz.py": 130,  # 47 s on an idle machine (2026-12-01), scaled as the rest
     "tests/maps/test_maps_cli.py": 73,
+    "tests/test_cli_no_demo_seed.py": 50,
     "tests/operator/test_operator_versions.py": 71,
     "tests/a11y/test_phone_browser.py": 62,
     "tests/cluster/test_cluster_two_hosts.py": 54,
