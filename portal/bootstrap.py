@@ -120,7 +120,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
                                staff=lambda venue: staff(venue, time.time()),  # listed or detected: no moments
                                notifier=Outbox(db).enqueue, tz_of=lambda venue: zones(venue).key,
                                occupancy=lambda venue, now: _occupancy_to_check(presence, venue, now),
-                               venue_names=lambda venue: venue_names(venues, venue)),
+                               venue_names=lambda venue: venue_names(venues, venue),
+                               shopper_kept_s=settings.shopper_token_ttl_s),
         breaker=StoreBreaker.for_client(db),
     )
 

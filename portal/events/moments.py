@@ -37,7 +37,9 @@ MAC's hash, and phones randomise MACs): a member, else the shopper token the sho
 link). An identity shows itself by a transaction (as for the insights' new vs repeat: a captive landing
 always hands out a fresh token, a partner-link click identifies nobody); a visit of that identity starts
 at its phone's arrival (or at the transaction, when no phone is known). `VisitBook` keeps who visited when:
-in memory for the preview, in the venue's hashes for the engine (the same `observe` for both)."""
+in memory for the preview, in the venue's hashes for the engine (the same `observe` for both), where a
+member's latest visit is kept VISIT_KEPT_S and an anonymous shopper's only as long as her shopper token
+lives (`StoredVisitBook`)."""
 
 from __future__ import annotations
 
@@ -79,7 +81,11 @@ MAX_ATTEMPTS = 6
 BACKOFF_S = 30.0
 LOG_KEPT = 10_000
 OFFER_TTL_S = 86400
-VISIT_KEPT_S = 400 * 86400
+VISIT_KEPT_S = 400 * 86400  # a member's latest visit: `return` looks back up to 365 days (parse_rule), plus a margin
+# An anonymous shopper's ("s:<shopper id>"): her id comes back only through one of her shopper tokens, which
+# expire SHOPPER_TOKEN_TTL_S (default 30 days) after their last use (StoredVisitBook)
+SHOPPER_VISIT_KEPT_S = 30 * 86400
+TIER_KEPT_S = 30 * 86400  # a phone's member tier, from its latest member event: a tier rule's later events
 SIGNATURE_HEADER = "X-MallPortal-Signature"
 DELIVERY_KEPT_S = 30 * 86400
 REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
@@ -344,7 +350,8 @@ class MomentKeys(VenueKeys):
         return self.key("mom", "last", rule)
 
     def visits(self) -> str:
-        """Hash: durable identity ("m:<member>" | "s:<shopper id>") -> the start of its latest visit."""
+        """Hash: durable identity ("m:<member>" | "s:<shopper id>") -> the start of its latest visit (fields
+        expire: StoredVisitBook.kept_s)."""
         return self.key("mom", "visit")
 
     def arrivals(self) -> str:
@@ -372,6 +379,7 @@ class MomentKeys(VenueKeys):
         return self.key("mom", "who")
 
     def tiers(self) -> str:
+        """Hash: phone -> its member tier, from the phone's latest member event (fields expire: TIER_KEPT_S)."""
         return self.key("mom", "tier")
 
     def delivery(self, delivery_id: str) -> str:
@@ -658,16 +666,29 @@ Consent = Callable[[str, str | None, str | None, tuple[str, ...]], bool]
 
 
 class StoredVisitBook(VisitBook):
-    """The engine's VisitBook: the venue's hashes (fields expire: arrivals after a day, the rest after
-    VISIT_KEPT_S)."""
+    """The engine's VisitBook: the venue's hashes, whose fields expire (`kept_s`): an arrival after a day; a
+    member's visit ("m:") and a shopper's member after VISIT_KEPT_S (a member comes back whenever she likes,
+    and `return` looks back up to 365 days); an anonymous shopper's visit ("s:") after `shopper_kept_s`, the
+    shopper token lifetime. Her shopper id comes back only through one of her tokens, each gone that long
+    after its last use, and most such ids never come back (a new phone, a fresh token per landing): kept
+    400 days they filled the venue's one hash (about 3.8 million fields at 10,000 phones a day). The price:
+    a shopper who kept her token alive by opening pages without a transaction for longer is new again (a
+    first visit, never a return)."""
 
     TTL = {"arrivals": 86400, "visits": VISIT_KEPT_S, "members": VISIT_KEPT_S}
 
-    def __init__(self, db: redis.Redis, venue: str) -> None:
+    def __init__(self, db: redis.Redis, venue: str, shopper_kept_s: int = SHOPPER_VISIT_KEPT_S) -> None:
         keys = MomentKeys(venue)
         self.db = db
         self.venue = venue
         self.keys = {"arrivals": keys.arrivals(), "visits": keys.visits(), "members": keys.members()}
+        self.shopper_kept_s = min(int(shopper_kept_s), VISIT_KEPT_S)
+
+    def kept_s(self, table: str, name: str) -> int:
+        """How long a field of `table` named `name` is kept (the class docstring says why)."""
+        if table == "visits" and name.startswith("s:"):
+            return self.shopper_kept_s
+        return self.TTL[table]
 
     def get(self, table: str, name: str) -> str | None:
         raw = self.db.hget(self.keys[table], name)
@@ -676,7 +697,7 @@ class StoredVisitBook(VisitBook):
     def put(self, table: str, name: str, value: str) -> None:
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(self.keys[table], name, value)
-        pipe.hexpire(self.keys[table], self.TTL[table], name)
+        pipe.hexpire(self.keys[table], self.kept_s(table, name), name)
         identity = value.partition("|")[2] if table == "arrivals" else ""
         if identity:  # the phone's arrival names the identity: erasure must find it
             pipe.sadd(MomentKeys(self.venue).refs(identity), "w:" + name)
@@ -743,8 +764,10 @@ class MomentsEngine:
                  consent: Consent | None = None, send: Callable = http_post,
                  staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None,
                  occupancy: Occupancy | None = None,
-                 venue_names: Callable[[str], tuple[str, str] | None] | None = None) -> None:
+                 venue_names: Callable[[str], tuple[str, str] | None] | None = None,
+                 shopper_kept_s: int = SHOPPER_VISIT_KEPT_S) -> None:
         self.db = db
+        self.shopper_kept_s = shopper_kept_s  # the shopper token lifetime: how long an "s:" visit is kept
         self.events = events
         self.notifier = notifier
         self.consent = consent
@@ -865,8 +888,11 @@ class MomentsEngine:
         if link := landing_of(event):
             self._remember_shopper(venue, *link)
         if device is not None and event.data.get("tier"):
-            self.db.hset(keys.tiers(), device, str(event.data["tier"]))
-        visit = observe(StoredVisitBook(self.db, venue), event)
+            pipe = self.db.pipeline(transaction=True)
+            pipe.hset(keys.tiers(), device, str(event.data["tier"]))
+            pipe.hexpire(keys.tiers(), TIER_KEPT_S, device)  # phones randomise MACs: the hash must not grow for good
+            pipe.execute()
+        visit = observe(StoredVisitBook(self.db, venue, self.shopper_kept_s), event)
         if not rules:
             return
         raw_tier = self.db.hget(keys.tiers(), device) if device is not None else None
