@@ -2,7 +2,8 @@
 holds about them. Only with the shopper token (`c`, or the cookie): a MAC or an IP never opens it; a
 phone's location history only for the phone the gateway vouched for (Shopper.own_phone).
 
-    GET  /v/<venue>/my-data                the page: what is held, the export link, the erase button
+    GET  /v/<venue>/my-data                the page: what is held, readable on the page (`readable`: the
+                                           captive sheet cannot download), the export link, the erase button
     GET  /v/<venue>/my-data/export.json    everything held about this shopper, as JSON (audited)
     POST /v/<venue>/my-data/erase          erase it from every store: the event log, presence, moments,
                                            every light app's store (its `forget_shopper` hook), the tokens"""
@@ -11,13 +12,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import redis
 from flask import Blueprint, Flask, abort, jsonify, render_template
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
-from portal.apps.views import erase_shopper, shopper_data, venue_or_404
+from fingerprints.model import VenueMap
+from portal.apps import registry
+from portal.apps.locale import format_time
+from portal.apps.views import erase_shopper, is_zh, shopper_data, venue_or_404
 from portal.events.log import Event
 from portal.hub.keep import KeepStore
 from portal.ingest.store import RssiKeys
@@ -99,6 +106,197 @@ def _consent(svc: Services, shopper: Shopper) -> dict | None:
     return None if record is None else asdict(record)
 
 
+# Items of a list the page shows (the events newest first; an app's lists in its store's order, newest first):
+# a regular's years of events or a member's 1,000 ledger lines would make a page no captive sheet loads.
+MAX_ROWS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A part of the export as the page shows it, one of: `text` (words or a value put in words: a label, a
+    time, an amount, a zone's or an app's name), `data` (a stored value as it is, shown in <code>: a code, an
+    id, a state, a field name no label exists for), `fields` ((label, value) pairs of an object), `rows`
+    (the items of a list)."""
+
+    text: str = ""
+    data: str = ""
+    fields: tuple[tuple[Shown, Shown], ...] = ()
+    rows: tuple[Shown, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    shown: Shown
+
+
+def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
+    """The export (`held`) as the page shows it, for the captive sheet, where a download fails: each app's
+    data under the app's title, then the events (newest first), the waiting offers, the rules' deliveries
+    and the consent. Generic from the data's structure (an app's new field shows, under its field name, with
+    no change here); labels and values in the page's language where there are labels; at most
+    MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
+    browsers' keys unshown."""
+    words = _Words(venue_map)
+    sections = [Section(f"held-app-{name}", app_title(name), words.shown(value))
+                for name, value in data["apps"].items()]
+    parts = (("held-events", _("Where you were and what you did"), data["events"][::-1]),
+             ("held-offers", _("Offers waiting for you"), data["offers"]),
+             ("held-deliveries", _("What the mall’s rules sent you"), data["moments"]),
+             ("held-consent", _("What you agreed to"), data["consent"]))
+    return sections + [Section(id_, title, words.shown(value)) for id_, title, value in parts if value]
+
+
+def app_title(name: str) -> str:
+    """An app's title in the page's language; the payments (a host service, not a light app) have their own."""
+    if name == "payments":
+        return pgettext("my data", "Payments")
+    app = registry.get(name)
+    return name if app is None else (app.title_zh if is_zh() else app.title_en)
+
+
+class _Words:
+    """Puts the export's values in words, in the page's language (read once per page)."""
+
+    def __init__(self, venue_map: VenueMap) -> None:
+        self.zh = is_zh()
+        self.zones = {z.id: (z.name_zh if self.zh else z.name) or z.name for z in venue_map.zones}
+        self.labels, self.kinds = field_labels(), event_kinds()
+
+    def shown(self, value: Any, key: str = "") -> Shown:
+        if isinstance(value, Mapping):
+            value = self.one_language(value)
+            return Shown(fields=tuple((self.label(k), self.shown(v, k)) for k, v in value.items() if _held(v)))
+        if isinstance(value, list | tuple):
+            return self.rows(key, [v for v in value if _held(v)])
+        return self.scalar(key, value)
+
+    def rows(self, key: str, values: list[Any]) -> Shown:
+        rows = tuple(self.shown(v, key) for v in values[:MAX_ROWS_SHOWN])
+        if rows and len(values) <= MAX_ROWS_SHOWN and all(row.data for row in rows):  # seats, plates: one line
+            return Shown(data=", ".join(row.data for row in rows))
+        if len(values) > MAX_ROWS_SHOWN:
+            rows += (Shown(text=_("… and %(n)d more: the download holds them all.", n=len(values) - MAX_ROWS_SHOWN)),)
+        return Shown(rows=rows)
+
+    def one_language(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        """A text kept in both languages (`x_en`/`x_zh`, or `en`/`zh`) once, as `x` (or `text`), in the page's
+        language (the other where it is empty): the download holds both."""
+        out = dict(value)
+        for key in [k for k in value if k == "en" or k.endswith("_en")]:
+            other = key[:-2] + "zh"
+            if other in value:
+                first, second = (out.pop(other), out.pop(key)) if self.zh else (out.pop(key), out.pop(other))
+                out[key[:-3] or "text"] = first or second
+        return out
+
+    def label(self, key: str) -> Shown:
+        return Shown(text=self.labels[key]) if key in self.labels else Shown(data=key)
+
+    def scalar(self, key: str, value: Any) -> Shown:
+        if isinstance(value, bool):
+            return Shown(text=pgettext("my data", "yes") if value else pgettext("my data", "no"))
+        if key == "phone" or key.endswith("_phone"):  # as the notifications' summary: in full only in the download
+            return Shown(data=mask_phone(str(value)))
+        if isinstance(value, int | float):
+            return Shown(text=_number(key, value))
+        named = {"zone": self.zones, "kind": self.kinds}.get(key, {}).get(value)
+        if key in ("app", "purpose") and (value == "payments" or registry.get(value) is not None):
+            named = app_title(value)
+        return Shown(text=named) if named else Shown(data=str(value))
+
+
+def _held(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _number(key: str, value: float) -> str:
+    """Times (`at`, `ts`, `*_at`: epoch seconds; `*_ms`: epoch ms) in venue time, amounts in fen as yuan."""
+    seconds = value if key in ("at", "ts") or key.endswith("_at") else value / 1000 if key.endswith("_ms") else None
+    if seconds is not None:
+        try:
+            return format_time(seconds)
+        except (OverflowError, OSError, ValueError):  # no time after all: the number as it is
+            pass
+    if key.endswith("_fen"):
+        return f"¥{value / 100:.2f}"
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def event_kinds() -> dict[str, str]:
+    """The event log's kinds (portal/events/log.py KINDS) in words."""
+    return {"arrive": pgettext("event", "Arrived at the mall"), "zone_enter": pgettext("event", "Went in"),
+            "dwell": pgettext("event", "Stayed a while"), "zone_leave": pgettext("event", "Went out"),
+            "leave": pgettext("event", "Left the mall"), "landing": pgettext("event", "Opened the portal"),
+            "txn": pgettext("event", "Used a service")}
+
+
+def field_labels() -> dict[str, str]:
+    """Labels of the field names the exports share (an app's own field shows under its name). Each a literal
+    pgettext call: the catalog's extractor reads only those."""
+    return {
+        "at": pgettext("my data field", "When"),
+        "ts": pgettext("my data field", "When"),
+        "kind": pgettext("my data field", "What"),
+        "type": pgettext("my data field", "What"),
+        "zone": pgettext("my data field", "Where"),
+        "app": pgettext("my data field", "Service"),
+        "action": pgettext("my data field", "Action"),
+        "code": pgettext("my data field", "Code"),
+        "state": pgettext("my data field", "State"),
+        "status": pgettext("my data field", "State"),
+        "created": pgettext("my data field", "Created"),
+        "created_at": pgettext("my data field", "Created"),
+        "created_ms": pgettext("my data field", "Created"),
+        "issued_at": pgettext("my data field", "Claimed"),
+        "redeemed_at": pgettext("my data field", "Used"),
+        "expires_ms": pgettext("my data field", "Expires"),
+        "cancelled_ms": pgettext("my data field", "Cancelled"),
+        "won_at": pgettext("my data field", "Won"),
+        "coupon": pgettext("my data field", "Coupon"),
+        "show": pgettext("my data field", "Showing"),
+        "seats": pgettext("my data field", "Seats"),
+        "booking": pgettext("my data field", "Booking"),
+        "activity": pgettext("my data field", "Activity"),
+        "game": pgettext("my data field", "Game"),
+        "prize": pgettext("my data field", "Prize"),
+        "member": pgettext("my data field", "Member number"),
+        "phone": pgettext("my data field", "Phone"),
+        "points": pgettext("my data field", "Points"),
+        "balance": pgettext("my data field", "Balance"),
+        "lifetime": pgettext("my data field", "Points in all"),
+        "amount": pgettext("my data field", "Amount"),
+        "amount_fen": pgettext("my data field", "Amount"),
+        "due_fen": pgettext("my data field", "Amount due"),
+        "order": pgettext("my data field", "Order"),
+        "purpose": pgettext("my data field", "For"),
+        "merchant": pgettext("my data field", "Merchant"),
+        "refunded": pgettext("my data field", "Refunded"),
+        "rule": pgettext("my data field", "Rule"),
+        "rule_name": pgettext("my data field", "Rule"),
+        "text": pgettext("my data field", "Text"),
+        "body": pgettext("my data field", "Text"),
+        "message": pgettext("my data field", "Text"),
+        "title": pgettext("my data field", "Title"),
+        "location": pgettext("my data field", "Location"),
+        "marketing": pgettext("my data field", "Offers"),
+        "version": pgettext("my data field", "Version of the notice"),
+        "store": pgettext("my data field", "Shop"),
+        "codes": pgettext("my data field", "Your codes"),
+        "bookings": pgettext("my data field", "Bookings"),
+        "holds": pgettext("my data field", "Seats held"),
+        "tickets": pgettext("my data field", "Tickets and table bookings"),
+        "joined": pgettext("my data field", "Activities joined"),
+        "prizes": pgettext("my data field", "Prizes won"),
+        "orders": pgettext("my data field", "Orders"),
+        "ledger": pgettext("my data field", "Points history"),
+        "lookups": pgettext("my data field", "Plate look-ups"),
+        "parking_fees_owed": pgettext("my data field", "Parking fees owed"),
+        "last_result": pgettext("my data field", "Last search"),
+    }
+
+
 def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     """Remove the shopper from every store (and so from every future export): the event log (their events,
     their verified phone's, their member's), presence, moments, every light app's store, payments (orders
@@ -157,8 +355,9 @@ def init_app(app: Flask) -> None:
 @bp.get("")
 def page(venue: str):
     shopper = _shopper(venue)
-    data = held(services(), shopper)
-    return render_template("insights/mydata.html", venue=venue_or_404(venue), data=data)
+    data, venue_map = held(services(), shopper), venue_or_404(venue)
+    return render_template("insights/mydata.html", venue=venue_map, data=data, sections=readable(data, venue_map),
+                           apps=[(name, app_title(name)) for name in data["apps"]])
 
 
 @bp.get("/export.json")
