@@ -185,6 +185,8 @@ def api_options_answer(response: Response) -> Response:
     automatic = rule is not None and getattr(rule, "provide_automatic_options", False)
     if request.method != "OPTIONS" or not automatic or not is_api_path(request.path):
         return response
+    if response.status_code != 200 or "Allow" not in response.headers:  # an error (a 503 while the store is
+        return response  # down, say) is answered as it is, never turned into a 204 without Allow
     response.status_code = 204
     response.set_data(b"")
     del response.headers["Content-Type"]  # nothing to type (Werkzeug drops a 204's Content-Length itself)

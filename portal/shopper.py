@@ -128,7 +128,9 @@ def new_client_id() -> str:
 class ShopperTokenStore:
     """Mint, hand out, resolve and revoke shopper tokens. Minting is one script (one round trip); handing
     out (the probe lane, once per probe before the grant) touches no store; resolving is one GETEX that
-    also slides the expiry, or for a handed-out token one script (the first opening writes its record)."""
+    also slides the expiry, then the token's place on its shopper's list slid with it (a second round trip:
+    shopper pages, never the probe), or for a handed-out token one script (the first opening writes its record
+    and slides the list in the same call)."""
 
     def __init__(self, db: redis.Redis, ttl_s: int, secret_key: str) -> None:
         self.db = db
@@ -178,7 +180,8 @@ class ShopperTokenStore:
     def _listed(self, venue: str, digest: str, raw: bytes) -> Shopper:
         """The shopper of a token just used (its expiry slid), and the token kept on its shopper's list for as
         long as it may now live: a regular's token lives on while used, and revoke (erasure) finds it only
-        through that list, which would otherwise run out 30 days after the token was made."""
+        through that list, which would otherwise run out 30 days after the token was made (one more round
+        trip per use: shopper pages, not the probe)."""
         shopper = _shopper(venue, raw)
         pipe = self.db.pipeline(transaction=False)
         pipe.sadd(ShopperKeys(venue).tokens_of(shopper.client), digest)

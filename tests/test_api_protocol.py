@@ -13,6 +13,9 @@ import time
 
 import pytest
 
+from core.store_health import StoreUnavailable
+from portal import errors
+
 V = "/api/v1/venues/demo"
 BEARER = 'Bearer realm="mallportal"'
 INVALID = 'Bearer realm="mallportal", error="invalid_token"'
@@ -111,3 +114,18 @@ def test_options_on_an_api_path_is_a_204_with_allow(client, demo, path, allowed)
 def test_options_elsewhere_is_left_to_flask(client, demo):
     resp = client.options("/offline")
     assert resp.status_code == 200 and "GET" in resp.headers["Allow"]
+
+
+def test_options_while_the_store_is_down_keeps_its_503(client, demo, monkeypatch):
+    """The OPTIONS rewrite touches only Flask's own answer (200 with Allow): the store breaker's 503 stays one."""
+
+    class Open:
+        def check(self):
+            raise StoreUnavailable("breaker open")
+
+        def record_failure(self, exc):
+            pass
+
+    monkeypatch.setattr(errors, "_views_breaker", lambda: Open())
+    resp = client.options("/api/v1/venues/demo/reports")
+    assert resp.status_code == 503 and resp.headers.get("Retry-After")

@@ -219,6 +219,7 @@ class SessionStore:
             if session is not None and session.ip:  # the phone's bucket and the IP table: two slots
                 self._forget_ip(keys=[keys.client_ip(session.ip)], args=[client])
             return
+        self.db.delete(keys.session(client))  # granted again on every try: the logoff still wins
 
     # -- the gateway's view of who is who ---------------------------------------------------------
 

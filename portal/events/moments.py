@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import os
@@ -583,7 +584,10 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float =
             location = str(exc.headers.get("Location", "")) if exc.headers else ""
             return False, f"HTTP {exc.code} (redirect not followed: {location[:200]})"
         return False, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        # HTTPException: an answer that is not HTTP (an http:// URL on a TLS port, a broken proxy): a counted,
+        # failed try like any other, never an exception out of the sender (the claimed webhook would come back
+        # for ever, no try counted)
         return False, exc.__class__.__name__
 
 

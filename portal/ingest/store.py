@@ -341,20 +341,33 @@ class RssiStore:
         values (the health counters of `extra` may count the request twice, as a feed's retry does). Not
         waited on by the replicas (WAIT counts one connection's writes, and these went over two)."""
         send = SlotCommands(self.db)
-        for commands in self._commands_by_slot(keys, batch, start, stop, now, extra, per_phone=True).values():
-            send(tuple(commands))
+        try:
+            for commands in self._commands_by_slot(keys, batch, start, stop, now, extra, per_phone=True).values():
+                send(tuple(commands))
+        except redis.exceptions.TryAgainError:
+            # The migration refuses AHEAD_SCRIPT while its two keys are not both on one side (the record of
+            # readings ahead seldom exists): the readings timed ahead go in as plain writes at now, the rest
+            # again (the same values). A resend during the resharding may then be stored twice: better than a
+            # 503 for every batch with a reading ahead for as long as the resharding lasts.
+            for commands in self._commands_by_slot(keys, batch, start, stop, now, extra, per_phone=True,
+                                                   ahead_plain=True).values():
+                send(tuple(commands))
 
     def _commands_by_slot(self, keys: RssiKeys, batch: Batch, start: int, stop: int, now: float,
-                          extra: list[Command], per_phone: bool = False) -> dict[str, list[Command]]:
+                          extra: list[Command], per_phone: bool = False,
+                          ahead_plain: bool = False) -> dict[str, list[Command]]:
         """The chunk's commands as `_send_packed` streams them, per slot: a key of the slot -> its commands (the
-        first names a key: SlotCommands sends them where it lives). `per_phone`: see `ahead_commands`."""
+        first names a key: SlotCommands sends them where it lives). `per_phone`: see `ahead_commands`;
+        `ahead_plain`: a reading timed ahead is written at now like any other, without the once-only check."""
         by_client: dict[str, dict[str, float]] = defaultdict(dict)
         ahead: list[Ahead] = []
         for client, ap, rssi, ts, flag in zip(batch.clients[start:stop], batch.aps[start:stop],
                                               batch.rssis[start:stop], batch.tss[start:stop],
                                               batch.flags[start:stop], strict=True):
             members = by_client[client]
-            if ts > now:  # stored as now, once (AHEAD_SCRIPT)
+            if ts > now and ahead_plain:
+                members[f"{ap}|{rssi:g}|{now:.3f}{_FLAG[flag]}"] = round(now, 3)
+            elif ts > now:  # stored as now, once (AHEAD_SCRIPT)
                 ahead.append((phone_bucket(keys.venue, client), client, ap, rssi, ts, flag))
             else:
                 members[f"{ap}|{rssi:g}|{ts:.3f}{_FLAG[flag]}"] = round(ts, 3)

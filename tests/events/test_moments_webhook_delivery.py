@@ -6,6 +6,7 @@ That the tracker never waits for a webhook: tests/tracking/test_tracker_webhooks
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -126,3 +127,28 @@ def test_a_replay_queued_during_a_try_keeps_its_place(db):
     engine.send = lambda url, body, headers: (engine.replay("v1", d.id), (True, "HTTP 200"))[1]
     assert engine.deliver_due("v1", time.time()) == 1
     assert db.zscore(MomentKeys("v1").due(), d.id) == 0.0  # the replay: sent again on the next pass
+
+
+def test_an_answer_that_is_not_http_is_a_counted_failed_try(db):
+    """An http:// URL on a TLS port (or a broken proxy) answers bytes urllib cannot read as HTTP: a failed try,
+    counted, never an exception out of the sender (the claimed webhook came back for ever, no try counted)."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage():
+        for _ in range(2):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46garbage\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        engine = MomentsEngine(db, EventLog(db))
+        hook(engine, f"http://127.0.0.1:{server.getsockname()[1]}/hook")
+        arrivals(engine, ["d1", "d2"])
+        engine.deliver_due("v1", time.time())
+        # one counted try; the other waits out the receiver's backoff (an answer that is no HTTP is no answer)
+        tried = sorted((d.status, d.attempts, d.last_error) for d in engine.deliveries("v1"))
+        assert tried == [("queued", 0, ""), ("retrying", 1, "BadStatusLine")]
+    finally:
+        server.close()
