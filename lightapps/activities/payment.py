@@ -26,6 +26,7 @@ from flask import Flask, current_app
 
 from core.storage import LUA_KEEP
 from lightapps.activities import deposits
+from lightapps.activities.prices import read_price
 from lightapps.activities.store import (
     ITEM_ID,
     KEEP_AFTER_END_S,
@@ -35,7 +36,6 @@ from lightapps.activities.store import (
     new_confirmation,
 )
 from portal.apps.views import STORES
-from portal.payments.money import fen_from_yuan
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -160,12 +160,13 @@ class SaleStock:
         return bool(self._release(keys=self._keys(venue, item_id, client)[:4], args=[client, token]))
 
 
-def price_fen(item: Activity) -> int:
-    """The sale's price as the owner typed it ("¥99", "99.00", "99") in fen; 0 when it is not a number."""
+def price_fen(item: Activity) -> int | None:
+    """The sale's or group buy's price in fen (0: none, free), read as the console reads it (prices.py); None
+    when it cannot be read (free text saved before prices were checked, "30/人"): unknown, never free."""
     try:
-        return max(0, fen_from_yuan(item.price.replace("¥", "").replace("￥", "").replace(",", "").strip()))
+        return read_price(item.price)
     except ValueError:
-        return 0
+        return None
 
 
 def register(flask_app: Flask) -> None:
@@ -192,18 +193,21 @@ def sale_stock() -> SaleStock:
 
 
 def buy(venue: str, item: Activity, client: str, return_url: str, stock: SaleStock | None = None) -> Order | str:
-    """Reserve a unit and open its order; or the refusal (FULL, ENDED, ...). Asking again while the
-    reservation is open gives the same order."""
+    """Reserve a unit and open its order; or the refusal (FULL, ENDED, ...; PRICE: no price it can read). Asking
+    again while the reservation is open gives the same order."""
     stock = stock or sale_stock()
     payments = services().payments
+    price = price_fen(item)
+    if not price:  # the caller checked; an order for no amount, or a guessed one, is never opened
+        return "PRICE"
     reserved = stock.reserve(venue, item.id, client)
     if reserved.status not in ("OK", "PENDING"):
         return reserved.status
-    order = payments.create(venue, merchant=item.zone, shopper=client, amount=price_fen(item), purpose=PURPOSE,
+    order = payments.create(venue, merchant=item.zone, shopper=client, amount=price, purpose=PURPOSE,
                             ref=f"{item.id}:{reserved.token}", description=item.title_zh or item.title_en,
                             idem=f"{PURPOSE}:{item.id}:{client}:{reserved.token}",
                             # the description in each language, for the payment page (templates/payments/order.html)
-                            items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price_fen(item),
+                            items=[{"sku": f"activity:{item.id}", "qty": 1, "price": price,
                                     "description_zh": item.title_zh, "description_en": item.title_en}],
                             ttl_s=RESERVE_S, return_url=return_url)
     return order

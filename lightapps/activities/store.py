@@ -46,8 +46,10 @@ import redis
 from core.errors import N_, CatalogInputError
 from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
+from lightapps.activities.prices import price_text, read_price
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import glob_escape, keys_matching
+from portal.payments.money import MAX_FEN
 from portal.payments.store import PaymentKeys
 
 KINDS = ("event", "sale", "group")
@@ -187,6 +189,8 @@ return n
 
 
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
+NOT_A_PRICE = N_("%(label)s must be an amount in yuan from 0 to %(high)s, such as 30, 30.50 or ¥30 (empty or 0: "
+                 "free).")
 
 
 class ActivityInputError(CatalogInputError):
@@ -207,6 +211,18 @@ def _text(form: Any, name: str, max_length: int, required: bool = False) -> str:
     if len(value) > max_length:
         raise ActivityInputError(name, N_("%(label)s must be at most %(n)s characters."), n=max_length)
     return value
+
+
+def _price(form: Any, name: str) -> str:
+    """A price as `price_text` keeps it ("30元", "RMB 30" -> "¥30"), "" when empty: whether joining takes money
+    is decided from it (prices.py), so text it cannot read ("30/人") is refused here, not saved as shown."""
+    raw = _text(form, name, SHORT_MAX)
+    if not raw:
+        return ""
+    try:
+        return price_text(read_price(raw))
+    except ValueError:
+        raise ActivityInputError(name, NOT_A_PRICE, high=MAX_FEN // 100) from None
 
 
 def _when(form: Any, name: str, required: bool = True, tz: tzinfo | None = None) -> float | None:
@@ -251,8 +267,8 @@ def parse_activity(kind: str, form: Any, now: float | None = None, tz: tzinfo | 
         **_pair(form, "title", TITLE_MAX, required=N_("A title is required, in Chinese or English (or both).")),
         **_pair(form, "description", TEXT_MAX),
         **_pair(form, "place", TITLE_MAX),
-        "price": _text(form, "price", SHORT_MAX),
-        "was_price": _text(form, "was_price", SHORT_MAX),
+        "price": _price(form, "price"),
+        "was_price": _price(form, "was_price"),
         "needed": 0,
     }
     if kind == "group":

@@ -140,6 +140,8 @@ JOIN_REFUSALS = {
     "NOT_STARTED": (403, lambda: _("The sale has not started yet.")),
     "ENDED": (410, lambda: _("Too late: this has ended.")),
     "FULL": (409, lambda: _("Sorry, no places or stock left.")),
+    "PRICE": (409, lambda: _("This cannot be bought or joined here yet: its price is not an amount we can charge. "
+                             "Please ask the organiser.")),
 }
 
 
@@ -148,20 +150,24 @@ def join(venue: str, item_id: str):
     venue_map = venue_or_404(venue)
     item = _item_or_404(venue, item_id, time.time())
     shopper = shopper_for_venue(venue)
+    price = _online_price(item)
+    if price is None:  # a price that cannot be read is not free: nobody joins without paying what the page shows
+        status, message = JOIN_REFUSALS["PRICE"]
+        return _render_item(venue_map, item, error=message(), status=status)
     if not _holds_place(venue, item, shopper.client):  # a tap again is free: it leads back to the shopper's own
         # Before any branch (free place, paid hold, group deposit): each takes a place or a unit of stock.
         spend_budget("activities.join", venue, shopper=shopper.client)
-    if item.kind == "sale" and price_fen(item) > 0 and services().payments.enabled:
+    if item.kind == "sale" and price:
         # Paid stock only: a unit is reserved while its order waits for the payment.
         back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)
         bought = buy(venue, item, shopper.client, back)
         if not isinstance(bought, str):
             return redirect(shopper_url("payments.order_page", venue=venue, order_id=bought.id), code=303)
         result = JoinResult(bought)
-    elif item.kind == "group" and price_fen(item) > 0 and services().payments.enabled:
+    elif item.kind == "group" and price:
         # A deposit: only a paid one makes a member; refunded if the group fails (lightapps/activities/deposits.py).
         back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)
-        order = pay_deposit(venue, item, shopper.client, price_fen(item), back)
+        order = pay_deposit(venue, item, shopper.client, price, back)
         if not isinstance(order, str):
             return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
         result = JoinResult(order)
@@ -178,12 +184,20 @@ def join(venue: str, item_id: str):
     return _render_item(venue_map, store().get(venue, item.id), error=message(), status=status)
 
 
+def _online_price(item: Activity) -> int | None:
+    """What Buy now / Join the group charges online, in fen: 0 when nothing (an event, no price, payments off:
+    paid at the counter); None when the sale's or group buy's price cannot be read (payment.py, `price_fen`)."""
+    if item.kind == "event" or not services().payments.enabled:
+        return 0
+    return price_fen(item)
+
+
 def _holds_place(venue: str, item: Activity, client: str) -> bool:
     """Whether the shopper already has their place here: joined, or (paid) a reserved unit or a deposit order
     still waiting for its payment, which Buy now / Join again gives back rather than taking another."""
     if item.id in store().joined(venue, client, [item.id]):
         return True
-    if not price_fen(item) or not services().payments.enabled:
+    if not _online_price(item):
         return False
     if item.kind == "sale":
         return sale_stock().reserved(venue, item.id, client)
