@@ -20,7 +20,9 @@ source's token, which has only `ingest`, gets 403).
        409 {"error", "field": "receipt_id"} its member has erased their membership (nothing to take back)
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
-    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 too many wrong codes
+    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 (Retry-After) this
+       token's wrong codes are spent (30 per 10 minutes per token label; a right code is free), or wrong codes
+       from several tokens and consoles brake this member for 10 minutes (one caller's never do)
 
     POST /api/v1/venues/<venue>/membership/wechat-links  {"member_code": "...", "openid": "o..."}
     The mall's mini-program, once the member authorised WeChat Pay's 智慧商圈 points service there: the member's
@@ -37,6 +39,7 @@ from flask import Blueprint, jsonify, request
 from lightapps.membership.codes import BadMemberCode, parse_member_code
 from lightapps.membership.store import (
     MEMBER_ID,
+    Caller,
     FieldError,
     PostResult,
     parse_amount,
@@ -83,8 +86,9 @@ def _receipt(payload: dict, idem: str | None) -> tuple[str, str]:
         raise ApiError(422, exc.message, exc.field) from None
 
 
-def _identify(venue: str, raw_code, *, receipt_known: bool = False) -> str:
-    """The member id a rotating code stands for (verified), else an ApiError naming member_code."""
+def _identify(venue: str, raw_code, source: str, *, receipt_known: bool = False) -> str:
+    """The member id a rotating code stands for (verified), else an ApiError naming member_code. `source`: the
+    label of the calling token, for which a wrong code counts."""
     if raw_code is not None and not isinstance(raw_code, str):
         raise ApiError(422, "member_code must be a string", "member_code")
     try:
@@ -93,11 +97,15 @@ def _identify(venue: str, raw_code, *, receipt_known: bool = False) -> str:
         raise ApiError(422, str(exc), "member_code") from None
     if receipt_known:
         return member_id  # a retry of a counted receipt: the script answers DUPLICATE or CONFLICT
-    status, _member = _store().identify(venue, member_id, code)
+    status, _member, wait = _store().identify(venue, member_id, code, Caller("token", source))
+    if status == "SPENT":  # this token's wrong codes are spent: nothing was judged
+        raise ApiError(429, f"too many wrong member codes from this token; try again in {wait} seconds",
+                       "member_code", headers=[("Retry-After", str(wait))])
     if status == "NO_MEMBER":
         raise ApiError(404, "no member has this member number", "member_code")
     if status == "LOCKED":
-        raise ApiError(429, "too many wrong codes for this member; try again in 10 minutes", "member_code")
+        raise ApiError(429, "too many wrong codes for this member; try again in 10 minutes", "member_code",
+                       headers=[("Retry-After", str(wait))])
     if status == "WRONG":
         raise ApiError(422, "member_code is wrong or has expired (codes change every 30 seconds)", "member_code")
     return member_id
@@ -113,7 +121,7 @@ def _body(result: PostResult, receipt_id: str, store: str, points_field: str) ->
 
 @api_bp.post("/purchases")
 def purchases(venue: str):
-    require_venue_source(venue, SCOPE)
+    source = require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
     receipt_id, store_id = _receipt(payload, idem)
@@ -129,7 +137,7 @@ def purchases(venue: str):
                        "member_code")
     if has_code:
         known = members.receipt(venue, store_id, receipt_id) is not None
-        member_id = _identify(venue, payload["member_code"], receipt_known=known)
+        member_id = _identify(venue, payload["member_code"], source, receipt_known=known)
     else:
         raw = payload["member"]
         member_id = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
@@ -165,9 +173,9 @@ def refunds(venue: str):
 
 @api_bp.post("/identify")
 def identify(venue: str):
-    require_venue_source(venue, SCOPE)
+    source = require_venue_source(venue, SCOPE)
     payload = _object()
-    member_id = _identify(venue, payload.get("member_code"))
+    member_id = _identify(venue, payload.get("member_code"), source)
     member = _store().get(venue, member_id)
     return jsonify({"member": member.id, "tier": member.tier[0], "points": member.points,
                     "lifetime_points": member.lifetime})
@@ -175,12 +183,12 @@ def identify(venue: str):
 
 @api_bp.post("/wechat-links")
 def wechat_links(venue: str):
-    require_venue_source(venue, SCOPE)
+    source = require_venue_source(venue, SCOPE)
     payload = _object()
     openid = payload.get("openid")
     if not isinstance(openid, str) or not OPENID.match(openid):
         raise ApiError(422, "openid must be the member's WeChat openid (6 to 64 letters, digits, _ -)",
                        "openid")
-    member_id = _identify(venue, payload.get("member_code"))
+    member_id = _identify(venue, payload.get("member_code"), source)
     _store().link_wechat(venue, member_id, openid)
     return jsonify({"member": member_id, "linked": True})

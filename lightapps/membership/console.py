@@ -1,25 +1,40 @@
-"""Owner side of the membership card, for shops in a zone running it (and the venue's operators):
-check a shopper's rotating member code at the till, and record a purchase by hand for a till that has
-no POS integration (the receipt counts once, exactly like the POS API; the store is the zone)."""
+"""Owner side of the membership card, for shops in a zone running it (and the venue's operators, in such a
+zone): check a shopper's rotating member code at the till, and record a purchase by hand for a till that has
+no POS integration (the receipt counts once, exactly like the POS API, with its amount cap; the store is the
+zone). A zone that does not run the card gets 403: its owner may not see members or add points. Wrong codes
+count per account (MemberStore.identify): an account that guesses is stopped, the member's card is not."""
 
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from lightapps.membership import APP
 from lightapps.membership.codes import BadMemberCode, parse_member_code
-from lightapps.membership.store import FieldError, parse_amount, parse_receipt_id
+from lightapps.membership.store import Caller, FieldError, parse_amount, parse_receipt_id
 from lightapps.membership.views import is_zh
 from lightapps.membership.views import store as _store
+from portal.apps.budgets import wait_text
 from portal.apps.views import zone_console_blueprint
 from portal.auth import audit
+from portal.services import services
 
-# Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
+# Every view: the zone's owners (and the venue's operators) only, in a zone running the card (below); g.account,
+# g.venue_map, g.zone are set.
 console_bp = zone_console_blueprint("membership_console", __name__,
                                     url_prefix="/console/apps/membership/<venue>/<zone>",
                                     template_folder="templates")
 LABELS = {"receipt_id": _l("Receipt number"), "amount": _l("Amount")}  # the purchase form's labels (console.html)
+
+
+@console_bp.before_request
+def _zone_runs_membership():
+    """After the blueprint's own checks (logged in, manages the zone): the zone must run the card. The saved
+    assignment, not zone_app_config, which a `?preview=` of unsaved settings would satisfy."""
+    values = request.view_args or {}
+    if services().zone_apps.config_for(values["venue"], values["zone"], APP.name) is None:
+        abort(403, _("This zone does not run the membership card."))
 
 
 class Outcome:
@@ -29,12 +44,12 @@ class Outcome:
         self.member = member
 
 
-def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, form=None):
+def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, form=None, headers=None):
     account, venue_map, zone_obj = g.account, g.venue_map, g.zone
     return render_template(
         "membership/console.html", venue=venue_map, zone=zone_obj, account=account, members=_store().count(venue),
         check=check, sale=sale, form=form or {}, zh=is_zh(),
-    ), status
+    ), status, headers or {}
 
 
 @console_bp.get("/")
@@ -43,18 +58,22 @@ def home(venue: str, zone: str):
 
 
 def _member_from_code(venue: str, raw: str):
-    """(member, None) or (None, (status, message))."""
+    """(member, None) or (None, (status, message, headers))."""
     try:
         member_id, code = parse_member_code(raw, venue)
     except BadMemberCode:
-        return None, (400, _("A member code looks like 100001-123456 (or scan the card's QR code)."))
-    status, member = _store().identify(venue, member_id, code)
+        return None, (400, _("A member code looks like 100001-123456 (or scan the card's QR code)."), {})
+    status, member, wait = _store().identify(venue, member_id, code, Caller("account", g.account.username))
+    if status == "SPENT":  # this account's wrong codes are spent: nothing was judged
+        return None, (429, _("Too many wrong member codes from this account.") + " " + wait_text(wait),
+                      {"Retry-After": str(wait)})
     if status == "NO_MEMBER":
-        return None, (404, _("No member has the number %(id)s.", id=member_id))
+        return None, (404, _("No member has the number %(id)s.", id=member_id), {})
     if status == "LOCKED":
-        return None, (429, _("Too many wrong codes for this member; try again in 10 minutes."))
+        return None, (429, _("Too many wrong codes for this member; try again in 10 minutes."),
+                      {"Retry-After": str(wait)})
     if status == "WRONG":
-        return None, (422, _("This code is wrong or has expired: ask the shopper to refresh the card."))
+        return None, (422, _("This code is wrong or has expired: ask the shopper to refresh the card."), {})
     return member, None
 
 
@@ -62,7 +81,8 @@ def _member_from_code(venue: str, raw: str):
 def check(venue: str, zone: str):
     member, problem = _member_from_code(venue, request.form.get("code", "")[:200])
     if problem:
-        return _page(venue, zone, problem[0], check=Outcome(False, problem[1]))
+        status, message, headers = problem
+        return _page(venue, zone, status, check=Outcome(False, message), headers=headers)
     return _page(venue, zone, check=Outcome(True, _("Valid member card."), member))
 
 
@@ -71,8 +91,8 @@ def purchase(venue: str, zone: str):
     account = g.account
     form = {k: request.form.get(k, "")[:200] for k in ("code", "receipt_id", "amount")}
 
-    def refuse(status: int, message: str):
-        return _page(venue, zone, status, sale=Outcome(False, message), form=form)
+    def refuse(status: int, message: str, headers=None):
+        return _page(venue, zone, status, sale=Outcome(False, message), form=form, headers=headers)
 
     try:
         receipt_id = parse_receipt_id(form["receipt_id"].strip())

@@ -22,7 +22,9 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
-  mp:{v}:member:codefail:<id>              INCR wrong member codes typed/scanned for a member
+  mp:{v}:member:codefails:<id>             HASH caller -> wrong member codes that caller (a console account, an
+                                           API token) typed/scanned for this member (TTL 10 min, renewed)
+  mp:{v}:member:callerfail:<kind>:<name>   INCR wrong member codes of one caller, any member (TTL 10 min, renewed)
   mp:{v}:member:wx:<openid>                STRING member id (the member's WeChat identity in the mall's app:
                                            WeChat Pay 智慧商圈 notifications name members by it)
   mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase
@@ -36,7 +38,7 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -54,7 +56,15 @@ RESEND_COOLDOWN_S = 30
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
 MALL_KEEP_S = 400 * 86400  # WeChat Pay reports a 智慧商圈 purchase's refunds for 30 days; kept as long as orders
-MAX_CODE_FAILURES = 10  # wrong rotating codes for one member per 10 minutes, then refused
+# Wrong rotating member codes, counted per caller (`Caller`): past its limit a caller gets no code judged for
+# 10 minutes after its last counted one. A console account types codes at one till; a POS token scans them for
+# every till of its system (stale screenshots): it gets more.
+CALLER_MAX_FAILURES = {"account": 10, "token": 30}
+# The brake on guessing one member's code from several callers at once: the member is refused to every caller
+# for 10 minutes once MAX_CODE_FAILURES wrong codes for it came from at least BRAKE_CALLERS callers. Never one
+# caller's doing: a till that types wrong codes must not lock the member's card at every other till.
+MAX_CODE_FAILURES = 10
+BRAKE_CALLERS = 3
 CODE_FAILURE_WINDOW_S = 600
 POINTS_PER_UNIT = 1  # one point per whole currency unit spent
 MAX_AMOUNT = Decimal("1000000")
@@ -124,7 +134,12 @@ class MemberKeys(VenueKeys):
         return self.key("member", "idem", op, key)
 
     def code_failures(self, member_id: str) -> str:
-        return self.key("member", "codefail", member_id)
+        """A hash; a new name, not `codefail` (earlier versions' STRING counter, gone 10 minutes after an upgrade):
+        a script meeting the old type would fail."""
+        return self.key("member", "codefails", member_id)
+
+    def caller_failures(self, caller_id: str) -> str:
+        return self.key("member", "callerfail", caller_id)
 
     def seeded(self) -> str:
         return self.key("member", "seeded")
@@ -281,6 +296,30 @@ return {'OK', tostring(bal)}
 """
 
 
+# A rotating member code at a till, judged in Python (`matched`) and answered here, in one step with the counts:
+# refused while the caller's wrong codes are spent or several callers' wrong codes brake the member; else a
+# wrong code counts for the caller and for the member. Guesses sent at once are answered one at a time: a right
+# one passes only while fewer than the caller's limit were counted before it.
+# KEYS: member's codefail, caller's callerfail.  ARGV: caller id, matched ('1'|'0'), caller max, member max,
+# brake callers, window s.  Returns {status, seconds until a refusal ends (SPENT, LOCKED)}.
+IDENTIFY_LUA = """
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
+  return {'SPENT', redis.call('TTL', KEYS[2])}
+end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  local total = 0
+  for _, n in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(n) end
+  if total >= tonumber(ARGV[4]) then return {'LOCKED', redis.call('TTL', KEYS[1])} end
+end
+if ARGV[2] == '1' then return {'OK', 0} end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+return {'WRONG', 0}
+"""
+
+
 # A link (a device's or a WeChat identity's) to a member, dropped only while it names that member (a device
 # that has since become another member keeps its new link). KEYS: link.  ARGV: member id.
 DROP_LINK_LUA = """
@@ -370,6 +409,30 @@ class Member:
                    lifetime=int(s.get("lifetime", 0)), created_at=float(s.get("created_at", 0)), secret=s["secret"])
 
 
+class Caller(NamedTuple):
+    """Who checks a member code at a till: `kind` "account" (a console account, by username) or "token" (an API
+    token, by its label); each has its own count of wrong codes (CALLER_MAX_FAILURES)."""
+
+    kind: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def max_failures(self) -> int:
+        return CALLER_MAX_FAILURES[self.kind]
+
+
+class Identified(NamedTuple):
+    """A member code checked at a till: status OK | WRONG | NO_MEMBER | SPENT | LOCKED (MemberStore.identify)."""
+
+    status: str
+    member: Member | None = None
+    retry_after_s: int = 0  # SPENT, LOCKED: seconds until the refusal ends
+
+
 @dataclass(frozen=True)
 class StartResult:
     status: str  # OK | COOLDOWN
@@ -434,6 +497,7 @@ class MemberStore:
         self._grant = db.register_script(GRANT_LUA)
         self._mall_refund = db.register_script(MALL_REFUND_LUA)
         self._drop_link = db.register_script(DROP_LINK_LUA)
+        self._identify = db.register_script(IDENTIFY_LUA)
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -572,23 +636,24 @@ class MemberStore:
 
     # ---- the rotating member code at the till -------------------------------------------------
 
-    def identify(self, venue: str, member_id: str, code: str, now: float | None = None) -> tuple[str, Member | None]:
-        """('OK', member) if `code` is the member's current code (±1 step); else ('WRONG'|'NO_MEMBER'|
-        'LOCKED', None). Too many wrong codes for one member lock it out for a while (guessing brake)."""
-        keys = MemberKeys(venue)
+    def identify(self, venue: str, member_id: str, code: str, caller: Caller,
+                 now: float | None = None) -> Identified:
+        """OK (with the member) if `code` is the member's current code (±1 step); else WRONG, NO_MEMBER, SPENT
+        (this caller's wrong codes are spent: nothing judged) or LOCKED (wrong codes from several callers brake
+        this member), the last two with the seconds until they end. A wrong code counts for its caller only:
+        one caller's guesses stop that caller, never the member's card at other tills."""
         now = time.time() if now is None else now
         member = self.get(venue, member_id)
         if member is None:
-            return "NO_MEMBER", None
-        if int(self.db.get(keys.code_failures(member_id)) or 0) >= MAX_CODE_FAILURES:
-            return "LOCKED", None
-        if code_matches(member.secret, code, now):
-            return "OK", member
-        pipe = self.db.pipeline(transaction=True)
-        pipe.incr(keys.code_failures(member_id))
-        pipe.expire(keys.code_failures(member_id), CODE_FAILURE_WINDOW_S)
-        pipe.execute()
-        return "WRONG", None
+            return Identified("NO_MEMBER")
+        keys = MemberKeys(venue)
+        matched = code_matches(member.secret, code, now)
+        status, wait = self._identify(
+            keys=[keys.code_failures(member_id), keys.caller_failures(caller.id)],
+            args=[caller.id, "1" if matched else "0", caller.max_failures, MAX_CODE_FAILURES, BRAKE_CALLERS,
+                  CODE_FAILURE_WINDOW_S])
+        status, wait = _s(status), int(wait)
+        return Identified(status, member if status == "OK" else None, max(wait, 1) if wait else 0)
 
     # ---- POS: purchases and refunds, each exactly once ----------------------------------------
 

@@ -9,6 +9,8 @@ rerun(globals(), "lightapps.membership.tests.test_membership_store",
       "test_concurrent_binds_of_one_phone_make_one_member", "test_200_threads_posting_one_receipt_count_it_once",
       "test_verify_with_the_right_code_creates_a_member_bound_to_the_shopper",
       "test_identify_accepts_current_code_and_brakes_guessing",
+      "test_one_callers_wrong_codes_stop_it_and_never_lock_the_member_for_others",
+      "test_guesses_sent_at_once_are_counted_one_at_a_time",
       "test_same_receipt_counts_once_and_refund_reverses_once",
       "test_purchase_for_unknown_member_stores_nothing")
 

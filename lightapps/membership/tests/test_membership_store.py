@@ -13,10 +13,13 @@ import redis
 
 from lightapps.membership import codes
 from lightapps.membership.store import (
+    BRAKE_CALLERS,
+    CODE_FAILURE_WINDOW_S,
     CODE_TTL_S,
     MAX_ATTEMPTS,
     MAX_CODE_FAILURES,
     RESEND_COOLDOWN_S,
+    Caller,
     FieldError,
     MemberKeys,
     MemberStore,
@@ -221,16 +224,73 @@ def test_concurrent_binds_of_one_phone_make_one_member(store, redis_url):
 # ---- rotating code at the till -------------------------------------------------------------------
 
 
+def _wrong(m, now) -> str:
+    """A code that is none of the member's accepted ones (the current step ±1)."""
+    right = {codes.totp(m.secret, codes.step_of(now) + d) for d in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+
+
+POS, KOPI, PIXEL = Caller("token", "pos"), Caller("account", "kopi"), Caller("account", "pixel")
+
+
 def test_identify_accepts_current_code_and_brakes_guessing(store):
     m = member(store)
     now = time.time()
-    assert store.identify("demo", m.id, codes.totp(m.secret, codes.step_of(now)), now) == ("OK", m)
+    current = codes.totp(m.secret, codes.step_of(now))
+    assert store.identify("demo", m.id, current, POS, now) == ("OK", m, 0)
     stale = codes.totp(m.secret, codes.step_of(now) - 3)
-    assert store.identify("demo", m.id, stale, now)[0] == "WRONG"
-    assert store.identify("demo", "999999", "123456", now)[0] == "NO_MEMBER"
+    assert store.identify("demo", m.id, stale, POS, now) == ("WRONG", None, 0)
+    assert store.identify("demo", "999999", "123456", POS, now).status == "NO_MEMBER"
+    # wrong codes from several callers (a distributed guess at this member): refused to every caller
+    per_caller = -(-MAX_CODE_FAILURES // BRAKE_CALLERS)
+    for n in range(BRAKE_CALLERS):
+        for _ in range(per_caller):
+            store.identify("demo", m.id, _wrong(m, now), Caller("account", f"guess{n}"), now)
+    locked = store.identify("demo", m.id, current, POS, now)
+    assert locked.status == "LOCKED" and locked.member is None and 0 < locked.retry_after_s <= CODE_FAILURE_WINDOW_S
+    assert store.identify("demo", m.id, current, PIXEL, now).status == "LOCKED"
+
+
+def test_one_callers_wrong_codes_stop_it_and_never_lock_the_member_for_others(store, db):
+    m, other = member(store), member(store, "+8613800138002", "bob")
+    now = time.time()
+    current = codes.totp(m.secret, codes.step_of(now))
+    for n in range(KOPI.max_failures):  # spread over members, as a guesser would
+        assert store.identify("demo", (m, other)[n % 2].id, _wrong(m, now), KOPI, now).status == "WRONG"
+    spent = store.identify("demo", m.id, current, KOPI, now)  # even a right code: nothing is judged
+    assert spent.status == "SPENT" and spent.member is None and 0 < spent.retry_after_s <= CODE_FAILURE_WINDOW_S
+    assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "SPENT"
+    # a second caller's typos do not make it several callers' guessing either
     for _ in range(MAX_CODE_FAILURES):
-        store.identify("demo", m.id, "000000" if stale != "000000" else "111111", now)
-    assert store.identify("demo", m.id, codes.totp(m.secret, codes.step_of(now)), now)[0] == "LOCKED"
+        store.identify("demo", m.id, _wrong(m, now), POS, now)
+    assert store.identify("demo", m.id, current, PIXEL, now) == ("OK", m, 0)
+    assert store.identify("demo", m.id, current, POS, now) == ("OK", m, 0)  # right codes are free
+    keys = MemberKeys("demo")
+    assert db.get(keys.caller_failures(KOPI.id)) == str(KOPI.max_failures).encode()
+    assert 0 < db.ttl(keys.caller_failures(KOPI.id)) <= CODE_FAILURE_WINDOW_S
+    assert db.hgetall(keys.code_failures(m.id)) == {b"account:kopi": str(KOPI.max_failures // 2).encode(),
+                                                    b"token:pos": str(MAX_CODE_FAILURES).encode()}
+    assert 0 < db.ttl(keys.code_failures(m.id)) <= CODE_FAILURE_WINDOW_S
+
+
+def test_guesses_sent_at_once_are_counted_one_at_a_time(store, redis_url):
+    """200 threads, each on its own connection, send one caller's guesses at once: at most its limit of them are
+    judged, whatever the order."""
+    m = member(store)
+    now = time.time()
+    guesser = Caller("account", "burst")
+    right = {codes.totp(m.secret, codes.step_of(now) + d) for d in (-1, 0, 1)}
+    guesses = [c for c in (f"{i:06d}" for i in range(210)) if c not in right][:200]
+    barrier = threading.Barrier(50)
+
+    def guess(code: str) -> str:
+        own = MemberStore(redis.Redis.from_url(redis_url), SECRET, PHONE_KEY)
+        barrier.wait()
+        return own.identify("demo", m.id, code, guesser, now).status
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(guess, guesses))
+    assert answers.count("WRONG") == guesser.max_failures and answers.count("SPENT") == 200 - guesser.max_failures
 
 
 # ---- purchases and refunds ----------------------------------------------------------------------
