@@ -8,14 +8,17 @@ from flask import Flask, has_request_context
 
 from fingerprints.store import MapChanged
 from portal.auth import AuditLog, audit
-from portal.maps import builds
+from portal.maps import builds, quality_text
 
 
 def init_app(app: Flask) -> None:
-    """Wire the map listeners of this process: every new version is audited and its model rebuilt."""
+    """Wire the map listeners of this process: every new version is audited and its model rebuilt. Also the
+    quality page's sentences in the page's language (portal/maps/quality_text.py)."""
     venues = app.extensions["mallportal"].venues
     venues.listen(lambda event: _audit(app, event))
     venues.listen(lambda event: builds.on_map_changed(app, event))
+    app.add_template_global(quality_text.checked_text, "live_checked_text")
+    app.add_template_filter(quality_text.cannot_know_text, "cannot_know")
 
 
 def _audit(app: Flask, event: MapChanged) -> None:

@@ -16,14 +16,21 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import shapely
-from flask import url_for
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
+from portal.apps import registry
+from portal.apps.views import is_zh
+from portal.apps.zone_apps import DEFAULT_APP
 from portal.ingest.health import IngestHealth
+from portal.maps.builds import restart_if_lost
 from portal.maps.validation import ValidationWalks
 
 COVER_CELL_M = 4.0
@@ -41,6 +48,7 @@ class Step:
     missing: list[str] = field(default_factory=list)
     link: str = ""
     link_text: str = ""
+    refresh_s: int = 0  # while it changes by itself (a model being built): the page updates after this long
 
 
 def coverage_grid(venue_map: VenueMap, level: int) -> list[tuple[float, float, int]]:
@@ -166,59 +174,110 @@ def _nearest_alive(tree: cKDTree, ids: np.ndarray, alive: np.ndarray, cells: lis
 
 
 def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[Step]:
+    """The steps, in the page's language (called in a request). `model`: the recorded model state
+    (portal.maps.builds.model_state); a build lost with its process is started again here."""
     drafts = url_for("operator.drafts", venue=venue)
     if venue_map is None or not venue_map.floors:
-        return [Step("plan", "Floor plan", False, "The venue has no map yet.", ["an IMDF archive or floors"],
-                     drafts, "Start a draft and add the IMDF plan")]
-    floors = venue_map.floors
-    steps = [Step("plan", "Floor plan", True, f"{len(floors)} floors, {len(venue_map.zones)} zones.",
-                  link=url_for("operator.setup", venue=venue), link_text="Venue set-up")]
-    unscaled = [f.name for f in floors if f.plan_image and not f.metres_per_pixel]
-    steps.append(Step("scale", "Scale", not unscaled, "Every floor is in metres." if not unscaled else
-                      "Plan images without a scale.", unscaled,
-                      url_for("operator.floor", venue=venue, level=floors[0].level, tool="scale"), "Set the scale"))
-    no_aps = [f.name for f in floors if not any(a.floor == f.level for a in venue_map.aps)]
-    steps.append(Step("aps", "Access points", not no_aps, f"{len(venue_map.aps)} AP entries placed.",
-                      [f"floor {n}: no AP" for n in no_aps], drafts, "Add an AP list (CSV, Ekahau, Meraki, UniFi)"))
-    apps = svc.zone_apps.all(venue)
-    no_app = [z.id for z in venue_map.zones if z.id not in apps]
-    steps.append(Step("zones", "Zones and their apps", bool(venue_map.zones) and not no_app,
-                      f"{len(venue_map.zones)} zones, {len(venue_map.zones) - len(no_app)} with a light app.",
-                      [f"zone {z}: no app" for z in no_app[:20]], url_for("operator.owners", venue=venue),
-                      "Zone owners"))
+        return [Step("plan", _("Floor plan"), False, _("The venue has no map yet."), [_("an IMDF archive or floors")],
+                     drafts, _("Start a draft and add the IMDF plan"))]
+    floors, zh = venue_map.floors, is_zh()
+    steps = [Step("plan", _("Floor plan"), True,
+                  _("%(floors)s floors, %(zones)s zones.", floors=len(floors), zones=len(venue_map.zones)),
+                  link=url_for("operator.setup", venue=venue), link_text=_("Venue set-up"))]
+    unscaled = [f.label(zh) for f in floors if f.plan_image and not f.metres_per_pixel]
+    steps.append(Step("scale", _("Scale"), not unscaled, _("Every floor is in metres.") if not unscaled else
+                      _("Plan images without a scale."), unscaled,
+                      url_for("operator.floor", venue=venue, level=floors[0].level, tool="scale"), _("Set the scale")))
+    no_aps = [f.label(zh) for f in floors if not any(a.floor == f.level for a in venue_map.aps)]
+    steps.append(Step("aps", _("Access points"), not no_aps, _("%(n)s AP entries placed.", n=len(venue_map.aps)),
+                      [_("floor %(floor)s: no AP", floor=n) for n in no_aps], drafts,
+                      _("Add an AP list (CSV, Ekahau, Meraki, UniFi)")))
+    steps.append(_zones(svc, venue, venue_map))
     steps.append(_walkways(venue, venue_map))
     steps.append(_coverage(venue, venue_map))
-    health = IngestHealth(svc.db).snapshot(venue, time.time(), venue_map, svc.settings.ap_silent_after_s)
-    live = [s for s in health["sources"] if s.get("last_report_age_s") is not None
-            and s["last_report_age_s"] <= LIVE_WITHIN_S]
-    steps.append(Step("sources", "Report sources seen live", bool(live),
-                      f"{len(live)} sources reported in the last {LIVE_WITHIN_S / 60:.0f} minutes; "
-                      f"{health['totals']['aps_silent']} of {health['totals']['aps']} APs silent.",
-                      [f"AP {b}: silent" for b in health["silent_aps"][:20]] or ([] if live else ["no report yet"]),
-                      url_for("operator.health", venue=venue), "Ingest health"))
-    ready = model.get("state") == "ready" and model.get("version") == venue_map.version
-    steps.append(Step("model", "Positioning model", ready, f"Model of map v{model.get('version', '-')}: "
-                      f"{model.get('state', 'not built')}.", [] if ready else [model.get("error") or "not built"],
-                      url_for("operator.versions", venue=venue), "Map versions"))
+    steps.append(_sources(svc, venue, venue_map))
+    model = restart_if_lost(current_app._get_current_object(), venue, venue_map.version, model)
+    steps.append(_model(venue, venue_map, model))
     steps.append(_validation(svc, venue, venue_map))
     return steps
 
 
+def _zones(svc, venue: str, venue_map: VenueMap) -> Step:
+    """Where a phone in each zone lands. A zone with no app chosen for it runs the mall directory
+    (zone_apps.DEFAULT_APP: ZoneAppStore.decode, which the probe's landing reads), and corridors, lobbies and
+    car parks have no owner to choose one: that is a landing, not a gap. Wrong is a map with no zones (every
+    phone lands on the mall home) and a zone whose app this portal does not run (LIGHT_APPS): its phones land
+    on the mall home instead of the zone's page."""
+    title, link, link_text = _("Zones and their apps"), url_for("operator.owners", venue=venue), _("Zone owners")
+    if not venue_map.zones:
+        return Step("zones", title, False, _("The map has no zones: every phone lands on the mall home."),
+                    [_("zones: the IMDF plan's units, or drawn with a floor's zone tool")],
+                    url_for("operator.floor", venue=venue, level=venue_map.floors[0].level, tool="zone"),
+                    _("Draw zones"))
+    assigned = svc.zone_apps.all(venue)
+    apps = {z.id: assigned[z.id][0] if z.id in assigned else DEFAULT_APP for z in venue_map.zones}
+    chosen = sum(1 for z in venue_map.zones if z.id in assigned)
+    detail = _("%(zones)s zones: %(chosen)s with an app chosen for them, %(default)s on the mall directory "
+               "(where a zone with no app lands).", zones=len(apps), chosen=chosen, default=len(apps) - chosen)
+    not_run = [(zone, app) for zone, app in apps.items() if registry.get(app) is None]
+    missing = [_("zone %(zone)s: its app %(app)s is not one this portal runs (LIGHT_APPS): phones there land on "
+                 "the mall home", zone=zone, app=app) for zone, app in not_run[:20]]
+    return Step("zones", title, not not_run, detail, missing, link, link_text)
+
+
+def _sources(svc, venue: str, venue_map: VenueMap) -> Step:
+    health = IngestHealth(svc.db).snapshot(venue, time.time(), venue_map, svc.settings.ap_silent_after_s)
+    live = [s for s in health["sources"] if s.get("last_report_age_s") is not None
+            and s["last_report_age_s"] <= LIVE_WITHIN_S]
+    detail = _("%(sources)s sources reported in the last %(minutes)s minutes; %(silent)s of %(aps)s APs silent.",
+               sources=len(live), minutes=f"{LIVE_WITHIN_S / 60:.0f}", silent=health["totals"]["aps_silent"],
+               aps=health["totals"]["aps"])
+    missing = [_("AP %(bssid)s: silent", bssid=b) for b in health["silent_aps"][:20]] or (
+        [] if live else [_("no report yet")])
+    return Step("sources", _("Report sources seen live"), bool(live), detail, missing,
+                url_for("operator.health", venue=venue), _("Ingest health"))
+
+
+# The model record's words (portal.maps.builds), as the page says them.
+_MODEL_STATES = {"building": _l("building"), "ready": _l("ready"), "failed": _l("failed")}
+_BUILD_STEPS = {"queued": _l("queued"), "loading map": _l("loading map"), "fitting": _l("fitting")}
+
+
+def _model(venue: str, venue_map: VenueMap, model: dict) -> Step:
+    version, state = model.get("version"), model.get("state")
+    ready = state == "ready" and version == venue_map.version
+    words = str(_MODEL_STATES.get(state, _("not built")))
+    if state == "building":
+        words = _("%(state)s (%(step)s, %(progress)s)", state=words, step=str(_BUILD_STEPS.get(model.get("step"), "")),
+                  progress=f"{model.get('progress', 0.0):.0%}")
+    detail = _("Model of map v%(version)s: %(state)s.", version=version or "-", state=words)
+    if ready or state == "building":
+        missing = []
+    elif state == "failed":
+        missing = [model.get("error") or _("not built")]
+    else:
+        missing = [_("not built for the current map v%(version)s", version=venue_map.version)]
+    return Step("model", _("Positioning model"), ready, detail, missing, url_for("operator.versions", venue=venue),
+                _("Map versions"), refresh_s=3 if state == "building" else 0)
+
+
 def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
     """The last validation walk (portal.maps.validation): what shoppers' phones really get along a route."""
-    link = url_for("operator.validation", venue=venue)
+    link, title = url_for("operator.validation", venue=venue), _("Validation walk")
     last = ValidationWalks(svc.db).last(venue)
     if last is None:
-        return Step("validation", "Validation walk", False, "No validation walk recorded yet.",
-                    ["walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
-                     "at the APs (ts,ap,rssi), or run `flask validation-walk`"], link, "Run a validation walk")
+        return Step("validation", title, False, _("No validation walk recorded yet."),
+                    [_("walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
+                       "at the APs (ts,ap,rssi), or run %(command)s", command="`flask validation-walk`")],
+                    link, _("Run a validation walk"))
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["at"]))
-    detail = (f"Last walk {when} on map v{last['version']}: {last['points']} route points, right zone "
-              f"{_share(last['zone_rate'])}, right floor {_share(last['floor_rate'])}, live error mean "
-              f"{_metres(last['mean_error_m'])}, p95 {_metres(last['p95_error_m'])}.")
+    detail = _("Last walk %(when)s on map v%(version)s: %(points)s route points, right zone %(zone)s, right floor "
+               "%(floor)s, live error mean %(mean)s, p95 %(p95)s.", when=when, version=last["version"],
+               points=last["points"], zone=_share(last["zone_rate"]), floor=_share(last["floor_rate"]),
+               mean=_metres(last["mean_error_m"]), p95=_metres(last["p95_error_m"]))
     stale = [] if last["version"] == venue_map.version else [
-        f"the map changed since (now v{venue_map.version}): walk again to measure this version"]
-    return Step("validation", "Validation walk", True, detail, stale, link, "Validation walks")
+        _("the map changed since (now v%(version)s): walk again to measure this version", version=venue_map.version)]
+    return Step("validation", title, True, detail, stale, link, _("Validation walks"))
 
 
 def _share(value: float | None) -> str:
@@ -232,10 +291,10 @@ def _metres(value: float | None) -> str:
 def _walkways(venue: str, venue_map: VenueMap) -> Step:
     """Done when every zone has a linked walkway node in or next to it and, on a venue of more than one
     floor, every floor's walkways join the others' (a route can go from any floor to any other)."""
-    link = url_for("operator.drafts", venue=venue)
+    link, title = url_for("operator.drafts", venue=venue), _("Walkways")
     if not venue_map.nodes:
-        return Step("walkways", "Walkways", False, "No walkway graph.", ["derive it from the IMDF plan"], link,
-                    "Add derived walkways to a draft")
+        return Step("walkways", title, False, _("No walkway graph."), [_("derive it from the IMDF plan")], link,
+                    _("Add derived walkways to a draft"))
     graph = build_graph(venue_map)
     # Each floor's linked nodes as one array of points: one vectorised distance call per zone rather than a
     # Point and a call per (zone, node), most of the page's time on a campus plan once the grid was fast.
@@ -248,34 +307,44 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
     for zone in venue_map.zones:
         polygon = Polygon(zone.polygon)
         if zone.floor not in nodes or not (shapely.distance(polygon, nodes[zone.floor]) <= 3.0).any():
-            unreached.append(f"zone {zone.id}: no walkway node in or next to it")
-    detail = f"{len(venue_map.nodes)} nodes, {len(venue_map.edges)} links."
+            unreached.append(_("zone %(zone)s: no walkway node in or next to it", zone=zone.id))
+    detail = _("%(nodes)s nodes, %(links)s links.", nodes=len(venue_map.nodes), links=len(venue_map.edges))
     apart, one_way = floors_not_joined(venue_map, graph)
     missing = []
     if apart or one_way:
-        names = {f.level: f.name for f in venue_map.floors}
-
-        def floors(levels: list[int]) -> str:
-            return ("floor " if len(levels) == 1 else "floors ") + ", ".join(names[level] for level in levels)
-
-        if apart:
-            detail += (f" The floors are not all joined: the walkways fall into {len(apart)} parts that no lift, "
-                       "escalator or stairs link joins (" + " | ".join(floors(p) for p in apart) + "), and a "
-                       "route from one to another is refused.")
-            missing += [f"{floors(part)}: no lift, escalator or stairs link joins {'it' if len(part) == 1 else 'them'}"
-                        f" to {floors(apart[0])}" for part in apart[1:]]
-        if one_way:
-            missing.append(f"{floors(one_way)}: reached or left one way only (an escalator with no way back, no "
-                           "lift or stairs)")
-        missing.append("to fix: link the floors in the map editor (a floor's walkway tool: a lift, escalator or "
-                       "stairs link between a node on each floor), or add the IMDF plan's relationship features "
-                       "(elevator, escalator, stairs) and import it again")
+        detail, missing = _floors_apart(venue_map, apart, one_way, detail)
         first = apart[1][0] if apart else one_way[0]
-        link, link_text = url_for("operator.floor", venue=venue, level=first, tool="walkway"), "Link the floors"
+        link, link_text = url_for("operator.floor", venue=venue, level=first, tool="walkway"), _("Link the floors")
     else:
-        link_text = "Add derived walkways to a draft"
+        link_text = _("Add derived walkways to a draft")
     missing += unreached[:20]
-    return Step("walkways", "Walkways", not missing, detail, missing, link, link_text)
+    return Step("walkways", title, not missing, detail, missing, link, link_text)
+
+
+def _floors_apart(venue_map: VenueMap, apart: list[list[int]], one_way: list[int], detail: str) -> tuple[str, list]:
+    """The walkways step's words for floors not joined (`floors_not_joined`): its detail and what is missing."""
+    zh = is_zh()
+    names = {f.level: f.label(zh) for f in venue_map.floors}
+
+    def floors(levels: list[int]) -> str:
+        return ngettext("floor %(names)s", "floors %(names)s", len(levels),
+                        names=", ".join(names[level] for level in levels))
+
+    missing = []
+    if apart:
+        detail += " " + _("The floors are not all joined: the walkways fall into %(n)s parts that no lift, escalator "
+                          "or stairs link joins (%(parts)s), and a route from one to another is refused.",
+                          n=len(apart), parts=" | ".join(floors(p) for p in apart))
+        missing += [ngettext("%(part)s: no lift, escalator or stairs link joins it to %(main)s",
+                             "%(part)s: no lift, escalator or stairs link joins them to %(main)s", len(part),
+                             part=floors(part), main=floors(apart[0])) for part in apart[1:]]
+    if one_way:
+        missing.append(_("%(floors)s: reached or left one way only (an escalator with no way back, no lift or "
+                         "stairs)", floors=floors(one_way)))
+    missing.append(_("to fix: link the floors in the map editor (a floor's walkway tool: a lift, escalator or "
+                     "stairs link between a node on each floor), or add the IMDF plan's relationship features "
+                     "(elevator, escalator, stairs) and import it again"))
+    return detail, missing
 
 
 def floors_not_joined(venue_map: VenueMap, graph: nx.DiGraph | None = None) -> tuple[list[list[int]], list[int]]:
@@ -315,15 +384,16 @@ def floors_not_joined(venue_map: VenueMap, graph: nx.DiGraph | None = None) -> t
 
 
 def _coverage(venue: str, venue_map: VenueMap) -> Step:
-    missing, covered_all, cells_all = [], 0, 0
+    missing, covered_all, cells_all, zh = [], 0, 0, is_zh()
     for fl in venue_map.floors:
         cells = coverage_grid(venue_map, fl.level)
-        covered = sum(1 for _, _, n in cells if n > 0)
+        covered = sum(1 for _x, _y, n in cells if n > 0)
         covered_all, cells_all = covered_all + covered, cells_all + len(cells)
         if cells and covered / len(cells) < COVERAGE_GOAL:
-            missing.append(f"floor {fl.name}: {covered / len(cells):.0%} of its zones within "
-                           f"{COVER_RADIUS_M:g} m of a reference point")
+            missing.append(_("floor %(floor)s: %(share)s of its zones within %(radius)s m of a reference point",
+                             floor=fl.label(zh), share=f"{covered / len(cells):.0%}", radius=f"{COVER_RADIUS_M:g}"))
     share = covered_all / cells_all if cells_all else 0.0
-    return Step("coverage", "Survey coverage", cells_all > 0 and not missing,
-                f"{len(venue_map.samples)} reference points; {share:.0%} of the zones covered.", missing,
-                url_for("operator.survey", venue=venue), "Survey (plans a route over what is uncovered)")
+    return Step("coverage", _("Survey coverage"), cells_all > 0 and not missing,
+                _("%(points)s reference points; %(share)s of the zones covered.", points=len(venue_map.samples),
+                  share=f"{share:.0%}"), missing,
+                url_for("operator.survey", venue=venue), _("Survey (plans a route over what is uncovered)"))

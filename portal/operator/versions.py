@@ -45,10 +45,8 @@ def _summary(venue: str, version: int) -> dict | None:
 def versions(venue: str):
     svc = services()
     current = svc.venues.current_version(venue)
-    state = model_state(venue)
-    if builds.needs_rebuild(state, current):
-        start_rebuild(venue, current)  # e.g. changed by the CLI: bring the model status up to date
-        state = model_state(venue)
+    # a build lost with its process (a CLI killed mid-fit): claimed in one step, so one worker restarts it
+    state = builds.restart_if_lost(current_app._get_current_object(), venue, current, model_state(venue))
     rows, parsed = [], 0
     for v in sorted(set(svc.venues.versions(venue)), reverse=True)[:200]:
         summary = _summaries.peek((venue, v))

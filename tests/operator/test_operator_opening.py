@@ -53,7 +53,8 @@ def test_new_venue_from_drafts_to_checklist(client, harbour_ops, svc, tmp_path):
     page = text(client.get(V + "/checklist"))
     assert 'id="step-plan"' in page and 'id="step-coverage"' in page
     assert re.search(r'id="step-aps" class="done"', page) and re.search(r'id="step-walkways" class="done"', page)
-    assert re.search(r'id="step-zones" class="todo"', page)  # no zone app yet: says so, links the tool
+    # no app chosen: every zone lands on the directory, and the step says so
+    assert re.search(r'id="step-zones" class="done"', page) and "on the mall directory" in page
     svg = client.get(V + "/checklist/coverage/0.svg")
     assert svg.status_code == 200 and b'class="cell"' in svg.data
 

@@ -1,0 +1,50 @@
+"""The quality page's fixed sentences about its live estimate, in the page's language.
+
+fingerprints.quality writes them in English for the CLI's report (`CHECKED`, `CANNOT_KNOW`; no Flask there);
+the page says the same from the same figures through the catalog. `portal.maps.init_app` makes them the
+templates' `live_checked_text()` and `|cannot_know` (templates/operator/quality.html)."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from fingerprints.quality import CANNOT_KNOW, CHECK_RATES, CHECK_SEEDS, CHECK_VISITS, rate_half_width
+
+# CHECK_RATES' probes as the sentence names them.
+_PROBES = {"120 s": _l("120 s"), "30 s": _l("30 s"), "the first probe": _l("the first probe")}
+
+# CANNOT_KNOW's lines, the same English as msgids (tests/maps/test_checklist_language.py: none left out).
+_CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
+    _l("the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"),
+    _l("crowds, moved fittings and radio changes since the survey"),
+    _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit"),
+    _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
+       "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
+    _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
+), strict=True))
+
+
+def checked_text() -> str:
+    """fingerprints.quality.CHECKED in the page's language: per probe, claim minus measured over the malls,
+    and the sampling error of such a difference."""
+    parts, sizes, inside = [], [], True
+    for probe, (n, measured, claimed) in CHECK_RATES.items():
+        diffs = [c - m for m, c in zip(measured, claimed, strict=True)]
+        half = 100 * rate_half_width(float(np.mean(measured)) / 100, n, CHECK_VISITS)
+        inside = inside and max(abs(d) for d in diffs) <= half
+        parts.append(_("%(low)s to %(high)s at %(probe)s (±%(half)s)", low=f"{round(min(diffs)):+d}",
+                       high=f"{round(max(diffs)):+d}", probe=str(_PROBES.get(probe, probe)), half=f"{half:.0f}"))
+        sizes.append(str(n))
+    verdict = _("every difference lies within it.") if inside else _("not every difference lies within it.")
+    return _("checked against %(bench)s on simulated malls never used to set it (%(seeds)s): claim minus measured "
+             "right-zone rate, in points: %(parts)s. ± is the sampling error, the 95%% binomial interval of such a "
+             "difference with %(sizes)s probes measured per mall and %(visits)s visits claimed: %(verdict)s",
+             bench="bench/landing_replay.py", seeds=", ".join(map(str, CHECK_SEEDS)), parts=", ".join(parts),
+             sizes="/".join(sizes), visits=CHECK_VISITS, verdict=verdict)
+
+
+def cannot_know_text(line: str) -> str:
+    """One of the live estimate's CANNOT_KNOW lines in the page's language (any other line as it is)."""
+    return str(_CANNOT_KNOW.get(line, line))
