@@ -5,11 +5,34 @@ showtime API in `api`; all seat changes are single Lua scripts in `store`."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from lightapps.cinema.payment import register as register_payments
 from lightapps.cinema.store import CinemaStore
 from portal.apps.registry import ConfigField, LightApp
+
+LATE_ENTRY_S = 15 * 60  # a ticket still lets its holder in this long after the start (common.LATE_BOOKING_S)
+
+
+def in_use(store: CinemaStore, venue: str, zone: str, config: dict[str, Any] | None) -> str | None:
+    """The LightApp.in_use hook: a zone leaving the cinema takes its ticket pages (the door QR, the paid
+    ticket's cancel and refund) away, so it waits for the showtimes its tickets are for. A config change
+    strands nothing: a ticket keeps the refund cut-off it was sold with (store.py, `refund_cutoff_s`)."""
+    if config is not None:
+        return None
+    tickets = store.tickets_to_come(venue, zone, time.time() - LATE_ENTRY_S)
+    if not tickets:
+        return None
+    return ngettext("%(num)d ticket is booked (or being paid for) for a coming showtime: the zone can switch "
+                    "%(late)d minutes after that showtime starts, or once the ticket is cancelled.",
+                    "%(num)d tickets are booked (or being paid for) for coming showtimes: the zone can switch "
+                    "%(late)d minutes after the last of them starts, or once the tickets are cancelled.", tickets,
+                    late=LATE_ENTRY_S // 60)
+
 
 APP = LightApp(
     name="cinema",
@@ -31,4 +54,5 @@ APP = LightApp(
     store=CinemaStore,
     history={"cinema.showtime.add": _l("Showtime added: %(film)s")},
     init_app=register_payments,  # paid orders confirm holds (lightapps/cinema/payment.py)
+    in_use=in_use,  # no zone switch strands a ticket for a coming show (portal/owner/views.py)
 )

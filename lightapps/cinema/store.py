@@ -7,9 +7,10 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
     cinema:ext:<zone>             HASH   the cinema system's showtime id -> our show id (pushes are upserts)
     cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
                                          a seat with no field, or with a hold past its expiry, is free
-    cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code
+    cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s
     cinema:myhold:<show>:<client> STRING the shopper's live hold token on this show (one hold each)
-    cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, status
+    cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, status, refund_cutoff_s
+                                         (the zone's refund cut-off when its seats were held: the ticket's own)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
 
@@ -132,7 +133,8 @@ return {'OK', created, updated}
 # ARGV[1] token, ARGV[2] now ms ('' = server clock), ARGV[3] ttl ms, ARGV[4] client, ARGV[5] show id,
 # ARGV[6] previous token expected in the pointer ('' = none), ARGV[7] auditorium the layout is for,
 # ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats),
-# ARGV[9] '1' = only check: every refusal as below, but nothing written ({'FREE', new} when it would hold).
+# ARGV[9] '1' = only check: every refusal as below, but nothing written ({'FREE', new} when it would hold),
+# ARGV[10] the zone's refund cut-off (s before the show) now, kept with the hold and its booking ('' = none).
 # Returns {'OK', expires_ms, new} | {'FREE', new} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or
 # show changed); `new`: the chosen seats the shopper's previous live hold does not already hold (what the seat
 # budget counts). A hold replacing a live one keeps its expiry when that is sooner than now + ttl: re-picking
@@ -214,7 +216,8 @@ if old ~= '' then
   if redis.call('HGET', KEYS[4], 'status') == 'held' then redis.call('HSET', KEYS[4], 'status', 'replaced') end
 end
 redis.call('HSET', KEYS[2], 'token', token, 'show', ARGV[5], 'client', ARGV[4],
-           'seats', table.concat(data.seats, ','), 'expires_ms', exp, 'created_ms', now, 'status', 'held')
+           'seats', table.concat(data.seats, ','), 'expires_ms', exp, 'created_ms', now, 'status', 'held',
+           'refund_cutoff_s', ARGV[10])
 redis.call('PEXPIREAT', KEYS[2], exp + KEEP_MS)
 redis.call('SET', KEYS[3], token, 'PXAT', exp)
 return {'OK', exp, new}
@@ -241,7 +244,7 @@ end
 _CONFIRM = _NOW + LUA_KEEP + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
-local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show')
+local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show', 'refund_cutoff_s')
 if not h[1] or h[4] == '' or h[4] ~= ARGV[4] then return {'NOHOLD'} end  -- '': its shopper was erased
 if h[1] == 'confirmed' then return {'OK', h[5]} end
 if h[1] ~= 'held' then return {'GONE', h[1]} end
@@ -269,6 +272,7 @@ local code = ARGV[3]
 for _, s in ipairs(seats) do redis.call('HSET', KEYS[1], s, 'B|' .. code) end
 redis.call('HSET', KEYS[3], 'code', code, 'show', h[6], 'zone', ARGV[5], 'client', ARGV[4], 'seats', h[2],
            'created_ms', now, 'token', token, 'status', 'booked')
+if h[7] and h[7] ~= '' then redis.call('HSET', KEYS[3], 'refund_cutoff_s', h[7]) end  -- the cut-off promised
 redis.call('ZADD', KEYS[4], now, code)
 redis.call('ZADD', KEYS[5], now, code)
 local starts = tonumber(redis.call('HGET', KEYS[7], 'starts_at') or '0') or 0
@@ -392,6 +396,7 @@ class Booking:
     created_ms: int
     status: str  # booked | cancelled
     token: str = ""  # the hold it was confirmed from (its payment order's key)
+    refund_cutoff_s: int | None = None  # the zone's refund cut-off when the seats were held (None: booked before)
 
 
 @dataclass(frozen=True)
@@ -536,7 +541,7 @@ class CinemaStore:
     # ---- holds ----
 
     def hold(self, venue: str, show: Showtime, client: str, seats: list[str], ttl_s: float,
-             now_ms: int | None = None, check_only: bool = False) -> Outcome:
+             now_ms: int | None = None, check_only: bool = False, refund_cutoff_s: int | None = None) -> Outcome:
         """Hold `seats` (already checked by layouts.parse_selection) for `ttl_s` seconds, all or none.
 
         The shopper's previous live hold on this show, if any, is replaced: its seats count as free for
@@ -547,7 +552,8 @@ class CinemaStore:
         charges: a re-hold of the same seats is 0). A previous hold that has lapsed counts for nothing: the
         next hold is a new one, with a full `ttl_s` and every seat new. `check_only`: the same checks against
         the same state, nothing written: "ok" (no token) with `new_seats`, or the refusal the hold would meet
-        now.
+        now. `refund_cutoff_s`: the zone's refund cut-off now, kept with the hold and the booking it becomes
+        (the ticket's refund deadline: a later change of the zone's config does not take it away).
 
         The no-orphan-single-seat rule, checked in the same atomic script against the seat states of that
         moment: take each run of adjacent standard seats (a run ends at an aisle, the row end, or a seat
@@ -569,7 +575,8 @@ class CinemaStore:
                 keys=[keys.seats(show.id), keys.hold(token), keys.client_hold(show.id, client),
                       keys.hold(old) if old else keys.hold(token), keys.show(show.id)],
                 args=[token, "" if now_ms is None else now_ms, int(ttl_s * 1000), client, show.id, old,
-                      show.auditorium, payload, "1" if check_only else ""],
+                      show.auditorium, payload, "1" if check_only else "",
+                      "" if refund_cutoff_s is None else int(refund_cutoff_s)],
             )
             status = _s(result[0])
             if status == "FREE":
@@ -644,9 +651,10 @@ class CinemaStore:
     @staticmethod
     def _booking(data: dict) -> Booking:
         d = {_s(k): _s(v) for k, v in data.items()}
+        cutoff = d.get("refund_cutoff_s", "")
         return Booking(code=d["code"], show_id=d["show"], zone=d.get("zone", ""), client=d["client"],
                        seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"],
-                       token=d.get("token", ""))
+                       token=d.get("token", ""), refund_cutoff_s=int(cutoff) if cutoff.isdigit() else None)
 
     def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
         keys = CinemaKeys(venue)
@@ -661,6 +669,21 @@ class CinemaStore:
     def client_bookings(self, venue: str, client: str, limit: int = 20) -> list[Booking]:
         codes = self.db.zrevrange(CinemaKeys(venue).client_tickets(client), 0, limit - 1)
         return self._bookings_by_codes(venue, codes)
+
+    def tickets_to_come(self, venue: str, zone: str, since: float, now: float | None = None) -> int:
+        """Bookings still booked, and live holds (a payment may confirm one), for the zone's showtimes starting
+        at or after `since` (epoch s): what shoppers hold there."""
+        keys = CinemaKeys(venue)
+        now_ms = (time.time() if now is None else now) * 1000
+        pipe = self.db.pipeline(transaction=False)
+        for show_id in self.db.zrangebyscore(keys.shows(zone), since, "+inf"):
+            pipe.hvals(keys.seats(_s(show_id)))
+        held: set[str] = set()  # "B|<code>", "H|<token>": one per booking or hold, however many seats
+        for value in map(_s, (v for seats in pipe.execute() for v in seats)):
+            kind, ref, *expires = value.split("|")
+            if kind == "B" or (expires and int(expires[0]) > now_ms):
+                held.add(f"{kind}|{ref}")
+        return len(held)
 
     def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None) -> Outcome:
         keys = CinemaKeys(venue)

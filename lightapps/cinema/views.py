@@ -130,7 +130,8 @@ def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s:
         return check
     if check.new_seats:
         spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats)
-    outcome = store.hold(venue, show, client, picked, ttl_s)
+    # The refund cut-off of this moment goes with the hold into its booking: the ticket's own deadline.
+    outcome = store.hold(venue, show, client, picked, ttl_s, refund_cutoff_s=_zone_cutoff_s())
     unused = check.new_seats - (outcome.new_seats if outcome.ok else 0)
     if unused > 0:
         give_back_budget("cinema.seats", venue, shopper=client, cost=unused)
@@ -237,7 +238,7 @@ def ticket_qr_svg(venue: str, code: str) -> Markup:
 def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None):
     order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
     paid = order is not None and order.is_paid
-    cutoff = show.starts_at - _refund_cutoff_s() if paid else show.starts_at
+    cutoff = show.starts_at - _refund_cutoff_s(booking) if paid else show.starts_at
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
@@ -245,11 +246,20 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
                  notify_phone=masked_phone(venue, booking.client))
 
 
-def _refund_cutoff_s() -> int:
+def _zone_cutoff_s() -> int:
+    """The zone's refund cut-off now (s before the show): what new tickets are promised."""
     try:
         return max(0, int(g.app_config.get("refund_cutoff_minutes") or 0)) * 60
     except (TypeError, ValueError):
         return 3600
+
+
+def _refund_cutoff_s(booking) -> int:
+    """The ticket's refund cut-off: the one its page promised when it was booked (kept with the booking), or
+    the zone's now when that is shorter, so a later change never takes a promised refund away. A ticket booked
+    before cut-offs were kept has the zone's."""
+    now = _zone_cutoff_s()
+    return now if booking.refund_cutoff_s is None else min(now, booking.refund_cutoff_s)
 
 
 @bp.get("/<zone>/ticket/<code>")
@@ -263,9 +273,10 @@ def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
     order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
     paid = order is not None and order.is_paid
-    if time.time() >= show.starts_at - (_refund_cutoff_s() if paid else 0):
+    cutoff_s = _refund_cutoff_s(booking) if paid else 0
+    if time.time() >= show.starts_at - cutoff_s:
         message = (_("Paid tickets can be cancelled and refunded until %(t)s only.",
-                     t=hhmm(show.starts_at - _refund_cutoff_s())) if paid
+                     t=hhmm(show.starts_at - cutoff_s)) if paid
                    else _("The show has started; the ticket can no longer be cancelled."))
         return _ticket_page(venue, zone, booking, show, 409, message)
     outcome = cinema_store().cancel_booking(venue, booking.code, booking.client)

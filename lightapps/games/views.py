@@ -17,11 +17,13 @@ from flask_babel import gettext as _
 from lightapps.games import APP
 from lightapps.games.rules import Prize, normalize_code, percent, show_code
 from lightapps.games.store import Game, GameStore, Voucher
+from portal.apps.bilingual import Localized
 from portal.apps.budgets import spend_budget
 from portal.apps.capabilities import points
 from portal.apps.locale import venue_today
 from portal.apps.views import (
     app_store,
+    bilingual_from,
     is_zh,
     lang_arg,
     record_event,
@@ -52,9 +54,11 @@ def prize_value(prize, zh: bool) -> str:
     return _("%(value)s coupon", value=cny(prize.value)) if prize.value else _("Coupon")
 
 
-def desk(config: dict | None) -> str:
+def desk(config: dict | None) -> Localized | str:
+    """Where prizes are collected, as the owner wrote it: in the page's language, else the other one, tagged
+    (an owner may write it in one language only), else the generic service desk."""
     config = config or APP.default_config()
-    return (config.get("desk_zh") if is_zh() else config.get("desk_en")) or _("the service desk")
+    return bilingual_from(config, "desk") or _("the service desk")
 
 
 def _landing(venue: str, zone: str, error: str | None = None, status: int = 200):

@@ -9,21 +9,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 
+from fingerprints.model import VenueMap
 from lightapps.parking.fees import register as register_fees
 from lightapps.parking.store import ParkingStore
-from lightapps.parking.wayfinding import parse_entrance
+from lightapps.parking.wayfinding import check_entrance, parse_entrance
 from portal.apps.registry import ConfigField, LightApp
+from portal.services import services
 
 
 class EntranceField(ConfigField):
-    """Where the walk back to the car starts when the portal cannot place the shopper: floor,x,y."""
+    """Where the walk back to the car starts when the portal cannot place the shopper: floor,x,y, on a floor
+    plan of the venue (checked when the request names the venue: the owner console's save)."""
 
     def parse(self, raw: Any) -> Any:
         value = super().parse(raw) or ""
         point = parse_entrance(value)
-        return "" if point is None else f"{point[0]},{point[1]:g},{point[2]:g}"
+        if point is None:
+            return ""
+        venue_map = _venue_map_of_request()
+        if venue_map is not None:
+            check_entrance(venue_map, point)
+        return f"{point[0]},{point[1]:g},{point[2]:g}"
+
+
+def _venue_map_of_request() -> VenueMap | None:
+    """The map of the venue the request is about (the zone console's URL, /console/owner/<venue>/zone/<zone>,
+    names it): a field's parse gets only the value, yet the entrance must lie on this venue's plan. None outside
+    a request, or when the URL names no venue (a config checked on its own: the format only)."""
+    if not has_request_context():
+        return None
+    venue = (request.view_args or {}).get("venue")
+    return services().venues.get_map(venue) if isinstance(venue, str) else None
 
 
 CONFIG_SCHEMA = (

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
+from core.errors import N_
 from fingerprints.plan import PX_PER_M, render_plan_svg
 from fingerprints.routes import Route, shared_graph, shortest_route
 
@@ -24,21 +25,47 @@ STATE_COLOURS = {"free": "#4caf50", "occupied": "#e57373"}
 UNKNOWN_COLOUR = "#bdbdbd"
 
 
+ENTRANCE_FORMAT = N_("Entrance must be floor,x,y in metres, e.g. 0,40,30")
+
+
+class EntranceError(ValueError):
+    """A configured entrance that cannot be used. `template % params` is the English text; the owner console
+    shows `_(template, **params)` (portal/owner/forms.py `field_error`), so the N_ templates are catalog msgids."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template, self.params = template, params
+        super().__init__(template % params if params else template)
+
+
 def parse_entrance(raw: str) -> Point | None:
-    """'0,40,30' -> (0, 40.0, 30.0); '' -> None. ValueError with a user-facing message."""
+    """'0,40,30' -> (0, 40.0, 30.0); '' -> None. EntranceError (a ValueError) with a user-facing message."""
     raw = (raw or "").strip()
     if not raw:
         return None
     parts = [p.strip() for p in raw.split(",")]
     if len(parts) != 3:
-        raise ValueError("Entrance must be floor,x,y in metres, e.g. 0,40,30")
+        raise EntranceError(ENTRANCE_FORMAT)
     try:
         floor, x, y = int(parts[0]), float(parts[1]), float(parts[2])
     except ValueError:
-        raise ValueError("Entrance must be floor,x,y in metres, e.g. 0,40,30") from None
+        raise EntranceError(ENTRANCE_FORMAT) from None
     if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
-        raise ValueError("Entrance x and y must be metres on the plan")
+        raise EntranceError(N_("Entrance x and y must be metres on the plan"))
     return floor, x, y
+
+
+def check_entrance(venue_map, point: Point) -> None:
+    """EntranceError unless the point lies on a floor plan of the venue: `entrance()` would silently ignore it
+    and start the walk at the garage door, so the owner is told when saving instead."""
+    floor, x, y = point
+    plan = next((f for f in venue_map.floors if f.level == floor), None)
+    if plan is None:
+        raise EntranceError(N_("Entrance floor %(floor)s is not a floor of this venue (its floors: %(floors)s)"),
+                            floor=floor, floors=", ".join(str(f.level) for f in venue_map.floors))
+    if not on_plan(venue_map, point):
+        raise EntranceError(N_("Entrance %(x)s,%(y)s is off the plan: floor %(floor)s is %(width)s by %(height)s "
+                               "metres"), x=f"{x:g}", y=f"{y:g}", floor=floor, width=f"{plan.width_m:g}",
+                            height=f"{plan.height_m:g}")
 
 
 def _on_outline(polygon, x: float, y: float, tolerance: float = 0.5) -> bool:

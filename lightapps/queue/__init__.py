@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from lightapps.queue import rules
 from lightapps.queue.payment import register as register_payments
@@ -52,6 +53,35 @@ CONFIG_SCHEMA = (
     # "currency" a zone stored before is ignored, and dropped when its owner next saves the settings.
 )
 
+BOOKING_DAYS_AHEAD = 8  # the days a table may be booked for (views.BOOKING_DAYS, 7) and one of slack
+
+
+def in_use(store: QueueStore, venue: str, zone: str, config: dict[str, Any] | None) -> str | None:
+    """The LightApp.in_use hook: a live number is lost when the zone leaves the queue (its page answers 404)
+    or its class leaves the table classes (nobody can call it); a table booking when the zone leaves."""
+    live = store.live_by_class(venue, zone)
+    if config is not None:
+        kept = {c.label for c in rules.classes_or_default(config.get("table_classes"))}
+        return " ".join(_class_in_use(cls, n) for cls, n in sorted(live.items()) if cls not in kept) or None
+    parts = []
+    if numbers := sum(live.values()):
+        parts.append(ngettext("%(num)d party still holds a number: pause the queue, then call and seat it "
+                              "(or mark it a no-show) first.",
+                              "%(num)d parties still hold a number: pause the queue, then call and seat them "
+                              "(or mark them no-shows) first.", numbers))
+    if booked := store.booked_ahead(venue, zone, BOOKING_DAYS_AHEAD):
+        parts.append(ngettext("%(num)d table booking is still to come: cancel it in the reservations first.",
+                              "%(num)d table bookings are still to come: cancel them in the reservations first.",
+                              booked))
+    return " ".join(parts) or None
+
+
+def _class_in_use(cls: str, waiting: int) -> str:
+    return ngettext("Table class %(cls)s still has %(num)d party with a number: keep the class until it is seated "
+                    "or marked a no-show (pause the class to stop new numbers).",
+                    "Table class %(cls)s still has %(num)d parties with a number: keep the class until they are "
+                    "seated or marked no-shows (pause the class to stop new numbers).", waiting, cls=cls)
+
 
 APP = LightApp(
     name="queue",
@@ -67,4 +97,5 @@ APP = LightApp(
              "queue.menu_update": _l("Menu item changed: %(name)s"), "queue.menu_delete": _l("Menu item removed")},
     resources={"console": "console.bp"},
     init_app=register_payments,  # pre-orders paid online (lightapps/queue/payment.py)
+    in_use=in_use,  # no zone switch or class change strands a party holding a number (portal/owner/views.py)
 )

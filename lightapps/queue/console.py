@@ -20,6 +20,7 @@ from portal.apps.notify import masked_phone
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
 from portal.payments.money import cny
+from portal.services import services
 
 # Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
 bp = zone_console_blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
@@ -27,9 +28,14 @@ bp = zone_console_blueprint("queue_console", __name__, url_prefix="/console/apps
 
 
 def _guard(venue: str, zone: str):
-    """(venue map, zone, the zone's queue config with defaults, whether the zone runs the queue now)."""
+    """(venue map, zone, the zone's queue config with defaults, whether the zone runs the queue now). A zone
+    switched to another app keeps its queue's last config: its classes are the ones its numbers were taken
+    in, so the owner can still see and call them (the defaults' classes may not even have their labels)."""
     config = zone_app_config(APP, venue, zone)
-    return g.venue_map, g.zone, config or APP.default_config(), config is not None
+    if config is None:
+        kept = services().zone_apps.kept_config(venue, zone, APP.name) or {}
+        return g.venue_map, g.zone, {**APP.default_config(), **{k: v for k, v in kept.items() if v is not None}}, False
+    return g.venue_map, g.zone, config, True
 
 
 def _classes(config) -> list[rules.TableClass]:

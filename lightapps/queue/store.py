@@ -487,6 +487,31 @@ class QueueStore:
         today = self._ids_to_tickets(venue, zone, day, self.db.zrange(k.called(zone, day, cls), 0, limit - 1))
         return ([t for t in earlier if is_live(t, cutoff)] + today)[:limit]
 
+    def live_by_class(self, venue: str, zone: str, now: float | None = None) -> dict[str, int]:
+        """Live numbers (waiting or called) per class label: the previous day's still live, and today's. What
+        the zone's shoppers hold whatever the classes are now (a class dropped from the config included)."""
+        now = time.time() if now is None else now
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.hvals(k.tickets(zone, day))
+        pipe.hvals(k.tickets(zone, prev))
+        today, earlier = pipe.execute()
+        counts: dict[str, int] = {}
+        for raws, cutoff in ((today, 0.0), (earlier, now - CARRY_OVER_S)):
+            for ticket in map(json.loads, raws):
+                if is_live(ticket, cutoff):
+                    counts[ticket["cls"]] = counts.get(ticket["cls"], 0) + 1
+        return counts
+
+    def booked_ahead(self, venue: str, zone: str, days: int, now: float | None = None) -> int:
+        """Table bookings still BOOKED from today (the venue's) over `days` days."""
+        local = datetime.fromtimestamp(time.time() if now is None else now,
+                                       self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ).date()
+        pipe = self.db.pipeline(transaction=False)
+        for offset in range(days):
+            pipe.hvals(QueueKeys(venue).reservations(zone, (local + timedelta(days=offset)).strftime("%Y%m%d")))
+        return sum(json.loads(raw).get("state") == "BOOKED" for raws in pipe.execute() for raw in raws)
+
     def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
         return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]
 

@@ -26,6 +26,9 @@ RESOURCE_PATHS: dict[str, str] = {
 }
 
 
+TEXT_TYPES = ("str", "text")  # the types an owner may leave empty (a choice's empty is its default)
+
+
 @dataclass(frozen=True)
 class ConfigField:
     """One field of an app's per-zone config; the owner console builds its form from these."""
@@ -42,13 +45,13 @@ class ConfigField:
     help: str = ""
 
     def parse(self, raw: Any) -> Any:
-        """Form or JSON value -> typed value; ValueError with a user-facing message if invalid."""
+        """Form or JSON value -> typed value; ValueError with a user-facing message if invalid.
+
+        A field not sent at all (None) takes the schema default. A text field sent empty stays empty: the
+        owner cleared it, e.g. wrote a headline in one language only, so the shopper is shown the other one
+        (portal/apps/bilingual.py) rather than the app's generic default."""
         if raw is None or raw == "":
-            if self.type == "bool":
-                return False
-            if self.required:
-                raise ValueError(f"{self.label} is required")
-            return self.default
+            return self._empty(raw)
         if self.type == "bool":
             return raw in (True, "on", "true", "1", 1, "yes")
         if self.type in ("int", "float"):
@@ -62,11 +65,23 @@ class ConfigField:
                 raise ValueError(f"{self.label} must be at most {self.max:g}")
             return value
         value = str(raw).strip()
+        if not value:  # only spaces: empty (and so refused when required)
+            return self._empty("")
         if len(value) > self.max_length:
             raise ValueError(f"{self.label} must be at most {self.max_length} characters")
         if self.type == "choice" and value not in self.choices:
             raise ValueError(f"{self.label} must be one of: {', '.join(self.choices)}")
         return value
+
+    def _empty(self, raw: str | None) -> Any:
+        """The value of a field left empty (""), or not sent at all (None)."""
+        if self.type == "bool":
+            return False
+        if self.required:
+            raise ValueError(f"{self.label} is required")
+        if raw == "" and self.type in TEXT_TYPES:
+            return ""
+        return self.default
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,11 @@ class LightApp:
     init_app: Callable | None = None  # optional hook for what no convention covers: (flask_app) -> None
     # What the app offers other apps (portal/apps/capabilities.py): capability name -> factory(its store).
     provides: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Optional: what shoppers still hold in a zone that a change would cut them off from (a live queue number,
+    # a ticket for a coming show): in_use(its store, venue, zone, config) -> the refusal in the page's language,
+    # or None. `config` is the config about to be saved, or None when the zone is being switched to another
+    # app (the shopper pages then answer 404). The owner console saves nothing while it answers something.
+    in_use: Callable[[Any, str, str, dict[str, Any] | None], str | None] | None = None
     blueprint: Blueprint | None = None  # given only by an app that is not a package (tests); else views.bp
     seed_demo: Callable | None = None  # likewise; else demo.seed
 

@@ -2,8 +2,10 @@
 
 The owner console shows each app's `ConfigField` labels and help texts through gettext, but the apps
 write them as plain strings (the registry is imported before any locale exists). This extractor runs
-Babel's ordinary Python extractor and adds the string literals given as a ConfigField's `label`
-(second positional argument or keyword) and `help`, so `pybabel extract` puts them in the catalog.
+Babel's ordinary Python extractor and adds the string literals given as a config field's `label`
+(second positional argument or keyword) and `help`, so `pybabel extract` puts them in the catalog. A config
+field is any call whose callee's name ends in `Field`: ConfigField and an app's own subclasses of it
+(EntranceField, HoursField, ...), whose labels the console shows just the same.
 babel.cfg maps every .py file to it."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from babel.messages.extract import extract_python
 
 CONFIG_FIELD_STRINGS = ("label", "help")
+FIELD_SUFFIX = "Field"  # ConfigField and the apps' subclasses; a call of another *Field without strings adds none
 
 
 def _literal(node: ast.AST | None) -> str | None:
@@ -24,7 +27,7 @@ def _literal(node: ast.AST | None) -> str | None:
 
 
 def config_field_strings(source: str) -> Iterator[tuple[int, str]]:
-    """(line, text) of every ConfigField(...) label/help literal in a Python source."""
+    """(line, text) of every ConfigField(...) (or subclass: any `...Field(`) label/help literal in a source."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -34,7 +37,7 @@ def config_field_strings(source: str) -> Iterator[tuple[int, str]]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name != "ConfigField":
+        if not name.endswith(FIELD_SUFFIX):
             continue
         if len(node.args) >= 2 and (text := _literal(node.args[1])):
             yield node.args[1].lineno, text

@@ -6,7 +6,9 @@
                                                 config form of another app), the config form generated
                                                 from the app's schema, a preview, recent changes
     POST /console/owner/<venue>/zone/<zone>     save the zone's app and config (validated; audited; a save
-                                                that changes nothing writes nothing)
+                                                that changes nothing writes nothing; refused, nothing stored,
+                                                while the running app's `in_use` hook names what shoppers
+                                                would lose: 409 for a switch, 422 for a config)
 
 Every view checks the account first (logged out: 302 to the login page; another venue or another
 owner's zone: 403), then that the venue and zone exist (404)."""
@@ -24,7 +26,7 @@ from portal.apps import registry
 from portal.apps.preview import save_preview
 from portal.apps.registry import LightApp
 from portal.apps.shop_profiles import ShopProfileStore
-from portal.apps.views import is_zh
+from portal.apps.views import STORES, is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.errors import error_response
@@ -210,7 +212,12 @@ def save_zone(venue: str, zone: str):
     if request.form.get("action") == "preview":  # shown, not saved: nothing is published
         preview_id = save_preview(services().db, venue, zone, app.name, config)
         return _render_zone(venue_map, zone_obj, account, app, raw, preview_id=preview_id)
-    if previous == app.name and config == previous_config:
+    unchanged = previous == app.name and config == previous_config
+    refused = None if unchanged else _stranded(venue, zone, previous, app, config)
+    if refused is not None:  # nothing stored: the app's words say what shoppers would lose, and what to do first
+        status, words = refused
+        return _render_zone(venue_map, zone_obj, account, app, raw, {"": words}, status=status)
+    if unchanged:
         # Nothing to write: no audit entry (repeated no-op saves would push real changes out of the venue's
         # bounded audit log) and no new table version (every process would read the table again).
         flash(_("Nothing to save: the settings are as they were."), "ok")
@@ -219,6 +226,22 @@ def save_zone(venue: str, zone: str):
         flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
                 app=app_title(app, app.name)), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
+
+
+def _stranded(venue: str, zone: str, previous: str, app: LightApp, config: dict) -> tuple[int, str] | None:
+    """What saving would cut shoppers off from, as the running app's `in_use` hook says it: 409 for a switch to
+    another app, 422 for a config its shoppers' holdings do not fit; None when nothing (or the app cannot say).
+    Checked, then written in a second step: a number taken in between is not seen (the shopper pages check
+    the zone's app once per request, not in the store's scripts)."""
+    running = registry.get(previous)
+    if running is None or running.in_use is None:
+        return None
+    store = current_app.extensions[STORES].get(running.name)
+    switching = previous != app.name
+    words = running.in_use(store, venue, zone, None if switching else config)
+    if not words:
+        return None
+    return (409 if switching else 422), words
 
 
 def _save_zone_app(venue: str, zone: str, app: LightApp, config: dict, previous: str, previous_config: dict) -> None:

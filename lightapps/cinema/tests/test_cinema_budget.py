@@ -124,10 +124,11 @@ def test_seats_spent_for_a_hold_that_lost_a_race_are_given_back(client, store, s
     seats spent for it are counted back."""
     real_hold = CinemaStore.hold
 
-    def a_rival_first(self, venue, show_obj, client_id, picked, ttl_s, now_ms=None, check_only=False):
+    def a_rival_first(self, venue, show_obj, client_id, picked, ttl_s, now_ms=None, check_only=False, **more):
         if not check_only and client_id == "unlucky":
             assert real_hold(self, venue, show_obj, "rival", ["D8"], ttl_s).ok
-        return real_hold(self, venue, show_obj, client_id, picked, ttl_s, now_ms=now_ms, check_only=check_only)
+        return real_hold(self, venue, show_obj, client_id, picked, ttl_s, now_ms=now_ms, check_only=check_only,
+                         **more)
 
     monkeypatch.setattr(CinemaStore, "hold", a_rival_first)
     c = token("unlucky")
