@@ -6,12 +6,15 @@
   positioner is confident, else the mall home) and the shopper token the page gets;
 - Offline: the venue's store is unavailable (its breaker is open or a call failed): fail open at once.
 Each caller turns the decision into its own answer (a WSGI 302, a Flask redirect, captive+json).
+Each caller asks `VenueCheck` first which venue the request is about, and that it exists: `decide` hands out a
+token and queues an event for any venue it is given.
 
 The steps are small methods (who, state, where, token) so a new rule (zone groups, a cold start)
 slots in as one more step."""
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import logging
 import time
@@ -19,7 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.addresses import client_address
+from core.memo import BoundedMemo
 from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable, VenueBreakers
+from fingerprints.store import VenueStore
 from portal.captive.probe_state import ProbeState, ProbeStateStore
 from portal.captive.probes import Probe
 from portal.captive.sessions import Session, SessionStore
@@ -169,3 +174,86 @@ class Landing:
             if endpoint is not None:
                 return endpoint, {"venue": venue, "zone": zone}
         return HOME, {"venue": venue}
+
+
+class _Unanswered(Exception):
+    """The store did not say whether the VENUE setting's venue exists (nothing is memoised then)."""
+
+
+class VenueCheck:
+    """Which venue a request is about, and whether it exists, asked before anything is handed out for it: a
+    probe, a gateway redirect or a CAPPORT query naming a venue that does not exist must get no token and
+    leave no event (neither would ever be cleaned up: the retention run visits registered venues only).
+
+    Answered from this process's copy of the venue registry (`VenueStore.venue_ids`, read again at most every
+    REGISTRY_RECHECK_S), so a probe for a known venue stays one round trip. A venue missing from the copy (made
+    since, or made up) is asked at its own slot through its breaker: only such requests pay that read. One per
+    app (portal/captive/views.py venue_check_of), shared by the probe lane and the views."""
+
+    def __init__(self, venues: VenueStore, configured: str, breakers: StoreBreaker | VenueBreakers) -> None:
+        self.venues = venues
+        self.configured = configured  # the VENUE setting
+        self.breakers = breakers
+        # The fallback for a VENUE that names no venue, read again as often as the registry copy.
+        self._fallback_memo = BoundedMemo(1, max_age_s=venues.REGISTRY_RECHECK_S)
+        self._logged: str | None = ""  # the fallback last logged: a line per change, not one per probe
+
+    def known(self, venue: str) -> bool | None:
+        """Whether `venue` has a map; None while its store does not answer (the caller fails open as for any
+        other store fault: an outage must not read as a typo)."""
+        breaker = self.breakers.for_venue(venue)
+        try:
+            breaker.check()  # open: at once, not after the registry's re-read waits out the store
+            return self._listed(venue) or breaker.call(self.venues.exists, venue)
+        except STORE_ERRORS as exc:
+            if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
+                log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+            return None
+
+    def default(self) -> str | None:
+        """The venue of a request that names none (every OS probe): the VENUE setting's when it exists; else
+        the store's only venue (a new mall whose VENUE was left at its default still works; logged); else None:
+        the portal is not set up (no venue, or several and VENUE names none of them). The setting's own venue
+        while the store does not answer (the caller fails open, as it would for that venue)."""
+        try:
+            self.breakers.for_venue(self.configured).check()  # open: at once, as `known`
+        except StoreUnavailable:
+            return self.configured
+        if self._listed(self.configured):
+            return self.configured
+        try:
+            return self._fallback_memo.get(self.configured, self._fallback)
+        except _Unanswered:
+            return self.configured
+
+    def _listed(self, venue: str) -> bool:
+        """In this process's copy of the registry (no round trip; a sorted list: bisected)."""
+        try:
+            ids = self.venues.venue_ids()
+        except STORE_ERRORS:  # not read yet, and its shard does not answer: the venue's own slot is asked
+            return False
+        at = bisect.bisect_left(ids, venue)
+        return at < len(ids) and ids[at] == venue
+
+    def _fallback(self) -> str | None:
+        """`default` when the registry copy does not list the setting's venue (raises _Unanswered while the store
+        does not answer: nothing is memoised then)."""
+        try:
+            if self.breakers.for_venue(self.configured).call(self.venues.exists, self.configured):
+                return self.configured  # made since the copy was read, or its registration is still to come
+            ids = self.venues.venue_ids()
+        except STORE_ERRORS as exc:
+            if not isinstance(exc, StoreUnavailable):
+                log.error("store unavailable for venue %s, failing open: %s", self.configured, exc)
+            raise _Unanswered from None
+        chosen = ids[0] if len(ids) == 1 else None
+        if chosen != self._logged:
+            self._logged = chosen
+            if chosen is not None:
+                log.warning("configuration: VENUE=%s names no venue; requests that name none go to %s, the only "
+                            "venue in the store. Set VENUE=%s.", self.configured, chosen, chosen)
+            else:
+                log.error("configuration: VENUE=%s names no venue and the store holds %d: probes and requests that "
+                          "name no venue answer 'not set up'. Set VENUE to the mall's venue id.",
+                          self.configured, len(ids))
+        return chosen

@@ -13,7 +13,11 @@ own on a cluster, so one shard down fails open only its own venues): a 302 to th
 Hijacked requests: under DNS hijacking every host the phone asks for reaches the portal. A request whose
 Host is a name that is not the portal's (PORTAL_URL, PORTAL_HOSTS) is answered like a probe: before the
 grant a 302 to the portal; after it a short "you are online, reload" page (the phone's DNS cache still
-points here for a moment; nothing else about that host is our business)."""
+points here for a moment; nothing else about that host is our business).
+
+A venue that does not exist gets no landing (no token, no event, nothing stored): a probe naming one gets the
+404 page, one naming none while the VENUE setting names no venue the "not set up" page (503), both answered
+here, never a redirect (portal/captive/views.py venue_refusal; which venue: views.venue_check_of)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from portal.captive.common import (
 )
 from portal.captive.landing import Offline, Online
 from portal.captive.probes import HIJACKED, Probe, match_probe
+from portal.captive.views import venue_check_of, venue_refusal
 from portal.errors import raw_json_error
 
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
@@ -50,6 +55,7 @@ class ProbeLane:
         settings = app.extensions["mallportal"].settings
         self.portal_url = settings.portal_url
         self.own_hosts = own_hosts(settings.portal_url, settings.portal_hosts)
+        self.venues = venue_check_of(app)
         # Landing paths, memoised per lane (a venue has a few hundred; the bound keeps junk venues out).
         self._path = functools.lru_cache(maxsize=4096)(self._build_path)
 
@@ -94,9 +100,9 @@ class ProbeLane:
         if probe is not HIJACKED:  # another site's query string means nothing to us
             for name, value in parse_qsl(query, keep_blank_values=True):
                 args.setdefault(name, value)  # the first value wins, as in Flask's request.args.get
-        venue = args.get("venue") or core.settings.default_venue
-        if not is_venue_id(venue):
-            return raw_json_error("400 Bad Request", "venue: not a venue id")
+        venue = self.venue_of(environ, args.get("venue"))
+        if not isinstance(venue, str):
+            return venue
         client, ap = client_and_ap_from_params(core.hasher, args)
         decision = cs.landing.decide(venue, client, probe=probe, ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap)
         if isinstance(decision, Online):
@@ -106,6 +112,28 @@ class ProbeLane:
         # The token is URL-safe (itsdangerous or random), so it is appended as it is.
         url = self.url_to(environ, decision.endpoint, **decision.values)
         return redirect_no_store(url + ("&c=" if "?" in url else "?c=") + decision.token)
+
+    def venue_of(self, environ: dict, named: str | None) -> str | Answer:
+        """The probe's venue (VenueCheck: this process's registry copy, no round trip for a known venue), or the
+        answer when there is none to land in: a malformed name (400), a named venue that does not exist (its
+        page), none named and no default venue (the not-set-up page), a named one whose store does not answer
+        (the offline page, as `decide` would: nothing may be handed out for a venue not known to exist)."""
+        if not named:
+            venue = self.venues.default()
+            return venue if venue is not None else self.refusal(environ, None)
+        if not is_venue_id(named):
+            return raw_json_error("400 Bad Request", "venue: not a venue id")
+        known = self.venues.known(named)
+        if known is None:
+            return redirect_no_store(self.url_to(environ, "captive.offline", venue=named))
+        return named if known else self.refusal(environ, named)
+
+    def refusal(self, environ: dict, named: str | None) -> Answer:
+        """The page for a named venue that does not exist, or for none named (the portal is not set up),
+        rendered by Flask in the probe's language: a rare answer, where Flask's request context is affordable."""
+        with self.app.request_context(environ):
+            response = venue_refusal(named)
+        return response.status, response.headers.to_wsgi_list(), response.get_data()
 
     def url_to(self, environ: dict, endpoint: str, **values: str) -> str:
         """The page's URL: absolute on PORTAL_URL when set, else relative, as url_for builds it."""

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -51,10 +51,10 @@ from portal.captive.gateways import (
     safe_destination,
     tells_length,
 )
-from portal.captive.landing import Offline, Redirect
+from portal.captive.landing import Offline, Redirect, VenueCheck
 from portal.captive.sessions import Session
 from portal.demo import demo_mode_for
-from portal.errors import STORE_RETRY_AFTER_S
+from portal.errors import STORE_RETRY_AFTER_S, error_title
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
 
@@ -108,11 +108,51 @@ def gateway_args() -> MultiDict:
     return MultiDict(parse_qsl(query, keep_blank_values=True))
 
 
+def venue_check_of(app: Flask) -> VenueCheck:
+    """The app's one VenueCheck (portal/captive/landing.py), the probe lane's and the views', made on first use."""
+    check = app.extensions.get("captive.venues")
+    if check is None:
+        core = app.extensions["mallportal"]
+        check = app.extensions.setdefault("captive.venues", VenueCheck(core.venues, core.settings.default_venue,
+                                                                       captive_services_of(app).breaker))
+    return check
+
+
 def venue_param(args: MultiDict | None = None) -> str:
-    venue = (request.args if args is None else args).get("venue") or services().settings.default_venue
-    if not is_venue_id(venue):
+    """The venue the request names (`venue`), else the default one (VenueCheck.default). A malformed name is a
+    400; a venue that does not exist, or none named and no default, is answered with its page (venue_refusal)
+    before anything is handed out or stored for it. A named one whose store does not answer is returned: the
+    caller's own store calls fail open as they do for any venue (portal_entry's page keeps the gateway's redirect,
+    an authmon poll gets its 503)."""
+    named = (request.args if args is None else args).get("venue")
+    check = venue_check_of(current_app)
+    if not named:
+        venue = check.default()
+        if venue is None:
+            abort(venue_refusal(None))
+        return venue
+    if not is_venue_id(named):
         abort(400, _("Unknown venue."))
-    return venue
+    if check.known(named) is False:
+        abort(venue_refusal(named))
+    return named
+
+
+def venue_refusal(venue: str | None) -> Response:
+    """The page for a request about no venue of this portal; nothing is handed out or stored for it. `venue`:
+    the one the request named, which does not exist (a 404: a gateway's or a sign's link with a typo); None:
+    it named none and the VENUE setting names no venue either (a 503: this portal is not set up yet, most
+    likely a new mall's VENUE left at its default). Never a redirect: the page a phone lands on says it."""
+    if venue is not None:
+        status, title = 404, error_title(404)
+        message = _("This WiFi's portal has no venue %(venue)s: the link that brought you here may be wrong. "
+                    "Please tell the information desk.", venue=venue)
+    else:
+        status, title = 503, _("This WiFi's portal is not set up yet")
+        message = _("The portal does not know which mall it serves: its VENUE setting names no venue. Please "
+                    "tell the information desk. (For the staff: set VENUE to the mall's venue id.)")
+    page = render_template("error.html", status=status, title=title, message=message)
+    return Response(page, status=status, headers=NO_STORE)
 
 
 def check_query_size() -> None:
@@ -145,7 +185,10 @@ def fail_open(venue: str, exc: Exception | None, ctx: GatewayContext | None = No
 @bp.get("/")
 def root():
     """The portal's own root (a probe host's root is the probe lane's): the mall home."""
-    return redirect(url_for("directory.home", venue=services().settings.default_venue))
+    venue = venue_check_of(current_app).default()
+    if venue is None:
+        return venue_refusal(None)
+    return redirect(url_for("directory.home", venue=venue))
 
 
 # ---- the gateway's redirect and the grant ---------------------------------------------------------
@@ -536,7 +579,9 @@ def _capport_client(venue: str, token: str) -> str | None:
 @bp.get("/capport/api")
 def capport_by_ip():
     """For DHCP option 114 / RA option 37 with one URI for everyone: the client is the requester's IP."""
-    venue = request.args.get("venue") or services().settings.default_venue
+    venue = request.args.get("venue") or venue_check_of(current_app).default()
+    if venue is None:  # none named, and the VENUE setting names no venue: as for an unknown one
+        return _capport_error("unknown venue", 404)
     if not is_venue_id(venue):
         return _capport_error("venue: not a venue id", 400)
     return _capport_answer(venue, None)
@@ -553,7 +598,7 @@ def capport_client(token: str):
 def _capport_answer(venue: str, client: str | None, token: str | None = None) -> Response:
     """`token`: the per-client URI's, handed on in user-portal-url (portal_entry reads it back)."""
     cs = captive_services()
-    known = _capport_venue_known(venue)
+    known = venue_check_of(current_app).known(venue)
     if known is False:
         # Not "captive" with links that 404: a typo in DHCP option 114 would put every phone behind a sign-in
         # sheet showing "page not found". A 404 is no usable answer: the OS falls back to its own probes.
@@ -581,17 +626,6 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
             body["seconds-remaining"] = session.seconds_remaining()
         body["can-extend-session"] = session.extendable and session.extensions < int(config["max_extensions"])
     return _capport_json(body, 200)
-
-
-def _capport_venue_known(venue: str) -> bool | None:
-    """Whether `venue` has a map, asked through its store breaker; None while its store does not answer (the
-    caller fails open as for any other store fault, not "unknown": an outage must not read as a typo)."""
-    try:
-        return store(venue, services().venues.exists, venue)
-    except STORE_ERRORS as exc:
-        if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
-            log.error("CAPPORT: store unavailable for venue %s, failing open: %s", venue, exc)
-        return None
 
 
 def _capport_json(body: dict, status: int) -> Response:

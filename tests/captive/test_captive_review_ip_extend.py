@@ -12,6 +12,7 @@ from portal import create_app
 from portal.captive.gateways import safe_destination
 from portal.captive.sessions import SessionKeys
 from tests.captive.test_captive_gateways import MERAKI, WLC, configure, land_and_continue
+from tests.captive.test_captive_unknown_venue import open_venue
 from tests.captive.test_session_review_fixes import (
     CHAP_PASSWORD,
     IP_A,
@@ -130,6 +131,7 @@ def test_user_portal_url_of_a_per_client_uri_grants_through_the_phones_gateway(p
     entry = production.get(f"{upu.path}?{upu.query}", **at(nat))
     assert_coova_logon(production.post("/portal/continue", data={"c": token_of(entry)}, **at(nat)))
     # a token of another venue names no one here
+    open_venue(svc, "other")
     other = upu.query.replace("venue=demo", "venue=other")
     assert production.get(f"{upu.path}?{other}", **at(nat)).status_code in (302, 400)
 

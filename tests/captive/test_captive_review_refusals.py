@@ -16,6 +16,7 @@ from portal.captive.gateways import ContextSealer, GatewayContext, safe_destinat
 from portal.captive.sessions import SessionKeys, SessionStore
 from portal.seed import ensure_demo_mall
 from tests.captive.test_captive_gateways import MERAKI, WLC, FakeUniFi, configure, unifi_url
+from tests.captive.test_captive_unknown_venue import open_venue
 from tests.captive.test_gateway_state import (
     COOVA_MAC,
     assert_online,
@@ -55,6 +56,7 @@ def test_an_unsigned_failed_logs_no_one_out(client, demo):
     demo: there a redirect's MAC is trusted as a gateway's)."""
     from portal.captive import captive_services
 
+    open_venue(client.application.extensions["mallportal"], "other")
     phone = client.application.extensions["mallportal"].hasher.client_id(COOVA_MAC)
     with client.application.app_context():
         captive_services().sessions.grant("other", phone, 3600, "coova")

@@ -12,6 +12,7 @@ import pytest
 
 from portal.captive.sessions import SessionStore
 from tests.captive.test_captive_gateways import COOVA_QUERY, FakeUniFi, configure, unifi_url
+from tests.captive.test_captive_unknown_venue import open_venue
 from tests.fake_http import serving
 
 COOVA_MAC = "5C-1D-D9-20-A0-C1"
@@ -136,6 +137,7 @@ def test_only_a_signed_logoff_logs_a_phone_out(client, demo):
     (a venue that is no demo: there a redirect's MAC is trusted as a gateway's)."""
     from portal.captive import captive_services
 
+    open_venue(client.application.extensions["mallportal"], "other")
     with client.application.app_context():
         cs = captive_services()
         cs.sessions.grant("other", client.application.extensions["mallportal"].hasher.client_id(COOVA_MAC), 3600,
