@@ -11,8 +11,8 @@ import logging
 import re
 
 # A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`,
-# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; MACs with separators, or as 12 bare hex digits;
-# numbers with + and a country code, and Chinese mobile numbers.
+# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; MACs with
+# separators, or as 12 bare hex digits; numbers with + and a country code, and Chinese mobile numbers.
 _PATTERNS = (
     (re.compile(r"\b(c|t|client_mac|mac|phone|token)=[^&\s\"'<>]+", re.IGNORECASE), r"\1=[redacted]"),
     (re.compile(r"\b[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{40,}"), "[token]"),
