@@ -1,7 +1,9 @@
 """The cinema store on the local cluster: each of its store methods (Lua scripts, pipelines) once, and
 the race that proves holds atomic (tests.cluster.store_paths says why not every test)."""
 
-from lightapps.cinema.store import CinemaStore
+import time
+
+from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from tests.cluster.store_paths import rerun
 
 rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
@@ -23,3 +25,13 @@ def test_shopper_export_and_erasure_of_nobody(db):
 
 def test_a_poster_needs_a_film_with_a_showtime(db):
     assert CinemaStore(db).has_media_place("demo", "cinema", "film", "nope") is False
+
+
+def test_tickets_to_come_on_the_cluster(db):
+    """What the zone still holds for shoppers (the cinema's LightApp.in_use): one pipeline in the venue's slot."""
+    cinema = CinemaStore(db)
+    show_id = cinema.upsert_showtimes("demo", "cinema", [ShowtimeInput("Orbit Nine", "九号轨道", "1",
+                                                                       int(time.time()) + 3600, 4500)],
+                                      source="test")["ids"][0]
+    cinema.hold("demo", cinema.showtime("demo", show_id), "alice", ["A4"], 300, refund_cutoff_s=3600)
+    assert cinema.tickets_to_come("demo", "cinema", time.time()) == 1

@@ -23,3 +23,10 @@ def test_shopper_erasure_and_a_payment_for_no_preorder(store):  # noqa: F811 (`s
 def test_a_dish_photo_needs_a_menu_item(store):  # noqa: F811 (`store` brought in by rerun)
     assert store.has_media_place("demo", "foodcourt", "dish", "nope") is False
     assert store.has_media_place("demo", "foodcourt", "film", "nope") is False
+
+
+def test_live_numbers_and_bookings_ahead_on_the_cluster(store):  # noqa: F811 (`store` brought in by rerun)
+    """What the zone still holds for shoppers (the queue's LightApp.in_use): reads in the venue's slot."""
+    assert store.take("demo", "foodcourt", "A", 2, "alice").ok
+    assert store.live_by_class("demo", "foodcourt").get("A") == 1
+    assert store.booked_ahead("demo", "foodcourt", 8) == 0
