@@ -16,6 +16,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from core.errors import N_, CatalogInputError
+
 SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
                      zipfile.ZIP_LZMA: "lzma"}
 MAX_RATIO = 200  # JSON deflates 5-20x; a member over 1 MiB expanding more than this is treated as a bomb
@@ -29,6 +31,11 @@ class ArchiveProblem(ValueError):
     """What is wrong with an archive, in words for the person who uploaded it."""
 
 
+class ArchiveInputError(ArchiveProblem, CatalogInputError):
+    """An ArchiveProblem a person uploading can meet, told by a catalog message (`field`: the archive's or the
+    member's name) so a console can say it in the page's language: `_(template, label=field, **params)`."""
+
+
 def open_zip(source: bytes | str | Path, label: str = "archive") -> zipfile.ZipFile:
     """The archive opened, or ArchiveProblem (not a zip, truncated: no central directory)."""
     try:
@@ -36,7 +43,8 @@ def open_zip(source: bytes | str | Path, label: str = "archive") -> zipfile.ZipF
     except FileNotFoundError:
         raise ArchiveProblem(f"{label}: no such file") from None
     except _READ_ERRORS as exc:
-        raise ArchiveProblem(f"{label}: not a zip archive, or a truncated one ({exc})") from None
+        raise ArchiveInputError(label, N_("%(label)s: not a zip archive, or a truncated one (%(error)s)"),
+                                error=str(exc)) from None
 
 
 def check_sizes(members: list[zipfile.ZipInfo], max_members: int, max_bytes: int) -> None:
@@ -55,7 +63,8 @@ def check_sizes(members: list[zipfile.ZipInfo], max_members: int, max_bytes: int
 def read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     """One member's bytes, or ArchiveProblem naming the member and what is wrong with it."""
     if member.flag_bits & _ENCRYPTED:
-        raise ArchiveProblem(f"{member.filename}: encrypted (password-protected); upload it without a password")
+        raise ArchiveInputError(member.filename,
+                                N_("%(label)s: encrypted (password-protected); upload it without a password"))
     if member.compress_type not in SUPPORTED_METHODS:
         raise ArchiveProblem(f"{member.filename}: compression method {member.compress_type} is not supported "
                              f"(use {', '.join(SUPPORTED_METHODS.values())})")

@@ -35,6 +35,7 @@ from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from core.errors import N_, CatalogInputError
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.simulator import FADING_DB, FLOOR_HEIGHT_M
@@ -46,6 +47,11 @@ AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
 FEW_APS = 3  # a spot hearing fewer APs than this clearly cannot be told from its neighbours
 ALIKE_RATE = 0.05  # zone pairs confused at least this often (either way, of their points) look alike
 NO_ZONE = "(none)"
+
+
+class CsvInputError(CatalogInputError):
+    """A validation walk's route or readings CSV refused as a file (`field`: the file's name), told by a catalog
+    message so a console can say it in the page's language: `_(template, label=field, **params)`."""
 
 Progress = bool | Callable[[int, int], None]
 
@@ -706,17 +712,17 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: Venu
             try:
                 text = source.decode("utf-8-sig")
             except UnicodeDecodeError:
-                raise ValueError(f"{name}: not UTF-8 text (a CSV)") from None
+                raise CsvInputError(name, N_("%(label)s: not UTF-8 text (a CSV)")) from None
         else:
             text = Path(source).read_text(encoding="utf-8-sig")
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""))
             missing = set(fields) - set(reader.fieldnames or ())
             if missing:
-                raise ValueError(f"{name}: missing columns {sorted(missing)}")
+                raise CsvInputError(name, N_("%(label)s: missing columns %(columns)s"), columns=sorted(missing))
             return list(reader)
         except csv.Error as exc:
-            raise ValueError(f"{name}: not a readable CSV ({exc})") from None
+            raise CsvInputError(name, N_("%(label)s: not a readable CSV (%(error)s)"), error=str(exc)) from None
 
     route_name = route_csv if isinstance(route_csv, str) else "route CSV"
     readings_name = readings_csv if isinstance(readings_csv, str) else "readings CSV"
@@ -725,7 +731,8 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: Venu
         try:
             point = (float(row["ts"]), int(row["floor"]), float(row["x"]), float(row["y"]))
         except (TypeError, ValueError):
-            raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be numbers") from None
+            raise CsvInputError(route_name, N_("%(label)s line %(line)s: ts, floor, x, y must be numbers"),
+                                line=n) from None
         if not all(math.isfinite(v) for v in point) or not -999 <= point[1] <= 999:
             raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be finite (a floor number, metres)")
         problem = route_point_problem(venue, *point[1:]) if venue is not None else None
@@ -738,7 +745,8 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: Venu
         try:
             reading = (float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"]))
         except (TypeError, ValueError):
-            raise ValueError(f"{readings_name} line {n}: ts and rssi must be numbers, ap a BSSID") from None
+            raise CsvInputError(readings_name, N_("%(label)s line %(line)s: ts and rssi must be numbers, ap a BSSID"),
+                                line=n) from None
         if not (math.isfinite(reading[0]) and -120 <= reading[2] <= 0):
             raise ValueError(f"{readings_name} line {n}: ts must be finite, rssi dBm between -120 and 0")
         readings.append(reading)

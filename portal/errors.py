@@ -193,6 +193,22 @@ def api_options_answer(response: Response) -> Response:
     return response
 
 
+def input_error_text(exc: Exception) -> str:
+    """A library's input error in the page's language: one that carries its catalog message (`template`,
+    `params`: core.errors.CatalogInputError, fingerprints' ImdfError with its catalog details) is translated,
+    anything else is shown as it is (English)."""
+    details = getattr(exc, "details", None)
+    template = getattr(exc, "template", None)
+    if details is not None and isinstance(template, str):  # a list of problems, each translated if it can be
+        shown = [input_error_text(p) if isinstance(p, Exception) else str(p) for p in details[:20]]
+        more = f"\n... {len(details) - 20}" if len(details) > 20 else ""
+        return _(template, **{**getattr(exc, "params", {}), "problems": "\n".join(shown) + more})
+    if isinstance(template, str):
+        params = getattr(exc, "params", {})
+        return _(template, **{"label": getattr(exc, "field", ""), **params})
+    return str(exc)
+
+
 def record_store_failure(exc: redis.RedisError) -> None:
     """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
     e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from core.errors import N_, CatalogInputError
+
 T = TypeVar("T")
 
 IMDF_VERSION = "1.0.0"
@@ -227,13 +229,19 @@ EXTENSION_FILES = ("mallportal_venue.geojson", "mallportal_walls.geojson", "mall
 
 
 class ImdfError(ValueError):
-    """An archive that breaks the IMDF rules we check; `problems` lists them all."""
+    """An archive that breaks the IMDF rules we check; `problems` lists them all (in English). A console says
+    it in the page's language with `_(template, **params)`; `params["problems"]` is the English list, so a
+    console also translates each of `details` that is a CatalogInputError (an archive that is no zip...)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        shown = problems[:20]
+    template = N_("invalid IMDF archive (%(count)s problem(s)):\n%(problems)s")
+
+    def __init__(self, problems: list[str | CatalogInputError]) -> None:
+        self.details = list(problems)
+        self.problems = [str(p) for p in problems]
+        shown = self.problems[:20]
         more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"invalid IMDF archive ({len(problems)} problem(s)):\n" + "\n".join(shown) + more)
+        self.params = {"count": len(problems), "problems": "\n".join(shown) + more}
+        super().__init__(self.template % self.params)
 
 
 # -- projection ---------------------------------------------------------------------------------------

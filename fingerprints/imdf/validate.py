@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.errors import CatalogInputError
 from fingerprints import archives
 from fingerprints.imdf.schema import (
     CATEGORY_LISTS,
@@ -47,7 +48,7 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
                         raise ImdfError([f"{name}: appears twice in the archive"])
                     raw[name] = archives.read_member(zf, m)
         except archives.ArchiveProblem as exc:
-            raise ImdfError([str(exc)]) from None
+            raise ImdfError([exc if isinstance(exc, CatalogInputError) else str(exc)]) from None
     out = {}
     problems = []
     for name, value in raw.items():

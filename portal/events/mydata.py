@@ -212,8 +212,10 @@ def _held(value: Any) -> bool:
 
 
 def _number(key: str, value: float) -> str:
-    """Times (`at`, `ts`, `*_at`: epoch seconds; `*_ms`: epoch ms) in venue time, amounts in fen as yuan."""
-    seconds = value if key in ("at", "ts") or key.endswith("_at") else value / 1000 if key.endswith("_ms") else None
+    """Times (`at`, `ts`, `created`, `*_at`: epoch seconds; `*_ms`: epoch ms) in venue time, amounts in fen as
+    yuan."""
+    epoch_s = key in ("at", "ts", "created") or key.endswith("_at")  # `created`: a queue ticket's, a message's
+    seconds = value if epoch_s else value / 1000 if key.endswith("_ms") else None
     if seconds is not None:
         try:
             return format_time(seconds)

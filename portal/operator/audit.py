@@ -52,7 +52,7 @@ ACTION_WORDS = {
     "validation.live_finish": _l("Live validation walk finished"),
     "zone.app.set": _l("Zone's landing app changed"), "zone.config.set": _l("Zone app settings changed"),
     "zone.shop.text": _l("Shop description edited"), "zone.media.set": _l("Image added"),
-    "zone.media.remove": _l("Image removed"),
+    "zone.media.remove": _l("Image removed"), "login": _l("Signed in"), "demo.load": _l("Demo data loaded"),
 }
 
 

@@ -72,6 +72,14 @@ def retention_labels() -> dict[str, str]:
             "events_delete": _("event log: deleted"), "deliveries_delete": _("moments delivery log: deleted")}
 
 
+def _span_text(scope: str) -> str:
+    """"week 2026-03-02..2026-03-08 <rest>" in the page's language; anything else as it is."""
+    if spanned := re.fullmatch(r"(week|month) (\S+)\.\.(\S+)(.*)", scope):
+        word = {"week": _("week"), "month": _("month")}[spanned.group(1)]
+        return f"{word} {spanned.group(2)} – {spanned.group(3)}{spanned.group(4)}"
+    return scope
+
+
 def audit_rows(entries: list[dict]) -> list[dict]:
     """The export audit as the page shows it: what the shoppers' own exports and erasures wrote (in English,
     as stored) in the page's language; accounts, files and days as they are."""
@@ -82,11 +90,10 @@ def audit_rows(entries: list[dict]) -> list[dict]:
         scope = str(entry.get("scope", ""))
         if counted := re.fullmatch(r"(\d+) records", scope):
             scope = _("%(n)s records", n=counted.group(1))
-        elif scope.endswith(" venue"):
-            scope = f"{scope[:-6]} {_('whole venue')}"
-        if spanned := re.fullmatch(r"(week|month) (\S+)\.\.(\S+)( .*)", scope):
-            word = {"week": _("week"), "month": _("month")}[spanned.group(1)]
-            scope = f"{word} {spanned.group(2)} – {spanned.group(3)}{spanned.group(4)}"
+        elif scope.endswith(" venue"):  # what export_insights writes: "<day or span> venue"
+            scope = _("%(span)s whole venue", span=_span_text(scope[:-6]))
+        else:
+            scope = _span_text(scope)
         out.append({**entry, "who": words.get(entry.get("who"), entry.get("who")),
                     "what": words.get(entry.get("what"), entry.get("what")), "scope": words.get(scope, scope)})
     return out

@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
+from portal.errors import input_error_text
 from portal.maps.validation import ValidationWalks
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import UPLOAD_MAX_BYTES, load_map
@@ -48,7 +49,7 @@ def validation_upload(venue: str):
         # are refused here (naming the line), before anything is scored or recorded
         walk = validation_walk(venue_map, *read_walk_csv(route, readings, venue_map, window_s), window_s=window_s)
     except ValueError as exc:
-        flash(_("The walk was not recorded. %(e)s", e=str(exc)), "error")
+        flash(_("The walk was not recorded. %(e)s", e=input_error_text(exc)), "error")
         return render_template("operator/validation.html", venue=venue,
                                walks=ValidationWalks(svc.db).recent(venue)), 400
     entry = ValidationWalks(svc.db).record(venue, walk, current_account().username, f"{route_name} + {readings_name}")

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from fingerprints import edits, imdf, samples_io
 from fingerprints.edits import EDGE_KINDS, MAX_PLAN_M, ZONE_KINDS
 from fingerprints.model import ID_RE, Floor, VenueMap, normalise_bssid
+from portal.errors import input_error_text
 from portal.i18n import get_locale
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import (
@@ -146,7 +147,7 @@ def import_imdf(venue: str):
         version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
                              file=filename)
     except ValueError as exc:
-        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
+        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
     warning = largest_part_warning(notes)
     if warning:
@@ -187,7 +188,7 @@ def import_samples(venue: str):
 
         version = change_map(venue, change, "samples.import", file=filename, mode=mode)
     except ValueError as exc:
-        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=str(exc)))
+        return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("%(n)s reference points imported (%(mode)s) as map version %(v)s.", n=count["n"], mode=mode, v=version))
     if count["warning"]:
         flash(count["warning"], "error")

@@ -30,6 +30,7 @@ from portal.apps.views import STORES, is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.errors import error_response
+from portal.kinds import walk_kind_label, zone_kind_label
 from portal.media.images import MAX_PIXELS, MediaError, renditions
 from portal.media.places import place_exists
 from portal.media.store import MediaStore, OverBudget, check_place
@@ -77,9 +78,12 @@ def _zone_for(venue: str, zone: str):
 
 def kind_label(kind: str) -> str:
     """A zone kind (the venue map's words) for the page; unknown kinds are shown as they are."""
-    labels = {"atrium": _("atrium"), "shop": _("shop"), "food": _("food court"), "restaurant": _("restaurant"),
-              "cinema": _("cinema"), "garage": _("garage")}
-    return labels.get(kind, kind)
+    return zone_kind_label(kind)
+
+
+# The floor editor (templates/operator/floor.html) says the kinds in the same words as these pages.
+bp.add_app_template_global(zone_kind_label, "zone_kind_label")
+bp.add_app_template_global(walk_kind_label, "walk_kind_label")
 
 
 def app_title(app: LightApp | None, name: str) -> str:
