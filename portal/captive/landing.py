@@ -14,7 +14,6 @@ slots in as one more step."""
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
 import logging
 import time
@@ -185,10 +184,13 @@ class VenueCheck:
     probe, a gateway redirect or a CAPPORT query naming a venue that does not exist must get no token and
     leave no event (neither would ever be cleaned up: the retention run visits registered venues only).
 
-    Answered from this process's copy of the venue registry (`VenueStore.venue_ids`, read again at most every
-    REGISTRY_RECHECK_S), so a probe for a known venue stays one round trip. A venue missing from the copy (made
-    since, or made up) is asked at its own slot through its breaker: only such requests pay that read. One per
-    app (portal/captive/views.py venue_check_of), shared by the probe lane and the views."""
+    Asked at the venue's own slot through its breaker (`VenueStore.exists`), and a venue found is remembered by
+    this process for KNOWN_FOR_S, so a probe for a known venue stays one round trip; only a venue not found (made
+    up) pays that read each time. Never the `{_global}` registry on the probe's path: on a cluster its shard
+    hanging must not stall every mall's probes. One per app (portal/captive/views.py venue_check_of), shared by
+    the probe lane and the views."""
+
+    KNOWN_FOR_S = 300.0  # a venue is deleted only by an operator, and rarely: a probe for it may land 5 min more
 
     def __init__(self, venues: VenueStore, configured: str, breakers: StoreBreaker | VenueBreakers) -> None:
         self.venues = venues
@@ -197,14 +199,15 @@ class VenueCheck:
         # The fallback for a VENUE that names no venue, read again as often as the registry copy.
         self._fallback_memo = BoundedMemo(1, max_age_s=venues.REGISTRY_RECHECK_S)
         self._logged: str | None = ""  # the fallback last logged: a line per change, not one per probe
+        self._found = BoundedMemo(4096, max_age_s=self.KNOWN_FOR_S)  # venues found (never those not found)
 
     def known(self, venue: str) -> bool | None:
         """Whether `venue` has a map; None while its store does not answer (the caller fails open as for any
         other store fault: an outage must not read as a typo)."""
         breaker = self.breakers.for_venue(venue)
         try:
-            breaker.check()  # open: at once, not after the registry's re-read waits out the store
-            return self._listed(venue) or breaker.call(self.venues.exists, venue)
+            breaker.check()  # open: at once, not after a read waits out the store
+            return self._exists(breaker, venue)
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
@@ -215,29 +218,25 @@ class VenueCheck:
         the store's only venue (a new mall whose VENUE was left at its default still works; logged); else None:
         the portal is not set up (no venue, or several and VENUE names none of them). The setting's own venue
         while the store does not answer (the caller fails open, as it would for that venue)."""
-        try:
-            self.breakers.for_venue(self.configured).check()  # open: at once, as `known`
-        except StoreUnavailable:
-            return self.configured
-        if self._listed(self.configured):
+        if self.known(self.configured) is not False:  # it exists, or its store does not answer (fail open)
             return self.configured
         try:
             return self._fallback_memo.get(self.configured, self._fallback)
         except _Unanswered:
             return self.configured
 
-    def _listed(self, venue: str) -> bool:
-        """In this process's copy of the registry (no round trip; a sorted list: bisected)."""
-        try:
-            ids = self.venues.venue_ids()
-        except STORE_ERRORS:  # not read yet, and its shard does not answer: the venue's own slot is asked
-            return False
-        at = bisect.bisect_left(ids, venue)
-        return at < len(ids) and ids[at] == venue
+    def _exists(self, breaker: StoreBreaker, venue: str) -> bool:
+        """Whether `venue` has a map: remembered when it has (no round trip), else asked at its slot."""
+        if self._found.peek(venue):
+            return True
+        found = bool(breaker.call(self.venues.exists, venue))
+        if found:
+            self._found.put(venue, True)
+        return found
 
     def _fallback(self) -> str | None:
-        """`default` when the registry copy does not list the setting's venue (raises _Unanswered while the store
-        does not answer: nothing is memoised then)."""
+        """`default` when the setting's venue was not found (the registry read here: a misconfigured portal only;
+        raises _Unanswered while the store does not answer: nothing is memoised then)."""
         try:
             if self.breakers.for_venue(self.configured).call(self.venues.exists, self.configured):
                 return self.configured  # made since the copy was read, or its registration is still to come
