@@ -300,11 +300,18 @@ return {'OK', tostring(bal)}
 # refused while the caller's wrong codes are spent or several callers' wrong codes brake the member; else a
 # wrong code counts for the caller and for the member. Guesses sent at once are answered one at a time: a right
 # one passes only while fewer than the caller's limit were counted before it.
-# KEYS: member's codefail, caller's callerfail.  ARGV: caller id, matched ('1'|'0'), caller max, member max,
-# brake callers, window s.  Returns {status, seconds until a refusal ends (SPENT, LOCKED)}.
+# A member number that does not exist counts as a caller's wrong code too (else a spent caller could still tell
+# numbers in use from the rest). KEYS: member's codefail, caller's callerfail.  ARGV: caller id, matched
+# ('1'|'0'), caller max, member max, brake callers, window s, the member exists ('1'|'0').  Returns {status,
+# seconds until a refusal ends (SPENT, LOCKED)}.
 IDENTIFY_LUA = """
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
   return {'SPENT', redis.call('TTL', KEYS[2])}
+end
+if ARGV[7] == '0' then
+  redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+  return {'NO_MEMBER', 0}
 end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
   local total = 0
@@ -644,14 +651,12 @@ class MemberStore:
         one caller's guesses stop that caller, never the member's card at other tills."""
         now = time.time() if now is None else now
         member = self.get(venue, member_id)
-        if member is None:
-            return Identified("NO_MEMBER")
         keys = MemberKeys(venue)
-        matched = code_matches(member.secret, code, now)
+        matched = member is not None and code_matches(member.secret, code, now)
         status, wait = self._identify(
             keys=[keys.code_failures(member_id), keys.caller_failures(caller.id)],
             args=[caller.id, "1" if matched else "0", caller.max_failures, MAX_CODE_FAILURES, BRAKE_CALLERS,
-                  CODE_FAILURE_WINDOW_S])
+                  CODE_FAILURE_WINDOW_S, "1" if member is not None else "0"])
         status, wait = _s(status), int(wait)
         return Identified(status, member if status == "OK" else None, max(wait, 1) if wait else 0)
 

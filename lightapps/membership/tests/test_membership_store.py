@@ -352,3 +352,15 @@ def test_200_threads_posting_one_receipt_count_it_once(store, redis_url):
         statuses = list(pool.map(refund, range(200)))
     assert statuses.count("OK") == 1 and statuses.count("DUPLICATE") == 199
     assert store.get("demo", m.id).points == 0
+
+
+def test_a_member_number_that_does_not_exist_counts_as_a_wrong_code(store, db):
+    """A caller guessing numbers spends its wrong codes on numbers not in use too; once spent it cannot tell a
+    number in use from the rest (SPENT for both)."""
+    m = member(store)
+    now = time.time()
+    for n in range(KOPI.max_failures):
+        assert store.identify("demo", str(900001 + n), "123456", KOPI, now).status == "NO_MEMBER"
+    assert store.identify("demo", "999999", "123456", KOPI, now).status == "SPENT"
+    assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "SPENT"
+    assert not db.exists(MemberKeys("demo").code_failures("900001"))  # nothing kept for a number not in use
