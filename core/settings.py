@@ -449,7 +449,9 @@ class Settings:
         elif redis_url and "," in urlsplit(redis_url).netloc:
             raise ValueError("REDIS_URL names several nodes: only a cluster (REDIS_CLUSTER=1) is reached that way")
         shared = shares_store(redis_url, cluster)
-        scheme = (env.get("PREFERRED_URL_SCHEME") or "http").lower()
+        # The portal's own scheme: PREFERRED_URL_SCHEME, else PORTAL_URL's (a portal at https:// gets Secure
+        # cookies and HSTS without a second setting: the open guest WiFi must never carry its cookies in clear)
+        scheme = (env.get("PREFERRED_URL_SCHEME") or urlsplit(env.get("PORTAL_URL", "")).scheme or "http").lower()
         return cls(
             redis_url=redis_url,
             redis_cluster=cluster,

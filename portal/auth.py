@@ -3,10 +3,11 @@
 argon2-hashed passwords under a policy (length, not a common password), server-side sessions in the
 store (the signed, HttpOnly, SameSite=Lax cookie carries only a random session id: logout, a password
 change and disabling the account end them), CSRF on every console form (Flask-WTF's token, checked only
-on console blueprints: shopper forms carry no ambient credential, so they need none), a login throttle
-per account and per client IP that delays (exponentially) instead of locking, so nobody can lock a user
-out, and an audit log of changes that one account's volume cannot flush (a daily allowance of changes
-per account, `AuditLog`). Demo accounts (known password) sign in only in demo mode."""
+on console blueprints: a shopper form carries its `c` token, a secret another page lacks, and a shopper
+POST that the `mp_c` cookie alone identifies must come from the portal's own origin, portal/shopper.py),
+a login throttle per account and per client IP that delays (exponentially) instead of locking, so nobody
+can lock a user out, and an audit log of changes that one account's volume cannot flush (a daily allowance
+of changes per account, `AuditLog`). Demo accounts (known password) sign in only in demo mode."""
 
 from __future__ import annotations
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, redirect, request
 
 CONSOLE_PREFIXES = ("/console",)
-PERSONAL_PREFIXES = ("/console", "/v/", "/portal", "/guest/")  # pages of one person: never cached
+# pages of one person, and the partner APIs' answers: never cached
+PERSONAL_PREFIXES = ("/console", "/v/", "/portal", "/guest/", "/api/")
 NO_STORE = "no-store"
 
 
@@ -68,6 +69,15 @@ def cache_control(path: str, response: Response) -> str | None:
 def init_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
+
+    @app.before_request
+    def _consoles_over_https():
+        # An https portal (Secure cookies) serves its consoles over https only: a sign-in typed or linked as
+        # http:// on the open guest WiFi would send the password in clear (the session cookie, Secure, would
+        # not go). Shopper pages and the captive entry stay reachable as the gateway sends phones to them.
+        if secure and not request.is_secure and request.path.startswith(CONSOLE_PREFIXES):
+            return redirect(request.url.replace("http://", "https://", 1), code=301)
+        return None
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -43,7 +43,8 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, abort, current_app, g, request, url_for
+from flask_babel import gettext  # not `_`: revoke loops with `_`
 from werkzeug.exceptions import HTTPException
 
 from core.ids import is_venue_id
@@ -57,6 +58,8 @@ MAX_TOKEN_LENGTH = 240  # a handed-out token of a 64-character venue id and a lo
 UNOPENED_TTL_S = 3600  # a token handed out by a probe and never opened is gone after an hour
 CLOCK_SKEW_S = 60  # hosts' clocks may differ this much: a token handed out "in the future" by another host
 MINTED_SECRET_CHARS = 43  # secrets.token_urlsafe(32); a sealed handout is longer
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})  # Sec-Fetch-Site of the portal's own pages, or typed by the user
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,33 @@ def _request_token() -> str | None:
         return request.args.get("c")
 
 
+def _own_origins() -> frozenset[str]:
+    """The portal's origins: this request's host (as url_for builds _external URLs) and PORTAL_URL."""
+    portal_url = current_app.extensions["mallportal"].settings.portal_url
+    return frozenset(o for o in (request.host_url.rstrip("/"), portal_url) if o)
+
+
+def _from_own_origin() -> bool:
+    """Whether the browser says this request came from the portal's own pages. Sec-Fetch-Site when sent;
+    without it (older browsers, the iOS captive mini-browser) the Origin header, absent on their own forms."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in OWN_FETCH_SITES
+    origin = request.headers.get("Origin")
+    return origin is None or origin.rstrip("/") in _own_origins()
+
+
+def _cookie_may_decide() -> None:
+    """Refuse (403) a change the `mp_c` cookie alone would make for its shopper from another page. SameSite=Lax
+    keeps the cookie off other sites' POSTs, not off those of another host of the same site (offers.mall.example):
+    the cookie is an ambient credential, so a POST it identifies must come from the portal's own pages. A form
+    that carries a `c` token of its own needs no such check: the token is the secret another page lacks."""
+    if request.method in SAFE_METHODS or _from_own_origin():
+        return
+    g.cookie_shopper = None  # the error page finds no shopper either
+    abort(403, gettext("This request came from a page of another site. Open the mall's own page and try again."))
+
+
 def current_shopper() -> Shopper | None:
     """From the `c` parameter (query or form), else the cookie. Cached per request.
 
@@ -327,6 +357,7 @@ def current_shopper() -> Shopper | None:
         g.cookie_shopper = kept  # shopper_for_venue falls back on it
         if kept is not None and (shopper is None or (shopper.handout and shopper.venue == kept.venue
                                                       and shopper.client != kept.client)):
+            _cookie_may_decide()  # the cookie, not the request's `c`, says who this is
             if shopper is not None and shopper.phone:
                 kept = Shopper(kept.venue, kept.client, shopper.phone, shopper.phone_verified)
                 token = store.mint(kept)
@@ -366,6 +397,7 @@ def shopper_for_venue(venue: str) -> Shopper:
     if shopper is None or shopper.venue != venue:
         kept = g.get("cookie_shopper")
         if kept is not None and kept.venue == venue:
+            _cookie_may_decide()
             g.shopper, g.shopper_token = kept, request.cookies.get(COOKIE)
             return kept
         shopper = new_shopper(venue)

@@ -24,7 +24,7 @@ import time
 import unicodedata
 from datetime import datetime, timedelta
 
-from flask import abort, g, redirect, render_template, request
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from lightapps.parking import APP, fees, plates, wayfinding
@@ -43,7 +43,7 @@ from portal.i18n import LANGUAGES
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
 from portal.services import services
-from portal.shopper import shopper_for_venue, shopper_token, shopper_url
+from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the parking app).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>/parking", template_folder="templates",
@@ -476,7 +476,9 @@ def autopay_start(venue: str, zone: str, session_id: str):
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
     lang = lang_arg(request.values)
-    back = shopper_url("parking.autopay_back", venue=venue, zone=zone, session_id=session_id, _external=True, **lang)
+    # The provider (a third party) gets no `c`: autopay_back finds the shopper in this browser's cookie.
+    back = url_for("parking.autopay_back", venue=venue, zone=zone, session_id=session_id, _external=True, **lang)
+    keep_shopper_in_cookie()
     try:
         url = services().payments.agreement_sign_url(providers[0], session_id, back,
                                                      services().settings.portal_url or request.host_url, venue)

@@ -1,5 +1,8 @@
 """The shopper's payment pages (choose WeChat Pay or Alipay, scan or open, come back) and the providers'
-callback endpoint. Plain forms and full-page navigations, every link carrying the shopper's `c` token."""
+callback endpoint. Plain forms and full-page navigations, every link carrying the shopper's `c` token, except
+the one the provider is given to send the shopper back: the provider is a third party, and `c` opens
+everything of the shopper (Me, the export, erasure), so that URL carries nothing but the order id and the
+browser's own `mp_c` cookie (kept when Pay is pressed) says who comes back."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import re
 from dataclasses import replace
 
 import segno
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -17,7 +20,7 @@ from portal.payments.money import cny
 from portal.payments.service import PaymentError, with_shopper_token
 from portal.payments.store import Order
 from portal.services import services
-from portal.shopper import Shopper, current_shopper, shopper_token, shopper_url
+from portal.shopper import Shopper, current_shopper, keep_shopper_in_cookie, shopper_token, shopper_url
 
 bp = Blueprint("payments", __name__)
 ORDER_ID = re.compile(r"^MP[0-9A-F]{24}$")
@@ -32,13 +35,29 @@ def _payments():
     return services().payments
 
 
-def _my_order(venue: str, order_id: str):
-    """The order, only for the shopper who holds its token (404 for anyone else: no order ids leak)."""
+def _order(venue: str, order_id: str) -> Order:
+    """The order, whoever asks (404 when there is none)."""
     if not is_venue_id(venue) or not ORDER_ID.match(order_id):
         abort(404)
-    shopper = current_shopper()
     order = _payments().order(venue, order_id)
-    if order is None or shopper is None or shopper.venue != venue or shopper.client != order.shopper:
+    if order is None:
+        abort(404)
+    return order
+
+
+def _owner(order: Order) -> Shopper | None:
+    """The asking shopper (`c`, else the browser's cookie) if the order is theirs, else None."""
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != order.venue or shopper.client != order.shopper:
+        return None
+    return shopper
+
+
+def _my_order(venue: str, order_id: str):
+    """The order, only for the shopper who holds its token (404 for anyone else: no order ids leak)."""
+    order = _order(venue, order_id)
+    shopper = _owner(order)
+    if shopper is None:
         abort(404)
     return order, shopper
 
@@ -88,7 +107,9 @@ def order_page(venue: str, order_id: str):
 def start(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     provider, _sep, method = (request.form.get("method") or "").partition(":")
-    back = shopper_url("payments.back", venue=venue, order_id=order_id, _external=True)
+    # No `c` in what the provider gets (see the module docstring); this browser keeps its shopper instead.
+    back = url_for("payments.back", venue=venue, order_id=order_id, _external=True)
+    keep_shopper_in_cookie()
     spend_budget("pay.start", venue, shopper=shopper.client)  # each press places an order at the provider
     try:
         begun = _payments().start(venue, order_id, provider, method, request.remote_addr or "",
@@ -106,17 +127,27 @@ def start(venue: str, order_id: str):
         message, status = messages.get(exc.code, messages["state"])
         return _page(_payments().order(venue, order_id) or order, shopper, status, message)
     if begun.kind == "redirect":
-        return redirect(begun.url, code=303)
+        response = redirect(begun.url, code=303)
+        # WeChat Pay H5 refuses a checkout without a Referer of the registered domain: the origin only (the
+        # page's path carries `c`), instead of portal/headers.py's same-origin (no Referer at all).
+        response.headers["Referrer-Policy"] = "strict-origin"
+        return response
     qr = Markup(segno.make(begun.url, error="m").svg_inline(scale=5, title=_("Scan to pay")))  # noqa: S704 - segno's SVG
     return _page(_payments().order(venue, order_id), shopper, qr=qr, qr_url=begun.url)
 
 
 @bp.get("/v/<venue>/pay/<order_id>/back")
 def back(venue: str, order_id: str):
-    """Where the provider's page sends the shopper back: ask the provider now (the callback may lag), whatever
-    a reload asked just before, but within the shopper's pay.query budget; the order page it sends on to
-    then shows that answer without asking again."""
-    order, shopper = _my_order(venue, order_id)
+    """Where the provider's page sends the shopper back (no `c`: the browser's cookie says who it is): ask the
+    provider now (the callback may lag), whatever a reload asked just before, but within the shopper's
+    pay.query budget; the order page it sends on to then shows that answer without asking again.
+    A browser that does not hold the order's shopper (a captive sheet keeps no cookie; whoever else has the
+    URL: the provider) sees only whether it is paid, asked at most as often as a reload asks."""
+    order = _order(venue, order_id)
+    shopper = _owner(order)
+    if shopper is None:
+        order = _ask_provider(order, Shopper(order.venue, order.shopper))
+        return render_template("payments/back_status.html", order=order)
     _ask_provider(order, shopper, wait_turn=False)
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order_id), code=303)
 

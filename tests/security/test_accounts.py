@@ -15,11 +15,12 @@ from portal.auth import AccountStore, Throttled
 from tests.security.conftest import GOOD
 
 
-def login(client, username, password, ip="10.1.1.1"):
-    page = client.get("/console/login").get_data(as_text=True)
+def login(client, username, password, ip="10.1.1.1", base_url="http://localhost"):
+    page = client.get("/console/login", base_url=base_url).get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     return client.post("/console/login", data={"username": username, "password": password, "csrf_token": csrf},
-                       environ_base={"REMOTE_ADDR": ip})
+                       environ_base={"REMOTE_ADDR": ip}, base_url=base_url,
+                       headers={"Referer": f"{base_url}/console/login"})  # over https Flask-WTF checks it
 
 
 
@@ -101,7 +102,18 @@ def test_session_cookie_flags(settings, client, owner):
     cookie = resp.headers["Set-Cookie"]
     assert "SameSite=Lax" in cookie and "HttpOnly" in cookie and "Secure" not in cookie
     https = create_app(settings.with_(secure_cookies=True)).test_client()
-    assert "Secure" in login(https, owner, GOOD, ip="10.1.1.2").headers["Set-Cookie"]
+    resp = login(https, owner, GOOD, ip="10.1.1.2", base_url="https://localhost")
+    assert "Secure" in resp.headers["Set-Cookie"] and resp.headers["Strict-Transport-Security"]
+
+
+def test_an_https_portal_serves_its_consoles_over_https_only(settings, demo):
+    """With Secure cookies (an https PORTAL_URL), a console page asked over http:// is sent to https:// (a
+    password typed there would cross the open WiFi in clear); shopper pages are left as they are."""
+    plain = create_app(settings.with_(secure_cookies=True)).test_client()
+    resp = plain.get("/console/login?next=/console/")
+    assert resp.status_code == 301 and resp.headers["Location"].startswith("https://")
+    assert resp.headers["Location"].endswith("/console/login?next=/console/")
+    assert plain.get("/v/demo/").status_code == 200
 
 
 def test_secure_cookies_follow_preferred_url_scheme():
@@ -110,6 +122,10 @@ def test_secure_cookies_follow_preferred_url_scheme():
     assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https"}).secure_cookies is True
     assert Settings.from_env(base).secure_cookies is False
     assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https", "SECURE_COOKIES": "0"}).secure_cookies is False
+    # the shipped deploy env names the portal's https address and no scheme: Secure cookies and https URLs
+    deployed = Settings.from_env({**base, "PORTAL_URL": "https://portal.mall.example"})
+    assert deployed.secure_cookies is True and deployed.preferred_url_scheme == "https"
+    assert Settings.from_env({**base, "PORTAL_URL": "http://10.0.0.2:8000"}).secure_cookies is False
 
 
 @pytest.mark.parametrize(("path", "frames"), [("/console/login", "'none'"), ("/v/demo/", "'self'"),
