@@ -126,7 +126,7 @@ def test_seats_taken_meanwhile_give_409_and_keep_the_rest_checked(client, mall, 
     html = resp.get_data(as_text=True)
     assert "C5 was just taken" in html
     assert 'value="C6" aria-label="C6 (standard)" checked' in html
-    assert 'value="C5" aria-label="C5 (standard)" disabled' in html
+    assert 'value="C5" aria-label="C5 (standard), taken" disabled' in html
 
 
 def test_hold_on_unknown_closed_or_other_zone_shows(client, mall, store, token):
@@ -223,7 +223,7 @@ def test_seat_map_shows_my_hold_and_lets_me_change_it(client, mall, store, token
     assert hold(client, show_id, ["A4", "A5", "A6"], c).status_code == 303
     assert sorted(store.seat_states(VENUE, show_id)) == ["A4", "A5", "A6"]
     other = client.get(f"{BASE}/show/{show_id}?c={token('other')}").get_data(as_text=True)
-    assert 'value="A4" aria-label="A4 (standard)" disabled' in other
+    assert 'value="A4" aria-label="A4 (standard), taken" disabled' in other
 
 
 @pytest.mark.parametrize(("seats", "message"), [
