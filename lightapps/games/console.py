@@ -1,5 +1,7 @@
 """Owner side: publish the zone's game (prizes, odds, limits, total, last day), see plays and wins, stop it,
-and hand out prizes: a winner's code is redeemed here exactly once.
+and hand out prizes: a winner's code is redeemed here exactly once. The hand-out form carries a one-time
+nonce: pressed twice, it says "hand out the prize now" again, not "already collected" for the prize it just
+gave out.
 
 Under /console/apps/games/<venue>/<zone>, CSRF-checked, for the zone's owners only (and the venue's
 operators): the activities team of the atrium runs the atrium's game, nobody else's."""
@@ -15,7 +17,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from lightapps.games import APP
-from lightapps.games.rules import MAX_PRIZES, GameInputError, normalize_code, parse_game, percent, show_code
+from lightapps.games.rules import (
+    MAX_PRIZES,
+    GameInputError,
+    new_nonce,
+    normalize_code,
+    parse_game,
+    percent,
+    read_nonce,
+    show_code,
+)
 from lightapps.games.views import credit_points, is_zh, prize_value, store
 from portal.apps.capabilities import points
 from portal.apps.locale import venue_locale, venue_today
@@ -71,7 +82,7 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
         "games/console.html", venue=g.venue_map, zone=g.zone, account=g.account, game=game, now=time.time(),
         wins=store().recent_wins(venue, game.id) if game else [], form=form, form_error=form_error,
         redeem=redeem, app_on=zone_app_config(APP, venue, zone) is not None, zh=is_zh(), percent=percent,
-        prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES,
+        prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES, nonce=new_nonce(),
     ), status
 
 
@@ -122,9 +133,12 @@ def redeem(venue: str, zone: str):
     game = games.get(venue, voucher.game_id)
     won = game.prize(voucher.prize_id) if game is not None else None
     label = f"{won.title(is_zh())} · {prize_value(won, is_zh())} · {show_code(code)}" if won else show_code(code)
+    nonce = read_nonce(request.form.get("nonce"))
     if won is not None and won.kind == "points" and points() is not None and voucher.state == "issued":
-        return _credit_for_shopper(venue, zone, voucher, game, won, label)
-    result = games.redeem(venue, zone, code, by=user)
+        return _credit_for_shopper(venue, zone, voucher, game, won, label, nonce)
+    result = games.redeem(venue, zone, code, by=user, nonce=nonce)
+    if result.replayed:  # the same form pressed again: what the first press said
+        return _page(venue, zone, 200, redeem=Outcome(True, _handed_out(result.voucher, won), label))
     if result.status == "ALREADY":
         return refuse(409, _("Already collected at %(time)s.", time=format_time(result.at)), label)
     if result.status == "EXPIRED":
@@ -137,10 +151,17 @@ def redeem(venue: str, zone: str):
     return _page(venue, zone, 200, redeem=Outcome(True, _("Hand out the prize now."), label))
 
 
-def _credit_for_shopper(venue: str, zone: str, voucher, game, won, label: str):
+def _handed_out(voucher, won) -> str:
+    """What the desk is told when a prize is given: points onto the card, or anything else handed out."""
+    if voucher is not None and voucher.state == "credited" and won is not None:
+        return _("%(n)d points added to the winner's membership card.", n=won.value)
+    return _("Hand out the prize now.")
+
+
+def _credit_for_shopper(venue: str, zone: str, voucher, game, won, label: str, nonce: str | None):
     """A points prize at the desk: onto the winner's membership card (the same idempotent step as the
     shopper's own button), never handed out as anything else."""
-    outcome = credit_points(venue, voucher, game, won)
+    outcome = credit_points(venue, voucher, game, won, nonce)
     if outcome == "NO_ACCOUNT":
         message = _("The winner is not a member yet: ask them to join the membership card, then try again.")
         return _page(venue, zone, 409, redeem=Outcome(False, message, label))

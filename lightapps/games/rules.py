@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from core.errors import N_, CatalogInputError
@@ -34,8 +35,13 @@ TITLE_MAX = 80
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed at a desk
 CODE_LENGTH = 10
-
-
+# Plain decimal numbers only, ASCII digits: Decimal and int would also take "1e1", "5_0", "NaN" or "٥٠".
+PLAIN_WHOLE = re.compile(r"[0-9]{1,9}")
+PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
+NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Characters that show nothing: a title of only these is no title (a zero-width space, a Hangul filler).
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")
+INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 TITLE_REQUIRED = N_("A title is required, in Chinese or English (or both).")
 
@@ -98,11 +104,10 @@ def percent(odds: int) -> str:
 def parse_percent(raw: str, field: str) -> int:
     """"2.5" or "2.5%" -> 250 basis points; two decimals at most."""
     text = raw.strip().rstrip("%").strip()
-    try:
-        value = Decimal(text) * 100
-    except InvalidOperation:
-        raise GameInputError(field, N_("%(label)s must be a percentage like 5 or 2.5.")) from None
-    if not value.is_finite() or value != value.to_integral_value():
+    if not PLAIN_DECIMAL.fullmatch(text):
+        raise GameInputError(field, N_("%(label)s must be a percentage like 5 or 2.5."))
+    value = Decimal(text) * 100
+    if value != value.to_integral_value():
         raise GameInputError(field, N_("%(label)s must be a percentage with at most two decimals."))
     odds = int(value)
     if not 1 <= odds <= ODDS_SCALE:
@@ -110,16 +115,32 @@ def parse_percent(raw: str, field: str) -> int:
     return odds
 
 
+def _is_invisible(ch: str) -> bool:
+    return ch in INVISIBLE_EXTRA or unicodedata.category(ch) in INVISIBLE_CATEGORIES
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without the invisible characters at its ends, so that a title of only a zero-width space is
+    empty (those inside, such as an emoji's joiner, stay)."""
+    start, end = 0, len(text)
+    while start < end and _is_invisible(text[start]):
+        start += 1
+    while end > start and _is_invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
 def _titles(form: Any, name: str, required: bool = True) -> dict[str, str]:
     """`{name_zh, name_en}` (`read_pair`: one language is enough) refusing with catalog messages."""
-    return read_catalog_pair(form, name, TITLE_MAX, GameInputError, TITLE_REQUIRED if required else "")
+    pair = {f"{name}_{lang}": strip_invisible(str(form.get(f"{name}_{lang}") or "")) for lang in ("zh", "en")}
+    return read_catalog_pair(pair, name, TITLE_MAX, GameInputError, TITLE_REQUIRED if required else "")
 
 
 def _whole(form: Any, name: str, low: int, high: int, required: bool = True) -> int:
     raw = str(form.get(name) or "").strip()
     if not raw and not required:
         return 0
-    if not re.fullmatch(r"\d{1,9}", raw):
+    if not PLAIN_WHOLE.fullmatch(raw):
         raise GameInputError(name, N_("%(label)s must be a whole number."))
     value = int(raw)
     if not low <= value <= high:
@@ -144,6 +165,8 @@ def _prize(form: Any, index: int) -> Prize | None:
     else:
         raw = rest[0] or "0"
         try:
+            if not PLAIN_DECIMAL.fullmatch(raw):  # money.py's Decimal would take "1e3" as ¥1000
+                raise ValueError(raw)
             value = fen_from_yuan(raw)
         except ValueError:
             raise GameInputError(name + "value", N_("%(label)s must be an amount in yuan like 20 or 9.90.")) from None
@@ -180,6 +203,9 @@ def parse_game(form: Any, today: date) -> GameSpec:
         raise GameInputError("style", N_("%(label)s must be one of: %(choices)s."), choices=", ".join(STYLES))
     per_shopper = _whole(form, "per_shopper", 1, MAX_PER_SHOPPER)
     per_day = _whole(form, "per_day", 1, MAX_PER_DAY)
+    if per_day > per_shopper:  # "up to 5 a day, 3 in all" promises draws nobody can have
+        raise GameInputError("per_day", N_("%(label)s may not be more than the draws per person in all (%(all)s)."),
+                             all=per_shopper)
     prizes = tuple(p for p in (_prize(form, i) for i in range(1, MAX_PRIZES + 1)) if p is not None)
     if not prizes:
         raise GameInputError("p1_title_zh", N_("A game needs at least one prize."))
@@ -194,6 +220,16 @@ def parse_game(form: Any, today: date) -> GameSpec:
 def new_code() -> str:
     """A voucher code: 10 symbols from `secrets` (49 bits), shown XXXXX-XXXXX."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def new_nonce() -> str:
+    """The one-time token a draw or hand-out form carries: a repeat of the same form gets the first answer."""
+    return secrets.token_urlsafe(16)
+
+
+def read_nonce(raw: str | None) -> str | None:
+    """The form's one-time token, or None (none sent, or not one of ours: the form works as without one)."""
+    return raw if raw and NONCE.fullmatch(raw) else None
 
 
 def normalize_code(raw: str | None) -> str | None:

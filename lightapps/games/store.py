@@ -16,6 +16,11 @@ Keys (venue `v`):
   mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays: all, day, today (expires after the game)
   mp:{v}:games:v:<CODE>                  HASH a voucher: game, prize, zone, client, state, times
   mp:{v}:games:wallet:<client>           ZSET voucher code -> won at (the shopper's prizes, for Me)
+  mp:{v}:games:once:draw:<client>:<nonce> STRING a draw form's answer ("WON p1 CODE"), ONCE_TTL_S
+  mp:{v}:games:once:desk:<CODE>:<nonce>  STRING when a hand-out form gave the prize out, ONCE_TTL_S
+
+A form carries a one-time nonce: the script that answers it records the answer under the nonce (in the same
+step), and a repeat of the form (a double tap) gets that answer again instead of a refusal hiding it.
 
 Expiry, set by the draw script itself (never a separate call that could be lost): a voucher lives
 `KEEP_AFTER_REDEEM_S` (30 days) past its game's collection deadline (`redeem_until`, REDEEM_DAYS after the
@@ -54,6 +59,7 @@ from portal.apps.erasure import glob_escape, keys_matching
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
 KEEP_AFTER_REDEEM_S = 30 * 86400  # a voucher is kept this long after its collection deadline (disputes)
+ONCE_TTL_S = 600  # a form's answer is replayed this long: a double tap, a resend after a slow network
 
 
 class GameKeys(VenueKeys):
@@ -90,12 +96,28 @@ class GameKeys(VenueKeys):
     def redeem_failures(self, user: str) -> str:
         return self.key("games", "redeemfail", user)
 
+    def draw_once(self, client: str, nonce: str) -> str:
+        return self.key("games", "once", "draw", client, nonce)
 
-# KEYS: game, left, player, voucher, wallet, wins.  ARGV: client, roll (0..9999), now, venue day, code, zone,
-# keep a voucher after the collection deadline (s), the shopper token's lifetime (s).
+    def desk_once(self, code: str, nonce: str) -> str:
+        return self.key("games", "once", "desk", code, nonce)
+
+
+# KEYS: game, left, player, voucher, wallet, wins[, the form's nonce record].  ARGV: client, roll (0..9999),
+# now, venue day, code, zone, keep a voucher after the collection deadline (s), the shopper token's lifetime
+# (s), how long the nonce's answer is kept (s).
 # A play is counted (and the limits spent) whatever it wins; a prize whose stock is gone, or any prize once
-# the game's total is given out, is "no prize" ({'GONE', prize}).
+# the game's total is given out, is "no prize" ({'GONE', prize}). A form already answered gets
+# {'REPLAY', its answer}: no second play.
 DRAW_LUA = LUA_KEEP + """
+local function played(answer)
+  if KEYS[7] then redis.call('SET', KEYS[7], table.concat(answer, ' '), 'EX', ARGV[9]) end
+  return answer
+end
+if KEYS[7] then
+  local seen = redis.call('GET', KEYS[7])
+  if seen then return {'REPLAY', seen} end
+end
 local g = redis.call('HMGET', KEYS[1], 'zone', 'status', 'per_shopper', 'per_day', 'total_left', 'odds',
                      'starts_at', 'ends_at', 'redeem_until')
 if g[1] ~= ARGV[6] then return {'NO_GAME'} end
@@ -120,8 +142,8 @@ for id, odds in string.gmatch(g[6], '(%w+)=(%d+)') do
   acc = acc + tonumber(odds)
   if roll < acc then won = id break end
 end
-if not won then return {'NO_PRIZE'} end
-if tonumber(redis.call('HGET', KEYS[2], won) or '0') <= 0 then return {'GONE', won} end
+if not won then return played({'NO_PRIZE'}) end
+if tonumber(redis.call('HGET', KEYS[2], won) or '0') <= 0 then return played({'GONE', won}) end
 redis.call('HINCRBY', KEYS[2], won, -1)
 redis.call('HINCRBY', KEYS[1], 'total_left', -1)
 redis.call('HINCRBY', KEYS[1], 'wins', 1)
@@ -130,12 +152,17 @@ redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', 
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
 keep_record(KEYS[4], KEYS[5], now, g[9] or g[8], ARGV[7], ARGV[8])  -- the voucher, and the wallet
-return {'WON', won, ARGV[5]}
+return played({'WON', won, ARGV[5]})
 """
 
-# KEYS: voucher, game.  ARGV: zone of the desk, now, who, the new state (redeemed: handed out at the desk;
-# credited: points put on the membership card).
+# KEYS: voucher, game[, the form's nonce record].  ARGV: zone of the desk, now, who, the new state (redeemed:
+# handed out at the desk; credited: points put on the membership card), how long the nonce's answer is kept.
+# The same form again (the nonce's record is there) answers OK with the first time: {'OK', at, 'REPLAY'}.
 REDEEM_LUA = """
+if KEYS[3] then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {'OK', seen, 'REPLAY'} end
+end
 local v = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
 if not v[1] then return {'NO_CODE'} end
 if v[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
@@ -144,6 +171,7 @@ local until_ = tonumber(redis.call('HGET', KEYS[2], 'redeem_until') or '0')
 if tonumber(ARGV[2]) >= until_ then return {'EXPIRED', tostring(until_)} end
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[5]) end
 return {'OK', ARGV[2]}
 """
 
@@ -249,6 +277,13 @@ class DrawResult:
     status: str
     prize_id: str | None = None
     code: str | None = None
+    replayed: bool = False  # the answer a form with the same nonce got before: no new play
+
+    @classmethod
+    def parse(cls, answer: list[str], replayed: bool = False) -> DrawResult:
+        """From the script's answer ("WON", "p1", "CODE")."""
+        return cls(answer[0], answer[1] if len(answer) > 1 else None, answer[2] if len(answer) > 2 else None,
+                   replayed)
 
     @property
     def played(self) -> bool:
@@ -261,6 +296,7 @@ class RedeemResult:
     voucher: Voucher | None = None
     game: Game | None = None
     at: float | None = None
+    replayed: bool = False  # OK again for the same form (its nonce): the first press gave the prize out
 
 
 class GameStore:
@@ -371,37 +407,51 @@ class GameStore:
     # ---- the two atomic steps -----------------------------------------------------------------
 
     def draw(self, venue: str, zone: str, game_id: str, client: str, day: str,
-             now: float | None = None) -> DrawResult:
+             now: float | None = None, nonce: str | None = None) -> DrawResult:
         """One play for this shopper: the roll from `secrets` (0..9,999 against the odds in basis points),
-        everything else in one Lua script. `day` is the venue's day (YYYY-MM-DD) for the per-day limit."""
+        everything else in one Lua script. `day` is the venue's day (YYYY-MM-DD) for the per-day limit.
+        `nonce`: the form's; a play's answer is kept under it, and the same form again gets it back."""
         keys = GameKeys(venue)
         now = time.time() if now is None else now
         roll = self.randbelow(ODDS_SCALE)
+        once = [keys.draw_once(client, nonce)] if nonce else []
         for _ in range(5):  # a new random code on the (49-bit) astronomically rare collision
             code = new_code()
             status, *rest = self._draw(
                 keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
-                      keys.wallet(client), keys.wins(game_id)],
-                args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s])
+                      keys.wallet(client), keys.wins(game_id), *once],
+                args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s,
+                      ONCE_TTL_S])
             status = status.decode()
+            if status == "REPLAY":
+                return DrawResult.parse(rest[0].decode().split(" "), replayed=True)
             if status != "COLLISION":
-                values = [r.decode() for r in rest]
-                return DrawResult(status, values[0] if values else None, values[1] if len(values) > 1 else None)
+                return DrawResult.parse([status, *(r.decode() for r in rest)])
         raise RuntimeError("could not find a free voucher code")
 
+    def replayed_draw(self, venue: str, client: str, nonce: str) -> DrawResult | None:
+        """The answer this shopper's form (its nonce) already got, or None: read before the view refuses a
+        repeat for the limit the first draw spent (the draw script itself also checks it, atomically)."""
+        seen = self.db.get(GameKeys(venue).draw_once(client, nonce))
+        return DrawResult.parse(seen.decode().split(" "), replayed=True) if seen else None
+
     def redeem(self, venue: str, zone: str, code: str, by: str, now: float | None = None,
-               state: str = "redeemed") -> RedeemResult:
+               state: str = "redeemed", nonce: str | None = None) -> RedeemResult:
         """Flip a voucher issued -> redeemed (or credited), exactly once, only for the zone whose game issued
-        it, until the game's collection deadline."""
+        it, until the game's collection deadline. `nonce`: the desk form's; the same form again answers OK
+        (replayed) with the first time, not "already collected"."""
         keys = GameKeys(venue)
         now = time.time() if now is None else now
         game_id = self.db.hget(keys.voucher(code), "game")  # immutable once issued
         if game_id is None:
             return RedeemResult("NO_CODE")
         game_id = game_id.decode()
-        status, *rest = self._redeem(keys=[keys.voucher(code), keys.game(game_id)], args=[zone, repr(now), by, state])
+        once = [keys.desk_once(code, nonce)] if nonce else []
+        status, *rest = self._redeem(keys=[keys.voucher(code), keys.game(game_id), *once],
+                                     args=[zone, repr(now), by, state, ONCE_TTL_S])
         at = float(rest[0]) if rest and rest[0] else None
-        return RedeemResult(status.decode(), self.voucher(venue, code), self.get(venue, game_id), at)
+        return RedeemResult(status.decode(), self.voucher(venue, code), self.get(venue, game_id), at,
+                            replayed=len(rest) > 1)
 
     # ---- guessing brake (codes typed at the desk) ----------------------------------------------
 
@@ -438,6 +488,8 @@ class GameStore:
         pipe.execute()
         for plays in keys_matching(self.db, keys.player("*", glob_escape(client))):  # the per-game play counts
             self.db.delete(plays)
+        for answer in keys_matching(self.db, keys.draw_once(glob_escape(client), "*")):  # forms' answers (codes)
+            self.db.delete(answer)
         return len(codes)
 
     # ---- demo ---------------------------------------------------------------------------------

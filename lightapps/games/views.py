@@ -2,8 +2,9 @@
 a 303), the prize won (a voucher with its code, also in Me).
 
 The form carries the game id the shopper saw, so a draw is always on the odds the shopper was shown (a game
-the owner replaced meanwhile answers 409 with the new odds). Shake and scratch are the same draw: with
-JavaScript and the motion permission a shake submits the form; without, the button does."""
+the owner replaced meanwhile answers 409 with the new odds), and a one-time nonce: the same form sent again (a
+double tap, a resend) gets the first answer, the same prize, never a refusal hiding it. Shake and scratch are
+the same draw: with JavaScript and the motion permission a shake submits the form; without, the button does."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.games import APP
-from lightapps.games.rules import Prize, normalize_code, percent, show_code
-from lightapps.games.store import Game, GameStore, Voucher
+from lightapps.games.rules import Prize, new_nonce, normalize_code, percent, read_nonce, show_code
+from lightapps.games.store import DrawResult, Game, GameStore, Voucher
 from portal.apps.bilingual import Localized
 from portal.apps.budgets import spend_budget
 from portal.apps.capabilities import points
@@ -73,7 +74,7 @@ def _landing(venue: str, zone: str, error: str | None = None, status: int = 200)
         "games/landing.html", venue=g.venue_map, zone=g.zone, game=game, playable=playable, draws_left=draws_left,
         outcome=outcome, gone=gone, error=error, zh=is_zh(), percent=percent, prize_value=prize_value,
         shopper_token=shopper_token(shopper), desk=desk(g.app_config), lang=lang_arg(),
-        points_to_card=points() is not None,
+        points_to_card=points() is not None, nonce=new_nonce(),
     ), status
 
 
@@ -110,6 +111,10 @@ def _refusal(game: Game, draws_left: tuple[int, int], now: float | None = None) 
 @bp.post("/zone/<zone>/games/draw")
 def draw(venue: str, zone: str):
     shopper = shopper_for_venue(venue)
+    nonce = read_nonce(request.form.get("nonce"))
+    replayed = store().replayed_draw(venue, shopper.client, nonce) if nonce else None
+    if replayed is not None:  # the same form again: its first answer, before a limit that draw spent refuses it
+        return _draw_answer(venue, zone, replayed)
     seen = request.form.get("game", "")[:20]
     game = store().current(venue, zone)
     if game is None:
@@ -122,16 +127,26 @@ def draw(venue: str, zone: str):
         status, message = DRAW_REFUSALS[refused]
         return _landing(venue, zone, error=message(), status=status)
     spend_budget("games.draw", venue, shopper=shopper.client)
-    result = store().draw(venue, zone, game.id, shopper.client, day)
-    if result.played:
+    result = store().draw(venue, zone, game.id, shopper.client, day, nonce=nonce)
+    if result.played and not result.replayed:
         record_event(APP, "game_draw", venue, shopper, zone=zone, game=game.id, won=result.status == "WON")
+        if result.status == "WON":
+            _credit_if_points(venue, game, result)
+    return _draw_answer(venue, zone, result)
+
+
+def _credit_if_points(venue: str, game: Game, result: DrawResult) -> None:
+    won = game.prize(result.prize_id)
+    if won is not None and won.kind == "points":
+        try:
+            credit_points(venue, store().voucher(venue, result.code), game, won)
+        except redis.RedisError as exc:  # the prize is won and in Me; the shopper adds the points later
+            log.warning("games: points not credited yet: %s", type(exc).__name__)
+
+
+def _draw_answer(venue: str, zone: str, result: DrawResult):
+    """The page a draw's result leads to (the same for a form sent twice)."""
     if result.status == "WON":
-        won = game.prize(result.prize_id)
-        if won is not None and won.kind == "points":
-            try:
-                credit_points(venue, store().voucher(venue, result.code), game, won)
-            except redis.RedisError as exc:  # the prize is won and in Me; the shopper adds the points later
-                log.warning("games: points not credited yet: %s", type(exc).__name__)
         return redirect(shopper_url("games.prize", venue=venue, code=result.code, new="1", **lang_arg()), code=303)
     if result.status == "NO_PRIZE":
         return redirect(shopper_url("games.landing", venue=venue, zone=zone, outcome="lose", **lang_arg()), code=303)
@@ -142,12 +157,12 @@ def draw(venue: str, zone: str):
     return _landing(venue, zone, error=message(), status=status)
 
 
-def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize) -> str:
+def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize, nonce: str | None = None) -> str:
     """Put a points prize on the winner's membership card through the platform's "points" capability
     (portal/apps/capabilities.py: the membership app keeps points; this app never imports it), then mark the
     voucher credited. Idempotent by the prize code: retried after a fault or from the desk, the points are
     added once. Returns OK, ALREADY, NO_ACCOUNT (not a member yet: the voucher waits in Me), NO_KEEPER (no app
-    keeps points: the desk hands it out) or EXPIRED."""
+    keeps points: the desk hands it out) or EXPIRED. `nonce`: the desk form's (store.redeem)."""
     if voucher.state != "issued":
         return "ALREADY"
     if time.time() >= game.redeem_until:
@@ -158,7 +173,7 @@ def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize) -> str:
     granted = keeper.grant(venue, voucher.client, won.value, f"games:{voucher.code}", GRANT_NOTE)
     if not granted.done:
         return granted.status
-    store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited")
+    store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited", nonce=nonce)
     return granted.status
 
 

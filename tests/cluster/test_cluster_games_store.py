@@ -9,7 +9,8 @@ rerun(globals(), "lightapps.games.tests.test_games_store",
       "test_rolls_map_to_prizes_exactly_by_the_odds", "test_a_prize_that_is_gone_falls_to_no_prize",
       "test_the_hard_total_caps_all_prizes", "test_stock_and_total_are_never_oversold_under_threads",
       "test_limits_per_shopper_and_per_day", "test_refusals_change_nothing",
-      "test_redeem_exactly_once_in_its_zone_until_the_deadline", "test_forget_and_export")
+      "test_redeem_exactly_once_in_its_zone_until_the_deadline", "test_a_repeated_form_gets_the_first_answer",
+      "test_forget_and_export")
 
 
 def test_seed_slot_failure_brake_and_an_empty_win_list(db):

@@ -144,6 +144,33 @@ def test_redeem_exactly_once_in_its_zone_until_the_deadline(db):
     assert store.get("demo", game.id).redeemed == 1
 
 
+def test_a_repeated_form_gets_the_first_answer(db):
+    """A double tap sends the same form (its nonce) twice: the second gets the first's answer, not a refusal
+    hiding the prize; no second play, no second hand-out; a form without a nonce works as before."""
+    store = GameStore(db, randbelow=lambda n: 0)
+    game = publish(store, per_day="1", per_shopper="3")
+    assert store.replayed_draw("demo", "alice", "n" * 22) is None
+    first = store.draw("demo", "atrium", game.id, "alice", DAY, nonce="n" * 22)
+    again = store.draw("demo", "atrium", game.id, "alice", DAY, nonce="n" * 22)
+    assert first.status == "WON" and not first.replayed
+    assert (again.status, again.prize_id, again.code, again.replayed) == ("WON", "p1", first.code, True)
+    assert store.replayed_draw("demo", "alice", "n" * 22) == again
+    assert store.replayed_draw("demo", "bob", "n" * 22) is None  # the nonce is the shopper's own
+    assert store.draw("demo", "atrium", game.id, "alice", DAY, nonce="m" * 22).status == "LIMIT_DAY"
+    assert store.draw("demo", "atrium", game.id, "alice", DAY).status == "LIMIT_DAY"
+    assert store.get("demo", game.id).plays == 1 and len(store.wallet("demo", "alice")) == 1
+    handed = store.redeem("demo", "atrium", first.code, "events", nonce="d" * 22)
+    pressed_again = store.redeem("demo", "atrium", first.code, "events", nonce="d" * 22)
+    assert handed.status == "OK" and not handed.replayed
+    assert (pressed_again.status, pressed_again.at, pressed_again.replayed) == ("OK", handed.at, True)
+    assert store.redeem("demo", "atrium", first.code, "events", nonce="e" * 22).status == "ALREADY"
+    assert store.redeem("demo", "atrium", first.code, "events").status == "ALREADY"
+    assert store.get("demo", game.id).redeemed == 1
+    assert 0 < db.ttl(GameKeys("demo").draw_once("alice", "n" * 22)) <= 600
+    store.forget_shopper("demo", "alice")  # the answer names the shopper's prize code
+    assert store.replayed_draw("demo", "alice", "n" * 22) is None
+
+
 def test_forget_and_export(db):
     store = GameStore(db, randbelow=lambda n: 0)
     game = publish(store)
@@ -215,6 +242,33 @@ def test_bad_game_forms_say_what_is_wrong_in_english_and_carry_their_catalog_mes
     with pytest.raises(GameInputError) as exc:
         spec(p1_odds="96")
     assert exc.value.message == "The prizes' odds add up to more than 100%."
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"p1_odds": "1e1"}, "p1_odds"),  # Decimal read these as 10% and 50%
+    ({"p1_odds": "5_0"}, "p1_odds"),
+    ({"p1_odds": "٥٠"}, "p1_odds"),  # digits of another script
+    ({"p2_value": "1e3"}, "p2_value"),  # ¥1000.00
+    ({"p2_value": "Infinity"}, "p2_value"),
+    ({"p2_stock": "٣"}, "p2_stock"),
+    ({"title_en": "\u200b"}, "title_zh"),  # only a zero-width space: no title
+    ({"title_en": " \u2060\ufeff\u3164 "}, "title_zh"),
+    ({"p2_title_en": "\u200b"}, "p2_title_zh"),
+    ({"per_day": "5", "per_shopper": "3"}, "per_day"),  # "up to 5 a day, 3 in all"
+])
+def test_numbers_are_plain_decimals_titles_visible_and_the_day_within_the_game(over, field):
+    with pytest.raises(GameInputError) as exc:
+        spec(**over)
+    assert exc.value.field == field
+
+
+def test_invisible_ends_are_stripped_but_what_is_inside_stays():
+    game = spec(title_en="\u200b Spring draw \ufeff", p1_title_en="Family 👨\u200d👩\u200d👧")
+    assert game.title_en == "Spring draw" and game.prizes[0].title_en == "Family 👨\u200d👩\u200d👧"
+    assert spec(per_day="3", per_shopper="3").per_day == 3
+    with pytest.raises(GameInputError) as exc:
+        spec(per_day="5", per_shopper="3")
+    assert exc.value.message == "per_day may not be more than the draws per person in all (3)."
 
 
 def test_codes_are_forgiving_to_type():

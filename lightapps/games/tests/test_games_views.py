@@ -127,6 +127,38 @@ def test_lose_gone_scratch_and_shake(client, games, token):
     assert 'id="shake-start" hidden' in page and "requestPermission" in page and 'id="draw-button"' in page
 
 
+def form_fields(page: str, form_id: str | None = None) -> dict[str, str]:
+    """The hidden fields of a page's form (the first form, or the one with this id), as a browser sends them."""
+    form = page.split(f'id="{form_id}"')[1] if form_id else page.split("<form")[1]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.split("</form>")[0]))
+
+
+def test_a_double_tap_gets_the_first_answer_not_a_refusal(client, games, token, db):
+    """The same draw form sent twice (a double tap): both 303 to the same prize, one play; another form is
+    a new draw, refused at the day's limit."""
+    game = publish(games, per_day="1")
+    data = form_fields(client.get(f"{LANDING}?c={token()}").get_data(as_text=True), "draw-form")
+    assert len(data["nonce"]) >= 16
+    first, second = client.post(DRAW, data=data), client.post(DRAW, data=data)
+    assert first.status_code == second.status_code == 303
+    assert "/games/prize/" in first.headers["Location"] and second.headers["Location"] == first.headers["Location"]
+    assert games.get("demo", game.id).plays == 1 and n_vouchers(db) == 1
+    assert 'id="draw-form"' not in client.get(f"{LANDING}?c={token()}").get_data(as_text=True)
+    assert client.post(DRAW, data={**data, "nonce": "another-form-0123456"}).status_code == 403
+    assert client.post(DRAW, data={**data, "nonce": "x"}).status_code == 403  # not a nonce: as without one
+    # Someone else sending the form gets no replay of the shopper's prize.
+    assert client.post(DRAW, data={**data, "c": token("bob")}).status_code == 303
+    assert games.get("demo", game.id).plays == 2
+
+
+def test_the_limits_are_said_in_the_right_plural(client, games, token):
+    publish(games, per_day="1")
+    page = client.get(f"{LANDING}?c={token()}").get_data(as_text=True)
+    assert "Up to 1 draw a day, 3 in all, per person." in page and "You have 1 draw left today." in page
+    zh = client.get(f"{LANDING}?c={token()}&lang=zh").get_data(as_text=True)
+    assert "每人每天最多抽 1 次，总共 3 次。" in zh and "您今天还可以抽 1 次。" in zh
+
+
 def left_cells(page: str) -> dict[str, str]:
     """The "Left" column of the landing's odds table, per prize id."""
     return dict(re.findall(r'<tr id="prize-(p\d)"[^>]*>.*?<td class="odds">[^<]*</td>\s*<td>([^<]*)</td>', page,
@@ -295,6 +327,23 @@ def test_owner_hands_out_a_prize_exactly_once(client, console, games, token):
     assert code not in client.get(f"/v/demo/me?c={token()}").get_data(as_text=True)
 
 
+def test_the_desk_pressing_hand_out_twice_is_told_to_hand_it_out(client, console, games, token):
+    """The same redeem form twice (a double press): "Hand out the prize now" again, not "already collected"
+    for the prize it just gave out; another form for the same code is refused as before."""
+    game = publish(games)
+    games.randbelow = lambda n: 2000  # the coupon
+    code = re.search(r"/games/prize/([A-Z0-9]+)", draw(client, game, token()).headers["Location"]).group(1)
+    console.login("events")
+    data = {**form_fields(client.get(f"{CONSOLE}/").get_data(as_text=True)), "code": code}
+    assert len(data["nonce"]) >= 16
+    for _ in range(2):
+        resp = client.post(f"{CONSOLE}/redeem", data=data)
+        assert resp.status_code == 200 and "Hand out the prize now" in resp.get_data(as_text=True)
+    fresh = form_fields(client.get(f"{CONSOLE}/").get_data(as_text=True))
+    assert client.post(f"{CONSOLE}/redeem", data={**data, "nonce": fresh["nonce"]}).status_code == 409
+    assert games.get("demo", game.id).redeemed == 1
+
+
 def test_points_prizes_go_onto_the_membership_card_once(app, client, console, games, token):
     """Through the platform's points capability (portal/apps/capabilities.py), which the membership app provides."""
     members = app.extensions["light_app_stores"]["membership"]
@@ -328,7 +377,9 @@ def test_points_prizes_go_onto_the_membership_card_once(app, client, console, ga
     code = re.search(r"/games/prize/([A-Z0-9]+)", draw(client, game, token("carol")).headers["Location"]).group(1)
     assert client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code}).status_code == 409
     carol, _ = members.bind("demo", "+8613900003333", "carol")
-    resp = client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code})
-    assert resp.status_code == 200 and "200 points added" in resp.get_data(as_text=True)
+    pressed = {"csrf_token": csrf, "code": code, "nonce": "desk-form-0123456789"}
+    for _ in range(2):  # pressed twice: told the same both times
+        resp = client.post(f"{CONSOLE}/redeem", data=pressed)
+        assert resp.status_code == 200 and "200 points added" in resp.get_data(as_text=True)
     assert client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code}).status_code == 409
     assert members.get("demo", carol.id).points == carol.points + 200
