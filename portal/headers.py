@@ -66,6 +66,13 @@ def cache_control(path: str, response: Response) -> str | None:
     return None
 
 
+def _warn_untrusted_proxy_once(app: Flask) -> None:
+    if not app.extensions.get("warned_untrusted_proxy"):
+        app.extensions["warned_untrusted_proxy"] = True
+        app.logger.warning("a proxy sends X-Forwarded-Proto: https but PROXY_HOPS=0: set PROXY_HOPS to the proxies "
+                           "in front of the portal, so consoles asked over http are sent to https")
+
+
 def init_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
@@ -76,6 +83,11 @@ def init_security_headers(app: Flask) -> None:
         # http:// on the open guest WiFi would send the password in clear (the session cookie, Secure, would
         # not go). Shopper pages and the captive entry stay reachable as the gateway sends phones to them.
         if secure and not request.is_secure and request.path.startswith(CONSOLE_PREFIXES):
+            if request.headers.get("X-Forwarded-Proto", "").lower() == "https":
+                # a proxy says https but is not trusted (PROXY_HOPS=0): a 301 to the same URL would loop for
+                # ever; a forged header only spares its own sender the upgrade
+                _warn_untrusted_proxy_once(app)
+                return None
             return redirect(request.url.replace("http://", "https://", 1), code=301)
         return None
 

@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-from flask import Flask, abort, current_app, g, request, url_for
+from flask import Flask, Response, abort, current_app, g, request, url_for
 from flask_babel import gettext  # not `_`: revoke loops with `_`
 from werkzeug.exceptions import HTTPException
 
@@ -59,6 +59,8 @@ UNOPENED_TTL_S = 3600  # a token handed out by a probe and never opened is gone 
 CLOCK_SKEW_S = 60  # hosts' clocks may differ this much: a token handed out "in the future" by another host
 MINTED_SECRET_CHARS = 43  # secrets.token_urlsafe(32); a sealed handout is longer
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+RETURN_COOKIE = "mp_r"  # a shopper kept for the return from a third party's page (remember_for_return)
+RETURN_COOKIE_S = 3600
 OWN_FETCH_SITES = frozenset({"same-origin", "none"})  # Sec-Fetch-Site of the portal's own pages, or typed by the user
 
 
@@ -270,6 +272,13 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
     app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s, app.config["SECRET_KEY"])
     app.config["SHOPPER_COOKIE_SECURE"] = secure_cookie
 
+    @app.before_request
+    def _shopper_of_a_change():
+        """A change on a shopper page learns its shopper first, so the cookie's origin check (`_cookie_may_decide`)
+        answers before the view changes anything, and never while an error page is being rendered (a 500)."""
+        if request.method not in SAFE_METHODS and request.path.startswith("/v/"):
+            current_shopper()
+
     @app.after_request
     def _keep_in_cookie(response):
         """A real browser keeps the shopper in a cookie too, so a new probe token (a new phone MAC, a
@@ -280,6 +289,29 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
             response.set_cookie(COOKIE, token, max_age=ttl_s, httponly=True, samesite="Lax",
                                 secure=app.config["SHOPPER_COOKIE_SECURE"])
         return response
+
+
+def remember_for_return(response: Response, path: str) -> Response:
+    """On the redirect to a third party (a payment provider) whose page sends the browser back to `path` with
+    no token (a third party gets none): this request's shopper in a cookie sent to that path only, for an
+    hour, so the return finds the shopper who left even when the browser's `mp_c` names another (a link from
+    a message opened in a browser that kept an earlier shopper)."""
+    token = current_shopper_token()
+    if token:
+        response.set_cookie(RETURN_COOKIE, token, max_age=RETURN_COOKIE_S, path=path, httponly=True,
+                            samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+    return response
+
+
+def returning_shopper(venue: str) -> Shopper | None:
+    """The shopper `remember_for_return` kept for this path, adopted as this request's (its links and forms
+    carry that token); None without one of this venue."""
+    token = request.cookies.get(RETURN_COOKIE)
+    shopper = token_store().resolve(token) if token else None
+    if shopper is None or shopper.venue != venue:
+        return None
+    g.shopper, g.shopper_token = shopper, token
+    return shopper
 
 
 def keep_shopper_in_cookie() -> None:

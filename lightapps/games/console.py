@@ -137,8 +137,11 @@ def redeem(venue: str, zone: str):
     if won is not None and won.kind == "points" and points() is not None and voucher.state == "issued":
         return _credit_for_shopper(venue, zone, voucher, game, won, label, nonce)
     result = games.redeem(venue, zone, code, by=user, nonce=nonce)
-    if result.replayed:  # the same form pressed again: what the first press said
-        return _page(venue, zone, 200, redeem=Outcome(True, _handed_out(result.voucher, won), label))
+    if result.replayed:  # the same form pressed again (a double press, a reload): said as what it is
+        again = (_handed_out(result.voucher, won) if won is not None and won.kind == "points"  # "points added"
+                 else _("Handed out at %(time)s by this form: if the shopper has not got it yet, hand it over now.",
+                        time=format_time(result.at)))
+        return _page(venue, zone, 200, redeem=Outcome(True, again, label))
     if result.status == "ALREADY":
         return refuse(409, _("Already collected at %(time)s.", time=format_time(result.at)), label)
     if result.status == "EXPIRED":

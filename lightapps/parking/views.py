@@ -43,7 +43,14 @@ from portal.i18n import LANGUAGES
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
 from portal.services import services
-from portal.shopper import keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
+from portal.shopper import (
+    keep_shopper_in_cookie,
+    remember_for_return,
+    returning_shopper,
+    shopper_for_venue,
+    shopper_token,
+    shopper_url,
+)
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the parking app).
 bp = zone_app_blueprint(APP, __name__, url_prefix="/v/<venue>/parking", template_folder="templates",
@@ -485,13 +492,15 @@ def autopay_start(venue: str, zone: str, session_id: str):
     except PaymentError:
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    return redirect(url, code=303)
+    return remember_for_return(redirect(url, code=303),
+                               url_for("parking.autopay_back", venue=venue, zone=zone, session_id=session_id))
 
 
 @bp.get("/<zone>/autopay-back/<session_id>")
 def autopay_back(venue: str, zone: str, session_id: str):
-    """The provider sends the shopper back with the agreement number; the provider itself confirms it."""
-    shopper = shopper_for_venue(venue)
+    """The provider sends the shopper back with the agreement number; the provider itself confirms it. The
+    signer is the shopper autopay_start kept for this return (the browser's mp_c may name another)."""
+    shopper = returning_shopper(venue) or shopper_for_venue(venue)
     stay = _verified_stay(venue, zone, session_id)
     agreement_no = (request.args.get("agreement_no") or "")[:64]
     providers = services().payments.agreement_providers()

@@ -20,7 +20,15 @@ from portal.payments.money import cny
 from portal.payments.service import PaymentError, with_shopper_token
 from portal.payments.store import Order
 from portal.services import services
-from portal.shopper import Shopper, current_shopper, keep_shopper_in_cookie, shopper_token, shopper_url
+from portal.shopper import (
+    Shopper,
+    current_shopper,
+    keep_shopper_in_cookie,
+    remember_for_return,
+    returning_shopper,
+    shopper_token,
+    shopper_url,
+)
 
 bp = Blueprint("payments", __name__)
 ORDER_ID = re.compile(r"^MP[0-9A-F]{24}$")
@@ -127,7 +135,8 @@ def start(venue: str, order_id: str):
         message, status = messages.get(exc.code, messages["state"])
         return _page(_payments().order(venue, order_id) or order, shopper, status, message)
     if begun.kind == "redirect":
-        response = redirect(begun.url, code=303)
+        response = remember_for_return(redirect(begun.url, code=303),
+                                       url_for("payments.back", venue=venue, order_id=order_id))
         # WeChat Pay H5 refuses a checkout without a Referer of the registered domain: the origin only (the
         # page's path carries `c`), instead of portal/headers.py's same-origin (no Referer at all).
         response.headers["Referrer-Policy"] = "strict-origin"
@@ -145,6 +154,8 @@ def back(venue: str, order_id: str):
     URL: the provider) sees only whether it is paid, asked at most as often as a reload asks."""
     order = _order(venue, order_id)
     shopper = _owner(order)
+    if shopper is None and (returned := returning_shopper(venue)) is not None and returned.client == order.shopper:
+        shopper = returned  # the browser that pressed Pay, whose mp_c names another shopper (a message's link)
     if shopper is None:
         order = _ask_provider(order, Shopper(order.venue, order.shopper))
         return render_template("payments/back_status.html", order=order)

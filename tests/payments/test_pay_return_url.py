@@ -95,3 +95,44 @@ def test_the_autopay_sign_up_gives_the_provider_no_token(garage, sandbox):  # no
     went = client.post(f"{path}/autopay?{query}", data={"c": c})
     assert went.status_code == 303 and went.headers["Location"].startswith(sandbox[1])
     assert c not in unquote(unquote(went.headers["Location"]))
+
+
+def test_paying_from_a_link_while_the_cookie_holds_another_shopper_comes_back_to_the_order(
+        pay_mall, pay, token_for, sandbox):
+    """A message's link opened in a browser that kept shopper A: the page is B's, the cookie stays A's, and
+    the return from the provider still finds B (a cookie for that return path only, `remember_for_return`)."""
+    app, _ = pay_mall
+    order = new_order(pay)
+    browser = app.test_client()
+    browser.set_cookie("mp_c", token_for(app, "demo", "anon-A"))
+    c = token_for(app, "demo", order.shopper)
+    went = browser.post(f"/v/demo/pay/{order.id}/start", data={"c": c, "method": "wechat:h5"})
+    assert went.status_code == 303 and c not in unquote(went.headers["Location"])
+    assert requests.post(f"{sandbox[1]}/sandbox/pay/wechat/{order.id}/approve", timeout=30).status_code == 200
+    back = browser.get(back_url(went.headers["Location"]))
+    assert back.status_code == 303 and urlsplit(back.headers["Location"]).path == f"/v/demo/pay/{order.id}"
+
+
+@pytest.mark.parametrize("cookie_is_member", [False, True])
+def test_autopay_signed_from_a_link_while_the_cookie_holds_another_shopper(garage, sandbox,  # noqa: F811
+                                                                           cookie_is_member):
+    app, client, _token, store, entered = garage
+    members = app.extensions[STORES]["membership"]
+    members.bind("demo", "+8613800138011", "anon-member-b")
+    if cookie_is_member:
+        members.bind("demo", "+8613800138012", "anon-member-a")
+    client.set_cookie("mp_c", shopper(app, "anon-member-a"))
+    c = shopper(app, "anon-member-b")
+    location = fee_session(app, client, c, entered)
+    path, _q, query = location.partition("?")
+    assert 'id="autopay-start"' in page(client, location)
+    went = client.post(f"{path}/autopay?{query}", data={"c": c})
+    sign_page = requests.get(went.headers["Location"], allow_redirects=False, timeout=30)
+    agreement_no = sign_page.headers["Location"].rsplit("/", 1)[1]
+    approved = requests.post(f"{sandbox[1]}/sandbox/agreement/alipay/{agreement_no}/approve",
+                             allow_redirects=False, timeout=30)
+    back = urlsplit(approved.headers["Location"])
+    resp = client.get(f"{back.path}?{back.query}")
+    agreements = app.extensions["light_app_capabilities"]["agreements"]
+    assert resp.status_code == 303 and agreements.agreement("demo", "anon-member-b") is not None
+    assert agreements.agreement("demo", "anon-member-a") is None

@@ -164,3 +164,11 @@ def test_the_login_throttle_keeps_neither_address_nor_typed_name_in_its_key_name
     assert len(names) >= 3  # the two accounts from the address, the address, the hashing key
     assert not any("hunter2" in n or "10.1.2.3" in n or owner in n for n in names)
     assert AccountStore(db)._throttle_keys(owner, "10.1.2.3") == AccountStore(db)._throttle_keys(owner, "10.1.2.3")
+
+
+def test_a_proxy_saying_https_without_proxy_hops_gets_no_redirect_loop(settings, demo):
+    """TLS ended at a proxy the portal does not trust (PROXY_HOPS=0): the console is served, never a 301 to the
+    same URL for ever; the log says to set PROXY_HOPS."""
+    plain = create_app(settings.with_(secure_cookies=True, proxy_hops=0)).test_client()
+    resp = plain.get("/console/login", headers={"X-Forwarded-Proto": "https"})
+    assert resp.status_code == 200

@@ -86,3 +86,16 @@ def test_a_form_with_its_own_token_works_from_anywhere(app, svc, browser):
                         base_url=BASE, headers=SIBLING)
     assert resp.status_code == 303
     assert svc.consent.get("demo", shopper.client).marketing
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v/demo/no-such-page"), ("POST", "/v/demo/"),
+                                              ("PUT", "/v/demo/privacy")])
+def test_a_refused_change_is_a_clear_4xx_never_a_500(app, browser, method, path):
+    """The origin check answers before routing's own 404/405 is rendered (the error page looks up the shopper
+    too: refusing there was a 500)."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: an exception would be a 500 page
+    try:
+        resp = browser.open(path, method=method, headers=SIBLING, data={"x": "1"}, base_url=BASE)
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = None
+    assert resp.status_code in (403, 404, 405)
