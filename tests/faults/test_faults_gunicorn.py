@@ -248,9 +248,17 @@ def acknowledged_readings(stack: Stack, phones: list[str]) -> dict[str, int]:
     return acked
 
 
+def aof_caught_up(db: redis.Redis) -> bool:
+    """The AOF holds every write acknowledged so far: `appendfsync everysec` writes it at most ~2 s late (a
+    slow disk postpones the write while replies go out), which is what a process killed at once may lose."""
+    info = db.info("persistence")
+    return info.get("aof_buffer_length", 0) == 0 and info.get("aof_pending_bio_fsync", 0) == 0
+
+
 def test_store_killed_and_restarted_keeps_every_acknowledged_reading(stack):
     acked = acknowledged_readings(stack, PHONES)
     assert len(acked) == len(PHONES) and all(acked.values())
+    wait_until(lambda: aof_caught_up(stack.db()), "the AOF written (everysec)")
     stack.kill_store()
     assert stack.probe() == "/offline"
     status, headers, _ = stack.request("GET", "/v/demo/", headers={"Accept-Language": "en"})
