@@ -19,6 +19,7 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from core.errors import CatalogInputError
+from core.settings import PROJECT_ROOT
 from fingerprints import archives, mallgen, plan
 from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
 from fingerprints.imdf.schema import KIND_FOR_UNIT_CATEGORY, ImdfError
@@ -29,6 +30,7 @@ from portal.auth import AuditLog
 from portal.events.mydata import _number
 from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps.builds import SEED_ACTION
+from portal.operator.audit import action_words
 from portal.operator.insights import audit_rows
 
 V = "/console/ops/demo"
@@ -199,3 +201,16 @@ def test_the_import_page_says_a_non_zip_archive_in_chinese(client, ops):
     text = visible_text(resp.get_data(as_text=True))
     # the library's own words are gone (zipfile's reason may stay in brackets, as the detail it is)
     assert "未导入任何内容" in text and "not a zip archive" not in text and "invalid IMDF" not in text
+
+
+def test_every_audited_action_in_the_code_has_words(zh):
+    """The audit page says each action in the page's language: every action the code records (an `audit(...)`
+    call, a map change's action, an account's password link) has words, the host's or its app's."""
+    source = "\n".join(p.read_text(encoding="utf-8") for root in ("portal", "lightapps")
+                       for p in (PROJECT_ROOT / root).rglob("*.py"))
+    actions = set(re.findall(r'\baudit\("([a-z_.]+)"', source))
+    actions |= set(re.findall(r'"([a-z_]+\.[a-z_.]+)"', " ".join(re.findall(r"change_map\([^\n]*", source))))
+    actions |= {"password.invite", "password.reset", "login", "demo.load"}
+    assert {"ap.place", "zone.delete", "floor.add"} <= actions  # the scan finds the map changes
+    missing = sorted(a for a in actions if action_words(a) == a)
+    assert missing == []

@@ -6,6 +6,8 @@ collected at the game's desk (its owner console). Pure rules in `rules`, shopper
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from lightapps.games.store import GameStore
 from portal.apps.registry import ConfigField, LightApp
 
@@ -21,4 +23,8 @@ APP = LightApp(
     ),
     zone_kinds=("atrium", "shop", "food"),
     store=GameStore,
+    history={"games.publish": _l("Lucky draw published (%(total)s prizes in all)"),
+             "games.stop": _l("Lucky draw stopped"),
+             "games.redeem": _l("Prize handed out (code …%(code_end)s)"),
+             "games.credit": _l("Points prize credited (code …%(code_end)s)")},
 )

@@ -53,6 +53,14 @@ ACTION_WORDS = {
     "zone.app.set": _l("Zone's landing app changed"), "zone.config.set": _l("Zone app settings changed"),
     "zone.shop.text": _l("Shop description edited"), "zone.media.set": _l("Image added"),
     "zone.media.remove": _l("Image removed"), "login": _l("Signed in"), "demo.load": _l("Demo data loaded"),
+    "password.invite": _l("Invite link used: password set"), "password.reset": _l("Reset link used: password set"),
+    # map changes (operator/mapedit.change_map's actions)
+    "ap.place": _l("AP placed"), "ap.delete": _l("AP deleted"), "ap.import": _l("AP list imported"),
+    "floor.add": _l("Floor added"), "floor.plan": _l("Floor plan image set"), "floor.scale": _l("Floor scale set"),
+    "map.import_imdf": _l("IMDF plan imported"), "samples.import": _l("Survey samples imported"),
+    "positioning.tune": _l("Positioning settings tuned"), "walk.derive": _l("Walkways derived"),
+    "walk.node_add": _l("Walkway node added"), "walk.edge_add": _l("Walkway link added"),
+    "walk.delete": _l("Walkway deleted"), "zone.add": _l("Zone drawn"), "zone.delete": _l("Zone deleted"),
 }
 
 
