@@ -1,13 +1,17 @@
-"""A light stand-in for the `demo` fixture, for tests that need the demo mall's zones but no console
-accounts: `demo` hashes a dozen argon2 passwords per test, which makes a parametrized test slow."""
+"""The cinema tests' shared fixtures: `store`, `token`, and `mall`, a light stand-in for the `demo` fixture for
+tests that need the demo mall's zones but no console accounts: `demo` hashes a dozen argon2 passwords per test,
+which makes a parametrized test slow."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import pytest
 
+from lightapps.cinema.store import CinemaStore
 from portal.apps.registry import get as get_app
+from portal.shopper import Shopper, shopper_token
 
 ZONE_APPS = {"cinema": "cinema", "kopi": "coupons", "garage": "parking"}
 
@@ -22,3 +26,19 @@ def mall_fixture(app, svc, demo_map) -> str:
         light_app = get_app(name)
         svc.zone_apps.set("demo", zone, name, light_app.default_config() if light_app else {})
     return svc.tokens.issue("demo", "cinema-tests", scopes=["cinema"])
+
+
+@pytest.fixture(name="store")
+def store_fixture(svc) -> CinemaStore:
+    return CinemaStore(svc.db)
+
+
+@pytest.fixture(name="token")
+def token_fixture(app):
+    """token(client_id) -> a shopper token of the demo venue, one per shopper, as a browser keeps the one its
+    links carry."""
+    @functools.cache
+    def make(client_id: str = "shopper-1") -> str:
+        with app.test_request_context():
+            return shopper_token(Shopper("demo", client_id))
+    return make

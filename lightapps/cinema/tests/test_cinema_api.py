@@ -6,16 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
-
-from lightapps.cinema.store import CinemaStore
+from cinema_fixtures import mall_fixture, store_fixture  # noqa: F401 (the fixtures)
 
 URL = "/api/v1/venues/demo/cinema/showtimes"
-
-
-@pytest.fixture
-def store(svc) -> CinemaStore:
-    return CinemaStore(svc.db)
 
 
 def later(hours: float = 5) -> str:

@@ -5,34 +5,18 @@ new. Flask test client on the suite's real Valkey: every request comes from one 
 
 from __future__ import annotations
 
-import functools
 import time
 
 import pytest
-from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
+from cinema_fixtures import mall_fixture, store_fixture, token_fixture  # noqa: F401 (the fixtures)
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
-from portal.shopper import Shopper, shopper_token
 
 VENUE, ZONE = "demo", "cinema"
 BASE = f"/v/{VENUE}/cinema/{ZONE}"
 PER_SHOPPER = DEFAULT_BUDGETS["cinema.seats.shopper"][0]
 PER_ADDRESS = DEFAULT_BUDGETS["cinema.seats.ip"][0]
-
-
-@pytest.fixture
-def store(svc) -> CinemaStore:
-    return CinemaStore(svc.db)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache
-    def make(client_id: str) -> str:
-        with app.test_request_context():
-            return shopper_token(Shopper(VENUE, client_id))
-    return make
 
 
 @pytest.fixture

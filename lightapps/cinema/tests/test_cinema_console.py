@@ -8,16 +8,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from cinema_fixtures import store_fixture  # noqa: F401 (the fixtures)
 
-from lightapps.cinema.store import CinemaStore, ShowtimeInput
+from lightapps.cinema.store import ShowtimeInput
 
 VENUE, ZONE = "demo", "cinema"
 CONSOLE = f"/console/apps/cinema/{VENUE}/{ZONE}"
-
-
-@pytest.fixture
-def store(svc) -> CinemaStore:
-    return CinemaStore(svc.db)
 
 
 def future(hours: float = 3) -> str:

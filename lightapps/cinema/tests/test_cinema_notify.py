@@ -4,12 +4,11 @@ browser. Bad numbers and other shoppers' tickets are refused."""
 
 from __future__ import annotations
 
-import functools
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
+from cinema_fixtures import mall_fixture, token_fixture  # noqa: F401 (the fixtures)
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
@@ -17,7 +16,6 @@ from portal.notify.contacts import ContactStore
 from portal.notify.outbox import Outbox
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
 from portal.notify.worker import NotifyWorker
-from portal.shopper import Shopper, shopper_token
 
 VENUE, ZONE = "demo", "cinema"
 BASE = f"/v/{VENUE}/cinema/{ZONE}"
@@ -26,15 +24,6 @@ BASE = f"/v/{VENUE}/cinema/{ZONE}"
 @pytest.fixture
 def contacts(svc):
     return ContactStore(svc.db, svc.settings.phone_key)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache
-    def make(client_id: str = "shopper-1") -> str:
-        with app.test_request_context():
-            return shopper_token(Shopper(VENUE, client_id))
-    return make
 
 
 def deliver(svc, db):

@@ -4,35 +4,19 @@ named group with a way past them, and a taken seat's name saying so (4.1.2)."""
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 
 import pytest
-from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
+from cinema_fixtures import mall_fixture, store_fixture, token_fixture  # noqa: F401 (the fixtures)
 from flask import render_template
 
 from lightapps.cinema.common import seat_grid
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.store import CinemaStore, ShowtimeInput
-from portal.shopper import Shopper, shopper_token
+from lightapps.cinema.store import ShowtimeInput
 
 VENUE, ZONE = "demo", "cinema"
 BASE = f"/v/{VENUE}/cinema/{ZONE}"
-
-
-@pytest.fixture
-def store(svc) -> CinemaStore:
-    return CinemaStore(svc.db)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache
-    def make(client_id: str = "shopper-1") -> str:
-        with app.test_request_context():
-            return shopper_token(Shopper(VENUE, client_id))
-    return make
 
 
 def new_show(store) -> str:

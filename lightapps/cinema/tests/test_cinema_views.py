@@ -3,33 +3,17 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cinema_fixtures import mall_fixture  # noqa: F401 (the `mall` fixture)
+from cinema_fixtures import mall_fixture, store_fixture, token_fixture  # noqa: F401 (the fixtures)
 
-from lightapps.cinema.store import CinemaKeys, CinemaStore, ShowtimeInput
-from portal.shopper import Shopper, shopper_token
+from lightapps.cinema.store import CinemaKeys, ShowtimeInput
 
 VENUE, ZONE = "demo", "cinema"
 BASE = f"/v/{VENUE}/cinema/{ZONE}"
-
-
-@pytest.fixture
-def store(svc) -> CinemaStore:
-    return CinemaStore(svc.db)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
-    def make(client_id: str = "shopper-1") -> str:
-        with app.test_request_context():
-            return shopper_token(Shopper(VENUE, client_id))
-    return make
 
 
 def new_show(store, auditorium="1", starts_in_s=3600, zone=ZONE, film="Test Film"):
