@@ -235,11 +235,10 @@ class VenueCheck:
         return found
 
     def _fallback(self) -> str | None:
-        """`default` when the setting's venue was not found (the registry read here: a misconfigured portal only;
-        raises _Unanswered while the store does not answer: nothing is memoised then)."""
+        """`default` when the setting's venue was not found (`known` asked it just before; the registry read
+        here: a misconfigured portal only; raises _Unanswered while the store does not answer: nothing is
+        memoised then)."""
         try:
-            if self.breakers.for_venue(self.configured).call(self.venues.exists, self.configured):
-                return self.configured  # made since the copy was read, or its registration is still to come
             ids = self.venues.venue_ids()
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):
