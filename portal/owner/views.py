@@ -76,12 +76,8 @@ def _zone_for(venue: str, zone: str):
 
 
 
-def kind_label(kind: str) -> str:
-    """A zone kind (the venue map's words) for the page; unknown kinds are shown as they are."""
-    return zone_kind_label(kind)
-
-
-# The floor editor (templates/operator/floor.html) says the kinds in the same words as these pages.
+# Zone and walkway kinds in the page's words (portal/kinds.py), for these pages and the floor editor
+# (templates/operator/floor.html) alike.
 bp.add_app_template_global(zone_kind_label, "zone_kind_label")
 bp.add_app_template_global(walk_kind_label, "walk_kind_label")
 
@@ -154,7 +150,7 @@ def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values
         console_url=console_url(current, venue_map.id, zone_obj.id),
         preview_url=preview_url(shown, account, venue_map.id, zone_obj.id, preview_id),
         previewing=bool(preview_id),
-        history=recent_changes(venue_map.id, zone_obj.id), kind_label=kind_label,
+        history=recent_changes(venue_map.id, zone_obj.id),
         shops=zone_shops(venue_map, zone_obj.id), shop_errors=shop_errors or {},
     ), status
 
@@ -182,7 +178,7 @@ def home(venue: str):
         rows.append({"zone": zone, "app_name": name, "app_title": app_title(app, name),
                      "floor": venue_map.floor_name(zone.floor, is_zh()),
                      "console_url": console_url(app, venue, zone.id)})
-    return render_template("owner/home.html", venue=venue_map, account=account, rows=rows, kind_label=kind_label)
+    return render_template("owner/home.html", venue=venue_map, account=account, rows=rows)
 
 
 @bp.get("/<venue>/zone/<zone>")
