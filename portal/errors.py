@@ -193,10 +193,11 @@ def api_options_answer(response: Response) -> Response:
     return response
 
 
-def input_error_text(exc: Exception) -> str:
+def input_error_text(exc: Exception, label: str | None = None) -> str:
     """A library's input error in the page's language: one that carries its catalog message (`template`,
     `params`: core.errors.CatalogInputError, fingerprints' ImdfError with its catalog details) is translated,
-    anything else is shown as it is (English)."""
+    anything else is shown as it is (English). `label`: the field's name as the page shows it (a form's
+    translated label), where the error's own `field` is an internal name."""
     details = getattr(exc, "details", None)
     template = getattr(exc, "template", None)
     if details is not None and isinstance(template, str):  # a list of problems, each translated if it can be
@@ -205,7 +206,7 @@ def input_error_text(exc: Exception) -> str:
         return _(template, **{**getattr(exc, "params", {}), "problems": "\n".join(shown) + more})
     if isinstance(template, str):
         params = getattr(exc, "params", {})
-        return _(template, **{"label": getattr(exc, "field", ""), **params})
+        return _(template, **{"label": getattr(exc, "field", "") if label is None else label, **params})
     return str(exc)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from portal.apps.registry import ConfigField, LightApp
+from portal.errors import input_error_text
 
 MAX_RAW_CHARS = 10_000  # a form value longer than this is cut before parsing (no field allows more)
 
@@ -55,11 +56,10 @@ def _number(value: float) -> str:
 def field_error(field: ConfigField, exc: ValueError) -> str:
     """ConfigField.parse's English message, in the page's language (the same rules, restated); an app's own
     rule error that carries its catalog message and values (`template`, `params`) is translated as it is."""
-    template = getattr(exc, "template", None)
-    if isinstance(template, str):
-        return _(template, **getattr(exc, "params", {}))
-    message = str(exc)
     label = _(field.label) if field.label else field.name
+    if isinstance(getattr(exc, "template", None), str):
+        return input_error_text(exc, label=label)
+    message = str(exc)
     if message.endswith(" is required"):
         return _("%(label)s is required.", label=label)
     if message.endswith(" must be a number"):

@@ -9,8 +9,10 @@ import re
 
 import pytest
 
+from core.errors import CatalogInputError
 from core.settings import DEFAULT_LIGHT_APPS, PROJECT_ROOT
 from lightapps.parking.wayfinding import EntranceError, check_entrance, parse_entrance
+from portal import errors
 from portal.apps import registry
 from portal.apps.registry import ConfigField
 from portal.owner import forms
@@ -136,8 +138,18 @@ def test_entrance_format_errors_carry_their_catalog_message(monkeypatch, raw, te
         parse_entrance(raw)
     assert caught.value.template == template
     [field] = [f for f in registry.get("parking").config_schema if f.name == "entrance"]
-    monkeypatch.setattr(forms, "_", lambda msgid, **params: f"translated: {msgid % params if params else msgid}")
+    monkeypatch.setattr(errors, "_", lambda msgid, **params: f"translated: {msgid % params if params else msgid}")
     assert field_error(field, caught.value) == f"translated: {template}"  # through the catalog, not as raised
+
+
+def test_a_catalog_error_naming_its_field_names_it_by_the_forms_translated_label(monkeypatch):
+    """An app's rule error whose catalog message says %(label)s shows the field's label as the form shows it
+    (it raised KeyError, a 500, when field_error passed no label)."""
+    field = ConfigField("capacity", "Seats per table", type="int")
+    exc = CatalogInputError("capacity", "%(label)s must be a whole number of seats (%(n)s given).", n="2.5")
+    monkeypatch.setattr(forms, "_", lambda msgid, **params: f"<{msgid}>")
+    monkeypatch.setattr(errors, "_", lambda msgid, **params: msgid % params)
+    assert field_error(field, exc) == "<Seats per table> must be a whole number of seats (2.5 given)."
 
 
 # ---- the entrance must lie on the venue's plan ---------------------------------------------------
