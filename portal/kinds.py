@@ -1,7 +1,7 @@
 """The venue map's kind codes in the page's language: zone kinds (fingerprints.edits.ZONE_KINDS, the mall
 generator's stall/kiosk/anchor/lobby, IMDF imports' kinds) and walkway link kinds (fingerprints.edits.EDGE_KINDS).
 One map each, shared by the owner console and the floor editor (templates/operator/floor.html): template globals
-registered in portal/owner/views.py. A kind not listed is shown as its code."""
+registered with the map wiring (portal/maps/__init__.py). A kind not listed is shown as its code."""
 
 from __future__ import annotations
 

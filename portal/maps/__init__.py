@@ -8,17 +8,21 @@ from flask import Flask, has_request_context
 
 from fingerprints.store import MapChanged
 from portal.auth import AuditLog, audit
+from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps import builds, quality_text
 
 
 def init_app(app: Flask) -> None:
     """Wire the map listeners of this process: every new version is audited and its model rebuilt. Also the
-    quality page's sentences in the page's language (portal/maps/quality_text.py)."""
+    quality page's sentences in the page's language (portal/maps/quality_text.py), and the map's zone and
+    walkway kinds (portal/kinds.py) for every page that shows them: the floor editor and the owner console."""
     venues = app.extensions["mallportal"].venues
     venues.listen(lambda event: _audit(app, event))
     venues.listen(lambda event: builds.on_map_changed(app, event))
     app.add_template_global(quality_text.checked_text, "live_checked_text")
     app.add_template_filter(quality_text.cannot_know_text, "cannot_know")
+    app.add_template_global(zone_kind_label, "zone_kind_label")
+    app.add_template_global(walk_kind_label, "walk_kind_label")
 
 
 def _audit(app: Flask, event: MapChanged) -> None:

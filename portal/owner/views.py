@@ -30,7 +30,6 @@ from portal.apps.views import STORES, is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
 from portal.errors import error_response
-from portal.kinds import walk_kind_label, zone_kind_label
 from portal.media.images import MAX_PIXELS, MediaError, renditions
 from portal.media.places import place_exists
 from portal.media.store import MediaStore, OverBudget, check_place
@@ -73,13 +72,6 @@ def _zone_for(venue: str, zone: str):
 
 
 # ---- helpers for the pages -----------------------------------------------------------------------
-
-
-
-# Zone and walkway kinds in the page's words (portal/kinds.py), for these pages and the floor editor
-# (templates/operator/floor.html) alike.
-bp.add_app_template_global(zone_kind_label, "zone_kind_label")
-bp.add_app_template_global(walk_kind_label, "walk_kind_label")
 
 
 def app_title(app: LightApp | None, name: str) -> str:
