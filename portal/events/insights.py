@@ -1,8 +1,10 @@
 """Insights from the event log, for an operator (the whole venue) or a zone owner (their zones only).
 
 Pure: `compute(events, ...)` takes the venue's events (portal/events/log.py) and returns the figures as
-counts; what a console or an export shows goes through `k_safe` (no count between 1 and k-1 is shown,
-k = 5), so a figure never singles out a shopper. The definitions (README "Insights and moments"):
+counts, each with how many distinct phones (or shoppers) stand behind it (`Insights.phones`); what a
+console or an export shows goes through `k_safe`: a figure is shown when it is 0, or when at least k = 5
+distinct phones stand behind it (one phone bouncing between two zones six times makes six moves, a heatmap
+cell of six, a dwell bar of six, but points at one shopper). The definitions (README "Insights and moments"):
 
 - a visit is arrive .. leave of one phone; a visitor stayed at least `visitor_min_s` (5 min) on some
   visit of the period, a passer-by never did; for zones, the same over the stays in those zones
@@ -11,16 +13,23 @@ k = 5), so a figure never singles out a shopper. The definitions (README "Insigh
 - dwell histogram: completed visits (venue) or stays (zones) by length;
 - new vs repeat: shoppers with a durable identity only (a member, or a shopper id that transacted on an
   earlier day: a returning token), never a phone's MAC; a shopper is identified by a transaction;
-- hour-of-week heatmap: arrivals (venue) or zone entries (zones), Monday 00h first, in the venue's zone;
+- hour-of-week heatmap: arrivals (venue) or zone entries (zones: `heatmap_counts`), Monday 00h first, in
+  the venue's zone;
 - flows: zone-to-zone moves (consecutive zone entries in one visit) and the most common paths (the
   venue: a visit's first four zones; zones: the step into each of them and the step out, so an owner
   sees no part of a path that does not pass through their zone);
-- funnels per zone: phones in the zone -> of them, landed on its page -> of them, transacted there
-  (any light-app transaction but a partner-link referral, which has its own column);
+- funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts
+  on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction but
+  a partner-link referral, which has its own column). A zone standing for a group (a food hall for its
+  stalls, positioning/groups.py) is where a phone in any of its members lands when the position cannot
+  tell the stalls apart, so its funnel counts the phones, landings' purchases and referrals of the group's
+  members too: a phone is never "in" the hall while it stands at a stall;
+- new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) and
   phones whose shopper withdrew location consent are left out of everything;
-- a period longer than a day shows a figure only when each of its days would show it (`withhold`): the
-  figures of two periods could otherwise be subtracted to give one day's figure below k.
+- a period longer than a day shows a figure only when each of its days would show it (`withhold`, by the
+  same `k_safe` test): the figures of two periods could otherwise be subtracted to give one day's figure
+  below k.
 
 `prepare` does once what every window of a history shares (staff and consent filters, identities, the
 events by time); `figure` then computes one window from it, so a month and each of its days cost one pass
@@ -30,7 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -45,15 +54,31 @@ DWELL_BINS: tuple[tuple[int, int | None], ...] = ((0, 5), (5, 15), (15, 30), (30
 TOP = 10
 
 
-def k_safe(n: int | None, k: int = K_MIN) -> int | None:
-    """The count when it may be shown: 0 or at least k; None ("fewer than k") otherwise."""
-    if n is None or n == 0 or n >= k:
+def k_safe(n: int | None, k: int = K_MIN, phones: int | None = None) -> int | None:
+    """The count when it may be shown: 0, or at least k with at least k distinct phones or shoppers behind
+    it (`phones`; None: `n` itself counts distinct phones); None ("fewer than k") otherwise. The one test of
+    every figure: a count of moves, entries or stays may be large and still be one shopper's."""
+    if n is None or n == 0:
         return n
-    return None
+    return n if n >= k and (n if phones is None else phones) >= k else None
 
 
 def bin_label(lo: int, hi: int | None) -> str:
     return f"{lo}-{hi} min" if hi is not None else f"{lo}+ min"
+
+
+def dwell_bin(dwell_s: float) -> str:
+    """The label of the dwell histogram bin a stay of `dwell_s` falls in."""
+    minutes = dwell_s / 60
+    return next(bin_label(lo, hi) for lo, hi in DWELL_BINS if minutes >= lo and (hi is None or minutes < hi))
+
+
+def flow_key(a: str, b: str) -> str:
+    return f"flow:{a}>{b}"
+
+
+def path_key(path: tuple[str, ...]) -> str:
+    return "path:" + ">".join(path)
 
 
 @dataclass(frozen=True)
@@ -84,15 +109,18 @@ class Insights:
     paths: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     funnels: list[Funnel] = field(default_factory=list)
     excluded_staff: int = 0
-    withheld: list[str] = field(default_factory=list)  # `figures` keys some day of the period has 1..k-1 of
+    # `figures` key -> how many distinct phones (shoppers, for new and repeat) stand behind that count:
+    phones: dict[str, int] = field(default_factory=dict)
+    withheld: list[str] = field(default_factory=list)  # `figures` keys some day of the period would not show
     # Not figures (report.py sets them on what it hands out; the counts above are then 0 or left out):
     hidden_until: float | None = None  # a zone owner's period not over yet: no figure before this time
     kept_since: float | None = None  # the event log lost the events written before this time (trimmed)
     incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
 
     def safe(self, key: str, n: int | None) -> int | None:
-        """The figure `key` (its count `n`) as it may be shown: k_safe, and None when withheld."""
-        return None if key in self.withheld else k_safe(n)
+        """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none
+        recorded: none, so never shown), and None when withheld."""
+        return None if key in self.withheld else k_safe(n, phones=self.phones.get(key, 0))
 
     @property
     def capture_rate(self) -> float | None:
@@ -104,14 +132,12 @@ class Insights:
         return sum(self.dwell_s) / len(self.dwell_s) if self.dwell_s else None
 
     def dwell_histogram(self) -> list[tuple[str, int]]:
-        counts = [0] * len(DWELL_BINS)
-        for d in self.dwell_s:
-            minutes = d / 60
-            for i, (lo, hi) in enumerate(DWELL_BINS):
-                if minutes >= lo and (hi is None or minutes < hi):
-                    counts[i] += 1
-                    break
-        return [(bin_label(lo, hi), n) for (lo, hi), n in zip(DWELL_BINS, counts, strict=True)]
+        counts = Counter(dwell_bin(d) for d in self.dwell_s)
+        return [(bin_label(lo, hi), counts[bin_label(lo, hi)]) for lo, hi in DWELL_BINS]
+
+    def note(self, key: str, phones: set) -> None:
+        """Record how many distinct phones (or shoppers) stand behind the figure `key`."""
+        self.phones[key] = len(phones - {None})
 
 
 def figures(ins: Insights) -> dict[str, int]:
@@ -121,8 +147,8 @@ def figures(ins: Insights) -> dict[str, int]:
            "stays": len(ins.dwell_s)}
     out |= {f"dwell:{label}": n for label, n in ins.dwell_histogram()}
     out |= {f"heat:{d}:{h}": n for d, row in enumerate(ins.heatmap) for h, n in enumerate(row)}
-    out |= {f"flow:{a}>{b}": n for a, b, n in ins.transitions}
-    out |= {"path:" + ">".join(p): n for p, n in ins.paths}
+    out |= {flow_key(a, b): n for a, b, n in ins.transitions}
+    out |= {path_key(p): n for p, n in ins.paths}
     for f in ins.funnels:
         out |= {f"funnel:{f.zone}:{step}": n for step, n in (("in_zone", f.in_zone), ("landed", f.landed),
                                                               ("transacted", f.transacted), ("referred", f.referred))}
@@ -130,12 +156,14 @@ def figures(ins: Insights) -> dict[str, int]:
 
 
 def withhold(period: Insights, days: Iterable[Insights], k: int = K_MIN) -> None:
-    """Mark the period's figures that some day of it (figured with no top cut) has 1..k-1 of. Every figure
-    but the distinct counts adds up over days, so any two periods' difference is a sum of whole days of
-    which each is 0 or at least k; and the distinct counts (visitors, new...) get the same rule."""
-    per_day = [figures(day) for day in days]
+    """Mark the period's figures that some day of it (figured with no top cut) would not show (k_safe: 1..k-1
+    of it, or fewer than k phones behind it). Every figure but the distinct counts adds up over days, so any
+    two periods' difference is a sum of whole days of which each is 0 or stands on at least k phones; and the
+    distinct counts (visitors, new...) get the same rule."""
+    per_day = [(figures(day), day.phones) for day in days]
     period.withheld = sorted(key for key in figures(period)
-                             if any(k_safe(day.get(key, 0), k) is None for day in per_day))
+                             if any(k_safe(counts.get(key, 0), k, phones.get(key, 0)) is None
+                                    for counts, phones in per_day))
 
 
 def staff_devices(events: Iterable[Event], tz: str = "UTC", hours: float = STAFF_HOURS) -> set[str]:
@@ -166,21 +194,42 @@ def _identities(events: list[Event]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 @dataclass(frozen=True)
+class Stay:
+    """One phone in one zone from `start` to `end` (inf: still there at the history's end)."""
+    device: str
+    zone: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A history ready for `figure`: the events that count (staff and no-consent ones left out) by time
-    (stable: write order among equal times), with the identities and purchases every window looks up."""
+    (stable: write order among equal times), with the identities, purchases and stays every window looks
+    up."""
     events: list[Event]
     times: list[float]  # each event's `at`, for bisect
     member_of: dict[str, str]
     device_of: dict[str, str]
-    buys: list[tuple[float, str | None]]  # (at, identity) of every purchase, by time
+    buys: list[tuple[float, str | None, str | None]]  # (at, identity, zone) of every purchase, by time
     excluded_staff: int
+    stays: list[Stay] = field(default_factory=list)  # ended ones, by start
+    stay_starts: list[float] = field(default_factory=list)
+    longest_stay_s: float = 0.0  # of those: how far before a window a stay overlapping it may start
+    open_stays: list[Stay] = field(default_factory=list)  # still going at the history's end
 
     def window(self, since: float, until: float) -> list[Event]:
         return self.events[bisect_left(self.times, since):bisect_left(self.times, until)]
 
-    def bought_before(self, since: float) -> set[str | None]:
-        return {who for at, who in self.buys if at < since}
+    def bought_before(self, since: float, in_scope: Callable[[str | None], bool]) -> set[str | None]:
+        """Who bought in the scope before `since`: a zone owner's repeat shopper is one of their own."""
+        return {who for at, who, zone in self.buys if at < since and in_scope(zone)}
+
+    def stays_during(self, since: float, until: float) -> list[Stay]:
+        """The stays that overlap [since, until): one begun before it (across midnight) counts too."""
+        lo = bisect_left(self.stay_starts, since - self.longest_stay_s)
+        ended = [s for s in self.stays[lo:bisect_left(self.stay_starts, until)] if s.end >= since]
+        return ended + [s for s in self.open_stays if s.start < until]
 
 
 def prepare(events: Iterable[Event], *, staff: Iterable[str] = (),
@@ -192,23 +241,47 @@ def prepare(events: Iterable[Event], *, staff: Iterable[str] = (),
     kept = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
     member_of, device_of = _identities(kept)  # in write order: the latest written wins
     kept.sort(key=lambda e: e.at)
-    buys = [(e.at, _identity(e, member_of)) for e in kept if _bought(e)]
-    return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff))
+    buys = [(e.at, _identity(e, member_of), e.zone) for e in kept if _bought(e)]
+    stays, still_open = _stays(kept)
+    stays.sort(key=lambda s: s.start)
+    return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff), stays,
+                    [s.start for s in stays], max([0.0, *(s.end - s.start for s in stays)]), still_open)
+
+
+def _stays(events: list[Event]) -> tuple[list[Stay], list[Stay]]:
+    """Each phone's stays in zones, from its zone_enter .. zone_leave (events by time): those ended, and
+    those still open (an enter with no leave yet). A leave without an enter in the history (entered before
+    it was read) starts `dwell_s` before it."""
+    entered: dict[str, tuple[str, float]] = {}
+    out = []
+    for e in events:
+        if e.device is None or e.kind not in ("zone_enter", "zone_leave", "leave"):
+            continue
+        zone, start = entered.pop(e.device, (None, None))  # any event of these ends the stay going on
+        if e.kind == "zone_leave" and e.zone and zone != e.zone:
+            zone, start = e.zone, e.at - float(e.data.get("dwell_s", 0.0))
+        if zone is not None:
+            out.append(Stay(e.device, zone, start, e.at))
+        if e.kind == "zone_enter" and e.zone:
+            entered[e.device] = (e.zone, e.at)
+    return out, [Stay(device, zone, start, float("inf")) for device, (zone, start) in entered.items()]
 
 
 def compute(events: Iterable[Event], venue: str, since: float, until: float, *, tz: str = "UTC",
             zones: Iterable[str] | None = None, staff: Iterable[str] = (), visitor_min_s: float = VISITOR_MIN_S,
-            allowed: Callable[[Event], bool] | None = None, top: int | None = TOP) -> Insights:
+            allowed: Callable[[Event], bool] | None = None, top: int | None = TOP,
+            groups: Mapping[str, str] | None = None) -> Insights:
     """The figures of [since, until) from `events` (`prepare`). `zones`: a zone owner's zones (None: the
-    whole venue)."""
+    whole venue). `groups`: zone -> the zone standing for its group (positioning.groups.derive_groups)."""
     return figure(prepare(events, staff=staff, allowed=allowed), venue, since, until, tz=tz, zones=zones,
-                  visitor_min_s=visitor_min_s, top=top)
+                  visitor_min_s=visitor_min_s, top=top, groups=groups)
 
 
 def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str = "UTC",
            zones: Iterable[str] | None = None, visitor_min_s: float = VISITOR_MIN_S,
-           top: int | None = TOP) -> Insights:
-    """The figures of [since, until) of a prepared history. `top`: how many flows and paths (None: all)."""
+           top: int | None = TOP, groups: Mapping[str, str] | None = None) -> Insights:
+    """The figures of [since, until) of a prepared history. `top`: how many flows and paths (None: all);
+    `groups`: as for `compute`."""
     scope = tuple(sorted(set(zones))) if zones is not None else None
     window = history.window(since, until)
     out = Insights(venue=venue, since=since, until=until, zones=scope, excluded_staff=history.excluded_staff)
@@ -219,29 +292,45 @@ def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str
     _presence(out, window, scope, visitor_min_s)
     _heatmap(out, window, scope, ZoneInfo(tz))
     _flows(out, window, in_scope, top)
-    _funnels(out, window, scope, history.device_of)
+    _funnels(out, window, history.stays_during(since, until), scope, history.device_of, groups or {})
     _repeat(out, history, window, since, in_scope)
     return out
 
 
 def _presence(out: Insights, window: list[Event], scope, visitor_min_s: float) -> None:
     best: dict[str, float] = {}
+    in_bin: dict[str, set] = defaultdict(set)
     for e in window:
         if e.device is None:
             continue
         if (scope is None and e.kind == "leave") or (scope is not None and e.kind == "zone_leave" and e.zone in scope):
             dwell = float(e.data.get("dwell_s", 0.0))
             out.dwell_s.append(dwell)
+            in_bin[dwell_bin(dwell)].add(e.device)
             best[e.device] = max(best.get(e.device, 0.0), dwell)
-    out.visitors = sum(1 for d in best.values() if d >= visitor_min_s)
-    out.passers_by = len(best) - out.visitors
+    visitors = {d for d, dwell in best.items() if dwell >= visitor_min_s}
+    out.visitors, out.passers_by = len(visitors), len(best) - len(visitors)
+    out.note("visitors", visitors)
+    out.note("passers_by", set(best) - visitors)
+    out.note("stays", set(best))  # the mean dwell: shown only over k phones' stays
+    for label, phones in in_bin.items():
+        out.note(f"dwell:{label}", phones)
+
+
+def heatmap_counts(zones: tuple[str, ...] | None) -> str:
+    """What the hour-of-week heatmap counts: the venue's arrivals, or entries into a zone owner's zones."""
+    return "arrivals" if zones is None else "zone_entries"
 
 
 def _heatmap(out: Insights, window: list[Event], scope, zone: ZoneInfo) -> None:
+    phones: dict[str, set] = defaultdict(set)
     for e in window:
         if (scope is None and e.kind == "arrive") or (scope is not None and e.kind == "zone_enter" and e.zone in scope):
             local = datetime.fromtimestamp(e.at, zone)
             out.heatmap[local.weekday()][local.hour] += 1
+            phones[f"heat:{local.weekday()}:{local.hour}"].add(e.device)
+    for key, who in phones.items():
+        out.note(key, who)
 
 
 def _flows(out: Insights, window: list[Event], in_scope, top: int | None) -> None:
@@ -257,15 +346,20 @@ def _flows(out: Insights, window: list[Event], in_scope, top: int | None) -> Non
                 path.append(e.zone)
     moves: Counter = Counter()
     paths: Counter = Counter()
-    for per_device in visits.values():
+    phones: dict[str, set] = defaultdict(set)
+    for device, per_device in visits.items():
         for path in per_device:
             for a, b in zip(path, path[1:], strict=False):
                 if in_scope(a) or in_scope(b):
                     moves[(a, b)] += 1
+                    phones[flow_key(a, b)].add(device)
             for part in _path_parts(path, in_scope, whole=out.zones is None):
                 paths[part] += 1
+                phones[path_key(part)].add(device)
     out.transitions = [(a, b, n) for (a, b), n in moves.most_common(top)]
     out.paths = paths.most_common(top)
+    for key in [flow_key(a, b) for a, b, _ in out.transitions] + [path_key(p) for p, _ in out.paths]:
+        out.note(key, phones[key])
 
 
 def _path_parts(path: list[str], in_scope, whole: bool) -> set[tuple[str, ...]]:
@@ -278,27 +372,37 @@ def _path_parts(path: list[str], in_scope, whole: bool) -> set[tuple[str, ...]]:
     return {tuple(path[max(0, i - 1):i + 2]) for i, zone in enumerate(path) if in_scope(zone)}
 
 
-def _funnels(out: Insights, window: list[Event], scope, device_of: dict[str, str]) -> None:
+def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, device_of: dict[str, str],
+             groups: Mapping[str, str]) -> None:
+    """Phones whose stay overlaps the window, by zone; landings and purchases in the window. A member of a
+    group (a food-hall stall) counts for its group's zone too: a phone there lands on the group's page."""
+    def areas(zone: str) -> list[str]:
+        return [a for a in (zone, groups.get(zone)) if a is not None and (scope is None or a in scope)]
+
     in_zone: dict[str, set] = defaultdict(set)
     landed: dict[str, set] = defaultdict(set)
     bought: dict[str, set] = defaultdict(set)
     referred: dict[str, set] = defaultdict(set)
+    for stay in stays:
+        for area in areas(stay.zone):
+            in_zone[area].add(stay.device)
     for e in window:
-        if not e.zone or (scope is not None and e.zone not in scope):
-            continue
         device = e.device or device_of.get(e.shopper or "")
-        if device is None:
+        if not e.zone or device is None:
             continue
-        if e.kind == "zone_enter":
-            in_zone[e.zone].add(device)
-        elif e.kind == "landing":
+        if e.kind == "landing" and (scope is None or e.zone in scope):  # on that zone's own page
             landed[e.zone].add(device)
         elif e.kind == "txn":
-            (referred if e.data.get("action") == "referral" else bought)[e.zone].add(device)
+            for area in areas(e.zone):
+                (referred if e.data.get("action") == "referral" else bought)[area].add(device)
     for zone in sorted(scope if scope is not None else in_zone):
         seen = in_zone[zone]
         came = landed[zone] & seen
         out.funnels.append(Funnel(zone, len(seen), len(came), len(bought[zone] & came), len(referred[zone] & came)))
+        out.note(f"funnel:{zone}:in_zone", seen)
+        out.note(f"funnel:{zone}:landed", came)
+        out.note(f"funnel:{zone}:transacted", bought[zone] & came)
+        out.note(f"funnel:{zone}:referred", referred[zone] & came)
 
 
 def _identity(e: Event, member_of: dict[str, str]) -> str | None:
@@ -314,7 +418,8 @@ def _bought(e: Event) -> bool:  # a partner-link click identifies nobody
 
 
 def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_scope) -> None:
-    earlier = history.bought_before(since)
+    earlier = history.bought_before(since, in_scope)
     now = {_identity(e, history.member_of) for e in window if _bought(e) and in_scope(e.zone)} - {None}
-    out.repeat = len(now & earlier)
-    out.new = len(now) - out.repeat
+    out.repeat, out.new = len(now & earlier), len(now - earlier)
+    out.note("repeat", now & earlier)
+    out.note("new", now - earlier)

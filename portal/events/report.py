@@ -30,10 +30,23 @@ from markupsafe import Markup
 from werkzeug.exceptions import Conflict
 
 from portal.apps.locale import format_time, read_venue_locale
-from portal.events.insights import DWELL_BINS, K_MIN, Funnel, Insights, figure, k_safe, prepare, withhold
+from portal.events.insights import (
+    DWELL_BINS,
+    K_MIN,
+    Funnel,
+    Insights,
+    figure,
+    flow_key,
+    heatmap_counts,
+    k_safe,
+    path_key,
+    prepare,
+    withhold,
+)
 from portal.events.log import EventKeys
 from portal.events.presence import STAFF_DETECTION_DAYS, staff_phones
 from portal.services import Services
+from positioning.groups import derive_groups
 
 LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
 
@@ -45,6 +58,9 @@ def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
     return staff_phones(events, svc.privacy.staff(venue), since, tz)
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
+# Part of every cache key: figures cached by an older computation (without Insights.phones, which would
+# read as "no phone behind any figure") are not read back.
+FIGURES_FORMAT = 2
 # After a period's end, before a zone owner sees it: the tracker's sweep (every 30 s) closes a stay
 # LEAVE_AFTER_S after its last sighting, with a `leave` dated then; this much more lets it run.
 SETTLE_S = 300
@@ -98,11 +114,18 @@ def _scope(zones: list[str] | None) -> tuple[str, ...] | None:
     return tuple(sorted(set(zones))) if zones is not None else None
 
 
+def zone_groups(venue_map) -> dict[str, str]:
+    """zone -> the zone standing for its group (a stall -> its food hall), as the locator derives them
+    (portal/tracking/models.py): the zone a phone in a stall lands on when its position is unsure."""
+    return derive_groups([(z.id, z.floor, z.polygon, z.kind, z.group) for z in venue_map.zones])
+
+
 def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
                     now: float) -> Insights:
     since, until = period_bounds(day, days, tz)
     keys = EventKeys(venue_map.id)
-    scope = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
+    zones_part = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
+    scope = f"{FIGURES_FORMAT}.{venue_map.version}.{zones_part}"  # a new map may group zones anew
     try:
         generation = int(svc.db.get(keys.insights_generation()) or 0)
         cache_key = keys.insights_cache(generation, scope, since, until)
@@ -111,7 +134,7 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
         cache_key, cached = None, None  # fail open: compute
     if cached:
         return insights_from_json(cached)
-    figures = _figures(svc, venue_map.id, day, days, zones, tz)
+    figures = _figures(svc, venue_map, day, days, zones, tz)
     if cache_key is not None:
         over = until + svc.presence.leave_after_s < now
         with contextlib.suppress(redis.RedisError):
@@ -119,19 +142,20 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
     return figures
 
 
-def _figures(svc: Services, venue: str, day: date, days: int, zones: list[str] | None, tz: str) -> Insights:
+def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str) -> Insights:
     """Computed: the history read once (before the staff window, only what identifies someone: new vs
     repeat's look-back), prepared once, then the period and each of its days figured from it."""
+    venue, groups = venue_map.id, zone_groups(venue_map)
     since, until = period_bounds(day, days, tz)
     lookback = since - LOOKBACK_DAYS * 86400
     events = list(svc.events.read(venue, since=lookback, until=until,
                                   sparse_until=since - STAFF_DETECTION_DAYS * 86400))
     staff = venue_staff(svc, venue, events, since, tz)
     history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue))
-    period = figure(history, venue, since, until, tz=tz, zones=zones)
+    period = figure(history, venue, since, until, tz=tz, zones=zones, groups=groups)
     if days > 1:
         withhold(period, [figure(history, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,
-                                 top=None) for n in range(days)])
+                                 top=None, groups=groups) for n in range(days)])
     return period
 
 
@@ -195,6 +219,13 @@ def dwell_label(lo: int, hi: int | None) -> str:
     return _("%(lo)d-%(hi)d min", lo=lo, hi=hi) if hi is not None else _("%(lo)d+ min", lo=lo)
 
 
+def heatmap_title(ins: Insights) -> str:
+    """The hour-of-week chart's title, naming what it counts (insights.heatmap_counts)."""
+    if heatmap_counts(ins.zones) == "arrivals":
+        return _("Arrivals by hour of the week")
+    return _("Zone entries by hour of the week")
+
+
 def rate(part: int | None, whole: int | None) -> str:
     """A percentage of two counts as `Insights.safe` gives them, shown only when both may be."""
     if not whole or part is None:
@@ -224,12 +255,11 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
         out += [Row("new_shoppers", scope, "", safe("new", ins.new)),
                 Row("repeat_shoppers", scope, "", safe("repeat", ins.repeat))]
     out += [Row("dwell_visits", scope, key, safe(f"dwell:{key}", n)) for key, n in ins.dwell_histogram()]
+    heat = f"{heatmap_counts(ins.zones)}_hour_of_week"
     for d, hours in enumerate(ins.heatmap):
-        out += [Row("arrivals_hour_of_week", scope, f"{DAYS[d]} {h:02d}", safe(f"heat:{d}:{h}", n))
-                for h, n in enumerate(hours) if n]
-    out += [Row("flow", a, b, safe(f"flow:{a}>{b}", n)) for a, b, n in ins.transitions if safe(f"flow:{a}>{b}", n)]
-    out += [Row("path", " > ".join(p), "", safe("path:" + ">".join(p), n)) for p, n in ins.paths
-            if safe("path:" + ">".join(p), n)]
+        out += [Row(heat, scope, f"{DAYS[d]} {h:02d}", safe(f"heat:{d}:{h}", n)) for h, n in enumerate(hours) if n]
+    out += [Row("flow", a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions if safe(flow_key(a, b), n)]
+    out += [Row("path", " > ".join(p), "", safe(path_key(p), n)) for p, n in ins.paths if safe(path_key(p), n)]
     for f in ins.funnels:
         out += [Row(f"funnel_{step}", f.zone, "", safe(f"funnel:{f.zone}:{step}", n)) for step, n in (
             ("in_zone", f.in_zone), ("landed", f.landed), ("transacted", f.transacted), ("referred", f.referred))]
@@ -343,9 +373,9 @@ def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
                         "transacted_rate": rate(counts["transacted"], counts["in_zone"])})
         funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", counts[s]) for s, text in steps.items()]
     visitors, passers_by = safe("visitors", ins.visitors), safe("passers_by", ins.passers_by)
-    mean_shown = ins.mean_dwell_s is not None and len(ins.dwell_s) >= K_MIN and "stays" not in ins.withheld
-    flows = [(a, b, safe(f"flow:{a}>{b}", n)) for a, b, n in ins.transitions]
-    paths = [(p, safe("path:" + ">".join(p), n)) for p, n in ins.paths]
+    mean_shown = bool(safe("stays", len(ins.dwell_s)))  # a mean over at least k phones' stays
+    flows = [(a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions]
+    paths = [(p, safe(path_key(p), n)) for p, n in ins.paths]
     cut = "new_vs_repeat" in ins.incomplete  # "—": not "<5", which would say they were few
     return {
         "visitors": label(visitors), "passers_by": label(passers_by),
@@ -360,8 +390,7 @@ def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
                                   in zip(DWELL_BINS, ins.dwell_histogram(), strict=True)],
                                  _("Dwell time"), "chart-dwell"),
         "heatmap_chart": heatmap_chart([[safe(f"heat:{d}:{h}", n) for h, n in enumerate(row)]
-                                        for d, row in enumerate(ins.heatmap)],
-                                       _("Arrivals by hour of the week"), "chart-heatmap"),
+                                        for d, row in enumerate(ins.heatmap)], heatmap_title(ins), "chart-heatmap"),
         "funnel_chart": bar_chart(funnel_bars, _("Funnels"), "chart-funnel") if funnel_bars else "",
         "k": K_MIN,
     }

@@ -1,0 +1,89 @@
+"""k-anonymity counts phones, not events: a figure (a flow, a heatmap cell, a dwell bar, a top path, the mean
+dwell) is shown only when at least k distinct phones stand behind it, however many moves, entries or stays
+it counts; page, CSV and Parquet alike, and a week by the same test for each of its days. The hour-of-week
+heatmap is named for what it counts: the venue's arrivals, a zone owner's zone entries."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from portal.events.insights import K_MIN, compute, figure, figures, k_safe, prepare, withhold
+from portal.events.log import Event
+
+TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
+DAY = "2026-11-02"  # a Monday
+
+
+def at(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=TZ).timestamp()
+
+
+def bounce(phone: str, start: float, times: int = 6) -> list[Event]:
+    """One visit of `phone`: kopi and books in turn, a minute each, `times` times each."""
+    out = [Event("arrive", start, "v", phone)]
+    for i in range(2 * times):
+        t, zone = start + 60 * i, ("kopi", "books")[i % 2]
+        out += [Event("zone_enter", t, "v", phone, zone=zone),
+                Event("zone_leave", t + 60, "v", phone, zone=zone, data={"dwell_s": 60.0})]
+    return [*out, Event("leave", start + 120 * times, "v", phone, data={"dwell_s": 120.0 * times})]
+
+
+def test_k_safe_needs_k_phones_behind_a_count():
+    assert [k_safe(n, phones=p) for n, p in ((0, 0), (6, 1), (6, 4), (6, 5), (5, None), (4, None))] == \
+        [0, None, None, 6, 5, None]
+
+
+def test_one_phone_bouncing_shows_no_figure_five_phones_do():
+    since, until = at(2, 0), at(3, 0)
+    alone = compute(bounce("p1", at(2, 12)), "v", since, until, tz=str(TZ), zones=["kopi"])
+    assert alone.transitions[0][2] >= K_MIN and alone.heatmap[0][12] == 6 and len(alone.dwell_s) == 6
+    shown = {key: alone.safe(key, n) for key, n in figures(alone).items() if n}
+    assert set(shown.values()) == {None}, shown  # every count of one phone's doings, however large
+    crowd = compute([e for i in range(5) for e in bounce(f"p{i}", at(2, 12) + i)], "v", since, until,
+                    tz=str(TZ), zones=["kopi"])
+    assert crowd.safe("flow:kopi>books", 30) == 30 and crowd.safe("heat:0:12", 30) == 30
+    assert crowd.safe("stays", len(crowd.dwell_s)) == 30  # the mean dwell: over five phones' stays
+
+
+def test_a_week_withholds_a_figure_one_phone_made_large_on_one_of_its_days():
+    """Monday: five phones bounce; Tuesday: one phone, six moves each way. The week's flow (36) less
+    Monday's (30) would give Tuesday's one phone."""
+    events = [e for i in range(5) for e in bounce(f"p{i}", at(2, 12) + i)] + bounce("lonely", at(3, 12))
+    history = prepare(events)
+    days = [figure(history, "v", at(d, 0), at(d + 1, 0), top=None) for d in (2, 3)]
+    week = figure(history, "v", at(2, 0), at(4, 0))
+    assert days[0].safe("flow:kopi>books", 30) == 30 and figures(days[1])["flow:kopi>books"] == 6
+    withhold(week, days)
+    assert "flow:kopi>books" in week.withheld and week.safe("flow:kopi>books", 36) is None
+
+
+def test_console_page_csv_and_parquet_hold_back_one_bouncing_phone(client, console, svc, demo):
+    import pyarrow.parquet as pq
+
+    for i in range(12):  # one phone, kopi and books in turn every minute
+        svc.presence.record("demo", "p1", ("kopi", "books")[i % 2], at(2, 12) + 60 * i)
+    svc.presence.record("demo", "p1", None, at(2, 12, 12))
+    svc.presence.sweep("demo", at(2, 16))
+    console.login("ops")
+    page = client.get(f"/console/ops/demo/insights?day={DAY}").get_data(as_text=True)
+    flows = re.search(r'<table class="compact" id="flows">(.*?)</table>', page, re.S).group(1)
+    assert '<td colspan="3">—</td>' in flows and "Kopi Coffee" not in flows
+    csv = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
+    assert not [line for line in csv.splitlines() if line.startswith(("flow,", "path,"))]
+    assert "arrivals_hour_of_week,*,Mon 12," in csv.splitlines()  # one arrival: "<5"
+
+    console.login("kopi")
+    page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
+    assert re.search(r'id="mean-dwell">—<', page)  # six stays, one phone: no mean
+    assert "Zone entries by hour of the week" in page and "Arrivals by hour of the week" not in page
+    assert re.search(rf"Mon 12h: (&lt;|<){K_MIN}</title>", page)  # one phone's six entries
+    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    assert "dwell_visits,kopi,0-5 min," in lines and "zone_entries_hour_of_week,kopi,Mon 12," in lines
+    assert not [line for line in lines[1:] if line.split(",")[-1] not in ("", "0")], lines
+    resp = client.get(f"/console/owner/demo/insights/export.parquet?day={DAY}")
+    table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
+    assert {"metric": "dwell_visits", "zone": "kopi", "key": "0-5 min", "value": None} in table
+    assert not [row for row in table if row["value"]], table
