@@ -150,7 +150,7 @@ def track(once: bool) -> int:
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
     tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
-                      sweeps=[core.presence.sweep, core.moments.tick, core.privacy.daily])
+                      sweeps=core.tracker_sweeps())
     if once:
         for venue in core.venues.venue_ids():
             pending = tracker.pending(venue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -61,6 +62,12 @@ class Services:
             self.warm_up()
         except Exception:  # noqa: BLE001 - a failed warm-up only means the first lookup fits the model
             log.exception("model warm-up failed; models are fitted on their first lookup")
+
+    def tracker_sweeps(self) -> list[Callable[[str, float], object]]:
+        """What the tracker runs per venue every 30 s without new readings (`Tracker(sweeps=...)`): visits of
+        phones unseen for 20 min end (presence, and footfall's hourly counts on the day they were last seen),
+        the moments' timers, the privacy centre's daily run."""
+        return [self.presence.sweep, self.footfall.close_idle, self.moments.tick, self.privacy.daily]
 
     def warm_up(self) -> None:
         """Fit the models of the venues this host serves (WARM_VENUES; all by default) now, so no request

@@ -7,7 +7,8 @@ seen time in a sorted set; one Lua script per position (per batch of positions, 
 and changes that state and appends the events, so two workers positioning the same phone cannot both
 emit its arrival. Phones that went quiet are closed a few per call (like footfall's visits) and by
 `sweep` (the tracker calls it every round), with the time they were last seen. Live occupancy per zone
-is read from the same state, staff phones left out as the insights leave them out (`StaffPhones`), and an
+is read from the same state: the phones heard within `present_within_s` (PRESENT_WITHIN_S), not every phone
+whose visit is still open, staff phones left out as the insights leave them out (`StaffPhones`), and an
 alert limit is 0 (none) or at least k (K_MIN): a zone "over its limit" never tells a count below k."""
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from portal.events.insights import K_MIN, staff_devices
 from portal.events.log import MAXLEN, Event, EventKeys, EventLog
 from portal.events.privacy import PrivacyStore
 
-LEAVE_AFTER_S = 1200.0
+LEAVE_AFTER_S = 1200.0  # unseen this long: the visit is closed (a `leave`), the rule of the insights' stays
+# Unseen this long: no longer counted as in the zone now (live occupancy and its alerts). A phone that
+# transmits is positioned every few seconds (the APs report every few seconds, the readings window is 60 s);
+# one idle in a pocket still scans every minute or two. Five minutes keeps such a phone through two or three
+# missed scans, where LEAVE_AFTER_S kept a phone that had gone for up to 20 minutes.
+PRESENT_WITHIN_S = 300.0
 STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the day (and the day so far)
 DETECTED_MAX_AGE_S = 300.0  # live counts reuse a venue's detected staff this long (a week of the log is read)
 
@@ -157,13 +163,17 @@ class StaffPhones:
 
 class PresenceTracker:
     def __init__(self, db: redis.Redis, *, leave_after_s: float = LEAVE_AFTER_S, maxlen: int = MAXLEN,
-                 close_per_call: int = 20, staff: Callable[[str, float], Collection[str]] | None = None) -> None:
+                 close_per_call: int = 20, staff: Callable[[str, float], Collection[str]] | None = None,
+                 present_within_s: float = PRESENT_WITHIN_S) -> None:
         """`staff`: venue, now -> the phones live occupancy leaves out (default: StaffPhones on this store,
-        venues' days in UTC; the composition root passes one with the venues' zones)."""
-        if leave_after_s <= 0:
-            raise ValueError("leave_after_s must be positive")
+        venues' days in UTC; the composition root passes one with the venues' zones). `present_within_s`:
+        how recently a phone must have been seen to count in live occupancy (at most leave_after_s: a phone
+        whose visit is closed is nowhere)."""
+        if leave_after_s <= 0 or present_within_s <= 0:
+            raise ValueError("leave_after_s and present_within_s must be positive")
         self.db = db
         self.leave_after_s = float(leave_after_s)
+        self.present_within_s = min(float(present_within_s), self.leave_after_s)
         self.maxlen = max(1000, int(maxlen))
         self.close_per_call = close_per_call
         self.staff = staff or StaffPhones(db, EventLog(db, maxlen))
@@ -200,16 +210,16 @@ class PresenceTracker:
         return int(self._run(venue, [("", "")], now, limit))
 
     def occupancy(self, venue: str, now: float) -> Counter:
-        """Phones present now per zone (seen within leave_after_s), staff phones left out (`self.staff`, the
-        insights' rule: a staff phone is in no figure); "" counts those in no zone."""
-        present = self.db.hgetall(EventKeys(venue).presence())
-        staff = self.staff(venue, now) if present else ()  # nobody here: no week of the log to read
-        counts: Counter = Counter()
-        for device, raw in present.items():
+        """Phones present now per zone (seen within present_within_s: a visit still open, up to leave_after_s,
+        is not "there now"), staff phones left out (`self.staff`, the insights' rule: a staff phone is in no
+        figure); "" counts those in no zone."""
+        present = []
+        for device, raw in self.db.hgetall(EventKeys(venue).presence()).items():
             zone, _since, last, _arrived = raw.decode().rsplit("|", 3)
-            if now - float(last) <= self.leave_after_s and device.decode() not in staff:
-                counts[zone] += 1
-        return counts
+            if now - float(last) <= self.present_within_s:
+                present.append((device.decode(), zone))
+        staff = self.staff(venue, now) if present else ()  # nobody here: no week of the log to read
+        return Counter(zone for device, zone in present if device not in staff)
 
     def set_limit(self, venue: str, zone: str, limit: int | None) -> None:
         """The occupancy alert threshold of a zone (None or 0: none). ValueError below K_MIN: "over the limit"

@@ -1,5 +1,7 @@
-"""Footfall pages: visitors per zone per hour, dwell time, and a heatmap of presence over the plan,
-per day, from live positions (portal.tracking.footfall keeps them aggregated: no per-device history).
+"""Footfall pages: phones seen per zone per hour, visits and their dwell time, and a heatmap of presence
+over the plan, per day, from live positions (portal.tracking.footfall keeps them aggregated: no per-device
+history). Its counts are phones seen, passers-by included, not the insights' visitors (stays of at least
+VISITOR_MIN_S): the page names them so and says which is which.
 
     /console/ops/<venue>/footfall?day=YYYY-MM-DD&floor=<level>
     /console/ops/<venue>/footfall/<YYYY-MM-DD>/<level>.png
@@ -22,7 +24,7 @@ from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from portal.apps.views import is_zh
-from portal.events.insights import K_MIN, k_safe
+from portal.events.insights import K_MIN, VISITOR_MIN_S, k_safe
 from portal.events.report import shown
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
@@ -94,7 +96,8 @@ def footfall(venue: str):
     peak = max([1, *(k_safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
                            report=report, zones=zones, names=names, peak=peak, shown=shown, safe=k_safe, k=K_MIN,
-                           time_zone=str(footfall_store().tz_of(venue)))  # the zone it counts its hours in
+                           time_zone=str(footfall_store().tz_of(venue)),  # the zone it counts its hours in
+                           visitor_min=int(VISITOR_MIN_S // 60))  # the insights' visitor, named beside ours
 
 
 @bp.get("/<venue>/footfall/<day>/<int(signed=True):level>.png")

@@ -6,8 +6,10 @@ of presence over the plan, per day. No per-device history is kept:
 - dwell: per client only its current zone, entry time and last-seen time, in one hash of open visits
   with an idle timeout (`gap_s`, default 10 min). When the client shows up in another zone, or has not been
   seen for gap_s, the visit is closed: its length (last seen - entry) is added to a per zone-hour sum and
-  count, and the client's entry is deleted. Visits are counted in the hour they are closed. Stale visits
-  are closed by the next `record` call of the venue (a few per call), so no background job is needed;
+  count, and the client's entry is deleted. A visit counts in the day and hour (venue time) of its last
+  sighting, kept with it, whenever it is closed: an evening's last visits closed the next morning are the
+  evening's. Stale visits are closed by the next `record` call of the venue (a few per call) and by
+  `close_idle`, which the tracker's sweep runs every 30 s (and the footfall page before it reads);
 - presence: a coarse grid per floor per day (cells of `cell_m`, 2 m by default), HINCRBY per position fix
   (a cell's count is the number of fixes there: a density of presence, weighted by how often positions
   are computed).
@@ -31,7 +33,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,17 +50,68 @@ DAYS_KEPT = 400
 ALL = "_all"
 
 _RECORD = """
-local cur, open, dwell, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local cur, open, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, gap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local hh, max_close, only_close, day_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 
+-- The dwell hashes a closed visit may count in: ARGV[8] days from ARGV[9] (the call's day first), each
+-- with its key from KEYS[7] on (FootfallStore._dwell_days: a position's call passes yesterday to tomorrow,
+-- close_idle every day whose dwell is still kept). A visit of another day waits in KEYS[6] (`late`) for
+-- close_idle, which adds it to its day's dwell.
+local late = KEYS[6]
+local ndays = tonumber(ARGV[8])
+local today, dwell_of = ARGV[9], {}
+for k = 1, ndays do dwell_of[ARGV[8 + k]] = KEYS[6 + k] end
+local first = 9 + ndays  -- the first position's ARGV
+
+-- An open visit: "zone|since|last|day|hour", the day and hour (venue time) of its last sighting, where
+-- it counts once closed. A value without them (written before they were kept) counts in the call's.
+local function parse(value)
+  local z, since, last, day, hour = string.match(value, "^(.*)|([^|]+)|([^|]+)|(%d+)|(%d+)$")
+  if z == nil then
+    z, since, last = string.match(value, "^(.*)|([^|]+)|([^|]+)$")
+    day, hour = today, hh
+  end
+  if z == nil then return nil end
+  return z, tonumber(since), tonumber(last), day, hour
+end
+
+local touched, touched_keys = {}, {}  -- the dwell hashes written, each given its TTL once at the end
+local function touch(key)
+  if not touched[key] then touched[key] = true; touched_keys[#touched_keys + 1] = key end
+end
 local function close(value)
-  local z, since, last = string.match(value, "^(.*)|([^|]+)|([^|]+)$")
+  local z, since, last, day, hour = parse(value)
   if z == nil then return end
-  local d = tonumber(last) - tonumber(since)
+  local d = last - since
   if d < 0 then d = 0 end
-  redis.call('HINCRBYFLOAT', dwell, z .. '|' .. hh .. '|s', d)
-  redis.call('HINCRBY', dwell, z .. '|' .. hh .. '|n', 1)
+  local dwell, field = dwell_of[day], z .. '|' .. hour
+  if dwell == nil then dwell, field = late, day .. '|' .. field end
+  redis.call('HINCRBYFLOAT', dwell, field .. '|s', d)
+  redis.call('HINCRBY', dwell, field .. '|n', 1)
+  touch(dwell)
+end
+
+-- close_idle: each late visit into its day's dwell; one of a day past the dwell's retention counts nowhere.
+local function fold_late()
+  local fields = redis.call('HGETALL', late)
+  for k = 1, #fields, 2 do
+    local day, field = string.match(fields[k], "^(%d+)|(.*)$")
+    local dwell = day and dwell_of[day]
+    if dwell then
+      if string.sub(field, -2) == '|n' then
+        redis.call('HINCRBY', dwell, field, tonumber(fields[k + 1]))
+      else
+        redis.call('HINCRBYFLOAT', dwell, field, fields[k + 1])
+      end
+      touch(dwell)
+    end
+  end
+  redis.call('DEL', late)
+end
+
+local function expire_touched()
+  for _, key in ipairs(touched_keys) do redis.call('EXPIRE', key, ttl) end
 end
 
 -- close visits that went quiet (other clients than the one recorded), a few per position
@@ -76,11 +130,12 @@ end
 
 if only_close == '1' then
   local closed = close_stale('')
-  redis.call('EXPIRE', dwell, ttl)
+  fold_late()
+  expire_touched()
   return closed
 end
 
--- One position after the other, as many calls of one would: six ARGV each from ARGV[8] (client, zone,
+-- One position after the other, as many calls of one would: six ARGV each from ARGV[first] (client, zone,
 -- heatmap cell, and the KEYS index of its zone's hour visitors, its zone's day visitors, its floor's heatmap).
 -- What does not depend on the order (visitor counts, heatmap counts, TTLs set at this one time) is written
 -- once per key after the loop, with the same result.
@@ -90,26 +145,28 @@ local function count(key, client, ttl)
   table.insert(visitors[key], client)
 end
 local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
--- Staff phones (the operator's list, KEYS[6]) count nowhere: the set is read once per call, and a visit
+-- Staff phones (the operator's list, KEYS[5]) count nowhere: the set is read once per call, and a visit
 -- such a phone had open from before it was listed is dropped uncounted.
 local staff = {}
-for _, c in ipairs(redis.call('SMEMBERS', KEYS[6])) do staff[c] = true end
+for _, c in ipairs(redis.call('SMEMBERS', KEYS[5])) do staff[c] = true end
 local function place(client, zone, cell, hz, dz, heat)
   close_stale(client)
-  local now = at
+  local now, day, hour = at, today, hh
   local v = redis.call('HGET', cur, client)
   local since = now
-  if v then
-    local z, s, last = string.match(v, "^(.*)|([^|]+)|([^|]+)$")
-    if now < tonumber(last) then now = tonumber(last) end
-    if z == zone and now - tonumber(last) <= gap then
-      since = tonumber(s)
+  local z, s, last, last_day, last_hour
+  if v then z, s, last, last_day, last_hour = parse(v) end
+  if z ~= nil then
+    if now < last then now, day, hour = last, last_day, last_hour end  -- an older position: its last stands
+    if z == zone and now - last <= gap then
+      since = s
     else
       close(v)
     end
   end
   if zone ~= '' then
-    redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now))
+    redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
+      .. '|' .. day .. '|' .. hour)
     redis.call('ZADD', open, now, client)
     count(hz, client, ttl)
     count(dz, client, day_ttl)
@@ -126,7 +183,7 @@ local function place(client, zone, cell, hz, dz, heat)
     h.n[cell] = h.n[cell] + 1
   end
 end
-for i = 8, #ARGV, 6 do
+for i = first, #ARGV, 6 do
   local client = ARGV[i]
   if staff[client] then
     redis.call('HDEL', cur, client)
@@ -145,8 +202,8 @@ for _, key in ipairs(heat_keys) do
   for _, cell in ipairs(heats[key].order) do redis.call('HINCRBY', key, cell, heats[key].n[cell]) end
   redis.call('EXPIRE', key, ttl)
 end
-if #ARGV >= 8 then
-  redis.call('EXPIRE', dwell, ttl)  -- once, after every close of the batch (none yet: nothing to do)
+expire_touched()  -- once, after every close of the batch
+if #ARGV >= first then
   redis.call('EXPIRE', cur, gap * 3)
   redis.call('EXPIRE', open, gap * 3)
 end
@@ -163,6 +220,11 @@ class FootfallKeys(VenueKeys):
 
     def dwell(self, day: str) -> str:
         return self.key("ff", "dwell", day)
+
+    def late_dwell(self) -> str:
+        """Closed visits of a day a position's call could not name (day|zone|hour|s and |n), until
+        close_idle adds them to their day's dwell."""
+        return self.key("ff", "dwell-late")
 
     def visitors(self, day: str, hour: str, zone: str) -> str:
         return self.key("ff", "v", day, hour, zone)
@@ -182,7 +244,7 @@ class ZoneFootfall:
     visitors_by_hour: list[int]  # 24
     visits: int  # closed visits
     mean_dwell_s: float | None
-    dwell_by_hour: list[float | None]  # mean dwell of visits closed in each hour
+    dwell_by_hour: list[float | None]  # mean dwell of the closed visits last seen in each hour
 
 
 @dataclass
@@ -223,6 +285,7 @@ class FootfallStore:
         self.tz_of: Callable[[str], ZoneInfo] = tz_of or (lambda venue: fixed)
         self.cell_m = cell_m
         self.gap_s = gap_s
+        self.ttl_days = int(ttl_days)
         self.ttl_s = int(ttl_days * 86400)
         self.day_ttl_s = int(max(days_kept, ttl_days) * 86400)
         self.close_per_call = close_per_call
@@ -261,16 +324,11 @@ class FootfallStore:
         position raises ValueError before anything is sent."""
         keys = FootfallKeys(venue)
         day, hour = self._day_hour(venue, now)
-        index: dict[str, int] = {}
-        for key in (keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
-                    keys.day_visitors(day, ALL), PrivacyKeys(venue).staff()):
-            index[key] = len(index) + 1
+        index, args = self._call(venue, now, day, hour, self.close_per_call, only_close=False)
 
         def at(key: str) -> int:  # the key's place in KEYS (1-based), added once
             return index.setdefault(key, len(index) + 1)
 
-        args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, self.close_per_call, "0",
-                              self.day_ttl_s]
         for client, zone, floor, x, y in positions:
             if not client or "|" in client:
                 raise ValueError("client id must be a non-empty string without '|'")
@@ -293,15 +351,30 @@ class FootfallStore:
         self.record_many(venue, [(client, p.zone, p.floor, p.x, p.y) for client, p in positions], now, pipe)
 
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
-        """Close visits idle for gap_s (record does this a few at a time); returns how many closed."""
+        """Close visits idle for gap_s (record does this a few at a time; the tracker's sweep calls this
+        every 30 s, so a visit closes without a later position in the venue) and add the late ones to their
+        days; a visit last seen before the hourly retention counts nowhere. Returns how many closed."""
+        day, hour = self._day_hour(venue, now)
+        index, args = self._call(venue, now, day, hour, limit, only_close=True)
+        return int(self._record(keys=list(index), args=args))
+
+    def _call(self, venue: str, now: float, day: str, hour: str, max_close: int,
+              only_close: bool) -> tuple[dict[str, int], list[object]]:
+        """The script's KEYS (key -> its 1-based place) and ARGV before the positions: the venue's open
+        visits, the hour's and day's venue-wide visitors, the staff list, the late visits, and the dwell
+        hash of each day a visit closed now may count in (its last sighting's). A position's call names
+        yesterday to tomorrow (every visit a running tracker closes: its sweep closes them within minutes),
+        close_idle every day kept (a few dozen keys, every 30 s, not on every position)."""
         keys = FootfallKeys(venue)
-        local = self._local(venue, now)
-        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
-        return int(self._record(
-            keys=[keys.open_visits(), keys.open_by_time(), keys.dwell(day), keys.visitors(day, hour, ALL),
-                  keys.day_visitors(day, ALL)],
-            args=[repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, limit, "1", self.day_ttl_s],
-        ))
+        days = _dwell_days(venue, day, self.ttl_days - 1 if only_close else 1)
+        index: dict[str, int] = {}
+        for key in (keys.open_visits(), keys.open_by_time(), keys.visitors(day, hour, ALL),
+                    keys.day_visitors(day, ALL), PrivacyKeys(venue).staff(), keys.late_dwell(),
+                    *(key for _, key in days)):
+            index[key] = len(index) + 1
+        args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, max_close,
+                              "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days)]
+        return index, args
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
         """Visitors per zone per hour, unique over the day, visits and mean dwell (day and hours: the venue's)."""
@@ -366,6 +439,16 @@ class FootfallStore:
             if 0 <= cx < nx and 0 <= cy < ny:
                 grid[cy, cx] += n
         return grid
+
+
+@lru_cache(maxsize=4096)
+def _dwell_days(venue: str, day: str, back: int) -> tuple[tuple[str, str], ...]:
+    """(day YYYYMMDD, its dwell key) of `day`, the next day (a position timed a little ahead, kept as the
+    visit's last) and the `back` days before it: those a visit closed on `day` may count in here. Built
+    once per venue and day in a process."""
+    d, keys = datetime.strptime(day, "%Y%m%d").date(), FootfallKeys(venue)
+    labels = ((d + timedelta(days=k)).strftime("%Y%m%d") for k in (0, 1, *range(-1, -back - 1, -1)))
+    return tuple((label, keys.dwell(label)) for label in labels)
 
 
 def _glob_escape(text: str) -> str:

@@ -46,8 +46,9 @@ class Tracker:
         self.batch = batch  # 256: two whole blocks of the positioner's batch path (WKNNPositioner.BATCH)
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
-        # (the presence listener's "unseen for 20 min: left"). They run inside round(), between venues'
-        # positioning: none may wait on the network (MomentsEngine.tick hands its webhooks to its own thread).
+        # (the presence listener's "unseen for 20 min: left", footfall's visits idle for 10 min closed:
+        # FootfallStore.close_idle). They run inside round(), between venues' positioning: none may wait
+        # on the network (MomentsEngine.tick hands its webhooks to its own thread).
         self.sweeps = tuple(sweeps)
         self.sweep_every_s = sweep_every_s
         self._swept: dict[str, float] = {}

@@ -157,8 +157,10 @@ def test_footfall_report_and_record_through_a_cluster_pipeline(db):
     footfall.record(venue, "phone1", "cinema", 1, 10.0, 10.0, now, pipe=pipe)
     pipe.execute()
     footfall.record(venue, "phone2", "cinema", 1, 12.0, 10.0, now)
+    assert footfall.close_idle(venue, now + 86400) == 2  # a day later: into the 15th's dwell (its days' keys, one slot)
     report = footfall.report(venue, "2026-03-15")
     assert report.visitors == 2 and report.zones["cinema"].visitors == 2 and report.visitors_by_hour[7] == 2
+    assert report.zones["cinema"].visits == 2 and report.zones["cinema"].dwell_by_hour[7] == 0
 
 
 def test_watch_transaction_on_one_slot(db):

@@ -1,0 +1,27 @@
+"""The footfall page names its counts for what they count: phones seen (passers-by included), not
+"visitors", which the insights page keeps for stays of at least 5 minutes (6 phones crossing a zone in a
+minute: footfall 6 phones seen, insights 0 visitors and 6 passers-by)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+T = datetime(2026, 11, 2, 12, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+DAY = "2026-11-02"
+
+
+def test_the_footfall_page_says_phones_seen_and_which_count_the_insights_call_visitors(client, console, svc, demo):
+    for i in range(6):  # six phones cross kopi in a minute: passers-by all
+        svc.footfall.record("demo", f"w{i}", "kopi", 0, 10.0, 10.0, T + i)
+        svc.footfall.record("demo", f"w{i}", "kopi", 0, 10.0, 10.0, T + 60 + i)
+    console.login("ops")
+    page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
+    assert re.search(r'id="visitors-total">Phones seen on 2026-11-02: <strong>6</strong>', page)
+    assert "<h2>Phones seen per hour</h2>" in page
+    assert "visitors" not in re.sub(r'id="[^"]*"|<p class="small" id="footfall-counts-note">.*?</p>', "", page,
+                                    flags=re.S).lower()  # the word only where the note says what it is
+    note = re.search(r'id="footfall-counts-note">(.*?)</p>', page, re.S).group(1)
+    assert "passers-by included" in note and "visitors only stays of at least 5 minutes" in note
+    assert f'href="/console/ops/demo/insights?day={DAY}"' in note
