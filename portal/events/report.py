@@ -305,7 +305,7 @@ def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str, wi
         bar = 0 if not n else max(2, int((width - label_w - 60) * n / top))
         parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(text)}</text>')
         parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{bar}" height="{row_h - 6}" fill="#0b57d0"/>')
-        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{label(n)}</text>')
+        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{escape(label(n))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -328,7 +328,7 @@ def heatmap_chart(grid: list[list[int | None]], title: str, chart_id: str) -> Ma
             when = _("%(day)s %(hour)02dh", day=day_name(d), hour=h)
             parts.append(f'<rect x="{left + h * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
                          f'fill="#0b57d0" fill-opacity="{alpha:.2f}" stroke="#ddd"><title>{escape(when)}: '
-                         f'{label(n)}</title></rect>')
+                         f'{escape(label(n))}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

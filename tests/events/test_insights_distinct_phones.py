@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import re
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from portal.events import report
 from portal.events.insights import K_MIN, compute, figure, figures, k_safe, prepare, withhold
 from portal.events.log import Event
 
@@ -87,3 +89,12 @@ def test_console_page_csv_and_parquet_hold_back_one_bouncing_phone(client, conso
     table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
     assert {"metric": "dwell_visits", "zone": "kopi", "key": "0-5 min", "value": None} in table
     assert not [row for row in table if row["value"]], table
+
+
+def test_charts_are_well_formed_svg_with_withheld_counts_escaped():
+    """A withheld count is drawn as "<5": escaped, so each chart parses as XML (a bare "<5" made it not)."""
+    bars = report.bar_chart([("0-5 min", None), ("5-15 min", 7)], "Dwell", "dwell")
+    heat = report.heatmap_chart([[None] * 24 for _ in range(7)], "Arrivals", "heat")
+    for chart in (bars, heat):
+        root = ET.fromstring(str(chart))
+        assert "<5" in "".join(root.itertext())
