@@ -221,12 +221,19 @@ def connect(settings: Settings, timeout_s: float | None = None) -> Store:
 
 
 def is_cluster(db: object) -> bool:
-    return isinstance(db, RedisCluster)
+    return _is_cluster_class(type(db))
+
+
+@functools.lru_cache(maxsize=64)
+def _is_cluster_class(cls: type) -> bool:
+    """By the client's class, memoised: RedisCluster's bases include typing Protocols, whose isinstance check
+    cost every probe more than the rest of its slot_pool."""
+    return issubclass(cls, RedisCluster)
 
 
 def slot_pool(db: Store, key: str) -> redis.ConnectionPool:
     """The connection pool of the primary that holds `key` (a single node: its only pool)."""
-    if not isinstance(db, RedisCluster):
+    if not is_cluster(db):
         return db.connection_pool
     return _slot_client(db, key).connection_pool
 

@@ -43,6 +43,7 @@ from portal.captive.views import venue_check_of, venue_refusal
 from portal.errors import raw_json_error
 
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
+MEMO_QUERY_CHARS = 512  # a probe's query (MAC, AP, venue) is far shorter; a gateway's redirect may be 8 kB
 
 
 class ProbeLane:
@@ -58,6 +59,8 @@ class ProbeLane:
         self.venues = venue_check_of(app)
         # Landing paths, memoised per lane (a venue has a few hundred; the bound keeps junk venues out).
         self._path = functools.lru_cache(maxsize=4096)(self._build_path)
+        # A phone's probes repeat its query string: what it says, memoised per lane (bounded, short ones only).
+        self._memo_params = functools.lru_cache(maxsize=8192)(self._read_params)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
@@ -95,16 +98,13 @@ class ProbeLane:
         query = environ.get("QUERY_STRING", "")
         if len(query) > MAX_QUERY_BYTES:
             return raw_json_error("414 URI Too Long", "query string too long")
-        core, cs = self.app.extensions["mallportal"], captive_services_of(self.app)
-        args: dict[str, str] = {}
-        if probe is not HIJACKED:  # another site's query string means nothing to us
-            for name, value in parse_qsl(query, keep_blank_values=True):
-                args.setdefault(name, value)  # the first value wins, as in Flask's request.args.get
-        venue = self.venue_of(environ, args.get("venue"))
+        # a hijacked request's query string is another site's: it means nothing to us
+        named, client, ap = self.params("" if probe is HIJACKED else query)
+        venue = self.venue_of(environ, named)
         if not isinstance(venue, str):
             return venue
-        client, ap = client_and_ap_from_params(core.hasher, args)
-        decision = cs.landing.decide(venue, client, probe=probe, ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap)
+        decision = captive_services_of(self.app).landing.decide(venue, client, probe=probe,
+                                                                ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap)
         if isinstance(decision, Online):
             return online_answer(probe)
         if isinstance(decision, Offline):
@@ -112,6 +112,20 @@ class ProbeLane:
         # The token is URL-safe (itsdangerous or random), so it is appended as it is.
         url = self.url_to(environ, decision.endpoint, **decision.values)
         return redirect_no_store(url + ("&c=" if "?" in url else "?c=") + decision.token)
+
+    def params(self, query: str) -> tuple[str | None, str | None, str | None]:
+        """(the venue the query names, the phone's client id, its AP's BSSID), each None when absent; memoised
+        for a query of up to MEMO_QUERY_CHARS (a probe's own: parsing it and finding and hashing the MAC cost
+        2 us of CPU per probe, more than the rest of the lane around the landing decision), so the memo's
+        bound holds its memory to a few MB."""
+        return self._memo_params(query) if len(query) <= MEMO_QUERY_CHARS else self._read_params(query)
+
+    def _read_params(self, query: str) -> tuple[str | None, str | None, str | None]:
+        args: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            args.setdefault(name, value)  # the first value wins, as in Flask's request.args.get
+        client, ap = client_and_ap_from_params(self.app.extensions["mallportal"].hasher, args)
+        return args.get("venue"), client, ap
 
     def venue_of(self, environ: dict, named: str | None) -> str | Answer:
         """The probe's venue (VenueCheck: this process's registry copy, no round trip for a known venue), or the

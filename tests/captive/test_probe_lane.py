@@ -13,6 +13,7 @@ import redis
 from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive import captive_services
 from portal.captive.common import captive_services_of
+from portal.captive.lane import MEMO_QUERY_CHARS, ProbeLane
 from portal.shopper import token_store
 from portal.tracking import Tracker
 from tests.test_slice import expected_landing_path, post_phone_at
@@ -166,3 +167,29 @@ def test_store_error_mid_probe_is_logged(app, client, tracked, monkeypatch, capl
     resp = probe(client)
     assert urlparse(resp.headers["Location"]).path == "/offline"
     assert "failing open: store went away" in caplog.text
+
+
+def _lane(app) -> ProbeLane:
+    wsgi = app.wsgi_app
+    while not isinstance(wsgi, ProbeLane):  # under the query guard (and ProxyFix when PROXY_HOPS is set)
+        wsgi = wsgi.wsgi_app if hasattr(wsgi, "wsgi_app") else wsgi.app
+    return wsgi
+
+
+def test_a_repeated_probe_reuses_its_parsed_query_but_gets_a_new_token(app, client, tracked):
+    """What a query says is memoised per lane (a phone's probes repeat it); the token is minted per probe."""
+    lane = _lane(app)
+    lane._memo_params.cache_clear()
+    tokens = {parse_qs(urlparse(probe(client).headers["Location"]).query)["c"][0] for _ in range(3)}
+    assert len(tokens) == 3
+    assert lane._memo_params.cache_info().currsize == 1 and lane._memo_params.cache_info().hits == 2
+
+
+def test_a_long_query_is_read_each_time_not_kept(app, client, tracked):
+    """Only a probe's short query is memoised: a gateway's long redirect would hold kilobytes per entry."""
+    lane = _lane(app)
+    lane._memo_params.cache_clear()
+    padding = "x" * MEMO_QUERY_CHARS
+    resp = client.get(f"/generate_204?client_mac={PHONE}&fas={padding}")
+    assert urlparse(resp.headers["Location"]).path == tracked  # the phone still found in it
+    assert lane._memo_params.cache_info().currsize == 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from lightapps.coupons.store import CouponStore
 from portal.events import EventKeys, EventLog, PresenceTracker
+from portal.events.log import Event
 from portal.shopper import Shopper, shopper_token, token_store
 from portal.tracking.positions import Position
 
@@ -110,3 +113,17 @@ def test_payments_and_refunds_are_transactions(svc):
         listener("refund", order, 1500)
     txns = [(e.shopper, e.data["action"], e.data["amount_fen"]) for e in svc.events.read("v1") if e.kind == "txn"]
     assert txns == [("s-9", "payment", 4500), ("s-9", "refund", 1500)]
+
+
+def test_a_log_entry_has_the_fields_of_its_event(db):
+    """EventLog.entry builds the fields without an Event (the probe's landing, once per probe): the same fields,
+    in the same order, as Event.fields, the one schema; no extra of None, and an unknown kind still refused."""
+    log = EventLog(db)
+    entry = log.entry("v1", "landing", at=T0, device="dev-a", shopper="s-1", zone="kopi", app="coupons", none=None)
+    event = Event("landing", T0, "v1", "dev-a", "s-1", "kopi", {"app": "coupons"})
+    assert entry == (EventKeys("v1").stream(), log.maxlen, event.fields())
+    assert list(entry.fields) == ["k", "at", "dev", "sh", "z", "d"]
+    bare = log.entry("v2", "leave", at=T0)
+    assert bare.stream == EventKeys("v2").stream() and bare.fields == Event("leave", T0, "v2").fields()
+    with pytest.raises(ValueError):
+        log.entry("v1", "nope", at=T0)
