@@ -8,19 +8,19 @@ pages), the store's window and the kept position with its freshness rule (`locat
 probe's landing rule (`positions.landing_zone`). Nothing of that is re-implemented here: `PhoneReplay` only
 holds in memory what the store holds for a phone.
 
-The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers
-dwell in (each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's
-fingerprint is interpolated from the nearest reference points (a spot between them, never one of them), and
-those within `hidden_m` of the spot may be hidden from the live model's positioner (the cold-start coverage
-keeps them; the default hides none: see LiveAssumptions). The phone walks in along the walkway graph
-(`early_walk_m`), each second heard (at `frame_rate`) at the nearest reference point's fingerprint as a
-shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as wide as the
-survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a native/Meraki
-schedule, positioned by the tracker every `tracker_tick_s`, and probed 2 s after joining the WiFi (on entering
-the zone, or on arriving: then at a random spot of a car park, lobby or corridor), 30 s and 120 s after
-entering the zone. `hidden_m` was chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0,
-0.75 and 1.5 m once the zone evidence was calibrated to the estimate's spread); what the estimate cannot know
-is listed with it (CANNOT_KNOW)."""
+The live estimate has no shoppers to measure, only the survey. Each simulated visit goes to a zone shoppers dwell in
+(each zone alike, as bench/landing.py's shoppers pick them), to a random spot in it. The spot's fingerprint is
+interpolated from the nearest reference points (a spot between them, never one of them), and those within `hidden_m`
+of the spot may be hidden from the live model's positioner (the cold-start coverage keeps them; the default hides
+none: see LiveAssumptions). The phone walks in along the walkway graph (`early_walk_m`) to the zone's own walkway
+node (through its door, as the plan leads in), each second heard (at `frame_rate`) at the nearest reference point's
+fingerprint as a shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as
+wide as the survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a
+native/Meraki schedule, positioned by the tracker every `tracker_tick_s`, and probed 2 s after joining the WiFi (on
+entering the zone: heard from its first second inside; or on arriving: then on a walkway of the car park, at the
+share `arrive_by_car`, else of a lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was chosen
+on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0, 0.75 and 1.5 m once the zone evidence was
+calibrated to the estimate's spread); what the estimate cannot know is listed with it (CANNOT_KNOW)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ class _Visit:
     where: list[tuple[int, float, float]]
     vectors: list[np.ndarray]
     headings: list[float]
-    entered: int  # the second it reaches the zone (the walkway node nearest its spot)
+    entered: int  # the second it is inside the zone (at its own walkway node when it has one)
     joins: int  # the second it joins the WiFi
     zone: str
     first_probe: bool = True  # its first probe counts (a phone that joined on arrival is counted at arrival)
@@ -185,13 +185,13 @@ def spot_in_zone(zone, zones, rng: np.random.Generator) -> tuple[float, float]:
 
 
 def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator,
-           a: LiveAssumptions) -> _Visit:
+           a: LiveAssumptions, zones) -> _Visit:
     floor, (x, y) = zone.floor, spot
-    path = walk_in.route(floor, x, y, rng) + [(x, y)]
+    path = walk_in.route(floor, x, y, rng, zone.id) + [(x, y)]
     where, vectors, headings = [], [], []
     entered = 0
     for n, ((x0, y0), (x1, y1)) in enumerate(zip(path, path[1:], strict=False)):
-        if n == len(path) - 2:  # the last steps, from the walkway node to the spot, are inside the zone
+        if n == len(path) - 2:  # the last steps, from the route's last walkway node to the spot
             entered = len(where)
         seconds = max(1, int(round(math.hypot(x1 - x0, y1 - y0) / WALK_MPS)))
         heading = math.atan2(y1 - y0, x1 - x0)
@@ -203,6 +203,7 @@ def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rn
             headings.append(heading)
     dwell = survey.between(floor, x, y)
     dwell_heading = float(rng.uniform(0, 2 * np.pi))
+    entered = _first_second_inside(where, entered, zone.id, zones)
     end = entered + int(max(PROBES_AFTER_ENTRY_S)) + 2
     while len(where) < end:
         where.append((floor, x, y))
@@ -210,6 +211,51 @@ def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rn
         headings.append(dwell_heading)
     joins = 0 if rng.random() < a.join_on_arrival else entered
     return _Visit(where=where, vectors=vectors, headings=headings, entered=entered, joins=joins, zone=zone.id)
+
+
+def _first_second_inside(where: list[tuple[int, float, float]], start: int, zone_id: str, zones) -> int:
+    """The second the walk is inside the zone, from `start` (the route's last walkway node) on: for a zone
+    without a walkway node of its own that node is outside it (a corridor's), and a phone that joins "on
+    entering" is heard from inside (len(where): it reaches the zone only at its spot)."""
+    for s in range(start, len(where)):
+        if zones.zone_at(*where[s]) == zone_id:
+            return s
+    return len(where)
+
+
+def walkway_spots(walk_in: WalkIn, zones, step_m: float = 1.0) -> dict[str, list[tuple[float, float]]]:
+    """Spots every `step_m` along the walkways (the plan's same-floor walkway edges), by the zone they lie in:
+    where a shopper crossing a car park, lobby or corridor walks, as the estimate's walk-in does (a random spot
+    of the zone would put her against the shop fronts, where no one comes in)."""
+    spots: dict[str, list[tuple[float, float]]] = {}
+    for a, b in walk_in.graph.edges:
+        na, nb = walk_in.nodes[a], walk_in.nodes[b]
+        n = max(1, int(math.hypot(nb.x - na.x, nb.y - na.y) / step_m))
+        for u in np.arange(n) / n:
+            x, y = na.x + u * (nb.x - na.x), na.y + u * (nb.y - na.y)
+            zone = zones.zone_at(na.floor, x, y)
+            if zone is not None:
+                spots.setdefault(zone, []).append((float(x), float(y)))
+    return spots
+
+
+def arrival_spot(zone, walkways: Mapping[str, list[tuple[float, float]]], zones,
+                 rng: np.random.Generator) -> tuple[float, float]:
+    """Where a phone joins the WiFi on arriving in `zone`: a spot on its walkways, or anywhere in it when no
+    walkway crosses it."""
+    on_walkways = walkways.get(zone.id)
+    if not on_walkways:
+        return spot_in_zone(zone, zones, rng)
+    return on_walkways[int(rng.integers(len(on_walkways)))]
+
+
+def arrival_zone(arrivals: Sequence, by_car: float, rng: np.random.Generator):
+    """The zone a phone joining on arrival joins in: a car park's (garage zones) with probability `by_car`, else
+    one of the lobbies and corridors; each zone of the kind drawn alike (all alike when the plan lacks a kind)."""
+    garages = [z for z in arrivals if z.kind == "garage"]
+    on_foot = [z for z in arrivals if z.kind != "garage"]
+    pool = garages if (rng.random() < by_car and garages) or not on_foot else on_foot
+    return pool[int(rng.integers(len(pool)))]
 
 
 def _arrival(survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator) -> _Visit:
@@ -319,17 +365,18 @@ def _misses(zone, spot: tuple[float, float], first: bool) -> list[_Outcome]:
 
 
 def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding: LeaveOutPositioner,
-                    ap_xy: np.ndarray, schedule, arrivals: list, zone, spot: tuple[float, float],
+                    ap_xy: np.ndarray, schedule, arrivals: list, walkways: Mapping[str, list[tuple[float, float]]],
+                    zone, spot: tuple[float, float],
                     rng: np.random.Generator, a: LiveAssumptions, noise_db: float) -> list[_Outcome]:
     """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there)."""
     out: list[_Outcome] = []
     # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
     hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
-    visit = _visit(walk_in, survey, zone, spot, rng, a)
+    visit = _visit(walk_in, survey, zone, spot, rng, a, model.zones)
     if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
         visit.first_probe = False
-        there = arrivals[int(rng.integers(len(arrivals)))]
-        spot = spot_in_zone(there, model.zones, rng)
+        there = arrival_zone(arrivals, a.arrive_by_car, rng)
+        spot = arrival_spot(there, walkways, model.zones, rng)
         if there.floor in survey.trees:
             hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
             out += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
@@ -371,12 +418,13 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise
     noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
     arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3]
+    walkways = walkway_spots(walk_in, model.zones)
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
         if zone.floor in survey.trees:
-            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, schedule, arrivals, zone, spot, rng,
-                                        a, noise_db)
+            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, schedule, arrivals, walkways, zone,
+                                        spot, rng, a, noise_db)
         else:
             outcomes += _misses(zone, spot, first=True)
         if progress is not None:
