@@ -199,9 +199,10 @@ def lookback_notice(ins: Insights) -> str | None:
              when=format_time(ins.kept_since))
 
 
-def shown(n: int | None) -> str:
-    """A count as a page shows it: below k, "<5"."""
-    return label(k_safe(n))
+def shown(n: int | None, phones: int | None = None) -> str:
+    """A count as a page shows it: "<5" below k, or when fewer than k phones or people stand behind it
+    (`phones`; None: `n` counts distinct people itself)."""
+    return label(k_safe(n, phones=phones))
 
 
 def label(safe: int | None) -> str:

@@ -76,6 +76,7 @@ def rules_page(template: str, venue_map, rules, *, status: int = 200, error: Rul
     engine = services().moments
     return render_template(
         template, venue=venue_map.id, map=venue_map, rules=rules, fired=engine.fired(venue_map.id),
+        fired_people=engine.fired_people(venue_map.id, [r.id for r in rules]),
         previews=yesterday_previews(venue_map, rules), shown=shown, names=zone_names(venue_map), triggers=TRIGGERS,
         actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=rule_error(error) if error else None,
         form=request.form, labels=labels(), **extra), status

@@ -301,3 +301,21 @@ def test_event_consumer_groups_on_the_cluster(db):
     assert len(events.read_group("demo", "moments", "engine-b", claim_idle_ms=0)) == 1  # a's, claimed
     events.ack("demo", "moments", [e.id for e in read])
     assert events.prune_consumers("demo", "moments", idle_ms=0, keep="engine-b") == 1  # a: nothing pending
+
+
+def test_moments_fire_counts_the_people_behind_a_rule_on_the_cluster(svc):
+    """The firing script's keys (the rule's people among them) share the venue's slot; fired_people reads
+    them in one pipeline."""
+    from portal.events.moments import Rule
+
+    rule = Rule(id="r1", name="hello", trigger="zone_enter", action="offer", zone="kopi", cap_per_day=10,
+                cooldown_s=0, message_en="hi", owner="kopi")
+    svc.moments.save("demo", rule)
+    svc.moments.ensure("demo", start="0")
+    svc.consent.record("demo", "s-1", location=True, marketing=True)
+    svc.events.emit("demo", "landing", at=time.time(), device="d1", shopper="s-1", zone="atrium")
+    for i in range(3):
+        svc.events.emit("demo", "zone_enter", at=time.time() + i, device="d1", zone="kopi")
+    svc.moments.tick("demo")
+    assert svc.moments.fired("demo") == {"r1": 3}
+    assert svc.moments.fired_people("demo", ["r1", "never"]) == {"r1": 1, "never": 0}

@@ -145,3 +145,29 @@ def test_preview_counts_identified_events_only_with_location_consent(app, client
         rule = parse_rule(form(""), zones=["kopi"], owner="kopi", may_webhook=False, owner_zones=["kopi"])
         got = yesterday_previews(svc.venues.get_map("demo"), [rule])[rule.id]
     assert (got.phones, got.fires) == (1, 1)  # s-yes; not s-no, s-unknown or the anonymous presence
+
+
+def test_one_phone_firing_a_rule_many_times_shows_no_count_to_the_owner(app, client, console, svc):
+    """A rule with no cooldown fires once per zone entry: one phone entering kopi six times made "6" on the
+    owner's page, both the rule's fired count and yesterday's preview, a count standing on one shopper."""
+    import re
+
+    t = _yesterday(app, svc, 3)
+    _reachable(svc, "dev-bouncer", t)
+    for i in range(6):
+        svc.events.emit("demo", "zone_enter", at=t + 120 * i, device="dev-bouncer", zone="kopi")
+    console.login("kopi")
+    assert client.post("/console/owner/demo/moments", data=form(console.csrf(), cap_per_day="10",
+                                                                cooldown_h="0")).status_code == 303
+    [rule] = svc.moments.rules("demo")
+    svc.moments.ensure("demo", start="0")
+    _reachable(svc, "dev-bouncer", time.time())
+    for i in range(6):
+        svc.events.emit("demo", "zone_enter", at=time.time() + i, device="dev-bouncer", zone="kopi")
+    svc.moments.tick("demo")
+    assert svc.moments.fired("demo")[rule.id] >= 6  # yesterday's entries are in the stream too
+    assert svc.moments.fired_people("demo", [rule.id]) == {rule.id: 1}
+    page = client.get("/console/owner/demo/moments").get_data(as_text=True)
+    [fired] = re.findall(r'class="fired">([^<]*)<', page)
+    [preview] = re.findall(r'class="preview">([^<]*)<', page)
+    assert fired.startswith("&lt;5") and preview == "&lt;5 phones, &lt;5 times"
