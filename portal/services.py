@@ -65,7 +65,8 @@ class Services:
 
     def tracker_sweeps(self) -> list[Callable[[str, float], object]]:
         """What the tracker runs per venue every 30 s without new readings (`Tracker(sweeps=...)`): visits of
-        phones unseen for 20 min end (presence, and footfall's hourly counts on the day they were last seen),
+        phones unseen for 20 min end (presence) and footfall's visits idle for 10 min close (counted on the day
+        and hour they were last seen),
         the moments' timers, the privacy centre's daily run."""
         return [self.presence.sweep, self.footfall.close_idle, self.moments.tick, self.privacy.daily]
 

@@ -228,7 +228,8 @@ class Prepared:
     def stays_during(self, since: float, until: float) -> list[Stay]:
         """The stays that overlap [since, until): one begun before it (across midnight) counts too."""
         lo = bisect_left(self.stay_starts, since - self.longest_stay_s)
-        ended = [s for s in self.stays[lo:bisect_left(self.stay_starts, until)] if s.end >= since]
+        # A stay ending exactly at `since` (midnight) belongs to the day before; one starting there, to this one.
+        ended = [s for s in self.stays[lo:bisect_left(self.stay_starts, until)] if s.end > since or s.start >= since]
         return ended + [s for s in self.open_stays if s.start < until]
 
 

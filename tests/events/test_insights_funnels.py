@@ -94,3 +94,13 @@ def test_an_owners_repeat_shoppers_bought_in_that_zone_before(client, console, s
     assert new_and_repeat("/console/owner/demo/insights?day=2026-11-02") == ("5", "0")
     console.login("ops")  # the venue's: they bought in it before
     assert new_and_repeat("/console/ops/demo/insights?day=2026-11-02") == ("0", "5")
+
+
+def test_a_stay_ending_at_midnight_belongs_to_the_day_before_only():
+    """[since, until) windows: a stay that ends exactly at `since` is the previous window's; one that starts
+    there is this one's (the first cut counted the former on both days)."""
+    history = prepare([Event("zone_enter", 100.0, "v", "x", zone="a"),
+                       Event("zone_leave", 200.0, "v", "x", zone="a", data={"dwell_s": 100.0}),
+                       Event("zone_enter", 200.0, "v", "y", zone="a")])
+    assert [s.device for s in history.stays_during(100.0, 200.0)] == ["x"]
+    assert [s.device for s in history.stays_during(200.0, 300.0)] == ["y"]

@@ -25,3 +25,17 @@ def test_the_footfall_page_says_phones_seen_and_which_count_the_insights_call_vi
     note = re.search(r'id="footfall-counts-note">(.*?)</p>', page, re.S).group(1)
     assert "passers-by included" in note and "visitors only stays of at least 5 minutes" in note
     assert f'href="/console/ops/demo/insights?day={DAY}"' in note
+
+
+def test_one_phones_many_visits_show_no_visit_count_or_mean_dwell(client, console, svc, demo):
+    """One phone walking between kopi and books, a minute each, twelve times: six visits to kopi and a mean
+    dwell that are one person's; both "<5" like the phones seen (they were shown: 6 and 1 min)."""
+    for i in range(12):
+        svc.footfall.record("demo", "p1", ("kopi", "books")[i % 2], 0, 10.0, 10.0, T + 60 * i)
+    svc.footfall.close_idle("demo", T + 3600)
+    assert svc.footfall.report("demo", DAY, ["kopi"]).zones["kopi"].visits == 6  # counted, only not shown
+    console.login("ops")
+    page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
+    [row] = [r for r in re.findall(r"<tr><td>(.*?)</tr>", page, re.S) if r.startswith("Kopi")]
+    visits, dwell = re.findall(r"<td>([^<]*)</td>", row)[-2:]
+    assert visits == "&lt;5" and dwell in ("&lt;5", "—", "")
