@@ -46,7 +46,7 @@ from portal.events.insights import (
 from portal.events.log import EventKeys
 from portal.events.presence import STAFF_DETECTION_DAYS, staff_phones
 from portal.services import Services
-from positioning.groups import derive_groups
+from portal.tracking.models import venue_groups
 
 LOOKBACK_DAYS = 30  # new vs repeat and staff detection look back this far
 
@@ -114,12 +114,6 @@ def _scope(zones: list[str] | None) -> tuple[str, ...] | None:
     return tuple(sorted(set(zones))) if zones is not None else None
 
 
-def zone_groups(venue_map) -> dict[str, str]:
-    """zone -> the zone standing for its group (a stall -> its food hall), as the locator derives them
-    (portal/tracking/models.py): the zone a phone in a stall lands on when its position is unsure."""
-    return derive_groups([(z.id, z.floor, z.polygon, z.kind, z.group) for z in venue_map.zones])
-
-
 def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
                     now: float) -> Insights:
     since, until = period_bounds(day, days, tz)
@@ -145,7 +139,7 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
 def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str) -> Insights:
     """Computed: the history read once (before the staff window, only what identifies someone: new vs
     repeat's look-back), prepared once, then the period and each of its days figured from it."""
-    venue, groups = venue_map.id, zone_groups(venue_map)
+    venue, groups = venue_map.id, venue_groups(venue_map)
     since, until = period_bounds(day, days, tz)
     lookback = since - LOOKBACK_DAYS * 86400
     events = list(svc.events.read(venue, since=lookback, until=until,

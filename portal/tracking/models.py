@@ -87,10 +87,16 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         sample_zones=[s.zone for s in samples],
         motion=MotionFilter(graph),
         coverage=coverage,
-        groups=derive_groups([(z.id, z.floor, z.polygon, z.kind, z.group) for z in venue.zones]),
+        groups=venue_groups(venue),
         zone_ids={z.id for z in venue.zones},
         masked=masked,
     )
+
+
+def venue_groups(venue: VenueMap) -> dict[str, str]:
+    """zone -> the zone standing for its group (a food-hall stall -> its hall): where a phone in a member zone
+    lands when its position cannot tell the members apart; the insights count that hall's funnel over them."""
+    return derive_groups([(z.id, z.floor, z.polygon, z.kind, z.group) for z in venue.zones])
 
 
 def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
