@@ -278,7 +278,7 @@ def scan_slot(db: Store, pattern: str, count: int = 1000) -> list:
     tag = hash_tag(pattern)
     if tag is None or any(c in tag for c in "*?[]\\"):
         raise ValueError(f"a slot's scan pattern needs a literal hash tag: {pattern!r}")
-    if not isinstance(db, RedisCluster):
+    if not is_cluster(db):
         return list(db.scan_iter(match=pattern, count=count))
     owner = _slot_client(db, pattern)
     found = dict.fromkeys(owner.scan_iter(match=pattern, count=count))
@@ -303,7 +303,7 @@ _refreshed_at: dict[int, float] = {}
 def refresh_slots(db: Store, min_interval_s: float = 0.5) -> None:
     """Re-read the cluster's slot map after a redirect or a dead node (at most every min_interval_s
     per client: a shard that is down must not turn every request into a topology scan)."""
-    if not isinstance(db, RedisCluster):
+    if not is_cluster(db):
         return
     now = time.monotonic()
     if now - _refreshed_at.get(id(db), 0.0) < min_interval_s:
