@@ -255,13 +255,6 @@ class FootfallReport:
     visitors_by_hour: list[int]
     zones: dict[str, ZoneFootfall] = field(default_factory=dict)
 
-    def summary_lines(self) -> list[str]:
-        lines = [f"venue {self.venue} on {self.day}: {self.visitors} unique visitors"]
-        for z in sorted(self.zones.values(), key=lambda z: -z.visitors):
-            dwell = f"{z.mean_dwell_s / 60:.1f} min" if z.mean_dwell_s is not None else "-"
-            lines.append(f"  {z.zone}: {z.visitors} visitors, {z.visits} visits, mean dwell {dwell}")
-        return lines
-
 
 def _day_str(day: date | str) -> str:
     if isinstance(day, str):
