@@ -29,3 +29,20 @@ class CatalogInputError(InputError):
     def __init__(self, field: str, template: str, **params: object) -> None:
         super().__init__(field, template % {"label": field, **params})
         self.template, self.params = template, params  # the instance's msgid (the class's is str()'s format)
+
+
+class CatalogProblems(ValueError):
+    """Every problem found in one input (a file), all or nothing: `details` lists them, each a str (said as it
+    is) or a CatalogInputError (said in the page's language); the class's `template` (an N_ msgid with
+    %(count)s and %(problems)s) heads them. A console shows it with portal.errors.input_error_text; `str()` is
+    the English text (the CLI's), its first SHOWN problems and how many more."""
+
+    template = N_("%(count)s problem(s):\n%(problems)s")
+    SHOWN = 20
+
+    def __init__(self, problems: list[str | CatalogInputError]) -> None:
+        self.details = list(problems)
+        self.problems = [str(p) for p in problems]
+        more = f"\n... and {len(problems) - self.SHOWN} more" if len(problems) > self.SHOWN else ""
+        self.params = {"count": len(problems), "problems": "\n".join(self.problems[:self.SHOWN]) + more}
+        super().__init__(self.template % self.params)

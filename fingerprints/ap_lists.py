@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import N_, CatalogInputError, CatalogProblems
 from fingerprints import archives
 from fingerprints.imdf.schema import Origin
 from fingerprints.model import VenueMap, normalise_bssid
@@ -56,11 +57,28 @@ FOOT_M = 0.3048  # a UniFi map drawn in feet (`unit: "f"`) gives its scale `upp`
 SPLIT_RE = re.compile(r"[\s;|]+")
 
 
-class ApListError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"AP list not imported ({len(problems)} problem(s)):\n" + "\n".join(problems[:20]) + more)
+class ApListError(CatalogProblems):
+    """An AP list refused: `problems` in English (the CLI's), `details` each problem with its catalog message
+    where it has one (the console's, in the page's language)."""
+
+    template = N_("AP list not imported (%(count)s problem(s)):\n%(problems)s")
+
+
+Where = int | str  # where a problem is: a CSV row (its number) or a device / floor plan named as the file names it
+
+
+def _problem(template: str, **params: object) -> CatalogInputError:
+    """A problem of the whole list (its header, a form field): `template` says where itself."""
+    return CatalogInputError("", template, **params)
+
+
+def _at(where: Where, row_template: str, named_template: str, **params: object) -> CatalogInputError:
+    """A problem of one row (`row_template`, "row %(row)s: ...") or of one named device or plan
+    (`named_template`, "%(label)s: ..."): one catalog message each, so a row's is said whole in the page's
+    language; the English is `row N: ...` / `NAME: ...` either way."""
+    if isinstance(where, int):
+        return CatalogInputError(f"row {where}", row_template, row=where, **params)
+    return CatalogInputError(where, named_template, **params)
 
 
 @dataclass
@@ -83,11 +101,13 @@ class PlanAlignment:
     def through(cls, file_points: tuple[complex, complex], venue_points: tuple[complex, complex]) -> PlanAlignment:
         (z1, z2), (w1, w2) = file_points, venue_points
         if abs(z2 - z1) < 0.01 or abs(w2 - w1) < 0.01:
-            raise ApListError(["align: the two points must be at least 1 cm apart on each plan"])
+            raise ApListError([_problem(N_("align: the two points must be at least 1 cm apart on each plan"))])
         factor = (w2 - w1) / (z2 - z1)
         if not MIN_ALIGN_SCALE <= abs(factor) <= MAX_ALIGN_SCALE:
-            raise ApListError([f"align: the points give a scale of {abs(factor):.3g} (file metres to venue "
-                               f"metres); expected {MIN_ALIGN_SCALE:g} to {MAX_ALIGN_SCALE:g}: check them"])
+            raise ApListError([_problem(N_("align: the points give a scale of %(scale)s (file metres to venue "
+                                           "metres); expected %(low)s to %(high)s: check them"),
+                                        scale=f"{abs(factor):.3g}", low=f"{MIN_ALIGN_SCALE:g}",
+                                        high=f"{MAX_ALIGN_SCALE:g}")])
         return cls(factor, w1 - factor * z1)
 
     def __call__(self, x: float, y: float) -> tuple[float, float]:
@@ -110,7 +130,9 @@ def parse_plan_alignment(text: str) -> PlanAlignment | None:
         sides = pair.split("=")
         numbers = [_number(v) for side in sides for v in side.split(",")]
         if len(pairs) != 2 or len(sides) != 2 or len(numbers) != 4 or any(n is None for n in numbers):
-            raise ApListError([f"align: write {ALIGN_HELP} (not {text.strip()[:60]!r})"])
+            raise ApListError([_problem(N_("align: write two points, file plan = venue plan, in metres: "
+                                           "'0,0=3.5,2; 100,0=103.5,2' (not %(text)s)"),
+                                        text=repr(text.strip()[:60]))])
         points.append((complex(numbers[0], numbers[1]), complex(numbers[2], numbers[3])))
     return PlanAlignment.through((points[0][0], points[1][0]), (points[0][1], points[1][1]))
 
@@ -123,15 +145,16 @@ class _Collector:
         levels = {f.level for f in venue.floors}
         unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
         if unknown:
-            raise ApListError([f"floor names: level {unknown[0]} is not one of the venue's floors "
-                               f"({', '.join(str(level) for level in sorted(levels))})"])
+            raise ApListError([_problem(N_("floor names: level %(level)s is not one of the venue's floors "
+                                           "(%(levels)s)"), level=unknown[0],
+                                        levels=", ".join(str(level) for level in sorted(levels)))])
         self.mapped = {str(k).strip().lower(): int(v) for k, v in (floors or {}).items()}  # the operator's word
         self.out = ApList()
-        self.problems: list[str] = []
-        self.seen: dict[str, str] = {}
+        self.problems: list[str | CatalogInputError] = []
+        self.seen: dict[str, Where] = {}
         self.reported: set[str] = set()  # floor values already named in a problem
 
-    def level(self, raw: object, where: str) -> int | None:
+    def level(self, raw: object, where: Where) -> int | None:
         text = str(raw if raw is not None else "").strip()
         if text.lower() in self.mapped:
             return self.mapped[text.lower()]
@@ -141,49 +164,65 @@ class _Collector:
         if by_name is not None and by_number is not None and by_name != by_number:
             # Floors named "1", "2" on levels 0, 1 (the 1F convention): guessing either way puts every AP of
             # a floor on another floor without a word, so the operator says which is meant.
-            self._once(text, f"{where}: ambiguous: floor name {text[:40]!r} is level {by_name}, level number "
-                             f"{text} is another floor ({self.venue.floor(by_number).name}); say which in Floor names "
-                             f"in the file (--floor on the CLI): '{text}={by_name}' or '{text}={by_number}'")
+            self._once(text, _at(
+                where, N_("row %(row)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s is "
+                          "another floor (%(other)s); say which in Floor names in the file (--floor on the CLI): "
+                          "'%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'"),
+                N_("%(label)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s is another "
+                   "floor (%(other)s); say which in Floor names in the file (--floor on the CLI): "
+                   "'%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'"),
+                name=repr(text[:40]), by_name=by_name, text=text, other=self.venue.floor(by_number).name,
+                by_number=by_number))
             return None
         if by_name is not None or by_number is not None:
             return by_name if by_name is not None else by_number
         known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
-        self._once(text, f"{where}: floor {text[:40]!r} is not one of the venue's floors: {known} "
-                         "(map the file's floor names to levels: 'Ground Floor=0')")
+        self._once(text, _at(where, N_("row %(row)s: floor %(floor)s is not one of the venue's floors: %(known)s (map "
+                                       "the file's floor names to levels: 'Ground Floor=0')"),
+                             N_("%(label)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the "
+                                "file's floor names to levels: 'Ground Floor=0')"),
+                             floor=repr(text[:40]), known=known))
         return None
 
-    def _once(self, text: str, problem: str) -> None:
+    def _once(self, text: str, problem: CatalogInputError) -> None:
         """A floor's problem once per value, not once per AP on it (each of those rows is left out all the same)."""
         if text.lower() not in self.reported:
             self.reported.add(text.lower())
             self.problems.append(problem)
 
-    def add_from_plan(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
+    def add_from_plan(self, where: Where, name: str, bssids: list[str], level: int, x: float, y: float,
                       height_m: float | None = None, model: str = "") -> None:
         """`add` for a position read off the file's plan image: aligned to the venue's plan first, if asked."""
         x, y = self.align(x, y) if self.align else (x, y)
         self.add(where, name, bssids, level, x, y, height_m, model)
 
-    def add(self, where: str, name: str, bssids: list[str], level: int, x: float, y: float,
+    def add(self, where: Where, name: str, bssids: list[str], level: int, x: float, y: float,
             height_m: float | None = None, model: str = "") -> None:
         fl = self.venue.floor(level)
         if not (math.isfinite(x) and math.isfinite(y) and -0.5 <= x <= fl.width_m + 0.5 and
                 -0.5 <= y <= fl.height_m + 0.5):
-            self.problems.append(f"{where}: ({x:.1f}, {y:.1f}) m is off the plan of floor {fl.name} "
-                                 f"({fl.width_m:g} x {fl.height_m:g} m)")
+            self.problems.append(_at(where, N_("row %(row)s: (%(x)s, %(y)s) m is off the plan of floor %(floor)s "
+                                               "(%(w)s x %(h)s m)"),
+                                     N_("%(label)s: (%(x)s, %(y)s) m is off the plan of floor %(floor)s (%(w)s x "
+                                        "%(h)s m)"),
+                                     x=f"{x:.1f}", y=f"{y:.1f}", floor=fl.name, w=f"{fl.width_m:g}",
+                                     h=f"{fl.height_m:g}"))
             return
         x, y = round(min(max(x, 0.0), fl.width_m), 2), round(min(max(y, 0.0), fl.height_m), 2)
         if not bssids:
-            self.problems.append(f"{where}: no BSSID/MAC")
+            self.problems.append(_at(where, N_("row %(row)s: no BSSID/MAC"), N_("%(label)s: no BSSID/MAC")))
             return
         for raw in bssids:
             try:
                 bssid = normalise_bssid(str(raw))
             except ValueError:
-                self.problems.append(f"{where}: {str(raw)[:40]!r} is not a MAC/BSSID")
+                self.problems.append(_at(where, N_("row %(row)s: %(raw)s is not a MAC/BSSID"),
+                                         N_("%(label)s: %(raw)s is not a MAC/BSSID"), raw=repr(str(raw)[:40])))
                 continue
             if bssid in self.seen:
-                self.problems.append(f"{where}: BSSID {bssid} is also on {self.seen[bssid]}")
+                self.problems.append(_at(where, N_("row %(row)s: BSSID %(b)s is also on row %(other)s"),
+                                         N_("%(label)s: BSSID %(b)s is also on %(other)s"), b=bssid,
+                                         other=self.seen[bssid]))  # one file: rows, or names, throughout
                 continue
             self.seen[bssid] = where
             printable = "".join(ch for ch in str(name) if ch.isprintable())  # no NUL or control characters
@@ -194,8 +233,10 @@ class _Collector:
         if self.problems:
             raise ApListError(self.problems)
         if not self.out.placements:
-            raise ApListError(["the file places no AP" + (f" ({'; '.join(self.out.skipped[:5])})"
-                                                           if self.out.skipped else "")])
+            if self.out.skipped:
+                raise ApListError([_problem(N_("the file places no AP (%(skipped)s)"),
+                                            skipped="; ".join(self.out.skipped[:5]))])
+            raise ApListError([_problem(N_("the file places no AP"))])
         return self.out
 
 
@@ -220,7 +261,8 @@ def parse_floor_names(pairs: str | list[str] | tuple[str, ...]) -> dict[str, int
     for pair in items:
         name, _, level = pair.rpartition("=")
         if not name.strip() or not re.fullmatch(r"\s*-?\d{1,3}\s*", level):
-            raise ApListError([f"floor names: write NAME=LEVEL, e.g. 'Ground Floor=0' (not {pair.strip()[:40]!r})"])
+            raise ApListError([_problem(N_("floor names: write NAME=LEVEL, e.g. 'Ground Floor=0' (not %(pair)s)"),
+                                        pair=repr(pair.strip()[:40]))])
         out[name.strip()] = int(level)
     return out
 
@@ -233,10 +275,12 @@ def _number(raw: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _height_problem(where: str, raw: object, column: str) -> str:
+def _height_problem(where: Where, raw: object, column: str) -> CatalogInputError:
     """A height given but unreadable ("3,5", "3.5m") is a problem, not "no height": dropping it silently would
     leave the AP at the default height with nobody the wiser."""
-    return f"{where}: {column} {str(raw)[:40]!r} is not a number of metres (write it like 3.5)"
+    return _at(where, N_("row %(row)s: %(column)s %(raw)s is not a number of metres (write it like 3.5)"),
+               N_("%(label)s: %(column)s %(raw)s is not a number of metres (write it like 3.5)"),
+               column=column, raw=repr(str(raw)[:40]))
 
 
 def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> Origin | None:
@@ -262,18 +306,19 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
     twice = _repeated_columns(reader.fieldnames or [])
     if twice:
         raise ApListError(twice)
+    template_header = TEMPLATE_CSV.splitlines()[0]
     if not rows:
-        raise ApListError(["the CSV has no rows (see the template: " + TEMPLATE_CSV.splitlines()[0] + ")"])
+        raise ApListError([_problem(N_("the CSV has no rows (see the template: %(header)s)"), header=template_header)])
     header = {k.strip().lower() for k in rows[0] if k}
     missing = {"bssids", "level"} - header
     if missing:
-        raise ApListError([f"the CSV lacks column(s) {', '.join(sorted(missing))} (template header: "
-                           f"{TEMPLATE_CSV.splitlines()[0]})"])
+        raise ApListError([_problem(N_("the CSV lacks column(s) %(columns)s (template header: %(header)s)"),
+                                    columns=", ".join(sorted(missing)), header=template_header)])
     if len(rows) > MAX_ROWS:
-        raise ApListError([f"the CSV has {len(rows)} rows; at most {MAX_ROWS}"])
+        raise ApListError([_problem(N_("the CSV has %(n)s rows; at most %(max)s"), n=len(rows), max=MAX_ROWS)])
     for i, row in enumerate(rows, 2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        where = f"row {i}"
+        where = i
         level = c.level(row.get("level"), where)
         if level is None:
             continue
@@ -281,11 +326,11 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
         lat, lon = _number(row.get("lat")), _number(row.get("lon"))
         if x is None or y is None:
             if lat is None or lon is None:
-                c.problems.append(f"{where}: give x_m and y_m (metres), or lat and lon")
+                c.problems.append(_problem(N_("row %(row)s: give x_m and y_m (metres), or lat and lon"), row=where))
                 continue
             if place is None:
-                c.problems.append(f"{where}: lat/lon needs the plan origin (lon, lat of its top-left corner; "
-                                  "known by itself once the plan came from IMDF)")
+                c.problems.append(_problem(N_("row %(row)s: lat/lon needs the plan origin (lon, lat of its top-left "
+                                              "corner; known by itself once the plan came from IMDF)"), row=where))
                 continue
             x, y = place.to_plan(lon, lat)
             add = c.add
@@ -300,7 +345,7 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
     return c.result()
 
 
-def _repeated_columns(fieldnames: list[str]) -> list[str]:
+def _repeated_columns(fieldnames: list[str]) -> list[CatalogInputError]:
     """A problem for each column the header names twice, compared as the rows are read (case and spaces
     ignored): csv.DictReader keeps only the last one's value, so an AP would be placed by a column the
     operator may never have meant (x_m twice: the second one's x) without a word."""
@@ -309,8 +354,10 @@ def _repeated_columns(fieldnames: list[str]) -> list[str]:
         name = (raw or "").strip().lower()
         if name:  # an unnamed column (a spreadsheet's trailing commas) is not read
             where.setdefault(name, []).append(col)
-    return [f"line 1: column {name!r} appears {'twice' if len(cols) == 2 else f'{len(cols)} times'} "
-            f"(columns {', '.join(map(str, cols[:-1]))} and {cols[-1]} of the header); keep one"
+    twice = N_("line 1: column %(name)s appears twice (columns %(cols)s and %(last)s of the header); keep one")
+    more = N_("line 1: column %(name)s appears %(n)s times (columns %(cols)s and %(last)s of the header); keep one")
+    return [_problem(twice if len(cols) == 2 else more, name=repr(name), n=len(cols),
+                     cols=", ".join(map(str, cols[:-1])), last=cols[-1])
             for name, cols in where.items() if len(cols) > 1]
 
 

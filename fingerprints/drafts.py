@@ -125,7 +125,7 @@ class DraftStore:
     def add(self, venue: str, draft_id: str, edit: str, args: dict[str, Any], note: str = "") -> int:
         """Add a step after checking it applies on top of the others; returns the number of steps. The
         draft is read, checked and written under the venue's map lock (so two tabs do not lose a step)."""
-        with self.venues.edit_lock(venue):
+        with self.venues.locked(venue):
             draft = self._require(venue, draft_id)
             _, after = self.preview(venue, draft_id)
             apply_edit(after, edit, args)  # EditError: the step is refused, the draft unchanged

@@ -192,7 +192,7 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
     tqdm bar on stderr, or a callback(done, total)."""
     started = time.perf_counter()
     if floor is not None and floor not in {f.level for f in venue.floors}:
-        raise ValueError(f"venue {venue.id} has no floor {floor}")
+        raise CatalogInputError("floor", N_("venue %(venue)s has no floor %(floor)s"), venue=venue.id, floor=floor)
     ap_ids, X, y = training_set(venue)
     model = LeaveOutPositioner(**WKNNPositioner(**live_params(venue)).get_params()).fit(X, y)
     zones = zone_map(venue)
@@ -203,7 +203,8 @@ def quality_report(venue: VenueMap, floor: int | None = None, progress: Progress
     group_of = {i: np.asarray(rows) for rows in groups.values() for i in rows}
     evaluate = [i for i, s in enumerate(venue.samples) if floor is None or s.floor == floor]
     if not evaluate:
-        raise ValueError(f"venue {venue.id} has no reference points on floor {floor}")
+        raise CatalogInputError("floor", N_("venue %(venue)s has no reference points on floor %(floor)s"),
+                                venue=venue.id, floor=floor)
     points: list[PointResult] = []
     for i in _progress_iter(evaluate, progress, "cross-validating"):
         s = venue.samples[i]
@@ -415,7 +416,7 @@ def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m
     bssid = normalise_bssid(bssid)
     ap = next((a for a in venue.aps if a.bssid == bssid), None)
     if ap is None:
-        raise ValueError(f"venue {venue.id} has no AP {bssid}")
+        raise CatalogInputError("bssid", N_("venue %(venue)s has no AP %(b)s"), venue=venue.id, b=bssid)
     level = ap.floor if level is None else level
     venue.floor(level)  # KeyError if the floor does not exist
     xs, ys, z = ap_rssi_grid(venue, bssid, level, cell_m)
@@ -699,17 +700,34 @@ MAX_WALK_S = 4 * 3600  # a validation walk is minutes long; a longer span is a u
 PLAN_MARGIN_M = 2.0  # a route point may lie this far outside its floor's plan (a doorway, a plan drawn a little short)
 
 
-def route_point_problem(venue: VenueMap, floor: int, x: float, y: float) -> str | None:
-    """Why a walked point cannot be on `venue` (a floor it does not have, off that floor's plan), or None."""
+# Why a walked point cannot be on the venue: (the problem alone, the problem at a line of a route CSV).
+_ROUTE_POINT_PROBLEMS = {
+    "floor": ("floor %(floor)s is not a floor of %(venue)s (its floors: %(floors)s)",
+              N_("%(label)s line %(line)s: floor %(floor)s is not a floor of %(venue)s (its floors: %(floors)s)")),
+    "plan": ("(%(x)s, %(y)s) is off the plan of floor %(floor)s (x 0 to %(w)s m, y 0 to %(h)s m)",
+             N_("%(label)s line %(line)s: (%(x)s, %(y)s) is off the plan of floor %(floor)s (x 0 to %(w)s m, y 0 to "
+                "%(h)s m)")),
+}
+
+
+def _route_point_check(venue: VenueMap, floor: int, x: float, y: float) -> tuple[str, dict] | None:
+    """(which of _ROUTE_POINT_PROBLEMS, its values) for a walked point that cannot be on `venue` (a floor it
+    does not have, off that floor's plan), or None."""
     plans = {f.level: f for f in venue.floors}
     plan = plans.get(floor)
     if plan is None:
-        return f"floor {floor} is not a floor of {venue.id} (its floors: {', '.join(str(k) for k in sorted(plans))})"
+        return "floor", {"floor": floor, "venue": venue.id, "floors": ", ".join(str(k) for k in sorted(plans))}
     m = PLAN_MARGIN_M
     if not (-m <= x <= plan.width_m + m and -m <= y <= plan.height_m + m):
-        return (f"({x:g}, {y:g}) is off the plan of floor {floor} (x 0 to {plan.width_m:g} m, "
-                f"y 0 to {plan.height_m:g} m)")
+        return "plan", {"x": f"{x:g}", "y": f"{y:g}", "floor": floor, "w": f"{plan.width_m:g}",
+                        "h": f"{plan.height_m:g}"}
     return None
+
+
+def route_point_problem(venue: VenueMap, floor: int, x: float, y: float) -> str | None:
+    """Why a walked point cannot be on `venue` (a floor it does not have, off that floor's plan), or None."""
+    found = _route_point_check(venue, floor, x, y)
+    return None if found is None else _ROUTE_POINT_PROBLEMS[found[0]][0] % found[1]
 
 
 def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: VenueMap | None = None,
@@ -748,13 +766,14 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: Venu
             raise CsvInputError(route_name, N_("%(label)s line %(line)s: ts, floor, x, y must be numbers"),
                                 line=n) from None
         if not all(math.isfinite(v) for v in point) or not -999 <= point[1] <= 999:
-            raise ValueError(f"{route_name} line {n}: ts, floor, x, y must be finite (a floor number, metres)")
-        problem = route_point_problem(venue, *point[1:]) if venue is not None else None
+            raise CsvInputError(route_name, N_("%(label)s line %(line)s: ts, floor, x, y must be finite (a floor "
+                                               "number, metres)"), line=n)
+        problem = _route_point_check(venue, *point[1:]) if venue is not None else None
         if problem:
-            raise ValueError(f"{route_name} line {n}: {problem}")
+            raise CsvInputError(route_name, _ROUTE_POINT_PROBLEMS[problem[0]][1], line=n, **problem[1])
         route.append(point)
     if not route:
-        raise ValueError(f"{route_name}: the route has no points")
+        raise CsvInputError(route_name, N_("%(label)s: the route has no points"))
     for n, row in enumerate(rows(readings_csv, readings_name, ("ts", "ap", "rssi")), start=2):
         try:
             reading = (float(row["ts"]), normalise_bssid(row["ap"]), float(row["rssi"]))
@@ -762,22 +781,26 @@ def read_walk_csv(route_csv: str | bytes, readings_csv: str | bytes, venue: Venu
             raise CsvInputError(readings_name, N_("%(label)s line %(line)s: ts and rssi must be numbers, ap a BSSID"),
                                 line=n) from None
         if not (math.isfinite(reading[0]) and -120 <= reading[2] <= 0):
-            raise ValueError(f"{readings_name} line {n}: ts must be finite, rssi dBm between -120 and 0")
+            raise CsvInputError(readings_name, N_("%(label)s line %(line)s: ts must be finite, rssi dBm between -120 "
+                                                  "and 0"), line=n)
         readings.append(reading)
     times = [p[0] for p in route] + [r[0] for r in readings]
     if times and max(times) - min(times) > MAX_WALK_S:  # also: route in ms beside readings in seconds
-        raise ValueError(f"the walk spans {max(times) - min(times):.0f} s; at most {MAX_WALK_S} s (both files "
-                         "in Unix seconds?)")
+        raise CsvInputError(route_name, N_("the walk spans %(s)s s; at most %(max)s s (both files in Unix seconds?)"),
+                            s=f"{max(times) - min(times):.0f}", max=MAX_WALK_S)
     if not readings:
-        raise ValueError(f"{readings_name}: no reading (the walking phone's readings at the APs: ts,ap,rssi)")
+        raise CsvInputError(readings_name, N_("%(label)s: no reading (the walking phone's readings at the APs: "
+                                              "ts,ap,rssi)"))
     first, last = min(p[0] for p in route) - window_s, max(p[0] for p in route)
     during = [r for r in readings if first <= r[0] <= last]
     if not during:
-        raise ValueError(f"{readings_name}: no reading falls within the route's time ({first:.0f} to {last:.0f}: "
-                         f"{window_s:g} s before its first point to its last; both files in Unix seconds?)")
+        raise CsvInputError(readings_name, N_("%(label)s: no reading falls within the route's time (%(first)s to "
+                                              "%(last)s: %(window)s s before its first point to its last; both files "
+                                              "in Unix seconds?)"),
+                            first=f"{first:.0f}", last=f"{last:.0f}", window=f"{window_s:g}")
     if venue is not None:
         known = {ap.bssid.lower() for ap in venue.aps}
         if not any(r[1] in known for r in during):
-            raise ValueError(f"{readings_name}: no reading within the route's time is from an AP of {venue.id} "
-                             "(the BSSIDs of its map)")
+            raise CsvInputError(readings_name, N_("%(label)s: no reading within the route's time is from an AP of "
+                                                  "%(venue)s (the BSSIDs of its map)"), venue=venue.id)
     return route, readings

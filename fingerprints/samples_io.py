@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import N_, CatalogInputError
 from fingerprints.geometry import zone_map
 from fingerprints.model import Sample, VenueMap, normalise_bssid
 
@@ -105,6 +106,12 @@ def write_samples_csv(venue: VenueMap, path: str | Path, fmt: str = "mallportal"
 # -- import -------------------------------------------------------------------------------------------
 
 
+class SampleFileError(CatalogInputError):
+    """A samples CSV (or its WAP sidecar) refused, naming the line and column: `field` is the file's name (what
+    %(label)s says), `template` the catalog message, so the console says it in the page's language; `str()` is
+    the English text the CLI prints."""
+
+
 class _Rows:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
@@ -112,39 +119,53 @@ class _Rows:
         try:
             self.header = [h.strip() for h in next(reader)]
         except StopIteration:
-            raise ValueError(f"{source}: empty file") from None
+            raise SampleFileError(source, N_("%(label)s: empty file")) from None
         except csv.Error as exc:
-            raise ValueError(f"{source}: line 1: {exc}") from None
+            raise SampleFileError(source, N_("%(label)s: line %(line)s: %(error)s"), line=1, error=str(exc)) from None
         self.rows: list[tuple[int, list[str]]] = []
         try:
             for row in reader:
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(self.rows) >= MAX_ROWS:
-                    raise ValueError(f"{source}: more than {MAX_ROWS} rows")
+                    raise SampleFileError(source, N_("%(label)s: more than %(max)s rows"), max=MAX_ROWS)
                 self.rows.append((reader.line_num, row))
         except csv.Error as exc:
-            raise ValueError(f"{source}: line {reader.line_num}: {exc}") from None
+            raise SampleFileError(source, N_("%(label)s: line %(line)s: %(error)s"), line=reader.line_num,
+                                  error=str(exc)) from None
         if not self.rows:
-            raise ValueError(f"{source}: no data rows")
+            raise SampleFileError(source, N_("%(label)s: no data rows"))
 
-    def error(self, line: int, column: str, message: str) -> ValueError:
-        return ValueError(f"{self.source}: line {line}, column {column}: {message}")
+    def error(self, line: int, column: str, template: str, **params: object) -> SampleFileError:
+        """A cell's problem: `template` starts "%(label)s: line %(line)s, column %(column)s: "."""
+        return SampleFileError(self.source, template, line=line, column=column, **params)
+
+    def fields_error(self, line: int, row: list[str]) -> SampleFileError:
+        return SampleFileError(self.source, N_("%(label)s: line %(line)s has %(n)s fields, the header has %(m)s"),
+                               line=line, n=len(row), m=len(self.header))
+
+    def header_error(self, template: str, **params: object) -> SampleFileError:
+        """A problem of the header: `template` starts "%(label)s: line 1"."""
+        return SampleFileError(self.source, template, **params)
 
     def number(self, line: int, row: list[str], col: int, empty_ok: bool = False) -> float | None:
         if col >= len(row):
-            raise ValueError(f"{self.source}: line {line} has {len(row)} fields, the header has {len(self.header)}")
+            raise self.fields_error(line, row)
         cell = row[col].strip()
         if cell == "":
             if empty_ok:
                 return None
-            raise self.error(line, self.header[col], "is empty")
+            raise self.error(line, self.header[col], N_("%(label)s: line %(line)s, column %(column)s: is empty"))
         try:
             value = float(cell)
         except ValueError:
-            raise self.error(line, self.header[col], f"{cell!r} is not a number") from None
+            raise self.error(line, self.header[col],
+                             N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is not a number"),
+                             cell=repr(cell)) from None
         if not math.isfinite(value):
-            raise self.error(line, self.header[col], f"{cell!r} is not a finite number")
+            raise self.error(line, self.header[col],
+                             N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is not a finite number"),
+                             cell=repr(cell))
         return value
 
     def rssi(self, line: int, row: list[str], col: int, not_heard: float | None) -> float | None:
@@ -152,22 +173,25 @@ class _Rows:
         if value is None or (not_heard is not None and value == not_heard):
             return None
         if value > RSSI_MAX:
-            raise self.error(line, self.header[col], f"RSSI {value:g} is positive: values must be dBm (-120..0); "
-                                                     "a 0..100 scale (e.g. Meraki's RSSI above noise) must be "
-                                                     "converted to dBm first")
+            raise self.error(line, self.header[col],
+                             N_("%(label)s: line %(line)s, column %(column)s: RSSI %(value)s is positive: values must "
+                                "be dBm (-120..0); a 0..100 scale (e.g. Meraki's RSSI above noise) must be converted "
+                                "to dBm first"), value=f"{value:g}")
         if value < RSSI_MIN:
-            raise self.error(line, self.header[col], f"RSSI {value:g} dBm is below {RSSI_MIN:g}: not plausible")
+            raise self.error(line, self.header[col],
+                             N_("%(label)s: line %(line)s, column %(column)s: RSSI %(value)s dBm is below %(min)s: "
+                                "not plausible"), value=f"{value:g}", min=f"{RSSI_MIN:g}")
         return value
 
-    def heard(self, line: int, row: list[str], aps, not_heard: float | None, why_empty: str) -> dict[str, float]:
-        """BSSID -> dBm for the row's heard APs; a row hearing none is an error."""
+    def heard(self, line: int, row: list[str], aps, not_heard: float | None, none_heard: str) -> dict[str, float]:
+        """BSSID -> dBm for the row's heard APs; a row hearing none is an error (`none_heard`, its message)."""
         rssi = {}
         for col, bssid in aps:
             value = self.rssi(line, row, col, not_heard)
             if value is not None:
                 rssi[bssid] = value
         if not rssi:
-            raise ValueError(f"{self.source}: line {line}: no AP heard in this row{why_empty}")
+            raise SampleFileError(self.source, none_heard, line=line)
         return rssi
 
 
@@ -177,12 +201,12 @@ def _read_text(source: str | Path | bytes, name: str | None) -> tuple[str, str]:
     else:
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+            raise SampleFileError(str(path), N_("%(label)s: no such file"))
         raw, label = path.read_bytes(), name or str(path)
     try:
         return raw.decode("utf-8-sig"), label
     except UnicodeDecodeError:
-        raise ValueError(f"{label}: not UTF-8 text (is it a CSV file?)") from None
+        raise SampleFileError(label, N_("%(label)s: not UTF-8 text (is it a CSV file?)")) from None
 
 
 def _guess_format(header_line: str) -> str:
@@ -193,15 +217,16 @@ def read_sidecar(text: str, source: str) -> list[tuple[str, str]]:
     """[(WAP column name, BSSID), ...] from a WAP,BSSID sidecar."""
     rows = _Rows(text, source)
     if [h.upper() for h in rows.header[:2]] != ["WAP", "BSSID"]:
-        raise ValueError(f"{source}: header must be WAP,BSSID")
+        raise SampleFileError(source, N_("%(label)s: header must be WAP,BSSID"))
     out: dict[str, str] = {}
     for line, row in rows.rows:
         if len(row) < 2:
-            raise ValueError(f"{source}: line {line}: expected WAP,BSSID")
+            raise SampleFileError(source, N_("%(label)s: line %(line)s: expected WAP,BSSID"), line=line)
         try:
             out[row[0].strip()] = normalise_bssid(row[1].strip())
-        except ValueError as exc:
-            raise ValueError(f"{source}: line {line}, column BSSID: {exc}") from None
+        except ValueError:
+            raise rows.error(line, "BSSID", N_("%(label)s: line %(line)s, column %(column)s: malformed BSSID %(raw)s"),
+                             raw=repr(row[1].strip())) from None
     return list(out.items())
 
 
@@ -234,16 +259,20 @@ def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None 
 def _check_place(venue: VenueMap, rows: _Rows, line: int, floor: float, x: float, y: float,
                  cols: tuple[str, str, str]) -> int:
     if floor != int(floor):
-        raise rows.error(line, cols[0], f"{floor:g} is not a whole floor number")
+        raise rows.error(line, cols[0], N_("%(label)s: line %(line)s, column %(column)s: %(floor)s is not a whole "
+                                           "floor number"), floor=f"{floor:g}")
     try:
         fl = venue.floor(int(floor))
     except KeyError:
         levels = ", ".join(str(f.level) for f in venue.floors)
-        raise rows.error(line, cols[0], f"venue {venue.id} has no floor {int(floor)} (floors: {levels})") from None
-    if not 0 <= x <= fl.width_m:
-        raise rows.error(line, cols[1], f"x {x:g} m is off the plan of floor {fl.level} (0..{fl.width_m:g} m)")
-    if not 0 <= y <= fl.height_m:
-        raise rows.error(line, cols[2], f"y {y:g} m is off the plan of floor {fl.level} (0..{fl.height_m:g} m)")
+        raise rows.error(line, cols[0], N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no floor "
+                                           "%(floor)s (floors: %(levels)s)"),
+                         venue=venue.id, floor=int(floor), levels=levels) from None
+    for col, value, size in ((cols[1], x, fl.width_m), (cols[2], y, fl.height_m)):
+        if not 0 <= value <= size:
+            raise rows.error(line, col, N_("%(label)s: line %(line)s, column %(column)s: %(axis)s %(value)s m is off "
+                                           "the plan of floor %(floor)s (0..%(size)s m)"),
+                             axis="x" if col == cols[1] else "y", value=f"{value:g}", floor=fl.level, size=f"{size:g}")
     return fl.level
 
 
@@ -254,12 +283,15 @@ def _ap_columns(venue: VenueMap, rows: _Rows, bssids: list[tuple[int, str]]) -> 
         try:
             bssid = normalise_bssid(raw)
         except ValueError:
-            raise ValueError(f"{rows.source}: line 1, column {raw!r}: not a BSSID (an AP's MAC address)") from None
+            raise rows.error(1, repr(raw), N_("%(label)s: line %(line)s, column %(column)s: not a BSSID (an AP's MAC "
+                                              "address)")) from None
         if bssid not in known:
-            raise ValueError(f"{rows.source}: line 1, column {raw!r}: AP {bssid} is not in venue {venue.id}'s AP "
-                             "list; add the AP to the map first")
+            raise rows.error(1, repr(raw), N_("%(label)s: line %(line)s, column %(column)s: AP %(bssid)s is not in "
+                                              "venue %(venue)s's AP list; add the AP to the map first"),
+                             bssid=bssid, venue=venue.id)
         if bssid in seen:
-            raise ValueError(f"{rows.source}: line 1, column {raw!r}: AP {bssid} appears twice")
+            raise rows.error(1, repr(raw), N_("%(label)s: line %(line)s, column %(column)s: AP %(bssid)s appears "
+                                              "twice"), bssid=bssid)
         seen.add(bssid)
         out.append((col, bssid))
     return out
@@ -272,26 +304,31 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
     header = [h.lower() for h in rows.header]
     missing = [c for c in MALLPORTAL_COLUMNS if c not in header[:5]]
     if missing or tuple(header[:5]) != MALLPORTAL_COLUMNS:
-        what = f"missing column(s) {', '.join(missing)}" if missing else "columns out of order"
-        raise ValueError(f"{rows.source}: line 1: {what}; the header must start with "
-                         f"{','.join(MALLPORTAL_COLUMNS)} then one column per AP (BSSID)")
+        start = ",".join(MALLPORTAL_COLUMNS)
+        if missing:
+            raise rows.header_error(N_("%(label)s: line 1: missing column(s) %(columns)s; the header must start with "
+                                       "%(start)s then one column per AP (BSSID)"),
+                                    columns=", ".join(missing), start=start)
+        raise rows.header_error(N_("%(label)s: line 1: columns out of order; the header must start with %(start)s "
+                                   "then one column per AP (BSSID)"), start=start)
     if len(header) < 6:
-        raise ValueError(f"{rows.source}: line 1: no AP columns after {','.join(MALLPORTAL_COLUMNS)}")
+        raise rows.header_error(N_("%(label)s: line 1: no AP columns after %(start)s"),
+                                start=",".join(MALLPORTAL_COLUMNS))
     aps = _ap_columns(venue, rows, list(enumerate(rows.header))[5:])
     zone_ids = {z.id for z in venue.zones}
     points = []
     for line, row in rows.rows:
         if len(row) != len(rows.header):
-            raise ValueError(f"{rows.source}: line {line} has {len(row)} fields, the header has {len(rows.header)}")
+            raise rows.fields_error(line, row)
         building = rows.number(line, row, 0)
         if building != venue.building:
-            raise rows.error(line, "building", f"{building:g} is not this venue's building ({venue.building})")
+            raise _building_error(venue, rows, line, "building", building)
         floor, x, y = (rows.number(line, row, c) for c in (1, 2, 3))
         level = _check_place(venue, rows, line, floor, x, y, ("floor", "x", "y"))
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
-            raise rows.error(line, "zone", _unknown_zone(venue, zone))
-        rssi = rows.heard(line, row, aps, None, "")
+            raise _unknown_zone(venue, rows, line, zone)
+        rssi = rows.heard(line, row, aps, None, N_("%(label)s: line %(line)s: no AP heard in this row"))
         points.append((level, x, y, zone, rssi, line))
     return points
 
@@ -301,17 +338,17 @@ def _uji_aps_by_position(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int,
     """WAP column k is the venue's k-th AP: only when the caller says so. The file itself cannot tell (a
     survey tool's own numbering with the same count reads without error, every reading on the wrong AP)."""
     if not in_venue_order:
-        raise ValueError(
-            f"{rows.source}: line 1: no WAP,BSSID sidecar, so nothing says which AP each WAP column is. Give the "
-            "sidecar (MallPortal's UJIIndoorLoc export writes it as <name>.waps.csv; a survey tool numbers its "
-            "WAPs in its own order). Only for a file whose WAP columns are venue "
-            f"{venue.id}'s AP list in order (its own export, APs unchanged since), say so instead: "
-            "\"WAP columns in this venue's AP order\" in the console, --venue-order on the command line")
+        raise rows.header_error(
+            N_("%(label)s: line 1: no WAP,BSSID sidecar, so nothing says which AP each WAP column is. Give the "
+               "sidecar (MallPortal's UJIIndoorLoc export writes it as <name>.waps.csv; a survey tool numbers its "
+               "WAPs in its own order). Only for a file whose WAP columns are venue %(venue)s's AP list in order "
+               "(its own export, APs unchanged since), say so instead: \"WAP columns in this venue's AP order\" in "
+               "the console, --venue-order on the command line"), venue=venue.id)
     ap_ids = venue.ap_ids()
     if len(wap_cols) != len(ap_ids):
-        raise ValueError(f"{rows.source}: line 1: {len(wap_cols)} WAP columns but venue {venue.id} has "
-                         f"{len(ap_ids)} APs; without a WAP,BSSID sidecar the columns must be the venue's AP "
-                         "list in order")
+        raise rows.header_error(N_("%(label)s: line 1: %(n)s WAP columns but venue %(venue)s has %(m)s APs; without "
+                                   "a WAP,BSSID sidecar the columns must be the venue's AP list in order"),
+                                n=len(wap_cols), venue=venue.id, m=len(ap_ids))
     return [(col, ap_ids[k]) for k, (col, _) in enumerate(wap_cols)]
 
 
@@ -321,19 +358,34 @@ def _uji_aps_by_sidecar(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int, 
     pairs = []
     for col, name in wap_cols:
         if name not in by_name:
-            raise ValueError(f"{rows.source}: line 1, column {name}: not in the WAP,BSSID sidecar")
+            raise rows.error(1, name, N_("%(label)s: line %(line)s, column %(column)s: not in the WAP,BSSID sidecar"))
         pairs.append((col, by_name[name]))
     return _ap_columns(venue, rows, pairs)
 
 
-def _unknown_zone(venue: VenueMap, zone: str) -> str:
+def _building_error(venue: VenueMap, rows: _Rows, line: int, column: str, building: float) -> SampleFileError:
+    return rows.error(line, column, N_("%(label)s: line %(line)s, column %(column)s: %(value)s is not this venue's "
+                                       "building (%(building)s)"), value=f"{building:g}", building=venue.building)
+
+
+def _unknown_zone(venue: VenueMap, rows: _Rows, line: int, zone: str) -> SampleFileError:
     """Says that the column may be left empty: a survey tool's own area names are no zone ids here."""
     ids = [z.id for z in venue.zones]
-    known = (f"one of its zone ids ({', '.join(ids[:8])}{f' and {len(ids) - 8} more' if len(ids) > 8 else ''}; "
-             "each floor's Zones tool on the console's set-up page lists them all)" if ids else
-             "a zone id once the venue has zones (it has none yet)")
-    return (f"venue {venue.id} has no zone {zone!r}; leave zone empty (the point then gets the zone whose outline "
-            f"it stands in) or use {known}")
+    params = {"venue": venue.id, "zone": repr(zone), "ids": ", ".join(ids[:8]), "more": len(ids) - 8}
+    if not ids:
+        template = N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no zone %(zone)s; leave zone "
+                      "empty (the point then gets the zone whose outline it stands in) or use a zone id once the "
+                      "venue has zones (it has none yet)")
+    elif len(ids) > 8:
+        template = N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no zone %(zone)s; leave zone "
+                      "empty (the point then gets the zone whose outline it stands in) or use one of its zone ids "
+                      "(%(ids)s and %(more)s more; each floor's Zones tool on the console's set-up page lists them "
+                      "all)")
+    else:
+        template = N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no zone %(zone)s; leave zone "
+                      "empty (the point then gets the zone whose outline it stands in) or use one of its zone ids "
+                      "(%(ids)s; each floor's Zones tool on the console's set-up page lists them all)")
+    return rows.error(line, "zone", template, **params)
 
 
 def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
@@ -342,9 +394,9 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
     missing = [c for c in UJI_REQUIRED if c not in upper]
     wap_cols = [(i, h) for i, h in enumerate(upper) if h.startswith("WAP")]
     if missing or not wap_cols:
-        what = ", ".join(missing) if missing else "WAP001..."
-        raise ValueError(f"{rows.source}: line 1: missing column(s) {what} (UJIIndoorLoc layout: WAP001..WAPnnn, "
-                         f"{', '.join(UJI_TAIL)})")
+        raise rows.header_error(N_("%(label)s: line 1: missing column(s) %(columns)s (UJIIndoorLoc layout: "
+                                   "WAP001..WAPnnn, %(tail)s)"),
+                                columns=", ".join(missing) if missing else "WAP001...", tail=", ".join(UJI_TAIL))
     if mapping is None:
         aps = _uji_aps_by_position(venue, rows, wap_cols, in_venue_order)
     else:
@@ -354,19 +406,21 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
     points = []
     for line, row in rows.rows:
         if len(row) != len(rows.header):
-            raise ValueError(f"{rows.source}: line {line} has {len(row)} fields, the header has {len(rows.header)}")
+            raise rows.fields_error(line, row)
         building = rows.number(line, row, idx["BUILDINGID"])
         if building != venue.building:
-            raise rows.error(line, "BUILDINGID", f"{building:g} is not this venue's building ({venue.building})")
+            raise _building_error(venue, rows, line, "BUILDINGID", building)
         x, y, floor = (rows.number(line, row, idx[c]) for c in ("LONGITUDE", "LATITUDE", "FLOOR"))
         level = _check_place(venue, rows, line, floor, x, y, ("FLOOR", "LONGITUDE", "LATITUDE"))
         zone = None
         if "SPACEID" in idx:
             space = rows.number(line, row, idx["SPACEID"])
             if space != int(space) or not 0 <= space <= len(zones):
-                raise rows.error(line, "SPACEID", f"{space:g} is not a zone number (0..{len(zones)})")
+                raise rows.error(line, "SPACEID", N_("%(label)s: line %(line)s, column %(column)s: %(value)s is not a "
+                                                     "zone number (0..%(n)s)"), value=f"{space:g}", n=len(zones))
             zone = zones[int(space) - 1].id if space else None
-        rssi = rows.heard(line, row, aps, UJI_NOT_HEARD, " (every WAP is 100)")
+        rssi = rows.heard(line, row, aps, UJI_NOT_HEARD,
+                          N_("%(label)s: line %(line)s: no AP heard in this row (every WAP is 100)"))
         points.append((level, x, y, zone, rssi, line))
     return points
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from core.errors import N_, CatalogInputError
 from core.memo import BoundedMemo
 from core.storage import GLOBAL_TAG, Store, VenueKeys
 from fingerprints.model import VenueMap
@@ -32,16 +33,24 @@ EDIT_LOCK_S = 30.0
 log = logging.getLogger(__name__)
 
 
-class StaleMapError(ValueError):
+class StaleMapError(CatalogInputError):
     """put_map(expected=N) found another version current: somebody else changed the map meanwhile."""
+
+    def __init__(self, venue: str, current: int, expected: int) -> None:
+        super().__init__("map", N_("map of %(venue)s is at version %(current)s, not %(expected)s: changed meanwhile; "
+                                   "nothing was stored"), venue=venue, current=current, expected=expected)
 
 
 class _NoSuchVersion(LookupError):
     """A map version that is not stored (internal to get_map)."""
 
 
-class MapBusyError(ValueError):
-    """Another change of the venue's map held the lock for longer than we wait."""
+class MapBusyError(CatalogInputError):
+    """Another change of the venue's map held the lock for longer than we wait (the console's words: the
+    same situation reads the same wherever it is met)."""
+
+    def __init__(self) -> None:
+        super().__init__("map", N_("The map is busy with another change; nothing was stored. Try again in a moment."))
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,16 @@ class VenueStore:
         return self.db.lock(VenueKeysMap(venue).edit_lock(), timeout=timeout_s, blocking_timeout=timeout_s)
 
     @contextlib.contextmanager
+    def locked(self, venue: str) -> Iterator[None]:
+        """The block under the venue's map lock; MapBusyError (what `edit` raises), not redis-py's LockError,
+        when another change holds it longer than we wait."""
+        try:
+            with self.edit_lock(venue):
+                yield
+        except redis.exceptions.LockError:
+            raise MapBusyError() from None
+
+    @contextlib.contextmanager
     def edit(self, venue: str, action: str, *, create: VenueMap | None = None, **detail) -> Iterator[VenueMap]:
         """One change of the venue's map: lock, private copy, checked write, announcement.
 
@@ -126,7 +145,7 @@ class VenueStore:
                 yield venue_map
                 version = self.put_map(venue_map, expected=previous)
         except redis.exceptions.LockError:
-            raise MapBusyError("the map is busy with another change; nothing was stored") from None
+            raise MapBusyError() from None
         self.announce(MapChanged(venue, version, previous, action, dict(detail)))
 
     def venue_ids(self) -> list[str]:
@@ -192,8 +211,7 @@ class VenueStore:
                     stored = [int(v) for v in pipe.lrange(keys.versions(), 0, -1)]
                     current = int(pipe.get(keys.current_version()) or 0)
                     if expected is not None and current != expected:
-                        raise StaleMapError(f"map of {venue_map.id} is at version {current}, not {expected}: "
-                                            "changed meanwhile; nothing was stored")
+                        raise StaleMapError(venue_map.id, current, expected)
                     version = max([current, *stored]) + 1
                     venue_map.version = version
                     pipe.multi()
@@ -229,7 +247,7 @@ class VenueStore:
         keys = VenueKeysMap(venue)
         if not self.db.exists(keys.map_version(version)):
             raise KeyError(f"venue {venue} has no map version {version}")
-        with self.edit_lock(venue):
+        with self.locked(venue):
             previous = self.current_version(venue)
             self.db.set(keys.current_version(), version)
         self.announce(MapChanged(venue, version, previous, "map.rollback"))

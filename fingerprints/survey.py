@@ -29,6 +29,7 @@ import numpy as np
 import redis
 from scipy.spatial import cKDTree
 
+from core.errors import N_, CatalogInputError
 from core.storage import VenueKeys
 from fingerprints import edits
 from fingerprints.model import Sample, VenueMap, normalise_bssid
@@ -76,8 +77,9 @@ def average_fingerprint(
             per_ap.setdefault(bssid, {}).setdefault(bucket, []).append(rssi)
     scans = len(buckets)
     if scans < min_readings:
-        raise ValueError(f"only {scans} scan(s) of the survey device were heard; at least {min_readings} are needed "
-                         "(is the device's WiFi on and its MAC the registered one?)")
+        raise CatalogInputError("survey", N_("only %(scans)s scan(s) of the survey device were heard; at least "
+                                             "%(min)s are needed (is the device's WiFi on and its MAC the registered "
+                                             "one?)"), scans=scans, min=min_readings)
     mean, spread = {}, {}
     for bssid, by_bucket in per_ap.items():
         if len(by_bucket) * 2 < scans:
@@ -86,7 +88,7 @@ def average_fingerprint(
         mean[bssid] = round(float(values.mean()), 1)
         spread[bssid] = round(float(values.std()), 2)
     if not mean:
-        raise ValueError("no AP heard the survey device in at least half of the scans")
+        raise CatalogInputError("survey", N_("no AP heard the survey device in at least half of the scans"))
     return mean, spread, scans
 
 

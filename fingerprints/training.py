@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import N_, CatalogInputError
 from fingerprints.model import VenueMap
 from positioning import MISSING_DBM, tuning
 from positioning.tuning import TuneResult
@@ -43,7 +44,7 @@ def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(AP ids, X (n, n_aps) dBm with unheard = MISSING_DBM, y (n, 4) building/floor/x/y): the same
     matrices portal.tracking.models.build_venue_model fits."""
     if not venue.samples:
-        raise ValueError(f"venue {venue.id} has no fingerprint samples")
+        raise CatalogInputError("samples", N_("venue %(venue)s has no fingerprint samples"), venue=venue.id)
     ap_ids = venue.ap_ids()
     index = {ap: i for i, ap in enumerate(ap_ids)}
     X = np.full((len(venue.samples), len(ap_ids)), MISSING_DBM, dtype=float)

@@ -204,8 +204,8 @@ def input_error_text(exc: Exception, label: str | None = None) -> str:
         shown = [input_error_text(p) if isinstance(p, Exception) else str(p) for p in details[:20]]
         more = f"\n... {len(details) - 20}" if len(details) > 20 else ""
         return _(template, **{**getattr(exc, "params", {}), "problems": "\n".join(shown) + more})
-    if isinstance(template, str):
-        params = getattr(exc, "params", {})
+    params = getattr(exc, "params", None)
+    if isinstance(template, str) and params is not None:  # a plain InputError's template is str()'s format
         return _(template, **{"label": getattr(exc, "field", "") if label is None else label, **params})
     return str(exc)
 

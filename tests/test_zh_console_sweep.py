@@ -18,7 +18,7 @@ import pytest
 from flask import render_template
 from flask_babel import gettext as _
 
-from core.errors import CatalogInputError
+from core.errors import CatalogInputError, InputError
 from core.settings import PROJECT_ROOT
 from fingerprints import archives, mallgen, plan
 from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
@@ -27,6 +27,7 @@ from fingerprints.quality import read_walk_csv
 from lightapps.cinema.common import seat_grid
 from lightapps.cinema.layouts import _LARGE, SEAT_KINDS
 from portal.auth import AuditLog
+from portal.errors import input_error_text
 from portal.events.mydata import _number
 from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps.builds import SEED_ACTION
@@ -201,6 +202,12 @@ def test_the_import_page_says_a_non_zip_archive_in_chinese(client, ops):
     text = visible_text(resp.get_data(as_text=True))
     # the library's own words are gone (zipfile's reason may stay in brackets, as the detail it is)
     assert "未导入任何内容" in text and "not a zip archive" not in text and "invalid IMDF" not in text
+
+
+def test_a_plain_input_error_is_shown_as_its_message():
+    """An InputError with no catalog message (its class's `template` is only str()'s format) is shown as its
+    words, not as the format's literal "{message}"."""
+    assert input_error_text(InputError("phone", "not a phone number")) == "not a phone number"
 
 
 def test_every_audited_action_in_the_code_has_words(zh):

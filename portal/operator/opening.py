@@ -25,6 +25,7 @@ from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.samples_io import FORMATS as SAMPLE_FORMATS
 from fingerprints.samples_io import import_samples
 from portal.auth import audit, current_account
+from portal.errors import input_error_text
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
 from portal.operator.blueprint import bp, works_without_map
@@ -167,7 +168,7 @@ def add_step(venue: str, draft_id: str):
     except EditError as exc:
         return _step_failed(venue, d.id, translate_edit_error(exc))
     except ValueError as exc:
-        return _step_failed(venue, d.id, _("Nothing was added. %(e)s", e=str(exc)))
+        return _step_failed(venue, d.id, _("Nothing was added. %(e)s", e=input_error_text(exc)))
     flash(_("Added to the draft: %(note)s.", note=note))
     if warning:
         flash(warning, "error")
@@ -183,7 +184,7 @@ def apply_draft(venue: str, draft_id: str):
     except EditError as exc:
         return _step_failed(venue, d.id, translate_edit_error(exc))
     except ValueError as exc:
-        return _step_failed(venue, d.id, str(exc))
+        return _step_failed(venue, d.id, input_error_text(exc))
     flash(_("Draft applied as map version %(v)s; the model is being rebuilt.", v=version))
     return redirect(url_for("operator.checklist_page", venue=venue), code=303)
 

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from fingerprints.model import ID_RE
 from portal.auth import Account, AccountExists, AccountStore, PasswordLinks, audit, current_account
+from portal.errors import input_error_text
 from portal.operator.blueprint import bp, works_without_map
 from portal.services import services
 
@@ -95,7 +96,7 @@ def create_owner(venue: str):
         flash(_("The username %(u)s is taken: choose another one.", u=username), "error")
         return _page(venue, status=400, form=typed)
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(input_error_text(exc), "error")
         return _page(venue, status=400, form=typed)
     issued = _hand_over(account, method, "invite")
     audit("owner.create", venue, username=username, zones=json.dumps(zones), method=method)
@@ -113,7 +114,7 @@ def reset_owner(venue: str, username: str):
     try:
         method = _method()
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(input_error_text(exc), "error")
         return _page(venue, status=400)
     if method == "link":
         store.forget_password(account.username)  # until the link is used, nobody can sign in as the owner

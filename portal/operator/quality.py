@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
+from portal.errors import input_error_text
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
@@ -88,7 +89,7 @@ def quality(venue: str):
         live = live_for(venue_map)
         error = None
     except ValueError as exc:
-        report, live, error = None, None, str(exc)
+        report, live, error = None, None, input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     from fingerprints.quality import CHECKED  # lazy: matplotlib only when a report is asked for
 
@@ -110,7 +111,7 @@ def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
     try:
         data = figures.get((venue, venue_map.version, kind, level), compute)
     except ValueError as exc:
-        abort(404, str(exc))
+        abort(404, input_error_text(exc))
     return _png(data, "v" in request.args)
 
 

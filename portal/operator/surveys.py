@@ -34,6 +34,7 @@ from fingerprints.survey import (
     phone_offset,
 )
 from portal.auth import audit, current_account
+from portal.errors import input_error_text
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
 from portal.services import services
@@ -72,6 +73,12 @@ def last_result(venue: str, client: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def result_message(result: dict) -> str:
+    """Why a point was not stored, in the page's language where the outcome kept its catalog message."""
+    msgid = result.get("template")
+    return _(msgid, **result.get("params", {})) if isinstance(msgid, str) else result["message"]
+
+
 def finish_point(venue: str, client: str, username: str, *, force: bool = False) -> dict:
     """Finish the device's pending point now (or raise ValueError while still collecting). Records and
     returns the outcome; a point heard too little stays pending and the outcome says why."""
@@ -88,7 +95,10 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     except ValueError as exc:
         if "finished elsewhere" in str(exc) or "no survey point" in str(exc):
             raise
-        result = {**base, "ok": False, "message": str(exc)}
+        # kept as the English text and, where it has one, its catalog message: the page says it in the
+        # language of whoever looks (the point may be finished by a timer, outside any request)
+        result = {**base, "ok": False, "message": str(exc), "template": getattr(exc, "template", None),
+                  "params": getattr(exc, "params", {})}
     else:
         offset = store.walk_offset(venue, client)
         result = {**base, "ok": True, "version": version, "n": sample.n, "aps": len(sample.rssi),
@@ -137,6 +147,8 @@ def survey(venue: str):
         _maybe_finish(venue, client)
         status = store.status(venue, client)
         result = last_result(venue, client)
+        if result and not result.get("ok"):
+            result = {**result, "message": result_message(result)}
         pending = status["pending"]
         collecting = bool(pending) and status["seconds_left"] > 0
         waiting = bool(pending) and not collecting and not (result and result.get("started") == pending["started"])
@@ -190,7 +202,7 @@ def add_device(venue: str):
             raise ValueError(_("%(m)s is not a MAC address (six hex pairs, e.g. 02:00:5e:00:53:01).",
                                m=repr((request.form.get("mac") or "")[:40]))) from None
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     audit("survey.device_add", venue, device=client, label=label)
     flash(_("Survey device registered (only a keyed hash of its MAC is stored)."))
     return _back(venue, client)
@@ -201,7 +213,7 @@ def delete_device(venue: str):
     try:
         client = _device(venue, request.form.get("device"))
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     survey_store().remove_device(venue, client)
     audit("survey.device_remove", venue, device=client)
     return _back(venue)
@@ -214,7 +226,7 @@ def new_walk(venue: str):
     try:
         client = _device(venue, request.form.get("device"))
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     survey_store().new_walk(venue, client)
     services().db.delete(OpsKeys(venue).survey_result(client))
     audit("survey.new_walk", venue, device=client)
@@ -233,7 +245,7 @@ def start_point(venue: str):
                     if request.form.get("duration") else DEFAULT_DURATION_S)
         point = survey_store().start(venue, client, fl.level, x, y, duration)
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     services().db.delete(OpsKeys(venue).survey_result(client))
     audit("survey.start", venue, device=client, floor=fl.level, x=x, y=y, duration_s=duration)
     _finish_later(current_app._get_current_object(), venue, client, point.started, duration + 0.5,
@@ -248,9 +260,9 @@ def finish_now(venue: str):
         client = _device(venue, request.form.get("device"))
         result = finish_point(venue, client, current_account().username, force=True)
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     if not result["ok"]:
-        flash(result["message"], "error")
+        flash(result_message(result), "error")
     return _back(venue, client, result["floor"])
 
 
@@ -259,7 +271,7 @@ def cancel_point(venue: str):
     try:
         client = _device(venue, request.form.get("device"))
     except ValueError as exc:
-        return _survey_failed(venue, str(exc))
+        return _survey_failed(venue, input_error_text(exc))
     survey_store().cancel(venue, client)
     services().db.delete(OpsKeys(venue).survey_result(client))
     audit("survey.cancel", venue, device=client)

@@ -49,7 +49,9 @@ def validation_upload(venue: str):
         # are refused here (naming the line), before anything is scored or recorded
         walk = validation_walk(venue_map, *read_walk_csv(route, readings, venue_map, window_s), window_s=window_s)
     except ValueError as exc:
-        flash(_("The walk was not recorded. %(e)s", e=input_error_text(exc)), "error")
+        # read_walk_csv names the uploads by these words (it reads bytes): said in the page's language
+        label = {"route CSV": _("route CSV"), "readings CSV": _("readings CSV")}.get(getattr(exc, "field", None))
+        flash(_("The walk was not recorded. %(e)s", e=input_error_text(exc, label)), "error")
         return render_template("operator/validation.html", venue=venue,
                                walks=ValidationWalks(svc.db).recent(venue)), 400
     entry = ValidationWalks(svc.db).record(venue, walk, current_account().username, f"{route_name} + {readings_name}")

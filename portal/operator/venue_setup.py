@@ -122,7 +122,7 @@ def add_floor(venue: str):
         version = change_map(venue, lambda m: edits.add_floor(m, level, name, width, height), "floor.add",
                              level=level, name=name)
     except ValueError as exc:
-        return _setup_failed(venue, str(exc))
+        return _setup_failed(venue, input_error_text(exc))
     flash(_("Floor %(name)s added (map version %(v)s).", name=name, v=version))
     return redirect(url_for("operator.floor", venue=venue, level=level), code=303)
 
@@ -133,7 +133,7 @@ def export_imdf(venue: str):
     try:
         data = imdf.imdf_zip_bytes(imdf.export_imdf(venue_map))
     except ValueError as exc:
-        return _setup_failed(venue, _("The map cannot be exported as IMDF: %(e)s", e=str(exc)))
+        return _setup_failed(venue, _("The map cannot be exported as IMDF: %(e)s", e=input_error_text(exc)))
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{venue}-v{venue_map.version}.imdf.zip"'})
 
@@ -294,7 +294,7 @@ def upload_plan(venue: str, level: int):
         version = change_map(venue, lambda m: edits.set_plan_image(m, level, image_id, width, height),
                              "floor.plan", level=level, image=image_id, width_px=width, height_px=height)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "scale")
+        return _floor_failed(venue, level, input_error_text(exc), "scale")
     return _floor_done(venue, level, "scale", _("Plan uploaded (%(w)s x %(h)s px, map version %(v)s). Now set its "
                                                 "scale: click two points a known distance apart.",
                                                 w=width, h=height, v=version))
@@ -318,7 +318,7 @@ def set_scale(venue: str, level: int):
         version = change_map(venue, lambda m: edits.rescale_floor(m, level, new_mpp), "floor.scale",
                              level=level, metres_per_pixel=round(new_mpp, 6))
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "scale")
+        return _floor_failed(venue, level, input_error_text(exc), "scale")
     return _floor_done(venue, level, "ap", _("Scale set: %(cm)s cm per pixel (map version %(v)s).",
                                              cm=f"{new_mpp * 100:.2f}", v=version))
 
@@ -343,7 +343,7 @@ def place_ap(venue: str, level: int):
 
         version = change_map(venue, change, "ap.place", bssid=bssid, level=level, x=x, y=y)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "ap")
+        return _floor_failed(venue, level, input_error_text(exc), "ap")
     what = _("moved") if moved["moved"] else _("placed")
     return _floor_done(venue, level, "ap", _("AP %(b)s %(what)s at (%(x)s m, %(y)s m); map version %(v)s.",
                                              b=bssid, what=what, x=f"{x:g}", y=f"{y:g}", v=version))
@@ -356,7 +356,7 @@ def delete_ap(venue: str):
         bssid = normalise_bssid((request.form.get("bssid") or "").strip())
         version = change_map(venue, lambda m: edits.delete_ap(m, bssid), "ap.delete", bssid=bssid)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "ap")
+        return _floor_failed(venue, level, input_error_text(exc), "ap")
     return _floor_done(venue, level, "ap", _("AP %(b)s removed; map version %(v)s.", b=bssid, v=version))
 
 
@@ -403,7 +403,7 @@ def add_zone(venue: str, level: int):
         version = change_map(venue, lambda m: edits.add_zone(m, zone_id, name, level, points, kind, name_zh),
                              "zone.add", zone=zone_id, level=level, points=len(points))
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "zone")
+        return _floor_failed(venue, level, input_error_text(exc), "zone")
     return _floor_done(venue, level, "zone", _("Zone %(z)s saved; map version %(v)s.", z=zone_id, v=version))
 
 
@@ -414,7 +414,7 @@ def delete_zone(venue: str):
     try:
         version = change_map(venue, lambda m: edits.delete_zone(m, zone_id), "zone.delete", zone=zone_id)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "zone")
+        return _floor_failed(venue, level, input_error_text(exc), "zone")
     return _floor_done(venue, level, "zone", _("Zone %(z)s deleted; map version %(v)s.", z=zone_id, v=version))
 
 
@@ -429,7 +429,7 @@ def add_node(venue: str, level: int):
         version = change_map(venue, lambda m: edits.add_node(m, node_id, level, x, y), "walk.node_add",
                              node=node_id, level=level)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "walkway")
+        return _floor_failed(venue, level, input_error_text(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Node %(n)s added; map version %(v)s.", n=node_id, v=version))
 
 
@@ -445,7 +445,7 @@ def add_edge(venue: str):
         version = change_map(venue, lambda m: edits.add_edge(m, a, b, kind, oneway), "walk.edge_add",
                              a=a, b=b, kind=kind)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "walkway")
+        return _floor_failed(venue, level, input_error_text(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Link %(a)s - %(b)s added; map version %(v)s.", a=a, b=b,
                                                   v=version))
 
@@ -459,5 +459,5 @@ def delete_walkway(venue: str):
     try:
         version = change_map(venue, lambda m: edits.delete_walkway(m, node, a, b), "walk.delete", node=node, a=a, b=b)
     except ValueError as exc:
-        return _floor_failed(venue, level, str(exc), "walkway")
+        return _floor_failed(venue, level, input_error_text(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Deleted; map version %(v)s.", v=version))

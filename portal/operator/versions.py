@@ -9,8 +9,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
-from fingerprints.store import VenueKeysMap
+from fingerprints.store import MapBusyError, VenueKeysMap
 from portal.auth import audit
+from portal.errors import input_error_text
 from portal.maps import builds
 from portal.operator.blueprint import bp
 from portal.services import services
@@ -64,6 +65,9 @@ def rollback(venue: str):
     try:
         version = int(raw)
         svc.venues.set_current(venue, version)  # audited and rebuilt by the map listeners
+    except MapBusyError as exc:  # the version exists: another change holds the map
+        flash(input_error_text(exc), "error")
+        return versions(venue), 409
     except (ValueError, KeyError):
         flash(_("There is no map version %(v)s.", v=raw[:12]), "error")
         return versions(venue), 400

@@ -25,6 +25,7 @@ from core.security import normalise_mac
 from fingerprints.model import VenueMap
 from fingerprints.routes import shortest_route
 from portal.auth import audit, current_account
+from portal.errors import input_error_text
 from portal.maps.validation import MAX_ROUTE_POINTS, LiveWalks, ValidationWalks
 from portal.operator.blueprint import bp, wants_json
 from portal.operator.mapedit import load_map
@@ -179,7 +180,7 @@ def walk_start(venue: str):
         if not 1 <= len(route) <= MAX_ROUTE_POINTS:
             raise ValueError(_("A route has 1 to %(n)s points.", n=MAX_ROUTE_POINTS))
     except ValueError as exc:
-        return walk_start_page(venue, error=str(exc), status=400)
+        return walk_start_page(venue, error=input_error_text(exc), status=400)
     name = (request.form.get("name") or "").strip()[:80]
     walk_id = LiveWalks(services().db).start(venue, client, route, current_account().username, venue_map.version, name)
     audit("validation.live_start", venue, walk=walk_id, points=len(route))
@@ -234,7 +235,7 @@ def walk_mark(venue: str, walk_id: str):
     try:
         LiveWalks(svc.db).mark(venue, walk["id"], mark)
     except ValueError as exc:
-        abort(409, str(exc))
+        abort(409, input_error_text(exc))
     except LookupError:
         abort(404, _("No such walk (walks are kept 6 hours)."))
     if wants_json():

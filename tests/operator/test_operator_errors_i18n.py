@@ -1,0 +1,185 @@
+"""The errors the operator console shows from fingerprints/ (a survey CSV's bad cell or column, an AP list, a busy
+map, a survey point heard too little, a validation walk's route) are said in the page's language: each carries its
+catalog message (core.errors.CatalogInputError, CatalogProblems) and the views show it with
+portal.errors.input_error_text. The English is the CLI's, word for word (tests/maps/test_error_catalog_messages.py).
+
+The zh cases need the new msgids translated and compiled (the lead adds them to translations/)."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+import pytest
+
+from fingerprints.drafts import DraftStore
+from fingerprints.store import VenueKeysMap, VenueStore
+
+V = "/console/ops/demo"
+MAC = "02:00:5e:00:53:42"
+
+
+@pytest.fixture
+def ops(client, console):
+    console.login("ops")
+    return console
+
+
+def visible_text(resp) -> str:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", resp.get_data(as_text=True), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def upload(client, ops, url, files: dict[str, tuple[bytes, str]], **data):
+    payload = {name: (io.BytesIO(content), filename) for name, (content, filename) in files.items()}
+    return client.post(url, data={"csrf_token": ops.csrf(), **payload, **data}, content_type="multipart/form-data")
+
+
+def samples_csv(client) -> tuple[str, list[str]]:
+    """The demo's own samples export: (header, first row's cells)."""
+    header, first, *_ = client.get(V + "/setup/samples.csv").get_data(as_text=True).splitlines()
+    return header, first.split(",")
+
+
+# -- survey / sample CSV import ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "bad.csv：第 2 行 x 列：'abc' 不是数字", "is not a number"),
+    ("en", "bad.csv: line 2, column x: 'abc' is not a number", "不是数字"),
+])
+def test_a_bad_cell_of_a_samples_csv_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    header, cells = samples_csv(client)
+    bad = header + "\n" + ",".join([*cells[:2], "abc", *cells[3:]]) + "\n"
+    before = svc.venues.current_version("demo")
+    resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (bad.encode(), "bad.csv")},
+                  mode="replace")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and not_shown not in text
+    assert svc.venues.current_version("demo") == before
+
+
+@pytest.mark.parametrize(("lang", "shown"), [
+    ("zh", "AP {b} 出现了两次"),
+    ("en", "AP {b} appears twice"),
+])
+def test_a_samples_csv_naming_an_ap_twice_is_said_in_the_page_language(client, ops, lang, shown):
+    header, cells = samples_csv(client)
+    bssid = header.split(",")[5]
+    twice = header + "," + bssid + "\n" + ",".join(cells) + ",-60\n"
+    resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (twice.encode(), "dup.csv")},
+                  mode="replace")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown.format(b=bssid) in text
+    assert ("appears twice" in text) == (lang == "en")
+
+
+def test_a_draft_step_of_survey_samples_says_a_bad_header_in_chinese(client, ops, svc):
+    draft = DraftStore(svc.db, svc.venues).open("demo", "survey")
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang=zh", {"file": (b"floor,x,y\n0,1,2\n", "s.csv")},
+                  kind="samples")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and "未添加任何内容" in text
+    assert "s.csv：第 1 行：缺少列 building, zone" in text and "missing column" not in text
+
+
+# -- AP lists -------------------------------------------------------------------------------------------
+
+
+AP_CSV = b"name,bssids,level,x_m,y_m\nAP-9,f0:9f:c2:1a:09:01,9,5,5\n"
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", ["AP 列表未导入（1 个问题）", "第 2 行：楼层 '9' 不是本场馆的楼层：0 (G), 1 (L1)"], "AP list not imported"),
+    ("en", ["AP list not imported (1 problem(s))", "row 2: floor '9' is not one of the venue's floors: 0 (G), 1 (L1)"],
+     "AP 列表未导入"),
+])
+def test_an_ap_list_with_an_unknown_floor_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}", {"file": (AP_CSV, "aps.csv")},
+                  kind="aps")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+    assert DraftStore(svc.db, svc.venues).get("demo", draft.id).steps == []
+
+
+def test_an_ap_list_naming_a_column_twice_is_said_in_chinese(client, ops, svc):
+    draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
+    twice = b"name,bssids,level,x_m,y_m,x_m\nAP-1,f0:9f:c2:1a:09:01,0,5,5,6\n"
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang=zh", {"file": (twice, "aps.csv")}, kind="aps")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and "第 1 行：'x_m' 列出现了两次（表头第 4 列和第 6 列）；请只保留一列" in text
+    assert "appears twice" not in text
+
+
+# -- a map change while another holds the map -------------------------------------------------------------
+
+
+@pytest.fixture
+def busy_map(svc, monkeypatch):
+    """Another change holds the demo's map lock for the whole test; the views wait 0.2 s for it, not 30 s."""
+    held = svc.db.lock(VenueKeysMap("demo").edit_lock(), timeout=120)
+    assert held.acquire(blocking=False)
+    venues = svc.venues
+    monkeypatch.setattr(venues, "edit_lock",
+                        lambda venue, timeout_s=0.2: VenueStore.edit_lock(venues, venue, timeout_s))
+    yield
+    held.release()
+
+
+@pytest.mark.parametrize(("lang", "shown"), [
+    ("zh", "地图正在进行其他修改，本次未保存任何内容。请稍后再试。"),
+    ("en", "The map is busy with another change; nothing was stored. Try again in a moment."),
+])
+def test_applying_a_draft_to_a_busy_map_says_so_in_the_page_language(client, ops, svc, busy_map, lang, shown):
+    draft = DraftStore(svc.db, svc.venues).open("demo", "later")
+    before = svc.venues.current_version("demo")
+    resp = client.post(V + f"/drafts/{draft.id}/apply?lang={lang}", data={"csrf_token": ops.csrf()})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and "the map is busy" not in text
+    assert svc.venues.current_version("demo") == before
+
+
+def test_a_rollback_on_a_busy_map_says_the_map_is_busy_not_that_the_version_is_missing(client, ops, svc, busy_map):
+    version = svc.venues.current_version("demo")
+    resp = client.post(V + "/versions/rollback?lang=zh", data={"csrf_token": ops.csrf(), "version": str(version)})
+    text = visible_text(resp)
+    assert resp.status_code == 409 and "地图正在进行其他修改" in text
+    assert "没有地图版本" not in text and "There is no map version" not in text
+
+
+# -- a survey point heard too little (a flash, and the survey page after it) ------------------------------
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "只收到勘测设备的 0 次扫描；至少需要 3 次", "scan(s) of the survey device"),
+    ("en", "only 0 scan(s) of the survey device were heard; at least 3 are needed", "次扫描"),
+])
+def test_a_point_heard_too_little_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    resp = client.post(V + "/survey/devices", data={"csrf_token": ops.csrf(), "mac": MAC, "label": "phone"})
+    assert resp.status_code == 303
+    device = svc.hasher.client_id(MAC)
+    form = {"csrf_token": ops.csrf(), "device": device, "floor": "0", "x": "10", "y": "10", "duration": "3"}
+    assert client.post(V + "/survey/start", data=form).status_code == 303
+    resp = client.post(V + f"/survey/finish?lang={lang}", data={"csrf_token": ops.csrf(), "device": device},
+                       follow_redirects=True)  # the flash, on the survey page the finish sends back to
+    text = visible_text(resp)
+    assert shown in text and not_shown not in text
+    client.post(V + "/survey/cancel", data={"csrf_token": ops.csrf(), "device": device})
+
+
+# -- a validation walk's route --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "路线 CSV 第 2 行：(999, 30) 超出楼层 0 的平面图（x 0 至 120 米，y 0 至 60 米）", "is off the plan"),
+    ("en", "route CSV line 2: (999, 30) is off the plan of floor 0 (x 0 to 120 m, y 0 to 60 m)", "超出楼层"),
+])
+def test_a_route_point_off_the_plan_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    route = b"ts,floor,x,y\n1796200000,0,999,30\n"
+    readings = b"ts,ap,rssi\n1796200000,f0:9f:c2:1a:00:01,-60\n"
+    resp = upload(client, ops, V + f"/validation?lang={lang}",
+                  {"route": (route, "route.csv"), "readings": (readings, "readings.csv")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and not_shown not in text
