@@ -39,8 +39,9 @@ class CatalogProblems(ValueError):
 
     template = N_("%(count)s problem(s):\n%(problems)s")
     SHOWN = 20
+    joiner = "\n"  # between the problems where the template's %(problems)s lists them
 
-    def __init__(self, problems: list[str | CatalogInputError]) -> None:
+    def __init__(self, problems: list[str | CatalogInputError | CatalogProblems]) -> None:
         self.details = list(problems)
         self.problems = [str(p) for p in problems]
         more = f"\n... and {len(problems) - self.SHOWN} more" if len(problems) > self.SHOWN else ""

@@ -64,7 +64,30 @@ class ApListError(CatalogProblems):
     template = N_("AP list not imported (%(count)s problem(s)):\n%(problems)s")
 
 
-Where = int | str  # where a problem is: a CSV row (its number) or a device / floor plan named as the file names it
+class _Within(CatalogProblems):
+    """One problem that holds others (the reasons a file places no AP, an archive's own problem): a console
+    says each inner one in the page's language too (portal.errors.input_error_text joins them with `joiner`,
+    as the English (`str()`, what the CLI always said) does."""
+
+    def __init__(self, template: str, inner: list[str | CatalogInputError], joiner: str = "\n") -> None:
+        self.template, self.joiner = template, joiner
+        super().__init__(inner)
+        self.params["problems"] = joiner.join(self.problems)
+        self.args = (template % self.params,)
+
+
+@dataclass(frozen=True)
+class PlanPlace:
+    """A floor plan (Ekahau, Meraki) or a map (UniFi) as the file names it: where a floor's problem is."""
+
+    kind: str  # "floor plan" or "map": the words the English says, and which catalog message says it
+    name: object
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name!r}"
+
+
+Where = int | str | PlanPlace  # a CSV row (its number), a device named as the file names it, or a plan
 
 
 def _problem(template: str, **params: object) -> CatalogInputError:
@@ -78,7 +101,21 @@ def _at(where: Where, row_template: str, named_template: str, **params: object) 
     language; the English is `row N: ...` / `NAME: ...` either way."""
     if isinstance(where, int):
         return CatalogInputError(f"row {where}", row_template, row=where, **params)
-    return CatalogInputError(where, named_template, **params)
+    return CatalogInputError(str(where), named_template, **params)
+
+
+def _on_plan_place(where: Where, plan_templates: tuple[str, str], row_template: str, named_template: str,
+                   **params: object) -> CatalogInputError:
+    """`_at` for a problem that may be a floor plan's or a map's (`plan_templates`: "floor plan %(plan)s: ...",
+    "map %(plan)s: ..."), so the locator's words are said in the page's language too."""
+    if isinstance(where, PlanPlace):
+        template = plan_templates[0] if where.kind == "floor plan" else plan_templates[1]
+        return CatalogInputError(str(where), template, plan=repr(where.name), **params)
+    return _at(where, row_template, named_template, **params)
+
+
+def _device_not_object(i: int) -> CatalogInputError:
+    return _problem(N_("device #%(i)s: not an object"), i=i)
 
 
 @dataclass
@@ -153,6 +190,13 @@ class _Collector:
         self.problems: list[str | CatalogInputError] = []
         self.seen: dict[str, Where] = {}
         self.reported: set[str] = set()  # floor values already named in a problem
+        self.skip_reasons: list[CatalogInputError] = []  # out.skipped (English) with their catalog messages
+
+    def skip(self, name: str, template: str, **params: object) -> None:
+        """A device or AP left out, not an error: said in the page's language if the file then places none."""
+        reason = CatalogInputError(name, template, **params)
+        self.out.skipped.append(str(reason))
+        self.skip_reasons.append(reason)
 
     def level(self, raw: object, where: Where) -> int | None:
         text = str(raw if raw is not None else "").strip()
@@ -164,8 +208,14 @@ class _Collector:
         if by_name is not None and by_number is not None and by_name != by_number:
             # Floors named "1", "2" on levels 0, 1 (the 1F convention): guessing either way puts every AP of
             # a floor on another floor without a word, so the operator says which is meant.
-            self._once(text, _at(
-                where, N_("row %(row)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s is "
+            self._once(text, _on_plan_place(
+                where, (N_("floor plan %(plan)s: ambiguous: floor name %(name)s is level %(by_name)s, level number "
+                           "%(text)s is another floor (%(other)s); say which in Floor names in the file (--floor on "
+                           "the CLI): '%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'"),
+                        N_("map %(plan)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s "
+                           "is another floor (%(other)s); say which in Floor names in the file (--floor on the CLI): "
+                           "'%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'")),
+                N_("row %(row)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s is "
                           "another floor (%(other)s); say which in Floor names in the file (--floor on the CLI): "
                           "'%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'"),
                 N_("%(label)s: ambiguous: floor name %(name)s is level %(by_name)s, level number %(text)s is another "
@@ -177,11 +227,16 @@ class _Collector:
         if by_name is not None or by_number is not None:
             return by_name if by_name is not None else by_number
         known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
-        self._once(text, _at(where, N_("row %(row)s: floor %(floor)s is not one of the venue's floors: %(known)s (map "
-                                       "the file's floor names to levels: 'Ground Floor=0')"),
-                             N_("%(label)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the "
-                                "file's floor names to levels: 'Ground Floor=0')"),
-                             floor=repr(text[:40]), known=known))
+        self._once(text, _on_plan_place(
+            where, (N_("floor plan %(plan)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the "
+                       "file's floor names to levels: 'Ground Floor=0')"),
+                    N_("map %(plan)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the file's "
+                       "floor names to levels: 'Ground Floor=0')")),
+            N_("row %(row)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the file's floor names "
+               "to levels: 'Ground Floor=0')"),
+            N_("%(label)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the file's floor names to "
+               "levels: 'Ground Floor=0')"),
+            floor=repr(text[:40]), known=known))
         return None
 
     def _once(self, text: str, problem: CatalogInputError) -> None:
@@ -233,9 +288,9 @@ class _Collector:
         if self.problems:
             raise ApListError(self.problems)
         if not self.out.placements:
-            if self.out.skipped:
-                raise ApListError([_problem(N_("the file places no AP (%(skipped)s)"),
-                                            skipped="; ".join(self.out.skipped[:5]))])
+            if self.skip_reasons:
+                raise ApListError([_Within(N_("the file places no AP (%(problems)s)"), [*self.skip_reasons[:5]],
+                                           joiner="; ")])
             raise ApListError([_problem(N_("the file places no AP"))])
         return self.out
 
@@ -376,30 +431,31 @@ def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[
     plans = {p.get("floorPlanId"): p for p in floor_plans if isinstance(p, dict)}
     for i, dev in enumerate(devices):
         if not isinstance(dev, dict):
-            c.problems.append(f"device #{i}: not an object")
+            c.problems.append(_device_not_object(i))
             continue
         name = str(dev.get("name") or dev.get("serial") or f"device #{i}")
         model = str(dev.get("model") or "")
         if model and not model.upper().startswith(("MR", "CW")):
-            c.out.skipped.append(f"{name}: {model} is not an AP")
+            c.skip(name, N_("%(label)s: %(model)s is not an AP"), model=model)
             continue
         plan = plans.get(dev.get("floorPlanId"))
         if plan is None:
-            c.out.skipped.append(f"{name}: on no floor plan")
+            c.skip(name, N_("%(label)s: on no floor plan"))
             continue
-        level = c.level(plan.get("name"), f"floor plan {plan.get('name')!r}")
+        level = c.level(plan.get("name"), PlanPlace("floor plan", plan.get("name")))
         lat, lng = _number(dev.get("lat")), _number(dev.get("lng"))
         if level is None:
             continue
         if lat is None or lng is None:
-            c.problems.append(f"{name}: no lat/lng")
+            c.problems.append(CatalogInputError(name, N_("%(label)s: no lat/lng")))
             continue
         try:
             # The venue's own place on Earth when known (a Meraki floor plan image often has a margin round
             # the building or is turned to fit the satellite map: its corners are not the plan's).
             x, y = place.to_plan(lng, lat) if place else _on_plan(plan, lng, lat)
         except (KeyError, TypeError, ValueError) as exc:
-            c.problems.append(f"floor plan {plan.get('name')!r}: corners unreadable ({exc})")
+            c.problems.append(_problem(N_("floor plan %(plan)s: corners unreadable (%(error)s)"),
+                                       plan=repr(plan.get("name")), error=str(exc)))
             continue
         c.add(name, name, [str(dev.get("mac") or "")], level, x, y, None, model)
     return c.result()
@@ -434,25 +490,27 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
     by_id = {m.get("_id"): m for m in map_items if isinstance(m, dict)}
     for i, dev in enumerate(items):
         if not isinstance(dev, dict):
-            c.problems.append(f"device #{i}: not an object")
+            c.problems.append(_device_not_object(i))
             continue
         name = str(dev.get("name") or dev.get("mac") or f"device #{i}")
         radios = dev.get("vap_table") or dev.get("radio_table")
         if dev.get("type", "uap") != "uap" and not radios:  # a Dream Machine / Router has APs built in
-            c.out.skipped.append(f"{name}: not an AP ({dev.get('type')})")
+            c.skip(name, N_("%(label)s: not an AP (%(type)s)"), type=str(dev.get("type")))
             continue
         x, y, plan = _number(dev.get("x")), _number(dev.get("y")), by_id.get(dev.get("map_id"))
         if x is None or y is None or plan is None:
-            c.out.skipped.append(f"{name}: " + ("not placed on a map" if maps else "no map list given (list/map)"))
+            c.skip(name, N_("%(label)s: not placed on a map") if maps
+                   else N_("%(label)s: no map list given (list/map)"))
             continue
-        level = c.level(plan.get("name"), f"map {plan.get('name')!r}")
+        level = c.level(plan.get("name"), PlanPlace("map", plan.get("name")))
         if level is None:
             continue
         upp = _number(plan.get("upp"))
         mpp = (upp * FOOT_M if upp and str(plan.get("unit", "m")).lower().startswith("f") else upp) \
             or venue.floor(level).metres_per_pixel
         if not mpp:
-            c.problems.append(f"map {plan.get('name')!r}: no scale (upp) and floor {level} has no plan scale")
+            c.problems.append(_problem(N_("map %(plan)s: no scale (upp) and floor %(level)s has no plan scale"),
+                                       plan=repr(plan.get("name")), level=level))
             continue
         # The device MAC too: the gateway's `ap` and the controller name the AP by it, the phones by its BSSIDs.
         bssids = [str(v.get("bssid")) for v in dev.get("vap_table") or [] if isinstance(v, dict) and v.get("bssid")]
@@ -478,16 +536,17 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             def load(name: str, key: str, required: bool = False) -> list[dict]:
                 if name not in names:
                     if required:
-                        raise ApListError([f"{name} is missing: not an Ekahau project"])
+                        raise ApListError([CatalogInputError(name, N_("%(label)s is missing: not an Ekahau project"))])
                     return []
                 text = archives.read_member(zf, zf.getinfo(names[name]))
                 try:
                     doc = json.loads(text)
                 except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                    raise ApListError([f"{name}: not valid JSON ({exc})"]) from None
+                    raise ApListError([CatalogInputError(name, N_("%(label)s: not valid JSON (%(error)s)"),
+                                                         error=str(exc))]) from None
                 items = doc.get(key) if isinstance(doc, dict) else None
                 if not isinstance(items, list):
-                    raise ApListError([f"{name}: has no {key!r} list"])
+                    raise ApListError([CatalogInputError(name, N_("%(label)s: has no %(key)s list"), key=repr(key))])
                 return [item for item in items if isinstance(item, dict)]
 
             plans = load("floorPlans.json", "floorPlans", required=True)
@@ -496,7 +555,7 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
             measured = load("measuredRadios.json", "measuredRadios")
             measurements = load("accessPointMeasurements.json", "accessPointMeasurements")
     except archives.ArchiveProblem as exc:
-        raise ApListError([f"not an Ekahau project (.esx is a zip archive): {exc}"]) from None
+        raise ApListError([_Within(N_("not an Ekahau project (.esx is a zip archive): %(problems)s"), [exc])]) from None
     c = _Collector(venue, floors, align)
     plan_by_id = {p["id"]: p for p in plans if isinstance(p.get("id"), str)}
     heights = {r["accessPointId"]: _number(r.get("antennaHeight")) for r in simulated
@@ -511,12 +570,13 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
     # A survey also records the neighbours' APs (`mine: false`, placed by Ekahau's estimate): not the venue's,
     # unless the project marks none as its own. Hidden and deleted records are not placements either.
     if len(aps) > MAX_ROWS:
-        raise ApListError([f"accessPoints.json lists {len(aps)} APs; at most {MAX_ROWS}"])
+        raise ApListError([_problem(N_("accessPoints.json lists %(n)s APs; at most %(max)s"), n=len(aps),
+                                    max=MAX_ROWS)])
     live = [ap for ap in aps if not ap.get("hidden") and str(ap.get("status", "")).upper() != "DELETED"]
     own = [ap for ap in live if ap.get("mine") is not False] or live
-    if len(own) < len(live):
-        c.out.skipped += [f"{ap.get('name') or ap.get('id')}: not one of the project's own APs (mine: false)"
-                          for ap in live if ap.get("mine") is False]
+    for ap in live if len(own) < len(live) else []:
+        if ap.get("mine") is False:
+            c.skip(str(ap.get("name") or ap.get("id")), N_("%(label)s: not one of the project's own APs (mine: false)"))
     for ap in own:
         name = str(ap.get("name") or ap.get("id"))
         loc = ap.get("location") if isinstance(ap.get("location"), dict) else {}
@@ -524,18 +584,19 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
         coord = loc.get("coord") if isinstance(loc.get("coord"), dict) else {}
         x, y = _number(coord.get("x")), _number(coord.get("y"))
         if plan is None or x is None or y is None:
-            c.out.skipped.append(f"{name}: not placed on a floor plan")
+            c.skip(name, N_("%(label)s: not placed on a floor plan"))
             continue
         scale = _number(plan.get("metersPerUnit"))
         if not scale or scale <= 0:
-            c.problems.append(f"floor plan {plan.get('name')!r}: no metersPerUnit (the plan's scale is not set)")
+            c.problems.append(_problem(N_("floor plan %(plan)s: no metersPerUnit (the plan's scale is not set)"),
+                                       plan=repr(plan.get("name"))))
             continue
-        level = c.level(plan.get("name"), f"floor plan {plan.get('name')!r}")
+        level = c.level(plan.get("name"), PlanPlace("floor plan", plan.get("name")))
         if level is None:
             continue
         bssids = list(dict.fromkeys(macs.get(ap.get("id"), []) if isinstance(ap.get("id"), str) else []))
         if not bssids:
-            c.out.skipped.append(f"{name}: planned only (no measured radio, so no BSSID)")
+            c.skip(name, N_("%(label)s: planned only (no measured radio, so no BSSID)"))
             continue
         model = " ".join(str(v) for v in (ap.get("vendor"), ap.get("model")) if v)
         c.add_from_plan(name, name, bssids, level, x * scale, y * scale, heights.get(ap.get("id")), model)
@@ -555,7 +616,8 @@ def read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None = 
         raise
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError,
             csv.Error) as exc:
-        raise ApListError([f"{filename}: the file's data is malformed ({type(exc).__name__}: {exc})"]) from None
+        raise ApListError([CatalogInputError(filename, N_("%(label)s: the file's data is malformed (%(error)s)"),
+                                             error=f"{type(exc).__name__}: {exc}")]) from None
 
 
 def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
@@ -572,12 +634,15 @@ def _read_ap_list(venue: VenueMap, data: bytes, filename: str, fmt: str | None,
             devices = json.loads(data)
             extra = json.loads(companion) if companion else None
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise ApListError([f"not valid JSON ({exc})"]) from None
+            raise ApListError([_problem(N_("not valid JSON (%(error)s)"), error=str(exc))]) from None
         if fmt == "meraki":
             if align:
-                raise ApListError(["align: Meraki devices are placed by their lat/lng, not on a plan image"])
+                raise ApListError([_problem(N_("align: Meraki devices are placed by their lat/lng, not on a plan "
+                                               "image"))])
             if not isinstance(devices, list) or not isinstance(extra, list):
-                raise ApListError(["Meraki: give the device list (a JSON array) and the floor plans (a JSON array)"])
+                raise ApListError([_problem(N_("Meraki: give the device list (a JSON array) and the floor plans (a "
+                                               "JSON array)"))])
             return read_meraki_devices(venue, devices, extra, floors)
         return read_unifi_devices(venue, devices, extra, floors, align)
-    raise ApListError([f"unknown AP list format for {filename!r}: choose csv, esx, meraki or unifi"])
+    raise ApListError([_problem(N_("unknown AP list format for %(name)s: choose csv, esx, meraki or unifi"),
+                                name=repr(filename))])

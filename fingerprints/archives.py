@@ -41,7 +41,7 @@ def open_zip(source: bytes | str | Path, label: str = "archive") -> zipfile.ZipF
     try:
         return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
     except FileNotFoundError:
-        raise ArchiveProblem(f"{label}: no such file") from None
+        raise ArchiveProblem(f"{label}: no such file") from None  # a CLI's path: English is its language
     except _READ_ERRORS as exc:
         raise ArchiveInputError(label, N_("%(label)s: not a zip archive, or a truncated one (%(error)s)"),
                                 error=str(exc)) from None
@@ -51,13 +51,15 @@ def check_sizes(members: list[zipfile.ZipInfo], max_members: int, max_bytes: int
     """Refuse what the archive declares before reading anything: too many files, too large expanded, or
     one member compressed so well it can only be a zip bomb."""
     if len(members) > max_members:
-        raise ArchiveProblem(f"archive has {len(members)} files; at most {max_members} allowed")
+        raise ArchiveInputError("", N_("archive has %(n)s files; at most %(max)s allowed"), n=len(members),
+                                max=max_members)
     if sum(m.file_size for m in members) > max_bytes:
-        raise ArchiveProblem(f"archive expands to more than {max_bytes // 2**20} MiB")
+        raise ArchiveInputError("", N_("archive expands to more than %(mib)s MiB"), mib=max_bytes // 2**20)
     for m in members:
         if m.file_size > RATIO_FLOOR_BYTES and m.file_size > MAX_RATIO * max(m.compress_size, 1):
-            raise ArchiveProblem(f"{m.filename}: expands {m.file_size // max(m.compress_size, 1)} times "
-                                 f"(at most {MAX_RATIO}): refused as a zip bomb")
+            raise ArchiveInputError(m.filename, N_("%(label)s: expands %(ratio)s times (at most %(max)s): refused "
+                                                   "as a zip bomb"),
+                                    ratio=m.file_size // max(m.compress_size, 1), max=MAX_RATIO)
 
 
 def read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -66,9 +68,11 @@ def read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
         raise ArchiveInputError(member.filename,
                                 N_("%(label)s: encrypted (password-protected); upload it without a password"))
     if member.compress_type not in SUPPORTED_METHODS:
-        raise ArchiveProblem(f"{member.filename}: compression method {member.compress_type} is not supported "
-                             f"(use {', '.join(SUPPORTED_METHODS.values())})")
+        raise ArchiveInputError(member.filename, N_("%(label)s: compression method %(method)s is not supported "
+                                                    "(use %(methods)s)"),
+                                method=member.compress_type, methods=", ".join(SUPPORTED_METHODS.values()))
     try:
         return zf.read(member)
     except _READ_ERRORS as exc:
-        raise ArchiveProblem(f"{member.filename}: damaged archive ({exc})") from None
+        raise ArchiveInputError(member.filename, N_("%(label)s: damaged archive (%(error)s)"),
+                                error=str(exc)) from None

@@ -203,7 +203,8 @@ def input_error_text(exc: Exception, label: str | None = None) -> str:
     if details is not None and isinstance(template, str):  # a list of problems, each translated if it can be
         shown = [input_error_text(p) if isinstance(p, Exception) else str(p) for p in details[:20]]
         more = f"\n... {len(details) - 20}" if len(details) > 20 else ""
-        return _(template, **{**getattr(exc, "params", {}), "problems": "\n".join(shown) + more})
+        joiner = getattr(exc, "joiner", "\n")
+        return _(template, **{**getattr(exc, "params", {}), "problems": joiner.join(shown) + more})
     params = getattr(exc, "params", None)
     if isinstance(template, str) and params is not None:  # a plain InputError's template is str()'s format
         return _(template, **{"label": getattr(exc, "field", "") if label is None else label, **params})

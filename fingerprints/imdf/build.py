@@ -15,6 +15,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import LineString, Polygon
 from shapely.ops import unary_union
 
+from core.errors import N_, CatalogInputError
 from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
@@ -94,7 +95,8 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
     try:
         checker.run()
     except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError) as exc:  # unforeseen
-        raise ImdfError([*checker.problems, f"the archive's data is malformed ({type(exc).__name__}: {exc})"]) from None
+        raise ImdfError([*checker.problems, CatalogInputError("", N_("the archive's data is malformed (%(error)s)"),
+                                                              error=f"{type(exc).__name__}: {exc}")]) from None
     if checker.problems:
         raise ImdfError(checker.problems)
     notes: list[str] = []
@@ -103,14 +105,16 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
     except ImdfError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError, GEOSException) as exc:
-        raise ImdfError([f"{EXTENSION}_*.geojson: extension data is malformed ({type(exc).__name__}: {exc})"]) from None
+        raise ImdfError([CatalogInputError(f"{EXTENSION}_*.geojson", N_("%(label)s: extension data is malformed "
+                                                                        "(%(error)s)"),
+                                           error=f"{type(exc).__name__}: {exc}")]) from None
     _check_positionable(venue, unit_ids)
     return venue, notes
 
 
 def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[str]) -> tuple[VenueMap, dict[str, str]]:
     """The map, and the unit feature id each zone came from (problems found later name the file's ids)."""
-    problems: list[str] = []
+    problems: list[CatalogInputError] = []
     venue_f = feats["venue.geojson"][0]
     ext = (feats.get("mallportal_venue.geojson") or [None])[0]
     ext_props = ext["properties"] if ext else {}
@@ -120,14 +124,16 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
                       edits.finite(ext_props.get("rotation_deg") or 0.0)]
             origin = Origin(*values)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ImdfError([f"mallportal_venue.geojson: feature {ext['id']}: bad origin ({exc})"]) from None
+            raise ImdfError([CatalogInputError(f"mallportal_venue.geojson: feature {ext['id']}",
+                                               N_("%(label)s: bad origin (%(error)s)"), error=str(exc))]) from None
     else:  # another tool's archive: put the plan's (0, 0) at the north-west corner of everything
         positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
                      for f in feats.get(name, []) for p in _all_positions(f["geometry"])]
         origin = Origin(min(p[0] for p in positions), max(p[1] for p in positions))
     vid = venue_id or ext_props.get("venue_id") or _slug(_label(venue_f["properties"]["name"], "en"), "venue", set())
     if not ID_RE.match(str(vid)):
-        raise ImdfError([f"venue id {vid!r} is not a valid id (lower-case letters, digits, - and _)"])
+        raise ImdfError([CatalogInputError("", N_("venue id %(id)s is not a valid id (lower-case letters, digits, - "
+                                                  "and _)"), id=repr(vid))])
 
     # floors: one per ordinal. Levels that share an ordinal (an outdoor level beside the indoor one, the same
     # storey of two buildings) are one floor here: the positioner and the walkway graph stack floors by number.
@@ -147,15 +153,17 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
             height = edits.finite(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
             scale = edits.finite(extra["metres_per_pixel"]) if extra.get("metres_per_pixel") is not None else None
         except (TypeError, ValueError, OverflowError):
-            problems.append(f"{where}: the floor's size or scale is not a finite number")
+            problems.append(CatalogInputError(where, N_("%(label)s: the floor's size or scale is not a finite number")))
             continue
         if width <= 0 or height <= 0:
-            problems.append(f"{where}: level lies west or north of the venue origin")
+            problems.append(CatalogInputError(where, N_("%(label)s: level lies west or north of the venue origin")))
         elif width > edits.MAX_PLAN_M or height > edits.MAX_PLAN_M:  # a stray vertex kilometres off: refused before the
-            problems.append(f"{where}: the floor would be {width:.0f} x {height:.0f} m; at most {edits.MAX_PLAN_M:g} m "
-                            "(a vertex far from the rest?)")  # walkway graph is derived over the whole of it
+            problems.append(CatalogInputError(  # walkway graph is derived over the whole of it
+                where, N_("%(label)s: the floor would be %(w)s x %(h)s m; at most %(max)s m (a vertex far from the "
+                          "rest?)"), w=f"{width:.0f}", h=f"{height:.0f}", max=f"{edits.MAX_PLAN_M:g}"))
         if not -MAX_ORDINAL <= level <= MAX_ORDINAL:
-            problems.append(f"{where}: ordinal {level} is not a floor number (-{MAX_ORDINAL}..{MAX_ORDINAL})")
+            problems.append(CatalogInputError(where, N_("%(label)s: ordinal %(level)s is not a floor number "
+                                                        "(-%(max)s..%(max)s)"), level=level, max=MAX_ORDINAL))
         plan_image = extra.get("plan_image")
         labels = named["properties"]["name"]
         floors.append(Floor(level=level, name=_label(labels, "en") or str(level), width_m=width,
@@ -170,7 +178,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         level = level_of.get(f["properties"].get("level_id"))
         geom = f.get("geometry")
         if level is None or not geom or geom.get("type") != "LineString":
-            problems.append(f"mallportal_walls.geojson: feature {f['id']}: a wall needs a LineString and a level_id")
+            problems.append(CatalogInputError(f"mallportal_walls.geojson: feature {f['id']}",
+                                              N_("%(label)s: a wall needs a LineString and a level_id")))
             continue
         pts = [origin.to_plan(p[0], p[1]) for p in geom["coordinates"]]
         walls[level] += [(a[0], a[1], b[0], b[1]) for a, b in zip(pts, pts[1:], strict=False)]
@@ -197,7 +206,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         zh = _label(props.get("name"), "zh", any_language=False) or (name if label else unnamed_zh)
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:
-            problems.append(f"unit.geojson: feature {f['id']}: zone id {zone_id!r} is used twice")
+            problems.append(CatalogInputError(f"unit.geojson: feature {f['id']}",
+                                              N_("%(label)s: zone id %(zone)s is used twice"), zone=repr(zone_id)))
             continue
         if zone_id is None:  # from the category when unnamed, as before: a re-import keeps the zone ids
             zone_id = _slug(label or props["category"], "unit-" + f["id"][:8].lower(), taken)
@@ -205,8 +215,9 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
         poly = Polygon(ring) if len(ring) >= 3 else Polygon()
         if not poly.is_valid or poly.area <= 0:
-            problems.append(f"unit.geojson: feature {f['id']}: polygon is not a simple shape with an area "
-                            "(self-intersecting or degenerate)")
+            problems.append(CatalogInputError(f"unit.geojson: feature {f['id']}",
+                                              N_("%(label)s: polygon is not a simple shape with an area "
+                                                 "(self-intersecting or degenerate)")))
             continue
         zones.append(Zone(id=zone_id, name=name, name_zh=zh, floor=level_of[props["level_id"]],
                           polygon=[(x, y) for x, y in ring], kind=str(kind or "shop")))
@@ -258,15 +269,15 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         try:
             bssid = normalise_bssid(props.get("bssid"))
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append(CatalogInputError(where, N_("%(label)s: %(error)s"), error=str(exc)))  # the model's words
             continue
         level = level_of.get(props.get("level_id"))
         geom = f.get("geometry")
         if level is None or not geom or geom.get("type") != "Point":
-            problems.append(f"{where}: an AP needs a Point and a level_id")
+            problems.append(CatalogInputError(where, N_("%(label)s: an AP needs a Point and a level_id")))
             continue
         if bssid in seen_bssids:
-            problems.append(f"{where}: BSSID {bssid} appears twice")
+            problems.append(CatalogInputError(where, N_("%(label)s: BSSID %(b)s appears twice"), b=bssid))
             continue
         seen_bssids.add(bssid)
         x, y = origin.to_plan(*geom["coordinates"][:2])
@@ -281,7 +292,8 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
             level = level_of.get(props.get("level_id"))
             geom = f.get("geometry")
             if level is None or not geom or geom.get("type") != "Point" or not isinstance(props.get("node_id"), str):
-                problems.append(f"{where}: a walkway node needs a node_id, a Point and a level_id")
+                problems.append(CatalogInputError(where, N_("%(label)s: a walkway node needs a node_id, a Point and a "
+                                                            "level_id")))
                 continue
             x, y = origin.to_plan(*geom["coordinates"][:2])
             nodes.append(WalkNode(id=props["node_id"], floor=level, x=x, y=y))
@@ -293,7 +305,9 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
     node_ids = {n.id for n in nodes}
     for e in edges:
         if e.a not in node_ids or e.b not in node_ids:
-            problems.append(f"mallportal_walkways.geojson: edge {e.a} -> {e.b} names a node that does not exist")
+            problems.append(CatalogInputError("mallportal_walkways.geojson",
+                                              N_("%(label)s: edge %(a)s -> %(b)s names a node that does not exist"),
+                                              a=e.a, b=e.b))
     if problems:
         raise ImdfError(problems)
     name = _label(venue_f["properties"]["name"], "en") or str(vid)
@@ -311,8 +325,8 @@ def _check_positionable(venue: VenueMap, unit_ids: Mapping[str, str]) -> None:
     try:
         zone_map(venue)
     except ValueError as exc:
-        raise ImdfError([f"unit.geojson: {exc}"]) from None
-    problems = []
+        raise ImdfError([CatalogInputError("unit.geojson", N_("%(label)s: %(error)s"), error=str(exc))]) from None
+    problems: list[str | CatalogInputError] = []
     by_floor: dict[int, list[tuple[str, Polygon]]] = {}
     for z in venue.zones:
         by_floor.setdefault(z.floor, []).append((f"{unit_ids.get(z.id, z.id)} ({z.name})", Polygon(z.polygon)))
@@ -320,7 +334,9 @@ def _check_positionable(venue: VenueMap, unit_ids: Mapping[str, str]) -> None:
         for (a, pa), (b, pb) in combinations(polys, 2):
             area = pa.intersection(pb).area
             if area > 0.01:
-                problems.append(f"unit.geojson: features {a} and {b} overlap by {area:.2f} m² on ordinal {level}")
+                problems.append(CatalogInputError("unit.geojson", N_("%(label)s: features %(a)s and %(b)s overlap by "
+                                                                     "%(area)s m² on ordinal %(level)s"),
+                                                  a=a, b=b, area=f"{area:.2f}", level=level))
     if problems:
         raise ImdfError(problems)
 

@@ -15,6 +15,7 @@ from typing import Any
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import linemerge, unary_union
 
+from core.errors import N_, CatalogInputError
 from fingerprints.imdf.schema import (
     CONNECTOR_KINDS,
     DEFAULT_ORIGIN,
@@ -121,7 +122,8 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     units = []
     for zone in venue.zones:
         if zone.floor not in level_ids:
-            raise ValueError(f"zone {zone.id} is on floor {zone.floor}, which the venue does not have")
+            raise CatalogInputError("", N_("zone %(zone)s is on floor %(floor)s, which the venue does not have"),
+                                    zone=zone.id, floor=zone.floor)
         rep = polygons[zone.id].representative_point()
         units.append(_feature(unit_ids[zone.id], "unit", {
             "type": "Polygon", "coordinates": [_ring(origin, zone.polygon)]}, {
@@ -169,7 +171,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     for shop in venue.shops:
         zone_id = shop.zone if shop.zone in unit_ids else unit_at(shop.floor, shop.x, shop.y)
         if zone_id is None:
-            raise ValueError(f"shop {shop.id} lies in no zone: an IMDF anchor needs a unit")
+            raise CatalogInputError("", N_("shop %(shop)s lies in no zone: an IMDF anchor needs a unit"), shop=shop.id)
         anchor_id = fid("anchor", shop.id)
         anchors.append(_feature(anchor_id, "anchor", _point(origin, shop.x, shop.y),
                                 {"address_id": None, "unit_id": unit_ids[zone_id]}))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import CatalogInputError
+from core.errors import N_, CatalogInputError
 from fingerprints import archives
 from fingerprints.imdf.schema import (
     CATEGORY_LISTS,
@@ -45,12 +45,12 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
                     if name.startswith(".") or "__MACOSX" in m.filename:
                         continue
                     if name in raw:
-                        raise ImdfError([f"{name}: appears twice in the archive"])
+                        raise ImdfError([CatalogInputError(name, N_("%(label)s: appears twice in the archive"))])
                     raw[name] = archives.read_member(zf, m)
         except archives.ArchiveProblem as exc:
             raise ImdfError([exc if isinstance(exc, CatalogInputError) else str(exc)]) from None
     out = {}
-    problems = []
+    problems: list[str | CatalogInputError] = []
     for name, value in raw.items():
         if isinstance(value, bytes | str) and not _is_imdf_member(name):
             continue  # a LICENSE.txt or README beside the data (Apple's sample archive ships one)
@@ -58,7 +58,8 @@ def read_imdf_files(source: Mapping[str, Any] | str | Path | bytes) -> dict[str,
             try:
                 value = json.loads(value)
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
-                problems.append(f"{name}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})")
+                problems.append(CatalogInputError(name, N_("%(label)s: not valid JSON (%(error)s)"),
+                                                  error=f"{type(exc).__name__}: {str(exc)[:200]}"))
                 continue
         out[name] = value
     if problems:
@@ -86,16 +87,19 @@ def _is_number(v: object) -> bool:
         return False
 
 
-def _position_problem(pos: object) -> str | None:
+Problem = tuple[str, dict[str, object]]  # a catalog message ("%(label)s: ...") and its values; %(label)s: where
+
+
+def _position_problem(pos: object) -> Problem | None:
     if not isinstance(pos, list) or len(pos) < 2 or not all(_is_number(v) for v in pos[:2]):
-        return f"position {pos!r} is not [lon, lat]"
+        return N_("%(label)s: position %(pos)s is not [lon, lat]"), {"pos": repr(pos)}
     lon, lat = pos[0], pos[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return f"position {pos!r} is outside WGS84 lon/lat ranges"
+        return N_("%(label)s: position %(pos)s is outside WGS84 lon/lat ranges"), {"pos": repr(pos)}
     return None
 
 
-def _geometry_problem(geom: dict) -> str | None:
+def _geometry_problem(geom: dict) -> Problem | None:
     """Structural GeoJSON check of one geometry (type already known to be allowed)."""
     kind, coords = geom.get("type"), geom.get("coordinates")
     if kind == "Point":
@@ -103,7 +107,7 @@ def _geometry_problem(geom: dict) -> str | None:
 
     def line(c, min_len):
         if not isinstance(c, list) or len(c) < min_len:
-            return f"{kind} needs at least {min_len} positions"
+            return N_("%(label)s: %(kind)s needs at least %(n)s positions"), {"kind": kind, "n": min_len}
         for p in c:
             problem = _position_problem(p)
             if problem:
@@ -112,20 +116,20 @@ def _geometry_problem(geom: dict) -> str | None:
 
     def polygon(c):
         if not isinstance(c, list) or not c:
-            return "polygon has no rings"
+            return N_("%(label)s: polygon has no rings"), {}
         for ring in c:
             problem = line(ring, 4)
             if problem:
                 return problem
             if ring[0][:2] != ring[-1][:2]:
-                return "polygon ring is not closed (first and last positions differ)"
+                return N_("%(label)s: polygon ring is not closed (first and last positions differ)"), {}
         return None
 
     if kind == "LineString":
         return line(coords, 2)
     if kind in ("MultiPoint", "MultiLineString"):  # a relationship's geometry may be any GeoJSON geometry
         if not isinstance(coords, list) or not coords:
-            return f"{kind} has no parts"
+            return N_("%(label)s: %(kind)s has no parts"), {"kind": kind}
         for c in coords:
             problem = _position_problem(c) if kind == "MultiPoint" else line(c, 2)
             if problem:
@@ -135,38 +139,40 @@ def _geometry_problem(geom: dict) -> str | None:
         return polygon(coords)
     if kind == "MultiPolygon":
         if not isinstance(coords, list) or not coords:
-            return "MultiPolygon has no polygons"
+            return N_("%(label)s: MultiPolygon has no polygons"), {}
         for c in coords:
             problem = polygon(c)
             if problem:
                 return problem
         return None
-    return f"unsupported geometry type {kind!r}"
+    return N_("%(label)s: unsupported geometry type %(kind)s"), {"kind": repr(kind)}
 
 
-def _labels_problem(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return "must be a labels object such as {\"en\": \"...\"}"
-    return None
+def _is_labels(value: object) -> bool:
+    """null, or a labels object such as {"en": "..."}."""
+    return value is None or isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 class _Checker:
     def __init__(self, files: dict[str, Any]) -> None:
         self.files = files
-        self.problems: list[str] = []
+        self.problems: list[str | CatalogInputError] = []
         self.features: dict[str, list[dict]] = {}
         self.by_id: dict[str, tuple[str, dict]] = {}
 
-    def add(self, where: str, problem: str) -> None:
-        self.problems.append(f"{where}: {problem}")
+    def add(self, where: str, template: str, **params: object) -> None:
+        """A problem at `where` (a file, or a file's feature): `template` is its catalog message, "%(label)s: ..."
+        (a console says it in the page's language; the English is "WHERE: ...")."""
+        self.problems.append(CatalogInputError(where, template, **params))
+
+    def add_problem(self, where: str, problem: Problem) -> None:
+        self.add(where, problem[0], **problem[1])
 
     def run(self) -> None:
         for name in REQUIRED_FILES:
             if name not in self.files:
-                self.add(name, "required file is missing")
+                self.add(name, N_("%(label)s: required file is missing"))
         manifest = self.files.get("manifest.json")
         if manifest is not None:
             self._manifest(manifest)
@@ -179,13 +185,14 @@ class _Checker:
 
     def _manifest(self, m: object) -> None:
         if not isinstance(m, dict):
-            self.add("manifest.json", "must be a JSON object")
+            self.add("manifest.json", N_("%(label)s: must be a JSON object"))
             return
         for key in ("version", "created", "language"):
             if key not in m:
-                self.add("manifest.json", f"required property {key!r} is missing")
+                self.add("manifest.json", N_("%(label)s: required property %(key)s is missing"), key=repr(key))
         if "version" in m and not (isinstance(m["version"], str) and _SUPPORTED_VERSION_RE.match(m["version"])):
-            self.add("manifest.json", f"version {m['version']!r} is not supported (expected {IMDF_VERSION!r})")
+            self.add("manifest.json", N_("%(label)s: version %(version)s is not supported (expected %(expected)s)"),
+                     version=repr(m["version"]), expected=repr(IMDF_VERSION))
 
     def _collection(self, name: str, ftype: str | None) -> None:
         doc = self.files.get(name)
@@ -193,42 +200,44 @@ class _Checker:
             return
         if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(
                 doc.get("features"), list):
-            self.add(name, "must be a GeoJSON FeatureCollection with a 'features' list")
+            self.add(name, N_("%(label)s: must be a GeoJSON FeatureCollection with a 'features' list"))
             return
         feats = []
         for i, f in enumerate(doc["features"]):
             if not isinstance(f, dict):
-                self.add(f"{name}: feature #{i}", "must be a JSON object")
+                self.add(f"{name}: feature #{i}", N_("%(label)s: must be a JSON object"))
                 continue
             fid = f.get("id")
             where = f"{name}: feature {fid}" if isinstance(fid, str) else f"{name}: feature #{i}"
             if not isinstance(fid, str) or not _UUID_RE.match(fid):
-                self.add(where, f"id {fid!r} is not a UUID")
+                self.add(where, N_("%(label)s: id %(id)s is not a UUID"), id=repr(fid))
                 continue
             if fid in self.by_id:
-                self.add(where, f"id is used twice (also in {self.by_id[fid][0]})")
+                self.add(where, N_("%(label)s: id is used twice (also in %(other)s)"), other=self.by_id[fid][0])
                 continue
             self.by_id[fid] = (name, f)
             if f.get("type") != "Feature":
-                self.add(where, "'type' must be \"Feature\"")
+                self.add(where, N_("%(label)s: 'type' must be \"Feature\""))
             props = f.get("properties")
             if not isinstance(props, dict):
-                self.add(where, "'properties' must be an object")
+                self.add(where, N_("%(label)s: 'properties' must be an object"))
                 continue
             if ftype is None:
                 feature_type = f.get("feature_type")
                 if not isinstance(feature_type, str) or not feature_type.startswith(EXTENSION + ":"):
-                    self.add(where, f"extension feature_type must start with {EXTENSION}:")
+                    self.add(where, N_("%(label)s: extension feature_type must start with %(prefix)s:"),
+                             prefix=EXTENSION)
                 geom = f.get("geometry")
                 if geom is not None:
-                    problem = _geometry_problem(geom) if isinstance(geom, dict) else "geometry must be an object"
+                    problem = _geometry_problem(geom) if isinstance(geom, dict) else (
+                        N_("%(label)s: geometry must be an object"), {})
                     if problem:
-                        self.add(where, problem)
+                        self.add_problem(where, problem)
                 feats.append(f)
                 continue
             if f.get("feature_type") != ftype:
-                self.add(where, f"feature_type {f.get('feature_type')!r} does not belong in {name} "
-                                f"(expected {ftype!r})")
+                self.add(where, N_("%(label)s: feature_type %(got)s does not belong in %(name)s (expected %(want)s)"),
+                         got=repr(f.get("feature_type")), name=name, want=repr(ftype))
                 continue
             if self._feature(where, ftype, f, props):
                 feats.append(f)
@@ -239,77 +248,86 @@ class _Checker:
         allowed = GEOMETRY_TYPES.get(ftype, (None,))
         geom = f.get("geometry", "missing")
         if geom == "missing":
-            self.add(where, "'geometry' member is missing (use null where the type has none)")
+            self.add(where, N_("%(label)s: 'geometry' member is missing (use null where the type has none)"))
             ok = False
         elif geom is None:
             if None not in allowed:
-                self.add(where, f"geometry is null; a {ftype} needs {' or '.join(a for a in allowed if a)}")
+                self.add(where, N_("%(label)s: geometry is null; a %(ftype)s needs %(allowed)s"), ftype=ftype,
+                         allowed=" or ".join(a for a in allowed if a))
                 ok = False
         elif not isinstance(geom, dict) or geom.get("type") not in allowed:
             got = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
             want = " or ".join(a if a else "null" for a in allowed)
-            self.add(where, f"geometry type {got!r} is not allowed for {ftype} features (must be {want})")
+            self.add(where, N_("%(label)s: geometry type %(got)s is not allowed for %(ftype)s features (must be "
+                               "%(want)s)"), got=repr(got), ftype=ftype, want=want)
             ok = False
         else:
             problem = _geometry_problem(geom)
             if problem:
-                self.add(where, f"geometry: {problem}")
+                self.add_problem(f"{where}: geometry", problem)  # "WHERE: geometry: ...", the member named
                 ok = False
         for key in REQUIRED.get(ftype, ()):
             if key not in props and key not in NON_NULL.get(ftype, ()):
                 continue  # left out where it may be null (Apple's sample archive): read as null (`.get`)
             if key not in props:
-                self.add(where, f"required property {key!r} is missing")
+                self.add(where, N_("%(label)s: required property %(key)s is missing"), key=repr(key))
                 ok = False
             elif props[key] is None and key in NON_NULL.get(ftype, ()):
-                self.add(where, f"property {key!r} must not be null")
+                self.add(where, N_("%(label)s: property %(key)s must not be null"), key=repr(key))
                 ok = False
         cats = CATEGORY_LISTS.get(ftype)
         cat = props.get("category")
         if cats is not None and cat is not None and cat not in cats:
-            extra = " (MallPortal knows the mall-related part of the occupant list)" if ftype == "occupant" else ""
-            self.add(where, f"category {cat!r} is not an IMDF {ftype} category{extra}")
+            if ftype == "occupant":
+                self.add(where, N_("%(label)s: category %(cat)s is not an IMDF occupant category (MallPortal knows "
+                                   "the mall-related part of the occupant list)"), cat=repr(cat))
+            else:
+                self.add(where, N_("%(label)s: category %(cat)s is not an IMDF %(ftype)s category"), cat=repr(cat),
+                         ftype=ftype)
             ok = False
         for key in ("name", "alt_name", "short_name"):
-            if key in props:
-                problem = _labels_problem(props[key])
-                if problem:
-                    self.add(where, f"property {key!r} {problem}")
-                    ok = False
+            if key in props and not _is_labels(props[key]):
+                self.add(where, N_("%(label)s: property %(key)s must be a labels object such as {\"en\": \"...\"}"),
+                         key=repr(key))
+                ok = False
         dp = props.get("display_point")
         if dp is not None and (not isinstance(dp, dict) or dp.get("type") != "Point" or _geometry_problem(dp)):
-            self.add(where, "display_point must be a GeoJSON Point")
+            self.add(where, N_("%(label)s: display_point must be a GeoJSON Point"))
             ok = False
         if ftype == "level":
             if "ordinal" in props and (not isinstance(props["ordinal"], int) or isinstance(props["ordinal"], bool)):
-                self.add(where, "ordinal must be an integer")
+                self.add(where, N_("%(label)s: ordinal must be an integer"))
                 ok = False
             if "outdoor" in props and not isinstance(props["outdoor"], bool):
-                self.add(where, "outdoor must be true or false")
+                self.add(where, N_("%(label)s: outdoor must be true or false"))
                 ok = False
         if ftype == "amenity" and props.get("unit_ids") is not None and (
                 not isinstance(props["unit_ids"], list) or not props["unit_ids"]):
-            self.add(where, "unit_ids must be a non-empty list of unit ids")
+            self.add(where, N_("%(label)s: unit_ids must be a non-empty list of unit ids"))
             ok = False
         return ok
 
     def _ref(self, where: str, key: str, value: object, ftype: str, nullable: bool) -> None:
         if value is None:
             if not nullable:
-                self.add(where, f"{key} must not be null")
+                self.add(where, N_("%(label)s: %(key)s must not be null"), key=key)
             return
         target = self.by_id.get(value) if isinstance(value, str) else None
         if target is None:
-            self.add(where, f"{key} {value!r} does not resolve to any feature")
+            self.add(where, N_("%(label)s: %(key)s %(value)s does not resolve to any feature"), key=key,
+                     value=repr(value))
         elif target[1].get("feature_type") != ftype:
-            self.add(where, f"{key} {value!r} is a {target[1].get('feature_type')}, not a {ftype}")
+            self.add(where, N_("%(label)s: %(key)s %(value)s is a %(got)s, not a %(ftype)s"), key=key,
+                     value=repr(value), got=str(target[1].get("feature_type")), ftype=ftype)
 
     def _relationship(self, where: str, props: dict) -> None:
         if props.get("direction") not in RELATIONSHIP_DIRECTIONS:
-            self.add(where, f"direction {props.get('direction')!r} must be one of {RELATIONSHIP_DIRECTIONS}")
+            self.add(where, N_("%(label)s: direction %(got)s must be one of %(allowed)s"),
+                     got=repr(props.get("direction")), allowed=str(RELATIONSHIP_DIRECTIONS))
         intermediary = props.get("intermediary")
         if intermediary is not None and not isinstance(intermediary, list):
-            self.add(where, f"intermediary {intermediary!r:.60} must be null or a list of feature references")
+            self.add(where, N_("%(label)s: intermediary %(value)s must be null or a list of feature references"),
+                     value=f"{intermediary!r:.60}")
             intermediary = []
         # origin and destination are "null or FEATURE-REFERENCE" (a relationship such as a traversal may
         # leave an end out); a reference names its feature by a string id
@@ -318,7 +336,8 @@ class _Checker:
         for key, ref in refs:
             ref_id = ref.get("id") if isinstance(ref, dict) else None
             if not isinstance(ref_id, str) or ref_id not in self.by_id:
-                self.add(where, f"{key} {ref!r:.80} does not name a feature of the archive")
+                self.add(where, N_("%(label)s: %(key)s %(ref)s does not name a feature of the archive"), key=key,
+                         ref=f"{ref!r:.80}")
 
     def _references(self) -> None:
         for name, feats in self.features.items():
@@ -346,9 +365,9 @@ class _Checker:
                     self._ref(where, "level_id", props["level_id"], "level", nullable=True)
         venues = self.features.get("venue.geojson", [])
         if len(venues) != 1:
-            self.add("venue.geojson", f"must hold exactly one venue feature, found {len(venues)}")
+            self.add("venue.geojson", N_("%(label)s: must hold exactly one venue feature, found %(n)s"), n=len(venues))
         if not self.features.get("level.geojson"):
-            self.add("level.geojson", "holds no level")
+            self.add("level.geojson", N_("%(label)s: holds no level"))
 
 
 def validate_imdf(files: Mapping[str, Any]) -> None:

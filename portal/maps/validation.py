@@ -16,6 +16,7 @@ import time
 
 import redis
 
+from core.errors import N_, CatalogInputError
 from core.storage import VenueKeys
 
 KEEP = 20
@@ -144,8 +145,8 @@ class LiveWalks:
                            args=[json.dumps(mark), LIVE_TTL_S, 4 * MAX_ROUTE_POINTS]))
         if n == -1:
             raise LookupError("no such walk")
-        if n < 0:
-            raise ValueError("this walk is finished" if n == -2 else "this walk has too many marks")
+        if n < 0:  # a catalog message: the console's walk page says it in its language (the English as ever)
+            raise CatalogInputError("", N_("this walk is finished") if n == -2 else N_("this walk has too many marks"))
         return n
 
     def finish(self, venue: str, walk_id: str, now: float | None = None) -> bool:

@@ -24,6 +24,7 @@ import time
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.errors import N_, CatalogInputError
 from fingerprints.model import VenueMap
 from fingerprints.survey import (
     DEFAULT_DURATION_S,
@@ -93,8 +94,14 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     try:
         sample, version = store.finish(venue, client, force=force, by=username)
     except ValueError as exc:
-        if "finished elsewhere" in str(exc) or "no survey point" in str(exc):
-            raise
+        # Another finisher (a second tab, the timer, a poll) took the point between the check above and the
+        # store's: no outcome of ours to record. A catalog message, which the view says in the page's language
+        # (not _() here: the timer finishes points outside any request); the store's words are the CLI's.
+        if "finished elsewhere" in str(exc):
+            raise CatalogInputError("", N_("This survey point was just finished elsewhere (another tab, or its "
+                                           "timer); its outcome is the one shown.")) from None
+        if "no survey point" in str(exc):
+            raise CatalogInputError("", N_("No survey point in progress for this device.")) from None
         # kept as the English text and, where it has one, its catalog message: the page says it in the
         # language of whoever looks (the point may be finished by a timer, outside any request)
         result = {**base, "ok": False, "message": str(exc), "template": getattr(exc, "template", None),

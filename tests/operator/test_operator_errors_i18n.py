@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
+import zipfile
 
 import pytest
 
 from fingerprints.drafts import DraftStore
 from fingerprints.store import VenueKeysMap, VenueStore
+from fingerprints.survey import SurveyKeys, SurveyStore
+from portal.maps.validation import LiveWalks
 
 V = "/console/ops/demo"
 MAC = "02:00:5e:00:53:42"
@@ -181,5 +185,150 @@ def test_a_route_point_off_the_plan_is_said_in_the_page_language(client, ops, sv
     readings = b"ts,ap,rssi\n1796200000,f0:9f:c2:1a:00:01,-60\n"
     resp = upload(client, ops, V + f"/validation?lang={lang}",
                   {"route": (route, "route.csv"), "readings": (readings, "readings.csv")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and not_shown not in text
+
+
+# -- Meraki / UniFi / Ekahau AP lists: the locators and the reasons nothing was placed ------------------------
+
+
+MERAKI_PLANS = json.dumps([{"floorPlanId": "p2", "name": "Basement"}]).encode()
+MERAKI_DEVICES = json.dumps([1, {"name": "sw", "model": "MS220"},
+                             {"name": "ap1", "model": "MR46", "floorPlanId": "p2", "lat": 22.2852, "lng": 114.1585,
+                              "mac": "f0:9f:c2:1a:00:99"}]).encode()
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", ["AP 列表未导入（2 个问题）", "设备 #0：不是 JSON 对象",
+            "平面图 'Basement'：楼层 'Basement' 不是本场馆的楼层"], "is not one of the venue's floors"),
+    ("en", ["AP list not imported (2 problem(s))", "device #0: not an object",
+            "floor plan 'Basement': floor 'Basement' is not one of the venue's floors: 0 (G), 1 (L1)"], "平面图"),
+])
+def test_a_meraki_list_on_an_unknown_floor_plan_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
+                  {"file": (MERAKI_DEVICES, "devices.json"), "companion": (MERAKI_PLANS, "plans.json")},
+                  kind="aps", format="meraki")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+    assert DraftStore(svc.db, svc.venues).get("demo", draft.id).steps == []
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", ["该文件没有放置任何 AP", "sw：不是 AP（usw）", "u2：未放置在地图上"], "not an AP"),
+    ("en", ["the file places no AP (sw: not an AP (usw); u2: not placed on a map)"], "不是 AP"),
+])
+def test_the_reasons_a_unifi_list_places_no_ap_are_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    devices = {"data": [{"type": "usw", "name": "sw"},  # a switch, and an AP on a map the list does not have
+                        {"type": "uap", "name": "u2", "mac": "f0:9f:c2:1a:00:98", "x": 1, "y": 1, "map_id": "gone"}]}
+    draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
+                  {"file": (json.dumps(devices).encode(), "devices.json"), "companion": (b'{"data": []}', "maps.json")},
+                  kind="aps", format="unifi")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+
+
+# -- archives and IMDF ------------------------------------------------------------------------------------
+
+
+def zip_of(files: dict[str, str | bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", ["未导入任何内容", "manifest.json：解压后膨胀", "倍（最多 200 倍）：视为压缩炸弹，已拒绝"], "zip bomb"),
+    ("en", ["Nothing was imported.", "manifest.json: expands", "times (at most 200): refused as a zip bomb"],
+     "压缩炸弹"),
+])
+def test_a_zip_bomb_is_refused_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    before = svc.venues.current_version("demo")
+    bomb = zip_of({"manifest.json": " " * 3 * 2**20})
+    resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}", {"imdf": (bomb, "bomb.zip")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+    assert svc.venues.current_version("demo") == before
+
+
+def demo_imdf(client) -> dict[str, dict]:
+    """The demo's own IMDF export, as {file name: JSON}."""
+    resp = client.get(V + "/setup/export.imdf.zip")
+    assert resp.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(resp.data)) as zf:
+        return {name: json.loads(zf.read(name)) for name in zf.namelist()}
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", ["IMDF 压缩包无效（2 个问题）", "manifest.json：不支持版本 '9.9'（应为 '1.0.0'）", "geometry：多边形没有环"],
+     "is not supported"),
+    ("en", ["invalid IMDF archive (2 problem(s))", "manifest.json: version '9.9' is not supported (expected '1.0.0')",
+            "geometry: polygon has no rings"], "不支持版本"),
+])
+def test_the_problems_of_an_imdf_archive_are_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    files = demo_imdf(client)
+    files["manifest.json"]["version"] = "9.9"
+    files["unit.geojson"]["features"][0]["geometry"] = {"type": "Polygon", "coordinates": []}
+    before = svc.venues.current_version("demo")
+    archive = zip_of({name: json.dumps(doc) for name, doc in files.items()})
+    resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}", {"imdf": (archive, "demo.zip")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+    assert svc.venues.current_version("demo") == before
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "区域 {z} 位于楼层 7，而场馆没有该楼层", "which the venue does not have"),
+    ("en", "zone {z} is on floor 7, which the venue does not have", "而场馆没有该楼层"),
+])
+def test_an_imdf_export_refused_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    with svc.venues.edit("demo", "test.zone_floor", by="test") as venue_map:  # a map older checks let through
+        zone = venue_map.zones[0]
+        zone.floor = 7
+    resp = client.get(V + f"/setup/export.imdf.zip?lang={lang}")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown.format(z=zone.id) in text and not_shown not in text
+
+
+# -- a live validation walk, and a survey point finished elsewhere --------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "这次验证行走已结束", "this walk is finished"),
+    ("en", "this walk is finished", "这次验证行走已结束"),
+])
+def test_marking_a_finished_walk_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    walks = LiveWalks(svc.db)
+    walk_id = walks.start("demo", svc.hasher.client_id(MAC), [(0, 10.0, 10.0)], "ops",
+                          svc.venues.current_version("demo"))
+    assert walks.finish("demo", walk_id)
+    resp = client.post(V + f"/walk/{walk_id}/mark?lang={lang}", data={"csrf_token": ops.csrf(), "point": "0"})
+    text = visible_text(resp)
+    assert resp.status_code == 409 and shown in text and not_shown not in text
+    assert walks.get("demo", walk_id)["marks"] == []
+
+
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "这个勘测点刚刚已在别处完成", "finished elsewhere"),
+    ("en", "This survey point was just finished elsewhere (another tab, or its timer)", "已在别处完成"),
+])
+def test_a_point_finished_elsewhere_meanwhile_is_said_in_the_page_language(client, ops, svc, monkeypatch, lang, shown,
+                                                                          not_shown):
+    resp = client.post(V + "/survey/devices", data={"csrf_token": ops.csrf(), "mac": MAC, "label": "phone"})
+    assert resp.status_code == 303
+    device = svc.hasher.client_id(MAC)
+    form = {"csrf_token": ops.csrf(), "device": device, "floor": "0", "x": "10", "y": "10", "duration": "3"}
+    assert client.post(V + "/survey/start", data=form).status_code == 303
+
+    def finished_by_another(store, venue, client_id, **kwargs):
+        """Another finisher (a second tab, the timer) claimed the point first: the store's own refusal."""
+        store.db.delete(SurveyKeys(venue).point(client_id))
+        raise ValueError("no survey point in progress for this device (finished elsewhere)")
+
+    monkeypatch.setattr(SurveyStore, "finish", finished_by_another)
+    resp = client.post(V + f"/survey/finish?lang={lang}", data={"csrf_token": ops.csrf(), "device": device})
     text = visible_text(resp)
     assert resp.status_code == 400 and shown in text and not_shown not in text
