@@ -86,10 +86,12 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     svc = services()
     store = survey_store()
     point = store.pending(venue, client)
+    # Catalog messages, not _(): the timer calls this outside any request (a point gone meanwhile raised
+    # RuntimeError in its thread); the views say them with input_error_text.
     if point is None:
-        raise ValueError(_("No survey point in progress for this device."))
+        raise CatalogInputError("", N_("No survey point in progress for this device."))
     if not force and time.time() < point.ends:
-        raise ValueError(_("Still collecting: %(s)s s left.", s=f"{point.ends - time.time():.0f}"))
+        raise CatalogInputError("", N_("Still collecting: %(s)s s left."), s=f"{point.ends - time.time():.0f}")
     base = {"floor": point.floor, "x": point.x, "y": point.y, "started": point.started, "at": time.time()}
     try:
         sample, version = store.finish(venue, client, force=force, by=username)

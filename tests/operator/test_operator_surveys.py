@@ -12,6 +12,7 @@ from fingerprints.survey import SurveyStore
 from portal.auth import AuditLog
 from portal.demo import simulated_reports
 from portal.operator.mapedit import OpsKeys
+from portal.operator.surveys import finish_point
 from portal.operator.versions import wait_for_model
 
 V = "/console/ops/demo"
@@ -139,3 +140,10 @@ def test_remove_device(client, ops, svc, device):
     resp = post(client, ops, V + "/survey/devices/delete", device=device)
     assert resp.status_code == 400
     assert client.get(V + "/survey/status.json?device=nope").status_code == 400
+
+
+def test_the_timer_finishing_a_point_gone_meanwhile_gets_a_value_error(app):
+    """The timer thread finishes points with an app context and no request: a point gone meanwhile (finished by a
+    poll, cancelled) is a ValueError it expects, not the RuntimeError a request-only gettext raised there."""
+    with app.app_context(), pytest.raises(ValueError, match="No survey point in progress"):
+        finish_point("demo", "02:00:00:00:00:99", "ops")
