@@ -8,7 +8,9 @@ transition model encodes how people move: a phone stays where it is or walks to 
 walkway edge joins two floors (stairs, lifts, escalators), plus a small "anything" term that lets the
 filter recover from a wrong start. So one noisy estimate on another floor does not move the phone, two
 agreeing ones near the escalator do, and a phone that walked from the corridor into a shop is placed in
-the shop after one or two reports.
+the shop after one or two reports. While a phone's own readings say it stood still (the still span its
+vector was taken over: positioning/readings.py), it does not walk on at all, only the "anything" term
+applies: the estimates of a dwell add up rather than each standing nearly alone.
 
 Pure: the state is a small JSON-serialisable dict the caller keeps (the tracker keeps it in the store)."""
 
@@ -110,13 +112,28 @@ class MotionFilter:
 
     # -- the model -------------------------------------------------------------------------------
 
-    def predict(self, prior: np.ndarray, dt: float) -> np.ndarray:
-        """Where the phone may be `dt` seconds after the distribution `prior`."""
-        dt = max(0.0, dt)
-        move = 1 - math.exp(-dt / self.move_tau_s)
-        jump = max(self.min_jump, 1 - math.exp(-dt / self.jump_tau_s))
-        stay = max(0.0, 1 - move - jump)
+    def predict(self, prior: np.ndarray, dt: float, still: bool = False) -> np.ndarray:
+        """Where the phone may be `dt` seconds after the distribution `prior`. `still`: its readings say it
+        stood still over those seconds (`stood_still`), so it did not walk on; the "anything" term stays."""
+        stay, move, jump = self._moves(dt, still)
         return stay * prior + move * (prior @ self.graph.walk) + jump / len(self.graph)
+
+    def _moves(self, dt: float, still: bool) -> tuple[float, float, float]:
+        """`predict`'s shares: staying, walking to a neighbouring place, the "anything" term."""
+        dt = max(0.0, dt)
+        move = 0.0 if still else 1 - math.exp(-dt / self.move_tau_s)
+        jump = max(self.min_jump, 1 - math.exp(-dt / self.jump_tau_s))
+        return max(0.0, 1 - move - jump), move, jump
+
+    @staticmethod
+    def stood_still(still_s: float, dt: float) -> bool:
+        """Whether a phone whose readings say it has stood still for `still_s` seconds (the still span its
+        vector was taken over, positioning/readings.py; 0: it moved, or too little is known) stood still
+        over the `dt` seconds since its last estimate. Then the filter does not walk it to a neighbouring
+        place between the two: each estimate of a phone standing in a shop adds to the evidence of the
+        ones before (one odd estimate does not move it next door, or across the floor through the
+        corridor), where a phone that may have walked keeps only a few seconds of them."""
+        return still_s > 0 and dt <= still_s
 
     def likelihood(self, estimate: Estimate, scores: Mapping[str | None, float]) -> np.ndarray:
         """How well each state explains one fingerprint estimate. `scores`: zone -> evidence (None: outside
@@ -153,18 +170,19 @@ class MotionFilter:
         return uniform if not seed else 0.5 * self.graph.distribution(seed) + 0.5 * uniform
 
     def update(self, state: dict | None, estimate: Estimate, scores: Mapping[str | None, float], now: float,
-               seed: Mapping[str, float] | None = None, floor_hint: Mapping[str, float] | None = None
-               ) -> tuple[dict, Motion]:
+               seed: Mapping[str, float] | None = None, floor_hint: Mapping[str, float] | None = None,
+               still_s: float = 0.0) -> tuple[dict, Motion]:
         """One estimate in; the new state and where the phone is. `seed`: a cold-start guess used when
         the phone has no state yet (e.g. its associated AP's coverage). `floor_hint`: places (state ->
         share) whose floors weigh this estimate's evidence (`floor_weights`), for an estimate too weak to
-        tell floors apart alone (a phone heard for a second or two, by a few APs)."""
+        tell floors apart alone (a phone heard for a second or two, by a few APs). `still_s`: how long the
+        phone's readings say it has stood still (`stood_still`)."""
         fresh = state is None or not 0 <= now - state["ts"] <= self.reset_after_s
         if fresh:
             prior, dt = self.start(seed), self.obs_tau_s
         else:
             dt = now - state["ts"]
-            prior = self.predict(self.graph.distribution(state["p"]), dt)
+            prior = self.predict(self.graph.distribution(state["p"]), dt, self.stood_still(still_s, dt))
         evidence = self.likelihood(estimate, scores)
         if floor_hint:
             evidence = evidence * self.floor_weights(floor_hint)
@@ -218,16 +236,18 @@ class MotionFilter:
     def update_many(self, states: Sequence[dict | None], estimates: Sequence[Estimate],
                     scores: Sequence[Mapping[str | None, float]], now: float,
                     seeds: Sequence[Mapping[str, float] | None] | None = None,
-                    floor_hints: Sequence[Mapping[str, float] | None] | None = None) -> list[tuple[dict, Motion]]:
+                    floor_hints: Sequence[Mapping[str, float] | None] | None = None,
+                    stills: Sequence[float] | None = None) -> list[tuple[dict, Motion]]:
         """`update` for many phones at one time, bit for bit (tests/positioning_tests/test_motion_batch.py):
         the same operations on the phones' rows of (phones x states) arrays, so each numpy call is made once
         per batch rather than once per phone. A sum over a row adds as numpy's sum of that row alone does
         (`_row_sums`); the product with the walk matrix and Python's rounding stay one phone at a time."""
         g, n = self.graph, len(estimates)
-        seeds, hints = seeds or [None] * n, floor_hints or [None] * n
+        seeds, hints, stills = seeds or [None] * n, floor_hints or [None] * n, stills or [0.0] * n
         fresh = [state is None or not 0 <= now - state["ts"] <= self.reset_after_s for state in states]
         dts = [self.obs_tau_s if f else now - state["ts"] for f, state in zip(fresh, states, strict=True)]
-        prior = self._priors([seeds[i] if fresh[i] else states[i]["p"] for i in range(n)], fresh, dts)
+        still = [self.stood_still(s, dt) for s, dt in zip(stills, dts, strict=True)]
+        prior = self._priors([seeds[i] if fresh[i] else states[i]["p"] for i in range(n)], fresh, dts, still)
         evidence = self._likelihoods(estimates, scores)
         for i, hint in enumerate(hints):  # the hint before the power, as in `update`
             if hint:
@@ -246,9 +266,9 @@ class MotionFilter:
                 for i, (state, estimate, dt, probs) in enumerate(zip(states, estimates, dts,
                                                                      self._sparse_rows(posterior), strict=True))]
 
-    def _priors(self, dists: Sequence[Mapping[str, float] | None], fresh: Sequence[bool], dts: Sequence[float]
-                ) -> np.ndarray:
-        """Per phone, `start(seed)` (fresh) or `predict(distribution(state's p), dt)`, as rows."""
+    def _priors(self, dists: Sequence[Mapping[str, float] | None], fresh: Sequence[bool], dts: Sequence[float],
+                still: Sequence[bool]) -> np.ndarray:
+        """Per phone, `start(seed)` (fresh) or `predict(distribution(state's p), dt, still)`, as rows."""
         g, n = self.graph, len(dists)
         rows = []
         for probs in dists:  # `distribution`: the same additions in the same order
@@ -270,10 +290,8 @@ class MotionFilter:
             return started
         coefficients = []
         for i in moved:  # `predict`'s scalars
-            dt = max(0.0, dts[i])
-            move = 1 - math.exp(-dt / self.move_tau_s)
-            jump = max(self.min_jump, 1 - math.exp(-dt / self.jump_tau_s))
-            coefficients.append((max(0.0, 1 - move - jump), move, jump / len(g)))
+            stay, move, jump = self._moves(dts[i], still[i])
+            coefficients.append((stay, move, jump / len(g)))
         stay, move, jump = (np.array(c)[:, None] for c in zip(*coefficients, strict=True))
         walked = np.vstack([dense[i] @ g.walk for i in moved])  # one phone's product, as `predict` makes it
         started[moved] = stay * dense[moved] + move * walked + jump

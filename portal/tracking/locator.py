@@ -109,6 +109,7 @@ class _Pending:
     partial: bool = False  # heard too briefly for every AP to have reported: match on the APs it has
     offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
     silent: np.ndarray | None = None  # partial: columns of the APs that reported since without hearing it
+    still_s: float = 0.0  # how long its readings say it has stood still (the still span; MotionFilter.stood_still)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class _Heard:
     heard: int  # APs in the vector
     associated: str | None  # the AP its readings say it is associated with
     oldest: float  # its oldest reading's time
+    still_s: float = 0.0  # the still span its vector was taken over (0: readings weighted by age)
 
 
 def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float,
@@ -132,8 +134,9 @@ def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float,
     # a vector of only APs no fingerprint hears (placed after the survey) matches nothing: as a phone heard by
     # none (the positioner refuses such a query, and in a batch it would refuse every phone's)
     known = model.positioner.hears_known(found.vectors) if readings.n_phones else []
+    spans = found.span.tolist()
     return [_Heard(found.vectors[i] if found.heard[i] and known[i] else None, int(found.heard[i]), associated[i],
-                   oldest[i]) for i in range(readings.n_phones)]
+                   oldest[i], spans[i]) for i in range(readings.n_phones)]
 
 
 def silent_columns(model: VenueModel, vector: np.ndarray, since: float, reported: Mapping[str, float] | None
@@ -166,7 +169,8 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     shifted = phone_offset.without_offset(vector, offset)
     partial = now - heard.oldest < PARTIAL_UNTIL_S
     return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
-                    silent=silent_columns(model, vector, heard.oldest, reported) if partial else None)
+                    silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
+                    still_s=heard.still_s)
 
 
 def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
@@ -182,7 +186,8 @@ def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str 
 def _finish(model: VenueModel, pending: _Pending, estimate: Estimate, now: float) -> tuple[dict, Position]:
     """The part after the positioner: evidence per zone -> the motion filter -> the zone (no flip-flop)."""
     scores, seed, hint = _evidence(model, pending, estimate)
-    new_state, motion = model.motion.update(_motion_state(pending), estimate, scores, now, seed=seed, floor_hint=hint)
+    new_state, motion = model.motion.update(_motion_state(pending), estimate, scores, now, seed=seed, floor_hint=hint,
+                                            still_s=pending.still_s)
     return _decide(model, pending, estimate, new_state, motion)
 
 
@@ -200,7 +205,8 @@ def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequ
     same numbers as `update`: tests/positioning_tests/test_motion_batch.py)."""
     evidence = [_evidence(model, p, e) for p, e in zip(pending, estimates, strict=True)]
     stepped = model.motion.update_many([p.state for p in pending], estimates, [e[0] for e in evidence], now,
-                                       [e[1] for e in evidence], [e[2] for e in evidence])
+                                       [e[1] for e in evidence], [e[2] for e in evidence],
+                                       [p.still_s for p in pending])
     return [_decide(model, p, e, new_state, motion)
             for p, e, (new_state, motion) in zip(pending, estimates, stepped, strict=True)]
 

@@ -1,6 +1,7 @@
 """The motion filter's batch step (`MotionFilter.update_many`, the tracker's) against one phone at a time
 (`update`), bit for bit: phones without a state, with one, with one too old, estimates on every floor and on
-a floor the graph does not know, evidence of every shape, cold-start seeds, floor hints, repeated soon."""
+a floor the graph does not know, evidence of every shape, cold-start seeds, floor hints, repeated soon, still
+spans that cover the time since the last estimate and ones that do not."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def one_step(rng: np.random.Generator, g: ZoneGraph, n: int):
 
 @pytest.mark.parametrize(("n_floors", "per_floor"), [(2, 4), (4, 12)])
 def test_batch_step_is_one_phone_step_bit_for_bit(n_floors, per_floor):
-    rng = np.random.default_rng(n_floors)
+    rng, still_rng = np.random.default_rng(n_floors), np.random.default_rng(n_floors + 100)
     motion = MotionFilter(graph(n_floors, per_floor))
     n, now = 200, 1_800_000_000.0
     states: list = [None] * n
@@ -48,9 +49,10 @@ def test_batch_step_is_one_phone_step_bit_for_bit(n_floors, per_floor):
         estimates, scores, seeds, hints = one_step(rng, motion.graph, n)
         if step == 3:  # the same phones again a moment later (partial evidence), some states from the future
             states = [s if s is None or i % 7 else {**s, "ts": now + 5} for i, s in enumerate(states)]
-        want = [motion.update(states[i], estimates[i], scores[i], now, seed=seeds[i], floor_hint=hints[i])
-                for i in range(n)]
-        got = motion.update_many(states, estimates, scores, now, seeds, hints)
+        stills = still_rng.choice([0.0, 0.0, 20.0, 60.0], size=n).tolist()  # still spans, covering dt or not
+        want = [motion.update(states[i], estimates[i], scores[i], now, seed=seeds[i], floor_hint=hints[i],
+                              still_s=stills[i]) for i in range(n)]
+        got = motion.update_many(states, estimates, scores, now, seeds, hints, stills)
         assert got == want
         states = [s if rng.random() < 0.9 else None for s, _ in got]
 
