@@ -272,6 +272,13 @@ def console(client, demo):
     return Console()
 
 
+
+@pytest.fixture
+def ops(client, console):
+    """`client` logged into the console as the demo's operator (`ops.csrf()` for form posts)."""
+    console.login("ops")
+    return console
+
 # ---- a real server -------------------------------------------------------------------------
 
 

@@ -43,12 +43,6 @@ def visible_text(page: str) -> str:
 
 
 @pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
-
-
-@pytest.fixture
 def zh(app):
     with app.test_request_context("/?lang=zh"):
         yield

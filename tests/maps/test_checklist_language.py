@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
-
 from fingerprints.quality import CANNOT_KNOW, CHECKED
 from portal.maps.builds import wait_for_model
 from portal.maps.quality_text import cannot_know_text, checked_text
@@ -45,12 +43,6 @@ def demo_names(svc) -> set[str]:
     names |= {z.id for z in venue_map.zones} | {f.name for f in venue_map.floors}
     names |= {a.bssid for a in venue_map.aps} | {a.name for a in venue_map.aps if a.name}
     return names
-
-
-@pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
 
 
 def test_the_checklist_is_in_chinese(client, ops, svc):

@@ -23,12 +23,6 @@ from portal.maps.builds import BuildKeys, BuildLeases, model_state, needs_rebuil
 V = "/console/ops/demo"
 
 
-@pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
-
-
 def model_step(client) -> str:
     page = html.unescape(client.get(V + "/checklist").get_data(as_text=True))
     return page.split('<li id="step-model"', 1)[1].split("</li>", 1)[0]

@@ -24,12 +24,6 @@ V = "/console/ops/demo"
 MAC = "02:00:5e:00:53:42"
 
 
-@pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
-
-
 def visible_text(resp) -> str:
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", resp.get_data(as_text=True), flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", page))

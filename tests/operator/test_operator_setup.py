@@ -16,12 +16,6 @@ from portal.auth import AccountStore, AuditLog
 V = "/console/ops/demo"
 
 
-@pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
-
-
 def text(resp) -> str:
     return html.unescape(resp.get_data(as_text=True))
 

@@ -19,12 +19,6 @@ V = "/console/ops/demo"
 MAC = "02:00:5e:00:53:42"
 
 
-@pytest.fixture
-def ops(client, console):
-    console.login("ops")
-    return console
-
-
 def text(resp) -> str:
     return html.unescape(resp.get_data(as_text=True))
 
