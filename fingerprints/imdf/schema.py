@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from core.errors import N_, CatalogInputError
+from core.errors import N_, CatalogProblems
 
 T = TypeVar("T")
 
@@ -228,20 +228,12 @@ EXTENSION_FILES = ("mallportal_venue.geojson", "mallportal_walls.geojson", "mall
                    "mallportal_walkways.geojson")
 
 
-class ImdfError(ValueError):
-    """An archive that breaks the IMDF rules we check; `problems` lists them all (in English). A console says
-    it in the page's language with `_(template, **params)`; `params["problems"]` is the English list, so a
-    console also translates each of `details` that is a CatalogInputError (an archive that is no zip...)."""
+class ImdfError(CatalogProblems):
+    """An archive that breaks the IMDF rules we check; `problems` lists them all (in English), `details` each
+    with its catalog message where it has one (core.errors.CatalogProblems: a console says them in the page's
+    language)."""
 
     template = N_("invalid IMDF archive (%(count)s problem(s)):\n%(problems)s")
-
-    def __init__(self, problems: list[str | CatalogInputError]) -> None:
-        self.details = list(problems)
-        self.problems = [str(p) for p in problems]
-        shown = self.problems[:20]
-        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        self.params = {"count": len(problems), "problems": "\n".join(shown) + more}
-        super().__init__(self.template % self.params)
 
 
 # -- projection ---------------------------------------------------------------------------------------

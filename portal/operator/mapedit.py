@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
-from fingerprints.store import MapBusyError
 from portal.operator.keys import OpsKeys
 from portal.services import services
 
@@ -105,15 +104,14 @@ def load_map(venue: str) -> VenueMap:
 def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **detail) -> int:
     """Apply `change` (usually a fingerprints.edits function) to the venue's map as one unit of work
     (VenueStore.edit: lock, private copy, checked write; audited and the model rebuilt by the map
-    listeners). A refused edit raises ValueError with a translated message and stores nothing.
+    listeners). A refused edit raises ValueError with a translated message and stores nothing; a map
+    another change holds raises MapBusyError, a catalog error the views say with input_error_text.
     Returns the new version."""
     try:
         with services().venues.edit(venue, action, **detail) as venue_map:
             change(venue_map)
     except EditError as exc:
         raise ValueError(translate_edit_error(exc)) from None
-    except MapBusyError:
-        raise ValueError(_("The map is busy with another change; nothing was stored. Try again in a moment.")) from None
     return venue_map.version
 
 

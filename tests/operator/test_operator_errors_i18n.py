@@ -139,6 +139,20 @@ def test_applying_a_draft_to_a_busy_map_says_so_in_the_page_language(client, ops
     assert svc.venues.current_version("demo") == before
 
 
+@pytest.mark.parametrize(("lang", "shown"), [
+    ("zh", "地图正在进行其他修改，本次未保存任何内容。请稍后再试。"),
+    ("en", "The map is busy with another change; nothing was stored. Try again in a moment."),
+])
+def test_a_console_map_edit_on_a_busy_map_says_so_in_the_page_language(client, ops, svc, busy_map, lang, shown):
+    """change_map (every set-up tool's edit) lets MapBusyError through to the view, which says it."""
+    before = svc.venues.current_version("demo")
+    resp = client.post(V + f"/setup/floors?lang={lang}", data={
+        "csrf_token": ops.csrf(), "level": "7", "name": "L7", "width_m": "50", "height_m": "40"})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text
+    assert svc.venues.current_version("demo") == before
+
+
 def test_a_rollback_on_a_busy_map_says_the_map_is_busy_not_that_the_version_is_missing(client, ops, svc, busy_map):
     version = svc.venues.current_version("demo")
     resp = client.post(V + "/versions/rollback?lang=zh", data={"csrf_token": ops.csrf(), "version": str(version)})
