@@ -289,7 +289,7 @@ class _Collector:
             raise ApListError(self.problems)
         if not self.out.placements:
             if self.skip_reasons:
-                raise ApListError([_Within(N_("the file places no AP (%(problems)s)"), [*self.skip_reasons[:5]],
+                raise ApListError([_Within(N_("the file places no AP (%(problems)s)"), self.skip_reasons[:5],
                                            joiner="; ")])
             raise ApListError([_problem(N_("the file places no AP"))])
         return self.out
@@ -574,9 +574,11 @@ def read_esx(venue: VenueMap, data: bytes, floors: Mapping[str, int] | None = No
                                     max=MAX_ROWS)])
     live = [ap for ap in aps if not ap.get("hidden") and str(ap.get("status", "")).upper() != "DELETED"]
     own = [ap for ap in live if ap.get("mine") is not False] or live
-    for ap in live if len(own) < len(live) else []:
-        if ap.get("mine") is False:
-            c.skip(str(ap.get("name") or ap.get("id")), N_("%(label)s: not one of the project's own APs (mine: false)"))
+    if len(own) < len(live):
+        for ap in live:
+            if ap.get("mine") is False:
+                c.skip(str(ap.get("name") or ap.get("id")),
+                       N_("%(label)s: not one of the project's own APs (mine: false)"))
     for ap in own:
         name = str(ap.get("name") or ap.get("id"))
         loc = ap.get("location") if isinstance(ap.get("location"), dict) else {}

@@ -268,11 +268,11 @@ def _check_place(venue: VenueMap, rows: _Rows, line: int, floor: float, x: float
         raise rows.error(line, cols[0], N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no floor "
                                            "%(floor)s (floors: %(levels)s)"),
                          venue=venue.id, floor=int(floor), levels=levels) from None
-    for col, value, size in ((cols[1], x, fl.width_m), (cols[2], y, fl.height_m)):
+    for axis, col, value, size in (("x", cols[1], x, fl.width_m), ("y", cols[2], y, fl.height_m)):
         if not 0 <= value <= size:
             raise rows.error(line, col, N_("%(label)s: line %(line)s, column %(column)s: %(axis)s %(value)s m is off "
                                            "the plan of floor %(floor)s (0..%(size)s m)"),
-                             axis="x" if col == cols[1] else "y", value=f"{value:g}", floor=fl.level, size=f"{size:g}")
+                             axis=axis, value=f"{value:g}", floor=fl.level, size=f"{size:g}")
     return fl.level
 
 
