@@ -25,13 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from scipy.interpolate import griddata
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
@@ -41,6 +38,9 @@ from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.simulator import FADING_DB, FLOOR_HEIGHT_M
 from fingerprints.training import live_params, training_set
 from positioning import WKNNPositioner
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FEW_SAMPLES_N = 3  # a reference point averaged over fewer scans than this is unreliable
 AUDIBLE_DBM = -85.0  # an AP counts as clearly heard at or above this
@@ -285,6 +285,8 @@ def _grid(venue: VenueMap, level: int, values: list[tuple[float, float, float]],
           fill: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolate (x, y, value) over the floor on a cell_m grid: linear inside the points' hull,
     nearest outside it (or `fill`)."""
+    from scipy.interpolate import griddata  # here: scipy.interpolate is half a second of every process's start
+
     floor = venue.floor(level)
     xs = np.arange(cell_m / 2, floor.width_m, cell_m)
     ys = np.arange(cell_m / 2, floor.height_m, cell_m)
@@ -315,6 +317,8 @@ def error_grid(venue: VenueMap, report: QualityReport, level: int, cell_m: float
 
 
 def figure_png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi)
@@ -322,6 +326,8 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
+    from matplotlib.collections import LineCollection
+
     floor = venue.floor(level)
     outlines = []
     for zone in venue.zones:
@@ -342,11 +348,19 @@ def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
     ax.set_ylabel("y (m)")
 
 
+def new_figure(**options) -> Figure:
+    """A matplotlib Figure (no pyplot state), matplotlib imported on the first chart: it is most of a second of
+    every process's start (each gunicorn worker, tracker and CLI call), and most of them never draw."""
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
+
+
 def plan_figure(venue: VenueMap, level: int) -> tuple[Figure, object]:
     floor = venue.floor(level)
     width = 9.0
     height = max(3.0, width * floor.height_m / max(floor.width_m, 1e-6) + 1.0)
-    fig = Figure(figsize=(width, min(height, 12.0)), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(width, min(height, 12.0)), dpi=100, layout="constrained")
     return fig, fig.add_subplot()
 
 
@@ -387,7 +401,7 @@ def confusion_png(report: QualityReport) -> bytes:
     rows = c.sum(axis=1, keepdims=True)
     share = np.divide(c, rows, out=np.zeros_like(c), where=rows > 0)
     size = max(4.0, 0.55 * n + 2.5)
-    fig = Figure(figsize=(size + 1.2, size), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(size + 1.2, size), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="share of the true zone's points", shrink=0.8)
