@@ -278,6 +278,8 @@ def landed_zone(location: str, zone_ids: set[str]) -> str | None:
 def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_secret: str, core,
              log=print) -> list[ProbeResult]:
     venue = mall.venue
+    feed_up = int(getattr(args, "feed_up", 0))
+    zero = START_EPOCH + feed_up  # the clock at the first shopper's second 0 (it starts at START_EPOCH)
     sim = mall.simulator()
     rng = np.random.default_rng(args.seed + 2)
     off = ap_outage(venue, args.ap_off, args.seed + 3)
@@ -325,10 +327,10 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                     heard.append((tau, int(v[col])))
             if rep.kind == "meraki" and heard:
                 tau, rssi = heard[-1]
-                observations.append({"clientMac": s.mac, "rssi": rssi + 95, "seenEpoch": START_EPOCH + tau,
-                                     "seenTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START_EPOCH + tau))})
+                observations.append({"clientMac": s.mac, "rssi": rssi + 95, "seenEpoch": zero + tau,
+                                     "seenTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(zero + tau))})
             elif rep.kind != "meraki":
-                observations += [{"client": s.mac, "rssi": rssi, "ts": START_EPOCH + tau,
+                observations += [{"client": s.mac, "rssi": rssi, "ts": zero + tau,
                                   **({"associated": True} if s.associated == rep.bssid else {})}
                                  for tau, rssi in heard]
         return observations
@@ -351,8 +353,10 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
     # Second by second: that second's reports, the tracker every `tick` seconds, then the probes due by that
     # second (never held back to the tracker's next pass: the first probe, 2 s after joining, would then see up
     # to 2 s more readings than a phone gives it).
-    for t in range(0, end + 1):
-        now = START_EPOCH + t
+    # From `--feed-up` seconds before the first shopper: a mall in business, where every AP that is on reports
+    # (some phone is always heard), so the live model has left out those off by the time shoppers come.
+    for t in range(-feed_up, end + 1):
+        now = zero + t
         set_clock(now)
         for s in shoppers:  # roaming: a phone re-associates when it reaches a zone or joins
             if s.joins_at <= t <= s.leaves_at and (s.associated is None or t % 30 == 0):
@@ -361,16 +365,16 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
         for rep in schedule:
             if rep.due(t):
                 observations = ap_observations(rep, t)
-                if observations and rep.kind == "meraki":
+                if rep.kind == "meraki":
                     post_meraki(rep.bssid, observations)
-                elif observations:
+                else:
                     native.append({"ap": rep.bssid, "observations": observations})
         if native:  # the native APs due this second, in one batch (the format's "reports" list)
             status, _, data = server.request("POST", f"/api/v1/venues/{venue.id}/reports",
                                              json.dumps({"reports": native}).encode(), auth)
             if status >= 300:
                 raise RuntimeError(f"report refused ({status}): {data[:300]!r}")
-        if t % tick == 0:
+        if t % tick == 0 and t >= 0:
             drain(tracker, venue.id)
         for old in [key for key in scans if key[1] < t - 70]:
             del scans[old]
@@ -456,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=5)
     parser.add_argument("--live-points", type=int, default=150, help="visits the live estimate simulates")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
+    parser.add_argument("--feed-up", type=int, default=600,
+                        help="seconds the APs report before the first shopper (the live model leaves out APs "
+                             "silent for AP_SILENT_AFTER_S, 300 s)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
     run_on_settable_clock()
@@ -505,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         results = simulate(args, mall, shoppers, port, token, meraki_secret, core, log)
         elapsed = time.perf_counter() - t1
+        left_out = sorted(core.models.get(v.id).masked)  # the APs the live model left out by the end
     finally:
         if gunicorn is not None:
             gunicorn.terminate()
@@ -513,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(results)
     report = {"seed": args.seed, "shape": mall.shape, "levels": len(v.floors), "zones": len(v.zones),
               "aps": len(v.aps), "reference_points": len(v.samples), "shoppers": args.shoppers,
-              "ap_off": args.ap_off, "meraki_share": args.meraki_share, "landing": summary,
+              "ap_off": args.ap_off, "meraki_share": args.meraki_share, "feed_up_s": args.feed_up,
+              "aps_off": sorted(ap_outage(v, args.ap_off, args.seed + 3)), "aps_left_out": left_out,
+              "landing": summary,
               "quality_report": claims, "simulation_s": elapsed}
     if args.json:
         print(json.dumps(report))
@@ -524,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_report(r: dict) -> None:
     print(f"\nlanding bench, seed {r['seed']} ({r['shape']}): {r['shoppers']} shoppers, {r['aps']} APs "
-          f"({r['ap_off']:.0%} off, {r['meraki_share']:.0%} Meraki), simulated in {r['simulation_s']:.0f} s")
+          f"({r['ap_off']:.0%} off, {r['meraki_share']:.0%} Meraki), simulated in {r['simulation_s']:.0f} s; "
+          f"the feed up {r['feed_up_s']} s before the first shopper, {len(r['aps_left_out'])} of the "
+          f"{len(r['aps_off'])} APs off left out of the live model by the end")
     print(f"{'probe':<8}{'n':>5}{'right zone':>12}{'home':>8}{'floor':>8}{'err mean':>10}{'median':>8}{'p95':>8}")
     for kind, s in r["landing"].items():
         print(f"{kind:<8}{s['n']:>5}{s['zone']:>12.1%}{s['home']:>8.1%}{s['floor']:>8.1%}"

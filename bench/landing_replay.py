@@ -2,12 +2,13 @@
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
                                     [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
-                                    [--frames alike|own-ap]
+                                    [--frames alike|own-ap] [--feed-up 600]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
 phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
-once a minute with the latest reading per phone, 5% of APs off), the associated AP (re-chosen every 30 s),
-the store's 60 s window and "newest reading", the tracker positioning every phone with new readings
+once a minute with the latest reading per phone, 5% of APs off; the feed up `--feed-up` seconds before the
+first shopper, so the live model has left out the APs silent for 5 minutes, as `ModelCache` does), the
+associated AP (re-chosen every 30 s), the store's 60 s window and "newest reading", the tracker positioning every phone with new readings
 every `--tick` seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept
 position answering a probe while no newer reading arrived (30 s at most), else the probe positioning the
 phone itself with the AP the gateway named: each phone is the quality report's `estimate.PhoneReplay`.
@@ -39,16 +40,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.landing import claim_lines, make_shoppers  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import PhoneReplay, live_estimate  # noqa: E402
 from portal.tracking.locator import position_of  # noqa: E402
-from portal.tracking.models import build_venue_model  # noqa: E402
+from portal.tracking.models import VenueModel, build_venue_model, silent_aps  # noqa: E402
 from portal.tracking.positions import landing_zone  # noqa: E402
 
 WINDOW_S = 60.0  # RSSI_WINDOW_S
 CACHE_S = 30.0  # POSITION_CACHE_S
+SILENT_AFTER_S = Settings.ap_silent_after_s  # the live model leaves out an AP silent this long (ModelCache)
+FEED_UP_S = 600.0  # the APs' feed ran this long before the first shopper: a mall open for ten minutes
 
 
 @dataclass
@@ -74,12 +78,14 @@ SWEEP_EVERY_S = (4, 12)  # --frames own-ap: how often a phone sweeps the channel
 
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
            meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
-           step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True, frames: str = "alike"
-           ) -> list[Outcome]:
+           step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True, frames: str = "alike",
+           feed_up_s: float | None = FEED_UP_S) -> list[Outcome]:
     """Every probe's outcome. `step`: the positioning step (position_of's signature) under test;
     `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics). `frames`: "alike", every AP in
     range hears each frame; "own-ap", a frame reaches only the phone's own AP (data on its channel), while
-    every AP in range hears the phone's probe sweeps: on joining, then every 4-12 s."""
+    every AP in range hears the phone's probe sweeps: on joining, then every 4-12 s. `feed_up_s`: how long
+    the APs had reported before the first shopper came (the live model leaves out APs silent for
+    SILENT_AFTER_S, those off among them; `models.ModelCache`); None: `model` throughout, nothing left out."""
     mall = mall or generate_mall(seed, shape)
     venue = mall.venue
     model = model or build_venue_model(venue)
@@ -128,6 +134,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                 return venue.aps[int(i)].bssid
         return venue.aps[0].bssid
 
+    live = LiveModel(model, venue.ap_ids(), feed_up_s, schedule)
+
     end = int(max(s.leaves_at for s in shoppers)) + 2
     probes = sorted((int(np.ceil(t)), k, kind) for k, s in enumerate(shoppers) for t, kind in s.probes)
     out: list[Outcome] = []
@@ -161,7 +169,11 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
                     reach = heard[-1][0] if reach is None else max(reach, heard[-1][0])
             if reach is not None:
                 reported[rep.bssid] = reach
+            live.reported(rep.bssid, t)
         if t % tick == 0:
+            if live.refresh(t):
+                for ph in phones:
+                    ph.model = live.model
             for ph in phones:  # the tracker
                 ph.track(float(t))
             for key in [key for key in scans if key[1] < t - 70]:
@@ -188,6 +200,40 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
             if hook is not None:
                 hook(out[-1], s, ph, t)
     return out
+
+
+class LiveModel:
+    """The model the tracker and the probes use, as `ModelCache` picks it: the map's, less the APs that have not
+    reported for SILENT_AFTER_S while the feed is alive. Every AP that is on reports on its schedule (a mall
+    in business: some phone is always heard), from `feed_up_s` before the first shopper."""
+
+    def __init__(self, model: VenueModel, ap_ids: list[str], feed_up_s: float | None, schedule) -> None:
+        self.model = model
+        self.ap_ids = ap_ids
+        self.feed_since = None if feed_up_s is None else -float(feed_up_s)
+        self.last_seen: dict[str, float] = {}
+        self._built = {model.masked: model}
+        if self.feed_since is not None:
+            for rep in schedule:  # each AP's last report before the first shopper came
+                last = max((t for t in range(-rep.period_s, 0) if rep.due(t)), default=None)
+                if last is not None and last >= self.feed_since:
+                    self.last_seen[rep.bssid] = float(last)
+
+    def reported(self, ap: str, t: int) -> None:
+        if self.feed_since is not None:
+            self.last_seen[ap] = float(t)
+
+    def refresh(self, t: int) -> bool:
+        """Swap in the model for the APs silent at `t`; True when it changed."""
+        if self.feed_since is None:
+            return False
+        masked = silent_aps(self.last_seen, self.ap_ids, float(t), SILENT_AFTER_S, feed_since=self.feed_since)
+        if masked == self.model.masked:
+            return False
+        if masked not in self._built:
+            self._built[masked] = build_venue_model(self.model.venue, masked)
+        self.model = self._built[masked]
+        return True
 
 
 def summary(outcomes: list[Outcome], groups: dict | None = None) -> dict:
@@ -268,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reach", action="store_true",
                         help="without the APs' report reach (no silent APs, no stale readings dropped)")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
+    parser.add_argument("--feed-up", type=float, default=FEED_UP_S,
+                        help="seconds the APs had reported before the first shopper came (APs silent for "
+                             f"{SILENT_AFTER_S:.0f} s are left out of the live model; -1: never)")
     parser.add_argument("--tick", type=int, default=2,
                         help="the tracker's period in simulated seconds (reports and probes go second by second)")
     args = parser.parse_args(argv)
@@ -276,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     mall = generate_mall(args.seed, args.shape)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
-                      ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick, frames=args.frames)
+                      ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick, frames=args.frames,
+                      feed_up_s=None if args.feed_up < 0 else args.feed_up)
     s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
     claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)

@@ -75,6 +75,11 @@ class RssiKeys(VenueKeys):
         """Hash: AP -> when its last report arrived (receipt time: "silent for too long" is about that)."""
         return self.key("ap", "last")
 
+    def feed_since(self) -> str:
+        """String: when the venue's first AP report arrived (set once). An AP of the map that has not reported
+        since is as silent as one that stopped that long ago (portal/tracking/models.py `silent_aps`)."""
+        return self.key("ap", "since")
+
     def ap_reach(self) -> str:
         """Hash: AP -> the time of the newest reading in its last report: how far that report reached. A phone
         first heard at or before it and not in that report was not heard by that AP (portal/tracking/locator.py
@@ -226,11 +231,13 @@ class RssiStore:
             return 0
         # When each AP last reported, readings or not: the receipt time (what "silent for too long" is about).
         ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in reporters for x in (ap, repr(now))))
+        feed_start = ("SET", keys.feed_since(), repr(now), "NX")
         reach = newest_per_ap(batch, now)
         ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in reach.items() for x in (ap, repr(ts))))
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
-            tail = (([ap_last] if reporters else []) + ([ap_reach] if n else []) + list(extra)) if stop >= n else []
+            tail = (([ap_last, feed_start] if reporters else []) + ([ap_reach] if n else []) + list(extra)
+                    if stop >= n else [])
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)

@@ -100,14 +100,17 @@ def venue_groups(venue: VenueMap) -> dict[str, str]:
 
 
 def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
-               max_share: float = 0.5) -> frozenset[str]:
-    """The map's APs that reported before and have been silent longer than `silent_after_s`, while the
-    venue's feed is alive (another AP reported within it). APs never heard are not masked (a venue
-    without a live feed, or one AP never wired up, keeps its full model), nor more than `max_share` of
-    the map (a feed outage is not every AP failing)."""
+               max_share: float = 0.5, feed_since: float | None = None) -> frozenset[str]:
+    """The map's APs that have not reported for longer than `silent_after_s` while the venue's feed is
+    alive (another AP reported within it): those that reported before and stopped, and, once the feed has
+    run that long (`feed_since`: its first report), those never heard at all. The APs report what they hear,
+    so one that never reports never adds a reading: an AP off since before the feed began is as dead as one
+    that stopped. Without `feed_since` (nothing recorded) APs never heard are kept. Never more than
+    `max_share` of the map (a feed outage, or a feed wired to part of the venue, is not every AP failing)."""
     if not last_seen or now - max(last_seen.values()) > silent_after_s:
         return frozenset()
-    silent = {ap for ap in map_aps if ap in last_seen and now - last_seen[ap] > silent_after_s}
+    never = now if feed_since is None else feed_since  # a never-heard AP's silence: as long as the feed's life
+    silent = {ap for ap in map_aps if now - last_seen.get(ap, never) > silent_after_s}
     return frozenset(silent) if len(silent) <= max_share * len(map_aps) else frozenset()
 
 
@@ -149,8 +152,13 @@ class ModelCache:
     def _masked(self, venue: str, venue_map: VenueMap) -> frozenset[str]:
         if self.db is None or self.silent_after_s is None:
             return frozenset()
-        last_seen = ap_times(self.db.hgetall(RssiKeys(venue).ap_last_seen()))
-        return silent_aps(last_seen, venue_map.ap_ids(), time.time(), self.silent_after_s)
+        keys = RssiKeys(venue)
+        pipe = self.db.pipeline(transaction=False)  # one slot: the venue's
+        pipe.hgetall(keys.ap_last_seen())
+        pipe.get(keys.feed_since())
+        last_seen, since = pipe.execute()
+        return silent_aps(ap_times(last_seen), venue_map.ap_ids(), time.time(), self.silent_after_s,
+                          feed_since=None if since is None else float(since))
 
     def install(self, venue: str, model: VenueModel) -> None:
         """Hand over a model built elsewhere (the operator console's background rebuild), swapped in whole."""

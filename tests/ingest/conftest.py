@@ -75,10 +75,11 @@ class Feeds:
             out[key] = tuple(sorted(self.db.zrange(key, 0, -1)))
         out["ap_last"] = tuple(sorted(self.db.hgetall(keys.ap_last_seen()).items()))
         out["ap_reach"] = tuple(sorted(self.db.hgetall(keys.ap_reach()).items()))
+        out["feed_since"] = self.db.get(keys.feed_since())
         return out
 
     def nothing_stored(self, venue="demo") -> bool:
-        return self.stored(venue) == {"ap_last": (), "ap_reach": ()}
+        return self.stored(venue) == {"ap_last": (), "ap_reach": (), "feed_since": None}
 
 
 @pytest.fixture

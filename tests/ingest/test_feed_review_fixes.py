@@ -105,6 +105,20 @@ def test_the_health_page_shows_a_quiet_ap_alive_and_unmasked(client, console, fe
     assert feeds.AP2 not in data["silent_aps"] and feeds.AP2 not in data["masked_aps"]
 
 
+def test_the_feed_start_is_kept_from_the_first_report(feeds, db):
+    """When the venue's feed began (an AP never heard since is as silent as the feed is old): set by the first
+    accepted report, readings or not, and never moved by later ones."""
+    since = RssiKeys("demo").feed_since()
+    assert feeds.native({"ap": feeds.AP2, "observations": ["bad"]}).status_code == 422
+    assert db.get(since) is None  # a refused report starts nothing
+    before = time.time()
+    assert feeds.native({"ap": feeds.AP2, "observations": []}).get_json() == {"accepted": 0}
+    first = float(db.get(since))
+    assert before <= first <= time.time()
+    feeds.native({"ap": feeds.AP1, "observations": [{"client": feeds.PHONE, "rssi": -60, "ts": time.time()}]})
+    assert float(db.get(since)) == first
+
+
 def test_a_rejected_report_marks_no_ap(feeds, db):
     old = time.time() - 3600
     db.hset(RssiKeys("demo").ap_last_seen(), feeds.AP2, old)

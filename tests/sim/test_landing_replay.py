@@ -1,6 +1,7 @@
 """bench/landing_replay.py's replay on a small mall: every probe gets an outcome; `ap_miss` takes frames away."""
 
-from bench.landing_replay import replay, summary
+from bench.landing_replay import FEED_UP_S, SILENT_AFTER_S, replay, summary
+from fingerprints.simulator import ap_outage
 
 
 def test_replay_gives_every_probe_an_outcome(small_malls):
@@ -25,3 +26,24 @@ def test_a_probe_goes_at_its_own_second_not_at_the_trackers_next_pass(small_mall
     outcomes = replay(5, "linear", 6, (1, 1), mall=small_malls["linear"], tick=5)
     firsts = [o for o in outcomes if o.kind == "first"]
     assert len(firsts) == 6 and all(2.0 <= o.seconds_in < 3.0 for o in firsts)
+
+
+def test_the_aps_off_are_left_out_once_the_feed_has_run_as_long_as_the_live_model_waits(small_malls):
+    """The replay's model is the one `ModelCache` would pick: the APs off (never reporting) left out once the
+    feed has run SILENT_AFTER_S; with the feed up 10 minutes before the shoppers, from the first probe on."""
+    mall = small_malls["linear"]
+    off = ap_outage(mall.venue, 0.05, 5 + 3)  # replay's outage for seed 5
+    assert off
+
+    def masked_at_probes(feed_up_s):
+        seen = []
+        replay(5, "linear", 3, (1, 1), mall=mall, feed_up_s=feed_up_s,
+               hook=lambda outcome, shopper, phone, t: seen.append((t, phone.model.masked)))
+        return seen
+
+    assert all(masked == off for _, masked in masked_at_probes(FEED_UP_S))
+    assert all(masked == frozenset() for _, masked in masked_at_probes(None))
+    from_start = masked_at_probes(0)
+    assert all(masked == frozenset() for t, masked in from_start if t <= SILENT_AFTER_S)
+    assert all(masked == off for t, masked in from_start if t > SILENT_AFTER_S + 2)  # the tracker's next pass
+    assert any(t > SILENT_AFTER_S + 2 for t, _ in from_start)

@@ -13,7 +13,7 @@ def test_landing_bench_smoke():
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     proc = subprocess.run(
         [sys.executable, "bench/landing.py", "--seed", "3", "--shoppers", "3", "--zones", "1-1",
-         "--survey-step", "9", "--scans", "2", "--json", "--live-points", "12"],
+         "--survey-step", "9", "--scans", "2", "--json", "--live-points", "12", "--feed-up", "320"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
@@ -24,6 +24,8 @@ def test_landing_bench_smoke():
     for figures in landing.values():
         assert 0.0 <= figures["zone"] <= 1.0 and 0.0 <= figures["floor"] <= 1.0
     assert landing["120s"]["positioned"] == 1.0  # every phone heard by then
+    # The APs off never reported in the 320 s before the shoppers came: the live model has left them out.
+    assert report["aps_off"] and report["aps_left_out"] == report["aps_off"]
     first_sent = landing["first"]["after_joining_s"]  # 2 s after joining, to the whole second: never held back
     assert first_sent[0] >= 2.0 and first_sent[1] < 3.0  # to the tracker's next pass
     q = report["quality_report"]

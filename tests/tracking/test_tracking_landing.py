@@ -182,6 +182,34 @@ def test_silent_aps_are_masked_only_while_the_feed_is_alive():
     assert silent_aps({"a": now, "b": now - 999, "c": now - 999, "d": now - 999}, aps, now, 300) == frozenset()
 
 
+def test_aps_never_heard_are_masked_once_the_feed_has_run_as_long():
+    aps = ["a", "b", "c", "d"]
+    now = 10_000.0
+    heard = {"a": now, "b": now - 10, "c": now - 5}
+    assert silent_aps(heard, aps, now, 300) == frozenset()  # no feed start recorded: "d" kept
+    assert silent_aps(heard, aps, now, 300, feed_since=now - 100) == frozenset()  # the feed is young
+    assert silent_aps(heard, aps, now, 300, feed_since=now - 301) == {"d"}
+    assert silent_aps({"a": now - 400}, aps, now, 300, feed_since=now - 3600) == frozenset()  # the feed is down
+    assert silent_aps({"a": now}, aps, now, 300, feed_since=now - 3600) == frozenset()  # 3 of 4: part wired
+
+
+def test_the_live_model_leaves_out_an_ap_that_never_reported(client, console, demo, svc, db):
+    model = svc.models.get("demo")
+    now = time.time()
+    never = model.ap_ids[0]
+    keys = RssiKeys("demo")
+    db.hset(keys.ap_last_seen(), mapping=dict.fromkeys(model.ap_ids[1:], now))
+    db.set(keys.feed_since(), repr(now - 100))
+    assert ModelCache(svc.venues, db=db, silent_after_s=300).get("demo").masked == frozenset()  # not yet
+    db.set(keys.feed_since(), repr(now - 3600))
+    masked = ModelCache(svc.venues, db=db, silent_after_s=300).get("demo")
+    assert masked.masked == {never} and never not in masked.ap_ids
+    svc.models.recheck_s = 0
+    console.login("ops")
+    health = client.get("/console/ops/demo/health", headers={"Accept": "application/json"}).get_json()
+    assert health["masked_aps"] == [never] and never in health["silent_aps"]
+
+
 def test_the_live_model_leaves_silent_aps_out_without_a_resurvey(client, console, demo, svc, db):
     model = svc.models.get("demo")
     now = time.time()
