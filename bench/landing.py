@@ -353,8 +353,9 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
     # Second by second: that second's reports, the tracker every `tick` seconds, then the probes due by that
     # second (never held back to the tracker's next pass: the first probe, 2 s after joining, would then see up
     # to 2 s more readings than a phone gives it).
-    # From `--feed-up` seconds before the first shopper: a mall in business, where every AP that is on reports
-    # (some phone is always heard), so the live model has left out those off by the time shoppers come.
+    # From `--feed-up` seconds before the first shopper every AP that is on reports, as in a mall in business
+    # (some phone is always heard), so the live model has left out those off by the time shoppers come. The
+    # reports hold no other phones: they keep the APs alive (`ap_last_seen`) but move no report's reach.
     for t in range(-feed_up, end + 1):
         now = zero + t
         set_clock(now)
@@ -535,8 +536,8 @@ def main(argv: list[str] | None = None) -> int:
 def print_report(r: dict) -> None:
     print(f"\nlanding bench, seed {r['seed']} ({r['shape']}): {r['shoppers']} shoppers, {r['aps']} APs "
           f"({r['ap_off']:.0%} off, {r['meraki_share']:.0%} Meraki), simulated in {r['simulation_s']:.0f} s; "
-          f"the feed up {r['feed_up_s']} s before the first shopper, {len(r['aps_left_out'])} of the "
-          f"{len(r['aps_off'])} APs off left out of the live model by the end")
+          f"the feed up {r['feed_up_s']} s before the first shopper; left out of the live model by the end: "
+          f"{', '.join(r['aps_left_out']) or 'none'} (off: {', '.join(r['aps_off']) or 'none'})")
     print(f"{'probe':<8}{'n':>5}{'right zone':>12}{'home':>8}{'floor':>8}{'err mean':>10}{'median':>8}{'p95':>8}")
     for kind, s in r["landing"].items():
         print(f"{kind:<8}{s['n']:>5}{s['zone']:>12.1%}{s['home']:>8.1%}{s['floor']:>8.1%}"

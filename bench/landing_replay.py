@@ -4,18 +4,18 @@
                                     [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
                                     [--frames alike|own-ap] [--feed-up 600]
 
-What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the
-phones' frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share
-once a minute with the latest reading per phone, 5% of APs off; the feed up `--feed-up` seconds before the
-first shopper, so the live model has left out the APs silent for 5 minutes, as `ModelCache` does), the
-associated AP (re-chosen every 30 s), the store's 60 s window and "newest reading", the tracker positioning every phone with new readings
-every `--tick` seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept
-position answering a probe while no newer reading arrived (30 s at most), else the probe positioning the
-phone itself with the AP the gateway named: each phone is the quality report's `estimate.PhoneReplay`.
-The landing decision is `positions.landing_zone`. In the simulator's world every AP in range hears the
-phone's frames alike; `--ap-miss P` makes each AP miss each frame with probability P (a frame on another
-channel, a collision), to see what the rules resting on the APs' report reach do there (`--no-reach`: without
-them); `--frames own-ap` gives the phone's own AP its data frames alone, every AP in range its probe sweeps.
+What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the phones'
+frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share once a minute with
+the latest reading per phone, 5% of APs off; the feed up `--feed-up` seconds before the first shopper, so the live
+model has left out the APs silent for 5 minutes, as `ModelCache` does), the associated AP (re-chosen every 30 s),
+the store's 60 s window and "newest reading", the tracker positioning every phone with new readings every `--tick`
+seconds (`portal.tracking.locator.position_of`, the code the Locator runs), the kept position answering a probe
+while no newer reading arrived (30 s at most), else the probe positioning the phone itself with the AP the gateway
+named: each phone is the quality report's `estimate.PhoneReplay`. The landing decision is
+`positions.landing_zone`. In the simulator's world every AP in range hears the phone's frames alike; `--ap-miss P`
+makes each AP miss each frame with probability P (a frame on another channel, a collision), to see what the rules
+resting on the APs' report reach do there (`--no-reach`: without them); `--frames own-ap` gives the phone's own AP
+its data frames alone, every AP in range its probe sweeps.
 
 It exists to find where landing errors come from, fast (about a minute per seed against 12-20 minutes
 for the HTTP bench): per probe it records the true zone and kind, the landed zone, the estimate's best

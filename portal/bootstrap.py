@@ -82,7 +82,8 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     """Every long-lived part of one process, on the connection given (each entry point picks its timeout)."""
     set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
     venues = VenueStore(db, versions_kept=settings.map_versions_kept)
-    rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas)
+    rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas,
+                     feed_gap_s=settings.ap_silent_after_s)
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)

@@ -263,10 +263,13 @@ def demo_simulator(db: redis.Redis, venue_map) -> RadioSimulator:
 
 def simulated_reports(venue_map, level: int, x: float, y: float, phone: str, now: float,
                       sim: RadioSimulator | None = None) -> dict:
-    """What the venue's APs would POST for a phone at (x, y): a few scans over the last seconds."""
+    """What the venue's APs would POST for a phone at (x, y): a few scans over the last seconds. Every AP of
+    the venue reports, those that do not hear the phone with nothing, as a mall in business's APs do (some
+    phone is always heard): the demo's clicks are its whole feed, and an AP silent in it for 5 minutes would be
+    left out of the live model (`models.silent_aps`) though the demo's radio has it on."""
     sim = sim or RadioSimulator(venue_map)
     rng = np.random.default_rng()
-    per_ap: dict[str, list[dict]] = {}
+    per_ap: dict[str, list[dict]] = {ap.bssid: [] for ap in venue_map.aps}
     for scan in range(SCANS_PER_SPOT):
         ts = now - (SCANS_PER_SPOT - scan)
         for bssid, rssi in sim.measure(level, x, y, rng).items():

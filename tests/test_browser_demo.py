@@ -4,6 +4,8 @@ portal as that phone, land on the cinema zone's page."""
 from __future__ import annotations
 
 from fingerprints.plan import PX_PER_M
+from portal.ingest.store import RssiKeys, ap_times
+from portal.tracking.models import silent_aps
 
 
 def test_click_in_cinema_and_land_on_cinema_page(page, live_server):
@@ -38,3 +40,14 @@ def test_demo_rejects_bad_spots(client, demo):
     assert client.post("/demo/spot", data={"floor": "0", "x": "500", "y": "1"}).status_code == 400
     assert client.post("/demo/spot", data={"floor": "0", "phone": "x", "x": "1", "y": "1"}).status_code == 400
     assert client.post("/demo/spot", data={"floor": "0"}).status_code == 400
+
+
+def test_a_demo_click_is_reported_by_every_ap_so_none_falls_silent(client, demo, svc, db):
+    """The demo's clicks are its venue's whole feed: every AP reports (those not hearing the phone with
+    nothing), so after 5 minutes of clicks in one corner the live model has left out no AP the radio has on."""
+    assert client.post("/demo/spot", data={"floor": "1", "x": "20", "y": "30"}).status_code == 303
+    seen = ap_times(db.hgetall(RssiKeys("demo").ap_last_seen()))
+    map_aps = svc.venues.get_map("demo").ap_ids()
+    assert set(map_aps) <= set(seen)
+    now = max(seen.values()) + 1
+    assert silent_aps(seen, map_aps, now, 300, feed_since=now - 400) == frozenset()  # the feed 400 s old

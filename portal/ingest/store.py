@@ -76,8 +76,10 @@ class RssiKeys(VenueKeys):
         return self.key("ap", "last")
 
     def feed_since(self) -> str:
-        """String: when the venue's first AP report arrived (set once). An AP of the map that has not reported
-        since is as silent as one that stopped that long ago (portal/tracking/models.py `silent_aps`)."""
+        """String: when the venue's feed began this run: set by the first report after none for `feed_gap_s`
+        (the key expires that long after the last report). An AP of the map has been silent at most that long
+        (portal/tracking/models.py `silent_aps`): one never heard is then as silent as the feed is old, and
+        one heard before an outage is not silent at once when the feed comes back."""
         return self.key("ap", "since")
 
     def ap_reach(self) -> str:
@@ -197,9 +199,10 @@ class RssiStore:
     REPLICA_WAIT_MS = 1000
     use_stream = True  # False: always the plain pipeline (the tests compare the two)
 
-    def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1) -> None:
+    def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1, feed_gap_s: float = 300.0) -> None:
         self.db = db
         self.window_s = window_s
+        self.feed_gap_s = feed_gap_s  # no report for this long ends the feed's run (`RssiKeys.feed_since`)
         # On a cluster, a batch is acknowledged once this many of its primary's replicas have it (as many
         # as the slot map lists, when fewer), so a primary that dies right after does not lose it.
         self.wait_replicas = wait_replicas
@@ -231,12 +234,13 @@ class RssiStore:
             return 0
         # When each AP last reported, readings or not: the receipt time (what "silent for too long" is about).
         ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in reporters for x in (ap, repr(now))))
-        feed_start = ("SET", keys.feed_since(), repr(now), "NX")
+        gap = max(1, math.ceil(self.feed_gap_s))
+        feed_run = [("SET", keys.feed_since(), repr(now), "NX", "EX", gap), ("EXPIRE", keys.feed_since(), gap)]
         reach = newest_per_ap(batch, now)
         ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in reach.items() for x in (ap, repr(ts))))
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
-            tail = (([ap_last, feed_start] if reporters else []) + ([ap_reach] if n else []) + list(extra)
+            tail = (([ap_last, *feed_run] if reporters else []) + ([ap_reach] if n else []) + list(extra)
                     if stop >= n else [])
             if fast:
                 try:

@@ -4,6 +4,7 @@ when APs fall silent in the live reports (they are masked out without a re-surve
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -102,16 +103,22 @@ def venue_groups(venue: VenueMap) -> dict[str, str]:
 def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
                max_share: float = 0.5, feed_since: float | None = None) -> frozenset[str]:
     """The map's APs that have not reported for longer than `silent_after_s` while the venue's feed is
-    alive (another AP reported within it): those that reported before and stopped, and, once the feed has
-    run that long (`feed_since`: its first report), those never heard at all. The APs report what they hear,
-    so one that never reports never adds a reading: an AP off since before the feed began is as dead as one
-    that stopped. Without `feed_since` (nothing recorded) APs never heard are kept. Never more than
-    `max_share` of the map (a feed outage, or a feed wired to part of the venue, is not every AP failing)."""
+    alive (another AP reported within it). `feed_since`: when the feed's current run began
+    (`RssiKeys.feed_since`); an AP's silence counts from then at the earliest, so an AP never heard is silent
+    once the feed has run that long (the APs report what they hear: one that never reports never adds a
+    reading, and its column only pulls estimates away from it), and one heard before an outage is not silent
+    the moment the feed is back. Without it (nothing recorded) APs never heard are kept. APs that stopped are
+    left out only while they are at most `max_share` of the map (more is a feed outage, not APs failing), and
+    so are APs never heard (a feed wired to part of the venue), each group on its own: one more AP failing
+    does not bring back the others."""
     if not last_seen or now - max(last_seen.values()) > silent_after_s:
         return frozenset()
-    never = now if feed_since is None else feed_since  # a never-heard AP's silence: as long as the feed's life
-    silent = {ap for ap in map_aps if now - last_seen.get(ap, never) > silent_after_s}
-    return frozenset(silent) if len(silent) <= max_share * len(map_aps) else frozenset()
+    start = -math.inf if feed_since is None else feed_since
+    stopped = {ap for ap in map_aps if ap in last_seen and now - max(last_seen[ap], start) > silent_after_s}
+    never = ({ap for ap in map_aps if ap not in last_seen}
+             if feed_since is not None and now - feed_since > silent_after_s else set())
+    limit = max_share * len(map_aps)
+    return frozenset((stopped if len(stopped) <= limit else set()) | (never if len(never) <= limit else set()))
 
 
 class ModelCache:

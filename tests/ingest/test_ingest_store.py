@@ -34,7 +34,28 @@ def dump(db, venue="demo"):
     out = {k: db.zrange(k, 0, -1, withscores=True) for k in db.scan_iter(match=keys.readings("*"))}
     out["ap"] = db.hgetall(keys.ap_last_seen())
     out["ap_reach"] = db.hgetall(keys.ap_reach())
+    out["feed_since"] = db.get(keys.feed_since())
     return out
+
+
+def test_the_feed_run_starts_once_and_ends_after_a_gap(db):
+    """`feed_since`: set by the first report, kept by later ones, and gone `feed_gap_s` after the last one (the
+    key's TTL, renewed by every report), so the next report starts a new run."""
+    store, keys, now = RssiStore(db, feed_gap_s=300), RssiKeys("demo"), time.time()
+    batch = Batch()
+    batch.add("c1", "ap:1", -60, now - 1)
+    store.write_batch("demo", batch, now)
+    assert float(db.get(keys.feed_since())) == now and 0 < db.ttl(keys.feed_since()) <= 300
+    db.expire(keys.feed_since(), 10)
+    later = Batch()
+    later.add("c1", "ap:2", -61, now)
+    store.write_batch("demo", later, now + 5)
+    assert float(db.get(keys.feed_since())) == now and db.ttl(keys.feed_since()) > 10  # renewed, not moved
+    db.delete(keys.feed_since())  # as when it expires
+    back = Batch()
+    back.add("c1", "ap:2", -61, now + 899)
+    store.write_batch("demo", back, now + 900)
+    assert float(db.get(keys.feed_since())) == now + 900
 
 
 def test_each_ap_keeps_how_far_its_last_report_reached(db):
@@ -54,13 +75,13 @@ def test_stream_and_pipeline_store_the_same(db):
     store = RssiStore(db)
     assert store.write_batch("demo", batch, now) == len(batch)
     fast = dump(db)
-    ttls = {db.ttl(k) for k in fast if k not in ("ap", "ap_reach")}
+    ttls = {db.ttl(k) for k in fast if k not in ("ap", "ap_reach", "feed_since")}
     db.flushdb()
     store.use_stream = False
     store.write_batch("demo", batch, now)
     assert dump(db) == fast
-    assert {db.ttl(k) for k in fast if k not in ("ap", "ap_reach")} == ttls == {120}
-    assert len(fast) == 52  # 50 clients + the two AP hashes
+    assert {db.ttl(k) for k in fast if k not in ("ap", "ap_reach", "feed_since")} == ttls == {120}
+    assert len(fast) == 53 and fast["feed_since"] == repr(now).encode()  # 50 clients, two AP hashes, the feed
 
 
 def test_window_trim_and_flags(db):

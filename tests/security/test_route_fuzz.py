@@ -31,10 +31,10 @@ ZONES = ("cinema", "kopi", "foodcourt", "garage", "pixel", "atrium")
 
 
 def _paths(rule, values: dict[str, tuple[str, ...]]) -> list[tuple[str, bool]]:
-    """The rule's URL with its variables filled in, each with whether all its values are real: every variable at
-    its first real value (the first hostile one where none is known), then each variable in turn through its
-    other real values and the hostile ones, the others kept real, so that a hostile zone or level reaches its
-    view through a venue that exists."""
+    """The rule's URL with its variables filled in, each with whether all its values are real (the first one
+    always counts as real): every variable at its first real value (the first hostile one where none is
+    known), then each variable in turn through its other real values and the hostile ones, the others kept
+    real, so that a hostile zone or level reaches its view through a venue that exists."""
     names = list(rule.arguments)
     base = {name: (values.get(name) or HOSTILE_SEGMENTS)[0] for name in names}
     assignments = [base]
@@ -46,7 +46,9 @@ def _paths(rule, values: dict[str, tuple[str, ...]]) -> list[tuple[str, bool]]:
         filled = rule.rule
         for name, value in assignment.items():
             filled = re.sub(r"<(?:[^:<>]+:)?" + re.escape(name) + r">", value, filled)
-        out.setdefault(filled, all(value in values.get(name, ()) for name, value in assignment.items()))
+        # The base counts as real (every body sent) even where a variable has no real value to fill in.
+        out.setdefault(filled, assignment is base or all(value in values.get(name, ()) for name, value in
+                                                          assignment.items()))
     return list(out.items())
 
 

@@ -193,6 +193,31 @@ def test_aps_never_heard_are_masked_once_the_feed_has_run_as_long():
     assert silent_aps({"a": now}, aps, now, 300, feed_since=now - 3600) == frozenset()  # 3 of 4: part wired
 
 
+def test_a_partly_wired_feed_keeps_its_never_heard_aps_out_when_one_more_ap_fails():
+    """Never-heard APs and APs that stopped are capped each on their own: a second AP failing in a venue with
+    4 of 10 APs never wired leaves out 6, not none."""
+    aps = [f"a{i}" for i in range(10)]
+    now, since = 10_000.0, 10_000.0 - 3600
+    wired = {ap: now for ap in aps[4:]}
+    assert silent_aps(wired, aps, now, 300, feed_since=since) == set(aps[:4])
+    one = {**wired, "a4": now - 400}
+    assert silent_aps(one, aps, now, 300, feed_since=since) == set(aps[:5])
+    two = {**one, "a5": now - 400}
+    assert silent_aps(two, aps, now, 300, feed_since=since) == set(aps[:6])
+
+
+def test_after_a_feed_outage_silence_counts_from_the_feeds_return():
+    """An AP heard before an outage has been silent only since the feed came back (its new run)."""
+    aps = ["a", "b", "c", "d"]
+    now = 10_000.0
+    back = {"a": now, "b": now - 2, "c": now - 3600, "d": now - 3600}  # c and d: last heard before the outage
+    assert silent_aps(back, aps, now, 300, feed_since=now - 60) == frozenset()
+    assert silent_aps(back, aps, now, 300) == {"c", "d"}  # what the rule did without the feed's run
+    assert silent_aps(back, aps, now + 400, 300, feed_since=now - 60) == frozenset()  # the feed is down by then
+    later = {"a": now + 400, "b": now + 399, "c": now - 3600, "d": now - 3600}
+    assert silent_aps(later, aps, now + 400, 300, feed_since=now - 60) == {"c", "d"}
+
+
 def test_the_live_model_leaves_out_an_ap_that_never_reported(client, console, demo, svc, db):
     model = svc.models.get("demo")
     now = time.time()
