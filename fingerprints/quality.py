@@ -285,7 +285,7 @@ def _grid(venue: VenueMap, level: int, values: list[tuple[float, float, float]],
           fill: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolate (x, y, value) over the floor on a cell_m grid: linear inside the points' hull,
     nearest outside it (or `fill`)."""
-    from scipy.interpolate import griddata  # here: scipy.interpolate is half a second of every process's start
+    from scipy.interpolate import griddata  # lazy: half a second of every process's start, few ever draw
 
     floor = venue.floor(level)
     xs = np.arange(cell_m / 2, floor.width_m, cell_m)
@@ -317,7 +317,7 @@ def error_grid(venue: VenueMap, report: QualityReport, level: int, cell_m: float
 
 
 def figure_png(fig: Figure) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib, drawn on demand only
 
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -326,7 +326,7 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
-    from matplotlib.collections import LineCollection
+    from matplotlib.collections import LineCollection  # lazy: matplotlib, drawn on demand only
 
     floor = venue.floor(level)
     outlines = []
@@ -351,7 +351,7 @@ def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
 def new_figure(**options) -> Figure:
     """A matplotlib Figure (no pyplot state), matplotlib imported on the first chart: it is most of a second of
     every process's start (each gunicorn worker, tracker and CLI call), and most of them never draw."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: most of a second of every process's start
 
     return Figure(**options)
 
