@@ -87,9 +87,11 @@ def import_imdf(source: Mapping[str, Any] | str | Path | bytes, venue_id: str | 
 
 
 def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
-                           venue_id: str | None = None) -> tuple[VenueMap, list[str]]:
+                           venue_id: str | None = None) -> tuple[VenueMap, list[CatalogInputError]]:
     """import_imdf, and notes on what the archive has that the map does not keep (the parts of a unit drawn
-    as a MultiPolygon other than its largest): imported all the same, but never silently."""
+    as a MultiPolygon other than its largest): imported all the same, but never silently. Each note is a
+    catalog message (a console says it in the page's language, portal.errors.input_error_text; `str()` is the
+    English the CLI prints)."""
     files = read_imdf_files(source)
     checker = _Checker(files)
     try:
@@ -99,7 +101,7 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
                                                               error=f"{type(exc).__name__}: {exc}")]) from None
     if checker.problems:
         raise ImdfError(checker.problems)
-    notes: list[str] = []
+    notes: list[CatalogInputError] = []
     try:
         venue, unit_ids = _build_map(checker.features, venue_id, notes)
     except ImdfError:
@@ -112,7 +114,8 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
     return venue, notes
 
 
-def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[str]) -> tuple[VenueMap, dict[str, str]]:
+def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
+               notes: list[CatalogInputError]) -> tuple[VenueMap, dict[str, str]]:
     """The map, and the unit feature id each zone came from (problems found later name the file's ids)."""
     problems: list[CatalogInputError] = []
     venue_f = feats["venue.geojson"][0]
@@ -201,8 +204,10 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None, notes: list[s
         unnamed_en, unnamed_zh = unit_category_names(props["category"])  # a category code is no place name
         name = label or unnamed_en
         if dropped:  # a zone is one shape: the largest part is kept, and the operator told what is not
-            notes.append(f"unit {name} ({f['id']}): {len(dropped)} other part(s) dropped "
-                         f"({sum(p.area for p in dropped):.1f} m²); its zone is the largest part ({shape.area:.1f} m²)")
+            notes.append(CatalogInputError(
+                f"unit {name} ({f['id']})", N_("%(label)s: %(n)s other part(s) dropped (%(dropped)s m²); its zone is "
+                                               "the largest part (%(kept)s m²)"),
+                n=len(dropped), dropped=f"{sum(p.area for p in dropped):.1f}", kept=f"{shape.area:.1f}"))
         zh = _label(props.get("name"), "zh", any_language=False) or (name if label else unnamed_zh)
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
+from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
 from portal.services import services
 
@@ -50,12 +51,14 @@ def form_float(name: str, label: str | None = None, low: float = -math.inf, high
     return value
 
 
-def largest_part_warning(notes: list[str]) -> str | None:
+def largest_part_warning(notes: list[Exception]) -> str | None:
     """The operator's warning for IMDF units drawn in several parts, whose zone keeps only the largest part
-    (fingerprints.imdf `import_imdf_with_notes`): the first ten notes and how many more."""
+    (fingerprints.imdf `import_imdf_with_notes`): the first ten notes, in the page's language, and how many
+    more."""
     if not notes:
         return None
-    shown = "; ".join(notes[:10]) + (f"; … {len(notes) - 10} more" if len(notes) > 10 else "")
+    more = f"; … +{len(notes) - 10}" if len(notes) > 10 else ""
+    shown = "; ".join(input_error_text(note) for note in notes[:10]) + more
     return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
 
 
