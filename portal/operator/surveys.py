@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 import time
 
+import redis
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -40,6 +42,7 @@ from portal.operator.blueprint import bp
 from portal.operator.mapedit import OpsKeys, form_float, form_level, form_point, load_map, plan_size, px_per_m
 from portal.services import services
 
+log = logging.getLogger(__name__)
 RESULT_TTL_S = 86400
 CLIENT_RE = re.compile(r"^[0-9a-f]{24}$")
 
@@ -116,18 +119,23 @@ def finish_point(venue: str, client: str, username: str, *, force: bool = False)
     return result
 
 
-def _finish_later(app, venue: str, client: str, started: float, delay: float, username: str) -> None:
+def _finish_later(app, venue: str, client: str, started: float, delay: float, username: str) -> threading.Timer:
     def run():
         with app.app_context():
-            point = survey_store().pending(venue, client)
-            if point is None or point.started != started:
-                return  # finished by a poll, cancelled, or replaced by a new point
-            with contextlib.suppress(ValueError):  # finished elsewhere meanwhile
-                finish_point(venue, client, username)
+            try:
+                point = survey_store().pending(venue, client)
+                if point is None or point.started != started:
+                    return  # finished by a poll, cancelled, or replaced by a new point
+                with contextlib.suppress(ValueError):  # finished elsewhere meanwhile
+                    finish_point(venue, client, username)
+            except redis.RedisError as exc:  # the store away: the page's next poll finishes it (`_maybe_finish`)
+                log.warning("survey point timer for venue %s: store unavailable (%s); left to the next poll",
+                            venue, type(exc).__name__)
 
     timer = threading.Timer(delay, run)
     timer.daemon = True
     timer.start()
+    return timer
 
 
 def _maybe_finish(venue: str, client: str) -> None:

@@ -4,6 +4,7 @@ reports from the native API, finishing into a new map version; bad input and fai
 from __future__ import annotations
 
 import html
+import threading
 import time
 
 import pytest
@@ -12,8 +13,9 @@ from fingerprints.survey import SurveyStore
 from portal.auth import AuditLog
 from portal.demo import simulated_reports
 from portal.operator.mapedit import OpsKeys
-from portal.operator.surveys import finish_point
+from portal.operator.surveys import _finish_later, finish_point
 from portal.operator.versions import wait_for_model
+from portal.tools.net import free_port
 
 V = "/console/ops/demo"
 MAC = "02:00:5e:00:53:42"
@@ -141,3 +143,24 @@ def test_the_timer_finishing_a_point_gone_meanwhile_gets_a_value_error(app):
     poll, cancelled) is a ValueError it expects, not the RuntimeError a request-only gettext raised there."""
     with app.app_context(), pytest.raises(ValueError, match="No survey point in progress"):
         finish_point("demo", "02:00:00:00:00:99", "ops")
+
+
+def test_a_point_timer_that_meets_a_store_outage_logs_and_leaves_the_point_to_the_poll(app, svc, demo, caplog,
+                                                                                       monkeypatch):
+    """The timer finishing a survey point runs outside any request: with the store away it logs a warning (no
+    traceback out of its thread) and the page's next poll finishes the point."""
+    if svc.settings.redis_cluster:
+        pytest.skip("moves a single node's connection pool")
+    escaped = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    pool = svc.db.connection_pool
+    real = pool.connection_kwargs["port"]
+    pool.connection_kwargs.update(port=free_port())  # a closed port: the store is away
+    pool.reset()
+    try:
+        _finish_later(app, "demo", "c" * 24, 1.0, 0.0, "ops").join(30)
+    finally:
+        pool.reset()
+        pool.connection_kwargs.update(port=real)
+    assert escaped == []
+    assert "store unavailable (ConnectionError); left to the next poll" in caplog.text
