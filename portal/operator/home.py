@@ -27,7 +27,8 @@ def health(venue: str):
     snapshot = IngestHealth(svc.db).snapshot(venue, time.time(), svc.venues.get_map(venue),
                                              svc.settings.ap_silent_after_s)
     model = svc.models.get(venue)
-    # The APs the live positioning model leaves out (silent after reporting before: no re-survey needed).
+    # The APs the live positioning model leaves out (silent for AP_SILENT_AFTER_S, or never heard since the
+    # feed's run began that long ago: no re-survey needed; models.silent_aps).
     snapshot["masked_aps"] = sorted(model.masked) if model is not None else []
     if wants_json():
         return jsonify(snapshot)
