@@ -30,8 +30,8 @@ from portal.apps import registry
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import AccountStore
-from portal.ingest.native import parse_native
-from portal.ingest.observation import ReportError
+from portal.ingest.native import native_batch
+from portal.ingest.observation import Limits, ReportError, client_ids
 from portal.ingest.store import RssiKeys
 from portal.services import services
 from portal.tracking.positions import TrackKeys
@@ -226,18 +226,17 @@ def spot():
         abort(400, "click a spot on the plan")
     now = time.time()
     payload = simulated_reports(venue_map, level, x, y, phone, now, demo_simulator(svc.db, venue_map))
-    try:
-        observations = parse_native(
-            payload, hasher=svc.hasher, now=now, max_skew_s=svc.settings.max_clock_skew_s,
-            window_s=svc.settings.rssi_window_s, max_observations=svc.settings.max_observations,
-        )
+    limits = Limits(now=now, max_skew_s=svc.settings.max_clock_skew_s, window_s=svc.settings.rssi_window_s,
+                    max_observations=svc.settings.max_observations)
+    try:  # the batch, not its observations: it keeps the APs that reported hearing nothing (alive all the same)
+        batch = native_batch(payload, client_ids(svc.hasher), limits)
     except ReportError as exc:  # cannot happen with simulator output, but never store half of it
         abort(400, exc.message)
     client = svc.hasher.client_id(phone)
     # The demo phone teleports: forget its earlier readings and track, as if it had walked here
     # long enough ago for the window and the smoothing to have caught up.
     svc.db.delete(RssiKeys(venue).readings(client), RssiKeys(venue).ahead(client), TrackKeys(venue).track(client))
-    svc.rssi.write(venue, observations, now)
+    svc.rssi.write_batch(venue, batch, now)
     return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone, **venue_arg(venue)),
                     code=303)
 

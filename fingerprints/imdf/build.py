@@ -205,8 +205,9 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
         name = label or unnamed_en
         if dropped:  # a zone is one shape: the largest part is kept, and the operator told what is not
             notes.append(CatalogInputError(
-                f"unit {name} ({f['id']})", N_("%(label)s: %(n)s other part(s) dropped (%(dropped)s m²); its zone is "
-                                               "the largest part (%(kept)s m²)"),
+                f"unit.geojson: feature {f['id']} ({name})",
+                N_("%(label)s: %(n)s other part(s) dropped (%(dropped)s m²); its zone is the largest part "
+                   "(%(kept)s m²)"),
                 n=len(dropped), dropped=f"{sum(p.area for p in dropped):.1f}", kept=f"{shape.area:.1f}"))
         zh = _label(props.get("name"), "zh", any_language=False) or (name if label else unnamed_zh)
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None

@@ -111,8 +111,9 @@ def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, sile
     left out only while they are at most `max_share` of the map (more is a feed outage, not APs failing), and
     so are APs never heard (a feed wired to part of the venue), each group on its own: one more AP failing
     does not bring back the others."""
-    if not last_seen or now - max(last_seen.values()) > silent_after_s:
-        return frozenset()
+    heard = [last_seen[ap] for ap in map_aps if ap in last_seen]  # the map's own: an unknown BSSID is no feed
+    if not heard or now - max(heard) > silent_after_s:
+        return frozenset()  # (and so one of the map's APs is always kept)
     start = -math.inf if feed_since is None else feed_since
     stopped = {ap for ap in map_aps if ap in last_seen and now - max(last_seen[ap], start) > silent_after_s}
     never = ({ap for ap in map_aps if ap not in last_seen}

@@ -225,8 +225,8 @@ def test_a_unit_drawn_in_several_parts_is_noted_wherever_it_is_imported(cli, svc
     plan.write_bytes(imdf_zip_bytes(split_unit(mall_archive(levels=2))))
     imported, notes = import_imdf_with_notes(plan.read_bytes(), VENUE)
     assert [str(note) for note in notes] == [
-        f"unit Books 0 ({fid('unit', 0, 'Books')}): 1 other part(s) dropped (50.0 m²); its zone is the largest part "
-        "(90.0 m²)"]
+        f"unit.geojson: feature {fid('unit', 0, 'Books')} (Books 0): 1 other part(s) dropped (50.0 m²); its zone is "
+        "the largest part (90.0 m²)"]
     books = next(z for z in imported.zones if z.name == "Books 0")
     assert abs(Polygon(books.polygon).area - 90) < 0.1
     assert import_imdf_with_notes(imdf_zip_bytes(mall_archive(levels=2)), VENUE)[1] == []  # nothing dropped

@@ -141,7 +141,8 @@ def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops
     plan = imdf_zip_bytes(split_unit(mall_archive(levels=2)))
     assert upload(client, harbour_ops, draft_url + "/steps", plan, "plan.zip", kind="imdf").status_code == 303
     page = text(client.get(draft_url + "?lang=en"))
-    assert "Kept only the largest part of units drawn in several parts: unit Books 0" in page
+    assert "Kept only the largest part of units drawn in several parts: unit.geojson: feature" in page
+    assert "(Books 0)" in page
     assert "1 other part(s) dropped (50.0 m²)" in page
     assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in page  # in the step list, kept with the draft
     again = text(client.get(draft_url + "?lang=en"))

@@ -206,6 +206,16 @@ def test_a_partly_wired_feed_keeps_its_never_heard_aps_out_when_one_more_ap_fail
     assert silent_aps(two, aps, now, 300, feed_since=since) == set(aps[:6])
 
 
+def test_only_the_maps_own_aps_say_the_feed_is_alive():
+    """An unknown BSSID reporting (a misconfigured AP) is no live feed for the map: with every map AP stopped or
+    never heard, nothing is left out (the two caps together would otherwise take every AP and leave no model)."""
+    aps = ["a", "b", "c", "d"]
+    now = 10_000.0
+    seen = {"a": now - 400, "b": now - 400, "00:18:0a:13:dd:b0": now}
+    assert silent_aps(seen, aps, now, 300, feed_since=now - 3600) == frozenset()
+    assert silent_aps({**seen, "c": now}, aps, now, 300, feed_since=now - 3600) == {"a", "b", "d"}
+
+
 def test_after_a_feed_outage_silence_counts_from_the_feeds_return():
     """An AP heard before an outage has been silent only since the feed came back (its new run)."""
     aps = ["a", "b", "c", "d"]
