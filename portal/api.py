@@ -140,9 +140,7 @@ def parse_json(data: bytes) -> object:
 
 
 def limits(max_observations: int | None = None) -> Limits:
-    settings = services().settings
-    return Limits(now=time.time(), max_skew_s=settings.max_clock_skew_s, window_s=settings.rssi_window_s,
-                  max_observations=max_observations or settings.max_observations)
+    return Limits.of_settings(services().settings, time.time(), max_observations)
 
 
 def ingest(venue: str, source: str, read: Callable[[], object],

@@ -226,8 +226,7 @@ def spot():
         abort(400, "click a spot on the plan")
     now = time.time()
     payload = simulated_reports(venue_map, level, x, y, phone, now, demo_simulator(svc.db, venue_map))
-    limits = Limits(now=now, max_skew_s=svc.settings.max_clock_skew_s, window_s=svc.settings.rssi_window_s,
-                    max_observations=svc.settings.max_observations)
+    limits = Limits.of_settings(svc.settings, now)
     try:  # the batch, not its observations: it keeps the APs that reported hearing nothing (alive all the same)
         batch = native_batch(payload, client_ids(svc.hasher), limits)
     except ReportError as exc:  # cannot happen with simulator output, but never store half of it

@@ -14,28 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.security import MacHasher
 from portal.ingest.observation import (
     Batch,
     ClientIds,
     Limits,
-    Observation,
     ReportError,
     check_bssid,
     check_rssi,
-    client_ids,
 )
 
 
-def parse_native(
-    payload: Any, *, hasher: MacHasher, now: float, max_skew_s: float, window_s: float, max_observations: int
-) -> list[Observation]:
-    """Validate the whole payload before anything is stored: one bad field rejects the request."""
-    limits = Limits(now=now, max_skew_s=max_skew_s, window_s=window_s, max_observations=max_observations)
-    return native_batch(payload, client_ids(hasher), limits).observations()
-
-
 def native_batch(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
+    """Validate the whole payload before anything is stored: one bad field rejects the request."""
     if not isinstance(payload, dict):
         raise ReportError("$", "body must be a JSON object")
     if "reports" in payload:

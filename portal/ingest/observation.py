@@ -221,6 +221,12 @@ class Limits:
     window_s: float
     max_observations: int
 
+    @classmethod
+    def of_settings(cls, settings, now: float, max_observations: int | None = None) -> Limits:
+        """The limits the settings set, at `now` (`max_observations`: a source's own cap instead)."""
+        return cls(now=now, max_skew_s=settings.max_clock_skew_s, window_s=settings.rssi_window_s,
+                   max_observations=max_observations or settings.max_observations)
+
     @property
     def oldest(self) -> float:
         return self.now - self.max_skew_s - self.window_s

@@ -103,7 +103,7 @@ def venue_groups(venue: VenueMap) -> dict[str, str]:
 def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
                max_share: float = 0.5, feed_since: float | None = None) -> frozenset[str]:
     """The map's APs that have not reported for longer than `silent_after_s` while the venue's feed is
-    alive (another AP reported within it). `feed_since`: when the feed's current run began
+    alive (another of the map's APs reported within it). `feed_since`: when the feed's current run began
     (`RssiKeys.feed_since`); an AP's silence counts from then at the earliest, so an AP never heard is silent
     once the feed has run that long (the APs report what they hear: one that never reports never adds a
     reading, and its column only pulls estimates away from it), and one heard before an outage is not silent
