@@ -28,7 +28,7 @@ from positioning.wknn import METRICS, WKNNPositioner
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
 QUERY_TIME_PARAMS = ("k", "k_floor", "offset_rounds", "offset_search_db", "offset_search_margin", "unheard_weight",
-                     "cluster_m")
+                     "cluster_m", "floor_rule")
 DEFAULT_GRID: dict[str, tuple] = {
     "representation": ("powed", "exponential"),
     "metric": ("sorensen",),
@@ -36,6 +36,7 @@ DEFAULT_GRID: dict[str, tuple] = {
     "offset_rounds": (0, 1, 2),
     "offset_search_db": (0.0, 10.0),
     "unheard_weight": (1.0, 0.7, 0.4),
+    "floor_rule": ("vote", "mean"),
 }
 FULL_GRID: dict[str, tuple] = {**DEFAULT_GRID, "representation": REPRESENTATIONS, "metric": METRICS}
 MIN_GROUPS = 5  # fewer held-out groups than this and a fold's figure is one phone's or one spot's luck

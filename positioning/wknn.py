@@ -16,6 +16,12 @@ METRICS = ("sorensen", "manhattan", "euclidean")
 # re-search would cost a second search and move almost nothing.
 MIN_OFFSET_DB = 1.0
 WEIGHTINGS = ("inverse", "uniform")
+# How the floor is decided: "vote", the floor with the largest inverse-distance vote among the `k_floor` nearest
+# fingerprints of the building; "mean", the floor whose own `k_floor` nearest fingerprints are nearest on average
+# (each floor judged by its best matches, not by how many of the overall nearest it holds: near a stairwell or
+# an atrium one lucky fingerprint of the floor above can win the vote; Tampere's training set chose it,
+# docs/positioning.md "Floor rule").
+FLOOR_RULES = ("vote", "mean")
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,46 @@ def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[
     best = np.argmax(scores, axis=1)
     total = scores.sum(axis=1)
     return best, scores[np.arange(m), best] / np.where(total > 0, total, 1.0)
+
+
+def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_building: np.ndarray,
+                 complete: np.ndarray, m: int, n_labels: int, pad: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The "mean" floor rule over (q, M) rows sorted by distance: per query (best floor code, its share, exact).
+
+    A floor's figure is the mean distance of its `m` nearest fingerprints in the building; a floor with fewer
+    than `m` among all of a query's candidates (`complete`) is padded with `pad`, the metric's farthest (what a
+    fingerprint sharing no AP is under Sorensen; inf for a metric without one: the query's farthest candidate).
+    Over a prefix of the candidates, a floor with fewer than `m` in it gets a lower bound (the rest at least the
+    prefix's last distance); the choice is exact only if no bound beats the best exact mean (ties go to the
+    lowest floor, as the vote's). Sums run in rank order (cumsum), so one query alone and in a batch get the
+    same bits. The share: the best floor's inverse mean over all floors seen (how clearly the floors differ)."""
+    q = codes.shape[0]
+    means = np.full((q, n_labels), np.inf)
+    exact = np.ones((q, n_labels), dtype=bool)
+    seen = np.zeros((q, n_labels), dtype=bool)
+    last = np.where(valid, d, -np.inf).max(axis=1, initial=-np.inf)  # rows past the prefix are at least this far
+    for f in range(n_labels):
+        on = in_building & (codes == f)
+        taken = on & (np.cumsum(on, axis=1) <= m)
+        count = taken.sum(axis=1)
+        total = np.cumsum(np.where(taken, d, 0.0), axis=1)[:, -1] if d.shape[1] else np.zeros(q)
+        full = count >= m
+        rest = np.where(complete, pad if np.isfinite(pad) else last, last)
+        extra = np.zeros(q)
+        np.multiply(m - count, rest, out=extra, where=~full)  # not 0 x inf where the floor has its m
+        padded = (total + extra) / m
+        present = on.any(axis=1)
+        seen[:, f] = present
+        means[:, f] = np.where(present | ~complete, padded, np.inf)
+        exact[:, f] = full | complete
+    candidates = np.where(exact, means, np.inf)
+    best = np.argmin(candidates, axis=1)
+    best_mean = candidates[np.arange(q), best]
+    codes_range = np.arange(n_labels)[None, :]
+    beaten = ~exact & ((means < best_mean[:, None]) | ((means == best_mean[:, None]) & (codes_range < best[:, None])))
+    inverse = np.where(seen, 1.0 / (means + 1e-6), 0.0)
+    share = inverse[np.arange(q), best] / np.maximum(inverse.sum(axis=1), 1e-300)
+    return best, np.where(seen[np.arange(q), best], share, 0.0), np.isfinite(best_mean) & ~beaten.any(axis=1)
 
 
 def spatial_cluster(xy: np.ndarray, weights: np.ndarray, radius_m: float) -> np.ndarray:
@@ -225,6 +271,7 @@ class WKNNPositioner(EstimatorParams):
         offset_search_margin: float = 0.03,
         unheard_weight: float = 1.0,
         cluster_m: float = 0.0,
+        floor_rule: str = "vote",
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -240,6 +287,7 @@ class WKNNPositioner(EstimatorParams):
         self.offset_search_margin = offset_search_margin
         self.unheard_weight = unheard_weight
         self.cluster_m = cluster_m
+        self.floor_rule = floor_rule
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -250,6 +298,8 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown metric {self.metric!r}; choose one of {METRICS}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
+        if self.floor_rule not in FLOOR_RULES:
+            raise ValueError(f"unknown floor rule {self.floor_rule!r}; choose one of {FLOOR_RULES}")
         for name in ("alpha", "beta"):  # the representations' scales: <= 0 or inf would empty the map
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
@@ -451,6 +501,10 @@ class WKNNPositioner(EstimatorParams):
         d = self.distances(q, partial, silent)
         return np.arange(d.size), d
 
+    def _farthest(self) -> float:
+        """The largest distance the metric gives (what the "mean" floor rule pads a floor short of k_floor with)."""
+        return 1.0 if self.metric == "sorensen" else float("inf")
+
     def _needed(self) -> int:
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
@@ -475,8 +529,17 @@ class WKNNPositioner(EstimatorParams):
         in_building = np.flatnonzero(buildings == building)
         if in_building.size < k_floor and not complete:
             return None
-        nearest = in_building[:k_floor]
-        floor, floor_share = self._vote(floors[nearest], d[nearest])
+        if self.floor_rule == "mean":
+            inside = buildings == building
+            best, share, exact = _floor_means(self.floor_codes_[rows][None], d[None], np.ones((1, d.size), bool),
+                                              inside[None], np.array([complete]), k_floor, self.floor_labels_.size,
+                                              self._farthest())
+            if not exact[0]:
+                return None
+            floor, floor_share = int(self.floor_labels_[best[0]]), float(share[0])
+        else:
+            nearest = in_building[:k_floor]
+            floor, floor_share = self._vote(floors[nearest], d[nearest])
         on_floor = in_building[floors[in_building] == floor]
         if on_floor.size < self.k and not complete:
             return None
@@ -689,8 +752,13 @@ class WKNNPositioner(EstimatorParams):
         rank = np.cumsum(in_building, axis=1)
         exact = valid[:, 0] & (complete | (rank[:, -1] >= k_floor))
         floor_codes = self.floor_codes_[safe]
-        floor, floor_share = _batch_vote(floor_codes, weights * (in_building & (rank <= k_floor)),
-                                         self.floor_labels_.size)
+        if self.floor_rule == "mean":
+            floor, floor_share, decided = _floor_means(floor_codes, d, valid, in_building, complete, k_floor,
+                                                       self.floor_labels_.size, self._farthest())
+            exact = valid[:, 0] & decided
+        else:
+            floor, floor_share = _batch_vote(floor_codes, weights * (in_building & (rank <= k_floor)),
+                                             self.floor_labels_.size)
         on_floor = in_building & (floor_codes == floor[:, None])
         rank = np.cumsum(on_floor, axis=1)
         exact &= complete | (rank[:, -1] >= self.k)

@@ -389,6 +389,7 @@ def test_cli_tune_writes_a_config_that_evaluate_reads(tmp_path, capsys):
                  "--config", str(config), "--json", "--quiet", "--rssi-offset", "-10", "--ap-off", "0.3"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"]["k"] == chosen["k"] and report["rssi_offset_db"] == -10 and report["aps_off"] == 0.3
+    assert report["model"]["floor_rule"] == chosen["floor_rule"] in ("vote", "mean")  # cross-validated by default
     assert report["n_test"] + report["n_dropped"] == 100 and report["building_hit_rate"] > 0.9
 
 
