@@ -110,7 +110,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
                                                          ("k", "k_floor", "metric", "representation", "offset_rounds",
-                                                          "offset_search_db", "unheard_weight", "floor_rule")},
+                                                          "offset_search_db", "unheard_weight", "floor_rule",
+                                                          "weight_power")},
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
                   aps_masked=int(len(off)) if args.mask_off else 0)
     report["_test"] = (X_test, test.y[kept], train)
@@ -141,6 +142,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     search = f", search ±{m['offset_search_db']:g} dB" if m["offset_search_db"] else ""
     search += f", unheard x{m['unheard_weight']:g}" if m["unheard_weight"] != 1 else ""
     search += ", floor by its nearest (mean)" if m["floor_rule"] == "mean" else ""
+    search += f", weights 1/d^{m['weight_power']:g}" if m["weight_power"] != 1 else ""
     _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
                   f"offset x{m['offset_rounds']}{search})", report)
     if not args.no_baselines:

@@ -28,7 +28,7 @@ from positioning.wknn import METRICS, WKNNPositioner
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
 QUERY_TIME_PARAMS = ("k", "k_floor", "offset_rounds", "offset_search_db", "offset_search_margin", "unheard_weight",
-                     "cluster_m", "floor_rule")
+                     "cluster_m", "floor_rule", "weight_power")
 DEFAULT_GRID: dict[str, tuple] = {
     "representation": ("powed", "exponential"),
     "metric": ("sorensen",),

@@ -238,6 +238,10 @@ class WKNNPositioner(EstimatorParams):
     and x/y as the weighted mean of the `k` nearest on that floor (with `cluster_m` > 0, of those of them
     in their main spatial cluster: `spatial_cluster`).
 
+    `floor_rule="mean"` decides the floor by each floor's own `k_floor` nearest instead of the vote
+    (`_floor_means`); `weight_power` p weighs neighbours by 1/distance^p (1: the plain inverse) in the votes
+    and the x/y mean.
+
     `offset_rounds` rounds of per-query offset removal: the median dB difference between the query and
     its neighbours over the APs both hear is taken off the query, which is then located again (another
     phone model reads every AP louder or softer by about the same amount). 2 won the cross-validation
@@ -272,6 +276,7 @@ class WKNNPositioner(EstimatorParams):
         unheard_weight: float = 1.0,
         cluster_m: float = 0.0,
         floor_rule: str = "vote",
+        weight_power: float = 1.0,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -288,6 +293,7 @@ class WKNNPositioner(EstimatorParams):
         self.unheard_weight = unheard_weight
         self.cluster_m = cluster_m
         self.floor_rule = floor_rule
+        self.weight_power = weight_power
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -313,6 +319,7 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError("offset_rounds must be an integer from 0 to 5")
         for name, high, high_included, message in (("offset_search_db", 30.0, True, "from 0 (off) to 30 dB"),
                                                    ("cluster_m", 1000.0, True, "from 0 (off) to 1000 m"),
+                                                   ("weight_power", 8.0, True, "from 0 to 8"),
                                                    ("offset_search_margin", 1.0, False, "in [0, 1)"),
                                                    ("unheard_weight", 1.0, True, "in [0, 1]")):
             value = getattr(self, name)
@@ -474,7 +481,9 @@ class WKNNPositioner(EstimatorParams):
     def _weights(self, d: np.ndarray) -> np.ndarray:
         if self.weighting == "uniform":
             return np.ones_like(d, dtype=np.float64)
-        return 1.0 / (d.astype(np.float64) + 1e-6)
+        inverse = 1.0 / (d.astype(np.float64) + 1e-6)
+        # weight_power p > 1 leans on the nearest more (inverse distance weighting's power); 1: the plain inverse
+        return inverse if self.weight_power == 1 else inverse ** float(self.weight_power)
 
     def _vote(self, labels: np.ndarray, d: np.ndarray) -> tuple[int, float]:
         weights = self._weights(d)

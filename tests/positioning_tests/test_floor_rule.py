@@ -101,3 +101,35 @@ def test_floor_rule_is_validated_and_cross_validated():
         WKNNPositioner(floor_rule="majority").fit(X, y)
     # a query-time parameter: tune fits once per fold for both rules
     assert DEFAULT_GRID["floor_rule"] == ("vote", "mean") and "floor_rule" in QUERY_TIME_PARAMS
+    assert "weight_power" in QUERY_TIME_PARAMS and "weight_power" not in DEFAULT_GRID  # --grid weight_power=...
+
+
+def test_weight_power_leans_on_the_nearest_and_one_is_the_plain_inverse():
+    X, y = campus(n=500)
+    plain = WKNNPositioner(k=5, offset_rounds=0).fit(X[:400], y[:400])
+    same_power = WKNNPositioner(k=5, offset_rounds=0, weight_power=1.0).fit(X[:400], y[:400])
+    sharp = WKNNPositioner(k=5, offset_rounds=0, weight_power=4.0).fit(X[:400], y[:400])
+    for q in X[400:460]:
+        a, b, c = plain.locate(q), same_power.locate(q), sharp.locate(q)
+        assert (a.x, a.y, a.confidence) == (b.x, b.y, b.confidence)  # bit for bit: the default path unchanged
+        if c.floor == a.floor and c.neighbours == a.neighbours:
+            d = plain.distances(plain._represent(q[None])[0])[list(c.neighbours)]
+            w = (1.0 / (d + 1e-6)) ** 4
+            assert np.allclose([c.x, c.y], (plain.xy_[list(c.neighbours)] * w[:, None]).sum(axis=0) / w.sum())
+
+
+@pytest.mark.parametrize("floor_rule", ["vote", "mean"])
+def test_weight_power_decides_alike_in_batch_and_one_query(floor_rule):
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=7, k_floor=3, weight_power=3.0, floor_rule=floor_rule, cluster_m=12.0).fit(
+        X[:600], y[:600])
+    model.BATCH = 32
+    batch = model.locate_many(X[600:])
+    assert all(same(a, model.locate(q)) for a, q in zip(batch, X[600:], strict=True))
+
+
+@pytest.mark.parametrize("power", [-1.0, 9.0, float("nan"), True])
+def test_weight_power_is_validated(power):
+    X, y = stairwell_map()
+    with pytest.raises(ValueError, match="weight_power"):
+        WKNNPositioner(weight_power=power).fit(X, y)
