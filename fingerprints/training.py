@@ -19,24 +19,31 @@ LIVE_K = 3
 # weak signals). bench/landing_replay.py on training malls 101, 202, 303, 404 (60 shoppers each): 10 m gave
 # +2.9 / +2.7 / +2.7 points at the first probe / 30 s / 120 s over none; 6 and 15 m alike; 10, the middle.
 LIVE_CLUSTER_M = 10.0
+# Neighbours weigh 1/distance^4 (WKNNPositioner weight_power): with k=3 the nearest leads unless the others are
+# nearly as near. bench/landing_replay.py on training malls 101, 202, 303, 404 (100 shoppers each), mean right
+# zone at the first probe / 30 s / 120 s: p=1 72.3 / 88.9 / 93.5%, p=3 72.5 / 89.6 / 93.9%, p=4 73.0 / 89.5 /
+# 94.0% (k=4: 72.3 / 89.3 / 94.3%, k=5: 72.0 / 89.3 / 93.3%): within sampling error each, one direction; both
+# public sets' cross-validation chose p=4 too (docs/positioning.md "Weight power").
+LIVE_WEIGHT_POWER = 4.0
 
 
 def live_params(venue: VenueMap) -> dict:
     """The live positioner's parameters for this venue: WKNNPositioner(**live_params(venue)). The
-    defaults (k=LIVE_K, cluster_m=LIVE_CLUSTER_M), overridden by what the operator stored for the venue
-    (`flask positioning-tune`)."""
-    return {"k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, **venue.positioner}
+    defaults (k=LIVE_K, cluster_m=LIVE_CLUSTER_M, weight_power=LIVE_WEIGHT_POWER), overridden by what the
+    operator stored for the venue (`flask positioning-tune`)."""
+    return {"k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, "weight_power": LIVE_WEIGHT_POWER, **venue.positioner}
 
 
 def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResult:
     """Cross-validate the live positioner's parameters on the venue's own survey (positioning.tuning.tune:
     a site survey names no phones, so the folds hold out reference points, or spatial blocks with
     groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID unless
-    given) runs with the live model's spatial cluster unless it names one, so the figures are those of the
-    model the venue will run, and the stored choice names its `cluster_m`."""
+    given) runs with the live model's spatial cluster and weight power unless it names them, so the figures
+    are those of the model the venue will run, and the stored choice names its `cluster_m` and `weight_power`."""
     _ap_ids, X, y = training_set(venue)
     grid = dict(grid or tuning.DEFAULT_GRID)
     grid.setdefault("cluster_m", (LIVE_CLUSTER_M,))
+    grid.setdefault("weight_power", (LIVE_WEIGHT_POWER,))
     return tuning.tune(X, y, None, grid=grid, **kwargs)
 
 

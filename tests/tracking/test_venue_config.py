@@ -9,7 +9,7 @@ import pytest
 
 import portal.map_cli
 import positioning.tuning
-from fingerprints.training import LIVE_CLUSTER_M, LIVE_K
+from fingerprints.training import LIVE_CLUSTER_M, LIVE_K, LIVE_WEIGHT_POWER
 from portal.maps.builds import wait_for_model
 from portal.tracking import ModelCache
 from positioning.tuning import CVRow, TuneResult
@@ -30,7 +30,7 @@ def tune_cli(app, *args: str):
 
 def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp_path):
     live = cache.get("demo").positioner
-    assert (live.k, live.cluster_m) == (LIVE_K, LIVE_CLUSTER_M)  # nothing stored: the live defaults
+    assert (live.k, live.cluster_m, live.weight_power) == (LIVE_K, LIVE_CLUSTER_M, LIVE_WEIGHT_POWER)  # the defaults
     config = tmp_path / "venue.json"
     config.write_text(json.dumps({"k": 5, "offset_rounds": 1, "representation": "exponential",
                                   "offset_search_db": 10.0, "unheard_weight": 0.7}))
@@ -56,6 +56,7 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     venue_map = svc.venues.get_map("demo")
     assert venue_map.version == before + 1 and venue_map.positioner["k"] in (2, 4)
     assert venue_map.positioner["cluster_m"] == LIVE_CLUSTER_M  # scored with the live model's cluster, and says so
+    assert venue_map.positioner["weight_power"] == LIVE_WEIGHT_POWER  # and with its weights
     assert venue_map.positioner_tuning["groups"] == "spatial block"
     assert venue_map.positioner_tuning["samples"] == 1600 and "trusted" in venue_map.positioner_tuning
     assert cache.get("demo").positioner.k == venue_map.positioner["k"]
