@@ -93,8 +93,8 @@ def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[
 
 
 def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_building: np.ndarray,
-                 complete: np.ndarray, m: int, n_labels: int, pad: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The "mean" floor rule over (q, M) rows sorted by distance: per query (best floor code, its share, exact).
+                 complete: np.ndarray, m: int, n_labels: int, pad: float) -> tuple[np.ndarray, np.ndarray]:
+    """The "mean" floor rule over (q, M) rows sorted by distance: per query (best floor code, exact).
 
     A floor's figure is the mean distance of its `m` nearest fingerprints in the building; a floor with fewer
     than `m` among all of a query's candidates (`complete`) is padded with `pad`, the metric's farthest (what a
@@ -102,11 +102,10 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
     Over a prefix of the candidates, a floor with fewer than `m` in it gets a lower bound (the rest at least the
     prefix's last distance); the choice is exact only if no bound beats the best exact mean (ties go to the
     lowest floor, as the vote's). Sums run in rank order (cumsum), so one query alone and in a batch get the
-    same bits. The share: the best floor's inverse mean over all floors seen (how clearly the floors differ)."""
+    same bits."""
     q = codes.shape[0]
     means = np.full((q, n_labels), np.inf)
     exact = np.ones((q, n_labels), dtype=bool)
-    seen = np.zeros((q, n_labels), dtype=bool)
     last = np.where(valid, d, -np.inf).max(axis=1, initial=-np.inf)  # rows past the prefix are at least this far
     for f in range(n_labels):
         on = in_building & (codes == f)
@@ -118,18 +117,14 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
         extra = np.zeros(q)
         np.multiply(m - count, rest, out=extra, where=~full)  # not 0 x inf where the floor has its m
         padded = (total + extra) / m
-        present = on.any(axis=1)
-        seen[:, f] = present
-        means[:, f] = np.where(present | ~complete, padded, np.inf)
+        means[:, f] = np.where(on.any(axis=1) | ~complete, padded, np.inf)
         exact[:, f] = full | complete
     candidates = np.where(exact, means, np.inf)
     best = np.argmin(candidates, axis=1)
     best_mean = candidates[np.arange(q), best]
     codes_range = np.arange(n_labels)[None, :]
     beaten = ~exact & ((means < best_mean[:, None]) | ((means == best_mean[:, None]) & (codes_range < best[:, None])))
-    inverse = np.where(seen, 1.0 / (means + 1e-6), 0.0)
-    share = inverse[np.arange(q), best] / np.maximum(inverse.sum(axis=1), 1e-300)
-    return best, np.where(seen[np.arange(q), best], share, 0.0), np.isfinite(best_mean) & ~beaten.any(axis=1)
+    return best, np.isfinite(best_mean) & ~beaten.any(axis=1)
 
 
 def spatial_cluster(xy: np.ndarray, weights: np.ndarray, radius_m: float) -> np.ndarray:
@@ -485,6 +480,11 @@ class WKNNPositioner(EstimatorParams):
         # weight_power p > 1 leans on the nearest more (inverse distance weighting's power); 1: the plain inverse
         return inverse if self.weight_power == 1 else inverse ** float(self.weight_power)
 
+    def _share(self, labels: np.ndarray, d: np.ndarray, label: int) -> float:
+        """The weighted share of `label` among these neighbours: what the vote would give it."""
+        weights = self._weights(d)
+        return float(weights[labels == label].sum() / weights.sum())
+
     def _vote(self, labels: np.ndarray, d: np.ndarray) -> tuple[int, float]:
         weights = self._weights(d)
         low = int(labels.min())
@@ -538,16 +538,16 @@ class WKNNPositioner(EstimatorParams):
         in_building = np.flatnonzero(buildings == building)
         if in_building.size < k_floor and not complete:
             return None
+        nearest = in_building[:k_floor]
         if self.floor_rule == "mean":
-            inside = buildings == building
-            best, share, exact = _floor_means(self.floor_codes_[rows][None], d[None], np.ones((1, d.size), bool),
-                                              inside[None], np.array([complete]), k_floor, self.floor_labels_.size,
-                                              self._farthest())
+            best, exact = _floor_means(self.floor_codes_[rows][None], d[None], np.ones((1, d.size), bool),
+                                       (buildings == building)[None], np.array([complete]), k_floor,
+                                       self.floor_labels_.size, self._farthest())
             if not exact[0]:
                 return None
-            floor, floor_share = int(self.floor_labels_[best[0]]), float(share[0])
+            floor = int(self.floor_labels_[best[0]])
+            floor_share = self._share(floors[nearest], d[nearest], floor)  # the vote's scale (confidence)
         else:
-            nearest = in_building[:k_floor]
             floor, floor_share = self._vote(floors[nearest], d[nearest])
         on_floor = in_building[floors[in_building] == floor]
         if on_floor.size < self.k and not complete:
@@ -761,13 +761,16 @@ class WKNNPositioner(EstimatorParams):
         rank = np.cumsum(in_building, axis=1)
         exact = valid[:, 0] & (complete | (rank[:, -1] >= k_floor))
         floor_codes = self.floor_codes_[safe]
+        voters = weights * (in_building & (rank <= k_floor))
         if self.floor_rule == "mean":
-            floor, floor_share, decided = _floor_means(floor_codes, d, valid, in_building, complete, k_floor,
-                                                       self.floor_labels_.size, self._farthest())
+            floor, decided = _floor_means(floor_codes, d, valid, in_building, complete, k_floor,
+                                          self.floor_labels_.size, self._farthest())
             exact = valid[:, 0] & decided
+            # its confidence on the vote's scale: the chosen floor's share of the k_floor nearest's weights
+            floor_share = (voters * (floor_codes == floor[:, None])).sum(axis=1) / np.maximum(voters.sum(axis=1),
+                                                                                               1e-300)
         else:
-            floor, floor_share = _batch_vote(floor_codes, weights * (in_building & (rank <= k_floor)),
-                                             self.floor_labels_.size)
+            floor, floor_share = _batch_vote(floor_codes, voters, self.floor_labels_.size)
         on_floor = in_building & (floor_codes == floor[:, None])
         rank = np.cumsum(on_floor, axis=1)
         exact &= complete | (rank[:, -1] >= self.k)

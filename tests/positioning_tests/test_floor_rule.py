@@ -72,13 +72,14 @@ def test_mean_rule_matches_its_definition(metric, k_floor):
 
 @st.composite
 def floor_maps(draw):
-    """Small maps over 1-3 floors, often more candidates than the decision's prefix holds (32 rows)."""
+    """Small maps over 1-3 buildings x 1-3 floors, often more candidates than the decision's prefix holds (32)."""
     n, aps = draw(st.integers(2, 70)), draw(st.integers(1, 6))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     X = np.where(rng.random((n, aps)) < 0.4, MISSING_DBM, rng.integers(-90, -40, (n, aps)).astype(float))
     X[~(X > MISSING_DBM).any(axis=1), 0] = -70.0
     X[0, 0] = -70.0
-    y = np.column_stack([np.zeros(n), rng.integers(0, draw(st.integers(1, 3)), n), rng.uniform(0, 30, (n, 2))])
+    y = np.column_stack([rng.integers(0, draw(st.integers(1, 3)), n), rng.integers(0, draw(st.integers(1, 3)), n),
+                         rng.uniform(0, 30, (n, 2))])
     Q = np.where(rng.random((6, aps)) < 0.3, MISSING_DBM, rng.integers(-90, -40, (6, aps)).astype(float))
     Q[~(Q[:, (X > MISSING_DBM).any(axis=0)] > MISSING_DBM).any(axis=1), 0] = -60.0  # each hears a mapped AP
     return X, y, Q
@@ -86,13 +87,27 @@ def floor_maps(draw):
 
 @settings(max_examples=80, deadline=None)
 @given(floor_maps(), st.sampled_from(["sorensen", "manhattan", "euclidean"]), st.integers(1, 4),
-       st.sampled_from([None, 1, 2, 6, 9]), st.integers(0, 2))
-def test_mean_rule_decides_alike_in_batch_and_one_query(maps, metric, k, k_floor, offset_rounds):
+       st.sampled_from([None, 1, 2, 6, 9]), st.integers(0, 2), st.sampled_from([0.0, 1.0, 4.0, 8.0]))
+def test_mean_rule_decides_alike_in_batch_and_one_query(maps, metric, k, k_floor, offset_rounds, power):
     X, y, Q = maps
     model = WKNNPositioner(k=k, k_floor=k_floor, metric=metric, offset_rounds=offset_rounds,
-                           floor_rule="mean").fit(X, y)
+                           floor_rule="mean", weight_power=power).fit(X, y)
     batch = model.locate_many(Q)
     assert all(same(a, model.locate(q)) for a, q in zip(batch, Q, strict=True))
+    assert all(0.0 <= e.confidence <= 1.0 for e in batch)
+
+
+def test_mean_rules_confidence_is_the_chosen_floors_vote_share():
+    """On the vote's scale (the motion filter reads it as floor trust): the chosen floor's share of the
+    k_floor nearest fingerprints' weights, whichever floor the vote itself would pick."""
+    X, y = stairwell_map()
+    model = WKNNPositioner(k=1, k_floor=3, offset_rounds=0, floor_rule="mean").fit(X, y)
+    query = np.array([-50.0, -60.0, -70.0])
+    d = model.distances(model._represent(query[None])[0])
+    nearest = np.argsort(d, kind="stable")[:3]
+    w = 1.0 / (d[nearest] + 1e-6)
+    expected = w[model.floors_[nearest] == 0].sum() / w.sum()
+    assert model.locate(query).confidence == pytest.approx(expected, rel=1e-12)
 
 
 def test_floor_rule_is_validated_and_cross_validated():

@@ -57,6 +57,7 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     assert venue_map.version == before + 1 and venue_map.positioner["k"] in (2, 4)
     assert venue_map.positioner["cluster_m"] == LIVE_CLUSTER_M  # scored with the live model's cluster, and says so
     assert venue_map.positioner["weight_power"] == LIVE_WEIGHT_POWER  # and with its weights
+    assert venue_map.positioner["floor_rule"] == "vote"  # the live rule: "mean" is not proven on the landing
     assert venue_map.positioner_tuning["groups"] == "spatial block"
     assert venue_map.positioner_tuning["samples"] == 1600 and "trusted" in venue_map.positioner_tuning
     assert cache.get("demo").positioner.k == venue_map.positioner["k"]
