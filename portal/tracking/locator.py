@@ -15,7 +15,6 @@ position from the survey (positioning/coldstart.py); it also seeds the filter wh
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
+import orjson
 import redis
 
 from core.storage import HotReads, is_cluster, phone_bucket, phone_buckets
@@ -75,6 +75,17 @@ for k = 1, #KEYS, 2 do
 end
 return 1
 """
+
+
+def encode_state(state: dict) -> bytes:
+    """A motion state as the store keeps it: JSON, by orjson (50-60 zone probabilities a phone, written at every
+    position: the standard library's encoder took ~50 us of a tracked phone's ~600, orjson ~4 us)."""
+    return orjson.dumps(state, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode_state(raw: bytes | str) -> dict:
+    """A stored motion state (any JSON the standard library wrote too); ValueError when it is not JSON."""
+    return orjson.loads(raw)
 
 
 def coarse_position(model: VenueModel, coarse: CoarseEstimate) -> Position:
@@ -372,7 +383,7 @@ class Locator:
             if kept is not None:
                 out.append((kept, None, newest))
                 continue
-            todo.append((len(out), json.loads(raw_state) if raw_state else None))
+            todo.append((len(out), decode_state(raw_state) if raw_state else None))
             out.append((None, None, newest))
         if todo:
             batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
@@ -428,7 +439,7 @@ class Locator:
                 bucket_keys, args = per_bucket.setdefault(phone_bucket(venue, client), ([], [track_ttl, kept_ttl]))
                 fields = KeptPosition(position, newest, now).to_fields() if kept else {}
                 bucket_keys += [keys.track(client), keys.last_position(client)]
-                args += ["" if state is None else json.dumps(state), 2 * len(fields),
+                args += ["" if state is None else encode_state(state), 2 * len(fields),
                          *chain.from_iterable(fields.items())]
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
