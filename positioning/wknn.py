@@ -84,12 +84,22 @@ def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the label code with the largest summed weight (ties: the lowest, as in `_vote`), share."""
+    scores = _batch_scores(codes, weights, n_labels)
+    best = np.argmax(scores, axis=1)
+    return best, _batch_share(scores, best)
+
+
+def _batch_scores(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> np.ndarray:
+    """(m, n_labels): per row, each label code's summed weight."""
     m = codes.shape[0]
     flat = (np.arange(m)[:, None] * n_labels + codes).ravel()
-    scores = np.bincount(flat, weights=weights.ravel(), minlength=m * n_labels).reshape(m, n_labels)
-    best = np.argmax(scores, axis=1)
+    return np.bincount(flat, weights=weights.ravel(), minlength=m * n_labels).reshape(m, n_labels)
+
+
+def _batch_share(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Per row of `_batch_scores`: the `chosen` label code's share of the summed weight (0 with no weight)."""
     total = scores.sum(axis=1)
-    return best, scores[np.arange(m), best] / np.where(total > 0, total, 1.0)
+    return scores[np.arange(scores.shape[0]), chosen] / np.where(total > 0, total, 1.0)
 
 
 def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_building: np.ndarray,
@@ -107,13 +117,13 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
     means = np.full((q, n_labels), np.inf)
     exact = np.ones((q, n_labels), dtype=bool)
     last = np.where(valid, d, -np.inf).max(axis=1, initial=-np.inf)  # rows past the prefix are at least this far
+    rest = np.where(complete, pad if np.isfinite(pad) else last, last)  # what a floor short of m is padded with
     for f in range(n_labels):
         on = in_building & (codes == f)
         taken = on & (np.cumsum(on, axis=1) <= m)
         count = taken.sum(axis=1)
         total = np.cumsum(np.where(taken, d, 0.0), axis=1)[:, -1] if d.shape[1] else np.zeros(q)
         full = count >= m
-        rest = np.where(complete, pad if np.isfinite(pad) else last, last)
         extra = np.zeros(q)
         np.multiply(m - count, rest, out=extra, where=~full)  # not 0 x inf where the floor has its m
         padded = (total + extra) / m
@@ -480,17 +490,20 @@ class WKNNPositioner(EstimatorParams):
         # weight_power p > 1 leans on the nearest more (inverse distance weighting's power); 1: the plain inverse
         return inverse if self.weight_power == 1 else inverse ** float(self.weight_power)
 
-    def _share(self, labels: np.ndarray, d: np.ndarray, label: int) -> float:
-        """The weighted share of `label` among these neighbours: what the vote would give it."""
-        weights = self._weights(d)
-        return float(weights[labels == label].sum() / weights.sum())
+    def _scores(self, labels: np.ndarray, d: np.ndarray) -> tuple[int, np.ndarray]:
+        """(lowest label, each label's summed weight from it up): labels are small integers (ids, levels)."""
+        low = int(labels.min())
+        return low, np.bincount(labels - low, weights=self._weights(d))
 
     def _vote(self, labels: np.ndarray, d: np.ndarray) -> tuple[int, float]:
-        weights = self._weights(d)
-        low = int(labels.min())
-        scores = np.bincount(labels - low, weights=weights)  # labels are small integers (ids, levels)
+        low, scores = self._scores(labels, d)
         best = int(np.argmax(scores))
         return best + low, float(scores[best] / scores.sum())
+
+    def _share(self, labels: np.ndarray, d: np.ndarray, label: int) -> float:
+        """The weighted share of `label` among these neighbours: what the vote would give it."""
+        low, scores = self._scores(labels, d)
+        return float(scores[label - low] / scores.sum()) if 0 <= label - low < scores.size else 0.0
 
     def _candidate_distances(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
                              ) -> tuple[np.ndarray, np.ndarray]:
@@ -767,8 +780,7 @@ class WKNNPositioner(EstimatorParams):
                                           self.floor_labels_.size, self._farthest())
             exact = valid[:, 0] & decided
             # its confidence on the vote's scale: the chosen floor's share of the k_floor nearest's weights
-            floor_share = (voters * (floor_codes == floor[:, None])).sum(axis=1) / np.maximum(voters.sum(axis=1),
-                                                                                               1e-300)
+            floor_share = _batch_share(_batch_scores(floor_codes, voters, self.floor_labels_.size), floor)
         else:
             floor, floor_share = _batch_vote(floor_codes, voters, self.floor_labels_.size)
         on_floor = in_building & (floor_codes == floor[:, None])
