@@ -272,8 +272,9 @@ def test_spatial_cluster_moves_the_estimate_to_one_group():
     """Two far spots that match alike: x/y is one of them, not the point between them."""
     X = np.array([[-50.0, -60.0], [-50.0, -60.0], [-51.0, -60.0], [-40.0, -90.0]])
     y = np.array([[0, 0, 0.0, 0.0], [0, 0, 60.0, 0.0], [0, 0, 61.0, 0.0], [0, 0, 200.0, 0.0]])
-    averaged = WKNNPositioner(k=3, offset_rounds=0).fit(X, y).locate(np.array([-50.0, -60.0]))
-    clustered = WKNNPositioner(k=3, offset_rounds=0, cluster_m=10.0).fit(X, y).locate(np.array([-50.0, -60.0]))
+    plain = {"k": 3, "k_floor": None, "offset_rounds": 0, "weight_power": 1.0}  # the plain inverse-distance mean
+    averaged = WKNNPositioner(**plain).fit(X, y).locate(np.array([-50.0, -60.0]))
+    clustered = WKNNPositioner(**plain, cluster_m=10.0).fit(X, y).locate(np.array([-50.0, -60.0]))
     assert 15 < averaged.x < 50
     assert clustered.x > 59 and set(clustered.neighbours) == {1, 2}
 

@@ -158,7 +158,7 @@ def test_partial_match_uses_only_the_queries_aps(metric):
     y = y.copy()
     y[:, 0] = 0
     y[:, 1] = 0
-    model = WKNNPositioner(k=5, metric=metric, offset_rounds=0).fit(X[:500], y[:500])
+    model = WKNNPositioner(k=5, metric=metric, representation="powed", offset_rounds=0).fit(X[:500], y[:500])
     sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
     R = to_representation(X, "powed", MISSING_DBM, model.alpha, model.beta)
     for q in X[500:520]:
@@ -182,7 +182,7 @@ def test_a_partial_match_counts_the_aps_known_not_to_hear_the_query(metric):
     X, y = campus()
     y = y.copy()
     y[:, :2] = 0
-    model = WKNNPositioner(k=5, metric=metric, offset_rounds=0).fit(X[:500], y[:500])
+    model = WKNNPositioner(k=5, metric=metric, representation="powed", offset_rounds=0).fit(X[:500], y[:500])
     sk_metric = {"sorensen": "braycurtis", "manhattan": "manhattan", "euclidean": "euclidean"}[metric]
     R = to_representation(X, "powed", MISSING_DBM, model.alpha, model.beta)
     moved = 0

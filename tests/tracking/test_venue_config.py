@@ -9,9 +9,10 @@ import pytest
 
 import portal.map_cli
 import positioning.tuning
-from fingerprints.training import LIVE_CLUSTER_M, LIVE_K, LIVE_WEIGHT_POWER
+from fingerprints.training import LIVE_CLUSTER_M, LIVE_K, LIVE_WEIGHT_POWER, tune_venue
 from portal.maps.builds import wait_for_model
 from portal.tracking import ModelCache
+from positioning import WKNNPositioner
 from positioning.tuning import CVRow, TuneResult
 
 
@@ -26,6 +27,30 @@ def cache(svc, demo):
 
 def tune_cli(app, *args: str):
     return app.test_cli_runner().invoke(args=["positioning-tune", "demo", *args])
+
+
+def test_the_live_model_names_its_parameters_rather_than_taking_the_librarys_defaults(svc, cache):
+    """The library's defaults are chosen on the public sets (docs/positioning.md "Defaults"); the live model's
+    were chosen on the training malls' landing, so a change of the former must not move the latter."""
+    live = cache.get("demo").positioner.get_params()
+    expected = {"k": LIVE_K, "k_floor": None, "k_building": None, "representation": "powed", "metric": "sorensen",
+                "offset_rounds": 2, "offset_search_db": 0.0, "unheard_weight": 1.0, "floor_rule": "vote",
+                "weight_power": LIVE_WEIGHT_POWER, "cluster_m": LIVE_CLUSTER_M}
+    assert {name: live[name] for name in expected} == expected
+    library = WKNNPositioner().get_params()
+    assert {name for name in expected if library[name] != expected[name]}  # not the library's, which differ
+
+
+def test_the_venues_default_grid_is_the_library_grid_with_the_live_models_floor_vote(demo_map, monkeypatch):
+    """Venue tuning scores what the live model runs: the default grid's values, the vote (the "mean" rule is not
+    proven on the landing), and the live model's values for the rest, never the library's defaults."""
+    seen = {}
+    monkeypatch.setattr(positioning.tuning, "tune", lambda X, y, groups, grid, **kw: seen.update(grid))
+    tune_venue(demo_map)
+    assert seen["floor_rule"] == ("vote",) and seen["k"] == positioning.tuning.DEFAULT_GRID["k"]
+    assert seen["weight_power"] == (LIVE_WEIGHT_POWER,) and seen["k_floor"] == (None,)
+    tune_venue(demo_map, grid={"k": (2, 4), "floor_rule": ("mean",)})  # a grid given is taken as given
+    assert seen["floor_rule"] == ("mean",) and seen["k"] == (2, 4) and seen["representation"] == ("powed",)
 
 
 def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp_path):
