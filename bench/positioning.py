@@ -1,8 +1,9 @@
 """Positioning speed: single-query latency and batch throughput on a 20,000 x 520 fingerprint map.
 
-    python bench/positioning.py [--fingerprints 20000] [--aps 520] [--queries 2000] [--uji DIR]
+    python bench/positioning.py [--fingerprints 20000] [--aps 520] [--queries 2000] [--uji DIR] [--config FILE]
 
-Prints MallPortal's WKNNPositioner (its defaults, offset removal included) beside scikit-learn's plain
+Prints MallPortal's WKNNPositioner (its defaults, offset removal included; `--config` a configuration file
+as `positioning tune --out` writes, e.g. another venue's or the former defaults) beside scikit-learn's plain
 KNeighborsRegressor (brute force, Euclidean, k=5, raw dBm) fitted on the same map and queried with the
 same vectors in the same run, and the ratio between them; also our one-query-at-a-time loop, to show
 what the batch path (the compiled search, positioning/kernels.py) gains. Everything runs on one core (BLAS
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sklearn.neighbors import KNeighborsRegressor  # noqa: E402
 
+from positioning.cli import model_label, read_config  # noqa: E402
 from positioning.datasets import read_ujiindoorloc  # noqa: E402
 from positioning.vectors import MISSING_DBM  # noqa: E402
 from positioning.wknn import WKNNPositioner  # noqa: E402
@@ -106,7 +108,9 @@ def main() -> int:
     parser.add_argument("--aps", type=int, default=520)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--uji", type=Path, help="folder with UJIIndoorLoc trainingData.csv / validationData.csv")
+    parser.add_argument("--config", type=Path, help="JSON of WKNNPositioner parameters (default: its defaults)")
     args = parser.parse_args()
+    params = read_config(args.config) if args.config else {}
 
 
     if args.uji:
@@ -121,7 +125,7 @@ def main() -> int:
           f"median {statistics.median(heard.tolist()):.0f}; {len(Q)} queries; 1 thread")
 
     with threadpool_limits(limits=1):
-        ours = WKNNPositioner()
+        ours = WKNNPositioner(**params)
         start = time.perf_counter()
         ours.fit(X, y)
         fit_s = time.perf_counter() - start
@@ -136,16 +140,17 @@ def main() -> int:
         loop_rate = batch_rate(lambda B: [ours.locate(q) for q in B], Q)
         base_rate = batch_rate(base.predict, Q)
 
-    name = f"MallPortal WKNN ({ours.representation}, {ours.metric}, k={ours.k}, offset x{ours.offset_rounds})"
+    name = model_label(ours.get_params())
     rows = [
         (name, fit_s, ours_single, ours_rate, ours.model_bytes()),
         ("sklearn KNeighborsRegressor brute k=5", base_fit_s, base_single, base_rate, X.astype(np.float64).nbytes),
     ]
-    print(f"{'':56} {'fit s':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch/s':>9} {'model MB':>9}")
+    w = max(56, len(name))
+    print(f"{'':{w}} {'fit s':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch/s':>9} {'model MB':>9}")
     for label, fit, single, rate, nbytes in rows:
-        print(f"{label:56} {fit:7.2f} {percentile(single, 50):8.3f} {percentile(single, 99):8.3f} "
+        print(f"{label:{w}} {fit:7.2f} {percentile(single, 50):8.3f} {percentile(single, 99):8.3f} "
               f"{rate:9.0f} {nbytes / 1e6:9.1f}")
-    print(f"{'  same model, one query at a time (locate loop)':56} {'':>7} {'':>8} {'':>8} {loop_rate:9.0f}")
+    print(f"{'  same model, one query at a time (locate loop)':{w}} {'':>7} {'':>8} {'':>8} {loop_rate:9.0f}")
     p99 = percentile(ours_single, 99)
     print(f"ratio ours/baseline: single p50 latency x{percentile(ours_single, 50) / percentile(base_single, 50):.2f} "
           f"(lower is better), batch throughput x{ours_rate / base_rate:.2f} (higher is better), "

@@ -45,17 +45,21 @@ def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:
     return out
 
 
+def read_config(path: str | Path) -> dict:
+    """A configuration file (what `tune --out` writes): a JSON object of WKNNPositioner parameters."""
+    with open(path, encoding="utf-8") as fh:
+        params = json.load(fh)
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: expected a JSON object of WKNNPositioner parameters")
+    unknown = set(params) - set(WKNNPositioner().get_params())
+    if unknown:
+        raise ValueError(f"{path}: unknown parameters {sorted(unknown)}")
+    return params
+
+
 def model_params(args: argparse.Namespace) -> dict:
     """The positioner's parameters: its defaults, then a tuned --config file, then explicit flags."""
-    params: dict = {}
-    if args.config:
-        with open(args.config, encoding="utf-8") as fh:
-            params = json.load(fh)
-        if not isinstance(params, dict):
-            raise ValueError(f"{args.config}: expected a JSON object of WKNNPositioner parameters")
-        unknown = set(params) - set(WKNNPositioner().get_params())
-        if unknown:
-            raise ValueError(f"{args.config}: unknown parameters {sorted(unknown)}")
+    params: dict = read_config(args.config) if args.config else {}
     for name in ("k", "metric", "representation", "offset_rounds", "offset_search_db", "unheard_weight"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
@@ -118,6 +122,18 @@ def evaluate(args: argparse.Namespace) -> dict:
     return report
 
 
+def model_label(m: dict) -> str:
+    """A configuration (WKNNPositioner.get_params()) in one line, naming what differs from the plain method."""
+    k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
+    search = f", search ±{m['offset_search_db']:g} dB" if m["offset_search_db"] else ""
+    search += f", unheard x{m['unheard_weight']:g}" if m["unheard_weight"] != 1 else ""
+    search += ", floor by its nearest (mean)" if m["floor_rule"] == "mean" else ""
+    search += f", weights 1/d^{m['weight_power']:g}" if m["weight_power"] != 1 else ""
+    search += f", cluster {m['cluster_m']:g} m" if m.get("cluster_m") else ""
+    return (f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
+            f"offset x{m['offset_rounds']}{search})")
+
+
 def _print_report(name: str, report: dict) -> None:
     zone = "n/a" if report["zone_hit_rate"] is None else f"{report['zone_hit_rate']:.1%}"
     print(f"{name:<40} building {report['building_hit_rate']:6.1%}  floor {report['floor_hit_rate']:6.1%}  "
@@ -137,14 +153,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     perturbed += f", the {report['aps_masked']} left out of the model (as once silent live)" if args.mask_off else ""
     print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
-    m = report["model"]
-    k_floor = f", k_floor={m['k_floor']}" if m["k_floor"] else ""
-    search = f", search ±{m['offset_search_db']:g} dB" if m["offset_search_db"] else ""
-    search += f", unheard x{m['unheard_weight']:g}" if m["unheard_weight"] != 1 else ""
-    search += ", floor by its nearest (mean)" if m["floor_rule"] == "mean" else ""
-    search += f", weights 1/d^{m['weight_power']:g}" if m["weight_power"] != 1 else ""
-    _print_report(f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
-                  f"offset x{m['offset_rounds']}{search})", report)
+    _print_report(model_label(report["model"]), report)
     if not args.no_baselines:
         for name, (data, k) in BASELINES.items():
             label = baseline_label(name, k, len(train.X))
