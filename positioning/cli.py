@@ -262,8 +262,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print("trusted" if result.trusted else "NOT TRUSTED: " + "; ".join(result.warnings))
     for note in result.notes:
         print(f"note: {note}")
-    if out is not None:
-        write_json(out, result.config)
+    if out is not None:  # every parameter, not only the grid's: the file means the same model if the defaults change
+        write_json(out, WKNNPositioner(**result.config).get_params())
         print(f"wrote {args.out} (WKNNPositioner(**config); evaluate --config {args.out})")
     return 0
 

@@ -386,6 +386,8 @@ def test_cli_tune_writes_a_config_that_evaluate_reads(tmp_path, capsys):
     chosen = json.loads(config.read_text())
     assert chosen["k"] in (1, 3) and chosen["unheard_weight"] in (1, 0.4) and chosen["offset_search_db"] in (0, 10)
     assert chosen["offset_rounds"] in (0, 1)
+    # every parameter, the grid's and the defaults': the file means the same model should the defaults change
+    assert set(chosen) == set(WKNNPositioner().get_params()) and chosen["weight_power"] == 4.0
     assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
                  "--config", str(config), "--json", "--quiet", "--rssi-offset", "-10", "--ap-off", "0.3"]) == 0
     report = json.loads(capsys.readouterr().out)
