@@ -107,6 +107,16 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def _running_store(settings: Settings) -> str | None:
+    """REDIS_URL, else the URL of the embedded Valkey a running `make run` (`serve`) wrote down, if it answers."""
+    if settings.redis_url:
+        return settings.redis_url
+    url_file = _url_file(settings)
+    if url_file.exists() and _reachable(url := url_file.read_text().strip()):
+        return url
+    return None
+
+
 def cli_loads_demo(settings: Settings) -> bool:
     """Whether `python -m portal flask ...` loads the demo malls into a store that has none: only when the
     demo was asked for (DEMO=1, the demo mode `make run` serves in). The CLI is how a new mall gets its
@@ -121,17 +131,13 @@ def flask_command(args: list[str]) -> int:
     malls loaded first only with DEMO=1, see cli_loads_demo)."""
     settings = Settings.from_env()
     embedded = None
-    url = settings.redis_url
+    url = _running_store(settings)
     if not url:
-        url_file = _url_file(settings)
-        if url_file.exists() and _reachable(url_file.read_text().strip()):
-            url = url_file.read_text().strip()
-        else:
-            embedded = start_embedded_valkey(settings.data_dir / "valkey")
-            url = embedded.connection_url
-            if cli_loads_demo(settings):
-                with create_app(settings.with_(redis_url=url)).app_context():
-                    ensure_demo_venues(services())
+        embedded = start_embedded_valkey(settings.data_dir / "valkey")
+        url = embedded.connection_url
+        if cli_loads_demo(settings):
+            with create_app(settings.with_(redis_url=url)).app_context():
+                ensure_demo_venues(services())
     try:
         env = {**os.environ, "REDIS_URL": url}
         return subprocess.call([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=env)
@@ -141,12 +147,15 @@ def flask_command(args: list[str]) -> int:
 
 
 def track(once: bool) -> int:
-    """The tracker (portal/tracking/tracker.py) on the store `make run` uses (REDIS_URL)."""
+    """The tracker (portal/tracking/tracker.py) on the store `make run` uses (REDIS_URL, else the running
+    embedded Valkey)."""
     _stop_on_sigterm()
     settings = Settings.from_env()
-    if not settings.redis_url:
-        print("track: REDIS_URL is not set (`make run` starts the tracker with its store)", file=sys.stderr)
+    if not (url := _running_store(settings)):
+        print("track: REDIS_URL is not set and no `make run` store is running (`make run` starts the tracker "
+              "with its store)", file=sys.stderr)
         return 2
+    settings = settings.with_(redis_url=url)
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
     tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),

@@ -116,6 +116,20 @@ def test_track_once_cli(settings, svc, heard):
     assert tracker(svc).pending("demo") == 0
 
 
+def test_track_once_cli_finds_the_running_make_run_store(settings, svc, heard, tmp_path):
+    """README: `python -m portal track --once` beside `make run`, in a shell without REDIS_URL: the tracker
+    takes the store `serve` wrote down (DATA_DIR/valkey/running.url), as `python -m portal flask` does."""
+    (tmp_path / "valkey").mkdir()
+    (tmp_path / "valkey" / "running.url").write_text(settings.redis_url)  # what `serve` writes
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {
+        "DATA_DIR": str(tmp_path), "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key}
+    done = subprocess.run([sys.executable, "-m", "portal", "track", "--once"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "demo: 3 positioned" in done.stdout
+    assert tracker(svc).pending("demo") == 0
+
+
 def test_track_cli_needs_a_store(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "portal", "track"], cwd=PROJECT_ROOT, env=env,

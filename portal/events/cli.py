@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import click
 from flask import Flask, current_app
 
-from portal.events.report import day_insights
+from portal.events.report import day_insights, venue_tz
 from portal.events.sim import past_days, simulate
 from portal.services import services
 
@@ -27,11 +27,13 @@ def register(app: Flask) -> None:
     def simulate_cmd(venue: str, days: int, shoppers: int, staff: int, seed: int) -> None:
         """Drive seeded shoppers through the venue's zones and apps; print the ground truth per day."""
         svc = services()
-        if not svc.venues.exists(venue):
+        venue_map = svc.venues.get_map(venue)
+        if venue_map is None:
             raise click.UsageError(f"unknown venue {venue!r}")
         landing = current_app.extensions["captive"].landing
-        for truth in simulate(svc, landing, venue, past_days(days), app=current_app, seed=seed, shoppers=shoppers,
-                              staff=staff):
+        tz = venue_tz(svc, venue_map)  # the venue's days, as `show` and the consoles read them
+        for truth in simulate(svc, landing, venue, past_days(days, tz), app=current_app, seed=seed,
+                              shoppers=shoppers, staff=staff, tz=tz):
             seen = len(truth.visitors) + len(truth.passers_by)
             click.echo(f"{truth.day}: {truth.arrivals} visits, {len(truth.visitors)} visitors, "
                        f"{len(truth.passers_by)} passers-by (capture {len(truth.visitors) / max(1, seen):.0%}), "

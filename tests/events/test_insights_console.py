@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -135,6 +136,20 @@ def test_cli_simulates_and_shows(app, demo):
     assert shown.exit_code == 0 and "visitors" in shown.output
     assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
     assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
+
+
+def test_cli_show_gives_the_simulated_days_truth(app, demo):
+    """README "A simulated day": `insights show --day D` of a day `insights simulate` printed gives its ground
+    truth. The venue's days are in its time zone (Asia/Shanghai here, the default), so the simulation's are too."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "30", "--staff", "0"])
+    assert result.exit_code == 0, result.output
+    day, truth = re.search(r"^(\d{4}-\d\d-\d\d): \d+ visits, (\d+ visitors, \d+ passers-by)", result.output,
+                           flags=re.M).groups()
+    shown = runner.invoke(args=["insights", "show", "--day", day])
+    assert shown.exit_code == 0, shown.output
+    visitors, passers_by = re.search(r"visitors (\d+), passers-by (\d+)", shown.output).groups()
+    assert f"{visitors} visitors, {passers_by} passers-by" == truth
 
 
 def test_consent_filters_identified_events_and_moments(svc):
