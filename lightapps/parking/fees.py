@@ -50,6 +50,10 @@ from portal.services import services
 
 log = logging.getLogger(__name__)
 PURPOSE = "parking"  # also the app's name (its declaration is found under it: no import of the package)
+# The provider's description is one text (Chinese first, for the wallets' statements); the payment page shows
+# the order in its own language from the pair on the first line item (templates/payments/order.html).
+DESCRIPTION = "Parking 停车费"
+DESCRIPTION_PAIR = {"description_zh": "停车费", "description_en": "Parking fee"}
 
 
 def _app() -> LightApp:
@@ -178,11 +182,11 @@ def pay_on_foot(venue: str, zone: str, stay: Stay, client: str, attempt: str, po
     items = [{"sku": "parking", "qty": 1, "price": q.gross, "kind": "foot", "spend_discount": q.spend_discount,
               "paid_before": q.paid_before, "points": q.points, "points_fen": points_fen, "points_ref": idem,
               "points_wanted": max(0, int(points_wanted)), "coupon_fen": q.coupon_discount,
-              "coupon": coupon.code if coupon else "", "grace_minutes": tariff.grace_minutes}]
+              "coupon": coupon.code if coupon else "", "grace_minutes": tariff.grace_minutes, **DESCRIPTION_PAIR}]
     try:
         order = services().payments.create(
             venue, merchant=stay_zone(venue, stay), shopper=client, amount=q.due, purpose=PURPOSE,
-            ref=stay_ref(stay), description="Parking 停车费", idem=idem, items=items, return_url=return_url)
+            ref=stay_ref(stay), description=DESCRIPTION, idem=idem, items=items, return_url=return_url)
     except Exception:
         give_back()
         raise
@@ -252,9 +256,9 @@ def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
         return ExitOutcome(outcome, max(0, q.due)) if decided else None
     order = services().payments.create(
         venue, merchant=stay_zone(venue, stay), shopper=payer, amount=q.due, purpose=PURPOSE, ref=stay_ref(stay),
-        description="Parking 停车费", idem=f"{PURPOSE}:exit:{stay.id}",
+        description=DESCRIPTION, idem=f"{PURPOSE}:exit:{stay.id}",
         items=[{"sku": "parking", "qty": 1, "price": q.gross, "kind": "exit", "spend_discount": q.spend_discount,
-                "paid_before": q.paid_before}])
+                "paid_before": q.paid_before, **DESCRIPTION_PAIR}])
     if not store.settle_exit(venue, stay, "charging", total, order.id, client=payer):
         return None  # another process settled this exit first
     return _charge(venue, order, agreement)
@@ -280,9 +284,10 @@ def pay_owed(venue: str, debt: Debt, client: str, attempt: str, return_url: str)
     running = zones_running(_app(), venue)
     return services().payments.create(
         venue, merchant=debt.zone or (running[0] if running else ""), shopper=client, amount=debt.due_fen,
-        purpose=PURPOSE, ref=f"{debt.plate_hash}:{debt.entry_ms}", description="Parking 停车费",
+        purpose=PURPOSE, ref=f"{debt.plate_hash}:{debt.entry_ms}", description=DESCRIPTION,
         idem=f"{PURPOSE}:owed:{debt.id}:{attempt}", return_url=return_url,
-        items=[{"sku": "parking", "qty": 1, "price": debt.total_fen, "kind": "owed", "paid_before": debt.paid_fen}])
+        items=[{"sku": "parking", "qty": 1, "price": debt.total_fen, "kind": "owed", "paid_before": debt.paid_fen,
+                **DESCRIPTION_PAIR}])
 
 
 SETTLE_AFTER_MS = 60_000  # an exit's own request settles it; the sweeper takes those a minute old

@@ -49,11 +49,15 @@ def open_order(venue: str, zone: str, day: str, target: str, client: str, doc: d
     """A payment order for this pre-order's total; its id goes into the pre-order document."""
     lines = doc["items"]
     names = ", ".join(f"{line['qty']}x {line['name_zh'] or line['name_en']}" for line in lines)
+    items = [{"sku": f"menu:{line['id']}", "qty": line["qty"], "price": line["price"]} for line in lines]
+    # The provider's description is one text (Chinese first); the payment page shows the dishes in its own
+    # language from this pair (templates/payments/order.html), as the cinema's and the activities' orders do.
+    items[0].update(description_zh=names,
+                    description_en=", ".join(f"{line['qty']}x {line['name_en'] or line['name_zh']}" for line in lines))
     return services().payments.create(
         venue, merchant=zone, shopper=client, amount=int(doc["total"]), purpose=PURPOSE,
         ref=f"{zone}|{day}|{target}", description=names, idem=f"{PURPOSE}:{zone}:{target}:{secrets.token_hex(6)}",
-        items=[{"sku": f"menu:{line['id']}", "qty": line["qty"], "price": line["price"]} for line in lines],
-        ttl_s=PAY_WITHIN_S, return_url=return_url)
+        items=items, ttl_s=PAY_WITHIN_S, return_url=return_url)
 
 
 def refund_paid_preorder(venue: str, preorder: dict[str, Any] | None) -> str:

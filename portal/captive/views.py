@@ -27,6 +27,7 @@ from core.ids import is_venue_id
 from core.storage import VenueKeys
 from core.store_health import StoreUnavailable
 from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.views import lang_arg
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -354,7 +355,9 @@ def continue_to_internet():
         abort(exc.status, _expired_text())
     except STORE_ERRORS as exc:
         return fail_open(venue, exc)
-    destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper))
+    # the status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it)
+    destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper),
+                                                  **lang_arg(request.values))
     grant = _grant(ctx, seconds, destination, config)
     if isinstance(grant, Response):
         return grant
@@ -525,13 +528,13 @@ def extend():
             abort(409, _("The WiFi network sets how long your session lasts: it cannot be extended here."))
         session = store(shopper.venue, cs.sessions.extend, shopper.venue, session_client(shopper),
                         int(config["session_minutes"]) * 60, int(config["max_extensions"]))
-    except LookupError as exc:
-        abort(409, str(exc))
+    except LookupError:  # the store's words are for the log, not the shopper: in the page's language
+        abort(409, _("This WiFi session has been extended as often as it can be."))
     except STORE_ERRORS as exc:
         return fail_open(shopper.venue, exc)
     if session is None:
         abort(409, _("There is no WiFi session to extend. Please connect again."))
-    return redirect(url_for("captive.status", c=shopper_token(shopper)), code=303)
+    return redirect(url_for("captive.status", c=shopper_token(shopper), **lang_arg(request.values)), code=303)
 
 
 @bp.get("/offline")

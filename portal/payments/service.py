@@ -173,10 +173,12 @@ class PaymentService:
             raise _bind_refused(bound)
         order = self.store.order(venue, order_id)
         try:
-            return provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
-                                  notify_url(notify_base, provider_name, venue), return_url)
+            begun = provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
+                                   notify_url(notify_base, provider_name, venue), return_url)
         except ProviderError as exc:
             raise PaymentError("unavailable", str(exc)) from exc
+        self.store.keep_qr(venue, order_id, begun.url if begun.kind == "qr" else "")
+        return begun
 
     # ---- money arrives ----
 

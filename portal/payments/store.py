@@ -163,6 +163,15 @@ redis.call('PEXPIRE', KEYS[1], KEEP_MS)
 return {'OK'}
 """.replace("KEEP_MS", str(ORDER_KEEP_MS))
 
+# The code a QR payment shows (Native / precreate), kept on the order so that its page, which reloads itself
+# while it waits, shows the same code again. Only on an unpaid order that is still there: never a key without
+# its expiry. KEYS[1] order. ARGV[1] the code's URL ('' after a method without one). Returns 1 | 0.
+_KEEP_QR = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'created' then return 0 end
+redis.call('HSET', KEYS[1], 'qr_url', ARGV[1])
+return 1
+"""
+
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
 # ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset. ARGV[1] amount fen, ARGV[2] provider
 # txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number, ARGV[7] its reason.
@@ -360,6 +369,7 @@ class Order:
     late: bool = False
     return_url: str = ""
     close_reason: str = ""
+    qr_url: str = ""  # the code a QR payment shows while it waits (`keep_qr`)
     delivery: str = ""  # paid: "done" (delivered), "refunded" (could not be), "" (not known yet)
 
     @property
@@ -407,6 +417,7 @@ class PaymentStore:
         self.db = db
         self._create = db.register_script(_CREATE)
         self._bind = db.register_script(_BIND)
+        self._keep_qr = db.register_script(_KEEP_QR)
         self._settle = db.register_script(_SETTLE)
         self._close = db.register_script(_CLOSE)
         self._refund_begin = db.register_script(_REFUND_BEGIN)
@@ -437,7 +448,8 @@ class PaymentStore:
                      provider=d.get("provider", ""), method=d.get("method", ""), txn=d.get("txn", ""),
                      refunded=int(d.get("refunded") or 0), refund_pending=int(d.get("refund_pending") or 0),
                      late=d.get("late") == "1", return_url=d.get("return_url", ""),
-                     close_reason=d.get("close_reason", ""), delivery=d.get("delivery", ""))
+                     close_reason=d.get("close_reason", ""), qr_url=d.get("qr_url", ""),
+                     delivery=d.get("delivery", ""))
 
     # ---- the privacy centre (portal/events/mydata.py) ----------------------------------------------
 
@@ -474,6 +486,10 @@ class PaymentStore:
         """"ok", "expired", "other:<provider>" or "state:<status>"."""
         result = self._bind(keys=[PaymentKeys(venue).order(order_id)], args=[provider, method, _arg(now_ms)])
         return ":".join(_s(r) for r in result).lower()
+
+    def keep_qr(self, venue: str, order_id: str, url: str) -> bool:
+        """Keep the code the shopper scans to pay (`url`; "" for a method that shows none) with the unpaid order."""
+        return bool(self._keep_qr(keys=[PaymentKeys(venue).order(order_id)], args=[url]))
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
                now_ms: int | None = None, currency: str = "CNY") -> str:

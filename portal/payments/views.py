@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from core.ids import is_venue_id
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
+from portal.apps.views import lang_arg
 from portal.payments.money import cny
 from portal.payments.service import PaymentError, with_shopper_token
 from portal.payments.store import Order
@@ -70,15 +71,24 @@ def _my_order(venue: str, order_id: str):
     return order, shopper
 
 
-def _page(order, shopper, status: int = 200, error: str | None = None, qr: Markup | None = None,
-          qr_url: str = ""):
+def _qr(url: str) -> Markup:
+    return Markup(segno.make(url, error="m").svg_inline(scale=5, title=_("Scan to pay")))  # noqa: S704 - segno's SVG
+
+
+def _page(order, shopper, status: int = 200, error: str | None = None):
     refunds = [{"amount": cny(int(r["amount"])), "status": r["status"]}
                for r in _payments().store.refunds_of(order.venue, order.id)]
     if order.return_url:  # the page's Back link, with this shopper's token (the order keeps none)
         order = replace(order, return_url=with_shopper_token(order.return_url, shopper_token(shopper)))
+    # While it waits the page reloads itself: always as this GET page, never as the POST that rendered it (a
+    # reload of /start is a 405), and with the code to scan again (`keep_qr`): the shopper may still be scanning.
+    refresh_url = url_for("payments.order_page", venue=order.venue, order_id=order.id, c=shopper_token(shopper),
+                          **lang_arg(request.values))
+    qr_url = order.qr_url if order.status == "created" else ""
     return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
                            refunded=cny(order.refunded), methods=_payments().methods(), names=PROVIDER_NAMES,
-                           shopper_token=shopper_token(shopper), error=error, qr=qr, qr_url=qr_url), status
+                           shopper_token=shopper_token(shopper), error=error, qr=_qr(qr_url) if qr_url else None,
+                           qr_url=qr_url, refresh_url=refresh_url), status
 
 
 def _return_to(order: Order, shopper: Shopper):
@@ -115,8 +125,9 @@ def order_page(venue: str, order_id: str):
 def start(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     provider, _sep, method = (request.form.get("method") or "").partition(":")
-    # No `c` in what the provider gets (see the module docstring); this browser keeps its shopper instead.
-    back = url_for("payments.back", venue=venue, order_id=order_id, _external=True)
+    # No `c` in what the provider gets (see the module docstring); this browser keeps its shopper instead. The
+    # chosen language is no secret: it comes back too (a sign-in sheet has no cookie to keep it in).
+    back = url_for("payments.back", venue=venue, order_id=order_id, _external=True, **lang_arg(request.values))
     keep_shopper_in_cookie()
     spend_budget("pay.start", venue, shopper=shopper.client)  # each press places an order at the provider
     try:
@@ -141,8 +152,7 @@ def start(venue: str, order_id: str):
         # page's path carries `c`), instead of portal/headers.py's same-origin (no Referer at all).
         response.headers["Referrer-Policy"] = "strict-origin"
         return response
-    qr = Markup(segno.make(begun.url, error="m").svg_inline(scale=5, title=_("Scan to pay")))  # noqa: S704 - segno's SVG
-    return _page(_payments().order(venue, order_id), shopper, qr=qr, qr_url=begun.url)
+    return _page(_payments().order(venue, order_id) or order, shopper)  # the code to scan, kept with the order
 
 
 @bp.get("/v/<venue>/pay/<order_id>/back")

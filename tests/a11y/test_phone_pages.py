@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from lightapps.parking.store import ParkingStore
 from tests.a11y.phone import phone_context
 from tests.browsers import IPHONE_UA
 
@@ -37,6 +38,25 @@ def test_booking_a_table_on_a_320px_phone(browser, live_server):
         with page.expect_navigation():
             page.locator("#reserve button[type=submit]").tap()  # a tap (touch), like a thumb: nothing covers it
         assert page.locator(".card[data-state=BOOKED]").count() == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_my_data_fits_a_320px_phone(browser, live_server):
+    """The privacy centre shows stored values as they are, in <code>, lists three deep (a plate look-up's
+    shopper id, an order number): a long one wraps instead of making the whole page wider than the screen."""
+    shopper = "s-6389124a6f469231f418832f"  # as new_client_id() makes them
+    (token,) = live_server.shopper_tokens("demo", [shopper])
+    ParkingStore(live_server.db()).log_lookup("demo", "garage", shopper, "c946afc52cbbf32973d964b7e3644e6e", "exact", 1)
+    context = phone_context(browser, viewport=NARROW)
+    page = context.new_page()
+    try:
+        for lang in ("en", "zh"):
+            page.goto(f"{live_server.url}/v/demo/my-data?c={token}&lang={lang}")
+            assert shopper in page.inner_text("main")
+            width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width[0] <= width[1], (lang, width)  # nothing wider than the screen
     finally:
         context.close()
 

@@ -45,6 +45,27 @@ def test_grant_status_extend_and_limit(client, demo):
         assert client.post("/portal/extend", data={"c": token}).status_code == 303
     assert "240 min" in client.get(f"/portal/status?c={token}").get_data(as_text=True)
     assert client.post("/portal/extend", data={"c": token}).status_code == 409  # max_extensions = 3
+    # A stale page's Extend at the limit: the refusal in the shopper's language, not the store's English words.
+    refused = client.post("/portal/extend?lang=zh", data={"c": token})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "此 WiFi 上网时间已达到可延长的次数上限。" in text
+    assert "cannot be extended again" not in text
+
+
+def test_continue_and_extend_keep_the_chosen_language_without_cookies(client, demo):
+    """The sign-in sheet keeps no cookie: the ?lang= the shopper chose rides on Continue's and Extend's forms and
+    on their redirects, so the status page is in it (the phone's own language is English here)."""
+    sheet = client.application.test_client(use_cookies=False)
+    resp = sheet.get(f"/portal?venue=demo&client_mac={PHONE_B}")
+    token = parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]
+    page = sheet.get(f"/v/demo/?c={token}&lang=zh").get_data(as_text=True)
+    assert 'action="/portal/continue?lang=zh"' in page
+    online = sheet.post("/portal/continue?lang=zh", data={"c": token})
+    assert online.status_code == 303 and parse_qs(urlparse(online.headers["Location"]).query)["lang"] == ["zh"]
+    status = sheet.get(online.headers["Location"]).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in status and 'action="/portal/extend?lang=zh"' in status
+    extended = sheet.post("/portal/extend?lang=zh", data={"c": token})
+    assert extended.status_code == 303 and "lang=zh" in extended.headers["Location"]
 
 
 def test_extend_needs_a_live_session_and_a_token(client, demo):

@@ -36,6 +36,18 @@ def test_lang_en_switches_back(client, demo):
     assert "Find a shop" in client.get("/v/demo/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
 
 
+def test_a_form_that_carries_the_language_is_answered_in_it_without_cookies(client, demo):
+    """The sign-in sheet keeps no cookie, so shopper forms carry the choice in a `lang` field (queue, parking):
+    the page a POST answers with (here a refused plate, 422) is in that language, not the phone's."""
+    sheet = client.application.test_client(use_cookies=False)
+    refused = sheet.post("/v/demo/parking/garage/find", data={"plate": "zz", "lang": "zh"},
+                         headers={"Accept-Language": "en"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'lang="zh-CN"' in html and "请输入至少 4 个车牌字母或数字。" in html
+    english = sheet.post("/v/demo/parking/garage/find", data={"plate": "zz"}, headers={"Accept-Language": "en"})
+    assert 'lang="en"' in english.get_data(as_text=True)
+
+
 def test_the_language_link_offers_the_other_language(client, demo):
     assert "lang=en" in client.get("/v/demo/?lang=zh").get_data(as_text=True)
     assert "lang=zh" in client.get("/v/demo/?lang=en").get_data(as_text=True)

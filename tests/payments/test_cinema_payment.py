@@ -4,6 +4,7 @@ expired refunded; a ticket cancelled before the owner's cut-off refunded, later 
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -75,6 +76,52 @@ def test_hold_pay_ticket_through_wechat_h5(cinema, sandbox, pay):
     assert 'id="booking-code"' in html and "Paid ¥90.00" in html
     zh = client.get(order_page.headers["Location"].replace("?", "?lang=zh&"))
     assert zh.status_code == 303
+
+
+def _reload_url(page: str) -> str:
+    """Where the page's auto-refresh goes (templates/_auto_refresh.html)."""
+    return html.unescape(re.search(r'id="auto-refresh"[^>]*data-url="([^"]*)"', page).group(1))
+
+
+def _qr_link(page: str) -> str:
+    return html.unescape(re.search(r'href="([^"]*)" id="qr-link"', page).group(1))
+
+
+def test_qr_payment_page_reloads_to_itself_with_the_code(cinema, sandbox, pay):
+    """"Show a QR code" answers the POST to /start with the code, and the page reloads itself every 5 s while it
+    waits: the reload must be the order's own page (a GET of /start is a 405) and still show the same code (the
+    shopper may still be scanning it with another phone); once paid it goes on to the ticket."""
+    _app, client, c, store = cinema
+    token, order_id = hold_and_order(client, store, c)
+    shown = choose(client, order_id, c, "alipay:qr")
+    first = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'id="qr"' in first
+    reload_to = _reload_url(first)
+    assert "/start" not in reload_to and f"c={c}" in reload_to
+    again = client.get(reload_to)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200 and 'id="qr"' in page and _qr_link(page) == _qr_link(first)
+    assert _reload_url(page) == reload_to
+    zh = client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "alipay:qr", "lang": "zh"})
+    assert "lang=zh" in _reload_url(zh.get_data(as_text=True))
+    requests.post(f"{sandbox[1]}/sandbox/pay/alipay/{order_id}/approve", timeout=30)
+    paid = client.get(reload_to)
+    assert paid.status_code == 303 and f"/hold/{token}" in paid.headers["Location"]  # on to the ticket
+
+
+def test_the_return_from_the_provider_keeps_the_chosen_language(cinema, sandbox, pay):
+    """A sign-in sheet keeps no cookie: the language the shopper chose rides on the return address the provider
+    is given (no secret: never `c`), so the page they come back to speaks it."""
+    app, client, c, store = cinema
+    _token, order_id = hold_and_order(client, store, c)
+    went = client.post(f"/v/{VENUE}/pay/{order_id}/start?lang=zh", data={"c": c, "method": "wechat:h5"})
+    redirect_url = parse_qs(urlsplit(went.headers["Location"]).query)["redirect_url"][0]
+    assert parse_qs(urlsplit(redirect_url).query) == {"lang": ["zh"]}
+    requests.post(f"{sandbox[1]}/sandbox/pay/wechat/{order_id}/approve?{urlsplit(went.headers['Location']).query}",
+                  allow_redirects=False, timeout=30)
+    sheet = app.test_client(use_cookies=False)
+    back = sheet.get(f"{urlsplit(redirect_url).path}?{urlsplit(redirect_url).query}")
+    assert back.status_code == 200 and '<html lang="zh-CN">' in back.get_data(as_text=True)
 
 
 def test_declined_payment_releases_the_seats(cinema, sandbox, pay):

@@ -130,6 +130,20 @@ def test_pay_on_foot_then_leave_within_the_grace_time(garage, sandbox, pay):
     assert [e.purpose for e in pay.store.ledger(VENUE)].count("parking") == 1
 
 
+def test_the_payment_page_names_the_fee_in_its_own_language(garage, pay):
+    """The provider's description is one text ("Parking 停车费"); the shopper's payment page shows the fee in the
+    page's language only (no English on the Chinese page, as the cinema's orders)."""
+    app, client, _token, _store, entered = garage
+    c = shopper(app, "anon-driver-words")
+    order_id = alipay_order(client, fee_session(app, client, c, entered), c)
+    described = {}
+    for lang in ("en", "zh"):
+        html = page(client, f"/v/{VENUE}/pay/{order_id}?c={c}&lang={lang}")
+        described[lang] = re.search(r'<p id="order-description">([^<]*)</p>', html).group(1).strip()
+    assert described == {"en": "Parking fee", "zh": "停车费"}
+    assert pay.order(VENUE, order_id).description == "Parking 停车费"  # what the provider is sent: unchanged
+
+
 def _stay_hashes(store):
     return [k.decode().rsplit(":", 1)[1] for k in store.db.scan_iter(match="mp:{demo}:parking:stay:*")]
 

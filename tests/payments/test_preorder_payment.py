@@ -81,6 +81,21 @@ def test_a_preorder_is_paid_online_then_fixed_and_refunded_when_given_up(restaur
     assert sandbox[0].trade("alipay", order_id).refunded == 8200
 
 
+def test_the_payment_page_names_the_dishes_in_its_own_language(restaurant, pay):
+    """The provider's description is the dishes' Chinese names; the shopper's payment page shows them in the
+    page's language (the English page used to list the Chinese names only)."""
+    _app, client, token = restaurant
+    order_id = order_of(preorder(client, token, qty_m1="2", qty_m4="1"))
+    described = {}
+    for lang in ("en", "zh"):
+        html = client.get(f"/v/{VENUE}/pay/{order_id}?c={token}&lang={lang}").get_data(as_text=True)
+        described[lang] = re.search(r'<p id="order-description">([^<]*)</p>', html).group(1).strip()
+    menu = {item["id"]: item for item in QueueStore(pay.store.db).menu(VENUE, ZONE)}
+    assert described["en"] == f"2x {menu['m1']['name_en']}, 1x {menu['m4']['name_en']}"
+    assert described["zh"] == f"2x {menu['m1']['name_zh']}, 1x {menu['m4']['name_zh']}"
+    assert pay.order(VENUE, order_id).description == described["zh"]  # what the provider is sent: unchanged
+
+
 def test_paying_for_a_replaced_preorder_is_refunded(restaurant, pay, pay_portal, sandbox):
     app, client, token = restaurant
     first = order_of(preorder(client, token, qty_m1="1"))

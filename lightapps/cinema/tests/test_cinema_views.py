@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -36,6 +37,26 @@ def test_landing_lists_todays_showtimes_with_the_shopper_token(client, mall, sto
     assert "Pick your seats" in html  # the headline from the zone config
     zh = client.get(f"{BASE}?c={c}&lang=zh").get_data(as_text=True)
     assert "星光影城" in zh and "测试电影" in zh
+
+
+def test_the_chosen_language_rides_on_every_link_form_and_redirect_without_cookies(app, mall, store, token):
+    """The captive sign-in sheet keeps no cookie, so the shopper's ?lang= choice (the phone's own language is
+    English here) must be carried by the booking's links, forms and redirects, or the next page is English."""
+    sheet = app.test_client(use_cookies=False)
+    show_id, c = new_show(store), token("shopper-lang")
+    landing = sheet.get(f"{BASE}?c={c}&lang=zh").get_data(as_text=True)
+    assert f'class="brand" href="{BASE}?c={c}&amp;lang=zh"' in landing  # the header's link too
+    seats_url = unescape(re.search(rf'href="({BASE}/show/{show_id}\?[^"]*)"', landing).group(1))
+    seats = sheet.get(seats_url).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in seats
+    held = sheet.post(unescape(re.search(r'action="([^"]*)" id="seat-form"', seats).group(1)),
+                      data={"seat": ["A4", "A5"], "c": c})
+    assert held.status_code == 303 and parse_qs(urlsplit(held.headers["Location"]).query)["lang"] == ["zh"]
+    hold_page = sheet.get(held.headers["Location"]).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in hold_page
+    done = sheet.post(unescape(re.search(r'action="([^"]*/confirm[^"]*)"', hold_page).group(1)), data={"c": c})
+    assert done.status_code == 303 and "lang=zh" in done.headers["Location"]
+    assert '<html lang="zh-CN">' in sheet.get(done.headers["Location"]).get_data(as_text=True)
 
 
 def test_landing_needs_a_zone_running_the_cinema_app(client, mall):
