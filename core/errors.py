@@ -20,11 +20,29 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext tools look for
     return message
 
 
+class CatalogText(str):
+    """Words told by a catalog message, so a console can say them in the page's language: where in an input a
+    problem is ("unit.geojson: feature <id>", "device #3"), what a draft's step added. The str is the English
+    (what str() of an error, the CLI and a JSON API say); `template` (N_-marked) and `params` are for
+    `_(template, **params)`. A param may be a CatalogText itself (a feature's geometry: "%(where)s: geometry")."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> CatalogText:
+        self = super().__new__(cls, template % params)
+        self.template, self.params = template, params
+        return self
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]:  # copy and pickle make it anew
+        return (self.template,), self.params
+
+
 class CatalogInputError(InputError):
     """Bad input told by a catalog message, so a console can show it in the page's language: `template` is
     the N_-marked msgid (%(label)s stands for the field) and `params` its values; a console shows
     `_(template, label=<the field's label>, **params)` (portal/owner/forms.py `field_error`), while `message`
-    is the English text naming the field as sent (what a JSON API answers)."""
+    is the English text naming the field as sent (what a JSON API answers). `field` may be a CatalogText."""
 
     def __init__(self, field: str, template: str, **params: object) -> None:
         super().__init__(field, template % {"label": field, **params})

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import N_, CatalogInputError, CatalogProblems
+from core.errors import N_, CatalogInputError, CatalogProblems, CatalogText
 from fingerprints import archives
 from fingerprints.imdf.schema import Origin
 from fingerprints.model import VenueMap, normalise_bssid
@@ -101,7 +101,8 @@ def _at(where: Where, row_template: str, named_template: str, **params: object) 
     language; the English is `row N: ...` / `NAME: ...` either way."""
     if isinstance(where, int):
         return CatalogInputError(f"row {where}", row_template, row=where, **params)
-    return CatalogInputError(str(where), named_template, **params)
+    # a str as it is: a CatalogText ("device #3") keeps its catalog message
+    return CatalogInputError(where if isinstance(where, str) else str(where), named_template, **params)
 
 
 def _on_plan_place(where: Where, plan_templates: tuple[str, str], row_template: str, named_template: str,
@@ -112,6 +113,11 @@ def _on_plan_place(where: Where, plan_templates: tuple[str, str], row_template: 
         template = plan_templates[0] if where.kind == "floor plan" else plan_templates[1]
         return CatalogInputError(str(where), template, plan=repr(where.name), **params)
     return _at(where, row_template, named_template, **params)
+
+
+def _device(i: int) -> CatalogText:
+    """A device the file names by no name, serial or MAC: its place in the list (also the AP's name)."""
+    return CatalogText(N_("device #%(i)s"), i=i)
 
 
 def _device_not_object(i: int) -> CatalogInputError:
@@ -433,7 +439,7 @@ def read_meraki_devices(venue: VenueMap, devices: list[dict], floor_plans: list[
         if not isinstance(dev, dict):
             c.problems.append(_device_not_object(i))
             continue
-        name = str(dev.get("name") or dev.get("serial") or f"device #{i}")
+        name = str(dev.get("name") or dev.get("serial") or "") or _device(i)
         model = str(dev.get("model") or "")
         if model and not model.upper().startswith(("MR", "CW")):
             c.skip(name, N_("%(label)s: %(model)s is not an AP"), model=model)
@@ -492,7 +498,7 @@ def read_unifi_devices(venue: VenueMap, devices: dict | list, maps: dict | list 
         if not isinstance(dev, dict):
             c.problems.append(_device_not_object(i))
             continue
-        name = str(dev.get("name") or dev.get("mac") or f"device #{i}")
+        name = str(dev.get("name") or dev.get("mac") or "") or _device(i)
         radios = dev.get("vap_table") or dev.get("radio_table")
         if dev.get("type", "uap") != "uap" and not radios:  # a Dream Machine / Router has APs built in
             c.skip(name, N_("%(label)s: not an AP (%(type)s)"), type=str(dev.get("type")))

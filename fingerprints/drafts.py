@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 
+from core.errors import CatalogText
 from core.storage import VenueKeys
 from fingerprints.edits import N_, EditError, apply_edit
 from fingerprints.model import VenueMap
@@ -27,6 +28,32 @@ from fingerprints.store import VenueStore
 
 MAX_DRAFTS = 20
 DRAFT_TTL_S = 30 * 86400
+
+
+def imdf_note(filename: str, kept_largest: int = 0) -> CatalogText:
+    """A step's note for an IMDF plan added; `kept_largest`: units that kept only their largest part."""
+    if kept_largest:
+        return CatalogText(N_("IMDF %(file)s (%(n)s unit(s) kept only their largest part)"), file=filename,
+                           n=kept_largest)
+    return CatalogText(N_("IMDF %(file)s"), file=filename)
+
+
+def aps_note(count: int, filename: str) -> CatalogText:
+    return CatalogText(N_("%(n)s APs from %(file)s"), n=count, file=filename)
+
+
+def samples_note(count: int, filename: str, mode: str | None = None) -> CatalogText:
+    """`mode` (replace or append) is named where the sender chose it (the CLI)."""
+    if mode == "append":
+        return CatalogText(N_("%(n)s samples (append) from %(file)s"), n=count, file=filename)
+    if mode == "replace":
+        return CatalogText(N_("%(n)s samples (replace) from %(file)s"), n=count, file=filename)
+    return CatalogText(N_("%(n)s samples from %(file)s"), n=count, file=filename)
+
+
+def walkways_note(filename: str, nodes: int, links: int) -> CatalogText:
+    return CatalogText(N_("walkways from %(file)s: %(nodes)s nodes, %(links)s links"), file=filename, nodes=nodes,
+                       links=links)
 
 
 class DraftKeys(VenueKeys):
@@ -129,7 +156,10 @@ class DraftStore:
             draft = self._require(venue, draft_id)
             _, after = self.preview(venue, draft_id)
             apply_edit(after, edit, args)  # EditError: the step is refused, the draft unchanged
-            steps = [*draft.steps, {"edit": edit, "args": args, "note": note[:200]}]
+            step: dict[str, Any] = {"edit": edit, "args": args, "note": note[:200]}
+            if isinstance(note, CatalogText):  # a console says it in the page's language (`said`)
+                step["said"] = {"template": note.template, "params": note.params}
+            steps = [*draft.steps, step]
             self.db.hset(DraftKeys(venue).draft(draft.id), "steps", json.dumps(steps, separators=(",", ":")))
         return len(steps)
 

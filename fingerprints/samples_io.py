@@ -112,6 +112,10 @@ class SampleFileError(CatalogInputError):
     the English text the CLI prints."""
 
 
+# The csv module's reason is English: said as the detail of a message in the page's language.
+UNREADABLE = N_("%(label)s: line %(line)s: not a readable CSV (%(error)s)")
+
+
 class _Rows:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
@@ -121,7 +125,7 @@ class _Rows:
         except StopIteration:
             raise SampleFileError(source, N_("%(label)s: empty file")) from None
         except csv.Error as exc:
-            raise SampleFileError(source, N_("%(label)s: line %(line)s: %(error)s"), line=1, error=str(exc)) from None
+            raise SampleFileError(source, UNREADABLE, line=1, error=str(exc)) from None
         self.rows: list[tuple[int, list[str]]] = []
         try:
             for row in reader:
@@ -131,8 +135,7 @@ class _Rows:
                     raise SampleFileError(source, N_("%(label)s: more than %(max)s rows"), max=MAX_ROWS)
                 self.rows.append((reader.line_num, row))
         except csv.Error as exc:
-            raise SampleFileError(source, N_("%(label)s: line %(line)s: %(error)s"), line=reader.line_num,
-                                  error=str(exc)) from None
+            raise SampleFileError(source, UNREADABLE, line=reader.line_num, error=str(exc)) from None
         if not self.rows:
             raise SampleFileError(source, N_("%(label)s: no data rows"))
 

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import CombinedMultiDict, Headers, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from core.errors import CatalogText
 from core.ids import is_venue_id
 from core.store_health import StoreBreaker, StoreUnavailable
 
@@ -207,8 +208,17 @@ def input_error_text(exc: Exception, label: str | None = None) -> str:
         return _(template, **{**getattr(exc, "params", {}), "problems": joiner.join(shown) + more})
     params = getattr(exc, "params", None)
     if isinstance(template, str) and params is not None:  # a plain InputError's template is str()'s format
-        return _(template, **{"label": getattr(exc, "field", "") if label is None else label, **params})
+        shown = {k: said(v) for k, v in params.items()}
+        return _(template, **{"label": said(getattr(exc, "field", "")) if label is None else label, **shown})
     return str(exc)
+
+
+def said(value: object) -> object:
+    """A core.errors.CatalogText ("unit.geojson: feature <id>") in the page's language; any other value as it
+    is."""
+    if isinstance(value, CatalogText):
+        return _(value.template, **{k: said(v) for k, v in value.params.items()})
+    return value
 
 
 def record_store_failure(exc: redis.RedisError) -> None:

@@ -35,7 +35,7 @@ from fingerprints.ap_lists import (
     parse_plan_alignment,
     read_ap_list,
 )
-from fingerprints.drafts import DraftStore, diff_maps
+from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
@@ -242,8 +242,8 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for note in notes:  # imported all the same; said here and in the step, where `show` lists it
             click.echo(f"note: {note}", err=True)
-        kept = f" ({len(notes)} unit(s) kept only their largest part)" if notes else ""
-        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, f"IMDF {Path(source).name}{kept}")
+        kept = len(notes)
+        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, imdf_note(Path(source).name, kept))
 
     @map_draft.command("add-aps")
     @click.argument("venue")
@@ -254,7 +254,7 @@ def register(app: Flask) -> None:
         """Add an AP list (CSV, .esx, Meraki, UniFi)."""
         _, after = _preview(venue, draft_id)
         placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, align, base=after)
-        _add(venue, draft_id, "place_aps", {"aps": placements}, f"{len(placements)} APs from {Path(source).name}")
+        _add(venue, draft_id, "place_aps", {"aps": placements}, aps_note(len(placements), Path(source).name))
 
     @map_draft.command("add-samples")
     @click.argument("venue")
@@ -276,7 +276,7 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         rows = [asdict(s) for s in tqdm(samples, desc="reading samples", file=sys.stderr)]
         _add(venue, draft_id, "replace_samples", {"samples": rows, "mode": mode},
-             f"{len(rows)} samples ({mode}) from {Path(source).name}")
+             samples_note(len(rows), Path(source).name, mode))
 
     @map_draft.command("add-walkways")
     @click.argument("venue")
@@ -286,7 +286,7 @@ def register(app: Flask) -> None:
         """Add the walkway graph derived from an IMDF plan."""
         nodes, edges = _derive_walkways(source)
         _add(venue, draft_id, "replace_walkways", {"nodes": nodes, "edges": edges},
-             f"walkways from {Path(source).name}: {len(nodes)} nodes, {len(edges)} links")
+             walkways_note(Path(source).name, len(nodes), len(edges)))
 
     @map_draft.command("show")
     @click.argument("venue")

@@ -15,7 +15,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import LineString, Polygon
 from shapely.ops import unary_union
 
-from core.errors import N_, CatalogInputError
+from core.errors import N_, CatalogInputError, CatalogText
 from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
@@ -28,7 +28,7 @@ from fingerprints.imdf.schema import (
     unit_category_names,
 )
 from fingerprints.imdf.shapes import single_ring, unit_parts
-from fingerprints.imdf.validate import _Checker, _is_number, read_imdf_files
+from fingerprints.imdf.validate import _Checker, _is_number, feature_at, read_imdf_files
 from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
 
 
@@ -127,7 +127,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
                       edits.finite(ext_props.get("rotation_deg") or 0.0)]
             origin = Origin(*values)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ImdfError([CatalogInputError(f"mallportal_venue.geojson: feature {ext['id']}",
+            raise ImdfError([CatalogInputError(feature_at("mallportal_venue.geojson", ext["id"]),
                                                N_("%(label)s: bad origin (%(error)s)"), error=str(exc))]) from None
     else:  # another tool's archive: put the plan's (0, 0) at the north-west corner of everything
         positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
@@ -150,7 +150,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
         drawn = [*group, *(u for u in feats["unit.geojson"] if u["properties"]["level_id"] in ids)]
         xs, ys = zip(*(origin.to_plan(p[0], p[1]) for f in drawn for p in _all_positions(f["geometry"])), strict=True)
         extra = next((ext_floors[f["id"]] for f in group if f["id"] in ext_floors), {})
-        where = f"level.geojson: feature {named['id']}"
+        where = feature_at("level.geojson", named["id"])
         try:
             width = edits.finite(extra.get("width_m") or math.ceil(max(xs) * 100) / 100)  # up: every unit on its floor
             height = edits.finite(extra.get("height_m") or math.ceil(max(ys) * 100) / 100)
@@ -181,7 +181,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
         level = level_of.get(f["properties"].get("level_id"))
         geom = f.get("geometry")
         if level is None or not geom or geom.get("type") != "LineString":
-            problems.append(CatalogInputError(f"mallportal_walls.geojson: feature {f['id']}",
+            problems.append(CatalogInputError(feature_at("mallportal_walls.geojson", f["id"]),
                                               N_("%(label)s: a wall needs a LineString and a level_id")))
             continue
         pts = [origin.to_plan(p[0], p[1]) for p in geom["coordinates"]]
@@ -205,14 +205,14 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
         name = label or unnamed_en
         if dropped:  # a zone is one shape: the largest part is kept, and the operator told what is not
             notes.append(CatalogInputError(
-                f"unit.geojson: feature {f['id']} ({name})",
+                CatalogText(N_("%(where)s (%(name)s)"), where=feature_at("unit.geojson", f["id"]), name=name),
                 N_("%(label)s: %(n)s other part(s) dropped (%(dropped)s m²); its zone is the largest part "
                    "(%(kept)s m²)"),
                 n=len(dropped), dropped=f"{sum(p.area for p in dropped):.1f}", kept=f"{shape.area:.1f}"))
         zh = _label(props.get("name"), "zh", any_language=False) or (name if label else unnamed_zh)
         zone_id = extra["zone_id"] if extra and ID_RE.match(str(extra.get("zone_id", ""))) else None
         if zone_id in taken:
-            problems.append(CatalogInputError(f"unit.geojson: feature {f['id']}",
+            problems.append(CatalogInputError(feature_at("unit.geojson", f["id"]),
                                               N_("%(label)s: zone id %(zone)s is used twice"), zone=repr(zone_id)))
             continue
         if zone_id is None:  # from the category when unnamed, as before: a re-import keeps the zone ids
@@ -221,7 +221,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
         kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
         poly = Polygon(ring) if len(ring) >= 3 else Polygon()
         if not poly.is_valid or poly.area <= 0:
-            problems.append(CatalogInputError(f"unit.geojson: feature {f['id']}",
+            problems.append(CatalogInputError(feature_at("unit.geojson", f["id"]),
                                               N_("%(label)s: polygon is not a simple shape with an area "
                                                  "(self-intersecting or degenerate)")))
             continue
@@ -271,11 +271,12 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
     # access points and the walkway graph (extensions)
     aps, seen_bssids = [], set()
     for f in feats.get("mallportal_aps.geojson", []):
-        props, where = f["properties"], f"mallportal_aps.geojson: feature {f['id']}"
+        props, where = f["properties"], feature_at("mallportal_aps.geojson", f["id"])
         try:
             bssid = normalise_bssid(props.get("bssid"))
-        except ValueError as exc:
-            problems.append(CatalogInputError(where, N_("%(label)s: %(error)s"), error=str(exc)))  # the model's words
+        except ValueError:
+            problems.append(CatalogInputError(where, N_("%(label)s: malformed BSSID %(raw)s"),
+                                              raw=f"{props.get('bssid')!r:.40}"))
             continue
         level = level_of.get(props.get("level_id"))
         geom = f.get("geometry")
@@ -293,7 +294,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
                                model=str(props.get("model") or "")[:40]))
     nodes, edges = [], []
     for f in feats.get("mallportal_walkways.geojson", []):
-        props, where = f["properties"], f"mallportal_walkways.geojson: feature {f['id']}"
+        props, where = f["properties"], feature_at("mallportal_walkways.geojson", f["id"])
         if f.get("feature_type") == f"{EXTENSION}:walknode":
             level = level_of.get(props.get("level_id"))
             geom = f.get("geometry")

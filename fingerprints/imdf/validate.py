@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import N_, CatalogInputError
+from core.errors import N_, CatalogInputError, CatalogText
 from fingerprints import archives
 from fingerprints.imdf.schema import (
     CATEGORY_LISTS,
@@ -75,6 +75,13 @@ def _is_imdf_member(name: str) -> bool:
 # 1.0.0 and the betas before it (Apple's sample archive says 1.0.0.beta.2; the features are the same).
 _SUPPORTED_VERSION_RE = re.compile(r"^1\.0\.0(?:[.-][0-9A-Za-z]+)*\Z")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def feature_at(name: str, feature: str | int) -> CatalogText:
+    """Where a feature of file `name` is: its id, or its place in the list (#0, ...) when it has no string id."""
+    if isinstance(feature, int):
+        return CatalogText(N_("%(file)s: feature #%(i)s"), file=name, i=feature)
+    return CatalogText(N_("%(file)s: feature %(id)s"), file=name, id=feature)
 
 
 def _is_number(v: object) -> bool:
@@ -205,10 +212,10 @@ class _Checker:
         feats = []
         for i, f in enumerate(doc["features"]):
             if not isinstance(f, dict):
-                self.add(f"{name}: feature #{i}", N_("%(label)s: must be a JSON object"))
+                self.add(feature_at(name, i), N_("%(label)s: must be a JSON object"))
                 continue
             fid = f.get("id")
-            where = f"{name}: feature {fid}" if isinstance(fid, str) else f"{name}: feature #{i}"
+            where = feature_at(name, fid if isinstance(fid, str) else i)
             if not isinstance(fid, str) or not _UUID_RE.match(fid):
                 self.add(where, N_("%(label)s: id %(id)s is not a UUID"), id=repr(fid))
                 continue
@@ -264,7 +271,7 @@ class _Checker:
         else:
             problem = _geometry_problem(geom)
             if problem:
-                self.add_problem(f"{where}: geometry", problem)  # "WHERE: geometry: ...", the member named
+                self.add_problem(CatalogText(N_("%(where)s: geometry"), where=where), problem)  # the member named
                 ok = False
         for key in REQUIRED.get(ftype, ()):
             if key not in props and key not in NON_NULL.get(ftype, ()):
@@ -342,7 +349,7 @@ class _Checker:
     def _references(self) -> None:
         for name, feats in self.features.items():
             for f in feats:
-                props, where = f["properties"], f"{name}: feature {f['id']}"
+                props, where = f["properties"], feature_at(name, f["id"])
                 ftype = f.get("feature_type")
                 if ftype in ("unit", "opening", "fixture"):
                     self._ref(where, "level_id", props.get("level_id"), "level", nullable=False)

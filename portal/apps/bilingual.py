@@ -68,11 +68,17 @@ def read_catalog_pair(form: Mapping[str, Any], name: str, max_length: int,
     message when both are empty ("": both may be); one too long is told its limit."""
 
     def refuse(field: str, _english: str) -> CatalogInputError:
-        if len(str(form.get(field) or "").strip()) > max_length:
+        if len(one_newline(str(form.get(field) or "")).strip()) > max_length:
             return error(field, N_("%(label)s must be at most %(n)s characters."), n=max_length)
         return error(field, required)
 
     return read_pair(form, name, max_length, required=bool(required), error=refuse)
+
+
+def one_newline(text: str) -> str:
+    """A textarea's line breaks as "\n": a browser sends each as CRLF (HTML form submission) but counts it as
+    one character against the box's maxlength, so a box filled to its limit would be refused as too long."""
+    return text.replace("\r\n", "\n")
 
 
 def read_pair(form: Mapping[str, Any], name: str, max_length: int, *, required: bool = False,
@@ -82,7 +88,7 @@ def read_pair(form: Mapping[str, Any], name: str, max_length: int, *, required: 
     pair = {}
     for lang in ("zh", "en"):
         field = f"{name}_{lang}"
-        value = str(form.get(field) or "").strip()
+        value = one_newline(str(form.get(field) or "")).strip()
         if len(value) > max_length:
             raise error(field, f"{field} must be at most {max_length} characters")
         pair[field] = value

@@ -64,7 +64,7 @@ class ConfigField:
             if self.max is not None and value > self.max:
                 raise ValueError(f"{self.label} must be at most {self.max:g}")
             return value
-        value = str(raw).strip()
+        value = str(raw).replace("\r\n", "\n").strip()  # a textarea's line break is sent as CRLF, counted as one
         if not value:  # only spaces: empty (and so refused when required)
             return self._empty("")
         if len(value) > self.max_length:

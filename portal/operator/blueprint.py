@@ -34,6 +34,14 @@ def works_without_map(view):
     return view
 
 
+@bp.context_processor
+def _venue_has_map() -> dict[str, bool]:
+    """`has_map`: the page's venue has a map, so the pages that need one are linked (they answer 404 for a
+    new venue: its console links the pages in _MAPLESS_ENDPOINTS only)."""
+    venue = (request.view_args or {}).get("venue")
+    return {"has_map": not isinstance(venue, str) or services().venues.exists(venue)}
+
+
 def require_operator_venue(venue: str) -> None:
     """The logged-in operator runs this venue (login_required("operator") has run), else 403."""
     account = current_account()

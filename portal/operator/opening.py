@@ -19,13 +19,13 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_alignment, read_ap_list
-from fingerprints.drafts import DraftStore, diff_maps
+from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.samples_io import FORMATS as SAMPLE_FORMATS
 from fingerprints.samples_io import import_samples
 from portal.auth import audit, current_account
-from portal.errors import input_error_text
+from portal.errors import input_error_text, said
 from portal.maps.builds import model_state
 from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey_route
 from portal.operator.blueprint import bp, works_without_map
@@ -113,7 +113,20 @@ def draft(venue: str, draft_id: str):
         diff = diff_maps(before, preview)
     except EditError as exc:
         problem = translate_edit_error(exc)
-    return render_template("operator/draft.html", venue=venue, draft=d, diff=diff, preview=preview, problem=problem)
+    return render_template("operator/draft.html", venue=venue, draft=d, diff=diff, preview=preview, problem=problem,
+                           notes=[step_note(step) for step in d.steps])
+
+
+def step_note(step: dict[str, Any]) -> str:
+    """A step's note in the page's language where it was stored with its catalog message, else as stored."""
+    told = step.get("said") if isinstance(step.get("said"), dict) else {}
+    template, params = told.get("template"), told.get("params")  # not in _(): the extractor reads literals there
+    if isinstance(template, str) and isinstance(params, dict):
+        try:
+            return _(template, **params)
+        except (KeyError, TypeError, ValueError):  # a translation that does not fit its values: the English
+            pass
+    return str(step.get("note", ""))
 
 
 def _step_failed(venue: str, draft_id: str, message: str):
@@ -135,15 +148,14 @@ def add_step(venue: str, draft_id: str):
         data, filename = upload
         if kind == "imdf":
             imported, notes = import_imdf_with_notes(data, venue_id=venue)
-            edit, args, note = "merge_imported", {"imported": imported.to_dict()}, f"IMDF {filename}"
-            if notes:  # imported all the same: said in the step (kept in the draft) and in full once
-                note += f" ({len(notes)} unit(s) kept only their largest part)"
-                warning = largest_part_warning(notes)
+            edit, args = "merge_imported", {"imported": imported.to_dict()}
+            note = imdf_note(filename, len(notes))  # imported all the same: said in the step and in full once
+            warning = largest_part_warning(notes)
         elif kind == "walkways":
             plan = import_imdf(data, venue_id=venue)
             edit, args = "replace_walkways", {"nodes": [asdict(n) for n in plan.nodes],
                                               "edges": [asdict(e) for e in plan.edges]}
-            note = f"walkways from {filename}: {len(plan.nodes)} nodes, {len(plan.edges)} links"
+            note = walkways_note(filename, len(plan.nodes), len(plan.edges))
         elif kind == "aps":
             after = _drafts().preview(venue, d.id)[1]
             fmt = request.form.get("format") or None
@@ -155,12 +167,12 @@ def add_step(venue: str, draft_id: str):
             result = read_ap_list(after, data, filename, fmt, floors=floors,
                                   companion=companion[0] if companion else None, align=align)
             edit, args = "place_aps", {"aps": result.placements}
-            note = f"{len(result.placements)} APs from {filename}"
+            note = aps_note(len(result.placements), filename)
         elif kind == "samples":
             after = _drafts().preview(venue, d.id)[1]
             samples = import_samples(after, data, name=filename, **samples_import_args())
             edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": "replace"}
-            note = f"{len(samples)} samples from {filename}"
+            note = samples_note(len(samples), filename)
             warning = imported_offset_warning(after, samples)
         else:
             raise ValueError(_("Unknown kind of step."))
@@ -169,7 +181,7 @@ def add_step(venue: str, draft_id: str):
         return _step_failed(venue, d.id, translate_edit_error(exc))
     except ValueError as exc:
         return _step_failed(venue, d.id, _("Nothing was added. %(e)s", e=input_error_text(exc)))
-    flash(_("Added to the draft: %(note)s.", note=note))
+    flash(_("Added to the draft: %(note)s.", note=said(note)))
     if warning:
         flash(warning, "error")
     return redirect(url_for("operator.draft", venue=venue, draft_id=d.id), code=303)

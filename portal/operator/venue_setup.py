@@ -189,7 +189,9 @@ def import_samples(venue: str):
         version = change_map(venue, change, "samples.import", file=filename, mode=mode)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
-    flash(_("%(n)s reference points imported (%(mode)s) as map version %(v)s.", n=count["n"], mode=mode, v=version))
+    mode_words = _("replace") if mode == "replace" else _("append")  # the form's own words, not the code
+    flash(_("%(n)s reference points imported (%(mode)s) as map version %(v)s.", n=count["n"], mode=mode_words,
+            v=version))
     if count["warning"]:
         flash(count["warning"], "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
@@ -327,11 +329,7 @@ def set_scale(venue: str, level: int):
 def place_ap(venue: str, level: int):
     fl = _floor_or_404(load_map(venue), level)
     try:
-        try:
-            bssid = normalise_bssid((request.form.get("bssid") or "").strip())
-        except ValueError:
-            raise ValueError(_("%(b)s is not a BSSID; write six hex pairs, e.g. f0:9f:c2:1a:00:01.",
-                               b=repr((request.form.get("bssid") or "")[:40]))) from None
+        bssid = _bssid_field()
         name = (request.form.get("name") or "").strip()
         if len(name) > 40:
             raise ValueError(_("The AP name is too long (at most 40 characters)."))
@@ -353,11 +351,20 @@ def place_ap(venue: str, level: int):
 def delete_ap(venue: str):
     level = _level_field()
     try:
-        bssid = normalise_bssid((request.form.get("bssid") or "").strip())
+        bssid = _bssid_field()  # the model's own words are English: said in the page's language here
         version = change_map(venue, lambda m: edits.delete_ap(m, bssid), "ap.delete", bssid=bssid)
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "ap")
     return _floor_done(venue, level, "ap", _("AP %(b)s removed; map version %(v)s.", b=bssid, v=version))
+
+
+def _bssid_field() -> str:
+    """The form's BSSID, normalised; ValueError in the page's language when it is not one."""
+    try:
+        return normalise_bssid((request.form.get("bssid") or "").strip())
+    except ValueError:
+        raise ValueError(_("%(b)s is not a BSSID; write six hex pairs, e.g. f0:9f:c2:1a:00:01.",
+                           b=repr((request.form.get("bssid") or "")[:40]))) from None
 
 
 def _level_field() -> int:

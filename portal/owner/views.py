@@ -25,7 +25,7 @@ from core.errors import InputError
 from portal.apps import registry
 from portal.apps.preview import save_preview
 from portal.apps.registry import LightApp
-from portal.apps.shop_profiles import ShopProfileStore
+from portal.apps.shop_profiles import DESCRIPTION_MAX, ShopProfileStore
 from portal.apps.views import STORES, is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
@@ -130,7 +130,9 @@ def chosen_app(zone_obj, current_name: str, wanted: str) -> LightApp:
 
 
 def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values: dict, errors: dict | None = None,
-                 status: int = 200, shop_errors: dict | None = None, preview_id: str | None = None):
+                 status: int = 200, shop_errors: dict | None = None, preview_id: str | None = None,
+                 shop_sent: dict | None = None):
+    """`shop_sent`: {shop id: the texts sent}, shown again in that shop's form (refused, not lost)."""
     current_name, _config = services().zone_apps.get(venue_map.id, zone_obj.id)
     current = registry.get(current_name)
     apps = offered_apps(zone_obj, current)
@@ -143,7 +145,8 @@ def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values
         preview_url=preview_url(shown, account, venue_map.id, zone_obj.id, preview_id),
         previewing=bool(preview_id),
         history=recent_changes(venue_map.id, zone_obj.id),
-        shops=zone_shops(venue_map, zone_obj.id), shop_errors=shop_errors or {},
+        shops=[{**row, "profile": (shop_sent or {}).get(row["shop"].id, row["profile"])}
+               for row in zone_shops(venue_map, zone_obj.id)], shop_errors=shop_errors or {},
     ), status
 
 
@@ -260,8 +263,9 @@ def save_shop(venue: str, zone: str, shop: str):
     except InputError as exc:
         current_name, config = services().zone_apps.get(venue, zone)
         chosen = registry.get(current_name) or registry.all_apps()[0]
-        return _render_zone(venue_map, zone_obj, account, chosen, config, status=422,
-                            shop_errors={shop: _("At most %(n)s characters in each language.", n=500)
+        sent = {name: str(request.form.get(name) or "") for name in ("description_zh", "description_en")}
+        return _render_zone(venue_map, zone_obj, account, chosen, config, status=422, shop_sent={shop: sent},
+                            shop_errors={shop: _("At most %(n)s characters in each language.", n=DESCRIPTION_MAX)
                                          if "at most" in exc.message else exc.message})
     if after != before:  # the same text again is no change: no audit entry to flood the log with
         audit("zone.shop.text", venue, zone=zone, shop=shop)

@@ -58,6 +58,20 @@ def test_a_bad_cell_of_a_samples_csv_is_said_in_the_page_language(client, ops, s
     assert svc.venues.current_version("demo") == before
 
 
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "big.csv：第 2 行：不是可读的 CSV（field larger than field limit", "big.csv：第 2 行：field"),
+    ("en", "big.csv: line 2: not a readable CSV (field larger than field limit", "不是可读的"),
+])
+def test_a_samples_csv_the_csv_reader_refuses_is_said_in_the_page_language(client, ops, lang, shown, not_shown):
+    """The csv module's own English reason was the whole message after the line; now the detail of one."""
+    header, cells = samples_csv(client)
+    big = header + "\n" + ",".join([*cells[:4], "x" * 200_000, *cells[5:]]) + "\n"
+    resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (big.encode(), "big.csv")},
+                  mode="replace")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and not_shown not in text
+
+
 @pytest.mark.parametrize(("lang", "shown"), [
     ("zh", "AP {b} 出现了两次"),
     ("en", "AP {b} appears twice"),
@@ -237,6 +251,21 @@ def test_the_reasons_a_unifi_list_places_no_ap_are_said_in_the_page_language(cli
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
 
 
+@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
+    ("zh", "设备 #0：未放置在地图上", "device #"),
+    ("en", "the file places no AP (device #0: not placed on a map)", "设备"),
+])
+def test_a_device_with_no_name_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+    """A device the list names by no name, serial or MAC is named by its place in the list, in the page's words."""
+    devices = {"data": [{"type": "uap", "x": 1, "y": 1, "map_id": "gone"}]}
+    draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
+    resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
+                  {"file": (json.dumps(devices).encode(), "devices.json"), "companion": (b'{"data": []}', "maps.json")},
+                  kind="aps", format="unifi")
+    text = visible_text(resp)
+    assert resp.status_code == 400 and shown in text and not_shown not in text
+
+
 # -- archives and IMDF ------------------------------------------------------------------------------------
 
 
@@ -271,8 +300,8 @@ def demo_imdf(client) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize(("lang", "shown", "not_shown"), [
-    ("zh", ["IMDF 压缩包无效（2 个问题）", "manifest.json：不支持版本 '9.9'（应为 '1.0.0'）", "geometry：多边形没有环"],
-     "is not supported"),
+    ("zh", ["IMDF 压缩包无效（2 个问题）", "manifest.json：不支持版本 '9.9'（应为 '1.0.0'）",
+            "：几何图形：多边形没有环"], "is not supported"),
     ("en", ["invalid IMDF archive (2 problem(s))", "manifest.json: version '9.9' is not supported (expected '1.0.0')",
             "geometry: polygon has no rings"], "不支持版本"),
 ])
@@ -285,6 +314,37 @@ def test_the_problems_of_an_imdf_archive_are_said_in_the_page_language(client, o
     resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}", {"imdf": (archive, "demo.zip")})
     text = visible_text(resp)
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
+    assert svc.venues.current_version("demo") == before
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("zh", {"id": "unit.geojson：要素 #0：id None 不是 UUID",
+            "geometry": "unit.geojson：要素 {unit}：几何图形：多边形的环未闭合",
+            "bssid": "mallportal_aps.geojson：要素 {ap}：BSSID 'zz' 格式不对", "not": "feature"}),
+    ("en", {"id": "unit.geojson: feature #0: id None is not a UUID",
+            "geometry": "unit.geojson: feature {unit}: geometry: polygon ring is not closed",
+            "bssid": "mallportal_aps.geojson: feature {ap}: malformed BSSID 'zz'", "not": "要素"}),
+])
+def test_where_an_imdf_problem_is_is_said_in_the_page_language(client, ops, svc, lang, words):
+    """The place a problem names (a file's feature, its geometry) was English on the Chinese page."""
+    files = demo_imdf(client)
+    units = files["unit.geojson"]["features"]
+    del units[0]["id"]  # no id: named by its place in the list
+    ring = units[1]["geometry"]["coordinates"][0]
+    ring[-1] = [ring[-1][0] + 0.001, ring[-1][1]]
+    before = svc.venues.current_version("demo")
+    resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}",
+                  {"imdf": (zip_of({name: json.dumps(doc) for name, doc in files.items()}), "demo.zip")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and words["id"] in text and words["not"] not in text
+    assert words["geometry"].format(unit=units[1]["id"]) in text
+    files = demo_imdf(client)
+    ap = files["mallportal_aps.geojson"]["features"][0]
+    ap["properties"]["bssid"] = "zz"  # found when the map is built, after the archive's checks
+    resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}",
+                  {"imdf": (zip_of({name: json.dumps(doc) for name, doc in files.items()}), "demo.zip")})
+    text = visible_text(resp)
+    assert resp.status_code == 400 and words["bssid"].format(ap=ap["id"]) in text and words["not"] not in text
     assert svc.venues.current_version("demo") == before
 
 

@@ -129,6 +129,19 @@ def test_only_the_venues_operator(client, console, svc):
     assert client.get("/console/ops/demo/drafts").status_code == 302
 
 
+def test_a_new_venues_console_links_only_pages_that_open(client, harbour_ops):
+    """Before its first map a venue's pages that need one answer 404 ("Unknown venue"); its home and every
+    page's menu linked them all the same."""
+    for page in ("/", "/checklist", "/drafts", "/owners", "/audit", "/outbox"):
+        links = set(re.findall(r'href="(/console/[^"#?]+)', client.get(V + page).get_data(as_text=True)))
+        assert V + "/" in links and V + "/setup" not in links, page
+        assert [link for link in sorted(links) if client.get(link).status_code != 200] == [], page
+    harbour_ops.logout()
+    harbour_ops.login("ops")  # a venue with a map: every page linked
+    assert 'href="/console/ops/demo/setup"' in text(client.get("/console/ops/demo/"))
+    assert 'href="/console/ops/demo/health"' in text(client.get("/console/ops/demo/drafts"))
+
+
 def test_draft_preview_of_a_plan_import(client, harbour_ops):
     draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "p"}).headers["Location"]
     upload(client, harbour_ops, draft_url + "/steps", imdf_zip_bytes(mall_archive()), "p.zip", kind="walkways")
@@ -147,6 +160,29 @@ def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops
     assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in page  # in the step list, kept with the draft
     again = text(client.get(draft_url + "?lang=en"))
     assert "1 other part(s) dropped" not in again and "kept only their largest part" in again
+
+
+def test_a_drafts_steps_are_said_in_the_pages_language(client, harbour_ops, tmp_path):
+    """A step's note was stored as English words and shown so on the Chinese page: it keeps its catalog
+    message, so each page says it in its language (the CLI's `map-draft show` the same English)."""
+    plan, aps, samples = _files(tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    split = imdf_zip_bytes(split_unit(mall_archive(levels=2)))
+    resp = upload(client, harbour_ops, draft_url + "/steps?lang=zh", split, "plan.zip", kind="imdf")
+    assert resp.status_code == 303
+    flashed = text(client.get(draft_url + "?lang=zh"))
+    assert "已加入草稿：IMDF plan.zip（1 个单元只保留了最大的部分）" in flashed  # the flash, and the step below
+    assert "unit.geojson：要素 " in flashed and "unit.geojson: feature" not in flashed  # the note's place too
+    for payload, name, kind in ((aps, "aps.csv", "aps"), (samples, "s.csv", "samples"), (split, "w.zip", "walkways")):
+        assert upload(client, harbour_ops, draft_url + "/steps", payload.read_bytes() if kind != "walkways"
+                      else payload, name, kind=kind).status_code == 303
+    steps = re.search(r'<ol id="draft-steps">(.*?)</ol>', text(client.get(draft_url + "?lang=zh")), re.S).group(1)
+    assert "IMDF plan.zip（1 个单元只保留了最大的部分）" in steps and "来自 aps.csv 的 12 个接入点" in steps
+    assert re.search(r"来自 s\.csv 的 \d+ 个样本", steps) and re.search(r"来自 w\.zip 的通道：\d+ 个节点", steps)
+    assert not re.search(r"kept only|APs from|samples from|walkways from", steps)
+    steps = text(client.get(draft_url + "?lang=en"))
+    assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in steps and "12 APs from aps.csv" in steps
+    assert re.search(r"walkways from w\.zip: \d+ nodes, \d+ links", steps)
 
 
 

@@ -220,6 +220,12 @@ def test_place_ap_bad_input(client, ops, svc, data, message):
     assert version(svc) == before
 
 
+def test_deleting_a_malformed_bssid_is_said_in_the_pages_language(client, ops, svc):
+    """The model's own English ("malformed BSSID 'zz'") was shown on the Chinese page."""
+    resp = post(client, ops, V + "/setup/aps/delete?lang=zh", bssid="zz", floor="0")
+    assert resp.status_code == 400 and "'zz' 不是有效的 BSSID" in text(resp) and "malformed" not in text(resp)
+
+
 def test_delete_unknown_ap(client, ops, svc):
     before = version(svc)
     resp = post(client, ops, V + "/setup/aps/delete", bssid="aa:bb:cc:dd:ee:99", floor="0")
@@ -406,6 +412,14 @@ def test_samples_csv_export_and_import(client, ops, svc):
     waps = client.get(V + "/setup/samples.csv?format=ujiindoorloc&part=waps")
     assert uji.status_code == 200 and waps.status_code == 200 and text(waps).startswith("WAP,BSSID")
     assert client.get(V + "/setup/samples.csv?format=excel").status_code == 400
+
+
+def test_the_samples_import_says_its_mode_in_the_pages_language(client, ops):
+    csv = client.get(V + "/setup/samples.csv").get_data(as_text=True)
+    resp = upload(client, ops, V + "/setup/import-samples?lang=zh", "samples", csv.encode(), "samples.csv",
+                  mode="append", format="auto", scans="1")
+    page = text(client.get(resp.headers["Location"] + "?lang=zh"))
+    assert "个参考点（追加），生成地图版本" in page and "（append）" not in page
 
 
 def test_samples_csv_bad_files(client, ops, svc):

@@ -48,6 +48,15 @@ def test_a_text_field_sent_empty_is_empty_and_one_not_sent_is_the_default(field_
     assert field.parse(" 你好 ") == "你好"
 
 
+def test_a_text_filled_to_its_box_with_line_breaks_fits():
+    """A browser counts a textarea's line break as one character against maxlength and sends it as CRLF: a
+    box filled to its limit was refused as too long. Stored with "\n" line breaks."""
+    field = ConfigField("notes", "Notes", type="text", max_length=10)
+    assert field.parse("abc\r\ndef\r\ngh") == "abc\ndef\ngh"  # 10 in the box, 12 as sent
+    with pytest.raises(ValueError, match="at most 10 characters"):
+        field.parse("abc\r\ndef\r\nghi")
+
+
 def test_other_types_sent_empty_still_take_the_default():
     assert ConfigField("n", "N", type="int", default=4).parse("") == 4
     assert ConfigField("r", "R", type="float", default=0.5).parse("") == 0.5

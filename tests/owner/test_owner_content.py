@@ -48,6 +48,22 @@ def test_a_coupon_written_only_in_chinese_is_shown_marked_on_english_pages(clien
     assert '<span lang="en">English only text</span> <small class="lang-tag" lang="en">EN</small>' in zh
 
 
+def test_a_shop_description_filled_to_its_box_is_saved_and_one_refused_stays_in_the_form(client, console, svc):
+    """The box takes 500 characters, a line break counted as one; the browser sends each as CRLF, so such a
+    text was refused as too long, and the form then showed the stored text: what was typed was gone."""
+    shop = next(s for s in svc.venues.get_map("demo").shops if s.zone == "kopi")
+    url = f"/console/owner/demo/zone/kopi/shop/{shop.id}"
+    console.login("kopi")
+    in_box = "\n".join(["咖啡" * 10] * 24)[:500]  # 500 in the box, 23 of them line breaks
+    sent = in_box.replace("\n", "\r\n")
+    assert client.post(url, data={"csrf_token": console.csrf(), "description_zh": sent}).status_code == 303
+    assert ShopProfileStore(svc.db).get("demo", shop.id)["description_zh"] == in_box
+    too_long = "字" * 501
+    bad = client.post(url, data={"csrf_token": console.csrf(), "description_zh": too_long, "description_en": "Hi"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and f">{too_long}</textarea>" in page and ">Hi</textarea>" in page
+
+
 def test_owner_writes_a_shop_description_the_directory_shows(client, console, svc):
     venue_map = svc.venues.get_map("demo")
     shop = next(s for s in venue_map.shops if s.zone == "kopi")
