@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 from flask_babel import gettext as _
 
+from core.ids import is_venue_id
 from portal.auth import current_account, login_gate, protect_console
 from portal.services import services
 
@@ -39,7 +40,12 @@ def _venue_has_map() -> dict[str, bool]:
     """`has_map`: the page's venue has a map, so the pages that need one are linked (they answer 404 for a
     new venue: its console links the pages in _MAPLESS_ENDPOINTS only)."""
     venue = (request.view_args or {}).get("venue")
-    return {"has_map": not isinstance(venue, str) or services().venues.exists(venue)}
+    if not isinstance(venue, str) or not is_venue_id(venue):
+        return {"has_map": True}
+    try:  # also renders the store-down 503 page: a store fault must not turn it into a bare 500
+        return {"has_map": services().venues.exists(venue)}
+    except Exception:  # noqa: BLE001 - links shown, as before the check existed; the page says what failed
+        return {"has_map": True}
 
 
 def require_operator_venue(venue: str) -> None:
