@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, g, request
 from flask_babel import gettext as _
 
-from core.ids import is_venue_id
 from portal.auth import current_account, login_gate, protect_console
 from portal.services import services
 
@@ -39,13 +38,7 @@ def works_without_map(view):
 def _venue_has_map() -> dict[str, bool]:
     """`has_map`: the page's venue has a map, so the pages that need one are linked (they answer 404 for a
     new venue: its console links the pages in _MAPLESS_ENDPOINTS only)."""
-    venue = (request.view_args or {}).get("venue")
-    if not isinstance(venue, str) or not is_venue_id(venue):
-        return {"has_map": True}
-    try:  # also renders the store-down 503 page: a store fault must not turn it into a bare 500
-        return {"has_map": services().venues.exists(venue)}
-    except Exception:  # noqa: BLE001 - links shown, as before the check existed; the page says what failed
-        return {"has_map": True}
+    return {"has_map": g.get("venue_has_map", True)}  # read once by require_operator_venue: no store call here
 
 
 def require_operator_venue(venue: str) -> None:
@@ -53,7 +46,8 @@ def require_operator_venue(venue: str) -> None:
     account = current_account()
     if account is None or not account.runs(venue):
         abort(403, _("You do not operate this venue."))
-    if not services().venues.exists(venue) and request.endpoint not in _MAPLESS_ENDPOINTS:
+    g.venue_has_map = services().venues.exists(venue)
+    if not g.venue_has_map and request.endpoint not in _MAPLESS_ENDPOINTS:
         abort(404, _("Unknown venue."))  # the home page of a new venue (no map yet) links to its first draft
 
 
