@@ -27,6 +27,9 @@ STORE_RETRY_AFTER_S = 5
 
 # Paths only machines call (partner APIs, RFC 8908's CAPPORT API): their errors are JSON whatever they accept.
 API_PREFIXES = ("/api/", "/capport/")
+# The pages shoppers see: the light apps' (/v/<venue>/...: payment pages too, never the providers' /pay/notify/)
+# and the captive portal's sign-in pages (/portal, its /portal/... pages; /guest/s/<site>/ for UniFi).
+SHOPPER_PREFIXES = ("/v/", "/portal/", "/guest/")
 
 
 class ApiError(Exception):
@@ -44,6 +47,10 @@ class ApiError(Exception):
 
 def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES)
+
+
+def is_shopper_path(path: str) -> bool:
+    return (path == "/portal" or path.startswith(SHOPPER_PREFIXES)) and not is_api_path(path)
 
 
 def wants_json() -> bool:

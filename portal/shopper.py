@@ -50,7 +50,7 @@ from werkzeug.exceptions import HTTPException
 from core.ids import is_venue_id
 from core.security import Sealer, b64url, unb64url
 from core.storage import HotScript, VenueKeys
-from portal.i18n import LANGUAGES, form_language
+from portal.i18n import chosen_lang
 
 log = logging.getLogger(__name__)
 
@@ -405,12 +405,13 @@ def current_shopper() -> Shopper | None:
 
 def shopper_url(endpoint: str, **values) -> str:
     """url_for that keeps the shopper's `c` token, so navigation works without cookies, and the language the
-    shopper chose (`?lang=`, or a form's `lang`): where no cookie survives (the captive sign-in sheet) only the
-    link can carry it, and a page a link or a redirect reaches without it falls back to the phone's language."""
+    shopper chose (`chosen_lang`: `?lang=`, or a shopper form's `lang`): where no cookie survives (the captive
+    sign-in sheet) only the link can carry it, and a page a link or a redirect reaches without it falls back to
+    the phone's language."""
     shopper = current_shopper()
     if shopper is not None and "c" not in values:
         values["c"] = shopper_token(shopper)
-    if "lang" not in values and (lang := request.args.get("lang") or form_language()) in LANGUAGES:
+    if "lang" not in values and (lang := chosen_lang()):
         values["lang"] = lang
     return url_for(endpoint, **values)
 

@@ -72,9 +72,6 @@ def claim(venue: str, zone: str, coupon_id: str):
         record_event(APP, "coupon_claim", venue, shopper, zone=zone, coupon=coupon_id[:20])
     if result.status in ("OK", "ALREADY"):
         extra = {"already": "1"} if result.status == "ALREADY" else {}
-        lang = request.args.get("lang")
-        if lang in ("en", "zh"):
-            extra["lang"] = lang
         return redirect(shopper_url("coupons.mine_one", venue=venue, code=result.code, **extra), code=303)
     status, message = CLAIM_REFUSALS[result.status]
     return _landing(venue, zone, error=message(), status=status)

@@ -39,7 +39,7 @@ from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.views import is_zh, lang_arg, zone_app_blueprint
-from portal.i18n import LANGUAGES
+from portal.i18n import chosen_lang
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
 from portal.services import services
@@ -64,11 +64,6 @@ CONNECTOR_TEXT = {"escalator": "Take the escalator to level %(name)s", "elevator
                   "stairs": "Take the stairs to level %(name)s"}
 
 
-def _lang() -> str | None:
-    lang = request.values.get("lang")
-    return lang if lang in LANGUAGES else None
-
-
 def hhmm(ms: int) -> str:
     return venue_hhmm(ms / 1000)
 
@@ -86,7 +81,7 @@ def _landing(venue: str, zone: str, status: int = 200, error: str | None = None,
                            areas=areas,
                            level_name=lambda level: level_name(venue_map, level, is_zh()), error=error, plate=plate,
                            fee_error=fee_error,
-                           shopper_token=shopper_token(shopper), lang=_lang(),
+                           shopper_token=shopper_token(shopper), lang=chosen_lang(),
                            min_query=plates.MIN_QUERY), status, headers or {}
 
 
@@ -146,7 +141,7 @@ def find(venue: str, zone: str):
     result = store.find(venue, digest, query)
     store.log_lookup(venue, zone, shopper.client, digest, result.kind, result.count)
     result_id = store.save_result(venue, shopper.client, zone, result, plate_hash=digest)
-    values = lang_arg(request.values)
+    values = lang_arg()
     return redirect(shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values), code=303)
 
 
@@ -205,7 +200,7 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
         context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang))
     zones = {z.id: z for z in venue_map.zones}
     return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,
-                           level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=_lang(),
+                           level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=chosen_lang(),
                            max_matches=plates.MAX_MATCHES, **context), status
 
 
@@ -216,7 +211,7 @@ def verify(venue: str, zone: str, result_id: str):
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
-    values = lang_arg(request.values)
+    values = lang_arg()
     back = shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values)
     if result.kind != "exact" or result.verified:
         return redirect(back, code=303)
@@ -306,7 +301,7 @@ def _fee_session(venue: str, session_id: str) -> dict | None:
 
 
 def _fee_url(venue: str, zone: str, session_id: str, **values) -> str:
-    lang = lang_arg(request.values)
+    lang = lang_arg()
     return shopper_url("parking.fee_page", venue=venue, zone=zone, session_id=session_id, **lang, **values)
 
 
@@ -326,7 +321,7 @@ def fee_find(venue: str, zone: str):
     store.log_lookup(venue, zone, shopper.client, digest, "fee" if parked or debts else "fee-none",
                      1 if parked or debts else 0)
     if not parked and not debts:  # back to the form, as /find goes on to its answer: reload asks nothing again
-        lang = lang_arg(request.values)
+        lang = lang_arg()
         return redirect(shopper_url("parking.landing", venue=venue, zone=zone, fee=FEE_NONE, **lang,
                                     _anchor="fee-form"), code=303)
     session_id = store.save_fee_session(venue, shopper.client, zone, digest,
@@ -380,7 +375,7 @@ def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: s
             can_autopay=bool(signer and signer.may_sign(venue, shopper.client)
                              and services().payments.agreement_providers()))
     return render_template("parking/fee.html", venue=g.venue_map, zone=g.zone, config=g.app_config,
-                           shopper_token=shopper_token(shopper), lang=_lang(), hhmm=hhmm, **context), status
+                           shopper_token=shopper_token(shopper), lang=chosen_lang(), hhmm=hhmm, **context), status
 
 
 def _when(ms: int) -> str:
@@ -482,7 +477,7 @@ def autopay_start(venue: str, zone: str, session_id: str):
     if not providers:
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    lang = lang_arg(request.values)
+    lang = lang_arg()
     # The provider (a third party) gets no `c`: autopay_back finds the shopper in this browser's cookie.
     back = url_for("parking.autopay_back", venue=venue, zone=zone, session_id=session_id, _external=True, **lang)
     keep_shopper_in_cookie()
@@ -537,7 +532,7 @@ def owed_page(venue: str, zone: str, debt_id: str, status: int = 200, error: str
     debt = _my_debt(venue, debt_id)
     return render_template("parking/owed.html", venue=g.venue_map, zone=g.zone, config=g.app_config, debt=debt,
                            cny=cny, when=_when, error=error, attempt=secrets.token_urlsafe(9),
-                           shopper_token=shopper_token(shopper_for_venue(venue)), lang=_lang()), status
+                           shopper_token=shopper_token(shopper_for_venue(venue)), lang=chosen_lang()), status
 
 
 @bp.post("/<zone>/owed/<debt_id>/pay")
@@ -551,7 +546,7 @@ def owed_pay(venue: str, zone: str, debt_id: str):
     if not services().payments.enabled:
         return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please pay at the car "
                                                       "park office."))
-    lang = lang_arg(request.values)
+    lang = lang_arg()
     back = shopper_url("parking.owed_page", venue=venue, zone=zone, debt_id=debt_id, _external=True, **lang)
     try:
         order = fees.pay_owed(venue, debt, shopper_for_venue(venue).client, attempt, back)

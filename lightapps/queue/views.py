@@ -28,7 +28,7 @@ from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.locale import venue_locale, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
-from portal.i18n import LANGUAGES
+from portal.i18n import chosen_lang
 from portal.payments.money import cny
 from portal.services import services
 from portal.shopper import current_shopper, keep_shopper_in_cookie, shopper_for_venue, shopper_token, shopper_url
@@ -89,17 +89,12 @@ def numbers_closed(config: dict[str, Any]) -> str | None:
 # ---- shopper helpers -------------------------------------------------------------------------
 
 
-def _lang() -> str | None:
-    lang = request.args.get("lang") or request.form.get("lang")
-    return lang if lang in LANGUAGES else None
-
-
 def _url(endpoint: str, **values) -> str:
     """Our own route with the shopper's token (and language, the captive browser keeps no cookie)."""
     shopper = shopper_for_venue(values["venue"])
     values.setdefault("c", shopper_token(shopper))
-    if _lang():
-        values.setdefault("lang", _lang())
+    if lang := chosen_lang():
+        values.setdefault("lang", lang)
     return url_for(endpoint, **values)
 
 
@@ -117,7 +112,7 @@ def _shopper_globals():
     venue = (request.view_args or {}).get("venue")
     if not venue:
         return {}
-    extras: dict[str, Any] = {"qurl": _url, "lang": _lang(), "cny": cny}
+    extras: dict[str, Any] = {"qurl": _url, "lang": chosen_lang(), "cny": cny}
     # The store down, this is its 503 page (error.html, rendered inside this blueprint): that page needs no
     # token, and a store error raised here again would turn the clear 503 into a 500.
     with contextlib.suppress(redis.RedisError):
@@ -363,7 +358,7 @@ def notify_me(venue: str, zone: str):
         abort(403, _("Open this page from the link you were given to get texts."))
     spend_text_budget(venue, shopper.client, request.form.get("phone"))
     try:
-        save_phone(venue, shopper.client, request.form.get("phone"), _lang())
+        save_phone(venue, shopper.client, request.form.get("phone"), chosen_lang())
     except PhoneInputError as exc:
         return _message(venue, zone, 400, exc.message)
     return _back(venue, zone)

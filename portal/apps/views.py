@@ -16,6 +16,7 @@ from portal.apps.locale import format_day, format_time, hhmm
 from portal.apps.preview import load_preview
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
+from portal.i18n import chosen_lang
 from portal.services import services
 from portal.shopper import Shopper
 
@@ -134,12 +135,11 @@ def is_zh() -> bool:
     return str(get_locale()) == "zh"
 
 
-def lang_arg(source: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The explicit ?lang= choice, to carry on links (the captive mini-browser keeps no cookie). `source`:
-    where it is read (request.args by default; request.form for a form that carries it, request.values for
-    either)."""
-    lang = (request.args if source is None else source).get("lang")
-    return {"lang": lang} if lang in ("en", "zh") else {}
+def lang_arg() -> dict[str, str]:
+    """The language the shopper chose on this request (`chosen_lang`: ?lang=, else a shopper form's), as url_for
+    values to carry on links (the captive mini-browser keeps no cookie); none when no choice was made."""
+    lang = chosen_lang()
+    return {"lang": lang} if lang else {}
 
 
 def init_shared(flask_app: Flask) -> None:

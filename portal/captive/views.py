@@ -357,7 +357,7 @@ def continue_to_internet():
         return fail_open(venue, exc)
     # the status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it)
     destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper),
-                                                  **lang_arg(request.values))
+                                                  **lang_arg())
     grant = _grant(ctx, seconds, destination, config)
     if isinstance(grant, Response):
         return grant
@@ -534,7 +534,7 @@ def extend():
         return fail_open(shopper.venue, exc)
     if session is None:
         abort(409, _("There is no WiFi session to extend. Please connect again."))
-    return redirect(url_for("captive.status", c=shopper_token(shopper), **lang_arg(request.values)), code=303)
+    return redirect(url_for("captive.status", c=shopper_token(shopper), **lang_arg()), code=303)
 
 
 @bp.get("/offline")

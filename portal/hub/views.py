@@ -120,8 +120,7 @@ def keep(venue: str):
         usable = True  # the form still works once the store is back; the POST answers for the code
     if not usable:
         _used_or_expired()
-    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url,
-                           lang=request.args.get("lang"))
+    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url)
     return html, 200, {"Cache-Control": "no-store"}
 
 
@@ -141,7 +140,7 @@ def redeem_keep(venue: str):
     shopper = Shopper(venue=venue, client=client)
     g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
     keep_shopper_in_cookie()
-    return redirect(url_for("hub.me", venue=venue, **lang_arg(request.form)), code=303)
+    return redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)
 
 
 # ---- privacy notice and consent ---------------------------------------------------------------------
@@ -193,8 +192,8 @@ def _back_to(raw_next: str, venue: str, shopper: Shopper) -> str:
         except HTTPException:
             endpoint, values = None, {}
         if endpoint and values.get("venue") == venue and endpoint not in ("hub.keep", "hub.privacy"):
-            return url_for(endpoint, **values, c=token, **lang_arg(request.form))
-    return url_for("hub.me", venue=venue, c=token, **lang_arg(request.form))
+            return url_for(endpoint, **values, c=token, **lang_arg())
+    return url_for("hub.me", venue=venue, c=token, **lang_arg())
 
 
 # ---- what every shopper page's header and footer use -------------------------------------------------

@@ -94,6 +94,11 @@ class PaymentService:
         self.sweepers: list[Callable[[str], int]] = []
         self.mall_listeners: list[MallListener] = []
 
+    def now_ms(self) -> int:
+        """"Now" in ms as the store scripts see it: the clock given (tests move it), else the store's own."""
+        now = self.clock()
+        return now if now is not None else _store_now_ms(self.store.db)
+
     # ---- wiring ----
 
     @property
@@ -239,7 +244,7 @@ class PaymentService:
 
     def _sync_points(self, provider, notice: MallNotice, points: int, total: int) -> None:
         try:
-            provider.sync_mall_points(notice, points, total, self.clock() or _store_now_ms(self.store.db))
+            provider.sync_mall_points(notice, points, total, self.now_ms())
         except ProviderError as exc:  # the points stand; WeChat Pay shows them once a later sync succeeds
             log.warning("points sync for %s failed: %s", notice.txn[-6:], exc)
 
@@ -299,7 +304,7 @@ class PaymentService:
         if order is None or order.status != "created":
             return order
         now = self.clock()
-        expired = order.expires_ms <= (now if now is not None else _store_now_ms(self.store.db))
+        expired = order.expires_ms <= self.now_ms()
         if order.provider:
             try:
                 state = self.provider(order.provider).query(order_id)
@@ -354,8 +359,7 @@ class PaymentService:
 
     def sweep(self, venue: str, limit: int = 200) -> int:
         """Close (or book, when the provider says paid) the unpaid orders past their expiry."""
-        now = self.clock()
-        now_ms = now if now is not None else _store_now_ms(self.store.db)
+        now_ms = self.now_ms()
         ids = self.store.expired_open(venue, now_ms, limit)
         for order_id in ids:
             if self.refresh(venue, order_id) is None:  # gone: never bound, and the sweep was down past its keep
@@ -376,7 +380,7 @@ class PaymentService:
         finished. A store outage stops it (the next sweep goes on); another error is logged and skipped, so one
         order that keeps failing never holds up the others."""
         if now_ms is None:
-            now_ms = self.clock() or _store_now_ms(self.store.db)
+            now_ms = self.now_ms()
         finished = 0
         for order_id in self.store.closing(venue, now_ms - min_age_ms, limit):
             finished += self._finish(venue, order_id, self._finish_closing)
@@ -510,7 +514,7 @@ class PaymentService:
         answer, or refused it for now) is sent again under its number, a processing one is queried; one stuck
         at the provider comes due later each time (store.REFUND_BACKOFF_MS). Returns how many became final."""
         if now_ms is None:
-            now_ms = self.clock() or _store_now_ms(self.store.db)
+            now_ms = self.now_ms()
         final = 0
         for refund_no in self.store.open_refunds(venue, now_ms - min_age_ms, limit):
             record = self.store.refund_record(venue, refund_no)

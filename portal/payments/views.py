@@ -83,12 +83,15 @@ def _page(order, shopper, status: int = 200, error: str | None = None):
     # While it waits the page reloads itself: always as this GET page, never as the POST that rendered it (a
     # reload of /start is a 405), and with the code to scan again (`keep_qr`): the shopper may still be scanning.
     refresh_url = url_for("payments.order_page", venue=order.venue, order_id=order.id, c=shopper_token(shopper),
-                          **lang_arg(request.values))
-    qr_url = order.qr_url if order.status == "created" else ""
+                          **lang_arg())
+    # Past its expiry an unpaid order can no longer be paid, though the sweep (or the next query) has not closed
+    # it yet: no code to scan, no Pay buttons (the provider's trade expired with it).
+    expired = order.status == "created" and order.expires_ms <= _payments().now_ms()
+    qr_url = order.qr_url if order.status == "created" and not expired else ""
     return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
                            refunded=cny(order.refunded), methods=_payments().methods(), names=PROVIDER_NAMES,
                            shopper_token=shopper_token(shopper), error=error, qr=_qr(qr_url) if qr_url else None,
-                           qr_url=qr_url, refresh_url=refresh_url), status
+                           qr_url=qr_url, refresh_url=refresh_url, expired=expired), status
 
 
 def _return_to(order: Order, shopper: Shopper):
@@ -127,7 +130,7 @@ def start(venue: str, order_id: str):
     provider, _sep, method = (request.form.get("method") or "").partition(":")
     # No `c` in what the provider gets (see the module docstring); this browser keeps its shopper instead. The
     # chosen language is no secret: it comes back too (a sign-in sheet has no cookie to keep it in).
-    back = url_for("payments.back", venue=venue, order_id=order_id, _external=True, **lang_arg(request.values))
+    back = url_for("payments.back", venue=venue, order_id=order_id, _external=True, **lang_arg())
     keep_shopper_in_cookie()
     spend_budget("pay.start", venue, shopper=shopper.client)  # each press places an order at the provider
     try:

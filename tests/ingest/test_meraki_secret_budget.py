@@ -70,6 +70,18 @@ def test_a_spent_budget_answers_before_the_body_is_read(feeds, per_address):
     assert resp.status_code == 429 and body.read_calls == 0
 
 
+def test_a_spent_budget_leaves_a_form_body_unread_and_its_language_unused(feeds, per_address):
+    """A urlencoded body that happens to hold `lang=zh` is no shopper's form: the 429 is worded in the
+    request's own language (Accept-Language), without the body being read to look for one."""
+    wrong(feeds, per_address)
+    body = CountingStream(b"lang=zh&secret=guess")
+    resp = feeds.client.post(URL, input_stream=body, content_length=len(body.getvalue()),
+                             content_type="application/x-www-form-urlencoded",
+                             headers={"Accept-Language": "en"}, environ_base={"REMOTE_ADDR": ATTACKER})
+    assert resp.status_code == 429 and body.read_calls == 0
+    assert resp.get_json()["error"].startswith("Too many requests")
+
+
 def test_unreadable_bodies_spend_it_too(feeds, per_address):
     """Malformed JSON names no secret to check: it costs a parse like a wrong secret does."""
     codes = [post(feeds, b"{not json").status_code for _ in range(per_address)]

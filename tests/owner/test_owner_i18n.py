@@ -48,6 +48,22 @@ def test_a_form_that_carries_the_language_is_answered_in_it_without_cookies(clie
     assert 'lang="en"' in english.get_data(as_text=True)
 
 
+def test_only_a_small_shopper_form_chooses_the_language(client, demo):
+    """A form's `lang` is read on shopper pages only (the light apps' /v/..., the captive portal's /portal...),
+    and only from a small body: a provider's callback (/pay/notify/) holding `lang=zh` is answered in the
+    request's own language, as is a shopper page's body past 64 KiB (no form of a shopper's)."""
+    sheet = client.application.test_client(use_cookies=False)
+    english = {"Accept-Language": "en"}
+    for path in ("/pay/notify/wechat/demo", "/pay/notify/wechat-mall/demo"):
+        resp = sheet.post(path, data={"lang": "zh", "out_trade_no": "MP1"}, headers=english)
+        assert resp.status_code == 404 and '<html lang="en">' in resp.get_data(as_text=True), path
+    captive = sheet.post("/portal/extend", data={"lang": "zh"}, headers=english)  # no shopper: refused, in zh
+    assert captive.status_code == 400 and '<html lang="zh-CN">' in captive.get_data(as_text=True)
+    padded = sheet.post("/v/demo/parking/garage/find", data={"plate": "zz", "lang": "zh", "pad": "x" * 70_000},
+                        headers=english)
+    assert padded.status_code == 422 and '<html lang="en">' in padded.get_data(as_text=True)
+
+
 def test_the_language_link_offers_the_other_language(client, demo):
     assert "lang=en" in client.get("/v/demo/?lang=zh").get_data(as_text=True)
     assert "lang=zh" in client.get("/v/demo/?lang=en").get_data(as_text=True)

@@ -109,6 +109,45 @@ def test_qr_payment_page_reloads_to_itself_with_the_code(cinema, sandbox, pay):
     assert paid.status_code == 303 and f"/hold/{token}" in paid.headers["Location"]  # on to the ticket
 
 
+def test_a_refused_pay_press_keeps_the_language_its_form_carried(cinema, pay):
+    """A sign-in sheet keeps no cookie: a Pay press whose form carries the choice in its body (`lang`, no
+    ?lang=) and is refused (422: no way to pay chosen) is answered in it, and every form of that page (Pay,
+    Cancel, Continue to the internet) carries it on."""
+    app, client, c, store = cinema
+    _token, order_id = hold_and_order(client, store, c)
+    sheet = app.test_client(use_cookies=False)
+    refused = sheet.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "nope", "lang": "zh"},
+                         headers={"Accept-Language": "en"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and '<html lang="zh-CN">' in page
+    forms = re.findall(r'<form method="post"[^>]* action="([^"]*)"[^>]*>(.*?)</form>', page, re.DOTALL)
+    assert {urlsplit(html.unescape(a)).path for a, _body in forms} >= {
+        f"/v/{VENUE}/pay/{order_id}/start", f"/v/{VENUE}/pay/{order_id}/cancel", "/portal/continue"}
+    for action, body in forms:  # in its address, or (the privacy choices) in a field of its own
+        carried = parse_qs(urlsplit(html.unescape(action)).query).get("lang") == ["zh"]
+        assert carried or '<input type="hidden" name="lang" value="zh">' in body, action
+
+
+def test_an_expired_order_not_yet_swept_shows_no_code(cinema, pay, monkeypatch):
+    """Past its expiry an unpaid order can no longer be paid (the provider's trade expired with it), though
+    neither the sweep nor a query has closed it yet: its page says it expired, with no code to scan and no Pay
+    buttons, and a Pay press from a stale page is refused with no code either."""
+    _app, client, c, store = cinema
+    _token, order_id = hold_and_order(client, store, c)
+    assert 'id="qr"' in choose(client, order_id, c, "alipay:qr").get_data(as_text=True)
+    pay.store.claim_query(VENUE, order_id, 600)  # the provider was asked a moment ago: the page does not ask now
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + 3600_000)
+    resp = client.get(f"/v/{VENUE}/pay/{order_id}?c={c}")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and pay.order(VENUE, order_id).status == "created"  # not closed yet
+    assert 'id="qr"' not in page and 'id="qr-link"' not in page and 'id="pay-alipay-qr"' not in page
+    assert 'id="expired"' in page and "This order has expired. Please start again." in page
+    pressed = choose(client, order_id, c, "alipay:qr")
+    page = pressed.get_data(as_text=True)
+    assert pressed.status_code == 409 and 'id="qr"' not in page and 'id="pay-alipay-qr"' not in page
+    assert page.count("This order has expired. Please start again.") == 1  # the refusal says it, once
+
+
 def test_the_return_from_the_provider_keeps_the_chosen_language(cinema, sandbox, pay):
     """A sign-in sheet keeps no cookie: the language the shopper chose rides on the return address the provider
     is given (no secret: never `c`), so the page they come back to speaks it."""

@@ -243,6 +243,23 @@ def test_bad_selections_are_refused_in_the_shoppers_language(client, mall, store
     assert resp.status_code == 422 and message in resp.get_data(as_text=True)
 
 
+def test_a_refused_selection_keeps_the_language_its_form_carried(app, mall, store, token):
+    """A sign-in sheet keeps no cookie; a form that carries the choice in its body (`lang`, no ?lang=) and is
+    refused (422) is answered in that language, and the page's forms and links (the seat form again, the
+    header, Continue to the internet) keep carrying it, or the next page is in the phone's language."""
+    sheet = app.test_client(use_cookies=False)
+    show_id, c = new_show(store), token("shopper-form-lang")
+    refused = sheet.post(f"{BASE}/show/{show_id}/hold", data={"seat": [], "c": c, "lang": "zh"},
+                         headers={"Accept-Language": "en"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and '<html lang="zh-CN">' in page
+    seat_form = unescape(re.search(r'action="([^"]*)" id="seat-form"', page).group(1))
+    brand = unescape(re.search(r'class="brand" href="([^"]*)"', page).group(1))
+    continue_form = unescape(re.search(r'action="(/portal/continue[^"]*)"', page).group(1))
+    for url in (seat_form, brand, continue_form):
+        assert parse_qs(urlsplit(url).query).get("lang") == ["zh"], url
+
+
 def test_prices_carry_the_currency_sign_like_the_totals(client, mall, store, token):
     """A showtime's price reads as money everywhere a shopper sees it, in both languages: "¥42.00" on the
     showtimes and the seat map, as the hold's total and the payment show amounts (portal/payments/money.py)."""
