@@ -157,14 +157,16 @@ def register_error_handlers(app: Flask) -> None:
     def _api_options(response: Response) -> Response:
         return api_options_answer(response)
 
-    @app.before_request
-    def _store_breaker_open():
+    @app.url_value_preprocessor
+    def _store_breaker_open(endpoint: str | None, values: dict | None) -> None:
         """While the store breaker (core/store_health.py) says the store is down, a view that needs it
         answers 503 at once instead of waiting out the store's timeout: a stalled store must not tie
         up every worker thread while probes wait behind them. The captive portal's views fail open on
-        their own; static files need no store."""
+        their own; static files need no store. A URL value preprocessor of the app, not a before_request:
+        those run after every blueprint's URL value preprocessors, and a light app's (portal/apps/views.py
+        `_load_zone`) reads the zone's config from the store, which waited out the timeout first."""
         breaker = _views_breaker()
-        if breaker is not None and request.blueprint != "captive" and request.endpoint not in (None, "static"):
+        if breaker is not None and request.blueprint != "captive" and endpoint not in (None, "static"):
             breaker.check()
 
     @app.errorhandler(redis.RedisError)
@@ -176,6 +178,7 @@ def register_error_handlers(app: Flask) -> None:
         else:
             log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
         record_store_failure(exc)
+        _page_for_no_shopper()
         return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
                               headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Cache-Control": "no-store"})
 
@@ -226,6 +229,25 @@ def said(value: object) -> object:
     if isinstance(value, CatalogText):
         return _(value.template, **{k: said(v) for k, v in value.params.items()})
     return value
+
+
+def _page_for_no_shopper() -> None:
+    """The 503 page of a store fault is rendered for no shopper. Every shopper extra of a page (the header's
+    links, the privacy notice, a moment's offers, Continue, a light app's form token) first looks the shopper's
+    token up in the store, and then reads that shopper's data: on a stalled store each read waits out the
+    store's timeout (also while the breaker is open, which guards the views, not these reads), holding the
+    worker thread the breaker is there to free. portal/shopper.py keeps the request's shopper in `g`, None
+    there meaning none: as when the view's own lookup of the shopper was what failed. A light app's context
+    processor may still make a new anonymous shopper for its forms (a sealed token, nothing stored): the
+    extras that read a shopper's data ask `store_fault_page()` first."""
+    g.shopper, g.shopper_token, g.cookie_shopper = None, None, None
+    g.store_fault = True
+
+
+def store_fault_page() -> bool:
+    """Whether this request is answering a store fault with its 503 page: a page extra that would read the
+    store (the privacy notice's consent, a moment's offers) leaves itself out."""
+    return bool(g.get("store_fault"))
 
 
 def record_store_failure(exc: redis.RedisError) -> None:

@@ -25,6 +25,7 @@ from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.apps.locale import format_time
 from portal.apps.views import erase_shopper, is_zh, shopper_data, venue_or_404
+from portal.errors import store_fault_page
 from portal.events.log import Event
 from portal.hub.keep import KeepStore
 from portal.ingest.store import RssiKeys
@@ -339,7 +340,9 @@ def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
 def moment_offers() -> list[dict]:
     """For every page's template (a Jinja global): the offers waiting for the current shopper or their phone
     (the phone only when the gateway vouched for it), only while she agrees to them (`offers_for`). Fails
-    closed: no offers."""
+    closed: no offers (also on the 503 page of a store fault, which must not wait for the store again)."""
+    if store_fault_page():
+        return []
     shopper = current_shopper()
     if shopper is None:
         return []

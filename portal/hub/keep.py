@@ -24,6 +24,9 @@ import redis
 from core.storage import VenueKeys
 
 CODE_TTL_S = 86400
+# Live codes one shopper may hold: Me issues a new one on every render, so a token reloaded in a loop would
+# otherwise store a code (a day each) per request; past this the oldest ends (a link copied five reloads ago).
+MAX_LIVE_CODES = 5
 MAX_CODE_LENGTH = 64
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CODE_LENGTH}}}")
 
@@ -51,16 +54,26 @@ class KeepStore:
         self.db = db
 
     def issue(self, venue: str, client: str) -> str:
-        """A new one-time code for this shopper (only its hash is stored)."""
+        """A new one-time code for this shopper (only its hash is stored); the shopper's oldest codes beyond
+        MAX_LIVE_CODES end."""
         code, keys, now = secrets.token_urlsafe(24), KeepKeys(venue), time.time()
         digest = _digest(code)
-        # Code and index in one MULTI (one slot), so no code exists that erasure cannot find.
-        pipe = self.db.pipeline(transaction=True)
-        pipe.set(keys.code(digest), client, ex=CODE_TTL_S)
-        pipe.zremrangebyscore(keys.of(client), "-inf", now)  # expired codes: drop, so the index stays small
-        pipe.zadd(keys.of(client), {digest: now + CODE_TTL_S})
-        pipe.expire(keys.of(client), CODE_TTL_S)
-        pipe.execute()
+
+        # Code and index in one MULTI (one slot), so no code exists that erasure cannot find; WATCH on the
+        # index, so the oldest codes read here are the ones ended (a code issued meanwhile: a retry).
+        def write(pipe: redis.client.Pipeline) -> None:
+            # by expiry, oldest first: all but the newest MAX_LIVE_CODES - 1 make room for this one
+            oldest = [d.decode() for d in pipe.zrange(keys.of(client), 0, -MAX_LIVE_CODES)]
+            pipe.multi()
+            if oldest:
+                pipe.delete(*(keys.code(d) for d in oldest))
+                pipe.zrem(keys.of(client), *oldest)
+            pipe.set(keys.code(digest), client, ex=CODE_TTL_S)
+            pipe.zremrangebyscore(keys.of(client), "-inf", now)  # expired codes: drop, so the index stays small
+            pipe.zadd(keys.of(client), {digest: now + CODE_TTL_S})
+            pipe.expire(keys.of(client), CODE_TTL_S)
+
+        self.db.transaction(write, keys.of(client))
         return code
 
     def usable(self, venue: str, code: str) -> bool:

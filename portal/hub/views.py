@@ -21,6 +21,7 @@ from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.captive.probes import is_captive_browser
 from portal.consent import NOTICE_VERSION, Consent
 from portal.demo import demo_mode_for, venue_arg
+from portal.errors import store_fault_page
 from portal.hub.keep import KeepStore, well_formed
 from portal.services import services
 from portal.shopper import (
@@ -56,8 +57,13 @@ def me(venue: str):
     keep_shopper_in_cookie()  # a real browser that opened Me keeps its shopper
     sections = collect_mine(registry.all_apps(), venue, shopper)
     kept = _kept_in_this_browser()
+    # A shopper new in this request (no token of this venue: a bookmark, a bot) has nothing to keep yet, and
+    # an anonymous GET stores nothing (portal/shopper.py): no code, a link to Me with the page's token instead,
+    # which issues one once that token is used.
+    fresh = g.get("new_shopper") is shopper
     return render_template("hub/me.html", venue=venue_map, sections=sections, consent=_consent_of(shopper),
-                           kept=kept, keep_url=None if kept else keep_url(shopper))
+                           kept=kept, keep_later=fresh and not kept,
+                           keep_url=None if kept or fresh else keep_url(shopper))
 
 
 def _kept_in_this_browser() -> bool:
@@ -215,6 +221,8 @@ def hub_venue() -> str | None:
 def consent_needed() -> bool:
     """Show the privacy notice: a shopper of this venue who has not answered the current notice. A store
     error shows no notice (fail open: the page itself still works)."""
+    if store_fault_page():  # the 503 page of a store fault must not wait for the store again
+        return False
     venue = hub_venue()
     shopper = current_shopper() if venue else None
     if shopper is None or shopper.venue != venue or request.endpoint in ("hub.privacy", "hub.save_privacy"):
@@ -245,7 +253,7 @@ def demo_back_url() -> str | None:
     """On a demo venue's shopper pages in demo mode: the way back to /demo (a first-time visitor came
     from there and has no other way back once the portal page opened)."""
     venue = hub_venue()
-    if services().breaker.is_open:  # the store is down: the 503 page must not wait for it
+    if services().breaker.is_open or store_fault_page():  # the store is down: the 503 page must not wait for it
         return None
     try:
         return url_for("demo.page", **venue_arg(venue)) if venue and demo_mode_for(venue) else None

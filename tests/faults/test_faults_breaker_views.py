@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from portal.shopper import COOKIE, ShopperTokenStore, new_shopper
 from portal.tools.net import free_port
 
 REPORT = {"ap": "f0:9f:c2:1a:00:01", "observations": [{"client": "02:00:5e:00:56:01", "rssi": -61, "ts": 0}]}
@@ -65,6 +66,42 @@ def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, d
     assert capport.status_code == 503 and "captive" not in json.loads(capport.data)
     assert int(capport.headers["Retry-After"]) > 0 and "no-store" in capport.headers["Cache-Control"]
     assert client.get("/static/portal.css").status_code == 200  # static files never ask the breaker
+
+
+@pytest.mark.parametrize("path", ["/v/demo/", "/v/demo/me", "/v/demo/queue/foodcourt", "/v/demo/zone/kopi/coupons"])
+def test_a_shoppers_503_page_asks_nothing_of_the_store(app, client, svc, demo, store_gone, monkeypatch, path):
+    """A real shopper's page carries a token (and a cookie). While the breaker is open, neither a light app's
+    zone loader (its zone config) nor the 503 page (the header's links, the privacy notice, offers, Continue, a
+    light app's form token: each starts by looking the token up; the consent and the offers of the anonymous
+    shopper a light app's page makes for its forms) may ask the store: on a stalled store each ask waited out
+    the store's timeout, holding a worker thread for seconds per shopper request."""
+    token = app.extensions["shopper_tokens"].mint(new_shopper("demo"), handout=True)  # sealed: nothing stored
+    for _ in range(svc.breaker.failures_to_open):
+        post_report(client, demo)
+    assert svc.breaker.is_open
+    asked: list[str] = []
+
+    def resolve(self, given):
+        asked.append(f"token {given}")
+        raise AssertionError("the 503 page looked a shopper token up in the store")
+
+    def config_for(*args, **kwargs):
+        asked.append(f"zone config {args}")
+        raise AssertionError("a zone's config was read with the breaker open")
+
+    def shopper_data(*args, **kwargs):
+        asked.append(f"shopper data {args}")
+        raise AssertionError("the 503 page read a shopper's consent or offers")
+
+    monkeypatch.setattr(ShopperTokenStore, "resolve", resolve)
+    monkeypatch.setattr(svc.zone_apps, "config_for", config_for)
+    monkeypatch.setattr(svc.consent, "get", shopper_data)
+    monkeypatch.setattr(svc.moments, "offers_for", shopper_data)
+    client.set_cookie(COOKIE, token)
+    resp = client.get(f"{path}?c={token}", headers={"Accept-Language": "zh-CN"})
+    assert resp.status_code == 503 and "Retry-After" in resp.headers
+    assert "服务暂时繁忙" in resp.get_data(as_text=True)
+    assert asked == []
 
 
 def test_views_work_again_once_the_store_answers(client, svc, demo, store_gone):

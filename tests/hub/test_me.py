@@ -10,7 +10,7 @@ from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponStore
 from lightapps.queue.store import QueueStore
 from portal.apps import registry
-from portal.hub.keep import KeepKeys
+from portal.hub.keep import MAX_LIVE_CODES, KeepKeys
 from portal.shopper import COOKIE, new_shopper
 from tests.hub.conftest import mint
 
@@ -186,6 +186,35 @@ def test_a_sign_in_sheet_is_always_offered_the_keep_link(app, shopper):
     browser.get(f"/v/demo/?c={token}&lang=en", headers={"User-Agent": SAFARI_UA})
     page = browser.get(f"/v/demo/me?c={token}&lang=en", headers={"User-Agent": SAFARI_UA}).get_data(as_text=True)
     assert 'id="kept"' in page and 'id="keep-link"' not in page
+
+
+def test_me_opened_without_a_token_stores_no_keep_code(app, db, demo):
+    """A bookmark or a bot opening Me brings no token: its new anonymous shopper has nothing to keep, and an
+    anonymous GET stores nothing (a code per GET, a day each, would let anyone fill the store from one address).
+    Its page links to Me with its token instead, which then offers the link."""
+    for ua in (CNA_UA, SAFARI_UA):
+        for _ in range(3):
+            page = app.test_client().get("/v/demo/me?lang=en", headers={"User-Agent": ua})
+            assert page.status_code == 200
+    assert not db.keys(KeepKeys("demo").code("*")) and not db.keys(KeepKeys("demo").of("*"))
+    html = page.get_data(as_text=True)
+    assert 'id="keep-link"' not in html
+    later = unescape(re.search(r'href="([^"]+)" id="keep-on-me"', html).group(1))
+    sheet = app.test_client()
+    again = sheet.get(later, headers={"User-Agent": CNA_UA}).get_data(as_text=True)  # the token used: a code
+    assert 'id="keep-link"' in again and len(db.keys(KeepKeys("demo").code("*"))) == 1
+
+
+def test_me_reloaded_keeps_a_few_live_codes_only(client, db, shopper):
+    """Me issues a new code on every render: one token reloading it must not store a code per request."""
+    who, token = shopper
+    # a new browser each time: one keeping the cookie would be "kept" from the second page on (no link)
+    paths = [_keep_path(client.application.test_client(), token) for _ in range(MAX_LIVE_CODES + 4)]
+    assert len(db.keys(KeepKeys("demo").code("*"))) == MAX_LIVE_CODES
+    assert db.zcard(KeepKeys("demo").of(who.client)) == MAX_LIVE_CODES
+    browser = client.application.test_client()
+    assert browser.post("/v/demo/keep", data={"k": _code(paths[0])}).status_code == 404  # the oldest ended
+    assert browser.post("/v/demo/keep", data={"k": _code(paths[-1])}).status_code == 303
 
 
 def test_keep_with_a_bad_code_gets_a_clear_4xx_and_sets_nothing(client, demo):
