@@ -355,9 +355,13 @@ def continue_to_internet():
         abort(exc.status, _expired_text())
     except STORE_ERRORS as exc:
         return fail_open(venue, exc)
-    # the status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it)
-    destination = ctx.destination or external_url("captive.status", c=shopper_token(shopper),
-                                                  **lang_arg())
+    # The status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it). A
+    # gateway's grant hands the destination to the gateway, which follows it; a direct grant's redirect would be
+    # ours, and an unsigned destination is anyone's link (following it makes the portal an open redirect), so
+    # the status page shows it as a link instead, as for a phone that was online already (_already_online).
+    followed = ctx.destination if ctx.gateway != "direct" or ctx.verified else None
+    shown = {"to": ctx.destination} if ctx.destination and not followed else {}
+    destination = followed or external_url("captive.status", c=shopper_token(shopper), **lang_arg(), **shown)
     grant = _grant(ctx, seconds, destination, config)
     if isinstance(grant, Response):
         return grant

@@ -330,6 +330,20 @@ def test_no_open_redirect_through_the_destination(client, demo, redir):
     assert location.path == "/portal/status"  # the destination was dropped, not followed
 
 
+def test_a_direct_grant_shows_an_unsigned_destination_as_a_link(client, demo):
+    """With no gateway the portal grants the session itself (the demo's phones): the destination a direct link
+    names is anyone's to write, so Continue lands on the status page showing it as a link, never a redirect to
+    it (the portal would be an open redirect for any phishing page on a trusted host)."""
+    destination = "https://shop.example/phish?x=1"
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"client_mac": "02:00:5e:00:53:32",
+                                                                "url": destination}))
+    location = urlparse(resp.headers["Location"])
+    assert resp.status_code == 303 and location.path == "/portal/status", resp.headers["Location"]
+    assert parse_qs(location.query)["to"] == [destination]
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert f'href="{destination.replace("&", "&amp;")}"' in page
+
+
 def test_continue_without_shopper_token_is_refused(client, demo):
     assert client.post("/portal/continue").status_code == 400
     assert client.post("/portal/continue", data={"c": "forged"}).status_code == 400
