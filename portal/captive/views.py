@@ -239,7 +239,8 @@ def portal_entry(site: str | None = None):
         if ctx.verified and ctx.client_ip and client:  # after the revoke, which clears the old session's entry
             store(venue, cs.sessions.remember_ip, venue, ctx.client_ip, client)
         sealed = cs.sealer.seal(ctx)
-        store(venue, cs.sessions.save_gateway_context, venue, decision.client, sealed)
+        if _context_within_budget(venue, ctx):
+            store(venue, cs.sessions.save_gateway_context, venue, decision.client, sealed)
         if ctx.verified and client:  # the phone's own gateway, for a Continue that does not come through it
             store(venue, cs.sessions.save_phone_gateway_context, venue, client, sealed)
     except STORE_ERRORS as exc:
@@ -303,6 +304,22 @@ def _parse(args: MultiDict, config: dict[str, str], venue: str | None = None) ->
                             "information desk. (For the staff: %(detail)s)", detail=f"{exc.field}: {exc.message}"))
     ctx.destination = _safe_destination(ctx.destination)
     return ctx
+
+
+def _context_within_budget(venue: str, ctx: GatewayContext) -> bool:
+    """Whether this landing's gateway context is kept for its Continue (an hour, ~0.5 kB). Every landing hands
+    out a new shopper, so each redirect would store one: a gateway's signed redirect is kept always, an
+    unsigned one (anyone can send it, with any MAC) within the captive.context budget. Over it the phone still
+    lands on its zone's page; its Continue then finds no context (as after the hour), which only a flood's
+    own address or a venue under a flood meets. A store fault is the caller's (fail open)."""
+    if ctx.verified:
+        return True
+    try:
+        store(venue, spend_budget, "captive.context", venue)
+    except OverBudget:
+        log.info("captive.context budget spent for venue %s: the landing's gateway context is not kept", venue)
+        return False
+    return True
 
 
 def _decrypt_within_budget(venue: str) -> bool:

@@ -244,6 +244,25 @@ def test_a_redirect_to_the_gateway_costs_no_budget(client, demo):
         assert client.post("/portal/continue", data={"c": token}).status_code == 303
 
 
+def test_unsigned_landings_keep_their_context_within_a_budget(client, demo):
+    """Every landing hands out a new shopper and kept its gateway context an hour: a flood of made-up unsigned
+    redirects (any MAC) would fill the store. Past captive.context the phone still lands, nothing is kept; a
+    gateway's signed redirect (CoovaChilli's md) is kept whatever the budget, and its Continue still grants."""
+    from portal.captive import captive_services
+
+    def kept() -> int:
+        with client.application.app_context():
+            return sum(1 for _ in captive_services().db.scan_iter(match="*gwctx:*"))
+
+    set_budget(client, "captive.context.ip", (2, 600))
+    landings = [client.get(MERAKI) for _ in range(3)]
+    assert [r.status_code for r in landings] == [302, 302, 302]
+    assert all(urlparse(r.headers["Location"]).path.startswith("/v/demo/") for r in landings)
+    assert kept() == 2
+    coova_granted(client)  # signed: kept and granted, the address's budget spent or not
+    assert kept() == 3
+
+
 # ---- 5. a `[` without its `]` in a URL parameter is a 4xx or a landing, never a 500 ----------------------------
 
 
