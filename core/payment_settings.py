@@ -5,17 +5,31 @@ certificate's serial), WECHATPAY_PRIVATE_KEY_FILE (apiclient_key.pem), WECHATPAY
 WECHATPAY_CERT_DIR (platform certificates; downloaded into it when empty). Alipay: ALIPAY_APPID,
 ALIPAY_PRIVATE_KEY_FILE (the app's private key), ALIPAY_PUBLIC_KEY_FILE (Alipay's public key),
 ALIPAY_GATEWAY (optional: Alipay's own sandbox gateway). With neither configured, PAY_SANDBOX_URL names the
-local payment sandbox (`python -m portal paysandbox`, started by `make run`)."""
+local payment sandbox (`python -m portal paysandbox`, started by `make run` on PAY_SANDBOX_PORT)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+SANDBOX_PORT_OFFSET = 10  # the sandbox's port above the portal's: 8010 beside the default 8000
+
+
+def sandbox_port(env: Mapping[str, str]) -> int:
+    """Where `make run` starts the payment sandbox: PAY_SANDBOX_PORT, else the portal's PORT + 10 (8010 by
+    default), so a second instance on another PORT gets a sandbox of its own instead of a port already taken
+    (its sandbox would not start, and its portal would pay through the first instance's sandbox)."""
+    raw = env.get("PAY_SANDBOX_PORT") or str(int(env.get("PORT") or 8000) + SANDBOX_PORT_OFFSET)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"environment variable PAY_SANDBOX_PORT must be a port number, got {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
 class PaymentSettings:
     sandbox_url: str = ""
+    sandbox_port: int = 8000 + SANDBOX_PORT_OFFSET  # where `make run` starts the sandbox (`sandbox_port`)
     wechat_mchid: str = ""
     wechat_appid: str = ""
     wechat_cert_serial_no: str = ""
@@ -47,6 +61,7 @@ class PaymentSettings:
             raise ValueError(f"environment variable PAY_ORDER_TTL_S must be an integer, got {ttl!r}")
         return cls(
             sandbox_url=(env.get("PAY_SANDBOX_URL") or "").rstrip("/"),
+            sandbox_port=sandbox_port(env),
             wechat_mchid=env.get("WECHATPAY_MCHID", ""),
             wechat_appid=env.get("WECHATPAY_APPID", ""),
             wechat_cert_serial_no=env.get("WECHATPAY_CERT_SERIAL_NO", ""),

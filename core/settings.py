@@ -438,6 +438,9 @@ class Settings:
     # Owners' images (portal/media): the largest upload, and the bytes of stored renditions per venue.
     media_max_upload_bytes: int = 8 * 1_048_576
     media_budget_bytes: int = 200 * 1_048_576
+    # Webhooks (moments rules, occupancy alerts) to internal addresses (loopback, private, link-local, the
+    # metadata address): refused when saved unless set (a CRM on the mall's own network; tests' receivers).
+    webhook_allow_private: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -503,6 +506,7 @@ class Settings:
             budgets=_env_budgets(env),
             media_max_upload_bytes=max(1, _env_int(env, "MEDIA_MAX_UPLOAD_MB", 8)) * 1_048_576,
             media_budget_bytes=max(1, _env_int(env, "MEDIA_BUDGET_MB", 200)) * 1_048_576,
+            webhook_allow_private=_env_flag(env, "WEBHOOK_ALLOW_PRIVATE", False),
         )
 
     def __post_init__(self) -> None:

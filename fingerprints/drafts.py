@@ -163,10 +163,12 @@ class DraftStore:
             self.db.hset(DraftKeys(venue).draft(draft.id), "steps", json.dumps(steps, separators=(",", ":")))
         return len(steps)
 
-    def apply(self, venue: str, draft_id: str) -> int:
-        """All the steps as one map version (one audit entry, one model rebuild). Returns the version."""
+    def apply(self, venue: str, draft_id: str, by: str | None = None) -> int:
+        """All the steps as one map version (one audit entry, one model rebuild). Returns the version. `by`:
+        who, when not the account of the request it is applied in (a command: "cli")."""
         self._require(venue, draft_id)
-        with self.venues.edit(venue, "draft.apply", create=empty_map(venue), draft=draft_id) as venue_map:
+        extra = {"by": by} if by else {}
+        with self.venues.edit(venue, "draft.apply", create=empty_map(venue), draft=draft_id, **extra) as venue_map:
             draft = self._require(venue, draft_id)  # again under the lock: applied once
             if not draft.steps:
                 raise EditError(N_("The draft is empty; nothing to apply."))

@@ -19,8 +19,11 @@ also counted apart.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -316,6 +319,73 @@ def error_grid(venue: VenueMap, report: QualityReport, level: int, cell_m: float
     return _grid(venue, level, values, cell_m)
 
 
+@dataclass(frozen=True)
+class ChartWords:
+    """The words of the quality charts: English here (the CLI's report), in the page's language from a console
+    (portal/maps/quality_text.py `chart_words`). %-format templates with named fields; hashable, so a figure
+    cache can key on them (one figure per language)."""
+
+    x_m: str = "x (m)"
+    y_m: str = "y (m)"
+    expected_error_m: str = "expected error (m)"
+    error_title: str = "%(venue)s: floor %(floor)s expected error (leave-one-point-out)"
+    live_error_title: str = "%(venue)s: floor %(floor)s expected live error (simulated visits, 2 min in)"
+    share_of_true_zone: str = "share of the true zone's points"
+    estimated_zone: str = "estimated zone"
+    true_zone: str = "true zone"
+    confusion_title: str = "%(venue)s: zone confusion, %(scope)s (hit rate %(rate)s)"
+    floor_scope: str = "floor %(floor)s"
+    all_floors: str = "all floors"
+    rssi_dbm: str = "RSSI (dBm)"
+    ap_title: str = "%(ap)s (%(bssid)s) heard on floor %(floor)s"
+
+    def needs_cjk(self) -> bool:
+        return any(ord(c) > 0x2E7F for text in vars(self).values() for c in text)
+
+
+ENGLISH = ChartWords()
+
+
+def _zh_font_files() -> list[str]:
+    """Font files fontconfig says cover Chinese (`fc-list :lang=zh`): matplotlib's font cache is built once and
+    misses fonts installed after it, so it is not asked. [] without fontconfig."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        listed = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10,
+                                check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({line.strip().rstrip(":") for line in listed.splitlines() if line.strip()})
+
+
+@functools.cache
+def cjk_font_family() -> str | None:
+    """A font family matplotlib can draw Chinese with (Simplified Chinese and sans-serif preferred), added to
+    its font list; None when the machine has none (charts then keep their English words, never tofu boxes)."""
+    from matplotlib import font_manager  # lazy: matplotlib, drawn on demand only
+
+    files = set(_zh_font_files())
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for path in sorted(files - known):
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # a font matplotlib cannot read: another may do
+            continue
+    names = {entry.name for entry in font_manager.fontManager.ttflist if entry.fname in files}
+
+    def preference(name: str) -> tuple:
+        return ("SC" not in name.split() and "GB" not in name, "Serif" in name or "Mono" in name, name)
+
+    return min(names, key=preference) if names else None
+
+
+def drawable_words(words: ChartWords) -> ChartWords:
+    """The words to draw: `words` when the machine can draw them (a Chinese font for Chinese), else English."""
+    return words if not words.needs_cjk() or cjk_font_family() else ENGLISH
+
+
 def figure_png(fig: Figure) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib, drawn on demand only
 
@@ -325,7 +395,7 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
+def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True, words: ChartWords = ENGLISH) -> None:
     from matplotlib.collections import LineCollection  # lazy: matplotlib, drawn on demand only
 
     floor = venue.floor(level)
@@ -344,15 +414,20 @@ def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True) -> None:
     ax.set_xlim(0, floor.width_m)
     ax.set_ylim(floor.height_m, 0)  # plan y points down
     ax.set_aspect("equal")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
+    ax.set_xlabel(words.x_m)
+    ax.set_ylabel(words.y_m)
 
 
 def new_figure(**options) -> Figure:
     """A matplotlib Figure (no pyplot state), matplotlib imported on the first chart: it is most of a second of
     every process's start (each gunicorn worker, tracker and CLI call), and most of them never draw."""
+    from matplotlib import rcParams  # lazy: most of a second of every process's start
     from matplotlib.figure import Figure  # lazy: most of a second of every process's start
 
+    cjk = cjk_font_family()
+    if cjk and cjk not in rcParams["font.family"]:
+        # a glyph DejaVu Sans lacks (Chinese words, zone names) is drawn from the CJK font instead of a box
+        rcParams["font.family"] = ["DejaVu Sans", cjk]
     return Figure(**options)
 
 
@@ -365,7 +440,7 @@ def plan_figure(venue: VenueMap, level: int) -> tuple[Figure, object]:
 
 
 def _error_heatmap(venue: VenueMap, level: int, values: list[tuple[float, float, float]], title: str,
-                   cell_m: float) -> bytes:
+                   cell_m: float, words: ChartWords) -> bytes:
     """Errors measured at points (x, y, metres), interpolated over the plan of one floor; the points, walls
     and zones drawn on top."""
     xs, ys, z = _grid(venue, level, values, cell_m)
@@ -374,28 +449,33 @@ def _error_heatmap(venue: VenueMap, level: int, values: list[tuple[float, float,
     top = float(np.nanpercentile(z, 98)) if np.isfinite(z).any() else 1.0
     image = ax.imshow(z, extent=(0, floor.width_m, floor.height_m, 0), origin="upper", cmap="RdYlGn_r",
                       vmin=0, vmax=max(top, 1.0), interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="expected error (m)", shrink=0.8)
+    fig.colorbar(image, ax=ax, label=words.expected_error_m, shrink=0.8)
     ax.scatter([x for x, _, _ in values], [y for _, y, _ in values], s=2, c="#000000", alpha=0.25, linewidths=0)
-    ax.set_title(f"{venue.name}: floor {floor.name} {title}")
-    draw_plan(ax, venue, level)
+    ax.set_title(title % {"venue": venue.name, "floor": floor.name})
+    draw_plan(ax, venue, level, words=words)
     return figure_png(fig)
 
 
-def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0) -> bytes:
+def error_heatmap_png(venue: VenueMap, report: QualityReport, level: int, cell_m: float = 1.0,
+                      words: ChartWords = ENGLISH) -> bytes:
     """Expected positioning error over the plan of one floor, walls and zones drawn on top."""
     values = [(p.x, p.y, p.error_m) for p in report.points if p.floor == level and np.isfinite(p.error_m)]
-    return _error_heatmap(venue, level, values, "expected error (leave-one-point-out)", cell_m)
+    words = drawable_words(words)
+    return _error_heatmap(venue, level, values, words.error_title, cell_m, words)
 
 
-def live_error_heatmap_png(venue: VenueMap, estimate: LiveEstimate, level: int, cell_m: float = 2.0) -> bytes:
+def live_error_heatmap_png(venue: VenueMap, estimate: LiveEstimate, level: int, cell_m: float = 2.0,
+                           words: ChartWords = ENGLISH) -> bytes:
     """The live estimate's error 120 s into each simulated visit (portal/tracking/estimate.py), interpolated
     over one floor: where positioning will be poor."""
     values = [(x, y, e) for f, x, y, e in estimate.errors_at if f == level and np.isfinite(e)]
-    return _error_heatmap(venue, level, values, "expected live error (simulated visits, 2 min in)", cell_m)
+    words = drawable_words(words)
+    return _error_heatmap(venue, level, values, words.live_error_title, cell_m, words)
 
 
-def confusion_png(report: QualityReport) -> bytes:
+def confusion_png(report: QualityReport, words: ChartWords = ENGLISH) -> bytes:
     """The zone confusion matrix, rows = true zone, columns = estimated, normalised per row."""
+    words = drawable_words(words)
     c = np.asarray(report.confusion, dtype=float)
     n = len(report.zone_labels)
     rows = c.sum(axis=1, keepdims=True)
@@ -404,18 +484,19 @@ def confusion_png(report: QualityReport) -> bytes:
     fig = new_figure(figsize=(size + 1.2, size), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, label="share of the true zone's points", shrink=0.8)
+    fig.colorbar(image, ax=ax, label=words.share_of_true_zone, shrink=0.8)
     ax.set_xticks(range(n), report.zone_labels, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(n), report.zone_labels, fontsize=8)
-    ax.set_xlabel("estimated zone")
-    ax.set_ylabel("true zone")
+    ax.set_xlabel(words.estimated_zone)
+    ax.set_ylabel(words.true_zone)
     for i in range(n):
         for j in range(n):
             if c[i, j]:
                 ax.text(j, i, int(c[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if share[i, j] > 0.5 else "black")
-    scope = f"floor {report.floor}" if report.floor is not None else "all floors"
-    ax.set_title(f"{report.venue}: zone confusion, {scope} (hit rate {report.zone_hit_rate:.1%})")
+    scope = words.floor_scope % {"floor": report.floor} if report.floor is not None else words.all_floors
+    ax.set_title(words.confusion_title % {"venue": report.venue, "scope": scope,
+                                          "rate": f"{report.zone_hit_rate:.1%}"})
     return figure_png(fig)
 
 
@@ -425,8 +506,10 @@ def ap_rssi_grid(venue: VenueMap, bssid: str, level: int, cell_m: float = 1.0):
     return _grid(venue, level, values, cell_m)
 
 
-def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m: float = 1.0) -> bytes:
+def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m: float = 1.0,
+                   words: ChartWords = ENGLISH) -> bytes:
     """Where one AP is heard, and how strongly, from the fingerprint map (its own floor by default)."""
+    words = drawable_words(words)
     bssid = normalise_bssid(bssid)
     ap = next((a for a in venue.aps if a.bssid == bssid), None)
     if ap is None:
@@ -438,11 +521,11 @@ def ap_heatmap_png(venue: VenueMap, bssid: str, level: int | None = None, cell_m
     floor = venue.floor(level)
     image = ax.imshow(z, extent=(0, floor.width_m, floor.height_m, 0), origin="upper", cmap="viridis",
                       vmin=-100, vmax=-30, interpolation="bilinear")
-    fig.colorbar(image, ax=ax, label="RSSI (dBm)", shrink=0.8)
+    fig.colorbar(image, ax=ax, label=words.rssi_dbm, shrink=0.8)
     if ap.floor == level:
         ax.scatter([ap.x], [ap.y], marker="^", s=90, c="#ff3333", edgecolors="white", zorder=5)
-    ax.set_title(f"{ap.name or ap.bssid} ({ap.bssid}) heard on floor {floor.name}")
-    draw_plan(ax, venue, level, labels=False)
+    ax.set_title(words.ap_title % {"ap": ap.name or ap.bssid, "bssid": ap.bssid, "floor": floor.name})
+    draw_plan(ax, venue, level, labels=False, words=words)
     return figure_png(fig)
 
 

@@ -242,15 +242,16 @@ class VenueStore:
             pipe.execute()
         self._registry = (float("-inf"), None, [])
 
-    def set_current(self, venue: str, version: int) -> None:
-        """Roll back (or forward) to a stored version (announced as action "map.rollback")."""
+    def set_current(self, venue: str, version: int, by: str | None = None) -> None:
+        """Roll back (or forward) to a stored version (announced as action "map.rollback"). `by`: who, when
+        not the account of the request it is made in (a command: "cli")."""
         keys = VenueKeysMap(venue)
         if not self.db.exists(keys.map_version(version)):
             raise KeyError(f"venue {venue} has no map version {version}")
         with self.locked(venue):
             previous = self.current_version(venue)
             self.db.set(keys.current_version(), version)
-        self.announce(MapChanged(venue, version, previous, "map.rollback"))
+        self.announce(MapChanged(venue, version, previous, "map.rollback", {"by": by} if by else {}))
 
     def versions(self, venue: str) -> list[int]:
         return [int(v) for v in self.db.lrange(VenueKeysMap(venue).versions(), 0, -1)]

@@ -21,6 +21,7 @@ import redis
 from werkzeug.serving import run_simple
 
 from core import logredact
+from core.payment_settings import sandbox_port
 from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings
 from core.storage import connect, start_embedded_valkey
@@ -54,7 +55,7 @@ def serve(workers: int, threads: int, host: str) -> int:
     sandbox = None
     if not settings.payments.enabled:
         # No payment provider configured: the local payment sandbox stands in for WeChat Pay and Alipay.
-        sandbox_port = int(os.environ.get("PAY_SANDBOX_PORT", "8010"))
+        sandbox_port = settings.payments.sandbox_port
         env["PAY_SANDBOX_URL"] = f"http://{host}:{sandbox_port}"
         sandbox = subprocess.Popen([sys.executable, "-m", "portal", "paysandbox", "--host", host,
                                     "--port", str(sandbox_port)], env=env)
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = sub.add_parser("paysandbox", help="the local payment sandbox (`serve` starts it when no payment "
                              "provider is configured)")
     sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    sandbox.add_argument("--port", type=int, default=int(os.environ.get("PAY_SANDBOX_PORT", "8010")))
+    sandbox.add_argument("--port", type=int, default=None, help="default: PAY_SANDBOX_PORT, else PORT + 10 (8010)")
     notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
     notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "track":
         return track(args.once)
     if args.command == "paysandbox":
-        return paysandbox(args.host, args.port)
+        return paysandbox(args.host, args.port or sandbox_port(os.environ))
     if args.command == "notify":
         return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":

@@ -598,10 +598,13 @@ def audit(action: str, venue: str | None = None, **detail) -> None:
                                    account.username if account else "-", action, **detail)
 
 
+CLI_ACTOR = "cli"  # who the audit log names for what a command changed (cli_audit; map edits: map_cli, setup_cli)
+
+
 def cli_audit(venue: str, action: str, **detail) -> None:
     """What a command changed, in the venue's audit log under the user "cli" (the console's pages and
     `flask audit` show it): never a token or a password, only what names them."""
-    AuditLog(services().db).record(venue, "cli", action, **detail)
+    AuditLog(services().db).record(venue, CLI_ACTOR, action, **detail)
 
 
 def current_account() -> Account | None:

@@ -22,6 +22,7 @@ from fingerprints.model import ID_RE
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples, write_samples_csv
 from fingerprints.training import tune_venue
 from portal import setup_cli
+from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
@@ -40,9 +41,9 @@ def _venue_map(venue: str, for_update: bool = False):
 
 def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
     """One map change (VenueStore.edit: lock, checked write, audited, model rebuilt); a refused edit
-    is a ClickException and stores nothing. Returns the new version."""
+    is a ClickException and stores nothing. Returns the new version. Audited as the command line's."""
     try:
-        with services().venues.edit(venue, action, create=create, **detail) as venue_map:
+        with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
             change(venue_map)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -211,7 +212,8 @@ def register(app: Flask) -> None:
             walk = validation_walk(venue_map, route, readings, window_s=window_s)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None  # bad input: exit code 2, as an unknown venue
-        ValidationWalks(services().db).record(venue, walk, "cli", f"{Path(route_csv).name} + {Path(readings_csv).name}")
+        ValidationWalks(services().db).record(venue, walk, CLI_ACTOR,
+                                              f"{Path(route_csv).name} + {Path(readings_csv).name}")
         for line in walk.summary_lines():
             click.echo(line)
         click.echo(f"recorded for the set-up checklist of {venue}")
@@ -305,7 +307,7 @@ def register(app: Flask) -> None:
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         try:
-            svc.venues.set_current(venue, version)
+            svc.venues.set_current(venue, version, by=CLI_ACTOR)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
         click.echo(f"{venue}: map v{version} is current")

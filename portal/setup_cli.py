@@ -39,6 +39,7 @@ from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samp
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
+from portal.auth import CLI_ACTOR
 from portal.services import services
 
 
@@ -90,8 +91,9 @@ def _ap_options(f):
 
 
 def _edit(venue: str, action: str, change, **detail) -> int:
+    """One map change, audited as the command line's (map_cli._edit)."""
     try:
-        with services().venues.edit(venue, action, **detail) as venue_map:
+        with services().venues.edit(venue, action, by=CLI_ACTOR, **detail) as venue_map:
             change(venue_map)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -205,7 +207,7 @@ def register(app: Flask) -> None:
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
         try:
-            draft = _drafts().open(venue, title, by="cli")
+            draft = _drafts().open(venue, title, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(draft.id)
@@ -310,7 +312,7 @@ def register(app: Flask) -> None:
     def draft_apply(venue: str, draft_id: str) -> None:
         """Apply every step as ONE map version (one model rebuild)."""
         try:
-            version = _drafts().apply(venue, draft_id)
+            version = _drafts().apply(venue, draft_id, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"draft {draft_id} applied: {venue} map v{version}")

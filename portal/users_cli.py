@@ -11,7 +11,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from portal.auth import AccountStore, PasswordLinks, cli_audit
+from portal.auth import CLI_ACTOR, AccountStore, PasswordLinks, cli_audit
 from portal.passwords import password_problem
 from portal.services import services
 
@@ -44,7 +44,7 @@ def _audit(username: str, action: str, **detail) -> None:
 def _link(username: str, purpose: str) -> str:
     """An invite / reset link; absolute when PORTAL_URL is set, else the path to put after the portal's
     address."""
-    token = PasswordLinks(services().db).issue(username, purpose, by="cli")
+    token = PasswordLinks(services().db).issue(username, purpose, by=CLI_ACTOR)
     with current_app.test_request_context("/"):  # url_for outside a request
         path = url_for("account.welcome", t=token)
     return services().settings.portal_url + path

@@ -90,3 +90,18 @@ def test_several_nodes_need_cluster_mode(tmp_path):
         Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_URL": "redis://10.0.0.5:6379,10.0.0.6:6379/0",
                            "SECRET_KEY": "s" * 32, "MAC_HASH_KEY": "m" * 32, "PHONE_KEY": "p" * 32,
                            "VAPID_PRIVATE_KEY": CLUSTER_ENV["VAPID_PRIVATE_KEY"]})
+
+
+def test_the_payment_sandbox_port_follows_the_portals(tmp_path):
+    """`make run`'s payment sandbox: PAY_SANDBOX_PORT, else PORT + 10, so a second instance on another PORT
+    does not reach for the first one's 8010 (its sandbox would fail to bind and it would pay through the
+    first one's)."""
+    def port(**env):
+        return Settings.from_env({"DATA_DIR": str(tmp_path), **env}).payments.sandbox_port
+
+    assert port() == 8010
+    assert port(PORT="8001") == 8011
+    assert port(PORT="8001", PAY_SANDBOX_PORT="9100") == 9100
+    for bad in ("ninety", "0", "70000"):
+        with pytest.raises(ValueError, match="PAY_SANDBOX_PORT"):
+            port(PAY_SANDBOX_PORT=bad)

@@ -324,7 +324,8 @@ class _Checker:
             self.add(where, N_("%(label)s: %(key)s %(value)s does not resolve to any feature"), key=key,
                      value=repr(value))
         elif target[1].get("feature_type") != ftype:
-            self.add(where, N_("%(label)s: %(key)s %(value)s is a %(got)s, not a %(ftype)s"), key=key,
+            # no article before the feature types: "a anchor", "a amenity", "a opening" read wrong
+            self.add(where, N_("%(label)s: %(key)s %(value)s is a feature of type %(got)s, not %(ftype)s"), key=key,
                      value=repr(value), got=str(target[1].get("feature_type")), ftype=ftype)
 
     def _relationship(self, where: str, props: dict) -> None:

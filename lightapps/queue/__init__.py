@@ -89,6 +89,7 @@ APP = LightApp(
     title_zh="餐厅排队取号",
     landing_endpoint="queue.landing",
     console_endpoint="queue_console.dashboard",
+    media_endpoint="queue_console.menu",  # the dish photos' forms
     config_schema=CONFIG_SCHEMA,
     zone_kinds=("restaurant", "food"),
     store=QueueStore,

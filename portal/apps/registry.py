@@ -95,6 +95,9 @@ class LightApp:
     config_schema: tuple[ConfigField, ...] = ()
     zone_kinds: tuple[str, ...] = ()  # kinds of zone this app fits; an owner is offered only those (empty: all)
     console_endpoint: str | None = None  # optional endpoint taking (venue, zone): the app's own owner console
+    # optional endpoint taking (venue, zone): the console page with the app's image forms, when not the console's
+    # first page (the owner returns there after an upload, and sees a refused one's message there)
+    media_endpoint: str | None = None
     # The app's store: a class built once per process by the platform from the store connection (or by its
     # classmethod `from_services(services)`), handed out by portal.apps.views.app_store(APP).
     store: type | None = None

@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import os
@@ -159,10 +160,49 @@ def _int(form, name: str, low: int, high: int, default: int) -> int:
     return int(raw)
 
 
+# Host names that only ever mean this machine or the local network (a metadata service included).
+INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+
+
+def internal_host(host: str) -> bool:
+    """Whether a URL's host names this machine or an internal network: a loopback, private, link-local (the
+    cloud metadata address 169.254.169.254, fe80::), shared or reserved address, written in any form the
+    resolver takes (127.1, 2130706433, 0x7f.0.0.1, ::ffff:127.0.0.1), or a name that only resolves inside
+    (localhost, *.internal, a single label: the resolver's search domain). A public name that resolves to an
+    internal address is not caught here: save time cannot know what a name will resolve to when sent."""
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))  # the legacy forms getaddrinfo accepts
+        except OSError:
+            return host == "localhost" or "." not in host or host.endswith(INTERNAL_SUFFIXES)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return not (mapped or address).is_global
+
+
+def check_webhook_url(field: str, url: str, allow_private: bool) -> None:
+    """RuleError(field) unless `url` is an http(s) URL a webhook may be POSTed to: not an internal address
+    (`internal_host`), which would let a console account make the server call into its own network, unless
+    `allow_private` (settings WEBHOOK_ALLOW_PRIVATE: a CRM on the mall's own network, tests' receivers)."""
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname
+    except ValueError:  # a malformed bracketed host
+        host = None
+    if parts.scheme not in ("http", "https") or not host or len(url) > 500:
+        raise RuleError(field, N_("%(label)s must be an http(s) URL."))
+    if not allow_private and internal_host(host):
+        raise RuleError(field, N_("%(label)s names an internal address (%(host)s): webhooks go only to public "
+                                  "addresses."), host=host[:100])
+
+
 def parse_rule(form, *, zones: Iterable[str], owner: str, may_webhook: bool, owner_zones: Iterable[str] | None = None,
-               rule_id: str | None = None, now: float | None = None) -> Rule:
+               rule_id: str | None = None, now: float | None = None, allow_private: bool = False) -> Rule:
     """A rule from a console form; RuleError(field, message) for the first bad field. `owner_zones`: a zone
-    owner's zones (the rule must be about one of them); `may_webhook`: operators only."""
+    owner's zones (the rule must be about one of them); `may_webhook`: operators only; `allow_private`:
+    a webhook may go to an internal address (`check_webhook_url`)."""
     name = str(form.get("name", "")).strip()[:80]
     if not name:
         raise RuleError("name", N_("Give the rule a name."))
@@ -187,9 +227,7 @@ def parse_rule(form, *, zones: Iterable[str], owner: str, may_webhook: bool, own
     tiers = tuple(t for t in TIERS if t in chosen)
     url = str(form.get("webhook_url", "") or "").strip()
     if action == "webhook":
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-            raise RuleError("webhook_url", N_("%(label)s must be an http(s) URL."))
+        check_webhook_url("webhook_url", url, allow_private)
     message_en = str(form.get("message_en", "")).strip()[:300]
     if action != "webhook" and not message_en:
         raise RuleError("message_en", N_("Write the message the shopper sees."))
@@ -1212,15 +1250,14 @@ class MomentsEngine:
                                 args=[json.dumps(args)]))
 
     # ---- live occupancy alerts ----
-    def set_alert_url(self, venue: str, url: str) -> None:
-        """The webhook occupancy alerts go to ("" : none). RuleError for a URL that is not http(s)."""
+    def set_alert_url(self, venue: str, url: str, allow_private: bool = False) -> None:
+        """The webhook occupancy alerts go to ("" : none). RuleError for a URL that is not http(s), or that
+        names an internal address unless `allow_private` (`check_webhook_url`)."""
         url = url.strip()
         if not url:
             self.db.delete(MomentKeys(venue).alert_url())
             return
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-            raise RuleError("alert_url", N_("%(label)s must be an http(s) URL."))
+        check_webhook_url("alert_url", url, allow_private)
         self.db.set(MomentKeys(venue).alert_url(), url)
 
     def alert_url(self, venue: str) -> str:

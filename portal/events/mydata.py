@@ -271,6 +271,7 @@ def field_labels() -> dict[str, str]:
         "lifetime": pgettext("my data field", "Points in all"),
         "amount": pgettext("my data field", "Amount"),
         "amount_fen": pgettext("my data field", "Amount"),
+        "currency": pgettext("my data field", "Currency"),
         "due_fen": pgettext("my data field", "Amount due"),
         "order": pgettext("my data field", "Order"),
         "purpose": pgettext("my data field", "For"),

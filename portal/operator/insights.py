@@ -167,9 +167,13 @@ def insights_limit(venue: str):
 @bp.post("/<venue>/insights/alerts")
 def insights_alerts(venue: str):
     load_map(venue)
+    settings = services().settings
     try:
-        services().moments.set_alert_url(venue, request.form.get("alert_url", "")[:600])
-    except RuleError:
+        services().moments.set_alert_url(venue, request.form.get("alert_url", "")[:600],
+                                         allow_private=settings.webhook_allow_private)
+    except RuleError as exc:
+        if "host" in exc.params:  # an internal address: which one, and why not
+            abort(400, _(exc.template, label=_("Alert address"), **exc.params))
         abort(400, _("The alert address must be an http(s) URL."))
     audit("insights.alert_url", venue)
     return redirect(url_for("operator.insights", venue=venue), code=303)

@@ -90,7 +90,7 @@ def moments(venue: str):
     if request.method == "POST":
         try:
             rule = parse_rule(request.form, zones=[z.id for z in venue_map.zones], owner=current_account().username,
-                              may_webhook=True)
+                              may_webhook=True, allow_private=services().settings.webhook_allow_private)
         except RuleError as exc:
             error = exc
         else:

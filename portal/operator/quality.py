@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
 from portal.errors import input_error_text
+from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.services import services
@@ -98,18 +99,19 @@ def quality(venue: str):
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
-    """A quality-report PNG for one floor, drawn once per map version. `draw(venue_map, report)`; the
-    report is `source(venue_map, level)` (default: the leave-one-point-out report of the floor)."""
+    """A quality-report PNG for one floor, drawn once per map version and language. `draw(venue_map, report,
+    words)`; the report is `source(venue_map, level)` (default: the leave-one-point-out report of the floor)."""
     venue_map = _map_version(venue)
     _level(venue_map, str(level))
+    words = chart_words()
 
     def compute():
         report = (source or quality_for)(venue_map, level)
         with _plot_lock:
-            return draw(venue_map, report)
+            return draw(venue_map, report, words)
 
     try:
-        data = figures.get((venue, venue_map.version, kind, level), compute)
+        data = figures.get((venue, venue_map.version, kind, level, words), compute)
     except ValueError as exc:
         abort(404, input_error_text(exc))
     return _png(data, "v" in request.args)
@@ -120,7 +122,7 @@ def confusion_png(venue: str, level: int):
     # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import confusion_png as draw
 
-    return _floor_figure(venue, level, "confusion", lambda venue_map, report: draw(report))
+    return _floor_figure(venue, level, "confusion", lambda venue_map, report, words: draw(report, words=words))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
@@ -128,7 +130,8 @@ def error_heatmap_png(venue: str, level: int):
     # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import error_heatmap_png as draw
 
-    return _floor_figure(venue, level, "error", lambda venue_map, report: draw(venue_map, report, level))
+    return _floor_figure(venue, level, "error",
+                         lambda venue_map, report, words: draw(venue_map, report, level, words=words))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/live-heatmap.png")
@@ -137,7 +140,8 @@ def live_error_heatmap_png(venue: str, level: int):
     # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import live_error_heatmap_png as draw
 
-    return _floor_figure(venue, level, "live-error", lambda venue_map, estimate: draw(venue_map, estimate, level),
+    return _floor_figure(venue, level, "live-error",
+                         lambda venue_map, estimate, words: draw(venue_map, estimate, level, words=words),
                          source=lambda venue_map, _level: live_for(venue_map))
 
 
@@ -154,9 +158,11 @@ def ap_heatmap(venue: str, bssid: str):
     if bssid not in venue_map.ap_ids():
         abort(404, _("This venue has no AP %(b)s.", b=bssid))
 
+    words = chart_words()
+
     def compute():
         with _plot_lock:
-            return draw(venue_map, bssid)
+            return draw(venue_map, bssid, words=words)
 
-    data = figures.get((venue, venue_map.version, "ap", bssid), compute)
+    data = figures.get((venue, venue_map.version, "ap", bssid, words), compute)
     return _png(data, "v" in request.args)

@@ -15,10 +15,10 @@ owner's zone: 403), then that the venue and zone exist (404)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 from core.errors import InputError
@@ -26,10 +26,10 @@ from portal.apps import registry
 from portal.apps.preview import save_preview
 from portal.apps.registry import LightApp
 from portal.apps.shop_profiles import DESCRIPTION_MAX, ShopProfileStore
-from portal.apps.views import STORES, is_zh
+from portal.apps.views import STORES, is_zh, venue_and_zone
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import Account, AuditLog, audit, current_account, login_required, protect_console, require_zone
-from portal.errors import error_response
+from portal.errors import error_response, wants_json
 from portal.media.images import MAX_PIXELS, MediaError, renditions
 from portal.media.places import place_exists
 from portal.media.store import MediaStore, OverBudget, check_place
@@ -82,7 +82,15 @@ def app_title(app: LightApp | None, name: str) -> str:
 
 def console_url(app: LightApp | None, venue: str, zone: str) -> str | None:
     """The app's own owner console for the zone, if the app has one."""
-    endpoint = getattr(app, "console_endpoint", None) if app else None
+    return _zone_endpoint_url(getattr(app, "console_endpoint", None) if app else None, venue, zone)
+
+
+def media_endpoint(app: LightApp | None) -> str | None:
+    """The console page with the app's image forms: its media page, else its console's first page."""
+    return (getattr(app, "media_endpoint", None) or getattr(app, "console_endpoint", None)) if app else None
+
+
+def _zone_endpoint_url(endpoint: str | None, venue: str, zone: str) -> str | None:
     if not endpoint or endpoint not in current_app.view_functions:
         return None
     try:
@@ -296,7 +304,7 @@ def _media_upload_limit():
 @login_required()
 def upload_media(venue: str, zone: str):
     """An image for a film, dish, shop or event of the zone (or `remove`); back to the page it came from."""
-    _account, venue_map, _zone_obj = _zone_for(venue, zone)
+    account, venue_map, zone_obj = _zone_for(venue, zone)
     kind, ref = request.form.get("kind", "")[:16], request.form.get("ref", "")[:64]
     try:
         check_place(kind, ref)
@@ -313,12 +321,45 @@ def upload_media(venue: str, zone: str):
         images = renditions(data, services().settings.media_max_upload_bytes)
         picture = store.put(venue, zone, kind, ref, data, images)
     except MediaError as exc:
-        abort(exc.status, media_error_text(exc))
+        return _media_refused(account, venue_map, zone_obj, kind, ref, exc)
     except OverBudget as exc:
         # 507 Insufficient Storage: Werkzeug has no exception class for it, so no abort(507)
         return error_response(507, over_budget_text(exc, store))
     audit("zone.media.set", venue, zone=zone, kind=kind, ref=ref, image=picture.id, bytes=picture.size)
     return _media_done(venue, zone, _("Image saved."))
+
+
+def _media_refused(account: Account, venue_map, zone_obj, kind: str, ref: str, exc: MediaError):
+    """A refused image: the page its form is on again (the app's console page, or the zone page for a shop),
+    the message beside that form, the refusal's 4xx kept. Nothing was stored; the page's other forms show
+    what is stored, so nothing the owner saved is lost (a browser never refills a file input)."""
+    message = media_error_text(exc)
+    if wants_json():  # a script's upload: the JSON error, as any other refusal
+        return error_response(exc.status, message)
+    g.media_error = {"kind": kind, "ref": ref, "message": message}
+    if request.form.get("back") == "app":
+        page = _app_media_page(account, venue_map.id, zone_obj.id)
+        if page is not None and page.status_code == 200:  # not a redirect nor a refusal of its own
+            page.status_code = exc.status
+            return page
+    current_name, config = services().zone_apps.get(venue_map.id, zone_obj.id)
+    return _render_zone(venue_map, zone_obj, account, chosen_app(zone_obj, current_name, ""), config,
+                        status=exc.status)
+
+
+def _app_media_page(account: Account, venue: str, zone: str):
+    """The zone's app's page of image forms, rendered here as its own route would (its console blueprint's
+    before_request sets g.account, g.venue_map and g.zone: set the same); None when the app has none."""
+    current = registry.get(services().zone_apps.get(venue, zone)[0])
+    view = current_app.view_functions.get(media_endpoint(current) or "")
+    if view is None:
+        return None
+    g.account = account
+    g.venue_map, g.zone = venue_and_zone(venue, zone)
+    try:
+        return current_app.make_response(view(venue=venue, zone=zone))
+    except HTTPException:  # the page refuses (the zone runs another app now): the zone page says it instead
+        return None
 
 
 def _remove_media(venue: str, zone: str, kind: str, ref: str):
@@ -352,7 +393,7 @@ def _media_done(venue: str, zone: str, message: str):
     flash(message, "ok")
     if request.form.get("back") == "app":
         current = registry.get(services().zone_apps.get(venue, zone)[0])
-        target = console_url(current, venue, zone)
+        target = _zone_endpoint_url(media_endpoint(current), venue, zone)
         if target:
             return redirect(target, code=303)
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)

@@ -201,3 +201,19 @@ def test_a_week_fills_the_hour_of_week_map(client, console, crowd):
     assert '<strong id="visitors">12</strong>' in week  # Monday the 2nd lies in the week ending Sunday the 8th
     day_after = client.get("/console/ops/demo/insights?day=2026-11-08").get_data(as_text=True)
     assert '<strong id="visitors">0</strong>' in day_after
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:8080/a",
+                                 "https://192.168.0.10/alerts"])
+def test_an_alert_address_inside_the_network_is_refused(settings, demo, svc, url):
+    """An internal alert address is refused when saved (400, the address named, nothing stored) unless
+    WEBHOOK_ALLOW_PRIVATE; a public one is saved."""
+    from tests.events.test_moments_console import as_deployed_ops
+
+    client, csrf = as_deployed_ops(settings)
+    resp = client.post("/console/ops/demo/insights/alerts", data={"alert_url": url, "csrf_token": csrf})
+    assert resp.status_code == 400 and "internal address" in resp.get_data(as_text=True)
+    assert svc.moments.alert_url("demo") == ""
+    assert client.post("/console/ops/demo/insights/alerts", data={"alert_url": "https://crm.example/alerts",
+                                                                  "csrf_token": csrf}).status_code == 303
+    assert svc.moments.alert_url("demo") == "https://crm.example/alerts"

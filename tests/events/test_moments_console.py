@@ -3,7 +3,10 @@ nothing stored), who may make what (owners: their zones, no webhooks), pause, th
 
 from __future__ import annotations
 
+import re
 import time
+
+import pytest
 
 
 def form(csrf, **over):
@@ -11,6 +14,45 @@ def form(csrf, **over):
             "message_en": "10% off today", "cap_per_day": "1", "cooldown_h": "12", "budget": "0"}
     data.update(over)
     return data
+
+
+def as_deployed_ops(settings):
+    """(client, csrf) of an app with WEBHOOK_ALLOW_PRIVATE unset, as deployed (the suite's settings allow
+    loopback: its receivers listen there), signed in as the demo's operator."""
+    from portal import create_app
+
+    client = create_app(settings.with_(webhook_allow_private=False)).test_client()
+
+    def csrf() -> str:
+        page = client.get("/console/login").get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    assert client.post("/console/login", data={"username": "ops", "password": "mallportal-demo",
+                                                "csrf_token": csrf()}).status_code == 303
+    return client, csrf()
+
+
+INTERNAL_URLS = ["http://127.0.0.1:8000/x", "http://localhost/x", "http://169.254.169.254/latest/meta-data/",
+                 "http://10.1.2.3/x", "http://172.16.0.9/x", "http://192.168.1.1/x", "http://[::1]/x",
+                 "http://[fe80::1]/x", "http://[::ffff:127.0.0.1]/x", "http://2130706433/x", "http://0x7f.1/x",
+                 "http://100.64.0.1/x", "http://0.0.0.0/x", "http://metadata.google.internal/x", "http://crm/x"]
+
+
+@pytest.mark.parametrize("url", INTERNAL_URLS)
+def test_a_webhook_to_an_internal_address_is_refused_when_saved(settings, demo, svc, url):
+    """The server would POST from inside the mall's network (SSRF): 422, the address named, nothing stored."""
+    client, csrf = as_deployed_ops(settings)
+    resp = client.post("/console/ops/demo/moments", data=form(csrf, action="webhook", webhook_url=url))
+    assert resp.status_code == 422 and "internal address" in resp.get_data(as_text=True)
+    assert svc.moments.rules("demo") == []
+
+
+def test_a_webhook_to_a_public_address_is_saved(settings, demo, svc):
+    client, csrf = as_deployed_ops(settings)
+    for url in ("https://crm.example/hook", "http://8.8.8.8/hook", "http://[2001:4860:4860::8888]/hook"):
+        assert client.post("/console/ops/demo/moments", data=form(csrf, action="webhook", webhook_url=url,
+                                                                   name=url)).status_code == 303, url
+    assert len(svc.moments.rules("demo")) == 3
 
 
 def test_operator_creates_pauses_and_sees_deliveries(client, console, svc):

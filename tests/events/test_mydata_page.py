@@ -109,3 +109,13 @@ def test_a_long_list_shows_its_newest_items(app, client, svc, demo, monkeypatch)
     assert "step-2" in events and "step-1" in events and "step-0" not in events
     assert "… and 1 more: the download holds them all." in events
     assert COUPONS.title_en in events  # the app by its title
+
+
+def test_a_payments_currency_is_labelled_in_words(app, client, svc, demo):
+    """Every field of a payment order has a label: `currency` showed as its key, the one unlabelled field."""
+    svc.payments.store.create("demo", "idem-page-1", 600_000, {
+        "shopper": ME, "amount": 4200, "currency": "CNY", "merchant": "cinema", "purpose": "cinema",
+        "return_url": "/v/demo/cinema"})
+    page = client.get(f"/v/demo/my-data?c={token_of(app, ME)}&lang=en").get_data(as_text=True)
+    payments = text_of(page, "held-app-payments")
+    assert "CNY" in payments and "Currency" in payments and "currency" not in payments

@@ -148,3 +148,23 @@ def test_versions_and_rollback(cli, svc, tmp_path):
     assert svc.venues.current_version("demo") == 1
     assert cli("map-versions", "nowhere").exit_code != 0
     assert cli("map-rollback", "demo", "one").exit_code != 0
+
+
+def test_map_commands_are_audited_as_the_command_line(cli, svc, tmp_path):
+    """Every map change a command makes is in the venue's audit log under "cli" (as the token and account
+    commands' entries are), not "-" (which says: nobody knows who)."""
+    from portal.auth import AuditLog
+
+    cli("samples-export", "demo", tmp_path / "s.csv")
+    assert cli("samples-import", "demo", tmp_path / "s.csv").exit_code == 0  # map_cli
+    assert cli("map-edit", "add-floor", "demo", "--level", "7", "--name", "Roof", "--width-m", "20",
+               "--height-m", "20").exit_code == 0  # setup_cli
+    assert cli("map-export", "demo", tmp_path / "plan.zip").exit_code == 0
+    draft = cli("map-draft", "open", "demo", "walkways").output.strip()
+    assert cli("map-draft", "add-walkways", "demo", draft, tmp_path / "plan.zip").exit_code == 0
+    assert cli("map-draft", "apply", "demo", draft).exit_code == 0  # the draft store
+    assert cli("map-rollback", "demo", "1").exit_code == 0  # the venue store's set_current
+    entries = AuditLog(svc.db).recent("demo", 4)
+    assert [e["action"] for e in reversed(entries)] == ["samples.import", "add.floor", "draft.apply", "map.rollback"]
+    assert {e["user"] for e in entries} == {"cli"}, entries
+

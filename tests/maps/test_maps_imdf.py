@@ -138,7 +138,16 @@ def test_missing_level_reference(files):
 def test_level_reference_to_the_wrong_feature_type(files):
     unit = files["unit.geojson"]["features"][0]
     unit["properties"]["level_id"] = files["venue.geojson"]["features"][0]["id"]
-    assert any("is a venue, not a level" in p for p in _problems(files))
+    assert any("is a feature of type venue, not level" in p for p in _problems(files))
+
+
+def test_wrong_feature_type_reads_right_before_a_vowel(files):
+    """An occupant whose anchor_id names a unit: "not anchor", never "not a anchor"."""
+    occupant = files["occupant.geojson"]["features"][0]
+    occupant["properties"]["anchor_id"] = files["unit.geojson"]["features"][0]["id"]
+    problems = [p for p in _problems(files) if "anchor_id" in p]
+    assert problems and all("a anchor" not in p for p in problems)
+    assert any("is a feature of type unit, not anchor" in p for p in problems)
 
 
 def test_wrong_geometry_type(files):

@@ -10,9 +10,13 @@ import pytest
 from PIL import Image
 
 from fingerprints.quality import (
+    ENGLISH,
+    ChartWords,
     LeaveOutPositioner,
     ap_heatmap_png,
+    cjk_font_family,
     confusion_png,
+    drawable_words,
     error_grid,
     error_heatmap_png,
     quality_report,
@@ -128,6 +132,31 @@ def test_pngs(demo_map, report):
         ap_heatmap_png(demo_map, "00:00:00:00:00:01")
     with pytest.raises(ValueError):
         ap_heatmap_png(demo_map, "not-a-bssid")
+
+
+ZH_WORDS = ChartWords(x_m="x（米）", y_m="y（米）", expected_error_m="预计误差（米）",
+                      error_title="%(venue)s：%(floor)s 层预计误差", estimated_zone="估计区域", true_zone="实际区域",
+                      confusion_title="%(venue)s：区域混淆，%(scope)s（命中率 %(rate)s）", floor_scope="%(floor)s 层",
+                      rssi_dbm="信号强度（dBm）", ap_title="%(ap)s（%(bssid)s）在 %(floor)s 层")
+
+
+def test_charts_draw_a_pages_chinese_words_without_boxes(demo_map, report, recwarn):
+    """A zh page's charts carry its words, drawn in a CJK font (matplotlib warns of each glyph it must draw as a
+    box); with no such font on the machine they keep their English words instead."""
+    if cjk_font_family() is None:
+        pytest.skip("no font with Chinese glyphs on this machine (fc-list :lang=zh): charts stay English")
+    drawn = {"confusion": confusion_png(report, ZH_WORDS),
+             "error": error_heatmap_png(demo_map, report, 0, words=ZH_WORDS),
+             "ap": ap_heatmap_png(demo_map, demo_map.aps[12].bssid, words=ZH_WORDS)}
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+    assert drawn["confusion"] != confusion_png(report)  # not the English chart
+    assert all(_image(png).size[0] > 300 for png in drawn.values())
+
+
+def test_without_a_chinese_font_charts_keep_english_words(monkeypatch):
+    monkeypatch.setattr("fingerprints.quality.cjk_font_family", lambda: None)
+    assert drawable_words(ZH_WORDS) == ENGLISH
+    assert drawable_words(ENGLISH) == ENGLISH
 
 
 def test_error_grid_covers_the_plan(demo_map, report):

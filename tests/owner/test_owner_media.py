@@ -156,3 +156,51 @@ def test_an_owner_uploads_a_long_image(client, console, svc):
     picture = MediaStore(svc.db, 1).get("demo", "kopi", "shop", "kopi")
     assert picture.widths == (320, 640, 982) and picture.height <= MAX_SIDE
     assert client.get(f"/media/demo/{picture.id}/982.webp").status_code == 200
+
+
+def _error_beside(page: str, kind: str, ref: str) -> str:
+    """The refusal shown inside the image form of (kind, ref), or ''."""
+    import re
+
+    for form in re.findall(r'<form[^>]*class="media-upload".*?</form>', page, re.S):
+        if f'name="kind" value="{kind}"' in form and f'name="ref" value="{ref}"' in form:
+            found = re.search(r'id="media-error"[^>]*>(.*?)</p>', form, re.S)
+            return found.group(1).strip() if found else ""
+    raise AssertionError(f"no image form for {kind} {ref}")
+
+
+def test_a_refused_image_shows_the_page_again_with_the_message_by_its_form(app, client, console, svc):
+    """Not a bare 415 page: the page the form is on (the zone page for a shop, the app's page of image forms
+    for a dish), the message beside that form, the status kept, nothing stored; a script still gets JSON."""
+    def upload(zone: str, kind: str, ref: str, data: bytes, **extra):
+        fields = {"csrf_token": console.csrf(), "kind": kind, "ref": ref, "image": (io.BytesIO(data), "x.jpg"),
+                  **extra}
+        return client.post(f"/console/owner/demo/zone/{zone}/media?lang=en", data=fields,
+                           content_type="multipart/form-data")
+
+    used = MediaStore(svc.db, 1).used("demo")
+    console.login("kopi")
+    resp = upload("kopi", "shop", "kopi", b"hello, not an image", back="zone")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 415 and 'id="shops"' in page and 'id="save"' in page  # the zone page, its forms
+    assert _error_beside(page, "shop", "kopi") == "The file is not a readable JPEG, PNG or WebP image."
+    resp = upload("kopi", "shop", "kopi", b"")
+    assert resp.status_code == 400 and _error_beside(resp.get_data(as_text=True), "shop", "kopi").startswith(
+        "Choose an image file")
+    as_json = client.post("/console/owner/demo/zone/kopi/media?lang=en", headers={"Accept": "application/json"},
+                          data={"csrf_token": console.csrf(), "kind": "shop", "ref": "kopi",
+                                "image": (io.BytesIO(b"GIF89a" + b"\0" * 100), "x.gif")},
+                          content_type="multipart/form-data")
+    assert as_json.status_code == 415 and as_json.get_json()["error"].startswith("The file is not a readable")
+    console.logout()
+    queue = app.extensions["light_app_stores"]["queue"]
+    dishes = [item["id"] for item in queue.menu("demo", "foodcourt")]
+    console.login("foodcourt")
+    resp = upload("foodcourt", "dish", dishes[0], photo()[:2000], back="app")  # a truncated photo
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 415 and 'id="add-item"' in page  # the queue's menu, where the dish photos are
+    assert _error_beside(page, "dish", dishes[0]) == "The file is not a readable JPEG, PNG or WebP image."
+    assert all(_error_beside(page, "dish", other) == "" for other in dishes[1:])  # by its own form only
+    assert MediaStore(svc.db, 1).used("demo") == used
+    done = upload("foodcourt", "dish", dishes[0], photo(), back="app")
+    assert done.status_code == 303 and done.location.endswith("/console/apps/queue/demo/foodcourt/menu")

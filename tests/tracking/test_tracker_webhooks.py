@@ -24,7 +24,8 @@ def webhook_fires(svc, url: str) -> None:
     """A CRM webhook on kopi, and a shopper who agreed to it entering kopi (one delivery due now)."""
     svc.moments.save("demo", parse_rule(MultiDict({"name": "crm", "trigger": "zone_enter", "zone": "kopi",
                                                    "action": "webhook", "webhook_url": url}),
-                                        zones=["kopi"], owner="ops", may_webhook=True))
+                                        zones=["kopi"], owner="ops", may_webhook=True,
+                                        allow_private=True))  # the receiver listens on loopback
     svc.consent.record("demo", "s-hook", location=True, marketing=True)
     svc.moments.ensure("demo", start="0")
     svc.events.emit("demo", "landing", at=time.time() - 5, device="d-hook", shopper="s-hook", zone="atrium")
