@@ -31,7 +31,8 @@ FIELDS: dict[str, tuple[str, str]] = {
                                   "'gatewayname digest is: ...')"),
     "opennds_authmon_from": ("", "addresses allowed to poll authmon (comma-separated IPs or networks: the routers' "
                                  "public IPs); empty: any. Keeps out the internet, not the guests behind the NAT"),
-    "opennds_authdir": ("opennds_auth", "openNDS authdir (levels 1-2 grant at http://<gatewayaddress>/<authdir>/)"),
+    "opennds_authdir": ("opennds_auth", "openNDS authdir (level 1 grants at http://<gatewayaddress>/<authdir>/; "
+                                        "level 2 sends its own)"),
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),
     "coova_username": ("guest", "CoovaChilli UAM user name"),
     "coova_password": ("", "CoovaChilli UAM password (secret)"),

@@ -425,8 +425,9 @@ class OpenNDS(Adapter):
     `fas` AES-256-CBC encrypted with `faskey` and `iv`. openNDS appends `?fas=` to the FAS URL as it is,
     query or not (portal/captive/views.py gateway_args); a client already authenticated comes back with
     `status=authenticated` (GatewayContext.access). Grant: levels 0-2 send the browser to
-    http://<gatewayaddress>/opennds_auth/ with `tok` (= rhid = sha256(hid + faskey) from level 1 on) and
-    `redir`; levels 3-4 queue the rhid for the gateway's authmon daemon, which polls the portal."""
+    http://<gatewayaddress>/<authdir>/ (level 2: the router's own, else `opennds_authdir`) with `tok` (= rhid =
+    sha256(hid + faskey) from level 1 on) and `redir`; levels 3-4 queue the rhid for the gateway's authmon
+    daemon, which polls the portal."""
 
     name = "opennds"
 
@@ -452,10 +453,14 @@ class OpenNDS(Adapter):
         hid = fields.get("hid") or fields.get("client_hid")
         if not hid:
             raise GatewayError("fas", "carries no hid")
-        # openNDS sends no authdir (its own example FAS hard-codes /opennds_auth/, the default `authdir`).
-        authdir = (config.get("opennds_authdir") or "opennds_auth").strip("/")
+        # Levels 2-3 send the router's authdir, encrypted with the faskey (the router's own word; openNDS's
+        # fas-aes.php builds its Continue on it); level 1 sends none (its example FAS hard-codes /opennds_auth/,
+        # the default `authdir`), and its base64 is anyone's to write: the venue's setting.
+        sent = fields.get("authdir", "").strip("/") if "iv" in args else ""
+        authdir = sent or (config.get("opennds_authdir") or "opennds_auth").strip("/")
         if not authdir.replace("_", "").replace("-", "").isalnum():
-            raise GatewayError("opennds_authdir", "must be a plain directory name", status=503)
+            raise (GatewayError("fas.authdir", "must be a plain directory name") if sent else
+                   GatewayError("opennds_authdir", "must be a plain directory name", status=503))
         auth_base = private_gateway_url(f"http://{fields.get('gatewayaddress', '')}/{authdir}/",
                                         "fas.gatewayaddress")
         rhid = hashlib.sha256(hid.strip().encode() + faskey.strip().encode()).hexdigest()

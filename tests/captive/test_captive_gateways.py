@@ -112,6 +112,29 @@ def test_opennds_level2_encrypted_fas(client, demo, layers):
     assert urlparse(resp.headers["Location"]).netloc == "192.168.8.1:2050"
 
 
+def test_opennds_level2_grants_at_the_authdir_the_router_sent(client, demo):
+    """Levels 2-3 carry the router's `authdir` in the encrypted query (src/http_microhttpd.c), and openNDS's
+    own level-2 FAS (fas-aes.php) builds its Continue on it: a router whose authdir is not the default must get
+    the grant there, not at the venue setting's /opennds_auth/ (a path that router does not serve)."""
+    configure(client, opennds_faskey="k" * 20, opennds_level=2)
+    iv = "0123456789abcdef"
+    fas = encrypt_fas(fas_level1(authdir="mall_auth"), "k" * 20, iv)
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas, "iv": iv}))
+    grant = urlparse(resp.headers["Location"])
+    assert (grant.netloc, grant.path) == ("192.168.8.1:2050", "/mall_auth/")
+    # One that is no plain directory name is refused, as a bad setting is.
+    fas = encrypt_fas(fas_level1(authdir="../x?y"), "k" * 20, iv)
+    assert client.get("/portal?" + urlencode({"fas": fas, "iv": iv})).status_code == 400
+
+
+def test_opennds_level1_authdir_stays_the_venue_setting(client, demo):
+    """Level 1 is base64 anyone can write (openNDS sends no authdir there): the venue's setting decides."""
+    configure(client, opennds_faskey="s3cret", opennds_level=1)
+    fas = base64.b64encode(fas_level1(authdir="elsewhere").encode()).decode()
+    _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas}))
+    assert urlparse(resp.headers["Location"]).path == "/opennds_auth/"
+
+
 def test_opennds_forged_encrypted_fas_is_refused(client, demo):
     configure(client, opennds_faskey="k" * 20, opennds_level=2)
     iv = "0123456789abcdef"
