@@ -64,9 +64,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # made-up values would each cost the controller a call. Over it, the phone lands unknown (no call).
     "captive.decrypt.ip": (30, 600), "captive.decrypt.venue": (6000, 600),
     # Landings whose gateway context (unsigned: Meraki, UniFi, Omada, direct links...) is kept an hour for the
-    # Continue: each stores ~0.5 kB under a new shopper, so a flood of made-up redirects would fill the store.
-    # A phone lands a few times per join; a busy mall's venue lands tens a second at its peak.
-    "captive.context.ip": (60, 600), "captive.context.venue": (30000, 600),
+    # Continue: each stores ~0.5 kB under a new shopper, so a flood of made-up redirects would fill the store
+    # (bounded here at ~80 MB a venue). Per venue only: a mall whose guests reach a hosted portal through one
+    # NAT address lands thousands of phones an hour from it; a busy mall lands a few a second at its peak.
+    "captive.context.venue": (30000, 600),
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.

@@ -310,8 +310,9 @@ def _context_within_budget(venue: str, ctx: GatewayContext) -> bool:
     """Whether this landing's gateway context is kept for its Continue (an hour, ~0.5 kB). Every landing hands
     out a new shopper, so each redirect would store one: a gateway's signed redirect is kept always, an
     unsigned one (anyone can send it, with any MAC) within the captive.context budget. Over it the phone still
-    lands on its zone's page; its Continue then finds no context (as after the hour), which only a flood's
-    own address or a venue under a flood meets. A store fault is the caller's (fail open)."""
+    lands on its zone's page; its Continue then finds no context (as after the hour), which only a venue under
+    a flood meets (per venue, not per address: a hosted portal may see a whole mall behind one NAT address).
+    A store fault is the caller's (fail open)."""
     if ctx.verified:
         return True
     try:

@@ -254,7 +254,7 @@ def test_unsigned_landings_keep_their_context_within_a_budget(client, demo):
         with client.application.app_context():
             return sum(1 for _ in captive_services().db.scan_iter(match="*gwctx:*"))
 
-    set_budget(client, "captive.context.ip", (2, 600))
+    set_budget(client, "captive.context.venue", (2, 600))
     landings = [client.get(MERAKI) for _ in range(3)]
     assert [r.status_code for r in landings] == [302, 302, 302]
     assert all(urlparse(r.headers["Location"]).path.startswith("/v/demo/") for r in landings)
