@@ -18,6 +18,7 @@ _PATTERNS = (
     (re.compile(r"\b[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{40,}"), "[token]"),
     (re.compile(r"\b[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}\b"), "[mac]"),
     (re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{12}(?![0-9A-Za-z])"), "[mac]"),
+    (re.compile(r"(?<![0-9A-Za-z.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![0-9A-Za-z.])"), "[mac]"),
     (re.compile(r"(?<![\w+])\+\d[\d \-]{6,18}\d(?!\w)"), "[phone]"),  # + and the country code
     (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),  # a Chinese mobile number without it
 )

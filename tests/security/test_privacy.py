@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from lightapps.membership.sender import SmsCodeSender, dev_outbox_code
 from portal.notify.sms import LoggingSmsProvider, SmsKeys
 from portal.notify.views import SMS
@@ -42,6 +44,7 @@ def test_redact_covers_macs_phones_tokens_and_c_values():
     for raw in ("aa-bb-cc-dd-ee-ff", MAC, "3c22fb9a102e", "138 0013 8000", "A" * 43):
         assert raw not in line
     assert "[mac]" in line and "[phone]" in line and "[token]" in line and "c=[redacted]" in line
+    assert redact("client 3c22.fb9a.102e joined") == "client [mac] joined"  # Cisco's dotted form
     link = redact("GET /console/welcome?t=alice.s3cr3t-short HTTP/1.1")  # too short for the token pattern
     assert "s3cr3t" not in link and "t=[redacted]" in link
     # What must stay readable does: venue ids, hashed client ids, times, counts, masked numbers.
@@ -81,3 +84,15 @@ def test_a_real_flow_leaves_no_raw_mac_phone_or_token_in_the_captured_logs(clien
     assert caplog.records and "careless" in text
     for raw in (MAC, MAC.replace(":", ""), "+8613800138000", "138 0013 8000", token, token.split(".")[1]):
         assert raw not in text, raw
+
+
+def test_a_mac_in_any_form_a_gateway_sends_is_one_phone():
+    from core.security import MacHasher, normalise_mac
+
+    hasher = MacHasher("k")
+    forms = ("3c:22:fb:9a:10:2e", "3C-22-FB-9A-10-2E", "3c22fb9a102e", "3c22.fb9a.102e", "3C22.FB9A.102E")
+    assert {normalise_mac(f) for f in forms} == {"3c:22:fb:9a:10:2e"}
+    assert len({hasher.client_id(f) for f in forms}) == 1
+    for bad in ("3c22.fb9a.102", "3c22.fb9a:102e", "3c22fb.9a102e", "3c:22:fb:9a:10", "3c22.fb9a.102e.0000"):
+        with pytest.raises(ValueError):
+            normalise_mac(bad)
