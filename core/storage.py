@@ -171,6 +171,23 @@ class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
         pipe.__class__ = ClusterStorePipeline
         return pipe
 
+    def script_load(self, script):
+        """SCRIPT LOAD on every primary that answers. A script runs only on the node of its keys, and redis-py
+        sends the load to all primaries and fails at the first that does not answer: a `register_script`'s
+        first call after a NOSCRIPT (a new process, a restarted node) would then fail for the venues of the
+        live shards while one shard is down. A primary that missed it loads it at its own NOSCRIPT later.
+        Raises the first failure only when no primary took it."""
+        self.connect_now()
+        sha, failure = None, None
+        for node in self.get_primaries():
+            try:
+                sha = self.get_redis_connection(node).script_load(script)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                failure = failure or exc
+        if sha is None:
+            raise failure or StoreUnavailable("no primary to load a script on")
+        return sha
+
 
 def _encoder_of(kwargs: Mapping):
     """The encoder RedisCluster.__init__ makes from these arguments (a URL's options win, as there),

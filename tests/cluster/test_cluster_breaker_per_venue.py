@@ -77,3 +77,14 @@ def test_the_live_venues_gateway_entry_and_capport_api_keep_answering(one_shard_
     assert entry.status_code == 302 and "offline" not in entry.headers["Location"]  # not the fail-open page
     capport = client.get(f"/capport/api?venue={live}", environ_base={"REMOTE_ADDR": IP_B})
     assert capport.status_code == 200 and capport.get_json(force=True)["captive"] is False
+
+
+def test_a_script_new_to_the_cluster_runs_for_a_live_venue(one_shard_down):
+    """A script's first call after a NOSCRIPT loads it: redis-py sends SCRIPT LOAD to every primary and failed
+    at the dead one, so a live venue's first abuse-budget spend (any register_script) failed while another
+    shard was down (core/storage.py ClusterStore.script_load: every primary that answers)."""
+    app, _dead, live = one_shard_down
+    db = app.extensions["mallportal"].db
+    script = db.register_script("return redis.call('INCR', KEYS[1])")
+    key = "mp:{" + live + "}:script-test"
+    assert script(keys=[key]) == 1 and script(keys=[key]) == 2
