@@ -67,6 +67,11 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Continue: each stores ~0.5 kB under a new shopper, so a flood of made-up redirects would fill the store.
     # A phone lands a few times per join; a busy mall's venue lands tens a second at its peak.
     "captive.context.ip": (60, 600), "captive.context.venue": (30000, 600),
+    # WiFiDog tokens a Continue stores (~0.2 kB each, 2 minutes) until the gateway's auth call redeems them.
+    "captive.ticket.ip": (60, 600), "captive.ticket.venue": (6000, 600),
+    # WiFiDog auth calls with a token that redeems nothing (guesses, reloads of a used one), per calling address:
+    # only a gateway may call (wifidog_gateways), and it calls for all its phones: generous.
+    "captive.ticket_miss.ip": (600, 600),
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.
