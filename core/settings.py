@@ -68,6 +68,11 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # (bounded here at ~80 MB a venue). Per venue only: a mall whose guests reach a hosted portal through one
     # NAT address lands thousands of phones an hour from it; a busy mall lands a few a second at its peak.
     "captive.context.venue": (30000, 600),
+    # WiFiDog tokens a Continue stores (~0.2 kB each, 2 minutes) until the gateway's auth call redeems them.
+    "captive.ticket.venue": (6000, 600),  # per venue only, as captive.context
+    # WiFiDog auth calls with a token that redeems nothing (guesses, reloads of a used one), per calling address:
+    # only a gateway may call (wifidog_gateways), and it calls for all its phones: generous.
+    "captive.ticket_miss.ip": (600, 600),
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.

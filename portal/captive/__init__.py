@@ -10,7 +10,8 @@ shard that is down fails open only the venues on it.
 
 Parts: landing.py (the one landing decision), lane.py (probes, plain WSGI), views.py (Flask views),
 gateways.py (gateway adapters) with controller_api.py, unifi.py, omada.py and smartzone.py (the grants that are
-controller calls), sessions.py, probe_state.py, config.py (per-venue settings)."""
+controller calls) and wifidog.py (WiFiDog's one-time tokens), sessions.py, probe_state.py, config.py (per-venue
+settings)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.captive.views import bp, capport_url, captive_services
+from portal.captive.wifidog import WiFiDogTickets
 from portal.services import Services
 from portal.shopper import token_store
 
@@ -87,7 +89,7 @@ def init_captive(app: Flask) -> None:
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
-        direct_mode=core.settings.direct_mode)
+        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db))
     app.register_blueprint(bp)
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

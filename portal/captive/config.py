@@ -47,6 +47,10 @@ FIELDS: dict[str, tuple[str, str]] = {
                              "empty: no Instant On grant"),
     "mikrotik_hosts": ("", "MikroTik link-login-only hosts allowed (the hotspot's dns-name); empty = private IPs only"),
     "ruckus_hosts": ("", "Ruckus Unleashed sip hosts allowed (comma-separated); empty = private IPs only"),
+    "wifidog_gateways": ("", "addresses allowed to call the WiFiDog auth server's auth/ and ping/ (comma-separated "
+                             "IPs or networks: the gateways' addresses as the portal sees them, their public NAT "
+                             "addresses when it is hosted outside); empty: private addresses only, which a guest "
+                             "on a network routed to the portal also has"),
     "client_networks": ("", "where shoppers' requests come from (comma-separated IPs or networks: the guest "
                             "networks, or the venue's public NAT addresses when the portal is hosted outside); a "
                             "MAC a gateway did not vouch for places a phone only in a request from there (else "
@@ -167,7 +171,7 @@ class PortalConfigStore:
                 time_zone_name(value)
             if name == "phone_region" and value:
                 phone_region_code(value)
-            if name in ("opennds_authmon_from", "client_networks") and value:
+            if name in ("opennds_authmon_from", "client_networks", "wifidog_gateways") and value:
                 address_networks(value)
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):

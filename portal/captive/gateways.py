@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import re
+import secrets
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -85,6 +86,9 @@ class Grant:
     redirect_to: str | None = None
     form_action: str | None = None
     form_fields: dict[str, str] = field(default_factory=dict)
+    # A one-time value the gateway will present back to the portal to confirm the grant (WiFiDog's token):
+    # the caller must store it (hashed, portal/captive/wifidog.py) before the browser takes the redirect.
+    ticket: str | None = None
 
 
 class ContextSealer:
@@ -283,17 +287,28 @@ GATEWAY_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "198.18.0.0/15", "127.0.0.0/8", "fc00::/7", "::1/128"))
 
 
+def is_gateway_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the venue's own network (GATEWAY_NETWORKS): where a gateway may be."""
+    return any(ip in network for network in GATEWAY_NETWORKS)
+
+
+def private_gateway_ip(raw: str, name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A bare IP address of the gateway (GATEWAY_NETWORKS): no zone id (Python takes fe80::1%eth0), no port."""
+    try:
+        ip = ipaddress.ip_address(raw) if "%" not in raw else None
+    except ValueError:
+        ip = None
+    if ip is None or not is_gateway_ip(ip):
+        raise GatewayError(name, "must point at the gateway's private address")
+    return ip
+
+
 def private_gateway_url(raw: str | None, name: str, scheme_required: bool = True) -> urllib.parse.SplitResult:
     """A URL on the venue's own network (the gateway): a private or loopback IP (GATEWAY_NETWORKS), http(s)."""
     if not raw:
         raise GatewayError(name, "is required")
     parts = _url_parts(raw if "://" in raw or scheme_required else "http://" + raw, name)
-    try:
-        ip = ipaddress.ip_address(parts.hostname or "")
-    except ValueError:
-        raise GatewayError(name, "must point at the gateway's private address") from None
-    if not any(ip in network for network in GATEWAY_NETWORKS):
-        raise GatewayError(name, "must point at the gateway's private address")
+    private_gateway_ip(parts.hostname or "", name)
     return parts
 
 
@@ -359,6 +374,9 @@ class Adapter:
     # Its landing may call the venue's controller (SmartZone decrypts an encrypted MAC there): its parse takes
     # `controller_allowed`, asked only when a call would be made (the captive.decrypt budget).
     landing_calls_controller = False
+    # Its grant carries a one-time value (Grant.ticket) the portal stores until the gateway presents it back:
+    # Continue spends the captive.ticket budget on it.
+    issues_ticket = False
 
     def detect(self, args) -> bool:
         raise NotImplementedError
@@ -382,6 +400,11 @@ def tells_length(ctx: GatewayContext) -> bool:
 def calls_controller(ctx: GatewayContext) -> bool:
     """Whether handing this context back makes the portal call the venue's controller (hand_back)."""
     return ctx.access != ONLINE and BY_NAME[ctx.gateway].calls_controller
+
+
+def issues_ticket(ctx: GatewayContext) -> bool:
+    """Whether handing this context back makes a one-time value the portal must store (Grant.ticket)."""
+    return ctx.access != ONLINE and BY_NAME[ctx.gateway].issues_ticket
 
 
 class MerakiClickThrough(Adapter):
@@ -1025,6 +1048,45 @@ class CoovaChilli(Adapter):
                                              response=response, userurl=destination))
 
 
+class WiFiDog(Adapter):
+    """WiFiDog (wifidog-gateway src/http.c, src/centralserver.c): the gateway sends the browser to its auth
+    server's `login/?gw_address=..&gw_port=..&gw_id=..&ip=..&mac=..&url=..` (`url` the original URL,
+    url-encoded). Grant = send the browser to http://<gw_address>:<gw_port>/wifidog/auth?token=<token>, a new
+    one-time token: the gateway then asks the portal's auth/ (stage=login, from its own address) whether that
+    token is good for that MAC, and keeps asking (stage=counters) while the phone is out, so the portal's end
+    of the session (or a revoke) logs the phone off there (portal/captive/views.py: wifidog_auth). WiFiDog signs
+    nothing: the redirect is anyone's to write (not verified), and the MAC the token is bound to counts only
+    once the gateway names it in its auth call."""
+
+    name = "wifidog"
+    issues_ticket = True
+    AUTH_PATH = "/wifidog/auth"  # the gateway's own httpd path (src/http.c), not the auth server's
+    MAX_GW_ID = 64
+
+    def detect(self, args) -> bool:
+        return "gw_address" in args and "gw_id" in args
+
+    def parse(self, args, request_url, config, now):
+        address = private_gateway_ip(args.get("gw_address", ""), "gw_address")
+        port = args.get("gw_port", "")
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise GatewayError("gw_port", "must be a port number from 1 to 65535")
+        gw_id = args.get("gw_id", "")
+        if not gw_id or len(gw_id) > self.MAX_GW_ID or not gw_id.isprintable():
+            raise GatewayError("gw_id", f"must be 1 to {self.MAX_GW_ID} printable characters")
+        host = f"[{address}]" if address.version == 6 else str(address)
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"),
+                              client_ip=optional_ip(args, "ip"), destination=args.get("url"),
+                              grant={"auth_url": f"http://{host}:{int(port)}{self.AUTH_PATH}"})
+
+    def grant(self, ctx, seconds, destination, config):
+        token = secrets.token_urlsafe(32)  # 256 bits: never guessed; one use (portal/captive/wifidog.py)
+        return Grant(redirect_to=_with_query(ctx.grant["auth_url"], token=token), ticket=token)
+
+    def tells_length(self, ctx):
+        return True  # the gateway asks auth/ every CheckInterval: the session's end is when it logs the phone off
+
+
 class Direct(Adapter):
     """No gateway parameters: the portal is its own gateway (or the demo); the grant is the session."""
 
@@ -1046,7 +1108,7 @@ class Direct(Adapter):
 
 ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS(), CoovaChilli(), CiscoWLC(),
                                  ArubaInstant(), ArubaInstantOn(), UniFi(), Omada(), MikroTikHotspot(),
-                                 RuckusSmartZone(), RuckusUnleashed(), Direct())
+                                 RuckusSmartZone(), RuckusUnleashed(), WiFiDog(), Direct())
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 
@@ -1055,10 +1117,12 @@ def detect(args) -> Adapter:
 
 
 def parse_redirect(args, request_url: str, config: dict[str, str], now: float | None = None,
-                   controller_allowed: Callable[[], bool] | None = None) -> GatewayContext:
+                   controller_allowed: Callable[[], bool] | None = None, gateway: str | None = None) -> GatewayContext:
     """The gateway's redirect, read. `controller_allowed`: asked before the landing calls the venue's
-    controller (spends that budget; False: no call, the phone lands as if the controller did not answer)."""
-    adapter, now = detect(args), time.time() if now is None else now
+    controller (spends that budget; False: no call, the phone lands as if the controller did not answer).
+    `gateway`: the adapter the URL itself names (WiFiDog's login/), whatever parameters came: a redirect
+    missing one is refused with its name, not taken for a direct landing."""
+    adapter, now = BY_NAME[gateway] if gateway else detect(args), time.time() if now is None else now
     if adapter.landing_calls_controller and controller_allowed is not None:
         return adapter.parse(args, request_url, config, now, controller_allowed=controller_allowed)
     return adapter.parse(args, request_url, config, now)

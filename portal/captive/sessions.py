@@ -30,6 +30,10 @@ class SessionKeys(VenueKeys):
         return self.key("gwctx-phone", phone)
 
 
+# The gateways whose sessions end when the portal's record says (see Session.extendable).
+PORTAL_ENDS = ("direct", "wifidog")
+
+
 @dataclass(frozen=True)
 class Session:
     client: str
@@ -43,9 +47,11 @@ class Session:
 
     @property
     def extendable(self) -> bool:
-        """Only the portal's own sessions (DIRECT_MODE=gateway, the demo): no gateway's grant can be lengthened
-        afterwards, and a longer record here would only tell the phone it is online after the gateway cut it off."""
-        return self.gateway == "direct"
+        """Only the sessions whose end is the portal's: its own (DIRECT_MODE=gateway, the demo) and WiFiDog's
+        (its gateway asks the portal every CheckInterval whether the phone is still out). No other gateway's grant
+        can be lengthened afterwards, and a longer record here would only tell the phone it is online after the
+        gateway cut it off."""
+        return self.gateway in PORTAL_ENDS
 
     @property
     def counts_down(self) -> bool:

@@ -46,14 +46,19 @@ from portal.captive.gateways import (
     GatewayError,
     Grant,
     OpenNDS,
+    WiFiDog,
     calls_controller,
     hand_back,
+    is_gateway_ip,
+    issues_ticket,
+    optional_ip,
     parse_redirect,
     safe_destination,
     tells_length,
 )
 from portal.captive.landing import Offline, Redirect, VenueCheck
 from portal.captive.sessions import Session
+from portal.captive.wifidog import Ticket
 from portal.demo import demo_mode_for
 from portal.errors import STORE_RETRY_AFTER_S, error_title
 from portal.services import services
@@ -212,12 +217,18 @@ def portal_entry(site: str | None = None):
     venue = venue_param(args)
     if "auth_get" in args:
         return _authmon_poll(venue, args)
+    return _land(venue, args)
+
+
+def _land(venue: str, args: MultiDict, gateway: str | None = None) -> Response:
+    """The gateway's redirect, landed: the phone's zone page, its gateway context kept for the Continue.
+    `gateway`: the adapter the URL names (WiFiDog's login/), else the one the parameters name."""
     cs = captive_services()
     try:
         config = store(venue, cs.config.get, venue)
     except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
-        return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue)))
-    ctx = _parse(args, config, venue)
+        return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue), gateway))
+    ctx = _parse(args, config, venue, gateway)
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
     # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
@@ -293,12 +304,13 @@ def _request_url() -> str:
     return request.base_url + "?" + request.query_string.decode("utf-8", "replace")
 
 
-def _parse(args: MultiDict, config: dict[str, str], venue: str | None = None) -> GatewayContext:
+def _parse(args: MultiDict, config: dict[str, str], venue: str | None = None,
+           gateway: str | None = None) -> GatewayContext:
     """The redirect, read; the venue's controller is called at landing (SmartZone's MAC decryption) only
     within the captive.decrypt budget, and not at all without a `venue` (the store is down: no budget)."""
     allowed = (lambda: _decrypt_within_budget(venue)) if venue is not None else (lambda: False)
     try:
-        ctx = parse_redirect(args, _request_url(), config, controller_allowed=allowed)
+        ctx = parse_redirect(args, _request_url(), config, controller_allowed=allowed, gateway=gateway)
     except GatewayError as exc:  # a redirect we cannot use: the shopper is told so; the detail is for the staff
         abort(exc.status, _("The WiFi network sent you here with a link this portal cannot use. Please ask at the "
                             "information desk. (For the staff: %(detail)s)", detail=f"{exc.field}: {exc.message}"))
@@ -342,9 +354,9 @@ def _safe_destination(raw: str | None) -> str | None:
     return safe_destination(raw, (own,))
 
 
-def _parse_or_none(args: MultiDict, config: dict[str, str]) -> GatewayContext | None:
+def _parse_or_none(args: MultiDict, config: dict[str, str], gateway: str | None = None) -> GatewayContext | None:
     try:
-        return _parse(args, config)
+        return _parse(args, config, gateway=gateway)
     except Exception:  # noqa: BLE001 - a fail-open page without a gateway context still works
         return None
 
@@ -368,6 +380,8 @@ def continue_to_internet():
             return _not_granted(shopper, ctx, refusal)
         if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
             store(venue, spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
+        if issues_ticket(ctx):  # each one a token stored until the gateway's auth call (WiFiDog)
+            store(venue, spend_budget, "captive.ticket", venue)
     except GatewayError as exc:
         log.warning("continue: %s", exc)
         abort(exc.status, _expired_text())
@@ -384,7 +398,7 @@ def continue_to_internet():
     if isinstance(grant, Response):
         return grant
     try:
-        _record_grant(venue, shopper, ctx, seconds)
+        _record_grant(venue, shopper, ctx, seconds, grant)
     except STORE_ERRORS as exc:  # as when the store fails earlier (a controller's grant stands: only our record
         return fail_open(venue, exc)  # of it is missing, and the probes fail open while the store is down)
     return _answer(grant)
@@ -395,11 +409,15 @@ def _expired_text() -> str:
     return _("This sign-in page has expired. Please open any web page again: the WiFi network brings you back here.")
 
 
-def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: int) -> None:
+def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: int, grant: Grant) -> None:
     """Only once the grant succeeded (a controller's grant, or the redirect or form the browser now follows to
     the gateway): the session, so that no probe or CAPPORT answer says "online" for a grant that failed. For
-    openNDS 3-4 the authmon entry is the grant itself: queued first."""
+    openNDS 3-4 the authmon entry is the grant itself: queued first. A grant with a ticket (WiFiDog) has not
+    succeeded yet: its ticket is stored, and the session starts when the gateway redeems it (wifidog_auth)."""
     cs = captive_services()
+    if grant.ticket:
+        _issue_ticket(venue, shopper.client, ctx, seconds, grant.ticket)
+        return
     if ctx.gateway == "opennds" and ctx.grant.get("level", 0) >= 3:
         rhid = ctx.grant["rhid"]
         store(venue, cs.db.hset, AuthmonKeys(venue).pending(), rhid, OpenNDS.authmon_entry(rhid, seconds))
@@ -409,6 +427,13 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
         # end only moved later; it is this shopper's now (its status page says "online").
         store(venue, cs.sessions.grant, venue, session_client(shopper), seconds, ctx.gateway, granted_by=shopper.client,
               ip=ctx.client_ip if ctx.verified else None, timed=tells_length(ctx))
+
+
+def _issue_ticket(venue: str, granted_by: str, ctx: GatewayContext, seconds: int, token: str) -> None:
+    """WiFiDog's token stored (hashed) for the gateway's auth call, bound to the MAC the redirect named."""
+    phone = client_from_params(services().hasher, {"mac": ctx.client_mac or ""}) or ""  # "": no MAC matches it
+    ticket = Ticket(phone=phone, granted_by=granted_by, seconds=seconds, timed=tells_length(ctx))
+    store(venue, captive_services().tickets.issue, venue, token, ticket)
 
 
 def _gateway_context(venue: str, shopper: Shopper) -> GatewayContext:
@@ -511,7 +536,23 @@ def _grant_offline(sealed: str):
     seconds = int(config["session_minutes"]) * 60
     grant = _grant(ctx, seconds, ctx.destination or external_url("captive.offline"), config,
                    unknown_venue=None if known else str(venue))
+    if isinstance(grant, Grant) and grant.ticket and not _ticket_stored_offline(venue, ctx, seconds, grant.ticket):
+        log.error("grant through %s failed: its token cannot be stored while the store is down", ctx.gateway)
+        page = render_template("captive/grant_failed.html", retry={"g": sealed})
+        return Response(page, status=503, headers={**NO_STORE, "Retry-After": str(STORE_RETRY_AFTER_S)})
     return grant if isinstance(grant, Response) else _answer(grant)
+
+
+def _ticket_stored_offline(venue: object, ctx: GatewayContext, seconds: int, token: str) -> bool:
+    """WiFiDog from the fail-open page: the gateway will ask for the token, so it must be stored; the store may
+    be back by now (this page's Try again comes here too). No shopper is known here: the session is the phone's."""
+    if not (isinstance(venue, str) and is_venue_id(venue)):
+        return False
+    try:
+        _issue_ticket(venue, "", ctx, seconds, token)
+    except STORE_ERRORS:
+        return False
+    return True
 
 
 @bp.get("/portal/status")
@@ -745,3 +786,159 @@ def _decode_payload(payload: str) -> str:
     except (ValueError, UnicodeDecodeError):  # binascii.Error; non-ASCII input raises a plain ValueError
         return payload
 
+
+
+# ---- WiFiDog auth server (wifidog-gateway: src/http.c, src/auth.c, src/centralserver.c, src/ping_thread.c) ----
+# The gateway's AuthServer Path is /wifidog/ (the default venue) or /wifidog/<venue>/; it appends login/?,
+# auth/?, ping/?, portal/? and gw_message.php? to it (src/conf.h).
+
+
+def _wifidog_venue(venue: str | None) -> str:
+    """The venue the auth server path names, else `?venue=`, else the default one (venue_param's answers)."""
+    return venue_param(MultiDict({"venue": venue}) if venue is not None else None)
+
+
+@bp.get("/wifidog/login/")
+@bp.get("/wifidog/<venue>/login/")
+def wifidog_login(venue: str | None = None):
+    """The gateway's redirect: lands the phone as /portal does, through the WiFiDog adapter whatever came."""
+    check_query_size()
+    return _land(_wifidog_venue(venue), gateway_args(), gateway=WiFiDog.name)
+
+
+@bp.get("/wifidog/auth/")
+@bp.get("/wifidog/<venue>/auth/")
+def wifidog_auth(venue: str | None = None):
+    """The gateway's own call (not the browser's): stage=login with the token a Continue handed the browser,
+    stage=counters every CheckInterval for each phone it lets out, stage=logout when it drops one. Answers
+    `Auth: 1` (let out) or `Auth: 0` (hold back, or drop). An answer without an `Auth:` line is an error to
+    the gateway, which then leaves its phones as they are (src/firewall.c): so are the refusals and faults,
+    never an `Auth: 0` that would log a venue's phones off."""
+    venue = _wifidog_venue(venue)
+    cs = captive_services()
+    try:
+        config = store(venue, cs.config.get, venue)
+        if refusal := _wifidog_refusal(config):
+            return _wifidog_text(f"ERROR: {refusal}\n", 403)
+        stage = request.args.get("stage", "")
+        if stage not in ("login", "counters", "logout"):
+            return _wifidog_text("ERROR: stage must be login, counters or logout\n", 400)
+        phone = client_from_params(services().hasher, {"mac": request.args.get("mac", "")})
+        allowed = phone is not None and _wifidog_stage(cs, venue, stage, phone)
+    except STORE_ERRORS as exc:
+        log.error("wifidog auth: store unavailable for venue %s: %s", venue, exc)
+        return _wifidog_text("ERROR: store unavailable, try again\n", 503)
+    if allowed is None:
+        return _wifidog_text("ERROR: not the token this device signed in with\n", 403)
+    return _wifidog_text(f"Auth: {int(allowed)}\n")
+
+
+def _wifidog_stage(cs: CaptiveServices, venue: str, stage: str, phone: str) -> bool | None:
+    """Whether the phone may be out after this stage (the gateway's `Auth:`); None: a call about a phone that
+    does not bring the token it logged in with, answered with no `Auth:` line (the gateway changes nothing).
+    Every stage names the token (src/centralserver.c), so an address allowed to call (any private one by
+    default: the guests' too) cannot log another phone off, nor ask about it, without that phone's token."""
+    token = request.args.get("token", "")
+    if stage == "login":
+        if store(venue, cs.tickets.holds, venue, phone, token):  # its own token again (the browser reloaded
+            return _session_lives(cs, venue, phone)  # the gateway's auth page): out while its session lives
+        return _wifidog_redeem(cs, venue, phone, token)
+    if not store(venue, cs.tickets.holds, venue, phone, token):
+        return None
+    if stage == "logout":  # the gateway dropped it (logged off, or idle): CAPPORT and probes must say so
+        store(venue, cs.sessions.revoke, venue, phone)  # its token stays held: logging in with it again says 0
+        return False
+    # counters: out while its session lives (its token kept as long); once it ended the gateway logs it off
+    session = store(venue, cs.sessions.get, venue, phone)
+    if session is not None:
+        store(venue, cs.tickets.hold_for, venue, phone, session.seconds_remaining())
+    return session is not None
+
+
+def _session_lives(cs: CaptiveServices, venue: str, phone: str) -> bool:
+    return store(venue, cs.sessions.get, venue, phone) is not None
+
+
+def _wifidog_redeem(cs: CaptiveServices, venue: str, phone: str, token: str) -> bool:
+    """stage=login: the token, once, for the phone it was issued to; then the session starts (as _record_grant
+    starts the other gateways'), at the address the gateway names: the gateway vouches for that pair."""
+    ticket = store(venue, cs.tickets.redeem, venue, token, phone)
+    if ticket is None:  # never the token nor the MAC in the log
+        log.info("wifidog auth for venue %s: a token unknown, used, expired or issued to another device", venue)
+        store(venue, spend_budget, "captive.ticket_miss", venue)  # OverBudget: a 429, no Auth: line
+        return False
+    store(venue, cs.sessions.grant, venue, ticket.phone, ticket.seconds, WiFiDog.name, granted_by=ticket.granted_by,
+          ip=_named_ip(request.args), timed=ticket.timed)
+    return True
+
+
+def _named_ip(args) -> str | None:
+    """The client's address the gateway's call names, normalised; None when it names none that is one."""
+    try:
+        return optional_ip(args, "ip")
+    except GatewayError:
+        return None
+
+
+def _wifidog_refusal(config: dict[str, str]) -> str | None:
+    """Why this caller may not speak for the venue's WiFiDog gateways, or None: its address is in the venue's
+    `wifidog_gateways`, or, when that is empty, a private one (GATEWAY_NETWORKS). Else anyone could redeem
+    tokens, ask whether a MAC is online or log phones off."""
+    source = client_address(request.remote_addr)
+    allowed = address_networks(config.get("wifidog_gateways", ""))
+    if source is not None and (any(source in net for net in allowed) if allowed else is_gateway_ip(source)):
+        return None
+    return "this address may not call this venue's WiFiDog auth server (its wifidog_gateways)"
+
+
+def _wifidog_text(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="text/plain; charset=utf-8", headers=NO_STORE)
+
+
+@bp.get("/wifidog/ping/")
+@bp.get("/wifidog/<venue>/ping/")
+def wifidog_ping(venue: str | None = None):
+    """The gateway's heartbeat (gw_id, sys_uptime, sys_memfree, sys_load, wifidog_uptime): `Pong`. None while
+    the store is down: no token can be stored then, and a gateway without its Pong shows new phones its own
+    "login screen unavailable" page instead of a sign-in that cannot end in a grant."""
+    venue = _wifidog_venue(venue)
+    cs = captive_services()
+    try:
+        config = store(venue, cs.config.get, venue)
+    except STORE_ERRORS as exc:
+        log.error("wifidog ping: store unavailable for venue %s: %s", venue, exc)
+        return _wifidog_text("ERROR: store unavailable, try again\n", 503)
+    if refusal := _wifidog_refusal(config):
+        return _wifidog_text(f"ERROR: {refusal}\n", 403)
+    return _wifidog_text("Pong")
+
+
+@bp.get("/wifidog/portal/")
+@bp.get("/wifidog/<venue>/portal/")
+def wifidog_portal(venue: str | None = None):
+    """Where the gateway sends the browser once auth/ let the phone out (`gw_id`, `token`): the status page,
+    "online", for the shopper this browser has (its cookie), else a new one."""
+    venue = _wifidog_venue(venue)
+    return redirect_no_store(external_url("captive.status", c=_browser_token(venue), gateway=ONLINE))
+
+
+@bp.get("/wifidog/gw_message.php")
+@bp.get("/wifidog/<venue>/gw_message.php")
+def wifidog_message(venue: str | None = None):
+    """Where the gateway sends the browser when auth/ said `Auth: 0` at login (`message=denied`, `token`): the
+    grant-failed page, with Try again (a Continue through the landing's context, kept an hour)."""
+    venue = _wifidog_venue(venue)
+    page = render_template("captive/grant_failed.html", retry={"c": _browser_token(venue)},
+                           reason=REFUSAL_TEXTS["refused"])
+    return Response(page, status=409, headers=NO_STORE)
+
+
+def _browser_token(venue: str) -> str:
+    """The token of this browser's shopper of `venue` (the cookie's), else of a new one (writes nothing)."""
+    try:
+        shopper = current_shopper()
+    except STORE_ERRORS:
+        shopper = None
+    if shopper is not None and shopper.venue == venue:
+        return shopper_token(shopper)
+    return captive_services().landing.handout(venue, None)[1]
