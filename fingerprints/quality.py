@@ -338,6 +338,8 @@ class ChartWords:
     all_floors: str = "all floors"
     rssi_dbm: str = "RSSI (dBm)"
     ap_title: str = "%(ap)s (%(bssid)s) heard on floor %(floor)s"
+    fixes_per_cell: str = "position fixes per %(cell)s m cell"  # the footfall's presence heatmap
+    presence_title: str = "%(venue)s: presence on floor %(floor)s, %(day)s"
 
     def needs_cjk(self) -> bool:
         return any(ord(c) > 0x2E7F for text in vars(self).values() for c in text)

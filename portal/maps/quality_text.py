@@ -80,4 +80,6 @@ def chart_words() -> ChartWords:
         true_zone=_("true zone"), confusion_title=_("%(venue)s: zone confusion, %(scope)s (hit rate %(rate)s)"),
         floor_scope=_("floor %(floor)s"), all_floors=_("all floors"), rssi_dbm=_("RSSI (dBm)"),
         ap_title=_("%(ap)s (%(bssid)s) heard on floor %(floor)s"),
+        fixes_per_cell=_("position fixes per %(cell)s m cell"),
+        presence_title=_("%(venue)s: presence on floor %(floor)s, %(day)s"),
     )

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from portal.apps.views import is_zh
 from portal.events.insights import K_MIN, VISITOR_MIN_S, k_safe
 from portal.events.report import shown
+from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map
 from portal.operator.quality import _plot_lock
@@ -110,5 +111,5 @@ def footfall_heatmap(venue: str, day: str, level: int):
         abort(404, _("This venue has no floor %(level)s.", level=level))
 
     with _plot_lock:
-        data = presence_heatmap_png(footfall_store(), venue_map, when, level)
+        data = presence_heatmap_png(footfall_store(), venue_map, when, level, chart_words())
     return Response(data, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})

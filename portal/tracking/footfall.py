@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -42,6 +43,9 @@ import redis
 
 from core.storage import VenueKeys, is_cluster, scan_slot
 from portal.events.privacy import PrivacyKeys
+
+if TYPE_CHECKING:  # only for the annotation: matplotlib's module is loaded when a chart is drawn
+    from fingerprints.quality import ChartWords
 
 # (client, zone or None, floor, x, y): one position as `record` takes it (None floor/x/y: no heatmap cell)
 Located = tuple[str, str | None, int | None, float | None, float | None]
@@ -456,10 +460,14 @@ def footfall_report(store: FootfallStore, venue: str, day: date | str, zones: li
     return store.report(venue, day, zones)
 
 
-def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level: int) -> bytes:
-    """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes."""
+def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level: int,
+                         words: ChartWords | None = None) -> bytes:
+    """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes; `words`: the chart's
+    text in the page's language (English by default)."""
     # lazy: matplotlib only when a heatmap is drawn
-    from fingerprints.quality import draw_plan, figure_png, plan_figure
+    from fingerprints.quality import ENGLISH, draw_plan, drawable_words, figure_png, plan_figure
+
+    words = drawable_words(words or ENGLISH)
 
     floor = venue_map.floor(level)
     grid = store.presence_grid(venue_map.id, day, level, floor.width_m, floor.height_m)
@@ -469,9 +477,9 @@ def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level
     image = ax.imshow(shown, extent=(0, nx * store.cell_m, ny * store.cell_m, 0), origin="upper", cmap="magma_r",
                       vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0),
                       interpolation="nearest")
-    fig.colorbar(image, ax=ax, label=f"position fixes per {store.cell_m:g} m cell", shrink=0.8)
-    ax.set_title(f"{venue_map.name}: presence on floor {floor.name}, {_day_str(day)}")
-    draw_plan(ax, venue_map, level)
+    fig.colorbar(image, ax=ax, label=words.fixes_per_cell % {"cell": f"{store.cell_m:g}"}, shrink=0.8)
+    ax.set_title(words.presence_title % {"venue": venue_map.name, "floor": floor.name, "day": _day_str(day)})
+    draw_plan(ax, venue_map, level, words=words)
     return figure_png(fig)
 
 

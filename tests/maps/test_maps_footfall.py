@@ -94,6 +94,20 @@ def test_presence_heatmap(ff, demo_map):
     assert presence_heatmap_png(ff, demo_map, "2026-01-01", 1).startswith(b"\x89PNG")  # empty day
 
 
+def test_presence_heatmap_in_the_pages_language(ff, demo_map, recwarn):
+    """The operator's footfall page draws the heatmap's title and scale in its language (a CJK font found through
+    fontconfig; without one the chart keeps its English words, never boxes)."""
+    from fingerprints.quality import ENGLISH, cjk_font_family
+
+    if cjk_font_family() is None:
+        pytest.skip("no font with Chinese glyphs on this machine (fc-list :lang=zh): charts stay English")
+    ff.record("demo", "p", "atrium", 0, 50.5, 31.9, T0)
+    zh = ENGLISH.__class__(fixes_per_cell="每 %(cell)s 米格的定位次数", x_m="x（米）", y_m="y（米）",
+                           presence_title="%(venue)s：%(floor)s 层到访，%(day)s")
+    assert presence_heatmap_png(ff, demo_map, DAY, 0, zh) != presence_heatmap_png(ff, demo_map, DAY, 0)
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
 def test_aggregated_with_ttls_and_no_device_history(ff, db):
     ff.record("demo", "frank", "pixel", 1, 100.0, 45.0, T0)
     ff.record("demo", "frank", "foodcourt", 1, 60.0, 30.0, T0 + 60)
