@@ -223,6 +223,16 @@ class ShopperTokenStore:
                              args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest])
         return None if raw is None else _shopper(venue, raw)
 
+    def verified_phones(self, venue: str, client: str) -> set[str]:
+        """The phones the gateway vouched for on any live token of this shopper (their expiry untouched).
+        A kept browser's token names no phone, yet an erasure from it must reach the phone her sign-in
+        sheet's token was vouched for: the same shopper's location history (mydata.erase)."""
+        keys = ShopperKeys(venue)
+        digests = sorted(d.decode() for d in self.db.smembers(keys.tokens_of(client)))
+        records = self.db.mget([keys.token(d) for d in digests]) if digests else []
+        shoppers = [_shopper(venue, raw) for raw in records if raw is not None]
+        return {s.own_phone for s in shoppers if s.client == client and s.own_phone}
+
     def revoke(self, venue: str, client: str) -> int:
         """End every token of this shopper (returns how many there were). A handed-out token never opened
         has no record to end, and its shopper no data yet; one opened before stays refused (its mark).

@@ -52,6 +52,11 @@ STAFF_HOURS = 6.0
 # Dwell histogram bins, in minutes: [lo, hi); None: open-ended.
 DWELL_BINS: tuple[tuple[int, int | None], ...] = ((0, 5), (5, 15), (15, 30), (30, 60), (60, 120), (120, None))
 TOP = 10
+# In a zone owner's scope, visitors and passers-by add up to the zone's phones of the period, which its funnel
+# shows as "in zone" on the same page and export: one of the two shown beside the other "<5" gave the hidden
+# one by subtraction (kopi: in zone 17, visitors 14: 3 passers-by). So there each is shown only while the
+# other may be. (The venue's figures have no such total beside them.)
+COMPLEMENTS = {"visitors": "passers_by", "passers_by": "visitors"}
 
 
 def k_safe(n: int | None, k: int = K_MIN, phones: int | None = None) -> int | None:
@@ -119,7 +124,14 @@ class Insights:
 
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none
-        recorded: none, so never shown), and None when withheld."""
+        recorded: none, so never shown), and None when withheld; in a zone scope, one of a pair that adds up
+        to a total shown beside it (`COMPLEMENTS`) only while the other may be shown too."""
+        other = COMPLEMENTS.get(key) if self.zones is not None else None
+        if other is not None and self._own_safe(other, getattr(self, other)) is None:
+            return None
+        return self._own_safe(key, n)
+
+    def _own_safe(self, key: str, n: int | None) -> int | None:
         return None if key in self.withheld else k_safe(n, phones=self.phones.get(key, 0))
 
     @property

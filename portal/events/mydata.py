@@ -49,11 +49,12 @@ def _shopper(venue: str) -> Shopper:
     return shopper
 
 
-def is_theirs(shopper: Shopper):
-    phone = shopper.own_phone
+def is_theirs(shopper: Shopper, phones: set[str] | None = None):
+    """Whether an event is the shopper's: it names her, or one of `phones` (default: the token's own phone)."""
+    mine = {p for p in (shopper.own_phone,) if p} if phones is None else phones
 
     def test(event: Event) -> bool:
-        return event.shopper == shopper.client or (phone is not None and event.device == phone)
+        return event.shopper == shopper.client or (event.device is not None and event.device in mine)
 
     return test
 
@@ -308,14 +309,18 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     that expire with their window: they name nobody.)"""
     venue, client = shopper.venue, shopper.client
     member = (shopper_data(venue, client).get("membership") or {}).get("member")
-    theirs = is_theirs(shopper)
+    # Her verified phones: this token's, and those of her other tokens (read before they are revoked below),
+    # so that an erasure from the real browser her keep link opened (its token names no phone) reaches the
+    # phone her sign-in sheet was vouched for, as one from the sheet does.
+    phones = sorted({p for p in (shopper.own_phone,) if p} | token_store().verified_phones(venue, client))
+    theirs = is_theirs(shopper, set(phones))
     removed = {"events": svc.events.delete_where(
         venue, lambda e: theirs(e) or (member is not None and str(e.data.get("member")) == str(member)))}
-    if shopper.own_phone:
-        svc.presence.forget(venue, shopper.own_phone)
-        removed["phone"] = forget_phone(svc.db, venue, shopper.own_phone)
-    removed["moments"] = svc.moments.forget(venue, [s for s in (client, shopper.own_phone) if s],
-                                            members=[member] if member else [])
+    removed["phone"] = 0
+    for phone in phones:
+        svc.presence.forget(venue, phone)
+        removed["phone"] += forget_phone(svc.db, venue, phone)
+    removed["moments"] = svc.moments.forget(venue, [client, *phones], members=[member] if member else [])
     removed.update(erase_shopper(venue, client))
     removed["payments"] = svc.payments.store.forget_shopper(venue, client)
     removed["notify"] = forget_notifications(svc.db, svc.settings.phone_key, venue, client)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from portal.events import report
 from portal.events.insights import K_MIN, compute, figure, figures, k_safe, prepare, withhold
-from portal.events.log import Event
+from portal.events.log import Event, EventKeys
 
 TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
 DAY = "2026-11-02"  # a Monday
@@ -98,3 +98,32 @@ def test_charts_are_well_formed_svg_with_withheld_counts_escaped():
     for chart in (bars, heat):
         root = ET.fromstring(str(chart))
         assert "<5" in "".join(root.itertext())
+
+
+def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, console, svc, demo):
+    """A zone's funnel "in zone" (its phones of the day) is visitors plus passers-by: with 9 visitors shown
+    beside "<5" passers-by, 11 in zone less 9 visitors gave the 2 passers-by. Both are held back, page and
+    CSV, the funnel's total stays; five passers-by show all three."""
+    def stay(phone: str, start: float, minutes: int) -> None:
+        svc.presence.record("demo", phone, "kopi", start)
+        svc.presence.record("demo", phone, "kopi", start + 60 * minutes)
+        svc.presence.record("demo", phone, None, start + 60 * minutes + 30)
+
+    for i in range(9):
+        stay(f"long{i}", at(2, 11) + 97 * i, 10)
+    for i in range(2):
+        stay(f"short{i}", at(2, 14) + 97 * i, 1)
+    svc.presence.sweep("demo", at(2, 18))
+    console.login("kopi")
+    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    assert "funnel_in_zone,kopi,,11" in lines, lines
+    assert "visitors,kopi,," in lines and "passers_by,kopi,," in lines, lines
+    page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
+    assert re.search(r'id="visitors">(&lt;|<)5<', page) and re.search(r'id="passers-by">(&lt;|<)5<', page)
+
+    for i in range(2, 5):
+        stay(f"short{i}", at(2, 15) + 97 * i, 1)
+    svc.presence.sweep("demo", at(2, 18))
+    svc.db.incr(EventKeys("demo").insights_generation())  # a new cache generation: the figures read again
+    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    assert {"visitors,kopi,,9", "passers_by,kopi,,5", "funnel_in_zone,kopi,,14"} <= set(lines), lines

@@ -8,6 +8,7 @@ import time
 
 from lightapps.membership.store import MemberStore
 from portal.events.insights import compute
+from portal.ingest.store import RssiKeys
 from portal.shopper import Shopper, shopper_token
 
 
@@ -41,6 +42,26 @@ def test_export_and_erase(app, client, svc, demo):
     assert svc.presence.occupancy("demo", t + 10) == {"kopi": 1}
     assert client.get(f"/v/demo/my-data?c={token}").status_code == 403  # the token is gone too
     assert compute(svc.events.read("demo"), "demo", t - 10, t + 10).funnels[0].in_zone == 1  # future exports
+
+
+def test_an_erasure_from_the_kept_browser_reaches_the_phone_the_sheet_was_vouched_for(app, client, svc, demo):
+    """The keep link opens the same shopper in the phone's real browser with a token that names no phone;
+    erasing from there leaves nothing of her verified phone either (its events, presence, readings), and
+    nothing of a phone only claimed (unverified) on another of her tokens, nor of anyone else's."""
+    with app.app_context():
+        shopper_token(Shopper("demo", "s-kept", phone="dev-kept", phone_verified=True))  # the sign-in sheet's
+        shopper_token(Shopper("demo", "s-kept", phone="dev-claimed", phone_verified=False))
+        browser = shopper_token(Shopper("demo", "s-kept"))  # the real browser's, after the keep link
+    t = time.time() - 3600
+    for phone in ("dev-kept", "dev-claimed", "dev-other"):
+        svc.presence.record("demo", phone, "kopi", t)
+    svc.events.emit("demo", "landing", at=t + 1, device="dev-kept", shopper="s-kept", zone="kopi")
+    svc.db.zadd(RssiKeys("demo").readings("dev-kept"), {"ap1:-60": t})
+
+    assert client.post("/v/demo/my-data/erase", data={"c": browser}).status_code == 200
+    assert {e.device for e in svc.events.read("demo")} == {"dev-claimed", "dev-other"}
+    assert svc.presence.occupancy("demo", t + 10) == {"kopi": 2}
+    assert not svc.db.exists(RssiKeys("demo").readings("dev-kept"))
 
 
 def test_an_unverified_phone_does_not_open_its_location_history(app, client, svc, demo):
