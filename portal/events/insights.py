@@ -25,8 +25,10 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
   tell the stalls apart, so its funnel counts the phones, landings' purchases and referrals of the group's
   members too: a phone is never "in" the hall while it stands at a stall;
 - new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
-- staff phones (present more than `staff_hours` a day on most days, or on the operator's list) and
-  phones whose shopper withdrew location consent are left out of everything;
+- staff phones (present more than `staff_hours` a day on most days, or on the operator's list) are left out
+  of everything; an event that names a shopper without location consent (her landings, her purchases) is left
+  out; presence events (arrive, zone entries, leave) name no shopper and count as aggregates, shown
+  k-anonymously (`PrivacyStore.allowed`; an erasure removes her vouched phone's presence too);
 - a period longer than a day shows a figure only when each of its days would show it (`withhold`, by the
   same `k_safe` test): the figures of two periods could otherwise be subtracted to give one day's figure
   below k.
