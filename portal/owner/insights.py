@@ -12,7 +12,7 @@ give no such difference."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
@@ -40,13 +40,19 @@ def _scope(venue: str):
     return account, venue_map, wanted, managed
 
 
+def _owner_day(venue: str) -> date:
+    """The day asked for (`?day=`); none: yesterday, the latest an owner may see (report.py: a period once it is
+    over), for the page and its export alike (an export without a day answered today's 409)."""
+    asked = request.args.get("day")
+    return _day(asked, venue) - (timedelta(0) if asked else timedelta(days=1))
+
+
 @bp.get("/<venue>/insights")
 @login_required()
 def insights(venue: str):
     account, venue_map, wanted, managed = _scope(venue)
     zone = wanted or managed[0]  # one zone at a time (module docstring)
-    # No day asked for: yesterday, the latest an owner may see (report.py: a period once it is over)
-    day = _day(request.args.get("day"), venue) - (timedelta(0) if request.args.get("day") else timedelta(days=1))
+    day = _owner_day(venue)
     names = zone_names(venue_map)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
@@ -63,8 +69,7 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     account, venue_map, wanted, managed = _scope(venue)
     zone = wanted or managed[0]
-    day = _day(request.args.get("day"), venue)
-    name, last, days = period(day)
+    name, last, days = period(_owner_day(venue))
     span = period_span(name, last, days)  # a week's or month's export names its first and last day
     data = rows(day_insights(services(), venue_map, last, zones=[zone], days=days), zone_names(venue_map))
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")

@@ -127,3 +127,10 @@ def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, consol
     svc.db.incr(EventKeys("demo").insights_generation())  # a new cache generation: the figures read again
     lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
     assert {"visitors,kopi,,9", "passers_by,kopi,,5", "funnel_in_zone,kopi,,14"} <= set(lines), lines
+
+
+def test_an_owners_export_without_a_day_is_yesterdays_as_the_page(client, console, svc, demo):
+    """The owner's page opens on yesterday (today is not over: 409); its export without `day` answered 409."""
+    console.login("kopi")
+    resp = client.get("/console/owner/demo/insights/export.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv", resp.get_data(as_text=True)[:200]
