@@ -35,6 +35,8 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
     "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
+    # A pre-order saved while payments are on opens a payment order (kept a week): changing it a few times is fine
+    "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR),
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
     "membership.sms.venue": (1000, DAY),
     # Texts a shopper asks the portal to send ("text me this ticket", the queue's "text me when my table is

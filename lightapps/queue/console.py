@@ -13,7 +13,8 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.views import class_summaries, shown_preorder, store
+from lightapps.queue.payment import refund_paid_preorder
+from lightapps.queue.views import class_summaries, decode_preorder, shown_preorder, store
 from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
 from portal.apps.notify import masked_phone
@@ -261,6 +262,11 @@ def reservation_action(venue: str, zone: str, rid: str, action: str):
     result = store().end_reservation(venue, zone, rid[:30], states[action])
     if not result.ok and result.reason == "NOT_FOUND":
         abort(404, _("No such booking."))
+    if action == "cancel" and (result.ok or result.value == "CANCELED"):
+        # The restaurant called the booking off: its paid pre-order goes back to the shopper in full, as when the
+        # shopper gives the booking up (one refund number per order: never twice, so pressing Cancel again
+        # finishes a refund a store error cut short). A no-show or an arrival keeps it.
+        refund_paid_preorder(venue, decode_preorder(store().reservation(venue, zone, rid[:30])))
     if not result.ok:
         abort(409, _("That booking is already %(state)s.", state=result.value))
     audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)

@@ -452,6 +452,9 @@ def preorder(venue: str, zone: str):
     preorder_doc = {"items": lines, "total": sum(x["price"] * x["qty"] for x in lines)} if lines else None
     order = None
     if preorder_doc and preorder_doc["total"] > 0 and payments_on():  # paid online (lightapps/queue/payment.py)
+        # Each save opens a new payment order, kept a week past its expiry: within the queue.preorder budgets, so
+        # one number cannot fill the store with orders (a save refused below gives back what it spent).
+        spend_budget("queue.preorder", venue, shopper=shopper.client)
         day = reservation_date(record["id"]) if kind == "reservation" else record["day"]  # the number's own day
         back = _url("queue.landing", venue=venue, zone=zone, _external=True)
         order = open_order(venue, zone, day, record["id"], shopper.client, preorder_doc, back)
@@ -461,6 +464,8 @@ def preorder(venue: str, zone: str):
                                                    day=record["day"])
     else:
         result = store().attach_preorder_to_reservation(venue, zone, record["id"], shopper.client, preorder_doc)
+    if not result.ok and order is not None:
+        give_back_budget("queue.preorder", venue, shopper=shopper.client)
     if not result.ok and result.reason == "PAID":
         abort(409, _("This pre-order is paid and can no longer be changed; give up the number or booking for a "
                      "refund."))

@@ -119,7 +119,10 @@ def _ask_provider(order: Order, shopper: Shopper, wait_turn: bool = True) -> Ord
 def order_page(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     order = _ask_provider(order, shopper)
-    if order.status == "paid" and order.return_url and request.args.get("stay") != "1":
+    # Paid: on to what it paid for. Not a payment that delivered nothing (late, or the hold or unit was gone): its
+    # refund may still be under way (WeChat Pay answers PROCESSING), and only this page says the money comes back.
+    undelivered = order.late or order.delivery == "refunded"
+    if order.status == "paid" and order.return_url and not undelivered and request.args.get("stay") != "1":
         return _return_to(order, shopper)
     return _page(order, shopper)
 

@@ -207,6 +207,45 @@ def test_callback_after_hold_expiry_is_refunded(cinema, sandbox, pay):
     assert [(e.kind, e.amount) for e in pay.store.ledger(VENUE, ZONE)] == [("paid", 9000), ("refund", 9000)]
 
 
+@pytest.mark.parametrize("lapsed", ["hold", "order"])
+def test_a_payment_for_a_lapsed_hold_whose_refund_is_processing_says_so_on_its_page(cinema, sandbox, pay,
+                                                                                    refunds_answer, lapsed):
+    """WeChat Pay answers a refund PROCESSING (its result comes later): meanwhile the order that paid for a lapsed
+    hold (the hold gone while the order was open: refunded as undeliverable; or the order expired too: a late
+    payment) is still paid, and its page, where the provider sends the shopper back, says the money is coming
+    back (en and zh) rather than going on to the hold, whose seats are gone."""
+    app, client, c, store = cinema
+    box, sandbox_url = sandbox
+    refunds_answer("processing")
+    token, order_id = hold_and_order(client, store, c)
+    choose(client, order_id, c, "wechat:native")
+    box.hold_notifications = True
+    try:
+        requests.post(f"{sandbox_url}/sandbox/pay/wechat/{order_id}/approve", timeout=30)
+    finally:
+        box.hold_notifications = False
+    svc = app.extensions["mallportal"]
+    past = int(time.time() * 1000) - 1000
+    svc.db.hset(f"mp:{{{VENUE}}}:cinema:hold:{token}", "expires_ms", past)
+    if lapsed == "order":
+        svc.db.hset(f"mp:{{{VENUE}}}:pay:order:{order_id}", "expires_ms", past)
+    assert box.notify(box.trade("wechat", order_id)) == 200
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refund_pending) == ("paid", 9000)
+    assert order.late if lapsed == "order" else order.delivery == "refunded"
+
+    back = client.get(f"/v/{VENUE}/pay/{order_id}/back?c={c}")
+    assert back.status_code == 303
+    page = client.get(back.headers["Location"])
+    assert page.status_code == 200, page.headers.get("Location")
+    text = page.get_data(as_text=True)
+    assert 'id="paid"' in text and "Refund ¥90.00: in progress" in text
+    assert ("it is being refunded" in text) == (lapsed == "order")
+    zh = client.get(f"/v/{VENUE}/pay/{order_id}?c={c}&lang=zh")
+    assert zh.status_code == 200 and "退款 ¥90.00: 处理中" in zh.get_data(as_text=True)
+    assert store.get_hold(VENUE, token).status != "confirmed"  # no ticket
+
+
 def test_ticket_refunded_before_the_cutoff_only(cinema, sandbox, pay):
     app, client, c, store = cinema
     token, order_id = hold_and_order(client, store, c)
