@@ -160,6 +160,7 @@ def test_the_owed_list_is_the_car_park_offices_and_the_operators(client, console
     assert 'id="owed-link"' in client.get(CONSOLE).get_data(as_text=True)
     zh = client.get(f"{CONSOLE}owed?lang=zh").get_data(as_text=True)
     assert "¥15.00" in zh and "欠费" in zh
+    assert "<th>离场时间</th>" in zh and "<th>剩余</th>" not in zh  # "Left" as the car left, not "remaining"
 
 
 def test_the_owed_list_answers_503_when_the_store_is_down(client, console, demo, monkeypatch):
