@@ -59,6 +59,11 @@ TOP = 10
 # one by subtraction (kopi: in zone 17, visitors 14: 3 passers-by). So there each is shown only while the
 # other may be. (The venue's figures have no such total beside them.)
 COMPLEMENTS = {"visitors": "passers_by", "passers_by": "visitors"}
+# The dwell bars add up to the period's completed visits (or stays) and the hour-of-week cells to its arrivals
+# (or zone entries), totals the same page shows: one member of such a group hidden alone ("<5") would follow by
+# subtraction. So the smallest other member above 0 is hidden with it (a second suppression: two hidden members
+# give only their sum).
+SUMMED_GROUPS = ("dwell:", "heat:")
 
 
 def k_safe(n: int | None, k: int = K_MIN, phones: int | None = None) -> int | None:
@@ -131,7 +136,24 @@ class Insights:
         other = COMPLEMENTS.get(key) if self.zones is not None else None
         if other is not None and self._own_safe(other, getattr(self, other)) is None:
             return None
+        group = next((g for g in SUMMED_GROUPS if key.startswith(g)), None)
+        if group is not None and key == self._hidden_with_the_only_one(group):
+            return None
         return self._own_safe(key, n)
+
+    def _group(self, group: str) -> dict[str, int]:
+        if group == "dwell:":
+            return {f"dwell:{label}": n for label, n in self.dwell_histogram()}
+        return {f"heat:{d}:{h}": n for d, row in enumerate(self.heatmap) for h, n in enumerate(row)}
+
+    def _hidden_with_the_only_one(self, group: str) -> str | None:
+        """SUMMED_GROUPS' second suppression: the member hidden beside the group's only hidden one, if any."""
+        members = self._group(group)
+        hidden = [key for key, n in members.items() if self._own_safe(key, n) is None]
+        if len(hidden) != 1:
+            return None
+        shown = [(n, key) for key, n in members.items() if key != hidden[0] and n > 0]
+        return min(shown)[1] if shown else None
 
     def _own_safe(self, key: str, n: int | None) -> int | None:
         return None if key in self.withheld else k_safe(n, phones=self.phones.get(key, 0))

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from portal.events import report
-from portal.events.insights import K_MIN, compute, figure, figures, k_safe, prepare, withhold
+from portal.events.insights import K_MIN, Insights, compute, figure, figures, k_safe, prepare, withhold
 from portal.events.log import Event, EventKeys
 
 TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
@@ -134,3 +134,21 @@ def test_an_owners_export_without_a_day_is_yesterdays_as_the_page(client, consol
     console.login("kopi")
     resp = client.get("/console/owner/demo/insights/export.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv", resp.get_data(as_text=True)[:200]
+
+
+def test_a_cell_hidden_alone_takes_the_smallest_other_with_it():
+    """The hour-of-week cells add up to the arrivals the page shows, the dwell bars to the visits: one cell
+    hidden alone ("<5") would be the total less the others. The smallest other cell above 0 is hidden with it;
+    with two hidden already, only their sum could be worked out, and nothing more is hidden."""
+    ins = Insights("v", at(2, 0), at(3, 0), zones=None)
+    for hour, n in ((10, 5), (11, 6), (20, 1)):
+        ins.heatmap[0][hour] = n
+        ins.phones[f"heat:0:{hour}"] = n
+    shown = {hour: ins.safe(f"heat:0:{hour}", ins.heatmap[0][hour]) for hour in (10, 11, 20, 21)}
+    assert shown == {10: None, 11: 6, 20: None, 21: 0}
+    ins.heatmap[0][21], ins.phones["heat:0:21"] = 2, 2  # a second small cell: hidden on its own
+    assert ins.safe("heat:0:10", 5) == 5 and ins.safe("heat:0:11", 6) == 6
+    assert ins.safe("heat:0:20", 1) is None and ins.safe("heat:0:21", 2) is None
+    ins.dwell_s = [60.0] * 3 + [600.0] * 5 + [1200.0] * 7  # 0-5 min: 3 (hidden), 5-15: 5, 15-30: 7
+    ins.phones |= {"dwell:0-5 min": 3, "dwell:5-15 min": 5, "dwell:15-30 min": 7}
+    assert [ins.safe(f"dwell:{label}", n) for label, n in ins.dwell_histogram()][:3] == [None, None, 7]
