@@ -191,15 +191,15 @@ def figures(ins: Insights) -> dict[str, int]:
     return out
 
 
-def withhold(period: Insights, days: Iterable[Insights], k: int = K_MIN) -> None:
-    """Mark the period's figures that some day of it (figured with no top cut) would not show (k_safe: 1..k-1
-    of it, or fewer than k phones behind it). Every figure but the distinct counts adds up over days, so any
-    two periods' difference is a sum of whole days of which each is 0 or stands on at least k phones; and the
-    distinct counts (visitors, new...) get the same rule."""
-    per_day = [(figures(day), day.phones) for day in days]
+def withhold(period: Insights, days: Iterable[Insights]) -> None:
+    """Mark the period's figures that some day of it (figured with no top cut) would not show: `Insights.safe`
+    of that day (k_safe: 1..k-1 of it, or fewer than k phones behind it; and the day's second suppressions,
+    SUMMED_GROUPS and COMPLEMENTS, so a figure a day's page hides by them cannot come back as the week less
+    the other days). Every figure but the distinct counts adds up over days, so any two periods' difference
+    is a sum of whole days of which each is shown on its own page; the distinct counts get the same rule."""
+    per_day = [(day, figures(day)) for day in days]
     period.withheld = sorted(key for key in figures(period)
-                             if any(k_safe(counts.get(key, 0), k, phones.get(key, 0)) is None
-                                    for counts, phones in per_day))
+                             if any(day.safe(key, counts.get(key, 0)) is None for day, counts in per_day))
 
 
 def staff_devices(events: Iterable[Event], tz: str = "UTC", hours: float = STAFF_HOURS) -> set[str]:

@@ -152,3 +152,19 @@ def test_a_cell_hidden_alone_takes_the_smallest_other_with_it():
     ins.dwell_s = [60.0] * 3 + [600.0] * 5 + [1200.0] * 7  # 0-5 min: 3 (hidden), 5-15: 5, 15-30: 7
     ins.phones |= {"dwell:0-5 min": 3, "dwell:5-15 min": 5, "dwell:15-30 min": 7}
     assert [ins.safe(f"dwell:{label}", n) for label, n in ins.dwell_histogram()][:3] == [None, None, 7]
+
+
+def test_a_week_keeps_hidden_what_its_days_second_suppression_hid():
+    """Day D hides its 0-5 min bar (2) and, with it, 5-15 min (6); day E shows 5-15 min (30). Had the week shown
+    its 5-15 min (36), D's would be 36 - 30 = 6 and D's 0-5 min the visits less the rest."""
+    def day(bins: dict[float, int]) -> Insights:
+        ins = Insights("v", at(2, 0), at(3, 0), zones=None)
+        ins.dwell_s = [s for s, n in bins.items() for _ in range(n)]
+        ins.phones = {f"dwell:{label}": n for label, n in ins.dwell_histogram()}
+        return ins
+
+    d, e = day({60.0: 2, 600.0: 6, 1200.0: 20}), day({600.0: 30})
+    assert d.safe("dwell:5-15 min", 6) is None and e.safe("dwell:5-15 min", 30) == 30
+    week = day({60.0: 2, 600.0: 36, 1200.0: 20})
+    withhold(week, [d, e])
+    assert week.safe("dwell:5-15 min", 36) is None and week.safe("dwell:0-5 min", 2) is None
