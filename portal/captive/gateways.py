@@ -1112,6 +1112,16 @@ ADAPTERS: tuple[Adapter, ...] = (MerakiClickThrough(), MerakiSignOn(), OpenNDS()
 BY_NAME = {a.name: a for a in ADAPTERS}
 
 
+# Gateways whose redirect is signed or encrypted as a whole when `verified` (CoovaChilli's md over the URL,
+# openNDS FAS 2-3's encrypted query), so the shopper's original URL in it is the gateway's, not anyone's.
+SIGNED_REDIRECTS = frozenset({"coova", "opennds"})
+
+
+def destination_vouched(ctx: GatewayContext) -> bool:
+    """Whether the portal may itself redirect to `ctx.destination`: the gateway signed it with the redirect."""
+    return ctx.verified and ctx.gateway in SIGNED_REDIRECTS
+
+
 def detect(args) -> Adapter:
     return next(a for a in ADAPTERS if a.detect(args))
 

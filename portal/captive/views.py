@@ -48,6 +48,7 @@ from portal.captive.gateways import (
     OpenNDS,
     WiFiDog,
     calls_controller,
+    destination_vouched,
     hand_back,
     is_gateway_ip,
     issues_ticket,
@@ -387,16 +388,19 @@ def continue_to_internet():
         abort(exc.status, _expired_text())
     except STORE_ERRORS as exc:
         return fail_open(venue, exc)
-    # The status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it). A
-    # gateway's grant hands the destination to the gateway, which follows it; a direct grant's redirect would be
-    # ours, and an unsigned destination is anyone's link (following it makes the portal an open redirect), so
-    # the status page shows it as a link instead, as for a phone that was online already (_already_online).
-    followed = ctx.destination if ctx.gateway != "direct" or ctx.verified else None
-    shown = {"to": ctx.destination} if ctx.destination and not followed else {}
-    destination = followed or external_url("captive.status", c=shopper_token(shopper), **lang_arg(), **shown)
-    grant = _grant(ctx, seconds, destination, config)
+    # The status page in the language chosen (the sign-in sheet keeps no cookie: the form carries it), with the
+    # shopper's original URL as a link on it when the portal would otherwise redirect there itself.
+    shown = {"to": ctx.destination} if ctx.destination else {}
+    status_url = external_url("captive.status", c=shopper_token(shopper), **lang_arg(), **shown)
+    grant = _grant(ctx, seconds, ctx.destination or status_url, config)
     if isinstance(grant, Response):
         return grant
+    if grant.redirect_to and grant.redirect_to == ctx.destination and not destination_vouched(ctx):
+        # The portal's own redirect to the original URL (direct mode; a controller's grant: UniFi, Omada,
+        # SmartZone): unsigned, it is anyone's link, and following it would make the portal an open redirect, so
+        # the status page shows it instead (as for a phone online already, _already_online). A grant that hands
+        # it to the gateway (Meraki's continue_url, a WLC's form...) leaves following it to the gateway.
+        grant = replace(grant, redirect_to=status_url)
     try:
         _record_grant(venue, shopper, ctx, seconds, grant)
     except STORE_ERRORS as exc:  # as when the store fails earlier (a controller's grant stands: only our record

@@ -19,6 +19,7 @@ from portal.captive.controller_api import cert_sha256
 from portal.captive.probes import APPLE_SUCCESS
 from portal.seed import ensure_demo_mall
 from portal.shopper import Shopper
+from tests.captive.test_captive_gateways import onward_link
 from tests.captive.tls import self_signed
 from tests.fake_http import JsonHandler, serving
 
@@ -246,7 +247,7 @@ def test_unifi_os_console_with_a_pinned_certificate(client, demo, unifi_os):
     configure(client, unifi_url=url, unifi_site="mall", unifi_username="portal", unifi_password="ctrlpw",
               unifi_cert_sha256=cert_sha256(der), session_minutes=45)
     resp = unifi_redirect(client)
-    assert resp.status_code == 303 and resp.headers["Location"] == "http://example.org/"
+    assert onward_link(resp) == "http://example.org/"
     (login_path, login, _, _), (cmd_path, cmd, cookie, csrf) = FakeUniFiOS.calls
     assert login_path == "/api/auth/login" and login == {"username": "portal", "password": "ctrlpw"}
     assert cmd_path == "/proxy/network/api/s/mall/cmd/stamgr" and (cookie, csrf) == ("TOKEN=jwt123", "csrf42")
