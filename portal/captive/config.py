@@ -48,9 +48,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "mikrotik_hosts": ("", "MikroTik link-login-only hosts allowed (the hotspot's dns-name); empty = private IPs only"),
     "ruckus_hosts": ("", "Ruckus Unleashed sip hosts allowed (comma-separated); empty = private IPs only"),
     "wifidog_gateways": ("", "addresses allowed to call the WiFiDog auth server's auth/ and ping/ (comma-separated "
-                             "IPs or networks: the gateways' addresses as the portal sees them, their public NAT "
-                             "addresses when it is hosted outside); empty: private addresses only, which a guest "
-                             "on a network routed to the portal also has"),
+                             "IPs or networks: the gateways' addresses as the portal sees them); required for "
+                             "WiFiDog, empty: no caller at all. A portal hosted outside sees the guests and the "
+                             "gateway behind the same NAT address and cannot tell them apart: run it on the "
+                             "venue's network, or give the gateway its own public address"),
     "client_networks": ("", "where shoppers' requests come from (comma-separated IPs or networks: the guest "
                             "networks, or the venue's public NAT addresses when the portal is hosted outside); a "
                             "MAC a gateway did not vouch for places a phone only in a request from there (else "

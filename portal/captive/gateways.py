@@ -1077,7 +1077,7 @@ class WiFiDog(Adapter):
         host = f"[{address}]" if address.version == 6 else str(address)
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"),
                               client_ip=optional_ip(args, "ip"), destination=args.get("url"),
-                              grant={"auth_url": f"http://{host}:{int(port)}{self.AUTH_PATH}"})
+                              grant={"auth_url": f"http://{host}:{int(port)}{self.AUTH_PATH}", "gw_id": gw_id})
 
     def grant(self, ctx, seconds, destination, config):
         token = secrets.token_urlsafe(32)  # 256 bits: never guessed; one use (portal/captive/wifidog.py)

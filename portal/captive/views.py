@@ -50,7 +50,6 @@ from portal.captive.gateways import (
     calls_controller,
     destination_vouched,
     hand_back,
-    is_gateway_ip,
     issues_ticket,
     optional_ip,
     parse_redirect,
@@ -434,9 +433,11 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
 
 
 def _issue_ticket(venue: str, granted_by: str, ctx: GatewayContext, seconds: int, token: str) -> None:
-    """WiFiDog's token stored (hashed) for the gateway's auth call, bound to the MAC the redirect named."""
+    """WiFiDog's token stored (hashed) for the gateway's auth call, bound to the MAC and the gw_id the redirect
+    named (a context sealed before contexts kept the gw_id: bound to no gateway)."""
     phone = client_from_params(services().hasher, {"mac": ctx.client_mac or ""}) or ""  # "": no MAC matches it
-    ticket = Ticket(phone=phone, granted_by=granted_by, seconds=seconds, timed=tells_length(ctx))
+    ticket = Ticket(phone=phone, granted_by=granted_by, seconds=seconds, timed=tells_length(ctx),
+                    gw_id=str(ctx.grant.get("gw_id", "")))
     store(venue, captive_services().tickets.issue, venue, token, ticket)
 
 
@@ -822,7 +823,7 @@ def wifidog_auth(venue: str | None = None):
     cs = captive_services()
     try:
         config = store(venue, cs.config.get, venue)
-        if refusal := _wifidog_refusal(config):
+        if refusal := _wifidog_refusal(venue, config):
             return _wifidog_text(f"ERROR: {refusal}\n", 403)
         stage = request.args.get("stage", "")
         if stage not in ("login", "counters", "logout"):
@@ -840,8 +841,9 @@ def wifidog_auth(venue: str | None = None):
 def _wifidog_stage(cs: CaptiveServices, venue: str, stage: str, phone: str) -> bool | None:
     """Whether the phone may be out after this stage (the gateway's `Auth:`); None: a call about a phone that
     does not bring the token it logged in with, answered with no `Auth:` line (the gateway changes nothing).
-    Every stage names the token (src/centralserver.c), so an address allowed to call (any private one by
-    default: the guests' too) cannot log another phone off, nor ask about it, without that phone's token."""
+    Every stage names the token (src/centralserver.c), so an address allowed to call (the venue's
+    `wifidog_gateways`: a guest's too where guests and gateways share an address) cannot log another phone off,
+    nor ask about it, without that phone's token."""
     token = request.args.get("token", "")
     if stage == "login":
         if store(venue, cs.tickets.holds, venue, phone, token):  # its own token again (the browser reloaded
@@ -864,11 +866,14 @@ def _session_lives(cs: CaptiveServices, venue: str, phone: str) -> bool:
 
 
 def _wifidog_redeem(cs: CaptiveServices, venue: str, phone: str, token: str) -> bool:
-    """stage=login: the token, once, for the phone it was issued to; then the session starts (as _record_grant
-    starts the other gateways'), at the address the gateway names: the gateway vouches for that pair."""
-    ticket = store(venue, cs.tickets.redeem, venue, token, phone)
+    """stage=login: the token, once, for the phone and the gateway (gw_id) it was issued to, unless the phone's
+    live session is another token's (a forged redirect naming its MAC: that session is not this token's to take);
+    then the session starts (as _record_grant starts the other gateways'), at the address the gateway names: the
+    gateway vouches for that pair."""
+    ticket = store(venue, cs.tickets.redeem, venue, token, phone, request.args.get("gw_id", ""))
     if ticket is None:  # never the token nor the MAC in the log
-        log.info("wifidog auth for venue %s: a token unknown, used, expired or issued to another device", venue)
+        log.info("wifidog auth for venue %s: a token unknown, used, expired, issued to another device or gateway, "
+                 "or another token's device signed in", venue)
         store(venue, spend_budget, "captive.ticket_miss", venue)  # OverBudget: a 429, no Auth: line
         return False
     store(venue, cs.sessions.grant, venue, ticket.phone, ticket.seconds, WiFiDog.name, granted_by=ticket.granted_by,
@@ -884,14 +889,19 @@ def _named_ip(args) -> str | None:
         return None
 
 
-def _wifidog_refusal(config: dict[str, str]) -> str | None:
+def _wifidog_refusal(venue: str, config: dict[str, str]) -> str | None:
     """Why this caller may not speak for the venue's WiFiDog gateways, or None: its address is in the venue's
-    `wifidog_gateways`, or, when that is empty, a private one (GATEWAY_NETWORKS). Else anyone could redeem
-    tokens, ask whether a MAC is online or log phones off."""
-    source = client_address(request.remote_addr)
+    `wifidog_gateways`. None are allowed while that is empty: a private address is a guest's too on a network
+    routed to the portal, and a guest who may call could redeem tokens, ask whether a MAC is online or log
+    phones off. Logged once per call, without the caller's address (a phone's, perhaps)."""
     allowed = address_networks(config.get("wifidog_gateways", ""))
-    if source is not None and (any(source in net for net in allowed) if allowed else is_gateway_ip(source)):
+    if not allowed:
+        log.warning("wifidog auth server of venue %s: refused a call, wifidog_gateways is not set", venue)
+        return "this venue's wifidog_gateways is not set: no address may call its WiFiDog auth server"
+    source = client_address(request.remote_addr)
+    if source is not None and any(source in net for net in allowed):
         return None
+    log.warning("wifidog auth server of venue %s: refused a call from an address not in wifidog_gateways", venue)
     return "this address may not call this venue's WiFiDog auth server (its wifidog_gateways)"
 
 
@@ -912,7 +922,7 @@ def wifidog_ping(venue: str | None = None):
     except STORE_ERRORS as exc:
         log.error("wifidog ping: store unavailable for venue %s: %s", venue, exc)
         return _wifidog_text("ERROR: store unavailable, try again\n", 503)
-    if refusal := _wifidog_refusal(config):
+    if refusal := _wifidog_refusal(venue, config):
         return _wifidog_text(f"ERROR: {refusal}\n", 403)
     return _wifidog_text("Pong")
 

@@ -4,14 +4,16 @@ Continue sends the browser to the gateway's /wifidog/auth?token=<token> (gateway
 asks the portal's auth/ (stage=login) with that token and the MAC of the phone that brought it. The token is a
 bearer secret on the venue's network: only its SHA-256 is stored, for TOKEN_TTL_S (the browser takes the
 redirect at once), bound to the phone's client id (a keyed hash of the MAC, never the MAC), the shopper whose
-Continue issued it and the session's length. Redeemed once, in one step: two auth calls with the same token
-cannot both pass."""
+Continue issued it, the gateway whose redirect it answered (its `gw_id`) and the session's length. Redeemed
+once, in one step: two auth calls with the same token cannot both pass. The MAC the gateway names is that of
+the browser that brought the token (its ARP table), and only the venue's named gateways may call auth/: a guest
+who forged a redirect with another phone's MAC holds a token that redeems nothing for the guest's own phone."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import redis
 
@@ -34,8 +36,9 @@ class WiFiDogKeys(VenueKeys):
         return self.key("wifidog", "ticket", digest)
 
     def held(self, phone: str) -> str:
-        """STRING: the SHA-256 of the token the phone logged in with, in the venue's slot (as its ticket)."""
-        return self.key("wifidog", "held", phone)
+        """STRING: the SHA-256 of the token the phone logged in with, in the phone's bucket (beside its session:
+        one script reads both)."""
+        return self.phone_key(phone, "wifidog-held", phone)
 
 
 @dataclass(frozen=True)
@@ -44,18 +47,25 @@ class Ticket:
     granted_by: str  # the shopper (client id) whose Continue issued it: the session is theirs
     seconds: int  # the session the grant is for
     timed: bool  # the gateway enforces that length (gateways.tells_length)
+    gw_id: str = ""  # the redirect's gw_id: only that gateway's auth call redeems it
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Ticket:
+        """A stored ticket; fields this version does not know are left out (a newer host may have written it)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(raw).items() if k in known})
 
 
-# Redeem: the ticket, deleted, when it is there and for this phone, and the token kept as the phone's (KEYS[2]);
-# 0 (kept) when it names another phone (a token the right phone may still bring); nil when there is none (never
-# issued, used, or expired).
-_REDEEM = """
+# Redeem, step 1, in the venue's slot: the ticket, deleted, when it is there, for this phone (ARGV[1]) and from
+# its gateway (ARGV[2]); 0 (kept) when it names another phone or gateway (a token the right one may still bring);
+# nil when there is none (never issued, used, or expired).
+_TAKE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local ticket = cjson.decode(raw)
 if ticket.phone ~= ARGV[1] then return 0 end
+if ticket.gw_id ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ticket.seconds) + tonumber(ARGV[3]))
 return raw
 """
 
@@ -64,7 +74,7 @@ class WiFiDogTickets:
     def __init__(self, db: redis.Redis, ttl_s: int = TOKEN_TTL_S) -> None:
         self.db = db
         self.ttl_s = ttl_s
-        self._redeem = db.register_script(_REDEEM)
+        self._take = db.register_script(_TAKE)
 
     @staticmethod
     def digest(token: str) -> str:
@@ -73,13 +83,21 @@ class WiFiDogTickets:
     def issue(self, venue: str, token: str, ticket: Ticket) -> None:
         self.db.set(WiFiDogKeys(venue).ticket(self.digest(token)), json.dumps(asdict(ticket)), ex=self.ttl_s)
 
-    def redeem(self, venue: str, token: str, phone: str) -> Ticket | None:
-        """The ticket of `token` for `phone`, now used up; None when there is none for that phone."""
+    def redeem(self, venue: str, token: str, phone: str, gw_id: str) -> Ticket | None:
+        """The ticket of `token` for `phone` from gateway `gw_id`, now used up and the token held as the phone's;
+        None when there is none for that phone and gateway."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         keys, digest = WiFiDogKeys(venue), self.digest(token)
-        raw = self._redeem(keys=[keys.ticket(digest), keys.held(phone)], args=[phone, digest, HELD_EXTRA_S])
-        return Ticket(**json.loads(raw)) if isinstance(raw, bytes) else None
+        raw = self._take(keys=[keys.ticket(digest)], args=[phone, gw_id])
+        if not isinstance(raw, bytes):
+            return None
+        ticket = Ticket.from_json(raw)
+        # The phone's token from now on (a new sign-in after the gateway forgot its phones, a restart, replaces the
+        # last one): only the named gateways may call auth/, and the gateway names the MAC of the browser that
+        # brought the token (its ARP table), so another guest's browser cannot redeem a token for this phone.
+        self.db.set(keys.held(phone), digest, ex=ticket.seconds + HELD_EXTRA_S)
+        return ticket
 
     def hold_for(self, venue: str, phone: str, seconds_left: int) -> None:
         """The phone's token kept as long as its session (seconds_left) and HELD_EXTRA_S more."""

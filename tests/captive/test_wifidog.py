@@ -2,7 +2,8 @@
 src/ping_thread.c, src/conf.h): the gateway's redirect to `<path>login/?gw_address=..&gw_port=..&gw_id=..&ip=..
 &mac=..&url=..` lands the phone on its zone; Continue hands the browser to the gateway's /wifidog/auth with a
 one-time token; the gateway's own auth/ calls (stage=login, counters, logout) decide and end the session; ping/
-says Pong; portal/ is the status page. Every call the gateway makes is allowed only from its addresses."""
+says Pong; portal/ is the status page. Every call the gateway makes is allowed only from its addresses (the venue's
+`wifidog_gateways`, which every test here sets to GATEWAY: none while it is empty)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from tests.captive.test_session_review_fixes import fail_open_page, store_away
 GATEWAY = "192.168.1.1"  # where the gateway's auth/ and ping/ calls come from in these tests
 REDIRECT = {"gw_address": GATEWAY, "gw_port": "2060", "gw_id": "001217DA42D2", "ip": "192.168.1.23",
             "mac": PHONE, "url": "http://example.org/news"}  # src/http.c's order and names
+
+
+@pytest.fixture(autouse=True)
+def gateways_named(client, demo):
+    """The venue names its gateway's address: without it no one may call auth/ or ping/."""
+    configure(client, wifidog_gateways=GATEWAY)
 
 
 def from_gateway(address: str = GATEWAY) -> dict:
@@ -42,10 +49,10 @@ def continue_to_gateway(client, resp) -> str:
 
 
 def auth(client, stage: str, token: str = "", mac: str = PHONE, path: str = "/wifidog/auth/",
-         address: str = GATEWAY):
+         address: str = GATEWAY, gw_id: str = REDIRECT["gw_id"], ip: str = REDIRECT["ip"]):
     """The gateway's auth call as src/centralserver.c builds it."""
-    query = urlencode({"stage": stage, "ip": REDIRECT["ip"], "mac": mac, "token": token, "incoming": "0",
-                       "outgoing": "0", "gw_id": REDIRECT["gw_id"]})
+    query = urlencode({"stage": stage, "ip": ip, "mac": mac, "token": token, "incoming": "0",
+                       "outgoing": "0", "gw_id": gw_id})
     return client.get(f"{path}?{query}", **from_gateway(address))
 
 
@@ -109,8 +116,9 @@ def test_logout_ends_the_session(client, demo):
 
 
 def test_counters_and_logout_must_bring_the_phones_own_token(client, demo):
-    """Any private address may call by default, guests' too: without the token a phone signed in with, a call
-    about it changes nothing and says nothing (no `Auth:` line: the gateway leaves its phones as they are)."""
+    """Where a guest shares the gateway's address (a NAT), a guest may call: without the token a phone signed in
+    with, a call about it changes nothing and says nothing (no `Auth:` line: the gateway leaves its phones as
+    they are)."""
     token = continue_to_gateway(client, land(client))
     assert answer(auth(client, "login", token)) == "Auth: 1\n"
     for stage in ("logout", "counters"):
@@ -232,11 +240,12 @@ def test_the_same_redirect_on_portal_is_a_wifidog_one(client, demo):
 # ---- who may call ----------------------------------------------------------------------------------------------
 
 
-def test_only_private_addresses_may_call_by_default(client, demo):
+def test_only_the_named_gateways_may_call(client, demo):
     token = continue_to_gateway(client, land(client))
-    refused = auth(client, "login", token, address="203.0.113.9")
-    assert refused.status_code == 403 and "Auth:" not in refused.get_data(as_text=True)  # never a logoff
-    assert client.get("/wifidog/ping/", **from_gateway("203.0.113.9")).status_code == 403
+    for address in ("203.0.113.9", REDIRECT["ip"]):  # anyone's; a guest's private one
+        refused = auth(client, "login", token, address=address)
+        assert refused.status_code == 403 and "Auth:" not in refused.get_data(as_text=True)  # never a logoff
+        assert client.get("/wifidog/ping/", **from_gateway(address)).status_code == 403
     assert answer(auth(client, "login", token)) == "Auth: 1\n"  # not spent by the refused call
     assert auth(client, "logout", address="203.0.113.9").status_code == 403
     assert session_of(client, PHONE) is not None
@@ -249,6 +258,85 @@ def test_wifidog_gateways_names_the_callers(client, demo):
     assert client.get("/wifidog/ping/", **from_gateway()).status_code == 403
     assert answer(client.get("/wifidog/ping/", **from_gateway("198.51.100.7"))) == "Pong"
     assert answer(auth(client, "login", token, address="10.20.3.4")) == "Auth: 1\n"
+
+
+def test_no_caller_at_all_while_wifidog_gateways_is_empty(client, demo, caplog):
+    """No default: a private address is a guest's too on a network routed to the portal."""
+    token = continue_to_gateway(client, land(client))
+    configure(client, wifidog_gateways="")
+    caplog.set_level("WARNING")
+    for address in (GATEWAY, "127.0.0.1", "10.0.0.1", "203.0.113.9"):
+        for resp in (auth(client, "login", token, address=address),
+                     client.get("/wifidog/ping/?gw_id=001217DA42D2", **from_gateway(address))):
+            body = resp.get_data(as_text=True)
+            assert resp.status_code == 403 and "Auth:" not in body and "Pong" not in body
+            assert "wifidog_gateways" in body
+    refusals = [r for r in caplog.records if "wifidog_gateways is not set" in r.getMessage()]
+    assert len(refusals) == 8 and all(r.levelname == "WARNING" for r in refusals)  # once per call
+    assert REDIRECT["ip"] not in caplog.text and PHONE not in caplog.text.lower()
+    assert session_of(client, PHONE) is None
+    configure(client, wifidog_gateways=GATEWAY)
+    assert answer(auth(client, "login", token)) == "Auth: 1\n"  # not spent by the refused calls
+
+
+def test_a_forged_redirect_cannot_take_a_phones_session(client, demo, svc):
+    """The review's H1: an attacker lands with the victim's MAC (WiFiDog signs nothing), Continues and reads the
+    token from the Location. Calling auth/ with it from a guest's address is refused (only the named gateways
+    may call), and the gateway itself names the MAC of the browser that brings a token (its ARP table): the
+    attacker's own, for which the token redeems nothing. The victim's session and token stay as they were."""
+    from portal.captive.wifidog import WiFiDogKeys
+
+    victim = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", victim)) == "Auth: 1\n"
+    phone = svc.hasher.client_id(PHONE)
+    session, held = session_of(client, PHONE), svc.db.get(WiFiDogKeys("demo").held(phone))
+
+    attacker = client.application.test_client()
+    guest = {"environ_base": {"REMOTE_ADDR": "192.168.1.66"}}
+    landed = attacker.get("/wifidog/login/?" + urlencode({**REDIRECT, "ip": "192.168.1.66"}), **guest)
+    c = parse_qs(urlparse(landed.headers["Location"]).query)["c"][0]
+    done = attacker.post("/portal/continue", data={"c": c}, **guest)
+    (stolen,) = parse_qs(urlparse(done.headers["Location"]).query)["token"]
+    for stage in ("login", "logout"):
+        resp = auth(attacker, stage, stolen, address="192.168.1.66")
+        assert resp.status_code == 403 and "Auth:" not in resp.get_data(as_text=True)
+    # through the gateway: the attacker's browser brings the token, the gateway names the attacker's MAC
+    assert answer(auth(attacker, "login", stolen, mac="02:00:5e:00:53:66")) == "Auth: 0\n"
+    assert session_of(client, PHONE) == session and svc.db.get(WiFiDogKeys("demo").held(phone)) == held
+    assert answer(auth(client, "counters", victim)) == "Auth: 1\n"
+
+
+def test_a_phone_signs_in_again_after_the_gateway_forgot_it(client, demo):
+    """A gateway restart forgets its phones while their sessions live here: the phone lands again and its new
+    token signs it in (and is its token from then on)."""
+    first = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", first)) == "Auth: 1\n"
+    second = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", second)) == "Auth: 1\n"
+    assert answer(auth(client, "counters", second)) == "Auth: 1\n"
+    assert auth(client, "counters", first).status_code == 403  # no longer the phone's
+
+
+def test_a_new_token_signs_in_once_the_old_session_ended(client, demo, svc):
+    """The phone's own next sign-in, after its session ended (expired, revoked, logged out), is no takeover."""
+    first = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", first)) == "Auth: 1\n"
+    assert answer(auth(client, "logout", first)) == "Auth: 0\n"
+    second = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", second)) == "Auth: 1\n"
+    assert answer(auth(client, "counters", second)) == "Auth: 1\n"
+    assert auth(client, "counters", first).status_code == 403  # no longer the phone's
+
+
+def test_a_token_is_redeemed_only_by_the_gateway_it_was_issued_through(client, demo):
+    set_budget(client, "captive.ticket_miss.ip", (1, 600))
+    token = continue_to_gateway(client, land(client))
+    assert answer(auth(client, "login", token, gw_id="OTHERGATEWAY")) == "Auth: 0\n"  # a miss, the ticket kept
+    assert session_of(client, PHONE) is None
+    over = auth(client, "login", token, gw_id="OTHERGATEWAY")
+    assert over.status_code == 429 and "Auth:" not in over.get_data(as_text=True)  # misses spend the budget
+    set_budget(client, "captive.ticket_miss.ip", (600, 600))
+    assert answer(auth(client, "login", token)) == "Auth: 1\n"
 
 
 def test_wifidog_gateways_must_be_addresses(client, demo):
