@@ -71,7 +71,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # NAT address lands thousands of phones an hour from it; a busy mall lands a few a second at its peak.
     "captive.context.venue": (30000, 600),
     # WiFiDog tokens a Continue stores (~0.2 kB each, 2 minutes) until the gateway's auth call redeems them.
-    "captive.ticket.venue": (6000, 600),  # per venue only, as captive.context
+    # Per shopper (one browser: safe behind a NAT), so one client pressing Continue in a loop cannot spend the
+    # venue's budget and lock every WiFiDog shopper out.
+    "captive.ticket.shopper": (10, 600), "captive.ticket.venue": (6000, 600),
     # WiFiDog auth calls with a token that redeems nothing (guesses, reloads of a used one), per calling address:
     # only a gateway may call (wifidog_gateways), and it calls for all its phones: generous.
     "captive.ticket_miss.ip": (600, 600),

@@ -49,6 +49,7 @@ class Redirect:
     token: str  # the shopper token the landing page carries (`c`)
     session: Session | None = None  # a live session (CAPPORT reports its time left)
     client: str = ""  # the shopper's client id (a random anonymous one when the phone is unknown)
+    heard: bool = False  # the venue's APs hear the phone: placed from its readings, not from a redirect alone
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class Landing:
         if self.events is not None:  # every landing is a `landing` event, appended off the request's path
             self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
                                    zone=values.get("zone"), app=app_name if "zone" in values else None)
-        return Redirect(endpoint, values, token, state.session, shopper.client)
+        heard = position is not None and position.source != "ap"  # "ap": the associated AP the redirect named
+        return Redirect(endpoint, values, token, state.session, shopper.client, heard)
 
     def placeable(self, venue: str, client: str | None, ip: str | None) -> str | None:
         """`client`, a phone named by a MAC no gateway vouched for, when a request from `ip` may name it: the

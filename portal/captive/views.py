@@ -250,7 +250,7 @@ def _land(venue: str, args: MultiDict, gateway: str | None = None) -> Response:
         if ctx.verified and ctx.client_ip and client:  # after the revoke, which clears the old session's entry
             store(venue, cs.sessions.remember_ip, venue, ctx.client_ip, client)
         sealed = cs.sealer.seal(ctx)
-        if _context_within_budget(venue, ctx):
+        if decision.heard or _context_within_budget(venue, ctx):
             store(venue, cs.sessions.save_gateway_context, venue, decision.client, sealed)
         if ctx.verified and client:  # the phone's own gateway, for a Continue that does not come through it
             store(venue, cs.sessions.save_phone_gateway_context, venue, client, sealed)
@@ -320,11 +320,13 @@ def _parse(args: MultiDict, config: dict[str, str], venue: str | None = None,
 
 def _context_within_budget(venue: str, ctx: GatewayContext) -> bool:
     """Whether this landing's gateway context is kept for its Continue (an hour, ~0.5 kB). Every landing hands
-    out a new shopper, so each redirect would store one: a gateway's signed redirect is kept always, an
-    unsigned one (anyone can send it, with any MAC) within the captive.context budget. Over it the phone still
-    lands on its zone's page; its Continue then finds no context (as after the hour), which only a venue under
-    a flood meets (per venue, not per address: a hosted portal may see a whole mall behind one NAT address).
-    A store fault is the caller's (fail open)."""
+    out a new shopper, so each redirect would store one: a gateway's signed redirect is kept always, and so is
+    one for a phone the venue's APs hear (the caller checks: a made-up MAC is heard by none); an unsigned one
+    for an unheard phone (anyone can send it, with any MAC) within the captive.context budget. Over it the phone
+    still lands on its zone's page; its Continue then finds no context (as after the hour): a flood of made-up
+    redirects costs only the unheard phones' Continue, never that of the shoppers the mall's APs hear (per
+    venue, not per address: a hosted portal may see a whole mall behind one NAT address). A store fault is the
+    caller's (fail open)."""
     if ctx.verified:
         return True
     try:
@@ -381,7 +383,7 @@ def continue_to_internet():
         if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
             store(venue, spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
         if issues_ticket(ctx):  # each one a token stored until the gateway's auth call (WiFiDog)
-            store(venue, spend_budget, "captive.ticket", venue)
+            store(venue, spend_budget, "captive.ticket", venue, shopper=shopper.client)
     except GatewayError as exc:
         log.warning("continue: %s", exc)
         abort(exc.status, _expired_text())

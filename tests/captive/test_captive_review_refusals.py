@@ -26,6 +26,8 @@ from tests.captive.test_gateway_state import (
     token_of,
 )
 from tests.captive.test_other_gateways import MIKROTIK
+from tests.captive.test_probe_lane import PHONE as PROBE_PHONE
+from tests.captive.test_probe_lane import tracked  # noqa: F401 - the fixture
 from tests.fake_http import serving
 
 
@@ -261,6 +263,17 @@ def test_unsigned_landings_keep_their_context_within_a_budget(client, demo):
     assert kept() == 2
     coova_granted(client)  # signed: kept and granted, the address's budget spent or not
     assert kept() == 3
+
+
+def test_a_phone_the_aps_hear_keeps_its_context_whatever_a_flood_spent(client, tracked):  # noqa: F811
+    """A flood of made-up redirects (MACs no AP hears) spends captive.context; a real shopper's phone, heard by
+    the mall's APs, still has its landing's context kept, so its Continue still grants through the gateway."""
+    set_budget(client, "captive.context.venue", (1, 600))
+    for i in range(3):  # the flood: unheard MACs
+        client.get(MERAKI.replace("42:ae:4c:c0:73:a2", f"02:00:5e:00:54:{i:02x}"))
+    token = token_of(client.get(MERAKI.replace("42:ae:4c:c0:73:a2", PROBE_PHONE)))
+    resp = client.post("/portal/continue", data={"c": token})
+    assert resp.status_code == 303 and urlparse(resp.headers["Location"]).path == "/splash/grant"
 
 
 # ---- 5. a `[` without its `]` in a URL parameter is a 4xx or a landing, never a 500 ----------------------------

@@ -396,6 +396,16 @@ def test_tokens_issued_spend_a_budget(client, demo):
     assert client.post("/portal/continue", data={"c": token}).status_code == 429
 
 
+def test_one_shopper_pressing_continue_in_a_loop_does_not_lock_the_venue_out(client, demo):
+    """captive.ticket per shopper: one browser's loop spends its own budget, not the venue's (review H2)."""
+    set_budget(client, "captive.ticket.shopper", (2, 600))
+    token = parse_qs(urlparse(land(client).headers["Location"]).query)["c"][0]
+    presses = [client.post("/portal/continue", data={"c": token}).status_code for _ in range(3)]
+    assert presses == [303, 303, 429]
+    other = client.application.test_client()  # another shopper, from the same address (a NAT)
+    assert continue_to_gateway(other, land(other))
+
+
 def test_no_mac_and_no_token_in_the_logs(client, demo, caplog):
     caplog.set_level("DEBUG")
     token = continue_to_gateway(client, land(client))
