@@ -436,7 +436,7 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
 
 def _issue_ticket(venue: str, granted_by: str, ctx: GatewayContext, seconds: int, token: str) -> None:
     """WiFiDog's token stored (hashed) for the gateway's auth call, bound to the MAC and the gw_id the redirect
-    named (a context sealed before contexts kept the gw_id: bound to no gateway)."""
+    named."""
     phone = client_from_params(services().hasher, {"mac": ctx.client_mac or ""}) or ""  # "": no MAC matches it
     ticket = Ticket(phone=phone, granted_by=granted_by, seconds=seconds, timed=tells_length(ctx),
                     gw_id=str(ctx.grant.get("gw_id", "")))
@@ -794,7 +794,6 @@ def _decode_payload(payload: str) -> str:
         return payload
 
 
-
 # ---- WiFiDog auth server (wifidog-gateway: src/http.c, src/auth.c, src/centralserver.c, src/ping_thread.c) ----
 # The gateway's AuthServer Path is /wifidog/ (the default venue) or /wifidog/<venue>/; it appends login/?,
 # auth/?, ping/?, portal/? and gw_message.php? to it (src/conf.h).
@@ -868,14 +867,13 @@ def _session_lives(cs: CaptiveServices, venue: str, phone: str) -> bool:
 
 
 def _wifidog_redeem(cs: CaptiveServices, venue: str, phone: str, token: str) -> bool:
-    """stage=login: the token, once, for the phone and the gateway (gw_id) it was issued to, unless the phone's
-    live session is another token's (a forged redirect naming its MAC: that session is not this token's to take);
-    then the session starts (as _record_grant starts the other gateways'), at the address the gateway names: the
-    gateway vouches for that pair."""
+    """stage=login: the token, once, for the phone and the gateway (gw_id) it was issued to; then the session
+    starts (as _record_grant starts the other gateways'), at the address the gateway names: the gateway vouches
+    for that pair."""
     ticket = store(venue, cs.tickets.redeem, venue, token, phone, request.args.get("gw_id", ""))
     if ticket is None:  # never the token nor the MAC in the log
-        log.info("wifidog auth for venue %s: a token unknown, used, expired, issued to another device or gateway, "
-                 "or another token's device signed in", venue)
+        log.info("wifidog auth for venue %s: a token unknown, used, expired, or issued to another device or "
+                 "gateway", venue)
         store(venue, spend_budget, "captive.ticket_miss", venue)  # OverBudget: a 429, no Auth: line
         return False
     store(venue, cs.sessions.grant, venue, ticket.phone, ticket.seconds, WiFiDog.name, granted_by=ticket.granted_by,

@@ -36,8 +36,7 @@ class WiFiDogKeys(VenueKeys):
         return self.key("wifidog", "ticket", digest)
 
     def held(self, phone: str) -> str:
-        """STRING: the SHA-256 of the token the phone logged in with, in the phone's bucket (beside its session:
-        one script reads both)."""
+        """STRING: the SHA-256 of the token the phone logged in with, in the phone's bucket (beside its session)."""
         return self.phone_key(phone, "wifidog-held", phone)
 
 

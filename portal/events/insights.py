@@ -141,14 +141,15 @@ class Insights:
             return None
         return self._own_safe(key, n)
 
-    def _group(self, group: str) -> dict[str, int]:
+    def group_figures(self, group: str) -> dict[str, int]:
+        """The `figures` of one of SUMMED_GROUPS: the dwell bars or the hour-of-week cells, by key."""
         if group == "dwell:":
             return {f"dwell:{label}": n for label, n in self.dwell_histogram()}
         return {f"heat:{d}:{h}": n for d, row in enumerate(self.heatmap) for h, n in enumerate(row)}
 
     def _hidden_with_the_only_one(self, group: str) -> str | None:
         """SUMMED_GROUPS' second suppression: the member hidden beside the group's only hidden one, if any."""
-        members = self._group(group)
+        members = self.group_figures(group)
         hidden = [key for key, n in members.items() if self._own_safe(key, n) is None]
         if len(hidden) != 1:
             return None
@@ -181,8 +182,8 @@ def figures(ins: Insights) -> dict[str, int]:
     is over)."""
     out = {"visitors": ins.visitors, "passers_by": ins.passers_by, "new": ins.new, "repeat": ins.repeat,
            "stays": len(ins.dwell_s)}
-    out |= {f"dwell:{label}": n for label, n in ins.dwell_histogram()}
-    out |= {f"heat:{d}:{h}": n for d, row in enumerate(ins.heatmap) for h, n in enumerate(row)}
+    for group in SUMMED_GROUPS:
+        out |= ins.group_figures(group)
     out |= {flow_key(a, b): n for a, b, n in ins.transitions}
     out |= {path_key(p): n for p, n in ins.paths}
     for f in ins.funnels:
