@@ -39,17 +39,6 @@ def _venue_map(venue: str, for_update: bool = False):
     return venue_map
 
 
-def _edit(venue: str, action: str, change, *, create=None, **detail) -> int:
-    """One map change (VenueStore.edit: lock, checked write, audited, model rebuilt); a refused edit
-    is a ClickException and stores nothing. Returns the new version. Audited as the command line's."""
-    try:
-        with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
-            change(venue_map)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    return venue_map.version
-
-
 def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tune_args) -> tuple[dict, dict]:
     """(configuration, how it was chosen) for `positioning-tune`: from a file, the defaults, or tuned."""
     if defaults:
@@ -115,7 +104,7 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for note in notes:  # imported all the same, never silently
             click.echo(f"note: {note}", err=True)
-        version = _edit(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
+        version = setup_cli.edit_map(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
                         create=imported, file=Path(source).name)
         merged = services().venues.get_map(venue, version)
         click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
@@ -157,7 +146,7 @@ def register(app: Flask) -> None:
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
             count["total"] = len(m.samples)
 
-        version = _edit(venue, "samples.import", change, file=Path(source).name, mode=mode)
+        version = setup_cli.edit_map(venue, "samples.import", change, file=Path(source).name, mode=mode)
         click.echo(f"imported {count['n']} reference points ({mode}); {venue} map v{version} has "
                    f"{count['total']} samples")
 
@@ -274,7 +263,7 @@ def register(app: Flask) -> None:
         def change(m) -> None:
             m.positioner, m.positioner_tuning = config, verdict
 
-        version = _edit(venue, "positioning.tune", change, **{k: str(v) for k, v in config.items()})
+        version = setup_cli.edit_map(venue, "positioning.tune", change, **{k: str(v) for k, v in config.items()})
         click.echo(f"stored as {venue} map v{version}: the live model is rebuilt with it on its next lookup")
 
     @app.cli.command("map-versions")

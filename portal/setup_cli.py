@@ -90,10 +90,11 @@ def _ap_options(f):
     return f
 
 
-def _edit(venue: str, action: str, change, **detail) -> int:
-    """One map change, audited as the command line's (map_cli._edit)."""
+def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
+    """One map change from a command (VenueStore.edit: lock, checked write, audited as the command line's, model
+    rebuilt); a refused edit is a ClickException and stores nothing. Returns the new version."""
     try:
-        with services().venues.edit(venue, action, by=CLI_ACTOR, **detail) as venue_map:
+        with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
             change(venue_map)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -137,7 +138,7 @@ def _edit_command(name: str) -> click.Command:
         if "points" in kwargs:
             kwargs["points"] = _points(kwargs["points"])
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        version = _edit(venue, name.replace("_", "."), lambda m: edit(m, **kwargs), **{
+        version = edit_map(venue, name.replace("_", "."), lambda m: edit(m, **kwargs), **{
             k: v for k, v in kwargs.items() if isinstance(v, str | int | float)})
         click.echo(f"{venue}: {name.replace('_', ' ')} done: map v{version}")
 
@@ -179,7 +180,7 @@ def register(app: Flask) -> None:
     def ap_import(venue, source, fmt, companion, origin_lon, origin_lat, floor, align) -> None:
         """Place (or move) every AP of an AP list on VENUE's map, as one map version."""
         placements = _ap_placements(venue, source, fmt, companion, origin_lon, origin_lat, floor, align)
-        version = _edit(venue, "ap.import", lambda m: edits.place_aps(m, tqdm(placements, desc="placing APs",
+        version = edit_map(venue, "ap.import", lambda m: edits.place_aps(m, tqdm(placements, desc="placing APs",
                                                                                 file=sys.stderr)),
                         file=Path(source).name, aps=len(placements))
         click.echo(f"placed {len(placements)} AP entries on {venue}: map v{version}")
@@ -191,7 +192,7 @@ def register(app: Flask) -> None:
         """Replace VENUE's walkway graph with the one derived from an IMDF plan (openings, unit categories,
         relationships), as one map version."""
         nodes, edges = _derive_walkways(source)
-        version = _edit(venue, "walk.derive", lambda m: edits.replace_walkways(m, nodes, edges),
+        version = edit_map(venue, "walk.derive", lambda m: edits.replace_walkways(m, nodes, edges),
                         file=Path(source).name)
         click.echo(f"{venue}: {len(nodes)} walkway nodes, {len(edges)} links derived: map v{version}")
 
