@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.settings import DEFAULT_BUDGETS
-from portal.auth import AccountStore
 from tests.payments.test_preorder_payment import open_restaurant
-from tests.payments.test_preorder_refund_shown import BASE, CONSOLE, VENUE, ZONE, pay_for, yuan
+from tests.payments.test_preorder_refund_shown import BASE, CONSOLE, VENUE, pay_for, restaurant_owner, yuan
 
 
 def _booked_and_paid(pay_mall, pay, pay_portal, sandbox):
@@ -28,12 +27,7 @@ def _booked_and_paid(pay_mall, pay, pay_portal, sandbox):
                     ).group(1)
     order_id = pay_for(client, token, rid, sandbox, pay_portal[1], pay)
 
-    AccountStore(pay.store.db).create("jade-cancels", "a-long-pass-phrase-73", "owner", VENUE, (ZONE,))
-    owner = app.test_client()
-    login = owner.get("/console/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
-    assert owner.post("/console/login", data={"username": "jade-cancels", "password": "a-long-pass-phrase-73",
-                                              "csrf_token": csrf}).status_code == 303
+    owner = restaurant_owner(app, pay, "jade-cancels")
     return client, token, owner, rid, order_id, tomorrow
 
 

@@ -39,6 +39,17 @@ def pay_for(client, token, target: str, sandbox, portal_url, pay, provider="alip
     return order_id
 
 
+def restaurant_owner(app, pay, username: str):
+    """A test client signed in to the console as a new owner of the restaurant's zone."""
+    AccountStore(pay.store.db).create(username, "a-long-pass-phrase-73", "owner", VENUE, (ZONE,))
+    owner = app.test_client()
+    login = owner.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    assert owner.post("/console/login", data={"username": username, "password": "a-long-pass-phrase-73",
+                                              "csrf_token": csrf}).status_code == 303
+    return owner
+
+
 def yuan(fen: int) -> str:
     return f"¥{fen // 100}.{fen % 100:02d}"
 
@@ -89,12 +100,7 @@ def test_cancelling_a_booking_shows_its_preorder_refunded_to_the_shopper_and_the
                      .get_data(as_text=True), re.S).group(0)
     assert f"已退 {amount}" in card and "已在线支付" not in card
 
-    AccountStore(pay.store.db).create("jade-refunds", "a-long-pass-phrase-73", "owner", VENUE, (ZONE,))
-    owner = app.test_client()
-    login = owner.get("/console/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
-    assert owner.post("/console/login", data={"username": "jade-refunds", "password": "a-long-pass-phrase-73",
-                                              "csrf_token": csrf}).status_code == 303
+    owner = restaurant_owner(app, pay, "jade-refunds")
     console = owner.get(f"{CONSOLE}/reservations?date={tomorrow}&lang=en").get_data(as_text=True)
     row = re.search(rf'<tr id="res-{rid}">.*?</tr>', console, re.S).group(0)
     assert f"refunded {amount}" in row and "paid online" not in row
