@@ -132,32 +132,29 @@ class Insights:
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none
         recorded: none, so never shown), and None when withheld; in a zone scope, one of a pair that adds up
-        to a total shown beside it (`COMPLEMENTS`) only while the other may be shown too."""
-        other = COMPLEMENTS.get(key) if self.zones is not None else None
-        if other is not None and self._own_safe(other, getattr(self, other)) is None:
-            return None
-        group = next((g for g in SUMMED_GROUPS if key.startswith(g)), None)
-        if group is not None and key == self._hidden_with_the_only_one(group):
-            return None
-        return self._own_safe(key, n)
+        to a total shown beside it (`COMPLEMENTS`) only while the other may be shown too; the second
+        suppression of `SUMMED_GROUPS`. Decided from the figures as they are at this call; a page or an
+        export that shows them all asks `shown` once instead."""
+        return self.shown().safe(key, n)
+
+    def shown(self) -> Shown:
+        """`safe` for the figures as they are now, each summed group's second suppression found once: asked
+        per member, it went over the whole group each time (168 hour-of-week cells, each over all 168).
+        A snapshot: counts, phones or withheld keys edited later (`withhold`) need a new one."""
+        withheld, phones = frozenset(self.withheld), dict(self.phones)
+
+        def own(key: str, n: int | None) -> int | None:
+            return None if key in withheld else k_safe(n, phones=phones.get(key, 0))
+
+        pairs = {key: own(key, getattr(self, key)) for key in COMPLEMENTS} if self.zones is not None else {}
+        beside = {group: _hidden_beside_the_only_one(self.group_figures(group), own) for group in SUMMED_GROUPS}
+        return Shown(own, pairs, beside)
 
     def group_figures(self, group: str) -> dict[str, int]:
         """The `figures` of one of SUMMED_GROUPS: the dwell bars or the hour-of-week cells, by key."""
         if group == "dwell:":
             return {f"dwell:{label}": n for label, n in self.dwell_histogram()}
         return {f"heat:{d}:{h}": n for d, row in enumerate(self.heatmap) for h, n in enumerate(row)}
-
-    def _hidden_with_the_only_one(self, group: str) -> str | None:
-        """SUMMED_GROUPS' second suppression: the member hidden beside the group's only hidden one, if any."""
-        members = self.group_figures(group)
-        hidden = [key for key, n in members.items() if self._own_safe(key, n) is None]
-        if len(hidden) != 1:
-            return None
-        shown = [(n, key) for key, n in members.items() if key != hidden[0] and n > 0]
-        return min(shown)[1] if shown else None
-
-    def _own_safe(self, key: str, n: int | None) -> int | None:
-        return None if key in self.withheld else k_safe(n, phones=self.phones.get(key, 0))
 
     @property
     def capture_rate(self) -> float | None:
@@ -175,6 +172,33 @@ class Insights:
     def note(self, key: str, phones: set) -> None:
         """Record how many distinct phones (or shoppers) stand behind the figure `key`."""
         self.phones[key] = len(phones - {None})
+
+
+@dataclass(frozen=True)
+class Shown:
+    """`Insights.safe` decided for one state of an Insights (`Insights.shown`)."""
+    own: Callable[[str, int | None], int | None]  # k_safe over the phones behind a figure, None when withheld
+    pairs: Mapping[str, int | None]  # COMPLEMENTS in a zone scope: each one's own safe count
+    beside: Mapping[str, str | None]  # group of SUMMED_GROUPS -> the member hidden beside its only hidden one
+
+    def safe(self, key: str, n: int | None) -> int | None:
+        other = COMPLEMENTS.get(key)
+        if other in self.pairs and self.pairs[other] is None:
+            return None
+        group = next((g for g in SUMMED_GROUPS if key.startswith(g)), None)
+        if group is not None and key == self.beside[group]:
+            return None
+        return self.own(key, n)
+
+
+def _hidden_beside_the_only_one(members: Mapping[str, int], own: Callable[[str, int], int | None]) -> str | None:
+    """SUMMED_GROUPS' second suppression: the smallest other member above 0 when `own` (the members' own k
+    test) hides exactly one of the group, else None."""
+    hidden = [key for key, n in members.items() if own(key, n) is None]
+    if len(hidden) != 1:
+        return None
+    shown = [(n, key) for key, n in members.items() if key != hidden[0] and n > 0]
+    return min(shown)[1] if shown else None
 
 
 def figures(ins: Insights) -> dict[str, int]:
@@ -198,9 +222,9 @@ def withhold(period: Insights, days: Iterable[Insights]) -> None:
     SUMMED_GROUPS and COMPLEMENTS, so a figure a day's page hides by them cannot come back as the week less
     the other days). Every figure but the distinct counts adds up over days, so any two periods' difference
     is a sum of whole days of which each is shown on its own page; the distinct counts get the same rule."""
-    per_day = [(day, figures(day)) for day in days]
+    per_day = [(day.shown(), figures(day)) for day in days]
     period.withheld = sorted(key for key in figures(period)
-                             if any(day.safe(key, counts.get(key, 0)) is None for day, counts in per_day))
+                             if any(shown.safe(key, counts.get(key, 0)) is None for shown, counts in per_day))
 
 
 def staff_devices(events: Iterable[Event], tz: str = "UTC", hours: float = STAFF_HOURS) -> set[str]:

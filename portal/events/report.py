@@ -241,7 +241,7 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
     none (`notice`); without new and repeat shoppers (`lookback_notice`), a row `incomplete` says so."""
     if (why := notice(ins)) is not None:
         raise FiguresNotShown(why)
-    scope, safe = ",".join(ins.zones) if ins.zones else "*", ins.safe
+    scope, safe = ",".join(ins.zones) if ins.zones else "*", ins.shown().safe  # decided once for all rows
     out = [Row("visitors", scope, "", safe("visitors", ins.visitors)),
            Row("passers_by", scope, "", safe("passers_by", ins.passers_by))]
     if "new_vs_repeat" in ins.incomplete:
@@ -358,7 +358,7 @@ def page_context(ins: Insights, names: dict[str, str]) -> dict:
 
 
 def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
-    name, safe = names.get, ins.safe
+    name, safe = names.get, ins.shown().safe  # decided once for every figure of the page
     steps = {"in_zone": _("in zone"), "landed": _("landed"), "transacted": _("transacted")}
     funnels, funnel_bars = [], []
     for f in ins.funnels:
