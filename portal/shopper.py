@@ -86,34 +86,54 @@ class ShopperKeys(VenueKeys):
     def tokens_of(self, client: str) -> str:
         return self.key("shopper", "tokens", client)
 
+    def phones_of(self, client: str) -> str:
+        """Set: the phones the gateway vouched for on any token of this shopper, slid with her token set
+        (`tokens_of`) so it outlives every token of hers: an erasure from her kept browser reaches a phone
+        whose sign-in sheet token expired while its events are kept (anonymised after 90 days by default)."""
+        return self.key("shopper", "phones", client)
+
     def opened(self, digest: str) -> str:
         """String, while a handed-out token could still be opened: it was opened once (see _OPEN)."""
         return self.key("shopper", "opened", digest)
 
 
-# KEYS: the token's record, the shopper's token set. ARGV: record, ttl, digest, set ttl.
-_MINT = """
+# The shopper's phone set (KEYS[n]) takes the token's vouched phone (ARGV[m]; "": none) and lives at least as
+# long as her token set: an EXPIRE that never shortens it (a key that does not exist is left alone).
+_KEEP_PHONE = """
+local function keep_phone(phones, phone, ttl)
+  if phone ~= '' then redis.call('SADD', phones, phone) end
+  if redis.call('TTL', phones) < ttl then redis.call('EXPIRE', phones, ttl) end
+end
+"""
+
+# KEYS: the token's record, the shopper's token set, her phone set. ARGV: record, ttl, digest, set ttl, the
+# vouched phone ("": none).
+_MINT = _KEEP_PHONE + """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+keep_phone(KEYS[3], ARGV[5], tonumber(ARGV[4]))
 return 1
 """
 
-# A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set. ARGV: the record
-# (from the sealed token), ttl, the mark's ttl (until the sealed token expires), digest. Opened before: the
-# record, its expiry slid, and listed again for as long (revoke finds it there); never: the record written,
-# the mark set; a mark without a record (revoked, or expired after opening): nothing (false).
-_OPEN = """
+# A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set, her phone set.
+# ARGV: the record (from the sealed token), ttl, the mark's ttl (until the sealed token expires), digest, the
+# vouched phone ("": none). Opened before: the record, its expiry slid, and listed again for as long (revoke
+# finds it there); never: the record written, the mark set; a mark without a record (revoked, or expired
+# after opening): nothing (false).
+_OPEN = _KEEP_PHONE + """
 local kept = redis.call('GETEX', KEYS[1], 'EX', ARGV[2])
 if kept then
   redis.call('SADD', KEYS[3], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[2])
+  keep_phone(KEYS[4], ARGV[5], tonumber(ARGV[2]))
   return kept
 end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[4])
 if redis.call('TTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+keep_phone(KEYS[4], ARGV[5], tonumber(ARGV[2]))
 return ARGV[1]
 """
 
@@ -158,8 +178,8 @@ class ShopperTokenStore:
         digest = _digest(secret)
         keys = ShopperKeys(shopper.venue)
         record = {"c": shopper.client, "p": shopper.phone, "v": int(shopper.phone_verified)}
-        self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client)],
-                   args=[json.dumps(record), self.ttl_s, digest, self.ttl_s])
+        self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client), keys.phones_of(shopper.client)],
+                   args=[json.dumps(record), self.ttl_s, digest, self.ttl_s, shopper.own_phone or ""])
         return f"{shopper.venue}.{secret}"
 
     def _hand_out(self, shopper: Shopper) -> str:
@@ -187,11 +207,14 @@ class ShopperTokenStore:
         """The shopper of a token just used (its expiry slid), and the token kept on its shopper's list for as
         long as it may now live: a regular's token lives on while used, and revoke (erasure) finds it only
         through that list, which would otherwise run out 30 days after the token was made (one more round
-        trip per use: shopper pages, not the probe)."""
-        shopper = _shopper(venue, raw)
+        trip per use: shopper pages, not the probe). Her phone set slides with it (`ShopperKeys.phones_of`)."""
+        shopper, keys = _shopper(venue, raw), ShopperKeys(venue)
         pipe = self.db.pipeline(transaction=False)
-        pipe.sadd(ShopperKeys(venue).tokens_of(shopper.client), digest)
-        pipe.expire(ShopperKeys(venue).tokens_of(shopper.client), self.ttl_s)
+        pipe.sadd(keys.tokens_of(shopper.client), digest)
+        pipe.expire(keys.tokens_of(shopper.client), self.ttl_s)
+        if shopper.own_phone:
+            pipe.sadd(keys.phones_of(shopper.client), shopper.own_phone)
+        pipe.expire(keys.phones_of(shopper.client), self.ttl_s)
         pipe.execute()
         return shopper
 
@@ -217,21 +240,30 @@ class ShopperTokenStore:
             return None if raw is None else self._listed(venue, digest, raw)
         else:
             record = {"c": "s-" + client.hex(), "p": phone, "v": flags & _VERIFIED, "h": 1}
-            raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"])],
+            vouched = phone if phone and flags & _VERIFIED else ""
+            raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"]),
+                                   keys.phones_of(record["c"])],
                              # the mark outlives the token on every host: one whose clock is behind
                              # by up to CLOCK_SKEW_S still finds it in time, so a revoked token stays shut
-                             args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest])
+                             args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest, vouched])
         return None if raw is None else _shopper(venue, raw)
 
     def verified_phones(self, venue: str, client: str) -> set[str]:
-        """The phones the gateway vouched for on any live token of this shopper (their expiry untouched).
+        """The phones the gateway vouched for on any token of this shopper (expiries untouched): her phone
+        set, which outlives her tokens, and those of her live tokens (written before the set was kept).
         A kept browser's token names no phone, yet an erasure from it must reach the phone her sign-in
-        sheet's token was vouched for: the same shopper's location history (mydata.erase)."""
+        sheet's token was vouched for, also once that token expired (30 days unused) while the phone's
+        events are still kept (90 days before they are anonymised, by default): the same shopper's
+        location history (mydata.erase)."""
         keys = ShopperKeys(venue)
-        digests = sorted(d.decode() for d in self.db.smembers(keys.tokens_of(client)))
+        pipe = self.db.pipeline(transaction=False)
+        pipe.smembers(keys.phones_of(client))
+        pipe.smembers(keys.tokens_of(client))
+        kept, listed = pipe.execute()
+        digests = sorted(d.decode() for d in listed)
         records = self.db.mget([keys.token(d) for d in digests]) if digests else []
         shoppers = [_shopper(venue, raw) for raw in records if raw is not None]
-        return {s.own_phone for s in shoppers if s.client == client and s.own_phone}
+        return {p.decode() for p in kept} | {s.own_phone for s in shoppers if s.client == client and s.own_phone}
 
     def revoke(self, venue: str, client: str) -> int:
         """End every token of this shopper (returns how many there were). A handed-out token never opened
@@ -246,15 +278,17 @@ class ShopperTokenStore:
                 break
             ended |= digests
             listed = sorted(digests)
-            if self._revoke(keys=[keys.tokens_of(client), *(keys.token(d) for d in listed)], args=listed):
+            if self._revoke(keys=[keys.tokens_of(client), keys.phones_of(client), *(keys.token(d) for d in listed)],
+                            args=listed):
                 break
         return len(ended)
 
 
-# Compare-and-delete of a shopper's tokens. KEYS: the token set, then the records of ARGV's digests. The records
-# go; the set goes only if it holds nothing else (1), else 0: a token came in since the caller read the set.
+# Compare-and-delete of a shopper's tokens. KEYS: the token set, her phone set, then the records of ARGV's
+# digests. The records go; the sets go only if the token set holds nothing else (1), else 0: a token came in
+# since the caller read the set (and her phones stay linked while it lives).
 _REVOKE = """
-for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 for _, digest in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local listed = false
   for _, known in ipairs(ARGV) do if known == digest then listed = true break end end
@@ -263,7 +297,7 @@ for _, digest in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     return 0
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 """
 _REVOKE_TRIES = 5  # each retry means a token was minted for this shopper in the last round trip

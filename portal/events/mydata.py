@@ -309,9 +309,10 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     that expire with their window: they name nobody.)"""
     venue, client = shopper.venue, shopper.client
     member = (shopper_data(venue, client).get("membership") or {}).get("member")
-    # Her verified phones: this token's, and those of her other tokens (read before they are revoked below),
-    # so that an erasure from the real browser her keep link opened (its token names no phone) reaches the
-    # phone her sign-in sheet was vouched for, as one from the sheet does.
+    # Her verified phones: this token's, and those vouched for on any token of hers (read before they are
+    # revoked below; kept while any token of hers lives, ShopperKeys.phones_of), so that an erasure from the
+    # real browser her keep link opened (its token names no phone) reaches the phone her sign-in sheet was
+    # vouched for, as one from the sheet does, also after the sheet's token expired.
     phones = sorted({p for p in (shopper.own_phone,) if p} | token_store().verified_phones(venue, client))
     theirs = is_theirs(shopper, set(phones))
     removed = {"events": svc.events.delete_where(
