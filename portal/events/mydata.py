@@ -59,17 +59,26 @@ def is_theirs(shopper: Shopper, phones: set[str] | None = None):
     return test
 
 
+def her_phones(shopper: Shopper) -> list[str]:
+    """The phones whose location history is hers: this token's vouched phone and those vouched for on any
+    token of hers (kept while any token of hers lives, ShopperKeys.phones_of), so that the real browser her
+    keep link opened (its token names no phone) sees and erases what the sign-in sheet's phone left, also
+    after the sheet's token expired. The one rule of both the export and the erasure."""
+    own = {shopper.own_phone} if shopper.own_phone else set()
+    return sorted(own | token_store().verified_phones(shopper.venue, shopper.client))
+
+
 def held(svc: Services, shopper: Shopper) -> dict:
-    theirs = is_theirs(shopper)
+    phones = her_phones(shopper)
+    theirs = is_theirs(shopper, set(phones))
     events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(shopper.venue)
               if theirs(e)]
-    subjects = [s for s in (shopper.client, shopper.own_phone) if s]
+    subjects = [shopper.client, *phones]
     apps = shopper_data(shopper.venue, shopper.client)
     if orders := svc.payments.store.export_shopper(shopper.venue, shopper.client):
         apps["payments"] = orders
     member = (apps.get("membership") or {}).get("member")
-    people = ["s:" + shopper.client, *(["p:" + shopper.own_phone] if shopper.own_phone else []),
-              *(["m:" + str(member)] if member else [])]
+    people = ["s:" + shopper.client, *("p:" + phone for phone in phones), *(["m:" + str(member)] if member else [])]
     deliveries = [{"at": d.created, "rule": d.rule, "action": d.action, "status": d.status, **json.loads(d.body)}
                   for d in svc.moments.deliveries_naming(shopper.venue, people)]
     return {"venue": shopper.venue, "shopper": shopper.client, "exported_at": time.time(), "events": events,
@@ -309,11 +318,7 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     that expire with their window: they name nobody.)"""
     venue, client = shopper.venue, shopper.client
     member = (shopper_data(venue, client).get("membership") or {}).get("member")
-    # Her verified phones: this token's, and those vouched for on any token of hers (read before they are
-    # revoked below; kept while any token of hers lives, ShopperKeys.phones_of), so that an erasure from the
-    # real browser her keep link opened (its token names no phone) reaches the phone her sign-in sheet was
-    # vouched for, as one from the sheet does, also after the sheet's token expired.
-    phones = sorted({p for p in (shopper.own_phone,) if p} | token_store().verified_phones(venue, client))
+    phones = her_phones(shopper)  # read before her tokens (and with them the link to her phones) are revoked
     theirs = is_theirs(shopper, set(phones))
     removed = {"events": svc.events.delete_where(
         venue, lambda e: theirs(e) or (member is not None and str(e.data.get("member")) == str(member)))}
