@@ -89,7 +89,7 @@ def init_captive(app: Flask) -> None:
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
-        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db))
+        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions))
     app.register_blueprint(bp)
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

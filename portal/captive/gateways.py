@@ -1056,7 +1056,8 @@ class WiFiDog(Adapter):
     token is good for that MAC, and keeps asking (stage=counters) while the phone is out, so the portal's end
     of the session (or a revoke) logs the phone off there (portal/captive/views.py: wifidog_auth). WiFiDog signs
     nothing: the redirect is anyone's to write (not verified), and the MAC the token is bound to counts only
-    once the gateway names it in its auth call."""
+    once the gateway names it in its auth call. A redirect without `mac` (older versions, a gateway that could
+    not resolve it) binds the token to its `ip`, which the gateway's auth call must name (with the MAC)."""
 
     name = "wifidog"
     issues_ticket = True
@@ -1075,8 +1076,11 @@ class WiFiDog(Adapter):
         if not gw_id or len(gw_id) > self.MAX_GW_ID or not gw_id.isprintable():
             raise GatewayError("gw_id", f"must be 1 to {self.MAX_GW_ID} printable characters")
         host = f"[{address}]" if address.version == 6 else str(address)
-        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac"),
-                              client_ip=optional_ip(args, "ip"), destination=args.get("url"),
+        client_ip = optional_ip(args, "ip")
+        if not args.get("mac") and not client_ip:  # no token could be bound to the phone
+            raise GatewayError("mac", "is required where the redirect names no ip (the phone's address)")
+        return GatewayContext(gateway=self.name, client_mac=require_mac(args, "mac", required=False),
+                              client_ip=client_ip, destination=args.get("url"),
                               grant={"auth_url": f"http://{host}:{int(port)}{self.AUTH_PATH}", "gw_id": gw_id})
 
     def grant(self, ctx, seconds, destination, config):

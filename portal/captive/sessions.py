@@ -59,6 +59,13 @@ class Session:
         (CoovaChilli, WLC, Aruba, MikroTik, Ruckus, openNDS 0-2) keep their own, which we do not know."""
         return self.gateway == "direct" or self.timed
 
+    @classmethod
+    def fresh(cls, client: str, now: float, seconds: int, gateway: str, granted_by: str = "", ip: str | None = None,
+              timed: bool = False) -> Session:
+        """A new session from `now`, at the address `ip` names (normalised; None: none)."""
+        return cls(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
+                   granted_by=granted_by, ip=normal_ip(ip) if ip else "", timed=timed)
+
     def seconds_remaining(self, now: float | None = None) -> int:
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
 
@@ -80,30 +87,35 @@ return encoded
 """
 
 
-# Grant: a new session, unless a live one is there (ARGV[2]: now). A live session is kept, never shortened nor
-# its extensions reset: a second Continue is no free extension. ARGV[3] '1' (the grant handed the phone to its
-# gateway again): its end moves to this grant's when that is later (the gateway was handed that length, or
-# started its own again), and it is the granting shopper's. The address is the grant's when it names one.
-# Returns {the stored session, the live session's address ('': none)}.
-_GRANT = """
-local s = cjson.decode(ARGV[1])
-local previous_ip = ''
-local raw = redis.call('GET', KEYS[1])
-if raw then
-  local live = cjson.decode(raw)
-  if live.expires_at > tonumber(ARGV[2]) then
-    previous_ip = live.ip or ''
-    if ARGV[3] == '1' then
-      live.granted_by = s.granted_by
-      if s.expires_at > live.expires_at then live.expires_at = s.expires_at end
+# Grant: a new session (`s`, decoded), unless a live one is there (`now`). A live session is kept, never shortened
+# nor its extensions reset: a second Continue is no free extension. `handed` '1' (the grant handed the phone to its
+# gateway again): its end moves to this grant's when that is later (the gateway was handed that length, or started
+# its own again), and it is the granting shopper's. The address is the grant's when it names one. Returns {the
+# stored session, the live session's address ('': none)}. A function, for the scripts that grant along with other
+# writes in the phone's bucket (portal/captive/wifidog.py: a WiFiDog token's redemption).
+LUA_GRANT = """
+local function grant(key, s, now, handed)
+  local previous_ip = ''
+  local raw = redis.call('GET', key)
+  if raw then
+    local live = cjson.decode(raw)
+    if live.expires_at > now then
+      previous_ip = live.ip or ''
+      if handed == '1' then
+        live.granted_by = s.granted_by
+        if s.expires_at > live.expires_at then live.expires_at = s.expires_at end
+      end
+      if s.ip ~= '' then live.ip = s.ip end
+      s = live
     end
-    if s.ip ~= '' then live.ip = s.ip end
-    s = live
   end
+  local encoded = cjson.encode(s)
+  redis.call('SET', key, encoded, 'EXAT', math.floor(s.expires_at) + 1)
+  return {encoded, previous_ip}
 end
-local encoded = cjson.encode(s)
-redis.call('SET', KEYS[1], encoded, 'EXAT', math.floor(s.expires_at) + 1)
-return {encoded, previous_ip}
+"""
+_GRANT = LUA_GRANT + """
+return grant(KEYS[1], cjson.decode(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
 """
 
 
@@ -167,18 +179,17 @@ class SessionStore:
         session holds it, and the IP table names this client there for as long as the session lives. `timed`:
         the gateway's grant carried `seconds` (gateways.tells_length)."""
         now = time.time() if now is None else now
-        fresh = Session(client=client, granted_at=now, expires_at=now + seconds, gateway=gateway, extensions=0,
-                        granted_by=granted_by, ip=normal_ip(ip) if ip else "", timed=timed)
+        fresh = Session.fresh(client, now, seconds, gateway, granted_by=granted_by, ip=ip, timed=timed)
         raw, previous_ip = self._grant(keys=[SessionKeys(venue).session(client)],
                                        args=[json.dumps(fresh.__dict__), repr(now), int(handed_to_gateway)])
         session = Session(**json.loads(raw))
-        self._bind_ip(venue, session, previous_ip.decode())
+        self.bind_ip(venue, session, previous_ip.decode())
         return session
 
-    def _bind_ip(self, venue: str, session: Session, previous_ip: str) -> None:
-        """The IP table after a grant: the session's address names its client as long as it lives (another slot
-        than the session's, keyed by address: written after it, so it never outlives it); an address a kept
-        session held before names it no more."""
+    def bind_ip(self, venue: str, session: Session, previous_ip: str) -> None:
+        """The IP table after a grant (`grant`, or a script granting with LUA_GRANT): the session's address names
+        its client as long as it lives (another slot than the session's, keyed by address: written after it, so it
+        never outlives it); an address a kept session held before names it no more."""
         keys, ends = SessionKeys(venue), int(session.expires_at) + 1
         if previous_ip and previous_ip != session.ip:
             self._forget_ip(keys=[keys.client_ip(previous_ip)], args=[session.client])

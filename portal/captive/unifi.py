@@ -12,9 +12,16 @@ TLS and the HTTP plumbing: portal/captive/controller_api.py."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import urllib.parse
 
 from portal.captive.controller_api import ControllerClient
+
+log = logging.getLogger(__name__)
+
+MAX_SITE_WARNINGS = 64  # (venue, site) pairs warned about per process: made-up paths cannot flood the log
+MAX_SITE_CHARS = 64  # of a path's site in the log line
 
 
 class UniFiController(ControllerClient):
@@ -54,3 +61,31 @@ class UniFiController(ControllerClient):
         if status != 200 or (not unifi_os and not legacy_ok):
             raise self.fail(f"login refused (HTTP {status})")
         self.csrf = headers.get("x-csrf-token") or headers.get("x-updated-csrf-token") or self.csrf
+
+
+class SiteMismatches:
+    """The UniFi external portal names the controller's site in its path (/guest/s/<site>/); the grant uses the
+    venue's `unifi_site`, which must name the same site (the path is anyone's to write, the setting is the
+    operator's). A mismatch is most likely a venue set up with the wrong site, whose grants the controller then
+    refuses or gives another site's guests: warned once per (venue, site) pair per process, at most
+    MAX_SITE_WARNINGS pairs. Nothing about the phone in the line."""
+
+    def __init__(self, limit: int = MAX_SITE_WARNINGS) -> None:
+        self.limit = limit
+        self._warned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def note(self, venue: str, path_site: str, configured: str) -> None:
+        if path_site == configured:
+            return
+        pair = (venue, path_site[:MAX_SITE_CHARS])
+        with self._lock:
+            if pair in self._warned or len(self._warned) >= self.limit:
+                return
+            self._warned.add(pair)
+            last = len(self._warned) == self.limit
+        log.warning("UniFi redirect for venue %s names site %r in its path, the venue's unifi_site is %r: the grant "
+                    "uses %r (set unifi_site to the controller's site if this redirect is the venue's)", venue,
+                    pair[1], configured, configured)
+        if last:
+            log.warning("UniFi site mismatches: %d pairs warned about, no more until the process restarts", self.limit)

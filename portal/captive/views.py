@@ -46,6 +46,7 @@ from portal.captive.gateways import (
     GatewayError,
     Grant,
     OpenNDS,
+    UniFi,
     WiFiDog,
     calls_controller,
     destination_vouched,
@@ -58,6 +59,7 @@ from portal.captive.gateways import (
 )
 from portal.captive.landing import Offline, Redirect, VenueCheck
 from portal.captive.sessions import Session
+from portal.captive.unifi import SiteMismatches
 from portal.captive.wifidog import Ticket
 from portal.demo import demo_mode_for
 from portal.errors import STORE_RETRY_AFTER_S, error_title
@@ -67,6 +69,7 @@ from portal.shopper import Shopper, current_shopper, shopper_token
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)
 T = TypeVar("T")
+UNIFI_SITES = SiteMismatches()  # per process: each (venue, site) mismatch warned about once
 
 
 def captive_services() -> CaptiveServices:
@@ -217,18 +220,21 @@ def portal_entry(site: str | None = None):
     venue = venue_param(args)
     if "auth_get" in args:
         return _authmon_poll(venue, args)
-    return _land(venue, args)
+    return _land(venue, args, site=site)
 
 
-def _land(venue: str, args: MultiDict, gateway: str | None = None) -> Response:
+def _land(venue: str, args: MultiDict, gateway: str | None = None, site: str | None = None) -> Response:
     """The gateway's redirect, landed: the phone's zone page, its gateway context kept for the Continue.
-    `gateway`: the adapter the URL names (WiFiDog's login/), else the one the parameters name."""
+    `gateway`: the adapter the URL names (WiFiDog's login/), else the one the parameters name. `site`: the UniFi
+    site the URL's path names (/guest/s/<site>/), checked against the venue's."""
     cs = captive_services()
     try:
         config = store(venue, cs.config.get, venue)
     except STORE_ERRORS as exc:  # parsed with the settings last read (a controller's NBI hosts are in no default)
         return fail_open(venue, exc, _parse_or_none(args, cs.config.offline(venue), gateway))
     ctx = _parse(args, config, venue, gateway)
+    if site is not None and ctx.gateway == UniFi.name:
+        UNIFI_SITES.note(venue, site, config.get("unifi_site", "default"))
     client = client_from_params(services().hasher, {"mac": ctx.client_mac})  # None if missing or malformed
     # A MAC or an IP in a redirect anyone can forge only locates the phone (the token is a new shopper's
     # either way); it is trusted, and the IP table learns from it, only when the gateway vouched for it.
@@ -436,10 +442,10 @@ def _record_grant(venue: str, shopper: Shopper, ctx: GatewayContext, seconds: in
 
 def _issue_ticket(venue: str, granted_by: str, ctx: GatewayContext, seconds: int, token: str) -> None:
     """WiFiDog's token stored (hashed) for the gateway's auth call, bound to the MAC and the gw_id the redirect
-    named."""
-    phone = client_from_params(services().hasher, {"mac": ctx.client_mac or ""}) or ""  # "": no MAC matches it
+    named; to its client address where it named no MAC (the gateway's auth call names the MAC then)."""
+    phone = client_from_params(services().hasher, {"mac": ctx.client_mac or ""}) or ""
     ticket = Ticket(phone=phone, granted_by=granted_by, seconds=seconds, timed=tells_length(ctx),
-                    gw_id=str(ctx.grant.get("gw_id", "")))
+                    gw_id=str(ctx.grant.get("gw_id", "")), ip="" if phone else ctx.client_ip or "")
     store(venue, captive_services().tickets.issue, venue, token, ticket)
 
 
@@ -867,17 +873,16 @@ def _session_lives(cs: CaptiveServices, venue: str, phone: str) -> bool:
 
 
 def _wifidog_redeem(cs: CaptiveServices, venue: str, phone: str, token: str) -> bool:
-    """stage=login: the token, once, for the phone and the gateway (gw_id) it was issued to; then the session
-    starts (as _record_grant starts the other gateways'), at the address the gateway names: the gateway vouches
-    for that pair."""
-    ticket = store(venue, cs.tickets.redeem, venue, token, phone, request.args.get("gw_id", ""))
+    """stage=login: the token, once, for the phone (or the address) and the gateway (gw_id) it was issued to; the
+    session starts with it, in the same step (as _record_grant starts the other gateways'), at the address the
+    gateway names: the gateway vouches for that pair."""
+    ticket = store(venue, cs.tickets.redeem, venue, token, phone, request.args.get("gw_id", ""),
+                   _named_ip(request.args))
     if ticket is None:  # never the token nor the MAC in the log
-        log.info("wifidog auth for venue %s: a token unknown, used, expired, or issued to another device or "
-                 "gateway", venue)
+        log.info("wifidog auth for venue %s: a token unknown, used, expired, or issued to another device, address "
+                 "or gateway", venue)
         store(venue, spend_budget, "captive.ticket_miss", venue)  # OverBudget: a 429, no Auth: line
         return False
-    store(venue, cs.sessions.grant, venue, ticket.phone, ticket.seconds, WiFiDog.name, granted_by=ticket.granted_by,
-          ip=_named_ip(request.args), timed=ticket.timed)
     return True
 
 
@@ -931,9 +936,23 @@ def wifidog_ping(venue: str | None = None):
 @bp.get("/wifidog/<venue>/portal/")
 def wifidog_portal(venue: str | None = None):
     """Where the gateway sends the browser once auth/ let the phone out (`gw_id`, `token`): the status page,
-    "online", for the shopper this browser has (its cookie), else a new one."""
+    "online", for the shopper this browser has (its cookie), else a new one; with the original URL of the
+    redirect that shopper landed from as a link on it, never followed (WiFiDog signs nothing: anyone's link)."""
     venue = _wifidog_venue(venue)
-    return redirect_no_store(external_url("captive.status", c=_browser_token(venue), gateway=ONLINE))
+    shopper = _browser_shopper(venue)
+    onward = _kept_destination(venue, shopper) if shopper else None
+    return redirect_no_store(external_url("captive.status", c=_browser_token(venue, shopper), gateway=ONLINE,
+                                          **({"to": onward} if onward else {})))
+
+
+def _kept_destination(venue: str, shopper: Shopper) -> str | None:
+    """The original URL of the WiFiDog redirect this shopper's Continue went through (its kept gateway context);
+    None when there is none, or the store cannot say (the page goes without the link)."""
+    try:
+        ctx = _gateway_context(venue, shopper)
+    except (*STORE_ERRORS, GatewayError):
+        return None
+    return ctx.destination if ctx.gateway == WiFiDog.name else None
 
 
 @bp.get("/wifidog/gw_message.php")
@@ -947,12 +966,19 @@ def wifidog_message(venue: str | None = None):
     return Response(page, status=409, headers=NO_STORE)
 
 
-def _browser_token(venue: str) -> str:
-    """The token of this browser's shopper of `venue` (the cookie's), else of a new one (writes nothing)."""
+def _browser_shopper(venue: str) -> Shopper | None:
+    """This browser's shopper of `venue` (the cookie's), if any (None too while the store cannot say)."""
     try:
         shopper = current_shopper()
     except STORE_ERRORS:
-        shopper = None
-    if shopper is not None and shopper.venue == venue:
+        return None
+    return shopper if shopper is not None and shopper.venue == venue else None
+
+
+def _browser_token(venue: str, shopper: Shopper | None = None) -> str:
+    """The token of this browser's shopper of `venue` (`shopper`, else the cookie's), else of a new one (writes
+    nothing)."""
+    shopper = shopper or _browser_shopper(venue)
+    if shopper is not None:
         return shopper_token(shopper)
     return captive_services().landing.handout(venue, None)[1]

@@ -222,10 +222,19 @@ def test_a_bad_field_is_refused_by_name(client, demo, name, value):
     assert resp.status_code == 400 and f"For the staff: {name}: " in resp.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name", ["gw_address", "gw_port", "gw_id", "mac"])
+@pytest.mark.parametrize("name", ["gw_address", "gw_port", "gw_id"])
 def test_a_missing_field_is_refused_by_name(client, demo, name):
     resp = client.get("/wifidog/login/?" + urlencode({k: v for k, v in REDIRECT.items() if k != name}))
     assert resp.status_code == 400 and f"For the staff: {name}: " in resp.get_data(as_text=True)
+
+
+def test_a_redirect_naming_neither_mac_nor_ip_is_refused_by_name(client, demo):
+    """No MAC is fine where the redirect names the phone's ip (test_wifidog_redeem.py); neither: no token could be
+    bound to the phone."""
+    resp = client.get("/wifidog/login/?" + urlencode({k: v for k, v in REDIRECT.items() if k not in ("mac", "ip")}))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "For the staff: mac: is required where the redirect names no ip" in page
+    assert "information desk" in page
 
 
 def test_a_bad_destination_is_dropped_not_refused(client, demo):
