@@ -46,6 +46,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
     # Several phones may share one address behind NAT: more per IP than per shopper.
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
+    # Payment orders the parking fee pages open ("Pay" on foot, "Pay" for an exit left owed): each is an order
+    # stored a week, and a Pay pressed again for the same fee gives the open order back (not counted). Per venue
+    # too: a verified page could otherwise open orders without end under ever new shoppers.
+    "parking.pay.ip": (30, HOUR), "parking.pay.shopper": (10, HOUR), "parking.pay.venue": (3000, HOUR),
     # Guesses at the second factor of a whole-plate lookup (the hour the car came in: 1 in 169).
     "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,

@@ -34,7 +34,7 @@ from lightapps.parking.common import (
     plate_hasher,
 )
 from lightapps.parking.store import Debt, FindResult, Stay, stay_id
-from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
@@ -446,9 +446,13 @@ def fee_pay(venue: str, zone: str, session_id: str):
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please pay at the "
                                                         "exit or the car park office."))
     back = _fee_url(venue, zone, session_id, _external=True)
+    wait_s = _spend_pay_budget(venue, shopper.client)
+    if wait_s is not None:
+        return _pay_refused(fee_page(venue, zone, session_id, 429, _pay_refused_message(wait_s)), wait_s)
     try:
         order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back, coupon)
     except PaymentError as exc:
+        give_back_budget("parking.pay", venue, shopper=shopper.client)
         if exc.code == "coupon":
             return fee_page(venue, zone, session_id, 409, _("That coupon cannot be used for parking (used, expired "
                                                             "or not yours)."))
@@ -458,11 +462,34 @@ def fee_pay(venue: str, zone: str, session_id: str):
             return fee_page(venue, zone, session_id, 409, _("Nothing is owed for this visit any more."))
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please try again "
                                                         "in a minute."))
-    if order is None:  # points and discounts covered it all
+    if order is None or order.id == stay.open_order:  # none opened: covered by points and discounts, or the open
+        give_back_budget("parking.pay", venue, shopper=shopper.client)  # order for the same payment given back
+    if order is None:
         return redirect(_fee_url(venue, zone, session_id), code=303)
     if order.is_paid:
         return redirect(_fee_url(venue, zone, session_id), code=303)
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
+
+
+def _spend_pay_budget(venue: str, client: str) -> int | None:
+    """Count a payment order about to be opened on the "parking.pay" budgets (per client IP, shopper and venue:
+    each order is stored a week); the seconds to wait when one is spent (then nothing is counted)."""
+    try:
+        spend_budget("parking.pay", venue, shopper=client)
+    except OverBudget as refused:
+        return refused.refusal.retry_after_s
+    return None
+
+
+def _pay_refused_message(wait_s: int) -> str:
+    return _("Too many payments have been started for now. Please try again in %(n)s minutes, or pay at the car "
+             "park office.", n=max(1, round(wait_s / 60)))
+
+
+def _pay_refused(page: tuple[str, int], wait_s: int) -> tuple[str, int, dict[str, str]]:
+    """The fee or owed page with its 429 and when to come back (Retry-After), never cached."""
+    body, status = page
+    return body, status, {"Retry-After": str(wait_s), "Cache-Control": "no-store"}
 
 
 @bp.post("/<zone>/fee/<session_id>/autopay")
@@ -548,9 +575,14 @@ def owed_pay(venue: str, zone: str, debt_id: str):
                                                       "park office."))
     lang = lang_arg()
     back = shopper_url("parking.owed_page", venue=venue, zone=zone, debt_id=debt_id, _external=True, **lang)
+    client = shopper_for_venue(venue).client
+    wait_s = _spend_pay_budget(venue, client)
+    if wait_s is not None:
+        return _pay_refused(owed_page(venue, zone, debt_id, 429, _pay_refused_message(wait_s)), wait_s)
     try:
-        order = fees.pay_owed(venue, debt, shopper_for_venue(venue).client, attempt, back)
+        order = fees.pay_owed(venue, debt, client, attempt, back)
     except PaymentError:
+        give_back_budget("parking.pay", venue, shopper=client)
         return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please try again "
                                                       "in a minute."))
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)

@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.payment import refund_paid_preorder
-from lightapps.queue.views import class_summaries, decode_preorder, shown_preorder, store
+from lightapps.queue.payment import REASONS, decode_preorder, refund_paid_preorder
+from lightapps.queue.views import class_summaries, shown_preorder, store
 from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
 from portal.apps.notify import masked_phone
@@ -116,6 +116,10 @@ def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
     if not result.ok:
         abort(409, _("Ticket %(ticket)s is %(state)s: it cannot change like that.", ticket=ticket_id,
                      state=result.value))
+    if action == "no_show":  # a missed number's paid pre-order goes back in full (payment.py says why); the
+        # ticket as the change left it, of its own day; a store fault here leaves it to the payments sweep
+        refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id, result.day)),
+                             REASONS["NO_SHOW"])
     audit(f"queue.{action}", venue, zone=zone, ticket=ticket_id)
     return _done(venue, zone, _("%(ticket)s: %(state)s.", ticket=ticket_id, state=result.value),
                  ticket=ticket_id, state=result.value)
@@ -265,7 +269,7 @@ def reservation_action(venue: str, zone: str, rid: str, action: str):
     if action == "cancel" and (result.ok or result.value == "CANCELED"):
         # The restaurant called the booking off: its paid pre-order goes back to the shopper in full, as when the
         # shopper gives the booking up (one refund number per order: never twice, so pressing Cancel again
-        # finishes a refund a store error cut short). A no-show or an arrival keeps it.
+        # finishes a refund a store error cut short). An arrival or a no-show keeps it (the shopper chose the slot).
         refund_paid_preorder(venue, decode_preorder(store().reservation(venue, zone, rid[:30])))
     if not result.ok:
         abort(409, _("That booking is already %(state)s.", state=result.value))

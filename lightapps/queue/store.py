@@ -17,6 +17,9 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
 - ``:menu`` / ``:menuseq`` HASH item id -> JSON {id, name_en, name_zh, price (cents), available}
 - ``:resv:<date>`` HASH rid -> JSON; ``:resvcount:<date>`` HASH slot -> booked parties;
   ``:resvmine:<date>`` HASH client -> rid; ``:resvseq`` STRING. Date keys expire 2 days after the date.
+- ``mp:{venue}:queuepaid`` ZSET  payment order id of a paid pre-order -> when the sweep looks at it next (s):
+                                  every paid pre-order until the sweep settled it (kept with a meal served,
+                                  refunded with a number that lapsed, was missed or given up; payment.py)
 
 Ticket states follow Google's waitlist API names: WAITING, SERVICE_READY (called), SEATED, NO_SHOW,
 CANCELED. Reservation states: BOOKED, ARRIVED, NO_SHOW, CANCELED.
@@ -99,6 +102,10 @@ class QueueKeys(VenueKeys):
 
     def reservation_seq(self, zone: str) -> str:
         return self.zone(zone, "resvseq")
+
+    def paid_preorders(self) -> str:
+        """The venue's paid pre-orders the sweep still has to settle (outside `zone`: no zone can be named so)."""
+        return self.key("queuepaid")
 
 
 # Shared by the scripts that find tickets: is this record (raw JSON or nil) a live number? A previous day's
@@ -218,9 +225,11 @@ return {1, 'OK'}
 """
 
 _PREORDER_PAID = """
--- The pre-order's payment arrived. KEYS: 1 hash of records   ARGV: 1 id, 2 order id, 3 allowed states ",A,"
+-- The pre-order's payment arrived. KEYS: 1 hash of records, 2 the venue's paid pre-orders
+-- ARGV: 1 id, 2 order id, 3 allowed states ",A,"
 -- Paid only if the record still holds the pre-order this order was made for (a changed or removed
--- pre-order, or a number no longer active, refuses: the payment is refunded).
+-- pre-order, or a number no longer active, refuses: the payment is refunded). A paid one goes on the sweep's
+-- list in the same step (due at once: score 0), so no paid pre-order is ever left off it (payment.py).
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return {0, 'NOT_FOUND'} end
 local t = cjson.decode(raw)
@@ -232,6 +241,7 @@ if not string.find(ARGV[3], ',' .. t.state .. ',', 1, true) then return {0, 'STA
 po.paid = true
 t.preorder = cjson.encode(po)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
 return {1, 'OK'}
 """
 
@@ -581,12 +591,34 @@ class QueueStore:
 
     def mark_preorder_paid(self, venue: str, zone: str, target: str, day: str, order_id: str) -> Result:
         """The pre-order on ticket `target` (of service day `day`) or reservation `target` is paid by
-        `order_id`: OK (also when told again), or CHANGED / NOT_FOUND / STATE (refund the payment)."""
+        `order_id`: OK (also when told again; the first time it goes on the sweep's list), or CHANGED /
+        NOT_FOUND / STATE (refund the payment)."""
+        k = QueueKeys(venue)
         if target.startswith(day + "-R"):
-            key, allowed = QueueKeys(venue).reservations(zone, day), ",BOOKED,ARRIVED,"
+            key, allowed = k.reservations(zone, day), ",BOOKED,ARRIVED,"
         else:
-            key, allowed = QueueKeys(venue).tickets(zone, day), "," + ",".join((*ACTIVE_STATES, "SEATED")) + ","
-        return _result(self._preorder_paid(keys=[key], args=[target, order_id, allowed]))
+            key, allowed = k.tickets(zone, day), "," + ",".join((*ACTIVE_STATES, "SEATED")) + ","
+        return _result(self._preorder_paid(keys=[key, k.paid_preorders()], args=[target, order_id, allowed]))
+
+    def paid_preorders_due(self, venue: str, now: float, limit: int) -> list[str]:
+        """The order ids of paid pre-orders the sweep is to look at by `now` (oldest first, at most `limit`)."""
+        ids = self.db.zrangebyscore(QueueKeys(venue).paid_preorders(), "-inf", repr(now), 0, limit)
+        return [i.decode() for i in ids]
+
+    def look_again_at(self, venue: str, order_id: str, when: float) -> None:
+        """The pre-order still has its number or booking: look at it again at `when`. XX: one that another
+        sweep settled meanwhile is not put back."""
+        self.db.zadd(QueueKeys(venue).paid_preorders(), {order_id: when}, xx=True)
+
+    def settled(self, venue: str, order_id: str) -> None:
+        """The pre-order was kept (served) or refunded: the sweep has nothing more to do with it."""
+        self.db.zrem(QueueKeys(venue).paid_preorders(), order_id)
+
+    def day_end(self, venue: str, day: str) -> float:
+        """The venue's midnight that ends service day `day` (YYYYMMDD), epoch seconds."""
+        tz = self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ
+        following = datetime.strptime(day, "%Y%m%d").date() + timedelta(days=1)
+        return datetime.combine(following, datetime.min.time(), tz).timestamp()
 
     # ---- reservations ---------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ captive browser keeps no cookies), POST -> 303 -> GET. The ticket page refreshes
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -21,7 +20,7 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, estimate, notices, rules
-from lightapps.queue.payment import open_order, payments_on, refund_paid_preorder
+from lightapps.queue.payment import decode_preorder, open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
@@ -365,15 +364,6 @@ def notify_me(venue: str, zone: str):
 
 
 # ---- pre-orders ------------------------------------------------------------------------------
-
-
-def decode_preorder(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not record or not record.get("preorder"):
-        return None
-    try:
-        return json.loads(record["preorder"])
-    except (TypeError, ValueError):
-        return None
 
 
 def shown_preorder(venue: str, record: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -39,9 +39,9 @@ def pay_for(client, token, target: str, sandbox, portal_url, pay, provider="alip
     return order_id
 
 
-def restaurant_owner(app, pay, username: str):
-    """A test client signed in to the console as a new owner of the restaurant's zone."""
-    AccountStore(pay.store.db).create(username, "a-long-pass-phrase-73", "owner", VENUE, (ZONE,))
+def restaurant_owner(app, pay, username: str, zones: tuple[str, ...] = (ZONE,)):
+    """A test client signed in to the console as a new owner of the restaurant's zone (or of `zones`)."""
+    AccountStore(pay.store.db).create(username, "a-long-pass-phrase-73", "owner", VENUE, zones)
     owner = app.test_client()
     login = owner.get("/console/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)

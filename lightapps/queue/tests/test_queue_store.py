@@ -276,6 +276,26 @@ def test_menu_and_preorders(store):
     assert store.delete_menu_item(V, Z, "m1") and not store.delete_menu_item(V, Z, "m1")
 
 
+def test_a_paid_preorder_goes_on_the_sweeps_list_once_until_settled(store):
+    store.take(V, Z, "A", 2, "c1")
+    doc = {"items": [{"id": "m1", "qty": 2, "price": 3000}], "total": 6000, "order": "MP1", "paid": False}
+    assert store.attach_preorder_to_ticket(V, Z, "A001", "c1", doc).ok
+    assert store.paid_preorders_due(V, time.time(), 10) == []  # not paid: nothing for the sweep
+    day = store.today(V)
+    assert store.mark_preorder_paid(V, Z, "A001", day, "MP2").reason == "CHANGED"  # another order: refunded
+    assert store.mark_preorder_paid(V, Z, "A001", day, "MP1").ok
+    assert store.paid_preorders_due(V, 0, 10) == ["MP1"]  # due at once
+    later = time.time() + 3600
+    store.look_again_at(V, "MP1", later)
+    assert store.paid_preorders_due(V, later - 1, 10) == [] and store.paid_preorders_due(V, later, 10) == ["MP1"]
+    store.settled(V, "MP1")
+    store.look_again_at(V, "MP1", later)  # a sweep that read it before another settled it puts nothing back
+    assert store.mark_preorder_paid(V, Z, "A001", day, "MP1").ok  # the callback replayed: still paid, not listed
+    assert store.paid_preorders_due(V, later, 10) == []
+    end = datetime.fromtimestamp(store.day_end(V, day), ZoneInfo(DEFAULT_TIME_ZONE))
+    assert (end.strftime("%Y%m%d"), end.hour, end.minute) == (service_day(time.time() + 86400), 0, 0)
+
+
 def test_menu_is_capped(store, db):
     from lightapps.queue import store as store_module
 
