@@ -2,8 +2,9 @@
 
 Starts an embedded Valkey (AOF on, data under ./var/valkey) unless REDIS_URL is set, loads the demo
 mall if the store has none, then serves the app with gunicorn beside the tracker (`python -m portal
-track`, portal/tracking/tracker.py) and the notification worker (`python -m portal notify`,
-portal/notify/worker.py). Ctrl-C stops them all cleanly."""
+track`, portal/tracking/tracker.py), the notification worker (`python -m portal notify`,
+portal/notify/worker.py) and the payments sweeper (`python -m portal sweep`, portal/payments/worker.py).
+Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
 from portal.notify.worker import NotifyWorker, default_channels
+from portal.payments.worker import PaymentsSweeper, sweeper_leases
 from portal.paysandbox.app import create_sandbox_app
 from portal.seed import ensure_demo_venues
 from portal.services import services
@@ -75,7 +77,8 @@ def serve(workers: int, threads: int, host: str) -> int:
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
         server = subprocess.Popen(cmd, env=env)
-        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env) for name in ("track", "notify")]
+        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env)
+                   for name in ("track", "notify", "sweep")]
         workers += [sandbox] if sandbox is not None else []  # stopped with the others
         try:
             return server.wait()
@@ -178,6 +181,28 @@ def paysandbox(host: str, port: int) -> int:
     app = create_sandbox_app()
     with contextlib.suppress(KeyboardInterrupt):
         run_simple(host, port, app, threaded=True, use_reloader=False)
+def sweep(once: bool) -> int:
+    """The payments sweeper (portal/payments/worker.py) on the store `make run` uses (REDIS_URL): expired
+    orders closed, stuck refunds asked again, the light apps' payment duties (a lapsed number's pre-order
+    refunded), every minute; its own process, as it waits on the payment providers."""
+    _stop_on_sigterm()
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("sweep: REDIS_URL is not set (`make run` starts the sweeper with its store)", file=sys.stderr)
+        return 2
+    app = create_app(settings)  # the light apps register their payment purposes and sweepers with the app
+    core = app.extensions["mallportal"]
+    sweeper = PaymentsSweeper(core.payments, core.venues, leases=None if once else sweeper_leases(core.db))
+    with app.app_context():
+        if once:
+            handled, failed = sweeper.round()
+            print(f"{handled} expired orders handled, {failed} venues failed", flush=True)
+            return 1 if failed else 0
+        with contextlib.suppress(KeyboardInterrupt):
+            sweeper.run(threading.Event())
+    return 0
+
+
 def notify(once: bool) -> int:
     """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
     process, so a slow push service or SMS provider never delays the tracker's positioning."""
@@ -219,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                              "provider is configured)")
     sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     sandbox.add_argument("--port", type=int, default=None, help="default: PAY_SANDBOX_PORT, else PORT + 10 (8010)")
+    sweeping = sub.add_parser("sweep", help="payment duties every minute: expired orders, stuck refunds, the apps' "
+                              "sweepers (`serve` starts it)")
+    sweeping.add_argument("--once", action="store_true", help="sweep every venue once, then exit")
     notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
     notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
@@ -237,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return track(args.once)
     if args.command == "paysandbox":
         return paysandbox(args.host, args.port or sandbox_port(os.environ))
+    if args.command == "sweep":
+        return sweep(args.once)
     if args.command == "notify":
         return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":

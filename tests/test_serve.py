@@ -76,7 +76,8 @@ def test_serve_embedded_valkey_demo_and_restart(tmp_path):
         assert token
         served.wait_for("tracker: positioning phones as their readings arrive",  # started beside gunicorn
                         "payment sandbox on http://",  # no payment provider configured
-                        "notify: delivering notifications")  # the notification worker too
+                        "notify: delivering notifications",  # the notification worker too
+                        "payments sweep: every venue's payment duties")  # and the payments sweeper
     finally:
         output = served.stop_with_ctrl_c()
     assert served.proc.returncode == 0, output
