@@ -10,10 +10,12 @@ keeps the leases it holds (and takes free ones) instead of stopping."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -31,6 +33,25 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+log = logging.getLogger(__name__)
+
+
+def serve_venues(venue_ids: list[str], leases: VenueLeases | None, step: Callable[[str], int], worker: str,
+                 errors: tuple[type[Exception], ...] = (redis.RedisError,)) -> tuple[int, int]:
+    """One round of a per-venue worker: `step` on each venue its leases give it (all without leases); returns
+    (what the steps did, venues that failed). One venue's fault (its shard down, failing over) is logged and
+    the others go on."""
+    venues = leases.assign(venue_ids) if leases is not None else venue_ids
+    done = failed = 0
+    for venue in venues:
+        try:
+            done += step(venue)
+        except errors as exc:
+            failed += 1
+            log.warning("%s: venue %s unavailable: %s", worker, venue, exc.__class__.__name__)
+    return done, failed
 
 
 def default_owner() -> str:

@@ -29,7 +29,7 @@ from core.settings import Settings
 from fingerprints.store import VenueStore
 from portal.captive.config import VenueTimeZones
 from portal.consent import ConsentStore
-from portal.leases import VenueLeases, default_owner
+from portal.leases import VenueLeases, default_owner, serve_venues
 from portal.notify.channels import Channel, Message, Refused, Retry, TargetGone
 from portal.notify.contacts import Contact, ContactStore
 from portal.notify.outbox import NEEDS_CONSENT, Job, Outbox
@@ -180,16 +180,7 @@ class NotifyWorker:
 
     def round(self, now: float | None = None) -> tuple[int, int]:
         venues = self.venues.venue_ids() if self.venues is not None else []
-        if self.leases is not None:
-            venues = self.leases.assign(venues)
-        handled = failed = 0
-        for venue in venues:
-            try:
-                handled += self.step(venue, now)
-            except redis.RedisError as exc:
-                failed += 1
-                log.warning("notify: venue %s unavailable: %s", venue, exc.__class__.__name__)
-        return handled, failed
+        return serve_venues(venues, self.leases, lambda venue: self.step(venue, now), "notify")
 
     def run(self, stop: threading.Event, idle_s: float = 0.5) -> None:
         log.info("notify: delivering notifications (channels: %s)", ", ".join(self.channels))

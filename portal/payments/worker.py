@@ -18,7 +18,7 @@ import threading
 import redis
 
 from fingerprints.store import VenueStore
-from portal.leases import VenueLeases
+from portal.leases import VenueLeases, serve_venues
 from portal.payments.providers.base import ProviderError
 from portal.payments.service import PaymentError, PaymentService
 
@@ -41,17 +41,8 @@ class PaymentsSweeper:
     def round(self) -> tuple[int, int]:
         """Sweep each venue this process serves once; (expired orders handled, venues that failed). One venue's
         store fault or provider error does not stop the others."""
-        venues = self.venues.venue_ids()
-        if self.leases is not None:
-            venues = self.leases.assign(venues)
-        handled = failed = 0
-        for venue in venues:
-            try:
-                handled += self.payments.sweep(venue)
-            except (redis.RedisError, PaymentError, ProviderError) as exc:
-                failed += 1
-                log.warning("payments sweep: venue %s failed: %s", venue, exc.__class__.__name__)
-        return handled, failed
+        return serve_venues(self.venues.venue_ids(), self.leases, self.payments.sweep, "payments sweep",
+                            errors=(redis.RedisError, PaymentError, ProviderError))
 
     def run(self, stop: threading.Event, every_s: float = SWEEP_EVERY_S) -> None:
         """Until `stop` is set: a round, then a wait of `every_s` (a few seconds after a store outage)."""

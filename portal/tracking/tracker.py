@@ -18,7 +18,7 @@ import redis
 
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
-from portal.leases import VenueLeases
+from portal.leases import VenueLeases, serve_venues
 from portal.tracking.locator import Locator
 
 log = logging.getLogger(__name__)
@@ -105,18 +105,12 @@ class Tracker:
     def round(self) -> tuple[int, int]:
         """One pass over the venues this tracker serves (its leases); (positioned, venues that failed).
         One venue's store fault (its shard down, failing over) does not stop the others."""
-        venues = self.venues.venue_ids()
-        if self.leases is not None:
-            venues = self.leases.assign(venues)
-        taken = failed = 0
-        for venue in venues:
-            try:
-                taken += self.step(venue)
-                self._sweep(venue)
-            except redis.RedisError as exc:
-                failed += 1
-                log.warning("tracker: venue %s unavailable: %s", venue, exc.__class__.__name__)
-        return taken, failed
+        return serve_venues(self.venues.venue_ids(), self.leases, self._step_and_sweep, "tracker")
+
+    def _step_and_sweep(self, venue: str) -> int:
+        taken = self.step(venue)
+        self._sweep(venue)
+        return taken
 
     def _sweep(self, venue: str) -> None:
         now = time.time()
