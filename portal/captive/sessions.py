@@ -198,6 +198,13 @@ class SessionStore:
         elif session.ip:
             self._remember_ip(keys=[keys.client_ip(session.ip)], args=[session.client, self.ip_ttl_s, ends])
 
+    def restore_ip(self, venue: str, session: Session) -> None:
+        """The IP table's entry for a live session whose grant wrote the session but not the entry (a store fault
+        between the two slots): written when missing, never over another client's."""
+        if session.ip:
+            self.db.set(SessionKeys(venue).client_ip(session.ip), session.client, exat=int(session.expires_at) + 1,
+                        nx=True)
+
     def get(self, venue: str, client: str, now: float | None = None) -> Session | None:
         return self.decode(self.db.get(SessionKeys(venue).session(client)), now)
 

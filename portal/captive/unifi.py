@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import urllib.parse
+from collections.abc import Callable
 
 from portal.captive.controller_api import ControllerClient
 
 log = logging.getLogger(__name__)
 
-MAX_SITE_WARNINGS = 64  # (venue, site) pairs warned about per process: made-up paths cannot flood the log
+SITE_WARN_EVERY_S = 600.0  # a venue's site mismatches are warned about at most this often
+TRACKED_SITES = 16  # sites counted per venue between two warnings (made-up paths cannot grow it)
 MAX_SITE_CHARS = 64  # of a path's site in the log line
 
 
@@ -67,25 +70,44 @@ class SiteMismatches:
     """The UniFi external portal names the controller's site in its path (/guest/s/<site>/); the grant uses the
     venue's `unifi_site`, which must name the same site (the path is anyone's to write, the setting is the
     operator's). A mismatch is most likely a venue set up with the wrong site, whose grants the controller then
-    refuses or gives another site's guests: warned once per (venue, site) pair per process, at most
-    MAX_SITE_WARNINGS pairs. Nothing about the phone in the line."""
+    refuses or gives another site's guests: warned about at the venue's first mismatch, then at most once per
+    `every_s`, naming the sites most named since the last line. Made-up paths can neither flood the log nor hide
+    a real mismatch: per venue at most `tracked` sites are counted (Misra-Gries: a site named by more than one in
+    `tracked` of the mismatching redirects, as the real site is by every redirect of the venue's APs, keeps its
+    count). Nothing about the phone in the line."""
 
-    def __init__(self, limit: int = MAX_SITE_WARNINGS) -> None:
-        self.limit = limit
-        self._warned: set[tuple[str, str]] = set()
+    def __init__(self, every_s: float = SITE_WARN_EVERY_S, tracked: int = TRACKED_SITES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.tracked = tracked
+        self.clock = clock
+        self._counts: dict[str, dict[str, int]] = {}  # venue -> site -> count since its last line
+        self._last: dict[str, float] = {}  # venue -> when its last line went out
         self._lock = threading.Lock()
 
     def note(self, venue: str, path_site: str, configured: str) -> None:
         if path_site == configured:
             return
-        pair = (venue, path_site[:MAX_SITE_CHARS])
         with self._lock:
-            if pair in self._warned or len(self._warned) >= self.limit:
+            counts = self._counts.setdefault(venue, {})
+            _count(counts, path_site[:MAX_SITE_CHARS], self.tracked)
+            now, last = self.clock(), self._last.get(venue)
+            if last is not None and now - last < self.every_s:
                 return
-            self._warned.add(pair)
-            last = len(self._warned) == self.limit
-        log.warning("UniFi redirect for venue %s names site %r in its path, the venue's unifi_site is %r: the grant "
-                    "uses %r (set unifi_site to the controller's site if this redirect is the venue's)", venue,
-                    pair[1], configured, configured)
-        if last:
-            log.warning("UniFi site mismatches: %d pairs warned about, no more until the process restarts", self.limit)
+            self._last[venue] = now
+            named = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            counts.clear()
+        log.warning("UniFi redirects for venue %s name sites in their path that are not its unifi_site %r: %s; the "
+                    "grant uses %r (set unifi_site to the controller's site if these redirects are the venue's)",
+                    venue, configured, ", ".join(f"{site!r} x{n}" for site, n in named), configured)
+
+
+def _count(counts: dict[str, int], site: str, tracked: int) -> None:
+    """Misra-Gries: count `site` among at most `tracked` counters (a full table takes one from every counter)."""
+    if site in counts or len(counts) < tracked:
+        counts[site] = counts.get(site, 0) + 1
+        return
+    for other in list(counts):
+        counts[other] -= 1
+        if not counts[other]:
+            del counts[other]

@@ -69,7 +69,7 @@ from portal.shopper import Shopper, current_shopper, shopper_token
 log = logging.getLogger(__name__)
 bp = Blueprint("captive", __name__)
 T = TypeVar("T")
-UNIFI_SITES = SiteMismatches()  # per process: each (venue, site) mismatch warned about once
+UNIFI_SITES = SiteMismatches()  # per process: a venue's site mismatches warned about every 10 minutes at most
 
 
 def captive_services() -> CaptiveServices:
@@ -869,7 +869,13 @@ def _wifidog_stage(cs: CaptiveServices, venue: str, stage: str, phone: str) -> b
 
 
 def _session_lives(cs: CaptiveServices, venue: str, phone: str) -> bool:
-    return store(venue, cs.sessions.get, venue, phone) is not None
+    """The gateway asks again for a phone out with its own token (its auth page reloaded, or a retry after our
+    503): out while its session lives, the IP table's entry written if a fault after the redemption left it
+    unwritten (probes and CAPPORT by address would say captive all session long)."""
+    session = store(venue, cs.sessions.get, venue, phone)
+    if session is not None:
+        store(venue, cs.sessions.restore_ip, venue, session)
+    return session is not None
 
 
 def _wifidog_redeem(cs: CaptiveServices, venue: str, phone: str, token: str) -> bool:

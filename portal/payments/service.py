@@ -371,6 +371,8 @@ class PaymentService:
                 sweeper(venue)
             except (redis.RedisError, PaymentError) as exc:  # one duty failing never stops the others
                 log.warning("payment sweeper %s failed for venue %s: %s", sweeper, venue, exc)
+            except Exception:  # noqa: BLE001 - nor does a bug in one app's duty (a record it cannot read)
+                log.exception("payment sweeper %s failed for venue %s", sweeper, venue)
         return len(ids)
 
     def finish_interrupted(self, venue: str, now_ms: int | None = None, min_age_ms: int = 60_000,

@@ -19,8 +19,7 @@ import redis
 
 from fingerprints.store import VenueStore
 from portal.leases import VenueLeases, serve_venues
-from portal.payments.providers.base import ProviderError
-from portal.payments.service import PaymentError, PaymentService
+from portal.payments.service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,10 @@ class PaymentsSweeper:
     def round(self) -> tuple[int, int]:
         """Sweep each venue this process serves once; (expired orders handled, venues that failed). One venue's
         store fault or provider error does not stop the others."""
+        # Any error: the sweep's own steps may meet a record they cannot read; the other venues, and the next
+        # round, go on (the sweeper process must not end or crash-loop over one venue's bad data).
         return serve_venues(self.venues.venue_ids(), self.leases, self.payments.sweep, "payments sweep",
-                            errors=(redis.RedisError, PaymentError, ProviderError))
+                            errors=(Exception,))
 
     def run(self, stop: threading.Event, every_s: float = SWEEP_EVERY_S) -> None:
         """Until `stop` is set: a round, then a wait of `every_s` (a few seconds after a store outage)."""

@@ -1,5 +1,6 @@
 """UniFi's external portal names the controller's site in its path (/guest/s/<site>/); the grant uses the venue's
-`unifi_site`: a mismatch is warned about once per (venue, site) pair per process, with nothing about the phone."""
+`unifi_site`: a venue's mismatches are warned about at the first and then every 10 minutes at most, naming the
+sites most named (made-up paths can neither flood the log nor hide the real site), with nothing about the phone."""
 
 from __future__ import annotations
 
@@ -15,10 +16,23 @@ from tests.captive.test_captive_gateways import configure
 PHONE, AP = "70:8a:09:65:4d:ec", "44:d9:e7:0a:80:43"
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def warned(monkeypatch) -> SiteMismatches:
-    """A process's record of its own, fresh for each test."""
-    sites = SiteMismatches()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def warned(monkeypatch, clock) -> SiteMismatches:
+    """A process's record of its own, fresh for each test, on a clock the test moves."""
+    sites = SiteMismatches(clock=clock)
     monkeypatch.setattr(views, "UNIFI_SITES", sites)
     return sites
 
@@ -31,20 +45,24 @@ def land(client, site: str, **params) -> None:
 
 
 def mismatches(caplog) -> list:
-    return [r for r in caplog.records if "names site" in r.getMessage()]
+    return [r for r in caplog.records if "name sites in their path" in r.getMessage()]
 
 
-def test_a_site_mismatch_is_warned_about_once_per_venue_and_site(client, demo, warned, caplog):
+def test_a_venues_site_mismatches_are_warned_about_at_once_then_every_ten_minutes(client, demo, warned, clock,
+                                                                                   caplog):
     caplog.set_level("INFO")
     configure(client, unifi_site="mall1")
+    land(client, "default")  # the first: at once
     land(client, "default")
-    land(client, "default")  # the same pair again: not again
-    land(client, "mall1")  # the venue's own: nothing
+    land(client, "mall1")  # the venue's own: nothing, and not counted
     land(client, "lobby2")
+    assert len(mismatches(caplog)) == 1
+    clock.now += 600
+    land(client, "default")  # ten minutes on: the sites named since the last line, most named first
     records = mismatches(caplog)
     assert [r.levelname for r in records] == ["WARNING", "WARNING"]
-    assert "'default'" in records[0].getMessage() and "'mall1'" in records[0].getMessage()
-    assert "'lobby2'" in records[1].getMessage() and "demo" in records[1].getMessage()
+    assert "'default' x1" in records[0].getMessage() and "'mall1'" in records[0].getMessage()
+    assert "'default' x2, 'lobby2' x1" in records[1].getMessage() and "demo" in records[1].getMessage()
     assert PHONE not in caplog.text.lower() and AP not in caplog.text.lower() and "192.168.1.23" not in caplog.text
 
 
@@ -61,14 +79,22 @@ def test_only_a_unifi_redirect_is_checked(client, demo, warned, caplog):
     assert resp.status_code == 302 and mismatches(caplog) == []
 
 
-def test_a_made_up_site_is_quoted_and_the_warnings_stop_at_the_limit(caplog):
-    """The path is anyone's to write: its site is quoted (no line breaks into the log), cut short, and a flood of
-    made-up sites warns about MAX_SITE_WARNINGS pairs at most, then says it stops."""
+def test_made_up_sites_neither_flood_the_log_nor_hide_the_real_one(caplog):
+    """The path is anyone's to write: its site is quoted (no line breaks into the log) and cut short; a flood of
+    made-up sites gives one line per ten minutes, and the site the venue's own redirects name (one in a few of the
+    mismatching redirects) is still the one the next line names first."""
     caplog.set_level("INFO")
-    sites = SiteMismatches(limit=3)
+    clock = Clock()
+    sites = SiteMismatches(clock=clock)
     sites.note("demo", "evil\nFAKE LINE" + "x" * 100, "default")
-    for n in range(5):
-        sites.note("demo", f"site{n}", "default")
+    for n in range(3000):  # made-up sites, each once, with the real site every fourth redirect
+        sites.note("demo", f"made-up-{n}", "default")
+        if n % 4 == 0:
+            sites.note("demo", "mall1", "default")
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 4 and "\n" not in lines[0] and "x" * 65 not in lines[0]
-    assert "no more until the process restarts" in lines[-1]
+    assert len(lines) == 1 and "\n" not in lines[0] and "x" * 65 not in lines[0]
+    clock.now += 600
+    sites.note("demo", "mall1", "default")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and ": 'mall1' x" in lines[1]
+    assert all(len(counts) <= 16 for counts in sites._counts.values())

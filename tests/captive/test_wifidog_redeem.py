@@ -79,9 +79,13 @@ def test_a_fault_after_the_redemption_leaves_it_whole_and_the_retry_says_yes(cli
     monkeypatch.setattr(client.application.extensions["captive"].sessions, "bind_ip", fault)
     refused_for_the_store(auth(client, "login", token))
     assert state(client, svc, token) == (False, True, True)
+    assert svc.db.get(SessionKeys("demo").client_ip(REDIRECT["ip"])) is None
     monkeypatch.undo()
     assert answer(auth(client, "login", token)) == "Auth: 1\n"
     assert answer(auth(client, "counters", token)) == "Auth: 1\n"
+    # ... and the retry wrote the IP table's entry the fault left out: a probe from the phone's address is online
+    assert svc.db.get(SessionKeys("demo").client_ip(REDIRECT["ip"])) is not None
+    assert client.get("/generate_204", environ_base={"REMOTE_ADDR": REDIRECT["ip"]}).status_code == 204
 
 
 def test_the_ticket_held_token_and_session_share_one_slot_in_every_bucket_layout(svc):

@@ -53,6 +53,21 @@ def test_a_venue_whose_store_fails_does_not_stop_the_others(svc, two_malls, monk
     assert swept == venues[1:]
 
 
+def test_a_bug_in_one_apps_duty_or_one_venues_sweep_stops_nothing(svc, two_malls, monkeypatch, caplog):
+    """A duty that meets a record it cannot read (a KeyError) is logged; the other duties and venues are swept,
+    and a sweep that fails outright for one venue fails that venue alone: the process goes on."""
+    svc.payments.add_sweeper(lambda venue: {}["no such field"])
+    swept = recording(svc)
+    assert PaymentsSweeper(svc.payments, svc.venues).round() == (0, 0)
+    assert swept == two_malls and "payment sweeper" in caplog.text
+    sweep = svc.payments.sweep
+    monkeypatch.setattr(svc.payments, "sweep", lambda venue, limit=200: sweep(venue, limit) if venue != "demo"
+                        else {}["bad"])
+    swept.clear()
+    assert PaymentsSweeper(svc.payments, svc.venues).round() == (0, 1)
+    assert swept == ["second"]
+
+
 def test_sweepers_divide_the_venues_by_lease_apart_from_the_trackers(svc, two_malls):
     """Two sweeper processes sweep each venue once a round between them; their leases are not the trackers'."""
     venues = two_malls
