@@ -27,6 +27,7 @@ from core.memo import BoundedMemo
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.apps import registry
+from portal.apps.locale import local_time
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.ingest.health import IngestHealth
@@ -270,7 +271,8 @@ def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
                     [_("walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
                        "at the APs (ts,ap,rssi), or run %(command)s", command="`flask validation-walk`")],
                     link, _("Run a validation walk"))
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["at"]))
+    # venue time, as the validation walks page and the audit log show the same walk (UTC here read as 8 h off)
+    when = local_time(last["at"], venue).strftime("%Y-%m-%d %H:%M")
     detail = _("Last walk %(when)s on map v%(version)s: %(points)s route points, right zone %(zone)s, right floor "
                "%(floor)s, live error mean %(mean)s, p95 %(p95)s.", when=when, version=last["version"],
                points=last["points"], zone=_share(last["zone_rate"]), floor=_share(last["floor_rate"]),
