@@ -72,8 +72,9 @@ def serve(workers: int, threads: int, host: str) -> int:
         if settings.load_demo:
             started = time.perf_counter()
             with create_app(settings).app_context():
-                ensure_demo_venues(services())
-            print(f"demo venues ready in {time.perf_counter() - started:.1f} s", flush=True)
+                loaded = ensure_demo_venues(services())
+            if loaded:
+                print(f"demo venues ready in {time.perf_counter() - started:.1f} s", flush=True)
         print(start_banner(settings, host), flush=True)
         cmd = [
             sys.executable, "-m", "gunicorn", "wsgi:app",
