@@ -326,7 +326,8 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         building = rows.number(line, row, 0)
         if building != venue.building:
             raise _building_error(venue, rows, line, "building", building)
-        floor, x, y = (rows.number(line, row, c) for c in (1, 2, 3))
+        floor = _floor_cell(venue, rows, line, row)
+        x, y = (rows.number(line, row, c) for c in (2, 3))
         level = _check_place(venue, rows, line, floor, x, y, ("floor", "x", "y"))
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
@@ -334,6 +335,25 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         rssi = rows.heard(line, row, aps, None, N_("%(label)s: line %(line)s: no AP heard in this row"))
         points.append((level, x, y, zone, rssi, line))
     return points
+
+
+def _floor_cell(venue: VenueMap, rows: _Rows, line: int, row: list[str]) -> float:
+    """The floor column: a level number, or one of the venue's floor names (English or Chinese, case ignored), as
+    an AP list may give it: a survey tool names floors as the operator does ("G", "L1"), and the AP list of the
+    same mall took those names. A number is always the level number, as the format says."""
+    cell = row[1].strip() if len(row) > 1 else ""
+    try:
+        float(cell)
+    except ValueError:
+        named = {f.level for f in venue.floors if cell.casefold() in (f.name.casefold(), f.name_zh.casefold())}
+        if cell and len(named) == 1:
+            return float(named.pop())
+        if cell:
+            known = ", ".join(f"{f.level} ({f.name})" for f in venue.floors)
+            raise rows.error(line, "floor", N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is neither a "
+                                               "floor number nor one of the venue's floor names: %(known)s"),
+                             cell=repr(cell[:40]), known=known) from None
+    return rows.number(line, row, 1)
 
 
 def _uji_aps_by_position(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int, str]],

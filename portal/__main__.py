@@ -45,6 +45,14 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def start_banner(settings: Settings, host: str) -> str:
+    """Where to go first: /demo only where it exists (DEMO=1); a new mall's operator (DEMO=0) signs in instead."""
+    base = f"http://{host}:{settings.port}"
+    if settings.demo:
+        return f"MallPortal on {base}/  (demo: {base}/demo)"
+    return f"MallPortal on {base}/  (operator console: {base}/console/login)"
+
+
 def serve(workers: int, threads: int, host: str) -> int:
     _stop_on_sigterm()
     settings = Settings.from_env()
@@ -66,10 +74,10 @@ def serve(workers: int, threads: int, host: str) -> int:
         if settings.load_demo:
             started = time.perf_counter()
             with create_app(settings).app_context():
-                ensure_demo_venues(services())
-            print(f"demo venues ready in {time.perf_counter() - started:.1f} s", flush=True)
-        print(f"MallPortal on http://{host}:{settings.port}/  (demo: http://{host}:{settings.port}/demo)",
-              flush=True)
+                loaded = ensure_demo_venues(services())
+            if loaded:
+                print(f"demo venues ready in {time.perf_counter() - started:.1f} s", flush=True)
+        print(start_banner(settings, host), flush=True)
         cmd = [
             sys.executable, "-m", "gunicorn", "wsgi:app",
             "--bind", f"{host}:{settings.port}",

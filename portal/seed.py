@@ -21,7 +21,7 @@ from portal.apps import registry
 from portal.apps.shop_profiles import ShopProfileStore
 from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore
-from portal.demo import DEMO_PASSWORD, mark_demo_venue
+from portal.demo import DEMO_PASSWORD, is_demo_venue, mark_demo_venue
 from portal.ingest.meraki import ensure_demo_meraki
 from portal.ingest.tokens import declared_scopes
 from portal.maps.builds import SEED_ACTION
@@ -95,14 +95,34 @@ def _demo_shop_texts(svc: Services, venue: VenueMap) -> None:
                                              "description_en": shop.description})
 
 
-def ensure_demo_venues(svc: Services) -> None:
+def ensure_demo_venues(svc: Services) -> bool:
     """What `make run` loads at start (LOAD_DEMO, LOAD_DEMO_GALLERIA): Harbour Light as the VENUE
-    setting's venue, and the Galleria."""
+    setting's venue, and the Galleria. False when it loaded nothing (LOAD_DEMO off, a mall of its own)."""
     if not svc.settings.load_demo:
-        return
+        return False
+    own = malls_of_their_own(svc)
+    if own:
+        # LOAD_DEMO is on by default (`make run`): on a new mall's store it would load the demo mall INTO the
+        # mall's VENUE (no map yet) or mark it a demo venue and seed demo data into its apps, and add the
+        # demo venues and their accounts beside it.
+        log.warning("not loading the demo malls: this store holds a mall of its own (%s); set LOAD_DEMO=0 to "
+                    "say so", ", ".join(own))
+        return False
     ensure_demo_mall(svc, svc.settings.default_venue)
     if svc.settings.load_demo_galleria and svc.settings.default_venue != GALLERIA_VENUE:
         ensure_galleria(svc)
+    return True
+
+
+def malls_of_their_own(svc: Services) -> list[str]:
+    """Venues an operator set up (README "Open a new mall": an account first, then the map): the VENUE
+    setting's venue with a map that is not a demo venue's, and every venue an account belongs to that is not
+    a demo venue. The demo's own venues are marked before their accounts are made."""
+    venue = svc.settings.default_venue
+    venues = {v for a in AccountStore(svc.db).all() for v in (a.venue, *a.more_venues) if v}
+    if svc.venues.current_version(venue):
+        venues.add(venue)
+    return sorted(v for v in venues if not is_demo_venue(svc.db, v))
 
 
 def build_galleria(survey_step_m: float = 3.0, scans: int = 5) -> GeneratedMall:

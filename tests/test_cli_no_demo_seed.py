@@ -15,7 +15,7 @@ import redis
 from core.settings import PROJECT_ROOT, Settings
 from core.storage import start_embedded_valkey
 from fingerprints.store import VenueStore
-from portal.__main__ import cli_loads_demo
+from portal.__main__ import cli_loads_demo, start_banner
 from portal.auth import AccountStore
 from portal.demo import is_demo_venue
 from portal.seed import DEMO_OPERATOR, DEMO_OWNERS, GALLERIA_VENUE
@@ -75,6 +75,16 @@ def test_new_mall_first_operator_loads_no_demo(tmp_path):
 ])
 def test_cli_loads_the_demo_only_when_asked(tmp_path, env, loads):
     assert cli_loads_demo(Settings.from_env({"DATA_DIR": str(tmp_path), **env})) is loads
+
+
+@pytest.mark.parametrize(("env", "shown", "not_shown"), [
+    ({"DEMO": "1", "PORT": "8461"}, "(demo: http://127.0.0.1:8461/demo)", "/console/login"),
+    # a new mall's server (DEMO=0): /demo is a 404 there, so the banner names the operator console instead
+    ({"DEMO": "0", "PORT": "8461"}, "(operator console: http://127.0.0.1:8461/console/login)", "/demo"),
+])
+def test_start_banner_names_only_what_exists(tmp_path, env, shown, not_shown):
+    banner = start_banner(Settings.from_env({"DATA_DIR": str(tmp_path), **env}), "127.0.0.1")
+    assert shown in banner and not_shown not in banner
 
 
 def test_readme_demo_commands_run_on_the_store_make_run_seeded(tmp_path, demo_map):

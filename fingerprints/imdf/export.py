@@ -167,6 +167,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
                 "phone": None, "website": None, "unit_ids": [unit_ids[zone_id]], "address_id": None,
                 "correlation_id": None,
             }))
+    relationships = _relationships(venue, nodes, unit_at, unit_ids, fid)
     anchors, occupants = [], []
     for shop in venue.shops:
         zone_id = shop.zone if shop.zone in unit_ids else unit_at(shop.floor, shop.x, shop.y)
@@ -219,6 +220,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         "unit.geojson": _collection(units),
         "opening.geojson": _collection(openings),
         "amenity.geojson": _collection(amenities),
+        "relationship.geojson": _collection(relationships),
         "anchor.geojson": _collection(anchors),
         "occupant.geojson": _collection(occupants),
         "mallportal_venue.geojson": _collection([ext_venue]),
@@ -226,6 +228,30 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         "mallportal_aps.geojson": _collection(aps),
         "mallportal_walkways.geojson": _collection(walk),
     }
+
+
+def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, str], fid) -> list[dict]:
+    """The lifts, stairs and escalators between floors as IMDF relationships between the units they open onto:
+    other tools (and our own import of an archive without our extension) read the floors' links from them,
+    as they read no walkway extension. Two links joining the same units the same way are one relationship."""
+    out, seen = [], set()
+    for edge in venue.edges:
+        a, b = nodes.get(edge.a), nodes.get(edge.b)
+        if edge.kind not in CONNECTOR_KINDS or a is None or b is None or a.floor == b.floor:
+            continue
+        ends = (unit_at(a.floor, a.x, a.y), unit_at(b.floor, b.x, b.y))
+        if None in ends:
+            continue  # a relationship names features at both ends; a node outside every zone has none
+        key = (edge.kind, edge.oneway, *(ends if edge.oneway else sorted(ends)))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(_feature(fid("relationship", *key), "relationship", None, {
+            "category": edge.kind, "direction": "directed" if edge.oneway else "undirected",
+            "origin": {"id": unit_ids[ends[0]], "feature_type": "unit"}, "intermediary": None,
+            "destination": {"id": unit_ids[ends[1]], "feature_type": "unit"}, "hours": None,
+        }))
+    return out
 
 
 def imdf_zip_bytes(files: Mapping[str, dict]) -> bytes:

@@ -27,6 +27,7 @@ from core.memo import BoundedMemo
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.apps import registry
+from portal.apps.locale import local_time
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.ingest.health import IngestHealth
@@ -232,10 +233,25 @@ def _sources(svc, venue: str, venue_map: VenueMap) -> Step:
     detail = _("%(sources)s sources reported in the last %(minutes)s minutes; %(silent)s of %(aps)s APs silent.",
                sources=len(live), minutes=f"{LIVE_WITHIN_S / 60:.0f}", silent=health["totals"]["aps_silent"],
                aps=health["totals"]["aps"])
-    missing = [_("AP %(bssid)s: silent", bssid=b) for b in health["silent_aps"][:20]] or (
-        [] if live else [_("no report yet")])
-    return Step("sources", _("Report sources seen live"), bool(live), detail, missing,
+    return Step("sources", _("Report sources seen live"), bool(live), detail, _silent_or_how(venue, health, live),
                 url_for("operator.health", venue=venue), _("Ingest health"))
+
+
+SILENT_LISTED = 20  # silent APs named in the step; the ingest health page lists them all
+
+
+def _silent_or_how(venue: str, health: dict, live: list) -> list[str]:
+    """No feed yet (a new mall): how to connect one, not every AP's BSSID (all silent, the count says so);
+    a feed: the first SILENT_LISTED silent APs and how many more."""
+    if not live:
+        return [_("no report yet: issue each feed a token (%(command)s) and point the APs or their controller at "
+                  "%(url)s, or at the URL of its format (README: Partner API)",
+                  command=f"`flask issue-token {venue} <label>`", url=f"/api/v1/venues/{venue}/reports")]
+    silent = health["silent_aps"]
+    missing = [_("AP %(bssid)s: silent", bssid=b) for b in silent[:SILENT_LISTED]]
+    if len(silent) > SILENT_LISTED:
+        missing.append(_("and %(n)s more silent APs (Ingest health lists them all)", n=len(silent) - SILENT_LISTED))
+    return missing
 
 
 # The model record's words (portal.maps.builds), as the page says them.
@@ -270,7 +286,8 @@ def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
                     [_("walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
                        "at the APs (ts,ap,rssi), or run %(command)s", command="`flask validation-walk`")],
                     link, _("Run a validation walk"))
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["at"]))
+    # venue time, as the validation walks page and the audit log show the same walk (UTC here read as 8 h off)
+    when = local_time(last["at"], venue).strftime("%Y-%m-%d %H:%M")
     detail = _("Last walk %(when)s on map v%(version)s: %(points)s route points, right zone %(zone)s, right floor "
                "%(floor)s, live error mean %(mean)s, p95 %(p95)s.", when=when, version=last["version"],
                points=last["points"], zone=_share(last["zone_rate"]), floor=_share(last["floor_rate"]),

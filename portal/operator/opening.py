@@ -78,6 +78,15 @@ def samples_import_args() -> dict[str, Any]:
             "waps_in_venue_order": request.form.get("venue_order") == "1"}
 
 
+def samples_mode() -> str:
+    """A samples form's `mode`: replace the venue's survey (the default, as on the CLI) or append to it (a survey
+    walked floor by floor, in one draft or several: replace would keep only the last file)."""
+    mode = request.form.get("mode") or "replace"
+    if mode not in ("replace", "append"):
+        raise ValueError(_("Mode must be replace or append."))
+    return mode
+
+
 # -- drafts ---------------------------------------------------------------------------------------------
 
 
@@ -170,9 +179,10 @@ def add_step(venue: str, draft_id: str):
             note = aps_note(len(result.placements), filename)
         elif kind == "samples":
             after = _drafts().preview(venue, d.id)[1]
+            mode = samples_mode()
             samples = import_samples(after, data, name=filename, **samples_import_args())
-            edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": "replace"}
-            note = samples_note(len(samples), filename)
+            edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": mode}
+            note = samples_note(len(samples), filename, mode)
             warning = imported_offset_warning(after, samples)
         else:
             raise ValueError(_("Unknown kind of step."))

@@ -17,7 +17,8 @@ import json
 from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from fingerprints.model import ID_RE
+from fingerprints.model import ID_RE, VenueMap, Zone
+from portal.apps.views import is_zh
 from portal.auth import Account, AccountExists, AccountStore, PasswordLinks, audit, current_account
 from portal.errors import input_error_text
 from portal.operator.blueprint import bp, works_without_map
@@ -37,10 +38,20 @@ def _venue_owners(venue: str) -> list[dict]:
     return out
 
 
+def _zones_by_floor(venue_map: VenueMap | None) -> list[tuple[str, list[Zone]]]:
+    """The invite form's zones under their floor's name: a mall's zone names rarely say the floor, and a
+    hundred checkboxes in one run leave "which Kopi?" to guesswork."""
+    if venue_map is None:
+        return []
+    zh = is_zh()
+    return [(f.label(zh), zones) for f in venue_map.floors
+            if (zones := [z for z in venue_map.zones if z.floor == f.level])]
+
+
 def _page(venue: str, issued: dict | None = None, status: int = 200, form: dict | None = None):
     """The page; `form`: what the operator typed into the invite form, shown again after a refusal."""
     venue_map = services().venues.get_map(venue)
-    page = render_template("operator/owners.html", venue=venue, zones=venue_map.zones if venue_map else [],
+    page = render_template("operator/owners.html", venue=venue, floors=_zones_by_floor(venue_map),
                            owners=_venue_owners(venue), issued=issued, methods=METHODS,
                            form=form or {"username": "", "zones": (), "method": "link"})
     return page, status, _NO_STORE

@@ -35,7 +35,7 @@ from portal.operator.mapedit import (
     px_per_m,
     store_plan_image,
 )
-from portal.operator.opening import samples_import_args
+from portal.operator.opening import samples_import_args, samples_mode
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
 from portal.services import services
@@ -173,9 +173,7 @@ def export_samples(venue: str):
 @bp.post("/<venue>/setup/import-samples")
 def import_samples(venue: str):
     try:
-        mode = request.form.get("mode", "replace")
-        if mode not in ("replace", "append"):
-            raise ValueError(_("Mode must be replace or append."))
+        mode = samples_mode()
         data, filename = _upload("samples", UPLOAD_MAX_BYTES, _("samples CSV"))
         options = samples_import_args()  # the one reader of a samples form's options (the draft's step too)
         count = {}

@@ -272,6 +272,35 @@ def test_archive_from_another_tool(files):
         z.id for z in venue.zones if z.name == "Pixel Electronics")
 
 
+def test_floor_links_survive_without_the_extension(files, small_map):
+    """The lifts, stairs and escalators go out as IMDF relationships between the units they open onto: another
+    tool, or our own import of the archive without the extension, still finds every floor joined to the others
+    (before, the links lived in the walkway extension only, and a plan passed through another tool came back
+    as floors no route joins)."""
+    rels = files["relationship.geojson"]["features"]
+    assert {r["properties"]["category"] for r in rels} == {"elevator", "escalator", "stairs"}
+    unit_ids = {u["id"] for u in files["unit.geojson"]["features"]}
+    assert all({r["properties"]["origin"]["id"], r["properties"]["destination"]["id"]} <= unit_ids for r in rels)
+    assert len({r["id"] for r in rels}) == len(rels)
+    for name in EXTENSION_FILES:
+        del files[name]
+    files["manifest.json"].pop("extensions")
+    venue = import_imdf(files, venue_id="other")
+    parent = {n.id: n.id for n in venue.nodes}
+
+    def root(n):
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for e in venue.edges:
+        parent[root(e.a)] = root(e.b)
+    floors_of_part = {}
+    for n in venue.nodes:
+        floors_of_part.setdefault(root(n.id), set()).add(n.floor)
+    assert {f.level for f in small_map.floors} in floors_of_part.values()
+
+
 def test_merge_keeps_samples_and_aps(small_map):
     imported = import_imdf(export_imdf(small_map))
     imported.aps = []

@@ -99,6 +99,21 @@ def bad(small_map, tmp_path, text: str, fmt=None, name="bad.csv", **options):
     return str(err.value)
 
 
+def test_floor_by_name(small_map, tmp_path):
+    """A survey tool names floors as the operator does (the AP list took "G", "L1"): the name is the floor;
+    a number is still the level number, and a name the venue lacks is refused, listing its floors."""
+    a = small_map.aps[0].bssid
+    head = f"building,floor,x,y,zone,{a}\n"
+    path = tmp_path / "named.csv"
+    path.write_text(head + "0,l1,1,1,,-50\n0,G,2,2,,-60\n0,1,3,3,,-55\n")
+    samples = import_samples(small_map, path)
+    assert sorted((s.floor, s.x) for s in samples) == [(0, 2.0), (1, 1.0), (1, 3.0)]
+    msg = bad(small_map, tmp_path, head + "0,Level 5,1,1,,-50\n")
+    assert ("line 2, column floor: 'Level 5' is neither a floor number nor one of the venue's floor names: "
+            "0 (G), 1 (L1)") in msg
+    assert "line 2, column floor: is empty" in bad(small_map, tmp_path, head + "0,,1,1,,-50\n")
+
+
 def test_bad_mallportal_files(small_map, tmp_path):
     a = small_map.aps[0].bssid
     head = f"building,floor,x,y,zone,{a}\n"

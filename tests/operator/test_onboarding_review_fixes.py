@@ -99,7 +99,7 @@ def test_a_draft_takes_a_survey_and_a_plan_over_1_mib(app, client, harbour_ops, 
     assert upload(client, harbour_ops, url + "/steps", aps.read_bytes(), "aps.csv", kind="aps").status_code == 303
     resp = upload(client, harbour_ops, url + "/steps", survey, "survey.csv", kind="samples")
     assert resp.status_code == 303, text(resp)[:500]
-    assert steps_of(svc, "harbour", draft_id)[-1] == "60 samples from survey.csv"  # the scans averaged per point
+    assert steps_of(svc, "harbour", draft_id)[-1] == "60 samples (replace) from survey.csv"  # scans averaged per point
     walkways = upload(client, harbour_ops, url + "/steps", big_plan, "harbour.imdf.zip", kind="walkways")
     assert walkways.status_code == 303
     assert len(steps_of(svc, "harbour", draft_id)) == 4

@@ -43,13 +43,19 @@ def samples_csv(client) -> tuple[str, list[str]]:
 # -- survey / sample CSV import ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("lang", "shown", "not_shown"), [
-    ("zh", "bad.csv：第 2 行 x 列：'abc' 不是数字", "is not a number"),
-    ("en", "bad.csv: line 2, column x: 'abc' is not a number", "不是数字"),
+@pytest.mark.parametrize(("column", "cell", "lang", "shown", "not_shown"), [
+    (2, "abc", "zh", "bad.csv：第 2 行 x 列：'abc' 不是数字", "is not a number"),
+    (2, "abc", "en", "bad.csv: line 2, column x: 'abc' is not a number", "不是数字"),
+    # the survey's floor may be named as the AP list names it; a name the venue lacks lists its floors
+    (1, "Level 9", "zh", "bad.csv：第 2 行 floor 列：'Level 9' 既不是楼层编号，也不是场馆的楼层名称：0 (",
+     "is neither"),
+    (1, "Level 9", "en", "bad.csv: line 2, column floor: 'Level 9' is neither a floor number nor one of the venue's "
+                         "floor names: 0 (", "既不是"),
 ])
-def test_a_bad_cell_of_a_samples_csv_is_said_in_the_page_language(client, ops, svc, lang, shown, not_shown):
+def test_a_bad_cell_of_a_samples_csv_is_said_in_the_page_language(client, ops, svc, column, cell, lang, shown,
+                                                                  not_shown):
     header, cells = samples_csv(client)
-    bad = header + "\n" + ",".join([*cells[:2], "abc", *cells[3:]]) + "\n"
+    bad = header + "\n" + ",".join([*cells[:column], cell, *cells[column + 1:]]) + "\n"
     before = svc.venues.current_version("demo")
     resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (bad.encode(), "bad.csv")},
                   mode="replace")

@@ -238,3 +238,53 @@ def test_the_draft_survey_step_reads_the_venues_own_export_by_position_only_when
     stored = svc.venues.get_map("harbour")
     place = {(s.floor, s.x, s.y): s.rssi for s in truth.samples}
     assert all(s.rssi == place[(s.floor, s.x, s.y)] for s in stored.samples) and {s.n for s in stored.samples} == {1}
+
+
+def test_a_survey_walked_floor_by_floor_is_appended_in_a_draft(client, harbour_ops, svc, tmp_path):
+    """The draft's samples step always replaced the survey (the CLI had --mode, the form had none): a survey
+    uploaded floor by floor, one file per floor, kept only the last file. The form now has the set-up page's
+    mode; the step names it; a mode that is neither is a 400 and adds nothing; only the venue's operator adds."""
+    _opened_harbour(client, harbour_ops, tmp_path)
+    whole = client.get(V + "/setup/samples.csv").get_data(as_text=True)
+    header, *rows = whole.splitlines()
+    per_floor = {}
+    for row in rows:
+        per_floor.setdefault(row.split(",")[1], []).append(row)
+    assert len(per_floor) >= 2  # the fixture's survey covers more than one floor
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "resurvey"}).headers[
+        "Location"]
+    form = text(client.get(draft_url)).split('id="add-samples"', 1)[1].split("</form>", 1)[0]
+    assert 'name="mode"' in form and 'value="append"' in form
+    steps = draft_url + "/steps"
+    bad = upload(client, harbour_ops, steps, whole.encode(), "s.csv", kind="samples", mode="merge")
+    assert bad.status_code == 400 and "Mode must be replace or append" in text(bad)
+    for i, (floor, floor_rows) in enumerate(sorted(per_floor.items())):
+        payload = "\n".join([header, *floor_rows]).encode()
+        resp = upload(client, harbour_ops, steps, payload, f"floor{floor}.csv", kind="samples",
+                      mode="replace" if i == 0 else "append")
+        assert resp.status_code == 303
+    page = text(client.get(draft_url + "?lang=en"))
+    assert re.search(r"\d+ samples \(replace\) from floor\S+\.csv", page)
+    assert re.search(r"\d+ samples \(append\) from floor\S+\.csv", page)
+    before = svc.venues.get_map("harbour")
+    assert client.post(draft_url + "/apply", data={"csrf_token": harbour_ops.csrf()}).status_code == 303
+    after = svc.venues.get_map("harbour")
+    assert after.version == before.version + 1
+    assert sorted((s.floor, s.x, s.y) for s in after.samples) == sorted((s.floor, s.x, s.y) for s in before.samples)
+
+
+def test_only_the_venues_operator_adds_survey_steps(client, console, harbour_ops, svc, tmp_path):
+    _opened_harbour(client, harbour_ops, tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    survey = client.get(V + "/setup/samples.csv").data
+    AccountStore(svc.db).create("other-ops", "other-pass-12", "operator", "elsewhere")
+    console.login("other-ops", "other-pass-12")
+    resp = upload(client, console, draft_url + "/steps", survey, "s.csv", kind="samples", mode="append")
+    assert resp.status_code == 403
+    console.logout()
+    resp = client.post(draft_url + "/steps", data={"kind": "samples", "mode": "append",
+                                                   "file": (io.BytesIO(survey), "s.csv")},
+                       content_type="multipart/form-data")
+    assert resp.status_code in (302, 400, 401, 403)  # signed out: no CSRF token, no session
+    console.login("harbour-ops", "harbour-pass-1")
+    assert "s.csv" not in re.search(r'<ol id="draft-steps">(.*?)</ol>|$', text(client.get(draft_url)), re.S).group(0)

@@ -212,3 +212,19 @@ def test_a_taken_username_keeps_the_form_and_is_said_in_the_pages_language(clien
     english = text(client.post(OWNERS + "?lang=en", data={"csrf_token": console.csrf(), "username": "jade",
                                                           "zones": ["kopi"]}))
     assert "The username jade is taken" in english and "Kopi Coffee (kopi)" in english
+
+
+def test_the_invite_forms_zones_stand_under_their_floor(client, console, svc):
+    """A mall's zone names rarely say the floor (an onboarding pass on a generated mall: 124 checkboxes in one
+    run): each floor's zones are a fieldset under the floor's name, every zone once, in the page's language."""
+    venue_map = svc.venues.get_map("demo")
+    floors = [f for f in venue_map.floors if any(z.floor == f.level for z in venue_map.zones)]
+    console.login("ops")
+    page = client.get(OWNERS + "?lang=en").get_data(as_text=True)
+    groups = re.findall(r'<fieldset class="floor-zones"><legend>([^<]+)</legend>(.*?)</fieldset>', page, re.S)
+    assert [name for name, _ in groups] == [f.name for f in floors]
+    for (_, body), floor in zip(groups, floors, strict=True):
+        ids = re.findall(r'name="zones" value="([\w-]+)"', body)
+        assert ids == [z.id for z in venue_map.zones if z.floor == floor.level]
+    zh = client.get(OWNERS + "?lang=zh").get_data(as_text=True)
+    assert re.findall(r'<fieldset class="floor-zones"><legend>([^<]+)</legend>', zh) == [f.label(True) for f in floors]

@@ -61,8 +61,10 @@ def test_validation_walk_is_stored_and_shown_in_the_checklist(client, console, s
     page = text(client.get(V + "/checklist"))
     step = validation_step(page)
     assert step.startswith(' class="done"')
-    assert re.search(r"Last walk \d{4}-\d\d-\d\d \d\d:\d\d UTC on map v\d+: 4 route points", step)
-    assert 'id="walks"' in text(client.get(V + "/validation"))
+    when = re.search(r"Last walk (\d{4}-\d\d-\d\d \d\d:\d\d) on map v\d+: 4 route points", step).group(1)
+    # the same time as the validation walks page shows for it (venue time, not UTC beside local time)
+    walks = text(client.get(V + "/validation"))
+    assert 'id="walks"' in walks and f"<td>{when}</td>" in walks
 
 
 def test_cli_walk_is_recorded_too(app, svc, demo, tmp_path):
