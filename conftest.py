@@ -141,6 +141,8 @@ def settings(store_target, tmp_path_factory) -> Settings:
         redis_url=store_target[0], redis_cluster=store_target[1], secret_key=TEST_SECRET,
         mac_hash_key=TEST_MAC_KEY, data_dir=tmp_path_factory.mktemp("var"), load_demo=False, testing=True,
         demo=True, webhook_allow_private=True,  # the suite's webhook receivers listen on loopback
+        quality_wait_s=600.0,  # the quality page's tests read its figures at once (tests/operator/test_live_jobs.py
+        #                        has the page that shows progress, on an estimate it holds back)
     )
 
 
@@ -325,7 +327,8 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
         ensure_demo_mall(services(), "demo", demo_map)
     port = free_port()
     env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1"}
+           "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1",
+           "QUALITY_WAIT_S": "600"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],

@@ -426,6 +426,9 @@ class Settings:
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
+    # How long the quality page waits for the live estimate (portal/operator/live_jobs.py: 20-40 s on a large
+    # mall) before showing how far it has got and refreshing itself.
+    quality_wait_s: float = 5.0
     # Scheme + host every absolute URL the portal hands out is built on (CAPPORT, grants, probe
     # redirects); unset: the request's own host (development only).
     portal_url: str = ""
@@ -504,6 +507,7 @@ class Settings:
             phone_buckets=_phone_buckets(env),
             tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
+            quality_wait_s=max(0.0, _env_float(env, "QUALITY_WAIT_S", 5.0)),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),
             direct_mode=_choice(env, "DIRECT_MODE", ("honest", "gateway")),

@@ -54,6 +54,7 @@ from portal.media.views import init_media
 from portal.notify import cli as notify_cli
 from portal.notify.outbox import Outbox
 from portal.notify.views import init_notify
+from portal.operator.quality import init_live_estimates
 from portal.payments import cli as payments_cli
 from portal.payments import views as payment_views
 from portal.payments.service import PaymentService
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["mallportal"] = svc = build_services(settings, connect(settings))
     maps.init_app(app)  # every new map version: audited, model rebuilt (portal/maps)
+    init_live_estimates(app, svc.db, settings.quality_wait_s)  # the quality page's, computed in the background
     shopper.init_shopper(app, svc.db, settings.shopper_token_ttl_s, settings.secure_cookies)
     i18n.init_i18n(app)
     errors.register_error_handlers(app)

@@ -12,8 +12,10 @@ changes, so a cached result never goes stale; a new version simply gets its own 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from flask import Response, abort, render_template, request
+import redis
+from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
@@ -21,11 +23,16 @@ from fingerprints.model import VenueMap, normalise_bssid
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
+from portal.operator.live_jobs import Computing, LiveEstimates
 from portal.operator.mapedit import load_map
 from portal.services import services
 
+if TYPE_CHECKING:
+    from fingerprints.quality import LiveEstimate
+
 reports = BoundedMemo(16)  # quality reports per (venue, map version, floor)
 figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)
+FIGURE_WAIT_S = 30.0  # an <img> cannot show progress: its request waits this long for the live estimate
 _plot_lock = threading.Lock()  # matplotlib's Agg canvas is not meant to draw from many threads at once
 
 
@@ -56,11 +63,25 @@ def quality_for(venue_map: VenueMap, level: int | None):
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
 
-def live_for(venue_map: VenueMap):
-    """The estimated live landing accuracy (whole venue), with the probe's own landing rule."""
+def _live_estimate(venue_map: VenueMap, progress=None):
     from portal.tracking.estimate import live_estimate  # lazy: matplotlib only when a report is asked for
 
-    return reports.get((venue_map.id, venue_map.version, "live"), lambda: live_estimate(venue_map))
+    return live_estimate(venue_map, progress=progress)
+
+
+def live_estimates() -> LiveEstimates:
+    """The app's (one per process: its computing threads and its copies of the estimates)."""
+    return current_app.extensions["live_estimates"]
+
+
+def init_live_estimates(app: Flask, db: redis.Redis, wait_s: float) -> None:
+    app.extensions["live_estimates"] = LiveEstimates(db, _live_estimate, wait_s=wait_s)
+
+
+def live_for(venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing:
+    """The estimated live landing accuracy (whole venue), with the probe's own landing rule; `Computing` while
+    it is under way after waiting `wait_s` (default QUALITY_WAIT_S) for it. ValueError: it cannot be made."""
+    return live_estimates().get(venue_map, wait_s)
 
 
 def _png(data: bytes, versioned: bool) -> Response:
@@ -91,11 +112,13 @@ def quality(venue: str):
         error = None
     except ValueError as exc:
         report, live, error = None, None, input_error_text(exc)
+    computing = live if isinstance(live, Computing) else None
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     from fingerprints.quality import CHECKED  # lazy: matplotlib only when a report is asked for
 
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           live=live, error=error, aps=aps, live_checked=CHECKED)
+                           live=None if computing else live, computing=computing, error=error, aps=aps,
+                           live_checked=CHECKED)
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
@@ -142,7 +165,16 @@ def live_error_heatmap_png(venue: str, level: int):
 
     return _floor_figure(venue, level, "live-error",
                          lambda venue_map, estimate, words: draw(venue_map, estimate, level, words=words),
-                         source=lambda venue_map, _level: live_for(venue_map))
+                         source=lambda venue_map, _level: _live_or_503(venue_map))
+
+
+def _live_or_503(venue_map: VenueMap) -> LiveEstimate:
+    """For a figure (an <img>, which cannot show progress): the estimate, waited for a while longer than the
+    page waits; still under way: 503 with Retry-After (the browser shows the alt text; a reload shows it)."""
+    live = live_for(venue_map, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s))
+    if isinstance(live, Computing):
+        abort(Response(_("The live estimate is still being computed."), 503, {"Retry-After": "10"}))
+    return live
 
 
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")

@@ -1,0 +1,133 @@
+"""The quality page's live estimate is computed in the background (portal/operator/live_jobs.py): the page shows
+how far it has got and refreshes itself; the result is kept in the store, where every web worker finds it; one
+worker computes it at a time; a map that cannot be estimated keeps its reason. The computation here is held back
+by an event the test releases (no timing), on a small estimate of the demo mall (the real live_estimate)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import threading
+
+import pytest
+
+from core.memo import BoundedMemo
+from portal import create_app
+from portal.operator import live_jobs, quality
+from portal.operator.live_jobs import EstimateKeys, decode, encode
+from portal.tracking.estimate import live_estimate
+
+V = "/console/ops/demo"
+WAIT_S = 300.0  # a generous bound for the released computation: only a stalled machine reaches it
+
+
+class Held:
+    """A live estimate that reports 3 of 10 visits, then waits for `release` (and counts its calls)."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.release, self.calls, self.fail = threading.Event(), 0, fail
+
+    def __call__(self, venue_map, progress=None):
+        self.calls += 1
+        progress(3, 10)
+        self.release.wait(WAIT_S)
+        if self.fail is not None:
+            raise self.fail
+        return live_estimate(venue_map, max_points=6)
+
+
+@pytest.fixture
+def held(app, monkeypatch):
+    """This app's estimates computed by a Held function, the page waiting for none of it, no copy kept from
+    another test (the process keeps decoded estimates per map version)."""
+    monkeypatch.setattr(live_jobs, "ESTIMATES", BoundedMemo(16))
+    estimates = app.extensions["live_estimates"]
+    compute = Held()
+    monkeypatch.setattr(estimates, "compute", compute)
+    monkeypatch.setattr(estimates, "wait_s", 0.0)
+    return compute
+
+
+def page(client) -> str:
+    return html.unescape(client.get(V + "/quality?floor=all").get_data(as_text=True))
+
+
+def test_the_page_shows_progress_then_the_figures(client, ops, held, svc):
+    body = page(client)
+    assert 'id="live-computing"' in body and "3 of 10 simulated visits" in body
+    assert 'id="auto-refresh"' in body and 'id="live-figures"' not in body
+    assert 'id="zone-hit-rate"' in body  # the survey's own figures do not wait for it
+    assert held.calls == 1
+    page(client)  # a refresh while it runs starts nothing more
+    assert held.calls == 1
+    held.release.set()
+    venue_map = svc.venues.get_map("demo")
+    estimate = client.application.extensions["live_estimates"].get(venue_map, wait_s=WAIT_S)
+    assert estimate.n_points == 6
+    body = page(client)
+    assert 'id="live-figures"' in body and 'id="live-computing"' not in body and 'id="auto-refresh"' not in body
+    assert svc.db.exists(EstimateKeys("demo").result(venue_map.version))
+    assert not svc.db.exists(EstimateKeys("demo").lease(venue_map.version))
+
+
+def test_another_worker_waits_for_the_first_and_then_reads_its_result(client, ops, held, svc, settings,
+                                                                       monkeypatch):
+    """Two web workers (two apps on one store): while one computes, the other shows its progress and computes
+    nothing; then it reads the result from the store."""
+    page(client)
+    other = create_app(settings.with_(quality_wait_s=0.0)).extensions["live_estimates"]
+    never = Held()
+    monkeypatch.setattr(other, "compute", never)
+    venue_map = svc.venues.get_map("demo")
+    assert other.get(venue_map) == live_jobs.Computing(3, 10)
+    held.release.set()
+    mine = client.application.extensions["live_estimates"].get(venue_map, wait_s=WAIT_S)
+    monkeypatch.setattr(live_jobs, "ESTIMATES", BoundedMemo(16))  # the other process has no copy of its own
+    assert dataclasses.asdict(other.get(venue_map)) == dataclasses.asdict(mine)
+    assert never.calls == 0
+
+
+def test_a_map_that_cannot_be_estimated_keeps_its_reason(client, ops, held, svc):
+    held.fail = ValueError("venue demo has no surveyed dwell zone")
+    held.release.set()
+    venue_map = svc.venues.get_map("demo")
+    with pytest.raises(ValueError, match="no surveyed dwell zone"):
+        client.application.extensions["live_estimates"].get(venue_map, wait_s=WAIT_S)
+    body = page(client)
+    assert 'id="quality-error"' in body and "no surveyed dwell zone" in body
+    assert held.calls == 1  # the reason is kept: not computed again
+
+
+def test_a_failing_computation_is_logged_and_not_retried_at_once(client, ops, held, svc, caplog):
+    held.fail = RuntimeError("a bug")
+    held.release.set()
+    venue_map = svc.venues.get_map("demo")
+    estimates = client.application.extensions["live_estimates"]
+    assert isinstance(estimates.get(venue_map, wait_s=0.0), live_jobs.Computing)
+    thread = estimates._threads.get(("demo", venue_map.version))
+    if thread is not None:
+        thread.join(WAIT_S)
+    assert "live estimate of venue demo" in caplog.text
+    assert isinstance(estimates.get(venue_map, wait_s=0.0), live_jobs.Computing)
+    assert held.calls == 1  # not again while its lease lives
+
+
+def test_the_figure_answers_503_while_the_estimate_is_computed(client, ops, held, svc, monkeypatch):
+    monkeypatch.setattr(quality, "FIGURE_WAIT_S", 0.0)
+    resp = client.get(V + "/quality/0/live-heatmap.png")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "10"
+    held.release.set()
+    client.application.extensions["live_estimates"].get(svc.venues.get_map("demo"), wait_s=WAIT_S)
+    resp = client.get(V + "/quality/0/live-heatmap.png")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+
+
+def test_only_the_venues_operator_sees_the_progress(client, console, held, demo):
+    console.login("cinema")  # a zone owner
+    assert client.get(V + "/quality?floor=all").status_code in (302, 403)
+    assert held.calls == 0
+
+
+def test_an_estimate_survives_the_store_as_json(demo_map):
+    estimate = live_estimate(demo_map, max_points=6)
+    assert dataclasses.asdict(decode(encode(estimate))) == dataclasses.asdict(estimate)
