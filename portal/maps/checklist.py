@@ -230,9 +230,10 @@ def _sources(svc, venue: str, venue_map: VenueMap) -> Step:
     health = IngestHealth(svc.db).snapshot(venue, time.time(), venue_map, svc.settings.ap_silent_after_s)
     live = [s for s in health["sources"] if s.get("last_report_age_s") is not None
             and s["last_report_age_s"] <= LIVE_WITHIN_S]
-    detail = _("%(sources)s sources reported in the last %(minutes)s minutes; %(silent)s of %(aps)s APs silent.",
-               sources=len(live), minutes=f"{LIVE_WITHIN_S / 60:.0f}", silent=health["totals"]["aps_silent"],
-               aps=health["totals"]["aps"])
+    detail = ngettext("%(num)s source reported in the last %(minutes)s minutes; %(silent)s of %(aps)s APs silent.",
+                      "%(num)s sources reported in the last %(minutes)s minutes; %(silent)s of %(aps)s APs silent.",
+                      len(live), minutes=f"{LIVE_WITHIN_S / 60:.0f}", silent=health["totals"]["aps_silent"],
+                      aps=health["totals"]["aps"])
     return Step("sources", _("Report sources seen live"), bool(live), detail, _silent_or_how(venue, health, live),
                 url_for("operator.health", venue=venue), _("Ingest health"))
 
