@@ -132,9 +132,11 @@ def landing(venue: str, zone: str):
     return _landing(venue, zone)
 
 
-def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = None):
-    """The zone's queue page. With `take_error`: a refused "take a number", shown again by its form with the
-    party size as typed (an error page would send the shopper back to type it again)."""
+def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = None,
+             notify_error: str | None = None):
+    """The zone's queue page. With `take_error` (a refused "take a number") or `notify_error` (a refused number
+    for texts): the reason by its form, which shows what was typed again (an error page would send the shopper
+    back to type it all again)."""
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     ticket = store().my_ticket(venue, zone, shopper.client)
@@ -154,6 +156,7 @@ def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = 
         numbers_closed=None if active else numbers_closed(config),
         menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
         take_error=take_error, party_typed=request.form.get("party", "")[:8] if take_error else "",
+        notify_error=notify_error,
     )
     resp = make_response(response, status)
     keep_shopper_in_cookie()  # a ticket must survive a closed tab
@@ -366,7 +369,7 @@ def notify_me(venue: str, zone: str):
     try:
         save_phone(venue, shopper.client, request.form.get("phone"), chosen_lang())
     except PhoneInputError as exc:
-        return _message(venue, zone, 400, exc.message)
+        return _landing(venue, zone, 400, notify_error=exc.message)
     return _back(venue, zone)
 
 

@@ -123,3 +123,22 @@ def test_without_javascript_the_update_link_is_a_whole_tap_target(browser, live_
         assert page.inner_text("#ticket-number") == "A001"
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_mistyped_number_for_texts_stays_in_its_form(iphone_page, live_server):
+    """With a number taken, a mobile number the portal cannot read is refused beside the "text me" form,
+    which shows it again to correct: the ticket page stays (it was a page with only the message)."""
+    reset_queue(live_server.db())
+    page = iphone_page
+    page.goto(f"{live_server.url}/v/demo/queue/{ZONE}?lang=zh")
+    page.context.clear_cookies()
+    page.click("#take button[type=submit]")
+    page.wait_for_selector("#ticket-number")
+    page.context.clear_cookies()
+    page.fill("#notify-phone", "138 0013")
+    page.click("#notify button[type=submit]")
+    page.wait_for_selector("#notify-error")
+    assert "有效" in page.inner_text("#notify-error")  # in the page's language
+    assert page.input_value("#notify-phone") == "138 0013"
+    assert page.inner_text("#ticket-number") == "A001"
