@@ -115,6 +115,10 @@ def test_a_refused_party_size_comes_back_on_the_form_as_typed(client, demo, db, 
         assert f'value="{shown}" required inputmode="numeric" aria-invalid="true"' in html
         assert f'name="c" value="{shopper}"' in html and "<b>" not in html
     assert queue_state(db) == before
+    assert take(client, shopper, "2").status_code == 303  # with a number held the form is gone, the reason not
+    # (the language chosen above stays in this client's cookie)
+    html = take(client, shopper, "0").get_data(as_text=True)
+    assert 'id="take-error" role="alert">人数须为' in html and 'id="ticket-number"' in html
 
 
 def test_paused_class_refuses_with_message(client, demo, db, shopper):
