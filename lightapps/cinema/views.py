@@ -238,7 +238,10 @@ def ticket_qr_svg(venue: str, code: str) -> Markup:
     return Markup(svg)  # noqa: S704 - segno's own SVG, the payload is our code
 
 
-def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None):
+def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error: str | None = None,
+                 notify_error: str | None = None):
+    """The ticket. `error`: a refused cancel, atop the page; `notify_error`: a refused "Text me" number, by
+    its form with the number as typed."""
     order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
     paid = order is not None and order.is_paid
     cutoff = show.starts_at - _refund_cutoff_s(booking) if paid else show.starts_at
@@ -246,7 +249,7 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
                  cancellable=booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
-                 notify_phone=masked_phone(venue, booking.client))
+                 notify_phone=masked_phone(venue, booking.client), notify_error=notify_error)
 
 
 def _zone_cutoff_s() -> int:
@@ -303,6 +306,6 @@ def text_ticket(venue: str, zone: str, code: str):
     try:
         masked = save_phone(venue, booking.client, raw)
     except PhoneInputError as exc:
-        return _ticket_page(venue, zone, booking, show, 400, exc.message)
+        return _ticket_page(venue, zone, booking, show, 400, notify_error=exc.message)
     notices.ticket_issued(venue, zone, booking, show, channel="sms", phone_masked=masked)
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)

@@ -69,7 +69,7 @@ def hhmm(ms: int) -> str:
 
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
-             headers: dict | None = None, fee_error: str | None = None):
+             headers: dict | None = None, fee_error: str | None = None, fee_plate: str = ""):
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     store = parking_store()
@@ -80,7 +80,7 @@ def _landing(venue: str, zone: str, status: int = 200, error: str | None = None,
     return render_template("parking/landing.html", venue=venue_map, zone=zone_obj, config=config, counts=counts,
                            areas=areas,
                            level_name=lambda level: level_name(venue_map, level, is_zh()), error=error, plate=plate,
-                           fee_error=fee_error,
+                           fee_error=fee_error, fee_plate=fee_plate,
                            shopper_token=shopper_token(shopper), lang=chosen_lang(),
                            min_query=plates.MIN_QUERY), status, headers or {}
 
@@ -99,19 +99,26 @@ def landing(venue: str, zone: str):
     return _landing(venue, zone, fee_error=fee_error)
 
 
-def _typed_plate(venue: str, zone: str, too_short: str):
+def _typed_plate(venue: str, zone: str, too_short: str, fee: bool = False):
     """(the plate the shopper typed, folded, None) or (None, the landing page answering 422): nothing is
-    searched, counted or logged for a malformed plate."""
+    searched, counted or logged for a malformed plate. The refusal stands by the form it came from (`fee`: the
+    fee form's), with what was typed, so the shopper corrects it there instead of typing it again."""
     raw = request.form.get("plate", "")
+
+    def refuse(message: str, typed: str = ""):
+        if fee:
+            return None, _landing(venue, zone, 422, fee_error=message, fee_plate=typed)
+        return None, _landing(venue, zone, 422, message, plate=typed)
+
     if len(raw) > 40:
-        return None, _landing(venue, zone, 422, _("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
+        return refuse(_("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
     try:
         return plates.query_from_shopper(raw), None
     except plates.PlateCharacterError as exc:  # "at least 4" would mislead: 粤B•D8888 has 7 with an odd dot
-        return None, _landing(venue, zone, 422, _("A number plate has only letters and digits: remove "
-                                                  "“%(char)s”.", char=_shown_char(exc.char)), plate=raw)
+        return refuse(_("A number plate has only letters and digits: remove “%(char)s”.",
+                        char=_shown_char(exc.char)), raw)
     except plates.PlateError:
-        return None, _landing(venue, zone, 422, too_short, plate=raw)
+        return refuse(too_short, raw)
 
 
 def _shown_char(char: str) -> str:
@@ -309,7 +316,8 @@ def _fee_url(venue: str, zone: str, session_id: str, **values) -> str:
 def fee_find(venue: str, zone: str):
     """The whole plate typed to pay its fee: the finder's plate rules and lookup budget."""
     shopper = shopper_for_venue(venue)
-    query, refused = _typed_plate(venue, zone, _("Type your whole number plate to pay the parking fee."))
+    query, refused = _typed_plate(venue, zone, _("Type your whole number plate to pay the parking fee."),
+                                   fee=True)
     if refused is not None:
         return refused
     digest = plate_hasher().digest(venue, query)

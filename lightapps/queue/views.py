@@ -129,6 +129,14 @@ def _dates() -> list[str]:
 
 @bp.get("/queue/<zone>")
 def landing(venue: str, zone: str):
+    return _landing(venue, zone)
+
+
+def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = None,
+             notify_error: str | None = None):
+    """The zone's queue page. With `take_error` (a refused "take a number") or `notify_error` (a refused number
+    for texts): the reason by its form, which shows what was typed again (an error page would send the shopper
+    back to type it all again)."""
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     ticket = store().my_ticket(venue, zone, shopper.client)
@@ -147,8 +155,10 @@ def landing(venue: str, zone: str):
         reservations=reservations, refresh_s=REFRESH_S, preorder=shown_preorder(venue, ticket),
         numbers_closed=None if active else numbers_closed(config),
         menu=bool(store().menu(venue, zone)), notify_phone=masked_phone(venue, shopper.client),
+        take_error=take_error, party_typed=request.form.get("party", "")[:8] if take_error else "",
+        notify_error=notify_error,
     )
-    resp = make_response(response)
+    resp = make_response(response, status)
     keep_shopper_in_cookie()  # a ticket must survive a closed tab
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -161,7 +171,7 @@ def take(venue: str, zone: str):
     try:
         party = rules.parse_party(request.form.get("party"), classes)
     except rules.RuleError as exc:
-        abort(400, _(exc.template, **exc.params))
+        return _landing(venue, zone, 400, _(exc.template, **exc.params))
     table_class = rules.class_for_party(classes, party)
     closed = numbers_closed(config)
     if closed:  # before the budget: a refused tap costs nothing
@@ -359,7 +369,7 @@ def notify_me(venue: str, zone: str):
     try:
         save_phone(venue, shopper.client, request.form.get("phone"), chosen_lang())
     except PhoneInputError as exc:
-        return _message(venue, zone, 400, exc.message)
+        return _landing(venue, zone, 400, notify_error=exc.message)
     return _back(venue, zone)
 
 

@@ -238,6 +238,9 @@ def test_capport_venue_lookup_fails_open_while_the_store_is_down(settings):
 def test_bare_probe_offline_page_has_continue(client, demo):
     page = client.get("/offline?venue=demo").get_data(as_text=True)
     assert 'id="continue-internet"' in page and 'action="/portal"' in page and 'value="demo"' in page
+    assert 'name="lang"' not in page  # no choice made: the phone's language
+    chosen = client.get("/offline?venue=demo&lang=zh").get_data(as_text=True)  # the choice rides on the form
+    assert '<input type="hidden" name="lang" value="zh">' in chosen and "<html lang=\"zh-CN\">" in chosen
 
 
 def test_portal_config_cli(app, db):

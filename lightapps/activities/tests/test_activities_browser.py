@@ -56,3 +56,23 @@ def test_no_javascript_flash_sale_and_partner_link(browser, live_server):
     href = link.get_attribute("href")
     assert href.startswith("/v/demo/out/")
     context.close()
+
+
+@pytest.mark.browser
+def test_a_long_word_in_the_title_wraps_on_a_360_px_phone(browser, live_server):
+    """An owner's title with one long word (a run-together sale name, a web address) wraps: the page does
+    not grow sideways on a small phone, in either language."""
+    now = time.time()
+    word = "SuperSaleWeekend2026-www.harbourlight.example/summer"
+    event = ActivityStore(live_server.db()).create("demo", "atrium", {
+        "kind": "event", "title_en": word, "title_zh": "夏日" + word, "place_en": "Atrium",
+        "starts_at": now + 86400, "ends_at": now + 90000, "limit": 12})
+    context = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        for lang in ("en", "zh"):
+            page.goto(f"{live_server.url}/v/demo/activities/{event.id}?lang={lang}")
+            assert word in page.inner_text("#activity-title")
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 360, lang
+    finally:
+        context.close()

@@ -83,6 +83,9 @@ def test_text_ticket_bad_input_and_who_may_ask(app, client, mall, svc, db, token
     for bad in ("", "123", "not a phone", "+1 555"):
         response = client.post(f"{BASE}/ticket/{code}/text", data={"phone": bad, "c": c})
         assert response.status_code == 400, bad
+        page = response.get_data(as_text=True)  # the ticket, the reason by the form, the number as typed
+        assert 'id="notify-error" role="alert"' in page and f'value="{bad}" aria-invalid="true"' in page, bad
+        assert 'id="error"' not in page and 'id="qr"' in page
     other = token("someone-else")
     assert client.post(f"{BASE}/ticket/{code}/text", data={"phone": "13800138000", "c": other}).status_code == 404
     assert client.post(f"{BASE}/ticket/{code}/text", data={"phone": "13800138000"}).status_code == 404

@@ -75,3 +75,19 @@ def test_car_finder_works_without_javascript_or_cookies(browser, live_server):
         assert page.locator("svg#plan-0 polyline.route").count() == 1
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_refused_fee_plate_is_answered_at_the_fee_form_as_typed(iphone_page, live_server):
+    """A plate with a character no plate has, typed into "Pay parking": the reason stands by that form, which
+    keeps what was typed (before, it showed by "Find my car" and the fee form came back empty)."""
+    page = iphone_page
+    page.goto(f"{live_server.url}/v/demo/parking/garage?lang=zh")
+    page.context.clear_cookies()
+    page.fill("#fee-plate", "粤B!D8888")
+    page.click("#fee-find")
+    page.wait_for_selector("#fee-error")
+    assert "!" in page.inner_text("#fee-error")
+    assert page.input_value("#fee-plate") == "粤B!D8888"
+    assert page.locator("#error").count() == 0 and page.input_value("#plate") == ""
+    assert page.get_attribute("html", "lang").startswith("zh")

@@ -177,6 +177,25 @@ def test_a_character_no_plate_has_is_named_not_counted(client, garage, db, raw, 
     assert log(db) == [] and not list(db.scan_iter(match=b"mp:{demo}:budget:*"))
 
 
+def test_a_refused_fee_plate_is_answered_by_the_fee_form_with_what_was_typed(client, garage, db):
+    """The fee form's refusal stands by the fee form, which keeps the plate typed; the finder's form is left
+    as it was (its error and plate belong to a /find)."""
+    c = shopper_c(client.application)
+    for raw, words in (("粤B$D8888", "remove “$”"), ("B1", "Type your whole number plate"),
+                       ("X" * 41, "Type at most")):
+        resp = client.post(f"{LANDING}/fee", data={"plate": raw, "c": c})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 422, raw
+        assert re.search(r'<p class="error" id="fee-error" role="alert">[^<]*' + re.escape(words), html), raw
+        assert 'id="error"' not in html and 'id="plate" name="plate" value=""' in html
+        kept = "" if len(raw) > 40 else raw  # a plate longer than any is not offered back
+        assert f'id="fee-plate" name="plate" value="{kept}"' in html, raw
+    resp = client.post(f"{LANDING}/find", data={"plate": "粤B$D8888", "c": c})
+    html = resp.get_data(as_text=True)
+    assert 'id="error"' in html and 'id="fee-error"' not in html and 'id="fee-plate" name="plate" value=""' in html
+    assert log(db) == []
+
+
 def test_rate_limit_per_shopper(client, garage, db):
     c = shopper_c(client.application, "curious")
     for _ in range(SHOPPER_LIMIT):

@@ -74,6 +74,8 @@ def test_phone_form_bad_input_and_who_may_post(app, client, db, demo, contacts):
     for bad in ("", "12", "call me", "+86 138", "9" * 40):
         response = client.post(f"{BASE}/notify", data={"phone": bad, "c": token})
         assert response.status_code == 400, bad
+        page = response.get_data(as_text=True)  # the queue page, the reason by the form, the number as typed
+        assert 'id="notify-error" role="alert"' in page and f'value="{bad[:32]}" aria-invalid="true"' in page, bad
     client.delete_cookie("mp_c")
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000"}).status_code == 403  # no shopper token
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": "demo." + "x" * 43}).status_code == 403

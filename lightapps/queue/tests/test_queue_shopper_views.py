@@ -103,6 +103,24 @@ def test_bad_party_size_is_400_and_stores_nothing(client, demo, db, shopper):
     assert queue_state(db) == before
 
 
+def test_a_refused_party_size_comes_back_on_the_form_as_typed(client, demo, db, shopper):
+    """Not an error page: the queue page, 400, the reason by the form and the size as typed (escaped), the
+    shopper's token and language still on it."""
+    before = queue_state(db)
+    for party, shown in (("13", "13"), ('2"><b>', "2&#34;&gt;&lt;b&gt;")):
+        resp = client.post(f"{BASE}/take?lang=zh", data={"party": party, "c": shopper})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400
+        assert re.search(r'<p class="error" id="take-error" role="alert">人数须为 1 到 12 之间的整数。</p>', html)
+        assert f'value="{shown}" required inputmode="numeric" aria-invalid="true"' in html
+        assert f'name="c" value="{shopper}"' in html and "<b>" not in html
+    assert queue_state(db) == before
+    assert take(client, shopper, "2").status_code == 303  # with a number held the form is gone, the reason not
+    # (the language chosen above stays in this client's cookie)
+    html = take(client, shopper, "0").get_data(as_text=True)
+    assert 'id="take-error" role="alert">人数须为' in html and 'id="ticket-number"' in html
+
+
 def test_paused_class_refuses_with_message(client, demo, db, shopper):
     QueueStore(db).pause("demo", "jade", "A")
     before = queue_state(db)
