@@ -9,15 +9,21 @@ Opening the link (GET) changes nothing: it shows a page whose button (POST) rede
 sheet that follows the link in place (no new windows), or a link preview, leaves the code for the copy the
 shopper types into their real browser.
 
+A code issued on a page whose token the gateway vouched for the phone (the sign-in sheet's) carries that phone:
+the real browser it opens is on the same phone (or wherever the shopper herself took the link), and without it
+that browser's token would name no phone - no "where am I", no download of the phone's own location history.
+
 Each shopper's live codes are also listed (their digests, in `of(client)`, with their expiry as score) so
 that erasure ends them: a code issued before erasure must not bring the erased shopper id back."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import time
+from dataclasses import dataclass
 
 import redis
 
@@ -40,6 +46,31 @@ def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()[:40]
 
 
+@dataclass(frozen=True)
+class Kept:
+    """Whom a redeemed code opens: the shopper, and the phone the gateway vouched for where it was issued."""
+
+    client: str
+    phone: str | None = None
+
+
+def _value(client: str, phone: str | None) -> str:
+    return json.dumps({"c": client, "p": phone}) if phone else client
+
+
+def _kept(raw: bytes) -> Kept | None:
+    """A code's stored value: the shopper id alone (a code issued on a page vouched for no phone, or before codes
+    carried one), or {"c": shopper, "p": phone}."""
+    text = raw.decode()
+    if not text.startswith("{"):
+        return Kept(text)
+    try:
+        fields = json.loads(text)
+        return Kept(str(fields["c"]), str(fields["p"]) if fields.get("p") else None)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class KeepKeys(VenueKeys):
     def code(self, digest: str) -> str:
         return self.key("keep", digest)
@@ -53,9 +84,9 @@ class KeepStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
 
-    def issue(self, venue: str, client: str) -> str:
-        """A new one-time code for this shopper (only its hash is stored); the shopper's oldest codes beyond
-        MAX_LIVE_CODES end."""
+    def issue(self, venue: str, client: str, phone: str | None = None) -> str:
+        """A new one-time code for this shopper (only its hash is stored), on `phone` when the gateway vouched for
+        it (Shopper.own_phone); the shopper's oldest codes beyond MAX_LIVE_CODES end."""
         code, keys, now = secrets.token_urlsafe(24), KeepKeys(venue), time.time()
         digest = _digest(code)
 
@@ -68,7 +99,7 @@ class KeepStore:
             if oldest:
                 pipe.delete(*(keys.code(d) for d in oldest))
                 pipe.zrem(keys.of(client), *oldest)
-            pipe.set(keys.code(digest), client, ex=CODE_TTL_S)
+            pipe.set(keys.code(digest), _value(client, phone), ex=CODE_TTL_S)
             pipe.zremrangebyscore(keys.of(client), "-inf", now)  # expired codes: drop, so the index stays small
             pipe.zadd(keys.of(client), {digest: now + CODE_TTL_S})
             pipe.expire(keys.of(client), CODE_TTL_S)
@@ -80,17 +111,17 @@ class KeepStore:
         """The code is still there to redeem (read only: opening the link spends nothing)."""
         return well_formed(code) and bool(self.db.exists(KeepKeys(venue).code(_digest(code))))
 
-    def redeem(self, venue: str, code: str) -> str | None:
-        """The shopper id the code was issued for, once (GETDEL); None for an unknown, used or expired one."""
+    def redeem(self, venue: str, code: str) -> Kept | None:
+        """Whom the code was issued for, once (GETDEL); None for an unknown, used or expired one."""
         if not well_formed(code):
             return None
         keys, digest = KeepKeys(venue), _digest(code)
         raw = self.db.getdel(keys.code(digest))
-        if not raw:
+        kept = _kept(raw) if raw else None
+        if kept is None:
             return None
-        client = raw.decode()
-        self.db.zrem(keys.of(client), digest)  # tidying only: a spent digest in the index ends nothing
-        return client
+        self.db.zrem(keys.of(kept.client), digest)  # tidying only: a spent digest in the index ends nothing
+        return kept
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """End every live code of this shopper (erasure); returns how many ended. WATCH on the index, so a

@@ -83,7 +83,7 @@ def item_url(item: MyItem) -> str:
 def keep_url(shopper: Shopper) -> str | None:
     """The one-time link that opens this shopper in the phone's real browser (absolute on PORTAL_URL)."""
     try:
-        code = _keep_store().issue(shopper.venue, shopper.client)
+        code = _keep_store().issue(shopper.venue, shopper.client, shopper.own_phone)
     except redis.RedisError:
         return None
     path = url_for("hub.keep", venue=shopper.venue, k=code)
@@ -140,10 +140,11 @@ def redeem_keep(venue: str):
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         abort(403, _("Open the link yourself and tap the button on its page."))
     code = _keep_code(request.form)
-    client = _keep_store().redeem(venue, code)
-    if client is None:
+    kept = _keep_store().redeem(venue, code)
+    if kept is None:
         _used_or_expired()
-    shopper = Shopper(venue=venue, client=client)
+    # the phone the sign-in sheet's token was vouched for (the code carries it): this browser is on that phone
+    shopper = Shopper(venue=venue, client=kept.client, phone=kept.phone, phone_verified=kept.phone is not None)
     g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
     keep_shopper_in_cookie()
     return redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)

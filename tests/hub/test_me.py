@@ -240,3 +240,20 @@ def test_keep_post_from_another_site_is_refused(client, db, shopper):
     assert len(db.keys(KeepKeys("demo").code("*"))) == 1  # still there for the shopper
     ok = browser.post("/v/demo/keep", data={"k": _code(path)}, headers={"Sec-Fetch-Site": "same-origin"})
     assert ok.status_code == 303
+
+
+def test_the_keep_link_carries_the_phone_the_gateway_vouched_for_and_no_other(app, client, svc, demo):
+    """The sign-in sheet's token was vouched for the phone: the real browser its keep link opens is on that phone,
+    so its token is too (its export shows the phone's own trail); a token vouched for none (a texted link's)
+    hands on none."""
+    from portal.shopper import Shopper, token_store
+
+    svc.events.emit("demo", "landing", at=time.time() - 60, device="dev-kept", shopper="s-elsewhere", zone="kopi")
+    for phone, verified, zones in (("dev-kept", True, ["kopi"]), ("dev-kept", False, []), (None, False, [])):
+        sheet = mint(app, Shopper("demo", "s-sheet", phone=phone, phone_verified=verified))
+        browser = app.test_client()
+        assert browser.post("/v/demo/keep", data={"k": _code(_keep_path(client, sheet))}).status_code == 303
+        kept = token_store(app).resolve(browser.get_cookie(COOKIE).value)
+        assert (kept.client, kept.own_phone) == ("s-sheet", phone if verified else None)
+        exported = browser.get("/v/demo/my-data/export.json").get_json()
+        assert [e["zone"] for e in exported["events"]] == zones
