@@ -251,7 +251,7 @@ class ShopperTokenStore:
     def verified_phones(self, venue: str, client: str) -> set[str]:
         """The phones the gateway vouched for on any token of this shopper (expiries untouched): her phone
         set, which outlives her tokens, and those of her live tokens (written before the set was kept).
-        A kept browser's token names no phone, yet an erasure from it must reach the phone her sign-in
+        A token naming no phone (a texted link's), yet an erasure from it must reach the phone her sign-in
         sheet's token was vouched for, also once that token expired (30 days unused) while the phone's
         events are still kept (90 days before they are anonymised, by default): the same shopper's
         location history (mydata.erase)."""

@@ -61,8 +61,9 @@ def is_theirs(shopper: Shopper, phones: set[str] | None = None):
 
 def her_phones(shopper: Shopper) -> list[str]:
     """The phones the erasure reaches: this token's vouched phone and those vouched for on any token of hers
-    (kept while any token of hers lives, ShopperKeys.phones_of), so that the real browser her keep link opened
-    (its token names no phone) erases what the sign-in sheet's phone left, also after the sheet's token expired.
+    (kept while any token of hers lives, ShopperKeys.phones_of), so that a browser whose token names no phone (a
+    texted link's; a keep link from a page vouched for none) erases what the sign-in sheet's phone left, also after
+    the sheet's token expired.
     Not the export's (`held`): erasing too much harms no one, showing too much does."""
     own = {shopper.own_phone} if shopper.own_phone else set()
     return sorted(own | token_store().verified_phones(shopper.venue, shopper.client))
@@ -70,8 +71,9 @@ def her_phones(shopper: Shopper) -> list[str]:
 
 def held(svc: Services, shopper: Shopper) -> dict:
     """What the export shows. A phone's location history only for the phone this token was vouched for (the
-    WiFi sign-in page's): a token that names no phone (a texted link she may have forwarded, a kept browser's)
-    holds her shopper id, not proof of her phone, so it shows her orders and apps' data but no phone's trail."""
+    WiFi sign-in page's, and the phone browser's its keep link opened): a token that names no phone (a texted
+    link she may have forwarded) holds her shopper id, not proof of her phone, so it shows her orders and apps'
+    data but no phone's trail."""
     phones = [shopper.own_phone] if shopper.own_phone else []
     theirs = is_theirs(shopper, set(phones))
     events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(shopper.venue)

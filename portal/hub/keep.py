@@ -9,7 +9,8 @@ Opening the link (GET) changes nothing: it shows a page whose button (POST) rede
 sheet that follows the link in place (no new windows), or a link preview, leaves the code for the copy the
 shopper types into their real browser.
 
-A code issued on a page whose token the gateway vouched for the phone (the sign-in sheet's) carries that phone:
+A code issued with the token the gateway's redirect or probe handed out, vouched for the phone (the sign-in
+sheet's), carries that phone (a code issued in a browser a code opened carries none: the gateway never saw it):
 the real browser it opens is on the same phone (or wherever the shopper herself took the link), and without it
 that browser's token would name no phone - no "where am I", no download of the phone's own location history.
 

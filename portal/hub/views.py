@@ -83,7 +83,10 @@ def item_url(item: MyItem) -> str:
 def keep_url(shopper: Shopper) -> str | None:
     """The one-time link that opens this shopper in the phone's real browser (absolute on PORTAL_URL)."""
     try:
-        code = _keep_store().issue(shopper.venue, shopper.client, shopper.own_phone)
+        # The phone only from the token the gateway's redirect or probe handed out (the sign-in sheet's): a browser
+        # a keep code opened is not seen by the gateway, so its own keep codes hand on no phone (no chain of
+        # browsers each vouched for a phone none of them was seen on)
+        code = _keep_store().issue(shopper.venue, shopper.client, shopper.own_phone if shopper.handout else None)
     except redis.RedisError:
         return None
     path = url_for("hub.keep", venue=shopper.venue, k=code)

@@ -246,14 +246,31 @@ def test_the_keep_link_carries_the_phone_the_gateway_vouched_for_and_no_other(ap
     """The sign-in sheet's token was vouched for the phone: the real browser its keep link opens is on that phone,
     so its token is too (its export shows the phone's own trail); a token vouched for none (a texted link's)
     hands on none."""
-    from portal.shopper import Shopper, token_store
+    from portal.shopper import token_store
 
     svc.events.emit("demo", "landing", at=time.time() - 60, device="dev-kept", shopper="s-elsewhere", zone="kopi")
     for phone, verified, zones in (("dev-kept", True, ["kopi"]), ("dev-kept", False, []), (None, False, [])):
-        sheet = mint(app, Shopper("demo", "s-sheet", phone=phone, phone_verified=verified))
-        browser = app.test_client()
-        assert browser.post("/v/demo/keep", data={"k": _code(_keep_path(client, sheet))}).status_code == 303
+        sheet = token_store(app).mint(new_shopper("demo", phone, phone_verified=verified), handout=True)
+        browser = app.test_client()  # the real browser; the sheet keeps no cookie (a fresh client for each)
+        assert browser.post("/v/demo/keep", data={"k": _code(_keep_path(app.test_client(), sheet))}).status_code == 303
         kept = token_store(app).resolve(browser.get_cookie(COOKIE).value)
-        assert (kept.client, kept.own_phone) == ("s-sheet", phone if verified else None)
+        assert (kept.client, kept.own_phone) == (token_store(app).resolve(sheet).client, phone if verified else None)
         exported = browser.get("/v/demo/my-data/export.json").get_json()
         assert [e["zone"] for e in exported["events"]] == zones
+
+
+def test_a_kept_browsers_own_keep_link_hands_on_no_phone(app, client, svc, demo):
+    """Only the token the gateway's redirect or probe handed out (the sign-in sheet's) puts its phone into a keep
+    code: a browser a code opened was never seen by the gateway, so the codes it issues carry no phone (no chain
+    of browsers each vouched for a phone none of them was seen on)."""
+    from portal.shopper import new_shopper, token_store
+
+    sheet = token_store(app).mint(new_shopper("demo", "dev-chain", phone_verified=True), handout=True)
+    first = app.test_client()
+    assert first.post("/v/demo/keep", data={"k": _code(_keep_path(app.test_client(), sheet))}).status_code == 303
+    assert token_store(app).resolve(first.get_cookie(COOKIE).value).own_phone == "dev-chain"
+    second = app.test_client()
+    code = _code(_keep_path(app.test_client(), first.get_cookie(COOKIE).value))  # the kept token, as a link
+    assert second.post("/v/demo/keep", data={"k": code}).status_code == 303
+    chained = token_store(app).resolve(second.get_cookie(COOKIE).value)
+    assert chained.own_phone is None and chained.client == token_store(app).resolve(sheet).client
