@@ -589,6 +589,10 @@ class LiveAssumptions:
     tracker_tick_s: int = 2  # the tracker positions phones with new readings this often
 
 
+class CannotEstimate(ValueError):
+    """The venue's map cannot be estimated (no survey, no dwell zone, none surveyed): the reason, for the operator."""
+
+
 @dataclass
 class LiveEstimate:
     venue: str

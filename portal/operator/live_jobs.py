@@ -9,13 +9,19 @@ starts it in a thread of its process (one process at a time per map version: a l
 in the store, where every worker finds it (JSON; a map version never changes, so neither does its estimate).
 
 A worker that dies mid-computation lets its lease lapse (LEASE_S, renewed as visits are done), and the next
-request starts it again. An estimate that cannot be made (a map without a survey) is kept as its reason."""
+request starts it again. An estimate that cannot be made (a map without a survey: CannotEstimate) is kept as its
+reason; one that failed (a bug, logged) is kept as failed for FAILED_S, so no page polls it into a loop of
+half-minute computations. The stored form is keyed by FORMAT (the estimate's fields and ESTIMATOR_REVISION) and
+kept KEEP_S: a release that changes either computes anew instead of showing (or failing to read) the old one;
+anything unreadable is dropped and computed again."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -28,18 +34,30 @@ import redis
 from core.memo import BoundedMemo
 from core.storage import VenueKeys
 from fingerprints.model import VenueMap
+from fingerprints.quality import CannotEstimate
 
 if TYPE_CHECKING:
     from fingerprints.quality import LiveEstimate
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 60  # the computing worker renews it with every few visits; a dead one's lapses this long after
-KEEP_S = 30 * 86400  # a version's estimate (a venue's map versions are kept; a re-computation costs half a minute)
+LEASE_S = 120  # the computing worker renews it every RENEW_EVERY_S; a dead one's lapses this long after
+KEEP_S = 7 * 86400  # a version's estimate (a re-computation costs half a minute of one worker)
+FAILED_S = 600  # a failed computation is tried again after this
 RENEW_EVERY_S = 5.0
+# Bump when the estimate's numbers change for the same map (the live path or the simulation changed), so the
+# stored ones are not shown for KEEP_S after a release. The fields' names are in FORMAT by themselves.
+ESTIMATOR_REVISION = 1
 # Decoded estimates per (venue, map version), for the whole process: a version never changes (the JSON of a
 # large mall is ~1 MB: decoded once, not on every page)
 ESTIMATES = BoundedMemo(16)
+
+
+def _format() -> str:
+    from fingerprints.quality import LiveAssumptions, LiveEstimate  # lazy: the report's libraries when asked for
+
+    names = [f.name for cls in (LiveEstimate, LiveAssumptions) for f in dataclasses.fields(cls)]
+    return f"r{ESTIMATOR_REVISION}-" + hashlib.sha256(",".join(names).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -50,25 +68,34 @@ class Computing:
     total: int
 
 
+@dataclass(frozen=True)
+class Failed:
+    """The last computation failed (the log says why); tried again `retry_in_s` from now."""
+
+    retry_in_s: int
+
+
 class EstimateKeys(VenueKeys):
     def result(self, version: int) -> str:
-        """STRING: the map version's live estimate as JSON, or {"error": reason} (KEEP_S)."""
-        return self.key("live-estimate", str(version))
+        """STRING: the map version's outcome as JSON: {"estimate": ...} or {"error": reason} (KEEP_S), or
+        {"failed": true} (FAILED_S)."""
+        return self.key("live-estimate", _format(), str(version))
 
     def lease(self, version: int) -> str:
         """HASH owner, done, total: the worker computing it (LEASE_S, renewed as it goes)."""
-        return self.key("live-estimate", str(version), "lease")
+        return self.key("live-estimate", _format(), str(version), "lease")
 
 
 def encode(estimate: LiveEstimate) -> str:
-    return json.dumps(dataclasses.asdict(estimate), allow_nan=True)
+    return json.dumps({"estimate": dataclasses.asdict(estimate)}, allow_nan=True)
 
 
 def decode(raw: bytes | str) -> LiveEstimate:
-    """From `encode`'s JSON: the dataclasses back, tuples where the estimate keeps tuples."""
+    """From `encode`'s JSON: the dataclasses back, tuples where the estimate keeps tuples. KeyError, TypeError or
+    ValueError when it is not one."""
     from fingerprints.quality import LiveAssumptions, LiveEstimate  # lazy: the report's libraries when asked for
 
-    fields = json.loads(raw)
+    fields = dict(json.loads(raw)["estimate"])
     fields["assumptions"] = LiveAssumptions(**fields["assumptions"])
     for name in ("by_kind", "by_zone"):
         fields[name] = {k: tuple(v) for k, v in fields[name].items()}
@@ -77,8 +104,10 @@ def decode(raw: bytes | str) -> LiveEstimate:
     return LiveEstimate(**fields)
 
 
-# KEYS: the lease. ARGV: owner, ttl s. Take it when free (done=0, total=0), renew it when ours; 1 when ours.
+# KEYS: the lease, the result. ARGV: owner, ttl s. Nothing when the result is there (0); else take the lease when
+# free (done=0, total=0), renew it when ours: 1 when ours.
 _TAKE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner and owner ~= ARGV[1] then return 0 end
 if not owner then redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'done', 0, 'total', 0) end
@@ -95,23 +124,22 @@ return 1
 
 
 class LiveEstimates:
-    """Per venue map version: its live estimate, or how far the computation has got (`Computing`)."""
+    """Per venue map version: its live estimate, or how far the computation has got (`Computing`), or that it
+    failed (`Failed`); CannotEstimate when the map cannot be estimated."""
 
     def __init__(self, db: redis.Redis, compute: Callable[..., LiveEstimate], wait_s: float = 5.0) -> None:
         self.db = db
         self.compute = compute  # live_estimate(venue_map, progress=...)
         self.wait_s = wait_s
-        self.owner = secrets.token_hex(8)  # this process
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"  # this process (forked workers differ by pid)
         self._threads: dict[tuple[str, int], threading.Thread] = {}
-        self._failed: dict[tuple[str, int], float] = {}  # a computation that failed (a bug): not again before
-        #                                                   its lease lapses, so a page's wait is no retry loop
         self._lock = threading.Lock()
         self._take = db.register_script(_TAKE)
         self._finish = db.register_script(_FINISH)
 
-    def get(self, venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing:
-        """The estimate (ValueError when it cannot be made: its reason), else how far it has got after waiting
-        up to `wait_s` (default: this instance's) for it; starts it when no worker is computing it."""
+    def get(self, venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing | Failed:
+        """The estimate, else how far it has got after waiting up to `wait_s` (default: this instance's) for it,
+        or that it failed; starts it when no worker is computing it. CannotEstimate: its reason."""
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
         while True:
             found = self._found(venue_map)
@@ -127,18 +155,28 @@ class LiveEstimates:
             else:  # another process computes it: look again soon
                 time.sleep(min(left, 0.5))
 
-    def _found(self, venue_map: VenueMap) -> LiveEstimate | None:
-        """The estimate when made (this process's copy, else the store's); ValueError: why it cannot be made."""
-        key = (venue_map.id, venue_map.version)
+    def _found(self, venue_map: VenueMap) -> LiveEstimate | Failed | None:
+        """The outcome when there is one (this process's copy of an estimate, else the store's)."""
+        key, result = (venue_map.id, venue_map.version), EstimateKeys(venue_map.id).result(venue_map.version)
         if (kept := ESTIMATES.peek(key)) is not None:
             return kept
-        raw = self.db.get(EstimateKeys(venue_map.id).result(venue_map.version))
+        raw = self.db.get(result)
         if raw is None:
             return None
-        fields = json.loads(raw)
-        if set(fields) == {"error"}:
-            raise ValueError(fields["error"])
-        estimate = decode(raw)
+        try:
+            fields = json.loads(raw)
+            if "error" in fields:
+                raise CannotEstimate(str(fields["error"]))
+            if fields.get("failed"):
+                return Failed(max(0, int(self.db.ttl(result))))
+            estimate = decode(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, CannotEstimate):
+                raise
+            log.warning("live estimate of venue %s map v%s unreadable (%s): computed anew", venue_map.id,
+                        venue_map.version, exc.__class__.__name__)
+            self.db.delete(result)
+            return None
         ESTIMATES.put(key, estimate)
         return estimate
 
@@ -147,18 +185,14 @@ class LiveEstimates:
         return Computing(int(done or 0), int(total or 0))
 
     def _start_unless_running(self, venue_map: VenueMap) -> None:
-        key = (venue_map.id, venue_map.version)
+        key, keys = (venue_map.id, venue_map.version), EstimateKeys(venue_map.id)
         with self._lock:
             running = self._threads.get(key)
             if running is not None and running.is_alive():
                 return
-            now = time.monotonic()
-            self._failed = {k: t for k, t in self._failed.items() if now - t < LEASE_S}
-            if key in self._failed:
-                return
-            keys = EstimateKeys(venue_map.id)
-            if not self._take(keys=[keys.lease(venue_map.version)], args=[self.owner, LEASE_S]):
-                return  # another worker computes it
+            if not self._take(keys=[keys.lease(venue_map.version), keys.result(venue_map.version)],
+                              args=[self.owner, LEASE_S]):
+                return  # another worker computes it, or it is done
             thread = threading.Thread(target=self._run, args=(venue_map,), daemon=True,
                                       name=f"live-estimate-{venue_map.id}-{venue_map.version}")
             self._threads[key] = thread
@@ -166,7 +200,8 @@ class LiveEstimates:
 
     def _run(self, venue_map: VenueMap) -> None:
         keys = EstimateKeys(venue_map.id)
-        lease, renewed = keys.lease(venue_map.version), [0.0]
+        lease, result = keys.lease(venue_map.version), keys.result(venue_map.version)
+        renewed = [0.0]  # the first report renews the lease at once
 
         def progress(done: int, total: int) -> None:
             now = time.monotonic()
@@ -181,19 +216,17 @@ class LiveEstimates:
                     pass
 
         try:
-            result = encode(self.compute(venue_map, progress=progress))
-        except ValueError as exc:  # the map cannot be estimated (no survey, no surveyed dwell zone): say why
-            result = json.dumps({"error": str(exc)})
-        except Exception:  # noqa: BLE001 - a bug: logged; once the lease lapses a request tries again
-            log.exception("live estimate of venue %s map v%s failed", venue_map.id, venue_map.version)
-            with self._lock:
-                self._failed[(venue_map.id, venue_map.version)] = time.monotonic()
-            return
-        finally:
-            with self._lock:
-                self._threads.pop((venue_map.id, venue_map.version), None)
-        try:
-            self._finish(keys=[lease, keys.result(venue_map.version)], args=[self.owner, result, KEEP_S])
+            try:
+                outcome, keep_s = encode(self.compute(venue_map, progress=progress)), KEEP_S
+            except CannotEstimate as exc:  # the map cannot be estimated (no survey, no surveyed dwell zone): why
+                outcome, keep_s = json.dumps({"error": str(exc)}), KEEP_S
+            except Exception:  # noqa: BLE001 - a bug: logged, and kept as failed for a while (no retry loop)
+                log.exception("live estimate of venue %s map v%s failed", venue_map.id, venue_map.version)
+                outcome, keep_s = json.dumps({"failed": True}), FAILED_S
+            self._finish(keys=[lease, result], args=[self.owner, outcome, keep_s])
         except redis.RedisError as exc:
             log.warning("live estimate of venue %s map v%s not kept: %s", venue_map.id, venue_map.version,
                         exc.__class__.__name__)
+        finally:  # only now: until the outcome is in the store, this thread answers for it (no second run)
+            with self._lock:
+                self._threads.pop((venue_map.id, venue_map.version), None)

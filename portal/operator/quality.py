@@ -20,10 +20,11 @@ from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
+from fingerprints.quality import CannotEstimate
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
-from portal.operator.live_jobs import Computing, LiveEstimates
+from portal.operator.live_jobs import Computing, Failed, LiveEstimates
 from portal.operator.mapedit import load_map
 from portal.services import services
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 reports = BoundedMemo(16)  # quality reports per (venue, map version, floor)
 figures = BoundedMemo(96)  # PNG figures per (venue, map version, floor, kind)
-FIGURE_WAIT_S = 30.0  # an <img> cannot show progress: its request waits this long for the live estimate
+FIGURE_WAIT_S = 10.0  # an <img> cannot show progress: its request waits this long for the live estimate
 _plot_lock = threading.Lock()  # matplotlib's Agg canvas is not meant to draw from many threads at once
 
 
@@ -78,9 +79,10 @@ def init_live_estimates(app: Flask, db: redis.Redis, wait_s: float) -> None:
     app.extensions["live_estimates"] = LiveEstimates(db, _live_estimate, wait_s=wait_s)
 
 
-def live_for(venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing:
+def live_for(venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing | Failed:
     """The estimated live landing accuracy (whole venue), with the probe's own landing rule; `Computing` while
-    it is under way after waiting `wait_s` (default QUALITY_WAIT_S) for it. ValueError: it cannot be made."""
+    it is under way after waiting `wait_s` (default QUALITY_WAIT_S) for it, `Failed` after a failure (logged).
+    CannotEstimate: it cannot be made."""
     return live_estimates().get(venue_map, wait_s)
 
 
@@ -107,18 +109,23 @@ def quality(venue: str):
     if level is None and venue_map.floors:
         level = venue_map.floors[0].level if "floor" not in request.args else None
     try:
-        report = quality_for(venue_map, level)
-        live = live_for(venue_map)
-        error = None
+        report, error = quality_for(venue_map, level), None
     except ValueError as exc:
-        report, live, error = None, None, input_error_text(exc)
-    computing = live if isinstance(live, Computing) else None
+        report, error = None, input_error_text(exc)
+    live, live_error = None, None
+    if report is not None:  # the survey's own report first: no estimate of a map whose survey cannot be scored
+        try:
+            live = live_for(venue_map)
+        except CannotEstimate as exc:
+            live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     from fingerprints.quality import CHECKED  # lazy: matplotlib only when a report is asked for
 
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           live=None if computing else live, computing=computing, error=error, aps=aps,
-                           live_checked=CHECKED)
+                           live=live if not isinstance(live, (Computing, Failed)) else None,
+                           computing=live if isinstance(live, Computing) else None,
+                           failed=live if isinstance(live, Failed) else None, live_error=live_error, error=error,
+                           aps=aps, live_checked=CHECKED)
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
@@ -174,6 +181,8 @@ def _live_or_503(venue_map: VenueMap) -> LiveEstimate:
     live = live_for(venue_map, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s))
     if isinstance(live, Computing):
         abort(Response(_("The live estimate is still being computed."), 503, {"Retry-After": "10"}))
+    if isinstance(live, Failed):
+        abort(Response(_("The live estimate could not be computed."), 503, {"Retry-After": str(live.retry_in_s)}))
     return live
 
 

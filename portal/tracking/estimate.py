@@ -37,6 +37,7 @@ from fingerprints.quality import (
     ASSUMED_NOISE_DB,
     CANNOT_KNOW,
     TRANSIT_KINDS,
+    CannotEstimate,
     LeaveOutPositioner,
     LiveAssumptions,
     LiveEstimate,
@@ -341,7 +342,7 @@ def _dwell_zones(venue: VenueMap, n: int, rng: np.random.Generator) -> list:
     alike, every zone once before any twice."""
     zones = [z for z in venue.zones if z.kind not in TRANSIT_KINDS and len(z.polygon) >= 3]
     if not zones:
-        raise ValueError(f"venue {venue.id} has no shop or other dwell zone")
+        raise CannotEstimate(f"venue {venue.id} has no shop or other dwell zone")
     picked = []
     while len(picked) < n:
         picked += [zones[int(i)] for i in rng.permutation(len(zones))[:n - len(picked)]]
@@ -399,7 +400,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     a = assumptions or LiveAssumptions()
     rng = np.random.default_rng(seed)
     if not venue.samples:
-        raise ValueError(f"venue {venue.id} has no fingerprint samples")
+        raise CannotEstimate(f"venue {venue.id} has no fingerprint samples")
     if max_points is None:
         dwell = sum(1 for z in venue.zones if z.kind not in TRANSIT_KINDS)
         max_points = max(1, min(VISITS, VISITS_PER_ZONE * dwell))
@@ -431,7 +432,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
             progress(done + 1, len(visits))
     hiding.excluded = None
     if not any(z.floor in survey.trees for z in visits):
-        raise ValueError(f"venue {venue.id} has no surveyed dwell zone")
+        raise CannotEstimate(f"venue {venue.id} has no surveyed dwell zone")
     estimate = _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started)
     estimate.noise_assumed = a.reading_noise_db is None and surveyed_noise is None
     dwell = [z for z in venue.zones if z.kind not in TRANSIT_KINDS and len(z.polygon) >= 3]

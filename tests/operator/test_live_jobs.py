@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from core.memo import BoundedMemo
+from fingerprints.quality import CannotEstimate
 from portal import create_app
 from portal.operator import live_jobs, quality
 from portal.operator.live_jobs import EstimateKeys, decode, encode
@@ -25,11 +26,12 @@ class Held:
     """A live estimate that reports 3 of 10 visits, then waits for `release` (and counts its calls)."""
 
     def __init__(self, fail: Exception | None = None) -> None:
-        self.release, self.calls, self.fail = threading.Event(), 0, fail
+        self.release, self.reported, self.calls, self.fail = threading.Event(), threading.Event(), 0, fail
 
     def __call__(self, venue_map, progress=None):
         self.calls += 1
         progress(3, 10)
+        self.reported.set()
         self.release.wait(WAIT_S)
         if self.fail is not None:
             raise self.fail
@@ -53,6 +55,9 @@ def page(client) -> str:
 
 
 def test_the_page_shows_progress_then_the_figures(client, ops, held, svc):
+    body = page(client)  # starts it
+    assert 'id="live-computing"' in body and 'id="live-figures"' not in body
+    assert held.reported.wait(WAIT_S)
     body = page(client)
     assert 'id="live-computing"' in body and "3 of 10 simulated visits" in body
     assert 'id="auto-refresh"' in body and 'id="live-figures"' not in body
@@ -75,6 +80,7 @@ def test_another_worker_waits_for_the_first_and_then_reads_its_result(client, op
     """Two web workers (two apps on one store): while one computes, the other shows its progress and computes
     nothing; then it reads the result from the store."""
     page(client)
+    assert held.reported.wait(WAIT_S)
     other = create_app(settings.with_(quality_wait_s=0.0)).extensions["live_estimates"]
     never = Held()
     monkeypatch.setattr(other, "compute", never)
@@ -88,28 +94,62 @@ def test_another_worker_waits_for_the_first_and_then_reads_its_result(client, op
 
 
 def test_a_map_that_cannot_be_estimated_keeps_its_reason(client, ops, held, svc):
-    held.fail = ValueError("venue demo has no surveyed dwell zone")
+    held.fail = CannotEstimate("venue demo has no surveyed dwell zone")
     held.release.set()
     venue_map = svc.venues.get_map("demo")
-    with pytest.raises(ValueError, match="no surveyed dwell zone"):
+    with pytest.raises(CannotEstimate, match="no surveyed dwell zone"):
         client.application.extensions["live_estimates"].get(venue_map, wait_s=WAIT_S)
     body = page(client)
-    assert 'id="quality-error"' in body and "no surveyed dwell zone" in body
+    assert 'id="live-error"' in body and "no surveyed dwell zone" in body
+    assert 'id="zone-hit-rate"' in body  # the survey's own report stays
     assert held.calls == 1  # the reason is kept: not computed again
 
 
-def test_a_failing_computation_is_logged_and_not_retried_at_once(client, ops, held, svc, caplog):
-    held.fail = RuntimeError("a bug")
+def test_a_failing_computation_says_so_and_is_not_retried_for_a_while(client, ops, held, svc, caplog, settings,
+                                                                      monkeypatch):
+    """A bug (any other exception, a ValueError included) is logged and kept as failed for FAILED_S, in the
+    store: the page says so at once (no spinning), no worker computes it again meanwhile, the figure is a 503."""
+    held.fail = ValueError("shapes (3,) and (4,) not aligned")
     held.release.set()
     venue_map = svc.venues.get_map("demo")
     estimates = client.application.extensions["live_estimates"]
-    assert isinstance(estimates.get(venue_map, wait_s=0.0), live_jobs.Computing)
-    thread = estimates._threads.get(("demo", venue_map.version))
-    if thread is not None:
-        thread.join(WAIT_S)
+    failed = estimates.get(venue_map, wait_s=WAIT_S)
+    assert isinstance(failed, live_jobs.Failed) and 0 < failed.retry_in_s <= live_jobs.FAILED_S
     assert "live estimate of venue demo" in caplog.text
-    assert isinstance(estimates.get(venue_map, wait_s=0.0), live_jobs.Computing)
-    assert held.calls == 1  # not again while its lease lives
+    body = page(client)
+    assert 'id="live-failed"' in body and 'id="auto-refresh"' not in body and 'id="live-computing"' not in body
+    other = create_app(settings.with_(quality_wait_s=0.0)).extensions["live_estimates"]
+    monkeypatch.setattr(other, "compute", Held())
+    assert isinstance(other.get(venue_map), live_jobs.Failed) and other.compute.calls == 0
+    resp = client.get(V + "/quality/0/live-heatmap.png")
+    assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert held.calls == 1
+
+
+def test_an_unreadable_or_older_stored_estimate_is_computed_anew(client, ops, held, svc):
+    """What another release stored under the same key (other fields) or a damaged value is no 500: dropped,
+    and computed again."""
+    venue_map = svc.venues.get_map("demo")
+    result = EstimateKeys("demo").result(venue_map.version)
+    for stored in ('{"estimate": {"venue": "demo", "a_field_of_another_release": 1}}', '{"estimate": {"ven'):
+        svc.db.set(result, stored)
+        body = page(client)
+        assert 'id="live-computing"' in body
+        assert held.calls == 1  # one computation for both: the second page found it under way
+    held.release.set()
+    assert client.application.extensions["live_estimates"].get(venue_map, wait_s=WAIT_S).n_points == 6
+
+
+def test_the_stored_estimates_key_follows_its_format(svc):
+    """A release that changes the estimate's fields or ESTIMATOR_REVISION reads and writes other keys."""
+    key = EstimateKeys("demo").result(3)
+    assert key.startswith("mp:{demo}:live-estimate:r") and key.endswith(":3")
+    before = live_jobs.ESTIMATOR_REVISION
+    try:
+        live_jobs.ESTIMATOR_REVISION = before + 1
+        assert EstimateKeys("demo").result(3) != key
+    finally:
+        live_jobs.ESTIMATOR_REVISION = before
 
 
 def test_the_figure_answers_503_while_the_estimate_is_computed(client, ops, held, svc, monkeypatch):
