@@ -27,17 +27,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import redis
 
 from core.memo import BoundedMemo
 from core.storage import VenueKeys
 from fingerprints.model import VenueMap
-from fingerprints.quality import CannotEstimate
-
-if TYPE_CHECKING:
-    from fingerprints.quality import LiveEstimate
+from fingerprints.quality import CannotEstimate, LiveAssumptions, LiveEstimate
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +50,6 @@ ESTIMATES = BoundedMemo(16)
 
 
 def _format() -> str:
-    from fingerprints.quality import LiveAssumptions, LiveEstimate  # lazy: the report's libraries when asked for
-
     names = [f.name for cls in (LiveEstimate, LiveAssumptions) for f in dataclasses.fields(cls)]
     return f"r{ESTIMATOR_REVISION}-" + hashlib.sha256(",".join(names).encode()).hexdigest()[:8]
 
@@ -93,8 +87,6 @@ def encode(estimate: LiveEstimate) -> str:
 def decode(raw: bytes | str) -> LiveEstimate:
     """From `encode`'s JSON: the dataclasses back, tuples where the estimate keeps tuples. KeyError, TypeError or
     ValueError when it is not one."""
-    from fingerprints.quality import LiveAssumptions, LiveEstimate  # lazy: the report's libraries when asked for
-
     fields = dict(json.loads(raw)["estimate"])
     fields["assumptions"] = LiveAssumptions(**fields["assumptions"])
     for name in ("by_kind", "by_zone"):
