@@ -41,8 +41,9 @@ class Held:
 @pytest.fixture
 def held(app, monkeypatch):
     """This app's estimates computed by a Held function, the page waiting for none of it, no copy kept from
-    another test (the process keeps decoded estimates per map version)."""
+    another test (the process keeps decoded estimates and drawn figures per map version)."""
     monkeypatch.setattr(live_jobs, "ESTIMATES", BoundedMemo(16))
+    monkeypatch.setattr(quality, "figures", BoundedMemo(96))  # nor a figure drawn by another test
     estimates = app.extensions["live_estimates"]
     compute = Held()
     monkeypatch.setattr(estimates, "compute", compute)
