@@ -71,13 +71,13 @@ def same_as_before(ins: Insights) -> None:
         assert ins.safe(key, n) == expected, key
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(insights())
 def test_shown_answers_as_the_per_key_computation(ins):
     same_as_before(ins)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(insights(), st.lists(insights(), min_size=1, max_size=3), counts, counts)
 def test_shown_after_the_edits_report_makes_answers_as_the_per_key_computation(period, days, cell, phones):
     original, before = copy.deepcopy(period), period.shown()
