@@ -587,10 +587,13 @@ def owed_pay(venue: str, zone: str, debt_id: str):
     wait_s = _spend_pay_budget(venue, client)
     if wait_s is not None:
         return _pay_refused(owed_page(venue, zone, debt_id, 429, _pay_refused_message(wait_s)), wait_s)
+    pressed_ms = services().payments.now_ms()
     try:
         order = fees.pay_owed(venue, debt, client, attempt, back)
     except PaymentError:
         give_back_budget("parking.pay", venue, shopper=client)
         return owed_page(venue, zone, debt_id, 503, _("Payment is not available right now. Please try again "
                                                       "in a minute."))
+    if order.created_ms < pressed_ms:  # the same press again (its attempt's order, opened before): no new order
+        give_back_budget("parking.pay", venue, shopper=client)
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)

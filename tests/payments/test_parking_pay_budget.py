@@ -92,3 +92,22 @@ def test_paying_an_owed_exit_opens_orders_within_the_budget(garage):  # noqa: F8
     refused(over, "zh")
     assert 'id="pay-owed-button"' in over.get_data(as_text=True)  # the owed page itself, to try again later
     assert orders_opened(store) == 1
+
+
+def test_the_same_owed_pay_pressed_again_costs_nothing(garage):  # noqa: F811
+    """A double tap or a resent form gets its own order back (its attempt's) and gives its budget back: within a
+    budget of two, the same press three times and one new press both open, a second new press is refused."""
+    app, client, token, store, entered = garage
+    budget_store(app).set_limit(VENUE, "parking.pay.shopper", (2, 3600))
+    c = shopper(app, "anon-tapping")
+    fee_session(app, client, c, entered)
+    events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
+    (debt,) = store.open_debts(VENUE)
+    owed = f"{BASE}/owed/{debt.id}?c={c}"
+    form = pay_form(page(client, owed))
+    first = order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **form}))
+    for _ in range(2):
+        assert order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **form})) == first
+    assert order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **pay_form(page(client, owed))})) != first
+    refused(client.post(owed.replace("?", "/pay?"), data={"c": c, **pay_form(page(client, owed))}))
+    assert orders_opened(store) == 2
