@@ -189,14 +189,24 @@ def paysandbox(host: str, port: int) -> int:
     app = create_sandbox_app()
     with contextlib.suppress(KeyboardInterrupt):
         run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _shared_store_settings(command: str, what: str) -> Settings | None:
+    """The settings of a worker `make run` starts with REDIS_URL pointing at its store; None (said on stderr)
+    without REDIS_URL."""
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print(f"{command}: REDIS_URL is not set (`make run` starts {what} with its store)", file=sys.stderr)
+        return None
+    return settings
+
+
 def sweep(once: bool) -> int:
     """The payments sweeper (portal/payments/worker.py) on the store `make run` uses (REDIS_URL): expired
     orders closed, stuck refunds asked again, the light apps' payment duties (a lapsed number's pre-order
     refunded), every minute; its own process, as it waits on the payment providers."""
     _stop_on_sigterm()
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        print("sweep: REDIS_URL is not set (`make run` starts the sweeper with its store)", file=sys.stderr)
+    if not (settings := _shared_store_settings("sweep", "the sweeper")):
         return 2
     app = create_app(settings)  # the light apps register their payment purposes and sweepers with the app
     core = app.extensions["mallportal"]
@@ -215,9 +225,7 @@ def notify(once: bool) -> int:
     """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
     process, so a slow push service or SMS provider never delays the tracker's positioning."""
     _stop_on_sigterm()
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        print("notify: REDIS_URL is not set (`make run` starts the worker with its store)", file=sys.stderr)
+    if not (settings := _shared_store_settings("notify", "the worker")):
         return 2
     db = connect(settings, timeout_s=max(5.0, settings.store_timeout_s))
     core = build_services(settings, db)
