@@ -18,6 +18,7 @@ from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
 from portal.tracking.positions import TrackKeys
+from tests.portal_command import run_portal
 from tests.test_slice import post_phone_at
 
 PHONES = ["02:00:5e:00:54:01", "02:00:5e:00:54:02", "02:00:5e:00:54:03"]
@@ -107,10 +108,7 @@ def test_tracker_runs_until_stopped(svc, heard):
 
 
 def test_track_once_cli(settings, svc, heard):
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATA_DIR": str(settings.data_dir),
-           "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key}
-    done = subprocess.run([sys.executable, "-m", "portal", "track", "--once"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = run_portal(settings, "track", "--once")
     assert done.returncode == 0, done.stderr
     assert "demo: positioning 3 phones with new readings" in done.stdout and "demo: 3 positioned" in done.stdout
     assert tracker(svc).pending("demo") == 0

@@ -8,9 +8,6 @@ every few seconds, and the checklist restarts a build whose lease ran out (one p
 from __future__ import annotations
 
 import html
-import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,6 +16,7 @@ import pytest
 from core.settings import PROJECT_ROOT
 from portal.maps import builds
 from portal.maps.builds import BuildKeys, BuildLeases, model_state, needs_rebuild, wait_for_model
+from tests.portal_command import run_portal
 
 V = "/console/ops/demo"
 
@@ -115,11 +113,8 @@ def test_a_cli_change_leaves_the_model_built(svc, demo, settings, tmp_path):
     """`python -m portal flask map-rollback`: the command's process builds the model before it exits."""
     first = svc.venues.current_version("demo")
     svc.venues.put_map(svc.venues.get_map("demo", for_update=True))  # a bare put: no build here
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "SECRET_KEY": settings.secret_key,
-           "MAC_HASH_KEY": settings.mac_hash_key, "REDIS_CLUSTER": "1" if settings.redis_cluster else "0",
-           "DATA_DIR": str(tmp_path), "LOAD_DEMO": "0", "DEMO": "0", "PYTHONPATH": str(PROJECT_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "portal", "flask", "map-rollback", "demo", str(first)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = run_portal(settings, "flask", "map-rollback", "demo", str(first), timeout=300, DATA_DIR=str(tmp_path),
+                      LOAD_DEMO="0", DEMO="0", PYTHONPATH=str(PROJECT_ROOT))
     assert done.returncode == 0, done.stderr[-2000:]
     state = model_state("demo", svc.db)
     assert state["version"] == first and state["state"] == "ready", state

@@ -78,14 +78,21 @@ def test_the_venue_budget_stops_orders_under_ever_new_shoppers(garage):  # noqa:
     assert orders_opened(store) == 2
 
 
-def test_paying_an_owed_exit_opens_orders_within_the_budget(garage):  # noqa: F811
-    app, client, token, store, entered = garage
-    budget_store(app).set_limit(VENUE, "parking.pay.shopper", (1, 3600))
-    c = shopper(app, "anon-owing")
+def owing(parked, who: str, per_shopper: int) -> tuple[str, str]:
+    """A shopper whose car left owing (an exit the car park reported), with `per_shopper` parking.pay orders an
+    hour: (her token, her owed page). `parked`: the garage fixture's."""
+    app, client, token, store, entered = parked
+    budget_store(app).set_limit(VENUE, "parking.pay.shopper", (per_shopper, 3600))
+    c = shopper(app, who)
     fee_session(app, client, c, entered)
     events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
     (debt,) = store.open_debts(VENUE)
-    owed = f"{BASE}/owed/{debt.id}?c={c}"
+    return c, f"{BASE}/owed/{debt.id}?c={c}"
+
+
+def test_paying_an_owed_exit_opens_orders_within_the_budget(garage):  # noqa: F811
+    _app, client, _token, store, _entered = garage
+    c, owed = owing(garage, "anon-owing", 1)
     assert client.post(owed.replace("?", "/pay?"), data={"c": c, "attempt": "x"}).status_code == 400  # free
     order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **pay_form(page(client, owed))}))
     over = client.post(owed.replace("?", "/pay?") + "&lang=zh", data={"c": c, **pay_form(page(client, owed))})
@@ -97,13 +104,8 @@ def test_paying_an_owed_exit_opens_orders_within_the_budget(garage):  # noqa: F8
 def test_the_same_owed_pay_pressed_again_costs_nothing(garage):  # noqa: F811
     """A double tap or a resent form gets its own order back (its attempt's) and gives its budget back: within a
     budget of two, the same press three times and one new press both open, a second new press is refused."""
-    app, client, token, store, entered = garage
-    budget_store(app).set_limit(VENUE, "parking.pay.shopper", (2, 3600))
-    c = shopper(app, "anon-tapping")
-    fee_session(app, client, c, entered)
-    events(client, token, {"type": "exit", "plate": PLATE, "ts": time.time()})
-    (debt,) = store.open_debts(VENUE)
-    owed = f"{BASE}/owed/{debt.id}?c={c}"
+    _app, client, _token, store, _entered = garage
+    c, owed = owing(garage, "anon-tapping", 2)
     form = pay_form(page(client, owed))
     first = order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **form}))
     for _ in range(2):

@@ -16,6 +16,7 @@ from core.settings import PROJECT_ROOT
 from fingerprints.demo_mall import build_demo_mall
 from portal.leases import VenueLeases
 from portal.payments.worker import LEASE_S, PaymentsSweeper, sweeper_leases
+from tests.portal_command import run_portal
 
 
 @pytest.fixture
@@ -101,10 +102,7 @@ def test_run_stops_when_told_and_gives_its_venues_back(svc, demo):
 
 
 def test_the_command_sweeps_every_venue_once(settings, svc, demo):
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATA_DIR": str(settings.data_dir),
-           "SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key}
-    done = subprocess.run([sys.executable, "-m", "portal", "sweep", "--once"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = run_portal(settings, "sweep", "--once")
     assert done.returncode == 0, done.stderr
     assert "expired orders handled, 0 venues failed" in done.stdout
 
