@@ -192,7 +192,7 @@ def make_shoppers(mall, n: int, zones_range: tuple[int, int], rng: np.random.Gen
             probes += [(entered + 30.0, "30s"), (entered + 120.0, "120s")]
             current = f"in-{zone.id}"
         probes.insert(0, (joins_at + 2.0, "first"))
-        shoppers.append(Shopper(mac=mac, model=model, offset_db=PHONE_MODELS[model], waypoints=waypoints,
+        shoppers.append(Shopper(mac=mac, model=model, offset_db=mall.phone_offset_db(model), waypoints=waypoints,
                                 joins_at=joins_at, probes=sorted(probes), leaves_at=t, headings=headings))
     return shoppers
 
@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the tracker's period in simulated seconds (reports and probes go second by second)")
     parser.add_argument("--survey-step", type=float, default=3.0)
     parser.add_argument("--scans", type=int, default=5)
+    parser.add_argument("--phone-spread", type=float, default=1.0,
+                        help="phone models (and the survey phone) differ this many times as much as the simulator's")
     parser.add_argument("--live-points", type=int, default=150, help="visits the live estimate simulates")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
     parser.add_argument("--feed-up", type=int, default=600,
@@ -472,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     zones_range = (int(lo), int(hi or lo))
 
     t0 = time.perf_counter()
-    mall = generate_mall(args.seed, args.shape, survey_step_m=args.survey_step, scans=args.scans)
+    mall = generate_mall(args.seed, args.shape, survey_step_m=args.survey_step, scans=args.scans,
+                         phone_spread=args.phone_spread)
     v = mall.venue
     log(f"seed {args.seed}: {mall.shape} mall, {len(v.floors)} levels, {len(v.zones)} zones, {len(v.aps)} APs, "
         f"{len(v.samples)} reference points x {args.scans} scans (survey phone {mall.survey_phone_offset_db:+.1f} dB),"

@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                              "own AP, every AP hears its probe sweeps (on joining, then every 4-12 s)")
     parser.add_argument("--no-reach", action="store_true",
                         help="without the APs' report reach (no silent APs, no stale readings dropped)")
+    parser.add_argument("--phone-spread", type=float, default=1.0,
+                        help="phone models (and the survey phone) differ this many times as much as the simulator's")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
     parser.add_argument("--feed-up", type=float, default=FEED_UP_S,
                         help="seconds the APs had reported before the first shopper came (APs silent for "
@@ -322,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lo, _, hi = args.zones.partition("-")
     t0 = time.perf_counter()
-    mall = generate_mall(args.seed, args.shape)
+    mall = generate_mall(args.seed, args.shape, phone_spread=args.phone_spread)
     model = build_venue_model(mall.venue)
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
                       ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick, frames=args.frames,

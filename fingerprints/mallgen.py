@@ -27,7 +27,7 @@ import numpy as np
 
 from fingerprints.geometry import zone_map
 from fingerprints.model import AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone
-from fingerprints.simulator import RadioSimulator
+from fingerprints.simulator import PHONE_MODELS, RadioSimulator
 
 WALL_DB = {"glass": 3.0, "drywall": 5.0, "concrete": 12.0}
 SHAPES = ("linear", "ring")
@@ -75,6 +75,13 @@ class GeneratedMall:
     parking_nodes: list[str]  # walk nodes in the car park where cars stand
     survey_phone_offset_db: float
     radio: dict = field(default_factory=dict)
+    # How much more phone models differ than simulator.PHONE_MODELS says (their offsets and the survey phone's
+    # scaled by it): a radio world the live model was not chosen in (bench --phone-spread).
+    phone_spread: float = 1.0
+
+    def phone_offset_db(self, model: str) -> float:
+        """A shopper's phone model's RSSI offset in this mall's radio world."""
+        return PHONE_MODELS[model] * self.phone_spread
 
     def simulator(self) -> RadioSimulator:
         return RadioSimulator(self.venue, seed=self.seed, wall_losses=self.wall_losses, **self.radio)
@@ -406,8 +413,9 @@ def _ring(b: _Builder, levels: list[int]) -> tuple[list[str], list[str]]:
 
 
 def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float = 3.0, scans: int = 5,
-                  venue_id: str | None = None) -> GeneratedMall:
-    """The mall of `seed` (shape: "linear", "ring", or None to pick by seed), surveyed."""
+                  venue_id: str | None = None, phone_spread: float = 1.0) -> GeneratedMall:
+    """The mall of `seed` (shape: "linear", "ring", or None to pick by seed), surveyed. `phone_spread`: see
+    GeneratedMall (the survey phone's offset is drawn as before and scaled, so the mall is otherwise the same)."""
     rng = np.random.default_rng(seed)
     shape = shape or SHAPES[seed % 2]
     if shape not in SHAPES:
@@ -448,9 +456,9 @@ def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float =
                      nodes=b.nodes, edges=b.edges)
     mall = GeneratedMall(venue=venue, seed=seed, shape=shape, wall_losses=losses, zone_apps=apps,
                          entrances=street, parking_nodes=parking,
-                         survey_phone_offset_db=round(float(rng.uniform(-4.0, 4.0)), 1),
+                         survey_phone_offset_db=round(float(rng.uniform(-4.0, 4.0)) * phone_spread, 1),
                          radio={"correlation_m": 6.0, "shadowing_db": 4.0, "fading_db": 3.0, "body_db": 4.0,
-                                "path_loss_exponent": 2.4})
+                                "path_loss_exponent": 2.4}, phone_spread=phone_spread)
     venue.samples = mall.simulator().survey_grid(points=survey_points(venue, survey_step_m), scans=scans,
                                                  phone_offset_db=mall.survey_phone_offset_db)
     return mall

@@ -257,7 +257,10 @@ class WKNNPositioner(EstimatorParams):
     read softer too (farther from the APs), and the median against them says only part of the offset.
     `offset_search_db` S > 0 first compares the query as read and shifted by -S and +S dB, and starts
     the rounds from the shift whose k nearest fingerprints are closest (a shift must be closer than
-    the query as read by the fraction `offset_search_margin`: a phone usually reads like the map).
+    the query as read by the fraction `offset_search_margin`: a phone usually reads like the map). Not
+    for a partial match (`locate(partial=True)`): with the few APs such a query hears, a shifted query
+    finds another place that reads like it as readily as its own offset (on the simulated malls the
+    first probe lost up to 11 points with it, and gained nothing a later full match does not).
 
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
@@ -604,13 +607,13 @@ class WKNNPositioner(EstimatorParams):
         heard for a few seconds, before every AP's first report: an AP missing from it has not reported
         yet, which says nothing about whether it hears the phone). `silent`, with `partial`: the columns of
         the APs that have reported since the phone was first heard without hearing it - for them, not
-        hearing it is known. One query at a time only."""
+        hearing it is known; no offset search for it (see the class). One query at a time only."""
         X = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
         total = 0.0
-        if self.offset_search_db:
+        if self.offset_search_db and not partial:  # a partial match's few APs: a shift finds places, not offsets
             scores = [self._nearest_score(self._represent(self._shifted(X, np.array([s])) if s else X)[0], partial,
                                           silent)
                       for s in self._search_shifts()]
@@ -688,21 +691,26 @@ class WKNNPositioner(EstimatorParams):
         _, d = self._candidate_distances(q, partial, silent)
         return float(d[_smallest(d, self.k)].mean())
 
-    def _batch_scores(self, R: np.ndarray) -> np.ndarray:
-        """`_nearest_score` of each represented query of a block (the batch candidates; the one-query
-        path for a query with too few of them)."""
-        _, d, _ = self._batch_candidates(R)
+    def _batch_scores(self, R: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """`_nearest_score` of each represented query of a block from its batch candidates' distances `d` (the
+        one-query path for a query with too few of them)."""
         scores = d[:, :self.k].mean(axis=1)
         for i in np.flatnonzero(~np.isfinite(scores)):
             scores[i] = self._nearest_score(R[i])
         return scores
 
-    def _search_start(self, X: np.ndarray) -> np.ndarray:
-        """Per dBm query of a block: the shift the offset rounds start from (see `offset_search_db`)."""
+    def _search_start(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """Per dBm query of a block: the shift the offset rounds start from (see `offset_search_db`), the
+        represented queries at it, and their batch candidates. Each shift is searched once: the chosen one's
+        candidates are those the locate needs (a query moved to a shift reads as that shift's query did)."""
         shifts = self._search_shifts()
-        scores = np.vstack([self._batch_scores(self._represent(self._shifted(X, np.full(X.shape[0], s)) if s else X))
-                            for s in shifts])
-        return shifts[self._pick_shift(scores)]
+        tried = [self._represent(self._shifted(X, np.full(X.shape[0], s)) if s else X) for s in shifts]
+        found = [self._batch_candidates(R) for R in tried]
+        scores = [self._batch_scores(R, d) for R, (_, d, _) in zip(tried, found, strict=True)]
+        pick = self._pick_shift(np.vstack(scores))
+        queries = np.arange(X.shape[0])
+        chosen = tuple(np.stack(parts)[pick, queries] for parts in zip(*found, strict=True))
+        return shifts[pick], np.stack(tried)[pick, queries], chosen
 
     def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
@@ -712,12 +720,15 @@ class WKNNPositioner(EstimatorParams):
 
     def _locate_block(self, X: np.ndarray) -> _Batch:
         """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`)."""
-        start = self._search_start(X) if self.offset_search_db else np.zeros(X.shape[0])
-        moved = np.flatnonzero(start)
-        if moved.size:
-            X = X.copy()
-            X[moved] = self._shifted(X[moved], start[moved])
-        batch = self._locate_batch(self._represent(X))
+        if self.offset_search_db:
+            start, R, candidates = self._search_start(X)
+            moved = np.flatnonzero(start)
+            if moved.size:
+                X = X.copy()
+                X[moved] = self._shifted(X[moved], start[moved])
+            batch = self._locate_batch(R, candidates)
+        else:
+            start, batch = np.zeros(X.shape[0]), self._locate_batch(self._represent(X))
         batch.offset = start.copy()
         active = None  # the queries a round may move: all, then those the last round moved
         for _ in range(self.offset_rounds):
@@ -746,11 +757,12 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"query row {int(np.argmax(silent))} hears no known access point")
         return X
 
-    def _locate_batch(self, R: np.ndarray) -> _Batch:
+    def _locate_batch(self, R: np.ndarray, candidates: tuple[np.ndarray, ...] | None = None) -> _Batch:
         """One block of represented queries: the nearest candidates per query (the compiled search,
-        positioning.kernels), then building -> floor -> x/y decided for all queries at once. The rare
-        query whose candidate prefix is too short to decide exactly goes through the one-query path."""
-        rows, d, complete = self._batch_candidates(R)
+        positioning.kernels; `candidates` when already searched), then building -> floor -> x/y decided for
+        all queries at once. The rare query whose candidate prefix is too short to decide exactly goes through
+        the one-query path."""
+        rows, d, complete = candidates if candidates is not None else self._batch_candidates(R)
         batch = self._decide_batch(rows, d, complete)
         for i in np.flatnonzero(~batch.exact):
             batch.fallback[int(i)] = self._locate_represented(R[i])

@@ -304,6 +304,18 @@ def test_offset_search_finds_a_quieter_phone_the_rounds_stop_short_of():
     assert np.mean([abs(e.offset_db) < 5 for e in search.locate_many(X[700:])]) > 0.8
 
 
+def test_a_partial_match_is_not_searched_for_an_offset():
+    """A partial match (few APs heard) starts its rounds from the query as read, as a model without the search
+    does; a full match of the same quiet query is searched (so this test can tell the two apart)."""
+    X, y = campus(n=900)
+    rounds = WKNNPositioner(k=5, offset_rounds=2).fit(X[:700], y[:700])
+    search = WKNNPositioner(k=5, offset_rounds=2, offset_search_db=10.0).fit(X[:700], y[:700])
+    quiet = shift_rssi(X[700:760], -10.0)
+    assert any(search.locate(q).offset_db != rounds.locate(q).offset_db for q in quiet)
+    for q in quiet:
+        assert search.locate(q, partial=True) == rounds.locate(q, partial=True)
+
+
 def test_shift_rssi_loses_readings_pushed_below_hearing():
     X = np.array([[-50.0, -100.0, MISSING_DBM], [-5.0, -60.0, -70.0]])
     out = shift_rssi(X, -10)

@@ -34,7 +34,7 @@ def test_the_live_model_names_its_parameters_rather_than_taking_the_librarys_def
     were chosen on the training malls' landing, so a change of the former must not move the latter."""
     live = cache.get("demo").positioner.get_params()
     expected = {"k": LIVE_K, "k_floor": None, "k_building": None, "representation": "powed", "metric": "sorensen",
-                "offset_rounds": 2, "offset_search_db": 0.0, "unheard_weight": 1.0, "floor_rule": "vote",
+                "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote",
                 "weight_power": LIVE_WEIGHT_POWER, "cluster_m": LIVE_CLUSTER_M}
     assert {name: live[name] for name in expected} == expected
     library = WKNNPositioner().get_params()
@@ -58,13 +58,13 @@ def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp
     assert (live.k, live.cluster_m, live.weight_power) == (LIVE_K, LIVE_CLUSTER_M, LIVE_WEIGHT_POWER)  # the defaults
     config = tmp_path / "venue.json"
     config.write_text(json.dumps({"k": 5, "offset_rounds": 1, "representation": "exponential",
-                                  "offset_search_db": 10.0, "unheard_weight": 0.7}))
+                                  "offset_search_db": 6.0, "unheard_weight": 0.7}))
     result = tune_cli(app, "--config", str(config))
     assert result.exit_code == 0, result.output
     model = cache.get("demo")
     assert (model.positioner.k, model.positioner.offset_rounds, model.positioner.representation) == \
         (5, 1, "exponential")
-    assert (model.positioner.offset_search_db, model.positioner.unheard_weight) == (10.0, 0.7)
+    assert (model.positioner.offset_search_db, model.positioner.unheard_weight) == (6.0, 0.7)
     with svc.venues.edit("demo", "test.other_change"):
         pass  # another edit of the map keeps the configuration
     assert cache.get("demo").positioner.k == 5
