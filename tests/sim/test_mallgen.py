@@ -7,6 +7,7 @@ import pytest
 
 from fingerprints.geometry import zone_map
 from fingerprints.mallgen import generate_mall
+from fingerprints.simulator import PHONE_MODELS
 
 
 @pytest.mark.parametrize("shape", ["linear", "ring"])
@@ -53,3 +54,21 @@ def test_same_seed_same_mall_and_shapes_by_seed():
     assert generate_mall(9, survey_step_m=12.0, scans=2).shape == "ring"
     with pytest.raises(ValueError):
         generate_mall(1, "star")
+
+
+def test_phone_spread_scales_the_phones_and_the_survey_phone_and_nothing_else():
+    """bench --phone-spread: the same mall, its phone models' and survey phone's offsets scaled."""
+    usual = generate_mall(8, survey_step_m=12.0, scans=2)
+    wider = generate_mall(8, survey_step_m=12.0, scans=2, phone_spread=1.8)
+    assert wider.survey_phone_offset_db == pytest.approx(usual.survey_phone_offset_db * 1.8, abs=0.05)
+    assert usual.survey_phone_offset_db != 0
+    assert [z.polygon for z in wider.venue.zones] == [z.polygon for z in usual.venue.zones]
+    assert wider.venue.aps == usual.venue.aps
+    assert wider.phone_offset_db("vivo-y36") == pytest.approx(1.8 * usual.phone_offset_db("vivo-y36"))
+    assert usual.phone_offset_db("vivo-y36") == PHONE_MODELS["vivo-y36"] != 0
+    # the survey phone reads the scaled offset: every reference point's readings move with it
+    shift = wider.survey_phone_offset_db - usual.survey_phone_offset_db
+    first = usual.venue.samples[0].rssi
+    moved = wider.venue.samples[0].rssi
+    common = [ap for ap in first if ap in moved]
+    assert common and abs(sum(moved[ap] - first[ap] for ap in common) / len(common) - shift) < 1.5
