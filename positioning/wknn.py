@@ -537,9 +537,10 @@ class WKNNPositioner(EstimatorParams):
     def _needed(self) -> int:
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
-    def _locate_represented(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
-                            ) -> Estimate:
-        rows, d = self._candidate_distances(q, partial, silent)
+    def _locate_represented(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None,
+                            candidates: tuple[np.ndarray, np.ndarray] | None = None) -> Estimate:
+        """One represented query's estimate (`candidates`: its `_candidate_distances`, when already found)."""
+        rows, d = candidates if candidates is not None else self._candidate_distances(q, partial, silent)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
         top = _smallest(d, max(32, 4 * self._needed()))
@@ -614,12 +615,17 @@ class WKNNPositioner(EstimatorParams):
         silent = self._check_columns(silent) if partial else None
         total = 0.0
         if self.offset_search_db and not partial:  # a partial match's few APs: a shift finds places, not offsets
-            scores = [self._nearest_score(self._represent(self._shifted(X, np.array([s])) if s else X)[0], partial,
-                                          silent)
-                      for s in self._search_shifts()]
-            total = float(self._search_shifts()[self._pick_shift(np.array(scores)[:, None])[0]])
+            shifts = self._search_shifts()
+            tried = [self._represent(self._shifted(X, np.array([s])) if s else X)[0] for s in shifts]
+            found = [self._candidate_distances(q) if q.any() else None for q in tried]
+            scores = [self._nearest_score(q, f) for q, f in zip(tried, found, strict=True)]
+            pick = int(self._pick_shift(np.array(scores)[:, None])[0])
+            total = float(shifts[pick])
             X = self._shifted(X, np.array([total])) if total else X
-        estimate = self._locate_represented(self._represent(X)[0], partial, silent)
+            # the chosen shift's candidates, searched once
+            estimate = self._locate_represented(tried[pick], candidates=found[pick])
+        else:
+            estimate = self._locate_represented(self._represent(X)[0], partial, silent)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
                                         np.asarray(estimate.neighbours, dtype=np.int64))[0])
@@ -684,11 +690,12 @@ class WKNNPositioner(EstimatorParams):
         handicap[1:] = 1.0 / (1.0 - float(self.offset_search_margin))
         return np.argmin(scores * handicap, axis=0)
 
-    def _nearest_score(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None) -> float:
-        """Mean distance from one represented query to its k nearest fingerprints (inf: it hears nothing)."""
+    def _nearest_score(self, q: np.ndarray, candidates: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+        """Mean distance from one represented query to its k nearest fingerprints (inf: it hears nothing);
+        `candidates`: its `_candidate_distances`, when already found."""
         if not q.any():
             return float("inf")
-        _, d = self._candidate_distances(q, partial, silent)
+        _, d = candidates if candidates is not None else self._candidate_distances(q)
         return float(d[_smallest(d, self.k)].mean())
 
     def _batch_scores(self, R: np.ndarray, d: np.ndarray) -> np.ndarray:
