@@ -104,16 +104,16 @@ def error_response(status: int, message: str, field: str | None = None,
             body["field"] = field
         return jsonify(body), status, headers or {}
     return (render_template("error.html", status=status, title=error_title(status), message=message,
-                            venue=_page_venue(status)), status, headers or {})
+                            venue=page_venue(status)), status, headers or {})
 
 
-def _page_venue(status: int):
-    """The venue a page's URL names, for the error page's header (its name, as the venue's other pages show
-    it); None for a server-side error (the 503 page must not wait on the store), an unknown venue, or when the
-    store does not answer."""
+def page_venue(status: int, venue: str | None = None):
+    """The venue a page is about (`venue`, else the one its URL names), for the header of a page without a map
+    of its own (its name, as the venue's other pages show it); None for a server-side error (the 503 page must
+    not wait on the store), an unknown venue, or when the store does not answer."""
     if g.get("venue_map") is not None:
         return g.venue_map
-    venue = (request.view_args or {}).get("venue")
+    venue = venue or (request.view_args or {}).get("venue")
     if status >= 500 or not isinstance(venue, str) or not is_venue_id(venue):
         return None
     svc = current_app.extensions["mallportal"]

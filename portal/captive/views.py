@@ -62,7 +62,7 @@ from portal.captive.sessions import Session
 from portal.captive.unifi import SiteMismatches
 from portal.captive.wifidog import Ticket
 from portal.demo import demo_mode_for
-from portal.errors import STORE_RETRY_AFTER_S, error_title
+from portal.errors import STORE_RETRY_AFTER_S, error_title, page_venue
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
 
@@ -263,7 +263,7 @@ def _land(venue: str, args: MultiDict, gateway: str | None = None, site: str | N
     except STORE_ERRORS as exc:
         return fail_open(venue, exc, ctx)
     if ctx.access == REFUSED:
-        return _refused(ctx, decision.token)
+        return _refused(venue, ctx, decision.token)
     return redirect_no_store(landing_url(decision))
 
 
@@ -277,13 +277,14 @@ REFUSAL_TEXTS = {
 }
 
 
-def _refused(ctx: GatewayContext, token: str) -> Response:
+def _refused(venue: str, ctx: GatewayContext, token: str) -> Response:
     """The gateway refused the login a Continue handed it and sent the phone back: the grant-failed page, in the
     shopper's language, with Try again (a Continue through this redirect's context, kept for `token`)."""
     # Not the gateway's own words: they may name the phone or the guest account.
     log.warning("gateway %s refused the sign-in (%s)", ctx.gateway, ctx.refusal)
     page = render_template("captive/grant_failed.html", retry={"c": token}, said=ctx.said,
-                           reason=REFUSAL_TEXTS.get(ctx.refusal, REFUSAL_TEXTS["refused"]))
+                           reason=REFUSAL_TEXTS.get(ctx.refusal, REFUSAL_TEXTS["refused"]),
+                           venue=page_venue(409, venue))
     return Response(page, status=409, headers=NO_STORE)
 
 
@@ -968,7 +969,7 @@ def wifidog_message(venue: str | None = None):
     grant-failed page, with Try again (a Continue through the landing's context, kept an hour)."""
     venue = _wifidog_venue(venue)
     page = render_template("captive/grant_failed.html", retry={"c": _browser_token(venue)},
-                           reason=REFUSAL_TEXTS["refused"])
+                           reason=REFUSAL_TEXTS["refused"], venue=page_venue(409, venue))
     return Response(page, status=409, headers=NO_STORE)
 
 

@@ -112,6 +112,24 @@ def test_a_refusal_is_worded_in_the_shoppers_language(client, demo, code, refusa
     assert resp.status_code == 409 and f'<p id="grant-refused">{expected}</p>' in resp.get_data(as_text=True)
 
 
+def brand(page) -> str:
+    return page.get_data(as_text=True).split('class="brand"', 1)[1].split(">", 1)[1].split("</a>", 1)[0]
+
+
+def test_the_refused_page_names_the_mall_in_the_shoppers_language(client, demo, svc):
+    """The grant-failed page's header names the mall, as the mall's other pages do (it said "MallPortal")."""
+    mall = svc.venues.get_map("demo")
+    assert brand(coova(client, "failed")) == mall.name
+    denied = client.get("/wifidog/demo/gw_message.php?message=denied&token=x")
+    assert denied.status_code == 409 and brand(denied) == mall.name
+    assert brand(client.get(WLC + "&statusCode=4&lang=zh")) == (mall.name_zh or mall.name) != mall.name
+
+
+def test_a_denied_login_for_an_unknown_venue_is_a_404_under_the_products_name(client, demo):
+    denied = client.get("/wifidog/nosuchmall/gw_message.php?message=denied&token=x")
+    assert denied.status_code == 404 and brand(denied) == "MallPortal"
+
+
 # ---- 2. "already online" follows only a redirect the gateway vouched for ------------------------------------
 
 
