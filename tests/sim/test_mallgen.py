@@ -60,7 +60,8 @@ def test_phone_spread_scales_the_phones_and_the_survey_phone_and_nothing_else():
     """bench --phone-spread: the same mall, its phone models' and survey phone's offsets scaled."""
     usual = generate_mall(8, survey_step_m=12.0, scans=2)
     wider = generate_mall(8, survey_step_m=12.0, scans=2, phone_spread=1.8)
-    assert wider.survey_phone_offset_db == pytest.approx(usual.survey_phone_offset_db * 1.8, abs=0.05)
+    # rounded to 0.1 dB after the scaling, against 1.8 x a value rounded before it: at most 0.05 + 0.09 apart
+    assert wider.survey_phone_offset_db == pytest.approx(usual.survey_phone_offset_db * 1.8, abs=0.15)
     assert usual.survey_phone_offset_db != 0
     assert [z.polygon for z in wider.venue.zones] == [z.polygon for z in usual.venue.zones]
     assert wider.venue.aps == usual.venue.aps
