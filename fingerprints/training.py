@@ -33,7 +33,7 @@ LIVE_WEIGHT_POWER = 4.0
 # 88.9 / 93.5% against 72.3 / 88.9 / 93.5%). The offset search (+-10 dB, full matches only: WKNNPositioner skips
 # it for a partial match) beside the offset remembered per visit: on training malls 101-404 the same landing with
 # and without it (30 s / 120 s mean 89.5 / 94.0% both), and where phone models differ more than the simulator's
-# (offsets x1.8, `docs/landing-history.md` "Offset search") 101: 80.5 / 86.0 -> 83.5 / 88.0%, 202: 93.0 / 94.0 ->
+# (offsets x1.8, `docs/landing-history.md`, eleventh pass) 101: 80.5 / 86.0 -> 83.5 / 88.0%, 202: 93.0 / 94.0 ->
 # 94.0 / 95.5%, 3141 / 5678 (new): 79.5 / 85.0 -> 91.0 / 91.5%, 77.5 / 86.5 -> 81.0 / 91.5%; the remembered offset
 # is shrunk (a quieter place explains part of a quieter phone), the search is not.
 LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, "k_building": None,
