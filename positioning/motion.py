@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Polygon
 
+from positioning.sums import row_sums
 from positioning.wknn import Estimate
 
 
@@ -245,7 +246,7 @@ class MotionFilter:
         """`update` for many phones at one time, bit for bit (tests/positioning_tests/test_motion_batch.py):
         the same operations on the phones' rows of (phones x states) arrays, so each numpy call is made once
         per batch rather than once per phone. A sum over a row adds as numpy's sum of that row alone does
-        (`_row_sums`); the product with the walk matrix and Python's rounding stay one phone at a time."""
+        (`row_sums`); the product with the walk matrix and Python's rounding stay one phone at a time."""
         g, n = self.graph, len(estimates)
         seeds, hints, stills = seeds or [None] * n, floor_hints or [None] * n, stills or [0.0] * n
         fresh = [state is None or not 0 <= now - state["ts"] <= self.reset_after_s for state in states]
@@ -261,10 +262,10 @@ class MotionFilter:
             rows = [i for i in range(n) if powers[i] == power]
             evidence[rows] = evidence[rows] ** power
         posterior = prior * evidence
-        totals = _row_sums(posterior)
+        totals = row_sums(posterior)
         positive = totals > 0
         posterior = np.where(positive[:, None], posterior / np.where(positive, totals, 1.0)[:, None], prior)
-        masses = np.column_stack([_row_sums(posterior[:, g.same_floor[f]]) for f in g.floors]).tolist()
+        masses = np.column_stack([row_sums(posterior[:, g.same_floor[f]]) for f in g.floors]).tolist()
         return [self._stepped(state, fresh[i], estimate, max(zip(masses[i], g.floors, strict=True))[1], dt, now,
                               probs)
                 for i, (state, estimate, dt, probs) in enumerate(zip(states, estimates, dts,
@@ -283,7 +284,7 @@ class MotionFilter:
                     row[k] += value
             rows.append(row)
         dense = np.array(rows, dtype=np.float64).reshape(n, len(g))
-        totals = _row_sums(dense)
+        totals = row_sums(dense)
         uniform = np.full(len(g), 1 / len(g))
         positive = totals > 0
         dense = np.where(positive[:, None], dense / np.where(positive, totals, 1.0)[:, None], uniform)
@@ -330,7 +331,7 @@ class MotionFilter:
                 continue
             on = g.same_floor[floor]
             n_floor = on.sum()
-            totals = _row_sums(evidence[rows])
+            totals = row_sums(evidence[rows])
             share = np.where((totals > 0)[:, None], evidence[rows] / np.where(totals > 0, totals, 1.0)[:, None],
                              np.where(on, 1 / n_floor, 0))
             weight = c[rows] if other_floors else np.ones(rows.size)
@@ -344,34 +345,8 @@ class MotionFilter:
         totals = np.empty(len(posterior))
         for count in set(counts.tolist()):  # rows keeping as many states: their kept values side by side
             rows = np.flatnonzero(counts == count)
-            totals[rows] = _row_sums(posterior[rows][keep[rows]].reshape(rows.size, count))
+            totals[rows] = row_sums(posterior[rows][keep[rows]].reshape(rows.size, count))
         shares = np.round(posterior / totals[:, None], 6).tolist()
         states = self.graph.states
         return [{states[k]: row[k] for k in np.flatnonzero(kept).tolist()}
                 for row, kept in zip(shares, keep, strict=True)]
-
-
-def _row_sums(a: np.ndarray) -> np.ndarray:
-    """The sum of each row of a 2-D float array, added as numpy adds a 1-D array (pairwise: eight running
-    sums over blocks of up to 128, then the rest one by one), so a row's sum is the last bit what one
-    phone's `.sum()` gives; numpy's own sum over an axis of a 2-D array adds in another order."""
-    rows, n = a.shape
-    if n < 8:
-        total = np.zeros(rows)
-        for i in range(n):
-            total = total + a[:, i]
-        return total
-    if n <= 128:
-        partial = [a[:, j] for j in range(8)]
-        i = 8
-        while i < n - n % 8:
-            partial = [partial[j] + a[:, i + j] for j in range(8)]
-            i += 8
-        total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5])
-                                                                          + (partial[6] + partial[7]))
-        for k in range(i, n):
-            total = total + a[:, k]
-        return total
-    half = n // 2
-    half -= half % 8
-    return _row_sums(a[:, :half]) + _row_sums(a[:, half:])

@@ -11,6 +11,8 @@ import shapely
 from shapely.geometry import Point, Polygon
 from shapely.validation import explain_validity
 
+from positioning.sums import row_sums
+
 # How far inside a polygon (metres) a position must be for the polygon alone to be trusted fully.
 CONFIDENT_DEPTH_M = 4.0
 # The live estimate's error, as a Gaussian spread per axis (metres): a position 2-3 m off among 5 m stalls
@@ -81,11 +83,14 @@ class ZoneMap:
         """Evidence per zone on the estimate's floor (None: outside every zone), for the motion filter
         (positioning/motion.py): POSITION_SHARE from where the estimate lies (`position_evidence`), the
         rest the share of neighbouring fingerprints surveyed in each zone."""
-        where = self.position_evidence(estimate.floor, estimate.x, estimate.y)
-        scores = {zone: POSITION_SHARE * share for zone, share in where.items()}
-        for zone, n in Counter(neighbour_zones).items():
-            scores[zone] = scores.get(zone, 0.0) + (1 - POSITION_SHARE) * n / len(neighbour_zones)
-        return scores
+        return _mixed(self.position_evidence(estimate.floor, estimate.x, estimate.y), neighbour_zones)
+
+    def zone_scores_many(self, estimates: Sequence, neighbour_zones: Sequence[Sequence[str | None]]
+                         ) -> list[dict[str | None, float]]:
+        """`zone_scores` of each estimate, bit for bit (`position_evidence_many`): the tracker's batch."""
+        where = self.position_evidence_many([e.floor for e in estimates], [e.x for e in estimates],
+                                            [e.y for e in estimates])
+        return [_mixed(w, zones) for w, zones in zip(where, neighbour_zones, strict=True)]
 
     def position_evidence(self, floor: int, x: float, y: float, sigma_m: float = POSITION_SIGMA_M
                           ) -> dict[str | None, float]:
@@ -97,19 +102,37 @@ class ZoneMap:
         grid = self._grid(floor)
         if grid is None:
             return {}
-        points, owner, counts, ids = grid
-        # Points sorted by x: only those within REACH_SIGMAS spreads count (beyond, the Gaussian is < 4e-6)
-        lo, hi = np.searchsorted(points[:, 0], (x - REACH_SIGMAS * sigma_m, x + REACH_SIGMAS * sigma_m))
-        near, near_owner = points[lo:hi], owner[lo:hi]
-        d2 = (near[:, 0] - x) ** 2 + (near[:, 1] - y) ** 2
-        density = np.bincount(near_owner, weights=np.exp(-d2 / (2 * sigma_m * sigma_m)), minlength=len(ids))
-        density = density / np.maximum(counts, 1)
+        density = _density(grid, x, y, sigma_m) / np.maximum(grid[2], 1)
         total = density.sum()
         if total <= 0:
             return {}
-        return {ids[i]: float(density[i] / total) for i in np.flatnonzero(density > 1e-6 * total)}
+        return {grid[3][i]: float(density[i] / total) for i in np.flatnonzero(density > 1e-6 * total)}
 
-    def _grid(self, floor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]] | None:
+    def position_evidence_many(self, floors: Sequence[int], xs: Sequence[float], ys: Sequence[float],
+                               sigma_m: float = POSITION_SIGMA_M) -> list[dict[str | None, float]]:
+        """`position_evidence` of each (floor, x, y), bit for bit (tests/positioning_tests/test_batch_evidence.py):
+        the densities of a floor's estimates in one compiled loop (positioning/evidence_kernel.py), the rest
+        over the batch's rows (row sums added as one row's `sum`: positioning/sums.py)."""
+        out: list[dict[str | None, float]] = [{} for _ in floors]
+        on = np.asarray(floors)
+        for floor in dict.fromkeys(floors):
+            grid = self._grid(floor)
+            if grid is None:
+                continue
+            rows = np.flatnonzero(on == floor)
+            density = _densities(grid, np.asarray(xs, dtype=np.float64)[rows], np.asarray(ys, dtype=np.float64)[rows],
+                                 sigma_m) / np.maximum(grid[2], 1)
+            totals = row_sums(density)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a row with nothing near: left out below
+                shares = (density / totals[:, None]).tolist()
+            kept = (density > 1e-6 * totals[:, None]).tolist()
+            ids = grid[3]
+            for r, share, keep, total in zip(rows.tolist(), shares, kept, totals.tolist(), strict=True):
+                if total > 0:
+                    out[r] = {ids[i]: share[i] for i, k in enumerate(keep) if k}
+        return out
+
+    def _grid(self, floor: int) -> _Grid | None:
         """The floor's sample points (made once): each zone's area on a grid, and the rest of the zones'
         bounding box outside every zone (the off-zone state); per point its owner's index in `ids`."""
         if floor in self._grids:
@@ -142,6 +165,38 @@ class ZoneMap:
             grid = (xy[order], owner[order], np.bincount(owner, minlength=len(ids)), ids)
         self._grids[floor] = grid
         return grid
+
+
+_Grid = tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]  # ZoneMap._grid: points, owners, counts, ids
+
+
+def _density(grid: _Grid, x: float, y: float, sigma_m: float) -> np.ndarray:
+    """Per owner of the grid's points, the sum of the Gaussian around (x, y) over its points (one estimate)."""
+    points, owner, _counts, ids = grid
+    # Points sorted by x: only those within REACH_SIGMAS spreads count (beyond, the Gaussian is < 4e-6)
+    lo, hi = np.searchsorted(points[:, 0], (x - REACH_SIGMAS * sigma_m, x + REACH_SIGMAS * sigma_m))
+    near, near_owner = points[lo:hi], owner[lo:hi]
+    d2 = (near[:, 0] - x) ** 2 + (near[:, 1] - y) ** 2
+    return np.bincount(near_owner, weights=np.exp(-d2 / (2 * sigma_m * sigma_m)), minlength=len(ids))
+
+
+def _densities(grid: _Grid, xs: np.ndarray, ys: np.ndarray, sigma_m: float) -> np.ndarray:
+    """`_density` of each (xs[r], ys[r]) as rows: compiled where numpy's exp is the C library's, else row by row."""
+    from positioning import evidence_kernel  # lazy: numba only in processes that position in batches
+
+    points, owner, _counts, ids = grid
+    if not evidence_kernel.exp_agrees():
+        return np.vstack([_density(grid, x, y, sigma_m) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
+    return evidence_kernel.densities(np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1]), owner,
+                                     len(ids), xs, ys, REACH_SIGMAS * sigma_m, 2 * sigma_m * sigma_m)
+
+
+def _mixed(where: dict[str | None, float], neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
+    """`zone_scores` from the position's evidence: POSITION_SHARE of it, the rest the neighbours' zones' shares."""
+    scores = {zone: POSITION_SHARE * share for zone, share in where.items()}
+    for zone, n in Counter(neighbour_zones).items():
+        scores[zone] = scores.get(zone, 0.0) + (1 - POSITION_SHARE) * n / len(neighbour_zones)
+    return scores
 
 
 def _sample(polygon: Polygon, step: float) -> np.ndarray:

@@ -212,11 +212,12 @@ def _motion_state(pending: _Pending) -> dict | None:
 
 def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequence[Estimate], now: float
                  ) -> list[tuple[dict, Position]]:
-    """`_finish` for the tracker's batch: the motion filter steps every phone at once (`update_many`, the
-    same numbers as `update`: tests/positioning_tests/test_motion_batch.py)."""
-    evidence = [_evidence(model, p, e) for p, e in zip(pending, estimates, strict=True)]
-    stepped = model.motion.update_many([p.state for p in pending], estimates, [e[0] for e in evidence], now,
-                                       [e[1] for e in evidence], [e[2] for e in evidence],
+    """`_finish` for the tracker's batch: the zone evidence of every estimate at once (`zone_scores_many`) and
+    the motion filter stepping every phone at once (`update_many`), the same numbers as one phone's
+    (tests/positioning_tests/test_batch_evidence.py, test_motion_batch.py)."""
+    scores = model.zones.zone_scores_many(estimates, [_neighbour_zones(model, e) for e in estimates])
+    seeds, hints = zip(*(_seed_and_hint(p) for p in pending), strict=True)
+    stepped = model.motion.update_many([p.state for p in pending], estimates, scores, now, list(seeds), list(hints),
                                        [p.still_s for p in pending])
     return [_decide(model, p, e, new_state, motion)
             for p, e, (new_state, motion) in zip(pending, estimates, stepped, strict=True)]
@@ -225,12 +226,19 @@ def _finish_many(model: VenueModel, pending: Sequence[_Pending], estimates: Sequ
 def _evidence(model: VenueModel, pending: _Pending, estimate: Estimate
               ) -> tuple[dict[str | None, float], Mapping[str, float] | None, Mapping[str, float] | None]:
     """What the motion filter weighs besides the estimate: evidence per zone, a cold-start seed, a floor hint."""
+    return (model.zones.zone_scores(estimate, _neighbour_zones(model, estimate)), *_seed_and_hint(pending))
+
+
+def _neighbour_zones(model: VenueModel, estimate: Estimate) -> list[str | None]:
+    return [model.sample_zones[i] for i in estimate.neighbours]
+
+
+def _seed_and_hint(pending: _Pending) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
+    """The cold-start seed (the associated AP's coverage) and the floor hint: a phone heard too briefly (a few
+    APs, partial match) cannot tell floors apart alone, so the floors of its associated AP's coverage weigh the
+    evidence (an AP on another floor is rarely the strongest)."""
     coarse = pending.coarse
-    scores = model.zones.zone_scores(estimate, [model.sample_zones[i] for i in estimate.neighbours])
-    # A phone heard too briefly (a few APs, partial match) cannot tell floors apart alone: the floors of
-    # its associated AP's coverage weigh the evidence (an AP on another floor is rarely the strongest).
-    hint = coarse.places if coarse and pending.partial else None
-    return scores, coarse.places if coarse else None, hint
+    return (coarse.places if coarse else None), (coarse.places if coarse and pending.partial else None)
 
 
 def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state: dict, motion: Motion

@@ -58,10 +58,10 @@ def test_batch_step_is_one_phone_step_bit_for_bit(n_floors, per_floor):
 
 
 def test_row_sums_add_as_numpy_adds_one_row():
-    from positioning.motion import _row_sums
+    from positioning.sums import row_sums
 
     rng = np.random.default_rng(0)
     for n in [*range(1, 140), 255, 300, 513]:
         rows = rng.random((20, n)) * 10.0 ** rng.uniform(-6, 6, size=(20, n))
-        assert _row_sums(rows).tolist() == [row.sum() for row in rows]
+        assert row_sums(rows).tolist() == [row.sum() for row in rows]
 
