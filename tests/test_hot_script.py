@@ -1,12 +1,12 @@
-"""core.storage.HotScript and HotReads on a real Valkey: a socket the server closed while it sat idle, a
-refused read among several."""
+"""core.storage.HotScript, HotReads and PackedPipeline on a real Valkey: a socket the server closed while it sat idle, a
+refused read among several, a script the server lost."""
 
 import pytest
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.storage import HotReads, HotScript, pack_command
+from core.storage import HotReads, HotScript, PackedPipeline, pack_command
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 
@@ -91,3 +91,49 @@ def test_reads_and_scripts_go_out_packed_by_hiredis_and_answer_as_before(db):
                   ("ZRANGEBYSCORE", "mp:{hot-test}:z", 1764600000.125, "+inf"))) in (
         [b"1.5", {"é".encode(): "ü".encode()}, []], [b"1.5", ["é".encode(), "ü".encode()], []])
     assert HotScript(db, "return ARGV[1]")(["mp:{hot-test}:k"], ["ünï", 2.5]) == "ünï".encode()
+
+
+def test_a_packed_pipeline_runs_scripts_and_commands_in_order_as_redis_pys_does(db):
+    """The tracker's writes (portal/tracking/locator.py): scripts queued on it as on redis-py's pipeline, sent
+    without SCRIPT EXISTS; the same keys written as redis-py's pipeline writes them."""
+    incr = db.register_script(SCRIPT)
+    stored = {}
+    for pipe in (db.pipeline(transaction=False), PackedPipeline(db)):
+        db.delete("mp:{hot-test}:p", "mp:{hot-test}:q")
+        incr(keys=["mp:{hot-test}:p"], client=pipe)
+        pipe.set("mp:{hot-test}:q", "é")
+        incr(keys=["mp:{hot-test}:p"], client=pipe)
+        assert len(pipe.execute()) == 3 and pipe.execute() == []  # executed, then empty
+        stored[type(pipe)] = (db.get("mp:{hot-test}:p"), db.get("mp:{hot-test}:q"))
+    assert stored[PackedPipeline] == stored[redis.client.Pipeline] == (b"2", "é".encode())
+
+
+def test_a_packed_pipeline_loads_a_script_the_server_lost(db):
+    incr, echo = db.register_script(SCRIPT), db.register_script("return ARGV[1]")
+    db.script_flush()  # a restart, a promoted replica: every script gone
+    pipe = PackedPipeline(db)
+    incr(keys=["mp:{hot-test}:lost"], client=pipe)
+    db_set = pipe.set("mp:{hot-test}:lost-too", 1)
+    assert db_set is pipe
+    echo(keys=["mp:{hot-test}:lost"], args=["ü"], client=pipe)
+    incr(keys=["mp:{hot-test}:lost"], client=pipe)
+    assert pipe.execute() == [1, b"OK", "ü".encode(), 2]  # each call ran once, in its place
+    assert int(db.get("mp:{hot-test}:lost")) == 2
+
+
+def test_a_packed_pipeline_raises_a_refused_command_and_a_store_that_is_gone(db):
+    db.hset("mp:{hot-test}:wrong", "a", "1")
+    pipe = PackedPipeline(db)
+    pipe.get("mp:{hot-test}:wrong")
+    pipe.set("mp:{hot-test}:after", "1")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):  # after every reply was read
+        pipe.execute()
+    assert db.get("mp:{hot-test}:after") == b"1"
+    pipe.set("mp:{hot-test}:after", "2")
+    assert pipe.execute() == [b"OK"]  # the socket stays in step
+    conn = next(iter(PackedPipeline(db)._writes._local.pinned[1].values()))
+    conn.disconnect()
+    conn.port = 1  # nothing listens there
+    pipe.set("mp:{hot-test}:after", "3")
+    with pytest.raises(redis.ConnectionError):
+        pipe.execute()

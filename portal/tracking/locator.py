@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 import redis
 
-from core.storage import HotReads, is_cluster, phone_bucket, phone_buckets
+from core.storage import HotReads, PackedPipeline, is_cluster, phone_bucket, phone_buckets
 from portal.ingest.store import RssiKeys, RssiStore, ap_times
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
@@ -353,7 +353,7 @@ class Locator:
             estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
             finished = _finish_many(model, [p for _, p, _ in pending], estimates, now)
             done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
-        writes = self.db.pipeline(transaction=False)
+        writes = self._pipeline()
         self._queue_keep(writes, venue, done, now)
         writes.execute()
         return len(done)
@@ -429,9 +429,14 @@ class Locator:
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,
              now: float) -> None:
         """Write the new motion state and the kept position, and tell the listeners, in one round trip."""
-        pipe = self.db.pipeline(transaction=False)
+        pipe = self._pipeline()
         self._queue_keep(pipe, venue, [(client, (state, position), newest)], now)
         pipe.execute()
+
+    def _pipeline(self):
+        """The writes' pipeline: on one server packed by hiredis (`PackedPipeline`: no SCRIPT EXISTS round trip,
+        no packing in Python); on a cluster redis-py's, whose listeners send their scripts at once."""
+        return self.db.pipeline(transaction=False) if is_cluster(self.db) else PackedPipeline(self.db)
 
     def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
                     now: float) -> None:
