@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from shapely.geometry import Polygon
@@ -35,6 +36,13 @@ def off_zone(floor: int) -> str:
 ZoneSpec = tuple[str, int, Sequence[tuple[float, float]]]  # (zone id, floor, polygon)
 HINT_FLOOR = 0.1  # the weight of a floor the floor hint (MotionFilter.update) gives no mass
 Connector = tuple[str, str]  # two states a walkway edge between floors joins
+
+
+class _Columns(dict):
+    """A state's index (ZoneGraph.columns); -1 for one it does not know."""
+
+    def __missing__(self, state: object) -> int:
+        return -1
 
 
 class ZoneGraph:
@@ -65,9 +73,20 @@ class ZoneGraph:
         # Row-stochastic "walk to a neighbour" matrix; a state without neighbours keeps its mass.
         self.walk = np.where(degree > 0, adjacency / np.maximum(degree, 1), np.eye(n))
         self.same_floor = {f: self.floor_of == f for f in floors}
+        self._columns: dict[int | None, _Columns] = {}
 
     def __len__(self) -> int:
         return len(self.states)
+
+    def columns(self, floor: int | None = None) -> dict[str | None, int]:
+        """State -> its index, -1 for a state the graph does not know (made once per floor, for the batch's
+        lookups by `map`: no Python call per state); with `floor`, None -> that floor's off-zone state."""
+        made = self._columns.get(floor)
+        if made is None:
+            made = self._columns[floor] = _Columns(self.index)
+            if floor is not None and off_zone(floor) in self.index:
+                made[None] = self.index[off_zone(floor)]
+        return made
 
     def distribution(self, probs: Mapping[str, float]) -> np.ndarray:
         """A dense, normalised vector from {state: probability} (unknown states are dropped)."""
@@ -275,15 +294,13 @@ class MotionFilter:
                 still: Sequence[bool]) -> np.ndarray:
         """Per phone, `start(seed)` (fresh) or `predict(distribution(state's p), dt, still)`, as rows."""
         g, n = self.graph, len(dists)
-        rows = []
-        for probs in dists:  # `distribution`: the same additions in the same order
-            row = [0.0] * len(g)
-            for state, value in (probs or {}).items():
-                k = g.index.get(state)
-                if k is not None and value > 0:
-                    row[k] += value
-            rows.append(row)
-        dense = np.array(rows, dtype=np.float64).reshape(n, len(g))
+        # `distribution`: each known state's positive value added into a row of zeros, in the state's order
+        column = g.columns().__getitem__
+        cols = np.fromiter(chain.from_iterable(map(column, probs) for probs in dists if probs), dtype=np.int64)
+        values = _numbers(list(chain.from_iterable(probs.values() for probs in dists if probs)))
+        rows = np.repeat(np.arange(n), [len(probs) if probs else 0 for probs in dists])
+        take = (cols >= 0) & (values > 0)
+        dense = _added(n, len(g), rows[take], cols[take], values[take])
         totals = row_sums(dense)
         uniform = np.full(len(g), 1 / len(g))
         positive = totals > 0
@@ -309,17 +326,20 @@ class MotionFilter:
         c = np.array([min(hi, max(lo, e.confidence)) for e in estimates])
         floor_of = [e.floor for e in estimates]
         q = np.zeros((n, len(g)))
-        rows = []
-        for estimate, zone_scores in zip(estimates, scores, strict=True):
-            row = [0.0] * len(g)
-            mask = g.same_floor.get(estimate.floor)
-            if mask is not None:
-                for zone, score in zone_scores.items():
-                    k = g.index.get(zone if zone is not None else off_zone(estimate.floor))
-                    if k is not None and mask[k]:
-                        row[k] += max(0.0, score)
-            rows.append(row)
-        evidence = np.array(rows, dtype=np.float64).reshape(n, len(g))
+        # `likelihood`'s evidence: each zone of the estimate's floor (None: its off-zone state) adds max(0, score)
+        rows, cols, values = [], [], []
+        for i, (estimate, zone_scores) in enumerate(zip(estimates, scores, strict=True)):
+            if zone_scores and estimate.floor in g.same_floor:
+                rows += [i] * len(zone_scores)
+                cols += map(g.columns(estimate.floor).__getitem__, zone_scores)
+                values += zone_scores.values()
+        rows, cols = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+        on_floor = np.zeros(cols.size, dtype=bool)
+        known = cols >= 0
+        on_floor[known] = g.floor_of[cols[known]] == np.array(floor_of)[rows[known]]
+        values = _numbers(values)[on_floor] if on_floor.size else np.zeros(0)
+        # max(0.0, v): v where v > 0.0, else 0.0 (NaN included)
+        evidence = _added(n, len(g), rows[on_floor], cols[on_floor], np.where(values > 0.0, values, 0.0))
         for floor in set(floor_of):
             rows = np.array([i for i in range(n) if floor_of[i] == floor])
             other_floors = [f for f in g.floors if f != floor]
@@ -346,7 +366,25 @@ class MotionFilter:
         for count in set(counts.tolist()):  # rows keeping as many states: their kept values side by side
             rows = np.flatnonzero(counts == count)
             totals[rows] = row_sums(posterior[rows][keep[rows]].reshape(rows.size, count))
-        shares = np.round(posterior / totals[:, None], 6).tolist()
-        states = self.graph.states
-        return [{states[k]: row[k] for k in np.flatnonzero(kept).tolist()}
-                for row, kept in zip(shares, keep, strict=True)]
+        shares = np.round(posterior / totals[:, None], 6)
+        states, names = self.graph.states, np.array(self.graph.states, dtype=object)
+        # a row keeping every state (most do) zips whole; the others keep their states in order
+        return [dict(zip(states, row.tolist(), strict=True)) if count == len(states)
+                else dict(zip(names[kept].tolist(), row[kept].tolist(), strict=True))
+                for row, kept, count in zip(shares, keep, counts.tolist(), strict=True)]
+
+
+
+def _added(n_rows: int, n_cols: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Rows of zeros with values[j] added at (rows[j], cols[j]) in order, as the one-phone loops add into theirs."""
+    dense = np.zeros((n_rows, n_cols))
+    np.add.at(dense, (rows, cols), values.astype(np.float64))
+    return dense
+
+
+def _numbers(values: list) -> np.ndarray:
+    """The values as an array of numbers; TypeError for anything else (as the one-phone loop's comparison raises)."""
+    array = np.array(values)
+    if array.dtype.kind not in "fi":
+        raise TypeError("motion probabilities and zone scores must be numbers")
+    return array
