@@ -387,7 +387,10 @@ class Locator:
         todo: list[tuple[int, dict | None]] = []
         for raw_readings, raw_state, raw_kept in reads:
             newest = raw_readings[-1] if raw_readings else None
-            kept = self.fresh(KeptPosition.from_fields(raw_kept), newest, now, associated_ap)
+            # A kept position computed from another newest reading is not fresh (KeptPosition.is_fresh): not read
+            # (a phone the tracker takes has new readings: its kept position is almost never fresh)
+            kept = None if raw_kept.get(b"newest") != newest else \
+                self.fresh(KeptPosition.from_fields(raw_kept), newest, now, associated_ap)
             if kept is not None:
                 out.append((kept, None, newest))
                 continue
