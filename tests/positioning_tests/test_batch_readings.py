@@ -18,7 +18,7 @@ from portal.ingest.observation import Observation
 from portal.ingest.store import RssiKeys, RssiStore
 from portal.tracking.positions import TrackKeys
 from positioning.coldstart import strongest_associated
-from positioning.readings import Readings, _sort_by, settled_vectors, without_stale
+from positioning.readings import Readings, _sort_by, _sort_readings, settled_vectors, without_stale
 from positioning.recency import _median_of_sorted
 from positioning.vectors import MISSING_DBM
 
@@ -286,6 +286,21 @@ def test_packed_sort_is_lexsort(rows):
     assert np.array_equal(_sort_by(key, second, third), np.lexsort((third, second, key)))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-70.0, -70.5, -0.0, 0.0, -71.0, -40.25]),
+                          st.sampled_from([0.125, 0.25, 0.5, 0.5, 1.0])), max_size=40), st.booleans())
+@example([(1, -0.0, 0.5), (1, 0.0, 0.25), (1, -0.0, 0.5), (0, -70.0, 1.0)], False)
+def test_the_readings_sort_is_lexsort(rows, by_weight):
+    """settled_vectors' sort (one float sort less where each (key, rssi) run is in weight order already, as a
+    phone's readings by time are) orders as np.lexsort does, in either case, ties in the order given."""
+    if by_weight:  # a tracker's batch: each phone's readings by time, so by weight within a phone
+        rows = sorted(rows, key=lambda r: (r[0], r[2]))
+    key = np.asarray([r[0] for r in rows], dtype=np.int64)
+    rssi = np.asarray([r[1] for r in rows], dtype=np.float64)
+    weight = np.asarray([r[2] for r in rows], dtype=np.float64)
+    assert np.array_equal(_sort_readings(key, rssi, weight), np.lexsort((weight, rssi, key)))
+
+
 def test_packed_sort_falls_back_where_the_ranks_do_not_fit():
     rng = np.random.default_rng(3)
     key = np.asarray([2**40, 0, 2**40, 5], dtype=np.int64)  # 2**40 x 4 x 4 ranks: still fits
@@ -295,6 +310,8 @@ def test_packed_sort_falls_back_where_the_ranks_do_not_fit():
     assert np.array_equal(_sort_by(key, second, third), np.lexsort((third, second, key)))
     with_nan = np.asarray([np.nan, 1.0, np.nan, 0.0])
     assert np.array_equal(_sort_by(key % 7, with_nan, third), np.lexsort((third, with_nan, key % 7)))
+    for k, second_, third_ in ((key, second, third), (key % 7, with_nan, third), (key % 7, second, with_nan)):
+        assert np.array_equal(_sort_readings(k, second_, third_), np.lexsort((third_, second_, k)))
 
 
 def test_a_batch_out_of_phone_order_is_refused():
@@ -306,3 +323,13 @@ def test_a_batch_out_of_phone_order_is_refused():
         settled_vectors(swapped, AP_IDS, now=NOW)
     with pytest.raises(ValueError, match="phone order"):
         swapped.oldest(default=NOW)
+
+
+def test_first_heard_is_each_pairs_first_reading():
+    rng = np.random.default_rng(11)
+    phone = np.sort(rng.integers(0, 9, size=500))
+    ap = rng.integers(0, 6, size=500)
+    readings = Readings(phone, ap, [f"ap{i}" for i in range(6)], rng.random(500), rng.random(500),
+                        np.zeros(500, dtype=bool), 9)
+    pairs = list(zip(phone.tolist(), ap.tolist(), strict=True))
+    assert readings.first_heard().tolist() == [pairs.index(pair) for pair in pairs]
