@@ -411,7 +411,10 @@ class VenueKeys:
         return ":".join((self.prefix, "{" + f"{self.venue}:{bucket}" + "}", *parts))
 
     def phone_key(self, client: str, *parts: str) -> str:
-        """A key of one phone's hot state: in that phone's bucket."""
+        """A key of one phone's hot state: in that phone's bucket (`bucket_key`; made directly while the venue has
+        one bucket: the tracker makes five a phone)."""
+        if phone_buckets(self.venue) == 1:
+            return ":".join((self.prefix, self.tag, *parts))
         return self.bucket_key(phone_bucket(self.venue, client), *parts)
 
 

@@ -30,6 +30,7 @@ A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, a
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -333,7 +334,7 @@ class FootfallStore:
                 raise ValueError("zone id must be a non-empty string without '|'")
             cell = ""
             if floor is not None and x is not None and y is not None:
-                if not (np.isfinite(x) and np.isfinite(y)) or x < 0 or y < 0:
+                if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:  # np.isfinite's answer, ~20x faster
                     raise ValueError("position must be finite and on the plan")
                 cell = f"{int(x // self.cell_m)}|{int(y // self.cell_m)}"
             heat = keys.heat(day, int(floor) if floor is not None else 0)
