@@ -21,7 +21,16 @@ from positioning.vectors import MISSING_DBM
 MAX_OFFSET_DB = 20.0  # no phone model reads further from another than this; larger is a bad estimate
 MEMORY = 8  # reports over which the remembered offset averages (then an exponential mean of about this many)
 MIN_APPLIED_DB = 1.0  # readings are whole dB: a smaller offset is not worth a shifted vector
-OFFSET_KEY, COUNT_KEY = "offset_db", "offset_n"
+# Full matches after which the remembered offset is the phone's: its next vectors are searched only KNOWN_SEARCH_DB
+# either side of it, not the positioner's full `offset_search_db` (WKNNPositioner), which is for a phone whose
+# offset is not known yet. Searched that far anyway, a vector from a spot the survey matches poorly (an edge of
+# the building, a weak corner) can find a place tens of metres away that reads alike 10 dB louder or softer;
+# searched not at all, the remembered offset stops learning (the rounds only confirm the neighbours it found).
+# Partial matches (a phone heard a few seconds, a few APs) are not counted, and the first full match starts the
+# memory afresh: their offsets are rough.
+KNOWN_AFTER = 3
+KNOWN_SEARCH_DB = 5.0
+OFFSET_KEY, COUNT_KEY, FULL_KEY = "offset_db", "offset_n", "offset_full"
 
 
 def remembered(state: Mapping | None) -> tuple[float, int]:
@@ -35,6 +44,25 @@ def remembered(state: Mapping | None) -> tuple[float, int]:
     if not math.isfinite(offset) or count <= 0:
         return 0.0, 0
     return _clipped(offset), count
+
+
+def full_matches(state: Mapping | None) -> int:
+    """How many full matches the phone's remembered offset has seen (0 when none, or a bad state)."""
+    try:
+        return max(int((state or {}).get(FULL_KEY, 0)), 0) if remembered(state)[1] else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def known(state: Mapping | None) -> bool:
+    """Whether the phone's remembered offset has seen KNOWN_AFTER full matches or more."""
+    return full_matches(state) >= KNOWN_AFTER
+
+
+def search_reach(state: Mapping | None) -> float | None:
+    """The offset search's reach for the phone's next full match: KNOWN_SEARCH_DB once its offset is `known`,
+    else None (the positioner's own)."""
+    return KNOWN_SEARCH_DB if known(state) else None
 
 
 def _clipped(offset_db: float) -> float:
@@ -51,11 +79,16 @@ def without_offset(vector: np.ndarray, offset_db: float, missing: float = MISSIN
     return np.where(heard, np.clip(vector - offset_db, missing + 1.0, 0.0), vector)
 
 
-def updated(state: Mapping | None, applied_db: float, residual_db: float) -> dict[str, float | int]:
+def updated(state: Mapping | None, applied_db: float, residual_db: float, full: bool = True
+            ) -> dict[str, float | int]:
     """The state's offset fields after one more report: the query was searched with `applied_db` taken
-    off and read `residual_db` louder than its neighbours still, so the phone's offset was their sum."""
+    off and read `residual_db` louder than its neighbours still, so the phone's offset was their sum.
+    `full`: the report was a full match (counted towards `known`), not a partial one."""
     offset, count = remembered(state)
+    if full and not full_matches(state):  # the first full match: the partial matches' rough estimates go
+        offset, count = 0.0, 0
     count = min(count + 1, MEMORY)
     observed = _clipped(float(applied_db + residual_db))
     offset += (observed - offset) / count
-    return {OFFSET_KEY: round(offset, 3), COUNT_KEY: count}
+    full_count = min(full_matches(state) + full, KNOWN_AFTER)  # past KNOWN_AFTER the count says nothing more
+    return {OFFSET_KEY: round(offset, 3), COUNT_KEY: count, FULL_KEY: full_count}

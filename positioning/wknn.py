@@ -601,21 +601,24 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"query has {X.shape[1]} access points, the model was fitted on {self.n_features_in_}")
         return X
 
-    def locate(self, x, partial: bool = False, silent=None) -> Estimate:
+    def locate(self, x, partial: bool = False, silent=None, search_db: float | None = None) -> Estimate:
         """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP.
 
         `partial`: match on the APs the query hears only, for a vector known to be incomplete (a phone
         heard for a few seconds, before every AP's first report: an AP missing from it has not reported
         yet, which says nothing about whether it hears the phone). `silent`, with `partial`: the columns of
         the APs that have reported since the phone was first heard without hearing it - for them, not
-        hearing it is known; no offset search for it (see the class). One query at a time only."""
+        hearing it is known; no offset search for it (see the class). One query at a time only.
+        `search_db`: the offset search's reach for this query instead of `offset_search_db` (0: none), e.g.
+        narrower for a phone whose offset is already known and taken off (see the class)."""
         X = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
         total = 0.0
-        if self.offset_search_db and not partial:  # a partial match's few APs: a shift finds places, not offsets
-            shifts = self._search_shifts()
+        reach = self._reach(search_db)
+        if reach and not partial:  # a partial match's few APs: a shift finds places, not offsets
+            shifts = np.array([0.0, -reach, reach])
             tried = [self._represent(self._shifted(X, np.array([s])) if s else X)[0] for s in shifts]
             found = [self._candidate_distances(q) if q.any() else None for q in tried]
             scores = [self._nearest_score(q, f) for q, f in zip(tried, found, strict=True)]
@@ -635,11 +638,29 @@ class WKNNPositioner(EstimatorParams):
             estimate = self._locate_represented(self._represent(X)[0], partial, silent)
         return replace(estimate, offset_db=total) if total else estimate
 
-    def locate_many(self, X) -> list[Estimate]:
-        """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`)."""
+    def locate_many(self, X, search_db=None) -> list[Estimate]:
+        """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`). `search_db`: per query,
+        the offset search's reach (`locate`'s `search_db`); None: `offset_search_db` for every query."""
         X = self._check_queries(X)
+        reach = np.full(X.shape[0], self._reach(None)) if search_db is None else \
+            self._check_reach(search_db, X.shape[0])
         return [e for start in range(0, X.shape[0], self.BATCH)
-                for e in self._locate_block(X[start:start + self.BATCH]).estimates()]
+                for e in self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).estimates()]
+
+    def _reach(self, search_db: float | None) -> float:
+        """One query's offset search reach in dB: `search_db`, or the model's when None."""
+        reach = float(self.offset_search_db if search_db is None else search_db)
+        if not 0.0 <= reach <= 30.0:
+            raise ValueError(f"search_db must be from 0 (off) to 30 dB, got {search_db!r}")
+        return reach
+
+    @staticmethod
+    def _check_reach(search_db, n_queries: int) -> np.ndarray:
+        """`search_db` as one reach in dB per query, each from 0 (off) to 30."""
+        out = np.asarray(search_db)
+        if out.shape != (n_queries,) or out.dtype.kind not in "fiu" or not ((out >= 0) & (out <= 30)).all():
+            raise ValueError(f"search_db must be {n_queries} numbers from 0 (off) to 30 dB, one per query")
+        return out.astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
@@ -679,10 +700,6 @@ class WKNNPositioner(EstimatorParams):
         X = np.asarray(x, dtype=np.float64).reshape(1, -1)
         return float(self._offsets(X, np.zeros(rows.size, dtype=np.int64), rows)[0])
 
-    def _search_shifts(self) -> np.ndarray:
-        """The offsets `offset_search_db` compares, the query as read first."""
-        return np.array([0.0, -float(self.offset_search_db), float(self.offset_search_db)])
-
     def _pick_shift(self, scores: np.ndarray) -> np.ndarray:
         """(shifts, m) mean distances of the k nearest -> per query the index of the shift to start from:
         the closest, a shift counting as `offset_search_margin` farther than it is (ties: the first)."""
@@ -706,18 +723,32 @@ class WKNNPositioner(EstimatorParams):
             scores[i] = self._nearest_score(R[i])
         return scores
 
-    def _search_start(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-        """Per dBm query of a block: the shift the offset rounds start from (see `offset_search_db`), the
-        represented queries at it, and their batch candidates. Each shift is searched once: the chosen one's
-        candidates are those the locate needs (a query moved to a shift reads as that shift's query did)."""
-        shifts = self._search_shifts()
-        tried = [self._represent(self._shifted(X, np.full(X.shape[0], s)) if s else X) for s in shifts]
-        found = [self._batch_candidates(R) for R in tried]
-        scores = [self._batch_scores(R, d) for R, (_, d, _) in zip(tried, found, strict=True)]
-        pick = self._pick_shift(np.vstack(scores))
-        queries = np.arange(X.shape[0])
-        chosen = tuple(np.stack(parts)[pick, queries] for parts in zip(*found, strict=True))
-        return shifts[pick], np.stack(tried)[pick, queries], chosen
+    def _search_start(self, X: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """Per dBm query of a block: the shift the offset rounds start from (see `offset_search_db`; `reach`:
+        each query's, 0 for none), the represented queries at it, and their batch candidates. Each shift is
+        searched once: the chosen one's candidates are those the locate needs (a query moved to a shift
+        reads as that shift's query did)."""
+        R = self._represent(X)
+        found = self._batch_candidates(R)
+        searched = np.flatnonzero(reach > 0)
+        if searched.size == 0:
+            return np.zeros(X.shape[0]), R, found
+        shifts = np.vstack([np.zeros_like(reach), -reach, reach])  # (3, m): as read, softer, louder
+        scores = np.full(shifts.shape, np.inf)
+        scores[0] = self._batch_scores(R, found[1])
+        tried = [self._represent(self._shifted(X[searched], shifts[i, searched])) for i in (1, 2)]
+        shifted = [self._batch_candidates(Rs) for Rs in tried]
+        for i, (Rs, (_, d, _)) in enumerate(zip(tried, shifted, strict=True), start=1):
+            scores[i, searched] = self._batch_scores(Rs, d)
+        pick = self._pick_shift(scores)
+        for i, (Rs, parts) in enumerate(zip(tried, shifted, strict=True), start=1):
+            moved = pick[searched] == i  # the searched queries that start from shift i
+            if moved.any():
+                rows = searched[moved]
+                R[rows] = Rs[moved]
+                for whole, part in zip(found, parts, strict=True):
+                    whole[rows] = part[moved]
+        return shifts[pick, np.arange(X.shape[0])], R, found
 
     def _shifted(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Queries with `delta` removed from every heard AP; a heard AP stays heard (at the weakest level)."""
@@ -725,10 +756,12 @@ class WKNNPositioner(EstimatorParams):
         floor = self.missing + 1.0
         return np.where(heard, np.clip(X - delta[:, None], floor, 0.0), X)
 
-    def _locate_block(self, X: np.ndarray) -> _Batch:
-        """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`)."""
-        if self.offset_search_db:
-            start, R, candidates = self._search_start(X)
+    def _locate_block(self, X: np.ndarray, reach: np.ndarray | None = None) -> _Batch:
+        """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`); `reach`: each
+        query's offset search reach (None: `offset_search_db`)."""
+        reach = np.full(X.shape[0], self._reach(None)) if reach is None else reach
+        if reach.any():
+            start, R, candidates = self._search_start(X, reach)
             moved = np.flatnonzero(start)
             if moved.size:
                 X = X.copy()

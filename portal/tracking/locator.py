@@ -121,6 +121,7 @@ class _Pending:
     offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
     silent: np.ndarray | None = None  # partial: columns of the APs that reported since without hearing it
     still_s: float = 0.0  # how long its readings say it has stood still (the still span; MotionFilter.stood_still)
+    search_db: float | None = None  # the offset search's reach (None: the model's); narrower once its offset is known
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     partial = now - heard.oldest < PARTIAL_UNTIL_S
     return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
                     silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
-                    still_s=heard.still_s)
+                    still_s=heard.still_s, search_db=phone_offset.search_reach(state))
 
 
 def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
@@ -251,7 +252,7 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
     new_state["zone"] = zone
     residual = estimate.offset_db if model.positioner.offset_rounds else \
         model.positioner.offset_of(pending.vector, estimate.neighbours)
-    new_state.update(phone_offset.updated(state, pending.offset_db, residual))
+    new_state.update(phone_offset.updated(state, pending.offset_db, residual, full=not pending.partial))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
                         zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence,
                         source="partial" if pending.partial else "readings")
@@ -267,7 +268,8 @@ def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pendi
     """A prepared phone one at a time: a coarse position as it is, a vector through the positioner."""
     if not isinstance(prepared, _Pending):
         return prepared
-    estimate = model.positioner.locate(prepared.vector, partial=prepared.partial, silent=prepared.silent)
+    estimate = model.positioner.locate(prepared.vector, partial=prepared.partial, silent=prepared.silent,
+                                       search_db=prepared.search_db)
     return _finish(model, prepared, estimate, now)
 
 
@@ -350,7 +352,8 @@ class Locator:
             else:
                 done.append((client, _complete(model, prepared, now), newest))
         if pending:
-            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]))
+            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]), search_db=np.array(
+                [model.positioner.offset_search_db if p.search_db is None else p.search_db for _, p, _ in pending]))
             finished = _finish_many(model, [p for _, p, _ in pending], estimates, now)
             done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
         writes = self._pipeline()

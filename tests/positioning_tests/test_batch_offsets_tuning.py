@@ -316,6 +316,41 @@ def test_a_partial_match_is_not_searched_for_an_offset():
         assert search.locate(q, partial=True) == rounds.locate(q, partial=True)
 
 
+@pytest.mark.parametrize("metric", ["sorensen", "euclidean"])
+def test_each_query_is_searched_as_far_as_asked_alike_in_batch_and_one_query(metric):
+    """`search_db` per query (the tracker's: narrower for a phone whose offset it already knows, 0 for none): in a
+    batch mixing reaches, each query is decided as it is alone; reach 0 is a model without the search, the
+    model's own reach the batch of before."""
+    X, y = campus(n=900)
+    rounds = WKNNPositioner(k=5, metric=metric, offset_rounds=2).fit(X[:700], y[:700])
+    model = WKNNPositioner(k=5, metric=metric, offset_rounds=2, offset_search_db=10.0).fit(X[:700], y[:700])
+    model.BATCH = 32
+    queries = np.vstack([X[700:740], shift_rssi(X[740:800], -10.0), shift_rssi(X[800:840], 6.0)])
+    reach = np.random.default_rng(3).choice([0.0, 5.0, 10.0], size=len(queries))
+    reach[:32] = 0.0  # a whole block unsearched
+    mixed = model.locate_many(queries, search_db=reach)
+    for estimate, q, r in zip(mixed, queries, reach, strict=True):
+        assert same(estimate, model.locate(q, search_db=float(r)))
+        if r == 0:
+            assert same(estimate, rounds.locate(q))
+    assert {e.offset_db for e, r in zip(mixed, reach, strict=True) if r == 5.0} & {-5.0, 5.0}  # a 5 dB start
+    assert any(not same(a, b) for a, b in zip(mixed, model.locate_many(queries), strict=True))
+    everywhere = model.locate_many(queries, search_db=np.full(len(queries), 10.0))
+    assert all(same(a, b) for a, b in zip(everywhere, model.locate_many(queries), strict=True))
+    assert all(same(model.locate(q, search_db=10.0), model.locate(q)) for q in queries[::7])
+
+
+@pytest.mark.parametrize("bad", [[5.0, 5.0], np.full(3, -1.0), np.full(3, 31.0), np.ones((3, 1)),
+                                 np.array(["5", "5", "5"])])
+def test_locate_many_refuses_a_search_reach_that_is_not_one_per_query_in_range(bad):
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, offset_search_db=10.0).fit(X[:600], y[:600])
+    with pytest.raises(ValueError, match="search_db must be"):
+        model.locate_many(X[600:603], search_db=bad)
+    with pytest.raises(ValueError, match="search_db must be"):
+        model.locate(X[600], search_db=-2.0)
+
+
 def test_shift_rssi_loses_readings_pushed_below_hearing():
     X = np.array([[-50.0, -100.0, MISSING_DBM], [-5.0, -60.0, -70.0]])
     out = shift_rssi(X, -10)

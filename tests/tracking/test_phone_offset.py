@@ -151,3 +151,41 @@ def test_a_partial_match_steps_afresh_from_all_its_readings(demo_map, demo_model
     afresh = position_of(demo_model, readings, {**json.loads(json.dumps(first_state)), "ts": -1e9}, 2.0)[1]
     assert stepped.source == "partial" and (stepped.floor, stepped.x, stepped.y) == (afresh.floor, afresh.x, afresh.y)
     assert np.hypot(first.x - stepped.x, first.y - stepped.y) > 5.0  # the first step was elsewhere
+
+
+def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo_map, demo_model, monkeypatch):
+    """The positioner's offset search (±10 dB) is for a phone whose offset is not known yet; once its state
+    remembers one over KNOWN_AFTER full matches, its vectors are searched KNOWN_SEARCH_DB either side of that
+    offset, which could otherwise find a far place reading alike 10 dB off. Partial matches do not count."""
+    asked: list[float | None] = []
+    locate = demo_model.positioner.locate
+
+    def recording(x, partial=False, silent=None, search_db=None):
+        asked.append(search_db)
+        return locate(x, partial=partial, silent=silent, search_db=search_db)
+
+    monkeypatch.setattr(demo_model.positioner, "locate", recording)
+    sim, rng = RadioSimulator(demo_map), np.random.default_rng(4)
+    _, floor, x, y = centres(demo_map, 1)[0]
+    readings = {ap: [(0.0, rssi, False)] for ap, rssi in sim.measure(floor, x, y, rng).items()}
+    state = None
+    for i in range(phone_offset.KNOWN_AFTER + 1):  # heard 30 s: full matches
+        state, _ = position_of(demo_model, readings, json.loads(json.dumps(state)) if state else None, 30.0 + 2 * i)
+    assert asked == [None] * phone_offset.KNOWN_AFTER + [phone_offset.KNOWN_SEARCH_DB]
+    assert demo_model.positioner.offset_search_db > phone_offset.KNOWN_SEARCH_DB
+
+
+def test_only_full_matches_make_an_offset_known_and_the_first_drops_the_partial_ones():
+    state: dict = {}
+    for observed in (12.0, 8.0, 6.0, 9.0):  # partial matches: rough
+        state.update(phone_offset.updated(state, 0.0, observed, full=False))
+    assert phone_offset.remembered(state) == (pytest.approx(8.75), 4) and not phone_offset.known(state)
+    state.update(phone_offset.updated(state, 0.0, 2.0))  # the first full match starts afresh
+    assert phone_offset.remembered(state) == (pytest.approx(2.0), 1) and phone_offset.full_matches(state) == 1
+    for _ in range(phone_offset.KNOWN_AFTER - 1):
+        assert phone_offset.search_reach(state) is None
+        state.update(phone_offset.updated(state, 2.0, 0.0))
+    assert phone_offset.known(state) and phone_offset.search_reach(state) == phone_offset.KNOWN_SEARCH_DB
+    for bad in ({"offset_db": "x", "offset_n": 9, "offset_full": 9}, {"offset_db": 1.0, "offset_n": 2,
+                                                                      "offset_full": "many"}):
+        assert not phone_offset.known(bad)  # a bad state knows nothing
