@@ -35,7 +35,8 @@ LIVE_WEIGHT_POWER = 4.0
 # and without it (30 s / 120 s mean 89.5 / 94.0% both), and where phone models differ more than the simulator's
 # (offsets x1.8, `docs/landing-history.md`, eleventh pass) 101: 80.5 / 86.0 -> 83.5 / 88.0%, 202: 93.0 / 94.0 ->
 # 94.0 / 95.5%, 3141 / 5678 (new): 79.5 / 85.0 -> 91.0 / 91.5%, 77.5 / 86.5 -> 81.0 / 91.5%; the remembered offset
-# is shrunk (a quieter place explains part of a quieter phone), the search is not.
+# is shrunk (a quieter place explains part of a quieter phone), the search is not. Once a phone's offset is known
+# (3 full matches) the live path searches it only +-5 dB (positioning/phone_offset.py KNOWN_SEARCH_DB: twelfth pass).
 LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, "k_building": None,
               "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote"}
 

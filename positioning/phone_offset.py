@@ -26,8 +26,8 @@ MIN_APPLIED_DB = 1.0  # readings are whole dB: a smaller offset is not worth a s
 # offset is not known yet. Searched that far anyway, a vector from a spot the survey matches poorly (an edge of
 # the building, a weak corner) can find a place tens of metres away that reads alike 10 dB louder or softer;
 # searched not at all, the remembered offset stops learning (the rounds only confirm the neighbours it found).
-# Partial matches (a phone heard a few seconds, a few APs) are not counted, and the first full match starts the
-# memory afresh: their offsets are rough.
+# Partial matches (a phone heard a few seconds, a few APs) are not counted towards that, and the first full match
+# starts the memory afresh: their offsets are rough (one later, a phone heard again after a gap, is averaged in).
 KNOWN_AFTER = 3
 KNOWN_SEARCH_DB = 5.0
 OFFSET_KEY, COUNT_KEY, FULL_KEY = "offset_db", "offset_n", "offset_full"
@@ -39,7 +39,7 @@ def remembered(state: Mapping | None) -> tuple[float, int]:
         return 0.0, 0
     try:
         offset, count = float(state.get(OFFSET_KEY, 0.0)), int(state.get(COUNT_KEY, 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0.0, 0
     if not math.isfinite(offset) or count <= 0:
         return 0.0, 0
@@ -50,7 +50,7 @@ def full_matches(state: Mapping | None) -> int:
     """How many full matches the phone's remembered offset has seen (0 when none, or a bad state)."""
     try:
         return max(int((state or {}).get(FULL_KEY, 0)), 0) if remembered(state)[1] else 0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
@@ -59,10 +59,11 @@ def known(state: Mapping | None) -> bool:
     return full_matches(state) >= KNOWN_AFTER
 
 
-def search_reach(state: Mapping | None) -> float | None:
-    """The offset search's reach for the phone's next full match: KNOWN_SEARCH_DB once its offset is `known`,
-    else None (the positioner's own)."""
-    return KNOWN_SEARCH_DB if known(state) else None
+def search_reach(state: Mapping | None, model_reach_db: float) -> float | None:
+    """The offset search's reach for the phone's next full match: once its offset is `known`, KNOWN_SEARCH_DB but
+    never wider than the model's own `model_reach_db` (a venue tuned without the search keeps it off); else None
+    (the model's own)."""
+    return min(KNOWN_SEARCH_DB, float(model_reach_db)) if known(state) else None
 
 
 def _clipped(offset_db: float) -> float:
@@ -83,7 +84,8 @@ def updated(state: Mapping | None, applied_db: float, residual_db: float, full: 
             ) -> dict[str, float | int]:
     """The state's offset fields after one more report: the query was searched with `applied_db` taken
     off and read `residual_db` louder than its neighbours still, so the phone's offset was their sum.
-    `full`: the report was a full match (counted towards `known`), not a partial one."""
+    `full`: the report was a full match (counted towards `known`), not a partial one. A state written before
+    full matches were counted reads as none yet: its memory starts afresh at the next full match (once)."""
     offset, count = remembered(state)
     if full and not full_matches(state):  # the first full match: the partial matches' rough estimates go
         offset, count = 0.0, 0

@@ -649,10 +649,12 @@ class WKNNPositioner(EstimatorParams):
 
     def _reach(self, search_db: float | None) -> float:
         """One query's offset search reach in dB: `search_db`, or the model's when None."""
-        reach = float(self.offset_search_db if search_db is None else search_db)
-        if not 0.0 <= reach <= 30.0:
-            raise ValueError(f"search_db must be from 0 (off) to 30 dB, got {search_db!r}")
-        return reach
+        value = self.offset_search_db if search_db is None else search_db
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= float(value) <= 30.0:
+            name = "offset_search_db" if search_db is None else "search_db"
+            raise ValueError(f"{name} must be a number from 0 (off) to 30 dB, got {value!r}")
+        return float(value)
 
     @staticmethod
     def _check_reach(search_db, n_queries: int) -> np.ndarray:

@@ -182,7 +182,8 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     partial = now - heard.oldest < PARTIAL_UNTIL_S
     return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
                     silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
-                    still_s=heard.still_s, search_db=phone_offset.search_reach(state))
+                    still_s=heard.still_s,
+                    search_db=phone_offset.search_reach(state, model.positioner.offset_search_db))
 
 
 def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float

@@ -347,8 +347,9 @@ def test_locate_many_refuses_a_search_reach_that_is_not_one_per_query_in_range(b
     model = WKNNPositioner(k=5, offset_search_db=10.0).fit(X[:600], y[:600])
     with pytest.raises(ValueError, match="search_db must be"):
         model.locate_many(X[600:603], search_db=bad)
-    with pytest.raises(ValueError, match="search_db must be"):
-        model.locate(X[600], search_db=-2.0)
+    for one in (-2.0, True, "5", np.ones(1), float("nan")):
+        with pytest.raises(ValueError, match="search_db must be"):
+            model.locate(X[600], search_db=one)
 
 
 def test_shift_rssi_loses_readings_pushed_below_hearing():
