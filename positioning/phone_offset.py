@@ -59,11 +59,10 @@ def known(state: Mapping | None) -> bool:
     return full_matches(state) >= KNOWN_AFTER
 
 
-def search_reach(state: Mapping | None, model_reach_db: float) -> float | None:
-    """The offset search's reach for the phone's next full match: once its offset is `known`, KNOWN_SEARCH_DB but
-    never wider than the model's own `model_reach_db` (a venue tuned without the search keeps it off); else None
-    (the model's own)."""
-    return min(KNOWN_SEARCH_DB, float(model_reach_db)) if known(state) else None
+def search_reach(state: Mapping | None, model_reach_db: float) -> float:
+    """The offset search's reach for the phone's next full match: the model's own `model_reach_db`, narrowed to
+    KNOWN_SEARCH_DB once its offset is `known` (never widened: a venue tuned without the search keeps it off)."""
+    return min(KNOWN_SEARCH_DB, float(model_reach_db)) if known(state) else float(model_reach_db)
 
 
 def _clipped(offset_db: float) -> float:
@@ -87,10 +86,11 @@ def updated(state: Mapping | None, applied_db: float, residual_db: float, full: 
     `full`: the report was a full match (counted towards `known`), not a partial one. A state written before
     full matches were counted reads as none yet: its memory starts afresh at the next full match (once)."""
     offset, count = remembered(state)
-    if full and not full_matches(state):  # the first full match: the partial matches' rough estimates go
+    full_seen = full_matches(state)
+    if full and not full_seen:  # the first full match: the partial matches' rough estimates go
         offset, count = 0.0, 0
     count = min(count + 1, MEMORY)
     observed = _clipped(float(applied_db + residual_db))
     offset += (observed - offset) / count
-    full_count = min(full_matches(state) + full, KNOWN_AFTER)  # past KNOWN_AFTER the count says nothing more
+    full_count = min(full_seen + full, KNOWN_AFTER)  # past KNOWN_AFTER the count says nothing more
     return {OFFSET_KEY: round(offset, 3), COUNT_KEY: count, FULL_KEY: full_count}

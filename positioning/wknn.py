@@ -642,8 +642,7 @@ class WKNNPositioner(EstimatorParams):
         """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`). `search_db`: per query,
         the offset search's reach (`locate`'s `search_db`); None: `offset_search_db` for every query."""
         X = self._check_queries(X)
-        reach = np.full(X.shape[0], self._reach(None)) if search_db is None else \
-            self._check_reach(search_db, X.shape[0])
+        reach = self._reaches(search_db, X.shape[0])
         return [e for start in range(0, X.shape[0], self.BATCH)
                 for e in self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).estimates()]
 
@@ -656,9 +655,10 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"{name} must be a number from 0 (off) to 30 dB, got {value!r}")
         return float(value)
 
-    @staticmethod
-    def _check_reach(search_db, n_queries: int) -> np.ndarray:
-        """`search_db` as one reach in dB per query, each from 0 (off) to 30."""
+    def _reaches(self, search_db, n_queries: int) -> np.ndarray:
+        """`search_db` as one reach in dB per query, each from 0 (off) to 30; None: the model's for each."""
+        if search_db is None:
+            return np.full(n_queries, self._reach(None))
         out = np.asarray(search_db)
         if out.shape != (n_queries,) or out.dtype.kind not in "fiu" or not ((out >= 0) & (out <= 30)).all():
             raise ValueError(f"search_db must be {n_queries} numbers from 0 (off) to 30 dB, one per query")
@@ -667,7 +667,8 @@ class WKNNPositioner(EstimatorParams):
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
         X = self._check_queries(X)
-        return np.vstack([self._locate_block(X[start:start + self.BATCH]).table()
+        reach = self._reaches(None, X.shape[0])
+        return np.vstack([self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).table()
                           for start in range(0, X.shape[0], self.BATCH)])
 
     # -- phone-to-phone differences ----------------------------------------------------------------
@@ -758,10 +759,9 @@ class WKNNPositioner(EstimatorParams):
         floor = self.missing + 1.0
         return np.where(heard, np.clip(X - delta[:, None], floor, 0.0), X)
 
-    def _locate_block(self, X: np.ndarray, reach: np.ndarray | None = None) -> _Batch:
+    def _locate_block(self, X: np.ndarray, reach: np.ndarray) -> _Batch:
         """One block of dBm queries, with `offset_rounds` rounds of offset removal (see `locate`); `reach`: each
-        query's offset search reach (None: `offset_search_db`)."""
-        reach = np.full(X.shape[0], self._reach(None)) if reach is None else reach
+        query's offset search reach (`_reaches`)."""
         if reach.any():
             start, R, candidates = self._search_start(X, reach)
             moved = np.flatnonzero(start)

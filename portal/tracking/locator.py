@@ -121,7 +121,7 @@ class _Pending:
     offset_db: float = 0.0  # the phone's remembered offset, already taken off `vector` (phone_offset.py)
     silent: np.ndarray | None = None  # partial: columns of the APs that reported since without hearing it
     still_s: float = 0.0  # how long its readings say it has stood still (the still span; MotionFilter.stood_still)
-    search_db: float | None = None  # the offset search's reach (None: the model's); narrower once its offset is known
+    search_db: float = 0.0  # the offset search's reach for it (phone_offset.search_reach; _prepare always sets it)
 
 
 @dataclass(frozen=True)
@@ -353,8 +353,8 @@ class Locator:
             else:
                 done.append((client, _complete(model, prepared, now), newest))
         if pending:
-            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]), search_db=np.array(
-                [model.positioner.offset_search_db if p.search_db is None else p.search_db for _, p, _ in pending]))
+            estimates = model.positioner.locate_many(np.vstack([p.vector for _, p, _ in pending]),
+                                                     search_db=np.array([p.search_db for _, p, _ in pending]))
             finished = _finish_many(model, [p for _, p, _ in pending], estimates, now)
             done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
         writes = self._pipeline()

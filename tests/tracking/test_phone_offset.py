@@ -157,7 +157,7 @@ def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo
     """The positioner's offset search (±10 dB) is for a phone whose offset is not known yet; once its state
     remembers one over KNOWN_AFTER full matches, its vectors are searched KNOWN_SEARCH_DB either side of that
     offset, which could otherwise find a far place reading alike 10 dB off. Partial matches do not count."""
-    asked: list[float | None] = []
+    asked: list[float] = []
     locate = demo_model.positioner.locate
 
     def recording(x, partial=False, silent=None, search_db=None):
@@ -171,13 +171,14 @@ def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo
     state = None
     for i in range(phone_offset.KNOWN_AFTER + 1):  # heard 30 s: full matches
         state, _ = position_of(demo_model, readings, json.loads(json.dumps(state)) if state else None, 30.0 + 2 * i)
-    assert asked == [None] * phone_offset.KNOWN_AFTER + [phone_offset.KNOWN_SEARCH_DB]
+    full_reach = demo_model.positioner.offset_search_db
+    assert asked == [full_reach] * phone_offset.KNOWN_AFTER + [phone_offset.KNOWN_SEARCH_DB]
     assert demo_model.positioner.offset_search_db > phone_offset.KNOWN_SEARCH_DB
     # a venue whose tuning turned the search off (or narrower) keeps it so for a known phone too
     monkeypatch.setattr(demo_model.positioner, "offset_search_db", 0.0)
     position_of(demo_model, readings, json.loads(json.dumps(state)), 40.0)
     assert asked[-1] == 0.0
-    assert phone_offset.search_reach(state, 3.0) == 3.0 and phone_offset.search_reach(None, 3.0) is None
+    assert phone_offset.search_reach(state, 3.0) == 3.0 and phone_offset.search_reach(None, 3.0) == 3.0
 
 
 def test_only_full_matches_make_an_offset_known_and_the_first_drops_the_partial_ones():
@@ -188,7 +189,7 @@ def test_only_full_matches_make_an_offset_known_and_the_first_drops_the_partial_
     state.update(phone_offset.updated(state, 0.0, 2.0))  # the first full match starts afresh
     assert phone_offset.remembered(state) == (pytest.approx(2.0), 1) and phone_offset.full_matches(state) == 1
     for _ in range(phone_offset.KNOWN_AFTER - 1):
-        assert phone_offset.search_reach(state, 10.0) is None
+        assert phone_offset.search_reach(state, 10.0) == 10.0
         state.update(phone_offset.updated(state, 2.0, 0.0))
     assert phone_offset.known(state) and phone_offset.search_reach(state, 10.0) == phone_offset.KNOWN_SEARCH_DB
     for bad in ({"offset_db": "x", "offset_n": 9, "offset_full": 9}, {"offset_db": 1.0, "offset_n": 2,
