@@ -374,7 +374,6 @@ class MotionFilter:
                 for row, kept, count in zip(shares, keep, counts.tolist(), strict=True)]
 
 
-
 def _added(n_rows: int, n_cols: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Rows of zeros with values[j] added at (rows[j], cols[j]) in order, as the one-phone loops add into theirs."""
     dense = np.zeros((n_rows, n_cols))
