@@ -17,7 +17,9 @@ def readme_calls() -> list[tuple[str, dict]]:
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     block = text[text.index(SECTION):]
     block = block[block.index("```sh") + 5:]
-    block = block[:block.index("```")].replace("\\\n", " ").replace("'$NOW'", str(int(time.time())))
+    # $NOW as a user's `date +%s` reads it, a second or more after the demo loaded: the demo parks its car at the
+    # loading's millisecond, and the same second truncated would be older than that (a "stale" plate event)
+    block = block[:block.index("```")].replace("\\\n", " ").replace("'$NOW'", str(int(time.time()) + 1))
     calls = []
     for command in re.findall(r"^curl .*?(?=^curl |\Z)", block, flags=re.M | re.S):
         path = re.search(r"http://127\.0\.0\.1:8000(/api/\S+)", command).group(1)
