@@ -291,6 +291,7 @@ class LiveServer:
         self.url = url
         self.redis_url = redis_url
         self.settings = settings
+        self.env: dict[str, str] = {}  # the server process's environment (a second_server starts with it)
 
     def db(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
@@ -325,18 +326,40 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
                         data_dir=data_dir, load_demo=False, testing=False, demo=True)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)
+    server = LiveServer("", url, settings)
+    server.env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
+                  "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo",
+                  "DEMO": "1", "QUALITY_WAIT_S": "600"}
+    proc, server.url = start_gunicorn(server.env)
+    try:
+        yield server
+    finally:
+        stop_process(proc)
+
+
+def start_gunicorn(env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving wsgi:app with this environment on a free loopback port, once it accepts."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-           "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1",
-           "QUALITY_WAIT_S": "600"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--threads", "16", "--worker-class", "gthread", "--log-level", "warning"],
         cwd=PROJECT_ROOT, env=env,
     )
     try:
         wait_for_port(port)
-        yield LiveServer(f"http://127.0.0.1:{port}", url, settings)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def second_server(live_server):
+    """A second gunicorn on the live server's store and settings, on its own port (so its own origin), that a
+    test may stop: a network really gone, which no browser emulation has to reach."""
+    proc, url = start_gunicorn(live_server.env, workers=1)
+    try:
+        yield url, lambda: stop_process(proc)
     finally:
         stop_process(proc)
 
