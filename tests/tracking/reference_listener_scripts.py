@@ -1,6 +1,7 @@
-"""Footfall's and presence's scripts as they were before they batched their hash and sorted-set writes
-(main at 62bb27e, 2026-12-03), kept verbatim: tests/tracking/test_batch_listeners.py holds the scripts of today
-to what these stored, one call per position."""
+"""The tracker's write scripts as they were on 2026-12-03 (main at 62bb27e), kept verbatim: footfall's and
+presence's before they batched their hash and sorted-set writes (tests/tracking/test_batch_listeners.py holds
+today's to what these stored, one call per position), and the kept positions' script the locator's plain
+commands replaced (tests/tracking/test_kept_writes.py)."""
 
 RECORD = """
 local cur, open, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -247,4 +248,21 @@ for i = 5, #ARGV, 2 do
   end
 end
 return closed
+"""
+
+# KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one
+# bucket; ARGV: their TTLs, then per phone its state as JSON ('': unchanged), 2n and the kept position's n
+# fields and values (0: none kept). What SET, HSET and EXPIRE per phone did, in one call per batch.
+KEEP = """
+local a = 3
+for k = 1, #KEYS, 2 do
+  if ARGV[a] ~= '' then redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[1]) end
+  local n = tonumber(ARGV[a + 1])
+  if n > 0 then
+    redis.call('HSET', KEYS[k + 1], unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
+  end
+  a = a + 2 + n
+end
+return 1
 """
