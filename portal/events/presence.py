@@ -40,6 +40,18 @@ _PRESENCE = LUA_BATCHED + """
 local here_key, seen_key, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, leave_after, maxlen, max_close = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
+-- A time as the state keeps it (to the millisecond); the call's own time, most phones' sighting, formatted once
+-- (and its millisecond, which the state keeps as the sighting's time).
+local at_ms = string.format('%.3f', at)
+local at_r = tonumber(at_ms)
+local at_r_ms = string.format('%.3f', at_r)
+local function ms(t)
+  if t ~= 0 then
+    if t == at then return at_ms elseif t == at_r then return at_r_ms end
+  end
+  return string.format('%.3f', t)
+end
+
 local function emit(kind, at, who, z, data)
   local f = {'k', kind, 'at', string.format('%.3f', at), 'dev', who}
   if z ~= '' then table.insert(f, 'z'); table.insert(f, z) end
@@ -120,15 +132,14 @@ for i = 5, #ARGV, 2 do
       cur, since, arrived = '', now, now
       emit('arrive', now, dev, '', nil)
     end
-    now = tonumber(string.format('%.3f', now))
+    now = tonumber(ms(now))
     if v then crossed(dev, cur, since, last, now) end
     if zone ~= cur then
       if cur ~= '' then emit('zone_leave', now, dev, cur, string.format('{"dwell_s":%.1f}', now - since)) end
       if zone ~= '' then emit('zone_enter', now, dev, zone, nil) end
       since = now
     end
-    here.set(dev, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
-      .. '|' .. string.format('%.3f', arrived))
+    here.set(dev, zone .. '|' .. ms(since) .. '|' .. ms(now) .. '|' .. ms(arrived))
     seen.set(dev, now)
     if now <= at - leave_after then drained = false end  -- stale at once: the next look would find it
   end

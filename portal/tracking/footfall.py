@@ -69,6 +69,13 @@ local today, dwell_of = ARGV[9], {}
 for k = 1, ndays do dwell_of[ARGV[8 + k]] = KEYS[6 + k] end
 local first = 9 + ndays  -- the first position's ARGV
 
+-- A time as a visit keeps it (to the millisecond); the call's own time, most positions' sighting, formatted once.
+local at_ms = string.format('%.3f', at)
+local function ms(t)
+  if t == at and t ~= 0 then return at_ms end
+  return string.format('%.3f', t)
+end
+
 -- An open visit: "zone|since|last|day|hour", the day and hour (venue time) of its last sighting, where
 -- it counts once closed. A value without them (written before they were kept) counts in the call's.
 local function parse(value)
@@ -181,8 +188,7 @@ local function place(client, zone, cell, hz, dz, heat)
     end
   end
   if zone ~= '' then
-    cur.set(client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
-      .. '|' .. day .. '|' .. hour)
+    cur.set(client, zone .. '|' .. ms(since) .. '|' .. ms(now) .. '|' .. day .. '|' .. hour)
     open.set(client, now)  -- never stale at once: now >= at, gap > 0
     count(hz, client, ttl)
     count(dz, client, day_ttl)
