@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from core.memo import BoundedMemo
-from core.storage import is_cluster
+from core.storage import LUA_BATCHED, is_cluster
 from portal.events.insights import K_MIN, staff_devices
 from portal.events.log import MAXLEN, Event, EventKeys, EventLog
 from portal.events.privacy import PrivacyStore
@@ -36,9 +36,21 @@ PRESENT_WITHIN_S = 300.0
 STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the day (and the day so far)
 DETECTED_MAX_AGE_S = 300.0  # live counts reuse a venue's detected staff this long (a week of the log is read)
 
-_PRESENCE = """
-local here, seen, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+_PRESENCE = LUA_BATCHED + """
+local here_key, seen_key, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, leave_after, maxlen, max_close = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+
+-- A time as the state keeps it (to the millisecond); the call's own time, most phones' sighting, formatted once
+-- (and its millisecond, which the state keeps as the sighting's time).
+local at_ms = string.format('%.3f', at)
+local at_r = tonumber(at_ms)
+local at_r_ms = string.format('%.3f', at_r)
+local function ms(t)
+  if t ~= 0 then
+    if t == at then return at_ms elseif t == at_r then return at_r_ms end
+  end
+  return string.format('%.3f', t)
+end
 
 local function emit(kind, at, who, z, data)
   local f = {'k', kind, 'at', string.format('%.3f', at), 'dev', who}
@@ -76,23 +88,36 @@ local function crossed(who, z, since, from_t, to_t)
   end
 end
 
+-- The phones' state and last sightings, written once at the end of the call (LUA_BATCHED); the batch's
+-- phones' states read in one HMGET.
+local here, seen = batched_hash(here_key), batched_zset(seen_key)
+local batch = {}
+for i = 5, #ARGV, 2 do if ARGV[i] ~= '' then batch[#batch + 1] = ARGV[i] end end
+here.prefetch(batch)
+
 -- One phone after the other, as many calls of one would (device, zone each from ARGV[5]); device '':
--- only close the phones gone quiet (the sweep).
-local closed = 0
+-- only close the phones gone quiet (the sweep). Once a look for them finds fewer than max_close, none is
+-- left but the phone skipped, whose sighting moves to `at`: the next looks would find none until a phone is
+-- kept at a time that old again, and are skipped till then.
+local closed, drained = 0, false
 for i = 5, #ARGV, 2 do
   local dev, zone, now = ARGV[i], ARGV[i + 1], at
-  local stale = redis.call('ZRANGEBYSCORE', seen, '-inf', now - leave_after, 'LIMIT', 0, max_close)
-  for _, c in ipairs(stale) do
-    if c ~= dev then
-      local v = redis.call('HGET', here, c)
-      if v then close(c, v) end
-      redis.call('HDEL', here, c)
-      redis.call('ZREM', seen, c)
-      closed = closed + 1
+  if not drained then
+    seen.flush()
+    local stale = redis.call('ZRANGEBYSCORE', seen_key, '-inf', now - leave_after, 'LIMIT', 0, max_close)
+    for _, c in ipairs(stale) do
+      if c ~= dev then
+        local v = here.get(c)
+        if v then close(c, v) end
+        here.set(c, false)
+        seen.set(c, false)
+        closed = closed + 1
+      end
     end
+    drained = #stale < max_close
   end
   if dev ~= '' then
-    local v = redis.call('HGET', here, dev)
+    local v = here.get(dev)
     local cur, since, last, arrived = '', now, now, now
     if v then
       cur, since, last, arrived = parse(v)
@@ -107,18 +132,20 @@ for i = 5, #ARGV, 2 do
       cur, since, arrived = '', now, now
       emit('arrive', now, dev, '', nil)
     end
-    now = tonumber(string.format('%.3f', now))
+    now = tonumber(ms(now))
     if v then crossed(dev, cur, since, last, now) end
     if zone ~= cur then
       if cur ~= '' then emit('zone_leave', now, dev, cur, string.format('{"dwell_s":%.1f}', now - since)) end
       if zone ~= '' then emit('zone_enter', now, dev, zone, nil) end
       since = now
     end
-    redis.call('HSET', here, dev, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
-      .. '|' .. string.format('%.3f', arrived))
-    redis.call('ZADD', seen, now, dev)
+    here.set(dev, zone .. '|' .. ms(since) .. '|' .. ms(now) .. '|' .. ms(arrived))
+    seen.set(dev, now)
+    if now <= at - leave_after then drained = false end  -- stale at once: the next look would find it
   end
 end
+seen.flush()
+here.flush()
 return closed
 """
 

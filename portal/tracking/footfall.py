@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from core.storage import VenueKeys, is_cluster, scan_slot
+from core.storage import LUA_BATCHED, VenueKeys, is_cluster, scan_slot
 from portal.events.privacy import PrivacyKeys
 
 if TYPE_CHECKING:  # only for the annotation: matplotlib's module is loaded when a chart is drawn
@@ -54,8 +54,8 @@ TTL_DAYS = 35
 DAYS_KEPT = 400
 ALL = "_all"
 
-_RECORD = """
-local cur, open, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+_RECORD = LUA_BATCHED + """
+local cur_key, open_key, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, gap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local hh, max_close, only_close, day_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 
@@ -68,6 +68,13 @@ local ndays = tonumber(ARGV[8])
 local today, dwell_of = ARGV[9], {}
 for k = 1, ndays do dwell_of[ARGV[8 + k]] = KEYS[6 + k] end
 local first = 9 + ndays  -- the first position's ARGV
+
+-- A time as a visit keeps it (to the millisecond); the call's own time, most positions' sighting, formatted once.
+local at_ms = string.format('%.3f', at)
+local function ms(t)
+  if t == at and t ~= 0 then return at_ms end
+  return string.format('%.3f', t)
+end
 
 -- An open visit: "zone|since|last|day|hour", the day and hour (venue time) of its last sighting, where
 -- it counts once closed. A value without them (written before they were kept) counts in the call's.
@@ -119,22 +126,33 @@ local function expire_touched()
   for _, key in ipairs(touched_keys) do redis.call('EXPIRE', key, ttl) end
 end
 
--- close visits that went quiet (other clients than the one recorded), a few per position
+-- The open visits and their last sightings, written once at the end of the call (LUA_BATCHED)
+local cur, open = batched_hash(cur_key), batched_zset(open_key)
+
+-- close visits that went quiet (other clients than the one recorded), a few per position. Once a look finds
+-- fewer than max_close, none is left but the client skipped, whose visit the position moves to `at` (or ends):
+-- the next looks would find none until a visit is kept at a time that old again, and are skipped till then.
+local drained = false
 local function close_stale(client)
-  local stale = redis.call('ZRANGEBYSCORE', open, '-inf', at - gap, 'LIMIT', 0, max_close)
+  if drained then return 0 end
+  open.flush()
+  local stale = redis.call('ZRANGEBYSCORE', open_key, '-inf', at - gap, 'LIMIT', 0, max_close)
   for _, c in ipairs(stale) do
     if c ~= client then
-      local v = redis.call('HGET', cur, c)
+      local v = cur.get(c)
       if v then close(v) end
-      redis.call('HDEL', cur, c)
-      redis.call('ZREM', open, c)
+      cur.set(c, false)
+      open.set(c, false)
     end
   end
+  drained = #stale < max_close
   return #stale
 end
 
 if only_close == '1' then
   local closed = close_stale('')
+  open.flush()
+  cur.flush()
   fold_late()
   expire_touched()
   return closed
@@ -157,7 +175,7 @@ for _, c in ipairs(redis.call('SMEMBERS', KEYS[5])) do staff[c] = true end
 local function place(client, zone, cell, hz, dz, heat)
   close_stale(client)
   local now, day, hour = at, today, hh
-  local v = redis.call('HGET', cur, client)
+  local v = cur.get(client)
   local since = now
   local z, s, last, last_day, last_hour
   if v then z, s, last, last_day, last_hour = parse(v) end
@@ -170,14 +188,13 @@ local function place(client, zone, cell, hz, dz, heat)
     end
   end
   if zone ~= '' then
-    redis.call('HSET', cur, client, zone .. '|' .. string.format('%.3f', since) .. '|' .. string.format('%.3f', now)
-      .. '|' .. day .. '|' .. hour)
-    redis.call('ZADD', open, now, client)
+    cur.set(client, zone .. '|' .. ms(since) .. '|' .. ms(now) .. '|' .. day .. '|' .. hour)
+    open.set(client, now)  -- never stale at once: now >= at, gap > 0
     count(hz, client, ttl)
     count(dz, client, day_ttl)
   else
-    redis.call('HDEL', cur, client)
-    redis.call('ZREM', open, client)
+    cur.set(client, false)
+    open.set(client, false)
   end
   count(hall, client, ttl)
   count(dall, client, day_ttl)
@@ -188,11 +205,14 @@ local function place(client, zone, cell, hz, dz, heat)
     h.n[cell] = h.n[cell] + 1
   end
 end
+local batch = {}  -- the positions' clients: their open visits read in one HMGET
+for i = first, #ARGV, 6 do batch[#batch + 1] = ARGV[i] end
+cur.prefetch(batch)
 for i = first, #ARGV, 6 do
   local client = ARGV[i]
   if staff[client] then
-    redis.call('HDEL', cur, client)
-    redis.call('ZREM', open, client)
+    cur.set(client, false)
+    open.set(client, false)
   else
     place(client, ARGV[i + 1], ARGV[i + 2], KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])],
           KEYS[tonumber(ARGV[i + 5])])
@@ -207,10 +227,12 @@ for _, key in ipairs(heat_keys) do
   for _, cell in ipairs(heats[key].order) do redis.call('HINCRBY', key, cell, heats[key].n[cell]) end
   redis.call('EXPIRE', key, ttl)
 end
+open.flush()
+cur.flush()
 expire_touched()  -- once, after every close of the batch
 if #ARGV >= first then
-  redis.call('EXPIRE', cur, gap * 3)
-  redis.call('EXPIRE', open, gap * 3)
+  redis.call('EXPIRE', cur_key, gap * 3)
+  redis.call('EXPIRE', open_key, gap * 3)
 end
 return 1
 """

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 import redis
 
-from core.storage import HotReads, PackedPipeline, is_cluster, phone_bucket, phone_buckets
+from core.storage import HotReads, PackedPipeline, is_cluster, phone_buckets
 from portal.ingest.store import RssiKeys, RssiStore, ap_times
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
@@ -61,24 +61,6 @@ ZONE_MARGIN = 0.1  # the current zone stays while its probability is within this
 # 101, 202, 303, 404) 3 drops good APs too (30 s / 120 s: 82.5 / 88.8% with 3, 85.8 / 91.5% with 5), and
 # where they hear alike the two differ by a probe or two (87.1 / 91.9% and 86.0 / 90.8%).
 STALE_AFTER_MISSES = 5
-
-
-# KEYS: per phone its motion state and its kept position (TrackKeys.track, .last_position), all of one
-# bucket; ARGV: their TTLs, then per phone its state as JSON ('': unchanged), 2n and the kept position's n
-# fields and values (0: none kept). What SET, HSET and EXPIRE per phone did, in one call per batch.
-_KEEP = """
-local a = 3
-for k = 1, #KEYS, 2 do
-  if ARGV[a] ~= '' then redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[1]) end
-  local n = tonumber(ARGV[a + 1])
-  if n > 0 then
-    redis.call('HSET', KEYS[k + 1], unpack(ARGV, a + 2, a + 1 + n))
-    redis.call('EXPIRE', KEYS[k + 1], ARGV[2])
-  end
-  a = a + 2 + n
-end
-return 1
-"""
 
 
 def encode_state(state: dict) -> bytes:
@@ -298,7 +280,6 @@ class Locator:
         self.cache_s = cache_s  # how long a position stays reusable while no new reading arrives; 0: never
         self.half_life_s = half_life_s
         self.listeners: list[PositionsListener] = []
-        self._keep = db.register_script(_KEEP)
         self._reads = HotReads(db, memo_size=0)  # a phone's window bounds move with the clock: nothing to memoise
 
     def on_positions(self, listener: PositionsListener) -> None:
@@ -451,25 +432,22 @@ class Locator:
 
     def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
                     now: float) -> None:
-        """Queue each (client, (new state, position), newest reading)'s writes (one `_KEEP` call per phone
-        bucket for the lot) and its listeners'."""
+        """Queue each (client, (new state, position), newest reading)'s writes and its listeners'. Plain commands
+        (SET, HSET, EXPIRE a phone), not a script: until 2026-12-03 one script call per phone bucket did the same
+        writes, and cost the store about twice the CPU for them (each call from Lua, and its AOF record)."""
         keys = TrackKeys(venue)
         track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
-        per_bucket: dict[int, tuple[list[str], list[object]]] = {}
         told: list[tuple[str, Position]] = []
         for client, (state, position), newest in done:
-            kept = newest is not None and self.cache_s > 0
-            if state is not None or kept:
-                bucket_keys, args = per_bucket.setdefault(phone_bucket(venue, client), ([], [track_ttl, kept_ttl]))
-                fields = KeptPosition(position, newest, now).to_fields() if kept else {}
-                bucket_keys += [keys.track(client), keys.last_position(client)]
-                args += ["" if state is None else encode_state(state), 2 * len(fields),
-                         *chain.from_iterable(fields.items())]
+            if state is not None:
+                pipe.execute_command("SET", keys.track(client), encode_state(state), "EX", track_ttl)
+            if newest is not None and self.cache_s > 0:
+                kept = keys.last_position(client)
+                pipe.execute_command("HSET", kept, *chain.from_iterable(KeptPosition(position, newest, now)
+                                                                        .to_fields().items()))
+                pipe.execute_command("EXPIRE", kept, kept_ttl)
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
-        for bucket_keys, args in per_bucket.values():
-            # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
-            self._keep(keys=bucket_keys, args=args, client=None if is_cluster(pipe) else pipe)
         if told:
             for listener in self.listeners:
                 listener(pipe, venue, told, now)
