@@ -45,11 +45,7 @@ MIN_APS = 3  # fewer APs than this place a phone worse than the AP it is associa
 HALF_LIFE_S = 6.0  # a reading's weight halves every HALF_LIFE_S seconds (positioning/recency.py)
 # A phone whose strongest APs read within this (dB, RMS) of their last seconds over an older span has
 # stood still over it: the median of the whole span places it (positioning/recency.py settled_vector).
-# 3, not 4: where every AP is 30-40 m away the last 10 m of a walk change the strongest readings by ~3 dB,
-# and a span reaching back into the walk holds lone once-a-minute readings taken there (docs/landing-history.md,
-# thirteenth pass). Chosen among 4, 3 and 2.5 on training malls 101-404 (30 s / 120 s means 89.0 / 94.25% with 4,
-# 90.1 / 94.0% with 3; 2.5 lost 1-2 points at 120 s on 101 and 202 against 3).
-SETTLE_MAX_CHANGE_DB = 3.0
+SETTLE_MAX_CHANGE_DB = 4.0
 # A phone heard for less than this has not been reported by every AP yet (native reports come every
 # 3-6 s): an AP missing from its readings is unknown, not unheard, so it is matched on the APs it has.
 PARTIAL_UNTIL_S = 8.0
