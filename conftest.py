@@ -287,11 +287,11 @@ def ops(client, console):
 
 
 class LiveServer:
-    def __init__(self, url: str, redis_url: str, settings: Settings) -> None:
+    def __init__(self, url: str, redis_url: str, settings: Settings, env: dict[str, str]) -> None:
         self.url = url
         self.redis_url = redis_url
         self.settings = settings
-        self.env: dict[str, str] = {}  # the server process's environment (a second_server starts with it)
+        self.env = env  # the server process's environment (a second_server starts with it)
 
     def db(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
@@ -326,13 +326,12 @@ def live_server(live_valkey, demo_map, tmp_path_factory):
                         data_dir=data_dir, load_demo=False, testing=False, demo=True)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)
-    server = LiveServer("", url, settings)
-    server.env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
-                  "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo",
-                  "DEMO": "1", "QUALITY_WAIT_S": "600"}
-    proc, server.url = start_gunicorn(server.env)
+    env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
+           "PHONE_KEY": settings.phone_key, "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo", "DEMO": "1",
+           "QUALITY_WAIT_S": "600"}
+    proc, server_url = start_gunicorn(env)
     try:
-        yield server
+        yield LiveServer(server_url, url, settings, env)
     finally:
         stop_process(proc)
 
