@@ -433,7 +433,7 @@ def summarise(results: list[ProbeResult]) -> dict:
     return out
 
 
-def quality_claims(venue, live_points: int) -> dict:
+def quality_claims(venue, live_points: int | None) -> dict:
     """What the product's quality report tells the operator for this map (fingerprints/quality.py)."""
     out = {}
     t = time.perf_counter()
@@ -461,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=5)
     parser.add_argument("--phone-spread", type=float, default=1.0,
                         help="phone models (and the survey phone) differ this many times as much as the simulator's")
-    parser.add_argument("--live-points", type=int, default=150, help="visits the live estimate simulates")
+    parser.add_argument("--live-points", type=int, default=None,
+                        help="visits the live estimate simulates (default: as the report, estimate.VISITS)")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
     parser.add_argument("--feed-up", type=int, default=600,
                         help="seconds the APs report before the first shopper (the live model leaves out APs "

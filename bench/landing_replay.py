@@ -1,7 +1,7 @@
 """The landing bench without HTTP: the same mall, shoppers and radio as bench/landing.py, replayed in process.
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
-                                    [--live-points 150] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
+                                    [--live-points N] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
                                     [--frames alike|own-ap] [--feed-up 600]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the phones'
@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zones", default="2-2")
     parser.add_argument("--breakdown", action="store_true")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--live-points", type=int, default=150, help="visits the quality report's estimate simulates")
+    parser.add_argument("--live-points", type=int, default=None,
+                        help="visits the quality report's estimate simulates (default: as the report, estimate.VISITS)")
     parser.add_argument("--ap-miss", type=float, default=0.0,
                         help="each AP misses each of a phone's frames with this probability (0: APs hear alike)")
     parser.add_argument("--frames", choices=("alike", "own-ap"), default="alike",

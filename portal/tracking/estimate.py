@@ -16,11 +16,12 @@ none: see LiveAssumptions). The phone walks in along the walkway graph (`early_w
 node (through its door, as the plan leads in), each second heard (at `frame_rate`) at the nearest reference point's
 fingerprint as a shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as
 wide as the survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a
-native/Meraki schedule, positioned by the tracker every `tracker_tick_s`, and probed 2 s after joining the WiFi (on
-entering the zone: heard from its first second inside; or on arriving: then on a walkway of the car park, at the
-share `arrive_by_car`, else of a lobby or corridor), 30 s and 120 s after entering the zone. `hidden_m` was chosen
-on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0, 0.75 and 1.5 m once the zone evidence was
-calibrated to the estimate's spread); what the estimate cannot know is listed with it (CANNOT_KNOW)."""
+native/Meraki schedule drawn for that visit (`_feed`), positioned by the tracker every `tracker_tick_s`, and probed
+2 s after joining the WiFi (on entering the zone: heard from its first second inside; or on arriving: then on a
+walkway of the car park, at the share `arrive_by_car`, else of a lobby or corridor), 30 s and 120 s after entering
+the zone. `hidden_m` was chosen on training malls 101 and 202 only (among 0, 1.5 and 2.2 m, then 0, 0.75 and 1.5 m
+once the zone evidence was calibrated to the estimate's spread); what the estimate cannot know is listed with it
+(CANNOT_KNOW)."""
 
 from __future__ import annotations
 
@@ -366,11 +367,13 @@ def _misses(zone, spot: tuple[float, float], first: bool) -> list[_Outcome]:
 
 
 def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding: LeaveOutPositioner,
-                    ap_xy: np.ndarray, schedule, arrivals: list, walkways: Mapping[str, list[tuple[float, float]]],
-                    zone, spot: tuple[float, float],
+                    ap_xy: np.ndarray, feed: Callable[[np.random.Generator], list], arrivals: list,
+                    walkways: Mapping[str, list[tuple[float, float]]], zone, spot: tuple[float, float],
                     rng: np.random.Generator, a: LiveAssumptions, noise_db: float) -> list[_Outcome]:
-    """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there)."""
+    """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there).
+    `feed(rng)`: the APs' report schedule this visit meets (one draw per visit: see `_feed`)."""
     out: list[_Outcome] = []
+    schedule = feed(rng)
     # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
     hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
     visit = _visit(walk_in, survey, zone, spot, rng, a, model.zones)
@@ -387,7 +390,23 @@ def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding:
     return out + _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
 
 
-VISITS = 150  # simulated visits by default: about +-4 points of sampling error on a rate near 75%
+def _feed(venue: VenueMap, ap_ids: Sequence[str], meraki_share: float
+          ) -> Callable[[np.random.Generator], list[tuple[int, object]]]:
+    """A draw of the APs' report schedule ((model column, ApReporting)), `meraki_share` of them once a minute.
+    One draw per visit, not one for the whole estimate: which APs report once a minute is not known, and one
+    draw decides it for every visit alike, so the estimate would hang on where that draw put them (check mall
+    7777, 2026-12-03: one draw had all four APs that reach the food hall report natively and claimed its stalls
+    at 78% at 30 s; with two of them once a minute, as in that mall's feed, the bench measured 15%). Drawn per
+    visit, the estimate is the rate expected over the assumed mix."""
+    col = {b: i for i, b in enumerate(ap_ids)}
+
+    def draw(rng: np.random.Generator) -> list[tuple[int, object]]:
+        return [(col[r.bssid], r) for r in report_schedule(venue, int(rng.integers(2**31)), meraki_share)
+                if r.bssid in col]
+    return draw
+
+
+VISITS = 300  # simulated visits by default: a standard error of about 2.5 points on a rate near 75% (150: 3.5)
 VISITS_PER_ZONE = 4  # at most this many per dwell zone by default (a small venue needs fewer)
 
 
@@ -413,8 +432,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
     ap_by_id = {ap.bssid: ap for ap in venue.aps}
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
-    col = {b: i for i, b in enumerate(model.ap_ids)}
-    schedule = [(col[r.bssid], r) for r in report_schedule(venue, seed, a.meraki_share) if r.bssid in col]
+    feed = _feed(venue, model.ap_ids, a.meraki_share)
     surveyed_noise = survey_noise_db(venue)
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise
     noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
@@ -424,7 +442,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
         if zone.floor in survey.trees:
-            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, schedule, arrivals, walkways, zone,
+            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkways, zone,
                                         spot, rng, a, noise_db)
         else:
             outcomes += _misses(zone, spot, first=True)

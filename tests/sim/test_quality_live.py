@@ -40,6 +40,21 @@ def test_it_runs_the_live_step(linear, monkeypatch):
     assert calls and est.first_zone_rate == est.early_zone_rate == est.settled_zone_rate == 0.0
 
 
+def test_each_visit_meets_its_own_draw_of_the_feed(linear, monkeypatch):
+    """Which APs report once a minute is not known: each visit draws the schedule anew (one draw for every visit
+    would make the estimate hang on where that draw put the once-a-minute APs)."""
+    seeds = []
+    real = estimate_module.report_schedule
+
+    def spy(venue, seed, share):
+        seeds.append(seed)
+        return real(venue, seed, share)
+
+    monkeypatch.setattr(estimate_module, "report_schedule", spy)
+    live_estimate(linear.venue, max_points=6)
+    assert len(seeds) == 6 and len(set(seeds)) == 6
+
+
 def test_the_estimate_is_seeded_and_says_what_it_cannot_know(linear, default_estimate):
     est = default_estimate
     again = live_estimate(linear.venue, max_points=12, seed=1)
@@ -58,7 +73,7 @@ def test_the_check_states_its_sampling_error():
     """CHECKED's ± comes from the check's sample sizes (a 95% binomial interval), not a constant."""
     assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
     assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
-    assert "-3 to +6 at 120 s (±5)" in CHECKED and "-11 to +5 at the first probe (±11)" in CHECKED
+    assert "-4 to +4 at 120 s (±4)" in CHECKED and "-10 to +5 at the first probe (±10)" in CHECKED
 
 
 def test_validation_walk_measures_the_live_error(linear):
