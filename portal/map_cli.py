@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def _venue_map(venue: str, for_update: bool = False):
     return venue_map
 
 
+def _bar_progress(bar) -> Callable[[int, int], None]:
+    """A `progress(done, total)` callback that moves a click progress bar (its length learnt on the first call)."""
+    def progress(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - bar.pos)
+    return progress
+
+
 def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tune_args) -> tuple[dict, dict]:
     """(configuration, how it was chosen) for `positioning-tune`: from a file, the defaults, or tuned."""
     if defaults:
@@ -50,12 +59,7 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
             raise click.ClickException(f"{config_file}: JSON nested too deep") from None
         return config, {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        result = tune_venue(venue_map, progress=progress, **tune_args)
+        result = tune_venue(venue_map, progress=_bar_progress(bar), **tune_args)
     click.echo(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s of map v{venue_map.version}:")
     for row in result.rows[:5]:
         click.echo(f"  {json.dumps(row.params)}: floor {row.floor_hit_rate:.1%} +- {row.floor_sd:.1%}, "
@@ -173,7 +177,9 @@ def register(app: Flask) -> None:
         for line in report.summary_lines():
             click.echo(line)
         if floor is None:
-            for line in live_estimate(venue_map).summary_lines():
+            with click.progressbar(length=1, label="simulating visits", file=sys.stderr) as bar:
+                estimate = live_estimate(venue_map, progress=_bar_progress(bar))
+            for line in estimate.summary_lines():
                 click.echo(line)
         if as_json:
             Path(as_json).write_text(json.dumps(report.to_dict(), indent=1, default=float))

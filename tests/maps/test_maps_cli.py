@@ -128,6 +128,15 @@ def test_quality_report(cli, tmp_path):
     assert cli("quality-report", "nowhere").exit_code != 0
 
 
+def test_quality_report_of_every_floor_adds_the_live_estimate_with_progress(cli):
+    """Without --floor the report goes on to the live estimate (the simulated visits through the live path),
+    showing its progress as it goes (a large mall's takes minutes)."""
+    result = cli("quality-report", "demo", "--no-ap-heatmaps")
+    assert result.exit_code == 0, result.output
+    assert "simulating visits" in result.output  # the progress bar (click's runner mixes stderr in)
+    assert "right zone at the first probe" in result.output and "cannot know:" in result.output
+
+
 def test_rebuild_model(cli):
     result = cli("rebuild-model", "demo")
     assert result.exit_code == 0, result.output
