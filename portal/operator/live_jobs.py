@@ -39,12 +39,12 @@ from fingerprints.quality import CannotEstimate, LiveAssumptions, LiveEstimate
 log = logging.getLogger(__name__)
 
 LEASE_S = 120  # the computing worker renews it every RENEW_EVERY_S; a dead one's lapses this long after
-KEEP_S = 7 * 86400  # a version's estimate (a re-computation costs half a minute of one worker)
+KEEP_S = 7 * 86400  # a version's estimate (a re-computation costs a minute or two of one worker)
 FAILED_S = 600  # a failed computation is tried again after this
 RENEW_EVERY_S = 5.0
 # Bump when the estimate's numbers change for the same map (the live path or the simulation changed), so the
 # stored ones are not shown for KEEP_S after a release. The fields' names are in FORMAT by themselves.
-ESTIMATOR_REVISION = 1
+ESTIMATOR_REVISION = 2  # 2: the report schedule drawn per visit, 300 visits (2026-12-03)
 # Decoded estimates per (venue, map version), for the whole process: a version never changes (the JSON of a
 # large mall is ~1 MB: decoded once, not on every page)
 ESTIMATES = BoundedMemo(16)
