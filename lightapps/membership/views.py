@@ -140,9 +140,13 @@ def resend(venue: str):
     return _send_code(venue, venue_map, shopper, phone)
 
 
-def _verify_page(venue_map, shopper, phone: str | None, *, error: str | None = None, status: int = 200):
+def _verify_page(venue_map, shopper, phone: str | None, *, error: str | None = None, status: int = 200,
+                 typed: str = ""):
+    """The code form; `typed`: a wrong code as the shopper typed it, kept in the field so that she can mend
+    the digit she got wrong instead of typing all six again (her own input, sent back to her alone)."""
     return render_template("membership/verify.html", venue=venue_map, shopper_token=shopper_token(shopper),
-                           masked_phone=mask_phone(phone) if phone else "", error=error, zh=is_zh()), status
+                           masked_phone=mask_phone(phone) if phone else "", error=error, zh=is_zh(),
+                           typed=typed), status
 
 
 @bp.get("/member/verify")
@@ -164,7 +168,8 @@ def verify(venue: str):
     if phone is None:
         return _signup_page(venue_map, shopper, status=410,
                             error=_("That code has expired (codes last 5 minutes); enter your number again."))
-    result = members.verify(venue, phone, shopper.client, request.form.get("code", "")[:20])
+    typed = request.form.get("code", "")[:20]
+    result = members.verify(venue, phone, shopper.client, typed)
     if result.ok:
         member = result.member
         record_event(APP, "member_join" if result.created else "member_login", venue, shopper,
@@ -172,7 +177,7 @@ def verify(venue: str):
         welcome = {"welcome": "new" if result.created else "back"}
         return redirect(shopper_url("membership.card", venue=venue, **welcome, **lang_arg()), code=303)
     if result.status == "WRONG":
-        return _verify_page(venue_map, shopper, phone, status=400, error=_(
+        return _verify_page(venue_map, shopper, phone, status=400, typed=typed, error=_(
             "That code is not right. %(n)d tries left.", n=result.attempts_left))
     if result.status == "TOO_MANY":
         return _verify_page(venue_map, shopper, phone, status=429, error=_(

@@ -115,7 +115,13 @@ def test_wrong_code_then_too_many(client, demo, token, sender, members):
     wrong = "000000" if code != "000000" else "111111"
     resp = client.post("/v/demo/member/verify", data={"c": token(), "code": wrong})
     assert resp.status_code == 400 and f"{MAX_ATTEMPTS - 1} tries left" in resp.get_data(as_text=True)
-    for _ in range(MAX_ATTEMPTS - 2):
+    # the wrong code stays in the field (to mend one digit), escaped, and marked as the one refused
+    field = re.search(r'<input[^>]*id="code"[^>]*>', resp.get_data(as_text=True)).group(0)
+    assert f'value="{wrong}"' in field and 'aria-invalid="true"' in field
+    odd = client.post("/v/demo/member/verify", data={"c": token(), "code": '1"><b>2'})
+    assert odd.status_code == 400 and '<b>2' not in odd.get_data(as_text=True)
+    assert 'value="1&#34;&gt;&lt;b&gt;2"' in odd.get_data(as_text=True)
+    for _ in range(MAX_ATTEMPTS - 3):
         client.post("/v/demo/member/verify", data={"c": token(), "code": wrong})
     resp = client.post("/v/demo/member/verify", data={"c": token(), "code": wrong})
     assert resp.status_code == 429
