@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 PURPOSE = "preorder"
 PAY_WITHIN_S = 15 * 60
 SWEEP_LIMIT = 500  # paid pre-orders settled per venue per sweep (the rest: the next minute's)
+# A pre-order lapses at the latest 6 hours after its booking's day (booked at most BOOKING_DAYS_AHEAD days ahead),
+# and its record is kept 2 days after its day: one paid longer ago has nothing left for the sweep to settle.
+BACKFILL_DAYS = 8 + 2
 LOOK_AGAIN_S = 60  # never sooner than this: one sweep a minute finds a lapse as soon as there is one
 REASONS = {"CANCELED": "pre-order given up", "NO_SHOW": "queue number missed"}  # the refund's, by the record's state
 
@@ -102,6 +105,8 @@ def sweep_paid_preorders(venue: str, store: QueueStore, payments: PaymentService
     if now is None:
         clock_ms = payments.clock()
         now = time.time() if clock_ms is None else clock_ms / 1000
+    if not store.backfilled(venue):
+        enlist_paid_before_the_list(venue, store, payments, now)
     refunded = 0
     for order_id in store.paid_preorders_due(venue, now, SWEEP_LIMIT):
         try:
@@ -109,6 +114,22 @@ def sweep_paid_preorders(venue: str, store: QueueStore, payments: PaymentService
         except PaymentError as exc:  # this one waits for the next sweep; a store fault stops the sweep (raised)
             log.warning("paid pre-order %s not settled yet: %s", order_id, exc.code)
     return refunded
+
+
+def enlist_paid_before_the_list(venue: str, store: QueueStore, payments: PaymentService, now: float) -> int:
+    """Once per venue, the first sweep after the upgrade: the pre-orders paid before the sweep's list existed
+    (their payment script did not put them on it, so no lapse would have refunded them) go on it, found in the
+    payments ledger since BACKFILL_DAYS before `now`. Any that was settled meanwhile is harmless to look at
+    again: a served one is kept, and a refunded one has nothing left to refund (the one refund number).
+    Returns how many it added."""
+    since_ms = int((now - BACKFILL_DAYS * 86400) * 1000)
+    paid = [entry.order for entry in payments.store.ledger(venue, since_ms=since_ms)
+            if entry.kind == "paid" and entry.purpose == PURPOSE]
+    added = store.enlist_paid_preorders(venue, list(dict.fromkeys(paid)))
+    store.mark_backfilled(venue, now)  # after the list: a store fault in between tries it all again next time
+    if added:
+        log.info("paid pre-orders put on the sweep's list: %d (paid before it existed)", added)
+    return added
 
 
 def _settle(venue: str, order_id: str, store: QueueStore, payments: PaymentService, now: float) -> int:

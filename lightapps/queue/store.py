@@ -20,6 +20,8 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
 - ``mp:{venue}:queuepaid`` ZSET  payment order id of a paid pre-order -> when the sweep looks at it next (s):
                                   every paid pre-order until the sweep settled it (kept with a meal served,
                                   refunded with a number that lapsed, was missed or given up; payment.py)
+- ``mp:{venue}:queuepaid:backfilled`` STRING  when the sweep put the pre-orders paid before that list existed on it
+                                  (from the payments ledger, once per venue; no TTL)
 
 Ticket states follow Google's waitlist API names: WAITING, SERVICE_READY (called), SEATED, NO_SHOW,
 CANCELED. Reservation states: BOOKED, ARRIVED, NO_SHOW, CANCELED.
@@ -37,7 +39,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -106,6 +108,10 @@ class QueueKeys(VenueKeys):
     def paid_preorders(self) -> str:
         """The venue's paid pre-orders the sweep still has to settle (outside `zone`: no zone can be named so)."""
         return self.key("queuepaid")
+
+    def paid_preorders_backfilled(self) -> str:
+        """Set (for good) once the sweep put the pre-orders paid before its list existed on it."""
+        return self.key("queuepaid", "backfilled")
 
 
 # Shared by the scripts that find tickets: is this record (raw JSON or nil) a live number? A previous day's
@@ -609,6 +615,19 @@ class QueueStore:
         """The pre-order still has its number or booking: look at it again at `when`. XX: one that another
         sweep settled meanwhile is not put back."""
         self.db.zadd(QueueKeys(venue).paid_preorders(), {order_id: when}, xx=True)
+
+    def enlist_paid_preorders(self, venue: str, order_ids: Sequence[str]) -> int:
+        """Put paid pre-orders on the sweep's list, to look at now; NX: one already on it keeps its time.
+        Returns how many were added."""
+        if not order_ids:
+            return 0
+        return int(self.db.zadd(QueueKeys(venue).paid_preorders(), dict.fromkeys(order_ids, 0), nx=True))
+
+    def backfilled(self, venue: str) -> bool:
+        return bool(self.db.exists(QueueKeys(venue).paid_preorders_backfilled()))
+
+    def mark_backfilled(self, venue: str, now: float) -> None:
+        self.db.set(QueueKeys(venue).paid_preorders_backfilled(), repr(now))
 
     def settled(self, venue: str, order_id: str) -> None:
         """The pre-order was kept (served) or refunded: the sweep has nothing more to do with it."""

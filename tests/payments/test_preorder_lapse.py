@@ -216,3 +216,40 @@ def test_a_bookings_no_show_keeps_the_payment(pay_mall, pay, pay_portal, sandbox
     order = pay.order(VENUE, order_id)
     assert (order.status, order.refunded, order.refund_pending) == ("paid", 0, 0)
     assert on_the_list(pay) == []
+
+
+def test_a_pre_order_paid_before_the_sweeps_list_existed_is_put_on_it_once(paid_number, pay):
+    """A release before the list: the payment did not put the pre-order on it. The first sweep after the upgrade
+    finds it in the payments ledger, lists it and refunds its lapse; later sweeps do not read the ledger again."""
+    app, _client, _token, order_id = paid_number
+    db = pay.store.db
+    db.zrem(QueueKeys(VENUE).paid_preorders(), order_id)  # as the release before left it
+    db.delete(QueueKeys(VENUE).paid_preorders_backfilled())
+    assert on_the_list(pay) == []
+    assert sweep(app, pay, time.time() + LATER) == 1
+    refunded_once(pay, order_id)
+    assert on_the_list(pay) == [] and db.exists(QueueKeys(VENUE).paid_preorders_backfilled())
+
+    db.zadd(QueueKeys(VENUE).paid_preorders(), {order_id: 0})  # a settled one looked at again: nothing twice
+    assert sweep(app, pay, time.time() + LATER) == 0
+    refunded_once(pay, order_id)
+    assert on_the_list(pay) == []
+
+
+def test_the_backfill_lists_only_paid_pre_orders_and_keeps_a_listed_ones_time(paid_number, pay):
+    app, _client, _token, order_id = paid_number
+    store = app.extensions[STORES]["queue"]
+    keys = QueueKeys(VENUE)
+    when = pay.store.db.zscore(keys.paid_preorders(), order_id)
+    pay.store.db.delete(keys.paid_preorders_backfilled())
+    with app.app_context():
+        assert payment.enlist_paid_before_the_list(VENUE, store, pay, time.time()) == 0  # already on it: NX
+    assert pay.store.db.zscore(keys.paid_preorders(), order_id) == when and store.backfilled(VENUE)
+    pay.store.db.zrem(keys.paid_preorders(), order_id)
+    with app.app_context():  # paid longer ago than a pre-order can still lapse: left alone
+        assert payment.enlist_paid_before_the_list(
+            VENUE, store, pay, time.time() + (payment.BACKFILL_DAYS + 1) * 86400) == 0
+    assert on_the_list(pay) == []
+    with app.app_context():
+        assert payment.enlist_paid_before_the_list(VENUE, store, pay, time.time()) == 1
+    assert on_the_list(pay) == [order_id]
