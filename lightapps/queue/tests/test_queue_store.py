@@ -296,6 +296,20 @@ def test_a_paid_preorder_goes_on_the_sweeps_list_once_until_settled(store):
     assert (end.strftime("%Y%m%d"), end.hour, end.minute) == (service_day(time.time() + 86400), 0, 0)
 
 
+def test_pre_orders_paid_before_the_list_are_enlisted_once(store):
+    """The backfill's store side: listed to look at now, NX (one on the list keeps its time), and the venue
+    marked so that the sweep reads the ledger for it once."""
+    later = time.time() + 3600
+    assert store.enlist_paid_preorders(V, []) == 0
+    assert store.enlist_paid_preorders(V, ["MP1"]) == 1
+    store.look_again_at(V, "MP1", later)
+    assert store.enlist_paid_preorders(V, ["MP1", "MP2"]) == 1  # MP1 keeps its time
+    assert store.paid_preorders_due(V, 0, 10) == ["MP2"] and store.paid_preorders_due(V, later, 10) == ["MP2", "MP1"]
+    assert not store.backfilled(V)
+    store.mark_backfilled(V, time.time())
+    assert store.backfilled(V) and not store.backfilled("elsewhere")
+
+
 def test_menu_is_capped(store, db):
     from lightapps.queue import store as store_module
 
