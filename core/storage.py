@@ -471,6 +471,14 @@ class VenueKeys:
             return ":".join((self.prefix, self.tag, *parts))
         return self.bucket_key(phone_bucket(self.venue, client), *parts)
 
+    def phone_keys(self, kind: str, clients: Sequence[str]) -> list[str]:
+        """`phone_key(client, kind, client)` of each client: a batch's keys of one kind (the tracker's), the
+        venue's prefix made once while it has one bucket."""
+        if phone_buckets(self.venue) == 1:
+            head = ":".join((self.prefix, self.tag, kind, ""))
+            return [head + client for client in clients]
+        return [self.phone_key(client, kind, client) for client in clients]
+
 
 _connections_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _connections_lock = threading.Lock()

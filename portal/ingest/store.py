@@ -66,6 +66,10 @@ class RssiKeys(VenueKeys):
     def readings(self, client: str) -> str:
         return self.phone_key(client, "rssi", client)
 
+    def readings_of(self, clients: Sequence[str]) -> list[str]:
+        """`readings` of each client (a batch's)."""
+        return self.phone_keys("rssi", clients)
+
     def ahead(self, client: str) -> str:
         """Sorted set: the client's readings stored ahead of their time (`AHEAD_SCRIPT`), as their source timed
         them ("ap|rssi|ts", scored by that time), until that time comes; in the slot of its readings."""
@@ -448,6 +452,11 @@ class RssiStore:
         ap, aps, rssi, ts, associated = _read_members(members) or _split_members(members)
         phone = np.repeat(np.arange(len(raws), dtype=np.int64), [len(raw) for raw in raws])
         return Readings(phone, ap, aps, ts, rssi, associated, len(raws))
+
+    def window_commands(self, venue: str, clients: Sequence[str], now: float) -> list[tuple]:
+        """`window_command` of each client (a batch's)."""
+        since = now - self.window_s
+        return [("ZRANGEBYSCORE", key, since, "+inf") for key in RssiKeys(venue).readings_of(clients)]
 
     @staticmethod
     def window_replies(raw: np.ndarray, start: int, n: int) -> WindowReplies | None:

@@ -362,9 +362,10 @@ class Locator:
 
         keys = TrackKeys(venue)
         # The small replies first (parsed by hiredis), the windows last (`window_replies`)
-        commands = [self._reported_command(venue), *(c for client in clients for c in (
-            ("GET", keys.track(client)), ("HGETALL", keys.last_position(client)))),
-            *(self.rssi.window_command(venue, client, now) for client in clients)]
+        commands = [self._reported_command(venue), *(c for track, kept in zip(keys.tracks(clients),
+                                                                             keys.last_positions(clients), strict=True)
+                                                     for c in (("GET", track), ("HGETALL", kept))),
+                    *self.rssi.window_commands(venue, clients, now)]
         raw = self._raw(tuple(commands), window_kernel.frame)
         split, _ = window_kernel.frame(raw, 0, raw.size, 1 + 2 * n)
         replies = RawReplies.parsed(raw[:split], 1 + 2 * n)
@@ -486,11 +487,12 @@ class Locator:
         keys = TrackKeys(venue)
         track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
         told: list[tuple[str, Position]] = []
-        for client, (state, position), newest in done:
+        clients = [client for client, _, _ in done]
+        for (client, (state, position), newest), track, kept in zip(done, keys.tracks(clients),
+                                                                     keys.last_positions(clients), strict=True):
             if state is not None:
-                pipe.execute_command("SET", keys.track(client), encode_state(state), "EX", track_ttl)
+                pipe.execute_command("SET", track, encode_state(state), "EX", track_ttl)
             if newest is not None and self.cache_s > 0:
-                kept = keys.last_position(client)
                 pipe.execute_command("HSET", kept, *chain.from_iterable(KeptPosition(position, newest, now)
                                                                         .to_fields().items()))
                 pipe.execute_command("EXPIRE", kept, kept_ttl)
