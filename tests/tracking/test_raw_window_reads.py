@@ -137,3 +137,24 @@ def test_the_tracker_stores_the_same_with_raw_replies_as_with_parsed_ones(svc, d
             (kind, value, ttl), (kind2, value2, ttl2) = before[key], after[key]
             assert (kind, value) == (kind2, value2), key
             assert (ttl < 0) == (ttl2 < 0) and abs(ttl - ttl2) <= 2, key  # TTLs count down while the test runs
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_one_phones_unreadable_window_leaves_the_others_tracked(svc, demo_map, monkeypatch, caplog, raw):
+    """A member no parse reads (an AP name that is not UTF-8) fails that phone alone, with raw replies as without."""
+    if raw and not RawReplies.usable(svc.db):
+        pytest.skip("a cluster reads its batch through redis-py's pipeline")
+    monkeypatch.setattr(RawReplies, "usable", staticmethod(lambda db: raw))
+    svc.db.flushdb()
+    svc.venues.put_map(demo_map)
+    now = 1_800_000_000.0
+    heard = [(phone, ap, rssi, age, assoc) for phone, ap, rssi, age, assoc in _heard(12, seed=9) if phone % 5]
+    aps = [ap.bssid for ap in demo_map.aps]
+    svc.rssi.write(demo_map.id, [Observation(f"c{phone:03d}", aps[int(ap[3:]) % len(aps)], rssi, now - age,
+                                             associated=assoc) for phone, ap, rssi, age, assoc in heard], now)
+    svc.db.zadd(RssiKeys(demo_map.id).readings("c001"), {b"\xff\xfe|-60|%.3f" % (now - 1): now - 1})
+    tracker = Tracker(svc.db, svc.venues, svc.locator)
+    assert tracker.step(demo_map.id, now + 0.5) == len({phone for phone, *_ in heard})
+    assert "positioning a client of venue" in caplog.text
+    kept = {key.decode() for key in svc.db.scan_iter(match="*:pos:*")}
+    assert len(kept) == len({phone for phone, *_ in heard}) - 1 and not any(k.endswith(":c001") for k in kept)
