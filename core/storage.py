@@ -37,6 +37,8 @@ from redis.retry import Retry
 from core.settings import redis_nodes
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -469,6 +471,14 @@ class VenueKeys:
             return ":".join((self.prefix, self.tag, *parts))
         return self.bucket_key(phone_bucket(self.venue, client), *parts)
 
+    def phone_keys(self, kind: str, clients: Sequence[str]) -> list[str]:
+        """`phone_key(client, kind, client)` of each client: a batch's keys of one kind (the tracker's), the
+        venue's prefix made once while it has one bucket."""
+        if phone_buckets(self.venue) == 1:
+            head = ":".join((self.prefix, self.tag, kind, ""))
+            return [head + client for client in clients]
+        return [self.phone_key(client, kind, client) for client in clients]
+
 
 _connections_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _connections_lock = threading.Lock()
@@ -774,6 +784,68 @@ class HotReads(SlotCommands):
     def __init__(self, db: Store, memo_size: int = 32_768) -> None:
         """`memo_size`: how many distinct read sets keep their packed bytes (0: none, reads that never repeat)."""
         super().__init__(db, memo_size)
+
+
+Frame = Callable[..., tuple[int, int]]  # (buffer, from, to, how many at most) -> (where they end, how many)
+
+
+class RawReplies(_PinnedConnection):
+    """Read commands sent on the thread's own connection to a single server (not a cluster), their replies returned
+    as the bytes the server sent (RESP2 or RESP3, as the connection speaks), unparsed: for a caller that reads a
+    large reply faster than one Python object per element (the tracker's windows, ~50,000 members a batch:
+    portal/ingest/window_kernel.py). `frame` says where complete replies end (`Frame`: from a position, how many of
+    at most the count asked are complete; -1: not replies it reads). An error reply comes back as bytes like any
+    other: the caller reads it (`parsed`) and raises it. The connection's own parser (hiredis) must hold nothing
+    read ahead; anything amiss drops the connection, as a failed read does (`_PinnedConnection`)."""
+
+    CHUNK = 1 << 20
+
+    @staticmethod
+    def usable(db: Store) -> bool:
+        """A single server (a cluster's batch goes through redis-py's pipeline, routed per slot)."""
+        return isinstance(db, redis.Redis)
+
+    def _call(self, commands: Commands, frame: Frame) -> np.ndarray:
+        import numpy as np  # lazy: only the tracker's batch reads raw replies (a web worker's client never)
+
+        pool = slot_pool(self.db, commands[0][1])
+        conn = self._connection(pool)
+        try:
+            self._send(conn, self._pack(pool, commands))
+            reader = getattr(conn._parser, "_reader", None)
+            if reader is None or reader.has_data():  # bytes already parsed ahead: not this call's to read raw
+                raise redis.ConnectionError("raw replies: the connection's reader is not empty")
+            buf = np.empty(self.CHUNK, dtype=np.uint8)
+            length, at, done = 0, 0, 0
+            while done < len(commands):
+                if length == buf.size:
+                    buf = np.concatenate([buf, np.empty(buf.size, dtype=np.uint8)])
+                got = conn._sock.recv_into(memoryview(buf)[length:])
+                if got == 0:
+                    raise redis.ConnectionError("Connection closed by server.")
+                length += got
+                at, more = frame(buf, at, length, len(commands) - done)
+                if more < 0:
+                    raise redis.exceptions.InvalidResponse("raw replies: not replies the framing reads")
+                done += more
+            if at != length:  # bytes after the replies asked for: never leave them for the next call
+                raise redis.exceptions.InvalidResponse("raw replies: bytes after the last reply")
+            return buf[:length]
+        except TimeoutError as exc:  # the socket's timeout (socket.timeout)
+            self._dropped(conn)
+            raise redis.TimeoutError("Timeout reading from socket") from exc
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.InvalidResponse, OSError):
+            self._dropped(conn)
+            raise
+
+    @staticmethod
+    def parsed(raw, count: int) -> list:
+        """The first `count` replies in `raw` as the connection's parser reads them (hiredis, RESP2 or RESP3; an error
+        reply as its redis-py exception, in its place)."""
+        reader = hiredis.Reader(protocolError=redis.exceptions.InvalidResponse,
+                                replyError=redis._parsers.base.BaseParser.parse_error)
+        reader.feed(raw)
+        return [reader.gets() for _ in range(count)]
 
 
 def _free_port() -> int:

@@ -76,7 +76,14 @@ def place(posterior: Mapping[str, float], groups: Mapping[str, str], zones: set[
     in_zones = {s: p for s, p in posterior.items() if s in zones}
     if not in_zones:
         return Placement(None, 0.0, None, 0.0)
-    best = max(sorted(in_zones), key=in_zones.get)
+    values = in_zones.values()
+    # the most probable zone, the first by name on a tie: max(sorted(in_zones), key=in_zones.get) without sorting
+    # every name (that form itself where a NaN makes the order of the comparisons matter)
+    if any(p != p for p in values):
+        best = max(sorted(in_zones), key=in_zones.get)
+    else:
+        top = max(values)
+        best = min(s for s, p in in_zones.items() if p == top)
     group = groups.get(best) or (best if best in groups.values() else None)
     mass = 0.0
     if group is not None:

@@ -75,8 +75,9 @@ def without_offset(vector: np.ndarray, offset_db: float, missing: float = MISSIN
     heard stays heard, at the weakest level at least). Unchanged under MIN_APPLIED_DB."""
     if abs(offset_db) < MIN_APPLIED_DB:
         return vector
-    heard = vector > missing
-    return np.where(heard, np.clip(vector - offset_db, missing + 1.0, 0.0), vector)
+    # np.clip's values (lower bound under the upper one), without its Python wrapper's cost (~5 us a phone)
+    shifted = np.minimum(np.maximum(vector - offset_db, missing + 1.0), 0.0)
+    return np.where(vector > missing, shifted, vector)
 
 
 def updated(state: Mapping | None, applied_db: float, residual_db: float, full: bool = True

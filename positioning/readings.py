@@ -189,10 +189,15 @@ def _sort_readings(key: np.ndarray, rssi: np.ndarray, weight: np.ndarray) -> np.
     weight and then as given is as given). It is checked, and any other batch sorted by all three."""
     if key.size == 0 or int(key.min()) < 0 or np.isnan(rssi).any() or np.isnan(weight).any():
         return _sort_by(key, rssi, weight)
-    values, rank = np.unique(rssi, return_inverse=True)
-    if (int(key.max()) + 1) * len(values) >= 2**62:
+    low, high = float(rssi.min()), float(rssi.max())
+    if high - low < 2**16 and (rssi == np.floor(rssi)).all():  # whole dB, as feeds give them: ranked by offset
+        width, rank = int(high - low) + 1, (rssi - low).astype(np.int64)  # (a sort of the floats less: np.unique's)
+    else:
+        values, rank = np.unique(rssi, return_inverse=True)
+        width = len(values)
+    if (int(key.max()) + 1) * width >= 2**62:
         return _sort_by(key, rssi, weight)
-    packed = key * len(values) + rank
+    packed = key * width + rank
     order = np.argsort(packed, kind="stable")
     run, ordered = packed[order], weight[order]
     if ((run[1:] == run[:-1]) & (ordered[1:] < ordered[:-1])).any():  # a run not in weight order

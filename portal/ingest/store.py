@@ -66,6 +66,10 @@ class RssiKeys(VenueKeys):
     def readings(self, client: str) -> str:
         return self.phone_key(client, "rssi", client)
 
+    def readings_of(self, clients: Sequence[str]) -> list[str]:
+        """`readings` of each client (a batch's)."""
+        return self.phone_keys("rssi", clients)
+
     def ahead(self, client: str) -> str:
         """Sorted set: the client's readings stored ahead of their time (`AHEAD_SCRIPT`), as their source timed
         them ("ap|rssi|ts", scored by that time), until that time comes; in the slot of its readings."""
@@ -449,6 +453,18 @@ class RssiStore:
         phone = np.repeat(np.arange(len(raws), dtype=np.int64), [len(raw) for raw in raws])
         return Readings(phone, ap, aps, ts, rssi, associated, len(raws))
 
+    def window_commands(self, venue: str, clients: Sequence[str], now: float) -> list[tuple]:
+        """`window_command` of each client (a batch's)."""
+        since = now - self.window_s
+        return [("ZRANGEBYSCORE", key, since, "+inf") for key in RssiKeys(venue).readings_of(clients)]
+
+    @staticmethod
+    def window_replies(raw: np.ndarray, start: int, n: int) -> WindowReplies | None:
+        """n window queries' replies as the store sent them (RESP2 bytes from `start`, core/storage.py RawReplies),
+        for the tracker's batch; None when one is not an array of members (an error reply: read them as hiredis
+        does)."""
+        return WindowReplies.of(raw, start, n)
+
     def readings(self, venue: str, client: str, now: float) -> dict[str, list[tuple[float, float]]]:
         """AP -> [(ts, rssi), ...] within the window."""
         return self.parse_readings(self.db.zrangebyscore(RssiKeys(venue).readings(client), now - self.window_s, "+inf"))
@@ -460,6 +476,52 @@ class RssiStore:
         if "a" in flags:
             return True
         return False if "p" in flags else None
+
+
+class WindowReplies:
+    """Many window queries' raw replies (RESP2 bytes), indexed once: each phone's newest member (what the kept
+    position is checked against) and, for any of the phones, their readings as one batch (`batch`): what
+    `RssiStore.parse_batch` makes of the same members, read in a compiled loop without a Python object per member
+    (portal/ingest/window_kernel.py); members it does not read (another number form, another shape) are read by
+    `parse_batch` itself."""
+
+    def __init__(self, raw: np.ndarray, ends: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                 last: np.ndarray) -> None:
+        self.raw = raw
+        self._ends = ends  # reply r spans raw[ends[r]:ends[r + 1]]
+        self._starts = starts
+        self._counts = counts
+        self.newest: list[bytes | None] = [bytes(raw[at:at + size]) if size >= 0 else None
+                                           for at, size in last.tolist()]
+
+    @classmethod
+    def of(cls, raw: np.ndarray, start: int, n: int) -> WindowReplies | None:
+        from portal.ingest import window_kernel  # lazy: numba, the tracker's batch path only
+
+        ok, ends, starts, counts, last = window_kernel.index_windows(raw, start, n)
+        return cls(raw, ends, starts, counts, last) if ok else None
+
+    def members(self, phone: int) -> list[bytes]:
+        """One phone's members, as a window query's reply reads (`RssiStore.parse_readings`)."""
+        from core.storage import RawReplies  # lazy: only when the kernel refused a batch
+
+        return RawReplies.parsed(self.raw[self._ends[phone]:self._ends[phone + 1]], 1)[0]
+
+    def batch(self, phones: Sequence[int]) -> Readings:
+        """The phones' readings, in the order given, as `RssiStore.parse_batch` reads their members."""
+        from portal.ingest import window_kernel  # lazy: numba, the tracker's batch path only
+
+        order = list(phones)
+        if order != sorted(set(order)):  # the kernel walks the replies in order, once each
+            return RssiStore.parse_batch([self.members(p) for p in order])
+        include = np.zeros(len(self._counts), dtype=bool)
+        include[order] = True
+        ok, ap, rssi, ts, associated, names = window_kernel.read_windows(self.raw, self._starts, self._counts, include)
+        if not ok:
+            return RssiStore.parse_batch([self.members(p) for p in order])
+        aps = [bytes(self.raw[at:at + size]).decode() for at, size in names.tolist()]
+        phone = np.repeat(np.arange(len(order), dtype=np.int64), self._counts[order])
+        return Readings(phone, ap, aps, ts, rssi, associated, len(order))
 
 
 # AP codes (0..k-1 in the order the APs were first read), AP names, RSSI, times, association flags

@@ -349,6 +349,8 @@ class FootfallStore:
         def at(key: str) -> int:  # the key's place in KEYS (1-based), added once
             return index.setdefault(key, len(index) + 1)
 
+        zone_at: dict[str, tuple[int, int]] = {}  # per zone its two keys' places, per floor its heat's: made once
+        heat_at: dict[int, int] = {}
         for client, zone, floor, x, y in positions:
             if not client or "|" in client:
                 raise ValueError("client id must be a non-empty string without '|'")
@@ -359,9 +361,14 @@ class FootfallStore:
                 if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:  # np.isfinite's answer, ~20x faster
                     raise ValueError("position must be finite and on the plan")
                 cell = f"{int(x // self.cell_m)}|{int(y // self.cell_m)}"
-            heat = keys.heat(day, int(floor) if floor is not None else 0)
-            args += [client, zone or "", cell, at(keys.visitors(day, hour, zone or ALL)),
-                     at(keys.day_visitors(day, zone or ALL)), at(heat)]
+            z, f = zone or ALL, int(floor) if floor is not None else 0
+            places = zone_at.get(z)
+            if places is None:  # at() in the order a call per position made them: visitors, the day's, the heat
+                places = zone_at[z] = (at(keys.visitors(day, hour, z)), at(keys.day_visitors(day, z)))
+            heat = heat_at.get(f)
+            if heat is None:
+                heat = heat_at[f] = at(keys.heat(day, f))
+            args += [client, zone or "", cell, *places, heat]
         # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
         self._record(keys=list(index), args=args, client=None if is_cluster(pipe) else pipe)
 

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 import redis
 
-from core.storage import HotReads, PackedPipeline, is_cluster, phone_buckets
+from core.storage import HotReads, PackedPipeline, RawReplies, is_cluster, phone_buckets
 from portal.ingest.store import RssiKeys, RssiStore, ap_times
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
@@ -244,6 +244,9 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
 
 # Per phone: (its kept position when that still answers; else what _prepare made of its readings; its newest reading)
 _Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]
+# Per phone as read: (its newest reading, its motion state as stored, its kept position's fields)
+_Read = tuple[bytes | None, bytes | None, dict[bytes, bytes]]
+_Parse = Callable[[Sequence[int]], Readings]  # the readings of the batch's phones at these places, as one batch
 
 
 def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
@@ -277,6 +280,7 @@ class Locator:
         self.half_life_s = half_life_s
         self.listeners: list[PositionsListener] = []
         self._reads = HotReads(db, memo_size=0)  # a phone's window bounds move with the clock: nothing to memoise
+        self._raw = RawReplies(db)  # the tracker's batch reads on a single server (`_read_batch`)
 
     def on_positions(self, listener: PositionsListener) -> None:
         """Hear every newly computed position, a batch at a time (the tracker's: one call per batch; a
@@ -318,14 +322,12 @@ class Locator:
         model = self.models.get(venue)
         if model is None or not clients:
             return 0
-        raw = self._read_all([*(c for client in clients for c in self._read_commands(venue, client, now)),
-                              self._reported_command(venue)])
-        reported = ap_times(raw.pop())
+        reads, parse, reported = self._read_batch(venue, clients, now)
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, raw, now, reported),
+        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, reads, parse, now, reported),
                                                     strict=True):
             if kept is not None or prepared is None:
                 continue
@@ -343,18 +345,60 @@ class Locator:
         writes.execute()
         return len(done)
 
-    def _prepared_batch(self, model: VenueModel, raw: Sequence, now: float, reported: Mapping[str, float]
-                        ) -> list[_Prepared]:
-        """`_prepare_clients` over the batch's reads (three per phone); should that fail on one phone's bad
-        data, phone by phone, so the others are still tracked (the failing one logged, given nothing)."""
-        reads = [raw[i:i + 3] for i in range(0, len(raw), 3)]
+    def _read_batch(self, venue: str, clients: Sequence[str], now: float
+                    ) -> tuple[list[_Read], _Parse, dict[str, float]]:
+        """The batch's reads in one round trip: per phone (its newest reading, motion state, kept position), how
+        to parse the readings of any of them (`_Parse`), and how far each AP's last report reached. On a single
+        server the replies come back as the store sent them and the windows, ~50,000 members a batch, are read
+        in a compiled loop (RssiStore.window_replies) rather than as a Python object per member (hiredis) and
+        then again (`parse_batch`); on a cluster (one pipeline routed per slot) as `_read_all` reads them."""
+        n = len(clients)
+        if not RawReplies.usable(self.db):
+            raw = self._read_all([*(c for client in clients for c in self._read_commands(venue, client, now)),
+                                  self._reported_command(venue)])
+            reach = raw.pop()
+            return self._from_lists(raw[0::3], raw[1::3], raw[2::3], reach)
+        from portal.ingest import window_kernel  # lazy: numba, the tracker's batch path only
+
+        keys = TrackKeys(venue)
+        # The small replies first (parsed by hiredis), the windows last (`window_replies`)
+        commands = [self._reported_command(venue), *(c for track, kept in zip(keys.tracks(clients),
+                                                                             keys.last_positions(clients), strict=True)
+                                                     for c in (("GET", track), ("HGETALL", kept))),
+                    *self.rssi.window_commands(venue, clients, now)]
+        raw = self._raw(tuple(commands), window_kernel.frame)
+        split, _ = window_kernel.frame(raw, 0, raw.size, 1 + 2 * n)
+        replies = RawReplies.parsed(raw[:split], 1 + 2 * n)
+        windows = self.rssi.window_replies(raw, split, n)
+        if windows is None:  # an error reply among the windows: read them as hiredis does (raised below)
+            replies += RawReplies.parsed(raw[split:], n)
+        refused = next((reply for reply in replies if isinstance(reply, redis.ResponseError)), None)
+        if refused is not None:
+            raise refused
+        states, kept = replies[1:1 + 2 * n:2], [pairs_to_fields(reply) for reply in replies[2:1 + 2 * n:2]]
+        if windows is None:
+            return self._from_lists(replies[1 + 2 * n:], states, kept, pairs_to_fields(replies[0]))
+        reads = list(zip(windows.newest, states, kept, strict=True))
+        return reads, windows.batch, ap_times(pairs_to_fields(replies[0]))
+
+    def _from_lists(self, windows: list[list[bytes]], states: list, kept: list[dict[bytes, bytes]],
+                    reach: dict[bytes, bytes]) -> tuple[list[_Read], _Parse, dict[str, float]]:
+        """`_read_batch`'s answer from the windows read as lists of members."""
+        reads = [(window[-1] if window else None, state, fields)
+                 for window, state, fields in zip(windows, states, kept, strict=True)]
+        return reads, lambda phones: self.rssi.parse_batch([windows[i] for i in phones]), ap_times(reach)
+
+    def _prepared_batch(self, model: VenueModel, reads: Sequence[_Read], parse: _Parse, now: float,
+                        reported: Mapping[str, float]) -> list[_Prepared]:
+        """`_prepare_read` over the batch's reads; should that fail on one phone's bad data, phone by phone, so
+        the others are still tracked (the failing one logged, given nothing)."""
         try:
-            return self._prepare_clients(model, reads, now, reported=reported)
+            return self._prepare_read(model, reads, parse, now, reported=reported)
         except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
             out: list[_Prepared] = []
-            for one in reads:
+            for i, one in enumerate(reads):
                 try:
-                    out.append(self._prepare_clients(model, [one], now, reported=reported)[0])
+                    out.append(self._prepare_read(model, [one], lambda _, i=i: parse([i]), now, reported=reported)[0])
                 except Exception:  # noqa: BLE001
                     log.exception("tracker: positioning a client of venue %s failed", model.venue.id)
                     out.append((None, None, None))
@@ -363,15 +407,24 @@ class Locator:
     def _prepare_clients(self, model: VenueModel, reads: Sequence[Sequence], now: float,
                          associated_ap: str | None = None, reported: Mapping[str, float] | None = None
                          ) -> list[_Prepared]:
-        """Each phone's three reads (`_read_commands`) -> (its kept position when that still answers, else None;
-        otherwise what `_prepare` makes of its readings; the newest reading). A kept position from the AP
-        alone (or from a partial match) does not answer when the gateway names the AP: the readings (the AP)
-        may place it better. The
-        readings of every phone that needs them are parsed and weighed together (positioning/readings.py)."""
+        """Each phone's three reads (`_read_commands`: its window's members, motion state, kept position) ->
+        `_prepare_read`'s answer."""
+        windows = [raw_readings for raw_readings, _, _ in reads]
+        return self._prepare_read(model, [(raw[-1] if raw else None, state, kept) for raw, state, kept in reads],
+                                  lambda phones: self.rssi.parse_batch([windows[i] for i in phones]), now,
+                                  associated_ap, reported)
+
+    def _prepare_read(self, model: VenueModel, reads: Sequence[_Read], parse: _Parse, now: float,
+                      associated_ap: str | None = None, reported: Mapping[str, float] | None = None
+                      ) -> list[_Prepared]:
+        """Each phone's (newest reading, motion state, kept position) -> (its kept position when that still answers,
+        else None; otherwise what `_prepare` makes of its readings, `parse`d; the newest reading). A kept position
+        from the AP alone (or from a partial match) does not answer when the gateway names the AP: the readings
+        (the AP) may place it better. The readings of every phone that needs them are parsed and weighed together
+        (positioning/readings.py)."""
         out: list[_Prepared] = []
         todo: list[tuple[int, dict | None]] = []
-        for raw_readings, raw_state, raw_kept in reads:
-            newest = raw_readings[-1] if raw_readings else None
+        for newest, raw_state, raw_kept in reads:
             # A kept position computed from another newest reading is not fresh (KeptPosition.is_fresh): not read
             # (a phone the tracker takes has new readings: its kept position is almost never fresh)
             kept = None if raw_kept.get(b"newest") != newest else \
@@ -382,7 +435,7 @@ class Locator:
             todo.append((len(out), decode_state(raw_state) if raw_state else None))
             out.append((None, None, newest))
         if todo:
-            batch = self.rssi.parse_batch([reads[i][0] for i, _ in todo])
+            batch = parse([i for i, _ in todo])
             for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s, reported), strict=True):
                 out[i] = (None, _prepare(model, heard, state, now, associated_ap, reported), out[i][2])
         return out
@@ -434,11 +487,12 @@ class Locator:
         keys = TrackKeys(venue)
         track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
         told: list[tuple[str, Position]] = []
-        for client, (state, position), newest in done:
+        clients = [client for client, _, _ in done]
+        for (client, (state, position), newest), track, kept in zip(done, keys.tracks(clients),
+                                                                     keys.last_positions(clients), strict=True):
             if state is not None:
-                pipe.execute_command("SET", keys.track(client), encode_state(state), "EX", track_ttl)
+                pipe.execute_command("SET", track, encode_state(state), "EX", track_ttl)
             if newest is not None and self.cache_s > 0:
-                kept = keys.last_position(client)
                 pipe.execute_command("HSET", kept, *chain.from_iterable(KeptPosition(position, newest, now)
                                                                         .to_fields().items()))
                 pipe.execute_command("EXPIRE", kept, kept_ttl)

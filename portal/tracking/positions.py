@@ -6,6 +6,7 @@ reads and writes its fields by name through KeptPosition, the one place that kno
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.storage import VenueKeys
@@ -52,6 +53,14 @@ class TrackKeys(VenueKeys):
     def last_position(self, client: str) -> str:
         """Hash: the kept position, field by field (KeptPosition)."""
         return self.phone_key(client, "pos", client)
+
+    def tracks(self, clients: Sequence[str]) -> list[str]:
+        """`track` of each client (a batch's)."""
+        return self.phone_keys("track", clients)
+
+    def last_positions(self, clients: Sequence[str]) -> list[str]:
+        """`last_position` of each client (a batch's)."""
+        return self.phone_keys("pos", clients)
 
 
 @dataclass(frozen=True)

@@ -290,6 +290,8 @@ def test_packed_sort_is_lexsort(rows):
 @given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-70.0, -70.5, -0.0, 0.0, -71.0, -40.25]),
                           st.sampled_from([0.125, 0.25, 0.5, 0.5, 1.0])), max_size=40), st.booleans())
 @example([(1, -0.0, 0.5), (1, 0.0, 0.25), (1, -0.0, 0.5), (0, -70.0, 1.0)], False)
+@example([(1, -71.0, 0.5), (1, -70.0, 0.25), (0, -70.0, 0.5), (1, -71.0, 0.25)], True)  # whole dB: ranked by offset
+@example([(1, -71.0, 0.5), (1, -70.5, 0.25), (0, -70.0, 0.5), (1, -71.0, 0.25)], True)  # not: by np.unique's ranks
 def test_the_readings_sort_is_lexsort(rows, by_weight):
     """settled_vectors' sort (one float sort less where each (key, rssi) run is in weight order already, as a
     phone's readings by time are) orders as np.lexsort does, in either case, ties in the order given."""
