@@ -426,8 +426,8 @@ class Settings:
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
-    # How long the quality page waits for the live estimate (portal/operator/live_jobs.py: 20-40 s on a large
-    # mall) before showing how far it has got and refreshing itself.
+    # How long the quality page waits for the live estimate (portal/operator/live_jobs.py: 80-100 s on a
+    # large mall) before showing how far it has got and refreshing itself.
     quality_wait_s: float = 5.0
     # Scheme + host every absolute URL the portal hands out is built on (CAPPORT, grants, probe
     # redirects); unset: the request's own host (development only).

@@ -1,12 +1,17 @@
 """The quality report's live estimate, computed in the background and shared by every web worker.
 
-`live_estimate` replays ~150 simulated visits through the live path: a few seconds on the demo mall, 20-40 s on
-a generated mall of 4,000-9,000 reference points (measured 2026-12-03 on this 2-core VM, 18.7 s and 41.4 s, the
-second at a load average near 4). Computed inside the request, the operator's first look at the quality page
+`live_estimate` replays up to 300 simulated visits through the live path: a few seconds on the demo mall, 80-100 s
+on a generated mall of 4,000-9,000 reference points (measured 2026-12-04 on this 2-core VM at a load average of
+2-3: 79 s and 97 s; 150 visits took 20-40 s). Computed inside the request, the operator's first look at the quality page
 waited that long with nothing on screen, and each gunicorn worker computed it again. Now the first request
 starts it in a thread of its process (one process at a time per map version: a lease in the store), waits up to
 `wait_s` for it, and otherwise answers with how far it has got; the page refreshes itself until the result is
 in the store, where every worker finds it (JSON; a map version never changes, so neither does its estimate).
+
+The computation runs in a child process of its own (`in_a_process`: spawned, so it shares no lock or thread state
+of the worker), the worker's thread only waiting on a pipe for its progress and result. Run in the thread itself,
+it held the worker's interpreter lock for its whole minute and more: a gthread worker's other threads, serving
+shoppers' captive probes, each waited for the lock again after every store round trip.
 
 A worker that dies mid-computation lets its lease lapse (LEASE_S, renewed as visits are done), and the next
 request starts it again. An estimate that cannot be made (a map without a survey: CannotEstimate) is kept as its
@@ -22,10 +27,12 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,6 +80,66 @@ class Failed:
     """The last computation failed (the log says why); tried again `retry_in_s` from now."""
 
     retry_in_s: int
+
+
+def in_a_process(compute: Callable[..., LiveEstimate]) -> Callable[..., LiveEstimate]:
+    """`compute(venue_map, progress=...)` run in a spawned child process (compute: a module-level function, as
+    the child imports it by name), its progress and its outcome sent back over a pipe: the same result, the same
+    CannotEstimate, and any other failure as a RuntimeError carrying the child's traceback."""
+
+    def run(venue_map: VenueMap, progress: Callable[[int, int], None] | None = None) -> LiveEstimate:
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_compute_and_send, args=(compute, venue_map, send), daemon=True,
+                                name=f"live-estimate-{venue_map.id}-{venue_map.version}")
+        child.start()
+        send.close()  # the child holds the only sending end: its exit ends `recv` (EOFError)
+        try:
+            return _outcome(receive, child, progress)
+        finally:
+            receive.close()
+            child.join(timeout=10.0)
+            if child.is_alive():  # it sent its outcome and hangs on exit: nothing of it is needed any more
+                child.kill()
+                child.join()
+
+    run.__wrapped__ = compute  # what it runs (as functools.wraps names it)
+    return run
+
+
+def _outcome(receive, child, progress: Callable[[int, int], None] | None) -> LiveEstimate:
+    """The child's messages until its outcome: ("progress", done, total), then ("done", estimate), ("cannot",
+    reason) or ("failed", traceback)."""
+    while True:
+        try:
+            message = receive.recv()
+        except EOFError:
+            child.join(timeout=10.0)
+            raise RuntimeError(f"the live estimate's process ended without a result (exit code {child.exitcode})"
+                               ) from None
+        kind = message[0]
+        if kind == "progress":
+            if progress is not None:
+                progress(*message[1:])
+        elif kind == "done":
+            return message[1]
+        elif kind == "cannot":
+            raise CannotEstimate(message[1])
+        else:
+            raise RuntimeError(f"the live estimate's process failed:\n{message[1]}")
+
+
+def _compute_and_send(compute: Callable[..., LiveEstimate], venue_map: VenueMap, send) -> None:
+    """The child process: compute, telling the parent each visit done, then the outcome. A parent gone (its pipe
+    broken) ends the child with the error."""
+    try:
+        outcome = ("done", compute(venue_map, progress=lambda done, total: send.send(("progress", done, total))))
+    except CannotEstimate as exc:
+        outcome = ("cannot", str(exc))
+    except Exception:  # noqa: BLE001 - any failure goes to the parent, which logs it and keeps it as failed
+        outcome = ("failed", traceback.format_exc())
+    send.send(outcome)
+    send.close()
 
 
 class EstimateKeys(VenueKeys):

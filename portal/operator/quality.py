@@ -24,7 +24,7 @@ from fingerprints.quality import CannotEstimate
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
-from portal.operator.live_jobs import Computing, Failed, LiveEstimates
+from portal.operator.live_jobs import Computing, Failed, LiveEstimates, in_a_process
 from portal.operator.mapedit import load_map
 from portal.services import services
 
@@ -76,7 +76,7 @@ def live_estimates() -> LiveEstimates:
 
 
 def init_live_estimates(app: Flask, db: redis.Redis, wait_s: float) -> None:
-    app.extensions["live_estimates"] = LiveEstimates(db, _live_estimate, wait_s=wait_s)
+    app.extensions["live_estimates"] = LiveEstimates(db, in_a_process(_live_estimate), wait_s=wait_s)
 
 
 def live_for(venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing | Failed:

@@ -172,3 +172,55 @@ def test_only_the_venues_operator_sees_the_progress(client, console, held, demo)
 def test_an_estimate_survives_the_store_as_json(demo_map):
     estimate = live_estimate(demo_map, max_points=6)
     assert dataclasses.asdict(decode(encode(estimate))) == dataclasses.asdict(estimate)
+
+
+# -- the computation in a child process (live_jobs.in_a_process): module-level functions, as the child imports them
+
+
+def small_estimate(venue_map, progress=None):
+    return live_estimate(venue_map, max_points=6, progress=progress)
+
+
+def says_it_cannot(venue_map, progress=None):
+    raise CannotEstimate(f"venue {venue_map.id} has no surveyed dwell zone")
+
+
+def breaks(venue_map, progress=None):
+    progress(1, 2)
+    raise ValueError("shapes (3,) and (4,) not aligned")
+
+
+def dies(venue_map, progress=None):
+    import os
+
+    progress(1, 2)
+    os._exit(3)  # killed mid-way (out of memory, a signal): no outcome sent
+
+
+def test_the_child_process_returns_the_same_estimate_and_its_progress(demo_map):
+    reports: list[tuple[int, int]] = []
+    estimate = live_jobs.in_a_process(small_estimate)(demo_map, progress=lambda done, total: reports.append(
+        (done, total)))
+    assert dataclasses.asdict(estimate) | {"seconds": 0} == dataclasses.asdict(small_estimate(demo_map)) | {
+        "seconds": 0}
+    assert reports == [(done, 6) for done in range(1, 7)]
+
+
+def test_the_child_process_passes_on_a_reason_a_failure_and_its_own_death(demo_map):
+    with pytest.raises(CannotEstimate, match="venue demo has no surveyed dwell zone"):
+        live_jobs.in_a_process(says_it_cannot)(demo_map)
+    with pytest.raises(RuntimeError, match=r"(?s)failed:.*ValueError: shapes \(3,\) and \(4,\) not aligned"):
+        live_jobs.in_a_process(breaks)(demo_map, progress=lambda done, total: None)
+    with pytest.raises(RuntimeError, match=r"ended without a result \(exit code 3\)"):
+        live_jobs.in_a_process(dies)(demo_map, progress=lambda done, total: None)
+
+
+def test_the_app_computes_its_estimates_in_a_child_process(app, svc, demo, monkeypatch):
+    """The app's LiveEstimates runs quality._live_estimate through in_a_process (the page's path), so the
+    worker's interpreter is free while it runs; the estimate arrives through the child."""
+    estimates = app.extensions["live_estimates"]
+    assert estimates.compute.__wrapped__ is quality._live_estimate
+    venue_map = dataclasses.replace(svc.venues.get_map("demo"), version=987654)
+    monkeypatch.setattr(live_jobs, "ESTIMATES", BoundedMemo(16))
+    estimate = estimates.get(venue_map, wait_s=WAIT_S)
+    assert estimate.venue == "demo" and estimate.n_points > 0
