@@ -22,6 +22,10 @@ WEIGHTINGS = ("inverse", "uniform")
 # an atrium one lucky fingerprint of the floor above can win the vote; Tampere's training set chose it,
 # docs/positioning.md "Floor rule").
 FLOOR_RULES = ("vote", "mean")
+# A phone joins one of the strongest APs it hears, not always the strongest by its own reading (its offset, its
+# body, a sticky choice): a phone just associated with an AP is at a reference point where that AP is among this
+# many strongest. The cold start's three ranks (coldstart.RANK_WEIGHTS) and one more; chosen before measuring.
+ASSOCIATION_RANK = 4
 
 
 @dataclass(frozen=True)
@@ -366,6 +370,7 @@ class WKNNPositioner(EstimatorParams):
         self.col_values_ = csc.data.astype(np.float32)
         # The heard dBm per fingerprint (CSR), to estimate a query's offset against its neighbours.
         heard = sparse.csr_matrix(np.where(self.missing < X, X - self.missing, 0.0))
+        self.__dict__.pop("_strong_rows", None)  # strong_rows of an earlier fit
         self.row_ptr_ = heard.indptr.astype(np.int64)
         self.row_aps_ = heard.indices.astype(np.int32)
         self.row_dbm_ = (heard.data + self.missing).astype(np.float32)
@@ -538,9 +543,15 @@ class WKNNPositioner(EstimatorParams):
         return max(self.k, self.k_floor or 0, self.k_building or 0)
 
     def _locate_represented(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None,
-                            candidates: tuple[np.ndarray, np.ndarray] | None = None) -> Estimate:
-        """One represented query's estimate (`candidates`: its `_candidate_distances`, when already found)."""
+                            candidates: tuple[np.ndarray, np.ndarray] | None = None,
+                            within: np.ndarray | None = None) -> Estimate:
+        """One represented query's estimate (`candidates`: its `_candidate_distances`, when already found;
+        `within`: the rows it may pick from, when at least as many of them are candidates as it needs)."""
         rows, d = candidates if candidates is not None else self._candidate_distances(q, partial, silent)
+        if within is not None:
+            keep = np.isin(rows, within)
+            if np.count_nonzero(keep) >= self._needed():
+                rows, d = rows[keep], d[keep]
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
         top = _smallest(d, max(32, 4 * self._needed()))
@@ -592,6 +603,15 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"AP columns must lie in [0, {self.n_features_in_})")
         return cols
 
+    def _check_rows(self, rows) -> np.ndarray | None:
+        """Training row indices (any integer sequence) as an int64 array; None for None."""
+        if rows is None:
+            return None
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= self.row_ptr_.size - 1):
+            raise ValueError(f"rows must lie in [0, {self.row_ptr_.size - 1})")
+        return rows
+
     def _check_query(self, X, one: bool = False) -> np.ndarray:
         """Queries (`one`: a single vector, any shape) as a checked 2-D dBm array in the fitted column order."""
         self._check_fitted()
@@ -601,7 +621,24 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"query has {X.shape[1]} access points, the model was fitted on {self.n_features_in_}")
         return X
 
-    def locate(self, x, partial: bool = False, silent=None, search_db: float | None = None) -> Estimate:
+    def strong_rows(self, column: int, rank: int = ASSOCIATION_RANK) -> np.ndarray:
+        """The training rows (sorted) where AP `column` is among the `rank` strongest APs heard: where a phone that
+        has just associated with that AP can be. Worked out for every AP at once, the first time a rank is asked."""
+        self._check_fitted()
+        if not 0 <= int(column) < self.n_features_in_:
+            raise ValueError(f"AP column must lie in [0, {self.n_features_in_})")
+        cache = self.__dict__.setdefault("_strong_rows", {})
+        if rank not in cache:
+            by_ap: list[list[int]] = [[] for _ in range(self.n_features_in_)]
+            for row in range(self.row_ptr_.size - 1):
+                start, end = self.row_ptr_[row], self.row_ptr_[row + 1]
+                for ap in self.row_aps_[start:end][np.argsort(-self.row_dbm_[start:end], kind="stable")[:rank]]:
+                    by_ap[int(ap)].append(row)
+            cache[rank] = [np.array(rows, dtype=np.int64) for rows in by_ap]
+        return cache[rank][int(column)]
+
+    def locate(self, x, partial: bool = False, silent=None, search_db: float | None = None,
+               within: np.ndarray | None = None) -> Estimate:
         """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP.
 
         `partial`: match on the APs the query hears only, for a vector known to be incomplete (a phone
@@ -610,7 +647,10 @@ class WKNNPositioner(EstimatorParams):
         the APs that have reported since the phone was first heard without hearing it - for them, not
         hearing it is known; no offset search for it (see the class). One query at a time only.
         `search_db`: the offset search's reach for this query instead of `offset_search_db` (0: none), e.g.
-        narrower for a phone whose offset is already known and taken off (see the class)."""
+        narrower for a phone whose offset is already known and taken off (see the class). `within`, with
+        `partial`: the rows the match may pick from (`strong_rows` of the AP the phone has just associated with:
+        a few seconds of readings from a few APs can match a far-off place as well as the right one), unless
+        fewer of them can be neighbours than the match needs."""
         X = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
@@ -628,14 +668,16 @@ class WKNNPositioner(EstimatorParams):
             # the chosen shift's candidates, searched once
             estimate = self._locate_represented(tried[pick], candidates=found[pick])
         else:
-            estimate = self._locate_represented(self._represent(X)[0], partial, silent)
+            within = self._check_rows(within) if partial else None
+            estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
                                         np.asarray(estimate.neighbours, dtype=np.int64))[0])
             if delta == 0:
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
-            estimate = self._locate_represented(self._represent(X)[0], partial, silent)
+            estimate = self._locate_represented(self._represent(X)[0], partial, silent,
+                                                within=within if partial else None)
         return replace(estimate, offset_db=total) if total else estimate
 
     def locate_many(self, X, search_db=None) -> list[Estimate]:

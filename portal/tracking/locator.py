@@ -104,6 +104,7 @@ class _Pending:
     silent: np.ndarray | None = None  # partial: columns of the APs that reported since without hearing it
     still_s: float = 0.0  # how long its readings say it has stood still (the still span; MotionFilter.stood_still)
     search_db: float = 0.0  # the offset search's reach for it (phone_offset.search_reach; _prepare always sets it)
+    within: np.ndarray | None = None  # partial: the rows where its associated AP is strong (WKNNPositioner.strong_rows)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,16 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
                     silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
                     still_s=heard.still_s,
-                    search_db=phone_offset.search_reach(state, model.positioner.offset_search_db))
+                    search_db=phone_offset.search_reach(state, model.positioner.offset_search_db),
+                    within=_near_its_ap(model, ap) if partial else None)
+
+
+def _near_its_ap(model: VenueModel, ap: str | None) -> np.ndarray | None:
+    """Where a phone heard for a few seconds can be: the reference points where the AP it associated with is among
+    the strongest (a partial match's few APs can fit a far-off place as well; bench/landing_replay.py, 2718 ring,
+    first probes in shops off by 27-77 m). None when its AP is not known or not in the live model."""
+    column = model.ap_columns.get(ap) if ap else None
+    return None if column is None else model.positioner.strong_rows(column)
 
 
 def no_flip_flop(posterior: Mapping[str, float], current: str | None, best: str | None, best_conf: float
@@ -255,7 +265,7 @@ def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pendi
     if not isinstance(prepared, _Pending):
         return prepared
     estimate = model.positioner.locate(prepared.vector, partial=prepared.partial, silent=prepared.silent,
-                                       search_db=prepared.search_db)
+                                       search_db=prepared.search_db, within=prepared.within)
     return _finish(model, prepared, estimate, now)
 
 

@@ -160,9 +160,9 @@ def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo
     asked: list[float] = []
     locate = demo_model.positioner.locate
 
-    def recording(x, partial=False, silent=None, search_db=None):
+    def recording(x, partial=False, silent=None, search_db=None, within=None):
         asked.append(search_db)
-        return locate(x, partial=partial, silent=silent, search_db=search_db)
+        return locate(x, partial=partial, silent=silent, search_db=search_db, within=within)
 
     monkeypatch.setattr(demo_model.positioner, "locate", recording)
     sim, rng = RadioSimulator(demo_map), np.random.default_rng(4)
@@ -196,3 +196,31 @@ def test_only_full_matches_make_an_offset_known_and_the_first_drops_the_partial_
                                                                       "offset_full": "many"},
                 {"offset_db": 1.0, "offset_n": 2, "offset_full": float("inf")}):
         assert not phone_offset.known(bad)  # a bad state knows nothing
+
+
+def test_a_phone_heard_briefly_is_matched_where_its_ap_is_strong(demo_map, demo_model, monkeypatch):
+    """A partial match (a phone heard for a few seconds) of a phone whose AP is known (the gateway names it, or
+    its readings' association flag) searches the reference points where that AP is among the strongest
+    (WKNNPositioner.strong_rows); a full match, or a phone whose AP is not known, searches them all."""
+    bounds: list = []
+    locate = demo_model.positioner.locate
+
+    def recording(x, partial=False, silent=None, search_db=None, within=None):
+        bounds.append(within)
+        return locate(x, partial=partial, silent=silent, search_db=search_db, within=within)
+
+    monkeypatch.setattr(demo_model.positioner, "locate", recording)
+    sim, rng = RadioSimulator(demo_map), np.random.default_rng(5)
+    _, floor, x, y = centres(demo_map, 1)[0]
+    heard = sorted(sim.measure(floor, x, y, rng).items(), key=lambda kv: -kv[1])
+    ap = heard[0][0]
+    strong = demo_model.positioner.strong_rows(demo_model.ap_columns[ap])
+    readings = {b: [(10.0, rssi, False)] for b, rssi in heard[:4]}
+    _, told = position_of(demo_model, readings, None, 11.0, associated_ap=ap)  # the gateway names its AP
+    flagged = {**readings, ap: [(10.0, heard[0][1], True)]}
+    _, flagged_position = position_of(demo_model, flagged, None, 11.0)  # its readings say which AP it joined
+    _, unknown = position_of(demo_model, readings, None, 11.0)
+    _, full = position_of(demo_model, {b: [(0.0, rssi, False)] for b, rssi in heard}, None, 30.0, associated_ap=ap)
+    assert told.source == flagged_position.source == unknown.source == "partial" and full.source == "readings"
+    assert [None if b is None else b.tolist() for b in bounds] == [strong.tolist(), strong.tolist(), None, None]
+    assert demo_model.zones.zone_at(floor, told.x, told.y) is not None

@@ -127,8 +127,9 @@ def test_a_phone_heard_briefly_is_matched_with_the_aps_that_reported_without_it(
     other = held_back["ap"]
     seen = []
     real_locate = model.positioner.locate
-    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None, search_db=None: seen.append(
-        (partial, None if silent is None else set(silent.tolist()))) or real_locate(x, partial, silent, search_db))
+    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None, search_db=None, within=None:
+                        seen.append((partial, None if silent is None else set(silent.tolist())))
+                        or real_locate(x, partial, silent, search_db, within))
     assert svc.locator.locate("demo", client_id).source == "partial"
     assert seen == [(True, {model.ap_columns[ap] for ap in model.ap_ids if ap not in heard
                             and ap in {k.decode() for k in svc.db.hkeys(RssiKeys("demo").ap_reach())}})]
@@ -152,8 +153,8 @@ def test_an_ap_whose_reports_pass_the_phone_by_is_left_out_of_its_vector(client,
         assert resp.status_code == 202
     vectors = []
     real_locate = model.positioner.locate
-    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None, search_db=None:
-                        vectors.append(x.copy()) or real_locate(x, partial, silent, search_db))
+    monkeypatch.setattr(model.positioner, "locate", lambda x, partial=False, silent=None, search_db=None, within=None:
+                        vectors.append(x.copy()) or real_locate(x, partial, silent, search_db, within))
     svc.locator.locate("demo", svc.hasher.client_id(PHONE))
     assert len(vectors) == 1 and vectors[0][model.ap_columns[gone]] == MISSING_DBM
     assert all(vectors[0][model.ap_columns[ap]] > MISSING_DBM for ap in near)
