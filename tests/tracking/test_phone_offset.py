@@ -39,6 +39,19 @@ def stand(model, sim, floor, x, y, offset_db, rng):
     return state, position
 
 
+def recorded_locates(model, monkeypatch) -> list[dict]:
+    """Every call of the model's positioner's locate from now on (its keyword arguments), passed on to it."""
+    calls: list[dict] = []
+    locate = model.positioner.locate
+
+    def recording(x, partial=False, silent=None, search_db=None, within=None):
+        calls.append({"partial": partial, "silent": silent, "search_db": search_db, "within": within})
+        return locate(x, partial=partial, silent=silent, search_db=search_db, within=within)
+
+    monkeypatch.setattr(model.positioner, "locate", recording)
+    return calls
+
+
 def centres(venue_map, n=12):
     zones = [z for z in venue_map.zones if z.kind != "corridor"][:n]
     return [(z.id, z.floor, *np.mean(np.asarray(z.polygon, dtype=float), axis=0)) for z in zones]
@@ -157,14 +170,7 @@ def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo
     """The positioner's offset search (±10 dB) is for a phone whose offset is not known yet; once its state
     remembers one over KNOWN_AFTER full matches, its vectors are searched KNOWN_SEARCH_DB either side of that
     offset, which could otherwise find a far place reading alike 10 dB off. Partial matches do not count."""
-    asked: list[float] = []
-    locate = demo_model.positioner.locate
-
-    def recording(x, partial=False, silent=None, search_db=None, within=None):
-        asked.append(search_db)
-        return locate(x, partial=partial, silent=silent, search_db=search_db, within=within)
-
-    monkeypatch.setattr(demo_model.positioner, "locate", recording)
+    calls = recorded_locates(demo_model, monkeypatch)
     sim, rng = RadioSimulator(demo_map), np.random.default_rng(4)
     _, floor, x, y = centres(demo_map, 1)[0]
     readings = {ap: [(0.0, rssi, False)] for ap, rssi in sim.measure(floor, x, y, rng).items()}
@@ -172,12 +178,12 @@ def test_the_offset_search_reaches_less_far_once_the_phones_offset_is_known(demo
     for i in range(phone_offset.KNOWN_AFTER + 1):  # heard 30 s: full matches
         state, _ = position_of(demo_model, readings, json.loads(json.dumps(state)) if state else None, 30.0 + 2 * i)
     full_reach = demo_model.positioner.offset_search_db
-    assert asked == [full_reach] * phone_offset.KNOWN_AFTER + [phone_offset.KNOWN_SEARCH_DB]
+    assert [c["search_db"] for c in calls] == [full_reach] * phone_offset.KNOWN_AFTER + [phone_offset.KNOWN_SEARCH_DB]
     assert demo_model.positioner.offset_search_db > phone_offset.KNOWN_SEARCH_DB
     # a venue whose tuning turned the search off (or narrower) keeps it so for a known phone too
     monkeypatch.setattr(demo_model.positioner, "offset_search_db", 0.0)
     position_of(demo_model, readings, json.loads(json.dumps(state)), 40.0)
-    assert asked[-1] == 0.0
+    assert calls[-1]["search_db"] == 0.0
     assert phone_offset.search_reach(state, 3.0) == 3.0 and phone_offset.search_reach(None, 3.0) == 3.0
 
 
@@ -202,14 +208,7 @@ def test_a_phone_heard_briefly_is_matched_where_its_ap_is_strong(demo_map, demo_
     """A partial match (a phone heard for a few seconds) of a phone whose AP is known (the gateway names it, or
     its readings' association flag) searches the reference points where that AP is among the strongest
     (WKNNPositioner.strong_rows); a full match, or a phone whose AP is not known, searches them all."""
-    bounds: list = []
-    locate = demo_model.positioner.locate
-
-    def recording(x, partial=False, silent=None, search_db=None, within=None):
-        bounds.append(within)
-        return locate(x, partial=partial, silent=silent, search_db=search_db, within=within)
-
-    monkeypatch.setattr(demo_model.positioner, "locate", recording)
+    calls = recorded_locates(demo_model, monkeypatch)
     sim, rng = RadioSimulator(demo_map), np.random.default_rng(5)
     _, floor, x, y = centres(demo_map, 1)[0]
     heard = sorted(sim.measure(floor, x, y, rng).items(), key=lambda kv: -kv[1])
@@ -222,5 +221,6 @@ def test_a_phone_heard_briefly_is_matched_where_its_ap_is_strong(demo_map, demo_
     _, unknown = position_of(demo_model, readings, None, 11.0)
     _, full = position_of(demo_model, {b: [(0.0, rssi, False)] for b, rssi in heard}, None, 30.0, associated_ap=ap)
     assert told.source == flagged_position.source == unknown.source == "partial" and full.source == "readings"
+    bounds = [c["within"] for c in calls]
     assert [None if b is None else b.tolist() for b in bounds] == [strong.tolist(), strong.tolist(), None, None]
     assert demo_model.zones.zone_at(floor, told.x, told.y) is not None
