@@ -79,11 +79,14 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
     coverage = ApCoverage().fit(
         [{ap: v for ap, v in s.rssi.items() if ap not in masked} for s in samples],
         [s.zone or off_zone(s.floor) for s in samples], [s.floor for s in samples], [(s.x, s.y) for s in samples])
+    positioner = WKNNPositioner(**live_params(venue)).fit(X, y)  # the venue's tuned configuration
+    if ap_ids:
+        positioner.strong_rows(0)  # every AP's, now rather than on a probe (58 ms for 9,357 reference points)
     return VenueModel(
         version=venue.version,
         venue=venue,
         ap_ids=ap_ids,
-        positioner=WKNNPositioner(**live_params(venue)).fit(X, y),  # the venue's tuned configuration
+        positioner=positioner,
         zones=zones,
         sample_zones=[s.zone for s in samples],
         motion=MotionFilter(graph),
