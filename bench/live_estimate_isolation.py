@@ -33,14 +33,13 @@ from core.storage import start_embedded_valkey  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.operator.live_jobs import in_a_process  # noqa: E402
+from portal.tracking.estimate import live_estimate  # noqa: E402
 
 VISITS = 120
 
 
 def mall_estimate(venue_map, progress=None, visits: int = VISITS):
     """The estimate the bench runs (module level: the child process imports it by name)."""
-    from portal.tracking.estimate import live_estimate
-
     return live_estimate(venue_map, max_points=visits, progress=progress)
 
 
