@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.portal import prepare_store  # noqa: E402
+from bench.positioning import percentile  # noqa: E402
 from bench.probe_cpu import _call, _environ  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.storage import start_embedded_valkey  # noqa: E402
@@ -69,11 +70,6 @@ def while_estimating(app, queries: list[str], seconds: float, compute, venue_map
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=4242)
@@ -106,14 +102,14 @@ def main(argv: list[str] | None = None) -> int:
                     app, queries, args.seconds, in_a_process(estimate), venue_map)
         finally:
             valkey.stop()
-    base = {q: percentile(cases["no estimate"], q) for q in (0.5, 0.95, 0.99)}
+    base = {q: percentile(cases["no estimate"], q) for q in (50, 95, 99)}
     print(f"generated mall {args.seed}, {args.visits} visits; probes one after another, {args.seconds:g} s x "
           f"{args.rounds} rounds per case")
     for name, values in cases.items():
-        p = {q: percentile(values, q) for q in (0.5, 0.95, 0.99)}
-        print(f"{name:<28} {len(values):>6} probes  p50 {p[0.5] * 1e3:6.2f} ms  p95 {p[0.95] * 1e3:6.2f} ms  "
-              f"p99 {p[0.99] * 1e3:6.2f} ms  (x{p[0.5] / base[0.5]:.2f} / x{p[0.95] / base[0.95]:.2f} / "
-              f"x{p[0.99] / base[0.99]:.2f} of no estimate)")
+        p = {q: percentile(values, q) for q in (50, 95, 99)}
+        print(f"{name:<28} {len(values):>6} probes  p50 {p[50] * 1e3:6.2f} ms  p95 {p[95] * 1e3:6.2f} ms  "
+              f"p99 {p[99] * 1e3:6.2f} ms  (x{p[50] / base[50]:.2f} / x{p[95] / base[95]:.2f} / "
+              f"x{p[99] / base[99]:.2f} of no estimate)")
     return 0
 
 
