@@ -28,6 +28,16 @@ FLOOR_RULES = ("vote", "mean")
 ASSOCIATION_RANK = 4
 
 
+def _checked_indices(indices, size: int, what: str) -> np.ndarray | None:
+    """Indices (any integer sequence) as a sorted unique int64 array, each in [0, size); None for None."""
+    if indices is None:
+        return None
+    found = np.unique(np.asarray(indices, dtype=np.int64).ravel())
+    if found.size and (found[0] < 0 or found[-1] >= size):
+        raise ValueError(f"{what} must lie in [0, {size})")
+    return found
+
+
 @dataclass(frozen=True)
 class Estimate:
     building: int
@@ -596,21 +606,11 @@ class WKNNPositioner(EstimatorParams):
 
     def _check_columns(self, columns) -> np.ndarray | None:
         """AP column indices (any integer sequence) as a sorted unique int64 array; None for none."""
-        if columns is None:
-            return None
-        cols = np.unique(np.asarray(columns, dtype=np.int64).ravel())
-        if cols.size and (cols[0] < 0 or cols[-1] >= self.n_features_in_):
-            raise ValueError(f"AP columns must lie in [0, {self.n_features_in_})")
-        return cols
+        return _checked_indices(columns, self.n_features_in_, "AP columns")
 
     def _check_rows(self, rows) -> np.ndarray | None:
-        """Training row indices (any integer sequence) as an int64 array; None for None."""
-        if rows is None:
-            return None
-        rows = np.asarray(rows, dtype=np.int64).ravel()
-        if rows.size and (rows.min() < 0 or rows.max() >= self.row_ptr_.size - 1):
-            raise ValueError(f"rows must lie in [0, {self.row_ptr_.size - 1})")
-        return rows
+        """Training row indices (any integer sequence) as a sorted unique int64 array; None for None."""
+        return _checked_indices(rows, self.row_ptr_.size - 1, "rows")
 
     def _check_query(self, X, one: bool = False) -> np.ndarray:
         """Queries (`one`: a single vector, any shape) as a checked 2-D dBm array in the fitted column order."""
@@ -655,6 +655,7 @@ class WKNNPositioner(EstimatorParams):
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
+        within = self._check_rows(within) if partial else None
         total = 0.0
         reach = self._reach(search_db)
         if reach and not partial:  # a partial match's few APs: a shift finds places, not offsets
@@ -668,7 +669,6 @@ class WKNNPositioner(EstimatorParams):
             # the chosen shift's candidates, searched once
             estimate = self._locate_represented(tried[pick], candidates=found[pick])
         else:
-            within = self._check_rows(within) if partial else None
             estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
@@ -676,8 +676,7 @@ class WKNNPositioner(EstimatorParams):
             if delta == 0:
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
-            estimate = self._locate_represented(self._represent(X)[0], partial, silent,
-                                                within=within if partial else None)
+            estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
         return replace(estimate, offset_db=total) if total else estimate
 
     def locate_many(self, X, search_db=None) -> list[Estimate]:
