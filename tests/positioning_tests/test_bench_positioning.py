@@ -1,6 +1,7 @@
 """bench/positioning.py runs end to end on a small map, with the defaults or a configuration file."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,15 @@ def test_a_configuration_naming_an_unknown_parameter_is_refused(tmp_path):
     bad.write_text(json.dumps({"kk": 3}))
     refused = run_bench("--config", str(bad))
     assert refused.returncode != 0 and "unknown parameters ['kk']" in refused.stderr
+
+
+def test_the_batch_ratio_is_the_median_of_back_to_back_pairs():
+    done = run_bench("--repeats", "3")
+    assert done.returncode == 0, done.stderr
+    pairs = re.search(r"^batch pairs \(ours / baseline, per s\): (.*)$", done.stdout, re.M)
+    assert pairs, done.stdout
+    ratios = sorted(float(r) for r in re.findall(r"\(x([\d.]+)\)", pairs.group(1)))
+    assert len(ratios) == 3
+    printed = re.search(r"batch throughput x([\d.]+) \(median of the pairs", done.stdout)
+    assert printed and float(printed.group(1)) == ratios[1]
+    assert f"batch x{ratios[1]:.2f} the baseline" in done.stdout  # the verdict uses the same median
