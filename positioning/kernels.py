@@ -9,7 +9,8 @@ the nearest in a bounded heap (equal distances by row id). That is the one-query
 sums), so both paths pick the same neighbours (tests/positioning_tests/ checks it, ties included).
 Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of queries over a
 per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
-query); README *Positioning* has the figures.
+query); README *Positioning* has the figures. The offset rounds' medians (`median_offsets`) are compiled here too,
+for the batch path only.
 
 numba compiles it on first use (a few seconds) and caches the machine code (`compiled`: in `NUMBA_CACHE_DIR`
 if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path, so
@@ -182,3 +183,42 @@ def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, n
                  float(model.unheard_weight), needed, rows_out, d_out, complete)
     return rows_out, d_out, complete
 
+
+
+@compiled()
+def _median_offsets(row_ptr, row_aps, row_dbm, X, missing: float, queries, rows, medians, counts) -> None:
+    """Per query of X (dBm rows): the median of query minus fingerprint over the APs both hear, over its
+    (query, neighbour row) pairs, into `medians` (unset where `counts` is 0). The median of an even count is
+    the mean of the two middle values, as `WKNNPositioner._offsets` takes it, from the same float64 values."""
+    for p in range(queries.size):  # how many values each query has
+        q, row = queries[p], rows[p]
+        for e in range(row_ptr[row], row_ptr[row + 1]):
+            counts[q] += X[q, row_aps[e]] > missing
+    starts = np.zeros(counts.size + 1, dtype=np.int64)
+    for q in range(counts.size):
+        starts[q + 1] = starts[q] + counts[q]
+    values = np.empty(starts[-1])
+    filled = starts[:-1].copy()
+    for p in range(queries.size):
+        q, row = queries[p], rows[p]
+        for e in range(row_ptr[row], row_ptr[row + 1]):
+            heard = X[q, row_aps[e]]
+            if heard > missing:
+                values[filled[q]] = heard - np.float64(row_dbm[e])
+                filled[q] += 1
+    for q in range(counts.size):
+        n = counts[q]
+        if n:
+            own = np.sort(values[starts[q]:starts[q + 1]])
+            medians[q] = (own[(n - 1) // 2] + own[n // 2]) / 2
+
+
+def median_offsets(model, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median, count) per query of X for a fitted WKNNPositioner (`_median_offsets`): the batch path's
+    offset rounds, which sorted every pair's values with numpy (a lexsort per block) before."""
+    medians = np.zeros(X.shape[0])
+    counts = np.zeros(X.shape[0], dtype=np.int64)
+    _median_offsets(model.row_ptr_, model.row_aps_, model.row_dbm_, np.ascontiguousarray(X, dtype=np.float64),
+                    float(model.missing), np.asarray(queries, dtype=np.int64), np.asarray(rows, dtype=np.int64),
+                    medians, counts)
+    return medians, counts

@@ -732,6 +732,18 @@ class WKNNPositioner(EstimatorParams):
         if diff.size == 0:
             return np.zeros(X.shape[0])
         median = (diff[np.minimum(low, diff.size - 1)] + diff[np.minimum(high, diff.size - 1)]) / 2
+        return self._offset_or_none(median, counts)
+
+    def _batch_offsets(self, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`_offsets` for the batch path, the same numbers (tests/positioning_tests/test_batch_offsets.py), its
+        medians compiled (positioning.kernels: a per-block lexsort was an eighth of a batch's time)."""
+        from positioning import kernels  # lazy, as in _batch_candidates: numba only on the batch path
+
+        return self._offset_or_none(*kernels.median_offsets(self, X, queries, rows))
+
+    @staticmethod
+    def _offset_or_none(median: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The medians as offsets: rounded to 1/1000 dB, 0 where no AP was compared or under MIN_OFFSET_DB."""
         median = np.round(median.astype(np.float64), 3)
         return np.where((counts > 0) & (np.abs(median) >= MIN_OFFSET_DB), median, 0.0)
 
@@ -819,7 +831,7 @@ class WKNNPositioner(EstimatorParams):
             if active is not None:  # the others have the same readings and neighbours: offset 0 again
                 keep = np.isin(queries, active)
                 queries, rows = queries[keep], rows[keep]
-            delta = self._offsets(X, queries, rows)
+            delta = self._batch_offsets(X, queries, rows)
             moved = active = np.flatnonzero(delta != 0)
             if moved.size == 0:
                 break
