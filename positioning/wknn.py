@@ -737,7 +737,7 @@ class WKNNPositioner(EstimatorParams):
     def _batch_offsets(self, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`_offsets` for the batch path, the same numbers (tests/positioning_tests/test_batch_offsets.py), its
         medians compiled (positioning.kernels: a per-block lexsort was an eighth of a batch's time)."""
-        from positioning import kernels  # lazy, as in _batch_candidates: numba only on the batch path
+        from positioning import kernels  # lazy: numba only in processes that position in batches (as above)
 
         return self._offset_or_none(*kernels.median_offsets(self, X, queries, rows))
 
