@@ -24,8 +24,11 @@ WEIGHTINGS = ("inverse", "uniform")
 FLOOR_RULES = ("vote", "mean")
 # A phone joins one of the strongest APs it hears, not always the strongest by its own reading (its offset, its
 # body, a sticky choice): a phone just associated with an AP is at a reference point where that AP is among this
-# many strongest. The cold start's three ranks (coldstart.RANK_WEIGHTS) and one more; chosen before measuring.
-ASSOCIATION_RANK = 4
+# many strongest. First 4 (the cold start's three ranks and one more, set before measuring); 2 since 2026-12-04:
+# in a ring around an open atrium an AP is still fourth across the atrium, and a partial match's few readings
+# matched the mirror side, 50-110 m off (paired first probes on four training and eight check malls, +28 / -9;
+# docs/landing-history.md, sixteenth pass).
+ASSOCIATION_RANK = 2
 
 
 def _checked_indices(indices, size: int, what: str) -> np.ndarray | None:

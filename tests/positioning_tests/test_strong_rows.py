@@ -19,8 +19,9 @@ def test_strong_rows_are_where_the_ap_is_among_the_strongest():
     assert model.strong_rows(1, rank=1).tolist() == [1]
     assert model.strong_rows(1, rank=2).tolist() == [0, 1, 3]
     assert model.strong_rows(3, rank=2).tolist() == [2]
-    assert model.strong_rows(0).tolist() == [0, 1, 3]  # ASSOCIATION_RANK: every AP a row hears, here
-    assert ASSOCIATION_RANK == 4
+    assert model.strong_rows(0).tolist() == [0, 3]  # ASSOCIATION_RANK (2): row 1 hears AP 0 third
+    assert model.strong_rows(3).tolist() == [2]
+    assert ASSOCIATION_RANK == 2
     with pytest.raises(ValueError, match=r"AP column must lie in \[0, 4\)"):
         model.strong_rows(4)
     refit = model.fit(X[:2], y[:2])  # a new fit forgets the old rows

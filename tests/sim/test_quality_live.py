@@ -73,7 +73,7 @@ def test_the_check_states_its_sampling_error():
     """CHECKED's ± comes from the check's sample sizes (a 95% binomial interval), not a constant."""
     assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
     assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
-    assert "-3 to +4 at 120 s (±4)" in CHECKED and "-10 to +6 at the first probe (±10)" in CHECKED
+    assert "-3 to +4 at 120 s (±4)" in CHECKED and "-11 to +5 at the first probe (±10)" in CHECKED
 
 
 def test_validation_walk_measures_the_live_error(linear):
