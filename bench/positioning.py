@@ -10,8 +10,9 @@ same vectors in the same run, and the ratio between them; also our one-query-at-
 what the batch path (the compiled search, positioning/kernels.py) gains. Everything runs on one core (BLAS
 and OpenMP pools limited to 1 thread). Targets (issue 20): batch >= 4x the baseline's batch throughput
 in the same run, single-query p99 <= 2 ms. The batch throughputs are measured `--repeats` times, ours and the
-baseline's back to back each time, and the ratio printed is the median of those pairs' ratios: on a shared
-machine one pair alone moved between x3.4 and x4.9 from run to run (README, *Positioning*).
+baseline's back to back each time (which goes first alternating), and the ratio printed is the median of those
+pairs' ratios: on a shared machine one pair alone moved between x3.4 and x4.9 from run to run (README,
+*Positioning*). The table's batch/s are each side's median, so their quotient can differ a little from that ratio.
 
 The map is synthetic but shaped like UJIIndoorLoc (3 buildings x 4 floors, each fingerprint hearing
 ~15-25 APs, unheard = -105 dBm); `--uji DIR` benchmarks on the real UJIIndoorLoc files instead.
@@ -23,6 +24,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,11 +103,19 @@ def batch_rate(predict_batch, Q: np.ndarray) -> float:
     return len(Q) / (time.perf_counter() - start)
 
 
-def paired_rates(ours, base, Q: np.ndarray, repeats: int) -> tuple[list[float], list[float]]:
+def paired_rates(ours: Callable[[np.ndarray], object], base: Callable[[np.ndarray], object], Q: np.ndarray,
+                 repeats: int) -> tuple[list[float], list[float]]:
     """Batch rates of `ours` and `base`, measured back to back `repeats` times (each pair in the same minute,
-    so a busy spell on the machine weighs on both sides of a ratio alike)."""
-    pairs = [(batch_rate(ours, Q), batch_rate(base, Q)) for _ in range(repeats)]
-    return [a for a, _ in pairs], [b for _, b in pairs]
+    so a busy spell on the machine weighs on both sides of a ratio alike), which goes first alternating."""
+    ours_rates, base_rates = [], []
+    for i in range(repeats):
+        if i % 2:
+            base_rates.append(batch_rate(base, Q))
+            ours_rates.append(batch_rate(ours, Q))
+        else:
+            ours_rates.append(batch_rate(ours, Q))
+            base_rates.append(batch_rate(base, Q))
+    return ours_rates, base_rates
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -121,6 +131,8 @@ def main() -> int:
     parser.add_argument("--uji", type=Path, help="folder with UJIIndoorLoc trainingData.csv / validationData.csv")
     parser.add_argument("--config", type=Path, help="JSON of WKNNPositioner parameters (default: its defaults)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     params = read_config(args.config) if args.config else {}
 
 
@@ -147,7 +159,7 @@ def main() -> int:
 
         ours_single = single_latencies_ms(ours.locate, Q[:1000])
         base_single = single_latencies_ms(lambda q: base.predict(q.reshape(1, -1)), Q[:1000])
-        ours_rates, base_rates = paired_rates(ours.predict, base.predict, Q, max(1, args.repeats))
+        ours_rates, base_rates = paired_rates(ours.predict, base.predict, Q, args.repeats)
         loop_rate = batch_rate(lambda B: [ours.locate(q) for q in B], Q)
     ours_rate, base_rate = float(np.median(ours_rates)), float(np.median(base_rates))
     ratio = float(np.median([a / b for a, b in zip(ours_rates, base_rates, strict=True)]))

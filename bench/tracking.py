@@ -11,8 +11,9 @@ and writes the kept position (portal.tracking.Tracker.drain, the loop `python -m
 In the same run, the same phones' vectors go through the positioner alone (locate per phone, and the
 batch `predict`), with no store and no smoothing. Printed: phones/s of each and the tracker's share of
 positioning alone (target >= 50%). One process, one core; the store shares the machine (say so). The first
-round (`--warmup`) is run and not counted: a tracker compiles its kernels once, on its first batch, and runs for
-days; the positioner alone is measured after the tracker in each round, so it is warm too.
+round (`--warmup`) is run and not counted: it is the kernels' first use (numba compiles or loads them) and every
+phone's first sighting (no motion state yet), where a tracker runs for days re-positioning phones it has seen;
+the positioner alone is measured after the tracker in each round, so it is warm too.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phones", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1,
-                        help="rounds run first and not counted (numba compiles the tracker's kernels on their first "
-                             "batch, a second or so that a running tracker pays once)")
+                        help="rounds run first and not counted (the kernels' first use and every phone's first "
+                             "sighting, which a running tracker is past)")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.warmup < 0:
+        parser.error("--rounds must be at least 1 and --warmup at least 0")
 
     venue = build_demo_mall("bench") if args.demo else generate_mall(args.seed, venue_id="bench").venue
     rng = np.random.default_rng(args.seed)

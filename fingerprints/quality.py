@@ -685,6 +685,11 @@ def rate_half_width(rate: float, *trials: int, z: float = 1.96) -> float:
     return z * math.sqrt(rate * (1.0 - rate) * sum(1.0 / n for n in trials))
 
 
+def compared_malls(all_of_them: str = "all of them") -> str:
+    """CHECK_COMPARED as the check's sentence names them: `all_of_them` when every checked mall is among them."""
+    return all_of_them if set(CHECK_COMPARED) >= set(CHECK_SEEDS) else ", ".join(map(str, CHECK_COMPARED))
+
+
 def _checked() -> str:
     """The CHECKED line from CHECK_RATES: per probe, claim - measured over the malls, and its sampling error."""
     parts, sizes, inside = [], [], True
@@ -694,9 +699,9 @@ def _checked() -> str:
         inside = inside and max(abs(d) for d in diffs) <= half
         parts.append(f"{round(min(diffs)):+d} to {round(max(diffs)):+d} at {probe} (±{half:.0f})")
         sizes.append(str(n))
-    return (f"checked against bench/landing_replay.py on simulated malls not used to set its values "
-            f"({', '.join(map(str, CHECK_SEEDS))}; {', '.join(map(str, CHECK_COMPARED))} were among the malls one "
-            "rule was compared on): claim minus measured right-zone rate, in "
+    return (f"checked against bench/landing_replay.py on simulated malls ({', '.join(map(str, CHECK_SEEDS))}; "
+            f"{compared_malls()} were among the malls a rule was compared on, so this is not a fully held-out "
+            "check): claim minus measured right-zone rate, in "
             "points: " + ", ".join(parts)
             + f". ± is the sampling error, the 95% binomial interval of such a difference with {'/'.join(sizes)} "
             f"probes measured per mall and {CHECK_VISITS} visits claimed: "

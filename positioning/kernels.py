@@ -184,7 +184,6 @@ def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, n
     return rows_out, d_out, complete
 
 
-
 @compiled()
 def _median_offsets(row_ptr, row_aps, row_dbm, X, missing: float, queries, rows, medians, counts) -> None:
     """Per query of X (dBm rows): the median of query minus fingerprint over the APs both hear, over its

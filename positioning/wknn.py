@@ -26,7 +26,7 @@ FLOOR_RULES = ("vote", "mean")
 # body, a sticky choice): a phone just associated with an AP is at a reference point where that AP is among this
 # many strongest. First 4 (the cold start's three ranks and one more, set before measuring); 2 since 2026-12-04:
 # in a ring around an open atrium an AP is still fourth across the atrium, and a partial match's few readings
-# matched the mirror side, 50-110 m off (paired first probes on four training and eight check malls, +28 / -9;
+# matched the mirror side, 50-111 m off (paired first probes on four training and eight check malls, +28 / -9;
 # docs/landing-history.md, sixteenth pass).
 ASSOCIATION_RANK = 2
 
@@ -740,7 +740,7 @@ class WKNNPositioner(EstimatorParams):
     def _batch_offsets(self, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`_offsets` for the batch path, the same numbers (tests/positioning_tests/test_batch_offsets.py), its
         medians compiled (positioning.kernels: a per-block lexsort was an eighth of a batch's time)."""
-        from positioning import kernels  # lazy: numba only in processes that position in batches (as above)
+        from positioning import kernels  # lazy: numba only in batch processes (as in _batch_candidates)
 
         return self._offset_or_none(*kernels.median_offsets(self, X, queries, rows))
 

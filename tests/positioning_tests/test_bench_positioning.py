@@ -44,3 +44,8 @@ def test_the_batch_ratio_is_the_median_of_back_to_back_pairs():
     printed = re.search(r"batch throughput x([\d.]+) \(median of the pairs", done.stdout)
     assert printed and float(printed.group(1)) == ratios[1]
     assert f"batch x{ratios[1]:.2f} the baseline" in done.stdout  # the verdict uses the same median
+
+
+def test_no_pairs_is_refused():
+    refused = run_bench("--repeats", "0")
+    assert refused.returncode == 2 and "--repeats must be at least 1" in refused.stderr

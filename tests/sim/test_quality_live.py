@@ -74,6 +74,17 @@ def test_the_check_states_its_sampling_error():
     assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
     assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
     assert "-3 to +4 at 120 s (±4)" in CHECKED and "-11 to +5 at the first probe (±10)" in CHECKED
+    # every checked mall was among those a rule was compared on (the association rank): said, not a held-out check
+    assert "8888; all of them were among the malls a rule was compared on, so this is not a fully held-out" in CHECKED
+
+
+def test_the_check_names_the_malls_a_rule_was_compared_on(monkeypatch):
+    import fingerprints.quality as quality
+
+    monkeypatch.setattr(quality, "CHECK_COMPARED", (6262, 7777))
+    assert quality.compared_malls() == "6262, 7777"
+    monkeypatch.setattr(quality, "CHECK_COMPARED", quality.CHECK_SEEDS)
+    assert quality.compared_malls("全部") == "全部"
 
 
 def test_validation_walk_measures_the_live_error(linear):

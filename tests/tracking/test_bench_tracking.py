@@ -33,3 +33,9 @@ def test_no_warm_up_counts_every_round():
     assert done.returncode == 0, done.stderr
     assert "warm-up round" not in done.stdout
     assert re.findall(r"^round (\d+): tracker", done.stdout, re.M) == ["1"]
+
+
+def test_rounds_it_cannot_count_are_refused():
+    for args in (("--rounds", "0"), ("--warmup", "-1")):
+        refused = run_bench(*args)
+        assert refused.returncode == 2 and "--rounds must be at least 1" in refused.stderr
