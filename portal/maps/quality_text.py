@@ -46,12 +46,13 @@ def checked_text() -> str:
                        high=f"{round(max(diffs)):+d}", probe=str(_PROBES.get(probe, probe)), half=f"{half:.0f}"))
         sizes.append(str(n))
     verdict = _("every difference lies within it.") if inside else _("not every difference lies within it.")
+    compared = compared_malls(_("all of them"))  # not inside the sentence's _(): Babel extracts no nested call
     return _("checked against %(bench)s on simulated malls (%(seeds)s; %(compared)s were among the malls a rule was "
              "compared on, so this is not a fully held-out check): claim minus measured "
              "right-zone rate, in points: %(parts)s. ± is the sampling error, the 95%% binomial interval of such a "
              "difference with %(sizes)s probes measured per mall and %(visits)s visits claimed: %(verdict)s",
              bench="bench/landing_replay.py", seeds=", ".join(map(str, CHECK_SEEDS)),
-             compared=compared_malls(str(_("all of them"))), parts=", ".join(parts),
+             compared=compared, parts=", ".join(parts),
              sizes="/".join(sizes), visits=CHECK_VISITS, verdict=verdict)
 
 
