@@ -131,21 +131,19 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
     lowest floor, as the vote's). Sums run in rank order (cumsum), so one query alone and in a batch get the
     same bits."""
     q = codes.shape[0]
-    means = np.full((q, n_labels), np.inf)
-    exact = np.ones((q, n_labels), dtype=bool)
     last = np.where(valid, d, -np.inf).max(axis=1, initial=-np.inf)  # rows past the prefix are at least this far
     rest = np.where(complete, pad if np.isfinite(pad) else last, last)  # what a floor short of m is padded with
-    for f in range(n_labels):
-        on = in_building & (codes == f)
-        taken = on & (np.cumsum(on, axis=1) <= m)
-        count = taken.sum(axis=1)
-        total = np.cumsum(np.where(taken, d, 0.0), axis=1)[:, -1] if d.shape[1] else np.zeros(q)
-        full = count >= m
-        extra = np.zeros(q)
-        np.multiply(m - count, rest, out=extra, where=~full)  # not 0 x inf where the floor has its m
-        padded = (total + extra) / m
-        means[:, f] = np.where(on.any(axis=1) | ~complete, padded, np.inf)
-        exact[:, f] = full | complete
+    # Every floor at once, (q, floor, row): a loop over floors was ~60 small numpy calls, a third of a query's time
+    on = in_building[:, None, :] & (codes[:, None, :] == np.arange(n_labels)[None, :, None])
+    taken = on & (np.cumsum(on, axis=2) <= m)
+    count = taken.sum(axis=2)
+    total = np.cumsum(np.where(taken, d[:, None, :], 0.0), axis=2)[:, :, -1] if d.shape[1] else np.zeros((q, n_labels))
+    full = count >= m
+    extra = np.zeros((q, n_labels))
+    np.multiply(m - count, rest[:, None], out=extra, where=~full)  # not 0 x inf where the floor has its m
+    padded = (total + extra) / m
+    means = np.where(on.any(axis=2) | ~complete[:, None], padded, np.inf)
+    exact = full | complete[:, None]
     candidates = np.where(exact, means, np.inf)
     best = np.argmin(candidates, axis=1)
     best_mean = candidates[np.arange(q), best]
