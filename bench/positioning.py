@@ -109,12 +109,9 @@ def paired_rates(ours: Callable[[np.ndarray], object], base: Callable[[np.ndarra
     so a busy spell on the machine weighs on both sides of a ratio alike), which goes first alternating."""
     ours_rates, base_rates = [], []
     for i in range(repeats):
-        if i % 2:
-            base_rates.append(batch_rate(base, Q))
-            ours_rates.append(batch_rate(ours, Q))
-        else:
-            ours_rates.append(batch_rate(ours, Q))
-            base_rates.append(batch_rate(base, Q))
+        rates = {side: batch_rate(side, Q) for side in ((ours, base) if i % 2 == 0 else (base, ours))}
+        ours_rates.append(rates[ours])
+        base_rates.append(rates[base])
     return ours_rates, base_rates
 
 

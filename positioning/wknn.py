@@ -130,6 +130,20 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
     prefix's last distance); the choice is exact only if no bound beats the best exact mean (ties go to the
     lowest floor, as the vote's). Sums run in rank order (cumsum), so one query alone and in a batch get the
     same bits."""
+    means, exact = _floor_figures(codes, d, valid, in_building, complete, m, n_labels, pad)
+    q = codes.shape[0]
+    candidates = np.where(exact, means, np.inf)
+    best = np.argmin(candidates, axis=1)
+    best_mean = candidates[np.arange(q), best]
+    codes_range = np.arange(n_labels)[None, :]
+    beaten = ~exact & ((means < best_mean[:, None]) | ((means == best_mean[:, None]) & (codes_range < best[:, None])))
+    return best, np.isfinite(best_mean) & ~beaten.any(axis=1)
+
+
+def _floor_figures(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_building: np.ndarray,
+                   complete: np.ndarray, m: int, n_labels: int, pad: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_floor_means`' (q, n_labels) figures: each floor's mean (inf: none of its rows, all candidates seen) and
+    whether that mean is exact (else a lower bound)."""
     q = codes.shape[0]
     last = np.where(valid, d, -np.inf).max(axis=1, initial=-np.inf)  # rows past the prefix are at least this far
     rest = np.where(complete, pad if np.isfinite(pad) else last, last)  # what a floor short of m is padded with
@@ -142,14 +156,7 @@ def _floor_means(codes: np.ndarray, d: np.ndarray, valid: np.ndarray, in_buildin
     extra = np.zeros((q, n_labels))
     np.multiply(m - count, rest[:, None], out=extra, where=~full)  # not 0 x inf where the floor has its m
     padded = (total + extra) / m
-    means = np.where(on.any(axis=2) | ~complete[:, None], padded, np.inf)
-    exact = full | complete[:, None]
-    candidates = np.where(exact, means, np.inf)
-    best = np.argmin(candidates, axis=1)
-    best_mean = candidates[np.arange(q), best]
-    codes_range = np.arange(n_labels)[None, :]
-    beaten = ~exact & ((means < best_mean[:, None]) | ((means == best_mean[:, None]) & (codes_range < best[:, None])))
-    return best, np.isfinite(best_mean) & ~beaten.any(axis=1)
+    return np.where(on.any(axis=2) | ~complete[:, None], padded, np.inf), full | complete[:, None]
 
 
 def spatial_cluster(xy: np.ndarray, weights: np.ndarray, radius_m: float) -> np.ndarray:
