@@ -47,6 +47,7 @@ def test_sign_up_and_show_member_card(iphone_page, live_server):
     assert "Welcome" in page.locator("#welcome").inner_text()
     assert page.locator("#points").inner_text() == "0"
     assert page.locator("#tier").inner_text() == "Silver"
+    page.wait_for_load_state("load")  # measured once styled: the DOM can be there before the stylesheet
     history = page.locator("#history").bounding_box()  # beside Refresh, a whole tap target (it was 19 px high)
     assert history["height"] >= 44, history
     member_code = page.locator("#member-code").inner_text().strip()
