@@ -32,6 +32,7 @@ Valkey runs on the real clock (its key TTLs are then only longer in simulated ti
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import importlib.util
 import json
@@ -56,6 +57,7 @@ from core.storage import start_embedded_valkey  # noqa: E402
 from fingerprints import quality  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.quality import MIN_MEASURED_PHONES, LiveAssumptions  # noqa: E402
 from fingerprints.simulator import PHONE_MODELS, ap_outage, report_schedule  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
@@ -63,6 +65,7 @@ from portal.seed import load_generated_mall  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tracking import Tracker, TrackKeys  # noqa: E402
 from portal.tracking.estimate import live_estimate, spot_in_zone  # noqa: E402
+from portal.tracking.phone_mix import venue_phones  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)
@@ -433,16 +436,18 @@ def summarise(results: list[ProbeResult]) -> dict:
     return out
 
 
-def quality_claims(venue, live_points: int | None) -> dict:
-    """What the product's quality report tells the operator for this map (fingerprints/quality.py)."""
+def quality_claims(venue, live_points: int | None, assumptions: LiveAssumptions | None = None) -> dict:
+    """What the product's quality report tells the operator for this map (fingerprints/quality.py), its live
+    estimate under `assumptions` (the page's: the venue's phones once the tracker has counted enough)."""
     out = {}
     t = time.perf_counter()
     survey = quality.quality_report(venue)
     out["survey"] = {"zone": survey.zone_hit_rate, "floor": survey.floor_hit_rate, "error_mean": survey.mean_error_m,
                      "seconds": time.perf_counter() - t}
     t = time.perf_counter()
-    live = live_estimate(venue, max_points=live_points)
+    live = live_estimate(venue, assumptions, max_points=live_points)
     out["live"] = {**live.headline(), "seconds": time.perf_counter() - t}
+    out["phones"] = dataclasses.asdict(live.assumptions)
     return out
 
 
@@ -501,7 +506,6 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             token = load_mall(core, mall, meraki_secret)
         stored = core.venues.get_map(v.id)
-        claims = {} if args.no_quality else quality_claims(stored, args.live_points)
         port = free_port()
         env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": settings.secret_key,
                "MAC_HASH_KEY": settings.mac_hash_key, "DATA_DIR": str(work / "var"), "LOAD_DEMO": "0",
@@ -518,12 +522,15 @@ def main(argv: list[str] | None = None) -> int:
         results = simulate(args, mall, shoppers, port, token, meraki_secret, core, log)
         elapsed = time.perf_counter() - t1
         left_out = sorted(core.models.get(v.id).masked)  # the APs the live model left out by the end
+        # The claim as the quality page makes it once these shoppers have been: with the phones the tracker counted
+        phones, counted = venue_phones(core.db, v.id, time.time())
     finally:
         if gunicorn is not None:
             gunicorn.terminate()
             gunicorn.wait(timeout=30)
         valkey.stop()
     summary = summarise(results)
+    claims = {} if args.no_quality else {**quality_claims(stored, args.live_points, phones), "counted": counted}
     report = {"seed": args.seed, "shape": mall.shape, "levels": len(v.floors), "zones": len(v.zones),
               "aps": len(v.aps), "reference_points": len(v.samples), "shoppers": args.shoppers,
               "ap_off": args.ap_off, "meraki_share": args.meraki_share, "feed_up_s": args.feed_up,
@@ -557,6 +564,16 @@ def print_report(r: dict) -> None:
     if "live" in q:
         for line in claim_lines(q["live"], r["landing"]):
             print(line)
+        print(phones_line(LiveAssumptions(**q["phones"]), q["counted"]))
+
+
+def phones_line(a: LiveAssumptions, counted: int) -> str:
+    """Which phones the claim assumed: those the tracker counted (`fingerprints.quality.measured_phones`) or the
+    defaults."""
+    if a.phones_measured:
+        return (f"  the claim's phones: measured on {a.phones_measured} phones the tracker counted, {a.phones_text()} "
+                "against the survey phone")
+    return f"  the claim's phones: assumed {a.phones_text()} ({counted} counted, fewer than {MIN_MEASURED_PHONES})"
 
 
 def claim_lines(live: dict, landing: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
                                     [--live-points N] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
-                                    [--frames alike|own-ap] [--feed-up 600]
+                                    [--frames alike|own-ap] [--feed-up 600] [--assumed-phones]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the phones'
 frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share once a minute with
@@ -39,14 +39,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.landing import claim_lines, make_shoppers  # noqa: E402
+from bench.landing import claim_lines, make_shoppers, phones_line  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.quality import LiveAssumptions  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import PhoneReplay, live_estimate  # noqa: E402
 from portal.tracking.locator import position_of  # noqa: E402
 from portal.tracking.models import VenueModel, build_venue_model, silent_aps  # noqa: E402
+from portal.tracking.phone_mix import phones_from_counts  # noqa: E402
 from portal.tracking.positions import landing_zone  # noqa: E402
 
 WINDOW_S = 60.0  # RSSI_WINDOW_S
@@ -79,13 +81,14 @@ SWEEP_EVERY_S = (4, 12)  # --frames own-ap: how often a phone sweeps the channel
 def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap_off: float = 0.05,
            meraki_share: float = 0.2, frame_rate: float = 0.6, tick: int = 2, mall=None, model=None,
            step=position_of, hook=None, ap_miss: float = 0.0, reach: bool = True, frames: str = "alike",
-           feed_up_s: float | None = FEED_UP_S) -> list[Outcome]:
+           feed_up_s: float | None = FEED_UP_S, phone_mix: dict[int, int] | None = None) -> list[Outcome]:
     """Every probe's outcome. `step`: the positioning step (position_of's signature) under test;
     `hook(outcome, shopper, phone, t)`: called for every probe (diagnostics). `frames`: "alike", every AP in
     range hears each frame; "own-ap", a frame reaches only the phone's own AP (data on its channel), while
     every AP in range hears the phone's probe sweeps: on joining, then every 4-12 s. `feed_up_s`: how long
     the APs had reported before the first shopper came (the live model leaves out APs silent for
-    SILENT_AFTER_S, those off among them; `models.ModelCache`); None: `model` throughout, nothing left out."""
+    SILENT_AFTER_S, those off among them; `models.ModelCache`); None: `model` throughout, nothing left out.
+    `phone_mix`: filled with the phones' offsets as the tracker counts them (`PhoneReplay`)."""
     mall = mall or generate_mall(seed, shape)
     venue = mall.venue
     model = model or build_venue_model(venue)
@@ -99,8 +102,8 @@ def replay(seed: int, shape: str | None, n_shoppers: int, zones_range=(2, 2), ap
     zones = zone_map(venue)
     kinds = {z.id: z.kind for z in venue.zones}
     reported: dict[str, float] = {}  # the store's ap_reach: per AP the newest reading of its last report
-    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported if reach else None)
-              for _ in shoppers]
+    phones = [PhoneReplay(model, window_s=WINDOW_S, cache_s=CACHE_S, step=step, reported=reported if reach else None,
+                          phone_mix=phone_mix) for _ in shoppers]
     scans: dict[tuple[int, int], np.ndarray | None] = {}
 
     sweeps = np.random.default_rng(seed + 6)
@@ -317,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phone-spread", type=float, default=1.0,
                         help="phone models (and the survey phone) differ this many times as much as the simulator's")
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
+    parser.add_argument("--assumed-phones", action="store_true",
+                        help="the claim with the assumed phones, not those the replay's tracker counted")
     parser.add_argument("--feed-up", type=float, default=FEED_UP_S,
                         help="seconds the APs had reported before the first shopper came (APs silent for "
                              f"{SILENT_AFTER_S:.0f} s are left out of the live model; -1: never)")
@@ -327,15 +332,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     mall = generate_mall(args.seed, args.shape, phone_spread=args.phone_spread)
     model = build_venue_model(mall.venue)
+    counted: dict[int, int] = {}
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,
                       ap_miss=args.ap_miss, reach=not args.no_reach, tick=args.tick, frames=args.frames,
-                      feed_up_s=None if args.feed_up < 0 else args.feed_up)
+                      feed_up_s=None if args.feed_up < 0 else args.feed_up, phone_mix=counted)
     s = summary(outcomes, model.groups)
     replayed_s = time.perf_counter() - t0
-    claim = None if args.no_claim else live_estimate(mall.venue, max_points=args.live_points)
+    # The claim as the quality page makes it after these shoppers: with their phones once enough were counted
+    assumptions = LiveAssumptions() if args.assumed_phones else phones_from_counts(counted)[0]
+    claim = None if args.no_claim else live_estimate(mall.venue, assumptions, max_points=args.live_points)
     if args.json:
         print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
-                          "claim": claim.headline() if claim else None,
+                          "claim": claim.headline() if claim else None, "phones_counted": sum(counted.values()),
+                          "claim_assumptions": asdict(claim.assumptions) if claim else None,
                           "outcomes": [asdict(o) for o in outcomes]}))
         return 0
     print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")
@@ -347,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(breakdown(outcomes, model.groups))
     if claim is not None:
         print("\n".join(claim_lines(claim.headline(), s)) + f"  ({claim.n_points} visits, {claim.seconds:.0f} s)")
+        print(phones_line(claim.assumptions, sum(counted.values())))
     return 0
 
 

@@ -39,9 +39,9 @@ from portal.tracking.estimate import live_estimate  # noqa: E402
 VISITS = 120
 
 
-def mall_estimate(venue_map, progress=None, visits: int = VISITS):
+def mall_estimate(venue_map, assumptions=None, progress=None, visits: int = VISITS):
     """The estimate the bench runs (module level: the child process imports it by name)."""
-    return live_estimate(venue_map, max_points=visits, progress=progress)
+    return live_estimate(venue_map, assumptions, max_points=visits, progress=progress)
 
 
 def probe_latencies(app, queries: list[str], seconds: float, busy: threading.Thread | None) -> list[float]:

@@ -27,6 +27,7 @@ from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
+from portal.tracking.phone_mix import venue_phones
 from positioning.tuning import check_config
 
 
@@ -178,7 +179,8 @@ def register(app: Flask) -> None:
             click.echo(line)
         if floor is None:
             with click.progressbar(length=1, label="simulating visits", file=sys.stderr) as bar:
-                estimate = live_estimate(venue_map, progress=_bar_progress(bar))
+                assumptions, _counted = venue_phones(services().db, venue, time.time())
+                estimate = live_estimate(venue_map, assumptions, progress=_bar_progress(bar))
             for line in estimate.summary_lines():
                 click.echo(line)
         if as_json:

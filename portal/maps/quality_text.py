@@ -16,6 +16,9 @@ from fingerprints.quality import (
     CHECK_SEEDS,
     CHECK_VISITS,
     ChartWords,
+    LiveAssumptions,
+    check_differences,
+    check_rates,
     compared_malls,
     rate_half_width,
 )
@@ -34,18 +37,17 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
 ), strict=True))
 
 
-def checked_text() -> str:
-    """fingerprints.quality.CHECKED in the page's language: per probe, claim minus measured over the malls,
-    and the sampling error of such a difference."""
-    parts, sizes, inside = [], [], True
-    for probe, (n, measured, claimed) in CHECK_RATES.items():
-        diffs = [c - m for m, c in zip(measured, claimed, strict=True)]
-        half = 100 * rate_half_width(float(np.mean(measured)) / 100, n, CHECK_VISITS)
-        inside = inside and max(abs(d) for d in diffs) <= half
-        parts.append(_("%(low)s to %(high)s at %(probe)s (±%(half)s)", low=f"{round(min(diffs)):+d}",
-                       high=f"{round(max(diffs)):+d}", probe=str(_PROBES.get(probe, probe)), half=f"{half:.0f}"))
-        sizes.append(str(n))
+def checked_text(assumptions: LiveAssumptions | None = None) -> str:
+    """fingerprints.quality.checked_for(assumptions) in the page's language: per probe, claim minus measured over
+    the malls, and the sampling error of such a difference, for the claim made with the phones `assumptions` say
+    (the venue's counted ones or the assumed ones)."""
+    rates = check_rates(assumptions)
+    spans, sizes, inside = check_differences(rates)
+    parts = [_("%(low)s to %(high)s at %(probe)s (±%(half)s)", low=f"{low:+d}", high=f"{high:+d}",
+               probe=str(_PROBES.get(probe, probe)), half=f"{half:.0f}") for probe, low, high, half in spans]
     verdict = _("every difference lies within it.") if inside else _("not every difference lies within it.")
+    phones = (_("(The claims checked were made with the phones the malls' trackers counted.)")
+              if rates is CHECK_RATES else _("(The claims checked were made with the assumed phones.)"))
     compared = compared_malls(_("all of them"))  # not inside the sentence's _(): Babel extracts no nested call
     return _("checked against %(bench)s on simulated malls (%(seeds)s; %(compared)s were among the malls a rule was "
              "compared on, so this is not a fully held-out check): claim minus measured "
@@ -53,7 +55,7 @@ def checked_text() -> str:
              "difference with %(sizes)s probes measured per mall and %(visits)s visits claimed: %(verdict)s",
              bench="bench/landing_replay.py", seeds=", ".join(map(str, CHECK_SEEDS)),
              compared=compared, parts=", ".join(parts),
-             sizes="/".join(sizes), visits=CHECK_VISITS, verdict=verdict)
+             sizes="/".join(sizes), visits=CHECK_VISITS, verdict=verdict) + " " + phones
 
 
 def cannot_know_text(line: str) -> str:

@@ -54,7 +54,7 @@ RENEW_EVERY_S = 5.0
 # 2: the report schedule drawn per visit, 300 visits (2026-12-03); 3: partial matches near the phone's AP (2026-12-04);
 # 4: "near" is where that AP is among the 2 strongest, not 4 (2026-12-04)
 ESTIMATOR_REVISION = 4
-# Decoded estimates per (venue, map version), for the whole process: a version never changes (the JSON of a
+# Decoded estimates per (venue, map version, assumptions), for the whole process: a version never changes (the JSON of a
 # large mall is ~1 MB: decoded once, not on every page)
 ESTIMATES = BoundedMemo(16)
 
@@ -85,14 +85,15 @@ class Failed:
 
 
 def in_a_process(compute: Callable[..., LiveEstimate]) -> Callable[..., LiveEstimate]:
-    """`compute(venue_map, progress=...)` run in a spawned child process (compute: a module-level function, as
-    the child imports it by name), its progress and its outcome sent back over a pipe: the same result, the same
-    CannotEstimate, and any other failure as a RuntimeError carrying the child's traceback."""
+    """`compute(venue_map, assumptions=..., progress=...)` run in a spawned child process (compute: a module-level
+    function, as the child imports it by name), its progress and its outcome sent back over a pipe: the same
+    result, the same CannotEstimate, and any other failure as a RuntimeError carrying the child's traceback."""
 
-    def run(venue_map: VenueMap, progress: Callable[[int, int], None] | None = None) -> LiveEstimate:
+    def run(venue_map: VenueMap, assumptions: LiveAssumptions | None = None,
+            progress: Callable[[int, int], None] | None = None) -> LiveEstimate:
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_compute_and_send, args=(compute, venue_map, send), daemon=True,
+        child = context.Process(target=_compute_and_send, args=(compute, venue_map, assumptions, send), daemon=True,
                                 name=f"live-estimate-{venue_map.id}-{venue_map.version}")
         child.start()
         send.close()  # the child holds the only sending end: its exit ends `recv` (EOFError)
@@ -131,11 +132,13 @@ def _outcome(receive, child, progress: Callable[[int, int], None] | None) -> Liv
             raise RuntimeError(f"the live estimate's process failed:\n{message[1]}")
 
 
-def _compute_and_send(compute: Callable[..., LiveEstimate], venue_map: VenueMap, send) -> None:
+def _compute_and_send(compute: Callable[..., LiveEstimate], venue_map: VenueMap,
+                      assumptions: LiveAssumptions | None, send) -> None:
     """The child process: compute, telling the parent each visit done, then the outcome. A parent gone (its pipe
     broken) ends the child with the error."""
     try:
-        outcome = ("done", compute(venue_map, progress=lambda done, total: send.send(("progress", done, total))))
+        outcome = ("done", compute(venue_map, assumptions=assumptions,
+                                   progress=lambda done, total: send.send(("progress", done, total))))
     except CannotEstimate as exc:
         outcome = ("cannot", str(exc))
     except Exception:  # noqa: BLE001 - any failure goes to the parent, which logs it and keeps it as failed
@@ -144,15 +147,25 @@ def _compute_and_send(compute: Callable[..., LiveEstimate], venue_map: VenueMap,
     send.close()
 
 
-class EstimateKeys(VenueKeys):
-    def result(self, version: int) -> str:
-        """STRING: the map version's outcome as JSON: {"estimate": ...} or {"error": reason} (KEEP_S), or
-        {"failed": true} (FAILED_S)."""
-        return self.key("live-estimate", _format(), str(version))
+def basis(assumptions: LiveAssumptions | None) -> str:
+    """What an estimate rests on besides its map version: "" for the default assumptions, else a digest of the
+    assumed figures (how many phones measured them left out: more phones with the same rounded mix change
+    nothing to compute)."""
+    if assumptions is None or assumptions == LiveAssumptions():
+        return ""
+    figures = dataclasses.asdict(dataclasses.replace(assumptions, phones_measured=0))
+    return hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()[:10]
 
-    def lease(self, version: int) -> str:
+
+class EstimateKeys(VenueKeys):
+    def result(self, version: int, on: str = "") -> str:
+        """STRING: the outcome for the map version under the assumptions `on` (`basis`) as JSON: {"estimate":
+        ...} or {"error": reason} (KEEP_S), or {"failed": true} (FAILED_S)."""
+        return self.key("live-estimate", _format(), str(version), *([on] if on else []))
+
+    def lease(self, version: int, on: str = "") -> str:
         """HASH owner, done, total: the worker computing it (LEASE_S, renewed as it goes)."""
-        return self.key("live-estimate", _format(), str(version), "lease")
+        return self.result(version, on) + ":lease"
 
 
 def encode(estimate: LiveEstimate) -> str:
@@ -196,41 +209,44 @@ return 1
 
 
 class LiveEstimates:
-    """Per venue map version: its live estimate, or how far the computation has got (`Computing`), or that it
-    failed (`Failed`); CannotEstimate when the map cannot be estimated."""
+    """Per venue map version and set of assumptions: its live estimate, or how far the computation has got
+    (`Computing`), or that it failed (`Failed`); CannotEstimate when the map cannot be estimated."""
 
     def __init__(self, db: redis.Redis, compute: Callable[..., LiveEstimate], wait_s: float = 5.0) -> None:
         self.db = db
-        self.compute = compute  # live_estimate(venue_map, progress=...)
+        self.compute = compute  # live_estimate(venue_map, assumptions=..., progress=...)
         self.wait_s = wait_s
         self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"  # this process (forked workers differ by pid)
-        self._threads: dict[tuple[str, int], threading.Thread] = {}
+        self._threads: dict[tuple[str, int, str], threading.Thread] = {}
         self._lock = threading.Lock()
         self._take = db.register_script(_TAKE)
         self._finish = db.register_script(_FINISH)
 
-    def get(self, venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing | Failed:
-        """The estimate, else how far it has got after waiting up to `wait_s` (default: this instance's) for it,
-        or that it failed; starts it when no worker is computing it. CannotEstimate: its reason."""
+    def get(self, venue_map: VenueMap, wait_s: float | None = None, assumptions: LiveAssumptions | None = None
+            ) -> LiveEstimate | Computing | Failed:
+        """The estimate under `assumptions` (default: LiveAssumptions()), else how far it has got after waiting up
+        to `wait_s` (default: this instance's) for it, or that it failed; starts it when no worker is computing it.
+        CannotEstimate: its reason."""
+        job = _Job(venue_map, assumptions)
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
         while True:
-            found = self._found(venue_map)
+            found = self._found(job)
             if found is not None:
                 return found
-            self._start_unless_running(venue_map)
+            self._start_unless_running(job)
             left = deadline - time.monotonic()
             if left <= 0:
-                return self._progress(venue_map)
-            thread = self._threads.get((venue_map.id, venue_map.version))
+                return self._progress(job)
+            thread = self._threads.get(job.key)
             if thread is not None:
                 thread.join(timeout=min(left, 1.0))
             else:  # another process computes it: look again soon
                 time.sleep(min(left, 0.5))
 
-    def _found(self, venue_map: VenueMap) -> LiveEstimate | Failed | None:
+    def _found(self, job: _Job) -> LiveEstimate | Failed | None:
         """The outcome when there is one (this process's copy of an estimate, else the store's)."""
-        key, result = (venue_map.id, venue_map.version), EstimateKeys(venue_map.id).result(venue_map.version)
-        if (kept := ESTIMATES.peek(key)) is not None:
+        venue_map, result = job.venue_map, job.result
+        if (kept := ESTIMATES.peek(job.key)) is not None:
             return kept
         raw = self.db.get(result)
         if raw is None:
@@ -249,30 +265,27 @@ class LiveEstimates:
                         venue_map.version, exc.__class__.__name__)
             self.db.delete(result)
             return None
-        ESTIMATES.put(key, estimate)
+        ESTIMATES.put(job.key, estimate)
         return estimate
 
-    def _progress(self, venue_map: VenueMap) -> Computing:
-        done, total = self.db.hmget(EstimateKeys(venue_map.id).lease(venue_map.version), "done", "total")
+    def _progress(self, job: _Job) -> Computing:
+        done, total = self.db.hmget(job.lease, "done", "total")
         return Computing(int(done or 0), int(total or 0))
 
-    def _start_unless_running(self, venue_map: VenueMap) -> None:
-        key, keys = (venue_map.id, venue_map.version), EstimateKeys(venue_map.id)
+    def _start_unless_running(self, job: _Job) -> None:
         with self._lock:
-            running = self._threads.get(key)
+            running = self._threads.get(job.key)
             if running is not None and running.is_alive():
                 return
-            if not self._take(keys=[keys.lease(venue_map.version), keys.result(venue_map.version)],
-                              args=[self.owner, LEASE_S]):
+            if not self._take(keys=[job.lease, job.result], args=[self.owner, LEASE_S]):
                 return  # another worker computes it, or it is done
-            thread = threading.Thread(target=self._run, args=(venue_map,), daemon=True,
-                                      name=f"live-estimate-{venue_map.id}-{venue_map.version}")
-            self._threads[key] = thread
+            thread = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                      name=f"live-estimate-{job.venue_map.id}-{job.venue_map.version}")
+            self._threads[job.key] = thread
             thread.start()
 
-    def _run(self, venue_map: VenueMap) -> None:
-        keys = EstimateKeys(venue_map.id)
-        lease, result = keys.lease(venue_map.version), keys.result(venue_map.version)
+    def _run(self, job: _Job) -> None:
+        venue_map, lease, result = job.venue_map, job.lease, job.result
         renewed = [0.0]  # the first report renews the lease at once
 
         def progress(done: int, total: int) -> None:
@@ -289,7 +302,8 @@ class LiveEstimates:
 
         try:
             try:
-                outcome, keep_s = encode(self.compute(venue_map, progress=progress)), KEEP_S
+                estimate = self.compute(venue_map, assumptions=job.assumptions, progress=progress)
+                outcome, keep_s = encode(estimate), KEEP_S
             except CannotEstimate as exc:  # the map cannot be estimated (no survey, no surveyed dwell zone): why
                 outcome, keep_s = json.dumps({"error": str(exc)}), KEEP_S
             except Exception:  # noqa: BLE001 - a bug: logged, and kept as failed for a while (no retry loop)
@@ -301,4 +315,15 @@ class LiveEstimates:
                         exc.__class__.__name__)
         finally:  # only now: until the outcome is in the store, this thread answers for it (no second run)
             with self._lock:
-                self._threads.pop((venue_map.id, venue_map.version), None)
+                self._threads.pop(job.key, None)
+
+
+class _Job:
+    """One estimate to find or make: a map version under a set of assumptions (None: the defaults)."""
+
+    def __init__(self, venue_map: VenueMap, assumptions: LiveAssumptions | None) -> None:
+        self.venue_map, self.assumptions = venue_map, assumptions
+        on = basis(assumptions)
+        self.key = (venue_map.id, venue_map.version, on)
+        keys = EstimateKeys(venue_map.id)
+        self.result, self.lease = keys.result(venue_map.version, on), keys.lease(venue_map.version, on)

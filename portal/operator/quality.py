@@ -12,6 +12,7 @@ changes, so a cached result never goes stale; a new version simply gets its own 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import redis
@@ -20,13 +21,15 @@ from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
 from fingerprints.model import VenueMap, normalise_bssid
-from fingerprints.quality import CannotEstimate
+from fingerprints.quality import MIN_MEASURED_PHONES, CannotEstimate, LiveAssumptions
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
-from portal.operator.live_jobs import Computing, Failed, LiveEstimates, in_a_process
+from portal.operator.live_jobs import Computing, Failed, LiveEstimates, basis, in_a_process
 from portal.operator.mapedit import load_map
 from portal.services import services
+from portal.tracking.phone_mix import DAYS as PHONE_MIX_DAYS
+from portal.tracking.phone_mix import venue_phones
 
 if TYPE_CHECKING:
     from fingerprints.quality import LiveEstimate
@@ -64,10 +67,15 @@ def quality_for(venue_map: VenueMap, level: int | None):
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
 
-def _live_estimate(venue_map: VenueMap, progress=None):
+def _live_estimate(venue_map: VenueMap, assumptions: LiveAssumptions | None = None, progress=None):
     from portal.tracking.estimate import live_estimate  # lazy: matplotlib only when a report is asked for
 
-    return live_estimate(venue_map, progress=progress)
+    return live_estimate(venue_map, assumptions, progress=progress)
+
+
+def live_assumptions(venue: str) -> LiveAssumptions:
+    """The live estimate's assumptions for the venue (`phone_mix.venue_phones`)."""
+    return venue_phones(services().db, venue, time.time())[0]
 
 
 def live_estimates() -> LiveEstimates:
@@ -79,11 +87,13 @@ def init_live_estimates(app: Flask, db: redis.Redis, wait_s: float) -> None:
     app.extensions["live_estimates"] = LiveEstimates(db, in_a_process(_live_estimate), wait_s=wait_s)
 
 
-def live_for(venue_map: VenueMap, wait_s: float | None = None) -> LiveEstimate | Computing | Failed:
-    """The estimated live landing accuracy (whole venue), with the probe's own landing rule; `Computing` while
-    it is under way after waiting `wait_s` (default QUALITY_WAIT_S) for it, `Failed` after a failure (logged).
-    CannotEstimate: it cannot be made."""
-    return live_estimates().get(venue_map, wait_s)
+def live_for(venue_map: VenueMap, wait_s: float | None = None, assumptions: LiveAssumptions | None = None
+             ) -> LiveEstimate | Computing | Failed:
+    """The estimated live landing accuracy (whole venue), with the probe's own landing rule, under `assumptions`
+    (default: `live_assumptions`); `Computing` while it is under way after waiting `wait_s` (default
+    QUALITY_WAIT_S) for it, `Failed` after a failure (logged). CannotEstimate: it cannot be made."""
+    return live_estimates().get(venue_map, wait_s,
+                                live_assumptions(venue_map.id) if assumptions is None else assumptions)
 
 
 def _png(data: bytes, versioned: bool) -> Response:
@@ -113,24 +123,26 @@ def quality(venue: str):
     except ValueError as exc:
         report, error = None, input_error_text(exc)
     live, live_error = None, None
+    assumptions, phones_counted = venue_phones(services().db, venue, time.time())
     if report is not None:  # the survey's own report first: no estimate of a map whose survey cannot be scored
         try:
-            live = live_for(venue_map)
+            live = live_for(venue_map, assumptions=assumptions)
         except CannotEstimate as exc:
             live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
-    from fingerprints.quality import CHECKED  # lazy: matplotlib only when a report is asked for
-
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
                            live=live if not isinstance(live, (Computing, Failed)) else None,
                            computing=live if isinstance(live, Computing) else None,
                            failed=live if isinstance(live, Failed) else None, live_error=live_error, error=error,
-                           aps=aps, live_checked=CHECKED)
+                           aps=aps, phones_counted=phones_counted,
+                           phone_mix_days=PHONE_MIX_DAYS, min_measured_phones=MIN_MEASURED_PHONES)
 
 
-def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
+def _floor_figure(venue: str, level: int, kind: str, draw, source=None, fixed_by_version: bool = True):
     """A quality-report PNG for one floor, drawn once per map version and language. `draw(venue_map, report,
-    words)`; the report is `source(venue_map, level)` (default: the leave-one-point-out report of the floor)."""
+    words)`; the report is `source(venue_map, level)` (default: the leave-one-point-out report of the floor).
+    `fixed_by_version`: the map version (?v=) fixes the figure, so the browser may keep it a day; not so for the
+    live estimate's, which is drawn anew when the venue's counted phones move."""
     venue_map = _map_version(venue)
     _level(venue_map, str(level))
     words = chart_words()
@@ -144,7 +156,7 @@ def _floor_figure(venue: str, level: int, kind: str, draw, source=None):
         data = figures.get((venue, venue_map.version, kind, level, words), compute)
     except ValueError as exc:
         abort(404, input_error_text(exc))
-    return _png(data, "v" in request.args)
+    return _png(data, fixed_by_version and "v" in request.args)
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
@@ -170,15 +182,16 @@ def live_error_heatmap_png(venue: str, level: int):
     # lazy: matplotlib only when a report or figure is asked for
     from fingerprints.quality import live_error_heatmap_png as draw
 
-    return _floor_figure(venue, level, "live-error",
+    assumptions = live_assumptions(venue)  # the figure is drawn once per estimate: once per set of assumptions
+    return _floor_figure(venue, level, f"live-error{basis(assumptions)}",
                          lambda venue_map, estimate, words: draw(venue_map, estimate, level, words=words),
-                         source=lambda venue_map, _level: _live_or_503(venue_map))
+                         source=lambda venue_map, _level: _live_or_503(venue_map, assumptions), fixed_by_version=False)
 
 
-def _live_or_503(venue_map: VenueMap) -> LiveEstimate:
+def _live_or_503(venue_map: VenueMap, assumptions: LiveAssumptions) -> LiveEstimate:
     """For a figure (an <img>, which cannot show progress): the estimate, waited for a while longer than the
     page waits; still under way: 503 with Retry-After (the browser shows the alt text; a reload shows it)."""
-    live = live_for(venue_map, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s))
+    live = live_for(venue_map, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s), assumptions=assumptions)
     if isinstance(live, Computing):
         abort(Response(_("The live estimate is still being computed."), 503, {"Retry-After": "10"}))
     if isinstance(live, Failed):

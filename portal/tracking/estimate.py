@@ -36,7 +36,6 @@ from scipy.spatial import cKDTree
 from fingerprints.model import VenueMap
 from fingerprints.quality import (
     ASSUMED_NOISE_DB,
-    CANNOT_KNOW,
     TRANSIT_KINDS,
     CannotEstimate,
     LeaveOutPositioner,
@@ -45,6 +44,7 @@ from fingerprints.quality import (
     ValidationWalk,
     WalkIn,
     WalkResult,
+    cannot_know,
     error_stats,
     placed_error_m,
     route_point_problem,
@@ -53,8 +53,9 @@ from fingerprints.simulator import report_schedule
 from fingerprints.training import training_set
 from portal.tracking.locator import kept_position, position_of
 from portal.tracking.models import VenueModel, build_venue_model
+from portal.tracking.phone_mix import count_into
 from portal.tracking.positions import KeptPosition, Position, landing_zone
-from positioning import MISSING_DBM
+from positioning import MISSING_DBM, phone_offset
 
 WALK_MPS = 1.2  # walking speed (bench/landing.py's shoppers walk at it too)
 PROBE_AFTER_JOIN_S = 2.0  # the OS probe comes a second or two after joining the WiFi
@@ -66,11 +67,13 @@ class PhoneReplay:
     its kept position and when that still answers (the Locator's rule), `position_of` for a new one.
     `step`: the positioning step (`position_of`'s signature, the default); bench/landing_replay.py passes one
     under test. `reported`: AP -> the newest reading of its last report (the store's `ap_reach`), kept up to date
-    by the driver and shared by its phones; None: not known (as for a walk uploaded as files)."""
+    by the driver and shared by its phones; None: not known (as for a walk uploaded as files). `phone_mix`:
+    whole-dB offset -> phones, counted into as the tracker counts a phone's offset once it is settled
+    (portal.tracking.phone_mix), shared by the driver's phones; None: not counted."""
 
     def __init__(self, model: VenueModel, window_s: float = 60.0, cache_s: float = 30.0,
                  step: Callable[..., tuple[dict | None, Position] | None] | None = None,
-                 reported: Mapping[str, float] | None = None) -> None:
+                 reported: Mapping[str, float] | None = None, phone_mix: dict[int, int] | None = None) -> None:
         self.model = model
         self.window_s = window_s
         self.cache_s = cache_s
@@ -80,6 +83,7 @@ class PhoneReplay:
         self.kept: KeptPosition | None = None
         self.marked = False  # new readings since the tracker last positioned it
         self.reported = reported
+        self.phone_mix = phone_mix
 
     def hear(self, ap: str, items: Sequence[tuple[float, float, bool]]) -> None:
         """An AP's report of this phone: (ts, rssi, associated) readings."""
@@ -112,6 +116,8 @@ class PhoneReplay:
         state, position = found
         if state is not None:
             self.state = state
+            if self.phone_mix is not None and (offset := phone_offset.newly_settled(state)) is not None:
+                count_into(self.phone_mix, [offset])
         if newest is not None:
             self.kept = KeptPosition(position, newest, now)
         return position
@@ -293,7 +299,7 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
     """The phone of one visit through the reports, the tracker and its three probes."""
     ap_ids = model.ap_ids
     off = rng.random(len(ap_ids)) < a.ap_off
-    offset = rng.normal(0.0, a.phone_spread_db)
+    offset = rng.normal(a.phone_mean_db, a.phone_spread_db)
     t0 = int(rng.integers(0, 60))  # where in the APs' report cycles the visit falls
     # A mall in business: every AP's report holds some phone heard in its last second (`ap_reach`).
     reported: dict[str, float] = {}
@@ -482,7 +488,7 @@ def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, no
         by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(by_kind.items())},
         by_zone={z: (len(v), float(np.mean([r for r, _ in v])), float(np.mean([e for _, e in v])))
                  for z, v in by_zone.items()},
-        assumptions=a, cannot_know=list(CANNOT_KNOW), first_zone_rate=rate("first"),
+        assumptions=a, cannot_know=cannot_know(a), first_zone_rate=rate("first"),
         first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
         errors_at=[(*o.where, o.error_m) for o in settled if not math.isnan(o.error_m)])
     estimate.shop_rates = estimate.per_zone(kinds)

@@ -29,6 +29,7 @@ import redis
 from core.storage import HotReads, PackedPipeline, RawReplies, is_cluster, phone_buckets
 from portal.ingest.store import RssiKeys, RssiStore, ap_times
 from portal.tracking.models import ModelCache, VenueModel
+from portal.tracking.phone_mix import PhoneMixStore
 from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
 from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
@@ -245,6 +246,7 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
     new_state["zone"] = zone
     residual = estimate.offset_db if model.positioner.offset_rounds else \
         model.positioner.offset_of(pending.vector, estimate.neighbours)
+    new_state.pop(phone_offset.NEWLY_SETTLED_KEY, None)  # only `updated` sets it, for the one report that settles
     new_state.update(phone_offset.updated(state, pending.offset_db, residual, full=not pending.partial))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,
                         zone_confidence=zone_conf, group=placement.group, group_confidence=placement.group_confidence,
@@ -493,21 +495,29 @@ class Locator:
                     now: float) -> None:
         """Queue each (client, (new state, position), newest reading)'s writes and its listeners'. Plain commands
         (SET, HSET, EXPIRE a phone), not a script: until 2026-12-03 one script call per phone bucket did the same
-        writes, and cost the store about twice the CPU for them (each call from Lua, and its AOF record)."""
+        writes, and cost the store about twice the CPU for them (each call from Lua, and its AOF record). The
+        kept position's HSET and EXPIRE are two commands: a failover between them would leave that hash without a
+        TTL (its own `at` still makes it stale after cache_s); HSETEX would write both at once but keeps a TTL per
+        field, which turns the hash from a listpack into a hashtable (208 -> 643 bytes a phone, Valkey 9.1).
+        A phone whose offset settled in this report is counted into the venue's phone mix (`PhoneMixStore`)."""
         keys = TrackKeys(venue)
         track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
         told: list[tuple[str, Position]] = []
+        settled_offsets: list[float] = []
         clients = [client for client, _, _ in done]
         for (client, (state, position), newest), track, kept in zip(done, keys.tracks(clients),
                                                                      keys.last_positions(clients), strict=True):
             if state is not None:
                 pipe.execute_command("SET", track, encode_state(state), "EX", track_ttl)
+                if (offset := phone_offset.newly_settled(state)) is not None:
+                    settled_offsets.append(offset)
             if newest is not None and self.cache_s > 0:
                 pipe.execute_command("HSET", kept, *chain.from_iterable(KeptPosition(position, newest, now)
                                                                         .to_fields().items()))
                 pipe.execute_command("EXPIRE", kept, kept_ttl)
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
+        PhoneMixStore.queue_counts(pipe, venue, settled_offsets, now)
         if told:
             for listener in self.listeners:
                 listener(pipe, venue, told, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from fingerprints.quality import CANNOT_KNOW, CHECKED
+from fingerprints.quality import CANNOT_KNOW, CHECKED, CHECKED_ASSUMED_PHONES, LiveAssumptions, checked_for
 from portal.maps.builds import wait_for_model
 from portal.maps.quality_text import cannot_know_text, checked_text
 
@@ -74,7 +74,9 @@ def test_the_checklist_in_english_keeps_its_words(client, ops):
 def test_the_quality_sentences_match_the_reports(app):
     """In English, the page says exactly what fingerprints.quality's report says."""
     with app.test_request_context("/?lang=en"):
-        assert checked_text() == CHECKED
+        assert checked_text() == CHECKED_ASSUMED_PHONES == checked_for(LiveAssumptions())
+        measured = LiveAssumptions(phone_mean_db=-2.0, phone_spread_db=3.0, phones_measured=40)
+        assert checked_text(measured) == CHECKED == checked_for(measured)
         assert [cannot_know_text(line) for line in CANNOT_KNOW] == CANNOT_KNOW
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import dataclasses
 import html
 import threading
+import time
 
 import pytest
 
 from core.memo import BoundedMemo
-from fingerprints.quality import CannotEstimate
+from fingerprints.quality import PHONES_UNKNOWN, CannotEstimate, LiveAssumptions
 from portal import create_app
 from portal.operator import live_jobs, quality
 from portal.operator.live_jobs import EstimateKeys, decode, encode
 from portal.tracking.estimate import live_estimate
+from portal.tracking.phone_mix import PhoneMixStore, venue_phones
 
 V = "/console/ops/demo"
 WAIT_S = 300.0  # a generous bound for the released computation: only a stalled machine reaches it
@@ -28,14 +30,15 @@ class Held:
     def __init__(self, fail: Exception | None = None) -> None:
         self.release, self.reported, self.calls, self.fail = threading.Event(), threading.Event(), 0, fail
 
-    def __call__(self, venue_map, progress=None):
+    def __call__(self, venue_map, assumptions=None, progress=None):
         self.calls += 1
+        self.assumptions = assumptions
         progress(3, 10)
         self.reported.set()
         self.release.wait(WAIT_S)
         if self.fail is not None:
             raise self.fail
-        return live_estimate(venue_map, max_points=6)
+        return live_estimate(venue_map, assumptions, max_points=6)
 
 
 @pytest.fixture
@@ -163,6 +166,52 @@ def test_the_figure_answers_503_while_the_estimate_is_computed(client, ops, held
     assert resp.status_code == 200 and resp.mimetype == "image/png"
 
 
+def count_phones(db, offsets) -> None:
+    """Phones the tracker came to know, as it counts them (today's histogram)."""
+    pipe = db.pipeline(transaction=False)
+    PhoneMixStore.queue_counts(pipe, "demo", offsets, time.time())
+    pipe.execute()
+
+
+def test_the_estimate_takes_the_phones_the_tracker_counted(client, ops, held, svc):
+    """Enough of the venue's phones counted: the estimate is made with them (their mean and spread, whole dB),
+    kept apart from the one with the assumed phones, and the page says how many phones it rests on."""
+    count_phones(svc.db, [-9.0, -7.0, -6.0, -5.0, -3.0] * 8)  # 40 phones, mean -6, spread 2.0
+    held.release.set()
+    page(client)
+    venue_map = svc.venues.get_map("demo")
+    assumptions = venue_phones(svc.db, "demo", time.time())[0]
+    estimate = client.application.extensions["live_estimates"].get(venue_map, WAIT_S, assumptions)
+    assert (held.assumptions.phone_mean_db, held.assumptions.phone_spread_db) == (-6.0, 2.0)
+    assert held.assumptions.phones_measured == 40 and estimate.assumptions == held.assumptions
+    assert PHONES_UNKNOWN not in estimate.cannot_know
+    assert svc.db.exists(EstimateKeys("demo").result(venue_map.version, live_jobs.basis(assumptions)))
+    assert not svc.db.exists(EstimateKeys("demo").result(venue_map.version))
+    body = page(client)
+    assert 'id="live-figures"' in body and "measured on the 40 of this venue's phones" in body
+    assert "-6 dB on average, spread 2 dB" in body and "40 are counted in the last 7 days now" in body
+    assert held.calls == 1  # the same phones: the kept estimate
+    # its figure is drawn anew when the phones move: the browser may not keep it for the map version
+    live_png = client.get(f"{V}/quality/0/live-heatmap.png?v={venue_map.version}")
+    plan_png = client.get(f"{V}/quality/0/heatmap.png?v={venue_map.version}")
+    assert live_png.status_code == plan_png.status_code == 200
+    assert "no-cache" in live_png.headers["Cache-Control"] and "max-age=86400" in plan_png.headers["Cache-Control"]
+    count_phones(svc.db, [-9.0] * 40)  # the mix moves to N(-7.5, 2.0): rounded -8 (a new estimate)
+    assert live_jobs.basis(venue_phones(svc.db, "demo", time.time())[0]) != live_jobs.basis(assumptions)
+
+
+def test_too_few_counted_phones_leave_the_assumed_ones(client, ops, held, svc):
+    count_phones(svc.db, [-6.0] * 5)
+    held.release.set()
+    page(client)
+    venue_map = svc.venues.get_map("demo")
+    client.application.extensions["live_estimates"].get(venue_map, WAIT_S, venue_phones(svc.db, "demo", time.time())[0])
+    assert held.assumptions == LiveAssumptions()
+    body = page(client)
+    assert 'id="live-figures"' in body and "until the tracker has come to know 30 of this venue's phones" in body
+    assert "(5 so far in the last 7 days)" in body
+
+
 def test_only_the_venues_operator_sees_the_progress(client, console, held, demo):
     console.login("cinema")  # a zone owner
     assert client.get(V + "/quality?floor=all").status_code in (302, 403)
@@ -177,20 +226,20 @@ def test_an_estimate_survives_the_store_as_json(demo_map):
 # -- the computation in a child process (live_jobs.in_a_process): module-level functions, as the child imports them
 
 
-def small_estimate(venue_map, progress=None):
-    return live_estimate(venue_map, max_points=6, progress=progress)
+def small_estimate(venue_map, assumptions=None, progress=None):
+    return live_estimate(venue_map, assumptions, max_points=6, progress=progress)
 
 
-def says_it_cannot(venue_map, progress=None):
+def says_it_cannot(venue_map, assumptions=None, progress=None):
     raise CannotEstimate(f"venue {venue_map.id} has no surveyed dwell zone")
 
 
-def breaks(venue_map, progress=None):
+def breaks(venue_map, assumptions=None, progress=None):
     progress(1, 2)
     raise ValueError("shapes (3,) and (4,) not aligned")
 
 
-def dies(venue_map, progress=None):
+def dies(venue_map, assumptions=None, progress=None):
     import os
 
     progress(1, 2)
@@ -204,6 +253,12 @@ def test_the_child_process_returns_the_same_estimate_and_its_progress(demo_map):
     assert dataclasses.asdict(estimate) | {"seconds": 0} == dataclasses.asdict(small_estimate(demo_map)) | {
         "seconds": 0}
     assert reports == [(done, 6) for done in range(1, 7)]
+
+
+def test_the_child_process_takes_the_assumptions(demo_map):
+    measured = LiveAssumptions(phone_mean_db=-6.0, phone_spread_db=5.0, phones_measured=40)
+    estimate = live_jobs.in_a_process(small_estimate)(demo_map, assumptions=measured)
+    assert estimate.assumptions == measured and PHONES_UNKNOWN not in estimate.cannot_know
 
 
 def test_the_child_process_passes_on_a_reason_a_failure_and_its_own_death(demo_map):

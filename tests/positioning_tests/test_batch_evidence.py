@@ -43,9 +43,10 @@ def spots(zones: ZoneMap, rng: np.random.Generator, n: int) -> tuple[list[int], 
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_position_evidence_of_a_batch_is_one_estimates_bit_for_bit(mall: ZoneMap, monkeypatch, compiled: bool):
-    if compiled:
-        assert evidence_kernel.exp_agrees()  # this host: numpy's exp is the C library's
-    else:
+    if compiled and not evidence_kernel.exp_agrees():
+        # An AVX-512 host: numpy's exp is its own SIMD code, so the batch stays in numpy there (the other case)
+        pytest.skip("numpy's exp is not the C library's on this host: ZoneMap does not use the compiled loop")
+    if not compiled:
         monkeypatch.setattr(evidence_kernel, "exp_agrees", lambda: False)
     rng = np.random.default_rng(7)
     for zones in (mall, ZoneMap(HALL)):

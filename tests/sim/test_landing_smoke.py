@@ -30,3 +30,5 @@ def test_landing_bench_smoke():
     assert first_sent[0] >= 2.0 and first_sent[1] < 3.0  # to the tracker's next pass
     q = report["quality_report"]
     assert 0.0 <= q["live"]["zone_settled"] <= 1.0 and 0.0 <= q["survey"]["zone"] <= 1.0
+    # The tracker counted the phones it came to know (once each); three are too few to replace the assumed ones
+    assert 1 <= q["counted"] <= 3 and q["phones"]["phones_measured"] == 0

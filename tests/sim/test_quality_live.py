@@ -4,7 +4,7 @@ path: tracker step, motion filter, cold start, kept positions, the probe's landi
 import numpy as np
 import pytest
 
-from fingerprints.quality import CHECKED, LiveAssumptions, rate_half_width, read_walk_csv
+from fingerprints.quality import CHECKED, CHECKED_ASSUMED_PHONES, LiveAssumptions, rate_half_width, read_walk_csv
 from portal.tracking import estimate as estimate_module
 from portal.tracking.estimate import live_estimate, survey_noise_db, validation_walk
 
@@ -73,7 +73,8 @@ def test_the_check_states_its_sampling_error():
     """CHECKED's ± comes from the check's sample sizes (a 95% binomial interval), not a constant."""
     assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
     assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
-    assert "-3 to +4 at 120 s (±4)" in CHECKED and "-11 to +5 at the first probe (±10)" in CHECKED
+    assert "-3 to +5 at 120 s (±4)" in CHECKED and "-13 to +5 at the first probe (±10)" in CHECKED
+    assert "counted" in CHECKED and "-11 to +5 at the first probe (±10)" in CHECKED_ASSUMED_PHONES  # assumed phones
     # every checked mall was among those a rule was compared on (the association rank): said, not a held-out check
     assert "8888; all of them were among the malls a rule was compared on, so this is not a fully held-out" in CHECKED
 
