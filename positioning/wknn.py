@@ -631,19 +631,35 @@ class WKNNPositioner(EstimatorParams):
 
     def strong_rows(self, column: int, rank: int = ASSOCIATION_RANK) -> np.ndarray:
         """The training rows (sorted) where AP `column` is among the `rank` strongest APs heard: where a phone that
-        has just associated with that AP can be. Worked out for every AP at once, the first time a rank is asked."""
+        has just associated with that AP can be. Worked out for every AP at once, the first time a rank is asked
+        (`with_strong_rows` does it ahead)."""
         self._check_fitted()
         if not 0 <= int(column) < self.n_features_in_:
             raise ValueError(f"AP column must lie in [0, {self.n_features_in_})")
+        return self._strong_rows_by_ap(rank)[int(column)]
+
+    def with_strong_rows(self, rank: int = ASSOCIATION_RANK) -> WKNNPositioner:
+        """Self, with every AP's `strong_rows` at `rank` worked out now (a live model built ahead of its probes)."""
+        self._check_fitted()
+        self._strong_rows_by_ap(rank)
+        return self
+
+    def _strong_rows_by_ap(self, rank: int) -> list[np.ndarray]:
+        """Per AP column, `strong_rows` at `rank`, cached per fit: each row's entries ordered by row, then
+        strongest first (ties in column order, as a stable sort of the row), the first `rank` of each row kept,
+        then grouped by AP with the rows ascending."""
         cache = self.__dict__.setdefault("_strong_rows", {})
         if rank not in cache:
-            by_ap: list[list[int]] = [[] for _ in range(self.n_features_in_)]
-            for row in range(self.row_ptr_.size - 1):
-                start, end = self.row_ptr_[row], self.row_ptr_[row + 1]
-                for ap in self.row_aps_[start:end][np.argsort(-self.row_dbm_[start:end], kind="stable")[:rank]]:
-                    by_ap[int(ap)].append(row)
-            cache[rank] = [np.array(rows, dtype=np.int64) for rows in by_ap]
-        return cache[rank][int(column)]
+            entries = self.row_aps_.size
+            row_of = np.repeat(np.arange(self.row_ptr_.size - 1), np.diff(self.row_ptr_))
+            order = np.lexsort((np.arange(entries), -self.row_dbm_, row_of))
+            place = np.arange(entries) - self.row_ptr_[row_of[order]]  # 0 for a row's strongest
+            kept = order[place < rank]
+            aps, rows = self.row_aps_[kept], row_of[kept]
+            by_ap = np.argsort(aps, kind="stable")  # rows stay ascending within an AP
+            cache[rank] = np.split(rows[by_ap].astype(np.int64),
+                                   np.cumsum(np.bincount(aps, minlength=self.n_features_in_))[:-1])
+        return cache[rank]
 
     def locate(self, x, partial: bool = False, silent=None, search_db: float | None = None,
                within: np.ndarray | None = None) -> Estimate:

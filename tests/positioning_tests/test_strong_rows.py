@@ -3,6 +3,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from positioning.vectors import MISSING_DBM
 from positioning.wknn import ASSOCIATION_RANK, WKNNPositioner
@@ -49,3 +51,30 @@ def test_a_partial_match_picks_its_neighbours_within_the_rows_given():
     assert model.locate(X[500], within=far) == model.locate(X[500])  # a whole vector: no bound
     with pytest.raises(ValueError, match=r"rows must lie in \[0, 500\)"):
         model.locate(q, partial=True, within=[0, 500])
+
+
+def strong_rows_by_loop(model: WKNNPositioner, rank: int) -> list[list[int]]:
+    """The rule row by row, as it was written first (a stable sort of each row's APs, strongest first)."""
+    by_ap: list[list[int]] = [[] for _ in range(model.n_features_in_)]
+    for row in range(model.row_ptr_.size - 1):
+        start, end = model.row_ptr_[row], model.row_ptr_[row + 1]
+        for ap in model.row_aps_[start:end][np.argsort(-model.row_dbm_[start:end], kind="stable")[:rank]]:
+            by_ap[int(ap)].append(row)
+    return by_ap
+
+
+@given(st.integers(1, 40), st.integers(1, 12), st.integers(1, 5), st.integers(0, 2**31 - 1))
+@settings(max_examples=60, deadline=None)
+def test_every_aps_strong_rows_are_the_row_by_row_rules(n_rows, n_aps, rank, seed):
+    """Worked out for every AP at once, the same rows as the rule applied row by row: ties (whole dBm, often
+    equal) in column order, rows heard by fewer APs than the rank, APs heard nowhere."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-90, -40, size=(n_rows, n_aps)).astype(float)
+    X[rng.random(X.shape) < 0.4] = M
+    X[np.arange(n_rows), rng.integers(0, n_aps, n_rows)] = -60.0  # every row hears one AP at least
+    model = WKNNPositioner(k=1, offset_rounds=0).fit(X, np.zeros((n_rows, 4)))
+    assert model.with_strong_rows(rank) is model
+    expected = strong_rows_by_loop(model, rank)
+    for column in range(n_aps):
+        rows = model.strong_rows(column, rank=rank)
+        assert rows.dtype == np.int64 and rows.tolist() == expected[column]
