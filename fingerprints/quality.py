@@ -765,6 +765,7 @@ def checked_for(assumptions: LiveAssumptions | None) -> str:
     """The CHECKED line for a claim made as `assumptions` make it."""
     return CHECKED if check_rates(assumptions) is CHECK_RATES else CHECKED_ASSUMED_PHONES
 
+
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"
 CANNOT_KNOW = [
     PHONES_UNKNOWN,

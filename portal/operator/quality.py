@@ -87,13 +87,12 @@ def init_live_estimates(app: Flask, db: redis.Redis, wait_s: float) -> None:
     app.extensions["live_estimates"] = LiveEstimates(db, in_a_process(_live_estimate), wait_s=wait_s)
 
 
-def live_for(venue_map: VenueMap, wait_s: float | None = None, assumptions: LiveAssumptions | None = None
+def live_for(venue_map: VenueMap, assumptions: LiveAssumptions, wait_s: float | None = None
              ) -> LiveEstimate | Computing | Failed:
     """The estimated live landing accuracy (whole venue), with the probe's own landing rule, under `assumptions`
-    (default: `live_assumptions`); `Computing` while it is under way after waiting `wait_s` (default
-    QUALITY_WAIT_S) for it, `Failed` after a failure (logged). CannotEstimate: it cannot be made."""
-    return live_estimates().get(venue_map, wait_s,
-                                live_assumptions(venue_map.id) if assumptions is None else assumptions)
+    (`live_assumptions`); `Computing` while it is under way after waiting `wait_s` (default QUALITY_WAIT_S) for
+    it, `Failed` after a failure (logged). CannotEstimate: it cannot be made."""
+    return live_estimates().get(venue_map, wait_s, assumptions)
 
 
 def _png(data: bytes, versioned: bool) -> Response:
@@ -126,7 +125,7 @@ def quality(venue: str):
     assumptions, phones_counted = venue_phones(services().db, venue, time.time())
     if report is not None:  # the survey's own report first: no estimate of a map whose survey cannot be scored
         try:
-            live = live_for(venue_map, assumptions=assumptions)
+            live = live_for(venue_map, assumptions)
         except CannotEstimate as exc:
             live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
@@ -191,7 +190,7 @@ def live_error_heatmap_png(venue: str, level: int):
 def _live_or_503(venue_map: VenueMap, assumptions: LiveAssumptions) -> LiveEstimate:
     """For a figure (an <img>, which cannot show progress): the estimate, waited for a while longer than the
     page waits; still under way: 503 with Retry-After (the browser shows the alt text; a reload shows it)."""
-    live = live_for(venue_map, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s), assumptions=assumptions)
+    live = live_for(venue_map, assumptions, wait_s=max(FIGURE_WAIT_S, live_estimates().wait_s))
     if isinstance(live, Computing):
         abort(Response(_("The live estimate is still being computed."), 503, {"Retry-After": "10"}))
     if isinstance(live, Failed):

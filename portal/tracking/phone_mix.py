@@ -27,7 +27,7 @@ import redis
 
 from core.storage import VenueKeys
 from fingerprints.quality import LiveAssumptions, measured_phones
-from positioning.phone_offset import MAX_OFFSET_DB, OffsetMix, offset_mix
+from positioning.phone_offset import MAX_OFFSET_DB, offset_mix
 
 DAY_S = 86_400
 DAYS = 7  # the estimate's phones: those of the last week (a mall's mix of phones changes slowly)
@@ -36,7 +36,7 @@ KEPT_S = (DAYS + 1) * DAY_S  # a day's histogram outlives the window that reads 
 
 class PhoneMixKeys(VenueKeys):
     def offsets(self, day: int) -> str:
-        """HASH whole-dB offset -> phones whose offset became known on that UTC day (days since the epoch)."""
+        """HASH whole-dB offset -> phones whose offset settled on that UTC day (days since the epoch)."""
         return self.key("phone-mix", str(day))
 
 
@@ -51,8 +51,8 @@ def offset_bin(offset_db: float) -> int:
 
 def count_into(histogram: dict[int, int], offsets: Iterable[float]) -> dict[int, int]:
     """`histogram` (whole-dB bin -> phones) with one more phone per offset; returned for chaining."""
-    for offset in offsets:
-        histogram[offset_bin(offset)] = histogram.get(offset_bin(offset), 0) + 1
+    for bin_db in map(offset_bin, offsets):
+        histogram[bin_db] = histogram.get(bin_db, 0) + 1
     return histogram
 
 
@@ -82,10 +82,6 @@ class PhoneMixStore:
         for day in range(_day(now) - days + 1, _day(now) + 1):
             pipe.hgetall(keys.offsets(day))
         return _summed(pipe.execute())
-
-    def mix(self, venue: str, now: float, days: int = DAYS) -> OffsetMix | None:
-        """The mix of the last `days` days' phones (None: fewer than two counted)."""
-        return offset_mix(self.counts(venue, now, days))
 
 
 def venue_phones(db: redis.Redis, venue: str, now: float) -> tuple[LiveAssumptions, int]:

@@ -17,7 +17,16 @@ from fingerprints.quality import MIN_MEASURED_PHONES, LiveAssumptions, measured_
 from fingerprints.simulator import RadioSimulator
 from portal.ingest.observation import Observation
 from portal.operator.live_jobs import EstimateKeys, basis
-from portal.tracking.phone_mix import DAY_S, DAYS, KEPT_S, PhoneMixKeys, PhoneMixStore, offset_bin, venue_phones
+from portal.tracking.phone_mix import (
+    DAY_S,
+    DAYS,
+    KEPT_S,
+    PhoneMixKeys,
+    PhoneMixStore,
+    offset_bin,
+    phones_from_counts,
+    venue_phones,
+)
 from portal.tracking.positions import TrackKeys
 from positioning import phone_offset
 from positioning.phone_offset import OffsetMix, offset_mix
@@ -78,7 +87,7 @@ def test_counts_are_kept_per_day_and_read_over_the_last_week(db, packed):
     assert "{demo}" in key and 0 < db.ttl(key) <= KEPT_S
     db.hset(key, "junk", "x")  # not written here: left out
     assert store.counts("demo", NOW) == {-6: 3, 2: 1}  # the day DAYS ago is outside the window
-    assert store.mix("demo", NOW) == offset_mix({-6: 3, 2: 1})
+    assert venue_phones(db, "demo", NOW) == phones_from_counts({-6: 3, 2: 1}) == (LiveAssumptions(), 4)
     assert store.counts("elsewhere", NOW) == {}
     assert offset_bin(33.0) == 20 and offset_bin(-0.4) == 0
 
