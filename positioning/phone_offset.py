@@ -66,10 +66,14 @@ def known(state: Mapping | None) -> bool:
     return full_matches(state) >= KNOWN_AFTER
 
 
-def search_reach(state: Mapping | None, model_reach_db: float) -> float:
-    """The offset search's reach for the phone's next full match: the model's own `model_reach_db`, narrowed to
-    KNOWN_SEARCH_DB once its offset is `known` (never widened: a venue tuned without the search keeps it off)."""
-    return min(KNOWN_SEARCH_DB, float(model_reach_db)) if known(state) else float(model_reach_db)
+def search_reach(state: Mapping | None, model_reach_db: float, partial: bool = False) -> float:
+    """The offset search's reach for the phone's next match: the model's own `model_reach_db`, narrowed to
+    KNOWN_SEARCH_DB once its offset is `known`, or for a `partial` match (never widened: a venue tuned without
+    the search keeps it off). A partial match is searched only near the AP the phone has joined (the positioner
+    decides: `WKNNPositioner.locate(within=...)`), and its few APs shifted 10 dB still reach a place there that
+    reads alike: at ±5 dB the first probe gained on every check mall (docs/landing-history.md, eighteenth pass)."""
+    narrowed = known(state) or partial
+    return min(KNOWN_SEARCH_DB, float(model_reach_db)) if narrowed else float(model_reach_db)
 
 
 def _clipped(offset_db: float) -> float:

@@ -279,10 +279,12 @@ class WKNNPositioner(EstimatorParams):
     read softer too (farther from the APs), and the median against them says only part of the offset.
     `offset_search_db` S > 0 first compares the query as read and shifted by -S and +S dB, and starts
     the rounds from the shift whose k nearest fingerprints are closest (a shift must be closer than
-    the query as read by the fraction `offset_search_margin`: a phone usually reads like the map). Not
-    for a partial match (`locate(partial=True)`): with the few APs such a query hears, a shifted query
-    finds another place that reads like it as readily as its own offset (on the simulated malls the
-    first probe lost up to 11 points with it, and gained nothing a later full match does not).
+    the query as read by the fraction `offset_search_margin`: a phone usually reads like the map). A
+    partial match (`locate(partial=True)`) is searched only within the rows near its AP (`within`): with
+    the few APs such a query hears, a shifted query finds another place that reads like it as readily as
+    its own offset (searched over the whole map, the simulated malls' first probe lost up to 11 points),
+    while near one AP there are few such places (searched there ±5 dB, it gained 3-8 points on every
+    check mall: docs/landing-history.md, eighteenth pass).
 
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
@@ -567,9 +569,7 @@ class WKNNPositioner(EstimatorParams):
         `within`: the rows it may pick from, when at least as many of them are candidates as it needs)."""
         rows, d = candidates if candidates is not None else self._candidate_distances(q, partial, silent)
         if within is not None:
-            keep = np.isin(rows, within)
-            if np.count_nonzero(keep) >= self._needed():
-                rows, d = rows[keep], d[keep]
+            rows, d = self._near((rows, d), within) or (rows, d)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
         top = _smallest(d, max(32, 4 * self._needed()))
@@ -669,30 +669,23 @@ class WKNNPositioner(EstimatorParams):
         heard for a few seconds, before every AP's first report: an AP missing from it has not reported
         yet, which says nothing about whether it hears the phone). `silent`, with `partial`: the columns of
         the APs that have reported since the phone was first heard without hearing it - for them, not
-        hearing it is known; no offset search for it (see the class). One query at a time only.
+        hearing it is known. One query at a time only.
         `search_db`: the offset search's reach for this query instead of `offset_search_db` (0: none), e.g.
         narrower for a phone whose offset is already known and taken off (see the class). `within`, with
         `partial`: the rows the match may pick from (`strong_rows` of the AP the phone has just associated with:
         a few seconds of readings from a few APs can match a far-off place as well as the right one), unless
-        fewer of them can be neighbours than the match needs."""
+        fewer of them can be neighbours than the match needs; only such a bounded partial match is searched for
+        its offset (see the class)."""
         X = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
         within = self._check_rows(within) if partial else None
-        total = 0.0
-        reach = self._reach(search_db)
-        if reach and not partial:  # a partial match's few APs: a shift finds places, not offsets
-            shifts = np.array([0.0, -reach, reach])
-            tried = [self._represent(self._shifted(X, np.array([s])) if s else X)[0] for s in shifts]
-            found = [self._candidate_distances(q) if q.any() else None for q in tried]
-            scores = [self._nearest_score(q, f) for q, f in zip(tried, found, strict=True)]
-            pick = int(self._pick_shift(np.array(scores)[:, None])[0])
-            total = float(shifts[pick])
-            X = self._shifted(X, np.array([total])) if total else X
-            # the chosen shift's candidates, searched once
-            estimate = self._locate_represented(tried[pick], candidates=found[pick])
+        searched = self._searched(X, self._reach(search_db), partial, silent, within)
+        if searched is not None:
+            X, total, estimate = searched
         else:
+            total = 0.0
             estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
@@ -702,6 +695,40 @@ class WKNNPositioner(EstimatorParams):
             X, total = self._shifted(X, np.array([delta])), total + delta
             estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
         return replace(estimate, offset_db=total) if total else estimate
+
+    def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
+                  within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate] | None:
+        """One query's offset search: (the query shifted by the chosen shift, that shift, its estimate), or None
+        for no search: none asked, or a partial match that cannot be bound near its AP (see the class)."""
+        if not reach or (partial and within is None):
+            return None
+        shifts = np.array([0.0, -reach, reach])
+        tried = [self._represent(self._shifted(X, np.array([s])) if s else X)[0] for s in shifts]
+        found = [self._search_candidates(q, partial, silent, within) for q in tried]
+        if partial and found[0] is None:  # too few rows near its AP for a bound: the whole map, unsearched
+            return None
+        scores = [self._nearest_score(q, f) if f is not None else np.inf for q, f in zip(tried, found, strict=True)]
+        pick = int(self._pick_shift(np.array(scores)[:, None])[0])
+        total = float(shifts[pick])
+        # the chosen shift's candidates, searched once
+        estimate = self._locate_represented(tried[pick], partial, silent, candidates=found[pick])
+        return (self._shifted(X, np.array([total])) if total else X), total, estimate
+
+    def _search_candidates(self, q: np.ndarray, partial: bool, silent: np.ndarray | None,
+                           within: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """One shifted query's candidates: None when it hears nothing, or, for a partial match, when fewer of
+        them lie `within` the rows near its AP than a match needs."""
+        if not q.any():
+            return None
+        found = self._candidate_distances(q, partial, silent)
+        return self._near(found, within) if partial else found
+
+    def _near(self, candidates: tuple[np.ndarray, np.ndarray], within: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The candidates among the rows `within`; None when fewer than a match needs (then they bound nothing)."""
+        rows, d = candidates
+        keep = np.isin(rows, within)
+        return (rows[keep], d[keep]) if np.count_nonzero(keep) >= self._needed() else None
 
     def locate_many(self, X, search_db=None) -> list[Estimate]:
         """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`). `search_db`: per query,

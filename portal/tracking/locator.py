@@ -167,7 +167,7 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
     return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
                     silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
                     still_s=heard.still_s,
-                    search_db=phone_offset.search_reach(state, model.positioner.offset_search_db),
+                    search_db=phone_offset.search_reach(state, model.positioner.offset_search_db, partial),
                     within=_near_its_ap(model, ap) if partial else None)
 
 

@@ -304,9 +304,10 @@ def test_offset_search_finds_a_quieter_phone_the_rounds_stop_short_of():
     assert np.mean([abs(e.offset_db) < 5 for e in search.locate_many(X[700:])]) > 0.8
 
 
-def test_a_partial_match_is_not_searched_for_an_offset():
-    """A partial match (few APs heard) starts its rounds from the query as read, as a model without the search
-    does; a full match of the same quiet query is searched (so this test can tell the two apart)."""
+def test_a_partial_match_is_not_searched_for_an_offset_over_the_whole_map():
+    """A partial match (few APs heard) not bound near its AP starts its rounds from the query as read, as a model
+    without the search does; a full match of the same quiet query is searched (so this test can tell the two
+    apart)."""
     X, y = campus(n=900)
     rounds = WKNNPositioner(k=5, offset_rounds=2).fit(X[:700], y[:700])
     search = WKNNPositioner(k=5, offset_rounds=2, offset_search_db=10.0).fit(X[:700], y[:700])
@@ -314,6 +315,38 @@ def test_a_partial_match_is_not_searched_for_an_offset():
     assert any(search.locate(q).offset_db != rounds.locate(q).offset_db for q in quiet)
     for q in quiet:
         assert search.locate(q, partial=True) == rounds.locate(q, partial=True)
+
+
+def partial_near_its_ap(model: WKNNPositioner, x: np.ndarray, heard: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(the vector with only its `heard` strongest APs, the rows where its strongest AP is among the strongest):
+    a phone heard a second or two after joining that AP."""
+    q = np.full_like(x, MISSING_DBM)
+    strongest = np.argsort(-x, kind="stable")[:heard]
+    q[strongest] = x[strongest]
+    return q, model.strong_rows(int(strongest[0]))
+
+
+def test_a_partial_match_near_its_ap_is_searched_for_its_offset():
+    """Bound to the rows near the AP it joined (`within`), a partial match is searched as a full one is: the
+    offset of a phone 6 dB quieter than the map is found better with the search than by the rounds alone, each
+    shift's neighbours stay within the bound, and a match unbound (too few rows near its AP) is not searched."""
+    X, y = campus(n=900)
+    rounds = WKNNPositioner(k=5, offset_rounds=2).fit(X[:700], y[:700])
+    search = WKNNPositioner(k=5, offset_rounds=2, offset_search_db=5.0).fit(X[:700], y[:700])
+    found, unsearched = [], []
+    for x in shift_rssi(X[700:800], -6.0):
+        q, near = partial_near_its_ap(search, x)
+        if near.size < search._needed():
+            continue
+        estimate = search.locate(q, partial=True, within=near)
+        assert set(estimate.neighbours) <= set(near.tolist())
+        found.append(estimate.offset_db)
+        unsearched.append(rounds.locate(q, partial=True, within=near).offset_db)
+        # a bound of too few rows is none: the match is the unsearched one over the whole map
+        assert search.locate(q, partial=True, within=near[:2]) == rounds.locate(q, partial=True)
+    assert len(found) >= 50
+    assert np.median(np.abs(np.array(found) + 6)) < np.median(np.abs(np.array(unsearched) + 6))
+    assert search.locate(q, partial=True, within=near, search_db=0.0) == rounds.locate(q, partial=True, within=near)
 
 
 @pytest.mark.parametrize("metric", ["sorensen", "euclidean"])

@@ -224,3 +224,9 @@ def test_a_phone_heard_briefly_is_matched_where_its_ap_is_strong(demo_map, demo_
     bounds = [c["within"] for c in calls]
     assert [None if b is None else b.tolist() for b in bounds] == [strong.tolist(), strong.tolist(), None, None]
     assert demo_model.zones.zone_at(floor, told.x, told.y) is not None
+    # a partial match is searched KNOWN_SEARCH_DB either side (the positioner does so only when it is bound near
+    # its AP), a full match of a phone whose offset is not known yet as far as the model's own reach
+    reach = demo_model.positioner.offset_search_db
+    assert reach > phone_offset.KNOWN_SEARCH_DB
+    assert [c["search_db"] for c in calls] == [phone_offset.KNOWN_SEARCH_DB] * 3 + [reach]
+    assert phone_offset.search_reach(None, 3.0, partial=True) == 3.0  # never widened
