@@ -27,16 +27,16 @@ LIVE_CLUSTER_M = 10.0
 LIVE_WEIGHT_POWER = 4.0
 
 
-# The rest of the live model, named here rather than left to the library's defaults (chosen on the public sets,
-# whose surveys differ from a mall's): chosen on the training malls with bench/landing_replay.py over the rounds
-# of issue 20. The floor by the vote of the k nearest: the "mean" rule was not better for a live phone (71.8 /
-# 88.9 / 93.5% against 72.3 / 88.9 / 93.5%). The offset search (+-10 dB, full matches only: WKNNPositioner skips
-# it for a partial match) beside the offset remembered per visit: on training malls 101-404 the same landing with
-# and without it (30 s / 120 s mean 89.5 / 94.0% both), and where phone models differ more than the simulator's
-# (offsets x1.8, `docs/landing-history.md`, eleventh pass) 101: 80.5 / 86.0 -> 83.5 / 88.0%, 202: 93.0 / 94.0 ->
-# 94.0 / 95.5%, 3141 / 5678 (new): 79.5 / 85.0 -> 91.0 / 91.5%, 77.5 / 86.5 -> 81.0 / 91.5%; the remembered offset
-# is shrunk (a quieter place explains part of a quieter phone), the search is not. Once a phone's offset is known
-# (3 full matches) the live path searches it only +-5 dB (positioning/phone_offset.py KNOWN_SEARCH_DB: twelfth pass).
+# The rest of the live model, named here rather than left to the library's defaults (chosen on the public sets, whose
+# surveys differ from a mall's): chosen on the training malls with bench/landing_replay.py over the rounds of issue 20.
+# The floor by the vote of the k nearest: the "mean" rule was not better for a live phone (71.8 / 88.9 / 93.5% against
+# 72.3 / 88.9 / 93.5%). The offset search (+-10 dB on full matches; a partial match only near its AP, +-5 dB:
+# phone_offset.search_reach) beside the offset remembered per visit: on training malls 101-404 the same landing with and
+# without it (30 s / 120 s mean 89.5 / 94.0% both), and where phone models differ more than the simulator's (offsets
+# x1.8, `docs/landing-history.md`, eleventh pass) 101: 80.5 / 86.0 -> 83.5 / 88.0%, 202: 93.0 / 94.0 -> 94.0 / 95.5%,
+# 3141 / 5678 (new): 79.5 / 85.0 -> 91.0 / 91.5%, 77.5 / 86.5 -> 81.0 / 91.5%; the remembered offset is shrunk (a
+# quieter place explains part of a quieter phone), the search is not. Once a phone's offset is known (3 full matches)
+# the live path searches it only +-5 dB (positioning/phone_offset.py KNOWN_SEARCH_DB: twelfth pass).
 LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, "k_building": None,
               "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote"}
 

@@ -23,12 +23,13 @@ MAX_OFFSET_DB = 20.0  # no phone model reads further from another than this; lar
 MEMORY = 8  # reports over which the remembered offset averages (then an exponential mean of about this many)
 MIN_APPLIED_DB = 1.0  # readings are whole dB: a smaller offset is not worth a shifted vector
 # Full matches after which the remembered offset is the phone's: its next vectors are searched only KNOWN_SEARCH_DB
-# either side of it, not the positioner's full `offset_search_db` (WKNNPositioner), which is for a phone whose
-# offset is not known yet. Searched that far anyway, a vector from a spot the survey matches poorly (an edge of
-# the building, a weak corner) can find a place tens of metres away that reads alike 10 dB louder or softer;
-# searched not at all, the remembered offset stops learning (the rounds only confirm the neighbours it found).
-# Partial matches (a phone heard a few seconds, a few APs) are not counted towards that, and the first full match
-# starts the memory afresh: their offsets are rough (one later, a phone heard again after a gap, is averaged in).
+# either side of it, not the positioner's full `offset_search_db` (WKNNPositioner), which is for a phone whose offset is
+# not known yet (a partial match is searched KNOWN_SEARCH_DB too, and only near its AP: `search_reach`). Searched that
+# far anyway, a vector from a spot the survey matches poorly (an edge of the building, a weak corner) can find a place
+# tens of metres away that reads alike 10 dB louder or softer; searched not at all, the remembered offset stops learning
+# (the rounds only confirm the neighbours it found). Partial matches (a phone heard a few seconds, a few APs) are not
+# counted towards that, and the first full match starts the memory afresh: their offsets are rough (one later, a phone
+# heard again after a gap, is averaged in).
 KNOWN_AFTER = 3
 KNOWN_SEARCH_DB = 5.0
 OFFSET_KEY, COUNT_KEY, FULL_KEY = "offset_db", "offset_n", "offset_full"

@@ -699,7 +699,8 @@ class WKNNPositioner(EstimatorParams):
     def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
                   within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate] | None:
         """One query's offset search: (the query shifted by the chosen shift, that shift, its estimate), or None
-        for no search: none asked, or a partial match that cannot be bound near its AP (see the class)."""
+        for no search: none asked, or a partial match that cannot be bound near its AP (see the class). The batch
+        path's search (`_search_start`, full matches only) makes the same choice for a block at once."""
         if not reach or (partial and within is None):
             return None
         shifts = np.array([0.0, -reach, reach])
@@ -723,7 +724,7 @@ class WKNNPositioner(EstimatorParams):
         found = self._candidate_distances(q, partial, silent)
         return self._near(found, within) if partial else found
 
-    def _near(self, candidates: tuple[np.ndarray, np.ndarray], within: np.ndarray | None
+    def _near(self, candidates: tuple[np.ndarray, np.ndarray], within: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray] | None:
         """The candidates among the rows `within`; None when fewer than a match needs (then they bound nothing)."""
         rows, d = candidates
