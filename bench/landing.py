@@ -66,6 +66,7 @@ from portal.tools.net import free_port, wait_for_port  # noqa: E402
 from portal.tracking import Tracker, TrackKeys  # noqa: E402
 from portal.tracking.estimate import live_estimate, spot_in_zone  # noqa: E402
 from portal.tracking.phone_mix import venue_phones  # noqa: E402
+from positioning.coldstart import CoarseEstimate  # noqa: E402
 
 CLOCK_ENV = "FAKETIME_TIMESTAMP_FILE"
 START_EPOCH = 1_798_000_000  # the simulation's first second (any fixed time: results do not depend on it)
@@ -264,9 +265,19 @@ class ProbeResult:
     true_floor: int
     landed_zone: str | None  # the zone the redirect names; None: the mall home
     est_floor: int | None
-    error_m: float  # nan when the phone had no kept position
+    error_m: float  # nan when nothing placed the phone (`answered_at`)
     zone_kind: str
     after_joining_s: float  # when the probe was sent, since the phone joined the WiFi
+
+
+def answered_at(kept: dict[bytes, bytes], coarse: CoarseEstimate | None) -> tuple[int, float, float] | None:
+    """(floor, x, y) of the position a probe was answered with: the kept position it wrote, or, with none kept,
+    its AP's coverage (`locator.coarse_position`: a phone not heard yet is placed by the AP the gateway names, and
+    such a position is not kept, no reading dates it); None when neither placed the phone. Read from the kept hash
+    alone, a probe answered from the AP counted as not positioned and its floor as wrong."""
+    if kept:
+        return int(kept[b"floor"]), float(kept[b"x"]), float(kept[b"y"])
+    return None if coarse is None else (coarse.floor, coarse.x, coarse.y)
 
 
 def landed_zone(location: str, zone_ids: set[str]) -> str | None:
@@ -394,11 +405,10 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                 raise RuntimeError(f"probe answered {status}")
             kept = core.db.hgetall(keys.last_position(core.hasher.client_id(s.mac)))
             true_zone = zones.zone_at(floor, x, y)
-            if kept:
-                est_floor, ex, ey = int(kept[b"floor"]), float(kept[b"x"]), float(kept[b"y"])
-                error = float(np.hypot(ex - x, ey - y))
-            else:
-                est_floor, error = None, float("nan")
+            est_floor, error = None, float("nan")
+            where = answered_at(kept, core.models.get(venue.id).coverage.estimate(ap))
+            if where is not None:
+                est_floor, error = where[0], float(np.hypot(where[1] - x, where[2] - y))
             if os.environ.get("LANDING_DEBUG"):
                 log(f"    {kind} t={t} true {true_zone} f{floor} ({x:.0f},{y:.0f}) -> {location.split('?')[0]} "
                     f"kept {kept.get(b'zone')} f{kept.get(b'floor')} ({float(kept.get(b'x', 0)):.0f},"

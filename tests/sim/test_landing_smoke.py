@@ -32,3 +32,16 @@ def test_landing_bench_smoke():
     assert 0.0 <= q["live"]["zone_settled"] <= 1.0 and 0.0 <= q["survey"]["zone"] <= 1.0
     # The tracker counted the phones it came to know (once each); three are too few to replace the assumed ones
     assert 1 <= q["counted"] <= 3 and q["phones"]["phones_measured"] == 0
+
+
+def test_a_probe_answered_from_its_ap_alone_counts_with_the_aps_floor():
+    """A phone not heard yet is placed by the AP the gateway names, and that position is not kept (no reading
+    dates it): the bench reads it from the AP's coverage, not as "not positioned" with a wrong floor."""
+    from bench.landing import answered_at
+    from positioning.coldstart import CoarseEstimate
+
+    coarse = CoarseEstimate(floor=2, x=10.0, y=20.0, floor_confidence=0.9, places={"z1": 1.0})
+    kept = {b"floor": b"1", b"x": b"3.5", b"y": b"4.0", b"zone": b"z2"}
+    assert answered_at(kept, coarse) == (1, 3.5, 4.0)  # a kept position is the one the probe used
+    assert answered_at({}, coarse) == (2, 10.0, 20.0)
+    assert answered_at({}, None) is None  # neither readings nor a known AP: the mall home, not positioned
