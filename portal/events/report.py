@@ -110,6 +110,15 @@ def shown_from(svc: Services, until: float) -> float:
     return until + svc.presence.leave_after_s + SETTLE_S
 
 
+def latest_shown_day(svc: Services, venue_map, today: date, now: float | None = None) -> date:
+    """The latest day a zone owner may see on `today` (the venue's): yesterday once its last stays are closed
+    (`shown_from`), else the day before, for the first minutes after the venue's midnight."""
+    yesterday = today - timedelta(days=1)
+    _, until = period_bounds(yesterday, 1, venue_tz(svc, venue_map))
+    now = time_now() if now is None else now
+    return yesterday if now >= shown_from(svc, until) else yesterday - timedelta(days=1)
+
+
 def _scope(zones: list[str] | None) -> tuple[str, ...] | None:
     return tuple(sorted(set(zones))) if zones is not None else None
 

@@ -12,13 +12,13 @@ give no such difference."""
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from portal.auth import current_account, login_required, require_zone
-from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
+from portal.events.report import day_insights, latest_shown_day, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.footfall import _day
 from portal.operator.insights import EXPORTS, PERIODS, export_headers, period, period_span, zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
@@ -40,11 +40,12 @@ def _scope(venue: str):
     return account, venue_map, wanted, managed
 
 
-def _owner_day(venue: str) -> date:
-    """The day asked for (`?day=`); none: yesterday, the latest an owner may see (report.py: a period once it is
-    over), for the page and its export alike (an export without a day answered today's 409)."""
+def _owner_day(venue: str, venue_map) -> date:
+    """The day asked for (`?day=`); none: the latest an owner may see (report.py `latest_shown_day`: yesterday,
+    or the day before in the first minutes after the venue's midnight), for the page and its export alike (an
+    export without a day answered today's 409, and yesterday's 409 just after midnight)."""
     asked = request.args.get("day")
-    return _day(asked, venue) - (timedelta(0) if asked else timedelta(days=1))
+    return _day(asked, venue) if asked else latest_shown_day(services(), venue_map, _day(None, venue))
 
 
 @bp.get("/<venue>/insights")
@@ -52,7 +53,7 @@ def _owner_day(venue: str) -> date:
 def insights(venue: str):
     account, venue_map, wanted, managed = _scope(venue)
     zone = wanted or managed[0]  # one zone at a time (module docstring)
-    day = _owner_day(venue)
+    day = _owner_day(venue, venue_map)
     names = zone_names(venue_map)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
@@ -69,7 +70,7 @@ def insights_export(venue: str, fmt: str):
         abort(404)
     account, venue_map, wanted, managed = _scope(venue)
     zone = wanted or managed[0]
-    name, last, days = period(_owner_day(venue))
+    name, last, days = period(_owner_day(venue, venue_map))
     span = period_span(name, last, days)  # a week's or month's export names its first and last day
     data = rows(day_insights(services(), venue_map, last, zones=[zone], days=days), zone_names(venue_map))
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")

@@ -130,10 +130,29 @@ def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, consol
 
 
 def test_an_owners_export_without_a_day_is_yesterdays_as_the_page(client, console, svc, demo):
-    """The owner's page opens on yesterday (today is not over: 409); its export without `day` answered 409."""
+    """The owner's page opens on the latest day shown (today is not over: 409); its export without `day` answered
+    409, and until 2026-12-04 also in the first minutes after the venue's midnight (yesterday not yet shown)."""
     console.login("kopi")
     resp = client.get("/console/owner/demo/insights/export.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv", resp.get_data(as_text=True)[:200]
+
+
+def test_the_latest_day_an_owner_sees_is_yesterday_once_its_last_stays_are_closed(svc, demo):
+    """Just after the venue's midnight yesterday's last stays are still open (shown_from): the owner's default day
+    is the day before until then, yesterday from then on; both are days `day_insights` shows an owner."""
+    venue_map = svc.venues.get_map("demo")
+    today = datetime(2026, 11, 3).date()
+    midnight = datetime(2026, 11, 3, tzinfo=ZoneInfo(report.venue_tz(svc, venue_map))).timestamp()
+    opens = report.shown_from(svc, midnight)
+    assert opens > midnight + 60
+    assert report.latest_shown_day(svc, venue_map, today, now=midnight + 60).isoformat() == "2026-11-01"
+    assert report.latest_shown_day(svc, venue_map, today, now=opens - 1).isoformat() == "2026-11-01"
+    assert report.latest_shown_day(svc, venue_map, today, now=opens).isoformat() == "2026-11-02"
+    for now in (midnight + 60, opens):
+        shown = report.latest_shown_day(svc, venue_map, today, now=now)
+        assert report.day_insights(svc, venue_map, shown, zones=["kopi"], now=now).hidden_until is None
+    assert report.day_insights(svc, venue_map, datetime(2026, 11, 2).date(), zones=["kopi"],
+                               now=midnight + 60).hidden_until == opens  # what the default used to open on
 
 
 def test_a_cell_hidden_alone_takes_the_smallest_other_with_it():
