@@ -110,12 +110,14 @@ def shown_from(svc: Services, until: float) -> float:
     return until + svc.presence.leave_after_s + SETTLE_S
 
 
-def latest_shown_day(svc: Services, venue_map, today: date, now: float | None = None) -> date:
-    """The latest day a zone owner may see on `today` (the venue's): yesterday once its last stays are closed
-    (`shown_from`), else the day before, for the first minutes after the venue's midnight."""
-    yesterday = today - timedelta(days=1)
-    _, until = period_bounds(yesterday, 1, venue_tz(svc, venue_map))
+def latest_shown_day(svc: Services, venue_map, now: float | None = None) -> date:
+    """The latest day a zone owner may see at `now`: the venue's yesterday once its last stays are closed
+    (`shown_from`), else the day before, for the first minutes after the venue's midnight. One clock reading and
+    the time zone `day_insights` bounds the days with, so the day chosen is one it shows."""
     now = time_now() if now is None else now
+    tz = venue_tz(svc, venue_map)
+    yesterday = datetime.fromtimestamp(now, ZoneInfo(tz)).date() - timedelta(days=1)
+    _, until = day_bounds(yesterday, tz)
     return yesterday if now >= shown_from(svc, until) else yesterday - timedelta(days=1)
 
 

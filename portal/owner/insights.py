@@ -45,7 +45,7 @@ def _owner_day(venue: str, venue_map) -> date:
     or the day before in the first minutes after the venue's midnight), for the page and its export alike (an
     export without a day answered today's 409, and yesterday's 409 just after midnight)."""
     asked = request.args.get("day")
-    return _day(asked, venue) if asked else latest_shown_day(services(), venue_map, _day(None, venue))
+    return _day(asked, venue) if asked else latest_shown_day(services(), venue_map)
 
 
 @bp.get("/<venue>/insights")

@@ -141,15 +141,14 @@ def test_the_latest_day_an_owner_sees_is_yesterday_once_its_last_stays_are_close
     """Just after the venue's midnight yesterday's last stays are still open (shown_from): the owner's default day
     is the day before until then, yesterday from then on; both are days `day_insights` shows an owner."""
     venue_map = svc.venues.get_map("demo")
-    today = datetime(2026, 11, 3).date()
     midnight = datetime(2026, 11, 3, tzinfo=ZoneInfo(report.venue_tz(svc, venue_map))).timestamp()
     opens = report.shown_from(svc, midnight)
     assert opens > midnight + 60
-    assert report.latest_shown_day(svc, venue_map, today, now=midnight + 60).isoformat() == "2026-11-01"
-    assert report.latest_shown_day(svc, venue_map, today, now=opens - 1).isoformat() == "2026-11-01"
-    assert report.latest_shown_day(svc, venue_map, today, now=opens).isoformat() == "2026-11-02"
+    assert report.latest_shown_day(svc, venue_map, now=midnight + 60).isoformat() == "2026-11-01"
+    assert report.latest_shown_day(svc, venue_map, now=opens - 1).isoformat() == "2026-11-01"
+    assert report.latest_shown_day(svc, venue_map, now=opens).isoformat() == "2026-11-02"
     for now in (midnight + 60, opens):
-        shown = report.latest_shown_day(svc, venue_map, today, now=now)
+        shown = report.latest_shown_day(svc, venue_map, now=now)
         assert report.day_insights(svc, venue_map, shown, zones=["kopi"], now=now).hidden_until is None
     assert report.day_insights(svc, venue_map, datetime(2026, 11, 2).date(), zones=["kopi"],
                                now=midnight + 60).hidden_until == opens  # what the default used to open on
