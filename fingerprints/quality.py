@@ -86,6 +86,13 @@ class LeaveOutPositioner(WKNNPositioner):
             rows, d = rows[keep], d[keep]
         return rows, d
 
+    def _partner(self) -> WKNNPositioner | None:
+        """The blended model (`blend_representation`) hides the same rows."""
+        partner = super()._partner()
+        if partner is not None:
+            partner.excluded = self.excluded
+        return partner
+
 
 # -- the report ----------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from positioning.params import EstimatorParams
-from positioning.representation import to_representation
+from positioning.representation import REPRESENTATIONS, to_representation
 from positioning.vectors import MISSING_DBM
 
 METRICS = ("sorensen", "manhattan", "euclidean")
@@ -50,6 +50,18 @@ class Estimate:
     confidence: float  # 0..1: how clearly the neighbours agree on building and floor
     neighbours: tuple[int, ...]  # training rows used for x/y, nearest first
     offset_db: float = 0.0  # how much louder than the map the query read (removed before matching)
+
+
+def blended(own: Estimate, other: Estimate) -> Estimate:
+    """Two models' estimates of one query as one (`blend_representation`): the building and floor of the more
+    confident (`own`'s on a tie), with its neighbours and offset; x/y the mean of the two where both say that
+    building and floor, else the chosen one's. Two representations weigh weak and strong readings differently,
+    so their x/y errors are partly independent: the mean of the two beat either on both public training sets
+    (docs/positioning.md "Blend")."""
+    chosen = other if other.confidence > own.confidence else own
+    if (own.building, own.floor) != (other.building, other.floor):
+        return chosen
+    return replace(chosen, x=(own.x + other.x) / 2, y=(own.y + other.y) / 2)
 
 
 def _dense(X, name: str = "X") -> np.ndarray:
@@ -286,6 +298,11 @@ class WKNNPositioner(EstimatorParams):
     while near one AP there are few such places (searched there ±5 dB, it gained 3-8 points on every
     check mall: docs/landing-history.md, eighteenth pass).
 
+    `blend_representation` (off by default) fits a second model over another representation of the same map and
+    answers each query with both (`blended`): the more confident one's building and floor, the mean of their
+    x/y where they agree. It lowered the mean error on both public training sets' folds, for twice the work
+    per query, so `tune` turns it on per venue (docs/positioning.md "Blend").
+
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
     vanish outside the query's audible APs. A query thus touches ~20 of 520 columns, read from an
@@ -313,6 +330,7 @@ class WKNNPositioner(EstimatorParams):
         cluster_m: float = 0.0,
         floor_rule: str = "mean",
         weight_power: float = 4.0,
+        blend_representation: str | None = None,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -330,6 +348,7 @@ class WKNNPositioner(EstimatorParams):
         self.cluster_m = cluster_m
         self.floor_rule = floor_rule
         self.weight_power = weight_power
+        self.blend_representation = blend_representation
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -342,6 +361,10 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
         if self.floor_rule not in FLOOR_RULES:
             raise ValueError(f"unknown floor rule {self.floor_rule!r}; choose one of {FLOOR_RULES}")
+        if self.blend_representation is not None and (self.blend_representation not in REPRESENTATIONS
+                                                      or self.blend_representation == self.representation):
+            raise ValueError(f"blend_representation must be None (off) or another representation than "
+                             f"{self.representation!r}: one of {REPRESENTATIONS}")
         for name in ("alpha", "beta"):  # the representations' scales: <= 0 or inf would empty the map
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
@@ -402,6 +425,10 @@ class WKNNPositioner(EstimatorParams):
         self.floor_labels_, self.floor_codes_ = np.unique(self.floors_, return_inverse=True)
         self.xy_ = y[:, 2:4].astype(np.float64)
         self.n_features_in_ = X.shape[1]
+        self.blended_ = None
+        if self.blend_representation is not None:
+            self.blended_ = type(self)(**{**self.get_params(), "representation": self.blend_representation,
+                                          "blend_representation": None}).fit(X, y)
         return self
 
     # -- prediction ------------------------------------------------------------------------------
@@ -676,7 +703,7 @@ class WKNNPositioner(EstimatorParams):
         a few seconds of readings from a few APs can match a far-off place as well as the right one), unless
         fewer of them can be neighbours than the match needs; only such a bounded partial match is searched for
         its offset (see the class)."""
-        X = self._check_query(x, one=True)
+        X = query = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
@@ -694,7 +721,10 @@ class WKNNPositioner(EstimatorParams):
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
             estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
-        return replace(estimate, offset_db=total) if total else estimate
+        estimate = replace(estimate, offset_db=total) if total else estimate
+        partner = self._partner()
+        return estimate if partner is None else blended(estimate, partner.locate(query, partial, silent, search_db,
+                                                                                 within))
 
     def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
                   within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate] | None:
@@ -736,8 +766,23 @@ class WKNNPositioner(EstimatorParams):
         the offset search's reach (`locate`'s `search_db`); None: `offset_search_db` for every query."""
         X = self._check_queries(X)
         reach = self._reaches(search_db, X.shape[0])
-        return [e for start in range(0, X.shape[0], self.BATCH)
-                for e in self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).estimates()]
+        step = self.BATCH
+        estimates = [e for start in range(0, X.shape[0], step)
+                     for e in self._locate_block(X[start:start + step], reach[start:start + step]).estimates()]
+        partner = self._partner()
+        if partner is None:
+            return estimates
+        return [blended(own, other) for own, other in zip(estimates, partner.locate_many(X, search_db), strict=True)]
+
+    def _partner(self) -> WKNNPositioner | None:
+        """The model blended in (`blend_representation`, fitted beside this one) with this model's other settings
+        (a query-time one set after fit, as `tune` sets them, reaches it too); None when not blending."""
+        partner = getattr(self, "blended_", None)
+        if partner is None or self.blend_representation != partner.representation:
+            return None
+        partner.set_params(**{name: value for name, value in self.get_params().items()
+                              if name not in ("representation", "blend_representation")})
+        return partner
 
     def _reach(self, search_db: float | None) -> float:
         """One query's offset search reach in dB: `search_db`, or the model's when None."""
@@ -760,6 +805,9 @@ class WKNNPositioner(EstimatorParams):
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
         X = self._check_queries(X)
+        if self._partner() is not None:
+            return np.array([(e.building, e.floor, e.x, e.y) for e in self.locate_many(X)],
+                            dtype=np.float64).reshape(-1, 4)
         reach = self._reaches(None, X.shape[0])
         return np.vstack([self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).table()
                           for start in range(0, X.shape[0], self.BATCH)])
@@ -973,4 +1021,5 @@ class WKNNPositioner(EstimatorParams):
         """Memory held by the learned arrays."""
         arrays = [self.col_ptr_, self.col_rows_, self.col_values_, self.row_sums_, self.row_squares_,
                   self.buildings_, self.floors_, self.xy_, self.row_ptr_, self.row_aps_, self.row_dbm_]
-        return int(sum(a.nbytes for a in arrays))
+        partner = getattr(self, "blended_", None)
+        return int(sum(a.nbytes for a in arrays)) + (partner.model_bytes() if partner is not None else 0)

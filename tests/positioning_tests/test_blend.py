@@ -1,0 +1,117 @@
+"""`blend_representation`: a second model over another representation, its estimate blended into each answer."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from positioning.tuning import tune
+from positioning.wknn import Estimate, WKNNPositioner, blended
+
+from .test_wknn import campus
+
+
+def estimate(building=0, floor=0, x=0.0, y=0.0, confidence=0.5, neighbours=(1,), offset_db=0.0):
+    return Estimate(building=building, floor=floor, x=x, y=y, confidence=confidence, neighbours=neighbours,
+                    offset_db=offset_db)
+
+
+def test_agreeing_estimates_average_their_position_and_keep_the_more_confident_ones_neighbours():
+    own = estimate(x=10.0, y=20.0, confidence=0.6, neighbours=(1, 2), offset_db=3.0)
+    other = estimate(x=14.0, y=10.0, confidence=0.9, neighbours=(5,), offset_db=-1.0)
+    out = blended(own, other)
+    assert (out.x, out.y) == (12.0, 15.0)
+    assert (out.confidence, out.neighbours, out.offset_db) == (0.9, (5,), -1.0)
+
+
+def test_disagreeing_floors_take_the_more_confident_estimate_whole_and_a_tie_keeps_its_own():
+    own = estimate(floor=0, x=10.0, confidence=0.7)
+    other = estimate(floor=1, x=50.0, confidence=0.8)
+    assert blended(own, other) == other
+    assert blended(own, estimate(floor=1, x=50.0, confidence=0.7)) == own
+    assert blended(own, estimate(building=1, floor=0, x=50.0, confidence=0.6)) == own
+
+
+def models(X, y, **params):
+    plain = WKNNPositioner(**params).fit(X, y)
+    partner = WKNNPositioner(**{**params, "representation": "powed"}).fit(X, y)
+    both = WKNNPositioner(**params, blend_representation="powed").fit(X, y)
+    return plain, partner, both
+
+
+def test_every_query_path_answers_the_blend_of_the_two_models():
+    X, y = campus()
+    plain, partner, both = models(X[:450], y[:450], offset_rounds=2)
+    queries = X[450:] + 4.0 * (X[450:] > -105)  # a phone a little louder than the survey's: the rounds move it
+    queries = np.minimum(queries, 0.0)
+    expected = [blended(a, b) for a, b in zip(plain.locate_many(queries), partner.locate_many(queries), strict=True)]
+    assert both.locate_many(queries) == expected
+    assert [both.locate(q) for q in queries] == [blended(plain.locate(q), partner.locate(q)) for q in queries]
+    table = both.predict(queries)
+    assert table.shape == (len(queries), 4)
+    assert np.array_equal(table, [(e.building, e.floor, e.x, e.y) for e in expected])
+    moved = [e for e in expected if e.offset_db]
+    assert moved  # the blend keeps the chosen model's offset: the live path remembers it per phone
+    # where both models agree, the answer lies between them (neither model's alone)
+    assert any((a.x, a.y) != (e.x, e.y) for a, e in zip(plain.locate_many(queries), expected, strict=True))
+
+
+def test_query_time_settings_set_after_fit_reach_the_blended_model():
+    X, y = campus()
+    _, _, both = models(X[:450], y[:450])
+    both.set_params(k=2, offset_rounds=0)
+    partner = WKNNPositioner(representation="powed", k=2, offset_rounds=0).fit(X[:450], y[:450])
+    plain = WKNNPositioner(k=2, offset_rounds=0).fit(X[:450], y[:450])
+    q = X[460]
+    assert both.locate(q) == blended(plain.locate(q), partner.locate(q))
+
+
+def test_a_partial_match_near_an_ap_is_blended_with_the_same_bounds():
+    X, y = campus()
+    plain, partner, both = models(X[:450], y[:450])
+    q = X[470].copy()
+    heard = np.flatnonzero(q > -105)
+    q[heard[2:]] = -105.0  # two APs heard so far
+    within = plain.strong_rows(int(heard[0]))
+    args = dict(partial=True, search_db=5.0, within=within)
+    assert both.locate(q, **args) == blended(plain.locate(q, **args), partner.locate(q, **args))
+
+
+def test_blend_is_a_parameter_clone_keeps_and_that_costs_the_second_models_memory():
+    X, y = campus()
+    model = WKNNPositioner(blend_representation="powed")
+    assert clone(model).get_params()["blend_representation"] == "powed"
+    assert repr(model) == "WKNNPositioner(blend_representation='powed')"
+    plain, _, both = models(X, y)
+    assert both.model_bytes() > plain.model_bytes()
+    assert WKNNPositioner().get_params()["blend_representation"] is None  # off by default: it doubles a query's work
+
+
+@pytest.mark.parametrize("value", ["exponential", "cosine", 3])
+def test_a_blend_with_the_same_or_an_unknown_representation_is_refused_at_fit(value):
+    X, y = campus()
+    with pytest.raises(ValueError, match="blend_representation must be None"):
+        WKNNPositioner(blend_representation=value).fit(X, y)
+
+
+def test_tune_can_choose_the_blend():
+    X, y = campus(n=700)
+    result = tune(X, y, grid={"k": (5,), "blend_representation": (None, "powed")}, folds=3, per_fold=60)
+    scored = {row.params["blend_representation"] for row in result.rows}
+    assert scored == {None, "powed"}
+    assert result.config["blend_representation"] in scored
+
+
+def test_the_quality_reports_leave_out_model_hides_the_same_rows_in_the_blended_model():
+    from fingerprints.quality import LeaveOutPositioner
+
+    X, y = campus()
+    both = LeaveOutPositioner(blend_representation="powed").fit(X, y)
+    plain = LeaveOutPositioner().fit(X, y)
+    partner = LeaveOutPositioner(representation="powed").fit(X, y)
+    hidden = np.array([5, 6, 7])
+    for model in (both, plain, partner):
+        model.excluded = hidden
+    for q in X[5:8]:  # each query's own fingerprint is hidden: neither model may answer with it
+        answer = both.locate(q)
+        assert answer == blended(plain.locate(q), partner.locate(q))
+        assert not set(answer.neighbours) & set(hidden.tolist())
