@@ -44,12 +44,25 @@ LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, 
               "blend_representation": None}
 
 
+def live_defaults() -> dict:
+    """The live model's parameters where the venue stores none (k=LIVE_K, cluster_m=LIVE_CLUSTER_M,
+    weight_power=LIVE_WEIGHT_POWER, LIVE_FIXED)."""
+    return {**LIVE_FIXED, "k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, "weight_power": LIVE_WEIGHT_POWER}
+
+
 def live_params(venue: VenueMap) -> dict:
     """The live positioner's parameters for this venue: WKNNPositioner(**live_params(venue)). The
-    live defaults (k=LIVE_K, cluster_m=LIVE_CLUSTER_M, weight_power=LIVE_WEIGHT_POWER, LIVE_FIXED), overridden
-    by what the operator stored for the venue (`flask positioning-tune`)."""
-    return {**LIVE_FIXED, "k": LIVE_K, "cluster_m": LIVE_CLUSTER_M, "weight_power": LIVE_WEIGHT_POWER,
-            **venue.positioner}
+    live defaults, overridden by what the operator stored for the venue (`flask positioning-tune`)."""
+    return {**live_defaults(), **venue.positioner}
+
+
+def checked_live_config(config: object) -> dict:
+    """A configuration to store for a venue, checked as the live model will run it: over the live defaults, not
+    the library's (valid alone, {"blend_representation": "powed"} blends the live model's powed with itself, and
+    the venue's model could not be built). ValueError naming the parameter."""
+    config = tuning.check_config(config)
+    tuning.check_config({**live_defaults(), **config})
+    return config
 
 
 def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResult:

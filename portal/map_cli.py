@@ -21,14 +21,13 @@ from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples, write_samples_csv
-from fingerprints.training import tune_venue
+from fingerprints.training import checked_live_config, tune_venue
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
 from portal.services import services
 from portal.tracking.models import build_venue_model
 from portal.tracking.phone_mix import venue_phones
-from positioning.tuning import check_config
 
 
 def _venue_map(venue: str, for_update: bool = False):
@@ -55,7 +54,7 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
         return {}, {}
     if config_file:
         try:
-            config = check_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
+            config = checked_live_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
         except RecursionError:
             raise click.ClickException(f"{config_file}: JSON nested too deep") from None
         return config, {"source": Path(config_file).name, "at": int(time.time())}
@@ -67,7 +66,7 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
                    f"mean error {row.mean_error_m:.2f} m +- {row.error_sd:.2f}")
     verdict = {**result.verdict(), "map_version": venue_map.version, "samples": len(venue_map.samples),
                "at": int(time.time())}
-    return check_config(result.config), verdict
+    return checked_live_config(result.config), verdict
 
 
 def register(app: Flask) -> None:

@@ -112,10 +112,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     zones_pred = _zones_from_neighbours(estimates, train.zones) if train.zones and test_zones else None
     report = position_report(test.y[kept], y_pred, test_zones if zones_pred else None, zones_pred)
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
-                  n_dropped=int((~kept).sum()), model={k: v for k, v in model.get_params().items() if k in
-                                                         ("k", "k_floor", "metric", "representation", "offset_rounds",
-                                                          "offset_search_db", "unheard_weight", "floor_rule",
-                                                          "weight_power")},
+                  n_dropped=int((~kept).sum()), model=model.get_params(),
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
                   aps_masked=int(len(off)) if args.mask_off else 0)
     report["_test"] = (X_test, test.y[kept], train)

@@ -301,7 +301,8 @@ class WKNNPositioner(EstimatorParams):
     `blend_representation` (off by default) fits a second model over another representation of the same map and
     answers each query with both (`blended`): the more confident one's building and floor, the mean of their
     x/y where they agree. It lowered the mean error on both public training sets' folds, for twice the work
-    per query, so `tune` turns it on per venue (docs/positioning.md "Blend").
+    per query, so it is off unless a configuration names it (`tune --grid blend_representation=...` can
+    choose it; docs/positioning.md "Blend").
 
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
@@ -775,14 +776,22 @@ class WKNNPositioner(EstimatorParams):
         return [blended(own, other) for own, other in zip(estimates, partner.locate_many(X, search_db), strict=True)]
 
     def _partner(self) -> WKNNPositioner | None:
-        """The model blended in (`blend_representation`, fitted beside this one) with this model's other settings
-        (a query-time one set after fit, as `tune` sets them, reaches it too); None when not blending."""
+        """The model blended in (`blend_representation`, fitted beside this one); None when not blending. The
+        blend is decided at fit: set after fit, `blend_representation` takes effect at the next fit (None turns
+        it off at once)."""
         partner = getattr(self, "blended_", None)
-        if partner is None or self.blend_representation != partner.representation:
-            return None
-        partner.set_params(**{name: value for name, value in self.get_params().items()
-                              if name not in ("representation", "blend_representation")})
-        return partner
+        return partner if partner is not None and self.blend_representation == partner.representation else None
+
+    def set_params(self, **params) -> WKNNPositioner:
+        """As scikit-learn's; a fitted blend's second model takes the same settings (a query-time one set after
+        fit, as `tune` sets them, reaches both models), less its own representation."""
+        super().set_params(**params)
+        partner = getattr(self, "blended_", None)
+        shared = {name: value for name, value in params.items()
+                  if name not in ("representation", "blend_representation")}
+        if partner is not None and shared:
+            partner.set_params(**shared)
+        return self
 
     def _reach(self, search_db: float | None) -> float:
         """One query's offset search reach in dB: `search_db`, or the model's when None."""
@@ -804,10 +813,10 @@ class WKNNPositioner(EstimatorParams):
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
-        X = self._check_queries(X)
         if self._partner() is not None:
             return np.array([(e.building, e.floor, e.x, e.y) for e in self.locate_many(X)],
                             dtype=np.float64).reshape(-1, 4)
+        X = self._check_queries(X)
         reach = self._reaches(None, X.shape[0])
         return np.vstack([self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).table()
                           for start in range(0, X.shape[0], self.BATCH)])

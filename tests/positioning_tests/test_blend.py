@@ -115,3 +115,57 @@ def test_the_quality_reports_leave_out_model_hides_the_same_rows_in_the_blended_
         answer = both.locate(q)
         assert answer == blended(plain.locate(q), partner.locate(q))
         assert not set(answer.neighbours) & set(hidden.tolist())
+
+
+def test_where_the_models_disagree_on_the_floor_the_more_confident_answers_whole():
+    X, y = campus(seed=8)
+    noisy = np.where(X > -105, np.clip(X + np.random.default_rng(1).normal(0, 14, X.shape), -104, 0), X)
+    params = dict(k=3, k_floor=7, representation="powed")
+    plain = WKNNPositioner(**params).fit(X[:300], y[:300])
+    partner = WKNNPositioner(**{**params, "representation": "exponential"}).fit(X[:300], y[:300])
+    both = WKNNPositioner(**params, blend_representation="exponential").fit(X[:300], y[:300])
+    queries = noisy[300:]
+    own, other = plain.locate_many(queries), partner.locate_many(queries)
+    split = [i for i, (a, b) in enumerate(zip(own, other, strict=True))
+             if (a.building, a.floor) != (b.building, b.floor)]
+    assert any(other[i].confidence > own[i].confidence for i in split)  # the case under test happens here
+    answers = both.locate_many(queries)
+    for i in split:
+        assert answers[i] == (other[i] if other[i].confidence > own[i].confidence else own[i])
+
+
+def test_a_per_query_search_reach_and_the_aps_known_silent_reach_the_blended_model():
+    X, y = campus()
+    plain, partner, both = models(X[:450], y[:450], offset_search_db=10.0)
+    queries = np.minimum(X[450:480] + 8.0 * (X[450:480] > -105), 0.0)
+    reach = np.where(np.arange(30) % 2 == 0, 10.0, 0.0)
+    assert both.locate_many(queries, search_db=reach) == [
+        blended(a, b) for a, b in zip(plain.locate_many(queries, search_db=reach),
+                                      partner.locate_many(queries, search_db=reach), strict=True)]
+    q = X[470].copy()
+    heard = np.flatnonzero(q > -105)
+    q[heard[3:]] = -105.0
+    silent = heard[3:5]  # APs that reported without hearing it
+    assert both.locate(q, partial=True, silent=silent) == blended(plain.locate(q, partial=True, silent=silent),
+                                                                  partner.locate(q, partial=True, silent=silent))
+
+
+def test_the_blend_is_decided_at_fit():
+    X, y = campus()
+    plain, _, both = models(X[:450], y[:450])
+    both.set_params(blend_representation=None)  # off at once
+    assert both.locate(X[460]) == plain.locate(X[460])
+    plain.set_params(blend_representation="powed")  # on at the next fit
+    assert plain.locate(X[460]) == both.locate(X[460])
+    assert plain.fit(X[:450], y[:450]).locate(X[460]) != both.locate(X[460])
+
+
+def test_a_grid_varying_both_representations_and_the_blend_leaves_out_the_blends_with_themselves():
+    X, y = campus(n=700)
+    grid = {"k": (5,), "representation": ("powed", "exponential"), "blend_representation": (None, "powed",
+                                                                                           "exponential")}
+    result = tune(X, y, grid=grid, folds=3, per_fold=40)
+    pairs = {(row.params["representation"], row.params["blend_representation"]) for row in result.rows}
+    assert pairs == {("powed", None), ("exponential", None), ("powed", "exponential"), ("exponential", "powed")}
+    with pytest.raises(ValueError, match="blend_representation must be None"):  # a grid of nothing else: named
+        tune(X, y, grid={"k": (5,), "blend_representation": ("exponential",)}, folds=3, per_fold=40)

@@ -35,7 +35,7 @@ def test_the_live_model_names_its_parameters_rather_than_taking_the_librarys_def
     live = cache.get("demo").positioner.get_params()
     expected = {"k": LIVE_K, "k_floor": None, "k_building": None, "representation": "powed", "metric": "sorensen",
                 "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote",
-                "weight_power": LIVE_WEIGHT_POWER, "cluster_m": LIVE_CLUSTER_M}
+                "weight_power": LIVE_WEIGHT_POWER, "cluster_m": LIVE_CLUSTER_M, "blend_representation": None}
     assert {name: live[name] for name in expected} == expected
     library = WKNNPositioner().get_params()
     assert {name for name in expected if library[name] != expected[name]}  # not the library's, which differ
@@ -90,7 +90,9 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
 
 @pytest.mark.parametrize("bad", ['{"k": 0}', '{"kk": 3}', '{"metric": "cosine"}', '{"representation": "x"}',
                                  '[3]', '{"k": "three"}', 'not json', '{"offset_search_db": -1}',
-                                 '{"unheard_weight": "0.5"}'])
+                                 '{"unheard_weight": "0.5"}',
+                                 # valid over the library's defaults, but the live model is powed: a blend with itself
+                                 '{"blend_representation": "powed"}'])
 def test_a_bad_configuration_is_refused_and_nothing_is_stored(app, svc, cache, tmp_path, bad):
     before = svc.venues.current_version("demo")
     config = tmp_path / "bad.json"
