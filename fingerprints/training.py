@@ -37,8 +37,9 @@ LIVE_WEIGHT_POWER = 4.0
 # 3141 / 5678 (new): 79.5 / 85.0 -> 91.0 / 91.5%, 77.5 / 86.5 -> 81.0 / 91.5%; the remembered offset is shrunk (a
 # quieter place explains part of a quieter phone), the search is not. Once a phone's offset is known (3 full matches)
 # the live path searches it only +-5 dB (positioning/phone_offset.py KNOWN_SEARCH_DB: twelfth pass). No blend of two
-# representations (it helped on the public sets' folds, docs/positioning.md "Blend"; not measured on the landing
-# benches, and it doubles every locate's work).
+# representations: it helped on the public sets' folds (docs/positioning.md "Blend"), and the live model with an
+# exponential model blended in landed worse on every training mall (101-404, 100 shoppers, mean right zone first /
+# 30 s / 120 s 77.0 / 89.0 / 94.3% -> 75.8 / 85.9 / 92.5%, error at 120 s higher on all four), for twice the work.
 LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, "k_building": None,
               "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote",
               "blend_representation": None}
