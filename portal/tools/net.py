@@ -14,14 +14,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 60.0) -> None:
-    """Until something accepts connections on 127.0.0.1:port; RuntimeError after `timeout` s."""
+def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Until something accepts connections on 127.0.0.1:port; RuntimeError after `timeout` s. With `process` (the
+    server), ChildProcessError as soon as it has exited: e.g. the port `free_port` gave was taken before the server
+    bound it (another process's server, or an outgoing connection's ephemeral port)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                raise ChildProcessError(f"server for port {port} exited ({process.returncode})") from None
             time.sleep(0.1)
     raise RuntimeError(f"server on port {port} did not start")
 

@@ -128,19 +128,12 @@ def start_local_cluster(data_dir: Path, primaries: int = 3, replicas: int = 1, n
         folder.mkdir(parents=True, exist_ok=True)
         nodes.append(Node(port=free_port(), bus_port=free_port(), data_dir=folder))
     cluster = LocalCluster(nodes=nodes, primaries=primaries)
+    args = ["--cluster-node-timeout", str(node_timeout_ms), *extra_args]
     try:
         for node in nodes:
-            node.process = subprocess.Popen(
-                [binary, "--bind", "127.0.0.1", "--port", str(node.port), "--cluster-enabled", "yes",
-                 "--cluster-port", str(node.bus_port), "--cluster-config-file", "nodes.conf",
-                 "--cluster-node-timeout", str(node_timeout_ms), "--cluster-require-full-coverage", "no",
-                 "--cluster-replica-validity-factor", "0", "--appendonly", "yes", "--appendfsync", "everysec",
-                 "--save", "", "--dir", str(node.data_dir), "--logfile", "valkey.log", "--daemonize", "no",
-                 *extra_args],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
+            _spawn(binary, node, args)
         for node in nodes:
-            wait_for_port(node.port, timeout)
+            _serving(binary, node, args, timeout)
             node.node_id = node.client().execute_command("CLUSTER", "MYID").decode()
         per = SLOTS // primaries
         for i, node in enumerate(nodes[:primaries]):
@@ -159,6 +152,48 @@ def start_local_cluster(data_dir: Path, primaries: int = 3, replicas: int = 1, n
     except BaseException:
         cluster.stop()
         raise
+
+
+PORT_TRIES = 3  # a node whose port was taken before it bound it is started again on other ports, this often at most
+
+
+def _spawn(binary: str, node: Node, args: Sequence[str]) -> None:
+    node.process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(node.port), "--cluster-enabled", "yes",
+         "--cluster-port", str(node.bus_port), "--cluster-config-file", "nodes.conf",
+         "--cluster-require-full-coverage", "no", "--cluster-replica-validity-factor", "0", "--appendonly", "yes",
+         "--appendfsync", "everysec", "--save", "", "--dir", str(node.data_dir), "--logfile", "valkey.log",
+         "--daemonize", "no", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _serving(binary: str, node: Node, args: Sequence[str], timeout: float) -> None:
+    """Until the node accepts connections. `free_port` only finds a port free at that moment: another server, or
+    an outgoing connection's ephemeral port, can take it before the node binds it (the suite's two workers start
+    servers and clusters side by side), and the node then exits ("Address already in use"). It is started again on
+    other ports, from an empty folder (its nodes.conf names the old ones)."""
+    for attempt in range(PORT_TRIES):
+        try:
+            wait_for_port(node.port, timeout, node.process)
+            if _answers_as(node):
+                return
+            node.process.wait(timeout)  # another server answers on its port: ours could not bind it, and exits
+        except ChildProcessError:
+            pass
+        if attempt == PORT_TRIES - 1:
+            raise ChildProcessError(f"a cluster node could not bind port {node.port} in {PORT_TRIES} tries")
+        (node.data_dir / "nodes.conf").unlink(missing_ok=True)
+        node.port, node.bus_port = free_port(), free_port()
+        _spawn(binary, node, args)
+
+
+def _answers_as(node: Node) -> bool:
+    """Whether the server on the node's port is the node's own process (not another that holds the port)."""
+    try:
+        return int(node.client().info("server")["process_id"]) == node.process.pid
+    except (redis.RedisError, OSError, KeyError, ValueError):
+        return False
 
 
 def _known_nodes(node: Node) -> int:
