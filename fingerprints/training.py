@@ -73,8 +73,10 @@ def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResul
     given) runs with the live model's spatial cluster, weight power and floor vote unless it names them, so the
     figures are those of the model the venue will run, and the stored choice names them."""
     _ap_ids, X, y = training_set(venue)
-    # The default grid less its floor rules (below: the vote); a grid given is taken as given
-    grid = dict(grid) if grid else {name: v for name, v in tuning.DEFAULT_GRID.items() if name != "floor_rule"}
+    # The default grid less its floor rules (the vote, below) and its blend (the live model with one landed worse on
+    # every training mall: LIVE_FIXED); a grid given is taken as given
+    grid = dict(grid) if grid else {name: v for name, v in tuning.DEFAULT_GRID.items()
+                                    if name not in ("floor_rule", "blend_representation")}
     grid.setdefault("cluster_m", (LIVE_CLUSTER_M,))
     grid.setdefault("weight_power", (LIVE_WEIGHT_POWER,))
     # The vote unless the grid names the rule: the landing bench has not shown the "mean" rule to help a live

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from positioning.tuning import tune
+from positioning.tuning import DEFAULT_GRID, tune
 from positioning.wknn import Estimate, WKNNPositioner, blended
 
 from .test_wknn import campus
@@ -169,3 +169,13 @@ def test_a_grid_varying_both_representations_and_the_blend_leaves_out_the_blends
     assert pairs == {("powed", None), ("exponential", None), ("powed", "exponential"), ("exponential", "powed")}
     with pytest.raises(ValueError, match="blend_representation must be None"):  # a grid of nothing else: named
         tune(X, y, grid={"k": (5,), "blend_representation": ("exponential",)}, folds=3, per_fold=40)
+
+
+def test_the_default_grid_compares_the_blend_and_leaves_out_powed_with_itself():
+    X, y = campus(n=700)
+    assert DEFAULT_GRID["blend_representation"] == (None, "powed")
+    small = {**DEFAULT_GRID, "k": (5,), "offset_rounds": (1,), "offset_search_db": (0.0,), "unheard_weight": (1.0,),
+             "floor_rule": ("vote",)}
+    result = tune(X, y, grid=small, folds=3, per_fold=40)
+    assert {(r.params["representation"], r.params["blend_representation"]) for r in result.rows} == {
+        ("powed", None), ("exponential", None), ("exponential", "powed")}

@@ -48,6 +48,7 @@ def test_the_venues_default_grid_is_the_library_grid_with_the_live_models_floor_
     monkeypatch.setattr(positioning.tuning, "tune", lambda X, y, groups, grid, **kw: seen.update(grid))
     tune_venue(demo_map)
     assert seen["floor_rule"] == ("vote",) and seen["k"] == positioning.tuning.DEFAULT_GRID["k"]
+    assert seen["blend_representation"] == (None,)  # the live model with a blend landed worse: not tried
     assert seen["weight_power"] == (LIVE_WEIGHT_POWER,) and seen["k_floor"] == (None,)
     tune_venue(demo_map, grid={"k": (2, 4), "floor_rule": ("mean",)})  # a grid given is taken as given
     assert seen["floor_rule"] == ("mean",) and seen["k"] == (2, 4) and seen["representation"] == ("powed",)
