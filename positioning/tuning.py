@@ -23,7 +23,7 @@ from positioning.metrics import position_report
 from positioning.perturb import shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.vectors import MISSING_DBM, hears_surveyed
-from positioning.wknn import METRICS, WKNNPositioner
+from positioning.wknn import METRICS, WKNNPositioner, blended
 
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
@@ -129,19 +129,25 @@ def _folds(groups: np.ndarray, folds: int, per_fold: int, seed: int) -> list[tup
 
 def _score(X, y, folds, configs, test_X: np.ndarray,
            progress: Callable[[int, int], None] | None) -> list[CVRow]:
-    fit_keys = sorted({k for c in configs for k in c} - set(QUERY_TIME_PARAMS))
-    by_fit: dict[tuple, list[dict]] = {}
+    """Each configuration's fold reports. Per fold, one fit per map (its fit-time values) and one search per map
+    and query-time values: configurations differing only in those share a fit, and a blended configuration
+    (`blend_representation`) is made of its two maps' estimates as WKNNPositioner makes it (`blended`), so it
+    costs no fit and no search that the grid's unblended configurations of the same values do not make anyway."""
+    by_query: dict[tuple, list[dict]] = {}
     for config in configs:
-        by_fit.setdefault(tuple(config.get(k) for k in fit_keys), []).append(config)
+        by_query.setdefault(_query_key(config), []).append(config)
     reports: dict[int, list[dict]] = {id(c): [] for c in configs}
-    done, total = 0, len(folds) * len(by_fit)
+    done, total = 0, len(folds) * len(by_query)
     for train_idx, test_idx in folds:
-        for fit_values, members in by_fit.items():
-            fit_params = {k: v for k, v in zip(fit_keys, fit_values, strict=True) if v is not None}
-            model = WKNNPositioner(**fit_params).fit(X[train_idx], y[train_idx])
+        fold = _Fold(X[train_idx], y[train_idx], test_X[test_idx])
+        for query_key, members in by_query.items():
+            fold.at(dict(query_key))
             for config in members:
-                model.set_params(**{k: config[k] for k in QUERY_TIME_PARAMS if k in config})
-                reports[id(config)].append(position_report(y[test_idx], model.predict(test_X[test_idx])))
+                own, other = _map_keys(config)
+                table = fold.table(own) if other is None else np.array(
+                    [(e.building, e.floor, e.x, e.y) for e in map(blended, fold.estimates(own), fold.estimates(other))],
+                    dtype=np.float64).reshape(-1, 4)
+                reports[id(config)].append(position_report(y[test_idx], table))
             done += 1
             if progress:
                 progress(done, total)
@@ -152,6 +158,51 @@ def _score(X, y, folds, configs, test_X: np.ndarray,
         rows.append(CVRow(dict(config), float(np.mean(floors)), float(np.std(floors)),
                           float(np.mean(errors)), float(np.std(errors))))
     return rows
+
+
+class _Fold:
+    """One fold's maps, each fitted once, and their answers to the held-out queries at one set of query-time values
+    (`at`): estimates where a blend needs them, else the table `predict` gives."""
+
+    def __init__(self, X_train: np.ndarray, y_train: np.ndarray, queries: np.ndarray) -> None:
+        self.X_train, self.y_train, self.queries = X_train, y_train, queries
+        self.maps: dict[tuple, WKNNPositioner] = {}
+        self.query: dict = {}
+        self.answers: dict[tuple, list | np.ndarray] = {}
+
+    def at(self, query: dict) -> None:
+        self.query, self.answers = query, {}
+
+    def _model(self, key: tuple) -> WKNNPositioner:
+        if key not in self.maps:
+            self.maps[key] = WKNNPositioner(**dict(key)).fit(self.X_train, self.y_train)
+        return self.maps[key].set_params(**self.query)
+
+    def estimates(self, key: tuple) -> list:
+        if not isinstance(self.answers.get(key), list):
+            self.answers[key] = self._model(key).locate_many(self.queries)
+        return self.answers[key]
+
+    def table(self, key: tuple) -> np.ndarray:
+        found = self.answers.get(key)
+        if isinstance(found, list):  # the same answers as predict's, from the estimates a blend asked for
+            return np.array([(e.building, e.floor, e.x, e.y) for e in found], dtype=np.float64).reshape(-1, 4)
+        if found is None:
+            found = self.answers[key] = self._model(key).predict(self.queries)
+        return found
+
+
+def _query_key(config: dict) -> tuple:
+    return tuple((name, config[name]) for name in QUERY_TIME_PARAMS if name in config)
+
+
+def _map_keys(config: dict) -> tuple[tuple, tuple | None]:
+    """The fitted maps a configuration reads: its own (its fit-time values) and, blended, the other representation's."""
+    own = {name: value for name, value in config.items()
+           if name not in QUERY_TIME_PARAMS and name != "blend_representation" and value is not None}
+    blend = config.get("blend_representation")
+    other = None if blend is None else tuple(sorted({**own, "representation": blend}.items()))
+    return tuple(sorted(own.items())), other
 
 
 def _rank(rows: list[CVRow], n_splits: int) -> list[CVRow]:

@@ -179,3 +179,24 @@ def test_the_default_grid_compares_the_blend_and_leaves_out_powed_with_itself():
     result = tune(X, y, grid=small, folds=3, per_fold=40)
     assert {(r.params["representation"], r.params["blend_representation"]) for r in result.rows} == {
         ("powed", None), ("exponential", None), ("exponential", "powed")}
+
+
+def test_tune_scores_a_blend_from_its_two_maps_as_the_blended_model_itself_answers():
+    """`tuning._score` fits each map once per fold and makes a blend of the two maps' estimates: the same figures as
+    fitting WKNNPositioner(**config) for every configuration and predicting."""
+    from positioning.metrics import position_report
+    from positioning.tuning import _score, grid_configs
+
+    X, y = campus(n=500)
+    held = np.minimum(X + 3.0 * (X > -105), 0.0)  # held-out vectors read 3 dB louder: the offset rounds work
+    folds = [(np.arange(0, 350), np.arange(350, 500)), (np.arange(150, 500), np.arange(0, 150))]
+    configs = grid_configs({"representation": ("exponential", "powed"), "k": (3, 5), "k_floor": (None, 5),
+                            "offset_rounds": (0, 2), "blend_representation": (None, "powed", "exponential")})
+    configs = [c for c in configs if c["blend_representation"] != c["representation"]]
+    rows = _score(X, y, folds, configs, held, None)
+    for config, row in zip(configs, rows, strict=True):
+        direct = [position_report(y[test], WKNNPositioner(**config).fit(X[train], y[train]).predict(held[test]))
+                  for train, test in folds]
+        assert row.params == config
+        assert row.mean_error_m == np.mean([r["mean_error_m"] for r in direct])
+        assert row.floor_hit_rate == np.mean([r["floor_hit_rate"] for r in direct])
