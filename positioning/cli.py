@@ -23,7 +23,7 @@ from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
 from positioning.vectors import MISSING_DBM, hears_surveyed
-from positioning.wknn import METRICS, WKNNPositioner
+from positioning.wknn import METRICS, WKNNPositioner, estimates_table
 
 REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_error_m", "p75_error_m",
                "p95_error_m", "zone_hit_rate", "n_test")
@@ -34,7 +34,7 @@ def _locate_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> t
     blocks = range(0, len(X), model.BATCH)
     for start in tqdm(blocks, desc="positioning", unit="block", disable=not show, file=sys.stderr):
         estimates.extend(model.locate_many(X[start:start + model.BATCH]))
-    return np.array([[e.building, e.floor, e.x, e.y] for e in estimates]).reshape(-1, 4), estimates
+    return estimates_table(estimates), estimates
 
 
 def _zones_from_neighbours(estimates, train_zones) -> list[str | None]:

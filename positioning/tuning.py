@@ -23,7 +23,7 @@ from positioning.metrics import position_report
 from positioning.perturb import shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.vectors import MISSING_DBM, hears_surveyed
-from positioning.wknn import METRICS, WKNNPositioner, blended
+from positioning.wknn import METRICS, WKNNPositioner, blended, estimates_table
 
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
@@ -144,9 +144,8 @@ def _score(X, y, folds, configs, test_X: np.ndarray,
             fold.at(dict(query_key))
             for config in members:
                 own, other = _map_keys(config)
-                table = fold.table(own) if other is None else np.array(
-                    [(e.building, e.floor, e.x, e.y) for e in map(blended, fold.estimates(own), fold.estimates(other))],
-                    dtype=np.float64).reshape(-1, 4)
+                table = fold.table(own) if other is None else estimates_table(
+                    map(blended, fold.estimates(own), fold.estimates(other)))
                 reports[id(config)].append(position_report(y[test_idx], table))
             done += 1
             if progress:
@@ -186,7 +185,7 @@ class _Fold:
     def table(self, key: tuple) -> np.ndarray:
         found = self.answers.get(key)
         if isinstance(found, list):  # the same answers as predict's, from the estimates a blend asked for
-            return np.array([(e.building, e.floor, e.x, e.y) for e in found], dtype=np.float64).reshape(-1, 4)
+            return estimates_table(found)
         if found is None:
             found = self.answers[key] = self._model(key).predict(self.queries)
         return found

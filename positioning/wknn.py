@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -50,6 +51,11 @@ class Estimate:
     confidence: float  # 0..1: how clearly the neighbours agree on building and floor
     neighbours: tuple[int, ...]  # training rows used for x/y, nearest first
     offset_db: float = 0.0  # how much louder than the map the query read (removed before matching)
+
+
+def estimates_table(estimates: Iterable[Estimate]) -> np.ndarray:
+    """Estimates as `predict`'s (m, 4) table: building, floor, x, y."""
+    return np.array([(e.building, e.floor, e.x, e.y) for e in estimates], dtype=np.float64).reshape(-1, 4)
 
 
 def blended(own: Estimate, other: Estimate) -> Estimate:
@@ -814,8 +820,7 @@ class WKNNPositioner(EstimatorParams):
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
         if self._partner() is not None:
-            return np.array([(e.building, e.floor, e.x, e.y) for e in self.locate_many(X)],
-                            dtype=np.float64).reshape(-1, 4)
+            return estimates_table(self.locate_many(X))
         X = self._check_queries(X)
         reach = self._reaches(None, X.shape[0])
         return np.vstack([self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).table()
