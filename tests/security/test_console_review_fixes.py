@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from datetime import date, timedelta
 from unittest import mock
 
 import pytest
@@ -27,6 +28,9 @@ from tests.security.conftest import GOOD
 
 ATTACKER = "attacker chosen pass 99"
 COUPONS = "/console/apps/coupons/demo/kopi"
+# a coupon's days, a year ahead of whenever the suite runs (a fixed year would turn into the past)
+VALID_FROM = (date.today() + timedelta(days=365)).isoformat()
+VALID_UNTIL = (date.today() + timedelta(days=366)).isoformat()
 
 
 def csrf_of(client, path: str = "/console/login") -> str:
@@ -46,7 +50,7 @@ def use_link(client, token: str, password: str = ATTACKER):
 
 def new_coupon(client, title: str = "Half-price latte"):
     return client.post(COUPONS + "/new", data={"csrf_token": csrf_of(client), "title_en": title, "stock": "5",
-                                               "valid_from": "2030-01-01", "valid_until": "2030-01-02"})
+                                               "valid_from": VALID_FROM, "valid_until": VALID_UNTIL})
 
 
 # ---- 1. a link ends with any later password change --------------------------------------------------------
@@ -178,8 +182,8 @@ def test_a_form_opened_an_hour_before_is_accepted_in_a_live_session(app, db, own
     later = time.time() + 61 * 60
     with mock.patch("time.time", lambda: later):
         resp = client.post(COUPONS + "/new", data={"csrf_token": token, "title_en": "Typed for an hour",
-                                                   "stock": "5", "valid_from": "2030-01-01",
-                                                   "valid_until": "2030-01-02"})
+                                                   "stock": "5", "valid_from": VALID_FROM,
+                                                   "valid_until": VALID_UNTIL})
     assert resp.status_code == 303
     assert [c.title_en for c in CouponStore(db).for_zone("demo", "kopi")].count("Typed for an hour") == 1
 
