@@ -848,7 +848,9 @@ class RawReplies(_PinnedConnection):
         return [reader.gets() for _ in range(count)]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now (the OS's pick). Another process may take it before the
+    caller binds it: the servers started on it retry (`start_embedded_valkey`, portal/tools/valkey_cluster.py)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -879,7 +881,7 @@ def start_embedded_valkey(data_dir: Path, port: int | None = None):
     # workers, two checkouts) collide: an OS-assigned free port instead, and another on the rare race.
     for attempt in range(3):
         server = ValkeyServer(
-            port=port or _free_port(),
+            port=port or free_port(),
             data_dir=data_dir,
             persist=True,
             appendonly="yes",

@@ -7,11 +7,9 @@ import socket
 import subprocess
 import time
 
+from core.storage import free_port  # the one owner (core may not import portal); re-exported for the tools
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port", "stop_process", "wait_for_port"]
 
 
 def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
