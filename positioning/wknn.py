@@ -436,7 +436,22 @@ class WKNNPositioner(EstimatorParams):
         if self.blend_representation is not None:
             self.blended_ = type(self)(**{**self.get_params(), "representation": self.blend_representation,
                                           "blend_representation": None}).fit(X, y)
+            self._share_with(self.blended_)
         return self
+
+    # The learned arrays that do not depend on the representation: which rows hear which APs, their dBm and
+    # their labels. A blend's second model holds the same values; it takes these very arrays (`_share_with`).
+    SHARED_ARRAYS = ("col_ptr_", "col_rows_", "unheard_aps_", "row_ptr_", "row_aps_", "row_dbm_", "buildings_",
+                     "floors_", "building_labels_", "building_codes_", "floor_labels_", "floor_codes_", "xy_")
+
+    def _share_with(self, partner: WKNNPositioner) -> None:
+        """Let the blend's second model read this model's representation-independent arrays instead of its
+        own copies (equal by construction; checked, as a representation that mapped a heard reading to 0
+        would drop it from that model's inverted index), so the blend holds them once."""
+        for name in self.SHARED_ARRAYS:
+            mine = getattr(self, name)
+            if np.array_equal(getattr(partner, name), mine):
+                setattr(partner, name, mine)
 
     # -- prediction ------------------------------------------------------------------------------
 
@@ -1032,8 +1047,9 @@ class WKNNPositioner(EstimatorParams):
         return out
 
     def model_bytes(self) -> int:
-        """Memory held by the learned arrays."""
-        arrays = [self.col_ptr_, self.col_rows_, self.col_values_, self.row_sums_, self.row_squares_,
-                  self.buildings_, self.floors_, self.xy_, self.row_ptr_, self.row_aps_, self.row_dbm_]
-        partner = getattr(self, "blended_", None)
-        return int(sum(a.nbytes for a in arrays)) + (partner.model_bytes() if partner is not None else 0)
+        """Memory held by the learned arrays (a blend's second model's included, each array counted once)."""
+        models = [self] + ([partner] if (partner := getattr(self, "blended_", None)) is not None else [])
+        names = ("col_ptr_", "col_rows_", "col_values_", "row_sums_", "row_squares_", "buildings_", "floors_",
+                 "xy_", "row_ptr_", "row_aps_", "row_dbm_")
+        arrays = {id(a): a for model in models for a in (getattr(model, name) for name in names)}
+        return int(sum(a.nbytes for a in arrays.values()))

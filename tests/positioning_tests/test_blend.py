@@ -81,9 +81,24 @@ def test_blend_is_a_parameter_clone_keeps_and_that_costs_the_second_models_memor
     model = WKNNPositioner(blend_representation="powed")
     assert clone(model).get_params()["blend_representation"] == "powed"
     assert repr(model) == "WKNNPositioner(blend_representation='powed')"
-    plain, _, both = models(X, y)
-    assert both.model_bytes() > plain.model_bytes()
+    plain, partner, both = models(X, y)
     assert WKNNPositioner().get_params()["blend_representation"] is None  # off by default: it doubles a query's work
+    # The second model reads the first's representation-independent arrays: held once, counted once
+    for name in WKNNPositioner.SHARED_ARRAYS:
+        assert getattr(both.blended_, name) is getattr(both, name), name
+    own = partner.col_values_.nbytes + partner.row_sums_.nbytes + partner.row_squares_.nbytes
+    assert both.model_bytes() == plain.model_bytes() + own < plain.model_bytes() + partner.model_bytes()
+
+
+def test_a_blend_shares_no_array_that_differs_between_its_two_models():
+    """`_share_with` takes an array over only where both models hold the same values: one that differs (here
+    made to) stays the second model's own."""
+    X, y = campus()
+    plain, partner, _ = models(X, y)
+    partner.xy_ = partner.xy_ + 1.0
+    plain._share_with(partner)
+    assert partner.xy_ is not plain.xy_ and np.array_equal(partner.xy_, plain.xy_ + 1.0)
+    assert partner.row_dbm_ is plain.row_dbm_
 
 
 @pytest.mark.parametrize("value", ["exponential", "cosine", 3])
