@@ -45,7 +45,7 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.quality import LiveAssumptions  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
-from portal.tracking.estimate import PhoneReplay, live_estimate  # noqa: E402
+from portal.tracking.estimate import PhoneReplay, live_estimate, on_group_page  # noqa: E402
 from portal.tracking.locator import position_of  # noqa: E402
 from portal.tracking.models import VenueModel, build_venue_model, silent_aps  # noqa: E402
 from portal.tracking.phone_mix import phones_from_counts  # noqa: E402
@@ -252,8 +252,7 @@ def summary(outcomes: list[Outcome], groups: dict | None = None) -> dict:
         err = np.array([o.error_m for o in rs if o.error_m == o.error_m])
         out[kind] = {"n": len(rs), "zone": float(np.mean([o.landed == o.true_zone for o in rs])),
                      "home": float(np.mean([o.landed is None for o in rs])),
-                     "group": float(np.mean([o.landed is not None and o.landed != o.true_zone
-                                             and groups.get(o.true_zone or "") == o.landed for o in rs])),
+                     "group": float(np.mean([on_group_page(o.landed, o.true_zone, groups) for o in rs])),
                      "floor": float(np.mean([o.floor == o.true_floor for o in rs])),
                      "error_mean": float(err.mean()) if err.size else float("nan"),
                      "error_median": float(np.median(err)) if err.size else float("nan")}

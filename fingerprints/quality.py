@@ -651,6 +651,10 @@ class LiveEstimate:
     shop_rates: tuple[float, float] = (float("nan"), float("nan"))  # per_zone() of the dwell zones
     seconds: float = 0.0
     errors_at: list[tuple[int, float, float, float]] = field(default_factory=list)  # (floor, x, y, settled error)
+    # At the first probe, 30 s and 120 s: the share landing on the page of their zone's group instead of the zone's
+    # own (the food hall's, with its stalls' queues, for a stall the position cannot tell from its neighbours): not
+    # in the right-zone rates, and not a wrong zone either.
+    group_rates: tuple[float, float, float] = (float("nan"), float("nan"), float("nan"))
 
     def per_zone(self, kinds: dict[str, str], exclude: frozenset[str] = TRANSIT_KINDS) -> tuple[float, float]:
         """(settled, early) zone rates averaged over zones, each zone once, zones of the `exclude` kinds left
@@ -664,7 +668,8 @@ class LiveEstimate:
         return {"zone_first": self.first_zone_rate, "zone_early": self.early_zone_rate,
                 "zone_settled": self.settled_zone_rate, "zone_settled_per_shop": self.shop_rates[0],
                 "zone_early_per_shop": self.shop_rates[1], "floor_first": self.first_floor_rate,
-                "floor": self.floor_rate, "error_mean_m": self.mean_error_m}
+                "floor": self.floor_rate, "error_mean_m": self.mean_error_m, "group_first": self.group_rates[0],
+                "group_early": self.group_rates[1], "group_settled": self.group_rates[2]}
 
     def summary_lines(self) -> list[str]:
         a = self.assumptions
@@ -673,6 +678,8 @@ class LiveEstimate:
             f"visits through the live path ({self.seconds:.1f} s)",
             f"  right zone at the first probe (2 s after joining) {self.first_zone_rate:.1%}, 30 s into a visit "
             f"{self.early_zone_rate:.1%}, 120 s {self.settled_zone_rate:.1%}",
+            "  on their zone's group page instead (e.g. the food hall's for a stall): "
+            + ", ".join(f"{rate:.1%}" for rate in self.group_rates),
             f"  floor at the first probe {self.first_floor_rate:.1%}, at 120 s {self.floor_rate:.1%}",
             f"  error at 120 s: mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
             f"p95 {self.p95_error_m:.2f} m",

@@ -283,6 +283,14 @@ class _Outcome:
     error_m: float
     where: tuple[int, float, float]
     zone: str | None  # where the phone truly was
+    grouped: bool = False  # landed on the page of the group its zone belongs to (the food hall for its stall)
+
+
+def on_group_page(landed: str | None, truth: str | None, groups: Mapping[str, str]) -> bool:
+    """Whether a phone truly in zone `truth` landed on the page of that zone's group (the food hall for one of its
+    stalls: the designed answer when the position cannot tell the stalls apart), not on its own page. `groups`:
+    zone -> the zone standing for its group (positioning/groups.py). The benches count it the same way."""
+    return landed is not None and landed != truth and groups.get(truth or "") == landed
 
 
 def _tick(s: int, visit: _Visit, tick_s: int) -> int:
@@ -339,8 +347,9 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
         position = phone.probe(now, associated)
         truth = model.zones.zone_at(floor, px, py)
         error = placed_error_m(position.x - px, position.y - py, position.floor - floor) if position else math.nan
-        out.append(_Outcome(kind, landing_zone(position) == truth, position is not None and position.floor == floor,
-                            error, (floor, px, py), truth))
+        landed = landing_zone(position)
+        out.append(_Outcome(kind, landed == truth, position is not None and position.floor == floor,
+                            error, (floor, px, py), truth, grouped=on_group_page(landed, truth, model.groups)))
     return out
 
 
@@ -490,6 +499,7 @@ def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, no
                  for z, v in by_zone.items()},
         assumptions=a, cannot_know=cannot_know(a), first_zone_rate=rate("first"),
         first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
+        group_rates=(rate("first", "grouped"), rate("30s", "grouped"), rate("120s", "grouped")),
         errors_at=[(*o.where, o.error_m) for o in settled if not math.isnan(o.error_m)])
     estimate.shop_rates = estimate.per_zone(kinds)
     estimate.seconds = seconds

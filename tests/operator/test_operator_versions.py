@@ -3,12 +3,16 @@ and the quality and footfall pages."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import re
 import time
 
 import pytest
 
+from fingerprints.quality import LiveEstimate
 from portal.auth import AuditLog
+from portal.operator import quality as ops_quality
 from portal.operator.footfall import record_position
 from portal.operator.quality import reports
 from portal.operator.versions import model_state, wait_for_model
@@ -87,6 +91,28 @@ def test_quality_page_and_figures(client, ops, svc, monkeypatch):
     assert client.get(V + "/quality/0/heatmap.png?v=999").status_code == 404
     assert client.get(V + "/aps/not-a-bssid/heatmap.png").status_code == 400
     assert client.get(V + "/aps/aa:bb:cc:dd:ee:ff/heatmap.png").status_code == 404
+
+
+def test_quality_page_gives_the_group_page_share_apart(client, ops, svc, monkeypatch):
+    """Beside each right-zone rate of the live estimate, the share landing on the page of the zone's group (the
+    food hall's, for a stall), when there is any: the designed answer to a doubt, neither right nor wrong."""
+    real = ops_quality.live_for
+
+    def with_group_pages(*args, **kwargs):
+        live = real(*args, **kwargs)
+        return dataclasses.replace(live, group_rates=(0.0, 0.04, 0.125)) if isinstance(live, LiveEstimate) else live
+
+    monkeypatch.setattr(ops_quality, "live_for", with_group_pages)
+
+    def cell(page: str, which: str) -> str:
+        return re.search(rf'id="live-zone-{which}">(.*?)</td>', page, re.S).group(1)
+
+    page = text(client.get(V + "/quality?floor=0"))
+    assert "on the page of its group" not in cell(page, "first")  # none there: nothing said
+    assert "(+ 4.0% on the page of its group instead, e.g. the food hall's for a stall)" in cell(page, "early")
+    assert "(+ 12.5% on the page of its group instead" in cell(page, "settled")
+    zh = text(client.get(V + "/quality?floor=0&lang=zh"))
+    assert "另有 4.0% 落在其所属分组的页面" in cell(zh, "early") and "on the page of its group" not in zh
 
 
 def test_quality_of_a_map_without_samples(client, ops, svc):

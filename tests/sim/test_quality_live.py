@@ -137,3 +137,37 @@ def test_validation_walk_command(app, demo, demo_map, tmp_path):
     assert "validation walk on demo" in result.output and "cinema" in result.output
     bad = app.test_cli_runner().invoke(args=["validation-walk", "demo", str(route), str(route)])
     assert bad.exit_code != 0 and "missing columns" in bad.output
+
+
+def test_a_landing_on_the_zones_group_page_is_counted_apart(linear, monkeypatch):
+    """A phone that lands on the page of its zone's group (the food hall's, for a stall) is neither right nor
+    counted as a wrong zone's: the estimate gives that share apart, at each probe. Here every probe lands on the
+    food hall's page, so the share at 120 s is the share of visits to its stalls, and no stall visit is right."""
+    from portal.tracking.models import venue_groups
+
+    groups = venue_groups(linear.venue)
+    hall = max(set(groups.values()), key=list(groups.values()).count)
+    stalls = {zone for zone, group in groups.items() if group == hall and zone != hall}
+    assert len(stalls) >= 3
+    monkeypatch.setattr(estimate_module, "landing_zone", lambda position: hall)
+    est = live_estimate(linear.venue, max_points=40, seed=2)
+    visits_to_stalls = sum(n for zone, (n, _, _) in est.by_zone.items() if zone in stalls)
+    assert visits_to_stalls > 0
+    assert est.group_rates[2] == pytest.approx(visits_to_stalls / est.n_points)
+    assert all(settled == 0.0 for zone, (_, settled, _) in est.by_zone.items() if zone in stalls)
+    assert est.headline()["group_settled"] == est.group_rates[2]
+    assert "group page instead" in "\n".join(est.summary_lines())
+
+
+@pytest.mark.parametrize(("landed", "truth", "expected"), [
+    ("hall", "stall-1", True),  # the stall's group page
+    ("stall-1", "stall-1", False),  # its own page: right, not grouped
+    ("hall", "hall", False),  # the hall's own page
+    ("stall-2", "stall-1", False),  # a neighbouring stall: a wrong zone
+    (None, "stall-1", False),  # the mall home
+    ("hall", "shop", False),  # a zone in no group
+    ("hall", None, False),  # outside every zone
+])
+def test_on_group_page(landed, truth, expected):
+    groups = {"stall-1": "hall", "stall-2": "hall", "hall": "hall"}
+    assert estimate_module.on_group_page(landed, truth, groups) is expected
