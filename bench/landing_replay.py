@@ -260,20 +260,20 @@ def summary(outcomes: list[Outcome], groups: dict | None = None) -> dict:
 
 
 def cause(o: Outcome, groups: dict) -> str:
-    """Why a probe missed: no position, wrong floor, the best zone right but too unsure, the group page
-    (counted as a miss), a neighbour zone, or elsewhere."""
+    """Why a probe missed: no position, wrong floor, its zone's group page (counted as a miss, as `summary`
+    counts it), the best zone right but too unsure (home) or another zone kept (on a border), or elsewhere."""
     if o.landed == o.true_zone:
         return "right"
     if o.floor is None:
         return "no position"
     if o.floor != o.true_floor:
         return "wrong floor"
+    if on_group_page(o.landed, o.true_zone, groups):
+        return "own group page"
     if o.best == o.true_zone:
-        return "group page" if o.landed is not None else "right zone, unsure (home)"
+        return "right zone, unsure (home)" if o.landed is None else "right zone best, another kept"
     if o.landed is None:
         return "other zone, unsure (home)"
-    if groups.get(o.true_zone) and groups.get(o.true_zone) == o.landed:
-        return "own group page"
     return "wrong zone"
 
 

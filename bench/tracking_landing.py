@@ -37,6 +37,7 @@ from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.model import Zone  # noqa: E402
 from fingerprints.routes import build_graph, shortest_route  # noqa: E402
 from fingerprints.simulator import RadioSimulator  # noqa: E402
+from portal.tracking.estimate import on_group_page  # noqa: E402
 from portal.tracking.locator import position_of  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
 from positioning import TemporalSmoother, build_vector  # noqa: E402
@@ -168,7 +169,7 @@ def score(counts, errs, truth, group_of, floor, x, y, found):
         counts["home"] += 1
     elif landing == truth:
         counts["right"] += 1
-    elif truth is not None and group_of.get(truth) == landing:
+    elif on_group_page(landing, truth, group_of):
         counts["group"] += 1
     else:
         counts["wrong"] += 1

@@ -679,7 +679,7 @@ class LiveEstimate:
             f"  right zone at the first probe (2 s after joining) {self.first_zone_rate:.1%}, 30 s into a visit "
             f"{self.early_zone_rate:.1%}, 120 s {self.settled_zone_rate:.1%}",
             "  on their zone's group page instead (e.g. the food hall's for a stall): "
-            + ", ".join(f"{rate:.1%}" for rate in self.group_rates),
+            + ", ".join(f"{rate:.1%}" if rate == rate else "-" for rate in self.group_rates),
             f"  floor at the first probe {self.first_floor_rate:.1%}, at 120 s {self.floor_rate:.1%}",
             f"  error at 120 s: mean {self.mean_error_m:.2f} m, median {self.median_error_m:.2f} m, "
             f"p95 {self.p95_error_m:.2f} m",

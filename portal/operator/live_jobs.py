@@ -186,6 +186,7 @@ def _estimate(stored: dict) -> LiveEstimate:
     for name in ("by_kind", "by_zone"):
         fields[name] = {k: tuple(v) for k, v in fields[name].items()}
     fields["shop_rates"] = tuple(fields["shop_rates"])
+    fields["group_rates"] = tuple(fields["group_rates"])
     fields["errors_at"] = [tuple(row) for row in fields["errors_at"]]
     return LiveEstimate(**fields)
 

@@ -15,7 +15,7 @@ from portal.ingest.tokens import INGEST, TokenKeys
 
 V = "/api/v1/venues/demo"
 MEMBER = "100001"  # the demo member
-NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()  # a showtime ahead, whenever the suite runs
+SHOW_DAY = (date.today() + timedelta(days=30)).isoformat()  # a showtime ahead (the app takes 120 days at most)
 # Every machine API of a light app, with a body that would do something with the right token.
 APP_CALLS = [
     ("membership", "post", "/membership/purchases", {"receipt_id": "FAKE-1", "store": "pixel", "member": MEMBER,
@@ -26,7 +26,7 @@ APP_CALLS = [
     ("parking", "post", "/parking/events", {"events": [{"type": "bay", "bay": "G-A01", "status": "occupied"}]}),
     ("parking", "get", "/parking/availability", None),
     ("cinema", "post", "/cinema/showtimes", {"showtimes": [{"film_en": "Fake", "film_zh": "假", "auditorium": "1",
-                                                           "starts_at": f"{NEXT_YEAR}T19:30", "price": 1}]}),
+                                                           "starts_at": f"{SHOW_DAY}T19:30", "price": 1}]}),
     ("cinema", "get", "/cinema/showtimes", None),
 ]
 
