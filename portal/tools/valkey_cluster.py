@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from portal.tools.net import free_port, wait_for_port
 
@@ -176,7 +178,7 @@ def _serving(binary: str, node: Node, args: Sequence[str], timeout: float) -> No
     for attempt in range(PORT_TRIES):
         try:
             wait_for_port(node.port, timeout, node.process)
-            if _answers_as(node):
+            if _answers_as(node, timeout):
                 return
             node.process.wait(timeout)  # another server answers on its port: ours could not bind it, and exits
         except ChildProcessError:
@@ -188,12 +190,26 @@ def _serving(binary: str, node: Node, args: Sequence[str], timeout: float) -> No
         _spawn(binary, node, args)
 
 
-def _answers_as(node: Node) -> bool:
-    """Whether the server on the node's port is the node's own process (not another that holds the port)."""
+def _answers_as(node: Node, timeout: float) -> bool:
+    """Whether the server on the node's port is the node's own process (not another that holds the port). Each
+    ask waits 2 s once (redis-py's default retries with backoff took a minute on a listener that never answers);
+    while nothing answers and the node's process still runs (it exits when it could not bind the port), it is
+    asked again, up to `timeout`: a node of a busy machine may be slow to answer."""
+    probe = redis.Redis(host="127.0.0.1", port=node.port, socket_connect_timeout=1, socket_timeout=2,
+                        retry=Retry(NoBackoff(), 0))
+    deadline = time.monotonic() + timeout
     try:
-        return int(node.client().info("server")["process_id"]) == node.process.pid
-    except (redis.RedisError, OSError, KeyError, ValueError):
-        return False
+        while True:
+            try:
+                return int(probe.info("server")["process_id"]) == node.process.pid
+            except (KeyError, ValueError):  # an answer, not the node's
+                return False
+            except (redis.RedisError, OSError):  # no answer (yet)
+                if node.process.poll() is not None or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.1)
+    finally:
+        probe.close()
 
 
 def _known_nodes(node: Node) -> int:
