@@ -142,7 +142,9 @@ def _score(X, y, folds, configs, test_X: np.ndarray,
         fold = _Fold(X[train_idx], y[train_idx], test_X[test_idx])
         for query_key, members in by_query.items():
             fold.at(dict(query_key))
-            for config in members:
+            # the blends first: their maps' estimates then give the unblended configurations' tables too (a table
+            # asked for first would be searched again for the estimates a blend needs)
+            for config in sorted(members, key=lambda c: c.get("blend_representation") is None):
                 own, other = _map_keys(config)
                 table = fold.table(own) if other is None else estimates_table(
                     map(blended, fold.estimates(own), fold.estimates(other)))
