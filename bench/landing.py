@@ -596,10 +596,10 @@ def claim_lines(live: dict, landing: dict) -> list[str]:
     bench/landing_replay.py's)."""
     lines = ["quality report's live estimate (right zone, each dwell zone alike) beside the measured landing "
              "(+ on the zone's group page instead):"]
-    for kind, key in (("first", "zone_first"), ("30s", "zone_early"), ("120s", "zone_settled")):
+    for kind, key, group in (("first", "zone_first", "group_first"), ("30s", "zone_early", "group_early"),
+                             ("120s", "zone_settled", "group_settled")):
         if kind in landing:
             claim, measured = live[key], landing[kind]["zone"]
-            group = key.replace("zone_", "group_")
             lines.append(f"  {kind:<6} claims {claim:6.1%} (+{live.get(group, float('nan')):5.1%})  measured "
                          f"{measured:6.1%} (+{landing[kind].get('group', float('nan')):5.1%})  "
                          f"({100 * (claim - measured):+.1f} points)")

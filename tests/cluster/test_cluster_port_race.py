@@ -6,7 +6,13 @@ and outgoing connections take ephemeral ports from the same range, so a node can
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -48,9 +54,6 @@ def test_a_port_that_stays_taken_fails_after_the_tries(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("taken_port", ["listening"], indirect=True)
 def test_waiting_for_a_port_ends_when_its_server_has_exited(taken_port):
-    import subprocess
-    import sys
-
     gone = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     gone.wait()
     with pytest.raises(ChildProcessError, match=r"exited \(3\)"):
@@ -61,11 +64,6 @@ def test_waiting_for_a_port_ends_when_its_server_has_exited(taken_port):
 def test_a_node_slow_to_answer_is_still_its_own(tmp_path):
     """A node that answers late (a busy machine; here stopped for 3 s) is asked again while its process runs, so
     it is not taken for another server on its port."""
-    import os
-    import signal
-    import threading
-    import time
-
     cluster = valkey_cluster.start_local_cluster(tmp_path, primaries=1, replicas=0)
     try:
         (node,) = cluster.nodes
@@ -83,10 +81,6 @@ def test_a_listener_that_never_answers_is_not_the_node(tmp_path, taken_port):
     """Another program's listener on the node's port, the node's own process gone (it could not bind): not the
     node, said after one ask (2 s), not after redis-py's retries with backoff (59 s before; the bound below is
     that, halved: far from what a busy machine adds to one ask)."""
-    import subprocess
-    import sys
-    import time
-
     gone = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
     gone.wait()
     node = valkey_cluster.Node(port=taken_port, bus_port=free_port(), data_dir=tmp_path, process=gone)
