@@ -56,7 +56,7 @@ from core.settings import Settings  # noqa: E402
 from core.storage import start_embedded_valkey  # noqa: E402
 from fingerprints import quality  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
-from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.mallgen import RADIO, generate_mall, parse_radio  # noqa: E402
 from fingerprints.quality import MIN_MEASURED_PHONES, LiveAssumptions  # noqa: E402
 from fingerprints.simulator import PHONE_MODELS, ap_outage, report_schedule  # noqa: E402
 from portal import create_app  # noqa: E402
@@ -466,6 +466,23 @@ def quality_claims(venue, live_points: int | None, assumptions: LiveAssumptions 
     return out
 
 
+
+def radio_option(text: str) -> dict[str, float]:
+    """--radio's value (`name=value,...`, fingerprints.mallgen.parse_radio), its error as argparse shows it."""
+    try:
+        return parse_radio(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_radio_option(parser: argparse.ArgumentParser) -> None:
+    """Both landing benches' --radio: the generated mall's radio world changed, e.g. a harsher one."""
+    defaults = ",".join(f"{k}={v:g}" for k, v in RADIO.items())
+    parser.add_argument("--radio", type=radio_option, default={}, metavar="NAME=VALUE,...",
+                        help=f"RadioSimulator parameters over the generated malls' ({defaults}), e.g. "
+                             "path_loss_exponent=3,shadowing_db=6,fading_db=4,body_db=6")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=4242, help="the mall, shoppers and radio (never used to tune)")
@@ -481,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=5)
     parser.add_argument("--phone-spread", type=float, default=1.0,
                         help="phone models (and the survey phone) differ this many times as much as the simulator's")
+    add_radio_option(parser)
     parser.add_argument("--live-points", type=int, default=None,
                         help="visits the live estimate simulates (default: as the report, estimate.VISITS)")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality report (faster)")
@@ -496,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     mall = generate_mall(args.seed, args.shape, survey_step_m=args.survey_step, scans=args.scans,
-                         phone_spread=args.phone_spread)
+                         phone_spread=args.phone_spread, radio=args.radio)
     v = mall.venue
     log(f"seed {args.seed}: {mall.shape} mall, {len(v.floors)} levels, {len(v.zones)} zones, {len(v.aps)} APs, "
         f"{len(v.samples)} reference points x {args.scans} scans (survey phone {mall.survey_phone_offset_db:+.1f} dB),"

@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.landing import claim_lines, make_shoppers, phones_line  # noqa: E402
+from bench.landing import add_radio_option, claim_lines, make_shoppers, phones_line  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="without the APs' report reach (no silent APs, no stale readings dropped)")
     parser.add_argument("--phone-spread", type=float, default=1.0,
                         help="phone models (and the survey phone) differ this many times as much as the simulator's")
+    add_radio_option(parser)
     parser.add_argument("--no-claim", action="store_true", help="skip the quality report's live estimate")
     parser.add_argument("--assumed-phones", action="store_true",
                         help="the claim with the assumed phones, not those the replay's tracker counted")
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lo, _, hi = args.zones.partition("-")
     t0 = time.perf_counter()
-    mall = generate_mall(args.seed, args.shape, phone_spread=args.phone_spread)
+    mall = generate_mall(args.seed, args.shape, phone_spread=args.phone_spread, radio=args.radio)
     model = build_venue_model(mall.venue)
     counted: dict[int, int] = {}
     outcomes = replay(args.seed, args.shape, args.shoppers, (int(lo), int(hi or lo)), mall=mall, model=model,

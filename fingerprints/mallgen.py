@@ -21,6 +21,8 @@ Everything follows from the seed: the same seed gives the same mall, byte for by
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -412,10 +414,52 @@ def _ring(b: _Builder, levels: list[int]) -> tuple[list[str], list[str]]:
     return street, parking
 
 
+# The generated malls' radio world (RadioSimulator's parameters); `generate_mall(radio=...)` overrides any of them
+RADIO = {"correlation_m": 6.0, "shadowing_db": 4.0, "fading_db": 3.0, "body_db": 4.0, "path_loss_exponent": 2.4}
+# (each wall's loss is drawn by its material, GeneratedMall.wall_losses, so RadioSimulator's one wall_db is not here)
+RADIO_PARAMS = ("path_loss_exponent", "shadowing_db", "fading_db", "body_db", "correlation_m", "floor_db", "p0_dbm",
+                "sensitivity_dbm")
+
+
+def parse_radio(text: str) -> dict[str, float]:
+    """`name=value,...` (bench --radio) -> a radio override; a name RadioSimulator does not take, a value that is not
+    a number, or a value out of its range is refused, naming it."""
+    radio: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name not in RADIO_PARAMS:
+            raise ValueError(f"{item!r}: expected name=value with a name among {', '.join(RADIO_PARAMS)}")
+        try:
+            radio[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{name}: {value!r} is not a number") from None
+    return check_radio(radio)
+
+
+def check_radio(radio: Mapping[str, float]) -> dict[str, float]:
+    """A radio override with its values in range (a negative spread or loss, a path loss exponent of 0, a
+    correlation length of 0 make no radio world)."""
+    radio = dict(radio)
+    for name, value in radio.items():
+        if name not in RADIO_PARAMS:
+            raise ValueError(f"unknown radio parameter {name!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number")
+        if name in ("path_loss_exponent", "correlation_m") and value <= 0:
+            raise ValueError(f"{name} must be above 0")
+        if name in ("shadowing_db", "fading_db", "body_db", "floor_db") and value < 0:
+            raise ValueError(f"{name} must be 0 or more")
+    return radio
+
+
 def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float = 3.0, scans: int = 5,
-                  venue_id: str | None = None, phone_spread: float = 1.0) -> GeneratedMall:
+                  venue_id: str | None = None, phone_spread: float = 1.0,
+                  radio: Mapping[str, float] | None = None) -> GeneratedMall:
     """The mall of `seed` (shape: "linear", "ring", or None to pick by seed), surveyed. `phone_spread`: see
-    GeneratedMall (the survey phone's offset is drawn as before and scaled, so the mall is otherwise the same)."""
+    GeneratedMall (the survey phone's offset is drawn as before and scaled, so the mall is otherwise the same).
+    `radio`: RadioSimulator parameters over `RADIO` (bench --radio: a radio world the live model was not chosen
+    in); the building, its APs and the survey points are the same, the survey's and the shoppers' readings not."""
+    radio = {**RADIO, **check_radio(radio or {})}
     rng = np.random.default_rng(seed)
     shape = shape or SHAPES[seed % 2]
     if shape not in SHAPES:
@@ -457,8 +501,7 @@ def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float =
     mall = GeneratedMall(venue=venue, seed=seed, shape=shape, wall_losses=losses, zone_apps=apps,
                          entrances=street, parking_nodes=parking,
                          survey_phone_offset_db=round(float(rng.uniform(-4.0, 4.0)) * phone_spread, 1),
-                         radio={"correlation_m": 6.0, "shadowing_db": 4.0, "fading_db": 3.0, "body_db": 4.0,
-                                "path_loss_exponent": 2.4}, phone_spread=phone_spread)
+                         radio=radio, phone_spread=phone_spread)
     venue.samples = mall.simulator().survey_grid(points=survey_points(venue, survey_step_m), scans=scans,
                                                  phone_offset_db=mall.survey_phone_offset_db)
     return mall

@@ -25,7 +25,7 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +39,7 @@ from core.errors import N_, CatalogInputError
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.simulator import FADING_DB, FLOOR_HEIGHT_M
-from fingerprints.training import live_params, training_set
+from fingerprints.training import live_defaults, live_params, training_set
 from positioning import WKNNPositioner
 from positioning.phone_offset import OffsetMix
 
@@ -779,6 +779,32 @@ CHECKED_ASSUMED_PHONES = _checked(CHECK_RATES_ASSUMED_PHONES, CHECKED_PHONES_ASS
 def checked_for(assumptions: LiveAssumptions | None) -> str:
     """The CHECKED line for a claim made as `assumptions` make it."""
     return CHECKED if check_rates(assumptions) is CHECK_RATES else CHECKED_ASSUMED_PHONES
+
+
+def own_configuration(positioner: Mapping[str, object]) -> tuple[str, bool] | None:
+    """A venue's stored positioner configuration (`VenueMap.positioner`) where it differs from the live defaults, as
+    "name=value, ..." text, and whether it changes the representation: the claim runs the venue's configuration,
+    but its check (CHECKED) was made with the live defaults, and with the exponential representation a training
+    mall's claim read 6-24 points above its landing at 30 s and 120 s (docs/landing-history.md, twentieth pass).
+    None under the live defaults."""
+    defaults = live_defaults()
+    changed = {name: value for name, value in sorted(positioner.items()) if defaults.get(name) != value}
+    if not changed:
+        return None
+    text = ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                     for name, value in changed.items())
+    return text, "representation" in changed
+
+
+def configuration_note(positioner: Mapping[str, object]) -> str | None:
+    """The report's line on a venue's own positioner configuration (`own_configuration`), None under the defaults."""
+    own = own_configuration(positioner)
+    if own is None:
+        return None
+    text, representation = own
+    return (f"this venue's live model runs its own configuration ({text}): the check above was made with the live "
+            "defaults" + ("; with another representation than theirs, a training mall's claim read 6-24 points "
+                          "above its measured landing at 30 s and 120 s" if representation else ""))
 
 
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"

@@ -166,7 +166,7 @@ def register(app: Flask) -> None:
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
         # lazy: matplotlib only for the quality report
-        from fingerprints.quality import quality_report, write_report_pngs
+        from fingerprints.quality import configuration_note, quality_report, write_report_pngs
         from portal.tracking.estimate import live_estimate  # lazy: matplotlib (fingerprints.quality)
 
         venue_map = _venue_map(venue)
@@ -182,6 +182,8 @@ def register(app: Flask) -> None:
                 estimate = live_estimate(venue_map, assumptions, progress=_bar_progress(bar))
             for line in estimate.summary_lines():
                 click.echo(line)
+            if note := configuration_note(venue_map.positioner):
+                click.echo(f"  {note}")
         if as_json:
             Path(as_json).write_text(json.dumps(report.to_dict(), indent=1, default=float))
             click.echo(f"wrote {as_json}")

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     venues.listen(lambda event: _audit(app, event))
     venues.listen(lambda event: builds.on_map_changed(app, event))
     app.add_template_global(quality_text.checked_text, "live_checked_text")
+    app.add_template_global(quality_text.configuration_text, "live_configuration_text")
     app.add_template_global(quality_text.above_optimistic_text, "live_above_optimistic_text")
     app.add_template_filter(quality_text.cannot_know_text, "cannot_know")
     app.add_template_global(zone_kind_label, "zone_kind_label")

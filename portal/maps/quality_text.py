@@ -20,6 +20,7 @@ from fingerprints.quality import (
     check_differences,
     check_rates,
     compared_malls,
+    own_configuration,
     rate_half_width,
 )
 
@@ -56,6 +57,21 @@ def checked_text(assumptions: LiveAssumptions | None = None) -> str:
              bench="bench/landing_replay.py", seeds=", ".join(map(str, CHECK_SEEDS)),
              compared=compared, parts=", ".join(parts),
              sizes="/".join(sizes), visits=CHECK_VISITS, verdict=verdict) + " " + phones
+
+
+def configuration_text(positioner) -> str | None:
+    """fingerprints.quality.configuration_note(positioner) in the page's language: the venue's own positioner
+    configuration, which the claim runs but its check did not; None under the live defaults."""
+    own = own_configuration(positioner)
+    if own is None:
+        return None
+    text, representation = own
+    line = _("This venue's live model runs its own positioner configuration (%(config)s): the check above was made "
+             "with the live defaults.", config=text)
+    if representation:
+        line += " " + _("With another representation than theirs, a training mall's claim read 6-24 points above "
+                        "its measured landing at 30 s and 120 s.")
+    return line
 
 
 def cannot_know_text(line: str) -> str:

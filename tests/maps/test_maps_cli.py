@@ -135,6 +135,7 @@ def test_quality_report_of_every_floor_adds_the_live_estimate_with_progress(cli)
     assert result.exit_code == 0, result.output
     assert "simulating visits" in result.output  # the progress bar (click's runner mixes stderr in)
     assert "right zone at the first probe" in result.output and "cannot know:" in result.output
+    assert "runs its own configuration" not in result.output  # the demo runs the live defaults
 
 
 def test_rebuild_model(cli):

@@ -115,6 +115,32 @@ def test_quality_page_gives_the_group_page_share_apart(client, ops, svc, monkeyp
     assert "另有 4.0% 落在其所属分组的页面" in cell(zh, "early") and "on the page of its group" not in zh
 
 
+def test_quality_page_says_when_the_venue_runs_its_own_positioner_configuration(client, ops, svc, monkeypatch):
+    """The claim runs the venue's stored configuration, but its check was made with the live defaults: the page says
+    so under a stored one (and more where it changes the representation), and nothing under the defaults."""
+    page = text(client.get(V + "/quality?floor=0"))
+    assert 'id="live-checked"' in page and 'id="live-configuration"' not in page  # the live defaults
+    real = ops_quality._map_version
+
+    def configured(positioner):
+        # the same map version with a configuration: the cached report and estimate serve it, the page's words differ
+        monkeypatch.setattr(ops_quality, "_map_version",
+                            lambda venue: dataclasses.replace(real(venue), positioner=positioner))
+
+    configured({"k": 5, "offset_rounds": 2})  # offset_rounds 2 is the live default's: not named
+    page = text(client.get(V + "/quality?floor=0"))
+    note = re.search(r'id="live-configuration">(.*?)</p>', page, re.S).group(1)
+    assert "runs its own positioner configuration (k=5): the check above was made with the live defaults." in note
+    assert "representation" not in note
+    configured({"representation": "exponential", "offset_search_db": 0.0})
+    page = text(client.get(V + "/quality?floor=0"))
+    note = re.search(r'id="live-configuration">(.*?)</p>', page, re.S).group(1)
+    assert "(offset_search_db=0, representation=exponential)" in note and "read 6-24 points above" in note
+    zh = text(client.get(V + "/quality?floor=0&lang=zh"))
+    assert "本场馆的实时模型使用自己的定位配置（offset_search_db=0, representation=exponential）" in zh
+    assert "高出 6-24 个百分点" in zh and "runs its own" not in zh
+
+
 def test_quality_of_a_map_without_samples(client, ops, svc):
     m = svc.venues.get_map("demo", for_update=True)
     m.samples = []

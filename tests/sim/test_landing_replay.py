@@ -1,5 +1,8 @@
 """bench/landing_replay.py's replay on a small mall: every probe gets an outcome; `ap_miss` takes frames away."""
 
+import pytest
+
+from bench import landing, landing_replay
 from bench.landing_replay import FEED_UP_S, SILENT_AFTER_S, replay, summary
 from fingerprints.simulator import ap_outage
 
@@ -47,3 +50,12 @@ def test_the_aps_off_are_left_out_once_the_feed_has_run_as_long_as_the_live_mode
     assert all(masked == frozenset() for t, masked in from_start if t <= SILENT_AFTER_S)
     assert all(masked == off for t, masked in from_start if t > SILENT_AFTER_S + 2)  # the tracker's next pass
     assert any(t > SILENT_AFTER_S + 2 for t, _ in from_start)
+
+
+def test_both_benches_refuse_a_radio_they_cannot_build(capsys):
+    """--radio names RadioSimulator parameters; anything else stops the bench before it builds a mall."""
+    for main in (landing.main, landing_replay.main):
+        with pytest.raises(SystemExit) as stopped:
+            main(["--radio", "shadowing=6"])
+        assert stopped.value.code == 2
+        assert "argument --radio: 'shadowing=6': expected name=value" in capsys.readouterr().err

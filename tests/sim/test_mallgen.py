@@ -6,7 +6,7 @@ import networkx as nx
 import pytest
 
 from fingerprints.geometry import zone_map
-from fingerprints.mallgen import generate_mall
+from fingerprints.mallgen import RADIO, generate_mall, parse_radio
 from fingerprints.simulator import PHONE_MODELS
 
 
@@ -73,3 +73,38 @@ def test_phone_spread_scales_the_phones_and_the_survey_phone_and_nothing_else():
     moved = wider.venue.samples[0].rssi
     common = [ap for ap in first if ap in moved]
     assert common and abs(sum(moved[ap] - first[ap] for ap in common) / len(common) - shift) < 1.5
+
+
+def test_radio_changes_the_readings_and_nothing_of_the_building():
+    """bench --radio: the same building, APs and survey points in another radio world, whose readings differ."""
+    usual = generate_mall(8, survey_step_m=12.0, scans=2)
+    harsh = generate_mall(8, survey_step_m=12.0, scans=2, radio={"path_loss_exponent": 3.0, "shadowing_db": 6.0})
+    assert harsh.radio == {**RADIO, "path_loss_exponent": 3.0, "shadowing_db": 6.0} and usual.radio == RADIO
+    assert harsh.venue.aps == usual.venue.aps and harsh.venue.edges == usual.venue.edges
+    assert [z.polygon for z in harsh.venue.zones] == [z.polygon for z in usual.venue.zones]
+    assert [(s.floor, s.x, s.y) for s in harsh.venue.samples] == [(s.floor, s.x, s.y) for s in usual.venue.samples]
+    assert harsh.survey_phone_offset_db == usual.survey_phone_offset_db
+    sim = harsh.simulator()
+    assert (sim.path_loss_exponent, sim.shadowing_db, sim.fading_db) == (3.0, 6.0, RADIO["fading_db"])
+    # a steeper path loss: the same spot hears the same AP weaker
+    floor = harsh.venue.aps[0].floor
+    spot = (harsh.venue.aps[0].x + 20.0, harsh.venue.aps[0].y)
+    assert sim.mean_vector(floor, *spot)[0] < usual.simulator().mean_vector(floor, *spot)[0]
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ("shadowing=6", "expected name=value"), ("wall_db=3", "expected name=value"), ("fading_db", "expected name=value"),
+    ("fading_db=loud", "not a number"), ("fading_db=-1", "0 or more"), ("path_loss_exponent=0", "above 0"),
+    ("correlation_m=nan", "finite"), ("body_db=inf", "finite"),
+])
+def test_radio_text_refused_naming_what_is_wrong(text, refused):
+    with pytest.raises(ValueError, match=refused):
+        parse_radio(text)
+    with pytest.raises(ValueError, match="unknown radio parameter"):
+        generate_mall(8, survey_step_m=12.0, scans=2, radio={"walls": 1.0})
+
+
+def test_radio_text_read():
+    assert parse_radio("path_loss_exponent=3, shadowing_db=6,fading_db=4.5,") == {
+        "path_loss_exponent": 3.0, "shadowing_db": 6.0, "fading_db": 4.5}
+    assert parse_radio("") == {}

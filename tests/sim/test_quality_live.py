@@ -4,7 +4,16 @@ path: tracker step, motion filter, cold start, kept positions, the probe's landi
 import numpy as np
 import pytest
 
-from fingerprints.quality import CHECKED, CHECKED_ASSUMED_PHONES, LiveAssumptions, rate_half_width, read_walk_csv
+from fingerprints.quality import (
+    CHECKED,
+    CHECKED_ASSUMED_PHONES,
+    LiveAssumptions,
+    configuration_note,
+    own_configuration,
+    rate_half_width,
+    read_walk_csv,
+)
+from fingerprints.training import live_defaults
 from portal.tracking import estimate as estimate_module
 from portal.tracking.estimate import live_estimate, survey_noise_db, validation_walk
 
@@ -171,3 +180,18 @@ def test_a_landing_on_the_zones_group_page_is_counted_apart(linear, monkeypatch)
 def test_on_group_page(landed, truth, expected):
     groups = {"stall-1": "hall", "stall-2": "hall", "hall": "hall"}
     assert estimate_module.on_group_page(landed, truth, groups) is expected
+
+
+def test_a_venues_own_configuration_is_named_beside_the_check():
+    """The claim runs the venue's stored configuration; its check was made with the live defaults: the report names
+    what differs from them (a value equal to the default's is not a difference), and warns where the representation
+    changes (a training mall's claim read 6-24 points high with the exponential one)."""
+    assert own_configuration({}) is None and configuration_note({}) is None
+    assert own_configuration(live_defaults()) is None  # every parameter named, each the default's
+    assert own_configuration({"k": 5, "cluster_m": 10.0}) == ("k=5", False)
+    assert own_configuration({"unheard_weight": 0.7, "k": 7}) == ("k=7, unheard_weight=0.7", False)
+    note = configuration_note({"k": 5})
+    assert note == ("this venue's live model runs its own configuration (k=5): the check above was made with the "
+                    "live defaults")
+    assert own_configuration({"representation": "exponential"}) == ("representation=exponential", True)
+    assert "read 6-24 points above its measured landing" in configuration_note({"representation": "exponential"})
