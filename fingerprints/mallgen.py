@@ -30,6 +30,7 @@ import numpy as np
 from fingerprints.geometry import zone_map
 from fingerprints.model import AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.simulator import PHONE_MODELS, RadioSimulator
+from positioning import MISSING_DBM
 
 WALL_DB = {"glass": 3.0, "drywall": 5.0, "concrete": 12.0}
 SHAPES = ("linear", "ring")
@@ -429,6 +430,8 @@ def parse_radio(text: str) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep or name not in RADIO_PARAMS:
             raise ValueError(f"{item!r}: expected name=value with a name among {', '.join(RADIO_PARAMS)}")
+        if name in radio:
+            raise ValueError(f"{name} given twice")
         try:
             radio[name] = float(value)
         except ValueError:
@@ -443,12 +446,14 @@ def check_radio(radio: Mapping[str, float]) -> dict[str, float]:
     for name, value in radio.items():
         if name not in RADIO_PARAMS:
             raise ValueError(f"unknown radio parameter {name!r}")
-        if not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number")
         if name in ("path_loss_exponent", "correlation_m") and value <= 0:
             raise ValueError(f"{name} must be above 0")
         if name in ("shadowing_db", "fading_db", "body_db", "floor_db") and value < 0:
             raise ValueError(f"{name} must be 0 or more")
+        if name == "sensitivity_dbm" and value <= MISSING_DBM:  # weaker than what the map reads as not heard
+            raise ValueError(f"sensitivity_dbm must be above {MISSING_DBM:g} dBm")
     return radio
 
 

@@ -781,19 +781,23 @@ def checked_for(assumptions: LiveAssumptions | None) -> str:
     return CHECKED if check_rates(assumptions) is CHECK_RATES else CHECKED_ASSUMED_PHONES
 
 
+# The parameters that make the representation (its kind, and the exponential and powed ones' shape)
+SHAPES_REPRESENTATION = frozenset({"representation", "alpha", "beta"})
+
+
 def own_configuration(positioner: Mapping[str, object]) -> tuple[str, bool] | None:
     """A venue's stored positioner configuration (`VenueMap.positioner`) where it differs from the live defaults, as
     "name=value, ..." text, and whether it changes the representation: the claim runs the venue's configuration,
     but its check (CHECKED) was made with the live defaults, and with the exponential representation a training
     mall's claim read 6-24 points above its landing at 30 s and 120 s (docs/landing-history.md, twentieth pass).
     None under the live defaults."""
-    defaults = live_defaults()
+    defaults = {**WKNNPositioner().get_params(), **live_defaults()}  # what the live model runs for any unnamed
     changed = {name: value for name, value in sorted(positioner.items()) if defaults.get(name) != value}
     if not changed:
         return None
-    text = ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+    text = ", ".join(f"{name}={value:.10g}" if isinstance(value, float) else f"{name}={value}"
                      for name, value in changed.items())
-    return text, "representation" in changed
+    return text, bool(SHAPES_REPRESENTATION & changed.keys())
 
 
 def configuration_note(positioner: Mapping[str, object]) -> str | None:

@@ -72,17 +72,18 @@ def checked_live_config(config: object) -> dict:
 # exponential representation won the folds of training malls 101 and 202, in the simulator's radio and a harsher
 # one, and landed 2-16 points worse at 30 s and 120 s than the live powed one on all four (not for the shopper's
 # body, which the folds lack: without it, in the harsher radio, 101 still lost 6.5 / 12 points); the offset search
-# never pays for phones within 5 dB, and without it phones that differ more lost 3-11 points at 30 s (eleventh
-# pass). The floor rule and the blend: not shown to help a live phone (LIVE_FIXED).
+# never pays for phones within 5 dB, and without it phones that differ more lost up to 11.5 points at 30 s
+# (eleventh pass). The floor rule and the blend: not shown to help a live phone (LIVE_FIXED).
 NOT_TUNED_LIVE = ("representation", "offset_search_db", "floor_rule", "blend_representation")
 
 
 def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResult:
     """Cross-validate the live positioner's parameters on the venue's own survey (positioning.tuning.tune:
     a site survey names no phones, so the folds hold out reference points, or spatial blocks with
-    groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID unless
-    given) runs with the live model's spatial cluster, weight power and floor vote unless it names them, so the
-    figures are those of the model the venue will run, and the stored choice names them."""
+    groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID less
+    NOT_TUNED_LIVE unless given) runs with the live model's values for what it does not name (its representation,
+    offset search, floor vote, spatial cluster and weight power), so the figures are those of the model the venue
+    will run, and the stored choice names them."""
     _ap_ids, X, y = training_set(venue)
     # The default grid less what the venue's folds cannot judge for a live phone (a grid given is taken as given)
     grid = dict(grid) if grid else {name: v for name, v in tuning.DEFAULT_GRID.items() if name not in NOT_TUNED_LIVE}

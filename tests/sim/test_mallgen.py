@@ -95,13 +95,21 @@ def test_radio_changes_the_readings_and_nothing_of_the_building():
 @pytest.mark.parametrize(("text", "refused"), [
     ("shadowing=6", "expected name=value"), ("wall_db=3", "expected name=value"), ("fading_db", "expected name=value"),
     ("fading_db=loud", "not a number"), ("fading_db=-1", "0 or more"), ("path_loss_exponent=0", "above 0"),
-    ("correlation_m=nan", "finite"), ("body_db=inf", "finite"),
+    ("correlation_m=nan", "finite"), ("body_db=inf", "finite"), ("fading_db=3,fading_db=4", "given twice"),
+    ("sensitivity_dbm=-110", "above -105 dBm"),
 ])
 def test_radio_text_refused_naming_what_is_wrong(text, refused):
     with pytest.raises(ValueError, match=refused):
         parse_radio(text)
-    with pytest.raises(ValueError, match="unknown radio parameter"):
-        generate_mall(8, survey_step_m=12.0, scans=2, radio={"walls": 1.0})
+
+
+@pytest.mark.parametrize(("radio", "refused"), [
+    ({"walls": 1.0}, "unknown radio parameter"), ({"fading_db": "3"}, "finite number"),
+    ({"body_db": True}, "finite number"), ({"shadowing_db": -2}, "0 or more"),
+])
+def test_radio_refused_before_a_mall_is_built(radio, refused):
+    with pytest.raises(ValueError, match=refused):
+        generate_mall(8, survey_step_m=12.0, scans=2, radio=radio)
 
 
 def test_radio_text_read():

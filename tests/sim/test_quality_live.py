@@ -193,5 +193,8 @@ def test_a_venues_own_configuration_is_named_beside_the_check():
     note = configuration_note({"k": 5})
     assert note == ("this venue's live model runs its own configuration (k=5): the check above was made with the "
                     "live defaults")
+    assert own_configuration({"alpha": 24.0, "weighting": "inverse"}) is None  # the library's, as the live model runs
+    assert own_configuration({"cluster_m": 10.0000001}) == ("cluster_m=10.0000001", False)  # not shown as the default
     assert own_configuration({"representation": "exponential"}) == ("representation=exponential", True)
+    assert own_configuration({"alpha": 20.0}) == ("alpha=20", True)  # the representation's shape
     assert "read 6-24 points above its measured landing" in configuration_note({"representation": "exponential"})
