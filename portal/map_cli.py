@@ -21,7 +21,7 @@ from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
 from fingerprints.model import ID_RE
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples, write_samples_csv
-from fingerprints.training import checked_live_config, tune_venue
+from fingerprints.training import NOT_TUNED_LIVE, checked_live_config, live_defaults, tune_venue
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
@@ -60,6 +60,9 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
         return config, {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
         result = tune_venue(venue_map, progress=_bar_progress(bar), **tune_args)
+    held = ", ".join(f"{name}={live_defaults()[name]}" for name in NOT_TUNED_LIVE)
+    click.echo(f"held at the live model's values ({held}): still survey vectors cannot judge them for a live phone "
+               "(docs/positioning.md); --config FILE stores any configuration")
     click.echo(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s of map v{venue_map.version}:")
     for row in result.rows[:5]:
         click.echo(f"  {json.dumps(row.params)}: floor {row.floor_hit_rate:.1%} +- {row.floor_sd:.1%}, "

@@ -84,6 +84,8 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     stored = tune_cli(app, "--folds", "2", "--per-fold", "40", "--groups", "block")
     assert stored.exit_code == 0, stored.output
     assert "2 folds over" in stored.output and "spatial blocks of map v" in stored.output
+    assert ("held at the live model's values (representation=powed, offset_search_db=10.0, floor_rule=vote, "
+            "blend_representation=None)") in stored.output
     venue_map = svc.venues.get_map("demo")
     assert venue_map.version == before + 1 and venue_map.positioner["k"] in (2, 4)
     assert venue_map.positioner["cluster_m"] == LIVE_CLUSTER_M  # scored with the live model's cluster, and says so
