@@ -73,27 +73,25 @@ def checked_live_config(config: object) -> dict:
 # one, and landed 2-16 points worse at 30 s and 120 s than the live powed one on all four (not for the shopper's
 # body, which the folds lack: without it, in the harsher radio, 101 still lost 6.5 / 12 points); the offset search
 # never pays for phones within 5 dB, and without it phones that differ more lost up to 11.5 points at 30 s
-# (eleventh pass). The floor rule and the blend: not shown to help a live phone (LIVE_FIXED).
-NOT_TUNED_LIVE = ("representation", "offset_search_db", "floor_rule", "blend_representation")
+# (eleventh pass). k: the folds rank k by mean error, within a few centimetres of each other, and their choice
+# gained nothing on average over six mall and radio pairs (training malls 101, 202 in two radios, check malls 7777,
+# 2468), and lost 4-6 points at 120 s where it was 9 or 11 (202 harsher, 7777): x/y averaged over more neighbours
+# than a small zone holds (LIVE_K). The floor rule (the "mean" rule: training malls 71.8 / 88.9 / 93.5% against the
+# vote's 72.3 / 88.9 / 93.5%) and the blend: not shown to help a live phone (LIVE_FIXED).
+NOT_TUNED_LIVE = ("representation", "offset_search_db", "k", "floor_rule", "blend_representation")
 
 
 def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResult:
     """Cross-validate the live positioner's parameters on the venue's own survey (positioning.tuning.tune:
     a site survey names no phones, so the folds hold out reference points, or spatial blocks with
     groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID less
-    NOT_TUNED_LIVE unless given) runs with the live model's values for what it does not name (its representation,
-    offset search, floor vote, spatial cluster and weight power), so the figures are those of the model the venue
-    will run, and the stored choice names them."""
+    NOT_TUNED_LIVE unless given: the offset rounds and the unheard weight) runs with the live model's values for
+    what it does not name (`live_defaults`: its representation, k, offset search, floor vote, spatial cluster and
+    weight power), so the figures are those of the model the venue will run, and the stored choice names them."""
     _ap_ids, X, y = training_set(venue)
     # The default grid less what the venue's folds cannot judge for a live phone (a grid given is taken as given)
     grid = dict(grid) if grid else {name: v for name, v in tuning.DEFAULT_GRID.items() if name not in NOT_TUNED_LIVE}
-    grid.setdefault("cluster_m", (LIVE_CLUSTER_M,))
-    grid.setdefault("weight_power", (LIVE_WEIGHT_POWER,))
-    # The vote unless the grid names the rule: the landing bench has not shown the "mean" rule to help a live
-    # phone through the motion filter (training malls: 71.8 / 88.9 / 93.5% against 72.3 / 88.9 / 93.5%), and the
-    # venue's folds score only the floor and x/y.
-    grid.setdefault("floor_rule", ("vote",))
-    for name, value in LIVE_FIXED.items():  # the rest as the live model runs it, not the library's defaults
+    for name, value in live_defaults().items():  # the rest as the live model runs it, not the library's defaults
         grid.setdefault(name, (value,))
     return tuning.tune(X, y, None, grid=grid, **kwargs)
 

@@ -42,19 +42,20 @@ def test_the_live_model_names_its_parameters_rather_than_taking_the_librarys_def
 
 
 def test_the_venues_default_grid_is_the_library_grid_with_the_live_models_floor_vote(demo_map, monkeypatch):
-    """Venue tuning scores what the live model runs: the default grid's k, offset rounds and unheard weights, the
-    live model's representation, offset search and floor vote (the folds cannot judge them for a live phone), and
-    the live model's values for the rest, never the library's defaults."""
+    """Venue tuning scores what the live model runs: the default grid's offset rounds and unheard weights, the
+    live model's representation, k, offset search and floor vote (the folds cannot judge them for a live phone),
+    and the live model's values for the rest, never the library's defaults."""
     seen = {}
     monkeypatch.setattr(positioning.tuning, "tune", lambda X, y, groups, grid, **kw: seen.update(grid))
     tune_venue(demo_map)
-    assert seen["floor_rule"] == ("vote",) and seen["k"] == positioning.tuning.DEFAULT_GRID["k"]
+    assert seen["floor_rule"] == ("vote",) and seen["k"] == (LIVE_K,)
     assert seen["blend_representation"] == (None,)  # the live model with a blend landed worse: not tried
     # the folds' still, near-alike vectors favour what lands worse (docs/landing-history.md, twentieth pass)
     assert seen["representation"] == ("powed",) and seen["offset_search_db"] == (10.0,)
     assert seen["offset_rounds"] == positioning.tuning.DEFAULT_GRID["offset_rounds"]
     assert seen["unheard_weight"] == positioning.tuning.DEFAULT_GRID["unheard_weight"]
     assert seen["weight_power"] == (LIVE_WEIGHT_POWER,) and seen["k_floor"] == (None,)
+    assert seen["cluster_m"] == (LIVE_CLUSTER_M,)
     tune_venue(demo_map, grid={"k": (2, 4), "floor_rule": ("mean",)})  # a grid given is taken as given
     assert seen["floor_rule"] == ("mean",) and seen["k"] == (2, 4) and seen["representation"] == ("powed",)
 
@@ -79,15 +80,16 @@ def test_a_stored_configuration_is_what_the_live_model_uses(app, svc, cache, tmp
 
 
 def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc, cache, monkeypatch):
-    monkeypatch.setattr(positioning.tuning, "DEFAULT_GRID", {"k": (2, 4)})  # a small grid: a cheap test
+    monkeypatch.setattr(positioning.tuning, "DEFAULT_GRID", {"offset_rounds": (1, 2)})  # a small grid: a cheap test
     before = svc.venues.current_version("demo")
     stored = tune_cli(app, "--folds", "2", "--per-fold", "40", "--groups", "block")
     assert stored.exit_code == 0, stored.output
     assert "2 folds over" in stored.output and "spatial blocks of map v" in stored.output
-    assert ("held at the live model's values (representation=powed, offset_search_db=10.0, floor_rule=vote, "
+    assert ("held at the live model's values (representation=powed, offset_search_db=10.0, k=3, floor_rule=vote, "
             "blend_representation=None)") in stored.output
     venue_map = svc.venues.get_map("demo")
-    assert venue_map.version == before + 1 and venue_map.positioner["k"] in (2, 4)
+    assert venue_map.version == before + 1 and venue_map.positioner["offset_rounds"] in (1, 2)
+    assert venue_map.positioner["k"] == LIVE_K  # held at the live model's value
     assert venue_map.positioner["cluster_m"] == LIVE_CLUSTER_M  # scored with the live model's cluster, and says so
     assert venue_map.positioner["weight_power"] == LIVE_WEIGHT_POWER  # and with its weights
     assert venue_map.positioner["floor_rule"] == "vote"  # the live rule: "mean" is not proven on the landing
