@@ -60,9 +60,10 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
         return config, {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
         result = tune_venue(venue_map, progress=_bar_progress(bar), **tune_args)
-    held = ", ".join(f"{name}={live_defaults()[name]}" for name in NOT_TUNED_LIVE)
+    held = ", ".join(f"{name}={json.dumps(live_defaults()[name])}" for name in NOT_TUNED_LIVE)
     click.echo(f"held at the live model's values ({held}): still survey vectors cannot judge them for a live phone "
-               "(docs/positioning.md); --config FILE stores any configuration")
+               "(docs/positioning.md); its spatial cluster and weight power too; --config FILE stores any "
+               "configuration")
     click.echo(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s of map v{venue_map.version}:")
     for row in result.rows[:5]:
         click.echo(f"  {json.dumps(row.params)}: floor {row.floor_hit_rate:.1%} +- {row.floor_sd:.1%}, "

@@ -41,7 +41,7 @@ def test_the_live_model_names_its_parameters_rather_than_taking_the_librarys_def
     assert {name for name in expected if library[name] != expected[name]}  # not the library's, which differ
 
 
-def test_the_venues_default_grid_is_the_library_grid_with_the_live_models_floor_vote(demo_map, monkeypatch):
+def test_the_venues_default_grid_holds_what_its_folds_cannot_judge_at_the_live_models_values(demo_map, monkeypatch):
     """Venue tuning scores what the live model runs: the default grid's offset rounds and unheard weights, the
     live model's representation, k, offset search and floor vote (the folds cannot judge them for a live phone),
     and the live model's values for the rest, never the library's defaults."""
@@ -85,8 +85,8 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     stored = tune_cli(app, "--folds", "2", "--per-fold", "40", "--groups", "block")
     assert stored.exit_code == 0, stored.output
     assert "2 folds over" in stored.output and "spatial blocks of map v" in stored.output
-    assert ("held at the live model's values (representation=powed, offset_search_db=10.0, k=3, floor_rule=vote, "
-            "blend_representation=None)") in stored.output
+    assert ('held at the live model\'s values (representation="powed", offset_search_db=10.0, k=3, '
+            'floor_rule="vote", blend_representation=null)') in stored.output
     venue_map = svc.venues.get_map("demo")
     assert venue_map.version == before + 1 and venue_map.positioner["offset_rounds"] in (1, 2)
     assert venue_map.positioner["k"] == LIVE_K  # held at the live model's value
