@@ -466,7 +466,6 @@ def quality_claims(venue, live_points: int | None, assumptions: LiveAssumptions 
     return out
 
 
-
 def radio_option(text: str) -> dict[str, float]:
     """--radio's value (`name=value,...`, fingerprints.mallgen.parse_radio), its error as argparse shows it."""
     try:

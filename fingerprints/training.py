@@ -66,19 +66,19 @@ def checked_live_config(config: object) -> dict:
     return config
 
 
-# What a venue's own tuning leaves at the live model's values (LIVE_FIXED), though `positioning tune` varies it: the
-# folds score held-out survey vectors standing still, read at most 5 dB off, without a body in the way, and on
-# those the venue's choice and the live landing part ways (docs/landing-history.md, twentieth pass). The
-# exponential representation won the folds of training malls 101 and 202, in the simulator's radio and a harsher
-# one, and landed 2-16 points worse at 30 s and 120 s than the live powed one on all four (not for the shopper's
-# body, which the folds lack: without it, in the harsher radio, 101 still lost 6.5 / 12 points); the offset search
-# never pays for phones within 5 dB, and without it phones that differ more lost up to 11.5 points at 30 s
-# (eleventh pass). k: the folds rank k by mean errors within their own spread (7777: 3.96 m at k=11, 4.22 m at k=3,
-# sd 0.26 m), and their choice moved the landing by +0.5 / -1.75 points on average at 30 s / 120 s over six mall and
-# radio pairs (training malls 101, 202 in two radios, check malls 7777, 2468) and lost 4-6 points at 120 s where it
-# was 9 or 11 (202 harsher, 7777): x/y averaged over more neighbours
-# than a small zone holds (LIVE_K). The floor rule (the "mean" rule: training malls 71.8 / 88.9 / 93.5% against the
-# vote's 72.3 / 88.9 / 93.5%) and the blend: not shown to help a live phone (LIVE_FIXED).
+# What a venue's own tuning leaves at the live model's values (`live_defaults`), though `positioning tune` varies it:
+# the folds score held-out survey vectors standing still, read at most 5 dB off, without a body in the way, and on
+# those the venue's choice and the live landing part ways (docs/landing-history.md, twentieth pass). The exponential
+# representation won the folds of training malls 101 and 202, in the simulator's radio and a harsher one, and landed
+# 2-16 points worse at 30 s and 120 s than the live powed one on all four (not for the shopper's body, which the folds
+# lack: without it, in the harsher radio, 101 still lost 6.5 / 12 points); the offset search never pays for phones
+# within 5 dB, and without it phones that differ more lost up to 11.5 points at 30 s (eleventh pass). k: the folds
+# rank k by mean errors within their own spread (7777: 3.96 m at k=11, 4.22 m at k=3, sd 0.26 m), and their choice
+# moved the landing by +0.5 / -1.75 points on average at 30 s / 120 s over six mall and radio pairs (training malls
+# 101, 202 in two radios, check malls 7777, 2468) and lost 4-6 points at 120 s where it was 9 or 11 (202 harsher,
+# 7777): x/y averaged over more neighbours than a small zone holds (LIVE_K). The floor rule (the "mean" rule: training
+# malls 71.8 / 88.9 / 93.5% against the vote's 72.3 / 88.9 / 93.5%) and the blend: not shown to help a live phone
+# (LIVE_FIXED).
 NOT_TUNED_LIVE = ("representation", "offset_search_db", "k", "floor_rule", "blend_representation")
 
 

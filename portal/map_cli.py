@@ -60,7 +60,8 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
         return config, {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
         result = tune_venue(venue_map, progress=_bar_progress(bar), **tune_args)
-    held = ", ".join(f"{name}={json.dumps(live_defaults()[name])}" for name in NOT_TUNED_LIVE)
+    live = live_defaults()
+    held = ", ".join(f"{name}={json.dumps(live[name])}" for name in NOT_TUNED_LIVE)
     click.echo(f"held at the live model's values ({held}): still survey vectors cannot judge them for a live phone "
                "(docs/positioning.md); its spatial cluster and weight power too; --config FILE stores any "
                "configuration")
