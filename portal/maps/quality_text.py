@@ -35,6 +35,8 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
        "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
     _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
+    _l("how loud the APs the survey did not hear at a spot are there (drawn below its hearing, from each AP's fall-off "
+       "fitted to the survey)"),
 ), strict=True))
 
 

@@ -15,7 +15,9 @@ of the spot may be hidden from the live model's positioner (the cold-start cover
 none: see LiveAssumptions). The phone walks in along the walkway graph (`early_walk_m`) to the zone's own walkway
 node (through its door, as the plan leads in), each second heard (at `frame_rate`) at the nearest reference point's
 fingerprint as a shopper's phone would be (its own offset, her body's shadow by AP bearing, per-reading noise as
-wide as the survey's own scan-to-scan spread, some APs off, the weakest lost), reported by the APs on a
+wide as the survey's own scan-to-scan spread, some APs off, the weakest lost; and the APs the fingerprint does not
+list at a level below the survey's hearing, from each AP's fall-off fitted to the survey, `fingerprints.falloff`,
+so that a phone louder than the survey phone is heard by some of them now and then), reported by the APs on a
 native/Meraki schedule drawn for that visit (`_feed`), positioned by the tracker every `tracker_tick_s`, and probed
 2 s after joining the WiFi (on entering the zone: heard from its first second inside; or on arriving: then on a
 walkway of the car park, at the share `arrive_by_car`, else of a lobby or corridor), 30 s and 120 s after entering
@@ -33,6 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial import cKDTree
 
+from fingerprints.falloff import ApFalloff, survey_hearing_dbm
 from fingerprints.model import VenueMap
 from fingerprints.quality import (
     ASSUMED_NOISE_DB,
@@ -139,9 +142,11 @@ class PhoneReplay:
 @dataclass
 class _Visit:
     """One simulated visit: per second, where the phone is, its fingerprint there (before the phone's own
-    effects) and the way it faces; when it reaches the zone and when it joins the WiFi."""
+    effects), the levels of the APs that fingerprint does not list and the way it faces; when it reaches the zone
+    and when it joins the WiFi."""
     where: list[tuple[int, float, float]]
     vectors: list[np.ndarray]
+    below: list[np.ndarray]  # per second, the levels of the APs the fingerprint does not list (_Survey.below)
     headings: list[float]
     entered: int  # the second it is inside the zone (at its own walkway node when it has one)
     joins: int  # the second it joins the WiFi
@@ -151,10 +156,12 @@ class _Visit:
 
 class _Survey:
     """The survey as fingerprints over the plan: the nearest reference point's (walking), an interpolation
-    of the nearest ones (a spot between them), and the rows near a spot (to hide from the model)."""
+    of the nearest ones (a spot between them), the rows near a spot (to hide from the model), and how loud the APs
+    a fingerprint does not list may be at a spot (`below`: `falloff`, fitted to the survey; None: never heard)."""
 
-    def __init__(self, venue: VenueMap, X: np.ndarray) -> None:
+    def __init__(self, venue: VenueMap, X: np.ndarray, falloff: ApFalloff | None = None) -> None:
         self.X = X
+        self.falloff = falloff
         self.coords = np.array([(s.floor, s.x, s.y) for s in venue.samples])
         self.trees = {}
         for level in {int(c) for c in self.coords[:, 0]}:
@@ -177,6 +184,14 @@ class _Survey:
         mean = (w[:, None] * np.where(heard, self.X[i], 0.0)).sum(axis=0) / np.maximum(weight, 1e-9)
         return np.where(weight >= 0.5 * w.sum(), mean, MISSING_DBM)
 
+    def below(self, floor: int, x: float, y: float, fingerprint: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Per AP the fingerprint does not list, a level at the spot below the survey's hearing (ApFalloff); the
+        missing level for the APs it lists (and for all of them without a fall-off)."""
+        unlisted = fingerprint <= MISSING_DBM
+        if self.falloff is None:
+            return np.full(fingerprint.shape, MISSING_DBM)
+        return self.falloff.levels_below(floor, x, y, unlisted, rng)
+
     def near(self, floor: int, x: float, y: float, radius_m: float) -> np.ndarray:
         rows, tree = self.trees[floor]
         return rows[tree.query_ball_point((x, y), radius_m)] if radius_m > 0 else np.array([], dtype=int)
@@ -196,7 +211,7 @@ def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rn
            a: LiveAssumptions, zones) -> _Visit:
     floor, (x, y) = zone.floor, spot
     path = walk_in.route(floor, x, y, rng, zone.id) + [(x, y)]
-    where, vectors, headings = [], [], []
+    where, vectors, below, headings = [], [], [], []
     entered = 0
     for n, ((x0, y0), (x1, y1)) in enumerate(zip(path, path[1:], strict=False)):
         if n == len(path) - 2:  # the last steps, from the route's last walkway node to the spot
@@ -208,17 +223,21 @@ def _visit(walk_in: WalkIn, survey: _Survey, zone, spot: tuple[float, float], rn
             px, py = x0 + u * (x1 - x0), y0 + u * (y1 - y0)
             where.append((floor, px, py))
             vectors.append(survey.nearest(floor, px, py))
+            below.append(survey.below(floor, px, py, vectors[-1], rng))
             headings.append(heading)
     dwell = survey.between(floor, x, y)
+    dwell_below = survey.below(floor, x, y, dwell, rng)  # one draw: the spot's levels do not change while she stands
     dwell_heading = float(rng.uniform(0, 2 * np.pi))
     entered = _first_second_inside(where, entered, zone.id, zones)
     end = entered + int(max(PROBES_AFTER_ENTRY_S)) + 2
     while len(where) < end:
         where.append((floor, x, y))
         vectors.append(dwell)
+        below.append(dwell_below)
         headings.append(dwell_heading)
     joins = 0 if rng.random() < a.join_on_arrival else entered
-    return _Visit(where=where, vectors=vectors, headings=headings, entered=entered, joins=joins, zone=zone.id)
+    return _Visit(where=where, vectors=vectors, below=below, headings=headings, entered=entered, joins=joins,
+                  zone=zone.id)
 
 
 def _first_second_inside(where: list[tuple[int, float, float]], start: int, zone_id: str, zones) -> int:
@@ -271,7 +290,9 @@ def _arrival(survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Ge
     seconds standing at `spot`, for the first probe only."""
     here = (zone.floor, *spot)
     seconds = int(PROBE_AFTER_JOIN_S) + 1
-    return _Visit(where=[here] * seconds, vectors=[survey.between(*here)] * seconds,
+    fingerprint = survey.between(*here)
+    return _Visit(where=[here] * seconds, vectors=[fingerprint] * seconds,
+                  below=[survey.below(*here, fingerprint, rng)] * seconds,
                   headings=[float(rng.uniform(0, 2 * np.pi))] * seconds, entered=0, joins=0, zone=zone.id)
 
 
@@ -322,10 +343,13 @@ def _replay_visit(model: VenueModel, ap_xy: np.ndarray, visit: _Visit, schedule,
         floor, px, py = visit.where[s]
         x = visit.vectors[s]
         if rng.random() < a.frame_rate:
+            # the APs the fingerprint lists at their level, the others below the survey's hearing (a louder phone
+            # is heard by some of them now and then, as in a real mall)
+            level = np.where(x > MISSING_DBM, x, visit.below[s])
             bearings = np.arctan2(ap_xy[:, 1] - py, ap_xy[:, 0] - px)
-            q = x + offset - a.body_db * (1 - np.cos(bearings - visit.headings[s])) / 2
+            q = level + offset - a.body_db * (1 - np.cos(bearings - visit.headings[s])) / 2
             q = np.round(q + rng.normal(0.0, noise_db, size=x.shape))
-            scans[s] = np.where((x > MISSING_DBM) & (q >= a.sensitivity_dbm) & ~off, q, np.nan)
+            scans[s] = np.where((level > MISSING_DBM) & (q >= a.sensitivity_dbm) & ~off, q, np.nan)
         if associated is None or (s - visit.joins) % 30 == 0:  # phones roam now and then, to a strong AP
             loud = np.where(off | (x <= MISSING_DBM), -np.inf, x)
             associated = ap_ids[int(np.argmax(loud))] if np.isfinite(loud.max()) else None
@@ -443,10 +467,14 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     _, X, y = training_set(venue)  # the rows the live positioner is fitted on, in venue.samples order
     hiding = LeaveOutPositioner(**live.positioner.get_params()).fit(X, y)
     model = replace(live, positioner=hiding)
-    survey = _Survey(venue, X)
-    walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
     ap_by_id = {ap.bssid: ap for ap in venue.aps}
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
+    coords = np.array([(s.floor, s.x, s.y) for s in venue.samples], dtype=float)
+    hearing = survey_hearing_dbm(X, MISSING_DBM)  # what the survey did not list at a point was below it there
+    falloff = ApFalloff.fit(coords, X, np.array([ap_by_id[b].floor for b in model.ap_ids], dtype=float), ap_xy,
+                            a.sensitivity_dbm if hearing is None else hearing, MISSING_DBM)
+    survey = _Survey(venue, X, falloff)
+    walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
     feed = _feed(venue, model.ap_ids, a.meraki_share)
     surveyed_noise = survey_noise_db(venue)
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise

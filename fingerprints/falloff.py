@@ -1,0 +1,123 @@
+"""Each AP's fall-off over the venue, fitted to the survey: how loud an AP that a spot's fingerprint does not list
+may be there, for the quality report's made-up phones (portal/tracking/estimate.py).
+
+A survey lists an AP at a reference point only when its phone heard it in at least half of the scans there, so an
+AP missing from a fingerprint is not absent: it is somewhere below the survey's hearing. A shopper's phone that
+reads louder than the survey phone (another model, a better antenna) is heard by such APs now and then, and those
+readings match no fingerprint at that spot. On simulated check mall 7777, whose survey phone read about 1.5 dB
+quieter than the shoppers' phones on average, that was 4.6-6.1 readings a second at a dwell spot beside 11-19 from
+the APs the fingerprint lists, and without them its landing at 30 s would have been 4.5 points higher
+(docs/landing-history.md, twenty-first pass).
+
+The fit is log-distance with a loss per floor between: level = a + b * 10 log10(d) + c * floors, d the plan
+distance in metres (at least 1), per AP, as a censored (Tobit) regression: a reference point where the AP is not
+listed says only that its level there is below `threshold_dbm`, the survey's hearing. Fitted on the heard points
+alone, the unlisted APs read too loud (the places an AP was not heard are the ones behind walls): about twice the
+readings a second that the simulator's true field gives. An AP not listed at a spot is then drawn from the fit's
+normal there, truncated to below the threshold; a draw under `missing` stays unheard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import log_ndtr, ndtri_exp
+
+# Bounds of the fit, so an AP heard at a few points gets a fall-off a building can have: a the level at 1 m (at most
+# 0 dBm), b minus the path loss exponent (1-6), c a floor's loss (0-40 dB), the spread 2-15 dB.
+LEVEL_AT_1M_BOUNDS = (-200.0, 0.0)
+SLOPE_BOUNDS = (-6.0, -1.0)
+FLOOR_LOSS_BOUNDS = (-40.0, 0.0)
+SPREAD_BOUNDS_DB = (2.0, 15.0)
+BOUNDS = (LEVEL_AT_1M_BOUNDS, SLOPE_BOUNDS, FLOOR_LOSS_BOUNDS)  # of a, b, c
+MIN_HEARD = 3  # an AP listed at fewer reference points is not fitted: it is never drawn (heard too little to say)
+
+
+@dataclass(frozen=True)
+class ApFalloff:
+    """Per AP (the survey matrix's columns): a, b, c of the fit and its spread; `fitted` False for an AP heard at
+    fewer than MIN_HEARD points (never drawn)."""
+
+    ap_floor: np.ndarray  # (m,)
+    ap_xy: np.ndarray  # (m, 2)
+    coef: np.ndarray  # (m, 3)
+    spread_db: np.ndarray  # (m,)
+    fitted: np.ndarray  # (m,) bool
+    threshold_dbm: float
+    missing: float
+
+    @classmethod
+    def fit(cls, coords: np.ndarray, X: np.ndarray, ap_floor: np.ndarray, ap_xy: np.ndarray, threshold_dbm: float,
+            missing: float) -> ApFalloff:
+        """`coords` (n, 3) floor, x, y of the survey's rows; `X` (n, m) their dBm (`missing`: not listed); each AP's
+        floor and plan x/y."""
+        m = X.shape[1]
+        coef, spread, fitted = np.zeros((m, 3)), np.full(m, SPREAD_BOUNDS_DB[0]), np.zeros(m, dtype=bool)
+        for j in range(m):
+            heard = X[:, j] > missing
+            design = _design(coords[:, 0], coords[:, 1:], ap_floor[j], ap_xy[j])
+            if heard.sum() < MIN_HEARD or not np.isfinite(design).all():  # a position off the plan: no fit, no hang
+                continue
+            coef[j], spread[j] = _censored_fit(design, X[:, j], heard, threshold_dbm)
+            fitted[j] = True
+        return cls(np.asarray(ap_floor, dtype=float), np.asarray(ap_xy, dtype=float), coef, spread, fitted,
+                   float(threshold_dbm), float(missing))
+
+    def levels_below(self, floor: int, x: float, y: float, unlisted: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """A level for each `unlisted` AP at the spot, below the threshold (drawn from the fit there, truncated; the
+        tail drawn on the log scale, so a spot where the fit says far louder is drawn just under the threshold, not
+        at it); `missing` for the others, for APs not fitted and for a draw under `missing` (it is never heard)."""
+        draw = unlisted & self.fitted
+        out = np.full(unlisted.shape, self.missing)
+        if not draw.any():
+            return out
+        d = np.hypot(self.ap_xy[draw, 0] - x, self.ap_xy[draw, 1] - y)
+        mean = (self.coef[draw, 0] + self.coef[draw, 1] * 10 * np.log10(np.maximum(d, 1.0))
+                + self.coef[draw, 2] * np.abs(floor - self.ap_floor[draw]))
+        sd = self.spread_db[draw]
+        # the inverse CDF of the normal cut at the threshold: P(level <= threshold) * U, in logs
+        log_below = log_ndtr((self.threshold_dbm - mean) / sd) + np.log(rng.random(mean.size))
+        level = np.minimum(mean + sd * ndtri_exp(log_below), self.threshold_dbm)
+        out[draw] = np.where(level > self.missing, level, self.missing)
+        return out
+
+def survey_hearing_dbm(X: np.ndarray, missing: float) -> float | None:
+    """The survey's hearing: the weakest level its fingerprints list (the 0.1th percentile, so that a few stray
+    readings do not set it; the simulated surveys list down to the APs' -95 dBm, a survey tool may cut earlier or list
+    weaker); None when it lists nothing."""
+    heard = X[missing < X]
+    return float(np.percentile(heard, 0.1)) if heard.size else None
+
+def _design(floors: np.ndarray, xy: np.ndarray, ap_floor: float, ap_xy: np.ndarray) -> np.ndarray:
+    d = np.hypot(xy[:, 0] - ap_xy[0], xy[:, 1] - ap_xy[1])
+    return np.column_stack([np.ones(len(xy)), 10 * np.log10(np.maximum(d, 1.0)), np.abs(floors - ap_floor)])
+
+
+def _censored_fit(design: np.ndarray, y: np.ndarray, heard: np.ndarray, threshold: float
+                  ) -> tuple[np.ndarray, float]:
+    """Maximum likelihood of the censored normal regression (heard: y ~ N(design @ coef, sd); not heard: below
+    `threshold`), from least squares on the heard rows; bounded as BOUNDS say (L-BFGS-B's best point is taken even
+    when it stops short of its tolerance: a fall-off a few tenths of a dB off draws alike)."""
+    heard_design, heard_y, censored = design[heard], y[heard], design[~heard]
+    start, *_ = np.linalg.lstsq(heard_design, heard_y, rcond=None)
+    low, high = [bound[0] for bound in BOUNDS], [bound[1] for bound in BOUNDS]
+    start = np.clip(start, low, high)
+    sd0 = float(np.clip(np.std(heard_y - heard_design @ start), *SPREAD_BOUNDS_DB))
+
+    def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
+        coef, log_sd = params[:3], params[3]
+        sd = np.exp(log_sd)
+        z = (heard_y - heard_design @ coef) / sd
+        zc = (threshold - censored @ coef) / sd
+        log_cdf = log_ndtr(zc)
+        ratio = np.exp(-0.5 * zc**2 - 0.5 * np.log(2 * np.pi) - log_cdf)  # pdf / cdf, the inverse Mills ratio
+        value = 0.5 * float(z @ z) + heard_y.size * log_sd - float(log_cdf.sum())
+        grad_coef = (-(z @ heard_design) + ratio @ censored) / sd
+        grad_log_sd = heard_y.size - float(z @ z) + float(ratio @ zc)
+        return value, np.r_[grad_coef, grad_log_sd]
+
+    bounds = [*BOUNDS, tuple(np.log(SPREAD_BOUNDS_DB))]
+    found = minimize(nll, np.r_[start, np.log(sd0)], jac=True, method="L-BFGS-B", bounds=bounds)
+    return found.x[:3], float(np.exp(found.x[3]))

@@ -1,0 +1,158 @@
+"""Each AP's fall-off fitted to the survey as a censored regression (fingerprints/falloff.py), and the quality
+report's made-up phones heard by the APs a fingerprint does not list. Pure numerics; no store needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fingerprints.falloff import MIN_HEARD, ApFalloff, _design, survey_hearing_dbm
+from fingerprints.geometry import zone_map
+from fingerprints.quality import LiveAssumptions, WalkIn
+from fingerprints.simulator import ApReporting
+from fingerprints.training import training_set
+from portal.tracking import estimate
+from portal.tracking.models import build_venue_model
+from positioning import MISSING_DBM
+
+THRESHOLD = -95.0
+
+
+def surveyed_ap(seed: int = 0, n: int = 3000, spread_db: float = 5.0):
+    """Reference points over four floors of 120 x 120 m around one AP at (60, 60) on floor 1, its level
+    -35 - 24 log10(d) - 16 per floor + N(0, spread), listed only where at or above THRESHOLD."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 120, size=(n, 2))
+    floors = rng.integers(0, 4, n).astype(float)
+    d = np.hypot(xy[:, 0] - 60, xy[:, 1] - 60)
+    level = -35 - 24 * np.log10(np.maximum(d, 1)) - 16 * np.abs(floors - 1) + rng.normal(0, spread_db, n)
+    X = np.where(level >= THRESHOLD, level, MISSING_DBM)[:, None]
+    return np.column_stack([floors, xy]), X
+
+
+def fitted(coords, X) -> ApFalloff:
+    return ApFalloff.fit(coords, X, np.array([1.0]), np.array([[60.0, 60.0]]), THRESHOLD, MISSING_DBM)
+
+
+def test_the_censored_fit_finds_the_fall_off_that_the_heard_points_alone_misjudge():
+    coords, X = surveyed_ap()
+    falloff = fitted(coords, X)
+    a, b, c = falloff.coef[0]
+    assert a == pytest.approx(-35, abs=1.5) and b == pytest.approx(-2.4, abs=0.1) and c == pytest.approx(-16, abs=1)
+    assert falloff.spread_db[0] == pytest.approx(5.0, abs=0.4)
+    # least squares over the points where it was heard misjudges the slope and the floors, and reads the places
+    # it was not heard (the quieter ones) 3.5 dB louder than the censored fit does
+    heard = X[:, 0] > MISSING_DBM
+    design = _design(coords[:, 0], coords[:, 1:], 1.0, np.array([60.0, 60.0]))
+    ols = np.linalg.lstsq(design[heard], X[heard, 0], rcond=None)[0]
+    assert ols[1] > b + 0.2 and ols[2] > c + 1.5
+    assert (design[~heard] @ ols).mean() > (design[~heard] @ falloff.coef[0]).mean() + 2.5
+
+
+def test_an_unlisted_ap_is_drawn_below_the_survey_hearing_and_a_listed_one_not_at_all():
+    coords, X = surveyed_ap()
+    falloff = fitted(coords, X)
+    rng = np.random.default_rng(1)
+    near = np.array([falloff.levels_below(1, 62.0, 60.0, np.array([True]), rng)[0] for _ in range(2000)])
+    # 2 m from the AP the fit says -42 dBm: a spot where the survey did not list it is just under its hearing, about
+    # 5^2 / 53 = 0.5 dB (the normal's tail there), not piled at the threshold itself
+    assert (near <= THRESHOLD).all() and -96.5 < near.mean() < THRESHOLD - 0.1
+    # two floors away and 70 m off the fit says about -111 dBm: most draws fall under the map's missing level and
+    # stay unheard, never lifted to the weakest level a louder phone could reach
+    far = np.array([falloff.levels_below(3, 10.0, 10.0, np.array([True]), rng)[0] for _ in range(500)])
+    assert (far == MISSING_DBM).mean() > 0.7 and far[far > MISSING_DBM].mean() < THRESHOLD - 5
+    # on floor 0 at 40 m the fit says about -89 dBm: drawn below -95 with the fit's spread (-97.5 on average)
+    mid = np.array([falloff.levels_below(0, 100.0, 60.0, np.array([True]), rng)[0] for _ in range(2000)])
+    assert THRESHOLD - 4 < mid.mean() < THRESHOLD - 1.5 and mid.std() > 1.5
+    assert falloff.levels_below(1, 62.0, 60.0, np.array([False]), rng)[0] == MISSING_DBM
+
+
+def test_the_survey_hearing_is_its_weakest_listed_level_not_a_stray_one():
+    _, X = surveyed_ap()
+    assert survey_hearing_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
+    X[:2, 0] = -118.0  # two stray readings
+    assert survey_hearing_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
+    assert survey_hearing_dbm(np.full((5, 2), MISSING_DBM), MISSING_DBM) is None
+
+
+def test_an_ap_listed_at_too_few_points_is_never_drawn():
+    coords, X = surveyed_ap()
+    X = np.column_stack([X, np.full(len(X), MISSING_DBM)])
+    X[:MIN_HEARD - 1, 1] = -80.0
+    falloff = ApFalloff.fit(coords, X, np.array([1.0, 1.0]), np.array([[60.0, 60.0], [10.0, 10.0]]), THRESHOLD,
+                            MISSING_DBM)
+    assert list(falloff.fitted) == [True, False]
+    levels = falloff.levels_below(1, 10.0, 10.0, np.array([True, True]), np.random.default_rng(0))
+    assert levels[1] == MISSING_DBM and levels[0] > MISSING_DBM
+
+
+def test_a_louder_phone_is_heard_by_aps_its_fingerprint_does_not_list(demo_map, monkeypatch):
+    """The estimate's phone standing at a spot: each second its APs are the fingerprint's, at their levels, and the
+    others at a level below the survey's hearing (one draw for the spot); 8 dB louder than the survey phone, some of
+    those others hear it, as real APs hear a louder phone. Without a fall-off none does."""
+    model = build_venue_model(demo_map)
+    _, X, _ = training_set(demo_map)
+    by_id = {ap.bssid: ap for ap in demo_map.aps}
+    ap_xy = np.array([(by_id[b].x, by_id[b].y) for b in model.ap_ids])
+    coords = np.array([(s.floor, s.x, s.y) for s in demo_map.samples], dtype=float)
+    falloff = ApFalloff.fit(coords, X, np.array([by_id[b].floor for b in model.ap_ids], dtype=float), ap_xy,
+                            THRESHOLD, MISSING_DBM)
+    a = LiveAssumptions(phone_mean_db=8.0, phone_spread_db=0.0, ap_off=0.0, frame_rate=1.0)
+    every_second = [(i, ApReporting(b, "native", 1, 0)) for i, b in enumerate(model.ap_ids)]
+    zones, rng = zone_map(demo_map), np.random.default_rng(4)
+    plain = estimate._Survey(demo_map, X)
+    zone, spot = next((z, spot) for z in demo_map.zones if z.kind == "shop"  # a spot whose fingerprint lacks APs
+                      for spot in [estimate.spot_in_zone(z, zones, rng) for _ in range(5)]
+                      if (plain.between(z.floor, *spot) <= MISSING_DBM).sum() >= 2)
+    heard_unlisted = {}
+    for name, fall in (("with", falloff), ("without", None)):
+        survey = estimate._Survey(demo_map, X, fall)
+        rng = np.random.default_rng(4)
+        fingerprint = survey.between(zone.floor, *spot)
+        below = survey.below(zone.floor, *spot, fingerprint, rng)
+        listed = fingerprint > MISSING_DBM
+        assert (below[listed] == MISSING_DBM).all() and (fall is None) == (below == MISSING_DBM).all()
+        seconds = 60
+        visit = estimate._Visit(where=[(zone.floor, *spot)] * seconds, vectors=[fingerprint] * seconds,
+                                below=[below] * seconds, headings=[0.0] * seconds, entered=0, joins=0, zone=zone.id)
+        heard: list[str] = []
+
+        def hear(self, ap, items, heard=heard):
+            heard.extend([ap] * len(items))
+        monkeypatch.setattr(estimate.PhoneReplay, "hear", hear)
+        estimate._replay_visit(model, ap_xy, visit, every_second, rng, a, 2.0)
+        unlisted = {b for b, on in zip(model.ap_ids, listed, strict=True) if not on}
+        heard_unlisted[name] = sum(1 for ap in heard if ap in unlisted)
+        assert any(ap not in unlisted for ap in heard)
+    assert heard_unlisted["without"] == 0 < heard_unlisted["with"]
+
+
+def test_the_estimate_draws_a_spot_once_while_she_stands_and_anew_each_second_she_walks(demo_map, monkeypatch):
+    """`_visit`: one draw of the unlisted APs' levels for the dwell spot, one a second on the walk in; and
+    `live_estimate` fits the fall-off with the survey's own hearing as the threshold."""
+    _, X, _ = training_set(demo_map)
+    model = build_venue_model(demo_map)
+    by_id = {ap.bssid: ap for ap in demo_map.aps}
+    coords = np.array([(s.floor, s.x, s.y) for s in demo_map.samples], dtype=float)
+    falloff = ApFalloff.fit(coords, X, np.array([by_id[b].floor for b in model.ap_ids], dtype=float),
+                            np.array([(by_id[b].x, by_id[b].y) for b in model.ap_ids]), THRESHOLD, MISSING_DBM)
+    survey = estimate._Survey(demo_map, X, falloff)
+    zones, rng = zone_map(demo_map), np.random.default_rng(6)
+    walk_in = WalkIn(demo_map, survey.coords, 60.0)
+    zone = next(z for z in demo_map.zones if z.kind == "shop")
+    visit = estimate._visit(walk_in, survey, zone, estimate.spot_in_zone(zone, zones, rng), rng, LiveAssumptions(),
+                            zones)
+    standing = visit.where.index(visit.where[-1])  # the first second at her spot
+    assert all(b is visit.below[-1] for b in visit.below[standing:]) and len(visit.below) == len(visit.where)
+    walking = [b for b in visit.below[:standing] if (b > MISSING_DBM).any()]
+    assert len(walking) > 3 and len({b.tobytes() for b in walking}) == len(walking)
+
+    fits = []
+    real_fit = ApFalloff.fit.__func__
+
+    def fit(cls, coords, X, ap_floor, ap_xy, threshold_dbm, missing):
+        fits.append(threshold_dbm)
+        return real_fit(cls, coords, X, ap_floor, ap_xy, threshold_dbm, missing)
+    monkeypatch.setattr(estimate.ApFalloff, "fit", classmethod(fit))
+    estimate.live_estimate(demo_map, max_points=3)
+    assert fits == [survey_hearing_dbm(X, MISSING_DBM)]
