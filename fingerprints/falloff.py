@@ -83,12 +83,14 @@ class ApFalloff:
         out[draw] = np.where(level > self.missing, level, self.missing)
         return out
 
+
 def survey_hearing_dbm(X: np.ndarray, missing: float) -> float | None:
     """The survey's hearing: the weakest level its fingerprints list (the 0.1th percentile, so that a few stray
     readings do not set it; the simulated surveys list down to the APs' -95 dBm, a survey tool may cut earlier or list
     weaker); None when it lists nothing."""
     heard = X[missing < X]
     return float(np.percentile(heard, 0.1)) if heard.size else None
+
 
 def _design(floors: np.ndarray, xy: np.ndarray, ap_floor: float, ap_xy: np.ndarray) -> np.ndarray:
     d = np.hypot(xy[:, 0] - ap_xy[0], xy[:, 1] - ap_xy[1])
