@@ -187,10 +187,9 @@ class _Survey:
     def below(self, floor: int, x: float, y: float, fingerprint: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Per AP the fingerprint does not list, a level at the spot below the survey's hearing (ApFalloff); the
         missing level for the APs it lists (and for all of them without a fall-off)."""
-        unlisted = fingerprint <= MISSING_DBM
         if self.falloff is None:
             return np.full(fingerprint.shape, MISSING_DBM)
-        return self.falloff.levels_below(floor, x, y, unlisted, rng)
+        return self.falloff.levels_below(floor, x, y, fingerprint <= MISSING_DBM, rng)
 
     def near(self, floor: int, x: float, y: float, radius_m: float) -> np.ndarray:
         rows, tree = self.trees[floor]
@@ -469,11 +468,10 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     model = replace(live, positioner=hiding)
     ap_by_id = {ap.bssid: ap for ap in venue.aps}
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
-    coords = np.array([(s.floor, s.x, s.y) for s in venue.samples], dtype=float)
+    survey = _Survey(venue, X)
     hearing = survey_hearing_dbm(X, MISSING_DBM)  # what the survey did not list at a point was below it there
-    falloff = ApFalloff.fit(coords, X, np.array([ap_by_id[b].floor for b in model.ap_ids], dtype=float), ap_xy,
-                            a.sensitivity_dbm if hearing is None else hearing, MISSING_DBM)
-    survey = _Survey(venue, X, falloff)
+    survey.falloff = ApFalloff.fit(survey.coords, X, np.array([ap_by_id[b].floor for b in model.ap_ids], dtype=float),
+                                   ap_xy, a.sensitivity_dbm if hearing is None else hearing, MISSING_DBM)
     walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
     feed = _feed(venue, model.ap_ids, a.meraki_share)
     surveyed_noise = survey_noise_db(venue)
