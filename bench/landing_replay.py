@@ -234,7 +234,7 @@ class LiveModel:
         if masked == self.model.masked:
             return False
         if masked not in self._built:
-            self._built[masked] = build_venue_model(self.model.venue, masked)
+            self._built[masked] = build_venue_model(self.model.venue, masked, self.model.falloff)
         self.model = self._built[masked]
         return True
 

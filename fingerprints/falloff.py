@@ -1,5 +1,7 @@
 """Each AP's fall-off over the venue, fitted to the survey: how loud an AP that a spot's fingerprint does not list
-may be there, for the quality report's made-up phones (portal/tracking/estimate.py).
+may be there, for what the live model measures a phone's offset against (`filled`:
+fingerprints.training.offset_reference) and the quality report's made-up phones (`levels_below`:
+portal/tracking/estimate.py).
 
 A survey lists an AP at a reference point only when its phone heard it in at least half of the scans there, so an
 AP missing from a fingerprint is not absent: it is somewhere below the survey's hearing. A shopper's phone that
@@ -14,7 +16,8 @@ distance in metres (at least 1), per AP, as a censored (Tobit) regression: a ref
 listed says only that its level there is below `threshold_dbm`, the survey's hearing. Fitted on the heard points
 alone, the unlisted APs read too loud (the places an AP was not heard are the ones behind walls): about twice the
 readings a second that the simulator's true field gives. An AP not listed at a spot is then drawn from the fit's
-normal there, truncated to below the threshold; a draw under `missing` stays unheard."""
+normal there, truncated to below the threshold, or set at that truncated normal's mean (the map's best guess of
+the level its survey phone did not list); a draw or a mean under `missing` stays unheard."""
 
 from __future__ import annotations
 
@@ -64,6 +67,12 @@ class ApFalloff:
         return cls(np.asarray(ap_floor, dtype=float), np.asarray(ap_xy, dtype=float), coef, spread, fitted,
                    float(threshold_dbm), float(missing))
 
+    def columns(self, keep: list[int]) -> ApFalloff:
+        """The fits of the APs at `keep` (the survey matrix less some columns: each AP's fit is its own)."""
+        keep = np.asarray(keep, dtype=int)
+        return ApFalloff(self.ap_floor[keep], self.ap_xy[keep], self.coef[keep], self.spread_db[keep],
+                         self.fitted[keep], self.threshold_dbm, self.missing)
+
     def levels_below(self, floor: int, x: float, y: float, unlisted: np.ndarray,
                      rng: np.random.Generator) -> np.ndarray:
         """A level for each `unlisted` AP at the spot, below the threshold (drawn from the fit there, truncated; the
@@ -73,9 +82,8 @@ class ApFalloff:
         out = np.full(unlisted.shape, self.missing)
         if not draw.any():
             return out
-        d = np.hypot(self.ap_xy[draw, 0] - x, self.ap_xy[draw, 1] - y)
-        mean = (self.coef[draw, 0] + self.coef[draw, 1] * 10 * np.log10(np.maximum(d, 1.0))
-                + self.coef[draw, 2] * np.abs(floor - self.ap_floor[draw]))
+        design = _design(np.array([floor]), np.array([[x, y]]), self.ap_floor[draw], self.ap_xy[draw])
+        mean = (design * self.coef[draw]).sum(axis=1)
         sd = self.spread_db[draw]
         # the inverse CDF of the normal cut at the threshold: P(level <= threshold) * U, in logs
         log_below = log_ndtr((self.threshold_dbm - mean) / sd) + np.log(rng.random(mean.size))
@@ -83,18 +91,37 @@ class ApFalloff:
         out[draw] = np.where(level > self.missing, level, self.missing)
         return out
 
+    def filled(self, coords: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """`X` (n, m; rows at `coords`, floor, x, y) with each fitted AP that a row does not list at its expected
+        level there given that it is below the threshold (the fit's normal truncated at it: its mean); `missing`
+        where that is under `missing` (an AP far away or floors apart stays unheard) and for APs not fitted."""
+        out = np.array(X, dtype=float)
+        if out.ndim != 2 or out.shape[1] != self.fitted.size or len(coords) != out.shape[0]:
+            raise ValueError(f"X must be (points, {self.fitted.size} APs) with a floor, x, y per point; got "
+                             f"{out.shape} and {len(coords)} points")
+        for j in np.flatnonzero(self.fitted):
+            unlisted = out[:, j] <= self.missing
+            if not unlisted.any():
+                continue
+            design = _design(coords[unlisted, 0], coords[unlisted, 1:], self.ap_floor[j], self.ap_xy[j])
+            z = (self.threshold_dbm - design @ self.coef[j]) / self.spread_db[j]
+            # E[level | level < threshold] = mean - sd * pdf(z) / cdf(z), in logs so that a far spot (cdf ~ 1) and
+            # a near one (cdf ~ 0, the fit reads far louder than the threshold there) are both exact
+            level = self.threshold_dbm - self.spread_db[j] * (z + np.exp(_log_pdf(z) - log_ndtr(z)))
+            out[unlisted, j] = np.where(level > self.missing, level, self.missing)
+        return out
 
-def survey_hearing_dbm(X: np.ndarray, missing: float) -> float | None:
-    """The survey's hearing: the weakest level its fingerprints list (the 0.1th percentile, so that a few stray
-    readings do not set it; the simulated surveys list down to the APs' -95 dBm, a survey tool may cut earlier or list
-    weaker); None when it lists nothing."""
-    heard = X[missing < X]
-    return float(np.percentile(heard, 0.1)) if heard.size else None
+
+def _design(floors: np.ndarray, xy: np.ndarray, ap_floor: float | np.ndarray, ap_xy: np.ndarray) -> np.ndarray:
+    """The fit's columns (1, 10 log10 d, floors between) for points against one AP, or one point against APs
+    (`ap_floor` (m,), `ap_xy` (m, 2)): d the plan distance, at least 1 m."""
+    ap_xy = np.asarray(ap_xy, dtype=float)
+    d = np.hypot(xy[:, 0] - ap_xy[..., 0], xy[:, 1] - ap_xy[..., 1])
+    return np.column_stack([np.ones(d.size), 10 * np.log10(np.maximum(d, 1.0)), np.abs(floors - ap_floor)])
 
 
-def _design(floors: np.ndarray, xy: np.ndarray, ap_floor: float, ap_xy: np.ndarray) -> np.ndarray:
-    d = np.hypot(xy[:, 0] - ap_xy[0], xy[:, 1] - ap_xy[1])
-    return np.column_stack([np.ones(len(xy)), 10 * np.log10(np.maximum(d, 1.0)), np.abs(floors - ap_floor)])
+def _log_pdf(z: np.ndarray) -> np.ndarray:
+    return -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
 
 
 def _censored_fit(design: np.ndarray, y: np.ndarray, heard: np.ndarray, threshold: float
@@ -114,7 +141,7 @@ def _censored_fit(design: np.ndarray, y: np.ndarray, heard: np.ndarray, threshol
         z = (heard_y - heard_design @ coef) / sd
         zc = (threshold - censored @ coef) / sd
         log_cdf = log_ndtr(zc)
-        ratio = np.exp(-0.5 * zc**2 - 0.5 * np.log(2 * np.pi) - log_cdf)  # pdf / cdf, the inverse Mills ratio
+        ratio = np.exp(_log_pdf(zc) - log_cdf)  # pdf / cdf, the inverse Mills ratio
         value = 0.5 * float(z @ z) + heard_y.size * log_sd - float(log_cdf.sum())
         grad_coef = (-(z @ heard_design) + ratio @ censored) / sd
         grad_log_sd = heard_y.size - float(z @ z) + float(ratio @ zc)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import N_, CatalogInputError
+from fingerprints.falloff import ApFalloff
 from fingerprints.model import VenueMap
 from positioning import MISSING_DBM, tuning
 from positioning.tuning import TuneResult
+from positioning.vectors import weakest_listed_dbm
 
 # Neighbours averaged for a live phone's x/y (the live model and the quality report's estimate of it). A
 # site survey on a ~3 m grid puts 11 neighbours (the library's default until 2026-12-03, chosen on UJIIndoorLoc's
@@ -88,13 +90,15 @@ def tune_venue(venue: VenueMap, grid: dict | None = None, **kwargs) -> TuneResul
     groups="block", and held-out points read as another phone model). The grid (tuning.DEFAULT_GRID less
     NOT_TUNED_LIVE unless given: the offset rounds and the unheard weight) runs with the live model's values for
     what it does not name (`live_defaults`: its representation, k, offset search, floor vote, spatial cluster and
-    weight power), so the figures are those of the model the venue will run, and the stored choice names them."""
-    _ap_ids, X, y = training_set(venue)
+    weight power), each phone's offset measured as the live model measures it (`offset_reference`, whose fall-off
+    is fitted on every point, the held-out ones too: four numbers per AP), so the figures are those of the model the
+    venue will run, and the stored choice names them."""
+    ap_ids, X, y = training_set(venue)
     # The default grid less what the venue's folds cannot judge for a live phone (a grid given is taken as given)
     grid = dict(grid) if grid else {name: v for name, v in tuning.DEFAULT_GRID.items() if name not in NOT_TUNED_LIVE}
     for name, value in live_defaults().items():  # the rest as the live model runs it, not the library's defaults
         grid.setdefault(name, (value,))
-    return tuning.tune(X, y, None, grid=grid, **kwargs)
+    return tuning.tune(X, y, None, grid=grid, offset_X=offset_reference(venue, ap_ids, X, y), **kwargs)
 
 
 def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -112,3 +116,32 @@ def training_set(venue: VenueMap) -> tuple[list[str], np.ndarray, np.ndarray]:
                 X[row, index[ap]] = rssi
         y[row] = (venue.building, sample.floor, sample.x, sample.y)
     return ap_ids, X, y
+
+
+def fitted_falloff(venue: VenueMap, ap_ids: list[str], X: np.ndarray, y: np.ndarray) -> ApFalloff | None:
+    """Each AP's fall-off fitted to the survey (`ap_ids`, `X`, `y` as `training_set` gives them, or some of its
+    columns), with the survey's own hearing as the level under which an AP goes unlisted; None when the survey lists
+    nothing."""
+    hearing = weakest_listed_dbm(X, MISSING_DBM)
+    if hearing is None:
+        return None
+    ap_by_id = {ap.bssid: ap for ap in venue.aps}
+    ap_floor = np.array([ap_by_id[b].floor for b in ap_ids], dtype=float)
+    ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in ap_ids], dtype=float).reshape(-1, 2)
+    return ApFalloff.fit(y[:, 1:4], X, ap_floor, ap_xy, hearing, MISSING_DBM)
+
+
+def offset_reference(venue: VenueMap, ap_ids: list[str], X: np.ndarray, y: np.ndarray,
+                     falloff: ApFalloff | None = None) -> np.ndarray:
+    """What the live positioner measures a phone's offset against (WKNNPositioner.fit's `offset_X`): the survey's
+    fingerprints (`training_set`'s rows, or some of its columns) with each AP a row does not list at its expected
+    level there below the survey's hearing (`ApFalloff.filled`; `falloff` when already fitted to these columns).
+    The positioner counts every such level at the hearing itself (all "not listed" says is "under it"), so the fit
+    decides which unlisted APs count at a spot: those whose expected level there is above the missing level (an AP
+    far away or floors apart does not). A shopper's phone louder than the survey phone is heard by such APs now and
+    then. bench/landing_replay.py, 100 shoppers, right zone at the first probe / 30 s / 120 s against the
+    listed levels alone (docs/landing-history.md, twenty-second pass): training malls 101-404 77.0 / 89.0 / 94.3 ->
+    77.3 / 88.8 / 94.4%, the eight check malls 79.6 / 90.1 / 95.1 -> 79.8 / 91.4 / 95.0%, a harsher radio world
+    (101, 303) 62.0 / 70.8 / 78.3 -> 62.0 / 73.8 / 79.5%."""
+    falloff = falloff if falloff is not None else fitted_falloff(venue, ap_ids, X, y)
+    return X if falloff is None else falloff.filled(y[:, 1:4], X)

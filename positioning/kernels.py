@@ -217,7 +217,7 @@ def median_offsets(model, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) 
     offset rounds, which sorted every pair's values with numpy (a lexsort per block) before."""
     medians = np.zeros(X.shape[0])
     counts = np.zeros(X.shape[0], dtype=np.int64)
-    _median_offsets(model.row_ptr_, model.row_aps_, model.row_dbm_, np.ascontiguousarray(X, dtype=np.float64),
+    _median_offsets(model.offset_ptr_, model.offset_aps_, model.offset_dbm_, np.ascontiguousarray(X, dtype=np.float64),
                     float(model.missing), np.asarray(queries, dtype=np.int64), np.asarray(rows, dtype=np.int64),
                     medians, counts)
     return medians, counts

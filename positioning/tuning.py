@@ -127,8 +127,8 @@ def _folds(groups: np.ndarray, folds: int, per_fold: int, seed: int) -> list[tup
     return out
 
 
-def _score(X, y, folds, configs, test_X: np.ndarray,
-           progress: Callable[[int, int], None] | None) -> list[CVRow]:
+def _score(X, y, folds, configs, test_X: np.ndarray, progress: Callable[[int, int], None] | None,
+           offset_X: np.ndarray | None = None) -> list[CVRow]:
     """Each configuration's fold reports. Per fold, one fit per map (its fit-time values) and one search per map
     and query-time values: configurations differing only in those share a fit, and a blended configuration
     (`blend_representation`) is made of its two maps' estimates as WKNNPositioner makes it (`blended`), so it
@@ -139,7 +139,8 @@ def _score(X, y, folds, configs, test_X: np.ndarray,
     reports: dict[int, list[dict]] = {id(c): [] for c in configs}
     done, total = 0, len(folds) * len(by_query)
     for train_idx, test_idx in folds:
-        fold = _Fold(X[train_idx], y[train_idx], test_X[test_idx])
+        fold = _Fold(X[train_idx], y[train_idx], test_X[test_idx],
+                     None if offset_X is None else offset_X[train_idx])
         for query_key, members in by_query.items():
             fold.at(dict(query_key))
             # the blends first: their maps' estimates then give the unblended configurations' tables too (a table
@@ -165,8 +166,9 @@ class _Fold:
     """One fold's maps, each fitted once, and their answers to the held-out queries at one set of query-time values
     (`at`): estimates where a blend needs them, else the table `predict` gives."""
 
-    def __init__(self, X_train: np.ndarray, y_train: np.ndarray, queries: np.ndarray) -> None:
-        self.X_train, self.y_train, self.queries = X_train, y_train, queries
+    def __init__(self, X_train: np.ndarray, y_train: np.ndarray, queries: np.ndarray,
+                 offset_train: np.ndarray | None = None) -> None:
+        self.X_train, self.y_train, self.queries, self.offset_train = X_train, y_train, queries, offset_train
         self.maps: dict[tuple, WKNNPositioner] = {}
         self.query: dict = {}
         self.answers: dict[tuple, list | np.ndarray] = {}
@@ -176,7 +178,7 @@ class _Fold:
 
     def _model(self, key: tuple) -> WKNNPositioner:
         if key not in self.maps:
-            self.maps[key] = WKNNPositioner(**dict(key)).fit(self.X_train, self.y_train)
+            self.maps[key] = WKNNPositioner(**dict(key)).fit(self.X_train, self.y_train, self.offset_train)
         return self.maps[key].set_params(**self.query)
 
     def estimates(self, key: tuple) -> list:
@@ -215,16 +217,22 @@ def _rank(rows: list[CVRow], n_splits: int) -> list[CVRow]:
 
 def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: int = 4, per_fold: int = 600,
          groups: str = "auto", block_m: float = 10.0, phone_db: float | None = None, seed: int = 0,
-         progress: Callable[[int, int], None] | None = None) -> TuneResult:
+         progress: Callable[[int, int], None] | None = None, offset_X: np.ndarray | None = None) -> TuneResult:
     """Cross-validate the grid on (X, y) (RSSI dBm, building/floor/x/y) and pick a configuration.
     `phone_db`: held-out vectors read louder/softer by a random offset in +-phone_db; default 0 when
-    the folds hold out real phones, SIMULATED_PHONE_DB otherwise."""
+    the folds hold out real phones, SIMULATED_PHONE_DB otherwise. `offset_X`: the folds' models measure a query's
+    offset against its rows (`WKNNPositioner.fit`'s offset_X, row for row with X)."""
     if folds < 2 or per_fold < 1:
         raise ValueError(f"cross-validation needs at least 2 folds and 1 test vector per fold (got folds={folds}, "
                          f"per_fold={per_fold})")
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if offset_X is not None:
+        offset_X = np.asarray(offset_X, dtype=np.float64)
+        if offset_X.shape != X.shape:
+            raise ValueError(f"offset_X must have X's shape {X.shape}, got {offset_X.shape}")
     heard = (X > MISSING_DBM).any(axis=1)  # scans that heard nothing cannot be test queries
     X, y = X[heard], y[heard]
+    offset_X = None if offset_X is None else offset_X[heard]
     phones = None if phones is None else np.asarray(phones)[heard]
     group_ids, kind = cv_groups(y, phones, groups, block_m)
     fold_list = _folds(group_ids, folds, per_fold, seed)
@@ -253,7 +261,7 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
     configs = [c for c in configs if not _blends_itself(c)] or configs
     for config in configs:  # query-time values are set on fitted models, past fit's checks: check them first
         check_config(config)
-    rows = _rank(_score(X, y, fold_list, configs, test_X, progress), len(fold_list))
+    rows = _rank(_score(X, y, fold_list, configs, test_X, progress, offset_X), len(fold_list))
     n_groups = int(np.unique(group_ids).size)
     result = TuneResult(config=rows[0].params, group_kind=kind, n_groups=n_groups, n_splits=len(fold_list),
                         rows=rows, unscored=unscored, folds_dropped=len(dropped) + unmatched_folds,

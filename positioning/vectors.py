@@ -13,6 +13,14 @@ MISSING_DBM = -105.0
 AGGREGATES = {"median": statistics.median, "mean": statistics.fmean, "max": max, "last": lambda v: v[-1]}
 
 
+def weakest_listed_dbm(X: np.ndarray, missing: float = MISSING_DBM) -> float | None:
+    """The weakest level a survey's fingerprints list, its hearing: their 0.1th percentile, so that a few stray
+    readings do not set it (the simulated surveys list down to the APs' -95 dBm; a survey tool may cut earlier or
+    list weaker); None when they list nothing."""
+    heard = X[missing < X]
+    return float(np.percentile(heard, 0.1)) if heard.size else None
+
+
 def hears_surveyed(train_X: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Per row of X: whether it hears an AP some row of `train_X` hears (a column nobody in the training rows
     hears is known by name only: a query hearing nothing else matches no fingerprint). The fitted form of

@@ -10,7 +10,7 @@ from scipy import sparse
 
 from positioning.params import EstimatorParams
 from positioning.representation import REPRESENTATIONS, to_representation
-from positioning.vectors import MISSING_DBM
+from positioning.vectors import MISSING_DBM, weakest_listed_dbm
 
 METRICS = ("sorensen", "manhattan", "euclidean")
 # Offsets under this (dB) are left alone: readings are whole dB and vary more than this between scans, so a
@@ -396,15 +396,29 @@ class WKNNPositioner(EstimatorParams):
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
 
-    def fit(self, X, y) -> WKNNPositioner:
+    def fit(self, X, y, offset_X=None) -> WKNNPositioner:
         """X: (n, n_aps) RSSI in dBm, unheard = `missing` (an array, or a frame whose column names are kept
         as `feature_names_in_` and matched at predict). y: (n, 4) = building, floor (whole numbers), x, y.
         A row that hears nothing stays in the map (a surveyed spot where nothing is heard); a map where
-        no row hears anything is refused."""
+        no row hears anything is refused.
+
+        `offset_X` (X's shape, dBm): what a query's offset is measured against, when not X itself: X with the
+        levels its survey did not list estimated below the survey's hearing (a venue's map lists an AP at a point
+        only where the survey phone heard it in half its scans; a phone louder than the survey phone is heard by
+        some of the others now and then, and those readings then count toward its offset). A level under X's
+        weakest listed one (`weakest_listed_dbm`: the estimates, and the few stray listed levels under its 0.1th
+        percentile) counts at it: all a fingerprint that does not list an AP says is that it was under the hearing,
+        so the phone read it at least that much louder (unclipped, a harsher simulated radio world lost up to 10
+        points of landing at 120 s). So an estimate decides only whether the AP counts at that spot. Matching, the
+        strong rows and everything else stay on X (docs/landing-history.md, twenty-second pass)."""
         self.check_params()
         names = _column_names(X)
         X = check_matrix(X)
         y = _check_targets(y, X.shape[0])
+        if offset_X is not None:
+            offset_X = check_matrix(offset_X, "offset_X")
+            if offset_X.shape != X.shape:
+                raise ValueError(f"offset_X must have X's shape {X.shape}, got {offset_X.shape}")
         R = self._represent(X)
         # Inverted index (CSC): for each AP, the rows that hear it and their values. A query reads only
         # the columns of the APs it hears; the map is ~95% "not heard", so this is also ~10x smaller.
@@ -418,12 +432,15 @@ class WKNNPositioner(EstimatorParams):
         self.unheard_aps_ = np.flatnonzero(np.diff(self.col_ptr_) == 0)
         self.col_rows_ = csc.indices.astype(np.int32)
         self.col_values_ = csc.data.astype(np.float32)
-        # The heard dBm per fingerprint (CSR), to estimate a query's offset against its neighbours.
-        heard = sparse.csr_matrix(np.where(self.missing < X, X - self.missing, 0.0))
+        # The heard dBm per fingerprint (CSR): each AP's strong rows, and what a query's offset is measured against
         self.__dict__.pop("_strong_rows", None)  # strong_rows of an earlier fit
-        self.row_ptr_ = heard.indptr.astype(np.int64)
-        self.row_aps_ = heard.indices.astype(np.int32)
-        self.row_dbm_ = (heard.data + self.missing).astype(np.float32)
+        self.row_ptr_, self.row_aps_, self.row_dbm_ = self._heard_rows(X)
+        if offset_X is None:
+            self.offset_ptr_, self.offset_aps_, self.offset_dbm_ = self.row_ptr_, self.row_aps_, self.row_dbm_
+        else:
+            weakest = weakest_listed_dbm(X, self.missing)
+            self.offset_ptr_, self.offset_aps_, self.offset_dbm_ = self._heard_rows(
+                np.where(offset_X > self.missing, np.maximum(offset_X, weakest), offset_X))
         self.row_sums_ = R.sum(axis=1, dtype=np.float64)
         self.row_squares_ = (R.astype(np.float64) ** 2).sum(axis=1)
         self.buildings_ = y[:, 0].astype(np.int64)
@@ -435,14 +452,21 @@ class WKNNPositioner(EstimatorParams):
         self.blended_ = None
         if self.blend_representation is not None:
             self.blended_ = type(self)(**{**self.get_params(), "representation": self.blend_representation,
-                                          "blend_representation": None}).fit(X, y)
+                                          "blend_representation": None}).fit(X, y, offset_X)
             self._share_with(self.blended_)
         return self
 
+    def _heard_rows(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """X's heard entries by row (CSR): row pointers, AP columns, dBm."""
+        heard = sparse.csr_matrix(np.where(self.missing < X, X - self.missing, 0.0))
+        return (heard.indptr.astype(np.int64), heard.indices.astype(np.int32),
+                (heard.data + self.missing).astype(np.float32))
+
     # The learned arrays that do not depend on the representation: which rows hear which APs, their dBm and
     # their labels. A blend's second model holds the same values; it takes these very arrays (`_share_with`).
-    SHARED_ARRAYS = ("col_ptr_", "col_rows_", "unheard_aps_", "row_ptr_", "row_aps_", "row_dbm_", "buildings_",
-                     "floors_", "building_labels_", "building_codes_", "floor_labels_", "floor_codes_", "xy_")
+    SHARED_ARRAYS = ("col_ptr_", "col_rows_", "unheard_aps_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_",
+                     "offset_aps_", "offset_dbm_", "buildings_", "floors_", "building_labels_", "building_codes_",
+                     "floor_labels_", "floor_codes_", "xy_")
 
     def _share_with(self, partner: WKNNPositioner) -> None:
         """Let the blend's second model read this model's representation-independent arrays instead of its
@@ -844,15 +868,16 @@ class WKNNPositioner(EstimatorParams):
     # -- phone-to-phone differences ----------------------------------------------------------------
 
     def _offsets(self, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Per query (dBm rows of X): the median of query minus fingerprint over the APs both hear, taken
-        over the given (query, neighbour row) pairs. A phone model reading louder or softer than the survey
-        phone shifts every AP alike, so this is the phone's offset as far as the neighbours are right."""
-        lengths = self.row_ptr_[rows + 1] - self.row_ptr_[rows]
-        entries = concat_ranges(self.row_ptr_[rows], lengths)
+        """Per query (dBm rows of X): the median of query minus fingerprint over the APs both hear (the
+        fingerprint's levels as fitted with `offset_X`), taken over the given (query, neighbour row) pairs. A
+        phone model reading louder or softer than the survey phone shifts every AP alike, so this is the phone's
+        offset as far as the neighbours are right."""
+        lengths = self.offset_ptr_[rows + 1] - self.offset_ptr_[rows]
+        entries = concat_ranges(self.offset_ptr_[rows], lengths)
         owner = np.repeat(queries, lengths)
-        query_dbm = X[owner, self.row_aps_[entries]]
+        query_dbm = X[owner, self.offset_aps_[entries]]
         heard = query_dbm > self.missing
-        diff, owner = query_dbm[heard] - self.row_dbm_[entries][heard], owner[heard]
+        diff, owner = query_dbm[heard] - self.offset_dbm_[entries][heard], owner[heard]
         order = np.lexsort((diff, owner))
         diff = diff[order]
         counts = np.bincount(owner, minlength=X.shape[0])
@@ -1050,6 +1075,6 @@ class WKNNPositioner(EstimatorParams):
         """Memory held by the learned arrays (a blend's second model's included, each array counted once)."""
         models = [self] + ([partner] if (partner := getattr(self, "blended_", None)) is not None else [])
         names = ("col_ptr_", "col_rows_", "col_values_", "row_sums_", "row_squares_", "buildings_", "floors_",
-                 "xy_", "row_ptr_", "row_aps_", "row_dbm_")
+                 "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_", "offset_dbm_")
         arrays = {id(a): a for model in models for a in (getattr(model, name) for name in names)}
         return int(sum(a.nbytes for a in arrays.values()))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial import cKDTree
 
-from fingerprints.falloff import ApFalloff, survey_hearing_dbm
+from fingerprints.falloff import ApFalloff
 from fingerprints.model import VenueMap
 from fingerprints.quality import (
     ASSUMED_NOISE_DB,
@@ -53,7 +53,7 @@ from fingerprints.quality import (
     route_point_problem,
 )
 from fingerprints.simulator import report_schedule
-from fingerprints.training import training_set
+from fingerprints.training import offset_reference, training_set
 from portal.tracking.locator import kept_position, position_of
 from portal.tracking.models import VenueModel, build_venue_model
 from portal.tracking.phone_mix import count_into
@@ -463,15 +463,15 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
         max_points = max(1, min(VISITS, VISITS_PER_ZONE * dwell))
     visits = _dwell_zones(venue, max_points, rng)
     live = build_venue_model(venue)
-    _, X, y = training_set(venue)  # the rows the live positioner is fitted on, in venue.samples order
-    hiding = LeaveOutPositioner(**live.positioner.get_params()).fit(X, y)
+    ap_ids, X, y = training_set(venue)  # the survey's rows, in venue.samples order
+    falloff = live.falloff  # what the survey did not list at a point was below its hearing (fitted to it)
+    # fitted as the live positioner is; the made-up phones read what the survey listed and, below it, the fall-off
+    hiding = LeaveOutPositioner(**live.positioner.get_params()).fit(X, y, offset_reference(venue, ap_ids, X, y,
+                                                                                            falloff))
     model = replace(live, positioner=hiding)
     ap_by_id = {ap.bssid: ap for ap in venue.aps}
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in model.ap_ids], dtype=float).reshape(-1, 2)
-    survey = _Survey(venue, X)
-    hearing = survey_hearing_dbm(X, MISSING_DBM)  # what the survey did not list at a point was below it there
-    survey.falloff = ApFalloff.fit(survey.coords, X, np.array([ap_by_id[b].floor for b in model.ap_ids], dtype=float),
-                                   ap_xy, a.sensitivity_dbm if hearing is None else hearing, MISSING_DBM)
+    survey = _Survey(venue, X, falloff)
     walk_in = WalkIn(venue, survey.coords, a.early_walk_m)
     feed = _feed(venue, model.ap_ids, a.meraki_share)
     surveyed_noise = survey_noise_db(venue)

@@ -12,10 +12,11 @@ from functools import cached_property
 
 import redis
 
+from fingerprints.falloff import ApFalloff
 from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from fingerprints.training import live_params, training_set
+from fingerprints.training import fitted_falloff, live_params, offset_reference, training_set
 from portal.ingest.store import RssiKeys, ap_times
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
@@ -38,6 +39,7 @@ class VenueModel:
     groups: dict[str, str]  # zone -> the zone standing for its group (positioning/groups.py)
     zone_ids: set[str] = field(default_factory=set)
     masked: frozenset[str] = frozenset()  # APs left out: silent in the live reports
+    falloff: ApFalloff | None = None  # every AP's fall-off (masked ones too), reused when the masked APs change
 
     @cached_property
     def ap_columns(self) -> dict[str, int]:
@@ -62,12 +64,17 @@ def floor_connectors(venue: VenueMap, zones: ZoneMap) -> list[tuple[str, str]]:
     return out
 
 
-def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> VenueModel:
-    """Fit the positioner on the venue's fingerprint samples, without the `masked` APs."""
+def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset(),
+                      falloff: ApFalloff | None = None) -> VenueModel:
+    """Fit the positioner on the venue's fingerprint samples, without the `masked` APs. `falloff`: the map
+    version's, fitted on every AP (an earlier model's, when APs fall silent or report again; else fitted here)."""
     ap_ids, X, y = training_set(venue)  # the same matrices the map quality report cross-validates
+    falloff = falloff if falloff is not None else fitted_falloff(venue, ap_ids, X, y)
+    kept_falloff = falloff
     if masked:
         keep = [i for i, ap in enumerate(ap_ids) if ap not in masked]
         ap_ids, X = [ap_ids[i] for i in keep], X[:, keep]
+        kept_falloff = None if falloff is None else falloff.columns(keep)
         heard = (X > MISSING_DBM).any(axis=1)
         X, y = X[heard], y[heard]
         samples = [s for s, h in zip(venue.samples, heard, strict=True) if h]
@@ -80,7 +87,8 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         [{ap: v for ap, v in s.rssi.items() if ap not in masked} for s in samples],
         [s.zone or off_zone(s.floor) for s in samples], [s.floor for s in samples], [(s.x, s.y) for s in samples])
     # the venue's tuned configuration; every AP's strong rows now rather than on a probe
-    positioner = WKNNPositioner(**live_params(venue)).fit(X, y).with_strong_rows()
+    offsets_against = offset_reference(venue, ap_ids, X, y, kept_falloff)  # unlisted APs below the hearing
+    positioner = WKNNPositioner(**live_params(venue)).fit(X, y, offsets_against).with_strong_rows()
     return VenueModel(
         version=venue.version,
         venue=venue,
@@ -93,6 +101,7 @@ def build_venue_model(venue: VenueMap, masked: frozenset[str] = frozenset()) -> 
         groups=venue_groups(venue),
         zone_ids={z.id for z in venue.zones},
         masked=masked,
+        falloff=falloff,
     )
 
 
@@ -155,7 +164,7 @@ class ModelCache:
             self._models[venue] = (now, current)
             return current
         with self._lock:
-            model = build_venue_model(venue_map, masked)
+            model = build_venue_model(venue_map, masked, current.falloff if current is not None else None)
             self._models[venue] = (time.monotonic(), model)
             return model
 

@@ -23,7 +23,7 @@ from fingerprints.quality import (
     training_set,
     write_report_pngs,
 )
-from fingerprints.training import live_params
+from fingerprints.training import live_params, offset_reference
 from positioning import WKNNPositioner
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,21 +49,39 @@ def test_plausible_numbers_on_the_demo_mall(demo_map, report):
 
 
 def test_leaving_a_point_out_equals_refitting_without_it(demo_map, report):
-    """The fit-once shortcut gives exactly what a refit without the left-out row gives."""
-    _, X, y = training_set(demo_map)
+    """The fit-once shortcut gives exactly what a refit without the left-out row gives (the offset measured
+    against the same reference as the live model's)."""
+    ap_ids, X, y = training_set(demo_map)
+    reference = offset_reference(demo_map, ap_ids, X, y)
     for i in (0, 417, 800, 1599):
         keep = np.arange(len(X)) != i
-        refit = WKNNPositioner(**live_params(demo_map)).fit(X[keep], y[keep]).locate(X[i])
+        refit = WKNNPositioner(**live_params(demo_map)).fit(X[keep], y[keep], reference[keep]).locate(X[i])
         p = report.points[i]
         assert (refit.floor, refit.x, refit.y) == pytest.approx((p.est_floor, p.est_x, p.est_y))
+
+
+def test_the_report_measures_offsets_as_the_live_model_does(demo_map, monkeypatch):
+    """The report's model measures a phone's offset against the survey with its unlisted APs estimated, as the live
+    model does (`offset_reference`), not against the listed levels alone."""
+    fitted = []
+    real_fit = LeaveOutPositioner.fit
+
+    def spy(self, X, y, offset_X=None):
+        fitted.append(offset_X)
+        return real_fit(self, X, y, offset_X)
+    monkeypatch.setattr(LeaveOutPositioner, "fit", spy)
+    quality_report(demo_map, floor=1)
+    ap_ids, X, y = training_set(demo_map)
+    assert len(fitted) == 1 and np.array_equal(fitted[0], offset_reference(demo_map, ap_ids, X, y))
 
 
 def test_the_leave_out_model_is_the_production_model(demo_map):
     from portal.tracking.models import build_venue_model
 
     production = build_venue_model(demo_map).positioner
-    _, X, y = training_set(demo_map)
-    mine = LeaveOutPositioner(**WKNNPositioner(**live_params(demo_map)).get_params()).fit(X, y)
+    ap_ids, X, y = training_set(demo_map)
+    mine = LeaveOutPositioner(**WKNNPositioner(**live_params(demo_map)).get_params()).fit(
+        X, y, offset_reference(demo_map, ap_ids, X, y))
     assert mine.get_params() == production.get_params()
     assert mine.locate(X[5]) == production.locate(X[5])  # nothing excluded: identical
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import truncnorm
 
-from fingerprints.falloff import MIN_HEARD, ApFalloff, _design, survey_hearing_dbm
+from fingerprints.falloff import MIN_HEARD, ApFalloff, _design
 from fingerprints.geometry import zone_map
 from fingerprints.quality import LiveAssumptions, WalkIn
 from fingerprints.simulator import ApReporting
-from fingerprints.training import training_set
+from fingerprints.training import live_params, offset_reference, training_set
 from portal.tracking import estimate
 from portal.tracking.models import build_venue_model
-from positioning import MISSING_DBM
+from positioning import MISSING_DBM, WKNNPositioner
+from positioning.vectors import weakest_listed_dbm
 
 THRESHOLD = -95.0
 
@@ -67,12 +69,84 @@ def test_an_unlisted_ap_is_drawn_below_the_survey_hearing_and_a_listed_one_not_a
     assert falloff.levels_below(1, 62.0, 60.0, np.array([False]), rng)[0] == MISSING_DBM
 
 
+def test_the_map_fills_an_unlisted_ap_with_its_expected_level_below_the_hearing():
+    coords, X = surveyed_ap()
+    falloff = fitted(coords, X)
+    filled = falloff.filled(coords, X)
+    listed = X[:, 0] > MISSING_DBM
+    assert np.array_equal(filled[listed], X[listed])  # what the survey listed is kept as it is
+    unlisted = ~listed & (filled[:, 0] > MISSING_DBM)
+    assert unlisted.sum() > 300 and (filled[unlisted, 0] < THRESHOLD).all()
+    # the truncated normal's mean, against scipy's own
+    a, b, c = falloff.coef[0]
+    sd = falloff.spread_db[0]
+    design = _design(coords[:, 0], coords[:, 1:], 1.0, np.array([60.0, 60.0]))
+    mean = design @ falloff.coef[0]
+    expected = truncnorm.mean(-np.inf, (THRESHOLD - mean) / sd, loc=mean, scale=sd)
+    assert np.allclose(filled[unlisted, 0], expected[unlisted], atol=1e-6)
+    # where the fit reads far louder than the hearing (a point by the AP the survey happened to miss), just under it;
+    # two floors off and far away, under the missing level: unheard
+    near = falloff.filled(np.array([[1.0, 61.0, 60.0]]), np.array([[MISSING_DBM]]))[0, 0]
+    far = falloff.filled(np.array([[3.0, 0.0, 0.0]]), np.array([[MISSING_DBM]]))[0, 0]
+    assert THRESHOLD - 1 < near < THRESHOLD and far == MISSING_DBM
+
+
+def test_an_ap_not_fitted_is_not_filled():
+    coords, X = surveyed_ap()
+    X = np.column_stack([X, np.full(len(X), MISSING_DBM)])
+    X[:MIN_HEARD - 1, 1] = -80.0
+    falloff = ApFalloff.fit(coords, X, np.array([1.0, 1.0]), np.array([[60.0, 60.0], [10.0, 10.0]]), THRESHOLD,
+                            MISSING_DBM)
+    assert np.array_equal(falloff.filled(coords, X)[:, 1], X[:, 1])
+    with pytest.raises(ValueError, match="X must be"):  # another survey's columns, or its points
+        falloff.filled(coords, X[:, :1])
+    with pytest.raises(ValueError, match="X must be"):
+        falloff.filled(coords[:-1], X)
+    assert falloff.columns([1]).filled(coords, X[:, 1:]).shape == (len(X), 1)  # the fits of the APs kept
+
+
+@pytest.mark.parametrize("shape", ["linear", "ring"])
+def test_a_louder_phone_is_placed_nearer_with_its_offset_measured_against_the_fall_off(small_malls, shape):
+    """A shopper's phone 6 dB louder than the survey phone, still for 5 scans at a spot in every dwell zone (the
+    simulator's field): the live model measures its offset against the survey's fingerprints with the APs they do
+    not list estimated below the hearing (`offset_reference`), and places it nearer than on the listed levels
+    alone."""
+    mall = small_malls[shape]
+    venue, sim = mall.venue, mall.simulator()
+    ap_ids, X, y = training_set(venue)
+    columns = [venue.ap_ids().index(b) for b in ap_ids]
+    zones, rng = zone_map(venue), np.random.default_rng(0)
+    queries, truth = [], []
+    for zone in venue.zones:
+        if zone.kind in ("corridor", "garage", "lobby"):
+            continue
+        x, yy = estimate.spot_in_zone(zone, zones, rng)
+        mean = sim.mean_vector(zone.floor, x, yy)
+        scans = np.stack([sim.scan_vector(zone.floor, x, yy, rng, phone_offset_db=mall.survey_phone_offset_db + 6,
+                                          mean=mean) for _ in range(5)])
+        heard = (~np.isnan(scans)).sum(axis=0) >= 3
+        vector = np.full(len(columns), MISSING_DBM)
+        vector[heard[columns]] = np.nanmedian(scans[:, columns][:, heard[columns]], axis=0)
+        queries.append(vector)
+        truth.append((zone.floor, x, yy))
+    truth = np.array(truth)
+
+    def mean_error(offset_X: np.ndarray | None) -> float:
+        placed = WKNNPositioner(**live_params(venue)).fit(X, y, offset_X).predict(np.array(queries))
+        return float(np.mean(np.hypot(placed[:, 2] - truth[:, 1], placed[:, 3] - truth[:, 2])
+                             + 30.0 * (placed[:, 1] != truth[:, 0])))  # a wrong floor counts 30 m
+
+    reference = offset_reference(venue, ap_ids, X, y)
+    assert ((reference > MISSING_DBM) & (X <= MISSING_DBM)).sum() > 0.3 * (X > MISSING_DBM).sum()
+    assert mean_error(reference) < 0.9 * mean_error(None)  # 0.76 on both when written
+
+
 def test_the_survey_hearing_is_its_weakest_listed_level_not_a_stray_one():
     _, X = surveyed_ap()
-    assert survey_hearing_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
+    assert weakest_listed_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
     X[:2, 0] = -118.0  # two stray readings
-    assert survey_hearing_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
-    assert survey_hearing_dbm(np.full((5, 2), MISSING_DBM), MISSING_DBM) is None
+    assert weakest_listed_dbm(X, MISSING_DBM) == pytest.approx(THRESHOLD, abs=0.1)
+    assert weakest_listed_dbm(np.full((5, 2), MISSING_DBM), MISSING_DBM) is None
 
 
 def test_an_ap_listed_at_too_few_points_is_never_drawn():
@@ -153,6 +227,7 @@ def test_the_estimate_draws_a_spot_once_while_she_stands_and_anew_each_second_sh
     def fit(cls, coords, X, ap_floor, ap_xy, threshold_dbm, missing):
         fits.append(threshold_dbm)
         return real_fit(cls, coords, X, ap_floor, ap_xy, threshold_dbm, missing)
-    monkeypatch.setattr(estimate.ApFalloff, "fit", classmethod(fit))
+    monkeypatch.setattr(ApFalloff, "fit", classmethod(fit))
     estimate.live_estimate(demo_map, max_points=3)
-    assert fits == [survey_hearing_dbm(X, MISSING_DBM)]
+    # one fit, the live model's: its offset reference and the estimate's made-up phones, from the survey's hearing
+    assert fits == [weakest_listed_dbm(X, MISSING_DBM)]

@@ -8,6 +8,7 @@ from fingerprints.quality import (
     CHECKED,
     CHECKED_ASSUMED_PHONES,
     LiveAssumptions,
+    _whole_points,
     configuration_note,
     own_configuration,
     rate_half_width,
@@ -82,9 +83,14 @@ def test_the_check_states_its_sampling_error():
     """CHECKED's ± comes from the check's sample sizes (a 95% binomial interval), not a constant."""
     assert rate_half_width(0.5, 30) == pytest.approx(0.179, abs=1e-3)
     assert rate_half_width(0.9, 60, 150) == pytest.approx(1.96 * (0.09 * (1 / 60 + 1 / 150)) ** 0.5)
-    assert "-6 to +3 at 120 s (±4)" in CHECKED and "-11 to +6 at the first probe (±9)" in CHECKED
-    assert "counted" in CHECKED and "-12 to +3 at the first probe (±9)" in CHECKED_ASSUMED_PHONES  # assumed phones
-    assert "-7 to +3 at 120 s (±4)" in CHECKED_ASSUMED_PHONES  # 8888's -6.5: whole points, a half away from zero
+    assert "-6 to +4 at 120 s (±4)" in CHECKED and "-12 to +4 at the first probe (±9)" in CHECKED
+    assert "counted" in CHECKED and "-11 to +4 at the first probe (±9)" in CHECKED_ASSUMED_PHONES  # assumed phones
+    assert "-6 to +3 at 120 s (±4)" in CHECKED_ASSUMED_PHONES and "-5 to +3 at 30 s (±5)" in CHECKED_ASSUMED_PHONES
+
+
+def test_the_check_rounds_a_half_point_away_from_zero():
+    """Python's round() takes -6.5 to -6 and 2.5 to 2: the check would read half a point better than it is."""
+    assert [_whole_points(d) for d in (-6.5, 6.5, 2.5, -5.4, 0.4, -0.5)] == [-7, 7, 3, -5, 0, -1]
     # every checked mall was among those a rule was compared on (the association rank): said, not a held-out check
     assert "8888; all of them were among the malls a rule was compared on, so this is not a fully held-out" in CHECKED
 

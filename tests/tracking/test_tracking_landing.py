@@ -12,11 +12,12 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
+from fingerprints.falloff import ApFalloff
 from portal.demo import simulated_reports
 from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, ModelCache, Position, TrackKeys
 from portal.tracking.locator import silent_columns
-from portal.tracking.models import silent_aps
+from portal.tracking.models import build_venue_model, silent_aps
 from positioning.vectors import MISSING_DBM
 from tests.test_slice import expected_landing_path, post_phone_at
 
@@ -260,3 +261,24 @@ def test_the_live_model_leaves_silent_aps_out_without_a_resurvey(client, console
     console.login("ops")
     health = client.get("/console/ops/demo/health", headers={"Accept": "application/json"}).get_json()
     assert health["masked_aps"] == [gone] and health["unknown_aps"] == [unknown]
+
+
+def test_a_rebuild_for_silent_aps_reuses_the_versions_fall_off(demo, svc, db, monkeypatch):
+    """The fall-off an offset is measured against is fitted once per map version, on every AP: when APs fall
+    silent the model is rebuilt on the spot (under the cache's lock), with the fit's columns of the APs kept."""
+    fits = []
+    real_fit = ApFalloff.fit.__func__
+    monkeypatch.setattr(ApFalloff, "fit", classmethod(lambda cls, *a: fits.append(1) or real_fit(cls, *a)))
+    cache = ModelCache(svc.venues, db=db, silent_after_s=300, recheck_s=0)
+    whole = cache.get("demo")
+    assert len(fits) == 1 and whole.falloff is not None and whole.falloff.coef.shape[0] == len(whole.ap_ids)
+    now = time.time()
+    gone = whole.ap_ids[0]
+    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now for ap in whole.ap_ids[1:6]}, gone: now - 3600})
+    masked = cache.get("demo")
+    assert masked.masked == {gone} and len(fits) == 1 and masked.falloff is whole.falloff
+    fresh = build_venue_model(masked.venue, masked.masked)  # fitted anew: the same model
+    assert len(fits) == 2
+    assert masked.positioner.offset_dbm_ is not masked.positioner.row_dbm_  # offsets against the estimates too
+    assert masked.positioner.offset_dbm_.size > masked.positioner.row_dbm_.size
+    assert np.array_equal(fresh.positioner.offset_dbm_, masked.positioner.offset_dbm_)

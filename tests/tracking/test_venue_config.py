@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import portal.map_cli
 import positioning.tuning
-from fingerprints.training import LIVE_CLUSTER_M, LIVE_K, LIVE_WEIGHT_POWER, tune_venue
+from fingerprints.training import (
+    LIVE_CLUSTER_M,
+    LIVE_K,
+    LIVE_WEIGHT_POWER,
+    offset_reference,
+    training_set,
+    tune_venue,
+)
 from portal.maps.builds import wait_for_model
 from portal.tracking import ModelCache
 from positioning import WKNNPositioner
@@ -45,9 +53,15 @@ def test_the_venues_default_grid_holds_what_its_folds_cannot_judge_at_the_live_m
     """Venue tuning scores what the live model runs: the default grid's offset rounds and unheard weights, the
     live model's representation, k, offset search and floor vote (the folds cannot judge them for a live phone),
     and the live model's values for the rest, never the library's defaults."""
-    seen = {}
-    monkeypatch.setattr(positioning.tuning, "tune", lambda X, y, groups, grid, **kw: seen.update(grid))
+    seen, fitted_on = {}, []
+    monkeypatch.setattr(positioning.tuning, "tune",
+                        lambda X, y, groups, grid, **kw: (seen.update(grid), fitted_on.append((X, kw["offset_X"]))))
     tune_venue(demo_map)
+    # the folds' models fitted on the survey, a phone's offset measured as the live model measures it
+    ap_ids, X, y = training_set(demo_map)
+    assert np.array_equal(fitted_on[0][0], X)
+    assert np.array_equal(fitted_on[0][1], offset_reference(demo_map, ap_ids, X, y))
+    assert not np.array_equal(fitted_on[0][1], X)
     assert seen["floor_rule"] == ("vote",) and seen["k"] == (LIVE_K,)
     assert seen["blend_representation"] == (None,)  # the live model with a blend landed worse: not tried
     # the folds' still, near-alike vectors favour what lands worse (docs/landing-history.md, twentieth pass)
