@@ -91,12 +91,18 @@ def test_the_map_fills_an_unlisted_ap_with_its_expected_level_below_the_hearing(
     assert THRESHOLD - 1 < near < THRESHOLD and far == MISSING_DBM
 
 
-def test_an_ap_not_fitted_is_not_filled():
+def with_an_ap_heard_too_little():
+    """surveyed_ap's survey and a second AP at (10, 10) on floor 1 listed at MIN_HEARD - 1 points, and their fit."""
     coords, X = surveyed_ap()
     X = np.column_stack([X, np.full(len(X), MISSING_DBM)])
     X[:MIN_HEARD - 1, 1] = -80.0
     falloff = ApFalloff.fit(coords, X, np.array([1.0, 1.0]), np.array([[60.0, 60.0], [10.0, 10.0]]), THRESHOLD,
                             MISSING_DBM)
+    return coords, X, falloff
+
+
+def test_an_ap_not_fitted_is_not_filled():
+    coords, X, falloff = with_an_ap_heard_too_little()
     assert np.array_equal(falloff.filled(coords, X)[:, 1], X[:, 1])
     with pytest.raises(ValueError, match="X must be"):  # another survey's columns, or its points
         falloff.filled(coords, X[:, :1])
@@ -150,11 +156,7 @@ def test_the_survey_hearing_is_its_weakest_listed_level_not_a_stray_one():
 
 
 def test_an_ap_listed_at_too_few_points_is_never_drawn():
-    coords, X = surveyed_ap()
-    X = np.column_stack([X, np.full(len(X), MISSING_DBM)])
-    X[:MIN_HEARD - 1, 1] = -80.0
-    falloff = ApFalloff.fit(coords, X, np.array([1.0, 1.0]), np.array([[60.0, 60.0], [10.0, 10.0]]), THRESHOLD,
-                            MISSING_DBM)
+    coords, X, falloff = with_an_ap_heard_too_little()
     assert list(falloff.fitted) == [True, False]
     levels = falloff.levels_below(1, 10.0, 10.0, np.array([True, True]), np.random.default_rng(0))
     assert levels[1] == MISSING_DBM and levels[0] > MISSING_DBM
