@@ -76,7 +76,8 @@ def placed_error_m(dx: float, dy: float, floors_off: int = 0) -> float:
 
 
 class LeaveOutPositioner(WKNNPositioner):
-    """The production positioner, with some training rows hidden from the neighbour search."""
+    """The production positioner, with some training rows hidden from the neighbour search (a blend's second model
+    ranks the first's candidates, which hide them already)."""
 
     excluded: np.ndarray | None = None
 
@@ -87,13 +88,6 @@ class LeaveOutPositioner(WKNNPositioner):
             keep = ~np.isin(rows, self.excluded)
             rows, d = rows[keep], d[keep]
         return rows, d
-
-    def _partner(self) -> WKNNPositioner | None:
-        """The blended model (`blend_representation`) hides the same rows."""
-        partner = super()._partner()
-        if partner is not None:
-            partner.excluded = self.excluded
-        return partner
 
 
 # -- the report ----------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ LIVE_WEIGHT_POWER = 4.0
 # the live path searches it only +-5 dB (positioning/phone_offset.py KNOWN_SEARCH_DB: twelfth pass). No blend of two
 # representations: it helped on the public sets' folds (docs/positioning.md "Blend"), and the live model with an
 # exponential model blended in landed worse on every training mall (101-404, 100 shoppers, mean right zone first /
-# 30 s / 120 s 77.0 / 89.0 / 94.3% -> 75.8 / 85.9 / 92.5%, error at 120 s higher on all four), for twice the work.
+# 30 s / 120 s 77.0 / 89.0 / 94.3% -> 75.8 / 85.9 / 92.5%, error at 120 s higher on all four; measured when the second
+# model searched the map itself, before it ranked the first's candidates: docs/positioning.md "Blend").
 LIVE_FIXED = {"representation": "powed", "metric": "sorensen", "k_floor": None, "k_building": None,
               "offset_rounds": 2, "offset_search_db": 10.0, "unheard_weight": 1.0, "floor_rule": "vote",
               "blend_representation": None}
@@ -61,10 +62,14 @@ def live_params(venue: VenueMap) -> dict:
 
 def checked_live_config(config: object) -> dict:
     """A configuration to store for a venue, checked as the live model will run it: over the live defaults, not
-    the library's (valid alone, {"blend_representation": "powed"} blends the live model's powed with itself, and
-    the venue's model could not be built). ValueError naming the parameter."""
+    the library's. ValueError naming the parameter; also for a blend with the live model's own representation
+    ({"blend_representation": "powed"}: the library reads it as no blend, but stored for a venue it is a mistake
+    that would change nothing)."""
     config = tuning.check_config(config)
-    tuning.check_config({**live_defaults(), **config})
+    live = tuning.check_config({**live_defaults(), **config})
+    if live["blend_representation"] is not None and live["blend_representation"] == live["representation"]:
+        raise ValueError(f"blend_representation {live['blend_representation']!r} is the live model's own "
+                         "representation (no blend): name another one, or null")
     return config
 
 

@@ -10,11 +10,12 @@ sums), so both paths pick the same neighbours (tests/positioning_tests/ checks i
 Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of queries over a
 per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
 query); README *Positioning* has the figures. The offset rounds' medians (`median_offsets`) are compiled here too,
-for the batch path only.
+for the batch path only, and a blend's second model's ranking of the first's candidates (`ranked`), on both paths.
 
 numba compiles it on first use (a few seconds) and caches the machine code (`compiled`: in `NUMBA_CACHE_DIR`
-if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path, so
-a process that never positions in batches (a web worker answering single lookups) never loads numba."""
+if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path and
+to blend, so a process that never positions in batches with an unblended model (a web worker answering single
+lookups with the live model) never loads numba."""
 
 from __future__ import annotations
 
@@ -221,3 +222,88 @@ def median_offsets(model, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) 
                     float(model.missing), np.asarray(queries, dtype=np.int64), np.asarray(rows, dtype=np.int64),
                     medians, counts)
     return medians, counts
+
+
+@compiled()
+def _ranked_rows(row_ptr, row_aps, row_values, row_full, R, q_totals, rows, metric: int, unheard_weight: float,
+                 partial: bool, silent, sort: bool, rows_out, d_out) -> None:
+    """Per represented query of R: its candidate rows (-1: none) with their distances, nearest first (equal
+    distances by row id), the -1 entries last at inf. The map row by row: CSR of the represented fingerprints
+    (row_ptr, row_aps, row_values float32) and per row its full sum (L1) or sum of squares (Euclidean). A full match
+    compares a fingerprint's values at the APs the query does not hear `unheard_weight` times; a partial one
+    (`partial`) over the query's audible APs and the `silent` ones (a bool per AP) only. The cross terms are float32
+    (min, or the product), summed in float64, as the search sums them. `sort` False: left in the given order (-1
+    entries at inf), for the caller to sort a list too long for an insertion sort."""
+    big = np.iinfo(np.int64).max
+    for i in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            row = rows[i, j]
+            if row < 0:
+                d_out[i, j], rows_out[i, j] = np.inf, big
+                continue
+            cross, compared = 0.0, 0.0
+            for e in range(row_ptr[row], row_ptr[row + 1]):
+                ap, value, q = row_aps[e], row_values[e], R[i, row_aps[e]]
+                if metric == EUCLIDEAN:
+                    cross += np.float64(value * q)
+                    own = np.float64(value) * np.float64(value)
+                else:
+                    cross += np.float64(min(value, q))
+                    own = np.float64(value)
+                if q > 0 or (partial and silent[ap]):
+                    compared += own
+            if not partial:
+                compared = _compared(row_full[row], compared, unheard_weight)
+            if metric == EUCLIDEAN:
+                d = np.sqrt(max(compared + q_totals[i] - 2 * cross, 0.0))
+            else:
+                total = compared + q_totals[i]
+                d = max(total - 2 * cross, 0.0)
+                if metric == SORENSEN:
+                    d = d / max(total, 1e-12)
+            d_out[i, j], rows_out[i, j] = d, row
+        if not sort:
+            continue
+        for j in range(1, rows.shape[1]):  # insertion sort: a few dozen candidates
+            d, row = d_out[i, j], rows_out[i, j]
+            k = j - 1
+            while k >= 0 and _after(d_out[i, k], rows_out[i, k], d, row):
+                d_out[i, k + 1], rows_out[i, k + 1] = d_out[i, k], rows_out[i, k]
+                k -= 1
+            d_out[i, k + 1], rows_out[i, k + 1] = d, row
+    for i in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            if rows_out[i, j] == big:
+                rows_out[i, j] = -1
+
+
+SORTED_IN_KERNEL = 64  # candidates per query that `_ranked_rows` insertion-sorts itself
+
+
+def ranked(model, R: np.ndarray, rows: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, distances): each represented query's candidate `rows` (m, M; -1: none) ranked by a fitted
+    WKNNPositioner's own distances (`_ranked_rows`; the model holds `row_values_`: a blend's second model)."""
+    if R.ndim != 2 or R.shape[1] != model.n_features_in_ or R.dtype != np.float32 or rows.shape[0] != R.shape[0]:
+        raise ValueError(f"R must be represented queries: float32 of shape (m, {model.n_features_in_}), one row of "
+                         "candidates each")
+    n_rows = model.row_ptr_.size - 1
+    if rows.size and (rows.min() < -1 or rows.max() >= n_rows):  # the kernel reads unchecked memory
+        raise ValueError(f"candidate rows must be row ids of the map (0 to {n_rows - 1}) or -1 for none")
+    euclidean = model.metric == "euclidean"
+    R64 = R.astype(np.float64)
+    q_totals = (R64**2).sum(axis=1) if euclidean else R64.sum(axis=1)
+    silent_mask = np.zeros(model.n_features_in_, dtype=np.bool_)
+    if partial and silent is not None:
+        silent_mask[silent] = True
+    rows_out = np.empty(rows.shape, dtype=np.int64)
+    d_out = np.empty(rows.shape)
+    short = rows.shape[1] <= SORTED_IN_KERNEL  # a full-sort fallback hands over every candidate: numpy sorts those
+    _ranked_rows(model.row_ptr_, model.row_aps_, model.row_values_,
+                 model.row_squares_ if euclidean else model.row_sums_, np.ascontiguousarray(R), q_totals,
+                 np.ascontiguousarray(rows, dtype=np.int64), METRIC_CODES[model.metric], float(model.unheard_weight),
+                 bool(partial), silent_mask, short, rows_out, d_out)
+    if short:
+        return rows_out, d_out
+    order = np.lexsort((np.where(rows_out < 0, np.iinfo(np.int64).max, rows_out), d_out), axis=1)
+    return np.take_along_axis(rows_out, order, axis=1), np.take_along_axis(d_out, order, axis=1)

@@ -23,7 +23,7 @@ from positioning.metrics import position_report
 from positioning.perturb import shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.vectors import MISSING_DBM, hears_surveyed
-from positioning.wknn import METRICS, WKNNPositioner, blended, estimates_table
+from positioning.wknn import METRICS, WKNNPositioner
 
 GROUP_KINDS = ("auto", "phone", "point", "block")
 # Parameters that change only the search, not the fitted map: one fit per fold serves all their values.
@@ -38,7 +38,7 @@ DEFAULT_GRID: dict[str, tuple] = {
     "unheard_weight": (1.0, 0.7, 0.4),
     "floor_rule": ("vote", "mean"),
     # a powed model blended into an exponential one (powed with itself is left out: `_blends_itself`): it lowered
-    # the mean error on both public training sets' folds (docs/positioning.md "Blend"), for twice a query's work
+    # the mean error on both public training sets' folds (docs/positioning.md "Blend"), for a tenth of the batch time
     "blend_representation": (None, "powed"),
 }
 FULL_GRID: dict[str, tuple] = {**DEFAULT_GRID, "representation": REPRESENTATIONS, "metric": METRICS}
@@ -129,10 +129,9 @@ def _folds(groups: np.ndarray, folds: int, per_fold: int, seed: int) -> list[tup
 
 def _score(X, y, folds, configs, test_X: np.ndarray, progress: Callable[[int, int], None] | None,
            offset_X: np.ndarray | None = None) -> list[CVRow]:
-    """Each configuration's fold reports. Per fold, one fit per map (its fit-time values) and one search per map
-    and query-time values: configurations differing only in those share a fit, and a blended configuration
-    (`blend_representation`) is made of its two maps' estimates as WKNNPositioner makes it (`blended`), so it
-    costs no fit and no search that the grid's unblended configurations of the same values do not make anyway."""
+    """Each configuration's fold reports. Per fold, one fit per map (its fit-time values, the blend's included)
+    and one search per map and query-time values: configurations differing only in those share a fit, and an
+    unblended configuration takes the answers of a blended one over the same map, searched once (`predict_with_own`)."""
     by_query: dict[tuple, list[dict]] = {}
     for config in configs:
         by_query.setdefault(_query_key(config), []).append(config)
@@ -143,13 +142,9 @@ def _score(X, y, folds, configs, test_X: np.ndarray, progress: Callable[[int, in
                      None if offset_X is None else offset_X[train_idx])
         for query_key, members in by_query.items():
             fold.at(dict(query_key))
-            # the blends first: their maps' estimates then give the unblended configurations' tables too (a table
-            # asked for first would be searched again for the estimates a blend needs)
-            for config in sorted(members, key=lambda c: c.get("blend_representation") is None):
-                own, other = _map_keys(config)
-                table = fold.table(own) if other is None else estimates_table(
-                    map(blended, fold.estimates(own), fold.estimates(other)))
-                reports[id(config)].append(position_report(y[test_idx], table))
+            # the blends first: their searches answer the unblended configurations over the same maps too
+            for config in sorted(members, key=lambda c: not _blends(c)):
+                reports[id(config)].append(position_report(y[test_idx], fold.table(_map_key(config))))
             done += 1
             if progress:
                 progress(done, total)
@@ -163,15 +158,15 @@ def _score(X, y, folds, configs, test_X: np.ndarray, progress: Callable[[int, in
 
 
 class _Fold:
-    """One fold's maps, each fitted once, and their answers to the held-out queries at one set of query-time values
-    (`at`): estimates where a blend needs them, else the table `predict` gives."""
+    """One fold's maps, each fitted once, and their answers (`predict`'s table) to the held-out queries at one set of
+    query-time values (`at`)."""
 
     def __init__(self, X_train: np.ndarray, y_train: np.ndarray, queries: np.ndarray,
                  offset_train: np.ndarray | None = None) -> None:
         self.X_train, self.y_train, self.queries, self.offset_train = X_train, y_train, queries, offset_train
         self.maps: dict[tuple, WKNNPositioner] = {}
         self.query: dict = {}
-        self.answers: dict[tuple, list | np.ndarray] = {}
+        self.answers: dict[tuple, np.ndarray] = {}
 
     def at(self, query: dict) -> None:
         self.query, self.answers = query, {}
@@ -181,31 +176,29 @@ class _Fold:
             self.maps[key] = WKNNPositioner(**dict(key)).fit(self.X_train, self.y_train, self.offset_train)
         return self.maps[key].set_params(**self.query)
 
-    def estimates(self, key: tuple) -> list:
-        if not isinstance(self.answers.get(key), list):
-            self.answers[key] = self._model(key).locate_many(self.queries)
+    def table(self, key: tuple) -> np.ndarray:
+        if key not in self.answers:
+            answers, own = self._model(key).predict_with_own(self.queries)
+            self.answers[key] = answers
+            self.answers.setdefault(_map_key({**dict(key), "blend_representation": None}), own)
         return self.answers[key]
 
-    def table(self, key: tuple) -> np.ndarray:
-        found = self.answers.get(key)
-        if isinstance(found, list):  # the same answers as predict's, from the estimates a blend asked for
-            return estimates_table(found)
-        if found is None:
-            found = self.answers[key] = self._model(key).predict(self.queries)
-        return found
+
+def _blends(config: dict) -> bool:
+    """A configuration's model blends a second representation in (the default blend included)."""
+    model = WKNNPositioner(**config)
+    return model.blend_representation not in (None, model.representation)
 
 
 def _query_key(config: dict) -> tuple:
     return tuple((name, config[name]) for name in QUERY_TIME_PARAMS if name in config)
 
 
-def _map_keys(config: dict) -> tuple[tuple, tuple | None]:
-    """The fitted maps a configuration reads: its own (its fit-time values) and, blended, the other representation's."""
-    own = {name: value for name, value in config.items()
-           if name not in QUERY_TIME_PARAMS and name != "blend_representation" and value is not None}
-    blend = config.get("blend_representation")
-    other = None if blend is None else tuple(sorted({**own, "representation": blend}.items()))
-    return tuple(sorted(own.items())), other
+def _map_key(config: dict) -> tuple:
+    """The fitted map a configuration reads: its fit-time values (a blend named None, off, kept: unnamed, the
+    default blend)."""
+    return tuple(sorted((name, value) for name, value in config.items() if name not in QUERY_TIME_PARAMS
+                        and (value is not None or name == "blend_representation")))
 
 
 def _rank(rows: list[CVRow], n_splits: int) -> list[CVRow]:

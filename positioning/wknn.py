@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -238,6 +238,9 @@ class _Batch:
     exact: np.ndarray
     fallback: dict[int, Estimate] = field(default_factory=dict)
     offset: np.ndarray | None = None  # dB removed from each query before its final round
+    queries: np.ndarray | None = None  # the dBm queries as last matched (the offset taken off)
+    # the fallback queries' candidates as the one-query path shortlisted them (`_located`): what a blend re-ranks
+    shortlists: dict[int, np.ndarray] = field(default_factory=dict)
 
     def neighbour_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(query index, training row) for every neighbour used for x/y."""
@@ -256,7 +259,9 @@ class _Batch:
             getattr(self, name)[index] = getattr(other, name)
         for i in index.tolist():
             self.fallback.pop(i, None)
+            self.shortlists.pop(i, None)
         self.fallback.update({int(index[j]): e for j, e in other.fallback.items()})
+        self.shortlists.update({int(index[j]): rows for j, rows in other.shortlists.items()})
 
     def estimates(self) -> list[Estimate]:
         out = []
@@ -275,6 +280,18 @@ class _Batch:
         for i, e in self.fallback.items():
             out[i] = (e.building, e.floor, e.x, e.y)
         return out
+
+
+def blended_batch(own: _Batch, other: _Batch) -> _Batch:
+    """`blended` over two models' decisions for one block (whole arrays; `own`'s offset, queries and fallbacks)."""
+    take = other.confidence > own.confidence
+    agree = (other.building == own.building) & (other.floor == own.floor)
+    xy = np.where(take[:, None], other.xy, own.xy)
+    xy[agree] = (own.xy[agree] + other.xy[agree]) / 2
+    return _Batch(xy=xy, exact=own.exact, offset=own.offset, queries=own.queries, fallback=dict(own.fallback),
+                  **{name: np.where(take if name in ("building", "floor", "confidence") else take[:, None],
+                                    getattr(other, name), getattr(own, name))
+                     for name in ("building", "floor", "confidence", "rows", "chosen")})
 
 
 class WKNNPositioner(EstimatorParams):
@@ -304,11 +321,16 @@ class WKNNPositioner(EstimatorParams):
     while near one AP there are few such places (searched there ±5 dB, it gained 3-8 points on every
     check mall: docs/landing-history.md, eighteenth pass).
 
-    `blend_representation` (off by default) fits a second model over another representation of the same map and
-    answers each query with both (`blended`): the more confident one's building and floor, the mean of their
-    x/y where they agree. It lowered the mean error on both public training sets' folds, for twice the work
-    per query, so it is off unless a configuration names it (`tune --grid blend_representation=...` can
-    choose it; docs/positioning.md "Blend").
+    `blend_representation` (powed by default) fits a second model over another representation of the same map:
+    it ranks this model's final candidates (the M nearest it decided from, its offset taken off) by its own
+    distances and decides from them, and each answer blends the two (`blended`): the more confident one's
+    building and floor, the mean of their x/y where they agree. The two representations weigh weak and strong
+    readings differently, so their x/y errors are partly independent. Ranking the candidates instead of
+    searching the map again costs about a tenth of the batch throughput and a quarter of a single query's time
+    on the bench map, not half of them, and scored as well on both public training sets' folds
+    (docs/positioning.md "Blend"). The same representation as `representation`, or None: no blend. The second
+    model (`blended_`) only ranks: it holds no search index values of its own (`col_values_` None) and cannot
+    be used alone.
 
     Distances use only the APs the query hears: with 'not heard' = 0 in every representation,
     sum|a-b| = sum(a) + sum(b) - 2 sum(min(a, b)) and |a-b|^2 = |a|^2 + |b|^2 - 2 a.b, whose cross terms
@@ -317,8 +339,9 @@ class WKNNPositioner(EstimatorParams):
 
     # The defaults: what cross-validation on the TRAINING files of both public sets chose (docs/positioning.md
     # "Defaults"): both chose k=7, k_floor=3, the mean floor rule, weights 1/d^4 and 2 offset rounds, and their
-    # pooled folds the exponential representation. No test file chose anything. The offset search stays off (as
-    # cluster_m): it triples a query's work, and `tune` turns it on where it pays.
+    # pooled folds the exponential representation; both sets' folds scored the powed blend better than none
+    # (since 2026-12-05, when it became a re-ranking of the candidates). No test file chose anything. The offset
+    # search stays off (as cluster_m): it triples a query's work, and `tune` turns it on where it pays.
     def __init__(
         self,
         k: int = 7,
@@ -337,7 +360,7 @@ class WKNNPositioner(EstimatorParams):
         cluster_m: float = 0.0,
         floor_rule: str = "mean",
         weight_power: float = 4.0,
-        blend_representation: str | None = None,
+        blend_representation: str | None = "powed",
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -368,10 +391,9 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
         if self.floor_rule not in FLOOR_RULES:
             raise ValueError(f"unknown floor rule {self.floor_rule!r}; choose one of {FLOOR_RULES}")
-        if self.blend_representation is not None and (self.blend_representation not in REPRESENTATIONS
-                                                      or self.blend_representation == self.representation):
-            raise ValueError(f"blend_representation must be None (off) or another representation than "
-                             f"{self.representation!r}: one of {REPRESENTATIONS}")
+        if self.blend_representation is not None and self.blend_representation not in REPRESENTATIONS:
+            raise ValueError(f"blend_representation must be None (off) or a representation, one of "
+                             f"{REPRESENTATIONS} (the model's own, {self.representation!r}: no blend)")
         for name in ("alpha", "beta"):  # the representations' scales: <= 0 or inf would empty the map
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not (
@@ -450,10 +472,15 @@ class WKNNPositioner(EstimatorParams):
         self.xy_ = y[:, 2:4].astype(np.float64)
         self.n_features_in_ = X.shape[1]
         self.blended_ = None
-        if self.blend_representation is not None:
-            self.blended_ = type(self)(**{**self.get_params(), "representation": self.blend_representation,
-                                          "blend_representation": None}).fit(X, y, offset_X)
-            self._share_with(self.blended_)
+        if self.blend_representation not in (None, self.representation):
+            partner = type(self)(**{**self.get_params(), "representation": self.blend_representation,
+                                    "blend_representation": None}).fit(X, y, offset_X)
+            # its represented values row by row, as its distances to a shortlist of rows read them (`_reranked`)
+            owners = np.repeat(np.arange(X.shape[0]), np.diff(partner.row_ptr_))
+            partner.row_values_ = partner._represent(X)[owners, partner.row_aps_]
+            partner.col_values_ = None  # it ranks the first model's candidates and never searches: no index values
+            self._share_with(partner)
+            self.blended_ = partner
         return self
 
     def _heard_rows(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -640,17 +667,28 @@ class WKNNPositioner(EstimatorParams):
                             within: np.ndarray | None = None) -> Estimate:
         """One represented query's estimate (`candidates`: its `_candidate_distances`, when already found;
         `within`: the rows it may pick from, when at least as many of them are candidates as it needs)."""
+        return self._located(q, partial, silent, candidates, within)[0]
+
+    def _located(self, q: np.ndarray, partial: bool = False, silent: np.ndarray | None = None,
+                 candidates: tuple[np.ndarray, np.ndarray] | None = None, within: np.ndarray | None = None
+                 ) -> tuple[Estimate, np.ndarray]:
+        """`_locate_represented`'s estimate and the rows it was decided from, nearest first (what a blend's second
+        model ranks: `_reranked`)."""
         rows, d = candidates if candidates is not None else self._candidate_distances(q, partial, silent)
         if within is not None:
             rows, d = self._near((rows, d), within) or (rows, d)
         # The M nearest rows overall hold the exact k nearest of any building or floor as long as they
         # hold at least k of it; one partition then replaces three. Fall back to all rows otherwise.
-        top = _smallest(d, max(32, 4 * self._needed()))
+        top = _smallest(d, self._width())
         estimate = self._decide(rows[top], d[top], complete=top.size == d.size)
-        if estimate is None:
-            order = np.argsort(d, kind="stable")
-            estimate = self._decide(rows[order], d[order], complete=True)
-        return estimate
+        if estimate is not None:
+            return estimate, rows[top]
+        order = np.argsort(d, kind="stable")
+        return self._decide(rows[order], d[order], complete=True), rows[order]
+
+    def _width(self) -> int:
+        """M: how many of a query's nearest candidates a decision reads (both paths)."""
+        return max(32, 4 * self._needed())
 
     def _decide(self, rows: np.ndarray, d: np.ndarray, complete: bool) -> Estimate | None:
         """Building -> floor -> x/y over rows sorted by distance; None if `rows` is a prefix that turned
@@ -749,32 +787,35 @@ class WKNNPositioner(EstimatorParams):
         a few seconds of readings from a few APs can match a far-off place as well as the right one), unless
         fewer of them can be neighbours than the match needs; only such a bounded partial match is searched for
         its offset (see the class)."""
-        X = query = self._check_query(x, one=True)
+        X = self._check_query(x, one=True)
         if not self.hears_known(X)[0]:
             raise ValueError("the query hears no known access point")
         silent = self._check_columns(silent) if partial else None
         within = self._check_rows(within) if partial else None
         searched = self._searched(X, self._reach(search_db), partial, silent, within)
         if searched is not None:
-            X, total, estimate = searched
+            X, total, estimate, shortlist = searched
         else:
             total = 0.0
-            estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
+            estimate, shortlist = self._located(self._represent(X)[0], partial, silent, within=within)
         for _ in range(self.offset_rounds):
             delta = float(self._offsets(X, np.zeros(len(estimate.neighbours), dtype=np.int64),
                                         np.asarray(estimate.neighbours, dtype=np.int64))[0])
             if delta == 0:
                 break
             X, total = self._shifted(X, np.array([delta])), total + delta
-            estimate = self._locate_represented(self._represent(X)[0], partial, silent, within=within)
+            estimate, shortlist = self._located(self._represent(X)[0], partial, silent, within=within)
         estimate = replace(estimate, offset_db=total) if total else estimate
         partner = self._partner()
-        return estimate if partner is None else blended(estimate, partner.locate(query, partial, silent, search_db,
-                                                                                 within))
+        if partner is None:
+            return estimate
+        other = partner._reranked_estimate(partner._represent(X)[0], shortlist, partial, silent)
+        return blended(estimate, replace(other, offset_db=estimate.offset_db))
 
     def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
-                  within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate] | None:
-        """One query's offset search: (the query shifted by the chosen shift, that shift, its estimate), or None
+                  within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate, np.ndarray] | None:
+        """One query's offset search: (the query shifted by the chosen shift, that shift, its estimate and the rows
+        it was decided from), or None
         for no search: none asked, or a partial match that cannot be bound near its AP (see the class). The batch
         path's search (`_search_start`, full matches only) makes the same choice for a block at once."""
         if not reach or (partial and within is None):
@@ -788,8 +829,8 @@ class WKNNPositioner(EstimatorParams):
         pick = int(self._pick_shift(np.array(scores)[:, None])[0])
         total = float(shifts[pick])
         # the chosen shift's candidates, searched once
-        estimate = self._locate_represented(tried[pick], partial, silent, candidates=found[pick])
-        return (self._shifted(X, np.array([total])) if total else X), total, estimate
+        estimate, shortlist = self._located(tried[pick], partial, silent, candidates=found[pick])
+        return (self._shifted(X, np.array([total])) if total else X), total, estimate, shortlist
 
     def _search_candidates(self, q: np.ndarray, partial: bool, silent: np.ndarray | None,
                            within: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -812,13 +853,15 @@ class WKNNPositioner(EstimatorParams):
         the offset search's reach (`locate`'s `search_db`); None: `offset_search_db` for every query."""
         X = self._check_queries(X)
         reach = self._reaches(search_db, X.shape[0])
-        step = self.BATCH
-        estimates = [e for start in range(0, X.shape[0], step)
-                     for e in self._locate_block(X[start:start + step], reach[start:start + step]).estimates()]
+        return [e for _, batch in self._located_blocks(X, reach) for e in batch.estimates()]
+
+    def _located_blocks(self, X: np.ndarray, reach: np.ndarray) -> Iterator[tuple[_Batch, _Batch]]:
+        """Checked dBm queries located block by block (`_locate_block`): per block, this model's own decisions
+        and the answers, those blended with the partner's (the same batch when not blending)."""
         partner = self._partner()
-        if partner is None:
-            return estimates
-        return [blended(own, other) for own, other in zip(estimates, partner.locate_many(X, search_db), strict=True)]
+        for start in range(0, X.shape[0], self.BATCH):
+            batch = self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH])
+            yield batch, (batch if partner is None else self._blended_block(partner, batch))
 
     def _partner(self) -> WKNNPositioner | None:
         """The model blended in (`blend_representation`, fitted beside this one); None when not blending. The
@@ -826,6 +869,32 @@ class WKNNPositioner(EstimatorParams):
         it off at once)."""
         partner = getattr(self, "blended_", None)
         return partner if partner is not None and self.blend_representation == partner.representation else None
+
+    def _blended_block(self, partner: WKNNPositioner, batch: _Batch) -> _Batch:
+        """A located block blended with the partner's decisions over the same candidates (as `locate` blends one
+        query; `blended`, on whole arrays)."""
+        R = partner._represent(batch.queries)
+        out = blended_batch(batch, partner._decide_batch(*partner._reranked(R, batch.rows),
+                                                         np.ones(R.shape[0], dtype=bool)))
+        for i, rows in batch.shortlists.items():  # decided by the one-query path: its shortlist, as `locate`'s
+            out.fallback[i] = blended(batch.fallback[i], partner._reranked_estimate(R[i], rows))
+        return out
+
+    def _reranked_estimate(self, q: np.ndarray, rows: np.ndarray, partial: bool = False,
+                           silent: np.ndarray | None = None) -> Estimate:
+        """One represented query decided from the given candidate rows alone, ranked by this model's distances."""
+        ranked, d = self._reranked(q[None], rows[None], partial, silent)
+        return self._decide(ranked[0], d[0], complete=True)
+
+    def _reranked(self, R: np.ndarray, rows: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, distances) per represented query of R (m, n_aps; this model's representation): its candidate rows
+        (m, M; -1: none) with this model's distances (`distances`' sums, read row by row: `row_values_`), nearest
+        first, equal distances by row id, the -1 entries last at inf (a blend's second model, see the class). Compiled
+        (positioning.kernels.ranked), for one query as for a block."""
+        from positioning import kernels  # lazy: numba only in processes that blend or position in batches
+
+        return kernels.ranked(self, R, rows, partial, silent)
 
     def set_params(self, **params) -> WKNNPositioner:
         """As scikit-learn's; a fitted blend's second model takes the same settings (a query-time one set after
@@ -858,12 +927,14 @@ class WKNNPositioner(EstimatorParams):
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
-        if self._partner() is not None:
-            return estimates_table(self.locate_many(X))
+        return self.predict_with_own(X)[0]
+
+    def predict_with_own(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """`predict`'s table and, from the same search, this model's own answers without the blend (what
+        `blend_representation=None` predicts; the same table when not blending): `tune` scores both from one search."""
         X = self._check_queries(X)
-        reach = self._reaches(None, X.shape[0])
-        return np.vstack([self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH]).table()
-                          for start in range(0, X.shape[0], self.BATCH)])
+        blocks = [(own.table(), answer.table()) for own, answer in self._located_blocks(X, self._reaches(None, len(X)))]
+        return np.vstack([answer for _, answer in blocks]), np.vstack([own for own, _ in blocks])
 
     # -- phone-to-phone differences ----------------------------------------------------------------
 
@@ -993,6 +1064,7 @@ class WKNNPositioner(EstimatorParams):
             X[moved] = self._shifted(X[moved], delta[moved])
             batch.offset[moved] += delta[moved]
             batch.replace(moved, self._locate_batch(self._represent(X[moved])))
+        batch.queries = X
         return batch
 
     # -- the batch path ----------------------------------------------------------------------------
@@ -1014,7 +1086,7 @@ class WKNNPositioner(EstimatorParams):
         rows, d, complete = candidates if candidates is not None else self._batch_candidates(R)
         batch = self._decide_batch(rows, d, complete)
         for i in np.flatnonzero(~batch.exact):
-            batch.fallback[int(i)] = self._locate_represented(R[i])
+            batch.fallback[int(i)], batch.shortlists[int(i)] = self._located(R[i])
         return batch
 
     def _batch_candidates(self, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1023,7 +1095,7 @@ class WKNNPositioner(EstimatorParams):
         that the decision sends them to the one-query path. The search is compiled (positioning.kernels)."""
         from positioning import kernels  # lazy: numba (~61 MB, JIT) only in processes that position in batches
 
-        return kernels.search(self, R, width=max(32, 4 * self._needed()), needed=self._needed())
+        return kernels.search(self, R, width=self._width(), needed=self._needed())
 
     def _decide_batch(self, rows: np.ndarray, d: np.ndarray, complete: np.ndarray) -> _Batch:
         """`_decide` for many queries at once over (m, M) arrays of rows sorted by distance."""
@@ -1075,6 +1147,6 @@ class WKNNPositioner(EstimatorParams):
         """Memory held by the learned arrays (a blend's second model's included, each array counted once)."""
         models = [self] + ([partner] if (partner := getattr(self, "blended_", None)) is not None else [])
         names = ("col_ptr_", "col_rows_", "col_values_", "row_sums_", "row_squares_", "buildings_", "floors_",
-                 "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_", "offset_dbm_")
-        arrays = {id(a): a for model in models for a in (getattr(model, name) for name in names)}
+                 "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_", "offset_dbm_", "row_values_")
+        arrays = {id(a): a for model in models for a in (getattr(model, name, None) for name in names) if a is not None}
         return int(sum(a.nbytes for a in arrays.values()))

@@ -121,8 +121,8 @@ def test_floor_rule_is_validated_and_cross_validated():
 
 def test_weight_power_leans_on_the_nearest_and_one_is_the_plain_inverse():
     X, y = campus(n=500)
-    plain = WKNNPositioner(k=5, offset_rounds=0, weight_power=1.0).fit(X[:400], y[:400])
-    sharp = WKNNPositioner(k=5, offset_rounds=0).fit(X[:400], y[:400])  # the default: 1/d^4
+    plain = WKNNPositioner(k=5, offset_rounds=0, weight_power=1.0, blend_representation=None).fit(X[:400], y[:400])
+    sharp = WKNNPositioner(k=5, offset_rounds=0, blend_representation=None).fit(X[:400], y[:400])  # 1/d^4: default
     assert sharp.weight_power == 4.0
     for q in X[400:460]:
         a, c = plain.locate(q), sharp.locate(q)

@@ -115,7 +115,7 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
 @pytest.mark.parametrize("bad", ['{"k": 0}', '{"kk": 3}', '{"metric": "cosine"}', '{"representation": "x"}',
                                  '[3]', '{"k": "three"}', 'not json', '{"offset_search_db": -1}',
                                  '{"unheard_weight": "0.5"}',
-                                 # valid over the library's defaults, but the live model is powed: a blend with itself
+                                 # the library reads it as no blend; stored for the powed live model, a mistake
                                  '{"blend_representation": "powed"}'])
 def test_a_bad_configuration_is_refused_and_nothing_is_stored(app, svc, cache, tmp_path, bad):
     before = svc.venues.current_version("demo")
