@@ -326,8 +326,8 @@ class WKNNPositioner(EstimatorParams):
     distances and decides from them, and each answer blends the two (`blended`): the more confident one's
     building and floor, the mean of their x/y where they agree. The two representations weigh weak and strong
     readings differently, so their x/y errors are partly independent. Ranking the candidates instead of
-    searching the map again costs about a tenth of the batch throughput and a quarter of a single query's time
-    on the bench map, not half of them, and scored as well on both public training sets' folds
+    searching the map again costs about a tenth of the batch throughput and 30-50% more single-query time (p50)
+    on the bench map, not half of the throughput, and scored as well on both public training sets' folds
     (docs/positioning.md "Blend"). The same representation as `representation`, or None: no blend. The second
     model (`blended_`) only ranks: it holds no search index values of its own (`col_values_` None) and cannot
     be used alone.
@@ -521,6 +521,9 @@ class WKNNPositioner(EstimatorParams):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(X, y) first")
+        if self.col_values_ is None:
+            raise ValueError("this is a blend's second model (`blended_`): it ranks the first model's candidates and "
+                             "cannot search the map alone; query the blended model")
 
     def _by_name(self, X):
         """X with its columns in the fitted order when X names them (a frame) and fit saw names too;
@@ -927,7 +930,8 @@ class WKNNPositioner(EstimatorParams):
 
     def predict(self, X) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
-        return self.predict_with_own(X)[0]
+        X = self._check_queries(X)
+        return np.vstack([answer.table() for _, answer in self._located_blocks(X, self._reaches(None, len(X)))])
 
     def predict_with_own(self, X) -> tuple[np.ndarray, np.ndarray]:
         """`predict`'s table and, from the same search, this model's own answers without the blend (what

@@ -180,6 +180,9 @@ def test_the_blend_is_the_default_and_a_parameter_clone_keeps_and_costs_a_little
     for name in WKNNPositioner.SHARED_ARRAYS:
         assert getattr(both.blended_, name) is getattr(both, name), name
     assert both.blended_.col_values_ is None
+    for use in (lambda m: m.predict(X[:2]), lambda m: m.locate(X[0]), lambda m: m.strong_rows(0)):
+        with pytest.raises(ValueError, match="cannot search the map alone"):
+            use(both.blended_)
     own = sum(getattr(both.blended_, name).nbytes for name in ("row_sums_", "row_squares_", "row_values_"))
     assert both.model_bytes() == plain.model_bytes() + own < plain.model_bytes() + partner.model_bytes() / 2
 
