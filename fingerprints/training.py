@@ -67,7 +67,7 @@ def checked_live_config(config: object) -> dict:
     that would change nothing)."""
     config = tuning.check_config(config)
     live = tuning.check_config({**live_defaults(), **config})
-    if live["blend_representation"] is not None and live["blend_representation"] == live["representation"]:
+    if tuning.blends_itself(live):
         raise ValueError(f"blend_representation {live['blend_representation']!r} is the live model's own "
                          "representation (no blend): name another one, or null")
     return config

@@ -127,8 +127,7 @@ def model_label(m: dict) -> str:
     search += ", floor by its nearest (mean)" if m["floor_rule"] == "mean" else ""
     search += f", weights 1/d^{m['weight_power']:g}" if m["weight_power"] != 1 else ""
     search += f", cluster {m['cluster_m']:g} m" if m.get("cluster_m") else ""
-    blend = m.get("blend_representation")
-    search += f", blended with {blend}" if blend not in (None, m["representation"]) else ""
+    search += f", blended with {m['blend_representation']}" if WKNNPositioner(**m).blends() else ""
     return (f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
             f"offset x{m['offset_rounds']}{search})")
 

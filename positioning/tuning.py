@@ -37,7 +37,7 @@ DEFAULT_GRID: dict[str, tuple] = {
     "offset_search_db": (0.0, 10.0),
     "unheard_weight": (1.0, 0.7, 0.4),
     "floor_rule": ("vote", "mean"),
-    # a powed model blended into an exponential one (powed with itself is left out: `_blends_itself`): it lowered
+    # a powed model blended into an exponential one (powed with itself is left out: `blends_itself`): it lowered
     # the mean error on both public training sets' folds (docs/positioning.md "Blend"), for a tenth of the batch time
     "blend_representation": (None, "powed"),
 }
@@ -143,7 +143,7 @@ def _score(X, y, folds, configs, test_X: np.ndarray, progress: Callable[[int, in
         for query_key, members in by_query.items():
             fold.at(dict(query_key))
             # the blends first: their searches answer the unblended configurations over the same maps too
-            for config in sorted(members, key=lambda c: not _blends(c)):
+            for config in sorted(members, key=lambda c: not WKNNPositioner(**c).blends()):
                 reports[id(config)].append(position_report(y[test_idx], fold.table(_map_key(config))))
             done += 1
             if progress:
@@ -182,12 +182,6 @@ class _Fold:
             self.answers[key] = answers
             self.answers.setdefault(_map_key({**dict(key), "blend_representation": None}), own)
         return self.answers[key]
-
-
-def _blends(config: dict) -> bool:
-    """A configuration's model blends a second representation in (the default blend included)."""
-    model = WKNNPositioner(**config)
-    return model.blend_representation not in (None, model.representation)
 
 
 def _query_key(config: dict) -> tuple:
@@ -251,7 +245,7 @@ def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: i
     configs = grid_configs(grid or DEFAULT_GRID)
     # a grid varying both the representation and the blend pairs each with itself too: not a model, left out
     # (a grid of nothing else is left whole, so that check_config names the mistake)
-    configs = [c for c in configs if not _blends_itself(c)] or configs
+    configs = [c for c in configs if not blends_itself(c)] or configs
     for config in configs:  # query-time values are set on fitted models, past fit's checks: check them first
         check_config(config)
     rows = _rank(_score(X, y, fold_list, configs, test_X, progress, offset_X), len(fold_list))
@@ -314,7 +308,9 @@ def _judge(result: TuneResult, smallest_fold: int, phone_db: float) -> None:
                             "vector), walking shoppers are not; live errors will be higher")
 
 
-def _blends_itself(config: dict) -> bool:
+def blends_itself(config: dict) -> bool:
+    """A configuration names a blend with its own representation (no blend: in a grid, a repeat of the unblended
+    configuration; stored for a venue, a mistake)."""
     blend = config.get("blend_representation")
     return blend is not None and blend == config.get("representation", WKNNPositioner().representation)
 

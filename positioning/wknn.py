@@ -418,6 +418,10 @@ class WKNNPositioner(EstimatorParams):
     def _represent(self, X: np.ndarray) -> np.ndarray:
         return to_representation(X, self.representation, self.missing, self.alpha, self.beta)
 
+    def blends(self) -> bool:
+        """Whether `fit` fits a second model to blend in: a `blend_representation` named that is not the model's own."""
+        return self.blend_representation not in (None, self.representation)
+
     def fit(self, X, y, offset_X=None) -> WKNNPositioner:
         """X: (n, n_aps) RSSI in dBm, unheard = `missing` (an array, or a frame whose column names are kept
         as `feature_names_in_` and matched at predict). y: (n, 4) = building, floor (whole numbers), x, y.
@@ -472,7 +476,7 @@ class WKNNPositioner(EstimatorParams):
         self.xy_ = y[:, 2:4].astype(np.float64)
         self.n_features_in_ = X.shape[1]
         self.blended_ = None
-        if self.blend_representation not in (None, self.representation):
+        if self.blends():
             partner = type(self)(**{**self.get_params(), "representation": self.blend_representation,
                                     "blend_representation": None}).fit(X, y, offset_X)
             # its represented values row by row, as its distances to a shortlist of rows read them (`_reranked`)
