@@ -163,18 +163,24 @@ def _compared(full: float, heard: float, unheard_weight: float) -> float:
     return unheard_weight * full + (1.0 - unheard_weight) * heard
 
 
+def _query_totals(model, R: np.ndarray) -> np.ndarray:
+    """Each represented query's sum (L1 metrics) or sum of squares (Euclidean), R checked to be a block of the
+    fitted model's represented queries (float32, one column per AP)."""
+    if R.ndim != 2 or R.shape[1] != model.n_features_in_ or R.dtype != np.float32:
+        raise ValueError(f"R must be represented queries: float32 of shape (m, {model.n_features_in_})")
+    return (R.astype(np.float64) ** 2).sum(axis=1) if model.metric == "euclidean" else R.sum(axis=1, dtype=np.float64)
+
+
 def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, distances, complete) for a block of represented queries R (m, n_aps float32) against a
     fitted WKNNPositioner's index (`nearest_rows`), the kernel's arguments assembled with numpy."""
     if width < 1 or needed < 1:
         raise ValueError("width and needed must be at least 1")
-    if R.ndim != 2 or R.shape[1] != model.n_features_in_ or R.dtype != np.float32:
-        raise ValueError(f"R must be represented queries: float32 of shape (m, {model.n_features_in_})")
+    q_totals = _query_totals(model, R)
     m = R.shape[0]
     euclidean = model.metric == "euclidean"
     qi, qj = np.nonzero(R)  # row-major: each query's APs in ascending order, as the one-query path takes them
     q_ptr = np.concatenate([[0], np.cumsum(np.bincount(qi, minlength=m))]).astype(np.int64)
-    q_totals = (R.astype(np.float64) ** 2).sum(axis=1) if euclidean else R.sum(axis=1, dtype=np.float64)
     rows_out = np.full((m, width), -1, dtype=np.int64)
     d_out = np.full((m, width), np.inf)
     complete = np.zeros(m, dtype=np.bool_)
@@ -284,15 +290,13 @@ def ranked(model, R: np.ndarray, rows: np.ndarray, partial: bool = False, silent
            ) -> tuple[np.ndarray, np.ndarray]:
     """(rows, distances): each represented query's candidate `rows` (m, M; -1: none) ranked by a fitted
     WKNNPositioner's own distances (`_ranked_rows`; the model holds `row_values_`: a blend's second model)."""
-    if R.ndim != 2 or R.shape[1] != model.n_features_in_ or R.dtype != np.float32 or rows.shape[0] != R.shape[0]:
-        raise ValueError(f"R must be represented queries: float32 of shape (m, {model.n_features_in_}), one row of "
-                         "candidates each")
+    q_totals = _query_totals(model, R)
+    if rows.shape[0] != R.shape[0]:
+        raise ValueError(f"{R.shape[0]} represented queries need one row of candidates each, got {rows.shape[0]}")
     n_rows = model.row_ptr_.size - 1
     if rows.size and (rows.min() < -1 or rows.max() >= n_rows):  # the kernel reads unchecked memory
         raise ValueError(f"candidate rows must be row ids of the map (0 to {n_rows - 1}) or -1 for none")
     euclidean = model.metric == "euclidean"
-    R64 = R.astype(np.float64)
-    q_totals = (R64**2).sum(axis=1) if euclidean else R64.sum(axis=1)
     silent_mask = np.zeros(model.n_features_in_, dtype=np.bool_)
     if partial and silent is not None:
         silent_mask[silent] = True
