@@ -85,8 +85,10 @@ class ApFalloff:
         design = _design(np.array([floor]), np.array([[x, y]]), self.ap_floor[draw], self.ap_xy[draw])
         mean = (design * self.coef[draw]).sum(axis=1)
         sd = self.spread_db[draw]
-        # the inverse CDF of the normal cut at the threshold: P(level <= threshold) * U, in logs
-        log_below = log_ndtr((self.threshold_dbm - mean) / sd) + np.log(rng.random(mean.size))
+        # the inverse CDF of the normal cut at the threshold: P(level <= threshold) * U, in logs; U in (0, 1), as
+        # random() is in [0, 1) and its 0 (one draw in 2**53) would be log(0) = -inf, a level at -inf
+        uniform = np.maximum(rng.random(mean.size), np.finfo(float).tiny)
+        log_below = log_ndtr((self.threshold_dbm - mean) / sd) + np.log(uniform)
         level = np.minimum(mean + sd * ndtri_exp(log_below), self.threshold_dbm)
         out[draw] = np.where(level > self.missing, level, self.missing)
         return out

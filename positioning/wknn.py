@@ -203,6 +203,24 @@ def _column_names(X) -> np.ndarray | None:
     return names if all(isinstance(name, str) for name in names) else None
 
 
+def _in_named_order(X, fitted: np.ndarray | None, what: str, against: str = "fit"):
+    """X with its columns in the order `fitted` names them, when X names its columns (a frame) and `fitted` is
+    not None; ValueError naming the difference when X's names are not those (`what`: X's name in the message,
+    `against`: where `fitted` were seen). Anything else as it is."""
+    names = _column_names(X) if fitted is not None else None
+    if names is None or np.array_equal(names, fitted):
+        return X
+    position = {name: i for i, name in enumerate(names)}
+    if len(position) == len(names) == fitted.size and all(name in position for name in fitted):
+        return _dense(X)[..., [position[name] for name in fitted]]
+    known = set(fitted)
+    problems = {f"unseen at {against}": [n for n in names if n not in known],
+                f"seen at {against} but missing now": [n for n in fitted if n not in position],
+                "named twice": sorted({n for i, n in enumerate(names) if position[n] != i})}
+    raise ValueError(f"{what}'s column names are not those seen at {against}: "
+                     + "; ".join(f"{_name_list(found)} {problem}" for problem, found in problems.items() if found))
+
+
 def _name_list(names: list) -> str:
     shown = ", ".join(repr(n) for n in names[:5])
     return f"[{shown}{', ...' if len(names) > 5 else ''}] ({len(names)})"
@@ -428,21 +446,23 @@ class WKNNPositioner(EstimatorParams):
         A row that hears nothing stays in the map (a surveyed spot where nothing is heard); a map where
         no row hears anything is refused.
 
-        `offset_X` (X's shape, dBm): what a query's offset is measured against, when not X itself: X with the
-        levels its survey did not list estimated below the survey's hearing (a venue's map lists an AP at a point
-        only where the survey phone heard it in half its scans; a phone louder than the survey phone is heard by
-        some of the others now and then, and those readings then count toward its offset). A level under X's
-        weakest listed one (`weakest_listed_dbm`: the estimates, and the few stray listed levels under its 0.1th
-        percentile) counts at it: all a fingerprint that does not list an AP says is that it was under the hearing,
-        so the phone read it at least that much louder (unclipped, a harsher simulated radio world lost up to 10
-        points of landing at 120 s). So an estimate decides only whether the AP counts at that spot. Matching, the
-        strong rows and everything else stay on X (docs/landing-history.md, twenty-second pass)."""
+        `offset_X` (X's shape, dBm; a frame's columns matched to X's names as a query's are): what a query's offset
+        is measured against, when not X itself: X with the levels its survey did not list estimated below the
+        survey's hearing (a venue's map lists an AP at a point only where the survey phone heard it in half its
+        scans; a phone louder than the survey phone is heard by some of the others now and then, and those readings
+        then count toward its offset). A level under X's weakest listed one (`weakest_listed_dbm`: the estimates,
+        and the few stray listed levels under its 0.1th percentile) counts at it: all a fingerprint that does not
+        list an AP says is that it was under the hearing, so the phone read it at least that much louder (unclipped,
+        a harsher simulated radio world lost up to 10 points of landing at 120 s). So an estimate decides only
+        whether the AP counts at that spot. Matching, the strong rows and everything else stay on X
+        (docs/landing-history.md, twenty-second pass)."""
         self.check_params()
         names = _column_names(X)
         X = check_matrix(X)
         y = _check_targets(y, X.shape[0])
         if offset_X is not None:
-            offset_X = check_matrix(offset_X, "offset_X")
+            # a frame naming its columns is matched to X's names (in another order, reordered), as a query is
+            offset_X = check_matrix(_in_named_order(offset_X, names, "offset_X", "X"), "offset_X")
             if offset_X.shape != X.shape:
                 raise ValueError(f"offset_X must have X's shape {X.shape}, got {offset_X.shape}")
         R = self._represent(X)
@@ -532,19 +552,7 @@ class WKNNPositioner(EstimatorParams):
     def _by_name(self, X):
         """X with its columns in the fitted order when X names them (a frame) and fit saw names too;
         ValueError naming the difference when the names are not the fitted ones. Anything else as it is."""
-        fitted = getattr(self, "feature_names_in_", None)
-        names = _column_names(X) if fitted is not None else None
-        if names is None or np.array_equal(names, fitted):
-            return X
-        position = {name: i for i, name in enumerate(names)}
-        if len(position) == len(names) == fitted.size and all(name in position for name in fitted):
-            return _dense(X)[..., [position[name] for name in fitted]]
-        known = set(fitted)
-        problems = {"unseen at fit": [n for n in names if n not in known],
-                    "seen at fit but missing now": [n for n in fitted if n not in position],
-                    "named twice": sorted({n for i, n in enumerate(names) if position[n] != i})}
-        raise ValueError("X's column names are not those seen at fit: "
-                         + "; ".join(f"{_name_list(found)} {what}" for what, found in problems.items() if found))
+        return _in_named_order(X, getattr(self, "feature_names_in_", None), "X")
 
     def hears_known(self, X) -> np.ndarray:
         """Per dBm row of X: whether it hears an AP some fingerprint hears. Any other row matches no

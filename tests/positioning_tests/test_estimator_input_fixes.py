@@ -105,6 +105,21 @@ def test_a_frame_naming_other_columns_is_refused():
     assert model.predict(Frame(X[:3], names[::-1])).shape == (3, 4)
 
 
+def test_offset_x_is_matched_to_xs_column_names():
+    X, y = campus(n=100, n_aps=6)
+    names = [f"ap{i}" for i in range(6)]
+    louder = np.where(X > MISSING_DBM, X + 3.0, X)  # what offsets are measured against: any other levels
+    expected = WKNNPositioner(k=3).fit(Frame(X, names), y, louder)
+    reordered = WKNNPositioner(k=3).fit(Frame(X, names), y, Frame(louder, names).select(names[::-1]))
+    assert np.array_equal(reordered.offset_dbm_, expected.offset_dbm_)
+    assert np.array_equal(reordered.offset_aps_, expected.offset_aps_)
+    with pytest.raises(ValueError, match=r"offset_X's column names are not those seen at X: \['other'\] \(1\) "
+                                         r"unseen at X; \['ap5'\] \(1\) seen at X but missing now"):
+        WKNNPositioner(k=3).fit(Frame(X, names), y, Frame(louder, [*names[:5], "other"]))
+    # an array beside a frame is taken in X's order, as a query is
+    assert np.array_equal(WKNNPositioner(k=3).fit(Frame(X, names), y, louder).offset_dbm_, expected.offset_dbm_)
+
+
 # -- input refused ----------------------------------------------------------------------------------------
 
 

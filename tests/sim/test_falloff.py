@@ -162,6 +162,21 @@ def test_an_ap_listed_at_too_few_points_is_never_drawn():
     assert levels[1] == MISSING_DBM and levels[0] > MISSING_DBM
 
 
+class _ZeroDraws:
+    """A generator whose uniform draws are all 0: random() is in [0, 1), so 0 can come (one draw in 2**53)."""
+
+    def random(self, size: int) -> np.ndarray:
+        return np.zeros(size)
+
+
+def test_a_uniform_draw_of_zero_gives_a_level_not_a_log_of_zero():
+    coords, X, falloff = with_an_ap_heard_too_little()
+    with np.errstate(all="raise"):  # log(0) would raise here
+        levels = falloff.levels_below(1, 10.0, 10.0, np.array([True, False]), _ZeroDraws())
+    # U -> 0 is the bottom of the truncated normal: far under the threshold, so never heard
+    assert levels.tolist() == [MISSING_DBM, MISSING_DBM]
+
+
 def test_a_louder_phone_is_heard_by_aps_its_fingerprint_does_not_list(demo_map, monkeypatch):
     """The estimate's phone standing at a spot: each second its APs are the fingerprint's, at their levels, and the
     others at a level below the survey's hearing (one draw for the spot); 8 dB louder than the survey phone, some of
