@@ -5,7 +5,6 @@ loopback signed, and are retried with backoff after a failure; the delivery log 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -21,6 +20,7 @@ from portal.events.moments import (
     parse_rule,
     verify,
 )
+from tests.fake_http import serve_in_thread
 
 ZONES = ["atrium", "books", "cinema", "foodcourt", "garage", "jade", "kopi", "lumen", "pixel"]
 
@@ -52,8 +52,7 @@ class Receiver(BaseHTTPRequestHandler):
 def receiver():
     Receiver.got, Receiver.fail_first = [], 1
     server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     yield f"http://127.0.0.1:{server.server_port}/hook"
     server.shutdown()
 

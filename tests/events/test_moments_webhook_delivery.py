@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.events.log import EventLog
 from portal.events.moments import BACKOFF_S, SENDING_S, MomentKeys, MomentsEngine, parse_rule
+from tests.fake_http import serve_in_thread
 
 
 def hook(engine: MomentsEngine, url: str) -> None:
@@ -56,7 +57,7 @@ class Redirecting(BaseHTTPRequestHandler):
 def redirecting():
     Redirecting.seen = []
     server = HTTPServer(("127.0.0.1", 0), Redirecting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     yield f"http://127.0.0.1:{server.server_port}/hook"
     server.shutdown()
     server.server_close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.settings import NotifySettings
+from tests.fake_http import serve_in_thread
 
 TEST_VAPID_KEY = "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I"  # a test key only
 
@@ -73,8 +73,7 @@ class PushService:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.thread = serve_in_thread(self.server)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -5,7 +5,6 @@ retried / refused; the settings that configure it."""
 from __future__ import annotations
 
 import json
-import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from core.settings import NotifySettings, Settings
 from portal.notify.channels import Contact, Message, Refused, Retry
 from portal.notify.sms import SmsChannel, TencentSmsProvider, template_for
-from tests.fake_http import JsonHandler
+from tests.fake_http import JsonHandler, serve_in_thread
 
 
 class TencentStandIn:
@@ -30,7 +29,7 @@ class TencentStandIn:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server)
 
 
 @pytest.fixture

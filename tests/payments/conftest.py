@@ -3,7 +3,6 @@ the sandbox's callbacks arrive over HTTP as in production), both once per test s
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import pytest
@@ -11,14 +10,14 @@ from werkzeug.serving import make_server
 
 from core.payment_settings import PaymentSettings
 from portal.paysandbox.app import Sandbox, create_sandbox_app
+from tests.fake_http import serve_in_thread
 
 
 class Served:
     def __init__(self, wsgi_app) -> None:
         self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.thread = serve_in_thread(self.server)
 
     def stop(self) -> None:
         self.server.shutdown()
