@@ -203,21 +203,28 @@ def _column_names(X) -> np.ndarray | None:
     return names if all(isinstance(name, str) for name in names) else None
 
 
-def _in_named_order(X, fitted: np.ndarray | None, what: str, against: str = "fit"):
+# How `_in_named_order` names the reference a frame's columns are matched to: (the reference's names, names not
+# among them, names of it that the frame lacks).
+SEEN_AT_FIT = ("those seen at fit", "unseen at fit", "seen at fit but missing now")
+X_COLUMNS = ("X's", "not in X", "in X but missing")
+
+
+def _in_named_order(X, fitted: np.ndarray | None, what: str, reference: tuple[str, str, str] = SEEN_AT_FIT):
     """X with its columns in the order `fitted` names them, when X names its columns (a frame) and `fitted` is
     not None; ValueError naming the difference when X's names are not those (`what`: X's name in the message,
-    `against`: where `fitted` were seen). Anything else as it is."""
+    `reference`: how to name `fitted`, SEEN_AT_FIT or X_COLUMNS). Anything else as it is."""
     names = _column_names(X) if fitted is not None else None
     if names is None or np.array_equal(names, fitted):
         return X
     position = {name: i for i, name in enumerate(names)}
     if len(position) == len(names) == fitted.size and all(name in position for name in fitted):
-        return _dense(X)[..., [position[name] for name in fitted]]
+        return _dense(X, what)[..., [position[name] for name in fitted]]
     known = set(fitted)
-    problems = {f"unseen at {against}": [n for n in names if n not in known],
-                f"seen at {against} but missing now": [n for n in fitted if n not in position],
+    whose, unknown, lacking = reference
+    problems = {unknown: [n for n in names if n not in known],
+                lacking: [n for n in fitted if n not in position],
                 "named twice": sorted({n for i, n in enumerate(names) if position[n] != i})}
-    raise ValueError(f"{what}'s column names are not those seen at {against}: "
+    raise ValueError(f"{what}'s column names are not {whose}: "
                      + "; ".join(f"{_name_list(found)} {problem}" for problem, found in problems.items() if found))
 
 
@@ -462,7 +469,7 @@ class WKNNPositioner(EstimatorParams):
         y = _check_targets(y, X.shape[0])
         if offset_X is not None:
             # a frame naming its columns is matched to X's names (in another order, reordered), as a query is
-            offset_X = check_matrix(_in_named_order(offset_X, names, "offset_X", "X"), "offset_X")
+            offset_X = check_matrix(_in_named_order(offset_X, names, "offset_X", X_COLUMNS), "offset_X")
             if offset_X.shape != X.shape:
                 raise ValueError(f"offset_X must have X's shape {X.shape}, got {offset_X.shape}")
         R = self._represent(X)

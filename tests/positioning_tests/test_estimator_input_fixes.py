@@ -113,8 +113,8 @@ def test_offset_x_is_matched_to_xs_column_names():
     reordered = WKNNPositioner(k=3).fit(Frame(X, names), y, Frame(louder, names).select(names[::-1]))
     assert np.array_equal(reordered.offset_dbm_, expected.offset_dbm_)
     assert np.array_equal(reordered.offset_aps_, expected.offset_aps_)
-    with pytest.raises(ValueError, match=r"offset_X's column names are not those seen at X: \['other'\] \(1\) "
-                                         r"unseen at X; \['ap5'\] \(1\) seen at X but missing now"):
+    with pytest.raises(ValueError, match=r"offset_X's column names are not X's: \['other'\] \(1\) not in X; "
+                                         r"\['ap5'\] \(1\) in X but missing"):
         WKNNPositioner(k=3).fit(Frame(X, names), y, Frame(louder, [*names[:5], "other"]))
     # an array beside a frame is taken in X's order, as a query is
     assert np.array_equal(WKNNPositioner(k=3).fit(Frame(X, names), y, louder).offset_dbm_, expected.offset_dbm_)
