@@ -465,6 +465,9 @@ class WKNNPositioner(EstimatorParams):
         (docs/landing-history.md, twenty-second pass)."""
         self.check_params()
         names = _column_names(X)
+        if names is not None and len(set(names)) < names.size:  # one AP, one column: a query could not be matched
+            twice = sorted({n for i, n in enumerate(names) if n in names[:i]})
+            raise ValueError(f"X's column names must be unique: {_name_list(twice)} named twice")
         X = check_matrix(X)
         y = _check_targets(y, X.shape[0])
         if offset_X is not None:

@@ -105,6 +105,16 @@ def test_a_frame_naming_other_columns_is_refused():
     assert model.predict(Frame(X[:3], names[::-1])).shape == (3, 4)
 
 
+def test_a_frame_naming_a_column_twice_is_refused_at_fit():
+    """An AP is one column: a frame naming one twice could not have its queries matched by name (a reordered query
+    would be refused as naming it twice), so fit refuses it, naming the duplicates."""
+    X, y = campus(n=100, n_aps=6)
+    names = ["ap0", "ap1", "ap2", "ap1", "ap4", "ap0"]
+    with pytest.raises(ValueError, match=r"X's column names must be unique: \['ap0', 'ap1'\] \(2\) named twice"):
+        WKNNPositioner(k=3).fit(Frame(X, names), y)
+    assert WKNNPositioner(k=3).fit(X, y).predict(X[:2]).shape == (2, 4)  # an array has no names to repeat
+
+
 def test_offset_x_is_matched_to_xs_column_names():
     X, y = campus(n=100, n_aps=6)
     names = [f"ap{i}" for i in range(6)]
