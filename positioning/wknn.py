@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -223,9 +224,14 @@ def _in_named_order(X, fitted: np.ndarray | None, what: str, reference: tuple[st
     whose, unknown, lacking = reference
     problems = {unknown: [n for n in names if n not in known],
                 lacking: [n for n in fitted if n not in position],
-                "named twice": sorted({n for i, n in enumerate(names) if position[n] != i})}
+                "named twice": _named_twice(names)}
     raise ValueError(f"{what}'s column names are not {whose}: "
                      + "; ".join(f"{_name_list(found)} {problem}" for problem, found in problems.items() if found))
+
+
+def _named_twice(names: Iterable[str]) -> list[str]:
+    """The names a frame gives more than one of its columns, sorted."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def _name_list(names: list) -> str:
@@ -465,8 +471,7 @@ class WKNNPositioner(EstimatorParams):
         (docs/landing-history.md, twenty-second pass)."""
         self.check_params()
         names = _column_names(X)
-        if names is not None and len(set(names)) < names.size:  # one AP, one column: a query could not be matched
-            twice = sorted({n for i, n in enumerate(names) if n in names[:i]})
+        if names is not None and (twice := _named_twice(names)):  # one AP, one column: a query could not be matched
             raise ValueError(f"X's column names must be unique: {_name_list(twice)} named twice")
         X = check_matrix(X)
         y = _check_targets(y, X.shape[0])
