@@ -91,14 +91,16 @@ def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
 
 
 @compiled()
-def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_values, q_totals,
-                 metric: int, unheard_weight: float, needed: int, rows_out, d_out, complete) -> None:
+def nearest_rows(col_ptr, col_rows, col_values, whole_slot, whole_columns, row_full, q_ptr, q_cols, q_values,
+                 q_totals, metric: int, unheard_weight: float, needed: int, rows_out, d_out, complete) -> None:
     """Fill rows_out / d_out (m, width: preset to -1 / inf) with each query's nearest fingerprints,
     nearest first (equal distances by row id), and `complete[i]` when they are all of its candidates.
 
     The map: CSC of the represented fingerprints (col_ptr, col_rows, col_values float32) and per row its
-    sum (L1) or sum of squares (Euclidean), `row_full`. The queries: CSR of their audible APs in
-    ascending order (q_ptr, q_cols, q_values float32) and per query its sum (L1) or sum of squares.
+    sum (L1) or sum of squares (Euclidean), `row_full`; the columns that a large share of the rows hear also
+    whole (`whole_columns[whole_slot[ap]]`, 0 where unheard; `whole_slot` -1 for the others). The queries:
+    CSR of their audible APs in ascending order (q_ptr, q_cols, q_values float32) and per query its sum (L1)
+    or sum of squares.
     Sorensen compares only fingerprints sharing an AP with the query (any other is at the maximum
     distance 1); a query with fewer than `needed` of them gets no rows, for the one-query path.
     `unheard_weight` < 1 counts a fingerprint's values at APs the query does not hear that many times."""
@@ -108,12 +110,18 @@ def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_value
     heard = np.zeros(n)
     candidates = np.empty(n + 1, dtype=np.int64)
     distances = np.empty(n)
+    kept = np.empty(n, dtype=np.int64)
+    every_row = np.arange(n)
     heap_d = np.empty(width)
     heap_r = np.empty(width, dtype=np.int64)
     partial_sums = unheard_weight != 1.0
     for i in range(q_ptr.size - 1):
         for e in range(q_ptr[i], q_ptr[i + 1]):  # one loop per case: a branch inside costs 4x
             ap, q = q_cols[e], q_values[e]
+            slot = whole_slot[ap]
+            if slot >= 0:
+                _add_whole_column(whole_columns[slot], q, metric, partial_sums, cross, heard)
+                continue
             if metric == EUCLIDEAN:
                 for f in range(col_ptr[ap], col_ptr[ap + 1]):
                     cross[col_rows[f]] += np.float64(col_values[f] * q)
@@ -138,19 +146,73 @@ def nearest_rows(col_ptr, col_rows, col_values, row_full, q_ptr, q_cols, q_value
                     row = candidates[c]
                     total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
                     distances[c] = max(total - 2 * cross[row], 0.0) / total
-                for c in range(n_candidates):
-                    size = _offer(heap_d, heap_r, size, distances[c], candidates[c])
+                size = _nearest(distances, candidates, n_candidates, heap_d, heap_r, kept)
                 complete[i] = n_candidates <= width
         else:
             for row in range(n):
                 total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
                 d = max(total - 2 * cross[row], 0.0)
-                size = _offer(heap_d, heap_r, size, np.sqrt(d) if metric == EUCLIDEAN else d, row)
+                distances[row] = np.sqrt(d) if metric == EUCLIDEAN else d
+            size = _nearest(distances, every_row, n, heap_d, heap_r, kept)
             complete[i] = n <= width
         _write_sorted(heap_d, heap_r, size, d_out[i], rows_out[i])
         cross[:] = 0.0
         if partial_sums:
             heard[:] = 0.0
+
+
+@compiled(inline="always")
+def _add_whole_column(column, q: float, metric: int, partial_sums: bool, cross, heard) -> None:
+    """One AP's cross terms (and heard sums) for every row, from its whole column (`WKNNPositioner.whole_columns_`):
+    where a large share of the rows hear the AP, a pass over all rows (no scattered writes, vectorised) is
+    faster than scattering into the ones that hear it. Where a row does not hear the AP the term is 0.0 and
+    adding it leaves the sum bit for bit as it was, so every row's sum is the one the scatter gives (the same
+    terms added in the same AP order). That needs min(0, q) = 0: every representation's values are 0 or more
+    (clipped at the missing level: positioning/representation.py), a represented query's too."""
+    n = cross.size
+    if metric == EUCLIDEAN:
+        for row in range(n):
+            cross[row] += np.float64(column[row] * q)
+    else:
+        for row in range(n):
+            cross[row] += np.float64(min(column[row], q))
+    if partial_sums:
+        for row in range(n):
+            value = np.float64(column[row])
+            heard[row] += value * value if metric == EUCLIDEAN else value
+
+
+# The bound comes from a sample of 8 x width candidates (so ~1/8 of the candidates pass it: it is the sample's 1/8
+# quantile); of 2, 4, 8 and 16 x width, 8 was as fast as any on three maps (a /tmp sweep, 2026-12-05).
+SAMPLED_PER_WIDTH = 8
+
+
+@compiled()
+def _nearest(distances, candidates, count: int, heap_d, heap_r, kept) -> int:
+    """Keep the `heap_d.size` nearest of candidates[:count] (distances[:count]) in the heap; returns its size.
+
+    Offering every candidate costs most where the map's rows are in survey order: candidates then arrive
+    nearer and nearer to the query, and each one that enters the heap sifts through it on branches the CPU
+    cannot predict. So a strided sample's `width`-th nearest is found first: it is no nearer than the
+    `width`-th nearest of all, so every row of the answer is within it, and only the candidates within it
+    (a pass without branches) are offered to a fresh heap. The answer is the one offering all would give."""
+    width = heap_d.size
+    size = 0
+    step = count // (SAMPLED_PER_WIDTH * width)
+    for c in range(0, count, max(step, 1)):  # >= 8 x width samples (the heap fills), or every candidate
+        size = _offer(heap_d, heap_r, size, distances[c], candidates[c])
+    if step <= 1:  # the sample was every candidate: the heap holds the answer
+        return size
+    bound = heap_d[0]
+    n_kept = 0
+    for c in range(count):
+        kept[n_kept] = c
+        n_kept += distances[c] <= bound
+    size = 0
+    for t in range(n_kept):
+        c = kept[t]
+        size = _offer(heap_d, heap_r, size, distances[c], candidates[c])
+    return size
 
 
 @compiled(inline="always")
@@ -184,7 +246,7 @@ def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, n
     rows_out = np.full((m, width), -1, dtype=np.int64)
     d_out = np.full((m, width), np.inf)
     complete = np.zeros(m, dtype=np.bool_)
-    nearest_rows(model.col_ptr_, model.col_rows_, model.col_values_,
+    nearest_rows(model.col_ptr_, model.col_rows_, model.col_values_, model.whole_slot_, model.whole_columns_,
                  model.row_squares_ if euclidean else model.row_sums_, q_ptr, qj.astype(np.int64),
                  R[qi, qj], q_totals, METRIC_CODES[model.metric],
                  float(model.unheard_weight), needed, rows_out, d_out, complete)

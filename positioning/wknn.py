@@ -118,6 +118,29 @@ def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return offsets + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
+# A column that at least this share of the map's rows hear is also kept whole for the batch path's search
+# (positioning.kernels: added over every row, vectorised, instead of scattered into the rows hearing it).
+WHOLE_COLUMN_SHARE = 0.2
+
+
+def whole_columns(col_ptr: np.ndarray, col_rows: np.ndarray, col_values: np.ndarray, n_rows: int,
+                  share: float = WHOLE_COLUMN_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """(slot per AP, -1 for none; the columns heard by at least `share` of the rows, whole: 0 where a row does not
+    hear the AP). Most of a generated mall's ceiling APs are heard over a tenth to a half of its survey (mall 4242:
+    19-50%, 777: 11-33%): searched whole, the batch path's search is x1.3-x1.8 faster on those malls, x2.7 on the demo
+    mall (bench/search.py). UJIIndoorLoc's busiest APs (a quarter of its rows at most) gain nothing, sparser columns
+    would lose (docs/positioning.md, *Why it is fast*), and a whole column costs at most 1 / WHOLE_COLUMN_SHARE times
+    its values' bytes."""
+    counts = np.diff(col_ptr)
+    whole = np.flatnonzero(counts >= share * n_rows)
+    slot = np.full(counts.size, -1, dtype=np.int64)
+    slot[whole] = np.arange(whole.size)
+    columns = np.zeros((whole.size, n_rows), dtype=np.float32)
+    for i, ap in enumerate(whole):
+        columns[i, col_rows[col_ptr[ap]:col_ptr[ap + 1]]] = col_values[col_ptr[ap]:col_ptr[ap + 1]]
+    return slot, columns
+
+
 def _batch_vote(codes: np.ndarray, weights: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the label code with the largest summed weight (ties: the lowest, as in `_vote`), share."""
     scores = _batch_scores(codes, weights, n_labels)
@@ -493,6 +516,8 @@ class WKNNPositioner(EstimatorParams):
         self.unheard_aps_ = np.flatnonzero(np.diff(self.col_ptr_) == 0)
         self.col_rows_ = csc.indices.astype(np.int32)
         self.col_values_ = csc.data.astype(np.float32)
+        self.whole_slot_, self.whole_columns_ = whole_columns(self.col_ptr_, self.col_rows_, self.col_values_,
+                                                              X.shape[0])
         # The heard dBm per fingerprint (CSR): each AP's strong rows, and what a query's offset is measured against
         self.__dict__.pop("_strong_rows", None)  # strong_rows of an earlier fit
         self.row_ptr_, self.row_aps_, self.row_dbm_ = self._heard_rows(X)
@@ -518,6 +543,7 @@ class WKNNPositioner(EstimatorParams):
             owners = np.repeat(np.arange(X.shape[0]), np.diff(partner.row_ptr_))
             partner.row_values_ = partner._represent(X)[owners, partner.row_aps_]
             partner.col_values_ = None  # it ranks the first model's candidates and never searches: no index values
+            partner.whole_columns_ = None
             self._share_with(partner)
             self.blended_ = partner
         return self
@@ -530,9 +556,9 @@ class WKNNPositioner(EstimatorParams):
 
     # The learned arrays that do not depend on the representation: which rows hear which APs, their dBm and
     # their labels. A blend's second model holds the same values; it takes these very arrays (`_share_with`).
-    SHARED_ARRAYS = ("col_ptr_", "col_rows_", "unheard_aps_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_",
-                     "offset_aps_", "offset_dbm_", "buildings_", "floors_", "building_labels_", "building_codes_",
-                     "floor_labels_", "floor_codes_", "xy_")
+    SHARED_ARRAYS = ("col_ptr_", "col_rows_", "whole_slot_", "unheard_aps_", "row_ptr_", "row_aps_", "row_dbm_",
+                     "offset_ptr_", "offset_aps_", "offset_dbm_", "buildings_", "floors_", "building_labels_",
+                     "building_codes_", "floor_labels_", "floor_codes_", "xy_")
 
     def _share_with(self, partner: WKNNPositioner) -> None:
         """Let the blend's second model read this model's representation-independent arrays instead of its
@@ -1177,7 +1203,8 @@ class WKNNPositioner(EstimatorParams):
     def model_bytes(self) -> int:
         """Memory held by the learned arrays (a blend's second model's included, each array counted once)."""
         models = [self] + ([partner] if (partner := getattr(self, "blended_", None)) is not None else [])
-        names = ("col_ptr_", "col_rows_", "col_values_", "row_sums_", "row_squares_", "buildings_", "floors_",
-                 "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_", "offset_dbm_", "row_values_")
+        names = ("col_ptr_", "col_rows_", "col_values_", "whole_slot_", "whole_columns_", "row_sums_", "row_squares_",
+                 "buildings_", "floors_", "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_",
+                 "offset_dbm_", "row_values_")
         arrays = {id(a): a for model in models for a in (getattr(model, name, None) for name in names) if a is not None}
         return int(sum(a.nbytes for a in arrays.values()))

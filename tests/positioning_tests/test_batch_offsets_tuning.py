@@ -11,7 +11,7 @@ from positioning.cli import main
 from positioning.perturb import shift_rssi, switch_off_aps
 from positioning.tuning import cv_groups, tune, venue_config
 from positioning.vectors import MISSING_DBM
-from positioning.wknn import WKNNPositioner, spatial_cluster
+from positioning.wknn import WHOLE_COLUMN_SHARE, WKNNPositioner, spatial_cluster, whole_columns
 
 from .test_vectors_datasets_cli import write_uji
 from .test_wknn import campus
@@ -82,16 +82,25 @@ def by_definition(model, X, q, rows):
     return l1 / (w * (M + q)).sum(axis=1) if model.metric == "sorensen" else l1
 
 
+def with_whole_columns(model: WKNNPositioner, share: float) -> WKNNPositioner:
+    """The model with the columns heard by at least `share` of its rows kept whole for the search (0: every
+    column, above 1: none), instead of WHOLE_COLUMN_SHARE's."""
+    model.whole_slot_, model.whole_columns_ = whole_columns(
+        model.col_ptr_, model.col_rows_, model.col_values_, model.row_sums_.size, share)
+    return model
+
+
 @settings(max_examples=120, deadline=None)
 @given(sparse_maps(), st.sampled_from(["sorensen", "manhattan", "euclidean"]), st.sampled_from([1.0, 0.0, 0.4]),
-       st.integers(1, 6), st.integers(1, 12))
+       st.integers(1, 6), st.integers(1, 12), st.sampled_from([0.0, 0.5, 2.0]))
 @example(maps=(np.array([[-50.0, -105.0], [-60.0, -70.0], [-105.0, -40.0]]), np.array([[-50.0, -60.0]])),
-         metric="sorensen", weight=1.0, k=1, width=3)  # as many candidates as the width: complete
+         metric="sorensen", weight=1.0, k=1, width=3, whole=2.0)  # as many candidates as the width: complete
 @example(maps=(np.array([[-50.0, -105.0], [-60.0, -70.0], [-105.0, -40.0]]), np.array([[-50.0, -60.0]])),
-         metric="manhattan", weight=1.0, k=1, width=2)  # one more than the width: not complete
-def test_compiled_search_equals_brute_force(maps, metric, weight, k, width):
+         metric="manhattan", weight=1.0, k=1, width=2, whole=0.0)  # one more than the width: not complete
+def test_compiled_search_equals_brute_force(maps, metric, weight, k, width, whole):
     """positioning.kernels.search: the `width` nearest rows by (distance, row id), their distances, and
-    `complete`, as brute force over every fingerprint gives them (integer dBm: many equal distances)."""
+    `complete`, as brute force over every fingerprint gives them (integer dBm: many equal distances), whether
+    the APs' columns are scattered (`whole` 2.0), all added whole (0.0) or some of each (0.5)."""
     from positioning import kernels
 
     X, Q = maps
@@ -100,6 +109,7 @@ def test_compiled_search_equals_brute_force(maps, metric, weight, k, width):
     if not heard_rows.any():
         return
     model = WKNNPositioner(k=k, metric=metric, unheard_weight=weight).fit(X[heard_rows], y[heard_rows])
+    with_whole_columns(model, whole)
     R = model._represent(Q)
     rows, d, complete = kernels.search(model, R, width=width, needed=model._needed())
     for i, (want_rows, want_d, want_complete) in enumerate(brute_nearest(model, X[heard_rows], R, width)):
@@ -109,6 +119,63 @@ def test_compiled_search_equals_brute_force(maps, metric, weight, k, width):
         assert complete[i] == want_complete
         values = d[i][:got.size] ** (2 if metric == "euclidean" else 1)
         assert np.allclose(values, by_definition(model, X[heard_rows], R[i], got), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+@pytest.mark.parametrize("whole", [0.0, 2.0])
+@pytest.mark.parametrize("n_spots", [200, 320, 700])
+def test_compiled_search_of_a_survey_in_walking_order_equals_brute_force(metric, whole, n_spots):
+    """Hundreds of candidates per query, arriving nearer and nearer as a survey walks (rows in spatial order),
+    each spot scanned twice alike (equal distances): the same rows, distances and order as brute force, with
+    every candidate offered (under 16 x width of them) or through the bound from a sample (`kernels._nearest`)."""
+    from positioning import kernels
+
+    X, y = campus(n=n_spots, seed=5)
+    walked = np.lexsort((y[:, 3], y[:, 2], y[:, 1], y[:, 0]))
+    X, y = np.repeat(X[walked], 2, axis=0), np.repeat(y[walked], 2, axis=0)
+    model = with_whole_columns(WKNNPositioner(metric=metric).fit(X, y), whole)
+    rng = np.random.default_rng(8)
+    spots = X[rng.choice(len(X), 30, replace=False)]
+    Q = np.where(spots > MISSING_DBM, np.round(spots + rng.normal(0, 2, spots.shape)), MISSING_DBM)
+    R = model._represent(Q)
+    width = model._width()
+    sharing = ((R > 0).astype(np.int64) @ (model._represent(X) > 0).T.astype(np.int64) > 0).sum(axis=1)
+    candidates = sharing if metric == "sorensen" else np.full(len(Q), len(X))
+    assert (candidates >= 2 * kernels.SAMPLED_PER_WIDTH * width).any() == (n_spots > 200)  # through the bound
+    rows, d, complete = kernels.search(model, R, width=width, needed=model._needed())
+    for i, (want_rows, want_d, want_complete) in enumerate(brute_nearest(model, X, R, width)):
+        assert rows[i].tolist() == want_rows and d[i].tolist() == want_d and complete[i] == want_complete
+
+
+@pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
+def test_compiled_search_keeps_every_candidate_tied_at_its_bound(metric):
+    """A crowd of equal fingerprints nearest the query: the bound from the sample is their distance, the answer's
+    own farthest, and the answer is the crowd's first `width` rows (ties by row id), as brute force gives it."""
+    from positioning import kernels
+
+    near, far = [-50.0, -60.0, -70.0], [-80.0, -60.0, -90.0]
+    X = np.array([near if i % 4 == 0 else far for i in range(600)])  # every fourth row one of 150 near ones
+    model = WKNNPositioner(metric=metric).fit(X, np.zeros((600, 4)))
+    R = model._represent(np.array([[-52.0, -60.0, -71.0]]))
+    width = model._width()
+    assert 600 // (kernels.SAMPLED_PER_WIDTH * width) >= 2  # a sample, not every candidate
+    rows, d, complete = kernels.search(model, R, width=width, needed=model._needed())
+    (want_rows, want_d, want_complete), = brute_nearest(model, X, R, width)
+    assert rows[0].tolist() == want_rows == list(range(0, 4 * width, 4)) and d[0].tolist() == want_d
+
+
+def test_the_columns_that_many_rows_hear_are_kept_whole_for_the_search():
+    """`whole_columns_`: each AP heard by at least WHOLE_COLUMN_SHARE of the map's rows, its represented values for
+    every row (0 where unheard); the others only in the inverted index."""
+    X, y = campus(n=300)  # each AP heard over a quarter of the map or more; five more heard at a tenth of it
+    rare = np.where(np.arange(300)[:, None] % 10 == np.arange(5), -70.0, MISSING_DBM)
+    X = np.hstack([X, rare])
+    model = WKNNPositioner().fit(X, y)
+    whole = model.whole_slot_ >= 0
+    assert whole.any() and not whole.all()
+    assert np.array_equal(whole, (X > MISSING_DBM).mean(axis=0) >= WHOLE_COLUMN_SHARE)
+    assert np.array_equal(model.whole_slot_[whole], np.arange(whole.sum()))
+    assert np.array_equal(model.whole_columns_, model._represent(X)[:, whole].T)
 
 
 def test_compiled_search_refuses_what_it_cannot_search():
