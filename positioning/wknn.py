@@ -543,7 +543,7 @@ class WKNNPositioner(EstimatorParams):
             owners = np.repeat(np.arange(X.shape[0]), np.diff(partner.row_ptr_))
             partner.row_values_ = partner._represent(X)[owners, partner.row_aps_]
             partner.col_values_ = None  # it ranks the first model's candidates and never searches: no index values
-            partner.whole_columns_ = None
+            partner.whole_columns_ = None  # nor whole columns (its `whole_slot_` is the first model's: shared)
             self._share_with(partner)
             self.blended_ = partner
         return self
