@@ -32,26 +32,20 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.positioning import queries_from, synthetic_map, uji_map  # noqa: E402
-from bench.tracking import heard_phones  # noqa: E402
+from bench.tracking import heard_phones, phone_vectors  # noqa: E402
 from fingerprints.demo_mall import build_demo_mall  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.model import VenueMap  # noqa: E402
 from portal.tracking.models import build_venue_model  # noqa: E402
-from positioning import build_vector, kernels  # noqa: E402
+from positioning import kernels  # noqa: E402
 from positioning.wknn import WHOLE_COLUMN_SHARE, WKNNPositioner, whole_columns  # noqa: E402
 
 
 def mall_queries(venue: VenueMap, n: int, seed: int) -> tuple[WKNNPositioner, np.ndarray]:
     """The venue's live positioner and n phones' vectors, each heard ~10 times per AP over the last minute."""
     model = build_venue_model(venue)
-    now = time.time()
-    vectors = []
-    for _, readings in heard_phones(venue, n, np.random.default_rng(seed)):
-        window: dict[str, list[tuple[float, float]]] = {}
-        for ap, rssi, age in readings:
-            window.setdefault(ap, []).append((now - age, rssi))
-        vectors.append(build_vector(window, model.ap_ids, now=now, window_s=60.0))
-    return model.positioner, np.vstack(vectors)
+    phones = heard_phones(venue, n, np.random.default_rng(seed))
+    return model.positioner, phone_vectors(phones, model.ap_ids, time.time())
 
 
 def maps(args: argparse.Namespace) -> Iterator[tuple[str, WKNNPositioner, np.ndarray]]:
@@ -69,13 +63,6 @@ def maps(args: argparse.Namespace) -> Iterator[tuple[str, WKNNPositioner, np.nda
         yield "UJIIndoorLoc", WKNNPositioner().fit(X, y), Q[:args.queries]
 
 
-def search_ms(model: WKNNPositioner, R: np.ndarray) -> float:
-    """Milliseconds of one search of the represented queries R, as the batch path runs it."""
-    started = time.perf_counter()
-    kernels.search(model, R, width=model._width(), needed=model._needed())
-    return 1e3 * (time.perf_counter() - started)
-
-
 def compare(model: WKNNPositioner, Q: np.ndarray, repeats: int) -> tuple[float, float]:
     """(ms with the model's whole columns, ms with none): medians of back-to-back pairs, which goes first
     alternating; the two answers checked equal first."""
@@ -84,6 +71,7 @@ def compare(model: WKNNPositioner, Q: np.ndarray, repeats: int) -> tuple[float, 
     scattered = whole_columns(model.col_ptr_, model.col_rows_, model.col_values_, model.row_sums_.size, share=2.0)
 
     def with_columns(columns: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The batch path's search of R with these whole columns."""
         model.whole_slot_, model.whole_columns_ = columns
         return kernels.search(model, R, width=model._width(), needed=model._needed())
 
@@ -92,8 +80,9 @@ def compare(model: WKNNPositioner, Q: np.ndarray, repeats: int) -> tuple[float, 
     whole, none = [], []
     for i in range(repeats):
         for columns, times in ((kept, whole), (scattered, none))[:: 1 if i % 2 == 0 else -1]:
-            model.whole_slot_, model.whole_columns_ = columns
-            times.append(search_ms(model, R))
+            started = time.perf_counter()
+            with_columns(columns)
+            times.append(1e3 * (time.perf_counter() - started))
     model.whole_slot_, model.whole_columns_ = kept
     return statistics.median(whole), statistics.median(none)
 

@@ -54,6 +54,18 @@ def heard_phones(venue, n: int, rng: np.random.Generator) -> list[tuple[str, lis
     return out
 
 
+def phone_vectors(phones: list[tuple[str, list[tuple[str, float, float]]]], ap_ids: list[str], now: float
+                  ) -> np.ndarray:
+    """(len(phones), len(ap_ids)): each phone's vector from its readings (`heard_phones`), as the live window has it."""
+    vectors = []
+    for _, readings in phones:
+        window: dict[str, list[tuple[float, float]]] = {}
+        for ap, rssi, age in readings:
+            window.setdefault(ap, []).append((now - age, rssi))
+        vectors.append(build_vector(window, ap_ids, now=now, window_s=60.0))
+    return np.vstack(vectors)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=4242)
@@ -100,13 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warm-up round: tracker {rate:,.0f} phones/s ({done} phones), not counted", flush=True)
                 continue
             tracked.append(rate)
-            vectors = []
-            for _, readings in ids:
-                window: dict[str, list[tuple[float, float]]] = {}
-                for ap, rssi, age in readings:
-                    window.setdefault(ap, []).append((now - age, rssi))
-                vectors.append(build_vector(window, model.ap_ids, now=now, window_s=60.0))
-            X = np.vstack(vectors)
+            X = phone_vectors(ids, model.ap_ids, now)
             started = time.perf_counter()
             for row in X:
                 model.positioner.locate(row)
