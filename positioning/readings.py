@@ -2,11 +2,12 @@
 
 The tracker positions phones in batches of hundreds, each heard ~200 times in the last minute; one
 Python loop per reading (parse, age weight, medians per AP and span) cost it twice what the positioner
-itself does. Here every step runs over the batch's readings at once with numpy, and gives exactly what
-the one-phone rules in positioning/recency.py (which call this with one phone) and positioning/coldstart.py
-define, bit for bit: the same comparisons, the same order of additions (sums run left to right, as
-Python's `sum` and the running weight do), `math.exp` for the age weights, ties broken in the order the
-readings came (a phone's APs in the order each was first heard).
+itself does. Here every step runs over the batch's readings at once with numpy (the tracker's batch takes the
+steps after the sort, and the stale readings' test, as compiled passes phone by phone: positioning/readings_kernel.py,
+the same arrays), and gives exactly what the one-phone rules in positioning/recency.py (which call this with one
+phone) and positioning/coldstart.py define, bit for bit: the same comparisons, the same order of additions (sums
+run left to right, as Python's `sum` and the running weight do), `math.exp` for the age weights, ties broken in
+the order the readings came (a phone's APs in the order each was first heard).
 
 A reading is (phone, AP, ts, rssi, associated); `phone` numbers the batch's phones 0..n-1 and a phone's
 readings are contiguous, in the order they came (the window query's order: by time)."""
@@ -86,7 +87,7 @@ class Readings:
 
 
 def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 3, moment_s: float = 1.0,
-                  min_aps: int = 2) -> Readings:
+                  min_aps: int = 2, compiled: bool = False) -> Readings:
     """The readings less those of each (phone, AP) whose AP no longer hears the phone: the AP's last report
     reached (`reach`: AP -> its newest reading) past at least `misses` moments at which other APs heard the
     phone after this AP last did. An AP's report holds every phone it heard over its period, so it missed
@@ -97,10 +98,35 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     sweep of probe requests, tenths of a second apart (each on its own channel; a relay stamps arrival), and
     those are one moment, not several. And a moment is one at which at least `min_aps` APs heard the phone:
     a frame only the phone's own AP hears (data on its channel, which the other APs do not listen to) says
-    nothing of what those others should have heard."""
+    nothing of what those others should have heard. `compiled`: judged phone by phone in a compiled loop
+    (positioning/readings_kernel.py, the same readings left: the tracker's batch); else in numpy."""
     n = readings.phone.size
     if n == 0 or not reach:
         return readings
+    n_aps = max(1, len(readings.aps))
+    t0 = float(np.floor(readings.ts.min() / moment_s))
+    steps = np.floor(readings.ts / moment_s) - t0  # each reading's moment, from 0
+    scale = float(steps.max()) + 2.0  # a phone's steps lie in [0, scale - 2]
+    ap_reach = np.asarray([reach.get(name, -np.inf) for name in readings.aps], dtype=np.float64)
+    ap_reach[np.isnan(ap_reach)] = -np.inf  # a reach that is not a number: as none
+    upper = np.clip(np.floor(ap_reach / moment_s) - t0, -1.0, scale - 1.0)  # each AP's reach, as a step
+    if compiled:
+        from positioning import readings_kernel  # lazy: numba, the tracker's batch path only
+
+        if not (readings.phone[1:] >= readings.phone[:-1]).all():
+            raise ValueError("a batch's readings must be in phone order")
+        keep = ~readings_kernel.stale_readings(readings.phone, readings.ap, steps, n_aps, upper, misses, min_aps)
+    else:
+        keep = _not_stale(readings, steps, scale, upper, misses, min_aps)
+    if keep.all():
+        return readings
+    return Readings(readings.phone[keep], readings.ap[keep], readings.aps, readings.ts[keep], readings.rssi[keep],
+                    readings.associated[keep], readings.n_phones)
+
+
+def _not_stale(readings: Readings, steps: np.ndarray, scale: float, upper: np.ndarray, misses: int, min_aps: int
+               ) -> np.ndarray:
+    """`without_stale`'s readings to keep, in numpy, for the whole batch at once."""
     n_aps = max(1, len(readings.aps))
     group = readings.phone * n_aps + readings.ap
     by_group = np.argsort(group, kind="stable")
@@ -108,25 +134,16 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     starts = _groups(sorted_groups)[0]
     groups = sorted_groups[starts]  # the (phone, AP) pairs heard, ascending
     last = np.full(readings.n_phones * n_aps, -np.inf)
-    last[groups] = np.maximum.reduceat(readings.ts[by_group], starts)  # each pair's newest reading
-    # Each phone's distinct reading times on one axis (phone * scale + time), so one searchsorted counts the
-    # moments of that phone in (its AP's last reading, the AP's reach] for every (phone, AP) at once.
-    t0 = float(np.floor(readings.ts.min() / moment_s))
-    steps = np.floor(readings.ts / moment_s) - t0  # each reading's moment, from 0
-    scale = float(steps.max()) + 2.0
+    last[groups] = np.maximum.reduceat(steps[by_group], starts)  # each pair's last moment
+    # Each phone's distinct moments on one axis (phone * scale + step), so one searchsorted counts the
+    # moments of that phone in (its AP's last moment, the AP's reach] for every (phone, AP) at once.
     moments = _moments(readings.phone * scale + steps, readings.ap, n_aps, min_aps)
-    ap_reach = np.asarray([reach.get(name, -np.inf) for name in readings.aps], dtype=np.float64)
     phone_of, ap_of = groups // n_aps, groups % n_aps
-    upper = phone_of * scale + np.clip(np.floor(ap_reach[ap_of] / moment_s) - t0, -1.0, scale - 1.0)
-    lower = phone_of * scale + (np.floor(last[groups] / moment_s) - t0)
-    missed = np.searchsorted(moments, upper, side="right") - np.searchsorted(moments, lower, side="right")
+    missed = np.searchsorted(moments, phone_of * scale + upper[ap_of], side="right") \
+        - np.searchsorted(moments, phone_of * scale + last[groups], side="right")
     stale = np.zeros(readings.n_phones * n_aps, dtype=bool)
     stale[groups[missed >= misses]] = True
-    keep = ~stale[group]
-    if keep.all():
-        return readings
-    return Readings(readings.phone[keep], readings.ap[keep], readings.aps, readings.ts[keep], readings.rssi[keep],
-                    readings.associated[keep], readings.n_phones)
+    return ~stale[group]
 
 
 def _moments(keys: np.ndarray, ap: np.ndarray, n_aps: int, min_aps: int) -> np.ndarray:
@@ -216,8 +233,10 @@ def _medians(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
 def settled_vectors(readings: Readings, ap_ids: Sequence[str], *, now: float, half_life_s: float = 6.0,
                     recent_s: float = 8.0, spans_s: Sequence[float] = (20.0, 40.0, 60.0), max_change_db: float = 4.0,
                     min_shared: int = 3, strongest: int = 4, min_weight: float = 0.125,
-                    missing: float = MISSING_DBM) -> Vectors:
-    """positioning.recency.settled_vector for every phone of the batch (its docstring says what it does)."""
+                    missing: float = MISSING_DBM, compiled: bool = False) -> Vectors:
+    """positioning.recency.settled_vector for every phone of the batch (its docstring says what it does).
+    `compiled`: the steps after the sort in one compiled pass (positioning/readings_kernel.py, the same arrays:
+    the tracker's batch); else in numpy (`_settle`), which a web worker weighing one phone uses without numba."""
     if half_life_s <= 0:
         raise ValueError("half_life_s must be positive")
     n_phones, n_aps = readings.n_phones, len(ap_ids)
@@ -237,6 +256,21 @@ def settled_vectors(readings: Readings, ap_ids: Sequence[str], *, now: float, ha
     age = (newest[phone] - ts)[order]
     key, rssi, weight, phone = key[order], readings.rssi[use][order], weight[order], phone[order]
     first = readings.first_heard()[use][order]
+    if compiled and key.size:  # (a known AP heard: n_aps >= 1)
+        from positioning import readings_kernel  # lazy: numba, the tracker's batch path only
+
+        return Vectors(*readings_kernel.settle(key, rssi, weight, age, first, n_phones, n_aps,
+                                               np.asarray(sorted(spans_s), dtype=np.float64), recent_s,
+                                               max_change_db, min_shared, strongest, min_weight, missing))
+    return _settle(key, rssi, weight, age, first, phone, n_phones, n_aps, recent_s=recent_s, spans_s=spans_s,
+                   max_change_db=max_change_db, min_shared=min_shared, strongest=strongest, min_weight=min_weight,
+                   missing=missing)
+
+
+def _settle(key: np.ndarray, rssi: np.ndarray, weight: np.ndarray, age: np.ndarray, first: np.ndarray,
+            phone: np.ndarray, n_phones: int, n_aps: int, *, recent_s: float, spans_s: Sequence[float],
+            max_change_db: float, min_shared: int, strongest: int, min_weight: float, missing: float) -> Vectors:
+    """`settled_vectors` after its sort, in numpy: the readings in (phone, AP, rssi, weight) order."""
     starts, sizes = _groups(key)
     if starts.size == 0:  # no phone hears a known AP
         return Vectors(np.full((n_phones, n_aps), missing), np.zeros(n_phones, dtype=np.int64), np.zeros(n_phones))

@@ -182,14 +182,20 @@ def _density(grid: _Grid, x: float, y: float, sigma_m: float) -> np.ndarray:
 
 
 def _densities(grid: _Grid, xs: np.ndarray, ys: np.ndarray, sigma_m: float) -> np.ndarray:
-    """`_density` of each (xs[r], ys[r]) as rows: compiled where numpy's exp is the C library's, else row by row."""
+    """`_density` of each (xs[r], ys[r]) as rows, bit for bit: compiled where numpy's exp is the C library's; where
+    it is numpy's own (AVX-512 hosts), the exponents and sums compiled around one numpy exp of them all (the same
+    doubles as `_density`'s exp of each row's, where `exp_elementwise` holds); else row by row."""
     from positioning import evidence_kernel  # lazy: numba only in processes that position in batches
 
     points, owner, _counts, ids = grid
-    if not evidence_kernel.exp_agrees():
-        return np.vstack([_density(grid, x, y, sigma_m) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
-    return evidence_kernel.densities(np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1]), owner,
-                                     len(ids), xs, ys, REACH_SIGMAS * sigma_m, 2 * sigma_m * sigma_m)
+    px, py = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    reach, scale = REACH_SIGMAS * sigma_m, 2 * sigma_m * sigma_m
+    if evidence_kernel.exp_agrees():
+        return evidence_kernel.densities(px, py, owner, len(ids), xs, ys, reach, scale)
+    if evidence_kernel.exp_elementwise():
+        lo, bounds, exponents = evidence_kernel.exponents(px, py, xs, ys, reach, scale)
+        return evidence_kernel.owner_sums(owner, len(ids), lo, bounds, np.exp(exponents))
+    return np.vstack([_density(grid, x, y, sigma_m) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
 
 
 def _mixed(where: dict[str | None, float], neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:

@@ -119,13 +119,14 @@ class _Heard:
 
 
 def _hear(model: VenueModel, readings: Readings, now: float, half_life_s: float,
-          reported: Mapping[str, float] | None = None) -> list[_Heard]:
+          reported: Mapping[str, float] | None = None, compiled: bool = False) -> list[_Heard]:
     """Per phone of the batch: its vector (readings weighted by age, or the still span's medians; without
     the APs that no longer hear it, when `reported` says how far each AP's last report reached), the
-    associated AP its readings name, its oldest reading (positioning.recency's rules, batch at a time)."""
-    current = without_stale(readings, reported, STALE_AFTER_MISSES) if reported else readings
+    associated AP its readings name, its oldest reading (positioning.recency's rules, batch at a time).
+    `compiled`: weighed in a compiled pass (the tracker's batch; the same vectors, positioning/readings.py)."""
+    current = without_stale(readings, reported, STALE_AFTER_MISSES, compiled=compiled) if reported else readings
     found = settled_vectors(current, model.ap_ids, now=now, half_life_s=half_life_s,
-                            max_change_db=SETTLE_MAX_CHANGE_DB)
+                            max_change_db=SETTLE_MAX_CHANGE_DB, compiled=compiled)
     associated, oldest = readings.latest_associated(), readings.oldest(default=now).tolist()
     # a vector of only APs no fingerprint hears (placed after the survey) matches nothing: as a phone heard by
     # none (the positioner refuses such a query, and in a batch it would refuse every phone's)
@@ -405,7 +406,7 @@ class Locator:
         """`_prepare_read` over the batch's reads; should that fail on one phone's bad data, phone by phone, so
         the others are still tracked (the failing one logged, given nothing)."""
         try:
-            return self._prepare_read(model, reads, parse, now, reported=reported)
+            return self._prepare_read(model, reads, parse, now, reported=reported, compiled=True)
         except Exception:  # noqa: BLE001 - one client's failure must not stop everyone's tracking
             out: list[_Prepared] = []
             for i, one in enumerate(reads):
@@ -427,8 +428,8 @@ class Locator:
                                   associated_ap, reported)
 
     def _prepare_read(self, model: VenueModel, reads: Sequence[_Read], parse: _Parse, now: float,
-                      associated_ap: str | None = None, reported: Mapping[str, float] | None = None
-                      ) -> list[_Prepared]:
+                      associated_ap: str | None = None, reported: Mapping[str, float] | None = None,
+                      compiled: bool = False) -> list[_Prepared]:
         """Each phone's (newest reading, motion state, kept position) -> (its kept position when that still answers,
         else None; otherwise what `_prepare` makes of its readings, `parse`d; the newest reading). A kept position
         from the AP alone (or from a partial match) does not answer when the gateway names the AP: the readings
@@ -448,7 +449,8 @@ class Locator:
             out.append((None, None, newest))
         if todo:
             batch = parse([i for i, _ in todo])
-            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s, reported), strict=True):
+            for (i, state), heard in zip(todo, _hear(model, batch, now, self.half_life_s, reported, compiled),
+                                         strict=True):
                 out[i] = (None, _prepare(model, heard, state, now, associated_ap, reported), out[i][2])
         return out
 

@@ -1,7 +1,8 @@
 """The zone evidence of a batch (`ZoneMap.position_evidence_many`, `zone_scores_many`: the tracker's) against one
 estimate at a time (`position_evidence`, `zone_scores`: a probe's), bit for bit: estimates on every floor, on
 floors without zones, off the plan, on sample points and between them, far from every zone, with the compiled
-loop (positioning/evidence_kernel.py) and with the numpy fallback a host whose numpy has its own exp takes."""
+loop (positioning/evidence_kernel.py), with its exponents and sums around one numpy exp (a host whose numpy has its
+own exp), and row by row."""
 
 from __future__ import annotations
 
@@ -41,13 +42,18 @@ def spots(zones: ZoneMap, rng: np.random.Generator, n: int) -> tuple[list[int], 
     return chosen, xs.tolist(), ys.tolist()
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_position_evidence_of_a_batch_is_one_estimates_bit_for_bit(mall: ZoneMap, monkeypatch, compiled: bool):
-    if compiled and not evidence_kernel.exp_agrees():
-        # An AVX-512 host: numpy's exp is its own SIMD code, so the batch stays in numpy there (the other case)
+@pytest.mark.parametrize("path", ["compiled", "one exp", "rows"])
+def test_position_evidence_of_a_batch_is_one_estimates_bit_for_bit(mall: ZoneMap, monkeypatch, path: str):
+    """Each of the batch's three ways (zones.py `_densities`) on this host, where it can be taken."""
+    if path == "compiled" and not evidence_kernel.exp_agrees():
+        # An AVX-512 host: numpy's exp is its own SIMD code, so the batch does not use the compiled exp there
         pytest.skip("numpy's exp is not the C library's on this host: ZoneMap does not use the compiled loop")
-    if not compiled:
+    if path == "one exp" and not evidence_kernel.exp_elementwise():
+        pytest.skip("numpy's exp of an element depends on where it lies here: ZoneMap goes row by row")
+    if path != "compiled":
         monkeypatch.setattr(evidence_kernel, "exp_agrees", lambda: False)
+    if path == "rows":
+        monkeypatch.setattr(evidence_kernel, "exp_elementwise", lambda: False)
     rng = np.random.default_rng(7)
     for zones in (mall, ZoneMap(HALL)):
         floors, xs, ys = spots(zones, rng, 400)

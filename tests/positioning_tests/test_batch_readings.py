@@ -22,6 +22,8 @@ from positioning.readings import Readings, _sort_by, _sort_readings, settled_vec
 from positioning.recency import _median_of_sorted
 from positioning.vectors import MISSING_DBM
 
+from .numba_probe import numba_loaded
+
 NOW = 1_800_000_000.0
 
 
@@ -111,13 +113,15 @@ def phones(rng: np.random.Generator, n: int) -> list[dict[str, list[tuple[float,
     return out
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_batch_vectors_are_the_one_phone_rules_bit_for_bit(seed):
+def test_batch_vectors_are_the_one_phone_rules_bit_for_bit(seed, compiled):
+    """In numpy (a web worker's one phone) and compiled (positioning/readings_kernel.py: the tracker's batch)."""
     batch = phones(np.random.default_rng(seed), 150)
     readings = Readings.from_mappings(batch)
     for now in (NOW, NOW - 20.0):
-        settled = settled_vectors(readings, AP_IDS, now=now)
-        recency = settled_vectors(readings, AP_IDS, now=now, spans_s=())
+        settled = settled_vectors(readings, AP_IDS, now=now, compiled=compiled)
+        recency = settled_vectors(readings, AP_IDS, now=now, spans_s=(), compiled=compiled)
         for i, one in enumerate(batch):
             try:
                 want = reference_settled(one, AP_IDS, now=now)
@@ -133,11 +137,36 @@ def test_batch_vectors_are_the_one_phone_rules_bit_for_bit(seed):
     assert oldest == [min((t for items in one.values() for t, *_ in items), default=NOW) for one in batch]
 
 
-def test_a_batch_that_hears_nothing():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_batch_that_hears_nothing(compiled):
     for batch in ([{}], [{"unknown1": [(NOW, -60.0)]}, {}]):
-        found = settled_vectors(Readings.from_mappings(batch), AP_IDS, now=NOW)
+        found = settled_vectors(Readings.from_mappings(batch), AP_IDS, now=NOW, compiled=compiled)
         assert found.heard.tolist() == [0] * len(batch) and (found.vectors == MISSING_DBM).all()
+        assert found.vectors.shape == (len(batch), len(AP_IDS))
+    nothing_known = settled_vectors(Readings.from_mappings([{"x": [(NOW, -60.0)]}]), [], now=NOW, compiled=compiled)
+    assert nothing_known.vectors.shape == (1, 0) and nothing_known.heard.tolist() == [0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(), (20.0,), (20.0, 40.0, 60.0), (60.0, 10.0)]),
+       st.integers(0, 5), st.integers(0, 6), st.sampled_from([0.0, 0.125, 2.0]))
+def test_the_compiled_weighing_is_numpys(seed, spans, min_shared, strongest, min_weight):
+    """settled_vectors' two ways give the same arrays for any rule parameters (spans given in any order, none
+    shared needed, none of the strongest taken, every group below the weight), ties and NaN included."""
+    readings = Readings.from_mappings(phones(np.random.default_rng(seed), 30))
+    rule = {"now": NOW, "spans_s": spans, "min_shared": min_shared, "strongest": strongest, "min_weight": min_weight}
+    a, b = settled_vectors(readings, AP_IDS, **rule), settled_vectors(readings, AP_IDS, compiled=True, **rule)
+    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.heard, b.heard) and np.array_equal(a.span, b.span)
     assert RssiStore.parse_batch([[], []]).n_phones == 2
+
+
+def test_weighing_one_phone_never_loads_numba_and_the_compiled_batch_does():
+    """A web worker weighs a probe's phone in numpy (it never imports numba); the tracker's batch compiles."""
+    setup = ("from positioning.readings import Readings, settled_vectors, without_stale\n"
+             "one = Readings.from_mappings([{'a': [(100.0, -60.0), (101.0, -61.0)], 'b': [(100.5, -70.0)]}])")
+    assert numba_loaded(setup, "settled_vectors(without_stale(one, {'a': 110.0}, 1), ['a', 'b'], now=102.0)",
+                        "settled_vectors(without_stale(one, {'a': 110.0}, 1, compiled=True), ['a', 'b'], now=102.0,"
+                        " compiled=True)") == [False, True]
 
 
 def test_batch_parse_is_the_one_phone_parse():
@@ -255,8 +284,9 @@ def test_aps_timing_one_sweep_apart_are_not_stale():
     assert sorted(kept.aps[i] for i in set(kept.ap.tolist())) == ["y", "z"]
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("seed", range(5))
-def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
+def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed, compiled):
     rng = np.random.default_rng(seed)
     aps = [f"ap{i}" for i in range(12)]
     phones = []
@@ -268,10 +298,47 @@ def test_without_stale_matches_the_one_phone_rule_over_a_batch(seed):
         phones.append(phone)
     reach = {ap: NOW + float(rng.integers(-10, 140)) / 2 for ap in aps[:10]}  # two APs never reported
     misses = int(rng.integers(1, 4))
-    kept = without_stale(Readings.from_mappings(phones), reach, misses)
+    kept = without_stale(Readings.from_mappings(phones), reach, misses, compiled=compiled)
     for i, phone in enumerate(phones):
         left = {kept.aps[a] for a in kept.ap[kept.phone == i].tolist()}
         assert left == set(phone) - _reference_stale(phone, reach, misses)
+
+
+def _reordered(readings: Readings, order: np.ndarray) -> Readings:
+    return Readings(readings.phone[order], readings.ap[order], readings.aps, readings.ts[order], readings.rssi[order],
+                    readings.associated[order], readings.n_phones)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["as grouped", "by time", "by time but one"]),
+       st.integers(0, 5), st.integers(0, 3))
+def test_the_compiled_staleness_is_numpys(seed, order, misses, min_aps):
+    """without_stale's two ways leave the same readings: a phone's readings grouped by AP (the one-phone API's
+    shape), by time (the tracker's windows), or by time but for one pair swapped; APs whose reach is not a number
+    or unknown; readings a fraction of a second apart at one moment."""
+    rng = np.random.default_rng(seed)
+    aps = [f"ap{i}" for i in range(12)]
+    batch = [{str(ap): [(NOW + float(t) / 2 + float(rng.random()) * 0.4, -60.0)
+                        for t in rng.choice(120, size=int(rng.integers(1, 6)))]
+              for ap in rng.choice(aps, size=int(rng.integers(0, 8)), replace=False)} for _ in range(25)]
+    reach: dict[str, float] = {ap: NOW + float(rng.integers(-10, 140)) / 2 for ap in aps[:10]}
+    reach["ap4"] = float("nan")
+    readings = Readings.from_mappings(batch)
+    if order != "as grouped":
+        by_time = np.lexsort((readings.ts, readings.phone))
+        if order == "by time but one" and by_time.size > 1 and readings.phone[by_time[0]] == readings.phone[by_time[1]]:
+            by_time[[0, 1]] = by_time[[1, 0]]
+        readings = _reordered(readings, by_time)
+    a = without_stale(readings, reach, misses, min_aps=min_aps)
+    b = without_stale(readings, reach, misses, min_aps=min_aps, compiled=True)
+    for field in ("phone", "ap", "ts", "rssi", "associated"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_the_compiled_staleness_refuses_a_batch_out_of_phone_order():
+    readings = Readings.from_mappings([{"a": [(NOW, -60.0)]}, {"a": [(NOW, -61.0)]}])
+    with pytest.raises(ValueError, match="phone order"):
+        without_stale(_reordered(readings, np.array([1, 0])), {"a": NOW + 9}, 1, compiled=True)
 
 
 @settings(max_examples=200, deadline=None)

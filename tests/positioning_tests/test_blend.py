@@ -1,8 +1,6 @@
 """`blend_representation`: a second model over another representation ranks the first model's candidates, and its
 decision is blended into each answer."""
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +10,7 @@ from sklearn.base import clone
 from positioning.tuning import DEFAULT_GRID, tune
 from positioning.wknn import Estimate, WKNNPositioner, _smallest, blended
 
+from .numba_probe import numba_loaded
 from .test_batch_offsets_tuning import same
 from .test_wknn import campus
 
@@ -208,16 +207,11 @@ def test_equal_distances_rank_by_row_id():
 
 
 def test_a_process_locating_with_an_unblended_model_never_loads_numba_and_one_blending_does():
-    code = ("import sys\n"
-            "from positioning.wknn import WKNNPositioner\n"
-            "from tests.positioning_tests.test_wknn import campus\n"
-            "X, y = campus(n=200)\n"
-            "WKNNPositioner(blend_representation=None).fit(X, y).locate(X[3])\n"
-            "print('numba' in sys.modules)\n"
-            "WKNNPositioner(blend_representation='powed').fit(X, y).locate(X[3])\n"
-            "print('numba' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    setup = ("from positioning.wknn import WKNNPositioner\n"
+             "from tests.positioning_tests.test_wknn import campus\n"
+             "X, y = campus(n=200)")
+    assert numba_loaded(setup, "WKNNPositioner(blend_representation=None).fit(X, y).locate(X[3])",
+                        "WKNNPositioner(blend_representation='powed').fit(X, y).locate(X[3])") == [False, True]
 
 
 @pytest.mark.parametrize("value", ["cosine", 3])
