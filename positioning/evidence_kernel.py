@@ -9,10 +9,10 @@ them, and `math.exp`, which is the C library's exp. numpy's `np.exp` (the one-ph
 doubles on a host where its float64 exp is not its own SIMD code (AVX-512 hosts have one): `exp_agrees` checks
 it once per process. Where it does not hold, the loop is cut in two around numpy's exp: `exponents` makes every
 estimate's arguments in one flat array, numpy takes their exp in one call, `owner_sums` adds them up (on this
-project's AVX-512 VM, bench/tracking.py's 2,000 phones' `zone_scores_many`: 0.03-0.04 s against 0.05-0.06 s with
-the densities row by row in numpy). That is the
-one-phone path's exp only where numpy's exp of an element does not depend on where in an array it lies
-(`exp_elementwise`, checked once too); else ZoneMap goes row by row.
+project's AVX-512 VM, a phase timer around bench/tracking.py's round of 2,000 phones: `zone_scores_many` ~0.04 s
+against ~0.06 s with the densities row by row in numpy). That is the one-phone path's exp only where numpy's exp of
+an element does not depend on where in an array it lies (`exp_elementwise`, checked once too); else ZoneMap goes row
+by row.
 
 Loaded only by the tracker's batch (ZoneMap.position_evidence_many): a web worker positioning a phone alone
 never imports numba (positioning/kernels.py)."""
@@ -46,9 +46,10 @@ def densities(px: np.ndarray, py: np.ndarray, owner: np.ndarray, n_owners: int, 
 
 @compiled()
 def exponents(px: np.ndarray, py: np.ndarray, xs: np.ndarray, ys: np.ndarray, reach: float, scale: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """For a host whose numpy exp is its own (`exp_agrees` False): the arguments `densities` would take the exp of,
-    -d² / scale per estimate per point within reach, one flat array (estimate r's from bounds[r] to bounds[r + 1]),
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a host whose numpy exp is its own (`exp_agrees` False): (each estimate's first point within reach, where
+    its arguments start in the flat array and, last, where they end, the arguments) - the arguments `densities` would
+    take the exp of, -d² / scale per estimate per point within reach (estimate r's from bounds[r] to bounds[r + 1]),
     so numpy takes their exp in one call (the one-phone path's exp, `ZoneMap.position_evidence`), and `owner_sums`
     adds them up."""
     lo = np.searchsorted(px, xs - reach)

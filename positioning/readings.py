@@ -113,8 +113,7 @@ def without_stale(readings: Readings, reach: Mapping[str, float], misses: int = 
     if compiled:
         from positioning import readings_kernel  # lazy: numba, the tracker's batch path only
 
-        if not (readings.phone[1:] >= readings.phone[:-1]).all():
-            raise ValueError("a batch's readings must be in phone order")
+        _check_phone_order(readings.phone)
         keep = ~readings_kernel.stale_readings(readings.phone, readings.ap, steps, n_aps, upper, misses, min_aps)
     else:
         keep = _not_stale(readings, steps, scale, upper, misses, min_aps)
@@ -172,11 +171,16 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, keys.size])
 
 
+def _check_phone_order(phone: np.ndarray) -> None:
+    """ValueError unless a batch's readings are in phone order (each phone's contiguous, ascending)."""
+    if phone.size and not (phone[1:] >= phone[:-1]).all():
+        raise ValueError("a batch's readings must be in phone order")
+
+
 def _per_phone(reduce: np.ufunc, phone: np.ndarray, values: np.ndarray, n_phones: int, fill: float) -> np.ndarray:
     """(n_phones,) `reduce` (np.minimum, np.maximum) of each phone's values, `fill` for a phone with none, over
     each phone's contiguous run (readings are in phone order; a batch that is not is refused)."""
-    if phone.size and not (phone[1:] >= phone[:-1]).all():
-        raise ValueError("a batch's readings must be in phone order")
+    _check_phone_order(phone)
     out = np.full(n_phones, fill)
     starts = _groups(phone)[0]
     if starts.size:
@@ -239,6 +243,8 @@ def settled_vectors(readings: Readings, ap_ids: Sequence[str], *, now: float, ha
     the tracker's batch); else in numpy (`_settle`), which a web worker weighing one phone uses without numba."""
     if half_life_s <= 0:
         raise ValueError("half_life_s must be positive")
+    if strongest < 0:
+        raise ValueError("strongest must be 0 or more")
     n_phones, n_aps = readings.n_phones, len(ap_ids)
     column = readings.columns(ap_ids)
     # usable: a known AP, not from the future (clock skew over 1 s), not NaN

@@ -3,15 +3,16 @@
 Per (phone, AP) group of readings sorted by (rssi, weight), the weighted median and the medians of the recent
 span and of each older span; per phone, the still-span test over its strongest shared APs and, where a span
 holds, the span's medians. In numpy (positioning/readings.py `_settle`) that is a dozen passes over the batch
-(masks, medians per span, a lexsort per span) and took ~70% of the weighing's ~12 ms a batch of 256 phones;
-here it is one pass over each phone's readings. The numbers are the numpy path's bit for bit: the same
-comparisons, sums left to right from the first term (a running weight as `np.cumsum` adds it, a sum of squares
-as Python's `sum`), medians as `statistics.median` takes them, the strongest APs picked by recent median, ties
-in the order first heard (tests/positioning_tests/test_batch_readings.py holds the two paths and the one-phone
-Python rules to the same arrays). The age weights come in already computed (numpy's exp, as the one-phone path).
+(masks, medians per span, a lexsort per span) and took ~70% of the weighing's 12-17 ms a batch of 256 phones
+(line-timed); here it is one pass over each phone's readings (the whole weighing ~11 -> ~6 ms a batch). The numbers
+are the numpy path's bit for bit: the same comparisons, sums left to right from the first term (a running weight as
+`np.cumsum` adds it, a sum of squares as Python's `sum`), medians as `statistics.median` takes them, the strongest
+APs picked by recent median, ties in the order first heard, NaN last (tests/positioning_tests/test_batch_readings.py
+holds the two paths and the one-phone Python rules to the same arrays). The age weights come in already computed
+(numpy's exp, as the one-phone path's). So does `stale_readings`, `without_stale`'s test.
 
-Loaded only by the tracker's batch (`settled_vectors(..., compiled=True)`): a web worker weighing one phone's
-readings never imports numba (positioning/kernels.py)."""
+Loaded only by the tracker's batch (`compiled=True`): a web worker weighing one phone's readings never imports
+numba (positioning/kernels.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,58 @@ def _median_within(rssi, age, start: int, end: int, low_age: float, high_age: fl
     return count, low if count % 2 == 1 else (low + high) / 2
 
 
+@compiled(inline="always")
+def _weighted_median_at(weight, start: int, end: int) -> tuple[int, float]:
+    """(the reading at which the running weight reaches half the group's total, that total): the weights of
+    weight[start:end] added left to right from the first, as np.cumsum adds them (the first reading when none does:
+    np.argmax of all False)."""
+    total = 0.0
+    for r in range(start, end):
+        total += weight[r]
+    running, half = 0.0, total / 2
+    for r in range(start, end):
+        running += weight[r]
+        if running >= half:
+            return r, total
+    return start, total
+
+
+@compiled(inline="always")
+def _stronger(a: float, rank_a: int, b: float, rank_b: int) -> bool:
+    """Recent median a (first heard at rank_a) comes before b, as np.lexsort((rank, -median)) orders them: the
+    higher median first, equal ones in the order first heard, NaN after every number (an infinite reading's)."""
+    if a != a:
+        return b != b and rank_a < rank_b
+    return b != b or a > b or (a == b and rank_a < rank_b)
+
+
+@compiled(inline="always")
+def _still_over(rssi, age, bounds, groups: int, recent, has_recent, rank, span_start: float, length: float,
+                strongest: int, min_shared: int, max_change_db: float, square, shared, picked) -> bool:
+    """Whether the phone stood still over (span_start, length]: its `strongest` APs by recent median among those
+    heard both recently and then, at least `min_shared` of them, changed by at most `max_change_db` (root mean
+    square; the squares summed in that order from 0.0, as Python's `sum`)."""
+    n_shared = 0
+    for g in range(groups):
+        shared[g] = False
+        if has_recent[g]:
+            count, older = _median_within(rssi, age, bounds[g], bounds[g + 1], span_start, length, picked)
+            if count > 0:
+                diff = recent[g] - older
+                square[g], shared[g] = diff * diff, True
+                n_shared += 1
+    counted = min(n_shared, strongest)
+    squares = 0.0
+    for _ in range(counted):
+        best = -1
+        for g in range(groups):
+            if shared[g] and (best < 0 or _stronger(recent[g], rank[g], recent[best], rank[best])):
+                best = g
+        squares += square[best]
+        shared[best] = False
+    return counted > 0 and counted >= min_shared and np.sqrt(squares / counted) <= max_change_db
+
+
 @compiled()
 def settle(key: np.ndarray, rssi: np.ndarray, weight: np.ndarray, age: np.ndarray, first: np.ndarray,
            n_phones: int, width: int, spans: np.ndarray, recent_s: float, max_change_db: float, min_shared: int,
@@ -45,8 +98,7 @@ def settle(key: np.ndarray, rssi: np.ndarray, weight: np.ndarray, age: np.ndarra
     vectors = np.full((n_phones, width), missing)
     heard = np.zeros(n_phones, dtype=np.int64)
     span = np.zeros(n_phones)
-    n = key.size
-    # per group of the phone at hand: its bounds, recent median, rank, and the span's square
+    # per AP of the phone at hand: its readings' bounds, column, recent median, rank first heard, the span's square
     bounds = np.empty(width + 1, dtype=np.int64)
     columns = np.empty(width, dtype=np.int64)
     recent = np.empty(width)
@@ -54,79 +106,45 @@ def settle(key: np.ndarray, rssi: np.ndarray, weight: np.ndarray, age: np.ndarra
     rank = np.empty(width, dtype=np.int64)
     square = np.empty(width)
     shared = np.empty(width, dtype=np.bool_)
-    picked = np.empty(max(1, n))
+    picked = np.empty(max(1, key.size))
     at = 0
-    while at < n:
-        phone = key[at] // width
-        groups = 0
-        while at < n and key[at] // width == phone:  # the phone's groups, one per AP
-            bounds[groups] = at
-            columns[groups] = key[at] % width
-            group_end = at
-            while group_end < n and key[group_end] == key[at]:
-                group_end += 1
-            at = group_end
+    while at < key.size:
+        phone, groups = key[at] // width, 0
+        while at < key.size and key[at] // width == phone:  # the phone's APs, one group each
+            bounds[groups], columns[groups], rank[groups] = at, key[at] % width, first[at]  # (a pair's first: one)
+            while at < key.size and key[at] == key[bounds[groups]]:
+                at += 1
             groups += 1
         bounds[groups] = at
-        for g in range(groups):
-            start, end = bounds[g], bounds[g + 1]
-            total = 0.0  # the running weight, left to right as np.cumsum adds it
-            for r in range(start, end):
-                total += weight[r]
-            half, running, chosen = total / 2, 0.0, start
-            for r in range(start, end):
-                running += weight[r]
-                if running >= half:
-                    chosen = r
-                    break
+        for g in range(groups):  # recency_vector: the weighted median of each AP heard enough
+            chosen, total = _weighted_median_at(weight, bounds[g], bounds[g + 1])
             if total >= min_weight:
                 vectors[phone, columns[g]] = max(rssi[chosen], missing)
                 heard[phone] += 1
-            count, median = _median_within(rssi, age, start, end, -np.inf, recent_s, picked)
-            has_recent[g], recent[g] = count > 0, median
-            least = first[start]
-            for r in range(start + 1, end):
-                least = min(least, first[r])
-            rank[g] = least
-        alive, chosen_span, span_start = heard[phone] > 0, 0.0, recent_s
-        for length in spans:
-            if not alive:
+            count, recent[g] = _median_within(rssi, age, bounds[g], bounds[g + 1], -np.inf, recent_s, picked)
+            has_recent[g] = count > 0
+        still_for, span_start = 0.0, recent_s
+        for length in spans:  # settled_vector: the longest span it stood still over, while each shorter one held
+            if heard[phone] == 0 or not _still_over(rssi, age, bounds, groups, recent, has_recent, rank, span_start,
+                                                    length, strongest, min_shared, max_change_db, square, shared,
+                                                    picked):
                 break
-            n_shared = 0
-            for g in range(groups):
-                shared[g] = False
-                if has_recent[g]:
-                    count, older = _median_within(rssi, age, bounds[g], bounds[g + 1], span_start, length, picked)
-                    if count > 0:
-                        diff = recent[g] - older
-                        square[g], shared[g] = diff * diff, True
-                        n_shared += 1
-            span_start = length
-            counted = min(n_shared, strongest)
-            squares = 0.0
-            # the strongest by recent median, ties in the order first heard; their squares summed in that order
-            for _ in range(counted):
-                best = -1
-                for g in range(groups):
-                    if shared[g] and (best < 0 or recent[g] > recent[best]
-                                      or (recent[g] == recent[best] and rank[g] < rank[best])):
-                        best = g
-                squares += square[best]
-                shared[best] = False
-            alive = counted > 0 and counted >= min_shared and np.sqrt(squares / counted) <= max_change_db
-            if alive:
-                chosen_span = length
-        if chosen_span > 0:
-            vectors[phone, :] = missing
-            for g in range(groups):
-                count, median = _median_within(rssi, age, bounds[g], bounds[g + 1], -np.inf, chosen_span, picked)
-                if count > 0:
-                    vectors[phone, columns[g]] = max(median, missing)
-            heard[phone] = 0
-            for c in range(width):
-                heard[phone] += vectors[phone, c] > missing
-            span[phone] = chosen_span
+            still_for, span_start = length, length
+        if still_for > 0:
+            _span_medians(rssi, age, bounds, columns, groups, still_for, missing, vectors[phone], picked)
+            heard[phone] = np.sum(vectors[phone] > missing)
+            span[phone] = still_for
     return vectors, heard, span
+
+
+@compiled(inline="always")
+def _span_medians(rssi, age, bounds, columns, groups: int, length: float, missing: float, row, picked) -> None:
+    """The phone's vector (`row`) as the medians of its readings of the last `length` seconds, each AP's."""
+    row[:] = missing
+    for g in range(groups):
+        count, median = _median_within(rssi, age, bounds[g], bounds[g + 1], -np.inf, length, picked)
+        if count > 0:
+            row[columns[g]] = max(median, missing)
 
 
 @compiled(inline="always")

@@ -156,8 +156,51 @@ def test_the_compiled_weighing_is_numpys(seed, spans, min_shared, strongest, min
     readings = Readings.from_mappings(phones(np.random.default_rng(seed), 30))
     rule = {"now": NOW, "spans_s": spans, "min_shared": min_shared, "strongest": strongest, "min_weight": min_weight}
     a, b = settled_vectors(readings, AP_IDS, **rule), settled_vectors(readings, AP_IDS, compiled=True, **rule)
-    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.heard, b.heard) and np.array_equal(a.span, b.span)
-    assert RssiStore.parse_batch([[], []]).n_phones == 2
+    assert _same_vectors(a, b)
+
+
+def _same_vectors(a, b) -> bool:
+    return np.array_equal(a.vectors, b.vectors) and np.array_equal(a.heard, b.heard) and np.array_equal(a.span, b.span)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_readings_exactly_at_a_spans_edge(compiled):
+    """A reading exactly `recent_s` old is recent, one exactly a span's length old is in that span and not the next:
+    phones whose minute holds readings at 0, 8, 20, 40 and 60 s (and a step in level just past an edge), in both
+    ways, as the one-phone rule."""
+    batch = []
+    for step_after in (8.0, 20.0, 40.0, 60.0, None):
+        phone = {}
+        for i, level in enumerate((-50.0, -55.0, -60.0, -65.0, -70.0)):
+            items = [(NOW - age, level + (9.0 if step_after is not None and age > step_after else 0.0))
+                     for age in (0.0, 4.0, 8.0, 8.001, 14.0, 20.0, 20.001, 30.0, 40.0, 40.001, 50.0, 60.0)]
+            phone[AP_IDS[i]] = items
+        batch.append(phone)
+    # readings exactly 8 s old are recent only: counted among the older 8-20 s as well, they would make it still
+    batch.append({AP_IDS[i]: [(NOW, -50.0 - i), (NOW - 8, -50.0 - i), (NOW - 8, -40.0 - i), (NOW - 15, -50.0 - i),
+                              (NOW - 20, -70.0), (NOW - 30, -50.0 - i)] for i in range(4)})
+    found = settled_vectors(Readings.from_mappings(batch), AP_IDS, now=NOW, compiled=compiled)
+    for i, one in enumerate(batch):
+        want = reference_settled(one, AP_IDS, now=NOW)
+        assert np.array_equal(found.vectors[i], want[0]) and found.heard[i] == want[1] and found.span[i] == want[2]
+    # still up to the step in level (8 s: not for 20; a step past 60 s is outside every span); the last: not still
+    assert found.span.tolist() == [0.0, 20.0, 40.0, 60.0, 60.0, 0.0]
+
+
+def test_an_infinite_reading_weighs_alike_in_both_ways():
+    """Readings of +-inf dBm (no feed sends one: ingest refuses them) make a recent median NaN; the compiled path
+    ranks it after every number, as numpy's lexsort does, so both still agree."""
+    one = {"ap00": [(NOW, np.inf), (NOW - 1, -np.inf), (NOW - 15, -60.0)]}
+    one |= {AP_IDS[i]: [(NOW, -50.0 - i), (NOW - 15, -50.0 - i)] for i in range(1, 5)}
+    readings = Readings.from_mappings([one])
+    with np.errstate(invalid="ignore"):
+        a, b = settled_vectors(readings, AP_IDS, now=NOW), settled_vectors(readings, AP_IDS, now=NOW, compiled=True)
+    assert _same_vectors(a, b) and b.span[0] == 20.0
+
+
+def test_a_negative_strongest_is_refused():
+    with pytest.raises(ValueError, match="strongest"):
+        settled_vectors(Readings.from_mappings([{}]), AP_IDS, now=NOW, strongest=-1)
 
 
 def test_weighing_one_phone_never_loads_numba_and_the_compiled_batch_does():
@@ -170,6 +213,7 @@ def test_weighing_one_phone_never_loads_numba_and_the_compiled_batch_does():
 
 
 def test_batch_parse_is_the_one_phone_parse():
+    assert RssiStore.parse_batch([[], []]).n_phones == 2
     batch = phones(np.random.default_rng(4), 100)
     raws = [[f"{ap}|{rssi:g}|{ts:.3f}{'|a' if assoc else ('|p' if ts % 2 < 1 else '')}".encode()
              for ap, items in one.items() for ts, rssi, assoc in items] for one in batch]
