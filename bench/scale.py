@@ -102,8 +102,7 @@ def load_tracking(db, footfall: FootfallStore, venues: list[str], phones: int, n
             pipe.set(keys.track(client), json.dumps(state), ex=300)
             position = Position(floor=p % 3, x=x, y=y, zone=f"zone{p % 12}", confidence=0.9, zone_confidence=0.82)
             kept = KeptPosition(position, b"ap|-50|%.3f|a" % now, now)
-            pipe.hset(keys.last_position(client), mapping=kept.to_fields())
-            pipe.expire(keys.last_position(client), 30)
+            pipe.set(keys.last_position(client), kept.encode(), ex=30)
             footfall.record(venue, client, f"zone{p % 12}", p % 3, x, y, now, pipe=pipe)
         pipe.execute()
 

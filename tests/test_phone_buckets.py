@@ -24,7 +24,7 @@ def test_one_bucket_keeps_every_key_under_the_venue_tag():
     assert phone_buckets("demo") == 1 and list(RssiKeys("demo").buckets()) == [0]
     assert RssiKeys("demo").readings("c1") == "mp:{demo}:rssi:c1"
     assert RssiKeys("demo").new_readings() == "mp:{demo}:heard:new"
-    assert TrackKeys("demo").last_position("c1") == "mp:{demo}:pos:c1"
+    assert TrackKeys("demo").last_position("c1") == "mp:{demo}:kept:c1"
     assert SessionKeys("demo").session("c1") == "mp:{demo}:session:c1"
 
 

@@ -4,7 +4,6 @@ the portal; a store error puts the work back; `python -m portal track --once` do
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,11 +16,17 @@ import redis
 from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
-from portal.tracking.positions import TrackKeys
+from portal.tracking.positions import KeptPosition, TrackKeys
 from tests.portal_command import run_portal
 from tests.test_slice import post_phone_at
 
 PHONES = ["02:00:5e:00:54:01", "02:00:5e:00:54:02", "02:00:5e:00:54:03"]
+
+
+def kept_zone(db, client: str, venue: str = "demo") -> str | None:
+    """The zone of the client's kept position (None: none kept, or none of its zone)."""
+    kept = KeptPosition.decode(db.get(TrackKeys(venue).last_position(client)))
+    return kept.position.zone if kept else None
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ def test_tracker_positions_each_heard_phone_once(svc, heard):
     assert t.step("demo") == 1 and t.pending("demo") == 0
     assert t.step("demo") == 0
     for client in heard:
-        assert svc.db.hget(TrackKeys("demo").last_position(client), "zone")
+        assert kept_zone(svc.db, client)
 
 
 def test_tracked_phones_count_in_footfall_without_opening_the_portal(svc, heard):
@@ -137,10 +142,8 @@ def test_track_cli_needs_a_store(tmp_path):
 
 def test_positions_written_by_tracker_are_what_locate_returns(svc, heard):
     tracker(svc).drain("demo")
-    kept = svc.db.hgetall(TrackKeys("demo").last_position(heard[0]))
-    position = svc.locator.locate("demo", heard[0])
-    assert kept[b"zone"].decode() == (position.zone or "")
-    assert json.loads(kept[b"x"]) == pytest.approx(position.x)
+    kept = KeptPosition.decode(svc.db.get(TrackKeys("demo").last_position(heard[0])))
+    assert kept.position == svc.locator.locate("demo", heard[0])
 
 
 def test_gunicorn_workers_fit_the_models_before_taking_requests(app, svc, demo):
@@ -175,5 +178,5 @@ def test_a_phone_heard_only_by_an_ap_placed_after_the_survey_does_not_stop_the_b
     svc.rssi.write("demo", [Observation(lone, new_ap, -50.0, now - 1), Observation(lone, new_ap, -52.0, now)], now)
     assert tracker(svc).drain("demo") == len(heard) + 1
     for client in heard:
-        assert svc.db.hget(TrackKeys("demo").last_position(client), "zone")
+        assert kept_zone(svc.db, client)
     assert not svc.db.exists(TrackKeys("demo").last_position(lone))

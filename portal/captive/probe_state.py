@@ -24,7 +24,7 @@ from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
 from portal.captive.sessions import Session, SessionKeys, SessionStore
 from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, Locator, Position, TrackKeys
-from portal.tracking.positions import landing_zone, pairs_to_fields
+from portal.tracking.positions import landing_zone
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class ProbeStateStore:
         does not answer then (`locator.kept_position`), the probe positions the phone anew with it."""
         now = time.time() if now is None else now
         raw_session, kept, newest, *version = self._reads(self._commands(venue, client))
-        position = self.locator.fresh(KeptPosition.from_fields(pairs_to_fields(kept)), newest[-1] if newest else None,
-                                      now, associated_ap)
+        position = self.locator.fresh(KeptPosition.decode(kept), newest[-1] if newest else None, now, associated_ap)
         landing = landing_zone(position)
         app = None
         if landing is not None:  # the app of the zone the phone lands in: its zone's, or its group's
@@ -60,6 +59,6 @@ class ProbeStateStore:
 def _read_commands(venue: str, client: str) -> Commands:
     """The probe's reads for this phone (its keys lie in its bucket's slot), and the version of the venue's
     zone-app table when that lies in the same slot (the venue has one bucket)."""
-    commands = (("GET", SessionKeys(venue).session(client)), ("HGETALL", TrackKeys(venue).last_position(client)),
+    commands = (("GET", SessionKeys(venue).session(client)), ("GET", TrackKeys(venue).last_position(client)),
                 ("ZRANGE", RssiKeys(venue).readings(client), "-1", "-1"))
     return commands if phone_buckets(venue) > 1 else (*commands, ("GET", ZoneAppKeys(venue).version()))

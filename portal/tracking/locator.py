@@ -20,7 +20,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import orjson
@@ -258,7 +257,7 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
 # Per phone: (its kept position when that still answers; else what _prepare made of its readings; its newest reading)
 _Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]
 # Per phone as read: (its newest reading, its motion state as stored, its kept position's fields)
-_Read = tuple[bytes | None, bytes | None, dict[bytes, bytes]]
+_Read = tuple[bytes | None, bytes | None, bytes | None]  # (newest reading, motion state, kept position), as stored
 _Parse = Callable[[Sequence[int]], Readings]  # the readings of the batch's phones at these places, as one batch
 
 
@@ -377,7 +376,7 @@ class Locator:
         # The small replies first (parsed by hiredis), the windows last (`window_replies`)
         commands = [self._reported_command(venue), *(c for track, kept in zip(keys.tracks(clients),
                                                                              keys.last_positions(clients), strict=True)
-                                                     for c in (("GET", track), ("HGETALL", kept))),
+                                                     for c in (("GET", track), ("GET", kept))),
                     *self.rssi.window_commands(venue, clients, now)]
         raw = self._raw(tuple(commands), window_kernel.frame)
         split, _ = window_kernel.frame(raw, 0, raw.size, 1 + 2 * n)
@@ -388,13 +387,13 @@ class Locator:
         refused = next((reply for reply in replies if isinstance(reply, redis.ResponseError)), None)
         if refused is not None:
             raise refused
-        states, kept = replies[1:1 + 2 * n:2], [pairs_to_fields(reply) for reply in replies[2:1 + 2 * n:2]]
+        states, kept = replies[1:1 + 2 * n:2], replies[2:1 + 2 * n:2]
         if windows is None:
             return self._from_lists(replies[1 + 2 * n:], states, kept, pairs_to_fields(replies[0]))
         reads = list(zip(windows.newest, states, kept, strict=True))
         return reads, windows.batch, ap_times(pairs_to_fields(replies[0]))
 
-    def _from_lists(self, windows: list[list[bytes]], states: list, kept: list[dict[bytes, bytes]],
+    def _from_lists(self, windows: list[list[bytes]], states: list, kept: list[bytes | None],
                     reach: dict[bytes, bytes]) -> tuple[list[_Read], _Parse, dict[str, float]]:
         """`_read_batch`'s answer from the windows read as lists of members."""
         reads = [(window[-1] if window else None, state, fields)
@@ -438,10 +437,10 @@ class Locator:
         out: list[_Prepared] = []
         todo: list[tuple[int, dict | None]] = []
         for newest, raw_state, raw_kept in reads:
-            # A kept position computed from another newest reading is not fresh (KeptPosition.is_fresh): not read
-            # (a phone the tracker takes has new readings: its kept position is almost never fresh)
-            kept = None if raw_kept.get(b"newest") != newest else \
-                self.fresh(KeptPosition.from_fields(raw_kept), newest, now, associated_ap)
+            # A kept position computed from another newest reading is not fresh (KeptPosition.is_fresh; a phone the
+            # tracker takes has new readings: its kept position is almost never fresh)
+            stored = KeptPosition.decode(raw_kept)
+            kept = None if stored is None or stored.newest != newest else self.fresh(stored, newest, now, associated_ap)
             if kept is not None:
                 out.append((kept, None, newest))
                 continue
@@ -459,7 +458,7 @@ class Locator:
         position; one slot, the phone's bucket's."""
         keys = TrackKeys(venue)
         return [self.rssi.window_command(venue, client, now), ("GET", keys.track(client)),
-                ("HGETALL", keys.last_position(client))]
+                ("GET", keys.last_position(client))]
 
     @staticmethod
     def _reported_command(venue: str) -> tuple:
@@ -496,12 +495,11 @@ class Locator:
     def _queue_keep(self, pipe, venue: str, done: Sequence[tuple[str, tuple[dict | None, Position], bytes | None]],
                     now: float) -> None:
         """Queue each (client, (new state, position), newest reading)'s writes and its listeners'. Plain commands
-        (SET, HSET, EXPIRE a phone), not a script: until 2026-12-03 one script call per phone bucket did the same
-        writes, and cost the store about twice the CPU for them (each call from Lua, and its AOF record). The
-        kept position's HSET and EXPIRE are two commands: a failover between them would leave that hash without a
-        TTL (its own `at` still makes it stale after cache_s); HSETEX would write both at once but keeps a TTL per
-        field, which turns the hash from a listpack into a hashtable (208 -> 643 bytes a phone, Valkey 9.1).
-        A phone whose offset settled in this report is counted into the venue's phone mix (`PhoneMixStore`)."""
+        (two SETs a phone, each with its TTL), not a script: until 2026-12-03 one script call per phone bucket did
+        the same writes, and cost the store about twice the CPU for them (each call from Lua, and its AOF record).
+        The kept position is one string since 2026-12-05 (`KeptPosition.encode`): as a hash it took HSET and EXPIRE,
+        a failover between which left it without a TTL, and a command more a phone. A phone whose offset settled in
+        this report is counted into the venue's phone mix (`PhoneMixStore`)."""
         keys = TrackKeys(venue)
         track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
         told: list[tuple[str, Position]] = []
@@ -514,9 +512,7 @@ class Locator:
                 if (offset := phone_offset.newly_settled(state)) is not None:
                     settled_offsets.append(offset)
             if newest is not None and self.cache_s > 0:
-                pipe.execute_command("HSET", kept, *chain.from_iterable(KeptPosition(position, newest, now)
-                                                                        .to_fields().items()))
-                pipe.execute_command("EXPIRE", kept, kept_ttl)
+                pipe.execute_command("SET", kept, KeptPosition(position, newest, now).encode(), "EX", kept_ttl)
             if newest is not None:  # a position from new readings (not the AP alone, asked again and again)
                 told.append((client, position))
         PhoneMixStore.queue_counts(pipe, venue, settled_offsets, now)

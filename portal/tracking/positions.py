@@ -1,13 +1,16 @@
 """A phone's position and the kept copy of it in the store.
 
-The tracker keeps each phone's last computed position in one hash (TrackKeys.last_position), with the
-newest reading it was computed from; every reader (the locator, the probe's one-round-trip reads)
-reads and writes its fields by name through KeptPosition, the one place that knows them."""
+The tracker keeps each phone's last computed position in one string (TrackKeys.last_position), with the newest
+reading it was computed from, written with its TTL in one SET (a hash took HSET and EXPIRE: two commands, and a
+failover between them left a hash without a TTL); every reader (the locator, the probe's one-round-trip reads)
+reads and writes it through KeptPosition, the one place that knows its fields."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from core.storage import VenueKeys
 
@@ -51,8 +54,9 @@ class TrackKeys(VenueKeys):
         return self.phone_key(client, "track", client)
 
     def last_position(self, client: str) -> str:
-        """Hash: the kept position, field by field (KeptPosition)."""
-        return self.phone_key(client, "pos", client)
+        """String: the kept position (KeptPosition.encode). Named "kept", not "pos" as the hash that held it
+        before 2026-12-05 (a reader of this version never meets one of those: they expire within POSITION_CACHE_S)."""
+        return self.phone_key(client, "kept", client)
 
     def tracks(self, clients: Sequence[str]) -> list[str]:
         """`track` of each client (a batch's)."""
@@ -60,7 +64,7 @@ class TrackKeys(VenueKeys):
 
     def last_positions(self, clients: Sequence[str]) -> list[str]:
         """`last_position` of each client (a batch's)."""
-        return self.phone_keys("pos", clients)
+        return self.phone_keys("kept", clients)
 
 
 @dataclass(frozen=True)
@@ -71,28 +75,38 @@ class KeptPosition:
     newest: bytes
     at: float
 
-    def to_fields(self) -> dict[str, str | bytes]:
+    def encode(self) -> bytes:
+        """The stored form: JSON by orjson, every float as its shortest exact repr (read back to the same double)."""
         p = self.position
-        return {"newest": self.newest, "at": repr(self.at), "floor": str(p.floor), "x": repr(p.x), "y": repr(p.y),
-                "zone": p.zone or "", "conf": repr(p.confidence), "zconf": repr(p.zone_confidence),
-                "group": p.group or "", "gconf": repr(p.group_confidence), "source": p.source}
+        return orjson.dumps({"newest": self.newest.decode("latin-1"), "at": self.at, "floor": p.floor, "x": p.x,
+                             "y": p.y, "zone": p.zone, "conf": p.confidence, "zconf": p.zone_confidence,
+                             "group": p.group, "gconf": p.group_confidence, "source": p.source})
 
     @classmethod
-    def from_fields(cls, raw: dict[bytes, bytes]) -> KeptPosition | None:
-        """From HGETALL's answer (or the probe script's name/value list); None when nothing usable is kept."""
+    def decode(cls, raw: bytes | None) -> KeptPosition | None:
+        """From GET's answer; None when nothing usable is kept (none, or not of this form: position anew)."""
+        if not raw:
+            return None
         try:
-            position = Position(
-                floor=int(raw[b"floor"]), x=float(raw[b"x"]), y=float(raw[b"y"]), zone=raw[b"zone"].decode() or None,
-                confidence=float(raw[b"conf"]), zone_confidence=float(raw[b"zconf"]),
-                group=raw.get(b"group", b"").decode() or None, group_confidence=float(raw.get(b"gconf", b"0")),
-                source=raw.get(b"source", b"readings").decode())
-            return cls(position=position, newest=raw[b"newest"], at=float(raw[b"at"]))
-        except (KeyError, ValueError):
-            return None  # an older or partial hash: position anew
+            kept = orjson.loads(raw)
+            position = Position(floor=int(kept["floor"]), x=float(kept["x"]), y=float(kept["y"]),
+                                zone=_name(kept["zone"]), confidence=float(kept["conf"]),
+                                zone_confidence=float(kept["zconf"]), group=_name(kept["group"]),
+                                group_confidence=float(kept["gconf"]), source=str(kept["source"]))
+            return cls(position=position, newest=str(kept["newest"]).encode("latin-1"), at=float(kept["at"]))
+        except (KeyError, TypeError, ValueError, UnicodeEncodeError):  # orjson's JSONDecodeError is a ValueError
+            return None
 
     def is_fresh(self, newest: bytes | None, now: float, max_age_s: float) -> bool:
         """Still answers for the client: no newer reading since, and not older than max_age_s."""
         return newest is not None and self.newest == newest and 0 <= now - self.at < max_age_s
+
+
+def _name(value: object) -> str | None:
+    """A kept zone or group: a name or none (ValueError for anything else: the kept position is not used)."""
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise ValueError("a kept zone or group must be a name or null")
 
 
 def pairs_to_fields(reply: list[bytes] | dict[bytes, bytes]) -> dict[bytes, bytes]:

@@ -248,7 +248,7 @@ def test_locator_batch_positions_as_one_at_a_time(svc, demo, demo_map):
         """What each phone has kept (its position, its motion state, both with a TTL); then back to `states`."""
         out = []
         for c, state in zip(clients, states, strict=True):
-            out.append((svc.db.hgetall(keys.last_position(c)), svc.db.get(keys.track(c)),
+            out.append((svc.db.get(keys.last_position(c)), svc.db.get(keys.track(c)),
                         0 < svc.db.ttl(keys.last_position(c)) <= 30, 0 < svc.db.ttl(keys.track(c)) <= 300))
             svc.db.delete(keys.last_position(c), keys.track(c))
             if state is not None:

@@ -1,7 +1,8 @@
-"""The locator's writes of a batch's motion states and kept positions, queued as plain commands (SET, HSET,
-EXPIRE a phone), store what the script they replaced stored (reference_listener_scripts.KEEP, with its arguments
-built as the locator built them): the same keys, values and TTLs, for phones with a new state or none, a
-kept position or none (no newest reading; a locator that keeps none)."""
+"""The locator's writes of a batch's motion states and kept positions, queued as plain commands (a SET with its TTL
+each), store what the script they replaced stored (reference_listener_scripts.KEEP, with its arguments built as the
+locator built them): the same keys, values and TTLs, for phones with a new state or none, a kept position or none
+(no newest reading; a locator that keeps none). The script kept a position as a hash, field by field; it is one
+string since 2026-12-05 (KeptPosition.encode): the same position, newest reading and time."""
 
 from __future__ import annotations
 
@@ -32,6 +33,24 @@ def _done() -> list:
     return out
 
 
+def _fields(kept: KeptPosition) -> dict:
+    """The hash the script kept a position as (KeptPosition.to_fields before 2026-12-05)."""
+    p = kept.position
+    return {"newest": kept.newest, "at": repr(kept.at), "floor": str(p.floor), "x": repr(p.x), "y": repr(p.y),
+            "zone": p.zone or "", "conf": repr(p.confidence), "zconf": repr(p.zone_confidence), "group": p.group or "",
+            "gconf": repr(p.group_confidence), "source": p.source}
+
+
+def _as_kept(key: str, kind: str, value) -> tuple:
+    """A stored value; a kept position as the fields it holds: the script's hash, or this version's string decoded."""
+    if key.split(":")[2] != "kept":
+        return kind, value
+    if kind == "string":
+        return "kept", {k.encode(): v.encode() if isinstance(v, str) else v
+                        for k, v in _fields(KeptPosition.decode(value)).items()}
+    return "kept", value
+
+
 def _by_script(db, locator: Locator, venue: str, done: list) -> None:
     """The writes as the `_KEEP` script made them (its queueing before 2026-12-03; the venue has one bucket)."""
     keys = TrackKeys(venue)
@@ -39,7 +58,7 @@ def _by_script(db, locator: Locator, venue: str, done: list) -> None:
     for client, (state, position), newest in done:
         kept = newest is not None and locator.cache_s > 0
         if state is not None or kept:
-            fields = KeptPosition(position, newest, NOW).to_fields() if kept else {}
+            fields = _fields(KeptPosition(position, newest, NOW)) if kept else {}
             key_list += [keys.track(client), keys.last_position(client)]
             args += ["" if state is None else encode_state(state), 2 * len(fields),
                      *chain.from_iterable(fields.items())]
@@ -67,6 +86,8 @@ def test_plain_commands_store_what_the_keep_script_stored(db, cache_s):
     before, now = _dump(db, "before"), _dump(db, "now")
     apart = math.ceil(time.monotonic() - started) + 1  # TTLs count down in real time: the writes and dumps' span
     assert len(before) >= 30 and before.keys() == now.keys()
+    kept = [key for key, (kind, _, _) in now.items() if kind == "string" and key.split(":")[2] == "kept"]
+    assert len(kept) == (0 if cache_s == 0 else sum(1 for _, _, newest in done if newest is not None))
     for key, (kind, value, ttl) in before.items():
-        assert now[key][:2] == (kind, value), key
+        assert _as_kept(key, *now[key][:2]) == _as_kept(key, kind, value), key
         assert ttl > 0 and abs(now[key][2] - ttl) <= apart, key

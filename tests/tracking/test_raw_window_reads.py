@@ -163,5 +163,5 @@ def test_one_phones_unreadable_window_leaves_the_others_tracked(svc, demo_map, m
     tracker = Tracker(svc.db, svc.venues, svc.locator)
     assert tracker.step(demo_map.id, now + 0.5) == len({phone for phone, *_ in heard})
     assert "positioning a client of venue" in caplog.text
-    kept = {key.decode() for key in svc.db.scan_iter(match="*:pos:*")}
+    kept = {key.decode() for key in svc.db.scan_iter(match="*:kept:*")}
     assert len(kept) == len({phone for phone, *_ in heard}) - 1 and not any(k.endswith(":c001") for k in kept)

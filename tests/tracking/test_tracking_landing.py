@@ -41,15 +41,27 @@ def unambiguous_ap(svc) -> tuple[str, str]:
     raise AssertionError("no AP of the demo mall covers one zone")
 
 
-def test_kept_position_round_trips_by_field_name(svc, demo):
+def test_kept_position_round_trips_through_the_store(svc, demo):
     position = Position(1, 50.0, 20.0, "foodcourt", 0.9, 0.8, group="foodcourt", group_confidence=0.95)
+    odd = Position(-2, 0.1 + 0.2, -1e-300, None, 1 / 3, 0.0, source="ap")  # every double as it was, no zone
     key = TrackKeys("demo").last_position("someone")
-    svc.db.hset(key, mapping=KeptPosition(position, b"newest", 100.0).to_fields())
-    kept = KeptPosition.from_fields(svc.db.hgetall(key))
-    assert kept.position == position and kept.newest == b"newest" and kept.at == 100.0
-    assert kept.is_fresh(b"newest", 110.0, 30.0) and not kept.is_fresh(b"other", 110.0, 30.0)
-    assert not kept.is_fresh(b"newest", 140.0, 30.0)
-    assert KeptPosition.from_fields({b"zone": b"x"}) is None  # a partial hash: position anew
+    for kept_position, newest in ((position, b"newest"), (odd, b"ap|-67|1800000000.125|a")):
+        svc.db.set(key, KeptPosition(kept_position, newest, 100.0).encode(), ex=30)
+        kept = KeptPosition.decode(svc.db.get(key))
+        assert kept.position == kept_position and kept.newest == newest and kept.at == 100.0
+    assert 0 < svc.db.ttl(key) <= 30
+    assert kept.is_fresh(newest, 110.0, 30.0) and not kept.is_fresh(b"other", 110.0, 30.0)
+    assert not kept.is_fresh(newest, 140.0, 30.0)
+
+
+@pytest.mark.parametrize("raw", [None, b"", b"not json", b"[]", b'{"zone": "x"}', b'{"floor": "one"}',
+                                 KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
+                                 .replace(b'"zone":"z"', b'"zone":7'),
+                                 KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
+                                 .replace(b'"newest":"n"', b'"newest":"\\u20ac"')])
+def test_a_kept_position_not_of_this_form_is_positioned_anew(raw):
+    """Nothing kept, a partial or foreign value, a zone that is not a name, a newest reading no feed writes: None."""
+    assert KeptPosition.decode(raw) is None
 
 
 @pytest.mark.parametrize("param", ["node_mac", "ap_mac", "ap", "called", "apmac"])
@@ -95,8 +107,7 @@ def test_a_kept_partial_position_is_replaced_when_the_probe_names_the_ap(app, cl
     client_id = svc.hasher.client_id(PHONE)
     newest = svc.db.zrange(RssiKeys("demo").readings(client_id), -1, -1)[0]
     stale_guess = Position(1, 65.0, 30.0, "foodcourt", 0.9, 0.9, source="partial")
-    svc.db.hset(TrackKeys("demo").last_position(client_id),
-                mapping=KeptPosition(stale_guess, newest, time.time()).to_fields())
+    svc.db.set(TrackKeys("demo").last_position(client_id), KeptPosition(stale_guess, newest, time.time()).encode())
     assert landed(client, "") == expected_landing_path(app, svc, "foodcourt")
     assert landed(client, f"node_mac={ap}") == expected_landing_path(app, svc, "cinema")
 
@@ -166,12 +177,10 @@ def test_a_phone_between_small_zones_lands_on_their_group(app, client, demo, svc
     client_id = svc.hasher.client_id(PHONE)
     newest = svc.db.zrange(RssiKeys("demo").readings(client_id), -1, -1)[0]
     unsure = Position(1, 100.0, 30.0, "jade", 0.9, 0.4, group="foodcourt", group_confidence=0.85)
-    svc.db.hset(TrackKeys("demo").last_position(client_id),
-                mapping=KeptPosition(unsure, newest, time.time()).to_fields())
+    svc.db.set(TrackKeys("demo").last_position(client_id), KeptPosition(unsure, newest, time.time()).encode())
     assert landed(client, "") == expected_landing_path(app, svc, "foodcourt")
     lost = Position(1, 100.0, 30.0, "jade", 0.9, 0.4, group="foodcourt", group_confidence=0.45)
-    svc.db.hset(TrackKeys("demo").last_position(client_id),
-                mapping=KeptPosition(lost, newest, time.time()).to_fields())
+    svc.db.set(TrackKeys("demo").last_position(client_id), KeptPosition(lost, newest, time.time()).encode())
     assert landed(client, "") == "/v/demo/"
 
 
