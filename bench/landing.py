@@ -63,7 +63,7 @@ from portal import create_app  # noqa: E402
 from portal.ingest.meraki import MerakiStore  # noqa: E402
 from portal.seed import load_generated_mall  # noqa: E402
 from portal.tools.net import free_port, wait_for_port  # noqa: E402
-from portal.tracking import Tracker, TrackKeys  # noqa: E402
+from portal.tracking import KeptPosition, Tracker, TrackKeys  # noqa: E402
 from portal.tracking.estimate import live_estimate, on_group_page, spot_in_zone  # noqa: E402
 from portal.tracking.models import venue_groups  # noqa: E402
 from portal.tracking.phone_mix import venue_phones  # noqa: E402
@@ -271,13 +271,13 @@ class ProbeResult:
     after_joining_s: float  # when the probe was sent, since the phone joined the WiFi
 
 
-def answered_at(kept: dict[bytes, bytes], coarse: CoarseEstimate | None) -> tuple[int, float, float] | None:
+def answered_at(kept: KeptPosition | None, coarse: CoarseEstimate | None) -> tuple[int, float, float] | None:
     """(floor, x, y) of the position a probe was answered with: the kept position it wrote, or, with none kept,
     its AP's coverage (`locator.coarse_position`: a phone not heard yet is placed by the AP the gateway names, and
-    such a position is not kept, no reading dates it); None when neither placed the phone. Read from the kept hash
-    alone, a probe answered from the AP counted as not positioned and its floor as wrong."""
-    if kept:
-        return int(kept[b"floor"]), float(kept[b"x"]), float(kept[b"y"])
+    such a position is not kept, no reading dates it); None when neither placed the phone. Read from the kept
+    position alone, a probe answered from the AP counted as not positioned and its floor as wrong."""
+    if kept is not None:
+        return kept.position.floor, kept.position.x, kept.position.y
     return None if coarse is None else (coarse.floor, coarse.x, coarse.y)
 
 
@@ -404,16 +404,17 @@ def simulate(args, mall, shoppers: list[Shopper], port: int, token: str, meraki_
                 "GET", f"/generate_204?client_mac={s.mac}&ap_mac={ap}", headers={"Host": PROBE_HOST})
             if status != 302 or not location:
                 raise RuntimeError(f"probe answered {status}")
-            kept = core.db.hgetall(keys.last_position(core.hasher.client_id(s.mac)))
+            kept = KeptPosition.decode(core.db.get(keys.last_position(core.hasher.client_id(s.mac))))
             true_zone = zones.zone_at(floor, x, y)
             est_floor, error = None, float("nan")
             where = answered_at(kept, core.models.get(venue.id).coverage.estimate(ap))
             if where is not None:
                 est_floor, error = where[0], float(np.hypot(where[1] - x, where[2] - y))
             if os.environ.get("LANDING_DEBUG"):
+                got = kept.position if kept else None
                 log(f"    {kind} t={t} true {true_zone} f{floor} ({x:.0f},{y:.0f}) -> {location.split('?')[0]} "
-                    f"kept {kept.get(b'zone')} f{kept.get(b'floor')} ({float(kept.get(b'x', 0)):.0f},"
-                    f"{float(kept.get(b'y', 0)):.0f}) zconf {kept.get(b'zconf')}")
+                    + (f"kept {got.zone} f{got.floor} ({got.x:.0f},{got.y:.0f}) zconf {got.zone_confidence}"
+                       if got else "nothing kept"))
             results.append(ProbeResult(kind, true_zone, floor, landed_zone(location, zone_ids), est_floor, error,
                                        kinds.get(true_zone or "", "-"), t - s.joins_at))
         if t % 60 == 0 and t:

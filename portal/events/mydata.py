@@ -347,7 +347,8 @@ def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
     position and open footfall visit (the footfall's counts are HyperLogLogs and sums: they hold no client id)."""
     track, footfall = TrackKeys(venue), FootfallKeys(venue)
     removed = sum(int(db.delete(key)) for key in (RssiKeys(venue).readings(phone), RssiKeys(venue).ahead(phone),
-                                                  track.track(phone), track.last_position(phone)))
+                                                  track.track(phone), track.last_position(phone),
+                                                  track.former_last_position(phone)))
     pipe = db.pipeline(transaction=True)
     pipe.hdel(footfall.open_visits(), phone)
     pipe.zrem(footfall.open_by_time(), phone)

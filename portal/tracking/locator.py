@@ -256,8 +256,8 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
 
 # Per phone: (its kept position when that still answers; else what _prepare made of its readings; its newest reading)
 _Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | None, bytes | None]
-# Per phone as read: (its newest reading, its motion state as stored, its kept position's fields)
-_Read = tuple[bytes | None, bytes | None, bytes | None]  # (newest reading, motion state, kept position), as stored
+# Per phone as read: (its newest reading, its motion state, its kept position), each as stored
+_Read = tuple[bytes | None, bytes | None, bytes | None]
 _Parse = Callable[[Sequence[int]], Readings]  # the readings of the batch's phones at these places, as one batch
 
 
@@ -396,8 +396,8 @@ class Locator:
     def _from_lists(self, windows: list[list[bytes]], states: list, kept: list[bytes | None],
                     reach: dict[bytes, bytes]) -> tuple[list[_Read], _Parse, dict[str, float]]:
         """`_read_batch`'s answer from the windows read as lists of members."""
-        reads = [(window[-1] if window else None, state, fields)
-                 for window, state, fields in zip(windows, states, kept, strict=True)]
+        reads = [(window[-1] if window else None, state, position)
+                 for window, state, position in zip(windows, states, kept, strict=True)]
         return reads, lambda phones: self.rssi.parse_batch([windows[i] for i in phones]), ap_times(reach)
 
     def _prepared_batch(self, model: VenueModel, reads: Sequence[_Read], parse: _Parse, now: float,
@@ -466,7 +466,7 @@ class Locator:
         return ("HGETALL", RssiKeys(venue).ap_reach())
 
     def _read_all(self, commands: list[tuple], one_slot: bool = False) -> list:
-        """Reads in one round trip, a kept position's hash as a dict. On one server, or when they share one
+        """Reads in one round trip, a hash (the APs' reach) as a dict. On one server, or when they share one
         slot (one phone's), packed and sent on the thread's own connection (core/storage.py HotReads, the
         probe's: without redis-py's per-command pipeline work, a third of the tracker's store CPU per phone);
         a batch on a cluster through redis-py's pipeline, which routes each phone's reads to its slot."""

@@ -7,6 +7,7 @@ reads and writes it through KeptPosition, the one place that knows its fields.""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,11 @@ class TrackKeys(VenueKeys):
         before 2026-12-05 (a reader of this version never meets one of those: they expire within POSITION_CACHE_S)."""
         return self.phone_key(client, "kept", client)
 
+    def former_last_position(self, client: str) -> str:
+        """Hash: the kept position as versions before 2026-12-05 kept it, never read now; erasure deletes it too
+        while a host of such a version may still write it (a rolling deploy) or a failover left one without a TTL."""
+        return self.phone_key(client, "pos", client)
+
     def tracks(self, clients: Sequence[str]) -> list[str]:
         """`track` of each client (a batch's)."""
         return self.phone_keys("track", clients)
@@ -76,11 +82,13 @@ class KeptPosition:
     at: float
 
     def encode(self) -> bytes:
-        """The stored form: JSON by orjson, every float as its shortest exact repr (read back to the same double)."""
+        """The stored form: JSON by orjson, every float as its shortest exact repr (read back to the same double; a
+        NaN or an infinity, which JSON has not, as null, read back as NaN); numpy scalars as their values."""
         p = self.position
         return orjson.dumps({"newest": self.newest.decode("latin-1"), "at": self.at, "floor": p.floor, "x": p.x,
-                             "y": p.y, "zone": p.zone, "conf": p.confidence, "zconf": p.zone_confidence,
-                             "group": p.group, "gconf": p.group_confidence, "source": p.source})
+                             "y": p.y, "zone": p.zone or None, "conf": p.confidence, "zconf": p.zone_confidence,
+                             "group": p.group or None, "gconf": p.group_confidence, "source": p.source},
+                            option=orjson.OPT_SERIALIZE_NUMPY)
 
     @classmethod
     def decode(cls, raw: bytes | None) -> KeptPosition | None:
@@ -89,17 +97,38 @@ class KeptPosition:
             return None
         try:
             kept = orjson.loads(raw)
-            position = Position(floor=int(kept["floor"]), x=float(kept["x"]), y=float(kept["y"]),
-                                zone=_name(kept["zone"]), confidence=float(kept["conf"]),
-                                zone_confidence=float(kept["zconf"]), group=_name(kept["group"]),
-                                group_confidence=float(kept["gconf"]), source=str(kept["source"]))
-            return cls(position=position, newest=str(kept["newest"]).encode("latin-1"), at=float(kept["at"]))
+            position = Position(floor=_whole(kept["floor"]), x=_number(kept["x"]), y=_number(kept["y"]),
+                                zone=_name(kept["zone"]), confidence=_number(kept["conf"]),
+                                zone_confidence=_number(kept["zconf"]), group=_name(kept["group"]),
+                                group_confidence=_number(kept["gconf"]), source=_text(kept["source"]))
+            return cls(position=position, newest=_text(kept["newest"]).encode("latin-1"), at=_number(kept["at"]))
         except (KeyError, TypeError, ValueError, UnicodeEncodeError):  # orjson's JSONDecodeError is a ValueError
             return None
 
     def is_fresh(self, newest: bytes | None, now: float, max_age_s: float) -> bool:
         """Still answers for the client: no newer reading since, and not older than max_age_s."""
         return newest is not None and self.newest == newest and 0 <= now - self.at < max_age_s
+
+
+def _number(value: object) -> float:
+    """A kept float: a JSON number, or null for a NaN or an infinity (`KeptPosition.encode`); TypeError else."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a kept number must be a number")
+    return float(value)
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("a kept floor must be a whole number")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a kept reading or source must be a string")
+    return value
 
 
 def _name(value: object) -> str | None:

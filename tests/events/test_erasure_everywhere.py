@@ -17,6 +17,7 @@ from portal.events.sim import Simulator
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import Outbox
 from portal.shopper import Shopper, shopper_token
+from portal.tracking import TrackKeys
 
 CLIENT = "s-erase-me-7f3a"
 PHONE = "dev-erase-me-91c2"
@@ -97,6 +98,9 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
         Outbox(svc.db).enqueue("demo", CLIENT, "queue.called", {"title_en": "Your table"}, "m-erase-1")
         svc.consent.record("demo", CLIENT, location=True, marketing=True)
         Simulator(svc, app.extensions["captive"].landing, "demo")._fix(PHONE, "kopi", now - 60)  # a position
+        # ... and one kept as the version before 2026-12-05 kept it, left without a TTL (a failover between its two
+        # writes): erasure removes it too
+        svc.db.hset(TrackKeys("demo").former_last_position(PHONE), mapping={"zone": "kopi", "newest": b"ap|-60|1"})
         svc.events.emit("demo", "landing", at=now - 50, device=PHONE, shopper=CLIENT, zone="kopi")
         svc.events.emit("demo", "txn", at=now - 40, shopper=CLIENT, zone="pixel", app="membership",
                         action="member_join", member=member.id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
-from portal.tracking.positions import KeptPosition, TrackKeys
 from tests.test_slice import post_phone_at
+from tests.test_tracking import kept_zone
 
 PHONES = ["02:00:5e:00:55:01", "02:00:5e:00:55:02", "02:00:5e:00:55:03"]
 
@@ -23,8 +23,7 @@ def test_a_batch_taken_by_a_killed_tracker_is_positioned_by_the_next(client, dem
     assert successor.drain("demo") == 3
     assert svc.db.scard(keys.new_readings()) == 0 and not svc.db.exists(keys.being_positioned())
     for phone in PHONES:
-        kept = KeptPosition.decode(svc.db.get(TrackKeys("demo").last_position(svc.hasher.client_id(phone))))
-        assert kept is not None and kept.position.zone
+        assert kept_zone(svc.db, svc.hasher.client_id(phone))
 
 
 def test_a_finished_batch_is_not_positioned_again(client, demo, svc, demo_map):

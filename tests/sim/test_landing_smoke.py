@@ -38,10 +38,11 @@ def test_a_probe_answered_from_its_ap_alone_counts_with_the_aps_floor():
     """A phone not heard yet is placed by the AP the gateway names, and that position is not kept (no reading
     dates it): the bench reads it from the AP's coverage, not as "not positioned" with a wrong floor."""
     from bench.landing import answered_at
+    from portal.tracking import KeptPosition, Position
     from positioning.coldstart import CoarseEstimate
 
     coarse = CoarseEstimate(floor=2, x=10.0, y=20.0, floor_confidence=0.9, places={"z1": 1.0})
-    kept = {b"floor": b"1", b"x": b"3.5", b"y": b"4.0", b"zone": b"z2"}
+    kept = KeptPosition(Position(1, 3.5, 4.0, "z2", 0.9, 0.8), b"ap|-60|1.0", 1.0)
     assert answered_at(kept, coarse) == (1, 3.5, 4.0)  # a kept position is the one the probe used
-    assert answered_at({}, coarse) == (2, 10.0, 20.0)
-    assert answered_at({}, None) is None  # neither readings nor a known AP: the mall home, not positioned
+    assert answered_at(None, coarse) == (2, 10.0, 20.0)
+    assert answered_at(None, None) is None  # neither readings nor a known AP: the mall home, not positioned

@@ -13,8 +13,8 @@ from werkzeug.datastructures import MultiDict
 
 from portal.events.moments import http_post, parse_rule
 from portal.tracking import Tracker
-from portal.tracking.positions import KeptPosition, TrackKeys
 from tests.test_slice import post_phone_at
+from tests.test_tracking import kept_zone
 
 PHONES = ["02:00:5e:00:56:01", "02:00:5e:00:56:02"]
 HOLD_S = 90  # how long the sender waits for the silent receiver: far beyond what the test needs on any machine
@@ -59,8 +59,7 @@ def test_a_receiver_that_never_answers_holds_up_no_positioning(client, demo, svc
 
         post_phone_at(client, demo, demo_map, 1, 65, 30, phone=PHONES[1])  # a phone reports meanwhile
         assert tracker.round() == (1, 0)  # positioned in this round, the sweep included
-        kept = TrackKeys("demo").last_position(svc.hasher.client_id(PHONES[1]))
-        assert KeptPosition.decode(svc.db.get(kept)).position.zone
+        assert kept_zone(svc.db, svc.hasher.client_id(PHONES[1]))
         assert svc.moments.delivery("demo", delivery.id).status == "queued"  # the receiver still holds it
 
         conn.close()  # the receiver hangs up: a failed try, retried as ever

@@ -6,6 +6,7 @@ the live reports masked out of the model (listed for the operator with the APs t
 from __future__ import annotations
 
 import json
+import math
 import time
 from urllib.parse import urlparse
 
@@ -18,6 +19,7 @@ from portal.ingest.store import RssiKeys
 from portal.tracking import KeptPosition, ModelCache, Position, TrackKeys
 from portal.tracking.locator import silent_columns
 from portal.tracking.models import build_venue_model, silent_aps
+from portal.tracking.positions import landing_zone
 from positioning.vectors import MISSING_DBM
 from tests.test_slice import expected_landing_path, post_phone_at
 
@@ -45,7 +47,7 @@ def test_kept_position_round_trips_through_the_store(svc, demo):
     position = Position(1, 50.0, 20.0, "foodcourt", 0.9, 0.8, group="foodcourt", group_confidence=0.95)
     odd = Position(-2, 0.1 + 0.2, -1e-300, None, 1 / 3, 0.0, source="ap")  # every double as it was, no zone
     key = TrackKeys("demo").last_position("someone")
-    for kept_position, newest in ((position, b"newest"), (odd, b"ap|-67|1800000000.125|a")):
+    for kept_position, newest in ((position, b"newest"), (odd, b"\xe9\xff|-67|1800000000.125|a")):
         svc.db.set(key, KeptPosition(kept_position, newest, 100.0).encode(), ex=30)
         kept = KeptPosition.decode(svc.db.get(key))
         assert kept.position == kept_position and kept.newest == newest and kept.at == 100.0
@@ -54,13 +56,29 @@ def test_kept_position_round_trips_through_the_store(svc, demo):
     assert not kept.is_fresh(newest, 140.0, 30.0)
 
 
+def test_a_kept_position_that_is_not_a_number_reads_back_as_nan():
+    """JSON has no NaN or infinity: orjson writes null, read back as NaN (the same landing: no zone sure enough)."""
+    unsure = Position(1, 5.0, 2.0, "z", 0.9, math.nan, group="g", group_confidence=math.inf)
+    kept = KeptPosition.decode(KeptPosition(unsure, b"n", 1.0).encode())
+    assert math.isnan(kept.position.zone_confidence) and math.isnan(kept.position.group_confidence)
+    assert landing_zone(kept.position) is None and kept.position.x == 5.0
+    numpy_made = Position(np.int64(2), np.float64(1.5), np.float32(2.5), "z", np.float64(0.75), 0.5)
+    assert KeptPosition.decode(KeptPosition(numpy_made, b"n", 1.0).encode()).position == Position(2, 1.5, 2.5, "z",
+                                                                                                   0.75, 0.5)
+
+
 @pytest.mark.parametrize("raw", [None, b"", b"not json", b"[]", b'{"zone": "x"}', b'{"floor": "one"}',
                                  KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
                                  .replace(b'"zone":"z"', b'"zone":7'),
                                  KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
-                                 .replace(b'"newest":"n"', b'"newest":"\\u20ac"')])
+                                 .replace(b'"newest":"n"', b'"newest":"\\u20ac"'),
+                                 KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
+                                 .replace(b'"floor":1', b'"floor":true'),
+                                 KeptPosition(Position(1, 5.0, 2.0, "z", 0.9, 0.8), b"n", 1.0).encode()
+                                 .replace(b'"x":5.0', b'"x":"5"')])
 def test_a_kept_position_not_of_this_form_is_positioned_anew(raw):
-    """Nothing kept, a partial or foreign value, a zone that is not a name, a newest reading no feed writes: None."""
+    """Nothing kept, a partial or foreign value, a zone that is not a name, a newest reading no feed writes, a floor
+    or a coordinate of another type: None."""
     assert KeptPosition.decode(raw) is None
 
 
