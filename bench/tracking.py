@@ -1,6 +1,6 @@
 """Tracker capacity: phones positioned per second by one tracker process, end to end, beside positioning alone.
 
-    python bench/tracking.py [--seed 4242] [--phones 2000] [--rounds 3] [--warmup 1] [--demo]
+    python bench/tracking.py [--seed 4242] [--phones 2000] [--rounds 3] [--warmup 1] [--demo] [--phases]
 
 A generated mall (fingerprints/mallgen.py, or the demo mall with --demo) is loaded into an embedded Valkey.
 Each round, every phone is heard anew at its spot (about 20 APs x 10 readings in the last minute, written
@@ -13,7 +13,9 @@ batch `predict`), with no store and no smoothing. Printed: phones/s of each and 
 positioning alone (target >= 50%). One process, one core; the store shares the machine (say so). The first
 round (`--warmup`) is run and not counted: it is the kernels' first use (numba compiles or loads them) and every
 phone's first sighting (no motion state yet), where a tracker runs for days re-positioning phones it has seen;
-the positioner alone is measured after the tracker in each round, so it is warm too.
+the positioner alone is measured after the tracker in each round, so it is warm too. `--phases` also prints, per
+counted round, the seconds of each step of the tracker's batches (`PhaseTimer`) and its own work (all but the
+positioner): where a tracked phone's time goes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +33,58 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core.settings import Settings  # noqa: E402
-from core.storage import start_embedded_valkey  # noqa: E402
+from core.storage import PackedPipeline, start_embedded_valkey  # noqa: E402
 from fingerprints.demo_mall import build_demo_mall  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
 from fingerprints.simulator import RadioSimulator  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.ingest.observation import Observation  # noqa: E402
 from portal.ingest.store import RssiKeys  # noqa: E402
-from portal.tracking import Tracker  # noqa: E402
+from portal.tracking import Tracker, locator  # noqa: E402
 from positioning import build_vector  # noqa: E402
+from positioning.motion import MotionFilter  # noqa: E402
+from positioning.wknn import WKNNPositioner  # noqa: E402
+from positioning.zones import ZoneMap  # noqa: E402
+
+# The steps of the tracker's batch that `--phases` times, each called once or twice per batch of 256 phones (so
+# the timers cost nothing measurable): (label, owner, attribute). "preparing" holds the windows' parse, the motion
+# states' decoding, the weighing ("weighing", inside it) and each phone's offset; the phones heard under 8 s (partial
+# matches, one at a time) and the per-phone decisions are in the tracker's own work, not in a phase of their own.
+PHASES = (("reads", locator.Locator, "_read_batch"), ("preparing", locator.Locator, "_prepared_batch"),
+          ("weighing", locator, "_hear"), ("positioner", WKNNPositioner, "locate_many"),
+          ("zones", ZoneMap, "zone_scores_many"), ("motion", MotionFilter, "update_many"),
+          ("queueing writes", locator.Locator, "_queue_keep"), ("writes", PackedPipeline, "execute"))
+
+
+class PhaseTimer:
+    """Seconds per phase (`PHASES`) while `active`: each step's function replaced by a timed one until `remove`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.active = False
+        self._originals = [(owner, name, getattr(owner, name)) for _, owner, name in PHASES]
+        for (label, owner, name), (_, _, original) in zip(PHASES, self._originals, strict=True):
+            setattr(owner, name, self._timed(label, original))
+
+    def _timed(self, label: str, original: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if self.active:
+                    self.seconds[label] += time.perf_counter() - started
+        return timed
+
+    def remove(self) -> None:
+        for owner, name, original in self._originals:
+            setattr(owner, name, original)
+
+    def line(self, total_s: float) -> str:
+        """The round's phases and the tracker's own work (`total_s`, the drain's time, less the positioner's)."""
+        parts = ", ".join(f"{label} {self.seconds[label]:.3f} s" for label, _, _ in PHASES)
+        own = total_s - self.seconds["positioner"]
+        return f"  phases: {parts}; the tracker's own work {own:.3f} s of {total_s:.3f} s"
 
 
 def heard_phones(venue, n: int, rng: np.random.Generator) -> list[tuple[str, list[tuple[str, float, float]]]]:
@@ -75,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1,
                         help="rounds run first and not counted (the kernels' first use and every phone's first "
                              "sighting, which a running tracker is past)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also the seconds of each step of the tracker's batches, per counted round")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.warmup < 0:
         parser.error("--rounds must be at least 1 and --warmup at least 0")
@@ -84,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     phones = heard_phones(venue, args.phones, rng)
     work = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
     valkey = start_embedded_valkey(work / "valkey")
+    timer = PhaseTimer() if args.phases else None
     try:
         settings = Settings(redis_url=valkey.connection_url + "/0", secret_key="tracking-bench-" + "x" * 16,
                             mac_hash_key="tracking-bench-mac-" + "y" * 16, data_dir=work / "var", load_demo=False,
@@ -105,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
             pipe.execute()
             core.rssi.write("bench", [Observation(cid, ap, rssi, now - age + round_ * 1e-3)
                                       for cid, readings in ids for ap, rssi, age in readings], now)
+            if timer is not None:
+                timer.seconds.clear()
+                timer.active = counted
             started = time.perf_counter()
             done = tracker.drain("bench")
-            rate = done / (time.perf_counter() - started)
+            drained_s = time.perf_counter() - started
+            rate = done / drained_s
+            if timer is not None:
+                timer.active = False
             if not counted:
                 print(f"warm-up round: tracker {rate:,.0f} phones/s ({done} phones), not counted", flush=True)
                 continue
@@ -122,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             batch.append(len(X) / (time.perf_counter() - started))
             print(f"round {len(tracked)}: tracker {tracked[-1]:,.0f} phones/s ({done} phones), positioner alone "
                   f"{single[-1]:,.0f}/s per phone, {batch[-1]:,.0f}/s batch", flush=True)
+            if timer is not None:
+                print(timer.line(drained_s), flush=True)
     finally:
+        if timer is not None:
+            timer.remove()
         valkey.stop()
     best = max(np.median(single), np.median(batch))
     print(f"\n{venue.id}: {len(venue.samples)} reference points x {len(venue.aps)} APs, {args.phones} phones, "

@@ -33,6 +33,24 @@ def test_no_warm_up_counts_every_round():
     assert done.returncode == 0, done.stderr
     assert "warm-up round" not in done.stdout
     assert re.findall(r"^round (\d+): tracker", done.stdout, re.M) == ["1"]
+    assert "phases:" not in done.stdout  # only when asked
+
+
+def test_phases_time_each_step_of_every_counted_round():
+    """`--phases`: per counted round (not the warm-up) each step's seconds, and the tracker's own work, which is the
+    drain's time less the positioner's (whatever the machine's speed: only how the figures add up is checked)."""
+    from bench.tracking import PHASES
+
+    done = run_bench("--rounds", "2", "--warmup", "1", "--phases")
+    assert done.returncode == 0, done.stderr
+    lines = re.findall(r"^  phases: (.*); the tracker's own work ([\d.]+) s of ([\d.]+) s$", done.stdout, re.M)
+    assert len(lines) == 2
+    for parts, own, total in lines:
+        seconds = {label: float(value) for label, value in (part.rsplit(" ", 2)[:2] for part in parts.split(", "))}
+        assert list(seconds) == [label for label, _, _ in PHASES]
+        assert abs(float(own) + seconds["positioner"] - float(total)) <= 0.0015
+        assert seconds["weighing"] <= seconds["preparing"] + 0.0015  # weighing is part of preparing
+        assert seconds["reads"] > 0 and seconds["writes"] > 0
 
 
 def test_rounds_it_cannot_count_are_refused():
