@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from queue_fixtures import forget_line
 
-from lightapps.queue.store import QueueKeys, service_day
 from portal.apps.zone_apps import ZoneAppStore
 from tests.browsers import console_sign_in
 
@@ -15,8 +15,7 @@ ZONE = "jade"
 
 
 def reset_queue(db) -> None:
-    keys = QueueKeys("demo")
-    db.delete(*(list(db.scan_iter(keys.zone(ZONE, service_day(), "*"))) + [keys.paused(ZONE)]))
+    forget_line(db, ZONE)
 
 
 @pytest.mark.browser

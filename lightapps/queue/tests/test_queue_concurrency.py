@@ -15,19 +15,17 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from queue_fixtures import forget_line
 
 from core.settings import DEFAULT_BUDGETS
-from lightapps.queue.store import QueueKeys, QueueStore, service_day
+from lightapps.queue.store import QueueStore
 from portal.apps.budgets import BudgetKeys, BudgetStore
 
 ZONE = "jade"
 
 
 def reset_queue(db) -> None:
-    """Forget today's tickets and pauses at the zone (the live server's store lives for the session)."""
-    keys = QueueKeys("demo")
-    stale = list(db.scan_iter(keys.zone(ZONE, service_day(), "*"))) + [keys.paused(ZONE)]
-    db.delete(*stale)
+    forget_line(db, ZONE)
     # 200 phones from one test address: lift the venue's queue budgets (tests/security/test_budgets.py).
     BudgetStore(db, DEFAULT_BUDGETS, "-").set_action_limit("demo", "queue.take", (10**6, 3600))
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from queue_fixtures import forget_line
 
 from core.settings import DEFAULT_TIME_ZONE
 from lightapps.queue import APP, estimate, rules
@@ -93,6 +94,18 @@ def test_numbers_are_consecutive_per_class_and_one_active_ticket(store):
     ticket = store.my_ticket(V, Z, "c2")
     assert ticket["id"] == "A002" and ticket["party"] == 1 and ticket["state"] == "WAITING"
     assert store.parties_ahead(V, Z, ticket) == 1
+
+
+def test_forgetting_a_line_past_the_malls_midnight_forgets_the_numbers_carried_over(store, db):
+    """The tests' reset (queue_fixtures.forget_line) right after midnight: yesterday's live number would have today's
+    start after it; forgotten with today's, the line starts at A001 again."""
+    midnight = datetime.combine(date.today() + timedelta(days=1), datetime.min.time(),
+                                ZoneInfo(DEFAULT_TIME_ZONE)).timestamp()
+    assert store.take(V, Z, "A", 2, "before-midnight", now=midnight - 600).value == "A001"
+    assert store.take(V, Z, "A", 2, "after-midnight", now=midnight + 60).value == "A002"  # carried over
+    forget_line(db, Z, V, now=midnight + 90)
+    assert store.take(V, Z, "A", 2, "after-reset", now=midnight + 120).value == "A001"
+    assert store.waiting_count(V, Z, "A", now=midnight + 120) == 1
 
 
 def test_call_seat_noshow_cancel(store):
