@@ -50,6 +50,9 @@ from positioning.zones import ZoneMap  # noqa: E402
 # the timers cost nothing measurable): (label, owner, attribute). "preparing" holds the windows' parse, the motion
 # states' decoding, the weighing ("weighing", inside it) and each phone's offset; the phones heard under 8 s (partial
 # matches, one at a time) and the per-phone decisions are in the tracker's own work, not in a phase of their own.
+# "reads" holds every batch's reads, also those of the batches read ahead in the tracker's reads thread while the batch
+# before was positioned (Tracker.batches_per_step): those overlap the other phases, so the phases can add up to more
+# than the drain's time.
 PHASES = (("reads", locator.Locator, "_read_batch"), ("preparing", locator.Locator, "_prepared_batch"),
           ("weighing", locator, "_hear"), ("positioner", WKNNPositioner, "locate_many"),
           ("zones", ZoneMap, "zone_scores_many"), ("motion", MotionFilter, "update_many"),
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
     valkey = start_embedded_valkey(work / "valkey")
     timer = PhaseTimer() if args.phases else None
+    tracker = None
     try:
         settings = Settings(redis_url=valkey.connection_url + "/0", secret_key="tracking-bench-" + "x" * 16,
                             mac_hash_key="tracking-bench-mac-" + "y" * 16, data_dir=work / "var", load_demo=False,
@@ -183,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if timer is not None:
             timer.remove()
+        if tracker is not None:
+            tracker.close()
         valkey.stop()
     best = max(np.median(single), np.median(batch))
     print(f"\n{venue.id}: {len(venue.samples)} reference points x {len(venue.aps)} APs, {args.phones} phones, "

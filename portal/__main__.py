@@ -173,10 +173,13 @@ def track(once: bool) -> int:
     tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
                       sweeps=core.tracker_sweeps())
     if once:
-        for venue in core.venues.venue_ids():
-            pending = tracker.pending(venue)
-            print(f"{venue}: positioning {pending} phones with new readings ...", flush=True)
-            print(f"{venue}: {tracker.drain(venue)} positioned", flush=True)
+        try:
+            for venue in core.venues.venue_ids():
+                pending = tracker.pending(venue)
+                print(f"{venue}: positioning {pending} phones with new readings ...", flush=True)
+                print(f"{venue}: {tracker.drain(venue)} positioned", flush=True)
+        finally:
+            tracker.close()
         return 0
     with contextlib.suppress(KeyboardInterrupt):
         tracker.run(threading.Event())

@@ -37,8 +37,8 @@ def heard(client, demo, svc, demo_map):
     return [svc.hasher.client_id(p) for p in PHONES]
 
 
-def tracker(svc, batch=200) -> Tracker:
-    return Tracker(svc.db, svc.venues, svc.locator, batch=batch)
+def tracker(svc, batch=200, batches_per_step=4) -> Tracker:
+    return Tracker(svc.db, svc.venues, svc.locator, batch=batch, batches_per_step=batches_per_step)
 
 
 def test_ingest_marks_the_phones_it_hears(svc, heard):
@@ -46,12 +46,64 @@ def test_ingest_marks_the_phones_it_hears(svc, heard):
 
 
 def test_tracker_positions_each_heard_phone_once(svc, heard):
-    t = tracker(svc, batch=2)
+    t = tracker(svc, batch=2, batches_per_step=1)
     assert t.step("demo") == 2 and t.pending("demo") == 1
     assert t.step("demo") == 1 and t.pending("demo") == 0
     assert t.step("demo") == 0
     for client in heard:
         assert kept_zone(svc.db, client)
+
+
+def test_a_step_reads_the_next_batch_while_it_positions_a_full_one(svc, heard):
+    """After a full batch the next is taken (into the other lane) and read in the reads thread; both lanes are gone
+    once the step is done, and every phone is positioned once."""
+    t = tracker(svc, batch=2, batches_per_step=2)
+    try:
+        assert t.step("demo") == 3 and t.pending("demo") == 0
+        assert t._reads is not None  # the second batch was read there
+        keys = RssiKeys("demo")
+        assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
+        for client in heard:
+            assert kept_zone(svc.db, client)
+        assert t.step("demo") == 0
+    finally:
+        t.close()
+
+
+def test_a_step_stops_after_its_batches(svc, heard):
+    t = tracker(svc, batch=1, batches_per_step=2)  # the venues a tracker serves take turns
+    try:
+        assert t.step("demo") == 2 and t.pending("demo") == 1
+        assert t.step("demo") == 1 and t.pending("demo") == 0
+    finally:
+        t.close()
+
+
+def test_positions_read_ahead_are_the_ones_read_in_turn(client, demo, svc, demo_map):
+    """Six phones, a batch of two: read ahead (three batches a step) or one batch at a time, the same motion states
+    and kept positions."""
+    spots = [(1, 20, 30), (1, 65, 30), (0, 20, 30), (1, 40, 20), (0, 60, 40), (1, 30, 45)]
+    phones = [f"02:00:5e:00:66:{i:02x}" for i in range(len(spots))]
+    now = time.time()
+    for phone, spot in zip(phones, spots, strict=True):
+        post_phone_at(client, demo, demo_map, *spot, phone=phone)
+    clients = [svc.hasher.client_id(p) for p in phones]
+    keys = TrackKeys("demo")
+
+    def positioned(batches_per_step: int) -> list:
+        svc.db.sadd(RssiKeys("demo").new_readings(), *clients)
+        svc.db.delete(*keys.tracks(clients), *keys.last_positions(clients))
+        t = tracker(svc, batch=2, batches_per_step=batches_per_step)
+        try:
+            assert t.drain("demo", now) == len(clients)
+        finally:
+            t.close()
+        return [(svc.db.get(track), svc.db.get(kept))
+                for track, kept in zip(keys.tracks(clients), keys.last_positions(clients), strict=True)]
+
+    in_turn = positioned(1)
+    assert all(track and kept for track, kept in in_turn)
+    assert positioned(3) == in_turn
 
 
 def test_tracked_phones_count_in_footfall_without_opening_the_portal(svc, heard):
@@ -83,10 +135,30 @@ def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
     def store_down(*args, **kwargs):
         raise redis.ConnectionError("store went away")
 
-    monkeypatch.setattr(svc.locator, "locate_many", store_down)
-    with pytest.raises(redis.ConnectionError):
-        tracker(svc).step("demo")
-    assert tracker(svc).pending("demo") == len(heard)
+    for step in ("read_many", "position_read"):  # the batch's reads fail, or its writes
+        with monkeypatch.context() as patched:
+            patched.setattr(svc.locator, step, store_down)
+            with pytest.raises(redis.ConnectionError):
+                tracker(svc).step("demo")
+        assert tracker(svc).pending("demo") == len(heard)
+        assert not svc.db.exists(RssiKeys("demo").being_positioned())
+
+
+def test_store_error_puts_the_batch_read_ahead_back_too(svc, heard, monkeypatch):
+    """The first batch's writes fail while the next one is read: both go back to the marked phones."""
+    def store_down(*args, **kwargs):
+        raise redis.ConnectionError("store went away")
+
+    monkeypatch.setattr(svc.locator, "position_read", store_down)
+    t = tracker(svc, batch=2, batches_per_step=2)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            t.step("demo")
+    finally:
+        t.close()
+    keys = RssiKeys("demo")
+    assert t.pending("demo") == len(heard)
+    assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
 
 
 def test_one_phones_failure_does_not_stop_the_others(svc, heard, caplog):

@@ -96,10 +96,11 @@ class RssiKeys(VenueKeys):
         """Set: the bucket's clients heard since the tracker (portal/tracking/tracker.py) last positioned them."""
         return self.bucket_key(bucket, "heard", "new")
 
-    def being_positioned(self, bucket: int = 0) -> str:
-        """Set: the batch a tracker took from the bucket's new_readings and has not finished (put back if
-        it died)."""
-        return self.bucket_key(bucket, "heard", "taken")
+    def being_positioned(self, bucket: int = 0, lane: int = 0) -> str:
+        """Set: a batch a tracker took from the bucket's new_readings and has not finished (put back if it died); in
+        two lanes, one being positioned while the next is read (portal/tracking/tracker.py)."""
+        return self.bucket_key(bucket, "heard", "taken") if lane == 0 else self.bucket_key(bucket, "heard", "taken",
+                                                                                             str(lane))
 
 
 class _NodeStream:

@@ -261,6 +261,18 @@ _Read = tuple[bytes | None, bytes | None, bytes | None]
 _Parse = Callable[[Sequence[int]], Readings]  # the readings of the batch's phones at these places, as one batch
 
 
+@dataclass(frozen=True)
+class BatchReads:
+    """A tracker batch's reads (`Locator.read_many`): per client (newest reading, motion state, kept position), how
+    to parse their readings, how far each AP's last report reached, and the time they were read for."""
+    venue: str
+    clients: list[str]
+    now: float
+    reads: list[_Read]
+    parse: _Parse
+    reported: Mapping[str, float]
+
+
 def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
               ) -> tuple[dict | None, Position]:
     """A prepared phone one at a time: a coarse position as it is, a vector through the positioner."""
@@ -330,17 +342,31 @@ class Locator:
         """The tracker's batch: every client's reads in one round trip, every new position's writes (and
         its listeners') in a second; the same decision per client as `locate`. Returns how many were
         positioned anew. One client's bad data is logged and skipped; a store error propagates."""
+        return self.position_read(self.read_many(venue, clients, now))
+
+    def read_many(self, venue: str, clients: Sequence[str], now: float | None = None) -> BatchReads:
+        """A batch's reads (`locate_many`'s first round trip), for `position_read`. The tracker reads its next batch
+        this way in its reads thread while it positions the one before (portal/tracking/tracker.py): nothing here
+        touches the models or the positioner."""
         now = time.time() if now is None else now
+        clients = list(clients)
+        if not clients:
+            return BatchReads(venue, clients, now, [], lambda phones: Readings.from_mappings([]), {})
+        return BatchReads(venue, clients, now, *self._read_batch(venue, clients, now))
+
+    def position_read(self, batch: BatchReads) -> int:
+        """Position a batch read by `read_many` (with its time) and write what changed in one round trip; returns how
+        many were positioned anew (none when the venue has no model)."""
+        venue, clients, now = batch.venue, batch.clients, batch.now
         model = self.models.get(venue)
         if model is None or not clients:
             return 0
-        reads, parse, reported = self._read_batch(venue, clients, now)
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        for client, (kept, prepared, newest) in zip(clients, self._prepared_batch(model, reads, parse, now, reported),
-                                                    strict=True):
+        prepared_batch = self._prepared_batch(model, batch.reads, batch.parse, now, batch.reported)
+        for client, (kept, prepared, newest) in zip(clients, prepared_batch, strict=True):
             if kept is not None or prepared is None:
                 continue
             if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors

@@ -13,24 +13,38 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import redis
 
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
 from portal.leases import VenueLeases, serve_venues
-from portal.tracking.locator import Locator
+from portal.tracking.locator import BatchReads, Locator
 
 log = logging.getLogger(__name__)
 
-# KEYS: new_readings, being_positioned; ARGV: batch size. A batch left taken (its tracker was killed
-# mid-batch) goes back first, so no phone's mark is lost with a tracker; then the next batch is taken.
+# KEYS: new_readings, being_positioned (the lane taken into), being_positioned (the other lane); ARGV: batch size, 1
+# while the other lane holds this tracker's batch in flight (else 0). A batch left taken (its tracker was killed
+# mid-batch) goes back first, so no phone's mark is lost with a tracker: this lane's always, the other's unless it is
+# in flight. A phone of the batch in flight that has new readings again stays marked for a later batch: its motion
+# state and kept position are written only once that batch is done, and reading them before would step the motion
+# model from the state before (its batch deletes its lane after its writes).
 _TAKE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2])
-  redis.call('DEL', KEYS[2])
+local lanes = ARGV[2] == '1' and 2 or 3
+for lane = 2, lanes do
+  if redis.call('EXISTS', KEYS[lane]) == 1 then
+    redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[lane])
+    redis.call('DEL', KEYS[lane])
+  end
 end
-local taken = redis.call('SPOP', KEYS[1], ARGV[1])
+local popped = redis.call('SPOP', KEYS[1], ARGV[1])
+local taken, busy = {}, {}
+for _, client in ipairs(popped) do
+  if lanes == 2 and redis.call('SISMEMBER', KEYS[3], client) == 1 then busy[#busy + 1] = client
+  else taken[#taken + 1] = client end
+end
+if #busy > 0 then redis.call('SADD', KEYS[1], unpack(busy)) end
 if #taken > 0 then redis.call('SADD', KEYS[2], unpack(taken)) end
 return taken
 """
@@ -39,11 +53,16 @@ return taken
 class Tracker:
     def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 256,
                  leases: VenueLeases | None = None, sweeps: Sequence[Callable[[str, float], object]] = (),
-                 sweep_every_s: float = 30.0) -> None:
+                 sweep_every_s: float = 30.0, batches_per_step: int = 4) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
         self.batch = batch  # 256: two whole blocks of the positioner's batch path (WKNNPositioner.BATCH)
+        # At most this many batches per bucket a step; after a full batch the next one is taken and read in the
+        # reads thread while this one is positioned (the store's work and the wait for it off the tracker's path:
+        # README *Tracking*). 4 x 256 phones keeps a step on one venue under a second or so, so that the venues
+        # a tracker serves take turns (`round`).
+        self.batches_per_step = batches_per_step
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
         # (the presence listener's "unseen for 20 min: left", footfall's visits idle for 10 min closed:
@@ -53,13 +72,15 @@ class Tracker:
         self.sweep_every_s = sweep_every_s
         self._swept: dict[str, float] = {}
         self._take = db.register_script(_TAKE)
+        self._reads: ThreadPoolExecutor | None = None  # the reads thread, started on the first full batch
 
     def step(self, venue: str, now: float | None = None) -> int:
-        """Position up to `batch` clients with new readings from each of the venue's phone buckets
-        (core/storage.py; one unless the venue spreads its phones); returns how many were taken. A
-        bucket's batch stays marked as taken in the store until it is done, so a tracker killed mid-batch
-        loses no phone: the next step on the venue (this tracker's or the next lease holder's) puts the
-        batch back first (tests/faults/test_faults_gunicorn.py kills one with SIGKILL)."""
+        """Position the clients with new readings from each of the venue's phone buckets (core/storage.py; one
+        unless the venue spreads its phones), up to `batches_per_step` batches of `batch` each; returns how many
+        were taken. A batch stays marked as taken in the store (its lane) until it is done, so a tracker killed
+        mid-batch loses no phone: the next step on the venue (this tracker's or the next lease holder's) puts it
+        back first (tests/faults/test_faults_gunicorn.py kills one with SIGKILL). `now`: the time every batch is
+        read and positioned for (None: the clock's when each is read)."""
         keys = RssiKeys(venue)
         taken, fault = 0, None
         for bucket in keys.buckets():
@@ -72,18 +93,70 @@ class Tracker:
         return taken
 
     def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None) -> int:
-        new, taken = keys.new_readings(bucket), keys.being_positioned(bucket)
-        clients = self._take(keys=[new, taken], args=[self.batch]) or []
-        try:  # the whole batch in two round trips (reads, then writes), not two per phone
-            self.locator.locate_many(venue, [raw.decode() for raw in clients], now)
-        except redis.RedisError:
-            self._put_back(new, taken, clients)
-            raise
-        if clients:
-            self.db.delete(taken)
-        return len(clients)
+        """The bucket's batches, each in two round trips (reads, then writes), not two per phone; while one is
+        positioned the next (after a full one) is taken and read in the reads thread, in the other lane."""
+        lanes = (keys.being_positioned(bucket), keys.being_positioned(bucket, lane=1))
+        new = keys.new_readings(bucket)
+        batch: BatchReads | None = self._take_and_read(venue, new, lanes, 0, now, other_in_flight=False)
+        done = 0
+        for n in range(self.batches_per_step):
+            if batch is None:
+                break
+            lane = n % 2
+            following = None
+            if len(batch.clients) == self.batch and n + 1 < self.batches_per_step:
+                following = self._reads_thread().submit(self._take_and_read, venue, new, lanes, 1 - lane, now,
+                                                        other_in_flight=True)
+            try:
+                self.locator.position_read(batch)
+                self.db.delete(lanes[lane])  # after its writes: a take in the other lane may now have its phones
+            except redis.RedisError:
+                self._put_back(new, lanes[lane], batch.clients)
+                self._abandon(following, new, lanes[1 - lane])
+                raise
+            except BaseException:  # a bug: its lane stays taken, and the next step's first take puts it back
+                self._abandon(following, new, lanes[1 - lane])
+                raise
+            done += len(batch.clients)
+            batch = following.result() if following is not None else None
+        return done
 
-    def _put_back(self, new: str, taken: str, clients: list[bytes]) -> None:
+    def _take_and_read(self, venue: str, new: str, lanes: tuple[str, str], lane: int, now: float | None,
+                       other_in_flight: bool) -> BatchReads | None:
+        """Take up to `batch` marked clients into `lanes[lane]` and read them (`Locator.read_many`); None when none is
+        marked. A read that fails puts the batch back."""
+        clients = [raw.decode() for raw in self._take(keys=[new, lanes[lane], lanes[1 - lane]],
+                                                       args=[self.batch, int(other_in_flight)]) or []]
+        if not clients:
+            return None
+        try:
+            return self.locator.read_many(venue, clients, now)
+        except redis.RedisError:
+            self._put_back(new, lanes[lane], clients)
+            raise
+
+    def _abandon(self, following: Future | None, new: str, lane: str) -> None:
+        """After the batch before it failed: the batch being read, once read, back to the marked ones (a failed read
+        put itself back). Waited for, so that no take of this step runs beside the next step's."""
+        if following is None:
+            return
+        with contextlib.suppress(Exception):
+            read = following.result()
+            if read is not None:
+                self._put_back(new, lane, read.clients)
+
+    def _reads_thread(self) -> ThreadPoolExecutor:
+        if self._reads is None:
+            self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-reads")
+        return self._reads
+
+    def close(self) -> None:
+        """Stop the reads thread (a later step starts it again)."""
+        if self._reads is not None:
+            self._reads.shutdown(wait=True)
+            self._reads = None
+
+    def _put_back(self, new: str, taken: str, clients: list[str]) -> None:
         """Best effort after a store error: the next round retries them (their next reading would too);
         if this fails too, the taken batch is still in the store and the next step puts all of it back."""
         with contextlib.suppress(redis.RedisError), self.db.pipeline(transaction=True) as pipe:
@@ -95,10 +168,10 @@ class Tracker:
         keys = RssiKeys(venue)
         return sum(int(self.db.scard(keys.new_readings(bucket))) for bucket in keys.buckets())
 
-    def drain(self, venue: str) -> int:
-        """Position every client with new readings now (the CLI's --once); returns how many."""
+    def drain(self, venue: str, now: float | None = None) -> int:
+        """Position every client with new readings now (the CLI's --once); returns how many. `now`: as `step`'s."""
         total = 0
-        while taken := self.step(venue):
+        while taken := self.step(venue, now):
             total += taken
         return total
 
@@ -138,5 +211,6 @@ class Tracker:
                 if not taken:
                     stop.wait(1.0 if failed else idle_s)
         finally:
+            self.close()
             if self.leases is not None:
                 self.leases.release_all()  # a clean stop hands its venues over at once

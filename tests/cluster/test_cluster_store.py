@@ -225,7 +225,14 @@ def test_shopper_walk_on_the_cluster(app, client, demo, svc, demo_map):
                  for c in range(64)}
     assert len(primaries) == 3
     assert all(svc.rssi.readings("demo", f"phone{c}", now) for c in range(64))
-    assert tracker.pending("demo") == 64 and tracker.drain("demo") == 64
+    ahead = Tracker(svc.db, svc.venues, svc.locator, batch=2)  # each bucket's next batch read while one is positioned
+    keys = RssiKeys("demo")
+    try:
+        assert ahead.pending("demo") == 64 and ahead.drain("demo") == 64
+    finally:
+        ahead.close()
+    assert not any(db.exists(keys.being_positioned(b), keys.being_positioned(b, lane=1)) for b in keys.buckets())
+    assert all(db.exists(TrackKeys("demo").last_position(f"phone{c}")) for c in range(64))
     client_id = svc.hasher.client_id(phone)
     assert TrackKeys("demo").last_position(client_id).startswith("mp:{demo:")
     assert db.exists(TrackKeys("demo").last_position(client_id))
