@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from core.settings import PROJECT_ROOT
+from core.storage import PackedPipeline
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
 from portal.tracking.positions import KeptPosition, TrackKeys
@@ -135,7 +136,7 @@ def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
     def store_down(*args, **kwargs):
         raise redis.ConnectionError("store went away")
 
-    for step in ("read_many", "position_read"):  # the batch's reads fail, or its writes
+    for step in ("read_many", "position_batch"):  # the batch's reads fail, or positioning it
         with monkeypatch.context() as patched:
             patched.setattr(svc.locator, step, store_down)
             with pytest.raises(redis.ConnectionError):
@@ -145,20 +146,24 @@ def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
 
 
 def test_store_error_puts_the_batch_read_ahead_back_too(svc, heard, monkeypatch):
-    """The first batch's writes fail while the next one is read: both go back to the marked phones."""
+    """The first batch fails (positioning it: the store read for its model; or its writes, sent in the reads thread)
+    while the next one is read: both go back to the marked phones, and no lane is left."""
     def store_down(*args, **kwargs):
         raise redis.ConnectionError("store went away")
 
-    monkeypatch.setattr(svc.locator, "position_read", store_down)
-    t = tracker(svc, batch=2, batches_per_step=2)
-    try:
-        with pytest.raises(redis.ConnectionError):
-            t.step("demo")
-    finally:
-        t.close()
     keys = RssiKeys("demo")
-    assert t.pending("demo") == len(heard)
-    assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
+    for owner, step in ((svc.locator, "position_batch"), (PackedPipeline, "execute")):
+        t = tracker(svc, batch=2, batches_per_step=2)
+        with monkeypatch.context() as patched:
+            patched.setattr(owner, step, store_down)
+            try:
+                with pytest.raises(redis.ConnectionError):
+                    t.step("demo")
+            finally:
+                t.close()
+        assert t.pending("demo") == len(heard)
+        assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
+    assert tracker(svc).drain("demo") == len(heard)  # and all of them are positioned once the store is back
 
 
 def test_one_phones_failure_does_not_stop_the_others(svc, heard, caplog):

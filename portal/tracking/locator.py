@@ -259,6 +259,7 @@ _Prepared = tuple[Position | None, tuple[dict | None, Position] | _Pending | Non
 # Per phone as read: (its newest reading, its motion state, its kept position), each as stored
 _Read = tuple[bytes | None, bytes | None, bytes | None]
 _Parse = Callable[[Sequence[int]], Readings]  # the readings of the batch's phones at these places, as one batch
+Pipeline = redis.client.Pipeline | PackedPipeline  # a batch's writes (`Locator._pipeline`)
 
 
 @dataclass(frozen=True)
@@ -357,10 +358,18 @@ class Locator:
     def position_read(self, batch: BatchReads) -> int:
         """Position a batch read by `read_many` (with its time) and write what changed in one round trip; returns how
         many were positioned anew (none when the venue has no model)."""
+        done, writes = self.position_batch(batch)
+        if writes is not None:
+            writes.execute()
+        return done
+
+    def position_batch(self, batch: BatchReads) -> tuple[int, Pipeline | None]:
+        """`position_read` but for the writes: how many were positioned anew, and their writes queued, not sent (the
+        tracker sends them in its reads thread while it positions the next batch); None when nothing is to write."""
         venue, clients, now = batch.venue, batch.clients, batch.now
         model = self.models.get(venue)
         if model is None or not clients:
-            return 0
+            return 0, None
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
@@ -380,8 +389,7 @@ class Locator:
             done += [(client, kept, newest) for (client, _, newest), kept in zip(pending, finished, strict=True)]
         writes = self._pipeline()
         self._queue_keep(writes, venue, done, now)
-        writes.execute()
-        return len(done)
+        return len(done), writes
 
     def _read_batch(self, venue: str, clients: Sequence[str], now: float
                     ) -> tuple[list[_Read], _Parse, dict[str, float]]:
@@ -513,7 +521,7 @@ class Locator:
         self._queue_keep(pipe, venue, [(client, (state, position), newest)], now)
         pipe.execute()
 
-    def _pipeline(self):
+    def _pipeline(self) -> Pipeline:
         """The writes' pipeline: on one server packed by hiredis (`PackedPipeline`: no SCRIPT EXISTS round trip,
         no packing in Python); on a cluster redis-py's, whose listeners send their scripts at once."""
         return self.db.pipeline(transaction=False) if is_cluster(self.db) else PackedPipeline(self.db)

@@ -20,7 +20,7 @@ import redis
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
 from portal.leases import VenueLeases, serve_venues
-from portal.tracking.locator import BatchReads, Locator
+from portal.tracking.locator import BatchReads, Locator, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +93,41 @@ class Tracker:
         return taken
 
     def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None) -> int:
-        """The bucket's batches, each in two round trips (reads, then writes), not two per phone; while one is
-        positioned the next (after a full one) is taken and read in the reads thread, in the other lane."""
+        """The bucket's batches, each in two round trips (reads, then writes), not two per phone. In the reads thread,
+        while one batch is positioned: the batch before's writes, and (after a full batch) the next batch taken, into
+        the other lane, and read. A batch's lane is deleted after its writes, so that a phone heard again while its
+        batch is in flight is taken only once its motion state is written (`_TAKE`)."""
         lanes = (keys.being_positioned(bucket), keys.being_positioned(bucket, lane=1))
         new = keys.new_readings(bucket)
-        batch: BatchReads | None = self._take_and_read(venue, new, lanes, 0, now, other_in_flight=False)
+        batch = self._take_and_read(venue, new, lanes, 0, now, other_in_flight=False)
         done = 0
-        for n in range(self.batches_per_step):
-            if batch is None:
-                break
-            lane = n % 2
-            following = None
-            if len(batch.clients) == self.batch and n + 1 < self.batches_per_step:
-                following = self._reads_thread().submit(self._take_and_read, venue, new, lanes, 1 - lane, now,
-                                                        other_in_flight=True)
-            try:
-                self.locator.position_read(batch)
-                self.db.delete(lanes[lane])  # after its writes: a take in the other lane may now have its phones
-            except redis.RedisError:
-                self._put_back(new, lanes[lane], batch.clients)
-                self._abandon(following, new, lanes[1 - lane])
-                raise
-            except BaseException:  # a bug: its lane stays taken, and the next step's first take puts it back
-                self._abandon(following, new, lanes[1 - lane])
-                raise
-            done += len(batch.clients)
-            batch = following.result() if following is not None else None
+        following: Future | None = None  # the next batch, being taken and read (into following_lane)
+        following_lane = lanes[1]
+        writing: Future | None = None  # the batch before's writes
+        try:
+            for n in range(self.batches_per_step):
+                if batch is None:
+                    break
+                lane = lanes[n % 2]
+                if len(batch.clients) == self.batch and n + 1 < self.batches_per_step:
+                    following_lane = lanes[(n + 1) % 2]
+                    following = self._reads_thread().submit(self._take_and_read, venue, new, lanes, (n + 1) % 2, now,
+                                                            other_in_flight=True)
+                try:
+                    _, writes = self.locator.position_batch(batch)
+                    if writing is not None:
+                        writing.result()  # a store error there (that batch put itself back) stops the step
+                except redis.RedisError:
+                    self._put_back(new, lane, batch.clients)
+                    raise
+                writing = self._reads_thread().submit(self._write, writes, new, lane, batch.clients)
+                done += len(batch.clients)
+                batch, following = (following.result() if following is not None else None), None
+            if writing is not None:
+                writing.result()
+        except BaseException:
+            self._abandon(following, following_lane, writing, new)
+            raise
         return done
 
     def _take_and_read(self, venue: str, new: str, lanes: tuple[str, str], lane: int, now: float | None,
@@ -135,14 +144,26 @@ class Tracker:
             self._put_back(new, lanes[lane], clients)
             raise
 
-    def _abandon(self, following: Future | None, new: str, lane: str) -> None:
-        """After the batch before it failed: the batch being read, once read, back to the marked ones (a failed read
-        put itself back). Waited for, so that no take of this step runs beside the next step's."""
-        if following is None:
-            return
+    def _write(self, writes: Pipeline | None, new: str, lane: str, clients: list[str]) -> None:
+        """A batch's writes, then its lane gone (a take may now have its phones again); after a store error the batch
+        goes back to the marked ones (positioned again: its writes may have been made in part)."""
+        try:
+            if writes is not None:
+                writes.execute()
+            self.db.delete(lane)
+        except redis.RedisError:
+            self._put_back(new, lane, clients)
+            raise
+
+    def _abandon(self, following: Future | None, lane: str, writing: Future | None, new: str) -> None:
+        """After a failure in the step: what runs in the reads thread waited for, so that none of it runs beside the
+        next step's takes, and the batch being read, once read, back to the marked ones (a failed read or write put its
+        own batch back; a batch that failed otherwise stays in its lane, which the next step's first take puts back)."""
         with contextlib.suppress(Exception):
-            read = following.result()
-            if read is not None:
+            if writing is not None:
+                writing.result()
+        with contextlib.suppress(Exception):
+            if following is not None and (read := following.result()) is not None:
                 self._put_back(new, lane, read.clients)
 
     def _reads_thread(self) -> ThreadPoolExecutor:
