@@ -24,7 +24,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import hiredis
 import redis
@@ -515,6 +515,15 @@ def _packer(pool: redis.ConnectionPool) -> Callable[[Commands], list[bytes]]:
     return pool.connection_class(**kw).pack_commands  # never connected: it only packs
 
 
+def raise_as_store_error(exc: BaseException) -> NoReturn:
+    """Raise a failed call's error again; a socket's own (an OSError: a reset, a broken pipe) as the ConnectionError
+    redis-py's connections raise for it, so that a caller that catches the store's errors (RedisError: the tracker,
+    its venue leases) sees a store fault, not a crash."""
+    if isinstance(exc, redis.RedisError):
+        raise exc
+    raise redis.ConnectionError(f"Error on the store's socket: {exc}") from exc
+
+
 _ASKING = pack_command("ASKING")  # the same bytes in every encoding
 TRYAGAIN_PAUSE_S = 0.05  # before the one retry of a call its slot's migration answered TRYAGAIN
 
@@ -649,9 +658,9 @@ class HotScript(_PinnedConnection):
                 conn.read_response()
                 conn.send_packed_command([*prefix, *command])
                 return self._reply(conn, asking)
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._dropped(conn)  # the retry after a reload too
-            raise
+            raise_as_store_error(exc)
 
     @staticmethod
     def _reply(conn: redis.connection.AbstractConnection, asking: bool):
@@ -712,9 +721,9 @@ class SlotCommands(_PinnedConnection):
                 except redis.ResponseError as exc:  # the reply was read whole: read the rest
                     replies.append(exc)
                     refused = True
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._dropped(conn)
-            raise
+            raise_as_store_error(exc)
         return replies, refused
 
 
@@ -834,9 +843,9 @@ class RawReplies(_PinnedConnection):
         except TimeoutError as exc:  # the socket's timeout (socket.timeout)
             self._dropped(conn)
             raise redis.TimeoutError("Timeout reading from socket") from exc
-        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.InvalidResponse, OSError):
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.InvalidResponse, OSError) as exc:
             self._dropped(conn)
-            raise
+            raise_as_store_error(exc)
 
     @staticmethod
     def parsed(raw, count: int) -> list:

@@ -137,3 +137,35 @@ def test_a_packed_pipeline_raises_a_refused_command_and_a_store_that_is_gone(db)
     pipe.set("mp:{hot-test}:after", "3")
     with pytest.raises(redis.ConnectionError):
         pipe.execute()
+
+
+class _ResetOnRead:
+    """A socket that a peer reset: its reads raise the OSError the kernel gives (writes still go out)."""
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+
+    def recv_into(self, *args, **kwargs):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    recv = recv_into
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_a_socket_reset_raises_a_store_error_not_an_oserror(db):
+    """redis-py raises ConnectionError for a socket's own error; the hot paths read some sockets themselves and must
+    raise the same, or a caller that waits out store faults (the tracker) would stop."""
+    from core.storage import RawReplies
+    from portal.ingest import window_kernel
+
+    db.set("mp:{hot-test}:reset", "1")
+    raw = RawReplies(db)
+    command = (("GET", "mp:{hot-test}:reset"),)
+    assert bytes(raw(command, window_kernel.frame)) == b"$1\r\n1\r\n"
+    conn = thread_connection(raw)
+    conn._sock = _ResetOnRead(conn._sock)
+    with pytest.raises(redis.ConnectionError):
+        raw(command, window_kernel.frame)
+    assert bytes(raw(command, window_kernel.frame)) == b"$1\r\n1\r\n"  # dropped, and a new socket next time

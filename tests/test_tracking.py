@@ -14,7 +14,6 @@ import pytest
 import redis
 
 from core.settings import PROJECT_ROOT
-from core.storage import PackedPipeline
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
 from portal.tracking.positions import KeptPosition, TrackKeys
@@ -78,6 +77,23 @@ def test_a_step_stops_after_its_batches(svc, heard):
         assert t.step("demo") == 1 and t.pending("demo") == 0
     finally:
         t.close()
+
+
+def test_a_step_shares_its_batches_between_the_venues_buckets(client, demo, svc, demo_map, monkeypatch):
+    """4 batches a step over 4 buckets: one from each (a venue spread over many buckets would otherwise hold its
+    tracker far longer a step than one with a single bucket, and the tracker's leases are renewed once a round)."""
+    from core import storage
+
+    monkeypatch.setitem(storage._bucket_counts, "demo", 4)
+    for i in range(8):
+        post_phone_at(client, demo, demo_map, 1, 20 + 5 * i, 30, phone=f"02:00:5e:00:77:{i:02x}")
+    keys = RssiKeys("demo")
+    waiting = [svc.db.scard(keys.new_readings(b)) for b in keys.buckets()]
+    assert sum(waiting) == 8 and max(waiting) > 1
+    t = tracker(svc, batch=1, batches_per_step=4)
+    assert t.step("demo") == sum(1 for n in waiting if n) and t.pending("demo") > 0
+    assert t._reads is None  # one batch a bucket: nothing read ahead
+    assert t.drain("demo") + sum(1 for n in waiting if n) == 8
 
 
 def test_positions_read_ahead_are_the_ones_read_in_turn(client, demo, svc, demo_map):
@@ -146,25 +162,51 @@ def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
 
 
 def test_store_error_puts_the_batch_read_ahead_back_too(svc, heard, monkeypatch):
-    """The first batch fails (positioning it: the store read for its model; or its writes, sent in the reads thread)
-    while the next one is read: both go back to the marked phones, and no lane is left."""
+    """The first batch fails (positioning it: the store read for its model; or its writes, sent in the reads thread
+    while the next batch is positioned, the store back after them) while the next one is read: the step raises, both
+    go back to the marked phones, and no lane is left."""
     def store_down(*args, **kwargs):
         raise redis.ConnectionError("store went away")
 
+    first_pipeline = svc.locator._pipeline
+
+    def first_writes_fail():  # the store's client of either kind (PackedPipeline, a cluster's pipeline)
+        patched.setattr(svc.locator, "_pipeline", first_pipeline)  # once
+        pipe = first_pipeline()
+        pipe.execute = store_down
+        return pipe
+
     keys = RssiKeys("demo")
-    for owner, step in ((svc.locator, "position_batch"), (PackedPipeline, "execute")):
+    for owner, step, fault in ((svc.locator, "position_batch", store_down), (svc.locator, "_pipeline",
+                                                                              first_writes_fail)):
         t = tracker(svc, batch=2, batches_per_step=2)
         with monkeypatch.context() as patched:
-            patched.setattr(owner, step, store_down)
+            patched.setattr(owner, step, fault)
             try:
                 with pytest.raises(redis.ConnectionError):
                     t.step("demo")
             finally:
                 t.close()
-        assert t.pending("demo") == len(heard)
+        assert t.pending("demo") == len(heard)  # the second batch's writes wait for the first's: not made
         assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
+        tracker(svc).drain("demo")
+        svc.db.sadd(keys.new_readings(), *heard)
     assert tracker(svc).drain("demo") == len(heard)  # and all of them are positioned once the store is back
 
+
+def test_a_batch_lane_goes_only_after_its_writes(svc):
+    """A take may have a phone again once its batch's lane is gone: by then its motion state must be written."""
+    keys = RssiKeys("demo")
+    lane = keys.being_positioned()
+    svc.db.sadd(lane, "phone")
+    lane_during_writes = []
+
+    class Writes:
+        def execute(self):
+            lane_during_writes.append(svc.db.exists(lane))
+
+    tracker(svc)._write(Writes(), keys.new_readings(), lane, ["phone"])
+    assert lane_during_writes == [1] and not svc.db.exists(lane)
 
 def test_one_phones_failure_does_not_stop_the_others(svc, heard, caplog):
     # A reading no parser can read (written around the ingest path) fails that phone alone.

@@ -58,10 +58,12 @@ class Tracker:
         self.venues = venues
         self.locator = locator
         self.batch = batch  # 256: two whole blocks of the positioner's batch path (WKNNPositioner.BATCH)
-        # At most this many batches per bucket a step; after a full batch the next one is taken and read in the
-        # reads thread while this one is positioned (the store's work and the wait for it off the tracker's path:
-        # README *Tracking*). 4 x 256 phones keeps a step on one venue under a second or so, so that the venues
-        # a tracker serves take turns (`round`).
+        # At most this many batches a step on one venue, shared between its phone buckets (one each at least); after
+        # a full batch the bucket's next one is taken and read in the reads thread while this one is positioned (the
+        # store's work and the wait for it off the tracker's path: README *Tracking*). 4 x 256 phones keeps a step on
+        # one venue under a second or so, so that the venues a tracker serves take turns (`round`) and its leases
+        # (renewed once a round, portal/leases.py) do not lapse; a venue spread over 8 buckets (a cluster) takes one
+        # batch from each, as before the reads thread, without reading ahead.
         self.batches_per_step = batches_per_step
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
@@ -72,7 +74,7 @@ class Tracker:
         self.sweep_every_s = sweep_every_s
         self._swept: dict[str, float] = {}
         self._take = db.register_script(_TAKE)
-        self._reads: ThreadPoolExecutor | None = None  # the reads thread, started on the first full batch
+        self._reads: ThreadPoolExecutor | None = None  # the reads thread, started by the first batch read ahead
 
     def step(self, venue: str, now: float | None = None) -> int:
         """Position the clients with new readings from each of the venue's phone buckets (core/storage.py; one
@@ -83,20 +85,22 @@ class Tracker:
         read and positioned for (None: the clock's when each is read)."""
         keys = RssiKeys(venue)
         taken, fault = 0, None
+        per_bucket = max(1, self.batches_per_step // len(keys.buckets()))
         for bucket in keys.buckets():
             try:
-                taken += self._step_bucket(venue, keys, bucket, now)
+                taken += self._step_bucket(venue, keys, bucket, now, per_bucket)
             except redis.RedisError as exc:  # one bucket's shard down: the venue's other buckets go on
                 fault = exc
         if fault is not None:
             raise fault
         return taken
 
-    def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None) -> int:
-        """The bucket's batches, each in two round trips (reads, then writes), not two per phone. In the reads thread,
-        while one batch is positioned: the batch before's writes, and (after a full batch) the next batch taken, into
-        the other lane, and read. A batch's lane is deleted after its writes, so that a phone heard again while its
-        batch is in flight is taken only once its motion state is written (`_TAKE`)."""
+    def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None, batches: int) -> int:
+        """Up to `batches` of the bucket's batches, each in two round trips (reads, then writes), not two per phone.
+        After a full batch the next is taken, into the other lane, and read in the reads thread while this one is
+        positioned, and this one's writes go there after it (in the thread's order: before the take of the batch after
+        next into this lane). A batch's lane is deleted after its writes, so that a phone heard again while its batch
+        is in flight is taken only once its motion state is written (`_TAKE`). The step's last batch is written here."""
         lanes = (keys.being_positioned(bucket), keys.being_positioned(bucket, lane=1))
         new = keys.new_readings(bucket)
         batch = self._take_and_read(venue, new, lanes, 0, now, other_in_flight=False)
@@ -105,11 +109,11 @@ class Tracker:
         following_lane = lanes[1]
         writing: Future | None = None  # the batch before's writes
         try:
-            for n in range(self.batches_per_step):
+            for n in range(batches):
                 if batch is None:
                     break
                 lane = lanes[n % 2]
-                if len(batch.clients) == self.batch and n + 1 < self.batches_per_step:
+                if len(batch.clients) == self.batch and n + 1 < batches:
                     following_lane = lanes[(n + 1) % 2]
                     following = self._reads_thread().submit(self._take_and_read, venue, new, lanes, (n + 1) % 2, now,
                                                             other_in_flight=True)
@@ -120,7 +124,11 @@ class Tracker:
                 except redis.RedisError:
                     self._put_back(new, lane, batch.clients)
                     raise
-                writing = self._reads_thread().submit(self._write, writes, new, lane, batch.clients)
+                if following is not None:
+                    writing = self._reads_thread().submit(self._write, writes, new, lane, batch.clients)
+                else:  # nothing to position meanwhile
+                    writing = None
+                    self._write(writes, new, lane, batch.clients)
                 done += len(batch.clients)
                 batch, following = (following.result() if following is not None else None), None
             if writing is not None:

@@ -225,10 +225,12 @@ def test_shopper_walk_on_the_cluster(app, client, demo, svc, demo_map):
                  for c in range(64)}
     assert len(primaries) == 3
     assert all(svc.rssi.readings("demo", f"phone{c}", now) for c in range(64))
-    ahead = Tracker(svc.db, svc.venues, svc.locator, batch=2)  # each bucket's next batch read while one is positioned
+    # 16 batches a step: 2 a bucket, each bucket's second read while its first is positioned
+    ahead = Tracker(svc.db, svc.venues, svc.locator, batch=2, batches_per_step=16)
     keys = RssiKeys("demo")
     try:
         assert ahead.pending("demo") == 64 and ahead.drain("demo") == 64
+        assert ahead._reads is not None  # a batch was read ahead
     finally:
         ahead.close()
     assert not any(db.exists(keys.being_positioned(b), keys.being_positioned(b, lane=1)) for b in keys.buckets())

@@ -68,3 +68,18 @@ def test_a_finished_batch_is_not_positioned_again(client, demo, svc, demo_map):
     tracker = Tracker(svc.db, svc.venues, svc.locator)
     assert tracker.step("demo") == 1
     assert tracker.step("demo") == 0 and not svc.db.exists(RssiKeys("demo").being_positioned())
+
+
+def test_a_take_beside_a_batch_in_flight_puts_its_own_lane_back_first(client, demo, svc, demo_map):
+    """Its own lane left over (a write whose lane delete and put-back both failed) goes back before the take; the
+    other lane, in flight, stays."""
+    for phone, spot in zip(PHONES, [(1, 20, 30), (1, 65, 30), (0, 20, 30)], strict=True):
+        post_phone_at(client, demo, demo_map, *spot, phone=phone)
+    keys = RssiKeys("demo")
+    tracker = Tracker(svc.db, svc.venues, svc.locator, batch=1)
+    in_flight = take(tracker, lane=0, other_in_flight=False, n=1)
+    left = take(tracker, lane=1, other_in_flight=True, n=1)  # ...its batch then never written nor put back
+    again = take(tracker, lane=1, other_in_flight=True, n=3)
+    assert set(again) == {svc.hasher.client_id(p).encode() for p in PHONES} - set(in_flight)
+    assert set(left) <= set(again)
+    assert svc.db.smembers(keys.being_positioned()) == set(in_flight)
