@@ -148,6 +148,20 @@ def _span_medians(rssi, age, bounds, columns, groups: int, length: float, missin
 
 
 @compiled(inline="always")
+def _closed(n_moments: int, aps_at: int, min_aps: int) -> int:
+    """The count of moments once the last one is closed: dropped when fewer than `min_aps` APs heard the phone at it."""
+    return n_moments - 1 if n_moments > 0 and aps_at < min_aps else n_moments
+
+
+@compiled(inline="always")
+def _next_moment(moments, n_moments: int, aps_at: int, min_aps: int, step: float) -> int:
+    """Close the moment before (`_closed`: `aps_at` APs heard the phone at it) and start `step`; the new count."""
+    n_moments = _closed(n_moments, aps_at, min_aps)
+    moments[n_moments] = step
+    return n_moments + 1
+
+
+@compiled(inline="always")
 def _moments_in_order(ap, steps, start: int, end: int, min_aps: int, seen, moments) -> int:
     """The phone's moments (`stale_readings`) into `moments`, ascending; their count. Its readings by time
     (steps non-decreasing, as the window query gives them): each step's APs counted once each through `seen`
@@ -156,17 +170,11 @@ def _moments_in_order(ap, steps, start: int, end: int, min_aps: int, seen, momen
     for r in range(start, end):
         step = steps[r]
         if n_moments == 0 or moments[n_moments - 1] != step:
-            if n_moments > 0 and aps_at < min_aps:
-                n_moments -= 1  # the moment before: too few APs
-            moments[n_moments] = step
-            n_moments += 1
-            aps_at = 0
+            n_moments, aps_at = _next_moment(moments, n_moments, aps_at, min_aps, step), 0
         if seen[ap[r]] != step:
             seen[ap[r]] = step
             aps_at += 1
-    if n_moments > 0 and aps_at < min_aps:
-        n_moments -= 1
-    return n_moments
+    return _closed(n_moments, aps_at, min_aps)
 
 
 @compiled(inline="always")
@@ -182,15 +190,9 @@ def _moments_sorted(ap, steps, start: int, end: int, n_aps: int, min_aps: int, m
             continue  # an AP twice at one moment counts once
         step = np.floor(heard[i] / n_aps)
         if n_moments == 0 or moments[n_moments - 1] != step:
-            if n_moments > 0 and aps_at < min_aps:
-                n_moments -= 1
-            moments[n_moments] = step
-            n_moments += 1
-            aps_at = 0
+            n_moments, aps_at = _next_moment(moments, n_moments, aps_at, min_aps, step), 0
         aps_at += 1
-    if n_moments > 0 and aps_at < min_aps:
-        n_moments -= 1
-    return n_moments
+    return _closed(n_moments, aps_at, min_aps)
 
 
 @compiled()
