@@ -4,21 +4,24 @@ and a real headless Chromium (Debian's, driven by Playwright)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
-import pytest
-import redis
-
-from core.settings import PROJECT_ROOT, Settings
-from portal.tools.net import free_port, stop_process, wait_for_port
-from tests import axecheck, schedule
-from tests.browsers import BROWSER_TIMEOUT_MS, CHROMIUM_ARGS, IPHONE_UA
-
-# Cheap password hashing in tests (see portal/auth.py); set before portal.auth is imported.
+# Cheap password hashing in tests (see portal/auth.py), set before anything imports portal.auth: the imports
+# below do (portal.tools.net imports the portal package). Until 2026-12-05 it was set after them, so every
+# test hashed and verified with the production profile (~0.13 s a login here; tests/security/test_accounts.py
+# holds it).
 os.environ.setdefault("ARGON2_PROFILE", "test")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+import redis  # noqa: E402
+
+from core.settings import PROJECT_ROOT, Settings  # noqa: E402
+from portal.tools.net import free_port, stop_process, wait_for_port  # noqa: E402
+from tests import axecheck, schedule  # noqa: E402
+from tests.browsers import BROWSER_TIMEOUT_MS, CHROMIUM_ARGS, IPHONE_UA  # noqa: E402
 
 
 def memoise_url_builders() -> None:

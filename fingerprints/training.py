@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from core.errors import N_, CatalogInputError
+from core.memo import BoundedMemo
 from fingerprints.falloff import ApFalloff
 from fingerprints.model import VenueMap
 from positioning import MISSING_DBM, tuning
@@ -133,7 +136,27 @@ def fitted_falloff(venue: VenueMap, ap_ids: list[str], X: np.ndarray, y: np.ndar
     ap_by_id = {ap.bssid: ap for ap in venue.aps}
     ap_floor = np.array([ap_by_id[b].floor for b in ap_ids], dtype=float)
     ap_xy = np.array([(ap_by_id[b].x, ap_by_id[b].y) for b in ap_ids], dtype=float).reshape(-1, 2)
-    return ApFalloff.fit(y[:, 1:4], X, ap_floor, ap_xy, hearing, MISSING_DBM)
+    inputs = (np.ascontiguousarray(y[:, 1:4], dtype=float), np.ascontiguousarray(X, dtype=float), ap_floor, ap_xy,
+              np.array([hearing, MISSING_DBM]))
+    return _FALLOFFS.get(_digest(inputs), lambda: ApFalloff.fit(*inputs[:4], hearing, MISSING_DBM))
+
+
+# Fits kept per process by their inputs' bytes: a fit is scipy's optimiser once per AP (~0.3 s on the demo mall's
+# 20 APs on the 2-core CI, seconds on a large mall), and each model built for the same survey fitted it again: an
+# app's model cache, the console's quality jobs and a model rebuilt after the map's silent APs changed (which passes
+# the fit on: ModelCache.get) each had their own, and the test suite spent ~155 s of CPU on 510 fits of a few
+# surveys (2026-12-05). Keyed by content, not by venue and version: the same survey gives the same fit under any
+# name, and a version number reused by another store (the suite flushes it per test) cannot hand over a stale one.
+_FALLOFFS = BoundedMemo(size=8)
+
+
+def _digest(arrays: tuple[np.ndarray, ...]) -> bytes:
+    """A key for `arrays`: their shapes and bytes (float64, C order)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for array in arrays:
+        digest.update(repr(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.digest()
 
 
 def offset_reference(venue: VenueMap, ap_ids: list[str], X: np.ndarray, y: np.ndarray,

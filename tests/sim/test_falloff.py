@@ -3,15 +3,19 @@ report's made-up phones heard by the APs a fingerprint does not list. Pure numer
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
+from core.memo import BoundedMemo
+from fingerprints import training
 from fingerprints.falloff import MIN_HEARD, ApFalloff, _design
 from fingerprints.geometry import zone_map
 from fingerprints.quality import LiveAssumptions, WalkIn
 from fingerprints.simulator import ApReporting
-from fingerprints.training import live_params, offset_reference, training_set
+from fingerprints.training import fitted_falloff, live_params, offset_reference, training_set
 from portal.tracking import estimate
 from portal.tracking.models import build_venue_model
 from positioning import MISSING_DBM, WKNNPositioner
@@ -245,6 +249,26 @@ def test_the_estimate_draws_a_spot_once_while_she_stands_and_anew_each_second_sh
         fits.append(threshold_dbm)
         return real_fit(cls, coords, X, ap_floor, ap_xy, threshold_dbm, missing)
     monkeypatch.setattr(ApFalloff, "fit", classmethod(fit))
+    monkeypatch.setattr(training, "_FALLOFFS", BoundedMemo(size=8))  # no fit kept by an earlier test
     estimate.live_estimate(demo_map, max_points=3)
     # one fit, the live model's: its offset reference and the estimate's made-up phones, from the survey's hearing
     assert fits == [weakest_listed_dbm(X, MISSING_DBM)]
+
+
+def test_a_survey_is_fitted_once_per_process_and_a_changed_one_again(demo_map, monkeypatch):
+    """`fitted_falloff` keeps its fits by the survey's content: the same survey (another app's model, a rebuild) gets
+    the fit already made; one reading changed, or the same readings under APs placed elsewhere, is fitted anew."""
+    monkeypatch.setattr(training, "_FALLOFFS", BoundedMemo(size=8))
+    fits = []
+    real_fit = ApFalloff.fit.__func__
+    monkeypatch.setattr(ApFalloff, "fit", classmethod(lambda cls, *a: fits.append(1) or real_fit(cls, *a)))
+    ap_ids, X, y = training_set(demo_map)
+    first = fitted_falloff(demo_map, ap_ids, X, y)
+    assert fitted_falloff(demo_map, ap_ids, X.copy(), y.copy()) is first and len(fits) == 1
+    louder = X.copy()
+    louder[X > MISSING_DBM] += 1.0
+    assert fitted_falloff(demo_map, ap_ids, louder, y) is not first and len(fits) == 2
+    moved = dataclasses.replace(demo_map, aps=[dataclasses.replace(ap, x=ap.x + 5.0) for ap in demo_map.aps])
+    refit = fitted_falloff(moved, ap_ids, X, y)
+    assert len(fits) == 3 and not np.array_equal(refit.ap_xy, first.ap_xy)
+    assert np.array_equal(fitted_falloff(demo_map, ap_ids, X, y).coef, first.coef) and len(fits) == 3
