@@ -9,42 +9,53 @@ finish within about one short file of each other. `make test` passes `--no-loads
 keeps this order.
 
 Costs are estimates, used only to order files (never to time or fail anything): the files below were
-measured (the sum of their tests' setup + call + teardown, in seconds, in one run of the whole suite on the
-shared 2-core machine at load ~12, so about three times the idle figures); any other file is estimated from
-its number of tests, a browser test costing about as much as twelve plain ones. A stale or missing entry
-only makes the end of a run less even, never a test fail. Re-measure with `--durations=0` and update the
-table when a file's cost changes a lot."""
+measured (the sum of their tests' setup + call + teardown, in seconds, from `--junitxml` of one run of the whole
+suite on the shared 2-core machine, 2026-12-05 at load ~3.5-4: every file of 8 s or more); any other file is
+estimated from its number of tests, a browser test costing about as much as twelve plain ones (the same run's
+averages). A stale or missing entry only makes the end of a run less even, never a test fail. Re-measure with
+`--junitxml` and update the table when a file's cost changes a lot."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-PLAIN_TEST_COST = 1.3
-BROWSER_TEST_COST = 16.0
+PLAIN_TEST_COST = 0.25
+BROWSER_TEST_COST = 3.0
 
 MEASURED_COST = {
-    "tests/maps/test_maps_setup_drafts.py": 197,
-    "tests/faults/test_faults_gunicorn.py": 167,
-    "tests/test_serve.py": 161,
-    "tests/sim/test_landing_smoke.py": 120,
-    "tests/operator/test_operator_open_mall_browser.py": 112,
-    "tests/security/test_xss_browser.py": 88,
-    "tests/security/test_route_fuzz.py": 130,  # 47 s on an idle machine (2026-12-01), scaled as the rest
-    "tests/maps/test_maps_cli.py": 73,
-    "tests/test_cli_no_demo_seed.py": 50,
-    "tests/operator/test_operator_versions.py": 71,
-    "tests/a11y/test_phone_browser.py": 62,
-    "tests/cluster/test_cluster_two_hosts.py": 54,
-    "tests/hub/test_pages.py": 51,
-    "tests/sim/test_quality_live.py": 51,
-    "tests/operator/test_operator_browser.py": 48,
-    "tests/test_tracking.py": 47,
-    "tests/test_architecture.py": 45,
-    "tests/maps/test_maps_quality.py": 45,
-    "tests/ingest/test_ingest_properties.py": 44,
-    "tests/captive/test_deploy.py": 37,
-    "tests/sim/test_mallgen.py": 16,
-    "tests/cluster/test_cluster_failover.py": 16,
+    "tests/security/test_route_fuzz.py": 76,
+    "tests/sim/test_landing_smoke.py": 33,
+    "tests/operator/test_operator_open_mall_browser.py": 26,
+    "tests/test_serve.py": 24,
+    "tests/tracking/test_bench_tracking.py": 24,
+    "tests/operator/test_live_jobs.py": 23,
+    "tests/maps/test_maps_cli.py": 23,
+    "tests/faults/test_faults_gunicorn.py": 22,
+    "tests/events/test_insights_shown.py": 22,
+    "tests/hub/test_hub_browser.py": 20,
+    "tests/payments/test_store_stalls.py": 19,
+    "tests/operator/test_operator_versions.py": 17,
+    "tests/cluster/test_cluster_port_race.py": 14,
+    "tests/a11y/test_phone_browser.py": 14,
+    "tests/test_cli_no_demo_seed.py": 13,
+    "tests/operator/test_operator_setup.py": 13,
+    "tests/operator/test_operator_browser.py": 12,
+    "tests/test_deploy_units.py": 12,
+    "tests/owner/test_owner_pwa.py": 11,
+    "tests/test_tracking.py": 11,
+    "tests/maps/test_maps_quality.py": 10,
+    "lightapps/queue/tests/test_queue_browser.py": 10,
+    "tests/sim/test_quality_live.py": 10,
+    "tests/cluster/test_cluster_failover.py": 10,
+    "tests/a11y/test_first_screen.py": 10,
+    "tests/test_architecture.py": 9,
+    "tests/owner/test_owner_media.py": 9,
+    "tests/maps/test_maps_setup_drafts.py": 9,
+    "tests/positioning_tests/test_batch_offsets_tuning.py": 9,
+    "tests/operator/test_operator_errors_i18n.py": 8,
+    "tests/cluster/test_cluster_startup.py": 8,
+    "tests/owner/test_owner_i18n.py": 8,
+    "tests/ingest/test_ingest_bad_input.py": 8,
 }
 
 
