@@ -16,6 +16,7 @@ import redis
 from core.settings import PROJECT_ROOT
 from portal.ingest.store import RssiKeys
 from portal.tracking import Tracker
+from portal.tracking.models import build_venue_model
 from portal.tracking.positions import KeptPosition, TrackKeys
 from tests.portal_command import run_portal
 from tests.test_slice import post_phone_at
@@ -121,6 +122,23 @@ def test_positions_read_ahead_are_the_ones_read_in_turn(client, demo, svc, demo_
     in_turn = positioned(1)
     assert all(track and kept for track, kept in in_turn)
     assert positioned(3) == in_turn
+
+
+def test_a_batch_is_positioned_with_the_model_it_was_prepared_with(svc, heard):
+    """A batch is read and prepared (its vectors made over the model's APs) ahead, in the reads thread; a model
+    swapped in meanwhile (a new map version, APs masked as silent) positions the batches read after it, not that one:
+    its vectors have the first model's columns."""
+    batch = svc.locator.read_many("demo", heard)
+    model = svc.models.get("demo")
+    assert batch.model is model and len(batch.prepared) == len(heard)
+    fewer = build_venue_model(model.venue, masked=frozenset(model.ap_ids[:3]))
+    svc.models.install("demo", fewer)
+    done, writes = svc.locator.position_batch(batch)
+    writes.execute()
+    assert done == len(heard)
+    for client in heard:
+        assert kept_zone(svc.db, client)
+    assert svc.locator.read_many("demo", heard).model is fewer
 
 
 def test_tracked_phones_count_in_footfall_without_opening_the_portal(svc, heard):

@@ -264,14 +264,14 @@ Pipeline = redis.client.Pipeline | PackedPipeline  # a batch's writes (`Locator.
 
 @dataclass(frozen=True)
 class BatchReads:
-    """A tracker batch's reads (`Locator.read_many`): per client (newest reading, motion state, kept position), how
-    to parse their readings, how far each AP's last report reached, and the time they were read for."""
+    """A tracker batch read and prepared (`Locator.read_many`): its clients, the time they were read for, the model
+    they were prepared with (None: the venue has none; positioned with the same one, whatever the cache holds by
+    then) and per client what `_prepare_read` made of its reads (`_Prepared`)."""
     venue: str
     clients: list[str]
     now: float
-    reads: list[_Read]
-    parse: _Parse
-    reported: Mapping[str, float]
+    model: VenueModel | None
+    prepared: list[_Prepared]
 
 
 def _complete(model: VenueModel, prepared: tuple[dict | None, Position] | _Pending, now: float
@@ -346,14 +346,18 @@ class Locator:
         return self.position_read(self.read_many(venue, clients, now))
 
     def read_many(self, venue: str, clients: Sequence[str], now: float | None = None) -> BatchReads:
-        """A batch's reads (`locate_many`'s first round trip), for `position_read`. The tracker reads its next batch
-        this way in its reads thread while it positions the one before (portal/tracking/tracker.py): nothing here
-        touches the models or the positioner."""
+        """A batch's reads (`locate_many`'s first round trip) and each phone's preparing (its kept position checked,
+        its readings weighed into a vector: `_prepared_batch`), for `position_read`. The tracker reads its next batch
+        this way in its reads thread while it positions the one before (portal/tracking/tracker.py), so its preparing
+        is off the tracker's path too; the model is only read here (a fitted model is never changed, a new one is
+        swapped in whole), and never the positioner's search. No model: nothing read."""
         now = time.time() if now is None else now
         clients = list(clients)
-        if not clients:
-            return BatchReads(venue, clients, now, [], lambda phones: Readings.from_mappings([]), {})
-        return BatchReads(venue, clients, now, *self._read_batch(venue, clients, now))
+        model = self.models.get(venue)
+        if model is None or not clients:
+            return BatchReads(venue, clients, now, model, [])
+        reads, parse, reported = self._read_batch(venue, clients, now)
+        return BatchReads(venue, clients, now, model, self._prepared_batch(model, reads, parse, now, reported))
 
     def position_read(self, batch: BatchReads) -> int:
         """Position a batch read by `read_many` (with its time) and write what changed in one round trip; returns how
@@ -366,16 +370,14 @@ class Locator:
     def position_batch(self, batch: BatchReads) -> tuple[int, Pipeline | None]:
         """`position_read` but for the writes: how many were positioned anew, and their writes queued, not sent (the
         tracker sends them in its reads thread while it positions the next batch); None when nothing is to write."""
-        venue, clients, now = batch.venue, batch.clients, batch.now
-        model = self.models.get(venue)
+        venue, clients, now, model = batch.venue, batch.clients, batch.now, batch.model
         if model is None or not clients:
             return 0, None
         # Per phone: the kept position, a coarse one, or a vector; the vectors go through the positioner
         # as one batch (its batch path is faster per phone than one query at a time).
         done: list[tuple[str, tuple[dict | None, Position], bytes | None]] = []
         pending: list[tuple[str, _Pending, bytes | None]] = []
-        prepared_batch = self._prepared_batch(model, batch.reads, batch.parse, now, batch.reported)
-        for client, (kept, prepared, newest) in zip(clients, prepared_batch, strict=True):
+        for client, (kept, prepared, newest) in zip(clients, batch.prepared, strict=True):
             if kept is not None or prepared is None:
                 continue
             if isinstance(prepared, _Pending) and not prepared.partial:  # the batch path matches whole vectors

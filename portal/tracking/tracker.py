@@ -59,8 +59,9 @@ class Tracker:
         self.locator = locator
         self.batch = batch  # 256: two whole blocks of the positioner's batch path (WKNNPositioner.BATCH)
         # At most this many batches a step on one venue, shared between its phone buckets (one each at least); after
-        # a full batch the bucket's next one is taken and read in the reads thread while this one is positioned (the
-        # store's work and the wait for it off the tracker's path: README *Tracking*). 4 x 256 phones keeps a step on
+        # a full batch the bucket's next one is taken, read and prepared in the reads thread while this one is
+        # positioned (the store's work, the wait for it and the readings' weighing off the tracker's path: README
+        # *Tracking*). 4 x 256 phones keeps a step on
         # one venue under a second or so, so that the venues a tracker serves take turns (`round`) and its leases
         # (renewed once a round, portal/leases.py) do not lapse; a venue spread over 8 buckets (a cluster) takes one
         # batch from each, as before the reads thread, without reading ahead.
@@ -97,10 +98,11 @@ class Tracker:
 
     def _step_bucket(self, venue: str, keys: RssiKeys, bucket: int, now: float | None, batches: int) -> int:
         """Up to `batches` of the bucket's batches, each in two round trips (reads, then writes), not two per phone.
-        After a full batch the next is taken, into the other lane, and read in the reads thread while this one is
-        positioned, and this one's writes go there after it (in the thread's order: before the take of the batch after
-        next into this lane). A batch's lane is deleted after its writes, so that a phone heard again while its batch
-        is in flight is taken only once its motion state is written (`_TAKE`). The step's last batch is written here."""
+        After a full batch the next is taken, into the other lane, read and prepared (`Locator.read_many`) in the reads
+        thread while this one is positioned, and this one's writes go there after it (in the thread's order: before
+        the take of the batch after next into this lane). A batch's lane is deleted after its writes, so that a phone
+        heard again while its batch is in flight is taken only once its motion state is written (`_TAKE`). The step's
+        last batch is written here."""
         lanes = (keys.being_positioned(bucket), keys.being_positioned(bucket, lane=1))
         new = keys.new_readings(bucket)
         batch = self._take_and_read(venue, new, lanes, 0, now, other_in_flight=False)
@@ -140,8 +142,8 @@ class Tracker:
 
     def _take_and_read(self, venue: str, new: str, lanes: tuple[str, str], lane: int, now: float | None,
                        other_in_flight: bool) -> BatchReads | None:
-        """Take up to `batch` marked clients into `lanes[lane]` and read them (`Locator.read_many`); None when none is
-        marked. A read that fails puts the batch back."""
+        """Take up to `batch` marked clients into `lanes[lane]`, read and prepare them (`Locator.read_many`); None when
+        none is marked. A read that fails puts the batch back."""
         clients = [raw.decode() for raw in self._take(keys=[new, lanes[lane], lanes[1 - lane]],
                                                        args=[self.batch, int(other_in_flight)]) or []]
         if not clients:
