@@ -50,9 +50,10 @@ from positioning.zones import ZoneMap  # noqa: E402
 # the timers cost nothing measurable): (label, owner, attribute). "preparing" holds the windows' parse, the motion
 # states' decoding, the weighing ("weighing", inside it) and each phone's offset; the phones heard under 8 s (partial
 # matches, one at a time) and the per-phone decisions are in the tracker's own work, not in a phase of their own.
-# "reads" holds every batch's reads, also those of the batches read ahead in the tracker's reads thread while the batch
-# before was positioned (Tracker.batches_per_step): those overlap the other phases, so the phases can add up to more
-# than the drain's time.
+# "reads", "preparing" and "weighing" hold every batch's, also those of the batches read and prepared ahead in the
+# tracker's reads thread while the batch before was positioned (Tracker.batches_per_step): those overlap the other
+# phases, so the phases can add up to more than the drain's time, and "the tracker's own work" (the drain's time less
+# the positioner's) is what the tracker's thread did besides positioning and waiting for the reads thread.
 PHASES = (("reads", locator.Locator, "_read_batch"), ("preparing", locator.Locator, "_prepared_batch"),
           ("weighing", locator, "_hear"), ("positioner", WKNNPositioner, "locate_many"),
           ("zones", ZoneMap, "zone_scores_many"), ("motion", MotionFilter, "update_many"),

@@ -64,8 +64,10 @@ class ApFalloff:
                 continue
             coef[j], spread[j] = _censored_fit(design, X[:, j], heard, threshold_dbm)
             fitted[j] = True
-        return cls(np.asarray(ap_floor, dtype=float), np.asarray(ap_xy, dtype=float), coef, spread, fitted,
-                   float(threshold_dbm), float(missing))
+        arrays = (np.array(ap_floor, dtype=float), np.array(ap_xy, dtype=float), coef, spread, fitted)
+        for array in arrays:  # a fit is shared by every model of its survey (fitted_falloff's memo): no writes
+            array.setflags(write=False)
+        return cls(*arrays, float(threshold_dbm), float(missing))
 
     def columns(self, keep: list[int]) -> ApFalloff:
         """The fits of the APs at `keep` (the survey matrix less some columns: each AP's fit is its own)."""

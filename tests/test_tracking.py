@@ -180,7 +180,7 @@ def test_store_error_puts_the_phones_back(svc, heard, monkeypatch):
 
 
 def test_store_error_puts_the_batch_read_ahead_back_too(svc, heard, monkeypatch):
-    """The first batch fails (positioning it: the store read for its model; or its writes, sent in the reads thread
+    """The first batch fails (positioning it; or its writes, sent in the reads thread
     while the next batch is positioned, the store back after them) while the next one is read: the step raises, both
     go back to the marked phones, and no lane is left."""
     def store_down(*args, **kwargs):

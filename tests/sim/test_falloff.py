@@ -271,4 +271,11 @@ def test_a_survey_is_fitted_once_per_process_and_a_changed_one_again(demo_map, m
     moved = dataclasses.replace(demo_map, aps=[dataclasses.replace(ap, x=ap.x + 5.0) for ap in demo_map.aps])
     refit = fitted_falloff(moved, ap_ids, X, y)
     assert len(fits) == 3 and not np.array_equal(refit.ap_xy, first.ap_xy)
-    assert np.array_equal(fitted_falloff(demo_map, ap_ids, X, y).coef, first.coef) and len(fits) == 3
+    upstairs = dataclasses.replace(demo_map, aps=[dataclasses.replace(ap, floor=ap.floor + 1) for ap in demo_map.aps])
+    assert fitted_falloff(upstairs, ap_ids, X, y) is not first and len(fits) == 4
+    shifted = y.copy()
+    shifted[:, 2] += 3.0  # every reference point 3 m east
+    assert fitted_falloff(demo_map, ap_ids, X, shifted) is not first and len(fits) == 5
+    assert np.array_equal(fitted_falloff(demo_map, ap_ids, X, y).coef, first.coef) and len(fits) == 5
+    with pytest.raises(ValueError):  # shared by every model of the survey: read-only
+        first.coef[0, 0] = 0.0
