@@ -143,10 +143,10 @@ def fitted_falloff(venue: VenueMap, ap_ids: list[str], X: np.ndarray, y: np.ndar
 
 # Fits kept per process by their inputs' bytes: a fit is scipy's optimiser once per AP (alone on this 2-core VM: the
 # demo mall's 20 APs 0.03 s, generated mall 4242's 52 APs 0.36 s, 777's 82 APs 1.4 s; ~0.3 s a fit on average in the
-# test suite's busy run), and each model built for the same survey fitted it again: an
-# app's model cache, the console's quality jobs and a model rebuilt after the map's silent APs changed (which passes
-# the fit on: ModelCache.get) each had their own, and the test suite spent ~155 s of CPU on 510 fits of a few
-# surveys (2026-12-05). Keyed by content, not by venue and version: the same survey gives the same fit under any
+# test suite's busy run), and each model built for the same survey fitted it again: an app's model cache, the
+# console's quality jobs and a model rebuilt after the map's silent APs changed (which passes the fit on:
+# ModelCache.get) each had their own, and the test suite spent ~155 s of CPU on 510 fits of a few surveys
+# (2026-12-05). Keyed by content, not by venue and version: the same survey gives the same fit under any
 # name, and a version number reused by another store (the suite flushes it per test) cannot hand over a stale one.
 _FALLOFFS = BoundedMemo(size=8)
 

@@ -61,10 +61,10 @@ class Tracker:
         # At most this many batches a step on one venue, shared between its phone buckets (one each at least); after
         # a full batch the bucket's next one is taken, read and prepared in the reads thread while this one is
         # positioned (the store's work, the wait for it and the readings' weighing off the tracker's path: README
-        # *Tracking*). 4 x 256 phones keeps a step on
-        # one venue under a second or so, so that the venues a tracker serves take turns (`round`) and its leases
-        # (renewed once a round, portal/leases.py) do not lapse; a venue spread over 8 buckets (a cluster) takes one
-        # batch from each, as before the reads thread, without reading ahead.
+        # *Tracking*). 4 x 256 phones keeps a step on one venue under a second or so, so that the venues a tracker
+        # serves take turns (`round`) and its leases (renewed once a round, portal/leases.py) do not lapse; a venue
+        # spread over 8 buckets (a cluster) takes one batch from each, as before the reads thread, without reading
+        # ahead.
         self.batches_per_step = batches_per_step
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
