@@ -415,8 +415,17 @@ def iphone_page(browser):
     context.close()
 
 
+# What a test marked single_node does to the store (a stalled or refused connection, a script the server lost, KEYS
+# over one server) has no one-server meaning on a cluster; tests/cluster/ and tests/faults/ cover the cluster's faults.
+ON_CLUSTER_SKIP = pytest.mark.skip(
+    reason="single_node: the suite's store is a cluster (TEST_STORE=cluster or REDIS_CLUSTER=1)")
+
+
 def pytest_collection_modifyitems(config, items):
+    on_cluster = EXTERNAL_CLUSTER if EXTERNAL_URL else LOCAL_CLUSTER
     for item in items:
         if {"browser", "page", "iphone_page"} & set(item.fixturenames):
             item.add_marker(pytest.mark.browser)
+        if on_cluster and item.get_closest_marker("single_node"):
+            item.add_marker(ON_CLUSTER_SKIP)
     schedule.longest_files_first(items)  # for the two xdist workers of `make test` (tests/schedule.py)

@@ -93,6 +93,7 @@ def test_reads_and_scripts_go_out_packed_by_hiredis_and_answer_as_before(db):
     assert HotScript(db, "return ARGV[1]")(["mp:{hot-test}:k"], ["ünï", 2.5]) == "ünï".encode()
 
 
+@pytest.mark.single_node
 def test_a_packed_pipeline_runs_scripts_and_commands_in_order_as_redis_pys_does(db):
     """The tracker's writes (portal/tracking/locator.py): scripts queued on it as on redis-py's pipeline, sent
     without SCRIPT EXISTS; the same keys written as redis-py's pipeline writes them."""
@@ -108,6 +109,7 @@ def test_a_packed_pipeline_runs_scripts_and_commands_in_order_as_redis_pys_does(
     assert stored[PackedPipeline] == stored[redis.client.Pipeline] == (b"2", "é".encode())
 
 
+@pytest.mark.single_node
 def test_a_packed_pipeline_loads_a_script_the_server_lost(db):
     incr, echo = db.register_script(SCRIPT), db.register_script("return ARGV[1]")
     db.script_flush()  # a restart, a promoted replica: every script gone
@@ -121,6 +123,7 @@ def test_a_packed_pipeline_loads_a_script_the_server_lost(db):
     assert int(db.get("mp:{hot-test}:lost")) == 2
 
 
+@pytest.mark.single_node
 def test_a_packed_pipeline_raises_a_refused_command_and_a_store_that_is_gone(db):
     db.hset("mp:{hot-test}:wrong", "a", "1")
     pipe = PackedPipeline(db)

@@ -212,6 +212,37 @@ def test_store_error_puts_the_batch_read_ahead_back_too(svc, heard, monkeypatch)
     assert tracker(svc).drain("demo") == len(heard)  # and all of them are positioned once the store is back
 
 
+def test_a_failure_other_than_the_stores_in_the_reads_thread_loses_no_phone(svc, heard, monkeypatch):
+    """The batch read ahead fails on something other than the store (a bug, a model that cannot be built): the step
+    raises it once the batch before is positioned and written, and that batch's phones, left in their lane, are
+    put back by the next step's take and positioned then."""
+    reads = []
+    read_many = svc.locator.read_many
+
+    def second_read_fails(*args, **kwargs):
+        reads.append(threading.current_thread().name)
+        if len(reads) == 2:
+            raise RuntimeError("not the store")
+        return read_many(*args, **kwargs)
+
+    keys = RssiKeys("demo")
+    t = tracker(svc, batch=2, batches_per_step=2)
+    with monkeypatch.context() as patched:
+        patched.setattr(svc.locator, "read_many", second_read_fails)
+        try:
+            with pytest.raises(RuntimeError, match="not the store"):
+                t.step("demo")
+        finally:
+            t.close()
+    assert reads[1].startswith("tracker-reads")  # it failed in the reads thread
+    positioned = [client for client in heard if kept_zone(svc.db, client)]
+    assert len(positioned) == 2 and not svc.db.exists(keys.being_positioned())  # the first batch, written
+    assert svc.db.scard(keys.being_positioned(lane=1)) == 1  # the other waits in its lane
+    assert tracker(svc).drain("demo") == 1
+    assert all(kept_zone(svc.db, client) for client in heard)
+    assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
+
+
 def test_a_batch_lane_goes_only_after_its_writes(svc):
     """A take may have a phone again once its batch's lane is gone: by then its motion state must be written."""
     keys = RssiKeys("demo")

@@ -225,6 +225,7 @@ def test_a_gateways_phone_whose_context_is_gone_gets_no_direct_session(productio
 # ---- 3. the store down: CAPPORT gives no answer rather than "captive" -------------------------------------
 
 
+@pytest.mark.single_node
 def test_capport_answers_503_while_the_store_is_down_and_recovers(production, svc):
     client = production
     landed = client.get(coova_redirect(PHONE_A, IP_A), **at(IP_A))
@@ -258,6 +259,7 @@ def fail_open_page(client, url: str) -> str:
     return page.get_data(as_text=True).split('name="g" value="')[1].split('"')[0]
 
 
+@pytest.mark.single_node
 def test_fail_open_continue_authorises_on_omada_with_the_settings_last_read(client, demo, omada):  # noqa: F811
     omada_configured(client, omada)
     url = "/portal?" + urlencode(EAP_REDIRECT)
@@ -270,6 +272,7 @@ def test_fail_open_continue_authorises_on_omada_with_the_settings_last_read(clie
     assert paths == ["login", "auth"] and FakeOmada.calls[-1][1]["time"] == 90 * 60 * 1000  # the venue's 90 min
 
 
+@pytest.mark.single_node
 def test_fail_open_continue_logs_in_on_smartzone_with_the_settings_last_read(client, demo, nbi):  # noqa: F811
     smartzone_configured(client, nbi)
     assert client.get(redirect()).status_code == 302
@@ -281,6 +284,7 @@ def test_fail_open_continue_logs_in_on_smartzone_with_the_settings_last_read(cli
     assert (login["RequestType"], login["UE-MAC"], login["UE-IP"]) == ("Login", ENC_MAC, ENC_IP)
 
 
+@pytest.mark.single_node
 def test_fail_open_continue_with_no_settings_read_says_so(settings, client, demo, omada, caplog):  # noqa: F811
     omada_configured(client, omada)
     fresh = create_app(settings).test_client()  # a process that has not read the venue's settings yet
@@ -294,6 +298,7 @@ def test_fail_open_continue_with_no_settings_read_says_so(settings, client, demo
     assert "not configured" not in caplog.text and FakeOmada.calls == []
 
 
+@pytest.mark.single_node
 def test_a_fail_open_page_grants_on_its_own_venues_settings_only(client, demo, omada):  # noqa: F811
     """The venue is sealed into the page's context: a redirect naming a venue whose settings this process never
     read cannot borrow another's (the demo's, posted beside it), and a context altered is refused."""

@@ -361,6 +361,7 @@ def test_an_unknown_stage_is_no_answer(client, demo):
 # ---- the store down ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.single_node
 def test_store_down_no_token_no_answer_then_the_try_again_grants(client, demo):
     """No token can be stored: the fail-open page's Continue says try again (503), never a redirect to a gateway
     that would refuse it; the gateway's calls get no `Auth:` line (it leaves its phones as they are) and no

@@ -42,6 +42,7 @@ def test_a_return_after_the_leave_gap_is_a_new_arrival(db):
     assert [k[0] for k in kinds(log)] == ["arrive", "zone_enter", "zone_leave", "leave", "arrive", "zone_enter"]
 
 
+@pytest.mark.single_node
 def test_locator_listener_rides_on_the_pipeline(db):
     presence = PresenceTracker(db)
     pipe = db.pipeline(transaction=False)

@@ -43,6 +43,7 @@ def post_report(client, token: str):
                        headers={"Authorization": f"Bearer {token}"})
 
 
+@pytest.mark.single_node
 def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, demo, store_gone, monkeypatch):
     breaker = svc.breaker
     for _ in range(breaker.failures_to_open):
@@ -69,6 +70,7 @@ def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, d
 
 
 @pytest.mark.parametrize("path", ["/v/demo/", "/v/demo/me", "/v/demo/queue/foodcourt", "/v/demo/zone/kopi/coupons"])
+@pytest.mark.single_node
 def test_a_shoppers_503_page_asks_nothing_of_the_store(app, client, svc, demo, store_gone, monkeypatch, path):
     """A real shopper's page carries a token (and a cookie). While the breaker is open, neither a light app's
     zone loader (its zone config) nor the 503 page (the header's links, the privacy notice, offers, Continue, a
@@ -104,6 +106,7 @@ def test_a_shoppers_503_page_asks_nothing_of_the_store(app, client, svc, demo, s
     assert asked == []
 
 
+@pytest.mark.single_node
 def test_views_work_again_once_the_store_answers(client, svc, demo, store_gone):
     for _ in range(svc.breaker.failures_to_open):
         post_report(client, demo)
@@ -129,6 +132,7 @@ def test_a_script_error_is_no_outage(client, svc, demo, monkeypatch):
     assert not svc.breaker.is_open
 
 
+@pytest.mark.single_node
 def test_a_failed_ingest_write_is_503_with_retry_after_and_counts(client, svc, demo, monkeypatch):
     """Ingest answers a failed write itself (503, "retry later"): with Retry-After, and counted as a
     store failure like any other."""

@@ -121,6 +121,7 @@ def test_connections_are_left_replying(db):
     assert db.ping() is True and db.set("x", 1) is True and db.get("x") == b"1"
 
 
+@pytest.mark.single_node
 def test_refused_writes_raise(db, redis_url):
     admin = redis.Redis.from_url(redis_url)
     store = RssiStore(redis.Redis.from_url(redis_url))
@@ -136,6 +137,7 @@ def test_refused_writes_raise(db, redis_url):
     assert store.write_batch("demo", random_batch(n_clients=3), time.time()) > 0
 
 
+@pytest.mark.single_node
 def test_refused_write_is_a_503(feeds, redis_url):
     admin = redis.Redis.from_url(redis_url)
     admin.set("filler", "x" * 100_000)

@@ -71,6 +71,7 @@ def stall_in(monkeypatch, owner, name: str, stall, after: bool = False) -> None:
         monkeypatch.setattr(owner, name, lambda *a, **k: (stall(), real(*a, **k))[1])
 
 
+@pytest.mark.single_node
 def test_a_late_payment_is_refunded_even_if_the_store_stalls_right_after_booking_it(pay, pay_portal, sandbox, db,
                                                                                     monkeypatch):
     box = sandbox[0]
@@ -105,6 +106,7 @@ def test_a_late_payment_booked_without_its_refund_is_refunded_when_replayed(pay,
     assert [r["no"] for r in pay.store.refunds_of(VENUE, order.id)] == [late_refund_no(order.id)]
 
 
+@pytest.mark.single_node
 def test_a_paid_order_earns_its_points_once_even_if_the_store_stalls_as_they_are_posted(pay, pay_portal, sandbox,
                                                                                          db, member, monkeypatch):
     members, card = member
@@ -125,6 +127,7 @@ def test_a_paid_order_earns_its_points_once_even_if_the_store_stalls_as_they_are
     assert len(logged) == 1  # the listener that had heard it is not told twice
 
 
+@pytest.mark.single_node
 def test_refunds_claw_points_back_in_order_even_if_the_store_stalls_as_one_is_told(pay, pay_portal, sandbox, db,
                                                                                    member, monkeypatch):
     members, card = member
@@ -150,6 +153,7 @@ def test_refunds_claw_points_back_in_order_even_if_the_store_stalls_as_one_is_to
     assert kinds.count("earn") == 3 and kinds.count("reverse") == 3
 
 
+@pytest.mark.single_node
 def test_a_refund_callback_is_not_acknowledged_until_its_points_are_clawed_back(pay, pay_portal, sandbox, db,
                                                                                 member, refunds_answer, monkeypatch):
     members, card = member
@@ -190,6 +194,7 @@ def stall_on_closed(monkeypatch, pay, purpose: str, stall) -> None:
     monkeypatch.setitem(pay.purposes, purpose, stalled)
 
 
+@pytest.mark.single_node
 def test_parking_points_come_back_by_a_second_cancel_when_the_store_stalls_as_the_order_closes(spent_points, pay,
                                                                                               db, monkeypatch):
     _app, client, members, card, c, order_id = spent_points
@@ -204,6 +209,7 @@ def test_parking_points_come_back_by_a_second_cancel_when_the_store_stalls_as_th
     assert members.get(VENUE, card.id).points == 150  # given back once
 
 
+@pytest.mark.single_node
 def test_parking_points_come_back_by_the_sweep_when_the_store_stalls_as_it_closes_the_order(spent_points, pay, db,
                                                                                            monkeypatch):
     _app, client, members, card, c, order_id = spent_points

@@ -65,6 +65,7 @@ def test_the_window_slides(budgets):
     assert budgets.spend("v", "t.act", {"ip": "1.1.1.1"}, now=later + 1) is None
 
 
+@pytest.mark.single_node
 def test_keys_carry_the_venue_tag_and_no_raw_ids(budgets, db):
     budgets.spend("v", "t.act", {"ip": "10.1.2.3", "shopper": "s-abc"}, now=time.time())
     keys = [k.decode() for k in db.keys("*")]

@@ -26,6 +26,7 @@ def down(settings, demo, redis_url):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/venues/demo/reports", "/v/demo/route?from=shop:kopi&to=shop:pixel"])
+@pytest.mark.single_node
 def test_json_apis_answer_503_with_retry_after(down, path):
     if path.startswith("/api/"):
         resp = down.post(path, json={"ap": "f0:9f:c2:1a:00:01", "observations": []},
@@ -38,12 +39,14 @@ def test_json_apis_answer_503_with_retry_after(down, path):
 
 
 @pytest.mark.parametrize("path", ["/v/demo/", "/v/demo/shop/kopi", "/v/demo/zone/atrium/activities"])
+@pytest.mark.single_node
 def test_shopper_pages_answer_a_localized_503_page(down, path):
     resp = down.get(path, headers={"Accept-Language": "zh-CN"})
     assert resp.status_code == 503 and "Retry-After" in resp.headers
     assert resp.mimetype == "text/html"
 
 
+@pytest.mark.single_node
 def test_console_sign_in_answers_503(down):
     resp = down.post("/console/login", data={"username": "ops", "password": "x" * 12})
     assert resp.status_code in (400, 503)  # the CSRF check comes first, and needs no store
@@ -67,6 +70,7 @@ QUEUE_PAGES = [("GET", "/v/demo/queue/foodcourt"), ("POST", "/v/demo/queue/foodc
 
 @pytest.mark.parametrize("token", ["demo." + "x" * 43, None])
 @pytest.mark.parametrize(("method", "path"), QUEUE_PAGES)
+@pytest.mark.single_node
 def test_queue_pages_answer_503_not_500(down, method, path, token):
     """The queue blueprint's context processor (the shopper's token for every form) and the page footer run
     for the 503 page too: neither may ask the dead store again and turn the 503 into a 500 (a token that

@@ -75,6 +75,7 @@ def _dump(db, venue: str) -> dict:
 
 
 @pytest.mark.parametrize("cache_s", [30.0, 2.5, 0.0])
+@pytest.mark.single_node
 def test_plain_commands_store_what_the_keep_script_stored(db, cache_s):
     locator = Locator(db, models=None, rssi=RssiStore(db), cache_s=cache_s)
     done = _done()

@@ -76,7 +76,7 @@ def test_the_estimate_takes_the_venues_phones_once_enough_were_counted():
     assert keys.result(3) != keys.result(3, basis(measured)) and "{demo}" in keys.result(3, basis(measured))
 
 
-@pytest.mark.parametrize("packed", [True, False])
+@pytest.mark.parametrize("packed", [pytest.param(True, marks=pytest.mark.single_node), False])
 def test_counts_are_kept_per_day_and_read_over_the_last_week(db, packed):
     store = PhoneMixStore(db)
     for days_ago, offsets in ((0, [-6.4, -5.6, 2.0]), (DAYS - 1, [-6.0]), (DAYS, [9.0])):
@@ -92,6 +92,7 @@ def test_counts_are_kept_per_day_and_read_over_the_last_week(db, packed):
     assert offset_bin(33.0) == 20 and offset_bin(-0.4) == 0
 
 
+@pytest.mark.single_node
 def test_nothing_is_queued_for_no_phone(db):
     pipe = PackedPipeline(db)
     PhoneMixStore.queue_counts(pipe, "demo", [], NOW)
