@@ -171,8 +171,10 @@ def db(settings) -> redis.Redis:
 @pytest.fixture
 def app(settings, db):
     from portal import create_app
+    from portal.maps import builds
 
-    return create_app(settings)
+    yield create_app(settings)
+    builds.join_builds(timeout_s=60)  # a model build the test started ends here, not in the next test
 
 
 @pytest.fixture

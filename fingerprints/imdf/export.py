@@ -167,7 +167,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
                 "phone": None, "website": None, "unit_ids": [unit_ids[zone_id]], "address_id": None,
                 "correlation_id": None,
             }))
-    relationships = _relationships(venue, nodes, unit_at, unit_ids, fid)
+    relationships = _relationships(venue, nodes, unit_at, unit_ids, fid, origin)
     anchors, occupants = [], []
     for shop in venue.shops:
         zone_id = shop.zone if shop.zone in unit_ids else unit_at(shop.floor, shop.x, shop.y)
@@ -230,10 +230,12 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     }
 
 
-def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, str], fid) -> list[dict]:
+def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, str], fid, origin) -> list[dict]:
     """The lifts, stairs and escalators between floors as IMDF relationships between the units they open onto:
     other tools (and our own import of an archive without our extension) read the floors' links from them,
-    as they read no walkway extension. Two links joining the same units the same way are one relationship."""
+    as they read no walkway extension. Each is drawn as a line from the link's lower end to its upper one, so that
+    an import joins the two units (a corridor running the length of the mall) where the lift stands, not at one
+    point of each: two links joining the same units the same way from the same spot are one relationship."""
     out, seen = [], set()
     for edge in venue.edges:
         a, b = nodes.get(edge.a), nodes.get(edge.b)
@@ -242,11 +244,13 @@ def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, st
         ends = (unit_at(a.floor, a.x, a.y), unit_at(b.floor, b.x, b.y))
         if None in ends:
             continue  # a relationship names features at both ends; a node outside every zone has none
-        key = (edge.kind, edge.oneway, *(ends if edge.oneway else sorted(ends)))
+        spot = (round(a.x), round(a.y)) if edge.oneway or ends[0] <= ends[1] else (round(b.x), round(b.y))
+        key = (edge.kind, edge.oneway, *(ends if edge.oneway else sorted(ends)), *spot)
         if key in seen:
             continue
         seen.add(key)
-        out.append(_feature(fid("relationship", *key), "relationship", None, {
+        drawn = {"type": "LineString", "coordinates": [origin.to_lonlat(a.x, a.y), origin.to_lonlat(b.x, b.y)]}
+        out.append(_feature(fid("relationship", *key), "relationship", drawn, {
             "category": edge.kind, "direction": "directed" if edge.oneway else "undirected",
             "origin": {"id": unit_ids[ends[0]], "feature_type": "unit"}, "intermediary": None,
             "destination": {"id": unit_ids[ends[1]], "feature_type": "unit"}, "hours": None,

@@ -6,7 +6,8 @@ From IMDF (`derive_from_imdf`):
 - every opening gets a node at its middle, linked to the units it lies on (a door joins two rooms);
 - a unit with no opening that touches a walkway is linked to it (plans often leave doors out);
 - relationships join floors: elevator, stairs, escalator (one-way when "directed"), ramp, moving
-  walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind. Step-free
+  walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind, a large unit (a
+  corridor) joined where the relationship's geometry or the next feature of the chain is. Step-free
   routes (fingerprints.routes, accessible_only) use elevators, ramps and walks, never stairs or
   escalators.
 Plans without IMDF: `centre_lines(polygon)` turns a corridor drawn as a polygon into its centre line
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
-from shapely.ops import linemerge, unary_union
+from shapely.ops import linemerge, nearest_points, unary_union
 
 from fingerprints.imdf.shapes import unit_polygon
 from fingerprints.model import WalkEdge, WalkNode
@@ -31,6 +32,7 @@ EDGE_KIND_FOR_RELATIONSHIP = {"elevator": "elevator", "stairs": "stairs", "escal
                               "ramp": "ramp", "movingwalkway": "walk", "traversal": "walk",
                               "traversal.path": "walk"}
 TOUCH_M = 0.5  # an opening or a unit this close to a unit's outline lies on it
+SNAP_M = 1.0  # what joins a walkway's centre line this close to one of its nodes joins that node
 DENSIFY_M = 1.0
 SIMPLIFY_M = 0.5
 
@@ -86,6 +88,39 @@ class GraphBuilder:
     def nearest(self, candidates: Iterable[str], x: float, y: float) -> str | None:
         best = min(candidates, key=lambda n: (self.nodes[n].x - x) ** 2 + (self.nodes[n].y - y) ** 2, default=None)
         return best
+
+    def join_point(self, unit: _Unit, x: float, y: float) -> str:
+        """Where something at (x, y) joins the unit: a walkway's centre line at the point of it nearest (x, y), a
+        node made there (its walk edge split in two, the node's id from the unit's and the point's, stable across
+        re-imports) unless a node of the line is within SNAP_M; any other unit's node nearest. A straight
+        corridor's line has nodes at its two ends only: a door joined to the nearer end sent a route between two
+        doors 15 m apart along the corridor to its end and back (107 m)."""
+        members = set(unit.nodes)
+        segments = [(a, b) for (a, b), edge in self.edges.items() if a in members and b in members
+                    and edge.kind == "walk"] if unit.category in WALKWAY_UNITS else []
+        if not segments:
+            return self.nearest(unit.nodes, x, y)
+        here = Point(x, y)
+
+        def line(ab: tuple[str, str]) -> LineString:
+            return LineString([(self.nodes[n].x, self.nodes[n].y) for n in ab])
+
+        a, b = min(segments, key=lambda ab: line(ab).distance(here))
+        segment = line((a, b))
+        at = segment.interpolate(segment.project(here))
+        if unit.polygon.distance(at) > TOUCH_M:  # a simplified line may cut across a hole (a void): not there
+            return self.nearest(unit.nodes, x, y)
+        for end in (a, b):
+            if at.distance(Point(self.nodes[end].x, self.nodes[end].y)) <= SNAP_M:
+                return end
+        node_id = f"w-{_node_part(unit.fid)}-at-{at.x:.1f}-{at.y:.1f}"
+        if node_id not in self.nodes:
+            self.node(node_id, unit.level, at.x, at.y)
+            del self.edges[(a, b)]
+            self.link(a, node_id)
+            self.link(node_id, b)
+            unit.nodes.append(node_id)
+        return node_id
 
 
 def _gap(g: GraphBuilder, a: str, b: str) -> float:
@@ -147,7 +182,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             if unit.level == level and unit.polygon.boundary.distance(line) <= TOUCH_M:
                 if unit.category in DEAD_ENDS and unit.fid in opened:
                     continue  # a staff-only room is entered by one door here: never a way between two
-                g.link(node, g.nearest(unit.nodes, mid.x, mid.y))
+                g.link(node, g.join_point(unit, mid.x, mid.y))
                 opened.add(unit.fid)
     walkways = [u for u in units.values() if u.category in WALKWAY_UNITS]
     for unit in units.values():
@@ -157,27 +192,47 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
         for walkway in walkways:
             touches = walkway.level == unit.level and walkway.polygon.distance(unit.polygon) <= TOUCH_M
             if walkway is not unit and touches:
-                links.append(min(((a, b) for a in unit.nodes for b in walkway.nodes), key=lambda ab: _gap(g, *ab)))
+                if unit.category in WALKWAY_UNITS:  # two walkways: their nearest nodes
+                    links.append(min(((a, b) for a in unit.nodes for b in walkway.nodes),
+                                     key=lambda ab: _gap(g, *ab)))
+                else:  # a room without a door: where the walkway passes nearest its node
+                    node = g.nodes[unit.nodes[0]]
+                    links.append((unit.nodes[0], g.join_point(walkway, node.x, node.y)))
         if unit.category in DEAD_ENDS:  # reached from one walkway, never a way between two
             links = sorted(links, key=lambda ab: _gap(g, *ab))[:1]
         for a, b in links:
             g.link(a, b)
-    related = _relationships(g, feats, units, opening_nodes)
+    related = _relationships(g, feats, units, opening_nodes, to_plan)
     _stacked_connectors(g, [u for u in units.values() if u.fid not in related])
     return list(g.nodes.values()), list(g.edges.values())
 
 
 def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit],
-                   opening_nodes: dict[str, str]) -> set[str]:
-    """Join what the relationships join; returns the ids of the units they name."""
+                   opening_nodes: dict[str, str], to_plan: Callable[[float, float], tuple[float, float]]) -> set[str]:
+    """Join what the relationships join; returns the ids of the units they name. A unit named is joined at its node
+    nearest the relationship's geometry where it has one (an escalator drawn as a line from one corridor to the
+    other), else at its node nearest the next feature in the chain (the escalator unit between two corridors):
+    a corridor's centre line has nodes along its whole length, and joining it at one fixed point of it (its
+    representative point, as before 2026-12-05) sent every route to the floor above through that point, wherever
+    the escalator is."""
     named: set[str] = set()
 
-    def node_of(ref: dict) -> str | None:
-        if ref.get("id") in units:
-            unit = units[ref["id"]]
-            centre = unit.polygon.representative_point()
-            return g.nearest(unit.nodes, centre.x, centre.y)
-        return opening_nodes.get(ref.get("id"))
+    def known(ref: object) -> bool:
+        return isinstance(ref, dict) and (ref.get("id") in units or ref.get("id") in opening_nodes)
+
+    def anchor(ref: dict) -> Point:
+        """Where a feature of the chain is: an opening's middle, a unit's representative point."""
+        if ref["id"] in units:
+            return units[ref["id"]].polygon.representative_point()
+        node = g.nodes[opening_nodes[ref["id"]]]
+        return Point(node.x, node.y)
+
+    def node_near(ref: dict, place: shapely.Geometry) -> str:
+        if ref["id"] not in units:
+            return opening_nodes[ref["id"]]
+        unit = units[ref["id"]]
+        at, _ = nearest_points(place, unit.polygon)  # of what the relationship draws, what lies nearest the unit
+        return g.join_point(unit, at.x, at.y)
 
     for f in feats.get("relationship.geojson", []):
         props = f["properties"]
@@ -188,12 +243,22 @@ def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
             continue  # an end left out: nothing to walk between
         chain = [props["origin"], *(props.get("intermediary") or []), props["destination"]]
         named |= {ref.get("id") for ref in chain if isinstance(ref, dict)}
-        ids = [node_of(ref) for ref in chain if isinstance(ref, dict)]
-        ids = [n for n in ids if n is not None]
+        chain = [ref for ref in chain if known(ref)]
+        drawn = _plan_geometry(f.get("geometry"), to_plan)
         oneway = props["direction"] == "directed"
-        for a, b in zip(ids, ids[1:], strict=False):
-            g.link(a, b, kind, oneway)
+        for a, b in zip(chain, chain[1:], strict=False):
+            g.link(node_near(a, drawn or anchor(b)), node_near(b, drawn or anchor(a)), kind, oneway)
     return named
+
+
+def _plan_geometry(geometry: dict | None, to_plan: Callable[[float, float], tuple[float, float]]
+                   ) -> shapely.Geometry | None:
+    """A relationship's geometry (any GeoJSON geometry, longitude/latitude) as the points it draws in plan metres;
+    None when it has none."""
+    if not geometry:
+        return None
+    points = shapely.get_coordinates(shapely.geometry.shape(geometry))
+    return MultiPoint([to_plan(float(lon), float(lat)) for lon, lat in points]) if len(points) else None
 
 
 # Unit categories that are a way between floors, and the kind of link one stacked on another makes.

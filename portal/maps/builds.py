@@ -266,6 +266,17 @@ def wait_for_model(venue: str, version: int, db: redis.Redis, timeout_s: float =
     return model_state(venue, db)
 
 
+def join_builds(timeout_s: float) -> None:
+    """Wait, up to `timeout_s` in all, for this process's build threads to end (the suite, after each test: a
+    build one test started must not still hold its venue's thread when the next test starts one, which
+    `start_rebuild` then refuses)."""
+    with _threads_lock:
+        running = [build.thread for build in _threads.values()]
+    deadline = time.monotonic() + timeout_s
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _finish_builds(timeout_s: float = EXIT_WAIT_S) -> None:
     """At exit, wait for this process's builds (its threads are daemons: they would die mid-fit), saying so on
     stderr: a CLI command that changed a map exits right after the change, and its build is the only one."""

@@ -7,10 +7,10 @@ import networkx as nx
 import pytest
 from shapely.geometry import Polygon
 
-from fingerprints.imdf import ImdfError, import_imdf
+from fingerprints.imdf import ImdfError, export_imdf, import_imdf
 from fingerprints.imdf.navgraph import centre_lines
 from fingerprints.routes import build_graph, shortest_route
-from tests.maps.imdf_builder import fid, mall_archive
+from tests.maps.imdf_builder import ORIGIN, fid, mall_archive
 
 
 def _centre(zone):
@@ -97,6 +97,67 @@ def test_relationship_ends_may_be_null_and_its_geometry_any():
         "type": "MultiLineString", "coordinates": [[[114.17, 22.3], [114.1701, 22.3001]]]}
     venue = import_imdf(files, venue_id="harbour")
     assert any(e.kind == "stairs" for e in venue.edges)  # the relationship with both ends still joins the floors
+
+
+def _escalator(files: dict, intermediary: list | None, geometry: dict | None) -> None:
+    """An up escalator from the ground floor's corridor to the next floor's (relationship 0 rewritten)."""
+    files["relationship.geojson"]["features"][0]["geometry"] = geometry
+    _relationship(files).update({
+        "category": "escalator", "direction": "directed", "intermediary": intermediary,
+        "origin": {"id": fid("unit", 0, "corridor"), "feature_type": "unit"},
+        "destination": {"id": fid("unit", 1, "corridor"), "feature_type": "unit"}})
+
+
+def _escalator_ends(venue) -> list[tuple[int, float]]:
+    """(floor, x from the west end of the corridors) of the escalator edges' ends."""
+    west = min(Polygon(z.polygon).bounds[0] for z in venue.zones if z.name == "Mall L0")
+    nodes = {n.id: n for n in venue.nodes}
+    return [(nodes[end].floor, nodes[end].x - west) for e in venue.edges if e.kind == "escalator"
+            for end in (e.a, e.b)]
+
+
+def test_a_door_joins_the_corridor_where_it_opens():
+    """A straight corridor's centre line has nodes at its ends only (x 2 and 58 here): each door joins it where the
+    door is (a node made there), so two shops 15 m apart are a 29 m walk (door to door along the corridor, 5 m in
+    each shop), not one to the corridor's end and back (107 m before)."""
+    venue = import_imdf(mall_archive(levels=1), venue_id="harbour")
+    shops = {z.name: z for z in venue.zones}
+    route = shortest_route(venue, _centre(shops["Books 0"]), _centre(shops["Shoes 0"]))
+    assert route is not None and route.length_m == pytest.approx(29.0, abs=1.0)
+
+
+def test_a_relationship_joins_a_corridor_where_the_escalator_is():
+    """A relationship naming a corridor joins its centre line at the point nearest the relationship's geometry, or
+    without one nearest the next feature of its chain (here the unit at the corridor's east end, x 50-60), not at
+    the node nearest the corridor's representative point (its west end, x 2, in this corridor)."""
+    files = mall_archive()
+    _escalator(files, None, {"type": "LineString", "coordinates": [ORIGIN.to_lonlat(36, 12), ORIGIN.to_lonlat(39, 12)]})
+    ends = _escalator_ends(import_imdf(files, venue_id="harbour"))
+    assert sorted(floor for floor, _ in ends) == [0, 1] and all(33 < x < 42 for _, x in ends), ends
+
+    files = mall_archive()
+    _escalator(files, [{"id": fid("unit", 0, "stairs"), "feature_type": "unit"}], None)
+    venue = import_imdf(files, venue_id="harbour")
+    ends = _escalator_ends(venue)
+    assert 1 in {floor for floor, _ in ends} and all(x > 45 for _, x in ends), ends
+    west, east = (_centre(z) for z in venue.zones if z.name in ("Mall L0", "Mall L1"))
+    route = shortest_route(venue, (0, west[1] + 25, west[2]), (1, east[1] + 25, east[2]))
+    assert route is not None and any(s.startswith("escalator") for s in route.steps)
+
+
+def test_an_exported_archive_draws_its_relationships_where_the_links_are():
+    """Our export, read by a tool without our walkway extension (our own import of it without the `mallportal_*`
+    files): each relationship is drawn from the link's lower end to its upper one, so the import joins the
+    corridors where the escalator is again."""
+    files = mall_archive()
+    _escalator(files, None, {"type": "LineString", "coordinates": [ORIGIN.to_lonlat(36, 12), ORIGIN.to_lonlat(39, 12)]})
+    venue = import_imdf(files, venue_id="harbour")
+    exported = export_imdf(venue)
+    drawn = [r["geometry"] for r in exported["relationship.geojson"]["features"]]
+    assert drawn and all(g["type"] == "LineString" and len(g["coordinates"]) == 2 for g in drawn)
+    plain = {name: doc for name, doc in exported.items() if not name.startswith("mallportal_")}
+    ends = _escalator_ends(import_imdf(plain, venue_id="harbour"))
+    assert sorted(floor for floor, _ in ends) == [0, 1] and all(33 < x < 42 for _, x in ends), ends
 
 
 @pytest.mark.parametrize(("key", "value"), [("intermediary", 5), ("intermediary", {"id": "x"}),
