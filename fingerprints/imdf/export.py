@@ -233,9 +233,10 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
 def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, str], fid, origin) -> list[dict]:
     """The lifts, stairs and escalators between floors as IMDF relationships between the units they open onto:
     other tools (and our own import of an archive without our extension) read the floors' links from them,
-    as they read no walkway extension. Each is drawn as a line from the link's lower end to its upper one, so that
-    an import joins the two units (a corridor running the length of the mall) where the lift stands, not at one
-    point of each: two links joining the same units the same way from the same spot are one relationship."""
+    as they read no walkway extension. Each is drawn where its link is (a line from the link's first end to its
+    second, a one-way link in its direction; a point where the two ends are stacked, as a lift's are), so that an
+    import joins the two units (a corridor running the length of the mall) there, not at one point of each: two
+    links joining the same units the same way from the same spot are one relationship."""
     out, seen = [], set()
     for edge in venue.edges:
         a, b = nodes.get(edge.a), nodes.get(edge.b)
@@ -249,7 +250,8 @@ def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, st
         if key in seen:
             continue
         seen.add(key)
-        drawn = {"type": "LineString", "coordinates": [origin.to_lonlat(a.x, a.y), origin.to_lonlat(b.x, b.y)]}
+        drawn = ({"type": "Point", "coordinates": origin.to_lonlat(a.x, a.y)} if (a.x, a.y) == (b.x, b.y) else
+                 {"type": "LineString", "coordinates": [origin.to_lonlat(a.x, a.y), origin.to_lonlat(b.x, b.y)]})
         out.append(_feature(fid("relationship", *key), "relationship", drawn, {
             "category": edge.kind, "direction": "directed" if edge.oneway else "undirected",
             "origin": {"id": unit_ids[ends[0]], "feature_type": "unit"}, "intermediary": None,

@@ -16,6 +16,7 @@ Plans without IMDF: `centre_lines(polygon)` turns a corridor drawn as a polygon 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -89,31 +90,33 @@ class GraphBuilder:
         best = min(candidates, key=lambda n: (self.nodes[n].x - x) ** 2 + (self.nodes[n].y - y) ** 2, default=None)
         return best
 
-    def join_point(self, unit: _Unit, x: float, y: float) -> str:
+    def join_point(self, unit: _Unit, x: float, y: float, by: str) -> str:
         """Where something at (x, y) joins the unit: a walkway's centre line at the point of it nearest (x, y), a
-        node made there (its walk edge split in two, the node's id from the unit's and the point's, stable across
-        re-imports) unless a node of the line is within SNAP_M; any other unit's node nearest. A straight
-        corridor's line has nodes at its two ends only: a door joined to the nearer end sent a route between two
-        doors 15 m apart along the corridor to its end and back (107 m)."""
+        node made there (its walk edge split in two) unless a node of the line is within SNAP_M; any other unit's
+        node nearest. `by`: what joins it (a feature id), which names the node with the unit, so that the id is
+        stable across re-imports whatever the plan's frame and the order of the features. A straight corridor's line
+        has nodes at its two ends only: a door joined to the nearer end sent a route between two doors 15 m apart
+        along the corridor to its end and back (107 m)."""
         members = set(unit.nodes)
-        segments = [(a, b) for (a, b), edge in self.edges.items() if a in members and b in members
-                    and edge.kind == "walk"] if unit.category in WALKWAY_UNITS else []
-        if not segments:
-            return self.nearest(unit.nodes, x, y)
-        here = Point(x, y)
+        inside = unit.polygon.buffer(TOUCH_M) if unit.category in WALKWAY_UNITS else None
 
         def line(ab: tuple[str, str]) -> LineString:
             return LineString([(self.nodes[n].x, self.nodes[n].y) for n in ab])
 
+        # a line simplified past a hole (a void) may cut across it: such a segment is no place to join
+        segments = [] if inside is None else [
+            (a, b) for (a, b), edge in self.edges.items()
+            if a in members and b in members and edge.kind == "walk" and inside.contains(line((a, b)))]
+        if not segments:
+            return self.nearest(unit.nodes, x, y)
+        here = Point(x, y)
         a, b = min(segments, key=lambda ab: line(ab).distance(here))
         segment = line((a, b))
         at = segment.interpolate(segment.project(here))
-        if unit.polygon.distance(at) > TOUCH_M:  # a simplified line may cut across a hole (a void): not there
-            return self.nearest(unit.nodes, x, y)
         for end in (a, b):
             if at.distance(Point(self.nodes[end].x, self.nodes[end].y)) <= SNAP_M:
                 return end
-        node_id = f"w-{_node_part(unit.fid)}-at-{at.x:.1f}-{at.y:.1f}"
+        node_id = "j-" + hashlib.blake2b(f"{unit.fid}|{by}".encode(), digest_size=16).hexdigest()
         if node_id not in self.nodes:
             self.node(node_id, unit.level, at.x, at.y)
             del self.edges[(a, b)]
@@ -182,7 +185,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             if unit.level == level and unit.polygon.boundary.distance(line) <= TOUCH_M:
                 if unit.category in DEAD_ENDS and unit.fid in opened:
                     continue  # a staff-only room is entered by one door here: never a way between two
-                g.link(node, g.join_point(unit, mid.x, mid.y))
+                g.link(node, g.join_point(unit, mid.x, mid.y, by=f["id"]))
                 opened.add(unit.fid)
     walkways = [u for u in units.values() if u.category in WALKWAY_UNITS]
     for unit in units.values():
@@ -197,7 +200,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
                                      key=lambda ab: _gap(g, *ab)))
                 else:  # a room without a door: where the walkway passes nearest its node
                     node = g.nodes[unit.nodes[0]]
-                    links.append((unit.nodes[0], g.join_point(walkway, node.x, node.y)))
+                    links.append((unit.nodes[0], g.join_point(walkway, node.x, node.y, by=unit.fid)))
         if unit.category in DEAD_ENDS:  # reached from one walkway, never a way between two
             links = sorted(links, key=lambda ab: _gap(g, *ab))[:1]
         for a, b in links:
@@ -209,12 +212,11 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
 
 def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit],
                    opening_nodes: dict[str, str], to_plan: Callable[[float, float], tuple[float, float]]) -> set[str]:
-    """Join what the relationships join; returns the ids of the units they name. A unit named is joined at its node
-    nearest the relationship's geometry where it has one (an escalator drawn as a line from one corridor to the
-    other), else at its node nearest the next feature in the chain (the escalator unit between two corridors):
-    a corridor's centre line has nodes along its whole length, and joining it at one fixed point of it (its
-    representative point, as before 2026-12-05) sent every route to the floor above through that point, wherever
-    the escalator is."""
+    """Join what the relationships join; returns the ids of the units they name. A unit named is joined where the
+    relationship's geometry is (its first point the origin, its last the destination: an escalator drawn as a
+    line from one corridor to the other), else where the next feature in the chain is (the escalator unit between
+    two corridors): joining a corridor at one fixed point of it (its node nearest its representative point, as
+    before 2026-12-05) sent every route to the floor above through that point, wherever the escalator is."""
     named: set[str] = set()
 
     def known(ref: object) -> bool:
@@ -227,12 +229,12 @@ def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         node = g.nodes[opening_nodes[ref["id"]]]
         return Point(node.x, node.y)
 
-    def node_near(ref: dict, place: shapely.Geometry) -> str:
+    def node_near(ref: dict, place: shapely.Geometry, by: str) -> str:
         if ref["id"] not in units:
             return opening_nodes[ref["id"]]
         unit = units[ref["id"]]
-        at, _ = nearest_points(place, unit.polygon)  # of what the relationship draws, what lies nearest the unit
-        return g.join_point(unit, at.x, at.y)
+        at, _ = nearest_points(place, unit.polygon)
+        return g.join_point(unit, at.x, at.y, by)
 
     for f in feats.get("relationship.geojson", []):
         props = f["properties"]
@@ -243,22 +245,26 @@ def _relationships(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
             continue  # an end left out: nothing to walk between
         chain = [props["origin"], *(props.get("intermediary") or []), props["destination"]]
         named |= {ref.get("id") for ref in chain if isinstance(ref, dict)}
-        chain = [ref for ref in chain if known(ref)]
-        drawn = _plan_geometry(f.get("geometry"), to_plan)
+        drawn = _plan_points(f.get("geometry"), to_plan)
+        # each known feature with where the drawing puts it: the origin at its first point, the destination at
+        # its last, an intermediary anywhere on it; nothing drawn: the next feature's place, found below
+        places = [None if not drawn else Point(drawn[0]) if i == 0 else Point(drawn[-1]) if i == len(chain) - 1
+                  else MultiPoint(drawn) for i in range(len(chain))]
+        kept = [(i, ref) for i, ref in enumerate(chain) if known(ref)]
         oneway = props["direction"] == "directed"
-        for a, b in zip(chain, chain[1:], strict=False):
-            g.link(node_near(a, drawn or anchor(b)), node_near(b, drawn or anchor(a)), kind, oneway)
+        for (i, a), (j, b) in zip(kept, kept[1:], strict=False):
+            g.link(node_near(a, places[i] or anchor(b), f"{f['id']}|{i}"),
+                   node_near(b, places[j] or anchor(a), f"{f['id']}|{j}"), kind, oneway)
     return named
 
 
-def _plan_geometry(geometry: dict | None, to_plan: Callable[[float, float], tuple[float, float]]
-                   ) -> shapely.Geometry | None:
-    """A relationship's geometry (any GeoJSON geometry, longitude/latitude) as the points it draws in plan metres;
-    None when it has none."""
+def _plan_points(geometry: dict | None, to_plan: Callable[[float, float], tuple[float, float]]
+                 ) -> list[tuple[float, float]]:
+    """A relationship's geometry (any GeoJSON geometry, longitude/latitude) as the points it draws, in order, in plan
+    metres; none when it has none."""
     if not geometry:
-        return None
-    points = shapely.get_coordinates(shapely.geometry.shape(geometry))
-    return MultiPoint([to_plan(float(lon), float(lat)) for lon, lat in points]) if len(points) else None
+        return []
+    return [to_plan(float(lon), float(lat)) for lon, lat in shapely.get_coordinates(shapely.geometry.shape(geometry))]
 
 
 # Unit categories that are a way between floors, and the kind of link one stacked on another makes.

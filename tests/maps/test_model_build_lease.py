@@ -96,13 +96,15 @@ def test_the_lease_is_renewed_while_a_long_fit_runs(app, svc, demo, monkeypatch)
     assert builds.start_rebuild(app, "demo", current)
     seen: list[float] = []
     deadline = time.monotonic() + 120
-    while len(set(seen)) < 3 and time.monotonic() < deadline:
-        lease = model_state("demo", svc.db).get("lease")
-        if lease is not None and (not seen or lease > seen[-1]):
-            seen.append(lease)
-        assert not BuildLeases(svc.db).claim("demo", current, time.time())
-        time.sleep(0.02)
-    release.set()
+    try:
+        while len(set(seen)) < 3 and time.monotonic() < deadline:
+            lease = model_state("demo", svc.db).get("lease")
+            if lease is not None and (not seen or lease > seen[-1]):
+                seen.append(lease)
+            assert not BuildLeases(svc.db).claim("demo", current, time.time())
+            time.sleep(0.02)
+    finally:
+        release.set()  # the fit goes on (the `app` fixture waits for the build at the test's end)
     assert len(set(seen)) >= 3  # renewed at least twice while fitting
     state = wait_for_model("demo", current, svc.db)
     assert state["state"] == "ready" and "lease" not in state
