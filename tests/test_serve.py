@@ -82,6 +82,7 @@ def test_serve_embedded_valkey_demo_and_restart(tmp_path):
         output = served.stop_with_ctrl_c()
     assert served.proc.returncode == 0, output
     assert "embedded Valkey stopped" in output
+    assert "was sent SIGKILL" not in output and "Worker exiting" in output  # every worker stopped in its time
     assert (tmp_path / "valkey" / "appendonlydir").is_dir()  # AOF on
 
     # Restart: the map is still there (no second demo build), and so is the token.
