@@ -8,6 +8,8 @@ the app refuses a query above 16 kB (portal/errors.py) and the reverse proxy in 
 `large_client_header_buffers 4 32k`) bounds what reaches here. A header field (a Referer carrying that
 URL) may be 32 kB."""
 
+import signal
+
 from core import logredact
 
 limit_request_line = 0
@@ -24,7 +26,13 @@ def post_worker_init(worker) -> None:
     """As a worker starts: fit the positioning models, which the first probe of an untracked phone would
     otherwise wait for (a second or more for a large venue), in a background thread. Never in the boot
     path: an exception here is a "worker failed to boot" and gunicorn's master then shuts down, and a
-    stalled store would hold the worker back (tests/faults/ restarts workers with the store stopped)."""
+    stalled store would hold the worker back (tests/faults/ restarts workers with the store stopped).
+
+    And a worker ignores SIGINT: a Ctrl-C reaches every process of the terminal's group, the master included,
+    whose quit signal then follows; gthread's quit handler (a thread-pool shutdown) entered a second time inside
+    the first hung the worker until the master SIGKILLed it (`make run`: 3 of 6 first starts, until 2026-12-06). The
+    master's signal alone stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     services = getattr(worker.wsgi, "extensions", {}).get("mallportal")
     if services is None:
         return

@@ -37,15 +37,12 @@ from portal.tracking import Tracker
 
 
 def _stop_on_sigterm() -> None:
-    """systemd, docker and `kill` send SIGTERM, a closed terminal SIGHUP: stop as cleanly as on Ctrl-C. SIGINT too,
-    even where it was inherited ignored (a job a script started in the background): the children, each in a group of
-    its own, no longer hear it, so this process must stop them on it as their signals stopped them before."""
+    """systemd, docker and `kill` send SIGTERM: stop as cleanly as on Ctrl-C."""
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signum, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def start_banner(settings: Settings, host: str) -> str:
@@ -71,7 +68,7 @@ def serve(workers: int, threads: int, host: str) -> int:
         sandbox_port = settings.payments.sandbox_port
         env["PAY_SANDBOX_URL"] = f"http://{host}:{sandbox_port}"
         sandbox = subprocess.Popen([sys.executable, "-m", "portal", "paysandbox", "--host", host,
-                                    "--port", str(sandbox_port)], env=env, process_group=0)
+                                    "--port", str(sandbox_port)], env=env)
         print(f"payment sandbox on {env['PAY_SANDBOX_URL']}/ (test keys, no real money)", flush=True)
     try:
         if settings.load_demo:
@@ -87,12 +84,8 @@ def serve(workers: int, threads: int, host: str) -> int:
             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
             "--access-logfile", "-", "--graceful-timeout", "5",
         ]
-        # Each child in a process group of its own: a Ctrl-C (SIGINT to the terminal's whole group) reaches this
-        # process alone, which stops each child with one SIGTERM below. When the terminal's SIGINT reached the
-        # gunicorn workers too, their master's own signal then came on top of it, and a worker caught inside the
-        # first one's handler (gthread's thread-pool shutdown) now and then hung there until it was SIGKILLed.
-        server = subprocess.Popen(cmd, env=env, process_group=0)
-        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env, process_group=0)
+        server = subprocess.Popen(cmd, env=env)
+        workers = [subprocess.Popen([sys.executable, "-m", "portal", name], env=env)
                    for name in ("track", "notify", "sweep")]
         workers += [sandbox] if sandbox is not None else []  # stopped with the others
         try:
@@ -103,8 +96,8 @@ def serve(workers: int, threads: int, host: str) -> int:
             for proc in workers:
                 proc.wait(timeout=15)
             return server.wait(timeout=15)
-        finally:  # after any other way out too: no child outlives this process
-            for proc in (*workers, server):
+        finally:
+            for proc in workers:
                 if proc.poll() is None:
                     proc.terminate()
                     proc.wait(timeout=15)
