@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.settings import NotifySettings
 from tests.fake_http import serve_in_thread
-
-TEST_VAPID_KEY = "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I"  # a test key only
+from tests.portal_command import TEST_VAPID_KEY
 
 
 @pytest.fixture(scope="session")
