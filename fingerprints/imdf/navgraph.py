@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
@@ -64,6 +65,20 @@ class _Unit:
     category: str
     polygon: Polygon
     nodes: list[str] = field(default_factory=list)
+    # a walkway's walk edges between its nodes that lie inside `inside`, with their lines, in the order they were
+    # made: the segments a join may split, kept by GraphBuilder so that a join does not scan the whole graph
+    walks: dict[tuple[str, str], LineString] = field(default_factory=dict)
+
+    @cached_property
+    def inside(self) -> Polygon:
+        """Where a segment of the unit's centre line may be joined (buffered once, not on every join)."""
+        return self.polygon.buffer(TOUCH_M)
+
+    def nearest_walk(self, here: Point) -> tuple[tuple[str, str], LineString]:
+        """The segment of `walks` nearest `here`; of several as near, the first made (argmin keeps the first, as
+        min() over a scan of all the graph's edges did: the same ties, the same graph)."""
+        walks = list(self.walks.items())
+        return walks[int(shapely.distance([segment for _, segment in walks], here).argmin())]
 
 
 @dataclass
@@ -72,10 +87,14 @@ class GraphBuilder:
 
     nodes: dict[str, WalkNode] = field(default_factory=dict)
     edges: dict[tuple[str, str], WalkEdge] = field(default_factory=dict)
+    walkway_of: dict[str, _Unit] = field(default_factory=dict)  # a walkway's node -> that walkway
 
-    def node(self, node_id: str, level: int, x: float, y: float) -> str:
+    def node(self, node_id: str, level: int, x: float, y: float, unit: _Unit | None = None) -> str:
+        """The node (made unless it exists); `unit`: the unit it is one of the nodes of, if any."""
         if node_id not in self.nodes:
             self.nodes[node_id] = WalkNode(id=node_id, floor=level, x=round(x, 2), y=round(y, 2))
+            if unit is not None and unit.category in WALKWAY_UNITS:
+                self.walkway_of[node_id] = unit
         return node_id
 
     def link(self, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
@@ -85,6 +104,21 @@ class GraphBuilder:
         if a == b or forward is not None or (back is not None and not (oneway and back.oneway)):
             return
         self.edges[(a, b)] = WalkEdge(a=a, b=b, kind=kind, oneway=oneway)
+        self._index_walk(a, b, kind)
+
+    def _line(self, a: str, b: str) -> LineString:
+        return LineString([(self.nodes[n].x, self.nodes[n].y) for n in (a, b)])
+
+    def _index_walk(self, a: str, b: str, kind: str) -> None:
+        """A walk edge between two nodes of one walkway joins its `walks` if it lies inside the walkway (a line
+        simplified past a hole, a void, may cut across it: no place to join). Node places never change and edges
+        are only added at the end of `edges`, so `walks` holds what a scan of all edges would find, in its order."""
+        unit = self.walkway_of.get(a)
+        if kind != "walk" or unit is None or self.walkway_of.get(b) is not unit:
+            return
+        segment = self._line(a, b)
+        if unit.inside.contains(segment):
+            unit.walks[(a, b)] = segment
 
     def nearest(self, candidates: Iterable[str], x: float, y: float) -> str | None:
         best = min(candidates, key=lambda n: (self.nodes[n].x - x) ** 2 + (self.nodes[n].y - y) ** 2, default=None)
@@ -97,29 +131,18 @@ class GraphBuilder:
         stable across re-imports whatever the plan's frame and the order of the features. A straight corridor's line
         has nodes at its two ends only: a door joined to the nearer end sent a route between two doors 15 m apart
         along the corridor to its end and back (107 m)."""
-        members = set(unit.nodes)
-        inside = unit.polygon.buffer(TOUCH_M) if unit.category in WALKWAY_UNITS else None
-
-        def line(ab: tuple[str, str]) -> LineString:
-            return LineString([(self.nodes[n].x, self.nodes[n].y) for n in ab])
-
-        # a line simplified past a hole (a void) may cut across it: such a segment is no place to join
-        segments = [] if inside is None else [
-            (a, b) for (a, b), edge in self.edges.items()
-            if a in members and b in members and edge.kind == "walk" and inside.contains(line((a, b)))]
-        if not segments:
+        if not unit.walks:  # not a walkway, or one without a segment to join
             return self.nearest(unit.nodes, x, y)
         here = Point(x, y)
-        a, b = min(segments, key=lambda ab: line(ab).distance(here))
-        segment = line((a, b))
+        (a, b), segment = unit.nearest_walk(here)
         at = segment.interpolate(segment.project(here))
         for end in (a, b):
             if at.distance(Point(self.nodes[end].x, self.nodes[end].y)) <= SNAP_M:
                 return end
         node_id = "j-" + hashlib.blake2b(f"{unit.fid}|{by}".encode(), digest_size=16).hexdigest()
         if node_id not in self.nodes:
-            self.node(node_id, unit.level, at.x, at.y)
-            del self.edges[(a, b)]
+            self.node(node_id, unit.level, at.x, at.y, unit)
+            del self.edges[(a, b)], unit.walks[(a, b)]
             self.link(a, node_id)
             self.link(node_id, b)
             unit.nodes.append(node_id)
@@ -163,7 +186,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             for x, y in line.coords:
                 key = (round(x, 1), round(y, 1))
                 if key not in at:
-                    at[key] = g.node(f"w-{_node_part(f['id'])}-{len(at)}", unit.level, x, y)
+                    at[key] = g.node(f"w-{_node_part(f['id'])}-{len(at)}", unit.level, x, y, unit)
                 ids.append(at[key])
             for a, b in zip(ids, ids[1:], strict=False):
                 g.link(a, b)
@@ -172,7 +195,7 @@ def derive_from_imdf(feats: dict[str, list[dict]], level_of: dict[str, int],
             unit.nodes += [n for n in ids if n not in unit.nodes]
         if not unit.nodes:
             rep = polygon.representative_point()
-            unit.nodes.append(g.node(f"u-{_node_part(f['id'])}", unit.level, rep.x, rep.y))
+            unit.nodes.append(g.node(f"u-{_node_part(f['id'])}", unit.level, rep.x, rep.y, unit))
     opened: set[str] = set()
     opening_nodes: dict[str, str] = {}
     for f in feats.get("opening.geojson", []):
