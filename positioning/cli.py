@@ -22,7 +22,7 @@ from positioning.metrics import position_report
 from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
-from positioning.vectors import MISSING_DBM, hears_surveyed
+from positioning.vectors import MISSING_DBM, hears_surveyed, silent_columns
 from positioning.wknn import METRICS, WKNNPositioner, estimates_table
 
 REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_error_m", "p75_error_m",
@@ -85,7 +85,7 @@ def test_vectors(args: argparse.Namespace, test: Dataset, train: Dataset) -> tup
 
 
 def masked(train, X_test: np.ndarray, off: np.ndarray):
-    """The training set and test vectors without the APs switched off: what the live model fits once they
+    """The training set and test vectors without the columns `off`: what the live model fits once those APs
     fall silent in the live reports (portal/tracking/models.py `silent_aps`, the AP lifecycle)."""
     keep = np.setdiff1d(np.arange(len(train.ap_ids)), off)
     return (dataclasses.replace(train, X=train.X[:, keep], ap_ids=[train.ap_ids[i] for i in keep]),
@@ -96,10 +96,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     train = read_dataset(args.train, args.format)
     test = read_dataset(args.test, args.format)
     X_test, kept, off = test_vectors(args, test, train)
-    if args.mask_off:
-        if not args.ap_off:
-            raise ValueError("--mask-off needs --ap-off")
-        train, X_test = masked(train, X_test, off)
+    if args.mask_off and not args.ap_off:
+        raise ValueError("--mask-off needs --ap-off")
+    # Left out: the APs switched off (--mask-off: told), else the APs the test vectors show silent (the live
+    # model's AP lifecycle, the test file playing the live feed), unless --keep-silent.
+    silent = off if args.mask_off else np.array([], dtype=int) if args.keep_silent else silent_columns(train.X, X_test)
+    train, X_test = masked(train, X_test, silent)
     params = model_params(args)
     model = WKNNPositioner(**params)
     started = time.perf_counter()
@@ -114,7 +116,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model=model.get_params(),
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
-                  aps_masked=int(len(off)) if args.mask_off else 0)
+                  aps_masked=int(len(off)) if args.mask_off else 0,
+                  aps_silent=0 if args.mask_off else int(len(silent)))
     report["_test"] = (X_test, test.y[kept], train)
     return report
 
@@ -144,11 +147,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     X_test, y_test, train = report.pop("_test")
     if args.json:
         print(json.dumps({k: report[k] for k in (*REPORT_KEYS, "fit_seconds", "predict_seconds", "n_dropped",
-                                                 "model", "rssi_offset_db", "aps_off", "aps_masked")}))
+                                                 "model", "rssi_offset_db", "aps_off", "aps_masked",
+                                                 "aps_silent")}))
         return 0
     perturbed = f"; RSSI {args.rssi_offset:+g} dB" if args.rssi_offset else ""
     perturbed += f"; {args.ap_off:.0%} of APs off (seed {args.seed})" if args.ap_off else ""
     perturbed += f", the {report['aps_masked']} left out of the model (as once silent live)" if args.mask_off else ""
+    perturbed += (f"; {report['aps_silent']} APs the training set hears and the test vectors never do left out of "
+                  "the model (as the live model leaves out silent APs; --keep-silent keeps them)"
+                  if report["aps_silent"] else "")
     print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
     _print_report(model_label(report["model"]), report)
@@ -292,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mask-off", action="store_true",
                     help="with --ap-off: fit without the APs switched off, as the live model does once they are "
                          "silent in the live reports (the AP lifecycle)")
+    ev.add_argument("--keep-silent", action="store_true",
+                    help="keep the APs the training set hears and no test vector does, though enough should have "
+                         "(left out by default, as the live model leaves out APs silent in its feed)")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=cmd_evaluate)
     tu = sub.add_parser("tune", help="grouped cross-validation on a training set; picks a configuration")

@@ -11,6 +11,12 @@ MISSING_DBM = -105.0
 # Plain Python on purpose: a client has ~20 APs with a few readings each, where numpy's per-call
 # overhead (~25 us for np.median) cost more than the rest of building the vector.
 AGGREGATES = {"median": statistics.median, "mean": statistics.fmean, "max": max, "last": lambda v: v[-1]}
+# An AP counts as silent in a set of live vectors only where the survey's rate of hearing it would have had at
+# least this many of them hear it: the chance of none hearing a working AP is then under 1% (Poisson, e^-5), and
+# a short test file, or one whose phones never went near an AP, does not silence it. Chosen before measuring.
+SILENT_MIN_EXPECTED = 5.0
+# More than this share of the map's APs silent at once is the feed failing (or wired to one wing), not APs.
+SILENT_MAX_SHARE = 0.5
 
 
 def weakest_listed_dbm(X: np.ndarray, missing: float = MISSING_DBM) -> float | None:
@@ -27,6 +33,18 @@ def hears_surveyed(train_X: np.ndarray, X: np.ndarray) -> np.ndarray:
     this rule is WKNNPositioner.hears_known."""
     surveyed = (train_X > MISSING_DBM).any(axis=0)
     return (X[:, surveyed] > MISSING_DBM).any(axis=1)
+
+
+def silent_columns(train_X: np.ndarray, live_X: np.ndarray, min_expected: float = SILENT_MIN_EXPECTED,
+                   max_share: float = SILENT_MAX_SHARE, missing: float = MISSING_DBM) -> np.ndarray:
+    """The columns (sorted) that rows of `train_X` hear and no row of `live_X` does, though at the training rows'
+    rate of hearing them `min_expected` of the live rows would have: APs gone since the survey. None when more
+    than `max_share` of the columns would go. The live model's rule for a feed's silent APs, with time in place of
+    counts, is portal/tracking/models.py `silent_aps`; this is its form for a batch of vectors (`evaluate`)."""
+    train_X, live_X = np.asarray(train_X), np.asarray(live_X)
+    expected = (train_X > missing).mean(axis=0) * len(live_X)
+    silent = np.flatnonzero((expected >= min_expected) & ~(live_X > missing).any(axis=0))
+    return silent if len(silent) <= max_share * train_X.shape[1] else silent[:0]
 
 
 def _values(readings: Sequence, now: float | None, window_s: float | None) -> list[float]:

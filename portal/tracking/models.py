@@ -22,6 +22,7 @@ from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
 from positioning.groups import derive_groups
 from positioning.motion import MotionFilter, ZoneGraph, off_zone
+from positioning.vectors import SILENT_MAX_SHARE
 
 CONNECTOR_KINDS = ("escalator", "elevator", "stairs")
 
@@ -112,7 +113,7 @@ def venue_groups(venue: VenueMap) -> dict[str, str]:
 
 
 def silent_aps(last_seen: dict[str, float], map_aps: list[str], now: float, silent_after_s: float,
-               max_share: float = 0.5, feed_since: float | None = None) -> frozenset[str]:
+               max_share: float = SILENT_MAX_SHARE, feed_since: float | None = None) -> frozenset[str]:
     """The map's APs that have not reported for longer than `silent_after_s` while the venue's feed is
     alive (another of the map's APs reported within it). `feed_since`: when the feed's current run began
     (`RssiKeys.feed_since`); an AP's silence counts from then at the earliest, so an AP never heard is silent
