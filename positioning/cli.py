@@ -20,9 +20,10 @@ from positioning.baselines import BASELINES, baseline_label, baseline_predict
 from positioning.datasets import FORMATS, Dataset, align, read_dataset
 from positioning.metrics import position_report
 from positioning.perturb import aps_switched_off, shift_rssi
+from positioning.phone_offset import locate_remembering
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
-from positioning.vectors import MISSING_DBM, hears_surveyed, silent_columns
+from positioning.vectors import MISSING_DBM, SILENT_MIN_EXPECTED, hears_surveyed, silent_columns
 from positioning.wknn import METRICS, WKNNPositioner, estimates_table
 
 REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_error_m", "p75_error_m",
@@ -34,6 +35,15 @@ def _locate_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> t
     blocks = range(0, len(X), model.BATCH)
     for start in tqdm(blocks, desc="positioning", unit="block", disable=not show, file=sys.stderr):
         estimates.extend(model.locate_many(X[start:start + model.BATCH]))
+    return estimates_table(estimates), estimates
+
+
+def _locate_visits(model: WKNNPositioner, X: np.ndarray, visits: tuple[np.ndarray, np.ndarray | None], show: bool
+                   ) -> tuple[np.ndarray, list]:
+    """Each phone's vectors in its time order, its offset remembered (`locate_remembering`)."""
+    phones, times = visits
+    with tqdm(total=len(X), desc="positioning phones", unit="vector", disable=not show, file=sys.stderr) as bar:
+        estimates = locate_remembering(model, X, phones, times, progress=bar.update)
     return estimates_table(estimates), estimates
 
 
@@ -92,33 +102,62 @@ def masked(train, X_test: np.ndarray, off: np.ndarray):
             X_test[:, keep])
 
 
+def visits(args: argparse.Namespace, test: Dataset, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(phone of each kept test vector, when it was read) where the file names two phones or more and
+    --each-alone is not given; else None: every vector is located alone (a file naming one phone, or 0 for all as
+    the Tampere packaging does, may hold many: its vectors cannot be told apart by phone)."""
+    if args.each_alone or test.groups is None or len(np.unique(test.groups[kept])) < 2:
+        return None
+    return test.groups[kept], (None if test.times is None else test.times[kept])
+
+
 def evaluate(args: argparse.Namespace) -> dict:
+    """The live path's accuracy on a test file: first each vector alone with every AP (the figure a plain
+    positioner gives: `alone`); then, as the live model and tracker work, without the APs the test file shows gone
+    (`silent_columns`, placed by that first pass; --keep-silent: none) and with each phone's offset remembered over
+    its vectors in time order (`visits`; --each-alone: none)."""
+    if args.mask_off and not args.ap_off:
+        raise ValueError("--mask-off needs --ap-off")
+    if args.mask_off and args.keep_silent:
+        raise ValueError("--mask-off and --keep-silent contradict each other: --mask-off leaves out APs")
     train = read_dataset(args.train, args.format)
     test = read_dataset(args.test, args.format)
     X_test, kept, off = test_vectors(args, test, train)
-    if args.mask_off and not args.ap_off:
-        raise ValueError("--mask-off needs --ap-off")
-    # Left out: the APs switched off (--mask-off: told), else the APs the test vectors show silent (the live
-    # model's AP lifecycle, the test file playing the live feed), unless --keep-silent.
-    silent = off if args.mask_off else np.array([], dtype=int) if args.keep_silent else silent_columns(train.X, X_test)
-    train, X_test = masked(train, X_test, silent)
-    params = model_params(args)
-    model = WKNNPositioner(**params)
+    X_read = X_test  # the baselines get the files as read: the plain method, none of the live path's parts
+    show = not args.quiet
     started = time.perf_counter()
-    model.fit(train.X, train.y)
+    model = WKNNPositioner(**model_params(args)).fit(train.X, train.y)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    y_pred, estimates = _locate_with_progress(model, X_test, show=not args.quiet)
+    y_alone, estimates = _locate_with_progress(model, X_test, show)
     predict_s = time.perf_counter() - started
+    y_test = test.y[kept]
+    alone = position_report(y_test, y_alone, None, None)
+    silent = np.array([], dtype=int) if args.keep_silent else silent_columns(
+        train.X, X_test, [e.neighbours for e in estimates])
+    masked_out = np.union1d(silent, off) if args.mask_off else silent
+    walks = visits(args, test, kept)
+    y_pred, fitted = y_alone, train
+    if len(masked_out) or walks is not None:
+        if len(masked_out):
+            started = time.perf_counter()
+            fitted, X_test = masked(train, X_test, masked_out)
+            model = WKNNPositioner(**model_params(args)).fit(fitted.X, fitted.y)
+            fit_s += time.perf_counter() - started
+        started = time.perf_counter()
+        y_pred, estimates = (_locate_with_progress(model, X_test, show) if walks is None
+                             else _locate_visits(model, X_test, walks, show))
+        predict_s += time.perf_counter() - started
     test_zones = [z for z, k in zip(test.zones, kept, strict=True) if k] if test.zones else None
     zones_pred = _zones_from_neighbours(estimates, train.zones) if train.zones and test_zones else None
-    report = position_report(test.y[kept], y_pred, test_zones if zones_pred else None, zones_pred)
+    report = position_report(y_test, y_pred, test_zones if zones_pred else None, zones_pred)
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model=model.get_params(),
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
-                  aps_masked=int(len(off)) if args.mask_off else 0,
-                  aps_silent=0 if args.mask_off else int(len(silent)))
-    report["_test"] = (X_test, test.y[kept], train)
+                  aps_masked=int(len(off)) if args.mask_off else 0, aps_silent=int(len(silent)),
+                  phones=0 if walks is None else len(np.unique(walks[0])),
+                  alone={k: alone[k] for k in REPORT_KEYS if k != "zone_hit_rate"})
+    report["_test"] = (X_read, y_test, train)
     return report
 
 
@@ -135,6 +174,17 @@ def model_label(m: dict) -> str:
             f"offset x{m['offset_rounds']}{search})")
 
 
+def live_path_line(report: dict) -> str:
+    """What the first line of figures did as the live path does, and how to turn each off."""
+    silent = (f"{report['aps_silent']} APs the training set hears and the test vectors never do, though at least "
+              f"{SILENT_MIN_EXPECTED:g} placed among fingerprints hearing them should have, left out of the model "
+              "(--keep-silent keeps them)" if report["aps_silent"] else "no AP left out as silent")
+    phones = (f"each of the test file's {report['phones']} phones located in its time order with its offset "
+              "remembered (--each-alone: each vector alone)" if report["phones"] else
+              "each vector located alone (the file names fewer than two phones, or --each-alone)")
+    return f"as the live path: {silent}; {phones}"
+
+
 def _print_report(name: str, report: dict) -> None:
     zone = "n/a" if report["zone_hit_rate"] is None else f"{report['zone_hit_rate']:.1%}"
     print(f"{name:<40} building {report['building_hit_rate']:6.1%}  floor {report['floor_hit_rate']:6.1%}  "
@@ -148,17 +198,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({k: report[k] for k in (*REPORT_KEYS, "fit_seconds", "predict_seconds", "n_dropped",
                                                  "model", "rssi_offset_db", "aps_off", "aps_masked",
-                                                 "aps_silent")}))
+                                                 "aps_silent", "phones", "alone")}))
         return 0
     perturbed = f"; RSSI {args.rssi_offset:+g} dB" if args.rssi_offset else ""
     perturbed += f"; {args.ap_off:.0%} of APs off (seed {args.seed})" if args.ap_off else ""
     perturbed += f", the {report['aps_masked']} left out of the model (as once silent live)" if args.mask_off else ""
-    perturbed += (f"; {report['aps_silent']} APs the training set hears and the test vectors never do left out of "
-                  "the model (as the live model leaves out silent APs; --keep-silent keeps them)"
-                  if report["aps_silent"] else "")
     print(f"test vectors: {report['n_test']} ({report['n_dropped']} left hearing nothing{perturbed})   "
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
+    print(live_path_line(report))
     _print_report(model_label(report["model"]), report)
+    _print_report("  each vector alone, every AP kept", {**report["alone"], "zone_hit_rate": None})
     if not args.no_baselines:
         for name, (data, k) in BASELINES.items():
             label = baseline_label(name, k, len(train.X))
@@ -302,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--keep-silent", action="store_true",
                     help="keep the APs the training set hears and no test vector does, though enough should have "
                          "(left out by default, as the live model leaves out APs silent in its feed)")
+    ev.add_argument("--each-alone", action="store_true",
+                    help="locate every test vector alone, not as its phone's next report with the offset its earlier "
+                         "vectors taught remembered (the default where the file names two phones or more)")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=cmd_evaluate)
     tu = sub.add_parser("tune", help="grouped cross-validation on a training set; picks a configuration")

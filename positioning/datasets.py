@@ -30,6 +30,7 @@ class Dataset:
     ap_ids: list[str]
     zones: list[str | None] | None = None
     groups: np.ndarray | None = None  # e.g. phone id, for grouped cross-validation
+    times: np.ndarray | None = None  # when each row was read (UJIIndoorLoc's TIMESTAMP), where the file says
 
 
 @dataclass
@@ -157,7 +158,8 @@ def read_ujiindoorloc(path: str | Path) -> Dataset:
     t = _floats(table, [header.index(n) for n in UJI_TARGETS])
     y = np.column_stack([t[:, 3], t[:, 2], t[:, 0], t[:, 1]])
     groups = _floats(table, [header.index("PHONEID")])[:, 0] if "PHONEID" in header else None
-    return Dataset(X=X, y=y, ap_ids=[header[i] for i in wap_cols], groups=groups)
+    times = _floats(table, [header.index("TIMESTAMP")])[:, 0] if "TIMESTAMP" in header else None
+    return Dataset(X=X, y=y, ap_ids=[header[i] for i in wap_cols], groups=groups, times=times)
 
 
 def read_mallportal(path: str | Path) -> Dataset:

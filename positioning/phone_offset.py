@@ -12,8 +12,9 @@ state (the tracker's per-phone key, `{venue}`-tagged, with its TTL): forgotten w
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,45 @@ def without_offset(vector: np.ndarray, offset_db: float, missing: float = MISSIN
     # np.clip's values (lower bound under the upper one), without its Python wrapper's cost (~5 us a phone)
     shifted = np.minimum(np.maximum(vector - offset_db, missing + 1.0), 0.0)
     return np.where(vector > missing, shifted, vector)
+
+
+def applied(vector: np.ndarray, state: Mapping | None) -> tuple[np.ndarray, float]:
+    """The phone's vector with its remembered offset taken off (`without_offset`), and the offset so taken off
+    (0 when none was: under MIN_APPLIED_DB): what `updated` is told as `applied_db`."""
+    offset, _reports = remembered(state)
+    shifted = without_offset(vector, offset)
+    return shifted, (offset if shifted is not vector else 0.0)
+
+
+def residual(model: Any, vector: np.ndarray, estimate: Any) -> float:
+    """How much louder than its neighbours a searched vector still read: the positioner's own estimate when it ran
+    offset rounds (WKNNPositioner `offset_rounds`), else measured against the neighbours it found."""
+    return estimate.offset_db if model.offset_rounds else model.offset_of(vector, estimate.neighbours)
+
+
+def locate_remembering(model: Any, X: np.ndarray, phones: np.ndarray, times: np.ndarray | None = None,
+                       progress: Callable[[int], None] | None = None) -> list:
+    """Each row of X located as the live tracker locates a phone's reports (portal/tracking/locator.py): a
+    phone's rows in their time order (`times`; else their order in X), each searched with the offset its earlier
+    rows taught taken off and as far as `search_reach` allows, the memory then `updated` with what it still read.
+    A row of each phone is located per batch (`model.locate_many`). `progress(rows)` after each batch. Returns the
+    estimates in X's order."""
+    X, phones = np.asarray(X, dtype=np.float64), np.asarray(phones)
+    order = np.arange(len(X)) if times is None else np.argsort(np.asarray(times), kind="stable")
+    visits = [order[phones[order] == phone] for phone in dict.fromkeys(phones[order].tolist())]
+    states: dict[int, dict] = {}
+    estimates: list = [None] * len(X)
+    for step in range(max((len(rows) for rows in visits), default=0)):
+        batch = [(v, int(rows[step])) for v, rows in enumerate(visits) if step < len(rows)]
+        prepared = [applied(X[row], states.get(v)) for v, row in batch]
+        reach = np.array([search_reach(states.get(v), model.offset_search_db) for v, _ in batch])
+        found = model.locate_many(np.vstack([vector for vector, _ in prepared]), search_db=reach)
+        for (v, row), (vector, applied_db), estimate in zip(batch, prepared, found, strict=True):
+            states[v] = updated(states.get(v), applied_db, residual(model, vector, estimate))
+            estimates[row] = estimate
+        if progress is not None:
+            progress(len(batch))
+    return estimates
 
 
 def updated(state: Mapping | None, applied_db: float, residual_db: float, full: bool = True

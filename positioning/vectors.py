@@ -35,16 +35,27 @@ def hears_surveyed(train_X: np.ndarray, X: np.ndarray) -> np.ndarray:
     return (X[:, surveyed] > MISSING_DBM).any(axis=1)
 
 
-def silent_columns(train_X: np.ndarray, live_X: np.ndarray, min_expected: float = SILENT_MIN_EXPECTED,
-                   max_share: float = SILENT_MAX_SHARE, missing: float = MISSING_DBM) -> np.ndarray:
-    """The columns (sorted) that rows of `train_X` hear and no row of `live_X` does, though at the training rows'
-    rate of hearing them `min_expected` of the live rows would have: APs gone since the survey. None when more
-    than `max_share` of the columns would go. The live model's rule for a feed's silent APs, with time in place of
-    counts, is portal/tracking/models.py `silent_aps`; this is its form for a batch of vectors (`evaluate`)."""
-    train_X, live_X = np.asarray(train_X), np.asarray(live_X)
-    expected = (train_X > missing).mean(axis=0) * len(live_X)
-    silent = np.flatnonzero((expected >= min_expected) & ~(live_X > missing).any(axis=0))
-    return silent if len(silent) <= max_share * train_X.shape[1] else silent[:0]
+def silent_columns(train_X: np.ndarray, live_X: np.ndarray, neighbours: Sequence[Sequence[int]] | None = None,
+                   min_expected: float = SILENT_MIN_EXPECTED, max_share: float = SILENT_MAX_SHARE,
+                   missing: float = MISSING_DBM) -> np.ndarray:
+    """The columns (sorted) that rows of `train_X` hear and no row of `live_X` does, though `min_expected` live
+    rows would have heard each: APs gone since the survey. How many would have: with `neighbours` (per live row,
+    the training rows it was placed among: `Estimate.neighbours`), the sum over live rows of the share of their
+    neighbours hearing the AP, so that rows that never went near an AP do not count towards silencing it; without,
+    the training rows' overall rate of hearing it times the live rows. None when more than `max_share` of the APs
+    the training rows hear would go (a feed outage, or a file from one wing). The live model's rule for a feed's
+    silent APs, with time in place of counts, is portal/tracking/models.py `silent_aps`; this is its form for a
+    batch of vectors (`evaluate`)."""
+    heard = np.asarray(train_X) > missing
+    live_heard = (np.asarray(live_X) > missing).any(axis=0)
+    if neighbours is None:  # whole counts: n_live x heard_rows / n_train >= min_expected, without float rounding
+        enough = heard.sum(axis=0) * len(live_X) >= min_expected * len(heard)
+    else:
+        expected = sum((heard[list(rows)].mean(axis=0) for rows in neighbours if len(rows)),
+                       np.zeros(heard.shape[1]))
+        enough = expected >= min_expected - 1e-9
+    silent = np.flatnonzero(enough & heard.any(axis=0) & ~live_heard)
+    return silent if len(silent) <= max_share * heard.any(axis=0).sum() else silent[:0]
 
 
 def _values(readings: Sequence, now: float | None, window_s: float | None) -> list[float]:

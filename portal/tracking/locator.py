@@ -161,10 +161,9 @@ def _prepare(model: VenueModel, heard: _Heard, state: dict | None, now: float, a
         return None, coarse_position(model, coarse)
     if vector is None:
         return None
-    offset, _reports = phone_offset.remembered(state)
-    shifted = phone_offset.without_offset(vector, offset)
+    shifted, applied_db = phone_offset.applied(vector, state)
     partial = now - heard.oldest < PARTIAL_UNTIL_S
-    return _Pending(shifted, state, coarse, partial=partial, offset_db=offset if shifted is not vector else 0.0,
+    return _Pending(shifted, state, coarse, partial=partial, offset_db=applied_db,
                     silent=silent_columns(model, vector, heard.oldest, reported) if partial else None,
                     still_s=heard.still_s,
                     search_db=phone_offset.search_reach(state, model.positioner.offset_search_db, partial),
@@ -244,8 +243,7 @@ def _decide(model: VenueModel, pending: _Pending, estimate: Estimate, new_state:
     zone, zone_conf = no_flip_flop(motion.posterior, state.get("zone") if state else None,
                                    placement.zone, placement.zone_confidence)
     new_state["zone"] = zone
-    residual = estimate.offset_db if model.positioner.offset_rounds else \
-        model.positioner.offset_of(pending.vector, estimate.neighbours)
+    residual = phone_offset.residual(model.positioner, pending.vector, estimate)
     new_state.pop(phone_offset.NEWLY_SETTLED_KEY, None)  # only `updated` sets it, for the one report that settles
     new_state.update(phone_offset.updated(state, pending.offset_db, residual, full=not pending.partial))
     position = Position(floor=motion.floor, x=motion.x, y=motion.y, zone=zone, confidence=estimate.confidence,

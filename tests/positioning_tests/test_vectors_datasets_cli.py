@@ -34,9 +34,10 @@ def write_uji(path, X, y, phone=None):
         "TIMESTAMP"]
     lines = [",".join(header)]
     for i, (xrow, yrow) in enumerate(zip(X, y, strict=True)):
+        phone_id = i % 3 if phone is None else phone if np.isscalar(phone) else phone[i]  # one, or one per row
         cells = ["100" if v <= MISSING_DBM else f"{v:g}" for v in xrow]
         lines.append(",".join(cells + [f"{yrow[2]:g}", f"{yrow[3]:g}", f"{yrow[1]:g}", f"{yrow[0]:g}",
-                                       "1", "2", "1", str(phone if phone is not None else i % 3), "0"]))
+                                       "1", "2", "1", str(phone_id), "0"]))
     path.write_text("\n".join(lines) + "\n")
 
 
