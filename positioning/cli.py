@@ -38,12 +38,12 @@ def _locate_with_progress(model: WKNNPositioner, X: np.ndarray, show: bool) -> t
     return estimates_table(estimates), estimates
 
 
-def _locate_visits(model: WKNNPositioner, X: np.ndarray, visits: tuple[np.ndarray, np.ndarray | None], show: bool
-                   ) -> tuple[np.ndarray, list]:
-    """Each phone's vectors in its time order, its offset remembered (`locate_remembering`)."""
+def _locate_visits(model: WKNNPositioner, X: np.ndarray, visits: tuple[np.ndarray, np.ndarray | None],
+                   gap_s: float, show: bool) -> tuple[np.ndarray, list]:
+    """Each phone's vectors in its time order, its offset remembered (`locate_remembering`) until a gap of `gap_s`."""
     phones, times = visits
     with tqdm(total=len(X), desc="positioning phones", unit="vector", disable=not show, file=sys.stderr) as bar:
-        estimates = locate_remembering(model, X, phones, times, progress=bar.update)
+        estimates = locate_remembering(model, X, phones, times, forget_after_s=gap_s, progress=bar.update)
     return estimates_table(estimates), estimates
 
 
@@ -102,6 +102,13 @@ def masked(train, X_test: np.ndarray, off: np.ndarray):
             X_test[:, keep])
 
 
+def _report(y_test: np.ndarray, y_pred: np.ndarray, estimates: list, test_zones: list | None,
+            train_zones: list | None) -> dict:
+    """position_report, with the zone rate where both files name zones (each estimate's zone: its neighbours')."""
+    zones_pred = _zones_from_neighbours(estimates, train_zones) if test_zones is not None else None
+    return position_report(y_test, y_pred, test_zones, zones_pred)
+
+
 def visits(args: argparse.Namespace, test: Dataset, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
     """(phone of each kept test vector, when it was read) where the file names two phones or more and
     --each-alone is not given; else None: every vector is located alone (a file naming one phone, or 0 for all as
@@ -118,6 +125,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     its vectors in time order (`visits`; --each-alone: none)."""
     if args.mask_off and not args.ap_off:
         raise ValueError("--mask-off needs --ap-off")
+    if args.visit_gap_s < 0:
+        raise ValueError("--visit-gap-s must be 0 or more seconds")
     if args.mask_off and args.keep_silent:
         raise ValueError("--mask-off and --keep-silent contradict each other: --mask-off leaves out APs")
     train = read_dataset(args.train, args.format)
@@ -132,7 +141,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     y_alone, estimates = _locate_with_progress(model, X_test, show)
     predict_s = time.perf_counter() - started
     y_test = test.y[kept]
-    alone = position_report(y_test, y_alone, None, None)
+    test_zones = [z for z, k in zip(test.zones, kept, strict=True) if k] if test.zones and train.zones else None
+    alone = _report(y_test, y_alone, estimates, test_zones, train.zones)
     silent = np.array([], dtype=int) if args.keep_silent else silent_columns(
         train.X, X_test, [e.neighbours for e in estimates])
     masked_out = np.union1d(silent, off) if args.mask_off else silent
@@ -146,17 +156,15 @@ def evaluate(args: argparse.Namespace) -> dict:
             fit_s += time.perf_counter() - started
         started = time.perf_counter()
         y_pred, estimates = (_locate_with_progress(model, X_test, show) if walks is None
-                             else _locate_visits(model, X_test, walks, show))
+                             else _locate_visits(model, X_test, walks, args.visit_gap_s, show))
         predict_s += time.perf_counter() - started
-    test_zones = [z for z, k in zip(test.zones, kept, strict=True) if k] if test.zones else None
-    zones_pred = _zones_from_neighbours(estimates, train.zones) if train.zones and test_zones else None
-    report = position_report(y_test, y_pred, test_zones if zones_pred else None, zones_pred)
+    report = _report(y_test, y_pred, estimates, test_zones, train.zones)  # masking keeps every row: same zones
     report.update(fit_seconds=round(fit_s, 4), predict_seconds=round(predict_s, 4),
                   n_dropped=int((~kept).sum()), model=model.get_params(),
                   rssi_offset_db=args.rssi_offset, aps_off=args.ap_off,
                   aps_masked=int(len(off)) if args.mask_off else 0, aps_silent=int(len(silent)),
                   phones=0 if walks is None else len(np.unique(walks[0])),
-                  alone={k: alone[k] for k in REPORT_KEYS if k != "zone_hit_rate"})
+                  alone={k: alone[k] for k in REPORT_KEYS})
     report["_test"] = (X_read, y_test, train)
     return report
 
@@ -187,7 +195,7 @@ def live_path_line(report: dict) -> str:
 
 def _print_report(name: str, report: dict) -> None:
     zone = "n/a" if report["zone_hit_rate"] is None else f"{report['zone_hit_rate']:.1%}"
-    print(f"{name:<40} building {report['building_hit_rate']:6.1%}  floor {report['floor_hit_rate']:6.1%}  "
+    print(f"{name:<40} building {report['building_hit_rate']:7.2%}  floor {report['floor_hit_rate']:7.2%}  "
           f"mean {report['mean_error_m']:5.2f} m  median {report['median_error_m']:5.2f} m  "
           f"p75 {report['p75_error_m']:5.2f} m  p95 {report['p95_error_m']:5.2f} m  zone {zone}")
 
@@ -207,7 +215,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"fit {report['fit_seconds']:.2f} s   predict {report['predict_seconds']:.2f} s")
     print(live_path_line(report))
     _print_report(model_label(report["model"]), report)
-    _print_report("  each vector alone, every AP kept", {**report["alone"], "zone_hit_rate": None})
+    _print_report("  each vector alone, every AP kept", report["alone"])
     if not args.no_baselines:
         for name, (data, k) in BASELINES.items():
             label = baseline_label(name, k, len(train.X))
@@ -346,14 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ap-off", type=_finite, default=0.0, metavar="FRACTION",
                     help="silence this fraction of the APs heard in the test set (seeded)")
     ev.add_argument("--mask-off", action="store_true",
-                    help="with --ap-off: fit without the APs switched off, as the live model does once they are "
-                         "silent in the live reports (the AP lifecycle)")
+                    help="with --ap-off: also leave out every AP switched off, as the live model does once they are "
+                         "silent in the live reports, beside those the test file shows silent (the AP lifecycle)")
     ev.add_argument("--keep-silent", action="store_true",
                     help="keep the APs the training set hears and no test vector does, though enough should have "
                          "(left out by default, as the live model leaves out APs silent in its feed)")
     ev.add_argument("--each-alone", action="store_true",
                     help="locate every test vector alone, not as its phone's next report with the offset its earlier "
                          "vectors taught remembered (the default where the file names two phones or more)")
+    ev.add_argument("--visit-gap-s", type=_finite, default=300.0, metavar="S",
+                    help="a phone's remembered offset is forgotten after a gap this long between its vectors, as the "
+                         "tracker's state lapses (RSSI_WINDOW_S x 5: 300 s by default)")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=cmd_evaluate)
     tu = sub.add_parser("tune", help="grouped cross-validation on a training set; picks a configuration")

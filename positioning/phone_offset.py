@@ -34,6 +34,10 @@ MIN_APPLIED_DB = 1.0  # readings are whole dB: a smaller offset is not worth a s
 KNOWN_AFTER = 3
 KNOWN_SEARCH_DB = 5.0
 OFFSET_KEY, COUNT_KEY, FULL_KEY = "offset_db", "offset_n", "offset_full"
+# The tracker keeps a phone's state, its remembered offset with it, this many readings windows after its last report
+# (portal/tracking/locator.py `_queue_keep`; RSSI_WINDOW_S, 60 s by default: 300 s): a phone heard again later starts
+# afresh, as a new visit.
+STATE_WINDOWS = 5
 # In the state written by the report that settled the phone's offset, and only there: the tracker counts that
 # offset once a visit into the venue's phone mix (portal.tracking.phone_mix). Settled: known (KNOWN_AFTER full
 # matches) and averaged over a full MEMORY of reports since the first full match. Counted as soon as it is known,
@@ -108,19 +112,24 @@ def residual(model: Any, vector: np.ndarray, estimate: Any) -> float:
 
 
 def locate_remembering(model: Any, X: np.ndarray, phones: np.ndarray, times: np.ndarray | None = None,
-                       progress: Callable[[int], None] | None = None) -> list:
+                       forget_after_s: float | None = None, progress: Callable[[int], None] | None = None) -> list:
     """Each row of X located as the live tracker locates a phone's reports (portal/tracking/locator.py): a
-    phone's rows in their time order (`times`; else their order in X), each searched with the offset its earlier
-    rows taught taken off and as far as `search_reach` allows, the memory then `updated` with what it still read.
-    A row of each phone is located per batch (`model.locate_many`). `progress(rows)` after each batch. Returns the
-    estimates in X's order."""
+    phone's rows in their time order (`times`, ties in X's order; no times: X's order), each searched with the
+    offset its earlier rows taught taken off and as far as `search_reach` allows, the memory then `updated` with
+    what it still read; forgotten, as the tracker's state lapses, where a phone's row comes more than
+    `forget_after_s` after its previous one (a visit of its own). A row of each phone is located per batch
+    (`model.locate_many`). `progress(rows)` after each batch. Returns the estimates in X's order."""
     X, phones = np.asarray(X, dtype=np.float64), np.asarray(phones)
-    order = np.arange(len(X)) if times is None else np.argsort(np.asarray(times), kind="stable")
+    at = np.zeros(len(X)) if times is None else np.asarray(times, dtype=np.float64)
+    order = np.argsort(at, kind="stable")
     visits = [order[phones[order] == phone] for phone in dict.fromkeys(phones[order].tolist())]
-    states: dict[int, dict] = {}
+    states: dict[int, dict | None] = {}
     estimates: list = [None] * len(X)
     for step in range(max((len(rows) for rows in visits), default=0)):
         batch = [(v, int(rows[step])) for v, rows in enumerate(visits) if step < len(rows)]
+        for v, row in batch:
+            if step and forget_after_s is not None and at[row] - at[visits[v][step - 1]] > forget_after_s:
+                states[v] = None  # the tracker's state lapsed: a new visit
         prepared = [applied(X[row], states.get(v)) for v, row in batch]
         reach = np.array([search_reach(states.get(v), model.offset_search_db) for v, _ in batch])
         found = model.locate_many(np.vstack([vector for vector, _ in prepared]), search_db=reach)

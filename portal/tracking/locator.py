@@ -535,7 +535,7 @@ class Locator:
         a failover between which left it without a TTL, and a command more a phone. A phone whose offset settled in
         this report is counted into the venue's phone mix (`PhoneMixStore`)."""
         keys = TrackKeys(venue)
-        track_ttl, kept_ttl = int(self.rssi.window_s * 5), max(1, math.ceil(self.cache_s))
+        track_ttl, kept_ttl = int(self.rssi.window_s * phone_offset.STATE_WINDOWS), max(1, math.ceil(self.cache_s))
         told: list[tuple[str, Position]] = []
         settled_offsets: list[float] = []
         clients = [client for client, _, _ in done]

@@ -7,6 +7,7 @@ import numpy as np
 
 from positioning import phone_offset
 from positioning.cli import main
+from positioning.datasets import Dataset, write_mallportal
 from positioning.perturb import shift_rssi
 from positioning.vectors import MISSING_DBM, silent_columns
 from positioning.wknn import WKNNPositioner
@@ -99,3 +100,64 @@ def test_evaluate_gives_the_live_path_and_each_vector_alone(tmp_path, capsys):
     assert "each of the test file's 2 phones located in its time order" in out
     assert "2 APs the training set hears and the test vectors never do" in out
     assert "each vector alone, every AP kept" in out
+
+
+def test_a_phones_memory_lapses_after_a_gap_as_the_trackers_state_does():
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, offset_rounds=2).fit(X[:500], y[:500])
+    queries = shift_rssi(X[500:530], -10.0)
+    times = np.concatenate([np.arange(15.0), 1000.0 + np.arange(15.0)])  # two visits, 985 s apart
+    phones = np.zeros(30, dtype=int)
+    gap = phone_offset.locate_remembering(model, queries, phones, times, forget_after_s=300.0)
+    whole = phone_offset.locate_remembering(model, queries, phones, times)
+    alone = model.locate_many(queries)
+    assert np.allclose([gap[15].x, gap[15].y], [alone[15].x, alone[15].y])  # the second visit starts afresh
+    assert not np.allclose([whole[15].x, whole[15].y], [alone[15].x, alone[15].y])  # remembered across the gap
+    assert all(np.allclose([a.x, a.y], [b.x, b.y]) for a, b in zip(gap[:15], whole[:15], strict=True))
+    untimed = phone_offset.locate_remembering(model, queries, phones)  # no times: X's order, nothing forgotten
+    assert all(np.allclose([a.x, a.y], [b.x, b.y]) for a, b in zip(untimed, whole, strict=True))
+    tied = phone_offset.locate_remembering(model, queries, phones, np.zeros(30))  # ties: X's order
+    assert all(np.allclose([a.x, a.y], [b.x, b.y]) for a, b in zip(tied, whole, strict=True))
+
+
+def test_a_known_offset_narrows_the_search_as_the_tracker_does(monkeypatch):
+    """With the positioner's offset search on, a phone is searched its full reach until its offset is known
+    (`phone_offset.KNOWN_AFTER` matches), then `KNOWN_SEARCH_DB` either side of what it remembers."""
+    X, y = campus(n=700)
+    model = WKNNPositioner(k=5, offset_rounds=2, offset_search_db=10.0).fit(X[:500], y[:500])
+    reaches = []
+    real = model.locate_many
+
+    def spy(Q, search_db=None):
+        reaches.append(np.asarray(search_db).tolist())
+        return real(Q, search_db=search_db)
+
+    monkeypatch.setattr(model, "locate_many", spy)
+    phone_offset.locate_remembering(model, shift_rssi(X[500:506], 8.0), np.zeros(6, dtype=int))
+    assert reaches == [[10.0]] * phone_offset.KNOWN_AFTER + [[phone_offset.KNOWN_SEARCH_DB]] * 3
+
+
+def test_evaluate_zones_and_the_aps_left_out(tmp_path, capsys):
+    """Zone rates for both figures from files naming zones; --mask-off leaves out the APs switched off beside those
+    the file shows silent; a negative gap is refused."""
+    X, y = campus(n=500)
+    zones = [f"z{int(b)}{int(f)}" for b, f in y[:, :2]]
+    test = X[300:].copy()
+    gone = np.argsort((X[:300] > MISSING_DBM).sum(axis=0))[-2:]
+    test[:, gone] = MISSING_DBM
+    write_mallportal(tmp_path / "train.csv", Dataset(X=X[:300], y=y[:300], ap_ids=[f"ap{i}" for i in range(40)],
+                                                    zones=zones[:300]))
+    write_mallportal(tmp_path / "test.csv", Dataset(X=test, y=y[300:], ap_ids=[f"ap{i}" for i in range(40)],
+                                                   zones=zones[300:]))
+    files = ["--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--quiet",
+             "--no-baselines", "--json"]
+    assert main(["evaluate", *files]) == 0
+    live = json.loads(capsys.readouterr().out)
+    assert live["zone_hit_rate"] > 0.9 and live["alone"]["zone_hit_rate"] > 0.9 and live["aps_silent"] == 2
+    assert main(["evaluate", *files, "--ap-off", "0.3", "--seed", "2"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", *files, "--ap-off", "0.3", "--seed", "2", "--mask-off"]) == 0
+    told = json.loads(capsys.readouterr().out)
+    assert told["aps_masked"] == round(0.3 * 38) and told["aps_silent"] == found["aps_silent"] >= 2
+    assert main(["evaluate", *files, "--visit-gap-s", "-1"]) == 2
+    assert "--visit-gap-s must be 0 or more" in capsys.readouterr().err
