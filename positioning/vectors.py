@@ -11,9 +11,10 @@ MISSING_DBM = -105.0
 # Plain Python on purpose: a client has ~20 APs with a few readings each, where numpy's per-call
 # overhead (~25 us for np.median) cost more than the rest of building the vector.
 AGGREGATES = {"median": statistics.median, "mean": statistics.fmean, "max": max, "last": lambda v: v[-1]}
-# An AP counts as silent in a set of live vectors only where the survey's rate of hearing it would have had at
-# least this many of them hear it: the chance of none hearing a working AP is then under 1% (Poisson, e^-5), and
-# a short test file, or one whose phones never went near an AP, does not silence it. Chosen before measuring.
+# An AP counts as silent in a set of live vectors only where at least this many of them should have heard it
+# (`silent_columns`: by where they were placed, else by the survey's rate): the chance of none hearing a working AP
+# is then under 1% (Poisson, e^-5), and a short test file, or one whose phones never went near an AP, does not
+# silence it. Chosen before measuring.
 SILENT_MIN_EXPECTED = 5.0
 # More than this share of the map's APs silent at once is the feed failing (or wired to one wing), not APs.
 SILENT_MAX_SHARE = 0.5
