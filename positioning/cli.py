@@ -147,12 +147,12 @@ def evaluate(args: argparse.Namespace) -> dict:
         train.X, X_test, [e.neighbours for e in estimates])
     masked_out = np.union1d(silent, off) if args.mask_off else silent
     walks = visits(args, test, kept)
-    y_pred, fitted = y_alone, train
+    y_pred = y_alone
     if len(masked_out) or walks is not None:
         if len(masked_out):
             started = time.perf_counter()
-            fitted, X_test = masked(train, X_test, masked_out)
-            model = WKNNPositioner(**model_params(args)).fit(fitted.X, fitted.y)
+            kept_aps, X_test = masked(train, X_test, masked_out)
+            model = WKNNPositioner(**model_params(args)).fit(kept_aps.X, kept_aps.y)
             fit_s += time.perf_counter() - started
         started = time.perf_counter()
         y_pred, estimates = (_locate_with_progress(model, X_test, show) if walks is None
