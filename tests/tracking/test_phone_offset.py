@@ -230,3 +230,40 @@ def test_a_phone_heard_briefly_is_matched_where_its_ap_is_strong(demo_map, demo_
     assert reach > phone_offset.KNOWN_SEARCH_DB
     assert [c["search_db"] for c in calls] == [phone_offset.KNOWN_SEARCH_DB] * 3 + [reach]
     assert phone_offset.search_reach(None, 3.0, partial=True) == 3.0  # never widened
+
+
+def test_evaluate_remembers_a_phones_offset_as_the_locator_does(demo_map, demo_model, monkeypatch):
+    """`phone_offset.locate_remembering` (evaluate's live path) fed the vectors the locator weighed for a phone,
+    in order, searches what the locator searched: the same offsets taken off, the same estimates (full matches:
+    the phone heard long enough from its first report on)."""
+    from portal.tracking import locator
+
+    sim, rng = RadioSimulator(demo_map), np.random.default_rng(11)
+    raw, searched = [], []
+    applied, locate = phone_offset.applied, demo_model.positioner.locate
+
+    def recording_applied(vector, state):
+        raw.append(np.array(vector, dtype=float))
+        return applied(vector, state)
+
+    def recording_locate(x, **kwargs):
+        assert not kwargs.get("partial")
+        searched.append(locate(x, **kwargs))
+        return searched[-1]
+
+    monkeypatch.setattr(locator.phone_offset, "applied", recording_applied)
+    monkeypatch.setattr(demo_model.positioner, "locate", recording_locate)
+    readings: dict[str, list] = {}
+    state = None
+    for i, (_zone, floor, x, y) in enumerate(centres(demo_map, 6) * 2):
+        now = locator.PARTIAL_UNTIL_S + 1.0 + i * REPORT_EVERY_S
+        for ap, rssi in sim.measure(floor, x, y, rng, phone_offset_db=-9.0).items():
+            readings[ap] = [(0.0, rssi, False), (now, rssi, False)]  # heard since 0: never a partial match
+        new_state, _position = position_of(demo_model, readings, state, now)
+        state = json.loads(json.dumps(new_state))  # through the store
+    monkeypatch.undo()
+    remembered = phone_offset.locate_remembering(demo_model.positioner, np.vstack(raw), np.zeros(len(raw), dtype=int))
+    assert len(raw) == len(searched) == 12 and phone_offset.remembered(state)[0] < -5.0
+    for ours, theirs in zip(remembered, searched, strict=True):
+        assert ours.neighbours == theirs.neighbours and np.isclose(ours.offset_db, theirs.offset_db)
+        assert np.allclose([ours.x, ours.y], [theirs.x, theirs.y])
