@@ -23,7 +23,7 @@ from positioning.perturb import aps_switched_off, shift_rssi
 from positioning.phone_offset import locate_remembering
 from positioning.representation import REPRESENTATIONS
 from positioning.tuning import DEFAULT_GRID, FULL_GRID, GROUP_KINDS, SIMULATED_PHONE_DB, tune
-from positioning.vectors import MISSING_DBM, SILENT_MIN_EXPECTED, hears_surveyed, silent_columns
+from positioning.vectors import GONE_MIN_EXPECTED, MISSING_DBM, gone_columns, hears_surveyed
 from positioning.wknn import METRICS, WKNNPositioner, estimates_table
 
 REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_error_m", "p75_error_m",
@@ -121,7 +121,7 @@ def visits(args: argparse.Namespace, test: Dataset, kept: np.ndarray) -> tuple[n
 def evaluate(args: argparse.Namespace) -> dict:
     """The live path's accuracy on a test file: first each vector alone with every AP (the figure a plain
     positioner gives: `alone`); then, as the live model and tracker work, without the APs the test file shows gone
-    (`silent_columns`, placed by that first pass; --keep-silent: none) and with each phone's offset remembered over
+    (`gone_columns`, placed by that first pass; --keep-silent: none) and with each phone's offset remembered over
     its vectors in time order (`visits`; --each-alone: none)."""
     if args.mask_off and not args.ap_off:
         raise ValueError("--mask-off needs --ap-off")
@@ -143,7 +143,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     y_test = test.y[kept]
     test_zones = [z for z, k in zip(test.zones, kept, strict=True) if k] if test.zones and train.zones else None
     alone = _report(y_test, y_alone, estimates, test_zones, train.zones)
-    silent = np.array([], dtype=int) if args.keep_silent else silent_columns(
+    silent = np.array([], dtype=int) if args.keep_silent else gone_columns(
         train.X, X_test, [e.neighbours for e in estimates])
     masked_out = np.union1d(silent, off) if args.mask_off else silent
     walks = visits(args, test, kept)
@@ -185,7 +185,7 @@ def model_label(m: dict) -> str:
 def live_path_line(report: dict) -> str:
     """What the first line of figures did as the live path does, and how to turn each off."""
     silent = (f"{report['aps_silent']} APs the training set hears and the test vectors never do, though at least "
-              f"{SILENT_MIN_EXPECTED:g} placed among fingerprints hearing them should have, left out of the model "
+              f"{GONE_MIN_EXPECTED:g} placed among fingerprints hearing them should have, left out of the model "
               "(--keep-silent keeps them)" if report["aps_silent"] else "no AP left out as silent")
     phones = (f"each of the test file's {report['phones']} phones located in its time order with its offset "
               "remembered (--each-alone: each vector alone)" if report["phones"] else

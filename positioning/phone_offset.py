@@ -14,11 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from positioning.vectors import MISSING_DBM
+
+if TYPE_CHECKING:
+    from positioning.wknn import Estimate, WKNNPositioner
 
 MAX_OFFSET_DB = 20.0  # no phone model reads further from another than this; larger is a bad estimate
 MEMORY = 8  # reports over which the remembered offset averages (then an exponential mean of about this many)
@@ -105,14 +108,15 @@ def applied(vector: np.ndarray, state: Mapping | None) -> tuple[np.ndarray, floa
     return shifted, (offset if shifted is not vector else 0.0)
 
 
-def residual(model: Any, vector: np.ndarray, estimate: Any) -> float:
+def residual(model: WKNNPositioner, vector: np.ndarray, estimate: Estimate) -> float:
     """How much louder than its neighbours a searched vector still read: the positioner's own estimate when it ran
     offset rounds (WKNNPositioner `offset_rounds`), else measured against the neighbours it found."""
     return estimate.offset_db if model.offset_rounds else model.offset_of(vector, estimate.neighbours)
 
 
-def locate_remembering(model: Any, X: np.ndarray, phones: np.ndarray, times: np.ndarray | None = None,
-                       forget_after_s: float | None = None, progress: Callable[[int], None] | None = None) -> list:
+def locate_remembering(model: WKNNPositioner, X: np.ndarray, phones: np.ndarray, times: np.ndarray | None = None,
+                       forget_after_s: float | None = None, progress: Callable[[int], None] | None = None
+                       ) -> list[Estimate]:
     """Each row of X located as the live tracker locates a phone's reports (portal/tracking/locator.py): a
     phone's rows in their time order (`times`, ties in X's order; no times: X's order), each searched with the
     offset its earlier rows taught taken off and as far as `search_reach` allows, the memory then `updated` with
@@ -124,7 +128,7 @@ def locate_remembering(model: Any, X: np.ndarray, phones: np.ndarray, times: np.
     order = np.argsort(at, kind="stable")
     visits = [order[phones[order] == phone] for phone in dict.fromkeys(phones[order].tolist())]
     states: dict[int, dict | None] = {}
-    estimates: list = [None] * len(X)
+    estimates: list = [None] * len(X)  # filled row by row
     for step in range(max((len(rows) for rows in visits), default=0)):
         batch = [(v, int(rows[step])) for v, rows in enumerate(visits) if step < len(rows)]
         for v, row in batch:

@@ -12,10 +12,10 @@ MISSING_DBM = -105.0
 # overhead (~25 us for np.median) cost more than the rest of building the vector.
 AGGREGATES = {"median": statistics.median, "mean": statistics.fmean, "max": max, "last": lambda v: v[-1]}
 # An AP counts as silent in a set of live vectors only where at least this many of them should have heard it
-# (`silent_columns`: by where they were placed, else by the survey's rate): the chance of none hearing a working AP
+# (`gone_columns`: by where they were placed, else by the survey's rate): the chance of none hearing a working AP
 # is then under 1% (Poisson, e^-5), and a short test file, or one whose phones never went near an AP, does not
 # silence it. Chosen before measuring.
-SILENT_MIN_EXPECTED = 5.0
+GONE_MIN_EXPECTED = 5.0
 # More than this share of the map's APs silent at once is the feed failing (or wired to one wing), not APs.
 SILENT_MAX_SHARE = 0.5
 
@@ -36,9 +36,9 @@ def hears_surveyed(train_X: np.ndarray, X: np.ndarray) -> np.ndarray:
     return (X[:, surveyed] > MISSING_DBM).any(axis=1)
 
 
-def silent_columns(train_X: np.ndarray, live_X: np.ndarray, neighbours: Sequence[Sequence[int]] | None = None,
-                   min_expected: float = SILENT_MIN_EXPECTED, max_share: float = SILENT_MAX_SHARE,
-                   missing: float = MISSING_DBM) -> np.ndarray:
+def gone_columns(train_X: np.ndarray, live_X: np.ndarray, neighbours: Sequence[Sequence[int]] | None = None,
+                 min_expected: float = GONE_MIN_EXPECTED, max_share: float = SILENT_MAX_SHARE,
+                 missing: float = MISSING_DBM) -> np.ndarray:
     """The columns (sorted) that rows of `train_X` hear and no row of `live_X` does, though `min_expected` live
     rows would have heard each: APs gone since the survey. How many would have: with `neighbours` (per live row,
     the training rows it was placed among: `Estimate.neighbours`), the sum over live rows of the share of their
@@ -46,7 +46,8 @@ def silent_columns(train_X: np.ndarray, live_X: np.ndarray, neighbours: Sequence
     the training rows' overall rate of hearing it times the live rows. None when more than `max_share` of the APs
     the training rows hear would go (a feed outage, or a file from one wing). The live model's rule for a feed's
     silent APs, with time in place of counts, is portal/tracking/models.py `silent_aps`; this is its form for a
-    batch of vectors (`evaluate`)."""
+    batch of vectors (`evaluate`). Not portal/tracking/locator.py `silent_columns`: the APs known not to hear one
+    phone, for its partial match."""
     heard = np.asarray(train_X) > missing
     live_heard = (np.asarray(live_X) > missing).any(axis=0)
     if neighbours is None:  # whole counts: n_live x heard_rows / n_train >= min_expected, without float rounding

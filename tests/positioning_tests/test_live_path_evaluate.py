@@ -1,4 +1,4 @@
-"""`evaluate` as the live path works: APs the test file shows gone left out (`silent_columns`), each phone's
+"""`evaluate` as the live path works: APs the test file shows gone left out (`gone_columns`), each phone's
 offset remembered over its vectors (`locate_remembering`), beside the figure of each vector alone."""
 
 import json
@@ -9,7 +9,7 @@ from positioning import phone_offset
 from positioning.cli import main
 from positioning.datasets import Dataset, write_mallportal
 from positioning.perturb import shift_rssi
-from positioning.vectors import MISSING_DBM, silent_columns
+from positioning.vectors import MISSING_DBM, gone_columns
 from positioning.wknn import WKNNPositioner
 
 from .test_vectors_datasets_cli import write_uji
@@ -23,19 +23,19 @@ def test_silent_columns_are_aps_enough_live_rows_should_have_heard():
     train[:, 3:] = -50.0  # APs 3 and 4 by every row; AP 2 by none: 4 APs heard
     live = np.full((10, 5), MISSING_DBM)
     live[:, 3:] = -55.0
-    assert silent_columns(train, live).tolist() == [0]  # 5 live rows expected to hear AP 0; 1 AP 1; AP 2 never
-    assert silent_columns(train, live[:9]).tolist() == []  # 4.5 expected: a short file silences nothing
-    assert silent_columns(train, live, min_expected=1.0).tolist() == [0, 1]
+    assert gone_columns(train, live).tolist() == [0]  # 5 live rows expected to hear AP 0; 1 AP 1; AP 2 never
+    assert gone_columns(train, live[:9]).tolist() == []  # 4.5 expected: a short file silences nothing
+    assert gone_columns(train, live, min_expected=1.0).tolist() == [0, 1]
     live[7, 0] = -90.0
-    assert silent_columns(train, live).tolist() == []  # heard once: alive
+    assert gone_columns(train, live).tolist() == []  # heard once: alive
     nothing = np.full((10, 5), MISSING_DBM)
-    assert silent_columns(train, nothing).tolist() == []  # 3 of the 4 heard APs: the feed, not the APs
-    assert silent_columns(train, nothing, max_share=0.75).tolist() == [0, 3, 4]
+    assert gone_columns(train, nothing).tolist() == []  # 3 of the 4 heard APs: the feed, not the APs
+    assert gone_columns(train, nothing, max_share=0.75).tolist() == [0, 3, 4]
     exact = np.full((77, 2), MISSING_DBM)
     exact[:5, 0], exact[:, 1] = -60.0, -50.0
     live = np.full((77, 2), MISSING_DBM)
     live[:, 1] = -50.0
-    assert silent_columns(exact, live).tolist() == [0]  # exactly 5 expected (5/77 x 77): counted whole
+    assert gone_columns(exact, live).tolist() == [0]  # exactly 5 expected (5/77 x 77): counted whole
 
 
 def test_a_long_file_from_one_wing_does_not_silence_the_other_wings_aps():
@@ -48,10 +48,10 @@ def test_a_long_file_from_one_wing_does_not_silence_the_other_wings_aps():
     live = np.full((200, 3), MISSING_DBM)
     live[:, 0], live[:, 2] = -62.0, -71.0  # all in wing A
     in_wing_a = [range(0, 5)] * 200
-    assert silent_columns(train, live).tolist() == [1]  # the overall rate: 100 expected to hear AP 1
-    assert silent_columns(train, live, in_wing_a).tolist() == []
+    assert gone_columns(train, live).tolist() == [1]  # the overall rate: 100 expected to hear AP 1
+    assert gone_columns(train, live, in_wing_a).tolist() == []
     live[:, 0] = MISSING_DBM  # AP 0 gone while they stood under it
-    assert silent_columns(train, live, in_wing_a).tolist() == [0]
+    assert gone_columns(train, live, in_wing_a).tolist() == [0]
 
 
 def test_a_phones_offset_is_remembered_over_its_vectors_in_time_order():
