@@ -243,6 +243,65 @@ def test_a_failure_other_than_the_stores_in_the_reads_thread_loses_no_phone(svc,
     assert not svc.db.exists(keys.being_positioned(), keys.being_positioned(lane=1))
 
 
+def test_a_failed_step_waits_for_the_batch_befores_writes(svc, heard, monkeypatch):
+    """The second batch's positioning fails while the first batch's writes are still being sent in the reads thread:
+    the step raises only once they are done (`Tracker._abandon`), so nothing of this step runs beside the next step's
+    takes; the failed batch waits in its lane for the next take. Two batches a step: no third is read ahead, whose
+    read (queued behind the writes in the reads thread) would be waited for anyway."""
+    writes_started, release = threading.Event(), threading.Event()
+    written: list[bool] = []
+    make_pipeline, position_batch = svc.locator._pipeline, svc.locator.position_batch
+    positioned: list[int] = []
+
+    def held_pipeline():  # the first batch's writes wait until the test lets them go
+        pipe = make_pipeline()
+        execute = pipe.execute
+
+        def held_execute(*args, **kwargs):
+            writes_started.set()
+            assert release.wait(60)
+            result = execute(*args, **kwargs)
+            written.append(True)
+            return result
+
+        pipe.execute = held_execute
+        return pipe
+
+    def second_batch_fails(batch):
+        positioned.append(len(batch.clients))
+        if len(positioned) == 2:
+            raise RuntimeError("not the store")
+        return position_batch(batch)
+
+    monkeypatch.setattr(svc.locator, "_pipeline", held_pipeline)
+    monkeypatch.setattr(svc.locator, "position_batch", second_batch_fails)
+    t = tracker(svc, batch=1, batches_per_step=2)
+    raised: list[tuple[BaseException, list[bool]]] = []
+
+    def step() -> None:
+        try:
+            t.step("demo")
+        except RuntimeError as exc:
+            raised.append((exc, list(written)))  # what was written when the step gave up
+
+    stepping = threading.Thread(target=step)
+    stepping.start()
+    try:
+        assert writes_started.wait(60)
+        stepping.join(0.5)  # with the writes held the step must not return, however fast the machine
+        assert stepping.is_alive() and not raised
+    finally:
+        release.set()
+        stepping.join(60)
+        t.close()
+    assert len(raised) == 1 and raised[0][1] == [True]  # it gave up after the first batch's writes
+    keys = RssiKeys("demo")
+    assert sum(1 for client in heard if kept_zone(svc.db, client)) == 1
+    assert t.pending("demo") == 1 and svc.db.scard(keys.being_positioned(lane=1)) == 1  # not taken; failed: its lane
+    monkeypatch.undo()
+    assert tracker(svc).drain("demo") == 2 and all(kept_zone(svc.db, client) for client in heard)
+
+
 def test_a_batch_lane_goes_only_after_its_writes(svc):
     """A take may have a phone again once its batch's lane is gone: by then its motion state must be written."""
     keys = RssiKeys("demo")
