@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,30 +40,53 @@ class StoreUnavailable(redis.ConnectionError):
 
 class _Prober:
     """A background thread that sleeps until woken, then runs `step` every `interval_s` until it answers True
-    (nothing is open any more). It lives as long as the process; a forked gunicorn worker starts its own."""
+    (nothing is open any more). It lives until `stop()` (its app closing: Services.close) or until its owner is
+    gone: it holds `step`'s object weakly, so an app dropped without closing does not keep its breaker (and its
+    store client) alive, pinging a store no one asks any more. A forked gunicorn worker starts its own."""
+
+    IDLE_CHECK_S = 10.0  # how often an idle thread looks whether its breaker is still there
 
     def __init__(self, step: Callable[[], bool], interval_s: float) -> None:
-        self._step = step
+        self._step = weakref.WeakMethod(step)  # a bound method: its breaker's probe_once
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self._thread: tuple[int, threading.Thread] | None = None  # (pid, thread)
         self._wake = threading.Event()
+        self._stopped = threading.Event()
 
     def wake(self) -> None:
         with self._lock:
+            if self._stopped.is_set():
+                return  # closed: the breaker still opens (callers fail open), but nothing pings any more
             if self._thread is None or self._thread[0] != os.getpid():
                 thread = threading.Thread(target=self._loop, name="store-breaker-probe", daemon=True)
                 self._thread = (os.getpid(), thread)
                 thread.start()
         self._wake.set()
 
+    def stop(self, timeout_s: float) -> None:
+        """End the thread (after the ping in flight, if any) and wait up to `timeout_s` for it; none starts again."""
+        with self._lock:
+            self._stopped.set()
+            started = self._thread
+        self._wake.set()  # an idle thread waits on this one
+        if started is not None and started[0] == os.getpid() and started[1] is not threading.current_thread():
+            started[1].join(timeout_s)
+
     def _loop(self) -> None:
-        while True:
-            self._wake.wait()
+        while not self._stopped.is_set():
+            if not self._wake.wait(self.IDLE_CHECK_S):
+                if self._step() is None:  # idle, and the breaker is gone: no one can wake this thread again
+                    return
+                continue
             self._wake.clear()
-            while True:
-                time.sleep(self.interval_s)
-                if self._step():
+            while not self._stopped.wait(self.interval_s):  # sleeps the interval, or ends at once when stopped
+                step = self._step()  # held only for the call: the breaker may be dropped while this thread waits
+                if step is None:  # the breaker is gone: nothing left to close
+                    return
+                closed = step()
+                del step
+                if closed:
                     break
 
 
@@ -81,11 +105,18 @@ class StoreBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
-        self._on_open = on_open or (_Prober(self.probe_once, probe_interval_s).wake if background else None)
+        self._prober = _Prober(self.probe_once, probe_interval_s) if background and on_open is None else None
+        self._on_open = on_open or (self._prober.wake if self._prober is not None else None)
 
     @classmethod
     def for_client(cls, db: redis.Redis, **kwargs) -> StoreBreaker:
         return cls(db.ping, **kwargs)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop its background prober (its app is closing, before its store client is): waits up to `timeout_s`
+        for a ping in flight. The breaker still counts failures and opens after this; nothing probes any more."""
+        if self._prober is not None:
+            self._prober.stop(timeout_s)
 
     def for_venue(self, venue: str) -> StoreBreaker:
         """The breaker of `venue`'s store calls: this one for every venue (on one store, every venue shares
@@ -185,7 +216,8 @@ class VenueBreakers:
         self._lock = threading.Lock()
         self._breakers: dict[str, StoreBreaker] = {}  # insertion order: the oldest is dropped first
         # What a venue's breaker calls as it opens: the one prober's wake (its thread starts then), or nothing
-        self._wake_prober = _Prober(self.probe_once, probe_interval_s).wake if background else None
+        self._prober = _Prober(self.probe_once, probe_interval_s) if background else None
+        self._wake_prober = self._prober.wake if self._prober is not None else None
 
     def for_venue(self, venue: str) -> StoreBreaker:
         """`venue`'s breaker, made closed on its first use. A lookup takes no lock (every probe asks)."""
@@ -202,6 +234,11 @@ class VenueBreakers:
                 if len(self._breakers) > self.max_venues:
                     del self._breakers[next(iter(self._breakers))]
             return breaker
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the prober, as StoreBreaker.close does (the venues' breakers share it)."""
+        if self._prober is not None:
+            self._prober.stop(timeout_s)
 
     def open_venues(self) -> list[str]:
         """The venues whose breaker is open now (tests, a health check)."""
