@@ -40,3 +40,19 @@ def post_worker_init(worker) -> None:
         services.warm_up_in_background()
     except Exception:  # noqa: BLE001 - no thread (resources): the models are fitted on first lookup
         worker.log.exception("model warm-up not started")
+
+
+WORKER_EXIT_WAIT_S = 2.0  # at most this long for the app's background threads: gunicorn's graceful timeout is 30 s
+
+
+def worker_exit(server, worker) -> None:
+    """As a worker exits (in the worker, before its atexit handlers): stop the app's background threads
+    (Services.close), so none is cut off mid-write or pings the store while the interpreter shuts down; the
+    events still queued are then written by the exit's flush (portal/events/log.py)."""
+    services = getattr(worker.wsgi, "extensions", {}).get("mallportal")
+    if services is None:
+        return
+    try:
+        services.close(WORKER_EXIT_WAIT_S)
+    except Exception:  # noqa: BLE001 - the worker exits all the same
+        worker.log.exception("background threads not stopped")

@@ -547,6 +547,7 @@ class _AuditBacklog:
         self._lock = threading.Lock()  # the entries and the writer thread
         self._writing = threading.Lock()  # one writer at a time: each entry written once
         self._writer: threading.Thread | None = None
+        self._released = threading.Condition(self._lock)  # release(): the writer looks again at once
 
     def keep(self, db: redis.Redis, venue: str, entry: str, exc: BaseException) -> None:
         log.warning("audit entry for venue %s kept to write later: %s", venue, exc.__class__.__name__)
@@ -561,9 +562,27 @@ class _AuditBacklog:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self.RETRY_S)
+            with self._lock:
+                # the retry interval, or less when an app's release() leaves nothing to write
+                self._released.wait_for(lambda: not self._entries, self.RETRY_S)
             if self.write_waiting():
                 return
+
+    def release(self, db: redis.Redis, timeout_s: float) -> None:
+        """Forget the entries waiting for `db`, whose app is closing (Services.close), and when none waits any
+        more, end the writer, waiting up to `timeout_s` for a write in flight. They are lost, as when the
+        process is killed (logged with their count); kept, the writer would retry them against a store that
+        no one uses any more, for as long as the process lives."""
+        with self._lock:
+            kept = deque(item for item in self._entries if item[0] is not db)
+            lost = len(self._entries) - len(kept)
+            self._entries = kept
+            writer = self._writer if not kept else None
+            self._released.notify_all()
+        if lost:
+            log.error("%d audit entries lost: their app closed while its store did not take them", lost)
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout_s)
 
     def write_waiting(self) -> bool:
         """Write what waits, oldest first; True when nothing waits any more (False: the store still fails)."""
@@ -576,13 +595,15 @@ class _AuditBacklog:
                 if not self._entries:
                     self._writer = None if self._writer is threading.current_thread() else self._writer
                     return True
-                db, venue, entry = self._entries[0]
+                first = self._entries[0]
+            db, venue, entry = first
             try:
                 AuditLog.write(db, venue, entry)
             except STORE_ERRORS:
                 return False
             with self._lock:
-                self._entries.popleft()
+                if self._entries and self._entries[0] is first:  # not released meanwhile
+                    self._entries.popleft()
 
 
 _backlog = _AuditBacklog()
@@ -782,4 +803,6 @@ def init_auth(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     app.register_blueprint(bp)
+    db = app.extensions["mallportal"].db
+    app.extensions["mallportal"].on_close(lambda timeout_s: _backlog.release(db, timeout_s))
     app.jinja_env.globals["current_account"] = current_account

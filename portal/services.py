@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from flask import current_app
@@ -48,6 +49,37 @@ class Services:
     privacy: PrivacyStore
     moments: MomentsEngine
     breaker: StoreBreaker  # is the store down? one per process: the portal fails open, views answer 503
+    # What else close() stops: the background workers of parts built outside build_services (each called
+    # with the seconds it may wait), in the order registered
+    _stoppers: list[Callable[[float], object]] = field(default_factory=list, repr=False)
+
+    def on_close(self, stop: Callable[[float], object]) -> None:
+        """Have close() call `stop(timeout_s)`: a part that starts a background thread of its own (the audit
+        backlog, a cluster's per-venue breakers) registers how to end it."""
+        self._stoppers.append(stop)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop this app's background threads: a gunicorn worker at exit
+        (gunicorn.conf.py), and the tests after each app (conftest.py), whose earlier apps' threads otherwise
+        kept pinging and writing to stores long shut down. Each thread is told to stop, then joined within what
+        is left of `timeout_s` (a call to the store in flight ends first; a thread past the bound is a daemon
+        and dies with the process). Idempotent. The store client stays usable (a cluster client is not once
+        closed): what is still queued in the event log is written by the exit's flush (portal/events/log.py).
+        Not stopped here: a model build or a live estimate running (CPU-bound, they end by themselves;
+        portal/maps/builds.py waits for builds at exit) and the warm-up, which ends after one pass."""
+        deadline = time.monotonic() + timeout_s
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        self.breaker.close(left())
+        self.events.deferred.stop(left())
+        self.moments.sender.stop(left())
+        for stop in self._stoppers:
+            try:
+                stop(left())
+            except Exception:  # noqa: BLE001 - one part's failure to stop must not keep the others running
+                log.exception("stopping a background worker failed")
 
     def warm_up_in_background(self) -> threading.Thread:
         """Start `warm_up` in a daemon thread and return at once: a worker's start never waits for the

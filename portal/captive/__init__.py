@@ -70,7 +70,9 @@ def _store_breakers(core: Services) -> StoreBreaker | VenueBreakers:
     if not core.settings.redis_cluster:
         return core.breaker
     db = core.db
-    return VenueBreakers(lambda venue: db.exists(BreakerKeys(venue).ping()))
+    breakers = VenueBreakers(lambda venue: db.exists(BreakerKeys(venue).ping()))
+    core.on_close(breakers.close)  # its prober thread ends with the app (Services.close)
+    return breakers
 
 
 def init_captive(app: Flask) -> None:

@@ -239,6 +239,11 @@ class DeferredAppends:
         self._writing = threading.Lock()  # one writer at a time: the thread, a reader, the exit
         self._thread: threading.Thread | None = None
         self._failing = False
+        # Set by stop(): the writer ends and none starts again (made anew after a fork: its lock may be held)
+        stopped = getattr(self, "_stopped", None)
+        self._stopped = threading.Event()
+        if stopped is not None and stopped.is_set():
+            self._stopped.set()
 
     def add(self, entry: LogEntry | Callable[[], LogEntry]) -> None:
         """Queue an entry, or what makes it (called by the writer: work off the caller's path)."""
@@ -247,7 +252,7 @@ class DeferredAppends:
                 self.dropped += 1
                 return
             self._pending.append(entry)
-            if self._thread is None:
+            if self._thread is None and not self._stopped.is_set():  # stopped: written by the next flush()
                 self._thread = threading.Thread(target=self._run, name="event-appends", daemon=True)
                 self._thread.start()
 
@@ -255,7 +260,10 @@ class DeferredAppends:
         """Write the queue every every_s; end when it is empty (the next add starts a new thread)."""
         try:
             while True:
-                time.sleep(self.every_s)
+                if self._stopped.wait(self.every_s):  # sleeps the interval, or ends at once when stopped
+                    with self._lock:
+                        self._thread = None
+                    return
                 self.flush()
                 with self._lock:
                     if not self._pending:
@@ -265,6 +273,16 @@ class DeferredAppends:
             log.exception("event writer stopped; the next event starts a new one")
             with self._lock:
                 self._thread = None  # else `add` would never start a writer again and every event would wait
+
+    def stop(self, timeout_s: float) -> None:
+        """End the writer thread (its app is closing) and wait up to `timeout_s` for it (a write in flight ends
+        first); none starts again. What is still queued is not written here, since closing must not wait for a
+        store that is down: the next `flush()` writes it (write_deferred_events: at exit, and in the tests)."""
+        self._stopped.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
 
     def flush(self) -> int:
         """Write what is queued now; returns how many were written. Never raises: what the store could not

@@ -775,9 +775,12 @@ class WebhookSender:
         self._line: list[str] = []  # venues to deliver, each once, in the order asked
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._stopped = False  # stop(): the thread ends and none starts again
 
     def request(self, venue: str) -> None:
         with self._cond:
+            if self._stopped:
+                return  # closed: the webhooks stay due in the store, for a live process's sender
             if venue not in self._line:
                 self._line.append(venue)
             if self._thread is None or not self._thread.is_alive():  # not started, or a forked child's
@@ -790,14 +793,28 @@ class WebhookSender:
         with self._cond:
             return self._cond.wait_for(lambda: not self._line and not self._busy, timeout_s)
 
+    def stop(self, timeout_s: float) -> None:
+        """End the thread (its app is closing) and wait up to `timeout_s` for a try in flight; none starts again.
+        The venues still in line are dropped: their webhooks stay due in the store (another process delivers
+        them), and one stopped mid-try stays claimed for SENDING_S, as when a process dies."""
+        with self._cond:
+            self._stopped = True
+            self._line.clear()
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._line)
+                self._cond.wait_for(lambda: self._line or self._stopped)
+                if self._stopped:
+                    return
                 venue, self._busy = self._line.pop(0), True
             more = self._pass(venue)
             with self._cond:
-                if more and venue not in self._line:
+                if more and venue not in self._line and not self._stopped:
                     self._line.append(venue)
                 self._busy = False
                 self._cond.notify_all()
