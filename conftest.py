@@ -92,6 +92,61 @@ def memoise_rule_parsing() -> None:
 memoise_url_builders()
 memoise_rule_parsing()
 
+
+# ---- every app's background threads end with what made it ----------------------------------
+
+# The services built while each fixture is being set up (innermost last; a fixture's own dependencies are set up
+# inside its setup, so each app is counted to the fixture that made it), and those the running test made itself.
+_building: list[list] = []
+_test_built: list = []
+
+
+def close_built_apps() -> None:
+    """Have every app a test builds closed (Services.close) when what built it ends: the fixture that made it
+    (at its scope's teardown) or else the test. Before, their threads outlived them: store-breaker probes
+    pinging Valkeys that earlier tests had shut down (redis-py's retry backoff draws its jitter from `random`,
+    which hypothesis then reported as a strategy of another test using the global random), the event writer,
+    the webhook sender, the audit backlog. Wraps build_services, which create_app calls, so every one of the
+    suite's some 40 ways of building an app is covered without each remembering to close."""
+    from portal import bootstrap
+
+    build = bootstrap.build_services
+
+    def recorded(*args, **kwargs):
+        services = build(*args, **kwargs)
+        (_building[-1] if _building else _test_built).append(services)
+        return services
+
+    bootstrap.build_services = recorded
+
+
+def close_all(built: list) -> None:
+    while built:
+        built.pop().close(timeout_s=10)  # generous: only a store call in flight is waited for
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    built: list = []
+    # Registered before the fixture runs, so called after its own teardown (LIFO): a server on its app stops first
+    fixturedef.addfinalizer(lambda: close_all(built))
+    _building.append(built)
+    try:
+        return (yield)
+    finally:
+        _building.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        close_all(_test_built)
+
+
+close_built_apps()
+
 TEST_SECRET = "test-secret-key-" + "x" * 16
 TEST_MAC_KEY = "test-mac-hash-key-" + "y" * 16
 
@@ -173,8 +228,10 @@ def app(settings, db):
     from portal import create_app
     from portal.maps import builds
 
-    yield create_app(settings)
+    app = create_app(settings)
+    yield app
     builds.join_builds(timeout_s=60)  # a model build the test started ends here, not in the next test
+    app.extensions["mallportal"].close(timeout_s=10)  # and its background threads (close_built_apps: any app)
 
 
 @pytest.fixture
