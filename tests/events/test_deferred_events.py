@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_800_000_000.0
 
 
+@pytest.fixture(autouse=True)
+def writers_end_with_the_test():
+    """Every queue a test here made has its writer stopped after it: tests that flush by hand set every_s to an
+    hour, and their writer thread would otherwise sleep on through the rest of the run (then retry a store that
+    may be gone)."""
+    from portal.events.log import _queues
+
+    before = set(_queues)
+    yield
+    for queue in set(_queues) - before:
+        queue.stop(60)
+
+
 def landing(log: EventLog, i: int, venue: str = "v1") -> None:
     log.emit_later(venue, "landing", at=T0 + i, device=f"d{i}", shopper=f"s-{i}", zone="kopi", app="coupons")
 

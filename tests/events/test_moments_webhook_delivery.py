@@ -135,15 +135,19 @@ def test_an_answer_that_is_not_http_is_a_counted_failed_try(db):
     """An http:// URL on a TLS port (or a broken proxy) answers bytes urllib cannot read as HTTP: a failed try,
     counted, never an exception out of the sender (the claimed webhook came back for ever, no try counted)."""
     server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
 
     def answer_garbage():
-        for _ in range(2):
+        while True:
             conn, _ = server.accept()
-            conn.recv(65536)
-            conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46garbage\r\n\r\n")
-            conn.close()
+            with conn:
+                if done.is_set():
+                    return
+                conn.recv(65536)
+                conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46garbage\r\n\r\n")
 
-    threading.Thread(target=answer_garbage, daemon=True).start()
+    answering = threading.Thread(target=answer_garbage, daemon=True)
+    answering.start()
     try:
         engine = MomentsEngine(db, EventLog(db))
         hook(engine, f"http://127.0.0.1:{server.getsockname()[1]}/hook")
@@ -152,5 +156,8 @@ def test_an_answer_that_is_not_http_is_a_counted_failed_try(db):
         # one counted try; the other waits out the receiver's backoff (an answer that is no HTTP is no answer)
         tried = sorted((d.status, d.attempts, d.last_error) for d in engine.deliveries("v1"))
         assert tried == [("queued", 0, ""), ("retrying", 1, "BadStatusLine")]
-    finally:
+    finally:  # one more connection wakes the accept, and the thread ends with the test (it waited on for ever)
+        done.set()
+        socket.create_connection(server.getsockname(), timeout=60).close()
+        answering.join(60)
         server.close()
