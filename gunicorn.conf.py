@@ -33,7 +33,8 @@ def post_worker_init(worker) -> None:
     the first hung the worker until the master SIGKILLed it (`make run`: 3 of 6 first starts, until 2026-12-06). The
     master's signal alone stops it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    services = getattr(worker.wsgi, "extensions", {}).get("mallportal")
+    # no app when it failed to load: nothing to stop (and no second error beside the boot's own)
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("mallportal")
     if services is None:
         return
     try:
@@ -49,7 +50,8 @@ def worker_exit(server, worker) -> None:
     """As a worker exits (in the worker, before its atexit handlers): stop the app's background threads
     (Services.close), so none is cut off mid-write or pings the store while the interpreter shuts down; the
     events still queued are then written by the exit's flush (portal/events/log.py)."""
-    services = getattr(worker.wsgi, "extensions", {}).get("mallportal")
+    # no app when it failed to load: nothing to stop (and no second error beside the boot's own)
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("mallportal")
     if services is None:
         return
     try:

@@ -11,6 +11,7 @@ of changes per account, `AuditLog`). Demo accounts (known password) sign in only
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -570,9 +571,16 @@ class _AuditBacklog:
 
     def release(self, db: redis.Redis, timeout_s: float) -> None:
         """Forget the entries waiting for `db`, whose app is closing (Services.close), and when none waits any
-        more, end the writer, waiting up to `timeout_s` for a write in flight. They are lost, as when the
-        process is killed (logged with their count); kept, the writer would retry them against a store that
-        no one uses any more, for as long as the process lives."""
+        more, end the writer, waiting up to `timeout_s` for a write in flight. First they are tried once more
+        (a gunicorn worker recycled after its store came back writes them, where the writer would have a second
+        later); what the store still refuses is lost, as when the process is killed (logged with the count);
+        kept, the writer would retry it against a store that no one uses any more, for as long as the process
+        lives."""
+        if self._writing.acquire(blocking=False):  # else the writer is writing now, these entries among them
+            try:
+                self._write_own(db)
+            finally:
+                self._writing.release()
         with self._lock:
             kept = deque(item for item in self._entries if item[0] is not db)
             lost = len(self._entries) - len(kept)
@@ -583,6 +591,18 @@ class _AuditBacklog:
             log.error("%d audit entries lost: their app closed while its store did not take them", lost)
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout_s)
+
+    def _write_own(self, db: redis.Redis) -> None:
+        """Write the entries waiting for `db`, oldest first, until the store refuses one (held: `_writing`)."""
+        with self._lock:
+            own = [item for item in self._entries if item[0] is db]
+        for item in own:
+            try:
+                AuditLog.write(db, item[1], item[2])
+            except STORE_ERRORS:
+                return
+            with self._lock, contextlib.suppress(ValueError):  # ValueError: released by another close meanwhile
+                self._entries.remove(item)
 
     def write_waiting(self) -> bool:
         """Write what waits, oldest first; True when nothing waits any more (False: the store still fails)."""

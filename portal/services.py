@@ -52,6 +52,7 @@ class Services:
     # What else close() stops: the background workers of parts built outside build_services (each called
     # with the seconds it may wait), in the order registered
     _stoppers: list[Callable[[float], object]] = field(default_factory=list, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     def on_close(self, stop: Callable[[float], object]) -> None:
         """Have close() call `stop(timeout_s)`: a part that starts a background thread of its own (the audit
@@ -61,25 +62,24 @@ class Services:
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop this app's background threads: a gunicorn worker at exit
         (gunicorn.conf.py), and the tests after each app (conftest.py), whose earlier apps' threads otherwise
-        kept pinging and writing to stores long shut down. Each thread is told to stop, then joined within what
-        is left of `timeout_s` (a call to the store in flight ends first; a thread past the bound is a daemon
-        and dies with the process). Idempotent. The store client stays usable (a cluster client is not once
-        closed): what is still queued in the event log is written by the exit's flush (portal/events/log.py).
-        Not stopped here: a model build or a live estimate running (CPU-bound, they end by themselves;
-        portal/maps/builds.py waits for builds at exit) and the warm-up, which ends after one pass."""
+        kept pinging and writing to stores long shut down. Every thread is told to stop first (each stop called
+        with no time to wait), then each is joined within what is left of `timeout_s`, so one thread held in a
+        call to a stalled store does not keep the others running (a thread past the bound is a daemon and dies
+        with the process). Once closed, a second call returns at once. The store client stays usable (a cluster
+        client is not once closed): what is still queued in the event log is written by the exit's flush
+        (portal/events/log.py). Not stopped here: a model build or a live estimate running (CPU-bound, they end
+        by themselves; portal/maps/builds.py waits for builds at exit) and the warm-up, which ends after one pass."""
+        if self._closed:
+            return
+        self._closed = True
         deadline = time.monotonic() + timeout_s
-
-        def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
-        self.breaker.close(left())
-        self.events.deferred.stop(left())
-        self.moments.sender.stop(left())
-        for stop in self._stoppers:
-            try:
-                stop(left())
-            except Exception:  # noqa: BLE001 - one part's failure to stop must not keep the others running
-                log.exception("stopping a background worker failed")
+        stops = [self.breaker.close, self.events.deferred.stop, self.moments.sender.stop, *self._stoppers]
+        for wait in (lambda: 0.0, lambda: max(0.0, deadline - time.monotonic())):  # tell them all, then wait
+            for stop in stops:
+                try:
+                    stop(wait())
+                except Exception:  # noqa: BLE001 - one part's failure to stop must not keep the others running
+                    log.exception("stopping a background worker failed")
 
     def warm_up_in_background(self) -> threading.Thread:
         """Start `warm_up` in a daemon thread and return at once: a worker's start never waits for the

@@ -100,3 +100,41 @@ def test_a_closed_breaker_still_fails_open_but_probes_no_more():
     assert breaker.is_open  # callers still fail open at once
     assert started_since(before) == []
     assert breaker.probe_once() is True  # and a probe run by hand (the tests' way) still closes it
+
+
+def test_closing_an_app_tries_its_waiting_audit_entries_once_more(settings, db, monkeypatch):
+    """A gunicorn worker recycled after its store came back: the audit entries its store refused a moment ago are
+    written as its app closes, not dropped (the backlog's writer, which would have written them on its next round,
+    is held off here: its retry interval an hour)."""
+    if settings.redis_cluster:
+        import pytest
+
+        pytest.skip("moves a single node's connection pool")
+    monkeypatch.setattr(type(_backlog), "RETRY_S", 3600.0)
+    svc = create_app(settings).extensions["mallportal"]
+    pool = svc.db.connection_pool
+    real = pool.connection_kwargs["port"]
+    pool.connection_kwargs.update(port=free_port())  # a closed port: the store is gone
+    AuditLog(svc.db).record("demo", "ops", "insights.retention", events_delete=30)  # kept
+    assert [item for item in _backlog._entries if item[0] is svc.db]
+    pool.reset()
+    pool.connection_kwargs.update(port=real)  # and back
+    svc.close(timeout_s=BOUND_S)
+    assert not [item for item in _backlog._entries if item[0] is svc.db]
+    [entry] = AuditLog(db).recent("demo", 1)
+    assert (entry["user"], entry["action"], entry["detail"]) == ("ops", "insights.retention", {"events_delete": 30})
+
+
+def test_close_tells_every_worker_to_stop_before_waiting_for_any(settings, db):
+    """A thread held in a call to a stalled store uses up the wait: the others must have been told to stop
+    before it (each stop is called first with no time to wait, then with what is left), and a second close
+    returns at once (the suite's `app` fixture and its hook both close)."""
+    svc = create_app(settings).extensions["mallportal"]
+    calls: list[tuple[str, float]] = []
+    svc.on_close(lambda timeout_s: calls.append(("first", timeout_s)))
+    svc.on_close(lambda timeout_s: calls.append(("second", timeout_s)))
+    svc.close(timeout_s=BOUND_S)
+    assert [name for name, _ in calls] == ["first", "second", "first", "second"]
+    assert [t for _, t in calls[:2]] == [0.0, 0.0] and all(t > 0 for _, t in calls[2:])
+    svc.close(timeout_s=BOUND_S)
+    assert len(calls) == 4
