@@ -10,31 +10,41 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import socket
 import threading
 from types import SimpleNamespace
 
+import pytest
 import redis
 
 from core.settings import PROJECT_ROOT
 from core.store_health import StoreBreaker
 from portal import create_app
 from portal.auth import AuditLog, _backlog
-from portal.tools.net import free_port
 
 BACKGROUND = {"store-breaker-probe", "event-appends", "moments-webhooks", "audit-backlog"}
 BOUND_S = 60.0  # generous: a store call in flight to a closed port is refused at once
+
+
+@pytest.fixture
+def closed_port():
+    """A port bound for the test and never listened on: a connection to it is refused at once, and no other process
+    can take it meanwhile (a port merely found free could be)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 def started_since(before: set[threading.Thread]) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t not in before and t.name in BACKGROUND]
 
 
-def test_closing_an_app_ends_every_background_thread_it_started(settings):
+def test_closing_an_app_ends_every_background_thread_it_started(settings, closed_port):
     """An app on a store that is gone (a closed port), each of its workers set going as a request would: the
     breaker opened (its probe pings on and on), an event queued (the writer retries), an audit entry kept (the
     backlog retries), a venue's webhooks asked for (the sender tries). close() ends them all."""
     before = set(threading.enumerate())
-    app = create_app(settings.with_(redis_url=f"redis://127.0.0.1:{free_port()}/0", store_timeout_s=1.0))
+    app = create_app(settings.with_(redis_url=f"redis://127.0.0.1:{closed_port}/0", store_timeout_s=1.0))
     svc = app.extensions["mallportal"]
     for _ in range(svc.breaker.failures_to_open):
         svc.breaker.record_failure(redis.ConnectionError("refused"))
@@ -58,12 +68,12 @@ def test_closing_an_app_ends_every_background_thread_it_started(settings):
     svc.close(timeout_s=BOUND_S)  # closing twice is harmless (the suite's `app` fixture and its hook both do)
 
 
-def test_a_gunicorn_worker_closes_its_app_as_it_exits(settings):
+def test_a_gunicorn_worker_closes_its_app_as_it_exits(settings, closed_port):
     spec = importlib.util.spec_from_file_location("gunicorn_conf_close", PROJECT_ROOT / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
     before = set(threading.enumerate())
-    app = create_app(settings.with_(redis_url=f"redis://127.0.0.1:{free_port()}/0", store_timeout_s=1.0))
+    app = create_app(settings.with_(redis_url=f"redis://127.0.0.1:{closed_port}/0", store_timeout_s=1.0))
     svc = app.extensions["mallportal"]
     for _ in range(svc.breaker.failures_to_open):
         svc.breaker.record_failure(redis.ConnectionError("refused"))
@@ -102,19 +112,17 @@ def test_a_closed_breaker_still_fails_open_but_probes_no_more():
     assert breaker.probe_once() is True  # and a probe run by hand (the tests' way) still closes it
 
 
-def test_closing_an_app_tries_its_waiting_audit_entries_once_more(settings, db, monkeypatch):
+def test_closing_an_app_tries_its_waiting_audit_entries_once_more(settings, db, monkeypatch, closed_port):
     """A gunicorn worker recycled after its store came back: the audit entries its store refused a moment ago are
     written as its app closes, not dropped (the backlog's writer, which would have written them on its next round,
     is held off here: its retry interval an hour)."""
     if settings.redis_cluster:
-        import pytest
-
         pytest.skip("moves a single node's connection pool")
     monkeypatch.setattr(type(_backlog), "RETRY_S", 3600.0)
     svc = create_app(settings).extensions["mallportal"]
     pool = svc.db.connection_pool
     real = pool.connection_kwargs["port"]
-    pool.connection_kwargs.update(port=free_port())  # a closed port: the store is gone
+    pool.connection_kwargs.update(port=closed_port)  # a closed port: the store is gone
     AuditLog(svc.db).record("demo", "ops", "insights.retention", events_delete=30)  # kept
     assert [item for item in _backlog._entries if item[0] is svc.db]
     pool.reset()
