@@ -21,11 +21,13 @@ the level its survey phone did not list); a draw or a mean under `missing` stays
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_ndtr, ndtri_exp
+from threadpoolctl import threadpool_limits
 
 # Bounds of the fit, so an AP heard at a few points gets a fall-off a building can have: a the level at 1 m (at most
 # 0 dBm), b minus the path loss exponent (1-6), c a floor's loss (0-40 dB), the spread 2-15 dB.
@@ -35,6 +37,13 @@ FLOOR_LOSS_BOUNDS = (-40.0, 0.0)
 SPREAD_BOUNDS_DB = (2.0, 15.0)
 BOUNDS = (LEVEL_AT_1M_BOUNDS, SLOPE_BOUNDS, FLOOR_LOSS_BOUNDS)  # of a, b, c
 MIN_HEARD = 3  # an AP listed at fewer reference points is not fitted: it is never drawn (heard too little to say)
+# The fits run with BLAS on one thread. L-BFGS-B's steps are BLAS and LAPACK calls on a few numbers (4 parameters,
+# 10 corrections), and OpenBLAS's threads only woke and waited for each of them: generated mall 4242's 52 APs took
+# 3.6-8.2 s of CPU with OpenBLAS's default 2 threads on this 2-core VM and 0.27-0.29 s on one, the same fit to the
+# bit (2026-12-06), in every process that builds a model (gunicorn workers, the tracker, CLIs, the live estimate's
+# child). The limit is process-wide while it holds (threadpoolctl sets the library's count and puts it back), so
+# one fit at a time takes and restores it: two overlapping would put back each other's one.
+_ONE_BLAS_THREAD = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -57,13 +66,14 @@ class ApFalloff:
         floor and plan x/y."""
         m = X.shape[1]
         coef, spread, fitted = np.zeros((m, 3)), np.full(m, SPREAD_BOUNDS_DB[0]), np.zeros(m, dtype=bool)
-        for j in range(m):
-            heard = X[:, j] > missing
-            design = _design(coords[:, 0], coords[:, 1:], ap_floor[j], ap_xy[j])
-            if heard.sum() < MIN_HEARD or not np.isfinite(design).all():  # a position off the plan: no fit, no hang
-                continue
-            coef[j], spread[j] = _censored_fit(design, X[:, j], heard, threshold_dbm)
-            fitted[j] = True
+        with _ONE_BLAS_THREAD, threadpool_limits(limits=1, user_api="blas"):
+            for j in range(m):
+                heard = X[:, j] > missing
+                design = _design(coords[:, 0], coords[:, 1:], ap_floor[j], ap_xy[j])
+                if heard.sum() < MIN_HEARD or not np.isfinite(design).all():  # off the plan: no fit, no hang
+                    continue
+                coef[j], spread[j] = _censored_fit(design, X[:, j], heard, threshold_dbm)
+                fitted[j] = True
         arrays = (np.array(ap_floor, dtype=float), np.array(ap_xy, dtype=float), coef, spread, fitted)
         for array in arrays:  # a fit is shared by every model of its survey (fitted_falloff's memo): no writes
             array.setflags(write=False)
