@@ -1,9 +1,15 @@
-"""bench/tracking.py runs end to end on a few phones: its warm-up round is run, printed and left out of the figures."""
+"""bench/tracking.py runs end to end on a few phones: its warm-up round is run, printed and left out of the figures.
+
+Each run is a process of its own (~7 s of CPU here: imports, the generated mall's survey, the model), so the run
+with a warm-up and `--phases` is made once for the two tests that read it (`--phases` only adds a line per counted
+round), and the refused arguments are checked in this process (argparse refuses them before any work)."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -13,8 +19,14 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
-def test_the_warm_up_round_is_not_counted():
-    done = run_bench("--rounds", "2", "--warmup", "1")
+@pytest.fixture(scope="module")
+def warmed_up() -> subprocess.CompletedProcess:
+    """Two counted rounds after one warm-up, with `--phases` (read only: each test takes what it needs)."""
+    return run_bench("--rounds", "2", "--warmup", "1", "--phases")
+
+
+def test_the_warm_up_round_is_not_counted(warmed_up):
+    done = warmed_up
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert re.search(r"^warm-up round: tracker [\d,]+ phones/s \(30 phones\), not counted$", out, re.M)
@@ -36,12 +48,12 @@ def test_no_warm_up_counts_every_round():
     assert "phases:" not in done.stdout  # only when asked
 
 
-def test_phases_time_each_step_of_every_counted_round():
+def test_phases_time_each_step_of_every_counted_round(warmed_up):
     """`--phases`: per counted round (not the warm-up) each step's seconds, and the tracker's own work, which is the
     drain's time less the positioner's (whatever the machine's speed: only how the figures add up is checked)."""
     from bench.tracking import PHASES
 
-    done = run_bench("--rounds", "2", "--warmup", "1", "--phases")
+    done = warmed_up
     assert done.returncode == 0, done.stderr
     lines = re.findall(r"^  phases: (.*); the tracker's own work ([\d.]+) s of ([\d.]+) s$", done.stdout, re.M)
     assert len(lines) == 2
@@ -53,7 +65,10 @@ def test_phases_time_each_step_of_every_counted_round():
         assert seconds["reads"] > 0 and seconds["writes"] > 0
 
 
-def test_rounds_it_cannot_count_are_refused():
-    for args in (("--rounds", "0"), ("--warmup", "-1")):
-        refused = run_bench(*args)
-        assert refused.returncode == 2 and "--rounds must be at least 1" in refused.stderr
+def test_rounds_it_cannot_count_are_refused(capsys):
+    from bench.tracking import main
+
+    for args in (["--phones", "30", "--rounds", "0"], ["--phones", "30", "--warmup", "-1"]):
+        with pytest.raises(SystemExit) as refused:
+            main(args)
+        assert refused.value.code == 2 and "--rounds must be at least 1" in capsys.readouterr().err
