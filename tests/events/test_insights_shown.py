@@ -16,22 +16,31 @@ from portal.events.report import insights_from_json, insights_to_json
 BIN_STARTS_S = [lo * 60.0 for lo, _hi in DWELL_BINS]  # one dwell time in each bin
 
 
-def reference_safe(ins: Insights, key: str, n: int | None) -> int | None:
-    """Insights.safe as it was before `shown`: the key's group's hidden set worked out anew on every call."""
-    def own(k: str, count: int | None) -> int | None:
-        return None if k in ins.withheld else k_safe(count, phones=ins.phones.get(k, 0))
-
+def reference_safe(ins: Insights, key: str, n: int | None, beside: dict[str, str | None] | None = None) -> int | None:
+    """Insights.safe as it was before `shown`: the key's group's hidden set worked out anew on every call
+    (`beside`: `reference_beside` of this same state, worked out once for every key asked)."""
     other = COMPLEMENTS.get(key) if ins.zones is not None else None
-    if other is not None and own(other, getattr(ins, other)) is None:
+    if other is not None and _reference_own(ins, other, getattr(ins, other)) is None:
         return None
     group = next((g for g in SUMMED_GROUPS if key.startswith(g)), None)
     if group is not None:
-        members = ins.group_figures(group)
-        hidden = [k for k, count in members.items() if own(k, count) is None]
-        shown = [(count, k) for k, count in members.items() if len(hidden) == 1 and k != hidden[0] and count > 0]
-        if shown and key == min(shown)[1]:
+        hidden_beside = beside[group] if beside is not None else reference_beside(ins, group)
+        if hidden_beside is not None and key == hidden_beside:
             return None
-    return own(key, n)
+    return _reference_own(ins, key, n)
+
+
+def _reference_own(ins: Insights, k: str, count: int | None) -> int | None:
+    return None if k in ins.withheld else k_safe(count, phones=ins.phones.get(k, 0))
+
+
+def reference_beside(ins: Insights, group: str) -> str | None:
+    """The member of `group` that reference_safe hides beside the group's only hidden one, as it found it per call
+    (the smallest other member above 0; None: none)."""
+    members = ins.group_figures(group)
+    hidden = [k for k, count in members.items() if _reference_own(ins, k, count) is None]
+    shown = [(count, k) for k, count in members.items() if len(hidden) == 1 and k != hidden[0] and count > 0]
+    return min(shown)[1] if shown else None
 
 
 counts = st.integers(0, 12)  # around K_MIN: hidden, shown, and 0 all come up
@@ -64,11 +73,19 @@ def asked(ins: Insights) -> dict[str, int]:
 
 
 def same_as_before(ins: Insights) -> None:
+    """`shown` and `safe` answer every asked key as the reference does. The reference's group answer is worked out
+    once per state, not per key (it depends on the Insights alone, which no call here changes: per key it was ~2/3
+    of the file's CPU, ~170 keys each over the 168 cells). `ins.safe` (`shown` anew per call) is asked for every key
+    whose answer can differ from 0: not for an hour-of-week cell of 0 that is not withheld, which `own` shows as 0 and
+    no suppression hides (they hide counts above 0); `shown.safe` answers those too."""
     shown = ins.shown()
+    beside = {group: reference_beside(ins, group) for group in SUMMED_GROUPS}
+    withheld = set(ins.withheld)
     for key, n in asked(ins).items():
-        expected = reference_safe(ins, key, n)
+        expected = reference_safe(ins, key, n, beside)
         assert shown.safe(key, n) == expected, key
-        assert ins.safe(key, n) == expected, key
+        if n or not key.startswith("heat:") or key in withheld:
+            assert ins.safe(key, n) == expected, key
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
