@@ -505,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feed-up", type=int, default=600,
                         help="seconds the APs report before the first shopper (the live model leaves out APs "
                              "silent for AP_SILENT_AFTER_S, 300 s)")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="gunicorn's sync workers (each imports the app and builds its model)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
     run_on_settable_clock()
@@ -547,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         # now and then reads the clock file wrongly when threads race in it and hands out the real time
         # (libfaketime issue #151); under the suite's load that showed as a report "1939788 s in the future".
         gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "4",
-             "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(args.workers), "--worker-class", "sync", "--log-level", "warning", "--timeout", "120"],
             cwd=ROOT, env=env)
         wait_for_port(port)
         t1 = time.perf_counter()

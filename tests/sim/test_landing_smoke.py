@@ -13,7 +13,8 @@ def test_landing_bench_smoke():
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     proc = subprocess.run(
         [sys.executable, "bench/landing.py", "--seed", "3", "--shoppers", "3", "--zones", "1-1",
-         "--survey-step", "9", "--scans", "2", "--json", "--live-points", "12", "--feed-up", "320"],
+         "--survey-step", "9", "--scans", "2", "--json", "--live-points", "12", "--feed-up", "320",
+         "--workers", "2"],  # two web workers, not four: each imports the app and builds its model for 3 shoppers
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
