@@ -12,6 +12,10 @@ import re
 
 import pytest
 
+from core.memo import BoundedMemo
+from portal.operator import live_jobs, quality
+from portal.tracking.estimate import live_estimate
+
 HOSTILE_SEGMENTS = ("demo", "x" * 300, "%00", "-1", "1e309", "%F0%9F%98%80")
 JUNK_QUERY = ("?page=-1&limit=99999999&since=nan&until=abc&floor=x&x=1e309&y=-inf&lang=zz&date=2026-13-45"
               "&zone=%00&q=%27%22%3C&level=9999999999999999999999&format=exe&n=-5&day=31-02"
@@ -75,8 +79,24 @@ def _requests(client, path: str, methods: set[str], csrf: str, token: str, every
                                                          content_type="application/octet-stream", headers=headers)
 
 
+def small_estimate(venue_map, assumptions=None, progress=None):
+    """The quality page's live estimate on 6 simulated visits, in this process: what the walk needs of it is an
+    estimate for the junk to meet (its figures, its heatmap), not the page's full one in a child process (~4.5 s of
+    CPU here; tests/operator/test_live_jobs.py has that path)."""
+    return live_estimate(venue_map, assumptions, max_points=6, progress=progress)
+
+
+@pytest.fixture
+def small_live_estimates(app, monkeypatch):
+    """This app's live estimates small (`small_estimate`), kept from no other test and for none: the process's
+    memos of estimates and drawn figures are this test's own."""
+    monkeypatch.setattr(app.extensions["live_estimates"], "compute", small_estimate)
+    monkeypatch.setattr(live_jobs, "ESTIMATES", BoundedMemo(16))
+    monkeypatch.setattr(quality, "figures", BoundedMemo(96))
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_no_route_answers_junk_with_a_server_error(app, client, demo, console, role):
+def test_no_route_answers_junk_with_a_server_error(app, client, demo, console, role, small_live_estimates):
     if role != "anonymous":
         console.login(role)
     csrf = console.csrf()
