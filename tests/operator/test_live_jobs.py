@@ -246,19 +246,18 @@ def dies(venue_map, assumptions=None, progress=None):
     os._exit(3)  # killed mid-way (out of memory, a signal): no outcome sent
 
 
-def test_the_child_process_returns_the_same_estimate_and_its_progress(demo_map):
-    reports: list[tuple[int, int]] = []
-    estimate = live_jobs.in_a_process(small_estimate)(demo_map, progress=lambda done, total: reports.append(
-        (done, total)))
-    assert dataclasses.asdict(estimate) | {"seconds": 0} == dataclasses.asdict(small_estimate(demo_map)) | {
-        "seconds": 0}
-    assert reports == [(done, 6) for done in range(1, 7)]
-
-
-def test_the_child_process_takes_the_assumptions(demo_map):
+def test_the_child_process_takes_the_assumptions_and_returns_the_same_estimate_and_its_progress(demo_map):
+    """One child (each spawn is ~1.5 s of CPU, its imports): the assumptions it is given reach the computation, and
+    the estimate and each visit's progress come back as this process computes them. The default assumptions (None)
+    go through a child in test_the_app_computes_its_estimates_in_a_child_process."""
     measured = LiveAssumptions(phone_mean_db=-6.0, phone_spread_db=5.0, phones_measured=40)
-    estimate = live_jobs.in_a_process(small_estimate)(demo_map, assumptions=measured)
+    reports: list[tuple[int, int]] = []
+    estimate = live_jobs.in_a_process(small_estimate)(demo_map, assumptions=measured,
+                                                      progress=lambda done, total: reports.append((done, total)))
     assert estimate.assumptions == measured and PHONES_UNKNOWN not in estimate.cannot_know
+    assert dataclasses.asdict(estimate) | {"seconds": 0} == dataclasses.asdict(
+        small_estimate(demo_map, assumptions=measured)) | {"seconds": 0}
+    assert reports == [(done, 6) for done in range(1, 7)]
 
 
 def test_the_child_process_passes_on_a_reason_a_failure_and_its_own_death(demo_map):
