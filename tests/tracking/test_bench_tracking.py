@@ -40,9 +40,11 @@ def test_the_warm_up_round_is_not_counted(warmed_up):
     assert "(target >= 50%)" in out  # figures and verdict printed, whatever the machine's speed
 
 
-def test_no_warm_up_counts_every_round():
-    done = run_bench("--rounds", "1", "--warmup", "0")
+def test_no_warm_up_counts_every_round(demo_map):
+    """On the demo mall (`--demo`: ~2 s of CPU less than the generated mall's survey, and that path run too)."""
+    done = run_bench("--rounds", "1", "--warmup", "0", "--demo")
     assert done.returncode == 0, done.stderr
+    assert f"bench: {len(demo_map.samples)} reference points x {len(demo_map.aps)} APs, 30 phones" in done.stdout
     assert "warm-up round" not in done.stdout
     assert re.findall(r"^round (\d+): tracker", done.stdout, re.M) == ["1"]
     assert "phases:" not in done.stdout  # only when asked
