@@ -20,7 +20,8 @@ def test_the_bench_prints_each_map_with_its_whole_columns_and_both_times(capsys)
     assert int(mall[2]) > 0 and float(mall[3]) > 0  # a mall's ceiling APs are kept whole
     assert int(rows["bench map, random order"][2]) == 0  # a campus-like map's are not
     for _, _, _, _, queries, whole, none, ratio in rows.values():
-        assert int(queries) == 40 and float(whole) > 0 and float(none) > 0 and float(ratio) > 0
+        # times only as numbers: 40 queries on a 600-row map can take under 0.005 ms on a fast machine
+        assert int(queries) == 40 and min(float(whole), float(none), float(ratio)) >= 0
 
 
 @pytest.mark.parametrize("bad", [["--repeats", "0"], ["--queries", "0"]])
