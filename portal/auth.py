@@ -205,7 +205,15 @@ class AccountStore:
         self.db.sadd(self.keys.usernames(), account.username)
 
     def get(self, username: str) -> Account | None:
+        return self._account(username, self.db.hgetall(self.keys.account(username)))
+
+    def get_with_status(self, username: str) -> tuple[Account | None, dict[str, bool]]:
+        """`get` and `status` from one read of the account's hash (every signed-in request asks both)."""
         data = self.db.hgetall(self.keys.account(username))
+        return self._account(username, data), self._status(data)
+
+    @staticmethod
+    def _account(username: str, data: dict[bytes, bytes]) -> Account | None:
         if not data or b"role" not in data:
             return None
         return Account(username=username, role=data[b"role"].decode(), venue=data[b"venue"].decode(),
@@ -220,7 +228,11 @@ class AccountStore:
         temporary password, only the password page works until it is changed; pending: invited, no
         password set yet."""
         values = self.db.hmget(self.keys.account(username), *self.STATUS_FLAGS)
-        return {flag: value == b"1" for flag, value in zip(self.STATUS_FLAGS, values, strict=True)}
+        return self._status(dict(zip((flag.encode() for flag in self.STATUS_FLAGS), values, strict=True)))
+
+    @classmethod
+    def _status(cls, data: dict[bytes, bytes | None]) -> dict[str, bool]:
+        return {flag: data.get(flag.encode()) == b"1" for flag in cls.STATUS_FLAGS}
 
     def set_zones(self, username: str, zones: tuple[str, ...]) -> None:
         account = self.get(username)
@@ -578,7 +590,7 @@ class _AuditBacklog:
         lives."""
         if self._writing.acquire(blocking=False):  # else the writer is writing now, these entries among them
             try:
-                self._write_own(db)
+                self._write_oldest(db)
             finally:
                 self._writing.release()
         with self._lock:
@@ -592,38 +604,27 @@ class _AuditBacklog:
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout_s)
 
-    def _write_own(self, db: redis.Redis) -> None:
-        """Write the entries waiting for `db`, oldest first, until the store refuses one (held: `_writing`)."""
-        with self._lock:
-            own = [item for item in self._entries if item[0] is db]
-        for item in own:
-            try:
-                AuditLog.write(db, item[1], item[2])
-            except STORE_ERRORS:
-                return
-            with self._lock, contextlib.suppress(ValueError):  # ValueError: released by another close meanwhile
-                self._entries.remove(item)
-
     def write_waiting(self) -> bool:
         """Write what waits, oldest first; True when nothing waits any more (False: the store still fails)."""
         with self._writing:
-            return self._write_waiting()
+            return self._write_oldest()
 
-    def _write_waiting(self) -> bool:
+    def _write_oldest(self, db: redis.Redis | None = None) -> bool:
+        """Write the waiting entries (only those for `db` when given), oldest first, until the store refuses one
+        (held: `_writing`); True when none of them waits any more. An entry is taken out once written, unless a
+        close released it meanwhile."""
         while True:
             with self._lock:
-                if not self._entries:
+                item = next((waiting for waiting in self._entries if db is None or waiting[0] is db), None)
+                if item is None:
                     self._writer = None if self._writer is threading.current_thread() else self._writer
                     return True
-                first = self._entries[0]
-            db, venue, entry = first
             try:
-                AuditLog.write(db, venue, entry)
+                AuditLog.write(*item)
             except STORE_ERRORS:
                 return False
-            with self._lock:
-                if self._entries and self._entries[0] is first:  # not released meanwhile
-                    self._entries.popleft()
+            with self._lock, contextlib.suppress(ValueError):  # ValueError: released by a close meanwhile
+                self._entries.remove(item)
 
 
 _backlog = _AuditBacklog()
@@ -655,8 +656,8 @@ def current_account() -> Account | None:
         sid = session.get("sid")
         store = accounts()
         username = store.session_user(sid) if isinstance(sid, str) else None
-        g.account_status = store.status(username) if username else {}
-        g.account = store.get(username) if username and not g.account_status["disabled"] else None
+        account, g.account_status = store.get_with_status(username) if username else (None, {})
+        g.account = None if g.account_status.get("disabled") else account
     return g.account
 
 
