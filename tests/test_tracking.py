@@ -331,11 +331,16 @@ def test_tracker_runs_until_stopped(svc, heard):
     stop = threading.Event()
     thread = threading.Thread(target=tracker(svc).run, args=(stop,), kwargs={"idle_s": 0.05}, daemon=True)
     thread.start()
-    deadline = time.time() + 10
-    while tracker(svc).pending("demo") and time.time() < deadline:
+    # Until every phone heard has its position kept: the readings leave `pending` when a round takes them, before
+    # it has positioned them (and a first round may compile numba's kernels), so waiting for `pending` alone left
+    # the round's end to the join below.
+    deadline = time.monotonic() + 120
+    while not all(svc.db.exists(TrackKeys("demo").last_position(client)) for client in heard):
+        assert thread.is_alive(), "the tracker stopped by itself"
+        assert time.monotonic() < deadline, "the running tracker never positioned the phones heard"
         time.sleep(0.05)
     stop.set()
-    thread.join(timeout=5)
+    thread.join(timeout=60)  # one idle wait (0.05 s) or the end of a round: generous for a busy machine
     assert not thread.is_alive() and tracker(svc).pending("demo") == 0
 
 
