@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fingerprints.survey import SurveyStore
+from fingerprints.survey import MAX_DURATION_S, SurveyStore
 from portal.auth import AuditLog
 from portal.demo import simulated_reports
 from portal.operator.mapedit import OpsKeys
@@ -82,22 +82,28 @@ def test_survey_point_end_to_end(client, ops, svc, demo, device):
     token = demo
     venue_map = svc.venues.get_map("demo")
     before = venue_map.version
-    resp = post(client, ops, V + "/survey/start", device=device, floor="1", duration="3",
+    # As the browser survey test does: a long window, "Finish now" once the status shows 3 scans. A 3 s point's own
+    # timer ended it at a fixed time, whether or not three one-second scans had landed by then (one slow report
+    # post on a busy machine and the point failed for good).
+    duration = min(MAX_DURATION_S, svc.rssi.window_s)  # the longest the form takes (60 s)
+    resp = post(client, ops, V + "/survey/start", device=device, floor="1", duration=f"{duration:g}",
                 **{"spot.x": "150", "spot.y": "100"})  # 5 px per metre: (30 m, 20 m)
     assert resp.status_code == 303 and f"device={device}" in resp.headers["Location"]
     page = client.get(resp.headers["Location"])
     assert 'id="auto-refresh"' in text(page) and 'id="collecting"' in text(page)
-    started = time.time()
-    for _ in range(4):
+    deadline = time.monotonic() + duration - 10  # generous, and before the point's own timer would end it
+    while True:
         play(client, token, venue_map, 1, 30.0, 20.0, time.time() + 1)
-        time.sleep(1)
-    status = client.get(V + f"/survey/status.json?device={device}").get_json()
-    deadline = started + 15
-    while time.time() < deadline:
         status = client.get(V + f"/survey/status.json?device={device}").get_json()
-        if status["pending"] is None and status["result"]:
+        assert status["pending"] is not None, status  # still collecting: nothing finished it behind our back
+        if status["scans"] >= 3:
             break
-        time.sleep(0.3)
+        assert time.monotonic() < deadline, f"the device's reports never made 3 scans: {status}"
+        time.sleep(0.5)
+    resp = post(client, ops, V + "/survey/finish", device=device)
+    assert resp.status_code == 303
+    status = client.get(V + f"/survey/status.json?device={device}").get_json()
+    assert status["pending"] is None and status["result"], status
     assert status["result"]["ok"], status
     after = svc.venues.get_map("demo")
     assert after.version == before + 1 == status["result"]["version"]
