@@ -3,7 +3,7 @@ refused read among several, a script the server lost."""
 
 import pytest
 import redis
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.storage import HotReads, HotScript, PackedPipeline, pack_command
@@ -76,6 +76,7 @@ def test_reads_on_a_socket_killed_while_idle_go_out_on_a_new_one(db):
     assert reads((("GET", "mp:{hot-test}:r"),)) == [b"1"]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # no per-example time limit
 @given(st.lists(st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False)), max_size=6))
 def test_hiredis_packing_is_redis_pys_byte_for_byte(args):
     """The hot path packs with hiredis (core.storage.pack_command): the bytes redis-py's own packer sends,

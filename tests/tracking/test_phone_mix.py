@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.storage import PackedPipeline
@@ -49,6 +49,7 @@ def test_the_report_that_settles_the_offset_is_marked_and_no_other():
     assert phone_offset.newly_settled(None) is None and phone_offset.newly_settled({"offset_settled": 1}) is None
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # no per-example time limit
 @given(st.dictionaries(st.integers(-20, 20), st.integers(0, 50), max_size=12))
 def test_the_mix_is_the_mean_and_sample_spread_of_the_counted_offsets(counts):
     values = np.repeat([float(k) for k in counts], [counts[k] for k in counts])
