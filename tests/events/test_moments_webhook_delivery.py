@@ -95,7 +95,9 @@ def test_a_silent_receiver_costs_one_try_per_backoff(db):
     put_off = [d.id for d in engine.deliveries("v1", status="queued")]
     assert {db.zscore(MomentKeys("v1").due(), i) for i in put_off} == {now + BACKOFF_S}
     arrivals(engine, ["d4"])  # a pass within BACKOFF_S: the silent host gets no try at all
-    assert engine.deliver_due("v1", now + 1) == 1 and tried[4:] == ["https://crm.example/hook"]
+    later = time.time()  # after d4's deliveries became due (a pass at now + 1 missed them when arrivals took 1 s)
+    assert later < now + BACKOFF_S, "the machine took BACKOFF_S (30 s) over one arrival"
+    assert engine.deliver_due("v1", later) == 1 and tried[4:] == ["https://crm.example/hook"]
     assert engine.deliver_due("v1", now + BACKOFF_S) == 1  # then one try again, the others put off again
     assert tried[5:] == ["https://silent.example/hook"]
 
