@@ -58,7 +58,7 @@ def test_waiting_for_a_port_ends_when_its_server_has_exited(taken_port):
     gone.wait()
     with pytest.raises(ChildProcessError, match=r"exited \(3\)"):
         wait_for_port(free_port(), timeout=30, process=gone)
-    wait_for_port(taken_port, timeout=1, process=gone)  # a port that answers: no matter the process
+    wait_for_port(taken_port, timeout=30, process=gone)  # a port that answers: no matter the process
 
 
 def test_a_node_slow_to_answer_is_still_its_own(tmp_path):
@@ -68,8 +68,8 @@ def test_a_node_slow_to_answer_is_still_its_own(tmp_path):
     try:
         (node,) = cluster.nodes
         os.kill(node.process.pid, signal.SIGSTOP)
+        started = time.monotonic()  # before the timer starts: it resumes the node 3 s after this at the earliest
         threading.Timer(3.0, os.kill, (node.process.pid, signal.SIGCONT)).start()
-        started = time.monotonic()
         assert valkey_cluster._answers_as(node, timeout=60)
         assert time.monotonic() - started >= 2.5
     finally:
