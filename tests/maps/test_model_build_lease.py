@@ -38,13 +38,20 @@ def test_needs_rebuild_goes_by_the_lease():
     assert needs_rebuild({"version": 4, "state": "ready"}, 5, now) and needs_rebuild({}, 5, now)
 
 
-def test_the_checklist_restarts_a_build_whose_process_is_gone(client, ops, svc):
+def test_the_checklist_restarts_a_build_whose_process_is_gone(client, ops, svc, monkeypatch):
+    # The restarted fit waits for the test to have seen it building (a quick fit showed "ready" already).
+    release = threading.Event()
+    real = builds.build_venue_model
+    monkeypatch.setattr(builds, "build_venue_model", lambda venue_map: release.wait(120) and real(venue_map))
     current = svc.venues.current_version("demo")
     started = time.time() - 96
     svc.db.hset(BuildKeys("demo").model_state(), mapping={
         "version": current, "state": "building", "step": "loading map", "progress": 0.1, "started": started,
         "lease": started + builds.LEASE_S})
-    step = model_step(client)
+    try:
+        step = model_step(client)
+    finally:
+        release.set()  # the fit goes on
     assert f"Model of map v{current}: building" in step and "not built" not in step
     state = wait_for_model("demo", current, svc.db)
     assert state["state"] == "ready" and state["started"] > started and "lease" not in state
