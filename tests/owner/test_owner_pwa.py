@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from core.settings import PROJECT_ROOT
+from tests.browsers import BROWSER_TIMEOUT_MS
 
 CAPTIVE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
               "(KHTML, like Gecko) Mobile/15E148")
@@ -90,12 +91,12 @@ def test_captive_mini_browser_gets_no_worker_and_no_manifest(client, demo):
 @pytest.mark.browser
 def test_service_worker_registers_on_the_mall_home(live_server, page):
     page.goto(live_server.url + "/v/demo/")
-    scope = page.evaluate("""async () => {
+    scope = page.evaluate("""async (timeoutMs) => {
         const ready = await Promise.race([navigator.serviceWorker.ready,
-                                          new Promise(r => setTimeout(() => r(null), 10000))]);
+                                          new Promise(r => setTimeout(() => r(null), timeoutMs))]);
         const reg = await navigator.serviceWorker.getRegistration();
         return reg && ready ? reg.scope : null;
-    }""")
+    }""", BROWSER_TIMEOUT_MS)  # the suite's browser timeout, not 10 s: a busy machine may take longer
     assert scope == live_server.url + "/"
     manifest = page.evaluate("""async () => {
         const link = document.querySelector('link[rel=manifest]');
