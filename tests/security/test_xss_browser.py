@@ -25,7 +25,7 @@ def test_malicious_to_label_is_text_in_the_leaflet_tooltip(page, live_server):
     tooltips = []
     for i in range(markers.count()):
         markers.nth(i).hover(force=True)
-        page.wait_for_timeout(50)
+        page.wait_for_selector(".leaflet-tooltip")  # every marker has one (not a fixed 50 ms: a busy machine)
         tooltips += page.locator(".leaflet-tooltip").all_inner_texts()
     assert PAYLOAD in tooltips  # shown as the text it is
     assert page.locator(".leaflet-tooltip img").count() == 0
