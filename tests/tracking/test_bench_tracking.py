@@ -62,7 +62,8 @@ def test_phases_time_each_step_of_every_counted_round(warmed_up):
     for parts, own, total in lines:
         seconds = {label: float(value) for label, value in (part.rsplit(" ", 2)[:2] for part in parts.split(", "))}
         assert list(seconds) == [label for label, _, _ in PHASES]
-        assert abs(float(own) + seconds["positioner"] - float(total)) <= 0.0015
+        # three figures each printed to 3 decimals: up to 0.0015 apart by rounding alone, a hair more in floats
+        assert abs(float(own) + seconds["positioner"] - float(total)) <= 0.002
         assert seconds["weighing"] <= seconds["preparing"] + 0.0015  # weighing is part of preparing
         assert min(seconds.values()) >= 0  # not > 0: 30 phones' reads can take under 0.5 ms on a fast machine
 
