@@ -64,7 +64,7 @@ class VenueLeases:
         self.kind = kind
         self.owner = owner or default_owner()
         self.ttl_ms = int(ttl_s * 1000)
-        self._members_key = VenueKeys(GLOBAL_TAG).key(kind, "alive")
+        self.members_key = VenueKeys(GLOBAL_TAG).key(kind, "alive")
         self._hold = db.register_script(_HOLD)
         self._release = db.register_script(_RELEASE)
         self._live = 1
@@ -78,9 +78,9 @@ class VenueLeases:
         now = time.time() if now is None else now
         try:
             with self.db.pipeline(transaction=True) as pipe:
-                pipe.zadd(self._members_key, {self.owner: now})
-                pipe.zremrangebyscore(self._members_key, "-inf", now - self.ttl_ms / 1000)
-                pipe.zcard(self._members_key)
+                pipe.zadd(self.members_key, {self.owner: now})
+                pipe.zremrangebyscore(self.members_key, "-inf", now - self.ttl_ms / 1000)
+                pipe.zcard(self.members_key)
                 self._live = max(1, int(pipe.execute()[-1]))
         except redis.RedisError:
             pass
@@ -128,4 +128,4 @@ class VenueLeases:
                 self._release(keys=[self.lease_key(venue)], args=[self.owner])
         self.held.clear()
         with contextlib.suppress(redis.RedisError):
-            self.db.zrem(self._members_key, self.owner)
+            self.db.zrem(self.members_key, self.owner)

@@ -7,7 +7,6 @@ import time
 
 import redis
 
-from core.storage import GLOBAL_TAG, VenueKeys
 from portal.leases import VenueLeases
 from portal.tracking import Tracker
 
@@ -35,7 +34,7 @@ def test_a_vanished_tracker_loses_nothing(db):
     # a stops renewing (a crash: no release); once its heartbeat and leases lapse, b serves everything
     for venue in a.held:
         assert db.pexpire(a.lease_key(venue), 1)
-    members = VenueKeys(GLOBAL_TAG).key(a.kind, "alive")
+    members = a.members_key
     assert db.zscore(members, a.owner) is not None
     db.zadd(members, {a.owner: time.time() - a.ttl_ms / 1000 - 1})
     deadline = time.monotonic() + 60
