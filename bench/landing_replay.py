@@ -325,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feed-up", type=float, default=FEED_UP_S,
                         help="seconds the APs had reported before the first shopper came (APs silent for "
                              f"{SILENT_AFTER_S:.0f} s are left out of the live model; -1: never)")
+    parser.add_argument("--claim-at-doors", action="store_true",
+                        help="the claim's shoppers who join on arriving on foot join at the mall's street doors, "
+                             "where the replay's come in (the quality report's, at a spot of a lobby or corridor: "
+                             "the venue's map does not mark its doors)")
     parser.add_argument("--tick", type=int, default=2,
                         help="the tracker's period in simulated seconds (reports and probes go second by second)")
     args = parser.parse_args(argv)
@@ -340,7 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     replayed_s = time.perf_counter() - t0
     # The claim as the quality page makes it after these shoppers: with their phones once enough were counted
     assumptions = LiveAssumptions() if args.assumed_phones else phones_from_counts(counted)[0]
-    claim = None if args.no_claim else live_estimate(mall.venue, assumptions, max_points=args.live_points)
+    nodes = {node.id: node for node in mall.venue.nodes}
+    doors = [(nodes[d].floor, nodes[d].x, nodes[d].y) for d in mall.entrances] if args.claim_at_doors else []
+    claim = None if args.no_claim else live_estimate(mall.venue, assumptions, max_points=args.live_points,
+                                                     entrances=doors)
     if args.json:
         print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
                           "claim": claim.headline() if claim else None, "phones_counted": sum(counted.values()),
@@ -357,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     if claim is not None:
         print("\n".join(claim_lines(claim.headline(), s)) + f"  ({claim.n_points} visits, {claim.seconds:.0f} s)")
         print(phones_line(claim.assumptions, sum(counted.values())))
+        if doors:
+            print(f"  the claim's arrivals on foot: at the mall's {len(doors)} street doors (--claim-at-doors)")
     return 0
 
 

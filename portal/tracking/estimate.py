@@ -150,7 +150,7 @@ class _Visit:
     headings: list[float]
     entered: int  # the second it is inside the zone (at its own walkway node when it has one)
     joins: int  # the second it joins the WiFi
-    zone: str
+    zone: str | None  # the zone it is for (None: an arrival outside every zone, e.g. at a street door)
     first_probe: bool = True  # its first probe counts (a phone that joined on arrival is counted at arrival)
 
 
@@ -284,15 +284,37 @@ def arrival_zone(arrivals: Sequence, by_car: float, rng: np.random.Generator):
     return pool[int(rng.integers(len(pool)))]
 
 
-def _arrival(survey: _Survey, zone, spot: tuple[float, float], rng: np.random.Generator) -> _Visit:
-    """A phone joining the WiFi where shoppers come in or pass (the car park, a lobby, a corridor): a few
-    seconds standing at `spot`, for the first probe only."""
-    here = (zone.floor, *spot)
+@dataclass(frozen=True)
+class _Place:
+    """Where a phone joining on arrival joins: a floor, a spot, the zone it lies in (None: in none)."""
+    floor: int
+    x: float
+    y: float
+    zone: str | None
+
+
+def arrival_place(arrivals: Sequence, walkways: Mapping[str, list[tuple[float, float]]], zones,
+                  entrances: Sequence[tuple[int, float, float]], by_car: float, rng: np.random.Generator) -> _Place:
+    """Where a phone joining the WiFi on arrival joins (`arrival_zone`'s draw): in a car park at a spot on its
+    walkways; on foot at one of `entrances` (floor, x, y) when the caller knows where shoppers come in, else at a
+    spot on the walkways of a lobby or corridor (`arrival_spot`: the venue's map does not mark its doors)."""
+    zone = arrival_zone(arrivals, by_car, rng)
+    if zone.kind != "garage" and entrances:
+        floor, x, y = entrances[int(rng.integers(len(entrances)))]
+        return _Place(int(floor), float(x), float(y), zones.zone_at(int(floor), float(x), float(y)))
+    x, y = arrival_spot(zone, walkways, zones, rng)
+    return _Place(zone.floor, x, y, zone.id)
+
+
+def _arrival(survey: _Survey, place: _Place, rng: np.random.Generator) -> _Visit:
+    """A phone joining the WiFi where shoppers come in or pass (the car park, a lobby, a corridor, a door): a few
+    seconds standing at `place`, for the first probe only."""
+    here = (place.floor, place.x, place.y)
     seconds = int(PROBE_AFTER_JOIN_S) + 1
     fingerprint = survey.between(*here)
     return _Visit(where=[here] * seconds, vectors=[fingerprint] * seconds,
                   below=[survey.below(*here, fingerprint, rng)] * seconds,
-                  headings=[float(rng.uniform(0, 2 * np.pi))] * seconds, entered=0, joins=0, zone=zone.id)
+                  headings=[float(rng.uniform(0, 2 * np.pi))] * seconds, entered=0, joins=0, zone=place.zone)
 
 
 @dataclass
@@ -396,20 +418,21 @@ def survey_noise_db(venue: VenueMap) -> float | None:
     return float(np.median(spreads)) if spreads else None
 
 
-def _misses(zone, spot: tuple[float, float], first: bool) -> list[_Outcome]:
+def _misses(floor: int, spot: tuple[float, float], zone: str | None, first: bool) -> list[_Outcome]:
     """A visit to a zone whose floor has no reference point: the live model cannot place a phone there (it
     would land on a surveyed floor), so every probe counts as a miss, zone and floor; no metre error (there is
     no simulated position to measure it from), so the error figures are over the surveyed floors only."""
     kinds = (["first"] if first else []) + [f"{int(s)}s" for s in PROBES_AFTER_ENTRY_S]
-    return [_Outcome(k, False, False, math.nan, (zone.floor, *spot), zone.id) for k in kinds]
+    return [_Outcome(k, False, False, math.nan, (floor, *spot), zone) for k in kinds]
 
 
 def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding: LeaveOutPositioner,
                     ap_xy: np.ndarray, feed: Callable[[np.random.Generator], list], arrivals: list,
-                    walkways: Mapping[str, list[tuple[float, float]]], zone, spot: tuple[float, float],
-                    rng: np.random.Generator, a: LiveAssumptions, noise_db: float) -> list[_Outcome]:
-    """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there).
-    `feed(rng)`: the APs' report schedule this visit meets (one draw per visit: see `_feed`)."""
+                    walkways: Mapping[str, list[tuple[float, float]]], entrances: Sequence[tuple[int, float, float]],
+                    zone, spot: tuple[float, float], rng: np.random.Generator, a: LiveAssumptions, noise_db: float
+                    ) -> list[_Outcome]:
+    """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there:
+    `arrival_place`). `feed(rng)`: the APs' report schedule this visit meets (one draw per visit: see `_feed`)."""
     out: list[_Outcome] = []
     schedule = feed(rng)
     # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
@@ -417,14 +440,13 @@ def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding:
     visit = _visit(walk_in, survey, zone, spot, rng, a, model.zones)
     if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
         visit.first_probe = False
-        there = arrival_zone(arrivals, a.arrive_by_car, rng)
-        spot = arrival_spot(there, walkways, model.zones, rng)
+        there = arrival_place(arrivals, walkways, model.zones, entrances, a.arrive_by_car, rng)
         if there.floor in survey.trees:
-            hiding.excluded = survey.near(there.floor, *spot, a.hidden_m)
-            out += _replay_visit(model, ap_xy, _arrival(survey, there, spot, rng), schedule, rng, a, noise_db)
+            hiding.excluded = survey.near(there.floor, there.x, there.y, a.hidden_m)
+            out += _replay_visit(model, ap_xy, _arrival(survey, there, rng), schedule, rng, a, noise_db)
             hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
         else:  # came in on a floor with no reference point: that first probe is a miss too
-            out += _misses(there, spot, first=True)[:1]
+            out += _misses(there.floor, (there.x, there.y), there.zone, first=True)[:1]
     return out + _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
 
 
@@ -449,10 +471,12 @@ VISITS_PER_ZONE = 4  # at most this many per dwell zone by default (a small venu
 
 
 def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int | None = None,
-                  seed: int = 0, progress=None) -> LiveEstimate:
+                  seed: int = 0, progress=None, entrances: Sequence[tuple[int, float, float]] = ()) -> LiveEstimate:
     """Estimated live landing accuracy of the venue's map, through the live path (see the module docstring):
     `max_points` simulated visits (default VISITS, at most VISITS_PER_ZONE per dwell zone), to the dwell zones
-    alike. `progress(done, total)`."""
+    alike. `progress(done, total)`. `entrances`: where shoppers on foot come in, (floor, x, y), when known: the
+    venue's map does not mark its doors, so the quality report passes none; bench/landing_replay.py
+    `--claim-at-doors` passes a generated mall's street doors (docs/landing-history.md, 2026-12-06)."""
     started = time.perf_counter()
     a = assumptions or LiveAssumptions()
     rng = np.random.default_rng(seed)
@@ -483,10 +507,10 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
         if zone.floor in survey.trees:
-            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkways, zone,
-                                        spot, rng, a, noise_db)
+            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkways, entrances,
+                                        zone, spot, rng, a, noise_db)
         else:
-            outcomes += _misses(zone, spot, first=True)
+            outcomes += _misses(zone.floor, spot, zone.id, first=True)
         if progress is not None:
             progress(done + 1, len(visits))
     hiding.excluded = None

@@ -59,3 +59,26 @@ def test_both_benches_refuse_a_radio_they_cannot_build(capsys):
             main(["--radio", "shadowing=6"])
         assert stopped.value.code == 2
         assert "argument --radio: 'shadowing=6': expected name=value" in capsys.readouterr().err
+
+
+def test_the_claim_at_the_doors_has_its_arrivals_on_foot_join_at_the_malls_street_doors(small_malls, monkeypatch):
+    """`live_estimate(entrances=...)` (the replay's --claim-at-doors): every arrival on foot it simulates joins at one
+    of the doors given; those by car in the car park; the estimate is made as usual."""
+    from portal.tracking import estimate
+
+    mall = small_malls["linear"]
+    nodes = {node.id: node for node in mall.venue.nodes}
+    doors = [(nodes[d].floor, nodes[d].x, nodes[d].y) for d in mall.entrances]
+    places = []
+
+    def recorded(*args, **kwargs):
+        places.append(place := arrival_place(*args, **kwargs))
+        return place
+
+    arrival_place = estimate.arrival_place
+    monkeypatch.setattr(estimate, "arrival_place", recorded)
+    claim = estimate.live_estimate(mall.venue, max_points=12, entrances=doors)
+    assert claim.n_points == 12 and places  # about half the visits join on arrival
+    kinds = {zone.id: zone.kind for zone in mall.venue.zones}
+    for place in places:
+        assert kinds.get(place.zone) == "garage" or (place.floor, place.x, place.y) in doors, place

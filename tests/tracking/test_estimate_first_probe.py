@@ -12,7 +12,15 @@ from fingerprints.geometry import zone_map
 from fingerprints.model import Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.quality import LiveAssumptions, WalkIn
 from fingerprints.training import training_set
-from portal.tracking.estimate import _Survey, _visit, arrival_spot, arrival_zone, spot_in_zone, walkway_spots
+from portal.tracking.estimate import (
+    _Survey,
+    _visit,
+    arrival_place,
+    arrival_spot,
+    arrival_zone,
+    spot_in_zone,
+    walkway_spots,
+)
 from positioning import MISSING_DBM
 
 
@@ -80,6 +88,31 @@ def test_arrivals_come_in_from_the_car_park_at_the_stated_share():
     # a plan without a car park: everyone on foot; with only a car park: everyone there
     assert all(arrival_zone(arrivals[:3], 1.0, rng).kind != "garage" for _ in range(20))
     assert all(arrival_zone(arrivals[3:], 0.0, rng).kind == "garage" for _ in range(20))
+
+
+def test_arrivals_on_foot_join_at_the_entrances_when_they_are_known():
+    """`entrances` (bench/landing_replay.py --claim-at-doors): a shopper on foot joins at one of them, in whatever
+    zone it lies (or none: a street door outside every zone); the car park's arrivals are as before. Without
+    entrances the place is `arrival_zone` then `arrival_spot`, drawn from the same random numbers."""
+    venue = corridor_mall()
+    zones = zone_map(venue)
+    walkways = walkway_spots(WalkIn(venue, np.array([(0, 0.0, 0.0)]), 60.0), zones)
+    arrivals = [venue.zones[0], venue.zones[3]]
+    doors = [(0, 0.5, 4.0), (0, 40.0, -3.0)]  # the corridor's west end; a street door south of the plan
+    rng = np.random.default_rng(11)
+    places = [arrival_place(arrivals, walkways, zones, doors, 0.5, rng) for _ in range(400)]
+    on_foot = [p for p in places if p.zone != "car-park"]
+    assert {(p.floor, p.x, p.y) for p in on_foot} == set(doors)
+    assert {p.zone for p in on_foot} == {"corridor", None}
+    by_car = [p for p in places if p.zone == "car-park"]
+    assert 150 < len(by_car) < 250 and all(zones.zone_at(0, p.x, p.y) == "car-park" for p in by_car)
+    # no entrances: the draw `arrival_zone` and `arrival_spot` make, number for number
+    first, second = np.random.default_rng(12), np.random.default_rng(12)
+    for _ in range(50):
+        place = arrival_place(arrivals, walkways, zones, (), 0.5, first)
+        zone = arrival_zone(arrivals, 0.5, second)
+        assert (place.floor, place.x, place.y, place.zone) == (zone.floor, *arrival_spot(zone, walkways, zones, second),
+                                                               zone.id)
 
 
 def test_a_phone_joining_on_entering_a_zone_is_heard_from_inside_it(demo_map):
