@@ -31,7 +31,9 @@ _PROBES = {"120 s": _l("120 s"), "30 s": _l("30 s"), "the first probe": _l("the 
 _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"),
     _l("crowds, moved fittings and radio changes since the survey"),
-    _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit"),
+    _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
+       "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors: where they "
+       "come in at the doors, the first probe lands more often than claimed)"),
     _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
        "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
     _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
