@@ -821,8 +821,8 @@ CANNOT_KNOW = [
     PHONES_UNKNOWN,
     "crowds, moved fittings and radio changes since the survey",
     "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
-    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors: where they come "
-    "in at the doors, the first probe lands more often than claimed)",
+    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
+    "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)",
     "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
     "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)",
     "the fingerprint between surveyed points (interpolated here from the nearest ones)",

@@ -32,14 +32,22 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"),
     _l("crowds, moved fittings and radio changes since the survey"),
     _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
-       "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors: where they "
-       "come in at the doors, the first probe lands more often than claimed)"),
+       "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
+       "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)"),
     _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
        "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
     _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
     _l("how loud the APs the survey did not hear at a spot are there (drawn below its hearing, from each AP's fall-off "
        "fitted to the survey)"),
 ), strict=True))
+
+
+# A line's English before it changed, as the estimates stored until then hold it (kept live_jobs.KEEP_S): shown as the
+# line reads now, in the page's language (else a stored line would show in English on the zh page).
+_FORMER_LINES = {
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit": CANNOT_KNOW[2],
+}
+_CANNOT_KNOW.update({former: _CANNOT_KNOW[now] for former, now in _FORMER_LINES.items()})
 
 
 def checked_text(assumptions: LiveAssumptions | None = None) -> str:

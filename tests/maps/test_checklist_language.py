@@ -13,7 +13,7 @@ import re
 
 from fingerprints.quality import CANNOT_KNOW, CHECKED, CHECKED_ASSUMED_PHONES, LiveAssumptions, checked_for
 from portal.maps.builds import wait_for_model
-from portal.maps.quality_text import cannot_know_text, checked_text
+from portal.maps.quality_text import _FORMER_LINES, cannot_know_text, checked_text
 
 V = "/console/ops/demo"
 # Names that stay in Latin letters on a Chinese page: file formats, vendors and standards, the product, the
@@ -86,3 +86,16 @@ def test_the_quality_page_says_them_in_chinese(client, ops):
     limits = re.search(r"<p class=\"small\">[^<]*(?:simulated visits|模拟)[^<]*</p>", page)
     assert "bench/landing_replay.py" in checked and english_left(visible_text(checked), set()) == [], checked
     assert limits and english_left(visible_text(limits.group(0)), set()) == [], limits
+
+
+def test_an_estimate_stored_before_a_line_changed_shows_the_line_as_it_reads_now(app):
+    """A stored estimate holds its cannot-know lines in English as they read when it was made (kept for days): a
+    line's former English is said as the line reads now, in Chinese too, not left in English."""
+    for former, now in _FORMER_LINES.items():
+        assert former not in CANNOT_KNOW and now in CANNOT_KNOW
+        for lang in ("en", "zh"):
+            with app.test_request_context(f"/?lang={lang}"):
+                assert cannot_know_text(former) == cannot_know_text(now)
+        with app.test_request_context("/?lang=zh"):
+            assert english_left(cannot_know_text(former), {"WiFi"}) == []
+
