@@ -617,7 +617,8 @@ class _AuditBacklog:
             with self._lock:
                 item = next((waiting for waiting in self._entries if db is None or waiting[0] is db), None)
                 if item is None:
-                    self._writer = None if self._writer is threading.current_thread() else self._writer
+                    if db is None and self._writer is threading.current_thread():  # the writer's round: it ends
+                        self._writer = None
                     return True
             try:
                 AuditLog.write(*item)

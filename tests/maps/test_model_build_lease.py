@@ -26,6 +26,17 @@ def model_step(client) -> str:
     return page.split('<li id="step-model"', 1)[1].split("</li>", 1)[0]
 
 
+def held_build(release: threading.Event, real):
+    """`build_venue_model` that waits for `release` first (the test sees the build running), and fails the build if the
+    test never sets it (rather than handing back False as the model)."""
+
+    def build(venue_map):
+        assert release.wait(120), "the test never released the build"
+        return real(venue_map)
+
+    return build
+
+
 def test_needs_rebuild_goes_by_the_lease():
     now = 1_000_000.0
     lost = {"version": 5, "state": "building", "started": now - 96, "lease": now - 1}
@@ -42,7 +53,7 @@ def test_the_checklist_restarts_a_build_whose_process_is_gone(client, ops, svc, 
     # The restarted fit waits for the test to have seen it building (a quick fit showed "ready" already).
     release = threading.Event()
     real = builds.build_venue_model
-    monkeypatch.setattr(builds, "build_venue_model", lambda venue_map: release.wait(120) and real(venue_map))
+    monkeypatch.setattr(builds, "build_venue_model", held_build(release, real))
     current = svc.venues.current_version("demo")
     started = time.time() - 96
     svc.db.hset(BuildKeys("demo").model_state(), mapping={
@@ -98,7 +109,7 @@ def test_the_lease_is_renewed_while_a_long_fit_runs(app, svc, demo, monkeypatch)
     monkeypatch.setattr(builds, "HEARTBEAT_S", 0.05)
     release = threading.Event()
     real = builds.build_venue_model
-    monkeypatch.setattr(builds, "build_venue_model", lambda venue_map: release.wait(120) and real(venue_map))
+    monkeypatch.setattr(builds, "build_venue_model", held_build(release, real))
     current = svc.venues.current_version("demo")
     assert builds.start_rebuild(app, "demo", current)
     seen: list[float] = []

@@ -94,7 +94,7 @@ def wait_s(store: AccountStore, username: str, ip: str) -> int:
 
 def test_delay_grows_exponentially_and_per_ip(db, owner):
     # Delays of minutes (2 ** 8 and 2 ** 9 s): checked against the clock read around the failures, so a slow machine
-    # only widens the bracket by its own slowness, and 2 ** 7 or 2 ** 10 s stay outside it.
+    # only widens the bracket by its own slowness; 2 ** 7 or 2 ** 10 s stay outside it while that is under 2 minutes.
     store = AccountStore(db)
     for extra in (8, 9):
         ip = f"203.0.113.{extra}"
