@@ -2,7 +2,7 @@
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
                                     [--live-points N] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
-                                    [--frames alike|own-ap] [--feed-up 600] [--assumed-phones]
+                                    [--frames alike|own-ap] [--feed-up 600] [--assumed-phones] [--claim-at-doors]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the phones'
 frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share once a minute with
@@ -344,14 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     replayed_s = time.perf_counter() - t0
     # The claim as the quality page makes it after these shoppers: with their phones once enough were counted
     assumptions = LiveAssumptions() if args.assumed_phones else phones_from_counts(counted)[0]
-    nodes = {node.id: node for node in mall.venue.nodes}
-    doors = [(nodes[d].floor, nodes[d].x, nodes[d].y) for d in mall.entrances] if args.claim_at_doors else []
+    doors = mall.entrance_spots() if args.claim_at_doors else []
     claim = None if args.no_claim else live_estimate(mall.venue, assumptions, max_points=args.live_points,
                                                      entrances=doors)
     if args.json:
         print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
                           "claim": claim.headline() if claim else None, "phones_counted": sum(counted.values()),
                           "claim_assumptions": asdict(claim.assumptions) if claim else None,
+                          "claim_at_doors": bool(doors),
                           "outcomes": [asdict(o) for o in outcomes]}))
         return 0
     print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")

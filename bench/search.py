@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             n_whole = int((model.whole_slot_ >= 0).sum())
             shape = f"{model.row_sums_.size} x {model.n_features_in_}"
             print(f"{name:<28}{shape:>14}{n_whole:>11}{model.whole_columns_.nbytes / 1e6:>10.2f}{len(Q):>9}"
-                  f"{whole_ms:>10.2f}{none_ms:>9.2f}{none_ms / whole_ms:>7.2f}", flush=True)
+                  f"{whole_ms:>10.3f}{none_ms:>9.3f}{none_ms / whole_ms:>7.2f}", flush=True)
     return 0
 
 

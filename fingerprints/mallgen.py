@@ -89,6 +89,12 @@ class GeneratedMall:
     def simulator(self) -> RadioSimulator:
         return RadioSimulator(self.venue, seed=self.seed, wall_losses=self.wall_losses, **self.radio)
 
+    def entrance_spots(self) -> list[tuple[int, float, float]]:
+        """The street doors as (floor, x, y): where the benches' shoppers on foot come in (`live_estimate`'s
+        `entrances`)."""
+        nodes = {node.id: node for node in self.venue.nodes}
+        return [(nodes[door].floor, nodes[door].x, nodes[door].y) for door in self.entrances]
+
 
 class _Builder:
     def __init__(self, rng: np.random.Generator, width: float, height: float) -> None:

@@ -285,7 +285,7 @@ def arrival_zone(arrivals: Sequence, by_car: float, rng: np.random.Generator):
 
 
 @dataclass(frozen=True)
-class _Place:
+class ArrivalPlace:
     """Where a phone joining on arrival joins: a floor, a spot, the zone it lies in (None: in none)."""
     floor: int
     x: float
@@ -294,19 +294,20 @@ class _Place:
 
 
 def arrival_place(arrivals: Sequence, walkways: Mapping[str, list[tuple[float, float]]], zones,
-                  entrances: Sequence[tuple[int, float, float]], by_car: float, rng: np.random.Generator) -> _Place:
+                  entrances: Sequence[tuple[int, float, float]], by_car: float, rng: np.random.Generator
+                  ) -> ArrivalPlace:
     """Where a phone joining the WiFi on arrival joins (`arrival_zone`'s draw): in a car park at a spot on its
     walkways; on foot at one of `entrances` (floor, x, y) when the caller knows where shoppers come in, else at a
     spot on the walkways of a lobby or corridor (`arrival_spot`: the venue's map does not mark its doors)."""
     zone = arrival_zone(arrivals, by_car, rng)
     if zone.kind != "garage" and entrances:
         floor, x, y = entrances[int(rng.integers(len(entrances)))]
-        return _Place(int(floor), float(x), float(y), zones.zone_at(int(floor), float(x), float(y)))
+        return ArrivalPlace(int(floor), float(x), float(y), zones.zone_at(int(floor), float(x), float(y)))
     x, y = arrival_spot(zone, walkways, zones, rng)
-    return _Place(zone.floor, x, y, zone.id)
+    return ArrivalPlace(zone.floor, x, y, zone.id)
 
 
-def _arrival(survey: _Survey, place: _Place, rng: np.random.Generator) -> _Visit:
+def _arrival(survey: _Survey, place: ArrivalPlace, rng: np.random.Generator) -> _Visit:
     """A phone joining the WiFi where shoppers come in or pass (the car park, a lobby, a corridor, a door): a few
     seconds standing at `place`, for the first probe only."""
     here = (place.floor, place.x, place.y)

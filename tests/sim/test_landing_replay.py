@@ -67,8 +67,8 @@ def test_the_claim_at_the_doors_has_its_arrivals_on_foot_join_at_the_malls_stree
     from portal.tracking import estimate
 
     mall = small_malls["linear"]
-    nodes = {node.id: node for node in mall.venue.nodes}
-    doors = [(nodes[d].floor, nodes[d].x, nodes[d].y) for d in mall.entrances]
+    doors = mall.entrance_spots()
+    assert len(doors) == len(mall.entrances) >= 1
     places = []
 
     def recorded(*args, **kwargs):
