@@ -286,7 +286,8 @@ def arrival_zone(arrivals: Sequence, by_car: float, rng: np.random.Generator):
 
 @dataclass(frozen=True)
 class ArrivalPlace:
-    """Where a phone joining on arrival joins: a floor, a spot, the zone it lies in (None: in none)."""
+    """Where a phone joining on arrival joins: a floor, a spot, the zone it lies in (None: in none, e.g. a street door
+    outside every zone, where the mall's home page is the right landing: `_replay_visit` scores it so)."""
     floor: int
     x: float
     y: float
