@@ -101,7 +101,8 @@ def welcome():
     store = accounts()
     try:
         password = _new_password(username)
-        if store.get(username) is None or store.status(username)["disabled"]:
+        account, status = store.get_with_status(username)
+        if account is None or status["disabled"]:
             raise ValueError(_("This account cannot sign in; ask your operator."))
     except ValueError as exc:
         flash(str(exc), "error")

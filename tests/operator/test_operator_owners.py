@@ -78,6 +78,23 @@ def test_invite_link_sets_the_owners_own_password_once(app, client, console, svc
     assert owner.get("/console/owner/demo/").status_code == 200
 
 
+def test_a_link_of_an_account_disabled_since_sets_nothing(app, client, console, svc):
+    """The account disabled while its link is still live (disabling takes the link too, `set_disabled`; this is the
+    flag alone, as a change racing the page would leave it): refused with a message (400), the link left as it was,
+    no password set."""
+    console.login("ops")
+    token = token_of(issued(invite(client, console), "link"))
+    console.logout()
+    store = AccountStore(svc.db)
+    svc.db.hset(store.keys.account("newcafe"), "disabled", "1")
+    owner = app.test_client()
+    refused = set_by_link(owner, token)
+    assert refused.status_code == 400 and "cannot sign in" in text(refused)
+    assert owner.get("/console/welcome?t=" + token).status_code == 200  # not used up
+    assert AccountStore(svc.db).status("newcafe")["pending"]
+    assert sign_in(owner, "newcafe", NEW).status_code != 303
+
+
 @pytest.mark.parametrize("token", ["", "x", "newcafe.", "newcafe." + "A" * 43, "nobody." + "A" * 43, "." * 300])
 def test_bad_or_forged_links_are_404(client, console, token):
     console.login("ops")
