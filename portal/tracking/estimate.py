@@ -428,28 +428,49 @@ def _misses(floor: int, spot: tuple[float, float], zone: str | None, first: bool
     return [_Outcome(k, False, False, math.nan, (floor, *spot), zone) for k in kinds]
 
 
-def _surveyed_visit(model: VenueModel, survey: _Survey, walk_in: WalkIn, hiding: LeaveOutPositioner,
-                    ap_xy: np.ndarray, feed: Callable[[np.random.Generator], list], arrivals: list,
-                    walkways: Mapping[str, list[tuple[float, float]]], entrances: Sequence[tuple[int, float, float]],
-                    zone, spot: tuple[float, float], rng: np.random.Generator, a: LiveAssumptions, noise_db: float
-                    ) -> list[_Outcome]:
+@dataclass
+class _EstimateRun:
+    """What every visit of one `live_estimate` shares: the model (its positioner hides the reference points near a
+    spot), the survey and walk-in built from the map, the APs' places and report schedule draw, where shoppers join
+    on arrival, the assumptions and the readings' noise."""
+    model: VenueModel
+    survey: _Survey
+    walk_in: WalkIn
+    hiding: LeaveOutPositioner
+    ap_xy: np.ndarray
+    feed: Callable[[np.random.Generator], list]  # a report schedule per visit (`_feed`)
+    arrivals: list  # the transit zones a phone joining on arrival joins in (`arrival_place`)
+    walkways: Mapping[str, list[tuple[float, float]]]
+    entrances: Sequence[tuple[int, float, float]]
+    a: LiveAssumptions
+    noise_db: float
+
+    def replay(self, visit: _Visit, schedule, rng: np.random.Generator) -> list[_Outcome]:
+        return _replay_visit(self.model, self.ap_xy, visit, schedule, rng, self.a, self.noise_db)
+
+    def hide_near(self, floor: int, x: float, y: float) -> None:
+        """The reference points within `hidden_m` of the spot hidden from the model (the spot's fingerprint is made
+        of them)."""
+        self.hiding.excluded = self.survey.near(floor, x, y, self.a.hidden_m)
+
+
+def _surveyed_visit(run: _EstimateRun, zone, spot: tuple[float, float], rng: np.random.Generator) -> list[_Outcome]:
     """One visit to a zone on a surveyed floor, through the live path (and its arrival, if it joined there:
-    `arrival_place`). `feed(rng)`: the APs' report schedule this visit meets (one draw per visit: see `_feed`)."""
+    `arrival_place`), meeting one draw of the APs' report schedule (`_feed`)."""
     out: list[_Outcome] = []
-    schedule = feed(rng)
-    # the reference points around the spot make its fingerprint; `hidden_m` of them are hidden from the model
-    hiding.excluded = survey.near(zone.floor, *spot, a.hidden_m)
-    visit = _visit(walk_in, survey, zone, spot, rng, a, model.zones)
-    if visit.joins == 0 and arrivals:  # joined on arrival: the first probe is where it came in
+    schedule = run.feed(rng)
+    run.hide_near(zone.floor, *spot)
+    visit = _visit(run.walk_in, run.survey, zone, spot, rng, run.a, run.model.zones)
+    if visit.joins == 0 and run.arrivals:  # joined on arrival: the first probe is where it came in
         visit.first_probe = False
-        there = arrival_place(arrivals, walkways, model.zones, entrances, a.arrive_by_car, rng)
-        if there.floor in survey.trees:
-            hiding.excluded = survey.near(there.floor, there.x, there.y, a.hidden_m)
-            out += _replay_visit(model, ap_xy, _arrival(survey, there, rng), schedule, rng, a, noise_db)
-            hiding.excluded = survey.near(zone.floor, *visit.where[-1][1:], a.hidden_m)
+        there = arrival_place(run.arrivals, run.walkways, run.model.zones, run.entrances, run.a.arrive_by_car, rng)
+        if there.floor in run.survey.trees:
+            run.hide_near(there.floor, there.x, there.y)
+            out += run.replay(_arrival(run.survey, there, rng), schedule, rng)
+            run.hide_near(zone.floor, *visit.where[-1][1:])
         else:  # came in on a floor with no reference point: that first probe is a miss too
             out += _misses(there.floor, (there.x, there.y), there.zone, first=True)[:1]
-    return out + _replay_visit(model, ap_xy, visit, schedule, rng, a, noise_db)
+    return out + run.replay(visit, schedule, rng)
 
 
 def _feed(venue: VenueMap, ap_ids: Sequence[str], meraki_share: float
@@ -504,13 +525,13 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise
     noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
     arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3]
-    walkways = walkway_spots(walk_in, model.zones)
+    run = _EstimateRun(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkway_spots(walk_in, model.zones),
+                       entrances, a, noise_db)
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
         if zone.floor in survey.trees:
-            outcomes += _surveyed_visit(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkways, entrances,
-                                        zone, spot, rng, a, noise_db)
+            outcomes += _surveyed_visit(run, zone, spot, rng)
         else:
             outcomes += _misses(zone.floor, spot, zone.id, first=True)
         if progress is not None:
