@@ -156,8 +156,7 @@ def enable(username: str) -> None:
 def list_users() -> None:
     """Every account: name, role, venue (an operator's further venues after it, comma-separated), zones, state."""
     store = _store()
-    for account in store.all():
-        status = store.status(account.username)
+    for account, status in store.all_with_status():
         state = next((label for flag, label in (("disabled", "disabled"), ("demo", "demo password"),
                                                  ("pending", "invited"), ("must_change", "must change password"))
                       if status[flag]), "active")

@@ -31,10 +31,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 def _venue_owners(venue: str) -> list[dict]:
     store, links = AccountStore(services().db), PasswordLinks(services().db)
     out = []
-    for account in store.all():
+    for account, status in store.all_with_status():
         if account.role == "owner" and account.venue == venue:
-            out.append({"account": account, "status": store.status(account.username),
-                        "link": links.live(account.username)})
+            out.append({"account": account, "status": status, "link": links.live(account.username)})
     return out
 
 

@@ -25,6 +25,26 @@ def login(client, username, password, ip="10.1.1.1", base_url="http://localhost"
 
 
 
+def test_every_account_with_its_status_in_one_read_is_what_get_and_status_say(db, owner):
+    """`all_with_status` (the owners page, `flask users list`): each account and its flags as `get` and `status` give
+    them one by one, in name order; a name whose hash is gone is left out, as `get` leaves it."""
+    store = AccountStore(db)
+    store.create("invited", None, "owner", "demo", ("kopi",))
+    store.create("initial", GOOD + "1", "owner", "demo", must_change=True)
+    store.create("gone-off", GOOD + "2", "operator", "demo")
+    store.set_disabled("gone-off")
+    db.sadd(store.keys.usernames(), "vanished")  # listed, no hash
+    listed = store.all_with_status()
+    names = [account.username for account, _ in listed]
+    assert names == sorted(names) and {"invited", "initial", "gone-off", owner} <= set(names)
+    assert "vanished" not in names and len(names) == db.scard(store.keys.usernames()) - 1
+    for account, status in listed:
+        assert account == store.get(account.username) and status == store.status(account.username)
+    flags = {account.username: {flag for flag, on in status.items() if on} for account, status in listed}
+    assert flags["invited"] == {"pending"} and flags["initial"] == {"must_change"} and flags["gone-off"] == {"disabled"}
+    assert store.all() == [account for account, _ in listed]
+
+
 def test_the_suite_hashes_with_the_cheap_profile():
     """conftest.py sets ARGON2_PROFILE=test before anything imports portal.auth (its hasher is chosen at import):
     set after, every login of the suite verified with the production profile, ~0.13 s each on the 2-core CI."""
