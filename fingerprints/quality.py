@@ -817,12 +817,15 @@ def configuration_note(positioner: Mapping[str, object]) -> str | None:
 
 
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"
+# Named: the quality page maps this line's former English to it (portal/maps/quality_text.py, _FORMER_LINES)
+WHERE_SHOPPERS_ARE = (
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
+    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
+    "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)")
 CANNOT_KNOW = [
     PHONES_UNKNOWN,
     "crowds, moved fittings and radio changes since the survey",
-    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
-    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
-    "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)",
+    WHERE_SHOPPERS_ARE,
     "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
     "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)",
     "the fingerprint between surveyed points (interpolated here from the nearest ones)",

@@ -15,6 +15,7 @@ from fingerprints.quality import (
     CHECK_RATES,
     CHECK_SEEDS,
     CHECK_VISITS,
+    WHERE_SHOPPERS_ARE,
     ChartWords,
     LiveAssumptions,
     check_differences,
@@ -45,7 +46,7 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
 # A line's English before it changed, as the estimates stored until then hold it (kept live_jobs.KEEP_S): shown as the
 # line reads now, in the page's language (else a stored line would show in English on the zh page).
 _FORMER_LINES = {
-    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit": CANNOT_KNOW[2],
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit": WHERE_SHOPPERS_ARE,
 }
 _CANNOT_KNOW.update({former: _CANNOT_KNOW[now] for former, now in _FORMER_LINES.items()})
 
