@@ -2,7 +2,7 @@
 
     python bench/landing_replay.py [--seed 4242] [--shape linear|ring] [--shoppers 30] [--zones 2-2] [--json]
                                     [--live-points N] [--no-claim] [--ap-miss 0.3] [--no-reach] [--tick 2]
-                                    [--frames alike|own-ap] [--feed-up 600] [--assumed-phones] [--claim-at-doors]
+                                    [--frames alike|own-ap] [--feed-up 600] [--assumed-phones] [--claim-unmarked]
 
 What bench/landing.py drives through gunicorn and the store, this replays in memory, step for step: the phones'
 frames (60% of seconds), the APs' report schedule (native batches every 3-6 s, a Meraki share once a minute with
@@ -43,6 +43,7 @@ from bench.landing import add_radio_option, claim_lines, make_shoppers, phones_l
 from core.settings import Settings  # noqa: E402
 from fingerprints.geometry import zone_map  # noqa: E402
 from fingerprints.mallgen import generate_mall  # noqa: E402
+from fingerprints.model import VenueMap  # noqa: E402
 from fingerprints.quality import LiveAssumptions  # noqa: E402
 from fingerprints.simulator import ap_outage, report_schedule  # noqa: E402
 from portal.tracking.estimate import PhoneReplay, live_estimate, on_group_page  # noqa: E402
@@ -325,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feed-up", type=float, default=FEED_UP_S,
                         help="seconds the APs had reported before the first shopper came (APs silent for "
                              f"{SILENT_AFTER_S:.0f} s are left out of the live model; -1: never)")
-    parser.add_argument("--claim-at-doors", action="store_true",
-                        help="the claim's shoppers who join on arriving on foot join at the mall's street doors, "
-                             "where the replay's come in (the quality report's, at a spot of a lobby or corridor: "
-                             "the venue's map does not mark its doors)")
+    parser.add_argument("--claim-unmarked", action="store_true",
+                        help="the claim on the mall's map without its entrances marked, as a venue whose operator "
+                             "marked none (its shoppers on foot then join along the lobbies and corridors, not at "
+                             "the street doors where the replay's come in)")
     parser.add_argument("--tick", type=int, default=2,
                         help="the tracker's period in simulated seconds (reports and probes go second by second)")
     args = parser.parse_args(argv)
@@ -344,14 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     replayed_s = time.perf_counter() - t0
     # The claim as the quality page makes it after these shoppers: with their phones once enough were counted
     assumptions = LiveAssumptions() if args.assumed_phones else phones_from_counts(counted)[0]
-    doors = mall.entrance_spots() if args.claim_at_doors else []
-    claim = None if args.no_claim else live_estimate(mall.venue, assumptions, max_points=args.live_points,
-                                                     entrances=doors)
+    claimed = without_entrances(mall.venue) if args.claim_unmarked else mall.venue
+    doors = claimed.entrance_spots()
+    claim = None if args.no_claim else live_estimate(claimed, assumptions, max_points=args.live_points)
     if args.json:
         print(json.dumps({"seed": args.seed, "shape": mall.shape, "landing": s,
                           "claim": claim.headline() if claim else None, "phones_counted": sum(counted.values()),
                           "claim_assumptions": asdict(claim.assumptions) if claim else None,
-                          "claim_at_doors": bool(doors),
+                          "claim_entrances": len(doors),
                           "outcomes": [asdict(o) for o in outcomes]}))
         return 0
     print(f"replay seed {args.seed} ({mall.shape}), {args.shoppers} shoppers, {replayed_s:.0f} s")
@@ -364,9 +365,17 @@ def main(argv: list[str] | None = None) -> int:
     if claim is not None:
         print("\n".join(claim_lines(claim.headline(), s)) + f"  ({claim.n_points} visits, {claim.seconds:.0f} s)")
         print(phones_line(claim.assumptions, sum(counted.values())))
-        if doors:
-            print(f"  the claim's arrivals on foot: at the mall's {len(doors)} street doors (--claim-at-doors)")
+        print(f"  the claim's arrivals on foot: at the {len(doors)} entrances the map marks" if doors else
+              "  the claim's arrivals on foot: along the lobbies and corridors (the map marks no entrance)")
     return 0
+
+
+def without_entrances(venue: VenueMap) -> VenueMap:
+    """A copy of `venue` whose walkway nodes mark no entrance."""
+    plain = venue.copy()
+    for node in plain.nodes:
+        node.entrance = False
+    return plain
 
 
 if __name__ == "__main__":

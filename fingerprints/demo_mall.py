@@ -13,6 +13,9 @@ from fingerprints.simulator import RadioSimulator
 
 WIDTH_M, HEIGHT_M = 120.0, 60.0
 DOOR_M = 4.0
+# The street doors: (level, x, y) on the outline, a DOOR_M gap in its wall, a walkway node marked as an entrance
+# just inside (the atrium's south front, where shoppers on foot come in; drivers come in from the car park)
+STREET_DOORS = [(0, 60.0, HEIGHT_M)]
 
 # (id, name, name_zh, floor, x0, y0, x1, y1, kind)
 ZONES = [
@@ -89,13 +92,24 @@ def _doors() -> list[tuple[int, tuple[float, float]]]:
             for (ax, ay, bx, by), outer in _wall_segments(level) if not outer]
 
 
+def _street_door_on(level: int, piece: tuple[float, float, float, float]) -> tuple[float, float] | None:
+    """The street door lying on an outer wall piece, if any."""
+    ax, ay, bx, by = piece
+    for door_level, x, y in STREET_DOORS:
+        on = (ax == bx == x and min(ay, by) < y < max(ay, by)) or (ay == by == y and min(ax, bx) < x < max(ax, bx))
+        if door_level == level and on:
+            return x, y
+    return None
+
+
 def _floor_walls(level: int) -> list[tuple[float, float, float, float]]:
     walls = []
     for (ax, ay, bx, by), outer in _wall_segments(level):
-        if outer:
+        door = _street_door_on(level, (ax, ay, bx, by))
+        if outer and door is None:
             walls.append((ax, ay, bx, by))
             continue
-        mx, my = (ax + bx) / 2, (ay + by) / 2
+        mx, my = door or ((ax + bx) / 2, (ay + by) / 2)
         half = DOOR_M / 2
         if ax == bx:
             walls += [(ax, ay, ax, my - half), (ax, my + half, ax, by)]
@@ -155,6 +169,12 @@ def _walk_graph(floors: list[Floor]) -> tuple[list[WalkNode], list[WalkEdge]]:
         door = f"door{level}-{x:g}-{y:g}"
         nodes.append(WalkNode(id=door, floor=level, x=x, y=y))
         link(door, level, x, y)
+    for level, x, y in STREET_DOORS:  # a metre inside the outline, in the zone the door opens into
+        inside_x = min(max(x, 1.0), WIDTH_M - 1.0)
+        inside_y = min(max(y, 1.0), HEIGHT_M - 1.0)
+        door = f"street{level}-{x:g}-{y:g}"
+        nodes.append(WalkNode(id=door, floor=level, x=inside_x, y=inside_y, entrance=True))
+        link(door, level, inside_x, inside_y)
     for cid, x, y, kind, direction in CONNECTORS:
         for level in (0, 1):
             nodes.append(WalkNode(id=f"{cid}-{level}", floor=level, x=x, y=y))

@@ -201,12 +201,22 @@ def delete_zone(m: VenueMap, zone_id: str) -> None:
 # -- walkway graph --------------------------------------------------------------------------------------
 
 
-def add_node(m: VenueMap, node_id: str, level: int, x: float, y: float) -> None:
+def add_node(m: VenueMap, node_id: str, level: int, x: float, y: float, entrance: bool = False) -> None:
+    """A walkway node; ENTRANCE: shoppers on foot come in here from outside (a street or transit door)."""
     if not ID_RE.match(node_id):
         raise EditError(N_("Node id: lower-case letters, digits, - and _, at most 48."))
     if any(n.id == node_id for n in m.nodes):
         raise EditError(N_("Node %(n)s already exists."), n=node_id)
-    m.nodes.append(WalkNode(id=node_id, floor=_floor(m, level).level, x=_measure(x, "x"), y=_measure(y, "y")))
+    m.nodes.append(WalkNode(id=node_id, floor=_floor(m, level).level, x=_measure(x, "x"), y=_measure(y, "y"),
+                            entrance=bool(entrance)))
+
+
+def set_entrance(m: VenueMap, node: str, clear: bool = False) -> None:
+    """Mark walkway node NODE as an entrance, where shoppers on foot come in from outside; CLEAR unmarks it."""
+    found = next((n for n in m.nodes if n.id == node), None)
+    if found is None:
+        raise EditError(N_("There is no node %(n)s."), n=repr(str(node)[:48]))
+    found.entrance = not clear
 
 
 def add_edge(m: VenueMap, a: str, b: str, kind: str = "walk", oneway: bool = False) -> None:
@@ -374,7 +384,7 @@ def add_sample(m: VenueMap, sample: dict) -> None:
 
 EDITS: dict[str, Callable[..., Any]] = {f.__name__: f for f in (
     add_floor, set_plan_image, rescale_floor, place_ap, place_aps, delete_ap, add_zone, delete_zone, add_node,
-    add_edge, delete_walkway, replace_walkways, merge_imported, replace_samples, add_sample,
+    set_entrance, add_edge, delete_walkway, replace_walkways, merge_imported, replace_samples, add_sample,
 )}
 
 

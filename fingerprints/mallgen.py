@@ -89,12 +89,6 @@ class GeneratedMall:
     def simulator(self) -> RadioSimulator:
         return RadioSimulator(self.venue, seed=self.seed, wall_losses=self.wall_losses, **self.radio)
 
-    def entrance_spots(self) -> list[tuple[int, float, float]]:
-        """The street doors as (floor, x, y): where the benches' shoppers on foot come in (`live_estimate`'s
-        `entrances`)."""
-        nodes = {node.id: node for node in self.venue.nodes}
-        return [(nodes[door].floor, nodes[door].x, nodes[door].y) for door in self.entrances]
-
 
 class _Builder:
     def __init__(self, rng: np.random.Generator, width: float, height: float) -> None:
@@ -506,6 +500,8 @@ def generate_mall(seed: int, shape: str | None = None, *, survey_step_m: float =
         elif u.kind == "garage":  # a car park is a place shoppers look up (停车, parking), as the demo mall's is
             shops.append(Shop(id=u.id, name=u.name, name_zh=u.name, category="parking", floor=u.floor,
                               x=(x0 + x1) / 2, y=(y0 + y1) / 2, zone=u.id))
+    for node in b.nodes:  # the plan marks its street doors, as an operator would (where the benches' shoppers walk in)
+        node.entrance = node.id in street
     venue = VenueMap(id=venue_id or f"gen{seed}", name=f"Generated {shape} mall {seed}",
                      name_zh=f"生成商场 {seed}", floors=floors, aps=b.aps, zones=zones, shops=shops,
                      nodes=b.nodes, edges=b.edges)

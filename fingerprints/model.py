@@ -81,6 +81,9 @@ class WalkNode:
     floor: int
     x: float
     y: float
+    # Where shoppers on foot come in from outside (a street or transit door): the quality report's live estimate
+    # starts on-foot arrivals here (portal.tracking.estimate.arrival_place); IMDF's exterior pedestrian openings.
+    entrance: bool = False
 
 
 @dataclass
@@ -126,6 +129,10 @@ class VenueMap:
     # Where the plan's (0, 0) corner lies on Earth: {"lon", "lat", "rotation_deg"} (fingerprints.imdf.Origin),
     # known once the plan came from IMDF; AP lists in lon/lat are placed with it. Empty: not known.
     origin: dict[str, float] = field(default_factory=dict)
+
+    def entrance_spots(self) -> list[tuple[int, float, float]]:
+        """The walkway nodes marked as entrances, as (floor, x, y)."""
+        return [(node.floor, node.x, node.y) for node in self.nodes if node.entrance]
 
     def floor(self, level: int) -> Floor:
         for floor in self.floors:

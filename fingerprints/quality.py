@@ -817,15 +817,20 @@ def configuration_note(positioner: Mapping[str, object]) -> str | None:
 
 
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"
-# Named: the quality page maps this line's former English to it (portal/maps/quality_text.py, _FORMER_LINES)
+# Named: the quality page maps former lines' English to them (portal/maps/quality_text.py, _FORMER_LINES), and an
+# estimate says one of the two, as its map marks entrances or not (`cannot_know`)
 WHERE_SHOPPERS_ARE = (
     "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
-    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
-    "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)")
+    "arriving on foot are placed at the entrances the map marks, those arriving by car in the car park)")
+WHERE_SHOPPERS_ARE_UNMARKED = (
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (the map marks no "
+    "entrance, so those joining on arriving on foot are placed along the lobbies and corridors; on simulated malls "
+    "that read the first probe about 5 points low: mark the street doors as entrances on the walkways)")
 CANNOT_KNOW = [
     PHONES_UNKNOWN,
     "crowds, moved fittings and radio changes since the survey",
     WHERE_SHOPPERS_ARE,
+    WHERE_SHOPPERS_ARE_UNMARKED,
     "how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
     "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)",
     "the fingerprint between surveyed points (interpolated here from the nearest ones)",
@@ -834,9 +839,13 @@ CANNOT_KNOW = [
 ]
 
 
-def cannot_know(a: LiveAssumptions) -> list[str]:
-    """CANNOT_KNOW for an estimate made under `a`: the phones' line left out once they were measured."""
-    return [line for line in CANNOT_KNOW if not (a.phones_measured and line == PHONES_UNKNOWN)]
+def cannot_know(a: LiveAssumptions, entrances_marked: bool) -> list[str]:
+    """CANNOT_KNOW for an estimate made under `a` on a map that marks entrances or not: the phones' line left out
+    once they were measured, and the one of the two lines on where shoppers come in that does not apply."""
+    left_out = {WHERE_SHOPPERS_ARE_UNMARKED if entrances_marked else WHERE_SHOPPERS_ARE}
+    if a.phones_measured:
+        left_out.add(PHONES_UNKNOWN)
+    return [line for line in CANNOT_KNOW if line not in left_out]
 
 
 class WalkIn:

@@ -110,8 +110,8 @@ def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
 
 
 # The console's single edits, as commands generated from fingerprints.edits (one map version each).
-CONSOLE_EDITS = ("add_floor", "place_ap", "delete_ap", "add_zone", "delete_zone", "add_node", "add_edge",
-                 "delete_walkway", "rescale_floor")
+CONSOLE_EDITS = ("add_floor", "place_ap", "delete_ap", "add_zone", "delete_zone", "add_node", "set_entrance",
+                 "add_edge", "delete_walkway", "rescale_floor")
 OPTION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "float | None": float}
 # Options with a closed set of values: --help lists them and a typo is refused naming them.
 OPTION_CHOICES = {("add_edge", "kind"): edits.EDGE_KINDS}

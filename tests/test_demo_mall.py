@@ -102,3 +102,16 @@ def test_the_demo_shops_read_in_chinese_on_zh_pages(client, demo):
     zh = client.get("/v/demo/shop/kopi?lang=zh").get_data(as_text=True)
     assert "单一产地咖啡和咖椰吐司。" in zh and "Single-origin" not in zh
     assert "Single-origin coffee and kaya toast." in client.get("/v/demo/shop/kopi?lang=en").get_data(as_text=True)
+
+
+def test_the_demo_mall_marks_its_street_door_as_an_entrance(demo_map):
+    """The atrium's south front has a gap in the outline's wall and a walkway node just inside it, marked as an
+    entrance (where the quality report's shoppers on foot come in) and linked to the walkways."""
+    (floor, x, y), = demo_map.entrance_spots()
+    door = next(n for n in demo_map.nodes if n.entrance)
+    assert (floor, x, y) == (0, 60.0, 59.0)
+    assert any(door.id in (e.a, e.b) for e in demo_map.edges)
+    south = [w for w in demo_map.floor(0).walls if w[1] == w[3] == 60.0]
+    covered = sum(abs(w[2] - w[0]) for w in south)
+    assert covered == pytest.approx(120.0 - 4.0)  # the outline less the door's 4 m
+    assert not any(min(w[0], w[2]) < 60.0 < max(w[0], w[2]) for w in south)

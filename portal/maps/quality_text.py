@@ -15,7 +15,7 @@ from fingerprints.quality import (
     CHECK_RATES,
     CHECK_SEEDS,
     CHECK_VISITS,
-    WHERE_SHOPPERS_ARE,
+    WHERE_SHOPPERS_ARE_UNMARKED,
     ChartWords,
     LiveAssumptions,
     check_differences,
@@ -33,8 +33,10 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"),
     _l("crowds, moved fittings and radio changes since the survey"),
     _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
-       "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
-       "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)"),
+       "arriving on foot are placed at the entrances the map marks, those arriving by car in the car park)"),
+    _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (the map marks no "
+       "entrance, so those joining on arriving on foot are placed along the lobbies and corridors; on simulated malls "
+       "that read the first probe about 5 points low: mark the street doors as entrances on the walkways)"),
     _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
        "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
     _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
@@ -46,7 +48,12 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
 # A line's English before it changed, as the estimates stored until then hold it (kept live_jobs.KEEP_S): shown as the
 # line reads now, in the page's language (else a stored line would show in English on the zh page).
 _FORMER_LINES = {
-    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit": WHERE_SHOPPERS_ARE,
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit":
+        WHERE_SHOPPERS_ARE_UNMARKED,
+    "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
+    "arriving on foot are placed along the lobbies and corridors, as the map does not mark its doors; on simulated "
+    "malls whose shoppers came in at the street doors, the first probe landed more often than claimed)":
+        WHERE_SHOPPERS_ARE_UNMARKED,
 }
 _CANNOT_KNOW.update({former: _CANNOT_KNOW[now] for former, now in _FORMER_LINES.items()})
 

@@ -298,8 +298,8 @@ def arrival_place(arrivals: Sequence, walkways: Mapping[str, list[tuple[float, f
                   entrances: Sequence[tuple[int, float, float]], by_car: float, rng: np.random.Generator
                   ) -> ArrivalPlace:
     """Where a phone joining the WiFi on arrival joins (`arrival_zone`'s draw): in a car park at a spot on its
-    walkways; on foot at one of `entrances` (floor, x, y) when the caller knows where shoppers come in, else at a
-    spot on the walkways of a lobby or corridor (`arrival_spot`: the venue's map does not mark its doors)."""
+    walkways; on foot at one of `entrances` (floor, x, y) when the map marks where shoppers come in, else at a
+    spot on the walkways of a lobby or corridor (`arrival_spot`)."""
     zone = arrival_zone(arrivals, by_car, rng)
     if zone.kind != "garage" and entrances:
         floor, x, y = entrances[int(rng.integers(len(entrances)))]
@@ -494,12 +494,12 @@ VISITS_PER_ZONE = 4  # at most this many per dwell zone by default (a small venu
 
 
 def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *, max_points: int | None = None,
-                  seed: int = 0, progress=None, entrances: Sequence[tuple[int, float, float]] = ()) -> LiveEstimate:
+                  seed: int = 0, progress=None) -> LiveEstimate:
     """Estimated live landing accuracy of the venue's map, through the live path (see the module docstring):
     `max_points` simulated visits (default VISITS, at most VISITS_PER_ZONE per dwell zone), to the dwell zones
-    alike. `progress(done, total)`. `entrances`: where shoppers on foot come in, (floor, x, y), when known: the
-    venue's map does not mark its doors, so the quality report passes none; bench/landing_replay.py
-    `--claim-at-doors` passes a generated mall's street doors (docs/landing-history.md, 2026-12-06)."""
+    alike. `progress(done, total)`. Shoppers on foot come in at the walkway nodes the map marks as entrances
+    (`VenueMap.entrance_spots`), or, where it marks none, at spots along its lobbies and corridors (which read the
+    first probe 4.7 points low on four simulated malls: docs/landing-history.md, 2026-12-06)."""
     started = time.perf_counter()
     a = assumptions or LiveAssumptions()
     rng = np.random.default_rng(seed)
@@ -526,7 +526,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
     arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3]
     run = _EstimateRun(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkway_spots(walk_in, model.zones),
-                       entrances, a, noise_db)
+                       venue.entrance_spots(), a, noise_db)
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
@@ -570,7 +570,7 @@ def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, no
         by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(by_kind.items())},
         by_zone={z: (len(v), float(np.mean([r for r, _ in v])), float(np.mean([e for _, e in v])))
                  for z, v in by_zone.items()},
-        assumptions=a, cannot_know=cannot_know(a), first_zone_rate=rate("first"),
+        assumptions=a, cannot_know=cannot_know(a, bool(venue.entrance_spots())), first_zone_rate=rate("first"),
         first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
         group_rates=(rate("first", "grouped"), rate("30s", "grouped"), rate("120s", "grouped")),
         errors_at=[(*o.where, o.error_m) for o in settled if not math.isnan(o.error_m)])

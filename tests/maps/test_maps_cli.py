@@ -178,3 +178,23 @@ def test_map_commands_are_audited_as_the_command_line(cli, svc, tmp_path):
     assert [e["action"] for e in reversed(entries)] == ["samples.import", "add.floor", "draft.apply", "map.rollback"]
     assert {e["user"] for e in entries} == {"cli"}, entries
 
+
+
+def test_map_edit_marks_and_unmarks_an_entrance(cli, svc):
+    """`map-edit add-node --entrance` and `map-edit set-entrance [--clear]`: a walkway node where shoppers on foot come
+    in (the quality report's claim starts their visits there); a node that does not exist is refused, nothing kept."""
+    before = svc.venues.get_map("demo")
+    added = cli("map-edit", "add-node", "demo", "--node-id", "north-door", "--level", "0", "--x", "60", "--y", "1",
+                "--entrance")
+    assert added.exit_code == 0, added.output
+    assert (0, 60.0, 1.0) in svc.venues.get_map("demo").entrance_spots()
+    spot = next((n.floor, n.x, n.y) for n in before.nodes if not n.entrance)
+    node = next(n.id for n in before.nodes if not n.entrance)
+    assert cli("map-edit", "set-entrance", "demo", "--node", node).exit_code == 0
+    assert spot in svc.venues.get_map("demo").entrance_spots()
+    assert cli("map-edit", "set-entrance", "demo", "--node", node, "--clear").exit_code == 0
+    assert spot not in svc.venues.get_map("demo").entrance_spots()
+    version = svc.venues.get_map("demo").version
+    refused = cli("map-edit", "set-entrance", "demo", "--node", "no-such-node")
+    assert refused.exit_code != 0 and "There is no node 'no-such-node'" in refused.output
+    assert svc.venues.get_map("demo").version == version

@@ -4,6 +4,7 @@ import pytest
 
 from bench import landing, landing_replay
 from bench.landing_replay import FEED_UP_S, SILENT_AFTER_S, replay, summary
+from fingerprints.quality import WHERE_SHOPPERS_ARE, WHERE_SHOPPERS_ARE_UNMARKED
 from fingerprints.simulator import ap_outage
 
 
@@ -61,14 +62,16 @@ def test_both_benches_refuse_a_radio_they_cannot_build(capsys):
         assert "argument --radio: 'shadowing=6': expected name=value" in capsys.readouterr().err
 
 
-def test_the_claim_at_the_doors_has_its_arrivals_on_foot_join_at_the_malls_street_doors(small_malls, monkeypatch):
-    """`live_estimate(entrances=...)` (the replay's --claim-at-doors): every arrival on foot it simulates joins at one
-    of the doors given; those by car in the car park; the estimate is made as usual."""
+def test_the_claim_has_its_arrivals_on_foot_join_at_the_entrances_the_map_marks(small_malls, monkeypatch):
+    """A generated mall's map marks its street doors as entrances: every arrival on foot the claim simulates joins
+    at one of them; those by car in the car park; the estimate is made as usual and says where it placed them.
+    Without the marks (the replay's --claim-unmarked) it says that too."""
     from portal.tracking import estimate
 
     mall = small_malls["linear"]
-    doors = mall.entrance_spots()
-    assert len(doors) == len(mall.entrances) >= 1
+    nodes = {node.id: node for node in mall.venue.nodes}
+    doors = mall.venue.entrance_spots()
+    assert sorted(doors) == sorted({(nodes[d].floor, nodes[d].x, nodes[d].y) for d in mall.entrances}) and doors
     places = []
 
     def recorded(*args, **kwargs):
@@ -77,8 +80,16 @@ def test_the_claim_at_the_doors_has_its_arrivals_on_foot_join_at_the_malls_stree
 
     arrival_place = estimate.arrival_place
     monkeypatch.setattr(estimate, "arrival_place", recorded)
-    claim = estimate.live_estimate(mall.venue, max_points=12, entrances=doors)
+    claim = estimate.live_estimate(mall.venue, max_points=12)
     assert claim.n_points == 12 and places  # about half the visits join on arrival
     kinds = {zone.id: zone.kind for zone in mall.venue.zones}
     for place in places:
         assert kinds.get(place.zone) == "garage" or (place.floor, place.x, place.y) in doors, place
+    assert WHERE_SHOPPERS_ARE in claim.cannot_know and WHERE_SHOPPERS_ARE_UNMARKED not in claim.cannot_know
+    places.clear()
+    plain = landing_replay.without_entrances(mall.venue)
+    assert plain.entrance_spots() == [] and mall.venue.entrance_spots() == doors  # the mall's own map untouched
+    unmarked = estimate.live_estimate(plain, max_points=12)
+    assert WHERE_SHOPPERS_ARE_UNMARKED in unmarked.cannot_know and WHERE_SHOPPERS_ARE not in unmarked.cannot_know
+    on_foot = [(p.floor, p.x, p.y) for p in places if kinds.get(p.zone) != "garage"]
+    assert on_foot and set(on_foot) - set(doors)  # along the lobbies and corridors, not only at the doors

@@ -91,7 +91,7 @@ def test_arrivals_come_in_from_the_car_park_at_the_stated_share():
 
 
 def test_arrivals_on_foot_join_at_the_entrances_when_they_are_known():
-    """`entrances` (bench/landing_replay.py --claim-at-doors): a shopper on foot joins at one of them, in whatever
+    """`entrances` (those the map marks, `VenueMap.entrance_spots`): a shopper on foot joins at one of them, in whatever
     zone it lies (or none: a street door outside every zone); the car park's arrivals are as before. Without
     entrances the place is `arrival_zone` then `arrival_spot`, drawn from the same random numbers."""
     venue = corridor_mall()
