@@ -18,8 +18,9 @@ Mapping (our model -> IMDF):
 IMDF has no feature type for WiFi access points, walls or a routing graph, so these travel in extension
 files next to the standard ones (declared in the manifest's `extensions`, ignored by other tools):
 `mallportal_venue.geojson` (plan origin and projection, floor sizes and plans, our ids and zone kinds),
-`mallportal_walls.geojson`, `mallportal_aps.geojson` and `mallportal_walkways.geojson`. Standard
-features carry only the properties the standard defines.
+`mallportal_walls.geojson`, `mallportal_aps.geojson` and `mallportal_walkways.geojson` (its walknodes carry
+`"entrance": true` where shoppers on foot come in, left out where false; null reads false, any other value is
+refused naming the feature). Standard features carry only the properties the standard defines.
 
 Coordinates: IMDF is WGS84 lon/lat; our plans are metres, x to the right and y *down* the plan from its
 top-left corner (0, 0). The export places that corner at an `Origin` (lon/lat, plan rotation clockwise

@@ -303,7 +303,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
                                                             "level_id")))
                 continue
             x, y = origin.to_plan(*geom["coordinates"][:2])
-            nodes.append(WalkNode(id=props["node_id"], floor=level, x=x, y=y))
+            nodes.append(WalkNode(id=props["node_id"], floor=level, x=x, y=y, entrance=props.get("entrance") is True))
         elif f.get("feature_type") == f"{EXTENSION}:walkedge":
             edges.append(WalkEdge(a=str(props.get("a")), b=str(props.get("b")), kind=str(props.get("kind") or "walk"),
                                   oneway=bool(props.get("oneway"))))

@@ -205,7 +205,8 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
                      "height_m": ap.height_m, "model": ap.model})
            for ap in venue.aps]
     walk = [_feature(fid("node", n.id), f"{EXTENSION}:walknode", _point(origin, n.x, n.y),
-                     {"node_id": n.id, "level_id": level_ids.get(n.floor)}) for n in venue.nodes]
+                     {"node_id": n.id, "level_id": level_ids.get(n.floor), **({"entrance": True} if n.entrance else {})
+                      }) for n in venue.nodes]  # "entrance" only where true (most nodes): absent reads false
     walk += [_feature(fid("edge", i, e.a, e.b), f"{EXTENSION}:walkedge", None,
                       {"a": e.a, "b": e.b, "kind": e.kind, "oneway": e.oneway}) for i, e in enumerate(venue.edges)]
     manifest = {

@@ -240,6 +240,10 @@ class _Checker:
                         N_("%(label)s: geometry must be an object"), {})
                     if problem:
                         self.add_problem(where, problem)
+                entrance = props.get("entrance")  # left out or null: not an entrance; "yes", 1: a typo, refused
+                if feature_type == f"{EXTENSION}:walknode" and entrance is not None and not isinstance(entrance, bool):
+                    self.add(where, N_("%(label)s: entrance must be true or false, not %(value)s"),
+                             value=f"{entrance!r:.40}")
                 feats.append(f)
                 continue
             if f.get("feature_type") != ftype:

@@ -62,7 +62,7 @@ def assert_same_map(a, b):
     assert [(p.bssid, p.floor, p.name) for p in a.aps] == [(p.bssid, p.floor, p.name) for p in b.aps]
     for pa, pb in zip(a.aps, b.aps, strict=True):
         assert close((pa.x, pa.y), (pb.x, pb.y))
-    assert [(n.id, n.floor) for n in a.nodes] == [(n.id, n.floor) for n in b.nodes]
+    assert [(n.id, n.floor, n.entrance) for n in a.nodes] == [(n.id, n.floor, n.entrance) for n in b.nodes]
     for na, nb in zip(a.nodes, b.nodes, strict=True):
         assert close((na.x, na.y), (nb.x, nb.y))
     assert a.edges == b.edges
@@ -320,6 +320,46 @@ def test_malformed_extension_data_is_a_clear_error(files):
     ext["floors"] = 5
     with pytest.raises(ImdfError, match="extension data is malformed"):
         import_imdf(files)
+
+
+def test_entrances_round_trip_exactly(small_map):
+    """The walkway extension says which nodes are entrances ("entrance": true, left out where false: most nodes are
+    not); the import reads them back, one for one."""
+    venue = copy.deepcopy(small_map)
+    marked = {venue.nodes[3].id, venue.nodes[-1].id, *(n.id for n in venue.nodes if n.entrance)}
+    for node in venue.nodes:
+        node.entrance = node.id in marked
+    assert len(marked) == 3 and {n.floor for n in venue.nodes if n.id in marked} == {0, 1}  # the street door, 2 more
+    files = export_imdf(venue)
+    written = [f["properties"] for f in files["mallportal_walkways.geojson"]["features"]
+               if f["feature_type"] == "mallportal:walknode"]
+    assert {p["node_id"] for p in written if "entrance" in p} == marked
+    assert all(p["entrance"] is True for p in written if "entrance" in p)
+    again = import_imdf(imdf_zip_bytes(files))
+    assert [(n.id, n.entrance) for n in again.nodes] == [(n.id, n.entrance) for n in venue.nodes]
+    for got, want in zip(again.entrance_spots(), venue.entrance_spots(), strict=True):
+        assert got[0] == want[0] and close(got[1:], want[1:])
+
+
+@pytest.mark.parametrize("value", [False, None])
+def test_an_entrance_written_false_or_null_is_not_one(files, value):
+    node = next(f for f in files["mallportal_walkways.geojson"]["features"] if f["properties"].get("entrance"))
+    node["properties"]["entrance"] = value
+    assert import_imdf(files).entrance_spots() == []
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, "yes", [True]])
+def test_an_entrance_that_is_not_true_or_false_is_refused_naming_its_node(files, value):
+    """A typo is not guessed at (1 or "yes" read as true, "false" as true by Python's bool): nothing is imported, and
+    the problem names the walkway node's feature."""
+    node = next(f for f in files["mallportal_walkways.geojson"]["features"]
+                if f["feature_type"] == "mallportal:walknode" and not f["properties"].get("entrance"))
+    node["properties"]["entrance"] = value
+    problems = _problems(files)
+    assert problems == [f"mallportal_walkways.geojson: feature {node['id']}: entrance must be true or false, "
+                        f"not {value!r}"]
+    with pytest.raises(ImdfError, match="entrance must be true or false"):
+        validate_imdf(files)
 
 
 def test_bad_extension_features(files):
