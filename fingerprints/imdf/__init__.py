@@ -34,6 +34,12 @@ Import (IMDF -> our model), where the two models differ: levels sharing an ordin
 holes are kept by cutting each to the outline (`shapes.single_ring`: a zone is one ring), a MultiPolygon
 unit keeps its largest part (`import_imdf_with_notes` notes each such unit, for the operator to see); lifts,
 stairs and escalators stacked on consecutive floors are joined when no relationship names them (`navgraph`).
+Entrances: with our walkway extension, its walknodes' `entrance` (the openings then make no nodes, so our own
+export's entrance openings add none); without it, the node `navgraph` makes at an opening's middle is an entrance
+when the opening is a "pedestrian.principal" one wherever it lies, or another pedestrian one ("pedestrian",
+"pedestrian.*") on the building's exterior - its middle on the outline of exactly one unit and on the floor's outer
+outline (the union of the level's units, or the level's own outline), as ArcGIS Indoors' "Generate Facility
+Entryways" takes the units' exterior edge; an emergency exit, service, automobile or bicycle opening never is.
 A level's zh label is the floor's `name_zh`; an unnamed unit is named from its category in both languages
 (`schema.unit_category_names`; its zone id still comes from the category, so a re-import keeps it). Problems
 name the archive's feature ids and ordinals. Merged over a venue's map (`fingerprints.edits.merge_imported`),

@@ -3,7 +3,15 @@
 From IMDF (`derive_from_imdf`):
 - every unit gets a node: a walkway-like unit (walkway, unenclosedarea, lobby, ramp, ...) its centre
   line (`centre_lines`), any other unit (shop, lift, stairs) one node at a point inside it;
-- every opening gets a node at its middle, linked to the units it lies on (a door joins two rooms);
+- every opening gets a node at its middle, linked to the units it lies on (a door joins two rooms); the node is an
+  entrance (`WalkNode.entrance`, where shoppers on foot come in from outside) when the opening is IMDF's principal
+  pedestrian entrance (category "pedestrian.principal") wherever it is, or another pedestrian opening ("pedestrian",
+  "pedestrian.transit") on the building's exterior: its middle on the outline of exactly one unit, and on the floor's
+  outer outline (the outline of the union of the floor's units, voids and fabric included, gaps under TOUCH_M
+  closed; or the outline of its level features), as ArcGIS Indoors' "Generate Facility Entryways" takes the exterior
+  edge of the units. Emergency exits, service, automobile and bicycle openings are never entrances; a door onto a
+  part of the floor no unit covers reads as exterior only where that part reaches the outline (a plan that leaves
+  its corridors out: its shop doors onto them that do);
 - a unit with no opening that touches a walkway is linked to it (plans often leave doors out);
 - relationships join floors: elevator, stairs, escalator (one-way when "directed"), ramp, moving
   walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind, a large unit (a
@@ -25,7 +33,7 @@ import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.ops import linemerge, nearest_points, unary_union
 
-from fingerprints.imdf.shapes import unit_polygon
+from fingerprints.imdf.shapes import outer_outline, unit_parts, unit_polygon
 from fingerprints.model import WalkEdge, WalkNode
 
 WALKWAY_UNITS = frozenset({"walkway", "walkway.island", "unenclosedarea", "lobby", "ramp", "footbridge",
@@ -248,11 +256,46 @@ class _Outlines:
         return [members[i] for i in sorted(near.tolist()) if outlines[i].distance(line) <= TOUCH_M]
 
 
+PRINCIPAL_ENTRANCE = "pedestrian.principal"  # IMDF's opening category for a principal pedestrian entrance
+
+
+class _OuterOutlines:
+    """Each floor's outer outlines, made when first asked for: of the union of its units (all of them: a void or a
+    wall drawn as a unit is inside the building) and of its level features."""
+
+    def __init__(self, feats: dict[str, list[dict]], level_of: dict[str, int],
+                 to_plan: Callable[[float, float], tuple[float, float]]) -> None:
+        self._feats, self._level_of, self._to_plan = feats, level_of, to_plan
+        self._floors: dict[int, list[shapely.Geometry]] = {}
+
+    def distance(self, level: int, here: Point) -> float:
+        if level not in self._floors:
+            units = [f for f in self._feats.get("unit.geojson", [])
+                     if self._level_of[f["properties"]["level_id"]] == level]
+            levels = [f for f in self._feats.get("level.geojson", []) if self._level_of[f["id"]] == level]
+            self._floors[level] = [outer_outline(self._parts(units), TOUCH_M / 2), outer_outline(self._parts(levels))]
+        return min(outline.distance(here) for outline in self._floors[level])
+
+    def _parts(self, features: list[dict]) -> list[Polygon]:
+        return [part for f in features for part in unit_parts(f["geometry"], self._to_plan)]
+
+
+def _is_entrance(category: str, level: int, mid: Point, touching: list[_Unit], outer: _OuterOutlines) -> bool:
+    """Whether an opening is where shoppers on foot come in from outside (the rule: the module's docstring)."""
+    if category == PRINCIPAL_ENTRANCE:
+        return True
+    if category != "pedestrian" and not category.startswith("pedestrian."):
+        return False  # an emergency exit, a service or car door
+    on = [unit for unit in touching if unit.polygon.boundary.distance(mid) <= TOUCH_M]
+    return len(on) == 1 and outer.distance(level, mid) <= TOUCH_M
+
+
 def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit], level_of: dict[str, int],
                    to_plan: Callable[[float, float], tuple[float, float]], opened: set[str]) -> dict[str, str]:
-    """A node at each opening's middle, linked to the units it lies on; returns the node of each opening and adds
-    the units entered by a door to `opened`."""
+    """A node at each opening's middle, linked to the units it lies on, marked an entrance where the opening is one
+    (`_is_entrance`); returns the node of each opening and adds the units entered by a door to `opened`."""
     outlines = _Outlines(units.values())
+    outer = _OuterOutlines(feats, level_of, to_plan)
     opening_nodes: dict[str, str] = {}
     for f in feats.get("opening.geojson", []):
         level = level_of[f["properties"]["level_id"]]
@@ -260,7 +303,9 @@ def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         mid = line.interpolate(0.5, normalized=True)
         node = g.node(f"o-{_node_part(f['id'])}", level, mid.x, mid.y)
         opening_nodes[f["id"]] = node
-        for unit in outlines.touching(level, line):
+        touching = outlines.touching(level, line)
+        g.nodes[node].entrance = _is_entrance(f["properties"]["category"], level, mid, touching, outer)
+        for unit in touching:
             if unit.category in DEAD_ENDS and unit.fid in opened:
                 continue  # a staff-only room is entered by one door here: never a way between two
             g.link(node, g.join_point(unit, mid.x, mid.y, by=f["id"]))

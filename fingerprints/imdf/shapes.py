@@ -1,13 +1,13 @@
 """A unit's outline in plan metres: the part of it that is kept, with its holes, and the same outline as the
-one ring the zone model keeps."""
+one ring the zone model keeps; a floor's outer edge (`outer_outline`), where its exterior doors are."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
-from shapely.ops import nearest_points
+from shapely.ops import nearest_points, unary_union
 
 SLIT_M = 0.05  # the width of the cut that joins a hole to the outside (see single_ring)
 GRID_M = 1e-4  # rings are kept to 0.1 mm (METRE_DECIMALS)
@@ -31,6 +31,20 @@ def unit_parts(geom: dict, to_plan: Callable[[float, float], tuple[float, float]
         with_holes = Polygon(outer, [[to_plan(*p[:2]) for p in hole] for hole in rings[1:]])
         shapes.append(with_holes if with_holes.is_valid else Polygon(outer))
     return sorted(shapes, key=lambda p: p.area, reverse=True)
+
+
+def outer_outline(polygons: Iterable[Polygon], close_m: float = 0.0) -> MultiLineString:
+    """The outer edge of a floor drawn as these polygons (its units, its level): the exterior rings of their union,
+    gaps between them narrower than 2 x `close_m` closed first (units drawn a few centimetres apart are one floor).
+    The union's holes - a courtyard, a part of the floor no unit covers - lie inside the building: not on it."""
+    shapes = [p for p in polygons if not p.is_empty]
+    if close_m > 0:  # a closing: grown, merged, shrunk back, corners kept square (the outline stays where it was)
+        merged = unary_union([p.buffer(close_m, join_style="mitre") for p in shapes]).buffer(-close_m,
+                                                                                             join_style="mitre")
+    else:
+        merged = unary_union(shapes)
+    parts = [g for g in getattr(merged, "geoms", [merged]) if isinstance(g, Polygon) and not g.is_empty]
+    return MultiLineString([list(p.exterior.coords) for p in parts])
 
 
 def single_ring(polygon: Polygon, slit_m: float = SLIT_M) -> list[tuple[float, float]]:

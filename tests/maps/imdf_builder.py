@@ -62,10 +62,7 @@ def mall_archive(levels: int = 2, with_relationships: bool = True) -> dict[str, 
             "display_point": None}))
 
     def opening(key, level, a, b):
-        openings.append(_feature(fid("opening", level, key), "opening", {
-            "type": "LineString", "coordinates": [ORIGIN.to_lonlat(*a), ORIGIN.to_lonlat(*b)]}, {
-            "category": "pedestrian", "accessibility": None, "access_control": None, "door": None, "name": None,
-            "alt_name": None, "display_point": None, "level_id": fid("level", level)}))
+        openings.append(_opening(key, level, a, b, "pedestrian"))
 
     for level in range(levels):
         outline = {"type": "Polygon", "coordinates": [_ring(_rect(0, 0, 60, 24))]}
@@ -95,6 +92,21 @@ def mall_archive(levels: int = 2, with_relationships: bool = True) -> dict[str, 
     files["opening.geojson"] = {"type": "FeatureCollection", "features": openings}
     files["relationship.geojson"] = {"type": "FeatureCollection", "features": relationships}
     return files
+
+
+def _opening(key, level, a, b, category):
+    return _feature(fid("opening", level, key), "opening", {
+        "type": "LineString", "coordinates": [ORIGIN.to_lonlat(*a), ORIGIN.to_lonlat(*b)]}, {
+        "category": category, "accessibility": None, "access_control": None, "door": None, "name": None,
+        "alt_name": None, "display_point": None, "level_id": fid("level", level)})
+
+
+def add_opening(files: dict[str, dict], key: str, level: int, a: tuple[float, float], b: tuple[float, float],
+                category: str = "pedestrian") -> str:
+    """One more opening, a line from a to b (plan metres); returns its feature id."""
+    feature = _opening(key, level, a, b, category)
+    files["opening.geojson"]["features"].append(feature)
+    return feature["id"]
 
 
 def split_unit(files: dict[str, dict], level: int = 0, key: str = "Books") -> dict[str, dict]:

@@ -10,7 +10,7 @@ from shapely.geometry import Polygon
 from fingerprints.imdf import ImdfError, export_imdf, import_imdf
 from fingerprints.imdf.navgraph import centre_lines
 from fingerprints.routes import build_graph, shortest_route
-from tests.maps.imdf_builder import ORIGIN, fid, mall_archive
+from tests.maps.imdf_builder import ORIGIN, add_opening, add_unit, fid, mall_archive
 
 
 def _centre(zone):
@@ -263,3 +263,45 @@ def test_a_staff_room_with_two_doors_is_not_a_way_through():
     venue = import_imdf(files, venue_id="harbour")
     toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
     assert toys and len([e for e in venue.edges if (e.a in toys) != (e.b in toys)]) == 1
+
+
+def _entrance_archive(station_category: str = "pedestrian.principal") -> tuple[dict, dict[str, str], dict[str, str]]:
+    """mall_archive with doors to the outside and inside on the ground floor, and a station concourse drawn south of
+    the atrium: (files, the doors that are entrances, those that are not), each {key: feature id}."""
+    files = mall_archive(levels=2)
+    add_unit(files, "concourse", 0, "platform", (40, 24, 60, 30), {"en": "MTR concourse"})
+    entrances = {
+        "street": add_opening(files, "street", 0, (0, 11), (0, 13)),  # the corridor's west end, on the outline
+        "transit": add_opening(files, "transit", 0, (9, 24), (11, 24), "pedestrian.transit"),  # Toys' south front
+        "station": add_opening(files, "station", 0, (49, 24), (51, 24), station_category),  # atrium | concourse
+    }
+    others = {
+        "between-shops": add_opening(files, "between-shops", 0, (15, 4), (15, 6)),  # Kopi | Books: inside
+        "fire": add_opening(files, "fire", 0, (60, 11), (60, 13), "emergencyexit"),  # the corridor's east end
+        "loading": add_opening(files, "loading", 0, (20, 0), (22, 0), "service"),  # Books' north front
+        "shop-door": fid("opening", 0, "Kopi"),  # Kopi | corridor, as the builder draws every shop's
+    }
+    return files, entrances, others
+
+
+def _opening_node(feature_id: str) -> str:
+    return "o-" + feature_id.replace("-", "")
+
+
+def test_entrances_are_the_principal_and_the_exterior_pedestrian_doors():
+    """Another tool's archive (no walkway extension): an opening's node is an entrance where the opening is a
+    principal pedestrian entrance (wherever it is: here between the atrium and a station concourse), or another
+    pedestrian opening on the building's exterior (its middle on one unit's outline and on the floor's outer
+    outline); never a door between two units, an emergency exit or a service door, even on the outline."""
+    files, entrances, others = _entrance_archive()
+    venue = import_imdf(files, venue_id="harbour")
+    nodes = {n.id: n for n in venue.nodes}
+    assert all(_opening_node(f) in nodes for f in others.values())  # they are doors all the same, not entrances
+    assert {n.id for n in venue.nodes if n.entrance} == {_opening_node(f) for f in entrances.values()}
+    assert sorted(venue.entrance_spots()) == [(0, 0.0, 12.0), (0, 10.0, 24.0), (0, 50.0, 24.0)]
+
+
+def test_a_pedestrian_door_between_two_units_is_no_entrance_unless_principal():
+    files, entrances, _ = _entrance_archive(station_category="pedestrian")
+    venue = import_imdf(files, venue_id="harbour")
+    assert {n.id for n in venue.nodes if n.entrance} == {_opening_node(entrances[k]) for k in ("street", "transit")}
