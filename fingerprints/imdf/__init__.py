@@ -14,6 +14,12 @@ Mapping (our model -> IMDF):
 - each shop -> an `occupant` (category from ours where IMDF has it, see OCCUPANT_CATEGORY_FOR) with an
   `anchor` point in its unit;
 - gaps in the walls between two zones -> `opening` lines (pedestrian);
+- each entrance (a walkway node where shoppers on foot come in) -> an `opening` of category "pedestrian.principal"
+  (IMDF's principal pedestrian entrance), on the building's exterior edge: the stretch of the outer outline of the
+  floor's zones that bounds the zone the node lies in (or is nearest), at the point nearest the node; the gap the
+  floor's walls leave there when they draw one (0.5-12 m wide, within 3 m), else 3 m of that edge centred there.
+  A node farther than 10 m from such an edge (a door up from a station, a node left mid-floor) gets 3 m along the
+  plan's x axis centred on itself (`export._entrance_doors`);
 - the ends of lifts, escalators and stairs of the walkway graph -> `amenity` points.
 IMDF has no feature type for WiFi access points, walls or a routing graph, so these travel in extension
 files next to the standard ones (declared in the manifest's `extensions`, ignored by other tools):

@@ -8,10 +8,11 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
+import shapely
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import linemerge, unary_union
 
@@ -26,7 +27,8 @@ from fingerprints.imdf.schema import (
     UNIT_CATEGORY_FOR_KIND,
     Origin,
 )
-from fingerprints.model import Floor, VenueMap
+from fingerprints.imdf.shapes import outer_outline
+from fingerprints.model import Floor, VenueMap, WalkNode
 
 _NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # for stable feature ids per venue
 
@@ -84,6 +86,76 @@ def _openings(venue: VenueMap, floor: Floor) -> list[tuple[str, str, LineString]
     return out
 
 
+ENTRANCE_DOOR_M = 3.0  # an entrance's opening where the plan's walls draw no door: a double door's width
+ENTRANCE_REACH_M = 10.0  # an entrance node this near its zone's exterior edge has its door there; farther, at itself
+MIN_DOOR_M, MAX_DOOR_M = 0.5, 12.0  # a gap in the walls this wide is a door (wider: a front with no walls drawn)
+_ON_EDGE_M = 0.001  # what lies this near a line lies on it (a wall on an edge, an edge on the outline)
+
+
+def _entrance_doors(venue: VenueMap, floor: Floor,
+                    polygons: Mapping[str, Polygon]) -> list[tuple[WalkNode, LineString]]:
+    """Each entrance node of the floor with its door, an IMDF opening line: on the building's exterior edge (the
+    outer outline of the floor's zones) where it bounds the zone the node lies in (or is nearest), at the point of
+    that edge nearest the node; the gap in the floor's walls there when they draw one (MIN_DOOR_M to MAX_DOOR_M
+    wide, within ENTRANCE_DOOR_M of that point), else ENTRANCE_DOOR_M of the edge centred there (kept on the edge,
+    shorter where the edge is). A node more than ENTRANCE_REACH_M from such an edge (a door from a station
+    below, a node left mid-floor) has its door at itself: ENTRANCE_DOOR_M centred on it, along the plan's x axis."""
+    nodes = [n for n in venue.nodes if n.entrance and n.floor == floor.level]
+    if not nodes:
+        return []
+    zones = [polygons[z.id] for z in venue.zones if z.floor == floor.level]
+    near_outline = outer_outline(zones).buffer(_ON_EDGE_M)
+    walls = unary_union([LineString([(w[0], w[1]), (w[2], w[3])]) for w in floor.walls]).buffer(
+        _ON_EDGE_M) if floor.walls else None
+    out = []
+    for node in nodes:
+        here = Point(node.x, node.y)
+        zone = min(zones, key=here.distance, default=None)  # the zone it lies in (distance 0), else the nearest
+        edges = [e for e in (_exterior_edges(zone, near_outline) if zone is not None else [])
+                 if e.length >= MIN_DOOR_M and e.distance(here) <= ENTRANCE_REACH_M]
+        if not edges:
+            half = ENTRANCE_DOOR_M / 2
+            out.append((node, LineString([(node.x - half, node.y), (node.x + half, node.y)])))
+            continue
+        edge = min(edges, key=here.distance)
+        at = edge.project(here)
+        span = _wall_gap(edge, at, walls) or _centred(edge.length, at, ENTRANCE_DOOR_M)
+        out.append((node, LineString([edge.interpolate(d).coords[0] for d in span])))
+    return out
+
+
+def _lines(geom) -> list[LineString]:
+    """The line parts of a shapely geometry (an intersection or difference of lines gives lines, points or both)."""
+    return [g for g in shapely.get_parts(geom) if isinstance(g, LineString) and not g.is_empty]
+
+
+def _exterior_edges(zone: Polygon, near_outline) -> list[LineString]:
+    """The straight stretches of the zone's outline that lie on the floor's outer outline (collinear vertices, where a
+    neighbour's wall meets it, do not cut a stretch)."""
+    on = _lines(zone.exterior.intersection(near_outline))
+    parts = _lines(linemerge(on)) if on else []
+    return [LineString(pair) for part in parts for pair in pairwise(part.simplify(1e-6).coords)]
+
+
+def _centred(length: float, at: float, width: float) -> tuple[float, float]:
+    """`width` of a line `length` long, centred at `at` as far as the line allows (all of it where it is shorter)."""
+    half = min(width, length) / 2
+    centre = min(max(at, half), length - half)
+    return centre - half, centre + half
+
+
+def _wall_gap(edge: LineString, at: float, walls) -> tuple[float, float] | None:
+    """The gap the walls leave in `edge` nearest `at` (as distances along it), if one is a door's width and lies
+    within ENTRANCE_DOOR_M of `at`."""
+    if walls is None:
+        return None
+    gaps = [sorted(edge.project(Point(end)) for end in (g.coords[0], g.coords[-1]))
+            for g in _lines(edge.difference(walls))]
+    doors = [(a, b) for a, b in gaps if MIN_DOOR_M <= b - a <= MAX_DOOR_M]
+    doors = [(a, b) for a, b in doors if max(a - at, at - b, 0.0) <= ENTRANCE_DOOR_M]
+    return min(doors, key=lambda ab: max(ab[0] - at, at - ab[1], 0.0), default=None)
+
+
 def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str | None = None,
                 locality: str = "Unknown", country: str = "CN") -> dict[str, dict]:
     """The venue map as an IMDF archive: {filename: GeoJSON FeatureCollection (or the manifest)}."""
@@ -139,16 +211,24 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
                 return zone.id
         return None
 
+    def opening(feature_id: str, category: str, level: int, line: LineString) -> dict:
+        mid = line.interpolate(0.5, normalized=True)
+        return _feature(feature_id, "opening", {
+            "type": "LineString", "coordinates": [origin.to_lonlat(x, y) for x, y in line.coords]}, {
+            "category": category, "accessibility": None, "access_control": None, "door": None,
+            "name": None, "alt_name": None, "display_point": _point(origin, mid.x, mid.y), "level_id": level_ids[level],
+        })
+
     openings = []
     for floor in venue.floors:
         for a, b, line in _openings(venue, floor):
             mid = line.interpolate(0.5, normalized=True)
-            openings.append(_feature(fid("opening", floor.level, a, b, round(mid.x, 3), round(mid.y, 3)), "opening", {
-                "type": "LineString", "coordinates": [origin.to_lonlat(x, y) for x, y in line.coords]}, {
-                "category": "pedestrian", "accessibility": None, "access_control": None, "door": None,
-                "name": None, "alt_name": None, "display_point": _point(origin, mid.x, mid.y),
-                "level_id": level_ids[floor.level],
-            }))
+            openings.append(opening(fid("opening", floor.level, a, b, round(mid.x, 3), round(mid.y, 3)), "pedestrian",
+                                    floor.level, line))
+        # each entrance also as IMDF's principal pedestrian entrance, so that other tools see the doors (our import
+        # reads the entrances from the walkway extension when there is one, and these openings make no nodes then)
+        openings += [opening(fid("opening", "entrance", node.id), "pedestrian.principal", floor.level, line)
+                     for node, line in _entrance_doors(venue, floor, polygons)]
     nodes = {n.id: n for n in venue.nodes}
     amenities, seen = [], set()
     for edge in venue.edges:

@@ -11,7 +11,9 @@ import zipfile
 import pytest
 
 from fingerprints.demo_mall import build_demo_mall
+from fingerprints.geometry import segment_crosses_walls
 from fingerprints.imdf import (
+    DEFAULT_ORIGIN,
     EXTENSION_FILES,
     ImdfError,
     Origin,
@@ -22,6 +24,7 @@ from fingerprints.imdf import (
     validate_imdf,
     write_imdf_zip,
 )
+from fingerprints.model import WalkNode
 
 CM = 0.01
 
@@ -110,6 +113,13 @@ def test_export_follows_the_imdf_layout(files, small_map):
     assert not any("zone_id" in u["properties"] for u in units)
     # the export is stable: the same map gives the same ids
     assert [u["id"] for u in export_imdf(small_map)["unit.geojson"]["features"]] == [u["id"] for u in units]
+
+
+def _without_extension(files):
+    for name in EXTENSION_FILES:
+        del files[name]
+    files["manifest.json"].pop("extensions")
+    return files
 
 
 def _problems(files) -> list[str]:
@@ -254,10 +264,7 @@ def test_every_problem_is_reported_at_once(files):
 
 def test_archive_from_another_tool(files):
     """No MallPortal extension: zones from units, kinds from categories, walls from unit outlines."""
-    for name in EXTENSION_FILES:
-        del files[name]
-    files["manifest.json"].pop("extensions")
-    venue = import_imdf(files, venue_id="other")
+    venue = import_imdf(_without_extension(files), venue_id="other")
     assert venue.id == "other" and venue.aps == [] and venue.samples == []
     kinds = {z.name: z.kind for z in venue.zones}
     assert kinds["Car park"] == "garage" and kinds["Starlight Cinema"] == "cinema" and kinds["Atrium"] == "atrium"
@@ -282,10 +289,7 @@ def test_floor_links_survive_without_the_extension(files, small_map):
     unit_ids = {u["id"] for u in files["unit.geojson"]["features"]}
     assert all({r["properties"]["origin"]["id"], r["properties"]["destination"]["id"]} <= unit_ids for r in rels)
     assert len({r["id"] for r in rels}) == len(rels)
-    for name in EXTENSION_FILES:
-        del files[name]
-    files["manifest.json"].pop("extensions")
-    venue = import_imdf(files, venue_id="other")
+    venue = import_imdf(_without_extension(files), venue_id="other")
     parent = {n.id: n.id for n in venue.nodes}
 
     def root(n):
@@ -360,6 +364,39 @@ def test_an_entrance_that_is_not_true_or_false_is_refused_naming_its_node(files,
                         f"not {value!r}"]
     with pytest.raises(ImdfError, match="entrance must be true or false"):
         validate_imdf(files)
+
+
+def test_each_entrance_is_exported_as_a_principal_pedestrian_opening(small_map):
+    """Other tools see the doors: each entrance is a "pedestrian.principal" opening on the building's exterior edge
+    where it bounds the node's zone (the gap the walls leave there when they draw one, else 3 m at the point nearest
+    the node), or 3 m along x at the node itself when no such edge is within 10 m. Our own import reads the
+    entrances from the extension (the openings add none); without the extension they come from the openings."""
+    venue = copy.deepcopy(small_map)  # the demo's street door: 1 m inside a 4 m gap in the atrium's south wall
+    venue.nodes += [WalkNode("lumen-front", 0, 119.0, 40.0, entrance=True),  # 1 m inside a wall with no gap
+                    WalkNode("food-court", 1, 60.0, 30.0, entrance=True)]  # 30 m from any exterior edge
+    files = export_imdf(venue)
+    validate_imdf(files)
+    ordinal = {f["id"]: f["properties"]["ordinal"] for f in files["level.geojson"]["features"]}
+    principal = [f for f in files["opening.geojson"]["features"]
+                 if f["properties"]["category"] == "pedestrian.principal"]
+    doors = sorted((ordinal[f["properties"]["level_id"]],
+                    *sorted(DEFAULT_ORIGIN.to_plan(*p) for p in f["geometry"]["coordinates"])) for f in principal)
+    want = [(0, (58.0, 60.0), (62.0, 60.0)), (0, (120.0, 38.5), (120.0, 41.5)), (1, (58.5, 30.0), (61.5, 30.0))]
+    assert len(doors) == len(want) == len(venue.entrance_spots())
+    for got, expected in zip(doors, want, strict=True):
+        assert got[0] == expected[0] and close(got[1], expected[1]) and close(got[2], expected[2])
+
+    again = import_imdf(files)  # the extension is authoritative: the same nodes, the same entrances, the same walls
+    assert_same_map(venue, again)
+    foreign = import_imdf(_without_extension(files), venue_id="other")
+    spots = sorted(foreign.entrance_spots())
+    assert [s[0] for s in spots] == [0, 0, 1]
+    for (_, x, y), (_, a, b) in zip(spots, want, strict=True):
+        assert close((x, y), ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+    # the walls another tool's plan is given (the units' outlines) are open at the street door, shut beside it
+    walls = foreign.floors[0].walls
+    assert not segment_crosses_walls(walls, (60.0, 59.0), (60.0, 61.0))
+    assert segment_crosses_walls(walls, (70.0, 59.0), (70.0, 61.0))
 
 
 def test_bad_extension_features(files):
