@@ -265,7 +265,7 @@ def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
 def merge_imported(m: VenueMap, imported: dict) -> None:
     """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
     IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
-    import has none.
+    import has none (the walkways with their entrances; an import's walkways bring their own).
 
     What is kept is in the current plan's metres. When the plan's corner moved on Earth (a corrected venue
     outline moves the corner of an archive from another tool), it is carried to the new plan through lon/lat,

@@ -399,6 +399,27 @@ def test_each_entrance_is_exported_as_a_principal_pedestrian_opening(small_map):
     assert segment_crosses_walls(walls, (70.0, 59.0), (70.0, 61.0))
 
 
+def test_an_import_without_walkways_keeps_the_current_ones_with_their_entrances(small_map):
+    """merge_imported (the console's and the CLI's IMDF import): walkways the archive has replace the map's, entrance
+    flags and all; an archive with none keeps the map's, entrances included."""
+    files = export_imdf(small_map)
+    files["mallportal_walkways.geojson"]["features"] = []
+    imported = import_imdf(files)
+    assert imported.nodes == []
+    merged = merge_imported(small_map, imported)
+    assert [(n.id, n.entrance) for n in merged.nodes] == [(n.id, n.entrance) for n in small_map.nodes]
+    assert len(merged.entrance_spots()) == 1
+    for got, want in zip(merged.entrance_spots(), small_map.entrance_spots(), strict=True):
+        assert got[0] == want[0] and close(got[1:], want[1:])
+
+    redrawn = copy.deepcopy(small_map)
+    for node in redrawn.nodes:
+        node.entrance = node.id == redrawn.nodes[0].id
+    merged = merge_imported(small_map, import_imdf(export_imdf(redrawn)))
+    assert [n.id for n in merged.nodes if n.entrance] == [redrawn.nodes[0].id]
+    assert [n.id for n in small_map.nodes if n.entrance] == ["street0-60-60"]  # the current map is not changed
+
+
 def test_bad_extension_features(files):
     ap = files["mallportal_aps.geojson"]["features"][0]
     ap["properties"]["bssid"] = "zz:zz"
