@@ -9,9 +9,9 @@ From IMDF (`derive_from_imdf`):
   "pedestrian.transit") on the building's exterior: its middle on the outline of exactly one unit, and on the floor's
   outer outline (the outline of the union of the floor's units, voids and fabric included, gaps under TOUCH_M
   closed; or the outline of its level features), as ArcGIS Indoors' "Generate Facility Entryways" takes the exterior
-  edge of the units. Emergency exits, service, automobile and bicycle openings are never entrances; a door onto a
-  part of the floor no unit covers reads as exterior only where that part reaches the outline (a plan that leaves
-  its corridors out: its shop doors onto them that do);
+  edge of the units. Emergency exits, service, automobile and bicycle openings are never entrances. LIMITATION: a
+  part of the floor no unit covers is outside as far as the rule can tell when it reaches the outline (a plan that
+  leaves out a corridor running to the street: its shop doors onto it read as exterior), inside when it does not;
 - a unit with no opening that touches a walkway is linked to it (plans often leave doors out);
 - relationships join floors: elevator, stairs, escalator (one-way when "directed"), ramp, moving
   walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind, a large unit (a
@@ -25,6 +25,7 @@ Plans without IMDF: `centre_lines(polygon)` turns a corridor drawn as a polygon 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -274,7 +275,8 @@ class _OuterOutlines:
                      if self._level_of[f["properties"]["level_id"]] == level]
             levels = [f for f in self._feats.get("level.geojson", []) if self._level_of[f["id"]] == level]
             self._floors[level] = [outer_outline(self._parts(units), TOUCH_M / 2), outer_outline(self._parts(levels))]
-        return min(outline.distance(here) for outline in self._floors[level])
+        return min((outline.distance(here) for outline in self._floors[level] if not outline.is_empty),
+                   default=math.inf)
 
     def _parts(self, features: list[dict]) -> list[Polygon]:
         return [part for f in features for part in unit_parts(f["geometry"], self._to_plan)]
