@@ -60,7 +60,8 @@ ACTION_WORDS = {
     "map.import_imdf": _l("IMDF plan imported"), "samples.import": _l("Survey samples imported"),
     "positioning.tune": _l("Positioning settings tuned"), "walk.derive": _l("Walkways derived"),
     "walk.node_add": _l("Walkway node added"), "walk.edge_add": _l("Walkway link added"),
-    "walk.delete": _l("Walkway deleted"), "zone.add": _l("Zone drawn"), "zone.delete": _l("Zone deleted"),
+    "walk.delete": _l("Walkway deleted"), "walk.entrance": _l("Walkway entrance marked or unmarked"),
+    "zone.add": _l("Zone drawn"), "zone.delete": _l("Zone deleted"),
 }
 
 

@@ -176,7 +176,8 @@ def overlay_svg(venue_map: VenueMap, level: int, *, aps: bool = True, zones: boo
                 walkway: bool = False, markers: list[tuple[float, float, str, str]] = (),
                 lang: str = "en") -> str:
     """An SVG the size of the plan (plan pixels), transparent where a plan image lies beneath it;
-    zones, walls, APs (triangles), samples (dots), walkway graph and markers drawn in plan pixels."""
+    zones, walls, APs (triangles), samples (dots), walkway graph (entrances ringed) and markers drawn in plan
+    pixels."""
     floor = venue_map.floor(level)
     w, h = plan_size(floor)
     s = px_per_m(floor)
@@ -208,8 +209,12 @@ def overlay_svg(venue_map: VenueMap, level: int, *, aps: bool = True, zones: boo
                 out.append(f'<line x1="{a.x * s:.1f}" y1="{a.y * s:.1f}" x2="{b.x * s:.1f}" y2="{b.y * s:.1f}" '
                            f'stroke="#c60" stroke-width="1.5" stroke-dasharray="4 2"/>')
         for n in where.values():
+            if n.entrance:  # where shoppers on foot come in from outside: a ring round the node
+                out.append(f'<circle class="entrance" cx="{n.x * s:.1f}" cy="{n.y * s:.1f}" r="{r * 2:.1f}" '
+                           f'fill="none" stroke="#c60" stroke-width="2"/>')
+            title = _("%(node)s (entrance)", node=n.id) if n.entrance else n.id
             out.append(f'<circle cx="{n.x * s:.1f}" cy="{n.y * s:.1f}" r="{r:.1f}" fill="#c60">'
-                       f'<title>{escape(n.id)}</title></circle>')
+                       f'<title>{escape(title)}</title></circle>')
     if samples:
         for sample in venue_map.samples:
             if sample.floor == level:

@@ -431,10 +431,14 @@ def add_node(venue: str, level: int):
         if not ID_RE.match(node_id):
             raise ValueError(_("Node id: lower-case letters, digits, - and _, at most 48."))
         x, y = form_point(fl)
-        version = change_map(venue, lambda m: edits.add_node(m, node_id, level, x, y), "walk.node_add",
-                             node=node_id, level=level)
+        entrance = request.form.get("entrance") == "1"  # shoppers on foot come in here from outside
+        version = change_map(venue, lambda m: edits.add_node(m, node_id, level, x, y, entrance), "walk.node_add",
+                             node=node_id, level=level, entrance=entrance)
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "walkway")
+    if entrance:
+        return _floor_done(venue, level, "walkway", _("Node %(n)s added as an entrance; map version %(v)s.",
+                                                      n=node_id, v=version))
     return _floor_done(venue, level, "walkway", _("Node %(n)s added; map version %(v)s.", n=node_id, v=version))
 
 
@@ -466,3 +470,24 @@ def delete_walkway(venue: str):
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "walkway")
     return _floor_done(venue, level, "walkway", _("Deleted; map version %(v)s.", v=version))
+
+
+@bp.post("/<venue>/setup/walkway/entrance")
+def set_entrance(venue: str):
+    """Mark a walkway node as an entrance, where shoppers on foot come in from outside (the quality report's
+    live estimate starts their arrivals there), or unmark it (clear=1)."""
+    level = _level_field()
+    node = (request.form.get("node") or "").strip()
+    clear = request.form.get("clear") == "1"
+    try:
+        if not node:
+            raise ValueError(_("Which node? (node field missing)"))
+        version = change_map(venue, lambda m: edits.set_entrance(m, node, clear), "walk.entrance", node=node,
+                             entrance=not clear)
+    except ValueError as exc:
+        return _floor_failed(venue, level, input_error_text(exc), "walkway")
+    if clear:
+        return _floor_done(venue, level, "walkway", _("Node %(n)s is no longer an entrance; map version %(v)s.",
+                                                      n=node, v=version))
+    return _floor_done(venue, level, "walkway", _("Node %(n)s marked as an entrance; map version %(v)s.", n=node,
+                                                  v=version))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -46,9 +47,9 @@ GET_PAGES = ["/setup", "/setup/floor/0", "/setup/floor/0/overlay.svg", "/setup/e
              "/aps/f0:9f:c2:1a:00:01/heatmap.png", "/versions", "/footfall", "/footfall/2024-05-01/0.png"]
 POSTS = ["/setup/floors", "/setup/floor/0/plan", "/setup/floor/0/scale", "/setup/floor/0/aps", "/setup/aps/delete",
          "/setup/floor/0/zones", "/setup/zones/delete", "/setup/floor/0/nodes", "/setup/edges",
-         "/setup/walkway/delete", "/setup/import-imdf", "/setup/import-samples", "/survey/devices",
-         "/survey/devices/delete", "/survey/start", "/survey/finish", "/survey/cancel", "/versions/rollback",
-         "/versions/rebuild"]
+         "/setup/walkway/delete", "/setup/walkway/entrance", "/setup/import-imdf", "/setup/import-samples",
+         "/survey/devices", "/survey/devices/delete", "/survey/start", "/survey/finish", "/survey/cancel",
+         "/versions/rollback", "/versions/rebuild"]
 
 
 def test_logged_out_is_sent_to_login(client, console, svc):
@@ -322,6 +323,100 @@ def test_walkway_nodes_and_edges(client, ops, svc):
     assert post(client, ops, V + "/setup/walkway/delete", node="n-a", floor="0").status_code == 303
     m = svc.venues.get_map("demo")
     assert not any("n-a" in (e.a, e.b) for e in m.edges) and not any(n.id == "n-a" for n in m.nodes)
+
+
+def node(svc, node_id: str):
+    return next(n for n in svc.venues.get_map("demo").nodes if n.id == node_id)
+
+
+def test_a_node_added_with_the_entrance_box_is_an_entrance(client, ops, svc):
+    before = version(svc)
+    resp = post(client, ops, V + "/setup/floor/0/nodes", id="door-a", x="10", y="10", entrance="1")
+    assert resp.status_code == 303
+    client.get(resp.headers["Location"])  # the flash is said on the page the redirect opens
+    assert node(svc, "door-a").entrance and version(svc) == before + 1
+    entry = AuditLog(svc.db).recent("demo")[0]
+    assert entry["action"] == "walk.node_add" and entry["detail"]["entrance"] is True
+    assert post(client, ops, V + "/setup/floor/0/nodes", id="plain-a", x="12", y="10").status_code == 303
+    assert not node(svc, "plain-a").entrance  # the box left unticked: an ordinary node
+    page = text(client.get(V + "/setup/floor/0?tool=walkway"))
+    assert 'name="entrance" value="1"' in page and "Entrance (shoppers on foot come in here from outside)" in page
+    # refused input stores nothing, with or without the box
+    resp = post(client, ops, V + "/setup/floor/0/nodes", id="door-a", x="1", y="1", entrance="1")
+    assert resp.status_code == 400 and "already exists" in text(resp)
+    assert version(svc) == before + 2
+
+
+def test_marking_and_unmarking_an_entrance(client, ops, svc):
+    url = V + "/setup/walkway/entrance"
+    assert post(client, ops, V + "/setup/floor/0/nodes", id="n-door", x="10", y="10").status_code == 303
+    before = version(svc)
+    page = client.get(V + "/setup/floor/0?tool=walkway").get_data(as_text=True)
+    row = re.search(r"<tr><td>n-door</td>.*?</tr>", page, re.S).group(0)
+    assert 'action="/console/ops/demo/setup/walkway/entrance"' in row and "Mark as entrance" in row
+    assert 'name="clear"' not in row
+    resp = post(client, ops, url, node="n-door", floor="0")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/setup/floor/0?tool=walkway")
+    assert node(svc, "n-door").entrance and version(svc) == before + 1
+    entry = AuditLog(svc.db).recent("demo")[0]
+    assert entry["action"] == "walk.entrance" and entry["user"] == "ops"
+    assert entry["detail"]["node"] == "n-door" and entry["detail"]["entrance"] is True
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Node n-door marked as an entrance; map version" in html.unescape(page)
+    row = re.search(r'<tr class="entrance"><td>n-door</td>.*?</tr>', page, re.S).group(0)
+    assert "✓" in row and 'name="clear" value="1"' in row and "Unmark" in row
+    svg = client.get(V + "/setup/floor/0/overlay.svg?walkway=1").get_data(as_text=True)
+    on_floor = [n.id for n in svc.venues.get_map("demo").nodes if n.entrance and n.floor == 0]
+    assert "n-door" in on_floor and svg.count('class="entrance"') == len(on_floor)  # each entrance ringed
+    assert "<title>n-door (entrance)</title>" in svg
+    resp = post(client, ops, url, node="n-door", floor="0", clear="1")
+    assert resp.status_code == 303 and not node(svc, "n-door").entrance and version(svc) == before + 2
+    assert "Node n-door is no longer an entrance" in text(client.get(resp.headers["Location"]))
+    assert AuditLog(svc.db).recent("demo")[0]["detail"]["entrance"] is False
+
+
+@pytest.mark.parametrize("data, status, message", [
+    ({"node": "nowhere", "floor": "0"}, 400, "There is no node 'nowhere'"),
+    ({"node": "", "floor": "0"}, 400, "Which node? (node field missing)"),
+    ({"floor": "0"}, 400, "Which node? (node field missing)"),
+    ({"node": "x" * 200, "floor": "0"}, 400, "There is no node"),
+    ({"node": "f0-3-3"}, 400, "Which floor? (floor field missing)"),
+])
+def test_marking_an_entrance_bad_input(client, ops, svc, data, status, message):
+    before = version(svc)
+    entrances = svc.venues.get_map("demo").entrance_spots()
+    resp = post(client, ops, V + "/setup/walkway/entrance", **data)
+    assert resp.status_code == status and message in text(resp)
+    assert version(svc) == before and svc.venues.get_map("demo").entrance_spots() == entrances
+
+
+def test_marking_an_entrance_is_said_in_the_pages_language(client, ops, svc):
+    resp = post(client, ops, V + "/setup/walkway/entrance?lang=zh", node="", floor="0")
+    assert resp.status_code == 400 and "哪个节点？（缺少节点字段）" in text(resp)
+    page = text(client.get(V + "/setup/floor/0?tool=walkway&lang=zh"))
+    assert "标为入口" in page and "Mark as entrance" not in page and "Entrance (shoppers" not in page
+
+
+def test_marking_an_entrance_without_csrf_token_is_refused(client, ops, svc):
+    before = version(svc)
+    resp = client.post(V + "/setup/walkway/entrance", data={"node": "f0-3-3", "floor": "0"})
+    assert resp.status_code == 400
+    resp = client.post(V + "/setup/floor/0/nodes", data={"id": "door-b", "x": "5", "y": "5", "entrance": "1"})
+    assert resp.status_code == 400
+    assert version(svc) == before and not node(svc, "f0-3-3").entrance
+
+
+def test_marking_an_entrance_refuses_anyone_but_the_venues_operator(client, console, svc, db):
+    before = version(svc)
+    data = {"csrf_token": console.csrf(), "node": "f0-3-3", "floor": "0"}
+    resp = client.post(V + "/setup/walkway/entrance", data=data)  # signed out
+    assert resp.status_code == 302 and "/console/login" in resp.headers["Location"]
+    console.login("cinema")  # a zone owner
+    assert client.post(V + "/setup/walkway/entrance", data={**data, "csrf_token": console.csrf()}).status_code == 403
+    AccountStore(db).create("ops-other", "other-venue-pw", "operator", "othermall")
+    console.login("ops-other", "other-venue-pw")
+    assert client.post(V + "/setup/walkway/entrance", data={**data, "csrf_token": console.csrf()}).status_code == 403
+    assert version(svc) == before and not node(svc, "f0-3-3").entrance
 
 
 # -- IMDF and CSV import/export -----------------------------------------------------------------------------
