@@ -307,8 +307,10 @@ def _metres(value: float | None) -> str:
 
 
 def _walkways(venue: str, venue_map: VenueMap) -> Step:
-    """Done when every zone has a linked walkway node in or next to it and, on a venue of more than one
-    floor, every floor's walkways join the others' (a route can go from any floor to any other)."""
+    """Done when every zone has a linked walkway node in or next to it, on a venue of more than one floor
+    every floor's walkways join the others' (a route can go from any floor to any other), and a node is marked
+    as an entrance (where the quality report's live estimate starts its shoppers on foot: without one it
+    places them along the lobbies and corridors, and reads the first probe low)."""
     link, title = url_for("operator.drafts", venue=venue), _("Walkways")
     if not venue_map.nodes:
         return Step("walkways", title, False, _("No walkway graph."), [_("derive it from the IMDF plan")], link,
@@ -335,6 +337,13 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
         link, link_text = url_for("operator.floor", venue=venue, level=first, tool="walkway"), _("Link the floors")
     else:
         link_text = _("Add derived walkways to a draft")
+    if not any(n.entrance for n in venue_map.nodes):
+        missing.append(_("no entrance marked: mark the street doors where shoppers on foot come in (the quality "
+                         "report's claim places them along lobbies and corridors otherwise)"))
+        if not (apart or one_way):  # joining the floors comes first: its link stays
+            lowest = min(f.level for f in venue_map.floors)
+            link = url_for("operator.floor", venue=venue, level=lowest, tool="walkway")
+            link_text = _("Mark the entrances")
     missing += unreached[:20]
     return Step("walkways", title, not missing, detail, missing, link, link_text)
 

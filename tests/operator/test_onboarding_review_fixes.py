@@ -211,7 +211,9 @@ def test_the_checklist_fails_walkways_when_the_floors_are_not_joined(client, har
 
 
 def test_the_checklist_ticks_walkways_when_lifts_and_stairs_join_the_floors(client, harbour_ops, svc):
-    svc.venues.put_map(import_imdf(imdf_zip_bytes(mall_archive(levels=2)), venue_id="harbour"))
+    venue_map = import_imdf(imdf_zip_bytes(mall_archive(levels=2)), venue_id="harbour")
+    venue_map.nodes[0].entrance = True  # an IMDF plan marks none (tests/operator/test_checklist_entrances.py)
+    svc.venues.put_map(venue_map)
     state, words = walkways_step(client)
     assert state == "done", words
     assert "joined" not in words and "Add derived walkways to a draft" in words
@@ -226,7 +228,8 @@ def corridor_floor(level: int) -> tuple[list[WalkNode], list[WalkEdge], Zone]:
     return nodes, edges, zone
 
 
-def tower(links: list[WalkEdge], levels=(0, 1, 2)) -> VenueMap:
+def tower(links: list[WalkEdge], levels=(0, 1, 2), entrance: bool = True) -> VenueMap:
+    """Corridors on each of `levels`, joined by `links`; ENTRANCE: the lowest floor's first node is a street door."""
     venue_map = VenueMap(id="harbour", name="Harbour", name_zh="海港",
                          floors=[Floor(level, f"L{level}", 60.0, 20.0) for level in levels])
     for level in levels:
@@ -235,6 +238,7 @@ def tower(links: list[WalkEdge], levels=(0, 1, 2)) -> VenueMap:
         venue_map.edges += edges
         venue_map.zones.append(zone)
     venue_map.edges += links
+    venue_map.nodes[0].entrance = entrance
     return venue_map
 
 

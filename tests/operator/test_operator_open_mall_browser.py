@@ -1,7 +1,7 @@
 """README "Open a new mall", step by step, on a second venue: the first operator from the CLI, a draft in a
 real headless Chromium (IMDF plan, AP CSV, survey CSV; diff shown; applied as ONE map version), a zone owner
-invited by link who sets a password and picks the shop's app, the checklist, then a phone's RSSI reports and
-a probe that lands on that zone's app."""
+invited by link who sets a password and picks the shop's app, the checklist (its walkways step asks for the street
+door, marked on the floor's walkway tool), then a phone's RSSI reports and a probe that lands on that zone's app."""
 
 from __future__ import annotations
 
@@ -96,9 +96,24 @@ def test_open_a_new_mall_as_the_readme_says(live_server, page, tmp_path):
     # 7. the checklist says what is done, with its heatmaps, and what is missing (the validation walk)
     page.goto(ops + "/checklist")
     assert page.get_attribute("#step-aps", "class") == "done"
-    assert page.get_attribute("#step-walkways", "class") == "done"
+    # an IMDF plan marks no entrance: the step asks for the street doors on the lowest floor's walkway tool
+    assert page.get_attribute("#step-walkways", "class") == "todo"
+    assert "no entrance marked" in page.inner_text("#step-walkways")
+    mark = page.locator("#step-walkways a", has_text="Mark the entrances")
+    assert mark.get_attribute("href") == f"/console/ops/{VENUE}/setup/floor/0?tool=walkway"
     assert page.get_attribute("#step-validation", "class") == "todo"
     assert page.locator("img.error-heatmap").count() == 2
+    # the link opens the walkway tool, where a node is marked as the street door: one map version, the step done
+    mark.click()
+    page.wait_for_url("**/setup/floor/0?tool=walkway")
+    door = page.locator("#node-list tbody tr").first
+    door_id = door.locator("td").first.inner_text()
+    door.get_by_role("button", name="Mark as entrance").click()
+    page.wait_for_selector("#node-list tr.entrance")
+    assert store.current_version(VENUE) == 2 and store.get_map(VENUE).entrance_spots()
+    assert next(n for n in store.get_map(VENUE).nodes if n.id == door_id).entrance
+    page.goto(ops + "/checklist")
+    assert page.get_attribute("#step-walkways", "class") == "done"
     page.click(".console-foot button")  # the operator signs out
 
     # the owner opens the link, sets a password, signs in and picks the shop's landing app
