@@ -6,8 +6,8 @@
     map-draft open|list|show|apply|abandon ...
     map-draft add-imdf|add-aps|add-samples|add-walkways VENUE DRAFT FILE
                                     a set of changes kept aside, shown as a diff, applied as ONE version
-    map-edit add-floor|place-ap|delete-ap|add-zone|delete-zone|add-node|add-edge|delete-walkway|rescale-floor
-                                    VENUE --option value ...: each console edit of the map, one version each
+    map-edit add-floor|place-ap|delete-ap|add-zone|delete-zone|add-node|set-entrance|add-edge|delete-walkway|
+             rescale-floor          VENUE --option value ...: each console edit of the map, one version each
 
 Accounts (the first operator of a venue, zone owners) are `flask users create` (portal/users_cli.py).
 
