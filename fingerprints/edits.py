@@ -216,6 +216,9 @@ def set_entrance(m: VenueMap, node: str, clear: bool = False) -> None:
     found = next((n for n in m.nodes if n.id == node), None)
     if found is None:
         raise EditError(N_("There is no node %(n)s."), n=repr(str(node)[:48]))
+    if found.entrance != clear:  # a new map version that changes nothing would only hide the mistake
+        raise EditError(N_("Node %(n)s is already an entrance.") if found.entrance else
+                        N_("Node %(n)s is not an entrance."), n=node)
     found.entrance = not clear
 
 

@@ -197,4 +197,8 @@ def test_map_edit_marks_and_unmarks_an_entrance(cli, svc):
     version = svc.venues.get_map("demo").version
     refused = cli("map-edit", "set-entrance", "demo", "--node", "no-such-node")
     assert refused.exit_code != 0 and "There is no node 'no-such-node'" in refused.output
+    again = cli("map-edit", "set-entrance", "demo", "--node", "north-door")  # a no-op is refused, not a new version
+    assert again.exit_code != 0 and "Node north-door is already an entrance." in again.output
+    unmarked = cli("map-edit", "set-entrance", "demo", "--node", node, "--clear")
+    assert unmarked.exit_code != 0 and f"Node {node} is not an entrance." in unmarked.output
     assert svc.venues.get_map("demo").version == version
