@@ -67,8 +67,11 @@ def checked_text(assumptions: LiveAssumptions | None = None) -> str:
     parts = [_("%(low)s to %(high)s at %(probe)s (±%(half)s)", low=f"{low:+d}", high=f"{high:+d}",
                probe=str(_PROBES.get(probe, probe)), half=f"{half:.0f}") for probe, low, high, half in spans]
     verdict = _("every difference lies within it.") if inside else _("not every difference lies within it.")
-    phones = (_("(The claims checked were made with the phones the malls' trackers counted.)")
-              if rates is CHECK_RATES else _("(The claims checked were made with the assumed phones.)"))
+    phones = (_("(The claims checked were made with the phones the malls' trackers counted, on maps marking their "
+                "street doors as entrances.)")
+              if rates is CHECK_RATES else
+              _("(The claims checked were made with the assumed phones, on maps marking their street doors as "
+                "entrances.)"))
     compared = compared_malls(_("all of them"))  # not inside the sentence's _(): Babel extracts no nested call
     return _("checked against %(bench)s on simulated malls (%(seeds)s; %(compared)s were among the malls a rule was "
              "compared on, so this is not a fully held-out check): claim minus measured "
