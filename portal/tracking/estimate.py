@@ -299,9 +299,13 @@ def arrival_place(arrivals: Sequence, walkways: Mapping[str, list[tuple[float, f
                   ) -> ArrivalPlace:
     """Where a phone joining the WiFi on arrival joins (`arrival_zone`'s draw): in a car park at a spot on its
     walkways; on foot at one of `entrances` (floor, x, y) when the map marks where shoppers come in, else at a
-    spot on the walkways of a lobby or corridor (`arrival_spot`)."""
-    zone = arrival_zone(arrivals, by_car, rng)
-    if zone.kind != "garage" and entrances:
+    spot on the walkways of a lobby or corridor (`arrival_spot`). A plan with entrances but no lobby or corridor
+    zone (shops straight off the street) still has its arrivals on foot at the entrances."""
+    if entrances and not any(z.kind != "garage" for z in arrivals):
+        zone = arrival_zone(arrivals, by_car, rng) if arrivals and rng.random() < by_car else None
+    else:
+        zone = arrival_zone(arrivals, by_car, rng)
+    if zone is None or (zone.kind != "garage" and entrances):
         floor, x, y = entrances[int(rng.integers(len(entrances)))]
         return ArrivalPlace(int(floor), float(x), float(y), zones.zone_at(int(floor), float(x), float(y)))
     x, y = arrival_spot(zone, walkways, zones, rng)
@@ -461,7 +465,7 @@ def _surveyed_visit(run: _EstimateRun, zone, spot: tuple[float, float], rng: np.
     schedule = run.feed(rng)
     run.hide_near(zone.floor, *spot)
     visit = _visit(run.walk_in, run.survey, zone, spot, rng, run.a, run.model.zones)
-    if visit.joins == 0 and run.arrivals:  # joined on arrival: the first probe is where it came in
+    if visit.joins == 0 and (run.arrivals or run.entrances):  # joined on arrival: the first probe is where it came in
         visit.first_probe = False
         there = arrival_place(run.arrivals, run.walkways, run.model.zones, run.entrances, run.a.arrive_by_car, rng)
         if there.floor in run.survey.trees:

@@ -7,9 +7,11 @@ import io
 import json
 import uuid
 import zipfile
+from dataclasses import asdict
 
 import pytest
 
+from fingerprints import edits
 from fingerprints.demo_mall import build_demo_mall
 from fingerprints.geometry import segment_crosses_walls
 from fingerprints.imdf import (
@@ -416,8 +418,26 @@ def test_an_import_without_walkways_keeps_the_current_ones_with_their_entrances(
     for node in redrawn.nodes:
         node.entrance = node.id == redrawn.nodes[0].id
     merged = merge_imported(small_map, import_imdf(export_imdf(redrawn)))
-    assert [n.id for n in merged.nodes if n.entrance] == [redrawn.nodes[0].id]
+    # the archive's entrance, and the one marked on the map on the node of the same id (unmarked in the console)
+    assert {n.id for n in merged.nodes if n.entrance} == {redrawn.nodes[0].id, "street0-60-60"}
     assert [n.id for n in small_map.nodes if n.entrance] == ["street0-60-60"]  # the current map is not changed
+
+
+def test_a_reimport_keeps_the_entrances_the_operator_marked(small_map):
+    """A plan from another tool gets a derived walkway graph (stable node ids) marking only the doors its openings
+    say: merged again, over a map where the operator marked another node, that mark stays (on the node of the same
+    id), as it does when walkways are derived again (replace_walkways)."""
+    files = export_imdf(small_map)
+    del files["mallportal_walkways.geojson"]
+    files["manifest.json"]["extensions"] = []
+    foreign = import_imdf(files)
+    mark = next(n.id for n in foreign.nodes if not n.entrance)
+    marked = copy.deepcopy(foreign)
+    edits.set_entrance(marked, mark)
+    again = merge_imported(marked, import_imdf(files))
+    assert {n.id for n in again.nodes if n.entrance} == {n.id for n in foreign.nodes if n.entrance} | {mark}
+    edits.replace_walkways(marked, [asdict(n) for n in foreign.nodes], [asdict(e) for e in foreign.edges])
+    assert mark in {n.id for n in marked.nodes if n.entrance}
 
 
 def test_bad_extension_features(files):

@@ -115,6 +115,24 @@ def test_arrivals_on_foot_join_at_the_entrances_when_they_are_known():
                                                                zone.id)
 
 
+def test_a_plan_without_lobby_or_corridor_has_its_arrivals_on_foot_at_its_entrances():
+    """Shops straight off the street: no lobby or corridor zone to place an on-foot arrival in, yet the marked
+    entrances are where those shoppers join (by car in the car park as before); with no car park either, all of
+    them at the entrances."""
+    venue = corridor_mall()
+    zones = zone_map(venue)
+    walkways = walkway_spots(WalkIn(venue, np.array([(0, 0.0, 0.0)]), 60.0), zones)
+    doors = [(0, 10.0, 19.0)]
+    rng = np.random.default_rng(5)
+    car_park_only = [venue.zones[3]]
+    places = [arrival_place(car_park_only, walkways, zones, doors, 0.5, rng) for _ in range(400)]
+    at_doors = [p for p in places if (p.floor, p.x, p.y) == doors[0]]
+    assert 150 < len(at_doors) < 250 and {p.zone for p in at_doors} == {"shop-n"}
+    assert all(p.zone == "car-park" for p in places if p not in at_doors)
+    assert all((p.floor, p.x, p.y) == doors[0] for p in (arrival_place([], walkways, zones, doors, 0.5, rng)
+                                                           for _ in range(20)))
+
+
 def test_a_phone_joining_on_entering_a_zone_is_heard_from_inside_it(demo_map):
     """`entered` (when it joins, and what the 30 s and 120 s probes count from) is inside the zone: the walk
     ends at the zone's own walkway node (the walkway node nearest the spot was often its door or the corridor)."""
