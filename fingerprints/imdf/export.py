@@ -27,7 +27,7 @@ from fingerprints.imdf.schema import (
     UNIT_CATEGORY_FOR_KIND,
     Origin,
 )
-from fingerprints.imdf.shapes import outer_outline
+from fingerprints.imdf.shapes import OUTLINE_CLOSE_M, outer_outline
 from fingerprints.model import Floor, VenueMap, WalkNode
 
 _NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # for stable feature ids per venue
@@ -95,16 +95,17 @@ _ON_EDGE_M = 0.001  # what lies this near a line lies on it (a wall on an edge, 
 def _entrance_doors(venue: VenueMap, floor: Floor,
                     polygons: Mapping[str, Polygon]) -> list[tuple[WalkNode, LineString]]:
     """Each entrance node of the floor with its door, an IMDF opening line: on the building's exterior edge (the
-    outer outline of the floor's zones) where it bounds the zone the node lies in (or is nearest), at the point of
-    that edge nearest the node; the gap in the floor's walls there when they draw one (MIN_DOOR_M to MAX_DOOR_M
-    wide, within ENTRANCE_DOOR_M of that point), else ENTRANCE_DOOR_M of the edge centred there (kept on the edge,
-    shorter where the edge is). A node more than ENTRANCE_REACH_M from such an edge (a door from a station
+    outer outline of the floor's zones, closed as the import closes it: zones a few centimetres apart, a zone's cut
+    to its hole, leave no outside between them) where it bounds the zone the node lies in (or is nearest), at the
+    point of that edge nearest the node; the gap in the floor's walls there when they draw one (MIN_DOOR_M to
+    MAX_DOOR_M wide, within ENTRANCE_DOOR_M of that point), else ENTRANCE_DOOR_M of the edge centred there (kept on
+    the edge, shorter where the edge is). A node more than ENTRANCE_REACH_M from such an edge (a door from a station
     below, a node left mid-floor) has its door at itself: ENTRANCE_DOOR_M centred on it, along the plan's x axis."""
     nodes = [n for n in venue.nodes if n.entrance and n.floor == floor.level]
     if not nodes:
         return []
     zones = [polygons[z.id] for z in venue.zones if z.floor == floor.level]
-    near_outline = outer_outline(zones).buffer(_ON_EDGE_M)
+    near_outline = outer_outline(zones, OUTLINE_CLOSE_M).buffer(_ON_EDGE_M)
     walls = unary_union([LineString([(w[0], w[1]), (w[2], w[3])]) for w in floor.walls]).buffer(
         _ON_EDGE_M) if floor.walls else None
     out = []

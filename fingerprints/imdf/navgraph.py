@@ -7,11 +7,12 @@ From IMDF (`derive_from_imdf`):
   entrance (`WalkNode.entrance`, where shoppers on foot come in from outside) when the opening is IMDF's principal
   pedestrian entrance (category "pedestrian.principal") wherever it is, or another pedestrian opening ("pedestrian",
   "pedestrian.transit") on the building's exterior: its middle on the outline of exactly one unit, and on the floor's
-  outer outline (the outline of the union of the floor's units, voids and fabric included, gaps under TOUCH_M
-  closed; or the outline of its level features), as ArcGIS Indoors' "Generate Facility Entryways" takes the exterior
-  edge of the units. Emergency exits, service, automobile and bicycle openings are never entrances. LIMITATION: a
-  part of the floor no unit covers is outside as far as the rule can tell when it reaches the outline (a plan that
-  leaves out a corridor running to the street: its shop doors onto it read as exterior), inside when it does not;
+  outer outline (the outline of the union of the floor's units, voids and fabric included, gaps under twice
+  shapes.OUTLINE_CLOSE_M closed, as the export does; or the outline of its level features), as ArcGIS Indoors'
+  "Generate Facility Entryways" takes the exterior edge of the units. Emergency exits, service, automobile and
+  bicycle openings are never entrances. LIMITATION: a part of the floor no unit covers is outside as far as the rule
+  can tell when it reaches the outline (a plan that leaves out a corridor running to the street: its shop doors onto
+  it read as exterior), inside when it does not;
 - a unit with no opening that touches a walkway is linked to it (plans often leave doors out);
 - relationships join floors: elevator, stairs, escalator (one-way when "directed"), ramp, moving
   walkway, traversal; each origin -> intermediaries -> destination, as edges of that kind, a large unit (a
@@ -34,7 +35,7 @@ import shapely
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.ops import linemerge, nearest_points, unary_union
 
-from fingerprints.imdf.shapes import outer_outline, unit_parts, unit_polygon
+from fingerprints.imdf.shapes import OUTLINE_CLOSE_M, outer_outline, unit_parts, unit_polygon
 from fingerprints.model import WalkEdge, WalkNode
 
 WALKWAY_UNITS = frozenset({"walkway", "walkway.island", "unenclosedarea", "lobby", "ramp", "footbridge",
@@ -274,7 +275,8 @@ class _OuterOutlines:
             units = [f for f in self._feats.get("unit.geojson", [])
                      if self._level_of[f["properties"]["level_id"]] == level]
             levels = [f for f in self._feats.get("level.geojson", []) if self._level_of[f["id"]] == level]
-            self._floors[level] = [outer_outline(self._parts(units), TOUCH_M / 2), outer_outline(self._parts(levels))]
+            self._floors[level] = [outer_outline(self._parts(units), OUTLINE_CLOSE_M),
+                                   outer_outline(self._parts(levels))]
         return min((outline.distance(here) for outline in self._floors[level] if not outline.is_empty),
                    default=math.inf)
 

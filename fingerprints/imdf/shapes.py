@@ -13,6 +13,10 @@ SLIT_M = 0.05  # the width of the cut that joins a hole to the outside (see sing
 GRID_M = 1e-4  # rings are kept to 0.1 mm (METRE_DECIMALS)
 MAX_HOLES = 100  # per unit: a void, the shops of a walkway's island, pillars; the smaller rest are filled
 MAX_LOST_M2 = 0.1  # a cut may cut off slivers (a 2 cm wall between two holes), never a piece of floor
+# The closing outer_outline applies to a floor's units (the import) and zones (the export): gaps narrower than twice
+# this - units drawn a few centimetres apart, a zone's SLIT_M cuts to its holes - are no outside (one value for both,
+# so that an exported exterior door is where the import looks for one)
+OUTLINE_CLOSE_M = 0.25
 
 
 def unit_polygon(geom: dict, to_plan: Callable[[float, float], tuple[float, float]]) -> Polygon:

@@ -10,6 +10,7 @@ import zipfile
 from dataclasses import asdict
 
 import pytest
+from shapely.geometry import Polygon
 
 from fingerprints import edits
 from fingerprints.demo_mall import build_demo_mall
@@ -26,7 +27,8 @@ from fingerprints.imdf import (
     validate_imdf,
     write_imdf_zip,
 )
-from fingerprints.model import WalkNode
+from fingerprints.imdf.shapes import single_ring
+from fingerprints.model import Floor, VenueMap, WalkNode, Zone
 
 CM = 0.01
 
@@ -399,6 +401,42 @@ def test_each_entrance_is_exported_as_a_principal_pedestrian_opening(small_map):
     walls = foreign.floors[0].walls
     assert not segment_crosses_walls(walls, (60.0, 59.0), (60.0, 61.0))
     assert segment_crosses_walls(walls, (70.0, 59.0), (70.0, 61.0))
+
+
+def _principal_doors(files) -> list[tuple[tuple[float, float], ...]]:
+    """The "pedestrian.principal" openings of an exported archive, each as its two ends in plan metres (sorted)."""
+    return [tuple(sorted(DEFAULT_ORIGIN.to_plan(*p) for p in f["geometry"]["coordinates"]))
+            for f in files["opening.geojson"]["features"] if f["properties"]["category"] == "pedestrian.principal"]
+
+
+def test_an_entrance_door_is_on_the_true_exterior_when_zones_are_drawn_a_little_apart():
+    """Two shops drawn 2 cm apart are one building: the export closes the gap as the import does (one constant,
+    shapes.OUTLINE_CLOSE_M), so the door of an entrance 0.5 m from that gap is on the street front 1 m away, not on
+    the wall between the shops; an import without the extension finds the same door an entrance."""
+    venue = VenueMap("apart", "Apart", "Apart", [Floor(0, "G", 40.0, 10.0)],
+                     zones=[Zone("west", "West", "West", 0, [(0, 0), (20, 0), (20, 10), (0, 10)]),
+                            Zone("east", "East", "East", 0, [(20.02, 0), (40, 0), (40, 10), (20.02, 10)])],
+                     nodes=[WalkNode("front", 0, 19.5, 1.0, entrance=True)])
+    files = export_imdf(venue)
+    validate_imdf(files)
+    [(a, b)] = _principal_doors(files)
+    assert close(a, (17.0, 0.0)) and close(b, (20.0, 0.0))
+    foreign = import_imdf(_without_extension(files), venue_id="other")
+    [(_, x, y)] = foreign.entrance_spots()
+    assert close((x, y), (18.5, 0.0))
+
+
+def test_the_cut_to_a_zones_hole_is_no_exterior_edge():
+    """A zone is one ring (shapes.single_ring): a void inside it is joined to the outline by a 5 cm cut. The cut
+    is closed like any narrow gap, so the void's edge is not the building's exterior: an entrance 1 m from the void
+    and 9 m from the street front has its door on the street front."""
+    ring = single_ring(Polygon([(0, 0), (40, 0), (40, 20), (0, 20)], [[(15, 2), (25, 2), (25, 8), (15, 8)]]))
+    assert any(y == 0.0 and 14.9 < x < 15.1 for x, y in ring)  # the cut runs from the void to the street front
+    venue = VenueMap("void", "Void", "Void", [Floor(0, "G", 40.0, 20.0)],
+                     zones=[Zone("hall", "Hall", "Hall", 0, ring, kind="atrium")],
+                     nodes=[WalkNode("front", 0, 20.0, 9.0, entrance=True)])
+    [(a, b)] = _principal_doors(export_imdf(venue))
+    assert close(a, (18.5, 0.0)) and close(b, (21.5, 0.0))
 
 
 def test_an_import_without_walkways_keeps_the_current_ones_with_their_entrances(small_map):
