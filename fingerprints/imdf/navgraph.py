@@ -6,8 +6,9 @@ From IMDF (`derive_from_imdf`):
 - every opening gets a node at its middle, linked to the units it lies on (a door joins two rooms); the node is an
   entrance (`WalkNode.entrance`, where shoppers on foot come in from outside) when the opening is IMDF's principal
   pedestrian entrance (category "pedestrian.principal") wherever it is, or another pedestrian opening ("pedestrian",
-  "pedestrian.transit") on the building's exterior: its middle on the outline of exactly one unit, and on the floor's
-  outer outline (the outline of the union of the floor's units, voids and fabric included, gaps under twice
+  "pedestrian.transit") on the building's exterior: its middle on the outline of exactly one unit, not a staff-only
+  room (DEAD_ENDS: a staff door, and one such a room's other door may leave unlinked), and on the floor's outer
+  outline (the outline of the union of the floor's units, voids and fabric included, gaps under twice
   shapes.OUTLINE_CLOSE_M closed, as the export does; or the outline of its level features), as ArcGIS Indoors'
   "Generate Facility Entryways" takes the exterior edge of the units. Emergency exits, service, automobile and
   bicycle openings are never entrances. LIMITATION: a part of the floor no unit covers is outside as far as the rule
@@ -291,7 +292,9 @@ def _is_entrance(category: str, level: int, mid: Point, touching: list[_Unit], o
     if category != "pedestrian" and not category.startswith("pedestrian."):
         return False  # an emergency exit, a service or car door
     on = [unit for unit in touching if unit.polygon.boundary.distance(mid) <= TOUCH_M]
-    return len(on) == 1 and outer.distance(level, mid) <= TOUCH_M
+    if len(on) != 1 or on[0].category in DEAD_ENDS:
+        return False  # a door between two units, or a staff door: staff-only rooms are no way in for shoppers
+    return outer.distance(level, mid) <= TOUCH_M
 
 
 def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit], level_of: dict[str, int],
@@ -308,12 +311,18 @@ def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         node = g.node(f"o-{_node_part(f['id'])}", level, mid.x, mid.y)
         opening_nodes[f["id"]] = node
         touching = outlines.touching(level, line)
-        g.nodes[node].entrance = _is_entrance(f["properties"]["category"], level, mid, touching, outer)
+        entrance = g.nodes[node].entrance = _is_entrance(f["properties"]["category"], level, mid, touching, outer)
+        skipped = []
         for unit in touching:
             if unit.category in DEAD_ENDS and unit.fid in opened:
+                skipped.append(unit)
                 continue  # a staff-only room is entered by one door here: never a way between two
             g.link(node, g.join_point(unit, mid.x, mid.y, by=f["id"]))
             opened.add(unit.fid)
+        if entrance and skipped and len(skipped) == len(touching):
+            # a principal entrance into a staff-only room entered already: joined to it all the same (the entrance
+            # a dead end off the room, no way between two walkways), else a route could never start there
+            g.link(node, g.join_point(skipped[0], mid.x, mid.y, by=f["id"]))
     return opening_nodes
 
 

@@ -305,3 +305,36 @@ def test_a_pedestrian_door_between_two_units_is_no_entrance_unless_principal():
     files, entrances, _ = _entrance_archive(station_category="pedestrian")
     venue = import_imdf(files, venue_id="harbour")
     assert {n.id for n in venue.nodes if n.entrance} == {_opening_node(entrances[k]) for k in ("street", "transit")}
+
+
+@pytest.mark.parametrize("category", ["pedestrian", "pedestrian.transit"])
+def test_an_exterior_door_of_a_staff_room_is_no_entrance(category):
+    """A staff-only room (nonpublic) with its door onto the corridor and a second door on the building's outline:
+    that door is a staff door, not where shoppers come in; no entrance is left without an edge (the room keeps its
+    first door, so the second joins nothing)."""
+    files = mall_archive(levels=1)
+    units = {u["properties"]["name"]["en"]: u for u in files["unit.geojson"]["features"] if u["properties"]["name"]}
+    units["Toys 0"]["properties"]["category"] = "nonpublic"
+    street = add_opening(files, "Toys-street", 0, (9, 24), (11, 24), category)  # Toys' front on the outline
+    venue = import_imdf(files, venue_id="harbour")
+    assert _opening_node(street) in {n.id for n in venue.nodes}
+    assert not venue.entrance_spots()
+    ends = {e.a for e in venue.edges} | {e.b for e in venue.edges}
+    assert all(n.id in ends for n in venue.nodes if n.entrance)
+
+
+def test_a_principal_entrance_into_a_staff_room_is_joined_to_it():
+    """A principal entrance (an entrance wherever it is) that is a staff-only room's second door: joined to the room
+    all the same, a dead end off it, so that a route can start there; the room is still no way between walkways."""
+    files = mall_archive(levels=1)
+    units = {u["properties"]["name"]["en"]: u for u in files["unit.geojson"]["features"] if u["properties"]["name"]}
+    units["Toys 0"]["properties"]["category"] = "nonpublic"
+    street = _opening_node(add_opening(files, "Toys-street", 0, (9, 24), (11, 24), "pedestrian.principal"))
+    venue = import_imdf(files, venue_id="harbour")
+    assert [n.id for n in venue.nodes if n.entrance] == [street]
+    toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
+    at_street = [e for e in venue.edges if street in (e.a, e.b)]
+    assert len(at_street) == 1 and {at_street[0].a, at_street[0].b} - {street} <= toys
+    corridor = {n.id for n in venue.nodes if 10 <= n.y <= 14 and n.id not in toys | {street}}
+    assert len([e for e in venue.edges if (e.a in toys and e.b in corridor) or (e.b in toys and e.a in corridor)]) == 1
+    assert shortest_route(venue, (0, 10.0, 24.0), (0, 30.0, 12.0)) is not None
