@@ -475,19 +475,28 @@ def delete_walkway(venue: str):
 @bp.post("/<venue>/setup/walkway/entrance")
 def set_entrance(venue: str):
     """Mark a walkway node as an entrance, where shoppers on foot come in from outside (the quality report's
-    live estimate starts their arrivals there), or unmark it (clear=1)."""
+    live estimate starts their arrivals there), or unmark it (clear=1). Done, it opens the node's own floor: the
+    posted `floor` is the page the form was on, which need not be the node's (a node id typed in)."""
     level = _level_field()
     node = (request.form.get("node") or "").strip()
     clear = request.form.get("clear") == "1"
+    marked: list[int] = []  # the node's floor, once marked
+
+    def mark(m: VenueMap) -> None:
+        edits.set_entrance(m, node, clear)
+        marked.extend(n.floor for n in m.nodes if n.id == node)
+
     try:
         if not node:
             raise ValueError(_("Which node? (node field missing)"))
-        version = change_map(venue, lambda m: edits.set_entrance(m, node, clear), "walk.entrance", node=node,
-                             entrance=not clear)
+        version = change_map(venue, mark, "walk.entrance", node=node, entrance=not clear)
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "walkway")
+    level = marked[0] if marked else level
     if clear:
         return _floor_done(venue, level, "walkway", _("Node %(n)s is no longer an entrance; map version %(v)s.",
                                                       n=node, v=version))
+    return _floor_done(venue, level, "walkway", _("Node %(n)s marked as an entrance; map version %(v)s.", n=node,
+                                                  v=version))
     return _floor_done(venue, level, "walkway", _("Node %(n)s marked as an entrance; map version %(v)s.", n=node,
                                                   v=version))

@@ -397,6 +397,42 @@ def test_marking_an_entrance_is_said_in_the_pages_language(client, ops, svc):
     assert "标为入口" in page and "Mark as entrance" not in page and "Entrance (shoppers" not in page
 
 
+def test_marking_a_node_on_another_floor_opens_that_floor(client, ops, svc):
+    """The node id is typed in on floor 0's page; the node is on floor 1: marked, and the redirect opens floor 1,
+    where the node and the message are (unmarking too)."""
+    url = V + "/setup/walkway/entrance"
+    before = version(svc)
+    resp = post(client, ops, url, node="f1-3-3", floor="0")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/setup/floor/1?tool=walkway")
+    assert node(svc, "f1-3-3").entrance and version(svc) == before + 1
+    page = text(client.get(resp.headers["Location"]))
+    assert "Node f1-3-3 marked as an entrance; map version" in page
+    assert re.search(r'<tr class="entrance"><td>f1-3-3</td>', page)
+    resp = post(client, ops, url, node="f1-3-3", floor="0", clear="1")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/setup/floor/1?tool=walkway")
+    assert not node(svc, "f1-3-3").entrance and version(svc) == before + 2
+
+
+@pytest.mark.parametrize("lang, marked, message", [
+    ("", True, "Node {n} is already an entrance."),
+    ("", False, "Node {n} is not an entrance."),
+    ("?lang=zh", True, "节点 {n} 已是入口。"),
+    ("?lang=zh", False, "节点 {n} 不是入口。"),
+])
+def test_a_no_op_marking_is_refused(client, ops, svc, lang, marked, message):
+    """Marking an entrance again, or unmarking a node that is none: 400, said in the page's language, no new map
+    version (one that changes nothing would hide the mistake)."""
+    n = "f0-3-3"
+    if marked:
+        assert post(client, ops, V + "/setup/walkway/entrance", node=n, floor="0").status_code == 303
+    assert node(svc, n).entrance is marked
+    before = version(svc)
+    data = {"node": n, "floor": "0"} if marked else {"node": n, "floor": "0", "clear": "1"}
+    resp = post(client, ops, V + "/setup/walkway/entrance" + lang, **data)
+    assert resp.status_code == 400 and message.format(n=n) in text(resp)
+    assert version(svc) == before and node(svc, n).entrance is marked
+
+
 def test_marking_an_entrance_without_csrf_token_is_refused(client, ops, svc):
     before = version(svc)
     resp = client.post(V + "/setup/walkway/entrance", data={"node": "f0-3-3", "floor": "0"})
