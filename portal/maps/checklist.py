@@ -340,12 +340,26 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
     if not any(n.entrance for n in venue_map.nodes):
         missing.append(_("no entrance marked: mark the street doors where shoppers on foot come in (the quality "
                          "report's claim places them along lobbies and corridors otherwise)"))
-        if not (apart or one_way):  # joining the floors comes first: its link stays
-            lowest = min(f.level for f in venue_map.floors)
-            link = url_for("operator.floor", venue=venue, level=lowest, tool="walkway")
+        level = entrance_floor(venue_map)
+        if not (apart or one_way) and level is not None:  # joining the floors comes first: its link stays
+            link = url_for("operator.floor", venue=venue, level=level, tool="walkway")
             link_text = _("Mark the entrances")
     missing += unreached[:20]
     return Step("walkways", title, not missing, detail, missing, link, link_text)
+
+
+def entrance_floor(venue_map: VenueMap) -> int | None:
+    """The floor whose walkway tool the walkways step links for marking the entrances: the lowest of the map's floors
+    that hold walkway nodes and are not only car park (garage zones and no other: the lowest floor is often the car
+    park, the street doors a floor up); else the lowest with walkway nodes; else the lowest floor; None on a map
+    without floors (nodes left on none: no floor page to link)."""
+    levels = {f.level for f in venue_map.floors}
+    walked = levels & {n.floor for n in venue_map.nodes}
+    kinds: dict[int, set[str]] = {}
+    for zone in venue_map.zones:
+        kinds.setdefault(zone.floor, set()).add(zone.kind)
+    not_car_park = {level for level in walked if kinds.get(level, set()) != {"garage"}}
+    return min(not_car_park or walked or levels, default=None)
 
 
 def _floors_apart(venue_map: VenueMap, apart: list[list[int]], one_way: list[int], detail: str) -> tuple[str, list]:
