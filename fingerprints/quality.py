@@ -826,8 +826,9 @@ WHERE_SHOPPERS_ARE = (
     "arriving on foot are placed at the entrances the map marks, those arriving by car in the car park)")
 WHERE_SHOPPERS_ARE_UNMARKED = (
     "where shoppers really walk, join the WiFi and stand, and how often their phones transmit (the map marks no "
-    "entrance, so those joining on arriving on foot are placed along the lobbies and corridors, which read the first "
-    "probe 3-5 points low on simulated malls: mark the street doors as entrances on the walkways)")
+    "entrance, so those joining on arriving on foot are placed along the lobbies and corridors, which on "
+    "simulated malls read the first probe about 3 points lower than with their street doors marked: mark the "
+    "street doors as entrances on the walkways)")
 CANNOT_KNOW = [
     PHONES_UNKNOWN,
     "crowds, moved fittings and radio changes since the survey",

@@ -35,8 +35,9 @@ _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
        "arriving on foot are placed at the entrances the map marks, those arriving by car in the car park)"),
     _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (the map marks no "
-       "entrance, so those joining on arriving on foot are placed along the lobbies and corridors, which read the "
-       "first probe 3-5 points low on simulated malls: mark the street doors as entrances on the walkways)"),
+       "entrance, so those joining on arriving on foot are placed along the lobbies and corridors, which on "
+       "simulated malls read the first probe about 3 points lower than with their street doors marked: mark the "
+       "street doors as entrances on the walkways)"),
     _l("how the APs really report (the venue's feeds are assumed native every 3-6 s, a fifth once a minute, each "
        "report holding some phone, as in a mall in business: a quiet AP says less about who it does not hear)"),
     _l("the fingerprint between surveyed points (interpolated here from the nearest ones)"),
