@@ -300,10 +300,14 @@ def _is_entrance(category: str, level: int, mid: Point, touching: list[_Unit], o
 def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[str, _Unit], level_of: dict[str, int],
                    to_plan: Callable[[float, float], tuple[float, float]], opened: set[str]) -> dict[str, str]:
     """A node at each opening's middle, linked to the units it lies on, marked an entrance where the opening is one
-    (`_is_entrance`); returns the node of each opening and adds the units entered by a door to `opened`."""
+    (`_is_entrance`); returns the node of each opening and adds the units entered by a door to `opened`. The doors
+    between two units or more are linked first, then those on one unit only (a street door): a staff-only room keeps
+    one door, and it is its door into the mall whichever the archive lists first (its street door first cut the room,
+    and an entrance into it, off the mall)."""
     outlines = _Outlines(units.values())
     outer = _OuterOutlines(feats, level_of, to_plan)
     opening_nodes: dict[str, str] = {}
+    doors = []
     for f in feats.get("opening.geojson", []):
         level = level_of[f["properties"]["level_id"]]
         line = LineString([to_plan(*p[:2]) for p in f["geometry"]["coordinates"]])
@@ -311,18 +315,20 @@ def _link_openings(g: GraphBuilder, feats: dict[str, list[dict]], units: dict[st
         node = g.node(f"o-{_node_part(f['id'])}", level, mid.x, mid.y)
         opening_nodes[f["id"]] = node
         touching = outlines.touching(level, line)
-        entrance = g.nodes[node].entrance = _is_entrance(f["properties"]["category"], level, mid, touching, outer)
-        skipped = []
+        g.nodes[node].entrance = _is_entrance(f["properties"]["category"], level, mid, touching, outer)
+        doors.append((f["id"], node, mid, touching))
+    for fid, node, mid, touching in sorted(doors, key=lambda door: len(door[3]) < 2):  # stable: else file order
+        linked = False
         for unit in touching:
             if unit.category in DEAD_ENDS and unit.fid in opened:
-                skipped.append(unit)
                 continue  # a staff-only room is entered by one door here: never a way between two
-            g.link(node, g.join_point(unit, mid.x, mid.y, by=f["id"]))
+            g.link(node, g.join_point(unit, mid.x, mid.y, by=fid))
             opened.add(unit.fid)
-        if entrance and skipped and len(skipped) == len(touching):
-            # a principal entrance into a staff-only room entered already: joined to it all the same (the entrance
-            # a dead end off the room, no way between two walkways), else a route could never start there
-            g.link(node, g.join_point(skipped[0], mid.x, mid.y, by=f["id"]))
+            linked = True
+        if g.nodes[node].entrance and touching and not linked:
+            # an entrance into a staff-only room entered already (its second street door): joined to it all the
+            # same (a dead end off the room, no way between two walkways), else a route could never start there
+            g.link(node, g.join_point(touching[0], mid.x, mid.y, by=fid))
     return opening_nodes
 
 

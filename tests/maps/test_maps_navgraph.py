@@ -307,29 +307,45 @@ def test_a_pedestrian_door_between_two_units_is_no_entrance_unless_principal():
     assert {n.id for n in venue.nodes if n.entrance} == {_opening_node(entrances[k]) for k in ("street", "transit")}
 
 
+def _listed_first(files: dict, opening: str) -> None:
+    """The opening moved to the head of the archive's openings (an archive listing a street door first)."""
+    ops = files["opening.geojson"]["features"]
+    ops.insert(0, ops.pop(next(i for i, o in enumerate(ops) if o["id"] == opening)))
+
+
+@pytest.mark.parametrize("street_first", [False, True])
 @pytest.mark.parametrize("category", ["pedestrian", "pedestrian.transit"])
-def test_an_exterior_door_of_a_staff_room_is_no_entrance(category):
+def test_an_exterior_door_of_a_staff_room_is_no_entrance(category, street_first):
     """A staff-only room (nonpublic) with its door onto the corridor and a second door on the building's outline:
     that door is a staff door, not where shoppers come in; no entrance is left without an edge (the room keeps its
-    first door, so the second joins nothing)."""
+    door onto the corridor, whichever the archive lists first, so the street door joins nothing)."""
     files = mall_archive(levels=1)
     units = {u["properties"]["name"]["en"]: u for u in files["unit.geojson"]["features"] if u["properties"]["name"]}
     units["Toys 0"]["properties"]["category"] = "nonpublic"
     street = add_opening(files, "Toys-street", 0, (9, 24), (11, 24), category)  # Toys' front on the outline
+    if street_first:
+        _listed_first(files, street)
     venue = import_imdf(files, venue_id="harbour")
     assert _opening_node(street) in {n.id for n in venue.nodes}
     assert not venue.entrance_spots()
     ends = {e.a for e in venue.edges} | {e.b for e in venue.edges}
     assert all(n.id in ends for n in venue.nodes if n.entrance)
+    assert shortest_route(venue, (0, 10.0, 20.0), (0, 30.0, 12.0)) is not None  # the room is still on the mall
 
 
-def test_a_principal_entrance_into_a_staff_room_is_joined_to_it():
+@pytest.mark.parametrize("street_first", [False, True])
+def test_a_principal_entrance_into_a_staff_room_is_joined_to_it(street_first):
     """A principal entrance (an entrance wherever it is) that is a staff-only room's second door: joined to the room
-    all the same, a dead end off it, so that a route can start there; the room is still no way between walkways."""
+    all the same, a dead end off it, so that a route can start there; the room is still no way between walkways.
+    The archive listing the street door first changes nothing: the room keeps its door onto the corridor (linked
+    first, as a door between two units), not the street door, which cut the room and the entrance off the mall."""
     files = mall_archive(levels=1)
     units = {u["properties"]["name"]["en"]: u for u in files["unit.geojson"]["features"] if u["properties"]["name"]}
     units["Toys 0"]["properties"]["category"] = "nonpublic"
-    street = _opening_node(add_opening(files, "Toys-street", 0, (9, 24), (11, 24), "pedestrian.principal"))
+    street_fid = add_opening(files, "Toys-street", 0, (9, 24), (11, 24), "pedestrian.principal")
+    if street_first:
+        _listed_first(files, street_fid)
+    street = _opening_node(street_fid)
     venue = import_imdf(files, venue_id="harbour")
     assert [n.id for n in venue.nodes if n.entrance] == [street]
     toys = {n.id for n in venue.nodes if 0 < n.x < 20 and 14 < n.y < 24}
