@@ -300,9 +300,10 @@ def arrival_place(arrivals: Sequence, walkways: Mapping[str, list[tuple[float, f
     """Where a phone joining the WiFi on arrival joins (`arrival_zone`'s draw): in a car park at a spot on its
     walkways; on foot at one of `entrances` (floor, x, y) when the map marks where shoppers come in, else at a
     spot on the walkways of a lobby or corridor (`arrival_spot`). A plan with entrances but no lobby or corridor
-    zone (shops straight off the street) still has its arrivals on foot at the entrances."""
+    zone (shops straight off the street) still has its arrivals on foot at the entrances, and those by car in one of
+    its car parks (drawn as `arrival_zone` would, without its draw of car or foot: made here already)."""
     if entrances and not any(z.kind != "garage" for z in arrivals):
-        zone = arrival_zone(arrivals, by_car, rng) if arrivals and rng.random() < by_car else None
+        zone = arrivals[int(rng.integers(len(arrivals)))] if arrivals and rng.random() < by_car else None
     else:
         zone = arrival_zone(arrivals, by_car, rng)
     if zone is None or (zone.kind != "garage" and entrances):

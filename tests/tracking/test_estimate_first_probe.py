@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from fingerprints.geometry import zone_map
-from fingerprints.model import Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
+from fingerprints.model import AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.quality import LiveAssumptions, WalkIn
+from fingerprints.simulator import RadioSimulator
 from fingerprints.training import training_set
 from portal.tracking.estimate import (
     _Survey,
@@ -164,3 +165,38 @@ def test_a_zone_without_a_walkway_node_is_entered_where_the_walk_crosses_into_it
         visit = _visit(walk_in, survey, venue.zones[2], spot, rng, LiveAssumptions(), zones)
         inside = [zones.zone_at(*w) == "shop-s" for w in visit.where]
         assert inside[visit.entered] and not inside[visit.entered - 1] and all(inside[visit.entered:])
+
+
+def shops_off_the_street() -> VenueMap:
+    """Three 12 x 12 m shops in a row off the street, no lobby, corridor or car park: a walk along their middles
+    from a street door at the west end (the entrance), surveyed by the radio simulator from three APs."""
+    nodes = [WalkNode(id="street", floor=0, x=0.5, y=6.0, entrance=True)]
+    nodes += [WalkNode(id=f"s{i}", floor=0, x=6.0 + 12.0 * i, y=6.0) for i in range(3)]
+    edges = [WalkEdge(a="street", b="s0"), WalkEdge(a="s0", b="s1"), WalkEdge(a="s1", b="s2")]
+    venue = VenueMap(id="v", name="v", name_zh="v", floors=[Floor(level=0, name="G", width_m=36, height_m=12)],
+                     zones=[rect(f"shop-{i}", "shop", 12.0 * i, 0, 12.0 * (i + 1), 12) for i in range(3)],
+                     nodes=nodes, edges=edges,
+                     aps=[AccessPoint(bssid=f"02:bb:00:00:00:{i:02x}", floor=0, x=6.0 + 12.0 * i, y=6.0)
+                          for i in range(3)])
+    venue.samples = RadioSimulator(venue).survey_grid(step_m=3.0, scans=2)
+    return venue
+
+
+def test_the_live_estimate_of_a_plan_of_shops_only_has_its_arrivals_join_at_its_entrances(monkeypatch):
+    """A plan with marked entrances and no lobby, corridor or car park zone (nothing to arrive in): the live
+    estimate's phones joining on arrival still do, at the entrance (they were all taken to join on entering a
+    shop when only those zones counted as places to arrive)."""
+    from portal.tracking import estimate
+
+    venue = shops_off_the_street()
+    assert venue.entrance_spots() == [(0, 0.5, 6.0)]
+    places = []
+
+    def recorded(*args, **kwargs):
+        places.append(place := arrival_place(*args, **kwargs))
+        return place
+
+    monkeypatch.setattr(estimate, "arrival_place", recorded)
+    claim = estimate.live_estimate(venue, max_points=12)
+    assert claim.n_points == 12 and places  # about half the visits join on arrival
+    assert {(p.floor, p.x, p.y, p.zone) for p in places} == {(0, 0.5, 6.0, "shop-0")}
