@@ -254,7 +254,7 @@ def delete_walkway(m: VenueMap, node: str = "", a: str = "", b: str = "") -> Non
 
 def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
     """A whole walkway graph (derived from the plan, see fingerprints.imdf.navgraph); the entrances the operator
-    marked stay marked on the nodes of the same id (`_keep_entrances`)."""
+    marked stay marked on the nodes of the same id where they stay put (`_keep_entrances`)."""
     m.nodes = _keep_entrances(m.nodes, [WalkNode(**n) for n in nodes])
     m.edges = [WalkEdge(**e) for e in edges]
     ids = {n.id for n in m.nodes}
@@ -270,7 +270,7 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
     IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
     import has none (the walkways with their entrances; an import's walkways bring their own, and the entrances
-    marked on the map stay marked on the import's nodes of the same id: `_keep_entrances`).
+    marked on the map stay marked on the import's nodes of the same id nearby: `_keep_entrances`).
 
     What is kept is in the current plan's metres. When the plan's corner moved on Earth (a corrected venue
     outline moves the corner of an archive from another tool), it is carried to the new plan through lon/lat,
@@ -292,19 +292,31 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     zones = zone_map(new)
     for s in samples:
         s.zone = zones.zone_at(s.floor, s.x, s.y)
-    nodes, edges = (_keep_entrances(m.nodes, new.nodes), new.edges) if new.nodes else (kept_nodes, m.edges)
+    nodes, edges = (_keep_entrances(m.nodes, new.nodes, move), new.edges) if new.nodes else (kept_nodes, m.edges)
     m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
     m.aps, m.nodes, m.edges, m.samples = new.aps or kept_aps, nodes, edges, samples
     m.origin = new.origin or m.origin
 
 
-def _keep_entrances(current: list[WalkNode], incoming: list[WalkNode]) -> list[WalkNode]:
-    """`incoming` with the entrances marked on `current` marked on its nodes of the same id too: a re-derived graph
-    keeps its ids (fingerprints.imdf.navgraph), and a plan from another tool marks only the doors its openings say,
-    so the operator's marks would otherwise be lost on every re-import."""
-    marked = {node.id for node in current if node.entrance}
+KEEP_ENTRANCE_M = 3.0  # metres: a mark is carried to the incoming node of its id only if that node is this near it
+
+
+def _keep_entrances(current: list[WalkNode], incoming: list[WalkNode], move: PlanMove | None = None
+                    ) -> list[WalkNode]:
+    """`incoming` with the entrances marked on `current` marked on its nodes of the same id too, when that node is
+    on the same floor within KEEP_ENTRANCE_M of the marked one (`move`: the current plan's metres to the incoming
+    plan's, when its corner moved): a re-derived graph keeps its ids (fingerprints.imdf.navgraph), and a plan from
+    another tool marks only the doors its openings say, so the operator's marks would otherwise be lost on every
+    re-import; but a derived id is positional (`w-<unit>-<k>`, the k-th point of the unit's walkway), and after a
+    plan edit the same id can name another spot, where the mark does not belong."""
+    marked: dict[str, tuple[int, float, float]] = {}
+    for node in current:
+        if node.entrance:
+            marked[node.id] = (node.floor, *(move(node.x, node.y) if move else (node.x, node.y)))
     for node in incoming:
-        node.entrance = node.entrance or node.id in marked
+        floor, x, y = marked.get(node.id, (None, math.inf, math.inf))
+        near = floor == node.floor and math.hypot(x - node.x, y - node.y) <= KEEP_ENTRANCE_M
+        node.entrance = node.entrance or near
     return incoming
 
 

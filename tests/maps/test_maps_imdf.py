@@ -440,8 +440,9 @@ def test_the_cut_to_a_zones_hole_is_no_exterior_edge():
 
 
 def test_an_import_without_walkways_keeps_the_current_ones_with_their_entrances(small_map):
-    """merge_imported (the console's and the CLI's IMDF import): walkways the archive has replace the map's, entrance
-    flags and all; an archive with none keeps the map's, entrances included."""
+    """merge_imported (the console's and the CLI's IMDF import): walkways the archive has replace the map's, with
+    their entrance flags, and the entrances marked on the map stay marked on the archive's nodes of the same id
+    nearby (`edits._keep_entrances`); an archive with none keeps the map's, entrances included."""
     files = export_imdf(small_map)
     files["mallportal_walkways.geojson"]["features"] = []
     imported = import_imdf(files)
@@ -477,6 +478,22 @@ def test_a_reimport_keeps_the_entrances_the_operator_marked(small_map):
     edits.replace_walkways(marked, [asdict(n) for n in foreign.nodes], [asdict(e) for e in foreign.edges])
     assert mark in {n.id for n in marked.nodes if n.entrance}
 
+
+
+@pytest.mark.parametrize(("moved_m", "floor", "kept"), [(1.0, 0, True), (10.0, 0, False), (1.0, 1, False)])
+def test_a_mark_stays_on_a_node_of_the_same_id_only_where_it_stands(small_map, moved_m, floor, kept):
+    """A derived node id is positional (the k-th point of a unit's walkway): after a plan edit the same id can name
+    another spot. The operator's mark is carried to the incoming node of its id only on the same floor within
+    edits.KEEP_ENTRANCE_M (3 m) of the marked one: moved 1 m it is the same door, moved 10 m (or to another floor)
+    it is not; the marks on nodes that stay put stay."""
+    before = {n.id for n in small_map.nodes if n.entrance}
+    mark = next(n for n in small_map.nodes if not n.entrance and n.floor == 0)
+    edits.set_entrance(small_map, mark.id)
+    incoming = [asdict(n) | {"entrance": False} for n in small_map.nodes]
+    moved = next(n for n in incoming if n["id"] == mark.id)
+    moved["x"], moved["floor"] = moved["x"] + moved_m, floor
+    edits.replace_walkways(small_map, incoming, [asdict(e) for e in small_map.edges])
+    assert before and {n.id for n in small_map.nodes if n.entrance} == before | ({mark.id} if kept else set())
 
 def test_bad_extension_features(files):
     ap = files["mallportal_aps.geojson"]["features"][0]

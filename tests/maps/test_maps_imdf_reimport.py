@@ -164,3 +164,13 @@ def test_an_archive_without_a_floor_that_holds_aps_or_survey_points_is_refused()
     with pytest.raises(EditError, match=r"L1: 1 APs, 1 survey points"):
         edits.merge_imported(m, import_imdf(one_floor, venue_id="cons").to_dict())
     assert m.to_dict() == before
+
+
+def test_a_reimport_whose_corner_moved_keeps_the_entrances_marked_where_they_stand():
+    """The marks the operator made are carried to the corrected plan's nodes of the same id where they stand on
+    Earth: compared in the new plan's metres (the corner's move is 11 m, beyond edits.KEEP_ENTRANCE_M)."""
+    first, corrected = _first_plan(), _corrected_plan()
+    mark = next(n for n in first.nodes if n.id.startswith("w-") and not n.entrance)
+    edits.set_entrance(first, mark.id)
+    edits.merge_imported(first, corrected.to_dict())
+    assert mark.id in {n.id for n in first.nodes if n.entrance}
