@@ -498,5 +498,3 @@ def set_entrance(venue: str):
                                                       n=node, v=version))
     return _floor_done(venue, level, "walkway", _("Node %(n)s marked as an entrance; map version %(v)s.", n=node,
                                                   v=version))
-    return _floor_done(venue, level, "walkway", _("Node %(n)s marked as an entrance; map version %(v)s.", n=node,
-                                                  v=version))
