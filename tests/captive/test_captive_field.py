@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
@@ -272,8 +273,11 @@ def test_unifi_failures_show_a_clear_page_without_internal_text(client, demo, un
     resp = unifi_redirect(client)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 502 and 'id="grant-failed"' in page and 'id="try-again"' in page
+    # the shopper's token (random base64url, in the page's links) may hold "SSL" by chance: read the page without
+    # such long runs (an error's text has spaces and brackets, so it stays)
+    words = re.sub(r"[A-Za-z0-9_-]{40,}", "", page)
     for internal in ("CERTIFICATE_VERIFY_FAILED", "SSL", "Traceback", "HTTP 401", "unifi", "127.0.0.1"):
-        assert internal not in page
+        assert internal not in words
     assert "grant through unifi failed" in caplog.text  # the detail is in the operator's log
     if case != "wrong password":  # the certificate is refused before any credentials are sent
         assert FakeUniFiOS.calls == []
