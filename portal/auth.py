@@ -204,13 +204,26 @@ class AccountStore:
         })
         self.db.sadd(self.keys.usernames(), account.username)
 
+    # The fields an Account and its status are made of: read by name (HMGET), so that the password hash beside them
+    # is never read where only who the account is and its flags are needed (every signed-in request)
+    ACCOUNT_FIELDS = ("role", "venue", "zones", "more_venues")
+
     def get(self, username: str) -> Account | None:
-        return self._account(username, self.db.hgetall(self.keys.account(username)))
+        return self._account(username, self._fields(username, self.ACCOUNT_FIELDS))
 
     def get_with_status(self, username: str) -> tuple[Account | None, dict[str, bool]]:
         """`get` and `status` from one read of the account's hash (every signed-in request asks both)."""
-        data = self.db.hgetall(self.keys.account(username))
+        data = self._fields(username, (*self.ACCOUNT_FIELDS, *self.STATUS_FLAGS))
         return self._account(username, data), self._status(data)
+
+    def _fields(self, username: str, fields: Sequence[str]) -> dict[bytes, bytes]:
+        """The account hash's `fields` that are set, as HGETALL would give them."""
+        return self._present(fields, self.db.hmget(self.keys.account(username), *fields))
+
+    @staticmethod
+    def _present(fields: Sequence[str], values: Sequence[bytes | None]) -> dict[bytes, bytes]:
+        """HMGET's reply to `fields` as HGETALL's: the fields that are set, by name."""
+        return {name.encode(): value for name, value in zip(fields, values, strict=True) if value is not None}
 
     @staticmethod
     def _account(username: str, data: dict[bytes, bytes]) -> Account | None:
@@ -227,8 +240,7 @@ class AccountStore:
         (its password is in the README) only in demo mode; must_change: signed in with an initial or
         temporary password, only the password page works until it is changed; pending: invited, no
         password set yet."""
-        values = self.db.hmget(self.keys.account(username), *self.STATUS_FLAGS)
-        return self._status(dict(zip((flag.encode() for flag in self.STATUS_FLAGS), values, strict=True)))
+        return self._status(self._fields(username, self.STATUS_FLAGS))
 
     @classmethod
     def _status(cls, data: dict[bytes, bytes | None]) -> dict[str, bool]:
@@ -314,10 +326,12 @@ class AccountStore:
         """Every account, by name, with its `status`: the names, then every account's hash in one pipeline (all
         under `{_accounts}`, one slot), where `get` and `status` of each took two round trips an account."""
         names = sorted(n.decode() for n in self.db.smembers(self.keys.usernames()))
+        fields = (*self.ACCOUNT_FIELDS, *self.STATUS_FLAGS)
         with self.db.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hgetall(self.keys.account(name))
-            hashes = pipe.execute()
+                pipe.hmget(self.keys.account(name), *fields)
+            replies = pipe.execute()
+        hashes = [self._present(fields, values) for values in replies]
         found = ((self._account(name, data), data) for name, data in zip(names, hashes, strict=True))
         return [(account, self._status(data)) for account, data in found if account is not None]
 

@@ -45,6 +45,29 @@ def test_every_account_with_its_status_in_one_read_is_what_get_and_status_say(db
     assert store.all() == [account for account, _ in listed]
 
 
+def test_reading_an_account_never_reads_its_password_hash(db, owner, monkeypatch):
+    """`get`, `status`, `get_with_status` (every signed-in request) and `all_with_status` read the fields they need by
+    name: the password hash beside them is read only where a password is checked."""
+    store = AccountStore(db)
+    sent: list[tuple] = []
+
+    def record(kind: type) -> None:  # the real command runs; its arguments are kept (the store's and a pipeline's)
+        real = kind.execute_command
+
+        def recorded(self, *args, **options):
+            sent.append(args)
+            return real(self, *args, **options)
+
+        monkeypatch.setattr(kind, "execute_command", recorded)
+
+    record(type(db.pipeline(transaction=False)))
+    record(type(db))
+    account, status = store.get_with_status(owner)
+    assert account == store.get(owner) and status == store.status(owner) and account is not None
+    assert [a for a, _ in store.all_with_status()] and sent
+    assert not [args for args in sent if args[0] == "HGETALL" or b"hash" in args or "hash" in args], sent
+
+
 def test_the_suite_hashes_with_the_cheap_profile():
     """conftest.py sets ARGON2_PROFILE=test before anything imports portal.auth (its hasher is chosen at import):
     set after, every login of the suite verified with the production profile, ~0.13 s each on the 2-core CI."""
