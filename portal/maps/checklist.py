@@ -337,7 +337,7 @@ def _walkways(venue: str, venue_map: VenueMap) -> Step:
         link, link_text = url_for("operator.floor", venue=venue, level=first, tool="walkway"), _("Link the floors")
     else:
         link_text = _("Add derived walkways to a draft")
-    if not any(n.entrance for n in venue_map.nodes):
+    if not venue_map.entrance_spots():
         missing.append(_("no entrance marked: mark the street doors where shoppers on foot come in (the quality "
                          "report's claim places them along lobbies and corridors otherwise)"))
         level = entrance_floor(venue_map)
