@@ -24,6 +24,15 @@ WEIGHTINGS = ("inverse", "uniform")
 # an atrium one lucky fingerprint of the floor above can win the vote; Tampere's training set chose it,
 # docs/positioning.md "Floor rule").
 FLOOR_RULES = ("vote", "mean")
+# `floor_model`: None, the neighbours alone decide the floor; "logistic", a classifier of the floor over the whole
+# map (a multinomial logistic regression per building on the powed values) gets a say too: where it names another
+# floor with more confidence than the neighbours' decision, that floor is taken and x/y decided on it, as the blend
+# takes the more confident model's floor. The neighbours judge a floor by a few fingerprints near the query; the
+# classifier weighs every AP across the building, and it was right where they were wrong on 4-6% of Tampere's
+# held-out survey vectors (docs/positioning.md "A floor classifier"). Its C was set before any fold was read.
+FLOOR_MODELS = (None, "logistic")
+FLOOR_MODEL_C = 10.0
+FLOOR_MODEL_MAX_ITER = 1000
 # A phone joins one of the strongest APs it hears, not always the strongest by its own reading (its offset, its
 # body, a sticky choice): a phone just associated with an AP is at a reference point where that AP is among this
 # many strongest. First 4 (the cold start's three ranks and one more, set before measuring); 2 since 2026-12-04:
@@ -279,6 +288,19 @@ def _check_targets(y, n_rows: int | None) -> np.ndarray:
     return y
 
 
+def _likeliest_floor(fitted: tuple[np.ndarray, np.ndarray, np.ndarray], r: np.ndarray) -> tuple[int, float]:
+    """A floor classifier's (`WKNNPositioner._floor_classifier`) likeliest floor for one powed query and its
+    probability (a binary one holds one row of coefficients, for its second label)."""
+    labels, coef, intercept = fitted
+    z = coef @ r + intercept
+    if coef.shape[0] == 1:
+        second = 1.0 / (1.0 + np.exp(-z[0]))
+        return (int(labels[1]), float(second)) if second > 0.5 else (int(labels[0]), float(1.0 - second))
+    p = np.exp(z - z.max())
+    best = int(np.argmax(p))
+    return int(labels[best]), float(p[best] / p.sum())
+
+
 @dataclass
 class _Batch:
     """Decisions for one block of queries; `exact` False rows are answered by `fallback` instead."""
@@ -415,6 +437,7 @@ class WKNNPositioner(EstimatorParams):
         floor_rule: str = "mean",
         weight_power: float = 4.0,
         blend_representation: str | None = "powed",
+        floor_model: str | None = None,
     ) -> None:
         self.k = k
         self.k_floor = k_floor
@@ -433,6 +456,7 @@ class WKNNPositioner(EstimatorParams):
         self.floor_rule = floor_rule
         self.weight_power = weight_power
         self.blend_representation = blend_representation
+        self.floor_model = floor_model
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -445,6 +469,9 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
         if self.floor_rule not in FLOOR_RULES:
             raise ValueError(f"unknown floor rule {self.floor_rule!r}; choose one of {FLOOR_RULES}")
+        if self.floor_model not in FLOOR_MODELS:
+            raise ValueError(f"floor_model must be None (the neighbours decide the floor) or 'logistic', got "
+                             f"{self.floor_model!r}")
         if self.blend_representation is not None and self.blend_representation not in REPRESENTATIONS:
             raise ValueError(f"blend_representation must be None (off) or a representation, one of "
                              f"{REPRESENTATIONS} (the model's own, {self.representation!r}: no blend)")
@@ -520,6 +547,7 @@ class WKNNPositioner(EstimatorParams):
                                                               X.shape[0])
         # The heard dBm per fingerprint (CSR): each AP's strong rows, and what a query's offset is measured against
         self.__dict__.pop("_strong_rows", None)  # strong_rows of an earlier fit
+        self.__dict__.pop("_floor_classifiers", None)  # and its floor classifier
         self.row_ptr_, self.row_aps_, self.row_dbm_ = self._heard_rows(X)
         if offset_X is None:
             self.offset_ptr_, self.offset_aps_, self.offset_dbm_ = self.row_ptr_, self.row_aps_, self.row_dbm_
@@ -779,6 +807,64 @@ class WKNNPositioner(EstimatorParams):
         return Estimate(building=building, floor=floor, x=float(x), y=float(y),
                         confidence=building_share * floor_share, neighbours=tuple(chosen.tolist()))
 
+    def _floor_checked(self, X: np.ndarray, estimates: list[Estimate]) -> dict[int, Estimate]:
+        """`floor_model`: {index: new estimate} for the estimates whose building's floor classifier names another
+        floor with more confidence than the estimate has (its building and floor shares): decided again on that floor
+        from the query as last matched (X's dBm rows, their offset taken off), the classifier's probability as its
+        confidence. One query at a time, so that a query alone and in a batch get the same bits."""
+        classifiers = self._floor_classifier()
+        R = to_representation(X, "powed", self.missing, beta=self.beta).astype(np.float64)
+        out = {}
+        for i, estimate in enumerate(estimates):
+            fitted = classifiers.get(estimate.building)
+            if fitted is None:
+                continue
+            floor, probability = _likeliest_floor(fitted, R[i])
+            if floor != estimate.floor and probability > estimate.confidence:
+                again = self._decided_on_floor(X[i], estimate.building, floor)
+                if again is not None:
+                    out[i] = replace(again, confidence=probability, offset_db=estimate.offset_db)
+        return out
+
+    def _decided_on_floor(self, x: np.ndarray, building: int, floor: int) -> Estimate | None:
+        """One dBm query decided among the fingerprints of that building and floor only; None when none of them
+        hears an AP it hears."""
+        rows, d = self._candidate_distances(self._represent(x[None])[0])
+        keep = (self.buildings_[rows] == building) & (self.floors_[rows] == floor)
+        if not keep.any():
+            return None
+        order = np.argsort(d[keep], kind="stable")  # equal distances by row id, as every decision sorts them
+        return self._decide(rows[keep][order], d[keep][order], complete=True)
+
+    def _floor_classifier(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per building of two floors or more: (its floor labels, coefficients (labels or 1 for two, APs),
+        intercepts) of a logistic regression of the floor on the map's powed values (`floor_model`), fitted the
+        first time it is asked after each fit (scikit-learn, lbfgs: deterministic)."""
+        cache = self.__dict__
+        if "_floor_classifiers" not in cache:
+            import warnings  # lazy, as scikit-learn (~1.2 s to import): only where a floor model is asked for
+
+            from sklearn.exceptions import ConvergenceWarning
+            from sklearn.linear_model import LogisticRegression
+
+            n_rows = self.row_ptr_.size - 1
+            X = np.full((n_rows, self.n_features_in_), self.missing)
+            X[np.repeat(np.arange(n_rows), np.diff(self.row_ptr_)), self.row_aps_] = self.row_dbm_
+            R = to_representation(X, "powed", self.missing, beta=self.beta).astype(np.float64)
+            classifiers = {}
+            for building in self.building_labels_.tolist():
+                rows = self.buildings_ == building
+                if np.unique(self.floors_[rows]).size < 2:
+                    continue
+                with warnings.catch_warnings():  # a map the solver cannot fit closer still gives its probabilities
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    fitted = LogisticRegression(C=FLOOR_MODEL_C, max_iter=FLOOR_MODEL_MAX_ITER).fit(
+                        R[rows], self.floors_[rows])
+                classifiers[int(building)] = (fitted.classes_.astype(np.int64), fitted.coef_.copy(),
+                                              fitted.intercept_.copy())
+            cache["_floor_classifiers"] = classifiers
+        return cache["_floor_classifiers"]
+
     def _check_columns(self, columns) -> np.ndarray | None:
         """AP column indices (any integer sequence) as a sorted unique int64 array; None for none."""
         return _checked_indices(columns, self.n_features_in_, "AP columns")
@@ -863,10 +949,12 @@ class WKNNPositioner(EstimatorParams):
             estimate, shortlist = self._located(self._represent(X)[0], partial, silent, within=within)
         estimate = replace(estimate, offset_db=total) if total else estimate
         partner = self._partner()
-        if partner is None:
+        if partner is not None:
+            other = partner._reranked_estimate(partner._represent(X)[0], shortlist, partial, silent)
+            estimate = blended(estimate, replace(other, offset_db=estimate.offset_db))
+        if self.floor_model is None or partial:  # a partial match's missing APs have not reported: no classifier
             return estimate
-        other = partner._reranked_estimate(partner._represent(X)[0], shortlist, partial, silent)
-        return blended(estimate, replace(other, offset_db=estimate.offset_db))
+        return self._floor_checked(X, [estimate]).get(0, estimate)
 
     def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
                   within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate, np.ndarray] | None:
@@ -917,7 +1005,11 @@ class WKNNPositioner(EstimatorParams):
         partner = self._partner()
         for start in range(0, X.shape[0], self.BATCH):
             batch = self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH])
-            yield batch, (batch if partner is None else self._blended_block(partner, batch))
+            answer = batch if partner is None else self._blended_block(partner, batch)
+            if self.floor_model is not None:  # both: `predict_with_own` answers this model unblended from `batch`
+                for block in {id(b): b for b in (batch, answer)}.values():
+                    block.fallback.update(self._floor_checked(block.queries, block.estimates()))
+            yield batch, answer
 
     def _partner(self) -> WKNNPositioner | None:
         """The model blended in (`blend_representation`, fitted beside this one); None when not blending. The

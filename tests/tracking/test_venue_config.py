@@ -100,7 +100,7 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     assert stored.exit_code == 0, stored.output
     assert "2 folds over" in stored.output and "spatial blocks of map v" in stored.output
     assert ('held at the live model\'s values (representation="powed", offset_search_db=10.0, k=3, '
-            'floor_rule="vote", blend_representation=null)') in stored.output
+            'floor_rule="vote", blend_representation=null, floor_model=null)') in stored.output
     venue_map = svc.venues.get_map("demo")
     assert venue_map.version == before + 1 and venue_map.positioner["offset_rounds"] in (1, 2)
     assert venue_map.positioner["k"] == LIVE_K  # held at the live model's value

@@ -1,0 +1,211 @@
+"""The floor classifier beside the neighbours' floor (`WKNNPositioner(floor_model="logistic")`, positioning/wknn.py)."""
+
+import numpy as np
+import pytest
+
+from fingerprints.training import NOT_TUNED_LIVE, live_defaults
+from positioning.representation import to_representation
+from positioning.tuning import DEFAULT_GRID, QUERY_TIME_PARAMS, tune
+from positioning.vectors import MISSING_DBM
+from positioning.wknn import WKNNPositioner, _likeliest_floor
+
+from .test_batch_offsets_tuning import same
+from .test_wknn import campus
+
+
+def noisy_campus():
+    """Two buildings of three floors whose slabs take only 6 dB (an atrium), 700 fingerprints, and 200 queries read
+    with 5 dB of noise: the neighbours miss some floors."""
+    rng = np.random.default_rng(5)
+    n, n_aps = 900, 36
+    ap_b, ap_f = rng.integers(0, 2, n_aps), rng.integers(0, 3, n_aps)
+    ap_xy = rng.uniform(0, 40, (n_aps, 2)) + ap_b[:, None] * [100, 0]
+    b, f = rng.integers(0, 2, n), rng.integers(0, 3, n)
+    xy = rng.uniform(0, 40, (n, 2)) + b[:, None] * [100, 0]
+    d = np.linalg.norm(xy[:, None] - ap_xy[None], axis=2)
+    mean = -40 - 30 * np.log10(np.maximum(d, 1)) - 6 * np.abs(f[:, None] - ap_f[None])
+    noise = np.where(np.arange(n)[:, None] < 700, 2.0, 5.0)
+    rssi = mean + rng.normal(0, 1, d.shape) * noise
+    X = np.where(rssi > -90, np.round(rssi), MISSING_DBM)
+    y = np.column_stack([b, f, xy])
+    return X[:700], y[:700], X[700:], y[700:]
+
+
+def with_classifier(model: WKNNPositioner, seed: int = 0, scale: float = 6.0) -> WKNNPositioner:
+    """The model with a floor classifier of random, confident coefficients in place of its fitted one (so that it
+    overrides the neighbours often: the rule is what is tested here, the fit below)."""
+    rng = np.random.default_rng(seed)
+    classifiers = {}
+    for building in model.building_labels_.tolist():
+        labels = np.unique(model.floors_[model.buildings_ == building])
+        classifiers[building] = (labels, rng.normal(0, scale, (labels.size, model.n_features_in_)),
+                                 rng.normal(0, 1, labels.size))
+    model.__dict__["_floor_classifiers"] = classifiers
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, queries, truth = noisy_campus()
+    plain = WKNNPositioner(k=3).fit(X, y)
+    checked = with_classifier(WKNNPositioner(k=3, floor_model="logistic").fit(X, y))
+    return plain, checked, queries, truth
+
+
+def two_floors_and_two_odd_fingerprints():
+    """Floor 0 hears AP a loud and b soft, floor 1 the other way round (20 fingerprints each), and two fingerprints
+    labelled floor 1 read like floor 0 (a survey slip, or a spot by the stairs): a query reading like floor 0 beside
+    them has them for its nearest."""
+    rng = np.random.default_rng(1)
+    floor0 = np.column_stack([-50 + rng.normal(0, 2, 20), -80 + rng.normal(0, 2, 20), -65 + rng.normal(0, 2, 20)])
+    floor1 = np.column_stack([-80 + rng.normal(0, 2, 20), -50 + rng.normal(0, 2, 20), -65 + rng.normal(0, 2, 20)])
+    odd = np.array([[-55.0, -75.0, -62.0], [-56.0, -74.0, -63.0]])
+    X = np.round(np.vstack([floor0, floor1, odd]))
+    xs = np.r_[np.arange(20.0), np.arange(20.0), 30.0, 31.0]
+    y = np.column_stack([np.zeros(42), np.r_[np.zeros(20), np.ones(22)], xs, np.zeros(42)])
+    return X, y, np.array([-55.0, -75.0, -63.0])
+
+
+def test_a_more_confident_classifier_takes_the_floor_and_x_y_is_decided_on_it():
+    X, y, query = two_floors_and_two_odd_fingerprints()
+    params = dict(k=3, k_floor=3, floor_rule="vote", offset_rounds=0, blend_representation=None, weight_power=1.0)
+    plain = WKNNPositioner(**params).fit(X, y).locate(query)
+    assert plain.floor == 1 and 0.5 < plain.confidence < 1  # the two odd fingerprints outvote one of floor 0
+    model = WKNNPositioner(**params, floor_model="logistic").fit(X, y)
+    r = to_representation(query[None], "powed", MISSING_DBM)[0].astype(np.float64)
+    for logit, overrides in ((8.0, True), (0.05, False)):  # floor 0 likelier than the neighbours' floor 1, or not
+        coef = np.zeros((1, 3))
+        coef[0, 0] = -logit / r[0]  # a binary classifier's one row: the logit of floor 1 is -logit here
+        model.__dict__["_floor_classifiers"] = {0: (np.array([0, 1]), coef, np.zeros(1))}
+        p0 = 1 / (1 + np.exp(-logit))
+        checked = model.locate(query)
+        if overrides:
+            assert checked.floor == 0 and checked.confidence == pytest.approx(p0) and p0 > plain.confidence
+            assert all(y[r, 1] == 0 for r in checked.neighbours) and 0 <= checked.x < 20
+        else:
+            assert same(checked, plain)
+
+
+def test_the_classifier_is_a_logistic_regression_of_the_floor_on_the_powed_map():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, queries, _ = noisy_campus()
+    model = WKNNPositioner(k=3, floor_model="logistic").fit(X, y)
+    R = to_representation(X, "powed", MISSING_DBM).astype(np.float64)
+    Q = to_representation(queries, "powed", MISSING_DBM).astype(np.float64)
+    for building, fitted in model._floor_classifier().items():
+        rows = y[:, 0] == building
+        reference = LogisticRegression(C=10.0, max_iter=1000).fit(R[rows], y[rows, 1])
+        probabilities = reference.predict_proba(Q)
+        for i in range(Q.shape[0]):
+            floor, p = _likeliest_floor(fitted, Q[i])
+            assert floor == reference.classes_[np.argmax(probabilities[i])]
+            assert p == pytest.approx(probabilities[i].max(), rel=1e-6)
+
+
+def test_the_classifier_overrides_only_where_it_is_more_confident(fitted):
+    plain, checked, queries, _ = fitted
+    classifiers = checked._floor_classifier()
+    overridden = 0
+    for q in queries:
+        before, after = plain.locate(q), checked.locate(q)
+        matched = plain._shifted(q[None], np.array([before.offset_db]))[0] if before.offset_db else q
+        r = to_representation(matched[None], "powed", MISSING_DBM)[0].astype(np.float64)
+        floor, probability = _likeliest_floor(classifiers[before.building], r)
+        if floor != before.floor and probability > before.confidence:
+            overridden += 1
+            assert (after.building, after.floor) == (before.building, floor) and after.confidence == probability
+            assert all(checked.floors_[r] == floor and checked.buildings_[r] == before.building
+                       for r in after.neighbours)
+        else:
+            assert same(after, before)
+    assert overridden >= 10  # a confident random classifier disagrees often: the test can fail
+
+
+def test_an_unknown_floor_model_is_refused_by_name():
+    X, y = campus(n=60)
+    with pytest.raises(ValueError, match="floor_model must be None"):
+        WKNNPositioner(floor_model="forest").fit(X, y)
+
+
+def test_a_batch_answers_as_one_query_at_a_time(fitted):
+    _, checked, queries, _ = fitted
+    table = checked.predict(queries)
+    many = checked.locate_many(queries)
+    for i, q in enumerate(queries):
+        one = checked.locate(q)
+        assert same(many[i], one)
+        assert table[i, :2].tolist() == [one.building, one.floor]
+        assert np.allclose(table[i, 2:], [one.x, one.y], rtol=1e-9, atol=1e-9)
+
+
+def test_the_unblended_answers_from_one_search_are_checked_too():
+    X, y, queries, _ = noisy_campus()
+    blend = with_classifier(WKNNPositioner(k=3, representation="exponential", floor_model="logistic").fit(X, y))
+    answers, own = blend.predict_with_own(queries)
+    alone = with_classifier(WKNNPositioner(k=3, representation="exponential", floor_model="logistic",
+                                           blend_representation=None).fit(X, y))
+    assert not np.array_equal(answers[:, 1], WKNNPositioner(k=3, representation="exponential").fit(X, y).predict(
+        queries)[:, 1])  # the classifier took some floors
+    assert np.array_equal(own[:, :2], alone.predict(queries)[:, :2])
+    assert np.array_equal(answers[:, :2], blend.predict(queries)[:, :2])
+
+
+def test_a_partial_match_is_never_checked(fitted):
+    plain, checked, queries, _ = fitted
+    for q in queries[:60]:
+        assert same(checked.locate(q, partial=True), plain.locate(q, partial=True))
+
+
+def test_without_it_no_classifier_is_fitted_and_a_refit_forgets_the_old_one(fitted):
+    plain, checked, queries, _ = fitted
+    plain.predict(queries[:10])
+    assert "_floor_classifiers" not in plain.__dict__
+    X, y = campus(n=300, seed=9)
+    model = WKNNPositioner(k=3, floor_model="logistic").fit(X, y)
+    first = model._floor_classifier()
+    model.fit(X[:200], y[:200])
+    assert model._floor_classifier() is not first
+
+
+def test_a_building_of_one_floor_has_no_classifier():
+    X, y = campus(n=400, seed=11)
+    y = y.copy()
+    y[y[:, 0] == 1, 1] = 0  # building 1: one floor
+    model = WKNNPositioner(k=3, floor_model="logistic").fit(X, y)
+    assert set(model._floor_classifier()) == {0}
+
+
+def test_two_floors_give_the_classifier_one_row_and_its_probabilities_still_add_up():
+    labels, coef, intercept = np.array([2, 5]), np.array([[0.5, -1.0]]), np.array([0.25])
+    floor, p = _likeliest_floor((labels, coef, intercept), np.array([1.0, 0.0]))  # z = 0.75: the second label
+    assert floor == 5 and p == pytest.approx(1 / (1 + np.exp(-0.75)))
+    floor, p = _likeliest_floor((labels, coef, intercept), np.array([0.0, 1.0]))  # z = -0.75: the first
+    assert floor == 2 and p == pytest.approx(1 - 1 / (1 + np.exp(0.75)))
+
+
+def test_tune_compares_it_from_one_fit_per_fold():
+    assert DEFAULT_GRID["floor_model"] == (None, "logistic") and "floor_model" in QUERY_TIME_PARAMS
+    X, y, _, _ = noisy_campus()
+    result = tune(X, y, grid={"k": (3,), "floor_model": (None, "logistic"), "blend_representation": (None,)},
+                  folds=3, per_fold=100)
+    assert sorted(str(row.params["floor_model"]) for row in result.rows) == ["None", "logistic"]
+
+
+def test_the_live_model_keeps_the_neighbours_floor():
+    assert live_defaults()["floor_model"] is None and "floor_model" in NOT_TUNED_LIVE
+
+
+def test_evaluate_names_the_floor_classifier_in_the_model_line():
+    from positioning.cli import model_label
+
+    assert "floor classifier (logistic)" in model_label(WKNNPositioner(floor_model="logistic").get_params())
+    assert "floor classifier" not in model_label(WKNNPositioner().get_params())
+
+
+def test_a_venue_may_store_it_from_a_file_and_a_wrong_value_is_refused_by_name():
+    from fingerprints.training import checked_live_config
+
+    assert checked_live_config({"floor_model": "logistic"}) == {"floor_model": "logistic"}
+    with pytest.raises(ValueError, match="floor_model"):
+        checked_live_config({"floor_model": "forest"})
