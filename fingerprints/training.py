@@ -67,12 +67,17 @@ def checked_live_config(config: object) -> dict:
     """A configuration to store for a venue, checked as the live model will run it: over the live defaults, not
     the library's. ValueError naming the parameter; also for a blend with the live model's own representation
     ({"blend_representation": "powed"}: the library reads it as no blend, but stored for a venue it is a mistake
-    that would change nothing)."""
+    that would change nothing), and for a floor classifier (`floor_model`): the live model never runs one (its
+    figures are for still survey vectors; the leave-one-out quality report could not hold a point out of it, and a
+    request would fit it)."""
     config = tuning.check_config(config)
     live = tuning.check_config({**live_defaults(), **config})
     if tuning.blends_itself(live):
         raise ValueError(f"blend_representation {live['blend_representation']!r} is the live model's own "
                          "representation (no blend): name another one, or null")
+    if live["floor_model"] is not None:
+        raise ValueError(f"floor_model {live['floor_model']!r}: the live model decides the floor by its neighbours "
+                         "alone (a floor classifier is for `positioning evaluate`): null, or leave it out")
     return config
 
 

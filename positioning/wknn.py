@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,8 +29,8 @@ FLOOR_RULES = ("vote", "mean")
 # map (a multinomial logistic regression per building on the powed values) gets a say too: where it names another
 # floor with more confidence than the neighbours' decision, that floor is taken and x/y decided on it, as the blend
 # takes the more confident model's floor. The neighbours judge a floor by a few fingerprints near the query; the
-# classifier weighs every AP across the building, and it was right where they were wrong on 4-6% of Tampere's
-# held-out survey vectors (docs/positioning.md "A floor classifier"). Its C was set before any fold was read.
+# classifier weighs every AP across the building, and it was right where they were wrong on 1.4-6.4% of a Tampere
+# fold's held-out survey vectors (docs/positioning.md "A floor classifier"). Its C was set before any fold was read.
 FLOOR_MODELS = (None, "logistic")
 FLOOR_MODEL_C = 10.0
 FLOOR_MODEL_MAX_ITER = 1000
@@ -566,7 +567,7 @@ class WKNNPositioner(EstimatorParams):
         self.blended_ = None
         if self.blends():
             partner = type(self)(**{**self.get_params(), "representation": self.blend_representation,
-                                    "blend_representation": None}).fit(X, y, offset_X)
+                                    "blend_representation": None, "floor_model": None}).fit(X, y, offset_X)
             # its represented values row by row, as its distances to a shortlist of rows read them (`_reranked`)
             owners = np.repeat(np.arange(X.shape[0]), np.diff(partner.row_ptr_))
             partner.row_values_ = partner._represent(X)[owners, partner.row_aps_]
@@ -810,8 +811,10 @@ class WKNNPositioner(EstimatorParams):
     def _floor_checked(self, X: np.ndarray, estimates: list[Estimate]) -> dict[int, Estimate]:
         """`floor_model`: {index: new estimate} for the estimates whose building's floor classifier names another
         floor with more confidence than the estimate has (its building and floor shares): decided again on that floor
-        from the query as last matched (X's dBm rows, their offset taken off), the classifier's probability as its
-        confidence. One query at a time, so that a query alone and in a batch get the same bits."""
+        from the query as last matched (X's dBm rows, their offset taken off), by this model alone (not blended: the
+        partner decided from other candidates), the classifier's probability as its confidence (the building taken
+        as decided). One query at a time, each its own matrix-vector product, so that a query alone and in a batch
+        get the same bits (a block's matrix product may sum in another order): keep it so."""
         classifiers = self._floor_classifier()
         R = to_representation(X, "powed", self.missing, beta=self.beta).astype(np.float64)
         out = {}
@@ -825,6 +828,14 @@ class WKNNPositioner(EstimatorParams):
                 if again is not None:
                     out[i] = replace(again, confidence=probability, offset_db=estimate.offset_db)
         return out
+
+    def _checks_floors(self) -> bool:
+        """Whether answers go through the floor classifier (`floor_model`, checked here too: `tune` sets it after
+        fit, and a value fit would have refused must not pass for one)."""
+        if self.floor_model not in FLOOR_MODELS:
+            raise ValueError(f"floor_model must be None (the neighbours decide the floor) or 'logistic', got "
+                             f"{self.floor_model!r}")
+        return self.floor_model == "logistic"
 
     def _decided_on_floor(self, x: np.ndarray, building: int, floor: int) -> Estimate | None:
         """One dBm query decided among the fingerprints of that building and floor only; None when none of them
@@ -842,15 +853,15 @@ class WKNNPositioner(EstimatorParams):
         first time it is asked after each fit (scikit-learn, lbfgs: deterministic)."""
         cache = self.__dict__
         if "_floor_classifiers" not in cache:
-            import warnings  # lazy, as scikit-learn (~1.2 s to import): only where a floor model is asked for
-
+            # lazy: scikit-learn (~1.2 s to import) only where a floor model is asked for
             from sklearn.exceptions import ConvergenceWarning
-            from sklearn.linear_model import LogisticRegression
+            from sklearn.linear_model import LogisticRegression  # lazy: as above
 
-            n_rows = self.row_ptr_.size - 1
-            X = np.full((n_rows, self.n_features_in_), self.missing)
-            X[np.repeat(np.arange(n_rows), np.diff(self.row_ptr_)), self.row_aps_] = self.row_dbm_
-            R = to_representation(X, "powed", self.missing, beta=self.beta).astype(np.float64)
+            # the map's powed values as a sparse matrix of its heard entries (what a dense one would hold, as the
+            # queries' `to_representation` gives them; lbfgs takes it as it is)
+            values = to_representation(self.row_dbm_.astype(np.float64)[None], "powed", self.missing, beta=self.beta)
+            R = sparse.csr_matrix((values[0].astype(np.float64), self.row_aps_, self.row_ptr_),
+                                  shape=(self.row_ptr_.size - 1, self.n_features_in_))
             classifiers = {}
             for building in self.building_labels_.tolist():
                 rows = self.buildings_ == building
@@ -952,7 +963,7 @@ class WKNNPositioner(EstimatorParams):
         if partner is not None:
             other = partner._reranked_estimate(partner._represent(X)[0], shortlist, partial, silent)
             estimate = blended(estimate, replace(other, offset_db=estimate.offset_db))
-        if self.floor_model is None or partial:  # a partial match's missing APs have not reported: no classifier
+        if not self._checks_floors() or partial:  # a partial match's missing APs have not reported: no classifier
             return estimate
         return self._floor_checked(X, [estimate]).get(0, estimate)
 
@@ -999,16 +1010,19 @@ class WKNNPositioner(EstimatorParams):
         reach = self._reaches(search_db, X.shape[0])
         return [e for _, batch in self._located_blocks(X, reach) for e in batch.estimates()]
 
-    def _located_blocks(self, X: np.ndarray, reach: np.ndarray) -> Iterator[tuple[_Batch, _Batch]]:
+    def _located_blocks(self, X: np.ndarray, reach: np.ndarray, own_too: bool = False
+                        ) -> Iterator[tuple[_Batch, _Batch]]:
         """Checked dBm queries located block by block (`_locate_block`): per block, this model's own decisions
-        and the answers, those blended with the partner's (the same batch when not blending)."""
+        and the answers, those blended with the partner's (the same batch when not blending). With `floor_model`
+        the answers' floors are checked (`_floor_checked`), and this model's own too with `own_too` (what
+        `predict_with_own` reads; else they are only what the blend was made from)."""
         partner = self._partner()
+        checks = self._checks_floors()
         for start in range(0, X.shape[0], self.BATCH):
             batch = self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH])
             answer = batch if partner is None else self._blended_block(partner, batch)
-            if self.floor_model is not None:  # both: `predict_with_own` answers this model unblended from `batch`
-                for block in {id(b): b for b in (batch, answer)}.values():
-                    block.fallback.update(self._floor_checked(block.queries, block.estimates()))
+            for block in ((answer, batch) if own_too and answer is not batch else (answer,)) if checks else ():
+                block.fallback.update(self._floor_checked(block.queries, block.estimates()))
             yield batch, answer
 
     def _partner(self) -> WKNNPositioner | None:
@@ -1049,8 +1063,8 @@ class WKNNPositioner(EstimatorParams):
         fit, as `tune` sets them, reaches both models), less its own representation."""
         super().set_params(**params)
         partner = getattr(self, "blended_", None)
-        shared = {name: value for name, value in params.items()
-                  if name not in ("representation", "blend_representation")}
+        shared = {name: value for name, value in params.items()  # the partner only ranks: no floor check of its own
+                  if name not in ("representation", "blend_representation", "floor_model")}
         if partner is not None and shared:
             partner.set_params(**shared)
         return self
@@ -1082,7 +1096,8 @@ class WKNNPositioner(EstimatorParams):
         """`predict`'s table and, from the same search, this model's own answers without the blend (what
         `blend_representation=None` predicts; the same table when not blending): `tune` scores both from one search."""
         X = self._check_queries(X)
-        blocks = [(own.table(), answer.table()) for own, answer in self._located_blocks(X, self._reaches(None, len(X)))]
+        blocks = [(own.table(), answer.table())
+                  for own, answer in self._located_blocks(X, self._reaches(None, len(X)), own_too=True)]
         return np.vstack([answer for _, answer in blocks]), np.vstack([own for own, _ in blocks])
 
     # -- phone-to-phone differences ----------------------------------------------------------------
@@ -1293,10 +1308,12 @@ class WKNNPositioner(EstimatorParams):
         return out
 
     def model_bytes(self) -> int:
-        """Memory held by the learned arrays (a blend's second model's included, each array counted once)."""
+        """Memory held by the learned arrays (a blend's second model's included, each array counted once; a floor
+        classifier's too once fitted)."""
         models = [self] + ([partner] if (partner := getattr(self, "blended_", None)) is not None else [])
         names = ("col_ptr_", "col_rows_", "col_values_", "whole_slot_", "whole_columns_", "row_sums_", "row_squares_",
                  "buildings_", "floors_", "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_",
                  "offset_dbm_", "row_values_")
         arrays = {id(a): a for model in models for a in (getattr(model, name, None) for name in names) if a is not None}
+        arrays.update({id(a): a for fitted in self.__dict__.get("_floor_classifiers", {}).values() for a in fitted})
         return int(sum(a.nbytes for a in arrays.values()))

@@ -1,5 +1,9 @@
 """The floor classifier beside the neighbours' floor (`WKNNPositioner(floor_model="logistic")`, positioning/wknn.py)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -148,7 +152,8 @@ def test_the_unblended_answers_from_one_search_are_checked_too():
     assert not np.array_equal(answers[:, 1], WKNNPositioner(k=3, representation="exponential").fit(X, y).predict(
         queries)[:, 1])  # the classifier took some floors
     assert np.array_equal(own[:, :2], alone.predict(queries)[:, :2])
-    assert np.array_equal(answers[:, :2], blend.predict(queries)[:, :2])
+    assert np.allclose(own[:, 2:], alone.predict(queries)[:, 2:], rtol=1e-9, atol=1e-9)
+    assert np.array_equal(answers, blend.predict(queries))
 
 
 def test_a_partial_match_is_never_checked(fitted):
@@ -184,12 +189,18 @@ def test_two_floors_give_the_classifier_one_row_and_its_probabilities_still_add_
     assert floor == 2 and p == pytest.approx(1 - 1 / (1 + np.exp(0.75)))
 
 
-def test_tune_compares_it_from_one_fit_per_fold():
+def test_tune_compares_it_from_one_fit_per_fold(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
     assert DEFAULT_GRID["floor_model"] == (None, "logistic") and "floor_model" in QUERY_TIME_PARAMS
+    fits = []
+    original = LogisticRegression.fit
+    monkeypatch.setattr(LogisticRegression, "fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
     X, y, _, _ = noisy_campus()
-    result = tune(X, y, grid={"k": (3,), "floor_model": (None, "logistic"), "blend_representation": (None,)},
+    result = tune(X, y, grid={"k": (3, 5), "floor_model": (None, "logistic"), "blend_representation": (None,)},
                   folds=3, per_fold=100)
-    assert sorted(str(row.params["floor_model"]) for row in result.rows) == ["None", "logistic"]
+    assert sorted(str(row.params["floor_model"]) for row in result.rows) == ["None", "None", "logistic", "logistic"]
+    assert len(fits) == 3 * 2  # one classifier per fold and building, for both values of k
 
 
 def test_the_live_model_keeps_the_neighbours_floor():
@@ -203,9 +214,41 @@ def test_evaluate_names_the_floor_classifier_in_the_model_line():
     assert "floor classifier" not in model_label(WKNNPositioner().get_params())
 
 
-def test_a_venue_may_store_it_from_a_file_and_a_wrong_value_is_refused_by_name():
+def test_a_venue_cannot_store_it_for_the_live_model():
     from fingerprints.training import checked_live_config
 
-    assert checked_live_config({"floor_model": "logistic"}) == {"floor_model": "logistic"}
-    with pytest.raises(ValueError, match="floor_model"):
-        checked_live_config({"floor_model": "forest"})
+    assert checked_live_config({"floor_model": None}) == {"floor_model": None}
+    for value in ("logistic", "forest"):
+        with pytest.raises(ValueError, match="floor_model"):
+            checked_live_config({"floor_model": value})
+
+
+def test_a_value_set_after_fit_is_checked_as_fit_checks_it():
+    X, y, queries, _ = noisy_campus()
+    model = WKNNPositioner(k=3).fit(X, y).set_params(floor_model="forest")
+    with pytest.raises(ValueError, match="floor_model must be None"):
+        model.predict(queries[:5])
+    with pytest.raises(ValueError, match="floor_model must be None"):
+        model.locate(queries[0])
+
+
+def test_scikit_learn_is_loaded_only_where_a_classifier_is_asked_for():
+    code = ("import sys; import numpy as np\n"
+            "from positioning.wknn import WKNNPositioner\n"
+            "rng = np.random.default_rng(0); n = 300\n"
+            "X = np.round(rng.uniform(-95, -40, (n, 12))); y = np.column_stack([np.zeros(n), rng.integers(0, 3, n), "
+            "rng.uniform(0, 40, (n, 2))]); q = X[:20] + 2\n"
+            "m = WKNNPositioner(k=3).fit(X, y); m.predict(q); m.locate(q[0])\n"
+            "print('sklearn' in sys.modules)\n"
+            "WKNNPositioner(k=3, floor_model='logistic').fit(X, y).locate(q[0]); print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_model_bytes_counts_the_fitted_classifier():
+    X, y, queries, _ = noisy_campus()
+    model = WKNNPositioner(k=3, floor_model="logistic").fit(X, y)
+    before = model.model_bytes()
+    model.predict(queries[:5])
+    assert model.model_bytes() > before

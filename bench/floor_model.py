@@ -1,0 +1,99 @@
+"""The floor classifier's rule on the public sets' TRAINING folds: how often each way of letting it decide the floor
+lands the right floor, beside the neighbours alone (docs/positioning.md "A floor classifier beside the neighbours").
+
+    python bench/floor_model.py [--data ../shared/data] [--sets tampere,uji] [--seed 0]
+
+The folds are `tune`'s (positioning/tuning.py: Tampere by reference point, its held-out vectors read +-5 dB off as
+another phone; UJIIndoorLoc by phone), every held-out vector of a fold scored; the neighbours are the defaults'
+(UJIIndoorLoc with the +-10 dB search its folds chose). Per fold, the classifier is the one `floor_model="logistic"`
+fits on the fold's training rows, asked about each held-out vector as the neighbours last matched it (its offset
+taken off), and about the vector as read. Printed per set: each rule's floor hit rate per fold and over the folds,
+and its difference from the neighbours'. Test files are never read. Tampere takes about a minute, UJIIndoorLoc about
+five.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from positioning.datasets import read_dataset  # noqa: E402
+from positioning.representation import to_representation  # noqa: E402
+from positioning.tuning import SIMULATED_PHONE_DB, _folds, cv_groups  # noqa: E402
+from positioning.vectors import MISSING_DBM  # noqa: E402
+from positioning.wknn import WKNNPositioner, _likeliest_floor  # noqa: E402
+
+SETS = {  # name: (training file under --data, folds, the neighbours' parameters, simulate another phone)
+    "tampere": ("tampere/train.csv", 5, {}, True),
+    "uji": ("ujiindoorloc/trainingData.csv", 4, {"offset_search_db": 10.0}, False),
+}
+RULES = ("the classifier alone", "its floor where p > 0.5", "its floor where p > the confidence (taken)",
+         "the same, the vector as read")
+
+
+def fold_rates(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, params: dict,
+               rng: np.random.Generator, other_phone: bool) -> dict[str, float]:
+    """One fold: each rule's floor hit rate over its held-out vectors (those hearing an AP the training rows hear)."""
+    queries = X[test]
+    if other_phone:  # a held-out vector read as another phone model, as tune's one-phone folds read it
+        shift = rng.uniform(-SIMULATED_PHONE_DB, SIMULATED_PHONE_DB, size=(test.size, 1))
+        queries = np.where(queries > MISSING_DBM, np.maximum(queries + shift, MISSING_DBM + 0.01), queries)
+    model = WKNNPositioner(**params, floor_model="logistic").fit(X[train], y[train])
+    keep = model.hears_known(queries)
+    queries, truth = queries[keep], y[test][keep, 1]
+    model.set_params(floor_model=None)
+    estimates = model.locate_many(queries)
+    classifiers = model._floor_classifier()
+    matched = np.array([np.where(q > MISSING_DBM, np.maximum(q - e.offset_db, MISSING_DBM + 0.01), q)
+                        for q, e in zip(queries, estimates, strict=True)])
+    floors = {rule: [] for rule in ("neighbours", *RULES)}
+    for q_read, q_matched, e in zip(queries, matched, estimates, strict=True):
+        fitted = classifiers.get(e.building)
+        if fitted is None:
+            read = as_matched = (e.floor, 0.0)
+        else:
+            read = _likeliest_floor(fitted, to_representation(q_read[None], "powed", MISSING_DBM)[0].astype(float))
+            as_matched = _likeliest_floor(fitted, to_representation(q_matched[None], "powed",
+                                                                    MISSING_DBM)[0].astype(float))
+        floors["neighbours"].append(e.floor)
+        floors[RULES[0]].append(as_matched[0])
+        floors[RULES[1]].append(as_matched[0] if as_matched[1] > 0.5 else e.floor)
+        floors[RULES[2]].append(as_matched[0] if as_matched[1] > e.confidence else e.floor)
+        floors[RULES[3]].append(read[0] if read[1] > e.confidence else e.floor)
+    return {rule: float(np.mean(np.array(f) == truth)) for rule, f in floors.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--sets", default="tampere,uji")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in args.sets.split(","):
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+        path, n_folds, params, other_phone = SETS[name]
+        data = read_dataset(Path(args.data) / path)
+        groups, kind = cv_groups(data.y, data.groups)
+        folds = _folds(groups, n_folds, 10**9, args.seed)
+        rng = np.random.default_rng(args.seed)
+        rates = [fold_rates(data.X, data.y, train, test, params, rng, other_phone)
+                 for train, test in tqdm(folds, desc=f"{name} folds", unit="fold")]
+        print(f"\n{name}: {len(folds)} folds by {kind}, every held-out vector; floor hit rate per fold, mean")
+        base = np.mean([r["neighbours"] for r in rates])
+        for rule in ("neighbours", *RULES):
+            per_fold = " ".join(f"{r[rule]:.2%}" for r in rates)
+            mean = np.mean([r[rule] for r in rates])
+            delta = "" if rule == "neighbours" else f"  ({100 * (mean - base):+.2f} points)"
+            print(f"  {rule:44s} {per_fold}  mean {mean:.2%}{delta}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

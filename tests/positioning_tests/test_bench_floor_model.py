@@ -1,0 +1,34 @@
+"""bench/floor_model.py runs end to end on a small set and prints every rule's floor rate per fold (in this process)."""
+
+import re
+
+import pytest
+
+from bench.floor_model import RULES, main
+from positioning.datasets import Dataset, write_mallportal
+
+from .test_floor_model import noisy_campus
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    X, y, _, _ = noisy_campus()
+    (tmp_path / "tampere").mkdir()
+    aps = [f"ap{i}" for i in range(X.shape[1])]
+    write_mallportal(tmp_path / "tampere" / "train.csv", Dataset(X=X, y=y, ap_ids=aps))
+    return tmp_path
+
+
+def test_the_bench_prints_each_rule_per_fold_beside_the_neighbours(data_dir, capsys):
+    assert main(["--data", str(data_dir), "--sets", "tampere"]) == 0
+    out = capsys.readouterr().out
+    assert "tampere: 5 folds by reference point" in out
+    for rule in ("neighbours", *RULES):
+        line = re.search(rf"^  {re.escape(rule)}\s+((?:[\d.]+% ){{5}}) mean ([\d.]+)%", out, re.M)
+        assert line, (rule, out)
+        assert all(0 <= float(rate[:-1]) <= 100 for rate in line.group(1).split())
+
+
+def test_an_unknown_set_is_refused(data_dir):
+    with pytest.raises(SystemExit):
+        main(["--data", str(data_dir), "--sets", "campus"])
