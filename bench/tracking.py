@@ -15,7 +15,8 @@ round (`--warmup`) is run and not counted: it is the kernels' first use (numba c
 phone's first sighting (no motion state yet), where a tracker runs for days re-positioning phones it has seen;
 the positioner alone is measured after the tracker in each round, so it is warm too. `--phases` also prints, per
 counted round, the seconds of each step of the tracker's batches (`PhaseTimer`) and its own work (all but the
-positioner): where a tracked phone's time goes.
+positioner): where a tracked phone's time goes, and per phone the drain's wall time beside the CPU time of the
+tracker's process (both its threads) and of the store server (INFO cpu): whether the store or the tracker bounds it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ class PhaseTimer:
         return f"  phases: {parts}; the tracker's own work {own:.3f} s of {total_s:.3f} s"
 
 
+def store_cpu_s(db) -> float:
+    """The store server's CPU seconds so far (user and system, INFO cpu): its share of a drain, beside the tracker's."""
+    info = db.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def heard_phones(venue, n: int, rng: np.random.Generator) -> list[tuple[str, list[tuple[str, float, float]]]]:
     """(MAC, [(AP, dBm, seconds ago)]) for n phones at random reference points, 10 readings per AP heard."""
     sim = RadioSimulator(venue, seed=11)
@@ -163,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             if timer is not None:
                 timer.seconds.clear()
                 timer.active = counted
+            cpu = (time.process_time(), store_cpu_s(core.db))
             started = time.perf_counter()
             done = tracker.drain("bench")
             drained_s = time.perf_counter() - started
+            cpu = (time.process_time() - cpu[0], store_cpu_s(core.db) - cpu[1])
             rate = done / drained_s
             if timer is not None:
                 timer.active = False
@@ -185,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{single[-1]:,.0f}/s per phone, {batch[-1]:,.0f}/s batch", flush=True)
             if timer is not None:
                 print(timer.line(drained_s), flush=True)
+                wall_us, tracker_us, store_us = (1e6 * t / done for t in (drained_s, *cpu))
+                print(f"  per phone: {wall_us:.0f} us of wall time, the tracker's CPU {tracker_us:.0f} us "
+                      f"(its threads), the store's {store_us:.0f} us", flush=True)
     finally:
         if timer is not None:
             timer.remove()

@@ -531,8 +531,9 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     noise_db = a.reading_noise_db if a.reading_noise_db is not None else surveyed_noise
     noise_db = ASSUMED_NOISE_DB if noise_db is None else noise_db
     arrivals = [z for z in venue.zones if z.kind in TRANSIT_KINDS and len(z.polygon) >= 3]
+    entrances = venue.entrance_spots()
     run = _EstimateRun(model, survey, walk_in, hiding, ap_xy, feed, arrivals, walkway_spots(walk_in, model.zones),
-                       venue.entrance_spots(), a, noise_db)
+                       entrances, a, noise_db)
     outcomes: list[_Outcome] = []
     for done, zone in enumerate(visits):
         spot = spot_in_zone(zone, model.zones, rng)
@@ -545,7 +546,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
     hiding.excluded = None
     if not any(z.floor in survey.trees for z in visits):
         raise CannotEstimate(f"venue {venue.id} has no surveyed dwell zone")
-    estimate = _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started)
+    estimate = _summarise(venue, outcomes, a, noise_db, time.perf_counter() - started, bool(entrances))
     estimate.noise_assumed = a.reading_noise_db is None and surveyed_noise is None
     dwell = [z for z in venue.zones if z.kind not in TRANSIT_KINDS and len(z.polygon) >= 3]
     estimate.dwell_zones = len(dwell)
@@ -554,7 +555,7 @@ def live_estimate(venue: VenueMap, assumptions: LiveAssumptions | None = None, *
 
 
 def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, noise_db: float,
-               seconds: float) -> LiveEstimate:
+               seconds: float, entrances_marked: bool) -> LiveEstimate:
     kinds = {z.id: z.kind for z in venue.zones}
 
     def rate(kind: str, what: str = "right") -> float:
@@ -576,7 +577,7 @@ def _summarise(venue: VenueMap, outcomes: list[_Outcome], a: LiveAssumptions, no
         by_kind={k: (len(v), float(np.mean(v))) for k, v in sorted(by_kind.items())},
         by_zone={z: (len(v), float(np.mean([r for r, _ in v])), float(np.mean([e for _, e in v])))
                  for z, v in by_zone.items()},
-        assumptions=a, cannot_know=cannot_know(a, bool(venue.entrance_spots())), first_zone_rate=rate("first"),
+        assumptions=a, cannot_know=cannot_know(a, entrances_marked), first_zone_rate=rate("first"),
         first_floor_rate=rate("first", "floor_right"), reading_noise_db=noise_db,
         group_rates=(rate("first", "grouped"), rate("30s", "grouped"), rate("120s", "grouped")),
         errors_at=[(*o.where, o.error_m) for o in settled if not math.isnan(o.error_m)])
