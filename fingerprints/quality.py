@@ -661,6 +661,14 @@ class LiveEstimate:
             return float("nan"), float("nan")
         return float(np.mean([r for r, _ in rows])), float(np.mean([e for _, e in rows]))
 
+    def weakest_zones(self, kinds: dict[str, str], limit: int = 8, exclude: frozenset[str] = TRANSIT_KINDS
+                      ) -> list[tuple[str, int, float, float]]:
+        """The dwell zones it lands worst: (zone, visits, settled rate, early rate), lowest settled rate first (then
+        early), at most `limit`, only zones below 100% at either probe. `kinds`: zone id -> kind."""
+        rows = [(z, n, r, e) for z, (n, r, e) in self.by_zone.items()
+                if kinds.get(z) not in exclude and z in kinds and min(r, e) < 1.0]
+        return sorted(rows, key=lambda row: (row[2], row[3], row[0]))[:limit]
+
     def headline(self) -> dict[str, float]:
         return {"zone_first": self.first_zone_rate, "zone_early": self.early_zone_rate,
                 "zone_settled": self.settled_zone_rate, "zone_settled_per_shop": self.shop_rates[0],

@@ -20,8 +20,10 @@ from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
+from fingerprints.geometry import nearest_ap_m
 from fingerprints.model import VenueMap, normalise_bssid
 from fingerprints.quality import MIN_MEASURED_PHONES, CannotEstimate, LiveAssumptions
+from portal.apps.views import is_zh
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
@@ -129,12 +131,29 @@ def quality(venue: str):
         except CannotEstimate as exc:
             live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
+    weak = weakest_zone_rows(venue_map, live) if not isinstance(live, (Computing, Failed, type(None))) else []
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
+                           weak_zones=weak,
                            live=live if not isinstance(live, (Computing, Failed)) else None,
                            computing=live if isinstance(live, Computing) else None,
                            failed=live if isinstance(live, Failed) else None, live_error=live_error, error=error,
                            aps=aps, phones_counted=phones_counted,
                            phone_mix_days=PHONE_MIX_DAYS, min_measured_phones=MIN_MEASURED_PHONES)
+
+
+def weakest_zone_rows(venue_map: VenueMap, live: LiveEstimate, limit: int = 8) -> list[dict]:
+    """The dwell zones the live estimate lands worst (`LiveEstimate.weakest_zones`), for the page: each with its name
+    in the page's language, its floor's name, its visits and rates, and how far the nearest AP of its floor lies."""
+    zones = {z.id: z for z in venue_map.zones}
+    zh = is_zh()
+    rows = []
+    for zone_id, visits, settled, early in live.weakest_zones({z.id: z.kind for z in venue_map.zones}, limit):
+        zone = zones[zone_id]
+        floor = next((f for f in venue_map.floors if f.level == zone.floor), None)
+        rows.append({"id": zone_id, "name": (zone.name_zh if zh and zone.name_zh else zone.name) or zone_id,
+                     "floor": floor.label(zh) if floor else str(zone.floor), "visits": visits, "early": early,
+                     "settled": settled, "nearest_ap_m": nearest_ap_m(venue_map, zone)})
+    return rows
 
 
 def _floor_figure(venue: str, level: int, kind: str, draw, source=None, fixed_by_version: bool = True):

@@ -32,6 +32,17 @@ def test_a_one_floor_survey_says_the_other_floor_counts_as_misses(client, consol
     assert re.search(rf"\d+ of \d+ dwell zones \(floor {re.escape(upper)}\) have no reference points: counted as "
                      "misses", warning), warning
     assert "Reading noise assumed 2.5 dB: the survey records none." in page_text_of(body, "live-noise-assumed")
+    # the zones it lands worst: the unsurveyed floor's first (none of their visits lands), each with its nearest AP
+    table = re.search(r'id="live-weak-zones">.*?<tbody>(.*?)</tbody>', body, re.S).group(1)
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(\d+)</td><td>([\d.]+)%</td><td>([\d.]+)%</td>"
+                      r"<td>(\d+ m|—)</td></tr>", table)
+    upstairs = {z.name for z in venue_map.zones if z.floor == 1 and z.kind not in ("corridor", "walkway", "lobby",
+                                                                                     "garage")}
+    assert rows and {name for name, floor, *_ in rows if floor == upper} == upstairs & {name for name, *_ in rows}
+    assert all(float(settled) == 0.0 for name, floor, _, _, settled, _ in rows if floor == upper)
+    assert all(ap.endswith(" m") for *_, ap in rows)  # every floor of the demo has APs
+    assert [float(r[4]) for r in rows] == sorted(float(r[4]) for r in rows)
+    assert "Far from every AP" in page_text_of(body, "live-weak-zones-why")
 
 
 def page_text_of(body: str, element_id: str) -> str:
