@@ -664,9 +664,10 @@ class LiveEstimate:
     def weakest_zones(self, kinds: dict[str, str], limit: int = 8, exclude: frozenset[str] = TRANSIT_KINDS
                       ) -> list[tuple[str, int, float, float]]:
         """The dwell zones it lands worst: (zone, visits, settled rate, early rate), lowest settled rate first (then
-        early), at most `limit`, only zones below 100% at either probe. `kinds`: zone id -> kind."""
+        early), at most `limit`, only zones below 100% at either probe, none of the `unsurveyed` (their visits are
+        misses for want of a survey, said apart). `kinds`: zone id -> kind."""
         rows = [(z, n, r, e) for z, (n, r, e) in self.by_zone.items()
-                if kinds.get(z) not in exclude and z in kinds and min(r, e) < 1.0]
+                if z in kinds and kinds[z] not in exclude and z not in self.unsurveyed and min(r, e) < 1.0]
         return sorted(rows, key=lambda row: (row[2], row[3], row[0]))[:limit]
 
     def headline(self) -> dict[str, float]:

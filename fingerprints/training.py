@@ -59,8 +59,9 @@ def live_defaults() -> dict:
 
 def live_params(venue: VenueMap) -> dict:
     """The live positioner's parameters for this venue: WKNNPositioner(**live_params(venue)). The
-    live defaults, overridden by what the operator stored for the venue (`flask positioning-tune`)."""
-    return {**live_defaults(), **venue.positioner}
+    live defaults, overridden by what the operator stored for the venue (`flask positioning-tune`), never with a
+    floor classifier (`checked_live_config` refuses one; a configuration stored otherwise does not bring it back)."""
+    return {**live_defaults(), **venue.positioner, "floor_model": None}
 
 
 def checked_live_config(config: object) -> dict:

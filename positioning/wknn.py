@@ -29,8 +29,9 @@ FLOOR_RULES = ("vote", "mean")
 # map (a multinomial logistic regression per building on the powed values) gets a say too: where it names another
 # floor with more confidence than the neighbours' decision, that floor is taken and x/y decided on it, as the blend
 # takes the more confident model's floor. The neighbours judge a floor by a few fingerprints near the query; the
-# classifier weighs every AP across the building, and it was right where they were wrong on 1.4-6.4% of a Tampere
-# fold's held-out survey vectors (docs/positioning.md "A floor classifier"). Its C was set before any fold was read.
+# classifier weighs every AP across the building, and on Tampere's folds it was right on a few percent of the
+# held-out survey vectors where they were wrong (docs/positioning.md "A floor classifier"). Its C was set before any
+# fold was read.
 FLOOR_MODELS = (None, "logistic")
 FLOOR_MODEL_C = 10.0
 FLOOR_MODEL_MAX_ITER = 1000

@@ -131,10 +131,9 @@ def quality(venue: str):
         except CannotEstimate as exc:
             live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
-    weak = weakest_zone_rows(venue_map, live) if not isinstance(live, (Computing, Failed, type(None))) else []
+    ready = live if not isinstance(live, (Computing, Failed)) else None
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
-                           weak_zones=weak,
-                           live=live if not isinstance(live, (Computing, Failed)) else None,
+                           weak_zones=weakest_zone_rows(venue_map, ready) if ready is not None else [], live=ready,
                            computing=live if isinstance(live, Computing) else None,
                            failed=live if isinstance(live, Failed) else None, live_error=live_error, error=error,
                            aps=aps, phones_counted=phones_counted,
@@ -149,9 +148,8 @@ def weakest_zone_rows(venue_map: VenueMap, live: LiveEstimate, limit: int = 8) -
     rows = []
     for zone_id, visits, settled, early in live.weakest_zones({z.id: z.kind for z in venue_map.zones}, limit):
         zone = zones[zone_id]
-        floor = next((f for f in venue_map.floors if f.level == zone.floor), None)
         rows.append({"id": zone_id, "name": (zone.name_zh if zh and zone.name_zh else zone.name) or zone_id,
-                     "floor": floor.label(zh) if floor else str(zone.floor), "visits": visits, "early": early,
+                     "floor": venue_map.floor_name(zone.floor, zh), "visits": visits, "early": early,
                      "settled": settled, "nearest_ap_m": nearest_ap_m(venue_map, zone)})
     return rows
 

@@ -27,6 +27,8 @@ def test_the_worst_dwell_zones_come_first_and_perfect_or_transit_zones_are_left_
                                          ("shop-a", 9, 1.0, 0.9)]
     assert live.weakest_zones(KINDS, limit=1) == [("stall-1", 6, 0.5, 0.2)]
     assert estimate({"shop-b": (8, 1.0, 1.0)}).weakest_zones(KINDS) == []
+    live.unsurveyed = {"stall-1": 0}  # its floor has no reference point: said apart, not listed here
+    assert [z for z, *_ in live.weakest_zones(KINDS)] == ["stall-2", "shop-a"]
 
 
 def plan(aps: list[AccessPoint]) -> VenueMap:

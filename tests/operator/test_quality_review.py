@@ -32,17 +32,37 @@ def test_a_one_floor_survey_says_the_other_floor_counts_as_misses(client, consol
     assert re.search(rf"\d+ of \d+ dwell zones \(floor {re.escape(upper)}\) have no reference points: counted as "
                      "misses", warning), warning
     assert "Reading noise assumed 2.5 dB: the survey records none." in page_text_of(body, "live-noise-assumed")
-    # the zones it lands worst: the unsurveyed floor's first (none of their visits lands), each with its nearest AP
-    table = re.search(r'id="live-weak-zones">.*?<tbody>(.*?)</tbody>', body, re.S).group(1)
+    # the zones it lands worst leave the unsurveyed floor's out: they are misses for want of a survey, said above
+    assert all(floor != upper for _, floor, *_ in weak_zone_rows(body))
+
+
+def weak_zone_rows(body: str) -> list[tuple[str, ...]]:
+    """The rows of the page's table of the zones it lands worst (none without the table); every row read."""
+    table = re.search(r'id="live-weak-zones">.*?<tbody>(.*?)</tbody>', body, re.S)
+    if table is None:
+        return []
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(\d+)</td><td>([\d.]+)%</td><td>([\d.]+)%</td>"
-                      r"<td>(\d+ m|—)</td></tr>", table)
-    upstairs = {z.name for z in venue_map.zones if z.floor == 1 and z.kind not in ("corridor", "walkway", "lobby",
-                                                                                     "garage")}
-    assert rows and {name for name, floor, *_ in rows if floor == upper} == upstairs & {name for name, *_ in rows}
-    assert all(float(settled) == 0.0 for name, floor, _, _, settled, _ in rows if floor == upper)
-    assert all(ap.endswith(" m") for *_, ap in rows)  # every floor of the demo has APs
-    assert [float(r[4]) for r in rows] == sorted(float(r[4]) for r in rows)
-    assert "Far from every AP" in page_text_of(body, "live-weak-zones-why")
+                      r"<td>(\d+ m|no AP on its floor)</td></tr>", table.group(1))
+    assert len(rows) == table.group(1).count("<tr>"), table.group(1)
+    return rows
+
+
+def test_the_demo_lists_the_zones_it_lands_worst_with_their_nearest_ap(client, console, svc, demo):
+    """The surveyed demo's page, its own figures as measured: the zones below 100% at 30 s or 2 min, lowest 2-min
+    rate first, at most 8, each with its floor's name and how far its outline lies from its floor's nearest AP."""
+    console.login("ops")
+    body = html.unescape(client.get(V + "/quality?floor=all").get_data(as_text=True))
+    early = float(re.search(r'id="live-zone-early">([\d.]+)%', body).group(1))
+    rows = weak_zone_rows(body)
+    assert bool(rows) == (early < 100.0)  # the demo's 30 s figure is under 100%: some zone missed
+    venue_map = svc.venues.get_map("demo")
+    names = {z.name: z for z in venue_map.zones}
+    assert len(rows) <= 8 and [float(r[4]) for r in rows] == sorted(float(r[4]) for r in rows)
+    for name, floor, visits, at_30, at_120, ap in rows:
+        zone = names[name]
+        assert floor == venue_map.floor(zone.floor).name and int(visits) >= 1 and min(float(at_30), float(at_120)) < 100
+        assert ap.endswith(" m")  # every floor of the demo has APs
+    assert "Nearest AP" in page_text_of(body, "live-weak-zones-why")
 
 
 def page_text_of(body: str, element_id: str) -> str:
