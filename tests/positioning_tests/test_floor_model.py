@@ -204,7 +204,13 @@ def test_tune_compares_it_from_one_fit_per_fold(monkeypatch):
 
 
 def test_the_live_model_keeps_the_neighbours_floor():
+    from types import SimpleNamespace
+
+    from fingerprints.training import live_params
+
     assert live_defaults()["floor_model"] is None and "floor_model" in NOT_TUNED_LIVE
+    stored = SimpleNamespace(positioner={"floor_model": "logistic", "k": 5})  # stored by a version that allowed it
+    assert live_params(stored)["floor_model"] is None and live_params(stored)["k"] == 5
 
 
 def test_evaluate_names_the_floor_classifier_in_the_model_line():
