@@ -471,9 +471,7 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
         if self.floor_rule not in FLOOR_RULES:
             raise ValueError(f"unknown floor rule {self.floor_rule!r}; choose one of {FLOOR_RULES}")
-        if self.floor_model not in FLOOR_MODELS:
-            raise ValueError(f"floor_model must be None (the neighbours decide the floor) or 'logistic', got "
-                             f"{self.floor_model!r}")
+        self._checks_floors()  # refuses a floor_model it does not know
         if self.blend_representation is not None and self.blend_representation not in REPRESENTATIONS:
             raise ValueError(f"blend_representation must be None (off) or a representation, one of "
                              f"{REPRESENTATIONS} (the model's own, {self.representation!r}: no blend)")
