@@ -53,8 +53,10 @@ def test_the_demo_lists_the_zones_it_lands_worst_with_their_nearest_ap(client, c
     console.login("ops")
     body = html.unescape(client.get(V + "/quality?floor=all").get_data(as_text=True))
     early = float(re.search(r'id="live-zone-early">([\d.]+)%', body).group(1))
+    settled = float(re.search(r'id="live-zone-settled">([\d.]+)%', body).group(1))
     rows = weak_zone_rows(body)
-    assert bool(rows) == (early < 100.0)  # the demo's 30 s figure is under 100%: some zone missed
+    assert not (early == settled == 100.0 and rows)  # nothing missed: no zone to list
+    assert rows  # the demo's seeded estimate misses a shop's visit at 30 s (Pixel Electronics, 1 of 4, 2026-12-06)
     venue_map = svc.venues.get_map("demo")
     names = {z.name: z for z in venue_map.zones}
     assert len(rows) <= 8 and [float(r[4]) for r in rows] == sorted(float(r[4]) for r in rows)
