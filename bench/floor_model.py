@@ -3,11 +3,12 @@ lands the right floor, beside the neighbours alone (docs/positioning.md "A floor
 
     python bench/floor_model.py [--data ../shared/data] [--sets tampere,uji] [--seed 0]
 
-The folds are `tune`'s (positioning/tuning.py: Tampere by reference point, its held-out vectors read +-5 dB off as
-another phone; UJIIndoorLoc by phone), every held-out vector of a fold scored; the neighbours are the defaults'
-(UJIIndoorLoc with the +-10 dB search its folds chose). Per fold, the classifier is the one `floor_model="logistic"`
-fits on the fold's training rows, asked about each held-out vector as the neighbours last matched it (its offset
-taken off), and about the vector as read. Printed per set: each rule's floor hit rate per fold and over the folds,
+The folds are `tune`'s (positioning/tuning.py: Tampere by reference point, its held-out vectors read as another
+phone as `tune` reads them, a uniform +-5 dB per vector; UJIIndoorLoc by phone), every held-out vector of a fold
+scored; the neighbours are the defaults' (UJIIndoorLoc with the +-10 dB search its folds chose). Per fold, the
+classifier is the one `floor_model="logistic"` would fit on the fold's training rows, asked about each held-out
+vector as the neighbours last matched it (its offset taken off, as the model takes it off), and about the vector as
+read. Printed per set: each rule's floor hit rate per fold and over the folds,
 and its difference from the neighbours'. Test files are never read. Tampere takes about a minute, UJIIndoorLoc about
 five.
 """
@@ -24,6 +25,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from positioning.datasets import read_dataset  # noqa: E402
+from positioning.perturb import shift_rssi  # noqa: E402
 from positioning.representation import to_representation  # noqa: E402
 from positioning.tuning import SIMULATED_PHONE_DB, _folds, cv_groups  # noqa: E402
 from positioning.vectors import MISSING_DBM  # noqa: E402
@@ -37,27 +39,23 @@ RULES = ("the classifier alone", "its floor where p > 0.5", "its floor where p >
          "the same, the vector as read")
 
 
-def fold_rates(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, params: dict,
-               rng: np.random.Generator, other_phone: bool) -> dict[str, float]:
-    """One fold: each rule's floor hit rate over its held-out vectors (those hearing an AP the training rows hear)."""
-    queries = X[test]
-    if other_phone:  # a held-out vector read as another phone model, as tune's one-phone folds read it
-        shift = rng.uniform(-SIMULATED_PHONE_DB, SIMULATED_PHONE_DB, size=(test.size, 1))
-        queries = np.where(queries > MISSING_DBM, np.maximum(queries + shift, MISSING_DBM + 0.01), queries)
-    model = WKNNPositioner(**params, floor_model="logistic").fit(X[train], y[train])
-    keep = model.hears_known(queries)
-    queries, truth = queries[keep], y[test][keep, 1]
-    model.set_params(floor_model=None)
-    estimates = model.locate_many(queries)
+def fold_rates(queries: np.ndarray, y: np.ndarray, X: np.ndarray, train: np.ndarray, test: np.ndarray,
+               params: dict) -> dict[str, float]:
+    """One fold: each rule's floor hit rate over its held-out vectors (`queries`: every row as the fold reads it;
+    those hearing an AP the training rows hear)."""
+    model = WKNNPositioner(**params).fit(X[train], y[train])
+    held = queries[test]
+    keep = model.hears_known(held)
+    held, truth = held[keep], y[test][keep, 1]
+    estimates = model.locate_many(held)
     classifiers = model._floor_classifier()
-    matched = np.array([np.where(q > MISSING_DBM, np.maximum(q - e.offset_db, MISSING_DBM + 0.01), q)
-                        for q, e in zip(queries, estimates, strict=True)])
     floors = {rule: [] for rule in ("neighbours", *RULES)}
-    for q_read, q_matched, e in zip(queries, matched, estimates, strict=True):
+    for q_read, e in zip(held, estimates, strict=True):
         fitted = classifiers.get(e.building)
         if fitted is None:
             read = as_matched = (e.floor, 0.0)
-        else:
+        else:  # the vector as the model last matched it: its offset taken off as `_floor_checked` reads it
+            q_matched = model._shifted(q_read[None], np.array([e.offset_db]))[0]
             read = _likeliest_floor(fitted, to_representation(q_read[None], "powed", MISSING_DBM)[0].astype(float))
             as_matched = _likeliest_floor(fitted, to_representation(q_matched[None], "powed",
                                                                     MISSING_DBM)[0].astype(float))
@@ -82,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         data = read_dataset(Path(args.data) / path)
         groups, kind = cv_groups(data.y, data.groups)
         folds = _folds(groups, n_folds, 10**9, args.seed)
-        rng = np.random.default_rng(args.seed)
-        rates = [fold_rates(data.X, data.y, train, test, params, rng, other_phone)
+        # held-out vectors read as another phone model where the survey names one phone, drawn as `tune` draws them
+        queries = shift_rssi(data.X, np.random.default_rng(args.seed + 1).uniform(
+            -SIMULATED_PHONE_DB, SIMULATED_PHONE_DB, len(data.X))) if other_phone else data.X
+        rates = [fold_rates(queries, data.y, data.X, train, test, params)
                  for train, test in tqdm(folds, desc=f"{name} folds", unit="fold")]
         print(f"\n{name}: {len(folds)} folds by {kind}, every held-out vector; floor hit rate per fold, mean")
         base = np.mean([r["neighbours"] for r in rates])

@@ -64,7 +64,7 @@ def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tun
     held = ", ".join(f"{name}={json.dumps(live[name])}" for name in NOT_TUNED_LIVE)
     click.echo(f"held at the live model's values ({held}): still survey vectors cannot judge them for a live phone "
                "(docs/positioning.md); its spatial cluster and weight power too; --config FILE stores any "
-               "configuration")
+               "configuration the live model can run")
     click.echo(f"{result.n_splits} folds over {result.n_groups} {result.group_kind}s of map v{venue_map.version}:")
     for row in result.rows[:5]:
         click.echo(f"  {json.dumps(row.params)}: floor {row.floor_hit_rate:.1%} +- {row.floor_sd:.1%}, "

@@ -178,7 +178,7 @@ def model_label(m: dict) -> str:
     search += f", weights 1/d^{m['weight_power']:g}" if m["weight_power"] != 1 else ""
     search += f", cluster {m['cluster_m']:g} m" if m.get("cluster_m") else ""
     search += f", blended with {m['blend_representation']}" if WKNNPositioner(**m).blends() else ""
-    search += ", floor classifier (logistic)" if m.get("floor_model") else ""
+    search += f", floor classifier ({m['floor_model']})" if m.get("floor_model") else ""
     return (f"MallPortal WKNN ({m['representation']}, {m['metric']}, k={m['k']}{k_floor}, "
             f"offset x{m['offset_rounds']}{search})")
 

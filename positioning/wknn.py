@@ -832,7 +832,7 @@ class WKNNPositioner(EstimatorParams):
         """Whether answers go through the floor classifier (`floor_model`, checked here too: `tune` sets it after
         fit, and a value fit would have refused must not pass for one)."""
         if self.floor_model not in FLOOR_MODELS:
-            raise ValueError(f"floor_model must be None (the neighbours decide the floor) or 'logistic', got "
+            raise ValueError(f"floor_model must be one of {FLOOR_MODELS} (None: the neighbours decide the floor), got "
                              f"{self.floor_model!r}")
         return self.floor_model == "logistic"
 

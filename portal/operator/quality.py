@@ -146,7 +146,7 @@ def weakest_zone_rows(venue_map: VenueMap, live: LiveEstimate, limit: int = 8) -
     zones = {z.id: z for z in venue_map.zones}
     zh = is_zh()
     rows = []
-    for zone_id, visits, settled, early in live.weakest_zones({z.id: z.kind for z in venue_map.zones}, limit):
+    for zone_id, visits, settled, early in live.weakest_zones({z: zone.kind for z, zone in zones.items()}, limit):
         zone = zones[zone_id]
         rows.append({"id": zone_id, "name": (zone.name_zh if zh and zone.name_zh else zone.name) or zone_id,
                      "floor": venue_map.floor_name(zone.floor, zh), "visits": visits, "early": early,

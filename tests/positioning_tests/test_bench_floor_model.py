@@ -23,10 +23,17 @@ def test_the_bench_prints_each_rule_per_fold_beside_the_neighbours(data_dir, cap
     assert main(["--data", str(data_dir), "--sets", "tampere"]) == 0
     out = capsys.readouterr().out
     assert "tampere: 5 folds by reference point" in out
+    means = {}
     for rule in ("neighbours", *RULES):
-        line = re.search(rf"^  {re.escape(rule)}\s+((?:[\d.]+% ){{5}}) mean ([\d.]+)%", out, re.M)
+        line = re.search(rf"^  {re.escape(rule)}\s+((?:[\d.]+% ){{5}}) mean ([\d.]+)%(?:  \(([+-][\d.]+) points\))?$",
+                         out, re.M)
         assert line, (rule, out)
-        assert all(0 <= float(rate[:-1]) <= 100 for rate in line.group(1).split())
+        folds = [float(rate[:-1]) for rate in line.group(1).split()]
+        means[rule] = float(line.group(2))
+        assert means[rule] == pytest.approx(sum(folds) / 5, abs=0.01)  # the mean of its folds, to the print's digits
+        if rule != "neighbours":  # and its difference from the neighbours' mean, in points
+            assert float(line.group(3)) == pytest.approx(means[rule] - means["neighbours"], abs=0.011)
+    assert means[RULES[0]] != means["neighbours"]  # the classifier alone decides otherwise on these noisy queries
 
 
 def test_an_unknown_set_is_refused(data_dir):
