@@ -23,12 +23,11 @@ import redis
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from portal.apps.views import is_zh
 from portal.events.insights import K_MIN, VISITOR_MIN_S, k_safe
 from portal.events.report import shown
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
-from portal.operator.mapedit import load_map
+from portal.operator.mapedit import load_map, zone_names
 from portal.operator.quality import _plot_lock
 from portal.services import services
 from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png
@@ -74,13 +73,6 @@ def _day(raw: str | None, venue: str) -> date:
         abort(400, _("The day must be between %(first)s and %(last)s.", first=FIRST_DAY.isoformat(),
                      last=LAST_DAY.isoformat()))
     return day
-
-
-def zone_names(venue_map) -> dict[str, str]:
-    """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's). Here,
-    under the insights pages that import it too, since those import this module."""
-    zh = is_zh()
-    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
 
 
 @bp.get("/<venue>/footfall")

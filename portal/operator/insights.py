@@ -24,8 +24,8 @@ from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION, retention_problems
 from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.blueprint import bp
-from portal.operator.footfall import _day, zone_names
-from portal.operator.mapedit import load_map
+from portal.operator.footfall import _day
+from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
 
 EXPORTS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}

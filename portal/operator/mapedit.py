@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
+from portal.apps.views import is_zh
 from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
 from portal.services import services
@@ -33,6 +34,13 @@ UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # IMDF archives and sample CSVs of a large 
 
 # -- form values ---------------------------------------------------------------------------------------
 
+
+
+def zone_names(venue_map: VenueMap) -> dict[str, str]:
+    """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's): the footfall,
+    insights and moments pages' and the quality page's. Here, below every console page that shows zones."""
+    zh = is_zh()
+    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
 
 def form_float(name: str, label: str | None = None, low: float = -math.inf, high: float = math.inf,
                values=None) -> float:

@@ -17,8 +17,7 @@ from portal.auth import audit, current_account
 from portal.events.moments import ACTIONS, TIERS, TRIGGERS, RuleError, parse_rule, preview, purposes
 from portal.events.report import LOOKBACK_DAYS, day_bounds, shown, venue_staff, venue_tz
 from portal.operator.blueprint import bp
-from portal.operator.insights import zone_names
-from portal.operator.mapedit import load_map
+from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
 from portal.tracking.footfall import today
 

@@ -28,7 +28,7 @@ from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
 from portal.operator.live_jobs import Computing, Failed, LiveEstimates, basis, in_a_process
-from portal.operator.mapedit import load_map
+from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
 from portal.tracking.phone_mix import DAYS as PHONE_MIX_DAYS
 from portal.tracking.phone_mix import venue_phones
@@ -143,14 +143,13 @@ def quality(venue: str):
 def weakest_zone_rows(venue_map: VenueMap, live: LiveEstimate, limit: int = 8) -> list[dict]:
     """The dwell zones the live estimate lands worst (`LiveEstimate.weakest_zones`), for the page: each with its name
     in the page's language, its floor's name, its visits and rates, and how far the nearest AP of its floor lies."""
-    zones = {z.id: z for z in venue_map.zones}
-    zh = is_zh()
+    zones, names, zh = {z.id: z for z in venue_map.zones}, zone_names(venue_map), is_zh()
     rows = []
     for zone_id, visits, settled, early in live.weakest_zones({z: zone.kind for z, zone in zones.items()}, limit):
         zone = zones[zone_id]
-        rows.append({"id": zone_id, "name": (zone.name_zh if zh and zone.name_zh else zone.name) or zone_id,
-                     "floor": venue_map.floor_name(zone.floor, zh), "visits": visits, "early": early,
-                     "settled": settled, "nearest_ap_m": nearest_ap_m(venue_map, zone)})
+        rows.append({"id": zone_id, "name": names[zone_id] or zone_id, "floor": venue_map.floor_name(zone.floor, zh),
+                     "visits": visits, "early": early, "settled": settled,
+                     "nearest_ap_m": nearest_ap_m(venue_map, zone)})
     return rows
 
 

@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from portal.auth import current_account, login_required, require_zone
 from portal.events.report import day_insights, latest_shown_day, occupancy, page_context, rows, to_csv, to_parquet
 from portal.operator.footfall import _day
-from portal.operator.insights import EXPORTS, PERIODS, export_headers, period, period_span, zone_names
+from portal.operator.insights import EXPORTS, PERIODS, export_headers, period, period_span
+from portal.operator.mapedit import zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from portal.auth import audit, current_account, login_required
 from portal.events.moments import RuleError, parse_rule
-from portal.operator.insights import zone_names
+from portal.operator.mapedit import zone_names
 from portal.operator.moments import rules_page
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
