@@ -10,12 +10,13 @@ sums), so both paths pick the same neighbours (tests/positioning_tests/ checks i
 Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of queries over a
 per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
 query); README *Positioning* has the figures. The offset rounds' medians (`median_offsets`) are compiled here too,
-for the batch path only, and a blend's second model's ranking of the first's candidates (`ranked`), on both paths.
+for the batch path only, a blend's second model's ranking of the first's candidates (`ranked`), on both paths, and the
+floor classifier's logits (`likeliest_floors`), on both paths.
 
 numba compiles it on first use (a few seconds) and caches the machine code (`compiled`: in `NUMBA_CACHE_DIR`
-if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path and
-to blend, so a process that never positions in batches with an unblended model (a web worker answering single
-lookups with the live model) never loads numba."""
+if set, else in `__pycache__` beside this file); WKNNPositioner imports this module only on its batch path, to
+blend and to check floors with a classifier, so a process that never positions in batches with an unblended model
+without one (a web worker answering single lookups with the live model) never loads numba."""
 
 from __future__ import annotations
 
@@ -373,3 +374,60 @@ def ranked(model, R: np.ndarray, rows: np.ndarray, partial: bool = False, silent
         return rows_out, d_out
     order = np.lexsort((np.where(rows_out < 0, np.iinfo(np.int64).max, rows_out), d_out), axis=1)
     return np.take_along_axis(rows_out, order, axis=1), np.take_along_axis(d_out, order, axis=1)
+
+
+@compiled()
+def _likeliest_floors(X, queries, missing: float, beta: float, coef, intercept, best, probability) -> None:
+    """Per dBm query of X named in `queries`: the index of its likeliest floor label under a logistic regression of
+    the floor on the powed values (coef: one row per label, or one row for a binary one, its second label) and that
+    label's probability. A heard value is powed as `to_representation` powes the map the classifier was fitted on
+    (in float64, kept as float32); each label's logit is summed over the query's heard APs in column order, the same
+    order whatever else is in X: a query alone and in a batch get the same bits (a matrix product may sum a block in
+    another order)."""
+    n_labels = coef.shape[0]
+    z = np.empty(n_labels)
+    for k in range(queries.size):
+        i = queries[k]
+        for c in range(n_labels):
+            z[c] = intercept[c]
+        for j in range(X.shape[1]):
+            x = X[i, j]
+            if x > missing:
+                value = np.float64(np.float32(((x - missing) / -missing) ** beta))
+                for c in range(n_labels):
+                    z[c] += coef[c, j] * value
+        if n_labels == 1:  # binary: the row is the second label's
+            second = 1.0 / (1.0 + np.exp(-z[0]))
+            best[k], probability[k] = (1, second) if second > 0.5 else (0, 1.0 - second)
+            continue
+        top = 0
+        for c in range(1, n_labels):
+            if z[c] > z[top]:
+                top = c
+        total = 0.0
+        for c in range(n_labels):
+            total += np.exp(z[c] - z[top])
+        best[k], probability[k] = top, 1.0 / total
+
+
+def likeliest_floors(fitted: tuple[np.ndarray, np.ndarray, np.ndarray], X: np.ndarray, missing: float,
+                     beta: float = float(np.e), queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(floor label, its probability) per dBm query of X (those at `queries`; None: all) under a floor classifier
+    (WKNNPositioner `_floor_classifier`'s (labels, coefficients, intercepts)): `_likeliest_floors`."""
+    labels, coef, intercept = fitted
+    X = np.ascontiguousarray(np.atleast_2d(X), dtype=np.float64)
+    # the kernel reads unchecked memory: every shape and index is checked here
+    if X.shape[1] != coef.shape[1]:
+        raise ValueError(f"queries of {X.shape[1]} APs for a classifier of {coef.shape[1]}")
+    if intercept.shape != (coef.shape[0],) or labels.size != max(2, coef.shape[0]):
+        raise ValueError(f"a classifier of {labels.size} labels needs one coefficient row and intercept per label (one "
+                         f"for two labels), got {coef.shape[0]} rows and {intercept.size} intercepts")
+    queries = (np.arange(X.shape[0], dtype=np.int64) if queries is None
+               else np.asarray(queries, dtype=np.int64).ravel())
+    if queries.size and (queries.min() < 0 or queries.max() >= X.shape[0]):
+        raise ValueError(f"query indices must lie in 0..{X.shape[0] - 1}")
+    best = np.zeros(queries.size, dtype=np.int64)
+    probability = np.zeros(queries.size)
+    _likeliest_floors(X, queries, float(missing), float(beta), np.ascontiguousarray(coef, dtype=np.float64),
+                      np.ascontiguousarray(intercept, dtype=np.float64), best, probability)
+    return labels[best], probability

@@ -43,7 +43,8 @@ DEFAULT_GRID: dict[str, tuple] = {
     "blend_representation": (None, "powed"),
     # a floor classifier over the whole map beside the neighbours' floor (WKNNPositioner.floor_model): on Tampere's
     # training folds it raised the floor rate by 1.4 points, on UJIIndoorLoc's it moved it by -0.03 (docs/positioning.md
-    # "A floor classifier"); twice the searches (tune's time on the public sets +5% to +35%)
+    # "A floor classifier"); twice the searches (tune's time on the public sets +5% to +35%). In the defaults since
+    # 2026-12-06; a data set's folds may still leave it out (a venue's never try it: the live model never runs it)
     "floor_model": (None, "logistic"),
 }
 FULL_GRID: dict[str, tuple] = {**DEFAULT_GRID, "representation": REPRESENTATIONS, "metric": METRICS}

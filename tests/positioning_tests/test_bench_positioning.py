@@ -21,7 +21,7 @@ def test_the_bench_names_the_configuration_it_measures(tmp_path):
     assert "targets: p99 single" in defaults.stdout  # figures and verdicts printed, whatever the machine's speed
     former = tmp_path / "former.json"
     former.write_text(json.dumps({"representation": "powed", "k": 11, "k_floor": None, "floor_rule": "vote",
-                                  "weight_power": 1.0}))
+                                  "weight_power": 1.0, "floor_model": None}))
     configured = run_bench("--config", str(former))
     assert configured.returncode == 0, configured.stderr
     assert "MallPortal WKNN (powed, sorensen, k=11, offset x2)" in configured.stdout

@@ -206,12 +206,17 @@ def test_equal_distances_rank_by_row_id():
     assert ranked[0][:2].tolist() == [10, 20] and d[0][0] == d[0][1] == 0.0
 
 
-def test_a_process_locating_with_an_unblended_model_never_loads_numba_and_one_blending_does():
+def test_a_process_locating_like_the_live_model_never_loads_numba_and_one_blending_or_checking_floors_does():
+    # the live model's kind (unblended, no floor classifier) against a blend and a classifier (whose logits are
+    # compiled: kernels.likeliest_floors)
     setup = ("from positioning.wknn import WKNNPositioner\n"
              "from tests.positioning_tests.test_wknn import campus\n"
              "X, y = campus(n=200)")
-    assert numba_loaded(setup, "WKNNPositioner(blend_representation=None).fit(X, y).locate(X[3])",
-                        "WKNNPositioner(blend_representation='powed').fit(X, y).locate(X[3])") == [False, True]
+    live_kind = "WKNNPositioner(blend_representation=None, floor_model=None).fit(X, y).locate(X[3])"
+    assert numba_loaded(setup, live_kind, "WKNNPositioner(blend_representation='powed', floor_model=None).fit(X, y)"
+                        ".locate(X[3])") == [False, True]
+    assert numba_loaded(setup, live_kind, "WKNNPositioner(blend_representation=None).fit(X, y).locate(X[3])") == [
+        False, True]
 
 
 @pytest.mark.parametrize("value", ["cosine", 3])
@@ -255,7 +260,7 @@ def test_the_quality_reports_leave_out_model_hides_the_same_rows_in_the_blended_
 def test_where_the_models_disagree_on_the_floor_the_more_confident_answers_whole():
     X, y = campus(seed=8)
     noisy = np.where(X > -105, np.clip(X + np.random.default_rng(1).normal(0, 14, X.shape), -104, 0), X)
-    params = dict(k=3, k_floor=7, representation="powed", offset_rounds=0)
+    params = dict(k=3, k_floor=7, representation="powed", offset_rounds=0, floor_model=None)
     plain = WKNNPositioner(**params, blend_representation=None).fit(X[:300], y[:300])
     partner = WKNNPositioner(**{**params, "representation": "exponential"}).fit(X[:300], y[:300])
     both = WKNNPositioner(**params, blend_representation="exponential").fit(X[:300], y[:300])

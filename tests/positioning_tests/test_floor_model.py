@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from fingerprints.training import NOT_TUNED_LIVE, live_defaults
+from positioning.kernels import likeliest_floors
 from positioning.representation import to_representation
 from positioning.tuning import DEFAULT_GRID, QUERY_TIME_PARAMS, tune
 from positioning.vectors import MISSING_DBM
-from positioning.wknn import WKNNPositioner, _likeliest_floor
+from positioning.wknn import WKNNPositioner
 
 from .test_batch_offsets_tuning import same
 from .test_wknn import campus
@@ -51,7 +52,7 @@ def with_classifier(model: WKNNPositioner, seed: int = 0, scale: float = 6.0) ->
 @pytest.fixture(scope="module")
 def fitted():
     X, y, queries, truth = noisy_campus()
-    plain = WKNNPositioner(k=3).fit(X, y)
+    plain = WKNNPositioner(k=3, floor_model=None).fit(X, y)
     checked = with_classifier(WKNNPositioner(k=3, floor_model="logistic").fit(X, y))
     return plain, checked, queries, truth
 
@@ -73,7 +74,7 @@ def two_floors_and_two_odd_fingerprints():
 def test_a_more_confident_classifier_takes_the_floor_and_x_y_is_decided_on_it():
     X, y, query = two_floors_and_two_odd_fingerprints()
     params = dict(k=3, k_floor=3, floor_rule="vote", offset_rounds=0, blend_representation=None, weight_power=1.0)
-    plain = WKNNPositioner(**params).fit(X, y).locate(query)
+    plain = WKNNPositioner(**params, floor_model=None).fit(X, y).locate(query)
     assert plain.floor == 1 and 0.5 < plain.confidence < 1  # the two odd fingerprints outvote one of floor 0
     model = WKNNPositioner(**params, floor_model="logistic").fit(X, y)
     r = to_representation(query[None], "powed", MISSING_DBM)[0].astype(np.float64)
@@ -101,10 +102,15 @@ def test_the_classifier_is_a_logistic_regression_of_the_floor_on_the_powed_map()
         rows = y[:, 0] == building
         reference = LogisticRegression(C=10.0, max_iter=1000).fit(R[rows], y[rows, 1])
         probabilities = reference.predict_proba(Q)
+        floors, p = likeliest_floors(fitted, queries, MISSING_DBM)  # the dBm queries, powed as the map was
+        assert (floors == reference.classes_[np.argmax(probabilities, axis=1)]).all()
+        assert p == pytest.approx(probabilities.max(axis=1), rel=1e-6)
+        # a query alone, or picked out of the batch, gets the same bits as in it (the kernel sums each query on its
+        # own: this guards that it stays so; the comparison with scikit-learn above checks the values)
         for i in range(Q.shape[0]):
-            floor, p = _likeliest_floor(fitted, Q[i])
-            assert floor == reference.classes_[np.argmax(probabilities[i])]
-            assert p == pytest.approx(probabilities[i].max(), rel=1e-6)
+            alone = likeliest_floors(fitted, queries[i], MISSING_DBM)
+            picked = likeliest_floors(fitted, queries, MISSING_DBM, queries=np.array([i]))
+            assert alone[0][0] == picked[0][0] == floors[i] and alone[1][0] == picked[1][0] == p[i]
 
 
 def test_the_classifier_overrides_only_where_it_is_more_confident(fitted):
@@ -114,8 +120,8 @@ def test_the_classifier_overrides_only_where_it_is_more_confident(fitted):
     for q in queries:
         before, after = plain.locate(q), checked.locate(q)
         matched = plain._shifted(q[None], np.array([before.offset_db]))[0] if before.offset_db else q
-        r = to_representation(matched[None], "powed", MISSING_DBM)[0].astype(np.float64)
-        floor, probability = _likeliest_floor(classifiers[before.building], r)
+        floors, probabilities = likeliest_floors(classifiers[before.building], matched, MISSING_DBM)
+        floor, probability = floors[0], probabilities[0]
         if floor != before.floor and probability > before.confidence:
             overridden += 1
             assert (after.building, after.floor) == (before.building, floor) and after.confidence == probability
@@ -183,10 +189,23 @@ def test_a_building_of_one_floor_has_no_classifier():
 
 def test_two_floors_give_the_classifier_one_row_and_its_probabilities_still_add_up():
     labels, coef, intercept = np.array([2, 5]), np.array([[0.5, -1.0]]), np.array([0.25])
-    floor, p = _likeliest_floor((labels, coef, intercept), np.array([1.0, 0.0]))  # z = 0.75: the second label
-    assert floor == 5 and p == pytest.approx(1 / (1 + np.exp(-0.75)))
-    floor, p = _likeliest_floor((labels, coef, intercept), np.array([0.0, 1.0]))  # z = -0.75: the first
-    assert floor == 2 and p == pytest.approx(1 - 1 / (1 + np.exp(0.75)))
+    # dBm that powes to 1 (0 dBm) and to 0 (unheard) against a missing level of -100: z = 0.75, then -0.75
+    floors, p = likeliest_floors((labels, coef, intercept), np.array([[0.0, -100.0], [-100.0, 0.0]]), -100.0)
+    assert floors.tolist() == [5, 2]  # the second label, then the first
+    assert p == pytest.approx([1 / (1 + np.exp(-0.75)), 1 - 1 / (1 + np.exp(0.75))])
+
+
+def test_the_classifier_refuses_what_its_compiled_loop_would_read_out_of_bounds():
+    labels, coef, intercept = np.array([0, 1, 2]), np.zeros((3, 4)), np.zeros(3)
+    with pytest.raises(ValueError, match="queries of 3 APs for a classifier of 4"):
+        likeliest_floors((labels, coef, intercept), np.zeros((2, 3)), MISSING_DBM)
+    with pytest.raises(ValueError, match="one coefficient row and intercept per label"):
+        likeliest_floors((labels, coef, np.zeros(2)), np.zeros((2, 4)), MISSING_DBM)
+    with pytest.raises(ValueError, match="one coefficient row and intercept per label"):
+        likeliest_floors((np.array([0, 1]), coef, intercept), np.zeros((2, 4)), MISSING_DBM)
+    for bad in ([2], [-1]):
+        with pytest.raises(ValueError, match="query indices must lie in 0..1"):
+            likeliest_floors((labels, coef, intercept), np.zeros((2, 4)), MISSING_DBM, queries=np.array(bad))
 
 
 def test_tune_compares_it_from_one_fit_per_fold(monkeypatch):
@@ -216,8 +235,8 @@ def test_the_live_model_keeps_the_neighbours_floor():
 def test_evaluate_names_the_floor_classifier_in_the_model_line():
     from positioning.cli import model_label
 
-    assert "floor classifier (logistic)" in model_label(WKNNPositioner(floor_model="logistic").get_params())
-    assert "floor classifier" not in model_label(WKNNPositioner().get_params())
+    assert "floor classifier (logistic)" in model_label(WKNNPositioner().get_params())  # the defaults' since 2026-12-06
+    assert "floor classifier" not in model_label(WKNNPositioner(floor_model=None).get_params())
 
 
 def test_a_venue_cannot_store_it_for_the_live_model():
@@ -244,9 +263,9 @@ def test_scikit_learn_is_loaded_only_where_a_classifier_is_asked_for():
             "rng = np.random.default_rng(0); n = 300\n"
             "X = np.round(rng.uniform(-95, -40, (n, 12))); y = np.column_stack([np.zeros(n), rng.integers(0, 3, n), "
             "rng.uniform(0, 40, (n, 2))]); q = X[:20] + 2\n"
-            "m = WKNNPositioner(k=3).fit(X, y); m.predict(q); m.locate(q[0])\n"
+            "m = WKNNPositioner(k=3, floor_model=None).fit(X, y); m.predict(q); m.locate(q[0])\n"
             "print('sklearn' in sys.modules)\n"
-            "WKNNPositioner(k=3, floor_model='logistic').fit(X, y).locate(q[0]); print('sklearn' in sys.modules)")
+            "WKNNPositioner(k=3).fit(X, y).locate(q[0]); print('sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.split() == ["False", "True"]

@@ -13,6 +13,12 @@ from .test_batch_offsets_tuning import same
 from .test_wknn import campus
 
 
+def neighbours_only(**params) -> WKNNPositioner:
+    """A positioner whose floor the neighbours alone decide (no floor classifier, the defaults' since 2026-12-06):
+    the rules under test here."""
+    return WKNNPositioner(floor_model=None, **params)
+
+
 def floor_by_definition(model, q_dbm, building, k_floor):
     """The floor whose k_floor nearest fingerprints of the building have the smallest mean distance, from
     every fingerprint's distance (a floor with fewer than k_floor padded with the metric's farthest)."""
@@ -45,15 +51,15 @@ def stairwell_map():
 def test_mean_rule_takes_the_floor_whose_own_nearest_match_best():
     X, y = stairwell_map()
     query = np.array([-50.0, -60.0, -70.0])
-    vote = WKNNPositioner(k=1, k_floor=3, offset_rounds=0, floor_rule="vote", weight_power=1.0).fit(X, y).locate(query)
-    mean = WKNNPositioner(k=1, k_floor=3, offset_rounds=0, floor_rule="mean", weight_power=1.0).fit(X, y).locate(query)
+    vote = neighbours_only(k=1, k_floor=3, offset_rounds=0, floor_rule="vote", weight_power=1.0).fit(X, y).locate(query)
+    mean = neighbours_only(k=1, k_floor=3, offset_rounds=0, floor_rule="mean", weight_power=1.0).fit(X, y).locate(query)
     assert vote.floor == 1  # the exact match outweighs the three close ones in the inverse-distance vote
     assert mean.floor == 0 and 0 < mean.confidence < 1
 
 
 def test_mean_rule_with_k_floor_one_is_the_nearest_fingerprints_floor():
     X, y = campus(n=500)
-    model = WKNNPositioner(k=3, k_floor=1, offset_rounds=0, floor_rule="mean").fit(X[:400], y[:400])
+    model = neighbours_only(k=3, k_floor=1, offset_rounds=0, floor_rule="mean").fit(X[:400], y[:400])
     for q in X[400:]:
         d = model.distances(model._represent(q[None])[0])
         assert model.locate(q).floor == model.floors_[np.argmin(d)] or np.sort(d)[0] == np.sort(d)[1]
@@ -63,7 +69,7 @@ def test_mean_rule_with_k_floor_one_is_the_nearest_fingerprints_floor():
 @pytest.mark.parametrize("k_floor", [2, 5])
 def test_mean_rule_matches_its_definition(metric, k_floor):
     X, y = campus(n=700)
-    model = WKNNPositioner(k=3, k_floor=k_floor, metric=metric, offset_rounds=0, floor_rule="mean").fit(
+    model = neighbours_only(k=3, k_floor=k_floor, metric=metric, offset_rounds=0, floor_rule="mean").fit(
         X[:600], y[:600])
     for q in X[600:]:
         e = model.locate(q)
@@ -90,7 +96,7 @@ def floor_maps(draw):
        st.sampled_from([None, 1, 2, 6, 9]), st.integers(0, 2), st.sampled_from([0.0, 1.0, 4.0, 8.0]))
 def test_mean_rule_decides_alike_in_batch_and_one_query(maps, metric, k, k_floor, offset_rounds, power):
     X, y, Q = maps
-    model = WKNNPositioner(k=k, k_floor=k_floor, metric=metric, offset_rounds=offset_rounds,
+    model = neighbours_only(k=k, k_floor=k_floor, metric=metric, offset_rounds=offset_rounds,
                            floor_rule="mean", weight_power=power).fit(X, y)
     batch = model.locate_many(Q)
     assert all(same(a, model.locate(q)) for a, q in zip(batch, Q, strict=True))
@@ -101,7 +107,7 @@ def test_mean_rules_confidence_is_the_chosen_floors_vote_share():
     """On the vote's scale (the motion filter reads it as floor trust): the chosen floor's share of the
     k_floor nearest fingerprints' weights, whichever floor the vote itself would pick."""
     X, y = stairwell_map()
-    model = WKNNPositioner(k=1, k_floor=3, offset_rounds=0, floor_rule="mean", weight_power=1.0).fit(X, y)
+    model = neighbours_only(k=1, k_floor=3, offset_rounds=0, floor_rule="mean", weight_power=1.0).fit(X, y)
     query = np.array([-50.0, -60.0, -70.0])
     d = model.distances(model._represent(query[None])[0])
     nearest = np.argsort(d, kind="stable")[:3]
@@ -121,8 +127,8 @@ def test_floor_rule_is_validated_and_cross_validated():
 
 def test_weight_power_leans_on_the_nearest_and_one_is_the_plain_inverse():
     X, y = campus(n=500)
-    plain = WKNNPositioner(k=5, offset_rounds=0, weight_power=1.0, blend_representation=None).fit(X[:400], y[:400])
-    sharp = WKNNPositioner(k=5, offset_rounds=0, blend_representation=None).fit(X[:400], y[:400])  # 1/d^4: default
+    plain = neighbours_only(k=5, offset_rounds=0, weight_power=1.0, blend_representation=None).fit(X[:400], y[:400])
+    sharp = neighbours_only(k=5, offset_rounds=0, blend_representation=None).fit(X[:400], y[:400])  # 1/d^4: default
     assert sharp.weight_power == 4.0
     for q in X[400:460]:
         a, c = plain.locate(q), sharp.locate(q)
@@ -135,7 +141,7 @@ def test_weight_power_leans_on_the_nearest_and_one_is_the_plain_inverse():
 @pytest.mark.parametrize("floor_rule", ["vote", "mean"])
 def test_weight_power_decides_alike_in_batch_and_one_query(floor_rule):
     X, y = campus(n=700)
-    model = WKNNPositioner(k=7, k_floor=3, weight_power=3.0, floor_rule=floor_rule, cluster_m=12.0).fit(
+    model = neighbours_only(k=7, k_floor=3, weight_power=3.0, floor_rule=floor_rule, cluster_m=12.0).fit(
         X[:600], y[:600])
     model.BATCH = 32
     batch = model.locate_many(X[600:])
@@ -146,4 +152,4 @@ def test_weight_power_decides_alike_in_batch_and_one_query(floor_rule):
 def test_weight_power_is_validated(power):
     X, y = stairwell_map()
     with pytest.raises(ValueError, match="weight_power"):
-        WKNNPositioner(weight_power=power).fit(X, y)
+        neighbours_only(weight_power=power).fit(X, y)
