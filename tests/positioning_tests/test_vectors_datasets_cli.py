@@ -1,11 +1,16 @@
 """RSSI vectors, dataset readers (UJIIndoorLoc layout and ours) and the evaluate CLI."""
 
 import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from positioning.cli import main
+from positioning.cli import LOGGED_PROGRESS_S, main
 from positioning.datasets import Dataset, read_dataset, read_mallportal, read_ujiindoorloc, write_mallportal
 from positioning.vectors import MISSING_DBM, build_vector
 
@@ -135,3 +140,20 @@ def test_tune_runs_grouped_cross_validation(tmp_path, capsys):
                  "--ks", "1", "3", "--grid", "offset_search_db=0", "--grid", "unheard_weight=1"]) == 0
     out = capsys.readouterr().out
     assert "sorensen" in out and "floor hit" in out
+
+
+def test_tune_written_to_a_log_redraws_its_bar_seldom_and_still_ends_at_the_whole(tmp_path):
+    X, y = campus(n=300)
+    write_uji(tmp_path / "train.csv", X, y)
+    log = tmp_path / "tune.log"
+    started = time.monotonic()
+    with log.open("w") as stderr:  # a file, not a terminal: as a cron job or CI writes it
+        done = subprocess.run([sys.executable, "-m", "positioning", "tune", "--train", str(tmp_path / "train.csv"),
+                               "--folds", "3", "--per-fold", "40", "--ks", "1", "3", "5"], stderr=stderr,
+                              stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0
+    redraws = [part for part in log.read_text().replace("\n", "\r").split("\r") if "folds x fits" in part]
+    # the first draw, the last, and at most one every LOGGED_PROGRESS_S between (a terminal gets one per fit)
+    assert 2 <= len(redraws) <= 2 + math.ceil(elapsed / LOGGED_PROGRESS_S)
+    assert "100%" in redraws[-1]
