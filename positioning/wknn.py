@@ -340,6 +340,16 @@ class _Batch:
                                 neighbours=tuple(self.rows[i][self.chosen[i]].tolist()), offset_db=offset))
         return out
 
+    def decided(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(building, floor, confidence, offset) per query, the fallbacks' in their places: what `estimates` says of
+        each, without building them (the floor check reads only these, on `predict`'s path)."""
+        building, floor = self.building.astype(np.int64), self.floor.astype(np.int64)
+        confidence = self.confidence.astype(np.float64)
+        for i, e in self.fallback.items():
+            building[i], floor[i], confidence[i] = e.building, e.floor, e.confidence
+        offset = np.zeros(building.size) if self.offset is None else self.offset.astype(np.float64)
+        return building, floor, confidence, offset
+
     def table(self) -> np.ndarray:
         out = np.column_stack([self.building, self.floor, self.xy]).astype(np.float64)
         for i, e in self.fallback.items():
@@ -797,30 +807,28 @@ class WKNNPositioner(EstimatorParams):
         return Estimate(building=building, floor=floor, x=float(x), y=float(y),
                         confidence=building_share * floor_share, neighbours=tuple(chosen.tolist()))
 
-    def _floor_checked(self, X: np.ndarray, estimates: list[Estimate]) -> dict[int, Estimate]:
-        """`floor_model`: {index: new estimate} for the estimates whose building's floor classifier names another
-        floor with more confidence than the estimate has (its building and floor shares): decided again on that floor
+    def _floor_checked(self, X: np.ndarray, building: np.ndarray, floor: np.ndarray, confidence: np.ndarray,
+                       offset: np.ndarray) -> dict[int, Estimate]:
+        """`floor_model`: {index: new estimate} for the queries (X's rows, decided on `building` and `floor` with
+        `confidence` after taking `offset` dB off: `_Batch.decided`) whose building's floor classifier names another
+        floor with more confidence than the decision has (its building and floor shares): decided again on that floor
         from the query as last matched (X's dBm rows, their offset taken off), by this model alone (not blended: the
         partner decided from other candidates), the classifier's probability as its confidence (the building taken
         as decided). Each query's logits are summed in its own fixed order (`kernels.likeliest_floors`), so that a
         query alone and in a batch get the same bits (a block's matrix product may sum in another order): keep it so."""
         from positioning import kernels  # lazy: numba, as on the batch path
 
-        classifiers = self._floor_classifier()
-        buildings = np.array([e.building for e in estimates], dtype=np.int64)
         out = {}
-        for building, fitted in classifiers.items():
-            at = np.flatnonzero(buildings == building)
+        for label, fitted in self._floor_classifier().items():
+            at = np.flatnonzero(building == label)
             if not at.size:
                 continue
             floors, probabilities = kernels.likeliest_floors(fitted, X, self.missing, self.beta, at)
-            own_floor = np.array([estimates[i].floor for i in at])
-            confidence = np.array([estimates[i].confidence for i in at])
-            for j in np.flatnonzero((floors != own_floor) & (probabilities > confidence)):
-                i, estimate = int(at[j]), estimates[int(at[j])]
-                again = self._decided_on_floor(X[i], building, int(floors[j]))
+            for j in np.flatnonzero((floors != floor[at]) & (probabilities > confidence[at])):
+                i = int(at[j])
+                again = self._decided_on_floor(X[i], label, int(floors[j]))
                 if again is not None:
-                    out[i] = replace(again, confidence=float(probabilities[j]), offset_db=estimate.offset_db)
+                    out[i] = replace(again, confidence=float(probabilities[j]), offset_db=float(offset[i]))
         return out
 
     def _checks_floors(self) -> bool:
@@ -959,7 +967,9 @@ class WKNNPositioner(EstimatorParams):
             estimate = blended(estimate, replace(other, offset_db=estimate.offset_db))
         if not self._checks_floors() or partial:  # a partial match's missing APs have not reported: no classifier
             return estimate
-        return self._floor_checked(X, [estimate]).get(0, estimate)
+        decided = (np.array([estimate.building]), np.array([estimate.floor]), np.array([estimate.confidence]),
+                   np.array([estimate.offset_db]))
+        return self._floor_checked(X, *decided).get(0, estimate)
 
     def _searched(self, X: np.ndarray, reach: float, partial: bool, silent: np.ndarray | None,
                   within: np.ndarray | None) -> tuple[np.ndarray, float, Estimate, np.ndarray] | None:
@@ -1015,8 +1025,9 @@ class WKNNPositioner(EstimatorParams):
         for start in range(0, X.shape[0], self.BATCH):
             batch = self._locate_block(X[start:start + self.BATCH], reach[start:start + self.BATCH])
             answer = batch if partner is None else self._blended_block(partner, batch)
-            for block in ((answer, batch) if own_too and answer is not batch else (answer,)) if checks else ():
-                block.fallback.update(self._floor_checked(block.queries, block.estimates()))
+            checked = (answer, batch) if own_too and answer is not batch else (answer,)
+            for block in checked if checks else ():
+                block.fallback.update(self._floor_checked(block.queries, *block.decided()))
             yield batch, answer
 
     def _partner(self) -> WKNNPositioner | None:
