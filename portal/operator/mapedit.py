@@ -32,15 +32,15 @@ PLAN_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # IMDF archives and sample CSVs of a large venue
 
 
-# -- form values ---------------------------------------------------------------------------------------
-
-
-
 def zone_names(venue_map: VenueMap) -> dict[str, str]:
     """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's): the footfall,
     insights and moments pages' and the quality page's. Here, below every console page that shows zones."""
     zh = is_zh()
     return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
+
+
+# -- form values ---------------------------------------------------------------------------------------
+
 
 def form_float(name: str, label: str | None = None, low: float = -math.inf, high: float = math.inf,
                values=None) -> float:
