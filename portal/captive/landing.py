@@ -50,6 +50,7 @@ class Redirect:
     session: Session | None = None  # a live session (CAPPORT reports its time left)
     client: str = ""  # the shopper's client id (a random anonymous one when the phone is unknown)
     heard: bool = False  # the venue's APs hear the phone: placed from its readings, not from a redirect alone
+    known: bool = False  # the phone is named: by the gateway's MAC, or by the IP table for the asking address
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,14 @@ class Landing:
         self.client_networks = client_networks
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
-               verified: bool = False, associated_ap: str | None = None, now: float | None = None) -> Decision:
+               verified: bool = False, associated_ap: str | None = None, now: float | None = None,
+               counted: bool = True) -> Decision:
         """`client` is the phone's client id when known (from the gateway's MAC parameter), else the
         IP table is asked for `ip`; `probe` is the OS probe being answered, None for a page visit
         (gateway entry, CAPPORT); `associated_ap`: the AP the gateway named (cold start: a phone's first
         probe precedes its reports); `verified`: the gateway vouched that `client` is this browser's phone.
-        The token handed out is always a new shopper's: a MAC or an IP only locates a phone."""
+        The token handed out is always a new shopper's: a MAC or an IP only locates a phone. `counted`: the answer
+        is a landing (a `landing` event); not for the CAPPORT API, which phones poll at every re-evaluation."""
         now = time.time() if now is None else now
         try:
             breaker = self.breaker.for_venue(venue)  # the one breaker every store call below goes through
@@ -115,11 +118,11 @@ class Landing:
                 log.error("store unavailable for venue %s, failing open: %s", venue, exc)
             return Offline(venue)
         shopper, token = self.handout(venue, client, verified)
-        if self.events is not None:  # every landing is a `landing` event, appended off the request's path
+        if counted and self.events is not None:  # every landing is a `landing` event, off the request's path
             self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
                                    zone=values.get("zone"), app=app_name if "zone" in values else None)
         heard = position is not None and position.source != "ap"  # "ap": the associated AP the redirect named
-        return Redirect(endpoint, values, token, state.session, shopper.client, heard)
+        return Redirect(endpoint, values, token, state.session, shopper.client, heard, known=client is not None)
 
     def placeable(self, venue: str, client: str | None, ip: str | None) -> str | None:
         """`client`, a phone named by a MAC no gateway vouched for, when a request from `ip` may name it: the

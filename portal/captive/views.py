@@ -685,13 +685,20 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
         return _capport_error("unknown venue", 404)
     # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
     decision = Offline(venue) if known is None else cs.landing.decide(
-        venue, client, ip=None if client else request.remote_addr, verified=True)
+        venue, client, ip=None if client else request.remote_addr, verified=True, counted=False)
     if isinstance(decision, Offline):
         # Not "captive": the API is authoritative (Android 11+, iOS 14+), and it would put every phone that is
         # online already behind a portal for the whole outage. A 503 is no usable answer: the OS falls back to
         # its own probes, which the gateway answers (RFC 8908: a client may ignore a failing API).
         return _capport_error("the portal's store is unavailable; try again shortly", 503,
                               {"Retry-After": str(STORE_RETRY_AFTER_S)})
+    if not decision.known and cs.direct_mode != "gateway":
+        # No gateway named this address: only those that vouch for their redirects fill the IP table (Meraki's,
+        # UniFi's and most others' are anyone's to forge). "captive" would then stay true after a grant the
+        # portal never learns of, and the OS takes the API's word over its probes; a 404 is no usable answer, so
+        # it falls back to its probes, which the gateway itself answers. (Where the portal is the gateway, an
+        # address it has not granted is captive: its answer stands.)
+        return _capport_error("unknown client: no gateway has named this address to the portal", 404)
     session = decision.session
     body: dict = {"captive": session is None,
                   "user-portal-url": external_url("captive.portal_entry", venue=venue,

@@ -42,6 +42,12 @@ def capport(client, ip: str) -> dict:
     return json.loads(client.get("/capport/api?venue=demo", **at(ip)).data)
 
 
+def named_by_no_one(client, ip: str) -> bool:
+    """The API's answer for an address no gateway names (now): a JSON 404, so the OS asks its own probes."""
+    resp = client.get("/capport/api?venue=demo", **at(ip))
+    return resp.status_code == 404 and "captive" not in json.loads(resp.data)
+
+
 def grant_coova(client, mac: str, ip: str) -> None:
     landed = client.get(coova_redirect(mac, ip), **at(ip))
     assert_coova_logon(client.post("/portal/continue", data={"c": token_of(landed)}, **at(ip)))
@@ -62,7 +68,7 @@ def test_an_address_a_granted_phone_left_names_no_one(production):
     grant_coova(production, PHONE_A, x)
     grant_coova(production, PHONE_A, y)
     assert capport(production, y)["captive"] is False
-    assert capport(production, x)["captive"] is True
+    assert named_by_no_one(production, x)
     assert production.get("/generate_204", headers=ANDROID, **at(x)).status_code == 302
 
 
@@ -70,7 +76,7 @@ def test_a_gateway_logoff_clears_the_address(production, svc):
     grant_coova(production, PHONE_A, IP_A)
     production.get(coova_redirect(PHONE_A, "192.168.182.70", res="logoff"), **at("192.168.182.70"))
     assert svc.db.get(SessionKeys("demo").client_ip(IP_A)) is None  # the ended session's address
-    assert capport(production, IP_A)["captive"] is True
+    assert named_by_no_one(production, IP_A)
 
 
 # ---- 2. IPv4-mapped addresses ------------------------------------------------------------------------------

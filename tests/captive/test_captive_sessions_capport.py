@@ -146,6 +146,7 @@ def test_capport_for_a_venue_that_does_not_exist_is_a_404(client, demo):
     with client.application.test_request_context():  # a per-client URI signed for a venue that is gone
         gone = urlparse(capport_url(Shopper("nosuchmall", "s-1", "client-1", True))).path
     assert_plain_json_error(client.get(gone), 404)
+    land(client, ip="10.0.0.41")
     assert json.loads(capport(client, "10.0.0.41").data)["captive"] is True  # a real venue still answers
 
 
@@ -257,3 +258,32 @@ def test_portal_config_cli(app, db):
     assert unknown.exit_code != 0 and "unknown setting" in unknown.output
     listing = runner.invoke(args=["portal-config", "demo"]).output
     assert "coova_username" in listing and " x " not in listing  # the refused batch wrote nothing
+
+
+def test_capport_polls_are_no_landings(client, demo):
+    """Phones ask the API at every re-evaluation: each answer is no landing (the funnels' middle step), while the
+    gateway's redirect is one."""
+    svc = client.application.extensions["mallportal"]
+
+    def landings() -> int:
+        svc.events.flush()
+        return sum(1 for event in svc.events.read("demo") if event.kind == "landing")
+
+    token = land(client, ip="10.0.0.41")
+    after_landing = landings()
+    assert after_landing >= 1
+    for _ in range(3):
+        assert json.loads(capport(client, "10.0.0.41").data)["captive"] is True
+    client.post("/portal/continue", data={"c": token})
+    for _ in range(3):
+        assert json.loads(capport(client, "10.0.0.41").data)["captive"] is False
+    assert landings() == after_landing
+
+
+def test_capport_has_no_answer_for_an_address_no_gateway_named(client, demo):
+    """Meraki's redirect (anyone's to forge) teaches the IP table nothing: were the API to say "captive" for its
+    phone's address, that would stay true after the grant (the OS takes the API's word over its probes). A JSON 404
+    sends the OS to its probes, which the gateway answers."""
+    resp = client.get(MERAKI.format(mac=PHONE_B, ip="10.0.0.52"), environ_base={"REMOTE_ADDR": "10.0.0.52"})
+    client.post("/portal/continue", data={"c": parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]})
+    assert_plain_json_error(capport(client, "10.0.0.52"), 404)

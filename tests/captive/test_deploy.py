@@ -127,7 +127,7 @@ def wait_for_a_worker(app_port: int, deadline_s: float = 300.0) -> None:
     while True:
         try:
             status, _, _ = request(app_port, "GET", "/capport/api?venue=demo", PORTAL_HOST)
-            if status == 200:
+            if status in (200, 404):  # the API's answer, for a named address or one no gateway named
                 return
         except OSError:
             pass
@@ -202,11 +202,11 @@ def test_portal_on_https_grants_and_capport_answers(stack):
     grant.read()
     conn.close()
     assert grant.status == 303 and grant.getheader("Location").startswith("https://n1.network-auth.com/splash/grant")
+    # Meraki's redirect is anyone's to forge, so it teaches the IP table nothing: the API has no answer for the
+    # address (a JSON 404, over HTTPS through the proxy), and the OS asks its probes, which the gateway answers
     status, headers, raw = request(stack["https"], "GET", "/capport/api?venue=demo", PORTAL_HOST, tls=stack["tls"],
                                    headers={"Accept": "application/captive+json"})
-    answer = json.loads(raw)
-    assert status == 200 and headers["content-type"].startswith("application/captive+json")
-    assert answer["user-portal-url"] == stack["portal_url"] + "/portal?venue=demo"
+    assert status == 404 and headers["content-type"].startswith("application/json") and "captive" not in json.loads(raw)
 
 
 def opennds_request_target(length: int) -> str:

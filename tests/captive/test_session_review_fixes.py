@@ -198,15 +198,16 @@ def test_a_forged_redirect_plants_no_gateway_context_for_someone_elses_phone(pro
 
 
 def test_a_phone_the_api_alone_knows_nothing_of_is_told_to_open_a_page(production):
-    """Repro B: a fresh address, no gateway redirect seen: no session, and the page says what to do."""
+    """Repro B: a fresh address, no gateway redirect seen: the API has no answer for it (a JSON 404: the OS falls
+    back to its probes, which the gateway answers), and the portal's page says what to do."""
     client = production
     fresh = "10.9.9.77"
-    api = json.loads(capport(client, fresh).data)
-    portal = urlparse(api["user-portal-url"])
-    entry = client.get(f"{portal.path}?{portal.query}", **at(fresh))
+    api = capport(client, fresh)
+    assert api.status_code == 404 and api.mimetype == "application/json" and "captive" not in json.loads(api.data)
+    entry = client.get("/portal?venue=demo", **at(fresh))
     assert_not_granted(client.post("/portal/continue", data={"c": token_of(entry)}, **at(fresh)),
                        gateway_phone=False)
-    assert captive(client, fresh) is True
+    assert capport(client, fresh).status_code == 404
 
 
 def test_a_gateways_phone_whose_context_is_gone_gets_no_direct_session(production, svc):
