@@ -17,8 +17,10 @@ limit_request_field_size = 32 * 1024
 limit_request_fields = 100
 
 # The access log names the path only: query strings carry client MACs (gateway and probe parameters) and
-# shopper tokens (`c`), and the Referer carries the same URLs, so neither is logged.
-access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+# shopper tokens (`c`), and the Referer carries the same URLs, so neither is logged. Nor is the path as sent: a
+# path holds secrets too (the CAPPORT URI's token, coupon and ticket codes), so the log shows the route the app
+# names in X-Logged-Path, those values masked (core/logredact.py `logged_path`; "-" where no app answered).
+access_log_format = '%(h)s - - %(t)s "%(m)s %({x-logged-path}o)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 logredact.install()  # and the master's own lines (workers install it again in create_app, with its handlers)
 
 

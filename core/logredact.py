@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from urllib.parse import quote
 
 # A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`,
 # `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; MACs with
@@ -22,6 +24,36 @@ _PATTERNS = (
     (re.compile(r"(?<![\w+])\+\d[\d \-]{6,18}\d(?!\w)"), "[phone]"),  # + and the country code
     (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),  # a Chinese mobile number without it
 )
+
+
+# The access logs' path (gunicorn.conf.py, deploy/nginx.conf) is the route's, from a response header the app sets
+# (portal/headers.py): a path's own values are secrets too (the CAPPORT URI's token, coupon, prize and ticket codes,
+# payment order and session ids, user names). Only these route variables are filled in; the rest stay `<name>`,
+# so a new route's variable is masked until it is added here.
+LOGGED_PATH_HEADER = "X-Logged-Path"
+LOGGABLE_PATH_VARIABLES = frozenset({
+    "venue", "zone", "level", "provider", "kind", "network", "site", "fmt", "day", "action", "bssid", "filename",
+    "item_id", "draft_id", "walk_id", "show_id", "image_id", "coupon_id", "rule_id", "shop_id", "shop", "webhook",
+    "delivery_id",
+})
+_ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def logged_path(rule: str | None, values: Mapping[str, object] | None, path: str) -> str:
+    """The path an access log shows: the matched route's (`rule`, werkzeug's syntax) with the loggable variables'
+    `values` filled in (URL-quoted: no newline or quote reaches a log line) and the others left as `<name>`; a path
+    no route matched, as it is but redacted."""
+    if rule is None:
+        return quote(redact(path), safe="/:@!$&'()*+,;=[]")
+    values = values or {}
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        if name in LOGGABLE_PATH_VARIABLES and name in values:
+            return quote(str(values[name]), safe="")
+        return f"<{name}>"
+
+    return _ROUTE_VARIABLE.sub(fill, rule)
 
 
 def redact(text: str) -> str:

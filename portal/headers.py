@@ -13,13 +13,17 @@ redirecting it to HTTPS breaks the OS's sign-in sheet).
   and the captive pages (/portal, /guest): they show personal data and bearer secrets (the `c` token in
   every link, coupon and ticket codes, keep links), which no shared cache, proxy or disk cache may keep.
   Static files, media and the captive lane's probe answers (which never reach Flask and send their own
-  no-store) keep their caching."""
+  no-store) keep their caching.
+- X-Logged-Path: the path the access logs show (gunicorn.conf.py; deploy/nginx.conf hides it from the client):
+  the route's, its secret values (tokens, codes, ids) left as `<name>` (core/logredact.py `logged_path`)."""
 
 from __future__ import annotations
 
 import secrets
 
 from flask import Flask, Response, g, redirect, request
+
+from core.logredact import LOGGED_PATH_HEADER, logged_path
 
 CONSOLE_PREFIXES = ("/console",)
 # pages of one person, and the partner APIs' answers: never cached
@@ -104,4 +108,7 @@ def init_security_headers(app: Flask) -> None:
         cache = cache_control(request.path, response)
         if cache is not None:
             headers["Cache-Control"] = cache
+        # what the access logs show for the path (core/logredact.py): the route, its secret values masked
+        rule = request.url_rule
+        headers[LOGGED_PATH_HEADER] = logged_path(rule.rule if rule else None, request.view_args, request.path)
         return response

@@ -396,7 +396,7 @@ def _own_origins() -> frozenset[str]:
     return frozenset(o for o in (request.host_url.rstrip("/"), portal_url) if o)
 
 
-def _from_own_origin() -> bool:
+def from_own_origin() -> bool:
     """Whether the browser says this request came from the portal's own pages. Sec-Fetch-Site when sent;
     without it (older browsers, the iOS captive mini-browser) the Origin header, absent on their own forms."""
     site = request.headers.get("Sec-Fetch-Site")
@@ -411,7 +411,7 @@ def _cookie_may_decide() -> None:
     keeps the cookie off other sites' POSTs, not off those of another host of the same site (offers.mall.example):
     the cookie is an ambient credential, so a POST it identifies must come from the portal's own pages. A form
     that carries a `c` token of its own needs no such check: the token is the secret another page lacks."""
-    if request.method in SAFE_METHODS or _from_own_origin():
+    if request.method in SAFE_METHODS or from_own_origin():
         return
     g.cookie_shopper = None  # the error page finds no shopper either
     abort(403, gettext("This request came from a page of another site. Open the mall's own page and try again."))

@@ -30,7 +30,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "opennds_gatewayhashes": ("", "or: the gatewayhash of each router (comma-separated; openNDS logs it as "
                                   "'gatewayname digest is: ...')"),
     "opennds_authmon_from": ("", "addresses allowed to poll authmon (comma-separated IPs or networks: the routers' "
-                                 "public IPs); empty: any. Keeps out the internet, not the guests behind the NAT"),
+                                 "public IPs); required at levels 3-4, empty: no poller at all. Keeps out the "
+                                 "internet, not the guests behind the NAT"),
     "opennds_authdir": ("opennds_auth", "openNDS authdir (level 1 grants at http://<gatewayaddress>/<authdir>/; "
                                         "level 2 sends its own)"),
     "coova_uamsecret": ("", "CoovaChilli uamsecret (secret)"),

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 from flask import Flask
 
 from core.ids import is_venue_id
+from core.logredact import LOGGED_PATH_HEADER, logged_path
 from portal.captive.common import (
     MAX_QUERY_BYTES,
     NO_STORE,
@@ -74,7 +75,10 @@ class ProbeLane:
                                                    (("Allow", "GET, HEAD"),))
         else:
             status, headers, body = self.answer(environ, probe)
-        start_response(status, headers)
+        # the access logs' path (core/logredact.py): a probe's own; a hijacked request's is another site's page,
+        # which says what the shopper was reading
+        logged = "(hijacked)" if probe is HIJACKED else logged_path(None, None, environ.get("PATH_INFO", ""))
+        start_response(status, [*headers, (LOGGED_PATH_HEADER, logged)])
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
     def is_hijacked(self, host: str) -> bool:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
 from core.addresses import client_address
@@ -548,8 +548,13 @@ def _grant_offline(sealed: str):
     known = cs.config.last_known.get(venue) if isinstance(venue, str) and is_venue_id(venue) else None
     config = known or PortalConfigStore.defaults()
     seconds = int(config["session_minutes"]) * 60
-    grant = _grant(ctx, seconds, ctx.destination or external_url("captive.offline"), config,
-                   unknown_venue=None if known else str(venue))
+    offline_page = external_url("captive.offline", **({"venue": venue} if known else {}))
+    grant = _grant(ctx, seconds, ctx.destination or offline_page, config, unknown_venue=None if known else str(venue))
+    if isinstance(grant, Grant) and grant.redirect_to and grant.redirect_to == ctx.destination \
+            and not destination_vouched(ctx):
+        # as continue_to_internet: an unsigned original URL is anyone's link (the sealed context is the page's for
+        # hours, and needs no store), so the portal does not redirect there itself
+        grant = replace(grant, redirect_to=offline_page)
     if isinstance(grant, Grant) and grant.ticket and not _ticket_stored_offline(venue, ctx, seconds, grant.ticket):
         log.error("grant through %s failed: its token cannot be stored while the store is down", ctx.gateway)
         page = render_template("captive/grant_failed.html", retry={"g": sealed})
@@ -632,8 +637,14 @@ def capport_url(shopper: Shopper) -> str:
     return external_url("captive.capport_client", token=_capport_token(shopper))
 
 
-def _capport_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="capport")
+# How long a per-client URI names its phone. A DHCP server's hook asks for the URI again at each lease (guest
+# networks lease for hours); an older one is refused (a 404: the OS falls back to its probes), so a URI that leaked
+# (a proxy's log, a screenshot) stops naming the phone within a day.
+CAPPORT_URI_MAX_AGE_S = 24 * 3600
+
+
+def _capport_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="capport")
 
 
 def _capport_token(shopper: Shopper) -> str:
@@ -641,19 +652,26 @@ def _capport_token(shopper: Shopper) -> str:
 
 
 def _capport_read(token: str) -> tuple[str, str] | None:
+    """(venue, client) of a per-client URI's token; None when it is not the portal's, or older than a day."""
     try:
-        venue, client = _capport_serializer().loads(token)
-    except (BadSignature, ValueError, TypeError):
+        venue, client = _capport_serializer().loads(token, max_age=CAPPORT_URI_MAX_AGE_S)
+    except (BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
         return None
     return venue, client
 
 
 def _capport_client(venue: str, token: str) -> str | None:
-    """The client a per-client CAPPORT URI's token names, when it is this venue's: the user-portal-url that API
-    answers carries it, so the page it opens (behind a NAT, where no address tells phones apart) is that
-    phone's, and its Continue grants through the phone's gateway."""
+    """The client a per-client CAPPORT URI's token names, when it is this venue's and the request may name it
+    (the venue's `client_networks`, as for a MAC in a redirect: a URI seen elsewhere must not place the phone from
+    outside): the user-portal-url that API answers carries it, so the page it opens (behind a NAT, where no address
+    tells phones apart) is that phone's, and its Continue grants through the phone's gateway."""
     found = _capport_read(token) if token else None
-    return found[1] if found is not None and found[0] == venue else None
+    if found is None or found[0] != venue:
+        return None
+    try:
+        return captive_services().landing.placeable(venue, found[1], request.remote_addr)
+    except STORE_ERRORS:
+        return None
 
 
 @bp.get("/capport/api")
@@ -758,10 +776,14 @@ def _authmon_poll(venue: str, values) -> Response:
 def _authmon_refusal(config: dict[str, str], given: str) -> str | None:
     """Why this poll is not this venue's gateway's, or None. The gatewayhash is sha256 of the gateway's name,
     which a level-4 redirect shows anyone: the venue's `opennds_authmon_from` (the routers' addresses) keeps
-    the internet from reading or clearing the list, though not the guests behind the routers' NAT."""
+    the internet from reading or clearing the list, though not the guests behind the routers' NAT. None may poll
+    while it is empty (as WiFiDog's `wifidog_gateways`): anyone who read the name could clear the list, and the
+    routers would never learn of their guests' sign-ins."""
     allowed = address_networks(config.get("opennds_authmon_from", ""))
+    if not allowed:
+        return "this venue's opennds_authmon_from is not set: no address may poll its authmon list"
     source = client_address(request.remote_addr)
-    if allowed and (source is None or not any(source in net for net in allowed)):
+    if source is None or not any(source in net for net in allowed):
         return "this address may not poll this venue's authmon list"  # before the hash: says nothing of it
     expected = OpenNDS.gateway_hashes(config["opennds_gatewayname"], config.get("opennds_gatewayhashes", ""))
     if not config["opennds_faskey"] or not expected:

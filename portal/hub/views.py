@@ -29,6 +29,7 @@ from portal.shopper import (
     Shopper,
     current_shopper,
     current_shopper_token,
+    from_own_origin,
     keep_shopper_in_cookie,
     shopper_for_venue,
     shopper_token,
@@ -136,11 +137,12 @@ def keep(venue: str):
 @bp.post("/keep")
 def redeem_keep(venue: str):
     """Redeem a keep code (once): a new token for its shopper, kept in this browser's cookie; on to Me, with
-    no secret left in the address bar. The form carries the one-time code itself, which another site cannot
-    know (as shopper forms carry the `c` token); a browser that says the POST came from another site is
-    refused as well, so no page can plant its own shopper in this browser."""
+    no secret left in the address bar. The code is no secret from the page that posts it: another page can hold
+    a keep code of its own shopper's, and posting it would plant that shopper in this browser (the victim's phone
+    then linked to the attacker's Me). So the POST must come from the portal's own page (`from_own_origin`:
+    Sec-Fetch-Site same-origin, or the portal's own Origin where a browser sends no Fetch Metadata)."""
     venue_or_404(venue)
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    if not from_own_origin():
         abort(403, _("Open the link yourself and tap the button on its page."))
     code = _keep_code(request.form)
     kept = _keep_store().redeem(venue, code)

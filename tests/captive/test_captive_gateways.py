@@ -23,6 +23,9 @@ ARUBA = ("/portal?cmd=login&mac=5c:1d:d9:20:a0:c2&essid=MallGuest&ip=10.1.2.3&ap
          "&apmac=24:de:c6:00:11:22&vcname=mall-vc&switchip=securelogin.arubanetworks.com&url=http%3A%2F%2Fexample.org%2F")
 
 
+ROUTERS = "127.0.0.0/8"  # the test client's own address, as the venue's openNDS routers (opennds_authmon_from)
+
+
 def configure(client, **values):
     from portal.captive import captive_services
 
@@ -157,7 +160,8 @@ def b64(text: str) -> str:
 def test_opennds_level4_authmon_handshake(client, demo):
     """authmon as openNDS runs it: gatewayhash = sha256 of the url-encoded gateway name (src/main.c), every
     payload base64 (libs/post-request.php), `view` with "none" for the list, then the rhids it applied."""
-    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30)
+    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30,
+              opennds_authmon_from=ROUTERS)
     fas = base64.b64encode(fas_level1().encode()).decode()
     _, resp = land_and_continue(client, "/portal?" + urlencode({"fas": fas}))
     assert onward_link(resp) == "http://example.org/"  # level 1's fas is not encrypted: a link, not followed
@@ -181,13 +185,13 @@ def test_opennds_gatewayhash_is_of_the_url_encoded_name(client, demo):
     from portal.captive.gateways import OpenNDS
 
     assert OpenNDS.gateway_hash("Mall GW/1") == hashlib.sha256(b"Mall%20GW%2f1").hexdigest()
-    configure(client, opennds_faskey="s3cret", opennds_gatewayname="Mall GW/1")
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="Mall GW/1", opennds_authmon_from=ROUTERS)
     poll = {"auth_get": "view", "gatewayhash": hashlib.sha256(b"Mall%20GW%2f1").hexdigest(), "payload": b64("none")}
     assert client.post("/opennds/authmon/demo", data=poll).status_code == 200
 
 
 def test_opennds_authmon_refuses_another_gateway(client, demo):
-    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw", opennds_authmon_from=ROUTERS)
     resp = client.post("/opennds/authmon/demo", data={"auth_get": "list", "gatewayhash": "0" * 64})
     assert resp.status_code == 403
 
@@ -201,6 +205,17 @@ def test_opennds_authmon_only_from_the_venues_routers_when_set(client, demo):
     assert refused.status_code == 403 and b"address" in refused.data
     allowed = client.post("/opennds/authmon/demo", data=poll, environ_base={"REMOTE_ADDR": "203.0.113.5"})
     assert allowed.status_code == 200
+
+
+def test_opennds_authmon_is_refused_while_no_routers_are_named(client, demo):
+    """The gatewayhash is no secret (a level-4 redirect shows the name): with `opennds_authmon_from` unset, anyone
+    could read and clear the list, and the routers would never learn of their guests' sign-ins."""
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    poll = {"auth_get": "list", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest()}
+    resp = client.post("/opennds/authmon/demo", data=poll)
+    assert resp.status_code == 403 and b"opennds_authmon_from" in resp.data
+    configure(client, opennds_authmon_from=ROUTERS)
+    assert client.post("/opennds/authmon/demo", data=poll).status_code == 200
 
 
 def test_opennds_authmon_from_is_checked_when_set(client, demo):
@@ -398,7 +413,8 @@ def test_an_os_probe_on_any_host_is_not_where_the_shopper_continues(client, demo
 def test_opennds_authmon_polls_its_fas_url_the_portal(client, demo):
     """A stock openNDS polls its FAS URL (fas_url = faspath, here /portal?venue=demo): by POST
     (post-request.php), or in wget mode by GET with `?auth_get=...` appended to a URL that has a query already."""
-    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30)
+    configure(client, opennds_faskey="s3cret", opennds_level=4, opennds_gatewayname="mall-gw", session_minutes=30,
+              opennds_authmon_from=ROUTERS)
     fas = base64.b64encode(fas_level1().encode()).decode()
     land_and_continue(client, "/portal?venue=demo?" + urlencode({"fas": fas}))
     entry = "* " + quote(f"{hashlib.sha256(b'a1b2c3s3cret').hexdigest()} 30 0 0 0 0 none")
@@ -409,7 +425,7 @@ def test_opennds_authmon_polls_its_fas_url_the_portal(client, demo):
 
 
 def test_opennds_authmon_junk_payload_is_not_an_error(client, demo):
-    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw", opennds_authmon_from=ROUTERS)
     poll = {"auth_get": "view", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest()}
     for payload in ("é", "%%%", "x" * 3000):
         assert client.post("/opennds/authmon/demo", data={**poll, "payload": payload}).status_code == 200
@@ -420,7 +436,8 @@ def test_opennds_gatewayhashes_for_routers_with_a_serial_suffix(client, demo):
     """openNDS's default enable_serial_number_suffix makes the name "<name> Node:<mac> ": the hash each router
     logs can be set instead, several at once."""
     one, two = (hashlib.sha256(name.encode()).hexdigest() for name in ("mall-gw%20Node%3a0a0b0c0d0e0f%20", "other"))
-    configure(client, opennds_faskey="s3cret", opennds_gatewayhashes=f"{one}, {two.upper()}")
+    configure(client, opennds_faskey="s3cret", opennds_gatewayhashes=f"{one}, {two.upper()}",
+              opennds_authmon_from=ROUTERS)
     for given in (one, two):
         resp = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": given,
                                                           "payload": b64("none")})

@@ -227,6 +227,19 @@ def test_gateway_redirect_fails_open_to_the_internet(settings):
     assert resp.status_code == 303 and resp.headers["Location"].startswith("https://n1.network-auth.com/splash/grant")
 
 
+def test_the_fail_open_continue_is_no_open_redirect(settings):
+    """The fail-open page's sealed context is good for hours and needs no store: its Continue must not send the
+    browser to an original URL no gateway signed (here a direct landing's `url`), or the portal is anyone's
+    redirect to a phishing page."""
+    broken = create_app(settings.with_(redis_url=closed_port_url())).test_client()
+    page = broken.get("/portal?venue=demo&url=https%3A%2F%2Fevil.example%2Fphish")
+    assert page.status_code == 200 and b"continue-internet" in page.data
+    sealed = page.get_data(as_text=True).split('name="g" value="')[1].split('"')[0]
+    resp = broken.post("/portal/continue", data={"g": sealed})
+    assert resp.status_code == 303 and "evil.example" not in resp.headers["Location"]
+    assert urlparse(resp.headers["Location"]).path == "/offline"
+
+
 def test_capport_venue_lookup_fails_open_while_the_store_is_down(settings):
     """The store down is no unknown venue: the venue lookup fails open as the rest of the API does (a 503, so
     the OS falls back to its probes), and counts toward the venue's breaker, which then answers at once."""

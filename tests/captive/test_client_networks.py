@@ -97,3 +97,40 @@ def test_a_mac_typed_inside_the_venue_shows_no_session_it_did_not_grant(producti
     assert production.post("/portal/extend", data=dict(parse_qsl(token))).status_code == 409
     with production.application.app_context():
         assert captive_services().sessions.get("demo", svc.hasher.client_id(PHONE)).extensions == 0
+
+
+def capport_token(client, svc, phone: str, *, signed_at: float | None = None) -> str:
+    """A per-client CAPPORT URI's token for `phone` (as `capport_url` mints it), optionally signed at another time."""
+    from unittest import mock
+
+    from portal.captive import capport_url
+    from portal.shopper import Shopper
+
+    with client.application.test_request_context():
+        shopper = Shopper("demo", "s-1", svc.hasher.client_id(phone), True)
+        if signed_at is None:
+            return urlparse(capport_url(shopper)).path.rsplit("/", 1)[1]
+        with mock.patch("itsdangerous.timed.time.time", return_value=signed_at):
+            return urlparse(capport_url(shopper)).path.rsplit("/", 1)[1]
+
+
+def test_a_capport_uri_places_its_phone_only_from_the_venues_networks(guarded, svc):
+    """The per-client URI's token (in user-portal-url) names the phone: a URI seen elsewhere (a log, a screenshot)
+    must not place it, nor hand its page and its Continue to a stranger, from outside the venue."""
+    client, cinema = guarded
+    token = capport_token(client, svc, PHONE)
+    assert landed_path(client.get(f"/portal?venue=demo&capport={token}", **at(INSIDE))) == cinema
+    assert landed_path(client.get(f"/portal?venue=demo&capport={token}", **at(OUTSIDE))) != cinema
+
+
+def test_a_capport_uri_older_than_a_day_names_no_one(production, tracked, svc):  # noqa: F811
+    import time
+
+    from portal.captive.views import CAPPORT_URI_MAX_AGE_S
+
+    stale = capport_token(production, svc, PHONE, signed_at=time.time() - CAPPORT_URI_MAX_AGE_S - 60)
+    assert production.get(f"/capport/api/{stale}").status_code == 404  # the OS falls back to its probes
+    assert landed_path(production.get(f"/portal?venue=demo&capport={stale}", **at(INSIDE))) != tracked
+    fresh = capport_token(production, svc, PHONE, signed_at=time.time() - CAPPORT_URI_MAX_AGE_S + 600)
+    assert production.get(f"/capport/api/{fresh}").status_code == 200
+    assert landed_path(production.get(f"/portal?venue=demo&capport={fresh}", **at(INSIDE))) == tracked

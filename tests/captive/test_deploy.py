@@ -257,9 +257,15 @@ def test_nginx_logs_the_path_without_query_or_referer(stack):
     assert status == 200
     request(stack["https"], "GET", f"/console/welcome?t=alice.{invite}", PORTAL_HOST, tls=stack["tls"],
             headers={"Referer": f"{stack['portal_url']}/v/demo/?c={token}"})
+    # secrets in the path itself: a CAPPORT URI's token, a coupon's code (the route is logged instead)
+    uri_token, code = "WyJkZW1vIiwiYyJd.aBcD.SECRETSIG", "SECRETCODE7"
+    status, headers, _ = request(stack["https"], "GET", f"/capport/api/{uri_token}", PORTAL_HOST, tls=stack["tls"])
+    assert status == 404 and "x-logged-path" not in headers  # the proxy keeps the log's header to itself
+    request(stack["https"], "GET", f"/v/demo/coupons/mine/{code}", PORTAL_HOST, tls=stack["tls"])
     log = wait_for_log(stack["logs"] / "access.log", ['"GET /generate_204', f'"GET {landing.path}',
-                                                      '"GET /console/welcome'])  # in any format
-    assert_logs_keep_no_secret(stack["logs"], [mac, token, invite])
+                                                      '"GET /console/welcome', '"GET /capport/api/<token>',
+                                                      '"GET /v/demo/coupons/mine/<code>'])  # in any format
+    assert_logs_keep_no_secret(stack["logs"], [mac, token, invite, "SECRETSIG", code])
     assert "client_mac" not in log and "?c=" not in log and "?t=" not in log
     assert '"GET /generate_204 HTTP/1.1" 302' in log and f'"GET {landing.path} HTTP/1.1" 200' in log
 

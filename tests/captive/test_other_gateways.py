@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from portal.captive.common import ap_from_params, client_from_params
-from tests.captive.test_captive_gateways import configure
+from tests.captive.test_captive_gateways import ROUTERS, configure
 from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
 
 AP = "f0:9f:c2:1a:00:01"
@@ -174,7 +174,7 @@ def test_a_cisco_wlc_at_its_recommended_virtual_address(client, demo):
 
 
 def test_an_authmon_poll_is_one_whatever_the_fas_path_carries(client, demo):
-    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw")
+    configure(client, opennds_faskey="s3cret", opennds_gatewayname="mall-gw", opennds_authmon_from=ROUTERS)
     poll = {"auth_get": "list", "gatewayhash": hashlib.sha256(b"mall-gw").hexdigest(), "payload": "bm9uZQ=="}
     resp = client.post("/portal?venue=demo&x=1", data=poll)
     assert resp.status_code == 200 and "Location" not in resp.headers
