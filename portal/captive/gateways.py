@@ -204,10 +204,12 @@ def require_mac(args, name: str, required: bool = True) -> str | None:
 # section 4). Names are matched without regard to case (TP-Link Omada: clientMac, apMac). `mac` is the client
 # (MikroTik, CoovaChilli, Aruba), except beside an explicit client name, where it is the AP (Ruckus:
 # client_mac + mac); so a Ruckus SmartZone client_mac encrypted as ENC... leaves the phone unknown rather than
-# making the AP its MAC. Extreme sends the AP's `bssid`.
-CLIENT_MAC_PARAMS = ("client_mac", "clientmac")
+# making the AP its MAC. Extreme sends the AP's `bssid`; FortiGate `usermac`, and the AP both as `apmac` (its
+# device MAC) and `bssid` (the radio's, which the survey and the feeds name: so `bssid` first); Cambium `ga_cmac` and
+# `ga_ap_mac`.
+CLIENT_MAC_PARAMS = ("client_mac", "clientmac", "usermac", "ga_cmac")
 MAC_PARAMS = (*CLIENT_MAC_PARAMS, "mac", "id")
-AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "apmac", "bssid")
+AP_PARAMS = ("node_mac", "ap_mac", "ap", "called", "bssid", "apmac", "ga_ap_mac")
 AP_PARAMS_BESIDE_CLIENT = (*AP_PARAMS, "mac")
 
 
@@ -259,7 +261,7 @@ def gateway_macs(args) -> tuple[str | None, str | None]:
     """(the client's MAC as the gateway sent it, the associated AP's BSSID normalised), each None when the
     redirect names none that is well-formed: the first of the names it may have used (see above)."""
     named = args if all(key.islower() for key in args) else _by_lower_name(args)  # a probe's are lower-case
-    explicit = "client_mac" in named or "clientmac" in named
+    explicit = any(name in named for name in CLIENT_MAC_PARAMS)
     client = _first(named, CLIENT_MAC_PARAMS if explicit else MAC_PARAMS, _is_mac)
     ap = _first(named, AP_PARAMS_BESIDE_CLIENT if explicit else AP_PARAMS, _bssid_or_none)
     return client, _bssid_or_none(ap) if ap else None

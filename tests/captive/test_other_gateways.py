@@ -31,6 +31,11 @@ REDIRECTS = {  # the parameters each gateway sends, as the reference captured or
     "extreme": {"ap": "AP410C", "bssid": AP, "ssid": "Mall", "dest": "http://example.com/", "mac": BARE},
     "aruba instant on": {"cmd": "login", "mac": PHONE, "network": "Mall", "ip": "10.0.0.9", "apmac": AP,
                          "site": "Mall", "post": "portal.arubainstanton.com", "url": "http://example.com/"},
+    # FortiGate's external portal (Fortinet KB 346187): the AP's device MAC as apmac, its radio's as bssid
+    "fortigate": {"login": "", "post": "http://192.168.1.99:1000/fgtauth", "magic": "0a0b0c0d0e0f", "usermac": PHONE,
+                  "apmac": "90:6c:ac:00:00:01", "apip": "10.1.1.5", "userip": "10.0.0.9", "bssid": AP, "ssid": "Mall"},
+    "cambium": {"ga_ssid": "Mall", "ga_ap_mac": AP.replace(":", "-").upper(), "ga_nas_id": "mall-ap-1",
+                "ga_srvr": "10.1.1.1", "ga_cmac": DASHED, "ga_Qv": "eUROBxsBHQ", "ga_orig_url": "http://example.com/"},
 }
 
 
