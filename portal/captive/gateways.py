@@ -360,8 +360,11 @@ def hand_back(ctx: GatewayContext, seconds: int, destination: str, config: dict[
 
 
 def _with_query(base: str, **params: Any) -> str:
+    """`base` with `params` in its query: a query the gateway put in `base` is kept (a name given in `params` is
+    replaced, not repeated), as the gateway may need it back (a grant URL's own `gateway_id`)."""
     parts = urllib.parse.urlsplit(base)
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    kept = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query = urllib.parse.urlencode([*kept, *((k, v) for k, v in params.items() if v is not None)])
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 

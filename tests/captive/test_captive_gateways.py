@@ -62,6 +62,14 @@ def test_meraki_click_through(client, demo, svc):
     assert client.get("/generate_204", environ_base={"REMOTE_ADDR": "10.218.44.108"}).status_code == 302
 
 
+def test_a_query_in_merakis_grant_url_is_kept(client, demo):
+    """A base_grant_url with a query of its own: the grant adds continue_url and duration to it, never drops it."""
+    own = quote("https://n93.network-auth.com/splash/grant?gateway_id=42&duration=5", safe="")
+    _, resp = land_and_continue(client, MERAKI.replace("https%3A%2F%2Fn93.network-auth.com%2Fsplash%2Fgrant", own))
+    query = parse_qs(urlparse(resp.headers["Location"]).query)
+    assert query["gateway_id"] == ["42"] and query["duration"] == ["3600"] and "continue_url" in query
+
+
 @pytest.mark.parametrize("grant_url", ["https://evil.example/splash/grant", "http://n93.network-auth.com/grant",
                                        "https://user@n93.network-auth.com.evil.net/grant"])
 def test_meraki_forged_grant_url_is_refused(client, demo, grant_url):
