@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import N_, CatalogInputError, CatalogProblems, CatalogText
-from fingerprints import archives
+from fingerprints import archives, csvtext
 from fingerprints.imdf.schema import Origin
 from fingerprints.model import VenueMap, normalise_bssid
 
@@ -55,6 +55,7 @@ MAX_ESX_BYTES = 512 * 1024 * 1024
 MAX_ESX_MEMBERS = 10_000  # a project holds one image per floor plan and a few JSON files
 FOOT_M = 0.3048  # a UniFi map drawn in feet (`unit: "f"`) gives its scale `upp` in feet per pixel
 SPLIT_RE = re.compile(r"[\s;|]+")
+NUMBER_COLUMNS = ("x_m", "y_m", "x", "y", "lat", "lon", "height_m")  # where a `;` file's decimal comma is read
 
 
 class ApListError(CatalogProblems):
@@ -128,6 +129,8 @@ def _device_not_object(i: int) -> CatalogInputError:
 class ApList:
     placements: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why rows/devices were left out (not errors)
+    # The same reasons as catalog messages, for a console to say them in the page's language.
+    skip_reasons: list[CatalogInputError] = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ class _Collector:
         self.problems: list[str | CatalogInputError] = []
         self.seen: dict[str, Where] = {}
         self.reported: set[str] = set()  # floor values already named in a problem
-        self.skip_reasons: list[CatalogInputError] = []  # out.skipped (English) with their catalog messages
+        self.skip_reasons = self.out.skip_reasons  # out.skipped (English) with their catalog messages
 
     def skip(self, name: str, template: str, **params: object) -> None:
         """A device or AP left out, not an error: said in the page's language if the file then places none."""
@@ -358,10 +361,13 @@ def venue_origin(venue: VenueMap, given: tuple[float, float] | None = None) -> O
 def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] | None = None,
                 floors: Mapping[str, int] | None = None, align: PlanAlignment | None = None) -> ApList:
     """origin: (lon, lat) of the plan's top-left corner, for rows given as lat/lon (default: the venue's);
-    align: for rows given as x_m/y_m on another plan image."""
+    align: for rows given as x_m/y_m on another plan image. Separated by commas, semicolons or tabs (see
+    fingerprints.csvtext); in a `;` file the number columns may have a decimal comma."""
     place = venue_origin(venue, origin)
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
-    reader = csv.DictReader(io.StringIO(text, newline=""))  # newline="": old Mac files end lines in \r
+    separator = csvtext.delimiter(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""),  # newline="": old Mac files end lines in \r
+                            delimiter=separator)
     rows = list(reader)
     c = _Collector(venue, floors, align)
     twice = _repeated_columns(reader.fieldnames or [])
@@ -379,6 +385,7 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
         raise ApListError([_problem(N_("the CSV has %(n)s rows; at most %(max)s"), n=len(rows), max=MAX_ROWS)])
     for i, row in enumerate(rows, 2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        row.update({k: csvtext.decimal_point(row[k], separator) for k in NUMBER_COLUMNS if row.get(k)})
         where = i
         level = c.level(row.get("level"), where)
         if level is None:

@@ -17,11 +17,18 @@ in order (`waps_in_venue_order`: the operator ticked it, or passed --venue-order
 read by position, and then its WAP count must be the venue's AP count.
 
 Import (both layouts): every row is checked; the first problem raises ValueError naming the line and
-the column; nothing is returned otherwise (all or nothing). RSSI must be dBm between -120 and 0: positive
-values usually mean a vendor's 0..100 "RSSI above noise" scale (e.g. Meraki), and are refused. Rows with
-the same floor and x/y (several scans at one reference point, as UJIIndoorLoc has) are averaged into one
-sample: mean dBm per AP, its standard deviation as the spread, n = the number of rows; APs heard in fewer
-than half of a point's rows are dropped. A point with a single row gets n = `scans` (default 1).
+the column; nothing is returned otherwise (all or nothing). The file may be separated by commas, semicolons or
+tabs (Excel in a European locale saves `;`, and then numbers with a decimal comma: both read; see
+fingerprints.csvtext). RSSI must be dBm, 0 or below: positive values usually mean a vendor's 0..100 "RSSI above
+noise" scale (e.g. Meraki), and are refused. A value at or below positioning's MISSING_DBM (-105) is "not heard",
+as the positioning readers take it: survey apps write -110 (Android -127, other packagings -200) for an AP not
+heard, and averaged as a reading it would pull the point's mean down (-70 once and -110 twice gave -96.7 dBm).
+In the MallPortal layout 100 (UJIIndoorLoc's "not heard") is not heard too when the file has no other positive
+value; mixed with other positive values it is refused with them (a 0..100 scale cannot be told from a marker).
+Rows with the same floor and x/y (several scans at one reference point, as UJIIndoorLoc has) are averaged into
+one sample: mean dBm per AP, its standard deviation as the spread, n = the number of rows; APs heard in fewer
+than half of a point's rows are dropped, and a point left with no AP at all is refused, naming its lines (a
+sample without readings would match nothing). A point with a single row gets n = `scans` (default 1).
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import N_, CatalogInputError
+from fingerprints import csvtext
 from fingerprints.geometry import zone_map
 from fingerprints.model import Sample, VenueMap, normalise_bssid
+from positioning.vectors import MISSING_DBM
 
 FORMATS = ("mallportal", "ujiindoorloc")
 MALLPORTAL_COLUMNS = ("building", "floor", "x", "y", "zone")
@@ -44,7 +53,7 @@ UJI_NOT_HEARD = 100
 UJI_TAIL = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID", "SPACEID", "RELATIVEPOSITION", "USERID",
             "PHONEID", "TIMESTAMP")
 UJI_REQUIRED = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID")
-RSSI_MIN, RSSI_MAX = -120.0, 0.0
+RSSI_MAX = 0.0
 MAX_ROWS = 500_000
 # --venue-order's help, for every command that reads samples (the one way to read a UJIIndoorLoc file without
 # its sidecar; the module's doc says why).
@@ -119,7 +128,8 @@ UNREADABLE = N_("%(label)s: line %(line)s: not a readable CSV (%(error)s)")
 class _Rows:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        reader = csv.reader(io.StringIO(text))
+        self.separator = csvtext.delimiter(text)
+        reader = csv.reader(io.StringIO(text), delimiter=self.separator)
         try:
             self.header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -160,7 +170,7 @@ class _Rows:
                 return None
             raise self.error(line, self.header[col], N_("%(label)s: line %(line)s, column %(column)s: is empty"))
         try:
-            value = float(cell)
+            value = float(csvtext.decimal_point(cell, self.separator))
         except ValueError:
             raise self.error(line, self.header[col],
                              N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is not a number"),
@@ -171,31 +181,50 @@ class _Rows:
                              cell=repr(cell))
         return value
 
-    def rssi(self, line: int, row: list[str], col: int, not_heard: float | None) -> float | None:
-        value = self.number(line, row, col, empty_ok=not_heard is None)
-        if value is None or (not_heard is not None and value == not_heard):
+    def rssi(self, line: int, row: list[str], col: int, not_heard: float | None, empty_ok: bool) -> float | None:
+        """dBm, or None for not heard: an empty cell (where `empty_ok`), the layout's `not_heard` marker, or a value
+        at or below MISSING_DBM (the module's doc says why)."""
+        value = self.number(line, row, col, empty_ok=empty_ok)
+        if value is None or value == not_heard or value <= MISSING_DBM:
             return None
         if value > RSSI_MAX:
             raise self.error(line, self.header[col],
                              N_("%(label)s: line %(line)s, column %(column)s: RSSI %(value)s is positive: values must "
-                                "be dBm (-120..0); a 0..100 scale (e.g. Meraki's RSSI above noise) must be converted "
-                                "to dBm first"), value=f"{value:g}")
-        if value < RSSI_MIN:
-            raise self.error(line, self.header[col],
-                             N_("%(label)s: line %(line)s, column %(column)s: RSSI %(value)s dBm is below %(min)s: "
-                                "not plausible"), value=f"{value:g}", min=f"{RSSI_MIN:g}")
+                                "be dBm (0 or below); a 0..100 scale (e.g. Meraki's RSSI above noise) must be "
+                                "converted to dBm first. For an AP not heard leave the cell empty (a \"not heard\" "
+                                "marker such as -110 is read as not heard too, and so is 100 in a file with no other "
+                                "positive value)"), value=f"{value:g}")
         return value
 
-    def heard(self, line: int, row: list[str], aps, not_heard: float | None, none_heard: str) -> dict[str, float]:
-        """BSSID -> dBm for the row's heard APs; a row hearing none is an error (`none_heard`, its message)."""
+    def heard(self, line: int, row: list[str], aps, not_heard: float | None, none_heard: str,
+              empty_ok: bool = True) -> dict[str, float]:
+        """BSSID -> dBm for the row's heard APs; a row hearing none is an error (`none_heard`, its message, with
+        %(missing)s for MISSING_DBM)."""
         rssi = {}
         for col, bssid in aps:
-            value = self.rssi(line, row, col, not_heard)
+            value = self.rssi(line, row, col, not_heard, empty_ok)
             if value is not None:
                 rssi[bssid] = value
         if not rssi:
-            raise SampleFileError(self.source, none_heard, line=line)
+            raise SampleFileError(self.source, none_heard, line=line, missing=f"{MISSING_DBM:g}")
         return rssi
+
+    def marks_not_heard_with_100(self, aps: list[tuple[int, str]]) -> bool:
+        """Whether the file writes UJIIndoorLoc's 100 for "not heard" in the MallPortal layout: some AP cell is
+        100 and no other is positive. A vendor's 0..100 scale has other positive values (and nothing at 100 dB
+        above noise), so the two are not confused; a mix is refused cell by cell."""
+        seen = False
+        for _, row in self.rows:
+            for col, _ in aps:
+                try:
+                    value = float(row[col]) if col < len(row) else None
+                except ValueError:
+                    continue  # refused with its line and column when the row is read
+                if value is not None and value > RSSI_MAX:
+                    if value != UJI_NOT_HEARD:
+                        return False
+                    seen = True
+        return seen
 
 
 def _read_text(source: str | Path | bytes, name: str | None) -> tuple[str, str]:
@@ -256,7 +285,7 @@ def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None 
             side_text, side_label = _read_text(sidecar, None if not isinstance(sidecar, bytes) else "WAP sidecar")
             mapping = dict(read_sidecar(side_text, side_label))
         points = _read_uji(venue, rows, mapping, waps_in_venue_order)
-    return _average(venue, points, scans)
+    return _average(venue, points, scans, label)
 
 
 def _check_place(venue: VenueMap, rows: _Rows, line: int, floor: float, x: float, y: float,
@@ -318,6 +347,7 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         raise rows.header_error(N_("%(label)s: line 1: no AP columns after %(start)s"),
                                 start=",".join(MALLPORTAL_COLUMNS))
     aps = _ap_columns(venue, rows, list(enumerate(rows.header))[5:])
+    not_heard = UJI_NOT_HEARD if rows.marks_not_heard_with_100(aps) else None
     zone_ids = {z.id for z in venue.zones}
     points = []
     for line, row in rows.rows:
@@ -332,7 +362,9 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
             raise _unknown_zone(venue, rows, line, zone)
-        rssi = rows.heard(line, row, aps, None, N_("%(label)s: line %(line)s: no AP heard in this row"))
+        rssi = rows.heard(line, row, aps, not_heard,
+                          N_("%(label)s: line %(line)s: no AP heard in this row (every AP's cell is empty or "
+                             "%(missing)s dBm or below, read as not heard)"))
         points.append((level, x, y, zone, rssi, line))
     return points
 
@@ -443,12 +475,13 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
                                                      "zone number (0..%(n)s)"), value=f"{space:g}", n=len(zones))
             zone = zones[int(space) - 1].id if space else None
         rssi = rows.heard(line, row, aps, UJI_NOT_HEARD,
-                          N_("%(label)s: line %(line)s: no AP heard in this row (every WAP is 100)"))
+                          N_("%(label)s: line %(line)s: no AP heard in this row (every WAP is 100 or %(missing)s dBm "
+                             "or below)"), empty_ok=False)
         points.append((level, x, y, zone, rssi, line))
     return points
 
 
-def _average(venue: VenueMap, points: Iterable[Point], scans: int) -> list[Sample]:
+def _average(venue: VenueMap, points: Iterable[Point], scans: int, label: str) -> list[Sample]:
     zones = zone_map(venue)
     groups: dict[tuple[int, float, float], list[Point]] = {}
     for p in points:
@@ -465,9 +498,21 @@ def _average(venue: VenueMap, points: Iterable[Point], scans: int) -> list[Sampl
             for bssid, value in row[4].items():
                 per_ap.setdefault(bssid, []).append(value)
         kept = {b: v for b, v in per_ap.items() if len(v) * 2 >= len(rows)}
+        if not kept:
+            raise _empty_point(label, floor, x, y, [row[5] for row in rows])
         samples.append(Sample(
             floor=floor, x=x, y=y, zone=zone, n=len(rows),
             rssi={b: round(float(np.mean(v)), 1) for b, v in kept.items()},
             spread={b: round(float(np.std(v)), 2) for b, v in kept.items()},
         ))
     return samples
+
+
+def _empty_point(label: str, floor: int, x: float, y: float, lines: list[int]) -> SampleFileError:
+    """A point whose scans each heard other APs: none is heard in half of them, so none is kept, and stored it
+    would be a sample with no reading at all (matching nothing, yet counted as surveyed)."""
+    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+    return SampleFileError(label, N_("%(label)s: lines %(lines)s (floor %(floor)s, x %(x)s, y %(y)s): no AP is heard "
+                                     "in at least half of this point's %(n)s scans, so it has no reading left; scan "
+                                     "the point again, or delete these rows"),
+                           lines=shown, line=lines[0], floor=floor, x=f"{x:g}", y=f"{y:g}", n=len(lines))

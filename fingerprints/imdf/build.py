@@ -34,12 +34,15 @@ from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEd
 
 def _label(labels: dict | None, *langs: str, any_language: bool = True) -> str | None:
     """The label in the first of `langs` it has (a language tag or its subtags: zh, zh-Hans), else (with
-    `any_language`) its first label in whatever language: an archive named in French is still named."""
+    `any_language`) its first label in whatever language: an archive named in French is still named. Tags are
+    compared case-insensitively, as BCP 47 says they are: {"zh-Hans": ..., "EN": ...} has an English name."""
     if not labels:
         return None
     for lang in langs:
+        wanted = lang.lower()
         for key, value in labels.items():
-            if key == lang or key.lower().startswith(lang.lower() + "-"):
+            tag = key.lower()
+            if tag == wanted or tag.startswith(wanted + "-"):
                 return value
     return next(iter(labels.values())) if any_language else None
 

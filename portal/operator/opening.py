@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.errors import CatalogInputError
 from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_alignment, read_ap_list
 from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.edits import EditError
@@ -138,6 +139,22 @@ def step_note(step: dict[str, Any]) -> str:
     return str(step.get("note", ""))
 
 
+SKIPPED_SHOWN = 20
+
+
+def skipped_aps_warning(reasons: list[CatalogInputError]) -> str | None:
+    """The devices an AP list left out and why (not an AP, on no floor plan, planned only), in the page's
+    language: the list is imported without them, and unsaid the operator would not know to place them by hand
+    (the CLI prints them)."""
+    if not reasons:
+        return None
+    shown = "; ".join(input_error_text(r) for r in reasons[:SKIPPED_SHOWN])
+    if len(reasons) > SKIPPED_SHOWN:
+        shown += "; " + _("and %(n)s more", n=len(reasons) - SKIPPED_SHOWN)
+    return _("%(n)s device(s) of the AP list were left out: %(reasons)s. Place the APs among them on the map by "
+             "hand, or fix the file and add it again.", n=len(reasons), reasons=shown)
+
+
 def _step_failed(venue: str, draft_id: str, message: str):
     flash(message, "error")
     return draft(venue, draft_id), 400
@@ -177,6 +194,7 @@ def add_step(venue: str, draft_id: str):
                                   companion=companion[0] if companion else None, align=align)
             edit, args = "place_aps", {"aps": result.placements}
             note = aps_note(len(result.placements), filename)
+            warning = skipped_aps_warning(result.skip_reasons)
         elif kind == "samples":
             after = _drafts().preview(venue, d.id)[1]
             mode = samples_mode()

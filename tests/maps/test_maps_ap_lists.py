@@ -340,3 +340,17 @@ def test_a_unifi_height_that_does_not_read_is_a_problem(venue):
         read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=maps)
     unifi[0]["heightInMeters"] = None  # not given: no height, no problem
     assert read_ap_list(venue, json.dumps(unifi).encode(), "d.json", "unifi", companion=maps).placements
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_semicolon_or_tab_separated_csv_is_read(venue, sep):
+    """Excel in a European locale saves "CSV" with `;` and decimal commas (tab-separated "Text" too): read as
+    comma-separated, the header was one column and the list "lacked" bssids and level."""
+    x, y, height = ("12,5", "8,0", "3,0") if sep == ";" else ("12.5", "8.0", "3.0")
+    data = (sep.join(["name", "bssids", "level", "x_m", "y_m", "lat", "lon", "height_m", "model"]) + "\n"
+            + sep.join(["AP-G-01", "f0:9f:c2:1a:00:01", "0", x, y, "", "", height, "U6-Pro"]) + "\n"
+            + sep.join(["AP-L1-01", "f0:9f:c2:1a:01:01", "L1", "30", "10", "", "", "", "MR46"]) + "\n").encode()
+    first, second = read_ap_csv(venue, data).placements
+    assert (first["bssid"], first["level"], first["x"], first["y"], first["height_m"]) == (
+        "f0:9f:c2:1a:00:01", 0, 12.5, 8.0, 3.0)
+    assert (second["level"], second["x"], second["name"], second["model"]) == (1, 30.0, "AP-L1-01", "MR46")

@@ -106,3 +106,16 @@ def test_overlapping_units_are_named_by_feature_id_name_and_ordinal():
     assert f"unit.geojson: features {atrium} (Atrium 0) and {corner} (Walkway) overlap by 36.00 m² on ordinal 0" \
         in problems
     assert not [p for p in problems if "'" in p or "level 0" in p]
+
+
+def test_language_tags_are_matched_whatever_their_case():
+    """BCP 47 tags are case-insensitive: a unit named {"zh-Hans": ..., "EN": ...} took its Chinese name as its
+    English one, because "EN" was not "en"."""
+    files = mall_archive(levels=1)
+    unit = next(u for u in files["unit.geojson"]["features"] if u["id"] == fid("unit", 0, "Books"))
+    unit["properties"]["name"] = {"zh-Hans": "纪伊国屋", "EN": "Kinokuniya"}
+    level = files["level.geojson"]["features"][0]
+    level["properties"]["name"] = {"ZH-hans": "一层", "En-GB": "Ground"}
+    venue = import_imdf(files, venue_id=VENUE)
+    assert [(z.name, z.name_zh) for z in venue.zones if z.name_zh == "纪伊国屋"] == [("Kinokuniya", "纪伊国屋")]
+    assert (venue.floors[0].name, venue.floors[0].name_zh) == ("Ground", "一层")

@@ -120,7 +120,8 @@ def test_bad_mallportal_files(small_map, tmp_path):
     assert "missing column(s) zone" in bad(small_map, tmp_path, f"building,floor,x,y,{a}\n0,0,1,1,-50\n")
     msg = bad(small_map, tmp_path, head + "0,0,1,1,,-50\n0,0,2,2,,45\n")
     assert "line 3, column " + a in msg and "positive" in msg and "Meraki" in msg
-    assert "line 2, column " + a in bad(small_map, tmp_path, head + "0,0,1,1,,-150\n")
+    # below MISSING_DBM is "not heard" (a -127/-200 marker), not a reading: a row with nothing else hears nothing
+    assert "line 2: no AP heard in this row" in bad(small_map, tmp_path, head + "0,0,1,1,,-150\n")
     assert "line 2, column x: 'abc' is not a number" in bad(small_map, tmp_path, head + "0,0,abc,1,,-50\n")
     assert "line 2, column floor: venue mini has no floor 7" in bad(small_map, tmp_path, head + "0,7,1,1,,-50\n")
     assert "line 2, column x: x 500 m is off the plan" in bad(small_map, tmp_path, head + "0,0,500,1,,-50\n")
@@ -211,3 +212,71 @@ def test_an_unknown_zone_says_the_column_may_be_left_empty(small_map, tmp_path):
     bare.zones = []
     msg = bad(bare, tmp_path, f"building,floor,x,y,zone,{bare.aps[0].bssid}\n0,0,1,1,p-a,-50\n")
     assert "leave zone empty" in msg and "has none yet" in msg
+
+
+def test_not_heard_markers_are_not_averaged_as_readings(small_map, tmp_path):
+    """Survey apps write -110 for an AP not heard: averaged as a reading, a point heard once at -70 and twice "not
+    heard" was stored at -96.7 dBm. At or below positioning's MISSING_DBM a value is not heard, as there."""
+    a, b, c = (ap.bssid for ap in small_map.aps[:3])
+    path = tmp_path / "m110.csv"
+    path.write_text(f"building,floor,x,y,zone,{a},{b},{c}\n"
+                    "0,0,10,10,,-60,-70,-110\n0,0,10,10,,-62,-110,-110\n0,0,10,10,,-61,-110,-105\n"
+                    "0,0,30,20,,-50,-110,-104\n")
+    first, second = import_samples(small_map, path)
+    assert first.rssi == {a: -61.0} and first.n == 3  # b heard once in 3 scans: dropped, not -96.7
+    assert second.rssi == {a: -50.0, c: -104.0}  # one scan: -110 not heard, -104 a (weak) reading
+    # the same in the UJIIndoorLoc layout, beside its own 100
+    waps = ",".join(f"WAP{i + 1:03d}" for i in range(len(small_map.aps)))
+    tail = "LONGITUDE,LATITUDE,FLOOR,BUILDINGID,SPACEID,RELATIVEPOSITION,USERID,PHONEID,TIMESTAMP"
+    heard = ",".join(["-60", "-110", "-200"] + ["100"] * (len(small_map.aps) - 3))
+    (uji,) = import_samples(small_map, f"{waps},{tail}\n{heard},10,10,0,0,0,0,0,0,0\n".encode(), name="u.csv",
+                            waps_in_venue_order=True)
+    assert uji.rssi == {a: -60.0}
+
+
+def test_100_is_not_heard_only_in_a_file_with_no_other_positive_value(small_map, tmp_path):
+    """UJIIndoorLoc's "not heard" (100) in the MallPortal layout: read as not heard where nothing else in the file
+    is positive (no vendor's 0..100 scale reads 100 dB above noise beside dBm values); mixed with other positive
+    values it is refused, and the message says how to write "not heard"."""
+    a, b, c = (ap.bssid for ap in small_map.aps[:3])
+    head = f"building,floor,x,y,zone,{a},{b},{c}\n"
+    (sample,) = import_samples(small_map, (head + "0,0,10,10,,-60,100,-80\n").encode(), name="s.csv")
+    assert sample.rssi == {a: -60.0, c: -80.0}
+    msg = bad(small_map, tmp_path, head + "0,0,10,10,,-60,100,-80\n0,0,20,10,,45,100,\n")
+    assert "line 2, column " + b in msg and "RSSI 100 is positive" in msg and "Meraki" in msg
+    assert "leave the cell empty" in msg and "-110" in msg and "100 in a file with no other positive value" in msg
+
+
+def test_a_point_whose_scans_each_hear_other_aps_is_refused(small_map, tmp_path):
+    """Three scans at one point, each hearing a different AP: every AP is under the half-the-scans rule, and the
+    point was stored with no reading at all. It is refused, naming its lines and place."""
+    a, b, c = (ap.bssid for ap in small_map.aps[:3])
+    text = (f"building,floor,x,y,zone,{a},{b},{c}\n0,0,30,20,,-50,-60,\n"
+            "0,0,10,10,,-60,,\n0,0,10,10,,,-70,\n0,0,10,10,,,,-75\n")
+    msg = bad(small_map, tmp_path, text)
+    assert msg.endswith("bad.csv: lines 3, 4, 5 (floor 0, x 10, y 10): no AP is heard in at least half of this "
+                        "point's 3 scans, so it has no reading left; scan the point again, or delete these rows")
+    # -110 markers empty a point the same way
+    assert "lines 2, 3, 4 (floor 0, x 10, y 10)" in bad(
+        small_map, tmp_path, f"building,floor,x,y,zone,{a},{b},{c}\n0,0,10,10,,-60,-110,-110\n"
+        "0,0,10,10,,-110,-70,-110\n0,0,10,10,,-110,-110,-75\n")
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_files_are_read(small_map, tmp_path, sep):
+    """Excel in a European locale saves "CSV" with `;` (and a decimal comma), "Text" with tabs: the header was one
+    column, and the import said "missing column(s) building, floor, x, y, zone" of a header that had them."""
+    a, b = small_map.aps[0].bssid, small_map.aps[1].bssid
+    x = "10,5" if sep == ";" else "10.5"
+    path = tmp_path / "eu.csv"
+    path.write_text(sep.join(["building", "floor", "x", "y", "zone", a, b]) + "\n"
+                    + sep.join(["0", "0", x, "20", "", "-60", ""]) + "\n"
+                    + sep.join(["0", "1", "3", "4", "", "-61,5" if sep == ";" else "-61.5", "-70"]) + "\n")
+    first, second = import_samples(small_map, path)
+    assert (first.floor, first.x, first.y, first.rssi) == (0, 10.5, 20.0, {a: -60.0})
+    assert (second.floor, second.rssi) == (1, {a: -61.5, b: -70.0})
+    # the UJIIndoorLoc layout and its sidecar too
+    text, sidecar = export_samples(small_map, "ujiindoorloc")
+    again = import_samples(small_map, text.replace(",", sep).encode(), name="u.csv",
+                           sidecar=sidecar.replace(",", sep).encode())
+    assert [key(s) for s in again] == [key(s) for s in small_map.samples]

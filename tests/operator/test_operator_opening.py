@@ -120,6 +120,45 @@ def test_ap_list_alignment_from_the_console(client, harbour_ops, svc, tmp_path):
     assert (first.x, first.y) == (4.0, 4.5)
 
 
+def test_ap_list_devices_left_out_are_said_on_the_draft_page(client, harbour_ops, tmp_path):
+    """A Meraki device list with APs on no floor plan and a switch: the list is imported without them, and the
+    console said nothing of them (the CLI prints them). They are flashed with why, in the page's language."""
+    import json
+
+    from fingerprints.imdf import Origin
+
+    plan, _aps, _samples = _files(tmp_path)
+    draft_url = client.post(V + "/drafts", data={"csrf_token": harbour_ops.csrf(), "title": "x"}).headers["Location"]
+    steps = draft_url + "/steps"
+    assert upload(client, harbour_ops, steps, plan.read_bytes(), "plan.zip", kind="imdf").status_code == 303
+    place = Origin(114.17, 22.3)  # the fixture plan's own origin
+    corners = {k: dict(zip(("lng", "lat"), place.to_lonlat(x, y), strict=True))
+               for k, (x, y) in (("topLeftCorner", (0, 0)), ("topRightCorner", (60, 0)), ("bottomLeftCorner", (0, 24)))}
+    plans = json.dumps([{"floorPlanId": "g", "name": "L0", **corners}]).encode()
+    lng, lat = place.to_lonlat(30, 12)
+    devices = json.dumps([
+        {"name": "G-01", "mac": "0c:8d:db:00:02:01", "model": "MR46", "lat": lat, "lng": lng, "floorPlanId": "g"},
+        {"name": "L1-01", "mac": "0c:8d:db:00:03:01", "model": "MR46", "lat": lat, "lng": lng, "floorPlanId": None},
+        {"name": "Core switch", "mac": "0c:8d:db:00:ff:01", "model": "MS225-48"},
+    ]).encode()
+
+    def add(lang: str) -> str:
+        resp = client.post(steps + f"?lang={lang}", data={
+            "csrf_token": harbour_ops.csrf(), "kind": "aps", "format": "meraki",
+            "file": (io.BytesIO(devices), "devices.json"), "companion": (io.BytesIO(plans), "plans.json")},
+            content_type="multipart/form-data")
+        assert resp.status_code == 303
+        return text(client.get(draft_url + f"?lang={lang}"))
+
+    page = add("en")
+    assert "Added to the draft: 1 APs from devices.json." in page
+    assert ("2 device(s) of the AP list were left out: L1-01: on no floor plan; Core switch: MS225-48 is not an AP. "
+            "Place the APs among them on the map by hand") in page
+    page = add("zh")
+    assert "L1-01：不在任何平面图上" in page and "Core switch：MS225-48 不是 AP" in page
+    assert "were left out" not in page
+
+
 def test_only_the_venues_operator(client, console, svc):
     console.login("ops")  # the demo venue's operator
     assert client.get(V + "/drafts").status_code == 403
