@@ -30,6 +30,7 @@ from portal.captive.lane import ProbeLane
 from portal.captive.probe_state import ProbeStateStore
 from portal.captive.probes import is_captive_browser
 from portal.captive.sessions import SessionStore
+from portal.captive.unifi import SiteVenues
 from portal.captive.views import bp, capport_url, captive_services
 from portal.captive.wifidog import WiFiDogTickets
 from portal.services import Services
@@ -91,7 +92,8 @@ def init_captive(app: Flask) -> None:
     app.extensions["captive"] = CaptiveServices(
         sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
-        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions))
+        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions),
+        unifi_sites=SiteVenues(core.venues.venue_ids, lambda venue: config.get(venue)["unifi_site"]))
     app.register_blueprint(bp)
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

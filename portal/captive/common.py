@@ -14,6 +14,7 @@ from portal.captive.config import PortalConfigStore
 from portal.captive.gateways import ContextSealer, gateway_macs
 from portal.captive.landing import Landing
 from portal.captive.sessions import SessionStore
+from portal.captive.unifi import SiteVenues
 from portal.captive.wifidog import WiFiDogTickets
 
 # Portal URLs come from gateways: openNDS builds redirects of up to 8 kB (a long original URL, base64
@@ -40,6 +41,7 @@ class CaptiveServices:
     portal_url: str  # scheme://host for absolute URLs; "" = the request's host (development)
     direct_mode: str  # "honest" or "gateway" (settings.direct_mode)
     tickets: WiFiDogTickets  # WiFiDog's one-time tokens, between Continue and the gateway's auth call
+    unifi_sites: SiteVenues  # the venue a UniFi redirect's path names by its site (/guest/s/<site>/)
 
 
 def captive_services_of(app: Flask) -> CaptiveServices:

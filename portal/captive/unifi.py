@@ -23,6 +23,7 @@ from portal.captive.controller_api import ControllerClient
 log = logging.getLogger(__name__)
 
 SITE_WARN_EVERY_S = 600.0  # a venue's site mismatches are warned about at most this often
+SITE_VENUES_FOR_S = 60.0  # which venue each site is, read again this often (a venue's unifi_site rarely changes)
 TRACKED_SITES = 16  # sites counted per venue between two warnings (made-up paths cannot grow it)
 MAX_SITE_CHARS = 64  # of a path's site in the log line
 
@@ -64,6 +65,41 @@ class UniFiController(ControllerClient):
         if status != 200 or (not unifi_os and not legacy_ok):
             raise self.fail(f"login refused (HTTP {status})")
         self.csrf = headers.get("x-csrf-token") or headers.get("x-updated-csrf-token") or self.csrf
+
+
+class SiteVenues:
+    """Which venue a UniFi redirect is for when its URL names none. A controller's external portal setting takes
+    an address only, and the controller builds `/guest/s/<site>/?ap=…&id=…&t=…&url=…&ssid=…` itself, so a
+    `?venue=` cannot be added: the path's site is the venue whose `unifi_site` it is. Read from every venue's
+    settings (`venue_ids`, `site_of`: one read a venue) at most every `every_s`, and a read that fails keeps the
+    last answer. A site that no venue or two venues name is none's (the caller takes the default venue)."""
+
+    def __init__(self, venue_ids: Callable[[], list[str]], site_of: Callable[[str], str],
+                 every_s: float = SITE_VENUES_FOR_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.venue_ids = venue_ids
+        self.site_of = site_of
+        self.every_s = every_s
+        self.clock = clock
+        self._venues: dict[str, str | None] = {}  # site -> its venue (None: several venues name it)
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def venue_for(self, site: str) -> str | None:
+        with self._lock:
+            if self.clock() - self._read_at >= self.every_s:
+                self._read_at = self.clock()  # a failing store is asked again after every_s, not on each redirect
+                try:
+                    self._venues = self._read()
+                except Exception as exc:  # noqa: BLE001 - any store fault: the last answer stands
+                    log.warning("unifi: the venues' sites could not be read, the last answer stands: %s", exc)
+            return self._venues.get(site)
+
+    def _read(self) -> dict[str, str | None]:
+        venues: dict[str, str | None] = {}
+        for venue in self.venue_ids():
+            site = self.site_of(venue)
+            venues[site] = None if site in venues else venue
+        return venues
 
 
 class SiteMismatches:

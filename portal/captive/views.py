@@ -217,10 +217,17 @@ def portal_entry(site: str | None = None):
         if (request.content_length or 0) > MAX_QUERY_BYTES:
             abort(413)
         args = MultiDict([*args.items(multi=True), *request.form.items(multi=True)])
-    venue = venue_param(args)
+    venue = venue_param(args) if site is None or args.get("venue") else _unifi_venue(site, args)
     if "auth_get" in args:
         return _authmon_poll(venue, args)
     return _land(venue, args, site=site)
+
+
+def _unifi_venue(site: str, args: MultiDict) -> str:
+    """The venue of a UniFi redirect whose URL names none (its controller cannot add `?venue=`): the one whose
+    `unifi_site` the path names, else the default venue (`venue_param`)."""
+    found = captive_services().unifi_sites.venue_for(site)
+    return found if found is not None else venue_param(args)
 
 
 def _land(venue: str, args: MultiDict, gateway: str | None = None, site: str | None = None) -> Response:

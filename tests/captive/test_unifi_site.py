@@ -5,7 +5,7 @@ sites most named (made-up paths can neither flood the log nor hide the real site
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import pytest
 
@@ -98,3 +98,48 @@ def test_made_up_sites_neither_flood_the_log_nor_hide_the_real_one(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and ": 'mall1' x" in lines[1]
     assert all(len(counts) <= 16 for counts in sites._counts.values())
+
+
+# ---- the path's site names the venue (a controller's external portal setting takes an address only) ---------
+
+
+def test_a_unifi_redirect_lands_in_the_venue_whose_site_its_path_names(client, svc, demo_map, demo):
+    """Two malls on one portal, each its own UniFi site: the controller builds /guest/s/<site>/?… itself (no
+    `?venue=` can be added), so the site is what tells the malls apart."""
+    from portal.captive import captive_services
+
+    other = demo_map.copy()
+    other.id = "mallb"
+    svc.venues.put_map(other)
+    with client.application.app_context():
+        captive_services().config.set("mallb", {"unifi_site": "mallb"})
+    query = urlencode({"ap": AP, "id": PHONE, "t": int(time.time()), "url": "http://example.org/"})
+    to_b = client.get(f"/guest/s/mallb/?{query}", environ_base={"REMOTE_ADDR": "192.168.1.23"})
+    assert to_b.status_code == 302 and urlparse(to_b.headers["Location"]).path == "/v/mallb/"
+    to_demo = client.get(f"/guest/s/default/?{query}", environ_base={"REMOTE_ADDR": "192.168.1.23"})
+    assert urlparse(to_demo.headers["Location"]).path == "/v/demo/"
+    named = client.get(f"/guest/s/mallb/?{query}&venue=demo", environ_base={"REMOTE_ADDR": "192.168.1.23"})
+    assert urlparse(named.headers["Location"]).path == "/v/demo/"  # a `venue` the URL names wins
+
+
+def test_a_site_two_venues_name_or_none_names_no_venue_and_a_failed_read_keeps_the_last_answer(clock):
+    from portal.captive.unifi import SiteVenues
+
+    sites = {"a": "north", "b": "south", "c": "south"}
+    fail = []
+
+    def site_of(venue: str) -> str:
+        if fail:
+            raise ConnectionError("store down")
+        return sites[venue]
+
+    venues = SiteVenues(lambda: sorted(sites), site_of, every_s=60, clock=clock)
+    assert venues.venue_for("north") == "a"
+    assert venues.venue_for("south") is None and venues.venue_for("nowhere") is None  # two venues, none
+    sites["a"] = "east"
+    assert venues.venue_for("north") == "a"  # read again only after every_s
+    clock.now += 60
+    assert venues.venue_for("east") == "a" and venues.venue_for("north") is None
+    fail.append(True)
+    clock.now += 60
+    assert venues.venue_for("east") == "a"  # the store down: the last answer stands
