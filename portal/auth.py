@@ -112,40 +112,46 @@ class AccountKeys(VenueKeys):
 
 
 # The login throttle's check and count in one step. KEYS: the failures of the account from the address, of the
-# address (HASH n: failures, last: time of the latest; both under `{_accounts}`). ARGV: now, free failures of
-# each, the longest delay, how long failures are kept. Returns {seconds to wait, ""} (nothing counted) or
-# {0, the address's time of the last failure before this attempt}.
+# address, of the account from anywhere (HASH n: failures, last: time of the latest; all under `{_accounts}`).
+# ARGV: now, the longest delay, how long failures are kept, then the free failures of each key. Returns
+# {seconds to wait, ""} (nothing counted) or {0, the times of the last failure of keys 2.. before this attempt}.
 _ATTEMPT_LUA = """
 local now, wait = tonumber(ARGV[1]), 0
-for i = 1, 2 do
+for i = 1, #KEYS do
   local h = redis.call('HMGET', KEYS[i], 'n', 'last')
-  local n, free = tonumber(h[1] or '0'), tonumber(ARGV[1 + i])
+  local n, free = tonumber(h[1] or '0'), tonumber(ARGV[3 + i])
   if n >= free then
-    local left = math.floor(tonumber(h[2] or '0') + math.min(tonumber(ARGV[4]), 2 ^ (n - free)) - now + 0.999)
+    local left = math.floor(tonumber(h[2] or '0') + math.min(tonumber(ARGV[2]), 2 ^ (n - free)) - now + 0.999)
     if left > wait then wait = left end
   end
 end
 if wait > 0 then return {wait, ''} end
-local previous = redis.call('HGET', KEYS[2], 'last') or ''
-for i = 1, 2 do
+local previous = {}
+for i = 2, #KEYS do
+  previous[i - 1] = redis.call('HGET', KEYS[i], 'last') or ''
+end
+for i = 1, #KEYS do
   redis.call('HINCRBY', KEYS[i], 'n', 1)
   redis.call('HSET', KEYS[i], 'last', ARGV[1])
-  redis.call('EXPIRE', KEYS[i], ARGV[5])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
 end
 return {0, previous}
 """
 
 # A right password after _ATTEMPT_LUA counted it. KEYS as there. ARGV: the attempt's time (as written there),
-# the address's time of the last failure before it ('' none).
+# then for keys 2.. the time of their last failure before it ('' none). The account's failures from this address
+# end; the address's and the account's counts lose this attempt (an attacker's failures on the account stay).
 _REFUND_LUA = """
 redis.call('DEL', KEYS[1])
-local n = redis.call('HINCRBY', KEYS[2], 'n', -1)
-if n <= 0 then
-  redis.call('DEL', KEYS[2])
-elseif redis.call('HGET', KEYS[2], 'last') == ARGV[1] and ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[2], 'last', ARGV[2])
+for i = 2, #KEYS do
+  local n = redis.call('HINCRBY', KEYS[i], 'n', -1)
+  if n <= 0 then
+    redis.call('DEL', KEYS[i])
+  elseif redis.call('HGET', KEYS[i], 'last') == ARGV[1] and ARGV[i] ~= '' then
+    redis.call('HSET', KEYS[i], 'last', ARGV[i])
+  end
 end
-return n
+return 1
 """
 
 
@@ -164,6 +170,9 @@ class AccountStore:
     TAG = "_accounts"
     FREE_FAILURES = 4  # failures before any delay (per account, and per account from one IP)
     FREE_FAILURES_PER_IP = 20  # an office behind one NAT may mistype a lot
+    # From every address together: guesses from many addresses (a phone minting IPv6 addresses on a venue's guest
+    # network, where each counts alone; a botnet) are slowed too. High, since a delay here is the owner's as well.
+    FREE_FAILURES_PER_ACCOUNT = 50
     MAX_DELAY_S = 15 * 60
     FORGET_FAILURES_S = 24 * 3600
     SESSION_TTL_S = 12 * 3600
@@ -337,13 +346,15 @@ class AccountStore:
 
     # -- the login throttle ------------------------------------------------------------------------
 
-    def _throttle_keys(self, username: str, ip: str, guest_networks: Sequence[IPNetwork] = ()) -> tuple[str, str]:
-        """The failure counters of this account from this address, and of this address: an address counted
-        as the budgets count it (`address_key`: an IPv6 address by its /64, but by itself inside a venue's
-        guest networks, an IPv4-mapped one as IPv4)."""
+    def _throttle_keys(self, username: str, ip: str, guest_networks: Sequence[IPNetwork] = ()
+                       ) -> tuple[str, str, str]:
+        """The failure counters of this account from this address, of this address, and of this account from
+        anywhere: an address counted as the budgets count it (`address_key`: an IPv6 address by its /64, but by
+        itself inside a venue's guest networks, an IPv4-mapped one as IPv4)."""
         address = address_key(ip, guest_networks)
         return (self.keys.login_failures(self._subject(f"{username}@{address}")),
-                self.keys.login_failures(self._subject(f"ip:{address}")))
+                self.keys.login_failures(self._subject(f"ip:{address}")),
+                self.keys.login_failures(self._subject(f"account:{username}")))
 
     def _subject(self, plain: str) -> str:
         """A keyed hash of what a failure counter is about: a key name must not hold the address or the typed
@@ -358,23 +369,24 @@ class AccountStore:
             self._throttle_secret = self.db.get(key)
         return self._throttle_secret
 
-    def _attempt(self, keys: tuple[str, str]) -> tuple[str, bytes | None]:
+    def _attempt(self, keys: tuple[str, ...]) -> tuple[str, list[bytes]]:
         """Check the throttle and count this attempt as a failure in one step (raises Throttled when it
         must wait: nothing counted). Counted before the password is checked, so guesses sent at once from
         one address cannot all pass the check before any of them is counted. Returns what `_refund` needs."""
         now = repr(time.time())
         wait, previous = self._attempt_script(
-            keys=list(keys),
-            args=[now, self.FREE_FAILURES, self.FREE_FAILURES_PER_IP, self.MAX_DELAY_S, self.FORGET_FAILURES_S])
+            keys=list(keys), args=[now, self.MAX_DELAY_S, self.FORGET_FAILURES_S, self.FREE_FAILURES,
+                                   self.FREE_FAILURES_PER_IP, self.FREE_FAILURES_PER_ACCOUNT])
         if int(wait):
             raise Throttled(int(wait))
-        return now, previous or None
+        return now, list(previous)
 
-    def _refund(self, keys: tuple[str, str], attempt: tuple[str, bytes | None]) -> None:
-        """A right password: the account's failures from this address end, and the address's count loses
-        this attempt again (its time of the last failure back as it was, unless a later one moved it)."""
+    def _refund(self, keys: tuple[str, ...], attempt: tuple[str, list[bytes]]) -> None:
+        """A right password: the account's failures from this address end, and the address's and the account's
+        counts lose this attempt again (each one's time of the last failure back as it was, unless a later one
+        moved it)."""
         now, previous = attempt
-        self._refund_script(keys=list(keys), args=[now, previous or b""])
+        self._refund_script(keys=list(keys), args=[now, *previous])
 
     def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True,
                guest_networks: Sequence[IPNetwork] = ()) -> Account | None:

@@ -91,6 +91,17 @@ def test_login_guesses_from_one_ipv6_64_are_throttled_together(app, owner):
     assert login(app.test_client(), owner, GOOD, "2001:db8:9:a::1").status_code == 303
 
 
+def test_login_guesses_from_many_addresses_are_throttled_on_the_account(app, db, owner):
+    """A phone on a venue's guest network mints IPv6 addresses at will, and there each counts alone (as a botnet's
+    would anywhere): past FREE_FAILURES_PER_ACCOUNT failures from all of them, the account itself waits."""
+    store = AccountStore(db)
+    for i in range(store.FREE_FAILURES_PER_ACCOUNT):
+        assert store.verify(owner, f"guess {i}", f"198.51.100.{i + 1}") is None  # 50 addresses, a guess each
+    with pytest.raises(Throttled):
+        store.verify(owner, "guess again", "192.0.2.77")  # a fresh address: the account waits
+    assert login(app.test_client(), owner, GOOD, "192.0.2.78").status_code == 429  # the owner too, for a while
+
+
 def test_login_guesses_from_an_ipv4_mapped_address_count_for_its_ipv4(app, db, owner):
     free = AccountStore.FREE_FAILURES
     for i in range(free):
@@ -140,10 +151,11 @@ def test_a_right_password_takes_its_attempt_back(db, owner):
     store = AccountStore(db)
     for i in range(3):
         assert store.verify(owner, f"guess {i}", "203.0.113.90") is None
-    pair, by_ip = store._throttle_keys(owner, "203.0.113.90")
-    before = db.hgetall(by_ip)
+    pair, by_ip, by_account = store._throttle_keys(owner, "203.0.113.90")
+    before, account_before = db.hgetall(by_ip), db.hgetall(by_account)
     assert store.verify(owner, GOOD, "203.0.113.90") is not None
     assert db.hgetall(by_ip) == before  # the address's failures as they were (count and time)
+    assert db.hgetall(by_account) == account_before  # and the account's from anywhere
     assert not db.exists(pair)  # the account's from this address: forgiven, as before
     assert store.verify(owner, GOOD, "203.0.113.91") is not None
     assert not db.exists(store._throttle_keys(owner, "203.0.113.91")[1])
