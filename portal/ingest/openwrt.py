@@ -19,7 +19,13 @@ An event may also come as `ubus subscribe` prints it, the notification's name as
 carry no reading are skipped and counted (`ignored`), not errors: hostapd's other notifications on the same
 object (`disassoc`, `beacon-report`, `vlan_add`, ...) and a probe/auth/assoc without `signal` (hostapd adds
 it only when the driver knows it; an assoc from a driver that associates by itself has none). Every AP a valid
-request names has reported, readings or not (the store marks it alive: a quiet AP is not a silent one)."""
+request names has reported, readings or not (the store marks it alive: a quiet AP is not a silent one).
+
+A relay may also post what `ubus call hostapd.<iface> get_clients` answers, the interface's associated stations
+and the `signal` each was last heard at: `{"bssid": ..., "freq": 2437, "clients": {"<mac>": {"assoc": true,
+"signal": -52, ...}, ...}}`, polled every few seconds. Associated phones seldom probe, so this is how the AP
+reports them between their probes; each station with a `signal` is a reading of an associated client (one
+whose `assoc` is false, an authenticated station not yet associated, is not), heard at `ts` or on arrival."""
 
 from __future__ import annotations
 
@@ -45,6 +51,8 @@ FREQ_MIN_MHZ, FREQ_MAX_MHZ = 2400, 72000
 def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     check_object(payload, "$")
     ap = check_bssid(require(payload, "bssid", "$"), "$.bssid")
+    if "clients" in payload:
+        return _parse_clients(payload, ap, ids, limits)
     if "events" in payload:
         events = check_list(payload["events"], "$.events")
         prefixes = [f"$.events[{i}]" for i in range(len(events))]
@@ -79,6 +87,25 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         if "ts" in event:
             ts = limits.ts(parse_time(event["ts"], _f(where, "ts")), _f(where, "ts"))
         batch.add(client, event_ap, rssi, ts, EVENT_TYPES[kind])
+    return batch
+
+
+def _parse_clients(payload: dict, ap: str, ids: ClientIds, limits: Limits) -> Batch:
+    """`get_clients`' answer (the module's doc): a reading per associated station that has a `signal`."""
+    clients = payload["clients"]
+    check_object(clients, "$.clients")
+    limits.count(len(clients), "$.clients")
+    ts = limits.ts(parse_time(payload["ts"], "$.ts"), "$.ts") if "ts" in payload else limits.now
+    batch = Batch()
+    batch.reported(ap)
+    for mac, station in clients.items():
+        where = f"$.clients[{mac!r}]"
+        check_object(station, where)
+        client = ids(mac, where)
+        if "signal" not in station or station.get("assoc") is False:
+            batch.ignored += 1  # no reading (the driver does not know it), or not associated yet
+            continue
+        batch.add(client, ap, check_rssi(station["signal"], f"{where}.signal"), ts, True)
     return batch
 
 

@@ -312,3 +312,33 @@ def test_openwrt_a_ubus_line_with_the_relays_time(feeds):
     body = {"bssid": feeds.AP1, "ts": at, "probe": {"address": feeds.PHONE, "signal": -61, "freq": 2437}}
     assert feeds.openwrt(body).get_json() == {"accepted": 1}
     assert [ts for ts, _ in feeds.readings(feeds.PHONE)[feeds.AP1]] == [pytest.approx(at)]
+
+
+def test_openwrt_get_clients_answer_reports_the_associated_stations(feeds):
+    """`ubus call hostapd.wlan0 get_clients`, polled by the relay with the interface's BSSID beside it: each associated
+    station with a `signal` is a reading of an associated client; one not associated yet, or without a signal, is
+    skipped and counted (openwrt hostapd ubus.c `hostapd_bss_get_clients`)."""
+    at = time.time() - 2
+    body = {"bssid": feeds.AP2, "ts": at, "freq": 5180, "clients": {
+        feeds.PHONE: {"auth": True, "assoc": True, "authorized": True, "signal": -52, "aid": 1,
+                      "rate": {"rx": 866700, "tx": 780000}, "bytes": {"rx": 1234, "tx": 5678}},
+        feeds.PHONE2: {"auth": True, "assoc": False, "signal": -80},  # authenticated, not associated
+        "02:00:5e:00:53:99": {"auth": True, "assoc": True},  # the driver did not say its signal
+    }}
+    resp = feeds.openwrt(body)
+    assert resp.status_code == 202 and resp.get_json() == {"accepted": 1, "ignored": 2}
+    assert feeds.readings(feeds.PHONE)[feeds.AP2] == [(pytest.approx(at), -52.0)]
+    assert feeds.svc.rssi.associated("demo", feeds.svc.hasher.client_id(feeds.PHONE), time.time()) is True
+    assert not feeds.readings(feeds.PHONE2)
+
+
+@pytest.mark.parametrize("clients, field", [
+    ([{"signal": -52}], "$.clients"),  # a list, not hostapd's object by MAC
+    ({"not-a-mac": {"signal": -52}}, "$.clients['not-a-mac']"),
+    ({"02:00:5e:00:53:01": {"signal": "loud"}}, "$.clients['02:00:5e:00:53:01'].signal"),
+    ({"02:00:5e:00:53:01": -52}, "$.clients['02:00:5e:00:53:01']"),
+])
+def test_openwrt_a_malformed_get_clients_answer_is_a_422_naming_the_field(feeds, clients, field):
+    resp = feeds.openwrt({"bssid": feeds.AP1, "clients": clients})
+    assert resp.status_code == 422 and resp.get_json()["field"] == field
+    assert feeds.nothing_stored()
