@@ -49,6 +49,7 @@ BY_PATH = {
     "/canonical.html": FIREFOX,
     "/success.txt": FIREFOX_TXT,
     "/check_network_status.txt": NETWORKMANAGER,
+    "/nm-check.txt": NETWORKMANAGER,  # Arch Linux's NetworkManager (ping.archlinux.org), the default response
     "/static/hotspot.txt": FEDORA,
     "/captiveportal/generate_204": ANDROID,  # Microsoft Edge's own check (edge.microsoft.com): 204 as Android
 }

@@ -21,6 +21,7 @@ PROBES = [  # (host, path, status after grant, body after grant, extra header af
     ("detectportal.firefox.com", "/canonical.html", 200, FIREFOX_CANONICAL, None),
     ("detectportal.firefox.com", "/success.txt", 200, "success\n", None),
     ("nmcheck.gnome.org", "/check_network_status.txt", 200, "NetworkManager is online\n", None),
+    ("ping.archlinux.org", "/nm-check.txt", 200, "NetworkManager is online\n", None),
     ("connectivity-check.ubuntu.com", "/", 204, "", ("X-NetworkManager-Status", "online")),
 ]
 
