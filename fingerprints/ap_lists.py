@@ -187,7 +187,6 @@ class _Collector:
     def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None, align: PlanAlignment | None = None) -> None:
         self.venue = venue
         self.align = align
-        self.names = {f.name.strip().lower(): f.level for f in venue.floors}
         levels = {f.level for f in venue.floors}
         unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
         if unknown:
@@ -211,7 +210,8 @@ class _Collector:
         text = str(raw if raw is not None else "").strip()
         if text.lower() in self.mapped:
             return self.mapped[text.lower()]
-        by_name = self.names.get(text.lower())
+        named = self.venue.levels_named(text)  # English, Chinese or short name, as the survey reader takes them
+        by_name = next(iter(named)) if len(named) == 1 else None
         levels = {f.level for f in self.venue.floors}
         by_number = int(text) if re.fullmatch(r"-?\d{1,3}", text) and int(text) in levels else None
         if by_name is not None and by_number is not None and by_name != by_number:

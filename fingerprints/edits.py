@@ -20,7 +20,7 @@ from shapely.validation import explain_validity
 
 from core.errors import N_
 from fingerprints.geometry import zone_map
-from fingerprints.imdf.schema import DEFAULT_ORIGIN, Origin
+from fingerprints.imdf.schema import DEFAULT_ORIGIN, Origin, exported_feature_id
 from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.plan import PX_PER_M
 
@@ -277,13 +277,16 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     so that it stays where it stands; a map drawn in the console has no corner of its own, and its exports lie
     at DEFAULT_ORIGIN, so an archive near there is taken as one of them. Refused, changing nothing, when anything
     kept would lie off the new plan or on a floor it lacks: an AP or survey point silently off its floor (or
-    dropped with its floor) locates no one."""
+    dropped with its floor) locates no one.
+
+    A zone keeps its id across imports (`_keep_zone_ids`): zone apps, owner accounts and footfall are keyed by it."""
     new = VenueMap.from_dict(imported)
     _refuse_lost_floors(m, new)
+    _keep_zone_ids(m, new)
     samples = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread)) for s in m.samples]
     kept_aps = [] if new.aps else [replace(a) for a in m.aps]
     kept_nodes = [] if new.nodes else [replace(n) for n in m.nodes]  # copies: `m` is unchanged if refused
-    move = plan_transfer(m.origin or _exported_frame(new.origin), new.origin)
+    move = plan_transfer(m.origin or _exported_frame(m, new), new.origin)
     if move is not None:
         for item in [*samples, *kept_aps, *kept_nodes]:
             item.x, item.y = move(item.x, item.y)
@@ -324,16 +327,77 @@ PlanMove = Callable[[float, float], tuple[float, float]]
 DEFAULT_FRAME_M = 5_000  # an archive whose corner lies this near DEFAULT_ORIGIN came from one of our exports
 
 
-def _exported_frame(new: Mapping[str, float]) -> dict[str, float]:
-    """The corner a console-drawn map (no corner of its own) had in its exports: DEFAULT_ORIGIN, when the
-    imported archive lies near it (an export of it, redrawn by another tool); else none is known (an archive of
-    the mall at its real place: the plan's metres are taken as they are)."""
+def _exported_frame(m: VenueMap, new: VenueMap) -> dict[str, float]:
+    """The corner a console-drawn map `m` (no corner of its own) had in its exports: DEFAULT_ORIGIN, when the
+    imported archive is one of them (perhaps redrawn by another tool): it lies near DEFAULT_ORIGIN and has a unit
+    of the id our export gives one of `m`'s zones. Else none is known: an archive of the mall at its real place
+    (which may well lie near DEFAULT_ORIGIN, in Hong Kong Central), whose plan's metres are taken as they are."""
     try:
-        corner = Origin(**new)
+        corner = Origin(**new.origin)
     except (TypeError, ValueError):
         return {}
     near = math.hypot(*DEFAULT_ORIGIN.to_plan(corner.lon, corner.lat)) <= DEFAULT_FRAME_M
-    return asdict(DEFAULT_ORIGIN) if near else {}
+    ours = {_unit_id(m, z) for z in m.zones} & {z.imdf_id.lower() for z in new.zones if z.imdf_id}
+    return asdict(DEFAULT_ORIGIN) if near and ours else {}
+
+
+def _unit_id(m: VenueMap, zone: Zone) -> str:
+    """The IMDF unit id of a zone of `m`: the one it was imported from, else the one our export gives it (so an
+    export of a console-drawn map, edited in another tool that keeps feature ids, is recognised)."""
+    return zone.imdf_id.lower() if zone.imdf_id else exported_feature_id(m.id, "unit", zone.id)
+
+
+SAME_PLACE_OVERLAP = 0.5  # a zone known by no unit id is the imported zone covering this much of both (IoU)
+
+
+def _keep_zone_ids(m: VenueMap, new: VenueMap) -> None:
+    """Give `new`'s zones the ids of `m`'s zones they are (in place, with the shops' zones): the zone of the same
+    unit id (`_unit_id`), else, for a zone of `m` known by no unit id (stored before they were kept), the imported
+    zone on its floor that is mostly the same shape. The archive's own ids come from names and file order, so
+    without this a re-import with the units reordered swaps `walkway` and `walkway-2` between floors, and a
+    renamed tenant's zone gets a new id, silently moving or orphaning everything keyed by zone id. A new unit
+    keeps the archive's id unless it is taken by a zone of `m` (an id never moves to a different unit): then it
+    gets the next free `<id>-<n>`."""
+    if not m.zones or not new.zones:
+        return
+    current = {_unit_id(m, z): z for z in m.zones}
+    rename: dict[str, str] = {}
+    for zone in new.zones:
+        same = current.get(zone.imdf_id.lower()) if zone.imdf_id else None
+        if same is not None:
+            rename[zone.id] = same.id
+    kept = set(rename.values())
+    pairs = []
+    for old in m.zones:
+        if old.imdf_id or old.id in kept:
+            continue
+        before = Polygon(old.polygon)
+        for zone in new.zones:
+            if zone.floor != old.floor or zone.id in rename:
+                continue
+            after = Polygon(zone.polygon)
+            union = before.union(after).area if before.is_valid and after.is_valid else 0.0
+            if union > 0 and before.intersection(after).area / union >= SAME_PLACE_OVERLAP:
+                pairs.append((before.intersection(after).area / union, old.id, zone.id))
+    for _, old_id, new_id in sorted(pairs, reverse=True):  # the best fitting pairs first
+        if old_id not in kept and new_id not in rename:
+            rename[new_id] = old_id
+            kept.add(old_id)
+    taken = {z.id for z in m.zones} | kept
+    reserved = taken | {z.id for z in new.zones}
+    for zone in new.zones:
+        if zone.id in rename or zone.id not in taken:
+            continue
+        base, n = zone.id[:44], 2
+        while f"{base}-{n}" in reserved:
+            n += 1
+        rename[zone.id] = f"{base}-{n}"
+        reserved.add(rename[zone.id])
+    for zone in new.zones:
+        zone.id = rename.get(zone.id, zone.id)
+        zone.group = rename.get(zone.group, zone.group) if zone.group else zone.group
+    for shop in new.shops:
+        shop.zone = rename.get(shop.zone, shop.zone) if shop.zone else shop.zone
 
 
 def _refuse_lost_floors(m: VenueMap, new: VenueMap) -> None:

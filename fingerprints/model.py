@@ -34,10 +34,15 @@ class Floor:
     plan_image: str | None = None  # id of an uploaded plan image; None = drawn from walls and zones
     metres_per_pixel: float | None = None
     name_zh: str = ""  # the floor's Chinese name (an IMDF level's zh label); empty: `name` in both languages
+    short_name: str = ""  # the floor's short name ("G", "B1": an IMDF level's short_name), as survey files name it
 
     def label(self, zh: bool = False) -> str:
         """The floor's name in the page's language."""
         return (self.name_zh or self.name) if zh else self.name
+
+    def names(self) -> set[str]:
+        """The names a file may call the floor by (its name, Chinese name and short name), case-folded."""
+        return {n.strip().casefold() for n in (self.name, self.name_zh, self.short_name) if n and n.strip()}
 
 
 @dataclass
@@ -60,6 +65,10 @@ class Zone:
     polygon: list[tuple[float, float]]
     kind: str = "shop"  # cinema, garage, food, atrium, shop, restaurant...
     group: str | None = None  # the zone standing for a group of small zones (a food hall for its stalls)
+    # The IMDF unit feature id the zone was imported from, written back as its unit's id on export: a re-import of
+    # the venue finds the zone by it and keeps the zone's id (zone apps, owner accounts and footfall are keyed by
+    # it). Empty: drawn in the console, or stored before it was kept (fingerprints.edits.merge_imported).
+    imdf_id: str = ""
 
 
 @dataclass
@@ -146,6 +155,12 @@ class VenueMap:
             return self.floor(level).label(zh)
         except KeyError:
             return str(level)
+
+    def levels_named(self, text: str) -> set[int]:
+        """The levels of the floors a survey file or AP list may mean by `text`: one whose name, Chinese name or
+        short name it is (case and surrounding space ignored). The one lookup both readers use."""
+        key = text.strip().casefold()
+        return {f.level for f in self.floors if key and key in f.names()}
 
     def zone(self, zone_id: str) -> Zone | None:
         return next((z for z in self.zones if z.id == zone_id), None)

@@ -370,14 +370,15 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
 
 
 def _floor_cell(venue: VenueMap, rows: _Rows, line: int, row: list[str]) -> float:
-    """The floor column: a level number, or one of the venue's floor names (English or Chinese, case ignored), as
+    """The floor column: a level number, or one of the venue's floor names (English, Chinese or short name, case
+    ignored: VenueMap.levels_named), as
     an AP list may give it: a survey tool names floors as the operator does ("G", "L1"), and the AP list of the
     same mall took those names. A number is always the level number, as the format says."""
     cell = row[1].strip() if len(row) > 1 else ""
     try:
         float(cell)
     except ValueError:
-        named = {f.level for f in venue.floors if cell.casefold() in (f.name.casefold(), f.name_zh.casefold())}
+        named = venue.levels_named(cell)
         if cell and len(named) == 1:
             return float(named.pop())
         if cell:

@@ -21,9 +21,11 @@ from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
 from fingerprints.imdf.schema import (
     EXTENSION,
+    GENERIC_UNIT_CATEGORIES,
     STRUCTURAL_UNITS,
     ImdfError,
     Origin,
+    kind_for_occupant_categories,
     kind_for_unit_category,
     unit_category_names,
 )
@@ -105,8 +107,9 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
     if checker.problems:
         raise ImdfError(checker.problems)
     notes: list[CatalogInputError] = []
+    origin = _plan_origin(checker.features)  # outside the `try`: its problems are not the extension's
     try:
-        venue, unit_ids = _build_map(checker.features, venue_id, notes)
+        venue, unit_ids = _build_map(checker.features, origin, venue_id, notes)
     except ImdfError:
         raise
     except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError, GEOSException) as exc:
@@ -117,25 +120,55 @@ def import_imdf_with_notes(source: Mapping[str, Any] | str | Path | bytes,
     return venue, notes
 
 
-def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
+MAX_VENUE_SPAN_DEG = 1.0  # ~111 km: a venue's coordinates spanning more are not longitude/latitude
+
+
+def _check_lonlat(feats: dict[str, list[dict]]) -> None:
+    """ImdfError when the archive's coordinates cannot be WGS84 longitude/latitude: beyond the poles' or the
+    antimeridian's numbers, or spanning more than MAX_VENUE_SPAN_DEG (an exporter that wrote local metres, or
+    another projection). Said as such, not as the floor sizes or origin they would make."""
+    positions = [p for items in feats.values() for f in items if isinstance(f, dict)
+                 for p in _all_positions(f.get("geometry"))]
+    if not positions:
+        return
+    lons, lats = [p[0] for p in positions], [p[1] for p in positions]
+    span = (max(lons) - min(lons), max(lats) - min(lats))
+    if max(map(abs, lons)) <= 180 and max(map(abs, lats)) <= 85 and max(span) <= MAX_VENUE_SPAN_DEG:
+        return
+    raise ImdfError([CatalogInputError("", N_(
+        "the archive's coordinates are not longitude/latitude (WGS84): they run from %(west)s, %(south)s to "
+        "%(east)s, %(north)s, a span of %(w)s x %(h)s degrees where a venue spans a small fraction of one (local "
+        "metres or another projection?). Export the plan in longitude/latitude"),
+        west=f"{min(lons):g}", south=f"{min(lats):g}", east=f"{max(lons):g}", north=f"{max(lats):g}",
+        w=f"{span[0]:g}", h=f"{span[1]:g}")])
+
+
+def _plan_origin(feats: dict[str, list[dict]]) -> Origin:
+    """Where the plan's (0, 0) lies: our extension's origin, else (another tool's archive) the north-west corner
+    of everything. ImdfError when it cannot be (coordinates that are not lon/lat, a bad origin of ours)."""
+    ext = (feats.get("mallportal_venue.geojson") or [None])[0]
+    if ext:
+        ext_props = ext["properties"]
+        try:
+            values = [edits.finite(ext_props["origin_lon"]), edits.finite(ext_props["origin_lat"]),
+                      edits.finite(ext_props.get("rotation_deg") or 0.0)]
+            return Origin(*values)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ImdfError([CatalogInputError(feature_at("mallportal_venue.geojson", ext["id"]),
+                                               N_("%(label)s: bad origin (%(error)s)"), error=str(exc))]) from None
+    _check_lonlat(feats)
+    positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
+                 for f in feats.get(name, []) for p in _all_positions(f["geometry"])]
+    return Origin(min(p[0] for p in positions), max(p[1] for p in positions))
+
+
+def _build_map(feats: dict[str, list[dict]], origin: Origin, venue_id: str | None,
                notes: list[CatalogInputError]) -> tuple[VenueMap, dict[str, str]]:
     """The map, and the unit feature id each zone came from (problems found later name the file's ids)."""
     problems: list[CatalogInputError] = []
     venue_f = feats["venue.geojson"][0]
     ext = (feats.get("mallportal_venue.geojson") or [None])[0]
     ext_props = ext["properties"] if ext else {}
-    if ext:
-        try:
-            values = [edits.finite(ext_props["origin_lon"]), edits.finite(ext_props["origin_lat"]),
-                      edits.finite(ext_props.get("rotation_deg") or 0.0)]
-            origin = Origin(*values)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ImdfError([CatalogInputError(feature_at("mallportal_venue.geojson", ext["id"]),
-                                               N_("%(label)s: bad origin (%(error)s)"), error=str(exc))]) from None
-    else:  # another tool's archive: put the plan's (0, 0) at the north-west corner of everything
-        positions = [p for name in ("venue.geojson", "level.geojson", "unit.geojson")
-                     for f in feats.get(name, []) for p in _all_positions(f["geometry"])]
-        origin = Origin(min(p[0] for p in positions), max(p[1] for p in positions))
     vid = venue_id or ext_props.get("venue_id") or _slug(_label(venue_f["properties"]["name"], "en"), "venue", set())
     if not ID_RE.match(str(vid)):
         raise ImdfError([CatalogInputError("", N_("venue id %(id)s is not a valid id (lower-case letters, digits, - "
@@ -172,10 +205,13 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
                                                         "(-%(max)s..%(max)s)"), level=level, max=MAX_ORDINAL))
         plan_image = extra.get("plan_image")
         labels = named["properties"]["name"]
-        floors.append(Floor(level=level, name=_label(labels, "en") or str(level), width_m=width,
+        floor_name = _label(labels, "en") or str(level)
+        short = (_label(named["properties"].get("short_name"), "en") or "").strip()
+        floors.append(Floor(level=level, name=floor_name, width_m=width,
                             height_m=height, plan_image=plan_image if isinstance(plan_image, str) else None,
                             metres_per_pixel=scale if scale and scale > 0 else None,
-                            name_zh=_label(labels, "zh", any_language=False) or ""))
+                            name_zh=_label(labels, "zh", any_language=False) or "",
+                            short_name=short if short != floor_name else ""))  # our export repeats the name
     if problems:  # nothing below is worth deriving over a plan this far off
         raise ImdfError(problems)
     # walls: ours from the extension; otherwise unit outlines (minus openings) stand in for walls
@@ -192,6 +228,11 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
 
     # zones
     ext_zones = {z.get("unit_id"): z for z in ext_props.get("zones", []) if isinstance(z, dict)}
+    unit_of_anchor = {f["id"]: f["properties"]["unit_id"] for f in feats.get("anchor.geojson", [])}
+    occupants_of: dict[str, list[str]] = {}  # unit id -> its occupants' categories
+    for f in feats.get("occupant.geojson", []):
+        occupants_of.setdefault(unit_of_anchor.get(f["properties"]["anchor_id"]), []).append(
+            f["properties"]["category"])
     taken: set[str] = set()
     zones: list[Zone] = []
     zone_of_unit: dict[str, str] = {}
@@ -218,10 +259,13 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
             problems.append(CatalogInputError(feature_at("unit.geojson", f["id"]),
                                               N_("%(label)s: zone id %(zone)s is used twice"), zone=repr(zone_id)))
             continue
-        if zone_id is None:  # from the category when unnamed, as before: a re-import keeps the zone ids
+        if zone_id is None:  # from the name, else the category: merged over the venue's map, a unit it already has
+            # keeps its zone's id whatever this gives (fingerprints.edits.merge_imported matches them by unit id)
             zone_id = _slug(label or props["category"], "unit-" + f["id"][:8].lower(), taken)
         taken.add(zone_id)
         kind = extra.get("kind") if extra else kind_for_unit_category(props["category"])
+        if not extra and props["category"] in GENERIC_UNIT_CATEGORIES:  # a "room": what its occupant is
+            kind = kind_for_occupant_categories(occupants_of.get(f["id"], [])) or kind
         poly = Polygon(ring) if len(ring) >= 3 else Polygon()
         if not poly.is_valid or poly.area <= 0:
             problems.append(CatalogInputError(feature_at("unit.geojson", f["id"]),
@@ -229,7 +273,7 @@ def _build_map(feats: dict[str, list[dict]], venue_id: str | None,
                                                  "(self-intersecting or degenerate)")))
             continue
         zones.append(Zone(id=zone_id, name=name, name_zh=zh, floor=level_of[props["level_id"]],
-                          polygon=[(x, y) for x, y in ring], kind=str(kind or "shop")))
+                          polygon=[(x, y) for x, y in ring], kind=str(kind or "shop"), imdf_id=f["id"].lower()))
         zone_of_unit[f["id"]] = zone_id
         outlines[zone_id] = shape.boundary  # the walls: the unit's outline with its holes, not the cut ring
     if not any(walls.values()) and not feats.get("mallportal_walls.geojson"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -26,11 +25,10 @@ from fingerprints.imdf.schema import (
     OCCUPANT_CATEGORY_FOR,
     UNIT_CATEGORY_FOR_KIND,
     Origin,
+    exported_feature_id,
 )
 from fingerprints.imdf.shapes import OUTLINE_CLOSE_M, outer_outline
 from fingerprints.model import Floor, VenueMap, WalkNode
-
-_NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # for stable feature ids per venue
 
 
 def _labels(en: str, zh: str | None = None) -> dict[str, str]:
@@ -163,7 +161,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     origin = origin or (Origin(**venue.origin) if venue.origin else DEFAULT_ORIGIN)
 
     def fid(*parts: object) -> str:
-        return str(uuid.uuid5(_NAMESPACE, "/".join([venue.id, *map(str, parts)])))
+        return exported_feature_id(venue.id, *parts)
 
     address_id = fid("address")
     address_f = _feature(address_id, "address", None, {
@@ -187,10 +185,11 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
             "type": "Polygon", "coordinates": [_ring(origin, _rect(floor.width_m, floor.height_m))]}, {
             "category": "parking" if kinds == {"garage"} else "unspecified", "restriction": None,
             "outdoor": False, "ordinal": floor.level, "name": names,
-            "short_name": dict(names), "display_point": _point(origin, floor.width_m / 2, floor.height_m / 2),
+            "short_name": {"en": floor.short_name} if floor.short_name else dict(names),
+            "display_point": _point(origin, floor.width_m / 2, floor.height_m / 2),
             "address_id": None, "building_ids": None,
         }))
-    unit_ids = {z.id: fid("unit", z.id) for z in venue.zones}
+    unit_ids = _unit_ids(venue)
     polygons = {z.id: Polygon(z.polygon) for z in venue.zones}
     units = []
     for zone in venue.zones:
@@ -310,6 +309,20 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         "mallportal_aps.geojson": _collection(aps),
         "mallportal_walkways.geojson": _collection(walk),
     }
+
+
+def _unit_ids(venue: VenueMap) -> dict[str, str]:
+    """Zone id -> its unit's feature id: the id of the unit it was imported from where it keeps one (another tool's
+    re-import of this archive, and ours, find the zone by it), else our stable id for it."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for zone in venue.zones:
+        unit = zone.imdf_id.lower() if zone.imdf_id else ""
+        if not unit or unit in used:  # a unit id names one feature
+            unit = exported_feature_id(venue.id, "unit", zone.id)
+        used.add(unit)
+        out[zone.id] = unit
+    return out
 
 
 def _relationships(venue: VenueMap, nodes: dict, unit_at, unit_ids: dict[str, str], fid, origin) -> list[dict]:

@@ -4,6 +4,7 @@ the archive and of our extension, ImdfError, and the plan <-> lon/lat projection
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -128,6 +129,30 @@ def kind_for_unit_category(category: str) -> str:
     """The zone kind of an IMDF unit category: its own entry, else its base category's (the part before the
     first dot), else a shop."""
     return KIND_FOR_UNIT_CATEGORY.get(category) or KIND_FOR_UNIT_CATEGORY.get(category.split(".")[0], "shop")
+# Unit categories that say nothing of the trade (an exporter's default for every tenancy): the zone's kind is then
+# its occupant's (KIND_FOR_OCCUPANT_CATEGORY), so that a cinema drawn as a "room" is offered the cinema apps.
+GENERIC_UNIT_CATEGORIES = frozenset({"room", "unspecified"})
+# Places to sit down to a meal (a queue app's customers); a cafe, a tea or dessert counter stays a shop, as the
+# demo mall has it.
+_EATING = _words("""
+bar bistro buffet burgers chinese chinese.cantonese chinese.dimsum chinese.hunan chinese.shanghainese
+chinese.szechuan cocktailbar dimsum dumplings fastfood hotpot indian italian japanese japanese.ramen korean
+malaysian noodles pizza restaurant salad sandwiches seafood singaporean sportsbar steak sushi taiwanese thai vegan
+vegetarian vietnamese
+""")
+KIND_FOR_OCCUPANT_CATEGORY = {
+    **dict.fromkeys(_EATING, "restaurant"),
+    **dict.fromkeys(("foodcourt", "foodstand", "canteen", "cafeteria", "kiosk.food"), "food"),
+    "cinema": "cinema", "theater.movie": "cinema", "parking": "garage",
+}
+
+
+def kind_for_occupant_categories(categories: list[str]) -> str | None:
+    """The zone kind a unit's occupants say (the one most of them say, the first on a tie), None when none does."""
+    kinds = [k for k in (by_dotted_base(KIND_FOR_OCCUPANT_CATEGORY, c) for c in categories) if k]
+    return max(kinds, key=kinds.count) if kinds else None
+
+
 # What an unnamed unit is called (plans often leave walkways and toilets unnamed), in English and Chinese: a
 # zone's name is stored in both languages, so this is data, not a catalog string. A dotted category takes its
 # nearest listed ancestor's name (restroom.female.wheelchair -> restroom.female); others are an "Area".
@@ -273,3 +298,11 @@ class Origin:
 
 
 DEFAULT_ORIGIN = Origin(lon=114.158, lat=22.2855)  # an arbitrary harbour-front spot; pass the real one
+
+EXPORT_NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # our export's stable feature ids per venue
+
+
+def exported_feature_id(venue_id: str, *parts: object) -> str:
+    """The feature id our export gives a part of a venue (`"unit", zone_id` for a zone without an imdf_id): stable,
+    so that an archive of ours edited in another tool is recognised on import by its ids."""
+    return str(uuid.uuid5(EXPORT_NAMESPACE, "/".join([venue_id, *map(str, parts)])))

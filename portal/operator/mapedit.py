@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
 
 from flask import abort, request
@@ -22,6 +22,8 @@ from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
 from portal.apps.views import is_zh
+from portal.apps.zone_apps import ZoneAppKeys
+from portal.auth import accounts
 from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
 from portal.services import services
@@ -68,6 +70,23 @@ def largest_part_warning(notes: list[Exception]) -> str | None:
     more = f"; … +{len(notes) - 10}" if len(notes) > 10 else ""
     shown = "; ".join(input_error_text(note) for note in notes[:10]) + more
     return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
+
+
+def dropped_zones_warning(venue: str, dropped: Iterable[str]) -> str | None:
+    """The operator's warning when an import removed zones an owner account manages or an app was set up in: a
+    re-import keeps the ids of the zones it still has (fingerprints.edits.merge_imported), so these are units the
+    archive no longer has, and what is keyed by their ids (owners, app settings, footfall) now reaches no place."""
+    gone = set(dropped)
+    if not gone:
+        return None
+    set_up = {z for z in gone if services().db.hexists(ZoneAppKeys(venue).assignments(), z)}
+    owned = {z for account in accounts().all() if account.role == "owner" and account.runs(venue)
+             for z in account.zones if z in gone}
+    if not set_up | owned:
+        return None
+    return _("The import removed zones that owners manage or that have an app set up: %(zones)s. The archive "
+             "no longer has their units; give those owners and apps their new zones (Zone owners), or import "
+             "an archive that keeps them.", zones=", ".join(sorted(set_up | owned)))
 
 
 def form_level(venue_map: VenueMap, name: str = "floor", values=None) -> Floor:

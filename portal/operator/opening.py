@@ -32,6 +32,7 @@ from portal.maps.checklist import COVER_CELL_M, checklist, coverage_grid, survey
 from portal.operator.blueprint import bp, works_without_map
 from portal.operator.mapedit import (
     UPLOAD_MAX_BYTES,
+    dropped_zones_warning,
     form_float,
     largest_part_warning,
     overlay_svg,
@@ -123,6 +124,9 @@ def draft(venue: str, draft_id: str):
         diff = diff_maps(before, preview)
     except EditError as exc:
         problem = translate_edit_error(exc)
+    warning = dropped_zones_warning(venue, diff["zones"]["removed"]) if diff else None
+    if warning:  # said before it is applied: owners and app settings would lose their place
+        flash(warning, "error")
     return render_template("operator/draft.html", venue=venue, draft=d, diff=diff, preview=preview, problem=problem,
                            notes=[step_note(step) for step in d.steps])
 

@@ -25,6 +25,7 @@ from portal.operator.mapedit import (
     UPLOAD_MAX_BYTES,
     change_map,
     check_plan_image,
+    dropped_zones_warning,
     form_float,
     form_point,
     largest_part_warning,
@@ -144,14 +145,20 @@ def import_imdf(venue: str):
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
         # ImdfError (a ValueError) lists every problem; the notes say what was imported all the same, changed
         imported, notes = imdf.import_imdf_with_notes(data, venue_id=venue)
-        version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
-                             file=filename)
+        dropped: set[str] = set()
+
+        def merge(m: VenueMap) -> None:
+            before = {z.id for z in m.zones}
+            edits.merge_imported(m, imported.to_dict())
+            dropped.update(before - {z.id for z in m.zones})
+
+        version = change_map(venue, merge, "map.import_imdf", file=filename)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
-    warning = largest_part_warning(notes)
-    if warning:
-        flash(warning, "error")
+    for warning in (largest_part_warning(notes), dropped_zones_warning(venue, dropped)):
+        if warning:
+            flash(warning, "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
 
 

@@ -1,0 +1,74 @@
+"""An IMDF re-import that drops a zone an owner manages (the demo's cinema owner) is imported, and the operator
+is told which zones lost their place: on the direct import and on the draft's page before it is applied. Real
+store (the suite's Valkey)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import zipfile
+
+V = "/console/ops/demo"
+
+
+def _without_cinema(archive: bytes) -> bytes:
+    """The demo's own export with the cinema's unit (and the shops anchored in it) left out."""
+    files = {n: zipfile.ZipFile(io.BytesIO(archive)).read(n) for n in zipfile.ZipFile(io.BytesIO(archive)).namelist()}
+    ext = json.loads(files["mallportal_venue.geojson"])
+    unit = next(z["unit_id"] for z in ext["features"][0]["properties"]["zones"] if z["zone_id"] == "cinema")
+    units = json.loads(files["unit.geojson"])
+    units["features"] = [u for u in units["features"] if u["id"] != unit]
+    anchors = json.loads(files["anchor.geojson"])
+    gone = {a["id"] for a in anchors["features"] if a["properties"]["unit_id"] == unit}
+    anchors["features"] = [a for a in anchors["features"] if a["id"] not in gone]
+    occupants = json.loads(files["occupant.geojson"])
+    occupants["features"] = [o for o in occupants["features"] if o["properties"]["anchor_id"] not in gone]
+    walkways = json.loads(files["mallportal_walkways.geojson"])  # amenities and relationships name the unit too
+    amenities = json.loads(files["amenity.geojson"])
+    amenities["features"] = [a for a in amenities["features"] if unit not in a["properties"]["unit_ids"]]
+    relationships = json.loads(files["relationship.geojson"])
+    relationships["features"] = [r for r in relationships["features"]
+                                 if unit not in (r["properties"]["origin"]["id"], r["properties"]["destination"]["id"])]
+    changed = {"unit.geojson": units, "anchor.geojson": anchors, "occupant.geojson": occupants,
+               "amenity.geojson": amenities, "relationship.geojson": relationships,
+               "mallportal_walkways.geojson": walkways}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, json.dumps(changed[name]) if name in changed else data)
+    return buf.getvalue()
+
+
+def _upload(client, ops, url, payload, **data):
+    return client.post(url, data={"csrf_token": ops.csrf(), "file": (io.BytesIO(payload), "mall.imdf.zip"),
+                                  "imdf": (io.BytesIO(payload), "mall.imdf.zip"), **data},
+                       content_type="multipart/form-data")
+
+
+WARNING = "The import removed zones that owners manage or that have an app set up: cinema."
+
+
+def test_the_direct_import_says_which_managed_zones_it_removed(client, ops, svc):
+    archive = _without_cinema(client.get(V + "/setup/export.imdf.zip").data)
+    resp = _upload(client, ops, V + "/setup/import-imdf", archive)
+    assert resp.status_code == 303
+    assert svc.venues.get_map("demo").zone("cinema") is None
+    page = html.unescape(client.get(resp.headers["Location"]).get_data(as_text=True))
+    assert WARNING in page
+
+
+def test_a_reimport_keeping_every_zone_says_nothing(client, ops):
+    resp = _upload(client, ops, V + "/setup/import-imdf", client.get(V + "/setup/export.imdf.zip").data)
+    page = html.unescape(client.get(resp.headers["Location"]).get_data(as_text=True))
+    assert "The import removed zones" not in page
+
+
+def test_the_draft_page_says_it_before_the_draft_is_applied(client, ops, svc):
+    archive = _without_cinema(client.get(V + "/setup/export.imdf.zip").data)
+    resp = client.post(V + "/drafts", data={"csrf_token": ops.csrf(), "title": "new plan"})
+    draft = resp.headers["Location"]
+    resp = _upload(client, ops, draft + "/steps", archive, kind="imdf")
+    assert resp.status_code == 303
+    assert svc.venues.get_map("demo").zone("cinema") is not None  # not applied yet
+    assert WARNING in html.unescape(client.get(draft).get_data(as_text=True))
