@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import click
 from flask import Flask, current_app
 
+from portal.demo import is_demo_venue
 from portal.events.report import day_insights, venue_tz
 from portal.events.sim import past_days, simulate
 from portal.services import services
@@ -30,6 +31,10 @@ def register(app: Flask) -> None:
         venue_map = svc.venues.get_map(venue)
         if venue_map is None:
             raise click.UsageError(f"unknown venue {venue!r}")
+        if not is_demo_venue(svc.db, venue):
+            # its events, transactions and footfall would be a real mall's figures, and nothing tells them apart
+            raise click.UsageError(f"venue {venue!r} is no demo venue: simulated shoppers would be counted as its "
+                                   "real traffic (insights, footfall, coupons and queues), and cannot be removed")
         landing = current_app.extensions["captive"].landing
         tz = venue_tz(svc, venue_map)  # the venue's days, as `show` and the consoles read them
         for truth in simulate(svc, landing, venue, past_days(days, tz), app=current_app, seed=seed,

@@ -19,11 +19,13 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
   venue: a visit's first four zones; zones: the step into each of them and the step out, so an owner
   sees no part of a path that does not pass through their zone);
 - funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts
-  on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction but
-  a partner-link referral, which has its own column). A zone standing for a group (a food hall for its
-  stalls, positioning/groups.py) is where a phone in any of its members lands when the position cannot
+  on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction: a
+  purchase, a coupon claimed or redeemed, a draw, a queue ticket, a booking; not a partner-link referral, which
+  has its own column, a refund or a member's sign-in: NOT_TRANSACTIONS). A zone standing for a group (a food
+  hall for its stalls, positioning/groups.py) is where a phone in any of its members lands when the position cannot
   tell the stalls apart, so its funnel counts the phones, landings' purchases and referrals of the group's
-  members too: a phone is never "in" the hall while it stands at a stall;
+  members too: a phone is never "in" the hall while it stands at a stall; and so do its visitors, passers-by,
+  dwell and heatmap (a stay at a stall is a stay in the hall for the hall's owner);
 - new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) are left out
   of everything; an event that names a shopper without location consent (her landings, her purchases) is left
@@ -351,21 +353,28 @@ def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str
     def in_scope(zone: str | None) -> bool:
         return scope is None or zone in scope
 
-    _presence(out, window, scope, visitor_min_s)
-    _heatmap(out, window, scope, ZoneInfo(tz))
+    group_of = groups or {}
+
+    def in_area(zone: str | None) -> bool:
+        """In the scope, or a member of a group whose zone is (a food-hall stall, for the hall's owner: a phone at
+        a stall is in the hall, as the funnel counts it)."""
+        return in_scope(zone) or (zone is not None and group_of.get(zone) in scope)
+
+    _presence(out, window, scope, in_area, visitor_min_s)
+    _heatmap(out, window, scope, in_area, ZoneInfo(tz))
     _flows(out, window, in_scope, top)
     _funnels(out, window, history.stays_during(since, until), scope, history.device_of, groups or {})
     _repeat(out, history, window, since, in_scope)
     return out
 
 
-def _presence(out: Insights, window: list[Event], scope, visitor_min_s: float) -> None:
+def _presence(out: Insights, window: list[Event], scope, in_area, visitor_min_s: float) -> None:
     best: dict[str, float] = {}
     in_bin: dict[str, set] = defaultdict(set)
     for e in window:
         if e.device is None:
             continue
-        if (scope is None and e.kind == "leave") or (scope is not None and e.kind == "zone_leave" and e.zone in scope):
+        if (scope is None and e.kind == "leave") or (scope is not None and e.kind == "zone_leave" and in_area(e.zone)):
             dwell = float(e.data.get("dwell_s", 0.0))
             out.dwell_s.append(dwell)
             in_bin[dwell_bin(dwell)].add(e.device)
@@ -384,10 +393,10 @@ def heatmap_counts(zones: tuple[str, ...] | None) -> str:
     return "arrivals" if zones is None else "zone_entries"
 
 
-def _heatmap(out: Insights, window: list[Event], scope, zone: ZoneInfo) -> None:
+def _heatmap(out: Insights, window: list[Event], scope, in_area, zone: ZoneInfo) -> None:
     phones: dict[str, set] = defaultdict(set)
     for e in window:
-        if (scope is None and e.kind == "arrive") or (scope is not None and e.kind == "zone_enter" and e.zone in scope):
+        if (scope is None and e.kind == "arrive") or (scope is not None and e.kind == "zone_enter" and in_area(e.zone)):
             local = datetime.fromtimestamp(e.at, zone)
             out.heatmap[local.weekday()][local.hour] += 1
             phones[f"heat:{local.weekday()}:{local.hour}"].add(e.device)
@@ -454,9 +463,12 @@ def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, devic
             continue
         if e.kind == "landing" and (scope is None or e.zone in scope):  # on that zone's own page
             landed[e.zone].add(device)
-        elif e.kind == "txn":
+        elif e.kind == "txn" and e.data.get("action") == "referral":
             for area in areas(e.zone):
-                (referred if e.data.get("action") == "referral" else bought)[area].add(device)
+                referred[area].add(device)
+        elif _bought(e):
+            for area in areas(e.zone):
+                bought[area].add(device)
     for zone in sorted(scope if scope is not None else in_zone):
         seen = in_zone[zone]
         came = landed[zone] & seen
@@ -475,8 +487,14 @@ def _identity(e: Event, member_of: dict[str, str]) -> str | None:
     return None
 
 
-def _bought(e: Event) -> bool:  # a partner-link click identifies nobody
-    return e.kind == "txn" and e.data.get("action") != "referral"
+# Light-app events that are no transaction of the shopper's: a partner-link click (its own column; it identifies
+# nobody), money given back (a refund of an earlier purchase would count its shopper as buying again that day), a
+# member signing in again.
+NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login"})
+
+
+def _bought(e: Event) -> bool:
+    return e.kind == "txn" and e.data.get("action") not in NOT_TRANSACTIONS
 
 
 def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_scope) -> None:

@@ -233,10 +233,16 @@ def heatmap_title(ins: Insights) -> str:
 
 
 def rate(part: int | None, whole: int | None) -> str:
-    """A percentage of two counts as `Insights.safe` gives them, shown only when both may be."""
+    """A percentage of two counts as `Insights.safe` gives them, shown only when both may be: one decimal, and never
+    rounded to 0% while some phones did it nor to 100% while some did not (5 of 1,300 is "<0.1%", not "0%")."""
     if not whole or part is None:
         return "—"
-    return f"{100 * part / whole:.0f}%"
+    percent = 100 * part / whole
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    if 99.9 < percent < 100:
+        return ">99.9%"
+    return f"{percent:.1f}%"
 
 
 @dataclass(frozen=True)

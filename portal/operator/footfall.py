@@ -103,5 +103,5 @@ def footfall_heatmap(venue: str, day: str, level: int):
         abort(404, _("This venue has no floor %(level)s.", level=level))
 
     with _plot_lock:
-        data = presence_heatmap_png(footfall_store(), venue_map, when, level, chart_words())
+        data = presence_heatmap_png(footfall_store(), venue_map, when, level, chart_words(), k=K_MIN)
     return Response(data, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})

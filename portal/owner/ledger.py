@@ -50,11 +50,13 @@ def ledger(venue: str):
     store = services().payments.store
     names = {z.id: (z.name_zh if is_zh() else z.name) for z in venue_map.zones}
     rows = [merchant_day(store, venue, zone, day, tz) for zone in zones]
-    entries = sorted((e for row in rows for e in row.entries), key=lambda e: e.ms)[:ENTRIES_SHOWN]
+    every_entry = sorted((e for row in rows for e in row.entries), key=lambda e: e.ms)
+    entries = every_entry[:ENTRIES_SHOWN]  # the totals above count them all: the page says how many it lists
     # Refunds stuck at the provider or refused for good, whatever the day: the shopper's money until done.
     problems = [r for r in store.refund_problems(venue) if r["merchant"] in set(zones)]
     return render_template("owner/ledger.html", venue=venue_map, account=account, day=day, zone=wanted,
-                           rows=rows, names=names, entries=entries, cny=cny, tz_name=str(tz), problems=problems,
+                           rows=rows, names=names, entries=entries, all_entries=len(every_entry), cny=cny,
+                           tz_name=str(tz), problems=problems,
                            clock=lambda ms: datetime.fromtimestamp(ms / 1000, tz).strftime("%H:%M:%S"))
 
 

@@ -490,20 +490,31 @@ def footfall_report(store: FootfallStore, venue: str, day: date | str, zones: li
     return store.report(venue, day, zones)
 
 
+def presence_shown(store: FootfallStore, venue: str, day: date | str, floor: int, width_m: float, height_m: float,
+                   k: int = 1) -> np.ndarray:
+    """The presence grid as the heatmap shows it, NaN where blank: a cell with fewer position fixes than `k`, and
+    every cell while fewer than `k` phones were seen in the venue that day (one phone walking through leaves a fix
+    or two a cell, so its path does not show; the cells count fixes, not phones: one that stood long in one place
+    still can)."""
+    grid = store.presence_grid(venue, day, floor, width_m, height_m)
+    if k > 1 and store.db.pfcount(FootfallKeys(venue).day_visitors(_day_str(day), ALL)) < k:
+        grid[:] = 0
+    return np.where(grid >= max(1, k), grid, np.nan)
+
+
 def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level: int,
-                         words: ChartWords | None = None) -> bytes:
+                         words: ChartWords | None = None, k: int = 1) -> bytes:
     """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes; `words`: the chart's
-    text in the page's language (English by default)."""
+    text in the page's language (English by default); `k`: as `presence_shown`."""
     # lazy: matplotlib only when a heatmap is drawn
     from fingerprints.quality import ENGLISH, draw_plan, drawable_words, figure_png, plan_figure
 
     words = drawable_words(words or ENGLISH)
 
     floor = venue_map.floor(level)
-    grid = store.presence_grid(venue_map.id, day, level, floor.width_m, floor.height_m)
+    shown = presence_shown(store, venue_map.id, day, level, floor.width_m, floor.height_m, k)
     fig, ax = plan_figure(venue_map, level)
-    shown = np.where(grid > 0, grid, np.nan)
-    ny, nx = grid.shape
+    ny, nx = shown.shape
     image = ax.imshow(shown, extent=(0, nx * store.cell_m, ny * store.cell_m, 0), origin="upper", cmap="magma_r",
                       vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0),
                       interpolation="nearest")

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from portal.events.log import EventKeys
+
 DAY = "2026-11-02"  # a Monday
 T = datetime(2026, 11, 2, 12, tzinfo=UTC).timestamp()
 
@@ -136,6 +138,17 @@ def test_cli_simulates_and_shows(app, demo):
     assert shown.exit_code == 0 and "visitors" in shown.output
     assert runner.invoke(args=["insights", "show", "--day", "nope"]).exit_code == 2
     assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
+
+
+def test_cli_simulates_no_shoppers_into_a_real_mall(app, svc, demo):
+    """A venue that is no demo venue: simulated shoppers would be its real traffic in every figure, for good."""
+    from portal.demo import DemoKeys
+
+    svc.db.delete(DemoKeys("demo").marker())
+    before = svc.db.xlen(EventKeys("demo").stream()) if svc.db.exists(EventKeys("demo").stream()) else 0
+    result = app.test_cli_runner().invoke(args=["insights", "simulate", "--days", "1", "--shoppers", "5"])
+    assert result.exit_code == 2 and "no demo venue" in result.output
+    assert (svc.db.xlen(EventKeys("demo").stream()) if svc.db.exists(EventKeys("demo").stream()) else 0) == before
 
 
 def test_cli_show_gives_the_simulated_days_truth(app, demo):

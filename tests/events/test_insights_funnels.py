@@ -104,3 +104,43 @@ def test_a_stay_ending_at_midnight_belongs_to_the_day_before_only():
                        Event("zone_enter", 200.0, "v", "y", zone="a")])
     assert [s.device for s in history.stays_during(100.0, 200.0)] == ["x"]
     assert [s.device for s in history.stays_during(200.0, 300.0)] == ["y"]
+
+
+def test_a_group_zones_owner_sees_its_members_phones_in_the_headline_too():
+    """The food hall's owner: the phones at its stalls are its visitors, their dwell its dwell, their entries its
+    heatmap, as its funnel counts them (they were 0 beside "in zone 5")."""
+    groups = {"jade": "foodcourt", "pixel": "foodcourt"}
+    hall = compute(stall_visits(at(2, 12)), "demo", at(2, 0), at(3, 0), zones=["foodcourt"], groups=groups)
+    assert hall.visitors == 5 and hall.passers_by == 0 and len(hall.dwell_s) == 5
+    assert sum(map(sum, hall.heatmap)) == 5 and Funnel("foodcourt", 5, 5, 5, 0) in hall.funnels
+    stall = compute(stall_visits(at(2, 12)), "demo", at(2, 0), at(3, 0), zones=["jade"], groups=groups)
+    assert stall.visitors == 3  # a stall's owner: its own phones only
+
+
+def test_refunds_and_member_sign_ins_are_no_transactions():
+    """A refund of an earlier day's purchase, or a member signing in, made its shopper "a repeat shopper who bought"
+    and counted in the funnel's transacted column."""
+    events = []
+    for i in range(5):
+        phone, shopper = f"r{i}", f"rs{i}"
+        events += [Event("txn", at(2, 12) + i, "demo", phone, shopper, zone="kopi", data={"action": "payment"})]
+        t = at(4, 12) + i
+        events += [Event("arrive", t, "demo", phone), Event("zone_enter", t, "demo", phone, zone="kopi"),
+                   Event("landing", t + 30, "demo", phone, shopper, zone="kopi"),
+                   Event("txn", t + 60, "demo", phone, shopper, zone="kopi", data={"action": "refund"}),
+                   Event("txn", t + 90, "demo", phone, shopper, zone="kopi", data={"action": "member_login"}),
+                   Event("zone_leave", t + 600, "demo", phone, zone="kopi", data={"dwell_s": 600.0}),
+                   Event("leave", t + 600, "demo", phone, data={"dwell_s": 600.0})]
+    day4 = compute(events, "demo", at(4, 0), at(5, 0), zones=["kopi"])
+    assert (day4.new, day4.repeat) == (0, 0)
+    assert day4.funnels == [Funnel("kopi", 5, 5, 0, 0)]
+    day2 = compute(events, "demo", at(2, 0), at(3, 0), zones=["kopi"])
+    assert day2.new == 5  # the purchase itself counts
+
+
+def test_a_rate_is_never_rounded_to_0_or_100_percent():
+    from portal.events.report import rate
+
+    assert (rate(1, 3000), rate(995, 1000), rate(1, 3), rate(0, 7), rate(7, 7)) == \
+        ("<0.1%", "99.5%", "33.3%", "0.0%", "100.0%")
+    assert (rate(9999, 10000), rate(None, 5), rate(3, 0)) == (">99.9%", "—", "—")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 import redis
 
@@ -205,3 +206,20 @@ def test_a_venue_without_a_zone_or_a_bad_one_counts_in_the_default(db):
     assert zones("nowhere").key == "Asia/Shanghai"
     db.hset(PortalConfigKeys("broken").config(), "time_zone", "Mars/Olympus")  # set() would refuse it
     assert zones("broken").key == "Asia/Shanghai"
+
+
+def test_the_presence_map_shows_no_single_phones_path(ff):
+    """At k = 5: one phone on the floor that day shows nothing, even where it stood; with five phones seen, a cell
+    shows once 5 fixes fell in it, and a phone's walk (a fix a cell) stays blank."""
+    from portal.tracking.footfall import presence_shown
+
+    for k in range(10):  # the night's one phone stands in one cell, then walks off along a line
+        ff.record("demo", "night", "atrium", 0, 50.5, 31.9, T0 + k)
+    for k in range(5):
+        ff.record("demo", "night", "atrium", 0, 60.5 + 2 * k, 31.9, T0 + 20 + k)
+    assert np.isnan(presence_shown(ff, "demo", DAY, 0, 120, 60, k=5)).all()
+    for p in range(4):  # four more phones in the venue that day, elsewhere
+        ff.record("demo", f"p{p}", "cinema", 1, 3.0, 3.0, T0 + 100 + p)
+    shown = presence_shown(ff, "demo", DAY, 0, 120, 60, k=5)
+    assert shown[15, 25] == 10 and np.isfinite(shown).sum() == 1  # the walk's cells (1 fix each) stay blank
+    assert presence_shown(ff, "demo", DAY, 0, 120, 60)[15, 30] == 1  # k = 1: every fix, as before

@@ -71,6 +71,21 @@ def test_operator_sees_every_merchant_and_owner_only_their_own(client, console, 
     assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
 
 
+def test_a_day_with_more_entries_than_the_page_lists_says_so(client, console, svc, monkeypatch):
+    """The totals count every entry; a busy day's table lists the first ENTRIES_SHOWN: the page says how many."""
+    from portal.owner import ledger
+
+    day = today()
+    first, second = book(svc, "cinema", 100), book(svc, "cinema", 200)
+    console.login("ops")
+    assert 'id="entries-cut"' not in client.get(f"{LEDGER}?lang=en&day={day}").get_data(as_text=True)
+    monkeypatch.setattr(ledger, "ENTRIES_SHOWN", 1)
+    page = client.get(f"{LEDGER}?lang=en&day={day}").get_data(as_text=True)
+    listed = page.split('id="entries-cut"')[1]
+    assert "The first 1 of this day’s 2 entries" in page and first in listed and second not in listed
+    assert "2 · ¥3.00" in re.search(r'<tr data-zone="cinema">(.*?)</tr>', page, re.S).group(1)  # the totals: both
+
+
 def test_ledger_bad_input(client, console, svc):
     console.login("ops")
     for day in ("2026-13-01", "yesterday", "2026-1-5", "2026-02-30", "x" * 300):
