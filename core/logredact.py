@@ -50,7 +50,7 @@ def logged_path(rule: str | None, values: Mapping[str, object] | None, path: str
     def fill(match: re.Match) -> str:
         name = match.group(1)
         if name in LOGGABLE_PATH_VARIABLES and name in values:
-            return quote(str(values[name]), safe="")
+            return quote(str(values[name]), safe="/")  # a <path:...> value keeps its slashes
         return f"<{name}>"
 
     return _ROUTE_VARIABLE.sub(fill, rule)

@@ -282,11 +282,11 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     A zone keeps its id across imports (`_keep_zone_ids`): zone apps, owner accounts and footfall are keyed by it."""
     new = VenueMap.from_dict(imported)
     _refuse_lost_floors(m, new)
-    _keep_zone_ids(m, new)
+    move = plan_transfer(m.origin or _exported_frame(m, new), new.origin)
+    _keep_zone_ids(m, new, move)
     samples = [replace(s, rssi=dict(s.rssi), spread=dict(s.spread)) for s in m.samples]
     kept_aps = [] if new.aps else [replace(a) for a in m.aps]
     kept_nodes = [] if new.nodes else [replace(n) for n in m.nodes]  # copies: `m` is unchanged if refused
-    move = plan_transfer(m.origin or _exported_frame(m, new), new.origin)
     if move is not None:
         for item in [*samples, *kept_aps, *kept_nodes]:
             item.x, item.y = move(item.x, item.y)
@@ -330,15 +330,21 @@ DEFAULT_FRAME_M = 5_000  # an archive whose corner lies this near DEFAULT_ORIGIN
 def _exported_frame(m: VenueMap, new: VenueMap) -> dict[str, float]:
     """The corner a console-drawn map `m` (no corner of its own) had in its exports: DEFAULT_ORIGIN, when the
     imported archive is one of them (perhaps redrawn by another tool): it lies near DEFAULT_ORIGIN and has a unit
-    of the id our export gives one of `m`'s zones. Else none is known: an archive of the mall at its real place
-    (which may well lie near DEFAULT_ORIGIN, in Hong Kong Central), whose plan's metres are taken as they are."""
+    of the id our export gives one of `m`'s zones, or (a tool that writes new feature ids) at least half of `m`'s
+    zones stand where its units do when it is read in that frame. Else none is known: an archive of the mall at
+    its real place (which may well lie near DEFAULT_ORIGIN, in Hong Kong Central), whose plan's metres are taken
+    as they are."""
     try:
         corner = Origin(**new.origin)
     except (TypeError, ValueError):
         return {}
-    near = math.hypot(*DEFAULT_ORIGIN.to_plan(corner.lon, corner.lat)) <= DEFAULT_FRAME_M
-    ours = {_unit_id(m, z) for z in m.zones} & {z.imdf_id.lower() for z in new.zones if z.imdf_id}
-    return asdict(DEFAULT_ORIGIN) if near and ours else {}
+    if math.hypot(*DEFAULT_ORIGIN.to_plan(corner.lon, corner.lat)) > DEFAULT_FRAME_M or not m.zones:
+        return {}
+    frame = asdict(DEFAULT_ORIGIN)
+    if {_unit_id(m, z) for z in m.zones} & {z.imdf_id.lower() for z in new.zones if z.imdf_id}:
+        return frame
+    placed = _same_places(m, new, plan_transfer(frame, new.origin), set(), set())
+    return frame if 2 * len({old_id for _, old_id, _ in placed}) >= len(m.zones) else {}
 
 
 def _unit_id(m: VenueMap, zone: Zone) -> str:
@@ -347,13 +353,34 @@ def _unit_id(m: VenueMap, zone: Zone) -> str:
     return zone.imdf_id.lower() if zone.imdf_id else exported_feature_id(m.id, "unit", zone.id)
 
 
-SAME_PLACE_OVERLAP = 0.5  # a zone known by no unit id is the imported zone covering this much of both (IoU)
+SAME_PLACE_OVERLAP = 0.5  # a zone not matched by unit id is the imported zone covering this much of both (IoU)
 
 
-def _keep_zone_ids(m: VenueMap, new: VenueMap) -> None:
+def _same_places(m: VenueMap, new: VenueMap, move: PlanMove | None, matched_old: set[str], matched_new: set[str]
+                 ) -> list[tuple[float, str, str]]:
+    """(overlap, old zone id, new zone id) of each pair of a zone of `m` and an imported zone on its floor that
+    stand in the same place (IoU at least SAME_PLACE_OVERLAP), `m`'s polygons carried to the new plan by `move`;
+    the zones of `matched_old` / `matched_new` left out."""
+    pairs = []
+    for old in m.zones:
+        if old.id in matched_old:
+            continue
+        before = Polygon([move(x, y) for x, y in old.polygon] if move else old.polygon)
+        for zone in new.zones:
+            if zone.floor != old.floor or zone.id in matched_new:
+                continue
+            after = Polygon(zone.polygon)
+            union = before.union(after).area if before.is_valid and after.is_valid else 0.0
+            if union > 0 and before.intersection(after).area / union >= SAME_PLACE_OVERLAP:
+                pairs.append((before.intersection(after).area / union, old.id, zone.id))
+    return pairs
+
+
+def _keep_zone_ids(m: VenueMap, new: VenueMap, move: PlanMove | None = None) -> None:
     """Give `new`'s zones the ids of `m`'s zones they are (in place, with the shops' zones): the zone of the same
-    unit id (`_unit_id`), else, for a zone of `m` known by no unit id (stored before they were kept), the imported
-    zone on its floor that is mostly the same shape. The archive's own ids come from names and file order, so
+    unit id (`_unit_id`), else the imported zone on its floor that is mostly the same shape (`_same_places`, with
+    `m`'s polygons carried to the new plan by `move`): a zone stored before unit ids were kept, or every zone when
+    no unit id of the archive matches (a tool that writes new feature ids at each export). The archive's own ids come from names and file order, so
     without this a re-import with the units reordered swaps `walkway` and `walkway-2` between floors, and a
     renamed tenant's zone gets a new id, silently moving or orphaning everything keyed by zone id. A new unit
     keeps the archive's id unless it is taken by a zone of `m` (an id never moves to a different unit): then it
@@ -367,19 +394,12 @@ def _keep_zone_ids(m: VenueMap, new: VenueMap) -> None:
         if same is not None:
             rename[zone.id] = same.id
     kept = set(rename.values())
-    pairs = []
-    for old in m.zones:
-        if old.imdf_id or old.id in kept:
-            continue
-        before = Polygon(old.polygon)
-        for zone in new.zones:
-            if zone.floor != old.floor or zone.id in rename:
-                continue
-            after = Polygon(zone.polygon)
-            union = before.union(after).area if before.is_valid and after.is_valid else 0.0
-            if union > 0 and before.intersection(after).area / union >= SAME_PLACE_OVERLAP:
-                pairs.append((before.intersection(after).area / union, old.id, zone.id))
-    for _, old_id, new_id in sorted(pairs, reverse=True):  # the best fitting pairs first
+    # IMDF's feature ids are meant to last: where any of the archive's match, a zone whose unit id is not in it was
+    # dropped (a tenancy redrawn as a new unit is a new zone). Where none does, the tool wrote new ids at export,
+    # and every zone is found by its place.
+    placed_by_id = {z.id for z in m.zones if z.imdf_id} if rename else set()
+    for _, old_id, new_id in sorted(_same_places(m, new, move, kept | placed_by_id, set(rename)),
+                                    reverse=True):  # the best fitting pairs first
         if old_id not in kept and new_id not in rename:
             rename[new_id] = old_id
             kept.add(old_id)

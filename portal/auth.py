@@ -85,9 +85,15 @@ class AccountKeys(VenueKeys):
         return self.key("accounts")
 
     def login_failures(self, subject: str) -> str:
-        """Failures of one account from one client address, or of one client address: `subject` a keyed hash
-        of "<username>@<address>" or "ip:<address>" (an address as `address_key` counts it)."""
+        """Failures of one account from one client address, of one client address, or of one account from every
+        address: `subject` a keyed hash of "<username>@<address>", "ip:<address>" or "account:<username>" (an
+        address as `address_key` counts it)."""
         return self.key("loginfail", subject)
+
+    def signed_in_from(self, username: str) -> str:
+        """SET: the addresses this account signed in from lately (each as its login_failures subject, never the
+        address itself): the account-wide throttle does not hold them up."""
+        return self.key("signedinfrom", username)
 
     def throttle_secret(self) -> str:
         """The key the login throttle hashes its subjects with (`AccountStore._subject`)."""
@@ -173,6 +179,9 @@ class AccountStore:
     # From every address together: guesses from many addresses (a phone minting IPv6 addresses on a venue's guest
     # network, where each counts alone; a botnet) are slowed too. High, since a delay here is the owner's as well.
     FREE_FAILURES_PER_ACCOUNT = 50
+    # An address the account signed in from within this long is the owner's: the account-wide count does not hold it
+    # up (an attacker keeping the account's delay going cannot lock the owner out; per address it still counts).
+    KNOWN_ADDRESS_S = 30 * 86400
     MAX_DELAY_S = 15 * 60
     FORGET_FAILURES_S = 24 * 3600
     SESSION_TTL_S = 12 * 3600
@@ -347,14 +356,25 @@ class AccountStore:
     # -- the login throttle ------------------------------------------------------------------------
 
     def _throttle_keys(self, username: str, ip: str, guest_networks: Sequence[IPNetwork] = ()
-                       ) -> tuple[str, str, str]:
+                       ) -> tuple[str, ...]:
         """The failure counters of this account from this address, of this address, and of this account from
-        anywhere: an address counted as the budgets count it (`address_key`: an IPv6 address by its /64, but by
-        itself inside a venue's guest networks, an IPv4-mapped one as IPv4)."""
+        anywhere, unless the account signed in from this address lately (`signed_in_from`): an address counted as
+        the budgets count it (`address_key`: an IPv6 address by its /64, but by itself inside a venue's guest
+        networks, an IPv4-mapped one as IPv4)."""
         address = address_key(ip, guest_networks)
-        return (self.keys.login_failures(self._subject(f"{username}@{address}")),
-                self.keys.login_failures(self._subject(f"ip:{address}")),
-                self.keys.login_failures(self._subject(f"account:{username}")))
+        pair = self._subject(f"{username}@{address}")
+        keys = (self.keys.login_failures(pair), self.keys.login_failures(self._subject(f"ip:{address}")))
+        if self.db.sismember(self.keys.signed_in_from(username), pair):
+            return keys
+        return (*keys, self.keys.login_failures(self._subject(f"account:{username}")))
+
+    def _signed_in(self, username: str, ip: str, guest_networks: Sequence[IPNetwork]) -> None:
+        """Remember the address the account signed in from (`signed_in_from`), for KNOWN_ADDRESS_S."""
+        key = self.keys.signed_in_from(username)
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, self._subject(f"{username}@{address_key(ip, guest_networks)}"))
+            pipe.expire(key, self.KNOWN_ADDRESS_S)
+            pipe.execute()
 
     def _subject(self, plain: str) -> str:
         """A keyed hash of what a failure counter is about: a key name must not hold the address or the typed
@@ -404,6 +424,7 @@ class AccountStore:
         if not ok or status["disabled"] or (status["demo"] and not demo_mode):
             return None
         self._refund(keys, attempt)
+        self._signed_in(username, ip, guest_networks)
         if _hasher.check_needs_rehash(stored.decode()):
             self.db.hset(self.keys.account(username), "hash", _hasher.hash(password))
         return self.get(username)

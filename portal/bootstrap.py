@@ -173,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
-    app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app))
+    app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app), app.url_map)
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     cli.register(app)

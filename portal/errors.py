@@ -13,9 +13,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import CombinedMultiDict, Headers, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import Map
 
 from core.errors import CatalogText
 from core.ids import is_venue_id
+from core.logredact import LOGGED_PATH_HEADER, logged_path
 from core.store_health import StoreBreaker, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -278,8 +280,9 @@ class QueryStringGuard:
 
     MAX_BYTES = 16 * 1024  # above the captive portal's 12 kB for gateway redirects (portal/captive/common.py)
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app, url_map: Map | None = None) -> None:
         self.wsgi_app = wsgi_app
+        self.url_map = url_map  # the app's routes: the access logs' path names the route (core/logredact.py)
 
     def __call__(self, environ, start_response):
         raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace")
@@ -294,8 +297,19 @@ class QueryStringGuard:
         if problem is None:
             return self.wsgi_app(environ, start_response)
         status, headers, body = raw_json_error(problem[0], problem[1])
-        start_response(status, headers)
+        start_response(status, [*headers, (LOGGED_PATH_HEADER, self.logged_path(environ))])
         return [body]
+
+    def logged_path(self, environ) -> str:
+        """Answered before Flask, the access logs' path is set here as Flask's answers set it: the route the path
+        matches, its secret values masked (a CAPPORT URI's token), else the path redacted."""
+        path = environ.get("PATH_INFO", "")
+        try:
+            rule, values = self.url_map.bind("localhost").match(path, environ.get("REQUEST_METHOD", "GET"),
+                                                                 return_rule=True)
+        except (AttributeError, HTTPException):  # no routes given; no route (or a redirect to one)
+            return logged_path(None, None, path)
+        return logged_path(rule.rule, values, path)
 
 
 def raw_json_error(status: str, message: str,

@@ -82,3 +82,13 @@ def test_the_logged_path_fills_in_only_what_a_log_may_show():
     assert logged_path("/v/<venue>/", {"venue": 'a"\nb'}, "") == "/v/a%22%0Ab/"
     # a path no route matched: as it is, redacted
     assert logged_path(None, None, "/nothing/02:00:5e:00:53:01") == "/nothing/[mac]"
+
+
+def test_an_answer_before_flask_names_the_route_too(client):
+    """A query that is not UTF-8 is refused before Flask (portal/errors.py QueryStringGuard): its logged path is
+    still the route, the CAPPORT URI's token masked."""
+    raw = {"QUERY_STRING": "x=\xff\xfe"}  # WSGI carries raw bytes as latin-1
+    answer = client.get("/capport/api/WyJkZW1vIiwiYyJd.aBcD.SECRETSIG", environ_overrides=raw)
+    assert answer.status_code == 400 and answer.headers["X-Logged-Path"] == "/capport/api/<token>"
+    static = client.get("/static/css/nope.css", environ_overrides=raw)
+    assert static.headers["X-Logged-Path"] == "/static/css/nope.css"  # a <path:filename> keeps its slashes

@@ -93,7 +93,7 @@ def init_captive(app: Flask) -> None:
         sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
         direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions),
-        unifi_sites=SiteVenues(core.venues.venue_ids, lambda venue: config.get(venue)["unifi_site"]))
+        unifi_sites=SiteVenues(core.venues.venue_ids, config.unifi_site))
     app.register_blueprint(bp)
     app.cli.add_command(portal_config)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

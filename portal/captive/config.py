@@ -153,6 +153,12 @@ class PortalConfigStore:
         raw = self.db.hget(PortalConfigKeys(venue).config(), "client_networks")
         return raw.decode() if raw else ""
 
+    def unifi_site(self, venue: str) -> str:
+        """The venue's own `unifi_site` ("" when it sets none, whatever the default): which venue a UniFi redirect's
+        path names (portal/captive/unifi.py SiteVenues)."""
+        raw = self.db.hget(PortalConfigKeys(venue).config(), "unifi_site")
+        return raw.decode() if raw else ""
+
     def time_zone(self, venue: str) -> str:
         """The venue's own `time_zone` ("" when it sets none): one field, for the per-process cache below."""
         raw = self.db.hget(PortalConfigKeys(venue).config(), "time_zone")

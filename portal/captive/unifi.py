@@ -70,8 +70,10 @@ class UniFiController(ControllerClient):
 class SiteVenues:
     """Which venue a UniFi redirect is for when its URL names none. A controller's external portal setting takes
     an address only, and the controller builds `/guest/s/<site>/?ap=…&id=…&t=…&url=…&ssid=…` itself, so a
-    `?venue=` cannot be added: the path's site is the venue whose `unifi_site` it is. Read from every venue's
-    settings (`venue_ids`, `site_of`: one read a venue) at most every `every_s`, and a read that fails keeps the
+    `?venue=` cannot be added: the path's site is the venue whose `unifi_site` it is, set by the operator (`site_of`
+    gives "" for a venue that sets none: every venue would otherwise name UniFi's "default"). Read from every
+    venue's settings (`venue_ids`, `site_of`: one read a venue) at most every `every_s` by one thread while the
+    others go by the last answer (a hung store holds up one redirect, not all), and a read that fails keeps the
     last answer. A site that no venue or two venues name is none's (the caller takes the default venue)."""
 
     def __init__(self, venue_ids: Callable[[], list[str]], site_of: Callable[[str], str],
@@ -85,20 +87,22 @@ class SiteVenues:
         self._lock = threading.Lock()
 
     def venue_for(self, site: str) -> str | None:
-        with self._lock:
-            if self.clock() - self._read_at >= self.every_s:
+        if self.clock() - self._read_at >= self.every_s and self._lock.acquire(blocking=False):
+            try:
                 self._read_at = self.clock()  # a failing store is asked again after every_s, not on each redirect
-                try:
-                    self._venues = self._read()
-                except Exception as exc:  # noqa: BLE001 - any store fault: the last answer stands
-                    log.warning("unifi: the venues' sites could not be read, the last answer stands: %s", exc)
-            return self._venues.get(site)
+                self._venues = self._read()
+            except Exception as exc:  # noqa: BLE001 - any store fault: the last answer stands
+                log.warning("unifi: the venues' sites could not be read, the last answer stands: %s", exc)
+            finally:
+                self._lock.release()
+        return self._venues.get(site)
 
     def _read(self) -> dict[str, str | None]:
         venues: dict[str, str | None] = {}
         for venue in self.venue_ids():
             site = self.site_of(venue)
-            venues[site] = None if site in venues else venue
+            if site:
+                venues[site] = None if site in venues else venue
         return venues
 
 

@@ -697,7 +697,22 @@ def capport_client(token: str):
     found = _capport_read(token)
     if found is None:
         return _capport_error("unknown client", 404)
-    return _capport_answer(*found, token=token)
+    venue, client = found
+    try:  # as the page it opens (_capport_client): a URI seen elsewhere names no phone from outside the venue
+        client = captive_services().landing.placeable(venue, client, request.remote_addr)
+    except STORE_ERRORS:
+        return _capport_unavailable()
+    if client is None:
+        return _capport_error("unknown client", 404)
+    return _capport_answer(venue, client, token=token)
+
+
+def _capport_unavailable() -> Response:
+    """Not "captive": the API is authoritative (Android 11+, iOS 14+), and it would put every phone that is online
+    already behind a portal for the whole outage. A 503 is no usable answer: the OS falls back to its own probes,
+    which the gateway answers (RFC 8908: a client may ignore a failing API)."""
+    return _capport_error("the portal's store is unavailable; try again shortly", 503,
+                          {"Retry-After": str(STORE_RETRY_AFTER_S)})
 
 
 def _capport_answer(venue: str, client: str | None, token: str | None = None) -> Response:
@@ -712,11 +727,7 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
     decision = Offline(venue) if known is None else cs.landing.decide(
         venue, client, ip=None if client else request.remote_addr, verified=True, counted=False)
     if isinstance(decision, Offline):
-        # Not "captive": the API is authoritative (Android 11+, iOS 14+), and it would put every phone that is
-        # online already behind a portal for the whole outage. A 503 is no usable answer: the OS falls back to
-        # its own probes, which the gateway answers (RFC 8908: a client may ignore a failing API).
-        return _capport_error("the portal's store is unavailable; try again shortly", 503,
-                              {"Retry-After": str(STORE_RETRY_AFTER_S)})
+        return _capport_unavailable()
     if not decision.known and cs.direct_mode != "gateway":
         # No gateway named this address: only those that vouch for their redirects fill the IP table (Meraki's,
         # UniFi's and most others' are anyone's to forge). "captive" would then stay true after a grant the

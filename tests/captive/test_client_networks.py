@@ -121,6 +121,10 @@ def test_a_capport_uri_places_its_phone_only_from_the_venues_networks(guarded, s
     token = capport_token(client, svc, PHONE)
     assert landed_path(client.get(f"/portal?venue=demo&capport={token}", **at(INSIDE))) == cinema
     assert landed_path(client.get(f"/portal?venue=demo&capport={token}", **at(OUTSIDE))) != cinema
+    # nor the API itself: its venue-info-url would name the phone's zone, with a token vouched for the phone
+    assert client.get(f"/capport/api/{token}", **at(INSIDE)).status_code == 200
+    outside = client.get(f"/capport/api/{token}", **at(OUTSIDE))
+    assert outside.status_code == 404 and "captive" not in outside.get_json()
 
 
 def test_a_capport_uri_older_than_a_day_names_no_one(production, tracked, svc):  # noqa: F811

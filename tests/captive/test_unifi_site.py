@@ -125,7 +125,7 @@ def test_a_unifi_redirect_lands_in_the_venue_whose_site_its_path_names(client, s
 def test_a_site_two_venues_name_or_none_names_no_venue_and_a_failed_read_keeps_the_last_answer(clock):
     from portal.captive.unifi import SiteVenues
 
-    sites = {"a": "north", "b": "south", "c": "south"}
+    sites = {"a": "north", "b": "south", "c": "south", "d": ""}  # d sets none: it names no site, not "default"
     fail = []
 
     def site_of(venue: str) -> str:
@@ -136,6 +136,7 @@ def test_a_site_two_venues_name_or_none_names_no_venue_and_a_failed_read_keeps_t
     venues = SiteVenues(lambda: sorted(sites), site_of, every_s=60, clock=clock)
     assert venues.venue_for("north") == "a"
     assert venues.venue_for("south") is None and venues.venue_for("nowhere") is None  # two venues, none
+    assert venues.venue_for("") is None
     sites["a"] = "east"
     assert venues.venue_for("north") == "a"  # read again only after every_s
     clock.now += 60

@@ -165,3 +165,57 @@ def test_our_own_export_near_the_default_origin_is_still_taken_in_its_frame(keep
     edits.merge_imported(m, import_imdf(files, VENUE).to_dict())
     assert (round(m.aps[0].x, 3), round(m.aps[0].y, 3)) == (10.0, 12.0)
     assert m.zone("hall") is not None
+
+
+def _new_feature_ids(files):
+    """A tool that writes new feature ids at each export: every unit's, and every reference to it."""
+    import json
+
+    text = json.dumps(files)
+    for unit in files["unit.geojson"]["features"]:
+        text = text.replace(unit["id"], unit["id"][:-4] + "beef")
+    files.update(json.loads(text))
+
+
+def test_a_tool_writing_new_feature_ids_keeps_the_zone_ids_by_place(svc):
+    """No unit id matches: each zone is found by where it stands (it was renamed `books-2`, `walkway-3`, ...)."""
+    svc.venues.put_map(import_imdf(_archive(), VENUE))
+    before = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
+    with svc.venues.edit(VENUE, "map.import_imdf") as m:
+        edits.merge_imported(m, import_imdf(_archive(_new_feature_ids), VENUE).to_dict())
+    after = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
+    assert after == before
+
+
+def test_the_places_are_compared_on_one_plan_when_the_corner_moved():
+    """An archive from another tool whose outline was corrected: the plan's corner moves, so every zone's plan
+    metres change; carried to the new plan through lon/lat, each old zone still stands on its unit."""
+    first = import_imdf(_archive(_new_feature_ids), VENUE)
+    moved = first.to_dict()
+    corner = dict(first.origin)
+    corner["lon"] += 8 / 111_320  # ~8 m further east: the old plan's metres sit 8 m off the new plan's
+    moved["origin"] = corner
+    for zone in moved["zones"]:
+        zone["polygon"] = [[x - 8 * 0.92, y] for x, y in zone["polygon"]]  # the same place on the new plan
+        zone["imdf_id"] = ""
+    again = VenueMap.from_dict(moved)
+    for zone in again.zones:
+        zone.id = "x-" + zone.id  # the archive's own ids, all different
+    edits._keep_zone_ids(first, again, edits.plan_transfer(first.origin, again.origin))
+    assert sorted(z.id for z in again.zones) == sorted(z.id for z in first.zones)
+
+
+def test_our_export_from_a_tool_writing_new_feature_ids_is_still_taken_in_its_frame():
+    """No unit id of ours survived, nor our extension files: the zones standing where the archive's units do, read in
+    the default frame, say it is our export; the AP stays where it stands."""
+    from fingerprints.imdf.schema import DEFAULT_ORIGIN
+
+    m = _console_map()
+    files = {k: v for k, v in export_imdf(m).items() if not k.startswith("mallportal_")}
+    ring = [DEFAULT_ORIGIN.to_lonlat(x, y) for x, y in ((10, 0), (60, 0), (60, 24), (10, 24), (10, 0))]
+    for name in ("venue.geojson", "level.geojson", "unit.geojson"):  # its hall cut 10 m shorter on the west
+        for feature in files[name]["features"]:
+            feature["geometry"]["coordinates"] = [ring]
+    _new_feature_ids(files)
+    edits.merge_imported(m, import_imdf(files, VENUE).to_dict())
+    assert (round(m.aps[0].x, 3), round(m.aps[0].y, 3)) == (10.0, 12.0) and m.zone("hall") is not None

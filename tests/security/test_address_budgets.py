@@ -102,6 +102,18 @@ def test_login_guesses_from_many_addresses_are_throttled_on_the_account(app, db,
     assert login(app.test_client(), owner, GOOD, "192.0.2.78").status_code == 429  # the owner too, for a while
 
 
+def test_the_account_wide_delay_never_holds_up_an_address_the_owner_signed_in_from(app, db, owner):
+    """An attacker sending a guess each time the account's delay runs out would keep it going for ever: an address
+    the account signed in from lately is not held up by it (per address and per account there, it still counts)."""
+    store = AccountStore(db)
+    assert store.verify(owner, GOOD, "203.0.113.44") is not None  # the owner's office
+    for i in range(store.FREE_FAILURES_PER_ACCOUNT):
+        assert store.verify(owner, f"guess {i}", f"198.51.100.{i + 1}") is None
+    with pytest.raises(Throttled):
+        store.verify(owner, GOOD, "192.0.2.77")  # from a fresh address: the account's delay
+    assert login(app.test_client(), owner, GOOD, "203.0.113.44").status_code == 303  # from the office: at once
+
+
 def test_login_guesses_from_an_ipv4_mapped_address_count_for_its_ipv4(app, db, owner):
     free = AccountStore.FREE_FAILURES
     for i in range(free):
