@@ -380,11 +380,11 @@ def _keep_zone_ids(m: VenueMap, new: VenueMap, move: PlanMove | None = None) -> 
     """Give `new`'s zones the ids of `m`'s zones they are (in place, with the shops' zones): the zone of the same
     unit id (`_unit_id`), else the imported zone on its floor that is mostly the same shape (`_same_places`, with
     `m`'s polygons carried to the new plan by `move`): a zone stored before unit ids were kept, or every zone when
-    no unit id of the archive matches (a tool that writes new feature ids at each export). The archive's own ids come from names and file order, so
-    without this a re-import with the units reordered swaps `walkway` and `walkway-2` between floors, and a
-    renamed tenant's zone gets a new id, silently moving or orphaning everything keyed by zone id. A new unit
-    keeps the archive's id unless it is taken by a zone of `m` (an id never moves to a different unit): then it
-    gets the next free `<id>-<n>`."""
+    no unit id of the archive matches (a tool that writes new feature ids at each export). The archive's own ids
+    come from names and file order, so without this a re-import with the units reordered swaps `walkway` and
+    `walkway-2` between floors, and a renamed tenant's zone gets a new id, silently moving or orphaning everything
+    keyed by zone id. A new unit keeps the archive's id unless it is taken by a zone of `m` (an id never moves to a
+    different unit): then it gets the next free `<id>-<n>`."""
     if not m.zones or not new.zones:
         return
     current = {_unit_id(m, z): z for z in m.zones}
