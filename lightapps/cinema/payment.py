@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Flask, has_request_context
 
 from lightapps.cinema import notices
-from lightapps.cinema.store import CinemaStore, Hold, Showtime
+from lightapps.cinema.store import Booking, CinemaStore, Hold, Showtime
 from portal.apps.views import STORES
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
@@ -31,6 +31,8 @@ def register(flask_app: Flask) -> None:
         # Idempotent: a confirmed hold confirms again to the same booking; an expired or cancelled one
         # cannot, nor can an erased shopper's (the order names nobody), and the service refunds.
         outcome = store.confirm(order.venue, order.ref, order.shopper, order.merchant)
+        if outcome.ok:
+            store.record_order(order.venue, outcome.code, order.id)
         if outcome.ok and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
             booking = store.booking(order.venue, outcome.code)
             show = store.showtime(order.venue, booking.show_id) if booking else None
@@ -54,6 +56,14 @@ def order_key(hold_token: str) -> str:
 
 def order_for_hold(venue: str, hold_token: str) -> Order | None:
     return services().payments.store.order_for_key(venue, order_key(hold_token))
+
+
+def order_for_booking(venue: str, booking: Booking) -> Order | None:
+    """The order that paid for a booking: the one kept with it (for as long as the ticket), else (a booking from
+    before orders were kept with bookings) its hold's, while the order's key by hold lasts."""
+    if booking.order_id:
+        return services().payments.store.order(venue, booking.order_id)
+    return order_for_hold(venue, booking.token) if booking.token else None
 
 
 def order_for_hold_record(venue: str, hold: Hold, show: Showtime, zone: str, return_url: str) -> Order:

@@ -397,6 +397,7 @@ class Booking:
     status: str  # booked | cancelled
     token: str = ""  # the hold it was confirmed from (its payment order's key)
     refund_cutoff_s: int | None = None  # the zone's refund cut-off when the seats were held (None: booked before)
+    order_id: str = ""  # the payment order that paid for it ("" unpaid, or booked before orders were kept here)
 
 
 @dataclass(frozen=True)
@@ -654,7 +655,15 @@ class CinemaStore:
         cutoff = d.get("refund_cutoff_s", "")
         return Booking(code=d["code"], show_id=d["show"], zone=d.get("zone", ""), client=d["client"],
                        seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"],
-                       token=d.get("token", ""), refund_cutoff_s=int(cutoff) if cutoff.isdigit() else None)
+                       token=d.get("token", ""), refund_cutoff_s=int(cutoff) if cutoff.isdigit() else None,
+                       order_id=d.get("order", ""))
+
+    def record_order(self, venue: str, code: str, order_id: str) -> None:
+        """The order that paid for a booking, kept with it for as long as the booking: the order's key by hold
+        ("cinema:<hold>") lasts two days, and a ticket found unpaid after that was cancelled without a refund."""
+        key = CinemaKeys(venue).booking(code)
+        if self.db.exists(key):  # never a stray hash of a booking that is gone (it keeps its own expiry)
+            self.db.hset(key, "order", order_id)
 
     def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
         keys = CinemaKeys(venue)

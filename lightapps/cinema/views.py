@@ -25,7 +25,7 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
-from lightapps.cinema.payment import order_for_hold, order_for_hold_record, payments_on
+from lightapps.cinema.payment import order_for_booking, order_for_hold_record, payments_on
 from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
@@ -242,7 +242,7 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
                  notify_error: str | None = None):
     """The ticket. `error`: a refused cancel, atop the page; `notify_error`: a refused "Text me" number, by
     its form with the number as typed."""
-    order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
+    order = order_for_booking(venue, booking) if payments_on() else None
     paid = order is not None and order.is_paid
     cutoff = show.starts_at - _refund_cutoff_s(booking) if paid else show.starts_at
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
@@ -277,7 +277,7 @@ def ticket(venue: str, zone: str, code: str):
 @bp.post("/<zone>/ticket/<code>/cancel")
 def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
-    order = order_for_hold(venue, booking.token) if booking.token and payments_on() else None
+    order = order_for_booking(venue, booking) if payments_on() else None
     paid = order is not None and order.is_paid
     cutoff_s = _refund_cutoff_s(booking) if paid else 0
     if time.time() >= show.starts_at - cutoff_s:

@@ -76,3 +76,17 @@ def test_new_tickets_get_the_new_cutoff(cinema, sandbox, pay):
     assert promise(client, code, c) == []
     assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 409
     assert pay.order(VENUE, order_id).status == "paid"
+
+
+def test_a_paid_ticket_is_refunded_after_its_orders_key_by_hold_is_gone(cinema, sandbox, pay):
+    """The order's key by hold lasts two days, the ticket up to the show (months ahead): a ticket cancelled later
+    was read as unpaid, its seats freed and nothing refunded. The booking keeps its order."""
+    from portal.payments.store import PaymentKeys
+
+    svc, client, c, store = cinema
+    code, order_id = buy(client, store, c, sandbox, starts_in_s=3 * 86400)
+    assert store.booking(VENUE, code).order_id == order_id
+    svc.db.delete(PaymentKeys(VENUE).idem(f"cinema:{store.booking(VENUE, code).token}"))  # as two days would
+    assert len(promise(client, code, c)) == 1  # still shown as paid, with its refund cut-off
+    assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 303
+    assert pay.order(VENUE, order_id).status == "refunded"
