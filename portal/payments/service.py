@@ -260,6 +260,8 @@ class PaymentService:
         order = self.store.order(venue, order_id)
         if outcome == "late":  # its refund was reserved with the booking: the sweep sends it if this is cut short
             self._ask_refund(venue, order, late_refund_no(order_id), order.amount, LATE_REFUND_REASON)
+            if self.store.is_closing(venue, order_id):  # paid before the sweep closed it: what it held is released
+                self._tell_closed(order)
         elif outcome == "dup" and order.late:
             self._reserve_late_refund(order)
         elif order.status == "paid" and not order.delivery:

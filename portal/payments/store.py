@@ -173,11 +173,14 @@ return 1
 """
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
-# ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset. ARGV[1] amount fen, ARGV[2] provider
-# txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number, ARGV[7] its reason.
+# ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset, KEYS[8] closing zset. ARGV[1] amount
+# fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number,
+# ARGV[7] its reason.
 # The payment goes on the order's `tell` list (its listeners are told, see _TOLD). A late one's full refund is
 # reserved here, in the same step: were it reserved by a second call, a store error between the two would
-# leave the money booked, the callback acknowledged on its replay ("dup") and no refund anywhere.
+# leave the money booked, the callback acknowledged on its replay ("dup") and no refund anywhere. A late payment
+# of an order not closed yet (past its expiry, before the sweep) goes on the closing set too: its purpose is told
+# it closed (what it held, redeemed points, a coupon, is released), as the close script would have.
 # Returns {'PAID'} | {'LATE'} (paid, but closed or expired: its refund is reserved) | {'DUP'} (already booked)
 #       | {'UNKNOWN'} | {'MISMATCH'} (amount, currency or provider differ: nothing changed).
 _SETTLE = _NOW + """
@@ -199,6 +202,7 @@ ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
 append(KEYS[1], 'tell', 'paid')
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), id)
 if not late then return {'PAID'} end
+if o[1] == 'created' then redis.call('ZADD', KEYS[8], string.format('%.0f', now), id) end
 if redis.call('EXISTS', KEYS[5]) == 0 then
   redis.call('HINCRBY', KEYS[1], 'refund_pending', tonumber(ARGV[1]))
   append(KEYS[1], 'refund_nos', ARGV[6])
@@ -500,7 +504,7 @@ class PaymentStore:
         late_no = late_refund_no(order_id)
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
-                  keys.refund(late_no), keys.open_refunds(), keys.untold()],
+                  keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing()],
             args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON])
         return _s(result[0]).lower()
 
