@@ -124,7 +124,8 @@ class Sandbox:
         self.agreements: dict[str, Agreement] = {}  # Alipay withholding agreements by agreement_no
         self.mall_points: dict[str, dict] = {}  # 智慧商圈 points synced by the mall, per transaction id
         # How refunds are answered: "success" (at once), "processing" (WeChat: accepted, finished later by
-        # finish_refund, which sends the refund's callback), "down" (a system error: nothing recorded),
+        # finish_refund, which sends the refund's callback), "unmoved" (Alipay: 10000 with fund_change "N", the
+        # refund done later, as its query then says), "down" (a system error: nothing recorded),
         # "balance" (the merchant's balance is too low: refused for now, as both providers answer it).
         self.refund_mode = "success"
 
@@ -662,7 +663,9 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             amount = _fen(biz.get("refund_amount", ""))
         except ValueError:
             return alipay_fail("alipay.trade.refund", "ACQ.INVALID_PARAMETER", "refund_amount", "40002")
-        refund, error = _refund(sandbox, trade, biz.get("out_request_no") or trade.out_trade_no, amount)
+        refund_no = biz.get("out_request_no") or trade.out_trade_no
+        repeated = any(r.no == refund_no for r in trade.refunds)
+        refund, error = _refund(sandbox, trade, refund_no, amount)
         if error == "down":
             return alipay_fail("alipay.trade.refund", "ACQ.SYSTEM_ERROR", "系统错误", "20000")
         if error:
@@ -671,7 +674,10 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             return alipay_fail("alipay.trade.refund", code, error)
         return alipay_answer("alipay.trade.refund", {
             "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
-            "buyer_logon_id": "buy***@example.com", "fund_change": "Y", "refund_fee": _yuan(trade.refunded),
+            # as Alipay: the money moved by this call ("Y"), or not (a repeated out_request_no, or a refund
+            # still processing: "N", and only the refund query tells when it is done)
+            "buyer_logon_id": "buy***@example.com",
+            "fund_change": "N" if repeated or refund.status != "SUCCESS" else "Y", "refund_fee": _yuan(trade.refunded),
             "gmt_refund_pay": _china(refund.ms).strftime("%Y-%m-%d %H:%M:%S")})
 
     def alipay_refund_query(params: dict, biz: dict):
@@ -882,7 +888,8 @@ def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int,
             return None, "balance"
         if amount <= 0 or trade.refunded + amount > trade.amount:
             return None, "exceeds"
-        status = "PROCESSING" if sandbox.refund_mode == "processing" and trade.provider == "wechat" else "SUCCESS"
+        processing = (sandbox.refund_mode, trade.provider) in (("processing", "wechat"), ("unmoved", "alipay"))
+        status = "PROCESSING" if processing else "SUCCESS"
         refund = Refund(refund_no, amount, time.time() * 1000, "50" + secrets.token_hex(14), status, notify_url)
         trade.refunds.append(refund)
         if trade.refunded == trade.amount and trade.provider == "wechat":

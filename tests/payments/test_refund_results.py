@@ -210,3 +210,23 @@ def test_a_refund_refused_for_good_is_final_and_listed_for_operators(pay, pay_po
     assert pay.store.refund_problems(VENUE, merchant="kopi") and not pay.store.refund_problems(VENUE, merchant="tea")
     out = pay_portal[0].test_cli_runner().invoke(args=["payments", "refunds", VENUE]).output
     assert order.id + "E" in out and "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" in out and "1 refunds to look at" in out
+
+
+def test_an_alipay_refund_that_moved_no_money_is_not_booked_until_the_query_says_so(pay, pay_portal, sandbox,
+                                                                                     refunds_answer):
+    """Alipay's 10000 says the call went through; only fund_change "Y" says the money moved. With "N" (a refund still
+    processing) the ledger books nothing until the refund query answers REFUND_SUCCESS."""
+    box = sandbox[0]
+    order = paid_order(pay, pay_portal, sandbox, "alipay")
+    refunds_answer("unmoved")
+    assert pay.refund(VENUE, order.id, order.amount, "test", refund_no=order.id + "Q") == "processing"
+    after = pay.order(VENUE, order.id)
+    assert (after.refunded, after.refund_pending) == (0, order.amount)
+    assert [e.kind for e in pay.store.ledger(VENUE)] == ["paid"]
+    trade = box.trade("alipay", order.id)
+    with box.lock:
+        trade.refunds[-1].status = "SUCCESS"  # Alipay finished it; its query now says so
+    pay.retry_refunds(VENUE, now_ms=int(time.time() * 1000) + 3600_000, min_age_ms=0)
+    after = pay.order(VENUE, order.id)
+    assert (after.refunded, after.refund_pending) == (order.amount, 0)
+    assert [e.kind for e in pay.store.ledger(VENUE)] == ["paid", "refund"]

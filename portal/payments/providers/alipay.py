@@ -128,7 +128,11 @@ class AlipayProvider:
         data = self._call("refund", self._ali.api_alipay_trade_refund, refund_amount=yuan(amount),
                           out_trade_no=order_id, out_request_no=refund_no, refund_reason=reason[:256])
         if data.get("code") == SUCCESS:
-            return RefundResult(True, refund_no)
+            # 10000 says the call went through; the money moved only with fund_change "Y" (Alipay's refund API).
+            # "N" (a repeat of a refund already made, or one not done yet): accepted, not final, so the refund query
+            # (REFUND_SUCCESS) decides before the ledger books it.
+            moved = data.get("fund_change") == "Y"
+            return RefundResult(True, refund_no, final=moved, message="" if moved else "fund_change N")
         refusal = str(data.get("sub_code") or data.get("code"))
         if data.get("code") == "20000" or refusal in _TRY_AGAIN:
             raise ProviderError(f"Alipay refund: {refusal}")  # try again later
