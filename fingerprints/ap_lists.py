@@ -364,7 +364,11 @@ def read_ap_csv(venue: VenueMap, data: bytes | str, origin: tuple[float, float] 
     align: for rows given as x_m/y_m on another plan image. Separated by commas, semicolons or tabs (see
     fingerprints.csvtext); in a `;` file the number columns may have a decimal comma."""
     place = venue_origin(venue, origin)
-    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    try:  # never decoded with replacement characters: a GBK file (Chinese Excel's CSV) named its APs in mojibake
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise ApListError([_problem(N_("the CSV is not UTF-8 text: save it as \"CSV UTF-8\" (Excel: Save As, "
+                                       "CSV UTF-8; WPS: UTF-8 encoding)"))]) from None
     separator = csvtext.delimiter(text)
     reader = csv.DictReader(io.StringIO(text, newline=""),  # newline="": old Mac files end lines in \r
                             delimiter=separator)

@@ -354,3 +354,12 @@ def test_a_semicolon_or_tab_separated_csv_is_read(venue, sep):
     assert (first["bssid"], first["level"], first["x"], first["y"], first["height_m"]) == (
         "f0:9f:c2:1a:00:01", 0, 12.5, 8.0, 3.0)
     assert (second["level"], second["x"], second["name"], second["model"]) == (1, 30.0, "AP-L1-01", "MR46")
+
+
+def test_a_csv_that_is_not_utf8_is_refused_not_read_in_mojibake(venue):
+    """Chinese Excel saves "CSV" in GBK: decoded with replacement characters, "二楼AP-01" was kept as garbage. (Not
+    every GBK text is invalid UTF-8: "一楼" happens to be valid, as "һ¥"; no check can tell that one.)"""
+    data = "name,bssids,level,x_m,y_m\n二楼AP-01,f0:9f:c2:1a:00:01,0,12,8\n".encode("gbk")
+    with pytest.raises(ApListError, match="not UTF-8"):
+        read_ap_csv(venue, data)
+    assert read_ap_csv(venue, data.decode("gbk").encode("utf-8")).placements[0]["name"] == "二楼AP-01"
