@@ -6,6 +6,8 @@ lie in our exports' default frame. Real store (the suite's Valkey) where a store
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fingerprints import edits
@@ -47,11 +49,22 @@ def test_the_archive_alone_numbers_walkways_by_file_order():
     assert first.zone("walkway").imdf_id == fid("unit", 0, "corridor")
 
 
-def test_a_reimport_with_the_units_reordered_keeps_every_zone_on_its_floor(svc):
+def _new_feature_ids(files):
+    """A tool that writes new feature ids at each export: every unit's, and every reference to it."""
+    text = json.dumps(files)
+    for unit in files["unit.geojson"]["features"]:
+        text = text.replace(unit["id"], unit["id"][:-4] + "beef")
+    files.update(json.loads(text))
+
+
+@pytest.mark.parametrize("variant", [_reordered, _new_feature_ids], ids=["units reordered", "new feature ids"])
+def test_a_reimport_keeps_every_zone_its_id_and_floor(svc, variant):
+    """Units reordered: matched by their unit ids. A tool writing new feature ids: no unit id matches, so each zone
+    is found by where it stands (it was renamed `books-2`, `walkway-3`, ...)."""
     svc.venues.put_map(import_imdf(_archive(), VENUE))
     before = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
     with svc.venues.edit(VENUE, "map.import_imdf") as m:
-        edits.merge_imported(m, import_imdf(_archive(_reordered), VENUE).to_dict())
+        edits.merge_imported(m, import_imdf(_archive(variant), VENUE).to_dict())
     after = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
     assert after == before
 
@@ -165,26 +178,6 @@ def test_our_own_export_near_the_default_origin_is_still_taken_in_its_frame(keep
     edits.merge_imported(m, import_imdf(files, VENUE).to_dict())
     assert (round(m.aps[0].x, 3), round(m.aps[0].y, 3)) == (10.0, 12.0)
     assert m.zone("hall") is not None
-
-
-def _new_feature_ids(files):
-    """A tool that writes new feature ids at each export: every unit's, and every reference to it."""
-    import json
-
-    text = json.dumps(files)
-    for unit in files["unit.geojson"]["features"]:
-        text = text.replace(unit["id"], unit["id"][:-4] + "beef")
-    files.update(json.loads(text))
-
-
-def test_a_tool_writing_new_feature_ids_keeps_the_zone_ids_by_place(svc):
-    """No unit id matches: each zone is found by where it stands (it was renamed `books-2`, `walkway-3`, ...)."""
-    svc.venues.put_map(import_imdf(_archive(), VENUE))
-    before = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
-    with svc.venues.edit(VENUE, "map.import_imdf") as m:
-        edits.merge_imported(m, import_imdf(_archive(_new_feature_ids), VENUE).to_dict())
-    after = {z.id: (z.floor, z.polygon) for z in svc.venues.get_map(VENUE).zones}
-    assert after == before
 
 
 def test_the_places_are_compared_on_one_plan_when_the_corner_moved():
