@@ -10,7 +10,8 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
       "test_200_threads_holding_the_same_seats_one_wins",
       "test_confirm_after_expiry_fails_cleanly_and_releases_the_seats",
       "test_cancel_booking_releases_the_seats", "test_confirm_books_the_seats_once",
-      "test_only_the_holder_can_confirm_or_cancel", "test_showtime_upsert_by_external_id")
+      "test_only_the_holder_can_confirm_or_cancel", "test_showtime_upsert_by_external_id",
+      "test_a_booking_keeps_the_order_that_paid_for_it")
 
 
 def test_has_showtimes_of_an_empty_zone(db):

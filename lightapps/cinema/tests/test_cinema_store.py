@@ -126,6 +126,17 @@ def test_confirm_books_the_seats_once(store):
     assert store.occupancy(VENUE, show) == {"booked": 3, "held": 0, "free": 107, "capacity": 110}
 
 
+def test_a_booking_keeps_the_order_that_paid_for_it(store):
+    """For as long as the booking: the order's key by hold lasts two days. None for a booking that is gone."""
+    show = make_show(store)
+    booked = store.confirm(VENUE, store.hold(VENUE, show, "alice", ["F1"], ttl_s=480).token, "alice", ZONE)
+    assert store.booking(VENUE, booked.code).order_id == ""
+    store.record_order(VENUE, booked.code, "MP0123456789ABCDEF01234567")
+    assert store.booking(VENUE, booked.code).order_id == "MP0123456789ABCDEF01234567"
+    store.record_order(VENUE, "NOSUCHCD", "MP0123456789ABCDEF01234567")
+    assert store.booking(VENUE, "NOSUCHCD") is None  # no stray hash left for a booking that is not there
+
+
 def test_only_the_holder_can_confirm_or_cancel(store):
     show = make_show(store)
     hold = store.hold(VENUE, show, "alice", ["E4", "E5"], ttl_s=480)
