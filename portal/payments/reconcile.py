@@ -84,30 +84,42 @@ def day_bounds_ms(day: str, tz: tzinfo = CHINA) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def bill_days(day: str, tz: tzinfo = CHINA) -> list[str]:
-    """The providers' bill days (China) that the venue's day overlaps: itself in China, else one or two."""
+# The ledger dates an entry when the portal booked it, the bill by the provider's own time: a callback a few seconds
+# late, a payment found later by a query, a refund processing over midnight fall on two days. A pair is matched
+# within this much of the day's bounds, and reported on the bill's day (the provider's time is the books').
+MATCH_MARGIN_MS = 6 * 3600 * 1000
+
+
+def bill_days(day: str, tz: tzinfo = CHINA, margin_ms: int = 0) -> list[str]:
+    """The providers' bill days (China) that the venue's day, widened by `margin_ms` each side, overlaps."""
     since, until = day_bounds_ms(day, tz)
-    first = datetime.fromtimestamp(since / 1000, CHINA).date()
-    last = datetime.fromtimestamp((until - 1) / 1000, CHINA).date()
+    first = datetime.fromtimestamp((since - margin_ms) / 1000, CHINA).date()
+    last = datetime.fromtimestamp((until + margin_ms - 1) / 1000, CHINA).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
-def fetch_bills(providers: Iterable[Provider], day: str, tz: tzinfo = CHINA) -> list[BillRow]:
-    """Every provider's bill rows for the bill days the venue's day overlaps (ProviderError as the bill)."""
-    return [row for provider in providers for bill_day in bill_days(day, tz) for row in provider.bill(bill_day)]
+def fetch_bills(providers: Iterable[Provider], day: str, tz: tzinfo = CHINA,
+                margin_ms: int = MATCH_MARGIN_MS) -> list[BillRow]:
+    """Every provider's bill rows for the bill days the venue's day overlaps, with the days next to it where the
+    margin reaches them (ProviderError as the bill)."""
+    return [row for provider in providers for bill_day in bill_days(day, tz, margin_ms)
+            for row in provider.bill(bill_day)]
 
 
 def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: Iterable[BillRow],
-              tz: tzinfo = CHINA) -> ReconReport:
+              tz: tzinfo = CHINA, margin_ms: int = MATCH_MARGIN_MS) -> ReconReport:
+    """The day's lines: the ledger's entries and the bill's rows of `merchant`, matched by provider, kind, order and
+    refund number within `margin_ms` of the day's bounds; a matched pair counts on the day of the bill's time, an
+    entry alone on its own, a row alone on its time's (a row without a time on this day)."""
     since, until = day_bounds_ms(day, tz)
     ledger: dict[tuple, LedgerEntry] = {}
-    for entry in store.ledger(venue, merchant, since, until):
+    for entry in store.ledger(venue, merchant, since - margin_ms, until + margin_ms):
         ledger[(entry.provider, entry.kind, entry.order, entry.refund_no)] = entry
     billed: dict[tuple, BillRow] = {}
     merchant_of: dict[str, str] = {}
     for row in bill:
-        if row.at_ms and not since <= row.at_ms < until:
-            continue  # another venue day's row of a bill this day overlaps
+        if row.at_ms and not since - margin_ms <= row.at_ms < until + margin_ms:
+            continue  # another day's row of a bill this day overlaps
         if row.order_id not in merchant_of:
             order = store.order(venue, row.order_id)
             merchant_of[row.order_id] = order.merchant if order else ""
@@ -116,6 +128,9 @@ def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: It
     lines = []
     for key in sorted(set(ledger) | set(billed)):
         entry, row = ledger.get(key), billed.get(key)
+        at = (row.at_ms or since) if row is not None else entry.ms
+        if not since <= at < until:
+            continue  # the day of its bill's time (or, unbilled, of its booking) is another
         lines.append(ReconLine(provider=key[0], kind=key[1], order_id=key[2], refund_no=key[3],
                                txn=(entry.txn if entry else row.txn), ledger_fen=entry.amount if entry else None,
                                bill_fen=row.amount if row else None))

@@ -133,6 +133,29 @@ def test_days_are_the_venues_and_reconciliation_takes_the_bills_the_day_overlaps
     assert "¥25.00" in page
 
 
+def test_a_payment_whose_callback_crosses_midnight_balances_on_the_bills_day(svc):
+    """Paid at 23:59:59 (the bill's time), booked at 00:00:02 when the callback came: matched across midnight and
+    counted on the bill's day; the next day lists nothing of it (both days read "NOT balanced" before)."""
+    from datetime import date, timedelta
+
+    from portal.payments.providers.base import BillRow
+    from portal.payments.reconcile import day_bounds_ms, reconcile
+
+    store = PaymentStore(svc.db)
+    day = (date.today() - timedelta(days=3)).isoformat()
+    _since, until = day_bounds_ms(day)
+    order_id, _new = store.create(VENUE, f"midnight:{time.time_ns()}", 600_000, {
+        "merchant": "cinema", "shopper": "anon-m", "amount": 2500, "currency": "CNY", "items": "[]",
+        "purpose": "test", "ref": "r", "description": "d", "return_url": ""}, now_ms=until - 60_000)
+    store.bind(VENUE, order_id, "wechat", "native", now_ms=until - 30_000)
+    assert store.settle(VENUE, order_id, 2500, "42midnight", "wechat", now_ms=until + 2000) == "paid"
+    bill = [BillRow("wechat", order_id, "42midnight", "paid", 2500, at_ms=until - 1000)]
+    that_day = reconcile(store, VENUE, "cinema", day, bill)
+    assert that_day.balanced and [line.order_id for line in that_day.lines] == [order_id]
+    next_day = reconcile(store, VENUE, "cinema", (date.fromisoformat(day) + timedelta(days=1)).isoformat(), bill)
+    assert next_day.balanced and next_day.lines == ()
+
+
 def test_refunds_refused_or_stuck_are_listed_for_their_merchant_only(client, console, svc):
     store = PaymentStore(svc.db)
     refused, stuck = book(svc, "cinema", 3000), book(svc, "garage", 800)
