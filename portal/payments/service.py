@@ -199,7 +199,8 @@ class PaymentService:
             return provider.ack(self.refund_notice(venue, notice))
         if not notice.paid:
             return provider.ack(True)  # other events: nothing to book
-        outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name, notice.currency)
+        outcome = self.book(venue, notice.order_id, notice.amount, notice.txn, provider_name, notice.currency,
+                            notice.paid_ms)
         return provider.ack(outcome in ("paid", "dup", "late"))
 
     def refund_notice(self, venue: str, notice) -> bool:
@@ -249,11 +250,12 @@ class PaymentService:
             log.warning("points sync for %s failed: %s", notice.txn[-6:], exc)
 
     def book(self, venue: str, order_id: str, amount: int, txn: str, provider_name: str,
-             currency: str = "CNY") -> str:
-        """Book a payment the provider confirmed (callback or query) and deliver what it pays for.
-        Returns the store's outcome: paid, dup, late, unknown or mismatch (amount, currency or provider)."""
+             currency: str = "CNY", paid_ms: int = 0) -> str:
+        """Book a payment the provider confirmed (callback or query) and deliver what it pays for. `paid_ms`: when
+        the provider says it was paid (lateness is judged by it). Returns the store's outcome: paid, dup, late,
+        unknown or mismatch (amount, currency or provider)."""
         outcome = self.store.settle(venue, order_id, amount, txn, provider_name, now_ms=self.clock(),
-                                    currency=currency)
+                                    currency=currency, paid_ms=paid_ms)
         if outcome in ("unknown", "mismatch"):
             log.error("payment %s for order %s (venue %s) not booked: %s", txn[-6:], order_id, venue, outcome)
             return outcome
@@ -314,7 +316,7 @@ class PaymentService:
                 log.warning("payment query failed for %s: %s", order_id, exc)
                 return order  # ask again later; never close what may have been paid
             if state.state in ("paid", "refunded"):
-                self.book(venue, order_id, state.amount, state.txn, order.provider, state.currency)
+                self.book(venue, order_id, state.amount, state.txn, order.provider, state.currency, state.paid_ms)
                 return self.store.order(venue, order_id)
             if state.state == "failed":
                 return self.cancel(venue, order_id, "declined")
@@ -457,7 +459,7 @@ class PaymentService:
             except ProviderError as exc:
                 raise PaymentError("unavailable", str(exc)) from exc
             if state.state == "paid":
-                self.book(venue, order_id, state.amount, state.txn, provider_name, state.currency)
+                self.book(venue, order_id, state.amount, state.txn, provider_name, state.currency, state.paid_ms)
             elif state.state == "failed":
                 return self.cancel(venue, order_id, "declined") or order
         return self.store.order(venue, order_id)

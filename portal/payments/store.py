@@ -175,7 +175,8 @@ return 1
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
 # ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset, KEYS[8] closing zset. ARGV[1] amount
 # fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number,
-# ARGV[7] its reason.
+# ARGV[7] its reason, ARGV[8] when the provider says it was paid ('' not stated). Late is judged by that time (never
+# later than now): a payment made before the expiry whose callback or query comes after it is on time.
 # The payment goes on the order's `tell` list (its listeners are told, see _TOLD). A late one's full refund is
 # reserved here, in the same step: were it reserved by a second call, a store error between the two would
 # leave the money booked, the callback acknowledged on its replay ("dup") and no refund anywhere. A late payment
@@ -192,7 +193,9 @@ if o[1] ~= 'created' and o[1] ~= 'closed' then
   return {'MISMATCH'}
 end
 local now = now_ms(ARGV[4])
-local late = o[1] == 'closed' or tonumber(o[4]) <= now
+local paid_at = tonumber(ARGV[8] or '')
+if paid_at == nil or paid_at <= 0 or paid_at > now then paid_at = now end
+local late = o[1] == 'closed' or tonumber(o[4]) <= paid_at
 redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3],
            'paid_ms', string.format('%.0f', now), 'late', late and '1' or '0')
 redis.call('PEXPIRE', KEYS[1], KEEP_MS)  -- money moved: kept for the books (also one never bound)
@@ -496,16 +499,18 @@ class PaymentStore:
         return bool(self._keep_qr(keys=[PaymentKeys(venue).order(order_id)], args=[url]))
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
-               now_ms: int | None = None, currency: str = "CNY") -> str:
+               now_ms: int | None = None, currency: str = "CNY", paid_ms: int = 0) -> str:
         """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved), "dup", "unknown" or
-        "mismatch" (see _SETTLE)."""
+        "mismatch" (see _SETTLE). `paid_ms`: when the provider says it was paid (0: not stated), what lateness is
+        judged by."""
         keys = PaymentKeys(venue)
         merchant = self.db.hget(keys.order(order_id), "merchant")
         late_no = late_refund_no(order_id)
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
                   keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing()],
-            args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON])
+            args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON,
+                  int(paid_ms) if paid_ms else ""])
         return _s(result[0]).lower()
 
     def tell_progress(self, venue: str, order_id: str) -> TellProgress:

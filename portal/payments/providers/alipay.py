@@ -102,7 +102,8 @@ class AlipayProvider:
                 amount = fen_from_yuan(data.get("total_amount", ""))
             except ValueError:
                 amount = -1
-            return Notice(order_id, True, amount, data.get("trade_no", ""))
+            return Notice(order_id, True, amount, data.get("trade_no", ""),
+                          paid_ms=bill_time_ms(data.get("gmt_payment") or ""))
         return Notice(order_id, False)
 
     def ack(self, ok: bool) -> Ack:
@@ -116,7 +117,8 @@ class AlipayProvider:
         if data.get("code") != SUCCESS:
             raise ProviderError(f"Alipay query: {data.get('sub_code') or data.get('code')}")
         return TradeState(_STATES.get(data.get("trade_status", ""), "unpaid"),
-                          fen_from_yuan(data.get("total_amount") or "0"), data.get("trade_no", ""))
+                          fen_from_yuan(data.get("total_amount") or "0"), data.get("trade_no", ""),
+                          paid_ms=bill_time_ms(data.get("send_pay_date") or ""))
 
     def close(self, order_id: str) -> None:
         data = self._call("close", self._ali.api_alipay_trade_close, out_trade_no=order_id)

@@ -39,6 +39,7 @@ class Notice:
     refund_id: str = ""  # a refund result: the provider's refund id
     currency: str = "CNY"  # a payment: the currency of `amount`, as the provider states it
     problem: str = ""  # a refund result that is not done: the provider's code (ABNORMAL: stuck there; CLOSED)
+    paid_ms: int = 0  # a payment: when the provider says it was paid (epoch ms; 0: not stated)
 
     @property
     def is_refund(self) -> bool:
@@ -70,6 +71,7 @@ class TradeState:
     amount: int = 0
     txn: str = ""
     currency: str = "CNY"
+    paid_ms: int = 0  # when the provider says it was paid (epoch ms; 0: not stated)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,15 @@ class BillRow:
     amount: int  # fen, positive
     refund_no: str = ""
     at_ms: int = 0  # when the provider says it happened (its bill's time, China time); 0 = not given
+
+
+def iso_time_ms(text: object) -> int:
+    """WeChat Pay's "2026-11-30T18:05:09+08:00" -> epoch ms; 0 when missing or malformed (or without an offset)."""
+    try:
+        at = datetime.fromisoformat(str(text or "").strip())
+    except ValueError:
+        return 0
+    return int(at.timestamp() * 1000) if at.tzinfo is not None else 0
 
 
 def bill_time_ms(text: str) -> int:

@@ -27,6 +27,7 @@ from portal.payments.providers.base import (
     RefundResult,
     TradeState,
     bill_time_ms,
+    iso_time_ms,
 )
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ class WeChatPayProvider:
             # The currency is checked against the order's like the amount (a domestic merchant id is CNY only,
             # which is what WeChat Pay means when it states none).
             return Notice(order_id, True, int(amount.get("total", -1)), str(resource.get("transaction_id", "")),
-                          currency=str(amount.get("currency") or "CNY"))
+                          currency=str(amount.get("currency") or "CNY"),
+                          paid_ms=iso_time_ms(resource.get("success_time")))
         if event.startswith("REFUND.") and resource.get("out_refund_no"):  # SUCCESS, ABNORMAL, CLOSED
             status = str(resource.get("refund_status", ""))
             return Notice(order_id, False, int(amount.get("refund", -1)), str(resource.get("transaction_id", "")),
@@ -164,7 +166,8 @@ class WeChatPayProvider:
             raise ProviderError(f"WeChat Pay query: {code} {data.get('code', '')}")
         amount = data.get("amount") or {}
         return TradeState(_STATES.get(data.get("trade_state", ""), "unpaid"), int(amount.get("total", 0)),
-                          str(data.get("transaction_id") or ""), str(amount.get("currency") or "CNY"))
+                          str(data.get("transaction_id") or ""), str(amount.get("currency") or "CNY"),
+                          paid_ms=iso_time_ms(data.get("success_time")))
 
     def close(self, order_id: str) -> None:
         code, body = self._call("close", self._pay.close, out_trade_no=order_id)
