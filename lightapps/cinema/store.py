@@ -241,6 +241,14 @@ end
 # the show starts (s), ARGV[7] the shopper token's lifetime (s).
 # Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status}
 #       | {'EXPIRED'} (the seats are released in the same step) | {'CODE_TAKEN'} (pick another code).
+# The order that paid for a booking, on the booking, only while it exists: never a stray hash without the booking's
+# expiry (one erased or gone between a check and a write). KEYS[1] booking. ARGV[1] order id. Returns 1 | 0.
+_RECORD_ORDER = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'order', ARGV[1])
+return 1
+"""
+
 _CONFIRM = _NOW + LUA_KEEP + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
@@ -446,6 +454,7 @@ class CinemaStore:
         self._upsert = db.register_script(_UPSERT)
         self._hold = db.register_script(_HOLD)
         self._confirm = db.register_script(_CONFIRM)
+        self._record_order = db.register_script(_RECORD_ORDER)
         self._cancel_hold = db.register_script(_CANCEL_HOLD)
         self._cancel_booking = db.register_script(_CANCEL_BOOKING)
         self._forget_hold = db.register_script(_FORGET_HOLD)
@@ -661,9 +670,7 @@ class CinemaStore:
     def record_order(self, venue: str, code: str, order_id: str) -> None:
         """The order that paid for a booking, kept with it for as long as the booking: the order's key by hold
         ("cinema:<hold>") lasts two days, and a ticket found unpaid after that was cancelled without a refund."""
-        key = CinemaKeys(venue).booking(code)
-        if self.db.exists(key):  # never a stray hash of a booking that is gone (it keeps its own expiry)
-            self.db.hset(key, "order", order_id)
+        self._record_order(keys=[CinemaKeys(venue).booking(code)], args=[order_id])
 
     def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
         keys = CinemaKeys(venue)

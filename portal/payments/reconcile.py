@@ -4,7 +4,10 @@ bill (money moved that we did not book) or only in the ledger (we booked money t
 
 The day is the venue's (its time zone: China time for a mall in China, the default). The providers' bills
 are per China day, so a venue day elsewhere takes the one or two bills it overlaps (`bill_days`) and keeps
-their rows of its own hours (each row's time in the bill)."""
+their rows of its own hours (each row's time in the bill). The ledger dates an entry when the portal booked it,
+the bill by the provider's time, so a pair may straddle midnight: entries and rows within MATCH_MARGIN_MS of each
+other are paired across it (the next days' bills that exist already are fetched for that), a pair counting on the
+day of the bill's time."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from portal.payments.money import yuan
-from portal.payments.providers.base import CHINA, BillRow, Provider
+from portal.payments.providers.base import CHINA, BillRow, Provider, ProviderError
 from portal.payments.store import LedgerEntry, PaymentStore
 
 __all__ = ["CHINA", "ReconLine", "ReconReport", "bill_days", "day_bounds_ms", "fetch_bills", "reconcile"]
@@ -85,8 +88,8 @@ def day_bounds_ms(day: str, tz: tzinfo = CHINA) -> tuple[int, int]:
 
 
 # The ledger dates an entry when the portal booked it, the bill by the provider's own time: a callback a few seconds
-# late, a payment found later by a query, a refund processing over midnight fall on two days. A pair is matched
-# within this much of the day's bounds, and reported on the bill's day (the provider's time is the books').
+# late, a payment found later by a query, a refund processing over midnight fall on two days. An entry and its bill
+# row this close are one pair, reported on the bill's day (the provider's time is the books').
 MATCH_MARGIN_MS = 6 * 3600 * 1000
 
 
@@ -99,18 +102,29 @@ def bill_days(day: str, tz: tzinfo = CHINA, margin_ms: int = 0) -> list[str]:
 
 
 def fetch_bills(providers: Iterable[Provider], day: str, tz: tzinfo = CHINA,
-                margin_ms: int = MATCH_MARGIN_MS) -> list[BillRow]:
-    """Every provider's bill rows for the bill days the venue's day overlaps, with the days next to it where the
-    margin reaches them (ProviderError as the bill)."""
-    return [row for provider in providers for bill_day in bill_days(day, tz, margin_ms)
-            for row in provider.bill(bill_day)]
+                margin_ms: int = MATCH_MARGIN_MS, today: str | None = None) -> list[BillRow]:
+    """Every provider's bill rows for the bill days the venue's day overlaps (ProviderError as the bill), and the
+    timed rows of the days next to them that the margin reaches, where their bill can exist (before `today` in
+    China: no provider offers the current day's bill) and answers (a quiet day has none: WeChat Pay's
+    NO_STATEMENT_EXIST): a missing neighbour only leaves a pair across midnight unmatched."""
+    own = bill_days(day, tz)
+    today = today or datetime.now(CHINA).date().isoformat()
+    near = [d for d in bill_days(day, tz, margin_ms) if d not in own and d < today]
+    rows = [row for provider in providers for bill_day in own for row in provider.bill(bill_day)]
+    for provider in providers:
+        for bill_day in near:
+            try:
+                rows += [row for row in provider.bill(bill_day) if row.at_ms]  # a row without a time is its day's
+            except ProviderError:
+                continue
+    return rows
 
 
 def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: Iterable[BillRow],
               tz: tzinfo = CHINA, margin_ms: int = MATCH_MARGIN_MS) -> ReconReport:
-    """The day's lines: the ledger's entries and the bill's rows of `merchant`, matched by provider, kind, order and
-    refund number within `margin_ms` of the day's bounds; a matched pair counts on the day of the bill's time, an
-    entry alone on its own, a row alone on its time's (a row without a time on this day)."""
+    """The day's lines: the ledger's entries and the bill's rows of `merchant`, paired by provider, kind, order and
+    refund number when at most `margin_ms` apart; a pair counts on the day of the bill's time, an entry alone on
+    its own, a row alone on its time's (a row without a time on this day)."""
     since, until = day_bounds_ms(day, tz)
     ledger: dict[tuple, LedgerEntry] = {}
     for entry in store.ledger(venue, merchant, since - margin_ms, until + margin_ms):
@@ -128,12 +142,16 @@ def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: It
     lines = []
     for key in sorted(set(ledger) | set(billed)):
         entry, row = ledger.get(key), billed.get(key)
-        at = (row.at_ms or since) if row is not None else entry.ms
-        if not since <= at < until:
-            continue  # the day of its bill's time (or, unbilled, of its booking) is another
-        lines.append(ReconLine(provider=key[0], kind=key[1], order_id=key[2], refund_no=key[3],
-                               txn=(entry.txn if entry else row.txn), ledger_fen=entry.amount if entry else None,
-                               bill_fen=row.amount if row else None))
+        if entry is not None and row is not None and row.at_ms and abs(entry.ms - row.at_ms) > margin_ms:
+            sides = [(entry, None), (None, row)]  # too far apart to be one pair: each alone, on its own day
+        else:
+            sides = [(entry, row)]
+        for one, other in sides:
+            at = (other.at_ms or since) if other is not None else one.ms
+            if since <= at < until:  # the day of its bill's time (or, unbilled, of its booking)
+                lines.append(ReconLine(provider=key[0], kind=key[1], order_id=key[2], refund_no=key[3],
+                                       txn=(one.txn if one else other.txn), ledger_fen=one.amount if one else None,
+                                       bill_fen=other.amount if other else None))
     return ReconReport(venue, merchant, day, tuple(lines))
 
 

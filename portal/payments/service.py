@@ -260,10 +260,12 @@ class PaymentService:
             log.error("payment %s for order %s (venue %s) not booked: %s", txn[-6:], order_id, venue, outcome)
             return outcome
         order = self.store.order(venue, order_id)
-        if outcome == "late":  # its refund was reserved with the booking: the sweep sends it if this is cut short
+        if outcome in ("late", "late_open"):  # its refund was reserved with the booking: the sweep sends it if
+            # this is cut short
             self._ask_refund(venue, order, late_refund_no(order_id), order.amount, LATE_REFUND_REASON)
-            if self.store.is_closing(venue, order_id):  # paid before the sweep closed it: what it held is released
+            if outcome == "late_open":  # this booking closed it (the sweep had not): what it held is released, once
                 self._tell_closed(order)
+            outcome = "late"
         elif outcome == "dup" and order.late:
             self._reserve_late_refund(order)
         elif order.status == "paid" and not order.delivery:

@@ -182,7 +182,8 @@ return 1
 # leave the money booked, the callback acknowledged on its replay ("dup") and no refund anywhere. A late payment
 # of an order not closed yet (past its expiry, before the sweep) goes on the closing set too: its purpose is told
 # it closed (what it held, redeemed points, a coupon, is released), as the close script would have.
-# Returns {'PAID'} | {'LATE'} (paid, but closed or expired: its refund is reserved) | {'DUP'} (already booked)
+# Returns {'PAID'} | {'LATE'} (paid, but closed or expired: its refund is reserved; 'LATE_OPEN' where this call put
+#       the order on the closing set) | {'DUP'} (already booked)
 #       | {'UNKNOWN'} | {'MISMATCH'} (amount, currency or provider differ: nothing changed).
 _SETTLE = _NOW + """
 local o = redis.call('HMGET', KEYS[1], 'status', 'amount', 'txn', 'expires_ms', 'provider', 'currency')
@@ -205,7 +206,11 @@ ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
 append(KEYS[1], 'tell', 'paid')
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), id)
 if not late then return {'PAID'} end
-if o[1] == 'created' then redis.call('ZADD', KEYS[8], string.format('%.0f', now), id) end
+local answer = 'LATE'
+if o[1] == 'created' then
+  redis.call('ZADD', KEYS[8], string.format('%.0f', now), id)
+  answer = 'LATE_OPEN'  -- this call closed it: its caller tells the purpose (the sweep, if that is cut short)
+end
 if redis.call('EXISTS', KEYS[5]) == 0 then
   redis.call('HINCRBY', KEYS[1], 'refund_pending', tonumber(ARGV[1]))
   append(KEYS[1], 'refund_nos', ARGV[6])
@@ -214,7 +219,7 @@ if redis.call('EXISTS', KEYS[5]) == 0 then
   redis.call('PEXPIRE', KEYS[5], KEEP_MS)
   redis.call('ZADD', KEYS[6], string.format('%.0f', now), ARGV[6])
 end
-return {'LATE'}
+return {answer}
 """.replace("KEEP_MS", str(ORDER_KEEP_MS))
 
 # Close an unpaid order. KEYS[1] order, KEYS[2] open zset, KEYS[3] closing zset. ARGV[1] now, ARGV[2] '1' = now
@@ -500,9 +505,9 @@ class PaymentStore:
 
     def settle(self, venue: str, order_id: str, amount: int, txn: str, provider: str,
                now_ms: int | None = None, currency: str = "CNY", paid_ms: int = 0) -> str:
-        """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved), "dup", "unknown" or
-        "mismatch" (see _SETTLE). `paid_ms`: when the provider says it was paid (0: not stated), what lateness is
-        judged by."""
+        """"paid", "late" (its full refund, number `late_refund_no(order_id)`, is reserved; "late_open" where the
+        order was not closed yet and this booking closed it), "dup", "unknown" or "mismatch" (see _SETTLE).
+        `paid_ms`: when the provider says it was paid (0: not stated), what lateness is judged by."""
         keys = PaymentKeys(venue)
         merchant = self.db.hget(keys.order(order_id), "merchant")
         late_no = late_refund_no(order_id)

@@ -494,7 +494,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
         if (not data.get("out_refund_no") or not isinstance(amount.get("refund"), int)
                 or amount.get("total") != trade.amount):
             return wechat_error(400, "PARAM_ERROR", "参数错误")
-        refund, error = _refund(sandbox, trade, data["out_refund_no"], amount["refund"], data.get("notify_url", ""))
+        refund, error, _repeated = _refund(sandbox, trade, data["out_refund_no"], amount["refund"],
+                                           data.get("notify_url", ""))
         if error == "down":
             return wechat_error(500, "SYSTEM_ERROR", "系统错误")
         if error:
@@ -663,9 +664,7 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             amount = _fen(biz.get("refund_amount", ""))
         except ValueError:
             return alipay_fail("alipay.trade.refund", "ACQ.INVALID_PARAMETER", "refund_amount", "40002")
-        refund_no = biz.get("out_request_no") or trade.out_trade_no
-        repeated = any(r.no == refund_no for r in trade.refunds)
-        refund, error = _refund(sandbox, trade, refund_no, amount)
+        refund, error, repeated = _refund(sandbox, trade, biz.get("out_request_no") or trade.out_trade_no, amount)
         if error == "down":
             return alipay_fail("alipay.trade.refund", "ACQ.SYSTEM_ERROR", "系统错误", "20000")
         if error:
@@ -683,13 +682,15 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
     def alipay_refund_query(params: dict, biz: dict):
         found = sandbox.refund("alipay", biz.get("out_request_no", ""))
         method = "alipay.trade.fastpay.refund.query"
-        if found is None or found[0].out_trade_no != biz.get("out_trade_no", found[0].out_trade_no):
-            return alipay_answer(method, {"code": "10000", "msg": "Success"})  # Alipay's answer for "no such refund"
+        if found is None or found[0].out_trade_no != biz.get("out_trade_no", found[0].out_trade_no) \
+                or found[1].status != "SUCCESS":
+            # Alipay's answer for a refund it does not have, or has not done: 10000 without the refund's data
+            return alipay_answer(method, {"code": "10000", "msg": "Success"})
         trade, refund = found
         return alipay_answer(method, {
             "code": "10000", "msg": "Success", "trade_no": trade.txn, "out_trade_no": trade.out_trade_no,
             "out_request_no": refund.no, "total_amount": _yuan(trade.amount), "refund_amount": _yuan(refund.amount),
-            "refund_status": "REFUND_SUCCESS" if refund.status == "SUCCESS" else "REFUND_PROCESSING"})
+            "refund_status": "REFUND_SUCCESS"})
 
     def alipay_bill_url(params: dict, biz: dict):
         day = biz.get("bill_date", "")
@@ -875,23 +876,25 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
 
 
 def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int,
-            notify_url: str = "") -> tuple[Refund | None, str]:
+            notify_url: str = "") -> tuple[Refund | None, str, bool]:
+    """(the refund, "" or why none was made, whether the number was asked for before): under the lock, so that two
+    requests of one number at once are one refund and one repeat."""
     with sandbox.lock:
         if sandbox.refund_mode == "down":
-            return None, "down"
+            return None, "down", False
         for r in trade.refunds:
             if r.no == refund_no:  # the same refund number again: the same refund, not a second one
-                return r, ""
+                return r, "", True
         if trade.status != "SUCCESS":
-            return None, "trade not paid"
+            return None, "trade not paid", False
         if sandbox.refund_mode == "balance":
-            return None, "balance"
+            return None, "balance", False
         if amount <= 0 or trade.refunded + amount > trade.amount:
-            return None, "exceeds"
+            return None, "exceeds", False
         processing = (sandbox.refund_mode, trade.provider) in (("processing", "wechat"), ("unmoved", "alipay"))
         status = "PROCESSING" if processing else "SUCCESS"
         refund = Refund(refund_no, amount, time.time() * 1000, "50" + secrets.token_hex(14), status, notify_url)
         trade.refunds.append(refund)
         if trade.refunded == trade.amount and trade.provider == "wechat":
             trade.status = "REFUND"
-        return refund, ""
+        return refund, "", False

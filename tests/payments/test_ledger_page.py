@@ -156,6 +156,60 @@ def test_a_payment_whose_callback_crosses_midnight_balances_on_the_bills_day(svc
     assert next_day.balanced and next_day.lines == ()
 
 
+def test_an_entry_and_its_row_too_far_apart_are_each_alone_on_their_day(svc):
+    """Billed at 17:00 of one day, booked 7.5 h later (00:30 of the next): more than the margin apart, so no pair:
+    the row alone on its day, the entry alone on its own, never one payment counted on two days."""
+    from datetime import date, timedelta
+
+    from portal.payments.providers.base import BillRow
+    from portal.payments.reconcile import day_bounds_ms, reconcile
+
+    store = PaymentStore(svc.db)
+    day = (date.today() - timedelta(days=4)).isoformat()
+    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    _since, until = day_bounds_ms(day)
+    order_id, _new = store.create(VENUE, f"far:{time.time_ns()}", 12 * 3600_000, {
+        "merchant": "cinema", "shopper": "anon-f", "amount": 700, "currency": "CNY", "items": "[]",
+        "purpose": "test", "ref": "r", "description": "d", "return_url": ""}, now_ms=until - 7 * 3600_000)
+    store.bind(VENUE, order_id, "wechat", "native", now_ms=until - 7 * 3600_000 + 1000)
+    assert store.settle(VENUE, order_id, 700, "42far", "wechat", now_ms=until + 1800_000) == "paid"
+    bill = [BillRow("wechat", order_id, "42far", "paid", 700, at_ms=until - 7 * 3600_000)]
+    first, second = reconcile(store, VENUE, "cinema", day, bill), reconcile(store, VENUE, "cinema", next_day, bill)
+    assert [(line.ledger_fen, line.bill_fen) for line in first.lines] == [(None, 700)]
+    assert [(line.ledger_fen, line.bill_fen) for line in second.lines] == [(700, None)]
+
+
+def test_only_bills_that_can_exist_are_fetched_beside_the_days_own(svc):
+    """The days next to the day's own bill are fetched for pairs across midnight only before today (no provider
+    offers the current day's bill), a neighbour that answers nothing (a quiet day) is none, and a neighbour's row
+    without a time is not this day's. The day's own bill failing still fails."""
+    from portal.payments.providers.base import BillRow, ProviderError
+    from portal.payments.reconcile import fetch_bills
+
+    class Bills:
+        def __init__(self, failing: set[str]) -> None:
+            self.asked: list[str] = []
+            self.failing = failing
+
+        def bill(self, day: str) -> list[BillRow]:
+            self.asked.append(day)
+            if day in self.failing:
+                raise ProviderError("NO_STATEMENT_EXIST")
+            return [BillRow("wechat", f"MP-{day}", "t", "paid", 1, at_ms=0),
+                    BillRow("wechat", f"MP-{day}-timed", "t", "paid", 1, at_ms=1)]
+
+    quiet_before = Bills({"2026-11-30"})
+    rows = fetch_bills([quiet_before], "2026-12-01", today="2026-12-02")
+    assert quiet_before.asked == ["2026-12-01", "2026-11-30"]  # not 12-02: today's bill does not exist yet
+    assert [r.order_id for r in rows] == ["MP-2026-12-01", "MP-2026-12-01-timed"]
+    later = Bills(set())
+    rows = fetch_bills([later], "2026-12-01", today="2026-12-05")
+    assert later.asked == ["2026-12-01", "2026-11-30", "2026-12-02"]
+    assert "MP-2026-11-30" not in [r.order_id for r in rows] and "MP-2026-11-30-timed" in [r.order_id for r in rows]
+    with pytest.raises(ProviderError):
+        fetch_bills([Bills({"2026-12-01"})], "2026-12-01", today="2026-12-05")
+
+
 def test_refunds_refused_or_stuck_are_listed_for_their_merchant_only(client, console, svc):
     store = PaymentStore(svc.db)
     refused, stuck = book(svc, "cinema", 3000), book(svc, "garage", 800)

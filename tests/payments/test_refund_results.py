@@ -132,7 +132,7 @@ def test_a_refund_refused_for_now_is_asked_again_later_each_time_until_done(pay,
 
     def balance_too_low(*args, **kwargs):
         asked.append(args[2])
-        return None, "balance"  # the sandbox answers 403 NOT_ENOUGH
+        return None, "balance", False  # the sandbox answers 403 NOT_ENOUGH
 
     monkeypatch.setattr(sandbox_app, "_refund", balance_too_low)
     t0 = int(time.time() * 1000)
@@ -199,7 +199,7 @@ def test_a_refund_refused_for_good_is_final_and_listed_for_operators(pay, pay_po
     and `flask payments refunds` lists it with the provider's reason."""
     box, _url = sandbox
     order = paid_order(pay, pay_portal, sandbox, provider="alipay")
-    monkeypatch.setattr(sandbox_app, "_refund", lambda *a, **k: (None, "exceeds"))
+    monkeypatch.setattr(sandbox_app, "_refund", lambda *a, **k: (None, "exceeds", False))
     assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "E") == "refused"
     monkeypatch.undo()
     record = pay.store.refund_record(VENUE, order.id + "E")

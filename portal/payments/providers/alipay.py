@@ -145,9 +145,11 @@ class AlipayProvider:
                           out_trade_no=order_id)
         if data.get("code") != SUCCESS:
             raise ProviderError(f"Alipay refund query: {data.get('sub_code') or data.get('code')}")
-        if data.get("refund_status") == "REFUND_SUCCESS":
+        # Alipay: the query's data with refund_status REFUND_SUCCESS, or none at all, is a refund done; no data (no
+        # out_request_no) is a refund it does not have (not received, or not done): asked again under its number.
+        if data.get("out_request_no") and data.get("refund_status", "REFUND_SUCCESS") in ("", "REFUND_SUCCESS"):
             return RefundResult(True, refund_no)
-        return None  # Alipay answers 10000 without a refund status for a refund it does not have
+        return None
 
     # ---- payment agreements (商户代扣: "leave first, pay after") ----
 
