@@ -15,6 +15,7 @@ ZONE_COLOURS = {
 LABEL_PX = 11.0  # the plan's font size; labels shrink (to MIN_LABEL_PX) and wrap to fit their zone
 MIN_LABEL_PX = 7.0
 CHAR_EM = 0.6  # a Latin sans-serif character's width, in ems (an estimate: the browser draws the SVG)
+MARKER_CLEAR_PX = 12.0  # a label centred this close to a marker is drawn below it (the shop's own name under its pin)
 
 
 def plan_size_px(venue: VenueMap, level: int) -> tuple[int, int]:
@@ -51,6 +52,8 @@ def render_plan_svg(
         parts.append(f'<polygon points="{points}" fill="{colour}" stroke="none"><title>{escape(label)}</title>'
                      "</polygon>")
         width_px = (max(x for x, _ in zone.polygon) - min(x for x, _ in zone.polygon)) * s
+        if any(abs(mx * s - cx) < MARKER_CLEAR_PX and abs(my * s - cy) < MARKER_CLEAR_PX for mx, my, *_ in markers):
+            cy += MARKER_CLEAR_PX + LABEL_PX  # the marker (r 7 + its stroke) would hide the name it points at
         parts.append(_label_svg(label, cx, cy, width_px))
     for x1, y1, x2, y2 in floor.walls:
         parts.append(

@@ -241,12 +241,15 @@ def consent_needed() -> bool:
 
 
 def hub_links() -> dict[str, str] | None:
-    """The header's Home / Search / Me links for this page's venue (None where no venue's hub applies)."""
+    """The header's Home / Search / Me links for this page's venue, and its name in the page's language for the
+    header's brand (None where no venue's hub applies)."""
     venue = hub_venue()
     if not venue:
         return None
     try:
-        links = {"me": shopper_url("hub.me", venue=venue, **lang_arg())}
+        venue_map = services().venues.get_map(venue)
+        links = {"me": shopper_url("hub.me", venue=venue, **lang_arg()),
+                 "name": ((venue_map.name_zh or venue_map.name) if is_zh() else venue_map.name) if venue_map else ""}
         if HOME_ENDPOINT in current_app.view_functions:
             links["home"] = shopper_url(HOME_ENDPOINT, venue=venue, **lang_arg())
             links["search"] = links["home"] + "#q"

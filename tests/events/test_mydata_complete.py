@@ -50,3 +50,18 @@ def test_everything_held_is_shown_and_exported(app, client, svc, demo):
     after = client.get(f"/v/demo/my-data/export.json?c={again}").get_json()
     assert after["moments"] == [] and after["notifications"]["messages"] == []
     assert after["notifications"]["phone"] is None and NUMBER not in json.dumps(after)
+
+
+def test_the_my_data_page_names_the_mall_in_its_header(app, client, svc, demo):
+    """Its header's brand is the mall's name in the page's language, as on the mall's other pages (it read
+    "MallPortal", the product's name, on the payment, status and my-data pages)."""
+    import re
+
+    venue_map = svc.venues.get_map("demo")
+    with app.app_context():
+        token = shopper_token(Shopper("demo", CLIENT))
+    brand = re.compile(r'<a class="brand"[^>]*>([^<]*)</a>')
+    assert brand.search(client.get(f"/v/demo/my-data?c={token}&lang=en").get_data(as_text=True)).group(1) \
+        == venue_map.name
+    assert brand.search(client.get(f"/v/demo/my-data?c={token}&lang=zh").get_data(as_text=True)).group(1) \
+        == venue_map.name_zh

@@ -40,6 +40,9 @@ def test_search_shop_take_me_there_route_drawn(page, live_server):
     assert page.locator("#leaflet-1 img.leaflet-image-layer").count() == 1
     assert page.locator("#plan-1 .plan-box").is_hidden()
     assert page.evaluate("typeof L !== 'undefined' && L.version") == "1.9.3"
+    zoom_in = page.locator("#leaflet-1 a.leaflet-control-zoom-in")  # a finger's target, named in the page's language
+    box = zoom_in.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44 and zoom_in.get_attribute("aria-label") == "Zoom in"
 
 
 @pytest.mark.browser
