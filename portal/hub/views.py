@@ -247,7 +247,9 @@ def hub_links() -> dict[str, str] | None:
     if not venue:
         return None
     try:
-        venue_map = services().venues.get_map(venue)
+        # the name only while the store may be asked: the 503 page of an outage must not wait for it
+        store_down = services().breaker.is_open or store_fault_page()
+        venue_map = None if store_down else services().venues.get_map(venue)
         links = {"me": shopper_url("hub.me", venue=venue, **lang_arg()),
                  "name": ((venue_map.name_zh or venue_map.name) if is_zh() else venue_map.name) if venue_map else ""}
         if HOME_ENDPOINT in current_app.view_functions:
