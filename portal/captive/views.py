@@ -226,7 +226,8 @@ def portal_entry(site: str | None = None):
 def _unifi_venue(site: str, args: MultiDict) -> str:
     """The venue of a UniFi redirect whose URL names none (its controller cannot add `?venue=`): the one whose
     `unifi_site` the path names, else the default venue (`venue_param`)."""
-    found = captive_services().unifi_sites.venue_for(site)
+    # not while the store is down: the fail-open page must not wait on the venues' settings (the default venue's)
+    found = None if services().breaker.is_open else captive_services().unifi_sites.venue_for(site)
     return found if found is not None else venue_param(args)
 
 

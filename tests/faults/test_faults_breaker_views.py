@@ -51,7 +51,10 @@ def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, d
         assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
     assert breaker.is_open
 
+    touched: list[str] = []
+
     def no_store(*args, **kwargs):
+        touched.append("store")  # also where a caller swallows the error (UniFi's site lookup keeps its last answer)
         raise AssertionError("a view touched the store while the breaker was open")
 
     monkeypatch.setattr(store_gone, "get_connection", no_store)
@@ -67,6 +70,10 @@ def test_views_open_the_breaker_then_answer_503_without_the_store(client, svc, d
     assert capport.status_code == 503 and "captive" not in json.loads(capport.data)
     assert int(capport.headers["Retry-After"]) > 0 and "no-store" in capport.headers["Cache-Control"]
     assert client.get("/static/portal.css").status_code == 200  # static files never ask the breaker
+    unifi = client.get("/guest/s/default/?ap=44:d9:e7:0a:80:43&id=70:8a:09:65:4d:ec&t=1"
+                       "&url=http%3A%2F%2Fexample.org%2F")
+    assert unifi.status_code == 200 and b"continue-internet" in unifi.data  # the fail-open page, its site unread
+    assert touched == []
 
 
 @pytest.mark.parametrize("path", ["/v/demo/", "/v/demo/me", "/v/demo/queue/foodcourt", "/v/demo/zone/kopi/coupons"])
