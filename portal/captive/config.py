@@ -148,21 +148,23 @@ class PortalConfigStore:
         """The settings to go by while the store is down: the ones this process last read, else the defaults."""
         return self.last_known.get(venue) or self.defaults()
 
-    def client_networks(self, venue: str) -> str:
-        """The venue's `client_networks` ("" when it sets none): one field, for the landing's short memo."""
-        raw = self.db.hget(PortalConfigKeys(venue).config(), "client_networks")
+    def _own(self, venue: str, name: str) -> str:
+        """One setting as the venue itself set it ("" when it sets none, whatever the default): one field read."""
+        raw = self.db.hget(PortalConfigKeys(venue).config(), name)
         return raw.decode() if raw else ""
+
+    def client_networks(self, venue: str) -> str:
+        """The venue's `client_networks`: for the landing's short memo."""
+        return self._own(venue, "client_networks")
 
     def unifi_site(self, venue: str) -> str:
-        """The venue's own `unifi_site` ("" when it sets none, whatever the default): which venue a UniFi redirect's
-        path names (portal/captive/unifi.py SiteVenues)."""
-        raw = self.db.hget(PortalConfigKeys(venue).config(), "unifi_site")
-        return raw.decode() if raw else ""
+        """The venue's own `unifi_site`: which venue a UniFi redirect's path names (portal/captive/unifi.py
+        SiteVenues; a venue that sets none names no site, not UniFi's "default")."""
+        return self._own(venue, "unifi_site")
 
     def time_zone(self, venue: str) -> str:
-        """The venue's own `time_zone` ("" when it sets none): one field, for the per-process cache below."""
-        raw = self.db.hget(PortalConfigKeys(venue).config(), "time_zone")
-        return raw.decode() if raw else ""
+        """The venue's own `time_zone`: for the per-process cache below."""
+        return self._own(venue, "time_zone")
 
     def set(self, venue: str, values: dict[str, str]) -> None:
         """All values checked first; nothing written if one is wrong."""
