@@ -668,18 +668,26 @@ def _capport_read(token: str) -> tuple[str, str] | None:
     return venue, client
 
 
+def _capport_placed(token: str) -> tuple[str, str | None] | None:
+    """(venue, the client) a per-client CAPPORT URI's token names, the client None where this request may not name
+    it (the venue's `client_networks`, as for a MAC in a redirect: a URI seen elsewhere must not place the phone
+    from outside); None for a token that is not the portal's or is too old. Raises the store's errors."""
+    found = _capport_read(token) if token else None
+    if found is None:
+        return None
+    venue, client = found
+    return venue, captive_services().landing.placeable(venue, client, request.remote_addr)
+
+
 def _capport_client(venue: str, token: str) -> str | None:
     """The client a per-client CAPPORT URI's token names, when it is this venue's and the request may name it
-    (the venue's `client_networks`, as for a MAC in a redirect: a URI seen elsewhere must not place the phone from
-    outside): the user-portal-url that API answers carries it, so the page it opens (behind a NAT, where no address
-    tells phones apart) is that phone's, and its Continue grants through the phone's gateway."""
-    found = _capport_read(token) if token else None
-    if found is None or found[0] != venue:
-        return None
+    (`_capport_placed`): the user-portal-url that API answers carries it, so the page it opens (behind a NAT, where
+    no address tells phones apart) is that phone's, and its Continue grants through the phone's gateway."""
     try:
-        return captive_services().landing.placeable(venue, found[1], request.remote_addr)
+        placed = _capport_placed(token)
     except STORE_ERRORS:
         return None
+    return placed[1] if placed is not None and placed[0] == venue else None
 
 
 @bp.get("/capport/api")
@@ -695,17 +703,13 @@ def capport_by_ip():
 
 @bp.get("/capport/api/<token>")
 def capport_client(token: str):
-    found = _capport_read(token)
-    if found is None:
-        return _capport_error("unknown client", 404)
-    venue, client = found
     try:  # as the page it opens (_capport_client): a URI seen elsewhere names no phone from outside the venue
-        client = captive_services().landing.placeable(venue, client, request.remote_addr)
+        placed = _capport_placed(token)
     except STORE_ERRORS:
         return _capport_unavailable()
-    if client is None:
+    if placed is None or placed[1] is None:
         return _capport_error("unknown client", 404)
-    return _capport_answer(venue, client, token=token)
+    return _capport_answer(*placed, token=token)
 
 
 def _capport_unavailable() -> Response:
