@@ -355,10 +355,8 @@ def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str
 
     group_of = groups or {}
 
-    def in_area(zone: str | None) -> bool:
-        """In the scope, or a member of a group whose zone is (a food-hall stall, for the hall's owner: a phone at
-        a stall is in the hall, as the funnel counts it)."""
-        return in_scope(zone) or (zone is not None and group_of.get(zone) in scope)
+    def in_area(zone: str | None) -> bool:  # a stall's stay is the hall's for its owner, as the funnel counts it
+        return bool(_areas(zone, scope, group_of))
 
     _presence(out, window, scope, in_area, visitor_min_s)
     _heatmap(out, window, scope, in_area, ZoneInfo(tz))
@@ -447,15 +445,12 @@ def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, devic
              groups: Mapping[str, str]) -> None:
     """Phones whose stay overlaps the window, by zone; landings and purchases in the window. A member of a
     group (a food-hall stall) counts for its group's zone too: a phone there lands on the group's page."""
-    def areas(zone: str) -> list[str]:
-        return [a for a in (zone, groups.get(zone)) if a is not None and (scope is None or a in scope)]
-
     in_zone: dict[str, set] = defaultdict(set)
     landed: dict[str, set] = defaultdict(set)
     bought: dict[str, set] = defaultdict(set)
     referred: dict[str, set] = defaultdict(set)
     for stay in stays:
-        for area in areas(stay.zone):
+        for area in _areas(stay.zone, scope, groups):
             in_zone[area].add(stay.device)
     for e in window:
         device = e.device or device_of.get(e.shopper or "")
@@ -464,10 +459,10 @@ def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, devic
         if e.kind == "landing" and (scope is None or e.zone in scope):  # on that zone's own page
             landed[e.zone].add(device)
         elif e.kind == "txn" and e.data.get("action") == "referral":
-            for area in areas(e.zone):
+            for area in _areas(e.zone, scope, groups):
                 referred[area].add(device)
         elif _bought(e):
-            for area in areas(e.zone):
+            for area in _areas(e.zone, scope, groups):
                 bought[area].add(device)
     for zone in sorted(scope if scope is not None else in_zone):
         seen = in_zone[zone]
@@ -477,6 +472,12 @@ def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, devic
         out.note(f"funnel:{zone}:landed", came)
         out.note(f"funnel:{zone}:transacted", bought[zone] & came)
         out.note(f"funnel:{zone}:referred", referred[zone] & came)
+
+
+def _areas(zone: str | None, scope, groups: Mapping[str, str]) -> list[str]:
+    """The areas in `scope` (None: all) a phone in `zone` counts in: the zone, and the zone standing for its group
+    (a food-hall stall counts for the hall: a phone there lands on the hall's page)."""
+    return [a for a in (zone, groups.get(zone)) if a is not None and (scope is None or a in scope)]
 
 
 def _identity(e: Event, member_of: dict[str, str]) -> str | None:
