@@ -266,7 +266,7 @@ def replace_walkways(m: VenueMap, nodes: list[dict], edges: list[dict]) -> None:
 # -- whole-map imports ----------------------------------------------------------------------------------
 
 
-def merge_imported(m: VenueMap, imported: dict) -> None:
+def merge_imported(m: VenueMap, imported: dict) -> set[str]:
     """An imported map (VenueMap.to_dict(), e.g. from IMDF) becomes this map: fingerprint samples (which
     IMDF does not carry) are kept, re-zoned with the imported zones; APs and walkways are kept when the
     import has none (the walkways with their entrances; an import's walkways bring their own, and the entrances
@@ -279,7 +279,9 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     kept would lie off the new plan or on a floor it lacks: an AP or survey point silently off its floor (or
     dropped with its floor) locates no one.
 
-    A zone keeps its id across imports (`_keep_zone_ids`): zone apps, owner accounts and footfall are keyed by it."""
+    A zone keeps its id across imports (`_keep_zone_ids`): zone apps, owner accounts and footfall are keyed by it.
+    Returns the ids of the zones the map no longer has (what was keyed by them reaches no place)."""
+    before = {z.id for z in m.zones}
     new = VenueMap.from_dict(imported)
     _refuse_lost_floors(m, new)
     move = plan_transfer(m.origin or _exported_frame(m, new), new.origin)
@@ -299,6 +301,7 @@ def merge_imported(m: VenueMap, imported: dict) -> None:
     m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
     m.aps, m.nodes, m.edges, m.samples = new.aps or kept_aps, nodes, edges, samples
     m.origin = new.origin or m.origin
+    return before - {z.id for z in m.zones}
 
 
 KEEP_ENTRANCE_M = 3.0  # metres: a mark is carried to the incoming node of its id only if that node is this near it

@@ -113,12 +113,15 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for note in notes:  # imported all the same, never silently
             click.echo(f"note: {note}", err=True)
-        version = setup_cli.edit_map(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
-                        create=imported, file=Path(source).name)
+        dropped: set[str] = set()
+        version = setup_cli.edit_map(venue, "map.import_imdf",
+                                     lambda m: dropped.update(edits.merge_imported(m, imported.to_dict())),
+                                     create=imported, file=Path(source).name)
         merged = services().venues.get_map(venue, version)
         click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
                    f"{len(merged.zones)} zones, {len(merged.shops)} shops, {len(merged.aps)} APs, "
                    f"{len(merged.samples)} samples kept")
+        setup_cli.warn_zones_in_use(venue, dropped)
 
     @app.cli.command("samples-export")
     @click.argument("venue")

@@ -40,6 +40,7 @@ from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
 from portal.auth import CLI_ACTOR
+from portal.operator.mapedit import zones_in_use
 from portal.services import services
 
 
@@ -99,6 +100,15 @@ def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     return venue_map.version
+
+
+def warn_zones_in_use(venue: str, removed: set[str]) -> None:
+    """Say on stderr which removed zones an owner manages or an app was set up in (the console says it too)."""
+    in_use = zones_in_use(venue, removed)
+    if in_use:
+        click.echo(f"warning: the map no longer has zones that owners manage or that have an app set up: "
+                   f"{', '.join(in_use)}. Give those owners and apps their new zones (users / zone apps in the "
+                   f"console), or import an archive that keeps them.", err=True)
 
 
 def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
@@ -303,20 +313,24 @@ def register(app: Flask) -> None:
         click.echo(f"draft {draft.id} {draft.title!r}: {len(draft.steps)} steps, on top of v{before.version}")
         for i, step in enumerate(draft.steps, 1):
             click.echo(f"  {i}. {step['edit']}: {step.get('note', '')}")
-        for part, d in diff_maps(before, after).items():
+        diff = diff_maps(before, after)
+        for part, d in diff.items():
             if any(d.values()):
                 click.echo(f"  {part}: +{len(d['added'])} -{len(d['removed'])} ~{len(d['changed'])}")
+        warn_zones_in_use(venue, set(diff["zones"]["removed"]))  # said before it is applied, as the console does
 
     @map_draft.command("apply")
     @click.argument("venue")
     @click.argument("draft_id", metavar="DRAFT")
     def draft_apply(venue: str, draft_id: str) -> None:
         """Apply every step as ONE map version (one model rebuild)."""
+        before, after = _preview(venue, draft_id)
         try:
             version = _drafts().apply(venue, draft_id, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"draft {draft_id} applied: {venue} map v{version}")
+        warn_zones_in_use(venue, set(diff_maps(before, after)["zones"]["removed"]))
 
     @map_draft.command("abandon")
     @click.argument("venue")

@@ -72,21 +72,27 @@ def largest_part_warning(notes: list[Exception]) -> str | None:
     return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
 
 
-def dropped_zones_warning(venue: str, dropped: Iterable[str]) -> str | None:
-    """The operator's warning when an import removed zones an owner account manages or an app was set up in: a
-    re-import keeps the ids of the zones it still has (fingerprints.edits.merge_imported), so these are units the
-    archive no longer has, and what is keyed by their ids (owners, app settings, footfall) now reaches no place."""
-    gone = set(dropped)
+def zones_in_use(venue: str, zones: Iterable[str]) -> list[str]:
+    """Which of these zones an owner account manages or an app was set up in, sorted: what is keyed by a zone id
+    (owners, app settings, footfall) reaches no place once a map no longer has the zone."""
+    gone = set(zones)
     if not gone:
-        return None
+        return []
     set_up = {z for z in gone if services().db.hexists(ZoneAppKeys(venue).assignments(), z)}
     owned = {z for account in accounts().all() if account.role == "owner" and account.runs(venue)
              for z in account.zones if z in gone}
-    if not set_up | owned:
+    return sorted(set_up | owned)
+
+
+def dropped_zones_warning(venue: str, dropped: Iterable[str]) -> str | None:
+    """The operator's warning when an import removed zones in use (`zones_in_use`): a re-import keeps the ids of
+    the zones it still has (fingerprints.edits.merge_imported), so these are units the archive no longer has."""
+    in_use = zones_in_use(venue, dropped)
+    if not in_use:
         return None
     return _("The import removed zones that owners manage or that have an app set up: %(zones)s. The archive "
              "no longer has their units; give those owners and apps their new zones (Zone owners), or import "
-             "an archive that keeps them.", zones=", ".join(sorted(set_up | owned)))
+             "an archive that keeps them.", zones=", ".join(in_use))
 
 
 def form_level(venue_map: VenueMap, name: str = "floor", values=None) -> Floor:

@@ -146,13 +146,8 @@ def import_imdf(venue: str):
         # ImdfError (a ValueError) lists every problem; the notes say what was imported all the same, changed
         imported, notes = imdf.import_imdf_with_notes(data, venue_id=venue)
         dropped: set[str] = set()
-
-        def merge(m: VenueMap) -> None:
-            before = {z.id for z in m.zones}
-            edits.merge_imported(m, imported.to_dict())
-            dropped.update(before - {z.id for z in m.zones})
-
-        version = change_map(venue, merge, "map.import_imdf", file=filename)
+        version = change_map(venue, lambda m: dropped.update(edits.merge_imported(m, imported.to_dict())),
+                             "map.import_imdf", file=filename)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))

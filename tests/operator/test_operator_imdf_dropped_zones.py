@@ -72,3 +72,32 @@ def test_the_draft_page_says_it_before_the_draft_is_applied(client, ops, svc):
     assert resp.status_code == 303
     assert svc.venues.get_map("demo").zone("cinema") is not None  # not applied yet
     assert WARNING in html.unescape(client.get(draft).get_data(as_text=True))
+
+
+CLI_WARNING = "warning: the map no longer has zones that owners manage or that have an app set up: cinema."
+
+
+def test_the_command_line_import_says_it_too(app, client, ops, svc, tmp_path):
+    archive = tmp_path / "mall.imdf.zip"
+    archive.write_bytes(_without_cinema(client.get(V + "/setup/export.imdf.zip").data))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["map-import", "demo", str(archive)])
+    assert result.exit_code == 0, result.output
+    assert svc.venues.get_map("demo").zone("cinema") is None
+    assert CLI_WARNING in result.stderr
+    again = runner.invoke(args=["map-import", "demo", str(archive)])  # nothing more removed: nothing said
+    assert again.exit_code == 0 and "warning:" not in again.stderr
+
+
+def test_the_command_line_draft_says_it_on_show_and_apply(app, client, ops, svc, tmp_path):
+    archive = tmp_path / "mall.imdf.zip"
+    archive.write_bytes(_without_cinema(client.get(V + "/setup/export.imdf.zip").data))
+    runner = app.test_cli_runner()
+    draft = runner.invoke(args=["map-draft", "open", "demo", "new plan"]).stdout.strip()
+    assert runner.invoke(args=["map-draft", "add-imdf", "demo", draft, str(archive)]).exit_code == 0
+    shown = runner.invoke(args=["map-draft", "show", "demo", draft])
+    assert shown.exit_code == 0 and CLI_WARNING in shown.stderr
+    assert svc.venues.get_map("demo").zone("cinema") is not None  # not applied yet
+    applied = runner.invoke(args=["map-draft", "apply", "demo", draft])
+    assert applied.exit_code == 0 and CLI_WARNING in applied.stderr
+    assert svc.venues.get_map("demo").zone("cinema") is None
