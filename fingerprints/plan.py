@@ -16,6 +16,36 @@ LABEL_PX = 11.0  # the plan's font size; labels shrink (to MIN_LABEL_PX) and wra
 MIN_LABEL_PX = 7.0
 CHAR_EM = 0.6  # a Latin sans-serif character's width, in ems (an estimate: the browser draws the SVG)
 MARKER_CLEAR_PX = 12.0  # a label centred this close to a marker is drawn below it (the shop's own name under its pin)
+# A plan drawn for a shopper is cropped to what it shows (a shop, a route, a car), with this margin and at least
+# this size: a whole floor (100-200 m) drawn 360 px wide on a phone shrinks its 11 px names to 2-4 px.
+WINDOW_MARGIN_M = 4.0
+MIN_WINDOW_M = 36.0
+
+Window = tuple[float, float, float, float]  # x0, y0, x1, y1 in metres on the plan
+
+
+def plan_window(venue: VenueMap, level: int, points: list[tuple[float, float]]) -> Window:
+    """The part of the floor to draw around `points` (metres): their extent plus WINDOW_MARGIN_M, at least
+    MIN_WINDOW_M a side (a short walk or one shop is not drawn huge), kept on the plan; the whole floor when there
+    are no points."""
+    floor = venue.floor(level)
+    if not points:
+        return 0.0, 0.0, floor.width_m, floor.height_m
+    x0, x1 = _span(min(x for x, _ in points), max(x for x, _ in points), floor.width_m)
+    y0, y1 = _span(min(y for _, y in points), max(y for _, y in points), floor.height_m)
+    return x0, y0, x1, y1
+
+
+def _span(low: float, high: float, limit: float) -> tuple[float, float]:
+    low, high = low - WINDOW_MARGIN_M, high + WINDOW_MARGIN_M
+    if high - low < MIN_WINDOW_M:
+        middle = (low + high) / 2
+        low, high = middle - MIN_WINDOW_M / 2, middle + MIN_WINDOW_M / 2
+    if low < 0:
+        low, high = 0.0, high - low
+    if high > limit:
+        low, high = max(0.0, low - (high - limit)), limit
+    return low, high
 
 
 def plan_size_px(venue: VenueMap, level: int) -> tuple[int, int]:
@@ -31,14 +61,20 @@ def render_plan_svg(
     markers: list[tuple[float, float, str, str]] = (),
     route: list[tuple[float, float]] = (),
     lang: str = "en",
+    window: Window | None = None,
 ) -> str:
-    """markers: (x_m, y_m, colour, title). route: polyline in metres on this floor."""
+    """markers: (x_m, y_m, colour, title). route: polyline in metres on this floor. window: only this part of the
+    floor (`plan_window`), in the SVG's viewBox; the whole floor when None."""
     floor = venue.floor(level)
     w, h = plan_size_px(venue, level)
     s = PX_PER_M
+    size, view = f'width="{w}" height="{h}"', f"0 0 {w} {h}"
+    if window is not None:
+        x0, y0, x1, y1 = window
+        size = f'width="{(x1 - x0) * s:.0f}" height="{(y1 - y0) * s:.0f}"'
+        view = f"{x0 * s:.1f} {y0 * s:.1f} {(x1 - x0) * s:.1f} {(y1 - y0) * s:.1f}"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-        f'font-family="sans-serif" font-size="11">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size} viewBox="{view}" font-family="sans-serif" font-size="11">',
         f'<rect width="{w}" height="{h}" fill="#fafafa"/>',
     ]
     for zone in venue.zones:

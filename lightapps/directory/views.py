@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from fingerprints.model import Shop
-from fingerprints.plan import render_plan_svg
+from fingerprints.plan import plan_window, render_plan_svg
 from lightapps.directory import APP
 from lightapps.directory.categories import category_label, group_of
 from lightapps.directory.search import MAX_QUERY, search_shops
@@ -88,8 +88,10 @@ def shop(venue: str, shop_id: str):
     plan_svg = None
     try:
         floor = venue_map.floor(shop_obj.floor)
+        around = [(shop_obj.x, shop_obj.y)]  # the shop and its neighbours, legible on a phone (plan_window)
         plan_svg = render_plan_svg(venue_map, floor.level, show_aps=False, lang="zh" if zh else "en",
-                                   markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)])
+                                   markers=[(shop_obj.x, shop_obj.y, "#d32f2f", name)],
+                                   window=plan_window(venue_map, floor.level, around))
         aria = escape(_("Where %(shop)s is on floor %(floor)s", shop=name, floor=floor.label(zh)))
         plan_svg = Markup(plan_svg.replace("<svg ", f'<svg role="img" class="plan-svg" aria-label="{aria}" ', 1))
     except KeyError:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from fingerprints.plan import PX_PER_M, render_plan_svg
+from fingerprints.plan import PX_PER_M, plan_window, render_plan_svg
 from fingerprints.routes import shared_graph
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
 from portal.apps.views import is_zh as _zh
@@ -120,7 +120,10 @@ def _markers(venue_map, result: RouteResult, level: int, label: str) -> list[tup
 
 def route_svg(venue_map, level: int, result: RouteResult, label: str = "") -> Markup:
     """The floor plan with this floor's legs and the start/goal/connector markers, as inline SVG."""
-    svg = render_plan_svg(venue_map, level, show_aps=False, lang="zh" if _zh() else "en")
+    markers = _markers(venue_map, result, level, label)
+    shown = [p for leg in result.legs_on(level) for p in leg.points] + [(x, y) for x, y, *_ in markers]
+    svg = render_plan_svg(venue_map, level, show_aps=False, lang="zh" if _zh() else "en",
+                          window=plan_window(venue_map, level, shown))  # the route's part, legible on a phone
     aria = escape(_("Route on floor %(floor)s", floor=_floor_name(venue_map, level)), {'"': "&quot;"})
     svg = svg.replace("<svg ", f'<svg role="img" class="plan-svg" id="plan-svg-{level}" aria-label="{aria}" ', 1)
     body, closing = svg[: -len("</svg>")], "</svg>"
@@ -131,7 +134,7 @@ def route_svg(venue_map, level: int, result: RouteResult, label: str = "") -> Ma
             points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in leg.points)
             extra.append(f'<polyline class="route" points="{points}" fill="none" stroke="{ROUTE_COLOUR}" '
                          f'stroke-width="5" stroke-linecap="round" stroke-linejoin="round" opacity="0.85"/>')
-    for x, y, colour, title in _markers(venue_map, result, level, label):
+    for x, y, colour, title in markers:
         extra.append(f'<circle cx="{x * s:.1f}" cy="{y * s:.1f}" r="7" fill="{colour}" stroke="#fff" '
                      f'stroke-width="2"><title>{escape(title)}</title></circle>')
     return Markup(body + "".join(extra) + closing)

@@ -14,12 +14,10 @@ from xml.sax.saxutils import escape, quoteattr
 from markupsafe import Markup
 
 from core.errors import N_
-from fingerprints.plan import PX_PER_M, render_plan_svg
+from fingerprints.plan import PX_PER_M, plan_window, render_plan_svg
 from fingerprints.routes import Route, shared_graph, shortest_route
 
 Point = tuple[int, float, float]
-MARGIN_M = 4.0
-MIN_VIEW_M = 36.0
 BAY_W_M, BAY_D_M = 2.4, 4.8
 STATE_COLOURS = {"free": "#4caf50", "occupied": "#e57373"}
 UNKNOWN_COLOUR = "#bdbdbd"
@@ -133,28 +131,6 @@ class Marker:
     label: str = ""
 
 
-def _crop(venue_map, level: int, points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
-    plan = venue_map.floor(level)
-    if not points:
-        return 0.0, 0.0, plan.width_m, plan.height_m
-    x0, x1 = _span(min(x for x, _ in points), max(x for x, _ in points), plan.width_m)
-    y0, y1 = _span(min(y for _, y in points), max(y for _, y in points), plan.height_m)
-    return x0, y0, x1, y1
-
-
-def _span(low: float, high: float, limit: float) -> tuple[float, float]:
-    """[low, high] plus the margin, at least MIN_VIEW_M long (a short walk is not drawn huge), on the plan."""
-    low, high = low - MARGIN_M, high + MARGIN_M
-    if high - low < MIN_VIEW_M:
-        middle = (low + high) / 2
-        low, high = middle - MIN_VIEW_M / 2, middle + MIN_VIEW_M / 2
-    if low < 0:
-        low, high = 0.0, high - low
-    if high > limit:
-        low, high = max(0.0, low - (high - limit)), limit
-    return low, high
-
-
 def plan_svg(venue_map, level: int, *, zone=None, bays=(), states: dict[str, str] | None = None,
              highlight: str | None = None, route_points: list[tuple[float, float]] = (),
              markers: list[Marker] = (), lang: str = "en", svg_id: str = "", label: str = "") -> Markup:
@@ -167,7 +143,7 @@ def plan_svg(venue_map, level: int, *, zone=None, bays=(), states: dict[str, str
     if zone is not None and zone.floor == level:
         focus += list(zone.polygon)
     focus += [(b.x, b.y) for b in bays if b.level == level]
-    x0, y0, x1, y1 = _crop(venue_map, level, focus)
+    x0, y0, x1, y1 = plan_window(venue_map, level, focus)
     w, h = (x1 - x0) * s, (y1 - y0) * s
     head_end = svg.index(">") + 1
     attrs = (f' id={quoteattr(svg_id)}' if svg_id else "") + (f" aria-label={quoteattr(label)}" if label else "")
