@@ -36,6 +36,11 @@ LOGGABLE_PATH_VARIABLES = frozenset({
     "item_id", "draft_id", "walk_id", "show_id", "image_id", "coupon_id", "rule_id", "shop_id", "shop", "webhook",
     "delivery_id",
 })
+# On a shopper's pages (/v/...) the zone and floor are where the phone was placed: beside the client address in the
+# access log they would be a location trail that neither the shopper's consent nor her erasure reaches. The consoles
+# keep them (an owner's or operator's zone is no one's whereabouts).
+SHOPPER_PATH_PREFIX = "/v/"
+SHOPPER_MASKED_VARIABLES = frozenset({"zone", "level"})
 _ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 
 
@@ -46,10 +51,11 @@ def logged_path(rule: str | None, values: Mapping[str, object] | None, path: str
     if rule is None:
         return quote(redact(path), safe="/:@!$&'()*+,;=[]")
     values = values or {}
+    masked = SHOPPER_MASKED_VARIABLES if rule.startswith(SHOPPER_PATH_PREFIX) else frozenset()
 
     def fill(match: re.Match) -> str:
         name = match.group(1)
-        if name in LOGGABLE_PATH_VARIABLES and name in values:
+        if name in LOGGABLE_PATH_VARIABLES and name in values and name not in masked:
             return quote(str(values[name]), safe="/")  # a <path:...> value keeps its slashes
         return f"<{name}>"
 

@@ -19,6 +19,7 @@ from core.errors import CatalogText
 from core.ids import is_venue_id
 from core.logredact import LOGGED_PATH_HEADER, logged_path
 from core.store_health import StoreBreaker, StoreUnavailable
+from portal.headers import request_logged_path
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,9 @@ def register_error_handlers(app: Flask) -> None:
         """The store is down or too slow: 503 with Retry-After (JSON for APIs, a localized page for people),
         never a 500. The probe lane and the gateway entry fail open on their own (portal/captive/)."""
         if isinstance(exc, StoreUnavailable):  # the breaker is open: it logged that once
-            log.debug("store breaker open: 503 on %s %s", request.method, request.path)
+            log.debug("store breaker open: 503 on %s %s", request.method, request_logged_path())
         else:
-            log.error("store unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+            log.error("store unavailable on %s %s: %s", request.method, request_logged_path(), type(exc).__name__)
         record_store_failure(exc)
         _page_for_no_shopper()
         return error_response(503, _("The service is busy for a moment. Please try again in a few seconds."),
@@ -192,7 +193,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, request_logged_path())
         return error_response(500, "internal error; it has been logged")
 
 

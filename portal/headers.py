@@ -109,6 +109,12 @@ def init_security_headers(app: Flask) -> None:
         if cache is not None:
             headers["Cache-Control"] = cache
         # what the access logs show for the path (core/logredact.py): the route, its secret values masked
-        rule = request.url_rule
-        headers[LOGGED_PATH_HEADER] = logged_path(rule.rule if rule else None, request.view_args, request.path)
+        headers[LOGGED_PATH_HEADER] = request_logged_path()
         return response
+
+
+def request_logged_path() -> str:
+    """The current request's path as a log may show it (core/logredact.py `logged_path`): the access logs' and the
+    application's own error lines alike."""
+    rule = request.url_rule
+    return logged_path(rule.rule if rule else None, request.view_args, request.path)

@@ -69,13 +69,18 @@ def test_a_paths_own_secrets_are_masked_in_the_log(tmp_path, client, demo):
     assert '"GET /capport/api/<token> HTTP/1.1"' in line and "SECRETSIGNATURE" not in line
     coupon = client.get("/v/demo/coupons/mine/SECRETCODE7")
     assert coupon.headers["X-Logged-Path"] == "/v/demo/coupons/mine/<code>"  # the venue shown, the code not
+    landing = client.get("/v/demo/zone/kopi/coupons")  # a zone's page: where its phone stands is not logged
+    assert landing.status_code == 200 and landing.headers["X-Logged-Path"] == "/v/demo/zone/<zone>/coupons"
 
 
 def test_the_logged_path_fills_in_only_what_a_log_may_show():
     from core.logredact import logged_path
 
+    # a shopper's page: where the phone was placed is not logged beside its address; a console's zone is
     assert logged_path("/v/<venue>/z/<zone>/<int(signed=True):level>", {"venue": "demo", "zone": "kopi", "level": -1},
-                       "/v/demo/z/kopi/-1") == "/v/demo/z/kopi/-1"
+                       "/v/demo/z/kopi/-1") == "/v/demo/z/<zone>/<level>"
+    assert logged_path("/console/owner/<venue>/zone/<zone>", {"venue": "demo", "zone": "kopi"},
+                       "/console/owner/demo/zone/kopi") == "/console/owner/demo/zone/kopi"
     assert logged_path("/console/users/<username>", {"username": "alice"}, "/console/users/alice") \
         == "/console/users/<username>"
     # a value is URL-quoted: no newline or quote of a crafted path reaches the log line

@@ -165,3 +165,12 @@ def test_on_a_cluster_the_views_never_ask_the_breaker(client, svc, demo, monkeyp
         svc.breaker.record_failure(None)
     assert svc.breaker.is_open
     assert post_report(client, demo).status_code == 202
+
+
+@pytest.mark.single_node
+def test_a_store_fault_is_logged_with_the_route_not_the_paths_secrets(client, demo, store_gone, caplog):
+    """The error line names the route as the access log does: a coupon's code in the path is not written."""
+    resp = client.get("/v/demo/coupons/mine/SECRETCODE7")
+    assert resp.status_code == 503
+    assert "store unavailable on GET /v/demo/coupons/mine/<code>" in caplog.text
+    assert "SECRETCODE7" not in caplog.text
