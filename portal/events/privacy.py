@@ -28,6 +28,11 @@ RETENTION = {
 }
 RETENTION_MAX_DAYS = 3650
 ANON = "anon-"
+# What an anonymised event keeps of its data: what the insights count, nothing that names a record kept elsewhere.
+# A payment's `order` (its order names the shopper for the books' 400 days), a member number, and any field added
+# later are dropped, so a new field is left out until it is named here as saying nothing of who it was.
+ANONYMOUS_DATA = frozenset({"app", "action", "amount_fen", "dwell_s", "min", "seats", "party", "won", "show", "item",
+                            "link", "coupon", "game"})
 
 
 class RetentionError(CatalogInputError):
@@ -177,8 +182,9 @@ class PrivacyStore:
                       batch: int = 1000) -> tuple[int, int]:
         """One pass over the venue's stream (a daily job): events that happened before `delete_before` are
         deleted; before `anonymise_before`, each phone and shopper id becomes a pseudonym keyed by a secret
-        thrown away after this run (a day's figures still add up; nobody can link them back) and a member
-        number is dropped. A rewritten event goes to the stream's end (readers order by `at`)."""
+        thrown away after this run (a day's figures still add up; nobody can link them back), and of its data only
+        ANONYMOUS_DATA is kept (a member number, a payment's order id are dropped). A rewritten event goes to the
+        stream's end (readers order by `at`)."""
         key = secrets.token_bytes(32)
 
         def pseudonym(value: str | None) -> str | None:
@@ -194,7 +200,7 @@ class PrivacyStore:
                     pipe.xdel(stream, entry_id)
                     deleted += 1
                 elif event is not None and event.at < anonymise_before and _identifies(event):
-                    data = {k: v for k, v in event.data.items() if k != "member"}
+                    data = {k: v for k, v in event.data.items() if k in ANONYMOUS_DATA}
                     pipe.xadd(stream, Event(event.kind, event.at, venue, pseudonym(event.device),
                                             pseudonym(event.shopper), event.zone, data).fields())
                     pipe.xdel(stream, entry_id)
@@ -206,4 +212,5 @@ class PrivacyStore:
 
 
 def _identifies(event: Event) -> bool:
-    return any(v and not v.startswith(ANON) for v in (event.device, event.shopper)) or "member" in event.data
+    return any(v and not v.startswith(ANON) for v in (event.device, event.shopper)) or bool(event.data.keys()
+                                                                                          - ANONYMOUS_DATA)

@@ -76,14 +76,17 @@ def test_retention_deletes_and_anonymises(svc, demo):
     now = time.time()
     day = 86400
     for age, dev in ((400, "old"), (100, "mid"), (10, "new")):
-        svc.events.emit("demo", "txn", at=now - age * day, device=dev, shopper="s-" + dev, member="100001")
+        svc.events.emit("demo", "txn", at=now - age * day, device=dev, shopper="s-" + dev, member="100001",
+                        app="pay", action="payment", amount_fen=4500, order="MP5796ABC")
     done = svc.privacy.daily("demo", now)
     assert done == {"events_deleted": 1, "events_anonymised": 1, "deliveries_deleted": 0}
     assert svc.privacy.daily("demo", now) is None  # once a day
     left = {e.at: e for e in svc.events.read("demo")}
     mid, new = left[round(now - 100 * day, 3)], left[round(now - 10 * day, 3)]
     assert mid.device.startswith("anon-") and mid.shopper.startswith("anon-") and "member" not in mid.data
-    assert (new.device, new.shopper, new.data["member"]) == ("new", "s-new", "100001")
+    # the order names its shopper in the books: only what the figures count is kept
+    assert mid.data == {"app": "pay", "action": "payment", "amount_fen": 4500}
+    assert (new.device, new.shopper, new.data["member"], new.data["order"]) == ("new", "s-new", "100001", "MP5796ABC")
 
 
 def test_retention_settings_in_the_console(client, console, svc):
