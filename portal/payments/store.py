@@ -13,7 +13,8 @@ Keys (all under the venue's `{venue}` hash tag):
                                    answer, or refused it for now; processing: it accepted, the result comes by
                                    callback or query); a stuck one is pushed later each time (back-off)
     pay:refunds:failed     ZSET    refund no -> ended ms: refunds the provider refused for good (for operators)
-    pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue
+    pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue, kept
+                                   LEDGER_KEEP_MS (400 days) by its id, older ones dropped as entries are added
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
     pay:untold             ZSET    order id -> ms: orders whose money listeners have not all heard of a payment or a
                                    refund done (the order's `tell` lists them in order, `told`/`told_part` how far
@@ -51,6 +52,7 @@ import redis
 from core.storage import VenueKeys, scan_slot
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
+LEDGER_KEEP_MS = ORDER_KEEP_MS  # the ledger's entries as long as the orders they name
 # An order no provider knows (never bound, never paid) past its expiry: only the sweep (cron, every minute)
 # still touches it, to close it and tell its purpose (release a hold, give points back), and no callback can
 # come (a provider hears of an order only after `bind`). A week outlasts a sweep that is down over a weekend
@@ -108,7 +110,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-_NOW = """
+_NOW = f"""
+local LEDGER_KEEP_MS = {LEDGER_KEEP_MS}
+""" + """
 local function now_ms(arg)
   local n = tonumber(arg)
   if n then return n end
@@ -119,8 +123,12 @@ local function ledger(kind, order, amount, txn, ref_no, now)
   local m = redis.call('HMGET', order, 'id', 'merchant', 'provider', 'purpose')
   local entry = {'kind', kind, 'order', m[1], 'merchant', m[2], 'provider', m[3] or '', 'purpose', m[4] or '',
                  'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', string.format('%.0f', now)}
-  redis.call('XADD', KEYS[3], '*', unpack(entry))
-  redis.call('XADD', KEYS[4], '*', unpack(entry))
+  -- kept as long as the orders (LEDGER_KEEP_MS), by the store's clock that names the entries (not `now`, which a
+  -- caller may set); exact, each entry added drops the few that came of age since the last
+  local t = redis.call('TIME')
+  local keep_from = string.format('%.0f', tonumber(t[1]) * 1000 - LEDGER_KEEP_MS)
+  redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry))
+  redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry))
 end
 local function append(key, field, item)
   local items = redis.call('HGET', key, field) or ''

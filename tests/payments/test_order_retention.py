@@ -125,3 +125,20 @@ def test_a_payment_after_the_expiry_before_the_sweep_releases_what_the_order_hel
     assert closed == [order.id]  # told once
     # its full refund was asked for (the sandbox never saw this made-up trade, so it refuses: listed for the staff)
     assert int(pay.store.refund_record(VENUE, late_refund_no(order.id))["amount"]) == 1500
+
+
+def test_the_ledger_keeps_its_entries_as_long_as_the_orders(pay, db):
+    """Entries older than LEDGER_KEEP_MS (by their id, the store's clock) go as the next money movement is booked,
+    from the venue's ledger and the merchant's alike; newer ones stay."""
+    from portal.payments.store import LEDGER_KEEP_MS
+
+    keys = PaymentKeys(VENUE)
+    store_ms = int(db.time()[0]) * 1000
+    for key in (keys.ledger(), keys.merchant_ledger("kopi")):
+        db.xadd(key, {"kind": "paid", "order": "MP-OLD"}, id=f"{store_ms - LEDGER_KEEP_MS - 86400_000}-0")
+        db.xadd(key, {"kind": "paid", "order": "MP-KEPT"}, id=f"{store_ms - LEDGER_KEEP_MS + 86400_000}-0")
+    order = new_order(pay)
+    assert pay.store.settle(VENUE, order.id, 1500, "txn-ledger-keep", "alipay") == "paid"
+    for key in (keys.ledger(), keys.merchant_ledger("kopi")):
+        orders = [fields[b"order"].decode() for _id, fields in db.xrange(key)]
+        assert "MP-OLD" not in orders and orders[:2] == ["MP-KEPT", order.id]
