@@ -3,8 +3,10 @@ limited stock, group buys that succeed when enough shoppers join by a deadline, 
 partner shops that carry the mall's attribution and count the clicks.
 
 Joining (sign up / buy / join) is ONE Lua script for all three kinds: never over capacity or stock,
-one per shopper, never before a sale starts or after sign-up closes. A group buy's outcome is settled
-lazily (on the first read after its deadline) by another script that writes it once; joins check it.
+one per shopper, never before a sale starts or after sign-up closes. A shopper may give back their place at
+an event before it starts (LEAVE_LUA, one script too); a sale's unit or a group buy's place is not given back.
+A group buy's outcome is settled lazily (on the first read after its deadline) by another script that
+writes it once; joins check it.
 Every key a script touches is in KEYS and carries the venue's hash tag (Redis Cluster safe).
 
 Keys (venue `v`):
@@ -140,6 +142,21 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 keep_record(KEYS[2], KEYS[3], now, f[4], ARGV[5], ARGV[6])  -- who joined, and mine
 if kind == 'group' and taken == tonumber(f[7]) then redis.call('HSET', KEYS[1], 'reached_at', ARGV[2]) end
 return {'OK', ARGV[4]}
+"""
+
+# A shopper gives back their place at a (free) event before it starts. KEYS: item, who, mine.  ARGV: client, now,
+# item id. Returns {'OK'} | {'NOT_JOINED'} (nothing to give back: never joined, or left already) | {'NO_ITEM'} |
+# {'NOT_EVENT'} (a sale's unit or a group buy's place is not given back here) | {'STARTED'} (too late).
+LEAVE_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'kind', 'starts_at', 'taken')
+if not f[1] then return {'NO_ITEM'} end
+if f[1] ~= 'event' then return {'NOT_EVENT'} end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'NOT_JOINED'} end
+if tonumber(ARGV[2]) >= tonumber(f[2]) then return {'STARTED'} end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[3])
+if tonumber(f[3] or '0') > 0 then redis.call('HINCRBY', KEYS[1], 'taken', -1) end
+return {'OK'}
 """
 
 # KEYS: item.  ARGV: now.  Writes a group buy's outcome once, when its deadline has passed.
@@ -389,7 +406,9 @@ class Activity:
         return max(self.limit - self.taken, 0) if self.limit else None
 
     def state(self, now: float) -> str:
-        """What a shopper sees: upcoming | open | full | closed | ended | succeeded | failed | cancelled."""
+        """What a shopper sees: upcoming | open | full | closed | underway | ended | succeeded | failed | cancelled.
+        An event's sign-up closes when it starts: from then until it ends it is `underway` (still listed), and
+        `ended` only after its end."""
         if self.kind == "group":
             if self.outcome:
                 return self.outcome
@@ -398,7 +417,7 @@ class Activity:
         if self.status != "live":
             return "closed"
         if self.kind == "event" and now >= self.starts_at:
-            return "ended"
+            return "ended" if now >= self.ends_at else "underway"
         if self.kind == "sale":
             if now < self.starts_at:
                 return "upcoming"
@@ -475,6 +494,7 @@ class ActivityStore:
         self._settle = db.register_script(SETTLE_LUA)
         self._stop = db.register_script(STOP_LUA)
         self._erase_paid = db.register_script(ERASE_PAID_LUA)
+        self._leave = db.register_script(LEAVE_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
@@ -614,6 +634,19 @@ class ActivityStore:
                                    args=[client, repr(now), item_id, new_confirmation(), KEEP_AFTER_END_S,
                                          self.shopper_ttl_s])
         return JoinResult(status.decode(), rest[0].decode() if rest else None)
+
+    def leave(self, venue: str, item_id: str, client: str, now: float | None = None) -> str:
+        """The shopper gives back their place at an event before it starts (LEAVE_LUA, one script: off the list
+        of who joined, the place free again, off "my activities"): OK, or NOT_JOINED (nothing to give back:
+        asking twice changes nothing), NO_ITEM, NOT_EVENT (sales and group buys are not given back here), STARTED.
+        Whether the event is free is the caller's to check (views.py: only free sign-ups are cancelled)."""
+        if not ITEM_ID.match(item_id or "") or not client:
+            return "NO_ITEM"
+        keys = ActivityKeys(venue)
+        now = time.time() if now is None else now
+        status, *_rest = self._leave(keys=[keys.item(item_id), keys.who(item_id), keys.mine(client)],
+                                     args=[client, repr(now), item_id])
+        return status.decode()
 
     def click(self, venue: str, link_id: str, client: str | None, now: float | None = None,
               tz: tzinfo | None = None) -> Link | None:

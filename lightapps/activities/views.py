@@ -2,7 +2,14 @@
 and the outbound-link redirect that adds the mall's attribution and counts the click.
 
 Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
-a join is a POST answered with a 303 to the activity's GET page."""
+a join is a POST answered with a 303 to the activity's GET page, and so is a leave (cancel my sign-up).
+
+Leaving is for free event sign-ups only, before the event starts: the place goes back (one Lua script, store.py
+LEAVE_LUA) and the event leaves "my activities". A sale's unit (paid or reserved to pay at the shop), a group
+buy's place (its count decides the group; a deposit is refunded only by the group's outcome, deposits.py) and
+a priced event (paid at the counter) are not cancelled here: the page says to ask the organiser. Leaving costs
+no budget and gives none back: signing up again spends `activities.join` as any join does, so joining and
+leaving in a loop takes at most that budget's places an hour (an event sends no notices)."""
 
 from __future__ import annotations
 
@@ -65,6 +72,7 @@ STATE_TEXT = {
     "open": lambda: _("Open to join"),  # not "under way": an event days away is open for sign-up
     "full": lambda: _("Full"),
     "closed": lambda: _("Closed"),
+    "underway": lambda: _("Under way · sign-up closed"),  # an event between its start and its end
     "ended": lambda: _("Ended"),
     "succeeded": lambda: _("Succeeded"),
     "failed": lambda: _("Did not reach its goal"),
@@ -101,6 +109,11 @@ def _item_or_404(venue: str, item_id: str, now: float) -> Activity:
     return item
 
 
+def leavable(item: Activity, now: float) -> bool:
+    """Whether a sign-up to `item` may be cancelled by the shopper here: a free event that has not started."""
+    return item.kind == "event" and now < item.starts_at and price_fen(item) == 0
+
+
 def _render_item(venue_map, item: Activity, *, error: str | None = None, status: int = 200):
     shopper = shopper_for_venue(venue_map.id)
     now = time.time()
@@ -111,6 +124,8 @@ def _render_item(venue_map, item: Activity, *, error: str | None = None, status:
         "activities/item.html", venue=venue_map, zone=zone_obj, item=item, code=code, zh=is_zh(), now=now,
         error=error, state=item.state(now), state_text=STATE_TEXT, shopper_token=shopper_token(shopper),
         links=links, just_joined=request.args.get("joined") == "1", deposit=_deposit_text(venue_map.id, item),
+        just_left=request.args.get("left") == "1", can_leave=bool(code) and leavable(item, now),
+        no_leave_text=no_leave_text(),
     ), status
 
 
@@ -139,6 +154,7 @@ JOIN_REFUSALS = {
     "CLOSED": (410, lambda: _("This has been closed by the organiser.")),
     "NOT_STARTED": (403, lambda: _("The sale has not started yet.")),
     "ENDED": (410, lambda: _("Too late: this has ended.")),
+    "UNDER_WAY": (410, lambda: _("Sign-up has closed: the event is under way.")),
     "FULL": (409, lambda: _("Sorry, no places or stock left.")),
     "PRICE": (409, lambda: _("This cannot be bought or joined here yet: its price is not an amount we can charge. "
                              "Please ask the organiser.")),
@@ -180,8 +196,49 @@ def join(venue: str, item_id: str):
         extra = {"joined": "1"} if result.ok else {}
         return redirect(shopper_url("activities.item", venue=venue, item_id=item.id, **extra, **lang_arg()),
                         code=303)
-    status, message = JOIN_REFUSALS[result.status]
-    return _render_item(venue_map, store().get(venue, item.id), error=message(), status=status)
+    now = time.time()
+    item = store().get(venue, item.id, now) or item
+    refusal = "UNDER_WAY" if result.status == "ENDED" and item.state(now) == "underway" else result.status
+    status, message = JOIN_REFUSALS[refusal]
+    return _render_item(venue_map, item, error=message(), status=status)
+
+
+def no_leave_text() -> str:
+    """What the page says where a sign-up, purchase or group place cannot be cancelled here."""
+    return _("Only free event sign-ups can be cancelled here, until the event starts: for purchases, group buys "
+             "and paid events, please ask the organiser.")
+
+
+LEAVE_REFUSALS = {
+    "NOT_EVENT": (409, no_leave_text),
+    "STARTED": (409, lambda: _("Too late to cancel: the event has started.")),
+}
+
+
+@bp.post("/activities/<item_id>/leave")
+def leave(venue: str, item_id: str):
+    """Cancel my sign-up: the shopper of this request's `c` token (or cookie, checked as a join's is) gives back
+    their own place at a free event before it starts. Who leaves is only ever the caller: the form names no
+    shopper. Leaving twice (or a place never taken) changes nothing and leads back to the page."""
+    venue_map = venue_or_404(venue)
+    item = _item_or_404(venue, item_id, time.time())
+    shopper = current_shopper()
+    if shopper is None or shopper.venue != venue:  # no token of this venue: a new shopper has nothing to give back
+        abort(403, _("Open this page from the mall's link to cancel your sign-up."))
+    result = "NOT_EVENT" if item.kind != "event" or price_fen(item) != 0 else store().leave(venue, item.id,
+                                                                                          shopper.client)
+    if result == "NO_ITEM":  # gone between the read and the script
+        abort(404, _("No such activity."))
+    if result == "OK":
+        record_event(APP, "activity_leave", venue, shopper, zone=item.zone, item=item.id)
+    if result in ("OK", "NOT_JOINED"):
+        extra = {"left": "1"} if result == "OK" else {}
+        if request.form.get("from") == "mine":  # one of two fixed pages, never a target from the request
+            return redirect(shopper_url("activities.mine", venue=venue, **extra, **lang_arg()), code=303)
+        return redirect(shopper_url("activities.item", venue=venue, item_id=item.id, **extra, **lang_arg()),
+                        code=303)
+    status, message = LEAVE_REFUSALS[result]
+    return _render_item(venue_map, store().get(venue, item.id) or item, error=message(), status=status)
 
 
 def _online_price(item: Activity) -> int | None:
@@ -210,7 +267,8 @@ def mine(venue: str):
     shopper = shopper_for_venue(venue)
     now = time.time()
     return render_template("activities/mine.html", venue=venue_map, items=store().mine(venue, shopper.client, now),
-                           zh=is_zh(), now=now, state_text=STATE_TEXT)
+                           zh=is_zh(), now=now, state_text=STATE_TEXT, leavable=leavable,
+                           shopper_token=shopper_token(shopper), just_left=request.args.get("left") == "1")
 
 
 @bp.get("/out/<link_id>")

@@ -490,8 +490,8 @@ def _identity(e: Event, member_of: dict[str, str]) -> str | None:
 
 # Light-app events that are no transaction of the shopper's: a partner-link click (its own column; it identifies
 # nobody), money given back (a refund of an earlier purchase would count its shopper as buying again that day), a
-# member signing in again.
-NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login"})
+# member signing in again, a sign-up given back.
+NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login", "activity_leave"})
 
 
 def _bought(e: Event) -> bool:

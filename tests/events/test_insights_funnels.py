@@ -119,7 +119,7 @@ def test_a_group_zones_owner_sees_its_members_phones_in_the_headline_too():
 
 def test_refunds_and_member_sign_ins_are_no_transactions():
     """A refund of an earlier day's purchase, or a member signing in, made its shopper "a repeat shopper who bought"
-    and counted in the funnel's transacted column."""
+    and counted in the funnel's transacted column (so would a sign-up given back)."""
     events = []
     for i in range(5):
         phone, shopper = f"r{i}", f"rs{i}"
@@ -129,6 +129,7 @@ def test_refunds_and_member_sign_ins_are_no_transactions():
                    Event("landing", t + 30, "demo", phone, shopper, zone="kopi"),
                    Event("txn", t + 60, "demo", phone, shopper, zone="kopi", data={"action": "refund"}),
                    Event("txn", t + 90, "demo", phone, shopper, zone="kopi", data={"action": "member_login"}),
+                   Event("txn", t + 95, "demo", phone, shopper, zone="kopi", data={"action": "activity_leave"}),
                    Event("zone_leave", t + 600, "demo", phone, zone="kopi", data={"dwell_s": 600.0}),
                    Event("leave", t + 600, "demo", phone, data={"dwell_s": 600.0})]
     day4 = compute(events, "demo", at(4, 0), at(5, 0), zones=["kopi"])

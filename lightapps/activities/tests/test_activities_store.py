@@ -140,7 +140,69 @@ def test_event_sign_up_capacity_and_one_per_shopper(acts):
 def test_event_sign_up_closes_when_it_starts(acts):
     e = event(acts, starts_in=60)
     assert acts.join("demo", e.id, "late", now=NOW + 60).status == "ENDED"
-    assert acts.get("demo", e.id, now=NOW + 60).state(NOW + 60) == "ended"
+    assert acts.get("demo", e.id, now=NOW + 60).state(NOW + 60) == "underway"  # sign-up closed, not ended
+
+
+def test_event_is_under_way_from_its_start_and_ended_only_after_its_end(acts):
+    e = event(acts, capacity=1, starts_in=60)  # runs an hour
+    got = acts.get("demo", e.id, now=NOW)
+    assert [got.state(t) for t in (NOW + 59, NOW + 60, NOW + 60 + 3599, NOW + 60 + 3600)] == [
+        "open", "underway", "underway", "ended"]
+    acts.join("demo", e.id, "a", now=NOW)
+    assert acts.get("demo", e.id, now=NOW + 61).state(NOW + 61) == "underway"  # full, but under way says more
+    acts.stop("demo", "atrium", e.id, now=NOW)
+    assert acts.get("demo", e.id).state(NOW + 61) == "closed"
+
+
+# ---- leaving an event ------------------------------------------------------------------------------
+
+
+def test_leave_gives_the_place_back_once(acts):
+    e = event(acts, capacity=1, starts_in=600)
+    assert acts.join("demo", e.id, "a", now=NOW).ok
+    assert acts.join("demo", e.id, "b", now=NOW).status == "FULL"
+    assert acts.leave("demo", e.id, "b", now=NOW) == "NOT_JOINED"  # b cannot give back a's place
+    assert acts.get("demo", e.id).taken == 1
+    assert acts.leave("demo", e.id, "a", now=NOW + 10) == "OK"
+    got = acts.get("demo", e.id)
+    assert (got.taken, got.left) == (0, 1)
+    assert acts.joined("demo", "a", [e.id]) == {} and acts.mine("demo", "a", now=NOW) == []
+    assert acts.leave("demo", e.id, "a", now=NOW + 10) == "NOT_JOINED"  # again: nothing changes
+    assert acts.get("demo", e.id).taken == 0
+    assert acts.join("demo", e.id, "b", now=NOW + 20).ok
+    assert acts.leave("demo", e.id, "b", now=NOW + 600) == "STARTED"  # too late: the place stays b's
+    assert acts.get("demo", e.id).taken == 1 and e.id in acts.joined("demo", "b", [e.id])
+
+
+def test_leave_refusals(acts):
+    s, g = sale(acts), group(acts)
+    for item in (s, g):
+        assert acts.join("demo", item.id, "a", now=NOW).ok
+        assert acts.leave("demo", item.id, "a", now=NOW) == "NOT_EVENT"
+        assert acts.get("demo", item.id).taken == 1 and item.id in acts.joined("demo", "a", [item.id])
+    e = event(acts)
+    assert acts.leave("demo", "999", "a", now=NOW) == "NO_ITEM"
+    assert acts.leave("demo", "bad id", "a", now=NOW) == "NO_ITEM"
+    assert acts.leave("demo", e.id, "", now=NOW) == "NO_ITEM"
+    assert acts.leave("demo", e.id, "nobody", now=NOW) == "NOT_JOINED"
+    assert acts.get("demo", e.id).taken == 0
+
+
+def test_many_threads_leaving_at_once_give_each_place_back_once(acts, redis_url):
+    e = event(acts, capacity=20)
+    for i in range(20):
+        assert acts.join("demo", e.id, f"shopper-{i}", now=NOW).ok
+    barrier = threading.Barrier(40)
+
+    def leave(i):
+        own = ActivityStore(redis.Redis.from_url(redis_url))
+        barrier.wait()
+        return own.leave("demo", e.id, f"shopper-{i % 20}", now=NOW)  # each shopper twice, at once
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(leave, range(40)))
+    assert (statuses.count("OK"), statuses.count("NOT_JOINED")) == (20, 20)
+    assert acts.get("demo", e.id).taken == 0 and acts.db.hlen(ActivityKeys("demo").who(e.id)) == 0
 
 
 def test_flash_sale_not_before_start_not_after_end(acts):
