@@ -49,6 +49,7 @@ COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_STOCK = 1_000_000
 MAX_SPAN_DAYS = 366
+MAX_AHEAD_DAYS = 366  # a coupon's first day is within a year (a year 9999 overflowed the day arithmetic: 500)
 TITLE_MAX = 80
 MAX_PARKING_FEN = 50_000  # ¥500.00 off a parking fee at most
 HOLD_KEEP_S = 7 * 86400  # a hold outlives any order it waits for (the payment sweep closes those)
@@ -226,6 +227,8 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
         raise CouponInputError("valid_until", N_("%(label)s must not be before the first valid day."))
     if valid_until < today:
         raise CouponInputError("valid_until", N_("%(label)s is in the past."))
+    if (valid_from - today).days > MAX_AHEAD_DAYS:
+        raise CouponInputError("valid_from", N_("%(label)s may be at most %(n)s days ahead."), n=MAX_AHEAD_DAYS)
     if (valid_until - valid_from).days > MAX_SPAN_DAYS:
         raise CouponInputError("valid_until", N_("A coupon may be valid for at most %(n)s days."), n=MAX_SPAN_DAYS)
     return {
@@ -375,13 +378,13 @@ class CouponStore:
         """A new live coupon from parse_new_coupon's fields (days are the mall's, in `tz`)."""
         keys = CouponKeys(venue)
         now = time.time() if now is None else now
-        coupon_id = str(self.db.incr(keys.seq()))
         valid_from = fields["valid_from"]
         valid_until = fields["valid_until"]
         if isinstance(valid_from, date):
             valid_from = day_start(valid_from, tz)
         if isinstance(valid_until, date):
             valid_until = day_start(valid_until + timedelta(days=1), tz)
+        coupon_id = str(self.db.incr(keys.seq()))  # after what can refuse: no id spent on a refused coupon
         mapping = {
             "zone": zone, "title_en": fields.get("title_en", ""), "title_zh": fields.get("title_zh", ""),
             "description_en": fields.get("description_en", ""), "description_zh": fields.get("description_zh", ""),

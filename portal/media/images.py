@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from dataclasses import dataclass
 
 from core.errors import InputError
@@ -21,6 +22,10 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 WIDTHS = (320, 640, 1024)  # a 375 px phone at 1x-3x; the page's srcset lets the browser choose
 FALLBACK_WIDTH = 640  # the JPEG for browsers without WebP
 MAX_PIXELS = 40_000_000  # claimed in the header: more is refused before decoding (a 7,000 x 5,700 photo fits)
+# Conversions at once per process: a PNG or WebP is decoded at full size (a JPEG at a reduced scale, `draft`), up to
+# 4 bytes a pixel (160 MB at MAX_PIXELS) before it is shrunk; an upload waits for its turn.
+CONVERSIONS_AT_ONCE = 2
+_converting = threading.BoundedSemaphore(CONVERSIONS_AT_ONCE)
 MIN_SIDE = 16
 MAX_SIDE = 16383  # WebP refuses a side longer than this (JPEG 65535): no rendition is taller
 WEBP_QUALITY = 78
@@ -57,29 +62,49 @@ def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
     if len(data) > max_bytes:
         raise MediaError(f"The image is too large ({len(data) / 2**20:.1f} MB); at most {max_bytes // 2**20} MB.",
                          status=413)
-    try:
-        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-            width, height = image.size  # from the header: nothing decoded yet
-            if width * height > MAX_PIXELS:
-                raise MediaError(f"The image is {width} x {height} pixels; at most {MAX_PIXELS // 1_000_000} "
-                                 "megapixels.", status=413)
-            if min(width, height) < MIN_SIDE:
-                raise MediaError(f"The image is too small ({width} x {height} pixels).")
-            image.draft("RGB", (max(WIDTHS), max(WIDTHS)))  # JPEG: decode at a reduced scale when it can
-            image.load()  # a truncated or corrupt file fails here
-            upright = ImageOps.exif_transpose(image)
-            pixels = _flatten(upright)
-    except MediaError:
-        raise
-    except Image.DecompressionBombError:  # Pillow's own guard, beyond ours
-        raise MediaError("The image has too many pixels.", status=413) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise MediaError("The file is not a readable JPEG, PNG or WebP image.", status=415) from None
-    try:
-        return _encode(pixels)
-    except Exception:  # an encoder refusing an image we accepted is the owner's 422, never a 500
-        log.exception("media: could not convert an accepted %s x %s image", width, height)
-        raise MediaError("The image could not be converted.", status=422) from None
+    with _converting:
+        try:
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+                width, height = image.size  # from the header: nothing decoded yet
+                _check_size(width, height)
+                image.draft("RGB", (max(WIDTHS), max(WIDTHS)))  # JPEG: decode at a reduced scale when it can
+                image.load()  # a truncated or corrupt file fails here
+                pixels = _shrunk(image)  # every copy below is of the shrunk image, not the decoded one
+                ImageOps.exif_transpose(pixels, in_place=True)
+                pixels = _flatten(pixels)
+        except MediaError:
+            raise
+        except Image.DecompressionBombError:  # Pillow's own guard, beyond ours
+            raise MediaError("The image has too many pixels.", status=413) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, IndexError, EOFError):
+            # a corrupt file raises any of these from Pillow's decoders (a PNG with no image data: IndexError)
+            raise MediaError("The file is not a readable JPEG, PNG or WebP image.", status=415) from None
+        try:
+            return _encode(pixels)
+        except Exception:  # an encoder refusing an image we accepted is the owner's 422, never a 500
+            log.exception("media: could not convert an accepted %s x %s image", width, height)
+            raise MediaError("The image could not be converted.", status=422) from None
+
+
+def _check_size(width: int, height: int) -> None:
+    """Refuse, before any pixel is decoded, an image too large to convert (413) or too small to show."""
+    if width * height > MAX_PIXELS:
+        raise MediaError(f"The image is {width} x {height} pixels; at most {MAX_PIXELS // 1_000_000} "
+                         "megapixels.", status=413)
+    if min(width, height) < MIN_SIDE:
+        raise MediaError(f"The image is too small ({width} x {height} pixels).")
+
+
+def _shrunk(image):
+    """The decoded image reduced by a whole factor to no less than the largest rendition needs (its shorter side
+    at least max(WIDTHS), whichever way EXIF turns it), and the decoded one freed: a 6,300 x 6,300 PNG was copied
+    at full size three times while it was flattened (640 MB)."""
+    factor = min(image.size) // max(WIDTHS)
+    if factor < 2:
+        return image
+    small = image.reduce(factor)
+    image.close()  # frees the decoded pixels (Pillow drops its core on close)
+    return small
 
 
 def _flatten(image):
@@ -87,7 +112,7 @@ def _flatten(image):
     from PIL import Image  # lazy: Pillow only when an owner uploads an image
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat

@@ -180,9 +180,8 @@ def check_plan_image(data: bytes) -> tuple[str, int, int]:
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # a truncated or corrupt file fails here
-    except ValueError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, IndexError, EOFError):
+        # Pillow's decoders raise any of these on a corrupt file (a PNG with no image data: IndexError)
         raise ValueError(_("The file is not a readable PNG or JPEG image.")) from None
     return PLAN_FORMATS[fmt], width, height
 

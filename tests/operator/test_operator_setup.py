@@ -128,6 +128,7 @@ def test_plan_upload_rejects_bad_files(client, ops, svc):
         (png(8001, 20), "at most 8000"),
         (b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024 + 10), "too large"),
         (png(100, 80)[:200], "not a readable PNG or JPEG"),  # truncated
+        (png(100, 80)[:33] + png(100, 80)[-12:], "not a readable PNG or JPEG"),  # a header and no image data
         (png(60, 40, "GIF"), "PNG or JPEG"),
     ]
     for payload, message in cases:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import zlib
 
 import pytest
@@ -38,6 +39,48 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
         chunk(b"IEND", b"")
 
 
+def header_only_png(width: int = 64, height: int = 64) -> bytes:
+    """A PNG with its header and end and no image data between (57 bytes)."""
+    whole = bomb_png(width, height)
+    return whole[:33] + whole[-12:]
+
+
+def test_a_large_png_is_shrunk_before_it_is_copied():
+    """A 6,000 x 4,000 PNG is reduced (a whole factor) to what the largest rendition needs before it is flattened:
+    at full size each copy is 96 MB. The renditions are as before."""
+    with Image.open(io.BytesIO(photo(6000, 4000, fmt="PNG", gps=False))) as image:
+        image.load()
+        assert images._shrunk(image).size == (2000, 1334)  # by 3: its shorter side still at least 1024
+    out = renditions(photo(6000, 4000, fmt="PNG", gps=False), LIMIT)
+    assert [(r.width, r.height) for r in out if r.fmt == "webp"] == [(320, 213), (640, 427), (1024, 683)]
+
+
+def test_at_most_two_images_are_converted_at_once(monkeypatch):
+    """Each conversion may hold a few hundred MB: a third upload waits for one of the two running."""
+    inside, release = [], threading.Event()
+
+    def held_encode(pixels):
+        inside.append(1)
+        release.wait(60)
+        return []
+
+    monkeypatch.setattr(images, "_encode", held_encode)
+    threads = [threading.Thread(target=renditions, args=(photo(), LIMIT)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(6000):  # until both are converting (no timing asserted: the wait only ends the loop)
+        if len(inside) == 2:
+            break
+        release.wait(0.01)
+    assert len(inside) == 2
+    assert images._converting.acquire(blocking=False) is False  # a third would wait
+    release.set()
+    for t in threads:
+        t.join(60)
+    assert images._converting.acquire(blocking=False) is True  # free again
+    images._converting.release()
+
+
 def test_renditions_are_resized_and_carry_no_metadata():
     out = renditions(photo(), LIMIT)
     webp = [r for r in out if r.fmt == "webp"]
@@ -56,6 +99,7 @@ def test_renditions_are_resized_and_carry_no_metadata():
     (b"GIF89a" + b"\0" * 100, 415),  # not a format we take
     (photo()[:2000], 415),  # truncated
     (bomb_png(), 413),  # a decompression bomb, refused from its header
+    (header_only_png(), 415),  # no image data at all: Pillow's decoder raises IndexError
     (b"\xff" * (LIMIT + 1), 413),
 ])
 def test_bad_files_are_refused(data, status):

@@ -100,6 +100,7 @@ def test_parse_new_coupon_accepts_a_good_form():
     ({"valid_until": "2030-06-14"}, "valid_until"),  # before valid_from
     ({"valid_from": "2030-01-01", "valid_until": "2030-06-01"}, "valid_until"),  # in the past
     ({"valid_until": "2031-07-15"}, "valid_until"),  # longer than a year
+    ({"valid_from": "9999-12-31", "valid_until": "9999-12-31"}, "valid_from"),  # years ahead (overflowed: 500)
     ({"parking_yuan": "-5"}, "parking_yuan"),
     ({"parking_yuan": "5.555"}, "parking_yuan"),
     ({"parking_yuan": "five"}, "parking_yuan"),
