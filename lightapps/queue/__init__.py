@@ -17,7 +17,8 @@ from portal.apps.registry import ConfigField, LightApp
 
 
 class TableClassesField(ConfigField):
-    """Text like ``A:1-2,B:3-4,C:5-12``, checked and written back in a canonical form."""
+    """Text like ``A:1-2,B:3-4,C:5-12`` (with table counts: ``A:1-2x6``), checked and written back in a canonical
+    form."""
 
     def parse(self, raw: Any) -> Any:
         value = super().parse(raw)
@@ -25,8 +26,8 @@ class TableClassesField(ConfigField):
 
 
 class HoursField(ConfigField):
-    """Opening hours, ``HH:MM-HH:MM``: reservation times lie within them, and new numbers too when the zone
-    sets ``numbers_in_hours``."""
+    """Opening hours, ``HH:MM-HH:MM``, past midnight too (``17:00-02:00``): reservation times lie within them,
+    and new numbers too when the zone sets ``numbers_in_hours``."""
 
     def parse(self, raw: Any) -> Any:
         value = super().parse(raw)
@@ -39,12 +40,16 @@ CONFIG_SCHEMA = (
                 max_length=120),
     ConfigField("headline_zh", "Headline (Chinese)", default="在线取号，叫号前不必排队等候。", max_length=120),
     TableClassesField("table_classes", "Table classes", default=rules.DEFAULT_CLASSES, required=True, max_length=120,
-                      help="Label:party sizes, comma separated, e.g. A:1-2,B:3-4,C:5-12 (C:5+ = 5 and up)"),
+                      help="Label:party sizes, comma separated, e.g. A:1-2,B:3-4,C:5-12 (C:5+ = 5 and up); "
+                           "add x and the class's number of tables (A:1-2x6) so the wait estimate can learn a "
+                           "faster pace from the day's seatings"),
     ConfigField("turn_minutes", "Average minutes per table turn", type="int", default=15, min=1, max=240,
-                help="Minutes between two tables of one class coming free; the wait estimate uses it "
-                     "until the day's seatings give real intervals"),
+                help="Minutes between two tables of one class coming free; the wait estimate starts from it and "
+                     "follows the day's seatings (faster than it only for classes with a table count)"),
     ConfigField("reservations", "Take reservations", type="bool", default=True),
-    HoursField("open_hours", "Opening hours", default=rules.DEFAULT_HOURS, required=True, max_length=11),
+    HoursField("open_hours", "Opening hours", default=rules.DEFAULT_HOURS, required=True, max_length=11,
+               help="HH:MM-HH:MM on the venue's clock; a closing time before the opening time is the next day "
+                    "(17:00-02:00)"),
     ConfigField("numbers_in_hours", "Numbers only during opening hours", type="bool", default=False,
                 help="Refuse new numbers outside the opening hours (reservation times always lie within them)"),
     ConfigField("slot_minutes", "Reservation slot (minutes)", type="int", default=30, min=10, max=240),

@@ -1,8 +1,12 @@
-"""Pure rules of the queue app (no Flask, no Redis): table classes, reservation slots, prices.
+"""Pure rules of the queue app (no Flask, no Redis): table classes, opening hours, reservation slots, prices.
 
 Table classes are written by the owner as text, e.g. ``A:1-2,B:3-4,C:5-12`` (``C:5+`` means 5 up to
-MAX_PARTY). A party takes a number in the class whose range holds its size; the human number is the
-class label and a counter: ``A007``."""
+MAX_PARTY), each optionally with its number of tables: ``A:1-2x6`` (six tables for 1-2; the wait estimator
+needs it to tell a table filled from one freed, estimate.py). A party takes a number in the class whose range
+holds its size; the human number is the class label and a counter: ``A007``.
+
+Opening hours ``HH:MM-HH:MM`` may run past midnight (``17:00-02:00``): the closing time is then on the next
+day, in the venue's time zone."""
 
 from __future__ import annotations
 
@@ -15,10 +19,14 @@ from core.errors import N_
 
 MAX_PARTY = 30
 MAX_CLASSES = 8
+MAX_TABLES = 999  # tables of one class
+DAY_MINUTES = 24 * 60
 DEFAULT_CLASSES = "A:1-2,B:3-4,C:5-12"
 DEFAULT_HOURS = "11:00-21:00"
 
-_CLASS_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*:\s*(\d{1,2})\s*(?:-\s*(\d{1,2})|(\+))?\s*$")
+# label : sizes, then optionally "x<tables>" ("×" and "*" too, as owners type a multiplication)
+_CLASS_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*:\s*(\d{1,2})\s*(?:-\s*(\d{1,2})|(\+))?\s*"
+                       r"(?:[xX×*]\s*([0-9]{1,4})\s*)?$")
 _TICKET_RE = re.compile(r"^([A-Z]{1,2})(\d{3,6})$")
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -40,6 +48,7 @@ class TableClass:
     label: str
     low: int
     high: int
+    tables: int | None = None  # how many tables the class has; None: the owner did not say
 
     @property
     def sizes(self) -> str:
@@ -57,13 +66,16 @@ def parse_table_classes(text: str) -> list[TableClass]:
         match = _CLASS_RE.match(part)
         if not match:
             raise RuleError(N_("Table class %(part)s must look like A:1-2 or C:5+"), part=repr(part.strip()))
-        label, low, high, plus = match.groups()
+        label, low, high, plus, tables = match.groups()
         low_n = int(low)
         high_n = MAX_PARTY if plus else int(high) if high else low_n
         if low_n < 1 or high_n > MAX_PARTY or low_n > high_n:
             raise RuleError(N_("Table class %(label)s: sizes must be within 1-%(n)s, low to high"), label=label.upper(),
                             n=MAX_PARTY)
-        classes.append(TableClass(label.upper(), low_n, high_n))
+        if tables is not None and not 1 <= int(tables) <= MAX_TABLES:
+            raise RuleError(N_("Table class %(label)s: the number of tables must be from 1 to %(n)s"),
+                            label=label.upper(), n=MAX_TABLES)
+        classes.append(TableClass(label.upper(), low_n, high_n, int(tables) if tables is not None else None))
     if not classes:
         raise RuleError(N_("Table classes are required, e.g. A:1-2,B:3-4,C:5-12"))
     if len(classes) > MAX_CLASSES:
@@ -79,7 +91,7 @@ def parse_table_classes(text: str) -> list[TableClass]:
 
 
 def format_table_classes(classes: list[TableClass]) -> str:
-    return ",".join(f"{c.label}:{c.low}-{c.high}" for c in classes)
+    return ",".join(f"{c.label}:{c.low}-{c.high}" + (f"x{c.tables}" if c.tables else "") for c in classes)
 
 
 def classes_or_default(text: str | None) -> list[TableClass]:
@@ -88,6 +100,10 @@ def classes_or_default(text: str | None) -> list[TableClass]:
         return parse_table_classes(text or DEFAULT_CLASSES)
     except ValueError:
         return parse_table_classes(DEFAULT_CLASSES)
+
+
+def class_named(classes: list[TableClass], label: str) -> TableClass | None:
+    return next((c for c in classes if c.label == label), None)
 
 
 def class_for_party(classes: list[TableClass], party: int) -> TableClass | None:
@@ -123,7 +139,9 @@ def ticket_class(ticket_id: str) -> str | None:
 
 
 def parse_hours(text: str) -> tuple[int, int]:
-    """``"11:00-21:00"`` -> (660, 1260) minutes after midnight; ValueError otherwise."""
+    """``"11:00-21:00"`` -> (660, 1260) minutes after midnight; RuleError otherwise. A closing time not after
+    the opening time is on the next day: ``"17:00-02:00"`` -> (1020, 120) (open past midnight); ``"00:00"``
+    as closing time is that midnight (1440); ``"00:00-24:00"`` is open all day and night."""
     match = _HOURS_RE.match(text or "")
     if not match:
         raise RuleError(N_("Opening hours must look like 11:00-21:00"))
@@ -131,30 +149,47 @@ def parse_hours(text: str) -> tuple[int, int]:
     if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
         raise RuleError(N_("Opening hours must look like 11:00-21:00"))
     start, end = h1 * 60 + m1, h2 * 60 + m2
-    if end <= start:
-        raise RuleError(N_("Opening hours must end after they start"))
+    if end == 0 and start:
+        end = DAY_MINUTES  # "18:00-00:00": until midnight, written as it is read
+    if end == start:  # "17:00-17:00": no hours, or all day? ("00:00-24:00" says all day)
+        raise RuleError(N_("Opening and closing times must differ (00:00-24:00 is open day and night)"))
     return start, end
 
 
 def open_hours(hours: str) -> tuple[int, int]:
-    """A zone's stored opening hours as (opening, closing) minutes after midnight; the default's if they no
-    longer parse."""
+    """A zone's stored opening hours as (opening, closing) minutes after midnight (closing before opening:
+    on the next day); the default's if they no longer parse."""
     try:
         return parse_hours(hours)
     except ValueError:
         return parse_hours(DEFAULT_HOURS)
 
 
+def is_open(hours: tuple[int, int], minute: int) -> bool:
+    """Whether `minute` (after the venue's midnight) lies within the opening hours (opening included, closing
+    not). Hours past midnight (``17:00-02:00``): 01:30 belongs to the evening that started the day before, and
+    is open; the hours are the same every day, so that evening's hours are today's."""
+    start, end = hours
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
 def hhmm(minutes: int) -> str:
-    """660 -> ``"11:00"``."""
+    """660 -> ``"11:00"``; 1440 (a closing midnight) -> ``"24:00"``."""
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def slots(hours: str, slot_minutes: int) -> list[str]:
-    """Reservation slot start times ``"HH:MM"`` within the opening hours (a slot ends by closing)."""
+    """Reservation slot start times ``"HH:MM"`` within the opening hours (a slot ends by closing), as the day's
+    clock reads them: with hours past midnight the ones after it (a date's early hours, the tail of the evening
+    before) come first, e.g. ``17:00-01:00`` by 60 -> 00:00, 17:00, ..., 23:00. A booking is for a date and a
+    time on the venue's clock, so a table at 00:30 is booked on the date that 00:30 falls on."""
     start, end = open_hours(hours)
+    if end <= start:
+        end += DAY_MINUTES
     step = max(5, int(slot_minutes or 30))
-    return [hhmm(t) for t in range(start, end - step + 1, step)]
+    return sorted(hhmm(t % DAY_MINUTES) for t in range(start, end - step + 1, step))
 
 
 def valid_date(text: str) -> bool:

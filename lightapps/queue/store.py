@@ -9,7 +9,8 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
                                   after the previous day's last while that day still has a live number)
 - ``:<day>:wait:<cls>``   ZSET    ticket id -> number (waiting parties; position = ZRANK + 1)
 - ``:<day>:called:<cls>`` ZSET    ticket id -> called-at (called, not yet seated / no-show)
-- ``:<day>:seats:<cls>``  LIST    seated-at timestamps (last 50; the wait estimator's samples)
+- ``:<day>:seats:<cls>``  LIST    "<seated at> <number taken at>" per seating, epoch seconds (last 50; the wait
+                                  estimator's data, estimate.py; older entries hold the seated time only)
 - ``:<day>:tickets``      HASH    ticket id -> JSON {id, cls, number, party, client, state, times...}
 - ``:<day>:mine``         HASH    shopper client -> their latest ticket id (one active ticket each)
 - ``:<day>:calls``        LIST    ticket ids in the order they were called (an audit trail)
@@ -210,7 +211,10 @@ redis.call('HSET', tickets, ARGV[1], cjson.encode(t))
 redis.call('ZREM', wait, ARGV[1])
 redis.call('ZREM', called, ARGV[1])
 if ARGV[2] == 'SEATED' then
-  redis.call('RPUSH', KEYS[4], ARGV[3])
+  -- "<seated at> <number taken at>": the estimator needs both (was the party waiting before?)
+  local entry = ARGV[3]
+  if t.created then entry = entry .. ' ' .. string.format('%.3f', t.created) end
+  redis.call('RPUSH', KEYS[4], entry)
   redis.call('LTRIM', KEYS[4], -50, -1)
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
 end
@@ -348,6 +352,15 @@ def reservation_date(rid: str) -> str | None:
     """``"20240612-R7"`` -> ``"20240612"``; None if not a reservation id."""
     match = _RID_RE.match(rid or "")
     return match.group(1) if match else None
+
+
+def _seatings(entries: list[bytes]) -> list[tuple[float, float | None]]:
+    """A seats list's entries -> (seated at, number taken at or None)."""
+    out = []
+    for entry in entries:
+        at, *took = entry.split()
+        out.append((float(at), float(took[0]) if took else None))
+    return out
 
 
 def _decode_map(raw: dict) -> dict[str, dict[str, Any]]:
@@ -532,7 +545,20 @@ class QueueStore:
         return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]
 
     def seat_times(self, venue: str, zone: str, cls: str, day: str | None = None) -> list[float]:
-        return [float(t) for t in self.db.lrange(QueueKeys(venue).seats(zone, day or self._day(venue), cls), 0, -1)]
+        entries = self.db.lrange(QueueKeys(venue).seats(zone, day or self._day(venue), cls), 0, -1)
+        return [at for at, _took in _seatings(entries)]
+
+    def seatings(self, venue: str, zone: str, cls: str, now: float | None = None) -> list[tuple[float, float | None]]:
+        """The class's seatings of the previous service day and of today (the wait estimator's data, so a
+        restaurant open past midnight keeps its pace), oldest first: (seated at, when the party took its number,
+        None where not recorded), epoch seconds."""
+        now = time.time() if now is None else now
+        (day, prev), k = self._days(venue, now), QueueKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.lrange(k.seats(zone, prev, cls), 0, -1)
+        pipe.lrange(k.seats(zone, day, cls), 0, -1)
+        earlier, today = pipe.execute()
+        return sorted(_seatings(earlier) + _seatings(today), key=lambda seating: seating[0])
 
     def last_number(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
         return int(self.db.get(QueueKeys(venue).seq(zone, day or self._day(venue), cls)) or 0)

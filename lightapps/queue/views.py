@@ -51,9 +51,13 @@ def store() -> QueueStore:
 
 
 def wait_for(cls: str, parties_ahead: int, venue: str, zone: str, config: dict[str, Any]) -> estimate.WaitRange:
+    """The wait shown for `parties_ahead` parties ahead in class `cls` (estimate.py): the owner's turn time,
+    the class's table count where the owner gave it, and the class's seatings."""
     turn = float(config.get("turn_minutes") or 15)
-    samples = estimate.intervals(store().seat_times(venue, zone, cls), turn)
-    return estimate.estimate(parties_ahead, samples, turn)
+    table_class = rules.class_named(rules.classes_or_default(config.get("table_classes")), cls)
+    tables = table_class.tables if table_class else None
+    samples = estimate.turns(store().seatings(venue, zone, cls), tables)
+    return estimate.estimate(parties_ahead, samples, turn, tables)
 
 
 def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,9 +81,9 @@ def numbers_closed(config: dict[str, Any]) -> str | None:
     (without that, a number taken at 03:00 would wait for a restaurant that opens at 11:00); None when open."""
     if not config.get("numbers_in_hours"):
         return None
-    start, end = rules.open_hours(config.get("open_hours") or rules.DEFAULT_HOURS)
+    start, end = hours = rules.open_hours(config.get("open_hours") or rules.DEFAULT_HOURS)
     now = local_now()
-    if start <= now.hour * 60 + now.minute < end:
+    if rules.is_open(hours, now.hour * 60 + now.minute):  # 01:30 is open for hours 17:00-02:00
         return None
     return _("Numbers are given out from %(start)s to %(end)s: please come back then.", start=rules.hhmm(start),
              end=rules.hhmm(end))

@@ -8,7 +8,8 @@ rerun(globals(), "lightapps.queue.tests.test_queue_store",
       "test_reservations_respect_capacity_atomically", "test_menu_and_preorders", "test_pause_refuses_new_numbers",
       "test_numbers_are_consecutive_per_class_and_one_active_ticket", "test_a_number_outlives_the_venues_midnight",
       "test_a_paid_preorder_goes_on_the_sweeps_list_once_until_settled",
-      "test_pre_orders_paid_before_the_list_are_enlisted_once")
+      "test_pre_orders_paid_before_the_list_are_enlisted_once",
+      "test_seatings_keep_when_each_party_took_its_number_across_midnight")
 
 
 def test_menu_item_and_waiting_count_of_an_empty_zone(store):  # noqa: F811 (`store` brought in by rerun)

@@ -82,7 +82,7 @@ def test_rule_errors_carry_a_catalog_message_and_its_values():
     ("table_classes", "A:1-2,B:2-4", "桌型 A 与 B 的人数范围重叠"),
     ("table_classes", "A:1-2,A:3-4", "桌型代号不能重复"),
     ("table_classes", "Z", "桌型 'Z' 的格式应为 A:1-2 或 C:5+"),
-    ("open_hours", "21:00-11:00", "营业时间的结束须晚于开始"),
+    ("open_hours", "25:00-02:00", "营业时间的格式应为 11:00-21:00"),  # 21:00-11:00 is open past midnight now
 ])
 def test_the_owners_config_errors_are_in_the_owners_language(client, console, svc, field, value, zh):
     console.login("jade")

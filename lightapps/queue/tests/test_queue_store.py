@@ -44,7 +44,7 @@ def test_config_schema_validates_table_classes():
     with pytest.raises(ValueError):
         APP.validate_config({"table_classes": "A:1-4,B:3-6"})
     with pytest.raises(ValueError):
-        APP.validate_config({"table_classes": "A:1-2", "open_hours": "22:00-10:00"})
+        APP.validate_config({"table_classes": "A:1-2", "open_hours": "22:00-22:00"})
     with pytest.raises(ValueError):
         APP.validate_config({"turn_minutes": "0"})
 
@@ -66,17 +66,18 @@ def test_slots_and_prices():
             rules.parse_price(bad)
 
 
-def test_estimator_uses_prior_then_samples_and_is_monotone():
+def test_estimator_uses_prior_then_turns_and_is_monotone():
+    """More in test_queue_wait_estimate.py: which seatings are turns, and the range after a rush."""
     assert estimate.estimate(0, [], 10) == estimate.WaitRange(0, 14)  # 0 .. 1 x 12.5 x 1.1
     assert estimate.estimate(2, [], 10) == estimate.WaitRange(15, 42)
     base = 1000.0
-    seat_times = [base + 60 * 4 * i for i in range(6)]  # a table every 4 minutes
-    samples = estimate.intervals(seat_times, 10)
-    assert samples == [4.0] * 5
-    assert estimate.estimate(2, samples, 10) == estimate.WaitRange(8, 14)
-    lull = estimate.intervals([0, 60, 60 + 3600], 10)  # an hour's gap is a lull, not a turn
-    assert lull == [1.0]
-    ranges = [estimate.estimate(k, samples, 10) for k in range(20)]
+    seatings = [(base + 60 * 4 * i, base - 60) for i in range(6)]  # a table every 4 minutes, a line waiting
+    samples = estimate.turns(seatings, 2)
+    assert samples == [4.0] * 4  # the first 2 tables were filled, not freed
+    assert estimate.estimate(2, samples, 10, 2) == estimate.WaitRange(8, 14)
+    quiet = estimate.turns([(0, -60), (60, -30), (60 + 3600, 3650)], 1)  # the next party came an hour later
+    assert quiet == [1.0]
+    ranges = [estimate.estimate(k, samples, 10, 2) for k in range(20)]
     assert all(a.low <= b.low and a.high <= b.high for a, b in zip(ranges, ranges[1:], strict=False))
 
 
@@ -195,6 +196,24 @@ def test_a_number_outlives_the_venues_midnight(store):
     assert store.call_next(V, Z, "A", now=after).value == "A003"
     assert store.call_log(V, Z, service_day(after)) == ["A001", "A003"]
     assert len(store.seat_times(V, Z, "A", service_day(after))) == 1
+
+
+def test_seatings_keep_when_each_party_took_its_number_across_midnight(store, db):
+    """The wait estimator's data: each seating with when its party took its number (was it waiting?), the
+    previous service day's with today's (a restaurant open past midnight keeps its pace); an entry written
+    before the number's time was kept reads None."""
+    midnight = _venue_midnight()
+    evening, late = midnight - 3600, midnight + 1800
+    store.take(V, Z, "A", 2, "c1", now=evening - 600)
+    store.take(V, Z, "A", 2, "c2", now=evening - 300)
+    assert store.seat(V, Z, "A001", "A", now=evening).ok
+    assert store.seat(V, Z, "A002", "A", now=late).ok  # a previous-day number, seated after midnight
+    assert store.seatings(V, Z, "A", now=late) == [(evening, evening - 600), (late, evening - 300)]
+    assert store.seat_times(V, Z, "A", service_day(late)) == [late]
+    assert store.seatings(V, Z, "B", now=late) == []
+    db.rpush(QueueKeys(V).seats(Z, service_day(late), "A"), repr(late + 60))
+    assert store.seatings(V, Z, "A", now=late)[-1] == (late + 60, None)
+    assert store.seatings(V, Z, "A", now=late + 2 * 86400) == []  # days gone
 
 
 def test_a_number_left_at_closing_is_not_carried_into_the_next_morning(store):
