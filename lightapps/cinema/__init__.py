@@ -52,7 +52,8 @@ APP = LightApp(
     ),
     zone_kinds=("cinema",),
     store=CinemaStore,
-    history={"cinema.showtime.add": _l("Showtime added: %(film)s")},
+    history={"cinema.showtime.add": _l("Showtime added: %(film)s"),
+             "cinema.showtime.cancel": _l("Showtime cancelled: %(film)s")},
     init_app=register_payments,  # paid orders confirm holds (lightapps/cinema/payment.py)
     in_use=in_use,  # no zone switch strands a ticket for a coming show (portal/owner/views.py)
 )

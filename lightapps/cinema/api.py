@@ -5,9 +5,22 @@
      "showtimes": [{"id": "pos-1234",                 # the cinema system's id (optional; repeat = update)
                     "film_en": "Orbit Nine", "film_zh": "九号轨道",
                     "auditorium": "1", "starts_at": "2025-05-01T19:30",   # ISO 8601; no offset = local
-                    "price": 45.5}]}
-    -> 201 {"created": n, "updated": n, "showtimes": [{"id": ..., "external_id": ...}]}
-    -> 4xx {"error": "...", "field": "showtimes[0].starts_at"}; nothing is stored unless all items are valid.
+                    "price": 45.5,
+                    "status": "scheduled",            # optional; "cancelled" cancels the show (needs "id")
+                    "confirm_time_change": false}]}   # optional; see below
+    -> 201 {"created": n, "updated": n, "tickets_cancelled": n, "holders_told_of_new_times": n,
+            "showtimes": [{"id": ..., "external_id": ...}]}
+    -> 4xx {"error": "...", "field": "showtimes[0].starts_at"}; nothing is stored unless all items are valid
+       and none is refused (409: a new auditorium, or an unconfirmed new start, for a show with tickets; a
+       cancelled show pushed as "scheduled").
+
+A cancelled show stays cancelled: no new holds; its holds and bookings are cancelled, paid tickets refunded in
+full and their holders told (lightapps/cinema/cancellation.py); its other fields stay as sold. It cannot be
+scheduled again (409): the cinema system pushes a new showtime, under a new id. A new start time for a show
+that has a booking or a live hold is refused (409, field `starts_at`) unless the item says
+"confirm_time_change": true: then the ticket holders are told the new time, and may cancel until the show
+starts, refunded in full if paid. (A show's time is what its tickets were sold for: the cinema system, not the
+portal, decides to move it, and says so.)
 
     GET /api/v1/venues/<venue>/cinema/showtimes?zone=cinema   (same token)"""
 
@@ -17,8 +30,9 @@ import time
 
 from flask import Blueprint, jsonify, request
 
+from lightapps.cinema.cancellation import after_move, cancel_show
 from lightapps.cinema.common import APP_NAME, cinema_store
-from lightapps.cinema.store import ShowtimeConflict
+from lightapps.cinema.store import ShowtimeConflict, ShowtimeMoved, ShowtimeReopened
 from lightapps.cinema.validation import FieldError, parse_showtime_batch
 from portal.api import api_scope, json_body, require_venue_source
 from portal.errors import ApiError
@@ -54,12 +68,30 @@ def push_showtimes(venue: str):
         raise ApiError(422, f"{exc.field} {exc.message}", exc.field) from None
     try:
         result = cinema_store().upsert_showtimes(venue, zone, items, source=f"api:{source}")
+    except ShowtimeMoved as exc:
+        raise ApiError(409, "this showtime has tickets sold or being paid for; to change its start time, send it "
+                            "again with \"confirm_time_change\": true (its ticket holders are told the new time and "
+                            "may cancel for a full refund until it starts)",
+                       f"showtimes[{exc.index}].starts_at") from None
+    except ShowtimeReopened as exc:
+        raise ApiError(409, "this showtime was cancelled and its tickets cancelled and refunded; it cannot be "
+                            "scheduled again: push a new showtime under a new id",
+                       f"showtimes[{exc.index}].status") from None
     except ShowtimeConflict as exc:
         raise ApiError(409, "this showtime already has holds or bookings; its auditorium cannot change",
                        f"showtimes[{exc.index}].auditorium") from None
+    cancelled = told = 0
+    for show_id, item in zip(result["ids"], items, strict=True):
+        if item.status == "cancelled":
+            done = cancel_show(venue, zone, show_id)
+            cancelled += done.tickets if done else 0
+    for index, old_starts_at in result["moved"].items():
+        told += after_move(venue, zone, result["ids"][index], old_starts_at)
     return jsonify({
         "created": result["created"],
         "updated": result["updated"],
+        "tickets_cancelled": cancelled,
+        "holders_told_of_new_times": told,
         "showtimes": [{"id": show_id, "external_id": item.external_id or None}
                       for show_id, item in zip(result["ids"], items, strict=True)],
     }), 201
@@ -76,6 +108,6 @@ def list_showtimes(venue: str):
         out.append({
             "id": show.id, "external_id": show.external_id or None, "film_en": show.film_en,
             "film_zh": show.film_zh, "auditorium": show.auditorium, "starts_at": show.starts_at,
-            "price": show.price, "occupancy": store.occupancy(venue, show, now),
+            "price": show.price, "status": show.status, "occupancy": store.occupancy(venue, show, now),
         })
     return jsonify({"zone": zone, "showtimes": out})

@@ -1,4 +1,6 @@
-"""Owner console: the zone's showtimes with occupancy, adding a showtime, bookings per showtime."""
+"""Owner console: the zone's showtimes with occupancy, adding a showtime, bookings per showtime, cancelling a
+showtime (its tickets cancelled, refunded and their holders told: lightapps/cinema/cancellation.py). A showtime's
+time is not edited here: a new one is added (the cinema system's push may move one, see api.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from lightapps.cinema.cancellation import cancel_show
 from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeConflict
@@ -64,9 +67,7 @@ def add_showtime(venue: str, zone: str):
     return redirect(url_for("cinema_console.home", venue=venue, zone=zone, added=result["ids"][0]), code=303)
 
 
-@console_bp.get("/showtimes/<show_id>")
-def showtime(venue: str, zone: str, show_id: str):
-    show = show_in_zone(venue, zone, show_id)
+def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):
     store = cinema_store()
     now = time.time()
     states = store.seat_states(venue, show.id, now)
@@ -74,4 +75,25 @@ def showtime(venue: str, zone: str, show_id: str):
     return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,
-                           title=_("Bookings"))
+                           title=_("Bookings"), error=error), status
+
+
+@console_bp.get("/showtimes/<show_id>")
+def showtime(venue: str, zone: str, show_id: str):
+    return _show_page(venue, zone, show_in_zone(venue, zone, show_id))
+
+
+@console_bp.post("/showtimes/<show_id>/cancel")
+def cancel_showtime(venue: str, zone: str, show_id: str):
+    """Cancel the showtime: the owner ticks that its tickets are cancelled and refunded, then presses Cancel.
+    Pressing again (a double tap, a retry after an error) finishes what is left and changes nothing else."""
+    show = show_in_zone(venue, zone, show_id)
+    if request.form.get("confirm") != "yes":
+        return _show_page(venue, zone, show, 422, _("Tick the box to confirm: every ticket for this showtime is "
+                                                    "cancelled and refunded."))
+    done = cancel_show(venue, zone, show.id)
+    if done is None:  # pragma: no cover - deleted between the two reads (shows are never deleted)
+        abort(404)
+    audit("cinema.showtime.cancel", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
+          starts_at=show.starts_at, tickets=done.tickets, refunds=done.refunds)
+    return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)

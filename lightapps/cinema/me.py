@@ -40,7 +40,7 @@ def _open_holds(store: CinemaStore, venue: str, client: str, zh: bool) -> list[M
         for show in store.showtimes(venue, zone, now - LATE_BOOKING_S - LONGEST_HOLD_S, tomorrow_end):
             token = store.live_hold_token(venue, show.id, client)
             hold = store.get_hold(venue, token) if token else None
-            if hold is None or hold.client != client or not hold.is_live(now):
+            if hold is None or hold.client != client or not hold.is_live(now) or show.cancelled:
                 continue
             items.append(MyItem(
                 kind="ticket", title=pick(show.film_zh, show.film_en, zh), when=show.starts_at,

@@ -1,6 +1,8 @@
 """What the cinema sends a shopper (through portal.apps.notify): the ticket, when it is issued, on every
 channel they opted into, and again by SMS when they ask for it on the ticket page ("text me this ticket":
-a link to the ticket page that works in any browser, outside the captive sign-in sheet)."""
+a link to the ticket page that works in any browser, outside the captive sign-in sheet); and, to each ticket
+holder, that the cinema cancelled the showtime (the ticket cancelled, refunded if paid) or moved its start
+(once per ticket and new start time). Each links to the ticket page."""
 
 from __future__ import annotations
 
@@ -29,3 +31,45 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
                   {**texts, "film": show.film_zh or show.film_en, "time": starts, "seats": seats,
                    "code": booking.code, "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
                   key=key, channel=channel)
+
+
+def _film(show, lang: str) -> str:
+    return str(pick(show.film_zh, show.film_en, lang == "zh"))
+
+
+def _hall(show, lang: str) -> str:
+    return show.hall.name_zh if lang == "zh" else show.hall.name_en
+
+
+def show_cancelled(venue: str, zone: str, booking, show, refunded: bool) -> bool:
+    """The cinema cancelled the showtime of the shopper's ticket (the ticket is cancelled; `refunded`: it was
+    paid online and the refund is under way). Once per ticket."""
+    starts = format_time(show.starts_at)
+    texts = in_both(
+        title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)),
+        body=lambda lang: (_("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is "
+                             "cancelled and what you paid is refunded in full.", time=starts, hall=_hall(show, lang),
+                             code=booking.code) if refunded else
+                           _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is "
+                             "cancelled.", time=starts, hall=_hall(show, lang), code=booking.code)))
+    return notify(venue, booking.client, "cinema.show_cancelled",
+                  {**texts, "film": show.film_zh or show.film_en, "time": starts, "code": booking.code,
+                   "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
+                  key=f"cinema.show_cancelled:{booking.code}")
+
+
+def show_moved(venue: str, zone: str, booking, show, old_starts_at: int) -> bool:
+    """The cinema moved the start of the showtime of the shopper's ticket: the new time, the old one, and that
+    the ticket may be cancelled, for a full refund if paid, until the show starts. Once per ticket and new
+    start."""
+    starts, was = format_time(show.starts_at), format_time(old_starts_at)
+    texts = in_both(
+        title=lambda lang: _("Showtime moved: %(film)s", film=_film(show, lang)),
+        body=lambda lang: _("Now %(time)s (was %(was)s), %(hall)s, seats %(seats)s. Your seats are kept; if the "
+                            "new time does not suit you, cancel the ticket %(code)s before the show starts, for a "
+                            "full refund if you paid.", time=starts, was=was, hall=_hall(show, lang),
+                            seats=", ".join(booking.seats), code=booking.code))
+    return notify(venue, booking.client, "cinema.show_moved",
+                  {**texts, "film": show.film_zh or show.film_en, "time": starts, "was": was, "code": booking.code,
+                   "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
+                  key=f"cinema.show_moved:{booking.code}:{show.starts_at}")

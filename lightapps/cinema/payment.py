@@ -66,6 +66,25 @@ def order_for_booking(venue: str, booking: Booking) -> Order | None:
     return order_for_hold(venue, booking.token) if booking.token else None
 
 
+def refund_booking(venue: str, booking: Booking, reason: str) -> str | None:
+    """Refund in full what paid for a cancelled booking (the shopper's own cancellation before the cut-off, or
+    the cinema's cancellation of the showtime): one refund number per booking, the order's id + "C", so
+    however often it is asked, by either, the money goes back once ("dup" after the first). None: nothing
+    was paid online (no payments, an unpaid ticket, a ticket booked before orders were kept)."""
+    order = order_for_booking(venue, booking) if payments_on() else None
+    if order is None or not order.is_paid:
+        return None
+    return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
+
+
+def close_hold_order(venue: str, hold_token: str, reason: str) -> None:
+    """Close the open payment order of a hold that was cancelled, so that it can no longer be paid (one paid
+    all the same is refunded: its hold confirms to nothing)."""
+    order = order_for_hold(venue, hold_token) if payments_on() else None
+    if order is not None and order.status == "created":
+        services().payments.cancel(venue, order.id, reason)
+
+
 def order_for_hold_record(venue: str, hold: Hold, show: Showtime, zone: str, return_url: str) -> Order:
     """The hold's order (made once; asking again gives the same one)."""
     total = show.price_cents * len(hold.seats)

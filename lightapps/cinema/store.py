@@ -2,7 +2,9 @@
 
 Keys (all under the venue's `{venue}` hash tag, so every script stays legal on Redis Cluster):
 
-    cinema:show:<show>            HASH   the showtime (zone, film_en/zh, auditorium, starts_at, price_cents...)
+    cinema:show:<show>            HASH   the showtime (zone, film_en/zh, auditorium, starts_at, price_cents...;
+                                         status "cancelled" once the cinema cancelled it, moved_ms when it last
+                                         moved its start while it had tickets)
     cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
     cinema:ext:<zone>             HASH   the cinema system's showtime id -> our show id (pushes are upserts)
     cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
@@ -10,7 +12,8 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
     cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s
     cinema:myhold:<show>:<client> STRING the shopper's live hold token on this show (one hold each)
     cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, status, refund_cutoff_s
-                                         (the zone's refund cut-off when its seats were held: the ticket's own)
+                                         (the zone's refund cut-off when its seats were held: the ticket's own),
+                                         cancelled_by ("cinema": cancelled with its showtime)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
 
@@ -97,10 +100,28 @@ end
 
 # Upsert a batch of showtimes, all or nothing.
 # KEYS[1] zone shows zset, KEYS[2] external-id hash, then per item: show hash, seats hash.
-# ARGV[i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or '').
-# Returns {'OK', created, updated} | {'RETRY', i} (the ext mapping moved since Python read it)
-#       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings).
+# ARGV[i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or ''),
+# status ('' keep the show's, 'scheduled', 'cancelled'), confirm ('1': a new start time for a show with tickets is
+# meant).
+# Returns {'OK', created, updated, i, old starts_at, ...} (the items that moved a show with tickets, and from when)
+#       | {'RETRY', i} (the ext mapping moved since Python read it)
+#       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings)
+#       | {'MOVED', i} (a new start time for a show with a booking or a live hold, not confirmed)
+#       | {'REOPEN', i} ('scheduled' for a show that was cancelled: its tickets were cancelled and refunded).
+# An item cancelling a show already stored changes nothing else of it (CinemaStore.cancel_showtime then cancels its
+# holds and bookings): the show its ticket holders are told about is the one they were sold.
 _UPSERT = _NOW + """
+local now = now_ms('')
+local function has_tickets(seats_key)
+  local flat = redis.call('HGETALL', seats_key)
+  for k = 2, #flat, 2 do
+    local v = flat[k]
+    if string.sub(v, 1, 2) == 'B|' then return true end
+    local exp = string.match(v, '^H|[^|]+|(%d+)$')
+    if exp and tonumber(exp) > now then return true end
+  end
+  return false
+end
 local items = {}
 for i = 1, #ARGV do
   local item = cjson.decode(ARGV[i])
@@ -109,23 +130,39 @@ for i = 1, #ARGV do
     local mapped = redis.call('HGET', KEYS[2], item.ext)
     if (mapped or '') ~= item.mapped then return {'RETRY', i} end
   end
-  local old_aud = redis.call('HGET', show_key, 'auditorium')
-  if old_aud and old_aud ~= item.auditorium and redis.call('HLEN', seats_key) > 0 then
-    return {'CONFLICT', i}
+  local old = redis.call('HMGET', show_key, 'auditorium', 'status', 'starts_at')
+  local old_aud, moved = old[1], false
+  if old_aud and old[2] == 'cancelled' and item.status == 'scheduled' then return {'REOPEN', i} end
+  if old_aud and item.status ~= 'cancelled' then
+    if old_aud ~= item.auditorium and redis.call('HLEN', seats_key) > 0 then return {'CONFLICT', i} end
+    if old[3] ~= item.starts_at and has_tickets(seats_key) then
+      if item.confirm ~= '1' then return {'MOVED', i} end
+      moved = true
+    end
   end
-  items[i] = {item, show_key, old_aud}
+  items[i] = {item, show_key, old_aud, moved, old[3]}
 end
-local created, updated = 0, 0
+local created, updated, out = 0, 0, {}
 for i = 1, #items do
-  local item, show_key, old_aud = items[i][1], items[i][2], items[i][3]
+  local item, show_key, old_aud, moved = items[i][1], items[i][2], items[i][3], items[i][4]
   if old_aud then updated = updated + 1 else created = created + 1 end
-  redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
-             'film_zh', item.film_zh, 'auditorium', item.auditorium, 'starts_at', item.starts_at,
-             'price_cents', item.price_cents, 'ext', item.ext, 'source', item.source, 'updated', item.updated)
-  redis.call('ZADD', KEYS[1], item.starts_at, item.id)
+  if not old_aud or item.status ~= 'cancelled' then
+    redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
+               'film_zh', item.film_zh, 'auditorium', item.auditorium, 'starts_at', item.starts_at,
+               'price_cents', item.price_cents, 'ext', item.ext, 'source', item.source, 'updated', item.updated)
+    redis.call('ZADD', KEYS[1], item.starts_at, item.id)
+  end
+  if item.status == 'cancelled' and redis.call('HGET', show_key, 'status') ~= 'cancelled' then
+    redis.call('HSET', show_key, 'status', 'cancelled', 'cancelled_ms', now)
+  end
+  if moved then
+    redis.call('HSET', show_key, 'moved_ms', now)
+    out[#out + 1] = i
+    out[#out + 1] = items[i][5]
+  end
   if item.ext ~= '' then redis.call('HSET', KEYS[2], item.ext, item.id) end
 end
-return {'OK', created, updated}
+return {'OK', created, updated, unpack(out)}
 """
 
 # Hold seats. KEYS[1] seats hash, KEYS[2] new hold record, KEYS[3] the shopper's hold pointer,
@@ -135,16 +172,18 @@ return {'OK', created, updated}
 # ARGV[8] JSON {"seats": [...], "runs": [[...], ...]} (runs: the orphan-rule runs touching the seats),
 # ARGV[9] '1' = only check: every refusal as below, but nothing written ({'FREE', new} when it would hold),
 # ARGV[10] the zone's refund cut-off (s before the show) now, kept with the hold and its booking ('' = none).
-# Returns {'OK', expires_ms, new} | {'FREE', new} | {'TAKEN', seat} | {'ORPHAN', seat} | {'RETRY'} (pointer or
-# show changed); `new`: the chosen seats the shopper's previous live hold does not already hold (what the seat
-# budget counts). A hold replacing a live one keeps its expiry when that is sooner than now + ttl: re-picking
-# may not buy time, or a shopper could hold seats for ever at no cost (a lapsed previous hold counts for nothing).
+# Returns {'OK', expires_ms, new} | {'FREE', new} | {'TAKEN', seat} | {'ORPHAN', seat} | {'CLOSED'} (the show was
+# cancelled) | {'RETRY'} (pointer or show changed); `new`: the chosen seats the shopper's previous live hold does
+# not already hold (what the seat budget counts). A hold replacing a live one keeps its expiry when that is sooner
+# than now + ttl: re-picking may not buy time, or a shopper could hold seats for ever at no cost (a lapsed previous
+# hold counts for nothing).
 _HOLD = _NOW + """
 local now = now_ms(ARGV[2])
 local token, old = ARGV[1], ARGV[6]
 local own = 'H|' .. old .. '|'
 if (redis.call('GET', KEYS[3]) or '') ~= old then return {'RETRY'} end
 if redis.call('HGET', KEYS[5], 'auditorium') ~= ARGV[7] then return {'RETRY'} end
+if redis.call('HGET', KEYS[5], 'status') == 'cancelled' then return {'CLOSED'} end
 local prev_exp = nil  -- the previous hold's expiry while it is still live
 if old ~= '' then
   local p = redis.call('HMGET', KEYS[4], 'status', 'expires_ms')
@@ -239,7 +278,8 @@ end
 # KEYS[4] show bookings zset, KEYS[5] client tickets zset, KEYS[6] the shopper's hold pointer, KEYS[7] show hash.
 # ARGV[1] token, ARGV[2] now ms, ARGV[3] code, ARGV[4] client, ARGV[5] zone, ARGV[6] keep the booking after
 # the show starts (s), ARGV[7] the shopper token's lifetime (s).
-# Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status}
+# Returns {'OK', code} (also for a repeated confirm of the same hold) | {'NOHOLD'} | {'GONE', status} (status
+# 'cancelled' also when the show was cancelled: nothing is booked, a paid order is refunded)
 #       | {'EXPIRED'} (the seats are released in the same step) | {'CODE_TAKEN'} (pick another code).
 # The order that paid for a booking, on the booking, only while it exists: never a stray hash without the booking's
 # expiry (one erased or gone between a check and a write). KEYS[1] booking. ARGV[1] order id. Returns 1 | 0.
@@ -259,6 +299,12 @@ if h[1] ~= 'held' then return {'GONE', h[1]} end
 local seats = split(h[2])
 local function drop_pointer()
   if redis.call('GET', KEYS[6]) == token then redis.call('DEL', KEYS[6]) end
+end
+if redis.call('HGET', KEYS[7], 'status') == 'cancelled' then  -- the seats were released with the show
+  release(KEYS[1], token, seats)
+  redis.call('HSET', KEYS[2], 'status', 'cancelled')
+  drop_pointer()
+  return {'GONE', 'cancelled'}
 end
 if tonumber(h[3]) <= now then
   release(KEYS[1], token, seats)
@@ -334,6 +380,44 @@ redis.call('HSET', KEYS[2], 'status', 'cancelled', 'cancelled_ms', now_ms(ARGV[3
 return {'OK'}
 """
 
+# Cancel a showtime (the cinema's decision): no new holds, every hold and booking on it cancelled, its seats
+# released. KEYS[1] show hash, KEYS[2] seats hash, then the hold records, then the bookings, of every hold token
+# and booking code Python found in the seats hash. ARGV[1] now ms ('' = server clock), ARGV[2] JSON
+# {"tokens": [...], "codes": [...]} in KEYS' order, ARGV[3] how many hold records follow KEYS[2].
+# Returns {'OK', bookings cancelled now} | {'NOSHOW'} | {'RETRY'} (the seats hash names a hold or booking Python
+# did not pass: read again). The show is marked cancelled first, also on RETRY: from then on no hold or
+# confirmation writes its seats, so the next attempt finds what this one saw. Idempotent: a show cancelled
+# before is cancelled again at no cost (what a hold cancelled meanwhile left is released).
+_CANCEL_SHOW = _NOW + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOSHOW'} end
+local now = now_ms(ARGV[1])
+if redis.call('HGET', KEYS[1], 'status') ~= 'cancelled' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelled_ms', now)
+end
+local passed = cjson.decode(ARGV[2])
+local known = {}
+for _, t in ipairs(passed.tokens) do known['H|' .. t] = true end
+for _, c in ipairs(passed.codes) do known['B|' .. c] = true end
+local flat = redis.call('HGETALL', KEYS[2])
+for k = 2, #flat, 2 do
+  local kind, ref = string.match(flat[k], '^([HB])|([^|]+)')
+  if not kind or not known[kind .. '|' .. ref] then return {'RETRY'} end
+end
+local n_holds = tonumber(ARGV[3])
+for k = 3, 2 + n_holds do
+  if redis.call('HGET', KEYS[k], 'status') == 'held' then redis.call('HSET', KEYS[k], 'status', 'cancelled') end
+end
+local cancelled = 0
+for k = 3 + n_holds, #KEYS do
+  if redis.call('HGET', KEYS[k], 'status') == 'booked' then
+    redis.call('HSET', KEYS[k], 'status', 'cancelled', 'cancelled_ms', now, 'cancelled_by', 'cinema')
+    cancelled = cancelled + 1
+  end
+end
+redis.call('DEL', KEYS[2])
+return {'OK', cancelled}
+"""
+
 
 # ---- records ---------------------------------------------------------------------------------------
 
@@ -349,6 +433,24 @@ class Showtime:
     price_cents: int
     external_id: str = ""
     source: str = ""
+    status: str = "scheduled"  # scheduled | cancelled (by the cinema: its holds and bookings cancelled with it)
+    moved_ms: int = 0  # when the cinema last moved the start of this show while it had tickets (0: never)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @property
+    def poster_ref(self) -> str:
+        """Where the film's poster is kept (portal/media: a place named by a text): its English title, else its
+        Chinese one, as posters were first uploaded under."""
+        return text_ref(self.film_en or self.film_zh)
+
+    @property
+    def film_key(self) -> tuple[str, str]:
+        """The film this is a showing of: both its names (either may be empty, not both), so that films
+        with only a Chinese title, or sharing an English one, are told apart."""
+        return self.film_en, self.film_zh
 
     @property
     def layout(self) -> Layout:
@@ -373,6 +475,8 @@ class ShowtimeInput:
     starts_at: int
     price_cents: int
     external_id: str = ""
+    status: str = ""  # "" keeps a stored show's status (a new one is scheduled) | scheduled | cancelled
+    confirm_time_change: bool = False  # a new start for a show with tickets is meant (its holders are told)
 
 
 @dataclass(frozen=True)
@@ -406,6 +510,8 @@ class Booking:
     token: str = ""  # the hold it was confirmed from (its payment order's key)
     refund_cutoff_s: int | None = None  # the zone's refund cut-off when the seats were held (None: booked before)
     order_id: str = ""  # the payment order that paid for it ("" unpaid, or booked before orders were kept here)
+    cancelled_by: str = ""  # "cinema": cancelled with its showtime ("" the shopper, or not cancelled)
+    cancelled_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -424,11 +530,36 @@ class Outcome:
         return self.status == "ok"
 
 
+@dataclass(frozen=True)
+class ShowCancelled:
+    """What cancelling a showtime did: how many bookings it cancelled, the holds whose seats it released (live
+    or lapsed: a payment order may still be open for one)."""
+
+    bookings: int
+    holds: tuple[str, ...]
+
+
 class ShowtimeConflict(Exception):
     """An upsert would move a show with holds or bookings to another auditorium."""
 
     def __init__(self, index: int) -> None:
         super().__init__(f"showtime {index} changes the auditorium of a show that already has bookings")
+        self.index = index
+
+
+class ShowtimeMoved(ShowtimeConflict):
+    """An upsert would change the start time of a show with a booking or a live hold, unconfirmed."""
+
+    def __init__(self, index: int) -> None:
+        Exception.__init__(self, f"showtime {index} changes the start time of a show that already has tickets")
+        self.index = index
+
+
+class ShowtimeReopened(ShowtimeConflict):
+    """An upsert would schedule again a show that was cancelled (its tickets cancelled and refunded)."""
+
+    def __init__(self, index: int) -> None:
+        Exception.__init__(self, f"showtime {index} was cancelled and cannot be scheduled again")
         self.index = index
 
 
@@ -458,6 +589,7 @@ class CinemaStore:
         self._cancel_hold = db.register_script(_CANCEL_HOLD)
         self._cancel_booking = db.register_script(_CANCEL_BOOKING)
         self._forget_hold = db.register_script(_FORGET_HOLD)
+        self._cancel_show = db.register_script(_CANCEL_SHOW)
 
     # ---- showtimes ----
 
@@ -466,7 +598,12 @@ class CinemaStore:
         as before (the cinema system may push the same schedule again); one without is always new.
         External ids must be unique within one call (the validator checks).
         Raises ShowtimeConflict when an item would move a show that has holds or bookings to another
-        auditorium. Returns {"created": n, "updated": n, "ids": [show id per item]}."""
+        auditorium, ShowtimeMoved when it would change the start of a show with a booking or a live hold
+        without `confirm_time_change`, ShowtimeReopened when it would schedule a cancelled show again. An item
+        with status "cancelled" marks the show cancelled and changes nothing else of a stored one (call
+        `cancel_showtime` for its holds and bookings). Returns {"created": n, "updated": n, "ids": [show id per
+        item], "moved": {item index: the start (epoch s) it had}} ("moved": the confirmed new starts of shows
+        with tickets, whose holders are to be told)."""
         keys = CinemaKeys(venue)
         for _attempt in range(5):
             ext_ids = [i.external_id for i in items if i.external_id]
@@ -482,13 +619,16 @@ class CinemaStore:
                     "mapped": mapped.get(item.external_id, ""), "film_en": item.film_en,
                     "film_zh": item.film_zh, "auditorium": item.auditorium, "starts_at": str(item.starts_at),
                     "price_cents": str(item.price_cents), "source": source, "updated": str(int(time.time())),
+                    "status": item.status, "confirm": "1" if item.confirm_time_change else "",
                 }))
             result = self._upsert(keys=script_keys, args=args)
             status = _s(result[0])
             if status == "OK":
-                return {"created": int(result[1]), "updated": int(result[2]), "ids": ids}
-            if status == "CONFLICT":
-                raise ShowtimeConflict(int(result[1]) - 1)
+                moved = {int(result[k]) - 1: int(result[k + 1]) for k in range(3, len(result), 2)}
+                return {"created": int(result[1]), "updated": int(result[2]), "ids": ids, "moved": moved}
+            refusal = {"CONFLICT": ShowtimeConflict, "MOVED": ShowtimeMoved, "REOPEN": ShowtimeReopened}.get(status)
+            if refusal is not None:
+                raise refusal(int(result[1]) - 1)
             # RETRY: a concurrent push mapped an external id since we read it; read again
         raise RuntimeError("showtime upsert kept racing; try again")
 
@@ -502,7 +642,8 @@ class CinemaStore:
         return Showtime(id=d["id"], zone=d["zone"], film_en=d["film_en"], film_zh=d.get("film_zh", ""),
                         auditorium=d["auditorium"], starts_at=int(d["starts_at"]),
                         price_cents=int(d["price_cents"]), external_id=d.get("ext", ""),
-                        source=d.get("source", ""))
+                        source=d.get("source", ""), status=d.get("status") or "scheduled",
+                        moved_ms=int(d.get("moved_ms") or 0))
 
     def showtimes(self, venue: str, zone: str, start: float | None = None, end: float | None = None) -> list[Showtime]:
         """The zone's showtimes starting in [start, end] (epoch s; None: unbounded), earliest first."""
@@ -522,7 +663,7 @@ class CinemaStore:
     def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
         """A poster's place (portal/media/places.py): a film with a showtime in the zone from a day ago on (what
         the console lists), named as its image form names it (`text_ref` of the title)."""
-        return kind == "film" and any(text_ref(s.film_en or s.film_zh) == ref
+        return kind == "film" and any(s.poster_ref == ref
                                       for s in self.showtimes(venue, zone, time.time() - POSTER_PAST_S))
 
     # ---- seat states ----
@@ -539,6 +680,31 @@ class CinemaStore:
                 _h, token, exp = value.split("|")
                 if int(exp) > now_ms:
                     out[_s(seat)] = ("held", token)
+        return out
+
+    def seats_open(self, venue: str, shows: list[Showtime], client: str = "", now: float | None = None
+                   ) -> dict[str, int]:
+        """show id -> how many of its seats the shopper `client` could pick now: the free ones and those their own
+        live hold has (they may pick those again). 0: sold out, for them. One round trip for all the shows."""
+        if not shows:
+            return {}
+        keys = CinemaKeys(venue)
+        now_ms = (time.time() if now is None else now) * 1000
+        pipe = self.db.pipeline(transaction=False)
+        for show in shows:
+            pipe.hvals(keys.seats(show.id))
+            pipe.get(keys.client_hold(show.id, client or "-"))
+        replies = pipe.execute()
+        out = {}
+        for show, values, mine in zip(shows, replies[::2], replies[1::2], strict=True):
+            own = f"H|{_s(mine)}|" if mine and client else None
+            taken = 0
+            for value in map(_s, values):
+                if value.startswith("B|"):
+                    taken += 1
+                elif value.startswith("H|") and not (own and value.startswith(own)):
+                    taken += int(value.rsplit("|", 1)[1]) > now_ms
+            out[show.id] = max(0, show.layout.capacity - taken)
         return out
 
     def occupancy(self, venue: str, show: Showtime, now: float | None = None) -> dict[str, int]:
@@ -589,6 +755,8 @@ class CinemaStore:
                       "" if refund_cutoff_s is None else int(refund_cutoff_s)],
             )
             status = _s(result[0])
+            if status == "CLOSED":
+                return Outcome("closed")
             if status == "FREE":
                 return Outcome("ok", new_seats=int(result[1]))
             if status == "OK":
@@ -598,7 +766,7 @@ class CinemaStore:
             if status == "ORPHAN":
                 return Outcome("orphan", seat=_s(result[1]))
             current = self.showtime(venue, show.id)
-            if current is None or current.auditorium != show.auditorium:
+            if current is None or current.auditorium != show.auditorium or current.cancelled:
                 return Outcome("closed")
         return Outcome("taken")
 
@@ -665,7 +833,8 @@ class CinemaStore:
         return Booking(code=d["code"], show_id=d["show"], zone=d.get("zone", ""), client=d["client"],
                        seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"],
                        token=d.get("token", ""), refund_cutoff_s=int(cutoff) if cutoff.isdigit() else None,
-                       order_id=d.get("order", ""))
+                       order_id=d.get("order", ""), cancelled_by=d.get("cancelled_by", ""),
+                       cancelled_ms=int(d.get("cancelled_ms") or 0))
 
     def record_order(self, venue: str, code: str, order_id: str) -> None:
         """The order that paid for a booking, kept with it for as long as the booking: the order's key by hold
@@ -710,6 +879,42 @@ class CinemaStore:
                                       args=[code, client, "" if now_ms is None else now_ms])
         status = _s(result[0]).lower()
         return Outcome(status, code=code)
+
+    def keep_bookings(self, venue: str, show: Showtime, now: float | None = None) -> None:
+        """After the cinema moved the show: each booking of it (and its holder's "your tickets") kept
+        `KEEP_AFTER_SHOW_S` after the new start, as a booking made now would be. Only ever later (EXPIRE GT): a
+        show moved sooner keeps what its bookings had."""
+        keys = CinemaKeys(venue)
+        lasts = max(0, int(show.starts_at - (time.time() if now is None else now))) + KEEP_AFTER_SHOW_S
+        pipe = self.db.pipeline(transaction=False)
+        for booking in self.show_bookings(venue, show.id):
+            pipe.expire(keys.booking(booking.code), lasts, gt=True)
+            if booking.client:
+                pipe.expire(keys.client_tickets(booking.client), max(lasts, self.shopper_ttl_s), gt=True)
+        pipe.execute()
+
+    def cancel_showtime(self, venue: str, show_id: str, now_ms: int | None = None) -> ShowCancelled | None:
+        """The cinema cancels a showtime: no new holds or confirmations; every live hold on it cancelled and
+        every booking cancelled (`cancelled_by` "cinema"), its seats released, in one step. Idempotent (again:
+        nothing more to cancel). None when there is no such show. Refunds and notices are the caller's
+        (lightapps/cinema/cancellation.py): the bookings it cancelled are found again by `cancelled_by`."""
+        keys = CinemaKeys(venue)
+        for _attempt in range(5):
+            tokens, codes = set(), set()
+            for value in map(_s, self.db.hvals(keys.seats(show_id))):
+                kind, ref = value.split("|")[:2]
+                (tokens if kind == "H" else codes).add(ref)
+            tokens, codes = sorted(tokens), sorted(codes)
+            result = self._cancel_show(
+                keys=[keys.show(show_id), keys.seats(show_id), *map(keys.hold, tokens), *map(keys.booking, codes)],
+                args=["" if now_ms is None else now_ms, json.dumps({"tokens": tokens, "codes": codes}), len(tokens)])
+            status = _s(result[0])
+            if status == "NOSHOW":
+                return None
+            if status == "OK":
+                return ShowCancelled(bookings=int(result[1]), holds=tuple(tokens))
+            # RETRY: a hold was made (or confirmed) between the read and the script; the show is closed now
+        raise RuntimeError("showtime cancellation kept racing; try again")
 
     # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
 

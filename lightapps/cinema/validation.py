@@ -22,6 +22,7 @@ MAX_PAST_S = 24 * 3600  # a showtime may be entered up to a day late (correction
 MAX_AHEAD_S = 120 * 24 * 3600
 MAX_BATCH = 500
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+STATUSES = ("scheduled", "cancelled")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -104,7 +105,10 @@ def _price_cents(raw, field: str) -> int:
 
 def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_external_id: bool = False
                    ) -> ShowtimeInput:
-    """A dict of raw values -> ShowtimeInput; FieldError naming `prefix + field` when a value is bad."""
+    """A dict of raw values -> ShowtimeInput; FieldError naming `prefix + field` when a value is bad.
+    `allow_external_id`: an item of the cinema system's push, which may also carry its own id, a `status`
+    ("scheduled" or "cancelled": a cancellation names the show by that id) and `confirm_time_change` (true:
+    a new start for a show with tickets is meant)."""
     now = time.time() if now is None else now
     if not isinstance(raw, dict):
         raise FieldError(prefix.rstrip(".") or "$", "must be an object")
@@ -113,6 +117,18 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
         external_id = raw["id"]
         if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
             raise FieldError(prefix + "id", "must be 1-64 letters, digits or . _ : -")
+    status, confirm = "", False
+    if allow_external_id:
+        status = raw.get("status")
+        if status is None:
+            status = ""
+        elif not isinstance(status, str) or status not in STATUSES:
+            raise FieldError(prefix + "status", "must be one of: %(choices)s", choices=", ".join(STATUSES))
+        if status == "cancelled" and not external_id:
+            raise FieldError(prefix + "status", "cancelled needs the showtime's id (the one it was pushed with)")
+        confirm = raw.get("confirm_time_change", False)
+        if not isinstance(confirm, bool):
+            raise FieldError(prefix + "confirm_time_change", "must be true or false")
     # One language is enough: a shopper in the other sees it marked (portal/apps/bilingual.py)
     film_zh = _title(raw.get("film_zh"), prefix + "film_zh", required=False)
     film_en = _title(raw.get("film_en"), prefix + "film_en", required=not film_zh)
@@ -123,6 +139,8 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
         starts_at=_starts_at(raw.get("starts_at"), prefix + "starts_at", now),
         price_cents=_price_cents(raw.get("price"), prefix + "price"),
         external_id=external_id,
+        status=status,
+        confirm_time_change=confirm,
     )
 
 

@@ -25,14 +25,13 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
-from lightapps.cinema.payment import order_for_booking, order_for_hold_record, payments_on
+from lightapps.cinema.payment import order_for_booking, order_for_hold_record, payments_on, refund_booking
 from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
 from portal.payments.service import PaymentError
-from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token, shopper_url
 
 # Every view has the zone's venue map, zone and config on g (404 unless the zone runs the cinema).
@@ -64,14 +63,15 @@ def landing(venue: str, zone: str):
                if b.status == "booked" and b.zone == zone]
     tickets = [(b, s) for b, s in tickets if s is not None and bookable(s, now)]
     return _page("cinema/landing.html", venue, zone, config=config, days=days, tickets=tickets, hhmm=hhmm,
-                 films=_by_film)
+                 films=_by_film, open_seats=store.seats_open(venue, shows, shopper.client, now))
 
 
 def _by_film(shows):
-    """[(first show of a film, [its shows])] in order of each film's first show."""
-    films: dict[str, list] = {}
+    """[(first show of a film, [its shows])] in order of each film's first show; a film is known by both its
+    names (`Showtime.film_key`): a title may be given in one language only."""
+    films: dict[tuple[str, str], list] = {}
     for show in shows:
-        films.setdefault(show.film_en, []).append(show)
+        films.setdefault(show.film_key, []).append(show)
     return [(group[0], group) for group in films.values()]
 
 
@@ -84,8 +84,11 @@ def _seat_page(venue: str, zone: str, show, status: int = 200, error: str | None
     # the seats this shopper holds, named on the page (not only told apart by colour: WCAG 1.4.1)
     mine_seats = sorted((seat for seat, (state, who) in states.items() if mine and state == "held" and who == mine),
                         key=lambda seat: show.layout.order.get(seat, len(show.layout.order)))
-    return _page("cinema/seats.html", venue, zone, status, show=show, grid=seat_grid(show.layout, states, mine,
-                 checked), layout=show.layout, mine=mine, mine_seats=mine_seats, error=error, open=bookable(show),
+    grid = seat_grid(show.layout, states, mine, checked)
+    # Sold out (for this shopper): not a seat to pick, none free and none theirs to pick again.
+    sold_out = not any(cell["state"] in ("free", "mine") for row in grid for cell in row["cells"] if not cell["gap"])
+    return _page("cinema/seats.html", venue, zone, status, show=show, grid=grid, layout=show.layout, mine=mine,
+                 mine_seats=mine_seats, error=error, open=bookable(show), sold_out=sold_out,
                  max_seats=MAX_SEATS_PER_HOLD)
 
 
@@ -98,6 +101,8 @@ def seats(venue: str, zone: str, show_id: str):
 def hold(venue: str, zone: str, show_id: str):
     config = g.app_config
     show = show_in_zone(venue, zone, show_id)
+    if show.cancelled:
+        return _seat_page(venue, zone, show, 409, _("The cinema cancelled this showtime."))
     if not bookable(show):
         return _seat_page(venue, zone, show, 409, _("Booking for this showtime has closed."))
     raw = request.form.getlist("seat")[:2 * MAX_SEATS_PER_HOLD + 2]
@@ -117,6 +122,9 @@ def hold(venue: str, zone: str, show_id: str):
         message = _("Your choice would leave seat %(seat)s empty on its own. Please pick seats next to it, "
                     "or include it.", seat=outcome.seat)
         return _seat_page(venue, zone, show, 422, message, frozenset(picked))
+    show = show_in_zone(venue, zone, show_id)  # changed meanwhile: as it is now
+    if show.cancelled:
+        return _seat_page(venue, zone, show, 409, _("The cinema cancelled this showtime."))
     return _seat_page(venue, zone, show, 409, _("This showtime has changed. Please pick again."))
 
 
@@ -155,7 +163,7 @@ def _hold_page(venue: str, zone: str, hold, show, status: int = 200, error: str 
     remaining = hold.remaining_s(now) if hold.status == "held" else 0
     total = show.price_cents * len(hold.seats)
     return _page("cinema/hold.html", venue, zone, status, hold=hold, show=show, remaining=remaining,
-                 live=hold.is_live(now), expires=hhmm(hold.expires_ms / 1000), error=error,
+                 live=hold.is_live(now) and not show.cancelled, expires=hhmm(hold.expires_ms / 1000), error=error,
                  total=cny(total), pay=_must_pay(total))
 
 
@@ -178,6 +186,8 @@ def pay(venue: str, zone: str, token: str):
     hold, show = _my_hold(venue, zone, token)
     if hold.status == "confirmed":
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
+    if show.cancelled:
+        return _hold_page(venue, zone, hold, show, 409, _("The cinema cancelled this showtime."))
     if not hold.is_live():
         return _hold_page(venue, zone, hold, show, 409, _("This hold has expired; the seats are free again."))
     back = shopper_url("cinema.hold_page", venue=venue, zone=zone, token=hold.token, _external=True)
@@ -202,7 +212,10 @@ def confirm(venue: str, zone: str, token: str):
             notices.ticket_issued(venue, zone, booking, show)
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=outcome.code), code=303)
     hold = cinema_store().get_hold(venue, hold.token) or hold
-    if outcome.status == "expired":
+    show = cinema_store().showtime(venue, show.id) or show
+    if show.cancelled:
+        message = _("The cinema cancelled this showtime.")
+    elif outcome.status == "expired":
         message = _("Your hold expired before you confirmed, and the seats were released. Please pick "
                     "seats again.")
     elif outcome.status == "gone" and outcome.code == "cancelled":
@@ -244,7 +257,7 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
     its form with the number as typed."""
     order = order_for_booking(venue, booking) if payments_on() else None
     paid = order is not None and order.is_paid
-    cutoff = show.starts_at - _refund_cutoff_s(booking) if paid else show.starts_at
+    cutoff = show.starts_at - _refund_cutoff_s(booking, show) if paid else show.starts_at
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
@@ -260,10 +273,13 @@ def _zone_cutoff_s() -> int:
         return 3600
 
 
-def _refund_cutoff_s(booking) -> int:
+def _refund_cutoff_s(booking, show) -> int:
     """The ticket's refund cut-off: the one its page promised when it was booked (kept with the booking), or
     the zone's now when that is shorter, so a later change never takes a promised refund away. A ticket booked
-    before cut-offs were kept has the zone's."""
+    before cut-offs were kept has the zone's. A ticket for a show the cinema moved after it was booked has none:
+    it may be cancelled, refunded in full, until the show starts (its holder was not sold this time)."""
+    if show.moved_ms and booking.created_ms <= show.moved_ms:
+        return 0
     now = _zone_cutoff_s()
     return now if booking.refund_cutoff_s is None else min(now, booking.refund_cutoff_s)
 
@@ -279,7 +295,7 @@ def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
     order = order_for_booking(venue, booking) if payments_on() else None
     paid = order is not None and order.is_paid
-    cutoff_s = _refund_cutoff_s(booking) if paid else 0
+    cutoff_s = _refund_cutoff_s(booking, show) if paid else 0
     if time.time() >= show.starts_at - cutoff_s:
         message = (_("Paid tickets can be cancelled and refunded until %(t)s only.",
                      t=hhmm(show.starts_at - cutoff_s)) if paid
@@ -289,7 +305,7 @@ def cancel_ticket(venue: str, zone: str, code: str):
     if paid and outcome.status in ("ok", "gone"):
         # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking,
         # so a repeated cancel never refunds twice).
-        services().payments.refund(venue, order.id, order.refundable, "ticket cancelled", refund_no=order.id + "C")
+        refund_booking(venue, booking, "ticket cancelled")
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
 
 

@@ -11,7 +11,10 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
       "test_confirm_after_expiry_fails_cleanly_and_releases_the_seats",
       "test_cancel_booking_releases_the_seats", "test_confirm_books_the_seats_once",
       "test_only_the_holder_can_confirm_or_cancel", "test_showtime_upsert_by_external_id",
-      "test_a_booking_keeps_the_order_that_paid_for_it")
+      "test_a_booking_keeps_the_order_that_paid_for_it",
+      "test_cancelling_a_showtime_cancels_its_holds_and_bookings_and_closes_it",
+      "test_holds_racing_a_cancellation_never_outlive_it", "test_a_new_start_for_a_show_with_tickets_needs_confirming",
+      "test_seats_open_counts_free_seats_and_the_shoppers_own")
 
 
 def test_has_showtimes_of_an_empty_zone(db):

@@ -6,12 +6,20 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import redis
 
 from lightapps.cinema.layouts import AUDITORIUMS, SelectionError, parse_selection
-from lightapps.cinema.store import CinemaKeys, CinemaStore, ShowtimeConflict, ShowtimeInput
+from lightapps.cinema.store import (
+    CinemaKeys,
+    CinemaStore,
+    ShowtimeConflict,
+    ShowtimeInput,
+    ShowtimeMoved,
+    ShowtimeReopened,
+)
 
 VENUE = "v1"
 ZONE = "screens"
@@ -366,3 +374,142 @@ def test_200_threads_holding_the_same_seats_one_wins(store, redis_url):
     assert len(winners) == 1
     assert {o.status for o in outcomes if not o.ok} == {"taken"}
     assert store.seat_states(VENUE, show.id) == {"D6": ("held", winners[0].token), "D7": ("held", winners[0].token)}
+
+
+# ---- the cinema cancels or moves a showtime -------------------------------------------------------
+
+
+def sold(store, show, client="alice", seats=("A4", "A5")) -> str:
+    """A booking on the show: its code."""
+    held = store.hold(VENUE, show, client, list(seats), ttl_s=480)
+    return store.confirm(VENUE, held.token, client, ZONE).code
+
+
+def test_cancelling_a_showtime_cancels_its_holds_and_bookings_and_closes_it(store):
+    show = make_show(store)
+    code = sold(store, show)
+    live = store.hold(VENUE, show, "bob", ["C4", "C5"], ttl_s=480)
+    store.hold(VENUE, show, "carol", ["F4"], ttl_s=60, now_ms=now_ms() - 120_000)  # lapsed
+    other = make_show(store)
+    other_code = sold(store, other)
+
+    done = store.cancel_showtime(VENUE, show.id)
+    assert done.bookings == 1 and live.token in done.holds and len(done.holds) == 2  # the lapsed hold's too
+    assert store.seat_states(VENUE, show.id) == {}
+    booking = store.booking(VENUE, code)
+    assert (booking.status, booking.cancelled_by) == ("cancelled", "cinema") and booking.cancelled_ms > 0
+    assert store.get_hold(VENUE, live.token).status == "cancelled"
+    assert store.showtime(VENUE, show.id).cancelled
+    assert store.hold(VENUE, store.showtime(VENUE, show.id), "dan", ["H5"], ttl_s=480).status == "closed"
+    assert store.hold(VENUE, show, "dan", ["H5"], ttl_s=480, check_only=True).status == "closed"
+    assert store.seat_states(VENUE, show.id) == {}
+    # The other show is untouched; cancelling again changes nothing; an unknown show is None.
+    assert store.booking(VENUE, other_code).status == "booked" and not store.showtime(VENUE, other.id).cancelled
+    again = store.cancel_showtime(VENUE, show.id)
+    assert (again.bookings, again.holds) == (0, ())
+    assert store.cancel_showtime(VENUE, "s0000000000") is None
+
+
+def test_a_hold_on_a_show_cancelled_meanwhile_confirms_to_nothing(store):
+    """A hold whose show was cancelled after it was made (its payment arriving later) books nothing: the
+    payment service refunds."""
+    show = make_show(store, ext="pos-c1")
+    held = store.hold(VENUE, show, "alice", ["B4", "B5"], ttl_s=480)
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", show.starts_at, 4500,
+                                                       "pos-c1", status="cancelled")], source="api:pos")
+    outcome = store.confirm(VENUE, held.token, "alice", ZONE)
+    assert (outcome.status, outcome.code) == ("gone", "cancelled")
+    assert store.show_bookings(VENUE, show.id) == [] and store.seat_states(VENUE, show.id) == {}
+    assert store.get_hold(VENUE, held.token).status == "cancelled"
+
+
+def test_holds_racing_a_cancellation_never_outlive_it(store, redis_url):
+    """Shoppers holding and confirming while the show is cancelled: whatever the order the store saw them in,
+    afterwards no seat is held or booked and no booking stands."""
+    show = make_show(store)
+    barrier = threading.Barrier(9)
+    rows = "ABCDEFGH"
+
+    def shopper(i: int):
+        own = CinemaStore(redis.Redis.from_url(redis_url))
+        barrier.wait(timeout=10)
+        for k in range(5):
+            held = own.hold(VENUE, show, f"racer-{i}", [f"{rows[i]}{4 + k}"], ttl_s=480)
+            if held.ok:
+                own.confirm(VENUE, held.token, f"racer-{i}", ZONE)
+
+    def cancel():
+        own = CinemaStore(redis.Redis.from_url(redis_url))
+        barrier.wait(timeout=10)
+        return own.cancel_showtime(VENUE, show.id)
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        racers = [pool.submit(shopper, i) for i in range(8)]
+        done = pool.submit(cancel)
+        for racer in racers:
+            racer.result()
+        assert done.result() is not None
+    assert store.seat_states(VENUE, show.id) == {}
+    assert [b.code for b in store.show_bookings(VENUE, show.id) if b.status == "booked"] == []
+
+
+def test_a_new_start_for_a_show_with_tickets_needs_confirming(store, db):
+    show = make_show(store, ext="pos-m1", starts_in_s=7200)
+    code = sold(store, show)
+    later = ShowtimeInput("Orbit Nine", "九号轨道", "1", show.starts_at + 10 * 86400, 4500, "pos-m1")
+    with pytest.raises(ShowtimeMoved) as exc:
+        store.upsert_showtimes(VENUE, ZONE, [later], source="api:pos")
+    assert exc.value.index == 0 and isinstance(exc.value, ShowtimeConflict)
+    assert store.showtime(VENUE, show.id).starts_at == show.starts_at and not store.showtime(VENUE, show.id).moved_ms
+    result = store.upsert_showtimes(VENUE, ZONE, [replace(later, confirm_time_change=True)], source="api:pos")
+    assert result["moved"] == {0: show.starts_at}
+    moved = store.showtime(VENUE, show.id)
+    assert moved.starts_at == show.starts_at + 10 * 86400 and moved.moved_ms > 0
+    # Its bookings are kept as long after the new start as they were after the old one (never shortened).
+    booking_key, tickets_key = CinemaKeys(VENUE).booking(code), CinemaKeys(VENUE).client_tickets("alice")
+    before = db.ttl(booking_key)
+    store.keep_bookings(VENUE, moved)
+    assert db.ttl(booking_key) >= before + 10 * 86400 - 600 and db.ttl(tickets_key) >= db.ttl(booking_key) - 600
+    store.keep_bookings(VENUE, show)  # the old, sooner start: nothing shortened
+    assert db.ttl(booking_key) >= before + 10 * 86400 - 600
+    # The same start again is no move; other fields may change without confirming.
+    again = store.upsert_showtimes(VENUE, ZONE, [replace(later, price_cents=5000)], source="api:pos")
+    assert again["moved"] == {} and store.showtime(VENUE, show.id).price_cents == 5000
+
+
+def test_a_new_start_for_a_show_without_tickets_is_no_move(store):
+    quiet, lapsed, held = (make_show(store, ext=f"pos-q{i}", starts_in_s=7200) for i in range(3))
+    store.hold(VENUE, lapsed, "carol", ["F4"], ttl_s=60, now_ms=now_ms() - 120_000)
+    store.hold(VENUE, held, "dan", ["F4"], ttl_s=480)
+    items = [ShowtimeInput("Orbit Nine", "九号轨道", "1", s.starts_at + 600, 4500, s.external_id)
+             for s in (quiet, lapsed)]
+    assert store.upsert_showtimes(VENUE, ZONE, items, source="api:pos")["moved"] == {}
+    with pytest.raises(ShowtimeMoved):  # a live hold: a shopper is paying for the time they saw
+        store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", held.starts_at + 600,
+                                                           4500, held.external_id)], source="api:pos")
+
+
+def test_a_cancelled_show_stays_cancelled_as_it_was_sold(store):
+    show = make_show(store, ext="pos-r1")
+    item = ShowtimeInput("Orbit Nine", "九号轨道", "1", show.starts_at, 4500, "pos-r1")
+    cancelled = store.upsert_showtimes(VENUE, ZONE, [replace(item, starts_at=show.starts_at + 600, price_cents=1,
+                                                             status="cancelled")], source="api:pos")
+    assert cancelled["updated"] == 1
+    stored = store.showtime(VENUE, show.id)
+    assert stored.cancelled and (stored.starts_at, stored.price_cents) == (show.starts_at, 4500)
+    with pytest.raises(ShowtimeReopened) as exc:
+        store.upsert_showtimes(VENUE, ZONE, [replace(item, status="scheduled")], source="api:pos")
+    assert exc.value.index == 0
+    store.upsert_showtimes(VENUE, ZONE, [replace(item, price_cents=4800)], source="api:pos")  # no status: kept
+    assert store.showtime(VENUE, show.id).cancelled and store.showtime(VENUE, show.id).price_cents == 4800
+
+
+def test_seats_open_counts_free_seats_and_the_shoppers_own(store):
+    show, empty = make_show(store), make_show(store)
+    capacity = show.layout.capacity
+    sold(store, show, "alice", ("A4", "A5"))
+    store.hold(VENUE, show, "bob", ["C4", "C5", "C6"], ttl_s=480)
+    store.hold(VENUE, show, "carol", ["F4"], ttl_s=60, now_ms=now_ms() - 120_000)  # lapsed: free
+    assert store.seats_open(VENUE, [show, empty]) == {show.id: capacity - 5, empty.id: capacity}
+    assert store.seats_open(VENUE, [show], "bob") == {show.id: capacity - 2}
+    assert store.seats_open(VENUE, []) == {}
