@@ -5,15 +5,20 @@ Normalising (the parking system's events and the shopper's query alike):
     dropped (``SEPARATORS``: the dot of a Chinese plate is typed as any of several characters, ``粤B·D8888``,
     ``粤B•D8888``, ``粤B・D8888``...): ``"sg 1234-a"`` -> ``"SG1234A"``;
   * for matching only, the letters plate readers and people confuse with digits are folded:
-    ``O`` -> ``0`` and ``I`` -> ``1`` (``"SO1234"`` and ``"S01234"`` are the same car). The folded form is
-    what is hashed and what partial queries are compared against;
+    ``O`` -> ``0`` and ``I`` -> ``1`` (``"SO1234"`` and ``"S01234"`` are the same car), and so are the
+    traditional forms of the province characters (``TRADITIONAL``: ``粵BD8888`` as a Hong Kong or Taiwan
+    keyboard types it is ``粤BD8888``). The folded form is what is hashed and what partial queries are
+    compared against;
   * allowed characters: A-Z, 0-9 and CJK ideographs (the province character of a Chinese plate,
     ``粤B12345``); a plate from the parking system is 2-10 such characters.
 
 The lookup rule (see ``ParkingStore.find``):
   * a query needs at least ``MIN_QUERY`` (4) characters after normalising;
-  * **exact**: the query is a whole plate (or a Chinese plate without its province character): the
-    shopper gets the level, area and bay, the bay on the plan, and a walking route;
+  * **exact**: the query is a whole plate, or a Chinese plate with its province character left out of one
+    side only (typed without it; or read without it, the character plate readers miss most, and typed with
+    it: then the rest must have ``MIN_QUERY`` characters, so a province character never stands in for one
+    of the characters a query needs): the shopper gets the level, area and bay, the bay on the plan, and a
+    walking route (once the hour the car came in is named, see views);
   * **partial**: otherwise the query is matched as a substring of the plates parked now; 1 to
     ``MAX_MATCHES`` (3) matches give the level and area only (never the bay, never the other plates'
     text); more matches give nothing but "type more characters".
@@ -39,7 +44,14 @@ MAX_MATCHES = 3
 SEPARATORS = "\u00b7\u2022\u2027\u30fb\u2219\u22c5\u2e31\u3002\u2010-\u2015\u2212"
 _DROP = re.compile(rf"[\s\-_.{SEPARATORS}]+")
 _VALID = re.compile(r"^[A-Z0-9\u4e00-\u9fff]+$")
-_FOLD = str.maketrans({"O": "0", "I": "1"})
+# The 13 of the 31 province abbreviations written differently in traditional characters (the other 18,
+# 京 津 渝 冀 豫 黑 吉 蒙 新 青 藏 川 桂 湘 鄂 皖 浙 甘, are the same in both), with 陜 (a common variant of
+# 陝) and 贑 (of 贛), and the characters some plates end with (學 coach, 掛 trailer, 領 consulate) -> the
+# simplified characters the plates carry.
+TRADITIONAL = {"粵": "粤", "滬": "沪", "魯": "鲁", "遼": "辽", "貴": "贵", "雲": "云", "蘇": "苏", "閩": "闽",
+               "贛": "赣", "贑": "赣", "陝": "陕", "陜": "陕", "寧": "宁", "瓊": "琼", "晉": "晋",
+               "學": "学", "掛": "挂", "領": "领"}
+_FOLD = str.maketrans({"O": "0", "I": "1", **TRADITIONAL})
 
 
 class PlateError(ValueError):
@@ -76,7 +88,7 @@ def _first_invalid(raw: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Matching form of a normalised plate: O -> 0, I -> 1."""
+    """Matching form of a normalised plate: O -> 0, I -> 1, traditional province characters simplified."""
     return text.translate(_FOLD)
 
 
@@ -103,8 +115,17 @@ def has_province(text: str) -> bool:
 
 
 def is_exact(query: str, plate: str) -> bool:
-    """The query names this whole plate (a Chinese plate may be typed without its province character)."""
-    return query == plate or (has_province(plate) and plate[1:] == query)
+    """The query names this whole plate (both folded). A Chinese plate may be typed without its province
+    character; and a plate read without it (the reader could not make it out) is named by the whole plate
+    typed with it, when the rest has at least MIN_QUERY characters."""
+    if query == plate or (has_province(plate) and plate[1:] == query):
+        return True
+    return has_province(query) and not has_province(plate) and len(plate) >= MIN_QUERY and query[1:] == plate
+
+
+def is_candidate(query: str, plate: str) -> bool:
+    """The plates a lookup considers (see the rule above): those the query is part of, or names whole."""
+    return matches(query, plate) or is_exact(query, plate)
 
 
 def matches(query: str, plate: str) -> bool:

@@ -739,8 +739,9 @@ class ParkingStore:
         for h in live:
             pipe.hmget(keys.plate(h), "bay", "ts", "text")
         records = pipe.execute() if live else []
+        # (folded again: a plate stored before the fold learned a character, e.g. 粵, is still compared alike)
         candidates = [(h, rec) for h, rec in zip(live, records, strict=True)
-                      if rec[2] is not None and plates.matches(query, rec[2].decode())]
+                      if rec[2] is not None and plates.is_candidate(query, plates.fold(rec[2].decode()))]
         if candidates:
             links = self.db.hmget(keys.at(), [rec[0].decode() for _h, rec in candidates])
             candidates = [(h, rec) for (h, rec), link in zip(candidates, links, strict=True)
@@ -749,11 +750,14 @@ class ParkingStore:
         for h, (bay_id, ts, text) in candidates:
             bay = bays.get(bay_id.decode())
             if bay is not None and int(ts) + DAY_MS > now_ms:
-                found.append((plates.is_exact(query, text.decode()),
+                found.append((plates.is_exact(query, plates.fold(text.decode())),
                               Match(bay.id, bay.zone, bay.level, bay.area, int(ts)), h))
         whole = [(m, h) for is_whole, m, h in found if is_whole]
-        if len(whole) == 1:  # a Chinese plate typed without its province character: the stored plate's hash, so
-            return FindResult("exact", [whole[0][0]], plate_hash=whole[0][1])  # guesses count on one plate
+        # A Chinese plate typed without its province character, or read without it and typed with it: exact when
+        # it names one plate only, with the stored plate's hash (guesses at the hour count on that one plate).
+        # More than one (粤BD8888 and 湘BD8888 for "BD8888") is answered as a partial match, by the same cap.
+        if len(whole) == 1:
+            return FindResult("exact", [whole[0][0]], plate_hash=whole[0][1])
         if not found:
             return FindResult("none")
         if len(found) > plates.MAX_MATCHES:

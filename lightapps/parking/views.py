@@ -22,6 +22,7 @@ import re
 import secrets
 import time
 import unicodedata
+from collections import Counter
 from datetime import datetime, timedelta
 
 from flask import abort, g, redirect, render_template, request, url_for
@@ -62,6 +63,9 @@ CAR_COLOUR = "#d84315"
 CONNECTOR_COLOUR = "#6a1b9a"
 CONNECTOR_TEXT = {"escalator": "Take the escalator to level %(name)s", "elevator": "Take the lift to level %(name)s",
                   "stairs": "Take the stairs to level %(name)s"}
+# ?accessible= on the car page (as on navigation's route page): a step-free walk to the car, lifts only
+STEP_FREE_ON = frozenset({"1", "true", "on", "yes"})
+STEP_FREE_OFF = frozenset({"", "0", "false", "off", "no"})
 
 
 def hhmm(ms: int) -> str:
@@ -178,33 +182,77 @@ CAME_IN_DAYS = 7  # a car seen again and again stays findable past 24 h; a visit
 def came_in_hours(now: datetime | None = None, days: int = CAME_IN_DAYS) -> list[tuple[int, str]]:
     """The hours offered for "when did your car come in", newest first: (start, label); the same list
     for every plate (a list that started at the car's entry or exit would tell anyone when that was), on
-    the car page and the fee page alike."""
-    top = (now or venue_now()).replace(minute=0, second=0, microsecond=0)
+    the car page and the fee page alike. Each is a real hour, 3,600 s back from the one after it (stepped in
+    UTC: wall-clock arithmetic on a venue's time would skip the hour its clocks go back and offer the hour they
+    go forward over), labelled in the venue's time; a wall-clock hour that happens twice (the night clocks go
+    back) says its UTC offset: "01:00 - 01:59 (UTC+01:00)", then "01:00 - 01:59 (UTC+00:00)"."""
+    now = now or venue_now()
+    zone = now.tzinfo
+    top = int(now.replace(minute=0, second=0, microsecond=0).timestamp())
+    starts = [datetime.fromtimestamp(top - back * 3600, zone) for back in range(24 * days + 1)]
+    walls = Counter((start.date(), start.strftime("%H:%M")) for start in starts)
+    today = starts[0].date()
     hours = []
-    for back in range(24 * days + 1):
-        start = top - timedelta(hours=back)
-        label = f"{start:%H}:00 - {start:%H}:59"
-        if start.date() == top.date() - timedelta(days=1):
+    for start in starts:
+        last = datetime.fromtimestamp(start.timestamp() + 3540, zone)
+        label = f"{start:%H:%M} - {last:%H:%M}"
+        if walls[(start.date(), start.strftime("%H:%M"))] > 1:
+            label = f"{label} (UTC{_offset(start)})"
+        if start.date() == today - timedelta(days=1):
             label = _("%(hours)s (yesterday)", hours=label)
-        elif start.date() != top.date():
+        elif start.date() != today:
             label = f"{label} ({start:%Y-%m-%d})"
         hours.append((int(start.timestamp()), label))
     return hours
 
 
+def _offset(moment: datetime) -> str:
+    """+01:00, -03:30: the moment's UTC offset."""
+    minutes = int(moment.utcoffset().total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _step_free_arg() -> bool | None:
+    """?accessible= : True for a step-free route (1, true, on, yes), False for the fastest (absent, 0, false,
+    off, no), None for anything else (the car page answers 400 and shows the fastest route)."""
+    raw = request.args.get("accessible")
+    value = (raw or "").strip().lower()
+    return True if value in STEP_FREE_ON else False if value in STEP_FREE_OFF else None
+
+
+def _car_url(venue: str, zone: str, result_id: str, step_free: bool) -> str:
+    """The car page (the shopper's token and language kept), with the step-free route or the fastest."""
+    return shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **lang_arg(),
+                       **({"accessible": "1"} if step_free else {}))
+
+
 @bp.get("/<zone>/car/<result_id>")
 def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | None = None):
+    """`accessible=1`: the walk to the car lifts only (no stairs, no escalators), for trolleys, prams and
+    wheelchairs; the page offers it where the fastest walk has stairs or an escalator."""
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
+    step_free, choice_error = _step_free_arg(), None
+    if step_free is None:
+        step_free = False
+        choice_error = _("%(label)s must be on or off.", label=_("Step-free (lifts only, no stairs or escalators)"))
+        status = 400 if status == 200 else status
     lang = "zh" if is_zh() else "en"  # the plan's labels in the page's language (?lang, else the browser's)
     name_of = lambda level: level_name(venue_map, level, lang == "zh")  # noqa: E731
     context = {"result": result, "plans": [], "steps": [], "route": None, "from_you": False, "error": error,
-               "hours": came_in_hours(), "result_id": result_id}
+               "hours": came_in_hours(), "result_id": result_id, "step_free": step_free,
+               "choice_error": choice_error, "route_step_free": False,
+               "fastest_url": _car_url(venue, zone, result_id, False),
+               "step_free_url": _car_url(venue, zone, result_id, True),
+               "verify_url": url_for("parking.verify", venue=venue, zone=zone, result_id=result_id, **lang_arg(),
+                                     **({"accessible": "1"} if step_free else {}))}
     if result.kind == "exact" and result.verified:
-        context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang))
+        context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang,
+                              step_free))
     zones = {z.id: z for z in venue_map.zones}
     return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,
                            level_name=name_of, hhmm=hhmm, shopper_token=shopper_token(shopper), lang=chosen_lang(),
@@ -218,8 +266,7 @@ def verify(venue: str, zone: str, result_id: str):
     result = _my_result(venue, result_id)
     if result is None:
         return _landing(venue, zone, 404, _("That result has expired. Please type your plate again."))
-    values = lang_arg()
-    back = shopper_url("parking.car", venue=venue, zone=zone, result_id=result_id, **values)
+    back = _car_url(venue, zone, result_id, bool(_step_free_arg()))  # a step-free choice kept (an odd one dropped)
     if result.kind != "exact" or result.verified:
         return redirect(back, code=303)
     hours = dict(came_in_hours())
@@ -244,7 +291,8 @@ def _came_in_ms(venue: str, h: str) -> int | None:
     return stay.entry_ms if stay is not None and stay.status == "in" else None
 
 
-def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang):
+def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, result: FindResult, name_of, lang,
+           step_free: bool = False):
     match = result.matches[0]
     bays = parking_store().bays(venue, match.zone)
     bay = bays.get(match.bay)
@@ -253,7 +301,7 @@ def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, res
     car_zone = venue_map.zone(bay.zone) or zone_obj
     start, from_you = _start(venue, phone, venue_map, car_zone, config)
     goal = (bay.level, bay.x, bay.y)
-    found = wayfinding.route(venue_map, start, goal)
+    found = wayfinding.route(venue_map, start, goal, step_free)
     floors = []
     for floor, _x, _y in (found.points if found else [start, goal]):
         if floor not in floors:
@@ -281,7 +329,7 @@ def _exact(venue: str, phone: str | None, venue_map, zone_obj, config: dict, res
             svg_id=f"plan-{floor}", label=_("Plan of level %(level)s", level=name_of(floor)))
         plans.append((floor, svg))
     return {"plans": plans, "route": found, "from_you": from_you, "bay": bay,
-            "steps": steps}
+            "steps": steps, "route_step_free": found is not None and wayfinding.is_step_free(found)}
 
 
 def _steps_by_floor(found, steps: list[tuple[str, str]]) -> dict[int, str]:

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from core.errors import N_
 from fingerprints.plan import PX_PER_M, plan_window, render_plan_svg
-from fingerprints.routes import Route, shared_graph, shortest_route
+from fingerprints.routes import NOT_ACCESSIBLE, Route, shared_graph, shortest_route
 
 Point = tuple[int, float, float]
 BAY_W_M, BAY_D_M = 2.4, 4.8
@@ -100,13 +100,20 @@ def entrance(venue_map, zone, config: dict | None = None) -> Point:
     return (zone.floor, sum(x for x, _ in polygon) / len(polygon), sum(y for _, y in polygon) / len(polygon))
 
 
-def route(venue_map, start: Point, goal: Point) -> Route | None:
-    """Fastest walk from start to goal (on the map version's one graph and wall index, as navigation's); None
-    when there is none (or a point is off the plan)."""
+def route(venue_map, start: Point, goal: Point, step_free: bool = False) -> Route | None:
+    """Fastest walk from start to goal (on the map version's one graph and wall index, as navigation's); with
+    `step_free`, lifts only (no stairs, no escalators: trolleys, prams, wheelchairs). None when there is none
+    (or a point is off the plan)."""
     try:
-        return shortest_route(venue_map, start, goal, graph=shared_graph(venue_map))
+        return shortest_route(venue_map, start, goal, accessible_only=step_free,
+                              graph=shared_graph(venue_map, step_free))
     except (ValueError, KeyError):
         return None
+
+
+def is_step_free(found: Route) -> bool:
+    """No stairs and no escalators on the way (the same floor throughout, or lifts)."""
+    return not any(step.split(" ", 1)[0] in NOT_ACCESSIBLE for step in found.steps)
 
 
 _STEP = re.compile(r"^(\w+) to floor (-?\d+)$")

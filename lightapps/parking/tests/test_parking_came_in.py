@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
     LANDING,
@@ -94,3 +95,46 @@ def test_no_open_stay_verifies_nothing(client, garage, db):
     for key in db.scan_iter(match=b"mp:{demo}:parking:stay:*"):
         db.delete(key)
     assert verify(client, location, _hour_of(now - 600)).status_code == 403
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def _hours(app, now: datetime, days: int = 1) -> list[tuple[int, str]]:
+    from lightapps.parking.views import came_in_hours
+
+    with app.test_request_context("/?lang=en"):
+        return came_in_hours(now, days=days)
+
+
+def test_every_hour_is_offered_the_night_clocks_go_back(app):
+    """Europe/London, 2026-10-25: 01:00-01:59 happens twice (BST, then GMT). Each real hour is offered once,
+    the repeated one told apart by its UTC offset: a car that came in at the second 01:30 can be verified."""
+    hours = _hours(app, datetime(2026, 10, 25, 4, 10, tzinfo=LONDON))
+    starts = [start for start, _label in hours]
+    assert all(a - b == 3600 for a, b in zip(starts, starts[1:], strict=False))
+    second = datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=LONDON).timestamp()  # 01:30 GMT
+    first = datetime(2026, 10, 25, 1, 30, fold=0, tzinfo=LONDON).timestamp()  # 01:30 BST, an hour before
+    labels = dict(hours)
+    (at_second,) = [s for s in starts if s <= second < s + 3600]
+    (at_first,) = [s for s in starts if s <= first < s + 3600]
+    assert labels[at_second] == "01:00 - 01:59 (UTC+00:00)" and labels[at_first] == "01:00 - 01:59 (UTC+01:00)"
+    assert [label for _s, label in hours[:5]] == ["04:00 - 04:59", "03:00 - 03:59", "02:00 - 02:59",
+                                                   "01:00 - 01:59 (UTC+00:00)", "01:00 - 01:59 (UTC+01:00)"]
+    assert len(set(labels.values())) == len(labels)
+
+
+def test_no_hour_that_never_happened_is_offered_the_night_clocks_go_forward(app):
+    """Europe/London, 2026-03-29: 01:00 GMT is followed by 02:00 BST (01:00-01:59 BST never happens)."""
+    hours = _hours(app, datetime(2026, 3, 29, 4, 10, tzinfo=LONDON))
+    starts = [start for start, _label in hours]
+    assert all(a - b == 3600 for a, b in zip(starts, starts[1:], strict=False))
+    assert [label for _s, label in hours[:5]] == ["04:00 - 04:59", "03:00 - 03:59", "02:00 - 02:59",
+                                                   "00:00 - 00:59", "23:00 - 23:59 (yesterday)"]
+
+
+def test_hours_in_a_zone_without_daylight_saving_are_as_before(app):
+    hours = _hours(app, datetime(2026, 10, 25, 0, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert hours[0][1] == "00:00 - 00:59" and hours[1][1] == "23:00 - 23:59 (yesterday)"
+    assert hours[-1][1] == "00:00 - 00:59 (yesterday)" and len(hours) == 25
+    assert all("UTC" not in label for _s, label in hours)

@@ -73,3 +73,34 @@ def test_hash_is_keyed_and_per_venue():
     assert a.digest("demo", "SG1234A") != b.digest("demo", "SG1234A")
     assert a.digest("demo", "SG1234A") != a.digest("other", "SG1234A")
     assert "SG1234A" not in a.digest("demo", "SG1234A")
+
+
+# The 31 province abbreviations, simplified, and as a traditional-character keyboard (Hong Kong, Taiwan) types them.
+PROVINCES = {"京": "京", "津": "津", "沪": "滬", "渝": "渝", "冀": "冀", "豫": "豫", "云": "雲", "辽": "遼", "黑": "黑",
+             "湘": "湘", "皖": "皖", "鲁": "魯", "新": "新", "苏": "蘇", "浙": "浙", "赣": "贛", "鄂": "鄂", "桂": "桂",
+             "甘": "甘", "晋": "晉", "蒙": "蒙", "陕": "陝", "吉": "吉", "闽": "閩", "贵": "貴", "粤": "粵", "青": "青",
+             "藏": "藏", "川": "川", "宁": "寧", "琼": "瓊"}
+
+
+@pytest.mark.parametrize("simplified, traditional", sorted(PROVINCES.items()))
+def test_a_province_typed_in_traditional_characters_is_the_same_plate(simplified, traditional):
+    assert len(PROVINCES) == 31
+    assert plates.query_from_shopper(f"{traditional}B D8888") == f"{simplified}BD8888"
+    assert plates.plate_from_system(f"{traditional}BD8888") == plates.plate_from_system(f"{simplified}BD8888")
+
+
+def test_traditional_forms_of_other_plate_characters_fold_too():
+    assert plates.query_from_shopper("粵B1234學") == "粤B1234学"
+    assert plates.query_from_shopper("陜A12345") == "陕A12345"  # the variant HK keyboards give for 陝
+    assert plates.normalise("粵B12345") == "粵B12345"  # the display form keeps what was typed
+
+
+def test_a_plate_read_without_its_province_is_named_by_the_whole_plate():
+    """The province character is the one plate readers miss most: the shopper types the whole plate."""
+    assert plates.is_exact("粤BD8888", "BD8888")
+    assert not plates.is_exact("粤BD8888", "湘BD8888")  # another province: another car
+    assert not plates.is_exact("粤BD8888", "BD888") and not plates.is_exact("粤BD888", "BD8888")
+    # a province character never stands in for one of the MIN_QUERY characters a query needs
+    assert not plates.is_exact("粤BD8", "BD8")
+    assert plates.is_candidate("粤BD8888", "BD8888") and plates.is_candidate("D888", "BD8888")
+    assert not plates.is_candidate("粤BD888", "BD8888")  # part of a plate with a province: no wider search

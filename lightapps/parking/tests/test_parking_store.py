@@ -332,3 +332,49 @@ def test_demo_seed_is_idempotent_and_parks_the_demo_car(app, svc, demo, demo_map
     folded = plates.query_from_shopper(DEMO_PLATE)
     result = own.find(VENUE, plates.PlateHasher(svc.settings.mac_hash_key).digest(VENUE, folded), folded)
     assert result.kind == "exact" and result.matches[0].bay == DEMO_PLATE_BAY
+
+
+def test_a_province_typed_in_traditional_characters_finds_the_car(store, hasher):
+    store.apply_events(VENUE, [plate_event(store, hasher, "粤B D8888", "G-C07", time.time())])
+    result = lookup(store, hasher, "粵BD8888")  # a Hong Kong or Taiwan keyboard
+    assert result.kind == "exact" and result.matches[0].bay == "G-C07"
+
+
+def test_a_plate_read_without_its_province_is_found_by_the_whole_plate(store, hasher):
+    store.apply_events(VENUE, [plate_event(store, hasher, "BD8888", "G-C07", time.time())])
+    result = lookup(store, hasher, "粤BD8888")
+    stored = hasher.digest(VENUE, plates.plate_from_system("BD8888"))
+    assert result.kind == "exact" and result.matches[0].bay == "G-C07"
+    assert result.plate_hash == stored  # guesses at the hour count on the stored plate
+    assert lookup(store, hasher, "湘BD8888").kind == "exact"  # the reader could not tell which province
+
+
+def test_a_plate_of_another_province_is_another_car(store, hasher):
+    store.apply_events(VENUE, [plate_event(store, hasher, "湘BD5555", "G-C07", time.time())])
+    assert lookup(store, hasher, "粤BD5555").kind == "none"
+    assert lookup(store, hasher, "粵BD5555").kind == "none"
+
+
+def test_a_missing_province_reveals_no_more_than_before(store, hasher):
+    """A province character is no wildcard: it does not make a query of 3 characters, nor widen a partial
+    search; and a whole-enough match that is not one plate is answered by the partial cap."""
+    now = time.time()
+    store.apply_events(VENUE, [plate_event(store, hasher, "BD8", "G-A01", now),
+                               plate_event(store, hasher, "粤BD7777", "G-A02", now),
+                               plate_event(store, hasher, "湘BD7777", "G-A03", now),
+                               plate_event(store, hasher, "BD66661", "G-A04", now)])
+    assert lookup(store, hasher, "粤BD8").kind == "none"
+    assert lookup(store, hasher, "粤BD6666").kind == "none"  # part of a plate read without a province
+    two = lookup(store, hasher, "BD7777")
+    assert two.kind == "partial" and sorted(m.area for m in two.matches) == ["A", "A"]
+
+
+def test_a_plate_stored_before_the_fold_knew_its_character_is_still_found(store, hasher):
+    """Plates are kept 24 h: one stored as 粵BD8888 (before traditional characters were folded) is found by
+    粤BD8888 and 粵BD8888 alike, as the plate it was stored as."""
+    legacy = hasher.digest(VENUE, "粵BD8888")
+    store.apply_events(VENUE, [Event("plate", int(time.time() * 1000), bay=store.bays(VENUE)["G-C07"],
+                                     plate_hash=legacy, plate_text="粵BD8888")])
+    for typed in ("粤BD8888", "粵BD8888", "BD8888"):
+        result = lookup(store, hasher, typed)
+        assert result.kind == "exact" and result.plate_hash == legacy, typed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
@@ -331,3 +333,126 @@ def test_the_plan_is_labelled_in_the_browsers_language(client, garage):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
     english = find_verified_page(client, "ZH7070", shopper_c(client.application))
     assert ">Atrium<" in english and "中庭" not in english
+
+
+# ---- plates as people type them (traditional characters; a plate read without its province) ----------
+
+
+@pytest.mark.parametrize("stored, typed", [("粤B D8888", "粵BD8888"),  # a Hong Kong or Taiwan keyboard
+                                           ("BD8888", "粤BD8888"),  # the reader missed the province character
+                                           ("粵B D8888", "粤BD8888")])  # a reader that writes it traditional
+def test_plates_as_people_type_them_find_the_car(client, garage, stored, typed):
+    post_events(client, garage, plate(stored, "G-C07"))
+    c = shopper_c(client.application)
+    first = find_page(client, typed, c)
+    assert 'id="verify"' in first and "level G, area C" in first
+    page = find_verified_page(client, typed, c)  # the hour is the stored plate's stay's
+    assert '<strong id="bay">G-C07</strong>' in page
+
+
+# ---- a step-free walk to the car (trolleys, prams, wheelchairs) -----------------------------------------
+
+NOODLE_BAR = Position(1, 55.0, 20.0, "noodle", .9, .9)  # upstairs, by the down escalator
+
+
+def _upstairs(client, garage: str, monkeypatch, plate_text: str, **extra) -> tuple[str, str]:
+    """A car in G-A01, its owner upstairs by the noodle bar: (the car page's URL, verified, and the page)."""
+    parked = time.time() - 3 * 3600
+    post_events(client, garage, plate(plate_text, "G-A01", parked))
+    locator = client.application.extensions["mallportal"].locator
+    monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: NOODLE_BAR)
+    location = find(client, plate_text, shopper_c(client.application), **extra).headers["Location"]
+    assert verify(client, location, _hour_of(parked)).status_code == 303
+    return location, client.get(location).get_data(as_text=True)
+
+
+def _link(page: str, link_id: str) -> str:
+    return html.unescape(re.search(rf'<a href="([^"]+)" id="{link_id}"', page).group(1))
+
+
+def test_the_car_page_offers_a_step_free_route(client, garage, monkeypatch):
+    _location, fastest = _upstairs(client, garage, monkeypatch, "STEP4FREE", lang="en")
+    assert "Take the escalator to level G" in fastest and "step-free" not in fastest.split('id="route-steps"')[0]
+    link = _link(fastest, "step-free-route")
+    assert "accessible=1" in link and "c=" in link and "lang=en" in link  # the shopper's token and language kept
+    resp = client.get(link)
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "Take the lift to level G" in page and "escalator" not in page and "stairs" not in page.lower()
+    assert re.search(r'id="route-summary">.*· step-free</p>', page, re.S)
+    assert '<polyline class="route"' in page and 'id="plan-1"' in page and 'id="plan-0"' in page
+    back = _link(page, "fastest-route")
+    assert "accessible" not in back and "c=" in back and "lang=en" in back
+    assert "Take the escalator" in client.get(back).get_data(as_text=True)
+
+
+def test_the_step_free_choice_is_in_chinese_too(client, garage, monkeypatch):
+    _location, fastest = _upstairs(client, garage, monkeypatch, "STEP4ZH", lang="zh")
+    link = _link(fastest, "step-free-route")
+    assert "lang=zh" in link
+    page = client.get(link).get_data(as_text=True)
+    assert "无障碍" in page and 'id="fastest-route"' in page
+
+
+def test_no_step_free_route_says_so(client, garage, svc, monkeypatch):
+    """The lift out of order (no lift on the map): the step-free page says there is no such route, and offers
+    the fastest."""
+    location, _page = _upstairs(client, garage, monkeypatch, "NOLIFT1")
+    venue_map = svc.venues.get_map(VENUE, for_update=True)
+    venue_map.edges = [e for e in venue_map.edges if e.kind != "elevator"]
+    svc.venues.put_map(venue_map)
+    resp = client.get(f"{location}&accessible=1")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert 'id="no-step-free"' in page and "There is no step-free route to your car" in page
+    assert '<polyline class="route"' not in page and 'id="fastest-route"' in page
+    assert 'id="no-route"' not in page
+    assert "Take the escalator" in client.get(_link(page, "fastest-route")).get_data(as_text=True)
+
+
+def test_a_route_without_stairs_or_escalators_says_it_is_step_free(client, garage):
+    post_events(client, garage, plate("FLAT1234", "G-A01"))  # from the garage door, on the same level
+    page = find_verified_page(client, "FLAT1234", shopper_c(client.application))
+    assert re.search(r'id="route-summary">.*· step-free</p>', page, re.S)
+    assert 'id="step-free-route"' not in page
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "yes please", "1" * 200, "on\x00"])
+def test_a_step_free_value_that_is_not_on_or_off_is_400(client, garage, monkeypatch, raw):
+    location, _page = _upstairs(client, garage, monkeypatch, "ODDVAL1")
+    resp = client.get(urlsplit(location).path, query_string={**_query(location), "accessible": raw})
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "Step-free (lifts only, no stairs or escalators) must be on or off." in page
+    assert "Take the escalator to level G" in page  # the fastest route, as when it is left out
+
+
+@pytest.mark.parametrize("raw, step_free", [("1", True), ("true", True), ("ON", True), ("yes", True), ("0", False),
+                                            ("off", False), ("", False), ("no", False)])
+def test_step_free_values_as_navigation_takes_them(client, garage, monkeypatch, raw, step_free):
+    location, _page = _upstairs(client, garage, monkeypatch, "VALUES1")
+    resp = client.get(urlsplit(location).path, query_string={**_query(location), "accessible": raw})
+    assert resp.status_code == 200
+    assert ("Take the lift to level G" in resp.get_data(as_text=True)) is step_free
+
+
+def _query(location: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+def test_the_step_free_choice_survives_naming_the_hour(client, garage, monkeypatch):
+    """A car page opened step-free before the hour was named: the verify form keeps the choice."""
+    parked = time.time() - 3 * 3600
+    post_events(client, garage, plate("KEEP1234", "G-A01", parked))
+    locator = client.application.extensions["mallportal"].locator
+    monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: NOODLE_BAR)
+    c = shopper_c(client.application)
+    location = find(client, "KEEP1234", c).headers["Location"]
+    unverified = client.get(f"{location}&accessible=1").get_data(as_text=True)
+    action = html.unescape(re.search(r'id="verify" action="([^"]+)"', unverified).group(1))
+    assert "accessible=1" in action
+    done = client.post(action, data={"hour": str(_hour_of(parked)), "c": c})
+    assert done.status_code == 303 and "accessible=1" in done.headers["Location"]
+    assert "Take the lift to level G" in client.get(done.headers["Location"]).get_data(as_text=True)
+    odd = client.post(action.replace("accessible=1", "accessible=maybe"), data={"hour": str(_hour_of(parked)), "c": c})
+    assert odd.status_code == 303 and "accessible" not in odd.headers["Location"]  # dropped, not carried
