@@ -752,9 +752,9 @@ class QueueStore:
 
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the tickets and bookings keep their place in the line (the others' waits depend on it) but
-        no longer name the shopper; the pointers to them go."""
+        no longer name the shopper, nor keep the guest name and note she typed for a booking; the pointers go."""
         changed = 0
         for pointer, records, record_id, _record in self._shopper_records(venue, client):
-            changed += blank_json(self.db, records, record_id, "client", client)
+            changed += blank_json(self.db, records, record_id, "client", client, also=("name", "note"))
             changed += int(self.db.hdel(pointer, client))
         return changed

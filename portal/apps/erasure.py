@@ -18,14 +18,16 @@ end
 return 0
 """
 
-# KEYS[1] a hash of JSON records. ARGV: record id, JSON field, the shopper. The record's field is blanked
-# when it names the shopper (the record, its state and its place stay).
+# KEYS[1] a hash of JSON records. ARGV: record id, JSON field, the shopper, then fields the shopper wrote into the
+# record (a guest name, a note). The record's field is blanked, and those fields removed, when it names the shopper
+# (the record, its state and its place stay).
 _BLANK_JSON = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
 local record = cjson.decode(raw)
 if record[ARGV[2]] ~= ARGV[3] then return 0 end
 record[ARGV[2]] = ''
+for i = 4, #ARGV do record[ARGV[i]] = nil end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return 1
 """
@@ -47,6 +49,7 @@ def blank_field(db: redis.Redis, key: str, field: str, client: str) -> int:
     return int(db.eval(_BLANK_FIELD, 1, key, field, client))
 
 
-def blank_json(db: redis.Redis, key: str, record_id: str, field: str, client: str) -> int:
-    """Blank `field` of the JSON record `record_id` in the hash `key` if it is this shopper (1 if it was)."""
-    return int(db.eval(_BLANK_JSON, 1, key, record_id, field, client))
+def blank_json(db: redis.Redis, key: str, record_id: str, field: str, client: str, also: tuple[str, ...] = ()) -> int:
+    """Blank `field` of the JSON record `record_id` in the hash `key` if it is this shopper, and remove the fields
+    `also` (what the shopper wrote into it: a name, a note) from it then (1 if it was)."""
+    return int(db.eval(_BLANK_JSON, 1, key, record_id, field, client, *also))

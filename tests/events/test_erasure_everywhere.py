@@ -7,6 +7,7 @@ name or in its value, and the next export is empty."""
 
 from __future__ import annotations
 
+import datetime
 import time
 
 from werkzeug.datastructures import MultiDict
@@ -59,8 +60,11 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
         # coupons: a claimed code
         coupon = next(c for c in stores["coupons"].live_for_zone("demo", "kopi", now))
         assert stores["coupons"].claim("demo", "kopi", coupon.id, CLIENT, now).status == "OK"
-        # queue: a ticket
+        # queue: a ticket, and a table booked under her name with a note for the restaurant
         assert stores["queue"].take("demo", "foodcourt", "A", 2, CLIENT).ok
+        day = (datetime.date.today() + datetime.timedelta(days=5)).isoformat()
+        assert stores["queue"].reserve("demo", "foodcourt", day, "12:00", 2, "A", CLIENT, capacity=5,
+                                       name="Wang Fang", note="wheelchair, nut allergy").ok
         # cinema: a booking (hold, then confirm)
         cinema = stores["cinema"]
         show = next(s for s in cinema.showtimes("demo", "cinema") if s.starts_at > now + 3600)
@@ -135,6 +139,7 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
 
     assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
     assert mentions(svc.db, (CLIENT, PHONE)) == []
+    assert mentions(svc.db, ("Wang Fang", "nut allergy")) == []  # what she typed goes with her
     assert svc.moments.deliveries("demo") == []  # nothing left to replay to her
     # The records others need stay, unlinked: the seat is still sold, the order still paid for the books.
     assert cinema.show_bookings("demo", show.id)[0].client == ""
