@@ -39,11 +39,19 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR),
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
     "membership.sms.venue": (1000, DAY),
+    # Points a till records by hand in the membership console (a purchase without a POS; one point per currency
+    # unit): counted in points, not requests, per console account and per zone (each receipt is also capped,
+    # lightapps/membership/store.py MANUAL_MAX_AMOUNT). A POS posts over the API, without these brakes.
+    "membership.manual.account": (20_000, DAY), "membership.manual.zone": (50_000, DAY),
     # Texts a shopper asks the portal to send ("text me this ticket", the queue's "text me when my table is
     # ready"): the same SMS-pumping brakes as sign-up codes, counted apart so one kind never starves the other.
     "notify.sms.phone": (5, HOUR), "notify.sms.shopper": (8, HOUR), "notify.sms.ip": (5, HOUR),
     "notify.sms.venue": (1000, DAY),
     "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
+    # Notifications the venue's moments rules (the operator's and every owner's together) send one shopper: each
+    # rule's own cap and cooldown count that rule only, so a zone entry that several rules match is one message
+    # each (portal/events/moments.py MESSAGES).
+    "moments.notify.shopper": (3, DAY),
     # Several phones may share one address behind NAT: more per IP than per shopper.
     "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
     # Payment orders the parking fee pages open ("Pay" on foot, "Pay" for an exit left owed): each is an order

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import redis
 from argon2 import PasswordHasher
@@ -264,11 +264,39 @@ class AccountStore:
     def _status(cls, data: dict[bytes, bytes | None]) -> dict[str, bool]:
         return {flag: data.get(flag.encode()) == b"1" for flag in cls.STATUS_FLAGS}
 
-    def set_zones(self, username: str, zones: tuple[str, ...]) -> None:
-        account = self.get(username)
-        if account is None:
-            raise KeyError(username)
-        self._save(replace(account, zones=tuple(zones)))
+    def set_zones(self, username: str, zones: tuple[str, ...]) -> tuple[str, ...]:
+        """The account's zones now `zones`; the zones it had before. Read and written in one step on the account's
+        key (WATCH): a change made meanwhile (another operator's, a zone's release) is never lost. KeyError for
+        no such account."""
+        return self._change_zones(username, lambda before: tuple(zones))
+
+    def _change_zones(self, username: str, change: Callable[[tuple[str, ...]], tuple[str, ...]]) -> tuple[str, ...]:
+        key = self.keys.account(username)
+        before: dict[str, tuple[str, ...]] = {}
+
+        def write(pipe) -> None:  # run again by transaction() if the account changed meanwhile (WATCH)
+            role, raw = pipe.hmget(key, "role", "zones")
+            if role is None:
+                raise KeyError(username)
+            before["zones"] = tuple(json.loads(raw or b"[]"))
+            after = change(before["zones"])
+            if after != before["zones"]:
+                pipe.multi()
+                pipe.hset(key, "zones", json.dumps(list(after)))
+
+        self.db.transaction(write, key)
+        return before["zones"]
+
+    def release_zone(self, venue: str, zone: str) -> list[str]:
+        """A zone gone from the venue's map: taken from every owner account of the venue that manages it (a new
+        zone given the same id is not theirs); the usernames it was taken from."""
+        taken = []
+        for account in self.all():
+            if account.role == "owner" and account.runs(venue) and zone in account.zones:
+                had = self._change_zones(account.username, lambda zones: tuple(z for z in zones if z != zone))
+                if zone in had:
+                    taken.append(account.username)
+        return taken
 
     def add_venue(self, username: str, venue: str) -> None:
         """An operator runs one more venue (idempotent); owners stay in their one venue."""

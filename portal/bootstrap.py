@@ -38,6 +38,7 @@ from portal import (
     shopper,
     users_cli,
 )
+from portal.apps.budgets import BudgetStore
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.captive.config import VenueTimeZones
@@ -123,7 +124,9 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
                                notifier=Outbox(db).enqueue, tz_of=lambda venue: zones(venue).key,
                                occupancy=lambda venue, now: _occupancy_to_check(presence, venue, now),
                                venue_names=lambda venue: venue_names(venues, venue),
-                               shopper_kept_s=settings.shopper_token_ttl_s),
+                               shopper_kept_s=settings.shopper_token_ttl_s,
+                               # notifications per shopper from all the venue's rules (the abuse budgets')
+                               messages=BudgetStore(db, settings.budgets, settings.mac_hash_key)),
         breaker=StoreBreaker.for_client(db),
     )
 

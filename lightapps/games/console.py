@@ -4,7 +4,8 @@ nonce: pressed twice, it says "hand out the prize now" again, not "already colle
 gave out.
 
 Under /console/apps/games/<venue>/<zone>, CSRF-checked, for the zone's owners only (and the venue's
-operators): the activities team of the atrium runs the atrium's game, nobody else's."""
+operators): the activities team of the atrium runs the atrium's game, nobody else's. Prizes of membership
+points only from the venue's operator (403 for an owner: points are the mall's money, as the card is)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ PRIZE_COLUMNS = {
     "value": _l("Points, or coupon value in yuan"), "odds": _l("Odds (percent)"), "stock": _l("Stock"),
 }
 _PRIZE_FIELD = re.compile(r"^p(\d)_(\w+)$")
+POINTS_ARE_THE_OPERATORS = _l("Only the venue's operator can publish a game with membership points as prizes; "
+                              "give coupons instead.")
 
 
 def _label(field: str) -> str:
@@ -98,6 +101,10 @@ def publish(venue: str, zone: str):
         spec = parse_game(form, today=venue_today())
     except GameInputError as exc:
         return _page(venue, zone, 400, form=form, form_error=_error_text(exc))
+    if any(p.kind == "points" for p in spec.prizes) and g.account.role != "operator":
+        # points are the mall's money (as the membership card, LightApp.operator_assigns): an owner's game gives
+        # coupons; the venue's operator publishes a game with points prizes, in any zone
+        return _page(venue, zone, 403, form=form, form_error=str(POINTS_ARE_THE_OPERATORS))
     game = store().publish(venue, zone, spec, created_by=g.account.username, tz=venue_locale().time_zone)
     audit("games.publish", venue, zone=zone, game=game.id, total=game.total,
           odds=game.prizes and ",".join(f"{p.id}={p.odds}" for p in game.prizes))

@@ -33,6 +33,7 @@ APP = LightApp(
         ConfigField("headline_zh", "Headline (Chinese)", default="商场会员卡", max_length=120),
     ),
     zone_kinds=("shop", "atrium", "food", "restaurant", "cinema", "garage"),
+    operator_assigns=True,  # it issues points (the mall's money): only the operator turns it on in a zone
     store=MemberStore,
     history={"membership.purchase": _l("Purchase recorded for a member (%(points)s points)")},
     init_app=_init_app,  # sign-up codes through the portal's SMS provider; points from payments

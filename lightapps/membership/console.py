@@ -1,8 +1,11 @@
 """Owner side of the membership card, for shops in a zone running it (and the venue's operators, in such a
 zone): check a shopper's rotating member code at the till, and record a purchase by hand for a till that has
-no POS integration (the receipt counts once, exactly like the POS API, with its amount cap; the store is the
-zone). A zone that does not run the card gets 403: its owner may not see members or add points. Wrong codes
-count per account (MemberStore.identify): an account that guesses is stopped, the member's card is not."""
+no POS integration (the receipt counts once, exactly like the POS API; the store is the zone). A purchase
+recorded by hand is capped (MANUAL_MAX_AMOUNT a receipt) and its points are counted per account and per zone
+and day (the "membership.manual" budgets): over either, 422 or 429 and nothing is recorded. A zone that does
+not run the card gets 403: its owner may not see members or add points (and only the venue's operator turns the
+card on in a zone: LightApp.operator_assigns). Wrong codes count per account (MemberStore.identify): an account
+that guesses is stopped, the member's card is not."""
 
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ from flask_babel import lazy_gettext as _l
 
 from lightapps.membership import APP
 from lightapps.membership.codes import BadMemberCode, parse_member_code
-from lightapps.membership.store import Caller, FieldError, parse_amount, parse_receipt_id
+from lightapps.membership.store import MANUAL_MAX_AMOUNT, Caller, FieldError, parse_amount, parse_receipt_id, points_for
 from lightapps.membership.views import is_zh
 from lightapps.membership.views import store as _store
-from portal.apps.budgets import wait_text
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget, wait_text
 from portal.apps.views import zone_console_blueprint
 from portal.auth import audit
 from portal.services import services
@@ -48,7 +51,7 @@ def _page(venue: str, zone: str, status: int = 200, *, check=None, sale=None, fo
     account, venue_map, zone_obj = g.account, g.venue_map, g.zone
     return render_template(
         "membership/console.html", venue=venue_map, zone=zone_obj, account=account, members=_store().count(venue),
-        check=check, sale=sale, form=form or {}, zh=is_zh(),
+        check=check, sale=sale, form=form or {}, zh=is_zh(), manual_max=MANUAL_MAX_AMOUNT,
     ), status, headers or {}
 
 
@@ -99,16 +102,35 @@ def purchase(venue: str, zone: str):
         cents = parse_amount(form["amount"].strip())
     except FieldError as exc:
         return refuse(400, _(exc.template, label=LABELS.get(exc.field, exc.field), **exc.params))
+    if cents > MANUAL_MAX_AMOUNT * 100:
+        return refuse(422, _("A purchase recorded by hand may be at most %(max)s; a larger one goes through the "
+                             "till's POS.", max=MANUAL_MAX_AMOUNT))
     member, problem = _member_from_code(venue, form["code"])
     if problem:
         return refuse(*problem)
-    result = _store().post_purchase(venue, member.id, receipt_id, zone, cents)
+    # A receipt recorded already spends nothing (the store answers DUPLICATE or CONFLICT); a new one is counted
+    # first and given back below when it added nothing (two tills posting it at once)
+    known = _store().receipt(venue, zone, receipt_id) is not None
+    spent = {"account": account.username, "zone": zone, "cost": 0 if known else points_for(cents)}
+    try:
+        if spent["cost"]:
+            spend_budget("membership.manual", venue, **spent)
+    except OverBudget as exc:
+        wait = exc.refusal.retry_after_s
+        return refuse(429, _("Points recorded by hand are capped per account and per zone each day, and this "
+                             "purchase would pass the cap.") + " " + wait_text(wait), {"Retry-After": str(wait)})
+    member_id = member.id
+    result = _store().post_purchase(venue, member_id, receipt_id, zone, cents)
+    if result.status != "OK":  # nothing was added: the points it counted are given back
+        give_back_budget("membership.manual", venue, **spent)
     if result.status == "CONFLICT":
         return refuse(409, _("Receipt %(r)s was already recorded for another member or amount.", r=receipt_id))
-    member = _store().get(venue, member.id)
+    member = _store().get(venue, member_id)
     if result.status == "DUPLICATE":
         return _page(venue, zone, 200, sale=Outcome(True, _("Receipt %(r)s was already recorded; nothing added.",
                                                             r=receipt_id), member))
-    audit("membership.purchase", venue, zone=zone, member=member.id, receipt=receipt_id, points=result.points,
-          by=account.username)
+    if result.status != "OK" or member is None:  # NO_MEMBER: erased since the code was checked
+        return refuse(404, _("No member has the number %(id)s.", id=member_id))
+    audit("membership.purchase", venue, zone=zone, member=_store().audit_ref(member.id), receipt=receipt_id,
+          points=result.points, by=account.username)
     return _page(venue, zone, 200, sale=Outcome(True, _("%(n)d points added.", n=result.points), member))

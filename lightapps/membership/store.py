@@ -20,7 +20,8 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
   mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
   mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
-  mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times
+  mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times (TTL
+                                           RECEIPT_KEEP_S from the purchase; erasure blanks its member)
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
   mp:{v}:member:codefails:<id>             HASH caller -> wrong member codes that caller (a console account, an
                                            API token) typed/scanned for this member (TTL 10 min, renewed)
@@ -43,11 +44,11 @@ from typing import Any, NamedTuple
 import redis
 
 from core.errors import N_, CatalogInputError
-from core.security import PhoneVault
+from core.security import PhoneVault, keyed_hash
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
 from portal.apps.capabilities import Granted
-from portal.apps.erasure import keys_matching
+from portal.apps.erasure import blank_field, keys_matching
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -68,6 +69,13 @@ BRAKE_CALLERS = 3
 CODE_FAILURE_WINDOW_S = 600
 POINTS_PER_UNIT = 1  # one point per whole currency unit spent
 MAX_AMOUNT = Decimal("1000000")
+# A purchase a till records by hand in the owner console (no POS): at most this much, and the points so
+# recorded are counted per account and per zone and day (the "membership.manual" budgets, core/settings.py).
+MANUAL_MAX_AMOUNT = Decimal("5000")
+# A receipt is kept this long after its purchase, and refunds of it are accepted for as long: a year of
+# returns and late refunds, with a margin (as MALL_KEEP_S). After it a refund answers NO_RECEIPT, and the
+# same receipt number posted again would count as a new purchase.
+RECEIPT_KEEP_S = 400 * 86400
 RECEIPT_ID = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
 STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -230,7 +238,7 @@ return {'OK', id, tostring(created)}
 """
 
 # KEYS: receipt, member, ledger, idem (a key never written when no Idempotency-Key was sent).
-# ARGV: member id, amount cents, points, now, store, receipt id, have idem ('1'|'0'), idem ttl.
+# ARGV: member id, amount cents, points, now, store, receipt id, have idem ('1'|'0'), idem ttl, receipt ttl.
 PURCHASE_LUA = """
 if ARGV[7] == '1' then
   local used = redis.call('GET', KEYS[4])
@@ -247,6 +255,7 @@ if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER'} end
 local pts = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'member', ARGV[1], 'amount', ARGV[2], 'points', ARGV[3], 'state', 'earned',
            'at', ARGV[4], 'store', ARGV[5], 'receipt', ARGV[6])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
 local bal = redis.call('HINCRBY', KEYS[2], 'points', pts)
 local life = redis.call('HINCRBY', KEYS[2], 'lifetime', pts)
 redis.call('LPUSH', KEYS[3], cjson.encode({type='earn', receipt=ARGV[6], store=ARGV[5], amount=tonumber(ARGV[2]),
@@ -496,6 +505,7 @@ class MemberStore:
         self.db = db
         self.secret = secret
         self.vault = PhoneVault(phone_key)
+        self.phone_key = phone_key
         self._start = db.register_script(START_LUA)
         self._verify = db.register_script(VERIFY_LUA)
         self._bind = db.register_script(BIND_LUA)
@@ -613,17 +623,39 @@ class MemberStore:
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the member this shopper is (record, ledger, phone binding), this shopper's link to it and
         every other link naming that member (the member's other devices, its WeChat identity): a link left
-        behind would keep a card nobody has, where a later refund or grant would write."""
+        behind would keep a card nobody has, where a later refund or grant would write. Her receipts and
+        points grants stay (a receipt still counts once, a prize is still credited once) with their member
+        blanked, found through her ledger before it goes."""
         keys = MemberKeys(venue)
         member = self.for_client(venue, client)
         doomed = [keys.client(client), keys.pending(client)]
         if member is None:
             return int(self.db.delete(*doomed))
+        removed = self._blank_member_records(venue, member.id)
         doomed += [keys.member(member.id), keys.ledger(member.id), keys.phone(self.vault.hashed(member.phone))]
-        removed = int(self.db.delete(*doomed))
+        removed += int(self.db.delete(*doomed))
         for link in keys_matching(self.db, keys.client("*")) + keys_matching(self.db, keys.wechat("*")):
             removed += int(self._drop_link(keys=[link], args=[member.id]))  # only if it still names the member
         return removed
+
+    def _blank_member_records(self, venue: str, member_id: str) -> int:
+        """Blank the member in the receipts and points grants her ledger lists (only where they still name
+        her): the records stay, so a receipt posted again is still a CONFLICT and a refund of it answers
+        NO_MEMBER, as for any erased member."""
+        keys = MemberKeys(venue)
+        records = set()
+        for raw in self.db.lrange(keys.ledger(member_id), 0, -1):
+            entry = json.loads(raw)
+            if entry.get("type") == "earn" and entry.get("store") and entry.get("receipt"):
+                records.add(keys.receipt(str(entry["store"]), str(entry["receipt"])))
+            elif entry.get("type") == "grant" and entry.get("receipt"):
+                records.add(keys.grant(str(entry["receipt"])))
+        return sum(blank_field(self.db, key, "member", member_id) for key in sorted(records))
+
+    def audit_ref(self, member_id: str) -> str:
+        """What the audit log writes for a member: a keyed hash of the number (PHONE_KEY's sub-key for it), so
+        the log ties a member's entries together without naming the card (an erasure leaves the log as it is)."""
+        return keyed_hash(self.phone_key, b"mallportal member audit", member_id)
 
     # ---- WeChat Pay 智慧商圈 (points for payments anywhere in the mall) ------------------------------
 
@@ -671,7 +703,7 @@ class MemberStore:
         raw = self._purchase(
             keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
             args=[member_id, cents, points, repr(now), store, receipt_id, "1" if idempotency_key else "0",
-                  IDEM_TTL_S],
+                  IDEM_TTL_S, RECEIPT_KEEP_S],
         )
         return self._post_result(raw)
 

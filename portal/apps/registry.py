@@ -94,6 +94,10 @@ class LightApp:
     landing_endpoint: str  # endpoint taking (venue, zone) that a shopper in the zone lands on
     config_schema: tuple[ConfigField, ...] = ()
     zone_kinds: tuple[str, ...] = ()  # kinds of zone this app fits; an owner is offered only those (empty: all)
+    # Only the venue's operator may turn the app on in a zone (it issues points or money: membership). A zone
+    # owner is offered it, and may save its settings, only in a zone that runs it now (the operator put it
+    # there); an owner may still switch such a zone to another app, and then cannot switch it back.
+    operator_assigns: bool = False
     console_endpoint: str | None = None  # optional endpoint taking (venue, zone): the app's own owner console
     # optional endpoint taking (venue, zone): the console page with the app's image forms, when not the console's
     # first page (the owner returns there after an upload, and sees a refused one's message there)
@@ -126,6 +130,11 @@ class LightApp:
     def fits(self, zone_kind: str) -> bool:
         """Whether a zone of this kind may run the app (an app that names no kinds fits every zone)."""
         return not self.zone_kinds or zone_kind in self.zone_kinds
+
+    def may_assign(self, role: str, running: str) -> bool:
+        """Whether an account of `role` may put the app on a zone that runs `running` now: anyone, unless the
+        app is `operator_assigns` (then an operator, or an owner where the zone runs it already)."""
+        return not self.operator_assigns or role == "operator" or running == self.name
 
 
 @dataclass(frozen=True)

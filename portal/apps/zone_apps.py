@@ -29,6 +29,20 @@ class ZoneAppKeys(VenueKeys):
         return self.key("zoneapp", "version")
 
 
+# A zone's assignment and its apps' kept configs dropped, and a new version of the table. KEYS: assignments,
+# kept, version. ARGV: zone, "<zone>|" (its kept fields' prefix), the new version. Returns the fields dropped.
+DROP_LUA = """
+local dropped = redis.call('HDEL', KEYS[1], ARGV[1])
+local kept = {}
+for _, name in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(name, 1, #ARGV[2]) == ARGV[2] then kept[#kept + 1] = name end
+end
+if #kept > 0 then dropped = dropped + redis.call('HDEL', KEYS[2], unpack(kept)) end
+if dropped > 0 then redis.call('SET', KEYS[3], ARGV[3]) end
+return dropped
+"""
+
+
 class ZoneAppStore:
     COPY_MAX_AGE_S = 2.0  # how stale this process's copy of a venue's table may be, version unknown (`from_copy`)
 
@@ -36,6 +50,7 @@ class ZoneAppStore:
         self.db = db
         # venue -> (read at, the table's version then, the table)
         self._copies: dict[str, tuple[float, bytes | None, dict[bytes, bytes]]] = {}
+        self._drop = db.register_script(DROP_LUA)
 
     def get(self, venue: str, zone: str) -> tuple[str, dict[str, Any]]:
         return self.decode(self.db.hget(ZoneAppKeys(venue).assignments(), zone))
@@ -63,6 +78,15 @@ class ZoneAppStore:
         pipe.set(keys.version(), secrets.token_hex(8))  # random: a venue deleted and made again never repeats one
         pipe.execute()
         self._copies.pop(venue, None)
+
+    def drop(self, venue: str, zone: str) -> int:
+        """Forget the zone's app and every app's kept config there (a zone deleted from the map: a new zone given
+        the same id starts on the default app, with no one's old settings); how many entries went."""
+        keys = ZoneAppKeys(venue)
+        dropped = int(self._drop(keys=[keys.assignments(), keys.kept(), keys.version()],
+                                 args=[zone, f"{zone}|", secrets.token_hex(8)]))
+        self._copies.pop(venue, None)
+        return dropped
 
     def from_copy(self, venue: str, zone: str, version: bytes | None = None) -> bytes | None:
         """The zone's stored assignment from this process's copy of the venue's table, for the probe, which

@@ -2,7 +2,10 @@
 leave, return after >= N days, first visit) with conditions (zone, hours of the day in the venue's zone,
 member tiers) and one action (an offer shown on the shopper's next page, a notification through the
 outbox, a signed webhook to the mall's CRM), limited per phone per day (cap), by a cooldown (default 12 h,
-Meridian's) and by a global budget per rule.
+Meridian's) and by a global budget per rule. Across rules: a venue has at most MAX_RULES_PER_VENUE rules and a
+zone owner makes at most MAX_RULES_PER_OWNER (`MomentsEngine.add`), and one shopper gets at most the
+"moments.notify.shopper" budget's notifications a day from all of them (MESSAGES: the abuse budgets, which an
+operator sets per venue with `flask budgets set`).
 
 Consent is not a rule's option: every action reaches or names a known shopper for marketing (the offer and
 the notification contact her, the webhook hands her id to the CRM), so every rule needs her marketing
@@ -56,9 +59,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -96,6 +100,13 @@ GONE_IDLE_MS = 24 * 3600 * 1000  # a consumer that has not read for a day, with 
 PRUNE_EVERY_S = 600  # how often one engine looks for such consumers, per venue
 GENERIC_TITLE = ("News from the mall", "商场消息")  # a notification's title when the venue has no name
 DONE_TTL_S = 2 * 86400  # a (rule, event) done-marker: far longer than an event stays pending
+# Rules a venue may have (the operator's and its owners' together) and a zone owner may make (paused ones count:
+# an owner deletes a rule to make room). Every active rule is checked against every event of the venue.
+MAX_RULES_PER_VENUE = 200
+MAX_RULES_PER_OWNER = 10
+# The abuse budget (portal/apps/budgets.py, core/settings.py "moments.notify.shopper") of notifications one
+# shopper gets from the venue's rules together, per day: each rule's cap and cooldown count that rule alone.
+MESSAGES = "moments.notify"
 SENDING_S = 120.0  # a webhook being tried stays listed as due this much later (`_CLAIM`): far over a try's timeouts
 
 
@@ -496,6 +507,37 @@ if mark > 0 then redis.call('SET', KEYS[5], '1', 'EX', mark) end
 return 'OK'
 """
 
+# A new rule, unless the venue has MAX_RULES_PER_VENUE or its owner (when counted) its most. KEYS: rules.
+# ARGV: rule id, its JSON, owner, the owner's most (0: not counted), the venue's most. OK | VENUE | OWNER.
+_ADD_RULE = """
+local n, mine, most = 0, 0, tonumber(ARGV[4])
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  n = n + 1
+  if most > 0 and cjson.decode(raw).owner == ARGV[3] then mine = mine + 1 end
+end
+if n >= tonumber(ARGV[5]) then return 'VENUE' end
+if most > 0 and mine >= most then return 'OWNER' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'OK'
+"""
+
+# A rule changed only as it was read (compare and set). KEYS: rules. ARGV: rule id, the JSON read, the new one.
+_SET_RULE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# A rule deleted with its counts, only as it was read. KEYS: rules, used, the rule's people, its last firings.
+# ARGV: rule id, the JSON read.
+_DELETE_RULE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
+return 1
+"""
+
 # KEYS: HyperLogLogs; each one's count (PFCOUNT of several keys would count their union).
 _COUNT_PEOPLE = """
 local out = {}
@@ -832,14 +874,25 @@ OCCUPANCY_COOLDOWN_S = 1800  # at most one alert per zone per half hour (crossin
 Occupancy = Callable[[str, float], tuple[dict[str, int], dict[str, int]]]
 
 
+class MessageBudget(Protocol):
+    """What the engine needs of the abuse budgets (portal/apps/budgets.py BudgetStore)."""
+
+    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
+              now: float | None = None) -> object | None: ...
+
+    def give_back(self, venue: str, action: str, who: Mapping[str, str | None], cost: int,
+                  now: float | None = None) -> None: ...
+
+
 class MomentsEngine:
     def __init__(self, db: redis.Redis, events: EventLog, *, notifier: Notifier | None = None,
                  consent: Consent | None = None, send: Callable = http_post,
                  staff: Callable[[str], set[str]] | None = None, tz_of: Callable[[str], str] | None = None,
                  occupancy: Occupancy | None = None,
                  venue_names: Callable[[str], tuple[str, str] | None] | None = None,
-                 shopper_kept_s: int = SHOPPER_VISIT_KEPT_S) -> None:
+                 shopper_kept_s: int = SHOPPER_VISIT_KEPT_S, messages: MessageBudget | None = None) -> None:
         self.db = db
+        self.messages = messages  # notifications per shopper from all the venue's rules (MESSAGES); None: no limit
         self.shopper_kept_s = shopper_kept_s  # the shopper token lifetime: how long an "s:" visit is kept
         self.events = events
         self.notifier = notifier
@@ -854,6 +907,9 @@ class MomentsEngine:
         self._forget = db.register_script(_FORGET)
         self._settle_script = db.register_script(_SETTLE)
         self._claim = db.register_script(_CLAIM)
+        self._add_rule = db.register_script(_ADD_RULE)
+        self._set_rule = db.register_script(_SET_RULE)
+        self._delete_rule = db.register_script(_DELETE_RULE)
         self.sender = WebhookSender(self._deliver_pass)
         self._silent: dict[str, float] = {}  # receiver host -> until when its webhooks wait (no answer)
         self._consumer: tuple[int, str] = (0, "")
@@ -877,12 +933,50 @@ class MomentsEngine:
         raw = self.db.hget(MomentKeys(venue).rules(), rule_id)
         return Rule.from_json(raw) if raw else None
 
-    def set_active(self, venue: str, rule_id: str, active: bool) -> bool:
-        rule = self.rule(venue, rule_id)
-        if rule is None:
-            return False
-        self.save(venue, replace(rule, active=active))
-        return True
+    def add(self, venue: str, rule: Rule, *, owner_most: int = 0, venue_most: int | None = None) -> str:
+        """A new rule, in one step with the count of the venue's rules and (`owner_most` > 0: a zone owner's)
+        of its owner's: OK, or VENUE / OWNER when that many are there already (nothing stored)."""
+        verdict = self._add_rule(keys=[MomentKeys(venue).rules()],
+                                 args=[rule.id, rule.to_json(), rule.owner, owner_most,
+                                       MAX_RULES_PER_VENUE if venue_most is None else venue_most])
+        verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
+        if verdict == "OK":
+            self._sync_dwell_marks(venue)
+        return verdict
+
+    def _changed(self, venue: str, rule_id: str, owner: str | None, change: Callable[[bytes, Rule], bool]) -> str:
+        """Read the rule, check it is `owner`'s (None: anyone's), then `change(raw, rule)`, which applies only
+        while the rule is as read (True) or answers False to read it again. OK | NONE | NOT_YOURS."""
+        for _attempt in range(10):
+            raw = self.db.hget(MomentKeys(venue).rules(), rule_id)
+            if raw is None:
+                return "NONE"
+            rule = Rule.from_json(raw)
+            if owner is not None and rule.owner != owner:
+                return "NOT_YOURS"
+            if change(raw, rule):
+                self._sync_dwell_marks(venue)
+                return "OK"
+        raise RuntimeError("the rule kept changing")
+
+    def set_active(self, venue: str, rule_id: str, active: bool, owner: str | None = None) -> str:
+        """Pause or resume a rule (only `owner`'s, when given): OK | NONE | NOT_YOURS."""
+        rules = MomentKeys(venue).rules()
+        return self._changed(venue, rule_id, owner, lambda raw, rule: bool(self._set_rule(
+            keys=[rules], args=[rule_id, raw, replace(rule, active=active).to_json()])))
+
+    def delete(self, venue: str, rule_id: str, owner: str | None = None) -> str:
+        """Delete a rule (only `owner`'s, when given) with its counts: OK | NONE | NOT_YOURS. Its deliveries stay
+        in the log (a replay answers RULE); its daily caps expire on their own."""
+        keys = MomentKeys(venue)
+        return self._changed(venue, rule_id, owner, lambda raw, rule: bool(self._delete_rule(
+            keys=[keys.rules(), keys.used(), keys.fired_for(rule_id), keys.last(rule_id)], args=[rule_id, raw])))
+
+    def delete_for_zone(self, venue: str, zone: str) -> list[str]:
+        """Delete every rule about `zone` (a zone deleted from the map: its rules must not act in a new zone
+        given the same id); the ids deleted."""
+        return [rule.id for rule in self.rules(venue)
+                if rule.zone == zone and self.delete(venue, rule.id) == "OK"]
 
     def fired(self, venue: str) -> dict[str, int]:
         """Rule -> how many times it fired (its budget's count)."""
@@ -988,8 +1082,25 @@ class MomentsEngine:
             shopper = self._shopper(venue, device, event)
             if not may_reach(rule, self.consent, venue, device, shopper):
                 continue
+            messaged = self._spend_message(venue, rule, shopper)
+            if messaged is False:
+                continue  # the shopper had the venue's notifications for the day
             if self._count(venue, rule, subject, event.at, tz, event.id) == "OK":
                 self._act(venue, rule, event, device, shopper, subject)
+            elif messaged:
+                self._give_back_message(venue, shopper)
+
+    def _spend_message(self, venue: str, rule: Rule, shopper: str | None) -> bool | None:
+        """A notification to `shopper` counted against the venue's MESSAGES budget for her: True (counted), False
+        (none left today: not sent), None (not a notification that reaches anyone, or no budget kept)."""
+        if rule.action != "notify" or not shopper or self.notifier is None or self.messages is None:
+            return None
+        return self.messages.spend(venue, MESSAGES, {"shopper": shopper}) is None
+
+    def _give_back_message(self, venue: str, shopper: str) -> None:
+        """The rule's own limits refused it after all: the shopper's count is given back."""
+        if self.messages is not None:
+            self.messages.give_back(venue, MESSAGES, {"shopper": shopper}, 1)
 
     def _remember_shopper(self, venue: str, device: str, shopper: str) -> None:
         """The phone's latest landing: its later events reach this shopper (for a day)."""
@@ -1091,7 +1202,8 @@ class MomentsEngine:
         SENT, or why not: NONE (an alert: nothing to send), RULE (its rule is gone), NOBODY (no shopper in
         it), CONSENT (the shopper does not, or no longer, agree: `may_reach`), BUDGET | CAP | COOLDOWN (an
         offer or a notification contacts her again: a firing, counted against the rule's limits on the
-        same subject, then acted on and logged as the engine does). A webhook is queued again as it was
+        same subject, then acted on and logged as the engine does), DAILY (a notification: she had the
+        venue's notifications for the day, MESSAGES). A webhook is queued again as it was
         (attempts start over): the same record to the CRM, not a new contact, so only consent is asked."""
         d = self.delivery(venue, delivery_id)
         if d is None:
@@ -1113,8 +1225,13 @@ class MomentsEngine:
             return "SENT"
         now = time.time() if now is None else now
         subject = d.subject or "s:" + shopper
+        messaged = self._spend_message(venue, rule, shopper)
+        if messaged is False:
+            return "DAILY"
         verdict = self._count(venue, rule, subject, now, ZoneInfo(self.tz_of(venue) if self.tz_of else "UTC"))
         if verdict != "OK":
+            if messaged:
+                self._give_back_message(venue, shopper)
             return verdict
         member = {"member": body["member"]} if body.get("member") else {}
         self._act(venue, rule, Event(rule.trigger, now, venue, None, shopper, body.get("zone"), member), None,

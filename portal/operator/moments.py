@@ -13,8 +13,19 @@ from datetime import timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.errors import N_
 from portal.auth import audit, current_account
-from portal.events.moments import ACTIONS, TIERS, TRIGGERS, RuleError, parse_rule, preview, purposes
+from portal.events.moments import (
+    ACTIONS,
+    MAX_RULES_PER_OWNER,
+    MAX_RULES_PER_VENUE,
+    TIERS,
+    TRIGGERS,
+    RuleError,
+    parse_rule,
+    preview,
+    purposes,
+)
 from portal.events.report import LOOKBACK_DAYS, day_bounds, shown, venue_staff, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map, zone_names
@@ -44,11 +55,22 @@ def labels() -> dict[str, str]:
     }
 
 
+def too_many_rules(verdict: str) -> RuleError:
+    """MomentsEngine.add's refusal (VENUE, OWNER) as the form's error: delete a rule first."""
+    if verdict == "OWNER":
+        return RuleError("", N_("You have %(n)d rules, the most a zone owner may have: delete one first."),
+                         n=MAX_RULES_PER_OWNER)
+    return RuleError("", N_("This venue has %(n)d rules, the most it may have: delete one first."),
+                     n=MAX_RULES_PER_VENUE)
+
+
 def rule_error(exc: RuleError) -> str:
     """A RuleError in the page's language: its catalog message, the field named by its label."""
     label = labels().get(exc.field, exc.field)
     message = _(exc.template, **{"label": label, **exc.params})
-    return message if "%(label)s" in exc.template else f"{label}: {message}"  # the label once, never twice
+    if "%(label)s" in exc.template or not exc.field:  # the label once, never twice; none for the whole form
+        return message
+    return f"{label}: {message}"
 
 
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
@@ -93,10 +115,11 @@ def moments(venue: str):
         except RuleError as exc:
             error = exc
         else:
-            engine.save(venue, rule)
-            audit("moments.create", venue, rule=rule.id, trigger=rule.trigger, then=rule.action)
-            flash(_("Rule saved: it acts on events from now on."))
-            return redirect(url_for("operator.moments", venue=venue), code=303)
+            if engine.add(venue, rule) == "OK":
+                audit("moments.create", venue, rule=rule.id, trigger=rule.trigger, then=rule.action)
+                flash(_("Rule saved: it acts on events from now on."))
+                return redirect(url_for("operator.moments", venue=venue), code=303)
+            error = too_many_rules("VENUE")
     args = request.args
     deliveries = engine.deliveries(venue, rule=args.get("rule", "")[:16], status=args.get("status", "")[:16],
                                    text=args.get("q", "")[:100])
@@ -109,7 +132,7 @@ def moments(venue: str):
 @bp.post("/<venue>/moments/<rule_id>/active")
 def moment_active(venue: str, rule_id: str):
     load_map(venue)
-    if not services().moments.set_active(venue, rule_id[:16], request.form.get("active") == "1"):
+    if services().moments.set_active(venue, rule_id[:16], request.form.get("active") == "1") != "OK":
         abort(404, _("No such rule."))
     audit("moments.active", venue, rule=rule_id[:16], active=request.form.get("active") == "1")
     return redirect(url_for("operator.moments", venue=venue), code=303)
@@ -121,7 +144,8 @@ def replay_refusal(why: str) -> str:
             "NOBODY": _("it names no shopper to reach"),
             "CONSENT": _("the shopper has not agreed to it, or withdrew"),
             "BUDGET": _("the rule's budget is spent"), "CAP": _("the shopper's cap for today is reached"),
-            "COOLDOWN": _("the rule's cooldown for this shopper has not passed")}.get(why, why)
+            "COOLDOWN": _("the rule's cooldown for this shopper has not passed"),
+            "DAILY": _("the shopper had as many notifications from the venue today as she may")}.get(why, why)
 
 
 @bp.post("/<venue>/moments/replay/<delivery_id>")

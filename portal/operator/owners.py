@@ -2,19 +2,24 @@
 
     /console/ops/<venue>/owners                     the owners, their zones and state; create one
     /console/ops/<venue>/owners/<username>/reset    a new password for one of them
+    /console/ops/<venue>/owners/<username>/zones    the zones one of them runs: the form; POST zones=... (at least
+                                                    one; the map's zones only)
+    /console/ops/<venue>/owners/<username>/disabled disable (disabled=1: signed out, cannot sign in) or enable (0)
 
 Two ways to hand an account over: an invite / reset LINK (one-time, expiring, only the hash of its secret
 stored: portal.auth.PasswordLinks; the owner sets their own password under the policy) or an initial /
 temporary PASSWORD shown once, which must be changed at the first sign-in (portal/account_pages.py). A
 reset ends the owner's sessions, and the old password and any earlier link stop working (so does any later
 password change: a link never outlives one). An operator reaches only the owners
-of its own venue (another venue's account, or an operator, is a 404 here)."""
+of its own venue (another venue's account, or an operator, is a 404 here). Every change is audited. Zones taken
+from an owner take the owner's moments rules about them with them (paused: the new owner of the zone does not
+inherit a stranger's notifications); a zone deleted from the map is taken from its owners (zone_release)."""
 
 from __future__ import annotations
 
 import json
 
-from flask import abort, flash, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from fingerprints.model import ID_RE, VenueMap, Zone
@@ -113,14 +118,73 @@ def create_owner(venue: str):
     return _page(venue, issued, 201)
 
 
+def _venue_owner(venue: str, username: str) -> Account:
+    account = AccountStore(services().db).get(username[:64])
+    if account is None or account.role != "owner" or account.venue != venue:
+        abort(404, _("This venue has no zone owner %(u)s.", u=username[:64]))
+    return account
+
+
+@bp.route("/<venue>/owners/<username>/zones", methods=["GET", "POST"])
+def owner_zones(venue: str, username: str):
+    """The zones one of this venue's owners runs (GET: the form): zones of the venue's map only, at least one (to
+    stop an account altogether, disable it). The owner's moments rules about a zone taken away are paused."""
+    account = _venue_owner(venue, username)
+    venue_map = services().venues.get_map(venue)
+    if request.method == "GET":
+        return _zones_page(venue, venue_map, account, account.zones)
+    known = [z.id for z in venue_map.zones]
+    sent = set(request.form.getlist("zones"))
+    zones = tuple(z for z in known if z in sent)
+    if not zones:
+        flash(_("Choose at least one zone the owner runs; to stop the account, disable it."), "error")
+        return _zones_page(venue, venue_map, account, zones, 400)
+    before = AccountStore(services().db).set_zones(account.username, zones)
+    if before == zones:
+        flash(_("Nothing to save: the owner runs these zones already."))
+        return redirect(url_for("operator.owners", venue=venue), code=303)
+    taken = [z for z in before if z not in zones]
+    engine = services().moments
+    paused = [r.id for r in engine.rules(venue) if r.owner == account.username and r.zone in taken and r.active
+              and engine.set_active(venue, r.id, False) == "OK"]
+    audit("owner.zones", venue, username=account.username, zones=json.dumps(zones), before=json.dumps(before),
+          paused_rules=",".join(paused))
+    flash(_("%(u)s now runs %(zones)s.", u=account.username, zones=", ".join(zones)))
+    return redirect(url_for("operator.owners", venue=venue), code=303)
+
+
+def _zones_page(venue: str, venue_map: VenueMap, account: Account, chosen: tuple[str, ...], status: int = 200):
+    page = render_template("operator/owner_zones.html", venue=venue, owner=account, chosen=chosen,
+                           floors=_zones_by_floor(venue_map))
+    return page, status, _NO_STORE
+
+
+@bp.post("/<venue>/owners/<username>/disabled")
+@works_without_map
+def owner_disabled(venue: str, username: str):
+    """Disable one of this venue's owners (its sessions end, its invite / reset link too; it cannot sign in), or
+    enable it again (`disabled` 1 or 0)."""
+    account = _venue_owner(venue, username)
+    wanted = request.form.get("disabled")
+    if wanted not in ("0", "1"):
+        abort(400, _("Say whether to disable (1) or enable (0) the account."))
+    store = AccountStore(services().db)
+    if store.status(account.username)["disabled"] == (wanted == "1"):
+        flash(_("Nothing to save: the account is already so."))
+        return redirect(url_for("operator.owners", venue=venue), code=303)
+    store.set_disabled(account.username, wanted == "1")
+    audit("owner.disable" if wanted == "1" else "owner.enable", venue, username=account.username)
+    flash(_("%(u)s is disabled: signed out, and cannot sign in.", u=account.username) if wanted == "1"
+          else _("%(u)s is enabled again.", u=account.username))
+    return redirect(url_for("operator.owners", venue=venue), code=303)
+
+
 @bp.post("/<venue>/owners/<username>/reset")
 @works_without_map
 def reset_owner(venue: str, username: str):
     """A new password for one of this venue's owners: its sessions end, the old password stops working."""
     store = AccountStore(services().db)
-    account = store.get(username[:64])
-    if account is None or account.role != "owner" or account.venue != venue:
-        abort(404, _("This venue has no zone owner %(u)s.", u=username[:64]))
+    account = _venue_owner(venue, username)
     try:
         method = _method()
     except ValueError as exc:

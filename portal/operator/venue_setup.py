@@ -39,6 +39,7 @@ from portal.operator.mapedit import (
 from portal.operator.opening import samples_import_args, samples_mode
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
+from portal.operator.zone_release import release_zone, released_warning
 from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
@@ -422,6 +423,10 @@ def delete_zone(venue: str):
         version = change_map(venue, lambda m: edits.delete_zone(m, zone_id), "zone.delete", zone=zone_id)
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "zone")
+    # its owners, app settings and moments rules must not pass to a zone drawn again with its id (zone_release)
+    warning = released_warning(release_zone(venue, zone_id))
+    if warning:
+        flash(warning, "error")
     return _floor_done(venue, level, "zone", _("Zone %(z)s deleted; map version %(v)s.", z=zone_id, v=version))
 
 

@@ -23,7 +23,7 @@ from werkzeug.routing import BuildError
 
 from core.errors import InputError
 from portal.apps import registry
-from portal.apps.preview import save_preview
+from portal.apps.preview import PreviewTokens, save_preview
 from portal.apps.registry import LightApp
 from portal.apps.shop_profiles import DESCRIPTION_MAX, ShopProfileStore
 from portal.apps.views import STORES, is_zh, venue_and_zone
@@ -37,7 +37,7 @@ from portal.media.views import media_store
 from portal.owner import forms
 from portal.owner.history import zone_history
 from portal.services import services
-from portal.shopper import Shopper, shopper_token
+from portal.shopper import Shopper, token_store
 
 bp = protect_console(Blueprint("owner", __name__, url_prefix="/console/owner"))
 
@@ -105,7 +105,7 @@ def preview_url(app: LightApp | None, account: Account, venue: str, zone: str,
     `preview_id`, as it would be with the owner's unsaved settings (portal/apps/preview.py)."""
     if app is None:
         return None
-    token = shopper_token(Shopper(venue=venue, client="preview-" + account.username))
+    token = preview_token(account, venue)
     extra = {"preview": preview_id} if preview_id else {}
     try:
         return url_for(app.landing_endpoint, venue=venue, zone=zone, c=token, lang=str(get_locale()), **extra)
@@ -113,20 +113,33 @@ def preview_url(app: LightApp | None, account: Account, venue: str, zone: str,
         return None
 
 
+def preview_token(account: Account, venue: str) -> str:
+    """The token of the account's preview shopper in the venue: one, reused by every view of every zone page
+    (a token minted per view was a 30-day record per page view)."""
+    tokens, shopper = token_store(), Shopper(venue=venue, client="preview-" + account.username)
+    kept = PreviewTokens(services().db, current_app.config["SECRET_KEY"], tokens.ttl_s)
+    return kept.token(venue, account.username, mint=lambda: tokens.mint(shopper),
+                      resolves=lambda token: tokens.resolve(token) == shopper)
+
+
 def recent_changes(venue: str, zone: str) -> list[dict]:
     return zone_history(AuditLog(services().db).recent(venue, HISTORY_SCAN), zone, HISTORY_SHOWN)
 
 
-def offered_apps(zone_obj, current: LightApp | None) -> list[LightApp]:
-    """The apps that fit the zone's kind (and the one it runs, should that no longer fit)."""
-    apps = registry.apps_for_kind(zone_obj.kind)
+def offered_apps(zone_obj, current: LightApp | None, account: Account) -> list[LightApp]:
+    """The apps that fit the zone's kind and that this account may put on it (`LightApp.may_assign`: an app only
+    the operator turns on is offered to an owner only where it runs), and the one it runs, should that no longer
+    fit."""
+    running = current.name if current is not None else ""
+    apps = [app for app in registry.apps_for_kind(zone_obj.kind) if app.may_assign(account.role, running)]
     if current is not None and current not in apps:
         apps.append(current)
     return apps
 
 
-def chosen_app(zone_obj, current_name: str, wanted: str) -> LightApp:
-    """The app whose settings the page shows: `wanted` when it fits the zone (400 if not), else the current."""
+def chosen_app(zone_obj, current_name: str, wanted: str, account: Account) -> LightApp:
+    """The app whose settings the page shows: `wanted` when it fits the zone (400 if not) and the account may
+    put it there (403 if not), else the current."""
     if not wanted:
         return registry.get(current_name) or registry.get("directory") or registry.all_apps()[0]
     app = registry.get(wanted)
@@ -134,6 +147,8 @@ def chosen_app(zone_obj, current_name: str, wanted: str) -> LightApp:
         abort(400, _("No light app is called %(name)s.", name=wanted))
     if not app.fits(zone_obj.kind) and app.name != current_name:
         abort(400, _("%(app)s does not fit a zone of this kind.", app=app_title(app, app.name)))
+    if not app.may_assign(account.role, current_name):
+        abort(403, _("Only the venue's operator can turn on %(app)s in a zone.", app=app_title(app, app.name)))
     return app
 
 
@@ -143,7 +158,7 @@ def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values
     """`shop_sent`: {shop id: the texts sent}, shown again in that shop's form (refused, not lost)."""
     current_name, _config = services().zone_apps.get(venue_map.id, zone_obj.id)
     current = registry.get(current_name)
-    apps = offered_apps(zone_obj, current)
+    apps = offered_apps(zone_obj, current, account)
     shown = chosen if preview_id else current
     return render_template(
         "owner/zone.html", venue=venue_map, zone=zone_obj, account=account, apps=apps,
@@ -189,7 +204,7 @@ def home(venue: str):
 def zone_page(venue: str, zone: str):
     account, venue_map, zone_obj = _zone_for(venue, zone)
     current_name, config = services().zone_apps.get(venue, zone)
-    chosen = chosen_app(zone_obj, current_name, request.args.get("app", "")[:64])
+    chosen = chosen_app(zone_obj, current_name, request.args.get("app", "")[:64], account)
     if chosen.name == current_name:
         values = config
     else:  # the app's settings when it last ran here (switched away and back), else its defaults
@@ -207,7 +222,7 @@ def save_zone(venue: str, zone: str):
     if not name:
         abort(400, _("Choose a light app."))
     previous, previous_config = services().zone_apps.get(venue, zone)
-    app = chosen_app(zone_obj, previous, name)
+    app = chosen_app(zone_obj, previous, name, account)
     raw = forms.raw_values(app, request.form)
     config, errors = forms.validate(app, raw)
     if config is None:
@@ -343,7 +358,7 @@ def _media_refused(account: Account, venue_map, zone_obj, kind: str, ref: str, e
             page.status_code = exc.status
             return page
     current_name, config = services().zone_apps.get(venue_map.id, zone_obj.id)
-    return _render_zone(venue_map, zone_obj, account, chosen_app(zone_obj, current_name, ""), config,
+    return _render_zone(venue_map, zone_obj, account, chosen_app(zone_obj, current_name, "", account), config,
                         status=exc.status)
 
 

@@ -34,3 +34,13 @@ def test_wechat_points_and_grants(store):  # noqa: F811 (the `store` fixture bro
     assert store.mall_refund_before("demo", "txn-1", "refund-1", 500) == 0  # told again: the same answer
     assert store.mall_refund_before("demo", "txn-1", "refund-2", 300) == 500
     assert store.grant_points("demo", "not-a-member", 10, "prize-1", "lucky draw").status == "NO_ACCOUNT"
+
+
+def test_erasure_blanks_her_receipts_on_the_cluster(store, db):  # noqa: F811 (the `store` fixture brought in by rerun)
+    """forget_shopper with a member's receipts and grants to blank (found through her ledger, the venue's slot)."""
+    m, _ = store.bind("demo", "+6591234568", "erased-x")
+    assert store.post_purchase("demo", m.id, "C-1", "pixel", 500).status == "OK"
+    assert store.grant_points("demo", "erased-x", 5, "games:CLUSTER1", "lucky draw").status == "OK"
+    assert store.forget_shopper("demo", "erased-x") > 0
+    assert store.receipt("demo", "pixel", "C-1")["member"] == ""
+    assert store.audit_ref(m.id) != m.id

@@ -120,9 +120,9 @@ def test_unknown_zone_is_404_for_an_operator(client, console):
 def test_zone_page_shows_the_apps_and_the_current_apps_form(client, console, svc):
     console.login("cinema")
     html = client.get(zone_url("cinema")).get_data(as_text=True)
-    for app in registry.all_apps():  # only the apps that fit a cinema are offered
+    for app in registry.all_apps():  # only the apps that fit a cinema and that an owner may turn on are offered
         offered = f'name="app" value="{app.name}"' in html
-        assert offered == app.fits("cinema"), app.name
+        assert offered == (app.fits("cinema") and app.may_assign("owner", "cinema")), app.name
         if offered:
             assert app.title_en in html and app.title_zh in html
     assert 'value="parking"' not in html and 'value="coupons"' not in html

@@ -225,7 +225,7 @@ def test_the_abuse_budget_and_a_store_fault(app, client, games, token, monkeypat
 def good_form(csrf, **over):
     data = {"csrf_token": csrf, "title_en": "Weekend draw", "title_zh": "周末抽奖", "style": "scratch",
             "per_shopper": "3", "per_day": "1", "total": "20", "last_day": venue_today().isoformat(),
-            "p1_kind": "points", "p1_title_en": "100 points", "p1_value": "100", "p1_odds": "10", "p1_stock": "10",
+            "p1_kind": "coupon", "p1_title_en": "Free cake", "p1_value": "5", "p1_odds": "10", "p1_stock": "10",
             "p2_kind": "coupon", "p2_title_en": "Free drink", "p2_value": "", "p2_odds": "2.5", "p2_stock": "10"}
     data.update(over)
     return {k: v for k, v in data.items() if v is not None}
@@ -246,6 +246,26 @@ def test_logged_out_and_other_owners_may_not_configure(client, console, games, d
     console.login("events")
     assert client.post(f"{CONSOLE}/publish", data=good_form(None)).status_code == 400  # no CSRF token
     assert games.current("demo", "atrium").id == before
+
+
+def test_points_prizes_are_published_by_the_operator_only(client, console, games, db):
+    """Points are the mall's money: a zone owner's game gives coupons (403, nothing stored, and the form offers
+    no points); the venue's operator may put points in any zone's game."""
+    before, seq = games.current("demo", "atrium").id, db.get(GameKeys("demo").seq())
+    points = {"p1_kind": "points", "p1_title_en": "1000000 points", "p1_value": "1000000", "p1_odds": "100",
+              "p2_title_en": None, "p2_kind": None, "p2_value": None, "p2_odds": None, "p2_stock": None}
+    console.login("events")
+    page = client.get(f"{CONSOLE}/").get_data(as_text=True)
+    assert 'value="points"' not in page and 'id="points-prizes-note"' in page
+    resp = client.post(f"{CONSOLE}/publish", data=good_form(console.csrf(), **points))
+    assert resp.status_code == 403 and "operator" in form_error(resp)
+    assert games.current("demo", "atrium").id == before and db.get(GameKeys("demo").seq()) == seq
+    console.logout()
+    console.login("ops")
+    assert 'value="points"' in client.get(f"{CONSOLE}/").get_data(as_text=True)
+    assert client.post(f"{CONSOLE}/publish", data=good_form(console.csrf(), **points)).status_code == 303
+    game = games.current("demo", "atrium")
+    assert game.id != before and game.created_by == "ops" and game.prizes[0].kind == "points"
 
 
 def test_owner_publishes_and_shoppers_see_the_new_odds(client, console, games, token, db):
