@@ -2,7 +2,9 @@
 of presence over the plan, per day. No per-device history is kept:
 
 - visitors: a HyperLogLog per zone per hour (plus one for the whole venue), so a client id is counted
-  but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the 24 hours);
+  but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the 24 hours). The members
+  are sha1(the day's salt .. client id): a HyperLogLog answers "was this counted?" to whoever adds a member, and
+  the salt, gone two days later (SALT_TTL_S), keeps anyone from asking it of a phone after that;
 - dwell: per client only its current zone, entry time and last-seen time, in one hash of open visits
   with an idle timeout (`gap_s`, default 10 min). When the client shows up in another zone, or has not been
   seen for gap_s, the visit is closed: its length (last seen - entry) is added to a per zone-hour sum and
@@ -31,6 +33,7 @@ A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, a
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +57,10 @@ TTL_DAYS = 35
 DAYS_KEPT = 400
 ALL = "_all"
 
-_RECORD = LUA_BATCHED + """
+SALT_TTL_S = 2 * 86400  # a day's visitor-count salt outlives the day (time zones, a late sweep), then is gone
+_RECORD = LUA_BATCHED + f"""
+local SALT_TTL_S = {SALT_TTL_S}
+""" + """
 local cur_key, open_key, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, gap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local hh, max_close, only_close, day_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
@@ -67,7 +73,26 @@ local late = KEYS[6]
 local ndays = tonumber(ARGV[8])
 local today, dwell_of = ARGV[9], {}
 for k = 1, ndays do dwell_of[ARGV[8 + k]] = KEYS[6 + k] end
-local first = 9 + ndays  -- the first position's ARGV
+local first = 10 + ndays  -- the first position's ARGV
+
+-- The visitor counts hold sha1(the day's salt .. client id), not the client id: a HyperLogLog answers "was this
+-- id added?" to anyone who adds it and sees whether a register moved, so with the phone's id (a keyed hash of its
+-- MAC) it would tell for 400 days, erasure or not, which zones a phone was in on a day. The salt (KEYS[7 + ndays])
+-- lives two days: the day's counts still union over its hours; afterwards nobody can make the ids again. A call
+-- that finds none keeps its candidate (ARGV[9 + ndays], random from the caller; '' keeps the ids unsalted, as the
+-- scripts before it did: tests/tracking/test_batch_listeners.py holds today's to what those stored).
+local salt_key, salt = KEYS[7 + ndays], nil
+local function salted(client)
+  if salt == nil then
+    salt = redis.call('GET', salt_key)
+    if not salt then
+      salt = ARGV[9 + ndays]
+      if salt ~= '' then redis.call('SET', salt_key, salt, 'EX', SALT_TTL_S) end
+    end
+  end
+  if salt == '' then return client end
+  return redis.sha1hex(salt .. client)
+end
 
 -- A time as a visit keeps it (to the millisecond); the call's own time, most positions' sighting, formatted once.
 local at_ms = string.format('%.3f', at)
@@ -163,9 +188,9 @@ end
 -- What does not depend on the order (visitor counts, heatmap counts, TTLs set at this one time) is written
 -- once per key after the loop, with the same result.
 local visitors, counted = {}, {}  -- key -> clients; keys in the order first counted, with their TTL
-local function count(key, client, ttl)
+local function count(key, member, ttl)
   if visitors[key] == nil then visitors[key] = {}; counted[#counted + 1] = {key, ttl} end
-  table.insert(visitors[key], client)
+  table.insert(visitors[key], member)
 end
 local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
 -- Staff phones (the operator's list, KEYS[5]) count nowhere: the set is read once per call, and a visit
@@ -174,6 +199,7 @@ local staff = {}
 for _, c in ipairs(redis.call('SMEMBERS', KEYS[5])) do staff[c] = true end
 local function place(client, zone, cell, hz, dz, heat)
   close_stale(client)
+  local member  -- what the visitor counts hold of this client (salted), made once
   local now, day, hour = at, today, hh
   local v = cur.get(client)
   local since = now
@@ -190,14 +216,16 @@ local function place(client, zone, cell, hz, dz, heat)
   if zone ~= '' then
     cur.set(client, zone .. '|' .. ms(since) .. '|' .. ms(now) .. '|' .. day .. '|' .. hour)
     open.set(client, now)  -- never stale at once: now >= at, gap > 0
-    count(hz, client, ttl)
-    count(dz, client, day_ttl)
+    member = member or salted(client)
+    count(hz, member, ttl)
+    count(dz, member, day_ttl)
   else
     cur.set(client, false)
     open.set(client, false)
   end
-  count(hall, client, ttl)
-  count(dall, client, day_ttl)
+  member = member or salted(client)
+  count(hall, member, ttl)
+  count(dall, member, day_ttl)
   if cell ~= '' then
     local h = heats[heat]
     if h == nil then h = {order = {}, n = {}}; heats[heat] = h; heat_keys[#heat_keys + 1] = heat end
@@ -263,6 +291,10 @@ class FootfallKeys(VenueKeys):
     def heat(self, day: str, floor: int) -> str:
         return self.key("ff", "heat", day, str(floor))
 
+    def salt(self, day: str) -> str:
+        """The day's salt of the visitor counts' members (SALT_TTL_S; never read outside the script)."""
+        return self.key("ff", "salt", day)
+
 
 @dataclass
 class ZoneFootfall:
@@ -281,6 +313,11 @@ class FootfallReport:
     visitors: int
     visitors_by_hour: list[int]
     zones: dict[str, ZoneFootfall] = field(default_factory=dict)
+
+
+def new_salt() -> str:
+    """A candidate salt for the day's visitor counts (the script keeps the first one of the day)."""
+    return secrets.token_hex(16)
 
 
 def _day_str(day: date | str) -> str:
@@ -399,8 +436,10 @@ class FootfallStore:
                     keys.day_visitors(day, ALL), PrivacyKeys(venue).staff(), keys.late_dwell(),
                     *(key for _, key in days)):
             index[key] = len(index) + 1
+        index[keys.salt(day)] = len(index) + 1
         args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, max_close,
-                              "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days)]
+                              "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days),
+                              new_salt()]
         return index, args
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:

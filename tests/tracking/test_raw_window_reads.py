@@ -17,6 +17,7 @@ from portal.ingest import window_kernel
 from portal.ingest.observation import Observation
 from portal.ingest.store import RssiKeys, RssiStore, WindowReplies
 from portal.tracking import Tracker
+from portal.tracking import footfall as footfall_module
 
 
 def _resp(windows: list[list[bytes]]) -> np.ndarray:
@@ -134,6 +135,7 @@ def _tracked(svc, venue, heard, raw: bool, monkeypatch) -> tuple[list[dict], flo
 def test_the_tracker_stores_the_same_with_raw_replies_as_with_parsed_ones(svc, demo_map, monkeypatch):
     if not RawReplies.usable(svc.db):
         pytest.skip("a cluster reads its batch through redis-py's pipeline")
+    monkeypatch.setattr(footfall_module, "new_salt", lambda: "one-salt-for-both-runs")  # the same HLL members
     heard = _heard(70, seed=5)
     parsed, parsed_s = _tracked(svc, demo_map, heard, False, monkeypatch)
     raw, raw_s = _tracked(svc, demo_map, heard, True, monkeypatch)
