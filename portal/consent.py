@@ -4,16 +4,26 @@ Location is sensitive personal information under PIPL (art. 28-29): using it for
 needs its own, separate consent, and marketing another; neither may be a condition of the WiFi itself. Each
 shopper's answer is kept with the version of the notice it answered and when, one small hash per shopper
 (`mp:{venue}:consent:<shopper id>`). A new NOTICE_VERSION asks everyone again. Other host code reads a
-shopper's answer with `services().consent.get(venue, shopper_id)`; the shopper changes it from Me."""
+shopper's answer with `services().consent.get(venue, shopper_id)`; the shopper changes it from Me.
+
+Location declined is also kept per phone, for the paths that know a phone and no shopper: each phone the gateway
+vouched for on her tokens (`Shopper.own_phone`, her phone set `ShopperKeys.phones_of`) gets a marker in its own
+bucket (`ConsentKeys.location_off`, a string for KEEP_S: the probe's one round trip reads it with the phone's
+other keys, portal/captive/probe_state.py, and lands the phone on the mall home) and a place in the venue's sorted
+set `EventKeys.untracked` (score: until when), which the presence script reads in its own call (no round trip:
+no `arrive` / `zone_enter` / `dwell` / `leave` for the phone; footfall's aggregate counts go on). Saying yes again
+removes both; before any answer, nothing changes (the first landing comes before any page can ask). Light apps ask
+with `portal.apps.location_consent` (`position_phone`, `location_declined`)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
 
-from core.storage import VenueKeys
+from core.storage import VenueKeys, is_cluster, phone_buckets
 from portal.events.log import EventKeys
 
 NOTICE_VERSION = "2026-11-30"  # bump when the notice text changes: every shopper is asked again
@@ -46,6 +56,11 @@ class ConsentKeys(VenueKeys):
     def consent(self, shopper: str) -> str:
         return self.key("consent", shopper)
 
+    def location_off(self, phone: str) -> str:
+        """String (when it was declined, epoch s; TTL KEEP_S), in the phone's bucket: the shopper of this phone
+        declined location-based services. Read by the probe with the phone's other keys."""
+        return self.phone_key(phone, "nolocation", phone)
+
 
 class ConsentStore:
     def __init__(self, db: redis.Redis) -> None:
@@ -60,9 +75,15 @@ class ConsentStore:
         return Consent(location=fields.get("location") == "1", marketing=fields.get("marketing") == "1",
                        version=fields.get("version", ""), at=float(fields.get("at", 0)))
 
-    def forget(self, venue: str, shopper: str) -> int:
-        """Erasure: the shopper's answer (with nothing left about them, there is nothing it permits)."""
-        return int(self.db.delete(ConsentKeys(venue).consent(shopper)))
+    def forget(self, venue: str, shopper: str, phones: Iterable[str] = ()) -> int:
+        """Erasure: the shopper's answer and her `phones`' location-declined markers (with nothing left about them,
+        there is nothing it permits; the phones are as before any answer). How many records were removed."""
+        keys, phones = ConsentKeys(venue), sorted(set(phones))
+        removed = int(self.db.delete(keys.consent(shopper)))
+        if phones:
+            removed += int(self.db.zrem(EventKeys(venue).untracked(), *phones))
+            removed += sum(int(self.db.delete(keys.location_off(phone))) for phone in phones)  # each in its slot
+        return removed
 
     def allows(self, venue: str, shopper: str, *purposes: str) -> bool:
         """Has this shopper consented to every one of `purposes` ("location", "marketing") under the current
@@ -70,13 +91,30 @@ class ConsentStore:
         consent = self.get(venue, shopper)
         return consent is not None and all(consent.allows(purpose) for purpose in purposes)
 
-    def record(self, venue: str, shopper: str, *, location: bool, marketing: bool,
+    def declines_location(self, venue: str, shopper: str, phone: str | None = None) -> bool:
+        """Did this shopper answer the notice (any version: her last word) with location-based services off, or
+        the shopper of `phone` (her verified phone) decline them on it? False before any answer."""
+        consent = self.get(venue, shopper)
+        if consent is not None and not consent.location:
+            return True
+        return phone is not None and self.db.exists(ConsentKeys(venue).location_off(phone)) > 0
+
+    def location_off_since(self, venue: str, phone: str) -> float | None:
+        """When location-based services were declined on this phone (its marker), None when they are not."""
+        raw = self.db.get(ConsentKeys(venue).location_off(phone))
+        return None if raw is None else float(raw)
+
+    def record(self, venue: str, shopper: str, *, location: bool, marketing: bool, phones: Iterable[str] = (),
                now: float | None = None) -> Consent:
-        """Keep the shopper's answer to the current notice (replacing any earlier one), in one MULTI."""
+        """Keep the shopper's answer to the current notice (replacing any earlier one), in one MULTI; `phones`:
+        her verified phones, marked as declining location (or no longer) in the same MULTI where the store has
+        one slot for them (a Valkey Cluster with phone buckets: in a second call, each phone's in its slot)."""
         consent = Consent(location=location, marketing=marketing, version=NOTICE_VERSION,
                           at=time.time() if now is None else now)
         key = ConsentKeys(venue).consent(shopper)
+        phones = sorted(set(phones))
         was = self.db.hget(key, "location")
+        one_slot = not is_cluster(self.db) or phone_buckets(venue) == 1
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(key, mapping={"location": int(location), "marketing": int(marketing),
                                 "version": consent.version, "at": f"{consent.at:.0f}"})
@@ -86,5 +124,39 @@ class ConsentStore:
             # days' figures for minutes: a changed answer starts a new generation of them, so a withdrawal
             # leaves the figures at once (a first answer changes no figure: nothing counted the shopper yet).
             pipe.incr(EventKeys(venue).insights_generation())
+        if phones:
+            self._untracked(pipe, venue, phones, location, consent.at)
+            if one_slot:
+                self._markers(pipe, venue, phones, location, consent.at)
         pipe.execute()
+        if phones and not one_slot:
+            pipe = self.db.pipeline(transaction=False)  # routed per slot
+            self._markers(pipe, venue, phones, location, consent.at)
+            pipe.execute()
         return consent
+
+    @staticmethod
+    def _untracked(pipe, venue: str, phones: list[str], location: bool, now: float) -> None:
+        """The venue's untracked set (`EventKeys.untracked`, in the venue's slot with the presence state): its
+        members past their time dropped, then the phones added (declined: their presence state dropped) or
+        removed."""
+        keys = EventKeys(venue)
+        untracked = keys.untracked()
+        pipe.zremrangebyscore(untracked, "-inf", now)
+        if location:
+            pipe.zrem(untracked, *phones)
+        else:
+            pipe.zadd(untracked, {phone: now + KEEP_S for phone in phones})
+            pipe.expire(untracked, KEEP_S)  # outlives every member (each is kept KEEP_S from its answer at most)
+            # a visit open now ends here, with no event (a `leave` later would be one more event of the phone)
+            pipe.hdel(keys.presence(), *phones)
+            pipe.zrem(keys.present_by_time(), *phones)
+
+    @staticmethod
+    def _markers(pipe, venue: str, phones: list[str], location: bool, now: float) -> None:
+        keys = ConsentKeys(venue)
+        for phone in phones:
+            if location:
+                pipe.delete(keys.location_off(phone))
+            else:
+                pipe.set(keys.location_off(phone), f"{now:.0f}", ex=KEEP_S)

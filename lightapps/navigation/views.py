@@ -16,6 +16,7 @@ from markupsafe import Markup
 from fingerprints.plan import PX_PER_M, plan_window, render_plan_svg
 from fingerprints.routes import shared_graph
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
+from portal.apps.location_consent import location_declined, position_phone, privacy_choices_url
 from portal.apps.views import is_zh as _zh
 from portal.apps.views import venue_or_404 as _venue_map
 from portal.services import services
@@ -37,14 +38,29 @@ PLACE_REFUSALS = {
     "off_plan": _l("%(label)s: that point is off the plan of floor %(floor)s."),
     "not_a_place": _l("%(label)s: the map does not know this place."),
     "not_yes_or_no": _l("%(label)s must be on or off."),
+    "location_off": _l("%(label)s: you turned location-based services off, so the portal does not use where you "
+                       "are; choose a place."),
 }
 PARAM_LABELS = {"from": _l("From"), "to": _l("To"), "to_label": _l("Destination name"),
                 "accessible": _l("Step-free (lifts only, no stairs or escalators)")}
 
 
 def _locate(venue: str):
-    phone = shopper_for_venue(venue).own_phone  # only the phone this shopper's own token is verified on
+    # only the phone this shopper's own token is verified on, and not once she declined location-based services
+    phone = position_phone(shopper_for_venue(venue))
     return lambda: services().locator.locate(venue, phone) if phone else None
+
+
+LOCATION_OFF = "location-based services are off in your privacy choices; choose a place"
+
+
+def _me_refused(venue: str, params: dict[str, str | None]) -> list[PlaceError]:
+    """`me` asked for (in `params`, name -> raw value) by a shopper who declined location-based services: a 409
+    refusal for each parameter that asks, which says why (not "cannot place you right now")."""
+    asked = [param for param, raw in params.items() if (raw or "").strip() == "me"]
+    if not asked or not location_declined(shopper_for_venue(venue)):
+        return []
+    return [PlaceError(param, LOCATION_OFF, 409, kind="location_off") for param in asked]
 
 
 def _floor_name(venue_map, level: int) -> str:
@@ -165,12 +181,12 @@ def route_json(venue_map, result: RouteResult, label: str = "") -> dict:
     }
 
 
-def _api_error(param: str | None, message: str, status: int):
+def _api_error(param: str | None, message: str, status: int, **extra: str):
     body = {"error": f"{param}: {message}" if param else message}
     if param:
         body["field"] = param
         body["parameter"] = param
-    return jsonify(body), status
+    return jsonify({**body, **extra}), status
 
 
 @bp.get("/route")
@@ -179,6 +195,10 @@ def route_api(venue: str):
     venue_map = services().venues.get_map(venue)
     if venue_map is None:
         return _api_error(None, "unknown venue", 404)
+    refused = _me_refused(venue, {"from": request.args.get("from"), "to": request.args.get("to")})
+    if refused:  # with the page where she may change that
+        first = refused[0]
+        return _api_error(first.param, first.message, first.status, privacy_choices=privacy_choices_url(venue))
     try:
         accessible = parse_bool(request.args.get("accessible"))
         label = _label_arg()
@@ -207,16 +227,23 @@ def _field(parse, errors: list[PlaceError], default=None):
 
 def _read_route_form(venue: str, venue_map, raw_from: str, raw_to: str) -> dict:
     """The route form's fields: accessible, label, position, start, goal, errors (PlaceErrors, 400 unless
-    a `me` destination cannot be placed), notice (the start is `me` and cannot be placed)."""
+    a `me` destination cannot be placed or `me` is refused: she declined location-based services), notice (the
+    start is `me` and cannot be placed)."""
     errors: list[PlaceError] = []
     accessible = _field(lambda: parse_bool(request.args.get("accessible")), errors, False)
     label = _field(_label_arg, errors, "")
-    position = _locate(venue)() if raw_from == "me" or "me" in raw_to else None
+    refused = _me_refused(venue, {"from": raw_from, "to": raw_to})  # she declined location-based services
+    errors += refused
+    refused_params = {exc.param for exc in refused}
+    position = _locate(venue)() if not refused and (raw_from == "me" or "me" in raw_to) else None
     unplaced: list[PlaceError] = []
-    start = _field(lambda: parse_place(venue_map, raw_from, "from", lambda: position), unplaced)
+    start = None  # "": no start named, and none by default (she declined location-based services)
+    if raw_from and "from" not in refused_params:
+        start = _field(lambda: parse_place(venue_map, raw_from, "from", lambda: position), unplaced)
     if unplaced and unplaced[0].status != 409:
         errors += unplaced
-    goal = _field(lambda: parse_place(venue_map, raw_to, "to", lambda: position), errors) if raw_to else None
+    goal = (_field(lambda: parse_place(venue_map, raw_to, "to", lambda: position), errors)
+            if raw_to and "to" not in refused_params else None)
     notice = (_("The portal cannot tell where you are right now. Choose where you are:")
               if unplaced and unplaced[0].status == 409 else None)
     return {"accessible": accessible, "label": label, "position": position, "start": start, "goal": goal,
@@ -224,8 +251,13 @@ def _read_route_form(venue: str, venue_map, raw_from: str, raw_to: str) -> dict:
 
 
 def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
+    """`default_from`: the start when the request names none ("me" only while she has not declined location-based
+    services: then the form starts with no place chosen)."""
     venue_map = _venue_map(venue)
     shopper = shopper_for_venue(venue)
+    location_off = location_declined(shopper)
+    if location_off and default_from == "me":
+        default_from = ""
     form = _read_route_form(venue, venue_map, request.args.get("from") or default_from, request.args.get("to", ""))
     accessible, label, position = form["accessible"], form["label"], form["position"]
     start, goal, errors, notice = form["start"], form["goal"], form["errors"], form["notice"]
@@ -261,7 +293,8 @@ def _render_page(venue: str, zone_obj=None, default_from: str = "me"):
         extra_from=extra_from, extra_to=extra_to, accessible=accessible, label=label,
         result=result, steps=[step_text(s, venue_map, result, label) for s in result.steps] if result else [],
         plans=plans, leaflet_data=leaflet_data, errors=[(exc.param, place_refusal(exc)) for exc in errors],
-        notice=notice, position=position,
+        notice=notice, position=position, location_off=location_off,
+        privacy_url=privacy_choices_url(venue) if location_off else None,
         position_zone=venue_map.zone(position.zone) if position is not None and position.zone else None,
         shopper_token=shopper_token(shopper), minutes=_minutes(result.seconds) if result else 0,
         floor_name=lambda level: _floor_name(venue_map, level),
@@ -281,7 +314,7 @@ def landing(venue: str, zone: str):
     zone_obj = venue_map.zone(zone)
     if zone_obj is None:
         abort(404, _("Unknown zone."))
-    phone = shopper_for_venue(venue).own_phone
+    phone = position_phone(shopper_for_venue(venue))  # none once she declined location-based services
     position = services().locator.locate(venue, phone) if phone else None
     return _render_page(venue, zone_obj, default_from="me" if position is not None else f"zone:{zone}")
 

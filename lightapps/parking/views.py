@@ -39,6 +39,7 @@ from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import format_time, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
+from portal.apps.location_consent import position_phone
 from portal.apps.views import is_zh, lang_arg, zone_app_blueprint
 from portal.i18n import chosen_lang
 from portal.payments.money import cny
@@ -251,7 +252,8 @@ def car(venue: str, zone: str, result_id: str, status: int = 200, error: str | N
                "verify_url": url_for("parking.verify", venue=venue, zone=zone, result_id=result_id, **lang_arg(),
                                      **({"accessible": "1"} if step_free else {}))}
     if result.kind == "exact" and result.verified:
-        context.update(_exact(venue, shopper.own_phone, venue_map, zone_obj, config, result, name_of, lang,
+        # the walk starts where she stands only with her consent (else at the car park's entrance)
+        context.update(_exact(venue, position_phone(shopper), venue_map, zone_obj, config, result, name_of, lang,
                               step_free))
     zones = {z.id: z for z in venue_map.zones}
     return render_template("parking/car.html", venue=venue_map, zone=zone_obj, config=config, zones=zones,

@@ -56,7 +56,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "client_networks": ("", "where shoppers' requests come from (comma-separated IPs or networks: the guest "
                             "networks, or the venue's public NAT addresses when the portal is hosted outside); a "
                             "MAC a gateway did not vouch for places a phone only in a request from there (else "
-                            "anyone could ask where a phone is); empty: from anywhere"),
+                            "anyone could ask where a phone is); empty: only from loopback and private, CGNAT, "
+                            "link-local and IPv6 unique-local addresses (a portal on the premises): a portal hosted "
+                            "outside the mall must name the mall's public addresses"),
     "smartzone_nbi_hosts": ("", "Ruckus SmartZone / RUCKUS One northbound interfaces (the redirect's nbiIP: the "
                                 "controller's address, or the tenant's wispr host) allowed, comma-separated; empty: "
                                 "no SmartZone login and no MAC decryption"),

@@ -14,6 +14,7 @@ slots in as one more step."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -35,6 +36,22 @@ from portal.tracking.positions import landing_zone
 log = logging.getLogger(__name__)
 
 HOME = "directory.home"
+
+# Where a venue sets no `client_networks`, the addresses a request naming a MAC no gateway vouched for may come
+# from: those a portal on the mall's own network sees its guests at. RFC 1918 and shared (RFC 6598, CGNAT) IPv4,
+# link-local, loopback, IPv6 unique-local, link-local and loopback. Not Python's `is_private`, which also takes
+# the documentation ranges (203.0.113.0/24 ...), 6to4, NAT64 and Teredo (routes to any IPv4 host).
+PREMISES_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128"))
+
+
+@functools.lru_cache(maxsize=65_536)
+def on_premises(ip: str | None) -> bool:
+    """`ip` (a request's address; an IPv4-mapped one as its IPv4 address) is in PREMISES_NETWORKS. Memoised: the
+    same guests probe again and again."""
+    address = client_address(ip)
+    return address is not None and any(address in network for network in PREMISES_NETWORKS)
 
 
 @dataclass(frozen=True)
@@ -81,7 +98,7 @@ class Landing:
         self.breaker = breaker
         self.tokens = tokens
         self.events = events  # every landing is a `landing` event (the funnels' middle step)
-        # venue -> the networks its shoppers' requests come from (empty: anywhere); the venue's
+        # venue -> the networks its shoppers' requests come from (empty: PREMISES_NETWORKS); the venue's
         # `client_networks` setting, read through a short memo (portal/captive/__init__.py)
         self.client_networks = client_networks
 
@@ -111,7 +128,9 @@ class Landing:
                 client, verified, state = None, False, self._state(breaker, venue, None, now)
             if state.session is not None and probe is not None and not probe.always_redirect:
                 return Online(state.session)
-            position, app_name = self._where(breaker, venue, client, state, associated_ap)
+            # A phone whose shopper declined location-based services: the mall home, not positioned now
+            position, app_name = (None, None) if state.declined else self._where(breaker, venue, client, state,
+                                                                                   associated_ap)
             endpoint, values = self.page_for(venue, position, app_name)
         except STORE_ERRORS as exc:
             if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
@@ -119,22 +138,27 @@ class Landing:
             return Offline(venue)
         shopper, token = self.handout(venue, client, verified)
         if counted and self.events is not None:  # every landing is a `landing` event, off the request's path
-            self.events.emit_later(venue, "landing", at=now, device=client, shopper=shopper.client,
-                                   zone=values.get("zone"), app=app_name if "zone" in values else None)
+            # (naming no phone whose shopper declined location-based services: no event of that phone is kept)
+            self.events.emit_later(venue, "landing", at=now, device=None if state.declined else client,
+                                   shopper=shopper.client, zone=values.get("zone"),
+                                   app=app_name if "zone" in values else None)
         heard = position is not None and position.source != "ap"  # "ap": the associated AP the redirect named
         return Redirect(endpoint, values, token, state.session, shopper.client, heard, known=client is not None)
 
     def placeable(self, venue: str, client: str | None, ip: str | None) -> str | None:
         """`client`, a phone named by a MAC no gateway vouched for, when a request from `ip` may name it: the
-        venue's `client_networks` hold `ip`, or the venue sets none; else None. A MAC in a query is anyone's
-        to type: answered from anywhere, the landing (a zone's page, "online", the status page) would tell a
-        stranger where that phone is. Raises a store error when the setting cannot be read."""
+        venue's `client_networks` hold `ip`; or, where the venue sets none, `ip` is an address of the premises'
+        own kind (`on_premises`: loopback, private, CGNAT, IPv6 unique- or link-local: a portal on the mall's
+        network sees its guests there); else None (no address: None). A MAC in a query is anyone's to type:
+        answered from the internet, the landing (a zone's page, "online", the status page) would tell a stranger
+        where that phone is; a portal hosted outside the mall names the mall's public addresses in
+        `client_networks`. Raises a store error when the setting cannot be read."""
         if client is None:
             return None
         breaker = self.breaker.for_venue(venue)
         networks = breaker.attempt(self.client_networks, venue) if self.client_networks else ()  # memoised
         if not networks:
-            return client
+            return client if on_premises(ip) else None
         address = client_address(ip)  # a dual-stack socket's IPv4-mapped address as its IPv4 one
         return client if address is not None and any(address in network for network in networks) else None
 

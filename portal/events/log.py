@@ -64,6 +64,11 @@ class EventKeys(VenueKeys):
         """Sorted set: device by last seen, to find the ones that left."""
         return self.key("ev", "seen")
 
+    def untracked(self) -> str:
+        """Sorted set: the phones whose shopper declined location-based services (score: until when, epoch s;
+        portal/consent.py keeps it): the presence script appends no event for them and keeps no state of theirs."""
+        return self.key("ev", "untracked")
+
     def dwell_marks(self) -> str:
         """Set: minutes (the dwell rules' N) at which the presence script emits a `dwell` event in a stay."""
         return self.key("ev", "marks")

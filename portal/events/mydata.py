@@ -118,8 +118,14 @@ def _job(raw: bytes | None) -> Job | None:
 
 
 def _consent(svc: Services, shopper: Shopper) -> dict | None:
+    """Her answer and, for the phone this token was vouched for only (as with the events), since when
+    location-based services are off on it (its marker, which the probe and the tracker read)."""
     record = svc.consent.get(shopper.venue, shopper.client)
-    return None if record is None else asdict(record)
+    held = None if record is None else asdict(record)
+    off = svc.consent.location_off_since(shopper.venue, shopper.own_phone) if shopper.own_phone else None
+    if off is not None:
+        held = {**(held or {}), "phone_location_off_at": off}
+    return held
 
 
 # Items of a list the page shows (the events newest first; an app's lists in its store's order, newest first):
@@ -299,6 +305,7 @@ def field_labels() -> dict[str, str]:
         "message": pgettext("my data field", "Text"),
         "title": pgettext("my data field", "Title"),
         "location": pgettext("my data field", "Location"),
+        "phone_location_off_at": pgettext("my data field", "Location-based services off on this phone since"),
         "marketing": pgettext("my data field", "Offers"),
         "version": pgettext("my data field", "Version of the notice"),
         "store": pgettext("my data field", "Shop"),
@@ -335,7 +342,7 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     removed.update(erase_shopper(venue, client))
     removed["payments"] = svc.payments.store.forget_shopper(venue, client)
     removed["notify"] = forget_notifications(svc.db, svc.settings.phone_key, venue, client)
-    removed["consent"] = svc.consent.forget(venue, client)
+    removed["consent"] = svc.consent.forget(venue, client, phones)  # her answer and her phones' declined markers
     removed["tokens"] = token_store().revoke(venue, client)
     # After the tokens: a keep link issued before erasure would otherwise open the erased id again.
     removed["keep"] = KeepStore(svc.db).forget_shopper(venue, client)

@@ -1,6 +1,8 @@
 """Presence events from live positions: a Locator listener (Locator.on_positions) that turns each new
 position of a phone into arrive / zone_enter / zone_leave (with its dwell) / leave (unseen for
-`leave_after_s`, 20 min by default) events in the venue's event log.
+`leave_after_s`, 20 min by default) events in the venue's event log. A phone whose shopper declined
+location-based services (`EventKeys.untracked`, kept by portal/consent.py) gets no event and no state: the
+script reads that set itself, once per call (footfall's aggregate counts still count the phone).
 
 Per phone present only "zone|zone since|last seen|arrived" is kept (EventKeys.presence) with its last
 seen time in a sorted set; one Lua script per position (per batch of positions, for the tracker) reads
@@ -37,7 +39,7 @@ STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the d
 DETECTED_MAX_AGE_S = 300.0  # live counts reuse a venue's detected staff this long (a week of the log is read)
 
 _PRESENCE = LUA_BATCHED + """
-local here_key, seen_key, stream, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local here_key, seen_key, stream, marks_key, untracked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local at, leave_after, maxlen, max_close = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
 -- A time as the state keeps it (to the millisecond); the call's own time, most phones' sighting, formatted once
@@ -95,6 +97,20 @@ local batch = {}
 for i = 5, #ARGV, 2 do if ARGV[i] ~= '' then batch[#batch + 1] = ARGV[i] end end
 here.prefetch(batch)
 
+-- The batch's phones whose shopper declined location-based services (KEYS[5], until the score): no event and
+-- no state for them (the answer dropped the state they had); one ZMSCORE per 500 phones, none while it is empty.
+local untracked = {}
+if #batch > 0 and redis.call('EXISTS', untracked_key) == 1 then
+  for k = 1, #batch, 500 do
+    local last = math.min(k + 499, #batch)
+    local until_t = redis.call('ZMSCORE', untracked_key, unpack(batch, k, last))
+    for j = k, last do
+      local u = until_t[j - k + 1]
+      if u and tonumber(u) > at then untracked[batch[j]] = true end
+    end
+  end
+end
+
 -- One phone after the other, as many calls of one would (device, zone each from ARGV[5]); device '':
 -- only close the phones gone quiet (the sweep). Once a look for them finds fewer than max_close, none is
 -- left but the phone skipped, whose sighting moves to `at`: the next looks would find none until a phone is
@@ -116,7 +132,10 @@ for i = 5, #ARGV, 2 do
     end
     drained = #stale < max_close
   end
-  if dev ~= '' then
+  if dev ~= '' and untracked[dev] then
+    here.set(dev, false)
+    seen.set(dev, false)
+  elseif dev ~= '' then
     local v = here.get(dev)
     local cur, since, last, arrived = '', now, now, now
     if v then
@@ -209,7 +228,7 @@ class PresenceTracker:
     def _run(self, venue: str, phones: Sequence[tuple[str, str]], now: float, limit: int, pipe=None):
         keys = EventKeys(venue)
         return self._script(
-            keys=[keys.presence(), keys.present_by_time(), keys.stream(), keys.dwell_marks()],
+            keys=[keys.presence(), keys.present_by_time(), keys.stream(), keys.dwell_marks(), keys.untracked()],
             args=[repr(float(now)), repr(self.leave_after_s), self.maxlen, limit, *chain.from_iterable(phones)],
             # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
             client=None if pipe is None or is_cluster(pipe) else pipe)

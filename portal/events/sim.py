@@ -324,7 +324,7 @@ class Simulator:
 
     def _do_land(self, t: float, person: Person, zone: str, truth: DayTruth) -> None:
         self._fix(person.device, zone, t)
-        decision = self.landing.decide(self.venue, person.device, now=t)
+        decision = self.landing.decide(self.venue, person.device, ip=person.ip, now=t)  # a guest's address
         if not isinstance(decision, Redirect):
             raise RuntimeError(f"simulated landing got {decision!r}")
         self._tokens[person.device] = decision.token

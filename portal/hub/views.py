@@ -179,7 +179,12 @@ def save_privacy(venue: str):
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
-    services().consent.record(venue, shopper.client, location=_ticked("location"), marketing=_ticked("marketing"))
+    # her verified phones (this token's, and those of her other tokens) follow her location answer: a phone whose
+    # shopper declined is not placed by its probe nor tracked (portal/consent.py)
+    phones = {shopper.own_phone} if shopper.own_phone else set()
+    phones |= token_store().verified_phones(venue, shopper.client)
+    services().consent.record(venue, shopper.client, location=_ticked("location"), marketing=_ticked("marketing"),
+                              phones=phones)
     return redirect(_back_to(request.form.get("next", ""), venue, shopper), code=303)
 
 

@@ -30,6 +30,7 @@ from portal.apps import registry
 from portal.apps.locale import local_time
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
+from portal.captive.config import PortalConfigStore
 from portal.ingest.health import IngestHealth
 from portal.maps.builds import restart_if_lost
 from portal.maps.validation import ValidationWalks
@@ -200,7 +201,29 @@ def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[
     model = restart_if_lost(current_app._get_current_object(), venue, venue_map.version, model)
     steps.append(_model(venue, venue_map, model))
     steps.append(_validation(svc, venue, venue_map))
+    steps.append(_guest_networks(svc, venue))
     return steps
+
+
+def _guest_networks(svc, venue: str) -> Step:
+    """Where a request naming a phone by a MAC no gateway vouched for may come from (the venue's `client_networks`,
+    portal/captive/landing.py Landing.placeable). Unset, only from the premises' own kind of address: right for a
+    portal on the mall's network, but a portal hosted outside sees its guests at the mall's public addresses, and
+    must name them (else every such phone lands on the mall home). Done once it names the networks."""
+    networks = PortalConfigStore(svc.db).client_networks(venue)
+    title = _("Guest networks")
+    command = f"python -m portal flask portal-config {venue} client_networks=..."
+    if networks:
+        return Step("client_networks", title, True,
+                    _("A MAC no gateway vouched for places a phone only in a request from %(networks)s.",
+                      networks=networks))
+    return Step("client_networks", title, False,
+                _("Not set: a MAC no gateway vouched for places a phone only in a request from a loopback, private, "
+                  "CGNAT, link-local or IPv6 unique-local address (a portal on the mall's own network)."),
+                [_("a portal hosted outside the mall: set client_networks to the mall's public (egress) addresses, "
+                   "or its guests land on the mall home"),
+                 _("a portal on the premises: set it to the guest networks"),
+                 _("set it with: %(command)s", command=command)])
 
 
 def _zones(svc, venue: str, venue_map: VenueMap) -> Step:

@@ -129,6 +129,8 @@ def test_user_portal_url_of_a_per_client_uri_grants_through_the_phones_gateway(p
     from portal.shopper import Shopper
 
     nat = "203.0.113.7"  # all the portal sees of the venue
+    # A portal hosted outside names the mall's public address (unset, only private addresses may name a phone)
+    configure(production, client_networks=nat)
     assert production.get(coova_redirect(PHONE_C, IP_C), **at(nat)).status_code == 302
     phone = svc.hasher.client_id(PHONE_C)
     with production.application.test_request_context():

@@ -11,6 +11,7 @@ import pytest
 
 from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore
+from portal.captive.landing import on_premises
 from tests.captive.test_captive_gateways import configure
 from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
 from tests.captive.test_session_review_fixes import coova_redirect, production  # noqa: F401 - the fixture
@@ -55,8 +56,56 @@ def test_a_redirect_its_gateway_vouched_for_places_the_phone_from_anywhere(guard
     assert landed_path(client.get(coova_redirect(PHONE, "10.9.9.9"), **at(OUTSIDE))) == cinema
 
 
-def test_without_the_setting_a_mac_places_the_phone_from_anywhere(production, tracked):  # noqa: F811
-    assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(OUTSIDE))) == tracked
+# Without the setting: the addresses a portal on the premises sees its guests at, and some just outside them.
+PREMISES = ("127.0.0.1", "10.20.0.7", "172.16.5.4", "172.31.255.254", "192.168.1.20", "100.64.3.2",
+            "100.127.255.254", "169.254.10.1", "::1", "fd12:3456::7", "fe80::1", f"::ffff:{INSIDE}")
+PUBLIC = (OUTSIDE, "8.8.8.8", "172.32.0.1", "100.128.0.1", "11.0.0.1", "192.0.2.1", "2001:4860:4860::8888",
+          "2002:a14:7::1", "64:ff9b::a14:7", f"::ffff:{OUTSIDE}")
+
+
+def test_without_the_setting_a_mac_places_the_phone_only_from_the_premises_addresses(production, tracked):  # noqa: F811
+    """The default (no `client_networks`) is safe: a MAC no gateway vouched for places its phone in a request from
+    loopback, private, CGNAT, link-local or unique-local addresses (a portal on the premises sees its guests
+    there), never from the internet (where it told anyone a phone's zone from its MAC). Not Python's `is_private`:
+    the documentation ranges, 6to4 and NAT64 addresses are the internet's."""
+    for ip in PREMISES:
+        assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(ip))) == tracked, ip
+    for ip in PUBLIC:
+        assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(ip))) == "/v/demo/", ip
+
+
+@pytest.mark.parametrize("ip", ["", "unix:/run/portal.sock", "not-an-address", "10.0.0.1:80"])
+def test_without_the_setting_a_request_with_no_usable_address_places_no_phone(production, tracked, ip):  # noqa: F811
+    assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(ip))) == "/v/demo/"
+
+
+def test_without_the_setting_the_internet_learns_neither_the_online_answer_nor_the_status(production, svc):  # noqa: F811
+    with production.application.app_context():
+        captive_services().sessions.grant("demo", svc.hasher.client_id(PHONE), 600, "direct")
+    assert production.get(f"/generate_204?client_mac={PHONE}", **at("192.168.1.20")).status_code == 204
+    assert production.get(f"/generate_204?client_mac={PHONE}", **at(OUTSIDE)).status_code == 302
+    configure(production, coova_uamsecret="")
+    query = urlencode({"venue": "demo", "res": "already", "uamip": "192.168.182.1", "mac": PHONE})
+    page = production.get(production.get(f"/portal?{query}", **at(OUTSIDE)).headers["Location"], **at(OUTSIDE))
+    assert page.status_code == 200 and 'id="extend"' not in page.get_data(as_text=True)
+
+
+def test_without_the_setting_a_redirect_its_gateway_vouched_for_still_places_the_phone_from_anywhere(
+        production, tracked):  # noqa: F811
+    assert landed_path(production.get(coova_redirect(PHONE, "10.9.9.9"), **at(OUTSIDE))) == tracked
+
+
+def test_the_setting_replaces_the_premises_default(guarded):
+    """A venue that names its networks (a portal hosted outside: the mall's public addresses) places phones from
+    those only: a private address outside them is not the venue's either."""
+    client, cinema = guarded
+    assert landed_path(client.get(f"/generate_204?client_mac={PHONE}", **at("2001:db8::9"))) == cinema
+    assert landed_path(client.get(f"/generate_204?client_mac={PHONE}", **at("192.168.1.20"))) != cinema
+
+
+def test_on_premises_reads_addresses_as_the_landing_does():
+    assert on_premises("10.1.2.3") and on_premises("::ffff:10.1.2.3") and on_premises("fe80::1%eth0")
+    assert not any(on_premises(raw) for raw in (None, "", "garbage", "203.0.113.9", "::ffff:203.0.113.9", "10.0.0.1/8"))
 
 
 @pytest.mark.parametrize("value", ["10.0.0.0/33", "not-a-network", "10.0.0.1, example.com"])

@@ -17,6 +17,8 @@ from portal.captive.probe_state import ProbeState
 from portal.captive.probes import ANDROID
 from portal.captive.sessions import Session
 
+GUEST = "10.0.0.9"  # a probe from the guest network (a MAC no gateway vouched for places a phone from there)
+
 
 class VenuePing:
     """ping(venue): fails for the venues in `down`, and records who was asked."""
@@ -126,9 +128,10 @@ def test_decide_fails_open_only_the_venue_whose_shard_is_down():
                       landing_endpoint=lambda name: None, breaker=breakers, tokens=store)
     answers: dict[str, list[str]] = {"mall1": [], "mall2": []}
     for _ in range(5):  # a burst of mall1's probes (enough to open a breaker), then one of mall2's
-        answers["mall1"] += [type(landing.decide("mall1", "phone-1", probe=ANDROID)).__name__ for _ in range(3)]
-        answers["mall2"].append(type(landing.decide("mall2", "phone-2", probe=ANDROID)).__name__)
+        answers["mall1"] += [type(landing.decide("mall1", "phone-1", probe=ANDROID, ip=GUEST)).__name__
+                             for _ in range(3)]
+        answers["mall2"].append(type(landing.decide("mall2", "phone-2", probe=ANDROID, ip=GUEST)).__name__)
     assert answers == {"mall1": ["Offline"] * 15, "mall2": ["Online"] * 5}
     assert breakers.open_venues() == ["mall1"]
-    assert isinstance(landing.decide("mall2", "phone-2", probe=ANDROID), Online)
-    assert isinstance(landing.decide("mall1", "phone-1", probe=ANDROID), Offline)
+    assert isinstance(landing.decide("mall2", "phone-2", probe=ANDROID, ip=GUEST), Online)
+    assert isinstance(landing.decide("mall1", "phone-1", probe=ANDROID, ip=GUEST), Offline)

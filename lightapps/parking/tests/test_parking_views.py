@@ -92,6 +92,18 @@ def test_route_starts_where_the_portal_places_the_shopper(client, garage, monkey
     assert page.index('id="plan-1"') < page.index('id="plan-0"')
 
 
+def test_a_shopper_who_declined_location_walks_from_the_entrance(client, garage, monkeypatch):
+    """Location-based services off in her privacy choices: her position is not used (PIPL; the notice says so)."""
+    post_events(client, garage, plate("NOLOC1", "G-B10"))
+    locator = client.application.extensions["mallportal"].locator
+    upstairs = Position(1, 60.0, 30.0, "foodcourt", .9, .9)
+    monkeypatch.setattr(locator, "locate", lambda venue, client_id, now=None: upstairs)
+    c = shopper_c(client.application)
+    assert client.post(f"/v/{VENUE}/privacy", data={"c": c, "next": f"/v/{VENUE}/me"}).status_code == 303
+    page = find_verified_page(client, "NOLOC1", c)
+    assert "From the car park entrance" in page and "You are here" not in page
+
+
 def test_position_off_the_plan_falls_back_to_the_entrance(client, garage, monkeypatch):
     post_events(client, garage, plate("OFFPLAN1", "G-B10"))
     locator = client.application.extensions["mallportal"].locator
