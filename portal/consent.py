@@ -26,7 +26,7 @@ import redis
 from core.storage import VenueKeys, is_cluster, phone_buckets
 from portal.events.log import EventKeys
 
-NOTICE_VERSION = "2026-11-30"  # bump when the notice text changes: every shopper is asked again
+NOTICE_VERSION = "2026-12-06"  # bump when the notice text changes: every shopper is asked again (12-06: periods, who)
 KEEP_S = 400 * 86400  # a consent record outlives the shopper's data (tokens: 30 days after last use)
 PURPOSES = ("location", "marketing")
 

@@ -6,6 +6,7 @@ cookie of a real browser); a request without one gets an empty Me for a new shop
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -19,10 +20,11 @@ from portal.apps.locale import request_venue
 from portal.apps.mine import MyItem, collect_mine
 from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.captive.probes import is_captive_browser
-from portal.consent import NOTICE_VERSION, Consent
+from portal.consent import KEEP_S, NOTICE_VERSION, Consent
 from portal.demo import demo_mode_for, venue_arg
 from portal.errors import store_fault_page
 from portal.hub.keep import KeepStore, well_formed
+from portal.payments.store import ORDER_KEEP_MS
 from portal.services import services
 from portal.shopper import (
     COOKIE,
@@ -169,7 +171,16 @@ def privacy(venue: str):
     venue_map = venue_or_404(venue)
     shopper = shopper_for_venue(venue)
     return render_template("hub/privacy.html", venue=venue_map, consent=_consent_of(shopper),
-                           next=_safe_next(request.args.get("next", "")), notice_version=NOTICE_VERSION)
+                           next=_safe_next(request.args.get("next", "")), notice_version=NOTICE_VERSION,
+                           kept=_kept_days(venue))
+
+
+def _kept_days(venue: str) -> SimpleNamespace:
+    """How long each kind of data is kept, as the notice tells it: the venue's retention setting for its events
+    (portal/events/privacy.py), the footfall roll-up's setting, the payments' and the consent record's own."""
+    svc = services()
+    return SimpleNamespace(**svc.privacy.retention(venue), counts=svc.settings.footfall_daily_days,
+                           payments=ORDER_KEEP_MS // 86_400_000, choices=KEEP_S // 86_400)
 
 
 @bp.post("/privacy")

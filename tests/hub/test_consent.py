@@ -77,3 +77,18 @@ def test_unknown_venue_is_404(client, shopper):
 def test_consoles_show_no_notice_and_no_hub(client, demo):
     page = client.get("/console/login").get_data(as_text=True)
     assert 'id="privacy-notice"' not in page and 'id="hub-nav"' not in page
+
+
+def test_the_notice_says_how_long_each_kind_is_kept_as_the_venue_keeps_it(client, svc, shopper):
+    """The periods are the venue's own (its retention setting, the footfall roll-up's), not a fixed text."""
+    import html
+
+    _who, token = shopper
+    page = html.unescape(client.get(f"/v/demo/privacy?c={token}&lang=en").get_data(as_text=True))
+    retention = re.search(r'<ul id="retention">(.*?)</ul>', page, re.S).group(1)
+    assert "90 days under the keyed hash" in retention and "deleted after 395 days" in retention
+    assert f"for up to {svc.settings.footfall_daily_days} days" in retention
+    assert "Who sees it" in page and "Shops see only totals" in page
+    svc.privacy.set_retention("demo", {"events_anonymise": 30, "events_delete": 200, "deliveries_delete": 14})
+    page = html.unescape(client.get(f"/v/demo/privacy?c={token}&lang=en").get_data(as_text=True))
+    assert "30 days under the keyed hash" in page and "deleted after 200 days" in page
