@@ -11,11 +11,19 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from lightapps.cinema.cancellation import register as register_cancellations
 from lightapps.cinema.payment import register as register_payments
 from lightapps.cinema.store import CinemaStore
 from portal.apps.registry import ConfigField, LightApp
 
 LATE_ENTRY_S = 15 * 60  # a ticket still lets its holder in this long after the start (common.LATE_BOOKING_S)
+
+
+def init_app(flask_app) -> None:
+    """Paid orders confirm holds (lightapps/cinema/payment.py); the payments sweep finishes the cinema's
+    cancellations and moves a failure cut short (lightapps/cinema/cancellation.py)."""
+    register_payments(flask_app)
+    register_cancellations(flask_app)
 
 
 def in_use(store: CinemaStore, venue: str, zone: str, config: dict[str, Any] | None) -> str | None:
@@ -54,6 +62,6 @@ APP = LightApp(
     store=CinemaStore,
     history={"cinema.showtime.add": _l("Showtime added: %(film)s"),
              "cinema.showtime.cancel": _l("Showtime cancelled: %(film)s")},
-    init_app=register_payments,  # paid orders confirm holds (lightapps/cinema/payment.py)
+    init_app=init_app,  # paid orders confirm holds; the sweep finishes cancellations and moves
     in_use=in_use,  # no zone switch strands a ticket for a coming show (portal/owner/views.py)
 )

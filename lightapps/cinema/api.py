@@ -12,15 +12,21 @@
             "showtimes": [{"id": ..., "external_id": ...}]}
     -> 4xx {"error": "...", "field": "showtimes[0].starts_at"}; nothing is stored unless all items are valid
        and none is refused (409: a new auditorium, or an unconfirmed new start, for a show with tickets; a
-       cancelled show pushed as "scheduled").
+       cancelled show pushed as "scheduled". 422, field `id`: "cancelled" for an id never pushed).
 
 A cancelled show stays cancelled: no new holds; its holds and bookings are cancelled, paid tickets refunded in
-full and their holders told (lightapps/cinema/cancellation.py); its other fields stay as sold. It cannot be
-scheduled again (409): the cinema system pushes a new showtime, under a new id. A new start time for a show
-that has a booking or a live hold is refused (409, field `starts_at`) unless the item says
-"confirm_time_change": true: then the ticket holders are told the new time, and may cancel until the show
-starts, refunded in full if paid. (A show's time is what its tickets were sold for: the cinema system, not the
-portal, decides to move it, and says so.)
+full (or, where the payment provider cannot refund, the holder told that the cinema arranges it) and their holders
+told (lightapps/cinema/cancellation.py). Its other fields stay as sold: a later item for it ("status" left out,
+or "cancelled" again) is accepted and ignored (counted in "updated", nothing changed, nothing refunded or told
+again). It cannot be scheduled again (409): the cinema system pushes a new showtime, under a new id. A new start
+time for a show that has a booking or a live hold is refused (409, field `starts_at`) unless the item says
+"confirm_time_change": true: then the ticket holders are told the new time (also those paying for a hold at that
+moment, once it is paid), and may cancel until the show starts, refunded in full if paid. (A show's time is what
+its tickets were sold for: the cinema system, not the portal, decides to move it, and says so.)
+
+The cancellation or move is stored with the push; its tickets, refunds and notices follow at once, and whatever
+a failure cuts short is finished by the next push of the show or by the payments sweep within a minute or so
+("tickets_cancelled" and "holders_told_of_new_times" count what this push did).
 
     GET /api/v1/venues/<venue>/cinema/showtimes?zone=cinema   (same token)"""
 
@@ -30,9 +36,9 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from lightapps.cinema.cancellation import after_move, cancel_show
+from lightapps.cinema.cancellation import finish_pending
 from lightapps.cinema.common import APP_NAME, cinema_store
-from lightapps.cinema.store import ShowtimeConflict, ShowtimeMoved, ShowtimeReopened
+from lightapps.cinema.store import ShowtimeConflict, ShowtimeMoved, ShowtimeReopened, ShowtimeUnknown
 from lightapps.cinema.validation import FieldError, parse_showtime_batch
 from portal.api import api_scope, json_body, require_venue_source
 from portal.errors import ApiError
@@ -77,16 +83,14 @@ def push_showtimes(venue: str):
         raise ApiError(409, "this showtime was cancelled and its tickets cancelled and refunded; it cannot be "
                             "scheduled again: push a new showtime under a new id",
                        f"showtimes[{exc.index}].status") from None
+    except ShowtimeUnknown as exc:
+        raise ApiError(422, "no showtime with this id to cancel: push it as scheduled first, or leave it out",
+                       f"showtimes[{exc.index}].id") from None
     except ShowtimeConflict as exc:
         raise ApiError(409, "this showtime already has holds or bookings; its auditorium cannot change",
                        f"showtimes[{exc.index}].auditorium") from None
-    cancelled = told = 0
-    for show_id, item in zip(result["ids"], items, strict=True):
-        if item.status == "cancelled":
-            done = cancel_show(venue, zone, show_id)
-            cancelled += done.tickets if done else 0
-    for index, old_starts_at in result["moved"].items():
-        told += after_move(venue, zone, result["ids"][index], old_starts_at)
+    # The pushed shows' cancellations and moves, at once (also what an earlier push of them left unfinished).
+    cancelled, told = finish_pending(venue, result["ids"])
     return jsonify({
         "created": result["created"],
         "updated": result["updated"],

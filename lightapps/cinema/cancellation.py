@@ -1,67 +1,148 @@
 """What the cinema's changes to a showtime with tickets mean for their holders (the console's Cancel button and
-the cinema system's push, lightapps/cinema/api.py, both end here):
+the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes:
 
-- Cancelled: the store closes the show and cancels its holds and bookings in one step
-  (`CinemaStore.cancel_showtime`); then each booking it cancelled is refunded in full if it was paid online,
-  through the refund a shopper's own cancellation makes (`payment.refund_booking`: one refund number per
-  booking, so a ticket is refunded once, whoever cancels and however often), each holder is told (a notice
-  per ticket), and the payment orders still open for its holds are closed. Every step is idempotent and
-  is found again from the stored bookings (`cancelled_by` "cinema"): cancelling again finishes what an
-  interrupted cancellation left.
-- Moved (a new start time the cinema system confirmed for a show with tickets): its bookings are kept as long
-  after the new start as after the old one, each holder is told the new time (once per ticket and time), and
-  their ticket may be cancelled until the show starts, refunded in full if paid, whatever the refund cut-off
-  (views.py, `_refund_cutoff_s`)."""
+- Cancelled: the script that marks the show cancelled (the push's upsert, or `CinemaStore.cancel_showtime` from
+  the console) puts it on the venue's cancelling set in the same step. The work (`finish_cancel`) then cancels its
+  holds and bookings in the store (`cancel_showtime`: one step; the holds it released are kept on the show's
+  cancelled-holds set), closes the payment orders still open for those holds, and for each booking the cinema
+  cancelled asks for the full refund through the refund a shopper's own cancellation makes
+  (`payment.refund_cancelled`: one refund number per booking, so a ticket is refunded once, whoever cancels and
+  however often), tells its holder (once per ticket: refunded in full, or, when the refund could not be made
+  online, that the cinema arranges it) and marks it settled (`Booking.refund_outcome`). Every step is idempotent;
+  the show leaves the set only when nothing is left (`CinemaStore.finish_cancelling`). What a store error or a
+  crash cuts short is finished by the next push or console press for the show, or by the payments sweep
+  (`register`: a sweeper), whichever comes first. A show whose cancellation finished is not worked again.
+- Moved (a new start time the cinema system confirmed for a show with tickets): the upsert puts it on the moving
+  set; `finish_move` keeps its bookings as long after the new start as after the old one, tells each holder the
+  new time (once per ticket and time) and takes it off the set unless it moved again meanwhile. Their ticket may
+  be cancelled until the show starts, refunded in full if paid, whatever the refund cut-off (views.py,
+  `_refund_cutoff_s`): also a ticket whose hold was made before the move and paid after (payment.py tells its
+  holder of the move when the payment confirms it)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+import redis
+from flask import Flask, current_app
+
 from lightapps.cinema import notices
-from lightapps.cinema.common import cinema_store
-from lightapps.cinema.payment import close_hold_order, refund_booking
-from lightapps.cinema.store import Showtime
+from lightapps.cinema.payment import PURPOSE, close_hold_order, refund_cancelled
+from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, CinemaStore, Showtime
+from portal.apps.views import STORES
+from portal.payments.service import PaymentError, PaymentService
+
+log = logging.getLogger(__name__)
 
 CANCEL_REASON = "showtime cancelled"
+SWEEP_LIMIT = 50  # shows finished per venue per sweep, of each kind (the rest: the next minute's)
 
 
 @dataclass(frozen=True)
 class Cancelled:
     show: Showtime
     tickets: int  # the bookings cancelled by this call (0 when cancelled before)
-    refunds: int  # the refunds asked for by this call (a refund asked for before answers "dup": not counted)
+    refunds: int  # the tickets settled by this call whose refund is under way (done, processing, pending)
+    to_arrange: int  # the paid tickets settled by this call whose refund could not be made online
+    finished: bool  # nothing of the cancellation is left (False: the sweep, or the next press, goes on)
 
 
-def cancel_show(venue: str, zone: str, show_id: str) -> Cancelled | None:
-    """Cancel the showtime, refund and tell its ticket holders (see the module). None: no such show."""
-    store = cinema_store()
+def _store() -> CinemaStore:
+    return current_app.extensions[STORES][PURPOSE]
+
+
+def cancel_show(venue: str, show_id: str) -> Cancelled | None:
+    """Cancel the showtime (the console), or finish its cancellation (the push marked it, or one was cut short).
+    A show whose cancellation finished before is not worked again: nothing refunded or told twice, nothing
+    counted. None: no such show."""
+    store = _store()
+    show = store.showtime(venue, show_id)
+    if show is None:
+        return None
+    if show.cancelled and not store.is_cancelling(venue, show_id):
+        return Cancelled(show=show, tickets=0, refunds=0, to_arrange=0, finished=True)
+    return finish_cancel(venue, show_id)
+
+
+def finish_cancel(venue: str, show_id: str) -> Cancelled | None:
+    """Do whatever the show's cancellation still needs (see the module): idempotent, safe beside another call for
+    the same show. None: no such show."""
+    store = _store()
     done = store.cancel_showtime(venue, show_id)
     show = store.showtime(venue, show_id)
     if done is None or show is None:
         return None
-    for token in done.holds:
-        close_hold_order(venue, token, CANCEL_REASON)
-    refunds = 0
+    still_open = sum(not close_hold_order(venue, token, CANCEL_REASON)
+                     for token in store.cancelled_holds(venue, show_id))
+    refunds = to_arrange = 0
     for booking in store.show_bookings(venue, show_id):
-        if booking.status != "cancelled" or booking.cancelled_by != "cinema":
+        if booking.status != "cancelled" or booking.cancelled_by != "cinema" or booking.refund_outcome:
             continue
-        outcome = refund_booking(venue, booking, CANCEL_REASON)
-        refunds += outcome not in (None, "dup")
+        outcome = refund_cancelled(venue, booking, CANCEL_REASON)
         if booking.client:  # "": its shopper was erased, nobody to tell
-            notices.show_cancelled(venue, zone, booking, show, refunded=outcome is not None)
-    return Cancelled(show=show, tickets=done.bookings, refunds=refunds)
+            notices.show_cancelled(venue, show.zone, booking, show, outcome)
+        store.settle_cancelled(venue, booking.code, outcome)
+        refunds += outcome in REFUND_UNDER_WAY
+        to_arrange += outcome not in REFUND_UNDER_WAY and outcome != NO_REFUND
+    finished = not still_open and store.finish_cancelling(venue, show_id)
+    return Cancelled(show=show, tickets=done.bookings, refunds=refunds, to_arrange=to_arrange, finished=finished)
 
 
-def after_move(venue: str, zone: str, show_id: str, old_starts_at: int) -> int:
-    """A show with tickets moved (confirmed): its bookings are kept as long after the new start as after the old
-    one, and each ticket holder is told the new time; returns how many were told."""
-    store = cinema_store()
+def finish_move(venue: str, show_id: str) -> int:
+    """Tell the holders of a show the cinema moved (on the moving set) its new time, and keep its bookings as long
+    after the new start as after the old one; returns how many were told now (a holder told before is not told
+    again). Off the set once done, unless it moved again meanwhile."""
+    store = _store()
     show = store.showtime(venue, show_id)
-    if show is None:
+    if show is None or show.cancelled:  # a cancelled show's holders are told of that instead
+        store.finish_moving(venue, show_id, None)
         return 0
     store.keep_bookings(venue, show)
     told = 0
     for booking in store.show_bookings(venue, show_id):
         if booking.status == "booked" and booking.client:
-            told += notices.show_moved(venue, zone, booking, show, old_starts_at)
+            told += notices.show_moved(venue, show.zone, booking, show, show.moved_from or show.starts_at)
+    store.finish_moving(venue, show_id, show.moved_ms)
     return told
+
+
+def finish_pending(venue: str, show_ids: list[str] | None = None) -> tuple[int, int]:
+    """Finish the venue's unfinished cancellations and moves (of `show_ids` only, when given: a push finishes its
+    own shows at once): (tickets cancelled, holders told of new times). A show that keeps failing is logged and
+    left for the next sweep; a store outage stops it."""
+    store = _store()
+    wanted = None if show_ids is None else set(show_ids)
+    cancelled = told = 0
+    for show_id in store.cancelling(venue, SWEEP_LIMIT if wanted is None else 1000):
+        if wanted is None or show_id in wanted:
+            done = _guarded(finish_cancel, venue, show_id)
+            cancelled += done.tickets if done else 0
+    for show_id, _moved_ms in store.moving(venue, SWEEP_LIMIT if wanted is None else 1000):
+        if wanted is None or show_id in wanted:
+            told += _guarded(finish_move, venue, show_id) or 0
+    return cancelled, told
+
+
+def _guarded(step, venue: str, show_id: str):
+    try:
+        return step(venue, show_id)
+    except (redis.ConnectionError, redis.TimeoutError):
+        raise
+    except (redis.RedisError, PaymentError) as exc:
+        log.warning("cinema show %s (venue %s) still not finished: %s", show_id, venue, exc)
+        return None
+
+
+def register(flask_app: Flask) -> None:
+    """The payments sweep (each minute, every venue) finishes what a cancellation or a move left."""
+    payments: PaymentService = flask_app.extensions["mallportal"].payments
+
+    def sweep(venue: str) -> int:
+        # A request for the venue's showtimes (never dispatched): the services, url_for for the notices' ticket
+        # links, and the venue's own time zone for the times they name.
+        with flask_app.test_request_context(f"/api/v1/venues/{venue}/cinema/showtimes"):
+            cancelled, told = finish_pending(venue)
+        return cancelled + told
+
+    payments.add_sweeper(sweep)

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from lightapps.cinema.cancellation import cancel_show
 from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.store import ShowtimeConflict
+from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, ShowtimeConflict
 from lightapps.cinema.validation import FieldError, parse_showtime
 from portal.apps.views import zone_console_blueprint
 from portal.auth import audit
@@ -72,10 +72,17 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):
     now = time.time()
     states = store.seat_states(venue, show.id, now)
     bookings = store.show_bookings(venue, show.id)
+    # A cancellation not finished (a failure cut it short; the payments sweep or Finish goes on): the tickets
+    # still to cancel, refund or tell. Finished: the paid tickets whose refund could not be made online.
+    cancelling = show.cancelled and store.is_cancelling(venue, show.id)
+    left = sum(b.status == "booked" or (b.cancelled_by == "cinema" and not b.refund_outcome) for b in bookings)
+    to_arrange = sum(b.cancelled_by == "cinema" and b.refund_outcome not in ("", NO_REFUND, *REFUND_UNDER_WAY)
+                     for b in bookings)
     return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,
-                           title=_("Bookings"), error=error), status
+                           title=_("Bookings"), error=error, cancelling=cancelling, left=left,
+                           to_arrange=to_arrange, under_way=REFUND_UNDER_WAY, no_refund=NO_REFUND), status
 
 
 @console_bp.get("/showtimes/<show_id>")
@@ -86,14 +93,19 @@ def showtime(venue: str, zone: str, show_id: str):
 @console_bp.post("/showtimes/<show_id>/cancel")
 def cancel_showtime(venue: str, zone: str, show_id: str):
     """Cancel the showtime: the owner ticks that its tickets are cancelled and refunded, then presses Cancel.
-    Pressing again (a double tap, a retry after an error) finishes what is left and changes nothing else."""
+    While a cancellation is not finished (a failure cut it short), the page offers Finish, which posts here too:
+    it does what is left at once (the payments sweep would, within a minute or so). Pressing again once it is
+    finished (a double tap) changes nothing: nothing refunded or told twice, nothing audited."""
     show = show_in_zone(venue, zone, show_id)
     if request.form.get("confirm") != "yes":
         return _show_page(venue, zone, show, 422, _("Tick the box to confirm: every ticket for this showtime is "
                                                     "cancelled and refunded."))
-    done = cancel_show(venue, zone, show.id)
+    was_cancelled = show.cancelled
+    done = cancel_show(venue, show.id)
     if done is None:  # pragma: no cover - deleted between the two reads (shows are never deleted)
         abort(404)
-    audit("cinema.showtime.cancel", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
-          starts_at=show.starts_at, tickets=done.tickets, refunds=done.refunds)
+    if done.tickets or done.refunds or done.to_arrange or not was_cancelled:
+        audit("cinema.showtime.cancel", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
+              starts_at=show.starts_at, tickets=done.tickets, refunds=done.refunds,
+              refunds_to_arrange=done.to_arrange, finished=done.finished)
     return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)

@@ -1,7 +1,8 @@
 """What the cinema sends a shopper (through portal.apps.notify): the ticket, when it is issued, on every
 channel they opted into, and again by SMS when they ask for it on the ticket page ("text me this ticket":
 a link to the ticket page that works in any browser, outside the captive sign-in sheet); and, to each ticket
-holder, that the cinema cancelled the showtime (the ticket cancelled, refunded if paid) or moved its start
+holder, that the cinema cancelled the showtime (the ticket cancelled; refunded if paid, or the refund to be
+arranged by the cinema when it could not be made online) or moved its start
 (once per ticket and new start time). Each links to the ticket page."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 from flask import url_for
 from flask_babel import gettext as _
 
+from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY
 from portal.apps.bilingual import pick
 from portal.apps.locale import format_time
 from portal.apps.notify import in_both, notify
@@ -41,17 +43,25 @@ def _hall(show, lang: str) -> str:
     return show.hall.name_zh if lang == "zh" else show.hall.name_en
 
 
-def show_cancelled(venue: str, zone: str, booking, show, refunded: bool) -> bool:
-    """The cinema cancelled the showtime of the shopper's ticket (the ticket is cancelled; `refunded`: it was
-    paid online and the refund is under way). Once per ticket."""
+def show_cancelled(venue: str, zone: str, booking, show, refund: str) -> bool:
+    """The cinema cancelled the showtime of the shopper's ticket (the ticket is cancelled). `refund`: what
+    `payment.refund_cancelled` said: "none" (not paid online), a refund under way (told it is refunded in full), or
+    one that could not be made online (told the cinema will arrange it). Once per ticket."""
     starts = format_time(show.starts_at)
-    texts = in_both(
-        title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)),
-        body=lambda lang: (_("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is "
-                             "cancelled and what you paid is refunded in full.", time=starts, hall=_hall(show, lang),
-                             code=booking.code) if refunded else
-                           _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is "
-                             "cancelled.", time=starts, hall=_hall(show, lang), code=booking.code)))
+    values = {"time": starts, "code": booking.code}
+
+    def body(lang: str) -> str:
+        if refund in REFUND_UNDER_WAY:
+            return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled and "
+                     "what you paid is refunded in full.", hall=_hall(show, lang), **values)
+        if refund != NO_REFUND:
+            return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled. "
+                     "What you paid could not be refunded automatically: the cinema will arrange your refund; show "
+                     "this ticket code at its counter or wait to be contacted.", hall=_hall(show, lang), **values)
+        return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled.",
+                 hall=_hall(show, lang), **values)
+
+    texts = in_both(title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)), body=body)
     return notify(venue, booking.client, "cinema.show_cancelled",
                   {**texts, "film": show.film_zh or show.film_en, "time": starts, "code": booking.code,
                    "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Flask, has_request_context
 
 from lightapps.cinema import notices
-from lightapps.cinema.store import Booking, CinemaStore, Hold, Showtime
+from lightapps.cinema.store import NO_REFUND, Booking, CinemaStore, Hold, Showtime
 from portal.apps.views import STORES
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
@@ -38,6 +38,10 @@ def register(flask_app: Flask) -> None:
             show = store.showtime(order.venue, booking.show_id) if booking else None
             if show is not None:
                 notices.ticket_issued(order.venue, order.merchant, booking, show)
+                if show.moved_from and booking.chosen_ms <= show.moved_ms:
+                    # Held before the cinema moved the show, paid after: the new time is news to them, and the
+                    # ticket may be cancelled until it starts (views.py, `_refund_cutoff_s`), as the holders' were.
+                    notices.show_moved(order.venue, order.merchant, booking, show, show.moved_from)
         return outcome.ok
 
     def on_closed(order: Order) -> None:
@@ -77,12 +81,29 @@ def refund_booking(venue: str, booking: Booking, reason: str) -> str | None:
     return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
 
 
-def close_hold_order(venue: str, hold_token: str, reason: str) -> None:
+def refund_cancelled(venue: str, booking: Booking, reason: str) -> str:
+    """`refund_booking` for a ticket the cinema cancelled, saying where the money stands: "none" (nothing paid
+    online), one of REFUND_UNDER_WAY, or "refused", "state", "exceeds" (not refunded online). Asked again (a
+    cancellation cut short after the refund was asked for), the refund's record answers: never a second refund."""
+    order = order_for_booking(venue, booking) if payments_on() else None
+    if order is None or not order.is_paid:
+        return NO_REFUND
+    outcome = services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
+    if outcome == "dup":
+        status = services().payments.store.refund_record(venue, order.id + "C").get("status", "done")
+        outcome = {"failed": "refused"}.get(status, status)
+    return outcome
+
+
+def close_hold_order(venue: str, hold_token: str, reason: str) -> bool:
     """Close the open payment order of a hold that was cancelled, so that it can no longer be paid (one paid
-    all the same is refunded: its hold confirms to nothing)."""
+    all the same is refunded: its hold confirms to nothing). True when no order of the hold is open now; False
+    when the provider would not close it yet (asked again later; its callback may still come)."""
     order = order_for_hold(venue, hold_token) if payments_on() else None
-    if order is not None and order.status == "created":
-        services().payments.cancel(venue, order.id, reason)
+    if order is None or order.status != "created":
+        return True
+    after = services().payments.cancel(venue, order.id, reason)
+    return after is None or after.status != "created"
 
 
 def order_for_hold_record(venue: str, hold: Hold, show: Showtime, zone: str, return_url: str) -> Order:

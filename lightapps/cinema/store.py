@@ -4,16 +4,26 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
 
     cinema:show:<show>            HASH   the showtime (zone, film_en/zh, auditorium, starts_at, price_cents...;
                                          status "cancelled" once the cinema cancelled it, moved_ms when it last
-                                         moved its start while it had tickets)
+                                         moved its start while it had tickets, moved_from the start its holders
+                                         last knew)
+    cinema:cancelling             ZSET   show id -> when it was cancelled: cancellations not finished (tickets to
+                                         cancel, orders to close, refunds to ask for, holders to tell); put on by
+                                         the script that marks the show cancelled, taken off only when nothing is
+                                         left (lightapps/cinema/cancellation.py; the payments sweep finishes them)
+    cinema:moving                 ZSET   show id -> moved_ms: moves whose holders are still to be told (same)
+    cinema:cancelled-holds:<show> SET    the hold tokens a cancellation released (their open orders to close),
+                                         kept until the cancellation is finished
     cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
     cinema:ext:<zone>             HASH   the cinema system's showtime id -> our show id (pushes are upserts)
     cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
                                          a seat with no field, or with a hold past its expiry, is free
     cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s
     cinema:myhold:<show>:<client> STRING the shopper's live hold token on this show (one hold each)
-    cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, status, refund_cutoff_s
-                                         (the zone's refund cut-off when its seats were held: the ticket's own),
-                                         cancelled_by ("cinema": cancelled with its showtime)
+    cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, held_ms (when its hold
+                                         was made), status, refund_cutoff_s (the zone's refund cut-off when its
+                                         seats were held: the ticket's own), cancelled_by ("cinema": cancelled
+                                         with its showtime), refund_outcome (set once such a ticket's refund was
+                                         asked for and its holder told: "none", or the refund's state)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
 
@@ -51,6 +61,12 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at
 CODE_LENGTH = 8
 HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a day (for "your hold expired")
 KEEP_AFTER_SHOW_S = 30 * 86400  # a booking is kept this long after its showtime starts (disputes, refunds)
+# What became of the refund of a ticket the cinema cancelled (Booking.refund_outcome): nothing was paid online...
+NO_REFUND = "none"
+# ...the money is on its way back (done, or asked again by the payments sweep until the provider answers)...
+REFUND_UNDER_WAY = ("done", "processing", "pending")
+# ...or anything else: it could not be made online (the provider refused it for good, "refused"; the order was no
+# longer refundable, "state", or not for that much, "exceeds"): the cinema arranges it with the holder.
 
 
 class CinemaKeys(VenueKeys):
@@ -81,6 +97,15 @@ class CinemaKeys(VenueKeys):
     def client_tickets(self, client: str) -> str:
         return self.key("cinema", "tickets", client)
 
+    def cancelling(self) -> str:
+        return self.key("cinema", "cancelling")
+
+    def moving(self) -> str:
+        return self.key("cinema", "moving")
+
+    def cancelled_holds(self, show_id: str) -> str:
+        return self.key("cinema", "cancelled-holds", show_id)
+
 
 # ---- Lua -------------------------------------------------------------------------------------------
 
@@ -99,7 +124,8 @@ end
 """
 
 # Upsert a batch of showtimes, all or nothing.
-# KEYS[1] zone shows zset, KEYS[2] external-id hash, then per item: show hash, seats hash.
+# KEYS[1] zone shows zset, KEYS[2] external-id hash, KEYS[3] the venue's cancelling zset, KEYS[4] its moving zset,
+# then per item: show hash, seats hash.
 # ARGV[i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or ''),
 # status ('' keep the show's, 'scheduled', 'cancelled'), confirm ('1': a new start time for a show with tickets is
 # meant).
@@ -107,9 +133,13 @@ end
 #       | {'RETRY', i} (the ext mapping moved since Python read it)
 #       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings)
 #       | {'MOVED', i} (a new start time for a show with a booking or a live hold, not confirmed)
-#       | {'REOPEN', i} ('scheduled' for a show that was cancelled: its tickets were cancelled and refunded).
-# An item cancelling a show already stored changes nothing else of it (CinemaStore.cancel_showtime then cancels its
-# holds and bookings): the show its ticket holders are told about is the one they were sold.
+#       | {'REOPEN', i} ('scheduled' for a show that was cancelled: its tickets were cancelled and refunded)
+#       | {'UNKNOWN', i} ('cancelled' for a show not stored: nothing to cancel).
+# An item for a show already cancelled (no status, or 'cancelled' again) changes nothing of it: the show its ticket
+# holders were told about is the one they were sold. An item cancelling a stored show changes nothing else of it
+# either, and puts it on the cancelling set in the same step (its tickets, orders, refunds and notices are
+# lightapps/cinema/cancellation.py's, finished whatever fails after this script); a confirmed move of a show with
+# tickets puts it on the moving set (its holders to be told), keeping in moved_from the start they last knew.
 _UPSERT = _NOW + """
 local now = now_ms('')
 local function has_tickets(seats_key)
@@ -125,40 +155,51 @@ end
 local items = {}
 for i = 1, #ARGV do
   local item = cjson.decode(ARGV[i])
-  local show_key, seats_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local show_key, seats_key = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
   if item.ext ~= '' then
     local mapped = redis.call('HGET', KEYS[2], item.ext)
     if (mapped or '') ~= item.mapped then return {'RETRY', i} end
   end
   local old = redis.call('HMGET', show_key, 'auditorium', 'status', 'starts_at')
-  local old_aud, moved = old[1], false
-  if old_aud and old[2] == 'cancelled' and item.status == 'scheduled' then return {'REOPEN', i} end
-  if old_aud and item.status ~= 'cancelled' then
+  local old_aud, moved, kept = old[1], false, false
+  if old_aud and old[2] == 'cancelled' then
+    if item.status == 'scheduled' then return {'REOPEN', i} end
+    kept = true
+  elseif not old_aud and item.status == 'cancelled' then
+    return {'UNKNOWN', i}
+  elseif old_aud and item.status ~= 'cancelled' then
     if old_aud ~= item.auditorium and redis.call('HLEN', seats_key) > 0 then return {'CONFLICT', i} end
     if old[3] ~= item.starts_at and has_tickets(seats_key) then
       if item.confirm ~= '1' then return {'MOVED', i} end
       moved = true
     end
   end
-  items[i] = {item, show_key, old_aud, moved, old[3]}
+  items[i] = {item, show_key, old_aud, moved, old[3], kept}
 end
 local created, updated, out = 0, 0, {}
 for i = 1, #items do
-  local item, show_key, old_aud, moved = items[i][1], items[i][2], items[i][3], items[i][4]
+  local item, show_key, old_aud, moved, kept = items[i][1], items[i][2], items[i][3], items[i][4], items[i][6]
   if old_aud then updated = updated + 1 else created = created + 1 end
-  if not old_aud or item.status ~= 'cancelled' then
-    redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
-               'film_zh', item.film_zh, 'auditorium', item.auditorium, 'starts_at', item.starts_at,
-               'price_cents', item.price_cents, 'ext', item.ext, 'source', item.source, 'updated', item.updated)
-    redis.call('ZADD', KEYS[1], item.starts_at, item.id)
-  end
-  if item.status == 'cancelled' and redis.call('HGET', show_key, 'status') ~= 'cancelled' then
-    redis.call('HSET', show_key, 'status', 'cancelled', 'cancelled_ms', now)
-  end
-  if moved then
-    redis.call('HSET', show_key, 'moved_ms', now)
-    out[#out + 1] = i
-    out[#out + 1] = items[i][5]
+  if not kept then
+    if not old_aud or item.status ~= 'cancelled' then
+      redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
+                 'film_zh', item.film_zh, 'auditorium', item.auditorium, 'starts_at', item.starts_at,
+                 'price_cents', item.price_cents, 'ext', item.ext, 'source', item.source, 'updated', item.updated)
+      redis.call('ZADD', KEYS[1], item.starts_at, item.id)
+    end
+    if item.status == 'cancelled' then
+      redis.call('HSET', show_key, 'status', 'cancelled', 'cancelled_ms', now)
+      redis.call('ZADD', KEYS[3], now, item.id)
+    end
+    if moved then
+      if not redis.call('ZSCORE', KEYS[4], item.id) then
+        redis.call('HSET', show_key, 'moved_from', items[i][5])  -- holders told of an earlier move keep its "was"
+      end
+      redis.call('HSET', show_key, 'moved_ms', now)
+      redis.call('ZADD', KEYS[4], now, item.id)
+      out[#out + 1] = i
+      out[#out + 1] = items[i][5]
+    end
   end
   if item.ext ~= '' then redis.call('HSET', KEYS[2], item.ext, item.id) end
 end
@@ -292,7 +333,8 @@ return 1
 _CONFIRM = _NOW + LUA_KEEP + _RELEASE_FN + """
 local now = now_ms(ARGV[2])
 local token = ARGV[1]
-local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show', 'refund_cutoff_s')
+local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show', 'refund_cutoff_s',
+                     'created_ms')
 if not h[1] or h[4] == '' or h[4] ~= ARGV[4] then return {'NOHOLD'} end  -- '': its shopper was erased
 if h[1] == 'confirmed' then return {'OK', h[5]} end
 if h[1] ~= 'held' then return {'GONE', h[1]} end
@@ -327,6 +369,7 @@ for _, s in ipairs(seats) do redis.call('HSET', KEYS[1], s, 'B|' .. code) end
 redis.call('HSET', KEYS[3], 'code', code, 'show', h[6], 'zone', ARGV[5], 'client', ARGV[4], 'seats', h[2],
            'created_ms', now, 'token', token, 'status', 'booked')
 if h[7] and h[7] ~= '' then redis.call('HSET', KEYS[3], 'refund_cutoff_s', h[7]) end  -- the cut-off promised
+if h[8] then redis.call('HSET', KEYS[3], 'held_ms', h[8]) end  -- what the shopper chose at: a move since is news
 redis.call('ZADD', KEYS[4], now, code)
 redis.call('ZADD', KEYS[5], now, code)
 local starts = tonumber(redis.call('HGET', KEYS[7], 'starts_at') or '0') or 0
@@ -381,18 +424,22 @@ return {'OK'}
 """
 
 # Cancel a showtime (the cinema's decision): no new holds, every hold and booking on it cancelled, its seats
-# released. KEYS[1] show hash, KEYS[2] seats hash, then the hold records, then the bookings, of every hold token
-# and booking code Python found in the seats hash. ARGV[1] now ms ('' = server clock), ARGV[2] JSON
-# {"tokens": [...], "codes": [...]} in KEYS' order, ARGV[3] how many hold records follow KEYS[2].
+# released. KEYS[1] show hash, KEYS[2] seats hash, KEYS[3] the venue's cancelling zset, KEYS[4] the show's
+# cancelled-holds set, then the hold records, then the bookings, of every hold token and booking code Python found
+# in the seats hash. ARGV[1] now ms ('' = server clock), ARGV[2] JSON {"tokens": [...], "codes": [...]} in KEYS'
+# order, ARGV[3] how many hold records follow KEYS[4], ARGV[4] the show id.
 # Returns {'OK', bookings cancelled now} | {'NOSHOW'} | {'RETRY'} (the seats hash names a hold or booking Python
-# did not pass: read again). The show is marked cancelled first, also on RETRY: from then on no hold or
-# confirmation writes its seats, so the next attempt finds what this one saw. Idempotent: a show cancelled
+# did not pass: read again). The show is marked cancelled first, also on RETRY, and put on the cancelling set in the
+# same step: from then on no hold or confirmation writes its seats, so the next attempt finds what this one saw, and
+# what is left is finished by whoever comes next (lightapps/cinema/cancellation.py). The hold tokens released are
+# kept on the cancelled-holds set (their open payment orders are closed after). Idempotent: a show cancelled
 # before is cancelled again at no cost (what a hold cancelled meanwhile left is released).
 _CANCEL_SHOW = _NOW + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOSHOW'} end
 local now = now_ms(ARGV[1])
 if redis.call('HGET', KEYS[1], 'status') ~= 'cancelled' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelled_ms', now)
+  redis.call('ZADD', KEYS[3], now, ARGV[4])
 end
 local passed = cjson.decode(ARGV[2])
 local known = {}
@@ -404,11 +451,12 @@ for k = 2, #flat, 2 do
   if not kind or not known[kind .. '|' .. ref] then return {'RETRY'} end
 end
 local n_holds = tonumber(ARGV[3])
-for k = 3, 2 + n_holds do
+for k = 5, 4 + n_holds do
   if redis.call('HGET', KEYS[k], 'status') == 'held' then redis.call('HSET', KEYS[k], 'status', 'cancelled') end
 end
+if n_holds > 0 then redis.call('SADD', KEYS[4], unpack(passed.tokens)) end
 local cancelled = 0
-for k = 3 + n_holds, #KEYS do
+for k = 5 + n_holds, #KEYS do
   if redis.call('HGET', KEYS[k], 'status') == 'booked' then
     redis.call('HSET', KEYS[k], 'status', 'cancelled', 'cancelled_ms', now, 'cancelled_by', 'cinema')
     cancelled = cancelled + 1
@@ -416,6 +464,44 @@ for k = 3 + n_holds, #KEYS do
 end
 redis.call('DEL', KEYS[2])
 return {'OK', cancelled}
+"""
+
+# A cancelled ticket's refund asked for and its holder told: the outcome kept on the booking (only one the cinema
+# cancelled, and only while it exists). KEYS[1] booking. ARGV[1] outcome. Returns 1 | 0.
+_SETTLE_CANCELLED = """
+local b = redis.call('HMGET', KEYS[1], 'status', 'cancelled_by')
+if b[1] ~= 'cancelled' or b[2] ~= 'cinema' then return 0 end
+redis.call('HSET', KEYS[1], 'refund_outcome', ARGV[1])
+return 1
+"""
+
+# A cancellation is finished when nothing of it is left: off the cancelling set, its cancelled-holds set dropped.
+# KEYS[1] cancelling zset, KEYS[2] seats hash, KEYS[3] the show's bookings zset, KEYS[4] cancelled-holds set, then
+# every booking of the show. ARGV[1] show id, ARGV[2] how many bookings Python passed. Returns 1 (finished, or not
+# on the set) | 0 (a seat still taken, a booking still booked or not settled, or a booking Python did not pass).
+# The payment orders of its holds are the caller's to check (an order closed or paid never opens again).
+_FINISH_CANCEL = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('ZCARD', KEYS[3]) ~= tonumber(ARGV[2]) then return 0 end
+for k = 5, #KEYS do
+  local b = redis.call('HMGET', KEYS[k], 'status', 'cancelled_by', 'refund_outcome')
+  if b[1] == 'booked' or (b[1] == 'cancelled' and b[2] == 'cinema' and not b[3]) then return 0 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[4])
+return 1
+"""
+
+# A move's holders told: off the moving set, unless the show moved again since (a newer moved_ms: told again).
+# KEYS[1] moving zset. ARGV[1] show id, ARGV[2] the moved_ms that was told ('' = whatever: the show is gone or
+# cancelled). Returns 1 (off the set) | 0 (moved again meanwhile).
+_FINISH_MOVE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 1 end
+if ARGV[2] ~= '' and tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
 """
 
 
@@ -435,6 +521,7 @@ class Showtime:
     source: str = ""
     status: str = "scheduled"  # scheduled | cancelled (by the cinema: its holds and bookings cancelled with it)
     moved_ms: int = 0  # when the cinema last moved the start of this show while it had tickets (0: never)
+    moved_from: int = 0  # the start (epoch s) its holders knew before that move (0: never moved)
 
     @property
     def cancelled(self) -> bool:
@@ -512,6 +599,16 @@ class Booking:
     order_id: str = ""  # the payment order that paid for it ("" unpaid, or booked before orders were kept here)
     cancelled_by: str = ""  # "cinema": cancelled with its showtime ("" the shopper, or not cancelled)
     cancelled_ms: int = 0
+    held_ms: int = 0  # when the hold it was confirmed from was made (0: booked before this was kept)
+    # Cancelled by the cinema: "" its refund not yet asked for (or its holder not yet told); "none" nothing was paid
+    # online; "done" | "processing" | "pending" the refund is under way; "refused" | "state" | "exceeds" it could not
+    # be made online (the cinema arranges it)
+    refund_outcome: str = ""
+
+    @property
+    def chosen_ms(self) -> int:
+        """When the shopper chose this ticket (its hold), for what the show was then: a move after it is news."""
+        return self.held_ms or self.created_ms
 
 
 @dataclass(frozen=True)
@@ -555,6 +652,14 @@ class ShowtimeMoved(ShowtimeConflict):
         self.index = index
 
 
+class ShowtimeUnknown(ShowtimeConflict):
+    """An upsert would cancel a show that was never stored (nothing to cancel: no phantom cancelled show)."""
+
+    def __init__(self, index: int) -> None:
+        Exception.__init__(self, f"showtime {index} cancels a show that is not stored")
+        self.index = index
+
+
 class ShowtimeReopened(ShowtimeConflict):
     """An upsert would schedule again a show that was cancelled (its tickets cancelled and refunded)."""
 
@@ -590,6 +695,9 @@ class CinemaStore:
         self._cancel_booking = db.register_script(_CANCEL_BOOKING)
         self._forget_hold = db.register_script(_FORGET_HOLD)
         self._cancel_show = db.register_script(_CANCEL_SHOW)
+        self._settle_cancelled = db.register_script(_SETTLE_CANCELLED)
+        self._finish_cancel = db.register_script(_FINISH_CANCEL)
+        self._finish_move = db.register_script(_FINISH_MOVE)
 
     # ---- showtimes ----
 
@@ -599,17 +707,20 @@ class CinemaStore:
         External ids must be unique within one call (the validator checks).
         Raises ShowtimeConflict when an item would move a show that has holds or bookings to another
         auditorium, ShowtimeMoved when it would change the start of a show with a booking or a live hold
-        without `confirm_time_change`, ShowtimeReopened when it would schedule a cancelled show again. An item
-        with status "cancelled" marks the show cancelled and changes nothing else of a stored one (call
-        `cancel_showtime` for its holds and bookings). Returns {"created": n, "updated": n, "ids": [show id per
-        item], "moved": {item index: the start (epoch s) it had}} ("moved": the confirmed new starts of shows
-        with tickets, whose holders are to be told)."""
+        without `confirm_time_change`, ShowtimeReopened when it would schedule a cancelled show again,
+        ShowtimeUnknown when it would cancel a show that is not stored. An item with status "cancelled" marks the
+        show cancelled, changes nothing else of it and puts it on the cancelling set (`cancelling`: its holds and
+        bookings are lightapps/cinema/cancellation.py's); an item for a show cancelled before changes nothing of
+        it (it is counted as updated). A confirmed move puts the show on the moving set (`moving`). Returns
+        {"created": n, "updated": n, "ids": [show id per item], "moved": {item index: the start (epoch s) it
+        had}} ("moved": the confirmed new starts of shows with tickets, whose holders are to be told)."""
         keys = CinemaKeys(venue)
         for _attempt in range(5):
             ext_ids = [i.external_id for i in items if i.external_id]
             known_ids = self.db.hmget(keys.external_ids(zone), ext_ids) if ext_ids else []
             mapped = {ext: _s(v) for ext, v in zip(ext_ids, known_ids, strict=True) if v}
-            ids, script_keys, args = [], [keys.shows(zone), keys.external_ids(zone)], []
+            ids, script_keys, args = [], [keys.shows(zone), keys.external_ids(zone), keys.cancelling(),
+                                          keys.moving()], []
             for item in items:
                 show_id = mapped.get(item.external_id) or "s" + secrets.token_hex(5)
                 ids.append(show_id)
@@ -626,7 +737,8 @@ class CinemaStore:
             if status == "OK":
                 moved = {int(result[k]) - 1: int(result[k + 1]) for k in range(3, len(result), 2)}
                 return {"created": int(result[1]), "updated": int(result[2]), "ids": ids, "moved": moved}
-            refusal = {"CONFLICT": ShowtimeConflict, "MOVED": ShowtimeMoved, "REOPEN": ShowtimeReopened}.get(status)
+            refusal = {"CONFLICT": ShowtimeConflict, "MOVED": ShowtimeMoved, "REOPEN": ShowtimeReopened,
+                       "UNKNOWN": ShowtimeUnknown}.get(status)
             if refusal is not None:
                 raise refusal(int(result[1]) - 1)
             # RETRY: a concurrent push mapped an external id since we read it; read again
@@ -643,7 +755,7 @@ class CinemaStore:
                         auditorium=d["auditorium"], starts_at=int(d["starts_at"]),
                         price_cents=int(d["price_cents"]), external_id=d.get("ext", ""),
                         source=d.get("source", ""), status=d.get("status") or "scheduled",
-                        moved_ms=int(d.get("moved_ms") or 0))
+                        moved_ms=int(d.get("moved_ms") or 0), moved_from=int(d.get("moved_from") or 0))
 
     def showtimes(self, venue: str, zone: str, start: float | None = None, end: float | None = None) -> list[Showtime]:
         """The zone's showtimes starting in [start, end] (epoch s; None: unbounded), earliest first."""
@@ -834,7 +946,8 @@ class CinemaStore:
                        seats=tuple(d["seats"].split(",")), created_ms=int(d["created_ms"]), status=d["status"],
                        token=d.get("token", ""), refund_cutoff_s=int(cutoff) if cutoff.isdigit() else None,
                        order_id=d.get("order", ""), cancelled_by=d.get("cancelled_by", ""),
-                       cancelled_ms=int(d.get("cancelled_ms") or 0))
+                       cancelled_ms=int(d.get("cancelled_ms") or 0), held_ms=int(d.get("held_ms") or 0),
+                       refund_outcome=d.get("refund_outcome", ""))
 
     def record_order(self, venue: str, code: str, order_id: str) -> None:
         """The order that paid for a booking, kept with it for as long as the booking: the order's key by hold
@@ -895,9 +1008,11 @@ class CinemaStore:
 
     def cancel_showtime(self, venue: str, show_id: str, now_ms: int | None = None) -> ShowCancelled | None:
         """The cinema cancels a showtime: no new holds or confirmations; every live hold on it cancelled and
-        every booking cancelled (`cancelled_by` "cinema"), its seats released, in one step. Idempotent (again:
-        nothing more to cancel). None when there is no such show. Refunds and notices are the caller's
-        (lightapps/cinema/cancellation.py): the bookings it cancelled are found again by `cancelled_by`."""
+        every booking cancelled (`cancelled_by` "cinema"), its seats released, in one step; the show goes on the
+        cancelling set as it is marked cancelled, and the holds it released on its cancelled-holds set. Idempotent
+        (again: nothing more to cancel). None when there is no such show. Refunds, notices and closing the holds'
+        orders are the caller's (lightapps/cinema/cancellation.py): the bookings it cancelled are found again by
+        `cancelled_by`, the holds by `cancelled_holds`."""
         keys = CinemaKeys(venue)
         for _attempt in range(5):
             tokens, codes = set(), set()
@@ -906,8 +1021,10 @@ class CinemaStore:
                 (tokens if kind == "H" else codes).add(ref)
             tokens, codes = sorted(tokens), sorted(codes)
             result = self._cancel_show(
-                keys=[keys.show(show_id), keys.seats(show_id), *map(keys.hold, tokens), *map(keys.booking, codes)],
-                args=["" if now_ms is None else now_ms, json.dumps({"tokens": tokens, "codes": codes}), len(tokens)])
+                keys=[keys.show(show_id), keys.seats(show_id), keys.cancelling(), keys.cancelled_holds(show_id),
+                      *map(keys.hold, tokens), *map(keys.booking, codes)],
+                args=["" if now_ms is None else now_ms, json.dumps({"tokens": tokens, "codes": codes}), len(tokens),
+                      show_id])
             status = _s(result[0])
             if status == "NOSHOW":
                 return None
@@ -915,6 +1032,45 @@ class CinemaStore:
                 return ShowCancelled(bookings=int(result[1]), holds=tuple(tokens))
             # RETRY: a hold was made (or confirmed) between the read and the script; the show is closed now
         raise RuntimeError("showtime cancellation kept racing; try again")
+
+    # ---- what a cancellation or a move leaves to finish (lightapps/cinema/cancellation.py) ----
+
+    def cancelling(self, venue: str, limit: int = 1000) -> list[str]:
+        """The shows whose cancellation is not finished, longest waiting first."""
+        return [_s(v) for v in self.db.zrange(CinemaKeys(venue).cancelling(), 0, limit - 1)]
+
+    def is_cancelling(self, venue: str, show_id: str) -> bool:
+        return self.db.zscore(CinemaKeys(venue).cancelling(), show_id) is not None
+
+    def cancelled_holds(self, venue: str, show_id: str) -> list[str]:
+        """The hold tokens the show's cancellation released (while it is not finished): their orders to close."""
+        return sorted(_s(v) for v in self.db.smembers(CinemaKeys(venue).cancelled_holds(show_id)))
+
+    def settle_cancelled(self, venue: str, code: str, outcome: str) -> bool:
+        """A ticket the cinema cancelled has had its refund asked for and its holder told: `outcome` kept on it
+        (see Booking.refund_outcome). False: no such booking, or not one the cinema cancelled."""
+        return bool(self._settle_cancelled(keys=[CinemaKeys(venue).booking(code)], args=[outcome]))
+
+    def finish_cancelling(self, venue: str, show_id: str) -> bool:
+        """Take the show off the cancelling set if nothing of its cancellation is left in this store (no seat
+        taken, every booking cancelled and each the cinema cancelled settled); True when it is off. The caller
+        checks the payment orders of its holds first."""
+        keys = CinemaKeys(venue)
+        codes = [_s(c) for c in self.db.zrange(keys.show_bookings(show_id), 0, -1)]
+        return bool(self._finish_cancel(
+            keys=[keys.cancelling(), keys.seats(show_id), keys.show_bookings(show_id), keys.cancelled_holds(show_id),
+                  *map(keys.booking, codes)], args=[show_id, len(codes)]))
+
+    def moving(self, venue: str, limit: int = 1000) -> list[tuple[str, int]]:
+        """(show id, moved_ms) of the moves whose holders are still to be told, oldest first."""
+        return [(_s(v), int(score)) for v, score in
+                self.db.zrange(CinemaKeys(venue).moving(), 0, limit - 1, withscores=True)]
+
+    def finish_moving(self, venue: str, show_id: str, moved_ms: int | None) -> bool:
+        """Take the show off the moving set once its holders were told of the move at `moved_ms` (None: whatever
+        the move, for a show gone or cancelled). False: it moved again meanwhile (still to tell)."""
+        return bool(self._finish_move(keys=[CinemaKeys(venue).moving()],
+                                      args=[show_id, "" if moved_ms is None else moved_ms]))
 
     # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
 

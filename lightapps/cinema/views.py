@@ -276,9 +276,10 @@ def _zone_cutoff_s() -> int:
 def _refund_cutoff_s(booking, show) -> int:
     """The ticket's refund cut-off: the one its page promised when it was booked (kept with the booking), or
     the zone's now when that is shorter, so a later change never takes a promised refund away. A ticket booked
-    before cut-offs were kept has the zone's. A ticket for a show the cinema moved after it was booked has none:
-    it may be cancelled, refunded in full, until the show starts (its holder was not sold this time)."""
-    if show.moved_ms and booking.created_ms <= show.moved_ms:
+    before cut-offs were kept has the zone's. A ticket for a show the cinema moved after its seats were held (booked
+    then, or paid for after the move) has none: it may be cancelled, refunded in full, until the show starts (its
+    holder did not choose this time)."""
+    if show.moved_ms and booking.chosen_ms <= show.moved_ms:
         return 0
     now = _zone_cutoff_s()
     return now if booking.refund_cutoff_s is None else min(now, booking.refund_cutoff_s)

@@ -14,7 +14,11 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
       "test_a_booking_keeps_the_order_that_paid_for_it",
       "test_cancelling_a_showtime_cancels_its_holds_and_bookings_and_closes_it",
       "test_holds_racing_a_cancellation_never_outlive_it", "test_a_new_start_for_a_show_with_tickets_needs_confirming",
-      "test_seats_open_counts_free_seats_and_the_shoppers_own")
+      "test_seats_open_counts_free_seats_and_the_shoppers_own",
+      "test_a_cancellation_stays_on_the_work_set_until_nothing_is_left",
+      "test_cancelling_a_show_never_stored_is_refused_and_stores_nothing",
+      "test_a_confirmed_move_stays_on_the_moving_set_until_its_holders_are_told",
+      "test_a_booking_keeps_when_its_hold_was_made")
 
 
 def test_has_showtimes_of_an_empty_zone(db):

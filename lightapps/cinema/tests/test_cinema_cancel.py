@@ -9,10 +9,12 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import redis
 from cinema_fixtures import mall_fixture, store_fixture, token_fixture  # noqa: F401 (the fixtures)
 
-from lightapps.cinema.store import ShowtimeInput
+from lightapps.cinema.store import CinemaKeys, CinemaStore, ShowtimeInput
 from portal.auth import AuditLog
+from portal.captive.config import PortalConfigStore
 from portal.notify.outbox import Job, NotifyKeys
 
 VENUE, ZONE = "demo", "cinema"
@@ -220,3 +222,114 @@ def test_only_the_zones_owner_may_cancel(client, console, store, token):
                               data={"confirm": "yes", "csrf_token": console.csrf()})
     assert other_owner.status_code == 403
     assert not store.showtime(VENUE, show.id).cancelled and store.booking(VENUE, code).status == "booked"
+
+
+# ---- what a failure cuts short is finished --------------------------------------------------------
+
+
+def failing_once(real):
+    """`real` (a CinemaStore method), except that its first call raises a store error."""
+    calls = []
+
+    def call(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise redis.ConnectionError("store gone for a moment")
+        return real(self, *args, **kwargs)
+
+    return call
+
+
+def test_tickets_a_failed_cancel_push_left_booked_are_cancelled_from_the_console(client, console, demo, store, db,
+                                                                                 svc, monkeypatch):
+    show = pushed_show(client, demo, store)
+    code = book(store, show)
+    monkeypatch.setattr(CinemaStore, "cancel_showtime", failing_once(CinemaStore.cancel_showtime))
+    assert push(client, demo, item(show.starts_at, status="cancelled")).status_code == 503
+    svc.breaker.record_success()  # the store is back
+    assert store.showtime(VENUE, show.id).cancelled and store.booking(VENUE, code).status == "booked"
+    console.login("cinema")
+    page = client.get(f"{CONSOLE}/showtimes/{show.id}").get_data(as_text=True)
+    # Not "Cancelled ... holders told": what is left, and a way to finish it now.
+    assert 'id="show-cancelled"' not in page and 'id="show-cancelling"' in page
+    assert "1 ticket is still to be cancelled, refunded or its holder told" in page and 'id="finish-cancelling"' in page
+    resp = client.post(f"{CONSOLE}/showtimes/{show.id}/cancel", data={"confirm": "yes", "csrf_token": console.csrf()})
+    assert resp.status_code == 303
+    booking = store.booking(VENUE, code)
+    assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "cinema", "none")
+    [notice] = queued(db, "cinema.show_cancelled")
+    assert notice.shopper == "shopper-1"
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="show-cancelled"' in page and 'id="show-cancelling"' not in page and 'id="finish-cancelling"' not in page
+    [entry] = [e for e in AuditLog(db).recent(VENUE) if e["action"] == "cinema.showtime.cancel"]
+    assert (entry["detail"]["tickets"], entry["detail"]["finished"]) == (1, True)
+    # Pressed again (a double tap): nothing more, nothing audited.
+    client.post(f"{CONSOLE}/showtimes/{show.id}/cancel", data={"confirm": "yes", "csrf_token": console.csrf()})
+    assert len(queued(db, "cinema.show_cancelled")) == 1
+    assert len([e for e in AuditLog(db).recent(VENUE) if e["action"] == "cinema.showtime.cancel"]) == 1
+
+
+def test_a_cancellation_cut_short_is_finished_by_the_payments_sweep(client, mall, store, db, svc, monkeypatch):
+    show = pushed_show(client, mall, store)
+    code = book(store, show)
+    monkeypatch.setattr(CinemaStore, "cancel_showtime", failing_once(CinemaStore.cancel_showtime))
+    assert push(client, mall, item(show.starts_at, status="cancelled")).status_code == 503
+    svc.breaker.record_success()
+    svc.payments.sweep(VENUE)  # the cron's minute
+    assert store.booking(VENUE, code).status == "cancelled" and store.seat_states(VENUE, show.id) == {}
+    [notice] = queued(db, "cinema.show_cancelled")
+    assert notice.data["path"] == f"{BASE}/ticket/{code}"
+
+
+def test_holders_of_a_move_a_failure_cut_short_are_told_by_the_sweep(client, mall, store, db, svc, monkeypatch):
+    show = pushed_show(client, mall, store)
+    code = book(store, show)
+    later = show.starts_at + 40 * 86400  # past the 30 days its booking was kept after the old start
+    monkeypatch.setattr(CinemaStore, "keep_bookings", failing_once(CinemaStore.keep_bookings))
+    assert push(client, mall, item(later, confirm_time_change=True)).status_code == 503
+    svc.breaker.record_success()
+    assert store.showtime(VENUE, show.id).starts_at == later and queued(db, "cinema.show_moved") == []
+    # Pushed again, as the cinema system retries a 503: the same start is no move, but the holders are told.
+    resp = push(client, mall, item(later, confirm_time_change=True))
+    assert resp.status_code == 201 and resp.get_json()["holders_told_of_new_times"] == 1
+    [notice] = queued(db, "cinema.show_moved")
+    assert notice.shopper == "shopper-1" and code in notice.data["body_en"]
+    assert local(show.starts_at)[-5:] in notice.data["body_en"]  # "was" the time they bought
+    assert db.ttl(CinemaKeys(VENUE).booking(code)) > 40 * 86400  # kept past the new start
+    svc.payments.sweep(VENUE)
+    assert len(queued(db, "cinema.show_moved")) == 1
+
+
+def test_a_move_cut_short_is_told_by_the_payments_sweep(client, mall, store, db, svc, monkeypatch):
+    PortalConfigStore(db).set(VENUE, {"time_zone": "Asia/Kolkata"})  # +05:30: not the host's zone
+    show = pushed_show(client, mall, store)
+    code = book(store, show)
+    later = show.starts_at + 40 * 86400
+    monkeypatch.setattr(CinemaStore, "keep_bookings", failing_once(CinemaStore.keep_bookings))
+    assert push(client, mall, item(later, confirm_time_change=True)).status_code == 503
+    svc.breaker.record_success()
+    svc.payments.sweep(VENUE)
+    [notice] = queued(db, "cinema.show_moved")
+    assert notice.shopper == "shopper-1" and notice.data["path"] == f"{BASE}/ticket/{code}"
+    starts = store.showtime(VENUE, show.id).starts_at  # the push's local times were read as Kolkata's
+    kolkata = datetime.fromtimestamp(starts, ZoneInfo("Asia/Kolkata")).strftime("%Y-%m-%d %H:%M")
+    assert notice.data["time"] == kolkata and kolkata in notice.data["body_en"]  # the venue's wall clock
+    assert db.ttl(CinemaKeys(VENUE).booking(code)) > 40 * 86400
+
+
+def test_cancelling_an_id_never_pushed_is_422_naming_it_and_stores_nothing(client, mall, store, db):
+    show = pushed_show(client, mall, store)
+    resp = push(client, mall, item(show.starts_at, price=50), item(show.starts_at, id="pos-never", status="cancelled"))
+    assert resp.status_code == 422 and resp.get_json()["field"] == "showtimes[1].id", resp.get_json()
+    assert [s.external_id for s in store.showtimes(VENUE, ZONE)] == ["pos-77"]
+    assert store.showtime(VENUE, show.id).price_cents == 4200
+
+
+def test_a_push_without_status_leaves_a_cancelled_show_as_sold(client, mall, store):
+    show = pushed_show(client, mall, store)
+    assert push(client, mall, item(show.starts_at, status="cancelled")).status_code == 201
+    resp = push(client, mall, item(show.starts_at + 3600, price=99, film_en="Renamed", auditorium="2"))
+    assert resp.status_code == 201 and resp.get_json()["updated"] == 1
+    stored = store.showtime(VENUE, show.id)
+    assert stored.cancelled and (stored.starts_at, stored.price_cents, stored.film_en, stored.auditorium) == (
+        show.starts_at, 4200, "Pushed Film", "1")

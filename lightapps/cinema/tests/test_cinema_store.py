@@ -19,6 +19,7 @@ from lightapps.cinema.store import (
     ShowtimeInput,
     ShowtimeMoved,
     ShowtimeReopened,
+    ShowtimeUnknown,
 )
 
 VENUE = "v1"
@@ -500,8 +501,88 @@ def test_a_cancelled_show_stays_cancelled_as_it_was_sold(store):
     with pytest.raises(ShowtimeReopened) as exc:
         store.upsert_showtimes(VENUE, ZONE, [replace(item, status="scheduled")], source="api:pos")
     assert exc.value.index == 0
-    store.upsert_showtimes(VENUE, ZONE, [replace(item, price_cents=4800)], source="api:pos")  # no status: kept
-    assert store.showtime(VENUE, show.id).cancelled and store.showtime(VENUE, show.id).price_cents == 4800
+    # No status (the cinema system's next full sync), or "cancelled" again: accepted, and nothing of it changes.
+    for again in (replace(item, price_cents=4800, starts_at=show.starts_at + 3600, auditorium="2"),
+                  replace(item, price_cents=4900, status="cancelled")):
+        assert store.upsert_showtimes(VENUE, ZONE, [again], source="api:pos")["updated"] == 1
+        stored = store.showtime(VENUE, show.id)
+        assert stored.cancelled and (stored.starts_at, stored.price_cents, stored.auditorium) == (
+            show.starts_at, 4500, "1")
+    assert [s.starts_at for s in store.showtimes(VENUE, ZONE) if s.id == show.id] == [show.starts_at]
+
+
+def test_a_cancellation_stays_on_the_work_set_until_nothing_is_left(store):
+    """The script that marks the show cancelled puts it on the venue's cancelling set, in the same step (the push's
+    upsert, or cancel_showtime); it comes off only once no seat is taken, no booking is booked and every booking
+    the cinema cancelled is settled. The holds it released are kept for their orders, until then."""
+    pushed, console = make_show(store, ext="pos-w1"), make_show(store)
+    code = sold(store, pushed)
+    live = store.hold(VENUE, pushed, "bob", ["C4", "C5"], ttl_s=480)
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", pushed.starts_at, 4500,
+                                                       "pos-w1", status="cancelled")], source="api:pos")
+    assert store.is_cancelling(VENUE, pushed.id) and store.cancelling(VENUE) == [pushed.id]
+    assert store.booking(VENUE, code).status == "booked"  # the push marked the show; its tickets come next
+    assert store.finish_cancelling(VENUE, pushed.id) is False
+    assert store.settle_cancelled(VENUE, code, "done") is False  # not a booking the cinema cancelled (yet)
+    done = store.cancel_showtime(VENUE, pushed.id)
+    assert done.bookings == 1 and store.cancelled_holds(VENUE, pushed.id) == [live.token]
+    assert store.finish_cancelling(VENUE, pushed.id) is False  # its ticket is not settled
+    assert store.settle_cancelled(VENUE, code, "done") is True
+    assert store.booking(VENUE, code).refund_outcome == "done"
+    assert store.finish_cancelling(VENUE, pushed.id) is True
+    assert not store.is_cancelling(VENUE, pushed.id) and store.cancelled_holds(VENUE, pushed.id) == []
+    # Cancelled again (a repeated push, or cancel_showtime): back on the set never.
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", pushed.starts_at, 4500,
+                                                       "pos-w1", status="cancelled")], source="api:pos")
+    assert store.cancel_showtime(VENUE, pushed.id).bookings == 0 and store.cancelling(VENUE) == []
+    # The console's way: cancel_showtime marks and puts it on the set at once; nothing booked: done once off.
+    assert store.cancel_showtime(VENUE, console.id).bookings == 0 and store.cancelling(VENUE) == [console.id]
+    assert store.finish_cancelling(VENUE, console.id) is True and store.cancelling(VENUE) == []
+    assert store.settle_cancelled(VENUE, "NOSUCHCD", "done") is False and store.booking(VENUE, "NOSUCHCD") is None
+
+
+def test_cancelling_a_show_never_stored_is_refused_and_stores_nothing(store):
+    good = ShowtimeInput("Orbit Nine", "九号轨道", "1", int(time.time()) + 3600, 4500, "pos-n1")
+    phantom = ShowtimeInput("Orbit Nine", "九号轨道", "1", int(time.time()) + 3600, 4500, "pos-n2", status="cancelled")
+    with pytest.raises(ShowtimeUnknown) as exc:
+        store.upsert_showtimes(VENUE, ZONE, [good, phantom], source="api:pos")
+    assert exc.value.index == 1 and isinstance(exc.value, ShowtimeConflict)
+    assert store.showtimes(VENUE, ZONE) == [] and store.cancelling(VENUE) == []
+
+
+def test_a_confirmed_move_stays_on_the_moving_set_until_its_holders_are_told(store):
+    show = make_show(store, ext="pos-mv", starts_in_s=7200)
+    sold(store, show)
+    first, second = show.starts_at + 3600, show.starts_at + 7200
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", first, 4500, "pos-mv",
+                                                       confirm_time_change=True)], source="api:pos")
+    moved = store.showtime(VENUE, show.id)
+    assert store.moving(VENUE) == [(show.id, moved.moved_ms)] and moved.moved_from == show.starts_at
+    # Moved again before its holders were told: they are told of the newest time, "was" the one they knew.
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", second, 4500, "pos-mv",
+                                                       confirm_time_change=True)], source="api:pos")
+    again = store.showtime(VENUE, show.id)
+    assert (again.starts_at, again.moved_from) == (second, show.starts_at)
+    if again.moved_ms != moved.moved_ms:  # the same millisecond is the same move to the set
+        assert store.finish_moving(VENUE, show.id, moved.moved_ms) is False  # told of the first move only
+    assert store.moving(VENUE) == [(show.id, again.moved_ms)]
+    assert store.finish_moving(VENUE, show.id, again.moved_ms) is True and store.moving(VENUE) == []
+    assert store.finish_moving(VENUE, show.id, again.moved_ms) is True  # off already
+    # Once told, the next move says "was" the time they were told of.
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Orbit Nine", "九号轨道", "1", first, 4500, "pos-mv",
+                                                       confirm_time_change=True)], source="api:pos")
+    assert store.showtime(VENUE, show.id).moved_from == second
+    assert store.finish_moving(VENUE, show.id, None) is True and store.moving(VENUE) == []
+
+
+def test_a_booking_keeps_when_its_hold_was_made(store):
+    """What the shopper chose at (a move of the show after it is news to them), not when the payment came."""
+    show = make_show(store)
+    start = now_ms()
+    held = store.hold(VENUE, show, "alice", ["E4", "E5"], ttl_s=480, now_ms=start)
+    code = store.confirm(VENUE, held.token, "alice", ZONE, now_ms=start + 200_000).code
+    booking = store.booking(VENUE, code)
+    assert (booking.held_ms, booking.created_ms, booking.chosen_ms) == (start, start + 200_000, start)
 
 
 def test_seats_open_counts_free_seats_and_the_shoppers_own(store):
