@@ -4,7 +4,8 @@ partner shops that carry the mall's attribution and count the clicks.
 
 Joining (sign up / buy / join) is ONE Lua script for all three kinds: never over capacity or stock,
 one per shopper, never before a sale starts or after sign-up closes. A shopper may give back their place at
-an event before it starts (LEAVE_LUA, one script too); a sale's unit or a group buy's place is not given back.
+a free event before it starts (Activity.leavable, checked and done by LEAVE_LUA, one script too); a sale's unit,
+a group buy's place or a priced event's is not given back here.
 A group buy's outcome is settled lazily (on the first read after its deadline) by another script that
 writes it once; joins check it.
 Every key a script touches is in KEYS and carries the venue's hash tag (Redis Cluster safe).
@@ -65,6 +66,9 @@ SHORT_MAX = 40
 URL_MAX = 500
 MAX_LIMIT = 100_000
 MAX_SPAN_S = 366 * 86400
+# A free activity's price as kept: empty, or zero as `parse_activity` keeps it ("0", "¥0.00" -> "¥0"). A price saved
+# as free text before prices were checked ("0元") is not among them: not free to leave (Activity.leavable).
+FREE_PRICES = ("", price_text(0))
 UTM = {"utm_source": "mallportal", "utm_medium": "wifi"}
 KEEP_AFTER_END_S = 30 * 86400  # who joined is kept this long after the activity ends (door, outcome, disputes)
 SALE_PURPOSE, GROUP_PURPOSE = "sale", "group"  # the payment purposes of payment.py and deposits.py
@@ -144,13 +148,20 @@ if kind == 'group' and taken == tonumber(f[7]) then redis.call('HSET', KEYS[1], 
 return {'OK', ARGV[4]}
 """
 
-# A shopper gives back their place at a (free) event before it starts. KEYS: item, who, mine.  ARGV: client, now,
-# item id. Returns {'OK'} | {'NOT_JOINED'} (nothing to give back: never joined, or left already) | {'NO_ITEM'} |
-# {'NOT_EVENT'} (a sale's unit or a group buy's place is not given back here) | {'STARTED'} (too late).
+# A shopper gives back their place at a free event before it starts: the rule of `Activity.leavable`, checked on
+# the item as it is now (one script: an owner pricing the event meanwhile is seen). KEYS: item, who, mine.
+# ARGV: client, now, item id, then the prices that are free (FREE_PRICES). Returns {'OK'} | {'NOT_JOINED'}
+# (nothing to give back: never joined, or left already) | {'NO_ITEM'} | {'NOT_EVENT'} (a sale's unit or a group
+# buy's place is not given back here) | {'PRICED'} (a priced event: paid at the counter) | {'STARTED'} (too late).
 LEAVE_LUA = """
-local f = redis.call('HMGET', KEYS[1], 'kind', 'starts_at', 'taken')
+local f = redis.call('HMGET', KEYS[1], 'kind', 'starts_at', 'taken', 'price')
 if not f[1] then return {'NO_ITEM'} end
 if f[1] ~= 'event' then return {'NOT_EVENT'} end
+local free = false
+for i = 4, #ARGV do
+  if (f[4] or '') == ARGV[i] then free = true end
+end
+if not free then return {'PRICED'} end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {'NOT_JOINED'} end
 if tonumber(ARGV[2]) >= tonumber(f[2]) then return {'STARTED'} end
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -405,6 +416,13 @@ class Activity:
     def left(self) -> int | None:
         return max(self.limit - self.taken, 0) if self.limit else None
 
+    def leavable(self, now: float) -> bool:
+        """Whether a shopper who signed up may cancel it here (the one rule: the item page's and "my
+        activities"' button, and LEAVE_LUA, which checks it again on the item as it is when the shopper asks): a
+        free event (its price as kept is empty or zero, FREE_PRICES) that has not started. A sale's unit, a group
+        buy's place and a priced event (paid at the counter) are for the organiser."""
+        return self.kind == "event" and self.price in FREE_PRICES and now < self.starts_at
+
     def state(self, now: float) -> str:
         """What a shopper sees: upcoming | open | full | closed | underway | ended | succeeded | failed | cancelled.
         An event's sign-up closes when it starts: from then until it ends it is `underway` (still listed), and
@@ -636,16 +654,16 @@ class ActivityStore:
         return JoinResult(status.decode(), rest[0].decode() if rest else None)
 
     def leave(self, venue: str, item_id: str, client: str, now: float | None = None) -> str:
-        """The shopper gives back their place at an event before it starts (LEAVE_LUA, one script: off the list
-        of who joined, the place free again, off "my activities"): OK, or NOT_JOINED (nothing to give back:
-        asking twice changes nothing), NO_ITEM, NOT_EVENT (sales and group buys are not given back here), STARTED.
-        Whether the event is free is the caller's to check (views.py: only free sign-ups are cancelled)."""
+        """The shopper gives back their place at a free event before it starts (`Activity.leavable`, checked
+        and done by LEAVE_LUA in one script: off the list of who joined, the place free again, off "my
+        activities"): OK, or NOT_JOINED (nothing to give back: asking twice changes nothing), NO_ITEM, NOT_EVENT
+        (sales and group buys are not given back here), PRICED (a priced event), STARTED."""
         if not ITEM_ID.match(item_id or "") or not client:
             return "NO_ITEM"
         keys = ActivityKeys(venue)
         now = time.time() if now is None else now
         status, *_rest = self._leave(keys=[keys.item(item_id), keys.who(item_id), keys.mine(client)],
-                                     args=[client, repr(now), item_id])
+                                     args=[client, repr(now), item_id, *FREE_PRICES])
         return status.decode()
 
     def click(self, venue: str, link_id: str, client: str | None, now: float | None = None,

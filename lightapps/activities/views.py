@@ -4,8 +4,9 @@ and the outbound-link redirect that adds the mall's attribution and counts the c
 Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
 a join is a POST answered with a 303 to the activity's GET page, and so is a leave (cancel my sign-up).
 
-Leaving is for free event sign-ups only, before the event starts: the place goes back (one Lua script, store.py
-LEAVE_LUA) and the event leaves "my activities". A sale's unit (paid or reserved to pay at the shop), a group
+Leaving is for free event sign-ups only, before the event starts (the rule: store.py `Activity.leavable`, which the
+pages use to offer the button and LEAVE_LUA checks on the item as it is when the shopper asks): the place goes back
+(one Lua script) and the event leaves "my activities". A sale's unit (paid or reserved to pay at the shop), a group
 buy's place (its count decides the group; a deposit is refunded only by the group's outcome, deposits.py) and
 a priced event (paid at the counter) are not cancelled here: the page says to ask the organiser. Leaving costs
 no budget and gives none back: signing up again spends `activities.join` as any join does, so joining and
@@ -109,11 +110,6 @@ def _item_or_404(venue: str, item_id: str, now: float) -> Activity:
     return item
 
 
-def leavable(item: Activity, now: float) -> bool:
-    """Whether a sign-up to `item` may be cancelled by the shopper here: a free event that has not started."""
-    return item.kind == "event" and now < item.starts_at and price_fen(item) == 0
-
-
 def _render_item(venue_map, item: Activity, *, error: str | None = None, status: int = 200):
     shopper = shopper_for_venue(venue_map.id)
     now = time.time()
@@ -124,7 +120,7 @@ def _render_item(venue_map, item: Activity, *, error: str | None = None, status:
         "activities/item.html", venue=venue_map, zone=zone_obj, item=item, code=code, zh=is_zh(), now=now,
         error=error, state=item.state(now), state_text=STATE_TEXT, shopper_token=shopper_token(shopper),
         links=links, just_joined=request.args.get("joined") == "1", deposit=_deposit_text(venue_map.id, item),
-        just_left=request.args.get("left") == "1", can_leave=bool(code) and leavable(item, now),
+        just_left=request.args.get("left") == "1", can_leave=bool(code) and item.leavable(now),
         no_leave_text=no_leave_text(),
     ), status
 
@@ -211,6 +207,7 @@ def no_leave_text() -> str:
 
 LEAVE_REFUSALS = {
     "NOT_EVENT": (409, no_leave_text),
+    "PRICED": (409, no_leave_text),
     "STARTED": (409, lambda: _("Too late to cancel: the event has started.")),
 }
 
@@ -225,8 +222,7 @@ def leave(venue: str, item_id: str):
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:  # no token of this venue: a new shopper has nothing to give back
         abort(403, _("Open this page from the mall's link to cancel your sign-up."))
-    result = "NOT_EVENT" if item.kind != "event" or price_fen(item) != 0 else store().leave(venue, item.id,
-                                                                                          shopper.client)
+    result = store().leave(venue, item.id, shopper.client)  # the rule (Activity.leavable) checked in the script
     if result == "NO_ITEM":  # gone between the read and the script
         abort(404, _("No such activity."))
     if result == "OK":
@@ -267,7 +263,7 @@ def mine(venue: str):
     shopper = shopper_for_venue(venue)
     now = time.time()
     return render_template("activities/mine.html", venue=venue_map, items=store().mine(venue, shopper.client, now),
-                           zh=is_zh(), now=now, state_text=STATE_TEXT, leavable=leavable,
+                           zh=is_zh(), now=now, state_text=STATE_TEXT,
                            shopper_token=shopper_token(shopper), just_left=request.args.get("left") == "1")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from core.errors import N_
@@ -173,6 +174,19 @@ def is_open(hours: tuple[int, int], minute: int) -> bool:
     if start < end:
         return start <= minute < end
     return minute >= start or minute < end
+
+
+def service_began(hours: tuple[int, int], now: datetime) -> datetime | None:
+    """Where the service that `now` (on the venue's clock) belongs to begins, for the wait estimator's seatings:
+    with hours past midnight (``17:00-02:00``) the last closing time at or before `now`, so at 01:00 the evening
+    that opened the day before counts and at 18:00 the night before does not; None for hours within one day
+    (the service is the venue's calendar day: yesterday's seatings, a slow evening, say nothing of this
+    morning)."""
+    start, end = hours
+    if start < end:
+        return None
+    closing = now.replace(hour=end // 60, minute=end % 60, second=0, microsecond=0)
+    return closing if closing <= now else closing - timedelta(days=1)
 
 
 def hhmm(minutes: int) -> str:

@@ -9,8 +9,9 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
                                   after the previous day's last while that day still has a live number)
 - ``:<day>:wait:<cls>``   ZSET    ticket id -> number (waiting parties; position = ZRANK + 1)
 - ``:<day>:called:<cls>`` ZSET    ticket id -> called-at (called, not yet seated / no-show)
-- ``:<day>:seats:<cls>``  LIST    "<seated at> <number taken at>" per seating, epoch seconds (last 50; the wait
-                                  estimator's data, estimate.py; older entries hold the seated time only)
+- ``:<day>:seats:<cls>``  LIST    "<seated at> <number taken at> [<called at>]" per seating, epoch seconds (last
+                                  50; the wait estimator's data, estimate.py; no called-at: seated without a call;
+                                  older entries hold the seated time only)
 - ``:<day>:tickets``      HASH    ticket id -> JSON {id, cls, number, party, client, state, times...}
 - ``:<day>:mine``         HASH    shopper client -> their latest ticket id (one active ticket each)
 - ``:<day>:calls``        LIST    ticket ids in the order they were called (an audit trail)
@@ -50,6 +51,7 @@ import redis
 
 from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
+from lightapps.queue.estimate import Seating
 from portal.apps.erasure import blank_json, keys_matching
 from portal.apps.locale import venue_time_zone
 
@@ -211,9 +213,10 @@ redis.call('HSET', tickets, ARGV[1], cjson.encode(t))
 redis.call('ZREM', wait, ARGV[1])
 redis.call('ZREM', called, ARGV[1])
 if ARGV[2] == 'SEATED' then
-  -- "<seated at> <number taken at>": the estimator needs both (was the party waiting before?)
-  local entry = ARGV[3]
-  if t.created then entry = entry .. ' ' .. string.format('%.3f', t.created) end
+  -- "<seated at> <number taken at> <called at>": the estimator needs them all (was the party waiting before?
+  -- when was it given its table? a called party's walk back from the shops is no table's turn)
+  local entry = ARGV[3] .. ' ' .. (t.created and string.format('%.3f', t.created) or '-')
+  if t.called then entry = entry .. ' ' .. string.format('%.3f', t.called) end
   redis.call('RPUSH', KEYS[4], entry)
   redis.call('LTRIM', KEYS[4], -50, -1)
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
@@ -354,12 +357,13 @@ def reservation_date(rid: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _seatings(entries: list[bytes]) -> list[tuple[float, float | None]]:
-    """A seats list's entries -> (seated at, number taken at or None)."""
+def _seatings(entries: list[bytes]) -> list[Seating]:
+    """A seats list's entries -> Seating(seated at, number taken at, called at), None where not recorded."""
     out = []
     for entry in entries:
-        at, *took = entry.split()
-        out.append((float(at), float(took[0]) if took else None))
+        at, *rest = entry.split()
+        took, called = (None if i >= len(rest) or rest[i] == b"-" else float(rest[i]) for i in (0, 1))
+        out.append(Seating(float(at), took, called))
     return out
 
 
@@ -546,19 +550,22 @@ class QueueStore:
 
     def seat_times(self, venue: str, zone: str, cls: str, day: str | None = None) -> list[float]:
         entries = self.db.lrange(QueueKeys(venue).seats(zone, day or self._day(venue), cls), 0, -1)
-        return [at for at, _took in _seatings(entries)]
+        return [seating.at for seating in _seatings(entries)]
 
-    def seatings(self, venue: str, zone: str, cls: str, now: float | None = None) -> list[tuple[float, float | None]]:
-        """The class's seatings of the previous service day and of today (the wait estimator's data, so a
-        restaurant open past midnight keeps its pace), oldest first: (seated at, when the party took its number,
-        None where not recorded), epoch seconds."""
+    def seatings(self, venue: str, zone: str, cls: str, now: float | None = None,
+                 since: float | None = None) -> list[Seating]:
+        """The class's seatings (the wait estimator's data), oldest first: Seating(seated at, when the party took
+        its number, when it was called; None where not recorded), epoch seconds. Those of the service day of
+        `now`; with `since`, those seated from `since` on, the previous service day's too where `since` lies in
+        it (a restaurant open past midnight keeps its evening's pace, rules.service_began)."""
         now = time.time() if now is None else now
         (day, prev), k = self._days(venue, now), QueueKeys(venue)
         pipe = self.db.pipeline(transaction=False)
-        pipe.lrange(k.seats(zone, prev, cls), 0, -1)
+        if since is not None and self._day(venue, since) < day:
+            pipe.lrange(k.seats(zone, prev, cls), 0, -1)
         pipe.lrange(k.seats(zone, day, cls), 0, -1)
-        earlier, today = pipe.execute()
-        return sorted(_seatings(earlier) + _seatings(today), key=lambda seating: seating[0])
+        found = [seating for entries in pipe.execute() for seating in _seatings(entries)]
+        return sorted((s for s in found if since is None or s.at >= since), key=lambda seating: seating.at)
 
     def last_number(self, venue: str, zone: str, cls: str, day: str | None = None) -> int:
         return int(self.db.get(QueueKeys(venue).seq(zone, day or self._day(venue), cls)) or 0)

@@ -52,12 +52,16 @@ def store() -> QueueStore:
 
 def wait_for(cls: str, parties_ahead: int, venue: str, zone: str, config: dict[str, Any]) -> estimate.WaitRange:
     """The wait shown for `parties_ahead` parties ahead in class `cls` (estimate.py): the owner's turn time,
-    the class's table count where the owner gave it, and the class's seatings."""
+    the class's table count where the owner gave it, and the class's seatings of the current service (the
+    previous day's only while hours past midnight run on: rules.service_began)."""
     turn = float(config.get("turn_minutes") or 15)
     table_class = rules.class_named(rules.classes_or_default(config.get("table_classes")), cls)
     tables = table_class.tables if table_class else None
-    samples = estimate.turns(store().seatings(venue, zone, cls), tables)
-    return estimate.estimate(parties_ahead, samples, turn, tables)
+    now = datetime.fromtimestamp(time.time(), venue_locale(venue).time_zone)
+    began = rules.service_began(rules.open_hours(config.get("open_hours") or rules.DEFAULT_HOURS), now)
+    seatings = store().seatings(venue, zone, cls, now=now.timestamp(),
+                                since=began.timestamp() if began else None)
+    return estimate.estimate(parties_ahead, estimate.turns(seatings, tables), turn, tables)
 
 
 def class_summaries(venue: str, zone: str, config: dict[str, Any]) -> list[dict[str, Any]]:

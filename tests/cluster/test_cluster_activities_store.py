@@ -8,7 +8,7 @@ rerun(globals(), "lightapps.activities.tests.test_activities_store",
       "test_many_threads_never_oversell_and_never_twice", "test_links_count_clicks_and_shoppers",
       "test_event_sign_up_capacity_and_one_per_shopper", "test_stopped_activity_refuses_joins",
       "test_group_buy_fails_at_the_deadline_and_stays_failed", "test_leave_gives_the_place_back_once",
-      "test_many_threads_leaving_at_once_give_each_place_back_once")
+      "test_many_threads_leaving_at_once_give_each_place_back_once", "test_leave_follows_the_one_rule_the_pages_show")
 
 
 def test_seed_slot_is_claimed_once(db):

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from core.settings import DEFAULT_BUDGETS
+from lightapps.activities import views
 from lightapps.activities.store import ActivityKeys, ActivityStore
 from portal.shopper import Shopper, shopper_token
 
@@ -179,3 +180,25 @@ def test_join_and_leave_in_a_loop_is_bounded_by_the_join_budget(client, demo, ac
     assert acts.get("demo", e.id).taken == 0  # the place stays free for someone else
     assert leave(client, e.id, token()).status_code == 303  # leaving again is free and changes nothing
     assert join(client, e.id, token("bob")).status_code == 303
+
+
+def test_an_event_priced_while_the_shopper_asks_is_not_left(client, demo, acts, token, monkeypatch):
+    """The rule is checked where the place is given back (LEAVE_LUA), not on the view's earlier read: the owner
+    prices the event right after the view read it as free; the shopper is told to ask the organiser (409) and
+    keeps the place. (The view used to decide "free" from its own read, then run a script that did not look.)"""
+    e = new_event(acts, capacity=2)
+    assert join(client, e.id, token()).status_code == 303
+    read = views._item_or_404
+
+    def read_then_priced(venue, item_id, now):
+        item = read(venue, item_id, now)
+        acts.db.hset(ActivityKeys("demo").item(e.id), "price", "¥30")  # the owner's edit lands just then
+        return item
+
+    monkeypatch.setattr(views, "_item_or_404", read_then_priced)
+    resp = leave(client, e.id, token())
+    assert resp.status_code == 409 and NO_LEAVE in resp.get_data(as_text=True)
+    assert acts.get("demo", e.id).taken == 1 and e.id in acts.joined("demo", "alice", [e.id])
+    monkeypatch.undo()
+    page = client.get(f"/v/demo/activities/{e.id}?c={token()}").get_data(as_text=True)
+    assert 'id="leave"' not in page and 'id="no-leave"' in page  # the page follows the same rule

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from lightapps.activities.store import (
+    FREE_PRICES,
     ActivityInputError,
     ActivityKeys,
     ActivityStore,
@@ -186,6 +187,33 @@ def test_leave_refusals(acts):
     assert acts.leave("demo", e.id, "", now=NOW) == "NO_ITEM"
     assert acts.leave("demo", e.id, "nobody", now=NOW) == "NOT_JOINED"
     assert acts.get("demo", e.id).taken == 0
+
+
+def test_leave_follows_the_one_rule_the_pages_show(acts):
+    """`Activity.leavable` (what the pages offer) and LEAVE_LUA (what is done) are one rule: for every kind,
+    price and time, a joined shopper's leave is OK exactly where the item says it is leavable; a priced event
+    (paid at the counter) answers PRICED, checked in the script on the item as it is then."""
+    cases = [("event", ""), ("event", "¥0"), ("event", "¥30"), ("event", "0元"), ("sale", ""), ("group", "")]
+    for kind, price in cases:
+        for at in (NOW, NOW + 3600):  # before the event's start; at it
+            item = {"event": event, "sale": sale, "group": group}[kind](acts)
+            acts.db.hset(ActivityKeys("demo").item(item.id), "price", price)
+            assert acts.join("demo", item.id, "a", now=NOW).ok
+            item = acts.get("demo", item.id)
+            status = acts.leave("demo", item.id, "a", now=at)
+            assert (status == "OK") == item.leavable(at), (kind, price, at, status)
+            if kind == "event" and price not in FREE_PRICES:
+                assert status == "PRICED"
+                assert acts.get("demo", item.id).taken == 1 and item.id in acts.joined("demo", "a", [item.id])
+
+
+def test_an_event_priced_after_the_page_was_read_is_not_left(acts):
+    """The owner prices the event between the shopper's page and the leave: the script reads the price now."""
+    e = event(acts)
+    assert acts.join("demo", e.id, "a", now=NOW).ok
+    acts.db.hset(ActivityKeys("demo").item(e.id), "price", "¥30")
+    assert acts.leave("demo", e.id, "a", now=NOW) == "PRICED"
+    assert acts.get("demo", e.id).taken == 1 and e.id in acts.joined("demo", "a", [e.id])
 
 
 def test_many_threads_leaving_at_once_give_each_place_back_once(acts, redis_url):

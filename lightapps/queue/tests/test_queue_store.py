@@ -199,21 +199,27 @@ def test_a_number_outlives_the_venues_midnight(store):
 
 
 def test_seatings_keep_when_each_party_took_its_number_across_midnight(store, db):
-    """The wait estimator's data: each seating with when its party took its number (was it waiting?), the
-    previous service day's with today's (a restaurant open past midnight keeps its pace); an entry written
-    before the number's time was kept reads None."""
+    """The wait estimator's data: each seating with when its party took its number (was it waiting?) and when
+    it was called (its table came free then, not when it walked back); the previous service day's only with a
+    `since` on that day (hours past midnight), never by default (a slow yesterday says nothing of this
+    morning); an entry written before the number's time was kept reads None."""
     midnight = _venue_midnight()
     evening, late = midnight - 3600, midnight + 1800
     store.take(V, Z, "A", 2, "c1", now=evening - 600)
     store.take(V, Z, "A", 2, "c2", now=evening - 300)
-    assert store.seat(V, Z, "A001", "A", now=evening).ok
-    assert store.seat(V, Z, "A002", "A", now=late).ok  # a previous-day number, seated after midnight
-    assert store.seatings(V, Z, "A", now=late) == [(evening, evening - 600), (late, evening - 300)]
+    assert store.seat(V, Z, "A001", "A", now=evening).ok  # seated straight from the line: no call
+    assert store.call_next(V, Z, "A", now=late - 900).value == "A002"
+    assert store.seat(V, Z, "A002", "A", now=late).ok  # a previous-day number, called, seated after midnight
+    both = [(evening, evening - 600, None), (late, evening - 300, late - 900)]
+    assert store.seatings(V, Z, "A", now=late, since=evening - 7200) == both
+    assert store.seatings(V, Z, "A", now=late, since=evening + 1) == both[1:]
+    assert store.seatings(V, Z, "A", now=late) == both[1:]  # today's service day only
+    assert [s.handed for s in store.seatings(V, Z, "A", now=late)] == [late - 900]
     assert store.seat_times(V, Z, "A", service_day(late)) == [late]
-    assert store.seatings(V, Z, "B", now=late) == []
+    assert store.seatings(V, Z, "B", now=late, since=evening - 7200) == []
     db.rpush(QueueKeys(V).seats(Z, service_day(late), "A"), repr(late + 60))
-    assert store.seatings(V, Z, "A", now=late)[-1] == (late + 60, None)
-    assert store.seatings(V, Z, "A", now=late + 2 * 86400) == []  # days gone
+    assert store.seatings(V, Z, "A", now=late)[-1] == (late + 60, None, None)
+    assert store.seatings(V, Z, "A", now=late + 2 * 86400, since=late + 86400) == []  # days gone
 
 
 def test_a_number_left_at_closing_is_not_carried_into_the_next_morning(store):
