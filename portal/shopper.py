@@ -40,6 +40,7 @@ import logging
 import secrets
 import struct
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis
@@ -63,6 +64,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 RETURN_COOKIE = "mp_r"  # a shopper kept for the return from a third party's page (remember_for_return)
 RETURN_COOKIE_S = 3600
 OWN_FETCH_SITES = frozenset({"same-origin", "none"})  # Sec-Fetch-Site of the portal's own pages, or typed by the user
+LINK_SLACK_S = 86400  # a shopper's phone set (and its phones' links to her) is slid at most once a day this far past
 
 
 @dataclass(frozen=True)
@@ -89,53 +91,110 @@ class ShopperKeys(VenueKeys):
     def phones_of(self, client: str) -> str:
         """Set: the phones the gateway vouched for on any token of this shopper, slid with her token set
         (`tokens_of`) so it outlives every token of hers: an erasure from her kept browser reaches a phone
-        whose sign-in sheet token expired while its events are kept (anonymised after 90 days by default)."""
+        whose sign-in sheet token expired while its events are kept (anonymised after 90 days by default). Slid
+        to the token life plus LINK_SLACK_S once it has less than the token life left, with its phones' indexes
+        (`shoppers_on`)."""
         return self.key("shopper", "phones", client)
+
+    def shoppers_on(self, phone: str) -> str:
+        """Sorted set: the reverse of `phones_of`, the shoppers on whose tokens the gateway vouched for this phone
+        (each captive landing hands out a new shopper id, so one phone's Monday and Tuesday sign-in sheets are two
+        shoppers), each scored with when her phone set ends (epoch s). Written by the scripts that put the phone
+        on her set and slid whenever her set is (`_KEEP_PHONE`, `_RELINK`): a link never outlives her set, and the
+        key its last live link. Erasure reaches every shopper of her phones through it (mydata.erase); a phone
+        only claimed (unverified) is never here."""
+        return self.key("shopper", "on-phone", phone)
 
     def opened(self, digest: str) -> str:
         """String, while a handed-out token could still be opened: it was opened once (see _OPEN)."""
         return self.key("shopper", "opened", digest)
 
 
-# The shopper's phone set (KEYS[n]) takes the token's vouched phone (ARGV[m]; "": none) and lives at least as
-# long as her token set: an EXPIRE that never shortens it (a key that does not exist is left alone).
+# `link(index, client, left)`: the phone's index (`ShopperKeys.shoppers_on`) lists the shopper until her phone set
+# ends (`left` seconds from now): links that lapsed go, hers never moves earlier, and the key lives as long as its
+# last link. `keep_phone(phones, index, client, phone, ttl, slack)`: the shopper's phone set takes the token's vouched
+# phone ('': none; `index`: its index, '' for none) and, when it would end within `ttl` (the life her tokens now
+# have; a set that does not exist is left alone), is kept `ttl + slack` from now (so a regular's set is slid once
+# per `slack`, not on every page); the phone's index takes her with the set's expiry. Returns 1 when the set was
+# slid and holds other phones: their indexes are slid by the caller (`_RELINK`, keys the script is not given).
 _KEEP_PHONE = """
-local function keep_phone(phones, phone, ttl)
+local function link(index, client, left)
+  local now = tonumber(redis.call('TIME')[1])
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  redis.call('ZADD', index, 'GT', now + left, client)
+  if redis.call('TTL', index) < left then redis.call('EXPIRE', index, left) end
+end
+local function keep_phone(phones, index, client, phone, ttl, slack)
   if phone ~= '' then redis.call('SADD', phones, phone) end
-  if redis.call('TTL', phones) < ttl then redis.call('EXPIRE', phones, ttl) end
+  local left = redis.call('TTL', phones)
+  local slid = false
+  if left ~= -2 and left < ttl then
+    left = ttl + slack
+    redis.call('EXPIRE', phones, left)
+    slid = true
+  end
+  if phone ~= '' then link(index, client, left) end
+  if slid and redis.call('SCARD', phones) > (phone ~= '' and 1 or 0) then return 1 end
+  return 0
 end
 """
 
-# KEYS: the token's record, the shopper's token set, her phone set. ARGV: record, ttl, digest, set ttl, the
-# vouched phone ("": none).
+# KEYS: the token's record, the shopper's token set, her phone set, the vouched phone's index (none without one).
+# ARGV: record, ttl, digest, set ttl, the vouched phone ("": none), the shopper id, the phone set's slack.
+# Returns keep_phone's answer (1: slide her other phones' indexes).
 _MINT = _KEEP_PHONE + """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-keep_phone(KEYS[3], ARGV[5], tonumber(ARGV[4]))
-return 1
+return keep_phone(KEYS[3], KEYS[4] or '', ARGV[6], ARGV[5], tonumber(ARGV[4]), tonumber(ARGV[7]))
 """
 
-# A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set, her phone set.
-# ARGV: the record (from the sealed token), ttl, the mark's ttl (until the sealed token expires), digest, the
-# vouched phone ("": none). Opened before: the record, its expiry slid, and listed again for as long (revoke
-# finds it there); never: the record written, the mark set; a mark without a record (revoked, or expired
+# A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set, her phone set, the
+# vouched phone's index (none without one). ARGV: the record (from the sealed token), ttl, the mark's ttl (until
+# the sealed token expires), digest, the vouched phone ("": none), the shopper id, the phone set's slack. Opened
+# before: the record, its expiry slid, and listed again for as long (revoke finds it there); never: the record
+# written, the mark set; either way {record, keep_phone's answer}. A mark without a record (revoked, or expired
 # after opening): nothing (false).
 _OPEN = _KEEP_PHONE + """
 local kept = redis.call('GETEX', KEYS[1], 'EX', ARGV[2])
 if kept then
   redis.call('SADD', KEYS[3], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[2])
-  keep_phone(KEYS[4], ARGV[5], tonumber(ARGV[2]))
-  return kept
+  return {kept, keep_phone(KEYS[4], KEYS[5] or '', ARGV[6], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[7]))}
 end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[4])
 if redis.call('TTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
-keep_phone(KEYS[4], ARGV[5], tonumber(ARGV[2]))
-return ARGV[1]
+return {ARGV[1], keep_phone(KEYS[4], KEYS[5] or '', ARGV[6], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[7]))}
 """
+
+# A token used (its record's expiry slid by the caller's GETEX). KEYS: the shopper's token set, her phone set, the
+# token's vouched phone's index (none without one). ARGV: digest, ttl, the vouched phone ("": none), the shopper
+# id, the phone set's slack. Returns keep_phone's answer.
+_USE = _KEEP_PHONE + """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return keep_phone(KEYS[2], KEYS[3] or '', ARGV[4], ARGV[3], tonumber(ARGV[2]), tonumber(ARGV[5]))
+"""
+
+# Her phone set was slid: each phone's index lists her until the set ends. KEYS: her phone set, then the index of
+# each phone of ARGV[2..]. ARGV: the shopper id, her phones as the caller read them. 1: done (also when the set is
+# gone: revoked meanwhile); 0: the set holds a phone the caller did not name (read it again).
+_RELINK = _KEEP_PHONE + """
+local left = redis.call('TTL', KEYS[1])
+if left < 0 then return 1 end
+local named = {}
+for i = 2, #ARGV do named[ARGV[i]] = true end
+for _, phone in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not named[phone] then return 0 end
+end
+for i = 2, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then link(KEYS[i], ARGV[1], left) end
+end
+return 1
+"""
+_RELINK_TRIES = 5  # each retry means a phone was put on her set in the last round trip
 
 # A handed-out token's sealed record: flags (1: the phone was verified), when it was handed out (epoch s),
 # the shopper id's 12 random bytes, then the phone's client id (UTF-8; empty: none).
@@ -165,6 +224,9 @@ class ShopperTokenStore:
         self.clock = time.time  # tests move it
         self._mint = HotScript(db, _MINT)  # the landing page's own calls: the hot path's connection
         self._open = HotScript(db, _OPEN)
+        self.link_slack_s = min(LINK_SLACK_S, ttl_s)
+        self._use = db.register_script(_USE)
+        self._relink = db.register_script(_RELINK)
         self._revoke = db.register_script(_REVOKE)
         self._sealer = Sealer(secret_key, b"mallportal shopper handout")
 
@@ -178,9 +240,18 @@ class ShopperTokenStore:
         digest = _digest(secret)
         keys = ShopperKeys(shopper.venue)
         record = {"c": shopper.client, "p": shopper.phone, "v": int(shopper.phone_verified)}
-        self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client), keys.phones_of(shopper.client)],
-                   args=[json.dumps(record), self.ttl_s, digest, self.ttl_s, shopper.own_phone or ""])
+        if self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client), *self._phone_keys(shopper)],
+                      args=[json.dumps(record), self.ttl_s, digest, self.ttl_s, shopper.own_phone or "",
+                            shopper.client, self.link_slack_s]):
+            self.relink(shopper.venue, shopper.client)
         return f"{shopper.venue}.{secret}"
+
+    @staticmethod
+    def _phone_keys(shopper: Shopper) -> list[str]:
+        """Her phone set, and the index of the phone this token was vouched for (none without one)."""
+        keys = ShopperKeys(shopper.venue)
+        vouched = [keys.shoppers_on(shopper.own_phone)] if shopper.own_phone else []
+        return [keys.phones_of(shopper.client), *vouched]
 
     def _hand_out(self, shopper: Shopper) -> str:
         if not (shopper.client.startswith("s-") and len(shopper.client) == 26):
@@ -207,15 +278,13 @@ class ShopperTokenStore:
         """The shopper of a token just used (its expiry slid), and the token kept on its shopper's list for as
         long as it may now live: a regular's token lives on while used, and revoke (erasure) finds it only
         through that list, which would otherwise run out 30 days after the token was made (one more round
-        trip per use: shopper pages, not the probe). Her phone set slides with it (`ShopperKeys.phones_of`)."""
+        trip per use: shopper pages, not the probe). Her phone set slides with it (`ShopperKeys.phones_of`), and
+        with the set its phones' links to her (`ShopperKeys.shoppers_on`; a third round trip once a day at most,
+        when the set holds a phone this token does not name)."""
         shopper, keys = _shopper(venue, raw), ShopperKeys(venue)
-        pipe = self.db.pipeline(transaction=False)
-        pipe.sadd(keys.tokens_of(shopper.client), digest)
-        pipe.expire(keys.tokens_of(shopper.client), self.ttl_s)
-        if shopper.own_phone:
-            pipe.sadd(keys.phones_of(shopper.client), shopper.own_phone)
-        pipe.expire(keys.phones_of(shopper.client), self.ttl_s)
-        pipe.execute()
+        if self._use(keys=[keys.tokens_of(shopper.client), *self._phone_keys(shopper)],
+                     args=[digest, self.ttl_s, shopper.own_phone or "", shopper.client, self.link_slack_s]):
+            self.relink(venue, shopper.client)
         return shopper
 
     def _open_handout(self, venue: str, secret: str) -> Shopper | None:
@@ -241,12 +310,18 @@ class ShopperTokenStore:
         else:
             record = {"c": "s-" + client.hex(), "p": phone, "v": flags & _VERIFIED, "h": 1}
             vouched = phone if phone and flags & _VERIFIED else ""
-            raw = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"]),
-                                   keys.phones_of(record["c"])],
-                             # the mark outlives the token on every host: one whose clock is behind
-                             # by up to CLOCK_SKEW_S still finds it in time, so a revoked token stays shut
-                             args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest, vouched])
-        return None if raw is None else _shopper(venue, raw)
+            opened = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"]),
+                                      keys.phones_of(record["c"]), *([keys.shoppers_on(vouched)] if vouched else [])],
+                                # the mark outlives the token on every host: one whose clock is behind
+                                # by up to CLOCK_SKEW_S still finds it in time, so a revoked token stays shut
+                                args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest, vouched,
+                                      record["c"], self.link_slack_s])
+            if opened is None:
+                return None
+            raw, slide_others = opened
+            if slide_others:
+                self.relink(venue, record["c"])
+        return _shopper(venue, raw)
 
     def verified_phones(self, venue: str, client: str) -> set[str]:
         """The phones the gateway vouched for on any token of this shopper (expiries untouched): her phone
@@ -265,8 +340,38 @@ class ShopperTokenStore:
         shoppers = [_shopper(venue, raw) for raw in records if raw is not None]
         return {p.decode() for p in kept} | {s.own_phone for s in shoppers if s.client == client and s.own_phone}
 
+    def shoppers_on(self, venue: str, phones: Iterable[str]) -> set[str]:
+        """The shoppers on whose tokens the gateway vouched for any of these phones, while that link lives (the
+        phone is still on her phone set): each captive landing hands out a new shopper id, so these are the
+        same phone's other sign-ins. A phone a token only claimed links nobody."""
+        keys, phones = ShopperKeys(venue), sorted(set(phones))
+        if not phones:
+            return set()
+        pipe = self.db.pipeline(transaction=False)
+        for phone in phones:
+            pipe.zrange(keys.shoppers_on(phone), 0, -1)
+        listed = [(c.decode(), phone) for phone, clients in zip(phones, pipe.execute(), strict=True) for c in clients]
+        if not listed:
+            return set()
+        pipe = self.db.pipeline(transaction=False)
+        for client, phone in listed:  # the index may list a shopper whose set ended: the set is the word
+            pipe.sismember(keys.phones_of(client), phone)
+        return {client for (client, _phone), on in zip(listed, pipe.execute(), strict=True) if on}
+
+    def relink(self, venue: str, client: str) -> None:
+        """Her phone set was slid (by a token naming another phone, or none): each of its phones' indexes lists her
+        for as long as the set now lives (`_RELINK`)."""
+        keys = ShopperKeys(venue)
+        for _ in range(_RELINK_TRIES):
+            phones = sorted(p.decode() for p in self.db.smembers(keys.phones_of(client)))
+            if self._relink(keys=[keys.phones_of(client), *(keys.shoppers_on(p) for p in phones)],
+                            args=[client, *phones]):
+                return
+        log.warning("a shopper's phones kept changing while their links were slid")
+
     def revoke(self, venue: str, client: str) -> int:
-        """End every token of this shopper (returns how many there were). A handed-out token never opened
+        """End every token of this shopper (returns how many there were), and her links to her phones (her
+        phone set, her place in each phone's index: `ShopperKeys.shoppers_on`). A handed-out token never opened
         has no record to end, and its shopper no data yet; one opened before stays refused (its mark).
         A token minted or opened while this runs is ended too: the set is deleted only by a script that
         finds nothing in it but what it was told to end (else it ends those and this reads the set again)."""
@@ -274,29 +379,43 @@ class ShopperTokenStore:
         ended: set[str] = set()
         for _ in range(_REVOKE_TRIES):
             digests = {d.decode() for d in self.db.smembers(keys.tokens_of(client))}
-            if not digests:
+            phones = {p.decode() for p in self.db.smembers(keys.phones_of(client))}
+            if not digests and not phones:
                 break
             ended |= digests
-            listed = sorted(digests)
-            if self._revoke(keys=[keys.tokens_of(client), keys.phones_of(client), *(keys.token(d) for d in listed)],
-                            args=listed):
+            listed, linked = sorted(digests), sorted(phones)
+            if self._revoke(keys=[keys.tokens_of(client), keys.phones_of(client), *(keys.token(d) for d in listed),
+                                  *(keys.shoppers_on(p) for p in linked)],
+                            args=[len(listed), client, *listed, *linked]):
                 break
         return len(ended)
 
 
-# Compare-and-delete of a shopper's tokens. KEYS: the token set, her phone set, then the records of ARGV's
-# digests. The records go; the sets go only if the token set holds nothing else (1), else 0: a token came in
-# since the caller read the set (and her phones stay linked while it lives).
+# Compare-and-delete of a shopper's tokens and her links to her phones. KEYS: the token set, her phone set, the
+# records of the n digests, the indexes of the phones. ARGV: n, the shopper id, the n digests, the phones (her
+# phone set as the caller read it). The records go; the sets and her place in the phones' indexes go only if the
+# sets hold nothing else (1), else 0: a token (or a phone) came in since the caller read them (and her phones stay
+# linked while it lives).
 _REVOKE = """
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
-for _, digest in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local listed = false
-  for _, known in ipairs(ARGV) do if known == digest then listed = true break end end
-  if not listed then
-    for _, known in ipairs(ARGV) do redis.call('SREM', KEYS[1], known) end
-    return 0
-  end
+local n = tonumber(ARGV[1])
+local digests, phones = {}, {}
+for i = 3, n + 2 do
+  redis.call('DEL', KEYS[i])
+  digests[ARGV[i]] = true
 end
+for i = n + 3, #ARGV do phones[ARGV[i]] = true end
+local complete = true
+for _, digest in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not digests[digest] then complete = false end
+end
+for _, phone in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not phones[phone] then complete = false end
+end
+if not complete then
+  for i = 3, n + 2 do redis.call('SREM', KEYS[1], ARGV[i]) end
+  return 0
+end
+for i = n + 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[2]) end
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 """

@@ -6,13 +6,19 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
                                            captive sheet cannot download), the export link, the erase button
     GET  /v/<venue>/my-data/export.json    everything held about this shopper, as JSON (audited)
     POST /v/<venue>/my-data/erase          erase it from every store: the event log, presence, moments,
-                                           every light app's store (its `forget_shopper` hook), the tokens"""
+                                           every light app's store (its `forget_shopper` hook), the tokens
+
+Each captive landing hands out a new shopper id, so one person on one phone is a new shopper at each WiFi sign-in:
+the phone the gateway vouched for links them (ShopperKeys.shoppers_on). The erasure reaches every shopper of her
+vouched phones (and of their phones in turn: `her_shoppers`); the export shows the other sign-ins of the phone this
+token was vouched for (as it shows that phone's trail), and only those."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,12 +55,16 @@ def _shopper(venue: str) -> Shopper:
     return shopper
 
 
-def is_theirs(shopper: Shopper, phones: set[str] | None = None):
-    """Whether an event is the shopper's: it names her, or one of `phones` (default: the token's own phone)."""
+def is_theirs(shopper: Shopper, phones: set[str] | None = None, others: Iterable[str] = (),
+              members: Iterable[str] = ()):
+    """Whether an event is the shopper's: it names her or one of `others` (her phone's other sign-ins), one of
+    `phones` (default: the token's own phone), or one of `members` (their member numbers)."""
     mine = {p for p in (shopper.own_phone,) if p} if phones is None else phones
+    clients, numbers = {shopper.client, *others}, {str(m) for m in members}
 
     def test(event: Event) -> bool:
-        return event.shopper == shopper.client or (event.device is not None and event.device in mine)
+        return (event.shopper in clients or (event.device is not None and event.device in mine)
+                or (bool(numbers) and str(event.data.get("member")) in numbers))
 
     return test
 
@@ -69,26 +79,63 @@ def her_phones(shopper: Shopper) -> list[str]:
     return sorted(own | token_store().verified_phones(shopper.venue, shopper.client))
 
 
+def her_shoppers(shopper: Shopper) -> tuple[list[str], list[str]]:
+    """Whom the erasure reaches: (shopper ids, phones). Her id and her phones (`her_phones`), then every shopper
+    the gateway vouched for on one of those phones (each WiFi sign-in is a new shopper: hers, on her phone) and
+    their vouched phones, until nothing new turns up. Only vouched phones link (ShopperKeys.shoppers_on): a
+    phone a token merely claims reaches no one else. Her own id first."""
+    store, venue = token_store(), shopper.venue
+    clients, phones = [shopper.client], set(her_phones(shopper))
+    new_phones = set(phones)
+    while new_phones:
+        found = sorted(store.shoppers_on(venue, new_phones) - set(clients))
+        clients += found
+        new_phones = set().union(*(store.verified_phones(venue, c) for c in found)) - phones
+        phones |= new_phones
+    return clients, sorted(phones)
+
+
+def other_sign_ins(shopper: Shopper) -> list[str]:
+    """The other shopper ids of the phone this token was vouched for (its other WiFi sign-ins): what the export
+    shows besides hers, as it shows that phone's trail. None for a token vouched for no phone."""
+    if not shopper.own_phone:
+        return []
+    return sorted(token_store().shoppers_on(shopper.venue, [shopper.own_phone]) - {shopper.client})
+
+
 def held(svc: Services, shopper: Shopper) -> dict:
     """What the export shows. A phone's location history only for the phone this token was vouched for (the
     WiFi sign-in page's, and the phone browser's its keep link opened): a token that names no phone (a texted
     link she may have forwarded) holds her shopper id, not proof of her phone, so it shows her orders and apps'
-    data but no phone's trail."""
-    phones = [shopper.own_phone] if shopper.own_phone else []
-    theirs = is_theirs(shopper, set(phones))
-    events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(shopper.venue)
-              if theirs(e)]
-    subjects = [shopper.client, *phones]
-    apps = shopper_data(shopper.venue, shopper.client)
-    if orders := svc.payments.store.export_shopper(shopper.venue, shopper.client):
+    data but no phone's trail. For the same reason the phone's other WiFi sign-ins (`other_sign_ins`: each was a
+    new shopper id) are shown, under `linked`, to a token vouched for that phone only."""
+    venue, phones = shopper.venue, [shopper.own_phone] if shopper.own_phone else []
+    others = other_sign_ins(shopper)
+    own = _held_by(svc, venue, shopper.client, phones)
+    linked = [{"shopper": other, **_held_by(svc, venue, other, [])} for other in others]
+    theirs = is_theirs(shopper, set(phones), others)
+    events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(venue) if theirs(e)]
+    consent = own.pop("consent")
+    off = svc.consent.location_off_since(venue, shopper.own_phone) if shopper.own_phone else None
+    if off is not None:  # since when location-based services are off on the phone this token was vouched for
+        consent = {**(consent or {}), "phone_location_off_at": off}
+    return {"venue": venue, "shopper": shopper.client, "exported_at": time.time(), "events": events, **own,
+            "consent": consent, "linked": linked}
+
+
+def _held_by(svc: Services, venue: str, client: str, phones: list[str]) -> dict:
+    """What one shopper id holds (with `phones`' offers and deliveries): her apps' data and orders, the offers
+    waiting, the rules' deliveries naming her, her notifications and her consent answer."""
+    apps = shopper_data(venue, client)
+    if orders := svc.payments.store.export_shopper(venue, client):
         apps["payments"] = orders
     member = (apps.get("membership") or {}).get("member")
-    people = ["s:" + shopper.client, *("p:" + phone for phone in phones), *(["m:" + str(member)] if member else [])]
+    people = ["s:" + client, *("p:" + phone for phone in phones), *(["m:" + str(member)] if member else [])]
     deliveries = [{"at": d.created, "rule": d.rule, "action": d.action, "status": d.status, **json.loads(d.body)}
-                  for d in svc.moments.deliveries_naming(shopper.venue, people)]
-    return {"venue": shopper.venue, "shopper": shopper.client, "exported_at": time.time(), "events": events,
-            "offers": svc.moments.offers(shopper.venue, subjects), "moments": deliveries,
-            "notifications": notifications(svc, shopper.venue, shopper.client), "consent": _consent(svc, shopper),
+                  for d in svc.moments.deliveries_naming(venue, people)]
+    record = svc.consent.get(venue, client)
+    return {"offers": svc.moments.offers(venue, [client, *phones]), "moments": deliveries,
+            "notifications": notifications(svc, venue, client), "consent": None if record is None else asdict(record),
             "apps": apps}
 
 
@@ -115,17 +162,6 @@ def _job(raw: bytes | None) -> Job | None:
         return Job.from_json(raw) if raw else None
     except (TypeError, ValueError, KeyError):
         return None
-
-
-def _consent(svc: Services, shopper: Shopper) -> dict | None:
-    """Her answer and, for the phone this token was vouched for only (as with the events), since when
-    location-based services are off on it (its marker, which the probe and the tracker read)."""
-    record = svc.consent.get(shopper.venue, shopper.client)
-    held = None if record is None else asdict(record)
-    off = svc.consent.location_off_since(shopper.venue, shopper.own_phone) if shopper.own_phone else None
-    if off is not None:
-        held = {**(held or {}), "phone_location_off_at": off}
-    return held
 
 
 # Items of a list the page shows (the events newest first; an app's lists in its store's order, newest first):
@@ -159,7 +195,8 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
     and the consent. Generic from the data's structure (an app's new field shows, under its field name, with
     no change here); labels and values in the page's language where there are labels; at most
     MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
-    browsers' keys unshown."""
+    browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`), each part titled as one of them
+    (their events are among the events above)."""
     words = _Words(venue_map)
     sections = [Section(f"held-app-{name}", app_title(name), words.shown(value))
                 for name, value in data["apps"].items()]
@@ -167,7 +204,22 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
              ("held-offers", _("Offers waiting for you"), data["offers"]),
              ("held-deliveries", _("What the mall’s rules sent you"), data["moments"]),
              ("held-consent", _("What you agreed to"), data["consent"]))
-    return sections + [Section(id_, title, words.shown(value)) for id_, title, value in parts if value]
+    sections += [Section(id_, title, words.shown(value)) for id_, title, value in parts if value]
+    for i, other in enumerate(data.get("linked", ()), start=1):
+        notes = other["notifications"]
+        parts = (*((f"app-{name}", app_title(name), value) for name, value in other["apps"].items()),
+                 ("offers", _("Offers waiting for you"), other["offers"]),
+                 ("deliveries", _("What the mall’s rules sent you"), other["moments"]),
+                 ("notifications", _("Notifications"), {"phone": notes["phone"], "messages": notes["messages"]}),
+                 ("consent", _("What you agreed to"), other["consent"]))
+        sections += [Section(f"held-linked-{i}-{id_}", _("%(part)s, from an earlier WiFi sign-in on this phone",
+                                                          part=title), words.shown(value))
+                     for id_, title, value in parts if value and any(_held(v) for v in _values(value))]
+    return sections
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value.values()) if isinstance(value, Mapping) else [value]
 
 
 def app_title(name: str) -> str:
@@ -287,6 +339,7 @@ def field_labels() -> dict[str, str]:
         "prize": pgettext("my data field", "Prize"),
         "member": pgettext("my data field", "Member number"),
         "phone": pgettext("my data field", "Phone"),
+        "messages": pgettext("my data field", "Messages not sent yet"),
         "points": pgettext("my data field", "Points"),
         "balance": pgettext("my data field", "Balance"),
         "lifetime": pgettext("my data field", "Points in all"),
@@ -325,24 +378,32 @@ def field_labels() -> dict[str, str]:
 
 def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     """Remove the shopper from every store (and so from every future export): the event log (their events,
-    their verified phone's, their member's), presence, moments, every light app's store, payments (orders
-    unlinked), notifications (contact, queued messages), consent, tokens, keep links. (Abuse counters are keyed hashes
-    that expire with their window: they name nobody.)"""
-    venue, client = shopper.venue, shopper.client
-    member = (shopper_data(venue, client).get("membership") or {}).get("member")
-    phones = her_phones(shopper)  # read before her tokens (and with them the link to her phones) are revoked
-    theirs = is_theirs(shopper, set(phones))
-    removed = {"events": svc.events.delete_where(
-        venue, lambda e: theirs(e) or (member is not None and str(e.data.get("member")) == str(member)))}
-    removed["phone"] = 0
+    their verified phones', their members'), presence, moments, and per shopper id (`erase_id`) every light app's
+    store, payments (orders unlinked), notifications (contact, queued messages), consent, tokens, keep links; for
+    her id and every other shopper id of her vouched phones (`her_shoppers`: the other WiFi sign-ins). (Abuse
+    counters are keyed hashes that expire with their window: they name nobody.)"""
+    venue = shopper.venue
+    clients, phones = her_shoppers(shopper)  # read before the tokens (and with them the links) are revoked
+    members = [m for c in clients if (m := (shopper_data(venue, c).get("membership") or {}).get("member"))]
+    theirs = is_theirs(shopper, set(phones), clients, members)
+    removed = Counter({"events": svc.events.delete_where(venue, theirs), "phone": 0})
     for phone in phones:
         svc.presence.forget(venue, phone)
         removed["phone"] += forget_phone(svc.db, venue, phone)
-    removed["moments"] = svc.moments.forget(venue, [client, *phones], members=[member] if member else [])
-    removed.update(erase_shopper(venue, client))
+    removed["moments"] = svc.moments.forget(venue, [*clients, *phones], members=members)
+    removed["consent"] = svc.consent.forget(venue, clients[0], phones)  # her answer and her phones' declined markers
+    for client in clients:
+        removed.update(erase_id(svc, venue, client))
+    return dict(removed)
+
+
+def erase_id(svc: Services, venue: str, client: str) -> dict[str, int]:
+    """What one shopper id holds under its own name: every light app's store, payments (orders unlinked),
+    notifications, her consent answer, her tokens (and her links to her phones), keep links."""
+    removed = erase_shopper(venue, client)
     removed["payments"] = svc.payments.store.forget_shopper(venue, client)
     removed["notify"] = forget_notifications(svc.db, svc.settings.phone_key, venue, client)
-    removed["consent"] = svc.consent.forget(venue, client, phones)  # her answer and her phones' declined markers
+    removed["consent"] = svc.consent.forget(venue, client)
     removed["tokens"] = token_store().revoke(venue, client)
     # After the tokens: a keep link issued before erasure would otherwise open the erased id again.
     removed["keep"] = KeepStore(svc.db).forget_shopper(venue, client)
