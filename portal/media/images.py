@@ -25,6 +25,8 @@ MAX_PIXELS = 40_000_000  # claimed in the header: more is refused before decodin
 # Conversions at once per process: a PNG or WebP is decoded at full size (a JPEG at a reduced scale, `draft`), up to
 # 4 bytes a pixel (160 MB at MAX_PIXELS) before it is shrunk; an upload waits for its turn.
 CONVERSIONS_AT_ONCE = 2
+CONVERSION_WAIT_S = 30.0  # an upload that waits longer for its turn is told to try again (503), not held
+REDUCIBLE_MODES = frozenset({"RGB", "RGBA", "L", "LA", "PA", "CMYK", "YCbCr", "I", "F"})  # what Image.reduce takes
 _converting = threading.BoundedSemaphore(CONVERSIONS_AT_ONCE)
 MIN_SIDE = 16
 MAX_SIDE = 16383  # WebP refuses a side longer than this (JPEG 65535): no rendition is taller
@@ -62,7 +64,9 @@ def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
     if len(data) > max_bytes:
         raise MediaError(f"The image is too large ({len(data) / 2**20:.1f} MB); at most {max_bytes // 2**20} MB.",
                          status=413)
-    with _converting:
+    if not _converting.acquire(timeout=CONVERSION_WAIT_S):
+        raise MediaError("Images are being converted for others; try again in a minute.", status=503)
+    try:
         try:
             with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
                 width, height = image.size  # from the header: nothing decoded yet
@@ -84,6 +88,8 @@ def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
         except Exception:  # an encoder refusing an image we accepted is the owner's 422, never a 500
             log.exception("media: could not convert an accepted %s x %s image", width, height)
             raise MediaError("The image could not be converted.", status=422) from None
+    finally:
+        _converting.release()
 
 
 def _check_size(width: int, height: int) -> None:
@@ -102,6 +108,8 @@ def _shrunk(image):
     factor = min(image.size) // max(WIDTHS)
     if factor < 2:
         return image
+    if image.mode not in REDUCIBLE_MODES:  # Pillow reduces no palette, 1-bit or 16-bit image: one copy to reduce
+        image = image.convert("RGBA" if image.mode in ("P", "PA", "LA") else "RGB")
     small = image.reduce(factor)
     image.close()  # frees the decoded pixels (Pillow drops its core on close)
     return small

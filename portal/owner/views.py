@@ -399,7 +399,8 @@ def media_error_text(exc: MediaError) -> str:
             413: _("The image is too large: at most %(mb)s MB and %(mp)s megapixels.", mb=limit,
                    mp=MAX_PIXELS // 1_000_000),
             415: _("The file is not a readable JPEG, PNG or WebP image."),
-            422: _("The image could not be converted; save it again as a JPEG or PNG and upload that.")
+            422: _("The image could not be converted; save it again as a JPEG or PNG and upload that."),
+            503: _("Images are being converted for others; try again in a minute."),
             }.get(exc.status, exc.message)
 
 

@@ -55,6 +55,29 @@ def test_a_large_png_is_shrunk_before_it_is_copied():
     assert [(r.width, r.height) for r in out if r.fmt == "webp"] == [(320, 213), (640, 427), (1024, 683)]
 
 
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "LA"])
+def test_a_large_png_in_any_mode_is_converted(mode):
+    """Palette (an indexed poster), 1-bit (a scanned menu) and 16-bit images are large PNGs too: Pillow reduces
+    none of them as they are (they were refused as unreadable)."""
+    out = io.BytesIO()
+    Image.new("RGB", (2400, 2100), (200, 120, 40)).convert(mode).save(out, "PNG")
+    webp = [r for r in renditions(out.getvalue(), LIMIT) if r.fmt == "webp"]
+    assert [r.width for r in webp] == list(WIDTHS)
+
+
+def test_an_upload_that_waits_too_long_for_its_turn_is_told_to_try_again(monkeypatch):
+    monkeypatch.setattr(images, "CONVERSION_WAIT_S", 0.0)
+    for _ in range(images.CONVERSIONS_AT_ONCE):
+        assert images._converting.acquire(blocking=False)
+    try:
+        with pytest.raises(MediaError) as busy:
+            renditions(photo(), LIMIT)
+        assert busy.value.status == 503
+    finally:
+        for _ in range(images.CONVERSIONS_AT_ONCE):
+            images._converting.release()
+
+
 def test_at_most_two_images_are_converted_at_once(monkeypatch):
     """Each conversion may hold a few hundred MB: a third upload waits for one of the two running."""
     inside, release = [], threading.Event()
