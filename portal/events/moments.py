@@ -59,7 +59,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -944,26 +944,31 @@ class MomentsEngine:
             self._sync_dwell_marks(venue)
         return verdict
 
-    def _changed(self, venue: str, rule_id: str, owner: str | None, change: Callable[[bytes, Rule], bool]) -> str:
-        """Read the rule, check it is `owner`'s (None: anyone's), then `change(raw, rule)`, which applies only
-        while the rule is as read (True) or answers False to read it again. OK | NONE | NOT_YOURS."""
+    def _changed(self, venue: str, rule_id: str, owner: str | None, change: Callable[[bytes, Rule], bool],
+                 zones: Collection[str] | None = None) -> str:
+        """Read the rule, check it is `owner`'s (None: anyone's) and about one of `zones` (None: any zone), then
+        `change(raw, rule)`, which applies only while the rule is as read (True) or answers False to read it
+        again. OK | NONE | NOT_YOURS."""
         for _attempt in range(10):
             raw = self.db.hget(MomentKeys(venue).rules(), rule_id)
             if raw is None:
                 return "NONE"
             rule = Rule.from_json(raw)
-            if owner is not None and rule.owner != owner:
+            if (owner is not None and rule.owner != owner) or (zones is not None and rule.zone not in zones):
                 return "NOT_YOURS"
             if change(raw, rule):
                 self._sync_dwell_marks(venue)
                 return "OK"
         raise RuntimeError("the rule kept changing")
 
-    def set_active(self, venue: str, rule_id: str, active: bool, owner: str | None = None) -> str:
-        """Pause or resume a rule (only `owner`'s, when given): OK | NONE | NOT_YOURS."""
+    def set_active(self, venue: str, rule_id: str, active: bool, owner: str | None = None,
+                   zones: Collection[str] | None = None) -> str:
+        """Pause or resume a rule (only `owner`'s, when given; resumed only about one of `zones`, when given: a
+        rule about a zone taken from its owner stays paused): OK | NONE | NOT_YOURS."""
         rules = MomentKeys(venue).rules()
         return self._changed(venue, rule_id, owner, lambda raw, rule: bool(self._set_rule(
-            keys=[rules], args=[rule_id, raw, replace(rule, active=active).to_json()])))
+            keys=[rules], args=[rule_id, raw, replace(rule, active=active).to_json()])),
+            zones=zones if active else None)
 
     def delete(self, venue: str, rule_id: str, owner: str | None = None) -> str:
         """Delete a rule (only `owner`'s, when given) with its counts: OK | NONE | NOT_YOURS. Its deliveries stay

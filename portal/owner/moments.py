@@ -77,9 +77,10 @@ def _refused(verdict: str):
 @bp.post("/<venue>/moments/<rule_id>/active")
 @login_required()
 def moment_active(venue: str, rule_id: str):
-    account, _map, _zones = _owner_zones(venue)
+    account, _map, zones = _owner_zones(venue)
     active = request.form.get("active") == "1"
-    _refused(services().moments.set_active(venue, rule_id[:16], active, owner=_rule_owner(account)))
+    # resumed only about a zone the owner still runs (a zone taken away paused its rules: portal/operator/owners.py)
+    _refused(services().moments.set_active(venue, rule_id[:16], active, owner=_rule_owner(account), zones=zones))
     audit("moments.active", venue, rule=rule_id[:16], active=active)
     flash(_("Rule resumed.") if active else _("Rule paused."))
     return redirect(url_for("owner.moments", venue=venue), code=303)

@@ -72,6 +72,25 @@ def test_the_operator_changes_an_owners_zones(app, client, console, svc):
     assert same.status_code == 303 and len(audits(svc, "owner.zones")) == 1
 
 
+def test_a_rule_about_a_zone_taken_away_stays_paused(app, client, console, svc):
+    """The owner may still delete it, not resume it: it would act in another tenant's zone."""
+    store = AccountStore(svc.db)
+    store.create("tea-house", PASSWORD, "owner", "demo", ("kopi", "books"))
+    svc.moments.save("demo", rule("teakopi", "tea-house", "kopi"))
+    console.login("ops")
+    assert client.post(f"{OWNERS}/tea-house/zones", data={"csrf_token": console.csrf(),
+                                                          "zones": ["books"]}).status_code == 303
+    owner = app.test_client()
+    assert sign_in(owner, "tea-house").status_code == 303
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      owner.get("/console/owner/demo/moments").get_data(as_text=True)).group(1)
+    resume = owner.post("/console/owner/demo/moments/teakopi/active", data={"csrf_token": token, "active": "1"})
+    assert resume.status_code == 403 and svc.moments.rule("demo", "teakopi").active is False
+    assert owner.post("/console/owner/demo/moments/teakopi/delete",
+                      data={"csrf_token": token}).status_code == 303
+    assert svc.moments.rule("demo", "teakopi") is None
+
+
 def test_zones_bad_input_and_who_may_call(app, client, console, svc):
     store = AccountStore(svc.db)
     store.create("other-owner", PASSWORD, "owner", "elsewhere", ("x",))
