@@ -201,14 +201,26 @@ class PrivacyStore:
                     deleted += 1
                 elif event is not None and event.at < anonymise_before and _identifies(event):
                     data = {k: v for k, v in event.data.items() if k in ANONYMOUS_DATA}
-                    pipe.xadd(stream, Event(event.kind, event.at, venue, pseudonym(event.device),
-                                            pseudonym(event.shopper), event.zone, data).fields())
+                    # A payment's amount, purpose and time still match its ledger entry, whose order names the
+                    # shopper for the books: under the day's pseudonym it would lead back to her whole day, so a
+                    # money event gets a pseudonym of its own (it counts as one more shopper on that old day).
+                    own = entry_id.decode() if _is_money(event) else ""
+                    pipe.xadd(stream, Event(event.kind, event.at, venue, pseudonym(event.device and event.device + own),
+                                            pseudonym(event.shopper and event.shopper + own), event.zone,
+                                            data).fields())
                     pipe.xdel(stream, entry_id)
                     anonymised += 1
             pipe.execute()
             if len(entries) < batch:
                 return deleted, anonymised
             start = "(" + entries[-1][0].decode()
+
+
+MONEY_ACTIONS = frozenset({"payment", "refund"})  # the payments' money listener's txn actions (portal/events/log.py)
+
+
+def _is_money(event: Event) -> bool:
+    return event.kind == "txn" and event.data.get("action") in MONEY_ACTIONS
 
 
 def _identifies(event: Event) -> bool:

@@ -89,6 +89,21 @@ def test_retention_deletes_and_anonymises(svc, demo):
     assert (new.device, new.shopper, new.data["member"], new.data["order"]) == ("new", "s-new", "100001", "MP5796ABC")
 
 
+def test_an_anonymised_payment_leads_back_to_no_other_event_of_the_day(svc, demo):
+    """Its amount, purpose and time still match its ledger entry, whose order names the shopper: under the day's
+    pseudonym it would name her whole day (her zones, her landing), so it gets one of its own."""
+    old = time.time() - 100 * 86400
+    svc.events.emit("demo", "zone_enter", at=old, device="dev-p", zone="kopi")
+    svc.events.emit("demo", "landing", at=old + 5, device="dev-p", shopper="s-p", zone="kopi")
+    svc.events.emit("demo", "txn", at=old + 60, device="dev-p", shopper="s-p", app="pay", action="payment",
+                    amount_fen=4500, order="MP-1")
+    svc.privacy.apply_retention("demo", time.time())
+    by_kind = {e.kind: e for e in svc.events.read("demo") if e.at >= round(old, 3)}
+    enter, landing, paid = by_kind["zone_enter"], by_kind["landing"], by_kind["txn"]
+    assert enter.device == landing.device and enter.device.startswith("anon-")  # the day's visit still adds up
+    assert paid.device.startswith("anon-") and paid.device != enter.device and paid.shopper != landing.shopper
+
+
 def test_retention_settings_in_the_console(client, console, svc):
     console.login("ops")
     csrf = console.csrf()
