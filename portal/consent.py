@@ -75,15 +75,10 @@ class ConsentStore:
         return Consent(location=fields.get("location") == "1", marketing=fields.get("marketing") == "1",
                        version=fields.get("version", ""), at=float(fields.get("at", 0)))
 
-    def forget(self, venue: str, shopper: str, phones: Iterable[str] = ()) -> int:
-        """Erasure: the shopper's answer and her `phones`' location-declined markers (with nothing left about them,
-        there is nothing it permits; the phones are as before any answer). How many records were removed."""
-        keys, phones = ConsentKeys(venue), sorted(set(phones))
-        removed = int(self.db.delete(keys.consent(shopper)))
-        if phones:
-            removed += int(self.db.zrem(EventKeys(venue).untracked(), *phones))
-            removed += sum(int(self.db.delete(keys.location_off(phone))) for phone in phones)  # each in its slot
-        return removed
+    def forget(self, venue: str, shopper: str) -> int:
+        """Erasure: the shopper's answer (with nothing left about her, there is nothing it permits). Her phones'
+        location-declined markers stay: an erasure does not turn back on what she asked to stop."""
+        return int(self.db.delete(ConsentKeys(venue).consent(shopper)))
 
     def allows(self, venue: str, shopper: str, *purposes: str) -> bool:
         """Has this shopper consented to every one of `purposes` ("location", "marketing") under the current

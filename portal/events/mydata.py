@@ -391,7 +391,9 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
         svc.presence.forget(venue, phone)
         removed["phone"] += forget_phone(svc.db, venue, phone)
     removed["moments"] = svc.moments.forget(venue, [*clients, *phones], members=members)
-    removed["consent"] = svc.consent.forget(venue, clients[0], phones)  # her answer and her phones' declined markers
+    # Her phones' location-declined markers stay: an erasure must not turn back on what she asked to stop (they name
+    # a phone's keyed hash and nothing else, and end with their TTL or her "yes").
+    removed["kept_declined"] = sum(svc.consent.location_off_since(venue, phone) is not None for phone in phones)
     for client in clients:
         removed.update(erase_id(svc, venue, client))
     return dict(removed)
@@ -465,5 +467,6 @@ def export(venue: str):
 def erase_view(venue: str):
     shopper = _shopper(venue)
     removed = erase(services(), shopper)
+    kept_declined = removed.pop("kept_declined", 0)
     services().privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
-    return render_template("insights/erased.html", venue=venue_or_404(venue)), 200
+    return render_template("insights/erased.html", venue=venue_or_404(venue), kept_declined=kept_declined), 200

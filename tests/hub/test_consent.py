@@ -88,7 +88,9 @@ def test_the_notice_says_how_long_each_kind_is_kept_as_the_venue_keeps_it(client
     retention = re.search(r'<ul id="retention">(.*?)</ul>', page, re.S).group(1)
     assert "90 days under the keyed hash" in retention and "deleted after 395 days" in retention
     assert f"for up to {svc.settings.footfall_daily_days} days" in retention
-    assert "Who sees it" in page and "Shops see only totals" in page
+    assert "Offers and notifications sent to you: 30 days" in retention  # the deliveries' retention
+    assert "until you answer below they stay on" in page  # what happens before she answers, said as it is
+    assert "Who sees it" in page and "Shops see totals for their own area" in page
     svc.privacy.set_retention("demo", {"events_anonymise": 30, "events_delete": 200, "deliveries_delete": 14})
     page = html.unescape(client.get(f"/v/demo/privacy?c={token}&lang=en").get_data(as_text=True))
     assert "30 days under the keyed hash" in page and "deleted after 200 days" in page

@@ -2,7 +2,7 @@
 answers with location off, her verified phone (Shopper.own_phone, and the phones vouched for on her other tokens,
 ShopperKeys.phones_of) lands on the mall home, not on its zone's app; the tracker writes no event of it (footfall's
 aggregate counts go on); "from me" is refused; answering yes again undoes it; before any answer nothing changes. Her
-export shows it and her erasure removes it. Who may: only a token vouched for the phone marks the phone. On the demo
+export shows it and her erasure keeps only the phone's note (it does not turn tracking back on). Who may: only a token vouched for the phone marks the phone. On the demo
 mall's data and the real store."""
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def test_the_marker_lives_as_long_as_the_consent_record(app, client, svc, her):
     assert time.time() + KEEP_S - 60 < until <= time.time() + KEEP_S
 
 
-def test_export_shows_it_and_erasure_removes_it(app, client, svc, her):
+def test_export_shows_it_and_erasure_keeps_only_the_phones_note(app, client, svc, her):
     token, _ = her
     answer(client, token, location=False)
     data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
@@ -127,9 +127,12 @@ def test_export_shows_it_and_erasure_removes_it(app, client, svc, her):
         texted = shopper_token(Shopper("demo", CLIENT))
     assert "phone_location_off_at" not in client.get(f"/v/demo/my-data/export.json?c={texted}").get_json()["consent"]
 
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
-    assert not svc.db.exists(ConsentKeys("demo").location_off(PHONE))
-    assert svc.db.zscore(EventKeys("demo").untracked(), PHONE) is None
+    erased = client.post("/v/demo/my-data/erase", data={"c": token, "lang": "en"})
+    assert erased.status_code == 200 and 'id="kept-declined"' in erased.get_data(as_text=True)
+    # her answer goes; the phone stays out of location-based services (an erasure must not turn them back on)
+    assert not svc.db.exists(ConsentKeys("demo").consent(CLIENT))
+    assert svc.db.exists(ConsentKeys("demo").location_off(PHONE))
+    assert svc.db.zscore(EventKeys("demo").untracked(), PHONE) is not None
     with app.app_context():
         assert token_store(app).verified_phones("demo", CLIENT) == set()
 
@@ -146,5 +149,5 @@ def test_declines_location_reads_her_last_answer(db):
     store.record("demo", "s-2", location=False, marketing=True, phones=["dev-2"])
     assert store.declines_location("demo", "s-3", "dev-2")  # another shopper of that phone: its owner said no
     assert store.location_off_since("demo", "dev-2") is not None and store.location_off_since("demo", "dev-1") is None
-    assert store.forget("demo", "s-2", ["dev-2"]) == 3  # her answer, the phone's marker and its untracked place
-    assert not store.declines_location("demo", "s-3", "dev-2")
+    assert store.forget("demo", "s-2") == 1  # her answer; the phone's marker stays (erasure does not re-enable)
+    assert store.declines_location("demo", "s-3", "dev-2")
