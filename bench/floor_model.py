@@ -30,6 +30,10 @@ from positioning.tuning import SIMULATED_PHONE_DB, _folds, cv_groups  # noqa: E4
 from positioning.vectors import MISSING_DBM  # noqa: E402
 from positioning.wknn import WKNNPositioner  # noqa: E402
 
+# The public sets are not shipped: where to get them, and the folder layout --data must have.
+DATA_LAYOUT = ("a folder holding tampere/train.csv (Tampere TUT3 in UJIIndoorLoc's CSV layout: zenodo 3751042, from "
+               "Lohan et al., zenodo 889798) and ujiindoorloc/trainingData.csv (UJIIndoorLoc, UCI Machine Learning "
+               "Repository)")
 SETS = {  # name: (training file under --data, folds, the neighbours' parameters, simulate another phone)
     "tampere": ("tampere/train.csv", 5, {}, True),
     "uji": ("ujiindoorloc/trainingData.csv", 4, {"offset_search_db": 10.0}, False),
@@ -73,13 +77,19 @@ def fold_rates(queries: np.ndarray, y: np.ndarray, X: np.ndarray, train: np.ndar
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
+                        help=f"{DATA_LAYOUT}; default: ../shared/data beside the repository")
     parser.add_argument("--sets", default="tampere,uji")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for name in args.sets.split(","):
+    names = args.sets.split(",")
+    for name in names:
         if name not in SETS:
             parser.error(f"unknown set {name!r}; choose from {', '.join(SETS)}")
+        if not (Path(args.data) / SETS[name][0]).is_file():
+            parser.error(f"no {Path(args.data) / SETS[name][0]}: the public sets are not shipped; pass --data, "
+                         f"{DATA_LAYOUT}, or --sets to run fewer")
+    for name in names:
         path, n_folds, params, other_phone = SETS[name]
         data = read_dataset(Path(args.data) / path)
         groups, kind = cv_groups(data.y, data.groups)

@@ -293,6 +293,17 @@ def shares_store(redis_url: str | None, cluster: bool) -> bool:
     return cluster or host not in ("127.0.0.1", "localhost", "::1", "")
 
 
+# Why every host of a shared store needs the same value of each secret (what a host with its own would break).
+SHARED_SECRETS = {
+    "SECRET_KEY": "it signs the console's sign-ins and the shoppers' tokens and seals the gateways' contexts: a "
+                  "sign-in, token or gateway hand-off made by one host would be refused by the next",
+    "MAC_HASH_KEY": "it turns a phone's MAC into its client id: one phone would count as two (its access, position "
+                    "and footfall split between hosts)",
+    "PHONE_KEY": "it hashes and seals the shoppers' phone numbers (membership, SMS contacts): a number stored by one "
+                 "host could not be found or read on the next (a member unknown there, an SMS not sent)",
+}
+
+
 def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool) -> str:
     value = env.get(name)
     if value:
@@ -300,9 +311,9 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
     if shared:
         raise ValueError(
             f"{name} is not set: with a shared store (REDIS_URL on another host, or REDIS_CLUSTER=1) every "
-            f"host must use the same {name}, or a session granted on one host is unknown on the next and one "
-            f"phone counts as two. Set SECRET_KEY, MAC_HASH_KEY and PHONE_KEY (32+ random bytes, the same on "
-            f"every host).")
+            f"host must use the same {name}, as {SHARED_SECRETS[name]}. Set SECRET_KEY, MAC_HASH_KEY, PHONE_KEY "
+            f"(32+ random bytes each) and VAPID_PRIVATE_KEY (`python -m portal notify --vapid-key`), the same on "
+            "every host.")
     return _persistent_secret(data_dir, name.lower())
 
 
@@ -313,9 +324,10 @@ def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
     value = (env.get("VAPID_PRIVATE_KEY") or "").strip()
     if not value and shared:
         raise ValueError(
-            "VAPID_PRIVATE_KEY is not set: with a shared store every host must sign Web Push messages with the "
-            "same key (the browsers' subscriptions are bound to it). Generate one with "
-            "`python -m portal notify --vapid-key` and set it, the same on every host.")
+            "VAPID_PRIVATE_KEY is not set: with a shared store (REDIS_URL on another host, or REDIS_CLUSTER=1) "
+            "every host must sign Web Push messages with the same key, as each browser's push subscription is "
+            "bound to its public half: a notification sent by a host with its own key is refused by the push "
+            "service. Generate one with `python -m portal notify --vapid-key` and set it, the same on every host.")
     value = value or _persistent_secret(data_dir, "vapid_private_key", new_vapid_private_key)
     try:
         vapid_public_key(value)

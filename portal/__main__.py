@@ -18,13 +18,15 @@ import sys
 import threading
 import time
 
+import click
 import redis
+from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
 from core import logredact
 from core.payment_settings import sandbox_port
 from core.security import new_vapid_private_key, vapid_public_key
-from core.settings import Settings
+from core.settings import Settings, _redacted
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.leases import VenueLeases
@@ -45,6 +47,45 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+PROG = "python -m portal"
+FLASK_PROG = f"{PROG} flask"
+FLASK_HELP = f"""MallPortal's operator commands (map, AP and draft tools, accounts, tokens, budgets, the outbox), run
+on the portal's store: REDIS_URL if set, else the store a running `make run` uses, else its embedded Valkey
+started for the command. `{FLASK_PROG} COMMAND --help` tells more about one."""
+
+
+class CommandFailed(Exception):
+    """What stops a command before or while it runs, said by `main` on one line on stderr (no traceback), with
+    the exit status `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def settings_refused(command: str, problem: Exception) -> CommandFailed:
+    """The environment's settings refused (core/settings.py: a shared store without its keys, a malformed
+    value): exit status 2."""
+    return CommandFailed(f"{PROG} {command}: {problem}", 2)
+
+
+def store_down(command: str, url: str | None, problem: Exception) -> CommandFailed:
+    """The store does not answer (refused, timed out, a cluster no node of which answers): exit status 1."""
+    where = f" at {_redacted(url)}" if url else ""
+    return CommandFailed(f"{command}: the store{where} does not answer ({problem})", 1)
+
+
+STORE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # core/storage.py StoreUnavailable is a ConnectionError
+
+
+def load_settings(command: str) -> Settings:
+    """Settings.from_env(), or CommandFailed naming what is wrong with the environment."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise settings_refused(command, exc) from None
+
+
 def start_banner(settings: Settings, host: str) -> str:
     """Where to go first: /demo only where it exists (DEMO=1); a new mall's operator (DEMO=0) signs in instead."""
     base = f"http://{host}:{settings.port}"
@@ -55,7 +96,7 @@ def start_banner(settings: Settings, host: str) -> str:
 
 def serve(workers: int, threads: int, host: str) -> int:
     _stop_on_sigterm()
-    settings = Settings.from_env()
+    settings = load_settings("serve")
     embedded = None
     if not settings.redis_url:
         embedded = start_embedded_valkey(settings.data_dir / "valkey")
@@ -140,8 +181,9 @@ def cli_loads_demo(settings: Settings) -> bool:
 def flask_command(args: list[str]) -> int:
     """Run a `flask --app wsgi` command against the store `make run` uses: REDIS_URL if set, else the
     running embedded Valkey, else an embedded Valkey started just for this command (same data; the demo
-    malls loaded first only with DEMO=1, see cli_loads_demo)."""
-    settings = Settings.from_env()
+    malls loaded first only with DEMO=1, see cli_loads_demo). It runs in a process of its own (`flask_cli`)
+    whose environment names the store."""
+    settings = load_settings("flask")
     embedded = None
     url = _running_store(settings)
     if not url:
@@ -152,22 +194,34 @@ def flask_command(args: list[str]) -> int:
                 ensure_demo_venues(services())
     try:
         env = {**os.environ, "REDIS_URL": url}
-        return subprocess.call([sys.executable, "-m", "flask", "--app", "wsgi", *args], env=env)
+        return subprocess.call([sys.executable, "-c", "import sys; from portal.__main__ import flask_cli; "
+                                "sys.exit(flask_cli(sys.argv[1:]))", *args], env=env)
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def flask_cli(args: list[str]) -> int:
+    """Flask's command line on the portal's app (wsgi.py's `create_app()`), as `flask --app wsgi` runs it but
+    with its usage and hint lines naming `python -m portal flask` and help of its own; a store that does not
+    answer is said in one line (exit status 1), not as a traceback."""
+    group = FlaskGroup(name="flask", help=FLASK_HELP, create_app=lambda: create_app())  # wsgi.py's app
+    for param in group.params:
+        if param.name == "app" and isinstance(param, click.Option):
+            param.hidden = True  # the app is the portal's: --app would be ignored
+    try:
+        return group.main(args=args, prog_name=FLASK_PROG)
+    except STORE_DOWN as exc:
+        print(store_down(FLASK_PROG, os.environ.get("REDIS_URL"), exc).message, file=sys.stderr)
+        return 1
 
 
 def track(once: bool) -> int:
     """The tracker (portal/tracking/tracker.py) on the store `make run` uses (REDIS_URL, else the running
     embedded Valkey)."""
     _stop_on_sigterm()
-    settings = Settings.from_env()
-    if not (url := _running_store(settings)):
-        print("track: REDIS_URL is not set and no `make run` store is running (`make run` starts the tracker "
-              "with its store)", file=sys.stderr)
+    if not (settings := _shared_store_settings("track", "the tracker")):
         return 2
-    settings = settings.with_(redis_url=url)
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
     tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
@@ -195,17 +249,20 @@ def paysandbox(host: str, port: int) -> int:
 
 
 def _shared_store_settings(command: str, what: str) -> Settings | None:
-    """The settings of a worker `make run` starts with REDIS_URL pointing at its store; None (said on stderr)
-    without REDIS_URL."""
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        print(f"{command}: REDIS_URL is not set (`make run` starts {what} with its store)", file=sys.stderr)
+    """The settings of a worker `make run` starts with REDIS_URL pointing at its store, on the store
+    `_running_store` finds (REDIS_URL, else the running `make run` store, as `python -m portal flask` finds
+    it); None (said on stderr) when there is none."""
+    settings = load_settings(command)
+    if not (url := _running_store(settings)):
+        print(f"{command}: REDIS_URL is not set and no `make run` store is running (`make run` starts {what} "
+              "with its store)", file=sys.stderr)
         return None
-    return settings
+    return settings.with_(redis_url=url)
 
 
 def sweep(once: bool) -> int:
-    """The payments sweeper (portal/payments/worker.py) on the store `make run` uses (REDIS_URL): expired
+    """The payments sweeper (portal/payments/worker.py) on the store `make run` uses (REDIS_URL, else the running
+    `make run` store): expired
     orders closed, stuck refunds asked again, the light apps' payment duties (a lapsed number's pre-order
     refunded), every minute; its own process, as it waits on the payment providers."""
     _stop_on_sigterm()
@@ -225,7 +282,8 @@ def sweep(once: bool) -> int:
 
 
 def notify(once: bool) -> int:
-    """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL): its own
+    """The notification worker (portal/notify/worker.py) on the store `make run` uses (REDIS_URL, else the
+    running `make run` store): its own
     process, so a slow push service or SMS provider never delays the tracker's positioning."""
     _stop_on_sigterm()
     if not (settings := _shared_store_settings("notify", "the worker")):
@@ -251,7 +309,16 @@ def vapid_key() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portal")
+    """The command line; a refused setting or a store that does not answer ends it with one line on stderr."""
+    try:
+        return _main(argv)
+    except CommandFailed as exc:
+        print(exc.message, file=sys.stderr)
+        return exc.code
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="serve the portal (embedded Valkey unless REDIS_URL is set)")
     run.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
@@ -269,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     notifying = sub.add_parser("notify", help="deliver notifications: push, SMS (`serve` starts it)")
     notifying.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     notifying.add_argument("--vapid-key", action="store_true", help="print a new VAPID key pair and exit")
-    flask = sub.add_parser("flask", help="run a `flask --app wsgi` command (map, AP and draft tools, accounts) "
-                           "on the portal's store; `python -m portal flask --help` lists them", add_help=False)
+    flask = sub.add_parser("flask", help="run an operator command (map, AP and draft tools, accounts; what `flask "
+                           "--app wsgi` runs) on the portal's store; `python -m portal flask --help` lists them",
+                           add_help=False)
     flask.add_argument("rest", nargs=argparse.REMAINDER)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["flask"]:  # everything after `flask` is Flask's, --help included (argparse would take it)
@@ -280,14 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     logredact.install()  # the tracker's and the CLI's log lines: no raw MAC, phone number or token
     if args.command == "flask":
         return flask_command(args.rest)
-    if args.command == "track":
-        return track(args.once)
+    if args.command == "notify" and args.vapid_key:
+        return vapid_key()
+    workers = {"track": track, "sweep": sweep, "notify": notify}
+    if args.command in workers:
+        try:
+            return workers[args.command](args.once)
+        except STORE_DOWN as exc:
+            raise store_down(f"{PROG} {args.command}", os.environ.get("REDIS_URL"), exc) from None
     if args.command == "paysandbox":
         return paysandbox(args.host, args.port or sandbox_port(os.environ))
-    if args.command == "sweep":
-        return sweep(args.once)
-    if args.command == "notify":
-        return vapid_key() if args.vapid_key else notify(args.once)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)

@@ -83,8 +83,8 @@ def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -
         raise ApiError(401, "missing or invalid bearer token for this venue",
                        headers=token_challenges(allow_basic))
     if not source.allows(scope):
-        raise ApiError(403, f"this token lacks the {scope!r} scope this API needs; issue the system a token "
-                            f"with `flask --app wsgi issue-token {venue} <label> --scope {scope}`", "Authorization",
+        raise ApiError(403, f"this token lacks the {scope!r} scope this API needs; issue the system a token with "
+                            f"`python -m portal flask issue-token {venue} <label> --scope {scope}`", "Authorization",
                        headers=[("WWW-Authenticate", f'{BEARER_CHALLENGE}, error="insufficient_scope", '
                                                      f'scope="{scope}"')])
     return source.label

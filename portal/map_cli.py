@@ -48,16 +48,39 @@ def _bar_progress(bar) -> Callable[[int, int], None]:
     return progress
 
 
+def _written(out: str, write: Callable[[], object]):
+    """What `write` returns, or a ClickException naming OUT when it cannot be written (no such folder, no
+    permission): an operator's typo is said, not shown as a traceback."""
+    try:
+        return write()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _tune_out_file(config_file: str) -> dict:
+    """The configuration in a file `python -m positioning tune --out` wrote (every parameter of the model the folds
+    chose), as a venue stores it: its floor classifier left out, with a note saying why (the live model decides
+    the floor by its neighbours alone: fingerprints/training.py checked_live_config), rather than refusing the
+    file; anything else the live model cannot run is refused by checked_live_config."""
+    try:
+        config = json.loads(Path(config_file).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise click.ClickException(f"{config_file}: JSON nested too deep") from None
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{config_file}: not JSON ({exc})") from None
+    if isinstance(config, dict) and config.get("floor_model") is not None:
+        click.echo(f"note: floor_model {json.dumps(config['floor_model'])} left out: the live model decides the floor "
+                   "by its neighbours alone (a floor classifier is for `positioning evaluate`)")
+        config = {name: value for name, value in config.items() if name != "floor_model"}
+    return checked_live_config(config)
+
+
 def _positioner_choice(venue_map, config_file: str | None, defaults: bool, **tune_args) -> tuple[dict, dict]:
     """(configuration, how it was chosen) for `positioning-tune`: from a file, the defaults, or tuned."""
     if defaults:
         return {}, {}
     if config_file:
-        try:
-            config = checked_live_config(json.loads(Path(config_file).read_text(encoding="utf-8")))
-        except RecursionError:
-            raise click.ClickException(f"{config_file}: JSON nested too deep") from None
-        return config, {"source": Path(config_file).name, "at": int(time.time())}
+        return _tune_out_file(config_file), {"source": Path(config_file).name, "at": int(time.time())}
     with click.progressbar(length=1, label="cross-validating", file=sys.stderr) as bar:
         result = tune_venue(venue_map, progress=_bar_progress(bar), **tune_args)
     live = live_defaults()
@@ -93,7 +116,7 @@ def register(app: Flask) -> None:
             origin = Origin(known.lon if origin_lon is None else origin_lon,
                             known.lat if origin_lat is None else origin_lat,
                             known.rotation_deg if rotation is None else rotation)
-            path = write_imdf_zip(venue_map, out, origin)
+            path = _written(out, lambda: write_imdf_zip(venue_map, out, origin))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"wrote {path} (IMDF 1.0.0, map v{venue_map.version}: {len(venue_map.floors)} levels, "
@@ -131,7 +154,7 @@ def register(app: Flask) -> None:
     def samples_export(venue: str, out: str, fmt: str) -> None:
         """Export VENUE's fingerprint samples as CSV (UJIIndoorLoc also writes OUT.waps.csv)."""
         venue_map = _venue_map(venue)
-        written = write_samples_csv(venue_map, out, fmt)
+        written = _written(out, lambda: write_samples_csv(venue_map, out, fmt))
         click.echo(f"wrote {len(venue_map.samples)} samples of map v{venue_map.version} to "
                    f"{', '.join(map(str, written))}")
 

@@ -126,6 +126,9 @@ OPTION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "float | N
 # Options with a closed set of values: --help lists them and a typo is refused naming them.
 OPTION_CHOICES = {("add_edge", "kind"): edits.EDGE_KINDS}
 OPTION_HELP = {"points": "the corners as 'x1,y1 x2,y2 x3,y3 ...', in metres on the plan"}
+# A command's help where the edit's docstring speaks to the code (its first line is the help otherwise).
+EDIT_HELP = {"place_ap": "Place an AP (--bssid) on floor --level at --x, --y metres on the plan; one already on the "
+                         "map is moved there."}
 
 
 def _points(text: str) -> list[tuple[float, float]]:
@@ -164,7 +167,7 @@ def _edit_command(name: str) -> click.Command:
             options.append(click.Option([flag, param.name], type=click.Choice(choices) if choices else kind,
                                         required=required, default=None if required else param.default,
                                         show_default=not required, help=OPTION_HELP.get(param.name)))
-    doc = (edit.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
+    doc = EDIT_HELP.get(name) or (edit.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
     return click.Command(name.replace("_", "-"), callback=with_appcontext(run), params=options, help=doc)
 
 

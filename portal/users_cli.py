@@ -58,7 +58,10 @@ def _check_zones(role: str, venue: str, zones: tuple[str, ...]) -> None:
     if not zones:
         raise click.UsageError("an owner needs at least one --zone")
     venue_map = services().venues.get_map(venue)
-    unknown = [z for z in zones if venue_map is None or venue_map.zone(z) is None]
+    if venue_map is None:  # a new mall's operator may come before its map; an owner's zones are the map's
+        raise click.UsageError(f"unknown venue {venue!r}: an owner's zones are those of the venue's map (import "
+                               "it first: `python -m portal flask map-import`), or --role operator")
+    unknown = [z for z in zones if venue_map.zone(z) is None]
     if unknown:
         raise click.UsageError(f"{venue} has no zone(s) {', '.join(unknown)}")
 

@@ -36,3 +36,19 @@ def test_local_store_keeps_generated_development_secrets(tmp_path):
 def test_cluster_needs_a_url(tmp_path):
     with pytest.raises(ValueError, match="REDIS_CLUSTER=1 needs REDIS_URL"):
         Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_CLUSTER": "1", **SECRETS})
+
+
+WHY = {"SECRET_KEY": "sign-ins", "MAC_HASH_KEY": "one phone would count as two", "PHONE_KEY": "phone numbers",
+       "VAPID_PRIVATE_KEY": "push subscription"}
+
+
+@pytest.mark.parametrize("missing", list(WHY))
+def test_each_missing_key_is_named_with_its_own_reason(tmp_path, missing):
+    """A shared store's missing key is said with what a key of each host's own would break for it (a phone key
+    splits no session and counts no phone twice)."""
+    env = {name: value for name, value in SECRETS.items() if name != missing}
+    with pytest.raises(ValueError, match="same on every host") as refused:
+        Settings.from_env({"DATA_DIR": str(tmp_path), "REDIS_URL": "redis://10.0.0.5:6379/0", **env})
+    said = str(refused.value)
+    assert said.startswith(f"{missing} is not set") and WHY[missing] in said
+    assert [why for name, why in WHY.items() if name != missing and why in said] == []

@@ -270,7 +270,8 @@ def _silent_or_how(venue: str, health: dict, live: list) -> list[str]:
     if not live:
         return [_("no report yet: issue each feed a token (%(command)s) and point the APs or their controller at "
                   "%(url)s, or at the URL of its format (README: Partner API)",
-                  command=f"`flask issue-token {venue} <label>`", url=f"/api/v1/venues/{venue}/reports")]
+                  command=f"`python -m portal flask issue-token {venue} <label>`",
+                  url=f"/api/v1/venues/{venue}/reports")]
     silent = health["silent_aps"]
     missing = [_("AP %(bssid)s: silent", bssid=b) for b in silent[:SILENT_LISTED]]
     if len(silent) > SILENT_LISTED:
@@ -308,7 +309,8 @@ def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
     if last is None:
         return Step("validation", title, False, _("No validation walk recorded yet."),
                     [_("walk a route with a phone, then upload the route (ts,floor,x,y) and the phone's readings "
-                       "at the APs (ts,ap,rssi), or run %(command)s", command="`flask validation-walk`")],
+                       "at the APs (ts,ap,rssi), or run %(command)s",
+                       command="`python -m portal flask validation-walk`")],
                     link, _("Run a validation walk"))
     # venue time, as the validation walks page and the audit log show the same walk (UTC here read as 8 h off)
     when = local_time(last["at"], venue).strftime("%Y-%m-%d %H:%M")

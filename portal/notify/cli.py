@@ -23,15 +23,25 @@ def _outbox() -> Outbox:
     return Outbox(services().db)
 
 
+def _stats(venue: str) -> dict[str, int]:
+    """The outbox's counts for VENUE; an unknown venue (a typo) is refused, as by the other commands, unless the
+    outbox holds something for it: its zeros would say nothing (as `flask audit` does for its log)."""
+    stats = _outbox().stats(venue)
+    if not any(stats.values()) and not services().venues.exists(venue):
+        raise click.UsageError(f"unknown venue {venue!r}")
+    return stats
+
+
 def _one_or_all(letter: str | None, every: bool) -> None:
     if every == bool(letter):
         raise click.UsageError("give one dead letter's id, or --all")
     if letter and not LETTER_ID.match(letter):
-        raise click.UsageError("a dead letter's id is 16 hex digits (see `flask outbox dead VENUE`)")
+        raise click.UsageError("a dead letter's id is 16 hex digits (see `python -m portal flask outbox dead VENUE`)")
 
 
 def _act(venue: str, action: str, letter: str | None, every: bool) -> None:
     _one_or_all(letter, every)
+    _stats(venue)
     audited, done = _outbox().act_on_dead(venue, action, None if every else letter)
     if not every and not done:
         raise click.ClickException(f"no dead letter {letter} in {venue}")
@@ -48,13 +58,16 @@ def register(app: Flask) -> None:
     @outbox.command("stats")
     @click.argument("venue")
     def stats(venue: str) -> None:
-        for name, value in sorted(_outbox().stats(venue).items()):
+        """The outbox's counts for VENUE (an unknown venue is refused: its zeros would say nothing)."""
+        for name, value in sorted(_stats(venue).items()):
             click.echo(f"{name}: {value}")
 
     @outbox.command("dead")
     @click.argument("venue")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
     def dead(venue: str, limit: int) -> None:
+        """VENUE's dead letters, newest first: id, time, event, channel, try, error."""
+        _stats(venue)
         letters = _outbox().dead_letters(venue, limit=limit)
         for d in letters:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(d.at))

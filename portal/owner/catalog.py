@@ -2,15 +2,21 @@
 
     python -m portal.owner.catalog update    extract every message (Python, Jinja2 templates, light-app
                                              config labels) into translations/messages.pot, merge it into
-                                             each language's messages.po, and list what is untranslated
+                                             each language's messages.po, and list what is untranslated;
+                                             a file whose messages did not change is left as it is (not
+                                             rewritten for a new POT-Creation-Date)
     python -m portal.owner.catalog compile   .po -> .mo (the Makefile does this at install)
     python -m portal.owner.catalog check     exit 1 if a message is missing or untranslated
+
+Each says in a line what it did (and `update` and `check` list each message missing or untranslated).
 
 Chinese (zh) is the one translated language; English is the source language."""
 
 from __future__ import annotations
 
 import contextlib
+import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -53,18 +59,56 @@ def extract(output: Path = POT) -> Catalog:
         return read_po(f)
 
 
-def update() -> None:
-    extract()
-    for lang in LANGUAGES:
-        if po_path(lang).exists():
-            _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang, "--no-fuzzy-matching",
-                     "--ignore-obsolete")
-        else:
-            _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang)
+# The header line that changes at every extraction: a file differing from its new text only there is not rewritten.
+_CREATION_DATE = re.compile(rb'^"POT-Creation-Date: [^"]*"\n', re.M)
 
 
-def compile_all() -> None:
+def _same_but_the_date(a: Path, b: Path) -> bool:
+    return (a.exists() and b.exists()
+            and _CREATION_DATE.sub(b"", a.read_bytes()) == _CREATION_DATE.sub(b"", b.read_bytes()))
+
+
+def _keep_or_replace(new: Path, old: Path) -> bool:
+    """Put `new` in place of `old` unless they differ only in the POT-Creation-Date: True if `old` was written."""
+    if _same_but_the_date(new, old):
+        return False
+    old.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(new, old)
+    return True
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def update() -> list[str]:
+    """Extract the template and merge it into each language's catalog, both in a scratch folder; a file is written
+    only where its messages changed (not for the extraction's date alone). What was done, a line per file."""
+    done = []
+    with tempfile.TemporaryDirectory() as scratch:
+        template = extract(Path(scratch) / "messages.pot")
+        count = sum(1 for m in template if m.id)
+        wrote = _keep_or_replace(Path(scratch) / "messages.pot", POT)
+        done.append(f"{_shown(POT)}: {'updated' if wrote else 'unchanged'} ({count} messages)")
+        for lang in LANGUAGES:
+            merged = Path(scratch) / lang / "messages.po"
+            merged.parent.mkdir()
+            if po_path(lang).exists():
+                shutil.copyfile(po_path(lang), merged)
+                _pybabel("update", "-i", str(POT), "-o", str(merged), "-l", lang, "--no-fuzzy-matching",
+                         "--ignore-obsolete")
+            else:
+                _pybabel("init", "-i", str(POT), "-o", str(merged), "-l", lang)
+            wrote = _keep_or_replace(merged, po_path(lang))
+            done.append(f"{_shown(po_path(lang))}: {'updated' if wrote else 'unchanged'}")
+    return done
+
+
+def compile_all() -> list[str]:
+    """Each language's .po compiled to its .mo: what was done, a line per language."""
     _pybabel("compile", "-d", str(TRANSLATIONS))
+    return [f"{_shown(mo_path(lang))}: compiled ({len(translations(load_mo(lang)))} messages)"
+            for lang in LANGUAGES if mo_path(lang).exists()]
 
 
 def load_po(lang: str) -> Catalog:
@@ -119,9 +163,11 @@ def missing(template: Catalog, lang: str) -> list[str]:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "update":
-        update()
+        for line in update():
+            sys.stdout.write(f"{line}\n")
     elif command == "compile":
-        compile_all()
+        for line in compile_all():
+            sys.stdout.write(f"{line}\n")
         return 0
     elif command != "check":
         sys.stderr.write(__doc__)
@@ -133,12 +179,15 @@ def main(argv: list[str]) -> int:
         template = extract(_tmp_pot())
     problems = 0
     for lang in LANGUAGES:
+        before = problems
         for msgid in missing(template, lang):
             sys.stdout.write(f"{lang}: missing: {msgid!r}\n")
             problems += 1
         for msgid in untranslated(lang):
             sys.stdout.write(f"{lang}: untranslated: {msgid!r}\n")
             problems += 1
+        if command == "check" and problems == before:
+            sys.stdout.write(f"{lang}: all {sum(1 for m in template if m.id)} messages translated\n")
     return 1 if problems else 0
 
 

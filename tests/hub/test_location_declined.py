@@ -2,7 +2,8 @@
 answers with location off, her verified phone (Shopper.own_phone, and the phones vouched for on her other tokens,
 ShopperKeys.phones_of) lands on the mall home, not on its zone's app; the tracker writes no event of it (footfall's
 aggregate counts go on); "from me" is refused; answering yes again undoes it; before any answer nothing changes. Her
-export shows it and her erasure keeps only the phone's note (it does not turn tracking back on). Who may: only a token vouched for the phone marks the phone. On the demo
+export shows it and her erasure keeps only the phone's note (it does not turn tracking back on). Who
+may: only a token vouched for the phone marks the phone. On the demo
 mall's data and the real store."""
 
 from __future__ import annotations

@@ -38,9 +38,9 @@ def test_no_feed_yet_says_how_to_connect_one_not_thirty_bssids(client, console, 
     console.login("harbour-ops", "harbour-pass-1")
     state, step = sources_step(client)
     assert state == "todo" and f"; {APS} of {APS} APs silent" in step
-    assert "`flask issue-token harbour <label>`" in step and "/api/v1/venues/harbour/reports" in step
+    assert "`python -m portal flask issue-token harbour <label>`" in step and "/api/v1/venues/harbour/reports" in step
     assert "02:11:22:33:44" not in step
-    assert "flask issue-token harbour" in sources_step(client, "zh")[1]
+    assert "python -m portal flask issue-token harbour" in sources_step(client, "zh")[1]
 
 
 def test_a_feed_names_the_silent_aps_and_how_many_more(client, console, svc):

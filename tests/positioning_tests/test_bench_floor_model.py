@@ -39,3 +39,14 @@ def test_the_bench_prints_each_rule_per_fold_beside_the_neighbours(data_dir, cap
 def test_an_unknown_set_is_refused(data_dir):
     with pytest.raises(SystemExit):
         main(["--data", str(data_dir), "--sets", "campus"])
+
+
+def test_data_that_is_not_there_is_said_with_where_to_get_it(tmp_path, capsys):
+    """Outside a checkout with ../shared/data beside it the default finds nothing: said, with the option to pass
+    and where the sets come from, not a traceback."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(tmp_path / "nowhere")])
+    assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert f"no {tmp_path / 'nowhere' / 'tampere' / 'train.csv'}: the public sets are not shipped; pass --data" in said
+    assert "UCI Machine Learning Repository" in said and "zenodo" in said

@@ -65,7 +65,9 @@ def test_a_report_sources_token_is_refused_and_changes_nothing(client, svc, db, 
     resp = call(client, method, path, body, ap_token)
     assert resp.status_code == 403
     answer = resp.get_json()
-    assert f"'{scope}' scope" in answer["error"] and f"--scope {scope}" in answer["error"]
+    assert f"'{scope}' scope" in answer["error"]
+    # the command as an operator can run it (`flask --app wsgi` alone finds no store)
+    assert f"`python -m portal flask issue-token demo <label> --scope {scope}`" in answer["error"]
     assert answer["field"] == "Authorization"
     assert everything(db) == before and members.get("demo", MEMBER).points == points
 

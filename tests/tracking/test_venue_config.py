@@ -112,6 +112,23 @@ def test_tuning_on_the_venues_survey_stores_the_choice_and_its_verdict(app, svc,
     assert cache.get("demo").positioner.k == venue_map.positioner["k"]
 
 
+def test_a_file_tune_out_wrote_is_stored_without_its_floor_classifier(app, svc, cache, tmp_path):
+    """README: --config "stores a file `tune --out` wrote": such a file names every parameter, the floor classifier
+    its folds chose too (`floor_model: "logistic"`, in the library's defaults), which the live model never runs:
+    left out with a note saying why, not a refusal of the whole file."""
+    written = WKNNPositioner(floor_model="logistic", k=5).get_params()  # what `positioning tune --out` writes
+    config = tmp_path / "tuned.json"
+    config.write_text(json.dumps(written))
+    result = tune_cli(app, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert 'note: floor_model "logistic" left out: the live model decides the floor by its neighbours alone' in \
+        result.output
+    stored = svc.venues.get_map("demo").positioner
+    assert "floor_model" not in stored and stored["k"] == 5
+    model = cache.get("demo").positioner
+    assert model.floor_model is None and model.k == 5
+
+
 @pytest.mark.parametrize("bad", ['{"k": 0}', '{"kk": 3}', '{"metric": "cosine"}', '{"representation": "x"}',
                                  '[3]', '{"k": "three"}', 'not json', '{"offset_search_db": -1}',
                                  '{"unheard_weight": "0.5"}',
