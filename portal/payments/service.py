@@ -372,6 +372,7 @@ class PaymentService:
                 self.store.forget_open(venue, order_id)
         self.retry_refunds(venue, now_ms)
         self.finish_interrupted(venue, now_ms)
+        self.store.trim_ledgers(venue)  # once a day: a ledger no entry is added to is trimmed only here
         for sweeper in self.sweepers:
             try:
                 sweeper(venue)

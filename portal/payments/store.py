@@ -91,6 +91,10 @@ class PaymentKeys(VenueKeys):
     def merchant_ledger(self, merchant: str) -> str:
         return self.key("pay", "ledger", "m", merchant)
 
+    def ledgers_trimmed(self) -> str:
+        """String for a day after the sweep trimmed every ledger of the venue (`PaymentStore.trim_ledgers`)."""
+        return self.key("pay", "ledger-trimmed")
+
     def untold(self) -> str:
         return self.key("pay", "untold")
 
@@ -585,6 +589,17 @@ class PaymentStore:
 
     def expired_open(self, venue: str, now_ms: int, limit: int = 200) -> list[str]:
         return [_s(v) for v in self.db.zrangebyscore(PaymentKeys(venue).open_orders(), 0, now_ms, 0, limit)]
+
+    def trim_ledgers(self, venue: str) -> int:
+        """Once a day (the payments sweep's duty): every ledger of the venue keeps LEDGER_KEEP_MS of entries, by the
+        store's clock that names them. The booking script trims the ledgers it writes to; a merchant's ledger that
+        gets no new entry (a zone gone quiet or released) is trimmed only here. Returns the entries dropped."""
+        keys = PaymentKeys(venue)
+        if not self.db.set(keys.ledgers_trimmed(), "1", nx=True, ex=86400):
+            return 0
+        keep_from = int(self.db.time()[0]) * 1000 - LEDGER_KEEP_MS
+        merchants = [k.decode() if isinstance(k, bytes) else k for k in scan_slot(self.db, keys.merchant_ledger("*"))]
+        return sum(int(self.db.xtrim(key, minid=keep_from, approximate=False)) for key in [keys.ledger(), *merchants])
 
     def forget_open(self, venue: str, order_id: str) -> None:
         """An open order that is gone (never bound, and the sweep was down past UNBOUND_KEEP_MS): off the open

@@ -142,3 +142,20 @@ def test_the_ledger_keeps_its_entries_as_long_as_the_orders(pay, db):
     for key in (keys.ledger(), keys.merchant_ledger("kopi")):
         orders = [fields[b"order"].decode() for _id, fields in db.xrange(key)]
         assert "MP-OLD" not in orders and orders[:2] == ["MP-KEPT", order.id]
+
+
+def test_the_sweep_trims_a_ledger_no_entry_is_added_to(pay, db):
+    """A merchant gone quiet (a zone released) adds no entry, so the booking script never trims its ledger: the
+    sweep does, once a day."""
+    from portal.payments.store import LEDGER_KEEP_MS
+
+    keys = PaymentKeys(VENUE)
+    store_ms = int(db.time()[0]) * 1000
+    db.xadd(keys.merchant_ledger("quiet"), {"kind": "paid", "order": "MP-OLD"},
+            id=f"{store_ms - LEDGER_KEEP_MS - 86400_000}-0")
+    db.xadd(keys.merchant_ledger("quiet"), {"kind": "paid", "order": "MP-KEPT"},
+            id=f"{store_ms - LEDGER_KEEP_MS + 86400_000}-0")
+    db.delete(keys.ledgers_trimmed())  # today's trim may have run already (the portal's own sweeper)
+    pay.sweep(VENUE)
+    assert [f[b"order"] for _id, f in db.xrange(keys.merchant_ledger("quiet"))] == [b"MP-KEPT"]
+    assert pay.store.trim_ledgers(VENUE) == 0  # once a day
