@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis
 from flask import Blueprint, Flask, abort, current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -13,6 +14,7 @@ from flask_babel import gettext as _
 from fingerprints.model import VenueMap, Zone
 from portal.apps.bilingual import Localized, pick, pick_from
 from portal.apps.locale import format_day, format_time, hhmm
+from portal.apps.location_consent import location_declined
 from portal.apps.preview import load_preview
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
@@ -105,10 +107,19 @@ def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str 
     earned, a partner link followed): a `txn` event in the venue's event log, which the insights' funnels
     and the moments engine read. `shopper`: the Shopper of the request, or a shopper id (a staff action on a
     shopper's behalf). Fails open (a lost event never breaks the shopper's page)."""
-    device = shopper.phone if isinstance(shopper, Shopper) else None
+    # the phone is named only while she has not declined location-based services (a txn event naming it would be one
+    # more point of the per-phone trail her decline stops; the event still counts under her shopper id)
+    device = shopper.phone if isinstance(shopper, Shopper) and not _declined(shopper) else None
     shopper_id = shopper.client if isinstance(shopper, Shopper) else shopper
     services().events.emit(venue, "txn", at=at, shopper=shopper_id, device=device, zone=zone, app=app.name,
                            action=action, **data)
+
+
+def _declined(shopper: Shopper) -> bool:
+    try:
+        return location_declined(shopper)
+    except redis.RedisError:  # not known: the event names no phone (and is still written, or fails open itself)
+        return True
 
 
 def venue_or_404(venue: str) -> VenueMap:

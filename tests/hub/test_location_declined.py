@@ -152,3 +152,18 @@ def test_declines_location_reads_her_last_answer(db):
     assert store.location_off_since("demo", "dev-2") is not None and store.location_off_since("demo", "dev-1") is None
     assert store.forget("demo", "s-2") == 1  # her answer; the phone's marker stays (erasure does not re-enable)
     assert store.declines_location("demo", "s-3", "dev-2")
+
+
+def test_her_transactions_name_no_phone_once_she_declined(app, client, svc, her):
+    """A txn event naming the phone would be one more point of the per-phone trail her decline stops; it still
+    counts under her shopper id."""
+    from lightapps.coupons.store import CouponStore
+
+    token, _ = her
+    coupon = next(iter(CouponStore(svc.db).live_for_zone("demo", "kopi", time.time())))
+    since = time.time() - 1
+    answer(client, token, location=False)
+    assert client.post(f"/v/demo/zone/kopi/coupons/{coupon.id}/claim", data={"c": token}).status_code == 303
+    write_deferred_events()
+    [claimed] = [e for e in svc.events.read("demo") if e.kind == "txn" and e.at >= since]
+    assert claimed.shopper == CLIENT and claimed.device is None
