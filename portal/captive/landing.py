@@ -46,6 +46,24 @@ PREMISES_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "fc00::/7", "fe80::/10", "::1/128"))
 
 
+_warned_forwarded = False
+
+
+def guest_ip(remote_addr: str | None, forwarded_for: str | None, proxy_hops: int) -> str | None:
+    """A request's address as the landing may use it (to place a MAC no gateway vouched for, or to ask the IP
+    table): None when a proxy forwarded the request (X-Forwarded-For) but PROXY_HOPS is 0. The address is then the
+    proxy's, one private address for every guest: it would pass `on_premises` for anyone on the internet and name
+    one phone for all of them. Logged once per process, so the operator sets PROXY_HOPS."""
+    global _warned_forwarded
+    if forwarded_for and proxy_hops == 0:
+        if not _warned_forwarded:
+            _warned_forwarded = True
+            log.warning("a request came through a proxy (X-Forwarded-For) but PROXY_HOPS=0: its address is not "
+                        "used to place phones; set PROXY_HOPS to the proxies in front")
+        return None
+    return remote_addr or None
+
+
 @functools.lru_cache(maxsize=65_536)
 def on_premises(ip: str | None) -> bool:
     """`ip` (a request's address; an IPv4-mapped one as its IPv4 address) is in PREMISES_NETWORKS. Memoised: the

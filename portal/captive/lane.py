@@ -38,7 +38,7 @@ from portal.captive.common import (
     captive_services_of,
     client_and_ap_from_params,
 )
-from portal.captive.landing import Offline, Online
+from portal.captive.landing import Offline, Online, guest_ip
 from portal.captive.probes import HIJACKED, Probe, match_probe
 from portal.captive.views import venue_check_of, venue_refusal
 from portal.errors import raw_json_error
@@ -55,6 +55,7 @@ class ProbeLane:
         self.app = app
         self.wsgi_app = wsgi_app
         settings = app.extensions["mallportal"].settings
+        self.proxy_hops = settings.proxy_hops
         self.portal_url = settings.portal_url
         self.own_hosts = own_hosts(settings.portal_url, settings.portal_hosts)
         self.venues = venue_check_of(app)
@@ -107,8 +108,8 @@ class ProbeLane:
         venue = self.venue_of(environ, named)
         if not isinstance(venue, str):
             return venue
-        decision = captive_services_of(self.app).landing.decide(venue, client, probe=probe,
-                                                                ip=environ.get("REMOTE_ADDR", ""), associated_ap=ap)
+        ip = guest_ip(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.proxy_hops)
+        decision = captive_services_of(self.app).landing.decide(venue, client, probe=probe, ip=ip, associated_ap=ap)
         if isinstance(decision, Online):
             return online_answer(probe)
         if isinstance(decision, Offline):

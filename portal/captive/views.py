@@ -57,7 +57,7 @@ from portal.captive.gateways import (
     safe_destination,
     tells_length,
 )
-from portal.captive.landing import Offline, Redirect, VenueCheck
+from portal.captive.landing import Offline, Redirect, VenueCheck, guest_ip
 from portal.captive.sessions import Session
 from portal.captive.unifi import SiteMismatches
 from portal.captive.wifidog import Ticket
@@ -252,7 +252,7 @@ def _land(venue: str, args: MultiDict, gateway: str | None = None, site: str | N
         verified = client is not None
     if ctx.access == ONLINE:
         return _already_online(venue, ctx, client, verified)
-    decision = cs.landing.decide(venue, client, ip=request.remote_addr, verified=verified,
+    decision = cs.landing.decide(venue, client, ip=_guest_ip(), verified=verified,
                                  associated_ap=ap_from_params(args))
     if isinstance(decision, Offline):
         return fail_open(venue, None, ctx)
@@ -306,7 +306,7 @@ def _already_online(venue: str, ctx: GatewayContext, client: str | None, verifie
     landing = captive_services().landing
     if not verified:  # a MAC anyone could type: the status page must not show a stranger that phone's session
         try:
-            client = landing.placeable(venue, client, request.remote_addr)
+            client = landing.placeable(venue, client, _guest_ip())
         except STORE_ERRORS:
             client = None
     _, token = landing.handout(venue, client, verified)
@@ -488,7 +488,7 @@ def _direct_grant(venue: str, shopper: Shopper, seconds: int) -> str | None:
     IP table, our signed URI) has no gateway context left here, and a session of ours would only tell its
     probes and CAPPORT "online" while the gateway still holds it back."""
     cs = captive_services()
-    ip = request.remote_addr if cs.direct_mode == "gateway" else None  # grant() binds the IP table to it
+    ip = _guest_ip() if cs.direct_mode == "gateway" else None  # grant() binds the IP table to it
     if not ip and (shopper.phone is None or not demo_mode_for(venue)):
         return GATEWAY_PHONE if shopper.phone and shopper.phone_verified else UNKNOWN_PHONE
     # A live session is kept as it is (a second Continue is no extension, nor resets the count of them).
@@ -676,7 +676,7 @@ def _capport_placed(token: str) -> tuple[str, str | None] | None:
     if found is None:
         return None
     venue, client = found
-    return venue, captive_services().landing.placeable(venue, client, request.remote_addr)
+    return venue, captive_services().landing.placeable(venue, client, _guest_ip())
 
 
 def _capport_client(venue: str, token: str) -> str | None:
@@ -730,7 +730,7 @@ def _capport_answer(venue: str, client: str | None, token: str | None = None) ->
         return _capport_error("unknown venue", 404)
     # The client comes from our own signed URI or from the IP table (which only verified gateways fill).
     decision = Offline(venue) if known is None else cs.landing.decide(
-        venue, client, ip=None if client else request.remote_addr, verified=True, counted=False)
+        venue, client, ip=None if client else _guest_ip(), verified=True, counted=False)
     if isinstance(decision, Offline):
         return _capport_unavailable()
     if not decision.known and cs.direct_mode != "gateway":
@@ -1041,3 +1041,8 @@ def _browser_token(venue: str, shopper: Shopper | None = None) -> str:
     if shopper is not None:
         return shopper_token(shopper)
     return captive_services().landing.handout(venue, None)[1]
+
+
+def _guest_ip() -> str | None:
+    """This request's address as the landing may use it (`landing.guest_ip`: not a proxy's own, PROXY_HOPS unset)."""
+    return guest_ip(request.remote_addr, request.headers.get("X-Forwarded-For"), services().settings.proxy_hops)

@@ -74,6 +74,30 @@ def test_without_the_setting_a_mac_places_the_phone_only_from_the_premises_addre
         assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(ip))) == "/v/demo/", ip
 
 
+@pytest.mark.parametrize("url", ["/generate_204?", "/portal?venue=demo&"])
+def test_behind_a_proxy_without_proxy_hops_the_proxys_address_places_no_phone(production, tracked, url, caplog):  # noqa: F811
+    """A proxy in front with PROXY_HOPS=0: every request comes from the proxy's own (private) address, which would
+    pass the premises default for anyone on the internet; the forwarded request's address is not used, and the
+    operator is told to set PROXY_HOPS."""
+    import portal.captive.landing as landing_module
+
+    landing_module._warned_forwarded = False
+    query = urlencode({"client_mac": PHONE})
+    proxied = {"environ_base": {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": OUTSIDE}}
+    assert landed_path(production.get(url + query, **proxied)) == "/v/demo/"
+    assert "PROXY_HOPS=0" in caplog.text
+    assert landed_path(production.get(url + query, **at("10.0.0.2"))) == tracked  # not forwarded: its own
+
+
+def test_guest_ip_trusts_a_forwarded_address_only_through_proxy_hops():
+    from portal.captive.landing import guest_ip
+
+    assert guest_ip("10.0.0.2", None, 0) == "10.0.0.2"
+    assert guest_ip("10.0.0.2", "203.0.113.9", 0) is None  # the proxy's own address: not a guest's
+    assert guest_ip("203.0.113.9", "203.0.113.9", 1) == "203.0.113.9"  # ProxyFix put the guest's in REMOTE_ADDR
+    assert guest_ip("", None, 0) is None
+
+
 @pytest.mark.parametrize("ip", ["", "unix:/run/portal.sock", "not-an-address", "10.0.0.1:80"])
 def test_without_the_setting_a_request_with_no_usable_address_places_no_phone(production, tracked, ip):  # noqa: F811
     assert landed_path(production.get(f"/generate_204?client_mac={PHONE}", **at(ip))) == "/v/demo/"
