@@ -131,6 +131,8 @@ def test_zones_bad_input_and_who_may_call(app, client, console, svc):
 def test_the_operator_disables_and_enables_an_owner(app, client, console, svc):
     store = AccountStore(svc.db)
     store.create("tea-house", PASSWORD, "owner", "demo", ("kopi",))
+    svc.moments.save("demo", rule("teakopi", "tea-house", "kopi"))
+    svc.moments.save("demo", rule("kopikopi", "kopi", "kopi"))  # another owner's: stays on
     owner = app.test_client()
     assert sign_in(owner, "tea-house").status_code == 303
     console.login("ops")
@@ -141,6 +143,9 @@ def test_the_operator_disables_and_enables_an_owner(app, client, console, svc):
     assert not store.status("tea-house")["disabled"]
     assert client.post(url, data={"csrf_token": console.csrf(), "disabled": "1"}).status_code == 303
     assert store.status("tea-house")["disabled"]
+    # a disabled owner's rules stop messaging shoppers (the owner resumes them once enabled)
+    assert {r.id: r.active for r in svc.moments.rules("demo")} == {"teakopi": False, "kopikopi": True}
+    assert audits(svc, "owner.disable")[0]["detail"]["paused_rules"] == "teakopi"
     assert owner.get("/console/owner/demo/").status_code == 302  # signed out
     assert sign_in(app.test_client(), "tea-house").status_code != 303
     assert 'class="inline set-disabled"' in text(client.get(OWNERS)) and ">Enable<" in text(client.get(OWNERS))
