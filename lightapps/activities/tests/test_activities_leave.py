@@ -6,33 +6,14 @@ No sleeps: events are created with times relative to the clock (hours away) or m
 
 from __future__ import annotations
 
-import functools
 import time
-
-import pytest
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.activities import views
-from lightapps.activities.store import ActivityKeys, ActivityStore
-from portal.shopper import Shopper, shopper_token
+from lightapps.activities.store import ActivityKeys
 
 UNDER_WAY = "Under way · sign-up closed"
 NO_LEAVE = "Only free event sign-ups can be cancelled here"
-
-
-@pytest.fixture
-def acts(svc):
-    return ActivityStore(svc.db)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
-    def make(client_id: str = "alice", venue: str = "demo") -> str:
-        with app.app_context():
-            return shopper_token(Shopper(venue, client_id))
-
-    return make
 
 
 def new_event(acts, capacity=1, starts_in=3600.0, lasts=7200.0, **over):

@@ -3,7 +3,6 @@ happy paths, bad input (clear 4xx, nothing stored) and who may call what."""
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from datetime import datetime
@@ -14,25 +13,9 @@ import pytest
 
 from lightapps.activities import APP
 from lightapps.activities.demo import seed as seed_demo
-from lightapps.activities.store import ActivityKeys, ActivityStore
-from portal.shopper import Shopper, shopper_token
+from lightapps.activities.store import ActivityKeys
 
 CONSOLE = "/console/apps/activities/demo"
-
-
-@pytest.fixture
-def acts(svc):
-    return ActivityStore(svc.db)
-
-
-@pytest.fixture
-def token(app):
-    @functools.cache  # one token per shopper, as a browser keeps the one its links carry
-    def make(client_id: str = "alice") -> str:
-        with app.app_context():
-            return shopper_token(Shopper("demo", client_id))
-
-    return make
 
 
 def local(ts: float) -> str:

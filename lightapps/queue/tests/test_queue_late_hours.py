@@ -5,34 +5,20 @@ saved. The queue's clock is set (queue_clock): nothing here depends on the real 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lightapps.queue import APP, rules
 from lightapps.queue.store import QueueStore
+from lightapps.queue.tests.test_queue_shopper_views import queue_clock, venue_time
 
 BASE = "/v/demo/queue/jade"
 OWNER_FORM = "/console/owner/demo/zone/jade"
 
 
-@contextlib.contextmanager
-def queue_clock(at: float):
-    """The queue's clock (its store and pages) at `at`; tokens, budgets and sessions keep the real time."""
-    fake = SimpleNamespace(time=lambda: at)
-    with mock.patch("lightapps.queue.store.time", fake), mock.patch("lightapps.queue.views.time", fake):
-        yield
-
-
-def venue_time(day_offset: int, hhmm: str) -> float:
-    """`hhmm` on the venue's (Asia/Shanghai) day `day_offset` days from today, as epoch seconds."""
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=day_offset)
-    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def venue_date(day_offset: int) -> str:

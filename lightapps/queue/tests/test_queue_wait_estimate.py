@@ -6,20 +6,18 @@ how fast the machine is."""
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import math
 import random
 import re
-from datetime import datetime, timedelta
-from types import SimpleNamespace
-from unittest import mock
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lightapps.queue import APP, estimate, rules
 from lightapps.queue.store import QueueStore
+from lightapps.queue.tests.test_queue_shopper_views import queue_clock, venue_time
 
 BASE = "/v/demo/queue/jade"
 
@@ -254,18 +252,6 @@ def test_on_simulated_days_the_true_wait_falls_in_the_range_for_most_parties(tab
 # ---- through the shopper page ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def queue_clock(at: float):
-    """The queue's clock (its store and pages) at `at`; tokens, budgets and sessions keep the real time."""
-    fake = SimpleNamespace(time=lambda: at)
-    with mock.patch("lightapps.queue.store.time", fake), mock.patch("lightapps.queue.views.time", fake):
-        yield
-
-
-def venue_time(day_offset: int, hhmm: str) -> float:
-    """`hhmm` on the venue's (Asia/Shanghai) day `day_offset` days from today, as epoch seconds."""
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=day_offset)
-    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def new_shopper(client) -> str:
