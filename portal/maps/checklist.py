@@ -212,7 +212,7 @@ def _guest_networks(svc, venue: str) -> Step:
     must name them (else every such phone lands on the mall home). Done once it names the networks."""
     networks = PortalConfigStore(svc.db).client_networks(venue)
     title = _("Guest networks")
-    command = f"python -m portal flask portal-config {venue} client_networks=..."
+    command = f"`python -m portal flask portal-config {venue} client_networks=...`"
     if networks:
         return Step("client_networks", title, True,
                     _("A MAC no gateway vouched for places a phone only in a request from %(networks)s.",
@@ -220,7 +220,7 @@ def _guest_networks(svc, venue: str) -> Step:
     return Step("client_networks", title, False,
                 _("Not set: a MAC no gateway vouched for places a phone only in a request from a loopback, private, "
                   "CGNAT, link-local or IPv6 unique-local address (a portal on the mall's own network)."),
-                [_("a portal hosted outside the mall: set client_networks to the mall's public (egress) addresses, "
+                [_("a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses, "
                    "or its guests land on the mall home"),
                  _("a portal on the premises: set it to the guest networks"),
                  _("set it with: %(command)s", command=command)])

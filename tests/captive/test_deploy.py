@@ -152,7 +152,10 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     redis.Redis.from_url(store_url).flushdb()
     http_port, https_port, app_port = free_port(), free_port(), free_port()
     portal_url = f"https://{PORTAL_HOST}:{https_port}"
-    env = {**os.environ, **env_file(), "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
+    # the env file's secrets are placeholders (its VAPID one refuses to start, on purpose): the test's own, and no
+    # VAPID key on this one host (made per data dir)
+    env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "",
+           "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
            "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url,
            "NUMBA_CACHE_DIR": str(tmp / "numba-cache")}
     settings = Settings.from_env(env)

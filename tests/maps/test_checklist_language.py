@@ -18,7 +18,7 @@ from portal.maps.quality_text import _FORMER_LINES, cannot_know_text, checked_te
 V = "/console/ops/demo"
 # Names that stay in Latin letters on a Chinese page: file formats, vendors and standards, the product, the
 # setting's name, and the link to the other language.
-PROPER = {"IMDF", "Ekahau", "Meraki", "UniFi", "WiFi", "MallPortal", "LIGHT_APPS", "English"}
+PROPER = {"IMDF", "Ekahau", "Meraki", "UniFi", "WiFi", "MallPortal", "LIGHT_APPS", "English", "CGNAT"}
 LATIN_RUN = re.compile(r"[A-Za-z]{4,}")
 
 

@@ -21,7 +21,7 @@ def test_unset_says_what_a_hosted_portal_must_set(client, ops, svc):
     state, words = step(client)
     assert state == "todo"
     assert "only in a request from a loopback, private, CGNAT, link-local or IPv6 unique-local address" in words
-    assert "a portal hosted outside the mall: set client_networks to the mall's public (egress) addresses" in words
+    assert "a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses" in words
     assert "portal-config demo client_networks=" in words
     PortalConfigStore(svc.db).set("demo", {"client_networks": "203.0.113.7, 10.20.0.0/16"})
     state, words = step(client)
