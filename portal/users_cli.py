@@ -139,8 +139,12 @@ def disable(username: str) -> None:
         _store().set_disabled(username, True)
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
-    _audit(username, "disable")
-    click.echo(f"{username} disabled")
+    account = _store().get(username)
+    # an owner's moments rules stop messaging shoppers with it (as the operator console's Disable does)
+    paused = [rule for venue in dict.fromkeys((account.venue, *account.more_venues)) if account.role == "owner"
+              for rule in services().moments.pause_owner(venue, username)] if account else []
+    _audit(username, "disable", **({"paused_rules": ",".join(paused)} if paused else {}))
+    click.echo(f"{username} disabled" + (f"; its moments rules {', '.join(paused)} paused" if paused else ""))
 
 
 @users.command("enable")

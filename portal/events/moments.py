@@ -977,6 +977,13 @@ class MomentsEngine:
         return self._changed(venue, rule_id, owner, lambda raw, rule: bool(self._delete_rule(
             keys=[keys.rules(), keys.used(), keys.fired_for(rule_id), keys.last(rule_id)], args=[rule_id, raw])))
 
+    def pause_owner(self, venue: str, owner: str, zones: Collection[str] | None = None) -> list[str]:
+        """Pause `owner`'s active rules about these zones (None: all of them), the ids paused: a zone taken from its
+        owner, or an account disabled, must not keep messaging shoppers; the owner resumes them (only about a zone
+        it still runs: `set_active`)."""
+        return [r.id for r in self.rules(venue) if r.owner == owner and r.active
+                and (zones is None or r.zone in zones) and self.set_active(venue, r.id, False) == "OK"]
+
     def delete_for_zone(self, venue: str, zone: str) -> list[str]:
         """Delete every rule about `zone` (a zone deleted from the map: its rules must not act in a new zone
         given the same id); the ids deleted."""

@@ -26,7 +26,7 @@ MAX_PIXELS = 40_000_000  # claimed in the header: more is refused before decodin
 # 4 bytes a pixel (160 MB at MAX_PIXELS) before it is shrunk; an upload waits for its turn.
 CONVERSIONS_AT_ONCE = 2
 CONVERSION_WAIT_S = 30.0  # an upload that waits longer for its turn is told to try again (503), not held
-REDUCIBLE_MODES = frozenset({"RGB", "RGBA", "L", "LA", "PA", "CMYK", "YCbCr", "I", "F"})  # what Image.reduce takes
+REDUCIBLE_MODES = frozenset({"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr", "F"})  # what Image.reduce takes as it is
 _converting = threading.BoundedSemaphore(CONVERSIONS_AT_ONCE)
 MIN_SIDE = 16
 MAX_SIDE = 16383  # WebP refuses a side longer than this (JPEG 65535): no rendition is taller
@@ -73,7 +73,7 @@ def renditions(data: bytes, max_bytes: int) -> list[Rendition]:
                 _check_size(width, height)
                 image.draft("RGB", (max(WIDTHS), max(WIDTHS)))  # JPEG: decode at a reduced scale when it can
                 image.load()  # a truncated or corrupt file fails here
-                pixels = _shrunk(image)  # every copy below is of the shrunk image, not the decoded one
+                pixels = _shrunk(_eight_bit(image))  # every copy below is of the shrunk image, not the decoded one
                 ImageOps.exif_transpose(pixels, in_place=True)
                 pixels = _flatten(pixels)
         except MediaError:
@@ -101,6 +101,14 @@ def _check_size(width: int, height: int) -> None:
         raise MediaError(f"The image is too small ({width} x {height} pixels).")
 
 
+def _eight_bit(image):
+    """A 16-bit greyscale image (a PNG's I;16) scaled to 8 bits: Pillow's own conversion clips at 255, and a real
+    16-bit image came out all but white. Any other image as it is."""
+    if not (image.mode.startswith("I;16") or image.mode == "I"):
+        return image
+    return image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+
+
 def _shrunk(image):
     """The decoded image reduced by a whole factor to no less than the largest rendition needs (its shorter side
     at least max(WIDTHS), whichever way EXIF turns it), and the decoded one freed: a 6,300 x 6,300 PNG was copied
@@ -108,11 +116,13 @@ def _shrunk(image):
     factor = min(image.size) // max(WIDTHS)
     if factor < 2:
         return image
-    if image.mode not in REDUCIBLE_MODES:  # Pillow reduces no palette, 1-bit or 16-bit image: one copy to reduce
-        image = image.convert("RGBA" if image.mode in ("P", "PA", "LA") else "RGB")
+    if image.mode not in REDUCIBLE_MODES:  # Pillow reduces no palette or 1-bit image (a palette's indices are no
+        # colours to average): one copy to reduce, with its transparency where it has some
+        transparent = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "L" if image.mode == "1" else "RGB")
     small = image.reduce(factor)
-    image.close()  # frees the decoded pixels (Pillow drops its core on close)
-    return small
+    image.close()  # frees the full-size pixels it reduced (Pillow drops its core on close; the caller's `with`
+    return small  # still holds the decoded image where a mode had to be converted first)
 
 
 def _flatten(image):

@@ -143,20 +143,11 @@ def owner_zones(venue: str, username: str):
     if before == zones:
         flash(_("Nothing to save: the owner runs these zones already."))
         return redirect(url_for("operator.owners", venue=venue), code=303)
-    paused = _pause_rules(venue, account.username, about=[z for z in before if z not in zones])
+    paused = services().moments.pause_owner(venue, account.username, [z for z in before if z not in zones])
     audit("owner.zones", venue, username=account.username, zones=json.dumps(zones), before=json.dumps(before),
           paused_rules=",".join(paused))
     flash(_("%(u)s now runs %(zones)s.", u=account.username, zones=", ".join(zones)))
     return redirect(url_for("operator.owners", venue=venue), code=303)
-
-
-def _pause_rules(venue: str, username: str, about: list[str] | None = None) -> list[str]:
-    """Pause the owner's active moments rules about these zones (None: all of them), the ids paused: a zone taken
-    away or an account disabled must not keep messaging shoppers; the owner resumes them (only where it still runs
-    the zone: MomentsEngine.set_active)."""
-    engine = services().moments
-    return [r.id for r in engine.rules(venue) if r.owner == username and r.active
-            and (about is None or r.zone in about) and engine.set_active(venue, r.id, False) == "OK"]
 
 
 def _zones_page(venue: str, venue_map: VenueMap, account: Account, chosen: tuple[str, ...], status: int = 200):
@@ -179,7 +170,7 @@ def owner_disabled(venue: str, username: str):
         flash(_("Nothing to save: the account is already so."))
         return redirect(url_for("operator.owners", venue=venue), code=303)
     store.set_disabled(account.username, wanted == "1")
-    paused = _pause_rules(venue, account.username) if wanted == "1" else []
+    paused = services().moments.pause_owner(venue, account.username) if wanted == "1" else []
     audit("owner.disable" if wanted == "1" else "owner.enable", venue, username=account.username,
           **({"paused_rules": ",".join(paused)} if paused else {}))
     flash(_("%(u)s is disabled: signed out, and cannot sign in.", u=account.username) if wanted == "1"

@@ -14,7 +14,8 @@ Keys (all under the venue's `{venue}` hash tag):
                                    callback or query); a stuck one is pushed later each time (back-off)
     pay:refunds:failed     ZSET    refund no -> ended ms: refunds the provider refused for good (for operators)
     pay:ledger             STREAM  append-only: one entry per money movement (paid, refund) of the venue, kept
-                                   LEDGER_KEEP_MS (400 days) by its id, older ones dropped as entries are added
+                                   LEDGER_KEEP_MS (400 days) by its id, older ones dropped as entries are added and
+                                   by the sweep once a day (`trim_ledgers`; `pay:ledger-trimmed` marks the day)
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
     pay:untold             ZSET    order id -> ms: orders whose money listeners have not all heard of a payment or a
                                    refund done (the order's `tell` lists them in order, `told`/`told_part` how far

@@ -89,6 +89,18 @@ def test_account_commands_are_audited_under_the_accounts_venues(cli, db, svc):
     assert len(AuditLog(db).recent("demo", 1000)) == before
 
 
+def test_disabling_an_owner_from_the_command_line_pauses_its_rules(cli, db, svc):
+    """As the operator console's Disable does: a disabled owner's moments rules stop messaging shoppers."""
+    from portal.events.moments import Rule
+
+    cli("users", "create", "kopi-3", "--role", "owner", "--venue", "demo", "--zone", "kopi", "--invite")
+    svc.moments.save("demo", Rule(id="k3", name="k3", trigger="zone_enter", action="notify", zone="kopi",
+                                  message_en="hi", owner="kopi-3"))
+    out = cli("users", "disable", "kopi-3")
+    assert "k3 paused" in out and svc.moments.rule("demo", "k3").active is False
+    assert entries(db)[0]["detail"] == {"username": "kopi-3", "paused_rules": "k3"}
+
+
 @pytest.mark.parametrize("args", [["budgets", "set", "dem0", "coupons.claim.ip", "3/1h"],
                                   ["budgets", "reset", "dem0", "coupons.claim.ip"], ["budgets", "list", "dem0"],
                                   ["list-tokens", "dem0"], ["revoke-token", "dem0", "pos-1"], ["audit", "dem0"]])

@@ -55,6 +55,18 @@ def test_a_large_png_is_shrunk_before_it_is_copied():
     assert [(r.width, r.height) for r in out if r.fmt == "webp"] == [(320, 213), (640, 427), (1024, 683)]
 
 
+def test_a_16_bit_greyscale_png_keeps_its_tones():
+    """Pillow's own 16-to-8-bit conversion clips at 255: a real 16-bit image (values to 65535) came out white."""
+    import numpy as np
+
+    grey = Image.fromarray(np.full((400, 600), 32896, dtype=np.uint16))  # mid-grey in 16 bits (I;16)
+    out = io.BytesIO()
+    grey.save(out, "PNG")
+    jpeg = next(r for r in renditions(out.getvalue(), LIMIT) if r.fmt == "jpg")
+    with Image.open(io.BytesIO(jpeg.data)) as shown:
+        assert 120 <= shown.convert("L").getpixel((10, 10)) <= 136  # mid-grey still, not white
+
+
 @pytest.mark.parametrize("mode", ["P", "1", "I;16", "LA"])
 def test_a_large_png_in_any_mode_is_converted(mode):
     """Palette (an indexed poster), 1-bit (a scanned menu) and 16-bit images are large PNGs too: Pillow reduces

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 from lightapps.queue.store import QueueKeys, service_day
 
@@ -15,3 +20,17 @@ def forget_line(db, zone: str, venue: str = "demo", now: float | None = None) ->
     keys, now = QueueKeys(venue), time.time() if now is None else now
     days = {service_day(now), service_day(now - 86_400)}
     db.delete(*[key for day in days for key in db.scan_iter(keys.zone(zone, day, "*"))], keys.paused(zone))
+
+
+@contextlib.contextmanager
+def queue_clock(at: float):
+    """The queue's clock (its store and pages) at `at`; tokens, budgets and sessions keep the real time."""
+    fake = SimpleNamespace(time=lambda: at)
+    with mock.patch("lightapps.queue.store.time", fake), mock.patch("lightapps.queue.views.time", fake):
+        yield
+
+
+def venue_time(day_offset: int, hhmm: str) -> float:
+    """`hhmm` on the venue's (Asia/Shanghai) day `day_offset` days from today, as epoch seconds."""
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=day_offset)
+    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()

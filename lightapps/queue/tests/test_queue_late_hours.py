@@ -13,12 +13,10 @@ import pytest
 
 from lightapps.queue import APP, rules
 from lightapps.queue.store import QueueStore
-from lightapps.queue.tests.test_queue_shopper_views import queue_clock, venue_time
+from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
 
 BASE = "/v/demo/queue/jade"
 OWNER_FORM = "/console/owner/demo/zone/jade"
-
-
 
 
 def venue_date(day_offset: int) -> str:

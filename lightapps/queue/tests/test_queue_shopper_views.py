@@ -3,17 +3,15 @@ input gets a clear 4xx and stores nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from lightapps.queue import APP
 from lightapps.queue.store import QueueKeys, QueueStore, service_day
+from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
 from portal.payments.money import cny
 
 BASE = "/v/demo/queue/jade"
@@ -144,20 +142,6 @@ def test_cancel_own_ticket_only(client, demo, db, shopper):
     assert 'id="canceled"' in page and 'id="take"' in page
     assert take(client, shopper).status_code == 303
     assert QueueStore(db).my_ticket("demo", "jade", QueueStore(db).ticket("demo", "jade", "A002")["client"])
-
-
-@contextlib.contextmanager
-def queue_clock(at: float):
-    """The queue's clock (its store and pages) at `at`; tokens, budgets and sessions keep the real time."""
-    fake = SimpleNamespace(time=lambda: at)
-    with mock.patch("lightapps.queue.store.time", fake), mock.patch("lightapps.queue.views.time", fake):
-        yield
-
-
-def venue_time(day_offset: int, hhmm: str) -> float:
-    """`hhmm` on the venue's (Asia/Shanghai) day `day_offset` days from today, as epoch seconds."""
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=day_offset)
-    return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def test_a_number_taken_before_midnight_is_still_the_shoppers_after_it(client, demo, db, shopper):

@@ -17,7 +17,7 @@ import pytest
 
 from lightapps.queue import APP, estimate, rules
 from lightapps.queue.store import QueueStore
-from lightapps.queue.tests.test_queue_shopper_views import queue_clock, venue_time
+from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
 
 BASE = "/v/demo/queue/jade"
 
@@ -250,8 +250,6 @@ def test_on_simulated_days_the_true_wait_falls_in_the_range_for_most_parties(tab
 
 
 # ---- through the shopper page ------------------------------------------------------------------------------
-
-
 
 
 def new_shopper(client) -> str:
