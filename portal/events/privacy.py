@@ -18,13 +18,14 @@ from core.security import MacHasher
 from core.storage import VenueKeys
 from portal.events.log import Event, EventKeys
 from portal.events.moments import MomentKeys
+from portal.notify.outbox import Outbox
 
 AUDIT_KEPT = 1000
 # Retention per data kind, in days: (what happens, default, lowest allowed).
 RETENTION = {
     "events_anonymise": ("event log: phone and shopper ids replaced by unlinkable ones", 90, 1),
     "events_delete": ("event log: deleted", 395, 7),
-    "deliveries_delete": ("moments delivery log: deleted", 30, 1),
+    "deliveries_delete": ("moments delivery log and undelivered notifications: deleted", 30, 1),
 }
 RETENTION_MAX_DAYS = 3650
 ANON = "anon-"
@@ -174,9 +175,12 @@ class PrivacyStore:
         if old:
             self.db.delete(*(keys.delivery(d.decode()) for d in old))
             self.db.zrem(keys.deliveries(), *old)
+        # the notifications that could not be delivered go with the deliveries: each names its shopper and message
+        dead = Outbox(self.db).drop_dead_before(venue, now - days["deliveries_delete"] * 86400)
         if deleted or anonymised:
             self.db.incr(EventKeys(venue).insights_generation())  # no cached figure outlives its data
-        return {"events_deleted": deleted, "events_anonymised": anonymised, "deliveries_deleted": len(old)}
+        return {"events_deleted": deleted, "events_anonymised": anonymised, "deliveries_deleted": len(old),
+                "dead_letters_deleted": dead}
 
     def _sweep_events(self, venue: str, delete_before: float, anonymise_before: float,
                       batch: int = 1000) -> tuple[int, int]:

@@ -148,6 +148,23 @@ def letter_id(raw: bytes) -> str:
 
 LETTER_ID = re.compile(r"^[0-9a-f]{16}$")
 
+# KEYS: dead. ARGV: a time. Pops the letters buried before it from the tail (the oldest end), at most 10,000 a call;
+# stops at the first newer one, or one it cannot read (left for the operator). Returns how many went.
+_DROP_DEAD_BEFORE = """
+local n = 0
+while n < 10000 do
+  local raw = redis.call('LINDEX', KEYS[1], -1)
+  if not raw then break end
+  local ok, letter = pcall(cjson.decode, raw)
+  if not ok or type(letter) ~= 'table' or not tonumber(letter.at) or tonumber(letter.at) >= tonumber(ARGV[1]) then
+    break
+  end
+  redis.call('RPOP', KEYS[1])
+  n = n + 1
+end
+return n
+"""
+
 # KEYS: dead, jobs, due, counts.  ARGV: the stored letter, job key ('' = drop it), job JSON, due time.
 # Takes the one letter out of the dead list and (a replay) into the due set, in one step: two operators
 # pressing "replay" at once send it once.
@@ -239,6 +256,7 @@ class Outbox:
         self._enqueue = db.register_script(_ENQUEUE)
         self._promote = db.register_script(_PROMOTE)
         self._take = db.register_script(_TAKE_DEAD)
+        self._drop_dead_before = db.register_script(_DROP_DEAD_BEFORE)
         self._claim = db.register_script(_CLAIM)
         self._release = db.register_script(_RELEASE)
 
@@ -355,6 +373,12 @@ class Outbox:
         pipe.ltrim(keys.dead(), 0, DEAD_KEPT - 1)
         pipe.hincrby(keys.counts(), "dead", 1)
         pipe.execute()
+
+    def drop_dead_before(self, venue: str, before: float) -> int:
+        """Retention (the privacy job, with the moments deliveries' days): the dead letters buried before `before`,
+        the oldest first from the list's tail, in one script; how many went. A letter names its shopper and its
+        message: the count bound (DEAD_KEPT) alone kept a quiet venue's letters for ever."""
+        return int(self._drop_dead_before(keys=[NotifyKeys(venue).dead()], args=[repr(float(before))]))
 
     # ---- the privacy centre ------------------------------------------------------------------------
 

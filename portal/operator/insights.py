@@ -69,7 +69,8 @@ def period_span(name: str, last: date, days: int) -> str:
 def retention_labels() -> dict[str, str]:
     """The retention kinds (privacy.RETENTION) in the page's language."""
     return {"events_anonymise": _("event log: phone and shopper ids replaced by unlinkable ones"),
-            "events_delete": _("event log: deleted"), "deliveries_delete": _("moments delivery log: deleted")}
+            "events_delete": _("event log: deleted"),
+            "deliveries_delete": _("moments delivery log and undelivered notifications: deleted")}
 
 
 def _span_text(scope: str) -> str:

@@ -79,7 +79,7 @@ def test_retention_deletes_and_anonymises(svc, demo):
         svc.events.emit("demo", "txn", at=now - age * day, device=dev, shopper="s-" + dev, member="100001",
                         app="pay", action="payment", amount_fen=4500, order="MP5796ABC")
     done = svc.privacy.daily("demo", now)
-    assert done == {"events_deleted": 1, "events_anonymised": 1, "deliveries_deleted": 0}
+    assert done == {"events_deleted": 1, "events_anonymised": 1, "deliveries_deleted": 0, "dead_letters_deleted": 0}
     assert svc.privacy.daily("demo", now) is None  # once a day
     left = {e.at: e for e in svc.events.read("demo")}
     mid, new = left[round(now - 100 * day, 3)], left[round(now - 10 * day, 3)]
@@ -138,3 +138,16 @@ def test_an_offer_shows_on_the_shoppers_next_page(app, client, svc, demo):
     with app.app_context():
         other = shopper_token(Shopper("demo", "s-someone-else"))
     assert 'id="moment-offers"' not in client.get(f"/v/demo/?c={other}").get_data(as_text=True)
+
+
+def test_retention_drops_undelivered_notifications_with_the_deliveries(svc, demo):
+    """A dead letter names its shopper and its message: the count bound alone kept a quiet venue's for ever."""
+    from portal.notify.outbox import Job, Outbox
+
+    outbox, now = Outbox(svc.db), time.time()
+    for age_days, who in ((45, "s-old"), (5, "s-new")):
+        job = Job(id=f"j-{who}", venue="demo", shopper=who, event="queue.called", data={}, created=now, channel="sms")
+        outbox.bury(job, "provider refused", now=now - age_days * 86400)
+    done = svc.privacy.apply_retention("demo", now)  # deliveries_delete: 30 days by default
+    assert done["dead_letters_deleted"] == 1
+    assert [letter.job.shopper for letter in outbox.dead_letters("demo")] == ["s-new"]
