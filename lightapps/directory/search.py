@@ -1,4 +1,5 @@
-"""Shop search: English name, Chinese name, category, pinyin (initials, full, or a mix), synonyms, typos.
+"""Shop search: English name, Chinese name (traditional or simplified), category, pinyin (initials, full, or a mix),
+synonyms, typos.
 
 Pinyin matching works on the syllables of the Chinese name: a query matches when, starting at some
 syllable, each next syllable is consumed by a prefix of one of its readings (at least its first letter).
@@ -17,6 +18,7 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 
+import opencc
 from pypinyin import Style, pinyin
 from rapidfuzz import fuzz
 
@@ -28,9 +30,18 @@ _SEPARATORS = re.compile(r"[\s'’\-_.·]+")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+@cache
+def _simplified():
+    """OpenCC's traditional-to-simplified converter (its dictionaries load once, on the first search)."""
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
-    """Case-folded, width-folded (full-width letters typed on a Chinese keyboard), trimmed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Case-folded, width-folded (full-width letters typed on a Chinese keyboard), traditional characters read as
+    simplified (書店 is 书店: a visitor's Hong Kong or Taiwan keyboard, or a tenant's name written so), trimmed."""
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return _simplified().convert(text) if _HAN.search(text) else text
 
 
 @lru_cache(maxsize=4096)

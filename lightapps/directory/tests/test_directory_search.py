@@ -100,3 +100,20 @@ def test_fuzzy_only_as_a_fallback_and_never_for_short_or_unrelated_queries():
 def test_latin_synonyms_are_whole_words():
     assert "dumpling" not in ids(search_shops(SHOPS, "great"))  # "eat" inside another word names nothing
     assert ids(search_shops(SHOPS, "eat dumplings")) == ["tea", "dumpling", "noodle"]
+
+
+@pytest.mark.parametrize("query, found", [
+    ("星光影城", ["starlight"]),
+    ("蘭州拉麵", ["noodle"]),  # typed on a Hong Kong or Taiwan keyboard
+    ("金餃子", ["dumpling"]),
+    ("綠茶", ["tea"]),
+    ("城市銀行", ["bank"]),
+    ("電影", ["starlight"]),  # a synonym, in traditional characters
+])
+def test_traditional_characters_find_simplified_names(query, found):
+    assert ids(search_shops(SHOPS, query)) == found
+
+
+def test_a_name_written_in_traditional_characters_is_found_in_simplified():
+    hk = [Shop("books", "Commercial Press", "商務印書館", "books", 1, 10, 10)]
+    assert ids(search_shops(hk, "商务印书馆")) == ["books"] and ids(search_shops(hk, "印書")) == ["books"]
