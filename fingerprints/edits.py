@@ -25,7 +25,7 @@ from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, Walk
 from fingerprints.plan import PX_PER_M
 
 EDGE_KINDS = ("walk", "escalator", "elevator", "stairs", "ramp")
-ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "corridor")
+ZONE_KINDS = ("shop", "restaurant", "food", "cinema", "garage", "atrium", "service", "restroom", "corridor")
 
 
 MAX_PLAN_M = 5000.0  # metres: no mall floor is wider (the console's floor form says the same)

@@ -116,12 +116,13 @@ UNIT_CATEGORY_FOR_KIND = {
     "food": "foodservice", "restaurant": "foodservice", "atrium": "unenclosedarea", "walkway": "walkway",
     "office": "office", "restroom": "restroom", "shop": "room", "corridor": "walkway", "service": "nonpublic",
 }
-# A walkway is walked through (a corridor: transit, not a place shoppers stay); back-of-house and toilets are
-# service rooms, not shops. A dotted category (restroom.female.wheelchair, walkway.island) is its base's.
+# A walkway is walked through (a corridor: transit, not a place shoppers stay); back-of-house is a service room and
+# a toilet a restroom (neither a shop; the directory finds restrooms: "where is the toilet?"). A dotted category
+# (restroom.female.wheelchair, walkway.island) is its base's.
 KIND_FOR_UNIT_CATEGORY = {
     "parking": "garage", "movietheater": "cinema", "theater": "cinema", "foodservice": "food",
     "unenclosedarea": "atrium", "lobby": "atrium", "walkway": "corridor", "recreation": "atrium",
-    "nonpublic": "service", "restroom": "service", "footbridge": "corridor", "platform": "corridor",
+    "nonpublic": "service", "restroom": "restroom", "footbridge": "corridor", "platform": "corridor",
 }
 
 

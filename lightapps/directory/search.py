@@ -102,6 +102,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fashion": ("服装", "衣服", "时装", "女装", "男装", "clothes", "clothing", "fashion", "fuzhuang"),
     "electronics": ("数码", "电子", "手机", "电脑", "electronics", "phone", "phones", "computer", "shuma"),
 }
+# What shoppers type for a restroom (a zone of kind "restroom": an IMDF restroom unit); a query naming one, or a
+# restroom's own name, lists the venue's restrooms beside the shops.
+RESTROOM_WORDS = ("洗手间", "卫生间", "厕所", "公厕", "厕", "女厕", "男厕", "toilet", "toilets", "restroom",
+                  "restrooms", "washroom", "bathroom", "wc", "loo", "ladies", "gents", "xishoujian", "cesuo")
+RESTROOM_KIND = "restroom"
 FUZZY_MIN_QUERY = 4
 FUZZY_CUTOFF = 80  # rapidfuzz partial_ratio, 0-100: "starlite" 86, "noodel" 83; unrelated words stay below 70
 
@@ -156,3 +161,16 @@ def search_shops(shops, query: str = "", category: str = "", category_labels: di
     if not found and len(squashed) >= FUZZY_MIN_QUERY and _PINYIN_QUERY.match(squashed):
         found = [s for s in candidates if fuzzy_score(s, query) >= FUZZY_CUTOFF]
     return sorted(found, key=lambda s: (s.floor, normalise(s.name)))
+
+
+def search_restrooms(zones, query: str):
+    """The venue's restrooms (zones of RESTROOM_KIND) when the query asks for one (RESTROOM_WORDS) or names one,
+    in floor then name order; none for an empty query."""
+    query = normalise(query)
+    if not query:
+        return []
+    padded = f" {query} "
+    asks = any(w in query if _HAN.search(w) else f" {w} " in padded for w in RESTROOM_WORDS)
+    found = [z for z in zones if z.kind == RESTROOM_KIND
+             and (asks or query in normalise(z.name) or query in normalise(z.name_zh))]
+    return sorted(found, key=lambda z: (z.floor, normalise(z.name)))

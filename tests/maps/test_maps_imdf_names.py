@@ -57,6 +57,8 @@ def test_unnamed_units_are_named_from_their_category_in_both_languages():
     names = {z.id: (z.name, z.name_zh) for z in venue.zones if z.floor == 0}
     assert names["walkway"] == ("Walkway", "通道")  # zone ids as before: a re-import keeps them
     assert names["restroom-female-wheelchair"] == ("Women's restroom", "女洗手间")  # its nearest listed ancestor
+    kinds = {z.id: z.kind for z in venue.zones if z.floor == 0}
+    assert kinds["restroom-female-wheelchair"] == "restroom"  # the directory finds it ("where is the toilet?")
     assert names["laboratory"] == ("Area", "区域")  # a category the table does not list
     assert not {n for pair in names.values() for n in pair} & {"walkway", "restroom.female.wheelchair", "laboratory"}
     assert names["kopi-0"] == ("Kopi 0", "Kopi 0")  # a named unit keeps its name

@@ -117,3 +117,16 @@ def test_traditional_characters_find_simplified_names(query, found):
 def test_a_name_written_in_traditional_characters_is_found_in_simplified():
     hk = [Shop("books", "Commercial Press", "商務印書館", "books", 1, 10, 10)]
     assert ids(search_shops(hk, "商务印书馆")) == ["books"] and ids(search_shops(hk, "印書")) == ["books"]
+
+
+def test_a_query_for_a_toilet_lists_the_restrooms():
+    from fingerprints.model import Zone
+    from lightapps.directory.search import search_restrooms
+
+    zones = [Zone("wc-2", "Women's restroom", "女洗手间", 2, [(0, 0), (4, 0), (4, 4)], kind="restroom"),
+             Zone("wc-1", "Restroom", "洗手间", 1, [(0, 0), (4, 0), (4, 4)], kind="restroom"),
+             Zone("kopi", "Kopi", "考比", 1, [(0, 0), (4, 0), (4, 4)], kind="shop")]
+    for query in ("厕所", "洗手间", "卫生间", "toilet", "Toilets", "WC", "restroom", "廁所"):
+        assert [z.id for z in search_restrooms(zones, query)] == ["wc-1", "wc-2"], query
+    assert [z.id for z in search_restrooms(zones, "Women's restroom")] == ["wc-1", "wc-2"]  # asks for one
+    assert search_restrooms(zones, "coffee") == [] and search_restrooms(zones, "") == []

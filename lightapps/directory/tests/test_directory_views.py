@@ -123,3 +123,19 @@ def test_anonymous_shopper_gets_a_token_on_every_link(client, demo):
     token = re.search(r'name="c" value="([^"]+)"', html).group(1)
     assert token
     assert_links_carry(html, token)
+
+
+def test_a_search_for_a_toilet_lists_the_restrooms_with_directions(client, demo, svc, token):
+    """"Where is the toilet?": an IMDF restroom unit is a zone of kind restroom; a query for one lists them, each
+    with the way there (a route to the zone), in the page's language; a shop search lists none."""
+    from fingerprints.model import Zone
+
+    with svc.venues.edit("demo", "zone.add") as m:  # where the plan has room does not matter to the search
+        m.zones.append(Zone("wc-1", "Restroom", "洗手间", 1, [(1, 1), (3, 1), (3, 3), (1, 3)], kind="restroom"))
+    html = client.get("/v/demo/", query_string={"q": "厕所", "c": token, "lang": "zh"}).get_data(as_text=True)
+    assert 'id="restrooms"' in html and 'data-zone="wc-1"' in html and "洗手间" in html
+    assert any("/navigate" in h and "to=zone:wc-1" in h for h in hrefs(html))
+    assert_links_carry(html, token)
+    html = client.get("/v/demo/", query_string={"q": "toilet", "c": token}).get_data(as_text=True)
+    assert 'data-zone="wc-1"' in html and "Restrooms" in html
+    assert 'id="restrooms"' not in client.get("/v/demo/", query_string={"q": "xg", "c": token}).get_data(as_text=True)
