@@ -47,8 +47,11 @@ _ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 def logged_path(rule: str | None, values: Mapping[str, object] | None, path: str) -> str:
     """The path an access log shows: the matched route's (`rule`, werkzeug's syntax) with the loggable variables'
     `values` filled in (URL-quoted: no newline or quote reaches a log line) and the others left as `<name>`; a path
-    no route matched, as it is but redacted."""
+    no route matched, as it is but redacted (on a shopper's page only its venue: the rest may name her zone)."""
     if rule is None:
+        if path.startswith(SHOPPER_PATH_PREFIX):
+            venue = path[len(SHOPPER_PATH_PREFIX):].split("/", 1)[0]
+            return quote(SHOPPER_PATH_PREFIX + redact(venue) + "/<unmatched>", safe="/:@!$&'()*+,;=[]<>")
         return quote(redact(path), safe="/:@!$&'()*+,;=[]")
     values = values or {}
     masked = SHOPPER_MASKED_VARIABLES if rule.startswith(SHOPPER_PATH_PREFIX) else frozenset()

@@ -85,8 +85,9 @@ def test_the_logged_path_fills_in_only_what_a_log_may_show():
         == "/console/users/<username>"
     # a value is URL-quoted: no newline or quote of a crafted path reaches the log line
     assert logged_path("/v/<venue>/", {"venue": 'a"\nb'}, "") == "/v/a%22%0Ab/"
-    # a path no route matched: as it is, redacted
+    # a path no route matched: as it is, redacted; a shopper's page only with its venue (the rest may be a zone)
     assert logged_path(None, None, "/nothing/02:00:5e:00:53:01") == "/nothing/[mac]"
+    assert logged_path(None, None, "/v/demo/zone/kopi/nope") == "/v/demo/<unmatched>"
 
 
 def test_an_answer_before_flask_names_the_route_too(client):
