@@ -174,13 +174,13 @@ def test_a_malformed_relationship_is_a_clear_error(key, value):
 
 
 def test_unit_categories_become_the_zone_kinds_they_are():
-    """A walkway is walked through (a corridor, not a place to dwell); back of house and toilets are service
-    rooms, not shops."""
+    """A walkway is walked through (a corridor, not a place to dwell); back of house is a service room and a toilet
+    a restroom (the directory finds those), neither a shop."""
     files = mall_archive(levels=1)
     units = files["unit.geojson"]["features"]
     units[1]["properties"]["category"], units[2]["properties"]["category"] = "nonpublic", "restroom.female"
     kinds = {z.name: z.kind for z in import_imdf(files, venue_id="harbour").zones}
-    assert kinds["Mall L0"] == "corridor" and kinds["Kopi 0"] == "service" and kinds["Books 0"] == "service"
+    assert kinds["Mall L0"] == "corridor" and kinds["Kopi 0"] == "service" and kinds["Books 0"] == "restroom"
 
 
 def test_names_in_other_languages_are_kept():
