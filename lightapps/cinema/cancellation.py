@@ -29,7 +29,7 @@ from flask import Flask, current_app
 
 from lightapps.cinema import notices
 from lightapps.cinema.payment import PURPOSE, close_hold_order, refund_cancelled
-from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, CinemaStore, Showtime
+from lightapps.cinema.store import REFUND_UNDER_WAY, CinemaStore, Showtime, refund_to_arrange
 from portal.apps.views import STORES
 from portal.payments.service import PaymentError, PaymentService
 
@@ -84,7 +84,7 @@ def finish_cancel(venue: str, show_id: str) -> Cancelled | None:
             notices.show_cancelled(venue, show.zone, booking, show, outcome)
         store.settle_cancelled(venue, booking.code, outcome)
         refunds += outcome in REFUND_UNDER_WAY
-        to_arrange += outcome not in REFUND_UNDER_WAY and outcome != NO_REFUND
+        to_arrange += refund_to_arrange(outcome)
     finished = not still_open and store.finish_cancelling(venue, show_id)
     return Cancelled(show=show, tickets=done.bookings, refunds=refunds, to_arrange=to_arrange, finished=finished)
 

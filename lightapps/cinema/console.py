@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from lightapps.cinema.cancellation import cancel_show
 from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, ShowtimeConflict
+from lightapps.cinema.store import ShowtimeConflict
 from lightapps.cinema.validation import FieldError, parse_showtime
 from portal.apps.views import zone_console_blueprint
 from portal.auth import audit
@@ -76,13 +76,12 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):
     # still to cancel, refund or tell. Finished: the paid tickets whose refund could not be made online.
     cancelling = show.cancelled and store.is_cancelling(venue, show.id)
     left = sum(b.status == "booked" or (b.cancelled_by == "cinema" and not b.refund_outcome) for b in bookings)
-    to_arrange = sum(b.cancelled_by == "cinema" and b.refund_outcome not in ("", NO_REFUND, *REFUND_UNDER_WAY)
-                     for b in bookings)
+    to_arrange = sum(b.refund_to_arrange for b in bookings)
     return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,
                            title=_("Bookings"), error=error, cancelling=cancelling, left=left,
-                           to_arrange=to_arrange, under_way=REFUND_UNDER_WAY, no_refund=NO_REFUND), status
+                           to_arrange=to_arrange), status
 
 
 @console_bp.get("/showtimes/<show_id>")

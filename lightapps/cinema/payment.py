@@ -70,12 +70,13 @@ def order_for_booking(venue: str, booking: Booking) -> Order | None:
     return order_for_hold(venue, booking.token) if booking.token else None
 
 
-def refund_booking(venue: str, booking: Booking, reason: str) -> str | None:
+def refund_booking(venue: str, booking: Booking, reason: str, order: Order | None = None) -> str | None:
     """Refund in full what paid for a cancelled booking (the shopper's own cancellation before the cut-off, or
     the cinema's cancellation of the showtime): one refund number per booking, the order's id + "C", so
     however often it is asked, by either, the money goes back once ("dup" after the first). None: nothing
-    was paid online (no payments, an unpaid ticket, a ticket booked before orders were kept)."""
-    order = order_for_booking(venue, booking) if payments_on() else None
+    was paid online (no payments, an unpaid ticket, a ticket booked before orders were kept). `order`: the
+    booking's, when the caller read it already."""
+    order = order or (order_for_booking(venue, booking) if payments_on() else None)
     if order is None or not order.is_paid:
         return None
     return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
@@ -85,11 +86,11 @@ def refund_cancelled(venue: str, booking: Booking, reason: str) -> str:
     """`refund_booking` for a ticket the cinema cancelled, saying where the money stands: "none" (nothing paid
     online), one of REFUND_UNDER_WAY, or "refused", "state", "exceeds" (not refunded online). Asked again (a
     cancellation cut short after the refund was asked for), the refund's record answers: never a second refund."""
-    order = order_for_booking(venue, booking) if payments_on() else None
-    if order is None or not order.is_paid:
+    outcome = refund_booking(venue, booking, reason)
+    if outcome is None:
         return NO_REFUND
-    outcome = services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
     if outcome == "dup":
+        order = order_for_booking(venue, booking)  # paid: refund_booking found it
         status = services().payments.store.refund_record(venue, order.id + "C").get("status", "done")
         outcome = {"failed": "refused"}.get(status, status)
     return outcome

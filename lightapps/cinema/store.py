@@ -69,6 +69,11 @@ REFUND_UNDER_WAY = ("done", "processing", "pending")
 # longer refundable, "state", or not for that much, "exceeds"): the cinema arranges it with the holder.
 
 
+def refund_to_arrange(outcome: str) -> bool:
+    """A cinema-cancelled ticket's settled refund outcome that the cinema must arrange with its holder itself."""
+    return outcome not in ("", NO_REFUND, *REFUND_UNDER_WAY)
+
+
 class CinemaKeys(VenueKeys):
     def show(self, show_id: str) -> str:
         return self.key("cinema", "show", show_id)
@@ -609,6 +614,11 @@ class Booking:
     def chosen_ms(self) -> int:
         """When the shopper chose this ticket (its hold), for what the show was then: a move after it is news."""
         return self.held_ms or self.created_ms
+
+    @property
+    def refund_to_arrange(self) -> bool:
+        """Cancelled by the cinema, and its refund could not be made online: the cinema arranges it."""
+        return self.cancelled_by == "cinema" and refund_to_arrange(self.refund_outcome)
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,7 @@ def cancel_ticket(venue: str, zone: str, code: str):
     if paid and outcome.status in ("ok", "gone"):
         # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking,
         # so a repeated cancel never refunds twice).
-        refund_booking(venue, booking, "ticket cancelled")
+        refund_booking(venue, booking, "ticket cancelled", order)
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
 
 
