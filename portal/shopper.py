@@ -432,6 +432,16 @@ def token_store(app: Flask | None = None) -> ShopperTokenStore:
     return (app or current_app).extensions["shopper_tokens"]
 
 
+def her_phones(shopper: Shopper) -> list[str]:
+    """Her phones the gateway vouched for: this token's, and those vouched for on any token of hers (kept while any
+    token of hers lives, ShopperKeys.phones_of), so that a browser whose token names no phone (a texted link's; a
+    keep link from a page vouched for none) still reaches what the sign-in sheet's phone left, also after the
+    sheet's token expired: her erasure (portal/events/mydata.py) and her location answer (portal/hub/views.py).
+    Not the export's (`held`): erasing too much harms no one, showing too much does."""
+    own = {shopper.own_phone} if shopper.own_phone else set()
+    return sorted(own | token_store().verified_phones(shopper.venue, shopper.client))
+
+
 def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -> None:
     app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s, app.config["SECRET_KEY"])
     app.config["SHOPPER_COOKIE_SECURE"] = secure_cookie

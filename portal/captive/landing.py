@@ -64,12 +64,17 @@ def guest_ip(remote_addr: str | None, forwarded_for: str | None, proxy_hops: int
     return remote_addr or None
 
 
+def within(ip: str | None, networks) -> bool:
+    """`ip` (a request's address; a dual-stack socket's IPv4-mapped one as its IPv4 address) is in one of
+    `networks`; no usable address is in none."""
+    address = client_address(ip)
+    return address is not None and any(address in network for network in networks)
+
+
 @functools.lru_cache(maxsize=65_536)
 def on_premises(ip: str | None) -> bool:
-    """`ip` (a request's address; an IPv4-mapped one as its IPv4 address) is in PREMISES_NETWORKS. Memoised: the
-    same guests probe again and again."""
-    address = client_address(ip)
-    return address is not None and any(address in network for network in PREMISES_NETWORKS)
+    """`ip` is in PREMISES_NETWORKS. Memoised: the same guests probe again and again."""
+    return within(ip, PREMISES_NETWORKS)
 
 
 @dataclass(frozen=True)
@@ -175,10 +180,7 @@ class Landing:
             return None
         breaker = self.breaker.for_venue(venue)
         networks = breaker.attempt(self.client_networks, venue) if self.client_networks else ()  # memoised
-        if not networks:
-            return client if on_premises(ip) else None
-        address = client_address(ip)  # a dual-stack socket's IPv4-mapped address as its IPv4 one
-        return client if address is not None and any(address in network for network in networks) else None
+        return client if (within(ip, networks) if networks else on_premises(ip)) else None
 
     def handout(self, venue: str, client: str | None, verified: bool = False) -> tuple[Shopper, str]:
         """A new shopper for this phone and its token, sealed: handing it out writes nothing (portal/shopper.py).

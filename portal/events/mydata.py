@@ -40,7 +40,7 @@ from portal.notify.erasure import forget_shopper as forget_notifications
 from portal.notify.outbox import Job, NotifyKeys, Outbox
 from portal.notify.sms import dev_sms, mask_phone
 from portal.services import Services, services
-from portal.shopper import Shopper, current_shopper, token_store
+from portal.shopper import Shopper, current_shopper, her_phones, token_store
 from portal.tracking.footfall import FootfallKeys
 from portal.tracking.positions import TrackKeys
 
@@ -67,16 +67,6 @@ def is_theirs(shopper: Shopper, phones: set[str] | None = None, others: Iterable
                 or (bool(numbers) and str(event.data.get("member")) in numbers))
 
     return test
-
-
-def her_phones(shopper: Shopper) -> list[str]:
-    """The phones the erasure reaches: this token's vouched phone and those vouched for on any token of hers
-    (kept while any token of hers lives, ShopperKeys.phones_of), so that a browser whose token names no phone (a
-    texted link's; a keep link from a page vouched for none) erases what the sign-in sheet's phone left, also after
-    the sheet's token expired.
-    Not the export's (`held`): erasing too much harms no one, showing too much does."""
-    own = {shopper.own_phone} if shopper.own_phone else set()
-    return sorted(own | token_store().verified_phones(shopper.venue, shopper.client))
 
 
 def her_shoppers(shopper: Shopper) -> tuple[list[str], list[str]]:

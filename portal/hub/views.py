@@ -32,6 +32,7 @@ from portal.shopper import (
     current_shopper,
     current_shopper_token,
     from_own_origin,
+    her_phones,
     keep_shopper_in_cookie,
     shopper_for_venue,
     shopper_token,
@@ -192,10 +193,8 @@ def save_privacy(venue: str):
         abort(400, _("Your session has expired. Please open the page again from the mall's WiFi."))
     # her verified phones (this token's, and those of her other tokens) follow her location answer: a phone whose
     # shopper declined is not placed by its probe nor tracked (portal/consent.py)
-    phones = {shopper.own_phone} if shopper.own_phone else set()
-    phones |= token_store().verified_phones(venue, shopper.client)
     services().consent.record(venue, shopper.client, location=_ticked("location"), marketing=_ticked("marketing"),
-                              phones=phones)
+                              phones=her_phones(shopper))
     return redirect(_back_to(request.form.get("next", ""), venue, shopper), code=303)
 
 
