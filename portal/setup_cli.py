@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
     return venue_map.version
 
 
-def warn_zones_in_use(venue: str, removed: set[str]) -> None:
+def warn_zones_in_use(venue: str, removed: Iterable[str]) -> None:
     """Say on stderr which removed zones an owner manages or an app was set up in (the console says it too)."""
     in_use = zones_in_use(venue, removed)
     if in_use:
@@ -320,20 +321,22 @@ def register(app: Flask) -> None:
         for part, d in diff.items():
             if any(d.values()):
                 click.echo(f"  {part}: +{len(d['added'])} -{len(d['removed'])} ~{len(d['changed'])}")
-        warn_zones_in_use(venue, set(diff["zones"]["removed"]))  # said before it is applied, as the console does
+        warn_zones_in_use(venue, diff["zones"]["removed"])  # said before it is applied, as the console does
 
     @map_draft.command("apply")
     @click.argument("venue")
     @click.argument("draft_id", metavar="DRAFT")
     def draft_apply(venue: str, draft_id: str) -> None:
         """Apply every step as ONE map version (one model rebuild)."""
-        before, after = _preview(venue, draft_id)
+        before = services().venues.get_map(venue)  # the map the draft's steps replace (none: a new venue)
         try:
             version = _drafts().apply(venue, draft_id, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"draft {draft_id} applied: {venue} map v{version}")
-        warn_zones_in_use(venue, set(diff_maps(before, after)["zones"]["removed"]))
+        if before is not None:
+            after = {z.id for z in services().venues.get_map(venue, version).zones}
+            warn_zones_in_use(venue, {z.id for z in before.zones} - after)
 
     @map_draft.command("abandon")
     @click.argument("venue")

@@ -140,9 +140,9 @@ def disable(username: str) -> None:
     except KeyError:
         raise click.UsageError(f"no account {username!r}") from None
     account = _store().get(username)
-    # an owner's moments rules stop messaging shoppers with it (as the operator console's Disable does)
-    paused = [rule for venue in dict.fromkeys((account.venue, *account.more_venues)) if account.role == "owner"
-              for rule in services().moments.pause_owner(venue, username)] if account else []
+    # an owner's moments rules stop messaging shoppers with it (as the operator console's Disable does); an owner
+    # runs one venue (only operators are given more)
+    paused = services().moments.pause_owner(account.venue, username) if account and account.role == "owner" else []
     _audit(username, "disable", **({"paused_rules": ",".join(paused)} if paused else {}))
     click.echo(f"{username} disabled" + (f"; its moments rules {', '.join(paused)} paused" if paused else ""))
 
