@@ -23,9 +23,9 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
     starts = format_time(show.starts_at)  # the venue's wall clock
     seats = ", ".join(booking.seats)
     texts = in_both(
-        title=lambda lang: _("Your ticket: %(film)s", film=str(pick(show.film_zh, show.film_en, lang == "zh"))),
+        title=lambda lang: _("Your ticket: %(film)s", film=_film(show, lang)),
         body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", time=starts, seats=seats,
-                            hall=show.hall.name_zh if lang == "zh" else show.hall.name_en, code=booking.code))
+                            hall=_hall(show, lang), code=booking.code))
     key = f"cinema.ticket:{booking.code}"
     if channel:
         key += f":{channel}:{hashlib.sha256(phone_masked.encode()).hexdigest()[:10]}"
