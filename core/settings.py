@@ -156,13 +156,26 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+# The words a yes/no setting, query argument or form field is read from: one set for the environment, the shopper
+# pages' ?accessible= and the consoles' checkboxes (a browser posts a ticked box as "on").
+YES_WORDS = frozenset({"1", "true", "yes", "on"})
+NO_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def yes_or_no(raw: str | None, empty: bool | None = None) -> bool | None:
+    """True or False for a yes/no word (any case, spaces around ignored); `empty` for an absent or blank value;
+    None for anything else (the caller says what was wrong)."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return empty
+    return True if value in YES_WORDS else False if value in NO_WORDS else None
+
+
 def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-        raise ValueError(f"environment variable {name} must be 1 or 0, got {raw!r}")
-    return raw in ("1", "true", "yes", "on")
+    flag = yes_or_no(env.get(name), empty=default)
+    if flag is None:
+        raise ValueError(f"environment variable {name} must be 1 or 0, got {env.get(name)!r}")
+    return flag
 
 
 def time_zone_name(raw: str) -> str:

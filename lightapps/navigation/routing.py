@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from core.errors import InputError
+from core.settings import yes_or_no
 from fingerprints.model import VenueMap
 from fingerprints.routes import WALK_SPEED_M_S, shortest_route
 
 MAX_PLACE = 100
 _POINT = re.compile(r"^\s*(-?\d{1,3})\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
-_TRUE = {"1", "true", "on", "yes"}
-_FALSE = {"", "0", "false", "off", "no"}
 
 
 class PlaceError(InputError):
@@ -84,12 +83,11 @@ class RouteResult:
 
 
 def parse_bool(raw: str | None, param: str = "accessible") -> bool:
-    value = (raw or "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise PlaceError(param, "must be 1 or 0", kind="not_yes_or_no")
+    """A yes/no query argument (core.settings.yes_or_no; absent is no)."""
+    flag = yes_or_no(raw, empty=False)
+    if flag is None:
+        raise PlaceError(param, "must be 1 or 0", kind="not_yes_or_no")
+    return flag
 
 
 def _on_plan(venue: VenueMap, param: str, floor: int, x: float, y: float) -> None:

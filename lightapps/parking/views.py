@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.settings import yes_or_no
 from lightapps.parking import APP, fees, plates, wayfinding
 from lightapps.parking.common import (
     level_name,
@@ -64,9 +65,6 @@ CAR_COLOUR = "#d84315"
 CONNECTOR_COLOUR = "#6a1b9a"
 CONNECTOR_TEXT = {"escalator": "Take the escalator to level %(name)s", "elevator": "Take the lift to level %(name)s",
                   "stairs": "Take the stairs to level %(name)s"}
-# ?accessible= on the car page (as on navigation's route page): a step-free walk to the car, lifts only
-STEP_FREE_ON = frozenset({"1", "true", "on", "yes"})
-STEP_FREE_OFF = frozenset({"", "0", "false", "off", "no"})
 
 
 def hhmm(ms: int) -> str:
@@ -217,9 +215,7 @@ def _offset(moment: datetime) -> str:
 def _step_free_arg() -> bool | None:
     """?accessible= : True for a step-free route (1, true, on, yes), False for the fastest (absent, 0, false,
     off, no), None for anything else (the car page answers 400 and shows the fastest route)."""
-    raw = request.args.get("accessible")
-    value = (raw or "").strip().lower()
-    return True if value in STEP_FREE_ON else False if value in STEP_FREE_OFF else None
+    return yes_or_no(request.args.get("accessible"), empty=False)  # the words navigation's route page reads too
 
 
 def _car_url(venue: str, zone: str, result_id: str, step_free: bool) -> str:

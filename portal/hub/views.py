@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, abort, current_app, g, redirect, render_temp
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from core.settings import yes_or_no
 from portal.apps import registry
 from portal.apps.locale import request_venue
 from portal.apps.mine import MyItem, collect_mine
@@ -199,7 +200,7 @@ def save_privacy(venue: str):
 
 
 def _ticked(name: str) -> bool:
-    return request.form.get(name) in ("1", "on", "yes")
+    return yes_or_no(request.form.get(name)) is True
 
 
 def _safe_next(raw: str) -> str:
