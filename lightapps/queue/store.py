@@ -548,10 +548,6 @@ class QueueStore:
     def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
         return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]
 
-    def seat_times(self, venue: str, zone: str, cls: str, day: str | None = None) -> list[float]:
-        entries = self.db.lrange(QueueKeys(venue).seats(zone, day or self._day(venue), cls), 0, -1)
-        return [seating.at for seating in _seatings(entries)]
-
     def seatings(self, venue: str, zone: str, cls: str, now: float | None = None,
                  since: float | None = None) -> list[Seating]:
         """The class's seatings (the wait estimator's data), oldest first: Seating(seated at, when the party took

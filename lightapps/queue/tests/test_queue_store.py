@@ -128,7 +128,7 @@ def test_call_seat_noshow_cancel(store):
     assert store.call_next(V, Z, "A").value == "A004"  # the canceled A003 is skipped
     assert not store.call_next(V, Z, "A").ok
     assert store.call_log(V, Z) == ["A001", "A002", "A004"]
-    assert len(store.seat_times(V, Z, "A")) == 1
+    assert len(store.seatings(V, Z, "A")) == 1
     # after the number is over, the shopper may take another
     assert store.take(V, Z, "A", 2, "c0").value == "A005"
 
@@ -195,7 +195,7 @@ def test_a_number_outlives_the_venues_midnight(store):
     assert store.ticket(V, Z, "A003", service_day(after))["state"] == "WAITING"
     assert store.call_next(V, Z, "A", now=after).value == "A003"
     assert store.call_log(V, Z, service_day(after)) == ["A001", "A003"]
-    assert len(store.seat_times(V, Z, "A", service_day(after))) == 1
+    assert len(store.seatings(V, Z, "A", now=after)) == 1
 
 
 def test_seatings_keep_when_each_party_took_its_number_across_midnight(store, db):
@@ -215,7 +215,6 @@ def test_seatings_keep_when_each_party_took_its_number_across_midnight(store, db
     assert store.seatings(V, Z, "A", now=late, since=evening + 1) == both[1:]
     assert store.seatings(V, Z, "A", now=late) == both[1:]  # today's service day only
     assert [s.handed for s in store.seatings(V, Z, "A", now=late)] == [late - 900]
-    assert store.seat_times(V, Z, "A", service_day(late)) == [late]
     assert store.seatings(V, Z, "B", now=late, since=evening - 7200) == []
     db.rpush(QueueKeys(V).seats(Z, service_day(late), "A"), repr(late + 60))
     assert store.seatings(V, Z, "A", now=late)[-1] == (late + 60, None, None)
