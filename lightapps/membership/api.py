@@ -13,10 +13,15 @@ source's token, which has only `ingest`, gets 403).
     -> 404 {"error", "field"} no such member (never was, or erased their membership)
     -> 4xx {"error", "field"} for bad input; nothing is stored
 
-    POST /api/v1/venues/<venue>/membership/refunds       Idempotency-Key: <key> (optional)
-    {"receipt_id": "R-2025-0001", "store": "pixel"}
-    -> 200 {"receipt_id", "store", "member", "points_reversed", "points", "tier", "duplicate": bool}
-       (a receipt is reversed once: repeats answer the same with "duplicate": true); 404 unknown receipt;
+    POST /api/v1/venues/<venue>/membership/refunds       Idempotency-Key: <key> (needed with "amount")
+    {"receipt_id": "R-2025-0001", "store": "pixel",
+     "amount": "30.00"}                    # optional: refund this part only (a returned item); absent: all of it
+    -> 200 {"receipt_id", "store", "member", "points_reversed", "points", "tier", "state", "duplicate": bool}
+       (all of a receipt is reversed once: repeats answer the same with "duplicate": true; a part once per
+       Idempotency-Key. What remains paid keeps its own points, 1 per whole unit, so parts refunded one by one
+       take back what refunding it all would; "state": "part_refunded" until nothing remains, then "refunded");
+       404 unknown receipt; 400 a part without an Idempotency-Key (a retry would be another refund);
+       409 {"error", "field": "amount"} more than remains to refund (the error says how much remains);
        409 {"error", "field": "receipt_id"} its member has erased their membership (nothing to take back)
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
@@ -160,7 +165,11 @@ def refunds(venue: str):
     idem = _idempotency_key()
     payload = _object()
     receipt_id, store_id = _receipt(payload, None)
-    result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem)
+    cents = _part_to_refund(payload, idem)
+    result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem, cents=cents)
+    if result.status == "TOO_MUCH":
+        raise ApiError(409, f"more than remains to refund on this receipt ({result.remaining_cents / 100:.2f})",
+                       "amount")
     if result.status == "NO_RECEIPT":
         raise ApiError(404, f"no purchase with receipt_id {receipt_id!r} at store {store_id!r}", "receipt_id")
     if result.status == "IDEM_CONFLICT":
@@ -169,6 +178,21 @@ def refunds(venue: str):
         raise ApiError(409, "the member of this receipt erased their membership; there are no points to take back",
                        "receipt_id")
     return jsonify(_body(result, receipt_id, store_id, "points_reversed")), 200
+
+
+def _part_to_refund(payload: dict, idem: str | None) -> int | None:
+    """The fen of a part refund ("amount"), None for all of the receipt. A part needs an Idempotency-Key: each
+    part is a refund of its own, so without one a retried request would take the points back twice."""
+    if payload.get("amount") in (None, ""):
+        return None
+    try:
+        cents = parse_amount(payload.get("amount"))
+    except FieldError as exc:
+        raise ApiError(422, exc.message, exc.field) from None
+    if idem is None:
+        raise ApiError(400, "a refund of part of a receipt needs an Idempotency-Key header (one per refund), so a "
+                            "retried request is not taken as another refund", "Idempotency-Key")
+    return cents
 
 
 @api_bp.post("/identify")

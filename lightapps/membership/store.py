@@ -20,9 +20,11 @@ Keys (venue `v`; membership is mall-wide):
   mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
   mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
   mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
-  mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, times (TTL
-                                           RECEIPT_KEEP_S from the purchase; erasure blanks its member)
-  mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for
+  mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, refunded (fen,
+                                           points), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
+                                           its member)
+  mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for (a refund's:
+                                           with the fen asked and the points taken back)
   mp:{v}:member:codefails:<id>             HASH caller -> wrong member codes that caller (a console account, an
                                            API token) typed/scanned for this member (TTL 10 min, renewed)
   mp:{v}:member:callerfail:<kind>:<name>   INCR wrong member codes of one caller, any member (TTL 10 min, renewed)
@@ -264,29 +266,51 @@ if ARGV[7] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[8
 return {'OK', ARGV[1], ARGV[3], 'earned', tostring(bal), tostring(life)}
 """
 
-# KEYS: receipt, member, ledger, idem.  ARGV: member id, now, have idem, idem ttl.
+# A refund of all of a receipt or of part of it (a returned item): what remains paid keeps the points it would
+# earn on its own (1 per whole unit, as points_for), so parts refunded one by one take back, in all, what the
+# whole refund would. KEYS: receipt, member, ledger, idem.  ARGV: member id, now, have idem, idem ttl, fen to
+# refund ('' = all that remains), points per unit. The idem key records "<receipt key>|<fen asked>|<points>": the
+# same key again answers that refund (DUPLICATE); with another receipt or amount, IDEM_CONFLICT. (A key written
+# before parts could be refunded holds the receipt key alone: the receipt's state answers it.)
 REFUND_LUA = """
 if ARGV[3] == '1' then
   local used = redis.call('GET', KEYS[4])
-  if used and used ~= KEYS[1] then return {'IDEM_CONFLICT'} end
+  if used and used ~= KEYS[1] then
+    local receipt, asked, pts = string.match(used, '^(.*)|([^|]*)|(%d+)$')
+    if receipt ~= KEYS[1] or asked ~= ARGV[5] then return {'IDEM_CONFLICT'} end
+    local r = redis.call('HMGET', KEYS[1], 'member', 'state')
+    local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
+    return {'DUPLICATE', r[1], pts, r[2], m[1] or '0', m[2] or '0'}
+  end
 end
-local r = redis.call('HMGET', KEYS[1], 'member', 'points', 'state', 'amount', 'store', 'receipt')
+local r = redis.call('HMGET', KEYS[1], 'member', 'points', 'state', 'amount', 'store', 'receipt',
+                     'refunded_amount', 'refunded_points')
 if not r[1] then return {'NO_RECEIPT'} end
 if r[1] ~= ARGV[1] then return {'RETRY'} end
-if r[3] == 'refunded' then
+local total, earned = tonumber(r[4]), tonumber(r[2])
+local done = tonumber(r[7] or (r[3] == 'refunded' and r[4]) or '0')
+local taken = tonumber(r[8] or (r[3] == 'refunded' and r[2]) or '0')
+if done >= total and ARGV[5] == '' then
   local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
-  return {'DUPLICATE', r[1], r[2], r[3], m[1] or '0', m[2] or '0'}
+  return {'DUPLICATE', r[1], tostring(taken), 'refunded', m[1] or '0', m[2] or '0'}
 end
+local amount = ARGV[5] == '' and (total - done) or tonumber(ARGV[5])
+if amount > total - done then return {'TOO_MUCH', tostring(total - done)} end
 -- the member erased their data: nothing to take back from (HINCRBY would bring the hash back as a husk)
 if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER', r[1]} end
-local pts = tonumber(r[2])
-redis.call('HSET', KEYS[1], 'state', 'refunded', 'refunded_at', ARGV[2])
+local keep = math.floor((total - done - amount) / 100) * tonumber(ARGV[6])
+local pts = math.max(0, earned - taken - keep)
+local state = (done + amount >= total) and 'refunded' or 'part_refunded'
+redis.call('HSET', KEYS[1], 'state', state, 'refunded_at', ARGV[2], 'refunded_amount', tostring(done + amount),
+           'refunded_points', tostring(taken + pts))
 local bal = redis.call('HINCRBY', KEYS[2], 'points', -pts)
 local life = redis.call('HINCRBY', KEYS[2], 'lifetime', -pts)
-redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r[5], amount=tonumber(r[4]),
+redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r[5], amount=amount,
            points=-pts, balance=bal, at=tonumber(ARGV[2])}))
-if ARGV[3] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[4])) end
-return {'OK', r[1], r[2], 'refunded', tostring(bal), tostring(life)}
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[4], KEYS[1] .. '|' .. ARGV[5] .. '|' .. pts, 'EX', tonumber(ARGV[4]))
+end
+return {'OK', r[1], tostring(pts), state, tostring(bal), tostring(life)}
 """
 
 
@@ -475,14 +499,16 @@ class VerifyResult:
 @dataclass(frozen=True)
 class PostResult:
     """A purchase or refund: OK (applied now), DUPLICATE (applied before: the same answer, nothing
-    changed), CONFLICT (the receipt was posted with other data), NO_MEMBER, NO_RECEIPT, IDEM_CONFLICT."""
+    changed), CONFLICT (the receipt was posted with other data), NO_MEMBER, NO_RECEIPT, IDEM_CONFLICT, TOO_MUCH
+    (a part refund over what remains of the receipt: `remaining_cents`)."""
 
     status: str
     member_id: str | None = None
-    points: int = 0  # points of the receipt (earned, or reversed)
-    state: str = ""  # earned | refunded
+    points: int = 0  # points of the receipt (earned, or reversed by this refund)
+    state: str = ""  # earned | part_refunded | refunded
     balance: int = 0
     lifetime: int = 0
+    remaining_cents: int = 0  # TOO_MUCH: what remains of the receipt to refund
 
     @property
     def applied(self) -> bool:
@@ -722,22 +748,29 @@ class MemberStore:
         return Granted(_s(status), int(rest[0]) if rest else None)
 
     def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
-               now: float | None = None) -> PostResult:
-        """Reverse a receipt's points, exactly once (a repeat answers DUPLICATE and changes nothing)."""
+               now: float | None = None, cents: int | None = None) -> PostResult:
+        """Reverse a receipt's points, all that remains of it exactly once (a repeat answers DUPLICATE and
+        changes nothing), or `cents` of it (a returned item: REFUND_LUA; TOO_MUCH when more than remains). A
+        part is refunded once per `idempotency_key`: without one, each call is another refund, so the API asks
+        for a key with a part."""
         keys = MemberKeys(venue)
         now = time.time() if now is None else now
         idem = keys.idem("refund", idempotency_key or "-")
         for _ in range(3):
             member_id = self.db.hget(keys.receipt(store, receipt_id), "member")  # immutable once written
             if member_id is None:
-                if idempotency_key and self.db.get(idem) not in (None, keys.receipt(store, receipt_id).encode()):
+                used = self.db.get(idem)  # "<receipt key>[|<fen>|<points>]": REFUND_LUA
+                if idempotency_key and used and _s(used).split("|")[0] != keys.receipt(store, receipt_id):
                     return PostResult("IDEM_CONFLICT")
                 return PostResult("NO_RECEIPT")
             member_id = member_id.decode()
             raw = self._refund(
                 keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
-                args=[member_id, repr(now), "1" if idempotency_key else "0", IDEM_TTL_S],
+                args=[member_id, repr(now), "1" if idempotency_key else "0", IDEM_TTL_S,
+                      "" if cents is None else str(int(cents)), POINTS_PER_UNIT],
             )
+            if _s(raw[0]) == "TOO_MUCH":
+                return PostResult("TOO_MUCH", remaining_cents=int(raw[1]))
             if _s(raw[0]) != "RETRY":
                 return self._post_result(raw)
         raise RuntimeError("receipt changed member while refunding")

@@ -318,6 +318,30 @@ def test_same_receipt_counts_once_and_refund_reverses_once(store):
     assert kinds == ["reverse", "earn", "earn", "join"]
 
 
+def test_parts_refunded_one_by_one_take_back_what_the_whole_refund_would(store):
+    """A returned item: what remains paid keeps its own points (1 per whole unit), so ¥128.50 refunded as ¥30.25,
+    ¥0.50 and the rest takes back 30 + 1 + 97 = 128 points, the whole receipt's; each part once per key."""
+    m = member(store)
+    store.post_purchase("demo", m.id, "R-7", "pixel", 12850)
+    first = store.refund("demo", "pixel", "R-7", idempotency_key="rf-1", cents=3025)
+    assert (first.status, first.points, first.balance, first.state) == ("OK", 30, 98, "part_refunded")
+    replay = store.refund("demo", "pixel", "R-7", idempotency_key="rf-1", cents=3025)
+    assert (replay.status, replay.points, replay.balance) == ("DUPLICATE", 30, 98)
+    assert store.refund("demo", "pixel", "R-7", idempotency_key="rf-1", cents=100).status == "IDEM_CONFLICT"
+    # ¥98.25 remains (98 points kept): ¥0.50 off leaves ¥97.75, 97 points.
+    assert store.refund("demo", "pixel", "R-7", idempotency_key="rf-2", cents=50).points == 1
+    over = store.refund("demo", "pixel", "R-7", idempotency_key="rf-3", cents=9776)
+    assert (over.status, over.remaining_cents) == ("TOO_MUCH", 9775) and store.get("demo", m.id).points == 97
+    rest = store.refund("demo", "pixel", "R-7")
+    assert (rest.status, rest.points, rest.balance, rest.state) == ("OK", 97, 0, "refunded")
+    assert store.refund("demo", "pixel", "R-7").status == "DUPLICATE"
+    assert store.refund("demo", "pixel", "R-7", idempotency_key="rf-4", cents=1).status == "TOO_MUCH"
+    member_now = store.get("demo", m.id)
+    assert (member_now.points, member_now.lifetime) == (0, 0)
+    reversals = [(e["amount"], e["points"]) for e in store.ledger("demo", m.id) if e["type"] == "reverse"]
+    assert reversals == [(9775, -97), (50, -1), (3025, -30)]
+
+
 def test_purchase_for_unknown_member_stores_nothing(store):
     assert store.post_purchase("demo", "100999", "R-9", "pixel", 1000).status == "NO_MEMBER"
     assert store.receipt("demo", "pixel", "R-9") is None

@@ -227,6 +227,29 @@ def test_refund_reverses_once(client, demo, members):
     assert members.get("demo", m.id).points == 20
 
 
+def test_a_part_refund_at_the_till_needs_a_key_and_no_more_than_remains(client, demo, members):
+    m, _ = members.bind("demo", PHONE, "alice")
+    client.post(f"{API}/purchases", json={"receipt_id": "PR-1", "store": "kopi", "member": m.id, "amount": 300},
+                headers=auth(demo))
+    part = {"receipt_id": "PR-1", "store": "kopi", "amount": "120.00"}
+    unkeyed = client.post(f"{API}/refunds", json=part, headers=auth(demo))
+    assert unkeyed.status_code == 400 and unkeyed.get_json()["field"] == "Idempotency-Key"
+    keyed = auth(demo) | {"Idempotency-Key": "kopi-refund-88"}
+    first = client.post(f"{API}/refunds", json=part, headers=keyed)
+    assert first.status_code == 200 and first.get_json()["points_reversed"] == 120
+    assert (first.get_json()["state"], first.get_json()["points"]) == ("part_refunded", 180)
+    again = client.post(f"{API}/refunds", json=part, headers=keyed)
+    assert again.get_json()["duplicate"] is True and again.get_json()["points"] == 180
+    over = client.post(f"{API}/refunds", json=part | {"amount": "180.01"},
+                       headers=auth(demo) | {"Idempotency-Key": "kopi-refund-89"})
+    assert over.status_code == 409 and over.get_json()["field"] == "amount" and "180.00" in over.get_json()["error"]
+    bad = client.post(f"{API}/refunds", json=part | {"amount": "-1"}, headers=keyed)
+    assert bad.status_code == 422 and bad.get_json()["field"] == "amount"
+    rest = client.post(f"{API}/refunds", json={"receipt_id": "PR-1", "store": "kopi"}, headers=auth(demo))
+    assert rest.get_json()["points_reversed"] == 180 and rest.get_json()["state"] == "refunded"
+    assert members.get("demo", m.id).points == 0
+
+
 def test_a_refund_after_the_points_were_spent_leaves_them_owed(client, demo, token, members):
     """The policy where the reference leaves it open: a refund takes back the receipt's points even when they
     were spent (so a purchase, a redemption and a refund do not keep the gift), the balance goes below zero,
