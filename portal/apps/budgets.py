@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import ipaddress
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -40,6 +40,7 @@ from core.storage import VenueKeys
 from portal.errors import error_response
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Ids = str | Collection[str] | None  # what `who` names for a scope: an id, several (one person's), or none
 
 EXTENSION = "budgets"
 
@@ -126,6 +127,13 @@ class Refusal:
     retry_after_s: int
 
 
+def _ids(value: Ids) -> list[str]:
+    """A scope's ids, each once (one counter each: the spend script must not count a key twice)."""
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else sorted({v for v in value if v})
+
+
 class BudgetStore:
     """Spend against the budgets of an action; read and set a venue's limits."""
 
@@ -144,27 +152,26 @@ class BudgetStore:
     def hashed(self, scope: str, value: str) -> str:
         return hmac.new(self._id_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()[:24]
 
-    def _counters(self, venue: str, action: str, who: Mapping[str, str | None]
+    def _counters(self, venue: str, action: str, who: Mapping[str, Ids]
                   ) -> tuple[list[str], list[str], list[object]]:
         """(budget names, their counter keys, per counter: name, default count, default window) of the
-        budgets of `action` whose scope `who` names (the venue scope needs no id)."""
+        budgets of `action` whose scope `who` names (the venue scope needs no id), one counter per id."""
         keys = BudgetKeys(venue)
         names, counters, args = [], [], []
         for scope in self.scopes(action):
-            value = venue if scope == "venue" else who.get(scope)
-            if not value:
-                continue
             name = f"{action}.{scope}"
             count, window = self.defaults[name]
-            names.append(name)
-            counters.append(keys.counter(name, self.hashed(scope, value)))
-            args += [name, count, window]
+            for value in _ids(venue if scope == "venue" else who.get(scope)):
+                names.append(name)
+                counters.append(keys.counter(name, self.hashed(scope, value)))
+                args += [name, count, window]
         return names, counters, args
 
-    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
+    def spend(self, venue: str, action: str, who: Mapping[str, Ids], cost: int = 1,
               now: float | None = None) -> Refusal | None:
         """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
-        id): None when all had room (all spent), else the first refusal (nothing spent)."""
+        id): None when all had room (all spent), else the first refusal (nothing spent). A scope may name
+        several ids (one person's identities): each is counted, and each must have room."""
         names, counters, args = self._counters(venue, action, who)
         if not counters:
             return None
@@ -174,7 +181,7 @@ class BudgetStore:
             return None
         return Refusal(names[int(refused[0]) - 1], int(refused[1]))
 
-    def give_back(self, venue: str, action: str, who: Mapping[str, str | None], cost: int,
+    def give_back(self, venue: str, action: str, who: Mapping[str, Ids], cost: int,
                   now: float | None = None) -> None:
         """Take `cost` back off the budgets a `spend` with the same `who` counted it on, for an action that
         then did not happen (never below zero)."""

@@ -5,7 +5,8 @@ outbox, a signed webhook to the mall's CRM), limited per phone per day (cap), by
 Meridian's) and by a global budget per rule. Across rules: a venue has at most MAX_RULES_PER_VENUE rules and a
 zone owner makes at most MAX_RULES_PER_OWNER (`MomentsEngine.add`), and one shopper gets at most the
 "moments.notify.shopper" budget's notifications a day from all of them (MESSAGES: the abuse budgets, which an
-operator sets per venue with `flask budgets set`).
+operator sets per venue with `flask budgets set`), counted against every identity known for her (`message_ids`:
+each captive landing mints her a new shopper id, her phone and member number stay).
 
 Consent is not a rule's option: every action reaches or names a known shopper for marketing (the offer and
 the notification contact her, the webhook hands her id to the CRM), so every rule needs her marketing
@@ -105,7 +106,8 @@ DONE_TTL_S = 2 * 86400  # a (rule, event) done-marker: far longer than an event 
 MAX_RULES_PER_VENUE = 200
 MAX_RULES_PER_OWNER = 10
 # The abuse budget (portal/apps/budgets.py, core/settings.py "moments.notify.shopper") of notifications one
-# shopper gets from the venue's rules together, per day: each rule's cap and cooldown count that rule alone.
+# shopper gets from the venue's rules together, per day, counted per person (`message_ids`): each rule's cap and
+# cooldown count that rule alone.
 MESSAGES = "moments.notify"
 SENDING_S = 120.0  # a webhook being tried stays listed as due this much later (`_CLAIM`): far over a try's timeouts
 
@@ -302,8 +304,10 @@ class Preview:
 
 
 def subject_of(rule: Rule, event: Event, visit: Visit) -> str | None:
-    """Whom a rule's caps and cooldowns count: the identity for first visit / return, else the phone."""
-    if rule.trigger in ("first_visit", "return"):
+    """Whom a rule's caps and cooldowns count: the most lasting id known for her. The phone, but a member for
+    first visit / return; an anonymous identity ("s:") only without a phone: each captive landing mints a new
+    shopper id (the iOS captive mini-browser keeps no cookies), so one phone would have a cap per landing."""
+    if rule.trigger in ("first_visit", "return") and visit.identity and visit.identity.startswith("m:"):
         return visit.identity
     return event.device or visit.identity
 
@@ -322,6 +326,14 @@ def _with_dwell_marks(rule: Rule, events: Iterable[Event]) -> list[Event]:
                              {"min": rule.dwell_min, "dwell_s": float(mark)}))
         out.append(e)
     return out
+
+
+def message_ids(shopper: str, *known: str | None) -> tuple[str, ...]:
+    """The ids a notification to `shopper` counts against in the venue's MESSAGES budget, as `ref_name` spells
+    them: her shopper id and the others `known` (her phone, her member number). Each captive landing mints a new
+    shopper id, so her phone (or member number) is what keeps one day's count hers; a new phone (a new MAC) with
+    her member number is still her."""
+    return tuple(sorted({"s:" + shopper, *(k for k in known if k)}))
 
 
 def landing_of(event: Event) -> tuple[str, str] | None:
@@ -877,10 +889,10 @@ Occupancy = Callable[[str, float], tuple[dict[str, int], dict[str, int]]]
 class MessageBudget(Protocol):
     """What the engine needs of the abuse budgets (portal/apps/budgets.py BudgetStore)."""
 
-    def spend(self, venue: str, action: str, who: Mapping[str, str | None], cost: int = 1,
+    def spend(self, venue: str, action: str, who: Mapping[str, str | Collection[str] | None], cost: int = 1,
               now: float | None = None) -> object | None: ...
 
-    def give_back(self, venue: str, action: str, who: Mapping[str, str | None], cost: int,
+    def give_back(self, venue: str, action: str, who: Mapping[str, str | Collection[str] | None], cost: int,
                   now: float | None = None) -> None: ...
 
 
@@ -948,14 +960,16 @@ class MomentsEngine:
                  zones: Collection[str] | None = None) -> str:
         """Read the rule, check it is `owner`'s (None: anyone's) and about one of `zones` (None: any zone), then
         `change(raw, rule)`, which applies only while the rule is as read (True) or answers False to read it
-        again. OK | NONE | NOT_YOURS."""
+        again. OK | NONE | NOT_YOURS | ZONE (`owner`'s, about a zone not in `zones`)."""
         for _attempt in range(10):
             raw = self.db.hget(MomentKeys(venue).rules(), rule_id)
             if raw is None:
                 return "NONE"
             rule = Rule.from_json(raw)
-            if (owner is not None and rule.owner != owner) or (zones is not None and rule.zone not in zones):
+            if owner is not None and rule.owner != owner:
                 return "NOT_YOURS"
+            if zones is not None and rule.zone not in zones:
+                return "ZONE"
             if change(raw, rule):
                 self._sync_dwell_marks(venue)
                 return "OK"
@@ -964,7 +978,7 @@ class MomentsEngine:
     def set_active(self, venue: str, rule_id: str, active: bool, owner: str | None = None,
                    zones: Collection[str] | None = None) -> str:
         """Pause or resume a rule (only `owner`'s, when given; resumed only about one of `zones`, when given: a
-        rule about a zone taken from its owner stays paused): OK | NONE | NOT_YOURS."""
+        rule about a zone taken from its owner stays paused: ZONE): OK | NONE | NOT_YOURS | ZONE."""
         rules = MomentKeys(venue).rules()
         return self._changed(venue, rule_id, owner, lambda raw, rule: bool(self._set_rule(
             keys=[rules], args=[rule_id, raw, replace(rule, active=active).to_json()])),
@@ -1094,25 +1108,32 @@ class MomentsEngine:
             shopper = self._shopper(venue, device, event)
             if not may_reach(rule, self.consent, venue, device, shopper):
                 continue
-            messaged = self._spend_message(venue, rule, shopper)
-            if messaged is False:
+            people = self._message_ids(venue, rule, shopper, ref_name(subject), device and ref_name(device),
+                                       event.data.get("member") and f"m:{event.data['member']}")
+            if people and not self._spend_message(venue, people):
                 continue  # the shopper had the venue's notifications for the day
             if self._count(venue, rule, subject, event.at, tz, event.id) == "OK":
                 self._act(venue, rule, event, device, shopper, subject)
-            elif messaged:
-                self._give_back_message(venue, shopper)
+            elif people:
+                self._give_back_message(venue, people)
 
-    def _spend_message(self, venue: str, rule: Rule, shopper: str | None) -> bool | None:
-        """A notification to `shopper` counted against the venue's MESSAGES budget for her: True (counted), False
-        (none left today: not sent), None (not a notification that reaches anyone, or no budget kept)."""
+    def _message_ids(self, venue: str, rule: Rule, shopper: str | None, *known: str | None) -> tuple[str, ...]:
+        """What a firing of `rule` for `shopper` counts against in the venue's MESSAGES budget (`message_ids`:
+        `known` and the member her shopper id belongs to); () when it is no notification reaching anyone, or
+        no budget is kept."""
         if rule.action != "notify" or not shopper or self.notifier is None or self.messages is None:
-            return None
-        return self.messages.spend(venue, MESSAGES, {"shopper": shopper}) is None
+            return ()
+        member = self.db.hget(MomentKeys(venue).members(), shopper)
+        return message_ids(shopper, *known, member and "m:" + member.decode())
 
-    def _give_back_message(self, venue: str, shopper: str) -> None:
-        """The rule's own limits refused it after all: the shopper's count is given back."""
-        if self.messages is not None:
-            self.messages.give_back(venue, MESSAGES, {"shopper": shopper}, 1)
+    def _spend_message(self, venue: str, people: tuple[str, ...]) -> bool:
+        """One notification counted for each of `people` (one person's ids): False (nothing counted) when one
+        had none left today."""
+        return self.messages.spend(venue, MESSAGES, {"shopper": people}) is None
+
+    def _give_back_message(self, venue: str, people: tuple[str, ...]) -> None:
+        """The rule's own limits refused it after all: what `_spend_message` counted is given back."""
+        self.messages.give_back(venue, MESSAGES, {"shopper": people}, 1)
 
     def _remember_shopper(self, venue: str, device: str, shopper: str) -> None:
         """The phone's latest landing: its later events reach this shopper (for a day)."""
@@ -1237,13 +1258,14 @@ class MomentsEngine:
             return "SENT"
         now = time.time() if now is None else now
         subject = d.subject or "s:" + shopper
-        messaged = self._spend_message(venue, rule, shopper)
-        if messaged is False:
+        people = self._message_ids(venue, rule, shopper, ref_name(subject),
+                                   body.get("member") and f"m:{body['member']}")
+        if people and not self._spend_message(venue, people):
             return "DAILY"
         verdict = self._count(venue, rule, subject, now, ZoneInfo(self.tz_of(venue) if self.tz_of else "UTC"))
         if verdict != "OK":
-            if messaged:
-                self._give_back_message(venue, shopper)
+            if people:
+                self._give_back_message(venue, people)
             return verdict
         member = {"member": body["member"]} if body.get("member") else {}
         self._act(venue, rule, Event(rule.trigger, now, venue, None, shopper, body.get("zone"), member), None,

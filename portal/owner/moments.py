@@ -9,6 +9,9 @@ notification (webhooks are the operator's), how often each fired and what it wou
     POST /console/owner/<venue>/moments/<rule>/delete       delete one's own rule
 
 A rule someone else made (another owner, the operator) is shown but not changed here: 403 (404 for none).
+The owner's own rules about a zone the operator took away (paused then: portal/operator/owners.py) are listed
+too, marked, without their counts (the zone is no longer the owner's to look into): they still count towards
+MAX_RULES_PER_OWNER, so the owner may delete them, but never resume them (403).
 How many notifications one shopper gets from all the venue's rules a day is the "moments.notify" budget."""
 
 from __future__ import annotations
@@ -57,13 +60,15 @@ def moments(venue: str):
                 flash(_("Rule saved: it acts on events from now on."))
                 return redirect(url_for("owner.moments", venue=venue), code=303)
             error = too_many_rules(verdict)
-    mine = [r for r in engine.rules(venue) if r.zone in zones]
+    rules = engine.rules(venue)
+    mine = [r for r in rules if r.zone in zones]
     names = zone_names(venue_map)
     owner = _rule_owner(account)
     return rules_page("owner/moments.html", venue_map, mine, status=422 if error else 200, error=error,
                       actions=("offer", "notify"), account=account, venue_obj=venue_map,
                       zone_choices=[(z, names.get(z, z)) for z in zones],
                       changeable={r.id for r in mine if owner is None or r.owner == owner},
+                      gone=[r for r in rules if r.owner == owner and r.zone not in zones],
                       max_rules=MAX_RULES_PER_OWNER)
 
 
@@ -72,6 +77,8 @@ def _refused(verdict: str):
         abort(404, _("No such rule."))
     if verdict == "NOT_YOURS":
         abort(403, _("This rule is not yours to change."))
+    if verdict == "ZONE":
+        abort(403, _("This rule is about a zone you no longer manage: it stays paused. You may delete it."))
 
 
 @bp.post("/<venue>/moments/<rule_id>/active")
