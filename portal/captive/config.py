@@ -56,9 +56,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "client_networks": ("", "where shoppers' requests come from (comma-separated IPs or networks: the guest "
                             "networks, or the venue's public NAT addresses when the portal is hosted outside); a "
                             "MAC a gateway did not vouch for places a phone only in a request from there (else "
-                            "anyone could ask where a phone is); empty: only from loopback and private, CGNAT, "
-                            "link-local and IPv6 unique-local addresses (a portal on the premises): a portal hosted "
-                            "outside the mall must name the mall's public addresses"),
+                            "anyone could ask where a phone is); on-premises: only from loopback and private, "
+                            "CGNAT, link-local and IPv6 unique-local addresses (a portal on the mall's own "
+                            "network); empty: the same, not yet decided (the set-up checklist asks): a portal "
+                            "hosted outside the mall must name the mall's public addresses"),
     "smartzone_nbi_hosts": ("", "Ruckus SmartZone / RUCKUS One northbound interfaces (the redirect's nbiIP: the "
                                 "controller's address, or the tenant's wispr host) allowed, comma-separated; empty: "
                                 "no SmartZone login and no MAC decryption"),
@@ -91,6 +92,10 @@ INTEGER_FIELDS = {"session_minutes": (1, 7 * 24 * 60), "max_extensions": (0, 100
 CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_scheme": ("http", "https"),
                  "smartzone_nbi_scheme": ("https", "http")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
+# The `client_networks` of a portal on the mall's own network: phones placed from the premises' own kind of address
+# only (portal/captive/landing.py PREMISES_NETWORKS), exactly as where it is unset; stated, it lets the set-up
+# checklist tell a decision from a setting nobody has looked at.
+ON_PREMISES = "on-premises"
 
 
 def is_sha256_fingerprint(value: str) -> bool:
@@ -156,7 +161,13 @@ class PortalConfigStore:
         return raw.decode() if raw else ""
 
     def client_networks(self, venue: str) -> str:
-        """The venue's `client_networks`: for the landing's short memo."""
+        """The networks the venue's `client_networks` names, for the landing's short memo: "" where it names none
+        (unset or `on-premises`: both place phones from the premises' own addresses only, Landing.placeable)."""
+        value = self.client_networks_setting(venue)
+        return "" if states_on_premises(value) else value
+
+    def client_networks_setting(self, venue: str) -> str:
+        """The venue's `client_networks` as set: "" (unset), `on-premises` or networks (the set-up checklist)."""
         return self._own(venue, "client_networks")
 
     def unifi_site(self, venue: str) -> str:
@@ -170,7 +181,8 @@ class PortalConfigStore:
 
     def set(self, venue: str, values: dict[str, str]) -> None:
         """All values checked first; nothing written if one is wrong."""
-        for name, value in values.items():
+        values = dict(values)
+        for name, value in list(values.items()):
             if name not in FIELDS:
                 raise ValueError(f"unknown setting {name!r}; known: {', '.join(FIELDS)}")
             if name in INTEGER_FIELDS:
@@ -183,8 +195,10 @@ class PortalConfigStore:
                 time_zone_name(value)
             if name == "phone_region" and value:
                 phone_region_code(value)
-            if name in ("opennds_authmon_from", "client_networks", "wifidog_gateways") and value:
+            if name in ("opennds_authmon_from", "wifidog_gateways") and value:
                 address_networks(value)
+            if name == "client_networks" and value:
+                values[name] = client_networks_value(value)
             if name == "opennds_gatewayhashes" and value and not all(
                     is_sha256_fingerprint(h.strip()) and ":" not in h for h in value.split(",") if h.strip()):
                 raise ValueError("opennds_gatewayhashes must be 64-hex-digit sha256 values, comma-separated")
@@ -213,6 +227,27 @@ def is_host_name_or_ip(value: str) -> bool:
     return 0 < len(value) <= 253 and all(0 < len(label) <= 63 and label.isascii() and
                                          label.replace("-", "").isalnum() and not label.startswith("-")
                                          for label in labels)
+
+
+def states_on_premises(value: str) -> bool:
+    """A `client_networks` value that says the portal is on the premises (ON_PREMISES, in any case)."""
+    return value.strip().lower() == ON_PREMISES
+
+
+def client_networks_value(value: str) -> str:
+    """A `client_networks` value as stored: ON_PREMISES, or comma-separated IPs or networks as given; ValueError
+    says what is wrong (the words a setting mixing both would be read as, or the first part that is no network)."""
+    if states_on_premises(value):
+        return ON_PREMISES
+    if ON_PREMISES in value.lower():
+        raise ValueError(f"client_networks: {ON_PREMISES} stands alone (the premises' own addresses); "
+                         "else list the networks")
+    try:
+        address_networks(value)
+    except ValueError as exc:
+        raise ValueError(f"client_networks: {exc} (or {ON_PREMISES}, for a portal on the mall's own "
+                         "network)") from None
+    return value
 
 
 def address_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -37,10 +37,11 @@ log = logging.getLogger(__name__)
 
 HOME = "directory.home"
 
-# Where a venue sets no `client_networks`, the addresses a request naming a MAC no gateway vouched for may come
-# from: those a portal on the mall's own network sees its guests at. RFC 1918 and shared (RFC 6598, CGNAT) IPv4,
-# link-local, loopback, IPv6 unique-local, link-local and loopback. Not Python's `is_private`, which also takes
-# the documentation ranges (203.0.113.0/24 ...), 6to4, NAT64 and Teredo (routes to any IPv4 host).
+# Where a venue sets no `client_networks` (or `on-premises`, which says so), the addresses a request naming a MAC
+# no gateway vouched for may come from: those a portal on the mall's own network sees its guests at. RFC 1918 and
+# shared (RFC 6598, CGNAT) IPv4, link-local, loopback, IPv6 unique-local, link-local and loopback. Not Python's
+# `is_private`, which also takes the documentation ranges (203.0.113.0/24 ...), 6to4, NAT64 and Teredo (routes to
+# any IPv4 host).
 PREMISES_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
     "fc00::/7", "fe80::/10", "::1/128"))
@@ -121,8 +122,9 @@ class Landing:
         self.breaker = breaker
         self.tokens = tokens
         self.events = events  # every landing is a `landing` event (the funnels' middle step)
-        # venue -> the networks its shoppers' requests come from (empty: PREMISES_NETWORKS); the venue's
-        # `client_networks` setting, read through a short memo (portal/captive/__init__.py)
+        # venue -> the networks its shoppers' requests come from (empty: PREMISES_NETWORKS, for a venue that sets
+        # none or `on-premises`: PortalConfigStore.client_networks); read through a short memo
+        # (portal/captive/__init__.py)
         self.client_networks = client_networks
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
@@ -170,11 +172,11 @@ class Landing:
 
     def placeable(self, venue: str, client: str | None, ip: str | None) -> str | None:
         """`client`, a phone named by a MAC no gateway vouched for, when a request from `ip` may name it: the
-        venue's `client_networks` hold `ip`; or, where the venue sets none, `ip` is an address of the premises'
-        own kind (`on_premises`: loopback, private, CGNAT, IPv6 unique- or link-local: a portal on the mall's
-        network sees its guests there); else None (no address: None). A MAC in a query is anyone's to type:
-        answered from the internet, the landing (a zone's page, "online", the status page) would tell a stranger
-        where that phone is; a portal hosted outside the mall names the mall's public addresses in
+        venue's `client_networks` hold `ip`; or, where the venue names none (unset, or `on-premises`), `ip` is an
+        address of the premises' own kind (`on_premises`: loopback, private, CGNAT, IPv6 unique- or link-local: a
+        portal on the mall's network sees its guests there); else None (no address: None). A MAC in a query is
+        anyone's to type: answered from the internet, the landing (a zone's page, "online", the status page) would
+        tell a stranger where that phone is; a portal hosted outside the mall names the mall's public addresses in
         `client_networks`. Raises a store error when the setting cannot be read."""
         if client is None:
             return None

@@ -30,7 +30,8 @@ from portal.apps import registry
 from portal.apps.locale import local_time
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
-from portal.captive.config import PortalConfigStore
+from portal.captive.config import PortalConfigStore, address_networks, states_on_premises
+from portal.captive.landing import PREMISES_NETWORKS
 from portal.ingest.health import IngestHealth
 from portal.maps.builds import restart_if_lost
 from portal.maps.validation import ValidationWalks
@@ -207,23 +208,56 @@ def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[
 
 def _guest_networks(svc, venue: str) -> Step:
     """Where a request naming a phone by a MAC no gateway vouched for may come from (the venue's `client_networks`,
-    portal/captive/landing.py Landing.placeable). Unset, only from the premises' own kind of address: right for a
-    portal on the mall's network, but a portal hosted outside sees its guests at the mall's public addresses, and
-    must name them (else every such phone lands on the mall home). Done once it names the networks."""
-    networks = PortalConfigStore(svc.db).client_networks(venue)
-    title = _("Guest networks")
-    command = f"`python -m portal flask portal-config {venue} client_networks=...`"
-    if networks:
+    portal/captive/landing.py Landing.placeable). Unset or `on-premises`, only from the premises' own kind of
+    address: right for a portal on the mall's network, but a portal hosted outside sees its guests at the mall's
+    public addresses, and must name them (else every such phone lands on the mall home). Done once it names the
+    networks, or says `on-premises` while no gateway setting names a public address (a portal that sees its
+    gateways there is hosted outside, and sees its guests there too)."""
+    config = PortalConfigStore(svc.db)
+    setting, title = config.client_networks_setting(venue), _("Guest networks")
+    if setting and not states_on_premises(setting):
         return Step("client_networks", title, True,
                     _("A MAC no gateway vouched for places a phone only in a request from %(networks)s.",
-                      networks=networks))
-    return Step("client_networks", title, False,
-                _("Not set: a MAC no gateway vouched for places a phone only in a request from a loopback, private, "
-                  "CGNAT, link-local or IPv6 unique-local address (a portal on the mall's own network)."),
-                [_("a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses, "
-                   "or its guests land on the mall home"),
-                 _("a portal on the premises: set it to the guest networks"),
-                 _("set it with: %(command)s", command=command)])
+                      networks=setting))
+    command = f"`python -m portal flask portal-config {venue} client_networks=...`"
+    todo = [_("a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses, "
+              "or its guests land on the mall home"), _("set it with: %(command)s", command=command)]
+    if not setting:
+        return Step("client_networks", title, False,
+                    _("Not set: a MAC no gateway vouched for places a phone only in a request from a loopback, "
+                      "private, CGNAT, link-local or IPv6 unique-local address (a portal on the mall's own network)."),
+                    [todo[0], _("a portal on the premises: set it to `on-premises` (or to the guest networks)"),
+                     todo[1]])
+    if seen := _gateways_outside(config.get(venue)):
+        return Step("client_networks", title, False,
+                    _("Set to `on-premises`, but `%(setting)s` names %(networks)s: the portal sees its gateways at "
+                      "public addresses, so it is hosted outside the mall and sees its guests there too. A MAC no "
+                      "gateway vouched for places no phone: they land on the mall home.",
+                      setting=seen[0], networks=seen[1]), todo)
+    return Step("client_networks", title, True,
+                _("On the premises (`on-premises`): a MAC no gateway vouched for places a phone only in a request "
+                  "from a loopback, private, CGNAT, link-local or IPv6 unique-local address. Were this portal hosted "
+                  "outside the mall, its guests would land on the mall home: then name the mall's public addresses "
+                  "instead."))
+
+
+# The settings naming the addresses the portal sees its gateways at: outside the premises' own kind, the portal is
+# hosted outside the mall (its guests reach it through the same NAT).
+GATEWAY_ADDRESS_SETTINGS = ("wifidog_gateways", "opennds_authmon_from")
+
+
+def _gateways_outside(settings: dict[str, str]) -> tuple[str, str] | None:
+    """(setting, its networks outside PREMISES_NETWORKS) of the first gateway address setting naming any."""
+    for name in GATEWAY_ADDRESS_SETTINGS:
+        try:
+            networks = address_networks(settings.get(name, ""))
+        except ValueError:  # written some other way than `set`: no evidence either way
+            continue
+        outside = [str(n) for n in networks
+                   if not any(n.version == p.version and n.subnet_of(p) for p in PREMISES_NETWORKS)]
+        if outside:
+            return name, ", ".join(outside)
+    return None
 
 
 def _zones(svc, venue: str, venue_map: VenueMap) -> Step:

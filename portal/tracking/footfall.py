@@ -4,7 +4,10 @@ of presence over the plan, per day. No per-device history is kept:
 - visitors: a HyperLogLog per zone per hour (plus one for the whole venue), so a client id is counted
   but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the 24 hours). The members
   are sha1(the day's salt .. client id): a HyperLogLog answers "was this counted?" to whoever adds a member, and
-  the salt, gone two days later (SALT_TTL_S), keeps anyone from asking it of a phone after that;
+  the salt, gone two days later (SALT_TTL_S), keeps anyone from asking it of a phone after that. A day whose
+  salt changed while it had counts (the day an install upgraded to salted counts, or a salt the store lost)
+  counts a phone seen before and after twice: its report says so (`salt_changed_at`), and the footfall page
+  calls that day's unique counts estimates;
 - dwell: per client only its current zone, entry time and last-seen time, in one hash of open visits
   with an idle timeout (`gap_s`, default 10 min). When the client shows up in another zone, or has not been
   seen for gap_s, the visit is closed: its length (last seen - entry) is added to a per zone-hour sum and
@@ -79,18 +82,22 @@ local first = 10 + ndays  -- the first position's ARGV
 -- id added?" to anyone who adds it and sees whether a register moved, so with the phone's id (a keyed hash of its
 -- MAC) it would tell for 400 days, erasure or not, which zones a phone was in on a day. The salt (KEYS[7 + ndays])
 -- lives two days: the day's counts still union over its hours; afterwards nobody can make the ids again. A call
--- that finds none keeps its candidate (ARGV[9 + ndays], random from the caller; '' keeps the ids unsalted, as the
--- scripts before it did: tests/tracking/test_batch_listeners.py holds today's to what those stored).
-local salt_key, salt = KEYS[7 + ndays], nil
+-- that finds none keeps its candidate (ARGV[9 + ndays], random from the caller).
+-- The day's counts holding members already then (the venue-wide day count exists), these were added under
+-- another salt: unsalted, on the day an install upgraded to salted counts, or a salt the store lost. A phone seen
+-- on both sides of this call is counted twice in the day's unique visitors (and this hour's): no HyperLogLog
+-- can tell, so the day is marked (KEYS[8 + ndays]: the time of the first change, kept as long as the day's
+-- counts) and its report says its unique counts are an estimate.
+local salt_key, changed_key, salt = KEYS[7 + ndays], KEYS[8 + ndays], nil
 local function salted(client)
   if salt == nil then
     salt = redis.call('GET', salt_key)
     if not salt then
       salt = ARGV[9 + ndays]
-      if salt ~= '' then redis.call('SET', salt_key, salt, 'EX', SALT_TTL_S) end
+      redis.call('SET', salt_key, salt, 'EX', SALT_TTL_S)
+      if redis.call('EXISTS', dall) == 1 then redis.call('SET', changed_key, ARGV[1], 'NX', 'EX', day_ttl) end
     end
   end
-  if salt == '' then return client end
   return redis.sha1hex(salt .. client)
 end
 
@@ -295,6 +302,11 @@ class FootfallKeys(VenueKeys):
         """The day's salt of the visitor counts' members (SALT_TTL_S; never read outside the script)."""
         return self.key("ff", "salt", day)
 
+    def salt_changed(self, day: str) -> str:
+        """When the day's salt was drawn while its counts already held members (another salt's, or unsalted ids
+        from before the counts were salted): the day's unique counts are an estimate (kept as long as they are)."""
+        return self.key("ff", "salt-changed", day)
+
 
 @dataclass
 class ZoneFootfall:
@@ -313,6 +325,9 @@ class FootfallReport:
     visitors: int
     visitors_by_hour: list[int]
     zones: dict[str, ZoneFootfall] = field(default_factory=dict)
+    # When the visitor counts' salt changed during the day (epoch s; None: it did not): a phone seen before and
+    # after is counted twice in the day's unique visitors and that hour's, so those are estimates (high)
+    salt_changed_at: float | None = None
 
 
 def new_salt() -> str:
@@ -426,9 +441,10 @@ class FootfallStore:
               only_close: bool) -> tuple[dict[str, int], list[object]]:
         """The script's KEYS (key -> its 1-based place) and ARGV before the positions: the venue's open
         visits, the hour's and day's venue-wide visitors, the staff list, the late visits, and the dwell
-        hash of each day a visit closed now may count in (its last sighting's). A position's call names
-        yesterday to tomorrow (every visit a running tracker closes: its sweep closes them within minutes),
-        close_idle every day kept (a few dozen keys, every 30 s, not on every position)."""
+        hash of each day a visit closed now may count in (its last sighting's), then the day's salt and its
+        changed mark. A position's call names yesterday to tomorrow (every visit a running tracker closes: its
+        sweep closes them within minutes), close_idle every day kept (a few dozen keys, every 30 s, not on every
+        position)."""
         keys = FootfallKeys(venue)
         days = _dwell_days(venue, day, self.ttl_days - 1 if only_close else 1)
         index: dict[str, int] = {}
@@ -437,6 +453,7 @@ class FootfallStore:
                     *(key for _, key in days)):
             index[key] = len(index) + 1
         index[keys.salt(day)] = len(index) + 1
+        index[keys.salt_changed(day)] = len(index) + 1
         args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, max_close,
                               "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days),
                               new_salt()]
@@ -457,14 +474,16 @@ class FootfallStore:
             pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, z) for h in hours])
             pipe.execute_command("PFCOUNT", keys.day_visitors(d, z))
         pipe.hgetall(keys.dwell(d))
-        res = pipe.execute()
-        dwell_raw = {k.decode(): float(v) for k, v in res[-1].items()}
+        pipe.get(keys.salt_changed(d))
+        *res, dwell, changed = pipe.execute()
+        dwell_raw = {k.decode(): float(v) for k, v in dwell.items()}
         per = {}
         for k, z in enumerate(names):
             chunk = res[k * 26:(k + 1) * 26]
             # The day's roll-up once it exists (it outlives the hours); the union of the hours before it did.
             per[z] = (chunk[:24], chunk[25] or chunk[24])
-        report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0])
+        report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0],
+                                salt_changed_at=float(changed) if changed else None)
         for z in zones:
             sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
             counts = [int(dwell_raw.get(f"{z}|{h}|n", 0)) for h in hours]

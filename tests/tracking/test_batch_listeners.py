@@ -2,9 +2,13 @@
 `record_many` against `record` per position, presence's `record_many` against `record`, on the real store
 (the same positions in venue "one" one at a time and in venue "many" a batch at a time, then every key
 compared: values, and a TTL wherever there was one); and both against the scripts as they were before they
-batched their hash and sorted-set writes (tests/tracking/reference_listener_scripts.py), one call per position."""
+batched their hash and sorted-set writes (tests/tracking/reference_listener_scripts.py), one call per position,
+the reference given each phone as today's script counts it (salted)."""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -49,16 +53,19 @@ def _dump(db, tag: str) -> dict:
     return out
 
 
-def _one_and_many(db, one: tuple, many: tuple, seed: int, staff_at: int | None = None) -> tuple[dict, dict]:
+def _one_and_many(db, one: tuple, many: tuple, seed: int, staff_at: int | None = None,
+                  one_id: Callable[[str], str] = str) -> tuple[dict, dict]:
     """`batches(seed)` recorded in venue "one" a call per position by `one` (a footfall store and a presence
     tracker) and in venue "many" a batch a call by `many`, the stale visits closed after; both venues' keys.
-    `staff_at`: before that batch a phone (c3) is put on both venues' staff list."""
+    `staff_at`: before that batch a phone (c3) is put on both venues' staff list. `one_id`: the id venue "one"'s
+    footfall store is given for a phone (its staff list has that too); the keys read back name the phone again."""
     for i, (now, batch) in enumerate(batches(seed)):
         if i == staff_at:
             for venue in ("one", "many"):
                 db.sadd(PrivacyKeys(venue).staff(), "c3")
+            db.sadd(PrivacyKeys("one").staff(), one_id("c3"))
         for client, zone, floor, x, y in batch:
-            one[0].record("one", client, zone, floor, x, y, now)
+            one[0].record("one", one_id(client), zone, floor, x, y, now)
             one[1].record("one", client, zone, now)
         pipe = db.pipeline(transaction=False)
         many[0].record_many("many", batch, now, pipe=pipe)
@@ -66,7 +73,34 @@ def _one_and_many(db, one: tuple, many: tuple, seed: int, staff_at: int | None =
         pipe.execute()
     assert one[0].close_idle("one", now + 5000) == many[0].close_idle("many", now + 5000) > 0
     assert one[1].sweep("one", now + 5000) == many[1].sweep("many", now + 5000) > 0
-    return _dump(db, "one"), _dump(db, "many")
+    phones = {one_id(c).encode(): c.encode() for _, batch in batches(seed) for c, *_ in batch}
+    return _renamed(_dump(db, "one"), phones), _dump(db, "many")
+
+
+def _renamed(value, names: dict[bytes, bytes]):
+    """`value` (a dump, or any part of one) with every string that is a key of `names` replaced by its value."""
+    if isinstance(value, bytes):
+        return names.get(value, value)
+    if isinstance(value, dict):
+        return {_renamed(k, names): _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(_renamed(v, names) for v in value)
+    return value
+
+
+def reference_footfall(db, **kwargs) -> FootfallStore:
+    """A footfall store that runs the script before the batched writes and the salted visitor counts
+    (reference_listener_scripts.RECORD: the counts' members are the ids it is given), called with the layout it
+    reads: without the day's salt, its changed mark and the salt's candidate."""
+    store = FootfallStore(db, **kwargs)
+    store._record = db.register_script(RECORD)
+
+    def call_before_salt(*args, **kw):
+        index, argv = FootfallStore._call(store, *args, **kw)
+        return dict(list(index.items())[:-2]), argv[:-1]
+
+    store._call = call_before_salt
+    return store
 
 
 def test_footfall_and_presence_batches_store_what_one_call_per_position_stored(db, monkeypatch):
@@ -87,22 +121,22 @@ def test_batches_store_what_the_scripts_before_batching_their_writes_stored(db, 
     with 20 the first look drains them. A staff phone listed midway has its open visit dropped."""
     footfall = FootfallStore(db, gap_s=600.0, close_per_call=close_per_call)
     presence = PresenceTracker(db, leave_after_s=1200.0, close_per_call=close_per_call)
-    before = FootfallStore(db, gap_s=600.0, close_per_call=close_per_call)
-    before._record = db.register_script(RECORD)
-    # The scripts before the visitor counts were salted: today's keeps the ids unsalted for an empty candidate, and
-    # the reference is called without the salt's key and candidate (the layout it reads)
-    monkeypatch.setattr(footfall_module, "new_salt", lambda: "")
+    before = reference_footfall(db, gap_s=600.0, close_per_call=close_per_call)
+    # The reference predates the salted visitor counts: it is given each phone as today's script counts it,
+    # sha1(the day's salt .. id), so its counts hold what today's do (its open visits are named back to the ids)
+    salt = "one-salt-for-the-day"
+    monkeypatch.setattr(footfall_module, "new_salt", lambda: salt)
 
-    def before_salt(*args, **kwargs):
-        index, argv = FootfallStore._call(before, *args, **kwargs)
-        index.popitem()
-        return index, argv[:-1]
+    def member(client: str) -> str:
+        return hashlib.sha1((salt + client).encode()).hexdigest()
 
-    before._call = before_salt
     presence_before = PresenceTracker(db, leave_after_s=1200.0, close_per_call=close_per_call)
     presence_before._script = db.register_script(PRESENCE)
-    one, many = _one_and_many(db, (before, presence_before), (footfall, presence), seed=7, staff_at=6)
-    assert len(one) > 10 and one == many
+    one, many = _one_and_many(db, (before, presence_before), (footfall, presence), seed=7, staff_at=6, one_id=member)
+    salts = {k: v for k, v in many.items() if ":ff:salt:" in k}
+    assert salts and set(salts.values()) == {("string", salt.encode(), True)}  # one day, its salt kept a while
+    assert not any(":ff:salt-changed:" in k for k in many)  # the day began salted: its counts are exact
+    assert len(one) > 10 and one == {k: v for k, v in many.items() if k not in salts}
 
 
 def test_a_phone_stale_as_soon_as_seen_is_closed_by_the_next_look(db):
