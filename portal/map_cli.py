@@ -3,7 +3,8 @@
 map-export / map-import (IMDF zip), samples-export / samples-import (CSV, MallPortal or UJIIndoorLoc
 layout), quality-report (figures and PNGs), positioning-tune (the venue's positioner configuration),
 rebuild-model, map-versions, map-rollback. Every change of
-the map is a new map version (an import is all or nothing: nothing is stored unless the file is valid)."""
+the map is a new map version (an import is all or nothing: nothing is stored unless the file is valid); a zone an
+import or a rollback removes is released, and said (portal/operator/zone_release.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from fingerprints.training import NOT_TUNED_LIVE, checked_live_config, live_defa
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
+from portal.operator.zone_release import zone_ids
 from portal.services import services
 from portal.tracking.models import build_venue_model
 from portal.tracking.phone_mix import venue_phones
@@ -136,15 +138,13 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for note in notes:  # imported all the same, never silently
             click.echo(f"note: {note}", err=True)
-        dropped: set[str] = set()
-        version = setup_cli.edit_map(venue, "map.import_imdf",
-                                     lambda m: dropped.update(edits.merge_imported(m, imported.to_dict())),
+        # the zones the archive no longer has are released by edit_map, which says what was let go of
+        version = setup_cli.edit_map(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
                                      create=imported, file=Path(source).name)
         merged = services().venues.get_map(venue, version)
         click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
                    f"{len(merged.zones)} zones, {len(merged.shops)} shops, {len(merged.aps)} APs, "
                    f"{len(merged.samples)} samples kept")
-        setup_cli.warn_zones_in_use(venue, dropped)
 
     @app.cli.command("samples-export")
     @click.argument("venue")
@@ -335,8 +335,11 @@ def register(app: Flask) -> None:
         svc = services()
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
+        before = zone_ids(svc.venues.get_map(venue))
         try:
             svc.venues.set_current(venue, version, by=CLI_ACTOR)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
         click.echo(f"{venue}: map v{version} is current")
+        # a zone the rolled-back-to version lacks leaves the map like any other (zone_release)
+        setup_cli.release_and_say(venue, before, zone_ids(svc.venues.get_map(venue, version)), rollback=True)

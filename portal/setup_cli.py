@@ -12,7 +12,9 @@
 Accounts (the first operator of a venue, zone owners) are `flask users create` (portal/users_cli.py).
 
 Every change goes through fingerprints.edits inside VenueStore.edit (lock, checked write, audited,
-model rebuilt); nothing is stored when a file is invalid."""
+model rebuilt); nothing is stored when a file is invalid. A zone a change removes is released (its owner accounts,
+app and moments rules let go of: portal/operator/zone_release.py) and the lines saying so go to stderr; `map-draft
+show` says beforehand which zones applying would release."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 from tqdm import tqdm
 
 from fingerprints import edits
@@ -41,7 +44,7 @@ from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
 from portal.auth import CLI_ACTOR
-from portal.operator.mapedit import zones_in_use
+from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
 from portal.services import services
 
 
@@ -94,22 +97,36 @@ def _ap_options(f):
 
 def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
     """One map change from a command (VenueStore.edit: lock, checked write, audited as the command line's, model
-    rebuilt); a refused edit is a ClickException and stores nothing. Returns the new version."""
+    rebuilt); a refused edit is a ClickException and stores nothing. Zones the change removed are released and
+    said (`release_and_say`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
+            # under the map lock: exactly the map this change replaces (version 0: `create`, a new venue's, none)
+            before = zone_ids(venue_map) if venue_map.version else frozenset()
             change(venue_map)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    release_and_say(venue, before, zone_ids(venue_map))
     return venue_map.version
 
 
+def release_and_say(venue: str, before: Iterable[str], after: Iterable[str], *, rollback: bool = False) -> None:
+    """A command's side of zone_release.release_left_zones: the zones `after` lacks are released, and what was let
+    go of said on stderr, in the console's words (English)."""
+    with force_locale("en"):  # no request to choose a language from
+        for warning in release_left_zones(venue, before, after, rollback=rollback, by=CLI_ACTOR):
+            click.echo(f"warning: {warning}", err=True)
+
+
 def warn_zones_in_use(venue: str, removed: Iterable[str]) -> None:
-    """Say on stderr which removed zones an owner manages or an app was set up in (the console says it too)."""
+    """Say on stderr, before a draft is applied, which zones it removes that applying would let go of something for
+    (zone_release.zones_in_use; the console's draft page says it too)."""
     in_use = zones_in_use(venue, removed)
     if in_use:
-        click.echo(f"warning: the map no longer has zones that owners manage or that have an app set up: "
-                   f"{', '.join(in_use)}. Give those owners and apps their new zones (users / zone apps in the "
-                   f"console), or import an archive that keeps them.", err=True)
+        click.echo(f"warning: applying this removes zones that owners manage, that have an app set up or that moments "
+                   f"rules are about: {', '.join(in_use)}. They will be let go of: taken from their owner accounts, "
+                   f"their apps and settings dropped, their moments rules deleted, so that a zone given one of these "
+                   f"ids again starts afresh. To keep them, import an archive that keeps their units.", err=True)
 
 
 def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:
@@ -328,15 +345,13 @@ def register(app: Flask) -> None:
     @click.argument("draft_id", metavar="DRAFT")
     def draft_apply(venue: str, draft_id: str) -> None:
         """Apply every step as ONE map version (one model rebuild)."""
-        before = services().venues.get_map(venue)  # the map the draft's steps replace (none: a new venue)
+        before = zone_ids(services().venues.get_map(venue))  # the map the draft's steps replace (none: a new venue)
         try:
             version = _drafts().apply(venue, draft_id, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"draft {draft_id} applied: {venue} map v{version}")
-        if before is not None:
-            after = {z.id for z in services().venues.get_map(venue, version).zones}
-            warn_zones_in_use(venue, {z.id for z in before.zones} - after)
+        release_and_say(venue, before, zone_ids(services().venues.get_map(venue, version)))
 
     @map_draft.command("abandon")
     @click.argument("venue")

@@ -1,6 +1,6 @@
 """Shared pieces of the operator's map pages: reading form values, changing the map as a new version
-(VenueStore.edit: under the map lock; audit and model rebuild by the map listeners), floor-plan images in Redis,
-and the SVG overlay drawn over a floor plan.
+(VenueStore.edit: under the map lock; audit and model rebuild by the map listeners; the zones it removed released,
+zone_release), floor-plan images in Redis, and the SVG overlay drawn over a floor plan.
 
 Plan coordinates: every floor has a "plan pixel" grid. A floor with an uploaded plan image uses the
 image's pixels (metres_per_pixel set from the image width, then by the operator's two-point scale);
@@ -15,17 +15,16 @@ import math
 from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
 
-from flask import abort, request
+from flask import abort, flash, request
 from flask_babel import gettext as _
 
 from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
 from portal.apps.views import is_zh
-from portal.apps.zone_apps import ZoneAppKeys
-from portal.auth import accounts
 from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
+from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
 from portal.services import services
 
 PLAN_MAX_BYTES = 5 * 1024 * 1024
@@ -72,28 +71,17 @@ def largest_part_warning(notes: list[Exception]) -> str | None:
     return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
 
 
-def zones_in_use(venue: str, zones: Iterable[str]) -> list[str]:
-    """Which of these zones an owner account manages or an app was set up in, sorted: what is keyed by a zone id
-    (owners, app settings, footfall) reaches no place once a map no longer has the zone."""
-    gone = sorted(set(zones))
-    if not gone:
-        return []
-    assigned = services().db.hmget(ZoneAppKeys(venue).assignments(), gone)  # one read for them all
-    set_up = {z for z, app in zip(gone, assigned, strict=True) if app is not None}
-    owned = {z for account in accounts().all() if account.role == "owner" and account.runs(venue)
-             for z in account.zones} & set(gone)
-    return sorted(set_up | owned)
-
-
 def dropped_zones_warning(venue: str, dropped: Iterable[str]) -> str | None:
-    """The operator's warning when an import removed zones in use (`zones_in_use`): a re-import keeps the ids of
-    the zones it still has (fingerprints.edits.merge_imported), so these are units the archive no longer has."""
+    """The operator's warning on a draft's page, before it is applied, for the zones applying it would remove while
+    in use (`zones_in_use`): applying releases them (zone_release). A re-import keeps the ids of the zones it still
+    has (fingerprints.edits.merge_imported), so these are units the archive no longer has."""
     in_use = zones_in_use(venue, dropped)
     if not in_use:
         return None
-    return _("The import removed zones that owners manage or that have an app set up: %(zones)s. The archive "
-             "no longer has their units; give those owners and apps their new zones (Zone owners), or import "
-             "an archive that keeps them.", zones=", ".join(in_use))
+    return _("Applying this removes zones that owners manage, that have an app set up or that moments rules are "
+             "about: %(zones)s. They will be let go of: taken from their owner accounts, their apps and settings "
+             "dropped, their moments rules deleted, so that a zone given one of these ids again starts afresh. "
+             "To keep them, import an archive that keeps their units.", zones=", ".join(in_use))
 
 
 def form_level(venue_map: VenueMap, name: str = "floor", values=None) -> Floor:
@@ -143,13 +131,22 @@ def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **
     (VenueStore.edit: lock, private copy, checked write; audited and the model rebuilt by the map
     listeners). A refused edit raises ValueError with a translated message and stores nothing; a map
     another change holds raises MapBusyError, a catalog error the views say with input_error_text.
-    Returns the new version."""
+    Zones the change removed are released and the operator told (`release_and_warn`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, **detail) as venue_map:
+            before = zone_ids(venue_map)  # under the map lock: exactly the map this change replaces
             change(venue_map)
     except EditError as exc:
         raise ValueError(translate_edit_error(exc)) from None
+    release_and_warn(venue, before, zone_ids(venue_map))
     return venue_map.version
+
+
+def release_and_warn(venue: str, before: Iterable[str], after: Iterable[str], *, rollback: bool = False) -> None:
+    """The console's side of zone_release.release_left_zones: the zones `after` lacks are released, and what was
+    let go of flashed."""
+    for warning in release_left_zones(venue, before, after, rollback=rollback):
+        flash(warning, "error")
 
 
 def translate_edit_error(exc: EditError) -> str:

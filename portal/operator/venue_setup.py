@@ -25,7 +25,6 @@ from portal.operator.mapedit import (
     UPLOAD_MAX_BYTES,
     change_map,
     check_plan_image,
-    dropped_zones_warning,
     form_float,
     form_point,
     largest_part_warning,
@@ -39,7 +38,6 @@ from portal.operator.mapedit import (
 from portal.operator.opening import samples_import_args, samples_mode
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
-from portal.operator.zone_release import release_zone, released_warning
 from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
@@ -146,15 +144,15 @@ def import_imdf(venue: str):
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
         # ImdfError (a ValueError) lists every problem; the notes say what was imported all the same, changed
         imported, notes = imdf.import_imdf_with_notes(data, venue_id=venue)
-        dropped: set[str] = set()
-        version = change_map(venue, lambda m: dropped.update(edits.merge_imported(m, imported.to_dict())),
-                             "map.import_imdf", file=filename)
+        # the zones the archive no longer has are released by change_map, which says what was let go of
+        version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
+                             file=filename)
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
-    for warning in (largest_part_warning(notes), dropped_zones_warning(venue, dropped)):
-        if warning:
-            flash(warning, "error")
+    warning = largest_part_warning(notes)
+    if warning:
+        flash(warning, "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
 
 
@@ -420,13 +418,11 @@ def delete_zone(venue: str):
     level = _level_field()
     zone_id = (request.form.get("zone") or "")[:48]
     try:
+        # released by change_map, as every zone that leaves the map: its owners, app settings and moments rules must
+        # not pass to a zone drawn again with its id (zone_release)
         version = change_map(venue, lambda m: edits.delete_zone(m, zone_id), "zone.delete", zone=zone_id)
     except ValueError as exc:
         return _floor_failed(venue, level, input_error_text(exc), "zone")
-    # its owners, app settings and moments rules must not pass to a zone drawn again with its id (zone_release)
-    warning = released_warning(release_zone(venue, zone_id))
-    if warning:
-        flash(warning, "error")
     return _floor_done(venue, level, "zone", _("Zone %(z)s deleted; map version %(v)s.", z=zone_id, v=version))
 
 

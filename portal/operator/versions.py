@@ -1,5 +1,6 @@
 """Map versions: list them, roll back (announced to the map listeners like any change: audited, model
-rebuilt, see portal/maps/builds.py), and the model's build status."""
+rebuilt, see portal/maps/builds.py; the zones the version rolled back to lacks are released, and the ones it brings
+back said to come back bare: zone_release), and the model's build status."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from portal.auth import audit
 from portal.errors import input_error_text
 from portal.maps import builds
 from portal.operator.blueprint import bp
+from portal.operator.mapedit import release_and_warn
+from portal.operator.zone_release import zone_ids
 from portal.services import services
 
 
@@ -64,6 +67,7 @@ def rollback(venue: str):
     raw = request.form.get("version", "")
     try:
         version = int(raw)
+        before = zone_ids(svc.venues.get_map(venue))
         svc.venues.set_current(venue, version)  # audited and rebuilt by the map listeners
     except MapBusyError as exc:  # the version exists: another change holds the map
         flash(input_error_text(exc), "error")
@@ -72,6 +76,8 @@ def rollback(venue: str):
         flash(_("There is no map version %(v)s.", v=raw[:12]), "error")
         return versions(venue), 400
     flash(_("Map version %(v)s is current again; the model is being rebuilt.", v=version))
+    # a zone the rolled-back-to version lacks leaves the map like any other (zone_release)
+    release_and_warn(venue, before, zone_ids(svc.venues.get_map(venue, version)), rollback=True)
     return redirect(url_for("operator.versions", venue=venue), code=303)
 
 

@@ -1,6 +1,6 @@
-"""An IMDF re-import that drops a zone an owner manages (the demo's cinema owner) is imported, and the operator
-is told which zones lost their place: on the direct import and on the draft's page before it is applied. Real
-store (the suite's Valkey)."""
+"""An IMDF re-import that drops a zone an owner manages (the demo's cinema owner) is imported, the zone is released
+(portal/operator/zone_release.py) and the operator is told what was let go of: on the direct import, and on the
+draft's page before it is applied and again when it is. Real store (the suite's Valkey)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def _upload(client, ops, url, payload, **data):
                        content_type="multipart/form-data")
 
 
-WARNING = "The import removed zones that owners manage or that have an app set up: cinema."
+WARNING = "Zone cinema was in use"  # released: what was let go of
+BEFORE = ("Applying this removes zones that owners manage, that have an app set up or that moments rules are about: "
+          "cinema.")
 
 
 def test_the_direct_import_says_which_managed_zones_it_removed(client, ops, svc):
@@ -61,7 +63,7 @@ def test_the_direct_import_says_which_managed_zones_it_removed(client, ops, svc)
 def test_a_reimport_keeping_every_zone_says_nothing(client, ops):
     resp = _upload(client, ops, V + "/setup/import-imdf", client.get(V + "/setup/export.imdf.zip").data)
     page = html.unescape(client.get(resp.headers["Location"]).get_data(as_text=True))
-    assert "The import removed zones" not in page
+    assert "was in use" not in page
 
 
 def test_the_draft_page_says_it_before_the_draft_is_applied(client, ops, svc):
@@ -71,10 +73,17 @@ def test_the_draft_page_says_it_before_the_draft_is_applied(client, ops, svc):
     resp = _upload(client, ops, draft + "/steps", archive, kind="imdf")
     assert resp.status_code == 303
     assert svc.venues.get_map("demo").zone("cinema") is not None  # not applied yet
-    assert WARNING in html.unescape(client.get(draft).get_data(as_text=True))
+    page = html.unescape(client.get(draft).get_data(as_text=True))
+    assert BEFORE in page and WARNING not in page
+    assert svc.zone_apps.get("demo", "cinema")[0] == "cinema"  # the page is a preview: nothing released yet
+    applied = client.post(draft + "/apply", data={"csrf_token": ops.csrf()})
+    assert applied.status_code == 303 and svc.venues.get_map("demo").zone("cinema") is None
+    assert WARNING in html.unescape(client.get(applied.headers["Location"]).get_data(as_text=True))
+    assert svc.zone_apps.get("demo", "cinema")[0] != "cinema"  # released on apply, as the page said
 
 
-CLI_WARNING = "warning: the map no longer has zones that owners manage or that have an app set up: cinema."
+CLI_WARNING = "warning: Zone cinema was in use"
+CLI_BEFORE = "warning: applying this removes zones that owners manage, that have an app set up or that moments rules"
 
 
 def test_the_command_line_import_says_it_too(app, client, ops, svc, tmp_path):
@@ -96,7 +105,7 @@ def test_the_command_line_draft_says_it_on_show_and_apply(app, client, ops, svc,
     draft = runner.invoke(args=["map-draft", "open", "demo", "new plan"]).stdout.strip()
     assert runner.invoke(args=["map-draft", "add-imdf", "demo", draft, str(archive)]).exit_code == 0
     shown = runner.invoke(args=["map-draft", "show", "demo", draft])
-    assert shown.exit_code == 0 and CLI_WARNING in shown.stderr
+    assert shown.exit_code == 0 and CLI_BEFORE in shown.stderr and CLI_WARNING not in shown.stderr
     assert svc.venues.get_map("demo").zone("cinema") is not None  # not applied yet
     applied = runner.invoke(args=["map-draft", "apply", "demo", draft])
     assert applied.exit_code == 0 and CLI_WARNING in applied.stderr
