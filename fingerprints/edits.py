@@ -91,7 +91,7 @@ def rescale_floor(m: VenueMap, level: int, metres_per_pixel: float) -> None:
     fl.width_m, fl.height_m = round(fl.width_m * k, 3), round(fl.height_m * k, 3)
     fl.metres_per_pixel = metres_per_pixel
     fl.walls = [tuple(round(v * k, 3) for v in wall) for wall in fl.walls]
-    for item in [*m.aps, *m.nodes, *m.samples, *m.shops]:
+    for item in [*m.aps, *m.nodes, *m.samples, *m.shops, *m.amenities]:
         if item.floor == level:
             item.x, item.y = round(item.x * k, 3), round(item.y * k, 3)
     for zone in m.zones:
@@ -299,6 +299,7 @@ def merge_imported(m: VenueMap, imported: dict) -> set[str]:
         s.zone = zones.zone_at(s.floor, s.x, s.y)
     nodes, edges = (_keep_entrances(m.nodes, new.nodes, move), new.edges) if new.nodes else (kept_nodes, m.edges)
     m.name, m.name_zh, m.floors, m.zones, m.shops = new.name, new.name_zh, new.floors, new.zones, new.shops
+    m.amenities = new.amenities  # the archive's, as its shops: a plan's ATMs and information desks come with it
     m.aps, m.nodes, m.edges, m.samples = new.aps or kept_aps, nodes, edges, samples
     m.origin = new.origin or m.origin
     return before - {z.id for z in m.zones}
@@ -380,9 +381,9 @@ def _same_places(m: VenueMap, new: VenueMap, move: PlanMove | None, matched_old:
 
 
 def _keep_zone_ids(m: VenueMap, new: VenueMap, move: PlanMove | None = None) -> None:
-    """Give `new`'s zones the ids of `m`'s zones they are (in place, with the shops' zones): the zone of the same
-    unit id (`_unit_id`), else the imported zone on its floor that is mostly the same shape (`_same_places`, with
-    `m`'s polygons carried to the new plan by `move`): a zone stored before unit ids were kept, or every zone when
+    """Give `new`'s zones the ids of `m`'s zones they are (in place, with the shops' and amenities' zones): the zone of
+    the same unit id (`_unit_id`), else the imported zone on its floor that is mostly the same shape (`_same_places`,
+    with `m`'s polygons carried to the new plan by `move`): a zone stored before unit ids were kept, or every zone when
     no unit id of the archive matches (a tool that writes new feature ids at each export). The archive's own ids
     come from names and file order, so without this a re-import with the units reordered swaps `walkway` and
     `walkway-2` between floors, and a renamed tenant's zone gets a new id, silently moving or orphaning everything
@@ -419,8 +420,8 @@ def _keep_zone_ids(m: VenueMap, new: VenueMap, move: PlanMove | None = None) -> 
     for zone in new.zones:
         zone.id = rename.get(zone.id, zone.id)
         zone.group = rename.get(zone.group, zone.group) if zone.group else zone.group
-    for shop in new.shops:
-        shop.zone = rename.get(shop.zone, shop.zone) if shop.zone else shop.zone
+    for item in [*new.shops, *new.amenities]:
+        item.zone = rename.get(item.zone, item.zone) if item.zone else item.zone
 
 
 def _refuse_lost_floors(m: VenueMap, new: VenueMap) -> None:
@@ -457,22 +458,29 @@ OFF_PLAN_SLACK_M = 0.01  # the lon/lat round trip moves a point by ~0.1 mm: one 
 OFF_PLAN_SHOWN = 5
 
 
+def onto_plan(floor: Floor, x: float, y: float) -> tuple[float, float] | None:
+    """The point on the floor's plan, one within OFF_PLAN_SLACK_M of an edge put on it; None when it lies off."""
+    if not (-OFF_PLAN_SLACK_M <= x <= floor.width_m + OFF_PLAN_SLACK_M
+            and -OFF_PLAN_SLACK_M <= y <= floor.height_m + OFF_PLAN_SLACK_M):
+        return None
+    return min(max(x, 0.0), floor.width_m), min(max(y, 0.0), floor.height_m)
+
+
 def _refuse_off_plan(new: VenueMap, items: list[tuple[str, Any]]) -> None:
     """EditError naming what would lie off its floor of `new` (the first few, and how many in all); points
     within the slack of an edge are put on it."""
-    sizes = {f.level: (f.name, f.width_m, f.height_m) for f in new.floors}
+    floors = {f.level: f for f in new.floors}
     off = []
     for what, item in items:
-        if item.floor not in sizes:  # walkway nodes on a floor the plan lacks: kept as before (no route uses them)
+        if item.floor not in floors:  # walkway nodes on a floor the plan lacks: kept as before (no route uses them)
             continue
-        name, width, height = sizes[item.floor]
-        if not (-OFF_PLAN_SLACK_M <= item.x <= width + OFF_PLAN_SLACK_M
-                and -OFF_PLAN_SLACK_M <= item.y <= height + OFF_PLAN_SLACK_M):
+        on = onto_plan(floors[item.floor], item.x, item.y)
+        if on is None:
             label = {"AP": f"AP {getattr(item, 'name', '') or getattr(item, 'bssid', '')}",
                      "node": f"walkway node {getattr(item, 'id', '')}", "sample": "survey point"}[what]
-            off.append(f"{label} at ({item.x:.1f}, {item.y:.1f}) m on floor {name}")
+            off.append(f"{label} at ({item.x:.1f}, {item.y:.1f}) m on floor {floors[item.floor].name}")
             continue
-        item.x, item.y = min(max(item.x, 0.0), width), min(max(item.y, 0.0), height)
+        item.x, item.y = on
     if off:
         more = f"; ... {len(off) - OFF_PLAN_SHOWN} more" if len(off) > OFF_PLAN_SHOWN else ""
         raise EditError(N_("Nothing was imported: %(n)s kept APs, walkway nodes or survey points would lie off the "

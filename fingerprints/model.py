@@ -1,4 +1,4 @@
-"""The venue map: floors, access points, zones, shops, walkway graph and fingerprint samples.
+"""The venue map: floors, access points, zones, shops, amenities, walkway graph and fingerprint samples.
 
 Plain dataclasses with a JSON round trip; the map is stored whole per version (see store.py)."""
 
@@ -85,6 +85,21 @@ class Shop:
 
 
 @dataclass
+class Amenity:
+    """A facility shoppers ask for by what it is (an ATM, an information desk, a baby-changing room): an IMDF amenity
+    point, imported for the directory (fingerprints.imdf.schema.AMENITY_KINDS lists the categories kept)."""
+
+    id: str  # the IMDF amenity feature id it was imported from, written back as its id on export
+    category: str  # its IMDF amenity category (atm, information, babychanging, restroom.family...)
+    floor: int
+    x: float
+    y: float
+    name: str = ""  # the archive's names, empty where it gave none (the directory then names it by its category)
+    name_zh: str = ""
+    zone: str | None = None  # the zone it lies in (or, off every zone, its unit's zone), if any
+
+
+@dataclass
 class WalkNode:
     id: str
     floor: int
@@ -125,6 +140,7 @@ class VenueMap:
     aps: list[AccessPoint] = field(default_factory=list)
     zones: list[Zone] = field(default_factory=list)
     shops: list[Shop] = field(default_factory=list)
+    amenities: list[Amenity] = field(default_factory=list)
     nodes: list[WalkNode] = field(default_factory=list)
     edges: list[WalkEdge] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -196,6 +212,7 @@ class VenueMap:
             aps=[AccessPoint(**a) for a in data.get("aps", [])],
             zones=zones,
             shops=[Shop(**s) for s in data.get("shops", [])],
+            amenities=[Amenity(**a) for a in data.get("amenities", [])],  # absent: stored before they were kept
             nodes=[WalkNode(**n) for n in data.get("nodes", [])],
             edges=[WalkEdge(**e) for e in data.get("edges", [])],
             samples=[Sample(**s) for s in data.get("samples", [])],
@@ -207,7 +224,7 @@ class VenueMap:
         )
 
 
-_PARTS = ("floors", "aps", "zones", "shops", "nodes", "edges", "samples")  # VenueMap's lists of records
+_PARTS = ("floors", "aps", "zones", "shops", "amenities", "nodes", "edges", "samples")  # VenueMap's record lists
 
 
 def _record(item: Any) -> dict[str, Any]:

@@ -20,7 +20,9 @@ Mapping (our model -> IMDF):
   floor's walls leave there when they draw one (0.5-12 m wide, within 3 m), else 3 m of that edge centred there.
   A node farther than 10 m from such an edge (a door up from a station, a node left mid-floor) gets 3 m along the
   plan's x axis centred on itself (`export._entrance_doors`);
-- the ends of lifts, escalators and stairs of the walkway graph -> `amenity` points.
+- the ends of lifts, escalators and stairs of the walkway graph -> `amenity` points (of those categories);
+- each amenity (an ATM, an information desk...: `VenueMap.amenities`) -> an `amenity` point of its category, under
+  the id it was imported with, in its zone's unit (one lying in no zone is left out: IMDF amenities name a unit).
 IMDF has no feature type for WiFi access points, walls or a routing graph, so these travel in extension
 files next to the standard ones (declared in the manifest's `extensions`, ignored by other tools):
 `mallportal_venue.geojson` (plan origin and projection, floor sizes and plans, our ids and zone kinds),
@@ -46,6 +48,13 @@ when the opening is a "pedestrian.principal" one wherever it lies, or another pe
 "pedestrian.*") on the building's exterior - its middle on the outline of exactly one unit and on the floor's outer
 outline (the union of the level's units, or the level's own outline), as ArcGIS Indoors' "Generate Facility
 Entryways" takes the units' exterior edge; an emergency exit, service, automobile or bicycle opening never is.
+Amenity points of the categories the directory lists (`schema.AMENITY_KINDS`: atm, information, firstaid,
+babychanging, mothersroom, restroom*, ...) become `VenueMap.amenities`: the floor of their units (of the one whose
+zone holds the point, where they lie on several; none holding it is a problem), the zone that holds them (else their
+unit's), their names as given. Lifts, escalators and stairs are not (the walkway graph has them: our export's
+amenities of those categories are its ends); other categories are not either, and one note says how many of each.
+A point off its floor's plan is a problem. Merged over a venue's map, the archive's amenities replace the map's (as
+its shops do), in the zones that keep their ids.
 A level's zh label is the floor's `name_zh`; an unnamed unit is named from its category in both languages
 (`schema.unit_category_names`; its zone id still comes from the category, so a re-import keeps it). Problems
 name the archive's feature ids and ordinals. Merged over a venue's map (`fingerprints.edits.merge_imported`),

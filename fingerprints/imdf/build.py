@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shapely.errors import GEOSException
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import unary_union
 
 from core.errors import N_, CatalogInputError, CatalogText
@@ -20,18 +20,31 @@ from fingerprints import edits
 from fingerprints.geometry import zone_map
 from fingerprints.imdf.navgraph import derive_from_imdf
 from fingerprints.imdf.schema import (
+    CONNECTOR_KINDS,
     EXTENSION,
     GENERIC_UNIT_CATEGORIES,
     STRUCTURAL_UNITS,
     ImdfError,
     Origin,
+    amenity_kind,
     kind_for_occupant_categories,
     kind_for_unit_category,
     unit_category_names,
 )
 from fingerprints.imdf.shapes import single_ring, unit_parts
 from fingerprints.imdf.validate import _Checker, _is_number, feature_at, read_imdf_files
-from fingerprints.model import ID_RE, AccessPoint, Floor, Shop, VenueMap, WalkEdge, WalkNode, Zone, normalise_bssid
+from fingerprints.model import (
+    ID_RE,
+    AccessPoint,
+    Amenity,
+    Floor,
+    Shop,
+    VenueMap,
+    WalkEdge,
+    WalkNode,
+    Zone,
+    normalise_bssid,
+)
 
 
 def _label(labels: dict | None, *langs: str, any_language: bool = True) -> str | None:
@@ -315,6 +328,8 @@ def _build_map(feats: dict[str, list[dict]], origin: Origin, venue_id: str | Non
                           x=x, y=y, zone=zone if zone in zone_of_unit.values() else None,
                           description=str(extra.get("description") or "")))
 
+    amenities = _amenities(feats, origin, floors, zones, zone_of_unit, problems, notes)
+
     # access points and the walkway graph (extensions)
     aps, seen_bssids = [], set()
     for f in feats.get("mallportal_aps.geojson", []):
@@ -367,10 +382,71 @@ def _build_map(feats: dict[str, list[dict]], origin: Origin, venue_id: str | Non
     name = _label(venue_f["properties"]["name"], "en") or str(vid)
     name_zh = _label(venue_f["properties"]["name"], "zh", any_language=False) or name
     venue = VenueMap(id=str(vid), name=name, name_zh=name_zh,
-                     floors=floors, aps=aps, zones=zones, shops=shops, nodes=nodes, edges=edges,
+                     floors=floors, aps=aps, zones=zones, shops=shops, amenities=amenities, nodes=nodes, edges=edges,
                      building=int(ext_props.get("building") or 0),
                      origin={"lon": origin.lon, "lat": origin.lat, "rotation_deg": origin.rotation_deg})
     return venue, {zone: unit for unit, zone in zone_of_unit.items()}
+
+
+def _amenities(feats: dict[str, list[dict]], origin: Origin, floors: list[Floor], zones: list[Zone],
+               zone_of_unit: Mapping[str, str], problems: list[CatalogInputError],
+               notes: list[CatalogInputError]) -> list[Amenity]:
+    """The amenity points of a kind the directory lists (schema.AMENITY_KINDS), each on its units' floor, in the zone
+    it lies in. Lifts, escalators and stairs are left out silently (the walkway graph has them, and our export writes
+    their ends as amenities); other categories with one note saying which. A point whose floor is not known (its units
+    lie on several, and no zone of theirs holds it) or that lies off its floor's plan is a problem."""
+    ordinal = {f["id"]: f["properties"]["ordinal"] for f in feats["level.geojson"]}
+    unit_level = {f["id"]: ordinal[f["properties"]["level_id"]] for f in feats["unit.geojson"]}
+    plans = {fl.level: fl for fl in floors}
+    shapes = {z.id: (z.floor, Polygon(z.polygon)) for z in zones}
+    out: list[Amenity] = []
+    left_out: dict[str, int] = {}
+    for f in feats.get("amenity.geojson", []):
+        props, where = f["properties"], feature_at("amenity.geojson", f["id"])
+        if props["category"] in CONNECTOR_KINDS:
+            continue
+        if amenity_kind(props["category"]) is None:
+            left_out[props["category"]] = left_out.get(props["category"], 0) + 1
+            continue
+        x, y = origin.to_plan(*f["geometry"]["coordinates"][:2])
+        own = [zone_of_unit[u] for u in props["unit_ids"] if u in zone_of_unit]
+        levels = {unit_level[u] for u in props["unit_ids"]}
+        if len(levels) > 1:  # units on several floors (a desk serving two): the floor of the one that holds it
+            levels = {shapes[z][0] for z in own if shapes[z][1].covers(Point(x, y))}
+        if len(levels) != 1:
+            problems.append(CatalogInputError(where, N_("%(label)s: its units lie on different levels (ordinals "
+                                                        "%(levels)s) and none holds the point"), levels=", ".join(
+                map(str, sorted({unit_level[u] for u in props["unit_ids"]})))))
+            continue
+        level = levels.pop()
+        on = edits.onto_plan(plans[level], x, y)
+        if on is None:
+            problems.append(CatalogInputError(where, N_("%(label)s: the point lies off the plan of ordinal %(level)s "
+                                                        "(%(x)s, %(y)s m on a %(w)s x %(h)s m floor)"),
+                                              level=level, x=f"{x:.1f}", y=f"{y:.1f}", w=f"{plans[level].width_m:g}",
+                                              h=f"{plans[level].height_m:g}"))
+            continue
+        out.append(_amenity(f["id"], props, level, on, [z for z in own if shapes[z][0] == level], shapes))
+    if left_out:
+        notes.append(CatalogInputError("amenity.geojson", N_("%(label)s: %(n)s point(s) not imported: the directory "
+                                                             "does not list %(categories)s"),
+                                       n=sum(left_out.values()),
+                                       categories=", ".join(f"{c} ({n})" for c, n in sorted(left_out.items()))))
+    return out
+
+
+def _amenity(feature_id: str, props: dict, level: int, at: tuple[float, float], own: list[str],
+             shapes: Mapping[str, tuple[int, Polygon]]) -> Amenity:
+    """One amenity of the map: in the zone that holds it (its own units' first), else its own unit's zone on its
+    floor. Named as the archive names it: its Chinese label, and its English one, else any other but Chinese (one
+    named only in Chinese has no English name: the directory then names it by its category)."""
+    here = Point(at)
+    inside = [z for z in [*own, *shapes] if shapes[z][0] == level and shapes[z][1].covers(here)]
+    labels = props.get("name") or {}
+    others = {tag: text for tag, text in labels.items() if not tag.lower().startswith("zh")}
+    return Amenity(id=feature_id.lower(), category=props["category"], floor=level, x=at[0], y=at[1],
+                   name=_label(others, "en") or "", name_zh=_label(labels, "zh", any_language=False) or "",
+                   zone=next(iter([*inside, *own]), None))
 
 
 def _check_positionable(venue: VenueMap, unit_ids: Mapping[str, str]) -> None:

@@ -242,11 +242,19 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
             zone_id = unit_at(node.floor, node.x, node.y)
             if zone_id is None:
                 continue  # IMDF amenities must lie in a unit
-            amenities.append(_feature(fid("amenity", node_id), "amenity", _point(origin, node.x, node.y), {
-                "category": edge.kind, "accessibility": None, "name": None, "alt_name": None, "hours": None,
-                "phone": None, "website": None, "unit_ids": [unit_ids[zone_id]], "address_id": None,
-                "correlation_id": None,
-            }))
+            amenities.append(_amenity(fid("amenity", node_id), edge.kind, _point(origin, node.x, node.y),
+                                      unit_ids[zone_id]))
+    written = {f["id"] for f in amenities}
+    for amenity in venue.amenities:  # the imported ones, under the ids they came with
+        zone_id = amenity.zone if amenity.zone in unit_ids else unit_at(amenity.floor, amenity.x, amenity.y)
+        if zone_id is None:
+            continue  # IMDF amenities must lie in a unit
+        amenity_id = amenity.id if amenity.id not in written else fid("amenity", "imported", amenity.id)
+        written.add(amenity_id)
+        names = ({"en": amenity.name} if amenity.name else {}) | (
+            {"zh-Hans": amenity.name_zh} if amenity.name_zh else {})  # both, as given: read back as they are
+        amenities.append(_amenity(amenity_id, amenity.category, _point(origin, amenity.x, amenity.y),
+                                  unit_ids[zone_id], names or None))
     relationships = _relationships(venue, nodes, unit_at, unit_ids, fid, origin)
     anchors, occupants = [], []
     for shop in venue.shops:
@@ -309,6 +317,13 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         "mallportal_aps.geojson": _collection(aps),
         "mallportal_walkways.geojson": _collection(walk),
     }
+
+
+def _amenity(feature_id: str, category: str, point: dict, unit_id: str, name: dict[str, str] | None = None) -> dict:
+    return _feature(feature_id, "amenity", point, {
+        "category": category, "accessibility": None, "name": name, "alt_name": None, "hours": None, "phone": None,
+        "website": None, "unit_ids": [unit_id], "address_id": None, "correlation_id": None,
+    })
 
 
 def _unit_ids(venue: VenueMap) -> dict[str, str]:

@@ -193,6 +193,51 @@ def unit_category_names(category: str) -> tuple[str, str]:
     return by_dotted_base(UNIT_CATEGORY_NAMES, category) or GENERIC_UNIT_NAME
 
 
+# The amenity points we import, for the directory to list (fingerprints.model.Amenity): IMDF amenity category ->
+# the kind shoppers ask for it by (lightapps/directory names and finds each kind; "restroom" is also the zone kind of
+# a restroom unit). A dotted category takes its nearest listed ancestor's (prayerroom.islam -> prayerroom). Any other
+# category (fire extinguishers, seating, gates, parking bays...) is not imported (import_imdf_with_notes notes how
+# many); lifts, escalators and stairs never are: they are the walkway graph's, whose ends our export writes as
+# amenities of those categories (CONNECTOR_KINDS).
+AMENITY_KINDS = {
+    "atm": "atm", "information": "information", "guestservices": "information", "firstaid": "firstaid",
+    "defibrillator": "defibrillator", "babychanging": "babycare", "mothersroom": "babycare", "restroom": "restroom",
+    "wheelchairassist": "wheelchair", "strollerrental": "stroller", "smokingarea": "smokingarea",
+    "vendingmachine": "vendingmachine", "coinlocker": "lockers", "baggagestorage": "lockers",
+    "drinkingfountain": "drinkingfountain", "powerchargingstation": "charging", "lostandfound": "lostandfound",
+    "prayerroom": "prayerroom", "childplayarea": "playarea", "taxi": "taxi", "security": "security",
+    "police": "security",
+}
+# What an unnamed amenity is called, in English and Chinese (data, as UNIT_CATEGORY_NAMES): its category's entry,
+# else its nearest listed ancestor's.
+AMENITY_CATEGORY_NAMES = {
+    "atm": ("ATM", "自动取款机"), "information": ("Information desk", "服务台"),
+    "guestservices": ("Customer service", "客户服务中心"), "firstaid": ("First aid", "医务室"),
+    "defibrillator": ("Defibrillator (AED)", "自动体外除颤器 (AED)"), "babychanging": ("Baby changing", "母婴室"),
+    "mothersroom": ("Nursing room", "母婴室"), "restroom": ("Restroom", "洗手间"),
+    "restroom.female": ("Women's restroom", "女洗手间"), "restroom.male": ("Men's restroom", "男洗手间"),
+    "restroom.family": ("Family restroom", "家庭洗手间"), "restroom.unisex": ("Unisex restroom", "通用洗手间"),
+    "restroom.wheelchair": ("Accessible restroom", "无障碍洗手间"),
+    "wheelchairassist": ("Wheelchair service", "轮椅服务"), "strollerrental": ("Stroller rental", "婴儿车租借"),
+    "smokingarea": ("Smoking area", "吸烟区"), "vendingmachine": ("Vending machine", "自动售货机"),
+    "coinlocker": ("Lockers", "储物柜"), "baggagestorage": ("Left luggage", "行李寄存处"),
+    "drinkingfountain": ("Drinking water", "饮水处"), "powerchargingstation": ("Phone charging", "充电站"),
+    "lostandfound": ("Lost and found", "失物招领处"), "prayerroom": ("Prayer room", "祈祷室"),
+    "childplayarea": ("Children's play area", "儿童游乐区"), "taxi": ("Taxi stand", "出租车候车处"),
+    "security": ("Security", "保安室"), "police": ("Police", "警务室"),
+}
+
+
+def amenity_kind(category: str) -> str | None:
+    """The kind an IMDF amenity category is listed under (AMENITY_KINDS); None for one we do not import."""
+    return by_dotted_base(AMENITY_KINDS, category)
+
+
+def amenity_names(category: str) -> tuple[str, str]:
+    """(English, Chinese) name of an unnamed amenity of this category (AMENITY_CATEGORY_NAMES), else a generic one."""
+    return by_dotted_base(AMENITY_CATEGORY_NAMES, category) or GENERIC_UNIT_NAME
+
+
 OCCUPANT_CATEGORY_FOR = {
     "electronics": "computersandaccessories", "fashion": "fashion", "books": "books", "cafe": "cafe",
     "cinema": "cinema", "restaurant": "restaurant", "parking": "parking", "food": "restaurant",

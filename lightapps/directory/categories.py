@@ -63,6 +63,19 @@ GROUP_OF = {category: group for group, words in _MEMBERS.items() for category in
     group: group for group in GROUP_LABELS}
 
 
+# The headings of the facilities a search lists (lightapps/directory/search.py search_facilities): restroom zones and
+# the amenity points of each kind fingerprints.imdf.schema.AMENITY_KINDS imports, in the order they are listed.
+FACILITY_LABELS = {
+    "restroom": _l("Restrooms"), "information": _l("Information desks"), "atm": _l("ATMs"),
+    "babycare": _l("Baby care rooms"), "firstaid": _l("First aid"), "defibrillator": _l("Defibrillators (AED)"),
+    "wheelchair": _l("Wheelchair service"), "stroller": _l("Stroller rental"), "lockers": _l("Lockers"),
+    "drinkingfountain": _l("Drinking water"), "charging": _l("Phone charging"),
+    "vendingmachine": _l("Vending machines"), "lostandfound": _l("Lost and found"), "prayerroom": _l("Prayer rooms"),
+    "playarea": _l("Children's play areas"), "smokingarea": _l("Smoking areas"), "taxi": _l("Taxis"),
+    "security": _l("Security"),
+}
+
+
 def group_of(category: str) -> str:
     """The group a category belongs to: its own entry, else its nearest listed dotted base, else GENERIC."""
     return by_dotted_base(GROUP_OF, category) or GENERIC

@@ -10,19 +10,26 @@ Synonyms: a query naming what a kind of shop offers (电影, 影院, movie -> th
 car park; 吃饭, food -> restaurants and food court stalls...) also finds the shops of that category group
 (categories.py: chinese.dimsum is a restaurant). Typos: only when nothing matches exactly, a Latin query
 of 4+ letters is compared (rapidfuzz partial ratio) with the English names and the full pinyin of the
-Chinese names, so "starlite", "noodel" or "xinguang" still find their shop."""
+Chinese names, so "starlite", "noodel" or "xinguang" still find their shop.
+
+Facilities (search_facilities): a query asking for a restroom, an ATM, an information desk, a baby-care room...
+(FACILITY_WORDS, in English, Chinese or pinyin: 厕所, ATM机, 服务台, 母婴室) lists the venue's restroom zones and
+the IMDF amenity points of that kind, each with its floor, the zone it lies in and the way there."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import opencc
 from pypinyin import Style, pinyin
 from rapidfuzz import fuzz
 
-from lightapps.directory.categories import group_of
+from fingerprints.imdf.schema import amenity_kind, amenity_names
+from fingerprints.model import Amenity, Zone
+from lightapps.directory.categories import FACILITY_LABELS, group_of
 
 MAX_QUERY = 100
 _PINYIN_QUERY = re.compile(r"^[a-z0-9]+$")
@@ -102,13 +109,45 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fashion": ("服装", "衣服", "时装", "女装", "男装", "clothes", "clothing", "fashion", "fuzhuang"),
     "electronics": ("数码", "电子", "手机", "电脑", "electronics", "phone", "phones", "computer", "shuma"),
 }
-# What shoppers type for a restroom (a zone of kind "restroom": an IMDF restroom unit); a query naming one, or a
-# restroom's own name, lists the venue's restrooms beside the shops.
-RESTROOM_WORDS = ("洗手间", "卫生间", "厕所", "公厕", "厕", "女厕", "男厕", "toilet", "toilets", "restroom",
-                  "restrooms", "washroom", "bathroom", "wc", "loo", "ladies", "gents", "xishoujian", "cesuo")
+# What shoppers type for a facility, per kind (categories.FACILITY_LABELS): a restroom (a zone of kind "restroom", an
+# IMDF restroom unit, or a restroom amenity point), or an amenity point of the kind its category is listed under
+# (fingerprints.imdf.schema.AMENITY_KINDS). A query naming one, or a facility's own name, lists them beside the shops.
+FACILITY_WORDS: dict[str, tuple[str, ...]] = {
+    "restroom": ("洗手间", "卫生间", "厕所", "公厕", "厕", "女厕", "男厕", "toilet", "toilets", "restroom", "restrooms",
+                 "washroom", "bathroom", "wc", "loo", "ladies", "gents", "xishoujian", "cesuo"),
+    "information": ("服务台", "问讯处", "问询处", "询问处", "咨询台", "咨询处", "服务中心", "客服", "information",
+                    "info", "information desk", "info desk", "help desk", "customer service", "guest services",
+                    "concierge", "fuwutai"),
+    "atm": ("取款机", "提款机", "atm机", "取钱", "取现", "atm", "atms", "cash machine", "cashpoint", "cash point",
+            "qukuanji"),
+    "babycare": ("母婴室", "母婴", "育婴室", "哺乳室", "尿布台", "换尿布", "baby changing", "baby change",
+                 "changing table", "nursing room", "mothers room", "mother's room", "baby care", "baby room",
+                 "breastfeeding", "muyingshi"),
+    "firstaid": ("医务室", "急救", "医疗站", "医护室", "first aid", "firstaid", "medical room", "medical", "yiwushi"),
+    "defibrillator": ("除颤器", "除颤仪", "aed", "defibrillator"),
+    "wheelchair": ("轮椅", "wheelchair", "wheelchairs", "lunyi"),
+    "stroller": ("婴儿车", "童车", "stroller", "strollers", "pram", "buggy", "pushchair"),
+    "lockers": ("储物柜", "寄存", "存包", "locker", "lockers", "left luggage", "luggage storage", "bag storage"),
+    "drinkingfountain": ("饮水机", "饮水处", "直饮水", "喝水", "drinking water", "water fountain", "drinking fountain",
+                         "water dispenser"),
+    "charging": ("充电", "充电宝", "charging", "charger", "phone charging", "charging station", "power bank"),
+    "vendingmachine": ("售货机", "贩卖机", "vending", "vending machine", "vending machines"),
+    "lostandfound": ("失物招领", "失物", "lost and found", "lost & found", "lost property"),
+    "prayerroom": ("祈祷室", "礼拜室", "prayer room", "prayer", "prayer rooms"),
+    "playarea": ("游乐区", "儿童乐园", "play area", "kids play", "children's play area"),
+    "smokingarea": ("吸烟", "抽烟", "smoking", "smoking area", "smoking room", "smoke"),
+    "taxi": ("出租车", "的士", "打车", "taxi", "taxis", "cab", "taxi stand", "taxi rank"),
+    "security": ("保安", "警务室", "安保", "security", "police"),
+}
 RESTROOM_KIND = "restroom"
 FUZZY_MIN_QUERY = 4
 FUZZY_CUTOFF = 80  # rapidfuzz partial_ratio, 0-100: "starlite" 86, "noodel" 83; unrelated words stay below 70
+
+
+def _named(query: str, words: tuple[str, ...]) -> bool:
+    """Does the (normalised) query name one of `words`: a Chinese word anywhere in it, another a whole word of it?"""
+    padded = f" {query} "
+    return any(w in query if _HAN.search(w) else f" {w} " in padded for w in words)
 
 
 def synonym_categories(query: str) -> set[str]:
@@ -116,9 +155,7 @@ def synonym_categories(query: str) -> set[str]:
     query = normalise(query)
     if not query:
         return set()
-    padded = f" {query} "
-    return {category for category, words in SYNONYMS.items()
-            if any(w in query if _HAN.search(w) else f" {w} " in padded for w in words)}
+    return {category for category, words in SYNONYMS.items() if _named(query, words)}
 
 
 @lru_cache(maxsize=4096)
@@ -163,14 +200,52 @@ def search_shops(shops, query: str = "", category: str = "", category_labels: di
     return sorted(found, key=lambda s: (s.floor, normalise(s.name)))
 
 
-def search_restrooms(zones, query: str):
-    """The venue's restrooms (zones of RESTROOM_KIND) when the query asks for one (RESTROOM_WORDS) or names one,
-    in floor then name order; none for an empty query."""
+@dataclass(frozen=True)
+class Facility:
+    """A place shoppers ask for by what it is: a restroom zone, or an amenity point (an ATM, an information desk)."""
+
+    kind: str  # categories.FACILITY_LABELS
+    ref: tuple[str, str]  # ("zone", zone id) or ("amenity", amenity id): what the page marks it by
+    name: str
+    name_zh: str
+    floor: int
+    near: Zone | None  # the zone an amenity lies in
+    to: str  # the navigation page's destination: zone:<id>, or the amenity's <floor>,<x>,<y>
+
+
+def _facility(amenity: Amenity, kind: str, near: Zone | None) -> Facility:
+    """An amenity as listed: named by its category where the archive named it not (an unnamed unit's rule)."""
+    en, zh = amenity_names(amenity.category)
+    return Facility(kind, ("amenity", amenity.id), amenity.name or en,
+                    amenity.name_zh or amenity.name or zh, amenity.floor, near,
+                    f"{amenity.floor},{amenity.x:.2f},{amenity.y:.2f}")
+
+
+def search_facilities(zones: list[Zone], amenities: list[Amenity], query: str) -> list[tuple[str, list[Facility]]]:
+    """The facilities of each kind the query asks for (FACILITY_WORDS) or names one of (by its own name), as
+    (kind, facilities in floor then name order), kinds in categories.FACILITY_LABELS order; none for an empty query.
+    A restroom amenity in a restroom zone is that zone's, listed once."""
     query = normalise(query)
     if not query:
         return []
-    padded = f" {query} "
-    asks = any(w in query if _HAN.search(w) else f" {w} " in padded for w in RESTROOM_WORDS)
-    found = [z for z in zones if z.kind == RESTROOM_KIND
-             and (asks or query in normalise(z.name) or query in normalise(z.name_zh))]
-    return sorted(found, key=lambda z: (z.floor, normalise(z.name)))
+    asked = {kind for kind, words in FACILITY_WORDS.items() if _named(query, words)}
+    by_id = {z.id: z for z in zones}
+    found: dict[str, list[Facility]] = {}
+    for zone in zones:
+        if zone.kind == RESTROOM_KIND and (RESTROOM_KIND in asked or _names(query, zone)):
+            found.setdefault(RESTROOM_KIND, []).append(Facility(RESTROOM_KIND, ("zone", zone.id), zone.name,
+                                                                zone.name_zh, zone.floor, None, f"zone:{zone.id}"))
+    for amenity in amenities:
+        kind, near = amenity_kind(amenity.category), by_id.get(amenity.zone or "")
+        if kind is None or not (kind in asked or _names(query, amenity)):
+            continue
+        if kind == RESTROOM_KIND and near is not None and near.kind == RESTROOM_KIND:
+            continue
+        found.setdefault(kind, []).append(_facility(amenity, kind, near))
+    return [(kind, sorted(found[kind], key=lambda f: (f.floor, normalise(f.name))))
+            for kind in FACILITY_LABELS if kind in found]
+
+
+def _names(query: str, place: Zone | Amenity) -> bool:
+    """Does the (normalised) query lie in the place's own name, in either language?"""
+    return any(query in normalise(name) for name in (place.name, place.name_zh) if name)

@@ -14,8 +14,8 @@ from markupsafe import Markup, escape
 from fingerprints.model import Shop
 from fingerprints.plan import plan_window, render_plan_svg
 from lightapps.directory import APP
-from lightapps.directory.categories import category_label, group_of
-from lightapps.directory.search import MAX_QUERY, search_restrooms, search_shops
+from lightapps.directory.categories import FACILITY_LABELS, category_label, group_of
+from lightapps.directory.search import MAX_QUERY, search_facilities, search_shops
 from portal.apps.shop_profiles import ShopProfileStore
 from portal.apps.views import is_zh, venue_or_404, zone_app_config
 from portal.services import services
@@ -49,7 +49,7 @@ def _render_home(venue_map, zone=None, config=None):
     query, category = _search_args(venue_map)
     labels = category_labels(venue_map.shops)
     shops = search_shops(venue_map.shops, query, category, labels)
-    restrooms = [] if category else search_restrooms(venue_map.zones, query)
+    facilities = [] if category else search_facilities(venue_map.zones, venue_map.amenities, query)
     if zone is not None and not query and not category:
         # the zone's own shops first: that is where the shopper stands
         shops = [s for s in shops if s.zone == zone.id] + [s for s in shops if s.zone != zone.id]
@@ -57,7 +57,7 @@ def _render_home(venue_map, zone=None, config=None):
     return render_template(
         "directory/home.html", venue=venue_map, shops=shops, query=query, category=category, zone=zone,
         config=config or {}, categories=categories, labels=labels, shopper_token=shopper_token(shopper),
-        restrooms=restrooms,
+        facilities=facilities, facility_labels=FACILITY_LABELS,
         searched=bool(query or category),
     )
 

@@ -121,12 +121,16 @@ def test_a_name_written_in_traditional_characters_is_found_in_simplified():
 
 def test_a_query_for_a_toilet_lists_the_restrooms():
     from fingerprints.model import Zone
-    from lightapps.directory.search import search_restrooms
+    from lightapps.directory.search import search_facilities
 
     zones = [Zone("wc-2", "Women's restroom", "女洗手间", 2, [(0, 0), (4, 0), (4, 4)], kind="restroom"),
              Zone("wc-1", "Restroom", "洗手间", 1, [(0, 0), (4, 0), (4, 4)], kind="restroom"),
              Zone("kopi", "Kopi", "考比", 1, [(0, 0), (4, 0), (4, 4)], kind="shop")]
+
+    def restrooms(query):
+        return [(kind, [f.ref[1] for f in places]) for kind, places in search_facilities(zones, [], query)]
+
     for query in ("厕所", "洗手间", "卫生间", "toilet", "Toilets", "WC", "restroom", "廁所"):
-        assert [z.id for z in search_restrooms(zones, query)] == ["wc-1", "wc-2"], query
-    assert [z.id for z in search_restrooms(zones, "Women's restroom")] == ["wc-1", "wc-2"]  # asks for one
-    assert search_restrooms(zones, "coffee") == [] and search_restrooms(zones, "") == []
+        assert restrooms(query) == [("restroom", ["wc-1", "wc-2"])], query
+    assert restrooms("Women's restroom") == [("restroom", ["wc-1", "wc-2"])]  # asks for one
+    assert restrooms("coffee") == [] and restrooms("") == []

@@ -133,9 +133,10 @@ def test_a_search_for_a_toilet_lists_the_restrooms_with_directions(client, demo,
     with svc.venues.edit("demo", "zone.add") as m:  # where the plan has room does not matter to the search
         m.zones.append(Zone("wc-1", "Restroom", "洗手间", 1, [(1, 1), (3, 1), (3, 3), (1, 3)], kind="restroom"))
     html = client.get("/v/demo/", query_string={"q": "厕所", "c": token, "lang": "zh"}).get_data(as_text=True)
-    assert 'id="restrooms"' in html and 'data-zone="wc-1"' in html and "洗手间" in html
+    assert 'id="facilities-restroom"' in html and 'data-zone="wc-1"' in html and "洗手间" in html
     assert any("/navigate" in h and "to=zone:wc-1" in h for h in hrefs(html))
     assert_links_carry(html, token)
     html = client.get("/v/demo/", query_string={"q": "toilet", "c": token, "lang": "en"}).get_data(as_text=True)
     assert 'data-zone="wc-1"' in html and "Restrooms" in html
-    assert 'id="restrooms"' not in client.get("/v/demo/", query_string={"q": "xg", "c": token}).get_data(as_text=True)
+    html = client.get("/v/demo/", query_string={"q": "xg", "c": token}).get_data(as_text=True)
+    assert 'id="facilities-' not in html
