@@ -86,6 +86,7 @@ def diff_maps(before: VenueMap, after: VenueMap) -> dict[str, dict[str, list[str
         return {
             "floors": {str(f.level): f for f in m.floors}, "aps": {a.bssid: a for a in m.aps},
             "zones": {z.id: z for z in m.zones}, "shops": {s.id: s for s in m.shops},
+            "amenities": {a.id: a for a in m.amenities},
             "nodes": {n.id: n for n in m.nodes}, "edges": {f"{e.a}-{e.b}": e for e in m.edges},
             "samples": {f"{s.floor}:{s.x:g},{s.y:g}": s for s in m.samples},
         }

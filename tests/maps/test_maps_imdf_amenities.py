@@ -10,6 +10,7 @@ import pytest
 
 from fingerprints import edits
 from fingerprints.demo_mall import build_demo_mall
+from fingerprints.drafts import diff_maps
 from fingerprints.imdf import ImdfError, export_imdf, import_imdf, import_imdf_with_notes, merge_imported
 from fingerprints.imdf.schema import AMENITY_CATEGORIES, AMENITY_KINDS, amenity_kind
 from fingerprints.model import Amenity, VenueMap
@@ -131,6 +132,8 @@ def test_a_reimport_brings_the_archives_amenities_in_the_zones_that_keep_their_i
     assert set(by_category(merged)) == {"information", "mothersroom"}
     assert by_category(merged)["mothersroom"].zone == "books-0" and merged.zone("books-0").name == "Bookworm 0"
     assert set(by_category(current)) == {"atm", "information", "mothersroom"}  # not changed
+    atm = by_category(current)["atm"].id  # a draft of that import shows the ATM going (fingerprints.drafts)
+    assert diff_maps(current, merged)["amenities"] == {"added": [], "removed": [atm], "changed": []}
 
 
 def test_rescaling_a_floor_moves_its_amenities_with_it():
