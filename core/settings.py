@@ -26,19 +26,30 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
 
 
 # Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds),
-# a sliding window per client IP, shopper, phone number, plate or venue. BUDGETS in the environment
-# ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d") replaces some; an operator sets them per venue
-# (`flask budgets set`). Cinema seats count seats, not requests.
+# a sliding window per client IP, shopper, device (the phone a gateway vouched for: its MAC's keyed hash), phone
+# number, plate, offer or venue. BUDGETS in the environment ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d")
+# replaces some; an operator sets them per venue (`flask budgets set`). Cinema seats count seats, not requests.
+# A device budget holds one phone to what one shopper may take, across the new shopper ids and the new addresses
+# it can get (a page load; any address of the guest WiFi's /64); a phone the gateway never vouched for has none,
+# so the scarce pools also have whole-venue (and per-offer) ceilings, sized above what a busy mall's real crowd
+# takes, so that one device with ever new addresses can only slow-drain them.
 HOUR, DAY = 3600, 86400
 DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
-    "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR),
+    "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR), "coupons.claim.device": (10, HOUR),
+    # A coupon is claimed on its shop's zone page, once per shopper: even a busy shop's zone sees a few hundred
+    # phones an hour, so 100 claims of one offer in 10 minutes (600 an hour, a promoted offer's rush included) is
+    # more than a real offer draws, and a stock cannot go to one device in one burst. 3000 an hour in the whole
+    # venue is several times what a big mall's peak hour claims; a claim of a held, sold-out or ended coupon costs
+    # none of these.
+    "coupons.claim.offer": (100, 600), "coupons.claim.venue": (3000, HOUR),
     "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
     "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
     # A pre-order saved while payments are on opens a payment order (kept a week): changing it a few times is fine
     "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR),
+    # Per address (an IPv6 /64 outside the guest WiFi) and per device at most ~120 a day, far below the venue's.
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
-    "membership.sms.venue": (1000, DAY),
+    "membership.sms.device": (5, HOUR), "membership.sms.venue": (1000, DAY),
     # Points a till records by hand in the membership console (a purchase without a POS; one point per currency
     # unit): counted in points, not requests, per console account and per zone (each receipt is also capped,
     # lightapps/membership/store.py MANUAL_MAX_AMOUNT). A POS posts over the API, without these brakes.
@@ -46,7 +57,7 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Texts a shopper asks the portal to send ("text me this ticket", the queue's "text me when my table is
     # ready"): the same SMS-pumping brakes as sign-up codes, counted apart so one kind never starves the other.
     "notify.sms.phone": (5, HOUR), "notify.sms.shopper": (8, HOUR), "notify.sms.ip": (5, HOUR),
-    "notify.sms.venue": (1000, DAY),
+    "notify.sms.device": (5, HOUR), "notify.sms.venue": (1000, DAY),
     "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
     # Notifications the venue's moments rules (the operator's and every owner's together) send one shopper: each
     # rule's own cap and cooldown count that rule only, so a zone entry that several rules match is one message
@@ -61,8 +72,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Guesses at the second factor of a whole-plate lookup (the hour the car came in: 1 in 169).
     "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
-    # mostly against new anonymous shoppers minted to dodge those limits).
-    "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR),
+    # mostly against new anonymous shoppers minted to dodge those limits). The venue's ceiling: a big mall's busiest
+    # hour of a game event (a few thousand players, three draws each), twice over.
+    "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR), "games.draw.device": (20, HOUR),
+    "games.draw.venue": (10000, HOUR),
     # Wrong Meraki secrets (portal/api.py): the secret travels in the body, so each guess would cost reading and
     # parsing up to MAX_MERAKI_BYTES. Per client address *per network* (Meraki's cloud posts every network from the
     # same few addresses) and per network; a right secret never spends them.

@@ -13,7 +13,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from lightapps.coupons import APP
-from lightapps.coupons.codes import ForgedCode, format_code, looks_like_qr, normalize_code, read_qr_payload
+from lightapps.coupons.codes import (
+    ForgedCode,
+    format_code,
+    looks_like_qr,
+    new_nonce,
+    normalize_code,
+    read_nonce,
+    read_qr_payload,
+)
 from lightapps.coupons.store import CouponInputError, parse_new_coupon
 from lightapps.coupons.views import is_zh, store
 from portal.apps.locale import venue_locale, venue_today
@@ -52,6 +60,7 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
     return render_template(
         "coupons/console.html", venue=venue_map, zone=zone_obj, account=account, coupons=coupons, now=time.time(),
         form=form, form_error=form_error, redeem=redeem, redeem_input=redeem_input, app_on=app_on, zh=is_zh(), cny=cny,
+        nonce=new_nonce(),
     ), status
 
 
@@ -120,7 +129,8 @@ def redeem(venue: str, zone: str):
         code = normalize_code(raw)
         if code is None:
             return refuse(400, _("A coupon code has 10 letters and digits, like ABCDE-12345."))
-    result = coupons.redeem(venue, zone, code, by=account.username)
+    # the form's nonce: the same form again (a double press, a reload) answers its first redemption (replayed)
+    result = coupons.redeem(venue, zone, code, by=account.username, nonce=read_nonce(request.form.get("nonce")))
     shown = format_code(code)
     if result.status == "NO_CODE":
         coupons.note_failure(venue, account.username)
@@ -138,7 +148,8 @@ def redeem(venue: str, zone: str):
     if result.status == "EXPIRED":
         return refuse(410, _("This coupon expired on %(time)s; not redeemed.", time=fmt_time(result.at)),
                       result.coupon, shown)
-    audit("coupons.redeem", venue, zone=zone, coupon=result.issued.coupon_id, code_end=code[-4:])
-    record_event(APP, "coupon_redeem", venue, result.issued.client, zone=zone, coupon=result.issued.coupon_id)
+    if not result.replayed:  # the redemption was recorded when this form was first sent
+        audit("coupons.redeem", venue, zone=zone, coupon=result.issued.coupon_id, code_end=code[-4:])
+        record_event(APP, "coupon_redeem", venue, result.issued.client, zone=zone, coupon=result.issued.coupon_id)
     return _page(venue, zone, 200, redeem=Outcome(True, _("Redeemed at %(time)s.", time=fmt_time(result.at)),
                                                   result.coupon, shown))

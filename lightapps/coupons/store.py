@@ -12,6 +12,7 @@ Keys (venue `v`):
   mp:{v}:coupons:code:<CODE>              HASH an issued code (coupon, zone, client, state, times)
   mp:{v}:coupons:wallet:<client>          ZSET code -> issued_at (the shopper's "my coupons")
   mp:{v}:coupons:hold:<ref>               STRING the code another app holds for `ref` (an order being paid)
+  mp:{v}:coupons:once:till:<CODE>:<nonce> STRING when a till's redeem form redeemed the code, ONCE_TTL_S
 
 Expiry, set by the claim script itself (never a separate call that could be lost): a code and the coupon's
 holder list live `KEEP_AFTER_END_S` (30 days) past the coupon's validity (the till answers "expired" in
@@ -23,6 +24,9 @@ does not expire.
 A coupon with a parking value (`parking_fen` > 0) may also be taken off the car park's fee through the
 platform's "vouchers" capability (lightapps/coupons/vouchers.py): held while the fee's order is paid
 (state `held`: the shop cannot redeem it meanwhile), then redeemed (paid) or released (closed unpaid).
+
+A till's redeem form carries a one-time nonce: the redeem script records the redemption under it (in the same
+step), so the same form sent again (a double press, a reload) answers that redemption, not "already redeemed".
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ HOLD_KEEP_S = 7 * 86400  # a hold outlives any order it waits for (the payment s
 # order held on the last day and paid within HOLD_KEEP_S still finds it.
 KEEP_AFTER_END_S = 30 * 86400
 DESCRIPTION_MAX = 500
+ONCE_TTL_S = 600  # a till form's redemption is answered again this long: a double press, a reload, a slow network
 
 
 class CouponKeys(VenueKeys):
@@ -87,6 +92,9 @@ class CouponKeys(VenueKeys):
     def hold(self, ref: str) -> str:
         return self.key("coupons", "hold", ref)
 
+    def till_once(self, code: str, nonce: str) -> str:
+        return self.key("coupons", "once", "till", code, nonce)
+
 
 
 # KEYS: coupon, holders, code, wallet.  ARGV: client, code, now, zone, coupon id, keep after the validity
@@ -115,8 +123,13 @@ keep(KEYS[3], lasts)  -- the code, as long as its holders
 return {'OK', ARGV[2]}
 """
 
-# KEYS: code, coupon.  ARGV: zone of the redeeming shop, now, who.
+# KEYS: code, coupon[, the till form's nonce record].  ARGV: zone of the redeeming shop, now, who, how long the
+# nonce's answer is kept. The same form again (its nonce's record is there): {'OK', at, 'REPLAY'}, the first time.
 REDEEM_LUA = """
+if KEYS[3] then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {'OK', seen, 'REPLAY'} end
+end
 local f = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
 if not f[1] then return {'NO_CODE'} end
 if f[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
@@ -126,6 +139,7 @@ local ends = tonumber(redis.call('HGET', KEYS[2], 'valid_until'))
 if ends and tonumber(ARGV[2]) >= ends then return {'EXPIRED', tostring(ends)} end
 redis.call('HSET', KEYS[1], 'state', 'redeemed', 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4]) end
 return {'OK', ARGV[2]}
 """
 
@@ -345,6 +359,7 @@ class RedeemResult:
     issued: Issued | None = None
     coupon: Coupon | None = None
     at: float | None = None  # redeemed at (OK, ALREADY) or expired at (EXPIRED)
+    replayed: bool = False  # OK again for the same till form (its nonce): its first press redeemed the code
 
     @property
     def ok(self) -> bool:
@@ -478,18 +493,22 @@ class CouponStore:
                 return ClaimResult(status, rest[0].decode() if rest else None)
         raise RuntimeError("could not find a free coupon code")
 
-    def redeem(self, venue: str, zone: str, code: str, by: str, now: float | None = None) -> RedeemResult:
-        """Flip a code issued -> redeemed, exactly once, only for the zone (shop) that issued it."""
+    def redeem(self, venue: str, zone: str, code: str, by: str, now: float | None = None,
+               nonce: str | None = None) -> RedeemResult:
+        """Flip a code issued -> redeemed, exactly once, only for the zone (shop) that issued it. `nonce`: the till
+        form's; the same form again answers OK (replayed) with the first time, not "already redeemed"."""
         keys = CouponKeys(venue)
         now = time.time() if now is None else now
         coupon_id = self.db.hget(keys.code(code), "coupon")  # immutable once issued
         if coupon_id is None:
             return RedeemResult("NO_CODE")
         coupon_id = coupon_id.decode()
-        status, *rest = self._redeem(keys=[keys.code(code), keys.coupon(coupon_id)], args=[zone, repr(now), by])
+        once = [keys.till_once(code, nonce)] if nonce else []
+        status, *rest = self._redeem(keys=[keys.code(code), keys.coupon(coupon_id), *once],
+                                     args=[zone, repr(now), by, ONCE_TTL_S])
         status = status.decode()
         at = float(rest[0]) if rest and rest[0] else None
-        return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at)
+        return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at, replayed=len(rest) > 1)
 
     # ---- another app takes a parking coupon (the vouchers capability, vouchers.py) -------------------
 

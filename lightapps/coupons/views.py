@@ -83,12 +83,14 @@ def _claim_within_budget(venue: str, zone: str, coupon_id: str, client: str) -> 
     such coupon) costs nothing, as the per-IP budget is shared by every phone behind the mall's WiFi address. The
     check writes nothing and is the whole answer unless it says NEW; then spend (over budget: 429, unless a
     parallel tap claimed it meanwhile: this tap is its double tap), claim, and give back what a tap spent and did
-    not claim (a parallel tap got there first, or the last one went)."""
+    not claim (a parallel tap got there first, or the last one went). The offer's own ceiling
+    ("coupons.claim.offer") keeps one device with ever new shoppers and addresses from taking a small stock in
+    one burst."""
     check = store().claim(venue, zone, coupon_id, client, check_only=True)
     if check.status != "NEW":
         return check
     try:
-        spend_budget("coupons.claim", venue, shopper=client)
+        spend_budget("coupons.claim", venue, shopper=client, offer=coupon_id)
     except OverBudget:
         again = store().claim(venue, zone, coupon_id, client, check_only=True)
         if again.status != "NEW":
@@ -96,7 +98,7 @@ def _claim_within_budget(venue: str, zone: str, coupon_id: str, client: str) -> 
         raise
     result = store().claim(venue, zone, coupon_id, client)
     if not result.ok:
-        give_back_budget("coupons.claim", venue, shopper=client)
+        give_back_budget("coupons.claim", venue, shopper=client, offer=coupon_id)
     return result
 
 

@@ -1,12 +1,18 @@
 """Abuse budgets: how much of a scarce thing (coupons, seats, queue numbers, SMS codes, plate lookups) one
-client IP, one shopper, one phone number, one plate or one whole venue may take per time window.
+client IP, one shopper, one device, one phone number, one plate, one offer or one whole venue may take per time
+window.
 
 Anonymous shoppers cost one GET, so a per-shopper limit alone stops nobody: every action is also counted
 per client address (the address Flask sees; behind a proxy PROXY_HOPS makes it the client's), an IPv6
-address by its /64 (`address_key`: one phone or host may take any address of its /64). The one owner of
-the rule is here; an app spends with one line before it changes anything:
+address by its /64 (`address_key`: one phone or host may take any address of its /64), and per device: the
+phone the gateway vouched for on the request's shopper token (`Shopper.own_phone`, its MAC's keyed hash), which
+every new shopper id a gateway hands that phone shares. Inside the venue's own guest WiFi an address counts by
+itself (every phone there shares the venue's /64), so a phone no gateway vouched for can still come back as
+ever new shoppers from ever new addresses: what bounds it there is the action's shared ceilings, per offer and
+per venue (core/settings.py). The one owner of the rule is here; an app spends with one line before it changes
+anything:
 
-    spend_budget("coupons.claim", venue, shopper=shopper.client)
+    spend_budget("coupons.claim", venue, shopper=shopper.client, offer=coupon_id)
     spend_budget("cinema.seats", venue, shopper=shopper.client, cost=new_seats)  # give_back_budget: undo
     spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)
 
@@ -38,6 +44,7 @@ from core.addresses import client_address
 from core.settings import parse_budget
 from core.storage import VenueKeys
 from portal.errors import error_response
+from portal.shopper import current_shopper
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Ids = str | Collection[str] | None  # what `who` names for a scope: an id, several (one person's), or none
@@ -237,8 +244,10 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
     by its /64, since SLAAC and privacy addresses let one phone take any address of its /64 and a host
     is routed a whole /64, so per address would be no limit; but by itself inside `own_networks` (the
     venue's guest WiFi, its `client_networks`), where every phone shares the venue's /64 and each has its
-    own addresses; an IPv4-mapped IPv6 address (a dual-stack socket) as its IPv4 address; IPv4 as it is.
-    Anything else (no address, a Unix socket): itself."""
+    own addresses: there the /64 would be one budget for the whole crowd, and what holds back a phone taking
+    new addresses is its device budget (where a gateway vouched for it) and the action's shared ceilings (per
+    offer, per venue; see the module docstring); an IPv4-mapped IPv6 address (a dual-stack socket) as its IPv4
+    address; IPv4 as it is. Anything else (no address, a Unix socket): itself."""
     ip = client_address((address or "").split("%", 1)[0])  # a zone (fe80::1%eth0) is no part of it
     if ip is None:
         return address or "-"
@@ -261,10 +270,19 @@ def guest_networks(venue: str) -> Sequence[IPNetwork]:
     return captive.landing.client_networks(venue) if captive is not None else ()
 
 
+def _requester(action: str, venue: str, shopper: str | None) -> dict[str, str | None]:
+    """The scopes every spend of this request names: the client address, the shopper, and (for an action with
+    a device budget) her device, when this request's token is hers and the gateway vouched for its phone."""
+    current = current_shopper() if shopper and "device" in budget_store().scopes(action) else None
+    mine = current is not None and current.venue == venue and current.client == shopper
+    return {"ip": client_ip(venue), "shopper": shopper, "device": current.own_phone if mine else None}
+
+
 def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
-    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper and any other
-    scope given (phone=, plate=); raise OverBudget if any budget has no room (then nothing is counted)."""
-    refusal = budget_store().spend(venue, action, {"ip": client_ip(venue), "shopper": shopper, **scopes}, cost)
+    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper, her device and any
+    other scope given (phone=, plate=, offer=); raise OverBudget if any budget has no room (then nothing is
+    counted)."""
+    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
     if refusal is not None:
         raise OverBudget(refusal)
 
@@ -273,7 +291,7 @@ def give_back_budget(action: str, venue: str, *, shopper: str | None = None, cos
                      **scopes: str | None) -> None:
     """Give back what `spend_budget` with the same arguments counted, for an action that then did not happen
     (e.g. seats spent for a hold someone else's hold beat in the instant between)."""
-    budget_store().give_back(venue, action, {"ip": client_ip(venue), "shopper": shopper, **scopes}, cost)
+    budget_store().give_back(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
 
 
 def wait_text(seconds: int) -> str:

@@ -94,9 +94,10 @@ def keep_url(shopper: Shopper) -> str | None:
         code = _keep_store().issue(shopper.venue, shopper.client, shopper.own_phone if shopper.handout else None)
     except redis.RedisError:
         return None
-    path = url_for("hub.keep", venue=shopper.venue, k=code)
+    # the language she chose goes along: the real browser has no cookie of it, so Me would speak the browser's
+    path = url_for("hub.keep", venue=shopper.venue, k=code, **lang_arg())
     base = services().settings.portal_url
-    return base + path if base else url_for("hub.keep", venue=shopper.venue, k=code, _external=True)
+    return base + path if base else url_for("hub.keep", venue=shopper.venue, k=code, _external=True, **lang_arg())
 
 
 def current_keep_url() -> str | None:

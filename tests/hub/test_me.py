@@ -172,6 +172,31 @@ def test_opening_the_keep_link_spends_nothing(client, db, shopper):
     assert browser.post("/v/demo/keep", data={"k": _code(path)}).status_code == 404
 
 
+def test_the_keep_link_carries_the_language_she_chose(client, shopper):
+    """A shopper who picked 中文 in the sign-in sheet opens the keep link in her real browser, which has no cookie
+    of that choice: the link says it, its page and its button keep it, and Me opens in Chinese."""
+    _, token = shopper
+    page = client.get(f"/v/demo/me?c={token}&lang=zh", headers={"User-Agent": CNA_UA}).get_data(as_text=True)
+    link = unescape(re.search(r'id="keep-link" href="([^"]+)"', page).group(1))
+    assert parse_qs(urlsplit(link).query)["lang"] == ["zh"]
+    browser = client.application.test_client()
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    confirm = browser.get(path, headers={"User-Agent": SAFARI_UA, "Accept-Language": "en"}).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm))
+    assert form == {"k": _code(path), "lang": "zh"}
+    kept = browser.post("/v/demo/keep", data=form, headers={"User-Agent": SAFARI_UA, "Accept-Language": "en"})
+    assert kept.headers["Location"] == "/v/demo/me?lang=zh"
+
+
+def test_me_shows_a_coupon_code_grouped_as_the_till_types_it(client, svc, shopper):
+    """Me lists a coupon's code as its coupon page and the till show it (XXXXX-XXXXX), as it lists prize codes."""
+    who, token = shopper
+    _a_ticket_coupon_and_number(svc, who.client)
+    code = CouponStore(svc.db).wallet("demo", who.client)[0][0].code
+    page = client.get(f"/v/demo/me?c={token}&lang=en").get_data(as_text=True)
+    assert f"Code {code[:5]}-{code[5:]}" in page and code not in page.replace(f"/coupons/mine/{code}", "")
+
+
 def test_a_sign_in_sheet_is_always_offered_the_keep_link(app, shopper):
     """The sheet takes the mp_c cookie while it is open and drops it when it closes: Me there must not say
     "kept" and hide the link, or the shopper's things stay behind in the sheet."""

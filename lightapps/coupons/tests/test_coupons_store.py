@@ -334,6 +334,22 @@ def test_concurrent_redeems_succeed_once(store, redis_url):
         c.close()
 
 
+def test_the_same_till_form_sent_again_answers_its_redemption(store, redis_url):
+    """A double press or a reload of the till's form (its nonce) answers the first redemption again, also when the
+    presses arrive together; the code is redeemed once, and another form (another nonce) is told "already"."""
+    coupon = store.create("demo", "kopi", fields(valid_until=4e9))
+    code = store.claim("demo", "kopi", coupon.id, "alice").code
+    connections = [redis.Redis.from_url(redis_url) for _ in range(8)]
+    presses = run_threads(8, lambda i: CouponStore(connections[i]).redeem("demo", "kopi", code, by="till",
+                                                                         nonce="n" * 22))
+    assert {r.status for r in presses} == {"OK"} and [r.replayed for r in presses].count(False) == 1
+    assert len({r.at for r in presses}) == 1 and store.get("demo", coupon.id).redeemed == 1
+    assert store.redeem("demo", "kopi", code, by="till", nonce="m" * 22).status == "ALREADY"
+    assert store.redeem("demo", "kopi", code, by="till").status == "ALREADY"  # a form without one: as before
+    for c in connections:
+        c.close()
+
+
 def test_seed_slot_is_taken_once(store):
     assert store.claim_seed_slot("demo", "kopi")
     assert not store.claim_seed_slot("demo", "kopi")

@@ -171,6 +171,21 @@ def test_claim_refusals_store_nothing(client, demo, coupons, token, db):
     assert coupons.get("demo", books.id).claimed == 0
 
 
+CNA_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+
+
+def test_a_coupon_claimed_in_the_sign_in_sheet_offers_the_keep_link(app, client, demo, coupons, token):
+    """The sign-in sheet forgets the shopper when it closes: her coupon's page offers the link that keeps it in
+    her phone's real browser (in her language), as a seat hold's does; a real browser's page needs none."""
+    code = code_from(claim(client, new_coupon(coupons), token()))
+    sheet = app.test_client()
+    page = sheet.get(f"/v/demo/coupons/mine/{code}?c={token()}&lang=zh",
+                     headers={"User-Agent": CNA_UA}).get_data(as_text=True)
+    assert 'id="keep-offer"' in page and re.search(r'id="keep-link" href="[^"]*/v/demo/keep\?k=[^"]*lang=zh', page)
+    browser = app.test_client()
+    assert 'id="keep-offer"' not in browser.get(f"/v/demo/coupons/mine/{code}?c={token()}").get_data(as_text=True)
+
+
 def test_my_coupon_is_only_for_its_holder(client, demo, coupons, token):
     coupon = new_coupon(coupons)
     code = code_from(claim(client, coupon, token("alice")))
@@ -337,6 +352,33 @@ def test_redeem_by_short_code_exactly_once_and_shopper_sees_it(client, console, 
     assert coupons.get("demo", coupon.id).redeemed == 1
     page = client.get(f"/v/demo/coupons/mine/{code}?c={token()}").get_data(as_text=True)
     assert 'id="state" class="redeemed"' in page and "<svg" not in page
+
+
+def test_the_till_pressing_redeem_twice_is_told_it_redeemed(client, db, console, coupons, token):
+    """A double press or a reload after success sends the same form (its nonce) again: the till is shown the
+    first redemption as it was (green, its time), not "Already redeemed" in red; the code is redeemed once, the
+    audit log has it once, and the page's next form (a new nonce) is told the truth about that code."""
+    code = code_from(claim(client, new_coupon(coupons), token()))
+    console.login("kopi")
+    form = re.search(r'name="nonce" value="([^"]+)"', client.get(f"{CONSOLE}/kopi/").get_data(as_text=True))
+    sent = {"csrf_token": console.csrf(), "code": code, "nonce": form.group(1)}
+    first = client.post(f"{CONSOLE}/kopi/redeem", data=sent)
+    again = client.post(f"{CONSOLE}/kopi/redeem", data=sent)
+    assert first.status_code == again.status_code == 200
+    said = [re.search(r'id="redeem-result"[^>]*class="(\w+)"[^>]*>\s*(.*?)\s*<br>', r.get_data(as_text=True), re.S)
+            .groups() for r in (first, again)]
+    assert said[0] == said[1] and said[0][0] == "flash" and "Redeemed at" in said[0][1]
+    assert coupons.issued("demo", code).state == "redeemed"
+    assert coupons.get("demo", code_coupon(coupons, code)).redeemed == 1
+    assert sum("coupons.redeem" in e.decode() for e in db.lrange("mp:{demo}:audit", 0, -1)) == 1
+    next_form = re.search(r'name="nonce" value="([^"]+)"', again.get_data(as_text=True)).group(1)
+    assert next_form != sent["nonce"]
+    other = client.post(f"{CONSOLE}/kopi/redeem", data={**sent, "nonce": next_form})
+    assert other.status_code == 409 and "Already redeemed at" in other.get_data(as_text=True)
+
+
+def code_coupon(coupons, code: str) -> str:
+    return coupons.issued("demo", code).coupon_id
 
 
 def test_redeem_by_qr_payload_and_forged_qr(app, client, console, coupons, token):
