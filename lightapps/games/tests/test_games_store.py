@@ -13,11 +13,19 @@ from datetime import date, timedelta
 import pytest
 
 from core.storage import scan_slot
-from lightapps.games.rules import ODDS_SCALE, GameInputError, normalize_code, parse_game, parse_percent, percent
+from lightapps.games.rules import (
+    MAX_SPAN_DAYS,
+    ODDS_SCALE,
+    GameInputError,
+    normalize_code,
+    parse_game,
+    parse_percent,
+    percent,
+)
 from lightapps.games.store import GameKeys, GameStore
 
-TODAY = date(2026, 11, 30)
-DAY = "2026-11-30"
+TODAY = date.today()  # the games these tests publish run from now on (a fixed day would end them some day)
+DAY = "2026-11-30"  # the venue day the per-day limits count (any label)
 
 
 def spec(**over):
@@ -198,7 +206,7 @@ def test_odds_are_integers_and_no_prize_fills_to_100():
     ({"per_shopper": "many"}, "per_shopper"),
     ({"total": None}, "total"),
     ({"last_day": "2026-11-29"}, "last_day"),
-    ({"last_day": "2028-01-01"}, "last_day"),
+    ({"last_day": (TODAY + timedelta(days=MAX_SPAN_DAYS + 1)).isoformat()}, "last_day"),
     ({"last_day": "soon"}, "last_day"),
     ({"p1_odds": "95"}, "p1_odds"),  # 95 + 5 + 0.5 > 100
     ({"p1_odds": "0.001"}, "p1_odds"),
