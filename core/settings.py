@@ -472,6 +472,10 @@ class Settings:
     # The store connection's one timeout (connect and each call). Generous: "is the store down" is the
     # store breaker's question (core/store_health.py), not a per-call deadline a busy host can miss.
     store_timeout_s: float = 2.0
+    # How long one request may wait on the store, all its calls together (core/storage.py StoreBudget): a store
+    # that is slow but answers must not hold a worker thread for a page's every call in turn. The probes and the
+    # captive portal's pages get half of it (portal/bootstrap.py): a phone's OS gives up on a probe in seconds.
+    store_request_budget_s: float = 3.0
     # How long the quality page waits for the live estimate (portal/operator/live_jobs.py: 80-100 s on a
     # large mall) before showing how far it has got and refreshing itself.
     quality_wait_s: float = 5.0
@@ -553,6 +557,7 @@ class Settings:
             phone_buckets=_phone_buckets(env),
             tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
             store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
+            store_request_budget_s=max(0.1, _env_float(env, "STORE_REQUEST_BUDGET_S", 3.0)),
             quality_wait_s=max(0.0, _env_float(env, "QUALITY_WAIT_S", 5.0)),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
             portal_hosts=tuple(h.lower() for h in _env_list(env, "PORTAL_HOSTS", ())),

@@ -13,6 +13,8 @@ anything at all until the first command (ClusterStore). The rules that keep one 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -22,7 +24,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -33,6 +35,7 @@ from redis.cluster import PRIMARY, ClusterNode, ClusterPipeline, RedisCluster
 from redis.connection import parse_url
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
+from redis.utils import SENTINEL
 
 from core.settings import redis_nodes
 
@@ -52,6 +55,22 @@ class StoreUnavailable(redis.ConnectionError):
     """A cluster fault redis-py reports outside redis.RedisError (a slot no node serves, a topology
     that cannot be read): raised as a connection error, so every `except redis.RedisError` that
     fails open or answers 503 covers a cluster too."""
+
+
+# What a store call is sent again on: a connection that could not be made or broke (refused, reset; redis-py
+# tells these apart from a timeout only by class). Never a timeout: the call may have run (a write applied twice),
+# and waiting the store's timeout out again made each call to a hung store cost three of them, in every request
+# that touched it (a cluster's MOVED, ASK and TRYAGAIN are followed by redis-py's request loop, not by this).
+RETRIED_ERRORS = (redis.ConnectionError,)
+# A cluster's: redis-py's RedisCluster matches the error's exact class in its ERRORS_ALLOW_RETRY (its own list
+# has TimeoutError); a slot no node serves, or a failover under way, is answered after its slot map is read again.
+CLUSTER_RETRIED = (redis.ConnectionError, redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError)
+
+
+def _store_retry() -> Retry:
+    """Two quick retries of RETRIED_ERRORS, not redis-py's default ten (with a timeout among them): a request must
+    not hang through a failover; failing fast while the store is down is the breaker's job."""
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2, supported_errors=RETRIED_ERRORS)
 
 
 _unlisted_nodes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # NodesManager -> {name: ClusterNode}
@@ -100,6 +119,7 @@ class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
     missing one reaches `__getattr__`), and runs again on the same object after it failed."""
 
     _OWN = frozenset({"_lazy_args", "_lazy_lock", "_lazy_owner", "encoder"})
+    ERRORS_ALLOW_RETRY = CLUSTER_RETRIED  # redis-py's own list retries a timeout too (see CLUSTER_RETRIED)
 
     def __init__(self, **kwargs) -> None:  # RedisCluster's keyword arguments (`from_url` passes url=)
         self._lazy_lock = threading.RLock()
@@ -201,6 +221,8 @@ def _encoder_of(kwargs: Mapping):
 
 
 class ClusterStorePipeline(_FollowsAskToUnlistedNodes, ClusterPipeline):
+    ERRORS_ALLOW_RETRY = CLUSTER_RETRIED
+
     def execute(self, raise_on_error: bool = True):
         try:
             return super().execute(raise_on_error)
@@ -213,6 +235,112 @@ class ClusterStorePipeline(_FollowsAskToUnlistedNodes, ClusterPipeline):
         except RedisClusterException as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+# ---- a request's store-time budget ---------------------------------------------------------------
+# STORE_TIMEOUT_S bounds each call, not a request: a store that is slow but answers (each call under the timeout)
+# held a page's worker thread for its every call in turn (Me: some 56 round trips, a minute at 1 s each), and the
+# probes queued behind those pages. A request's StoreBudget (set per request by the app: portal/bootstrap.py) bounds
+# the time all its store calls together may wait; every command passes the connection class `connect` gives the
+# store (one node, a cluster's nodes, pipelines alike), which charges the budget and cuts each wait to what is left.
+
+
+class StoreBudgetSpent(redis.RedisError):
+    """This request has waited on the store as long as it may (StoreBudget): its next store call fails at once. A
+    RedisError, so it takes the path of any store fault: a view answers the 503 page, the captive portal fails open.
+    Not a ConnectionError or TimeoutError: redis-py's retries would send the call again."""
+
+
+def budget_clock() -> float:
+    """The clock a StoreBudget charges by (tests put their own here: no test may depend on the machine's speed)."""
+    return time.monotonic()
+
+
+class StoreBudget:
+    """How long one request may wait on the store, all its calls together. `observe(seconds)` hears the wait of each
+    round trip (the first reply after a send): the store breaker's slow-call rule (core/store_health.py)."""
+
+    def __init__(self, seconds: float, observe: Callable[[float], None] | None = None) -> None:
+        self.seconds = seconds
+        self.observe = observe
+        self.spent = 0.0
+        self.clock = budget_clock
+
+    def left(self) -> float:
+        return self.seconds - self.spent
+
+    def check(self) -> None:
+        if self.spent >= self.seconds:
+            raise StoreBudgetSpent(f"this request's store time ({self.seconds:g} s) is spent")
+
+    def charge(self, seconds: float, round_trip: bool) -> None:
+        self.spent += seconds
+        if round_trip and self.observe is not None:
+            self.observe(seconds)
+
+
+_request_budget: contextvars.ContextVar[StoreBudget | None] = contextvars.ContextVar("store_budget", default=None)
+
+
+@contextlib.contextmanager
+def store_budget(budget: StoreBudget) -> Iterator[StoreBudget]:
+    """Every store call of this thread (a request's) within the block charged to `budget`."""
+    token = _request_budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _request_budget.reset(token)
+
+
+def current_store_budget() -> StoreBudget | None:
+    """The budget the running request's store calls are charged to; None outside a request (no limit)."""
+    return _request_budget.get()
+
+
+@functools.cache
+def _budgeted(connection_class: type) -> type:
+    """`connection_class` (the URL's: plain, TLS) charging the request's StoreBudget: a send once it is spent raises
+    StoreBudgetSpent, and each reply waits at most what is left (a wait cut short raises it too)."""
+
+    class Budgeted(connection_class):
+        _awaiting_reply = False  # a send's first reply is still due: its wait is the round trip's
+
+        def send_packed_command(self, command, check_health=True):
+            budget = _request_budget.get()
+            if budget is not None:
+                budget.check()
+                self._awaiting_reply = True
+            return super().send_packed_command(command, check_health)
+
+        def read_response(self, disable_decoding=False, *, timeout=SENTINEL, **kwargs):
+            budget = _request_budget.get()
+            if budget is None or timeout is not SENTINEL:  # a caller's own wait (a poll) is its own business
+                return super().read_response(disable_decoding, timeout=timeout, **kwargs)
+            left, round_trip = budget.left(), self._awaiting_reply
+            self._awaiting_reply = False
+            if left <= 0:
+                self.disconnect()  # replies are still due on it
+                budget.check()
+            cut = self.socket_timeout is None or left < self.socket_timeout
+            start = budget.clock()
+            try:
+                return super().read_response(disable_decoding, timeout=left if cut else SENTINEL, **kwargs)
+            except redis.TimeoutError as exc:
+                if cut:  # the budget's end, not the store's timeout (read_response disconnected it)
+                    raise StoreBudgetSpent(f"this request's store time ({budget.seconds:g} s) is spent") from exc
+                raise
+            finally:
+                budget.charge(budget.clock() - start, round_trip)
+
+    Budgeted.__name__ = Budgeted.__qualname__ = f"Budgeted{connection_class.__name__}"
+    return Budgeted
+
+
+class BudgetedPool(redis.ConnectionPool):
+    """A cluster node's connection pool (RedisCluster makes one per node, from the URL's connection class)."""
+
+    def __init__(self, connection_class: type = redis.Connection, **kwargs) -> None:
+        super().__init__(connection_class=_budgeted(connection_class), **kwargs)
+
+
 
 def connect(settings: Settings, timeout_s: float | None = None) -> Store:
     """The one place a store client is made: one client per process (redis-py pools connections and is
@@ -223,20 +351,49 @@ def connect(settings: Settings, timeout_s: float | None = None) -> Store:
         raise RuntimeError("REDIS_URL is not set")
     timeout_s = settings.store_timeout_s if timeout_s is None else timeout_s
     options = dict(socket_connect_timeout=timeout_s, socket_timeout=timeout_s, health_check_interval=30,
-                   max_connections=256)
+                   max_connections=256, retry=_store_retry())
     if settings.redis_cluster:
         # The slot map is read, at the first command (ClusterStore), from the first startup node that
         # answers: REDIS_URL may list several (core.settings.redis_nodes), so a process that starts while
         # the node it names is dead (its replica promoted) still finds the cluster. A shard that is down
         # (or failing over) must not stop the others: slots it held answer an error, the rest keep working.
-        # Two quick retries (a redirect, a slot map re-read), not redis-py's ten with backoff: a request
-        # must not hang through a whole failover (ingest answers 503 and the feed retries; probes fail open).
+        # Two quick retries (`_store_retry`: a slot map re-read after a refused connection), never of a timeout
+        # (CLUSTER_RETRIED): a request must not hang through a whole failover (ingest answers 503 and the feed
+        # retries; probes fail open).
         url, nodes = redis_nodes(settings.redis_url)
-        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
-        options.update(socket_connect_timeout=min(timeout_s, 0.25), require_full_coverage=False, retry=retry)
+        options.update(socket_connect_timeout=min(timeout_s, 0.25), require_full_coverage=False,
+                       connection_pool_class=BudgetedPool)
         # The URL carries the first node and every option (user, password, TLS); the rest are host:port.
         return ClusterStore(url=url, startup_nodes=[ClusterNode(host, port) for host, port in nodes[1:]], **options)
-    return redis.Redis.from_url(settings.redis_url, **options)
+    db = redis.Redis.from_url(settings.redis_url, **options)
+    db.connection_pool.connection_class = _budgeted(_drops_on_read_only(db.connection_pool.connection_class))
+    return db
+
+
+@functools.cache
+def _drops_on_read_only(connection_class: type) -> type:
+    """`connection_class` (plain, TLS or Unix socket: the URL's) whose connection is dropped after a READONLY reply:
+    behind a fixed endpoint (managed Valkey/Redis) a failover turns the old primary into a replica at the same
+    address, and a pooled connection kept on it would refuse every write for as long as the process lives. It is
+    marked, not closed at once (the rest of a pipeline's replies are still read from it): the pool closes it when
+    it comes back, a thread's own (`_PinnedConnection`) before its next send; the next connection goes through
+    the endpoint to the new primary."""
+
+    class DropsOnReadOnly(connection_class):
+        def read_response(self, *args, **kwargs):
+            try:
+                return super().read_response(*args, **kwargs)
+            except redis.ReadOnlyError:
+                self.mark_for_reconnect()
+                raise
+
+        def send_packed_command(self, command, check_health=True):
+            if self.should_reconnect():
+                self.disconnect()  # resets the mark; the send below connects again
+            return super().send_packed_command(command, check_health)
+
+    DropsOnReadOnly.__name__ = DropsOnReadOnly.__qualname__ = f"DropsOnReadOnly{connection_class.__name__}"
+    return DropsOnReadOnly
 
 
 def is_cluster(db: object) -> bool:

@@ -4,7 +4,8 @@ A fixed short socket timeout on every call (the portal used 80 ms) answers the w
 busy host a healthy store misses it and a shopper gets the "services busy" page. Instead every call
 gets the one generous timeout of the store connection (core.storage.connect), and this breaker
 decides when the store is down: after `failures_to_open` consecutive failures (errors or timeouts) it
-opens, and while it is open callers fail open at once, without touching the store. A background
+opens, and while it is open callers fail open at once, without touching the store. It also opens when most
+of its recent calls were slow (SLOW_CALL_S): a store that answers, but slowly, must fail fast too. A background
 thread pings the store every `probe_interval_s` and closes the breaker when a ping succeeds.
 
 On a Valkey Cluster the store is not up or down as a whole: a shard is. There `VenueBreakers` keeps one
@@ -22,6 +23,7 @@ import os
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,11 +33,41 @@ log = logging.getLogger(__name__)
 
 STORE_ERRORS = (redis.RedisError, OSError)
 T = TypeVar("T")
+# The slow-call rule: a store that answers, but slowly, holds a worker thread per call as surely as one that does not
+# answer, and never fails a call. A breaker opens when more than half of its last SLOW_WINDOW calls took SLOW_CALL_S
+# or longer (a healthy call takes well under a millisecond; the line sits at half STORE_TIMEOUT_S so that a busy
+# host, where calls wait tens of milliseconds for a core, never reads as a slow store).
+SLOW_CALL_S = 1.0
+SLOW_WINDOW = 20
 
 
 class StoreUnavailable(redis.ConnectionError):
     """Raised instead of calling the store while the breaker is open (a redis error, so every
     `except STORE_ERRORS` fail-open path handles it)."""
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    """Whether a failed store call says the store is down, for a breaker to count: a connection error, a timeout,
+    or a write a replica refused (READONLY: a failover behind a fixed endpoint left the connection on the old
+    primary, core/storage.py drops it). A script or type error is a bug, not an outage."""
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError)
+
+
+def primary_ping(db: redis.Redis) -> Callable[[], None]:
+    """The breaker's recovery check of a single store: its node answers, and as a primary (ROLE). Behind a fixed
+    endpoint a failover leaves the old primary answering PING as a replica at the same address; a connection
+    found on a replica is dropped, so the next check goes through the endpoint to the new primary."""
+    def ping() -> None:
+        pool = db.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command("ROLE")
+            if conn.read_response()[0] not in (b"master", "master"):
+                conn.disconnect()
+                raise redis.ReadOnlyError("the store answers as a replica")
+        finally:
+            pool.release(conn)
+    return ping
 
 
 class _Prober:
@@ -93,10 +125,11 @@ class _Prober:
 class StoreBreaker:
     def __init__(self, ping: Callable[[], object], *, failures_to_open: int = 3, probe_interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, background: bool = True,
-                 on_open: Callable[[], None] | None = None, name: str = "store") -> None:
+                 on_open: Callable[[], None] | None = None, name: str = "store", slow_call_s: float = SLOW_CALL_S,
+                 slow_window: int = SLOW_WINDOW) -> None:
         """`on_open`: called when it opens, for a prober that is not its own (VenueBreakers' one per process);
         without it, a `background` breaker wakes its own prober (its thread starts at the first opening).
-        `name`: what the log calls it."""
+        `name`: what the log calls it. `slow_call_s`, `slow_window`: the slow-call rule (SLOW_CALL_S)."""
         self._ping = ping
         self.name = name
         self.failures_to_open = failures_to_open
@@ -104,13 +137,17 @@ class StoreBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
+        self.slow_call_s = slow_call_s
+        self._recent: deque[bool] = deque(maxlen=slow_window)  # the last calls: slow or not
         self._opened_at: float | None = None
         self._prober = _Prober(self.probe_once, probe_interval_s) if background and on_open is None else None
         self._on_open = on_open or (self._prober.wake if self._prober is not None else None)
 
     @classmethod
-    def for_client(cls, db: redis.Redis, **kwargs) -> StoreBreaker:
-        return cls(db.ping, **kwargs)
+    def for_client(cls, db: redis.Redis | redis.RedisCluster, **kwargs) -> StoreBreaker:
+        """The breaker of a store client: recovered by `primary_ping` on a single store, by PING on a cluster
+        (whose venues' own breakers, VenueBreakers, ask their slots)."""
+        return cls(db.ping if isinstance(db, redis.RedisCluster) else primary_ping(db), **kwargs)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop its background prober (its app is closing, before its store client is): waits up to `timeout_s`
@@ -164,9 +201,27 @@ class StoreBreaker:
 
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """fn(*args, **kwargs) through the breaker: refused at once while open, its outcome recorded."""
+        start = self._clock()
         result = self.attempt(fn, *args, **kwargs)
         self.record_success()
+        self.record_duration(self._clock() - start)
         return result
+
+    def record_duration(self, seconds: float) -> None:
+        """A store call that answered after `seconds` (the slow-call rule, SLOW_CALL_S): opens the breaker when
+        most of the last calls were slow, so callers fail at once instead of each waiting on the store."""
+        with self._lock:
+            recent = self._recent
+            recent.append(seconds >= self.slow_call_s)
+            slow = sum(recent)
+            if self._opened_at is not None or len(recent) < (recent.maxlen or 0) or 2 * slow <= len(recent):
+                return
+            self._opened_at = self._clock()
+            recent.clear()  # closed again, it judges the calls made after that
+        log.error("%s answered %d of its last %d calls in %.2f s or more: circuit open, failing open", self.name,
+                  slow, recent.maxlen, self.slow_call_s)
+        if self._on_open is not None:
+            self._on_open()
 
     def attempt(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """`call` for a read that may not reach the store (a memo's hit): refused while open and its store
@@ -182,13 +237,17 @@ class StoreBreaker:
     # -- the background probe -------------------------------------------------------------------
 
     def probe_once(self) -> bool:
-        """One ping of the store (when open): closes the breaker if it answers. True if closed now."""
+        """One ping of the store (when open): closes the breaker if it answers in under `slow_call_s`. True if
+        closed now."""
         if self._opened_at is None:
             return True
+        start = self._clock()
         try:
             self._ping()
         except STORE_ERRORS:
             return False
+        if self._clock() - start >= self.slow_call_s:
+            return False  # it answers, but slowly (the slow-call rule): still open
         self.record_success()
         return True
 

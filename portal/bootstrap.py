@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import redis
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import logredact
 from core.security import MacHasher
 from core.settings import PROJECT_ROOT, Settings
-from core.storage import connect, set_phone_buckets
+from core.storage import StoreBudget, connect, current_store_budget, set_phone_buckets, store_budget
 from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal import (
@@ -131,6 +131,41 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     )
 
 
+# The share of STORE_REQUEST_BUDGET_S the probes and the captive portal's pages get: a phone's OS gives up on a probe
+# within seconds, and a probe that fails open (the offline page) at once serves the shopper better than one that waits.
+CAPTIVE_BUDGET_SHARE = 1 / 2
+
+
+class StoreBudgets:
+    """WSGI middleware, outermost: every request's store calls charged to its own StoreBudget (core/storage.py). A
+    request starts with the captive portal's one (the probe lane answers probes before Flask, where nothing else could
+    tell them apart); a Flask page outside the captive portal gets the whole STORE_REQUEST_BUDGET_S
+    (`init_store_budget`)."""
+
+    def __init__(self, wsgi_app: Callable, seconds: float) -> None:
+        self.wsgi_app = wsgi_app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        with store_budget(StoreBudget(self.seconds)):
+            return self.wsgi_app(environ, start_response)
+
+
+def init_store_budget(app: Flask, seconds: float) -> None:
+    """A page outside the captive portal may wait `seconds` on the store, and its round trips' waits feed the
+    breaker its views answer 503 by (the slow-call rule: core/store_health.py). A URL value preprocessor of the app:
+    those run before every blueprint's (a light app's reads its zone's config) and before any before_request."""
+
+    @app.url_value_preprocessor
+    def _page_store_budget(endpoint: str | None, values: dict | None) -> None:
+        budget = current_store_budget()
+        if budget is None or request.blueprint == "captive":  # the captive portal's pages keep the probes' one
+            return
+        budget.seconds = seconds
+        breaker = errors._views_breaker()  # the rule that says which breaker a view answers 503 by
+        budget.observe = breaker.record_duration if breaker is not None else None
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. Settings come from the environment unless given; with no REDIS_URL the caller
     (portal.serve, or the tests) must have started a server and passed its URL."""
@@ -179,6 +214,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app), app.url_map)
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
+    app.wsgi_app = StoreBudgets(app.wsgi_app, settings.store_request_budget_s * CAPTIVE_BUDGET_SHARE)
+    init_store_budget(app, settings.store_request_budget_s)
     cli.register(app)
     map_cli.register(app)
     events_cli.register(app)  # flask insights simulate|show

@@ -18,7 +18,7 @@ from werkzeug.routing import Map
 from core.errors import CatalogText
 from core.ids import is_venue_id
 from core.logredact import LOGGED_PATH_HEADER, logged_path
-from core.store_health import StoreBreaker, StoreUnavailable
+from core.store_health import StoreBreaker, StoreUnavailable, VenueBreakers, is_store_fault
 from portal.headers import request_logged_path
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 404 and (lost := _lost_venue_page()) is not None:
+            return lost
         message = (exc.description or exc.name) if wants_json() else _people_message(exc)
         response = error_response(exc.code or 500, message)
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
@@ -240,6 +242,19 @@ def said(value: object) -> object:
     return value
 
 
+def _lost_venue_page() -> Response | None:
+    """For a 404 on a shopper page of a venue the probe lane sent phones to and the store no longer has (it came
+    back empty: data lost, a failover to a replica that had not synced), the captive portal's fail-open page: never
+    "Page not found" for a phone the portal just redirected here. The venue check then fails its probes open too
+    (portal/captive/landing.py VenueCheck.lost). None for any other 404."""
+    venue = (request.view_args or {}).get("venue")
+    check = current_app.extensions.get("captive.venues")
+    if check is None or not isinstance(venue, str) or not is_shopper_path(request.path) or not check.lost(venue):
+        return None
+    from portal.captive.views import fail_open  # lazy: portal.captive.views imports this module
+    return fail_open(venue, None)
+
+
 def _page_for_no_shopper() -> None:
     """The 503 page of a store fault is rendered for no shopper. Every shopper extra of a page (the header's
     links, the privacy notice, a moment's offers, Continue, a light app's form token) first looks the shopper's
@@ -264,15 +279,23 @@ def record_store_failure(exc: redis.RedisError) -> None:
     e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
     script or type error is a bug, not an outage."""
     breaker = _views_breaker()
-    if breaker is not None and isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+    if breaker is not None and is_store_fault(exc):
         breaker.record_failure(exc)
 
 
 def _views_breaker() -> StoreBreaker | None:
-    """The store breaker the views answer 503 by: the app's one, on a single store. Not on a cluster: one
-    shard down must not stop the venues on the others (their calls fail, and answer 503, on their own)."""
+    """The store breaker the views answer 503 by: the app's one, on a single store. On a cluster the breaker of
+    the venue the URL names (the captive portal's per-venue ones, portal/captive/__init__.py), since one shard
+    down must not stop the venues on the others, nor tie up the worker threads their pages need (a hung shard's
+    every call waits out the store's timeout); none for a page of no venue (its calls fail on their own)."""
     svc = current_app.extensions["mallportal"]
-    return None if svc.settings.redis_cluster else svc.breaker
+    if not svc.settings.redis_cluster:
+        return svc.breaker
+    venue = (request.view_args or {}).get("venue")
+    breakers = getattr(current_app.extensions.get("captive"), "breaker", None)
+    if not isinstance(breakers, VenueBreakers) or not isinstance(venue, str) or not is_venue_id(venue):
+        return None
+    return breakers.for_venue(venue)
 
 
 class QueryStringGuard:

@@ -239,9 +239,14 @@ class VenueCheck:
     this process for KNOWN_FOR_S, so a probe for a known venue stays one round trip; only a venue not found (made
     up) pays that read each time. Never the `{_global}` registry on the probe's path: on a cluster its shard
     hanging must not stall every mall's probes. One per app (portal/captive/views.py venue_check_of), shared by
-    the probe lane and the views."""
+    the probe lane and the views.
+
+    A venue this process found and the store then no longer has is taken for a store that lost its data (it came
+    back empty, or a failover promoted a replica that had not synced), not for a venue deleted: for SEEN_FOR_S
+    after it was last found, a request for it fails open (`known` answers None) instead of getting its 404."""
 
     KNOWN_FOR_S = 300.0  # a venue is deleted only by an operator, and rarely: a probe for it may land 5 min more
+    SEEN_FOR_S = 86_400.0  # how long a venue found once fails open while the store lacks it
 
     def __init__(self, venues: VenueStore, configured: str, breakers: StoreBreaker | VenueBreakers) -> None:
         self.venues = venues
@@ -250,11 +255,12 @@ class VenueCheck:
         # The fallback for a VENUE that names no venue, read again as often as the registry copy.
         self._fallback_memo = BoundedMemo(1, max_age_s=venues.REGISTRY_RECHECK_S)
         self._logged: str | None = ""  # the fallback last logged: a line per change, not one per probe
-        self._found = BoundedMemo(4096, max_age_s=self.KNOWN_FOR_S)  # venues found (never those not found)
+        self._found = BoundedMemo(4096, max_age_s=self.KNOWN_FOR_S)  # venue -> True: found (False: lost since)
+        self._seen = BoundedMemo(4096, max_age_s=self.SEEN_FOR_S)  # venues found, kept past _found's expiry
 
     def known(self, venue: str) -> bool | None:
-        """Whether `venue` has a map; None while its store does not answer (the caller fails open as for any
-        other store fault: an outage must not read as a typo)."""
+        """Whether `venue` has a map; None while its store does not answer, or lacks a venue it had (the caller
+        fails open as for any other store fault: an outage must not read as a typo)."""
         breaker = self.breakers.for_venue(venue)
         try:
             breaker.check()  # open: at once, not after a read waits out the store
@@ -276,14 +282,29 @@ class VenueCheck:
         except _Unanswered:
             return self.configured
 
-    def _exists(self, breaker: StoreBreaker, venue: str) -> bool:
-        """Whether `venue` has a map: remembered when it has (no round trip), else asked at its slot."""
+    def lost(self, venue: str) -> bool:
+        """Whether `venue`, which this process found, has no map in the store now (a page for it found none): it is
+        dropped from the memo, so the next probe asks the store and fails open. False for a venue never found here,
+        one the store still has (the page's 404 was another's: a zone), or while the store does not answer."""
+        if not self._seen.peek(venue):
+            return False
+        self._found.put(venue, False)  # asked at its slot again, here and by the next probe
+        try:
+            return self._exists(self.breakers.for_venue(venue), venue) is None
+        except STORE_ERRORS:
+            return False
+
+    def _exists(self, breaker: StoreBreaker, venue: str) -> bool | None:
+        """Whether `venue` has a map: remembered when it has (no round trip), else asked at its slot; None when the
+        store lacks a venue it had (SEEN_FOR_S)."""
         if self._found.peek(venue):
             return True
         found = bool(breaker.call(self.venues.exists, venue))
         if found:
             self._found.put(venue, True)
-        return found
+            self._seen.put(venue, True)
+            return True
+        return None if self._seen.peek(venue) else False
 
     def _fallback(self) -> str | None:
         """`default` when the setting's venue was not found (`known` asked it just before; the registry read
