@@ -10,16 +10,24 @@ Every change of a map is one unit of work, `VenueStore.edit`:
 It takes the per-venue lock, hands a private copy, writes it with an expected-version check
 (`put_map(expected=...)`, so a writer that forgot the lock still cannot lose a change), and then tells
 every listener (`VenueStore.listen`: the audit log and the model rebuild, wired once by the host)
-about the new version (a `MapChanged`)."""
+about the new version (a `MapChanged`).
+
+A version is announced at least once even when the store fails around its write: the write carries an edit id
+(`map:edits`, version -> id) and an "unannounced" marker (`map:unannounced`, edit id -> the MapChanged), in the
+same MULTI/EXEC. When EXEC's reply is lost, the id says whether this edit committed (then it is a success, not a
+StaleMapError against its own version; MapSaveUnknownError when the store cannot say). The marker is cleared once
+the listeners have run; one left by a fault after the write is announced by the next change, roll back or look at
+the versions, under the map lock."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import redis
 
@@ -39,6 +47,19 @@ class StaleMapError(CatalogInputError):
     def __init__(self, venue: str, current: int, expected: int) -> None:
         super().__init__("map", N_("map of %(venue)s is at version %(current)s, not %(expected)s: changed meanwhile; "
                                    "nothing was stored"), venue=venue, current=current, expected=expected)
+
+
+class MapSaveUnknownError(redis.ConnectionError):
+    """The store failed while a map change was being written and cannot say whether it was: the change may be
+    stored (then it is announced later: module docstring). A store fault, so a caller that does not say it
+    answers as for any other (503); the console and the CLI say this message (`template`, a catalog msgid)."""
+
+    template = N_("The store stopped answering while the map was being saved: the change may have been saved. "
+                  "See Map versions before trying again.")
+
+    def __init__(self, venue: str) -> None:
+        super().__init__(f"map of {venue}: {self.template}")
+        self.venue = venue
 
 
 class _NoSuchVersion(LookupError):
@@ -77,6 +98,14 @@ class VenueKeysMap(VenueKeys):
     def edit_lock(self) -> str:
         return self.key("map", "lock")
 
+    def edits(self) -> str:
+        """HASH version -> the id of the edit that stored it (how a writer whose reply was lost learns the outcome)."""
+        return self.key("map", "edits")
+
+    def unannounced(self) -> str:
+        """HASH edit id -> the MapChanged (JSON) of a change stored but not yet announced."""
+        return self.key("map", "unannounced")
+
 
 class VenueStore:
     """Which venues exist, and each venue's map versions.
@@ -106,25 +135,41 @@ class VenueStore:
         self._listeners.append(listener)
 
     def announce(self, event: MapChanged) -> None:
+        """Tell every listener; a listener's store fault is raised once all have run (the change is then
+        announced again later: its marker stays), any other failure of one is logged."""
+        fault = None
         for listener in self._listeners:
             try:
                 listener(event)
+            except redis.RedisError as exc:
+                fault = exc
             except Exception:  # noqa: BLE001 - the version is stored; a listener's failure must not undo that
                 log.exception("map listener %r failed for %s v%s", listener, event.venue, event.version)
+        if fault is not None:
+            raise fault
 
     def edit_lock(self, venue: str, timeout_s: float = EDIT_LOCK_S):
         """The per-venue lock every map change takes (a redis-py Lock in the venue's hash tag)."""
         return self.db.lock(VenueKeysMap(venue).edit_lock(), timeout=timeout_s, blocking_timeout=timeout_s)
 
     @contextlib.contextmanager
-    def locked(self, venue: str) -> Iterator[None]:
+    def locked(self, venue: str, blocking: bool = True) -> Iterator[None]:
         """The block under the venue's map lock; MapBusyError (what `edit` raises), not redis-py's LockError,
-        when another change holds it longer than we wait."""
+        when another change holds it longer than we wait. A failed release is logged, not raised: what the
+        block did is done (a map version stored), and the lock lapses by itself within its timeout."""
+        lock = self.edit_lock(venue)
         try:
-            with self.edit_lock(venue):
-                yield
+            if not lock.acquire(blocking=blocking):
+                raise MapBusyError()
         except redis.exceptions.LockError:
             raise MapBusyError() from None
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.RedisError as exc:
+                log.warning("map lock of %s not released (it lapses by itself): %s", venue, exc.__class__.__name__)
 
     @contextlib.contextmanager
     def edit(self, venue: str, action: str, *, create: VenueMap | None = None, **detail) -> Iterator[VenueMap]:
@@ -133,20 +178,20 @@ class VenueStore:
         Yields a private copy of the current map (or `create` when the venue has none yet; without it a
         venue with no map is a ValueError). An exception inside the block stores nothing. On exit the copy
         is stored as the next version (its `.version` is then the new number) and listeners are told."""
-        try:
-            with self.edit_lock(venue):
-                venue_map = self.get_map(venue, for_update=True)
-                if venue_map is None:
-                    if create is None:
-                        raise ValueError(f"venue {venue} has no map yet")
-                    venue_map = create.copy()
-                    venue_map.id, venue_map.version = venue, 0
-                previous = venue_map.version
-                yield venue_map
-                version = self.put_map(venue_map, expected=previous)
-        except redis.exceptions.LockError:
-            raise MapBusyError() from None
-        self.announce(MapChanged(venue, version, previous, action, dict(detail)))
+        with self.locked(venue):
+            self._announce_left(venue)
+            venue_map = self.get_map(venue, for_update=True)
+            if venue_map is None:
+                if create is None:
+                    raise ValueError(f"venue {venue} has no map yet")
+                venue_map = create.copy()
+                venue_map.id, venue_map.version = venue, 0
+            previous = venue_map.version
+            yield venue_map
+            edit_id = secrets.token_hex(8)
+            event = MapChanged(venue, 0, previous, action, dict(detail))
+            version = self._commit(venue_map, previous, edit_id, event)
+            self._settle(replace(event, version=version), edit_id)
 
     def venue_ids(self) -> list[str]:
         """Every venue with a map (this process's copy, at most REGISTRY_RECHECK_S old while the
@@ -200,33 +245,86 @@ class VenueStore:
         """Store the map as a new version and make it current, in one transaction on the venue's slot
         (versions beyond the newest `versions_kept` are dropped in it; the live one is the new one). With
         `expected`, only if that version is still the current one (0: no map yet), else StaleMapError.
-        Changes go through `edit`; a bare put_map is for tests and fixtures."""
+        Changes go through `edit`; a bare put_map is for tests and fixtures (not announced)."""
+        version = self._commit(venue_map, expected, secrets.token_hex(8))
+        self._register(venue_map.id)
+        return version
+
+    def _commit(self, venue_map: VenueMap, expected: int | None, edit_id: str,
+                event: MapChanged | None = None) -> int:
+        """put_map's transaction, written as edit `edit_id` (and, with `event`, marked unannounced). A lost
+        EXEC reply (redis-py: WatchError or ConnectionError) is a success when the version's edit id is ours."""
         keys = VenueKeysMap(venue_map.id)
         with self.db.pipeline(transaction=True) as pipe:
             while True:
+                version = self._stage(pipe, keys, venue_map, expected, edit_id, event)
                 try:
-                    pipe.watch(keys.current_version(), keys.versions())
-                    # Past every version ever stored, not just the current one: after a rollback from
-                    # v10 to v3 the next change is v11, and v4..v10 (and caches keyed by them) stay valid.
-                    stored = [int(v) for v in pipe.lrange(keys.versions(), 0, -1)]
-                    current = int(pipe.get(keys.current_version()) or 0)
-                    if expected is not None and current != expected:
-                        raise StaleMapError(venue_map.id, current, expected)
-                    version = max([current, *stored]) + 1
-                    venue_map.version = version
-                    pipe.multi()
-                    pipe.set(keys.map_version(version), json.dumps(venue_map.to_dict(), separators=(",", ":")))
-                    pipe.set(keys.current_version(), version)
-                    pipe.rpush(keys.versions(), version)
-                    for old in self._beyond_kept(stored):
-                        pipe.delete(keys.map_version(old))
-                        pipe.lrem(keys.versions(), 0, old)
                     pipe.execute()
-                    break
-                except redis.WatchError:
+                except (redis.WatchError, redis.ConnectionError, redis.TimeoutError) as exc:
+                    if self._committed(venue_map.id, version, edit_id, exc):
+                        return version
                     continue
-        self._register(venue_map.id)
+                return version
+
+    def _stage(self, pipe, keys: VenueKeysMap, venue_map: VenueMap, expected: int | None, edit_id: str,
+               event: MapChanged | None) -> int:
+        """WATCH, read, check `expected` and queue the writes of the next version (returned)."""
+        pipe.watch(keys.current_version(), keys.versions())
+        # Past every version ever stored, not just the current one: after a rollback from
+        # v10 to v3 the next change is v11, and v4..v10 (and caches keyed by them) stay valid.
+        stored = [int(v) for v in pipe.lrange(keys.versions(), 0, -1)]
+        current = int(pipe.get(keys.current_version()) or 0)
+        if expected is not None and current != expected:
+            raise StaleMapError(venue_map.id, current, expected)
+        version = max([current, *stored]) + 1
+        venue_map.version = version
+        pipe.multi()
+        pipe.set(keys.map_version(version), json.dumps(venue_map.to_dict(), separators=(",", ":")))
+        pipe.set(keys.current_version(), version)
+        # Once in the list even when the transaction runs twice: redis-py's cluster pipeline sends it again, without
+        # its WATCH, after a connection error (a lost EXEC reply); every other write here repeats harmlessly.
+        pipe.lrem(keys.versions(), 0, version)
+        pipe.rpush(keys.versions(), version)
+        pipe.hset(keys.edits(), version, edit_id)
+        if event is not None:
+            self._mark(pipe, keys, edit_id, replace(event, version=version))
+        for old in self._beyond_kept(stored):
+            pipe.delete(keys.map_version(old))
+            pipe.lrem(keys.versions(), 0, old)
+            pipe.hdel(keys.edits(), old)
         return version
+
+    def _committed(self, venue: str, version: int, edit_id: str, exc: redis.RedisError) -> bool:
+        """Whether the transaction whose reply was lost stored `version` (its edit id is ours); when the store
+        cannot say, MapSaveUnknownError."""
+        try:
+            return self.db.hget(VenueKeysMap(venue).edits(), version) == edit_id.encode()
+        except redis.RedisError:
+            raise MapSaveUnknownError(venue) from exc
+
+    @staticmethod
+    def _mark(pipe, keys: VenueKeysMap, edit_id: str, event: MapChanged) -> None:
+        """Queue the change's "unannounced" marker in the transaction that stores it (cleared by `_settle`)."""
+        pipe.hset(keys.unannounced(), edit_id, json.dumps(asdict(event), separators=(",", ":"), default=str))
+
+    def _settle(self, event: MapChanged, edit_id: str) -> None:
+        """After a change is stored (under the map lock): list the venue, tell the listeners, clear its marker.
+        A store fault here is logged, not raised: the change is stored, and its marker has it announced later."""
+        keys = VenueKeysMap(event.venue)
+        try:
+            self._register(event.venue)
+            self.announce(event)
+            self.db.hdel(keys.unannounced(), edit_id)
+        except redis.RedisError as exc:
+            log.warning("map %s v%s stored; announced later (store fault: %s)", event.venue, event.version,
+                        exc.__class__.__name__)
+
+    def _announce_left(self, venue: str) -> None:
+        """Announce the changes stored but never announced (a fault after their write), under the map lock; their
+        detail says `late` (recorded afterwards, by whoever came next)."""
+        for edit_id, raw in self.db.hgetall(VenueKeysMap(venue).unannounced()).items():
+            event = MapChanged(**json.loads(raw))
+            self._settle(replace(event, detail={**event.detail, "late": True}), edit_id.decode())
 
     def _beyond_kept(self, stored: list[int]) -> list[int]:
         """Versions to drop once a new one is stored: all but the newest versions_kept - 1 of `stored`."""
@@ -249,9 +347,20 @@ class VenueStore:
         if not self.db.exists(keys.map_version(version)):
             raise KeyError(f"venue {venue} has no map version {version}")
         with self.locked(venue):
-            previous = self.current_version(venue)
-            self.db.set(keys.current_version(), version)
-        self.announce(MapChanged(venue, version, previous, "map.rollback", {"by": by} if by else {}))
+            self._announce_left(venue)
+            event = MapChanged(venue, version, self.current_version(venue), "map.rollback", {"by": by} if by else {})
+            edit_id = secrets.token_hex(8)
+            with self.db.pipeline(transaction=True) as pipe:
+                pipe.set(keys.current_version(), version)
+                self._mark(pipe, keys, edit_id, event)
+                pipe.execute()
+            self._settle(event, edit_id)
 
     def versions(self, venue: str) -> list[int]:
-        return [int(v) for v in self.db.lrange(VenueKeysMap(venue).versions(), 0, -1)]
+        """The stored versions. Where the operator looks after a save that "may have been saved": a change
+        stored but not announced is announced first (unless a change holds the map: that one does it)."""
+        keys = VenueKeysMap(venue)
+        if self.db.exists(keys.unannounced()):
+            with contextlib.suppress(MapBusyError), self.locked(venue, blocking=False):
+                self._announce_left(venue)
+        return [int(v) for v in self.db.lrange(keys.versions(), 0, -1)]

@@ -43,6 +43,7 @@ from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samp
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
+from fingerprints.store import MapSaveUnknownError
 from portal.auth import CLI_ACTOR
 from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
 from portal.services import services
@@ -97,14 +98,15 @@ def _ap_options(f):
 
 def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
     """One map change from a command (VenueStore.edit: lock, checked write, audited as the command line's, model
-    rebuilt); a refused edit is a ClickException and stores nothing. Zones the change removed are released and
-    said (`release_and_say`). Returns the new version."""
+    rebuilt); a refused edit is a ClickException and stores nothing, and so is a store fault that leaves it
+    unknown whether the change was stored (said so: `map versions` tells). Zones the change removed are released
+    and said (`release_and_say`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
             # under the map lock: exactly the map this change replaces (version 0: `create`, a new venue's, none)
             before = zone_ids(venue_map) if venue_map.version else frozenset()
             change(venue_map)
-    except ValueError as exc:
+    except (ValueError, MapSaveUnknownError) as exc:
         raise click.ClickException(str(exc)) from None
     release_and_say(venue, before, zone_ids(venue_map))
     return venue_map.version

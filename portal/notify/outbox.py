@@ -15,6 +15,8 @@ Keys (venue `v`, all in its slot):
   mp:{v}:notify:seen:<id>         STRING  the id was accepted (SET NX; SEEN_TTL_S)
   mp:{v}:notify:sent:<id>         SET     channel:target pairs delivered (SENT_TTL_S)
   mp:{v}:notify:claim:<id>:<channel>:<target>  STRING  the worker sending it now (SET NX; CLAIM_TTL_S)
+  mp:{v}:notify:sending:<id>:<channel>:<target>  STRING  a send began and was neither marked sent nor released
+                                  (SENDING_TTL_S): found without its claim, the delivery may have happened
   mp:{v}:notify:dead              LIST    dead letters, newest first (DEAD_KEPT)
   mp:{v}:notify:count             HASH    delivered / retried / dead / skipped / replayed / dropped counters
 
@@ -42,9 +44,12 @@ STREAM_MAXLEN = 10_000  # per venue: a backlog past this drops the oldest (the o
 SEEN_TTL_S = 3 * 86400
 SENT_TTL_S = 3 * 86400
 # A delivery being sent is claimed this long: far longer than a provider may take (SMS and Web Push time out
-# after 10 s), so a claim never lapses under a live send; a worker that dies mid-send delays that one
-# delivery by at most this much (its entry is reclaimed and the claim has lapsed by then).
+# after 10 s), so a claim never lapses under a live send. A delivery whose worker died mid-send (or could not
+# record it sent) may have gone out: once its entry is reclaimed and the claim has lapsed, it is a dead letter
+# for the operator to replay, never sent twice on its own.
 CLAIM_TTL_S = 300
+# A "sending" marker outlives every reclaim of its stream entry (the claim's lapse, a worker's restart).
+SENDING_TTL_S = SENT_TTL_S
 DEAD_KEPT = 1_000
 MAX_DATA_BYTES = 4_000  # a Web Push payload is at most ~4 kB; SMS texts are shorter still
 EVENT = re.compile(r"^[a-z][a-z0-9_]{0,30}\.[a-z][a-z0-9_]{0,30}$")
@@ -69,6 +74,9 @@ class NotifyKeys(VenueKeys):
 
     def claim(self, message_id: str, delivery: str) -> str:
         return self.key("notify", "claim", message_id, delivery)
+
+    def sending(self, message_id: str, delivery: str) -> str:
+        return self.key("notify", "sending", message_id, delivery)
 
     def dead(self) -> str:
         return self.key("notify", "dead")
@@ -207,20 +215,29 @@ end
 return 1
 """
 
-# KEYS: sent, claim, stream.  ARGV: channel:target, the worker's token, claim ttl (ms), the stream entry ('' =
-# none), the group. Sent already, or its entry acknowledged since this worker read it (another worker handled
-# it: sent, scheduled its retry or buried it): nothing to do. Else one claim per delivery (SET NX): the
-# worker that gets it sends; another finds it busy.
+# KEYS: sent, claim, stream, sending.  ARGV: channel:target, the worker's token, claim ttl (ms), the stream entry
+# ('' = none), the group, sending ttl (s). Sent already, or its entry acknowledged since this worker read it
+# (another worker handled it: sent, scheduled its retry or buried it): nothing to do. Else one claim per delivery
+# (SET NX): the worker that gets it sends, its "sending" marker set with the claim; another finds it busy. A
+# marker with no claim is a send that began, and whose claim lapsed before it was marked sent or released:
+# it may have been delivered ('unsure').
 _CLAIM = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'sent' end
 if ARGV[4] ~= '' and #redis.call('XPENDING', KEYS[3], ARGV[5], ARGV[4], ARGV[4], 1) == 0 then return 'done' end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 'claimed' end
-return 'busy'
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'busy' end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 'unsure' end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[4], ARGV[2], 'EX', ARGV[6])
+return 'claimed'
 """
 
-# KEYS: claim.  ARGV: the worker's token. Gives a claim back (a failed try) unless it lapsed and is another's.
+# KEYS: claim, sending.  ARGV: the worker's token. Gives a claim back (a failed try: nothing was delivered) unless
+# it lapsed and is another's.
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 """
 
@@ -339,17 +356,20 @@ class Outbox:
     def claim(self, job: Job, token: str, stream_id: bytes | None = None) -> str:
         """Take a fanned-out job's delivery before sending it: "claimed" (send it, then `mark_sent` or
         `release`), "sent" (delivered before), "done" (its stream entry was acknowledged since it was read:
-        another worker handled it) or "busy" (another worker is sending it now)."""
+        another worker handled it), "busy" (another worker is sending it now) or "unsure" (a send of it began and
+        its claim lapsed before it was marked sent or released: it may have been delivered; never sent again
+        on its own, `bury` it for the operator to decide)."""
         keys = NotifyKeys(job.venue)
         entry = stream_id.decode() if isinstance(stream_id, bytes) else (stream_id or "")
-        answer = self._claim(keys=[keys.sent(job.id), keys.claim(job.id, job.delivery), keys.stream()],
-                             args=[job.delivery, token, CLAIM_TTL_S * 1000, entry, GROUP])
+        answer = self._claim(keys=[keys.sent(job.id), keys.claim(job.id, job.delivery), keys.stream(),
+                                   keys.sending(job.id, job.delivery)],
+                             args=[job.delivery, token, CLAIM_TTL_S * 1000, entry, GROUP, SENDING_TTL_S])
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     def release(self, job: Job, token: str) -> None:
         """Give a claim back after a try that did not deliver (its retry, or another worker, may send it)."""
         keys = NotifyKeys(job.venue)
-        self._release(keys=[keys.claim(job.id, job.delivery)], args=[token])
+        self._release(keys=[keys.claim(job.id, job.delivery), keys.sending(job.id, job.delivery)], args=[token])
 
     def mark_sent(self, job: Job) -> None:
         """Delivered: never again (the claim goes, the sent set says so from now on)."""
@@ -357,7 +377,7 @@ class Outbox:
         pipe = self.db.pipeline(transaction=True)
         pipe.sadd(keys.sent(job.id), job.delivery)
         pipe.expire(keys.sent(job.id), SENT_TTL_S)
-        pipe.delete(keys.claim(job.id, job.delivery))
+        pipe.delete(keys.claim(job.id, job.delivery), keys.sending(job.id, job.delivery))
         pipe.hincrby(keys.counts(), f"sent.{job.channel}", 1)
         pipe.execute()
 
@@ -365,10 +385,12 @@ class Outbox:
         self.db.hincrby(NotifyKeys(venue).counts(), what, 1)
 
     def bury(self, job: Job, error: str, now: float | None = None) -> None:
-        """Give up on a job: into the dead letters (bounded), counted."""
+        """Give up on a job: into the dead letters (bounded), counted. Its delivery is no longer being sent (its
+        "sending" marker goes), so a replay sends it."""
         keys = NotifyKeys(job.venue)
         letter = {"job": json.loads(job.to_json()), "error": error[:300], "at": time.time() if now is None else now}
         pipe = self.db.pipeline(transaction=True)
+        pipe.delete(keys.sending(job.id, job.delivery))
         pipe.lpush(keys.dead(), json.dumps(letter, ensure_ascii=False))
         pipe.ltrim(keys.dead(), 0, DEAD_KEPT - 1)
         pipe.hincrby(keys.counts(), "dead", 1)

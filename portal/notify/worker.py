@@ -10,7 +10,12 @@ venue's dead letters; a refused one goes there at once. A delivery that succeede
 none is sent by two workers at once: each is claimed in the store before it is sent (Outbox.claim). Two
 workers can hold one entry (a slow batch outlives the venue's lease, the next holder reclaims what looks
 abandoned); whichever claims a delivery sends it, and an entry with a delivery another worker is sending is
-left unacknowledged: that worker acknowledges it, or, should it die, the entry is reclaimed once more."""
+left unacknowledged: that worker acknowledges it, or, should it die, the entry is reclaimed once more.
+
+A store fault between the provider's acceptance and `mark_sent` is retried here (MARK_SENT_RETRY_S, well within
+the claim's CLAIM_TTL_S). Should the claim lapse all the same (a longer outage, a worker killed mid-send), the
+delivery's "sending" marker says it may have gone out: it is put in the dead letters, never sent again on its
+own (an SMS twice is charged twice); the operator replays it if the shopper did not get it."""
 
 from __future__ import annotations
 
@@ -39,6 +44,11 @@ from portal.shopper import Shopper, ShopperTokenStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 900.0
+# The waits before each further try of `mark_sent` after a store fault: 127.5 s in all, within CLAIM_TTL_S less
+# the longest send (10 s), so the claim still keeps other workers off while these run.
+MARK_SENT_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+UNSURE = ("may have been sent already: its send began and was never confirmed (a store fault or a stopped "
+          "worker); not sent again on its own, replay it if the shopper did not get it")
 
 
 def backoff_s(base_s: float, attempt: int, jitter: float = 0.1) -> float:
@@ -136,6 +146,9 @@ class NotifyWorker:
             self.outbox.bury(job, f"no channel {job.channel!r} on this worker", now)
             return True
         claim = self.outbox.claim(job, self.claim_token, stream_id)
+        if claim == "unsure":
+            self.outbox.bury(job, UNSURE, now)
+            return True
         if claim != "claimed":
             self.outbox.count(job.venue, {"sent": "duplicate", "done": "handled_elsewhere"}.get(claim, "busy"))
             return claim != "busy"
@@ -145,8 +158,22 @@ class NotifyWorker:
             self.outbox.release(job, self.claim_token)  # not delivered: its retry (or another worker) may send it
             self._failed(job, exc, now)
         else:
-            self.outbox.mark_sent(job)
+            self._mark_sent(job)
         return True
+
+    def _mark_sent(self, job: Job) -> None:
+        """`Outbox.mark_sent`, tried again through a store fault (MARK_SENT_RETRY_S): the delivery happened,
+        and until this is stored a lapsed claim would leave it "unsure" (a dead letter, not a delivery)."""
+        for wait_s in (*MARK_SENT_RETRY_S, None):
+            try:
+                self.outbox.mark_sent(job)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if wait_s is None:
+                    raise
+                log.warning("notify: %s sent, but not recorded yet (%s): again in %s s", job.delivery,
+                            exc.__class__.__name__, wait_s)
+                time.sleep(wait_s)
 
     def _failed(self, job: Job, exc: Exception, now: float) -> None:
         """What a try that raised means: forget the target, bury the job, or try again later."""

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from fingerprints.edits import EditError
 from fingerprints.model import Floor, VenueMap
 from fingerprints.plan import PX_PER_M, ZONE_COLOURS
+from fingerprints.store import MapSaveUnknownError
 from portal.apps.views import is_zh
 from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
@@ -130,14 +131,18 @@ def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **
     """Apply `change` (usually a fingerprints.edits function) to the venue's map as one unit of work
     (VenueStore.edit: lock, private copy, checked write; audited and the model rebuilt by the map
     listeners). A refused edit raises ValueError with a translated message and stores nothing; a map
-    another change holds raises MapBusyError, a catalog error the views say with input_error_text.
-    Zones the change removed are released and the operator told (`release_and_warn`). Returns the new version."""
+    another change holds raises MapBusyError, a catalog error the views say with input_error_text. A store
+    fault that leaves it unknown whether the change was stored is a 503 saying so, never "nothing was stored"
+    (the operator would make the change twice). Zones the change removed are released and the operator told
+    (`release_and_warn`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, **detail) as venue_map:
             before = zone_ids(venue_map)  # under the map lock: exactly the map this change replaces
             change(venue_map)
     except EditError as exc:
         raise ValueError(translate_edit_error(exc)) from None
+    except MapSaveUnknownError as exc:
+        abort(503, _(exc.template))
     release_and_warn(venue, before, zone_ids(venue_map))
     return venue_map.version
 

@@ -117,9 +117,11 @@ class Down:
         raise SmsError("tencent: RequestLimitExceeded")
 
 
-def test_an_entry_left_to_a_worker_that_died_mid_send_is_sent_once_its_claim_lapses(db, settings, contacts):
-    """The worker sending msg0 dies: the other left the entry unacknowledged, so it comes back and is sent
-    once the dead worker's claim has lapsed (CLAIM_TTL_S; here deleted, as the store would)."""
+def test_an_entry_left_to_a_worker_that_died_mid_send_is_a_dead_letter_once_its_claim_lapses(db, settings, contacts):
+    """The worker sending msg0 dies: the other left the entry unacknowledged, so it comes back once the dead
+    worker's claim has lapsed (CLAIM_TTL_S; here deleted, as the store would). The send may have happened (its
+    "sending" marker is still set): it is not sent again on its own but put in the dead letters, saying so, for
+    the operator to replay (an SMS twice is charged twice)."""
     queue_messages(db, contacts, 1)
     sent: list[str] = []
     slow = Provider(sent, hold=True)
@@ -133,7 +135,12 @@ def test_an_entry_left_to_a_worker_that_died_mid_send_is_sent_once_its_claim_lap
     for claim in db.scan_iter(match=NotifyKeys(VENUE).claim("*", "*")):
         db.delete(claim)  # A never comes back: its claim lapses
     b.round()
-    assert sent == ["msg0"] and db.xpending(NotifyKeys(VENUE).stream(), "notify")["pending"] == 0
+    assert sent == [] and db.xpending(NotifyKeys(VENUE).stream(), "notify")["pending"] == 0
+    [letter] = Outbox(db).dead_letters(VENUE)
+    assert "may have been sent" in letter.error
+    assert Outbox(db).replay_dead(VENUE, letter.id)
+    b.round()
+    assert sent == ["msg0"]
     slow.hold, slow.sent = False, []  # let the dead worker's thread end without counting as a send
     slow.release.set()
     dying.join(WAIT_S)
