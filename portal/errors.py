@@ -251,8 +251,8 @@ def _lost_venue_page() -> Response | None:
     check = current_app.extensions.get("captive.venues")
     if check is None or not isinstance(venue, str) or not is_shopper_path(request.path) or not check.lost(venue):
         return None
-    from portal.captive.views import fail_open  # lazy: portal.captive.views imports this module
-    return fail_open(venue, None)
+    # registered with the venue check by portal/captive/views.py, which imports this module
+    return current_app.extensions["captive.fail_open"](venue, None)
 
 
 def _page_for_no_shopper() -> None:

@@ -124,6 +124,7 @@ def venue_check_of(app: Flask) -> VenueCheck:
         core = app.extensions["mallportal"]
         check = app.extensions.setdefault("captive.venues", VenueCheck(core.venues, core.settings.default_venue,
                                                                        captive_services_of(app).breaker))
+        app.extensions["captive.fail_open"] = fail_open  # the lost-venue 404's answer (portal/errors.py)
     return check
 
 
