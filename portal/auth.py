@@ -116,6 +116,11 @@ class AccountKeys(VenueKeys):
         """How many audited changes the account made on this UTC day (`AuditLog.admit`)."""
         return self.key("changes", username, str(day))
 
+    def held_records_since(self) -> str:
+        """When this store began recording which account held which zone when (`AccountStore.held_spans`): an
+        account's zone with no record, from before that, counts as held from then."""
+        return self.key("held-since")
+
 
 # The login throttle's check and count in one step. KEYS: the failures of the account from the address, of the
 # address, of the account from anywhere (HASH n: failures, last: time of the latest; all under `{_accounts}`).
@@ -159,6 +164,41 @@ for i = 2, #KEYS do
 end
 return 1
 """
+
+
+Span = tuple[float, float | None]  # an account held a zone from .. until (None: holds it still)
+MAX_SPANS = 20  # kept per zone and account, the latest: an older one dropped only shortens what it may see
+
+
+def held_throughout(spans: Sequence[Span], since: float, until: float) -> bool:
+    """Whether one span of holding a zone covers all of [since, until): a period before it, or across a gap,
+    holds another tenant's shoppers."""
+    return any(start <= since and (end is None or until <= end) for start, end in spans)
+
+
+def _held_after(held: dict[str, list[Span]], before: tuple[str, ...], after: tuple[str, ...], now: float,
+                legacy_from: Callable[[], float]) -> dict[str, list[Span]]:
+    """The holding record once the zones went from `before` to `after` at `now`: a zone gained opens a span, a
+    zone lost closes it. A zone held with no open span (an account from before the record) is held from
+    `legacy_from()`: when the record began, never earlier, for nobody knows since when it was."""
+    out = {zone: list(spans) for zone, spans in held.items()}
+    for zone in before:
+        if not any(end is None for _start, end in out.get(zone, ())):
+            out[zone] = [*out.get(zone, ()), (legacy_from(), None)]
+    for zone in set(before) - set(after):
+        out[zone] = [(start, now if end is None else end) for start, end in out[zone]]
+    for zone in set(after) - set(before):
+        out[zone] = [*out.get(zone, ()), (now, None)]
+    return {zone: spans[-MAX_SPANS:] for zone, spans in out.items()}
+
+
+def _held_json(held: dict[str, list[Span]]) -> str:
+    return json.dumps({zone: [list(span) for span in spans] for zone, spans in sorted(held.items())})
+
+
+def _held_read(raw: bytes | None) -> dict[str, list[Span]]:
+    return {zone: [(float(start), None if end is None else float(end)) for start, end in spans]
+            for zone, spans in json.loads(raw or b"{}").items()}
 
 
 class AccountExists(ValueError):
@@ -209,16 +249,19 @@ class AccountStore:
         created = self.db.hsetnx(self.keys.account(username), "hash", _hasher.hash(secret))
         if not created:
             raise AccountExists(username)
-        self._save(account)
+        # A demo owner stands for a business the demo simulates, whose history (`flask insights simulate`, past
+        # days) is its own; any other account holds its zones from now on: no earlier tenant's figures.
+        self._save(account, _held_after({}, (), account.zones, 0.0 if demo else time.time(), time.time))
         flags = {"demo": demo, "must_change": must_change, "pending": password is None}
         if any(flags.values()):
             self.db.hset(self.keys.account(username), mapping={k: "1" for k, on in flags.items() if on})
         return account
 
-    def _save(self, account: Account) -> None:
+    def _save(self, account: Account, held: dict[str, list[Span]]) -> None:
+        """The account's fields, its zones and their holding record in one write."""
         self.db.hset(self.keys.account(account.username), mapping={
             "role": account.role, "venue": account.venue, "zones": json.dumps(list(account.zones)),
-            "more_venues": json.dumps(list(account.more_venues)),
+            "more_venues": json.dumps(list(account.more_venues)), "held": _held_json(held),
         })
         self.db.sadd(self.keys.usernames(), account.username)
 
@@ -275,17 +318,37 @@ class AccountStore:
         before: dict[str, tuple[str, ...]] = {}
 
         def write(pipe) -> None:  # run again by transaction() if the account changed meanwhile (WATCH)
-            role, raw = pipe.hmget(key, "role", "zones")
+            role, raw, held = pipe.hmget(key, "role", "zones", "held")
             if role is None:
                 raise KeyError(username)
             before["zones"] = tuple(json.loads(raw or b"[]"))
             after = change(before["zones"])
             if after != before["zones"]:
-                pipe.multi()
-                pipe.hset(key, "zones", json.dumps(list(after)))
+                spans = _held_after(_held_read(held), before["zones"], after, time.time(), self._records_since)
+                pipe.multi()  # the zones and when each was gained or lost: one write
+                pipe.hset(key, mapping={"zones": json.dumps(list(after)), "held": _held_json(spans)})
 
         self.db.transaction(write, key)
         return before["zones"]
+
+    def held_spans(self, username: str) -> dict[str, list[Span]]:
+        """zone -> when the account held it (from, until; None: holds it still), oldest first. A zone it holds
+        with no record (an account from before the record) counts as held from when the record began."""
+        zones, held = self.db.hmget(self.keys.account(username), "zones", "held")
+        now = tuple(json.loads(zones or b"[]"))
+        spans = _held_read(held)
+        return _held_after(spans, now, now, time.time(), self._records_since) if zones else spans
+
+    def held_during(self, account: Account, zone: str, since: float, until: float) -> bool:
+        """Whether `account` may see `zone`'s figures of [since, until): an operator always (the venue's data is
+        the mall's); an owner only while it held the zone all through (`held_throughout`)."""
+        return account.role != "owner" or held_throughout(self.held_spans(account.username).get(zone, ()), since, until)
+
+    def _records_since(self) -> float:
+        """When the holding record began in this store: its first use, kept (a later one never moves it)."""
+        key = self.keys.held_records_since()
+        self.db.set(key, repr(time.time()), nx=True)
+        return float(self.db.get(key))
 
     def release_zone(self, venue: str, zone: str) -> list[str]:
         """A zone gone from the venue's map: taken from every owner account of the venue that manages it (a new

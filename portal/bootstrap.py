@@ -101,7 +101,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     payments = PaymentService(PaymentStore(db), settings.payments, settings.data_dir, notify_base=settings.portal_url)
     payments.listen(payment_listener(events))  # payments and refunds are transactions in the event log
     consent = ConsentStore(db)
-    privacy = PrivacyStore(db, hasher)
+    privacy = PrivacyStore(db, hasher, tz_of=zones)  # whole venue days are anonymised
     privacy.consents = consent.allows  # insights: location consent; moments: marketing consent
     return Services(
         settings=settings,

@@ -3,8 +3,10 @@
 Location is sensitive personal information under PIPL (art. 28-29): using it for location-based services
 needs its own, separate consent, and marketing another; neither may be a condition of the WiFi itself. Each
 shopper's answer is kept with the version of the notice it answered and when, one small hash per shopper
-(`mp:{venue}:consent:<shopper id>`). A new NOTICE_VERSION asks everyone again. Other host code reads a
-shopper's answer with `services().consent.get(venue, shopper_id)`; the shopper changes it from Me.
+(`mp:{venue}:consent:<shopper id>`). A new notice (NOTICES) asks everyone again; until she answers it, her answer
+to the one before still stands for what happened while that one was in force (`Consent.covers`: the insights keep
+past days' figures), and only her own no takes it back. Other host code reads a shopper's answer with
+`services().consent.get(venue, shopper_id)`; the shopper changes it from Me.
 
 Location declined is also kept per phone, for the paths that know a phone and no shopper: each phone the gateway
 vouched for on her tokens (`Shopper.own_phone`, her phone set `ShopperKeys.phones_of`) gets a marker in its own
@@ -12,23 +14,59 @@ bucket (`ConsentKeys.location_off`, a string for KEEP_S: the probe's one round t
 other keys, portal/captive/probe_state.py, and lands the phone on the mall home) and a place in the venue's sorted
 set `EventKeys.untracked` (score: until when), which the presence script reads in its own call (no round trip:
 no `arrive` / `zone_enter` / `dwell` / `leave` for the phone; footfall's aggregate counts go on). Saying yes again
-removes both; before any answer, nothing changes (the first landing comes before any page can ask). Light apps ask
-with `portal.apps.location_consent` (`position_phone`, `location_declined`)."""
+removes both; before any answer, nothing changes (the first landing comes before any page can ask). Declining ends
+the phone's visit open then as the tracker ends one (`zone_leave`, `leave` at its last sighting): nothing new about
+the phone, and no stay left open in the figures. Light apps ask with `portal.apps.location_consent`
+(`position_phone`, `location_declined`)."""
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 
 from core.storage import VenueKeys, is_cluster, phone_buckets
 from portal.events.log import EventKeys
 
-NOTICE_VERSION = "2026-12-06"  # bump when the notice text changes: every shopper is asked again (12-06: periods, who)
+# Every privacy notice shown so far, oldest first, each named by the day (UTC) it came into force: a new notice text is
+# added at the end (every shopper is asked again). 12-06: periods, who.
+NOTICES = ("2026-11-30", "2026-12-06")
+NOTICE_VERSION = NOTICES[-1]
+_IN_FORCE_FROM = [datetime.fromisoformat(version).replace(tzinfo=UTC).timestamp() for version in NOTICES]
 KEEP_S = 400 * 86400  # a consent record outlives the shopper's data (tokens: 30 days after last use)
 PURPOSES = ("location", "marketing")
+
+# Location declined on phones (ARGV[3..]): each is untracked until ARGV[1] (the set kept ARGV[2] s), and its visit
+# open now ends as the presence tracker's sweep ends one (portal/events/presence.py `close`): a zone_leave with the
+# stay's dwell and a leave with the visit's, at its last sighting. Its state goes. A stay left open would count the
+# phone in its zone on every later day; the last sighting is nothing the log did not have coming. One call: a sighting
+# cannot come between the end and the untracking. (No MAXLEN: the stream's next write trims it.)
+_DECLINE = """
+local untracked, here, seen, stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+for i = 3, #ARGV do
+  local dev = ARGV[i]
+  redis.call('ZADD', untracked, ARGV[1], dev)
+  local state = redis.call('HGET', here, dev)
+  local z, since, last, arrived
+  if state then z, since, last, arrived = string.match(state, "^(.*)|([^|]+)|([^|]+)|([^|]+)$") end
+  if z then
+    local at = string.format('%.3f', tonumber(last))
+    if z ~= '' then
+      redis.call('XADD', stream, '*', 'k', 'zone_leave', 'at', at, 'dev', dev, 'z', z,
+                 'd', string.format('{"dwell_s":%.1f}', tonumber(last) - tonumber(since)))
+    end
+    redis.call('XADD', stream, '*', 'k', 'leave', 'at', at, 'dev', dev,
+               'd', string.format('{"dwell_s":%.1f}', tonumber(last) - tonumber(arrived)))
+  end
+  redis.call('HDEL', here, dev)
+  redis.call('ZREM', seen, dev)
+end
+redis.call('EXPIRE', untracked, ARGV[2])
+"""
 
 
 @dataclass(frozen=True)
@@ -45,11 +83,24 @@ class Consent:
         """Answered the notice in force now (else the notice is shown again)."""
         return self.version == NOTICE_VERSION
 
-    def allows(self, purpose: str) -> bool:
-        """Consent for this purpose under the current notice (an answer to an older notice counts as no)."""
+    def covers(self, at: float) -> bool:
+        """The answer stands for what happened at `at`: it answered the notice in force then, or a later one (her
+        last word; a yes also covers what came before any page could ask her). A newer notice she has not
+        answered yet is not covered."""
+        return self.version >= notice_at(at)
+
+    def allows(self, purpose: str, at: float | None = None) -> bool:
+        """Consent for this purpose now, under the current notice (an answer to an older notice counts as no), or
+        for what happened at `at` (`covers`)."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}; known: {', '.join(PURPOSES)}")
-        return self.current and bool(getattr(self, purpose))
+        return (self.current if at is None else self.covers(at)) and bool(getattr(self, purpose))
+
+
+def notice_at(at: float) -> str:
+    """The version of the notice in force at `at` (epoch s); "" before the first."""
+    shown = bisect_right(_IN_FORCE_FROM, at)
+    return NOTICES[shown - 1] if shown else ""
 
 
 class ConsentKeys(VenueKeys):
@@ -65,6 +116,7 @@ class ConsentKeys(VenueKeys):
 class ConsentStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
+        self._decline = db.register_script(_DECLINE)
 
     def get(self, venue: str, shopper: str) -> Consent | None:
         """The shopper's (shopper id, `Shopper.client`) recorded answer; None before they answered."""
@@ -80,11 +132,12 @@ class ConsentStore:
         location-declined markers stay: an erasure does not turn back on what she asked to stop."""
         return int(self.db.delete(ConsentKeys(venue).consent(shopper)))
 
-    def allows(self, venue: str, shopper: str, *purposes: str) -> bool:
+    def allows(self, venue: str, shopper: str, *purposes: str, at: float | None = None) -> bool:
         """Has this shopper consented to every one of `purposes` ("location", "marketing") under the current
-        notice? One read of her answer however many purposes are asked about."""
+        notice, or (`at`) for what happened then (`Consent.covers`: an insight counts a past day under the answer
+        of its time)? One read of her answer however many purposes are asked about."""
         consent = self.get(venue, shopper)
-        return consent is not None and all(consent.allows(purpose) for purpose in purposes)
+        return consent is not None and all(consent.allows(purpose, at) for purpose in purposes)
 
     def declines_location(self, venue: str, shopper: str, phone: str | None = None) -> bool:
         """Did this shopper answer the notice (any version: her last word) with location-based services off, or
@@ -130,22 +183,21 @@ class ConsentStore:
             pipe.execute()
         return consent
 
-    @staticmethod
-    def _untracked(pipe, venue: str, phones: list[str], location: bool, now: float) -> None:
+    def _untracked(self, pipe, venue: str, phones: list[str], location: bool, now: float) -> None:
         """The venue's untracked set (`EventKeys.untracked`, in the venue's slot with the presence state): its
-        members past their time dropped, then the phones added (declined: their presence state dropped) or
-        removed."""
+        members past their time dropped, then the phones added (declined: the visit each has open ended, _DECLINE)
+        or removed."""
         keys = EventKeys(venue)
         untracked = keys.untracked()
         pipe.zremrangebyscore(untracked, "-inf", now)
         if location:
             pipe.zrem(untracked, *phones)
         else:
-            pipe.zadd(untracked, {phone: now + KEEP_S for phone in phones})
-            pipe.expire(untracked, KEEP_S)  # outlives every member (each is kept KEEP_S from its answer at most)
-            # a visit open now ends here, with no event (a `leave` later would be one more event of the phone)
-            pipe.hdel(keys.presence(), *phones)
-            pipe.zrem(keys.present_by_time(), *phones)
+            # the set outlives every member (each is kept KEEP_S from its answer at most)
+            self._decline(keys=[untracked, keys.presence(), keys.present_by_time(), keys.stream()],
+                          args=[f"{now + KEEP_S:.3f}", KEEP_S, *phones],
+                          # A cluster pipeline cannot queue a script (no EVALSHA, no reload on NOSCRIPT): sent now.
+                          client=None if is_cluster(pipe) else pipe)
 
     @staticmethod
     def _markers(pipe, venue: str, phones: list[str], location: bool, now: float) -> None:

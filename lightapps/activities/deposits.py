@@ -41,6 +41,7 @@ from lightapps.activities.store import (
     new_confirmation,
 )
 from portal.apps.views import STORES
+from portal.events.log import EventLog, paid_transaction
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 PURPOSE = GROUP_PURPOSE
 DEPOSIT_WAIT_S = 5 * 60  # how long a deposit order waits for its payment (never past the deadline)
 STORE_NAME = "activities.deposits"
+APP_NAME = "activities"  # the app's name (APP in lightapps/activities/__init__.py, which imports this module)
 
 
 class DepositKeys(ActivityKeys):
@@ -166,12 +168,14 @@ def register(flask_app: Flask, activities: ActivityStore, payments: PaymentServi
     """Tell the payment service what a paid deposit means, and sweep failed groups' deposits back."""
     deposits = DepositStore(flask_app.extensions["mallportal"].db, activities.shopper_ttl_s)
     flask_app.extensions[STORES][STORE_NAME] = deposits
+    events: EventLog = flask_app.extensions["mallportal"].events
 
     def on_paid(order: Order) -> bool:
         outcome = deposits.join_paid(order.venue, order.ref, order.shopper, order.id)
         if outcome != "OK":
             log.info("group deposit %s cannot join group %s: %s (refunded)", order.id, order.ref, outcome)
             return False
+        paid_joined(events, order, order.ref)
         if has_request_context():  # tell the members (the group is on, or when it fails): once each
             item = activities.get(order.venue, order.ref)
             if item is not None:
@@ -180,6 +184,12 @@ def register(flask_app: Flask, activities: ActivityStore, payments: PaymentServi
 
     payments.register(PURPOSE, on_paid)
     payments.add_sweeper(lambda venue: sweep(venue, activities, deposits, payments))
+
+
+def paid_joined(events: EventLog, order: Order, item_id: str) -> None:
+    """The shopper's transaction for a paid group deposit or sale's unit (payment.py), as the join form records a free
+    sign-up (`activity_join`): once per order, when it is paid."""
+    paid_transaction(events, order, APP_NAME, "activity_join", item=item_id)
 
 
 def refund_no(order_id: str) -> str:

@@ -36,6 +36,7 @@ from lightapps.activities.store import (
     new_confirmation,
 )
 from portal.apps.views import STORES
+from portal.events.log import EventLog
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -175,10 +176,14 @@ def register(flask_app: Flask) -> None:
     stock = SaleStock(flask_app.extensions["mallportal"].db, flask_app.extensions[STORES]["activities"].shopper_ttl_s)
     flask_app.extensions[STORES]["activities.sale"] = stock
     payments: PaymentService = flask_app.extensions["mallportal"].payments
+    events: EventLog = flask_app.extensions["mallportal"].events
 
     def on_paid(order: Order) -> bool:
         item_id, _sep, token = order.ref.partition(":")
-        return stock.capture(order.venue, item_id, order.shopper, token) is not None
+        if stock.capture(order.venue, item_id, order.shopper, token) is None:
+            return False
+        deposits.paid_joined(events, order, item_id)  # the sign-up the join form records for a free one, once paid
+        return True
 
     def on_closed(order: Order) -> None:
         item_id, _sep, token = order.ref.partition(":")

@@ -1,6 +1,7 @@
 """Tickets are paid for: a hold becomes an order (idempotency key "cinema:<hold token>", expiring with the
-hold), the paid order confirms the hold into a booking, an order closed unpaid (declined, cancelled, timed
-out) releases the seats, and money that arrives after the hold expired is refunded by the payment service.
+hold), the paid order confirms the hold into a booking (and writes its `ticket` transaction, once: the hold was
+none), an order closed unpaid (declined, cancelled, timed out) releases the seats, and money that arrives after
+the hold expired is refunded by the payment service.
 A booking cancelled before the owner's cut-off is refunded in full. A shopper erased while paying ("erase my
 data": store.py, `CinemaStore.forget_shopper`) has their hold cancelled and its seats freed; their order then
 names nobody and, if paid after all, is refunded (no ticket is issued to nobody).
@@ -15,6 +16,7 @@ from flask import Flask, has_request_context
 from lightapps.cinema import notices
 from lightapps.cinema.store import NO_REFUND, Booking, CinemaStore, Hold, Showtime
 from portal.apps.views import STORES
+from portal.events.log import EventLog, paid_transaction
 from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -26,23 +28,27 @@ def register(flask_app: Flask) -> None:
     """Tell the payment service what a paid or closed cinema order means (called once per process)."""
     store: CinemaStore = flask_app.extensions[STORES][PURPOSE]
     payments: PaymentService = flask_app.extensions["mallportal"].payments
+    events: EventLog = flask_app.extensions["mallportal"].events
 
     def on_paid(order: Order) -> bool:
         # Idempotent: a confirmed hold confirms again to the same booking; an expired or cancelled one
         # cannot, nor can an erased shopper's (the order names nobody), and the service refunds.
         outcome = store.confirm(order.venue, order.ref, order.shopper, order.merchant)
-        if outcome.ok:
-            store.record_order(order.venue, outcome.code, order.id)
-        if outcome.ok and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
-            booking = store.booking(order.venue, outcome.code)
-            show = store.showtime(order.venue, booking.show_id) if booking else None
+        if not outcome.ok:
+            return False
+        store.record_order(order.venue, outcome.code, order.id)
+        booking = store.booking(order.venue, outcome.code)
+        if booking is not None:  # the ticket is the transaction (its hold was none): once, however often told
+            paid_transaction(events, order, PURPOSE, "ticket", show=booking.show_id, seats=len(booking.seats))
+        if booking is not None and has_request_context():  # the ticket is issued: tell the shopper (once per ticket)
+            show = store.showtime(order.venue, booking.show_id)
             if show is not None:
                 notices.ticket_issued(order.venue, order.merchant, booking, show)
                 if show.moved_from and booking.chosen_ms <= show.moved_ms:
                     # Held before the cinema moved the show, paid after: the new time is news to them, and the
                     # ticket may be cancelled until it starts (views.py, `_refund_cutoff_s`), as the holders' were.
                     notices.show_moved(order.venue, order.merchant, booking, show, show.moved_from)
-        return outcome.ok
+        return True
 
     def on_closed(order: Order) -> None:
         store.cancel_hold(order.venue, order.ref, order.shopper)

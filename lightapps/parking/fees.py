@@ -44,6 +44,7 @@ from portal.apps.locale import venue_time_zone
 from portal.apps.registry import LightApp
 from portal.apps.registry import get as get_app
 from portal.apps.views import STORES, app_store, zone_app_config, zones_running
+from portal.events.log import EventLog, paid_transaction
 from portal.payments.service import PaymentError, PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -334,6 +335,7 @@ def register(flask_app: Flask) -> None:
     process, from the app's init_app)."""
     store: ParkingStore = flask_app.extensions[STORES][PURPOSE]
     payments: PaymentService = flask_app.extensions["mallportal"].payments
+    events: EventLog = flask_app.extensions["mallportal"].events
 
     def on_paid(order: Order) -> bool:
         h, _sep, entry = order.ref.partition(":")
@@ -356,6 +358,8 @@ def register(flask_app: Flask) -> None:
         coupons = vouchers(flask_app)
         if item.get("coupon") and coupons is not None:  # after the credit: a replayed callback redeems nothing more
             coupons.redeem(order.venue, item.get("points_ref", ""))
+        # the fee paid is the shopper's transaction in the insights (a payment event is none), once per order
+        paid_transaction(events, order, "parking", "parking_paid")
         return True
 
     def on_closed(order: Order) -> None:

@@ -20,12 +20,14 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
   sees no part of a path that does not pass through their zone);
 - funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts
   on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction: a
-  purchase, a coupon claimed or redeemed, a draw, a queue ticket, a booking; not a partner-link referral, which
-  has its own column, a refund or a member's sign-in: NOT_TRANSACTIONS). A zone standing for a group (a food
+  purchase, a coupon claimed or redeemed, a draw, a queue ticket, a booking; a paid one once paid, counted by the
+  app's own event, and still counted when refunded later; not a partner-link referral, which has its own column,
+  a seat hold, a payment or refund, or a member's sign-in: NOT_TRANSACTIONS). A zone standing for a group (a food
   hall for its stalls, positioning/groups.py) is where a phone in any of its members lands when the position cannot
   tell the stalls apart, so its funnel counts the phones, landings' purchases and referrals of the group's
   members too: a phone is never "in" the hall while it stands at a stall; and so do its visitors, passers-by,
-  dwell and heatmap (a stay at a stall is a stay in the hall for the hall's owner);
+  dwell, heatmap and new vs repeat (a stay at a stall is a stay in the hall for the hall's owner, and back-to-back
+  stays in the hall and its stalls are one stay in it: `_area_stays`);
 - new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) are left out
   of everything; an event that names a shopper without location consent (her landings, her purchases) is left
@@ -33,7 +35,12 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
   k-anonymously (`PrivacyStore.allowed`; an erasure removes her vouched phone's presence too);
 - a period longer than a day shows a figure only when each of its days would show it (`withhold`, by the
   same `k_safe` test): the figures of two periods could otherwise be subtracted to give one day's figure
-  below k.
+  below k;
+- a stay whose exit is not in the history (the phone still there, or its exit never written) ends by
+  LEAVE_AFTER_S after the phone's last event at the latest, the tracker's rule (`_stays`);
+- anonymised events (privacy.py) carry pseudonyms of their venue day only: new vs repeat over a history with
+  any, and a period of several days' distinct counts (visitors, passers-by, funnels) with any in it, are not
+  figures (`Insights.anonymised`): they would count one person once a day.
 
 `prepare` does once what every window of a history shares (staff and consent filters, identities, the
 events by time); `figure` then computes one window from it, so a month and each of its days cost one pass
@@ -52,6 +59,10 @@ from portal.events.log import Event
 
 K_MIN = 5
 VISITOR_MIN_S = 300.0
+# The presence tracker's default (its `leave_after_s`, the LEAVE_AFTER_S setting): a phone unseen this long has left.
+LEAVE_AFTER_S = 1200.0
+ANON = "anon-"  # a pseudonym the retention job wrote for a phone or shopper id (privacy.py)
+FUNNEL_STEPS = ("in_zone", "landed", "transacted", "referred")
 STAFF_HOURS = 6.0
 # Dwell histogram bins, in minutes: [lo, hi); None: open-ended.
 DWELL_BINS: tuple[tuple[int, int | None], ...] = ((0, 5), (5, 15), (15, 30), (30, 60), (60, 120), (120, None))
@@ -130,6 +141,7 @@ class Insights:
     hidden_until: float | None = None  # a zone owner's period not over yet: no figure before this time
     kept_since: float | None = None  # the event log lost the events written before this time (trimmed)
     incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
+    anonymised: list[str] = field(default_factory=list)  # `figures` keys the anonymisation broke (`_anonymised`)
 
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none
@@ -143,7 +155,7 @@ class Insights:
         """`safe` for the figures as they are now, each summed group's second suppression found once: asked
         per member, it went over the whole group each time (168 hour-of-week cells, each over all 168).
         A snapshot: counts, phones or withheld keys edited later (`withhold`) need a new one."""
-        withheld, phones = frozenset(self.withheld), dict(self.phones)
+        withheld, phones = frozenset(self.withheld) | frozenset(self.anonymised), dict(self.phones)
 
         def own(key: str, n: int | None) -> int | None:
             return None if key in withheld else k_safe(n, phones=phones.get(key, 0))
@@ -258,11 +270,12 @@ def _identities(events: list[Event]) -> tuple[dict[str, str], dict[str, str]]:
 
 @dataclass(frozen=True)
 class Stay:
-    """One phone in one zone from `start` to `end` (inf: still there at the history's end)."""
+    """One phone in one zone from `start` to `end` (inf: no exit in the history; then it is over by `gone_by`)."""
     device: str
     zone: str
     start: float
     end: float
+    gone_by: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -279,7 +292,8 @@ class Prepared:
     stays: list[Stay] = field(default_factory=list)  # ended ones, by start
     stay_starts: list[float] = field(default_factory=list)
     longest_stay_s: float = 0.0  # of those: how far before a window a stay overlapping it may start
-    open_stays: list[Stay] = field(default_factory=list)  # still going at the history's end
+    open_stays: list[Stay] = field(default_factory=list)  # with no exit in the history (`_stays`)
+    anonymised: list[float] = field(default_factory=list)  # when each event naming a pseudonym happened, by time
 
     def window(self, since: float, until: float) -> list[Event]:
         return self.events[bisect_left(self.times, since):bisect_left(self.times, until)]
@@ -293,33 +307,51 @@ class Prepared:
         lo = bisect_left(self.stay_starts, since - self.longest_stay_s)
         # A stay ending exactly at `since` (midnight) belongs to the day before; one starting there, to this one.
         ended = [s for s in self.stays[lo:bisect_left(self.stay_starts, until)] if s.end > since or s.start >= since]
-        return ended + [s for s in self.open_stays if s.start < until]
+        return ended + [s for s in self.open_stays if s.start < until and s.gone_by > since]
+
+    def anonymised_in(self, since: float, until: float) -> bool:
+        """Whether an event in [since, until) names a pseudonym."""
+        return bisect_left(self.anonymised, since) < bisect_left(self.anonymised, until)
 
 
 def prepare(events: Iterable[Event], *, staff: Iterable[str] = (),
-            allowed: Callable[[Event], bool] | None = None) -> Prepared:
+            allowed: Callable[[Event], bool] | None = None, leave_after_s: float = LEAVE_AFTER_S) -> Prepared:
     """`events`: the venue's events up to the end of the windows to figure, with the history before them
     that new-vs-repeat looks back over. `staff`: phones to leave out; `allowed(event)`: False drops the
-    event (no location consent)."""
+    event (no location consent); `leave_after_s`: the tracker's, for stays with no exit (`_stays`)."""
     staff = set(staff)
     kept = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
     member_of, device_of = _identities(kept)  # in write order: the latest written wins
     kept.sort(key=lambda e: e.at)
     buys = [(e.at, _identity(e, member_of), e.zone) for e in kept if _bought(e)]
-    stays, still_open = _stays(kept)
+    stays, still_open = _stays(kept, leave_after_s)
     stays.sort(key=lambda s: s.start)
     return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff), stays,
-                    [s.start for s in stays], max([0.0, *(s.end - s.start for s in stays)]), still_open)
+                    [s.start for s in stays], max([0.0, *(s.end - s.start for s in stays)]), still_open,
+                    [e.at for e in kept if any(who and who.startswith(ANON) for who in (e.device, e.shopper))])
 
 
-def _stays(events: list[Event]) -> tuple[list[Stay], list[Stay]]:
+def _stays(events: list[Event], leave_after_s: float) -> tuple[list[Stay], list[Stay]]:
     """Each phone's stays in zones, from its zone_enter .. zone_leave (events by time): those ended, and
-    those still open (an enter with no leave yet). A leave without an enter in the history (entered before
-    it was read) starts `dwell_s` before it."""
+    those with no exit in the history. A leave without an enter in the history (entered before it was read)
+    starts `dwell_s` before it. An enter with no exit (the phone still there, or its exit never written: a
+    stay whose ends were anonymised apart before, a state dropped) is over by `leave_after_s` after the
+    phone's last event, the tracker's rule (unseen that long, it left): it ends no later once the phone is
+    next seen after that but not in it (an arrive, another zone), and at the history's end, where a window
+    inside the history sees it the same (`Prepared.stays_during`). A phone sitting still writes nothing, so
+    its own zone's exit, however late, still ends the stay."""
     entered: dict[str, tuple[str, float]] = {}
-    out = []
+    last: dict[str, float] = {}
+    out, unended = [], []
     for e in events:
-        if e.device is None or e.kind not in ("zone_enter", "zone_leave", "leave"):
+        if e.device is None:
+            continue
+        going = entered.get(e.device)
+        if going is not None and e.at > last[e.device] + leave_after_s and not _in_zone(e, going[0]):
+            del entered[e.device]
+            unended.append(Stay(e.device, *going, float("inf"), last[e.device] + leave_after_s))
+        last[e.device] = e.at
+        if e.kind not in ("zone_enter", "zone_leave", "leave"):
             continue
         zone, start = entered.pop(e.device, (None, None))  # any event of these ends the stay going on
         if e.kind == "zone_leave" and e.zone and zone != e.zone:
@@ -328,17 +360,35 @@ def _stays(events: list[Event]) -> tuple[list[Stay], list[Stay]]:
             out.append(Stay(e.device, zone, start, e.at))
         if e.kind == "zone_enter" and e.zone:
             entered[e.device] = (e.zone, e.at)
-    return out, [Stay(device, zone, start, float("inf")) for device, (zone, start) in entered.items()]
+    return out, unended + [Stay(device, zone, start, float("inf"), last[device] + leave_after_s)
+                           for device, (zone, start) in entered.items()]
+
+
+def _in_zone(e: Event, zone: str) -> bool:
+    """The event is a sighting of its phone still in `zone` (its exit, a dwell mark, a landing there)."""
+    return e.zone == zone and e.kind != "zone_enter"
+
+
+def _anonymised(out: Insights, history: Prepared, zone: ZoneInfo) -> None:
+    """The figures the anonymisation broke (`Insights.anonymised`): an anonymised day's phones and shoppers carry
+    pseudonyms of that day only, so new vs repeat, which looks back over earlier days, takes a returning shopper
+    for a new one once that history holds any; and the distinct counts of several days with any would count one
+    phone once a day."""
+    broken = ["new", "repeat"] if history.anonymised_in(float("-inf"), out.until) else []
+    first, last = (datetime.fromtimestamp(at, zone).date() for at in (out.since, out.until - 1))
+    if first != last and history.anonymised_in(out.since, out.until):
+        broken += ["visitors", "passers_by", *(f"funnel:{f.zone}:{step}" for f in out.funnels for step in FUNNEL_STEPS)]
+    out.anonymised = broken
 
 
 def compute(events: Iterable[Event], venue: str, since: float, until: float, *, tz: str = "UTC",
             zones: Iterable[str] | None = None, staff: Iterable[str] = (), visitor_min_s: float = VISITOR_MIN_S,
             allowed: Callable[[Event], bool] | None = None, top: int | None = TOP,
-            groups: Mapping[str, str] | None = None) -> Insights:
+            groups: Mapping[str, str] | None = None, leave_after_s: float = LEAVE_AFTER_S) -> Insights:
     """The figures of [since, until) from `events` (`prepare`). `zones`: a zone owner's zones (None: the
     whole venue). `groups`: zone -> the zone standing for its group (positioning.groups.derive_groups)."""
-    return figure(prepare(events, staff=staff, allowed=allowed), venue, since, until, tz=tz, zones=zones,
-                  visitor_min_s=visitor_min_s, top=top, groups=groups)
+    return figure(prepare(events, staff=staff, allowed=allowed, leave_after_s=leave_after_s), venue, since, until,
+                  tz=tz, zones=zones, visitor_min_s=visitor_min_s, top=top, groups=groups)
 
 
 def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str = "UTC",
@@ -355,28 +405,100 @@ def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str
 
     group_of = groups or {}
 
-    def in_area(zone: str | None) -> bool:  # a stall's stay is the hall's for its owner, as the funnel counts it
-        return bool(_areas(zone, scope, group_of))
+    def in_area(zone: str | None) -> bool:  # a stall's purchase is the hall's for its owner, as the funnel counts it
+        return scope is None or bool(_areas(zone, scope, group_of))
 
-    _presence(out, window, scope, in_area, visitor_min_s)
-    _heatmap(out, window, scope, in_area, ZoneInfo(tz))
+    ended, entered = _visits_or_area_stays(history, window, since, until, scope, group_of)
+    _presence(out, ended, visitor_min_s)
+    _heatmap(out, entered, ZoneInfo(tz))
     _flows(out, window, in_scope, top)
     _funnels(out, window, history.stays_during(since, until), scope, history.device_of, groups or {})
-    _repeat(out, history, window, since, in_scope)
+    _repeat(out, history, window, since, in_area)
+    _anonymised(out, history, ZoneInfo(tz))
     return out
 
 
-def _presence(out: Insights, window: list[Event], scope, in_area, visitor_min_s: float) -> None:
+def _visits_or_area_stays(history: Prepared, window: list[Event], since: float, until: float, scope,
+                          groups: Mapping[str, str]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """What the headline figures count: (phone, dwell) of each visit (the venue) or area stay (a zone scope:
+    `_area_stays`) that ended in the window, and (phone, when) of each that began in it."""
+    if scope is None:
+        return ([(e.device, float(e.data.get("dwell_s", 0.0))) for e in window if e.kind == "leave" and e.device],
+                [(e.device, e.at) for e in window if e.kind == "arrive"])
+    stays = _area_stays(history, since, until, lambda zone: _area(zone, scope, groups))
+    return ([(s.device, s.end - s.start) for s in stays if since <= s.end < until],
+            [(s.device, s.start) for s in stays if since <= s.start < until])
+
+
+# Stays this close are back to back: a move from one zone to the next is written as a zone_leave and a zone_enter
+# at one time; a stay whose enter the history lacks starts its dwell before its leave, a dwell kept to 0.1 s.
+BACK_TO_BACK_S = 1.0
+
+
+def _area(zone: str | None, scope, groups: Mapping[str, str]) -> str | None:
+    """The one area of a zone scope a stay in `zone` is in (None: none): the zone standing for its group when the
+    scope has it (a stall's stay is the food hall's), else the zone itself."""
+    areas = _areas(zone, scope, groups)
+    return areas[-1] if areas else None
+
+
+def _area_stays(history: Prepared, since: float, until: float, area_of: Callable[[str], str | None]) -> list[Stay]:
+    """Each phone's stays in each area (`area_of` a zone) that overlap [since, until), as Stays whose `zone` is the
+    area: back-to-back stays in zones of one area (a stall, the next stall, the hall's seating) are one stay in it,
+    followed across the window's edges (it may have begun before the window or go on after it)."""
+    chains = _back_to_back(history.stays_during(since - BACK_TO_BACK_S, until + BACK_TO_BACK_S), area_of)
+    return [_whole(history, chain, area_of, since, until) for chain in chains]
+
+
+def _back_to_back(stays: Iterable[Stay], area_of: Callable[[str], str | None]) -> list[Stay]:
+    """The stays merged per phone and area wherever one begins as (or before) the last one ended; nothing is back
+    to back with a stay with no exit in the history (its phone was next seen elsewhere, if at all)."""
+    by_area: dict[tuple[str, str], list[Stay]] = defaultdict(list)
+    for stay in stays:
+        area = area_of(stay.zone)
+        if area is not None:
+            by_area[(stay.device, area)].append(stay)
+    out = []
+    for (device, area), own in by_area.items():
+        own.sort(key=lambda s: s.start)
+        start, end = own[0].start, own[0].end
+        for stay in own[1:]:
+            if stay.start > end + BACK_TO_BACK_S or end == float("inf"):
+                out.append(Stay(device, area, start, end))
+                start, end = stay.start, stay.end
+            else:
+                end = max(end, stay.end)
+        out.append(Stay(device, area, start, end))
+    return out
+
+
+def _whole(history: Prepared, chain: Stay, area_of: Callable[[str], str | None], since: float, until: float) -> Stay:
+    """An area stay with the stays in its area it goes on in beyond the window's edges, before `since` and from
+    `until` on (the window's own are in it already). One stay a step: an area stay is a few moves."""
+    start, end = chain.start, chain.end
+    back, ahead = start <= since, until <= end < float("inf")
+
+    def mine(stay: Stay) -> bool:
+        return stay.device == chain.device and area_of(stay.zone) == chain.zone
+
+    while back or ahead:
+        before = [s.start for s in history.stays_during(start - BACK_TO_BACK_S, start)
+                  if mine(s) and s.start < start <= s.end + BACK_TO_BACK_S < float("inf")] if back else []
+        after = [s.end for s in history.stays_during(end, end + BACK_TO_BACK_S)
+                 if mine(s) and s.end > end >= s.start - BACK_TO_BACK_S] if ahead else []
+        start, end = min([start, *before]), max([end, *after])
+        back, ahead = bool(before), bool(after) and end < float("inf")
+    return Stay(chain.device, chain.zone, start, end)
+
+
+def _presence(out: Insights, ended: list[tuple[str, float]], visitor_min_s: float) -> None:
+    """`ended`: (phone, dwell) of each completed visit or area stay."""
     best: dict[str, float] = {}
     in_bin: dict[str, set] = defaultdict(set)
-    for e in window:
-        if e.device is None:
-            continue
-        if (scope is None and e.kind == "leave") or (scope is not None and e.kind == "zone_leave" and in_area(e.zone)):
-            dwell = float(e.data.get("dwell_s", 0.0))
-            out.dwell_s.append(dwell)
-            in_bin[dwell_bin(dwell)].add(e.device)
-            best[e.device] = max(best.get(e.device, 0.0), dwell)
+    for device, dwell in ended:
+        out.dwell_s.append(dwell)
+        in_bin[dwell_bin(dwell)].add(device)
+        best[device] = max(best.get(device, 0.0), dwell)
     visitors = {d for d, dwell in best.items() if dwell >= visitor_min_s}
     out.visitors, out.passers_by = len(visitors), len(best) - len(visitors)
     out.note("visitors", visitors)
@@ -391,13 +513,13 @@ def heatmap_counts(zones: tuple[str, ...] | None) -> str:
     return "arrivals" if zones is None else "zone_entries"
 
 
-def _heatmap(out: Insights, window: list[Event], scope, in_area, zone: ZoneInfo) -> None:
+def _heatmap(out: Insights, entered: list[tuple[str, float]], zone: ZoneInfo) -> None:
+    """`entered`: (phone, when) of each arrival or entry into an area (`_visits_or_area_stays`)."""
     phones: dict[str, set] = defaultdict(set)
-    for e in window:
-        if (scope is None and e.kind == "arrive") or (scope is not None and e.kind == "zone_enter" and in_area(e.zone)):
-            local = datetime.fromtimestamp(e.at, zone)
-            out.heatmap[local.weekday()][local.hour] += 1
-            phones[f"heat:{local.weekday()}:{local.hour}"].add(e.device)
+    for device, at in entered:
+        local = datetime.fromtimestamp(at, zone)
+        out.heatmap[local.weekday()][local.hour] += 1
+        phones[f"heat:{local.weekday()}:{local.hour}"].add(device)
     for key, who in phones.items():
         out.note(key, who)
 
@@ -490,17 +612,21 @@ def _identity(e: Event, member_of: dict[str, str]) -> str | None:
 
 # Light-app events that are no transaction of the shopper's: a partner-link click (its own column; it identifies
 # nobody), money given back (a refund of an earlier purchase would count its shopper as buying again that day), a
-# member signing in again, a sign-up given back.
-NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login", "activity_leave"})
+# member signing in again, a sign-up given back, seats held (most holds are never paid; the paid ones' ticket is
+# the transaction), and money paid: a paid order's transaction is the app's own event (log.paid_transaction: the
+# ticket, the sale's unit), which links to the shopper's phone; the payment beside it would count her twice (an
+# anonymised payment carries a pseudonym of its own, privacy.py).
+NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login", "activity_leave", "seat_hold", "payment"})
 
 
 def _bought(e: Event) -> bool:
     return e.kind == "txn" and e.data.get("action") not in NOT_TRANSACTIONS
 
 
-def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_scope) -> None:
-    earlier = history.bought_before(since, in_scope)
-    now = {_identity(e, history.member_of) for e in window if _bought(e) and in_scope(e.zone)} - {None}
+def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_area) -> None:
+    """Shoppers who bought in the scope's areas (a stall's purchase is its hall's, as the funnel counts it)."""
+    earlier = history.bought_before(since, in_area)
+    now = {_identity(e, history.member_of) for e in window if _bought(e) and in_area(e.zone)} - {None}
     out.repeat, out.new = len(now & earlier), len(now - earlier)
     out.note("repeat", now & earlier)
     out.note("new", now - earlier)

@@ -34,12 +34,16 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from itertools import chain
+from typing import TYPE_CHECKING, NamedTuple
 
 import redis
 
 from core.storage import VenueKeys
 from core.store_health import STORE_ERRORS
+
+if TYPE_CHECKING:
+    from portal.payments.store import Order
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # one e
 FLUSH_EVERY_S = 0.2  # a deferred event reaches the stream about this long after it happened
 MAX_DEFERRED = 20_000  # events a process holds while the store cannot take them; more are dropped (counted)
 BATCH = 500  # entries per round trip
+# How long `emit_once` remembers an event it wrote: longer than anything that writes it is repeated (a provider
+# resends an unacknowledged payment notice for about a day).
+ONCE_KEEP_S = 7 * 86400
 
 
 class EventKeys(VenueKeys):
@@ -89,6 +96,10 @@ class EventKeys(VenueKeys):
     def occupancy_limits(self) -> str:
         """Hash: zone -> the occupancy at which the consoles raise an alert."""
         return self.key("ev", "limits")
+
+    def once(self, name: str) -> str:
+        """String (expires after ONCE_KEEP_S): the event named `name` was written (`EventLog.emit_once`)."""
+        return self.key("ev", "once", name)
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,16 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
 end
 return redis.call('GET', KEYS[2])
+"""
+
+
+# KEYS[1]: a venue's stream, KEYS[2]: the event's once-mark. ARGV[1]: the stream's maxlen, ARGV[2]: how long the
+# mark is kept (s), ARGV[3..]: the entry's fields (name, value, ...). Mark and entry in one step: a repeat finds the
+# mark and writes nothing; a call cut short wrote neither, so its repeat writes the event. Returns 1 when written.
+_EMIT_ONCE = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+return 1
 """
 
 
@@ -363,6 +384,7 @@ class EventLog:
         self.clock: Callable[[], float] = time.time
         self.deferred = DeferredAppends(db)
         self._kept_since = db.register_script(_KEPT_SINCE)
+        self._emit_once = db.register_script(_EMIT_ONCE)
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
@@ -373,6 +395,19 @@ class EventLog:
             target.xadd(entry.stream, entry.fields, maxlen=entry.maxlen, approximate=True)
         except redis.RedisError as exc:
             log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
+
+    def emit_once(self, venue: str, kind: str, once: str, *, at: float | None = None, device: str | None = None,
+                  shopper: str | None = None, zone: str | None = None, **data) -> bool:
+        """`emit`, at most once per `once` (a name for what happened, e.g. a paid order's) for ONCE_KEEP_S: whatever
+        is done again (a payment notice delivered again) writes no second event. True when written now; fails
+        open as `emit` does (False)."""
+        entry = self.entry(venue, kind, at=at, device=device, shopper=shopper, zone=zone, **data)
+        try:
+            return bool(self._emit_once(keys=[entry.stream, EventKeys(venue).once(once)],
+                                        args=[entry.maxlen, ONCE_KEEP_S, *chain.from_iterable(entry.fields.items())]))
+        except redis.RedisError as exc:
+            log.warning("event %s for venue %s not logged: %s", kind, venue, exc.__class__.__name__)
+            return False
 
     def emit_later(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
                    shopper: str | None = None, zone: str | None = None, **data) -> None:
@@ -522,10 +557,21 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 def payment_listener(log: EventLog):
     """A PaymentService money listener (portal/payments): every payment and refund is a `txn` event
-    (action `payment` / `refund`, `amount_fen`, the order's purpose as `app`)."""
+    (action `payment` / `refund`, `amount_fen`, the order's purpose as `app`) in the zone the order was bought in
+    (its `merchant`). Money, not the shopper's transaction: the app writes that one (`paid_transaction`), and the
+    insights count only it (insights.NOT_TRANSACTIONS), so a purchase counts once."""
 
     def listener(kind: str, order, amount: int) -> None:
-        log.emit(order.venue, "txn", shopper=order.shopper or None, app=order.purpose,
+        log.emit(order.venue, "txn", shopper=order.shopper or None, zone=order.merchant or None, app=order.purpose,
                  action="payment" if kind == "paid" else "refund", amount_fen=int(amount), order=order.id)
 
     return listener
+
+
+def paid_transaction(log: EventLog, order: Order, app: str, action: str, **data) -> bool:
+    """A light app's transaction for an order it delivered once paid (a ticket, a sale's unit, a group deposit),
+    written once per order (the payment service tells a purpose again after a delivery cut short). It names the
+    order's shopper and zone, not her phone: her other events (a landing, a hold) name both, and the funnels
+    reach her phone through them. A refund of it later does not undo it (README "Insights and moments")."""
+    return log.emit_once(order.venue, "txn", f"paid:{order.id}", shopper=order.shopper or None,
+                         zone=order.merchant or None, app=app, action=action, **data)

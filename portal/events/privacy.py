@@ -10,12 +10,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, tzinfo
 
 import redis
 
 from core.errors import N_, CatalogInputError
 from core.security import MacHasher
 from core.storage import VenueKeys
+from portal.events.insights import ANON
 from portal.events.log import Event, EventKeys
 from portal.events.moments import MomentKeys
 from portal.notify.outbox import Outbox
@@ -28,7 +30,8 @@ RETENTION = {
     "deliveries_delete": ("moments delivery log and undelivered notifications: deleted", 30, 1),
 }
 RETENTION_MAX_DAYS = 3650
-ANON = "anon-"
+# A phone's events this far apart are two visits even with no `leave` between them (a state dropped without one).
+VISIT_GAP_S = 86400.0
 # What an anonymised event keeps of its data: what the insights count, nothing that names a record kept elsewhere.
 # A payment's `order` (its order names the shopper for the books' 400 days), a member number, and any field added
 # later are dropped, so a new field is left out until it is named here as saying nothing of who it was.
@@ -75,9 +78,12 @@ class PrivacyKeys(VenueKeys):
 
 
 class PrivacyStore:
-    def __init__(self, db: redis.Redis, hasher: MacHasher | None = None) -> None:
+    def __init__(self, db: redis.Redis, hasher: MacHasher | None = None,
+                 tz_of: Callable[[str], tzinfo] | None = None) -> None:
+        """`tz_of`: venue -> its time zone, whose days the anonymisation keys by (None: UTC)."""
         self.db = db
         self.hasher = hasher
+        self.tz_of = tz_of or (lambda venue: UTC)
         # (venue, shopper, *purposes) -> consented to all: the consent store's `allows`, plugged in by the
         # composition root; None (no consent store): every event counts, every shopper may be contacted.
         self.consents: Callable[..., bool] | None = None
@@ -103,9 +109,12 @@ class PrivacyStore:
 
     # ---- consent ----
     def allowed(self, venue: str) -> Callable[[Event], bool] | None:
-        """The filter the insights apply: an event that names a shopper counts only when that shopper gave
-        location consent (presence events name none: they count as aggregates, shown k-anonymously).
-        None: no consent store, every event counts. Answers are cached for the one computation."""
+        """The filter the insights apply: an event that names a shopper counts only when that shopper's
+        location consent stood when it happened (`Consent.covers`: her answer to the notice of that time, or a
+        later one; a new notice does not take back past days, her no takes back all). Presence events name
+        none: they count as aggregates, shown k-anonymously. None: no consent store, every event counts.
+        Answers are cached for the one computation, per shopper and UTC day (a notice comes into force at a UTC
+        midnight, portal/consent.py NOTICES)."""
         if self.consents is None:
             return None
         check, cache = self.consents, {}
@@ -113,9 +122,10 @@ class PrivacyStore:
         def allowed(event: Event) -> bool:
             if event.shopper is None or event.shopper.startswith(ANON):
                 return True
-            if event.shopper not in cache:
-                cache[event.shopper] = check(venue, event.shopper, "location")
-            return cache[event.shopper]
+            asked = (event.shopper, event.at // 86400)
+            if asked not in cache:
+                cache[asked] = check(venue, event.shopper, "location", at=event.at)
+            return cache[asked]
 
         return allowed
 
@@ -185,15 +195,13 @@ class PrivacyStore:
     def _sweep_events(self, venue: str, delete_before: float, anonymise_before: float,
                       batch: int = 1000) -> tuple[int, int]:
         """One pass over the venue's stream (a daily job): events that happened before `delete_before` are
-        deleted; before `anonymise_before`, each phone and shopper id becomes a pseudonym keyed by a secret
-        thrown away after this run (a day's figures still add up; nobody can link them back), and of its data only
+        deleted; the venue's days up to the one `anonymise_before` falls in are anonymised whole: each phone and
+        shopper id becomes a pseudonym keyed by a secret of its day (`_Days`), thrown away after this run (a
+        day's figures still add up; nobody can link them back, nor one day's to another's), and of its data only
         ANONYMOUS_DATA is kept (a member number, a payment's order id are dropped). A rewritten event goes to the
         stream's end (readers order by `at`)."""
-        key = secrets.token_bytes(32)
-
-        def pseudonym(value: str | None) -> str | None:
-            return ANON + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16] if value else None
-
+        days = _Days(self.tz_of(venue))
+        last_day = days.day_of(anonymise_before)
         stream, deleted, anonymised, start = EventKeys(venue).stream(), 0, 0, "-"
         while True:
             entries = self.db.xrange(stream, min=start, max="+", count=batch)
@@ -203,14 +211,15 @@ class PrivacyStore:
                 if event is not None and event.at < delete_before:
                     pipe.xdel(stream, entry_id)
                     deleted += 1
-                elif event is not None and event.at < anonymise_before and _identifies(event):
+                elif event is not None and _identifies(event) and (day := days.visit_day(event)) <= last_day:
                     data = {k: v for k, v in event.data.items() if k in ANONYMOUS_DATA}
                     # A payment's amount, purpose and time still match its ledger entry, whose order names the
                     # shopper for the books: under the day's pseudonym it would lead back to her whole day, so a
                     # money event gets a pseudonym of its own (it counts as one more shopper on that old day).
                     own = entry_id.decode() if _is_money(event) else ""
-                    pipe.xadd(stream, Event(event.kind, event.at, venue, pseudonym(event.device and event.device + own),
-                                            pseudonym(event.shopper and event.shopper + own), event.zone,
+                    pipe.xadd(stream, Event(event.kind, event.at, venue,
+                                            days.pseudonym(day, event.device and event.device + own),
+                                            days.pseudonym(day, event.shopper and event.shopper + own), event.zone,
                                             data).fields())
                     pipe.xdel(stream, entry_id)
                     anonymised += 1
@@ -218,6 +227,43 @@ class PrivacyStore:
             if len(entries) < batch:
                 return deleted, anonymised
             start = "(" + entries[-1][0].decode()
+
+
+class _Days:
+    """One anonymisation run's venue days: the secret of each day's pseudonyms (made when first needed, gone with
+    the run), and the day each event is anonymised with. That is the day of the visit it is part of, so that a
+    visit (arrive .. leave of its phone: its stays, its landings) is never split between two pseudonyms, which
+    would count its phone twice and leave a stay with no exit: a visit across midnight keeps the day it began,
+    and one begun on the run's last day is anonymised whole, its events after midnight too. Events are met in
+    the stream's (write) order."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.keys: dict[date, bytes] = {}
+        self.visits: dict[str, tuple[date, float]] = {}  # phone -> its visit's day, its last event's time
+
+    def day_of(self, at: float) -> date:
+        return datetime.fromtimestamp(at, self.zone).date()
+
+    def visit_day(self, event: Event) -> date:
+        """The day `event` is anonymised with: its visit's (an arrive, a phone's first event or one VISIT_GAP_S
+        after its last begins one; a leave ends it), or its own when it names no phone."""
+        day = self.day_of(event.at)
+        if event.device is None:
+            return day
+        visit = self.visits.pop(event.device, None)
+        if visit is not None and event.kind != "arrive" and event.at - visit[1] < VISIT_GAP_S:
+            day = visit[0]
+        if event.kind != "leave":
+            self.visits[event.device] = (day, event.at)
+        return day
+
+    def pseudonym(self, day: date, value: str | None) -> str | None:
+        if not value:
+            return None
+        if day not in self.keys:
+            self.keys[day] = secrets.token_bytes(32)
+        return ANON + hmac.new(self.keys[day], value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 MONEY_ACTIONS = frozenset({"payment", "refund"})  # the payments' money listener's txn actions (portal/events/log.py)

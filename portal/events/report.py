@@ -59,8 +59,9 @@ def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
 # Part of every cache key: figures cached by an older computation (without Insights.phones, which would
-# read as "no phone behind any figure") are not read back.
-FIGURES_FORMAT = 2
+# read as "no phone behind any figure"; 3: without Insights.anonymised, stays with no exit never ending) are not
+# read back.
+FIGURES_FORMAT = 3
 # After a period's end, before a zone owner sees it: the tracker's sweep (every 30 s) closes a stay
 # LEAVE_AFTER_S after its last sighting, with a `leave` dated then; this much more lets it run.
 SETTLE_S = 300
@@ -156,7 +157,7 @@ def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | 
     events = list(svc.events.read(venue, since=lookback, until=until,
                                   sparse_until=since - STAFF_DETECTION_DAYS * 86400))
     staff = venue_staff(svc, venue, events, since, tz)
-    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue))
+    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue), leave_after_s=svc.presence.leave_after_s)
     period = figure(history, venue, since, until, tz=tz, zones=zones, groups=groups)
     if days > 1:
         withhold(period, [figure(history, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,
@@ -202,6 +203,19 @@ def lookback_notice(ins: Insights) -> str | None:
     return _("New and repeat shoppers are not shown: they look back %(days)d days, and that history is "
              "incomplete (the event log keeps only the events written from %(when)s on).", days=LOOKBACK_DAYS,
              when=format_time(ins.kept_since))
+
+
+def anonymised_notices(ins: Insights) -> list[str]:
+    """Why some figures show "—" rather than a count (`Insights.anonymised`); empty: none do."""
+    out = []
+    if "visitors" in ins.anonymised:
+        out.append(_("Part of this period is anonymised: each of its days has pseudonyms of its own, so a count of "
+                     "distinct phones over several days would count one phone once a day. Visitors, passers-by and "
+                     "the funnels are therefore shown for single days only."))
+    if "new" in ins.anonymised:
+        out.append(_("New and repeat shoppers are not shown: they look back %(days)d days, and part of that history "
+                     "is anonymised, so a returning shopper would look new.", days=LOOKBACK_DAYS))
+    return out
 
 
 def shown(n: int | None, phones: int | None = None) -> str:
@@ -255,17 +269,21 @@ class Row:
 
 def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
     """Every figure of the page as k-safe rows (what the exports hold). FiguresNotShown when the page shows
-    none (`notice`); without new and repeat shoppers (`lookback_notice`), a row `incomplete` says so."""
+    none (`notice`); without new and repeat shoppers (`lookback_notice`), a row `incomplete` says so; a count
+    the anonymisation broke (`anonymised_notices`) has the key `anonymised` and no value."""
     if (why := notice(ins)) is not None:
         raise FiguresNotShown(why)
     scope, safe = ",".join(ins.zones) if ins.zones else "*", ins.shown().safe  # decided once for all rows
-    out = [Row("visitors", scope, "", safe("visitors", ins.visitors)),
-           Row("passers_by", scope, "", safe("passers_by", ins.passers_by))]
+    gone = set(ins.anonymised)
+
+    def count(metric: str, zone: str, key: str, n: int) -> Row:
+        return Row(metric, zone, "anonymised", None) if key in gone else Row(metric, zone, "", safe(key, n))
+
+    out = [count("visitors", scope, "visitors", ins.visitors), count("passers_by", scope, "passers_by", ins.passers_by)]
     if "new_vs_repeat" in ins.incomplete:
         out.append(Row("incomplete", scope, "new_vs_repeat", None))
     else:
-        out += [Row("new_shoppers", scope, "", safe("new", ins.new)),
-                Row("repeat_shoppers", scope, "", safe("repeat", ins.repeat))]
+        out += [count("new_shoppers", scope, "new", ins.new), count("repeat_shoppers", scope, "repeat", ins.repeat)]
     out += [Row("dwell_visits", scope, key, safe(f"dwell:{key}", n)) for key, n in ins.dwell_histogram()]
     heat = f"{heatmap_counts(ins.zones)}_hour_of_week"
     for d, hours in enumerate(ins.heatmap):
@@ -273,7 +291,7 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
     out += [Row("flow", a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions if safe(flow_key(a, b), n)]
     out += [Row("path", " > ".join(p), "", safe(path_key(p), n)) for p, n in ins.paths if safe(path_key(p), n)]
     for f in ins.funnels:
-        out += [Row(f"funnel_{step}", f.zone, "", safe(f"funnel:{f.zone}:{step}", n)) for step, n in (
+        out += [count(f"funnel_{step}", f.zone, f"funnel:{f.zone}:{step}", n) for step, n in (
             ("in_zone", f.in_zone), ("landed", f.landed), ("transacted", f.transacted), ("referred", f.referred))]
     return out
 
@@ -376,25 +394,34 @@ def page_context(ins: Insights, names: dict[str, str]) -> dict:
 
 def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
     name, safe = names.get, ins.shown().safe  # decided once for every figure of the page
+    gone = set(ins.anonymised)  # "—": not "<5", which would say they were few (anonymised_notices says why)
+
+    def shown_as(key: str, n: int | None) -> str:
+        return "—" if key in gone else label(n)
+
     steps = {"in_zone": _("in zone"), "landed": _("landed"), "transacted": _("transacted")}
     funnels, funnel_bars = [], []
     for f in ins.funnels:
-        counts = {step: safe(f"funnel:{f.zone}:{step}", getattr(f, step)) for step in (*steps, "referred")}
-        funnels.append({"zone": f.zone, "name": name(f.zone, f.zone), **{s: label(n) for s, n in counts.items()},
+        keys = {step: f"funnel:{f.zone}:{step}" for step in (*steps, "referred")}
+        counts = {step: safe(key, getattr(f, step)) for step, key in keys.items()}
+        funnels.append({"zone": f.zone, "name": name(f.zone, f.zone),
+                        **{s: shown_as(keys[s], n) for s, n in counts.items()},
                         "landed_rate": rate(counts["landed"], counts["in_zone"]),
                         "transacted_rate": rate(counts["transacted"], counts["in_zone"])})
-        funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", counts[s]) for s, text in steps.items()]
+        funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", counts[s]) for s, text in steps.items()
+                        if keys[s] not in gone]
     visitors, passers_by = safe("visitors", ins.visitors), safe("passers_by", ins.passers_by)
     mean_shown = bool(safe("stays", len(ins.dwell_s)))  # a mean over at least k phones' stays
     flows = [(a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions]
     paths = [(p, safe(path_key(p), n)) for p, n in ins.paths]
     cut = "new_vs_repeat" in ins.incomplete  # "—": not "<5", which would say they were few
     return {
-        "visitors": label(visitors), "passers_by": label(passers_by),
+        "visitors": shown_as("visitors", visitors), "passers_by": shown_as("passers_by", passers_by),
         "capture": rate(visitors, visitors + passers_by) if None not in (visitors, passers_by) else "—",
         "mean_dwell_min": f"{ins.mean_dwell_s / 60:.1f}" if mean_shown else "—",
-        "new": "—" if cut else label(safe("new", ins.new)), "repeat": "—" if cut else label(safe("repeat", ins.repeat)),
-        "lookback_notice": lookback_notice(ins),
+        "new": "—" if cut else shown_as("new", safe("new", ins.new)),
+        "repeat": "—" if cut else shown_as("repeat", safe("repeat", ins.repeat)),
+        "lookback_notice": lookback_notice(ins), "anonymised_notices": anonymised_notices(ins),
         "flows": [(name(a, a), name(b, b), label(n)) for a, b, n in flows if n],
         "paths": [(" → ".join(name(z, z) for z in p), label(n)) for p, n in paths if n],
         "funnels": funnels,

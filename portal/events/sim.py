@@ -276,7 +276,8 @@ class Simulator:
 
     def _hold_seats(self, person: Person, t: float, zone: str) -> bool:
         """Two seats (three at a run's end: no seat left alone) of the first show still open, by the real
-        hold form; another pair if those were just taken."""
+        hold form, then the ticket by its confirm form (the purchase: a hold is none; the simulation has no
+        payments, so the cinema books to pay at the counter); another pair if those were just taken."""
         store, now = self._store("cinema"), wall.time()
         for show in store.showtimes(self.venue, zone, start=now + 600):
             groups = self._seats.setdefault(show.id, _seat_groups(show.layout.orphan_runs))
@@ -285,7 +286,8 @@ class Simulator:
                 answer = self._request(person, t, "POST", f"/v/{self.venue}/cinema/{zone}/show/{show.id}/hold",
                                        {"seat": seats})
                 if answer.status_code == 303:
-                    return True
+                    hold = urlsplit(answer.location).path.rstrip("/")
+                    return self._request(person, t, "POST", f"{hold}/confirm").status_code == 303
         return False
 
     def _follow_partner_link(self, person: Person, t: float, zone: str) -> bool:

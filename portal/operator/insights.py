@@ -6,23 +6,34 @@
     POST /console/ops/<venue>/insights/limit                 zone, limit: the zone's occupancy alert
     POST /console/ops/<venue>/insights/alerts                alert_url: where occupancy alerts are POSTed
     POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones
-    POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)"""
+    POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)
+
+An export (this console's and a zone owner's, portal/owner/insights.py) holds what the page shows: every count,
+the mean dwell and the rates, each row with a status (a figure held back is "suppressed", its value empty: never
+read as 0), and says what it is: venue, scope, period, time zone, k, the definitions and limits the page gives
+(`figure_definitions`). CSV: those as "# key: text" lines above the header (pandas: read_csv(path, comment="#");
+a spreadsheet shows them as the first rows), UTF-8 with a byte-order mark so that a spreadsheet reads the Chinese
+right; Parquet: the same in the file's key-value metadata."""
 
 from __future__ import annotations
 
 import calendar
+import csv
+import io
 import re
 import time
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.auth import audit, current_account
-from portal.events.insights import K_MIN
+from portal.events.insights import K_MIN, VISITOR_MIN_S, Insights
 from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION, retention_problems
-from portal.events.report import day_insights, occupancy, page_context, rows, to_csv, to_parquet
+from portal.events.report import Row, day_insights, occupancy, page_context, rows, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.footfall import _day
 from portal.operator.mapedit import load_map, zone_names
@@ -115,7 +126,7 @@ def _page(venue: str, day_raw: str | None, retention_typed: dict[str, str] | Non
     figures = day_insights(services(), venue_map, last, days=days)
     return render_template(
         "operator/insights.html", venue=venue, map=venue_map, day=day.isoformat(), period=name, periods=PERIODS,
-        f=page_context(figures, names),
+        f=page_context(figures, names), definitions=figure_definitions(),
         occupancy=occupancy(services(), venue_map, [z.id for z in venue_map.zones], names, time.time()),
         staff=sorted(services().privacy.staff(venue)), staff_excluded=figures.excluded_staff,
         retention=retention_typed or services().privacy.retention(venue), retention_kinds=RETENTION,
@@ -131,11 +142,147 @@ def insights_export(venue: str, fmt: str):
     venue_map = load_map(venue)
     day = _day(request.args.get("day"), venue)
     name, last, days = period(day)
-    data = rows(day_insights(services(), venue_map, last, days=days), zone_names(venue_map))
+    figures = day_insights(services(), venue_map, last, days=days)
+    data = export_rows(figures, zone_names(venue_map))
     span = period_span(name, last, days)
     services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} venue")
-    body = to_csv(data) if fmt == "csv" else to_parquet(data)
-    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+    whole = _("the whole venue")  # outside the f-string: the catalog's extractor reads no call inside one
+    meta = export_meta(venue_map, figures, span, f"* ({whole})")
+    return Response(export_body(fmt, data, meta), mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+
+
+def figure_definitions() -> list[tuple[str, str, str]]:
+    """What the figures mean and where they fall short, as (key, term, text) in the page's language: on the pages
+    (templates/insights/_figures.html) and in every export's metadata (`export_meta`). README "Insights and
+    moments" has the long form; portal/events/insights.py the rules."""
+    minutes = int(VISITOR_MIN_S // 60)
+    return [
+        ("visitors", _("Visitors"), _("Phones that stayed at least %(min)d minutes on some visit of the period (in "
+                                      "a zone’s figures: in that zone).", min=minutes)),
+        ("passers_by", _("Passers-by"), _("Phones seen in the period that never stayed %(min)d minutes.",
+                                          min=minutes)),
+        ("capture_rate", _("Capture rate"), _("Visitors ÷ (visitors + passers-by).")),
+        ("completed_visits", _("Completed visits only"), _(
+            "Visitors, passers-by, dwell and mean dwell count a visit once it has ended, on the day it ends: a "
+            "phone still inside is not counted yet.")),
+        ("funnel", _("Funnel"), _(
+            "“In zone” counts every phone seen in the zone; “Landed on its page” and “Transacted” count only "
+            "shoppers who agreed to location use, so their rates understate how many did.")),
+        ("phones", _("Phones, not people"), _(
+            "A phone is counted by the MAC the APs hear: one not connected to the WiFi may change it between its "
+            "scans (iOS and Android randomise it), and is then counted again, so where many phones pass without "
+            "connecting, phones seen and passers-by read high.")),
+        ("positioning", _("Positioning"), _(
+            "Positions are estimated from WiFi signals and can be several metres off: a phone near a zone’s edge "
+            "may be counted in the zone beside it.")),
+    ]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    metric: str
+    zone: str
+    key: str
+    value: int | float | None  # a count, minutes (mean_dwell_min) or a percentage (*_rate_pct); None: see `status`
+    status: str  # shown | suppressed (below k) | anonymised | incomplete | no_data (a mean or rate of nothing)
+
+
+def export_rows(ins: Insights, names: dict[str, str]) -> list[ExportRow]:
+    """What the page shows, as an export's rows: every count (report.rows: k-safe; FiguresNotShown, a 409, when
+    the page shows none) and the page's mean dwell and rates, each with its status."""
+    counts = rows(ins, names)
+    scope = counts[0].zone  # report.rows begins with the scope's visitors
+    out = [ExportRow(r.metric, r.zone, r.key, r.value, _status(r)) for r in counts]
+    got = {(r.metric, r.zone): r for r in out}
+    mean = page_context(ins, names)["mean_dwell_min"]  # the page's: shown only over k phones' stays
+    out.append(ExportRow("mean_dwell_min", scope, "", None if mean == "—" else float(mean),
+                         "no_data" if not ins.dwell_s else "suppressed" if mean == "—" else "shown"))
+    visitors = got[("visitors", scope)]
+    out.append(_rate_row("capture_rate_pct", scope, visitors, [visitors, got[("passers_by", scope)]]))
+    for f in ins.funnels:
+        in_zone = got[("funnel_in_zone", f.zone)]
+        out += [_rate_row(f"funnel_{step}_rate_pct", f.zone, got[(f"funnel_{step}", f.zone)], [in_zone])
+                for step in ("landed", "transacted")]
+    return out
+
+
+def _status(row: Row) -> str:
+    """Why a count has no value (report.rows marks an anonymised one by its key), or "shown"."""
+    if row.metric == "incomplete":
+        return "incomplete"
+    if row.value is None:
+        return "anonymised" if row.key == "anonymised" else "suppressed"
+    return "shown"
+
+
+def _rate_row(metric: str, zone: str, part: ExportRow, whole: list[ExportRow]) -> ExportRow:
+    """A percentage of counts already in the export, as the page's `report.rate`: only when all are shown (else
+    the status of the first held back), none of no whole."""
+    held = next((r.status for r in (part, *whole) if r.value is None), None)
+    if held is not None:
+        return ExportRow(metric, zone, "", None, held)
+    total = sum(r.value for r in whole)
+    if not total:
+        return ExportRow(metric, zone, "", None, "no_data")
+    return ExportRow(metric, zone, "", float(f"{100 * part.value / total:.4g}"), "shown")
+
+
+def export_meta(venue_map, ins: Insights, span: str, scope: str,
+                extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
+    """What an export says about itself, as (key, text): venue, scope, period, time zone, k, what a row's status
+    means, then `extra` and the definitions the page gives."""
+    tz = ZoneInfo(venue_tz(services(), venue_map))
+
+    def local(ts: float) -> str:
+        return datetime.fromtimestamp(ts, tz).isoformat(timespec="minutes")
+
+    return [
+        ("export", "MallPortal insights"), ("venue", f"{venue_map.id} ({venue_map.name})"), ("scope", scope),
+        ("period", span), ("from", local(ins.since)), ("until", local(ins.until)), ("time_zone", tz.key),
+        ("k", str(K_MIN)),
+        ("value", _("counts of phones (of shoppers, for new and repeat), visits or moves as the metric says; "
+                    "mean_dwell_min in minutes; *_rate_pct in percent.")),
+        ("status", _("shown; suppressed: fewer than %(k)d phones stand behind the figure, or it would give such a "
+                     "figure away by subtraction, so its value is left empty (never 0); anonymised: part of the "
+                     "period is anonymised, so this count of distinct phones is not made; incomplete: the event log "
+                     "no longer holds the history it needs; no_data: a mean or rate of nothing.", k=K_MIN)),
+        *extra,
+        *((f"definition.{key}", f"{term}: {text}") for key, term, text in figure_definitions()),
+        ("exported_at", local(time.time())),
+    ]
+
+
+def export_body(fmt: str, data: list[ExportRow], meta: list[tuple[str, str]]) -> str | bytes:
+    return _csv(data, meta) if fmt == "csv" else _parquet(data, meta)
+
+
+def _csv(data: list[ExportRow], meta: list[tuple[str, str]]) -> str:
+    """The metadata as "# key: text" lines (one line each, no double quote: a spreadsheet reads them as text), a
+    byte-order mark first (a spreadsheet then reads UTF-8, not the system's code page); then the rows."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    for key, text in meta:
+        buffer.write(f"# {key}: {' '.join(text.split())}\r\n".replace('"', "'"))
+    writer = csv.writer(buffer)
+    writer.writerow(["metric", "zone", "key", "value", "status"])
+    for r in data:
+        writer.writerow([r.metric, r.zone, r.key, "" if r.value is None else r.value, r.status])
+    return buffer.getvalue()
+
+
+def _parquet(data: list[ExportRow], meta: list[tuple[str, str]]) -> bytes:
+    # lazy: pyarrow only when a Parquet export is asked for
+    import pyarrow as pa
+
+    # lazy: pyarrow only when a Parquet export is asked for
+    import pyarrow.parquet as pq
+
+    table = pa.table({"metric": [r.metric for r in data], "zone": [r.zone for r in data],
+                      "key": [r.key for r in data], "value": pa.array([r.value for r in data], type=pa.float64()),
+                      "status": [r.status for r in data]}).replace_schema_metadata(dict(meta))
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
 
 
 def export_headers(venue: str, span: str, fmt: str) -> dict[str, str]:

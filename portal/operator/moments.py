@@ -4,7 +4,15 @@ fired and how many phones it would have hit yesterday; the delivery log, searcha
     GET  /console/ops/<venue>/moments?rule=&status=&q=      rules, the form, the delivery log
     POST /console/ops/<venue>/moments                       a new rule (the form's fields)
     POST /console/ops/<venue>/moments/<rule>/active         active=1|0
-    POST /console/ops/<venue>/moments/replay/<delivery>     send a delivery again"""
+    POST /console/ops/<venue>/moments/replay/<delivery>     send a delivery again
+
+"Would have hit yesterday" (`preview_cells`): exact (k-safe) for the operator; for a zone owner in buckets
+(`PREVIEW_BUCKETS`), since an owner picks a rule's hours, dwell and tiers freely: two rules for 15-16h and 15-17h
+showing 5 and 6 phones told that exactly one shopper entered between 16:00 and 17:00, each count k-safe alone.
+Two buckets differ only where the counts straddle a bound, and then say the difference lies somewhere from 1 to a
+bucket's width (at least 10, twice k), never that it is one shopper; a step of the dwell threshold likewise never
+gives one shopper's dwell. An owner sees no preview of a zone it did not manage all of yesterday (another tenant's
+shoppers: portal/auth.py `held_spans`)."""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.errors import N_
-from portal.auth import audit, current_account
+from portal.auth import Account, accounts, audit, current_account
 from portal.events.moments import (
     ACTIONS,
     MAX_RULES_PER_OWNER,
@@ -33,6 +41,8 @@ from portal.services import services
 from portal.tracking.footfall import today
 
 STATUSES = ("queued", "retrying", "delivered", "failed", "offered", "notified", "skipped")
+# A zone owner's preview counts: below the first bound, or between two (module docstring); widths at least 2 k.
+PREVIEW_BUCKETS = (10, 20, 50, 100, 200, 500, 1000)
 
 
 def labels() -> dict[str, str]:
@@ -73,6 +83,12 @@ def rule_error(exc: RuleError) -> str:
     return f"{label}: {message}"
 
 
+def _yesterday(venue_map) -> tuple[float, float, str]:
+    """Yesterday in the venue's zone, as (since, until, the zone)."""
+    tz = venue_tz(services(), venue_map)
+    return (*day_bounds(today(tz) - timedelta(days=1), tz), tz)
+
+
 def yesterday_previews(venue_map, rules) -> dict[str, object]:
     """rule id -> Preview over yesterday (the venue's zone), from one read of the log, counted over what the
     insights count: staff phones (detected, or on the operator's list) left out, and for the rules that need
@@ -80,8 +96,7 @@ def yesterday_previews(venue_map, rules) -> dict[str, object]:
     the hits the engine could make (a known shopper who agrees to the rule's purposes, through the engine's
     own consent check). The page shows its counts through report.shown (k-anonymous: "<5"), never raw."""
     svc = services()
-    tz = venue_tz(svc, venue_map)
-    since, until = day_bounds(today(tz) - timedelta(days=1), tz)
+    since, until, tz = _yesterday(venue_map)
     events = list(svc.events.read(venue_map.id, since=since - LOOKBACK_DAYS * 86400, until=until))
     staff = venue_staff(svc, venue_map.id, events, since, tz)
     allowed = svc.privacy.allowed(venue_map.id)
@@ -93,12 +108,43 @@ def yesterday_previews(venue_map, rules) -> dict[str, object]:
                           venue=venue_map.id, consent=svc.moments.consent) for r in rules}
 
 
+def bucket(n: int) -> str:
+    """A count as a zone owner's preview shows it: the `PREVIEW_BUCKETS` range it falls in."""
+    if n < PREVIEW_BUCKETS[0]:
+        return _("fewer than %(n)d", n=PREVIEW_BUCKETS[0])
+    for lo, hi in zip(PREVIEW_BUCKETS, PREVIEW_BUCKETS[1:], strict=False):
+        if n < hi:
+            return _("%(lo)d–%(hi)d", lo=lo, hi=hi - 1)
+    return _("%(n)d or more", n=PREVIEW_BUCKETS[-1])
+
+
+def preview_cells(venue_map, rules, owner: Account | None) -> dict[str, str]:
+    """rule id -> its "would have hit yesterday" as the page shows it: for the operator (`owner` None) k-safe
+    counts, for a zone owner buckets, and nothing of a zone it did not manage all of yesterday (module docstring)."""
+    previews = yesterday_previews(venue_map, rules)
+    since, until, _tz = _yesterday(venue_map)
+    cells, phones_word, times_word = {}, _("phones"), _("times")  # not in the f-string: no extractor reads it
+    for r in rules:
+        p = previews[r.id]
+        if owner is None:
+            phones, fires = shown(p.phones), shown(p.fires, p.phones)
+        elif not accounts().held_during(owner, r.zone, since, until):
+            cells[r.id] = _("— (you did not manage this zone all of yesterday)")
+            continue
+        else:
+            phones, fires = bucket(p.phones), bucket(p.fires)
+        cells[r.id] = f"{phones} {phones_word}, {fires} {times_word}"
+    return cells
+
+
 def rules_page(template: str, venue_map, rules, *, status: int = 200, error: RuleError | None = None, **extra):
     engine = services().moments
+    owner = None if request.blueprint == "operator" else current_account()  # as the template's operator_view
     return render_template(
         template, venue=venue_map.id, map=venue_map, rules=rules, fired=engine.fired(venue_map.id),
         fired_people=engine.fired_people(venue_map.id, [r.id for r in rules]),
-        previews=yesterday_previews(venue_map, rules), shown=shown, names=zone_names(venue_map), triggers=TRIGGERS,
+        preview_cells=preview_cells(venue_map, rules, owner), shown=shown, names=zone_names(venue_map),
+        triggers=TRIGGERS,
         actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=rule_error(error) if error else None,
         form=request.form, labels=labels(), **extra), status
 

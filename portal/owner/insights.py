@@ -7,20 +7,47 @@ No zone given: the first zone the account manages (in map order); a zone it does
 the union of several zones: an owner of two could subtract the figures of either zone from those of both
 and learn how many shoppers visited both (kopi 6, books 6, both 11: one shopper, below k), and no k-check
 on the union alone holds for every such difference (new vs repeat, top paths alike); per-zone figures
-give no such difference."""
+give no such difference.
+
+Only the time the account held the zone (portal/auth.py `AccountStore.held_spans`): a period that starts before
+the account gained it, or ends after it lost it, holds another tenant's shoppers (their funnel, their new
+shoppers), so the page shows a notice instead of figures and its exports answer 409. An operator sees every
+period."""
 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from portal.auth import current_account, login_required, require_zone
-from portal.events.report import day_insights, latest_shown_day, occupancy, page_context, rows, to_csv, to_parquet
+from portal.apps.locale import format_time
+from portal.auth import Account, accounts, current_account, login_required, require_zone
+from portal.events.insights import K_MIN
+from portal.events.report import (
+    FiguresNotShown,
+    day_bounds,
+    day_insights,
+    latest_shown_day,
+    occupancy,
+    page_context,
+    period_bounds,
+    venue_tz,
+)
 from portal.operator.footfall import _day
-from portal.operator.insights import EXPORTS, PERIODS, export_headers, period, period_span
+from portal.operator.insights import (
+    EXPORTS,
+    PERIODS,
+    export_body,
+    export_headers,
+    export_meta,
+    export_rows,
+    figure_definitions,
+    period,
+    period_span,
+)
 from portal.operator.mapedit import zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
 from portal.services import services
@@ -49,6 +76,30 @@ def _owner_day(venue: str, venue_map) -> date:
     return _day(asked, venue) if asked else latest_shown_day(services(), venue_map)
 
 
+def _not_held(account: Account, venue_map, zone: str, last: date, days: int) -> str | None:
+    """Why the account sees no figures of the period for `zone`: it did not hold the zone all through it (module
+    docstring); None: it did, or it is an operator."""
+    tz = venue_tz(services(), venue_map)
+    since, until = period_bounds(last, days, tz)
+    if accounts().held_during(account, zone, since, until):
+        return None
+    start = _held_since(account, zone) or until
+    first = datetime.fromtimestamp(start, ZoneInfo(tz)).date()
+    if day_bounds(first, tz)[0] < start:  # that day began under the tenant before
+        first += timedelta(days=1)
+    return _("You have managed this zone since %(when)s. The figures of a period that begins earlier include "
+             "the shoppers of whoever managed it before, so they are not shown: days from %(day)s on are.",
+             when=format_time(start), day=first.isoformat())
+
+
+def _held_since(account: Account, zone: str) -> float | None:
+    """Since when the account holds `zone` this time (None: an operator, no tenant of it)."""
+    if account.role != "owner":
+        return None
+    spans = accounts().held_spans(account.username).get(zone, [])
+    return max((start for start, end in spans if end is None), default=None)
+
+
 @bp.get("/<venue>/insights")
 @login_required()
 def insights(venue: str):
@@ -57,10 +108,14 @@ def insights(venue: str):
     day = _owner_day(venue, venue_map)
     names = zone_names(venue_map)
     name, last, days = period(day)
-    figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
+    if (why := _not_held(account, venue_map, zone, last, days)) is not None:
+        shown = {"notice": why, "k": K_MIN}
+    else:
+        shown = page_context(day_insights(services(), venue_map, last, zones=[zone], days=days), names)
     return render_template("owner/insights.html", venue=venue_map, account=account, day=day.isoformat(),
                            period=name, periods=PERIODS, zone=zone, zone_name=names.get(zone, zone),
-                           zones=[(z, names.get(z, z)) for z in managed], f=page_context(figures, names),
+                           zones=[(z, names.get(z, z)) for z in managed], f=shown,
+                           definitions=figure_definitions(),
                            occupancy=occupancy(services(), venue_map, managed, names, time.time()))
 
 
@@ -73,7 +128,13 @@ def insights_export(venue: str, fmt: str):
     zone = wanted or managed[0]
     name, last, days = period(_owner_day(venue, venue_map))
     span = period_span(name, last, days)  # a week's or month's export names its first and last day
-    data = rows(day_insights(services(), venue_map, last, zones=[zone], days=days), zone_names(venue_map))
+    if (why := _not_held(account, venue_map, zone, last, days)) is not None:
+        raise FiguresNotShown(why)
+    names = zone_names(venue_map)
+    figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
+    data = export_rows(figures, names)
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")
-    body = to_csv(data) if fmt == "csv" else to_parquet(data)
-    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+    held = _held_since(account, zone)
+    meta = export_meta(venue_map, figures, span, f"{zone} ({names.get(zone, zone)})",
+                       (("managed_since", format_time(held)),) if held else ())
+    return Response(export_body(fmt, data, meta), mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))

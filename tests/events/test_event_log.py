@@ -9,7 +9,7 @@ import pytest
 
 from lightapps.coupons.store import CouponStore
 from portal.events import EventKeys, EventLog, PresenceTracker
-from portal.events.log import Event
+from portal.events.log import ONCE_KEEP_S, Event
 from portal.shopper import Shopper, shopper_token, token_store
 from portal.tracking.positions import Position
 
@@ -104,7 +104,9 @@ def test_coupon_claim_emits_a_transaction(app, client, svc, demo):
     assert txns[0].data == {"app": "coupons", "action": "coupon_claim", "coupon": coupon.id}
 
 
-def test_payments_and_refunds_are_transactions(svc):
+def test_payments_and_refunds_are_money_events_in_the_orders_zone(svc):
+    """A payment and a refund are `txn` events in the zone the order was bought in (its merchant: they named none,
+    so no zone's figures saw them)."""
     from types import SimpleNamespace
 
     order = SimpleNamespace(venue="v1", shopper="s-9", purpose="cinema", id="o1", merchant="cinema", amount=4500,
@@ -112,8 +114,21 @@ def test_payments_and_refunds_are_transactions(svc):
     for listener in svc.payments.listeners:
         listener("paid", order, 4500)
         listener("refund", order, 1500)
-    txns = [(e.shopper, e.data["action"], e.data["amount_fen"]) for e in svc.events.read("v1") if e.kind == "txn"]
-    assert txns == [("s-9", "payment", 4500), ("s-9", "refund", 1500)]
+    txns = [(e.shopper, e.zone, e.data["action"], e.data["amount_fen"]) for e in svc.events.read("v1")
+            if e.kind == "txn"]
+    assert txns == [("s-9", "cinema", "payment", 4500), ("s-9", "cinema", "refund", 1500)]
+
+
+def test_an_event_emitted_once_is_written_once(db):
+    """`emit_once`: what is done again (a paid order's delivery told again) writes no second event; the mark is in
+    the venue's slot and expires."""
+    log = EventLog(db)
+    assert log.emit_once("v1", "txn", "paid:o1", at=T0, shopper="s-1", zone="cinema", app="cinema", action="ticket")
+    assert not log.emit_once("v1", "txn", "paid:o1", at=T0 + 5, shopper="s-1", zone="cinema", action="ticket")
+    assert log.emit_once("v1", "txn", "paid:o2", at=T0 + 9, shopper="s-2", action="ticket")
+    assert [(e.shopper, e.zone, e.at - T0, e.data.get("app")) for e in log.read("v1")] == [
+        ("s-1", "cinema", 0, "cinema"), ("s-2", None, 9, None)]
+    assert 0 < db.ttl(EventKeys("v1").once("paid:o1")) <= ONCE_KEEP_S
 
 
 def test_a_log_entry_has_the_fields_of_its_event(db):

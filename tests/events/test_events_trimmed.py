@@ -95,7 +95,7 @@ def test_only_the_days_before_the_oldest_kept_event_are_incomplete(small):
         assert (shown["visitors"], shown["mean-dwell"], shown["new"], shown["repeat"]) == ("60", "15.0", "—", "—")
         assert 'id="lookback-notice"' in page and "would be incomplete" not in page
         lines = client.get(f"{OPS}/export.csv?day={day}").get_data(as_text=True).splitlines()
-        assert "visitors,*,,60" in lines and "incomplete,*,new_vs_repeat," in lines
+        assert "visitors,*,,60,shown" in lines and "incomplete,*,new_vs_repeat,,incomplete" in lines
         assert not [line for line in lines if line.startswith(("new_shoppers", "repeat_shoppers"))]
 
 

@@ -52,11 +52,11 @@ def test_exports_hold_the_same_k_safe_figures_and_are_audited(client, console, c
     console.login("ops")
     text = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
     lines = text.splitlines()
-    assert lines[0] == "metric,zone,key,value"
-    assert "visitors,*,,12" in lines and "passers_by,*,," in lines  # suppressed: empty value
+    assert lines[0].startswith("\ufeff# ") and "metric,zone,key,value,status" in lines  # metadata, then the header
+    assert "visitors,*,,12,shown" in lines and "passers_by,*,,,suppressed" in lines  # suppressed: marked, no value
     resp = client.get(f"/console/ops/demo/insights/export.parquet?day={DAY}")
     table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
-    assert {"metric": "funnel_transacted", "zone": "kopi", "key": "", "value": 6} in table
+    assert {"metric": "funnel_transacted", "zone": "kopi", "key": "", "value": 6, "status": "shown"} in table
     assert [e["what"] for e in crowd.privacy.exports("demo")] == ["insights.parquet", "insights.csv"]
     assert client.get(f"/console/ops/demo/insights/export.xlsx?day={DAY}").status_code == 404
 
@@ -173,7 +173,7 @@ def test_consent_filters_identified_events_and_moments(svc):
         svc.events.emit("v1", "zone_enter", at=t, device=f"d{i}", zone="kopi")
         svc.events.emit("v1", "landing", at=t + 1, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
     granted = {"s-0", "s-1"}
-    svc.privacy.consents = lambda venue, shopper, *purposes: shopper in granted
+    svc.privacy.consents = lambda venue, shopper, *purposes, at=None: shopper in granted
     got = compute(svc.events.read("v1"), "v1", t - 1, t + 10, allowed=svc.privacy.allowed("v1"))
     assert (got.funnels[0].in_zone, got.funnels[0].landed) == (6, 2)  # presence counts; landings need consent
     assert svc.privacy.may_contact("v1", "d0", "s-0") and not svc.privacy.may_contact("v1", "d5", "s-5")
@@ -201,11 +201,11 @@ def test_a_withdrawn_location_consent_leaves_cached_figures_at_once(client, cons
         text = client.get(f"/console/ops/demo/insights/export.csv?day={yesterday}").get_data(as_text=True)
         return [line for line in text.splitlines() if line.startswith("new_shoppers,*")]
 
-    assert new_shoppers() == ["new_shoppers,*,,5"]
+    assert new_shoppers() == ["new_shoppers,*,,5,shown"]
     svc.consent.record("demo", "s1", location=True, marketing=True)  # location unchanged: the cache stands
-    assert new_shoppers() == ["new_shoppers,*,,5"]
+    assert new_shoppers() == ["new_shoppers,*,,5,shown"]
     svc.consent.record("demo", "s0", location=False, marketing=False)  # withdrawn
-    assert new_shoppers() == ["new_shoppers,*,,"]  # 4 now: under k, left blank
+    assert new_shoppers() == ["new_shoppers,*,,,suppressed"]  # 4 now: under k, held back
 
 def test_a_week_fills_the_hour_of_week_map(client, console, crowd):
     console.login("ops")

@@ -75,7 +75,7 @@ def test_console_page_csv_and_parquet_hold_back_one_bouncing_phone(client, conso
     assert '<td colspan="3">—</td>' in flows and "Kopi Coffee" not in flows
     csv = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
     assert not [line for line in csv.splitlines() if line.startswith(("flow,", "path,"))]
-    assert "arrivals_hour_of_week,*,Mon 12," in csv.splitlines()  # one arrival: "<5"
+    assert "arrivals_hour_of_week,*,Mon 12,,suppressed" in csv.splitlines()  # one arrival: "<5"
 
     console.login("kopi")
     page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
@@ -83,11 +83,12 @@ def test_console_page_csv_and_parquet_hold_back_one_bouncing_phone(client, conso
     assert "Zone entries by hour of the week" in page and "Arrivals by hour of the week" not in page
     assert re.search(rf"Mon 12h: (&lt;|<){K_MIN}</title>", page)  # one phone's six entries
     lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
-    assert "dwell_visits,kopi,0-5 min," in lines and "zone_entries_hour_of_week,kopi,Mon 12," in lines
-    assert not [line for line in lines[1:] if line.split(",")[-1] not in ("", "0")], lines
+    assert {"dwell_visits,kopi,0-5 min,,suppressed", "zone_entries_hour_of_week,kopi,Mon 12,,suppressed"} <= set(lines)
+    figures = lines[lines.index("metric,zone,key,value,status") + 1:]
+    assert not [line for line in figures if line.split(",")[-2] not in ("", "0")], lines
     resp = client.get(f"/console/owner/demo/insights/export.parquet?day={DAY}")
     table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
-    assert {"metric": "dwell_visits", "zone": "kopi", "key": "0-5 min", "value": None} in table
+    assert {"metric": "dwell_visits", "zone": "kopi", "key": "0-5 min", "value": None, "status": "suppressed"} in table
     assert not [row for row in table if row["value"]], table
 
 
@@ -116,8 +117,8 @@ def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, consol
     svc.presence.sweep("demo", at(2, 18))
     console.login("kopi")
     lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
-    assert "funnel_in_zone,kopi,,11" in lines, lines
-    assert "visitors,kopi,," in lines and "passers_by,kopi,," in lines, lines
+    assert "funnel_in_zone,kopi,,11,shown" in lines, lines
+    assert "visitors,kopi,,,suppressed" in lines and "passers_by,kopi,,,suppressed" in lines, lines
     page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
     assert re.search(r'id="visitors">(&lt;|<)5<', page) and re.search(r'id="passers-by">(&lt;|<)5<', page)
 
@@ -126,7 +127,7 @@ def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, consol
     svc.presence.sweep("demo", at(2, 18))
     svc.db.incr(EventKeys("demo").insights_generation())  # a new cache generation: the figures read again
     lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
-    assert {"visitors,kopi,,9", "passers_by,kopi,,5", "funnel_in_zone,kopi,,14"} <= set(lines), lines
+    assert {"visitors,kopi,,9,shown", "passers_by,kopi,,5,shown", "funnel_in_zone,kopi,,14,shown"} <= set(lines), lines
 
 
 def test_an_owners_export_without_a_day_is_yesterdays_as_the_page(client, console, svc, demo):

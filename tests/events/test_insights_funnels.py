@@ -123,7 +123,7 @@ def test_refunds_and_member_sign_ins_are_no_transactions():
     events = []
     for i in range(5):
         phone, shopper = f"r{i}", f"rs{i}"
-        events += [Event("txn", at(2, 12) + i, "demo", phone, shopper, zone="kopi", data={"action": "payment"})]
+        events += [Event("txn", at(2, 12) + i, "demo", phone, shopper, zone="kopi", data={"action": "coupon_claim"})]
         t = at(4, 12) + i
         events += [Event("arrive", t, "demo", phone), Event("zone_enter", t, "demo", phone, zone="kopi"),
                    Event("landing", t + 30, "demo", phone, shopper, zone="kopi"),

@@ -47,7 +47,7 @@ def test_no_period_gives_away_the_lonely_day(client, console, lonely_tuesday):
         for day in ("2026-11-02", "2026-11-03", "2026-11-08"):
             assert figures(client, f"{base}?day={day}&period={period}") == ("&lt;5", "—"), (period, day)
     csv = client.get(f"{base}/export.csv?day=2026-11-03&period=week").get_data(as_text=True)
-    assert "visitors,kopi,," in csv.splitlines()  # the export withholds it too
+    assert "visitors,kopi,,,suppressed" in csv.splitlines()  # the export withholds it too
 
 
 def test_a_period_whose_every_day_is_safe_is_shown(client, console, svc, demo):

@@ -85,7 +85,8 @@ def test_insights_match_the_simulated_day(simulated):
     # Every conversion came from an app's real form (the simulation writes no transaction itself).
     actions = {(e.data["app"], e.data["action"]) for e in events if e.kind == "txn"}
     assert actions == {("coupons", "coupon_claim"), ("queue", "queue_ticket"), ("cinema", "seat_hold"),
-                       ("activities", "activity_join"), ("activities", "referral"), ("membership", "member_join")}
+                       ("cinema", "ticket"), ("activities", "activity_join"), ("activities", "referral"),
+                       ("membership", "member_join")}
 
     # A tenant (Kopi Coffee) sees its zone only.
     got = compute(events, "demo", day.since, day.until, zones=["kopi"], staff=staff_devices(events))

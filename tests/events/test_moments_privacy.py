@@ -154,6 +154,9 @@ def test_the_preview_counts_what_the_engine_can_do(app, client, console, svc):
     console.login("kopi")
     assert client.post("/console/owner/demo/moments", data=form(console.csrf(), action="offer")).status_code == 303
     page = client.get("/console/owner/demo/moments").get_data(as_text=True)
+    assert re.findall(r'class="preview">([^<]*)<', page) == ["fewer than 10 phones, fewer than 10 times"]
+    console.login("ops")  # the exact count is the operator's
+    page = client.get("/console/ops/demo/moments").get_data(as_text=True)
     assert re.findall(r'class="preview">([^<]*)<', page) == ["0 phones, 0 times"]
     svc.moments.ensure("demo", start="0")
     svc.moments.drain("demo")

@@ -120,6 +120,10 @@ def test_pay_on_foot_then_leave_within_the_grace_time(garage, sandbox, pay):
     assert box.notify(box.trade("alipay", order_id)) == 200  # the callback replayed: credited once
     stay = store.stay(VENUE, h.plate_hash)
     assert stay.paid_fen == 1500
+    # the fee is the driver's one transaction in the insights (portal/events/log.py paid_transaction), in the garage
+    paid = [e for e in app.extensions["mallportal"].events.read(VENUE)
+            if e.kind == "txn" and e.data.get("action") == "parking_paid"]
+    assert [(e.shopper, e.zone) for e in paid] == [("anon-driver", ZONE)]
     html = page(client, location)
     assert 'id="paid"' in html and "¥0.00" in html and 'id="pay-fee"' not in html
     # The exit barrier: paid and within the grace time -> cleared, and the bay is free again.

@@ -21,18 +21,18 @@ def test_a_declined_phone_gets_no_event_and_no_state_the_others_do(db):
     db.sadd(EventKeys("v1").dwell_marks(), 1)  # a dwell event after a minute in a zone
     presence.record_many("v1", [("p1", "kopi"), ("p2", "kopi")], T0)
     consent.record("v1", "s-1", location=False, marketing=False, phones=["p1"], now=T0 + 1)
-    assert not db.hexists(EventKeys("v1").presence(), "p1")  # her visit ended with her answer, with no event
+    assert not db.hexists(EventKeys("v1").presence(), "p1")  # her visit ended with her answer, at its last sighting
     presence.record_many("v1", [("p1", "kopi"), ("p2", "kopi")], T0 + 90)  # a minute passed: p2's dwell
     presence.record_many("v1", [("p1", "books"), ("p2", "books")], T0 + 120)
     presence.sweep("v1", T0 + 5000)  # both gone quiet
-    assert kinds(db, "p1") == ["arrive", "zone_enter"]  # what came before her answer only
+    assert kinds(db, "p1") == ["arrive", "zone_enter", "zone_leave", "leave"]  # what came before her answer only
     assert kinds(db, "p2") == ["arrive", "zone_enter", "dwell", "zone_leave", "zone_enter", "zone_leave", "leave"]
     assert not db.hexists(EventKeys("v1").presence(), "p1")
     assert db.zscore(EventKeys("v1").present_by_time(), "p1") is None
 
     consent.record("v1", "s-1", location=True, marketing=False, phones=["p1"], now=T0 + 6000)  # she agrees again
     presence.record_many("v1", [("p1", "kopi")], T0 + 6001)
-    assert kinds(db, "p1") == ["arrive", "zone_enter", "arrive", "zone_enter"]
+    assert kinds(db, "p1") == ["arrive", "zone_enter", "zone_leave", "leave", "arrive", "zone_enter"]
 
 
 def test_a_large_batch_is_read_in_chunks(db):

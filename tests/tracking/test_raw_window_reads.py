@@ -98,6 +98,8 @@ def _heard(phones: int, seed: int) -> list[tuple[int, str, float, float, bool | 
 def _dump(db, venue: str) -> dict:
     out = {}
     for key in db.scan_iter(match=f"*{{{venue}}}*"):
+        if key.endswith(b":map:edits"):  # each map save's random edit id (fingerprints/store.py): not the tracker's
+            continue
         kind = db.type(key).decode()
         value = (db.hgetall(key) if kind == "hash" else db.get(key) if kind == "string"
                  else db.zrange(key, 0, -1, withscores=True) if kind == "zset"
